@@ -1,0 +1,40 @@
+// Lint rules that matter for durability: no floating promises anywhere, and nothing in workflows/
+// that could break determinism (Node built-ins, I/O libraries, wall clock, randomness).
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+const nodeBuiltins = ["assert", "buffer", "child_process", "cluster", "crypto", "dgram", "dns", "events", "fs", "fs/promises", "http", "http2", "https", "net", "os", "path", "perf_hooks", "process", "readline", "stream", "timers", "tls", "url", "util", "v8", "vm", "worker_threads", "zlib"];
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", "migrations/**", ".toolloop/**", "eslint.config.js", "scripts/**/*.py", ".venv/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    files: ["workflows/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            ...nodeBuiltins.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: "Workflows must be deterministic: no Node built-ins." })),
+            ...["pg", "openai", "drizzle-orm", "@electric-sql/pglite", "@temporalio/activity", "@temporalio/worker", "@temporalio/client"].map((name) => ({ name, message: "Workflows must not do I/O: call an activity." })),
+          ],
+          patterns: [
+            { group: ["drizzle-orm/*", "../src/db/*", "../src/llm/*", "../activities/*", "!../activities/types*"], message: "Workflows must not import I/O modules; use `import type` for activities." },
+          ],
+        },
+      ],
+      "no-restricted-globals": ["error", { name: "setTimeout", message: "Use sleep() from @temporalio/workflow." }, { name: "setInterval", message: "Use sleep() from @temporalio/workflow." }],
+      "no-restricted-properties": ["error", { object: "Date", property: "now", message: "Use workflow time (Date.now is patched, but be explicit with workflowInfo)." }, { object: "Math", property: "random", message: "Use the workflow's seeded random via @temporalio/workflow's uuid4 or a seed." }],
+    },
+  },
+);

@@ -1,0 +1,141 @@
+/**
+ * Campaign configuration: the one input a campaign takes. Validated by the CLI before starting and
+ * again inside the workflow (this module has no Node or I/O imports, so workflows may import it).
+ */
+import { z } from "zod";
+
+const positiveInt = z.number({ error: "expected a positive integer" }).int("expected a positive integer").positive("expected a positive integer");
+const nonNegativeInt = z.number({ error: "expected a non-negative integer" }).int("expected a non-negative integer").min(0, "expected a non-negative integer");
+const fraction = z.number({ error: "expected a number between 0 and 1" }).min(0, "expected a number between 0 and 1").max(1, "expected a number between 0 and 1");
+const name = z.string({ error: "expected a non-empty string" }).min(1, "expected a non-empty string");
+
+export const endpointSchema = z.strictObject({
+  /** OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 */
+  baseUrl: z.url({ error: "expected an http(s) URL" }),
+  /** Name of the environment variable holding the API key; never the key itself. */
+  apiKeyEnv: z.string().optional(),
+  maxConcurrency: positiveInt.default(16),
+  timeoutMs: positiveInt.default(120_000),
+  maxRetries: nonNegativeInt.default(5),
+});
+export type EndpointConfig = z.infer<typeof endpointSchema>;
+
+export const roleSchema = z.strictObject({
+  endpoint: name,
+  model: name,
+  temperature: z.number().min(0).max(2).default(0.7),
+  maxTokens: positiveInt.default(1024),
+});
+export type RoleConfig = z.infer<typeof roleSchema>;
+
+export const toolSourceSchema = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({ kind: z.literal("example") }),
+    z.strictObject({ kind: z.literal("mcp"), path: name }),
+    z.strictObject({ kind: z.literal("openai"), path: name }),
+  ],
+  { error: 'expected kind to be one of "example", "mcp", "openai"' },
+);
+export type ToolSource = z.infer<typeof toolSourceSchema>;
+
+const batchSize = positiveInt.max(2000, "expected at most 2000").default(200);
+
+export const synthesizeSingleTurnStageSchema = z.strictObject({
+  name: z.literal("synthesize.singleTurn"),
+  batchSize,
+  /** Samples to synthesize per iteration. */
+  count: positiveInt,
+  /** Relative proportions of the three single-turn kinds; normalised, at least one must be > 0. */
+  mix: z
+    .strictObject({ standard: fraction.default(0.6), parallel: fraction.default(0.25), irrelevance: fraction.default(0.15) })
+    .default({ standard: 0.6, parallel: 0.25, irrelevance: 0.15 })
+    .refine((m) => m.standard + m.parallel + m.irrelevance > 0, "expected at least one proportion above 0"),
+  /** Tools offered per sample (the target tools plus distractors). */
+  toolsPerSample: positiveInt.max(32).default(4),
+  maxParallelCalls: positiveInt.max(8).default(3),
+});
+
+export const verifyRulesStageSchema = z.strictObject({ name: z.literal("verify.rules"), batchSize });
+
+export const exportDatasetStageSchema = z.strictObject({
+  name: z.literal("export.dataset"),
+  batchSize: positiveInt.max(100_000).default(5000),
+  /** Which sample statuses to export. */
+  include: z.array(z.enum(["verified", "pending", "rejected"])).min(1).default(["verified"]),
+});
+
+export const stageSchema = z.discriminatedUnion("name", [synthesizeSingleTurnStageSchema, verifyRulesStageSchema, exportDatasetStageSchema], {
+  error: (issue) =>
+    issue.code === "invalid_union"
+      ? `unknown stage name; expected one of ${STAGE_NAMES.map((s) => `"${s}"`).join(", ")}`
+      : undefined,
+});
+export type StageConfig = z.infer<typeof stageSchema>;
+export type StageName = StageConfig["name"];
+export const STAGE_NAMES = ["synthesize.singleTurn", "verify.rules", "export.dataset"] as const satisfies readonly StageName[];
+
+export const campaignConfigSchema = z
+  .strictObject({
+    name: name.regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, "expected letters, digits, '.', '_' or '-' (at most 63)"),
+    /** Optional explicit id; default is derived from name by the CLI. */
+    campaignId: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/).optional(),
+    seed: nonNegativeInt.default(0),
+    iterations: positiveInt.max(10_000).default(1),
+    endpoints: z.record(name, endpointSchema).refine((e) => Object.keys(e).length > 0, "expected at least one endpoint"),
+    roles: z.strictObject({ generator: roleSchema, judge: roleSchema.optional(), policy: roleSchema.optional() }),
+    tools: z.strictObject({ sources: z.array(toolSourceSchema).min(1, "expected at least one tool source") }),
+    stages: z.array(stageSchema).min(1, "expected at least one stage"),
+    concurrency: z
+      .strictObject({ batchesInParallel: positiveInt.max(64).default(4) })
+      .default({ batchesInParallel: 4 }),
+    /** What a failed stage does: wait for an operator (retry/skip/abort), fail the campaign, or skip. */
+    onStageFailure: z.enum(["wait", "fail", "skip"]).default("wait"),
+    output: z.strictObject({ dir: name.default(".toolloop/output") }).default({ dir: ".toolloop/output" }),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [role, r] of Object.entries(cfg.roles)) {
+      if (r && !(r.endpoint in cfg.endpoints)) {
+        ctx.addIssue({ code: "custom", path: ["roles", role, "endpoint"], message: `unknown endpoint "${r.endpoint}"; defined: ${Object.keys(cfg.endpoints).join(", ")}` });
+      }
+    }
+    const seen = new Map<string, number>();
+    cfg.stages.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: "custom", path: ["stages", i, "name"], message: `duplicate stage "${s.name}" (also stages[${seen.get(s.name)}])` });
+      seen.set(s.name, i);
+    });
+  });
+
+export type CampaignConfigInput = z.input<typeof campaignConfigSchema>;
+export type CampaignConfig = z.infer<typeof campaignConfigSchema>;
+
+/** Renders a zod path as `stages[2].batchSize`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out === "" ? String(p) : `.${String(p)}`;
+  }
+  return out === "" ? "(root)" : out;
+}
+
+export class InvalidCampaignConfigError extends Error {
+  constructor(readonly issues: { path: string; message: string }[]) {
+    super(issues.map((i) => `${i.path}: ${i.message}`).join("; "));
+    this.name = "InvalidCampaignConfig";
+  }
+}
+
+export type ParseResult = { ok: true; config: CampaignConfig } | { ok: false; error: InvalidCampaignConfigError };
+
+export function parseCampaignConfig(input: unknown): ParseResult {
+  const r = campaignConfigSchema.safeParse(input);
+  if (r.success) return { ok: true, config: r.data };
+  const issues = r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+  return { ok: false, error: new InvalidCampaignConfigError(issues) };
+}
+
+/** Config of one stage by name, typed. */
+export function stageConfig<N extends StageName>(cfg: CampaignConfig, stage: N): Extract<StageConfig, { name: N }> | undefined {
+  return cfg.stages.find((s) => s.name === stage) as Extract<StageConfig, { name: N }> | undefined;
+}

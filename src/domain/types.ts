@@ -1,0 +1,45 @@
+/** Wire shapes shared across the system (OpenAI chat format, MCP tool definitions). */
+
+export type JsonSchema = Record<string, unknown>;
+
+/** MCP `tools/list` entry: the normal form of every tool in the library. */
+export interface McpTool {
+  name: string;
+  description: string;
+  inputSchema: JsonSchema & { type: "object" };
+  outputSchema?: JsonSchema;
+  annotations?: Record<string, unknown>;
+}
+
+/** OpenAI `tools[]` entry. */
+export interface OpenAiTool {
+  type: "function";
+  function: { name: string; description?: string; parameters?: JsonSchema };
+}
+
+export interface ToolCall {
+  id: string;
+  type: "function";
+  /** `arguments` is a JSON string, as on the wire. */
+  function: { name: string; arguments: string };
+}
+
+export type ChatMessage =
+  | { role: "system"; content: string }
+  | { role: "user"; content: string }
+  | { role: "assistant"; content: string | null; tool_calls?: ToolCall[] }
+  | { role: "tool"; tool_call_id: string; content: string };
+
+export type SampleKind = "standard" | "parallel" | "irrelevance";
+export type SampleStatus = "pending" | "verified" | "rejected";
+
+/** One verifier's judgement on a sample, with every reason for a rejection. */
+export interface Verdict {
+  verifier: string;
+  ok: boolean;
+  reasons: string[];
+}
+
+export function toOpenAiTool(t: McpTool): OpenAiTool {
+  return { type: "function", function: { name: t.name, description: t.description, parameters: t.inputSchema } };
+}
