@@ -39,6 +39,9 @@ export const toolSourceSchema = z.discriminatedUnion(
 );
 export type ToolSource = z.infer<typeof toolSourceSchema>;
 
+/** Every stage the framework knows; anything else in `stages[]` is rejected. */
+export const STAGE_NAMES = ["synthesize.singleTurn", "verify.rules", "export.dataset"] as const;
+
 const batchSize = positiveInt.max(2000, "expected at most 2000").default(200);
 
 export const synthesizeSingleTurnStageSchema = z.strictObject({
@@ -66,14 +69,13 @@ export const exportDatasetStageSchema = z.strictObject({
 });
 
 export const stageSchema = z.discriminatedUnion("name", [synthesizeSingleTurnStageSchema, verifyRulesStageSchema, exportDatasetStageSchema], {
-  error: (issue) =>
+  error: (issue): string | undefined =>
     issue.code === "invalid_union"
       ? `unknown stage name; expected one of ${STAGE_NAMES.map((s) => `"${s}"`).join(", ")}`
       : undefined,
 });
 export type StageConfig = z.infer<typeof stageSchema>;
-export type StageName = StageConfig["name"];
-export const STAGE_NAMES = ["synthesize.singleTurn", "verify.rules", "export.dataset"] as const satisfies readonly StageName[];
+export type StageName = (typeof STAGE_NAMES)[number];
 
 export const campaignConfigSchema = z
   .strictObject({
