@@ -1,0 +1,205 @@
+/** `toolloop campaign ...`: start campaigns and drive them (status, pause, resume, retry, skip, abort). */
+import fs from "node:fs";
+import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from "@temporalio/client";
+import { TypedSearchAttributes } from "@temporalio/common";
+import type { Command } from "commander";
+import {
+  abortSignal,
+  campaignWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  retryStageUpdate,
+  skipStageUpdate,
+  statusQuery,
+  type CampaignStatus,
+  type IterationStatus,
+} from "../../workflows/definitions.js";
+import { CampaignIdKey, CampaignStatusKey, IterationKey } from "../../workflows/searchAttributes.js";
+import { parseCampaignConfig, type CampaignConfig } from "../config/campaignConfig.js";
+import { taskQueues } from "../taskQueues.js";
+import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
+import { renderStatus } from "./progress.js";
+import { connectClient } from "./temporal.js";
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+  }
+}
+
+/** Reads and validates a campaign config file; errors name the file and the field path. */
+export function readConfigFile(file: string): { raw: unknown; config: CampaignConfig } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new CliError(`--config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`--config: ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = parseCampaignConfig(raw);
+  if (!parsed.ok) throw new CliError(`invalid campaign config ${file}:\n${parsed.error.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
+  return { raw, config: parsed.config };
+}
+
+export function defaultCampaignId(config: CampaignConfig, now = new Date()): string {
+  return config.campaignId ?? `${config.name}-${now.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-")}`;
+}
+
+export async function startCampaign(client: Client, e: CliEnv, p: { raw: unknown; config: CampaignConfig; campaignId: string }) {
+  const workflowId = campaignWorkflowId(p.campaignId);
+  const handle = await client.workflow.start("campaignWorkflow", {
+    workflowId,
+    taskQueue: taskQueues(e.queuePrefix).workflows,
+    args: [{ config: p.raw, campaignId: p.campaignId }],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: CampaignIdKey, value: p.campaignId },
+      { key: IterationKey, value: 1 },
+      { key: CampaignStatusKey, value: "running" },
+    ]),
+  });
+  return handle;
+}
+
+export async function fetchStatus(client: Client, workflowId: string): Promise<{ campaign: CampaignStatus; iteration?: IterationStatus }> {
+  const campaign = (await client.workflow.getHandle(workflowId).query(statusQuery)) as CampaignStatus;
+  let iteration: IterationStatus | undefined;
+  if (campaign.iterationWorkflowId && campaign.state !== "completed") {
+    // Batch-level progress lives in the iteration workflow; the campaign only hears of transitions.
+    iteration = (await client.workflow
+      .getHandle(campaign.iterationWorkflowId)
+      .query(statusQuery)
+      .catch(() => undefined)) as IterationStatus | undefined;
+  }
+  return { campaign, iteration };
+}
+
+const toWorkflowId = (id: string) => (id.startsWith("campaign-") ? id : campaignWorkflowId(id));
+
+async function withClient<T>(fn: (client: Client, e: CliEnv) => Promise<T>): Promise<T> {
+  const e = cliEnv();
+  const { client, close } = await connectClient(e);
+  try {
+    return await fn(client, e);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no such campaign workflow: ${err.workflowId ?? ""}`);
+    throw err;
+  } finally {
+    await close();
+  }
+}
+
+export function registerCampaignCommands(program: Command): void {
+  const campaign = program.command("campaign").description("start and operate campaigns");
+
+  campaign
+    .command("start")
+    .description("validate a campaign config and start it")
+    .requiredOption("--config <file>", "campaign config (JSON)")
+    .option("--id <campaignId>", "campaign id (default: config.campaignId, else name + UTC timestamp); reuse an id to resume a finished or failed campaign")
+    .option("--wait", "follow progress until the campaign ends")
+    .action(async (opts: { config: string; id?: string; wait?: boolean }) => {
+      const { raw, config } = readConfigFile(opts.config);
+      const campaignId = opts.id ?? defaultCampaignId(config);
+      await withClient(async (client, e) => {
+        const handle = await startCampaign(client, e, { raw, config, campaignId });
+        console.log(`started campaign ${campaignId}`);
+        console.log(`workflow id: ${handle.workflowId}`);
+        console.log(`Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
+        if (opts.wait) await follow(client, handle.workflowId);
+      });
+    });
+
+  campaign
+    .command("status <id>")
+    .description("show a campaign's progress (id: campaign id or workflow id)")
+    .option("--watch", "refresh until the campaign ends")
+    .option("--json", "print raw status JSON")
+    .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
+      await withClient(async (client) => {
+        if (opts.watch) return follow(client, toWorkflowId(id));
+        const s = await fetchStatus(client, toWorkflowId(id));
+        console.log(opts.json ? JSON.stringify(s, null, 2) : renderStatus(s.campaign, s.iteration));
+      });
+    });
+
+  for (const [name, update, desc] of [
+    ["retry-stage", retryStageUpdate, "retry the stage waiting for an operator (finished batches are not redone)"],
+    ["skip-stage", skipStageUpdate, "skip the stage waiting for an operator"],
+  ] as const) {
+    campaign
+      .command(`${name} <id>`)
+      .description(desc)
+      .option("--stage <name>", "the stage expected to be waiting")
+      .action(async (id: string, opts: { stage?: string }) => {
+        await withClient(async (client) => {
+          const { campaign: c } = await fetchStatus(client, toWorkflowId(id));
+          if (!c.iterationWorkflowId) throw new CliError(`campaign ${id} has no running iteration`);
+          try {
+            const r = await client.workflow.getHandle(c.iterationWorkflowId).executeUpdate(update, { args: [{ stage: opts.stage }] });
+            console.log(`${name}: ${r.stage} accepted`);
+          } catch (err) {
+            throw new CliError(`${name} rejected: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+          }
+        });
+      });
+  }
+
+  for (const [name, signal, desc] of [
+    ["pause", pauseSignal, "stop starting new batches and iterations (batches in flight finish)"],
+    ["resume", resumeSignal, "continue a paused campaign"],
+  ] as const) {
+    campaign
+      .command(`${name} <id>`)
+      .description(desc)
+      .action(async (id: string) => {
+        await withClient(async (client) => {
+          await client.workflow.getHandle(toWorkflowId(id)).signal(signal);
+          console.log(`${name}: sent to ${toWorkflowId(id)}`);
+        });
+      });
+  }
+
+  campaign
+    .command("abort <id>")
+    .description("cancel running work and end the campaign as aborted")
+    .option("--reason <text>", "recorded in the status")
+    .action(async (id: string, opts: { reason?: string }) => {
+      await withClient(async (client) => {
+        await client.workflow.getHandle(toWorkflowId(id)).signal(abortSignal, { reason: opts.reason });
+        console.log(`abort: sent to ${toWorkflowId(id)}`);
+      });
+    });
+}
+
+/** Prints status whenever it changes until the campaign workflow closes. */
+export async function follow(client: Client, workflowId: string, intervalMs = 1000, out: (s: string) => void = (s) => console.log(s)): Promise<CampaignStatus> {
+  let last = "";
+  for (;;) {
+    const desc = await client.workflow.getHandle(workflowId).describe();
+    const open = desc.status.name === "RUNNING";
+    let rendered: string;
+    let status: CampaignStatus | undefined;
+    try {
+      const s = await fetchStatus(client, workflowId);
+      status = s.campaign;
+      rendered = renderStatus(s.campaign, s.iteration);
+    } catch (err) {
+      rendered = `(status unavailable: ${err instanceof Error ? err.message : String(err)})`;
+    }
+    if (rendered !== last) {
+      out(rendered);
+      last = rendered;
+    }
+    if (!open) {
+      if (desc.status.name !== "COMPLETED") throw new CliError(`campaign workflow ${workflowId} ended ${desc.status.name}`, 1);
+      return status as CampaignStatus;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,0 +1,34 @@
+/** Renders campaign and iteration status for a terminal: one line per stage with a progress bar. */
+import type { CampaignStatus, IterationStatus, StageStatus } from "../../workflows/definitions.js";
+
+export function progressBar(done: number, total: number, width = 24): string {
+  const frac = total > 0 ? Math.min(1, done / total) : 0;
+  const filled = Math.round(frac * width);
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%`;
+}
+
+function stageLine(s: StageStatus): string {
+  const counts = Object.entries(s.counts)
+    .filter(([k]) => k !== "items")
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  const bar = s.state === "pending" ? " ".repeat(31) : progressBar(s.itemsDone, s.itemsTotal);
+  const err = s.lastError ? `\n      last error: ${s.lastError}` : "";
+  return `  ${s.name.padEnd(24)} ${s.state.padEnd(21)} ${bar} ${s.itemsDone}/${s.itemsTotal} ${counts}${err}`;
+}
+
+export function renderStatus(c: CampaignStatus, it?: IterationStatus): string {
+  const lines = [
+    `campaign ${c.campaignId} (${c.name}): ${c.state}${c.paused ? " (paused)" : ""}, iteration ${c.iteration}/${c.iterationsTotal}`,
+  ];
+  const current = it ?? c.currentIteration;
+  if (current) {
+    lines.push(`iteration ${current.iteration}: ${current.state}${c.iterationWorkflowId ? ` (workflow ${c.iterationWorkflowId})` : ""}`);
+    for (const s of current.stages) lines.push(stageLine(s));
+  }
+  for (const done of c.completedIterations.slice(-5)) {
+    lines.push(`  done: iteration ${done.iteration} ${done.state} samples ${JSON.stringify(done.samples)}`);
+  }
+  if (c.lastError) lines.push(`last error: ${c.lastError}`);
+  return lines.join("\n");
+}

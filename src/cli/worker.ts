@@ -1,0 +1,71 @@
+/** `toolloop worker` and `toolloop db migrate`. */
+import path from "node:path";
+import { NativeConnection } from "@temporalio/worker";
+import type { Command } from "commander";
+import type { ActivityDeps } from "../../activities/index.js";
+import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
+import { migrateDatabase, openDatabase, type DbHandle } from "../db/client.js";
+import { createRoleClient } from "../llm/client.js";
+import type { LatencyClass } from "../taskQueues.js";
+import { CliError } from "./campaign.js";
+import { cliEnv } from "./env.js";
+
+export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) => void = (m) => console.log(m)): ActivityDeps {
+  return {
+    getDb: async () => db.db,
+    createLlm: (config, role, usage) => createRoleClient(config, role, { usage }),
+    baseDir,
+    log,
+  };
+}
+
+export function registerWorkerCommands(program: Command): void {
+  program
+    .command("worker")
+    .description("run workflow and activity workers until SIGINT/SIGTERM")
+    .option("--roles <list>", "comma list of workflows,llm,default,cluster", "workflows,llm,default,cluster")
+    .option("--base-dir <dir>", "directory campaign outputs are resolved against", process.cwd())
+    .option("--llm-concurrency <n>", "concurrent LLM-bound activities", "16")
+    .action(async (opts: { roles: string; baseDir: string; llmConcurrency: string }) => {
+      const e = cliEnv();
+      if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
+      const roles = opts.roles.split(",").map((r) => r.trim()) as ("workflows" | LatencyClass)[];
+      const known = ["workflows", "llm", "default", "cluster"];
+      const bad = roles.filter((r) => !known.includes(r));
+      if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
+      const db = await openDatabase(e.databaseUrl);
+      const connection = await NativeConnection.connect({ address: e.temporalAddress });
+      const workers = await createWorkers({
+        connection,
+        namespace: e.namespace,
+        queuePrefix: e.queuePrefix,
+        roles,
+        activityDeps: activityDepsFor(db, path.resolve(opts.baseDir)),
+        maxConcurrentActivities: Number(opts.llmConcurrency),
+      });
+      console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
+      try {
+        await runWorkers(workers);
+      } finally {
+        await connection.close();
+        await db.close();
+      }
+    });
+
+  program
+    .command("db")
+    .description("database maintenance")
+    .command("migrate")
+    .description("apply the committed migrations to DATABASE_URL")
+    .action(async () => {
+      const e = cliEnv();
+      if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
+      const db = await openDatabase(e.databaseUrl);
+      try {
+        await migrateDatabase(db);
+        console.log(`migrations applied (${db.driver})`);
+      } finally {
+        await db.close();
+      }
+    });
+}

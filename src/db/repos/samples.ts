@@ -1,0 +1,67 @@
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import type { ChatMessage, McpTool, Verdict } from "../../domain/types.js";
+import type { Db } from "../client.js";
+import { samples } from "../schema.js";
+
+export type SampleRow = typeof samples.$inferSelect;
+export type NewSample = typeof samples.$inferInsert;
+
+/** Idempotent insert: a sample whose id or slot already exists is left as it is. Returns rows written. */
+export async function insertSamples(db: Db, rows: NewSample[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const written = await db.insert(samples).values(rows).onConflictDoNothing().returning({ id: samples.id });
+  return written.length;
+}
+
+export async function existingSlotKeys(db: Db, slotKeys: string[]): Promise<Set<string>> {
+  if (slotKeys.length === 0) return new Set();
+  const rows = await db.select({ slotKey: samples.slotKey }).from(samples).where(inArray(samples.slotKey, slotKeys));
+  return new Set(rows.map((r) => r.slotKey).filter((k): k is string => k !== null));
+}
+
+export async function countSamples(db: Db, campaignId: string, iteration?: number): Promise<Record<string, number>> {
+  const where = iteration === undefined ? eq(samples.campaignId, campaignId) : and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration));
+  const rows = await db.select({ status: samples.status, n: sql<number>`count(*)::int` }).from(samples).where(where).groupBy(samples.status);
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/** Keyset page over one iteration's samples, ordered by id (stable across re-runs). */
+export async function pageSamples(
+  db: Db,
+  p: { campaignId: string; iteration: number; afterId?: string; limit: number; statuses?: string[] },
+): Promise<SampleRow[]> {
+  const conds = [eq(samples.campaignId, p.campaignId), eq(samples.iteration, p.iteration)];
+  if (p.afterId !== undefined) conds.push(gt(samples.id, p.afterId));
+  if (p.statuses) conds.push(inArray(samples.status, p.statuses));
+  return db.select().from(samples).where(and(...conds)).orderBy(asc(samples.id)).limit(p.limit);
+}
+
+/** Batch k of an iteration's samples in id order (the set is fixed while a later stage reads it). */
+export async function samplesByOffset(db: Db, p: { campaignId: string; iteration: number; offset: number; limit: number }): Promise<SampleRow[]> {
+  return db
+    .select()
+    .from(samples)
+    .where(and(eq(samples.campaignId, p.campaignId), eq(samples.iteration, p.iteration)))
+    .orderBy(asc(samples.id))
+    .offset(p.offset)
+    .limit(p.limit);
+}
+
+export async function countIterationSamples(db: Db, campaignId: string, iteration: number): Promise<number> {
+  const rows = await db.select({ n: sql<number>`count(*)::int` }).from(samples).where(and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration)));
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function setVerdicts(db: Db, updates: { id: string; status: string; verdicts: Verdict[] }[]): Promise<void> {
+  if (updates.length === 0) return;
+  // One statement per chunk: UPDATE ... FROM (VALUES ...) keeps verification to a few round trips.
+  const values = sql.join(
+    updates.map((u) => sql`(${u.id}, ${u.status}, ${JSON.stringify(u.verdicts)}::jsonb)`),
+    sql`, `,
+  );
+  await db.execute(sql`
+    UPDATE ${samples} AS s SET status = v.status, verdicts = v.verdicts, updated_at = now()
+    FROM (VALUES ${values}) AS v(id, status, verdicts) WHERE s.id = v.id`);
+}
+
+export type { ChatMessage, McpTool };

@@ -1,0 +1,57 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "../client.js";
+import { stageBatches, stageRuns } from "../schema.js";
+
+export interface StageKey {
+  campaignId: string;
+  iteration: number;
+  stage: string;
+}
+
+const keyWhere = (k: StageKey) => and(eq(stageRuns.campaignId, k.campaignId), eq(stageRuns.iteration, k.iteration), eq(stageRuns.stage, k.stage));
+
+export async function getStageRun(db: Db, k: StageKey) {
+  const rows = await db.select().from(stageRuns).where(keyWhere(k)).limit(1);
+  return rows[0];
+}
+
+/** Marks a stage running; a re-run of a failed stage counts another attempt. */
+export async function beginStageRun(db: Db, k: StageKey, batchesTotal: number): Promise<void> {
+  await db
+    .insert(stageRuns)
+    .values({ ...k, status: "running", batchesTotal })
+    .onConflictDoUpdate({
+      target: [stageRuns.campaignId, stageRuns.iteration, stageRuns.stage],
+      set: {
+        status: "running",
+        batchesTotal,
+        error: null,
+        attempts: sql`CASE WHEN ${stageRuns.status} = 'running' THEN ${stageRuns.attempts} ELSE ${stageRuns.attempts} + 1 END`,
+      },
+    });
+}
+
+export async function finishStageRun(db: Db, k: StageKey, status: "succeeded" | "skipped" | "failed", result: unknown, error?: string): Promise<void> {
+  await db
+    .insert(stageRuns)
+    .values({ ...k, status, result: result ?? null, error: error ?? null, finishedAt: sql`now()` })
+    .onConflictDoUpdate({
+      target: [stageRuns.campaignId, stageRuns.iteration, stageRuns.stage],
+      set: { status, result: result ?? null, error: error ?? null, finishedAt: sql`now()` },
+    });
+}
+
+export async function listDoneBatches(db: Db, k: StageKey): Promise<{ batchIndex: number; result: unknown }[]> {
+  return db
+    .select({ batchIndex: stageBatches.batchIndex, result: stageBatches.result })
+    .from(stageBatches)
+    .where(and(eq(stageBatches.campaignId, k.campaignId), eq(stageBatches.iteration, k.iteration), eq(stageBatches.stage, k.stage)))
+    .orderBy(stageBatches.batchIndex);
+}
+
+export async function recordBatchDone(db: Db, k: StageKey, batchIndex: number, result: unknown): Promise<void> {
+  await db
+    .insert(stageBatches)
+    .values({ ...k, batchIndex, result })
+    .onConflictDoUpdate({ target: [stageBatches.campaignId, stageBatches.iteration, stageBatches.stage, stageBatches.batchIndex], set: { result, finishedAt: sql`now()` } });
+}

@@ -1,0 +1,52 @@
+/** Dataset export: verified samples of the iteration as OpenAI chat JSONL plus a manifest. */
+import path from "node:path";
+import type { StageConfig } from "../config/campaignConfig.js";
+import { pageSamples } from "../db/repos/samples.js";
+import { datasetExports } from "../db/schema.js";
+import { exportDataset, type ExportRow } from "../export/dataset.js";
+import type { StageHandler } from "./types.js";
+
+type ExportStage = Extract<StageConfig, { name: "export.dataset" }>;
+
+export function iterationOutputDir(baseDir: string, outputDir: string, campaignId: string, iteration: number): string {
+  return path.resolve(baseDir, outputDir, campaignId, `iter-${iteration}`);
+}
+
+export const exportDatasetStage: StageHandler<ExportStage, { rows: number }> = {
+  name: "export.dataset",
+
+  async plan() {
+    return { batches: 1, items: 1 };
+  },
+
+  async runBatch(ctx, _batchIndex, progress) {
+    const { db } = ctx.deps;
+    const dir = iterationOutputDir(ctx.deps.baseDir, ctx.config.output.dir, ctx.campaignId, ctx.iteration);
+    async function* rows(): AsyncIterable<ExportRow> {
+      let afterId: string | undefined;
+      for (;;) {
+        if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+        const page = await pageSamples(db, { campaignId: ctx.campaignId, iteration: ctx.iteration, afterId, limit: 1000, statuses: ctx.stage.include });
+        if (page.length === 0) return;
+        for (const r of page) yield { id: r.id, kind: r.kind, status: r.status, messages: r.messages, tools: r.tools, metadata: r.metadata };
+        afterId = page[page.length - 1]?.id;
+      }
+    }
+    const manifest = await exportDataset({
+      rows: rows(),
+      dir,
+      baseName: "dataset",
+      meta: { campaignId: ctx.campaignId, iteration: ctx.iteration, include: ctx.stage.include },
+      onProgress: (n) => progress.report({ rows: n }),
+    });
+    await db
+      .insert(datasetExports)
+      .values({ campaignId: ctx.campaignId, iteration: ctx.iteration, path: path.join(dir, manifest.file), manifest })
+      .onConflictDoUpdate({ target: [datasetExports.campaignId, datasetExports.iteration], set: { path: path.join(dir, manifest.file), manifest } });
+    return { items: 1, rows: manifest.rows };
+  },
+
+  async finalize(_ctx, batches) {
+    return { rows: batches[0]?.rows ?? 0 };
+  },
+};

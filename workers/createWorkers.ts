@@ -1,0 +1,77 @@
+/**
+ * Builds the worker set for one process: a workflow worker and activity workers per latency class.
+ * Used by `toolloop worker`, the demo, tests and the benchmark.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from "@temporalio/worker";
+import { createActivities, type ActivityDeps } from "../activities/index.js";
+import { DEFAULT_QUEUE_PREFIX, taskQueues, type LatencyClass } from "../src/taskQueues.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const WORKFLOWS_PATH = path.resolve(here, "../workflows/index.js");
+/** Written by `npm run build` (workers/bundleWorkflows.ts) so workers start without webpack. */
+export const WORKFLOW_BUNDLE_PATH = path.resolve(here, "../workflow-bundle.js");
+
+export interface WorkerSetOptions {
+  connection: NativeConnection;
+  namespace: string;
+  activityDeps: ActivityDeps;
+  /** Which parts to run; default: workflows and every activity class. */
+  roles?: ("workflows" | LatencyClass)[];
+  /** Task queue prefix (see src/taskQueues.ts); default "toolloop". */
+  queuePrefix?: string;
+  /** Concurrent activity executions per activity worker. */
+  maxConcurrentActivities?: number;
+}
+
+export async function workflowBundle(): Promise<WorkflowBundleOption> {
+  if (fs.existsSync(WORKFLOW_BUNDLE_PATH)) return { codePath: WORKFLOW_BUNDLE_PATH };
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+}
+
+export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
+  const roles = opts.roles ?? ["workflows", "llm", "default", "cluster"];
+  const activities = createActivities(opts.activityDeps);
+  const queues = taskQueues(opts.queuePrefix ?? DEFAULT_QUEUE_PREFIX);
+  const workers: Worker[] = [];
+  if (roles.includes("workflows")) {
+    workers.push(
+      await Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: queues.workflows,
+        workflowBundle: await workflowBundle(),
+        maxCachedWorkflows: 200,
+      }),
+    );
+  }
+  for (const cls of ["llm", "default", "cluster"] as const) {
+    if (!roles.includes(cls)) continue;
+    workers.push(
+      await Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: queues[cls],
+        activities,
+        maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? (cls === "llm" ? 16 : 8),
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Runs workers until they shut down (SIGINT/SIGTERM are handled by the SDK's runtime). */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};

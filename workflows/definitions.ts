@@ -1,0 +1,78 @@
+/**
+ * Names and payload types of the operator surface: queries, signals and updates of both workflows.
+ * Importable from the client side (CLI) too: define* functions need no workflow context.
+ */
+import { defineQuery, defineSignal, defineUpdate } from "@temporalio/workflow";
+
+export type StageState = "pending" | "running" | "waiting_for_operator" | "succeeded" | "skipped" | "failed";
+
+export interface StageStatus {
+  name: string;
+  state: StageState;
+  batchesTotal: number;
+  batchesDone: number;
+  itemsTotal: number;
+  itemsDone: number;
+  /** Sum of the batch counters (written, failed, verified, rejected, ...). */
+  counts: Record<string, number>;
+  attempts: number;
+  lastError?: string;
+}
+
+export type RunState = "running" | "paused" | "waiting_for_operator" | "completed" | "aborted" | "failed";
+
+export interface IterationStatus {
+  campaignId: string;
+  iteration: number;
+  state: RunState;
+  paused: boolean;
+  currentStage?: string;
+  stages: StageStatus[];
+  lastError?: string;
+}
+
+export interface IterationResult {
+  campaignId: string;
+  iteration: number;
+  state: "completed" | "aborted";
+  stages: { name: string; state: StageState; counts: Record<string, number> }[];
+  samples: Record<string, number>;
+}
+
+export interface CampaignStatus {
+  campaignId: string;
+  name: string;
+  state: RunState;
+  paused: boolean;
+  iteration: number;
+  iterationsTotal: number;
+  iterationWorkflowId?: string;
+  /** Last status the running iteration reported (at stage transitions). */
+  currentIteration?: IterationStatus;
+  completedIterations: { iteration: number; state: string; samples: Record<string, number> }[];
+  lastError?: string;
+}
+
+export interface StageDecision {
+  /** Stage name; defaults to the stage currently waiting. */
+  stage?: string;
+}
+
+export interface AbortRequest {
+  reason?: string;
+}
+
+export const statusQuery = defineQuery<IterationStatus | CampaignStatus>("status");
+export const pauseSignal = defineSignal("pause");
+export const resumeSignal = defineSignal("resume");
+export const abortSignal = defineSignal<[AbortRequest?]>("abort");
+export const retryStageUpdate = defineUpdate<{ stage: string; accepted: true }, [StageDecision]>("retryStage");
+export const skipStageUpdate = defineUpdate<{ stage: string; accepted: true }, [StageDecision]>("skipStage");
+
+/** Child -> parent: the iteration's status at stage transitions (a handful per iteration). */
+export const iterationProgressSignal = defineSignal<[IterationStatus]>("iterationProgress");
+/** Parent -> child: forwards an operator decision received by the campaign workflow. */
+export const operatorDecisionSignal = defineSignal<[{ action: "retry" | "skip"; stage?: string }]>("operatorDecision");
+
+export const iterationWorkflowId = (campaignWorkflowId: string, iteration: number) => `${campaignWorkflowId}-iter-${iteration}`;
+export const campaignWorkflowId = (campaignId: string) => `campaign-${campaignId}`;

@@ -1,0 +1,2 @@
+export { campaignWorkflow } from "./campaign.js";
+export { iterationWorkflow } from "./iteration.js";
