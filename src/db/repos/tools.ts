@@ -1,4 +1,4 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { McpTool } from "../../domain/types.js";
 import type { Db } from "../client.js";
 import { tools } from "../schema.js";
@@ -17,6 +17,8 @@ export async function upsertTools(db: Db, campaignId: string, rows: { tool: McpT
 }
 
 export async function listTools(db: Db, campaignId: string): Promise<{ tool: McpTool; domain: string | null }[]> {
-  const rows = await db.select({ definition: tools.definition, domain: tools.domain }).from(tools).where(eq(tools.campaignId, campaignId)).orderBy(asc(tools.name));
+  const rows = await db.select({ definition: tools.definition, domain: tools.domain, name: tools.name }).from(tools).where(eq(tools.campaignId, campaignId));
+  // Code-point order, independent of the database's collation: slot tool choices depend on it.
+  rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return rows.map((r) => ({ tool: r.definition, domain: r.domain }));
 }
