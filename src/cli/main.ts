@@ -2,12 +2,14 @@
 /** The `toolloop` command line. */
 import { Command } from "commander";
 import { CliError, registerCampaignCommands } from "./campaign.js";
+import { registerDemoCommand } from "./demo.js";
 import { registerWorkerCommands } from "./worker.js";
 
 const program = new Command();
 program.name("toolloop").description("closed-loop tool-use data campaigns on Temporal").showHelpAfterError();
 registerCampaignCommands(program);
 registerWorkerCommands(program);
+registerDemoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CliError) {

@@ -1,0 +1,96 @@
+/**
+ * `toolloop demo`: a whole campaign on embedded defaults. Starts the Temporal dev server (Web UI
+ * on), PGlite (or DATABASE_URL), and the LLM simulator, runs the workers in this process, starts the
+ * example campaign, follows its progress and prints what it produced.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { NativeConnection } from "@temporalio/worker";
+import type { Command } from "commander";
+import { sql } from "drizzle-orm";
+import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
+import { migrateDatabase, openDatabase } from "../db/client.js";
+import { startSimulator } from "../llm/simulator/server.js";
+import { startTemporalDevServer } from "../services/temporalDevServer.js";
+import { follow, readConfigFile, startCampaign, defaultCampaignId } from "./campaign.js";
+import { cliEnv, workflowUiLink } from "./env.js";
+import { connectClient } from "./temporal.js";
+import { activityDepsFor } from "./worker.js";
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command("demo")
+    .description("run the example campaign end to end on embedded defaults (Temporal dev server, PGlite, LLM simulator)")
+    .option("--config <file>", "campaign config", "examples/demo.campaign.json")
+    .option("--state-dir <dir>", "where the dev server db, PGlite data and outputs go", ".toolloop/demo")
+    .option("--latency-ms <n>", "simulated LLM latency", "20")
+    .option("--mistake-rate <p>", "how often the simulated tool agent makes an argument mistake (gives verification work)", "0.08")
+    .option("--keep-running", "leave the dev server and workers up after the campaign (Ctrl-C to stop)")
+    .action(async (opts: { config: string; stateDir: string; latencyMs: string; mistakeRate: string; keepRunning?: boolean }) => {
+      const stateDir = path.resolve(opts.stateDir);
+      fs.mkdirSync(stateDir, { recursive: true });
+      const { raw, config } = readConfigFile(opts.config);
+
+      console.log("[demo] starting the Temporal dev server ...");
+      const temporal = await startTemporalDevServer({ stateDir: path.join(stateDir, "temporal"), log: (m) => console.log(`[temporal] ${m}`) });
+      const sim = await startSimulator({ seed: config.seed, latencyMs: Number(opts.latencyMs), maxConcurrency: 64, mistakeRate: Number(opts.mistakeRate) });
+      const databaseUrl = process.env.DATABASE_URL ?? `pglite:${path.join(stateDir, "pglite")}`;
+      const db = await openDatabase(databaseUrl);
+      await migrateDatabase(db);
+      console.log(`[demo] database: ${db.driver === "pglite" ? `PGlite at ${databaseUrl.slice(7)}` : "PostgreSQL (DATABASE_URL)"}`);
+      console.log(`[demo] LLM endpoint: ${sim.url} (toolloop LLM simulator — scripted, not a model)`);
+
+      // Point every endpoint of the example config at the simulator.
+      const demoRaw = JSON.parse(JSON.stringify(raw)) as { endpoints: Record<string, { baseUrl: string }> };
+      for (const ep of Object.values(demoRaw.endpoints)) ep.baseUrl = sim.url;
+
+      const e = { ...cliEnv(), temporalAddress: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl };
+      const connection = await NativeConnection.connect({ address: temporal.address });
+      const workers = await createWorkers({ connection, namespace: e.namespace, queuePrefix: e.queuePrefix, activityDeps: activityDepsFor(db, stateDir, () => undefined) });
+      const running = runWorkers(workers);
+      const { client, close } = await connectClient(e);
+      let failed = false;
+      try {
+        const campaignId = defaultCampaignId(config);
+        const handle = await startCampaign(client, e, { raw: demoRaw, config, campaignId });
+        console.log(`[demo] campaign ${campaignId} started: workflow ${handle.workflowId}`);
+        console.log(`[demo] Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
+        const final = await follow(client, handle.workflowId, 1000);
+        console.log("\n[demo] summary");
+        for (const it of final.completedIterations) console.log(`  iteration ${it.iteration}: ${it.state}, samples ${JSON.stringify(it.samples)}`);
+        const byKind = await db.db.execute(sql`SELECT iteration, kind, status, count(*)::int AS n FROM samples WHERE campaign_id = ${campaignId} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
+        for (const r of rowsOf(byKind)) console.log(`  iteration ${r.iteration} ${String(r.kind).padEnd(12)} ${String(r.status).padEnd(9)} ${r.n}`);
+        const reasons = await db.db.execute(sql`
+          SELECT regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
+          FROM samples, jsonb_array_elements(verdicts) v, jsonb_array_elements_text(v->'reasons') reason
+          WHERE campaign_id = ${campaignId} AND status = 'rejected' GROUP BY 1 ORDER BY 2 DESC LIMIT 5`);
+        const top = rowsOf(reasons);
+        if (top.length) console.log("  top rejection reasons:");
+        for (const r of top) console.log(`    ${r.n} x ${r.reason}`);
+        const usage = await db.db.execute(sql`SELECT role, model, sum(requests)::int AS requests, sum(prompt_tokens)::int AS prompt, sum(completion_tokens)::int AS completion FROM llm_usage WHERE campaign_id = ${campaignId} GROUP BY 1, 2`);
+        for (const r of rowsOf(usage)) console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.prompt} prompt + ${r.completion} completion tokens`);
+        const exports = await db.db.execute(sql`SELECT iteration, path, manifest->>'rows' AS rows, manifest->>'sha256' AS sha FROM dataset_exports WHERE campaign_id = ${campaignId} ORDER BY iteration`);
+        for (const r of rowsOf(exports)) console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha).slice(0, 16)}…)`);
+        if (opts.keepRunning) {
+          console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
+          await running;
+        }
+      } catch (err) {
+        failed = true;
+        throw err;
+      } finally {
+        for (const w of workers) if (w.getState() === "RUNNING") w.shutdown();
+        await running.catch(() => undefined);
+        await close();
+        await connection.close();
+        await sim.close();
+        await db.close();
+        await temporal.stop();
+        console.log(failed ? "[demo] stopped after a failure" : "[demo] done; services stopped");
+      }
+    });
+}
+
+function rowsOf(result: unknown): Record<string, unknown>[] {
+  return ((result as { rows?: Record<string, unknown>[] }).rows ?? (result as Record<string, unknown>[])) as Record<string, unknown>[];
+}
