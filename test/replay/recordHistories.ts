@@ -1,0 +1,64 @@
+/**
+ * Records the histories the replay test checks: a two-iteration campaign (campaign run + its first
+ * iteration) and an iteration that waited for an operator, was paused, resumed and retried.
+ * Run: `node dist/test/replay/recordHistories.js` with TEMPORAL_ADDRESS and DATABASE_URL set (or
+ * none, to start private servers). Commit the JSON files it writes.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { historyToJSON } from "@temporalio/common/lib/proto-utils.js";
+import { startSimulator } from "../../src/llm/simulator/server.js";
+import { taskQueues } from "../../src/taskQueues.js";
+import { campaignWorkflowId, pauseSignal, resumeSignal, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import { simulatorCampaign } from "../helpers/configs.js";
+import { createTestEnv, waitFor } from "../helpers/testEnv.js";
+
+const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/replay/histories");
+fs.mkdirSync(outDir, { recursive: true });
+
+const env = await createTestEnv("record");
+const sim = await startSimulator({ seed: 1, latencyMs: 20, maxConcurrency: 8, quiet: true });
+const workers = await env.startWorkers();
+const save = async (workflowId: string, runId: string | undefined, name: string) => {
+  const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+  fs.writeFileSync(path.join(outDir, `${name}.json`), historyToJSON(history));
+  console.log(`wrote ${name}.json (${history.events?.length} events)`);
+};
+try {
+  const id1 = `replay-two-iterations`;
+  const h1 = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(`${id1}-${Date.now()}`),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config: simulatorCampaign(sim.url, { iterations: 2, count: 20, batchSize: 10 }), campaignId: `${id1}-${Date.now()}` }],
+  });
+  await h1.result();
+  await save(h1.workflowId, h1.firstExecutionRunId, "campaignWorkflow-two-iterations-run1");
+  await save(`${h1.workflowId}-iter-1`, undefined, "iterationWorkflow-iteration1");
+
+  const h2 = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(`replay-operator-${Date.now()}`),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config: simulatorCampaign(sim.url, { count: 40, batchSize: 10, concurrency: { batchesInParallel: 1 } }), campaignId: `replay-operator-${Date.now()}` }],
+  });
+  const iterStatus = async () => {
+    const c = (await h2.query(statusQuery)) as CampaignStatus;
+    return c.iterationWorkflowId ? ((await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus) : undefined;
+  };
+  await waitFor("a batch", async () => ((await iterStatus())?.stages[0]?.batchesDone ?? 0) >= 1);
+  await h2.signal(pauseSignal);
+  await new Promise((r) => setTimeout(r, 500));
+  await h2.signal(resumeSignal);
+  sim.setFaults({ rate500: 1 });
+  await waitFor("operator wait", async () => (await iterStatus())?.state === "waiting_for_operator", 120_000);
+  sim.setFaults({});
+  const c = (await h2.query(statusQuery)) as CampaignStatus;
+  await env.client.workflow.getHandle(c.iterationWorkflowId as string).executeUpdate(retryStageUpdate, { args: [{}] });
+  await h2.result();
+  await save(h2.workflowId, h2.firstExecutionRunId, "campaignWorkflow-operator-retry");
+  await save(c.iterationWorkflowId as string, undefined, "iterationWorkflow-operator-retry");
+} finally {
+  await workers.stop();
+  await sim.close();
+  await env.close();
+}
