@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (npm ci, the Temporal CLI, PostgreSQL, the BFCL
+# checker venvs), lints, starts one Temporal dev server and one PostgreSQL for the run, runs every
+# test with Node's test runner, and stops the servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-prereqs.sh --postgres
+for venv_script in scripts/ensure-bfcl-venv.sh scripts/ensure-bfcl-eval-venv.sh; do
+  if [ -f "$venv_script" ]; then bash "$venv_script"; fi
+done
+
+echo "== lint"
+npm run --silent lint
+
+state=.toolloop/test-services
+node dist/src/services/main.js down --state-dir "$state" >/dev/null 2>&1 || true
+rm -rf "$state"
+echo "== starting Temporal dev server and PostgreSQL for the tests"
+node dist/src/services/main.js up --state-dir "$state" --env-file "$state/env"
+trap 'node dist/src/services/main.js down --state-dir "$state" || true' EXIT
+set -a
+. "$state/env"
+set +a
+
+echo "== tests"
+mapfile -t files < <(find dist/test -name '*.test.js' | sort)
+node --test --test-concurrency=2 --test-timeout=900000 "${files[@]}"
