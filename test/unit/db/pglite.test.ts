@@ -1,0 +1,53 @@
+/** Smoke test of the embedded default: migrations and the repositories on PGlite. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
+import { upsertCampaign } from "../../../src/db/repos/campaigns.js";
+import { countSamples, existingSlotKeys, insertSamples, pageSamples, setVerdicts } from "../../../src/db/repos/samples.js";
+import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone } from "../../../src/db/repos/stages.js";
+import { addUsage } from "../../../src/db/repos/usage.js";
+import { llmUsage } from "../../../src/db/schema.js";
+import { sampleId } from "../../../src/util/ids.js";
+
+test("PGlite: migrations apply twice, repositories write idempotently", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    await migrateDatabase(h); // idempotent
+    await upsertCampaign(h.db, { id: "c", name: "c", config: { a: 1 } });
+    const tools = [{ name: "t", description: "d", inputSchema: { type: "object" as const, properties: {} } }];
+    const rows = [0, 1, 2].map((i) => {
+      const messages = [{ role: "user" as const, content: `q${i}` }];
+      return { id: sampleId("c", { messages, tools }), campaignId: "c", iteration: 1, kind: "standard", origin: "synthesized", slotKey: `c/1/s/${i}`, messages, tools };
+    });
+    assert.equal(await insertSamples(h.db, rows), 3);
+    assert.equal(await insertSamples(h.db, rows), 0, "second insert writes nothing");
+    assert.deepEqual([...(await existingSlotKeys(h.db, ["c/1/s/0", "c/1/s/9"]))], ["c/1/s/0"]);
+    await setVerdicts(h.db, [{ id: rows[0]!.id, status: "rejected", verdicts: [{ verifier: "rules", ok: false, reasons: ["x"] }] }]);
+    assert.deepEqual(await countSamples(h.db, "c", 1), { pending: 2, rejected: 1 });
+    const page = await pageSamples(h.db, { campaignId: "c", iteration: 1, limit: 2 });
+    assert.equal(page.length, 2);
+    assert.ok((page[0]?.id ?? "") < (page[1]?.id ?? ""));
+
+    const key = { campaignId: "c", iteration: 1, stage: "verify.rules" };
+    await beginStageRun(h.db, key, 3);
+    await recordBatchDone(h.db, key, 1, { items: 5 });
+    await recordBatchDone(h.db, key, 1, { items: 5 });
+    assert.deepEqual(await listDoneBatches(h.db, key), [{ batchIndex: 1, result: { items: 5 } }]);
+    await finishStageRun(h.db, key, "failed", null, "boom");
+    await beginStageRun(h.db, key, 3);
+    const run = await getStageRun(h.db, key);
+    assert.equal(run?.status, "running");
+    assert.equal(run?.attempts, 2, "a re-run after failure counts an attempt");
+
+    await addUsage(h.db, key, [{ role: "generator", model: "m", requests: 2, promptTokens: 10, completionTokens: 5, failures: 0 }]);
+    await addUsage(h.db, key, [{ role: "generator", model: "m", requests: 1, promptTokens: 1, completionTokens: 1, failures: 1 }]);
+    const usage = await h.db.select().from(llmUsage);
+    assert.equal(usage.length, 1);
+    assert.equal(usage[0]?.requests, 3);
+    assert.equal(usage[0]?.promptTokens, 11);
+    assert.equal(usage[0]?.failures, 1);
+  } finally {
+    await h.close();
+  }
+});
