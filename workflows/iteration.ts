@@ -53,7 +53,7 @@ function stageActivities(stage: StageConfig) {
   return proxyActivities<Activities>({
     taskQueue: queues()[sched.latency],
     startToCloseTimeout: `${sched.batchTimeoutMinutes} minutes`,
-    heartbeatTimeout: "60 seconds",
+    heartbeatTimeout: "20 seconds",
     retry: {
       initialInterval: "2s",
       backoffCoefficient: 2,

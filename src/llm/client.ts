@@ -1,0 +1,475 @@
+/**
+ * OpenAI-compatible LLM client for one role (generator, judge, policy). The `openai` SDK is only the
+ * transport: its retries are off, and retries, backoff, Retry-After, token accounting, error
+ * classification and the per-endpoint concurrency limit are ours, so they behave the same against
+ * vLLM, SGLang, OpenAI and the simulator.
+ */
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import type { LimitFunction } from "p-limit";
+import type { z } from "zod";
+import { formatPath, type CampaignConfig } from "../config/campaignConfig.js";
+import type { ChatMessage, OpenAiTool, ToolCall } from "../domain/types.js";
+import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from "./backoff.js";
+import { endpointLimiter, withSlot } from "./endpointLimiter.js";
+import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
+import type { UsageSink } from "./usage.js";
+
+export { LlmError, type LlmErrorKind } from "./errors.js";
+export { UsageAccumulator, type UsageEvent, type UsageRow, type UsageSink } from "./usage.js";
+
+export type ToolChoice = "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+
+export interface ChatRequest {
+  messages: ChatMessage[];
+  tools?: OpenAiTool[];
+  toolChoice?: ToolChoice;
+  temperature?: number;
+  maxTokens?: number;
+  seed?: number;
+  /** Sent as `response_format: {type: "json_schema", json_schema: {name, schema, strict: true}}`. */
+  responseFormat?: { name: string; schema: Record<string, unknown> };
+  logprobs?: boolean;
+  /** Extra body fields (vLLM extensions such as `chat_template_kwargs`); merged last. */
+  extraBody?: Record<string, unknown>;
+}
+
+export interface ChatResult {
+  message: { content: string | null; tool_calls?: ToolCall[] };
+  finishReason: string;
+  usage: { promptTokens: number; completionTokens: number };
+  model: string;
+  raw: unknown;
+}
+
+export interface LlmClientOptions {
+  baseUrl: string;
+  apiKey?: string;
+  model: string;
+  role: string;
+  timeoutMs: number;
+  maxRetries: number;
+  maxConcurrency: number;
+  temperature?: number;
+  maxTokens?: number;
+  usage?: UsageSink;
+  backoff?: BackoffOptions;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** vLLM (and most self-hosted servers) accept any key; the SDK insists on a non-empty one. */
+const PLACEHOLDER_API_KEY = "EMPTY";
+
+type Json = Record<string, unknown>;
+
+/** One failed HTTP attempt, before the retry loop decides what to do with it. */
+class AttemptFailure extends Error {
+  constructor(
+    readonly kind: LlmErrorKind,
+    message: string,
+    readonly status?: number,
+    readonly retryAfter?: number,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export class LlmClient {
+  readonly role: string;
+  readonly model: string;
+  readonly baseUrl: string;
+  private readonly sdk: OpenAI;
+  private readonly limit: LimitFunction;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private readonly temperature: number | undefined;
+  private readonly maxTokens: number | undefined;
+  private readonly usage: UsageSink | undefined;
+  private readonly backoff: BackoffOptions;
+
+  constructor(opts: LlmClientOptions) {
+    requireOption(typeof opts.baseUrl === "string" && /^https?:\/\/./.test(opts.baseUrl), "baseUrl", "an http(s) URL", opts.baseUrl);
+    requireOption(typeof opts.model === "string" && opts.model !== "", "model", "a non-empty string", opts.model);
+    requireOption(typeof opts.role === "string" && opts.role !== "", "role", "a non-empty string", opts.role);
+    requireOption(Number.isInteger(opts.timeoutMs) && opts.timeoutMs > 0, "timeoutMs", "a positive integer", opts.timeoutMs);
+    requireOption(Number.isInteger(opts.maxRetries) && opts.maxRetries >= 0, "maxRetries", "a non-negative integer", opts.maxRetries);
+    requireOption(Number.isInteger(opts.maxConcurrency) && opts.maxConcurrency > 0, "maxConcurrency", "a positive integer", opts.maxConcurrency);
+    const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    requireOption(Number.isFinite(backoff.baseMs) && backoff.baseMs >= 0, "backoff.baseMs", "a non-negative number", backoff.baseMs);
+    requireOption(Number.isFinite(backoff.maxMs) && backoff.maxMs >= backoff.baseMs, "backoff.maxMs", "a number >= backoff.baseMs", backoff.maxMs);
+
+    this.role = opts.role;
+    this.model = opts.model;
+    this.baseUrl = opts.baseUrl;
+    this.timeoutMs = opts.timeoutMs;
+    this.maxRetries = opts.maxRetries;
+    this.temperature = opts.temperature;
+    this.maxTokens = opts.maxTokens;
+    this.usage = opts.usage;
+    this.backoff = backoff;
+    this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency);
+    // organization/project are pinned to null so OPENAI_ORG_ID etc. in the environment never leak
+    // into requests to self-hosted servers.
+    this.sdk = new OpenAI({
+      baseURL: opts.baseUrl,
+      apiKey: opts.apiKey ?? PLACEHOLDER_API_KEY,
+      organization: null,
+      project: null,
+      maxRetries: 0,
+      timeout: opts.timeoutMs,
+    });
+  }
+
+  async chat(req: ChatRequest, opts: CallOptions = {}): Promise<ChatResult> {
+    const body: Json = { model: this.model, messages: req.messages };
+    const temperature = req.temperature ?? this.temperature;
+    if (temperature !== undefined) body.temperature = temperature;
+    const maxTokens = req.maxTokens ?? this.maxTokens;
+    if (maxTokens !== undefined) body.max_tokens = maxTokens;
+    if (req.tools !== undefined) body.tools = req.tools;
+    if (req.toolChoice !== undefined) body.tool_choice = req.toolChoice;
+    if (req.seed !== undefined) body.seed = req.seed;
+    if (req.logprobs !== undefined) body.logprobs = req.logprobs;
+    if (req.responseFormat !== undefined) {
+      body.response_format = { type: "json_schema", json_schema: { name: req.responseFormat.name, schema: req.responseFormat.schema, strict: true } };
+    }
+    Object.assign(body, req.extraBody);
+
+    const json = await this.request("/chat/completions", body, opts.signal, chatResponseProblem);
+    const choice = (json.choices as Json[])[0] as Json;
+    const message = choice.message as Json;
+    const result: ChatResult = {
+      message: { content: typeof message.content === "string" ? message.content : null },
+      finishReason: typeof choice.finish_reason === "string" ? choice.finish_reason : "unknown",
+      usage: tokenUsage(json),
+      model: typeof json.model === "string" ? json.model : this.model,
+      raw: json,
+    };
+    if (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) {
+      result.message.tool_calls = (message.tool_calls as Json[]).map(toToolCall);
+    }
+    return result;
+  }
+
+  /**
+   * Asks for JSON matching `req.responseFormat` and validates it with `schema`. An unusable reply is
+   * shown back to the model with exactly what was wrong, up to `maxRepairs` times (default 2);
+   * then LlmError "bad_response".
+   */
+  async structured<T>(
+    req: ChatRequest & { responseFormat: { name: string; schema: Record<string, unknown> } },
+    schema: z.ZodType<T>,
+    opts: CallOptions & { maxRepairs?: number } = {},
+  ): Promise<T> {
+    const maxRepairs = opts.maxRepairs ?? 2;
+    if (!Number.isInteger(maxRepairs) || maxRepairs < 0) {
+      throw new LlmError("client", `structured(): maxRepairs must be a non-negative integer, got ${String(maxRepairs)}`);
+    }
+    const messages: ChatMessage[] = [...req.messages];
+    let problem = "";
+    for (let attempt = 0; attempt <= maxRepairs; attempt++) {
+      const res = await this.chat({ ...req, messages }, { signal: opts.signal });
+      const checked = parseStructured(res.message.content, schema);
+      if (checked.ok) return checked.value;
+      problem = checked.problem;
+      messages.push(
+        { role: "assistant", content: res.message.content ?? "" },
+        {
+          role: "user",
+          content: `Your reply could not be used: ${problem}. Reply again with only a JSON value that matches the "${req.responseFormat.name}" schema, with no other text.`,
+        },
+      );
+    }
+    throw new LlmError("bad_response", `${this.describe()}: no valid "${req.responseFormat.name}" reply after ${maxRepairs + 1} attempts; last problem: ${problem}`);
+  }
+
+  /**
+   * Log-probabilities of every prompt token, via vLLM's `/completions` extension `prompt_logprobs: 0`
+   * (one entry per prompt token; the first is null because nothing precedes it, so its text is "").
+   */
+  async promptLogprobs(prompt: string, opts: CallOptions = {}): Promise<{ tokens: string[]; logprobs: (number | null)[] }> {
+    if (typeof prompt !== "string" || prompt === "") throw new LlmError("client", "promptLogprobs(): prompt must be a non-empty string");
+    const body: Json = { model: this.model, prompt, max_tokens: 1, temperature: 0, prompt_logprobs: 0 };
+    const json = await this.request("/completions", body, opts.signal, completionResponseProblem);
+    const choice = (json.choices as Json[])[0] as Json;
+    // Completions carry it per choice; vLLM's chat endpoint puts it at the top level.
+    const entries = choice.prompt_logprobs ?? json.prompt_logprobs;
+    if (!Array.isArray(entries)) {
+      throw new LlmError("bad_response", `${this.describe()}: response has no choices[0].prompt_logprobs list; the endpoint must support vLLM's prompt_logprobs`);
+    }
+    const tokens: string[] = [];
+    const logprobs: (number | null)[] = [];
+    entries.forEach((entry: unknown, i) => {
+      if (entry === null) {
+        tokens.push("");
+        logprobs.push(null);
+        return;
+      }
+      const where = `prompt_logprobs[${i}]`;
+      if (typeof entry !== "object" || Array.isArray(entry)) throw new LlmError("bad_response", `${this.describe()}: ${where} is not an object or null`);
+      const candidates = Object.values(entry as Json);
+      // With prompt_logprobs: 0 the server returns only the prompt's own token; more would be ambiguous.
+      if (candidates.length !== 1) {
+        throw new LlmError("bad_response", `${this.describe()}: ${where} has ${candidates.length} entries; expected exactly the prompt token (prompt_logprobs: 0)`);
+      }
+      const c = candidates[0] as Json | null;
+      if (!c || typeof c !== "object" || typeof c.logprob !== "number") {
+        throw new LlmError("bad_response", `${this.describe()}: ${where} lacks a numeric logprob`);
+      }
+      tokens.push(typeof c.decoded_token === "string" ? c.decoded_token : "");
+      logprobs.push(c.logprob);
+    });
+    return { tokens, logprobs };
+  }
+
+  /** Embeddings in input order. */
+  async embed(input: string[], opts: CallOptions = {}): Promise<number[][]> {
+    if (!Array.isArray(input) || input.some((s) => typeof s !== "string")) throw new LlmError("client", "embed(): input must be an array of strings");
+    if (input.length === 0) return [];
+    // encoding_format is explicit: the SDK would otherwise ask for base64.
+    const body: Json = { model: this.model, input, encoding_format: "float" };
+    const json = await this.request("/embeddings", body, opts.signal, (j) => (Array.isArray(j.data) ? undefined : "response has no `data` list"));
+    const rows = json.data as unknown[];
+    if (rows.length !== input.length) throw new LlmError("bad_response", `${this.describe()}: ${rows.length} embeddings for ${input.length} inputs`);
+    const out: number[][] = new Array<number[]>(input.length);
+    rows.forEach((row, i) => {
+      const r = row as Json | null;
+      const index = typeof r?.index === "number" ? r.index : i;
+      const vec = r?.embedding;
+      if (!Array.isArray(vec) || vec.some((x) => typeof x !== "number")) throw new LlmError("bad_response", `${this.describe()}: data[${i}].embedding is not a list of numbers`);
+      if (!Number.isInteger(index) || index < 0 || index >= input.length || out[index] !== undefined) {
+        throw new LlmError("bad_response", `${this.describe()}: data[${i}].index ${String(index)} is out of range or repeated`);
+      }
+      out[index] = vec as number[];
+    });
+    return out;
+  }
+
+  private describe(): string {
+    return `LLM ${this.role} (${this.model} at ${this.baseUrl})`;
+  }
+
+  /**
+   * POSTs `body` with retries. `problemOf` inspects a parsed 200 body and names what makes it
+   * unusable as a transport-level response (e.g. no `choices`); such replies are retried like 5xx.
+   */
+  private async request(path: string, body: Json, signal: AbortSignal | undefined, problemOf: (json: Json) => string | undefined): Promise<Json> {
+    let attempts = 0;
+    for (;;) {
+      if (signal?.aborted) throw this.abortedError(signal, attempts);
+      let failure: AttemptFailure;
+      try {
+        return await withSlot(
+          this.limit,
+          () => {
+            attempts++;
+            return this.attempt(path, body, signal, problemOf);
+          },
+          signal,
+        );
+      } catch (err) {
+        if (signal?.aborted) throw this.abortedError(signal, attempts);
+        if (!(err instanceof AttemptFailure)) throw err;
+        failure = err;
+      }
+      const retriesLeft = this.maxRetries - (attempts - 1);
+      if (failure.kind === "client" || retriesLeft <= 0) {
+        const after = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
+        throw new LlmError(failure.kind, `${this.describe()} ${path}: ${failure.message} (after ${after})`, {
+          status: failure.status,
+          attempts,
+          cause: failure.cause,
+        });
+      }
+      const delay = failure.retryAfter ?? backoffDelayMs(attempts - 1, this.backoff);
+      try {
+        await sleep(delay, signal);
+      } catch {
+        throw this.abortedError(signal as AbortSignal, attempts);
+      }
+    }
+  }
+
+  /** One HTTP call, inside a concurrency slot. Always records usage once it has been sent. */
+  private async attempt(path: string, body: Json, userSignal: AbortSignal | undefined, problemOf: (json: Json) => string | undefined): Promise<Json> {
+    // Our own deadline covers reading the body too; the SDK's `timeout` stops at the headers.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error("timeout"));
+    }, this.timeoutMs);
+    const onAbort = (): void => controller.abort(userSignal?.reason);
+    userSignal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const response = await this.sdk.post(path, { body, signal: controller.signal, timeout: this.timeoutMs, maxRetries: 0 }).asResponse();
+      const text = await response.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new AttemptFailure("server", `HTTP ${response.status} body is not JSON: ${preview(text)}`, response.status);
+      }
+      if (json === null || typeof json !== "object" || Array.isArray(json)) {
+        throw new AttemptFailure("server", `HTTP ${response.status} body is not a JSON object: ${preview(text)}`, response.status);
+      }
+      const problem = problemOf(json as Json);
+      if (problem !== undefined) throw new AttemptFailure("server", `HTTP ${response.status} ${problem}: ${preview(text)}`, response.status);
+      const usage = tokenUsage(json as Json);
+      this.record(typeof (json as Json).model === "string" ? ((json as Json).model as string) : this.model, usage.promptTokens, usage.completionTokens, false);
+      return json as Json;
+    } catch (err) {
+      this.record(this.model, 0, 0, true);
+      if (err instanceof AttemptFailure) throw err;
+      throw this.classify(err, timedOut, userSignal);
+    } finally {
+      clearTimeout(timer);
+      userSignal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private classify(err: unknown, timedOut: boolean, userSignal: AbortSignal | undefined): AttemptFailure {
+    if (userSignal?.aborted) return new AttemptFailure("aborted", "aborted", undefined, undefined, err);
+    if (timedOut || err instanceof APIConnectionTimeoutError) {
+      return new AttemptFailure("timeout", `no complete response within ${this.timeoutMs} ms`, undefined, undefined, err);
+    }
+    if (err instanceof APIError && typeof err.status === "number") {
+      const kind = kindForStatus(err.status);
+      const retryAfter = kind === "client" ? undefined : retryAfterMs(err.headers, this.backoff.maxMs * 4);
+      return new AttemptFailure(kind, `HTTP ${err.status}: ${err.message}`, err.status, retryAfter, err);
+    }
+    if (err instanceof APIUserAbortError) return new AttemptFailure("aborted", "aborted", undefined, undefined, err);
+    if (err instanceof APIConnectionError) return new AttemptFailure("network", `connection failed: ${causeMessage(err)}`, undefined, undefined, err);
+    // Errors while reading the body (socket reset mid-stream) surface as plain fetch errors.
+    return new AttemptFailure("network", `request failed: ${causeMessage(err)}`, undefined, undefined, err);
+  }
+
+  private abortedError(signal: AbortSignal, attempts: number): LlmError {
+    const reason: unknown = signal.reason;
+    const why = reason instanceof Error ? `: ${reason.message}` : typeof reason === "string" ? `: ${reason}` : "";
+    return new LlmError("aborted", `${this.describe()}: aborted${why}`, { attempts, cause: reason });
+  }
+
+  private record(model: string, promptTokens: number, completionTokens: number, failed: boolean): void {
+    this.usage?.record({ role: this.role, model, promptTokens, completionTokens, failed });
+  }
+}
+
+/**
+ * Builds the client for `role` from the campaign config. The API key comes from the environment
+ * variable the endpoint names (never from the config itself).
+ */
+export function createRoleClient(
+  config: CampaignConfig,
+  role: "generator" | "judge" | "policy",
+  opts: { usage?: UsageSink; env?: NodeJS.ProcessEnv } = {},
+): LlmClient {
+  const roleConfig = config.roles[role];
+  if (!roleConfig) throw new LlmError("client", `roles.${role} is not configured; add it to the campaign config`);
+  const endpoint = config.endpoints[roleConfig.endpoint];
+  if (!endpoint) {
+    throw new LlmError("client", `roles.${role}.endpoint: unknown endpoint "${roleConfig.endpoint}"; defined: ${Object.keys(config.endpoints).join(", ")}`);
+  }
+  let apiKey = PLACEHOLDER_API_KEY;
+  if (endpoint.apiKeyEnv !== undefined && endpoint.apiKeyEnv !== "") {
+    const value = (opts.env ?? process.env)[endpoint.apiKeyEnv];
+    if (value === undefined || value === "") {
+      throw new LlmError(
+        "client",
+        `environment variable ${endpoint.apiKeyEnv} (named by endpoints.${roleConfig.endpoint}.apiKeyEnv for roles.${role}) is not set`,
+      );
+    }
+    apiKey = value;
+  }
+  return new LlmClient({
+    baseUrl: endpoint.baseUrl,
+    apiKey,
+    model: roleConfig.model,
+    role,
+    timeoutMs: endpoint.timeoutMs,
+    maxRetries: endpoint.maxRetries,
+    maxConcurrency: endpoint.maxConcurrency,
+    temperature: roleConfig.temperature,
+    maxTokens: roleConfig.maxTokens,
+    usage: opts.usage,
+  });
+}
+
+function requireOption(ok: boolean, field: string, expected: string, got: unknown): void {
+  if (!ok) throw new LlmError("client", `LlmClient option ${field}: expected ${expected}, got ${JSON.stringify(got) ?? String(got)}`);
+}
+
+function chatResponseProblem(json: Json): string | undefined {
+  const problem = completionResponseProblem(json);
+  if (problem) return problem;
+  const message = ((json.choices as unknown[])[0] as Json).message;
+  if (!message || typeof message !== "object") return "response has no choices[0].message";
+  const calls = (message as Json).tool_calls;
+  if (calls !== undefined && calls !== null) {
+    if (!Array.isArray(calls)) return "choices[0].message.tool_calls is not a list";
+    const bad = calls.findIndex((c: unknown) => typeof (c as Json | null)?.function !== "object" || typeof ((c as Json).function as Json | null)?.name !== "string");
+    if (bad >= 0) return `choices[0].message.tool_calls[${bad}] has no function.name`;
+  }
+  return undefined;
+}
+
+function completionResponseProblem(json: Json): string | undefined {
+  if (!Array.isArray(json.choices) || json.choices.length === 0) return "response has no `choices`";
+  const first: unknown = json.choices[0];
+  if (!first || typeof first !== "object") return "choices[0] is not an object";
+  return undefined;
+}
+
+/** Wire tool call -> ToolCall. Invalid JSON in `arguments` is kept verbatim: verification judges it. */
+function toToolCall(c: Json, i: number): ToolCall {
+  const fn = c.function as Json;
+  const args = fn.arguments;
+  return {
+    id: typeof c.id === "string" ? c.id : `call_${i}`,
+    type: "function",
+    function: { name: fn.name as string, arguments: typeof args === "string" ? args : args === undefined ? "" : JSON.stringify(args) },
+  };
+}
+
+function tokenUsage(json: Json): { promptTokens: number; completionTokens: number } {
+  const u = json.usage as Json | null | undefined;
+  const n = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+  return { promptTokens: n(u?.prompt_tokens), completionTokens: n(u?.completion_tokens) };
+}
+
+type StructuredCheck<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+function parseStructured<T>(content: string | null, schema: z.ZodType<T>): StructuredCheck<T> {
+  if (content === null || content.trim() === "") return { ok: false, problem: "the reply was empty" };
+  let value: unknown;
+  try {
+    value = JSON.parse(stripCodeFence(content));
+  } catch (err) {
+    return { ok: false, problem: `the reply is not valid JSON (${err instanceof Error ? err.message : String(err)})` };
+  }
+  const r = schema.safeParse(value);
+  if (r.success) return { ok: true, value: r.data };
+  const issues = r.error.issues.slice(0, 10).map((i) => `${formatPath(i.path)}: ${i.message}`);
+  const more = r.error.issues.length > 10 ? ` (and ${r.error.issues.length - 10} more)` : "";
+  return { ok: false, problem: `the JSON does not match the schema: ${issues.join("; ")}${more}` };
+}
+
+/** Models sometimes wrap JSON in a markdown fence even when asked not to. */
+function stripCodeFence(s: string): string {
+  const m = /^\s*```(?:json)?\s*\n([\s\S]*?)\n?```\s*$/.exec(s);
+  return m?.[1] ?? s;
+}
+
+function preview(text: string): string {
+  const t = text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  return JSON.stringify(t);
+}
+
+function causeMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause: unknown = err.cause;
+  return cause instanceof Error && cause.message !== err.message ? `${err.message} (${cause.message})` : err.message;
+}

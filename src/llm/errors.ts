@@ -1,0 +1,35 @@
+/** The one error type the LLM layer throws; `kind` tells callers whether trying again later can help. */
+
+export type LlmErrorKind = "rate_limited" | "server" | "timeout" | "network" | "bad_response" | "aborted" | "client";
+
+/** Transport trouble: a later attempt may succeed. Everything else is final for this request. */
+const RETRYABLE_KINDS: ReadonlySet<LlmErrorKind> = new Set(["rate_limited", "server", "timeout", "network"]);
+
+export function isRetryableKind(kind: LlmErrorKind): boolean {
+  return RETRYABLE_KINDS.has(kind);
+}
+
+export class LlmError extends Error {
+  readonly kind: LlmErrorKind;
+  readonly retryable: boolean;
+  readonly status?: number;
+  /** HTTP attempts made before giving up (absent when none was made). */
+  readonly attempts?: number;
+
+  constructor(kind: LlmErrorKind, message: string, opts: { status?: number; attempts?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = "LlmError";
+    this.kind = kind;
+    this.retryable = isRetryableKind(kind);
+    if (opts.status !== undefined) this.status = opts.status;
+    if (opts.attempts !== undefined) this.attempts = opts.attempts;
+  }
+}
+
+/** Maps an HTTP error status onto a kind: 408/429/5xx are transient, any other 4xx is the caller's fault. */
+export function kindForStatus(status: number): LlmErrorKind {
+  if (status === 429) return "rate_limited";
+  if (status === 408) return "timeout";
+  if (status >= 500) return "server";
+  return "client";
+}
