@@ -1,0 +1,243 @@
+/**
+ * The tool library: reads tool definitions from MCP `tools/list` output, OpenAI `tools[]` files or the
+ * built-in examples, normalises them to MCP tools and rejects broken ones with a message naming the tool
+ * and the field, while every good tool still loads.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { ToolSource } from "../config/campaignConfig.js";
+import type { JsonSchema, McpTool } from "../domain/types.js";
+import { canonicalJson, sha256Hex } from "../util/ids.js";
+import { EXAMPLE_TOOLS } from "./examples.js";
+import { checkInputSchema, type SchemaIssue } from "./schemaCheck.js";
+
+export interface LoadedTool {
+  tool: McpTool;
+  source: string;
+  domain?: string;
+}
+
+export interface ToolLoadError {
+  source: string;
+  /** Position of the entry in its source's tool list; -1 when the whole source failed. */
+  index: number;
+  name?: string;
+  field?: string;
+  message: string;
+}
+
+export interface ToolLoadResult {
+  tools: LoadedTool[];
+  errors: ToolLoadError[];
+}
+
+/** OpenAI's rule for function names; MCP is looser, but every tool must be offerable to both. */
+export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
+
+export const EXAMPLE_SOURCE = "example";
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Finds the list of tool entries in any of the accepted file shapes, or says why there is none. */
+function toolEntries(json: unknown): { entries: unknown[] } | { error: string } {
+  if (Array.isArray(json)) return { entries: json };
+  if (!isPlainObject(json)) return { error: `expected a tool list, an object with "tools", or a single tool (found ${json === null ? "null" : typeof json})` };
+  if ("jsonrpc" in json) {
+    if (isPlainObject(json.error)) return { error: `JSON-RPC error response: ${String(json.error.message ?? JSON.stringify(json.error))}` };
+    if (!isPlainObject(json.result)) return { error: 'JSON-RPC response has no "result" object' };
+    const tools = json.result.tools;
+    return Array.isArray(tools) ? { entries: tools } : { error: 'JSON-RPC result has no "tools" list (expected a tools/list response)' };
+  }
+  if ("tools" in json) return Array.isArray(json.tools) ? { entries: json.tools } : { error: '"tools" must be a list' };
+  // Legacy OpenAI `functions: [...]` request bodies.
+  if ("functions" in json) return Array.isArray(json.functions) ? { entries: json.functions } : { error: '"functions" must be a list' };
+  if ("name" in json || json.type === "function") return { entries: [json] };
+  return { error: 'expected a tool list, an object with "tools" (MCP tools/list result or OpenAI tools), a JSON-RPC response, or a single tool' };
+}
+
+interface RawTool {
+  name: unknown;
+  description: unknown;
+  schema: unknown;
+  /** Where the schema lives in the entry as written, so messages point at the user's own field. */
+  schemaField: string;
+  outputSchema?: unknown;
+  annotations?: unknown;
+  domain?: unknown;
+}
+
+/** Detects the shape of one entry: OpenAI `{type:"function", function}`, MCP `{inputSchema}`, or a bare function object. */
+function rawTool(entry: Record<string, unknown>): RawTool | { error: SchemaIssue } {
+  if (entry.type === "function" || "function" in entry) {
+    const fn = entry.function;
+    if (!isPlainObject(fn)) return { error: { field: "function", message: 'must be an object with "name", "description" and "parameters"' } };
+    return { name: fn.name, description: fn.description, schema: fn.parameters, schemaField: "function.parameters", domain: entry.domain };
+  }
+  if ("inputSchema" in entry) {
+    return { name: entry.name, description: entry.description, schema: entry.inputSchema, schemaField: "inputSchema", outputSchema: entry.outputSchema, annotations: entry.annotations, domain: entry.domain };
+  }
+  return { name: entry.name, description: entry.description, schema: entry.parameters, schemaField: "parameters", domain: entry.domain };
+}
+
+/** Validates and normalises one entry; returns the tool or every issue found with it. */
+function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name: string } | { issues: SchemaIssue[]; name?: string } {
+  if (!isPlainObject(entry)) return { issues: [{ field: "", message: `must be a tool object (found ${entry === null ? "null" : Array.isArray(entry) ? "an array" : typeof entry})` }] };
+  const raw = rawTool(entry);
+  if ("error" in raw) return { issues: [raw.error], name: typeof entry.name === "string" ? entry.name : undefined };
+
+  const issues: SchemaIssue[] = [];
+  const nameField = raw.schemaField === "function.parameters" ? "function.name" : "name";
+  const descField = raw.schemaField === "function.parameters" ? "function.description" : "description";
+  const name = typeof raw.name === "string" ? raw.name : undefined;
+  if (raw.name === undefined) issues.push({ field: nameField, message: "missing" });
+  else if (name === undefined) issues.push({ field: nameField, message: "must be a string" });
+  else if (!TOOL_NAME_PATTERN.test(name)) issues.push({ field: nameField, message: `"${name}" must be 1-64 characters of letters, digits, "_", "." or "-"` });
+
+  if (raw.description === undefined) issues.push({ field: descField, message: "missing (the model picks tools by their description)" });
+  else if (typeof raw.description !== "string") issues.push({ field: descField, message: "must be a string" });
+  else if (raw.description.trim() === "") issues.push({ field: descField, message: "must not be empty" });
+
+  // A tool without parameters takes no arguments: the empty object schema says exactly that.
+  let schema: unknown = raw.schema ?? { type: "object", properties: {} };
+  // OpenAI tolerates parameters without "type"; MCP requires "object". Fill it in rather than reject.
+  if (isPlainObject(schema) && schema.type === undefined) schema = { type: "object", ...schema };
+  issues.push(...checkInputSchema(schema, raw.schemaField));
+
+  if (raw.outputSchema !== undefined && !isPlainObject(raw.outputSchema)) issues.push({ field: "outputSchema", message: "must be a JSON Schema object" });
+  if (raw.annotations !== undefined && !isPlainObject(raw.annotations)) issues.push({ field: "annotations", message: "must be an object" });
+  if (issues.length > 0 || name === undefined) return { issues, name };
+
+  const tool: McpTool = { name, description: raw.description as string, inputSchema: schema as JsonSchema & { type: "object" } };
+  if (isPlainObject(raw.outputSchema)) tool.outputSchema = raw.outputSchema;
+  if (isPlainObject(raw.annotations)) tool.annotations = raw.annotations;
+  return { tool, name, domain: typeof raw.domain === "string" && raw.domain !== "" ? raw.domain : undefined };
+}
+
+function entryLabel(index: number, name: string | undefined): string {
+  return name === undefined ? `tools[${index}]` : `tools[${index}] ${JSON.stringify(name)}`;
+}
+
+/**
+ * Normalises any accepted tool-file shape to MCP tools. Each entry is detected on its own, so a file
+ * may mix shapes. Broken entries become errors such as
+ * `tools[3] "get_weather": inputSchema.properties.days.type: "integr" is not a JSON Schema type`.
+ * Duplicate names within the file keep the first.
+ */
+export function normalizeTools(json: unknown, source: string): ToolLoadResult {
+  const { tools, errors } = normalizeIndexed(json, source);
+  return { tools: tools.map((t) => t.loaded), errors };
+}
+
+interface IndexedResult {
+  tools: { loaded: LoadedTool; index: number }[];
+  errors: ToolLoadError[];
+}
+
+/** normalizeTools, keeping each tool's position in its file so later errors can point at it. */
+function normalizeIndexed(json: unknown, source: string): IndexedResult {
+  const found = toolEntries(json);
+  if ("error" in found) return { tools: [], errors: [{ source, index: -1, message: found.error }] };
+
+  const tools: IndexedResult["tools"] = [];
+  const errors: ToolLoadError[] = [];
+  const firstIndex = new Map<string, number>();
+  found.entries.forEach((entry, index) => {
+    const result = normalizeEntry(entry);
+    const label = entryLabel(index, result.name);
+    if ("issues" in result) {
+      const first = result.issues[0];
+      const detail = result.issues.map((i) => (i.field === "" ? i.message : `${i.field}: ${i.message}`)).join("; ");
+      errors.push({ source, index, name: result.name, field: first?.field || undefined, message: `${label}: ${detail}` });
+      return;
+    }
+    const earlier = firstIndex.get(result.name);
+    if (earlier !== undefined) {
+      errors.push({ source, index, name: result.name, field: "name", message: `${label}: duplicate name (first defined as tools[${earlier}] in ${source}; this one is skipped)` });
+      return;
+    }
+    firstIndex.set(result.name, index);
+    tools.push({ loaded: result.domain === undefined ? { tool: result.tool, source } : { tool: result.tool, source, domain: result.domain }, index });
+  });
+  return { tools, errors };
+}
+
+/** Adds the line and column to a JSON.parse message when it only gives a character position. */
+function jsonErrorMessage(err: Error, text: string): string {
+  const m = /at position (\d+)/.exec(err.message);
+  if (!m || /line \d+/.test(err.message)) return err.message;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos);
+  const line = before.split("\n").length;
+  const column = pos - before.lastIndexOf("\n");
+  return `${err.message} (line ${line} column ${column})`;
+}
+
+/** Loads one configured source. File paths are relative to `baseDir` (where the config lives). */
+export async function loadToolSource(source: ToolSource, baseDir: string): Promise<ToolLoadResult> {
+  const { tools, errors } = await loadSourceIndexed(source, baseDir);
+  return { tools: tools.map((t) => t.loaded), errors };
+}
+
+async function loadSourceIndexed(source: ToolSource, baseDir: string): Promise<IndexedResult> {
+  if (source.kind === "example") {
+    // Copies, so a caller mutating a loaded tool cannot change the built-in set.
+    return {
+      tools: EXAMPLE_TOOLS.map(({ domain, tool }, index) => ({ loaded: { tool: structuredClone(tool), source: EXAMPLE_SOURCE, domain }, index })),
+      errors: [],
+    };
+  }
+  const file = path.resolve(baseDir, source.path);
+  const label = source.path;
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : e.message;
+    return { tools: [], errors: [{ source: label, index: -1, message: `cannot read ${source.kind} tool file ${file}: ${why}` }] };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    return { tools: [], errors: [{ source: label, index: -1, message: `invalid JSON in ${file}: ${jsonErrorMessage(err as Error, text)}` }] };
+  }
+  return normalizeIndexed(json, label);
+}
+
+/**
+ * Loads every source in order. A name already loaded from an earlier source wins; the later one is
+ * reported naming both sources. A source that cannot be read is one error; the others still load.
+ */
+export async function loadToolLibrary(sources: ToolSource[], baseDir: string): Promise<ToolLoadResult> {
+  const tools: LoadedTool[] = [];
+  const errors: ToolLoadError[] = [];
+  const loadedFrom = new Map<string, string>();
+  for (const source of sources) {
+    const result = await loadSourceIndexed(source, baseDir);
+    errors.push(...result.errors);
+    for (const { loaded, index } of result.tools) {
+      const first = loadedFrom.get(loaded.tool.name);
+      if (first !== undefined) {
+        errors.push({
+          source: loaded.source,
+          index,
+          name: loaded.tool.name,
+          field: "name",
+          message: `${entryLabel(index, loaded.tool.name)}: duplicate name, already loaded from ${first}; the one from ${loaded.source} is skipped`,
+        });
+        continue;
+      }
+      loadedFrom.set(loaded.tool.name, loaded.source);
+      tools.push(loaded);
+    }
+  }
+  return { tools, errors };
+}
+
+/** Content hash of a tool; key order does not matter. */
+export function toolHash(tool: McpTool): string {
+  return sha256Hex(canonicalJson(tool));
+}

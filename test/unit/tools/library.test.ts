@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { loadToolLibrary, loadToolSource, normalizeTools, toolHash } from "../../../src/tools/library.js";
+
+// Compiled to dist/test/unit/tools/: the fixtures stay in the source tree.
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+const FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "tools");
+
+let tmp: string;
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), "toolloop-tools-"));
+});
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const weatherSchema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] } as const;
+
+test("MCP tools/list result, JSON-RPC response and bare MCP array normalise to the same tools", () => {
+  const mcpTool = { name: "get_weather", description: "Weather now.", inputSchema: weatherSchema, annotations: { readOnlyHint: true } };
+  const fromResult = normalizeTools({ tools: [mcpTool] }, "a");
+  const fromRpc = normalizeTools({ jsonrpc: "2.0", id: 7, result: { tools: [mcpTool] } }, "a");
+  const fromArray = normalizeTools([mcpTool], "a");
+  for (const r of [fromResult, fromRpc, fromArray]) {
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.tools, [{ tool: mcpTool, source: "a" }]);
+  }
+});
+
+test("OpenAI tools, the {tools} wrapper and bare function objects normalise to MCP tools", () => {
+  const fn = { name: "get_weather", description: "Weather now.", parameters: weatherSchema };
+  const expected = [{ tool: { name: "get_weather", description: "Weather now.", inputSchema: weatherSchema }, source: "o" }];
+  assert.deepEqual(normalizeTools([{ type: "function", function: fn }], "o"), { tools: expected, errors: [] });
+  assert.deepEqual(normalizeTools({ tools: [{ type: "function", function: fn }] }, "o"), { tools: expected, errors: [] });
+  assert.deepEqual(normalizeTools(fn, "o"), { tools: expected, errors: [] });
+  assert.deepEqual(normalizeTools([fn], "o"), { tools: expected, errors: [] });
+});
+
+test("missing parameters become the empty object schema; a schema without type gets type object", () => {
+  const r = normalizeTools([{ name: "ping", description: "Ping." }, { name: "find", description: "Find.", parameters: { properties: { q: { type: "string" } } } }], "s");
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.tools[0]?.tool.inputSchema, { type: "object", properties: {} });
+  assert.deepEqual(r.tools[1]?.tool.inputSchema, { type: "object", properties: { q: { type: "string" } } });
+});
+
+test("one file may mix shapes; each entry is detected on its own", () => {
+  const r = normalizeTools(
+    [
+      { name: "a", description: "A.", inputSchema: { type: "object", properties: {} } },
+      { type: "function", function: { name: "b", description: "B.", parameters: { type: "object", properties: {} } } },
+      { name: "c", description: "C.", parameters: { type: "object", properties: {} } },
+    ],
+    "mixed",
+  );
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.tools.map((t) => t.tool.name), ["a", "b", "c"]);
+});
+
+test("fixture: JSON-RPC tools/list response loads with outputSchema and annotations kept", async () => {
+  const r = await loadToolSource({ kind: "mcp", path: "mcp-tools-list.json" }, FIXTURES);
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.tools.map((t) => t.tool.name), ["get_weather", "create_ticket", "list_files"]);
+  assert.ok(r.tools.every((t) => t.source === "mcp-tools-list.json"));
+  const weather = r.tools[0]?.tool;
+  assert.deepEqual(weather?.annotations, { readOnlyHint: true });
+  assert.equal((weather?.outputSchema as { type?: string } | undefined)?.type, "object");
+  assert.ok(!("title" in (weather ?? {})), "fields outside McpTool are not carried");
+});
+
+test("fixture: OpenAI tools file loads, including a function without parameters", async () => {
+  const r = await loadToolSource({ kind: "openai", path: path.join(FIXTURES, "openai-tools.json") }, "/ignored-for-absolute-paths");
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.tools.map((t) => t.tool.name), ["get_exchange_rate", "get_time", "search_docs"]);
+  assert.deepEqual(r.tools[1]?.tool.inputSchema, { type: "object", properties: {} });
+  assert.equal(r.tools[2]?.tool.inputSchema.type, "object");
+});
+
+test("fixture: invalid tools are rejected with exact messages while the good ones load", async () => {
+  const r = await loadToolSource({ kind: "mcp", path: "invalid-mixed.json" }, FIXTURES);
+  assert.deepEqual(r.tools.map((t) => t.tool.name), ["lookup_word", "translate_text", "ping"]);
+  const byIndex = new Map(r.errors.map((e) => [e.index, e]));
+  const expected: [number, string | undefined, string][] = [
+    [1, "inputSchema.properties.days.type", 'tools[1] "get_weather": inputSchema.properties.days.type: "integr" is not a JSON Schema type'],
+    [2, "description", 'tools[2] "no_description": description: missing (the model picks tools by their description)'],
+    [3, "name", 'tools[3] "send sms!": name: "send sms!" must be 1-64 characters of letters, digits, "_", "." or "-"'],
+    [4, "inputSchema.required", 'tools[4] "book_table": inputSchema.required: "party_size" is not in properties'],
+    [6, undefined, "tools[6]: must be a tool object (found number)"],
+    [7, "inputSchema.type", 'tools[7] "list_items": inputSchema.type: must be "object" (found "array")'],
+    [8, "name", 'tools[8] "lookup_word": duplicate name (first defined as tools[0] in invalid-mixed.json; this one is skipped)'],
+    [11, "function.parameters.properties.filters.properties.max_price.type", 'tools[11] "bad_nested": function.parameters.properties.filters.properties.max_price.type: "float" is not a JSON Schema type'],
+  ];
+  for (const [index, field, message] of expected) {
+    const e = byIndex.get(index);
+    assert.ok(e, `an error for tools[${index}]`);
+    assert.equal(e.message, message);
+    assert.equal(e.field, field);
+    assert.equal(e.source, "invalid-mixed.json");
+  }
+  const regex = byIndex.get(10);
+  assert.equal(regex?.field, "inputSchema");
+  assert.match(regex?.message ?? "", /^tools\[10\] "match_code": inputSchema: does not compile: Invalid regular expression/);
+  assert.equal(r.errors.length, expected.length + 1);
+});
+
+test("every issue of one tool is reported in its single error", () => {
+  const r = normalizeTools([{ name: "x", description: "", inputSchema: { type: "object", properties: { a: { type: "strng" } }, required: ["b"] } }], "s");
+  assert.equal(r.tools.length, 0);
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0]?.field, "description");
+  assert.equal(r.errors[0]?.message, 'tools[0] "x": description: must not be empty; inputSchema.required: "b" is not in properties; inputSchema.properties.a.type: "strng" is not a JSON Schema type');
+});
+
+test("other schema problems name their path", () => {
+  const bad = (inputSchema: unknown) => normalizeTools([{ name: "t", description: "T.", inputSchema }], "s").errors[0]?.message;
+  assert.equal(bad("nope"), 'tools[0] "t": inputSchema: must be a JSON Schema object (found "nope")');
+  assert.equal(bad({ type: "object", properties: { a: { type: "array", items: [{ type: "string" }] } } }), 'tools[0] "t": inputSchema.properties.a.items: must be a single schema (tuple validation is `prefixItems` in JSON Schema 2020-12)');
+  assert.equal(bad({ type: "object", properties: { a: { type: "string", minLength: "3" } } }), 'tools[0] "t": inputSchema.properties.a.minLength: must be integer');
+  assert.equal(bad({ type: "object", properties: { a: { $ref: "#/$defs/missing" } } }), 'tools[0] "t": inputSchema: does not compile: can\'t resolve reference #/$defs/missing from id #');
+  assert.equal(bad({ type: "object", properties: { a: { enum: [] } } }), 'tools[0] "t": inputSchema.properties.a.enum: must be a non-empty list');
+});
+
+test("unrecognised file shapes and JSON-RPC errors are one error for the source", () => {
+  assert.deepEqual(normalizeTools({ jsonrpc: "2.0", id: 1, error: { code: -32601, message: "Method not found" } }, "f").errors, [
+    { source: "f", index: -1, message: "JSON-RPC error response: Method not found" },
+  ]);
+  assert.match(normalizeTools({ foo: 1 }, "f").errors[0]?.message ?? "", /^expected a tool list/);
+  assert.equal(normalizeTools({ tools: {} }, "f").errors[0]?.message, '"tools" must be a list');
+  assert.match(normalizeTools(null, "f").errors[0]?.message ?? "", /found null/);
+});
+
+test("library: duplicate names across sources keep the first and name both sources", async () => {
+  const file = path.join(tmp, "dup.json");
+  await writeFile(file, JSON.stringify([
+    { name: "get_current_weather", description: "Shadowed.", inputSchema: { type: "object", properties: {} } },
+    { name: "fresh_tool", description: "New.", inputSchema: { type: "object", properties: {} } },
+  ]));
+  const r = await loadToolLibrary([{ kind: "example" }, { kind: "mcp", path: "dup.json" }], tmp);
+  assert.equal(r.errors.length, 1);
+  assert.deepEqual(r.errors[0], {
+    source: "dup.json",
+    index: 0,
+    name: "get_current_weather",
+    field: "name",
+    message: 'tools[0] "get_current_weather": duplicate name, already loaded from example; the one from dup.json is skipped',
+  });
+  const weather = r.tools.filter((t) => t.tool.name === "get_current_weather");
+  assert.equal(weather.length, 1);
+  assert.equal(weather[0]?.source, "example");
+  assert.equal(weather[0]?.domain, "weather");
+  assert.ok(r.tools.some((t) => t.tool.name === "fresh_tool" && t.source === "dup.json"));
+});
+
+test("library: a missing file or bad JSON is one error naming the file; other sources still load", async () => {
+  await writeFile(path.join(tmp, "broken.json"), '{\n  "tools": [\n    {"name": "a",}\n  ]\n}\n');
+  const r = await loadToolLibrary(
+    [{ kind: "openai", path: "does-not-exist.json" }, { kind: "mcp", path: "broken.json" }, { kind: "openai", path: path.join(FIXTURES, "openai-tools.json") }],
+    tmp,
+  );
+  assert.equal(r.tools.length, 3);
+  assert.equal(r.errors.length, 2);
+  assert.deepEqual(r.errors[0], { source: "does-not-exist.json", index: -1, message: `cannot read openai tool file ${path.join(tmp, "does-not-exist.json")}: no such file` });
+  assert.equal(r.errors[1]?.source, "broken.json");
+  assert.ok(r.errors[1]?.message.startsWith(`invalid JSON in ${path.join(tmp, "broken.json")}: `), r.errors[1]?.message);
+  assert.match(r.errors[1]?.message ?? "", /line 3 column \d+/);
+});
+
+test("toolHash ignores key order and changes with content", () => {
+  const a = { name: "t", description: "d", inputSchema: { type: "object" as const, properties: { x: { type: "string" } } } };
+  const b = { inputSchema: { properties: { x: { type: "string" } }, type: "object" as const }, description: "d", name: "t" };
+  assert.equal(toolHash(a), toolHash(b));
+  assert.match(toolHash(a), /^[0-9a-f]{64}$/);
+  assert.notEqual(toolHash(a), toolHash({ ...a, description: "e" }));
+});
+
+test("example source returns copies: mutating a loaded tool does not change the next load", async () => {
+  const first = await loadToolSource({ kind: "example" }, tmp);
+  const tool = first.tools[0]?.tool;
+  assert.ok(tool);
+  tool.description = "changed";
+  const second = await loadToolSource({ kind: "example" }, tmp);
+  assert.notEqual(second.tools[0]?.tool.description, "changed");
+});
