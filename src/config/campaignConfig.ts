@@ -40,7 +40,7 @@ export const toolSourceSchema = z.discriminatedUnion(
 export type ToolSource = z.infer<typeof toolSourceSchema>;
 
 /** Every stage the framework knows; anything else in `stages[]` is rejected. */
-export const STAGE_NAMES = ["synthesize.singleTurn", "verify.rules", "export.dataset"] as const;
+export const STAGE_NAMES = ["synthesize.singleTurn", "verify.rules", "export.dataset", "evaluate.bfcl"] as const;
 
 const batchSize = positiveInt.max(2000, "expected at most 2000").default(200);
 
@@ -68,7 +68,29 @@ export const exportDatasetStageSchema = z.strictObject({
   include: z.array(z.enum(["verified", "pending", "rejected"])).min(1).default(["verified"]),
 });
 
-export const stageSchema = z.discriminatedUnion("name", [synthesizeSingleTurnStageSchema, verifyRulesStageSchema, exportDatasetStageSchema], {
+/** BFCL v3 category names the evaluate.bfcl stage accepts (src/evaluation/categories.ts maps them to bfcl-eval's names). */
+export const BFCL_EVAL_CATEGORIES = [
+  "simple", "multiple", "parallel", "parallel_multiple", "java", "javascript", "irrelevance",
+  "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance",
+  "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context",
+] as const;
+
+export const evaluateBfclStageSchema = z.strictObject({
+  name: z.literal("evaluate.bfcl"),
+  categories: z
+    .array(z.enum(BFCL_EVAL_CATEGORIES, { error: (i) => `unknown BFCL category ${JSON.stringify(i.input)}; expected one of ${BFCL_EVAL_CATEGORIES.join(", ")}` }))
+    .min(1, "expected at least one category")
+    .refine((c) => new Set(c).size === c.length, "expected each category at most once"),
+  /** Evaluate only the first N entries of each category (quick runs); omitted = the whole category. */
+  limitPerCategory: positiveInt.optional(),
+  /** Categories per batch (one bfcl-eval process each); 1 keeps retries small. */
+  batchSize: positiveInt.max(17).default(1),
+  /** Parallel requests bfcl-eval makes; default: the policy endpoint's maxConcurrency. */
+  threads: positiveInt.max(256).optional(),
+  temperature: z.number().min(0).max(2).default(0.001),
+});
+
+export const stageSchema = z.discriminatedUnion("name", [synthesizeSingleTurnStageSchema, verifyRulesStageSchema, exportDatasetStageSchema, evaluateBfclStageSchema], {
   error: (issue): string | undefined =>
     issue.code === "invalid_union"
       ? `unknown stage name; expected one of ${STAGE_NAMES.map((s) => `"${s}"`).join(", ")}`

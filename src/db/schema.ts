@@ -3,7 +3,7 @@
  * rewrite for that: per-stage results are JSONB, samples carry kind/origin/parent for lineage.
  */
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import type { ChatMessage, McpTool, Verdict } from "../domain/types.js";
 
 export const campaigns = pgTable("campaigns", {
@@ -130,4 +130,26 @@ export const datasetExports = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.iteration] })],
+);
+
+/**
+ * BFCL accuracies per iteration. One row per category, plus rows for the group scores (category
+ * "overall", "non_live", "live", "multi_turn"); `evaluator` says which code produced the number
+ * (the official bfcl-eval package or toolloop's in-process matcher), so both can coexist.
+ */
+export const bfclScores = pgTable(
+  "bfcl_scores",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    evaluator: text("evaluator").notNull(), // bfcl-eval | toolloop-matcher
+    category: text("category").notNull(),
+    correct: integer("correct").notNull(),
+    total: integer("total").notNull(),
+    accuracy: doublePrecision("accuracy").notNull(),
+    /** Where the number came from (score file path, package version, limit) for audits. */
+    details: jsonb("details"),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.evaluator, t.category] })],
 );

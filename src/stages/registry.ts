@@ -1,5 +1,6 @@
 /** Stage name -> handler. The config schema and STAGE_CATALOG list the same names. */
 import type { StageName } from "../config/campaignConfig.js";
+import { evaluateBfclStage } from "./evaluateBfcl.js";
 import { exportDatasetStage } from "./exportDataset.js";
 import { synthesizeSingleTurnStage } from "./synthesizeSingleTurn.js";
 import type { StageHandler } from "./types.js";
@@ -14,4 +15,5 @@ export const STAGE_HANDLERS: Record<StageName, AnyStageHandler> = {
   "synthesize.singleTurn": synthesizeSingleTurnStage,
   "verify.rules": verifyRulesStage,
   "export.dataset": exportDatasetStage,
+  "evaluate.bfcl": evaluateBfclStage,
 };

@@ -1,0 +1,54 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { Db } from "../client.js";
+import { bfclScores } from "../schema.js";
+
+export type BfclEvaluator = "bfcl-eval" | "toolloop-matcher";
+
+export interface BfclScoreRow {
+  campaignId: string;
+  iteration: number;
+  evaluator: BfclEvaluator;
+  /** A category name, or a group: "overall", "non_live", "live", "multi_turn". */
+  category: string;
+  correct: number;
+  total: number;
+  accuracy: number;
+  details?: Record<string, unknown> | null;
+}
+
+/** Idempotent: a retried batch or finalize overwrites its own rows. */
+export async function upsertBfclScores(db: Db, rows: BfclScoreRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insert(bfclScores)
+    .values(rows.map((r) => ({ ...r, details: r.details ?? null })))
+    .onConflictDoUpdate({
+      target: [bfclScores.campaignId, bfclScores.iteration, bfclScores.evaluator, bfclScores.category],
+      set: {
+        correct: sql`excluded.correct`,
+        total: sql`excluded.total`,
+        accuracy: sql`excluded.accuracy`,
+        details: sql`excluded.details`,
+        updatedAt: sql`now()`,
+      },
+    });
+}
+
+export async function listBfclScores(db: Db, campaignId: string, iteration: number, evaluator?: BfclEvaluator): Promise<BfclScoreRow[]> {
+  const where = and(
+    eq(bfclScores.campaignId, campaignId),
+    eq(bfclScores.iteration, iteration),
+    evaluator ? eq(bfclScores.evaluator, evaluator) : undefined,
+  );
+  const rows = await db.select().from(bfclScores).where(where).orderBy(asc(bfclScores.evaluator), asc(bfclScores.category));
+  return rows.map((r) => ({
+    campaignId: r.campaignId,
+    iteration: r.iteration,
+    evaluator: r.evaluator as BfclEvaluator,
+    category: r.category,
+    correct: r.correct,
+    total: r.total,
+    accuracy: r.accuracy,
+    details: (r.details as Record<string, unknown> | null) ?? null,
+  }));
+}

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseCampaignConfig, type CampaignConfig, type StageConfig } from "../../../src/config/campaignConfig.js";
+import type { Db } from "../../../src/db/client.js";
+import { evaluateBfclStage } from "../../../src/stages/evaluateBfcl.js";
+import { StageInputError, type StageContext } from "../../../src/stages/types.js";
+
+type EvalStage = Extract<StageConfig, { name: "evaluate.bfcl" }>;
+
+function ctx(config: CampaignConfig): StageContext<EvalStage> {
+  return {
+    campaignId: "c",
+    iteration: 1,
+    config,
+    stage: config.stages[0] as EvalStage,
+    signal: new AbortController().signal,
+    deps: { db: {} as Db, baseDir: "/nonexistent", log: () => undefined, createLlm: () => { throw new Error("unused"); } },
+  };
+}
+
+function config(extra: Record<string, unknown>): CampaignConfig {
+  const r = parseCampaignConfig({
+    name: "u",
+    endpoints: { sim: { baseUrl: "http://127.0.0.1:9/v1", apiKeyEnv: "TOOLLOOP_TEST_UNSET_KEY" } },
+    roles: { generator: { endpoint: "sim", model: "m" } },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "evaluate.bfcl", categories: ["simple"] }],
+    ...extra,
+  });
+  if (!r.ok) throw r.error;
+  return r.config;
+}
+
+test("evaluate.bfcl without a policy role is a StageInputError naming roles.policy", async () => {
+  await assert.rejects(evaluateBfclStage.plan(ctx(config({}))), (err: unknown) => err instanceof StageInputError && /roles\.policy/.test(err.message));
+});
+
+test("evaluate.bfcl with an unset API key variable names the endpoint and the variable", async () => {
+  delete process.env.TOOLLOOP_TEST_UNSET_KEY;
+  const c = config({ roles: { generator: { endpoint: "sim", model: "m" }, policy: { endpoint: "sim", model: "p" } } });
+  await assert.rejects(evaluateBfclStage.plan(ctx(c)), (err: unknown) => err instanceof StageInputError && /endpoints\.sim\.apiKeyEnv: environment variable TOOLLOOP_TEST_UNSET_KEY is not set/.test(err.message));
+});
+
+test("evaluate.bfcl with TOOLLOOP_BFCL_PYTHON pointing nowhere is a StageInputError naming it", async () => {
+  const saved = process.env.TOOLLOOP_BFCL_PYTHON;
+  process.env.TOOLLOOP_BFCL_PYTHON = "/nonexistent/python";
+  process.env.TOOLLOOP_TEST_SET_KEY = "k";
+  try {
+    const c = parseCampaignConfig({
+      name: "u",
+      endpoints: { sim: { baseUrl: "http://127.0.0.1:9/v1", apiKeyEnv: "TOOLLOOP_TEST_SET_KEY" } },
+      roles: { generator: { endpoint: "sim", model: "m" }, policy: { endpoint: "sim", model: "p" } },
+      tools: { sources: [{ kind: "example" }] },
+      stages: [{ name: "evaluate.bfcl", categories: ["simple"] }],
+    });
+    assert.ok(c.ok);
+    await assert.rejects(evaluateBfclStage.plan(ctx(c.config)), (err: unknown) => err instanceof StageInputError && /TOOLLOOP_BFCL_PYTHON points to \/nonexistent\/python/.test(err.message));
+  } finally {
+    if (saved === undefined) delete process.env.TOOLLOOP_BFCL_PYTHON;
+    else process.env.TOOLLOOP_BFCL_PYTHON = saved;
+  }
+});
