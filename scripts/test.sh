@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-prereqs.sh --postgres
-for venv_script in scripts/ensure-bfcl-venv.sh scripts/ensure-bfcl-eval-venv.sh; do
+for venv_script in scripts/ensure-bfcl-venv.sh; do
   if [ -f "$venv_script" ]; then bash "$venv_script"; fi
 done
 
@@ -17,7 +17,7 @@ state=.toolloop/test-services
 node dist/src/services/main.js down --state-dir "$state" >/dev/null 2>&1 || true
 rm -rf "$state"
 echo "== starting Temporal dev server and PostgreSQL for the tests"
-node dist/src/services/main.js up --state-dir "$state" --env-file "$state/env"
+node dist/src/services/main.js up --state-dir "$state" --env-out "$state/env"
 trap 'node dist/src/services/main.js down --state-dir "$state" || true' EXIT
 set -a
 . "$state/env"

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * Starts and stops the local services for tests and scripts:
+ *   node dist/src/services/main.js up --state-dir D --env-out F [--no-postgres]
+ *   node dist/src/services/main.js down --state-dir D
+ *   node dist/src/services/main.js status --state-dir D
+ *
+ * `--env-file` is accepted as an alias of `--env-out`, but Node 20 scans the whole command line for
+ * its own --env-file flag (even after the script name): it exits with "not found" when the file
+ * does not exist yet, and preloads an existing one into process.env. Prefer --env-out on Node 20.
+ */
+import fs from "node:fs";
+import { Command } from "commander";
+import { formatEnvFile, stackDown, stackStatus, stackUp } from "./stack.js";
+
+/**
+ * Node 20 may already have loaded the old env file (see the header) into process.env; values equal
+ * to the file's came from it, not from the user, and must not make `up` reuse a stale DATABASE_URL.
+ */
+function forgetPreloadedEnvFile(file: string): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return;
+  }
+  for (const line of text.split("\n")) {
+    const match = /^([A-Za-z_]\w*)=(.*)$/.exec(line);
+    if (!match) continue;
+    const [, key = "", raw = ""] = match;
+    const unquoted = raw.length >= 2 && raw.startsWith("'") && raw.endsWith("'") ? raw.slice(1, -1) : raw;
+    if (process.env[key] === raw || process.env[key] === unquoted) delete process.env[key];
+  }
+}
+
+const program = new Command();
+program.name("services").description("local Temporal dev server and PostgreSQL for toolloop").showHelpAfterError();
+
+program
+  .command("up")
+  .description("start the Temporal dev server and PostgreSQL (detached), apply migrations, write the env file")
+  .requiredOption("--state-dir <dir>", "where the services keep their state, logs and pids")
+  .option("--env-out <file>", "KEY=value file written with TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_UI_URL, DATABASE_URL")
+  .option("--env-file <file>", "alias of --env-out (intercepted by Node 20 itself; see the file header)")
+  .option("--no-postgres", "do not start PostgreSQL (DATABASE_URL from the environment is still used)")
+  .action(async (o: { stateDir: string; envOut?: string; envFile?: string; postgres: boolean }) => {
+    const envFile = o.envOut ?? o.envFile;
+    if (!envFile) throw new Error("up: --env-out <file> is required");
+    if (o.envOut === undefined) forgetPreloadedEnvFile(envFile);
+    const env = await stackUp({ stateDir: o.stateDir, envFile, postgres: o.postgres, log: (m) => console.error(m) });
+    process.stdout.write(formatEnvFile(env));
+  });
+
+program
+  .command("down")
+  .description("stop what `up` started (fine when nothing runs)")
+  .requiredOption("--state-dir <dir>", "the state dir given to `up`")
+  .action(async (o: { stateDir: string }) => {
+    const stopped = await stackDown({ stateDir: o.stateDir });
+    console.log(stopped.length > 0 ? `stopped: ${stopped.join(", ")}` : "nothing was running");
+  });
+
+program
+  .command("status")
+  .description("show whether the services of a state dir are running")
+  .requiredOption("--state-dir <dir>", "the state dir given to `up`")
+  .action((o: { stateDir: string }) => {
+    if (!fs.existsSync(o.stateDir)) {
+      console.log(`no state in ${o.stateDir}`);
+      return;
+    }
+    const s = stackStatus({ stateDir: o.stateDir });
+    const t = s.temporal;
+    console.log(`temporal: ${t.running ? `running (pid ${t.pid}) at ${t.address}, UI ${t.uiUrl}` : "not running"}`);
+    const p = s.postgres;
+    if (p === "external") console.log("postgres: external (DATABASE_URL from the environment)");
+    else if (p === "none") console.log("postgres: not started by this stack");
+    else console.log(`postgres: ${p.running ? `running (pid ${p.pid}) on port ${p.port}${p.url ? `, ${p.url}` : ""}` : "not running"}`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
