@@ -1,0 +1,117 @@
+/**
+ * What the simulator "says": a pure function of (seed, canonical request body).
+ *
+ * Protocol (the only contract with src/synthesis/prompts.ts; parsing is tolerant of extra text):
+ * - User-query writer: a system message contains the line `### task: user-query`. The last user
+ *   message has a line `kind: standard|parallel|irrelevance` and a ```json fenced block holding an
+ *   array of OpenAI tools: the target calls in order (a tool may repeat) for standard/parallel, or
+ *   the offered tools the request must avoid for irrelevance. Reply: `{"query": "..."}` as content.
+ * - Tool-calling agent: any other chat request with `tools` (and tool_choice not "none"): one call
+ *   per sentence that matches a tool (toolAgent.ts), or a short refusal when nothing matches.
+ * - `response_format: json_schema` otherwise: an object generated from the schema.
+ * - Anything else: a short plain-text reply.
+ */
+import { canonicalJson, seedFrom, sha256Hex } from "../../util/ids.js";
+import { SeededRandom } from "../../util/random.js";
+import { parseQueryTask, toSimTool, writeQuery, type SimTool } from "./queryWriter.js";
+import type { ChatRequestBody } from "./requests.js";
+import { objectForSchema, valueForSchema } from "./schemaValues.js";
+import { lastUserText, messageText, runToolAgent, type MistakeKind, type ToolChoice } from "./toolAgent.js";
+
+export const USER_QUERY_MARKER = /^\s*#{2,4}\s*task\s*:\s*user-query\s*$/im;
+
+export interface ScriptedToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+export interface ScriptedChat {
+  content: string | null;
+  toolCalls: ScriptedToolCall[];
+  role: "user-query" | "tool-agent" | "json-schema" | "text";
+  mistake?: MistakeKind;
+}
+
+export function contentRng(seed: number, body: unknown): SeededRandom {
+  return new SeededRandom(seedFrom("content", seed, canonicalJson(body)));
+}
+
+/** Arguments serialised the way vLLM's tool parsers do (Python json.dumps: ", " and ": "). */
+export function pythonJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
+  if (value && typeof value === "object") return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`).join(", ")}}`;
+  return JSON.stringify(value) ?? "null";
+}
+
+function toolChoiceOf(body: ChatRequestBody): ToolChoice {
+  const c = body.tool_choice;
+  if (c && typeof c === "object") return { mode: "named", name: c.function.name };
+  return { mode: c ?? "auto" };
+}
+
+const REPLIES = [
+  "Happy to help. Here is a short answer based on what you asked",
+  "Sure. In brief, the key point about your question is this",
+  "Good question. The simplest way to put it is the following",
+];
+
+function plainText(rng: SeededRandom, userText: string): string {
+  const topic = userText.replace(/\s+/g, " ").trim().slice(0, 80);
+  return `${rng.pick(REPLIES)}: ${topic ? `"${topic}" ` : ""}is best handled step by step, starting with the part that matters most to you.`;
+}
+
+function userTexts(messages: readonly unknown[]): string[] {
+  return messages.filter((m) => (m as Record<string, unknown>).role === "user").map((m) => messageText((m as Record<string, unknown>).content));
+}
+
+function isUserQueryTask(messages: readonly unknown[]): boolean {
+  return messages.some((m) => {
+    const msg = m as Record<string, unknown>;
+    return (msg.role === "system" || msg.role === "developer") && USER_QUERY_MARKER.test(messageText(msg.content));
+  });
+}
+
+export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: number): ScriptedChat {
+  const rng = contentRng(seed, body);
+  const messages = body.messages;
+  const userText = lastUserText(messages);
+  const format = body.response_format;
+  const schema = format?.type === "json_schema" ? format.json_schema?.schema ?? undefined : undefined;
+
+  if (isUserQueryTask(messages)) {
+    // The newest user message carrying the task; a repair turn appended after it has none.
+    const task = userTexts(messages).reverse().map(parseQueryTask).find((t) => t !== undefined);
+    if (task) return { content: JSON.stringify({ query: writeQuery(rng, task) }), toolCalls: [], role: "user-query" };
+  }
+
+  const tools = (body.tools ?? []).map(toSimTool).filter((t): t is SimTool => t !== undefined);
+  const choice = toolChoiceOf(body);
+  if (tools.length > 0 && choice.mode !== "none") {
+    const reply = runToolAgent(rng, { messages, tools, choice, mistakeRate });
+    const callSeed = sha256Hex(`${seed}\u0000${canonicalJson(body)}`);
+    const toolCalls = reply.calls.map((c, i) => ({
+      id: `chatcmpl-tool-${sha256Hex(`${callSeed}:${i}`).slice(0, 32)}`,
+      name: c.name,
+      arguments: pythonJson(c.args),
+    }));
+    return { content: reply.content, toolCalls, role: "tool-agent", ...(reply.mistake ? { mistake: reply.mistake } : {}) };
+  }
+
+  if (schema) {
+    const value = schema.type === "object" || schema.properties ? objectForSchema(rng, schema, schema, { optionalRate: 0.5 }) : valueForSchema(rng, schema, format?.json_schema?.name ?? "value", schema);
+    return { content: JSON.stringify(value), toolCalls: [], role: "json-schema" };
+  }
+  if (format?.type === "json_object") return { content: JSON.stringify({ response: plainText(rng, userText) }), toolCalls: [], role: "text" };
+  return { content: plainText(rng, userText), toolCalls: [], role: "text" };
+}
+
+const COMPLETION_WORDS = "the of a to in and that it is was for on with as by this be at from or an have not are but which one all were when we there can more if".split(" ");
+
+/** Continuation text for /v1/completions: deterministic filler words. */
+export function scriptCompletion(rng: SeededRandom, maxTokens: number): string {
+  const words: string[] = [];
+  const n = Math.min(maxTokens, rng.int(8, 40));
+  for (let i = 0; i < n; i++) words.push(rng.pick(COMPLETION_WORDS));
+  return words.length > 0 ? " " + words.join(" ") : "";
+}

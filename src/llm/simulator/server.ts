@@ -1,0 +1,447 @@
+/**
+ * The toolloop LLM simulator: an HTTP server with vLLM's OpenAI-compatible surface that answers from
+ * scripts (scripts.ts), not a model. Content is a pure function of (seed, canonical request body);
+ * faults and latency jitter come from separate seeded streams so they never change content.
+ * `maxConcurrency` models a server's capacity: beyond it requests queue FIFO.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { seedFrom } from "../../util/ids.js";
+import { SeededRandom } from "../../util/random.js";
+import { DEFAULT_EMBEDDING_DIMS, embed } from "./embeddings.js";
+import {
+  chatRequestSchema,
+  completionRequestSchema,
+  embeddingRequestSchema,
+  parseBody,
+  tokenizeRequestSchema,
+  type ChatRequestBody,
+  type CompletionRequestBody,
+  type EmbeddingRequestBody,
+  type TokenizeRequestBody,
+} from "./requests.js";
+import { contentRng, scriptChat, scriptCompletion } from "./scripts.js";
+import { chatLogprobs, completionLogprobs, errorBody, MAX_MODEL_LEN, modelCard, promptLogprobs, SYSTEM_FINGERPRINT, usage } from "./shapes.js";
+import { countTokens, renderChatPrompt, tokenize, tokenPieces } from "./tokenizer.js";
+
+export interface SimulatorFaults {
+  rate429?: number;
+  rate500?: number;
+  rateHang?: number;
+  rateMalformedJson?: number;
+  rateTruncatedToolCalls?: number;
+}
+
+export interface SimulatorOptions {
+  seed?: number;
+  port?: number;
+  latencyMs?: number;
+  latencyJitterMs?: number;
+  maxConcurrency?: number;
+  faults?: SimulatorFaults;
+  /** Fraction of tool-agent answers with a deliberate, realistic mistake. */
+  mistakeRate?: number;
+  /** Served model names; by default the toolloop-sim family (any name starting "toolloop-sim"). */
+  models?: string[];
+  quiet?: boolean;
+}
+
+export interface SimulatorStats {
+  requests: number;
+  completed: number;
+  byPath: Record<string, number>;
+  faultsInjected: Record<string, number>;
+  maxInFlight: number;
+  firstRequestAt?: number;
+  lastResponseAt?: number;
+}
+
+export interface SimulatorHandle {
+  url: string;
+  port: number;
+  stats(): SimulatorStats;
+  resetStats(): void;
+  setFaults(f: SimulatorFaults): void;
+  setLatency(ms: number, jitterMs?: number): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MODELS = ["toolloop-sim", "toolloop-sim-generator", "toolloop-sim-judge", "toolloop-sim-policy"];
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+const MAX_LOGPROBS = 20;
+
+type Fault = "429" | "500" | "hang" | "malformedJson" | "truncatedToolCalls";
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+function checkRate(name: string, v: number | undefined): number {
+  const x = v ?? 0;
+  if (!Number.isFinite(x) || x < 0 || x > 1) throw new Error(`simulator faults.${name} must be a number between 0 and 1 (got ${String(v)})`);
+  return x;
+}
+
+function normaliseFaults(f: SimulatorFaults): Required<SimulatorFaults> {
+  return {
+    rate429: checkRate("rate429", f.rate429),
+    rate500: checkRate("rate500", f.rate500),
+    rateHang: checkRate("rateHang", f.rateHang),
+    rateMalformedJson: checkRate("rateMalformedJson", f.rateMalformedJson),
+    rateTruncatedToolCalls: checkRate("rateTruncatedToolCalls", f.rateTruncatedToolCalls),
+  };
+}
+
+function emptyStats(): SimulatorStats {
+  return { requests: 0, completed: 0, byPath: {}, faultsInjected: {}, maxInFlight: 0 };
+}
+
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<SimulatorHandle> {
+  const seed = opts.seed ?? 0;
+  const mistakeRate = checkRate("mistakeRate", opts.mistakeRate);
+  let faults = normaliseFaults(opts.faults ?? {});
+  let latencyMs = opts.latencyMs ?? 0;
+  let jitterMs = opts.latencyJitterMs ?? 0;
+  const capacity = opts.maxConcurrency ?? 64;
+  if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`simulator maxConcurrency must be a positive integer (got ${capacity})`);
+  const servedModels = opts.models && opts.models.length > 0 ? opts.models : DEFAULT_MODELS;
+  const acceptsModel = (m: string) => servedModels.includes(m) || (!opts.models && m.startsWith("toolloop-sim"));
+
+  const faultRng = new SeededRandom(seedFrom("faults", seed));
+  const jitterRng = new SeededRandom(seedFrom("jitter", seed));
+  const createdAt = Math.floor(Date.now() / 1000);
+  let stats = emptyStats();
+  let responseCounter = 0;
+  let closed = false;
+
+  // FIFO admission: `active` requests are being served; the rest wait in `waiting`.
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  const acquire = () =>
+    new Promise<void>((resolve) => {
+      if (active < capacity) {
+        active++;
+        resolve();
+      } else waiting.push(resolve);
+    });
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else active--;
+  };
+
+  const inFlightAborts = new Set<AbortController>();
+  const sockets = new Set<Socket>();
+
+  const sleep = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      if (ms <= 0 || signal.aborted) return resolve();
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
+
+  const drawFault = (path: string): Fault | undefined => {
+    const r = faultRng.next();
+    let acc = faults.rate429;
+    if (r < acc) return "429";
+    if (r < (acc += faults.rate500)) return "500";
+    if (r < (acc += faults.rateHang)) return "hang";
+    if (r < (acc += faults.rateMalformedJson)) return "malformedJson";
+    if (path === "/v1/chat/completions" && r < (acc += faults.rateTruncatedToolCalls)) return "truncatedToolCalls";
+    return undefined;
+  };
+  const countFault = (f: Fault) => {
+    stats.faultsInjected[f] = (stats.faultsInjected[f] ?? 0) + 1;
+  };
+
+  const send = (res: ServerResponse, reply: Reply, rawText?: string) => {
+    if (res.destroyed || res.writableEnded) return;
+    const text = rawText ?? JSON.stringify(reply.body);
+    res.writeHead(reply.status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      "x-toolloop-simulator": "1",
+      ...reply.headers,
+    });
+    res.end(text);
+    stats.completed++;
+    stats.lastResponseAt = Date.now();
+  };
+
+  const modelOf = (requested: string | null | undefined): string => {
+    const model = requested ?? servedModels[0]!;
+    if (!acceptsModel(model)) throw new HttpError(404, `The model \`${model}\` does not exist.`);
+    return model;
+  };
+  const nextId = (prefix: string) => `${prefix}-${(++responseCounter).toString(16).padStart(8, "0")}${seed.toString(16)}`;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  function validated<T>(schema: Parameters<typeof parseBody<T>>[0], body: unknown): T {
+    const p = parseBody(schema, body);
+    if (!p.ok) throw new HttpError(400, p.message);
+    return p.value;
+  }
+
+  function checkCommon(b: { stream?: boolean | null; n?: number | null }) {
+    if (b.stream) throw new HttpError(400, "stream: streaming is not supported by the toolloop simulator; send stream=false");
+    if (b.n != null && b.n !== 1) throw new HttpError(400, `n: the toolloop simulator only supports n=1 (got ${b.n})`);
+  }
+
+  function chatCompletion(body: ChatRequestBody, fault: Fault | undefined): { reply: Reply; applied: boolean } {
+    checkCommon(body);
+    const model = modelOf(body.model);
+    const tools = body.tools ?? [];
+    const choice = body.tool_choice;
+    if ((choice === "required" || (choice && typeof choice === "object")) && tools.length === 0) throw new HttpError(400, "tool_choice: when using `tool_choice`, `tools` must be set.");
+    if (choice && typeof choice === "object" && !tools.some((t) => t.function.name === choice.function.name))
+      throw new HttpError(400, `tool_choice: tool '${choice.function.name}' has not been passed in \`tools\`.`);
+    if (body.response_format?.type === "json_schema" && !body.response_format.json_schema?.schema) throw new HttpError(400, "response_format.json_schema.schema: Field required");
+    if (body.top_logprobs != null && body.top_logprobs > MAX_LOGPROBS) throw new HttpError(400, `top_logprobs: must be at most ${MAX_LOGPROBS} (got ${body.top_logprobs})`);
+    if (body.top_logprobs != null && body.top_logprobs > 0 && !body.logprobs) throw new HttpError(400, "top_logprobs: when using `top_logprobs`, `logprobs` must be set to true.");
+    if (body.prompt_logprobs != null && body.prompt_logprobs > MAX_LOGPROBS) throw new HttpError(400, `prompt_logprobs: must be at most ${MAX_LOGPROBS} (got ${body.prompt_logprobs})`);
+
+    const promptText = renderChatPrompt(body.messages, tools.length > 0 ? tools : undefined);
+    const promptTokens = countTokens(promptText);
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? MAX_MODEL_LEN - promptTokens;
+    if (promptTokens + maxTokens > MAX_MODEL_LEN)
+      throw new HttpError(400, `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`);
+
+    const scripted = scriptChat(body, seed, mistakeRate);
+    let content = scripted.content;
+    let finish: "stop" | "tool_calls" | "length" = scripted.toolCalls.length > 0 ? "tool_calls" : "stop";
+    if (content !== null && countTokens(content) > maxTokens) {
+      content = tokenPieces(content).slice(0, maxTokens).join("");
+      finish = "length";
+    }
+    const toolCalls = scripted.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } }));
+    let applied = false;
+    if (fault === "truncatedToolCalls" && toolCalls.length > 0) {
+      const first = toolCalls[0]!;
+      first.function.arguments = first.function.arguments.slice(0, Math.max(1, Math.floor(first.function.arguments.length / 2)));
+      finish = "length";
+      applied = true;
+    }
+    // Generated text as a Hermes-style template would render it, for token counts and logprobs.
+    const generated = (content ?? "") + toolCalls.map((c) => `<tool_call>\n{"name": "${c.function.name}", "arguments": ${c.function.arguments}}\n</tool_call>`).join("\n");
+    const completionTokens = countTokens(generated);
+    const message = { role: "assistant", reasoning_content: null, content, tool_calls: toolCalls, refusal: null, annotations: null, audio: null, function_call: null };
+    const body200 = {
+      id: nextId("chatcmpl"),
+      object: "chat.completion",
+      created: now(),
+      model,
+      choices: [{ index: 0, message, logprobs: body.logprobs ? chatLogprobs(generated, body.top_logprobs ?? 0) : null, finish_reason: finish, stop_reason: null }],
+      usage: usage(promptTokens, completionTokens),
+      prompt_logprobs: body.prompt_logprobs != null ? promptLogprobs(promptText, body.prompt_logprobs) : null,
+      kv_transfer_params: null,
+      system_fingerprint: SYSTEM_FINGERPRINT,
+    };
+    return { reply: { status: 200, body: body200 }, applied };
+  }
+
+  function completion(body: CompletionRequestBody): Reply {
+    checkCommon(body);
+    const model = modelOf(body.model);
+    for (const key of ["logprobs", "prompt_logprobs"] as const) {
+      const v = body[key];
+      if (v != null && v > MAX_LOGPROBS) throw new HttpError(400, `${key}: requested ${key} of ${v}, which is greater than max allowed: ${MAX_LOGPROBS}`);
+    }
+    const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
+    const maxTokens = body.max_tokens ?? 16;
+    const rng = contentRng(seed, body);
+    let promptTokens = 0;
+    let completionTokens = 0;
+    const choices = prompts.map((prompt, index) => {
+      const pTokens = countTokens(prompt);
+      if (pTokens + maxTokens > MAX_MODEL_LEN)
+        throw new HttpError(400, `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${pTokens + maxTokens} tokens (${pTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`);
+      const generated = scriptCompletion(rng, maxTokens);
+      const gTokens = countTokens(generated);
+      promptTokens += pTokens;
+      completionTokens += gTokens;
+      return {
+        index,
+        text: body.echo ? prompt + generated : generated,
+        logprobs: body.logprobs != null ? completionLogprobs(prompt, generated, body.echo ?? false, body.logprobs) : null,
+        finish_reason: gTokens >= maxTokens ? "length" : "stop",
+        stop_reason: null,
+        prompt_logprobs: body.prompt_logprobs != null ? promptLogprobs(prompt, body.prompt_logprobs) : null,
+      };
+    });
+    return {
+      status: 200,
+      body: { id: nextId("cmpl"), object: "text_completion", created: now(), model, choices, usage: usage(promptTokens, completionTokens), system_fingerprint: SYSTEM_FINGERPRINT, kv_transfer_params: null },
+    };
+  }
+
+  function embeddings(body: EmbeddingRequestBody): Reply {
+    const model = modelOf(body.model);
+    const inputs = typeof body.input === "string" ? [body.input] : body.input;
+    const dims = body.dimensions ?? DEFAULT_EMBEDDING_DIMS;
+    let tokens = 0;
+    const data = inputs.map((text, index) => {
+      tokens += countTokens(text);
+      const vec = embed(text, dims);
+      const embedding = body.encoding_format === "base64" ? Buffer.from(new Float32Array(vec).buffer).toString("base64") : vec;
+      return { index, object: "embedding", embedding };
+    });
+    return { status: 200, body: { id: nextId("embd"), object: "list", created: now(), model, data, usage: usage(tokens, 0) } };
+  }
+
+  function tokenizeReply(body: TokenizeRequestBody): Reply {
+    modelOf(body.model);
+    const text = "prompt" in body && typeof body.prompt === "string" ? body.prompt : renderChatPrompt((body as { messages: unknown[] }).messages);
+    const { ids, pieces } = tokenize(text);
+    return { status: 200, body: { count: ids.length, max_model_len: MAX_MODEL_LEN, tokens: ids, token_strs: body.return_token_strs ? pieces : null } };
+  }
+
+  async function readBody(req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) throw new HttpError(400, `request body exceeds ${MAX_BODY_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  }
+
+  const POST_ROUTES = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/tokenize"]);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    stats.requests++;
+    stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
+    stats.firstRequestAt ??= Date.now();
+
+    if (req.method === "GET") {
+      if (path === "/v1/models") return send(res, { status: 200, body: { object: "list", data: servedModels.map((m) => modelCard(m, createdAt)) } });
+      if (path === "/health") return send(res, { status: 200, body: {} }, "");
+      if (path === "/version") return send(res, { status: 200, body: { version: "toolloop-simulator" } });
+    }
+    if (!POST_ROUTES.has(path)) return send(res, { status: 404, body: { detail: "Not Found" } });
+    if (req.method !== "POST") return send(res, { status: 405, body: { detail: "Method Not Allowed" } });
+
+    const raw = await readBody(req);
+    const fault = drawFault(path);
+    if (fault === "429") {
+      countFault(fault);
+      return send(res, { status: 429, body: errorBody(429, "Too many requests: the server is at capacity (simulated fault); retry later."), headers: { "retry-after": "1" } });
+    }
+    if (fault === "hang") {
+      // Never answer: the client gives up, or close() destroys the socket.
+      countFault(fault);
+      return;
+    }
+
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch (err) {
+      throw new HttpError(400, `Invalid JSON in request body: ${(err as Error).message}`);
+    }
+
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.on("close", onClose);
+    inFlightAborts.add(abort);
+    await acquire();
+    stats.maxInFlight = Math.max(stats.maxInFlight, active);
+    try {
+      if (closed || abort.signal.aborted) return;
+      await sleep(latencyMs + (jitterMs > 0 ? jitterRng.next() * jitterMs : 0), abort.signal);
+      if (closed || abort.signal.aborted) return;
+      if (fault === "500") {
+        countFault(fault);
+        return send(res, { status: 500, body: errorBody(500, "Internal server error (simulated fault): the engine failed while processing the request.") });
+      }
+      let reply: Reply;
+      if (path === "/v1/chat/completions") {
+        const r = chatCompletion(validated(chatRequestSchema, body), fault);
+        if (r.applied) countFault("truncatedToolCalls");
+        reply = r.reply;
+      } else if (path === "/v1/completions") reply = completion(validated(completionRequestSchema, body));
+      else if (path === "/v1/embeddings") reply = embeddings(validated(embeddingRequestSchema, body));
+      else reply = tokenizeReply(validated(tokenizeRequestSchema, body) as TokenizeRequestBody);
+      if (fault === "malformedJson" && reply.status === 200) {
+        countFault(fault);
+        const text = JSON.stringify(reply.body);
+        return send(res, reply, text.slice(0, Math.max(1, Math.floor(text.length * 0.6))));
+      }
+      return send(res, reply);
+    } finally {
+      inFlightAborts.delete(abort);
+      res.off("close", onClose);
+      release();
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      const message = err instanceof Error ? err.message : String(err);
+      send(res, { status, body: errorBody(status, message) });
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (!address || typeof address === "string") throw new Error("simulator: could not read the listening port");
+  const port = address.port;
+  const url = `http://127.0.0.1:${port}/v1`;
+  if (!opts.quiet) console.log(`[toolloop-simulator] listening on ${url} (scripted responses, not a model)`);
+
+  return {
+    url,
+    port,
+    stats: () => structuredClone(stats),
+    resetStats: () => {
+      stats = emptyStats();
+    },
+    setFaults: (f) => {
+      faults = normaliseFaults(f);
+    },
+    setLatency: (ms, jitter) => {
+      latencyMs = ms;
+      jitterMs = jitter ?? 0;
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      for (const a of inFlightAborts) a.abort();
+      for (const w of waiting.splice(0)) w();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * Single-turn synthesis (InfTool): plan the kind of each slot, pick the slot's tools, then two
+ * generator calls per sample: a user-query writer, and the tool-calling assistant answering it.
+ * Every choice is a pure function of (seed, iteration, slot), so a re-run yields the same samples.
+ */
+import { z } from "zod";
+import type { ChatMessage, McpTool, SampleKind } from "../domain/types.js";
+import { toOpenAiTool } from "../domain/types.js";
+import type { LlmClient } from "../llm/client.js";
+import { seedFrom } from "../util/ids.js";
+import { SeededRandom } from "../util/random.js";
+import { ASSISTANT_SYSTEM_PROMPT, buildUserQueryPrompt, PROMPT_VERSION, USER_QUERY_RESPONSE_SCHEMA, USER_QUERY_SYSTEM_PROMPT } from "./prompts.js";
+
+const KINDS: readonly SampleKind[] = ["standard", "parallel", "irrelevance"];
+
+/** Kinds for `count` slots in the mix's proportions (largest remainder), shuffled by seed and iteration. */
+export function planSingleTurnKinds(p: { count: number; mix: { standard: number; parallel: number; irrelevance: number }; seed: number; iteration: number }): SampleKind[] {
+  if (!Number.isInteger(p.count) || p.count < 0) throw new Error(`planSingleTurnKinds: count must be a non-negative integer (got ${p.count})`);
+  const weights = KINDS.map((k) => p.mix[k]);
+  weights.forEach((w, i) => {
+    if (!Number.isFinite(w) || w < 0) throw new Error(`planSingleTurnKinds: mix.${KINDS[i]} must be a non-negative number (got ${w})`);
+  });
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (total <= 0) throw new Error("planSingleTurnKinds: mix must have at least one proportion above 0");
+  const exact = weights.map((w) => (p.count * w) / total);
+  const counts = exact.map(Math.floor);
+  let left = p.count - counts.reduce((a, b) => a + b, 0);
+  // Ties go to the earlier kind, so the result never depends on sort stability.
+  const order = [0, 1, 2].sort((a, b) => exact[b]! - counts[b]! - (exact[a]! - counts[a]!) || a - b);
+  for (const i of order) {
+    if (left <= 0) break;
+    counts[i]!++;
+    left--;
+  }
+  const kinds: SampleKind[] = [];
+  KINDS.forEach((k, i) => {
+    for (let n = 0; n < counts[i]!; n++) kinds.push(k);
+  });
+  return new SeededRandom(seedFrom("single-turn-kinds", p.seed, p.iteration)).shuffle(kinds);
+}
+
+function nameWords(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 1);
+}
+
+/** How "same-domain" a candidate looks next to the targets: a shared first name word counts most. */
+function affinity(candidate: McpTool, targets: readonly McpTool[]): number {
+  const words = nameWords(candidate.name);
+  let score = 0;
+  for (const t of targets) {
+    const tw = nameWords(t.name);
+    if (words[0] !== undefined && words[0] === tw[0]) score += 2;
+    score += words.filter((w) => tw.includes(w)).length;
+  }
+  return score;
+}
+
+function binomial(n: number, k: number): number {
+  if (k < 0 || k > n) return 0;
+  let r = 1;
+  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
+  return Math.round(r);
+}
+
+/** The `rank`-th `size`-subset of 0.. in colex order: low ranks use only the first (best-ranked) items. */
+function colexSubset(rank: number, size: number): number[] {
+  const out: number[] = [];
+  let m = rank;
+  for (let i = size; i >= 1; i--) {
+    let c = i - 1;
+    while (binomial(c + 1, i) <= m) c++;
+    out.push(c);
+    m -= binomial(c, i);
+  }
+  return out.reverse();
+}
+
+/** The `index`-th permutation (factorial number system) of `items`. */
+function nthPermutation<T>(items: readonly T[], index: number): T[] {
+  const pool = items.slice();
+  const out: T[] = [];
+  let q = index;
+  for (let n = pool.length; n > 0; n--) {
+    const i = q % n;
+    q = Math.floor(q / n);
+    out.push(pool.splice(i, 1)[0]!);
+  }
+  return out;
+}
+
+/**
+ * The slot's target calls and offered tools. standard: one target; parallel: 2..maxParallelCalls
+ * calls (one tool may repeat); irrelevance: none. Offered = an anchor tool plus same-domain-looking
+ * distractors up to `toolsPerSample`, ordered.
+ *
+ * The simulator (like any greedy decoder) answers identical requests identically, so two slots with
+ * the same tools would yield the same sample. Slots therefore map injectively onto (anchor,
+ * distractor set, order): the anchor cycles through a seeded permutation of the library, and each
+ * further round for an anchor takes the next distractor subset in colex order of affinity rank.
+ */
+export function selectToolsForSlot(
+  library: McpTool[],
+  p: { kind: SampleKind; seed: number; iteration: number; slotIndex: number; toolsPerSample: number; maxParallelCalls: number },
+): { targets: McpTool[]; offered: McpTool[] } {
+  if (!Number.isInteger(p.toolsPerSample) || p.toolsPerSample < 1) throw new Error(`selectToolsForSlot: toolsPerSample must be a positive integer (got ${p.toolsPerSample})`);
+  if (!Number.isInteger(p.maxParallelCalls) || p.maxParallelCalls < 1) throw new Error(`selectToolsForSlot: maxParallelCalls must be a positive integer (got ${p.maxParallelCalls})`);
+  if (!Number.isInteger(p.slotIndex) || p.slotIndex < 0) throw new Error(`selectToolsForSlot: slotIndex must be a non-negative integer (got ${p.slotIndex})`);
+  // Sorted, de-duplicated by name: the result depends on the library's content, not its order.
+  const byName = new Map<string, McpTool>();
+  for (const t of library) if (!byName.has(t.name)) byName.set(t.name, t);
+  const tools = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (tools.length === 0) throw new Error("selectToolsForSlot: the tool library is empty");
+  const n = tools.length;
+  const cap = Math.min(p.toolsPerSample, n);
+
+  const anchors = new SeededRandom(seedFrom("single-turn-anchors", p.seed, p.iteration)).shuffle(tools);
+  const anchor = anchors[p.slotIndex % n]!;
+  const round = Math.floor(p.slotIndex / n);
+  // Same-domain tools first; ties broken by a shuffle fixed per anchor (not per slot), so rounds enumerate one ranking.
+  const ranked = new SeededRandom(seedFrom("single-turn-ranking", p.seed, p.iteration, anchor.name))
+    .shuffle(tools.filter((t) => t !== anchor))
+    .map((t) => ({ t, score: affinity(t, [anchor]) }))
+    .sort((a, b) => b.score - a.score)
+    .map((x) => x.t);
+  const subsets = binomial(n - 1, cap - 1);
+  const subset = colexSubset(round % subsets, cap - 1).map((i) => ranked[i]!);
+  const baseOrder = new SeededRandom(seedFrom("single-turn-order", p.seed, p.iteration, anchor.name, round % subsets)).shuffle([anchor, ...subset]);
+  const offered = nthPermutation(baseOrder, Math.floor(round / subsets));
+
+  const rng = new SeededRandom(seedFrom("single-turn-targets", p.seed, p.iteration, p.slotIndex, p.kind));
+  let targets: McpTool[] = [];
+  if (p.kind === "standard") targets = [anchor];
+  else if (p.kind === "parallel") {
+    const calls = rng.int(2, Math.max(2, p.maxParallelCalls));
+    const others = rng.shuffle(offered.filter((t) => t !== anchor));
+    const distinct = cap === 1 || rng.chance(0.3) ? 1 : Math.min(calls, cap);
+    const chosen = [anchor, ...others.slice(0, distinct - 1)];
+    targets = Array.from({ length: calls }, (_, i) => chosen[i % chosen.length]!);
+  }
+  return { targets, offered };
+}
+
+const userQuerySchema = z.object({ query: z.string().trim().min(1, "query must be a non-empty string") });
+
+export interface SingleTurnSample {
+  kind: SampleKind;
+  messages: ChatMessage[];
+  tools: McpTool[];
+  metadata: Record<string, unknown>;
+}
+
+/** Exactly two generator requests: the query writer (structured), then the assistant (chat with tools). */
+export async function synthesizeSingleTurn(p: { kind: SampleKind; targets: McpTool[]; offered: McpTool[]; generator: LlmClient; signal?: AbortSignal }): Promise<SingleTurnSample> {
+  if (p.offered.length === 0) throw new Error("synthesizeSingleTurn: offered must hold at least one tool");
+  if (p.kind !== "irrelevance" && p.targets.length === 0) throw new Error(`synthesizeSingleTurn: a ${p.kind} sample needs at least one target tool`);
+  const { query } = await p.generator.structured(
+    {
+      messages: [
+        { role: "system", content: USER_QUERY_SYSTEM_PROMPT },
+        { role: "user", content: buildUserQueryPrompt(p.kind, p.targets, p.offered) },
+      ],
+      responseFormat: { name: "user_query", schema: USER_QUERY_RESPONSE_SCHEMA },
+    },
+    userQuerySchema,
+    { signal: p.signal },
+  );
+  const system: ChatMessage = { role: "system", content: ASSISTANT_SYSTEM_PROMPT };
+  const user: ChatMessage = { role: "user", content: query.trim() };
+  const res = await p.generator.chat({ messages: [system, user], tools: p.offered.map(toOpenAiTool), toolChoice: "auto" }, { signal: p.signal });
+  const calls = res.message.tool_calls ?? [];
+  const assistant: ChatMessage =
+    calls.length > 0
+      ? { role: "assistant", content: res.message.content ?? null, tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.function.name, arguments: c.function.arguments } })) }
+      : { role: "assistant", content: res.message.content ?? null };
+  return {
+    kind: p.kind,
+    messages: [system, user, assistant],
+    tools: p.offered,
+    metadata: { targets: p.targets.map((t) => t.name), promptVersion: PROMPT_VERSION, finishReason: res.finishReason },
+  };
+}
