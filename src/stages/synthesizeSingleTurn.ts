@@ -3,6 +3,7 @@
  * contiguous range of slots. A slot's sample is written once (unique slot key), so a crashed or
  * retried batch only generates the slots that are missing.
  */
+import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { StageConfig } from "../config/campaignConfig.js";
 import { existingSlotKeys, insertSamples, type NewSample } from "../db/repos/samples.js";
@@ -12,7 +13,7 @@ import type { McpTool, SampleKind } from "../domain/types.js";
 import { LlmError, UsageAccumulator } from "../llm/client.js";
 import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../synthesis/singleTurn.js";
 import { sampleId } from "../util/ids.js";
-import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "./types.js";
+import { StageInputError, type BatchResult, type StageHandler } from "./types.js";
 
 type SynthStage = Extract<StageConfig, { name: "synthesize.singleTurn" }>;
 
@@ -71,6 +72,8 @@ export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgre
     const generator = ctx.deps.createLlm(config, "generator", usage);
     // Stop the whole batch on the first transport failure: the endpoint is down, retrying per slot is waste.
     const batchAbort = new AbortController();
+    // Every in-flight request listens on this signal; their number is bounded by the endpoint limit.
+    setMaxListeners(0, batchAbort.signal);
     const onOuterAbort = () => batchAbort.abort(ctx.signal.reason);
     ctx.signal.addEventListener("abort", onOuterAbort, { once: true });
 
