@@ -2,6 +2,7 @@
 /** The `toolloop` command line. */
 import { Command } from "commander";
 import { CliError, registerCampaignCommands } from "./campaign.js";
+import { registerBfclCommands } from "./bfcl.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerWorkerCommands } from "./worker.js";
 
@@ -10,6 +11,7 @@ program.name("toolloop").description("closed-loop tool-use data campaigns on Tem
 registerCampaignCommands(program);
 registerWorkerCommands(program);
 registerDemoCommand(program);
+registerBfclCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CliError) {

@@ -1,0 +1,61 @@
+/**
+ * Matcher throughput: our `bfcl`-mode checker vs the official bfcl_eval checker on the same
+ * generated outputs (every single-turn category, ~54k outputs). Both sides time only the checking
+ * loop over --repeats passes (ours after a warm-up pass, and again after the Python run so both
+ * see similar machine load); the Python figure excludes interpreter start and imports, which are
+ * reported separately. Reports best-pass and median-pass ratios. Target (issue #3): >= 20x.
+ *
+ *   node dist/bench/matcher.js [--repeats 5] [--categories simple,parallel]
+ *
+ * Needs the BFCL venv (scripts/ensure-bfcl-venv.sh) or BFCL_VENV_PYTHON.
+ */
+import { parseArgs } from "node:util";
+import { BFCL_SINGLE_TURN_CATEGORIES } from "../src/bfcl/data.js";
+import { checkEntry } from "../src/bfcl/check.js";
+import { buildDiffItems, officialCheckerUnavailable, runOfficialChecker } from "../test/bfcl/officialChecker.js";
+
+const { values } = parseArgs({
+  options: {
+    repeats: { type: "string", default: "5" },
+    categories: { type: "string", default: BFCL_SINGLE_TURN_CATEGORIES.join(",") },
+  },
+});
+const repeats = Math.max(1, Number(values.repeats));
+const categories = values.categories.split(",").filter((c) => c !== "");
+
+const unavailable = officialCheckerUnavailable();
+if (unavailable) {
+  console.error(`cannot run the official checker: ${unavailable}`);
+  process.exit(2);
+}
+
+const items = buildDiffItems(categories);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+let sink = 0;
+const ourPass = () => {
+  const t = performance.now();
+  for (const it of items) if (checkEntry(it.entry, it.result, "bfcl").valid) sink++;
+  return (performance.now() - t) / 1000;
+};
+ourPass(); // warm-up: JIT and the per-label compiled cache
+const ourRuns = Array.from({ length: repeats }, ourPass);
+const official = runOfficialChecker(items, repeats);
+ourRuns.push(...Array.from({ length: repeats }, ourPass));
+const ours = median(ourRuns);
+const oursBest = Math.min(...ourRuns);
+const officialBest = Math.min(...official.runs);
+let agree = 0;
+items.forEach((it, i) => {
+  if ((official.verdicts[i]!.verdict === "valid") === checkEntry(it.entry, it.result, "bfcl").valid) agree++;
+});
+
+const eps = (s: number) => (items.length / s).toFixed(0);
+console.log(`outputs: ${items.length} over ${categories.length} categories (${sink > 0 ? "checked" : "none valid"}); verdict agreement ${((100 * agree) / items.length).toFixed(2)}%`);
+console.log(`toolloop matcher (bfcl mode): median ${(ours * 1000).toFixed(1)} ms per pass = ${eps(ours)} entries/s (runs: ${ourRuns.map((r) => (r * 1000).toFixed(0)).join(", ")} ms)`);
+console.log(
+  `official bfcl_eval checker: median ${(official.checkSeconds * 1000).toFixed(1)} ms per pass = ${eps(official.checkSeconds)} entries/s; ` +
+    `imports ${(official.importSeconds * 1000).toFixed(0)} ms; whole process incl. interpreter start, imports, JSON and ${repeats} passes ${official.wallSeconds.toFixed(2)} s`,
+);
+console.log(`best passes: toolloop ${(oursBest * 1000).toFixed(1)} ms (${eps(oursBest)} entries/s), official ${(officialBest * 1000).toFixed(1)} ms (${eps(officialBest)} entries/s)`);
+console.log(`speed-up (checking only): median ${(official.checkSeconds / ours).toFixed(1)}x, best-pass ${(officialBest / oursBest).toFixed(1)}x (target >= 20x)`);

@@ -1,0 +1,130 @@
+import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BfclAnswer, FunctionDoc } from "../matching/types.js";
+import { parsePyJson } from "../matching/pyJson.js";
+
+/** The 13 single-turn (non-multi-turn) BFCL v3 categories. */
+export const BFCL_SINGLE_TURN_CATEGORIES: readonly string[] = [
+  "simple",
+  "multiple",
+  "parallel",
+  "parallel_multiple",
+  "java",
+  "javascript",
+  "irrelevance",
+  "live_simple",
+  "live_multiple",
+  "live_parallel",
+  "live_parallel_multiple",
+  "live_irrelevance",
+  "live_relevance",
+];
+
+/** Categories scored by "is there a call at all" (no possible-answer file). */
+export function isRelevanceCategory(category: string): boolean {
+  return category.includes("relevance");
+}
+
+export interface BfclEntry {
+  id: string;
+  category: string;
+  question: unknown;
+  function: FunctionDoc[];
+  answer?: BfclAnswer;
+}
+
+export class BfclDataError extends Error {}
+
+function findRepoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new BfclDataError("cannot locate the repository root (no package.json above this module)");
+    dir = parent;
+  }
+}
+
+/** Data dir: explicit argument, else $BFCL_DATA_DIR, else ../shared/bfcl next to the repository. */
+export function resolveBfclDataDir(dataDir?: string): string {
+  if (dataDir) return path.resolve(dataDir);
+  const env = process.env.BFCL_DATA_DIR;
+  if (env) return path.resolve(env);
+  return path.resolve(findRepoRoot(), "..", "shared", "bfcl");
+}
+
+export function assertKnownCategory(category: string): void {
+  if (!BFCL_SINGLE_TURN_CATEGORIES.includes(category)) {
+    throw new BfclDataError(`unknown BFCL category "${category}"; valid categories: ${BFCL_SINGLE_TURN_CATEGORIES.join(", ")}`);
+  }
+}
+
+async function readJsonLines<T>(file: string, parse: (line: string) => unknown): Promise<T[]> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new BfclDataError(code === "ENOENT" ? `BFCL data file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const out: T[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    try {
+      out.push(parse(line) as T);
+    } catch (err) {
+      throw new BfclDataError(`${file} line ${i + 1}: invalid JSON (${(err as Error).message})`);
+    }
+  });
+  return out;
+}
+
+/** Loads one category's entries, joined with their possible answers (keeps Python int/float distinction). */
+export async function loadBfclCategory(category: string, dataDir?: string): Promise<BfclEntry[]> {
+  assertKnownCategory(category);
+  const dir = resolveBfclDataDir(dataDir);
+  if (!existsSync(dir)) throw new BfclDataError(`BFCL data directory not found: ${dir} (set --data or BFCL_DATA_DIR)`);
+  const questionFile = path.join(dir, "data", `BFCL_v3_${category}.json`);
+  const raw = await readJsonLines<{ id?: unknown; question?: unknown; function?: unknown }>(questionFile, (l) => JSON.parse(l));
+  const entries: BfclEntry[] = raw.map((r, i) => {
+    if (typeof r.id !== "string" || !Array.isArray(r.function)) {
+      throw new BfclDataError(`${questionFile} entry ${i + 1}: missing "id" or "function"`);
+    }
+    return { id: r.id, category, question: r.question, function: r.function as FunctionDoc[] };
+  });
+  if (isRelevanceCategory(category)) return entries;
+  const answerFile = path.join(dir, "possible_answer", `BFCL_v3_${category}.json`);
+  const answers = await readJsonLines<{ id?: unknown; ground_truth?: unknown }>(answerFile, parsePyJson);
+  const byId = new Map<string, BfclAnswer>();
+  for (const a of answers) if (typeof a.id === "string" && Array.isArray(a.ground_truth)) byId.set(a.id, a.ground_truth as BfclAnswer);
+  for (const e of entries) {
+    const answer = byId.get(e.id);
+    if (!answer) throw new BfclDataError(`${answerFile}: no possible answer for id ${e.id}`);
+    e.answer = answer;
+  }
+  return entries;
+}
+
+/** Synchronous variant for tests and benchmarks that need all data at once. */
+export function readBfclCategorySync(category: string, dataDir?: string): BfclEntry[] {
+  assertKnownCategory(category);
+  const dir = resolveBfclDataDir(dataDir);
+  const read = (f: string) => readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "");
+  const entries: BfclEntry[] = read(path.join(dir, "data", `BFCL_v3_${category}.json`)).map((l) => {
+    const r = JSON.parse(l) as { id: string; question: unknown; function: FunctionDoc[] };
+    return { id: r.id, category, question: r.question, function: r.function };
+  });
+  if (isRelevanceCategory(category)) return entries;
+  const byId = new Map<string, BfclAnswer>();
+  for (const l of read(path.join(dir, "possible_answer", `BFCL_v3_${category}.json`))) {
+    const a = parsePyJson(l) as { id: string; ground_truth: BfclAnswer };
+    byId.set(a.id, a.ground_truth);
+  }
+  for (const e of entries) {
+    const answer = byId.get(e.id);
+    if (answer) e.answer = answer;
+  }
+  return entries;
+}

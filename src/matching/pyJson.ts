@@ -1,0 +1,191 @@
+import { PyFloat, setKey } from "./pyValue.js";
+
+/**
+ * JSON parser that keeps Python's int/float distinction (`1` -> int, `1.0` -> PyFloat(1)), as
+ * Python's json.loads does; also accepts NaN/Infinity/-Infinity like Python. Throws SyntaxError
+ * with the offset on malformed input.
+ */
+export function parsePyJson(text: string): unknown {
+  const p = new Parser(text);
+  p.ws();
+  const v = p.value();
+  p.ws();
+  if (p.i < text.length) p.fail("unexpected trailing data");
+  return v;
+}
+
+const NUMBER_RE = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+
+class Parser {
+  i = 0;
+  constructor(private readonly s: string) {}
+
+  fail(msg: string): never {
+    throw new SyntaxError(`${msg} at offset ${this.i}`);
+  }
+
+  ws(): void {
+    const s = this.s;
+    while (this.i < s.length) {
+      const c = s.charCodeAt(this.i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) this.i++;
+      else break;
+    }
+  }
+
+  value(): unknown {
+    const s = this.s;
+    const c = s[this.i];
+    switch (c) {
+      case "{":
+        return this.object();
+      case "[":
+        return this.array();
+      case '"':
+        return this.string();
+      case "t":
+        return this.literal("true", true);
+      case "f":
+        return this.literal("false", false);
+      case "n":
+        return this.literal("null", null);
+      case "N":
+        return this.literal("NaN", NaN);
+      case "I":
+        return this.literal("Infinity", Infinity);
+      default:
+        if (c === "-" && s.startsWith("-Infinity", this.i)) return this.literal("-Infinity", -Infinity);
+        return this.number();
+    }
+  }
+
+  literal(word: string, v: unknown): unknown {
+    if (!this.s.startsWith(word, this.i)) this.fail("unexpected token");
+    this.i += word.length;
+    return v;
+  }
+
+  number(): number | PyFloat {
+    NUMBER_RE.lastIndex = this.i;
+    const m = NUMBER_RE.exec(this.s);
+    if (!m || m[0].length === 0 || m[0] === "-") this.fail("expected a value");
+    this.i += m[0].length;
+    const n = Number(m[0]);
+    if (m[1] === undefined && m[2] === undefined) return n;
+    return Number.isInteger(n) ? new PyFloat(n) : n;
+  }
+
+  string(): string {
+    const s = this.s;
+    this.i++;
+    let out = "";
+    let start = this.i;
+    for (;;) {
+      if (this.i >= s.length) this.fail("unterminated string");
+      const c = s.charCodeAt(this.i);
+      if (c === 34) {
+        out += s.slice(start, this.i);
+        this.i++;
+        return out;
+      }
+      if (c < 32) this.fail("invalid control character in string");
+      if (c === 92) {
+        out += s.slice(start, this.i);
+        const e = s[this.i + 1];
+        this.i += 2;
+        switch (e) {
+          case '"': out += '"'; break;
+          case "\\": out += "\\"; break;
+          case "/": out += "/"; break;
+          case "b": out += "\b"; break;
+          case "f": out += "\f"; break;
+          case "n": out += "\n"; break;
+          case "r": out += "\r"; break;
+          case "t": out += "\t"; break;
+          case "u": {
+            const hex = s.slice(this.i, this.i + 4);
+            if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail("invalid \\u escape");
+            out += String.fromCharCode(parseInt(hex, 16));
+            this.i += 4;
+            break;
+          }
+          default:
+            this.i -= 2;
+            this.fail("invalid escape");
+        }
+        start = this.i;
+      } else this.i++;
+    }
+  }
+
+  array(): unknown[] {
+    this.i++;
+    const out: unknown[] = [];
+    this.ws();
+    if (this.s[this.i] === "]") {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      out.push(this.value());
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === "]") return out;
+      if (c !== ",") {
+        this.i--;
+        this.fail("expected ',' or ']'");
+      }
+    }
+  }
+
+  object(): Record<string, unknown> {
+    this.i++;
+    const out: Record<string, unknown> = {};
+    this.ws();
+    if (this.s[this.i] === "}") {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      if (this.s[this.i] !== '"') this.fail("expected a string key");
+      const k = this.string();
+      this.ws();
+      if (this.s[this.i++] !== ":") {
+        this.i--;
+        this.fail("expected ':'");
+      }
+      this.ws();
+      setKey(out, k, this.value());
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === "}") return out;
+      if (c !== ",") {
+        this.i--;
+        this.fail("expected ',' or '}'");
+      }
+    }
+  }
+}
+
+/** JSON text that keeps floats as floats (`PyFloat(3)` -> `3.0`), for handing values to Python. */
+export function stringifyPyJson(v: unknown): string {
+  if (v instanceof PyFloat) {
+    if (!Number.isFinite(v.value)) return Number.isNaN(v.value) ? "NaN" : v.value > 0 ? "Infinity" : "-Infinity";
+    return Number.isInteger(v.value) && !/e/i.test(String(v.value)) ? `${v.value}.0` : String(v.value);
+  }
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+    return String(v);
+  }
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "string" || typeof v === "boolean") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(stringifyPyJson).join(", ")}]`;
+  if (typeof v === "object") {
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${JSON.stringify(k)}: ${stringifyPyJson(x)}`)
+      .join(", ")}}`;
+  }
+  return JSON.stringify(String(v));
+}
