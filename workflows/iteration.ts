@@ -226,7 +226,9 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
         // Pause holds back new batches; batches in flight finish.
         await condition(() => !status.paused || aborted);
         if (aborted) return;
-        const batchIndex = queue.shift() as number;
+        // Another lane may have taken the last batch while this one waited on the pause condition.
+        const batchIndex = queue.shift();
+        if (batchIndex === undefined) return;
         try {
           const r: BatchCounts = await acts.runStageBatch({ ...ref, batchIndex });
           st.batchesDone++;

@@ -159,7 +159,8 @@ test("retryStage is rejected when no stage is waiting", async () => {
   });
   await assert.rejects(
     env.client.workflow.getHandle(c.iterationWorkflowId as string).executeUpdate(retryStageUpdate, { args: [{}] }),
-    /no stage is waiting/,
+    // The validator's message travels as the cause of WorkflowUpdateFailedError.
+    (err: unknown) => /no stage is waiting/.test(String((err as { cause?: { message?: string } }).cause?.message)),
   );
   await env.client.workflow.getHandle(c.iterationWorkflowId as string).terminate("test done");
   await handle.terminate("test done").catch(() => undefined);
