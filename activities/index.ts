@@ -40,6 +40,43 @@ export function createActivities(deps: ActivityDeps) {
     return { ctx: { campaignId: ref.campaignId, iteration: ref.iteration, config, stage, deps: { ...deps, db }, signal }, handler };
   }
 
+  /** Heartbeats on a timer while fn runs, so steps without their own progress survive the heartbeat timeout. */
+  async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+    const actx = Context.current();
+    const timer = setInterval(() => actx.heartbeat(), deps.heartbeatIntervalMs ?? 5000);
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  async function planStage(ref: StageRef): Promise<StagePlanResult> {
+    const db = await deps.getDb();
+    const existing = await getStageRun(db, ref);
+    if (existing && (existing.status === "succeeded" || existing.status === "skipped")) {
+      return { alreadyDone: true, status: existing.status, result: (existing.result as Record<string, unknown> | null) ?? null };
+    }
+    const { ctx, handler } = await stageContext(ref, Context.current().cancellationSignal);
+    const plan = await wrapErrors(() => handler.plan(ctx));
+    await beginStageRun(db, ref, plan.batches);
+    const done = await listDoneBatches(db, ref);
+    const doneSet = new Set(done.map((d) => d.batchIndex));
+    const pendingBatches: number[] = [];
+    for (let b = 0; b < plan.batches; b++) if (!doneSet.has(b)) pendingBatches.push(b);
+    const doneCounts = sumBatchResults(done.map((d) => d.result as BatchResult));
+    return { alreadyDone: false, batches: plan.batches, items: plan.items, pendingBatches, doneItems: doneCounts.items ?? 0, doneCounts };
+  }
+
+  async function completeStage(ref: StageRef): Promise<Record<string, unknown>> {
+    const db = await deps.getDb();
+    const { ctx, handler } = await stageContext(ref, Context.current().cancellationSignal);
+    const batches = (await listDoneBatches(db, ref)).map((d) => d.result as BatchResult);
+    const summary = await wrapErrors(() => (handler.finalize ? handler.finalize(ctx, batches) : Promise.resolve(sumBatchResults(batches))));
+    await finishStageRun(db, ref, "succeeded", summary);
+    return summary;
+  }
+
   return {
     async registerCampaign(input: RegisterCampaignInput): Promise<RegisterCampaignResult> {
       const parsed = parseCampaignConfig(input.config);
@@ -70,20 +107,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async planStage(ref: StageRef): Promise<StagePlanResult> {
-      const db = await deps.getDb();
-      const existing = await getStageRun(db, ref);
-      if (existing && (existing.status === "succeeded" || existing.status === "skipped")) {
-        return { alreadyDone: true, status: existing.status, result: (existing.result as Record<string, unknown> | null) ?? null };
-      }
-      const { ctx, handler } = await stageContext(ref, Context.current().cancellationSignal);
-      const plan = await wrapErrors(() => handler.plan(ctx));
-      await beginStageRun(db, ref, plan.batches);
-      const done = await listDoneBatches(db, ref);
-      const doneSet = new Set(done.map((d) => d.batchIndex));
-      const pendingBatches: number[] = [];
-      for (let b = 0; b < plan.batches; b++) if (!doneSet.has(b)) pendingBatches.push(b);
-      const doneCounts = sumBatchResults(done.map((d) => d.result as BatchResult));
-      return { alreadyDone: false, batches: plan.batches, items: plan.items, pendingBatches, doneItems: doneCounts.items ?? 0, doneCounts };
+      return withHeartbeat(() => planStage(ref));
     },
 
     async runStageBatch(ref: StageRef & { batchIndex: number }): Promise<BatchCounts> {
@@ -112,12 +136,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async completeStage(ref: StageRef): Promise<Record<string, unknown>> {
-      const db = await deps.getDb();
-      const { ctx, handler } = await stageContext(ref, Context.current().cancellationSignal);
-      const batches = (await listDoneBatches(db, ref)).map((d) => d.result as BatchResult);
-      const summary = handler.finalize ? await handler.finalize(ctx, batches) : sumBatchResults(batches);
-      await finishStageRun(db, ref, "succeeded", summary);
-      return summary;
+      // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
+      return withHeartbeat(() => completeStage(ref));
     },
 
     async recordStageOutcome(ref: StageRef & { status: "failed" | "skipped"; error?: string }): Promise<void> {
