@@ -1,6 +1,5 @@
 import type { BfclEntry } from "./data.js";
-import { isRelevanceCategory } from "./data.js";
-import { matchBfclCalls, type MatchMode, type MatchReason } from "../matching/matcher.js";
+import { categoryInfo, matchWithCategory, type MatchMode, type MatchReason } from "../matching/matcher.js";
 import type { BfclCall } from "../matching/bfclChecker.js";
 import { isDict } from "../matching/pyValue.js";
 
@@ -14,7 +13,8 @@ export interface EntryVerdict {
 /** BFCL's is_function_calling_format_output: a list of one-key objects whose value is an object (no copy). */
 export function isBfclCallFormat(result: unknown): result is BfclCall[] {
   if (!Array.isArray(result)) return false;
-  for (const item of result) {
+  for (let i = 0; i < result.length; i++) {
+    const item: unknown = result[i];
     if (!isDict(item)) return false;
     let n = 0;
     let args: unknown;
@@ -34,8 +34,9 @@ export function isBfclCallFormat(result: unknown): result is BfclCall[] {
  */
 export function checkEntry(entry: BfclEntry, result: unknown, mode: MatchMode): EntryVerdict {
   const calls = isBfclCallFormat(result) ? result : undefined;
-  if (isRelevanceCategory(entry.category)) {
-    const m = matchBfclCalls(calls ?? [], entry.function, [], entry.category, mode);
+  const info = categoryInfo(entry.category);
+  if (info.relevance) {
+    const m = matchWithCategory(calls ?? [], entry.function, [], entry.category, info, mode, false);
     return verdict(entry.id, m.valid, m.errorType, m.reasons);
   }
   if (calls === undefined) {
@@ -46,10 +47,12 @@ export function checkEntry(entry: BfclEntry, result: unknown, mode: MatchMode): 
   if (!entry.answer) {
     return verdict(entry.id, false, "missing_possible_answer", [{ code: "missing_possible_answer", message: `entry ${entry.id} has no possible answer` }]);
   }
-  const m = matchBfclCalls(calls, entry.function, entry.answer, entry.category, mode);
+  const m = matchWithCategory(calls, entry.function, entry.answer, entry.category, info, mode, false);
   return verdict(entry.id, m.valid, m.errorType, m.reasons);
 }
 
 function verdict(id: string, valid: boolean, errorType: string | undefined, reasons: MatchReason[]): EntryVerdict {
-  return errorType === undefined ? { id, valid, reasons } : { id, valid, errorType, reasons };
+  // A fresh array replaces the matcher's shared empty one, so callers own what they get.
+  if (errorType === undefined) return { id, valid, reasons: reasons.length === 0 ? [] : reasons };
+  return { id, valid, errorType, reasons };
 }

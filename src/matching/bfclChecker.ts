@@ -1,7 +1,7 @@
 import type { FunctionDoc, ParamDoc } from "./types.js";
 import { JAVA_TYPE_CONVERSION, javaTypeConverter } from "./javaConvert.js";
 import { JS_TYPE_CONVERSION, jsTypeConverter } from "./jsConvert.js";
-import { PyCrash, PyFloat, isDict, pyEq, pyIn, pyIter, pyLen, pyType, type PyTypeName } from "./pyValue.js";
+import { PyCrash, PyFloat, isDict, isTuple, pyEq, pyIn, pyIter, pyLen, pyType, type PyTypeName } from "./pyValue.js";
 
 /**
  * Faithful port of bfcl_eval/eval_checker/ast_eval/ast_checker.py from bfcl-eval 2026.3.23
@@ -49,16 +49,27 @@ export function standardizeString(s: string): string {
   return lowered.includes("'") ? lowered.replace(/'/g, '"') : lowered;
 }
 
-const fail = (errorType: string, message: string, extra: Partial<SingleCheck> = {}): SingleCheck => ({
-  valid: false,
-  errorType,
-  message,
-  ...extra,
-});
+/** A failed check; built field by field (object spread is slow on this path). */
+function fail(errorType: string, message: string, param: string, expected?: unknown, got?: unknown): SingleCheck {
+  const r: SingleCheck = { valid: false, errorType, message, param };
+  if (expected !== undefined) r.expected = expected;
+  if (got !== undefined) r.got = got;
+  return r;
+}
 const OK: SingleCheck = { valid: true };
 
+/**
+ * When false, the common failure paths return the shared FAILED instead of building their
+ * messages: for callers that only need the verdict (parallel matching tries many pairs that fail
+ * and reports them only when an expected call finds no match; it then re-checks in detail).
+ */
+let detailed = true;
+const FAILED: SingleCheck = Object.freeze({ valid: false });
+const FAILED_TYPE: TypeCheck = Object.freeze({ valid: false, isVariable: false });
+
 function possibleAnswerType(candidates: unknown[]): PyTypeName | undefined {
-  for (const c of candidates) if (c !== "") return pyType(c);
+  // Indexed loops on the hot paths: for-of iterators are not always optimised away.
+  for (let i = 0; i < candidates.length; i++) if (candidates[i] !== "") return pyType(candidates[i]);
   return undefined;
 }
 
@@ -68,27 +79,35 @@ interface TypeCheck extends SingleCheck {
 // Shared results for the (hot) passing paths; never mutated.
 const VALID_PLAIN: TypeCheck = Object.freeze({ valid: true, isVariable: false });
 const VALID_VARIABLE: TypeCheck = Object.freeze({ valid: true, isVariable: true });
+/** The original's initial result with is_variable set: valid, but still carrying its error type. */
+const VALID_VARIABLE_SIMPLE: TypeCheck = Object.freeze({ valid: true, isVariable: true, errorType: "type_error:simple" });
 
+/** type_checker; `cands` is the iterated possible answer and `paType` its possibleAnswerType. */
 function typeChecker(
   param: string,
   value: unknown,
-  candidates: unknown,
+  cands: unknown[],
+  paType: PyTypeName | undefined,
   expected: PyTypeName,
   nested: PyTypeName | undefined,
 ): TypeCheck {
-  const cands = pyIter(candidates);
-  const paType = possibleAnswerType(cands);
   // A candidate of a different type than the doc declares marks the param as a "variable".
   const isVariable = paType !== undefined && paType !== expected;
-  let result: TypeCheck = { valid: true, isVariable: false, errorType: "type_error:simple" };
+  let nestedFailed = false;
   const vt = pyType(value);
   if (vt === expected) {
     if (nested === undefined) return isVariable ? VALID_VARIABLE : VALID_PLAIN;
-    for (const item of cands) {
+    for (let ci = 0; ci < cands.length; ci++) {
+      const item = cands[ci];
       let flag = true; // non-list candidates (e.g. "") leave flag true: the nested check passes
       if (pyType(item) === "list") {
-        for (const v of pyIter(value)) {
-          if (!typeChecker(param, v, item, nested, undefined).valid) {
+        // The original recurses into type_checker(v, item, nested) without a nested type, which
+        // passes exactly when v has the nested type or the type of item's first non-"" entry.
+        const itemType = possibleAnswerType(item as unknown[]);
+        const values = pyIter(value);
+        for (let vi = 0; vi < values.length; vi++) {
+          const t = pyType(values[vi]);
+          if (t !== nested && (itemType === undefined || t !== itemType)) {
             flag = false;
             break;
           }
@@ -97,16 +116,22 @@ function typeChecker(
       if (flag) return isVariable ? VALID_VARIABLE : VALID_PLAIN;
     }
     // The original does not return here: it falls through to the variable check below.
-    result = {
+    nestedFailed = true;
+  }
+  if (paType !== undefined && vt === paType) {
+    if (!nestedFailed) return VALID_VARIABLE_SIMPLE;
+    if (!detailed) return FAILED_TYPE;
+    // The nested failure, now marked as a variable.
+    return {
       valid: false,
-      isVariable: false,
+      isVariable: true,
       errorType: "type_error:nested",
       message: `Nested type checking failed for parameter '${param}': expected ${expected} of ${nested}.`,
       param,
       got: value,
     };
   }
-  if (paType !== undefined && vt === paType) return { ...result, isVariable: true };
+  if (!detailed) return FAILED_TYPE;
   return {
     valid: false,
     isVariable: false,
@@ -139,61 +164,77 @@ function standardizedCandidates(c: unknown): unknown[] {
 }
 
 function listChecker(param: string, value: unknown[], candidates: unknown): SingleCheck {
-  const stdValue = value.map(stdIfString); // tuples become lists here (list(model_output))
-  for (const c of pyIter(candidates)) {
-    const stdCandidate = standardizedCandidates(c);
-    if (pyEq(stdValue, stdCandidate)) return OK;
+  // Python compares the standardised list(model_output) (a list, even for a tuple) with each
+  // standardised candidate; this does the same element by element without building the copy.
+  const cands = pyIter(candidates);
+  for (let ci = 0; ci < cands.length; ci++) {
+    const stdCandidate = standardizedCandidates(cands[ci]);
+    if (isTuple(stdCandidate) || stdCandidate.length !== value.length) continue;
+    let equal = true;
+    for (let i = 0; i < value.length && equal; i++) {
+      const v = value[i];
+      const sc = stdCandidate[i];
+      equal = typeof v === "string" ? typeof sc === "string" && standardEquals(v, sc) : pyEq(v, sc);
+    }
+    if (equal) return OK;
   }
-  return fail("value_error:list/tuple", `Invalid value for parameter '${param}'.`, {
-    param,
-    expected: candidates,
-    got: value,
-  });
+  if (!detailed) return FAILED;
+  return fail("value_error:list/tuple", `Invalid value for parameter '${param}'.`, param, candidates, value);
 }
 
 function dictChecker(param: string, value: Record<string, unknown>, candidates: unknown): SingleCheck {
-  let result: SingleCheck = { valid: false, errorType: "dict_checker:unclear", message: `No acceptable dict for '${param}'.`, param };
-  for (const candidate of pyIter(candidates)) {
+  let result: SingleCheck | undefined;
+  const cands = pyIter(candidates);
+  for (let ci = 0; ci < cands.length; ci++) {
+    const candidate = cands[ci];
     if (candidate === "") continue;
     if (!isDict(candidate)) throw new PyCrash(`dict candidate for '${param}' is ${pyType(candidate)}`);
-    result = { valid: false, errorType: "dict_checker:unclear", param };
     let flag = true;
-    for (const [key, v] of Object.entries(value)) {
+    for (const key in value) {
       if (!Object.prototype.hasOwnProperty.call(candidate, key)) {
-        result = fail("value_error:dict_key", `Unexpected dict key parameter: '${key}'.`, { param: `${param}.${key}`, got: v });
+        result = fail("value_error:dict_key", `Unexpected dict key parameter: '${key}'.`, `${param}.${key}`, undefined, value[key]);
         flag = false;
         break;
       }
-      const stdCands = standardizedCandidates(candidate[key]);
-      if (!pyIn(stdIfString(v), stdCands)) {
-        result = fail("value_error:dict_value", `Invalid value for dict key '${key}' of parameter '${param}'.`, {
-          param: `${param}.${key}`,
-          expected: candidate[key],
-          got: v,
-        });
+      const v = value[key];
+      if (!standardizedIn(v, standardizedCandidates(candidate[key]))) {
+        result = fail("value_error:dict_value", `Invalid value for dict key '${key}' of parameter '${param}'.`, `${param}.${key}`, candidate[key], v);
         flag = false;
         break;
       }
     }
     // Note: the original runs this loop even after a failure above; only the error text changes.
-    for (const [key, acceptable] of Object.entries(candidate)) {
+    for (const key in candidate) {
+      const acceptable = candidate[key];
       if (!Object.prototype.hasOwnProperty.call(value, key) && !pyIn("", acceptable)) {
-        result = fail("value_error:dict_key", `Missing dict key parameter: '${key}'.`, { param: `${param}.${key}`, expected: acceptable });
+        result = fail("value_error:dict_key", `Missing dict key parameter: '${key}'.`, `${param}.${key}`, acceptable);
         flag = false;
         break;
       }
     }
     if (flag) return OK;
   }
-  return result;
+  return result ?? { valid: false, errorType: "dict_checker:unclear", message: `No acceptable dict for '${param}'.`, param };
+}
+
+/** pyIn(stdIfString(v), stdCands) without building the standardised copy of v. */
+function standardizedIn(v: unknown, stdCands: unknown[]): boolean {
+  if (typeof v !== "string") return pyIn(v, stdCands);
+  for (let i = 0; i < stdCands.length; i++) {
+    const c = stdCands[i];
+    if (typeof c === "string" && standardEquals(v, c)) return true;
+  }
+  return false;
 }
 
 function listDictChecker(param: string, value: unknown[], candidates: unknown): SingleCheck {
-  let result: SingleCheck = { valid: false, errorType: "list_dict_checker:unclear", message: `No acceptable list of dicts for '${param}'.`, param };
-  for (const candidate of pyIter(candidates)) {
+  let result: SingleCheck | undefined;
+  const cands = pyIter(candidates);
+  for (let ci = 0; ci < cands.length; ci++) {
+    const candidate = cands[ci];
     let flag = true;
     if (value.length !== pyLen(candidate)) {
-      result = fail("value_error:list_dict_count", "Wrong number of dictionaries in the list.", { param, expected: candidate, got: value });
+      result = fail("value_error:list_dict_count", "Wrong number of dictionaries in the list.", param, candidate, value);
       continue;
     }
     const items = pyIter(candidate);
@@ -208,7 +249,7 @@ function listDictChecker(param: string, value: unknown[], candidates: unknown): 
     }
     if (flag) return OK;
   }
-  return result;
+  return result ?? { valid: false, errorType: "list_dict_checker:unclear", message: `No acceptable list of dicts for '${param}'.`, param };
 }
 
 function required<T>(v: T | undefined, what: string): T {
@@ -225,31 +266,55 @@ interface CompiledParam {
   nestedType: string | undefined;
   candidates: unknown[];
   paType: PyTypeName | undefined;
+  /** pyIter(candidates); set unless `crash` is. */
+  iterated?: unknown[];
   /** Standardised string candidates (string_checker), built on first use. */
   stdStrings?: Set<string>;
   stdList?: string[];
+  /**
+   * Strings whose standardised form is among stdStrings by construction: the raw candidates, and
+   * the all-ASCII standardised ones (standardising those again changes nothing). A hit skips the
+   * character loops; a miss decides nothing.
+   */
+  knownGood?: Set<string>;
 }
 
-interface CompiledCall {
+/** What the checker needs to know about one model-output parameter name. */
+interface ParamInfo {
+  name: string;
+  /** undefined: not both documented and in the possible answer (an unexpected parameter). */
+  param: CompiledParam | undefined;
+  required: boolean;
+  /** In the possible answer without "" among its candidates. */
+  mandatory: boolean;
+}
+
+export interface CompiledCall {
   doc: FunctionDoc;
   language: Language;
   underscoreToDot: boolean;
   funcName: string;
   required: string[];
-  params: Map<string, CompiledParam>;
+  /** Distinct names in `required`. */
+  requiredCount: number;
   /** Answer params without "" among their candidates, in answer order. */
   mandatory: string[];
+  /** One lookup per model parameter: every documented-and-answered, required or mandatory name. */
+  byName: Map<string, ParamInfo>;
+  /** byName's values in answer order: outputs usually list parameters in that order, so the i-th
+   * model parameter is tried against inOrder[i] (an identity compare of interned keys) before byName. */
+  inOrder: ParamInfo[];
 }
 
 /**
  * Labels are checked against many outputs, so their per-parameter facts are computed once and
- * kept on the answer object under a non-enumerable symbol (invisible to JSON and Object.keys;
- * faster than a WeakMap lookup on this hot path).
+ * kept on the answer object under a non-enumerable symbol (invisible to JSON and Object.keys).
  */
 const COMPILED = Symbol("toolloop.compiledAnswer");
 type WithCompiled = { [COMPILED]?: CompiledCall };
 
-function compileCall(doc: FunctionDoc, answer: Record<string, Record<string, unknown[]>>, language: Language, underscoreToDot: boolean): CompiledCall {
+/** Per-parameter facts of one expected call; throws PyCrash where the original would. */
+export function compileCall(doc: FunctionDoc, answer: Record<string, Record<string, unknown[]>>, language: Language, underscoreToDot: boolean): CompiledCall {
   const cached = (answer as WithCompiled)[COMPILED];
   if (cached && cached.doc === doc && cached.language === language && cached.underscoreToDot === underscoreToDot) return cached;
   let possible: Record<string, unknown[]> | undefined;
@@ -262,17 +327,36 @@ function compileCall(doc: FunctionDoc, answer: Record<string, Record<string, unk
   const requiredParams = required(doc.parameters?.required, "'required'");
   let funcName = doc.name;
   if (underscoreToDot && funcName.includes(".")) funcName = funcName.replace(/\./g, "_");
-  const params = new Map<string, CompiledParam>();
+  funcName = internalized(funcName);
+  const byName = new Map<string, ParamInfo>();
+  const infoOf = (name: string): ParamInfo => {
+    let info = byName.get(name);
+    if (info === undefined) byName.set(name, (info = { name, param: undefined, required: false, mandatory: false }));
+    return info;
+  };
   const mandatory: string[] = [];
   for (const param in possible) {
     const candidates = possible[param] as unknown[];
-    if (!pyIn("", candidates)) mandatory.push(param);
+    if (!pyIn("", candidates)) {
+      mandatory.push(param);
+      infoOf(param).mandatory = true;
+    }
     if (!Object.prototype.hasOwnProperty.call(paramDetails, param)) continue;
-    params.set(param, compileParam(paramDetails[param]!, candidates, language));
+    infoOf(param).param = compileParam(paramDetails[param]!, candidates, language);
   }
-  const compiled: CompiledCall = { doc, language, underscoreToDot, funcName, required: requiredParams, params, mandatory };
+  for (const p of requiredParams) infoOf(p).required = true;
+  const compiled: CompiledCall = { doc, language, underscoreToDot, funcName, required: requiredParams, requiredCount: new Set(requiredParams).size, mandatory, byName, inOrder: [...byName.values()] };
   if (Object.isExtensible(answer)) Object.defineProperty(answer, COMPILED, { value: compiled, writable: true, configurable: true, enumerable: false });
   return compiled;
+}
+
+/**
+ * The engine's interned copy of a string (property keys are interned): model-output keys read by
+ * for-in are interned, so comparing them with an interned name is a pointer comparison.
+ */
+function internalized(s: string): string {
+  for (const k in { [s]: 0 }) return k;
+  return s;
 }
 
 function compileParam(details: ParamDoc, candidates: unknown[], language: Language): CompiledParam {
@@ -293,7 +377,8 @@ function compileParam(details: ParamDoc, candidates: unknown[], language: Langua
         p.nested = required(table[p.nestedType], `${language} type '${p.nestedType}'`) as PyTypeName;
       }
     }
-    p.paType = possibleAnswerType(pyIter(candidates));
+    p.iterated = pyIter(candidates);
+    p.paType = possibleAnswerType(p.iterated);
   } catch (err) {
     if (!(err instanceof PyCrash)) throw err;
     p.crash = err.message;
@@ -310,32 +395,101 @@ export function simpleFunctionChecker(
   underscoreToDot: boolean,
 ): SingleCheck {
   if (doc === undefined) throw new PyCrash("'NoneType' object is not subscriptable (expected function not in docs)");
-  const c = compileCall(doc, answer, language, underscoreToDot);
-  const modelParams = call[c.funcName];
-  if (modelParams === undefined || !Object.prototype.hasOwnProperty.call(call, c.funcName)) {
-    let got: string | undefined;
-    for (const k in call) {
-      got = k;
+  return checkCompiledCall(compileCall(doc, answer, language, underscoreToDot), call);
+}
+
+/** checkCompiledCall(c, call).valid, without building failure details (same crashes). */
+export function passesCompiledCall(c: CompiledCall, call: BfclCall): boolean {
+  detailed = false;
+  try {
+    return checkCompiledCall(c, call).valid;
+  } finally {
+    detailed = true;
+  }
+}
+
+/** The same for the arguments of a call already known to name c.funcName. */
+export function passesCompiledParams(c: CompiledCall, modelParams: Record<string, unknown>): boolean {
+  detailed = false;
+  try {
+    return checkCompiledParams(c, modelParams).valid;
+  } finally {
+    detailed = true;
+  }
+}
+
+/**
+ * simple_function_checker on a compiled answer. Model outputs are read only through for-in (their
+ * shapes vary per output, so keyed lookups on them would be megamorphic and slow): one pass
+ * checks parameters and counts the required and mandatory names present; the original's error
+ * precedence (missing required, then per-parameter order, then missing optional) is kept by
+ * deferring the first failure (or crash) until the required count is known.
+ */
+export function checkCompiledCall(c: CompiledCall, call: BfclCall): SingleCheck {
+  let modelParams: Record<string, unknown> | undefined;
+  let firstName: string | undefined;
+  for (const k in call) {
+    if (firstName === undefined) firstName = k;
+    if (k === c.funcName) {
+      // for-in also lists inherited enumerable keys; the original looks at own keys only.
+      if (Object.prototype.hasOwnProperty.call(call, k)) modelParams = call[k];
       break;
     }
-    return { valid: false, errorType: "simple_function_checker:wrong_func_name", message: `Function name '${c.funcName}' not found in model output.`, expected: c.funcName, got };
   }
-  for (const p of c.required) {
-    if (!Object.prototype.hasOwnProperty.call(modelParams, p)) {
-      return { valid: false, errorType: "simple_function_checker:missing_required", message: `Missing required parameter: '${p}'.`, param: p };
-    }
+  if (modelParams === undefined) {
+    if (!detailed) return FAILED;
+    return { valid: false, errorType: "simple_function_checker:wrong_func_name", message: `Function name '${c.funcName}' not found in model output.`, expected: c.funcName, got: firstName };
   }
+  return checkCompiledParams(c, modelParams);
+}
+
+/** simple_function_checker past the function-name check: `modelParams` are the call's arguments. */
+function checkCompiledParams(c: CompiledCall, modelParams: Record<string, unknown>): SingleCheck {
+  const language = c.language;
+  let failure: SingleCheck | undefined;
+  let crashed = false;
+  let crash: unknown;
+  let requiredSeen = 0;
+  let mandatorySeen = 0;
+  let position = 0;
+  const inOrder = c.inOrder;
   for (const param in modelParams) {
-    const cp = c.params.get(param);
+    const guess = position < inOrder.length ? inOrder[position] : undefined;
+    position++;
+    const info = guess !== undefined && guess.name === param ? guess : c.byName.get(param);
+    if (info !== undefined && info.required) requiredSeen++;
+    if (failure !== undefined || crashed) continue;
+    const cp = info?.param;
     if (cp === undefined) {
-      return { valid: false, errorType: "simple_function_checker:unexpected_param", message: `Unexpected parameter: '${param}'.`, param, got: modelParams[param] };
+      failure = !detailed ? FAILED : { valid: false, errorType: "simple_function_checker:unexpected_param", message: `Unexpected parameter: '${param}'.`, param, got: modelParams[param] };
+      continue;
     }
-    const r = checkParam(param, modelParams[param], cp, language);
-    if (r !== undefined) return r;
+    if (info!.mandatory) mandatorySeen++;
+    try {
+      failure = checkParam(param, modelParams[param], cp, language);
+    } catch (err) {
+      crashed = true;
+      crash = err;
+    }
   }
-  for (const param of c.mandatory) {
-    if (!Object.prototype.hasOwnProperty.call(modelParams, param)) {
-      return { valid: false, errorType: "simple_function_checker:missing_optional", message: `Optional parameter '${param}' not provided and not marked as optional.`, param, expected: c.params.get(param)?.candidates };
+  if (requiredSeen < c.requiredCount) {
+    for (let i = 0; i < c.required.length; i++) {
+      const p = c.required[i]!;
+      if (!Object.prototype.hasOwnProperty.call(modelParams, p)) {
+        if (!detailed) return FAILED;
+        return { valid: false, errorType: "simple_function_checker:missing_required", message: `Missing required parameter: '${p}'.`, param: p };
+      }
+    }
+  }
+  if (crashed) throw crash;
+  if (failure !== undefined) return failure;
+  if (mandatorySeen < c.mandatory.length) {
+    for (let i = 0; i < c.mandatory.length; i++) {
+      const param = c.mandatory[i]!;
+      if (!Object.prototype.hasOwnProperty.call(modelParams, param)) {
+        if (!detailed) return FAILED;
+        return { valid: false, errorType: "simple_function_checker:missing_optional", message: `Optional parameter '${param}' not provided and not marked as optional.`, param, expected: c.byName.get(param)?.param?.candidates };
+      }
     }
   }
   return OK;
@@ -346,17 +500,50 @@ function stringMatches(value: string, cp: CompiledParam): boolean {
   let list = cp.stdList;
   if (list === undefined) {
     const set = new Set<string>();
-    for (const x of pyIter(cp.candidates)) if (typeof x === "string") set.add(standardizeString(x));
+    const knownGood = new Set<string>();
+    for (const x of pyIter(cp.candidates)) {
+      if (typeof x !== "string") continue;
+      const std = standardizeString(x);
+      set.add(std);
+      knownGood.add(x);
+      if (isAscii(std)) knownGood.add(std);
+    }
     cp.stdStrings = set;
+    cp.knownGood = knownGood;
     list = cp.stdList = [...set];
   }
-  for (let k = 0; k < list.length; k++) {
-    const r = asciiStandardEquals(value, list[k]!);
-    if (r === 1) return true;
-    if (r === -1) return cp.stdStrings!.has(standardizeString(value));
-  }
+  if (cp.knownGood!.has(value)) return true;
+  if (!isAscii(value)) return cp.stdStrings!.has(standardizeString(value));
+  for (let k = 0; k < list.length; k++) if (asciiStandardEqualsKnownAscii(value, list[k]!)) return true;
   return false;
 }
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 128) return false;
+  return true;
+}
+
+/** standardizeString(value) === std for an all-ASCII value, without allocating. */
+function asciiStandardEqualsKnownAscii(value: string, std: string): boolean {
+  let j = 0;
+  const n = std.length;
+  const len = value.length;
+  for (let i = 0; i < len; i++) {
+    const m = ASCII_STANDARD[value.charCodeAt(i)]!;
+    if (m < 0) continue;
+    if (j >= n || std.charCodeAt(j) !== m) return false;
+    j++;
+  }
+  return j === n;
+}
+
+/** standardize_string per ASCII code unit: -1 dropped (space , . / - _ * ^), else the code it becomes. */
+const ASCII_STANDARD = (() => {
+  const t = new Int16Array(128);
+  for (let c = 0; c < 128; c++) t[c] = c >= 65 && c <= 90 ? c + 32 : c === 39 ? 34 : c;
+  for (const ch of " ,./-_*^") t[ch.charCodeAt(0)] = -1;
+  return t;
+})();
 
 /**
  * Compares standardizeString(value) with an already standardised string without allocating:
@@ -365,21 +552,26 @@ function stringMatches(value: string, cp: CompiledParam): boolean {
 function asciiStandardEquals(value: string, std: string): number {
   let j = 0;
   const n = std.length;
-  for (let i = 0; i < value.length; i++) {
-    let c = value.charCodeAt(i);
+  const len = value.length;
+  for (let i = 0; i < len; i++) {
+    const c = value.charCodeAt(i);
     if (c >= 128) return -1;
-    // ignored: space , . / - _ * ^
-    if (c === 32 || c === 44 || c === 46 || c === 47 || c === 45 || c === 95 || c === 42 || c === 94) continue;
-    if (c >= 65 && c <= 90) c += 32;
-    else if (c === 39) c = 34;
-    if (j >= n || std.charCodeAt(j) !== c) {
+    const m = ASCII_STANDARD[c]!;
+    if (m < 0) continue;
+    if (j >= n || std.charCodeAt(j) !== m) {
       // Keep scanning for non-ASCII so the verdict never depends on where the mismatch was.
-      for (let k = i + 1; k < value.length; k++) if (value.charCodeAt(k) >= 128) return -1;
+      for (let k = i + 1; k < len; k++) if (value.charCodeAt(k) >= 128) return -1;
       return 0;
     }
     j++;
   }
   return j === n ? 1 : 0;
+}
+
+/** standardizeString(value) === std, allocating only for non-ASCII values. */
+function standardEquals(value: string, std: string): boolean {
+  const r = asciiStandardEquals(value, std);
+  return r === 1 || (r === -1 && standardizeString(value) === std);
 }
 
 /** Checks one parameter; undefined means it passed. */
@@ -389,21 +581,27 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
   let value = rawValue;
   if (language !== "python") {
     if (typeof value !== "string") {
+      if (!detailed) return FAILED;
       return { valid: false, errorType: language === "java" ? "type_error:java" : "type_error:js", message: `Incorrect type for parameter '${param}'. Expected type String, got ${pyType(value)}.`, param, got: value };
     }
     const convert = language === "java" ? javaTypeConverter : jsTypeConverter;
     value = cp.nestedType !== undefined ? convert(value, typeDesc, cp.nestedType) : convert(value, typeDesc);
   }
-  const vt0 = pyType(value);
-  if (typeDesc === "tuple" && vt0 === "tuple") value = [...(value as unknown[])];
-  // Python only: an int is accepted where a float is declared (top level only).
-  if (language === "python" && typeDesc === "float" && vt0 === "int") value = new PyFloat(value as number);
+  let vt = pyType(value);
+  if (typeDesc === "tuple" && vt === "tuple") {
+    value = [...(value as unknown[])];
+    vt = "list";
+  } else if (language === "python" && typeDesc === "float" && vt === "int") {
+    // Python only: an int is accepted where a float is declared (top level only).
+    value = new PyFloat(value as number);
+    vt = "float";
+  }
 
   let isVariable: boolean;
-  if (nested === undefined && pyType(value) === expected) {
+  if (nested === undefined && vt === expected) {
     isVariable = cp.paType !== undefined && cp.paType !== expected;
   } else {
-    const tc = typeChecker(param, value, candidates, expected, nested);
+    const tc = typeChecker(param, value, cp.iterated!, cp.paType, expected, nested);
     if (!tc.valid) return tc;
     isVariable = tc.isVariable;
   }
@@ -419,6 +617,7 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
     }
     if (expected === "str") {
       if (stringMatches(value as string, cp)) return undefined;
+      if (!detailed) return FAILED;
       return { valid: false, errorType: "value_error:string", message: `Invalid value for parameter '${param}'. Case insensitive.`, param, expected: candidates, got: value };
     }
     if (expected === "list") {
@@ -427,6 +626,7 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
     }
   }
   if (!pyIn(value, candidates)) {
+    if (!detailed) return FAILED;
     return { valid: false, errorType: "value_error:others", message: `Invalid value for parameter '${param}'.`, param, expected: candidates, got: value };
   }
   return undefined;

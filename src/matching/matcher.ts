@@ -1,6 +1,6 @@
 import type { BfclAnswer, DecodedCall, FunctionDoc } from "./types.js";
 import { maxBipartiteMatching } from "./assignment.js";
-import { findDescription, firstKey, languageOf, simpleFunctionChecker, type BfclCall, type Language, type SingleCheck } from "./bfclChecker.js";
+import { checkCompiledCall, compileCall, passesCompiledCall, passesCompiledParams, findDescription, firstKey, languageOf, simpleFunctionChecker, type BfclCall, type CompiledCall, type Language, type SingleCheck } from "./bfclChecker.js";
 import { PyCrash, isDict } from "./pyValue.js";
 
 export type MatchMode = "bfcl" | "strict";
@@ -36,6 +36,9 @@ export interface MatchParams {
 }
 
 export const CHECKER_CRASH = "checker_crash";
+
+/** The plain "valid" result, shared (and frozen) on the hot path; the exported functions copy it. */
+export const VALID_MATCH: MatchResult = Object.freeze({ valid: true, reasons: Object.freeze([]) as unknown as MatchReason[] });
 const WRONG_FORMAT = "ast_decoder:decoder_wrong_output_format";
 
 type CheckerKind = "parallel" | "multiple" | "simple";
@@ -50,14 +53,15 @@ function checkerKind(category: string | undefined, answer: BfclAnswer, functions
   return functions.length > 1 ? "multiple" : "simple";
 }
 
-interface CategoryInfo {
+export interface CategoryInfo {
   relevance: boolean;
   language: Language;
   kind: CheckerKind;
 }
 const categoryInfoCache = new Map<string, CategoryInfo>();
 
-function categoryInfo(category: string): CategoryInfo {
+/** Facts derived from a BFCL category name (cached: category strings repeat across entries). */
+export function categoryInfo(category: string): CategoryInfo {
   let info = categoryInfoCache.get(category);
   if (info === undefined) {
     info = { relevance: category.includes("relevance"), language: languageOf(category), kind: checkerKind(category, [], []) };
@@ -82,8 +86,9 @@ function reasonOf(check: SingleCheck, call: number | undefined, expectedCall: nu
   return r;
 }
 
-function invalid(errorType: string, message: string, extra: Partial<MatchReason> = {}): MatchResult {
-  return { valid: false, errorType, reasons: [{ code: errorType, message, ...extra }] };
+function invalid(errorType: string, message: string, extra?: Partial<MatchReason>): MatchResult {
+  const reason: MatchReason = extra === undefined ? { code: errorType, message } : Object.assign({ code: errorType, message }, extra);
+  return { valid: false, errorType, reasons: [reason] };
 }
 
 /**
@@ -93,7 +98,10 @@ function invalid(errorType: string, message: string, extra: Partial<MatchReason>
  */
 export function matchCalls(p: MatchParams): MatchResult {
   const category = p.category;
-  if (category !== undefined && category.includes("relevance")) return relevanceVerdict(category, p.calls.length);
+  if (category !== undefined && category.includes("relevance")) {
+    const r = relevanceVerdict(category, p.calls.length);
+    return r === VALID_MATCH ? { valid: true, reasons: [] } : r;
+  }
   const calls: BfclCall[] = [];
   for (const [i, c] of p.calls.entries()) {
     if (!isDict(c.args)) return invalid(WRONG_FORMAT, `call ${i} (${c.name}) has non-object arguments`, { call: i });
@@ -104,17 +112,32 @@ export function matchCalls(p: MatchParams): MatchResult {
 
 /** matchCalls on calls already in BFCL's `{name: args}` form (no conversion; used by the CLI path). */
 export function matchBfclCalls(calls: BfclCall[], functions: FunctionDoc[], answer: BfclAnswer, category: string | undefined, mode: MatchMode, underscoreToDot = false): MatchResult {
-  const info = category === undefined ? undefined : categoryInfo(category);
+  const r = matchWithCategory(calls, functions, answer, category, category === undefined ? undefined : categoryInfo(category), mode, underscoreToDot);
+  return r === VALID_MATCH ? { valid: true, reasons: [] } : r;
+}
+
+/** matchBfclCalls with the category already looked up; may return the shared VALID_MATCH. */
+export function matchWithCategory(
+  calls: BfclCall[],
+  functions: FunctionDoc[],
+  answer: BfclAnswer,
+  category: string | undefined,
+  info: CategoryInfo | undefined,
+  mode: MatchMode,
+  underscoreToDot: boolean,
+): MatchResult {
   if (info?.relevance) return relevanceVerdict(category!, calls.length);
-  const ctx: Ctx = { docs: functions, language: info?.language ?? "python", underscoreToDot };
+  const language = info?.language ?? "python";
   try {
     switch (info?.kind ?? checkerKind(undefined, answer, functions)) {
       case "parallel":
-        return mode === "bfcl" ? parallelGreedy(ctx, calls, answer) : parallelOptimal(ctx, calls, answer);
+        return mode === "bfcl"
+          ? parallelGreedy(functions, language, underscoreToDot, calls, answer)
+          : parallelOptimal({ docs: functions, language, underscoreToDot }, calls, answer);
       case "multiple":
-        return multiple(ctx, calls, answer);
+        return multiple(functions, language, underscoreToDot, calls, answer);
       default:
-        return simple(ctx, calls, answer);
+        return simple(functions, language, underscoreToDot, calls, answer);
     }
   } catch (err) {
     if (err instanceof PyCrash) {
@@ -135,34 +158,96 @@ function relevanceVerdict(category: string, callCount: number): MatchResult {
   if (category.includes("irrelevance")) {
     return hasCall
       ? invalid("irrelevance_error:decoder_success", `expected no call, got ${callCount}`, { got: callCount })
-      : { valid: true, reasons: [] };
+      : VALID_MATCH;
   }
-  return hasCall ? { valid: true, reasons: [] } : invalid("relevance_error:decoder_failed", "expected at least one call, got none");
+  return hasCall ? VALID_MATCH : invalid("relevance_error:decoder_failed", "expected at least one call, got none");
 }
 
 function singleVerdict(check: SingleCheck, call: number, fn: string | undefined): MatchResult {
-  return check.valid ? { valid: true, reasons: [] } : { valid: false, errorType: check.errorType, reasons: [reasonOf(check, call, 0, fn)] };
+  return check.valid ? VALID_MATCH : { valid: false, errorType: check.errorType, reasons: [reasonOf(check, call, 0, fn)] };
 }
 
-function simple(ctx: Ctx, calls: BfclCall[], answer: BfclAnswer): MatchResult {
+/**
+ * An expected call resolved against the docs: its name, the doc the checker uses, and the compiled
+ * answer, or the error the original would raise when it reaches this call.
+ */
+interface ResolvedExpected {
+  name: string;
+  doc: FunctionDoc | undefined;
+  compiled: CompiledCall | undefined;
+  crash: PyCrash | undefined;
+}
+
+interface ResolvedAnswer {
+  docs: FunctionDoc[];
+  language: Language;
+  underscoreToDot: boolean;
+  /** simple_function_checker is given the first doc (simple category) rather than the named one. */
+  firstDoc: boolean;
+  calls: ResolvedExpected[];
+}
+
+/**
+ * The same label is checked against many outputs: doc lookups and compilation are done once per
+ * answer list and cached on it under a non-enumerable symbol (all answer arrays share one shape,
+ * so this lookup stays fast, unlike lookups keyed on the varied answer objects).
+ */
+const RESOLVED = Symbol("toolloop.resolvedAnswer");
+type WithResolved = { [RESOLVED]?: ResolvedAnswer };
+
+function resolveAnswer(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, answer: BfclAnswer, firstDoc: boolean): ResolvedAnswer {
+  const cached = (answer as WithResolved)[RESOLVED];
+  if (cached !== undefined && cached.docs === docs && cached.language === language && cached.underscoreToDot === underscoreToDot && cached.firstDoc === firstDoc) {
+    return cached;
+  }
+  return buildResolved(docs, language, underscoreToDot, answer, firstDoc);
+}
+
+// Separate from resolveAnswer so that the closure below does not make every call allocate a context.
+function buildResolved(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, answer: BfclAnswer, firstDoc: boolean): ResolvedAnswer {
+  const calls: ResolvedExpected[] = answer.map((expected) => {
+    const name = firstKey(expected);
+    const doc = firstDoc ? docs[0] : findDescription(docs, name);
+    let compiled: CompiledCall | undefined;
+    let crash: PyCrash | undefined;
+    if (doc === undefined) crash = new PyCrash("'NoneType' object is not subscriptable (expected function not in docs)");
+    else {
+      try {
+        compiled = compileCall(doc, expected, language, underscoreToDot);
+      } catch (err) {
+        if (!(err instanceof PyCrash)) throw err;
+        crash = err;
+      }
+    }
+    return { name, doc, compiled, crash };
+  });
+  const resolved: ResolvedAnswer = { docs, language, underscoreToDot, firstDoc, calls };
+  if (Object.isExtensible(answer)) Object.defineProperty(answer, RESOLVED, { value: resolved, writable: true, configurable: true, enumerable: false });
+  return resolved;
+}
+
+/** simple_function_checker for resolved expected call; raises as the original would. */
+function checkResolved(e: ResolvedExpected, call: BfclCall): SingleCheck {
+  if (e.compiled === undefined) throw e.crash!;
+  return checkCompiledCall(e.compiled, call);
+}
+
+function simple(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: BfclCall[], answer: BfclAnswer): MatchResult {
   if (calls.length !== 1) {
     return invalid("simple_function_checker:wrong_count", `expected exactly 1 call, got ${calls.length}`, { got: calls.length });
   }
-  const doc = ctx.docs[0];
-  const expected = answer[0];
-  if (expected === undefined) throw new PyCrash("IndexError: possible answer is empty");
-  return singleVerdict(simpleFunctionChecker(doc, calls[0]!, expected, ctx.language, ctx.underscoreToDot), 0, doc?.name);
+  if (answer.length === 0) throw new PyCrash("IndexError: possible answer is empty");
+  const e = resolveAnswer(docs, language, underscoreToDot, answer, true).calls[0]!;
+  return singleVerdict(checkResolved(e, calls[0]!), 0, e.doc?.name);
 }
 
-function multiple(ctx: Ctx, calls: BfclCall[], answer: BfclAnswer): MatchResult {
+function multiple(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: BfclCall[], answer: BfclAnswer): MatchResult {
   if (calls.length !== answer.length) {
     return invalid("multiple_function_checker:wrong_count", `expected ${answer.length} call(s), got ${calls.length}`, { got: calls.length });
   }
-  const expected = answer[0];
-  if (expected === undefined) throw new PyCrash("IndexError: possible answer is empty");
-  const name = firstKey(expected);
-  const doc = findDescription(ctx.docs, name);
-  return singleVerdict(simpleFunctionChecker(doc, calls[0]!, expected, ctx.language, ctx.underscoreToDot), 0, name);
+  if (answer.length === 0) throw new PyCrash("IndexError: possible answer is empty");
+  const e = resolveAnswer(docs, language, underscoreToDot, answer, false).calls[0]!;
+  return singleVerdict(checkResolved(e, calls[0]!), 0, e.name);
 }
 
 function parallelCountCheck(calls: BfclCall[], answer: BfclAnswer): MatchResult | undefined {
@@ -175,33 +260,75 @@ function parallelCountCheck(calls: BfclCall[], answer: BfclAnswer): MatchResult 
 
 const CANNOT_MATCH = "parallel_function_checker_no_order:cannot_find_match";
 
+const scratchNames: (string | undefined)[] = [];
+const scratchArgs: (Record<string, unknown> | undefined)[] = [];
+
 /** parallel_function_checker_no_order: for each expected call, the first unused model call that passes. */
-function parallelGreedy(ctx: Ctx, calls: BfclCall[], answer: BfclAnswer): MatchResult {
+function parallelGreedy(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: BfclCall[], answer: BfclAnswer): MatchResult {
+  try {
+    return parallelGreedyWithScratch(docs, language, underscoreToDot, calls, answer);
+  } finally {
+    // Drop the references to this output (cheaper than truncating the arrays).
+    for (let m = 0; m < calls.length; m++) {
+      scratchNames[m] = undefined;
+      scratchArgs[m] = undefined;
+    }
+  }
+}
+
+function parallelGreedyWithScratch(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: BfclCall[], answer: BfclAnswer): MatchResult {
   const countError = parallelCountCheck(calls, answer);
   if (countError) return countError;
-  const used: boolean[] = new Array<boolean>(calls.length).fill(false);
-  for (let e = 0; e < answer.length; e++) {
-    const expected = answer[e]!;
-    const name = firstKey(expected);
-    const doc = findDescription(ctx.docs, name);
-    const reasons: MatchReason[] = [];
+  const resolved = resolveAnswer(docs, language, underscoreToDot, answer, false).calls;
+  // Model calls already taken: a bit set while it fits in an int (always, in practice).
+  const usedList: boolean[] | undefined = calls.length > 30 ? new Array<boolean>(calls.length).fill(false) : undefined;
+  let usedBits = 0;
+  // Each model call is tried against several expected calls: read its name and arguments once.
+  // A call that is not a single {name: args} pair keeps the general path (undefined name).
+  // (Module-level scratch arrays: this function does not re-enter; they are cleared on the way out.)
+  const names = scratchNames;
+  const args = scratchArgs;
+  for (let m = 0; m < calls.length; m++) {
+    names[m] = undefined;
+    args[m] = undefined;
+    const call = calls[m]!;
+    let keys = 0;
+    for (const k in call) {
+      if (keys === 0) {
+        names[m] = k;
+        args[m] = call[k];
+      }
+      keys++;
+    }
+    if (keys !== 1 || !Object.prototype.hasOwnProperty.call(call, names[m]!)) names[m] = undefined;
+  }
+  for (let e = 0; e < resolved.length; e++) {
+    const expected = resolved[e]!;
     let matched = false;
     for (let m = 0; m < calls.length; m++) {
-      if (used[m]) continue;
-      const r = simpleFunctionChecker(doc, calls[m]!, expected, ctx.language, ctx.underscoreToDot);
-      if (r.valid) {
-        used[m] = true;
+      if (usedList === undefined ? (usedBits & (1 << m)) !== 0 : usedList[m]) continue;
+      const compiled = expected.compiled;
+      if (compiled === undefined) throw expected.crash!;
+      const name = names[m];
+      const passes =
+        name === undefined
+          ? passesCompiledCall(compiled, calls[m]!)
+          : name === compiled.funcName && args[m] !== undefined && passesCompiledParams(compiled, args[m]!);
+      if (passes) {
+        if (usedList === undefined) usedBits |= 1 << m;
+        else usedList[m] = true;
         matched = true;
         break;
       }
-      reasons.push(reasonOf(r, m, e, name));
     }
     if (!matched) {
-      reasons.unshift({ code: CANNOT_MATCH, expectedCall: e, function: name, message: `no unmatched model call satisfies expected call ${e} (${name})` });
+      // Only now are the failed attempts checked again for their details (checks are pure).
+      const reasons: MatchReason[] = [{ code: CANNOT_MATCH, expectedCall: e, function: expected.name, message: `no unmatched model call satisfies expected call ${e} (${expected.name})` }];
+      for (let m = 0; m < calls.length; m++) if (usedList === undefined ? (usedBits & (1 << m)) === 0 : !usedList[m]) reasons.push(reasonOf(checkResolved(expected, calls[m]!), m, e, expected.name));
       return { valid: false, errorType: CANNOT_MATCH, reasons };
     }
   }
-  return { valid: true, reasons: [] };
+  return VALID_MATCH;
 }
 
 /** Optimal assignment over the full pass/fail matrix; also reports the greedy verdict when it differs. */

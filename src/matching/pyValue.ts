@@ -85,7 +85,8 @@ export function pyEq(a: unknown, b: unknown): boolean {
     const bo = b as Record<string, unknown>;
     if (ka.length !== Object.keys(bo).length) return false;
     const ao = a as Record<string, unknown>;
-    for (const k of ka) {
+    for (let i = 0; i < ka.length; i++) {
+      const k = ka[i]!;
       if (!Object.prototype.hasOwnProperty.call(bo, k) || !pyEq(ao[k], bo[k])) return false;
     }
     return true;
@@ -96,7 +97,7 @@ export function pyEq(a: unknown, b: unknown): boolean {
 /** Python `x in container` for list (element equality), str (substring) and dict (key). */
 export function pyIn(x: unknown, container: unknown): boolean {
   if (Array.isArray(container)) {
-    for (const item of container) if (pyEq(x, item)) return true;
+    for (let i = 0; i < container.length; i++) if (pyEq(x, container[i])) return true;
     return false;
   }
   if (typeof container === "string") {
