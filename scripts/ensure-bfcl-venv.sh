@@ -7,8 +7,9 @@
 # exactly the packages their import chain needs (found by importing bfcl_eval.__main__, which
 # imports every model handler's SDK through constants/model_config.py). Result: ~560 MB, no torch.
 #
-# Idempotent: when the venv already imports the checker and `bfcl --help` runs at the pinned
-# version, it exits at once. Env: BFCL_VENV (path, default <repo>/.venv-bfcl), PYTHON (python3.11+).
+# Idempotent: a stamp naming exactly the pins below makes a re-run exit at once; without it (first
+# run, or a pin changed) the venv is verified and, only if that fails, installed into.
+# Env: BFCL_VENV (path, default <repo>/.venv-bfcl), PYTHON (python3.11+).
 set -euo pipefail
 
 BFCL_EVAL_VERSION="2026.3.23"
@@ -35,15 +36,34 @@ DEPS=(
 STAMP_FILE="$VENV/.toolloop-stamp"
 STAMP="bfcl-eval==$BFCL_EVAL_VERSION qwen-agent==0.0.34 ${DEPS[*]}"
 
+# Every pin installed at its version (so a pin added here is installed into an existing venv), the
+# official checker importable, and the shim the stage runs (scripts/bfcl/eval_cli.py, whose registry
+# import loads every model handler's SDK) answering --help. bfcl-eval creates result/, score/ and
+# .file_locks/ in its project root on import; a scratch BFCL_PROJECT_ROOT keeps them out of the venv.
+# Quiet by default; `verify --explain` prints why it fails.
 verify() {
-  [[ -x "$VENV/bin/python" ]] || return 1
-  "$VENV/bin/python" - "$BFCL_EVAL_VERSION" <<'PY' >/dev/null 2>&1 || return 1
+  [[ -x "$VENV/bin/python" ]] || { [[ "${1:-}" != --explain ]] || echo "no $VENV/bin/python" >&2; return 1; }
+  local scratch rc=0 err=/dev/null
+  [[ "${1:-}" == --explain ]] && err=/dev/stderr
+  scratch="$(mktemp -d)"
+  BFCL_PROJECT_ROOT="$scratch" "$VENV/bin/python" - "bfcl-eval==$BFCL_EVAL_VERSION" "qwen-agent==0.0.34" "${DEPS[@]}" <<'PY' >/dev/null 2>"$err" || rc=1
 import sys
-from importlib.metadata import version
-assert version("bfcl-eval") == sys.argv[1], version("bfcl-eval")
+from importlib.metadata import PackageNotFoundError, version
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    try:
+        have = version(name)
+    except PackageNotFoundError:
+        sys.exit(f"{name} is not installed ({want} pinned)")
+    if have != want:
+        sys.exit(f"{name} {have} is installed, {want} pinned")
 import bfcl_eval.eval_checker.ast_eval.ast_checker  # the official checker (full import chain)
 PY
-  "$VENV/bin/bfcl" --help >/dev/null 2>&1 || return 1
+  if [[ $rc -eq 0 ]]; then
+    BFCL_PROJECT_ROOT="$scratch" TOOLLOOP_BFCL_MODEL=verify "$VENV/bin/python" "$ROOT/scripts/bfcl/eval_cli.py" --help >/dev/null 2>"$err" || rc=1
+  fi
+  rm -rf "$scratch"
+  return $rc
 }
 
 if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$STAMP" && -x "$VENV/bin/python" ]]; then
@@ -56,7 +76,7 @@ if verify; then
   exit 0
 fi
 
-echo "ensure-bfcl-venv: creating $VENV with bfcl-eval $BFCL_EVAL_VERSION (minimal dependency set)" >&2
+echo "ensure-bfcl-venv: installing bfcl-eval $BFCL_EVAL_VERSION and its pinned minimal dependency set into $VENV" >&2
 "$PY" -c 'import sys; assert sys.version_info >= (3, 10), "bfcl-eval needs Python >= 3.10"'
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
@@ -64,8 +84,8 @@ PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 "${PIP[@]}" "${DEPS[@]}"
 
 if ! verify; then
-  echo "ensure-bfcl-venv: $VENV was built but the checker or 'bfcl --help' still fails:" >&2
-  "$VENV/bin/python" -c "import bfcl_eval.eval_checker.ast_eval.ast_checker" >&2 || true
+  echo "ensure-bfcl-venv: $VENV was built but does not pass its check:" >&2
+  verify --explain || true
   exit 1
 fi
 printf '%s' "$STAMP" > "$STAMP_FILE"

@@ -206,6 +206,8 @@ export async function runBfcl(cmd: BfclCommand, args: string[]): Promise<void> {
     // The OpenAI SDK refuses to start without a key; local servers ignore it.
     OPENAI_API_KEY: cmd.apiKey ?? "EMPTY",
     TOOLLOOP_BFCL_MODEL: cmd.model,
+    // The shim exits when this process dies: a SIGKILLed worker must not leave bfcl-eval generating.
+    TOOLLOOP_BFCL_PARENT_PID: String(process.pid),
     PYTHONUNBUFFERED: "1",
     // The package's progress bars are noise in a log file.
     TQDM_DISABLE: "1",
