@@ -6,7 +6,7 @@ import tseslint from "typescript-eslint";
 const nodeBuiltins = ["assert", "buffer", "child_process", "cluster", "crypto", "dgram", "dns", "events", "fs", "fs/promises", "http", "http2", "https", "net", "os", "path", "perf_hooks", "process", "readline", "stream", "timers", "tls", "url", "util", "v8", "vm", "worker_threads", "zlib"];
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "migrations/**", ".toolloop/**", "eslint.config.js", "scripts/**/*.py", ".venv/**"] },
+  { ignores: ["dist/**", "node_modules/**", "migrations/**", ".toolloop/**", "eslint.config.js", "scripts/**/*.py", ".venv/**", ".venv-bfcl/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

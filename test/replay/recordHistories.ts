@@ -7,7 +7,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { historyToJSON } from "@temporalio/common/lib/proto-utils.js";
+import { execFileSync } from "node:child_process";
+import { findTemporalCli } from "../../src/services/temporalCli.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId, pauseSignal, resumeSignal, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
@@ -20,10 +21,19 @@ fs.mkdirSync(outDir, { recursive: true });
 const env = await createTestEnv("record");
 const sim = await startSimulator({ seed: 1, latencyMs: 20, maxConcurrency: 8, quiet: true });
 const workers = await env.startWorkers();
+// The Temporal CLI's JSON export is the format every Temporal tool (and Worker.runReplayHistory) reads.
+const temporalCli = await findTemporalCli();
 const save = async (workflowId: string, runId: string | undefined, name: string) => {
-  const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
-  fs.writeFileSync(path.join(outDir, `${name}.json`), historyToJSON(history));
-  console.log(`wrote ${name}.json (${history.events?.length} events)`);
+  const args = ["workflow", "show", "--address", env.temporalAddress, "--namespace", env.namespace, "-w", workflowId, "-o", "json"];
+  if (runId) args.push("-r", runId);
+  const json = execFileSync(temporalCli, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  fs.writeFileSync(path.join(outDir, `${name}.json`), json);
+  // Replay needs the original workflow id (child ids derive from it); the export does not carry it.
+  const indexFile = path.join(outDir, "index.json");
+  const index = fs.existsSync(indexFile) ? (JSON.parse(fs.readFileSync(indexFile, "utf8")) as Record<string, string>) : {};
+  index[`${name}.json`] = workflowId;
+  fs.writeFileSync(indexFile, JSON.stringify(index, null, 2) + "\n");
+  console.log(`wrote ${name}.json (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
 };
 try {
   const id1 = `replay-two-iterations`;
