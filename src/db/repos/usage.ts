@@ -1,15 +1,9 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../client.js";
+import type { UsageRow } from "../../llm/usage.js";
 import { llmUsage } from "../schema.js";
 
-export interface UsageRow {
-  role: string;
-  model: string;
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  failures: number;
-}
+export type { UsageRow };
 
 /** Adds to the running totals per (campaign, iteration, stage, role, model). */
 export async function addUsage(db: Db, key: { campaignId: string; iteration: number; stage: string }, rows: UsageRow[]): Promise<void> {
