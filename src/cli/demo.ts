@@ -5,14 +5,14 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { NativeConnection } from "@temporalio/worker";
+import { DefaultLogger, NativeConnection, Runtime } from "@temporalio/worker";
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, openDatabase } from "../db/client.js";
 import { startSimulator } from "../llm/simulator/server.js";
 import { startTemporalDevServer } from "../services/temporalDevServer.js";
-import { follow, readConfigFile, startCampaign, defaultCampaignId } from "./campaign.js";
+import { CliError, follow, readConfigFile, startCampaign, defaultCampaignId } from "./campaign.js";
 import { cliEnv, workflowUiLink } from "./env.js";
 import { connectClient } from "./temporal.js";
 import { activityDepsFor } from "./worker.js";
@@ -26,7 +26,10 @@ export function registerDemoCommand(program: Command): void {
     .option("--latency-ms <n>", "simulated LLM latency", "20")
     .option("--mistake-rate <p>", "how often the simulated tool agent makes an argument mistake (gives verification work)", "0.08")
     .option("--keep-running", "leave the dev server and workers up after the campaign (Ctrl-C to stop)")
-    .action(async (opts: { config: string; stateDir: string; latencyMs: string; mistakeRate: string; keepRunning?: boolean }) => {
+    .option("--worker-log-level <level>", "Temporal SDK log level of the in-process workers", "WARN")
+    .action(async (opts: { config: string; stateDir: string; latencyMs: string; mistakeRate: string; keepRunning?: boolean; workerLogLevel: string }) => {
+      // The demo prints its own progress; worker lifecycle chatter would bury it.
+      Runtime.install({ logger: new DefaultLogger(parseLogLevel(opts.workerLogLevel)) });
       const stateDir = path.resolve(opts.stateDir);
       fs.mkdirSync(stateDir, { recursive: true });
       const { raw, config } = readConfigFile(opts.config);
@@ -93,4 +96,13 @@ export function registerDemoCommand(program: Command): void {
 
 function rowsOf(result: unknown): Record<string, unknown>[] {
   return ((result as { rows?: Record<string, unknown>[] }).rows ?? (result as Record<string, unknown>[])) as Record<string, unknown>[];
+}
+
+const LOG_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const;
+
+function parseLogLevel(level: string): (typeof LOG_LEVELS)[number] {
+  const upper = level.toUpperCase();
+  const found = LOG_LEVELS.find((l) => l === upper);
+  if (!found) throw new CliError(`--worker-log-level: expected one of ${LOG_LEVELS.join(", ")}, got "${level}"`);
+  return found;
 }

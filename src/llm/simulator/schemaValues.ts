@@ -51,6 +51,7 @@ const BANK: Record<string, readonly string[]> = {
   song: ["Bohemian Rhapsody", "Clair de Lune", "Hey Jude"],
   product: ["wireless mouse", "standing desk", "water bottle"],
   word: ["serendipity", "ephemeral", "ubiquitous"],
+  repo: ["octo-org/widgets", "acme/payments-api", "toolloop/toolloop", "data-team/etl-jobs"],
 };
 
 /** Word aliases: the first bank whose key is one of a parameter's words wins. */
@@ -61,7 +62,7 @@ const ALIASES: Record<string, string> = {
   from: "origin", to_city: "destination", dest: "destination", link: "url", uri: "url", user: "username",
   login: "username", filename: "file", folder: "path", directory: "path", tz: "timezone", units: "unit",
   genre: "genre", film: "movie", track: "song", item: "product", artist: "author", host: "domain",
-  label: "title", event: "title", summary: "description", comment: "message", first: "name", last: "name",
+  repository: "repo", label: "title", event: "title", summary: "description", comment: "message", first: "name", last: "name",
 };
 
 function bankFor(paramName: string): readonly string[] | undefined {
@@ -73,6 +74,14 @@ function bankFor(paramName: string): readonly string[] | undefined {
     if (w.endsWith("s") && BANK[w.slice(0, -1)]) return BANK[w.slice(0, -1)];
   }
   return undefined;
+}
+
+function safeRegExp(source: string): RegExp | undefined {
+  try {
+    return new RegExp(source, "u");
+  } catch {
+    return undefined;
+  }
 }
 
 function isoDate(rng: SeededRandom): string {
@@ -93,8 +102,10 @@ function stringValue(rng: SeededRandom, schema: Schema, paramName: string): stri
   else if (format === "uuid") v = "3f2b8c1e-9d4a-4e7b-a6c5-1b2d3e4f5a6b";
   else if (format === "ipv4") v = rng.pick(BANK.ip!);
   else {
-    const bank = bankFor(paramName);
-    v = bank ? rng.pick(bank) : `${words.join(" ") || "value"} ${rng.pick(["alpha", "blue", "north", "prime", "delta"])}`;
+    // A schema pattern narrows the bank to values a real user would type for it.
+    const pattern = typeof schema.pattern === "string" ? safeRegExp(schema.pattern) : undefined;
+    const bank = bankFor(paramName)?.filter((b) => !pattern || pattern.test(b));
+    v = bank && bank.length > 0 ? rng.pick(bank) : `${words.join(" ") || "value"} ${rng.pick(["alpha", "blue", "north", "prime", "delta"])}`;
   }
   const min = typeof schema.minLength === "number" ? schema.minLength : 0;
   const max = typeof schema.maxLength === "number" ? schema.maxLength : Infinity;

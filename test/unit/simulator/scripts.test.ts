@@ -79,3 +79,13 @@ test("mistakeRate 1: every answer carries a realistic mistake, deterministically
   const clean = scriptChat(chatRequestSchema.parse({ messages: [{ role: "user", content: "Write a poem about the sea." }], tools }), 1, 0);
   assert.equal(clean.toolCalls.length, 0);
 });
+
+test("generated string values honour the schema's pattern when the value bank has a match", async () => {
+  const { valueForSchema } = await import("../../../src/llm/simulator/schemaValues.js");
+  const { SeededRandom } = await import("../../../src/util/random.js");
+  const schema = { type: "string", pattern: "^[\\w.-]+/[\\w.-]+$" };
+  for (let seed = 1; seed <= 20; seed++) {
+    const v = valueForSchema(new SeededRandom(seed), schema, "repo");
+    assert.match(String(v), /^[\w.-]+\/[\w.-]+$/, `seed ${seed}: ${String(v)}`);
+  }
+});
