@@ -27,7 +27,13 @@ as_root() {
 
 echo "== node dependencies"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund </dev/null
+  # npm ci refuses a lock without other platforms' optional packages (e.g. @swc/core-darwin-*),
+  # which a registry mirror that lacks them produces; npm install still installs exactly the
+  # locked versions and leaves the lock as it is.
+  if ! npm ci --no-audit --no-fund </dev/null; then
+    echo "npm ci refused the lock file; installing the locked versions with npm install"
+    npm install --no-audit --no-fund </dev/null
+  fi
 else
   echo "node_modules up to date"
 fi
