@@ -40,7 +40,7 @@ export const toolSourceSchema = z.discriminatedUnion(
 export type ToolSource = z.infer<typeof toolSourceSchema>;
 
 /** Every stage the framework knows; anything else in `stages[]` is rejected. */
-export const STAGE_NAMES = ["synthesize.singleTurn", "verify.rules", "export.dataset", "evaluate.bfcl"] as const;
+export const STAGE_NAMES = ["synthesize.singleTurn", "verify.rules", "export.dataset", "evaluate.bfcl", "evaluate.probe"] as const;
 
 const batchSize = positiveInt.max(2000, "expected at most 2000").default(200);
 
@@ -90,7 +90,30 @@ export const evaluateBfclStageSchema = z.strictObject({
   temperature: z.number().min(0).max(2).default(0.001),
 });
 
-export const stageSchema = z.discriminatedUnion("name", [synthesizeSingleTurnStageSchema, verifyRulesStageSchema, exportDatasetStageSchema, evaluateBfclStageSchema], {
+/**
+ * The non-multi-turn categories the fast probe (our matcher, in process) can score; the same list as
+ * BFCL_SINGLE_TURN_CATEGORIES in src/bfcl/data.ts, repeated here because this module stays free of I/O.
+ */
+export const BFCL_PROBE_CATEGORIES = BFCL_EVAL_CATEGORIES.filter((c) => !c.startsWith("multi_turn"));
+
+export const evaluateProbeStageSchema = z.strictObject({
+  name: z.literal("evaluate.probe"),
+  categories: z
+    .array(z.string().refine((c) => BFCL_PROBE_CATEGORIES.includes(c as (typeof BFCL_PROBE_CATEGORIES)[number]), {
+      error: (i) => `unknown or multi-turn BFCL category ${JSON.stringify(i.input)}; the fast probe scores: ${BFCL_PROBE_CATEGORIES.join(", ")}`,
+    }))
+    .min(1, "expected at least one category")
+    .refine((c) => new Set(c).size === c.length, "expected each category at most once")
+    .default([...BFCL_PROBE_CATEGORIES]),
+  /** Probe only the first N entries of each category; omitted = the whole category. */
+  limitPerCategory: positiveInt.optional(),
+  /** Matcher mode: "strict" (optimal parallel matching) or "bfcl" (the official behaviour). */
+  mode: z.enum(["bfcl", "strict"], { error: 'expected "bfcl" or "strict"' }).default("strict"),
+  /** Categories per batch; 1 keeps retries small. */
+  batchSize: positiveInt.max(13).default(1),
+});
+
+export const stageSchema = z.discriminatedUnion("name", [synthesizeSingleTurnStageSchema, verifyRulesStageSchema, exportDatasetStageSchema, evaluateBfclStageSchema, evaluateProbeStageSchema], {
   error: (issue): string | undefined =>
     issue.code === "invalid_union"
       ? `unknown stage name; expected one of ${STAGE_NAMES.map((s) => `"${s}"`).join(", ")}`

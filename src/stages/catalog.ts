@@ -18,4 +18,5 @@ export const STAGE_CATALOG: Record<StageName, StageScheduling> = {
   "verify.rules": { latency: "default", batchTimeoutMinutes: 15, title: "rule verification" },
   "export.dataset": { latency: "default", batchTimeoutMinutes: 30, title: "dataset export" },
   "evaluate.bfcl": { latency: "llm", batchTimeoutMinutes: 240, title: "BFCL evaluation (bfcl-eval)" },
+  "evaluate.probe": { latency: "llm", batchTimeoutMinutes: 60, title: "BFCL fast probe (toolloop matcher)" },
 };

@@ -1,6 +1,7 @@
 /** Stage name -> handler. The config schema and STAGE_CATALOG list the same names. */
 import type { StageName } from "../config/campaignConfig.js";
 import { evaluateBfclStage } from "./evaluateBfcl.js";
+import { evaluateProbeStage } from "./evaluateProbe.js";
 import { exportDatasetStage } from "./exportDataset.js";
 import { synthesizeSingleTurnStage } from "./synthesizeSingleTurn.js";
 import type { StageHandler } from "./types.js";
@@ -16,4 +17,5 @@ export const STAGE_HANDLERS: Record<StageName, AnyStageHandler> = {
   "verify.rules": verifyRulesStage,
   "export.dataset": exportDatasetStage,
   "evaluate.bfcl": evaluateBfclStage,
+  "evaluate.probe": evaluateProbeStage,
 };

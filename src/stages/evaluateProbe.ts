@@ -1,0 +1,216 @@
+/**
+ * evaluate.probe: the fast BFCL probe. The policy endpoint answers the non-multi-turn BFCL
+ * categories and our matcher scores the tool calls in process, so a check takes minutes instead of
+ * a full bfcl-eval run. Its rows carry evaluator "toolloop-matcher" and are never the official
+ * score. A batch owns `batchSize` categories and stores each one as soon as it is scored, so a
+ * retried batch only probes the categories that are missing.
+ */
+import { setMaxListeners } from "node:events";
+import type { CampaignConfig, StageConfig } from "../config/campaignConfig.js";
+import { loadBfclCategory } from "../bfcl/data.js";
+import { runFastProbe, type ProbeChatClient } from "../bfcl/fastProbe.js";
+import { listBfclScores, upsertBfclScores, type BfclScoreRow } from "../db/repos/bfclScores.js";
+import { addUsage } from "../db/repos/usage.js";
+import { LlmError, UsageAccumulator, type LlmClient } from "../llm/client.js";
+import { StageInputError, type BatchResult, type StageHandler } from "./types.js";
+
+type ProbeStage = Extract<StageConfig, { name: "evaluate.probe" }>;
+
+export const PROBE_EVALUATOR = "toolloop-matcher" as const;
+/** The group row finalize writes; named so nobody mistakes it for BFCL's "overall". */
+export const OVERALL_PROBE = "overall_probe";
+export const OVERALL_PROBE_NOTE =
+  "entry-weighted mean accuracy over the probed categories (toolloop matcher, fast probe); NOT the BFCL leaderboard formula — see the evaluate.bfcl rows for the official score";
+
+/** Heartbeat details: entries probed in this batch so far, and the categories already stored. */
+export interface ProbeProgress {
+  done: number;
+  total: number;
+  finished: string[];
+  category?: string;
+}
+
+function batchCategories(stage: ProbeStage, batchIndex: number): string[] {
+  return stage.categories.slice(batchIndex * stage.batchSize, (batchIndex + 1) * stage.batchSize);
+}
+
+function requirePolicy(config: CampaignConfig): { maxConcurrency: number } {
+  const policy = config.roles.policy;
+  if (!policy) throw new StageInputError("roles.policy: evaluate.probe needs the policy role (the model to probe) in the campaign config");
+  const endpoint = config.endpoints[policy.endpoint];
+  if (!endpoint) throw new StageInputError(`roles.policy.endpoint: unknown endpoint "${policy.endpoint}"`);
+  return { maxConcurrency: endpoint.maxConcurrency };
+}
+
+async function categorySize(category: string, limit: number | undefined): Promise<number> {
+  let size: number;
+  try {
+    size = (await loadBfclCategory(category)).length;
+  } catch (err) {
+    // Missing or unreadable data is a setup problem a retry will not fix.
+    throw new StageInputError(`evaluate.probe: cannot load BFCL category "${category}": ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return limit === undefined ? size : Math.min(size, limit);
+}
+
+/** A stored row is reusable only if it was produced with the same mode and limit as this run asks for. */
+function reusable(row: BfclScoreRow | undefined, stage: ProbeStage): row is BfclScoreRow {
+  return row !== undefined && row.details?.mode === stage.mode && row.details.limitPerCategory === (stage.limitPerCategory ?? null);
+}
+
+/**
+ * The policy client as the probe sees it. A request the model cannot answer usably (HTTP 4xx, an
+ * unreadable response) is a wrong answer for that entry, as in BFCL; transport failures that
+ * outlived the client's retries and aborts still fail the batch.
+ */
+export function probeClient(policy: LlmClient, counters: { failedRequests: number }): ProbeChatClient {
+  return {
+    async chat(req, opts) {
+      try {
+        return await policy.chat(req as Parameters<LlmClient["chat"]>[0], opts);
+      } catch (err) {
+        if (err instanceof LlmError && !err.retryable && err.kind !== "aborted") {
+          counters.failedRequests++;
+          return { message: { content: null } };
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+export const evaluateProbeStage: StageHandler<ProbeStage, ProbeProgress> = {
+  name: "evaluate.probe",
+
+  async plan(ctx) {
+    requirePolicy(ctx.config);
+    let items = 0;
+    for (const category of ctx.stage.categories) items += await categorySize(category, ctx.stage.limitPerCategory);
+    return { batches: Math.ceil(ctx.stage.categories.length / ctx.stage.batchSize), items };
+  },
+
+  async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
+    const { stage, campaignId, iteration, config } = ctx;
+    const { db } = ctx.deps;
+    const categories = batchCategories(stage, batchIndex);
+    if (categories.length === 0) throw new StageInputError(`batch ${batchIndex} is outside the plan (${stage.categories.length} categories, batchSize ${stage.batchSize})`);
+    const { maxConcurrency } = requirePolicy(config);
+
+    const sizes = new Map<string, number>();
+    for (const c of categories) sizes.set(c, await categorySize(c, stage.limitPerCategory));
+    const state: ProbeProgress = { done: 0, total: [...sizes.values()].reduce((a, b) => a + b, 0), finished: [] };
+    const totals = { items: 0, correct: 0, probed: 0, reused: 0, categories: 0, failedRequests: 0 };
+
+    const stored = new Map((await listBfclScores(db, campaignId, iteration, PROBE_EVALUATOR)).map((r) => [r.category, r]));
+    const todo: string[] = [];
+    for (const category of categories) {
+      const row = stored.get(category);
+      if (reusable(row, stage)) {
+        totals.items += row.total;
+        totals.correct += row.correct;
+        totals.reused += row.total;
+        totals.categories++;
+        state.done += sizes.get(category) ?? 0;
+        state.finished.push(category);
+      } else {
+        todo.push(category);
+      }
+    }
+    progress.report({ ...state, finished: [...state.finished] });
+    if (todo.length === 0) return totals;
+
+    const usage = new UsageAccumulator();
+    const counters = { failedRequests: 0 };
+    const client = probeClient(ctx.deps.createLlm(config, "policy", usage), counters);
+    // Up to maxConcurrency requests listen on the stage signal at once.
+    setMaxListeners(0, ctx.signal);
+    try {
+      for (const category of todo) {
+        ctx.signal.throwIfAborted();
+        const failedBefore = counters.failedRequests;
+        const base = state.done;
+        state.category = category;
+        const result = await runFastProbe({
+          client,
+          categories: [category],
+          limitPerCategory: stage.limitPerCategory,
+          concurrency: maxConcurrency,
+          mode: stage.mode,
+          signal: ctx.signal,
+          onProgress: (done) => {
+            state.done = base + done;
+            progress.report({ ...state, finished: [...state.finished] });
+          },
+        });
+        const score = result.categories[category];
+        if (!score) throw new Error(`fast probe returned no score for category "${category}"`);
+        const failedRequests = counters.failedRequests - failedBefore;
+        await upsertBfclScores(db, [
+          {
+            campaignId,
+            iteration,
+            evaluator: PROBE_EVALUATOR,
+            category,
+            correct: score.correct,
+            total: score.total,
+            accuracy: score.accuracy,
+            details: { mode: result.mode, limitPerCategory: stage.limitPerCategory ?? null, failedRequests, note: "fast probe (toolloop matcher), not bfcl-eval" },
+          },
+        ]);
+        totals.items += score.total;
+        totals.correct += score.correct;
+        totals.probed += score.total;
+        totals.categories++;
+        totals.failedRequests += failedRequests;
+        state.done = base + (sizes.get(category) ?? score.total);
+        state.finished.push(category);
+        delete state.category;
+        progress.report({ ...state, finished: [...state.finished] });
+      }
+    } finally {
+      // Tokens spent on an aborted or failed batch are still spent.
+      await addUsage(db, { campaignId, iteration, stage: stage.name }, usage.drain());
+    }
+    return totals;
+  },
+
+  async finalize(ctx) {
+    const { stage, campaignId, iteration } = ctx;
+    const stored = new Map((await listBfclScores(ctx.deps.db, campaignId, iteration, PROBE_EVALUATOR)).map((r) => [r.category, r]));
+    const categories: Record<string, { accuracy: number; correct: number; total: number }> = {};
+    let correct = 0;
+    let total = 0;
+    for (const category of stage.categories) {
+      const row = stored.get(category);
+      if (!reusable(row, stage)) {
+        throw new StageInputError(`evaluate.probe: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`);
+      }
+      categories[category] = { accuracy: row.accuracy, correct: row.correct, total: row.total };
+      correct += row.correct;
+      total += row.total;
+    }
+    const overallProbe = total === 0 ? 0 : correct / total;
+    await upsertBfclScores(ctx.deps.db, [
+      {
+        campaignId,
+        iteration,
+        evaluator: PROBE_EVALUATOR,
+        category: OVERALL_PROBE,
+        correct,
+        total,
+        accuracy: overallProbe,
+        details: { note: OVERALL_PROBE_NOTE, mode: stage.mode, limitPerCategory: stage.limitPerCategory ?? null, categories: stage.categories },
+      },
+    ]);
+    return {
+      evaluator: PROBE_EVALUATOR,
+      mode: stage.mode,
+      limitPerCategory: stage.limitPerCategory ?? null,
+      overallProbe,
+      note: OVERALL_PROBE_NOTE,
+      correct,
+      total,
+      categories,
+    };
+  },
+};
