@@ -52,7 +52,10 @@ export function resolveBfclDataDir(dataDir?: string): string {
   if (dataDir) return path.resolve(dataDir);
   const env = process.env.BFCL_DATA_DIR;
   if (env) return path.resolve(env);
-  return path.resolve(findRepoRoot(), "..", "shared", "bfcl");
+  // The workspace's shared copy when there is one, else the copy vendored with the repo (same
+  // files, Apache-2.0, see data/bfcl/SOURCE.md), so a clone anywhere can check and probe.
+  const shared = path.resolve(findRepoRoot(), "..", "shared", "bfcl");
+  return existsSync(shared) ? shared : path.resolve(findRepoRoot(), "data", "bfcl");
 }
 
 export function assertKnownCategory(category: string): void {

@@ -215,7 +215,7 @@ export function registerBfclCommands(program: Command): void {
     .description("score decoded outputs ({\"id\", \"result\": [{\"func\": {\"param\": value}}]} per line) with the toolloop matcher")
     .requiredOption("--category <name>", `one of: ${BFCL_SINGLE_TURN_CATEGORIES.join(", ")}`)
     .requiredOption("--outputs <file>", "JSON Lines file of decoded outputs")
-    .option("--data <dir>", "BFCL data directory (default: $BFCL_DATA_DIR or ../shared/bfcl)")
+    .option("--data <dir>", "BFCL data directory (default: $BFCL_DATA_DIR, else ../shared/bfcl, else the copy in data/bfcl)")
     .option("--mode <mode>", "bfcl (official behaviour) or strict (optimal parallel matching)", "bfcl")
     .action(async (opts: BfclCheckOptions) => {
       const report = await runBfclCheck(opts);
@@ -233,7 +233,7 @@ export function registerBfclCommands(program: Command): void {
     .option("--limit <n>", "probe only the first N entries of each category")
     .option("--mode <mode>", "strict (optimal parallel matching) or bfcl (official behaviour)", "strict")
     .option("--concurrency <n>", "parallel requests", "8")
-    .option("--data <dir>", "BFCL data directory (default: $BFCL_DATA_DIR or ../shared/bfcl)")
+    .option("--data <dir>", "BFCL data directory (default: $BFCL_DATA_DIR, else ../shared/bfcl, else the copy in data/bfcl)")
     .option("--json", "print the report as one JSON object")
     .action(async (opts: BfclProbeOptions) => {
       const report = await runBfclProbe(opts, stderrProgress());
