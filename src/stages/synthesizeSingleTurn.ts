@@ -23,6 +23,8 @@ export interface SynthesisProgress {
   written: number;
   existing: number;
   failed: number;
+  /** Slots whose sample had the same content (hence the same id) as one already stored: kept once. */
+  duplicates?: number;
 }
 
 export const slotKey = (campaignId: string, iteration: number, slot: number) => `${campaignId}/${iteration}/synthesize.singleTurn/${slot}`;
@@ -49,7 +51,7 @@ export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgre
 
     const resume = progress.resumeFrom;
     const state: SynthesisProgress =
-      resume && resume.nextSlot >= start && resume.nextSlot <= end ? { ...resume } : { nextSlot: start, written: 0, existing: 0, failed: 0 };
+      resume && resume.nextSlot >= start && resume.nextSlot <= end ? { ...resume } : { nextSlot: start, written: 0, existing: 0, failed: 0, duplicates: 0 };
 
     const slots = range(state.nextSlot, end);
     const present = await existingSlotKeys(db, slots.map((s) => slotKey(campaignId, iteration, s)));
@@ -84,7 +86,9 @@ export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgre
       buffer = [];
       flushing = flushing.then(async () => {
         if (chunk.length === 0) return;
-        state.written += await insertSamples(db, chunk.map((c) => c.row));
+        const inserted = await insertSamples(db, chunk.map((c) => c.row));
+        state.written += inserted;
+        state.duplicates = (state.duplicates ?? 0) + chunk.length - inserted;
         for (const c of chunk) markDone(c.slot);
         progress.report({ ...state });
       });
@@ -131,7 +135,7 @@ export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgre
     await addUsage(db, { campaignId, iteration, stage: stage.name }, usage.drain());
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
     if (fatal) throw fatal;
-    return { items: end - start, written: state.written, existing: state.existing, failed: state.failed };
+    return { items: end - start, written: state.written, existing: state.existing, failed: state.failed, duplicates: state.duplicates ?? 0 };
   },
 };
 

@@ -49,7 +49,7 @@ test("a batch resumes from its heartbeat details: slots below nextSlot are not g
   assert.equal(sim.stats().byPath["/v1/chat/completions"], 12);
   const rows = await env.db.db.select({ slotKey: samples.slotKey }).from(samples).where(eq(samples.campaignId, campaignId));
   assert.deepEqual(rows.map((r) => Number(r.slotKey?.split("/").pop())).sort((a, b) => a - b), [14, 15, 16, 17, 18, 19]);
-  assert.deepEqual(result, { items: 10, written: 10, existing: 0, failed: 0 }, "counters carried over from the details");
+  assert.deepEqual(result, { items: 10, written: 10, existing: 0, failed: 0, duplicates: 0 }, "counters carried over from the details");
   assert.ok(beats.length > 0);
   assert.equal(beats.at(-1)?.nextSlot, 20);
   // Progress reported is monotone.
