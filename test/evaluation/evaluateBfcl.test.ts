@@ -5,17 +5,16 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { parseCampaignConfig, type CampaignConfig, type StageConfig } from "../../src/config/campaignConfig.js";
-import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
+import type { DbHandle } from "../../src/db/client.js";
 import { listBfclScores } from "../../src/db/repos/bfclScores.js";
 import { BFCL_REGISTRY_NAME, countResultLines, ENSURE_VENV_SCRIPT, REPO_ROOT } from "../../src/evaluation/bfclEval.js";
-import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
-import { startPostgres } from "../../src/services/postgres.js";
+import type { SimulatorHandle } from "../../src/llm/simulator/server.js";
 import { bfclIterationDir, evaluateBfclStage, type BfclProgress } from "../../src/stages/evaluateBfcl.js";
 import type { BatchResult, StageContext } from "../../src/stages/types.js";
+import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 
 type EvalStage = Extract<StageConfig, { name: "evaluate.bfcl" }>;
 
@@ -26,27 +25,16 @@ const skip = !venvAvailable && process.env.CI !== "true" ? "no bfcl-eval environ
 let db: DbHandle;
 let sim: SimulatorHandle;
 let workDir: string;
-const stops: (() => Promise<void>)[] = [];
+let resources: StageResources | undefined;
 
 before(async () => {
   if (skip) return;
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-bfcl-"));
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    const pg = await startPostgres({ dataDir: path.join(workDir, "pg") });
-    url = pg.url;
-    stops.push(() => pg.stop());
-  }
-  db = await openDatabase(url);
-  stops.push(() => db.close());
-  await migrateDatabase(db);
-  sim = await startSimulator({ seed: 3, latencyMs: 5, maxConcurrency: 8, quiet: true });
-  stops.push(() => sim.close());
+  resources = await startStageResources("bfcl", 3);
+  ({ db, sim, workDir } = resources);
 });
 
 after(async () => {
-  for (const stop of stops.reverse()) await stop();
-  if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  await resources?.close();
 });
 
 function campaign(stage: Record<string, unknown>): CampaignConfig {

@@ -4,23 +4,20 @@
  * usage recorded, and a rerun that makes no request at all.
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { after, before, test } from "node:test";
 import { and, eq } from "drizzle-orm";
 import { BFCL_SINGLE_TURN_CATEGORIES, readBfclCategorySync } from "../../src/bfcl/data.js";
 import { BFCL_PROBE_CATEGORIES, parseCampaignConfig, type CampaignConfig, type StageConfig } from "../../src/config/campaignConfig.js";
-import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
+import type { DbHandle } from "../../src/db/client.js";
 import { listBfclScores } from "../../src/db/repos/bfclScores.js";
 import { llmUsage } from "../../src/db/schema.js";
 import { createRoleClient } from "../../src/llm/client.js";
-import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
-import { startPostgres } from "../../src/services/postgres.js";
+import type { SimulatorHandle } from "../../src/llm/simulator/server.js";
 import { STAGE_CATALOG } from "../../src/stages/catalog.js";
 import { evaluateProbeStage, OVERALL_PROBE, PROBE_EVALUATOR, type ProbeProgress } from "../../src/stages/evaluateProbe.js";
 import { STAGE_HANDLERS } from "../../src/stages/registry.js";
 import { StageInputError, type BatchResult, type StageContext } from "../../src/stages/types.js";
+import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 
 type ProbeStage = Extract<StageConfig, { name: "evaluate.probe" }>;
 
@@ -65,26 +62,15 @@ test("evaluate.probe config: defaults, category validation with the entry's path
 let db: DbHandle;
 let sim: SimulatorHandle;
 let workDir: string;
-const stops: (() => Promise<void>)[] = [];
+let resources: StageResources | undefined;
 
 before(async () => {
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-probe-"));
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    const pg = await startPostgres({ dataDir: path.join(workDir, "pg") });
-    url = pg.url;
-    stops.push(() => pg.stop());
-  }
-  db = await openDatabase(url);
-  stops.push(() => db.close());
-  await migrateDatabase(db);
-  sim = await startSimulator({ seed: 5, latencyMs: 5, maxConcurrency: 8, quiet: true });
-  stops.push(() => sim.close());
+  resources = await startStageResources("probe", 5);
+  ({ db, sim, workDir } = resources);
 });
 
 after(async () => {
-  for (const stop of stops.reverse()) await stop();
-  if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  await resources?.close();
 });
 
 function campaign(stage: Record<string, unknown>, opts: { policy?: boolean } = {}): CampaignConfig {
