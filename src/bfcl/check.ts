@@ -1,7 +1,6 @@
 import type { BfclEntry } from "./data.js";
 import { categoryInfo, matchWithCategory, type MatchMode, type MatchReason } from "../matching/matcher.js";
-import type { BfclCall } from "../matching/bfclChecker.js";
-import { isDict } from "../matching/pyValue.js";
+import { bfclCallsFromValue, type MatchCall } from "../matching/matchCall.js";
 
 export interface EntryVerdict {
   id: string;
@@ -10,30 +9,19 @@ export interface EntryVerdict {
   reasons: MatchReason[];
 }
 
-/** BFCL's is_function_calling_format_output: a list of one-key objects whose value is an object (no copy). */
-export function isBfclCallFormat(result: unknown): result is BfclCall[] {
-  if (!Array.isArray(result)) return false;
-  for (let i = 0; i < result.length; i++) {
-    const item: unknown = result[i];
-    if (!isDict(item)) return false;
-    let n = 0;
-    let args: unknown;
-    for (const k in item) {
-      n++;
-      args = item[k];
-    }
-    if (n !== 1 || !isDict(args)) return false;
-  }
-  return true;
-}
-
 /**
  * Scores one entry given its output in BFCL's decoded form (`[{"func": {"p": v}}]`; for java and
- * javascript every value is source text). Relevance categories only ask whether there is a call:
- * anything that is not in call format counts as "no call", as in BFCL's is_empty_output.
+ * javascript every value is source text), either as a plain value or as parsed by
+ * parseBfclResult / parseBfclOutputLine (a BfclDecodedResult, the faster form). Relevance
+ * categories only ask whether there is a call: anything that is not in call format counts as
+ * "no call", as in BFCL's is_empty_output.
  */
 export function checkEntry(entry: BfclEntry, result: unknown, mode: MatchMode): EntryVerdict {
-  const calls = isBfclCallFormat(result) ? result : undefined;
+  return checkEntryCalls(entry, bfclCallsFromValue(result), mode);
+}
+
+/** checkEntry on an output already in the matcher's form: undefined when it is not in call format. */
+export function checkEntryCalls(entry: BfclEntry, calls: MatchCall[] | undefined, mode: MatchMode): EntryVerdict {
   const info = categoryInfo(entry.category);
   if (info.relevance) {
     const m = matchWithCategory(calls ?? [], entry.function, [], entry.category, info, mode, false);

@@ -3,7 +3,7 @@ import { loadBfclCategory, type BfclEntry, isRelevanceCategory } from "./data.js
 import { toOpenAiTools, type OpenAiTool } from "./toolSchema.js";
 import { decodeOpenAiToolCalls } from "../matching/decoders.js";
 import { matchBfclCalls, type MatchMode } from "../matching/matcher.js";
-import type { BfclCall } from "../matching/bfclChecker.js";
+import { MatchCall } from "../matching/matchCall.js";
 
 /** The slice of src/llm/client.ts's LlmClient the probe uses (structural, so any compatible client works). */
 export interface ProbeChatClient {
@@ -73,7 +73,7 @@ async function probeEntry(client: ProbeChatClient, entry: BfclEntry, mode: Match
   const tools = toOpenAiTools(entry.function, entry.category);
   const res = await client.chat({ messages: messagesOf(entry), ...(tools.length > 0 ? { tools } : {}) }, { signal });
   const decoded = decodeOpenAiToolCalls(res.message.tool_calls);
-  const calls: BfclCall[] = decoded.ok ? decoded.calls.map((c) => ({ [c.name]: c.args })) : [];
+  const calls: MatchCall[] = decoded.ok ? decoded.calls.map((c) => MatchCall.fromArgs(c.name, c.args)) : [];
   if (isRelevanceCategory(entry.category)) {
     return matchBfclCalls(calls, entry.function, [], entry.category, mode).valid;
   }

@@ -1,4 +1,5 @@
 import type { FunctionDoc, ParamDoc } from "./types.js";
+import type { MatchCall } from "./matchCall.js";
 import { JAVA_TYPE_CONVERSION, javaTypeConverter } from "./javaConvert.js";
 import { JS_TYPE_CONVERSION, jsTypeConverter } from "./jsConvert.js";
 import { PyCrash, PyFloat, isDict, isTuple, pyEq, pyIn, pyIter, pyLen, pyType, type PyTypeName } from "./pyValue.js";
@@ -10,17 +11,24 @@ import { PyCrash, PyFloat, isDict, isTuple, pyEq, pyIn, pyIter, pyLen, pyType, t
  */
 export type Language = "python" | "java" | "javascript";
 
-export interface SingleCheck {
-  valid: boolean;
-  errorType?: string;
-  message?: string;
-  param?: string;
-  expected?: unknown;
-  got?: unknown;
+/**
+ * The result of one check. A class, so that every result has one shape: the matcher reads these
+ * fields for every call it checks, and results of many shapes made those reads megamorphic.
+ * Absent fields are undefined.
+ */
+export class SingleCheck {
+  constructor(
+    readonly valid: boolean,
+    readonly errorType?: string,
+    readonly message?: string,
+    readonly param?: string,
+    readonly expected?: unknown,
+    readonly got?: unknown,
+    /** type_checker's is_variable (set on its results only). */
+    readonly isVariable = false,
+  ) {}
 }
 
-/** A decoded model call in BFCL's shape: `{fname: {param: value}}`. */
-export type BfclCall = Record<string, Record<string, unknown>>;
 
 const PYTHON_TYPE_MAPPING: Record<string, PyTypeName> = {
   string: "str",
@@ -49,14 +57,12 @@ export function standardizeString(s: string): string {
   return lowered.includes("'") ? lowered.replace(/'/g, '"') : lowered;
 }
 
-/** A failed check; built field by field (object spread is slow on this path). */
+/** A failed check. */
 function fail(errorType: string, message: string, param: string, expected?: unknown, got?: unknown): SingleCheck {
-  const r: SingleCheck = { valid: false, errorType, message, param };
-  if (expected !== undefined) r.expected = expected;
-  if (got !== undefined) r.got = got;
-  return r;
+  return new SingleCheck(false, errorType, message, param, expected, got);
 }
-const OK: SingleCheck = { valid: true };
+// Shared results for the (hot) passing paths and the verdict-only failures; never mutated.
+const OK = new SingleCheck(true);
 
 /**
  * When false, the common failure paths return the shared FAILED instead of building their
@@ -64,8 +70,8 @@ const OK: SingleCheck = { valid: true };
  * and reports them only when an expected call finds no match; it then re-checks in detail).
  */
 let detailed = true;
-const FAILED: SingleCheck = Object.freeze({ valid: false });
-const FAILED_TYPE: TypeCheck = Object.freeze({ valid: false, isVariable: false });
+const FAILED = new SingleCheck(false);
+const FAILED_TYPE: TypeCheck = FAILED;
 
 function possibleAnswerType(candidates: unknown[]): PyTypeName | undefined {
   // Indexed loops on the hot paths: for-of iterators are not always optimised away.
@@ -73,14 +79,12 @@ function possibleAnswerType(candidates: unknown[]): PyTypeName | undefined {
   return undefined;
 }
 
-interface TypeCheck extends SingleCheck {
-  isVariable: boolean;
-}
-// Shared results for the (hot) passing paths; never mutated.
-const VALID_PLAIN: TypeCheck = Object.freeze({ valid: true, isVariable: false });
-const VALID_VARIABLE: TypeCheck = Object.freeze({ valid: true, isVariable: true });
+/** type_checker's result: a SingleCheck whose isVariable is meaningful. */
+type TypeCheck = SingleCheck;
+const VALID_PLAIN: TypeCheck = OK;
+const VALID_VARIABLE: TypeCheck = new SingleCheck(true, undefined, undefined, undefined, undefined, undefined, true);
 /** The original's initial result with is_variable set: valid, but still carrying its error type. */
-const VALID_VARIABLE_SIMPLE: TypeCheck = Object.freeze({ valid: true, isVariable: true, errorType: "type_error:simple" });
+const VALID_VARIABLE_SIMPLE: TypeCheck = new SingleCheck(true, "type_error:simple", undefined, undefined, undefined, undefined, true);
 
 /** type_checker; `cands` is the iterated possible answer and `paType` its possibleAnswerType. */
 function typeChecker(
@@ -122,25 +126,10 @@ function typeChecker(
     if (!nestedFailed) return VALID_VARIABLE_SIMPLE;
     if (!detailed) return FAILED_TYPE;
     // The nested failure, now marked as a variable.
-    return {
-      valid: false,
-      isVariable: true,
-      errorType: "type_error:nested",
-      message: `Nested type checking failed for parameter '${param}': expected ${expected} of ${nested}.`,
-      param,
-      got: value,
-    };
+    return new SingleCheck(false, "type_error:nested", `Nested type checking failed for parameter '${param}': expected ${expected} of ${nested}.`, param, undefined, value, true);
   }
   if (!detailed) return FAILED_TYPE;
-  return {
-    valid: false,
-    isVariable: false,
-    errorType: "type_error:simple",
-    message: `Incorrect type for parameter '${param}'. Expected type ${expected}, got ${vt}. `,
-    param,
-    expected,
-    got: value,
-  };
+  return new SingleCheck(false, "type_error:simple", `Incorrect type for parameter '${param}'. Expected type ${expected}, got ${vt}. `, param, expected, value);
 }
 
 const stdIfString = (v: unknown): unknown => (typeof v === "string" ? standardizeString(v) : v);
@@ -214,7 +203,7 @@ function dictChecker(param: string, value: Record<string, unknown>, candidates: 
     }
     if (flag) return OK;
   }
-  return result ?? { valid: false, errorType: "dict_checker:unclear", message: `No acceptable dict for '${param}'.`, param };
+  return result ?? new SingleCheck(false, "dict_checker:unclear", `No acceptable dict for '${param}'.`, param);
 }
 
 /** pyIn(stdIfString(v), stdCands) without building the standardised copy of v. */
@@ -249,7 +238,7 @@ function listDictChecker(param: string, value: unknown[], candidates: unknown): 
     }
     if (flag) return OK;
   }
-  return result ?? { valid: false, errorType: "list_dict_checker:unclear", message: `No acceptable list of dicts for '${param}'.`, param };
+  return result ?? new SingleCheck(false, "list_dict_checker:unclear", `No acceptable list of dicts for '${param}'.`, param);
 }
 
 function required<T>(v: T | undefined, what: string): T {
@@ -389,7 +378,7 @@ function compileParam(details: ParamDoc, candidates: unknown[], language: Langua
 /** simple_function_checker. `answer` is one `{fname: {param: [candidates]}}` object. */
 export function simpleFunctionChecker(
   doc: FunctionDoc | undefined,
-  call: BfclCall,
+  call: MatchCall,
   answer: Record<string, Record<string, unknown[]>>,
   language: Language,
   underscoreToDot: boolean,
@@ -399,7 +388,7 @@ export function simpleFunctionChecker(
 }
 
 /** checkCompiledCall(c, call).valid, without building failure details (same crashes). */
-export function passesCompiledCall(c: CompiledCall, call: BfclCall): boolean {
+export function passesCompiledCall(c: CompiledCall, call: MatchCall): boolean {
   detailed = false;
   try {
     return checkCompiledCall(c, call).valid;
@@ -408,65 +397,42 @@ export function passesCompiledCall(c: CompiledCall, call: BfclCall): boolean {
   }
 }
 
-/** The same for the arguments of a call already known to name c.funcName. */
-export function passesCompiledParams(c: CompiledCall, modelParams: Record<string, unknown>): boolean {
-  detailed = false;
-  try {
-    return checkCompiledParams(c, modelParams).valid;
-  } finally {
-    detailed = true;
-  }
-}
-
 /**
- * simple_function_checker on a compiled answer. Model outputs are read only through for-in (their
- * shapes vary per output, so keyed lookups on them would be megamorphic and slow): one pass
- * checks parameters and counts the required and mandatory names present; the original's error
- * precedence (missing required, then per-parameter order, then missing optional) is kept by
- * deferring the first failure (or crash) until the required count is known.
+ * simple_function_checker on a compiled answer. One pass over the model's arguments checks them
+ * and counts the required and mandatory names present; the original's error precedence (missing
+ * required, then per-parameter order, then missing optional) is kept by deferring the first
+ * failure (or crash) until the required count is known.
  */
-export function checkCompiledCall(c: CompiledCall, call: BfclCall): SingleCheck {
-  let modelParams: Record<string, unknown> | undefined;
-  let firstName: string | undefined;
-  for (const k in call) {
-    if (firstName === undefined) firstName = k;
-    if (k === c.funcName) {
-      // for-in also lists inherited enumerable keys; the original looks at own keys only.
-      if (Object.prototype.hasOwnProperty.call(call, k)) modelParams = call[k];
-      break;
-    }
-  }
-  if (modelParams === undefined) {
+export function checkCompiledCall(c: CompiledCall, call: MatchCall): SingleCheck {
+  // The original reads model_output[func_name]; a call in BFCL's shape has exactly one name.
+  if (call.name !== c.funcName) {
     if (!detailed) return FAILED;
-    return { valid: false, errorType: "simple_function_checker:wrong_func_name", message: `Function name '${c.funcName}' not found in model output.`, expected: c.funcName, got: firstName };
+    return new SingleCheck(false, "simple_function_checker:wrong_func_name", `Function name '${c.funcName}' not found in model output.`, undefined, c.funcName, call.name);
   }
-  return checkCompiledParams(c, modelParams);
-}
-
-/** simple_function_checker past the function-name check: `modelParams` are the call's arguments. */
-function checkCompiledParams(c: CompiledCall, modelParams: Record<string, unknown>): SingleCheck {
+  const names = call.argNames;
+  const values = call.argValues;
   const language = c.language;
   let failure: SingleCheck | undefined;
   let crashed = false;
   let crash: unknown;
   let requiredSeen = 0;
   let mandatorySeen = 0;
-  let position = 0;
   const inOrder = c.inOrder;
-  for (const param in modelParams) {
+  for (let position = 0; position < names.length; position++) {
+    const param = names[position]!;
+    // Outputs usually list parameters in the answer's order: try that one before the map.
     const guess = position < inOrder.length ? inOrder[position] : undefined;
-    position++;
     const info = guess !== undefined && guess.name === param ? guess : c.byName.get(param);
     if (info !== undefined && info.required) requiredSeen++;
     if (failure !== undefined || crashed) continue;
     const cp = info?.param;
     if (cp === undefined) {
-      failure = !detailed ? FAILED : { valid: false, errorType: "simple_function_checker:unexpected_param", message: `Unexpected parameter: '${param}'.`, param, got: modelParams[param] };
+      failure = !detailed ? FAILED : new SingleCheck(false, "simple_function_checker:unexpected_param", `Unexpected parameter: '${param}'.`, param, undefined, values[position]);
       continue;
     }
     if (info!.mandatory) mandatorySeen++;
     try {
-      failure = checkParam(param, modelParams[param], cp, language);
+      failure = checkParam(param, values[position], cp, language);
     } catch (err) {
       crashed = true;
       crash = err;
@@ -475,9 +441,9 @@ function checkCompiledParams(c: CompiledCall, modelParams: Record<string, unknow
   if (requiredSeen < c.requiredCount) {
     for (let i = 0; i < c.required.length; i++) {
       const p = c.required[i]!;
-      if (!Object.prototype.hasOwnProperty.call(modelParams, p)) {
+      if (call.indexOf(p) < 0) {
         if (!detailed) return FAILED;
-        return { valid: false, errorType: "simple_function_checker:missing_required", message: `Missing required parameter: '${p}'.`, param: p };
+        return new SingleCheck(false, "simple_function_checker:missing_required", `Missing required parameter: '${p}'.`, p);
       }
     }
   }
@@ -486,9 +452,9 @@ function checkCompiledParams(c: CompiledCall, modelParams: Record<string, unknow
   if (mandatorySeen < c.mandatory.length) {
     for (let i = 0; i < c.mandatory.length; i++) {
       const param = c.mandatory[i]!;
-      if (!Object.prototype.hasOwnProperty.call(modelParams, param)) {
+      if (call.indexOf(param) < 0) {
         if (!detailed) return FAILED;
-        return { valid: false, errorType: "simple_function_checker:missing_optional", message: `Optional parameter '${param}' not provided and not marked as optional.`, param, expected: c.byName.get(param)?.param?.candidates };
+        return new SingleCheck(false, "simple_function_checker:missing_optional", `Optional parameter '${param}' not provided and not marked as optional.`, param, c.byName.get(param)?.param?.candidates);
       }
     }
   }
@@ -582,7 +548,7 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
   if (language !== "python") {
     if (typeof value !== "string") {
       if (!detailed) return FAILED;
-      return { valid: false, errorType: language === "java" ? "type_error:java" : "type_error:js", message: `Incorrect type for parameter '${param}'. Expected type String, got ${pyType(value)}.`, param, got: value };
+      return new SingleCheck(false, language === "java" ? "type_error:java" : "type_error:js", `Incorrect type for parameter '${param}'. Expected type String, got ${pyType(value)}.`, param, undefined, value);
     }
     const convert = language === "java" ? javaTypeConverter : jsTypeConverter;
     value = cp.nestedType !== undefined ? convert(value, typeDesc, cp.nestedType) : convert(value, typeDesc);
@@ -618,7 +584,7 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
     if (expected === "str") {
       if (stringMatches(value as string, cp)) return undefined;
       if (!detailed) return FAILED;
-      return { valid: false, errorType: "value_error:string", message: `Invalid value for parameter '${param}'. Case insensitive.`, param, expected: candidates, got: value };
+      return new SingleCheck(false, "value_error:string", `Invalid value for parameter '${param}'. Case insensitive.`, param, candidates, value);
     }
     if (expected === "list") {
       const r = listChecker(param, value as unknown[], candidates);
@@ -627,7 +593,7 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
   }
   if (!pyIn(value, candidates)) {
     if (!detailed) return FAILED;
-    return { valid: false, errorType: "value_error:others", message: `Invalid value for parameter '${param}'.`, param, expected: candidates, got: value };
+    return new SingleCheck(false, "value_error:others", `Invalid value for parameter '${param}'.`, param, candidates, value);
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 import type { BfclAnswer, DecodedCall, FunctionDoc } from "./types.js";
 import { maxBipartiteMatching } from "./assignment.js";
-import { checkCompiledCall, compileCall, passesCompiledCall, passesCompiledParams, findDescription, firstKey, languageOf, simpleFunctionChecker, type BfclCall, type CompiledCall, type Language, type SingleCheck } from "./bfclChecker.js";
+import { checkCompiledCall, compileCall, passesCompiledCall, findDescription, firstKey, languageOf, simpleFunctionChecker, type CompiledCall, type Language, SingleCheck } from "./bfclChecker.js";
+import { MatchCall } from "./matchCall.js";
 import { PyCrash, isDict } from "./pyValue.js";
 
 export type MatchMode = "bfcl" | "strict";
@@ -102,23 +103,23 @@ export function matchCalls(p: MatchParams): MatchResult {
     const r = relevanceVerdict(category, p.calls.length);
     return r === VALID_MATCH ? { valid: true, reasons: [] } : r;
   }
-  const calls: BfclCall[] = [];
+  const calls: MatchCall[] = [];
   for (const [i, c] of p.calls.entries()) {
     if (!isDict(c.args)) return invalid(WRONG_FORMAT, `call ${i} (${c.name}) has non-object arguments`, { call: i });
-    calls.push({ [c.name]: c.args });
+    calls.push(MatchCall.fromArgs(c.name, c.args));
   }
   return matchBfclCalls(calls, p.functions, toAnswer(p.label), category, p.mode, p.underscoreToDot ?? false);
 }
 
-/** matchCalls on calls already in BFCL's `{name: args}` form (no conversion; used by the CLI path). */
-export function matchBfclCalls(calls: BfclCall[], functions: FunctionDoc[], answer: BfclAnswer, category: string | undefined, mode: MatchMode, underscoreToDot = false): MatchResult {
+/** matchCalls on calls already in the matcher's working form (MatchCall; see matchCall.ts). */
+export function matchBfclCalls(calls: MatchCall[], functions: FunctionDoc[], answer: BfclAnswer, category: string | undefined, mode: MatchMode, underscoreToDot = false): MatchResult {
   const r = matchWithCategory(calls, functions, answer, category, category === undefined ? undefined : categoryInfo(category), mode, underscoreToDot);
   return r === VALID_MATCH ? { valid: true, reasons: [] } : r;
 }
 
 /** matchBfclCalls with the category already looked up; may return the shared VALID_MATCH. */
 export function matchWithCategory(
-  calls: BfclCall[],
+  calls: MatchCall[],
   functions: FunctionDoc[],
   answer: BfclAnswer,
   category: string | undefined,
@@ -227,12 +228,12 @@ function buildResolved(docs: FunctionDoc[], language: Language, underscoreToDot:
 }
 
 /** simple_function_checker for resolved expected call; raises as the original would. */
-function checkResolved(e: ResolvedExpected, call: BfclCall): SingleCheck {
+function checkResolved(e: ResolvedExpected, call: MatchCall): SingleCheck {
   if (e.compiled === undefined) throw e.crash!;
   return checkCompiledCall(e.compiled, call);
 }
 
-function simple(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: BfclCall[], answer: BfclAnswer): MatchResult {
+function simple(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: MatchCall[], answer: BfclAnswer): MatchResult {
   if (calls.length !== 1) {
     return invalid("simple_function_checker:wrong_count", `expected exactly 1 call, got ${calls.length}`, { got: calls.length });
   }
@@ -241,7 +242,7 @@ function simple(docs: FunctionDoc[], language: Language, underscoreToDot: boolea
   return singleVerdict(checkResolved(e, calls[0]!), 0, e.doc?.name);
 }
 
-function multiple(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: BfclCall[], answer: BfclAnswer): MatchResult {
+function multiple(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: MatchCall[], answer: BfclAnswer): MatchResult {
   if (calls.length !== answer.length) {
     return invalid("multiple_function_checker:wrong_count", `expected ${answer.length} call(s), got ${calls.length}`, { got: calls.length });
   }
@@ -250,7 +251,7 @@ function multiple(docs: FunctionDoc[], language: Language, underscoreToDot: bool
   return singleVerdict(checkResolved(e, calls[0]!), 0, e.name);
 }
 
-function parallelCountCheck(calls: BfclCall[], answer: BfclAnswer): MatchResult | undefined {
+function parallelCountCheck(calls: MatchCall[], answer: BfclAnswer): MatchResult | undefined {
   if (calls.length === answer.length) return undefined;
   return invalid("parallel_function_checker_no_order:wrong_count", `expected ${answer.length} calls, got ${calls.length}`, {
     expected: answer.length,
@@ -260,48 +261,14 @@ function parallelCountCheck(calls: BfclCall[], answer: BfclAnswer): MatchResult 
 
 const CANNOT_MATCH = "parallel_function_checker_no_order:cannot_find_match";
 
-const scratchNames: (string | undefined)[] = [];
-const scratchArgs: (Record<string, unknown> | undefined)[] = [];
-
 /** parallel_function_checker_no_order: for each expected call, the first unused model call that passes. */
-function parallelGreedy(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: BfclCall[], answer: BfclAnswer): MatchResult {
-  try {
-    return parallelGreedyWithScratch(docs, language, underscoreToDot, calls, answer);
-  } finally {
-    // Drop the references to this output (cheaper than truncating the arrays).
-    for (let m = 0; m < calls.length; m++) {
-      scratchNames[m] = undefined;
-      scratchArgs[m] = undefined;
-    }
-  }
-}
-
-function parallelGreedyWithScratch(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: BfclCall[], answer: BfclAnswer): MatchResult {
+function parallelGreedy(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: MatchCall[], answer: BfclAnswer): MatchResult {
   const countError = parallelCountCheck(calls, answer);
   if (countError) return countError;
   const resolved = resolveAnswer(docs, language, underscoreToDot, answer, false).calls;
   // Model calls already taken: a bit set while it fits in an int (always, in practice).
   const usedList: boolean[] | undefined = calls.length > 30 ? new Array<boolean>(calls.length).fill(false) : undefined;
   let usedBits = 0;
-  // Each model call is tried against several expected calls: read its name and arguments once.
-  // A call that is not a single {name: args} pair keeps the general path (undefined name).
-  // (Module-level scratch arrays: this function does not re-enter; they are cleared on the way out.)
-  const names = scratchNames;
-  const args = scratchArgs;
-  for (let m = 0; m < calls.length; m++) {
-    names[m] = undefined;
-    args[m] = undefined;
-    const call = calls[m]!;
-    let keys = 0;
-    for (const k in call) {
-      if (keys === 0) {
-        names[m] = k;
-        args[m] = call[k];
-      }
-      keys++;
-    }
-    if (keys !== 1 || !Object.prototype.hasOwnProperty.call(call, names[m]!)) names[m] = undefined;
-  }
   for (let e = 0; e < resolved.length; e++) {
     const expected = resolved[e]!;
     let matched = false;
@@ -309,12 +276,9 @@ function parallelGreedyWithScratch(docs: FunctionDoc[], language: Language, unde
       if (usedList === undefined ? (usedBits & (1 << m)) !== 0 : usedList[m]) continue;
       const compiled = expected.compiled;
       if (compiled === undefined) throw expected.crash!;
-      const name = names[m];
-      const passes =
-        name === undefined
-          ? passesCompiledCall(compiled, calls[m]!)
-          : name === compiled.funcName && args[m] !== undefined && passesCompiledParams(compiled, args[m]!);
-      if (passes) {
+      // A call with another name fails at once; only same-name pairs are checked (without details).
+      const call = calls[m]!;
+      if (call.name === compiled.funcName && passesCompiledCall(compiled, call)) {
         if (usedList === undefined) usedBits |= 1 << m;
         else usedList[m] = true;
         matched = true;
@@ -332,7 +296,7 @@ function parallelGreedyWithScratch(docs: FunctionDoc[], language: Language, unde
 }
 
 /** Optimal assignment over the full pass/fail matrix; also reports the greedy verdict when it differs. */
-function parallelOptimal(ctx: Ctx, calls: BfclCall[], answer: BfclAnswer): MatchResult {
+function parallelOptimal(ctx: Ctx, calls: MatchCall[], answer: BfclAnswer): MatchResult {
   const countError = parallelCountCheck(calls, answer);
   if (countError) return countError;
   const checks: SingleCheck[][] = answer.map((expected) => {
@@ -342,7 +306,7 @@ function parallelOptimal(ctx: Ctx, calls: BfclCall[], answer: BfclAnswer): Match
       try {
         return simpleFunctionChecker(doc, call, expected, ctx.language, ctx.underscoreToDot);
       } catch (err) {
-        if (err instanceof PyCrash) return { valid: false, errorType: CHECKER_CRASH, message: err.message };
+        if (err instanceof PyCrash) return new SingleCheck(false, CHECKER_CRASH, err.message);
         throw err;
       }
     });

@@ -1,4 +1,5 @@
 import { PyFloat, setKey } from "./pyValue.js";
+import { BfclDecodedResult, MatchCall } from "./matchCall.js";
 
 /**
  * JSON parser that keeps Python's int/float distinction (`1` -> int, `1.0` -> PyFloat(1)), as
@@ -14,11 +15,148 @@ export function parsePyJson(text: string): unknown {
   return v;
 }
 
+/**
+ * Parses a model output in BFCL's decoded form (`[{"func": {"param": value}}, ...]`) straight
+ * into MatchCalls, the matcher's working form, without building the intermediate objects. Any
+ * other JSON value is kept as parsed (`calls` undefined), as BFCL treats it: not in call format.
+ */
+export function parseBfclResult(text: string): BfclDecodedResult {
+  const p = new Parser(text);
+  p.ws();
+  const v = p.callList();
+  p.ws();
+  if (p.i < text.length) p.fail("unexpected trailing data");
+  return v;
+}
+
+/**
+ * One line of a BFCL outputs file, `{"id": ..., "result": [...]}`: the top-level object with its
+ * `result` member parsed by parseBfclResult (a BfclDecodedResult), every other member as usual.
+ */
+export function parseBfclOutputLine(text: string): unknown {
+  const p = new Parser(text);
+  p.callListKey = "result";
+  p.ws();
+  const v = p.value();
+  p.ws();
+  if (p.i < text.length) p.fail("unexpected trailing data");
+  return v;
+}
+
+/**
+ * The engine's interned copy of a function or parameter name. The checker compares names with
+ * the compiled labels' (interned) names; interned on both sides that is a pointer comparison,
+ * otherwise a character comparison per name. JSON parsers do the same for object keys (V8's
+ * JSON.parse and CPython's json scanner memoise them). Bounded: cleared when it grows past a
+ * size no real tool set reaches.
+ */
+const internedNames = new Map<string, string>();
+const MAX_INTERNED_NAMES = 65536;
+function internName(s: string): string {
+  const known = internedNames.get(s);
+  if (known !== undefined) return known;
+  if (internedNames.size >= MAX_INTERNED_NAMES) internedNames.clear();
+  let interned = s;
+  for (const k in { [s]: 0 }) interned = k; // a property key is always the interned string
+  internedNames.set(interned, interned);
+  return interned;
+}
+
 const NUMBER_RE = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 
 class Parser {
   i = 0;
+  /** Member of the top-level object whose value is parsed with callList(). */
+  callListKey: string | undefined;
+  private depth = 0;
   constructor(private readonly s: string) {}
+
+  /**
+   * A value that is usually BFCL's call list. The common shape is parsed directly into
+   * MatchCalls; at the first thing that does not fit (not a list, an item that is not a one-key
+   * object whose value is an object) the value is parsed again from its start the general way.
+   */
+  callList(): BfclDecodedResult {
+    const start = this.i;
+    const s = this.s;
+    if (s.charCodeAt(this.i) !== 91 /* [ */) return new BfclDecodedResult(undefined, this.value());
+    this.i++;
+    const calls: MatchCall[] = [];
+    this.ws();
+    if (s.charCodeAt(this.i) === 93 /* ] */) {
+      this.i++;
+      return new BfclDecodedResult(calls, undefined);
+    }
+    for (;;) {
+      this.ws();
+      const call = this.oneCall();
+      if (call === undefined) {
+        this.i = start;
+        return new BfclDecodedResult(undefined, this.value());
+      }
+      calls.push(call);
+      this.ws();
+      const c = s[this.i++];
+      if (c === "]") return new BfclDecodedResult(calls, undefined);
+      if (c !== ",") {
+        this.i--;
+        this.fail("expected ',' or ']'");
+      }
+    }
+  }
+
+  /** `{"name": {args}}` as a MatchCall, or undefined when the item has another shape. */
+  private oneCall(): MatchCall | undefined {
+    const s = this.s;
+    if (s.charCodeAt(this.i) !== 123 /* { */) return undefined;
+    this.i++;
+    this.ws();
+    if (s.charCodeAt(this.i) !== 34 /* " */) return undefined;
+    const name = internName(this.string());
+    this.ws();
+    if (s.charCodeAt(this.i) !== 58 /* : */) return undefined;
+    this.i++;
+    this.ws();
+    if (s.charCodeAt(this.i) !== 123) return undefined;
+    const names: string[] = [];
+    const values: unknown[] = [];
+    this.i++;
+    this.ws();
+    if (s.charCodeAt(this.i) === 125 /* } */) this.i++;
+    else {
+      for (;;) {
+        this.ws();
+        if (s.charCodeAt(this.i) !== 34) this.fail("expected a string key");
+        const k = internName(this.string());
+        this.ws();
+        if (s[this.i++] !== ":") {
+          this.i--;
+          this.fail("expected ':'");
+        }
+        this.ws();
+        const v = this.value();
+        // A repeated key keeps its first position and takes the last value, as Python's dict does.
+        const at = names.indexOf(k);
+        if (at >= 0) values[at] = v;
+        else {
+          names.push(k);
+          values.push(v);
+        }
+        this.ws();
+        const c = s[this.i++];
+        if (c === "}") break;
+        if (c !== ",") {
+          this.i--;
+          this.fail("expected ',' or '}'");
+        }
+      }
+    }
+    this.ws();
+    // Exactly one key: a second member (or a malformed end) is not BFCL's call shape.
+    if (s.charCodeAt(this.i) !== 125) return undefined;
+    this.i++;
+    return new MatchCall(name, names, values);
+  }
 
   fail(msg: string): never {
     throw new SyntaxError(`${msg} at offset ${this.i}`);
@@ -140,6 +278,15 @@ class Parser {
   }
 
   object(): Record<string, unknown> {
+    this.depth++;
+    try {
+      return this.objectBody();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private objectBody(): Record<string, unknown> {
     this.i++;
     const out: Record<string, unknown> = {};
     this.ws();
@@ -157,7 +304,7 @@ class Parser {
         this.fail("expected ':'");
       }
       this.ws();
-      setKey(out, k, this.value());
+      setKey(out, k, this.depth === 1 && k === this.callListKey ? this.callList() : this.value());
       this.ws();
       const c = this.s[this.i++];
       if (c === "}") return out;
