@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { BFCL_SINGLE_TURN_CATEGORIES } from "../src/bfcl/data.js";
 import { checkEntry } from "../src/bfcl/check.js";
-import { parsePyJson, stringifyPyJson } from "../src/matching/pyJson.js";
+import { parseBfclResult, stringifyPyJson } from "../src/matching/pyJson.js";
 import { buildDiffItems, officialCheckerUnavailable, runOfficialChecker } from "../test/bfcl/officialChecker.js";
 
 const { values } = parseArgs({
@@ -34,7 +34,7 @@ const items = buildDiffItems(categories);
 // Like for like: the official side checks outputs json.loads'ed from the text it is sent, so ours
 // checks outputs decoded from that same text (preloaded, untimed, as there), not the generator's
 // objects, which share strings and arrays with the labels.
-const outputs = items.map((it) => ({ entry: it.entry, result: parsePyJson(stringifyPyJson(it.result)) }));
+const outputs = items.map((it) => ({ entry: it.entry, result: parseBfclResult(stringifyPyJson(it.result)) }));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 let sink = 0;
