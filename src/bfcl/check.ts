@@ -39,8 +39,17 @@ export function checkEntryCalls(entry: BfclEntry, calls: MatchCall[] | undefined
   return verdict(entry.id, m.valid, m.errorType, m.reasons);
 }
 
+/** One shape for every verdict (errorType undefined when valid; JSON leaves it out). */
+class Verdict implements EntryVerdict {
+  constructor(
+    public id: string,
+    public valid: boolean,
+    public errorType: string | undefined,
+    public reasons: MatchReason[],
+  ) {}
+}
+
 function verdict(id: string, valid: boolean, errorType: string | undefined, reasons: MatchReason[]): EntryVerdict {
   // A fresh array replaces the matcher's shared empty one, so callers own what they get.
-  if (errorType === undefined) return { id, valid, reasons: reasons.length === 0 ? [] : reasons };
-  return { id, valid, errorType, reasons };
+  return new Verdict(id, valid, errorType, reasons.length === 0 ? [] : reasons);
 }

@@ -38,8 +38,45 @@ export interface MatchParams {
 
 export const CHECKER_CRASH = "checker_crash";
 
+/**
+ * Reasons and results are built through these classes so that each has one shape whatever fields
+ * it carries (absent ones are undefined, which JSON leaves out): the checker builds one for every
+ * failing output, and objects built field by field took several shapes and extra allocations.
+ */
+class Reason implements MatchReason {
+  code: string;
+  message: string;
+  call: number | undefined;
+  expectedCall: number | undefined;
+  function: string | undefined;
+  param: string | undefined;
+  expected: unknown;
+  got: unknown;
+  constructor(code: string, message: string, call?: number, expectedCall?: number, fn?: string, param?: string, expected?: unknown, got?: unknown) {
+    this.code = code;
+    this.message = message;
+    this.call = call;
+    this.expectedCall = expectedCall;
+    this.function = fn;
+    this.param = param;
+    this.expected = expected;
+    this.got = got;
+  }
+}
+
+class Result implements MatchResult {
+  divergence: MatchResult["divergence"];
+  constructor(
+    public valid: boolean,
+    public errorType: string | undefined,
+    public reasons: MatchReason[],
+  ) {
+    this.divergence = undefined;
+  }
+}
+
 /** The plain "valid" result, shared (and frozen) on the hot path; the exported functions copy it. */
-export const VALID_MATCH: MatchResult = Object.freeze({ valid: true, reasons: Object.freeze([]) as unknown as MatchReason[] });
+export const VALID_MATCH: MatchResult = new Result(true, undefined, Object.freeze([]) as unknown as MatchReason[]);
 const WRONG_FORMAT = "ast_decoder:decoder_wrong_output_format";
 
 type CheckerKind = "parallel" | "multiple" | "simple";
@@ -77,19 +114,12 @@ function toAnswer(label: MatchParams["label"]): BfclAnswer {
 }
 
 function reasonOf(check: SingleCheck, call: number | undefined, expectedCall: number | undefined, fn: string | undefined): MatchReason {
-  const r: MatchReason = { code: check.errorType ?? "unknown", message: check.message ?? check.errorType ?? "check failed" };
-  if (call !== undefined) r.call = call;
-  if (expectedCall !== undefined) r.expectedCall = expectedCall;
-  if (fn !== undefined) r.function = fn;
-  if (check.param !== undefined) r.param = check.param;
-  if (check.expected !== undefined) r.expected = check.expected;
-  if (check.got !== undefined) r.got = check.got;
-  return r;
+  return new Reason(check.errorType ?? "unknown", check.message ?? check.errorType ?? "check failed", call, expectedCall, fn, check.param, check.expected, check.got);
 }
 
 function invalid(errorType: string, message: string, extra?: Partial<MatchReason>): MatchResult {
-  const reason: MatchReason = extra === undefined ? { code: errorType, message } : Object.assign({ code: errorType, message }, extra);
-  return { valid: false, errorType, reasons: [reason] };
+  const reason = extra === undefined ? new Reason(errorType, message) : new Reason(errorType, message, extra.call, extra.expectedCall, extra.function, extra.param, extra.expected, extra.got);
+  return new Result(false, errorType, [reason]);
 }
 
 /**
@@ -101,7 +131,7 @@ export function matchCalls(p: MatchParams): MatchResult {
   const category = p.category;
   if (category !== undefined && category.includes("relevance")) {
     const r = relevanceVerdict(category, p.calls.length);
-    return r === VALID_MATCH ? { valid: true, reasons: [] } : r;
+    return r === VALID_MATCH ? new Result(true, undefined, []) : r;
   }
   const calls: MatchCall[] = [];
   for (const [i, c] of p.calls.entries()) {
@@ -114,7 +144,7 @@ export function matchCalls(p: MatchParams): MatchResult {
 /** matchCalls on calls already in the matcher's working form (MatchCall; see matchCall.ts). */
 export function matchBfclCalls(calls: MatchCall[], functions: FunctionDoc[], answer: BfclAnswer, category: string | undefined, mode: MatchMode, underscoreToDot = false): MatchResult {
   const r = matchWithCategory(calls, functions, answer, category, category === undefined ? undefined : categoryInfo(category), mode, underscoreToDot);
-  return r === VALID_MATCH ? { valid: true, reasons: [] } : r;
+  return r === VALID_MATCH ? new Result(true, undefined, []) : r;
 }
 
 /** matchBfclCalls with the category already looked up; may return the shared VALID_MATCH. */
@@ -165,7 +195,7 @@ function relevanceVerdict(category: string, callCount: number): MatchResult {
 }
 
 function singleVerdict(check: SingleCheck, call: number, fn: string | undefined): MatchResult {
-  return check.valid ? VALID_MATCH : { valid: false, errorType: check.errorType, reasons: [reasonOf(check, call, 0, fn)] };
+  return check.valid ? VALID_MATCH : new Result(false, check.errorType, [reasonOf(check, call, 0, fn)]);
 }
 
 /**
@@ -287,9 +317,9 @@ function parallelGreedy(docs: FunctionDoc[], language: Language, underscoreToDot
     }
     if (!matched) {
       // Only now are the failed attempts checked again for their details (checks are pure).
-      const reasons: MatchReason[] = [{ code: CANNOT_MATCH, expectedCall: e, function: expected.name, message: `no unmatched model call satisfies expected call ${e} (${expected.name})` }];
+      const reasons: MatchReason[] = [new Reason(CANNOT_MATCH, `no unmatched model call satisfies expected call ${e} (${expected.name})`, undefined, e, expected.name)];
       for (let m = 0; m < calls.length; m++) if (usedList === undefined ? (usedBits & (1 << m)) === 0 : !usedList[m]) reasons.push(reasonOf(checkResolved(expected, calls[m]!), m, e, expected.name));
-      return { valid: false, errorType: CANNOT_MATCH, reasons };
+      return new Result(false, CANNOT_MATCH, reasons);
     }
   }
   return VALID_MATCH;
@@ -320,13 +350,13 @@ function parallelOptimal(ctx: Ctx, calls: MatchCall[], answer: BfclAnswer): Matc
     for (const [e, m] of assignment.entries()) {
       if (m >= 0) continue;
       const name = Object.keys(answer[e]!)[0] ?? "";
-      reasons.push({ code: CANNOT_MATCH, expectedCall: e, function: name, message: `no model call can be assigned to expected call ${e} (${name})` });
+      reasons.push(new Reason(CANNOT_MATCH, `no model call can be assigned to expected call ${e} (${name})`, undefined, e, name));
       checks[e]!.forEach((c, mi) => {
         if (!c.valid) reasons.push(reasonOf(c, mi, e, name));
       });
     }
   }
-  const result: MatchResult = strictValid ? { valid: true, reasons } : { valid: false, errorType: CANNOT_MATCH, reasons };
+  const result: MatchResult = strictValid ? new Result(true, undefined, reasons) : new Result(false, CANNOT_MATCH, reasons);
   if (greedyValid !== strictValid) {
     result.divergence = {
       bfcl: greedyValid,
