@@ -20,36 +20,72 @@ export function checkEntry(entry: BfclEntry, result: unknown, mode: MatchMode): 
   return checkEntryCalls(entry, bfclCallsFromValue(result), mode);
 }
 
-/** checkEntry on an output already in the matcher's form: undefined when it is not in call format. */
+/**
+ * checkEntry on an output already in the matcher's form (undefined: not in call format).
+ *
+ * The verdict and its error type are computed at once; the reasons (messages, expected and got
+ * values) when first read. Scoring and rewards read only the verdict, and building the reasons of
+ * every failure was most of what the checker allocated. The checker is pure and the calls are
+ * immutable, so the reasons read later are exactly what an eager check would have built.
+ */
 export function checkEntryCalls(entry: BfclEntry, calls: MatchCall[] | undefined, mode: MatchMode): EntryVerdict {
+  const m = matchEntry(entry, calls, mode, false);
+  return new Verdict(entry, calls, mode, m.valid, m.errorType);
+}
+
+interface EntryMatch {
+  valid: boolean;
+  errorType: string | undefined;
+  reasons: MatchReason[];
+}
+
+function matchEntry(entry: BfclEntry, calls: MatchCall[] | undefined, mode: MatchMode, withReasons: boolean): EntryMatch {
   const info = categoryInfo(entry.category);
-  if (info.relevance) {
-    const m = matchWithCategory(calls ?? [], entry.function, [], entry.category, info, mode, false);
-    return verdict(entry.id, m.valid, m.errorType, m.reasons);
-  }
+  if (info.relevance) return matchWithCategory(calls ?? [], entry.function, [], entry.category, info, mode, false, withReasons) as EntryMatch;
   if (calls === undefined) {
-    return verdict(entry.id, false, "ast_decoder:decoder_wrong_output_format", [
-      { code: "ast_decoder:decoder_wrong_output_format", message: "output is not a list of {function_name: {param: value}} objects" },
-    ]);
+    return { valid: false, errorType: WRONG_FORMAT, reasons: [{ code: WRONG_FORMAT, message: "output is not a list of {function_name: {param: value}} objects" }] };
   }
   if (!entry.answer) {
-    return verdict(entry.id, false, "missing_possible_answer", [{ code: "missing_possible_answer", message: `entry ${entry.id} has no possible answer` }]);
+    return { valid: false, errorType: "missing_possible_answer", reasons: [{ code: "missing_possible_answer", message: `entry ${entry.id} has no possible answer` }] };
   }
-  const m = matchWithCategory(calls, entry.function, entry.answer, entry.category, info, mode, false);
-  return verdict(entry.id, m.valid, m.errorType, m.reasons);
+  return matchWithCategory(calls, entry.function, entry.answer, entry.category, info, mode, false, withReasons) as EntryMatch;
 }
+const WRONG_FORMAT = "ast_decoder:decoder_wrong_output_format";
 
-/** One shape for every verdict (errorType undefined when valid; JSON leaves it out). */
+/** One shape for every verdict; `reasons` is computed on first read (see checkEntryCalls). */
 class Verdict implements EntryVerdict {
-  constructor(
-    public id: string,
-    public valid: boolean,
-    public errorType: string | undefined,
-    public reasons: MatchReason[],
-  ) {}
-}
+  readonly id: string;
+  readonly valid: boolean;
+  readonly errorType: string | undefined;
+  #reasons: MatchReason[] | undefined;
+  readonly #entry: BfclEntry;
+  readonly #calls: MatchCall[] | undefined;
+  readonly #mode: MatchMode;
 
-function verdict(id: string, valid: boolean, errorType: string | undefined, reasons: MatchReason[]): EntryVerdict {
-  // A fresh array replaces the matcher's shared empty one, so callers own what they get.
-  return new Verdict(id, valid, errorType, reasons.length === 0 ? [] : reasons);
+  constructor(entry: BfclEntry, calls: MatchCall[] | undefined, mode: MatchMode, valid: boolean, errorType: string | undefined) {
+    this.id = entry.id;
+    this.valid = valid;
+    this.errorType = errorType;
+    this.#reasons = undefined;
+    this.#entry = entry;
+    this.#calls = calls;
+    this.#mode = mode;
+  }
+
+  get reasons(): MatchReason[] {
+    if (this.#reasons === undefined) {
+      // A fresh array even when empty (the matcher shares its empty one), so callers own it.
+      const reasons = this.valid ? [] : matchEntry(this.#entry, this.#calls, this.#mode, true).reasons;
+      this.#reasons = reasons.length === 0 ? [] : reasons;
+    }
+    return this.#reasons;
+  }
+
+  set reasons(reasons: MatchReason[]) {
+    this.#reasons = reasons;
+  }
+
+  toJSON(): { id: string; valid: boolean; errorType?: string; reasons: MatchReason[] } {
+    return this.errorType === undefined ? { id: this.id, valid: this.valid, reasons: this.reasons } : { id: this.id, valid: this.valid, errorType: this.errorType, reasons: this.reasons };
+  }
 }

@@ -65,13 +65,39 @@ function fail(errorType: string, message: string, param: string, expected?: unkn
 const OK = new SingleCheck(true);
 
 /**
- * When false, the common failure paths return the shared FAILED instead of building their
- * messages: for callers that only need the verdict (parallel matching tries many pairs that fail
- * and reports them only when an expected call finds no match; it then re-checks in detail).
+ * When false, failures return a shared result carrying only their error type (the same type the
+ * detailed result would have) instead of building messages and details: for callers that only
+ * need the verdict (rewards, scoring; parallel matching tries many pairs that fail and reports
+ * them only when an expected call finds no match, and then re-checks in detail).
  */
 let detailed = true;
-const FAILED = new SingleCheck(false);
-const FAILED_TYPE: TypeCheck = FAILED;
+
+/** Sets whether failures carry details; returns the previous setting for the caller to restore. */
+export function setDetailed(detail: boolean): boolean {
+  const before = detailed;
+  detailed = detail;
+  return before;
+}
+
+/** The shared verdict-only failure for an error type. */
+const bareFailures = new Map<string, SingleCheck>();
+function bare(errorType: string, isVariable = false): SingleCheck {
+  const key = isVariable ? `${errorType}\u0000variable` : errorType;
+  let r = bareFailures.get(key);
+  if (r === undefined) bareFailures.set(key, (r = new SingleCheck(false, errorType, undefined, undefined, undefined, undefined, isVariable)));
+  return r;
+}
+const FAILED_NESTED: TypeCheck = bare("type_error:nested", true);
+const FAILED_TYPE: TypeCheck = bare("type_error:simple");
+const FAILED_LIST = bare("value_error:list/tuple");
+const FAILED_WRONG_NAME = bare("simple_function_checker:wrong_func_name");
+const FAILED_UNEXPECTED = bare("simple_function_checker:unexpected_param");
+const FAILED_MISSING_REQUIRED = bare("simple_function_checker:missing_required");
+const FAILED_MISSING_OPTIONAL = bare("simple_function_checker:missing_optional");
+const FAILED_JAVA_TYPE = bare("type_error:java");
+const FAILED_JS_TYPE = bare("type_error:js");
+const FAILED_STRING = bare("value_error:string");
+const FAILED_OTHERS = bare("value_error:others");
 
 function possibleAnswerType(candidates: unknown[]): PyTypeName | undefined {
   // Indexed loops on the hot paths: for-of iterators are not always optimised away.
@@ -124,7 +150,7 @@ function typeChecker(
   }
   if (paType !== undefined && vt === paType) {
     if (!nestedFailed) return VALID_VARIABLE_SIMPLE;
-    if (!detailed) return FAILED_TYPE;
+    if (!detailed) return FAILED_NESTED;
     // The nested failure, now marked as a variable.
     return new SingleCheck(false, "type_error:nested", `Nested type checking failed for parameter '${param}': expected ${expected} of ${nested}.`, param, undefined, value, true);
   }
@@ -167,7 +193,7 @@ function listChecker(param: string, value: unknown[], candidates: unknown): Sing
     }
     if (equal) return OK;
   }
-  if (!detailed) return FAILED;
+  if (!detailed) return FAILED_LIST;
   return fail("value_error:list/tuple", `Invalid value for parameter '${param}'.`, param, candidates, value);
 }
 
@@ -389,11 +415,12 @@ export function simpleFunctionChecker(
 
 /** checkCompiledCall(c, call).valid, without building failure details (same crashes). */
 export function passesCompiledCall(c: CompiledCall, call: MatchCall): boolean {
+  const before = detailed;
   detailed = false;
   try {
     return checkCompiledCall(c, call).valid;
   } finally {
-    detailed = true;
+    detailed = before;
   }
 }
 
@@ -406,7 +433,7 @@ export function passesCompiledCall(c: CompiledCall, call: MatchCall): boolean {
 export function checkCompiledCall(c: CompiledCall, call: MatchCall): SingleCheck {
   // The original reads model_output[func_name]; a call in BFCL's shape has exactly one name.
   if (call.name !== c.funcName) {
-    if (!detailed) return FAILED;
+    if (!detailed) return FAILED_WRONG_NAME;
     return new SingleCheck(false, "simple_function_checker:wrong_func_name", `Function name '${c.funcName}' not found in model output.`, undefined, c.funcName, call.name);
   }
   const names = call.argNames;
@@ -427,7 +454,7 @@ export function checkCompiledCall(c: CompiledCall, call: MatchCall): SingleCheck
     if (failure !== undefined || crashed) continue;
     const cp = info?.param;
     if (cp === undefined) {
-      failure = !detailed ? FAILED : new SingleCheck(false, "simple_function_checker:unexpected_param", `Unexpected parameter: '${param}'.`, param, undefined, values[position]);
+      failure = !detailed ? FAILED_UNEXPECTED : new SingleCheck(false, "simple_function_checker:unexpected_param", `Unexpected parameter: '${param}'.`, param, undefined, values[position]);
       continue;
     }
     if (info!.mandatory) mandatorySeen++;
@@ -442,7 +469,7 @@ export function checkCompiledCall(c: CompiledCall, call: MatchCall): SingleCheck
     for (let i = 0; i < c.required.length; i++) {
       const p = c.required[i]!;
       if (call.indexOf(p) < 0) {
-        if (!detailed) return FAILED;
+        if (!detailed) return FAILED_MISSING_REQUIRED;
         return new SingleCheck(false, "simple_function_checker:missing_required", `Missing required parameter: '${p}'.`, p);
       }
     }
@@ -453,7 +480,7 @@ export function checkCompiledCall(c: CompiledCall, call: MatchCall): SingleCheck
     for (let i = 0; i < c.mandatory.length; i++) {
       const param = c.mandatory[i]!;
       if (call.indexOf(param) < 0) {
-        if (!detailed) return FAILED;
+        if (!detailed) return FAILED_MISSING_OPTIONAL;
         return new SingleCheck(false, "simple_function_checker:missing_optional", `Optional parameter '${param}' not provided and not marked as optional.`, param, c.byName.get(param)?.param?.candidates);
       }
     }
@@ -547,7 +574,7 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
   let value = rawValue;
   if (language !== "python") {
     if (typeof value !== "string") {
-      if (!detailed) return FAILED;
+      if (!detailed) return language === "java" ? FAILED_JAVA_TYPE : FAILED_JS_TYPE;
       return new SingleCheck(false, language === "java" ? "type_error:java" : "type_error:js", `Incorrect type for parameter '${param}'. Expected type String, got ${pyType(value)}.`, param, undefined, value);
     }
     const convert = language === "java" ? javaTypeConverter : jsTypeConverter;
@@ -583,7 +610,7 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
     }
     if (expected === "str") {
       if (stringMatches(value as string, cp)) return undefined;
-      if (!detailed) return FAILED;
+      if (!detailed) return FAILED_STRING;
       return new SingleCheck(false, "value_error:string", `Invalid value for parameter '${param}'. Case insensitive.`, param, candidates, value);
     }
     if (expected === "list") {
@@ -592,7 +619,7 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
     }
   }
   if (!pyIn(value, candidates)) {
-    if (!detailed) return FAILED;
+    if (!detailed) return FAILED_OTHERS;
     return new SingleCheck(false, "value_error:others", `Invalid value for parameter '${param}'.`, param, candidates, value);
   }
   return undefined;

@@ -1,6 +1,6 @@
 import type { BfclAnswer, DecodedCall, FunctionDoc } from "./types.js";
 import { maxBipartiteMatching } from "./assignment.js";
-import { checkCompiledCall, compileCall, passesCompiledCall, findDescription, firstKey, languageOf, simpleFunctionChecker, type CompiledCall, type Language, SingleCheck } from "./bfclChecker.js";
+import { checkCompiledCall, compileCall, setDetailed, passesCompiledCall, findDescription, firstKey, languageOf, simpleFunctionChecker, type CompiledCall, type Language, SingleCheck } from "./bfclChecker.js";
 import { MatchCall } from "./matchCall.js";
 import { PyCrash, isDict } from "./pyValue.js";
 
@@ -117,6 +117,19 @@ function reasonOf(check: SingleCheck, call: number | undefined, expectedCall: nu
   return new Reason(check.errorType ?? "unknown", check.message ?? check.errorType ?? "check failed", call, expectedCall, fn, check.param, check.expected, check.got);
 }
 
+/**
+ * Whether failures carry reasons. Off for verdict-only matching (matchWithCategory's `detail`):
+ * a failure is then the shared bare result of its error type, with no reasons.
+ */
+let detail = true;
+const NO_REASONS = Object.freeze([]) as unknown as MatchReason[];
+const bareResults = new Map<string | undefined, MatchResult>();
+function bareResult(errorType: string | undefined): MatchResult {
+  let r = bareResults.get(errorType);
+  if (r === undefined) bareResults.set(errorType, (r = new Result(false, errorType, NO_REASONS)));
+  return r;
+}
+
 function invalid(errorType: string, message: string, extra?: Partial<MatchReason>): MatchResult {
   const reason = extra === undefined ? new Reason(errorType, message) : new Reason(errorType, message, extra.call, extra.expectedCall, extra.function, extra.param, extra.expected, extra.got);
   return new Result(false, errorType, [reason]);
@@ -156,6 +169,28 @@ export function matchWithCategory(
   info: CategoryInfo | undefined,
   mode: MatchMode,
   underscoreToDot: boolean,
+  withReasons = true,
+): MatchResult {
+  // Verdict-only matching (withReasons false): the same verdict and error type, no reasons.
+  const detailBefore = detail;
+  const checkerBefore = setDetailed(withReasons);
+  detail = withReasons;
+  try {
+    return matchInCategory(calls, functions, answer, category, info, mode, underscoreToDot);
+  } finally {
+    detail = detailBefore;
+    setDetailed(checkerBefore);
+  }
+}
+
+function matchInCategory(
+  calls: MatchCall[],
+  functions: FunctionDoc[],
+  answer: BfclAnswer,
+  category: string | undefined,
+  info: CategoryInfo | undefined,
+  mode: MatchMode,
+  underscoreToDot: boolean,
 ): MatchResult {
   if (info?.relevance) return relevanceVerdict(category!, calls.length);
   const language = info?.language ?? "python";
@@ -172,6 +207,7 @@ export function matchWithCategory(
     }
   } catch (err) {
     if (err instanceof PyCrash) {
+      if (!detail) return bareResult(CHECKER_CRASH);
       return invalid(CHECKER_CRASH, `the official checker raises on this input: ${err.message}`);
     }
     throw err;
@@ -187,15 +223,18 @@ interface Ctx {
 function relevanceVerdict(category: string, callCount: number): MatchResult {
   const hasCall = callCount > 0;
   if (category.includes("irrelevance")) {
+    if (hasCall && !detail) return bareResult("irrelevance_error:decoder_success");
     return hasCall
       ? invalid("irrelevance_error:decoder_success", `expected no call, got ${callCount}`, { got: callCount })
       : VALID_MATCH;
   }
+  if (!hasCall && !detail) return bareResult("relevance_error:decoder_failed");
   return hasCall ? VALID_MATCH : invalid("relevance_error:decoder_failed", "expected at least one call, got none");
 }
 
 function singleVerdict(check: SingleCheck, call: number, fn: string | undefined): MatchResult {
-  return check.valid ? VALID_MATCH : new Result(false, check.errorType, [reasonOf(check, call, 0, fn)]);
+  if (check.valid) return VALID_MATCH;
+  return detail ? new Result(false, check.errorType, [reasonOf(check, call, 0, fn)]) : bareResult(check.errorType);
 }
 
 /**
@@ -265,6 +304,7 @@ function checkResolved(e: ResolvedExpected, call: MatchCall): SingleCheck {
 
 function simple(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: MatchCall[], answer: BfclAnswer): MatchResult {
   if (calls.length !== 1) {
+    if (!detail) return bareResult("simple_function_checker:wrong_count");
     return invalid("simple_function_checker:wrong_count", `expected exactly 1 call, got ${calls.length}`, { got: calls.length });
   }
   if (answer.length === 0) throw new PyCrash("IndexError: possible answer is empty");
@@ -274,6 +314,7 @@ function simple(docs: FunctionDoc[], language: Language, underscoreToDot: boolea
 
 function multiple(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, calls: MatchCall[], answer: BfclAnswer): MatchResult {
   if (calls.length !== answer.length) {
+    if (!detail) return bareResult("multiple_function_checker:wrong_count");
     return invalid("multiple_function_checker:wrong_count", `expected ${answer.length} call(s), got ${calls.length}`, { got: calls.length });
   }
   if (answer.length === 0) throw new PyCrash("IndexError: possible answer is empty");
@@ -283,6 +324,7 @@ function multiple(docs: FunctionDoc[], language: Language, underscoreToDot: bool
 
 function parallelCountCheck(calls: MatchCall[], answer: BfclAnswer): MatchResult | undefined {
   if (calls.length === answer.length) return undefined;
+  if (!detail) return bareResult("parallel_function_checker_no_order:wrong_count");
   return invalid("parallel_function_checker_no_order:wrong_count", `expected ${answer.length} calls, got ${calls.length}`, {
     expected: answer.length,
     got: calls.length,
@@ -316,6 +358,7 @@ function parallelGreedy(docs: FunctionDoc[], language: Language, underscoreToDot
       }
     }
     if (!matched) {
+      if (!detail) return bareResult(CANNOT_MATCH);
       // Only now are the failed attempts checked again for their details (checks are pure).
       const reasons: MatchReason[] = [new Reason(CANNOT_MATCH, `no unmatched model call satisfies expected call ${e} (${expected.name})`, undefined, e, expected.name)];
       for (let m = 0; m < calls.length; m++) if (usedList === undefined ? (usedBits & (1 << m)) === 0 : !usedList[m]) reasons.push(reasonOf(checkResolved(expected, calls[m]!), m, e, expected.name));
@@ -345,6 +388,7 @@ function parallelOptimal(ctx: Ctx, calls: MatchCall[], answer: BfclAnswer): Matc
   const assignment = maxBipartiteMatching(ok, calls.length);
   const strictValid = assignment.every((m) => m >= 0);
   const greedyValid = greedyFromMatrix(ok, calls.length);
+  if (!strictValid && !detail) return bareResult(CANNOT_MATCH);
   const reasons: MatchReason[] = [];
   if (!strictValid) {
     for (const [e, m] of assignment.entries()) {
