@@ -12,7 +12,7 @@ export interface EntryVerdict {
 /**
  * Scores one entry given its output in BFCL's decoded form (`[{"func": {"p": v}}]`; for java and
  * javascript every value is source text), either as a plain value or as parsed by
- * parseBfclResult / parseBfclOutputLine (a BfclDecodedResult, the faster form). Relevance
+ * parseBfclResult / parseBfclOutputLine (MatchCalls, the faster form). Relevance
  * categories only ask whether there is a call: anything that is not in call format counts as
  * "no call", as in BFCL's is_empty_output.
  */

@@ -44,25 +44,19 @@ export class MatchCall {
   }
 }
 
-/**
- * A model output in BFCL's decoded form, already parsed: `calls` when it is a list of one-key
- * `{function_name: {param: value}}` objects (BFCL's is_function_calling_format_output), otherwise
- * undefined with the parsed `value` kept for messages.
- */
-export class BfclDecodedResult {
-  constructor(
-    readonly calls: MatchCall[] | undefined,
-    readonly value: unknown,
-  ) {}
+/** A list parseBfclResult built (every item a MatchCall; the empty list too). */
+function isMatchCallList(list: unknown[]): list is MatchCall[] {
+  for (let i = 0; i < list.length; i++) if (!(list[i] instanceof MatchCall)) return false;
+  return true;
 }
 
 /**
- * BFCL's is_function_calling_format_output on a plain value, converting to MatchCalls when it
+ * BFCL's is_function_calling_format_output on a plain value (or a list parseBfclResult built), converting to MatchCalls when it
  * holds: a list whose items are objects with exactly one key whose value is an object.
  */
 export function bfclCallsFromValue(result: unknown): MatchCall[] | undefined {
-  if (result instanceof BfclDecodedResult) return result.calls;
   if (!Array.isArray(result)) return undefined;
+  if (isMatchCallList(result)) return result;
   const calls: MatchCall[] = new Array(result.length);
   for (let i = 0; i < result.length; i++) {
     const item: unknown = result[i];

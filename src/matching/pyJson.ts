@@ -1,5 +1,5 @@
 import { PyFloat, setKey } from "./pyValue.js";
-import { BfclDecodedResult, MatchCall } from "./matchCall.js";
+import { MatchCall } from "./matchCall.js";
 
 /**
  * JSON parser that keeps Python's int/float distinction (`1` -> int, `1.0` -> PyFloat(1)), as
@@ -17,10 +17,10 @@ export function parsePyJson(text: string): unknown {
 
 /**
  * Parses a model output in BFCL's decoded form (`[{"func": {"param": value}}, ...]`) straight
- * into MatchCalls, the matcher's working form, without building the intermediate objects. Any
- * other JSON value is kept as parsed (`calls` undefined), as BFCL treats it: not in call format.
+ * into a MatchCall list, the matcher's working form, without building the intermediate objects.
+ * Any other JSON value is returned as parsePyJson would (BFCL: not in call format).
  */
-export function parseBfclResult(text: string): BfclDecodedResult {
+export function parseBfclResult(text: string): MatchCall[] | unknown {
   const p = new Parser(text);
   p.ws();
   const v = p.callList();
@@ -31,7 +31,7 @@ export function parseBfclResult(text: string): BfclDecodedResult {
 
 /**
  * One line of a BFCL outputs file, `{"id": ..., "result": [...]}`: the top-level object with its
- * `result` member parsed by parseBfclResult (a BfclDecodedResult), every other member as usual.
+ * `result` member parsed by parseBfclResult, every other member as usual.
  */
 export function parseBfclOutputLine(text: string): unknown {
   const p = new Parser(text);
@@ -63,6 +63,36 @@ function internName(s: string): string {
 }
 
 const scratchNames: string[] = [];
+
+/**
+ * One shared list per distinct argument-name sequence (outputs of one tool repeat the same names
+ * in the same order): a parsed output then holds only its values, which keeps a set of outputs
+ * small and dense in memory. A trie keyed by interned names, bounded like the interned names.
+ */
+interface NameListNode {
+  next: Map<string, NameListNode> | undefined;
+  list: readonly string[] | undefined;
+}
+let nameLists: NameListNode = { next: undefined, list: undefined };
+let nameListNodes = 0;
+function sharedNameList(names: string[]): readonly string[] {
+  let node = nameLists;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    node.next ??= new Map();
+    let child = node.next.get(name);
+    if (child === undefined) {
+      if (++nameListNodes > MAX_INTERNED_NAMES) {
+        nameLists = { next: undefined, list: undefined };
+        nameListNodes = 0;
+        return names.slice();
+      }
+      node.next.set(name, (child = { next: undefined, list: undefined }));
+    }
+    node = child;
+  }
+  return (node.list ??= names.slice());
+}
 const scratchValues: unknown[] = [];
 
 const NUMBER_RE = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
@@ -79,28 +109,28 @@ class Parser {
    * MatchCalls; at the first thing that does not fit (not a list, an item that is not a one-key
    * object whose value is an object) the value is parsed again from its start the general way.
    */
-  callList(): BfclDecodedResult {
+  callList(): MatchCall[] | unknown {
     const start = this.i;
     const s = this.s;
-    if (s.charCodeAt(this.i) !== 91 /* [ */) return new BfclDecodedResult(undefined, this.value());
+    if (s.charCodeAt(this.i) !== 91 /* [ */) return this.value();
     this.i++;
     const calls: MatchCall[] = [];
     this.ws();
     if (s.charCodeAt(this.i) === 93 /* ] */) {
       this.i++;
-      return new BfclDecodedResult(calls, undefined);
+      return calls;
     }
     for (;;) {
       this.ws();
       const call = this.oneCall();
       if (call === undefined) {
         this.i = start;
-        return new BfclDecodedResult(undefined, this.value());
+        return this.value();
       }
       calls.push(call);
       this.ws();
       const c = s[this.i++];
-      if (c === "]") return new BfclDecodedResult(calls.slice(), undefined); // exact size, as above
+      if (c === "]") return calls.slice(); // exact size, as above
       if (c !== ",") {
         this.i--;
         this.fail("expected ',' or ']'");
@@ -163,7 +193,7 @@ class Parser {
     // Exactly one key: a second member (or a malformed end) is not BFCL's call shape.
     if (s.charCodeAt(this.i) !== 125) return undefined;
     this.i++;
-    const call = new MatchCall(name, names.slice(), values.slice());
+    const call = new MatchCall(name, sharedNameList(names), values.slice());
     values.length = 0; // drop the references
     return call;
   }
