@@ -57,32 +57,32 @@ class Verdict implements EntryVerdict {
   readonly id: string;
   readonly valid: boolean;
   readonly errorType: string | undefined;
-  #reasons: MatchReason[] | undefined;
-  readonly #entry: BfclEntry;
-  readonly #calls: MatchCall[] | undefined;
-  readonly #mode: MatchMode;
+  private _reasons: MatchReason[] | undefined;
+  private readonly _entry: BfclEntry;
+  private readonly _calls: MatchCall[] | undefined;
+  private readonly _mode: MatchMode;
 
   constructor(entry: BfclEntry, calls: MatchCall[] | undefined, mode: MatchMode, valid: boolean, errorType: string | undefined) {
     this.id = entry.id;
     this.valid = valid;
     this.errorType = errorType;
-    this.#reasons = undefined;
-    this.#entry = entry;
-    this.#calls = calls;
-    this.#mode = mode;
+    this._reasons = undefined;
+    this._entry = entry;
+    this._calls = calls;
+    this._mode = mode;
   }
 
   get reasons(): MatchReason[] {
-    if (this.#reasons === undefined) {
+    if (this._reasons === undefined) {
       // A fresh array even when empty (the matcher shares its empty one), so callers own it.
-      const reasons = this.valid ? [] : matchEntry(this.#entry, this.#calls, this.#mode, true).reasons;
-      this.#reasons = reasons.length === 0 ? [] : reasons;
+      const reasons = this.valid ? [] : matchEntry(this._entry, this._calls, this._mode, true).reasons;
+      this._reasons = reasons.length === 0 ? [] : reasons;
     }
-    return this.#reasons;
+    return this._reasons;
   }
 
   set reasons(reasons: MatchReason[]) {
-    this.#reasons = reasons;
+    this._reasons = reasons;
   }
 
   toJSON(): { id: string; valid: boolean; errorType?: string; reasons: MatchReason[] } {

@@ -292,6 +292,7 @@ interface CompiledParam {
    * character loops; a miss decides nothing.
    */
   knownGood?: Set<string>;
+  knownGoodList?: string[];
 }
 
 /** What the checker needs to know about one model-output parameter name. */
@@ -503,9 +504,14 @@ function stringMatches(value: string, cp: CompiledParam): boolean {
     }
     cp.stdStrings = set;
     cp.knownGood = knownGood;
+    cp.knownGoodList = [...knownGood];
     list = cp.stdList = [...set];
   }
-  if (cp.knownGood!.has(value)) return true;
+  // Few candidates (the usual case): comparing with each beats hashing the value.
+  const good = cp.knownGoodList!;
+  if (good.length <= 8) {
+    for (let k = 0; k < good.length; k++) if (good[k] === value) return true;
+  } else if (cp.knownGood!.has(value)) return true;
   if (!isAscii(value)) return cp.stdStrings!.has(standardizeString(value));
   for (let k = 0; k < list.length; k++) if (asciiStandardEqualsKnownAscii(value, list[k]!)) return true;
   return false;

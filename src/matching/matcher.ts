@@ -99,12 +99,18 @@ export interface CategoryInfo {
 const categoryInfoCache = new Map<string, CategoryInfo>();
 
 /** Facts derived from a BFCL category name (cached: category strings repeat across entries). */
+let lastCategory: string | undefined;
+let lastCategoryInfo: CategoryInfo | undefined;
 export function categoryInfo(category: string): CategoryInfo {
+  // Entries come in runs of one category: the last answer is usually the one asked for again.
+  if (category === lastCategory) return lastCategoryInfo!;
   let info = categoryInfoCache.get(category);
   if (info === undefined) {
     info = { relevance: category.includes("relevance"), language: languageOf(category), kind: checkerKind(category, [], []) };
     categoryInfoCache.set(category, info);
   }
+  lastCategory = category;
+  lastCategoryInfo = info;
   return info;
 }
 
