@@ -22,6 +22,32 @@ export function officialCheckerUnavailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * Other CPython builds of the venv's version that can run the official checker with the venv's
+ * packages (PYTHONPATH): a distribution's interpreter is often built with PGO and LTO and runs
+ * the checker faster than a source build such as pyenv's, so the benchmark times each and
+ * compares with the fastest. BFCL_BENCH_PYTHONS (colon-separated paths) adds candidates.
+ */
+export function alternativePythons(): { label: string; python: PythonCommand }[] {
+  const venv = venvPython();
+  const info = spawnSync(venv, ["-c", "import sys, sysconfig, os; print('%d.%d' % sys.version_info[:2]); print(sysconfig.get_paths()['purelib']); print(os.path.realpath(sys._base_executable))"], { encoding: "utf8" });
+  if (info.status !== 0) return [];
+  const [version, purelib, base] = info.stdout.trim().split("\n");
+  const candidates = [`/usr/bin/python${version}`, `/usr/local/bin/python${version}`, ...(process.env.BFCL_BENCH_PYTHONS ?? "").split(":").filter((p) => p !== "")];
+  const seen = new Set([base]);
+  const found: { label: string; python: PythonCommand }[] = [];
+  for (const candidate of candidates) {
+    if (!existsSync(candidate)) continue;
+    const env = { ...process.env, PYTHONPATH: purelib };
+    const probe = spawnSync(candidate, ["-c", `import sys, os; assert '%d.%d' % sys.version_info[:2] == '${version}'; import bfcl_eval.eval_checker.ast_eval.type_convertor.java_type_converter; print(os.path.realpath(sys.executable))`], { encoding: "utf8", env });
+    const real = probe.stdout.trim();
+    if (probe.status !== 0 || seen.has(real)) continue;
+    seen.add(real);
+    found.push({ label: real, python: { command: candidate, env } });
+  }
+  return found;
+}
+
 export interface DiffItem {
   entry: BfclEntry;
   variant: string;
@@ -48,25 +74,47 @@ export interface OfficialRun {
   /** Median over the passes. */
   checkSeconds: number;
   runs: number[];
+  /** Median time json.loads takes over the input lines (decoding, left out of checkSeconds). */
+  loadSeconds: number;
   importSeconds: number;
   wallSeconds: number;
+  /** The interpreter's version and executable. */
+  python: string;
+  executable: string;
 }
 
-export function runOfficialChecker(items: DiffItem[], repeats = 1): OfficialRun {
-  const input = items
-    .map((it) => `{"id": ${JSON.stringify(it.entry.id)}, "category": ${JSON.stringify(it.entry.category)}, "result": ${stringifyPyJson(it.result)}}`)
-    .join("\n");
+/** One line per item, as official_check.py reads them (and as `toolloop bfcl check` reads outputs). */
+export function officialInputLines(items: DiffItem[]): string[] {
+  return items.map((it) => `{"id": ${JSON.stringify(it.entry.id)}, "category": ${JSON.stringify(it.entry.category)}, "result": ${stringifyPyJson(it.result)}}`);
+}
+
+/** An interpreter to run the official checker with: the venv's by default. */
+export interface PythonCommand {
+  command: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function runOfficialChecker(items: DiffItem[], repeats = 1, python: PythonCommand = { command: venvPython() }): OfficialRun {
+  const input = officialInputLines(items).join("\n");
   const started = performance.now();
-  const proc = spawnSync(venvPython(), [path.join(REPO_ROOT, "scripts", "bfcl", "official_check.py"), resolveBfclDataDir(), String(repeats)], {
+  const proc = spawnSync(python.command, [path.join(REPO_ROOT, "scripts", "bfcl", "official_check.py"), resolveBfclDataDir(), String(repeats)], {
     input,
     encoding: "utf8",
     maxBuffer: 1 << 30,
+    env: python.env ?? process.env,
   });
   const wallSeconds = (performance.now() - started) / 1000;
   if (proc.status !== 0) throw new Error(`official checker failed (exit ${proc.status}): ${proc.stderr.slice(-2000)}`);
   const lines = proc.stdout.split("\n").filter((l) => l !== "");
   if (lines.length !== items.length) throw new Error(`official checker returned ${lines.length} verdicts for ${items.length} outputs`);
-  const stats = JSON.parse(proc.stderr.trim().split("\n").pop() ?? "{}") as { check_seconds: number; runs: number[]; import_seconds: number };
+  const stats = JSON.parse(proc.stderr.trim().split("\n").pop() ?? "{}") as {
+    check_seconds: number;
+    runs: number[];
+    load_seconds: number;
+    import_seconds: number;
+    python: string;
+    executable: string;
+  };
   return {
     verdicts: lines.map((l) => {
       const [, verdict, detail] = l.split("\t");
@@ -74,7 +122,10 @@ export function runOfficialChecker(items: DiffItem[], repeats = 1): OfficialRun 
     }),
     checkSeconds: stats.check_seconds,
     runs: stats.runs,
+    loadSeconds: stats.load_seconds,
     importSeconds: stats.import_seconds,
     wallSeconds,
+    python: stats.python,
+    executable: stats.executable,
   };
 }
