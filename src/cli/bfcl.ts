@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { BFCL_SINGLE_TURN_CATEGORIES, BfclDataError, loadBfclCategory } from "../bfcl/data.js";
 import { checkEntry } from "../bfcl/check.js";
 import type { MatchMode } from "../matching/matcher.js";
-import { parsePyJson } from "../matching/pyJson.js";
+import { parseBfclOutputLine } from "../matching/pyJson.js";
 import { isDict } from "../matching/pyValue.js";
 import { CliError } from "./campaign.js";
 import { runFastProbe, type FastProbeResult } from "../bfcl/fastProbe.js";
@@ -54,7 +54,8 @@ export async function runBfclCheck(opts: BfclCheckOptions): Promise<BfclCheckRep
     if (raw.trim() === "") return;
     let obj: unknown;
     try {
-      obj = parsePyJson(raw);
+      // The result is parsed straight into the matcher's call form (see matchCall.ts).
+      obj = parseBfclOutputLine(raw);
     } catch (err) {
       throw new CliError(`${opts.outputs} line ${lineNo}: malformed JSON (${(err as Error).message})`);
     }
