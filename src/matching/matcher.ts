@@ -130,9 +130,12 @@ function reasonOf(check: SingleCheck, call: number | undefined, expectedCall: nu
 let detail = true;
 const NO_REASONS = Object.freeze([]) as unknown as MatchReason[];
 const bareResults = new Map<string | undefined, MatchResult>();
+let lastBare: MatchResult | undefined;
 function bareResult(errorType: string | undefined): MatchResult {
+  if (lastBare !== undefined && lastBare.errorType === errorType) return lastBare;
   let r = bareResults.get(errorType);
   if (r === undefined) bareResults.set(errorType, (r = new Result(false, errorType, NO_REASONS)));
+  lastBare = r;
   return r;
 }
 
