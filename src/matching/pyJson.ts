@@ -286,6 +286,13 @@ class Parser {
 
 
   array(): unknown[] {
+    this.depth++;
+    const v = this.arrayBody();
+    this.depth--;
+    return v;
+  }
+
+  private arrayBody(): unknown[] {
     this.i++;
     const out: unknown[] = [];
     this.ws();
@@ -306,13 +313,13 @@ class Parser {
     }
   }
 
+  // depth counts the containers open around the current value (no need to unwind it on a throw:
+  // a parse that throws is abandoned).
   object(): Record<string, unknown> {
     this.depth++;
-    try {
-      return this.objectBody();
-    } finally {
-      this.depth--;
-    }
+    const v = this.objectBody();
+    this.depth--;
+    return v;
   }
 
   private objectBody(): Record<string, unknown> {

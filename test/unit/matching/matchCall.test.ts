@@ -60,6 +60,7 @@ test("parseBfclOutputLine: only the top-level result is parsed into calls", () =
   assert.equal(line.id, "simple_0");
   assert.ok((line.result as unknown[])[0] instanceof MatchCall);
   assert.deepEqual((line.meta as { result: unknown }).result, [{ f: {} }]);
+  assert.deepEqual(parseBfclOutputLine('[{"result": [{"f": {}}]}]'), [{ result: [{ f: {} }] }], "not inside a top-level list");
 });
 
 test("checking parsed calls gives exactly what checking the plain objects gives, reasons included, in both modes", () => {
