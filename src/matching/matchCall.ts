@@ -51,8 +51,9 @@ function isMatchCallList(list: unknown[]): list is MatchCall[] {
 }
 
 /**
- * BFCL's is_function_calling_format_output on a plain value (or a list parseBfclResult built), converting to MatchCalls when it
- * holds: a list whose items are objects with exactly one key whose value is an object.
+ * BFCL's is_function_calling_format_output: a list whose items are objects with exactly one key
+ * whose value is an object. Returns the calls as MatchCalls when it holds (a list parseBfclResult
+ * built is returned as it is), else undefined.
  */
 export function bfclCallsFromValue(result: unknown): MatchCall[] | undefined {
   if (!Array.isArray(result)) return undefined;

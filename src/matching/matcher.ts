@@ -75,7 +75,10 @@ class Result implements MatchResult {
   }
 }
 
-/** The plain "valid" result, shared (and frozen) on the hot path; the exported functions copy it. */
+/**
+ * The plain "valid" result, shared on the hot path and never mutated (not frozen: a frozen object
+ * has a shape of its own); the exported functions copy it.
+ */
 export const VALID_MATCH: MatchResult = new Result(true, undefined, Object.freeze([]) as unknown as MatchReason[]);
 const WRONG_FORMAT = "ast_decoder:decoder_wrong_output_format";
 

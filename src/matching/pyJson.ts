@@ -7,11 +7,15 @@ import { MatchCall } from "./matchCall.js";
  * with the offset on malformed input.
  */
 export function parsePyJson(text: string): unknown {
-  const p = new Parser(text);
+  return parseWhole(new Parser(text), (p) => p.value());
+}
+
+/** Reads one value filling the whole text (whitespace around it allowed). */
+function parseWhole(p: Parser, read: (p: Parser) => unknown): unknown {
   p.ws();
-  const v = p.value();
+  const v = read(p);
   p.ws();
-  if (p.i < text.length) p.fail("unexpected trailing data");
+  if (p.i < p.length) p.fail("unexpected trailing data");
   return v;
 }
 
@@ -21,12 +25,7 @@ export function parsePyJson(text: string): unknown {
  * Any other JSON value is returned as parsePyJson would (BFCL: not in call format).
  */
 export function parseBfclResult(text: string): MatchCall[] | unknown {
-  const p = new Parser(text);
-  p.ws();
-  const v = p.callList();
-  p.ws();
-  if (p.i < text.length) p.fail("unexpected trailing data");
-  return v;
+  return parseWhole(new Parser(text), (p) => p.callList());
 }
 
 /**
@@ -36,11 +35,7 @@ export function parseBfclResult(text: string): MatchCall[] | unknown {
 export function parseBfclOutputLine(text: string): unknown {
   const p = new Parser(text);
   p.callListKey = "result";
-  p.ws();
-  const v = p.value();
-  p.ws();
-  if (p.i < text.length) p.fail("unexpected trailing data");
-  return v;
+  return parseWhole(p, (q) => q.value());
 }
 
 /**
@@ -103,6 +98,10 @@ class Parser {
   callListKey: string | undefined;
   private depth = 0;
   constructor(private readonly s: string) {}
+
+  get length(): number {
+    return this.s.length;
+  }
 
   /**
    * A value that is usually BFCL's call list. The common shape is parsed directly into
