@@ -1,4 +1,5 @@
-// Lint rules that matter for durability: no floating promises anywhere, and nothing in workflows/
+// Lint rules that matter for durability: no floating promises anywhere (`void` does not excuse one:
+// a rejected fire-and-forget promise exits the worker), and nothing in workflows/
 // that could break determinism (Node built-ins, I/O libraries, wall clock, randomness).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
@@ -13,7 +14,7 @@ export default tseslint.config(
     files: ["**/*.ts"],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      "@typescript-eslint/no-floating-promises": ["error", { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "describe", "it", "suite", "before", "after", "beforeEach", "afterEach"] }] }],
+      "@typescript-eslint/no-floating-promises": ["error", { ignoreVoid: false, allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "describe", "it", "suite", "before", "after", "beforeEach", "afterEach"] }] }],
       "@typescript-eslint/no-misused-promises": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },

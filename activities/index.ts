@@ -9,41 +9,76 @@ import { getCampaign, setCampaignStatus, upsertCampaign, upsertIteration } from 
 import { countSamples } from "../src/db/repos/samples.js";
 import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone } from "../src/db/repos/stages.js";
 import { upsertTools } from "../src/db/repos/tools.js";
-import { LlmError } from "../src/llm/client.js";
+import { ErrorType } from "../src/errorTypes.js";
 import { STAGE_HANDLERS } from "../src/stages/registry.js";
-import { StageInputError, sumBatchResults, type BatchResult, type StageContext, type StageDeps } from "../src/stages/types.js";
+import { RequestLedger } from "../src/stages/requestLedger.js";
+import { sumBatchResults, type BatchResult, type StageContext, type StageDeps } from "../src/stages/types.js";
 import { loadToolLibrary, toolHash } from "../src/tools/library.js";
+import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
 
 export interface ActivityDeps extends Omit<StageDeps, "db"> {
   /** Lazily opened database (workers open it once). */
   getDb(): Promise<Db>;
-  /** Interval for background heartbeats while a batch waits on slow calls. */
+  /** Interval for background heartbeats while a batch waits on slow calls (default 1 s: the heartbeat timeout is short so a lost worker's batches move on fast). */
   heartbeatIntervalMs?: number;
+  /** Application failures an activity may have before it gives up (infrastructure failures are not counted). */
+  failureBudget?: { batch: number; bookkeeping: number };
 }
 
 export function createActivities(deps: ActivityDeps) {
   async function loadConfig(db: Db, campaignId: string): Promise<CampaignConfig> {
     const row = await getCampaign(db, campaignId);
-    if (!row) throw ApplicationFailure.nonRetryable(`campaign "${campaignId}" is not registered`, "UnknownCampaign");
+    if (!row) throw ApplicationFailure.nonRetryable(`campaign "${campaignId}" is not registered`, ErrorType.unknownCampaign);
     const parsed = parseCampaignConfig(row.config);
-    if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error.message, "InvalidCampaignConfig");
+    if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error.message, ErrorType.invalidConfig);
     return parsed.config;
   }
 
-  async function stageContext(ref: StageRef, signal: AbortSignal): Promise<{ ctx: StageContext; handler: (typeof STAGE_HANDLERS)[keyof typeof STAGE_HANDLERS] }> {
+  const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 1000;
+  const budget = deps.failureBudget ?? FAILURE_BUDGET;
+  const asBatch = { getDb: deps.getDb, budget: budget.batch };
+  const asBookkeeping = { getDb: deps.getDb, budget: budget.bookkeeping };
+
+  /**
+   * The stage's context for one step (plan, a batch, finalize): its role clients record every
+   * request in a ledger that is drained before the step returns, whether it succeeded or not.
+   */
+  async function withStageContext<T>(
+    ref: StageRef & { batchIndex?: number },
+    fn: (ctx: StageContext, handler: (typeof STAGE_HANDLERS)[keyof typeof STAGE_HANDLERS]) => Promise<T>,
+  ): Promise<T> {
     const db = await deps.getDb();
     const config = await loadConfig(db, ref.campaignId);
     const stage = config.stages.find((s) => s.name === ref.stage);
-    if (!stage) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" is not in campaign ${ref.campaignId}'s config`, "StageInputError");
+    if (!stage) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" is not in campaign ${ref.campaignId}'s config`, ErrorType.stageInput);
     const handler = STAGE_HANDLERS[stage.name];
-    return { ctx: { campaignId: ref.campaignId, iteration: ref.iteration, config, stage, deps: { ...deps, db }, signal }, handler };
+    const ledger = new RequestLedger(db, { campaignId: ref.campaignId, iteration: ref.iteration, stage: ref.stage, batchIndex: ref.batchIndex ?? null });
+    const ctx: StageContext = {
+      campaignId: ref.campaignId,
+      iteration: ref.iteration,
+      config,
+      stage,
+      deps: { ...deps, db },
+      signal: Context.current().cancellationSignal,
+      llm: (role) => deps.createLlm(config, role, ledger),
+    };
+    let result: T;
+    try {
+      result = await fn(ctx, handler);
+    } catch (err) {
+      // Outcomes of requests already made are still written; the step's own error is what matters.
+      await ledger.drain().catch((drainErr: unknown) => deps.log(`[usage] request ledger not fully written: ${String(drainErr)}`));
+      throw err;
+    }
+    await ledger.drain();
+    return result;
   }
 
   /** Heartbeats on a timer while fn runs, so steps without their own progress survive the heartbeat timeout. */
   async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
     const actx = Context.current();
-    const timer = setInterval(() => actx.heartbeat(), deps.heartbeatIntervalMs ?? 5000);
+    const timer = setInterval(() => actx.heartbeat(), heartbeatIntervalMs);
     try {
       return await fn();
     } finally {
@@ -57,8 +92,7 @@ export function createActivities(deps: ActivityDeps) {
     if (existing && (existing.status === "succeeded" || existing.status === "skipped")) {
       return { alreadyDone: true, status: existing.status, result: (existing.result as Record<string, unknown> | null) ?? null };
     }
-    const { ctx, handler } = await stageContext(ref, Context.current().cancellationSignal);
-    const plan = await wrapErrors(() => handler.plan(ctx));
+    const plan = await withStageContext(ref, (ctx, handler) => handler.plan(ctx));
     await beginStageRun(db, ref, plan.batches);
     const done = await listDoneBatches(db, ref);
     const doneSet = new Set(done.map((d) => d.batchIndex));
@@ -70,93 +104,79 @@ export function createActivities(deps: ActivityDeps) {
 
   async function completeStage(ref: StageRef): Promise<Record<string, unknown>> {
     const db = await deps.getDb();
-    const { ctx, handler } = await stageContext(ref, Context.current().cancellationSignal);
     const batches = (await listDoneBatches(db, ref)).map((d) => d.result as BatchResult);
-    const summary = await wrapErrors(() => (handler.finalize ? handler.finalize(ctx, batches) : Promise.resolve(sumBatchResults(batches))));
+    const summary = await withStageContext(ref, (ctx, handler) => (handler.finalize ? handler.finalize(ctx, batches) : Promise.resolve(sumBatchResults(batches))));
     await finishStageRun(db, ref, "succeeded", summary);
     return summary;
   }
 
   return {
-    async registerCampaign(input: RegisterCampaignInput): Promise<RegisterCampaignResult> {
-      const parsed = parseCampaignConfig(input.config);
-      if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error.message, "InvalidCampaignConfig");
-      const db = await deps.getDb();
-      const { tools, errors } = await loadToolLibrary(parsed.config.tools.sources, deps.baseDir);
-      const messages = errors.map((e) => `${e.source}: ${e.message}`);
-      for (const m of messages.slice(0, 50)) deps.log(`[tools] rejected: ${m}`);
-      if (tools.length === 0) throw ApplicationFailure.nonRetryable(`no valid tools loaded (${errors.length} rejected): ${messages.slice(0, 3).join("; ")}`, "NoTools");
-      await upsertCampaign(db, { id: input.campaignId, name: parsed.config.name, config: input.config });
-      await upsertTools(db, input.campaignId, tools.map((t) => ({ tool: t.tool, source: t.source, domain: t.domain, hash: toolHash(t.tool) })));
-      return { tools: tools.length, toolErrors: errors.length, toolErrorMessages: messages.slice(0, 10) };
-    },
+    registerCampaign: (input: RegisterCampaignInput) => withFailurePolicy(asBookkeeping, () => registerCampaign(input)),
 
     async startIteration(ref: { campaignId: string; iteration: number }): Promise<void> {
-      await upsertIteration(await deps.getDb(), { ...ref, status: "running" });
+      await withFailurePolicy(asBookkeeping, async () => upsertIteration(await deps.getDb(), { ...ref, status: "running" }));
     },
 
-    async finishIteration(ref: { campaignId: string; iteration: number; status: string }): Promise<Record<string, number>> {
-      const db = await deps.getDb();
-      const counts = await countSamples(db, ref.campaignId, ref.iteration);
-      await upsertIteration(db, { ...ref, summary: { samples: counts } });
-      return counts;
-    },
+    finishIteration: (ref: { campaignId: string; iteration: number; status: string }): Promise<Record<string, number>> =>
+      withFailurePolicy(asBookkeeping, async () => {
+        const db = await deps.getDb();
+        const counts = await countSamples(db, ref.campaignId, ref.iteration);
+        await upsertIteration(db, { ...ref, summary: { samples: counts } });
+        return counts;
+      }),
 
     async setCampaignStatus(ref: { campaignId: string; status: string }): Promise<void> {
-      await setCampaignStatus(await deps.getDb(), ref.campaignId, ref.status);
+      await withFailurePolicy(asBookkeeping, async () => setCampaignStatus(await deps.getDb(), ref.campaignId, ref.status));
     },
 
-    async planStage(ref: StageRef): Promise<StagePlanResult> {
-      return withHeartbeat(() => planStage(ref));
-    },
+    planStage: (ref: StageRef): Promise<StagePlanResult> => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref))),
 
-    async runStageBatch(ref: StageRef & { batchIndex: number }): Promise<BatchCounts> {
-      const db = await deps.getDb();
-      const already = (await listDoneBatches(db, ref)).find((d) => d.batchIndex === ref.batchIndex);
-      if (already) return already.result as BatchCounts;
-      const actx = Context.current();
-      const { ctx, handler } = await stageContext(ref, actx.cancellationSignal);
-      let latest: unknown = actx.info.heartbeatDetails;
-      const timer = setInterval(() => actx.heartbeat(latest), deps.heartbeatIntervalMs ?? 5000);
-      try {
-        const result = await wrapErrors(() =>
-          handler.runBatch(ctx, ref.batchIndex, {
-            resumeFrom: actx.info.heartbeatDetails,
-            report: (d: unknown) => {
-              latest = d;
-              actx.heartbeat(d);
-            },
-          }),
-        );
-        await recordBatchDone(db, ref, ref.batchIndex, result);
-        return result as BatchCounts;
-      } finally {
-        clearInterval(timer);
-      }
-    },
+    runStageBatch: (ref: StageRef & { batchIndex: number }): Promise<BatchCounts> => withFailurePolicy(asBatch, () => runStageBatch(ref)),
 
-    async completeStage(ref: StageRef): Promise<Record<string, unknown>> {
-      // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
-      return withHeartbeat(() => completeStage(ref));
-    },
+    // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
+    completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(asBatch, () => withHeartbeat(() => completeStage(ref))),
 
     async recordStageOutcome(ref: StageRef & { status: "failed" | "skipped"; error?: string }): Promise<void> {
-      await finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error);
+      await withFailurePolicy(asBookkeeping, async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error));
     },
   };
+
+  async function registerCampaign(input: RegisterCampaignInput): Promise<RegisterCampaignResult> {
+    const parsed = parseCampaignConfig(input.config);
+    if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error.message, ErrorType.invalidConfig);
+    const db = await deps.getDb();
+    const { tools, errors } = await loadToolLibrary(parsed.config.tools.sources, deps.baseDir);
+    const messages = errors.map((e) => `${e.source}: ${e.message}`);
+    for (const m of messages.slice(0, 50)) deps.log(`[tools] rejected: ${m}`);
+    if (tools.length === 0) throw ApplicationFailure.nonRetryable(`no valid tools loaded (${errors.length} rejected): ${messages.slice(0, 3).join("; ")}`, ErrorType.noTools);
+    await upsertCampaign(db, { id: input.campaignId, name: parsed.config.name, config: input.config });
+    await upsertTools(db, input.campaignId, tools.map((t) => ({ tool: t.tool, source: t.source, domain: t.domain, hash: toolHash(t.tool) })));
+    return { tools: tools.length, toolErrors: errors.length, toolErrorMessages: messages.slice(0, 10) };
+  }
+
+  async function runStageBatch(ref: StageRef & { batchIndex: number }): Promise<BatchCounts> {
+    const db = await deps.getDb();
+    const already = (await listDoneBatches(db, ref)).find((d) => d.batchIndex === ref.batchIndex);
+    if (already) return already.result as BatchCounts;
+    const actx = Context.current();
+    let latest: unknown = actx.info.heartbeatDetails;
+    const timer = setInterval(() => actx.heartbeat(latest), heartbeatIntervalMs);
+    try {
+      const result = await withStageContext(ref, (ctx, handler) =>
+        handler.runBatch(ctx, ref.batchIndex, {
+          resumeFrom: actx.info.heartbeatDetails,
+          report: (d: unknown) => {
+            latest = d;
+            actx.heartbeat(d);
+          },
+        }),
+      );
+      await recordBatchDone(db, ref, ref.batchIndex, result);
+      return result as BatchCounts;
+    } finally {
+      clearInterval(timer);
+    }
+  }
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-
-/** Maps our error kinds onto Temporal's retry semantics. */
-async function wrapErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof StageInputError) throw ApplicationFailure.nonRetryable(err.message, "StageInputError");
-    if (err instanceof LlmError) {
-      throw ApplicationFailure.create({ message: err.message, type: `LlmError:${err.kind}`, nonRetryable: !err.retryable && err.kind === "client" });
-    }
-    throw err;
-  }
-}

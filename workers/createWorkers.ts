@@ -24,6 +24,8 @@ export interface WorkerSetOptions {
   queuePrefix?: string;
   /** Concurrent activity executions per activity worker. */
   maxConcurrentActivities?: number;
+  /** How long in-flight activities may run on after shutdown is requested (default 20 s). */
+  shutdownGraceTime?: string;
 }
 
 export async function workflowBundle(): Promise<WorkflowBundleOption> {
@@ -56,6 +58,9 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
         taskQueue: queues[cls],
         activities,
         maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? (cls === "llm" ? 16 : 8),
+        // On SIGTERM, batches in flight get this long to finish; then they are cancelled and
+        // retried elsewhere (resuming from what they stored), uncounted as infrastructure.
+        shutdownGraceTime: opts.shutdownGraceTime ?? "20 seconds",
       }),
     );
   }

@@ -15,6 +15,7 @@ import {
 } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
 import { parseCampaignConfig } from "../src/config/campaignConfig.js";
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/errorTypes.js";
 import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
 import {
   abortSignal,
@@ -28,6 +29,7 @@ import {
   statusQuery,
   type CampaignStatus,
 } from "./definitions.js";
+import { retryByCause } from "./activityOptions.js";
 import { iterationWorkflow } from "./iteration.js";
 import { SearchAttributeTracker } from "./searchAttributes.js";
 
@@ -49,11 +51,14 @@ export interface CampaignResult {
   iterations: CampaignStatus["completedIterations"];
 }
 
-const campaignActivities = (taskQueue: string) => proxyActivities<Activities>({
-  taskQueue,
-  startToCloseTimeout: "10 minutes",
-  retry: { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: ["InvalidCampaignConfig", "NoTools"] },
-});
+const campaignActivities = (taskQueue: string, byCause: boolean) =>
+  proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: "10 minutes",
+    retry: byCause
+      ? { initialInterval: "1s", maximumInterval: "10s", backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES }
+      : { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.noTools] },
+  });
 
 /** Keep only the newest summaries in the carried state (continue-as-new input stays small). */
 const KEEP_SUMMARIES = 50;
@@ -61,7 +66,7 @@ const KEEP_SUMMARIES = 50;
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
   const parsed = parseCampaignConfig(input?.config);
   if (!parsed.ok) {
-    throw ApplicationFailure.nonRetryable(`InvalidCampaignConfig: ${parsed.error.message}`, "InvalidCampaignConfig", parsed.error.issues);
+    throw ApplicationFailure.nonRetryable(`InvalidCampaignConfig: ${parsed.error.message}`, ErrorType.invalidConfig, parsed.error.issues);
   }
   const config = parsed.config;
   const info = workflowInfo();
@@ -69,7 +74,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const iteration = input.iteration ?? 1;
   const sa = new SearchAttributeTracker();
   const queues = taskQueues(queuePrefixOf(info.taskQueue));
-  const acts = campaignActivities(queues.default);
+  const acts = campaignActivities(queues.default, retryByCause());
 
   const status: CampaignStatus = {
     campaignId,
@@ -91,7 +96,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     sa.update({ campaignId, iteration, stage: it?.currentStage ?? "", status: status.state });
   };
   const forward = (fn: (c: ChildWorkflowHandle<typeof iterationWorkflow>) => Promise<void>) => {
-    if (child) void fn(child).catch(() => undefined);
+    if (child) fn(child).catch(() => undefined);
   };
 
   setHandler(statusQuery, () => status);

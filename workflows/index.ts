@@ -1,2 +1,3 @@
 export { campaignWorkflow } from "./campaign.js";
 export { iterationWorkflow } from "./iteration.js";
+export { stageBatchesWorkflow } from "./stageBatches.js";

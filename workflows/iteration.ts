@@ -9,15 +9,17 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
-  proxyActivities,
+  patched,
   setHandler,
+  startChild,
   workflowInfo,
+  type ChildWorkflowHandle,
 } from "@temporalio/workflow";
-import type { Activities } from "../activities/index.js";
 import type { BatchCounts } from "../activities/types.js";
-import { parseCampaignConfig, type CampaignConfig, type StageConfig } from "../src/config/campaignConfig.js";
-import { STAGE_CATALOG } from "../src/stages/catalog.js";
-import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
+import { parseCampaignConfig, type CampaignConfig } from "../src/config/campaignConfig.js";
+import { ErrorType } from "../src/errorTypes.js";
+import { bookkeepingActivities, retryByCause, stageActivities, type StageActivities } from "./activityOptions.js";
+import { runBatchLanes } from "./batchLanes.js";
 import {
   abortSignal,
   iterationProgressSignal,
@@ -33,6 +35,7 @@ import {
   type StageStatus,
 } from "./definitions.js";
 import { SearchAttributeTracker } from "./searchAttributes.js";
+import { BATCHES_PER_CHILD, stageBatchesWorkflow } from "./stageBatches.js";
 
 export interface IterationInput {
   campaignId: string;
@@ -40,35 +43,14 @@ export interface IterationInput {
   config: unknown;
 }
 
-const queues = () => taskQueues(queuePrefixOf(workflowInfo().taskQueue));
-
-const bookkeepingActivities = () => proxyActivities<Activities>({
-  taskQueue: queues().default,
-  startToCloseTimeout: "2 minutes",
-  retry: { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: ["InvalidCampaignConfig", "UnknownCampaign", "StageInputError"] },
-});
-
-function stageActivities(stage: StageConfig) {
-  const sched = STAGE_CATALOG[stage.name];
-  return proxyActivities<Activities>({
-    taskQueue: queues()[sched.latency],
-    startToCloseTimeout: `${sched.batchTimeoutMinutes} minutes`,
-    heartbeatTimeout: "20 seconds",
-    retry: {
-      initialInterval: "2s",
-      backoffCoefficient: 2,
-      maximumInterval: "1 minute",
-      maximumAttempts: 3,
-      nonRetryableErrorTypes: ["InvalidCampaignConfig", "UnknownCampaign", "StageInputError", "LlmError:client"],
-    },
-  });
-}
+/** Stages with more pending batches than one child takes run them in child workflows, a chunk each. */
+export const PATCH_STAGE_CHUNKS = "stage-chunks-v1";
 
 type Decision = { action: "retry" | "skip"; stage: string };
 
 export async function iterationWorkflow(input: IterationInput): Promise<IterationResult> {
   const parsed = parseCampaignConfig(input.config);
-  if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error.message, "InvalidCampaignConfig", parsed.error.issues);
+  if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error.message, ErrorType.invalidConfig, parsed.error.issues);
   const config: CampaignConfig = parsed.config;
   const { campaignId, iteration } = input;
 
@@ -84,7 +66,9 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   let stageScope: CancellationScope | undefined;
   const sa = new SearchAttributeTracker();
   const parent = workflowInfo().parent;
-  const bookkeeping = bookkeepingActivities();
+  const byCause = retryByCause();
+  const bookkeeping = bookkeepingActivities(byCause);
+  let chunk: ChildWorkflowHandle<typeof stageBatchesWorkflow> | undefined;
 
   const waitingStage = () => status.stages.find((s) => s.state === "waiting_for_operator");
   const refreshState = () => {
@@ -107,13 +91,16 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   };
 
   setHandler(statusQuery, () => status);
+  // publish() never rejects (the parent signal's failure is caught); chunk children follow pause/resume.
   setHandler(pauseSignal, () => {
     status.paused = true;
-    void publish();
+    chunk?.signal(pauseSignal).catch(() => undefined);
+    publish().catch(() => undefined);
   });
   setHandler(resumeSignal, () => {
     status.paused = false;
-    void publish();
+    chunk?.signal(resumeSignal).catch(() => undefined);
+    publish().catch(() => undefined);
   });
   setHandler(abortSignal, (req) => {
     aborted = true;
@@ -141,7 +128,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     if (aborted) break;
     const st = status.stages[i] as StageStatus;
     status.currentStage = st.name;
-    const acts = stageActivities(stageConfig);
+    const acts = stageActivities(stageConfig, byCause);
     const ref = { campaignId, iteration, stage: stageConfig.name };
 
     for (;;) {
@@ -166,7 +153,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
           status.state = "failed";
           await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
           await publish();
-          throw ApplicationFailure.nonRetryable(`stage ${st.name} failed: ${message}`, "StageFailed");
+          throw ApplicationFailure.nonRetryable(`stage ${st.name} failed: ${message}`, ErrorType.stageFailed);
         }
         if (config.onStageFailure === "skip") {
           decision = { action: "skip", stage: st.name };
@@ -206,7 +193,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     samples,
   };
 
-  async function runStage(acts: ReturnType<typeof stageActivities>, ref: { campaignId: string; iteration: number; stage: string }, st: StageStatus, parallelism: number) {
+  async function runStage(acts: StageActivities, ref: { campaignId: string; iteration: number; stage: string }, st: StageStatus, parallelism: number) {
     const plan = await acts.planStage(ref);
     if (plan.alreadyDone) {
       st.state = plan.status;
@@ -218,29 +205,43 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     st.itemsTotal = plan.items;
     st.itemsDone = plan.doneItems;
     st.counts = { ...plan.doneCounts };
+    const addCounts = (counts: Record<string, number>) => {
+      for (const [k, v] of Object.entries(counts)) st.counts[k] = (st.counts[k] ?? 0) + v;
+    };
 
-    const queue = [...plan.pendingBatches];
-    let firstError: unknown;
-    const lane = async () => {
-      while (queue.length > 0 && firstError === undefined) {
-        // Pause holds back new batches; batches in flight finish.
+    if (plan.pendingBatches.length > BATCHES_PER_CHILD && patched(PATCH_STAGE_CHUNKS)) {
+      // Each chunk's batches run in a child's history; this one records only the children.
+      for (let from = 0; from < plan.pendingBatches.length && !aborted; from += BATCHES_PER_CHILD) {
         await condition(() => !status.paused || aborted);
         if (aborted) return;
-        // Another lane may have taken the last batch while this one waited on the pause condition.
-        const batchIndex = queue.shift();
-        if (batchIndex === undefined) return;
+        chunk = await startChild(stageBatchesWorkflow, {
+          workflowId: `${workflowInfo().workflowId}-${ref.stage}-a${st.attempts}-from${plan.pendingBatches[from]}`,
+          taskQueue: workflowInfo().taskQueue,
+          args: [{ ref, batches: plan.pendingBatches.slice(from, from + BATCHES_PER_CHILD), parallelism, paused: status.paused }],
+        });
+        // A pause that arrived while the child was starting.
+        if (status.paused) await chunk.signal(pauseSignal);
+        let r: Awaited<ReturnType<typeof stageBatchesWorkflow>>;
         try {
-          const r: BatchCounts = await acts.runStageBatch({ ...ref, batchIndex });
+          r = await chunk.result();
+        } finally {
+          chunk = undefined;
+        }
+        st.batchesDone += r.batchesDone;
+        st.itemsDone += r.items;
+        addCounts(r.counts);
+      }
+    } else {
+      await runBatchLanes(acts, ref, plan.pendingBatches, parallelism, {
+        paused: () => status.paused,
+        aborted: () => aborted,
+        onBatchDone: (r: BatchCounts) => {
           st.batchesDone++;
           st.itemsDone += r.items;
-          for (const [k, v] of Object.entries(r)) st.counts[k] = (st.counts[k] ?? 0) + v;
-        } catch (err) {
-          firstError ??= err;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(parallelism, Math.max(1, queue.length)) }, lane));
-    if (firstError !== undefined) throw firstError;
+          addCounts(r);
+        },
+      });
+    }
     const summary = await acts.completeStage(ref);
     st.state = "succeeded";
     st.counts = { ...st.counts, ...numericCounts(summary) };

@@ -19,6 +19,19 @@ export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) 
   };
 }
 
+/**
+ * A worker runs for weeks: a stray rejected promise (lint forbids them, but a dependency may still
+ * produce one) is logged loudly and counted instead of exiting the process with every batch in it.
+ * Each attempt's own errors still fail that attempt; this only keeps the process up.
+ */
+function installLastResortHandlers(): void {
+  let unhandled = 0;
+  process.on("unhandledRejection", (reason) => {
+    unhandled++;
+    console.error(`worker: unhandled promise rejection #${unhandled} (kept running): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+  });
+}
+
 export function registerWorkerCommands(program: Command): void {
   program
     .command("worker")
@@ -33,6 +46,7 @@ export function registerWorkerCommands(program: Command): void {
       const known = ["workflows", "llm", "default", "cluster"];
       const bad = roles.filter((r) => !known.includes(r));
       if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
+      installLastResortHandlers();
       const db = await openDatabase(e.databaseUrl);
       const connection = await NativeConnection.connect({ address: e.temporalAddress });
       const workers = await createWorkers({

@@ -5,7 +5,9 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type * as Pg from "pg";
 import * as schema from "./schema.js";
+import { retryTransient, type TransientRetryOptions } from "./transient.js";
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -19,7 +21,7 @@ export interface DbHandle {
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../migrations");
 
 /** `postgres://...` -> node-postgres pool; `pglite:<dir>` or `pglite:memory` -> embedded PGlite. */
-export async function openDatabase(url: string, opts: { poolSize?: number } = {}): Promise<DbHandle> {
+export async function openDatabase(url: string, opts: { poolSize?: number; transientRetry?: TransientRetryOptions } = {}): Promise<DbHandle> {
   if (url.startsWith("pglite:")) {
     const { PGlite } = await import("@electric-sql/pglite");
     const { drizzle } = await import("drizzle-orm/pglite");
@@ -31,9 +33,46 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`DATABASE_URL: expected postgres://... or pglite:<dir>, got "${url}"`);
   const pg = await import("pg");
   const { drizzle } = await import("drizzle-orm/node-postgres");
-  const pool = new pg.default.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+  const pool = resilientPool(pg.default.Pool, { connectionString: url, max: opts.poolSize ?? 10 }, opts.transientRetry);
+  // An idle client dropped by a server restart is replaced on next use; without a listener the pool would crash the process.
   pool.on("error", (err) => console.error(`[db] idle client error: ${err.message}`));
   return { db: drizzle(pool, { schema }) as unknown as Db, driver: "pg", close: () => pool.end() };
+}
+
+/**
+ * A pg Pool whose one-shot queries ride out a database restart: a query failing with a connection
+ * error is retried with backoff (for up to a minute by default) instead of failing the activity and
+ * losing its in-flight LLM work. Safe because every statement we send outside a transaction is
+ * idempotent (upserts, insert-if-absent, reads); queries on a checked-out client (transactions)
+ * are not retried.
+ */
+function resilientPool(Pool: typeof Pg.Pool, config: Pg.PoolConfig, retry: TransientRetryOptions = {}): Pg.Pool {
+  let outageSince: number | undefined;
+  class ResilientPool extends Pool {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    override query(...args: any[]): any {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const base = (): any => (super.query as (...a: unknown[]) => unknown)(...args);
+      if (typeof args[args.length - 1] === "function") return base();
+      return retryTransient(base, {
+        ...retry,
+        onRetry: (err, attempt, delayMs) => {
+          if (outageSince === undefined) {
+            outageSince = Date.now();
+            console.error(`[db] database unavailable (${err instanceof Error ? err.message : String(err)}); retrying`);
+          }
+          retry.onRetry?.(err, attempt, delayMs);
+        },
+      }).then((r) => {
+        if (outageSince !== undefined) {
+          console.error(`[db] database reachable again after ${Date.now() - outageSince} ms`);
+          outageSince = undefined;
+        }
+        return r;
+      });
+    }
+  }
+  return new ResilientPool(config);
 }
 
 /** Applies the committed drizzle-kit migrations (idempotent: drizzle records what it applied). */

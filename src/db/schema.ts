@@ -3,8 +3,13 @@
  * rewrite for that: per-stage results are JSONB, samples carry kind/origin/parent for lineage.
  */
 import { sql } from "drizzle-orm";
-import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, doublePrecision, index, integer, jsonb, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import type { ChatMessage, McpTool, Verdict } from "../domain/types.js";
+
+export const LLM_REQUEST_STATUSES = ["sent", "ok", "failed"] as const;
+export type LlmRequestStatus = (typeof LLM_REQUEST_STATUSES)[number];
+export const SLOT_OUTCOMES = ["failed", "duplicate"] as const;
+export type SlotOutcome = (typeof SLOT_OUTCOMES)[number];
 
 export const campaigns = pgTable("campaigns", {
   id: text("id").primaryKey(),
@@ -103,9 +108,37 @@ export const samples = pgTable(
   ],
 );
 
-/** Token accounting per role and stage; activities add to it with an upsert. */
-export const llmUsage = pgTable(
-  "llm_usage",
+/**
+ * One row per HTTP request attempt an LLM client makes, written before the request is sent (status
+ * "sent") and completed when its outcome is known ("ok" or "failed", with token counts). The id is
+ * the X-Request-Id header the request carries, so the ledger can be reconciled with the server's
+ * own logs; a request whose attempt was killed mid-flight stays "sent" (counted, outcome unknown).
+ */
+export const llmRequests = pgTable(
+  "llm_requests",
+  {
+    id: text("id").primaryKey(),
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    stage: text("stage").notNull(),
+    batchIndex: integer("batch_index"),
+    role: text("role").notNull(),
+    model: text("model").notNull(),
+    status: text("status", { enum: LLM_REQUEST_STATUSES }).notNull(),
+    promptTokens: integer("prompt_tokens").notNull().default(0),
+    completionTokens: integer("completion_tokens").notNull().default(0),
+    sentAt: timestamp("sent_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (t) => [index("llm_requests_campaign_stage_idx").on(t.campaignId, t.iteration, t.stage)],
+);
+
+/**
+ * Totals recorded before the request ledger existed (migration 0002 renamed the old aggregate table):
+ * kept so upgrading loses no accounting; nothing writes here any more.
+ */
+export const llmUsageLegacy = pgTable(
+  "llm_usage_legacy",
   {
     campaignId: text("campaign_id").notNull(),
     iteration: integer("iteration").notNull(),
@@ -118,6 +151,71 @@ export const llmUsage = pgTable(
     failures: bigint("failures", { mode: "number" }).notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.stage, t.role, t.model] })],
+);
+
+/** Token accounting per (campaign, iteration, stage, role, model): sums over the request ledger (and legacy totals). */
+export const llmUsage = pgView("llm_usage", {
+  campaignId: text("campaign_id").notNull(),
+  iteration: integer("iteration").notNull(),
+  stage: text("stage").notNull(),
+  role: text("role").notNull(),
+  model: text("model").notNull(),
+  requests: bigint("requests", { mode: "number" }).notNull(),
+  promptTokens: bigint("prompt_tokens", { mode: "number" }).notNull(),
+  completionTokens: bigint("completion_tokens", { mode: "number" }).notNull(),
+  failures: bigint("failures", { mode: "number" }).notNull(),
+  outcomeUnknown: bigint("outcome_unknown", { mode: "number" }).notNull(),
+}).as(sql`
+  select campaign_id, iteration, stage, role, model, sum(requests)::bigint as requests, sum(prompt_tokens)::bigint as prompt_tokens,
+    sum(completion_tokens)::bigint as completion_tokens, sum(failures)::bigint as failures, sum(outcome_unknown)::bigint as outcome_unknown
+  from (
+    select campaign_id, iteration, stage, role, model, 1 as requests, prompt_tokens, completion_tokens,
+      (status = 'failed')::int as failures, (status = 'sent')::int as outcome_unknown
+    from llm_requests
+    union all
+    select campaign_id, iteration, stage, role, model, requests, prompt_tokens, completion_tokens, failures, 0 from llm_usage_legacy
+  ) as u
+  group by campaign_id, iteration, stage, role, model`);
+
+/**
+ * What became of a work slot that produced no sample of its own: the model failed to give a usable
+ * answer, or the sample duplicated one already stored. With the samples' slot keys this makes every
+ * slot's outcome durable, so a retried batch neither redoes nor double-counts a slot.
+ */
+export const stageSlotOutcomes = pgTable(
+  "stage_slot_outcomes",
+  {
+    slotKey: text("slot_key").primaryKey(),
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    stage: text("stage").notNull(),
+    slot: integer("slot").notNull(),
+    outcome: text("outcome", { enum: SLOT_OUTCOMES }).notNull(),
+    /** The stored sample this slot duplicated, or the failure's message. */
+    detail: text("detail"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("stage_slot_outcomes_stage_idx").on(t.campaignId, t.iteration, t.stage, t.slot)],
+);
+
+/**
+ * Application failures of one activity execution, one row per failed attempt. Infrastructure
+ * failures (worker loss, database or network outages) are never written here: only these rows count
+ * toward the budget after which an activity gives up and asks for an operator.
+ */
+export const activityFailures = pgTable(
+  "activity_failures",
+  {
+    workflowId: text("workflow_id").notNull(),
+    runId: text("run_id").notNull(),
+    activityId: text("activity_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    activityType: text("activity_type").notNull(),
+    errorType: text("error_type").notNull(),
+    message: text("message").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.activityId, t.attempt] })],
 );
 
 export const datasetExports = pgTable(

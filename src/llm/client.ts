@@ -4,6 +4,7 @@
  * classification and the per-endpoint concurrency limit are ours, so they behave the same against
  * vLLM, SGLang, OpenAI and the simulator.
  */
+import { randomUUID } from "node:crypto";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { LimitFunction } from "p-limit";
 import type { z } from "zod";
@@ -293,8 +294,21 @@ export class LlmClient {
     }
   }
 
-  /** One HTTP call, inside a concurrency slot. Always records usage once it has been sent. */
+  /**
+   * One HTTP call, inside a concurrency slot. Announced to the usage sink before it is sent (a
+   * ledger failing to record it fails the call unsent) and recorded once its outcome is known.
+   */
   private async attempt(path: string, body: Json, userSignal: AbortSignal | undefined, problemOf: (json: Json) => string | undefined): Promise<Json> {
+    if (userSignal?.aborted) throw new AttemptFailure("aborted", "aborted", undefined, undefined, userSignal.reason);
+    const requestId = randomUUID();
+    const start = { requestId, role: this.role, model: this.model };
+    const announced = this.usage?.sending?.(start);
+    if (announced) await announced;
+    // Aborted while being announced: never sent, so taken back out of the ledger.
+    if (userSignal?.aborted) {
+      this.usage?.withdrawn?.(start);
+      throw new AttemptFailure("aborted", "aborted", undefined, undefined, userSignal.reason);
+    }
     // Our own deadline covers reading the body too; the SDK's `timeout` stops at the headers.
     const controller = new AbortController();
     let timedOut = false;
@@ -305,7 +319,9 @@ export class LlmClient {
     const onAbort = (): void => controller.abort(userSignal?.reason);
     userSignal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const response = await this.sdk.post(path, { body, signal: controller.signal, timeout: this.timeoutMs, maxRetries: 0 }).asResponse();
+      const response = await this.sdk
+        .post(path, { body, signal: controller.signal, timeout: this.timeoutMs, maxRetries: 0, headers: { "X-Request-Id": requestId } })
+        .asResponse();
       const text = await response.text();
       let json: unknown;
       try {
@@ -319,10 +335,10 @@ export class LlmClient {
       const problem = problemOf(json as Json);
       if (problem !== undefined) throw new AttemptFailure("server", `HTTP ${response.status} ${problem}: ${preview(text)}`, response.status);
       const usage = tokenUsage(json as Json);
-      this.record(typeof (json as Json).model === "string" ? ((json as Json).model as string) : this.model, usage.promptTokens, usage.completionTokens, false);
+      this.record(requestId, usage.promptTokens, usage.completionTokens, false);
       return json as Json;
     } catch (err) {
-      this.record(this.model, 0, 0, true);
+      this.record(requestId, 0, 0, true);
       if (err instanceof AttemptFailure) throw err;
       throw this.classify(err, timedOut, userSignal);
     } finally {
@@ -353,8 +369,9 @@ export class LlmClient {
     return new LlmError("aborted", `${this.describe()}: aborted${why}`, { attempts, cause: reason });
   }
 
-  private record(model: string, promptTokens: number, completionTokens: number, failed: boolean): void {
-    this.usage?.record({ role: this.role, model, promptTokens, completionTokens, failed });
+  // Usage is keyed by the configured model (what the campaign asked for), not the name the server echoes.
+  private record(requestId: string, promptTokens: number, completionTokens: number, failed: boolean): void {
+    this.usage?.record({ requestId, role: this.role, model: this.model, promptTokens, completionTokens, failed });
   }
 }
 

@@ -1,6 +1,18 @@
-/** Token accounting: every HTTP call an LlmClient completes is reported to a UsageSink. */
+/**
+ * Token accounting: every HTTP request attempt an LlmClient makes is announced to its UsageSink
+ * before it is sent (`sending`, which may hold the request back until it is durably recorded) and
+ * reported once its outcome is known (`record`). Both carry the attempt's request id, which the
+ * request also carries as its X-Request-Id header.
+ */
+
+export interface RequestStart {
+  requestId: string;
+  role: string;
+  model: string;
+}
 
 export interface UsageEvent {
+  requestId: string;
   role: string;
   model: string;
   promptTokens: number;
@@ -10,6 +22,10 @@ export interface UsageEvent {
 }
 
 export interface UsageSink {
+  /** Called before the request is sent; the request waits for a returned promise (a durable ledger's write). */
+  sending?(e: RequestStart): void | Promise<void>;
+  /** An announced request that was never sent after all (its call was aborted while it was being announced). */
+  withdrawn?(e: RequestStart): void;
   record(e: UsageEvent): void;
 }
 

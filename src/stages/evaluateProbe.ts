@@ -10,8 +10,7 @@ import type { CampaignConfig, StageConfig } from "../config/campaignConfig.js";
 import { loadBfclCategory } from "../bfcl/data.js";
 import { runFastProbe, type ProbeChatClient } from "../bfcl/fastProbe.js";
 import { listBfclScores, upsertBfclScores, type BfclScoreRow } from "../db/repos/bfclScores.js";
-import { addUsage } from "../db/repos/usage.js";
-import { LlmError, UsageAccumulator, type LlmClient } from "../llm/client.js";
+import { LlmError, type LlmClient } from "../llm/client.js";
 import { StageInputError, type BatchResult, type StageHandler } from "./types.js";
 
 type ProbeStage = Extract<StageConfig, { name: "evaluate.probe" }>;
@@ -119,12 +118,11 @@ export const evaluateProbeStage: StageHandler<ProbeStage, ProbeProgress> = {
     progress.report({ ...state, finished: [...state.finished] });
     if (todo.length === 0) return totals;
 
-    const usage = new UsageAccumulator();
     const counters = { failedRequests: 0 };
-    const client = probeClient(ctx.deps.createLlm(config, "policy", usage), counters);
+    const client = probeClient(ctx.llm("policy"), counters);
     // Up to maxConcurrency requests listen on the stage signal at once.
     setMaxListeners(0, ctx.signal);
-    try {
+    {
       for (const category of todo) {
         ctx.signal.throwIfAborted();
         const failedBefore = counters.failedRequests;
@@ -167,9 +165,6 @@ export const evaluateProbeStage: StageHandler<ProbeStage, ProbeProgress> = {
         delete state.category;
         progress.report({ ...state, finished: [...state.finished] });
       }
-    } finally {
-      // Tokens spent on an aborted or failed batch are still spent.
-      await addUsage(db, { campaignId, iteration, stage: stage.name }, usage.drain());
     }
     return totals;
   },

@@ -1,35 +1,41 @@
 /**
  * Single-turn synthesis (InfTool): every sample is a numbered slot of the iteration; a batch owns a
- * contiguous range of slots. A slot's sample is written once (unique slot key), so a crashed or
- * retried batch only generates the slots that are missing.
+ * contiguous range of slots. Every slot's outcome is durable — a sample stored under its slot key,
+ * or an outcome row (the model failed, or the sample duplicated one already stored) — so a crashed or
+ * retried batch generates only the slots still open, and its counters, read back from the database,
+ * count each slot exactly once however many attempts it took.
  */
 import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { StageConfig } from "../config/campaignConfig.js";
-import { existingSlotKeys, insertSamples, type NewSample } from "../db/repos/samples.js";
+import { insertSamples, type NewSample } from "../db/repos/samples.js";
+import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../db/repos/slotOutcomes.js";
 import { listTools } from "../db/repos/tools.js";
-import { addUsage } from "../db/repos/usage.js";
 import type { McpTool, SampleKind } from "../domain/types.js";
-import { LlmError, UsageAccumulator } from "../llm/client.js";
+import { LlmError } from "../llm/client.js";
 import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../synthesis/singleTurn.js";
 import { sampleId } from "../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "./types.js";
 
 type SynthStage = Extract<StageConfig, { name: "synthesize.singleTurn" }>;
 
-/** Heartbeat details: every slot below `nextSlot` is durably done (written, already there, or failed). */
+/** Heartbeat details (progress for operators; the database, not these, decides what is left to do). */
 export interface SynthesisProgress {
-  nextSlot: number;
+  /** Slots of the batch settled so far, this attempt and earlier ones together. */
+  settled: number;
+  total: number;
   written: number;
-  existing: number;
   failed: number;
-  /** Slots whose sample had the same content (hence the same id) as one already stored: kept once. */
-  duplicates?: number;
+  duplicates: number;
 }
 
 export const slotKey = (campaignId: string, iteration: number, slot: number) => `${campaignId}/${iteration}/synthesize.singleTurn/${slot}`;
 
+/** A finished sample waits at most this long (or for this many others) before it is written. */
 const FLUSH_EVERY = 50;
+const FLUSH_AFTER_MS = 200;
+
+type Settled = { slot: number; row: NewSample } | { slot: number; outcome: "failed"; detail: string };
 
 export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgress> = {
   name: "synthesize.singleTurn",
@@ -49,55 +55,66 @@ export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgre
     if (library.length === 0) throw new StageInputError(`campaign ${campaignId} has no tools loaded`);
     const kinds = planSingleTurnKinds({ count: stage.count, mix: stage.mix, seed: config.seed, iteration });
 
-    const resume = progress.resumeFrom;
-    const state: SynthesisProgress =
-      resume && resume.nextSlot >= start && resume.nextSlot <= end ? { ...resume } : { nextSlot: start, written: 0, existing: 0, failed: 0, duplicates: 0 };
-
-    const slots = range(state.nextSlot, end);
-    const present = await existingSlotKeys(db, slots.map((s) => slotKey(campaignId, iteration, s)));
-    // done[i] flips when slot start+i is durable; nextSlot is the low-water mark reported in heartbeats.
-    const done = new Array<boolean>(end - start).fill(false);
-    for (let s = start; s < state.nextSlot; s++) done[s - start] = true;
-    const markDone = (slot: number) => {
-      done[slot - start] = true;
-      while (state.nextSlot < end && done[state.nextSlot - start]) state.nextSlot++;
-    };
-    for (const s of slots) {
-      if (present.has(slotKey(campaignId, iteration, s))) {
-        state.existing++;
-        markDone(s);
-      }
-    }
+    const slots = range(start, end);
+    const keys = slots.map((s) => slotKey(campaignId, iteration, s));
+    const before = await settledSlots(db, keys);
+    const state: SynthesisProgress = { settled: 0, total: end - start, written: 0, failed: 0, duplicates: 0 };
+    for (const outcome of before.values()) countOutcome(state, outcome);
     progress.report({ ...state });
 
-    const usage = new UsageAccumulator();
-    const generator = ctx.deps.createLlm(config, "generator", usage);
+    const generator = ctx.llm("generator");
     // Stop the whole batch on the first transport failure: the endpoint is down, retrying per slot is waste.
     const batchAbort = new AbortController();
     // Every in-flight request listens on this signal; their number is bounded by the endpoint limit.
     setMaxListeners(0, batchAbort.signal);
     const onOuterAbort = () => batchAbort.abort(ctx.signal.reason);
     ctx.signal.addEventListener("abort", onOuterAbort, { once: true });
-
-    let buffer: { slot: number; row: NewSample }[] = [];
-    let flushing: Promise<void> = Promise.resolve();
-    const flush = () => {
-      const chunk = buffer;
-      buffer = [];
-      flushing = flushing.then(async () => {
-        if (chunk.length === 0) return;
-        const inserted = await insertSamples(db, chunk.map((c) => c.row));
-        state.written += inserted;
-        state.duplicates = (state.duplicates ?? 0) + chunk.length - inserted;
-        for (const c of chunk) markDone(c.slot);
-        progress.report({ ...state });
-      });
-      return flushing;
+    let fatal: unknown;
+    const fail = (err: unknown) => {
+      fatal ??= err;
+      batchAbort.abort(err);
     };
 
-    let fatal: unknown;
+    // Finished slots are written in small groups, one write at a time, in order.
+    let buffer: Settled[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let writing: Promise<void> = Promise.resolve();
+    const flush = (): Promise<void> => {
+      clearTimeout(timer);
+      timer = undefined;
+      const chunk = buffer;
+      buffer = [];
+      if (chunk.length > 0) writing = writing.then(() => writeSettled(chunk)).catch(fail);
+      return writing;
+    };
+    const settle = (s: Settled) => {
+      buffer.push(s);
+      if (buffer.length >= FLUSH_EVERY) flush().catch(fail);
+      else
+        timer ??= setTimeout(() => {
+          flush().catch(fail);
+        }, FLUSH_AFTER_MS);
+    };
+    const writeSettled = async (chunk: Settled[]) => {
+      const rows = chunk.flatMap((c) => ("row" in c ? [c.row] : []));
+      const written = await insertSamples(db, rows);
+      const outcomes: SlotOutcomeRow[] = [];
+      for (const c of chunk) {
+        const key = slotKey(campaignId, iteration, c.slot);
+        if ("outcome" in c) outcomes.push({ slotKey: key, campaignId, iteration, stage: stage.name, slot: c.slot, outcome: "failed", detail: c.detail });
+        else if (!written.has(c.row.id as string)) outcomes.push({ slotKey: key, campaignId, iteration, stage: stage.name, slot: c.slot, outcome: "duplicate", detail: c.row.id as string });
+      }
+      // A row not written is either a duplicate of stored content or a slot another attempt settled
+      // meanwhile (a zombie attempt after a heartbeat timeout): the slot key tells which.
+      const settledElsewhere = await settledSlots(db, outcomes.filter((o) => o.outcome === "duplicate").map((o) => o.slotKey));
+      await insertSlotOutcomes(db, outcomes.filter((o) => !settledElsewhere.has(o.slotKey)));
+      const now = await settledSlots(db, chunk.map((c) => slotKey(campaignId, iteration, c.slot)));
+      for (const outcome of now.values()) countOutcome(state, outcome);
+      progress.report({ ...state });
+    };
+
     const limit = pLimit(Math.max(1, config.endpoints[config.roles.generator.endpoint]?.maxConcurrency ?? 8));
-    const todo = slots.filter((s) => !present.has(slotKey(campaignId, iteration, s)));
+    const todo = slots.filter((s, i) => !before.has(keys[i] as string));
     await Promise.all(
       todo.map((slot) =>
         limit(async () => {
@@ -113,31 +130,35 @@ export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgre
           });
           try {
             const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batchAbort.signal });
-            buffer.push({ slot, row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, s.metadata) });
-            if (buffer.length >= FLUSH_EVERY) void flush();
+            settle({ slot, row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, s.metadata) });
           } catch (err) {
             if (batchAbort.signal.aborted) return;
-            if (err instanceof LlmError && !err.retryable) {
-              // The model could not produce a usable answer for this slot: count it and move on.
-              state.failed++;
-              await flushing;
-              markDone(slot);
-              return;
-            }
-            fatal ??= err;
-            batchAbort.abort(err);
+            // The model could not produce a usable answer for this slot: record it and move on.
+            if (err instanceof LlmError && !err.retryable) settle({ slot, outcome: "failed", detail: err.message.slice(0, 2000) });
+            else fail(err);
           }
         }),
       ),
     );
     ctx.signal.removeEventListener("abort", onOuterAbort);
     await flush();
-    await addUsage(db, { campaignId, iteration, stage: stage.name }, usage.drain());
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
     if (fatal) throw fatal;
-    return { items: end - start, written: state.written, existing: state.existing, failed: state.failed, duplicates: state.duplicates ?? 0 };
+    // Counters from the database: each slot once, whichever attempt settled it.
+    const final: SynthesisProgress = { settled: 0, total: end - start, written: 0, failed: 0, duplicates: 0 };
+    for (const outcome of (await settledSlots(db, keys)).values()) countOutcome(final, outcome);
+    progress.report({ ...final });
+    if (final.settled !== end - start) throw new Error(`batch ${batchIndex}: ${end - start - final.settled} slots left unsettled after all work finished`);
+    return { items: end - start, written: final.written, failed: final.failed, duplicates: final.duplicates };
   },
 };
+
+function countOutcome(state: SynthesisProgress, outcome: "written" | "failed" | "duplicate"): void {
+  state.settled++;
+  if (outcome === "written") state.written++;
+  else if (outcome === "failed") state.failed++;
+  else state.duplicates++;
+}
 
 function toRow(
   campaignId: string,

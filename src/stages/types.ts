@@ -10,11 +10,13 @@ import type { LlmClient, UsageSink } from "../llm/client.js";
 export interface StageDeps {
   db: Db;
   /** Builds an LLM client for a role of the campaign, recording usage to the sink. */
-  createLlm(config: CampaignConfig, role: "generator" | "judge" | "policy", usage: UsageSink): LlmClient;
+  createLlm(config: CampaignConfig, role: RoleName, usage: UsageSink): LlmClient;
   /** Directory campaign outputs go under (config.output.dir is resolved against it). */
   baseDir: string;
   log(message: string): void;
 }
+
+export type RoleName = "generator" | "judge" | "policy";
 
 export interface StageContext<S extends StageConfig = StageConfig> {
   campaignId: string;
@@ -23,6 +25,11 @@ export interface StageContext<S extends StageConfig = StageConfig> {
   stage: S;
   deps: StageDeps;
   signal: AbortSignal;
+  /**
+   * The LLM client of a configured role, its every request recorded in the campaign's request
+   * ledger before it is sent (the framework drains the ledger when the step ends).
+   */
+  llm(role: RoleName): LlmClient;
 }
 
 /** Counters a batch reports; every value is a count so results can be summed. */

@@ -1,17 +1,17 @@
 /**
- * Activities in MockActivityEnvironment against real PostgreSQL and the LLM simulator: a batch
- * resumes from its heartbeat details, and cancellation stops its work promptly.
+ * Activities in MockActivityEnvironment against real PostgreSQL and the LLM simulator: a retried
+ * batch does only the slots still open, and cancellation stops its work promptly.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { CancelledFailure } from "@temporalio/common";
 import { MockActivityEnvironment } from "@temporalio/testing";
-import { eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { createActivities } from "../../activities/index.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
-import { samples } from "../../src/db/schema.js";
+import { llmRequests, samples, stageBatches } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
-import type { SynthesisProgress } from "../../src/stages/synthesizeSingleTurn.js";
+import { slotKey, type SynthesisProgress } from "../../src/stages/synthesizeSingleTurn.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
 
@@ -36,49 +36,40 @@ async function registered(campaignId: string, simUrl: string, count: number, bat
   await new MockActivityEnvironment().run(activities.planStage, { campaignId, iteration: 1, stage: "synthesize.singleTurn" });
 }
 
-test("a batch resumes from its heartbeat details: slots below nextSlot are not generated again", async () => {
+test("a retried batch generates only the slots still open and counts each slot once", async () => {
   const campaignId = `resume-${Date.now().toString(36)}`;
   await registered(campaignId, sim.url, 20, 10);
+  const ref = { campaignId, iteration: 1, stage: "synthesize.singleTurn", batchIndex: 1 };
+  const first = await new MockActivityEnvironment().run(activities.runStageBatch, ref);
+  assert.deepEqual(first, { items: 10, written: 10, failed: 0, duplicates: 0 });
+
+  // An attempt killed after writing slots 10..15: its batch record and the last four samples never landed.
+  await env.db.db.delete(stageBatches).where(eq(stageBatches.campaignId, campaignId));
+  await env.db.db.delete(samples).where(and(eq(samples.campaignId, campaignId), inArray(samples.slotKey, [16, 17, 18, 19].map((s) => slotKey(campaignId, 1, s)))));
   sim.resetStats();
-  const resumeFrom: SynthesisProgress = { nextSlot: 14, written: 4, existing: 0, failed: 0 };
-  const menv = new MockActivityEnvironment({ heartbeatDetails: resumeFrom });
+  const menv = new MockActivityEnvironment({ heartbeatDetails: { settled: 3, total: 10, written: 3, failed: 0, duplicates: 0 } });
   const beats: SynthesisProgress[] = [];
   menv.on("heartbeat", (d: SynthesisProgress) => beats.push(d));
-  const result = await menv.run(activities.runStageBatch, { campaignId, iteration: 1, stage: "synthesize.singleTurn", batchIndex: 1 });
-  // Slots 14..19 only: two LLM calls each (user simulator + tool agent).
-  assert.equal(sim.stats().byPath["/v1/chat/completions"], 12);
+  const result = await menv.run(activities.runStageBatch, ref);
+  // Slots 16..19 only, whatever stale details the attempt was handed: two LLM calls each.
+  assert.equal(sim.stats().byPath["/v1/chat/completions"], 8);
   const rows = await env.db.db.select({ slotKey: samples.slotKey }).from(samples).where(eq(samples.campaignId, campaignId));
-  assert.deepEqual(rows.map((r) => Number(r.slotKey?.split("/").pop())).sort((a, b) => a - b), [14, 15, 16, 17, 18, 19]);
-  assert.deepEqual(result, { items: 10, written: 10, existing: 0, failed: 0, duplicates: 0 }, "counters carried over from the details");
-  assert.ok(beats.length > 0);
-  assert.equal(beats.at(-1)?.nextSlot, 20);
-  // Progress reported is monotone.
-  for (let i = 1; i < beats.length; i++) assert.ok((beats[i] as SynthesisProgress).nextSlot >= (beats[i - 1] as SynthesisProgress).nextSlot);
+  assert.deepEqual(rows.map((r) => Number(r.slotKey?.split("/").pop())).sort((a, b) => a - b), range(10, 20));
+  assert.deepEqual(result, { items: 10, written: 10, failed: 0, duplicates: 0 }, "each slot counted once across the two attempts");
+  assert.equal(beats[0]?.settled, 6, "progress starts from what the database holds");
+  assert.equal(beats.at(-1)?.settled, 10);
+  for (let i = 1; i < beats.length; i++) assert.ok((beats[i] as SynthesisProgress).settled >= (beats[i - 1] as SynthesisProgress).settled, "progress is monotone");
+
+  // Every request of the batch is in the ledger, completed, with the simulator's token counts.
+  const ledger = await env.db.db.select().from(llmRequests).where(and(eq(llmRequests.campaignId, campaignId), eq(llmRequests.batchIndex, 1)));
+  assert.equal(ledger.length, 28, "20 requests of the first attempt, 8 of the second");
+  assert.ok(ledger.every((r) => r.status === "ok" && r.promptTokens > 0 && r.finishedAt !== null));
 
   // Running the finished batch again is a no-op that returns the recorded result.
   sim.resetStats();
-  const again = await new MockActivityEnvironment().run(activities.runStageBatch, { campaignId, iteration: 1, stage: "synthesize.singleTurn", batchIndex: 1 });
+  const again = await new MockActivityEnvironment().run(activities.runStageBatch, ref);
   assert.deepEqual(again, result);
   assert.equal(sim.stats().requests, 0);
-});
-
-test("a batch retried without details skips the slots already stored", async () => {
-  const campaignId = `reslot-${Date.now().toString(36)}`;
-  await registered(campaignId, sim.url, 10, 10);
-  await new MockActivityEnvironment({ heartbeatDetails: { nextSlot: 6, written: 0, existing: 0, failed: 0 } }).run(activities.runStageBatch, {
-    campaignId,
-    iteration: 1,
-    stage: "synthesize.singleTurn",
-    batchIndex: 0,
-  });
-  // Pretend the batch record was lost: the slot keys alone keep the rerun from generating again.
-  const { stageBatches } = await import("../../src/db/schema.js");
-  await env.db.db.delete(stageBatches).where(eq(stageBatches.campaignId, campaignId));
-  sim.resetStats();
-  const r = await new MockActivityEnvironment().run(activities.runStageBatch, { campaignId, iteration: 1, stage: "synthesize.singleTurn", batchIndex: 0 });
-  assert.equal((r as Record<string, number>).existing, 4);
-  assert.equal((r as Record<string, number>).written, 6);
-  assert.equal(sim.stats().byPath["/v1/chat/completions"], 12);
 });
 
 test("cancellation stops a batch promptly: in-flight calls are aborted and no new ones start", async () => {
@@ -104,3 +95,7 @@ test("cancellation stops a batch promptly: in-flight calls are aborted and no ne
     await slow.close();
   }
 });
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}

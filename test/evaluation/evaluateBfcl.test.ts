@@ -65,6 +65,9 @@ function context(campaignId: string, config: CampaignConfig, signal = new AbortC
         throw new Error("evaluate.bfcl must not use toolloop's LLM client");
       },
     },
+    llm: () => {
+      throw new Error("evaluate.bfcl must not use toolloop's LLM client");
+    },
   };
 }
 

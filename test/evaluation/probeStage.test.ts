@@ -11,6 +11,7 @@ import { BFCL_PROBE_CATEGORIES, parseCampaignConfig, type CampaignConfig, type S
 import type { DbHandle } from "../../src/db/client.js";
 import { listBfclScores } from "../../src/db/repos/bfclScores.js";
 import { llmUsage } from "../../src/db/schema.js";
+import { RequestLedger } from "../../src/stages/requestLedger.js";
 import { createRoleClient } from "../../src/llm/client.js";
 import type { SimulatorHandle } from "../../src/llm/simulator/server.js";
 import { STAGE_CATALOG } from "../../src/stages/catalog.js";
@@ -87,7 +88,16 @@ function context(campaignId: string, config: CampaignConfig, signal = new AbortC
     stage: config.stages[1] as ProbeStage,
     signal,
     deps: { db: db.db, baseDir: workDir, log: () => undefined, createLlm: (cfg, role, usage) => createRoleClient(cfg, role, { usage }) },
+    llm: (role) => createRoleClient(config, role, { usage: ledgerOf(campaignId) }),
   };
+}
+
+const ledgers = new Map<string, RequestLedger>();
+/** The activity wrapper gives each step a ledger and drains it; these tests call handlers directly. */
+function ledgerOf(campaignId: string): RequestLedger {
+  let l = ledgers.get(campaignId);
+  if (!l) ledgers.set(campaignId, (l = new RequestLedger(db.db, { campaignId, iteration: 1, stage: "evaluate.probe", batchIndex: null })));
+  return l;
 }
 
 const chatRequests = () => sim.stats().byPath["/v1/chat/completions"] ?? 0;
@@ -135,6 +145,7 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   assert.equal(summary.overallProbe, overall.accuracy);
   assert.equal(summary.mode, "strict");
 
+  await ledgerOf(campaignId).drain();
   const usage = await db.db.select().from(llmUsage).where(and(eq(llmUsage.campaignId, campaignId), eq(llmUsage.stage, "evaluate.probe")));
   assert.deepEqual(usage.map((u) => [u.role, u.requests]), [["policy", 15]]);
 

@@ -6,11 +6,11 @@ import { samples } from "../schema.js";
 export type SampleRow = typeof samples.$inferSelect;
 export type NewSample = typeof samples.$inferInsert;
 
-/** Idempotent insert: a sample whose id or slot already exists is left as it is. Returns rows written. */
-export async function insertSamples(db: Db, rows: NewSample[]): Promise<number> {
-  if (rows.length === 0) return 0;
+/** Idempotent insert: a sample whose id or slot already exists is left as it is. Returns the ids written. */
+export async function insertSamples(db: Db, rows: NewSample[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
   const written = await db.insert(samples).values(rows).onConflictDoNothing().returning({ id: samples.id });
-  return written.length;
+  return new Set(written.map((r) => r.id));
 }
 
 export async function existingSlotKeys(db: Db, slotKeys: string[]): Promise<Set<string>> {

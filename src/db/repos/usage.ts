@@ -1,24 +1,68 @@
-import { sql } from "drizzle-orm";
+/** The LLM request ledger (one row per HTTP request attempt) and the usage totals summed from it. */
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
-import type { UsageRow } from "../../llm/usage.js";
-import { llmUsage } from "../schema.js";
+import { llmRequests, llmUsage, type LlmRequestStatus } from "../schema.js";
 
-export type { UsageRow };
+export interface LlmRequestRow {
+  id: string;
+  campaignId: string;
+  iteration: number;
+  stage: string;
+  batchIndex: number | null;
+  role: string;
+  model: string;
+  status: LlmRequestStatus;
+  promptTokens: number;
+  completionTokens: number;
+  /** Set on completed requests; undefined keeps the database's clock for sent ones. */
+  finished: boolean;
+}
 
-/** Adds to the running totals per (campaign, iteration, stage, role, model). */
-export async function addUsage(db: Db, key: { campaignId: string; iteration: number; stage: string }, rows: UsageRow[]): Promise<void> {
-  for (const r of rows) {
-    await db
-      .insert(llmUsage)
-      .values({ ...key, ...r })
-      .onConflictDoUpdate({
-        target: [llmUsage.campaignId, llmUsage.iteration, llmUsage.stage, llmUsage.role, llmUsage.model],
-        set: {
-          requests: sql`${llmUsage.requests} + ${r.requests}`,
-          promptTokens: sql`${llmUsage.promptTokens} + ${r.promptTokens}`,
-          completionTokens: sql`${llmUsage.completionTokens} + ${r.completionTokens}`,
-          failures: sql`${llmUsage.failures} + ${r.failures}`,
-        },
-      });
-  }
+/**
+ * Writes ledger rows idempotently: a "sent" row never overwrites a completed one, and writing the
+ * same outcome twice changes nothing, so a flush retried after a connection drop counts nothing twice.
+ * At most one row per id per call (Postgres refuses to upsert a row twice in one statement).
+ */
+export async function upsertLlmRequests(db: Db, rows: LlmRequestRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insert(llmRequests)
+    .values(
+      rows.map((r) => ({
+        id: r.id,
+        campaignId: r.campaignId,
+        iteration: r.iteration,
+        stage: r.stage,
+        batchIndex: r.batchIndex,
+        role: r.role,
+        model: r.model,
+        status: r.status,
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        finishedAt: r.finished ? sql`now()` : null,
+      })),
+    )
+    .onConflictDoUpdate({
+      target: llmRequests.id,
+      set: {
+        status: sql`excluded.status`,
+        promptTokens: sql`excluded.prompt_tokens`,
+        completionTokens: sql`excluded.completion_tokens`,
+        finishedAt: sql`coalesce(${llmRequests.finishedAt}, excluded.finished_at)`,
+      },
+      setWhere: sql`excluded.status <> 'sent'`,
+    });
+}
+
+/** Removes announced requests that were never sent (only while they are still just "sent"). */
+export async function deleteUnsentLlmRequests(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.delete(llmRequests).where(and(inArray(llmRequests.id, ids), eq(llmRequests.status, "sent")));
+}
+
+export async function usageTotals(db: Db, key: { campaignId: string; iteration?: number; stage?: string }) {
+  const conds = [eq(llmUsage.campaignId, key.campaignId)];
+  if (key.iteration !== undefined) conds.push(eq(llmUsage.iteration, key.iteration));
+  if (key.stage !== undefined) conds.push(eq(llmUsage.stage, key.stage));
+  return db.select().from(llmUsage).where(and(...conds));
 }

@@ -3,9 +3,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
 import { upsertCampaign } from "../../../src/db/repos/campaigns.js";
-import { countSamples, existingSlotKeys, insertSamples, pageSamples, setVerdicts } from "../../../src/db/repos/samples.js";
+import { countSamples, insertSamples, pageSamples, setVerdicts } from "../../../src/db/repos/samples.js";
+import { insertSlotOutcomes, settledSlots } from "../../../src/db/repos/slotOutcomes.js";
 import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone } from "../../../src/db/repos/stages.js";
-import { addUsage } from "../../../src/db/repos/usage.js";
+import { upsertLlmRequests, type LlmRequestRow } from "../../../src/db/repos/usage.js";
 import { llmUsage } from "../../../src/db/schema.js";
 import { sampleId } from "../../../src/util/ids.js";
 
@@ -20,9 +21,16 @@ test("PGlite: migrations apply twice, repositories write idempotently", async ()
       const messages = [{ role: "user" as const, content: `q${i}` }];
       return { id: sampleId("c", { messages, tools }), campaignId: "c", iteration: 1, kind: "standard", origin: "synthesized", slotKey: `c/1/s/${i}`, messages, tools };
     });
-    assert.equal(await insertSamples(h.db, rows), 3);
-    assert.equal(await insertSamples(h.db, rows), 0, "second insert writes nothing");
-    assert.deepEqual([...(await existingSlotKeys(h.db, ["c/1/s/0", "c/1/s/9"]))], ["c/1/s/0"]);
+    assert.equal((await insertSamples(h.db, rows)).size, 3);
+    assert.equal((await insertSamples(h.db, rows)).size, 0, "second insert writes nothing");
+    const outcome = { campaignId: "c", iteration: 1, stage: "s", detail: "model failed" } as const;
+    await insertSlotOutcomes(h.db, [{ ...outcome, slotKey: "c/1/s/7", slot: 7, outcome: "failed" }]);
+    await insertSlotOutcomes(h.db, [{ ...outcome, slotKey: "c/1/s/7", slot: 7, outcome: "duplicate" }]);
+    assert.deepEqual(
+      [...(await settledSlots(h.db, ["c/1/s/0", "c/1/s/7", "c/1/s/9"]))],
+      [["c/1/s/0", "written"], ["c/1/s/7", "failed"]],
+      "a slot's first outcome stays; unsettled slots are absent",
+    );
     await setVerdicts(h.db, [{ id: rows[0]!.id, status: "rejected", verdicts: [{ verifier: "rules", ok: false, reasons: ["x"] }] }]);
     assert.deepEqual(await countSamples(h.db, "c", 1), { pending: 2, rejected: 1 });
     const page = await pageSamples(h.db, { campaignId: "c", iteration: 1, limit: 2 });
@@ -40,13 +48,19 @@ test("PGlite: migrations apply twice, repositories write idempotently", async ()
     assert.equal(run?.status, "running");
     assert.equal(run?.attempts, 2, "a re-run after failure counts an attempt");
 
-    await addUsage(h.db, key, [{ role: "generator", model: "m", requests: 2, promptTokens: 10, completionTokens: 5, failures: 0 }]);
-    await addUsage(h.db, key, [{ role: "generator", model: "m", requests: 1, promptTokens: 1, completionTokens: 1, failures: 1 }]);
+    const req = (id: string, status: LlmRequestRow["status"], promptTokens = 0): LlmRequestRow =>
+      ({ id, ...key, batchIndex: 0, role: "generator", model: "m", status, promptTokens, completionTokens: promptTokens ? 5 : 0, finished: status !== "sent" });
+    await upsertLlmRequests(h.db, [req("r1", "sent"), req("r2", "sent"), req("r3", "sent")]);
+    await upsertLlmRequests(h.db, [req("r1", "ok", 10), req("r2", "failed")]);
+    // Replays of the same writes (a flush retried after a connection drop) change nothing.
+    await upsertLlmRequests(h.db, [req("r1", "sent"), req("r2", "sent"), req("r3", "sent")]);
+    await upsertLlmRequests(h.db, [req("r1", "ok", 10)]);
     const usage = await h.db.select().from(llmUsage);
     assert.equal(usage.length, 1);
     assert.equal(usage[0]?.requests, 3);
-    assert.equal(usage[0]?.promptTokens, 11);
+    assert.equal(usage[0]?.promptTokens, 10);
     assert.equal(usage[0]?.failures, 1);
+    assert.equal(usage[0]?.outcomeUnknown, 1, "r3 was sent and never completed");
   } finally {
     await h.close();
   }

@@ -15,6 +15,9 @@ function ctx(config: CampaignConfig): StageContext<EvalStage> {
     stage: config.stages[0] as EvalStage,
     signal: new AbortController().signal,
     deps: { db: {} as Db, baseDir: "/nonexistent", log: () => undefined, createLlm: () => { throw new Error("unused"); } },
+    llm: () => {
+      throw new Error("unused");
+    },
   };
 }
 

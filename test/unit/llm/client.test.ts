@@ -105,8 +105,8 @@ async function rejectsWith(p: Promise<unknown>, check: (e: LlmError) => void): P
   return caught;
 }
 
-void describe("LlmClient.chat transport", () => {
-  void it("sends the request fields and returns message, usage and model", async () => {
+describe("LlmClient.chat transport", () => {
+  it("sends the request fields and returns message, usage and model", async () => {
     const s = await startServer(() => chatReply("hello"));
     const usage = new UsageAccumulator();
     const c = client(s.baseUrl, { temperature: 0.3, maxTokens: 64, usage, apiKey: "k-123" });
@@ -135,7 +135,7 @@ void describe("LlmClient.chat transport", () => {
     assert.deepEqual(seen.body.chat_template_kwargs, { enable_thinking: false });
   });
 
-  void it("returns tool calls with invalid JSON arguments as they are", async () => {
+  it("returns tool calls with invalid JSON arguments as they are", async () => {
     const calls = [{ id: "c1", type: "function", function: { name: "get_weather", arguments: "{not json" } }];
     const s = await startServer(() => chatReply(null, { tool_calls: calls }));
     const r = await client(s.baseUrl).chat(hello);
@@ -143,7 +143,7 @@ void describe("LlmClient.chat transport", () => {
     assert.deepEqual(r.message.tool_calls, calls);
   });
 
-  void it("retries a 429 after the Retry-After delay, then succeeds", async () => {
+  it("retries a 429 after the Retry-After delay, then succeeds", async () => {
     const s = await startServer((_req, n) => (n === 0 ? { status: 429, headers: { "retry-after": "0.2" }, body: { error: { message: "slow down" } } } : chatReply("ok")));
     // maxMs is large enough that the 200 ms Retry-After is not capped, small enough that plain backoff would be quicker.
     const c = client(s.baseUrl, { backoff: { baseMs: 1, maxMs: 100 } });
@@ -155,7 +155,7 @@ void describe("LlmClient.chat transport", () => {
     assert.ok(elapsed >= 150, `waited only ${elapsed} ms despite Retry-After: 0.2`);
   });
 
-  void it("retries 500 until maxRetries, then throws a retryable server error", async () => {
+  it("retries 500 until maxRetries, then throws a retryable server error", async () => {
     const s = await startServer(() => ({ status: 500, body: { error: { message: "boom" } } }));
     const usage = new UsageAccumulator();
     const e = await rejectsWith(client(s.baseUrl, { maxRetries: 2, usage }).chat(hello), (err) => {
@@ -169,7 +169,7 @@ void describe("LlmClient.chat transport", () => {
     assert.deepEqual(usage.drain(), [{ role: "generator", model: "m", requests: 3, promptTokens: 0, completionTokens: 0, failures: 3 }]);
   });
 
-  void it("does not retry a 400 and reports a non-retryable client error", async () => {
+  it("does not retry a 400 and reports a non-retryable client error", async () => {
     const s = await startServer(() => ({ status: 400, body: { error: { message: "bad field tools" } } }));
     await rejectsWith(client(s.baseUrl).chat(hello), (err) => {
       assert.equal(err.kind, "client");
@@ -180,14 +180,14 @@ void describe("LlmClient.chat transport", () => {
     assert.equal(s.requests.length, 1);
   });
 
-  void it("treats 408 as a retryable timeout", async () => {
+  it("treats 408 as a retryable timeout", async () => {
     const s = await startServer((_r, n) => (n === 0 ? { status: 408, body: {} } : chatReply("ok")));
     const r = await client(s.baseUrl).chat(hello);
     assert.equal(r.message.content, "ok");
     assert.equal(s.requests.length, 2);
   });
 
-  void it("retries a 200 whose body is not JSON or lacks choices", async () => {
+  it("retries a 200 whose body is not JSON or lacks choices", async () => {
     const s = await startServer((_r, n) => (n === 0 ? { body: "<html>proxy error</html>" } : n === 1 ? { body: { object: "chat.completion" } } : chatReply("ok")));
     const r = await client(s.baseUrl).chat(hello);
     assert.equal(r.message.content, "ok");
@@ -202,7 +202,7 @@ void describe("LlmClient.chat transport", () => {
     assert.equal(s2.requests.length, 2);
   });
 
-  void it("times out a hanging server with kind timeout after retries", async () => {
+  it("times out a hanging server with kind timeout after retries", async () => {
     const s = await startServer(() => ({ hang: true }));
     await rejectsWith(client(s.baseUrl, { timeoutMs: 100, maxRetries: 1 }).chat(hello), (err) => {
       assert.equal(err.kind, "timeout");
@@ -212,7 +212,7 @@ void describe("LlmClient.chat transport", () => {
     assert.equal(s.requests.length, 2);
   });
 
-  void it("times out when headers arrive but the body stalls", async () => {
+  it("times out when headers arrive but the body stalls", async () => {
     // Headers and half a body, then silence: the SDK's own timeout stops at the headers.
     const server = http.createServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
@@ -228,7 +228,7 @@ void describe("LlmClient.chat transport", () => {
     }
   });
 
-  void it("reports an unreachable server as a retryable network error", async () => {
+  it("reports an unreachable server as a retryable network error", async () => {
     const s = await startServer(() => chatReply("never"));
     await s.close();
     await rejectsWith(client(s.baseUrl, { maxRetries: 1 }).chat(hello), (err) => {
@@ -238,7 +238,7 @@ void describe("LlmClient.chat transport", () => {
     });
   });
 
-  void it("aborts mid-request without sending more requests", async () => {
+  it("aborts mid-request without sending more requests", async () => {
     const s = await startServer(() => ({ hang: true }));
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error("user cancelled")), 50);
@@ -251,7 +251,7 @@ void describe("LlmClient.chat transport", () => {
     assert.equal(s.requests.length, 1);
   });
 
-  void it("aborts during the backoff sleep", async () => {
+  it("aborts during the backoff sleep", async () => {
     const s = await startServer(() => ({ status: 503, headers: { "retry-after": "5" }, body: {} }));
     const ac = new AbortController();
     const c = client(s.baseUrl, { backoff: { baseMs: 1, maxMs: 5000 } });
@@ -262,7 +262,7 @@ void describe("LlmClient.chat transport", () => {
     assert.equal(s.requests.length, 1);
   });
 
-  void it("never starts a request that was aborted while waiting for a slot", async () => {
+  it("never starts a request that was aborted while waiting for a slot", async () => {
     const s = await startServer((_r, n) => (n === 0 ? { delayMs: 200, ...chatReply("first") } : chatReply("later")));
     const c = client(s.baseUrl, { maxConcurrency: 1 });
     const first = c.chat(hello);
@@ -277,7 +277,7 @@ void describe("LlmClient.chat transport", () => {
     assert.equal(s.requests.length, 1);
   });
 
-  void it("shares one concurrency limit per baseUrl across clients", async () => {
+  it("shares one concurrency limit per baseUrl across clients", async () => {
     const s = await startServer(() => ({ delayMs: 40, ...chatReply("ok") }));
     const a = client(s.baseUrl, { maxConcurrency: 2, role: "generator" });
     // A later client's larger maxConcurrency does not widen the shared limiter.
@@ -288,11 +288,11 @@ void describe("LlmClient.chat transport", () => {
   });
 });
 
-void describe("LlmClient.structured", () => {
+describe("LlmClient.structured", () => {
   const schema = z.object({ city: z.string(), days: z.number().int() });
   const req = { ...hello, responseFormat: { name: "Trip", schema: { type: "object" } } };
 
-  void it("repairs an invalid reply by showing the model what was wrong", async () => {
+  it("repairs an invalid reply by showing the model what was wrong", async () => {
     const s = await startServer((_r, n) => chatReply(n === 0 ? '{"city": "Oslo", "days": "three"}' : '{"city": "Oslo", "days": 3}'));
     const v = await client(s.baseUrl).structured(req, schema);
     assert.deepEqual(v, { city: "Oslo", days: 3 });
@@ -305,7 +305,7 @@ void describe("LlmClient.structured", () => {
     assert.match(second[2]?.content ?? "", /days/);
   });
 
-  void it("throws bad_response after maxRepairs + 1 calls", async () => {
+  it("throws bad_response after maxRepairs + 1 calls", async () => {
     const s = await startServer(() => chatReply("sure! here it is"));
     await rejectsWith(client(s.baseUrl).structured(req, schema, { maxRepairs: 2 }), (err) => {
       assert.equal(err.kind, "bad_response");
@@ -324,14 +324,14 @@ void describe("LlmClient.structured", () => {
     assert.equal(s2.requests.length, 1);
   });
 
-  void it("accepts JSON wrapped in a markdown fence", async () => {
+  it("accepts JSON wrapped in a markdown fence", async () => {
     const s = await startServer(() => chatReply('```json\n{"city": "Rome", "days": 2}\n```'));
     assert.deepEqual(await client(s.baseUrl).structured(req, schema), { city: "Rome", days: 2 });
   });
 });
 
-void describe("usage accounting", () => {
-  void it("sums tokens per (role, model) and drains", async () => {
+describe("usage accounting", () => {
+  it("sums tokens per (role, model) and drains", async () => {
     const s = await startServer((req) => {
       const model = req.body.model as string;
       return { body: { model, choices: [{ message: { content: "x" }, finish_reason: "stop" }], usage: { prompt_tokens: model === "big" ? 100 : 7, completion_tokens: 3 } } };
@@ -351,8 +351,8 @@ void describe("usage accounting", () => {
   });
 });
 
-void describe("promptLogprobs and embed", () => {
-  void it("parses vLLM prompt_logprobs", async () => {
+describe("promptLogprobs and embed", () => {
+  it("parses vLLM prompt_logprobs", async () => {
     const s = await startServer(() => ({
       body: {
         model: "m",
@@ -375,7 +375,7 @@ void describe("promptLogprobs and embed", () => {
     assert.equal(sent?.body.max_tokens, 1);
   });
 
-  void it("rejects a completions reply without prompt_logprobs as bad_response", async () => {
+  it("rejects a completions reply without prompt_logprobs as bad_response", async () => {
     const s = await startServer(() => ({ body: { choices: [{ text: "!" }] } }));
     await rejectsWith(client(s.baseUrl).promptLogprobs("Hello"), (err) => {
       assert.equal(err.kind, "bad_response");
@@ -383,7 +383,7 @@ void describe("promptLogprobs and embed", () => {
     });
   });
 
-  void it("returns embeddings in input order", async () => {
+  it("returns embeddings in input order", async () => {
     const s = await startServer(() => ({
       body: { object: "list", model: "e", data: [{ index: 1, embedding: [0, 1] }, { index: 0, embedding: [1, 0] }], usage: { prompt_tokens: 4, total_tokens: 4 } },
     }));
@@ -397,7 +397,7 @@ void describe("promptLogprobs and embed", () => {
   });
 });
 
-void describe("createRoleClient", () => {
+describe("createRoleClient", () => {
   function config(over: Record<string, unknown> = {}): CampaignConfig {
     const r = parseCampaignConfig({
       name: "c",
@@ -411,22 +411,22 @@ void describe("createRoleClient", () => {
     return r.config;
   }
 
-  void it("builds a client from the role and endpoint", () => {
+  it("builds a client from the role and endpoint", () => {
     const c = createRoleClient(config(), "generator", { env: { TOOLLOOP_TEST_KEY: "secret" } });
     assert.equal(c.model, "gen-model");
     assert.equal(c.role, "generator");
     assert.equal(c.baseUrl, "http://127.0.0.1:9/v1");
   });
 
-  void it("names the missing role", () => {
+  it("names the missing role", () => {
     assert.throws(() => createRoleClient(config(), "judge", { env: { TOOLLOOP_TEST_KEY: "x" } }), /roles\.judge/);
   });
 
-  void it("names the missing environment variable", () => {
+  it("names the missing environment variable", () => {
     assert.throws(() => createRoleClient(config(), "generator", { env: {} }), /TOOLLOOP_TEST_KEY/);
   });
 
-  void it("uses a placeholder key when the endpoint names no variable", async () => {
+  it("uses a placeholder key when the endpoint names no variable", async () => {
     const s = await startServer(() => chatReply("ok"));
     const cfg = config({ endpoints: { local: { baseUrl: s.baseUrl } } });
     const c = createRoleClient(cfg, "generator", { env: {} });
@@ -435,8 +435,8 @@ void describe("createRoleClient", () => {
   });
 });
 
-void describe("backoff helpers", () => {
-  void it("keeps full-jitter delays within the exponential ceiling", () => {
+describe("backoff helpers", () => {
+  it("keeps full-jitter delays within the exponential ceiling", () => {
     const opts = { baseMs: 100, maxMs: 1000 };
     assert.equal(backoffDelayMs(0, opts, () => 0), 0);
     assert.equal(backoffDelayMs(0, opts, () => 0.999999), 99);
@@ -444,7 +444,7 @@ void describe("backoff helpers", () => {
     assert.equal(backoffDelayMs(10, opts, () => 0.5), 500);
   });
 
-  void it("parses Retry-After seconds and HTTP dates, capped", () => {
+  it("parses Retry-After seconds and HTTP dates, capped", () => {
     const h = (v: Record<string, string>): Headers => new Headers(v);
     assert.equal(retryAfterMs(h({ "retry-after": "2" }), 10_000), 2000);
     assert.equal(retryAfterMs(h({ "retry-after": "120" }), 10_000), 10_000);
@@ -455,8 +455,8 @@ void describe("backoff helpers", () => {
   });
 });
 
-void describe("LlmClient options", () => {
-  void it("rejects invalid options naming the field", () => {
+describe("LlmClient options", () => {
+  it("rejects invalid options naming the field", () => {
     assert.throws(() => client("http://127.0.0.1:9/v1", { timeoutMs: 0 }), /timeoutMs/);
     assert.throws(() => client("not a url"), /baseUrl/);
     assert.throws(() => client("http://127.0.0.1:9/v1", { maxRetries: -1 }), /maxRetries/);

@@ -1,0 +1,85 @@
+/**
+ * Retry by cause. Temporal retries every activity without an attempt limit; what ends the retries is
+ * this classification, made where the error is seen:
+ * - infrastructure (a database or network outage, the worker going away): retried, never counted;
+ * - errors no retry can fix (bad input, a malformed LLM request): non-retryable at once;
+ * - application failures (an LLM endpoint failing beyond its own retry budget, an unexpected error):
+ *   each failed attempt is recorded in `activity_failures`; once an activity's count reaches its
+ *   budget it fails non-retryably and the workflow asks an operator.
+ * Heartbeat timeouts (a killed worker) never reach this code: Temporal retries them, uncounted.
+ */
+import { ApplicationFailure, CancelledFailure, Context } from "@temporalio/activity";
+import type { Db } from "../src/db/client.js";
+import { recordActivityFailure } from "../src/db/repos/activityFailures.js";
+import { isTransientDbError } from "../src/db/transient.js";
+import { ErrorType } from "../src/errorTypes.js";
+import { LlmError } from "../src/llm/client.js";
+import { StageInputError } from "../src/stages/types.js";
+
+/** Application failures an activity may have before it gives up. */
+export const FAILURE_BUDGET = { batch: 3, bookkeeping: 5 } as const;
+
+export async function classifyActivityError(err: unknown, opts: { getDb(): Promise<Db>; budget: number }): Promise<unknown> {
+  const actx = Context.current();
+  if (err instanceof CancelledFailure || actx.cancellationSignal.aborted) return err;
+  if (err instanceof ApplicationFailure && (err.nonRetryable || err.type === ErrorType.infrastructure)) return err;
+  if (err instanceof StageInputError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
+  if (err instanceof LlmError && err.kind === "client") return ApplicationFailure.nonRetryable(err.message, ErrorType.llmClient);
+  if (isInfrastructure(err)) return infrastructureFailure(err);
+
+  const type = err instanceof LlmError ? `LlmError:${err.kind}` : err instanceof ApplicationFailure && err.type ? err.type : err instanceof Error ? err.name : "Error";
+  const message = describe(err);
+  const { info } = actx;
+  let failures: number;
+  try {
+    failures = await recordActivityFailure(await opts.getDb(), {
+      workflowId: info.workflowExecution?.workflowId ?? "(none)",
+      runId: info.workflowExecution?.runId ?? "(none)",
+      activityId: info.activityId,
+      attempt: info.attempt,
+      activityType: info.activityType,
+      errorType: type,
+      message: message.slice(0, 4000),
+    });
+  } catch (recordErr) {
+    // Cannot count it now: the database is away, so this attempt is the infrastructure's failure.
+    if (isInfrastructure(recordErr)) return infrastructureFailure(recordErr, message);
+    throw recordErr;
+  }
+  if (failures >= opts.budget) {
+    return ApplicationFailure.create({
+      type: ErrorType.failedAfterRetries,
+      message: `${message} (failed ${failures} of ${opts.budget} allowed attempts; infrastructure retries are not counted)`,
+      nonRetryable: true,
+      cause: err instanceof Error ? err : undefined,
+    });
+  }
+  return ApplicationFailure.create({ type, message: `${message} (attempt ${failures} of ${opts.budget})`, cause: err instanceof Error ? err : undefined });
+}
+
+function isInfrastructure(err: unknown): boolean {
+  return isTransientDbError(err);
+}
+
+function infrastructureFailure(err: unknown, context?: string): ApplicationFailure {
+  const why = describe(err);
+  return ApplicationFailure.create({
+    type: ErrorType.infrastructure,
+    message: context ? `${context}; then the database failed: ${why}` : `infrastructure: ${why}`,
+    cause: err instanceof Error ? err : undefined,
+  });
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/** Runs an activity body, classifying whatever it throws. */
+export async function withFailurePolicy<T>(opts: { getDb(): Promise<Db>; budget: number }, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw await classifyActivityError(err, opts);
+  }
+}

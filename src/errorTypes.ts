@@ -1,0 +1,27 @@
+/**
+ * Failure type names shared by workflows, activities and tests (pure: workflows import it). The
+ * type of an ApplicationFailure decides whether Temporal retries it.
+ */
+export const ErrorType = {
+  invalidConfig: "InvalidCampaignConfig",
+  unknownCampaign: "UnknownCampaign",
+  stageInput: "StageInputError",
+  noTools: "NoTools",
+  /** A request the LLM endpoint refused as malformed (4xx): retrying sends the same request. */
+  llmClient: "LlmError:client",
+  /** The database, the network or a worker failed: retried without limit, never counted. */
+  infrastructure: "InfrastructureError",
+  /** An activity's application failures reached its budget: an operator decides what next. */
+  failedAfterRetries: "FailedAfterRetries",
+  stageFailed: "StageFailed",
+} as const;
+
+/** Failures no retry can fix: Temporal must not retry these. */
+export const NON_RETRYABLE_ERROR_TYPES: string[] = [
+  ErrorType.invalidConfig,
+  ErrorType.unknownCampaign,
+  ErrorType.stageInput,
+  ErrorType.noTools,
+  ErrorType.llmClient,
+  ErrorType.failedAfterRetries,
+];

@@ -1,0 +1,66 @@
+/**
+ * Activity proxies and their retry policies. Since the retry-by-cause patch, Temporal retries
+ * every activity without an attempt limit: infrastructure failures (a killed worker's heartbeat
+ * timeout, database or network outages) cost nothing, and the activities themselves decide when
+ * application failures have used up their budget (activities/failurePolicy.ts) by failing with a
+ * non-retryable type. Workflows started before the patch keep the old three-attempt policy.
+ */
+import { patched, proxyActivities, workflowInfo } from "@temporalio/workflow";
+import type { Activities } from "../activities/index.js";
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/errorTypes.js";
+import type { StageConfig } from "../src/config/campaignConfig.js";
+import { STAGE_CATALOG } from "../src/stages/catalog.js";
+import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
+
+export const PATCH_RETRY_BY_CAUSE = "retry-by-cause-v1";
+
+/** Short, so a lost worker's batches are retried elsewhere within seconds (activities heartbeat every second). */
+const HEARTBEAT_TIMEOUT = "6 seconds";
+
+const queues = () => taskQueues(queuePrefixOf(workflowInfo().taskQueue));
+
+/** Must be called at the same point of every run (before the first activity), so replay sees the same answer. */
+export function retryByCause(): boolean {
+  return patched(PATCH_RETRY_BY_CAUSE);
+}
+
+export function bookkeepingActivities(byCause: boolean, taskQueue = queues().default) {
+  if (!byCause) {
+    return proxyActivities<Activities>({
+      taskQueue,
+      startToCloseTimeout: "2 minutes",
+      retry: { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.unknownCampaign, ErrorType.stageInput] },
+    });
+  }
+  return proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: "2 minutes",
+    retry: { initialInterval: "1s", maximumInterval: "10s", backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  });
+}
+
+export function stageActivities(stage: Pick<StageConfig, "name">, byCause: boolean) {
+  const sched = STAGE_CATALOG[stage.name];
+  if (!byCause) {
+    return proxyActivities<Activities>({
+      taskQueue: queues()[sched.latency],
+      startToCloseTimeout: `${sched.batchTimeoutMinutes} minutes`,
+      heartbeatTimeout: "20 seconds",
+      retry: {
+        initialInterval: "2s",
+        backoffCoefficient: 2,
+        maximumInterval: "1 minute",
+        maximumAttempts: 3,
+        nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.unknownCampaign, ErrorType.stageInput, ErrorType.llmClient],
+      },
+    });
+  }
+  return proxyActivities<Activities>({
+    taskQueue: queues()[sched.latency],
+    startToCloseTimeout: `${sched.batchTimeoutMinutes} minutes`,
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
+    retry: { initialInterval: "1s", backoffCoefficient: 2, maximumInterval: "10 seconds", nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  });
+}
+
+export type StageActivities = ReturnType<typeof stageActivities>;

@@ -1,0 +1,35 @@
+/**
+ * Runs a list of a stage's batches with bounded parallelism: `parallelism` lanes each take the next
+ * batch until the list is empty or a batch fails. Pause holds back new batches; batches in flight
+ * finish. Used by the iteration for small stages and by stageBatchesWorkflow for chunks of large ones.
+ */
+import { condition } from "@temporalio/workflow";
+import type { BatchCounts, StageRef } from "../activities/types.js";
+import type { StageActivities } from "./activityOptions.js";
+
+export interface LaneControl {
+  paused(): boolean;
+  aborted(): boolean;
+  onBatchDone(result: BatchCounts): void;
+}
+
+export async function runBatchLanes(acts: StageActivities, ref: StageRef, batches: number[], parallelism: number, control: LaneControl): Promise<void> {
+  const queue = [...batches];
+  let firstError: unknown;
+  const lane = async () => {
+    while (queue.length > 0 && firstError === undefined) {
+      await condition(() => !control.paused() || control.aborted());
+      if (control.aborted()) return;
+      // Another lane may have taken the last batch while this one waited on the pause condition.
+      const batchIndex = queue.shift();
+      if (batchIndex === undefined) return;
+      try {
+        control.onBatchDone(await acts.runStageBatch({ ...ref, batchIndex }));
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallelism, Math.max(1, queue.length)) }, lane));
+  if (firstError !== undefined) throw firstError;
+}

@@ -1,0 +1,50 @@
+/**
+ * A chunk of a large stage's batches in a history of its own: the iteration hands each child at
+ * most BATCHES_PER_CHILD batches, so no history grows with the size of a stage however large its
+ * count. Pause and resume are forwarded by the iteration; abort is the cancellation of this child.
+ */
+import { setHandler } from "@temporalio/workflow";
+import type { StageRef } from "../activities/types.js";
+import type { StageName } from "../src/config/campaignConfig.js";
+import { stageActivities } from "./activityOptions.js";
+import { runBatchLanes } from "./batchLanes.js";
+import { pauseSignal, resumeSignal } from "./definitions.js";
+
+/** Batches per child history: a batch costs 3-5 events (more with retries), so a chunk stays a few thousand events. */
+export const BATCHES_PER_CHILD = 500;
+
+export interface StageBatchesInput {
+  ref: StageRef;
+  batches: number[];
+  parallelism: number;
+  paused: boolean;
+}
+
+export interface StageBatchesResult {
+  batchesDone: number;
+  items: number;
+  counts: Record<string, number>;
+}
+
+export async function stageBatchesWorkflow(input: StageBatchesInput): Promise<StageBatchesResult> {
+  let paused = input.paused;
+  setHandler(pauseSignal, () => {
+    paused = true;
+  });
+  setHandler(resumeSignal, () => {
+    paused = false;
+  });
+  // Chunks exist only in workflows started after the retry-by-cause patch.
+  const acts = stageActivities({ name: input.ref.stage as StageName }, true);
+  const result: StageBatchesResult = { batchesDone: 0, items: 0, counts: {} };
+  await runBatchLanes(acts, input.ref, input.batches, input.parallelism, {
+    paused: () => paused,
+    aborted: () => false,
+    onBatchDone: (r) => {
+      result.batchesDone++;
+      result.items += r.items;
+      for (const [k, v] of Object.entries(r)) result.counts[k] = (result.counts[k] ?? 0) + v;
+    },
+  });
+  return result;
+}
