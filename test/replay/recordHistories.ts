@@ -1,6 +1,9 @@
 /**
  * Records the histories the replay test checks: a two-iteration campaign (campaign run + its first
- * iteration) and an iteration that waited for an operator, was paused, resumed and retried.
+ * iteration), an iteration that waited for an operator, was paused, resumed and retried, and (since
+ * the stage-chunks patch) an iteration whose large stage ran in chunk children, with one chunk.
+ * File names carry the newest patch the code path records (HISTORY_TAG), so histories of older
+ * paths stay committed beside them and keep being replayed.
  * Run: `node dist/test/replay/recordHistories.js` with TEMPORAL_ADDRESS and DATABASE_URL set (or
  * none, to start private servers). Commit the JSON files it writes.
  */
@@ -12,14 +15,18 @@ import { findTemporalCli } from "../../src/services/temporalCli.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId, pauseSignal, resumeSignal, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import { BATCHES_PER_CHILD } from "../../workflows/stageBatches.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/replay/histories");
 fs.mkdirSync(outDir, { recursive: true });
 
+/** Names the code path recorded: bump it with each patched() change and keep the older files. */
+const HISTORY_TAG = "retry-by-cause";
+
 const env = await createTestEnv("record");
-const sim = await startSimulator({ seed: 1, latencyMs: 20, maxConcurrency: 8, quiet: true });
+const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
 const workers = await env.startWorkers();
 // The Temporal CLI's JSON export is the format every Temporal tool (and Worker.runReplayHistory) reads.
 const temporalCli = await findTemporalCli();
@@ -27,6 +34,7 @@ const save = async (workflowId: string, runId: string | undefined, name: string)
   const args = ["workflow", "show", "--address", env.temporalAddress, "--namespace", env.namespace, "-w", workflowId, "-o", "json"];
   if (runId) args.push("-r", runId);
   const json = execFileSync(temporalCli, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  name = `${name}-${HISTORY_TAG}`;
   fs.writeFileSync(path.join(outDir, `${name}.json`), json);
   // Replay needs the original workflow id (child ids derive from it); the export does not carry it.
   const indexFile = path.join(outDir, "index.json");
@@ -67,6 +75,18 @@ try {
   await h2.result();
   await save(h2.workflowId, h2.firstExecutionRunId, "campaignWorkflow-operator-retry");
   await save(c.iterationWorkflowId as string, undefined, "iterationWorkflow-operator-retry");
+
+  const id3 = `replay-chunks-${Date.now()}`;
+  const h3 = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(id3),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config: simulatorCampaign(sim.url, { stages: [{ name: "synthesize.singleTurn", count: BATCHES_PER_CHILD + 5, batchSize: 1 }], concurrency: { batchesInParallel: 16 } }), campaignId: id3 }],
+  });
+  await h3.result();
+  const iteration3 = `${h3.workflowId}-iter-1`;
+  await save(iteration3, undefined, "iterationWorkflow-stage-chunks");
+  // The small second chunk (the first one's 500 batches make a history of a few MB).
+  await save(`${iteration3}-synthesize.singleTurn-a1-from${BATCHES_PER_CHILD}`, undefined, "stageBatchesWorkflow-chunk");
 } finally {
   await workers.stop();
   await sim.close();

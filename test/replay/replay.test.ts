@@ -1,32 +1,69 @@
 /**
- * Replay: committed histories of campaignWorkflow and iterationWorkflow replay against today's
- * workflow code without nondeterminism. Record new ones with `node dist/test/replay/recordHistories.js`
- * after a deliberate, patched() change.
+ * Replay: committed histories of every workflow replay against today's workflow code without
+ * nondeterminism, histories of older code paths included (each patched() change keeps them). The
+ * code is bundled fresh from the compiled workflows, never taken from a bundle file that may be
+ * stale. A deliberately changed workflow must fail to replay (the negative case). Record new
+ * histories with `node dist/test/replay/recordHistories.js` after a deliberate, patched() change.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { test } from "node:test";
-import { Worker } from "@temporalio/worker";
-import { workflowBundle } from "../../workers/createWorkers.js";
+import { before, test } from "node:test";
+import { DeterminismViolationError } from "@temporalio/workflow";
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
+import { PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
+import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
+import { WORKFLOWS_PATH } from "../../workers/createWorkers.js";
 
-const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/replay/histories");
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dir = path.resolve(here, "../../../test/replay/histories");
 const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "index.json").sort() : [];
-/** history file -> the workflow id it was recorded under (child workflow ids derive from it). */
+/** history file -> the workflow id it was recorded under (child ids derive from it). */
 const workflowIds: Record<string, string> = fs.existsSync(path.join(dir, "index.json")) ? JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) : {};
+const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
-test("committed histories exist for both workflows", () => {
-  assert.ok(files.some((f) => f.startsWith("campaignWorkflow")), `a campaignWorkflow history in ${dir}`);
-  assert.ok(files.some((f) => f.startsWith("iterationWorkflow")), `an iterationWorkflow history in ${dir}`);
+let current: WorkflowBundleWithSourceMap;
+before(async () => {
+  current = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
+});
+
+const read = (file: string) => JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as { events: Record<string, unknown>[] };
+/** Patch ids recorded in a history (core_patch markers carry `{"id": ...}` as a base64 JSON payload). */
+const patchesIn = (file: string): string[] =>
+  read(file).events.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes as { markerName?: string; details?: Record<string, { payloads?: { data?: string }[] }> } | undefined;
+    if (marker?.markerName !== "core_patch") return [];
+    const data = marker.details?.["patch-data"]?.payloads?.[0]?.data;
+    return data ? [(JSON.parse(Buffer.from(data, "base64").toString("utf8")) as { id: string }).id] : [];
+  });
+
+test("committed histories cover every workflow type and every patch", () => {
+  for (const type of ["campaignWorkflow", "iterationWorkflow", "stageBatchesWorkflow"]) {
+    assert.ok(files.some((f) => f.startsWith(type)), `a ${type} history in ${dir}`);
+  }
+  const markers = new Set(files.flatMap(patchesIn));
+  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS]) assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
+  assert.ok(files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0), "an iteration history of the path before any patch");
 });
 
 for (const file of files) {
   test(`replays ${file} without nondeterminism`, async () => {
-    const history = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+    const history = read(file);
     assert.ok(Array.isArray(history.events) && history.events.length > 10, "a real history");
     const workflowId = workflowIds[file];
     assert.ok(workflowId, `${file} is listed in histories/index.json`);
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: file }, history, workflowId);
+    await Worker.runReplayHistory({ workflowBundle: current, replayName: file, logger: quiet } as never, history, workflowId);
   });
 }
+
+test("a changed command sequence without patched() fails replay", async () => {
+  const changed = await bundleWorkflowCode({ workflowsPath: path.resolve(here, "fixtures/changedWorkflows.js"), logger: quiet });
+  // A history without patch markers, so only the unversioned timer can make it fail.
+  const file = files.find((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0);
+  assert.ok(file);
+  await assert.rejects(
+    Worker.runReplayHistory({ workflowBundle: changed, replayName: file } as never, read(file), workflowIds[file]),
+    (err: unknown) => err instanceof DeterminismViolationError && /timer|StartTimer|command/i.test(String(err)),
+  );
+});

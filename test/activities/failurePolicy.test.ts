@@ -1,0 +1,104 @@
+/**
+ * Retry by cause, in MockActivityEnvironment against real PostgreSQL: application failures are
+ * counted per activity execution and end in a non-retryable FailedAfterRetries at the budget;
+ * infrastructure failures are retryable and never counted; bad input fails at once.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { ApplicationFailure } from "@temporalio/common";
+import { MockActivityEnvironment } from "@temporalio/testing";
+import { and, eq } from "drizzle-orm";
+import { createActivities } from "../../activities/index.js";
+import { activityDepsFor } from "../../src/cli/worker.js";
+import { activityFailures } from "../../src/db/schema.js";
+import { ErrorType } from "../../src/errorTypes.js";
+import { startSimulator } from "../../src/llm/simulator/server.js";
+import { simulatorCampaign } from "../helpers/configs.js";
+import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
+
+let env: TestEnv;
+let sim: Awaited<ReturnType<typeof startSimulator>>;
+
+before(async () => {
+  env = await createTestEnv("policy");
+  sim = await startSimulator({ seed: 5, latencyMs: 1, maxConcurrency: 8, quiet: true });
+});
+
+after(async () => {
+  await sim?.close();
+  await env?.close();
+});
+
+/** An activity execution as Temporal would hand it over, attempt by attempt. */
+const execution = (runId: string, attempt: number) => ({ workflowExecution: { workflowId: `wf-${runId}`, runId }, activityId: "7", attempt, activityType: "runStageBatch" });
+
+async function caught(p: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
+    return err;
+  }
+  assert.fail("expected a failure");
+}
+
+test("an endpoint failing beyond its retries costs one attempt each time; the budget's last attempt is final", async () => {
+  const activities = createActivities({ ...activityDepsFor(env.db, env.workDir, () => undefined), heartbeatIntervalMs: 100 });
+  const campaignId = `budget-${Date.now().toString(36)}`;
+  const config = simulatorCampaign(sim.url, { count: 4, batchSize: 4, stages: [{ name: "synthesize.singleTurn", count: 4, batchSize: 4 }] });
+  config.endpoints.sim = { ...config.endpoints.sim!, maxRetries: 0 };
+  await new MockActivityEnvironment().run(activities.registerCampaign, { campaignId, config });
+  await new MockActivityEnvironment().run(activities.planStage, { campaignId, iteration: 1, stage: "synthesize.singleTurn" });
+  sim.setFaults({ rate500: 1 });
+  try {
+    const ref = { campaignId, iteration: 1, stage: "synthesize.singleTurn", batchIndex: 0 };
+    const runId = `run-${campaignId}`;
+    const seen: ApplicationFailure[] = [];
+    for (const attempt of [1, 2, 3]) seen.push(await caught(new MockActivityEnvironment(execution(runId, attempt)).run(activities.runStageBatch, ref)));
+    assert.deepEqual(
+      seen.map((f) => [f.type, f.nonRetryable]),
+      [
+        ["LlmError:server", false],
+        ["LlmError:server", false],
+        [ErrorType.failedAfterRetries, true],
+      ],
+    );
+    assert.match(seen[2]!.message, /HTTP 500.*failed 3 of 3 allowed attempts; infrastructure retries are not counted/);
+    // The same attempt reported twice (a retried report) is still one failure.
+    const again = await caught(new MockActivityEnvironment(execution(runId, 3)).run(activities.runStageBatch, ref));
+    assert.equal(again.type, ErrorType.failedAfterRetries);
+    const rows = await env.db.db.select().from(activityFailures).where(and(eq(activityFailures.runId, runId), eq(activityFailures.activityId, "7")));
+    assert.deepEqual(rows.map((r) => r.attempt).sort(), [1, 2, 3]);
+  } finally {
+    sim.setFaults({});
+  }
+});
+
+test("a database outage is the infrastructure's failure: retryable, never counted", async () => {
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+  const activities = createActivities({
+    ...activityDepsFor(env.db, env.workDir, () => undefined),
+    getDb: () => Promise.reject(refused),
+  });
+  const runId = `outage-${Date.now().toString(36)}`;
+  for (const attempt of [1, 2, 3, 4, 5, 6]) {
+    const f = await caught(new MockActivityEnvironment(execution(runId, attempt)).run(activities.runStageBatch, { campaignId: "c", iteration: 1, stage: "synthesize.singleTurn", batchIndex: 0 }));
+    assert.equal(f.type, ErrorType.infrastructure);
+    assert.equal(f.nonRetryable, false);
+    assert.match(f.message, /ECONNREFUSED/);
+  }
+  const rows = await env.db.db.select().from(activityFailures).where(eq(activityFailures.runId, runId));
+  assert.equal(rows.length, 0, "nothing counted toward the budget");
+});
+
+test("bad input fails at once: an unknown campaign, a stage not in the config", async () => {
+  const activities = createActivities(activityDepsFor(env.db, env.workDir, () => undefined));
+  const unknown = await caught(new MockActivityEnvironment(execution("bad-1", 1)).run(activities.runStageBatch, { campaignId: "no-such-campaign", iteration: 1, stage: "verify.rules", batchIndex: 0 }));
+  assert.deepEqual([unknown.type, unknown.nonRetryable], [ErrorType.unknownCampaign, true]);
+
+  const campaignId = `input-${Date.now().toString(36)}`;
+  await new MockActivityEnvironment().run(activities.registerCampaign, { campaignId, config: simulatorCampaign(sim.url, { count: 4, batchSize: 4 }) });
+  const missing = await caught(new MockActivityEnvironment(execution("bad-2", 1)).run(activities.planStage, { campaignId, iteration: 1, stage: "evaluate.bfcl" }));
+  assert.deepEqual([missing.type, missing.nonRetryable], [ErrorType.stageInput, true]);
+  assert.match(missing.message, /evaluate\.bfcl.*not in campaign/);
+});
