@@ -111,22 +111,25 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
-    registerCampaign: (input: RegisterCampaignInput) => withFailurePolicy(asBookkeeping, () => registerCampaign(input)),
+    // Bookkeeping heartbeats too: a lost worker's activity is retried within seconds, not at its start-to-close timeout.
+    registerCampaign: (input: RegisterCampaignInput) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => registerCampaign(input))),
 
     async startIteration(ref: { campaignId: string; iteration: number }): Promise<void> {
-      await withFailurePolicy(asBookkeeping, async () => upsertIteration(await deps.getDb(), { ...ref, status: "running" }));
+      await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => upsertIteration(await deps.getDb(), { ...ref, status: "running" })));
     },
 
     finishIteration: (ref: { campaignId: string; iteration: number; status: string }): Promise<Record<string, number>> =>
-      withFailurePolicy(asBookkeeping, async () => {
-        const db = await deps.getDb();
-        const counts = await countSamples(db, ref.campaignId, ref.iteration);
-        await upsertIteration(db, { ...ref, summary: { samples: counts } });
-        return counts;
-      }),
+      withFailurePolicy(asBookkeeping, () =>
+        withHeartbeat(async () => {
+          const db = await deps.getDb();
+          const counts = await countSamples(db, ref.campaignId, ref.iteration);
+          await upsertIteration(db, { ...ref, summary: { samples: counts } });
+          return counts;
+        }),
+      ),
 
     async setCampaignStatus(ref: { campaignId: string; status: string }): Promise<void> {
-      await withFailurePolicy(asBookkeeping, async () => setCampaignStatus(await deps.getDb(), ref.campaignId, ref.status));
+      await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => setCampaignStatus(await deps.getDb(), ref.campaignId, ref.status)));
     },
 
     planStage: (ref: StageRef): Promise<StagePlanResult> => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref))),
@@ -137,7 +140,7 @@ export function createActivities(deps: ActivityDeps) {
     completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(asBatch, () => withHeartbeat(() => completeStage(ref))),
 
     async recordStageOutcome(ref: StageRef & { status: "failed" | "skipped"; error?: string }): Promise<void> {
-      await withFailurePolicy(asBookkeeping, async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error));
+      await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error)));
     },
   };
 

@@ -34,7 +34,8 @@ export function bookkeepingActivities(byCause: boolean, taskQueue = queues().def
   }
   return proxyActivities<Activities>({
     taskQueue,
-    startToCloseTimeout: "2 minutes",
+    startToCloseTimeout: "10 minutes",
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     retry: { initialInterval: "1s", maximumInterval: "10s", backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
   });
 }

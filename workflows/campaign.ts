@@ -15,7 +15,7 @@ import {
 } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
 import { parseCampaignConfig } from "../src/config/campaignConfig.js";
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/errorTypes.js";
+import { ErrorType } from "../src/errorTypes.js";
 import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
 import {
   abortSignal,
@@ -29,7 +29,7 @@ import {
   statusQuery,
   type CampaignStatus,
 } from "./definitions.js";
-import { retryByCause } from "./activityOptions.js";
+import { bookkeepingActivities, retryByCause } from "./activityOptions.js";
 import { iterationWorkflow } from "./iteration.js";
 import { SearchAttributeTracker } from "./searchAttributes.js";
 
@@ -52,13 +52,13 @@ export interface CampaignResult {
 }
 
 const campaignActivities = (taskQueue: string, byCause: boolean) =>
-  proxyActivities<Activities>({
-    taskQueue,
-    startToCloseTimeout: "10 minutes",
-    retry: byCause
-      ? { initialInterval: "1s", maximumInterval: "10s", backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES }
-      : { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.noTools] },
-  });
+  byCause
+    ? bookkeepingActivities(true, taskQueue)
+    : proxyActivities<Activities>({
+        taskQueue,
+        startToCloseTimeout: "10 minutes",
+        retry: { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.noTools] },
+      });
 
 /** Keep only the newest summaries in the carried state (continue-as-new input stays small). */
 const KEEP_SUMMARIES = 50;
