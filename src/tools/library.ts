@@ -3,11 +3,11 @@
  * built-in examples, normalises them to MCP tools and rejects broken ones with a message naming the tool
  * and the field, while every good tool still loads.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ToolSource } from "../config/campaignConfig.js";
 import type { JsonSchema, McpTool } from "../domain/types.js";
 import { canonicalJson, sha256Hex } from "../util/ids.js";
+import { JsonFileError, readJsonFile } from "../util/jsonFile.js";
 import { EXAMPLE_TOOLS } from "./examples.js";
 import { checkInputSchema, type SchemaIssue } from "./schemaCheck.js";
 
@@ -35,6 +35,9 @@ export interface ToolLoadResult {
 export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
 
 export const EXAMPLE_SOURCE = "example";
+
+/** Largest tool file we read: tens of thousands of tools, far beyond any real `tools/list`. */
+export const TOOL_FILE_MAX_BYTES = 64 * 1024 * 1024;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -163,17 +166,6 @@ function normalizeIndexed(json: unknown, source: string): IndexedResult {
   return { tools, errors };
 }
 
-/** Adds the line and column to a JSON.parse message when it only gives a character position. */
-function jsonErrorMessage(err: Error, text: string): string {
-  const m = /at position (\d+)/.exec(err.message);
-  if (!m || /line \d+/.test(err.message)) return err.message;
-  const pos = Number(m[1]);
-  const before = text.slice(0, pos);
-  const line = before.split("\n").length;
-  const column = pos - before.lastIndexOf("\n");
-  return `${err.message} (line ${line} column ${column})`;
-}
-
 /** Loads one configured source. File paths are relative to `baseDir` (where the config lives). */
 export async function loadToolSource(source: ToolSource, baseDir: string): Promise<ToolLoadResult> {
   const { tools, errors } = await loadSourceIndexed(source, baseDir);
@@ -190,19 +182,12 @@ async function loadSourceIndexed(source: ToolSource, baseDir: string): Promise<I
   }
   const file = path.resolve(baseDir, source.path);
   const label = source.path;
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : e.message;
-    return { tools: [], errors: [{ source: label, index: -1, message: `cannot read ${source.kind} tool file ${file}: ${why}` }] };
-  }
   let json: unknown;
   try {
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    json = await readJsonFile(file, { maxBytes: TOOL_FILE_MAX_BYTES, what: `an ${source.kind} tool file` });
   } catch (err) {
-    return { tools: [], errors: [{ source: label, index: -1, message: `invalid JSON in ${file}: ${jsonErrorMessage(err as Error, text)}` }] };
+    if (!(err instanceof JsonFileError)) throw err;
+    return { tools: [], errors: [{ source: label, index: -1, message: `${source.kind} tool file: ${err.message}` }] };
   }
   return normalizeIndexed(json, label);
 }
