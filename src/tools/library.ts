@@ -8,6 +8,8 @@ import type { ToolSource } from "../config/campaignConfig.js";
 import type { JsonSchema, McpTool } from "../domain/types.js";
 import { canonicalJson, sha256Hex } from "../util/ids.js";
 import { JsonFileError, readJsonFile } from "../util/jsonFile.js";
+import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
+import { MAX_TOOL_JSON_DEPTH } from "../verification/schemaKeywords.js";
 import { EXAMPLE_TOOLS } from "./examples.js";
 import { checkInputSchema, type SchemaIssue } from "./schemaCheck.js";
 
@@ -110,6 +112,11 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
 
   if (raw.outputSchema !== undefined && !isPlainObject(raw.outputSchema)) issues.push({ field: "outputSchema", message: "must be a JSON Schema object" });
   if (raw.annotations !== undefined && !isPlainObject(raw.annotations)) issues.push({ field: "annotations", message: "must be an object" });
+  // Both are kept in the tool and hashed with it (a recursive walk), so their depth is bounded like the schema's.
+  for (const [field, value] of [["outputSchema", raw.outputSchema], ["annotations", raw.annotations]] as const) {
+    const deep = isPlainObject(value) ? pathDeeperThan(value, MAX_TOOL_JSON_DEPTH) : undefined;
+    if (deep) issues.push({ field, message: `nests deeper than ${MAX_TOOL_JSON_DEPTH} levels at ${formatJsonPath(field, deep)}` });
+  }
   if (issues.length > 0 || name === undefined) return { issues, name };
 
   const tool: McpTool = { name, description: raw.description as string, inputSchema: schema as JsonSchema & { type: "object" } };

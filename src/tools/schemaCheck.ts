@@ -5,7 +5,8 @@
  * (bad regexes, unresolvable $refs).
  */
 import { createAjv, JSON_SCHEMA_TYPES, withoutSchemaDeclaration, type ErrorObject } from "../verification/ajv.js";
-import { SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../verification/schemaKeywords.js";
+import { MAX_SCHEMA_DEPTH, MAX_TOOL_JSON_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../verification/schemaKeywords.js";
+import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 
 export interface SchemaIssue {
   /** Dotted path from the tool, e.g. `inputSchema.properties.days.type`. */
@@ -30,8 +31,22 @@ function segment(key: string): string {
   return /^[A-Za-z0-9_$-]+$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-function walk(node: unknown, path: string, isRoot: boolean, issues: SchemaIssue[]): void {
+interface Walk {
+  base: string;
+  issues: SchemaIssue[];
+  /** Set once the depth limit is hit: one issue says so, not one per branch below the limit. */
+  tooDeep: boolean;
+}
+
+function walk(node: unknown, path: string, depth: number, w: Walk): void {
+  const isRoot = depth === 0;
+  const issues = w.issues;
   if (typeof node === "boolean" && !isRoot) return; // `true`/`false` are valid subschemas
+  if (depth > MAX_SCHEMA_DEPTH) {
+    if (!w.tooDeep) issues.push({ field: w.base, message: `nests deeper than ${MAX_SCHEMA_DEPTH} levels at ${path.length > 160 ? `${path.slice(0, 160)}…` : path}` });
+    w.tooDeep = true;
+    return;
+  }
   if (!isPlainObject(node)) {
     issues.push({ field: path, message: `must be a JSON Schema object (found ${describe(node)})` });
     return;
@@ -67,19 +82,19 @@ function walk(node: unknown, path: string, isRoot: boolean, issues: SchemaIssue[
       issues.push({ field: `${path}.items`, message: "must be a single schema (tuple validation is `prefixItems` in JSON Schema 2020-12)" });
       continue;
     }
-    walk(sub, `${path}.${key}`, false, issues);
+    walk(sub, `${path}.${key}`, depth + 1, w);
   }
   for (const key of SUBSCHEMA_LIST_KEYS) {
     const list = node[key];
     if (list === undefined) continue;
     if (!Array.isArray(list)) issues.push({ field: `${path}.${key}`, message: `must be a list of schemas (found ${describe(list)})` });
-    else list.forEach((sub, i) => walk(sub, `${path}.${key}[${i}]`, false, issues));
+    else list.forEach((sub, i) => walk(sub, `${path}.${key}[${i}]`, depth + 1, w));
   }
   for (const key of SUBSCHEMA_MAP_KEYS) {
     const map = node[key];
     if (map === undefined) continue;
     if (!isPlainObject(map)) issues.push({ field: `${path}.${key}`, message: `must be an object of schemas (found ${describe(map)})` });
-    else for (const [name, sub] of Object.entries(map)) walk(sub, `${path}.${key}${segment(name)}`, false, issues);
+    else for (const [name, sub] of Object.entries(map)) walk(sub, `${path}.${key}${segment(name)}`, depth + 1, w);
   }
   if (node.enum !== undefined && (!Array.isArray(node.enum) || node.enum.length === 0)) {
     issues.push({ field: `${path}.enum`, message: "must be a non-empty list" });
@@ -106,8 +121,12 @@ export function checkInputSchema(schema: unknown, base = "inputSchema"): SchemaI
   const issues: SchemaIssue[] = [];
   if (!isPlainObject(schema)) return [{ field: base, message: `must be a JSON Schema object (found ${describe(schema)})` }];
   if (schema.type !== "object") issues.push({ field: `${base}.type`, message: `must be "object" (found ${describe(schema.type)})` });
-  walk(schema, base, true, issues);
+  walk(schema, base, 0, { base, issues, tooDeep: false });
   if (issues.length > 0) return issues;
+  // Values the walk does not enter (enum, const, default, vendor keywords) are bounded too: Ajv and
+  // the content hash walk them recursively.
+  const deep = pathDeeperThan(schema, MAX_TOOL_JSON_DEPTH);
+  if (deep) return [{ field: base, message: `holds JSON nested deeper than ${MAX_TOOL_JSON_DEPTH} levels at ${formatJsonPath(base, deep)}` }];
 
   // One Ajv instance for all tools (creating one per tool is slow); each schema is removed after its
   // trial compile so the instance neither grows with the library nor clashes on a repeated `$id`.
