@@ -31,8 +31,9 @@ export const CONFIG_LIMITS = {
   urlLength: 2048,
 } as const;
 
-/** What the config loaders tell a person whose config is too big. */
-export const CONFIG_TOO_LARGE = `the config is larger than ${CONFIG_LIMITS.configBytes} bytes (1 MiB) of JSON; a campaign config lists endpoints, roles, tool files and stages, never tools or samples themselves`;
+/** Why a config has no business being large; said whenever one is refused for its size. */
+export const CONFIG_SIZE_HINT = "a campaign config lists endpoints, roles, tool files and stages, never tools or samples themselves";
+export const CONFIG_TOO_LARGE = `the config is larger than ${CONFIG_LIMITS.configBytes} bytes (1 MiB) of JSON; ${CONFIG_SIZE_HINT}`;
 
 const int = (what: string) => z.number({ error: `expected ${what}` }).int(`expected ${what}`);
 const positiveInt = int("a positive integer").positive("expected a positive integer");
