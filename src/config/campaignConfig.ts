@@ -35,6 +35,13 @@ export const CONFIG_LIMITS = {
 export const CONFIG_SIZE_HINT = "a campaign config lists endpoints, roles, tool files and stages, never tools or samples themselves";
 export const CONFIG_TOO_LARGE = `the config is larger than ${CONFIG_LIMITS.configBytes} bytes (1 MiB) of JSON; ${CONFIG_SIZE_HINT}`;
 
+/** A value as messages quote it: short, and safe for anything a hostile input holds. */
+function preview(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
+  return Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : typeof v;
+}
+
 const int = (what: string) => z.number({ error: `expected ${what}` }).int(`expected ${what}`);
 const positiveInt = int("a positive integer").positive("expected a positive integer");
 const nonNegativeInt = int("a non-negative integer").min(0, "expected a non-negative integer");
@@ -137,7 +144,7 @@ export const BFCL_EVAL_CATEGORIES = [
 export const evaluateBfclStageSchema = z.strictObject({
   name: z.literal("evaluate.bfcl"),
   categories: z
-    .array(z.enum(BFCL_EVAL_CATEGORIES, { error: (i) => `unknown BFCL category ${JSON.stringify(i.input)}; expected one of ${BFCL_EVAL_CATEGORIES.join(", ")}` }))
+    .array(z.enum(BFCL_EVAL_CATEGORIES, { error: (i) => `unknown BFCL category ${preview(i.input)}; expected one of ${BFCL_EVAL_CATEGORIES.join(", ")}` }))
     .min(1, "expected at least one category")
     .refine((c) => new Set(c).size === c.length, "expected each category at most once"),
   /** Evaluate only the first N entries of each category (quick runs); omitted = the whole category. */
@@ -159,7 +166,7 @@ export const evaluateProbeStageSchema = z.strictObject({
   name: z.literal("evaluate.probe"),
   categories: z
     .array(z.string().refine((c) => BFCL_PROBE_CATEGORIES.includes(c as (typeof BFCL_PROBE_CATEGORIES)[number]), {
-      error: (i) => `unknown or multi-turn BFCL category ${JSON.stringify(i.input)}; the fast probe scores: ${BFCL_PROBE_CATEGORIES.join(", ")}`,
+      error: (i) => `unknown or multi-turn BFCL category ${preview(i.input)}; the fast probe scores: ${BFCL_PROBE_CATEGORIES.join(", ")}`,
     }))
     .min(1, "expected at least one category")
     .refine((c) => new Set(c).size === c.length, "expected each category at most once")
@@ -365,6 +372,11 @@ export function parseCampaignConfig(input: unknown): ParseResult {
 
 /** zod says "Invalid key in record" for a bad endpoint name; the key's own problem is what helps. */
 function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    const shown = issue.keys.slice(0, 5).map(preview).join(", ");
+    const more = issue.keys.length > 5 ? ` and ${issue.keys.length - 5} more` : "";
+    return `unknown field${issue.keys.length === 1 ? "" : "s"} ${shown}${more}`;
+  }
   if (issue.code === "invalid_key") {
     const inner = issue.issues[0]?.message;
     return inner === undefined ? "invalid name" : `invalid name: ${inner}`;

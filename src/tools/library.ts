@@ -11,7 +11,7 @@ import { JsonFileError, readJsonFile } from "../util/jsonFile.js";
 import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 import { MAX_TOOL_JSON_DEPTH } from "../verification/schemaKeywords.js";
 import { EXAMPLE_TOOLS } from "./examples.js";
-import { checkInputSchema, type SchemaIssue } from "./schemaCheck.js";
+import { checkInputSchema, quote, type SchemaIssue } from "./schemaCheck.js";
 
 export interface LoadedTool {
   tool: McpTool;
@@ -37,6 +37,9 @@ export interface ToolLoadResult {
 export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
 
 export const EXAMPLE_SOURCE = "example";
+
+/** Problems listed per rejected tool; the rest are counted. */
+export const MAX_ISSUES_PER_TOOL = 20;
 
 /** Largest tool file we read: tens of thousands of tools, far beyond any real `tools/list`. */
 export const TOOL_FILE_MAX_BYTES = 64 * 1024 * 1024;
@@ -98,7 +101,7 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
   const name = typeof raw.name === "string" ? raw.name : undefined;
   if (raw.name === undefined) issues.push({ field: nameField, message: "missing" });
   else if (name === undefined) issues.push({ field: nameField, message: "must be a string" });
-  else if (!TOOL_NAME_PATTERN.test(name)) issues.push({ field: nameField, message: `"${name}" must be 1-64 characters of letters, digits, "_", "." or "-"` });
+  else if (!TOOL_NAME_PATTERN.test(name)) issues.push({ field: nameField, message: `${quote(name)} must be 1-64 characters of letters, digits, "_", "." or "-"` });
 
   if (raw.description === undefined) issues.push({ field: descField, message: "missing (the model picks tools by their description)" });
   else if (typeof raw.description !== "string") issues.push({ field: descField, message: "must be a string" });
@@ -126,7 +129,7 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
 }
 
 function entryLabel(index: number, name: string | undefined): string {
-  return name === undefined ? `tools[${index}]` : `tools[${index}] ${JSON.stringify(name)}`;
+  return name === undefined ? `tools[${index}]` : `tools[${index}] ${quote(name)}`;
 }
 
 /**
@@ -158,7 +161,10 @@ function normalizeIndexed(json: unknown, source: string): IndexedResult {
     const label = entryLabel(index, result.name);
     if ("issues" in result) {
       const first = result.issues[0];
-      const detail = result.issues.map((i) => (i.field === "" ? i.message : `${i.field}: ${i.message}`)).join("; ");
+      // Distinct issues, and not thousands of them: a 5,000-entry `type` list must not make a megabyte message.
+      const distinct = [...new Set(result.issues.map((i) => (i.field === "" ? i.message : `${i.field}: ${i.message}`)))];
+      const shown = distinct.slice(0, MAX_ISSUES_PER_TOOL).join("; ");
+      const detail = distinct.length > MAX_ISSUES_PER_TOOL ? `${shown}; and ${distinct.length - MAX_ISSUES_PER_TOOL} more problems` : shown;
       errors.push({ source, index, name: result.name, field: first?.field || undefined, message: `${label}: ${detail}` });
       return;
     }

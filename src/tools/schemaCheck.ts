@@ -19,16 +19,21 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A string as messages quote it: cut to 64 characters, so a giant value cannot make a giant message. */
+export function quote(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
+}
+
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return quote(v);
   return typeof v;
 }
 
 /** Renders a property name as a path segment, quoting the ones a dotted path would garble. */
 function segment(key: string): string {
-  return /^[A-Za-z0-9_$-]+$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  return /^[A-Za-z0-9_$-]+$/.test(key) && key.length <= 64 ? `.${key}` : `[${quote(key)}]`;
 }
 
 interface Walk {
@@ -58,7 +63,7 @@ function walk(node: unknown, path: string, depth: number, w: Walk): void {
     if (types.length === 0) issues.push({ field: `${path}.type`, message: "must not be an empty list" });
     for (const t of types) {
       if (typeof t !== "string") issues.push({ field: `${path}.type`, message: `must be a type name or a list of them (found ${describe(t)})` });
-      else if (!JSON_SCHEMA_TYPES.has(t)) issues.push({ field: `${path}.type`, message: `"${t}" is not a JSON Schema type` });
+      else if (!JSON_SCHEMA_TYPES.has(t)) issues.push({ field: `${path}.type`, message: `${quote(t)} is not a JSON Schema type` });
     }
   }
 
@@ -70,7 +75,7 @@ function walk(node: unknown, path: string, depth: number, w: Walk): void {
       // A `required` entry with no matching property can never be satisfied by a well-formed call.
       const known = isPlainObject(properties) ? properties : {};
       for (const r of node.required as string[]) {
-        if (!Object.hasOwn(known, r)) issues.push({ field: `${path}.required`, message: `"${r}" is not in properties` });
+        if (!Object.hasOwn(known, r)) issues.push({ field: `${path}.required`, message: `${quote(r)} is not in properties` });
       }
     }
   }

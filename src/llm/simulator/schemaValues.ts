@@ -69,9 +69,11 @@ function bankFor(paramName: string): readonly string[] | undefined {
   const words = identifierWords(paramName);
   for (let i = words.length - 1; i >= 0; i--) {
     const w = words[i]!;
-    const key = BANK[w] ? w : ALIASES[w];
-    if (key && BANK[key]) return BANK[key];
-    if (w.endsWith("s") && BANK[w.slice(0, -1)]) return BANK[w.slice(0, -1)];
+    // Own properties only: a parameter called "constructor" must not find Object.prototype's.
+    const key = Object.hasOwn(BANK, w) ? w : Object.hasOwn(ALIASES, w) ? ALIASES[w] : undefined;
+    if (key !== undefined && Object.hasOwn(BANK, key)) return BANK[key];
+    const singular = w.slice(0, -1);
+    if (w.endsWith("s") && Object.hasOwn(BANK, singular)) return BANK[singular];
   }
   return undefined;
 }
