@@ -1,5 +1,6 @@
 import type { FunctionDoc, ParamDoc } from "../matching/types.js";
 import { languageOf } from "../matching/bfclChecker.js";
+import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 
 /**
  * BFCL function docs -> OpenAI `tools`, as bfcl-eval 2026.3.23 prepares them for FC models
@@ -49,6 +50,12 @@ function mapType(t: string | undefined): string {
   return t !== undefined && t in GORILLA_TO_OPENAPI ? GORILLA_TO_OPENAPI[t]! : "string";
 }
 
+/**
+ * BFCL's deepest function doc nests about ten JSON levels; one past this is malformed, and the
+ * clone and the walk below recurse, so it is refused by name before either runs.
+ */
+export const MAX_FUNCTION_DOC_DEPTH = 160;
+
 function castProperties(props: Record<string, ParamDoc>): Record<string, ParamDoc> {
   for (const value of Object.values(props)) {
     if (value.type === undefined) value.type = "string";
@@ -96,6 +103,8 @@ function languageHints(fn: FunctionDoc, category: string): void {
 
 export function toOpenAiTools(functions: FunctionDoc[], category: string): OpenAiTool[] {
   return functions.map((original) => {
+    const deep = pathDeeperThan(original, MAX_FUNCTION_DOC_DEPTH);
+    if (deep) throw new Error(`function ${JSON.stringify(original.name)}: nests deeper than ${MAX_FUNCTION_DOC_DEPTH} levels at ${formatJsonPath("", deep)}`);
     const fn = structuredClone(original) as FunctionDoc;
     languageHints(fn, category);
     fn.parameters.type = "object";

@@ -1,6 +1,6 @@
 /** `toolloop campaign ...`: start campaigns and drive them (status, pause, resume, retry, skip, abort). */
-import fs from "node:fs";
-import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from "@temporalio/client";
+import path from "node:path";
+import { WorkflowIdConflictPolicy, type Client } from "@temporalio/client";
 import { TypedSearchAttributes } from "@temporalio/common";
 import type { Command } from "commander";
 import {
@@ -15,35 +15,46 @@ import {
   type IterationStatus,
 } from "../../workflows/definitions.js";
 import { CampaignIdKey, CampaignStatusKey, IterationKey } from "../../workflows/searchAttributes.js";
-import { parseCampaignConfig, type CampaignConfig } from "../config/campaignConfig.js";
+import { CONFIG_LIMITS, CONFIG_SIZE_HINT, parseCampaignConfig, type CampaignConfig } from "../config/campaignConfig.js";
+import { loadToolLibrary, type ToolLoadResult } from "../tools/library.js";
+import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
+import { CliError, temporalCliError, type TemporalContext } from "./errors.js";
 import { renderStatus } from "./progress.js";
 import { connectClient } from "./temporal.js";
 
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
-  }
-}
+export { CliError } from "./errors.js";
 
 /** Reads and validates a campaign config file; errors name the file and the field path. */
 export function readConfigFile(file: string): { raw: unknown; config: CampaignConfig } {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new CliError(`--config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = readJsonFileSync(file, { maxBytes: CONFIG_LIMITS.configBytes, what: "a campaign config" });
   } catch (err) {
-    throw new CliError(`--config: ${file} is not valid JSON: ${(err as Error).message}`);
+    if (!(err instanceof JsonFileError)) throw err;
+    throw new CliError(`--config: ${err.message}${err.problem === "too_large" ? `; ${CONFIG_SIZE_HINT}` : ""}`, undefined, { cause: err });
   }
   const parsed = parseCampaignConfig(raw);
   if (!parsed.ok) throw new CliError(`invalid campaign config ${file}:\n${parsed.error.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
   return { raw, config: parsed.config };
+}
+
+/**
+ * Loads the config's tool sources (paths relative to the config file's folder) the way a worker will,
+ * so a missing file or a file without one usable tool stops `campaign start` instead of failing the
+ * first stage later. Invalid tools in an otherwise good file are warnings: the loader skips them.
+ */
+export async function checkToolSources(config: CampaignConfig, configFile: string): Promise<{ result: ToolLoadResult; warnings: string[] }> {
+  const result = await loadToolLibrary(config.tools.sources, path.dirname(path.resolve(configFile)));
+  const sourceErrors = result.errors.filter((e) => e.index === -1);
+  const toolErrors = result.errors.filter((e) => e.index !== -1).map((e) => `${e.source}: ${e.message}`);
+  if (sourceErrors.length > 0 || result.tools.length === 0) {
+    const lines = [...sourceErrors.map((e) => `${e.source}: ${e.message}`), ...toolErrors];
+    const headline = result.tools.length === 0 ? "no valid tool loads from tools.sources" : "a tool source cannot be loaded";
+    throw new CliError(`${headline} (paths are relative to ${path.dirname(path.resolve(configFile))}):\n${lines.map((l) => `  ${l}`).join("\n")}`);
+  }
+  return { result, warnings: toolErrors };
 }
 
 export function defaultCampaignId(config: CampaignConfig, now = new Date()): string {
@@ -79,19 +90,28 @@ export async function fetchStatus(client: Client, workflowId: string): Promise<{
   return { campaign, iteration };
 }
 
+/** The id `campaign start --id` accepts: what the config's campaignId accepts. */
+const CAMPAIGN_ID = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
+
 const toWorkflowId = (id: string) => (id.startsWith("campaign-") ? id : campaignWorkflowId(id));
 
-async function withClient<T>(fn: (client: Client, e: CliEnv) => Promise<T>): Promise<T> {
+/** Runs `fn` with a connected client; what the SDK throws becomes a CliError that says what to do. */
+async function withClient<T>(ctx: TemporalContext, fn: (client: Client, e: CliEnv) => Promise<T>): Promise<T> {
   const e = cliEnv();
   const { client, close } = await connectClient(e);
   try {
     return await fn(client, e);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no such campaign workflow: ${err.workflowId ?? ""}`);
-    throw err;
+    throw temporalCliError(err, e, ctx) ?? err;
   } finally {
     await close();
   }
+}
+
+function printToolSummary(config: CampaignConfig, checked: { result: ToolLoadResult; warnings: string[] }): void {
+  const n = checked.result.tools.length;
+  console.log(`tools: ${n} loaded from ${config.tools.sources.length} source${config.tools.sources.length === 1 ? "" : "s"}`);
+  for (const w of checked.warnings) console.error(`warning: skipped ${w}`);
 }
 
 export function registerCampaignCommands(program: Command): void {
@@ -105,8 +125,10 @@ export function registerCampaignCommands(program: Command): void {
     .option("--wait", "follow progress until the campaign ends")
     .action(async (opts: { config: string; id?: string; wait?: boolean }) => {
       const { raw, config } = readConfigFile(opts.config);
+      if (opts.id !== undefined && !CAMPAIGN_ID.test(opts.id)) throw new CliError(`--id: expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit), got ${JSON.stringify(opts.id)}`);
+      printToolSummary(config, await checkToolSources(config, opts.config));
       const campaignId = opts.id ?? defaultCampaignId(config);
-      await withClient(async (client, e) => {
+      await withClient({ campaignId }, async (client, e) => {
         const handle = await startCampaign(client, e, { raw, config, campaignId });
         console.log(`started campaign ${campaignId}`);
         console.log(`workflow id: ${handle.workflowId}`);
@@ -116,12 +138,24 @@ export function registerCampaignCommands(program: Command): void {
     });
 
   campaign
+    .command("validate")
+    .description("check a campaign config and its tool files without starting anything")
+    .requiredOption("--config <file>", "campaign config (JSON)")
+    .action(async (opts: { config: string }) => {
+      const { config } = readConfigFile(opts.config);
+      const checked = await checkToolSources(config, opts.config);
+      console.log(`OK: ${opts.config}: campaign "${config.name}", ${config.iterations} iteration${config.iterations === 1 ? "" : "s"}, endpoints ${Object.keys(config.endpoints).join(", ")}`);
+      for (const s of config.stages) console.log(`  stage ${s.name}${"count" in s ? `: ${s.count} samples in batches of ${s.batchSize}` : ""}`);
+      printToolSummary(config, checked);
+    });
+
+  campaign
     .command("status <id>")
     .description("show a campaign's progress (id: campaign id or workflow id)")
     .option("--watch", "refresh until the campaign ends")
     .option("--json", "print raw status JSON")
     .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
-      await withClient(async (client) => {
+      await withClient({ campaignId: id }, async (client) => {
         if (opts.watch) return follow(client, toWorkflowId(id));
         const s = await fetchStatus(client, toWorkflowId(id));
         console.log(opts.json ? JSON.stringify(s, null, 2) : renderStatus(s.campaign, s.iteration));
@@ -137,7 +171,7 @@ export function registerCampaignCommands(program: Command): void {
       .description(desc)
       .option("--stage <name>", "the stage expected to be waiting")
       .action(async (id: string, opts: { stage?: string }) => {
-        await withClient(async (client) => {
+        await withClient({ campaignId: id }, async (client) => {
           const { campaign: c } = await fetchStatus(client, toWorkflowId(id));
           if (!c.iterationWorkflowId) throw new CliError(`campaign ${id} has no running iteration`);
           try {
@@ -158,7 +192,7 @@ export function registerCampaignCommands(program: Command): void {
       .command(`${name} <id>`)
       .description(desc)
       .action(async (id: string) => {
-        await withClient(async (client) => {
+        await withClient({ campaignId: id }, async (client) => {
           await client.workflow.getHandle(toWorkflowId(id)).signal(signal);
           console.log(`${name}: sent to ${toWorkflowId(id)}`);
         });
@@ -170,7 +204,7 @@ export function registerCampaignCommands(program: Command): void {
     .description("cancel running work and end the campaign as aborted")
     .option("--reason <text>", "recorded in the status")
     .action(async (id: string, opts: { reason?: string }) => {
-      await withClient(async (client) => {
+      await withClient({ campaignId: id }, async (client) => {
         await client.workflow.getHandle(toWorkflowId(id)).signal(abortSignal, { reason: opts.reason });
         console.log(`abort: sent to ${toWorkflowId(id)}`);
       });

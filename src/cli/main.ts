@@ -1,24 +1,36 @@
 #!/usr/bin/env node
 /** The `toolloop` command line. */
-import { Command } from "commander";
-import { CliError, registerCampaignCommands } from "./campaign.js";
+import { Command, CommanderError } from "commander";
+import { registerCampaignCommands } from "./campaign.js";
 import { registerBfclCommands } from "./bfcl.js";
 import { registerDemoCommand } from "./demo.js";
+import { cliEnv } from "./env.js";
+import { EXIT_BAD_INPUT, renderCliFailure } from "./errors.js";
 import { registerWorkerCommands } from "./worker.js";
 
 const program = new Command();
-program.name("toolloop").description("closed-loop tool-use data campaigns on Temporal").showHelpAfterError();
+program
+  .name("toolloop")
+  .description("closed-loop tool-use data campaigns on Temporal")
+  .option("--debug", "print stack traces for errors (accepted anywhere on the command line)")
+  .showHelpAfterError()
+  // Throw instead of exiting, so usage errors get the bad-input exit code like every other bad input.
+  .exitOverride();
 registerCampaignCommands(program);
 registerWorkerCommands(program);
 registerDemoCommand(program);
 registerBfclCommands(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CliError) {
-    console.error(`error: ${err.message}`);
-    process.exitCode = err.exitCode;
-  } else {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    process.exitCode = 1;
+// --debug is taken out of argv here so it works anywhere on the line (commander would refuse it after a
+// subcommand), and so a failure while parsing still knows about it.
+const debug = process.argv.includes("--debug");
+program.parseAsync(process.argv.filter((a) => a !== "--debug")).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Commander has printed its message (or the help) already.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    return;
   }
+  const { text, exitCode } = renderCliFailure(err, cliEnv(), debug);
+  console.error(text);
+  process.exitCode = exitCode;
 });

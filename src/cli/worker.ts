@@ -7,8 +7,9 @@ import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, openDatabase, type DbHandle } from "../db/client.js";
 import { createRoleClient } from "../llm/client.js";
 import type { LatencyClass } from "../taskQueues.js";
-import { CliError } from "./campaign.js";
+import { sql } from "drizzle-orm";
 import { cliEnv } from "./env.js";
+import { CliError, databaseCliError, ensureTemporalReachable } from "./errors.js";
 
 export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) => void = (m) => console.log(m)): ActivityDeps {
   return {
@@ -47,7 +48,15 @@ export function registerWorkerCommands(program: Command): void {
       const bad = roles.filter((r) => !known.includes(r));
       if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
       installLastResortHandlers();
+      await ensureTemporalReachable(e);
       const db = await openDatabase(e.databaseUrl);
+      try {
+        // The pool connects lazily; without this a wrong DATABASE_URL would surface in the first activity.
+        await db.db.execute(sql`SELECT 1`);
+      } catch (err) {
+        await db.close();
+        throw databaseCliError(err, e.databaseUrl) ?? err;
+      }
       const connection = await NativeConnection.connect({ address: e.temporalAddress });
       const workers = await createWorkers({
         connection,

@@ -3,13 +3,15 @@
  * built-in examples, normalises them to MCP tools and rejects broken ones with a message naming the tool
  * and the field, while every good tool still loads.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ToolSource } from "../config/campaignConfig.js";
 import type { JsonSchema, McpTool } from "../domain/types.js";
 import { canonicalJson, sha256Hex } from "../util/ids.js";
+import { JsonFileError, readJsonFile } from "../util/jsonFile.js";
+import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
+import { MAX_TOOL_JSON_DEPTH } from "../verification/schemaKeywords.js";
 import { EXAMPLE_TOOLS } from "./examples.js";
-import { checkInputSchema, type SchemaIssue } from "./schemaCheck.js";
+import { checkInputSchema, quote, type SchemaIssue } from "./schemaCheck.js";
 
 export interface LoadedTool {
   tool: McpTool;
@@ -35,6 +37,12 @@ export interface ToolLoadResult {
 export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
 
 export const EXAMPLE_SOURCE = "example";
+
+/** Problems listed per rejected tool; the rest are counted. */
+export const MAX_ISSUES_PER_TOOL = 20;
+
+/** Largest tool file we read: tens of thousands of tools, far beyond any real `tools/list`. */
+export const TOOL_FILE_MAX_BYTES = 64 * 1024 * 1024;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -93,7 +101,7 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
   const name = typeof raw.name === "string" ? raw.name : undefined;
   if (raw.name === undefined) issues.push({ field: nameField, message: "missing" });
   else if (name === undefined) issues.push({ field: nameField, message: "must be a string" });
-  else if (!TOOL_NAME_PATTERN.test(name)) issues.push({ field: nameField, message: `"${name}" must be 1-64 characters of letters, digits, "_", "." or "-"` });
+  else if (!TOOL_NAME_PATTERN.test(name)) issues.push({ field: nameField, message: `${quote(name)} must be 1-64 characters of letters, digits, "_", "." or "-"` });
 
   if (raw.description === undefined) issues.push({ field: descField, message: "missing (the model picks tools by their description)" });
   else if (typeof raw.description !== "string") issues.push({ field: descField, message: "must be a string" });
@@ -107,6 +115,11 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
 
   if (raw.outputSchema !== undefined && !isPlainObject(raw.outputSchema)) issues.push({ field: "outputSchema", message: "must be a JSON Schema object" });
   if (raw.annotations !== undefined && !isPlainObject(raw.annotations)) issues.push({ field: "annotations", message: "must be an object" });
+  // Both are kept in the tool and hashed with it (a recursive walk), so their depth is bounded like the schema's.
+  for (const [field, value] of [["outputSchema", raw.outputSchema], ["annotations", raw.annotations]] as const) {
+    const deep = isPlainObject(value) ? pathDeeperThan(value, MAX_TOOL_JSON_DEPTH) : undefined;
+    if (deep) issues.push({ field, message: `nests deeper than ${MAX_TOOL_JSON_DEPTH} levels at ${formatJsonPath(field, deep)}` });
+  }
   if (issues.length > 0 || name === undefined) return { issues, name };
 
   const tool: McpTool = { name, description: raw.description as string, inputSchema: schema as JsonSchema & { type: "object" } };
@@ -116,7 +129,7 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
 }
 
 function entryLabel(index: number, name: string | undefined): string {
-  return name === undefined ? `tools[${index}]` : `tools[${index}] ${JSON.stringify(name)}`;
+  return name === undefined ? `tools[${index}]` : `tools[${index}] ${quote(name)}`;
 }
 
 /**
@@ -148,7 +161,10 @@ function normalizeIndexed(json: unknown, source: string): IndexedResult {
     const label = entryLabel(index, result.name);
     if ("issues" in result) {
       const first = result.issues[0];
-      const detail = result.issues.map((i) => (i.field === "" ? i.message : `${i.field}: ${i.message}`)).join("; ");
+      // Distinct issues, and not thousands of them: a 5,000-entry `type` list must not make a megabyte message.
+      const distinct = [...new Set(result.issues.map((i) => (i.field === "" ? i.message : `${i.field}: ${i.message}`)))];
+      const shown = distinct.slice(0, MAX_ISSUES_PER_TOOL).join("; ");
+      const detail = distinct.length > MAX_ISSUES_PER_TOOL ? `${shown}; and ${distinct.length - MAX_ISSUES_PER_TOOL} more problems` : shown;
       errors.push({ source, index, name: result.name, field: first?.field || undefined, message: `${label}: ${detail}` });
       return;
     }
@@ -161,17 +177,6 @@ function normalizeIndexed(json: unknown, source: string): IndexedResult {
     tools.push({ loaded: result.domain === undefined ? { tool: result.tool, source } : { tool: result.tool, source, domain: result.domain }, index });
   });
   return { tools, errors };
-}
-
-/** Adds the line and column to a JSON.parse message when it only gives a character position. */
-function jsonErrorMessage(err: Error, text: string): string {
-  const m = /at position (\d+)/.exec(err.message);
-  if (!m || /line \d+/.test(err.message)) return err.message;
-  const pos = Number(m[1]);
-  const before = text.slice(0, pos);
-  const line = before.split("\n").length;
-  const column = pos - before.lastIndexOf("\n");
-  return `${err.message} (line ${line} column ${column})`;
 }
 
 /** Loads one configured source. File paths are relative to `baseDir` (where the config lives). */
@@ -190,19 +195,12 @@ async function loadSourceIndexed(source: ToolSource, baseDir: string): Promise<I
   }
   const file = path.resolve(baseDir, source.path);
   const label = source.path;
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : e.message;
-    return { tools: [], errors: [{ source: label, index: -1, message: `cannot read ${source.kind} tool file ${file}: ${why}` }] };
-  }
   let json: unknown;
   try {
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    json = await readJsonFile(file, { maxBytes: TOOL_FILE_MAX_BYTES, what: `an ${source.kind} tool file` });
   } catch (err) {
-    return { tools: [], errors: [{ source: label, index: -1, message: `invalid JSON in ${file}: ${jsonErrorMessage(err as Error, text)}` }] };
+    if (!(err instanceof JsonFileError)) throw err;
+    return { tools: [], errors: [{ source: label, index: -1, message: `${source.kind} tool file: ${err.message}` }] };
   }
   return normalizeIndexed(json, label);
 }

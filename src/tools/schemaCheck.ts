@@ -5,7 +5,8 @@
  * (bad regexes, unresolvable $refs).
  */
 import { createAjv, JSON_SCHEMA_TYPES, withoutSchemaDeclaration, type ErrorObject } from "../verification/ajv.js";
-import { SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../verification/schemaKeywords.js";
+import { MAX_SCHEMA_DEPTH, MAX_TOOL_JSON_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../verification/schemaKeywords.js";
+import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 
 export interface SchemaIssue {
   /** Dotted path from the tool, e.g. `inputSchema.properties.days.type`. */
@@ -18,20 +19,39 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A string as messages quote it: cut to 64 characters, so a giant value cannot make a giant message. */
+export function quote(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
+}
+
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return quote(v);
   return typeof v;
 }
 
 /** Renders a property name as a path segment, quoting the ones a dotted path would garble. */
 function segment(key: string): string {
-  return /^[A-Za-z0-9_$-]+$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  return /^[A-Za-z0-9_$-]+$/.test(key) && key.length <= 64 ? `.${key}` : `[${quote(key)}]`;
 }
 
-function walk(node: unknown, path: string, isRoot: boolean, issues: SchemaIssue[]): void {
+interface Walk {
+  base: string;
+  issues: SchemaIssue[];
+  /** Set once the depth limit is hit: one issue says so, not one per branch below the limit. */
+  tooDeep: boolean;
+}
+
+function walk(node: unknown, path: string, depth: number, w: Walk): void {
+  const isRoot = depth === 0;
+  const issues = w.issues;
   if (typeof node === "boolean" && !isRoot) return; // `true`/`false` are valid subschemas
+  if (depth > MAX_SCHEMA_DEPTH) {
+    if (!w.tooDeep) issues.push({ field: w.base, message: `nests deeper than ${MAX_SCHEMA_DEPTH} levels at ${path.length > 160 ? `${path.slice(0, 160)}…` : path}` });
+    w.tooDeep = true;
+    return;
+  }
   if (!isPlainObject(node)) {
     issues.push({ field: path, message: `must be a JSON Schema object (found ${describe(node)})` });
     return;
@@ -43,7 +63,7 @@ function walk(node: unknown, path: string, isRoot: boolean, issues: SchemaIssue[
     if (types.length === 0) issues.push({ field: `${path}.type`, message: "must not be an empty list" });
     for (const t of types) {
       if (typeof t !== "string") issues.push({ field: `${path}.type`, message: `must be a type name or a list of them (found ${describe(t)})` });
-      else if (!JSON_SCHEMA_TYPES.has(t)) issues.push({ field: `${path}.type`, message: `"${t}" is not a JSON Schema type` });
+      else if (!JSON_SCHEMA_TYPES.has(t)) issues.push({ field: `${path}.type`, message: `${quote(t)} is not a JSON Schema type` });
     }
   }
 
@@ -55,7 +75,7 @@ function walk(node: unknown, path: string, isRoot: boolean, issues: SchemaIssue[
       // A `required` entry with no matching property can never be satisfied by a well-formed call.
       const known = isPlainObject(properties) ? properties : {};
       for (const r of node.required as string[]) {
-        if (!Object.hasOwn(known, r)) issues.push({ field: `${path}.required`, message: `"${r}" is not in properties` });
+        if (!Object.hasOwn(known, r)) issues.push({ field: `${path}.required`, message: `${quote(r)} is not in properties` });
       }
     }
   }
@@ -67,19 +87,19 @@ function walk(node: unknown, path: string, isRoot: boolean, issues: SchemaIssue[
       issues.push({ field: `${path}.items`, message: "must be a single schema (tuple validation is `prefixItems` in JSON Schema 2020-12)" });
       continue;
     }
-    walk(sub, `${path}.${key}`, false, issues);
+    walk(sub, `${path}.${key}`, depth + 1, w);
   }
   for (const key of SUBSCHEMA_LIST_KEYS) {
     const list = node[key];
     if (list === undefined) continue;
     if (!Array.isArray(list)) issues.push({ field: `${path}.${key}`, message: `must be a list of schemas (found ${describe(list)})` });
-    else list.forEach((sub, i) => walk(sub, `${path}.${key}[${i}]`, false, issues));
+    else list.forEach((sub, i) => walk(sub, `${path}.${key}[${i}]`, depth + 1, w));
   }
   for (const key of SUBSCHEMA_MAP_KEYS) {
     const map = node[key];
     if (map === undefined) continue;
     if (!isPlainObject(map)) issues.push({ field: `${path}.${key}`, message: `must be an object of schemas (found ${describe(map)})` });
-    else for (const [name, sub] of Object.entries(map)) walk(sub, `${path}.${key}${segment(name)}`, false, issues);
+    else for (const [name, sub] of Object.entries(map)) walk(sub, `${path}.${key}${segment(name)}`, depth + 1, w);
   }
   if (node.enum !== undefined && (!Array.isArray(node.enum) || node.enum.length === 0)) {
     issues.push({ field: `${path}.enum`, message: "must be a non-empty list" });
@@ -106,8 +126,12 @@ export function checkInputSchema(schema: unknown, base = "inputSchema"): SchemaI
   const issues: SchemaIssue[] = [];
   if (!isPlainObject(schema)) return [{ field: base, message: `must be a JSON Schema object (found ${describe(schema)})` }];
   if (schema.type !== "object") issues.push({ field: `${base}.type`, message: `must be "object" (found ${describe(schema.type)})` });
-  walk(schema, base, true, issues);
+  walk(schema, base, 0, { base, issues, tooDeep: false });
   if (issues.length > 0) return issues;
+  // Values the walk does not enter (enum, const, default, vendor keywords) are bounded too: Ajv and
+  // the content hash walk them recursively.
+  const deep = pathDeeperThan(schema, MAX_TOOL_JSON_DEPTH);
+  if (deep) return [{ field: base, message: `holds JSON nested deeper than ${MAX_TOOL_JSON_DEPTH} levels at ${formatJsonPath(base, deep)}` }];
 
   // One Ajv instance for all tools (creating one per tool is slow); each schema is removed after its
   // trial compile so the instance neither grows with the library nor clashes on a repeated `$id`.

@@ -7,7 +7,7 @@ import type { McpTool } from "../domain/types.js";
 import { toolHash } from "../tools/library.js";
 import { createAjv, withoutSchemaDeclaration, type ErrorObject, type ValidateFunction } from "./ajv.js";
 import { LruCache } from "./lruCache.js";
-import { COMBINATOR_KEYS, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "./schemaKeywords.js";
+import { COMBINATOR_KEYS, MAX_SCHEMA_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "./schemaKeywords.js";
 
 export const VALIDATOR_CACHE_CAPACITY = 2048;
 
@@ -41,17 +41,19 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * from combinators (allOf...) are left open: each branch sees only part of the properties. The root
  * `$id` goes so that two tools sharing an `$id` do not clash inside one Ajv instance.
  */
-function closeObjects(node: unknown, insideCombinator = false): unknown {
+function closeObjects(node: unknown, insideCombinator = false, depth = 0): unknown {
   if (!isPlainObject(node)) return node;
+  // The tool loader refuses deeper schemas; a tool that reached a sample some other way fails to compile.
+  if (depth > MAX_SCHEMA_DEPTH) throw new Error(`schema nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
   const out: Record<string, unknown> = { ...node };
-  for (const k of SUBSCHEMA_KEYS) if (k in out) out[k] = closeObjects(out[k]);
+  for (const k of SUBSCHEMA_KEYS) if (Object.hasOwn(out, k)) out[k] = closeObjects(out[k], false, depth + 1);
   for (const k of SUBSCHEMA_LIST_KEYS) {
     const list = out[k];
-    if (Array.isArray(list)) out[k] = list.map((sub) => closeObjects(sub, (COMBINATOR_KEYS as readonly string[]).includes(k)));
+    if (Array.isArray(list)) out[k] = list.map((sub) => closeObjects(sub, (COMBINATOR_KEYS as readonly string[]).includes(k), depth + 1));
   }
   for (const k of SUBSCHEMA_MAP_KEYS) {
     const map = out[k];
-    if (isPlainObject(map)) out[k] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, closeObjects(sub)]));
+    if (isPlainObject(map)) out[k] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, closeObjects(sub, false, depth + 1)]));
   }
   const combined = COMBINATOR_KEYS.some((k) => k in out);
   const open = out.additionalProperties === undefined || out.additionalProperties === true;
@@ -80,11 +82,12 @@ function compile(tool: McpTool): Compiled {
   stats.misses++;
   let entry: Compiled;
   const { $id: _id, ...rest } = withoutSchemaDeclaration(tool.inputSchema);
-  const schema = closeObjects(rest) as Record<string, unknown>;
+  let schema: Record<string, unknown> | undefined;
   try {
+    schema = closeObjects(rest) as Record<string, unknown>;
     entry = { ok: true, schema, validate: ajv.compile(schema) };
   } catch (err) {
-    ajv.removeSchema(schema);
+    if (schema) ajv.removeSchema(schema);
     entry = { ok: false, error: (err as Error).message };
   }
   cache.set(key, entry);

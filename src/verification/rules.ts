@@ -5,7 +5,9 @@
  */
 import type { ChatMessage, McpTool, SampleKind, ToolCall, Verdict } from "../domain/types.js";
 import { canonicalJson } from "../util/ids.js";
+import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 import { argumentProblems } from "./argumentValidator.js";
+import { MAX_ARGUMENT_DEPTH, MAX_TOOL_JSON_DEPTH } from "./schemaKeywords.js";
 
 export const RULES_VERIFIER = "rules";
 
@@ -139,6 +141,12 @@ function toolsByName(tools: unknown, reasons: string[]): Map<string, McpTool> {
       reasons.push(`tools[${i}]: must be an MCP tool with a name and an inputSchema object`);
       return;
     }
+    // The loader bounds tools it loads; one that came another way must not overflow the schema walks.
+    const deep = pathDeeperThan(t, MAX_TOOL_JSON_DEPTH + 1);
+    if (deep) {
+      reasons.push(`tools[${i}] "${t.name}": nests deeper than ${MAX_TOOL_JSON_DEPTH} levels at ${formatJsonPath(`tools[${i}]`, deep)}`);
+      return;
+    }
     if (byName.has(t.name)) reasons.push(`tools[${i}]: duplicate tool name "${t.name}"`);
     else byName.set(t.name, t as unknown as McpTool);
   });
@@ -189,6 +197,11 @@ function checkCall(found: FoundCall, tools: Map<string, McpTool>, seen: { ids: M
   }
   if (!isPlainObject(args)) {
     reasons.push(`${label}: arguments must be a JSON object (found ${describe(args)})`);
+    return;
+  }
+  const deep = pathDeeperThan(args, MAX_ARGUMENT_DEPTH);
+  if (deep) {
+    reasons.push(`${label}: arguments nest deeper than ${MAX_ARGUMENT_DEPTH} levels at ${formatJsonPath("", deep)}`);
     return;
   }
 

@@ -69,9 +69,11 @@ function bankFor(paramName: string): readonly string[] | undefined {
   const words = identifierWords(paramName);
   for (let i = words.length - 1; i >= 0; i--) {
     const w = words[i]!;
-    const key = BANK[w] ? w : ALIASES[w];
-    if (key && BANK[key]) return BANK[key];
-    if (w.endsWith("s") && BANK[w.slice(0, -1)]) return BANK[w.slice(0, -1)];
+    // Own properties only: a parameter called "constructor" must not find Object.prototype's.
+    const key = Object.hasOwn(BANK, w) ? w : Object.hasOwn(ALIASES, w) ? ALIASES[w] : undefined;
+    if (key !== undefined && Object.hasOwn(BANK, key)) return BANK[key];
+    const singular = w.slice(0, -1);
+    if (w.endsWith("s") && Object.hasOwn(BANK, singular)) return BANK[singular];
   }
   return undefined;
 }
@@ -152,6 +154,12 @@ export function schemaType(schema: Schema): string | undefined {
   return undefined;
 }
 
+/**
+ * Past this depth values stop nesting (objects get no properties, lists no items, alternatives are
+ * not followed): a self-referencing `$ref` or a very deep schema must end in a value, not a RangeError.
+ */
+export const MAX_VALUE_DEPTH = 32;
+
 export interface ValueOptions {
   /** Probability of including each optional object property (0 = required only). */
   optionalRate?: number;
@@ -161,8 +169,9 @@ export function valueForSchema(rng: SeededRandom, schemaIn: unknown, paramName: 
   const schema0 = schemaIn && typeof schemaIn === "object" ? (schemaIn as Schema) : {};
   const rootSchema = root ?? schema0;
   const schema = deref(schema0, rootSchema);
-  if ("const" in schema) return schema.const;
+  if (Object.hasOwn(schema, "const")) return schema.const;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return rng.pick(schema.enum);
+  if (depth >= MAX_VALUE_DEPTH) return shallowValue(rng, schema, paramName);
   for (const key of ["anyOf", "oneOf"] as const) {
     const alts = schema[key];
     if (Array.isArray(alts) && alts.length > 0) {
@@ -207,13 +216,39 @@ export function valueForSchema(rng: SeededRandom, schemaIn: unknown, paramName: 
   }
 }
 
+/** A value that nests nothing: what valueForSchema gives once MAX_VALUE_DEPTH is reached. */
+function shallowValue(rng: SeededRandom, schema: Schema, paramName: string): unknown {
+  switch (schemaType(schema)) {
+    case "object":
+      return {};
+    case "array":
+      return [];
+    case "integer":
+      return numberValue(rng, schema, true, paramName);
+    case "number":
+      return numberValue(rng, schema, false, paramName);
+    case "boolean":
+      return rng.chance(0.5);
+    case "null":
+      return null;
+    default:
+      return stringValue(rng, schema, paramName);
+  }
+}
+
+/** Sets an own property even for "__proto__", which plain assignment would turn into the prototype. */
+function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export function objectForSchema(rng: SeededRandom, schema: Schema, root: Schema, opts: ValueOptions = {}, depth = 0): Record<string, unknown> {
   const props = (schema.properties && typeof schema.properties === "object" ? schema.properties : {}) as Record<string, unknown>;
-  const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+  const required = new Set(Array.isArray(schema.required) ? (schema.required as unknown[]).filter((r): r is string => typeof r === "string") : []);
   const out: Record<string, unknown> = {};
+  if (depth >= MAX_VALUE_DEPTH) return out;
   for (const [k, sub] of Object.entries(props)) {
-    if (required.has(k) || (depth < 4 && rng.chance(opts.optionalRate ?? 0))) out[k] = valueForSchema(rng, sub, k, root, opts, depth + 1);
+    if (required.has(k) || (depth < 4 && rng.chance(opts.optionalRate ?? 0))) setOwn(out, k, valueForSchema(rng, sub, k, root, opts, depth + 1));
   }
-  for (const k of required) if (!(k in out)) out[k] = stringValue(rng, {}, k);
+  for (const k of required) if (!Object.hasOwn(out, k)) setOwn(out, k, stringValue(rng, {}, k));
   return out;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseCampaignConfig, type CampaignConfigInput } from "../../../src/config/campaignConfig.js";
+import { CONFIG_LIMITS, CONFIG_TOO_LARGE, configSizeIssue, formatPath, MAX_REPORTED_ISSUES, parseCampaignConfig, type CampaignConfigInput } from "../../../src/config/campaignConfig.js";
 
 const valid = (): CampaignConfigInput => ({
   name: "unit",
@@ -60,7 +60,7 @@ test("a role pointing at an undefined endpoint is rejected", () => {
 test("duplicate stages, empty stage list, bad URL, bad mix are each reported", () => {
   assert.match(issues({ ...valid(), stages: [{ name: "verify.rules" }, { name: "verify.rules" }] })[0] as string, /^stages\[1\]\.name: duplicate stage "verify.rules"/);
   assert.deepEqual(issues({ ...valid(), stages: [] }), ["stages: expected at least one stage"]);
-  assert.deepEqual(issues({ ...valid(), endpoints: { sim: { baseUrl: "not a url" } } }), ["endpoints.sim.baseUrl: expected an http(s) URL"]);
+  assert.deepEqual(issues({ ...valid(), endpoints: { sim: { baseUrl: "not a url" } } }), ["endpoints.sim.baseUrl: expected an http: or https: URL such as http://127.0.0.1:8000/v1"]);
   assert.deepEqual(issues({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 5, mix: { standard: 0, parallel: 0, irrelevance: 0 } }] }), [
     "stages[0].mix: expected at least one proportion above 0",
   ]);
@@ -73,4 +73,130 @@ test("non-object input is rejected at the root", () => {
   assert.equal(issues(null).length, 1);
   assert.match(issues(null)[0] as string, /^\(root\): /);
   assert.match(issues("x")[0] as string, /^\(root\): /);
+});
+
+test("endpoint lookups are own-property checks: built-in names are unknown endpoints, not Object.prototype's", () => {
+  for (const ref of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    const cfg = { ...valid(), roles: { generator: { endpoint: ref, model: "m" } } };
+    assert.deepEqual(issues(cfg), [`roles.generator.endpoint: unknown endpoint ${JSON.stringify(ref)}; defined: sim`], ref);
+  }
+});
+
+test("built-in object property names are refused as endpoint names, __proto__ included", () => {
+  const named = (n: string) => JSON.parse(`{"${n}": {"baseUrl": "http://127.0.0.1:8000/v1"}}`) as Record<string, unknown>;
+  for (const n of ["constructor", "toString", "__proto__", "prototype"]) {
+    const cfg = { ...valid(), endpoints: { ...named(n), sim: { baseUrl: "http://127.0.0.1:8000/v1" } } };
+    const msgs = issues(cfg);
+    assert.equal(msgs.length, 1, `${n}: ${msgs.join(" | ")}`);
+    assert.match(msgs[0] as string, new RegExp(`^endpoints\\.${n}: (invalid name: )?"${n}" is a reserved name`));
+  }
+});
+
+test("baseUrl must be http: or https:", () => {
+  for (const url of ["javascript:alert(1)", "file:///etc/passwd", "ftp://host/v1", "data:text/plain,x"]) {
+    assert.deepEqual(issues({ ...valid(), endpoints: { sim: { baseUrl: url } } }), ["endpoints.sim.baseUrl: expected an http: or https: URL such as http://127.0.0.1:8000/v1"], url);
+  }
+  assert.ok(parseCampaignConfig({ ...valid(), endpoints: { sim: { baseUrl: "https://api.example.com/v1" } } }).ok);
+  const long = `http://h/${"a".repeat(2100)}`;
+  assert.deepEqual(issues({ ...valid(), endpoints: { sim: { baseUrl: long } } }), ["endpoints.sim.baseUrl: expected at most 2048 characters (a URL)"]);
+});
+
+test("every count has an upper bound with a message naming the field", () => {
+  const ep = (over: Record<string, unknown>) => ({ ...valid(), endpoints: { sim: { baseUrl: "http://127.0.0.1:8000/v1", ...over } } });
+  assert.deepEqual(issues(ep({ maxRetries: 21 })), ["endpoints.sim.maxRetries: expected at most 20"]);
+  assert.deepEqual(issues(ep({ timeoutMs: 3_600_001 })), ["endpoints.sim.timeoutMs: expected at most 3600000 (one hour)"]);
+  assert.deepEqual(issues(ep({ maxConcurrency: 4097 })), ["endpoints.sim.maxConcurrency: expected at most 4096"]);
+  assert.deepEqual(issues(ep({ apiKeyEnv: "sk-abc123" })), [
+    "endpoints.sim.apiKeyEnv: expected an environment variable name (a letter or '_', then letters, digits or '_'; at most 128), not the key itself",
+  ]);
+  assert.ok(parseCampaignConfig(ep({ maxRetries: 20, timeoutMs: 3_600_000, maxConcurrency: 4096, apiKeyEnv: "OPENAI_API_KEY" })).ok);
+
+  const role = (over: Record<string, unknown>) => ({ ...valid(), roles: { generator: { endpoint: "sim", model: "m", ...over } } });
+  assert.deepEqual(issues(role({ maxTokens: 131_073 })), ["roles.generator.maxTokens: expected at most 131072"]);
+  assert.deepEqual(issues(role({ model: "m".repeat(257) })), ["roles.generator.model: expected at most 256 characters (a model name)"]);
+  assert.deepEqual(issues(role({ temperature: 3 })), ["roles.generator.temperature: expected a number between 0 and 2"]);
+
+  assert.deepEqual(issues({ ...valid(), iterations: 10_001 }), ["iterations: expected at most 10000"]);
+  assert.match(issues({ ...valid(), seed: 2 ** 53 })[0] as string, /^seed: /);
+  assert.ok(parseCampaignConfig({ ...valid(), seed: Number.MAX_SAFE_INTEGER }).ok);
+  assert.deepEqual(issues({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 1_000_001, batchSize: 2000 }] }), ["stages[0].count: expected at most 1000000 samples per iteration"]);
+  assert.deepEqual(issues({ ...valid(), stages: [{ name: "evaluate.probe", limitPerCategory: 100_001 }] }), ["stages[0].limitPerCategory: expected at most 100000"]);
+  assert.deepEqual(issues({ ...valid(), output: { dir: "d".repeat(4097) } }), ["output.dir: expected at most 4096 characters (a path)"]);
+  assert.deepEqual(issues({ ...valid(), tools: { sources: [{ kind: "mcp", path: "a\0b" }] } }), ["tools.sources[0].path: must not contain a NUL character"]);
+});
+
+test("non-finite and non-integer numbers are refused", () => {
+  for (const v of [Number.NaN, Infinity, -Infinity, 1e308, -1, 0.5]) {
+    const msgs = issues({ ...valid(), iterations: v });
+    assert.equal(msgs[0], "iterations: expected a positive integer", `${v}: ${msgs.join(" | ")}`);
+    assert.ok(msgs.every((m) => m.startsWith("iterations: expected ")), msgs.join(" | "));
+  }
+});
+
+test("a stage may plan at most 10,000 batches; the message says how far to raise batchSize", () => {
+  const cfg = { ...valid(), stages: [{ name: "synthesize.singleTurn", count: 1_000_000, batchSize: 1 }, { name: "verify.rules", batchSize: 10 }, { name: "export.dataset" }] };
+  assert.deepEqual(issues(cfg), [
+    "stages[0].batchSize: would plan 1000000 batches (count 1000000 / batchSize 1); a stage may plan at most 10000: raise batchSize to at least 100",
+    "stages[1].batchSize: would plan 100000 batches (1000000 samples from stages[0].count / batchSize 10); a stage may plan at most 10000: raise batchSize to at least 100",
+  ]);
+  // The default batchSize (200) counts too: 1,000,000 / 200 = 5,000 batches is fine.
+  assert.ok(parseCampaignConfig({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 1_000_000 }] }).ok);
+  assert.ok(parseCampaignConfig({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 10_000, batchSize: 1 }] }).ok);
+});
+
+test("arrays and records are bounded", () => {
+  const sources = Array.from({ length: 257 }, () => ({ kind: "example" }));
+  assert.deepEqual(issues({ ...valid(), tools: { sources } }), ["tools.sources: expected at most 256 tool sources"]);
+  const endpoints = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`e${i}`, { baseUrl: "http://127.0.0.1:8000/v1" }]));
+  assert.deepEqual(issues({ ...valid(), endpoints: { ...endpoints, sim: { baseUrl: "http://127.0.0.1:8000/v1" } } }), ["endpoints: expected at most 64 endpoints"]);
+  const stages = Array.from({ length: 65 }, () => ({ name: "verify.rules" }));
+  assert.ok(issues({ ...valid(), stages }).includes("stages: expected at most 64 stages"));
+  assert.deepEqual(issues({ ...valid(), endpoints: { ["e".repeat(64)]: { baseUrl: "http://127.0.0.1:8000/v1" }, sim: { baseUrl: "http://127.0.0.1:8000/v1" } } }), [
+    `endpoints.${"e".repeat(64)}: invalid name: expected at most 63 characters (a name)`,
+  ]);
+});
+
+test("every problem is reported at once, cross-field ones included, each with its path", () => {
+  const cfg = {
+    ...valid(),
+    iterations: 0,
+    endpoints: { sim: { baseUrl: "javascript:alert(1)", maxRetries: 99 } },
+    roles: { generator: { endpoint: "nope", model: "m" } },
+    stages: [{ name: "synthesize.singleTurn", count: 100_000, batchSize: 1 }, { name: "verify.rules", batchSize: "x" }, { name: "verify.rules" }],
+  };
+  assert.deepEqual(issues(cfg).sort(), [
+    "endpoints.sim.baseUrl: expected an http: or https: URL such as http://127.0.0.1:8000/v1",
+    "endpoints.sim.maxRetries: expected at most 20",
+    "iterations: expected a positive integer",
+    'roles.generator.endpoint: unknown endpoint "nope"; defined: sim',
+    "stages[0].batchSize: would plan 100000 batches (count 100000 / batchSize 1); a stage may plan at most 10000: raise batchSize to at least 10",
+    "stages[1].batchSize: expected a positive integer",
+    'stages[2].name: duplicate stage "verify.rules" (also stages[1])',
+  ]);
+});
+
+test("a config over 1 MiB of JSON is refused before the schema walks it", () => {
+  const huge = { ...valid(), padding: "x".repeat(CONFIG_LIMITS.configBytes) };
+  assert.deepEqual(issues(huge), [`(root): ${CONFIG_TOO_LARGE}`]);
+  // Multi-byte characters count as bytes, not UTF-16 units.
+  const nearly = { ...valid(), name: "a", padding: "é".repeat(CONFIG_LIMITS.configBytes / 2 - 100) };
+  assert.equal(configSizeIssue(nearly), CONFIG_TOO_LARGE);
+  assert.equal(configSizeIssue(valid()), undefined);
+  const cyclic: Record<string, unknown> = { ...valid() };
+  cyclic.self = cyclic;
+  assert.match(issues(cyclic)[0] as string, /^\(root\): the config cannot be serialised as JSON/);
+});
+
+test("garbage inputs report a bounded number of issues", () => {
+  const sources = Array.from({ length: 250 }, () => ({ kind: "nope" }));
+  const msgs = issues({ ...valid(), tools: { sources } });
+  assert.equal(msgs.length, MAX_REPORTED_ISSUES + 1);
+  assert.match(msgs.at(-1) as string, /^\(root\): and \d+ more problems not listed$/);
+});
+
+test("formatPath quotes keys a dotted path would garble", () => {
+  assert.equal(formatPath(["stages", 2, "batchSize"]), "stages[2].batchSize");
+  assert.equal(formatPath(["endpoints", "my endpoint", "baseUrl"]), 'endpoints["my endpoint"].baseUrl');
+  assert.equal(formatPath([]), "(root)");
+  assert.match(formatPath(["endpoints", "k".repeat(100)]), /^endpoints\["k{64}"… \(100 characters\)\]$/);
 });

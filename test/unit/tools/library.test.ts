@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loadToolLibrary, loadToolSource, normalizeTools, toolHash } from "../../../src/tools/library.js";
+import { loadToolLibrary, loadToolSource, normalizeTools, TOOL_FILE_MAX_BYTES, toolHash } from "../../../src/tools/library.js";
 
 // Compiled to dist/test/unit/tools/: the fixtures stay in the source tree.
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -162,10 +162,9 @@ test("library: a missing file or bad JSON is one error naming the file; other so
   );
   assert.equal(r.tools.length, 3);
   assert.equal(r.errors.length, 2);
-  assert.deepEqual(r.errors[0], { source: "does-not-exist.json", index: -1, message: `cannot read openai tool file ${path.join(tmp, "does-not-exist.json")}: no such file` });
+  assert.deepEqual(r.errors[0], { source: "does-not-exist.json", index: -1, message: `openai tool file: file not found: ${path.join(tmp, "does-not-exist.json")}` });
   assert.equal(r.errors[1]?.source, "broken.json");
-  assert.ok(r.errors[1]?.message.startsWith(`invalid JSON in ${path.join(tmp, "broken.json")}: `), r.errors[1]?.message);
-  assert.match(r.errors[1]?.message ?? "", /line 3 column \d+/);
+  assert.equal(r.errors[1]?.message, `mcp tool file: ${path.join(tmp, "broken.json")}: invalid JSON at line 3 column 18: Expected double-quoted property name`);
 });
 
 test("toolHash ignores key order and changes with content", () => {
@@ -183,4 +182,39 @@ test("example source returns copies: mutating a loaded tool does not change the 
   tool.description = "changed";
   const second = await loadToolSource({ kind: "example" }, tmp);
   assert.notEqual(second.tools[0]?.tool.description, "changed");
+});
+
+test("a schema nested thousands of levels deep is refused by name and depth while the other tools load", async () => {
+  const levels = 5000;
+  const deep = '{"type":"object","properties":{"a":'.repeat(levels) + "{}" + "}}".repeat(levels);
+  const text = `{"tools":[{"name":"ok_tool","description":"Fine.","inputSchema":{"type":"object"}},{"name":"deep_tool","description":"Deep.","inputSchema":${deep}}]}`;
+  await writeFile(path.join(tmp, "deep.json"), text);
+  const r = await loadToolLibrary([{ kind: "mcp", path: "deep.json" }], tmp);
+  assert.deepEqual(r.tools.map((t) => t.tool.name), ["ok_tool"]);
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0]?.name, "deep_tool");
+  assert.equal(r.errors[0]?.field, "inputSchema");
+  assert.match(r.errors[0]?.message ?? "", /^tools\[1\] "deep_tool": inputSchema: nests deeper than 64 levels at inputSchema(\.properties\.a){10}.*…$/);
+});
+
+test("deep values outside the subschemas (enum, default, annotations, outputSchema) are bounded too", () => {
+  const deepValue = JSON.parse("[".repeat(4000) + "]".repeat(4000)) as unknown;
+  const load = (extra: Record<string, unknown>, schemaExtra: Record<string, unknown> = {}) =>
+    normalizeTools([{ name: "t", description: "T.", inputSchema: { type: "object", properties: { x: { type: "array", ...schemaExtra } } }, ...extra }], "s").errors.map((e) => e.message);
+  assert.match(load({}, { default: deepValue })[0] ?? "", /^tools\[0\] "t": inputSchema: holds JSON nested deeper than 160 levels at inputSchema\.properties\.x\.default\[0\]/);
+  assert.match(load({}, { enum: [deepValue] })[0] ?? "", /^tools\[0\] "t": inputSchema: holds JSON nested deeper than 160 levels at inputSchema\.properties\.x\.enum\[0\]\[0\]/);
+  assert.match(load({ annotations: { x: deepValue } })[0] ?? "", /^tools\[0\] "t": annotations: nests deeper than 160 levels at annotations\.x\[0\]/);
+  assert.match(load({ outputSchema: { type: "object", default: deepValue } })[0] ?? "", /^tools\[0\] "t": outputSchema: nests deeper than 160 levels/);
+  // A schema at the limit loads.
+  let schema: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < 63; i++) schema = { type: "object", properties: { a: schema } };
+  assert.deepEqual(normalizeTools([{ name: "t", description: "T.", inputSchema: { type: "object", properties: { a: schema } } }], "s").errors, []);
+});
+
+test("a UTF-8 BOM in a tool file is stripped; an oversized file is refused by size before it is read", async () => {
+  await writeFile(path.join(tmp, "bom.json"), "\uFEFF" + JSON.stringify([{ name: "bom_tool", description: "B.", inputSchema: { type: "object" } }]));
+  const r = await loadToolLibrary([{ kind: "mcp", path: "bom.json" }], tmp);
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.tools.map((t) => t.tool.name), ["bom_tool"]);
+  assert.equal(TOOL_FILE_MAX_BYTES, 64 * 1024 * 1024);
 });

@@ -204,3 +204,22 @@ test("a call to every example tool with its required arguments passes", () => {
     assert.deepEqual(v.reasons, [], `${t.name} ${JSON.stringify(args)}`);
   }
 });
+
+test("arguments nested past the limit are one reason naming the path, never a RangeError", () => {
+  const deepArgs = '{"city":"Paris","extra":' + "[".repeat(10_000) + "]".repeat(10_000) + "}";
+  const v = verifyRules(sample("standard", [call("c1", "get_weather", deepArgs)]));
+  assert.equal(v.ok, false);
+  assert.equal(v.reasons.length, 1);
+  assert.match(v.reasons[0] as string, /^call\[0\] get_weather: arguments nest deeper than 64 levels at extra(\[0\])+… \(64 levels\)$/);
+  // At the limit itself the arguments are judged normally.
+  const fine = '{"city":"Paris","extra":' + "[".repeat(62) + "]".repeat(62) + "}";
+  assert.deepEqual(verifyRules(sample("standard", [call("c1", "get_weather", fine)])).reasons, ['call[0] get_weather: unknown argument "extra"']);
+});
+
+test("an offered tool nested past the limit is a reason, and the other tools are still checked", () => {
+  const deepSchema = JSON.parse('{"type":"object","properties":{"a":' + '{"type":"object","properties":{"a":'.repeat(3000) + "{}" + "}}".repeat(3000) + "}}") as McpTool["inputSchema"];
+  const deepTool: McpTool = { name: "deep_tool", description: "Deep.", inputSchema: deepSchema };
+  const v = verifyRules(sample("standard", [call("c1", "get_weather", { city: "Paris" })], { tools: [weather, deepTool] }));
+  assert.equal(v.reasons.length, 1);
+  assert.match(v.reasons[0] as string, /^tools\[1\] "deep_tool": nests deeper than 160 levels at tools\[1\]\.inputSchema\.properties\.a\.properties/);
+});

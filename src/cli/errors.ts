@@ -1,0 +1,168 @@
+/**
+ * How the CLI fails: one line saying what went wrong and what to do, exit 2 when the input was wrong
+ * (config, arguments) and 1 when the environment was (Temporal or PostgreSQL unreachable, a campaign
+ * id already running). Stack traces only with `--debug`.
+ */
+import net from "node:net";
+import { NamespaceNotFoundError, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, isGrpcServiceError } from "@temporalio/client";
+import type { CliEnv } from "./env.js";
+
+/** Bad input: the config, a flag, an argument. */
+export const EXIT_BAD_INPUT = 2;
+/** The environment: a service that cannot be reached, a state that forbids the command. */
+export const EXIT_ENVIRONMENT = 1;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_BAD_INPUT,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const START_SERVICES = "start it with `node dist/src/services/main.js up` or set";
+
+/** host and port of a `host:port` address (IPv6 in brackets); the port defaults to Temporal's 7233. */
+export function splitAddress(address: string, defaultPort = 7233): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(address) ?? /^([^:]+)(?::(\d+))?$/.exec(address);
+  if (!m) return { host: address, port: defaultPort };
+  return { host: m[1] as string, port: m[2] === undefined ? defaultPort : Number(m[2]) };
+}
+
+const SOCKET_CAUSES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ECONNRESET: "connection reset",
+  ETIMEDOUT: "no answer (timed out)",
+};
+
+/** Why a TCP connection to host:port fails, in words, or undefined when it opens. */
+export async function tcpProbe(host: string, port: number, timeoutMs = 3000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (why: string | undefined) => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.setTimeout(timeoutMs, () => done(`no answer within ${timeoutMs / 1000}s`));
+    socket.once("connect", () => done(undefined));
+    socket.once("error", (err: NodeJS.ErrnoException) => done((err.code && SOCKET_CAUSES[err.code]) ?? err.message));
+  });
+}
+
+export function temporalUnreachable(e: CliEnv, cause: string): CliError {
+  return new CliError(`cannot reach Temporal at ${e.temporalAddress} (TEMPORAL_ADDRESS): ${cause}; ${START_SERVICES} TEMPORAL_ADDRESS`, EXIT_ENVIRONMENT);
+}
+
+/** Fails fast, naming the cause, when nothing answers at TEMPORAL_ADDRESS (the SDKs wait out a deadline first). */
+export async function ensureTemporalReachable(e: CliEnv): Promise<void> {
+  const { host, port } = splitAddress(e.temporalAddress);
+  const unreachable = await tcpProbe(host, port);
+  if (unreachable !== undefined) throw temporalUnreachable(e, unreachable);
+}
+
+/** gRPC status codes (from @grpc/grpc-js) we explain; the rest keep the server's words. */
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNAUTHENTICATED = 16;
+
+function grpcCode(err: unknown): number | undefined {
+  if (isGrpcServiceError(err)) return err.code;
+  if (err instanceof ServiceError && isGrpcServiceError(err.cause)) return err.cause.code;
+  return undefined;
+}
+
+export interface TemporalContext {
+  /** The campaign the command was about, for messages that suggest the next command. */
+  campaignId?: string;
+}
+
+/** A CliError for what the Temporal SDK threw, or undefined when it is not one we can explain. */
+export function temporalCliError(err: unknown, e: CliEnv, ctx: TemporalContext = {}): CliError | undefined {
+  if (err instanceof CliError) return err;
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    const id = ctx.campaignId ?? err.workflowId;
+    return new CliError(
+      `campaign ${id} is already running (workflow ${err.workflowId}); follow it with \`campaign status ${id} --watch\`, or start a new one with another --id`,
+      EXIT_ENVIRONMENT,
+      { cause: err },
+    );
+  }
+  if (err instanceof WorkflowNotFoundError) {
+    return new CliError(`no such campaign workflow: ${err.workflowId}; check the id (\`campaign status\` takes the campaign id or the workflow id)`, EXIT_BAD_INPUT, { cause: err });
+  }
+  if (err instanceof NamespaceNotFoundError) {
+    return new CliError(`Temporal namespace "${err.namespace}" does not exist at ${e.temporalAddress} (TEMPORAL_NAMESPACE); create it or set TEMPORAL_NAMESPACE`, EXIT_ENVIRONMENT, { cause: err });
+  }
+  switch (grpcCode(err)) {
+    case GRPC_UNAVAILABLE:
+      return new CliError(`lost the connection to Temporal at ${e.temporalAddress} (TEMPORAL_ADDRESS): ${(err as Error).message}; check that it is running`, EXIT_ENVIRONMENT, { cause: err });
+    case GRPC_DEADLINE_EXCEEDED:
+      return new CliError(`Temporal at ${e.temporalAddress} did not answer in time; check that it is running and not overloaded`, EXIT_ENVIRONMENT, { cause: err });
+    case GRPC_PERMISSION_DENIED:
+    case GRPC_UNAUTHENTICATED:
+      return new CliError(`Temporal at ${e.temporalAddress} refused the request: ${(err as Error).message}; check the namespace and credentials`, EXIT_ENVIRONMENT, { cause: err });
+    default:
+      return undefined;
+  }
+}
+
+/** `postgres://user:secret@host:5432/db` -> `host:5432/db`: never print a password. */
+export function describeDatabaseUrl(url: string): string {
+  if (url.startsWith("pglite:")) return url;
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return "(unparseable URL)";
+  }
+}
+
+const PG_CAUSES: Record<string, string> = {
+  "28P01": "password authentication failed",
+  "28000": "authentication rejected",
+  "3D000": "the database does not exist",
+  "57P03": "the server is starting up or shutting down",
+};
+
+/** A CliError for a PostgreSQL connection failure, or undefined when `err` is something else. */
+export function databaseCliError(err: unknown, databaseUrl: string | undefined): CliError | undefined {
+  if (databaseUrl === undefined) return undefined;
+  // drizzle wraps the driver's error ("Failed query: ...") in `cause`; pg reports a refused connection
+  // to several addresses (IPv4 and IPv6) as an AggregateError.
+  for (let cur: unknown = err, n = 0; typeof cur === "object" && cur !== null && n < 5; cur = (cur as { cause?: unknown }).cause, n++) {
+    const first = cur instanceof AggregateError && cur.errors.length > 0 ? (cur.errors[0] as unknown) : cur;
+    const code = (first as { code?: unknown }).code;
+    const cause = typeof code === "string" ? (SOCKET_CAUSES[code] ?? PG_CAUSES[code]) : undefined;
+    if (cause !== undefined) {
+      return new CliError(`cannot reach PostgreSQL at ${describeDatabaseUrl(databaseUrl)} (DATABASE_URL): ${cause}; ${START_SERVICES} DATABASE_URL`, EXIT_ENVIRONMENT, { cause: err });
+    }
+  }
+  return undefined;
+}
+
+/** Everything main() knows how to explain; anything else is an unexpected error. */
+export function toCliError(err: unknown, e: CliEnv): CliError | undefined {
+  return temporalCliError(err, e) ?? databaseCliError(err, e.databaseUrl);
+}
+
+/** What main() prints for an error: one line, or the stack (and causes) with --debug. */
+export function renderCliFailure(err: unknown, e: CliEnv, debug: boolean): { text: string; exitCode: number } {
+  const known = toCliError(err, e);
+  if (debug) {
+    const chain: string[] = [];
+    for (let cur: unknown = err, n = 0; cur !== undefined && n < 5; cur = (cur as { cause?: unknown }).cause, n++) {
+      chain.push(cur instanceof Error ? (cur.stack ?? cur.message) : String(cur));
+    }
+    return { text: `${known ? `error: ${known.message}\n` : ""}${chain.join("\ncaused by: ")}`, exitCode: known?.exitCode ?? EXIT_ENVIRONMENT };
+  }
+  if (known) return { text: `error: ${known.message}`, exitCode: known.exitCode };
+  const message = err instanceof Error ? err.message : String(err);
+  return { text: `error: ${message.split("\n")[0] ?? message} (unexpected; run with --debug for the stack trace)`, exitCode: EXIT_ENVIRONMENT };
+}

@@ -1,0 +1,135 @@
+/** The campaign CLI as a process: exit codes and one-line errors, without Temporal or PostgreSQL running. */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from "@temporalio/client";
+import { cliEnv } from "../../src/cli/env.js";
+import { CliError, databaseCliError, describeDatabaseUrl, renderCliFailure, splitAddress, temporalCliError } from "../../src/cli/errors.js";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const MAIN = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
+const EXAMPLE = path.join(REPO_ROOT, "examples", "demo.campaign.json");
+const tmp = mkdtempSync(path.join(tmpdir(), "toolloop-campaign-cli-"));
+
+/** A port nothing listens on: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function configFile(name: string, edit: (c: Record<string, unknown>) => void, prefix = ""): string {
+  const c = JSON.parse(readFileSync(EXAMPLE, "utf8")) as Record<string, unknown>;
+  edit(c);
+  const f = path.join(tmp, name);
+  writeFileSync(f, prefix + JSON.stringify(c, null, 2));
+  return f;
+}
+
+test("validate: the example config is OK and its summary lists stages and tools", () => {
+  const r = cli(["campaign", "validate", "--config", EXAMPLE]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^OK: .*demo\.campaign\.json: campaign "demo", 2 iterations, endpoints simulator$/m);
+  assert.match(r.stdout, /^ {2}stage synthesize\.singleTurn: 300 samples in batches of 100$/m);
+  assert.match(r.stdout, /^tools: 35 loaded from 1 source$/m);
+});
+
+test("validate: a BOM-prefixed config is accepted like the tool files are", () => {
+  assert.equal(cli(["campaign", "validate", "--config", configFile("bom.json", () => undefined, "\uFEFF")]).status, 0);
+});
+
+test("bad input exits 2 with one message and no stack trace", () => {
+  const cases: [string[], RegExp][] = [
+    [["campaign", "validate", "--config", path.join(tmp, "absent.json")], /^error: --config: file not found: .*absent\.json\n$/],
+    [["campaign", "start", "--config", configFile("syntax.json", () => undefined, "{,")], /^error: --config: .*syntax\.json: invalid JSON at line 1 column 2: /],
+    [
+      ["campaign", "validate", "--config", configFile("hostile.json", (c) => {
+        (c.roles as Record<string, Record<string, unknown>>).generator!.endpoint = "constructor";
+        (c.endpoints as Record<string, Record<string, unknown>>).simulator!.baseUrl = "javascript:alert(1)";
+      })],
+      /^error: invalid campaign config .*hostile\.json:\n {2}endpoints\.simulator\.baseUrl: expected an http: or https: URL.*\n {2}roles\.generator\.endpoint: unknown endpoint "constructor"; defined: simulator\n$/,
+    ],
+    [
+      ["campaign", "start", "--config", configFile("missing-tools.json", (c) => (c.tools = { sources: [{ kind: "example" }, { kind: "mcp", path: "no-such-tools.json" }] }))],
+      /^error: a tool source cannot be loaded \(paths are relative to .*\):\n {2}no-such-tools\.json: mcp tool file: file not found: .*no-such-tools\.json\n$/,
+    ],
+    [["campaign", "start", "--config", EXAMPLE, "--id", "no spaces"], /^error: --id: expected letters, digits/],
+    [["campaign", "start"], /^error: required option '--config <file>' not specified/],
+  ];
+  for (const [args, stderr] of cases) {
+    const r = cli(args);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, stderr, args.join(" "));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+});
+
+test("a file with no valid tool is refused before anything starts", () => {
+  writeFileSync(path.join(tmp, "all-bad-tools.json"), JSON.stringify([{ name: "x y", description: "" }]));
+  const f = configFile("bad-tools.json", (c) => (c.tools = { sources: [{ kind: "openai", path: "all-bad-tools.json" }] }));
+  const r = cli(["campaign", "start", "--config", f]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^error: no valid tool loads from tools\.sources .*:\n {2}all-bad-tools\.json: tools\[0\] "x y": name: "x y" must be 1-64 characters/);
+});
+
+test("Temporal unreachable: exit 1, one line with the address, the cause and what to do; --debug adds the stack", async () => {
+  const port = await closedPort();
+  const started = Date.now();
+  const r = cli(["campaign", "start", "--config", EXAMPLE], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+  assert.equal(r.status, 1);
+  assert.equal(
+    r.stderr,
+    `error: cannot reach Temporal at 127.0.0.1:${port} (TEMPORAL_ADDRESS): connection refused; start it with \`node dist/src/services/main.js up\` or set TEMPORAL_ADDRESS\n`,
+  );
+  assert.ok(Date.now() - started < 8000, "a refused port fails fast, not after the SDK's deadline");
+  const debug = cli(["campaign", "status", "x", "--debug"], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+  assert.equal(debug.status, 1);
+  assert.match(debug.stderr, /cannot reach Temporal/);
+  assert.match(debug.stderr, /\n\s+at /, "--debug prints the stack");
+});
+
+test("PostgreSQL unreachable: exit 1 naming host and database, never the password", async () => {
+  const port = await closedPort();
+  const r = cli(["db", "migrate"], { DATABASE_URL: `postgres://user:s3cret@127.0.0.1:${port}/toolloop` });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `error: cannot reach PostgreSQL at 127.0.0.1:${port}/toolloop (DATABASE_URL): connection refused; start it with \`node dist/src/services/main.js up\` or set DATABASE_URL\n`);
+  assert.doesNotMatch(r.stderr, /s3cret/);
+});
+
+test("SDK errors map to CliErrors that say what to do", () => {
+  const e = cliEnv({ TEMPORAL_ADDRESS: "temporal:7233" });
+  const running = temporalCliError(new WorkflowExecutionAlreadyStartedError("already started", "campaign-weekly", "campaignWorkflow"), e, { campaignId: "weekly" });
+  assert.ok(running instanceof CliError);
+  assert.equal(running.exitCode, 1);
+  assert.equal(running.message, "campaign weekly is already running (workflow campaign-weekly); follow it with `campaign status weekly --watch`, or start a new one with another --id");
+  const missing = temporalCliError(new WorkflowNotFoundError("not found", "campaign-x", undefined), e);
+  assert.equal(missing?.exitCode, 2);
+  assert.match(missing?.message ?? "", /^no such campaign workflow: campaign-x; check the id/);
+  const grpc = Object.assign(new Error("14 UNAVAILABLE: connection dropped"), { code: 14, details: "", metadata: {} });
+  const lost = temporalCliError(new ServiceError("Failed to query workflow", { cause: grpc }), e);
+  assert.equal(lost?.exitCode, 1);
+  assert.match(lost?.message ?? "", /^lost the connection to Temporal at temporal:7233 \(TEMPORAL_ADDRESS\)/);
+  assert.equal(temporalCliError(new Error("something else"), e), undefined);
+
+  const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+  const wrapped = Object.assign(new Error('Failed query: CREATE SCHEMA IF NOT EXISTS "drizzle"'), { cause: new AggregateError([refused]) });
+  assert.match(databaseCliError(wrapped, "postgres://u:p@db:5432/t")?.message ?? "", /^cannot reach PostgreSQL at db:5432\/t \(DATABASE_URL\): connection refused; /);
+  assert.equal(describeDatabaseUrl("postgres://u:secret@h:1/d"), "h:1/d");
+
+  const unexpected = renderCliFailure(new TypeError("boom\nsecond line"), e, false);
+  assert.deepEqual(unexpected, { text: "error: boom (unexpected; run with --debug for the stack trace)", exitCode: 1 });
+  assert.deepEqual(splitAddress("[::1]:7234"), { host: "::1", port: 7234 });
+  assert.deepEqual(splitAddress("temporal"), { host: "temporal", port: 7233 });
+});
