@@ -33,6 +33,21 @@ function installLastResortHandlers(): void {
   });
 }
 
+/**
+ * The pool connects lazily; without this a wrong DATABASE_URL would surface in the first activity.
+ * Checked once, without the pool's transient retries: a refused connection at start is an answer.
+ */
+async function ensureDatabaseReachable(databaseUrl: string): Promise<void> {
+  const probe = await openDatabase(databaseUrl, { poolSize: 1, transientRetry: { maxWaitMs: 0 } });
+  try {
+    await probe.db.execute(sql`SELECT 1`);
+  } catch (err) {
+    throw databaseCliError(err, databaseUrl) ?? err;
+  } finally {
+    await probe.close();
+  }
+}
+
 export function registerWorkerCommands(program: Command): void {
   program
     .command("worker")
@@ -49,14 +64,8 @@ export function registerWorkerCommands(program: Command): void {
       if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
       installLastResortHandlers();
       await ensureTemporalReachable(e);
+      await ensureDatabaseReachable(e.databaseUrl);
       const db = await openDatabase(e.databaseUrl);
-      try {
-        // The pool connects lazily; without this a wrong DATABASE_URL would surface in the first activity.
-        await db.db.execute(sql`SELECT 1`);
-      } catch (err) {
-        await db.close();
-        throw databaseCliError(err, e.databaseUrl) ?? err;
-      }
       const connection = await NativeConnection.connect({ address: e.temporalAddress });
       const workers = await createWorkers({
         connection,
@@ -83,6 +92,7 @@ export function registerWorkerCommands(program: Command): void {
     .action(async () => {
       const e = cliEnv();
       if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
+      await ensureDatabaseReachable(e.databaseUrl);
       const db = await openDatabase(e.databaseUrl);
       try {
         await migrateDatabase(db);
