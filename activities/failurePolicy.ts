@@ -12,9 +12,9 @@ import { ApplicationFailure, CancelledFailure, Context } from "@temporalio/activ
 import type { Db } from "../src/db/client.js";
 import { recordActivityFailure } from "../src/db/repos/activityFailures.js";
 import { isTransientDbError } from "../src/db/transient.js";
-import { ErrorType } from "../src/errorTypes.js";
+import { ErrorType } from "../src/framework/errorTypes.js";
 import { LlmError } from "../src/llm/client.js";
-import { StageInputError } from "../src/stages/types.js";
+import { StageInputError } from "../src/framework/stage.js";
 
 /** Application failures an activity may have before it gives up. */
 export const FAILURE_BUDGET = { batch: 3, bookkeeping: 5 } as const;

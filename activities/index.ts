@@ -1,25 +1,37 @@
 /**
  * Activities: thin adapters from Temporal to the stage framework in src/. Built by a factory from
- * their dependencies so tests can pass a real database and a simulator endpoint.
+ * their dependencies so tests can pass a real database, a simulator endpoint or extra stages.
  */
 import { ApplicationFailure, Context } from "@temporalio/activity";
-import { parseCampaignConfig, type CampaignConfig } from "../src/config/campaignConfig.js";
+import { WorkflowUpdateFailedError, type Client } from "@temporalio/client";
+import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
+import type { CampaignPlan } from "../src/config/plan.js";
 import type { Db } from "../src/db/client.js";
-import { getCampaign, setCampaignStatus, upsertCampaign, upsertIteration } from "../src/db/repos/campaigns.js";
+import { configForIteration, insertConfigVersion, latestConfig, type StoredConfig } from "../src/db/repos/campaignConfigs.js";
+import { getCampaign, insertCampaign, lastCompletedIteration, setCampaignStatus, upsertIteration } from "../src/db/repos/campaigns.js";
 import { countSamples } from "../src/db/repos/samples.js";
+import { planSelection } from "../src/db/repos/stageBatchItems.js";
 import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone } from "../src/db/repos/stages.js";
 import { upsertTools } from "../src/db/repos/tools.js";
-import { ErrorType } from "../src/errorTypes.js";
-import { STAGE_HANDLERS } from "../src/stages/registry.js";
-import { RequestLedger } from "../src/stages/requestLedger.js";
-import { sumBatchResults, type BatchResult, type StageContext, type StageDeps } from "../src/stages/types.js";
+import { ErrorType } from "../src/framework/errorTypes.js";
+import type { AnyStageHandler, StageRegistry } from "../src/framework/registry.js";
+import { RequestLedger } from "../src/framework/requestLedger.js";
+import { buildStageContext } from "../src/framework/stageContext.js";
+import { sumBatchResults, type BatchResult, type StageContext, type StageDeps } from "../src/framework/stage.js";
+import type { AnyStageSpec } from "../src/framework/stageSpec.js";
+import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary, toolHash } from "../src/tools/library.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
+import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
 
 export interface ActivityDeps extends Omit<StageDeps, "db"> {
   /** Lazily opened database (workers open it once). */
   getDb(): Promise<Db>;
+  /** The stages this worker runs (default: the built-in ones). */
+  stages?: StageRegistry;
+  /** A Temporal client, for the one activity that talks to another workflow (forwarding a decision). */
+  temporalClient?(): Promise<Client>;
   /** Interval for background heartbeats while a batch waits on slow calls (default 1 s: the heartbeat timeout is short so a lost worker's batches move on fast). */
   heartbeatIntervalMs?: number;
   /** Application failures an activity may have before it gives up (infrastructure failures are not counted). */
@@ -27,45 +39,61 @@ export interface ActivityDeps extends Omit<StageDeps, "db"> {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  async function loadConfig(db: Db, campaignId: string): Promise<CampaignConfig> {
-    const row = await getCampaign(db, campaignId);
-    if (!row) throw ApplicationFailure.nonRetryable(`campaign "${campaignId}" is not registered`, ErrorType.unknownCampaign);
-    const parsed = parseCampaignConfig(row.config);
-    if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error.message, ErrorType.invalidConfig);
-    return parsed.config;
-  }
-
+  const registry = deps.stages ?? defaultStageRegistry();
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 1000;
   const budget = deps.failureBudget ?? FAILURE_BUDGET;
   const asBatch = { getDb: deps.getDb, budget: budget.batch };
   const asBookkeeping = { getDb: deps.getDb, budget: budget.bookkeeping };
 
   /**
+   * The frozen config in force for an iteration. A campaign registered before configs were frozen
+   * has only its config as written: it is frozen now, once, as version 1.
+   */
+  async function frozenFor(db: Db, campaignId: string, iteration: number): Promise<StoredConfig> {
+    const stored = await configForIteration(db, campaignId, iteration);
+    if (stored) return stored;
+    const row = await getCampaign(db, campaignId);
+    if (!row) throw ApplicationFailure.nonRetryable(`campaign "${campaignId}" is not registered`, ErrorType.unknownCampaign);
+    const frozen = freeze(row.config, deps.baseDir);
+    await insertConfigVersion(db, campaignId, { version: 1, sha256: frozen.hash, frozen: frozen.frozen, appliesFromIteration: 1 });
+    return (await configForIteration(db, campaignId, iteration)) as StoredConfig;
+  }
+
+  function freeze(raw: unknown, configDir: string): { frozen: FrozenCampaignConfig; hash: string; warnings: string[] } {
+    const r = freezeCampaignConfig(raw, { configDir, specs: registry.specs });
+    if (!r.ok) throw ApplicationFailure.nonRetryable(r.error.message, ErrorType.invalidConfig, r.error.issues);
+    return r;
+  }
+
+  function stageOf(frozen: FrozenCampaignConfig, ref: StageRef): { stage: StageContext["stage"]; spec: AnyStageSpec; handler: AnyStageHandler } {
+    const stage = frozen.config.stages.find((s) => s.name === ref.stage);
+    if (!stage) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" is not in campaign ${ref.campaignId}'s config`, ErrorType.stageInput);
+    const spec = registry.spec(stage.name);
+    const handler = registry.handler(stage.name);
+    if (!spec || !handler) throw ApplicationFailure.nonRetryable(`stage "${stage.name}" is not known to this worker (it runs: ${registry.specs.map((s) => s.name).join(", ")})`, ErrorType.stageInput);
+    return { stage, spec, handler };
+  }
+
+  /**
    * The stage's context for one step (plan, a batch, finalize): its role clients record every
    * request in a ledger that is drained before the step returns, whether it succeeded or not.
    */
-  async function withStageContext<T>(
-    ref: StageRef & { batchIndex?: number },
-    fn: (ctx: StageContext, handler: (typeof STAGE_HANDLERS)[keyof typeof STAGE_HANDLERS]) => Promise<T>,
-  ): Promise<T> {
+  async function withStageContext<T>(ref: StageRef & { batchIndex?: number }, fn: (ctx: StageContext, handler: AnyStageHandler, spec: AnyStageSpec) => Promise<T>): Promise<T> {
     const db = await deps.getDb();
-    const config = await loadConfig(db, ref.campaignId);
-    const stage = config.stages.find((s) => s.name === ref.stage);
-    if (!stage) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" is not in campaign ${ref.campaignId}'s config`, ErrorType.stageInput);
-    const handler = STAGE_HANDLERS[stage.name];
-    const ledger = new RequestLedger(db, { campaignId: ref.campaignId, iteration: ref.iteration, stage: ref.stage, batchIndex: ref.batchIndex ?? null });
-    const ctx: StageContext = {
+    const { frozen } = await frozenFor(db, ref.campaignId, ref.iteration);
+    const { stage, spec, handler } = stageOf(frozen, ref);
+    const { ctx, ledger } = buildStageContext({
       campaignId: ref.campaignId,
       iteration: ref.iteration,
-      config,
+      config: frozen.config,
       stage,
       deps: { ...deps, db },
       signal: Context.current().cancellationSignal,
-      llm: (role) => deps.createLlm(config, role, ledger),
-    };
+      ledger: new RequestLedger(db, { campaignId: ref.campaignId, iteration: ref.iteration, stage: ref.stage, batchIndex: ref.batchIndex ?? null }),
+    });
     let result: T;
     try {
-      result = await fn(ctx, handler);
+      result = await fn(ctx, handler, spec);
     } catch (err) {
       // Outcomes of requests already made are still written; the step's own error is what matters.
       await ledger.drain().catch((drainErr: unknown) => deps.log(`[usage] request ledger not fully written: ${String(drainErr)}`));
@@ -86,20 +114,87 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  async function registerCampaign(input: RegisterCampaignInput): Promise<RegisterCampaignResult> {
+    const { frozen, hash, warnings } = freeze(input.config, input.configDir ?? deps.baseDir);
+    const campaignId = input.campaignId ?? frozen.config.campaignId ?? input.workflowId;
+    if (!campaignId) throw ApplicationFailure.nonRetryable("registerCampaign: no campaign id (none given, none in the config, no workflow id)", ErrorType.invalidConfig);
+    const db = await deps.getDb();
+    const { tools, errors } = await loadToolLibrary(frozen.config.tools.sources, frozen.configDir);
+    const messages = errors.map((e) => `${e.source}: ${e.message}`);
+    for (const m of messages.slice(0, 50)) deps.log(`[tools] rejected: ${m}`);
+    if (tools.length === 0) throw ApplicationFailure.nonRetryable(`no valid tools loaded (${errors.length} rejected): ${messages.slice(0, 3).join("; ")}`, ErrorType.noTools);
+
+    const current = await latestConfig(db, campaignId);
+    let inForce: StoredConfig;
+    if (!current) {
+      inForce = { version: 1, sha256: hash, frozen, appliesFromIteration: 1 };
+      await insertConfigVersion(db, campaignId, inForce);
+    } else if (current.sha256 === hash) {
+      inForce = current;
+    } else if (input.newConfigVersion) {
+      const next = (await lastCompletedIteration(db, campaignId)) + 1;
+      inForce = { version: current.version + 1, sha256: hash, frozen, appliesFromIteration: next };
+      await insertConfigVersion(db, campaignId, inForce);
+      deps.log(`[config] campaign ${campaignId}: config version ${inForce.version} applies from iteration ${next}`);
+    } else {
+      const diff = describeConfigDiff(current.frozen.config, frozen.config);
+      throw ApplicationFailure.nonRetryable(
+        `campaign ${campaignId} is registered with another config (version ${current.version}); differences:\n  ${diff.join("\n  ")}\n` +
+          `start it with --config-version to record this config as version ${current.version + 1} from the next iteration, or choose another campaign id`,
+        ErrorType.configChanged,
+      );
+    }
+    await insertCampaign(db, { id: campaignId, name: frozen.config.name, config: input.config });
+    await upsertTools(db, campaignId, tools.map((t) => ({ tool: t.tool, source: t.source, domain: t.domain, hash: toolHash(t.tool) })));
+    return { tools: tools.length, toolErrors: errors.length, toolErrorMessages: messages.slice(0, 10), plan: planOf(campaignId, inForce.frozen, inForce.version, inForce.sha256), warnings };
+  }
+
   async function planStage(ref: StageRef): Promise<StagePlanResult> {
     const db = await deps.getDb();
     const existing = await getStageRun(db, ref);
     if (existing && (existing.status === "succeeded" || existing.status === "skipped")) {
       return { alreadyDone: true, status: existing.status, result: (existing.result as Record<string, unknown> | null) ?? null };
     }
-    const plan = await withStageContext(ref, (ctx, handler) => handler.plan(ctx));
-    await beginStageRun(db, ref, plan.batches);
+    const plan = await withStageContext(ref, async (ctx, handler, spec) => {
+      if (spec.reads.kind !== "samples") {
+        if (!handler.plan) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" reads ${spec.reads.kind} but its handler has no plan()`, ErrorType.stageInput);
+        return handler.plan(ctx);
+      }
+      // A selection is planned once per stage run: a retry keeps the batches (and their members) it had.
+      if (existing && existing.batchesTotal !== null && existing.itemsTotal !== null) return { batches: existing.batchesTotal, items: existing.itemsTotal };
+      return planSelection(db, ref, spec.reads.selection(ctx.stage), ctx.stage.batchSize, spec.reads.oneBatch ?? false);
+    });
+    await beginStageRun(db, ref, plan.batches, plan.items);
     const done = await listDoneBatches(db, ref);
     const doneSet = new Set(done.map((d) => d.batchIndex));
     const pendingBatches: number[] = [];
     for (let b = 0; b < plan.batches; b++) if (!doneSet.has(b)) pendingBatches.push(b);
     const doneCounts = sumBatchResults(done.map((d) => d.result as BatchResult));
     return { alreadyDone: false, batches: plan.batches, items: plan.items, pendingBatches, doneItems: doneCounts.items ?? 0, doneCounts };
+  }
+
+  async function runStageBatch(ref: StageRef & { batchIndex: number }): Promise<BatchCounts> {
+    const db = await deps.getDb();
+    const already = (await listDoneBatches(db, ref)).find((d) => d.batchIndex === ref.batchIndex);
+    if (already) return already.result as BatchCounts;
+    const actx = Context.current();
+    let latest: unknown = actx.info.heartbeatDetails;
+    const timer = setInterval(() => actx.heartbeat(latest), heartbeatIntervalMs);
+    try {
+      const result = await withStageContext(ref, (ctx, handler) =>
+        handler.runBatch(ctx, ref.batchIndex, {
+          resumeFrom: actx.info.heartbeatDetails,
+          report: (d: unknown) => {
+            latest = d;
+            actx.heartbeat(d);
+          },
+        }),
+      );
+      await recordBatchDone(db, ref, ref.batchIndex, result);
+      return result as BatchCounts;
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   async function completeStage(ref: StageRef): Promise<Record<string, unknown>> {
@@ -110,9 +205,17 @@ export function createActivities(deps: ActivityDeps) {
     return summary;
   }
 
+  async function loadCampaignPlan(ref: { campaignId: string; iteration: number }): Promise<CampaignPlan> {
+    const stored = await frozenFor(await deps.getDb(), ref.campaignId, ref.iteration);
+    return planOf(ref.campaignId, stored.frozen, stored.version, stored.sha256);
+  }
+
+  // Every activity heartbeats (a lost worker's activity is retried within seconds, not at its
+  // start-to-close timeout) and classifies its failures (activities/failurePolicy.ts).
   return {
-    // Bookkeeping heartbeats too: a lost worker's activity is retried within seconds, not at its start-to-close timeout.
     registerCampaign: (input: RegisterCampaignInput) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => registerCampaign(input))),
+
+    loadCampaignPlan: (ref: { campaignId: string; iteration: number }) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => loadCampaignPlan(ref))),
 
     async startIteration(ref: { campaignId: string; iteration: number }): Promise<void> {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => upsertIteration(await deps.getDb(), { ...ref, status: "running" })));
@@ -139,47 +242,26 @@ export function createActivities(deps: ActivityDeps) {
     // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
     completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(asBatch, () => withHeartbeat(() => completeStage(ref))),
 
+    /**
+     * A campaign's retryStage / skipStage, forwarded to its iteration as the same update; the
+     * iteration's answer, or its refusal (no stage waiting, another stage waiting), is returned as is.
+     */
+    forwardStageDecision: (d: { workflowId: string; action: "retry" | "skip"; stage?: string }) =>
+      withFailurePolicy(asBookkeeping, async () => {
+        if (!deps.temporalClient) throw ApplicationFailure.nonRetryable("this worker has no Temporal client to forward operator decisions with", ErrorType.stageInput);
+        const client = await deps.temporalClient();
+        try {
+          return await client.workflow.getHandle(d.workflowId).executeUpdate(d.action === "retry" ? retryStageUpdate : skipStageUpdate, { args: [{ stage: d.stage }] });
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError) throw ApplicationFailure.nonRetryable(err.cause?.message ?? err.message, ErrorType.decisionRefused);
+          throw err;
+        }
+      }),
+
     async recordStageOutcome(ref: StageRef & { status: "failed" | "skipped"; error?: string }): Promise<void> {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error)));
     },
   };
-
-  async function registerCampaign(input: RegisterCampaignInput): Promise<RegisterCampaignResult> {
-    const parsed = parseCampaignConfig(input.config);
-    if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.error.message, ErrorType.invalidConfig);
-    const db = await deps.getDb();
-    const { tools, errors } = await loadToolLibrary(parsed.config.tools.sources, deps.baseDir);
-    const messages = errors.map((e) => `${e.source}: ${e.message}`);
-    for (const m of messages.slice(0, 50)) deps.log(`[tools] rejected: ${m}`);
-    if (tools.length === 0) throw ApplicationFailure.nonRetryable(`no valid tools loaded (${errors.length} rejected): ${messages.slice(0, 3).join("; ")}`, ErrorType.noTools);
-    await upsertCampaign(db, { id: input.campaignId, name: parsed.config.name, config: input.config });
-    await upsertTools(db, input.campaignId, tools.map((t) => ({ tool: t.tool, source: t.source, domain: t.domain, hash: toolHash(t.tool) })));
-    return { tools: tools.length, toolErrors: errors.length, toolErrorMessages: messages.slice(0, 10) };
-  }
-
-  async function runStageBatch(ref: StageRef & { batchIndex: number }): Promise<BatchCounts> {
-    const db = await deps.getDb();
-    const already = (await listDoneBatches(db, ref)).find((d) => d.batchIndex === ref.batchIndex);
-    if (already) return already.result as BatchCounts;
-    const actx = Context.current();
-    let latest: unknown = actx.info.heartbeatDetails;
-    const timer = setInterval(() => actx.heartbeat(latest), heartbeatIntervalMs);
-    try {
-      const result = await withStageContext(ref, (ctx, handler) =>
-        handler.runBatch(ctx, ref.batchIndex, {
-          resumeFrom: actx.info.heartbeatDetails,
-          report: (d: unknown) => {
-            latest = d;
-            actx.heartbeat(d);
-          },
-        }),
-      );
-      await recordBatchDone(db, ref, ref.batchIndex, result);
-      return result as BatchCounts;
-    } finally {
-      clearInterval(timer);
-    }
-  }
 }
 
 export type Activities = ReturnType<typeof createActivities>;

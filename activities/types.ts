@@ -1,4 +1,7 @@
 /** Activity inputs and outputs: ids and counts only, never datasets. Pure types (workflows import them). */
+import type { CampaignPlan } from "../src/config/plan.js";
+
+export type { CampaignPlan };
 export interface StageRef {
   campaignId: string;
   iteration: number;
@@ -6,9 +9,15 @@ export interface StageRef {
 }
 
 export interface RegisterCampaignInput {
-  campaignId: string;
-  /** Raw config as the user wrote it; validated again here. */
+  /** Defaults to the config's campaignId, else `workflowId`. */
+  campaignId?: string;
+  workflowId?: string;
+  /** The config: frozen by the CLI, or as written (a start from the UI), frozen here. */
   config: unknown;
+  /** Where relative paths in a config as written resolve (default: the worker's base dir). */
+  configDir?: string;
+  /** A config that differs from the campaign's stored one becomes a new version (else it is refused with a diff). */
+  newConfigVersion?: boolean;
 }
 
 export interface RegisterCampaignResult {
@@ -16,6 +25,9 @@ export interface RegisterCampaignResult {
   toolErrors: number;
   /** First few tool load errors, for status and logs. */
   toolErrorMessages: string[];
+  /** Present for registrations made since configs are frozen. */
+  plan?: CampaignPlan;
+  warnings?: string[];
 }
 
 export type StagePlanResult =

@@ -7,12 +7,13 @@
  */
 import { patched, proxyActivities, workflowInfo } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/errorTypes.js";
-import type { StageConfig } from "../src/config/campaignConfig.js";
-import { STAGE_CATALOG } from "../src/stages/catalog.js";
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/framework/errorTypes.js";
+import type { StageScheduling } from "../src/framework/stageSpec.js";
 import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
 
 export const PATCH_RETRY_BY_CAUSE = "retry-by-cause-v1";
+/** Workflows load the frozen config's plan through an activity instead of parsing their input. */
+export const PATCH_FROZEN_CONFIG = "frozen-config-v1";
 
 /** Short, so a lost worker's batches are retried elsewhere within seconds (activities heartbeat every second). */
 const HEARTBEAT_TIMEOUT = "6 seconds";
@@ -22,6 +23,11 @@ const queues = () => taskQueues(queuePrefixOf(workflowInfo().taskQueue));
 /** Must be called at the same point of every run (before the first activity), so replay sees the same answer. */
 export function retryByCause(): boolean {
   return patched(PATCH_RETRY_BY_CAUSE);
+}
+
+/** Same rule: called once, right after retryByCause(). */
+export function frozenConfig(): boolean {
+  return patched(PATCH_FROZEN_CONFIG);
 }
 
 export function bookkeepingActivities(byCause: boolean, taskQueue = queues().default) {
@@ -40,8 +46,7 @@ export function bookkeepingActivities(byCause: boolean, taskQueue = queues().def
   });
 }
 
-export function stageActivities(stage: Pick<StageConfig, "name">, byCause: boolean) {
-  const sched = STAGE_CATALOG[stage.name];
+export function stageActivities(sched: StageScheduling, byCause: boolean) {
   if (!byCause) {
     return proxyActivities<Activities>({
       taskQueue: queues()[sched.latency],

@@ -1,22 +1,25 @@
 /**
- * A campaign: registers its config and tools, then runs iterations as child workflows, continuing
- * as new between iterations so its history stays small however many iterations it runs.
+ * A campaign: registers its config (frozen once, stored with its tools), then runs iterations as
+ * child workflows, continuing as new between iterations so its history stays small however many
+ * iterations it runs. Payloads carry the campaign id and config version, never the config.
  */
 import {
   ApplicationFailure,
   ParentClosePolicy,
+  allHandlersFinished,
+  condition,
   continueAsNew,
   proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
-  condition,
   type ChildWorkflowHandle,
 } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
-import { parseCampaignConfig } from "../src/config/campaignConfig.js";
-import { ErrorType } from "../src/errorTypes.js";
+import type { CampaignPlan } from "../src/config/plan.js";
+import { ErrorType } from "../src/framework/errorTypes.js";
 import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
+import { bookkeepingActivities, frozenConfig, retryByCause } from "./activityOptions.js";
 import {
   abortSignal,
   iterationProgressSignal,
@@ -28,14 +31,19 @@ import {
   skipStageUpdate,
   statusQuery,
   type CampaignStatus,
+  type StageDecision,
 } from "./definitions.js";
-import { bookkeepingActivities, retryByCause } from "./activityOptions.js";
 import { iterationWorkflow } from "./iteration.js";
+import { legacyPlan } from "./legacyInput.js";
 import { SearchAttributeTracker } from "./searchAttributes.js";
 
 export interface CampaignInput {
-  /** The campaign config as written (JSON); validated here and in every activity. */
-  config: unknown;
+  /** The config: frozen by the CLI, or as written (a start from the UI). Only on the first run. */
+  config?: unknown;
+  /** Where relative paths of a config as written resolve (default: the worker's base dir). */
+  configDir?: string;
+  /** Record a config that differs from the campaign's stored one as a new version (from the next iteration). */
+  newConfigVersion?: boolean;
   /** Defaults to config.campaignId, else the workflow id. */
   campaignId?: string;
   /** Carried across continue-as-new; leave unset when starting. */
@@ -51,38 +59,28 @@ export interface CampaignResult {
   iterations: CampaignStatus["completedIterations"];
 }
 
-const campaignActivities = (taskQueue: string, byCause: boolean) =>
-  byCause
-    ? bookkeepingActivities(true, taskQueue)
-    : proxyActivities<Activities>({
-        taskQueue,
-        startToCloseTimeout: "10 minutes",
-        retry: { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.noTools] },
-      });
-
 /** Keep only the newest summaries in the carried state (continue-as-new input stays small). */
 const KEEP_SUMMARIES = 50;
 
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
-  const parsed = parseCampaignConfig(input?.config);
-  if (!parsed.ok) {
-    throw ApplicationFailure.nonRetryable(`InvalidCampaignConfig: ${parsed.error.message}`, ErrorType.invalidConfig, parsed.error.issues);
-  }
-  const config = parsed.config;
   const info = workflowInfo();
-  const campaignId = input.campaignId ?? config.campaignId ?? info.workflowId;
-  const iteration = input.iteration ?? 1;
-  const sa = new SearchAttributeTracker();
+  const byCause = retryByCause();
+  const frozen = frozenConfig();
   const queues = taskQueues(queuePrefixOf(info.taskQueue));
-  const acts = campaignActivities(queues.default, retryByCause());
+  const acts = byCause ? bookkeepingActivities(true, queues.default) : legacyCampaignActivities(queues.default);
+  const iteration = input?.iteration ?? 1;
+  const sa = new SearchAttributeTracker();
 
+  // Workflows started before configs were frozen parse their input themselves (legacyInput.ts).
+  const legacy = frozen ? undefined : legacyPlan(input?.config, "");
+  let campaignId = input.campaignId ?? legacy?.campaignIdInConfig ?? info.workflowId;
   const status: CampaignStatus = {
     campaignId,
-    name: config.name,
+    name: legacy?.name ?? "",
     state: "running",
     paused: input.paused ?? false,
     iteration,
-    iterationsTotal: config.iterations,
+    iterationsTotal: legacy?.iterations ?? 0,
     completedIterations: input.completedIterations ?? [],
   };
   let aborted = false;
@@ -90,7 +88,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   const publish = () => {
     const it = status.currentIteration;
-    if (!aborted && status.state === "running" || status.state === "paused" || status.state === "waiting_for_operator") {
+    if ((!aborted && status.state === "running") || status.state === "paused" || status.state === "waiting_for_operator") {
       status.state = it?.state === "waiting_for_operator" ? "waiting_for_operator" : status.paused ? "paused" : "running";
     }
     sa.update({ campaignId, iteration, stage: it?.currentStage ?? "", status: status.state });
@@ -100,11 +98,6 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   };
 
   setHandler(statusQuery, () => status);
-  setHandler(iterationProgressSignal, (s) => {
-    if (s.iteration !== iteration) return;
-    status.currentIteration = s;
-    publish();
-  });
   setHandler(pauseSignal, () => {
     status.paused = true;
     forward((c) => c.signal(pauseSignal));
@@ -120,25 +113,67 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     status.lastError = `aborted by operator${req?.reason ? `: ${req.reason}` : ""}`;
     forward((c) => c.signal(abortSignal, req));
   });
-  const operatorDecision = (action: "retry" | "skip") => async (d?: { stage?: string }) => {
-    const waiting = status.currentIteration?.stages.find((s) => s.state === "waiting_for_operator");
-    const stage = waiting?.name ?? d?.stage ?? "";
-    if (child) await child.signal(operatorDecisionSignal, { action, stage: d?.stage });
-    return { stage, accepted: true as const };
-  };
-  const validateDecision = (d?: { stage?: string }) => {
-    const waiting = status.currentIteration?.stages.find((s) => s.state === "waiting_for_operator");
-    if (!child || !waiting) throw new Error(`no stage is waiting for an operator decision (state: ${status.state})`);
-    if (d?.stage !== undefined && d.stage !== waiting.name) throw new Error(`stage "${d.stage}" is not the one waiting ("${waiting.name}")`);
-  };
-  setHandler(retryStageUpdate, operatorDecision("retry"), { validator: validateDecision });
-  setHandler(skipStageUpdate, operatorDecision("skip"), { validator: validateDecision });
+  if (frozen) {
+    // The iteration owns its stages' state (query it, or filter on its search attributes); a decision
+    // sent here is forwarded to it as the same update, and its answer (or refusal) is returned.
+    const decide = (action: "retry" | "skip") => async (d?: StageDecision): Promise<{ stage: string; accepted: true }> => {
+      if (!child) throw new Error(`no iteration is running (state: ${status.state})`);
+      try {
+        return await acts.forwardStageDecision({ workflowId: child.workflowId, action, stage: d?.stage });
+      } catch (err) {
+        // The iteration's refusal, as the operator's answer (not "activity task failed").
+        const cause = (err as { cause?: unknown }).cause;
+        throw new Error(cause instanceof Error ? cause.message : String(err));
+      }
+    };
+    const validator = (_d?: StageDecision) => {
+      if (!child) throw new Error(`no iteration is running (state: ${status.state})`);
+    };
+    setHandler(retryStageUpdate, decide("retry"), { validator });
+    setHandler(skipStageUpdate, decide("skip"), { validator });
+  } else {
+    setHandler(iterationProgressSignal, (s) => {
+      if (s.iteration !== iteration) return;
+      status.currentIteration = s;
+      publish();
+    });
+    const operatorDecision = (action: "retry" | "skip") => async (d?: { stage?: string }) => {
+      const waiting = status.currentIteration?.stages.find((s) => s.state === "waiting_for_operator");
+      const stage = waiting?.name ?? d?.stage ?? "";
+      if (child) await child.signal(operatorDecisionSignal, { action, stage: d?.stage });
+      return { stage, accepted: true as const };
+    };
+    const validateDecision = (d?: { stage?: string }) => {
+      const waiting = status.currentIteration?.stages.find((s) => s.state === "waiting_for_operator");
+      if (!child || !waiting) throw new Error(`no stage is waiting for an operator decision (state: ${status.state})`);
+      if (d?.stage !== undefined && d.stage !== waiting.name) throw new Error(`stage "${d.stage}" is not the one waiting ("${waiting.name}")`);
+    };
+    setHandler(retryStageUpdate, operatorDecision("retry"), { validator: validateDecision });
+    setHandler(skipStageUpdate, operatorDecision("skip"), { validator: validateDecision });
+  }
 
   publish();
-  if (!input.registered) {
+  let plan: CampaignPlan | undefined = legacy;
+  if (frozen) {
+    try {
+      plan = input.registered
+        ? await acts.loadCampaignPlan({ campaignId, iteration })
+        : (await acts.registerCampaign({ campaignId: input.campaignId, workflowId: info.workflowId, config: input.config, configDir: input.configDir, newConfigVersion: input.newConfigVersion })).plan;
+    } catch (err) {
+      // A bad config (or a changed one) fails the campaign with the activity's own message and type.
+      const cause = (err as { cause?: unknown }).cause;
+      if (cause instanceof ApplicationFailure && cause.nonRetryable) throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? undefined, ...(cause.details ?? []));
+      throw err;
+    }
+    if (!plan) throw ApplicationFailure.nonRetryable("registration returned no plan", ErrorType.invalidConfig);
+    campaignId = plan.campaignId;
+    Object.assign(status, { campaignId, name: plan.name, iterationsTotal: plan.iterations });
+    publish();
+  } else if (!input.registered) {
     const reg = await acts.registerCampaign({ campaignId, config: input.config });
     if (reg.toolErrors > 0) status.lastError = `${reg.toolErrors} tool definitions rejected; first: ${reg.toolErrorMessages[0] ?? ""}`;
   }
+  const iterationsTotal = (plan as CampaignPlan).iterations;
 
   // A paused campaign does not start its next iteration.
   await condition(() => !status.paused || aborted);
@@ -147,7 +182,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     child = await startChild(iterationWorkflow, {
       workflowId: iterationWorkflowId(info.workflowId, iteration),
       taskQueue: info.taskQueue,
-      args: [{ campaignId, iteration, config: input.config }],
+      args: [frozen ? { campaignId, iteration } : { campaignId, iteration, config: input.config }],
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });
     status.iterationWorkflowId = child.workflowId;
@@ -169,11 +204,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     status.state = "aborted";
     sa.update({ status: "aborted" });
     await acts.setCampaignStatus({ campaignId, status: "aborted" });
+    if (frozen) await condition(allHandlersFinished);
     return { campaignId, state: "aborted", iterations: status.completedIterations };
   }
-  if (iteration < config.iterations) {
+  if (iteration < iterationsTotal) {
+    // An update still being answered would be cut off by continue-as-new.
+    if (frozen) await condition(allHandlersFinished);
     await continueAsNew<typeof campaignWorkflow>({
-      config: input.config,
+      // The legacy path re-parses its config each run; the frozen path needs only the id.
+      ...(frozen ? {} : { config: input.config }),
       campaignId,
       iteration: iteration + 1,
       registered: true,
@@ -184,5 +223,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   status.state = "completed";
   sa.update({ status: "completed", stage: "" });
   await acts.setCampaignStatus({ campaignId, status: "completed" });
+  if (frozen) await condition(allHandlersFinished);
   return { campaignId, state: "completed", iterations: status.completedIterations };
+}
+
+/** The bookkeeping proxy workflows used before retry-by-cause (their histories replay with it). */
+function legacyCampaignActivities(taskQueue: string) {
+  return proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: "10 minutes",
+    retry: { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.noTools] },
+  });
 }

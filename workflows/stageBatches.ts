@@ -5,10 +5,11 @@
  */
 import { setHandler } from "@temporalio/workflow";
 import type { StageRef } from "../activities/types.js";
-import type { StageName } from "../src/config/campaignConfig.js";
+import type { StageScheduling } from "../src/framework/stageSpec.js";
 import { stageActivities } from "./activityOptions.js";
 import { runBatchLanes } from "./batchLanes.js";
 import { pauseSignal, resumeSignal } from "./definitions.js";
+import { legacyScheduling } from "./legacyInput.js";
 
 /** Batches per child history: a batch costs 3-5 events (more with retries), so a chunk stays a few thousand events. */
 export const BATCHES_PER_CHILD = 500;
@@ -18,6 +19,8 @@ export interface StageBatchesInput {
   batches: number[];
   parallelism: number;
   paused: boolean;
+  /** The stage's scheduling from the frozen plan; absent in chunks started before configs were frozen. */
+  scheduling?: StageScheduling;
 }
 
 export interface StageBatchesResult {
@@ -35,7 +38,7 @@ export async function stageBatchesWorkflow(input: StageBatchesInput): Promise<St
     paused = false;
   });
   // Chunks exist only in workflows started after the retry-by-cause patch.
-  const acts = stageActivities({ name: input.ref.stage as StageName }, true);
+  const acts = stageActivities(input.scheduling ?? legacyScheduling(input.ref.stage), true);
   const result: StageBatchesResult = { batchesDone: 0, items: 0, counts: {} };
   await runBatchLanes(acts, input.ref, input.batches, input.parallelism, {
     paused: () => paused,

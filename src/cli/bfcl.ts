@@ -9,7 +9,7 @@ import { isDict } from "../matching/pyValue.js";
 import { CliError } from "./campaign.js";
 import { runFastProbe, type FastProbeResult } from "../bfcl/fastProbe.js";
 import { LlmClient, LlmError } from "../llm/client.js";
-import { OVERALL_PROBE, OVERALL_PROBE_NOTE, PROBE_EVALUATOR, probeClient } from "../stages/evaluateProbe.js";
+import { OVERALL_PROBE, OVERALL_PROBE_NOTE, PROBE_EVALUATOR, probeClient } from "../stages/evaluate/bfclFast/handler.js";
 
 export interface BfclCheckOptions {
   category: string;

@@ -15,7 +15,10 @@ import {
   type IterationStatus,
 } from "../../workflows/definitions.js";
 import { CampaignIdKey, CampaignStatusKey, IterationKey } from "../../workflows/searchAttributes.js";
-import { CONFIG_LIMITS, CONFIG_SIZE_HINT, parseCampaignConfig, type CampaignConfig } from "../config/campaignConfig.js";
+import { CONFIG_LIMITS, CONFIG_SIZE_HINT, type CampaignConfig } from "../config/campaignConfig.js";
+import { describeConfigDiff, freezeCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
+import { openDatabase, type DbHandle } from "../db/client.js";
+import { latestConfig } from "../db/repos/campaignConfigs.js";
 import { loadToolLibrary, type ToolLoadResult } from "../tools/library.js";
 import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
@@ -26,8 +29,11 @@ import { connectClient } from "./temporal.js";
 
 export { CliError } from "./errors.js";
 
-/** Reads and validates a campaign config file; errors name the file and the field path. */
-export function readConfigFile(file: string): { raw: unknown; config: CampaignConfig } {
+/**
+ * Reads a campaign config file and freezes it (defaults applied, tool paths resolved against the
+ * file's folder, sha256): the one parse a campaign's config gets. Errors name the file and the field.
+ */
+export function readConfigFile(file: string): { raw: unknown; config: CampaignConfig; frozen: FrozenCampaignConfig; hash: string; warnings: string[] } {
   let raw: unknown;
   try {
     raw = readJsonFileSync(file, { maxBytes: CONFIG_LIMITS.configBytes, what: "a campaign config" });
@@ -35,9 +41,41 @@ export function readConfigFile(file: string): { raw: unknown; config: CampaignCo
     if (!(err instanceof JsonFileError)) throw err;
     throw new CliError(`--config: ${err.message}${err.problem === "too_large" ? `; ${CONFIG_SIZE_HINT}` : ""}`, undefined, { cause: err });
   }
-  const parsed = parseCampaignConfig(raw);
-  if (!parsed.ok) throw new CliError(`invalid campaign config ${file}:\n${parsed.error.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
-  return { raw, config: parsed.config };
+  const r = freezeCampaignConfig(raw, { configDir: path.dirname(path.resolve(file)) });
+  if (!r.ok) throw new CliError(`invalid campaign config ${file}:\n${r.error.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
+  for (const w of r.warnings) console.error(`warning: ${w}`);
+  return { raw, config: r.frozen.config, frozen: r.frozen, hash: r.hash, warnings: r.warnings };
+}
+
+/**
+ * With DATABASE_URL set, refuses early (with the differences) to start an existing campaign id with
+ * another config unless a new config version is asked for; the campaign's registration enforces the
+ * same rule for starts that skip the CLI.
+ */
+async function checkConfigChange(campaignId: string, frozen: FrozenCampaignConfig, hash: string, newVersion: boolean): Promise<void> {
+  const url = cliEnv().databaseUrl;
+  if (!url) return;
+  let db: DbHandle;
+  try {
+    db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+  } catch {
+    return;
+  }
+  try {
+    const current = await latestConfig(db.db, campaignId).catch(() => undefined);
+    if (!current || current.sha256 === hash) return;
+    if (newVersion) {
+      console.log(`config version ${current.version + 1} will apply to campaign ${campaignId} from its next iteration`);
+      return;
+    }
+    const diff = describeConfigDiff(current.frozen.config, frozen.config);
+    throw new CliError(
+      `campaign ${campaignId} is registered with another config (version ${current.version}); differences:\n  ${diff.join("\n  ")}\n` +
+        `rerun with --config-version to record this config as version ${current.version + 1} from the next iteration, or use another --id`,
+    );
+  } finally {
+    await db.close();
+  }
 }
 
 /**
@@ -61,12 +99,12 @@ export function defaultCampaignId(config: CampaignConfig, now = new Date()): str
   return config.campaignId ?? `${config.name}-${now.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-")}`;
 }
 
-export async function startCampaign(client: Client, e: CliEnv, p: { raw: unknown; config: CampaignConfig; campaignId: string }) {
+export async function startCampaign(client: Client, e: CliEnv, p: { frozen: FrozenCampaignConfig; campaignId: string; newConfigVersion?: boolean }) {
   const workflowId = campaignWorkflowId(p.campaignId);
   const handle = await client.workflow.start("campaignWorkflow", {
     workflowId,
     taskQueue: taskQueues(e.queuePrefix).workflows,
-    args: [{ config: p.raw, campaignId: p.campaignId }],
+    args: [{ config: p.frozen, campaignId: p.campaignId, ...(p.newConfigVersion ? { newConfigVersion: true } : {}) }],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     typedSearchAttributes: new TypedSearchAttributes([
       { key: CampaignIdKey, value: p.campaignId },
@@ -123,13 +161,16 @@ export function registerCampaignCommands(program: Command): void {
     .requiredOption("--config <file>", "campaign config (JSON)")
     .option("--id <campaignId>", "campaign id (default: config.campaignId, else name + UTC timestamp); reuse an id to resume a finished or failed campaign")
     .option("--wait", "follow progress until the campaign ends")
-    .action(async (opts: { config: string; id?: string; wait?: boolean }) => {
-      const { raw, config } = readConfigFile(opts.config);
+    .option("--config-version", "the id exists with another config: record this one as its next version, applying from the next iteration")
+    .action(async (opts: { config: string; id?: string; wait?: boolean; configVersion?: boolean }) => {
+      const { config, frozen, hash } = readConfigFile(opts.config);
       if (opts.id !== undefined && !CAMPAIGN_ID.test(opts.id)) throw new CliError(`--id: expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit), got ${JSON.stringify(opts.id)}`);
       printToolSummary(config, await checkToolSources(config, opts.config));
       const campaignId = opts.id ?? defaultCampaignId(config);
+      await checkConfigChange(campaignId, frozen, hash, opts.configVersion ?? false);
       await withClient({ campaignId }, async (client, e) => {
-        const handle = await startCampaign(client, e, { raw, config, campaignId });
+        const handle = await startCampaign(client, e, { frozen, campaignId, newConfigVersion: opts.configVersion });
+        console.log(`config sha256 ${hash}`);
         console.log(`started campaign ${campaignId}`);
         console.log(`workflow id: ${handle.workflowId}`);
         console.log(`Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
@@ -139,14 +180,21 @@ export function registerCampaignCommands(program: Command): void {
 
   campaign
     .command("validate")
-    .description("check a campaign config and its tool files without starting anything")
+    .description("check a campaign config and its tool files without starting anything; print the frozen config")
     .requiredOption("--config <file>", "campaign config (JSON)")
-    .action(async (opts: { config: string }) => {
-      const { config } = readConfigFile(opts.config);
+    .option("--json", "print only the frozen config as JSON (defaults applied, paths resolved)")
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const { config, frozen, hash } = readConfigFile(opts.config);
       const checked = await checkToolSources(config, opts.config);
+      if (opts.json) {
+        console.log(JSON.stringify({ sha256: hash, ...frozen }, null, 2));
+        return;
+      }
       console.log(`OK: ${opts.config}: campaign "${config.name}", ${config.iterations} iteration${config.iterations === 1 ? "" : "s"}, endpoints ${Object.keys(config.endpoints).join(", ")}`);
       for (const s of config.stages) console.log(`  stage ${s.name}${"count" in s ? `: ${s.count} samples in batches of ${s.batchSize}` : ""}`);
       printToolSummary(config, checked);
+      console.log(`frozen config (sha256 ${hash}; defaults applied, tool paths resolved against ${frozen.configDir}):`);
+      console.log(JSON.stringify(frozen.config, null, 2));
     });
 
   campaign

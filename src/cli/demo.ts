@@ -9,6 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime } from "@temporalio/worker";
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
+import { freezeCampaignConfig } from "../config/frozen.js";
 import { migrateDatabase, openDatabase } from "../db/client.js";
 import { startSimulator } from "../llm/simulator/server.js";
 import { startTemporalDevServer } from "../services/temporalDevServer.js";
@@ -49,13 +50,16 @@ export function registerDemoCommand(program: Command): void {
 
       const e = { ...cliEnv(), temporalAddress: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl };
       const connection = await NativeConnection.connect({ address: temporal.address });
-      const workers = await createWorkers({ connection, namespace: e.namespace, queuePrefix: e.queuePrefix, activityDeps: activityDepsFor(db, stateDir, () => undefined) });
-      const running = runWorkers(workers);
       const { client, close } = await connectClient(e);
+      const activityDeps = { ...activityDepsFor(db, stateDir, () => undefined), temporalClient: async () => client };
+      const workers = await createWorkers({ connection, namespace: e.namespace, queuePrefix: e.queuePrefix, activityDeps });
+      const running = runWorkers(workers);
       let failed = false;
       try {
         const campaignId = defaultCampaignId(config);
-        const handle = await startCampaign(client, e, { raw: demoRaw, config, campaignId });
+        const frozen = freezeCampaignConfig(demoRaw, { configDir: path.dirname(path.resolve(opts.config)) });
+        if (!frozen.ok) throw frozen.error;
+        const handle = await startCampaign(client, e, { frozen: frozen.frozen, campaignId });
         console.log(`[demo] campaign ${campaignId} started: workflow ${handle.workflowId}`);
         console.log(`[demo] Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
         const final = await follow(client, handle.workflowId, 1000);

@@ -1,5 +1,6 @@
 /** `toolloop worker` and `toolloop db migrate`. */
 import path from "node:path";
+import { Client, Connection } from "@temporalio/client";
 import { NativeConnection } from "@temporalio/worker";
 import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
@@ -67,18 +68,22 @@ export function registerWorkerCommands(program: Command): void {
       await ensureDatabaseReachable(e.databaseUrl);
       const db = await openDatabase(e.databaseUrl);
       const connection = await NativeConnection.connect({ address: e.temporalAddress });
+      // Activities that talk to other workflows (forwarding an operator decision) use this client.
+      const clientConnection = await Connection.connect({ address: e.temporalAddress });
+      const client = new Client({ connection: clientConnection, namespace: e.namespace });
       const workers = await createWorkers({
         connection,
         namespace: e.namespace,
         queuePrefix: e.queuePrefix,
         roles,
-        activityDeps: activityDepsFor(db, path.resolve(opts.baseDir)),
+        activityDeps: { ...activityDepsFor(db, path.resolve(opts.baseDir)), temporalClient: async () => client },
         maxConcurrentActivities: Number(opts.llmConcurrency),
       });
       console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
       try {
         await runWorkers(workers);
       } finally {
+        await clientConnection.close();
         await connection.close();
         await db.close();
       }

@@ -1,58 +1,21 @@
 /**
- * Campaign configuration: the one input a campaign takes. Validated by the CLI before starting and
- * again inside the workflow (this module has no Node or I/O imports, so workflows may import it).
+ * Campaign configuration: the envelope (endpoints, roles, tools, concurrency, failure policy) around
+ * the ordered `stages[]`, whose union is built from the stage specs (src/stages/specs.ts). Parsed
+ * once, by the CLI or the campaign's registration, and frozen (src/config/frozen.ts); workflows never
+ * re-parse it. No Node or I/O imports.
  */
 import { z } from "zod";
+import type { AnyStageSpec } from "../framework/stageSpec.js";
+import { STAGE_SPECS, type StageConfig, type StageName } from "../stages/specs.js";
+import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, temperature } from "./fields.js";
 
-/**
- * Upper bounds on everything a config can size. They keep a hostile or mistyped config from planning
- * work no history can hold (10^15 batches), from holding a worker for hours, or from carrying
- * megabytes into every workflow payload; each is far above what a real campaign needs.
- */
-export const CONFIG_LIMITS = {
-  /** Serialized config (JSON text, UTF-8 bytes); Temporal payloads are capped at 2 MB in all. */
-  configBytes: 1024 * 1024,
-  /** Samples one synthesize stage may produce per iteration. */
-  count: 1_000_000,
-  /** Batches one stage may plan: each is an activity in the iteration's history (50K events at most). */
-  batchesPerStage: 10_000,
-  iterations: 10_000,
-  maxRetries: 20,
-  maxTokens: 131_072,
-  timeoutMs: 3_600_000,
-  maxConcurrency: 4096,
-  limitPerCategory: 100_000,
-  stages: 64,
-  toolSources: 256,
-  endpoints: 64,
-  nameLength: 63,
-  modelLength: 256,
-  pathLength: 4096,
-  urlLength: 2048,
-} as const;
+export { CONFIG_LIMITS } from "./fields.js";
+export { BFCL_EVAL_CATEGORIES, BFCL_FAST_CATEGORIES } from "../bfcl/categoryNames.js";
+export type { StageConfig, StageName } from "../stages/specs.js";
 
 /** Why a config has no business being large; said whenever one is refused for its size. */
 export const CONFIG_SIZE_HINT = "a campaign config lists endpoints, roles, tool files and stages, never tools or samples themselves";
 export const CONFIG_TOO_LARGE = `the config is larger than ${CONFIG_LIMITS.configBytes} bytes (1 MiB) of JSON; ${CONFIG_SIZE_HINT}`;
-
-/** A value as messages quote it: short, and safe for anything a hostile input holds. */
-function preview(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
-  if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
-  return Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : typeof v;
-}
-
-const int = (what: string) => z.number({ error: `expected ${what}` }).int(`expected ${what}`);
-const positiveInt = int("a positive integer").positive("expected a positive integer");
-const nonNegativeInt = int("a non-negative integer").min(0, "expected a non-negative integer");
-const atMost = (n: number, why = "") => `expected at most ${n}${why}`;
-const fraction = z.number({ error: "expected a number between 0 and 1" }).min(0, "expected a number between 0 and 1").max(1, "expected a number between 0 and 1");
-const temperature = z.number({ error: "expected a number between 0 and 2" }).min(0, "expected a number between 0 and 2").max(2, "expected a number between 0 and 2");
-const boundedString = (max: number, what: string) =>
-  z.string({ error: "expected a non-empty string" }).min(1, "expected a non-empty string").max(max, `expected at most ${max} characters (${what})`);
-const name = boundedString(CONFIG_LIMITS.nameLength, "a name");
-const model = boundedString(CONFIG_LIMITS.modelLength, "a model name");
-const filePath = boundedString(CONFIG_LIMITS.pathLength, "a path").refine((p) => !p.includes("\0"), "must not contain a NUL character");
 
 /**
  * Names that collide with properties every JavaScript object inherits. An endpoint called `toString`
@@ -99,101 +62,33 @@ export const toolSourceSchema = z.discriminatedUnion(
 );
 export type ToolSource = z.infer<typeof toolSourceSchema>;
 
-/** Every stage the framework knows; anything else in `stages[]` is rejected. */
-export const STAGE_NAMES = ["synthesize.singleTurn", "verify.rules", "export.dataset", "evaluate.bfcl", "evaluate.probe"] as const;
-
-const batchSize = positiveInt.max(2000, atMost(2000)).default(200);
-const limitPerCategory = positiveInt.max(CONFIG_LIMITS.limitPerCategory, atMost(CONFIG_LIMITS.limitPerCategory));
-
-export const synthesizeSingleTurnStageSchema = z.strictObject({
-  name: z.literal("synthesize.singleTurn"),
-  batchSize,
-  /** Samples to synthesize per iteration. */
-  count: positiveInt.max(CONFIG_LIMITS.count, atMost(CONFIG_LIMITS.count, " samples per iteration")),
-  /** Relative proportions of the three single-turn kinds; normalised, at least one must be > 0. */
-  mix: z
-    .strictObject({ standard: fraction.default(0.6), parallel: fraction.default(0.25), irrelevance: fraction.default(0.15) })
-    .default({ standard: 0.6, parallel: 0.25, irrelevance: 0.15 })
-    .refine((m) => m.standard + m.parallel + m.irrelevance > 0, "expected at least one proportion above 0"),
-  /** Tools offered per sample (the target tools plus distractors). */
-  toolsPerSample: positiveInt.max(32, atMost(32)).default(4),
-  maxParallelCalls: positiveInt.max(8, atMost(8)).default(3),
-});
-
-export const verifyRulesStageSchema = z.strictObject({ name: z.literal("verify.rules"), batchSize });
-
-export const exportDatasetStageSchema = z.strictObject({
-  name: z.literal("export.dataset"),
-  batchSize: positiveInt.max(100_000, atMost(100_000)).default(5000),
-  /** Which sample statuses to export. */
-  include: z
-    .array(z.enum(["verified", "pending", "rejected"], { error: 'expected "verified", "pending" or "rejected"' }), { error: "expected a list of sample statuses" })
-    .min(1, "expected at least one status")
-    .max(3, "expected each status at most once")
-    .refine((c) => new Set(c).size === c.length, "expected each status at most once")
-    .default(["verified"]),
-});
-
-/** BFCL v3 category names the evaluate.bfcl stage accepts (src/evaluation/categories.ts maps them to bfcl-eval's names). */
-export const BFCL_EVAL_CATEGORIES = [
-  "simple", "multiple", "parallel", "parallel_multiple", "java", "javascript", "irrelevance",
-  "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance",
-  "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context",
-] as const;
-
-export const evaluateBfclStageSchema = z.strictObject({
-  name: z.literal("evaluate.bfcl"),
-  categories: z
-    .array(z.enum(BFCL_EVAL_CATEGORIES, { error: (i) => `unknown BFCL category ${preview(i.input)}; expected one of ${BFCL_EVAL_CATEGORIES.join(", ")}` }))
-    .min(1, "expected at least one category")
-    .refine((c) => new Set(c).size === c.length, "expected each category at most once"),
-  /** Evaluate only the first N entries of each category (quick runs); omitted = the whole category. */
-  limitPerCategory: limitPerCategory.optional(),
-  /** Categories per batch (one bfcl-eval process each); 1 keeps retries small. */
-  batchSize: positiveInt.max(17, atMost(17)).default(1),
-  /** Parallel requests bfcl-eval makes; default: the policy endpoint's maxConcurrency. */
-  threads: positiveInt.max(256, atMost(256)).optional(),
-  temperature: temperature.default(0.001),
-});
+/** Role names are keys of `roles` (generator, judge, policy, user, planner, ...). */
+const ROLE_NAME = /^[a-zA-Z][a-zA-Z0-9_]{0,62}$/;
 
 /**
- * The non-multi-turn categories the fast probe (our matcher, in process) can score; the same list as
- * BFCL_SINGLE_TURN_CATEGORIES in src/bfcl/data.ts, repeated here because this module stays free of I/O.
+ * The `stages[]` entry schema for a list of specs: a union keyed by name, whose "unknown stage"
+ * message lists the names the specs define.
  */
-export const BFCL_PROBE_CATEGORIES = BFCL_EVAL_CATEGORIES.filter((c) => !c.startsWith("multi_turn"));
-
-export const evaluateProbeStageSchema = z.strictObject({
-  name: z.literal("evaluate.probe"),
-  categories: z
-    .array(z.string().refine((c) => BFCL_PROBE_CATEGORIES.includes(c as (typeof BFCL_PROBE_CATEGORIES)[number]), {
-      error: (i) => `unknown or multi-turn BFCL category ${preview(i.input)}; the fast probe scores: ${BFCL_PROBE_CATEGORIES.join(", ")}`,
-    }))
-    .min(1, "expected at least one category")
-    .refine((c) => new Set(c).size === c.length, "expected each category at most once")
-    .default([...BFCL_PROBE_CATEGORIES]),
-  /** Probe only the first N entries of each category; omitted = the whole category. */
-  limitPerCategory: limitPerCategory.optional(),
-  /** Matcher mode: "strict" (optimal parallel matching) or "bfcl" (the official behaviour). */
-  mode: z.enum(["bfcl", "strict"], { error: 'expected "bfcl" or "strict"' }).default("strict"),
-  /** Categories per batch; 1 keeps retries small. */
-  batchSize: positiveInt.max(13, atMost(13)).default(1),
-});
-
-export const stageSchema = z.discriminatedUnion("name", [synthesizeSingleTurnStageSchema, verifyRulesStageSchema, exportDatasetStageSchema, evaluateBfclStageSchema, evaluateProbeStageSchema], {
-  error: (issue): string | undefined =>
-    issue.code === "invalid_union"
-      ? `unknown stage name; expected one of ${STAGE_NAMES.map((s) => `"${s}"`).join(", ")}`
-      : undefined,
-});
-export type StageConfig = z.infer<typeof stageSchema>;
-export type StageName = (typeof STAGE_NAMES)[number];
+function stageUnion(specs: readonly AnyStageSpec[]) {
+  const names = specs.map((s) => `"${s.name}"`).join(", ");
+  const [first, ...rest] = specs.map((s) => s.schema) as [z.ZodType, ...z.ZodType[]];
+  // discriminatedUnion needs object schemas; every spec's schema is a strict object with a literal name.
+  return z.discriminatedUnion("name", [first, ...rest] as unknown as [z.core.$ZodTypeDiscriminable, ...z.core.$ZodTypeDiscriminable[]], {
+    error: (issue): string | undefined => (issue.code === "invalid_union" ? `unknown stage name; expected one of ${names}` : undefined),
+  });
+}
 
 const CAMPAIGN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
 const campaignName = z.string({ error: "expected a non-empty string" }).regex(CAMPAIGN_NAME, "expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit)");
 
 const endpointName = name.refine((n) => !RESERVED_NAMES.has(n), { error: (i) => reservedMessage(String(i.input)) });
+const roleName = z
+  .string({ error: "expected a role name" })
+  .regex(ROLE_NAME, "expected a role name: a letter, then letters, digits or '_' (at most 63)")
+  .refine((n) => !RESERVED_NAMES.has(n), { error: (i) => reservedMessage(String(i.input)) });
 
-export const campaignConfigSchema = z
+function buildCampaignConfigSchema<C>(stage: z.ZodType<C>, specs: readonly AnyStageSpec[]) {
+  return z
   .strictObject({
     name: campaignName,
     /** Optional explicit id; default is derived from name by the CLI. */
@@ -204,14 +99,17 @@ export const campaignConfigSchema = z
       .record(endpointName, endpointSchema, { error: "expected an object of named endpoints" })
       .refine((e) => Object.keys(e).length > 0, "expected at least one endpoint")
       .refine((e) => Object.keys(e).length <= CONFIG_LIMITS.endpoints, `expected at most ${CONFIG_LIMITS.endpoints} endpoints`),
-    roles: z.strictObject({ generator: roleSchema, judge: roleSchema.optional(), policy: roleSchema.optional() }),
+    /** Roles by name; each stage spec says which it calls. */
+    roles: z
+      .record(roleName, roleSchema, { error: "expected an object of named roles" })
+      .refine((r) => Object.keys(r).length <= CONFIG_LIMITS.roles, `expected at most ${CONFIG_LIMITS.roles} roles`),
     tools: z.strictObject({
       sources: z
         .array(toolSourceSchema, { error: "expected a list of tool sources" })
         .min(1, "expected at least one tool source")
         .max(CONFIG_LIMITS.toolSources, `expected at most ${CONFIG_LIMITS.toolSources} tool sources`),
     }),
-    stages: z.array(stageSchema, { error: "expected a list of stages" }).min(1, "expected at least one stage").max(CONFIG_LIMITS.stages, `expected at most ${CONFIG_LIMITS.stages} stages`),
+    stages: z.array(stage, { error: "expected a list of stages" }).min(1, "expected at least one stage").max(CONFIG_LIMITS.stages, `expected at most ${CONFIG_LIMITS.stages} stages`),
     concurrency: z
       .strictObject({ batchesInParallel: positiveInt.max(64, atMost(64)).default(4) })
       .default({ batchesInParallel: 4 }),
@@ -221,8 +119,9 @@ export const campaignConfigSchema = z
   })
   // `when`: cross-field problems are reported together with field problems, not only once those are fixed.
   .check(z.superRefine((cfg, ctx) => {
-    for (const issue of crossFieldIssues(cfg)) ctx.addIssue({ code: "custom", ...issue });
+    for (const issue of crossFieldIssues(cfg, specs)) ctx.addIssue({ code: "custom", ...issue });
   }, { when: () => true }));
+}
 
 type Issue = { path: (string | number)[]; message: string };
 
@@ -233,16 +132,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 const isPositiveInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
 
 /**
- * Checks that span fields: role endpoints exist, stage names are unique, and no stage plans more
- * batches than one history holds. Runs on the possibly half-parsed value (field problems are
- * reported too), so it only looks at what has the expected shape.
+ * Checks that span fields: role endpoints exist, every stage's roles are configured, stage names are
+ * unique, and no stage plans more batches than CONFIG_LIMITS allows. Runs on the possibly half-parsed
+ * value (field problems are reported too), so it only looks at what has the expected shape.
  */
-function crossFieldIssues(cfg: unknown): Issue[] {
+function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[] {
   if (!isRecord(cfg)) return [];
   const issues: Issue[] = [];
   const endpoints = isRecord(cfg.endpoints) ? cfg.endpoints : undefined;
-  if (endpoints && isRecord(cfg.roles)) {
-    for (const [role, r] of Object.entries(cfg.roles)) {
+  const roles = isRecord(cfg.roles) ? cfg.roles : undefined;
+  if (endpoints && roles) {
+    for (const [role, r] of Object.entries(roles)) {
       if (!isRecord(r) || typeof r.endpoint !== "string" || r.endpoint.length > CONFIG_LIMITS.nameLength) continue;
       // Own properties only: "constructor" or "toString" must not resolve to Object.prototype's.
       if (!Object.hasOwn(endpoints, r.endpoint)) {
@@ -253,29 +153,36 @@ function crossFieldIssues(cfg: unknown): Issue[] {
   }
   if (!Array.isArray(cfg.stages) || cfg.stages.length > CONFIG_LIMITS.stages) return issues;
   const seen = new Map<string, number>();
-  let synthesized: { count: number; index: number } | undefined;
+  let slots: { count: number; index: number } | undefined;
   cfg.stages.forEach((s: unknown, i) => {
     if (!isRecord(s) || typeof s.name !== "string") return;
+    const spec = specs.find((x) => x.name === s.name);
+    if (!spec) return;
     const earlier = seen.get(s.name);
     if (earlier !== undefined) issues.push({ path: ["stages", i, "name"], message: `duplicate stage "${s.name}" (also stages[${earlier}])` });
     else seen.set(s.name, i);
-    const batchSize = s.batchSize ?? DEFAULT_BATCH_SIZES[s.name];
-    if (!isPositiveInt(batchSize)) return;
-    if (s.name === "synthesize.singleTurn" && isPositiveInt(s.count) && s.count <= CONFIG_LIMITS.count) {
-      synthesized = { count: s.count, index: i };
-      const issue = batchPlanIssue(s.count, batchSize, `count ${s.count}`);
+    for (const role of spec.roles) {
+      if (!roles || !Object.hasOwn(roles, role)) {
+        issues.push({ path: ["roles", role], message: `stages[${i}] (${s.name}) calls the ${role} role; add roles.${role} ({ "endpoint": ..., "model": ... })` });
+      }
+    }
+    // The stage's own defaults tell its batch size; an invalid entry is reported by the union.
+    const parsed = spec.schema.safeParse(s);
+    if (!parsed.success) return;
+    const stage = parsed.data as { batchSize: number };
+    if (spec.reads.kind === "slots") {
+      const count = spec.reads.items(parsed.data);
+      slots = { count, index: i };
+      const issue = batchPlanIssue(count, stage.batchSize, `count ${count}`);
       if (issue) issues.push({ path: ["stages", i, "batchSize"], message: issue });
-    } else if ((s.name === "verify.rules" || s.name === "export.dataset") && synthesized) {
-      // These stages batch the samples the synthesize stage before them produced.
-      const issue = batchPlanIssue(synthesized.count, batchSize, `${synthesized.count} samples from stages[${synthesized.index}].count`);
+    } else if (spec.reads.kind === "samples" && !spec.reads.oneBatch && slots) {
+      // These stages batch the samples the synthesizing stage before them produced.
+      const issue = batchPlanIssue(slots.count, stage.batchSize, `${slots.count} samples from stages[${slots.index}].count`);
       if (issue) issues.push({ path: ["stages", i, "batchSize"], message: issue });
     }
   });
   return issues;
 }
-
-/** Defaults of `batchSize` per stage, as the schemas apply them (needed before they are applied). */
-const DEFAULT_BATCH_SIZES: Record<string, number> = { "synthesize.singleTurn": 200, "verify.rules": 200, "export.dataset": 5000 };
 
 function batchPlanIssue(items: number, batchSize: number, what: string): string | undefined {
   const batches = Math.ceil(items / batchSize);
@@ -284,8 +191,12 @@ function batchPlanIssue(items: number, batchSize: number, what: string): string 
   return `would plan ${batches} batches (${what} / batchSize ${batchSize}); a stage may plan at most ${CONFIG_LIMITS.batchesPerStage}: raise batchSize to at least ${needed}`;
 }
 
+/** The built-in stages' config schema. */
+export const campaignConfigSchema = buildCampaignConfigSchema(stageUnion(STAGE_SPECS) as unknown as z.ZodType<StageConfig>, STAGE_SPECS);
+
 export type CampaignConfigInput = z.input<typeof campaignConfigSchema>;
 export type CampaignConfig = z.infer<typeof campaignConfigSchema>;
+export type RoleConfigs = CampaignConfig["roles"];
 
 /** Renders a zod path as `stages[2].batchSize`; keys a dotted path would garble are quoted (and cut when huge). */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -309,7 +220,8 @@ export class InvalidCampaignConfigError extends Error {
   }
 }
 
-export type ParseResult = { ok: true; config: CampaignConfig } | { ok: false; error: InvalidCampaignConfigError };
+/** `warnings`: accepted but deprecated spellings (a former stage name), each naming the new one. */
+export type ParseResult = { ok: true; config: CampaignConfig; warnings: string[] } | { ok: false; error: InvalidCampaignConfigError };
 
 /** Beyond this many, the rest are summarised: a config of garbage should not print megabytes. */
 export const MAX_REPORTED_ISSUES = 100;
@@ -355,12 +267,39 @@ function reservedKeyIssues(input: unknown): { path: string; message: string }[] 
     .map((k) => ({ path: formatPath(["endpoints", k]), message: reservedMessage(k) }));
 }
 
-export function parseCampaignConfig(input: unknown): ParseResult {
-  const tooBig = configSizeIssue(input);
+const schemas = new WeakMap<readonly AnyStageSpec[], z.ZodType<CampaignConfig>>();
+function schemaFor(specs: readonly AnyStageSpec[]): z.ZodType<CampaignConfig> {
+  if (specs === STAGE_SPECS) return campaignConfigSchema as unknown as z.ZodType<CampaignConfig>;
+  let schema = schemas.get(specs);
+  if (!schema) schemas.set(specs, (schema = buildCampaignConfigSchema(stageUnion(specs), specs) as unknown as z.ZodType<CampaignConfig>));
+  return schema;
+}
+
+/** Renames stages given by a former name (the spec's `formerNames`), saying so in a warning. */
+function renameFormerStages(input: unknown, specs: readonly AnyStageSpec[]): { input: unknown; warnings: string[] } {
+  if (!isRecord(input) || !Array.isArray(input.stages)) return { input, warnings: [] };
+  const warnings: string[] = [];
+  const stages = input.stages.map((s: unknown, i) => {
+    if (!isRecord(s) || typeof s.name !== "string") return s;
+    const current = specs.find((spec) => spec.formerNames?.includes(s.name as string));
+    if (!current) return s;
+    warnings.push(`stages[${i}].name: "${s.name}" is deprecated; it is now "${current.name}" (same stage, same options)`);
+    return { ...s, name: current.name };
+  });
+  return warnings.length === 0 ? { input, warnings } : { input: { ...input, stages }, warnings };
+}
+
+/**
+ * Validates a campaign config and applies defaults; every problem is reported at once, each with
+ * its field path. `specs` defaults to the built-in stages (a test may add its own).
+ */
+export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[] = STAGE_SPECS): ParseResult {
+  const tooBig = configSizeIssue(raw);
   if (tooBig !== undefined) return { ok: false, error: new InvalidCampaignConfigError([{ path: "(root)", message: tooBig }]) };
-  const r = campaignConfigSchema.safeParse(input);
+  const { input, warnings } = renameFormerStages(raw, specs);
+  const r = schemaFor(specs).safeParse(input);
   const reserved = reservedKeyIssues(input);
-  if (r.success && reserved.length === 0) return { ok: true, config: r.data };
+  if (r.success && reserved.length === 0) return { ok: true, config: r.data, warnings };
   const issues = [...reserved, ...(r.success ? [] : r.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) })))];
   if (issues.length > MAX_REPORTED_ISSUES) {
     const rest = issues.length - MAX_REPORTED_ISSUES;

@@ -20,6 +20,25 @@ export const campaigns = pgTable("campaigns", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+/**
+ * Frozen configs of a campaign (src/config/frozen.ts), one row per version: version 1 when the
+ * campaign is registered, a new one only when an operator asks for it, applying from the iteration
+ * named. Activities and workflows read the version in force for their iteration.
+ */
+export const campaignConfigs = pgTable(
+  "campaign_configs",
+  {
+    campaignId: text("campaign_id").notNull(),
+    version: integer("version").notNull(),
+    sha256: text("sha256").notNull(),
+    schemaVersion: integer("schema_version").notNull(),
+    frozen: jsonb("frozen").notNull(),
+    appliesFromIteration: integer("applies_from_iteration").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.version] })],
+);
+
 export const iterations = pgTable(
   "iterations",
   {
@@ -43,12 +62,30 @@ export const stageRuns = pgTable(
     status: text("status").notNull(), // running | succeeded | failed | skipped
     attempts: integer("attempts").notNull().default(1),
     batchesTotal: integer("batches_total"),
+    /** Items the plan covers (slots or selected samples), fixed with the plan. */
+    itemsTotal: integer("items_total"),
     result: jsonb("result"),
     error: text("error"),
     startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.stage] })],
+);
+
+/**
+ * The samples each batch of a selection stage reads, fixed when the stage is planned: rows other
+ * stages add or change afterwards never move a batch's boundaries. Kept until the stage is re-planned.
+ */
+export const stageBatchItems = pgTable(
+  "stage_batch_items",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    stage: text("stage").notNull(),
+    batchIndex: integer("batch_index").notNull(),
+    sampleId: text("sample_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.stage, t.batchIndex, t.sampleId] })],
 );
 
 /** Completed batches of a stage: a retried stage runs only the batches missing here. */
@@ -99,12 +136,15 @@ export const samples = pgTable(
     status: text("status").notNull().default("pending"), // pending | verified | rejected
     verdicts: jsonb("verdicts").$type<Verdict[]>().notNull().default(sql`'[]'::jsonb`),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    /** Exact-duplicate key (normalised user turns + answer), set by dedupe.exact. */
+    exactKey: text("exact_key"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex("samples_slot_key_uq").on(t.slotKey),
     index("samples_campaign_iteration_status_idx").on(t.campaignId, t.iteration, t.status),
+    index("samples_campaign_iteration_exact_key_idx").on(t.campaignId, t.iteration, t.exactKey),
   ],
 );
 

@@ -3,7 +3,7 @@
  * package: from the v4 releases on, three non-live categories were renamed (simple -> simple_python,
  * java -> simple_java, javascript -> simple_javascript); the rest kept their names.
  */
-import { BFCL_EVAL_CATEGORIES } from "../config/campaignConfig.js";
+import { BFCL_EVAL_CATEGORIES } from "../bfcl/categoryNames.js";
 
 export type BfclCategory = (typeof BFCL_EVAL_CATEGORIES)[number];
 export const ALL_BFCL_CATEGORIES: readonly BfclCategory[] = BFCL_EVAL_CATEGORIES;

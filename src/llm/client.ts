@@ -13,6 +13,7 @@ import type { ChatMessage, OpenAiTool, ToolCall } from "../domain/types.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from "./backoff.js";
 import { endpointLimiter, withSlot } from "./endpointLimiter.js";
 import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
+import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
 import type { UsageSink } from "./usage.js";
 
 export { LlmError, type LlmErrorKind } from "./errors.js";
@@ -376,41 +377,27 @@ export class LlmClient {
 }
 
 /**
- * Builds the client for `role` from the campaign config. The API key comes from the environment
- * variable the endpoint names (never from the config itself).
+ * Builds the client for `role` from the campaign config (endpoint, model, key: src/llm/roles.ts).
+ * A role that cannot be resolved is an LlmError of kind "client": retrying cannot fix it.
  */
-export function createRoleClient(
-  config: CampaignConfig,
-  role: "generator" | "judge" | "policy",
-  opts: { usage?: UsageSink; env?: NodeJS.ProcessEnv } = {},
-): LlmClient {
-  const roleConfig = config.roles[role];
-  if (!roleConfig) throw new LlmError("client", `roles.${role} is not configured; add it to the campaign config`);
-  const endpoint = config.endpoints[roleConfig.endpoint];
-  if (!endpoint) {
-    throw new LlmError("client", `roles.${role}.endpoint: unknown endpoint "${roleConfig.endpoint}"; defined: ${Object.keys(config.endpoints).join(", ")}`);
-  }
-  let apiKey = PLACEHOLDER_API_KEY;
-  if (endpoint.apiKeyEnv !== undefined && endpoint.apiKeyEnv !== "") {
-    const value = (opts.env ?? process.env)[endpoint.apiKeyEnv];
-    if (value === undefined || value === "") {
-      throw new LlmError(
-        "client",
-        `environment variable ${endpoint.apiKeyEnv} (named by endpoints.${roleConfig.endpoint}.apiKeyEnv for roles.${role}) is not set`,
-      );
-    }
-    apiKey = value;
+export function createRoleClient(config: CampaignConfig, role: string, opts: { usage?: UsageSink; env?: NodeJS.ProcessEnv } = {}): LlmClient {
+  let r: ResolvedRole;
+  try {
+    r = resolveRole(config, role, opts.env);
+  } catch (err) {
+    if (err instanceof RoleResolutionError) throw new LlmError("client", err.message);
+    throw err;
   }
   return new LlmClient({
-    baseUrl: endpoint.baseUrl,
-    apiKey,
-    model: roleConfig.model,
+    baseUrl: r.endpoint.baseUrl,
+    apiKey: r.apiKey ?? PLACEHOLDER_API_KEY,
+    model: r.roleConfig.model,
     role,
-    timeoutMs: endpoint.timeoutMs,
-    maxRetries: endpoint.maxRetries,
-    maxConcurrency: endpoint.maxConcurrency,
-    temperature: roleConfig.temperature,
-    maxTokens: roleConfig.maxTokens,
+    timeoutMs: r.endpoint.timeoutMs,
+    maxRetries: r.endpoint.maxRetries,
+    maxConcurrency: r.endpoint.maxConcurrency,
+    temperature: r.roleConfig.temperature,
+    maxTokens: r.roleConfig.maxTokens,
     usage: opts.usage,
   });
 }

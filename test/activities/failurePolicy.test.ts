@@ -11,7 +11,7 @@ import { and, eq } from "drizzle-orm";
 import { createActivities } from "../../activities/index.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
 import { activityFailures } from "../../src/db/schema.js";
-import { ErrorType } from "../../src/errorTypes.js";
+import { ErrorType } from "../../src/framework/errorTypes.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";

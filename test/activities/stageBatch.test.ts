@@ -11,7 +11,7 @@ import { createActivities } from "../../activities/index.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
 import { llmRequests, samples, stageBatches } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
-import { slotKey, type SynthesisProgress } from "../../src/stages/synthesizeSingleTurn.js";
+import { slotKey, type SynthesisProgress } from "../../src/stages/synthesize/singleTurn/handler.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
 

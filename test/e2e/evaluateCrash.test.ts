@@ -26,8 +26,8 @@ import {
 } from "../../src/evaluation/bfclEval.js";
 import { packageCategoryName, type BfclCategory } from "../../src/evaluation/categories.js";
 import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
-import { bfclIterationDir } from "../../src/stages/evaluateBfcl.js";
-import type { StageContext } from "../../src/stages/types.js";
+import { bfclIterationDir } from "../../src/stages/evaluate/bfcl/handler.js";
+import type { StageContext } from "../../src/framework/stage.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";

@@ -7,16 +7,18 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { parseCampaignConfig, type CampaignConfig, type StageConfig } from "../../src/config/campaignConfig.js";
+import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../src/db/client.js";
 import { listBfclScores } from "../../src/db/repos/bfclScores.js";
 import { BFCL_REGISTRY_NAME, countResultLines, ENSURE_VENV_SCRIPT, REPO_ROOT } from "../../src/evaluation/bfclEval.js";
 import type { SimulatorHandle } from "../../src/llm/simulator/server.js";
-import { bfclIterationDir, evaluateBfclStage, type BfclProgress } from "../../src/stages/evaluateBfcl.js";
-import type { BatchResult, StageContext } from "../../src/stages/types.js";
+import { bfclIterationDir, evaluateBfclHandler, type BfclProgress } from "../../src/stages/evaluate/bfcl/handler.js";
+import type { BatchResult, StageContext } from "../../src/framework/stage.js";
+import { buildStageContext } from "../../src/framework/stageContext.js";
+import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 
-type EvalStage = Extract<StageConfig, { name: "evaluate.bfcl" }>;
+type EvalStage = StageConfigOf<"evaluate.bfcl">;
 
 // The venv is created by scripts/ensure-bfcl-venv.sh; CI must have it, a bare checkout may not.
 const venvAvailable = Boolean(process.env.TOOLLOOP_BFCL_PYTHON) || fs.existsSync(path.join(REPO_ROOT, ".venv-bfcl", "bin", "python")) || fs.existsSync(ENSURE_VENV_SCRIPT);
@@ -50,25 +52,10 @@ function campaign(stage: Record<string, unknown>): CampaignConfig {
 }
 
 function context(campaignId: string, config: CampaignConfig, signal = new AbortController().signal): StageContext<EvalStage> {
-  const stage = config.stages[0] as EvalStage;
-  return {
-    campaignId,
-    iteration: 1,
-    config,
-    stage,
-    signal,
-    deps: {
-      db: db.db,
-      baseDir: workDir,
-      log: () => undefined,
-      createLlm: () => {
-        throw new Error("evaluate.bfcl must not use toolloop's LLM client");
-      },
-    },
-    llm: () => {
-      throw new Error("evaluate.bfcl must not use toolloop's LLM client");
-    },
+  const refuse = () => {
+    throw new Error("evaluate.bfcl must not use toolloop's LLM client");
   };
+  return buildStageContext({ campaignId, iteration: 1, config, stage: config.stages[0] as EvalStage, signal, deps: { db: db.db, baseDir: workDir, log: () => undefined, createLlm: refuse } }).ctx;
 }
 
 const noProgress = { resumeFrom: undefined, report: () => undefined };
@@ -77,19 +64,19 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
   const campaignId = `bfcl-${Date.now().toString(36)}`;
   const config = campaign({ categories: ["irrelevance", "live_simple"], limitPerCategory: 4 });
   const ctx = context(campaignId, config);
-  const plan = await evaluateBfclStage.plan(ctx);
+  const plan = await evaluateBfclHandler.plan!(ctx);
   assert.deepEqual(plan, { batches: 2, items: 8 });
 
   const before = sim.stats().byPath["/v1/chat/completions"] ?? 0;
   const batches: BatchResult[] = [];
   const reports: BfclProgress[] = [];
-  for (let b = 0; b < plan.batches; b++) batches.push(await evaluateBfclStage.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
+  for (let b = 0; b < plan.batches; b++) batches.push(await evaluateBfclHandler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
   // Single-turn: one chat request per entry.
   assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - before, 8);
   assert.deepEqual(batches.map((b) => [b.items, b.generated, b.reused]), [[4, 4, 0], [4, 4, 0]]);
   assert.ok(reports.some((r) => r.category === "live_simple" && r.done === 4 && r.total === 4), "heartbeats carry per-category progress");
 
-  const summary = (await evaluateBfclStage.finalize?.(ctx, batches)) as Record<string, unknown>;
+  const summary = (await evaluateBfclHandler.finalize?.(ctx, batches)) as Record<string, unknown>;
   const rows = await listBfclScores(db.db, campaignId, 1, "bfcl-eval");
   const byCategory = new Map(rows.map((r) => [r.category, r]));
   for (const c of ["irrelevance", "live_simple"]) {
@@ -114,7 +101,7 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
 
   // A retried batch whose heartbeat says a category is finished (and stored) does not run it again.
   const mark = sim.stats().byPath["/v1/chat/completions"] ?? 0;
-  const resumed = await evaluateBfclStage.runBatch(ctx, 0, { resumeFrom: { finished: ["irrelevance"], done: 0, total: 0 }, report: () => undefined });
+  const resumed = await evaluateBfclHandler.runBatch(ctx, 0, { resumeFrom: { finished: ["irrelevance"], done: 0, total: 0 }, report: () => undefined });
   assert.deepEqual([resumed.items, resumed.generated, resumed.reused], [4, 0, 4]);
   assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - mark, 0);
 });
@@ -125,7 +112,7 @@ test("a killed batch resumes: ids already in the result file are not generated a
   const resultFile = path.join(bfclIterationDir(context(campaignId, config)), "simple", "result", BFCL_REGISTRY_NAME, "non_live", "BFCL_v4_simple_python_result.json");
   sim.setLatency(250);
   const abort = new AbortController();
-  const first = evaluateBfclStage.runBatch(context(campaignId, config, abort.signal), 0, noProgress);
+  const first = evaluateBfclHandler.runBatch(context(campaignId, config, abort.signal), 0, noProgress);
   // Abort once a few entries are written but well before all ten.
   const deadline = Date.now() + 60_000;
   while (countResultLines(resultFile) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -137,7 +124,7 @@ test("a killed batch resumes: ids already in the result file are not generated a
   assert.ok(kept.length >= 3 && kept.length < 10, `aborted midway (${kept.length} lines)`);
 
   const before = sim.stats().byPath["/v1/chat/completions"] ?? 0;
-  const second = await evaluateBfclStage.runBatch(context(campaignId, config), 0, noProgress);
+  const second = await evaluateBfclHandler.runBatch(context(campaignId, config), 0, noProgress);
   const requests = (sim.stats().byPath["/v1/chat/completions"] ?? 0) - before;
   assert.equal(second.reused, kept.length);
   assert.equal(second.generated, 10 - kept.length);

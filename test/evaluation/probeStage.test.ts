@@ -7,20 +7,23 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { and, eq } from "drizzle-orm";
 import { BFCL_SINGLE_TURN_CATEGORIES, readBfclCategorySync } from "../../src/bfcl/data.js";
-import { BFCL_PROBE_CATEGORIES, parseCampaignConfig, type CampaignConfig, type StageConfig } from "../../src/config/campaignConfig.js";
+import { BFCL_FAST_CATEGORIES, parseCampaignConfig, type CampaignConfig, type StageConfig } from "../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../src/db/client.js";
 import { listBfclScores } from "../../src/db/repos/bfclScores.js";
 import { llmUsage } from "../../src/db/schema.js";
-import { RequestLedger } from "../../src/stages/requestLedger.js";
+import { RequestLedger } from "../../src/framework/requestLedger.js";
 import { createRoleClient } from "../../src/llm/client.js";
 import type { SimulatorHandle } from "../../src/llm/simulator/server.js";
-import { STAGE_CATALOG } from "../../src/stages/catalog.js";
-import { evaluateProbeStage, OVERALL_PROBE, PROBE_EVALUATOR, type ProbeProgress } from "../../src/stages/evaluateProbe.js";
-import { STAGE_HANDLERS } from "../../src/stages/registry.js";
-import { StageInputError, type BatchResult, type StageContext } from "../../src/stages/types.js";
+import { STAGE_SPECS } from "../../src/stages/specs.js";
+import type { StageConfigOf } from "../../src/stages/specs.js";
+import { buildStageContext } from "../../src/framework/stageContext.js";
+import type { UsageSink } from "../../src/llm/usage.js";
+import { evaluateBfclFastHandler, OVERALL_PROBE, PROBE_EVALUATOR, type ProbeProgress } from "../../src/stages/evaluate/bfclFast/handler.js";
+import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
+import { StageInputError, type BatchResult, type StageContext } from "../../src/framework/stage.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 
-type ProbeStage = Extract<StageConfig, { name: "evaluate.probe" }>;
+type ProbeStage = StageConfigOf<"evaluate.bfclFast">;
 
 function rawConfig(stage: Record<string, unknown>, opts: { policy?: boolean; baseUrl?: string } = {}): Record<string, unknown> {
   return {
@@ -31,7 +34,7 @@ function rawConfig(stage: Record<string, unknown>, opts: { policy?: boolean; bas
       ...(opts.policy === false ? {} : { policy: { endpoint: "sim", model: "toolloop-sim-policy" } }),
     },
     tools: { sources: [{ kind: "example" }] },
-    stages: [{ name: "verify.rules" }, { name: "evaluate.probe", ...stage }],
+    stages: [{ name: "verify.rules" }, { name: "evaluate.bfclFast", ...stage }],
   };
 }
 
@@ -42,13 +45,13 @@ function configErrors(stage: Record<string, unknown>): string {
 }
 
 test("evaluate.probe config: defaults, category validation with the entry's path", () => {
-  assert.deepEqual([...BFCL_PROBE_CATEGORIES], [...BFCL_SINGLE_TURN_CATEGORIES], "the config's list matches the data module's");
+  assert.deepEqual([...BFCL_FAST_CATEGORIES], [...BFCL_SINGLE_TURN_CATEGORIES], "the config's list matches the data module's");
   const r = parseCampaignConfig(rawConfig({}));
   assert.ok(r.ok, r.ok ? "" : r.error.message);
   const stage = r.config.stages[1] as ProbeStage;
-  assert.deepEqual(stage, { name: "evaluate.probe", categories: [...BFCL_SINGLE_TURN_CATEGORIES], mode: "strict", batchSize: 1 });
-  assert.equal(STAGE_CATALOG["evaluate.probe"].latency, "llm");
-  assert.equal(STAGE_HANDLERS["evaluate.probe"], evaluateProbeStage);
+  assert.deepEqual(stage, { name: "evaluate.bfclFast", categories: [...BFCL_SINGLE_TURN_CATEGORIES], mode: "strict", batchSize: 1 });
+  assert.equal(STAGE_SPECS.find((x) => x.name === "evaluate.bfclFast")?.latency, "llm");
+  assert.equal(STAGE_HANDLERS["evaluate.bfclFast"], evaluateBfclFastHandler);
 
   assert.match(configErrors({ categories: ["simple", "simpel"] }), /stages\[1\]\.categories\[1\]: unknown or multi-turn BFCL category "simpel"; the fast probe scores: simple, multiple/);
   assert.match(configErrors({ categories: ["multi_turn_base"] }), /stages\[1\]\.categories\[0\]: unknown or multi-turn BFCL category "multi_turn_base"/);
@@ -81,22 +84,15 @@ function campaign(stage: Record<string, unknown>, opts: { policy?: boolean } = {
 }
 
 function context(campaignId: string, config: CampaignConfig, signal = new AbortController().signal): StageContext<ProbeStage> {
-  return {
-    campaignId,
-    iteration: 1,
-    config,
-    stage: config.stages[1] as ProbeStage,
-    signal,
-    deps: { db: db.db, baseDir: workDir, log: () => undefined, createLlm: (cfg, role, usage) => createRoleClient(cfg, role, { usage }) },
-    llm: (role) => createRoleClient(config, role, { usage: ledgerOf(campaignId) }),
-  };
+  const deps = { db: db.db, baseDir: workDir, log: () => undefined, createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink) => createRoleClient(cfg, role, { usage }) };
+  return buildStageContext({ campaignId, iteration: 1, config, stage: config.stages[1] as ProbeStage, signal, deps, ledger: ledgerOf(campaignId) }).ctx;
 }
 
 const ledgers = new Map<string, RequestLedger>();
 /** The activity wrapper gives each step a ledger and drains it; these tests call handlers directly. */
 function ledgerOf(campaignId: string): RequestLedger {
   let l = ledgers.get(campaignId);
-  if (!l) ledgers.set(campaignId, (l = new RequestLedger(db.db, { campaignId, iteration: 1, stage: "evaluate.probe", batchIndex: null })));
+  if (!l) ledgers.set(campaignId, (l = new RequestLedger(db.db, { campaignId, iteration: 1, stage: "evaluate.bfclFast", batchIndex: null })));
   return l;
 }
 
@@ -108,13 +104,13 @@ const LIMIT = 5;
 test("evaluate.probe scores categories against the simulator, stores toolloop-matcher rows, and a rerun makes no request", { timeout: 120_000 }, async () => {
   const campaignId = `probe-${RUN}`;
   const ctx = context(campaignId, campaign({ categories: CATEGORIES, limitPerCategory: LIMIT, batchSize: 2 }));
-  const plan = await evaluateProbeStage.plan(ctx);
+  const plan = await evaluateBfclFastHandler.plan!(ctx);
   assert.deepEqual(plan, { batches: 2, items: 15 });
 
   const start = chatRequests();
   const reports: ProbeProgress[] = [];
   const batches: BatchResult[] = [];
-  for (let b = 0; b < plan.batches; b++) batches.push(await evaluateProbeStage.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
+  for (let b = 0; b < plan.batches; b++) batches.push(await evaluateBfclFastHandler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
   assert.equal(chatRequests() - start, 15, "one chat request per probed entry");
   assert.deepEqual(batches.map((b) => [b.items, b.probed, b.reused, b.categories]), [[10, 10, 0, 2], [5, 5, 0, 1]]);
   assert.ok(reports.some((r) => r.done === 10 && r.total === 10 && r.finished.length === 2), "batch 0 reports completion");
@@ -134,7 +130,7 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   assert.equal(batches.reduce((a, b) => a + (b.correct ?? 0), 0), CATEGORIES.reduce((a, c) => a + (byCategory.get(c)?.correct ?? 0), 0));
   assert.ok(CATEGORIES.some((c) => (byCategory.get(c)?.correct ?? 0) > 0), "the simulator's policy gets some entries right");
 
-  const summary = (await evaluateProbeStage.finalize?.(ctx, batches)) as Record<string, unknown>;
+  const summary = (await evaluateBfclFastHandler.finalize?.(ctx, batches)) as Record<string, unknown>;
   const overall = (await listBfclScores(db.db, campaignId, 1, PROBE_EVALUATOR)).find((r) => r.category === OVERALL_PROBE);
   assert.ok(overall, "overall_probe row");
   assert.equal(overall.total, 15);
@@ -146,36 +142,36 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   assert.equal(summary.mode, "strict");
 
   await ledgerOf(campaignId).drain();
-  const usage = await db.db.select().from(llmUsage).where(and(eq(llmUsage.campaignId, campaignId), eq(llmUsage.stage, "evaluate.probe")));
+  const usage = await db.db.select().from(llmUsage).where(and(eq(llmUsage.campaignId, campaignId), eq(llmUsage.stage, "evaluate.bfclFast")));
   assert.deepEqual(usage.map((u) => [u.role, u.requests]), [["policy", 15]]);
 
   // Resumability: every category is stored for this iteration and evaluator, so nothing is asked again.
   const mark = chatRequests();
   const again: BatchResult[] = [];
-  for (let b = 0; b < plan.batches; b++) again.push(await evaluateProbeStage.runBatch(ctx, b, { resumeFrom: undefined, report: () => undefined }));
+  for (let b = 0; b < plan.batches; b++) again.push(await evaluateBfclFastHandler.runBatch(ctx, b, { resumeFrom: undefined, report: () => undefined }));
   assert.equal(chatRequests() - mark, 0, "a rerun makes zero chat requests");
   assert.deepEqual(again.map((b) => [b.items, b.probed, b.reused]), [[10, 0, 10], [5, 0, 5]]);
 
   // A stored row from another matcher mode is not reused: the numbers would mean something else.
   const bfclMode = context(campaignId, campaign({ categories: ["irrelevance"], limitPerCategory: LIMIT, mode: "bfcl" }));
-  const redo = await evaluateProbeStage.runBatch(bfclMode, 0, { resumeFrom: undefined, report: () => undefined });
+  const redo = await evaluateBfclFastHandler.runBatch(bfclMode, 0, { resumeFrom: undefined, report: () => undefined });
   assert.deepEqual([redo.probed, redo.reused], [5, 0]);
   assert.equal(chatRequests() - mark, 5);
 });
 
 test("evaluate.probe: missing policy role, a batch outside the plan, and an aborted batch", { timeout: 60_000 }, async () => {
   const noPolicy = context(`probe-nopolicy-${RUN}`, campaign({ categories: ["simple"] }, { policy: false }));
-  await assert.rejects(evaluateProbeStage.plan(noPolicy), (err: unknown) => err instanceof StageInputError && /^roles\.policy: /.test(err.message));
-  await assert.rejects(evaluateProbeStage.runBatch(noPolicy, 0, { resumeFrom: undefined, report: () => undefined }), /roles\.policy/);
+  await assert.rejects(evaluateBfclFastHandler.plan!(noPolicy), (err: unknown) => err instanceof StageInputError && /^roles\.policy: /.test(err.message));
+  await assert.rejects(evaluateBfclFastHandler.runBatch(noPolicy, 0, { resumeFrom: undefined, report: () => undefined }), /roles\.policy/);
 
   const ctx = context(`probe-plan-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }));
-  await assert.rejects(evaluateProbeStage.runBatch(ctx, 1, { resumeFrom: undefined, report: () => undefined }), /batch 1 is outside the plan/);
-  await assert.rejects(evaluateProbeStage.finalize!(ctx, []), /no toolloop-matcher score \(mode strict\) stored for category "simple"/);
+  await assert.rejects(evaluateBfclFastHandler.runBatch(ctx, 1, { resumeFrom: undefined, report: () => undefined }), /batch 1 is outside the plan/);
+  await assert.rejects(evaluateBfclFastHandler.finalize!(ctx, []), /no toolloop-matcher score \(mode strict\) stored for category "simple"/);
 
   const abort = new AbortController();
   abort.abort(new Error("worker stopped"));
   const mark = chatRequests();
-  await assert.rejects(evaluateProbeStage.runBatch(context(`probe-abort-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }), abort.signal), 0, { resumeFrom: undefined, report: () => undefined }), /worker stopped/);
+  await assert.rejects(evaluateBfclFastHandler.runBatch(context(`probe-abort-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }), abort.signal), 0, { resumeFrom: undefined, report: () => undefined }), /worker stopped/);
   assert.equal(chatRequests() - mark, 0);
   assert.equal((await listBfclScores(db.db, `probe-abort-${RUN}`, 1)).length, 0);
 });

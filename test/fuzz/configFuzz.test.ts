@@ -32,7 +32,7 @@ const everyStage = {
     { name: "verify.rules", batchSize: 500 },
     { name: "export.dataset", batchSize: 5000, include: ["verified", "rejected"] },
     { name: "evaluate.bfcl", categories: ["simple", "multiple"], limitPerCategory: 50, batchSize: 2, threads: 8 },
-    { name: "evaluate.probe", categories: ["simple"], limitPerCategory: 20, mode: "bfcl" },
+    { name: "evaluate.bfclFast", categories: ["simple"], limitPerCategory: 20, mode: "bfcl" },
   ],
   concurrency: { batchesInParallel: 8 },
   onStageFailure: "fail",
@@ -72,7 +72,7 @@ function assertWithinBounds(c: CampaignConfig): void {
       assert.ok(s.count >= 1 && s.count <= CONFIG_LIMITS.count);
       assert.ok(Math.ceil(s.count / s.batchSize) <= CONFIG_LIMITS.batchesPerStage, `${s.count}/${s.batchSize}`);
     }
-    if ((s.name === "evaluate.bfcl" || s.name === "evaluate.probe") && s.limitPerCategory !== undefined) assert.ok(s.limitPerCategory <= CONFIG_LIMITS.limitPerCategory);
+    if ((s.name === "evaluate.bfcl" || s.name === "evaluate.bfclFast") && s.limitPerCategory !== undefined) assert.ok(s.limitPerCategory <= CONFIG_LIMITS.limitPerCategory);
   }
 }
 

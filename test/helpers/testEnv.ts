@@ -15,6 +15,7 @@ import { startPostgres } from "../../src/services/postgres.js";
 import { startTemporalDevServer } from "../../src/services/temporalDevServer.js";
 import { createWorkers } from "../../workers/createWorkers.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
+import type { StageRegistry } from "../../src/framework/registry.js";
 
 export interface TestEnv {
   temporalAddress: string;
@@ -25,7 +26,8 @@ export interface TestEnv {
   /** Unique per test file: workers and workflows of this file only. */
   queuePrefix: string;
   workDir: string;
-  startWorkers(opts?: { heartbeatIntervalMs?: number }): Promise<{ workers: Worker[]; stop(): Promise<void> }>;
+  /** `stages`: a registry with extra stages (a test's own spec and handler). */
+  startWorkers(opts?: { heartbeatIntervalMs?: number; stages?: StageRegistry }): Promise<{ workers: Worker[]; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -67,7 +69,7 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
         connection: nc,
         namespace,
         queuePrefix,
-        activityDeps: { ...activityDepsFor(db, workDir, () => undefined), heartbeatIntervalMs: opts?.heartbeatIntervalMs ?? 1000 },
+        activityDeps: { ...activityDepsFor(db, workDir, () => undefined), heartbeatIntervalMs: opts?.heartbeatIntervalMs ?? 1000, temporalClient: async () => client, ...(opts?.stages ? { stages: opts.stages } : {}) },
       });
       const running = workers.map((w) => w.run());
       return {

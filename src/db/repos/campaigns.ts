@@ -1,12 +1,22 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { campaigns, iterations } from "../schema.js";
 
-export async function upsertCampaign(db: Db, c: { id: string; name: string; config: unknown }): Promise<void> {
-  await db
-    .insert(campaigns)
-    .values({ id: c.id, name: c.name, config: c.config })
-    .onConflictDoUpdate({ target: campaigns.id, set: { config: c.config, updatedAt: sql`now()` } });
+/**
+ * Records a campaign once; `config` is the config as first submitted (the frozen versions live in
+ * campaign_configs). A second registration never overwrites it.
+ */
+export async function insertCampaign(db: Db, c: { id: string; name: string; config: unknown }): Promise<void> {
+  await db.insert(campaigns).values({ id: c.id, name: c.name, config: c.config }).onConflictDoNothing();
+}
+
+/** The highest iteration that completed (0 when none did). */
+export async function lastCompletedIteration(db: Db, campaignId: string): Promise<number> {
+  const rows = await db
+    .select({ n: sql<number>`coalesce(max(${iterations.iteration}), 0)::int` })
+    .from(iterations)
+    .where(and(eq(iterations.campaignId, campaignId), eq(iterations.status, "completed")));
+  return Number(rows[0]?.n ?? 0);
 }
 
 export async function getCampaign(db: Db, id: string) {

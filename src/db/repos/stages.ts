@@ -16,15 +16,16 @@ export async function getStageRun(db: Db, k: StageKey) {
 }
 
 /** Marks a stage running; a re-run of a failed stage counts another attempt. */
-export async function beginStageRun(db: Db, k: StageKey, batchesTotal: number): Promise<void> {
+export async function beginStageRun(db: Db, k: StageKey, batchesTotal: number, itemsTotal: number): Promise<void> {
   await db
     .insert(stageRuns)
-    .values({ ...k, status: "running", batchesTotal })
+    .values({ ...k, status: "running", batchesTotal, itemsTotal })
     .onConflictDoUpdate({
       target: [stageRuns.campaignId, stageRuns.iteration, stageRuns.stage],
       set: {
         status: "running",
         batchesTotal,
+        itemsTotal,
         error: null,
         attempts: sql`CASE WHEN ${stageRuns.status} = 'running' THEN ${stageRuns.attempts} ELSE ${stageRuns.attempts} + 1 END`,
       },

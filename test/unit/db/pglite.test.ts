@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
-import { upsertCampaign } from "../../../src/db/repos/campaigns.js";
+import { insertCampaign } from "../../../src/db/repos/campaigns.js";
 import { countSamples, insertSamples, pageSamples, setVerdicts } from "../../../src/db/repos/samples.js";
 import { insertSlotOutcomes, settledSlots } from "../../../src/db/repos/slotOutcomes.js";
 import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone } from "../../../src/db/repos/stages.js";
@@ -15,7 +15,7 @@ test("PGlite: migrations apply twice, repositories write idempotently", async ()
   try {
     await migrateDatabase(h);
     await migrateDatabase(h); // idempotent
-    await upsertCampaign(h.db, { id: "c", name: "c", config: { a: 1 } });
+    await insertCampaign(h.db, { id: "c", name: "c", config: { a: 1 } });
     const tools = [{ name: "t", description: "d", inputSchema: { type: "object" as const, properties: {} } }];
     const rows = [0, 1, 2].map((i) => {
       const messages = [{ role: "user" as const, content: `q${i}` }];
@@ -38,12 +38,12 @@ test("PGlite: migrations apply twice, repositories write idempotently", async ()
     assert.ok((page[0]?.id ?? "") < (page[1]?.id ?? ""));
 
     const key = { campaignId: "c", iteration: 1, stage: "verify.rules" };
-    await beginStageRun(h.db, key, 3);
+    await beginStageRun(h.db, key, 3, 5);
     await recordBatchDone(h.db, key, 1, { items: 5 });
     await recordBatchDone(h.db, key, 1, { items: 5 });
     assert.deepEqual(await listDoneBatches(h.db, key), [{ batchIndex: 1, result: { items: 5 } }]);
     await finishStageRun(h.db, key, "failed", null, "boom");
-    await beginStageRun(h.db, key, 3);
+    await beginStageRun(h.db, key, 3, 5);
     const run = await getStageRun(h.db, key);
     assert.equal(run?.status, "running");
     assert.equal(run?.attempts, 2, "a re-run after failure counts an attempt");

@@ -1,24 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseCampaignConfig, type CampaignConfig, type StageConfig } from "../../../src/config/campaignConfig.js";
+import { parseCampaignConfig, type CampaignConfig } from "../../../src/config/campaignConfig.js";
+import { buildStageContext } from "../../../src/framework/stageContext.js";
+import type { StageConfigOf } from "../../../src/stages/specs.js";
 import type { Db } from "../../../src/db/client.js";
-import { evaluateBfclStage } from "../../../src/stages/evaluateBfcl.js";
-import { StageInputError, type StageContext } from "../../../src/stages/types.js";
+import { evaluateBfclHandler } from "../../../src/stages/evaluate/bfcl/handler.js";
+import { StageInputError, type StageContext } from "../../../src/framework/stage.js";
 
-type EvalStage = Extract<StageConfig, { name: "evaluate.bfcl" }>;
+type EvalStage = StageConfigOf<"evaluate.bfcl">;
 
 function ctx(config: CampaignConfig): StageContext<EvalStage> {
-  return {
-    campaignId: "c",
-    iteration: 1,
-    config,
-    stage: config.stages[0] as EvalStage,
-    signal: new AbortController().signal,
-    deps: { db: {} as Db, baseDir: "/nonexistent", log: () => undefined, createLlm: () => { throw new Error("unused"); } },
-    llm: () => {
-      throw new Error("unused");
-    },
+  const unused = () => {
+    throw new Error("unused");
   };
+  return buildStageContext({ campaignId: "c", iteration: 1, config, stage: config.stages[0] as EvalStage, signal: new AbortController().signal, deps: { db: {} as Db, baseDir: "/nonexistent", log: () => undefined, createLlm: unused } }).ctx;
 }
 
 function config(extra: Record<string, unknown>): CampaignConfig {
@@ -35,13 +30,13 @@ function config(extra: Record<string, unknown>): CampaignConfig {
 }
 
 test("evaluate.bfcl without a policy role is a StageInputError naming roles.policy", async () => {
-  await assert.rejects(evaluateBfclStage.plan(ctx(config({}))), (err: unknown) => err instanceof StageInputError && /roles\.policy/.test(err.message));
+  await assert.rejects(evaluateBfclHandler.plan!(ctx(config({}))), (err: unknown) => err instanceof StageInputError && /roles\.policy/.test(err.message));
 });
 
 test("evaluate.bfcl with an unset API key variable names the endpoint and the variable", async () => {
   delete process.env.TOOLLOOP_TEST_UNSET_KEY;
   const c = config({ roles: { generator: { endpoint: "sim", model: "m" }, policy: { endpoint: "sim", model: "p" } } });
-  await assert.rejects(evaluateBfclStage.plan(ctx(c)), (err: unknown) => err instanceof StageInputError && /endpoints\.sim\.apiKeyEnv: environment variable TOOLLOOP_TEST_UNSET_KEY is not set/.test(err.message));
+  await assert.rejects(evaluateBfclHandler.plan!(ctx(c)), (err: unknown) => err instanceof StageInputError && /endpoints\.sim\.apiKeyEnv: environment variable TOOLLOOP_TEST_UNSET_KEY is not set/.test(err.message));
 });
 
 test("evaluate.bfcl with TOOLLOOP_BFCL_PYTHON pointing nowhere is a StageInputError naming it", async () => {
@@ -57,7 +52,7 @@ test("evaluate.bfcl with TOOLLOOP_BFCL_PYTHON pointing nowhere is a StageInputEr
       stages: [{ name: "evaluate.bfcl", categories: ["simple"] }],
     });
     assert.ok(c.ok);
-    await assert.rejects(evaluateBfclStage.plan(ctx(c.config)), (err: unknown) => err instanceof StageInputError && /TOOLLOOP_BFCL_PYTHON points to \/nonexistent\/python/.test(err.message));
+    await assert.rejects(evaluateBfclHandler.plan!(ctx(c.config)), (err: unknown) => err instanceof StageInputError && /TOOLLOOP_BFCL_PYTHON points to \/nonexistent\/python/.test(err.message));
   } finally {
     if (saved === undefined) delete process.env.TOOLLOOP_BFCL_PYTHON;
     else process.env.TOOLLOOP_BFCL_PYTHON = saved;

@@ -1,32 +1,28 @@
 /** Dataset export: verified samples of the iteration as OpenAI chat JSONL plus a manifest. */
 import path from "node:path";
-import type { StageConfig } from "../config/campaignConfig.js";
-import { pageSamples } from "../db/repos/samples.js";
-import { datasetExports } from "../db/schema.js";
-import { exportDataset, type ExportRow } from "../export/dataset.js";
-import type { StageHandler } from "./types.js";
+import type { StageConfigOf } from "../../specs.js";
+import { datasetExports } from "../../../db/schema.js";
+import { exportDataset, type ExportRow } from "../../../export/dataset.js";
+import type { StageHandler } from "../../../framework/stage.js";
 
-type ExportStage = Extract<StageConfig, { name: "export.dataset" }>;
+type ExportStage = StageConfigOf<"export.dataset">;
 
 export function iterationOutputDir(baseDir: string, outputDir: string, campaignId: string, iteration: number): string {
   return path.resolve(baseDir, outputDir, campaignId, `iter-${iteration}`);
 }
 
-export const exportDatasetStage: StageHandler<ExportStage, { rows: number }> = {
+export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> = {
   name: "export.dataset",
 
-  async plan() {
-    return { batches: 1, items: 1 };
-  },
-
+  // Planned by the framework: one batch holding the selected samples (spec.ts).
   async runBatch(ctx, _batchIndex, progress) {
     const { db } = ctx.deps;
-    const dir = iterationOutputDir(ctx.deps.baseDir, ctx.config.output.dir, ctx.campaignId, ctx.iteration);
+    const dir = ctx.outputDir();
     async function* rows(): AsyncIterable<ExportRow> {
       let afterId: string | undefined;
       for (;;) {
         if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
-        const page = await pageSamples(db, { campaignId: ctx.campaignId, iteration: ctx.iteration, afterId, limit: 1000, statuses: ctx.stage.include });
+        const page = await ctx.batchSamples(0, { afterId, limit: ctx.stage.batchSize });
         if (page.length === 0) return;
         for (const r of page) yield { id: r.id, kind: r.kind, status: r.status, messages: r.messages, tools: r.tools, metadata: r.metadata };
         afterId = page[page.length - 1]?.id;

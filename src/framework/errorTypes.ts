@@ -7,6 +7,8 @@ export const ErrorType = {
   unknownCampaign: "UnknownCampaign",
   stageInput: "StageInputError",
   noTools: "NoTools",
+  /** A campaign id started again with a different config and no request for a new config version. */
+  configChanged: "ConfigChanged",
   /** A request the LLM endpoint refused as malformed (4xx): retrying sends the same request. */
   llmClient: "LlmError:client",
   /** The database, the network or a worker failed: retried without limit, never counted. */
@@ -14,6 +16,8 @@ export const ErrorType = {
   /** An activity's application failures reached its budget: an operator decides what next. */
   failedAfterRetries: "FailedAfterRetries",
   stageFailed: "StageFailed",
+  /** An operator decision the iteration refused (no stage waiting, or another stage waiting). */
+  decisionRefused: "DecisionRefused",
 } as const;
 
 /** Failures no retry can fix: Temporal must not retry these. */
@@ -22,6 +26,8 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   ErrorType.unknownCampaign,
   ErrorType.stageInput,
   ErrorType.noTools,
+  ErrorType.configChanged,
   ErrorType.llmClient,
   ErrorType.failedAfterRetries,
+  ErrorType.decisionRefused,
 ];

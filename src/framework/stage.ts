@@ -3,8 +3,9 @@
  * (resumable from its heartbeat details), and a finalize step sums the batch results. Nothing here
  * imports Temporal: activities adapt it.
  */
-import type { CampaignConfig, StageConfig } from "../config/campaignConfig.js";
+import type { CampaignConfig } from "../config/campaignConfig.js";
 import type { Db } from "../db/client.js";
+import type { SampleRow } from "../db/repos/samples.js";
 import type { LlmClient, UsageSink } from "../llm/client.js";
 
 export interface StageDeps {
@@ -16,9 +17,16 @@ export interface StageDeps {
   log(message: string): void;
 }
 
-export type RoleName = "generator" | "judge" | "policy";
+export type { RoleName } from "./stageSpec.js";
+import type { RoleName } from "./stageSpec.js";
 
-export interface StageContext<S extends StageConfig = StageConfig> {
+/** The shape every `stages[]` entry has; each stage's spec adds its own fields. */
+export interface StageEntry {
+  name: string;
+  batchSize: number;
+}
+
+export interface StageContext<S extends StageEntry = StageEntry> {
   campaignId: string;
   iteration: number;
   config: CampaignConfig;
@@ -30,6 +38,10 @@ export interface StageContext<S extends StageConfig = StageConfig> {
    * ledger before it is sent (the framework drains the ledger when the step ends).
    */
   llm(role: RoleName): LlmClient;
+  /** For stages that read a selection: a page of the samples planned into a batch, in id order. */
+  batchSamples(batchIndex: number, page: { afterId?: string; limit: number }): Promise<SampleRow[]>;
+  /** This iteration's output folder: config.output.dir under the worker's base dir, per campaign and iteration. */
+  outputDir(): string;
 }
 
 /** Counters a batch reports; every value is a count so results can be summed. */
@@ -48,9 +60,10 @@ export interface StagePlan {
   items: number;
 }
 
-export interface StageHandler<S extends StageConfig = StageConfig, D = unknown> {
+export interface StageHandler<S extends StageEntry = StageEntry, D = unknown> {
   name: S["name"];
-  plan(ctx: StageContext<S>): Promise<StagePlan>;
+  /** Plans the stage's batches; stages that read a sample selection are planned by the framework instead. */
+  plan?(ctx: StageContext<S>): Promise<StagePlan>;
   runBatch(ctx: StageContext<S>, batchIndex: number, progress: BatchProgress<D>): Promise<BatchResult>;
   /** Summary persisted as the stage's result; the default sums the batch counters. */
   finalize?(ctx: StageContext<S>, batches: BatchResult[]): Promise<Record<string, unknown>>;

@@ -8,8 +8,9 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import type { CampaignConfig, StageConfig } from "../config/campaignConfig.js";
-import { listBfclScores, upsertBfclScores, type BfclScoreRow } from "../db/repos/bfclScores.js";
+import type { CampaignConfig } from "../../../config/campaignConfig.js";
+import type { StageConfigOf } from "../../specs.js";
+import { listBfclScores, upsertBfclScores, type BfclScoreRow } from "../../../db/repos/bfclScores.js";
 import {
   BFCL_REGISTRY_NAME,
   BfclEvalError,
@@ -25,12 +26,13 @@ import {
   scoreFilePath,
   type BfclCommand,
   type BfclPackageInfo,
-} from "../evaluation/bfclEval.js";
-import { ALL_BFCL_CATEGORIES, LIVE, MULTI_TURN, NON_LIVE, packageCategoryName, type BfclCategory } from "../evaluation/categories.js";
-import { compareSummaries, computeOverallV3, expectedPackageSummary, type CategoryScores, type DatasetSizes } from "../evaluation/score.js";
-import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "./types.js";
+} from "../../../evaluation/bfclEval.js";
+import { ALL_BFCL_CATEGORIES, LIVE, MULTI_TURN, NON_LIVE, packageCategoryName, type BfclCategory } from "../../../evaluation/categories.js";
+import { compareSummaries, computeOverallV3, expectedPackageSummary, type CategoryScores, type DatasetSizes } from "../../../evaluation/score.js";
+import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
+import { resolveRole, RoleResolutionError, type ResolvedRole } from "../../../llm/roles.js";
 
-type EvalStage = Extract<StageConfig, { name: "evaluate.bfcl" }>;
+type EvalStage = StageConfigOf<"evaluate.bfcl">;
 const EVALUATOR = "bfcl-eval" as const;
 
 /** Heartbeat details: categories of this batch already scored, and progress in the current one. */
@@ -53,16 +55,14 @@ function batchCategories(stage: EvalStage, batchIndex: number): BfclCategory[] {
 
 /** How bfcl-eval reaches the policy: its endpoint, model name and key, from the campaign config. */
 function policyTarget(config: CampaignConfig): { model: string; baseUrl: string; apiKey?: string; maxConcurrency: number } {
-  const policy = config.roles.policy;
-  if (!policy) throw new StageInputError("evaluate.bfcl needs roles.policy (the model to evaluate) in the campaign config");
-  const endpoint = config.endpoints[policy.endpoint];
-  if (!endpoint) throw new StageInputError(`roles.policy.endpoint: unknown endpoint "${policy.endpoint}"`);
-  let apiKey: string | undefined;
-  if (endpoint.apiKeyEnv) {
-    apiKey = process.env[endpoint.apiKeyEnv];
-    if (!apiKey) throw new StageInputError(`endpoints.${policy.endpoint}.apiKeyEnv: environment variable ${endpoint.apiKeyEnv} is not set`);
+  let policy: ResolvedRole;
+  try {
+    policy = resolveRole(config, "policy");
+  } catch (err) {
+    if (err instanceof RoleResolutionError) throw new StageInputError(`evaluate.bfcl (the model to evaluate): ${err.message}`);
+    throw err;
   }
-  return { model: policy.model, baseUrl: endpoint.baseUrl, apiKey, maxConcurrency: endpoint.maxConcurrency };
+  return { model: policy.roleConfig.model, baseUrl: policy.endpoint.baseUrl, apiKey: policy.apiKey, maxConcurrency: policy.endpoint.maxConcurrency };
 }
 
 async function prepare(ctx: StageContext<EvalStage>): Promise<{ python: string; info: BfclPackageInfo; target: ReturnType<typeof policyTarget> }> {
@@ -80,7 +80,7 @@ async function prepare(ctx: StageContext<EvalStage>): Promise<{ python: string; 
   return { python, info, target };
 }
 
-export const evaluateBfclStage: StageHandler<EvalStage, BfclProgress> = {
+export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
   name: "evaluate.bfcl",
 
   async plan(ctx) {

@@ -7,17 +7,18 @@
  */
 import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
-import type { StageConfig } from "../config/campaignConfig.js";
-import { insertSamples, type NewSample } from "../db/repos/samples.js";
-import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../db/repos/slotOutcomes.js";
-import { listTools } from "../db/repos/tools.js";
-import type { McpTool, SampleKind } from "../domain/types.js";
-import { LlmError } from "../llm/client.js";
-import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../synthesis/singleTurn.js";
-import { sampleId } from "../util/ids.js";
-import { StageInputError, type BatchResult, type StageHandler } from "./types.js";
+import type { StageConfigOf } from "../../specs.js";
+import { insertSamples, type NewSample } from "../../../db/repos/samples.js";
+import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
+import { listTools } from "../../../db/repos/tools.js";
+import type { McpTool, SampleKind } from "../../../domain/types.js";
+import { LlmError } from "../../../llm/client.js";
+import { resolveRole } from "../../../llm/roles.js";
+import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../../synthesis/singleTurn.js";
+import { sampleId } from "../../../util/ids.js";
+import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 
-type SynthStage = Extract<StageConfig, { name: "synthesize.singleTurn" }>;
+type SynthStage = StageConfigOf<"synthesize.singleTurn">;
 
 /** Heartbeat details (progress for operators; the database, not these, decides what is left to do). */
 export interface SynthesisProgress {
@@ -37,7 +38,7 @@ const FLUSH_AFTER_MS = 200;
 
 type Settled = { slot: number; row: NewSample } | { slot: number; outcome: "failed"; detail: string };
 
-export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgress> = {
+export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProgress> = {
   name: "synthesize.singleTurn",
 
   async plan(ctx) {
@@ -113,7 +114,7 @@ export const synthesizeSingleTurnStage: StageHandler<SynthStage, SynthesisProgre
       progress.report({ ...state });
     };
 
-    const limit = pLimit(Math.max(1, config.endpoints[config.roles.generator.endpoint]?.maxConcurrency ?? 8));
+    const limit = pLimit(resolveRole(config, "generator").endpoint.maxConcurrency);
     const todo = slots.filter((s, i) => !before.has(keys[i] as string));
     await Promise.all(
       todo.map((slot) =>

@@ -1,27 +1,24 @@
 /** Rule verification over an iteration's samples; each batch is a page of samples in id order. */
-import type { StageConfig } from "../config/campaignConfig.js";
-import { countIterationSamples, samplesByOffset, setVerdicts } from "../db/repos/samples.js";
-import type { SampleKind, Verdict } from "../domain/types.js";
-import { verifyRules } from "../verification/rules.js";
-import type { BatchResult, StageHandler } from "./types.js";
+import type { StageConfigOf } from "../../specs.js";
+import { setVerdicts, type SampleRow } from "../../../db/repos/samples.js";
+import type { SampleKind, Verdict } from "../../../domain/types.js";
+import { verifyRules } from "../../../verification/rules.js";
+import type { BatchResult, StageHandler } from "../../../framework/stage.js";
 
-type VerifyStage = Extract<StageConfig, { name: "verify.rules" }>;
+type VerifyStage = StageConfigOf<"verify.rules">;
 
-export const verifyRulesStage: StageHandler<VerifyStage, { verified: number }> = {
+export const verifyRulesHandler: StageHandler<VerifyStage, { verified: number }> = {
   name: "verify.rules",
 
-  async plan(ctx) {
-    const items = await countIterationSamples(ctx.deps.db, ctx.campaignId, ctx.iteration);
-    return { batches: Math.max(1, Math.ceil(items / ctx.stage.batchSize)), items };
-  },
-
+  // Planned by the framework: the iteration's samples, their batches fixed at planning (spec.ts).
   async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
-    const rows = await samplesByOffset(ctx.deps.db, {
-      campaignId: ctx.campaignId,
-      iteration: ctx.iteration,
-      offset: batchIndex * ctx.stage.batchSize,
-      limit: ctx.stage.batchSize,
-    });
+    const rows: SampleRow[] = [];
+    for (let afterId: string | undefined; ; ) {
+      const page = await ctx.batchSamples(batchIndex, { afterId, limit: 1000 });
+      rows.push(...page);
+      if (page.length < 1000) break;
+      afterId = page[page.length - 1]?.id;
+    }
     let verified = 0;
     let rejected = 0;
     const updates = rows.map((r) => {

@@ -6,14 +6,16 @@
  * retried batch only probes the categories that are missing.
  */
 import { setMaxListeners } from "node:events";
-import type { CampaignConfig, StageConfig } from "../config/campaignConfig.js";
-import { loadBfclCategory } from "../bfcl/data.js";
-import { runFastProbe, type ProbeChatClient } from "../bfcl/fastProbe.js";
-import { listBfclScores, upsertBfclScores, type BfclScoreRow } from "../db/repos/bfclScores.js";
-import { LlmError, type LlmClient } from "../llm/client.js";
-import { StageInputError, type BatchResult, type StageHandler } from "./types.js";
+import type { CampaignConfig } from "../../../config/campaignConfig.js";
+import type { StageConfigOf } from "../../specs.js";
+import { loadBfclCategory } from "../../../bfcl/data.js";
+import { runFastProbe, type ProbeChatClient } from "../../../bfcl/fastProbe.js";
+import { listBfclScores, upsertBfclScores, type BfclScoreRow } from "../../../db/repos/bfclScores.js";
+import { LlmError, type LlmClient } from "../../../llm/client.js";
+import { resolveRole, RoleResolutionError } from "../../../llm/roles.js";
+import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 
-type ProbeStage = Extract<StageConfig, { name: "evaluate.probe" }>;
+type ProbeStage = StageConfigOf<"evaluate.bfclFast">;
 
 export const PROBE_EVALUATOR = "toolloop-matcher" as const;
 /** The group row finalize writes; named so nobody mistakes it for BFCL's "overall". */
@@ -34,11 +36,12 @@ function batchCategories(stage: ProbeStage, batchIndex: number): string[] {
 }
 
 function requirePolicy(config: CampaignConfig): { maxConcurrency: number } {
-  const policy = config.roles.policy;
-  if (!policy) throw new StageInputError("roles.policy: evaluate.probe needs the policy role (the model to probe) in the campaign config");
-  const endpoint = config.endpoints[policy.endpoint];
-  if (!endpoint) throw new StageInputError(`roles.policy.endpoint: unknown endpoint "${policy.endpoint}"`);
-  return { maxConcurrency: endpoint.maxConcurrency };
+  try {
+    return { maxConcurrency: resolveRole(config, "policy").endpoint.maxConcurrency };
+  } catch (err) {
+    if (err instanceof RoleResolutionError) throw new StageInputError(`${err.message} (evaluate.bfclFast checks the policy model)`);
+    throw err;
+  }
 }
 
 async function categorySize(category: string, limit: number | undefined): Promise<number> {
@@ -47,7 +50,7 @@ async function categorySize(category: string, limit: number | undefined): Promis
     size = (await loadBfclCategory(category)).length;
   } catch (err) {
     // Missing or unreadable data is a setup problem a retry will not fix.
-    throw new StageInputError(`evaluate.probe: cannot load BFCL category "${category}": ${err instanceof Error ? err.message : String(err)}`);
+    throw new StageInputError(`evaluate.bfclFast: cannot load BFCL category "${category}": ${err instanceof Error ? err.message : String(err)}`);
   }
   return limit === undefined ? size : Math.min(size, limit);
 }
@@ -78,8 +81,8 @@ export function probeClient(policy: LlmClient, counters: { failedRequests: numbe
   };
 }
 
-export const evaluateProbeStage: StageHandler<ProbeStage, ProbeProgress> = {
-  name: "evaluate.probe",
+export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = {
+  name: "evaluate.bfclFast",
 
   async plan(ctx) {
     requirePolicy(ctx.config);

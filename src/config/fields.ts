@@ -1,0 +1,56 @@
+/**
+ * The building blocks of config schemas, shared by the campaign envelope and every stage's spec:
+ * bounded numbers and strings with messages that say what was expected. Pure (workflows may import it).
+ */
+import { z } from "zod";
+
+/**
+ * Upper bounds on everything a config can size. They keep a hostile or mistyped config from planning
+ * work no history can hold (10^15 batches), from holding a worker for hours, or from carrying
+ * megabytes into every workflow payload; each is far above what a real campaign needs.
+ */
+export const CONFIG_LIMITS = {
+  /** Serialized config (JSON text, UTF-8 bytes); Temporal payloads are capped at 2 MB in all. */
+  configBytes: 1024 * 1024,
+  /** Samples one synthesize stage may produce per iteration. */
+  count: 1_000_000,
+  /** Batches one stage may plan (each chunk of 500 runs in a child workflow's history). */
+  batchesPerStage: 10_000,
+  iterations: 10_000,
+  maxRetries: 20,
+  maxTokens: 131_072,
+  timeoutMs: 3_600_000,
+  maxConcurrency: 4096,
+  limitPerCategory: 100_000,
+  stages: 64,
+  toolSources: 256,
+  endpoints: 64,
+  roles: 64,
+  nameLength: 63,
+  modelLength: 256,
+  pathLength: 4096,
+  urlLength: 2048,
+} as const;
+
+/** A value as messages quote it: short, and safe for anything a hostile input holds. */
+export function preview(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
+  return Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : typeof v;
+}
+
+export const int = (what: string) => z.number({ error: `expected ${what}` }).int(`expected ${what}`);
+export const positiveInt = int("a positive integer").positive("expected a positive integer");
+export const nonNegativeInt = int("a non-negative integer").min(0, "expected a non-negative integer");
+export const atMost = (n: number, why = "") => `expected at most ${n}${why}`;
+export const fraction = z.number({ error: "expected a number between 0 and 1" }).min(0, "expected a number between 0 and 1").max(1, "expected a number between 0 and 1");
+export const temperature = z.number({ error: "expected a number between 0 and 2" }).min(0, "expected a number between 0 and 2").max(2, "expected a number between 0 and 2");
+export const boundedString = (max: number, what: string) =>
+  z.string({ error: "expected a non-empty string" }).min(1, "expected a non-empty string").max(max, `expected at most ${max} characters (${what})`);
+export const name = boundedString(CONFIG_LIMITS.nameLength, "a name");
+export const model = boundedString(CONFIG_LIMITS.modelLength, "a model name");
+export const filePath = boundedString(CONFIG_LIMITS.pathLength, "a path").refine((p) => !p.includes("\0"), "must not contain a NUL character");
+
+/** A stage's `batchSize`, with its own default and ceiling. */
+export const batchSize = (defaultSize: number, max = 2000) => positiveInt.max(max, atMost(max)).default(defaultSize);
+export const limitPerCategory = positiveInt.max(CONFIG_LIMITS.limitPerCategory, atMost(CONFIG_LIMITS.limitPerCategory));

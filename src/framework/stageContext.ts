@@ -1,0 +1,38 @@
+/**
+ * Builds a stage's context for one step: role clients wired to a request ledger, the batch's
+ * planned samples, the iteration's output folder. Activities use it; so do tests that call a
+ * handler directly.
+ */
+import path from "node:path";
+import type { CampaignConfig } from "../config/campaignConfig.js";
+import type { Db } from "../db/client.js";
+import { pageBatchSamples } from "../db/repos/stageBatchItems.js";
+import { RequestLedger } from "./requestLedger.js";
+import type { StageContext, StageDeps, StageEntry } from "./stage.js";
+
+export function buildStageContext<S extends StageEntry>(p: {
+  campaignId: string;
+  iteration: number;
+  config: CampaignConfig;
+  stage: S;
+  deps: StageDeps;
+  signal: AbortSignal;
+  /** The step's ledger; a new one (batch unknown) when absent. */
+  ledger?: RequestLedger;
+}): { ctx: StageContext<S>; ledger: RequestLedger } {
+  const key = { campaignId: p.campaignId, iteration: p.iteration, stage: p.stage.name };
+  const ledger = p.ledger ?? new RequestLedger(p.deps.db, { ...key, batchIndex: null });
+  const db: Db = p.deps.db;
+  const ctx: StageContext<S> = {
+    campaignId: p.campaignId,
+    iteration: p.iteration,
+    config: p.config,
+    stage: p.stage,
+    deps: p.deps,
+    signal: p.signal,
+    llm: (role) => p.deps.createLlm(p.config, role, ledger),
+    batchSamples: (batchIndex, page) => pageBatchSamples(db, key, batchIndex, page),
+    outputDir: () => path.resolve(p.deps.baseDir, p.config.output.dir, p.campaignId, `iter-${p.iteration}`),
+  };
+  return { ctx, ledger };
+}

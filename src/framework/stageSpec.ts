@@ -1,0 +1,73 @@
+/**
+ * What a stage is, without doing anything: its name, config schema, where it runs, the roles it
+ * calls and what it reads and writes. Pure (no I/O): the config schema and the frozen campaign plan
+ * are built from the list of specs, and workflows only ever see the scheduling part.
+ */
+import type { z } from "zod";
+import type { LatencyClass } from "../taskQueues.js";
+
+/** A role's name in `roles` (generator, judge, policy; later user, planner, toolServer, ...). */
+export type RoleName = string;
+
+/**
+ * The samples a stage reads. Its batches are fixed when the stage is planned (the member ids of each
+ * batch are stored with the stage run), so rows other stages add or change later never move them.
+ */
+export interface SampleSelection {
+  /** The stage's own iteration (pools arrive with the self-evolution stages). */
+  scope: "iteration";
+  /** Only samples of these origins (synthesized, repaired, expanded, ...); all when absent. */
+  origins?: readonly string[];
+  /** Only samples in these statuses; all when absent. */
+  statuses?: readonly string[];
+}
+
+export type StageInput<C> =
+  /** Numbered work slots the stage fills itself (synthesis): `items(config)` of them. */
+  | { kind: "slots"; items(config: C): number; describe: string }
+  /**
+   * Samples chosen by a selection, planned into batches of `batchSize` ids, or into one batch when
+   * the stage writes one artifact from all of them (`batchSize` is then its read page size).
+   */
+  | { kind: "samples"; selection(config: C): SampleSelection; oneBatch?: boolean; describe: string }
+  /** Something outside the sample store (a benchmark's data); the handler plans its own batches. */
+  | { kind: "external"; describe: string };
+
+export interface StageSpec<N extends string = string, C extends { name: N; batchSize: number } = { name: N; batchSize: number }> {
+  name: N;
+  /** A human label for status lines and the UI. */
+  title: string;
+  /** The task queue its batches run on. */
+  latency: LatencyClass;
+  /** Upper bound for one batch activity. */
+  batchTimeoutMinutes: number;
+  /** Config schema of one `stages[]` entry: a strict object whose `name` is this stage's name. */
+  schema: z.ZodType<C, unknown>;
+  /** Roles the stage calls; a config naming the stage must configure each. */
+  roles: readonly RoleName[];
+  reads: StageInput<C>;
+  /** What the stage writes, for the README and `campaign validate`. */
+  writes: string;
+  /** Former names still accepted in configs, each with a deprecation message naming this one. */
+  formerNames?: readonly string[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStageSpec = StageSpec<string, any>;
+
+/** Keeps a spec's literal name and config type (so the union of configs is derived from the list). */
+export function defineStage<const N extends string, C extends { name: N; batchSize: number }>(spec: StageSpec<N, C>): StageSpec<N, C> {
+  return spec;
+}
+
+/** The scheduling a workflow needs of a stage, frozen into the campaign plan. */
+export interface StageScheduling {
+  name: string;
+  title: string;
+  latency: LatencyClass;
+  batchTimeoutMinutes: number;
+}
+
+export function schedulingOf(spec: Pick<StageSpec, "name" | "title" | "latency" | "batchTimeoutMinutes">): StageScheduling {
+  return { name: spec.name, title: spec.title, latency: spec.latency, batchTimeoutMinutes: spec.batchTimeoutMinutes };
+}

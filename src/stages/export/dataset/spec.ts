@@ -1,0 +1,27 @@
+import { z } from "zod";
+import { atMost, positiveInt } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+
+export const EXPORTABLE_STATUSES = ["verified", "pending", "rejected"] as const;
+
+export const exportDatasetSpec = defineStage({
+  name: "export.dataset",
+  title: "dataset export",
+  latency: "default",
+  batchTimeoutMinutes: 30,
+  roles: [],
+  reads: { kind: "samples", selection: (c) => ({ scope: "iteration", statuses: c.include }), oneBatch: true, describe: "the iteration's samples in the `include` statuses, fixed at planning" },
+  writes: "dataset.jsonl (OpenAI chat format with tools) and dataset.manifest.json per iteration",
+  schema: z.strictObject({
+    name: z.literal("export.dataset"),
+    /** Samples read per page; one batch writes the whole file. */
+    batchSize: positiveInt.max(100_000, atMost(100_000)).default(5000),
+    /** Which sample statuses to export. */
+    include: z
+      .array(z.enum(EXPORTABLE_STATUSES, { error: 'expected "verified", "pending" or "rejected"' }), { error: "expected a list of sample statuses" })
+      .min(1, "expected at least one status")
+      .max(3, "expected each status at most once")
+      .refine((c) => new Set(c).size === c.length, "expected each status at most once")
+      .default(["verified"]),
+  }),
+});

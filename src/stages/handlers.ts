@@ -1,0 +1,21 @@
+/**
+ * Stage name -> handler, for workers only (handlers do I/O). `satisfies` makes a spec without a
+ * handler, or a handler without a spec, a compile error.
+ */
+import type { StageHandler } from "../framework/stage.js";
+import { evaluateBfclHandler } from "./evaluate/bfcl/handler.js";
+import { evaluateBfclFastHandler } from "./evaluate/bfclFast/handler.js";
+import { exportDatasetHandler } from "./export/dataset/handler.js";
+import type { StageConfigOf, StageName } from "./specs.js";
+import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
+import { verifyRulesHandler } from "./verify/rules/handler.js";
+
+// Handlers differ in their progress-detail type; the map only fixes the config type per name.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const STAGE_HANDLERS = {
+  "synthesize.singleTurn": synthesizeSingleTurnHandler,
+  "verify.rules": verifyRulesHandler,
+  "export.dataset": exportDatasetHandler,
+  "evaluate.bfcl": evaluateBfclHandler,
+  "evaluate.bfclFast": evaluateBfclFastHandler,
+} satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> };

@@ -1,0 +1,20 @@
+/**
+ * Every built-in stage's spec, in one list: the config's `stages[]` union, the UI titles, the
+ * scheduling workflows get and the "unknown stage" message are all derived from it. Pure (no I/O).
+ * Adding a stage: its folder (spec.ts + handler.ts), one line here and one in handlers.ts.
+ */
+import type { StageSpec } from "../framework/stageSpec.js";
+import { evaluateBfclSpec } from "./evaluate/bfcl/spec.js";
+import { evaluateBfclFastSpec } from "./evaluate/bfclFast/spec.js";
+import { exportDatasetSpec } from "./export/dataset/spec.js";
+import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
+import { verifyRulesSpec } from "./verify/rules/spec.js";
+
+export const STAGE_SPECS = [synthesizeSingleTurnSpec, verifyRulesSpec, exportDatasetSpec, evaluateBfclSpec, evaluateBfclFastSpec] as const;
+
+export type BuiltInStageSpec = (typeof STAGE_SPECS)[number];
+export type StageName = BuiltInStageSpec["name"];
+type ConfigOf<S> = S extends StageSpec<string, infer C> ? C : never;
+/** The config of one `stages[]` entry of the named stage (defaults applied). */
+export type StageConfigOf<N extends StageName> = ConfigOf<Extract<BuiltInStageSpec, { name: N }>>;
+export type StageConfig = { [N in StageName]: StageConfigOf<N> }[StageName];

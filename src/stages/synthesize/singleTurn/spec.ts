@@ -1,0 +1,27 @@
+import { z } from "zod";
+import { atMost, batchSize, CONFIG_LIMITS, fraction, positiveInt } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+
+export const synthesizeSingleTurnSpec = defineStage({
+  name: "synthesize.singleTurn",
+  title: "single-turn synthesis",
+  latency: "llm",
+  batchTimeoutMinutes: 60,
+  roles: ["generator"],
+  reads: { kind: "slots", items: (c) => c.count, describe: "count numbered slots of the iteration; tools from the campaign's library" },
+  writes: "samples (origin synthesized, one per slot) or a slot outcome (model failed, duplicate content); LLM requests",
+  schema: z.strictObject({
+    name: z.literal("synthesize.singleTurn"),
+    batchSize: batchSize(200),
+    /** Samples to synthesize per iteration. */
+    count: positiveInt.max(CONFIG_LIMITS.count, atMost(CONFIG_LIMITS.count, " samples per iteration")),
+    /** Relative proportions of the three single-turn kinds; normalised, at least one must be > 0. */
+    mix: z
+      .strictObject({ standard: fraction.default(0.6), parallel: fraction.default(0.25), irrelevance: fraction.default(0.15) })
+      .default({ standard: 0.6, parallel: 0.25, irrelevance: 0.15 })
+      .refine((m) => m.standard + m.parallel + m.irrelevance > 0, "expected at least one proportion above 0"),
+    /** Tools offered per sample (the target tools plus distractors). */
+    toolsPerSample: positiveInt.max(32, atMost(32)).default(4),
+    maxParallelCalls: positiveInt.max(8, atMost(8)).default(3),
+  }),
+});

@@ -1,0 +1,84 @@
+/**
+ * Runs one stage of an iteration: plan (what is left), its batches — in lanes here, or in chunk
+ * children when there are more than one history should hold — and the finalize step.
+ */
+import { condition, patched, startChild, workflowInfo } from "@temporalio/workflow";
+import type { BatchCounts, StageRef } from "../activities/types.js";
+import type { StageScheduling } from "../src/framework/stageSpec.js";
+import type { StageActivities } from "./activityOptions.js";
+import { runBatchLanes } from "./batchLanes.js";
+import { pauseSignal, type StageStatus } from "./definitions.js";
+import type { IterationState } from "./iterationState.js";
+import { BATCHES_PER_CHILD, stageBatchesWorkflow } from "./stageBatches.js";
+
+/** Stages with more pending batches than one child takes run them in child workflows, a chunk each. */
+export const PATCH_STAGE_CHUNKS = "stage-chunks-v1";
+
+export async function runStage(
+  state: IterationState,
+  acts: StageActivities,
+  ref: StageRef,
+  st: StageStatus,
+  parallelism: number,
+  /** Passed to chunk children; absent for workflows started before configs were frozen. */
+  scheduling: StageScheduling | undefined,
+): Promise<void> {
+  const plan = await acts.planStage(ref);
+  if (plan.alreadyDone) {
+    st.state = plan.status;
+    st.counts = numericCounts(plan.result);
+    return;
+  }
+  st.batchesTotal = plan.batches;
+  st.batchesDone = plan.batches - plan.pendingBatches.length;
+  st.itemsTotal = plan.items;
+  st.itemsDone = plan.doneItems;
+  st.counts = { ...plan.doneCounts };
+  const addCounts = (counts: Record<string, number>) => {
+    for (const [k, v] of Object.entries(counts)) st.counts[k] = (st.counts[k] ?? 0) + v;
+  };
+
+  if (plan.pendingBatches.length > BATCHES_PER_CHILD && patched(PATCH_STAGE_CHUNKS)) {
+    // Each chunk's batches run in a child's history; this one records only the children.
+    for (let from = 0; from < plan.pendingBatches.length && !state.aborted; from += BATCHES_PER_CHILD) {
+      await condition(() => !state.status.paused || state.aborted);
+      if (state.aborted) return;
+      const chunk = await startChild(stageBatchesWorkflow, {
+        workflowId: `${workflowInfo().workflowId}-${ref.stage}-a${st.attempts}-from${plan.pendingBatches[from]}`,
+        taskQueue: workflowInfo().taskQueue,
+        args: [{ ref, batches: plan.pendingBatches.slice(from, from + BATCHES_PER_CHILD), parallelism, paused: state.status.paused, scheduling }],
+      });
+      state.chunk = chunk;
+      // A pause that arrived while the child was starting.
+      if (state.status.paused) await chunk.signal(pauseSignal);
+      let r: Awaited<ReturnType<typeof stageBatchesWorkflow>>;
+      try {
+        r = await chunk.result();
+      } finally {
+        state.chunk = undefined;
+      }
+      st.batchesDone += r.batchesDone;
+      st.itemsDone += r.items;
+      addCounts(r.counts);
+    }
+  } else {
+    await runBatchLanes(acts, ref, plan.pendingBatches, parallelism, {
+      paused: () => state.status.paused,
+      aborted: () => state.aborted,
+      onBatchDone: (r: BatchCounts) => {
+        st.batchesDone++;
+        st.itemsDone += r.items;
+        addCounts(r);
+      },
+    });
+  }
+  const summary = await acts.completeStage(ref);
+  st.state = "succeeded";
+  st.counts = { ...st.counts, ...numericCounts(summary) };
+}
+
+export function numericCounts(r: Record<string, unknown> | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(r ?? {})) if (typeof v === "number") out[k] = v;
+  return out;
+}
