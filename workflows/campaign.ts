@@ -113,6 +113,17 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     status.lastError = `aborted by operator${req?.reason ? `: ${req.reason}` : ""}`;
     forward((c) => c.signal(abortSignal, req));
   });
+  // The iteration reports its state at transitions, so the campaign's status tells the truth
+  // (waiting_for_operator, paused). The description says it is not an operator control.
+  setHandler(
+    iterationProgressSignal,
+    (s) => {
+      if (s.iteration !== iteration) return;
+      status.currentIteration = s;
+      publish();
+    },
+    { description: "internal: progress reports from the iteration child workflow; not an operator control" },
+  );
   if (frozen) {
     // The iteration owns its stages' state (query it, or filter on its search attributes); a decision
     // sent here is forwarded to it as the same update, and its answer (or refusal) is returned.
@@ -132,11 +143,6 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     setHandler(retryStageUpdate, decide("retry"), { validator });
     setHandler(skipStageUpdate, decide("skip"), { validator });
   } else {
-    setHandler(iterationProgressSignal, (s) => {
-      if (s.iteration !== iteration) return;
-      status.currentIteration = s;
-      publish();
-    });
     const operatorDecision = (action: "retry" | "skip") => async (d?: { stage?: string }) => {
       const waiting = status.currentIteration?.stages.find((s) => s.state === "waiting_for_operator");
       const stage = waiting?.name ?? d?.stage ?? "";

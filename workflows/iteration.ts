@@ -27,7 +27,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const byCause = retryByCause();
   const frozen = frozenConfig();
   const bookkeeping = bookkeepingActivities(byCause);
-  const state = new IterationState(campaignId, iteration, !frozen);
+  const state = new IterationState(campaignId, iteration);
   state.installHandlers();
 
   // The frozen config's plan for this iteration, recorded in history: replays never re-apply defaults.

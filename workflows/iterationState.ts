@@ -32,16 +32,7 @@ export class IterationState {
   private readonly sa = new SearchAttributeTracker();
   private readonly parent = workflowInfo().parent;
 
-  /**
-   * `signalParent`: campaigns started before configs were frozen follow their iteration through a
-   * progress signal; newer ones do not (the UI would offer it to operators as one of theirs), and
-   * the iteration's own status query and search attributes are the truth.
-   */
-  constructor(
-    campaignId: string,
-    iteration: number,
-    private readonly signalParent: boolean,
-  ) {
+  constructor(campaignId: string, iteration: number) {
     this.status = { campaignId, iteration, state: "running", paused: false, stages: [] };
   }
 
@@ -60,7 +51,7 @@ export class IterationState {
       status.state = this.waitingStage() ? "waiting_for_operator" : status.paused ? "paused" : "running";
     }
     this.sa.update({ campaignId: status.campaignId, iteration: status.iteration, stage: status.currentStage, status: status.state });
-    if (this.parent && this.signalParent) await getExternalWorkflowHandle(this.parent.workflowId).signal(iterationProgressSignal, status).catch(() => undefined);
+    if (this.parent) await getExternalWorkflowHandle(this.parent.workflowId).signal(iterationProgressSignal, status).catch(() => undefined);
   }
 
   /** Registers the operator surface. */

@@ -10,12 +10,12 @@ import type { StageConfigOf, StageName } from "./specs.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
 
-// Handlers differ in their progress-detail type; the map only fixes the config type per name.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const STAGE_HANDLERS = {
   "synthesize.singleTurn": synthesizeSingleTurnHandler,
   "verify.rules": verifyRulesHandler,
   "export.dataset": exportDatasetHandler,
   "evaluate.bfcl": evaluateBfclHandler,
   "evaluate.bfclFast": evaluateBfclFastHandler,
+  // Handlers differ in their progress-detail type; the map only fixes the config type per name.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
 } satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> };

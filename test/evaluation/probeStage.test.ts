@@ -38,13 +38,13 @@ function rawConfig(stage: Record<string, unknown>, opts: { policy?: boolean; bas
   };
 }
 
-function configErrors(stage: Record<string, unknown>): string {
-  const r = parseCampaignConfig(rawConfig(stage));
+function configErrors(stage: Record<string, unknown>, opts: { policy?: boolean } = {}): string {
+  const r = parseCampaignConfig(rawConfig(stage, opts));
   assert.equal(r.ok, false, `expected ${JSON.stringify(stage)} to be rejected`);
   return r.ok ? "" : r.error.message;
 }
 
-test("evaluate.probe config: defaults, category validation with the entry's path", () => {
+test("evaluate.bfclFast config: defaults, category validation with the entry's path", () => {
   assert.deepEqual([...BFCL_FAST_CATEGORIES], [...BFCL_SINGLE_TURN_CATEGORIES], "the config's list matches the data module's");
   const r = parseCampaignConfig(rawConfig({}));
   assert.ok(r.ok, r.ok ? "" : r.error.message);
@@ -53,7 +53,7 @@ test("evaluate.probe config: defaults, category validation with the entry's path
   assert.equal(STAGE_SPECS.find((x) => x.name === "evaluate.bfclFast")?.latency, "llm");
   assert.equal(STAGE_HANDLERS["evaluate.bfclFast"], evaluateBfclFastHandler);
 
-  assert.match(configErrors({ categories: ["simple", "simpel"] }), /stages\[1\]\.categories\[1\]: unknown or multi-turn BFCL category "simpel"; the fast probe scores: simple, multiple/);
+  assert.match(configErrors({ categories: ["simple", "simpel"] }), /stages\[1\]\.categories\[1\]: unknown or multi-turn BFCL category "simpel"; the fast check scores: simple, multiple/);
   assert.match(configErrors({ categories: ["multi_turn_base"] }), /stages\[1\]\.categories\[0\]: unknown or multi-turn BFCL category "multi_turn_base"/);
   assert.match(configErrors({ categories: [] }), /stages\[1\]\.categories: expected at least one category/);
   assert.match(configErrors({ categories: ["simple", "simple"] }), /stages\[1\]\.categories: expected each category at most once/);
@@ -159,10 +159,13 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   assert.equal(chatRequests() - mark, 5);
 });
 
-test("evaluate.probe: missing policy role, a batch outside the plan, and an aborted batch", { timeout: 60_000 }, async () => {
-  const noPolicy = context(`probe-nopolicy-${RUN}`, campaign({ categories: ["simple"] }, { policy: false }));
-  await assert.rejects(evaluateBfclFastHandler.plan!(noPolicy), (err: unknown) => err instanceof StageInputError && /^roles\.policy: /.test(err.message));
-  await assert.rejects(evaluateBfclFastHandler.runBatch(noPolicy, 0, { resumeFrom: undefined, report: () => undefined }), /roles\.policy/);
+test("evaluate.bfclFast: the former name is accepted with a warning; a missing policy role, a batch outside the plan, an aborted batch", { timeout: 60_000 }, async () => {
+  const former = parseCampaignConfig({ ...rawConfig({}, { baseUrl: sim.url }), stages: [{ name: "verify.rules" }, { name: "evaluate.probe", categories: ["simple"] }] });
+  assert.ok(former.ok);
+  assert.equal(former.config.stages[1]?.name, "evaluate.bfclFast");
+  assert.deepEqual(former.warnings, ['stages[1].name: "evaluate.probe" is deprecated; it is now "evaluate.bfclFast" (same stage, same options)']);
+  // Validation refuses a config whose stage calls a role it does not configure.
+  assert.match(configErrors({ categories: ["simple"] }, { policy: false }), /roles\.policy: stages\[1\] \(evaluate\.bfclFast\) calls the policy role; add roles\.policy/);
 
   const ctx = context(`probe-plan-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }));
   await assert.rejects(evaluateBfclFastHandler.runBatch(ctx, 1, { resumeFrom: undefined, report: () => undefined }), /batch 1 is outside the plan/);

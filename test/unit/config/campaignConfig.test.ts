@@ -42,7 +42,7 @@ test("unknown stage names are rejected, not ignored", () => {
   cfg.stages.push({ name: "train.grpo" });
   const msgs = issues(cfg);
   assert.equal(msgs.length, 1);
-  assert.match(msgs[0] as string, /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "export.dataset", "evaluate.bfcl", "evaluate.probe"$/);
+  assert.match(msgs[0] as string, /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast"$/);
 });
 
 test("unknown fields are rejected with their path", () => {
@@ -120,7 +120,7 @@ test("every count has an upper bound with a message naming the field", () => {
   assert.match(issues({ ...valid(), seed: 2 ** 53 })[0] as string, /^seed: /);
   assert.ok(parseCampaignConfig({ ...valid(), seed: Number.MAX_SAFE_INTEGER }).ok);
   assert.deepEqual(issues({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 1_000_001, batchSize: 2000 }] }), ["stages[0].count: expected at most 1000000 samples per iteration"]);
-  assert.deepEqual(issues({ ...valid(), stages: [{ name: "evaluate.probe", limitPerCategory: 100_001 }] }), ["stages[0].limitPerCategory: expected at most 100000"]);
+  assert.deepEqual(issues({ ...valid(), stages: [{ name: "evaluate.bfclFast", limitPerCategory: 100_001 }], roles: { ...valid().roles, policy: { endpoint: "sim", model: "m" } } }), ["stages[0].limitPerCategory: expected at most 100000"]);
   assert.deepEqual(issues({ ...valid(), output: { dir: "d".repeat(4097) } }), ["output.dir: expected at most 4096 characters (a path)"]);
   assert.deepEqual(issues({ ...valid(), tools: { sources: [{ kind: "mcp", path: "a\0b" }] } }), ["tools.sources[0].path: must not contain a NUL character"]);
 });

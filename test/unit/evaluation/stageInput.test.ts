@@ -29,14 +29,22 @@ function config(extra: Record<string, unknown>): CampaignConfig {
   return r.config;
 }
 
-test("evaluate.bfcl without a policy role is a StageInputError naming roles.policy", async () => {
-  await assert.rejects(evaluateBfclHandler.plan!(ctx(config({}))), (err: unknown) => err instanceof StageInputError && /roles\.policy/.test(err.message));
+test("a config with evaluate.bfcl but no policy role is refused at validation, naming roles.policy", () => {
+  const r = parseCampaignConfig({
+    name: "u",
+    endpoints: { sim: { baseUrl: "http://127.0.0.1:9/v1" } },
+    roles: { generator: { endpoint: "sim", model: "m" } },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "evaluate.bfcl", categories: ["simple"] }],
+  });
+  assert.ok(!r.ok);
+  assert.match(r.error.message, /roles\.policy: stages\[0\] \(evaluate\.bfcl\) calls the policy role/);
 });
 
 test("evaluate.bfcl with an unset API key variable names the endpoint and the variable", async () => {
   delete process.env.TOOLLOOP_TEST_UNSET_KEY;
   const c = config({ roles: { generator: { endpoint: "sim", model: "m" }, policy: { endpoint: "sim", model: "p" } } });
-  await assert.rejects(evaluateBfclHandler.plan!(ctx(c)), (err: unknown) => err instanceof StageInputError && /endpoints\.sim\.apiKeyEnv: environment variable TOOLLOOP_TEST_UNSET_KEY is not set/.test(err.message));
+  await assert.rejects(evaluateBfclHandler.plan!(ctx(c)), (err: unknown) => err instanceof StageInputError && /environment variable TOOLLOOP_TEST_UNSET_KEY \(named by endpoints\.sim\.apiKeyEnv for roles\.policy\) is not set/.test(err.message));
 });
 
 test("evaluate.bfcl with TOOLLOOP_BFCL_PYTHON pointing nowhere is a StageInputError naming it", async () => {
