@@ -117,7 +117,7 @@ export async function createChaosHarness(name: string, simOptions: SimulatorOpti
       const logFile = path.join(workDir, `worker-${++workerSeq}.log`);
       const out = fs.openSync(logFile, "a");
       const child = spawn(process.execPath, [CLI_PATH, "worker", "--base-dir", workDir], {
-        env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, DATABASE_URL: databaseUrl, TOOLLOOP_QUEUE_PREFIX: queuePrefix },
+        env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: "default", DATABASE_URL: databaseUrl, TOOLLOOP_QUEUE_PREFIX: queuePrefix },
         stdio: ["ignore", out, out],
       });
       fs.closeSync(out);

@@ -4,7 +4,7 @@
  * the simulator received must be recorded in llm_requests (and nothing else).
  */
 import { after, before, test } from "node:test";
-import { assertChecks, chaosCampaignConfig, createChaosHarness, runChaosCampaign, RECOVERABLE_FAULTS_30, type ChaosHarness } from "./harness.js";
+import { assertChecks, chaosCampaignConfig, createChaosHarness, runChaosCampaign, sleep, RECOVERABLE_FAULTS_30, type ChaosHarness } from "./harness.js";
 
 const SIM_SEED = 11;
 let h: ChaosHarness;
@@ -18,7 +18,7 @@ after(async () => {
 
 test("30% LLM faults: completes with the expected samples and every request recorded", { timeout: 240_000 }, async () => {
   h.sim.setFaults(RECOVERABLE_FAULTS_30);
-  const run = await runChaosCampaign(h, { name: "faults", config: chaosCampaignConfig(h.sim.url), simSeed: SIM_SEED, timeoutMs: 180_000, chaos: async () => undefined });
+  const run = await runChaosCampaign(h, { name: "faults", config: chaosCampaignConfig(h.sim.url, 200), simSeed: SIM_SEED, timeoutMs: 180_000, chaos: async () => undefined });
   h.sim.setFaults({});
   assertChecks("30% LLM faults", run);
 });
@@ -46,4 +46,37 @@ test("kill -9 of the worker 4 times during synthesis, with 30% LLM faults", { ti
   console.log(`[chaos] killed: ${kills.join("; ")}`);
   run.checks.unshift({ name: "killed 4 times mid-stage", ok: kills.length === 4, detail: kills.join("; ") || "none" });
   assertChecks("kill -9 x4 + 30% LLM faults", run);
+});
+
+test("kill -9 three times in a row, each as soon as the retried batches run again", { timeout: 300_000 }, async () => {
+  // The issue's case: each crash costs the running batches an attempt, so the same batches lose
+  // three attempts in a row. Infrastructure failures must not count against the batch's attempts.
+  const kills: string[] = [];
+  const run = await runChaosCampaign(h, {
+    name: "kill9rapid",
+    config: chaosCampaignConfig(h.sim.url),
+    simSeed: SIM_SEED,
+    timeoutMs: 240_000,
+    chaos: async (campaignId) => {
+      const stored = await h.waitForStored(campaignId, 40, 120_000);
+      for (let k = 1; k <= 3; k++) {
+        const victims = h.liveWorkers();
+        await Promise.all(victims.map((w) => w.kill9()));
+        kills.push(`${victims.map((w) => w.pid).join("+")} (${k === 1 ? `at ${stored} stored` : "right after the retry started"})`);
+        const requestsAtKill = h.sim.stats().requests;
+        h.startWorker();
+        if (k === 3) break;
+        // The retry of the killed batches has started once LLM requests arrive again.
+        const deadline = Date.now() + 90_000;
+        while (h.sim.stats().requests === requestsAtKill) {
+          if (Date.now() > deadline) throw new Error("no LLM request within 90 s of restarting the worker");
+          await sleep(100);
+        }
+        await sleep(1_000);
+      }
+    },
+  });
+  console.log(`[chaos] killed: ${kills.join("; ")}`);
+  run.checks.unshift({ name: "killed 3 times in a row", ok: kills.length === 3, detail: kills.join("; ") || "none" });
+  assertChecks("kill -9 x3 in a row", run);
 });
