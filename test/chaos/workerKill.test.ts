@@ -4,6 +4,7 @@
  * the simulator received must be recorded in llm_requests (and nothing else).
  */
 import { after, before, test } from "node:test";
+import { campaignWorkflowId, iterationWorkflowId } from "../../workflows/definitions.js";
 import { assertChecks, chaosCampaignConfig, createChaosHarness, runChaosCampaign, sleep, RECOVERABLE_FAULTS_30, type ChaosHarness } from "./harness.js";
 
 const SIM_SEED = 11;
@@ -52,17 +53,27 @@ test("kill -9 three times in a row, each as soon as the retried batches run agai
   // The issue's case: each crash costs the running batches an attempt, so the same batches lose
   // three attempts in a row. Infrastructure failures must not count against the batch's attempts.
   const kills: string[] = [];
+  // Slow enough that a batch of 40 takes seconds (2 requests per slot, 8 at a time), so each kill
+  // lands inside the retried batches rather than after they finished.
+  h.sim.setLatency(400);
   const run = await runChaosCampaign(h, {
     name: "kill9rapid",
     config: chaosCampaignConfig(h.sim.url),
     simSeed: SIM_SEED,
     timeoutMs: 240_000,
     chaos: async (campaignId) => {
-      const stored = await h.waitForStored(campaignId, 40, 120_000);
+      await h.waitForStored(campaignId, 40, 120_000);
       for (let k = 1; k <= 3; k++) {
+        // Which activity attempts the kill hits (state 1 scheduled, 2 started), to show it is the same batches again.
+        const inFlight = await h.client.workflow
+          .getHandle(iterationWorkflowId(campaignWorkflowId(campaignId), 1))
+          .describe()
+          .then((d) => (d.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name ?? "?"}#attempt${a.attempt ?? "?"}/state${String(a.state)}`).join(","))
+          .catch((err: unknown) => `describe failed: ${String(err)}`);
         const victims = h.liveWorkers();
         await Promise.all(victims.map((w) => w.kill9()));
-        kills.push(`${victims.map((w) => w.pid).join("+")} (${k === 1 ? `at ${stored} stored` : "right after the retry started"})`);
+        const stored = await h.countStored(campaignId);
+        kills.push(`${victims.map((w) => w.pid).join("+")} at ${stored} stored${k === 1 ? "" : " (right after the retry started)"}, in flight [${inFlight}]`);
         const requestsAtKill = h.sim.stats().requests;
         h.startWorker();
         if (k === 3) break;
@@ -72,10 +83,11 @@ test("kill -9 three times in a row, each as soon as the retried batches run agai
           if (Date.now() > deadline) throw new Error("no LLM request within 90 s of restarting the worker");
           await sleep(100);
         }
-        await sleep(1_000);
+        await sleep(500);
       }
     },
   });
+  h.sim.setLatency(60);
   console.log(`[chaos] killed: ${kills.join("; ")}`);
   run.checks.unshift({ name: "killed 3 times in a row", ok: kills.length === 3, detail: kills.join("; ") || "none" });
   assertChecks("kill -9 x3 in a row", run);
