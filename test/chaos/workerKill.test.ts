@@ -49,7 +49,7 @@ test("kill -9 of the worker 4 times during synthesis, with 30% LLM faults", { ti
   assertChecks("kill -9 x4 + 30% LLM faults", run);
 });
 
-test("kill -9 three times in a row, each as soon as the retried batches run again", { timeout: 300_000 }, async () => {
+test("kill -9 three times in a row, each once the retried batches run again", { timeout: 300_000 }, async () => {
   // The issue's case: each crash costs the running batches an attempt, so the same batches lose
   // three attempts in a row. Infrastructure failures must not count against the batch's attempts.
   const kills: string[] = [];
@@ -63,27 +63,26 @@ test("kill -9 three times in a row, each as soon as the retried batches run agai
     timeoutMs: 240_000,
     chaos: async (campaignId) => {
       await h.waitForStored(campaignId, 40, 120_000);
+      const iterationHandle = h.client.workflow.getHandle(iterationWorkflowId(campaignWorkflowId(campaignId), 1));
+      const batchAttempts = async () =>
+        ((await iterationHandle.describe()).raw.pendingActivities ?? [])
+          .filter((a) => a.activityType?.name === "runStageBatch")
+          .map((a) => ({ attempt: a.attempt ?? 0, started: String(a.state) === "2" || String(a.state) === "PENDING_ACTIVITY_STATE_STARTED" }));
       for (let k = 1; k <= 3; k++) {
-        // Which activity attempts the kill hits (state 1 scheduled, 2 started), to show it is the same batches again.
-        const inFlight = await h.client.workflow
-          .getHandle(iterationWorkflowId(campaignWorkflowId(campaignId), 1))
-          .describe()
-          .then((d) => (d.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name ?? "?"}#attempt${a.attempt ?? "?"}/state${String(a.state)}`).join(","))
-          .catch((err: unknown) => `describe failed: ${String(err)}`);
+        // Kill only once every in-flight batch runs attempt k (started), so all of them lose that attempt.
+        const deadline = Date.now() + 90_000;
+        let inFlight = await batchAttempts().catch(() => []);
+        while (inFlight.length === 0 || !inFlight.every((a) => a.attempt === k && a.started)) {
+          if (Date.now() > deadline) throw new Error(`batches never all reached attempt ${k}: ${JSON.stringify(inFlight)}`);
+          await sleep(200);
+          inFlight = await batchAttempts().catch(() => []);
+        }
+        await sleep(500);
         const victims = h.liveWorkers();
         await Promise.all(victims.map((w) => w.kill9()));
         const stored = await h.countStored(campaignId);
-        kills.push(`${victims.map((w) => w.pid).join("+")} at ${stored} stored${k === 1 ? "" : " (right after the retry started)"}, in flight [${inFlight}]`);
-        const requestsAtKill = h.sim.stats().requests;
+        kills.push(`${victims.map((w) => w.pid).join("+")} at ${stored} stored, batches in flight on attempt ${inFlight.map((a) => a.attempt).join(",")}`);
         h.startWorker();
-        if (k === 3) break;
-        // The retry of the killed batches has started once LLM requests arrive again.
-        const deadline = Date.now() + 90_000;
-        while (h.sim.stats().requests === requestsAtKill) {
-          if (Date.now() > deadline) throw new Error("no LLM request within 90 s of restarting the worker");
-          await sleep(100);
-        }
-        await sleep(500);
       }
     },
   });
