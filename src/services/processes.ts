@@ -71,6 +71,54 @@ export function tailFile(file: string, lines = 30): string {
   }
 }
 
+/** The file's size in bytes (0 when it does not exist): where the next start's log section begins. */
+export function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What was appended to `file` from byte `offset` on: the log of one start, not of earlier ones. */
+export function readFileFrom(file: string, offset: number): string {
+  try {
+    const buf = fs.readFileSync(file);
+    return buf.subarray(Math.min(offset, buf.length)).toString("utf8");
+  } catch {
+    return "";
+  }
+}
+
+export interface AddressInUse {
+  /** The log line that says so. */
+  line: string;
+  /** The port it names, when the line names one. */
+  port?: number;
+}
+
+/**
+ * The first "address already in use" line of a log section, wherever it is: a Go server that fails
+ * to bind can print a panic with hundreds of goroutine frames after it, so a tail misses it.
+ */
+export function findAddressInUse(logSection: string): AddressInUse | undefined {
+  for (const line of logSection.split("\n")) {
+    if (!/address already in use/i.test(line)) continue;
+    const port = /:(\d{1,5}):? (?:bind: )?address already in use/i.exec(line)?.[1] ?? /\bport (\d{1,5})\b/i.exec(line)?.[1];
+    return { line: line.trim(), ...(port ? { port: Number(port) } : {}) };
+  }
+  return undefined;
+}
+
+/** Error, fatal and panic lines of a log section (the first `max`), for an error message. */
+export function errorLines(logSection: string, max = 5): string[] {
+  return logSection
+    .split("\n")
+    .filter((l) => /^panic:|^fatal error:|level=(ERROR|FATAL|DPANIC|PANIC)\b/i.test(l.trim()))
+    .slice(0, max)
+    .map((l) => l.trim());
+}
+
 /*
  * Children that must not outlive this process. Node cannot ask the kernel to kill a child when the
  * parent dies (no PR_SET_PDEATHSIG), so this covers normal exit and fatal signals; SIGKILL of the

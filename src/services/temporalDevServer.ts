@@ -14,7 +14,7 @@ import { Connection } from "@temporalio/client";
 import { findTemporalCli } from "./temporalCli.js";
 import { searchAttributeFlags } from "./searchAttributes.js";
 import { findFreePorts } from "./ports.js";
-import { cleanupOnParentExit, isProcessAlive, processCommandLine, sleep, tailFile, terminateProcess } from "./processes.js";
+import { cleanupOnParentExit, errorLines, fileSize, findAddressInUse, isProcessAlive, processCommandLine, readFileFrom, sleep, tailFile, terminateProcess } from "./processes.js";
 
 export interface TemporalDevServerOptions {
   stateDir: string;
@@ -127,7 +127,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
 
   const cli = await findTemporalCli({ log });
   // Fixed ports cannot be retried; free ports can lose a race to another process, so try again.
-  const attempts = opts.port === undefined || opts.uiPort === undefined ? 3 : 1;
+  const fixedPorts = opts.port !== undefined && opts.uiPort !== undefined;
+  const attempts = fixedPorts ? 1 : 3;
   for (let attempt = 1; ; attempt++) {
     const [freeA, freeB] = await findFreePorts(2, HOST);
     const port = opts.port ?? (freeA as number);
@@ -135,14 +136,34 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     try {
       return await launch({ cli, files, port, uiPort, namespace, detached: opts.detached ?? false, readyTimeoutMs, log });
     } catch (err) {
-      const portClash = err instanceof PortInUseError;
-      if (!portClash || attempt >= attempts) throw err;
-      log(`port clash (${port}/${uiPort}); retrying with other ports`);
+      if (!(err instanceof PortInUseError)) throw err;
+      // A port we chose: another process may hold it (then no retry helps). A free port we picked:
+      // someone took it between our probe and the server's bind, or the server's own internal
+      // ports clashed; new ports may work.
+      const chosenByCaller = err.port !== undefined && (err.port === opts.port || err.port === opts.uiPort);
+      if (chosenByCaller || attempt >= attempts) throw new Error(portInUseMessage(err, { chosenByCaller, attempts: attempt, logFile: files.log }));
+      log(`port clash (${err.clash.line}); retrying with other ports`);
     }
   }
 }
 
-class PortInUseError extends Error {}
+class PortInUseError extends Error {
+  constructor(
+    readonly clash: { line: string; port?: number },
+    readonly port: number | undefined,
+    readonly ours: { port: number; uiPort: number },
+  ) {
+    super(clash.line);
+  }
+}
+
+function portInUseMessage(err: PortInUseError, p: { chosenByCaller: boolean; attempts: number; logFile: string }): string {
+  const which =
+    err.port === err.ours.port ? `gRPC port ${err.port}` : err.port === err.ours.uiPort ? `UI port ${err.port}` : err.port !== undefined ? `internal port ${err.port}` : `a port (gRPC ${err.ours.port}, UI ${err.ours.uiPort}, or one it picked itself)`;
+  const find = err.port !== undefined ? `Find the process holding it with \`ss -ltnp 'sport = :${err.port}'\` (or \`lsof -i :${err.port}\`) and stop it` : "Find the process holding it with `ss -ltnp`";
+  const remedy = p.chosenByCaller ? `${find}, or start with another port` : `${find}; ${p.attempts} attempt(s) with freshly picked free ports all clashed, so something on this machine is binding ports fast`;
+  return `Temporal dev server could not start: ${which} on ${HOST} is already in use. ${remedy}. The server said: ${err.clash.line} (full log: ${p.logFile})`;
+}
 
 async function launch(p: {
   cli: string;
@@ -158,6 +179,8 @@ async function launch(p: {
   args.push("--db-filename", p.files.db, "--log-level", "warn", ...searchAttributeFlags());
   if (p.namespace !== "default") args.push("--namespace", p.namespace);
 
+  // This start's section of the log (the file keeps every start's output) begins here.
+  const logOffset = fileSize(p.files.log);
   fs.appendFileSync(p.files.log, `--- ${new Date().toISOString()} ${p.cli} ${args.join(" ")}\n`);
   const logFd = fs.openSync(p.files.log, "a");
   let child: ChildProcess;
@@ -184,8 +207,11 @@ async function launch(p: {
   } catch (err) {
     unregister();
     if (exited === undefined) await terminateProcess(pid, { group: p.detached, graceMs: 2_000 }).catch(() => undefined);
-    const tail = tailFile(p.files.log, 20);
-    if (/address already in use/i.test(tail.split("--- ").pop() ?? "")) throw new PortInUseError(`Temporal dev server: port ${p.port} or ${p.uiPort} is in use`);
+    const section = readFileFrom(p.files.log, logOffset);
+    const clash = findAddressInUse(section);
+    if (clash) throw new PortInUseError(clash, clash.port, { port: p.port, uiPort: p.uiPort });
+    const errors = errorLines(section);
+    if (errors.length > 0 && err instanceof Error) err.message = `${err.message}\nerror lines of this start:\n${errors.join("\n")}`;
     throw err;
   }
   if (p.detached) {

@@ -3,6 +3,10 @@
  * scripts (scripts.ts), not a model. Content is a pure function of (seed, canonical request body);
  * faults and latency jitter come from separate seeded streams so they never change content.
  * `maxConcurrency` models a server's capacity: beyond it requests queue FIFO.
+ *
+ * Every request's `X-Request-Id` header (vLLM accepts one per request) is remembered, so tests can
+ * compare what the client says it sent with what the server received; out-of-process callers read
+ * the same set from `GET /toolloop/received-request-ids`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -52,6 +56,8 @@ export interface SimulatorStats {
   byPath: Record<string, number>;
   faultsInjected: Record<string, number>;
   maxInFlight: number;
+  /** Requests that carried an X-Request-Id header (repeats of one id count each time). */
+  requestsWithId: number;
   firstRequestAt?: number;
   lastResponseAt?: number;
 }
@@ -60,6 +66,8 @@ export interface SimulatorHandle {
   url: string;
   port: number;
   stats(): SimulatorStats;
+  /** Distinct X-Request-Id values received since start or the last resetStats. The set itself, not a copy (cheap at 100k ids); resetStats starts a new one. */
+  receivedRequestIds(): ReadonlySet<string>;
   resetStats(): void;
   setFaults(f: SimulatorFaults): void;
   setLatency(ms: number, jitterMs?: number): void;
@@ -69,6 +77,8 @@ export interface SimulatorHandle {
 export const DEFAULT_MODELS = ["toolloop-sim", "toolloop-sim-generator", "toolloop-sim-judge", "toolloop-sim-policy"];
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const MAX_LOGPROBS = 20;
+/** The simulator's own introspection route; vLLM has no such path, so it cannot shadow a real one. */
+export const RECEIVED_REQUEST_IDS_PATH = "/toolloop/received-request-ids";
 
 type Fault = "429" | "500" | "hang" | "malformedJson" | "truncatedToolCalls";
 
@@ -104,7 +114,7 @@ function normaliseFaults(f: SimulatorFaults): Required<SimulatorFaults> {
 }
 
 function emptyStats(): SimulatorStats {
-  return { requests: 0, completed: 0, byPath: {}, faultsInjected: {}, maxInFlight: 0 };
+  return { requests: 0, completed: 0, byPath: {}, faultsInjected: {}, maxInFlight: 0, requestsWithId: 0 };
 }
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<SimulatorHandle> {
@@ -122,6 +132,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const jitterRng = new SeededRandom(seedFrom("jitter", seed));
   const createdAt = Math.floor(Date.now() / 1000);
   let stats = emptyStats();
+  // Kept out of `stats` so that stats() stays a cheap clone with 100k requests.
+  let receivedIds = new Set<string>();
   let responseCounter = 0;
   let closed = false;
 
@@ -329,8 +341,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     stats.requests++;
     stats.byPath[path] = (stats.byPath[path] ?? 0) + 1;
     stats.firstRequestAt ??= Date.now();
+    // Recorded on arrival, before any fault is drawn: a request answered 429 or never answered was
+    // still received (and costs a real server its prompt processing up to that point).
+    const requestId = req.headers["x-request-id"];
+    if (typeof requestId === "string" && requestId !== "") {
+      stats.requestsWithId++;
+      receivedIds.add(requestId);
+    }
 
     if (req.method === "GET") {
+      if (path === RECEIVED_REQUEST_IDS_PATH) return send(res, { status: 200, body: { count: receivedIds.size, requestsWithId: stats.requestsWithId, ids: [...receivedIds] } });
       if (path === "/v1/models") return send(res, { status: 200, body: { object: "list", data: servedModels.map((m) => modelCard(m, createdAt)) } });
       if (path === "/health") return send(res, { status: 200, body: {} }, "");
       if (path === "/version") return send(res, { status: 200, body: { version: "toolloop-simulator" } });
@@ -423,8 +443,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     url,
     port,
     stats: () => structuredClone(stats),
+    receivedRequestIds: () => receivedIds,
     resetStats: () => {
       stats = emptyStats();
+      receivedIds = new Set();
     },
     setFaults: (f) => {
       faults = normaliseFaults(f);

@@ -287,3 +287,43 @@ test("close() ends hung and queued requests and resolves", async () => {
   assert.ok(Date.now() - t0 < 2_000, "close does not wait for latency or hung requests");
   assert.deepEqual((await settled).map((r) => r.status), ["rejected", "rejected", "rejected"]);
 });
+
+test("X-Request-Id: every received id is recorded, faulted requests included, and served over HTTP", async () => {
+  const s = await startSimulator({ seed: 8, quiet: true });
+  const base = s.url.replace(/\/v1$/, "");
+  const sendWithId = (id: string | undefined, signal?: AbortSignal) =>
+    fetch(base + "/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(id === undefined ? {} : { "x-request-id": id }) },
+      body: JSON.stringify(chatWithTools),
+      ...(signal ? { signal } : {}),
+    });
+  try {
+    assert.equal((await sendWithId("req-ok-1")).status, 200);
+    assert.equal((await sendWithId("req-ok-1")).status, 200); // a client reusing an id: one entry, two counted
+    assert.equal((await sendWithId(undefined)).status, 200);
+    s.setFaults({ rate500: 1 });
+    assert.equal((await sendWithId("req-500")).status, 500);
+    s.setFaults({ rate429: 1 });
+    assert.equal((await sendWithId("req-429")).status, 429);
+    s.setFaults({ rateHang: 1 });
+    await assert.rejects(sendWithId("req-hang", AbortSignal.timeout(200)), /abort|timeout/i);
+    s.setFaults({});
+
+    assert.deepEqual([...s.receivedRequestIds()].sort(), ["req-429", "req-500", "req-hang", "req-ok-1"]);
+    assert.equal(s.stats().requestsWithId, 5);
+    assert.equal(s.stats().requests, 6);
+
+    const res = await fetch(base + "/toolloop/received-request-ids");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-toolloop-simulator"), "1");
+    const body = (await res.json()) as { count: number; requestsWithId: number; ids: string[] };
+    assert.deepEqual({ ...body, ids: body.ids.sort() }, { count: 4, requestsWithId: 5, ids: ["req-429", "req-500", "req-hang", "req-ok-1"] });
+
+    s.resetStats();
+    assert.equal(s.receivedRequestIds().size, 0);
+    assert.equal(s.stats().requestsWithId, 0);
+  } finally {
+    await s.close();
+  }
+});
