@@ -13,7 +13,8 @@ import { ErrorType } from "../src/errorTypes.js";
 import { STAGE_HANDLERS } from "../src/stages/registry.js";
 import { RequestLedger } from "../src/stages/requestLedger.js";
 import { sumBatchResults, type BatchResult, type StageContext, type StageDeps } from "../src/stages/types.js";
-import { loadToolLibrary, toolHash } from "../src/tools/library.js";
+import { loadToolLibrary } from "../src/tools/library.js";
+import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
 
