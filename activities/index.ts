@@ -6,6 +6,7 @@ import { ApplicationFailure, Context } from "@temporalio/activity";
 import { parseCampaignConfig, type CampaignConfig } from "../src/config/campaignConfig.js";
 import type { Db } from "../src/db/client.js";
 import { getCampaign, setCampaignStatus, upsertCampaign, upsertIteration } from "../src/db/repos/campaigns.js";
+import type { CampaignRowStatus, IterationRowStatus } from "../src/db/schema.js";
 import { countSamples } from "../src/db/repos/samples.js";
 import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone } from "../src/db/repos/stages.js";
 import { upsertTools } from "../src/db/repos/tools.js";
@@ -119,7 +120,7 @@ export function createActivities(deps: ActivityDeps) {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => upsertIteration(await deps.getDb(), { ...ref, status: "running" })));
     },
 
-    finishIteration: (ref: { campaignId: string; iteration: number; status: string }): Promise<Record<string, number>> =>
+    finishIteration: (ref: { campaignId: string; iteration: number; status: Exclude<IterationRowStatus, "running"> }): Promise<Record<string, number>> =>
       withFailurePolicy(asBookkeeping, () =>
         withHeartbeat(async () => {
           const db = await deps.getDb();
@@ -129,7 +130,7 @@ export function createActivities(deps: ActivityDeps) {
         }),
       ),
 
-    async setCampaignStatus(ref: { campaignId: string; status: string }): Promise<void> {
+    async setCampaignStatus(ref: { campaignId: string; status: Exclude<CampaignRowStatus, "running"> }): Promise<void> {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => setCampaignStatus(await deps.getDb(), ref.campaignId, ref.status)));
     },
 

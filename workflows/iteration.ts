@@ -179,16 +179,17 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     if (aborted) break;
   }
 
-  status.state = aborted ? "aborted" : "completed";
+  const finalState = aborted ? "aborted" : "completed";
+  status.state = finalState;
   status.currentStage = undefined;
   const samples = await CancellationScope.nonCancellable(() =>
-    bookkeeping.finishIteration({ campaignId, iteration, status: status.state }),
+    bookkeeping.finishIteration({ campaignId, iteration, status: finalState }),
   );
   await publish();
   return {
     campaignId,
     iteration,
-    state: aborted ? "aborted" : "completed",
+    state: finalState,
     stages: status.stages.map((s) => ({ name: s.name, state: s.state, counts: s.counts })),
     samples,
   };

@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
-import { campaigns, iterations } from "../schema.js";
+import { campaigns, iterations, type CampaignRowStatus, type IterationRowStatus } from "../schema.js";
 
 export async function upsertCampaign(db: Db, c: { id: string; name: string; config: unknown }): Promise<void> {
   await db
@@ -14,11 +14,11 @@ export async function getCampaign(db: Db, id: string) {
   return rows[0];
 }
 
-export async function setCampaignStatus(db: Db, id: string, status: string): Promise<void> {
+export async function setCampaignStatus(db: Db, id: string, status: CampaignRowStatus): Promise<void> {
   await db.update(campaigns).set({ status, updatedAt: sql`now()` }).where(eq(campaigns.id, id));
 }
 
-export async function upsertIteration(db: Db, it: { campaignId: string; iteration: number; status: string; summary?: unknown }): Promise<void> {
+export async function upsertIteration(db: Db, it: { campaignId: string; iteration: number; status: IterationRowStatus; summary?: unknown }): Promise<void> {
   const finished = it.status === "running" ? null : sql`now()`;
   await db
     .insert(iterations)
