@@ -19,6 +19,14 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  // Layers: these folders must not depend on each other this way (DESIGN.md, "Layout").
+  ...[
+    { files: ["src/evaluation/**/*.ts"], group: ["**/services/*"], message: "Evaluation must not import the dev-services harness; shared process helpers live in src/util/childProcess.ts." },
+    { files: ["src/tools/**/*.ts"], group: ["**/verification/*"], message: "Tools must not import verification; shared JSON Schema machinery lives in src/jsonSchema." },
+    { files: ["src/verification/**/*.ts"], group: ["**/tools/*", "!**/tools/hash.js"], message: "Verification may import only tools/hash.js from tools, so the two never import each other." },
+    { files: ["src/jsonSchema/**/*.ts"], group: ["**/tools/*", "**/verification/*"], message: "jsonSchema sits below tools and verification: it imports neither." },
+    { files: ["src/cli/**/*.ts"], group: ["drizzle-orm", "drizzle-orm/*"], message: "The CLI reaches the database through src/db/repos, not SQL of its own." },
+  ].map(({ files, group, message }) => ({ files, rules: { "no-restricted-imports": ["error", { patterns: [{ group, message }] }] } })),
   {
     files: ["workflows/**/*.ts"],
     rules: {

@@ -9,6 +9,7 @@ import type { CampaignPlan } from "../src/config/plan.js";
 import type { Db } from "../src/db/client.js";
 import { configForIteration, insertConfigVersion, latestConfig, type StoredConfig } from "../src/db/repos/campaignConfigs.js";
 import { getCampaign, insertCampaign, lastCompletedIteration, setCampaignStatus, upsertIteration } from "../src/db/repos/campaigns.js";
+import type { CampaignRowStatus, IterationRowStatus } from "../src/db/schema.js";
 import { countSamples } from "../src/db/repos/samples.js";
 import { planSelection } from "../src/db/repos/stageBatchItems.js";
 import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone } from "../src/db/repos/stages.js";
@@ -20,7 +21,8 @@ import { buildStageContext } from "../src/framework/stageContext.js";
 import { sumBatchResults, type BatchResult, type StageContext, type StageDeps } from "../src/framework/stage.js";
 import type { AnyStageSpec } from "../src/framework/stageSpec.js";
 import { defaultStageRegistry } from "../src/stages/registry.js";
-import { loadToolLibrary, toolHash } from "../src/tools/library.js";
+import { loadToolLibrary } from "../src/tools/library.js";
+import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
@@ -221,7 +223,7 @@ export function createActivities(deps: ActivityDeps) {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => upsertIteration(await deps.getDb(), { ...ref, status: "running" })));
     },
 
-    finishIteration: (ref: { campaignId: string; iteration: number; status: string }): Promise<Record<string, number>> =>
+    finishIteration: (ref: { campaignId: string; iteration: number; status: Exclude<IterationRowStatus, "running"> }): Promise<Record<string, number>> =>
       withFailurePolicy(asBookkeeping, () =>
         withHeartbeat(async () => {
           const db = await deps.getDb();
@@ -231,7 +233,7 @@ export function createActivities(deps: ActivityDeps) {
         }),
       ),
 
-    async setCampaignStatus(ref: { campaignId: string; status: string }): Promise<void> {
+    async setCampaignStatus(ref: { campaignId: string; status: Exclude<CampaignRowStatus, "running"> }): Promise<void> {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => setCampaignStatus(await deps.getDb(), ref.campaignId, ref.status)));
     },
 

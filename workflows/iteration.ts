@@ -92,14 +92,15 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     if (state.aborted) break;
   }
 
-  status.state = state.aborted ? "aborted" : "completed";
+  const finalState = state.aborted ? "aborted" : "completed";
+  status.state = finalState;
   status.currentStage = undefined;
-  const samples = await CancellationScope.nonCancellable(() => bookkeeping.finishIteration({ campaignId, iteration, status: status.state }));
+  const samples = await CancellationScope.nonCancellable(() => bookkeeping.finishIteration({ campaignId, iteration, status: finalState }));
   await state.publish();
   return {
     campaignId,
     iteration,
-    state: state.aborted ? "aborted" : "completed",
+    state: finalState,
     stages: status.stages.map((s) => ({ name: s.name, state: s.state, counts: s.counts })),
     samples,
   };

@@ -7,10 +7,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { DefaultLogger, NativeConnection, Runtime } from "@temporalio/worker";
 import type { Command } from "commander";
-import { sql } from "drizzle-orm";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
 import { freezeCampaignConfig } from "../config/frozen.js";
 import { migrateDatabase, openDatabase } from "../db/client.js";
+import { datasetExportsOf, sampleCountsByKindAndStatus, topRejectionReasons, usageByRoleAndModel } from "../db/repos/reports.js";
 import { startSimulator } from "../llm/simulator/server.js";
 import { startTemporalDevServer } from "../services/temporalDevServer.js";
 import { CliError, follow, readConfigFile, startCampaign, defaultCampaignId } from "./campaign.js";
@@ -65,19 +65,12 @@ export function registerDemoCommand(program: Command): void {
         const final = await follow(client, handle.workflowId, 1000);
         console.log("\n[demo] summary");
         for (const it of final.completedIterations) console.log(`  iteration ${it.iteration}: ${it.state}, samples ${JSON.stringify(it.samples)}`);
-        const byKind = await db.db.execute(sql`SELECT iteration, kind, status, count(*)::int AS n FROM samples WHERE campaign_id = ${campaignId} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
-        for (const r of rowsOf(byKind)) console.log(`  iteration ${r.iteration} ${String(r.kind).padEnd(12)} ${String(r.status).padEnd(9)} ${r.n}`);
-        const reasons = await db.db.execute(sql`
-          SELECT regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
-          FROM samples, jsonb_array_elements(verdicts) v, jsonb_array_elements_text(v->'reasons') reason
-          WHERE campaign_id = ${campaignId} AND status = 'rejected' GROUP BY 1 ORDER BY 2 DESC LIMIT 5`);
-        const top = rowsOf(reasons);
+        for (const r of await sampleCountsByKindAndStatus(db.db, campaignId)) console.log(`  iteration ${r.iteration} ${r.kind.padEnd(12)} ${r.status.padEnd(9)} ${r.n}`);
+        const top = await topRejectionReasons(db.db, campaignId, 5);
         if (top.length) console.log("  top rejection reasons:");
         for (const r of top) console.log(`    ${r.n} x ${r.reason}`);
-        const usage = await db.db.execute(sql`SELECT role, model, sum(requests)::int AS requests, sum(prompt_tokens)::int AS prompt, sum(completion_tokens)::int AS completion FROM llm_usage WHERE campaign_id = ${campaignId} GROUP BY 1, 2`);
-        for (const r of rowsOf(usage)) console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.prompt} prompt + ${r.completion} completion tokens`);
-        const exports = await db.db.execute(sql`SELECT iteration, path, manifest->>'rows' AS rows, manifest->>'sha256' AS sha FROM dataset_exports WHERE campaign_id = ${campaignId} ORDER BY iteration`);
-        for (const r of rowsOf(exports)) console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha).slice(0, 16)}…)`);
+        for (const r of await usageByRoleAndModel(db.db, campaignId)) console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.promptTokens} prompt + ${r.completionTokens} completion tokens`);
+        for (const r of await datasetExportsOf(db.db, campaignId)) console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha256).slice(0, 16)}…)`);
         if (opts.keepRunning) {
           console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
           await running;
@@ -96,10 +89,6 @@ export function registerDemoCommand(program: Command): void {
         console.log(failed ? "[demo] stopped after a failure" : "[demo] done; services stopped");
       }
     });
-}
-
-function rowsOf(result: unknown): Record<string, unknown>[] {
-  return ((result as { rows?: Record<string, unknown>[] }).rows ?? (result as Record<string, unknown>[])) as Record<string, unknown>[];
 }
 
 const LOG_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const;

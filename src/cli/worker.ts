@@ -5,10 +5,9 @@ import { NativeConnection } from "@temporalio/worker";
 import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
-import { migrateDatabase, openDatabase, type DbHandle } from "../db/client.js";
+import { migrateDatabase, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
 import { createRoleClient } from "../llm/client.js";
 import type { LatencyClass } from "../taskQueues.js";
-import { sql } from "drizzle-orm";
 import { cliEnv } from "./env.js";
 import { CliError, databaseCliError, ensureTemporalReachable } from "./errors.js";
 
@@ -41,7 +40,7 @@ function installLastResortHandlers(): void {
 async function ensureDatabaseReachable(databaseUrl: string): Promise<void> {
   const probe = await openDatabase(databaseUrl, { poolSize: 1, transientRetry: { maxWaitMs: 0 } });
   try {
-    await probe.db.execute(sql`SELECT 1`);
+    await pingDatabase(probe);
   } catch (err) {
     throw databaseCliError(err, databaseUrl) ?? err;
   } finally {

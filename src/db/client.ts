@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type * as Pg from "pg";
 import * as schema from "./schema.js";
@@ -84,4 +85,9 @@ export async function migrateDatabase(handle: DbHandle, migrationsFolder = MIGRA
     const { migrate } = await import("drizzle-orm/node-postgres/migrator");
     await migrate(handle.db as never, { migrationsFolder });
   }
+}
+
+/** One round trip to the server: resolves when it answers, rejects with the driver's error otherwise. */
+export async function pingDatabase(handle: DbHandle): Promise<void> {
+  await handle.db.execute(sql`SELECT 1`);
 }

@@ -4,8 +4,20 @@
  */
 import { sql } from "drizzle-orm";
 import { bigint, doublePrecision, index, integer, jsonb, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
-import type { ChatMessage, McpTool, Verdict } from "../domain/types.js";
+import { SAMPLE_STATUSES, type ChatMessage, type McpTool, type Verdict } from "../domain/types.js";
 
+/*
+ * Status columns are text with a TypeScript-only enum: every write is checked at compile time, and
+ * adding a status needs no migration. The database itself does not constrain them.
+ */
+/** What the campaign row records: running until the campaign workflow ends one of these ways. */
+export const CAMPAIGN_STATUSES = ["running", "completed", "failed", "aborted"] as const;
+export type CampaignRowStatus = (typeof CAMPAIGN_STATUSES)[number];
+/** An iteration is running until its workflow finishes it (a failed stage waits or aborts, it does not end the iteration). */
+export const ITERATION_STATUSES = ["running", "completed", "aborted"] as const;
+export type IterationRowStatus = (typeof ITERATION_STATUSES)[number];
+export const STAGE_RUN_STATUSES = ["running", "succeeded", "failed", "skipped"] as const;
+export type StageRunStatus = (typeof STAGE_RUN_STATUSES)[number];
 export const LLM_REQUEST_STATUSES = ["sent", "ok", "failed"] as const;
 export type LlmRequestStatus = (typeof LLM_REQUEST_STATUSES)[number];
 export const SLOT_OUTCOMES = ["failed", "duplicate"] as const;
@@ -15,7 +27,7 @@ export const campaigns = pgTable("campaigns", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   config: jsonb("config").notNull(),
-  status: text("status").notNull().default("running"),
+  status: text("status", { enum: CAMPAIGN_STATUSES }).notNull().default("running"),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
@@ -44,7 +56,7 @@ export const iterations = pgTable(
   {
     campaignId: text("campaign_id").notNull().references(() => campaigns.id, { onDelete: "cascade" }),
     iteration: integer("iteration").notNull(),
-    status: text("status").notNull().default("running"),
+    status: text("status", { enum: ITERATION_STATUSES }).notNull().default("running"),
     summary: jsonb("summary"),
     startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
@@ -59,7 +71,7 @@ export const stageRuns = pgTable(
     campaignId: text("campaign_id").notNull(),
     iteration: integer("iteration").notNull(),
     stage: text("stage").notNull(),
-    status: text("status").notNull(), // running | succeeded | failed | skipped
+    status: text("status", { enum: STAGE_RUN_STATUSES }).notNull(),
     attempts: integer("attempts").notNull().default(1),
     batchesTotal: integer("batches_total"),
     /** Items the plan covers (slots or selected samples), fixed with the plan. */
@@ -133,7 +145,7 @@ export const samples = pgTable(
     slotKey: text("slot_key"),
     messages: jsonb("messages").$type<ChatMessage[]>().notNull(),
     tools: jsonb("tools").$type<McpTool[]>().notNull(),
-    status: text("status").notNull().default("pending"), // pending | verified | rejected
+    status: text("status", { enum: SAMPLE_STATUSES }).notNull().default("pending"),
     verdicts: jsonb("verdicts").$type<Verdict[]>().notNull().default(sql`'[]'::jsonb`),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
     /** Exact-duplicate key (normalised user turns + answer), set by dedupe.exact. */

@@ -31,7 +31,9 @@ export type ChatMessage =
   | { role: "tool"; tool_call_id: string; content: string };
 
 export type SampleKind = "standard" | "parallel" | "irrelevance";
-export type SampleStatus = "pending" | "verified" | "rejected";
+/** pending until a verifier has judged it; verified once every verdict is ok, rejected otherwise. */
+export const SAMPLE_STATUSES = ["pending", "verified", "rejected"] as const;
+export type SampleStatus = (typeof SAMPLE_STATUSES)[number];
 
 /** One verifier's judgement on a sample, with every reason for a rejection. */
 export interface Verdict {

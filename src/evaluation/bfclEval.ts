@@ -14,7 +14,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { terminateProcess, tailFile } from "../services/processes.js";
+import { terminateProcess, tailFile } from "../util/childProcess.js";
 import type { CategoryScore, PackageSummary } from "./score.js";
 import type { PackageLayout } from "./categories.js";
 

@@ -17,7 +17,7 @@ import os from "node:os";
 import { spawn } from "node:child_process";
 import pg from "pg";
 import { findFreePort } from "./ports.js";
-import { cleanupOnParentExit, isProcessAlive, processCommandLine, sleep, tailFile } from "./processes.js";
+import { cleanupOnParentExit, isProcessAlive, processCommandLine, sleep, tailFile } from "../util/childProcess.js";
 
 export const TOOLLOOP_DATABASE = "toolloop";
 const POSTGRES_OS_USER = "postgres";

@@ -14,7 +14,7 @@ import { Connection } from "@temporalio/client";
 import { findTemporalCli } from "./temporalCli.js";
 import { searchAttributeFlags } from "./searchAttributes.js";
 import { findFreePorts } from "./ports.js";
-import { cleanupOnParentExit, errorLines, fileSize, findAddressInUse, isProcessAlive, processCommandLine, readFileFrom, sleep, tailFile, terminateProcess } from "./processes.js";
+import { cleanupOnParentExit, errorLines, fileSize, findAddressInUse, isProcessAlive, processCommandLine, readFileFrom, sleep, tailFile, terminateProcess } from "../util/childProcess.js";
 
 export interface TemporalDevServerOptions {
   stateDir: string;

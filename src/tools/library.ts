@@ -6,10 +6,9 @@
 import path from "node:path";
 import type { ToolSource } from "../config/campaignConfig.js";
 import type { JsonSchema, McpTool } from "../domain/types.js";
-import { canonicalJson, sha256Hex } from "../util/ids.js";
 import { JsonFileError, readJsonFile } from "../util/jsonFile.js";
 import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
-import { MAX_TOOL_JSON_DEPTH } from "../verification/schemaKeywords.js";
+import { MAX_TOOL_JSON_DEPTH } from "../jsonSchema/keywords.js";
 import { EXAMPLE_TOOLS } from "./examples.js";
 import { checkInputSchema, quote, type SchemaIssue } from "./schemaCheck.js";
 
@@ -233,9 +232,4 @@ export async function loadToolLibrary(sources: ToolSource[], baseDir: string): P
     }
   }
   return { tools, errors };
-}
-
-/** Content hash of a tool; key order does not matter. */
-export function toolHash(tool: McpTool): string {
-  return sha256Hex(canonicalJson(tool));
 }

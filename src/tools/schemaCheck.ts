@@ -4,8 +4,8 @@
  * output. Ajv still compiles the schema afterwards to catch what this walk does not look at
  * (bad regexes, unresolvable $refs).
  */
-import { createAjv, JSON_SCHEMA_TYPES, withoutSchemaDeclaration, type ErrorObject } from "../verification/ajv.js";
-import { MAX_SCHEMA_DEPTH, MAX_TOOL_JSON_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../verification/schemaKeywords.js";
+import { createAjv, JSON_SCHEMA_TYPES, withoutSchemaDeclaration, type ErrorObject } from "../jsonSchema/ajv.js";
+import { MAX_SCHEMA_DEPTH, MAX_TOOL_JSON_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../jsonSchema/keywords.js";
 import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 
 export interface SchemaIssue {

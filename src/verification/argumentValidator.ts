@@ -4,10 +4,10 @@
  * tool's content hash: a campaign offers the same few hundred tools across many thousands of samples.
  */
 import type { McpTool } from "../domain/types.js";
-import { toolHash } from "../tools/library.js";
-import { createAjv, withoutSchemaDeclaration, type ErrorObject, type ValidateFunction } from "./ajv.js";
+import { toolHash } from "../tools/hash.js";
+import { createAjv, withoutSchemaDeclaration, type ErrorObject, type ValidateFunction } from "../jsonSchema/ajv.js";
 import { LruCache } from "./lruCache.js";
-import { COMBINATOR_KEYS, MAX_SCHEMA_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "./schemaKeywords.js";
+import { COMBINATOR_KEYS, MAX_SCHEMA_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../jsonSchema/keywords.js";
 
 export const VALIDATOR_CACHE_CAPACITY = 2048;
 

@@ -7,7 +7,7 @@ import type { ChatMessage, McpTool, SampleKind, ToolCall, Verdict } from "../dom
 import { canonicalJson } from "../util/ids.js";
 import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 import { argumentProblems } from "./argumentValidator.js";
-import { MAX_ARGUMENT_DEPTH, MAX_TOOL_JSON_DEPTH } from "./schemaKeywords.js";
+import { MAX_ARGUMENT_DEPTH, MAX_TOOL_JSON_DEPTH } from "../jsonSchema/keywords.js";
 
 export const RULES_VERIFIER = "rules";
 

@@ -11,12 +11,13 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { objectForSchema } from "../../src/llm/simulator/schemaValues.js";
 import { EXAMPLE_TOOLS } from "../../src/tools/examples.js";
-import { normalizeTools, TOOL_NAME_PATTERN, toolHash } from "../../src/tools/library.js";
+import { toolHash } from "../../src/tools/hash.js";
+import { normalizeTools, TOOL_NAME_PATTERN } from "../../src/tools/library.js";
 import { pathDeeperThan } from "../../src/util/jsonDepth.js";
 import { JsonFileError, parseJsonText } from "../../src/util/jsonFile.js";
 import { SeededRandom } from "../../src/util/random.js";
 import { verifyRules } from "../../src/verification/rules.js";
-import { MAX_TOOL_JSON_DEPTH } from "../../src/verification/schemaKeywords.js";
+import { MAX_TOOL_JSON_DEPTH } from "../../src/jsonSchema/keywords.js";
 import { damageText, deepObject, fuzzSeed, mutate, prng, Rng } from "./mutate.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");

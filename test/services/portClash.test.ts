@@ -9,7 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { startTemporalDevServer } from "../../src/services/temporalDevServer.js";
-import { errorLines, findAddressInUse, readFileFrom } from "../../src/services/processes.js";
+import { errorLines, findAddressInUse, readFileFrom } from "../../src/util/childProcess.js";
 import { findFreePorts } from "../../src/services/ports.js";
 
 /** A plain TCP listener on the port; it hangs up on whoever connects (the readiness probe does). */

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { postgresStatus, startPostgres, stopPostgres } from "../../src/services/postgres.js";
-import { isProcessAlive, waitForExit } from "../../src/services/processes.js";
+import { isProcessAlive, waitForExit } from "../../src/util/childProcess.js";
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });

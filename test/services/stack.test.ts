@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Connection } from "@temporalio/client";
 import { formatEnvFile, stackDown, stackStatus, stackUp } from "../../src/services/stack.js";
-import { isProcessAlive } from "../../src/services/processes.js";
+import { isProcessAlive } from "../../src/util/childProcess.js";
 
 const execFileAsync = promisify(execFile);
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/services/main.js");

@@ -7,7 +7,7 @@ import { Client, Connection } from "@temporalio/client";
 import { startTemporalDevServer, stopTemporalDevServer, temporalDevServerStatus } from "../../src/services/temporalDevServer.js";
 import { findTemporalCli } from "../../src/services/temporalCli.js";
 import { CUSTOM_SEARCH_ATTRIBUTES } from "../../src/services/searchAttributes.js";
-import { isProcessAlive } from "../../src/services/processes.js";
+import { isProcessAlive } from "../../src/util/childProcess.js";
 
 // temporal.api.enums.v1.IndexedValueType numbers, as listSearchAttributes reports them.
 const INDEXED_VALUE_TYPE: Record<string, number> = { Text: 1, Keyword: 2, Int: 3, Double: 4, Bool: 5, Datetime: 6, KeywordList: 7 };

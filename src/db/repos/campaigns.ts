@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
-import { campaigns, iterations } from "../schema.js";
+import { campaigns, iterations, type CampaignRowStatus, type IterationRowStatus } from "../schema.js";
 
 /**
  * Records a campaign once; `config` is the config as first submitted (the frozen versions live in
@@ -24,11 +24,11 @@ export async function getCampaign(db: Db, id: string) {
   return rows[0];
 }
 
-export async function setCampaignStatus(db: Db, id: string, status: string): Promise<void> {
+export async function setCampaignStatus(db: Db, id: string, status: CampaignRowStatus): Promise<void> {
   await db.update(campaigns).set({ status, updatedAt: sql`now()` }).where(eq(campaigns.id, id));
 }
 
-export async function upsertIteration(db: Db, it: { campaignId: string; iteration: number; status: string; summary?: unknown }): Promise<void> {
+export async function upsertIteration(db: Db, it: { campaignId: string; iteration: number; status: IterationRowStatus; summary?: unknown }): Promise<void> {
   const finished = it.status === "running" ? null : sql`now()`;
   await db
     .insert(iterations)

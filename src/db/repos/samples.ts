@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
-import type { ChatMessage, McpTool, Verdict } from "../../domain/types.js";
+import type { ChatMessage, McpTool, SampleStatus, Verdict } from "../../domain/types.js";
 import type { Db } from "../client.js";
 import { samples } from "../schema.js";
 
@@ -28,7 +28,7 @@ export async function countSamples(db: Db, campaignId: string, iteration?: numbe
 /** Keyset page over one iteration's samples, ordered by id (stable across re-runs). */
 export async function pageSamples(
   db: Db,
-  p: { campaignId: string; iteration: number; afterId?: string; limit: number; statuses?: string[] },
+  p: { campaignId: string; iteration: number; afterId?: string; limit: number; statuses?: readonly SampleStatus[] },
 ): Promise<SampleRow[]> {
   const conds = [eq(samples.campaignId, p.campaignId), eq(samples.iteration, p.iteration)];
   if (p.afterId !== undefined) conds.push(gt(samples.id, p.afterId));
@@ -52,7 +52,7 @@ export async function countIterationSamples(db: Db, campaignId: string, iteratio
   return Number(rows[0]?.n ?? 0);
 }
 
-export async function setVerdicts(db: Db, updates: { id: string; status: string; verdicts: Verdict[] }[]): Promise<void> {
+export async function setVerdicts(db: Db, updates: { id: string; status: SampleStatus; verdicts: Verdict[] }[]): Promise<void> {
   if (updates.length === 0) return;
   // One statement per chunk: UPDATE ... FROM (VALUES ...) keeps verification to a few round trips.
   const values = sql.join(

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
-import { stageBatches, stageRuns } from "../schema.js";
+import { stageBatches, stageRuns, type StageRunStatus } from "../schema.js";
 
 export interface StageKey {
   campaignId: string;
@@ -32,7 +32,7 @@ export async function beginStageRun(db: Db, k: StageKey, batchesTotal: number, i
     });
 }
 
-export async function finishStageRun(db: Db, k: StageKey, status: "succeeded" | "skipped" | "failed", result: unknown, error?: string): Promise<void> {
+export async function finishStageRun(db: Db, k: StageKey, status: Exclude<StageRunStatus, "running">, result: unknown, error?: string): Promise<void> {
   await db
     .insert(stageRuns)
     .values({ ...k, status, result: result ?? null, error: error ?? null, finishedAt: sql`now()` })

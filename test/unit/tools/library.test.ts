@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loadToolLibrary, loadToolSource, normalizeTools, TOOL_FILE_MAX_BYTES, toolHash } from "../../../src/tools/library.js";
+import { toolHash } from "../../../src/tools/hash.js";
+import { loadToolLibrary, loadToolSource, normalizeTools, TOOL_FILE_MAX_BYTES } from "../../../src/tools/library.js";
 
 // Compiled to dist/test/unit/tools/: the fixtures stay in the source tree.
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");

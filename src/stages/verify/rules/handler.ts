@@ -1,7 +1,7 @@
 /** Rule verification over an iteration's samples; each batch is a page of samples in id order. */
 import type { StageConfigOf } from "../../specs.js";
 import { setVerdicts, type SampleRow } from "../../../db/repos/samples.js";
-import type { SampleKind, Verdict } from "../../../domain/types.js";
+import type { SampleKind, SampleStatus, Verdict } from "../../../domain/types.js";
 import { verifyRules } from "../../../verification/rules.js";
 import type { BatchResult, StageHandler } from "../../../framework/stage.js";
 
@@ -28,7 +28,8 @@ export const verifyRulesHandler: StageHandler<VerifyStage, { verified: number }>
       const ok = verdicts.every((v) => v.ok);
       if (ok) verified++;
       else rejected++;
-      return { id: r.id, status: ok ? "verified" : "rejected", verdicts };
+      const status: SampleStatus = ok ? "verified" : "rejected";
+      return { id: r.id, status, verdicts };
     });
     for (let i = 0; i < updates.length; i += 500) {
       await setVerdicts(ctx.deps.db, updates.slice(i, i + 500));

@@ -1,4 +1,4 @@
-/** Process helpers shared by the Temporal and PostgreSQL launchers. */
+/** Child-process helpers: liveness, termination, log tails, cleanup on exit. Used by the dev-services launchers and by the BFCL evaluator. */
 import fs from "node:fs";
 
 export function sleep(ms: number): Promise<void> {

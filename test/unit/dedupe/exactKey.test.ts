@@ -1,0 +1,94 @@
+/** What exactDuplicateKey treats as the same sample, and what it keeps apart. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { exactDuplicateKey, normalizeText } from "../../../src/dedupe/exactKey.js";
+import type { ChatMessage, McpTool, ToolCall } from "../../../src/domain/types.js";
+
+const weather: McpTool = { name: "get_weather", description: "Weather for a city", inputSchema: { type: "object", properties: { city: { type: "string" } } } };
+const stock: McpTool = { name: "get_stock", description: "Stock price", inputSchema: { type: "object", properties: { ticker: { type: "string" } } } };
+
+let nextId = 0;
+const call = (name: string, args: string): ToolCall => ({ id: `call_${nextId++}`, type: "function", function: { name, arguments: args } });
+const sample = (user: string, answer: ToolCall[] | string, tools: McpTool[] = [weather, stock]) => {
+  const assistant: ChatMessage = typeof answer === "string" ? { role: "assistant", content: answer } : { role: "assistant", content: null, tool_calls: answer };
+  return { messages: [{ role: "user", content: user }, assistant] satisfies ChatMessage[], tools };
+};
+const key = exactDuplicateKey;
+
+test("the key is a sha256 hex digest and does not depend on call ids", () => {
+  const a = key(sample("Weather in Paris?", [call("get_weather", '{"city":"Paris"}')]));
+  assert.match(a, /^[0-9a-f]{64}$/);
+  assert.equal(key(sample("Weather in Paris?", [call("get_weather", '{"city":"Paris"}')])), a, "a fresh call id changes nothing");
+});
+
+test("text normalisation: NFKC, case and whitespace", () => {
+  assert.equal(normalizeText("  Ｗeather\u00a0in\n\tPARIS?  "), "weather in paris?");
+  const calls = () => [call("get_weather", '{"city":"Paris"}')];
+  assert.equal(key(sample("What is the weather in Paris?", calls())), key(sample("  what IS the\nweather   in paris?", calls())));
+  assert.equal(key(sample("ﬁnd the weather in Paris", calls())), key(sample("find the weather in Paris", calls())), "the fi ligature is NFKC-equal to f + i");
+});
+
+test("argument key order and JSON formatting do not matter; values do", () => {
+  const q = "Weather in Paris in celsius?";
+  const a = key(sample(q, [call("get_weather", '{"city":"Paris","unit":"celsius"}')]));
+  assert.equal(key(sample(q, [call("get_weather", '{ "unit": "celsius",\n  "city": "Paris" }')])), a);
+  assert.notEqual(key(sample(q, [call("get_weather", '{"city":"paris","unit":"celsius"}')])), a, "argument values are compared exactly, not normalised");
+  assert.notEqual(key(sample(q, [call("get_weather", '{"city":"Paris","unit":"fahrenheit"}')])), a);
+  assert.notEqual(key(sample(q, [call("get_weather", '{"city":"Paris"}')])), a, "a missing argument differs");
+});
+
+test("a different tool name or different user text is not a duplicate", () => {
+  const a = key(sample("Price of AAPL?", [call("get_stock", '{"ticker":"AAPL"}')]));
+  assert.notEqual(key(sample("Price of AAPL?", [call("get_stock_price", '{"ticker":"AAPL"}')])), a);
+  assert.notEqual(key(sample("Price of MSFT?", [call("get_stock", '{"ticker":"AAPL"}')])), a);
+});
+
+test("the tools offered are not part of the key", () => {
+  const answer = () => [call("get_weather", '{"city":"Oslo"}')];
+  assert.equal(key(sample("Weather in Oslo?", answer(), [weather])), key(sample("Weather in Oslo?", answer(), [stock, weather])));
+});
+
+test("one parallel turn is a multiset: call order does not matter, multiplicity does", () => {
+  const paris = () => call("get_weather", '{"city":"Paris"}');
+  const rome = () => call("get_weather", '{"city":"Rome"}');
+  const a = key(sample("Weather in Paris and Rome?", [paris(), rome()]));
+  assert.equal(key(sample("Weather in Paris and Rome?", [rome(), paris()])), a);
+  assert.notEqual(key(sample("Weather in Paris and Rome?", [paris(), rome(), rome()])), a, "a repeated call is not the same answer");
+  assert.notEqual(key(sample("Weather in Paris and Rome?", [paris()])), a);
+});
+
+test("sequential calls (separate assistant turns) keep their order", () => {
+  const turns = (first: string, second: string): ChatMessage[] => [
+    { role: "user", content: "Weather in Paris, then in Rome" },
+    { role: "assistant", content: null, tool_calls: [call("get_weather", `{"city":"${first}"}`)] },
+    { role: "tool", tool_call_id: "x", content: "sunny" },
+    { role: "assistant", content: null, tool_calls: [call("get_weather", `{"city":"${second}"}`)] },
+  ];
+  assert.notEqual(key({ messages: turns("Paris", "Rome"), tools: [weather] }), key({ messages: turns("Rome", "Paris"), tools: [weather] }));
+  assert.equal(key({ messages: turns("Paris", "Rome"), tools: [weather] }), key({ messages: turns("Paris", "Rome"), tools: [stock] }));
+});
+
+test("arguments that are not JSON compare as normalised text, never equal to a JSON reading", () => {
+  const q = "Weather in Paris?";
+  const a = key(sample(q, [call("get_weather", "{city: Paris}")]));
+  assert.equal(key(sample(q, [call("get_weather", "  {CITY:   paris} ")])), a);
+  assert.notEqual(key(sample(q, [call("get_weather", '{"city":"Paris"}')])), a);
+  // Text that happens to spell a canonical JSON document is still kept apart from that document.
+  assert.notEqual(key(sample(q, [call("get_weather", '{"city":"paris"')])), key(sample(q, [call("get_weather", '{"city":"paris"}')])));
+});
+
+test("irrelevance answers: text compared normalised, and never equal to a call", () => {
+  const q = "Book me a flight to Tokyo";
+  const refusal = key(sample(q, "I can't book flights with the tools I have."));
+  assert.equal(key(sample(q, "  I CAN'T book flights with the tools   I have. ")), refusal);
+  assert.equal(key(sample(q, "I can't book flights with the tools I have.", [stock])), refusal, "other distractors, same refusal");
+  assert.notEqual(key(sample(q, "Sorry, no tool here books flights.")), refusal, "a different refusal text is a different answer");
+  assert.notEqual(key(sample("Book me a flight to Kyoto", "I can't book flights with the tools I have.")), refusal);
+  assert.notEqual(key(sample(q, [call("get_weather", '{"city":"Tokyo"}')])), refusal);
+});
+
+test("system prompts and tool results are context, not part of the key", () => {
+  const base = sample("Weather in Paris?", [call("get_weather", '{"city":"Paris"}')]);
+  const withSystem = { ...base, messages: [{ role: "system", content: "You are helpful." } as ChatMessage, ...base.messages] };
+  assert.equal(key(withSystem), key(base));
+});
