@@ -299,7 +299,8 @@ export function watchStatus(h: ChaosHarness, campaignId: string, intervalMs = 50
       signalWaiting(s);
     }
   };
-  void (async () => {
+  // The poller catches every error itself; the outer catch only keeps lint and Node honest.
+  (async () => {
     while (!stopped) {
       for (const [id, prefix] of [
         [wfId, "campaign"],
@@ -315,7 +316,7 @@ export function watchStatus(h: ChaosHarness, campaignId: string, intervalMs = 50
       }
       await sleep(intervalMs);
     }
-  })();
+  })().catch((err: unknown) => console.error(`[chaos] status poller stopped: ${String(err)}`));
   return watch;
 }
 
