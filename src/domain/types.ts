@@ -32,7 +32,8 @@ export type ChatMessage =
 
 export type SampleKind = "standard" | "parallel" | "irrelevance";
 /** pending until a verifier has judged it; verified once every verdict is ok, rejected otherwise. */
-export const SAMPLE_STATUSES = ["pending", "verified", "rejected"] as const;
+/** `duplicate`: an exact duplicate of another sample of its iteration (dedupe.exact keeps one of each). */
+export const SAMPLE_STATUSES = ["pending", "verified", "rejected", "duplicate"] as const;
 export type SampleStatus = (typeof SAMPLE_STATUSES)[number];
 
 /** One verifier's judgement on a sample, with every reason for a rejection. */

@@ -3,6 +3,7 @@
  * handler, or a handler without a spec, a compile error.
  */
 import type { StageHandler } from "../framework/stage.js";
+import { dedupeExactHandler } from "./dedupe/exact/handler.js";
 import { evaluateBfclHandler } from "./evaluate/bfcl/handler.js";
 import { evaluateBfclFastHandler } from "./evaluate/bfclFast/handler.js";
 import { exportDatasetHandler } from "./export/dataset/handler.js";
@@ -13,6 +14,7 @@ import { verifyRulesHandler } from "./verify/rules/handler.js";
 export const STAGE_HANDLERS = {
   "synthesize.singleTurn": synthesizeSingleTurnHandler,
   "verify.rules": verifyRulesHandler,
+  "dedupe.exact": dedupeExactHandler,
   "export.dataset": exportDatasetHandler,
   "evaluate.bfcl": evaluateBfclHandler,
   "evaluate.bfclFast": evaluateBfclFastHandler,

@@ -64,4 +64,33 @@ export async function setVerdicts(db: Db, updates: { id: string; status: SampleS
     FROM (VALUES ${values}) AS v(id, status, verdicts) WHERE s.id = v.id`);
 }
 
+/** Stores exact-duplicate keys (dedupe.exact); writing the same key again changes nothing. */
+export async function setExactKeys(db: Db, keys: { id: string; exactKey: string }[]): Promise<void> {
+  if (keys.length === 0) return;
+  const values = sql.join(
+    keys.map((k) => sql`(${k.id}, ${k.exactKey})`),
+    sql`, `,
+  );
+  await db.execute(sql`UPDATE ${samples} AS s SET exact_key = v.exact_key FROM (VALUES ${values}) AS v(id, exact_key) WHERE s.id = v.id`);
+}
+
+/**
+ * Marks every sample of the iteration whose exact key an earlier sample (by id) already has as
+ * `duplicate`; idempotent. Returns how many samples of the iteration are duplicates now.
+ */
+export async function markExactDuplicates(db: Db, campaignId: string, iteration: number): Promise<number> {
+  await db.execute(sql`
+    UPDATE ${samples} AS s SET status = 'duplicate', updated_at = now()
+    FROM (
+      SELECT id, row_number() OVER (PARTITION BY exact_key ORDER BY id) AS n
+      FROM ${samples} WHERE campaign_id = ${campaignId} AND iteration = ${iteration} AND exact_key IS NOT NULL
+    ) AS d
+    WHERE s.id = d.id AND d.n > 1 AND s.status <> 'duplicate'`);
+  const rows = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(samples)
+    .where(and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration), eq(samples.status, "duplicate")));
+  return Number(rows[0]?.n ?? 0);
+}
+
 export type { ChatMessage, McpTool };

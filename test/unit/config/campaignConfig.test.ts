@@ -42,7 +42,7 @@ test("unknown stage names are rejected, not ignored", () => {
   cfg.stages.push({ name: "train.grpo" });
   const msgs = issues(cfg);
   assert.equal(msgs.length, 1);
-  assert.match(msgs[0] as string, /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast"$/);
+  assert.match(msgs[0] as string, /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "dedupe.exact", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast"$/);
 });
 
 test("unknown fields are rejected with their path", () => {
