@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { findTemporalCli } from "../../src/services/temporalCli.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { campaignWorkflowId, pauseSignal, resumeSignal, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import { abortSignal, campaignWorkflowId, pauseSignal, resumeSignal, retryStageUpdate, skipStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
 import { BATCHES_PER_CHILD } from "../../workflows/stageBatches.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
@@ -23,7 +23,7 @@ const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..
 fs.mkdirSync(outDir, { recursive: true });
 
 /** Names the code path recorded: bump it with each patched() change and keep the older files. */
-const HISTORY_TAG = "retry-by-cause";
+const HISTORY_TAG = "frozen-config";
 
 const env = await createTestEnv("record");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
@@ -57,7 +57,7 @@ try {
   const h2 = await env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(`replay-operator-${Date.now()}`),
     taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config: simulatorCampaign(sim.url, { count: 40, batchSize: 10, concurrency: { batchesInParallel: 1 } }), campaignId: `replay-operator-${Date.now()}` }],
+    args: [{ config: simulatorCampaign(sim.url, { count: 400, batchSize: 10, concurrency: { batchesInParallel: 1 } }), campaignId: `replay-operator-${Date.now()}` }],
   });
   const iterStatus = async () => {
     const c = (await h2.query(statusQuery)) as CampaignStatus;
@@ -87,6 +87,60 @@ try {
   await save(iteration3, undefined, "iterationWorkflow-stage-chunks");
   // The small second chunk (the first one's 500 batches make a history of a few MB).
   await save(`${iteration3}-synthesize.singleTurn-a1-from${BATCHES_PER_CHILD}`, undefined, "stageBatchesWorkflow-chunk");
+
+  // Every failure policy, and the remaining stage kinds (dedupe.exact, evaluate.bfclFast).
+  const failing = (over: Record<string, unknown>) =>
+    simulatorCampaign(sim.url, { count: 10, batchSize: 5, concurrency: { batchesInParallel: 1 }, ...over, endpoints: { sim: { baseUrl: sim.url, maxConcurrency: 8, timeoutMs: 10_000, maxRetries: 0 } } });
+  const startPolicy = async (name: string, config: unknown) => {
+    const id = `replay-${name}-${Date.now()}`;
+    return env.client.workflow.start("campaignWorkflow", { workflowId: campaignWorkflowId(id), taskQueue: taskQueues(env.queuePrefix).workflows, args: [{ config, campaignId: id }] });
+  };
+  const iterationOf = async (h: { query: (q: typeof statusQuery) => Promise<unknown> }) => {
+    const c = (await h.query(statusQuery)) as CampaignStatus;
+    return c.iterationWorkflowId ? ((await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus) : undefined;
+  };
+
+  sim.setFaults({ rate500: 1 });
+  const hSkipWait = await startPolicy("wait-skip", failing({}));
+  await waitFor("operator wait", async () => (await iterationOf(hSkipWait))?.state === "waiting_for_operator", 120_000);
+  sim.setFaults({});
+  await hSkipWait.executeUpdate(skipStageUpdate, { args: [{}] });
+  await hSkipWait.result();
+  await save(`${hSkipWait.workflowId}-iter-1`, undefined, "iterationWorkflow-wait-skip");
+
+  sim.setFaults({ rate500: 1 });
+  const hFail = await startPolicy("fail", failing({ onStageFailure: "fail" }));
+  await hFail.result().catch(() => undefined);
+  await save(`${hFail.workflowId}-iter-1`, undefined, "iterationWorkflow-policy-fail");
+  const hSkip = await startPolicy("skip", failing({ onStageFailure: "skip" }));
+  await hSkip.result();
+  await save(`${hSkip.workflowId}-iter-1`, undefined, "iterationWorkflow-policy-skip");
+  sim.setFaults({});
+
+  const hAbort = await startPolicy("abort", simulatorCampaign(sim.url, { count: 200, batchSize: 10, concurrency: { batchesInParallel: 1 } }));
+  await waitFor("a batch", async () => ((await iterationOf(hAbort))?.stages[0]?.batchesDone ?? 0) >= 1);
+  await hAbort.signal(pauseSignal);
+  await new Promise((r) => setTimeout(r, 300));
+  await hAbort.signal(abortSignal, { reason: "recording the abort path" });
+  await hAbort.result();
+  await save(hAbort.workflowId, hAbort.firstExecutionRunId, "campaignWorkflow-pause-abort");
+  await save(`${hAbort.workflowId}-iter-1`, undefined, "iterationWorkflow-pause-abort");
+
+  const hKinds = await startPolicy(
+    "stage-kinds",
+    simulatorCampaign(sim.url, {
+      roles: { generator: { endpoint: "sim", model: "toolloop-sim" }, policy: { endpoint: "sim", model: "toolloop-sim-policy" } },
+      stages: [
+        { name: "synthesize.singleTurn", count: 20, batchSize: 10 },
+        { name: "verify.rules" },
+        { name: "dedupe.exact" },
+        { name: "export.dataset" },
+        { name: "evaluate.bfclFast", categories: ["simple"], limitPerCategory: 3 },
+      ],
+    }),
+  );
+  await hKinds.result();
+  await save(`${hKinds.workflowId}-iter-1`, undefined, "iterationWorkflow-stage-kinds");
 } finally {
   await workers.stop();
   await sim.close();

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { before, test } from "node:test";
 import { DeterminismViolationError } from "@temporalio/workflow";
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
-import { PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
+import { PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
 import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
 import { WORKFLOWS_PATH } from "../../workers/createWorkers.js";
 
@@ -43,7 +43,7 @@ test("committed histories cover every workflow type and every patch", () => {
     assert.ok(files.some((f) => f.startsWith(type)), `a ${type} history in ${dir}`);
   }
   const markers = new Set(files.flatMap(patchesIn));
-  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS]) assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
+  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG]) assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0), "an iteration history of the path before any patch");
 });
 
@@ -56,6 +56,37 @@ for (const file of files) {
     await Worker.runReplayHistory({ workflowBundle: current, replayName: file, logger: quiet } as never, history, workflowId);
   });
 }
+
+test("frozen-config histories replay unchanged under a config module whose defaults changed", async () => {
+  const fixture = path.resolve(here, "fixtures/changedDefaults.js");
+  const changed = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: quiet,
+    // Every import of the config module (except the fixture's own) gets the fixture instead.
+    webpackConfigHook: (config) => {
+      config.plugins = [
+        ...(config.plugins ?? []),
+        {
+          apply(compiler: { hooks: { normalModuleFactory: { tap(name: string, fn: (f: { hooks: { beforeResolve: { tap(n: string, g: (d: { request: string; context: string }) => void): void } } }) => void): void } } }) {
+            compiler.hooks.normalModuleFactory.tap("changed-defaults", (factory) => {
+              factory.hooks.beforeResolve.tap("changed-defaults", (data) => {
+                if (/config\/campaignConfig\.js$/.test(data.request) && !data.context.includes(`${path.sep}fixtures`)) data.request = fixture;
+              });
+            });
+          },
+        },
+      ];
+      return config;
+    },
+  });
+  const frozenPath = files.filter((f) => patchesIn(f).includes(PATCH_FROZEN_CONFIG));
+  assert.ok(frozenPath.length >= 5, "histories of the frozen-config path");
+  for (const file of frozenPath) await Worker.runReplayHistory({ workflowBundle: changed, replayName: file, logger: quiet } as never, read(file), workflowIds[file]);
+  // The same change breaks a history whose workflow parsed its input (the reason configs are frozen).
+  const legacy = files.find((f) => f.startsWith("iterationWorkflow-operator-retry.json"));
+  assert.ok(legacy);
+  await assert.rejects(Worker.runReplayHistory({ workflowBundle: changed, replayName: legacy, logger: quiet } as never, read(legacy), workflowIds[legacy]));
+});
 
 test("a changed command sequence without patched() fails replay", async () => {
   const changed = await bundleWorkflowCode({ workflowsPath: path.resolve(here, "fixtures/changedWorkflows.js"), logger: quiet });
