@@ -27,7 +27,8 @@ export async function classifyActivityError(err: unknown, opts: { getDb(): Promi
   if (err instanceof LlmError && err.kind === "client") return ApplicationFailure.nonRetryable(err.message, ErrorType.llmClient);
   if (isInfrastructure(err)) return infrastructureFailure(err);
 
-  const type = err instanceof LlmError ? `LlmError:${err.kind}` : err instanceof ApplicationFailure && err.type ? err.type : err instanceof Error ? err.name : "Error";
+  const type =
+    err instanceof LlmError ? `LlmError:${err.kind}` : err instanceof ApplicationFailure && err.type ? err.type : err instanceof Error ? err.name : "Error";
   const message = describe(err);
   const { info } = actx;
   let failures: number;

@@ -72,7 +72,11 @@ export function createActivities(deps: ActivityDeps) {
     if (!stage) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" is not in campaign ${ref.campaignId}'s config`, ErrorType.stageInput);
     const spec = registry.spec(stage.name);
     const handler = registry.handler(stage.name);
-    if (!spec || !handler) throw ApplicationFailure.nonRetryable(`stage "${stage.name}" is not known to this worker (it runs: ${registry.specs.map((s) => s.name).join(", ")})`, ErrorType.stageInput);
+    if (!spec || !handler)
+      throw ApplicationFailure.nonRetryable(
+        `stage "${stage.name}" is not known to this worker (it runs: ${registry.specs.map((s) => s.name).join(", ")})`,
+        ErrorType.stageInput,
+      );
     return { stage, spec, handler };
   }
 
@@ -80,7 +84,10 @@ export function createActivities(deps: ActivityDeps) {
    * The stage's context for one step (plan, a batch, finalize): its role clients record every
    * request in a ledger that is drained before the step returns, whether it succeeded or not.
    */
-  async function withStageContext<T>(ref: StageRef & { batchIndex?: number }, fn: (ctx: StageContext, handler: AnyStageHandler, spec: AnyStageSpec) => Promise<T>): Promise<T> {
+  async function withStageContext<T>(
+    ref: StageRef & { batchIndex?: number },
+    fn: (ctx: StageContext, handler: AnyStageHandler, spec: AnyStageSpec) => Promise<T>,
+  ): Promise<T> {
     const db = await deps.getDb();
     const { frozen } = await frozenFor(db, ref.campaignId, ref.iteration);
     const { stage, spec, handler } = stageOf(frozen, ref);
@@ -119,12 +126,14 @@ export function createActivities(deps: ActivityDeps) {
   async function registerCampaign(input: RegisterCampaignInput): Promise<RegisterCampaignResult> {
     const { frozen, hash, warnings } = freeze(input.config, input.configDir ?? deps.baseDir);
     const campaignId = input.campaignId ?? frozen.config.campaignId ?? input.workflowId;
-    if (!campaignId) throw ApplicationFailure.nonRetryable("registerCampaign: no campaign id (none given, none in the config, no workflow id)", ErrorType.invalidConfig);
+    if (!campaignId)
+      throw ApplicationFailure.nonRetryable("registerCampaign: no campaign id (none given, none in the config, no workflow id)", ErrorType.invalidConfig);
     const db = await deps.getDb();
     const { tools, errors } = await loadToolLibrary(frozen.config.tools.sources, frozen.configDir);
     const messages = errors.map((e) => `${e.source}: ${e.message}`);
     for (const m of messages.slice(0, 50)) deps.log(`[tools] rejected: ${m}`);
-    if (tools.length === 0) throw ApplicationFailure.nonRetryable(`no valid tools loaded (${errors.length} rejected): ${messages.slice(0, 3).join("; ")}`, ErrorType.noTools);
+    if (tools.length === 0)
+      throw ApplicationFailure.nonRetryable(`no valid tools loaded (${errors.length} rejected): ${messages.slice(0, 3).join("; ")}`, ErrorType.noTools);
 
     const current = await latestConfig(db, campaignId);
     let inForce: StoredConfig;
@@ -147,8 +156,18 @@ export function createActivities(deps: ActivityDeps) {
       );
     }
     await insertCampaign(db, { id: campaignId, name: frozen.config.name, config: input.config });
-    await upsertTools(db, campaignId, tools.map((t) => ({ tool: t.tool, source: t.source, domain: t.domain, hash: toolHash(t.tool) })));
-    return { tools: tools.length, toolErrors: errors.length, toolErrorMessages: messages.slice(0, 10), plan: planOf(campaignId, inForce.frozen, inForce.version, inForce.sha256), warnings };
+    await upsertTools(
+      db,
+      campaignId,
+      tools.map((t) => ({ tool: t.tool, source: t.source, domain: t.domain, hash: toolHash(t.tool) })),
+    );
+    return {
+      tools: tools.length,
+      toolErrors: errors.length,
+      toolErrorMessages: messages.slice(0, 10),
+      plan: planOf(campaignId, inForce.frozen, inForce.version, inForce.sha256),
+      warnings,
+    };
   }
 
   async function planStage(ref: StageRef): Promise<StagePlanResult> {
@@ -159,7 +178,8 @@ export function createActivities(deps: ActivityDeps) {
     }
     const plan = await withStageContext(ref, async (ctx, handler, spec) => {
       if (spec.reads.kind !== "samples") {
-        if (!handler.plan) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" reads ${spec.reads.kind} but its handler has no plan()`, ErrorType.stageInput);
+        if (!handler.plan)
+          throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" reads ${spec.reads.kind} but its handler has no plan()`, ErrorType.stageInput);
         return handler.plan(ctx);
       }
       // A selection is planned once per stage run: a retry keeps the batches (and their members) it had.
@@ -202,7 +222,9 @@ export function createActivities(deps: ActivityDeps) {
   async function completeStage(ref: StageRef): Promise<Record<string, unknown>> {
     const db = await deps.getDb();
     const batches = (await listDoneBatches(db, ref)).map((d) => d.result as BatchResult);
-    const summary = await withStageContext(ref, (ctx, handler) => (handler.finalize ? handler.finalize(ctx, batches) : Promise.resolve(sumBatchResults(batches))));
+    const summary = await withStageContext(ref, (ctx, handler) =>
+      handler.finalize ? handler.finalize(ctx, batches) : Promise.resolve(sumBatchResults(batches)),
+    );
     await finishStageRun(db, ref, "succeeded", summary);
     return summary;
   }
@@ -250,10 +272,13 @@ export function createActivities(deps: ActivityDeps) {
      */
     forwardStageDecision: (d: { workflowId: string; action: "retry" | "skip"; stage?: string }) =>
       withFailurePolicy(asBookkeeping, async () => {
-        if (!deps.temporalClient) throw ApplicationFailure.nonRetryable("this worker has no Temporal client to forward operator decisions with", ErrorType.stageInput);
+        if (!deps.temporalClient)
+          throw ApplicationFailure.nonRetryable("this worker has no Temporal client to forward operator decisions with", ErrorType.stageInput);
         const client = await deps.temporalClient();
         try {
-          return await client.workflow.getHandle(d.workflowId).executeUpdate(d.action === "retry" ? retryStageUpdate : skipStageUpdate, { args: [{ stage: d.stage }] });
+          return await client.workflow
+            .getHandle(d.workflowId)
+            .executeUpdate(d.action === "retry" ? retryStageUpdate : skipStageUpdate, { args: [{ stage: d.stage }] });
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError) throw ApplicationFailure.nonRetryable(err.cause?.message ?? err.message, ErrorType.decisionRefused);
           throw err;

@@ -23,7 +23,15 @@ import { parseArgs } from "node:util";
 import { BFCL_SINGLE_TURN_CATEGORIES } from "../src/bfcl/data.js";
 import { checkEntry } from "../src/bfcl/check.js";
 import { parseBfclOutputLine } from "../src/matching/pyJson.js";
-import { alternativePythons, buildDiffItems, officialCheckerUnavailable, officialInputLines, runOfficialChecker, venvPython, type OfficialRun } from "../test/bfcl/officialChecker.js";
+import {
+  alternativePythons,
+  buildDiffItems,
+  officialCheckerUnavailable,
+  officialInputLines,
+  runOfficialChecker,
+  venvPython,
+  type OfficialRun,
+} from "../test/bfcl/officialChecker.js";
 
 const { values } = parseArgs({
   options: {
@@ -100,8 +108,12 @@ outputs.forEach((it, i) => {
   if ((reference.verdicts[i]!.verdict === "valid") === checkEntry(it.entry, it.result, "bfcl").valid) agree++;
 });
 
-console.log(`outputs: ${items.length} over ${categories.length} categories (${sink > 0 ? "checked" : "none valid"}); verdict agreement with the official checker ${((100 * agree) / items.length).toFixed(2)}%`);
-console.log(`toolloop matcher (bfcl mode): median ${ms(ours)} per pass = ${eps(ours)}; best ${ms(oursBest)} (runs: ${ourRuns.map((r) => (r * 1000).toFixed(0)).join(", ")} ms)`);
+console.log(
+  `outputs: ${items.length} over ${categories.length} categories (${sink > 0 ? "checked" : "none valid"}); verdict agreement with the official checker ${((100 * agree) / items.length).toFixed(2)}%`,
+);
+console.log(
+  `toolloop matcher (bfcl mode): median ${ms(ours)} per pass = ${eps(ours)}; best ${ms(oursBest)} (runs: ${ourRuns.map((r) => (r * 1000).toFixed(0)).join(", ")} ms)`,
+);
 console.log(`  reading every verdict's reasons as well: median ${ms(withReasons)} per pass = ${eps(withReasons)}`);
 console.log(`  decoding the ${items.length} JSON lines (not in the figures above): median ${ms(median(parseRuns))}`);
 for (const { label, run } of interpreters) {

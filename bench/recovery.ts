@@ -83,7 +83,13 @@ async function firstSampleAfter(campaignId: string, since: Date): Promise<Outcom
 }
 
 async function finish(handle: WorkflowHandle): Promise<boolean> {
-  const done = await Promise.race([handle.result().then(() => true, () => false), sleep(giveUpMs * 3).then(() => false)]);
+  const done = await Promise.race([
+    handle.result().then(
+      () => true,
+      () => false,
+    ),
+    sleep(giveUpMs * 3).then(() => false),
+  ]);
   if (!done) await handle.terminate("recovery bench: gave up on this campaign").catch(() => undefined);
   return done;
 }
@@ -92,7 +98,14 @@ function summarise(outcomes: Outcome[]) {
   const secs = outcomes.flatMap((o) => ("seconds" in o ? [o.seconds] : [])).sort((a, b) => a - b);
   const gaveUp = outcomes.flatMap((o) => ("gaveUp" in o ? [o.gaveUp] : []));
   const pick = (q: number) => (secs.length ? Number(secs[Math.min(secs.length - 1, Math.floor(q * secs.length))]!.toFixed(2)) : null);
-  return { runs: outcomes.length, measured: secs.length, min: secs.length ? Number(secs[0]!.toFixed(2)) : null, median: pick(0.5), max: secs.length ? Number(secs[secs.length - 1]!.toFixed(2)) : null, gaveUp };
+  return {
+    runs: outcomes.length,
+    measured: secs.length,
+    min: secs.length ? Number(secs[0]!.toFixed(2)) : null,
+    median: pick(0.5),
+    max: secs.length ? Number(secs[secs.length - 1]!.toFixed(2)) : null,
+    gaveUp,
+  };
 }
 
 try {
@@ -101,7 +114,9 @@ try {
   const baselineOk = await finish(base.handle);
   const baselineRequests = h.sim.stats().byPath["/v1/chat/completions"] ?? 0;
   const requestsPerSlot = baselineRequests / count;
-  console.error(`baseline: ${baselineOk ? "completed" : "did not complete"}, ${baselineRequests} chat requests for ${count} slots (${requestsPerSlot.toFixed(2)} per slot)`);
+  console.error(
+    `baseline: ${baselineOk ? "completed" : "did not complete"}, ${baselineRequests} chat requests for ${count} slots (${requestsPerSlot.toFixed(2)} per slot)`,
+  );
 
   const pgOutcomes: Outcome[] = [];
   for (let rep = 1; rep <= repetitions; rep++) {
@@ -114,7 +129,12 @@ try {
     const outcome = await firstSampleAfter(campaignId, restarted);
     pgOutcomes.push(outcome);
     console.error(`pg restart ${rep}: ${"seconds" in outcome ? `${outcome.seconds.toFixed(2)} s to the first new sample` : outcome.gaveUp}`);
-    await (("seconds" in outcome ? finish(handle) : handle.terminate("recovery bench: needs an operator").then(() => false, () => false)));
+    await ("seconds" in outcome
+      ? finish(handle)
+      : handle.terminate("recovery bench: needs an operator").then(
+          () => false,
+          () => false,
+        ));
   }
 
   const killOutcomes: Outcome[] = [];
@@ -128,12 +148,20 @@ try {
     h.startWorker();
     const outcome = await firstSampleAfter(campaignId, killedAt);
     killOutcomes.push(outcome);
-    const completed = "seconds" in outcome ? await finish(handle) : await handle.terminate("recovery bench: needs an operator").then(() => false, () => false);
+    const completed =
+      "seconds" in outcome
+        ? await finish(handle)
+        : await handle.terminate("recovery bench: needs an operator").then(
+            () => false,
+            () => false,
+          );
     if (completed) {
       const requests = (h.sim.stats().byPath["/v1/chat/completions"] ?? 0) - baselineRequests;
       redone.push({ requests, slots: requests / requestsPerSlot });
     }
-    const redoneText = completed ? `${redone.at(-1)!.requests} requests redone (~${redone.at(-1)!.slots.toFixed(1)} slots)` : "work redone not measured (campaign did not complete)";
+    const redoneText = completed
+      ? `${redone.at(-1)!.requests} requests redone (~${redone.at(-1)!.slots.toFixed(1)} slots)`
+      : "work redone not measured (campaign did not complete)";
     console.error(`kill -9 ${rep}: ${"seconds" in outcome ? `${outcome.seconds.toFixed(2)} s to the first new sample` : outcome.gaveUp}; ${redoneText}`);
   }
 

@@ -48,7 +48,11 @@ try {
   };
   const wfId = campaignWorkflowId(campaignId);
   const started = Date.now();
-  const handle = await env.client.workflow.start("campaignWorkflow", { workflowId: wfId, taskQueue: taskQueues(env.queuePrefix).workflows, args: [{ config, campaignId }] });
+  const handle = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: wfId,
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId }],
+  });
   const progress = setInterval(() => process.stderr.write(`\r${sim.stats().completed} requests done`), 1000);
   await handle.result();
   clearInterval(progress);
@@ -64,7 +68,9 @@ try {
   }
   const perThousand = events / (samples / 1000);
   console.log("");
-  console.log(`samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batchSize=${batchSize} requests=${st.completed} maxInFlight=${st.maxInFlight}`);
+  console.log(
+    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batchSize=${batchSize} requests=${st.completed} maxInFlight=${st.maxInFlight}`,
+  );
   console.log(`wall ${wall.toFixed(1)} s (campaign start to result), endpoint busy ${active.toFixed(1)} s`);
   console.log(`achieved ${rps.toFixed(1)} req/s; capacity C/L = ${capacity.toFixed(1)} req/s; ratio = ${(rps / capacity).toFixed(3)} (target >= 0.9)`);
   console.log(`history events: ${events} (campaign + iteration) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 50)`);

@@ -10,8 +10,9 @@ for venv_script in scripts/ensure-bfcl-venv.sh; do
   if [ -f "$venv_script" ]; then bash "$venv_script"; fi
 done
 
-echo "== lint"
+echo "== lint and format"
 npm run --silent lint
+npm run --silent format:check
 
 state=.toolloop/test-services
 node dist/src/services/main.js down --state-dir "$state" >/dev/null 2>&1 || true

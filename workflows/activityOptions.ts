@@ -35,7 +35,12 @@ export function bookkeepingActivities(byCause: boolean, taskQueue = queues().def
     return proxyActivities<Activities>({
       taskQueue,
       startToCloseTimeout: "2 minutes",
-      retry: { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.unknownCampaign, ErrorType.stageInput] },
+      retry: {
+        initialInterval: "1s",
+        maximumInterval: "30s",
+        backoffCoefficient: 2,
+        nonRetryableErrorTypes: [ErrorType.invalidConfig, ErrorType.unknownCampaign, ErrorType.stageInput],
+      },
     });
   }
   return proxyActivities<Activities>({

@@ -127,16 +127,18 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   if (frozen) {
     // The iteration owns its stages' state (query it, or filter on its search attributes); a decision
     // sent here is forwarded to it as the same update, and its answer (or refusal) is returned.
-    const decide = (action: "retry" | "skip") => async (d?: StageDecision): Promise<{ stage: string; accepted: true }> => {
-      if (!child) throw new Error(`no iteration is running (state: ${status.state})`);
-      try {
-        return await acts.forwardStageDecision({ workflowId: child.workflowId, action, stage: d?.stage });
-      } catch (err) {
-        // The iteration's refusal, as the operator's answer (not "activity task failed").
-        const cause = (err as { cause?: unknown }).cause;
-        throw new Error(cause instanceof Error ? cause.message : String(err));
-      }
-    };
+    const decide =
+      (action: "retry" | "skip") =>
+      async (d?: StageDecision): Promise<{ stage: string; accepted: true }> => {
+        if (!child) throw new Error(`no iteration is running (state: ${status.state})`);
+        try {
+          return await acts.forwardStageDecision({ workflowId: child.workflowId, action, stage: d?.stage });
+        } catch (err) {
+          // The iteration's refusal, as the operator's answer (not "activity task failed").
+          const cause = (err as { cause?: unknown }).cause;
+          throw new Error(cause instanceof Error ? cause.message : String(err));
+        }
+      };
     const validator = (_d?: StageDecision) => {
       if (!child) throw new Error(`no iteration is running (state: ${status.state})`);
     };
@@ -164,11 +166,20 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     try {
       plan = input.registered
         ? await acts.loadCampaignPlan({ campaignId, iteration })
-        : (await acts.registerCampaign({ campaignId: input.campaignId, workflowId: info.workflowId, config: input.config, configDir: input.configDir, newConfigVersion: input.newConfigVersion })).plan;
+        : (
+            await acts.registerCampaign({
+              campaignId: input.campaignId,
+              workflowId: info.workflowId,
+              config: input.config,
+              configDir: input.configDir,
+              newConfigVersion: input.newConfigVersion,
+            })
+          ).plan;
     } catch (err) {
       // A bad config (or a changed one) fails the campaign with the activity's own message and type.
       const cause = (err as { cause?: unknown }).cause;
-      if (cause instanceof ApplicationFailure && cause.nonRetryable) throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? undefined, ...(cause.details ?? []));
+      if (cause instanceof ApplicationFailure && cause.nonRetryable)
+        throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? undefined, ...(cause.details ?? []));
       throw err;
     }
     if (!plan) throw ApplicationFailure.nonRetryable("registration returned no plan", ErrorType.invalidConfig);

@@ -37,7 +37,16 @@ export class IterationState {
   }
 
   setStages(names: string[]): void {
-    this.status.stages = names.map((name) => ({ name, state: "pending", batchesTotal: 0, batchesDone: 0, itemsTotal: 0, itemsDone: 0, counts: {}, attempts: 0 }));
+    this.status.stages = names.map((name) => ({
+      name,
+      state: "pending",
+      batchesTotal: 0,
+      batchesDone: 0,
+      itemsTotal: 0,
+      itemsDone: 0,
+      counts: {},
+      attempts: 0,
+    }));
   }
 
   waitingStage() {
@@ -51,7 +60,10 @@ export class IterationState {
       status.state = this.waitingStage() ? "waiting_for_operator" : status.paused ? "paused" : "running";
     }
     this.sa.update({ campaignId: status.campaignId, iteration: status.iteration, stage: status.currentStage, status: status.state });
-    if (this.parent) await getExternalWorkflowHandle(this.parent.workflowId).signal(iterationProgressSignal, status).catch(() => undefined);
+    if (this.parent)
+      await getExternalWorkflowHandle(this.parent.workflowId)
+        .signal(iterationProgressSignal, status)
+        .catch(() => undefined);
   }
 
   /** Registers the operator surface. */
@@ -73,8 +85,12 @@ export class IterationState {
       this.status.lastError = `aborted by operator${req?.reason ? `: ${req.reason}` : ""}`;
       this.stageScope?.cancel();
     });
-    setHandler(retryStageUpdate, (d: StageDecision | undefined) => this.decide("retry", d?.stage), { validator: (d: StageDecision | undefined) => this.validateDecision(d?.stage) });
-    setHandler(skipStageUpdate, (d: StageDecision | undefined) => this.decide("skip", d?.stage), { validator: (d: StageDecision | undefined) => this.validateDecision(d?.stage) });
+    setHandler(retryStageUpdate, (d: StageDecision | undefined) => this.decide("retry", d?.stage), {
+      validator: (d: StageDecision | undefined) => this.validateDecision(d?.stage),
+    });
+    setHandler(skipStageUpdate, (d: StageDecision | undefined) => this.decide("skip", d?.stage), {
+      validator: (d: StageDecision | undefined) => this.validateDecision(d?.stage),
+    });
     // Campaigns started before decisions were forwarded as updates still forward them as this signal.
     setHandler(operatorDecisionSignal, (d) => {
       try {

@@ -43,10 +43,18 @@ function matchEntry(entry: BfclEntry, calls: MatchCall[] | undefined, mode: Matc
   const info = categoryInfo(entry.category);
   if (info.relevance) return matchWithCategory(calls ?? [], entry.function, [], entry.category, info, mode, false, withReasons) as EntryMatch;
   if (calls === undefined) {
-    return { valid: false, errorType: WRONG_FORMAT, reasons: [{ code: WRONG_FORMAT, message: "output is not a list of {function_name: {param: value}} objects" }] };
+    return {
+      valid: false,
+      errorType: WRONG_FORMAT,
+      reasons: [{ code: WRONG_FORMAT, message: "output is not a list of {function_name: {param: value}} objects" }],
+    };
   }
   if (!entry.answer) {
-    return { valid: false, errorType: "missing_possible_answer", reasons: [{ code: "missing_possible_answer", message: `entry ${entry.id} has no possible answer` }] };
+    return {
+      valid: false,
+      errorType: "missing_possible_answer",
+      reasons: [{ code: "missing_possible_answer", message: `entry ${entry.id} has no possible answer` }],
+    };
   }
   return matchWithCategory(calls, entry.function, entry.answer, entry.category, info, mode, false, withReasons) as EntryMatch;
 }
@@ -86,6 +94,8 @@ class Verdict implements EntryVerdict {
   }
 
   toJSON(): { id: string; valid: boolean; errorType?: string; reasons: MatchReason[] } {
-    return this.errorType === undefined ? { id: this.id, valid: this.valid, reasons: this.reasons } : { id: this.id, valid: this.valid, errorType: this.errorType, reasons: this.reasons };
+    return this.errorType === undefined
+      ? { id: this.id, valid: this.valid, reasons: this.reasons }
+      : { id: this.id, valid: this.valid, errorType: this.errorType, reasons: this.reasons };
   }
 }

@@ -114,7 +114,10 @@ export async function loadBfclCategory(category: string, dataDir?: string): Prom
 export function readBfclCategorySync(category: string, dataDir?: string): BfclEntry[] {
   assertKnownCategory(category);
   const dir = resolveBfclDataDir(dataDir);
-  const read = (f: string) => readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "");
+  const read = (f: string) =>
+    readFileSync(f, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "");
   const entries: BfclEntry[] = read(path.join(dir, "data", `BFCL_v3_${category}.json`)).map((l) => {
     const r = JSON.parse(l) as { id: string; question: unknown; function: FunctionDoc[] };
     return { id: r.id, category, question: r.question, function: r.function };

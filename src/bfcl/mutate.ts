@@ -184,7 +184,10 @@ export function generateVariants(entry: BfclEntry): OutputVariant[] {
   const lang = languageOf(entry.category);
   const base = answerOutput(entry);
   add("first", base);
-  const maxCands = Math.max(0, ...(entry.answer ?? []).flatMap((a) => Object.values(a).flatMap((p) => Object.values(p).map((c) => (Array.isArray(c) ? c.length : 0)))));
+  const maxCands = Math.max(
+    0,
+    ...(entry.answer ?? []).flatMap((a) => Object.values(a).flatMap((p) => Object.values(p).map((c) => (Array.isArray(c) ? c.length : 0)))),
+  );
   if (maxCands > 1) add("second", answerOutput(entry, 1));
   add("omit_optional", answerOutput(entry, 0, true));
   add("empty", []);
@@ -205,22 +208,46 @@ export function generateVariants(entry: BfclEntry): OutputVariant[] {
     Object.values(extra[0]!)[0]!["unexpected_extra"] = lang === "python" ? 1 : "1";
     add("extra_param", extra);
   }
-  add("wrong_type", mapFirstParam(base, (v) => wrongType(v, lang)));
+  add(
+    "wrong_type",
+    mapFirstParam(base, (v) => wrongType(v, lang)),
+  );
   add("wrong_value", mapFirstParam(base, wrongValue));
   add("case_punct", mapAllValues(base, caseAndPunct));
   add("nested", mapFirstParam(base, nestedChange));
-  add("null_first", mapFirstParam(base, () => null));
-  add("unicode", mapAllValues(base, (v) => (typeof v === "string" ? `${v}é` : v)));
-  add("lists_reversed", mapAllValues(base, (v) => (Array.isArray(v) && v.length > 1 ? [...v].reverse() : v)));
+  add(
+    "null_first",
+    mapFirstParam(base, () => null),
+  );
+  add(
+    "unicode",
+    mapAllValues(base, (v) => (typeof v === "string" ? `${v}é` : v)),
+  );
+  add(
+    "lists_reversed",
+    mapAllValues(base, (v) => (Array.isArray(v) && v.length > 1 ? [...v].reverse() : v)),
+  );
   if (lang === "python") {
     add("int_float_swap", mapAllValues(base, intFloatSwap));
     add("nested_all", mapAllValues(base, nestedChange));
-    add("bool_for_number", mapAllValues(base, (v) => (typeof v === "number" || v instanceof PyFloat ? Number(v) !== 0 : v)));
-    add("dict_extra_key", mapAllValues(base, (v) => (isDict(v) ? { ...v, extra_key: "x" } : v)));
-    add("numbers_as_strings", mapAllValues(base, (v) => (typeof v === "number" ? String(v) : v)));
+    add(
+      "bool_for_number",
+      mapAllValues(base, (v) => (typeof v === "number" || v instanceof PyFloat ? Number(v) !== 0 : v)),
+    );
+    add(
+      "dict_extra_key",
+      mapAllValues(base, (v) => (isDict(v) ? { ...v, extra_key: "x" } : v)),
+    );
+    add(
+      "numbers_as_strings",
+      mapAllValues(base, (v) => (typeof v === "number" ? String(v) : v)),
+    );
   } else {
     add("source_tweak", mapAllValues(base, javaSourceTweak));
-    add("non_string", mapAllValues(base, (v) => (typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v)));
+    add(
+      "non_string",
+      mapAllValues(base, (v) => (typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v)),
+    );
   }
   if (base.length > 1) {
     add("reversed", [...clone(base)].reverse());

@@ -81,12 +81,18 @@ function castProperties(props: Record<string, ParamDoc>): Record<string, ParamDo
 
 function languageHints(fn: FunctionDoc, category: string): void {
   const lang = languageOf(category);
-  const hint = lang === "java" ? " Note that the provided function is in Java 8 SDK syntax." : lang === "javascript" ? " Note that the provided function is in JavaScript syntax." : " Note that the provided function is in Python 3 syntax.";
+  const hint =
+    lang === "java"
+      ? " Note that the provided function is in Java 8 SDK syntax."
+      : lang === "javascript"
+        ? " Note that the provided function is in JavaScript syntax."
+        : " Note that the provided function is in Python 3 syntax.";
   fn.description = (fn.description ?? "") + hint;
   if (lang === "python") return;
   const langName = lang === "java" ? "Java" : "JavaScript";
   for (const value of Object.values(fn.parameters.properties)) {
-    if (value.type === "any") value.description = `${value.description ?? ""} This parameter can be of any type of ${langName} object in string representation.`;
+    if (value.type === "any")
+      value.description = `${value.description ?? ""} This parameter can be of any type of ${langName} object in string representation.`;
     else value.description = `${value.description ?? ""} This is ${langName} ${value.type} type parameter in string representation.`;
     const listType = lang === "java" ? value.type === "ArrayList" || value.type === "Array" : value.type === "array";
     if (listType && value.items) {

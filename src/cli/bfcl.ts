@@ -45,7 +45,9 @@ export async function runBfclCheck(opts: BfclCheckOptions): Promise<BfclCheckRep
   try {
     text = await readFile(opts.outputs, "utf8");
   } catch (err) {
-    throw new CliError(`cannot read --outputs ${opts.outputs}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message}`);
+    throw new CliError(
+      `cannot read --outputs ${opts.outputs}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : (err as Error).message}`,
+    );
   }
   const known = new Set(entries.map((e) => e.id));
   const results = new Map<string, { result: unknown; line: number }>();
@@ -120,17 +122,25 @@ function parseProbeOptions(opts: BfclProbeOptions): {
   mode: MatchMode;
   concurrency: number;
 } {
-  if (!/^https?:\/\/[^/\s]+/.test(opts.baseUrl ?? "")) throw new CliError(`--base-url must be an http(s) URL such as http://127.0.0.1:8000/v1, got "${String(opts.baseUrl)}"`);
+  if (!/^https?:\/\/[^/\s]+/.test(opts.baseUrl ?? ""))
+    throw new CliError(`--base-url must be an http(s) URL such as http://127.0.0.1:8000/v1, got "${String(opts.baseUrl)}"`);
   if (!opts.model || opts.model.trim() === "") throw new CliError("--model must be a non-empty model name");
   let apiKey: string | undefined;
   if (opts.apiKeyEnv !== undefined) {
     apiKey = process.env[opts.apiKeyEnv];
     if (!apiKey) throw new CliError(`--api-key-env: environment variable ${opts.apiKeyEnv} is not set`);
   }
-  const categories = opts.categories === undefined ? [...BFCL_SINGLE_TURN_CATEGORIES] : opts.categories.split(",").map((c) => c.trim()).filter((c) => c !== "");
+  const categories =
+    opts.categories === undefined
+      ? [...BFCL_SINGLE_TURN_CATEGORIES]
+      : opts.categories
+          .split(",")
+          .map((c) => c.trim())
+          .filter((c) => c !== "");
   if (categories.length === 0) throw new CliError("--categories must name at least one category");
   for (const c of categories) {
-    if (!BFCL_SINGLE_TURN_CATEGORIES.includes(c)) throw new CliError(`--categories: unknown category "${c}"; valid categories: ${BFCL_SINGLE_TURN_CATEGORIES.join(", ")}`);
+    if (!BFCL_SINGLE_TURN_CATEGORIES.includes(c))
+      throw new CliError(`--categories: unknown category "${c}"; valid categories: ${BFCL_SINGLE_TURN_CATEGORIES.join(", ")}`);
   }
   const duplicate = categories.find((c, i) => categories.indexOf(c) !== i);
   if (duplicate) throw new CliError(`--categories: "${duplicate}" is listed twice`);
@@ -160,7 +170,15 @@ export async function runBfclProbe(opts: BfclProbeOptions, onProgress?: (done: n
     }
   }
   const counters = { failedRequests: 0 };
-  const llm = new LlmClient({ baseUrl: p.baseUrl, apiKey: p.apiKey, model: p.model, role: "policy", timeoutMs: 120_000, maxRetries: 3, maxConcurrency: p.concurrency });
+  const llm = new LlmClient({
+    baseUrl: p.baseUrl,
+    apiKey: p.apiKey,
+    model: p.model,
+    role: "policy",
+    timeoutMs: 120_000,
+    maxRetries: 3,
+    maxConcurrency: p.concurrency,
+  });
   let result: FastProbeResult;
   try {
     result = await runFastProbe({
@@ -180,13 +198,18 @@ export async function runBfclProbe(opts: BfclProbeOptions, onProgress?: (done: n
   const scores = Object.values(result.categories);
   const correct = scores.reduce((a, s) => a + s.correct, 0);
   const total = scores.reduce((a, s) => a + s.total, 0);
-  return { ...result, overallProbe: { accuracy: total === 0 ? 0 : correct / total, correct, total, note: OVERALL_PROBE_NOTE }, failedRequests: counters.failedRequests };
+  return {
+    ...result,
+    overallProbe: { accuracy: total === 0 ? 0 : correct / total, correct, total, note: OVERALL_PROBE_NOTE },
+    failedRequests: counters.failedRequests,
+  };
 }
 
 /** The human-readable report: a header naming the evaluator, then one line per category. */
 export function formatProbeReport(r: BfclProbeReport): string {
   const width = Math.max(OVERALL_PROBE.length, ...Object.keys(r.categories).map((c) => c.length));
-  const line = (name: string, s: { accuracy: number; correct: number; total: number }) => `${name.padEnd(width)} ${s.accuracy.toFixed(4)} (${s.correct}/${s.total})`;
+  const line = (name: string, s: { accuracy: number; correct: number; total: number }) =>
+    `${name.padEnd(width)} ${s.accuracy.toFixed(4)} (${s.correct}/${s.total})`;
   const lines = [`evaluator: ${PROBE_EVALUATOR} (fast probe, mode ${r.mode}) — not the official bfcl-eval score`];
   for (const [c, s] of Object.entries(r.categories)) lines.push(line(c, s));
   lines.push(`${line(OVERALL_PROBE, r.overallProbe)}  (entry-weighted mean of the lines above; not the BFCL leaderboard formula)`);
@@ -213,7 +236,7 @@ export function registerBfclCommands(program: Command): void {
   const bfcl = program.command("bfcl").description("BFCL v3 tools (single-turn categories)");
   bfcl
     .command("check")
-    .description("score decoded outputs ({\"id\", \"result\": [{\"func\": {\"param\": value}}]} per line) with the toolloop matcher")
+    .description('score decoded outputs ({"id", "result": [{"func": {"param": value}}]} per line) with the toolloop matcher')
     .requiredOption("--category <name>", `one of: ${BFCL_SINGLE_TURN_CATEGORIES.join(", ")}`)
     .requiredOption("--outputs <file>", "JSON Lines file of decoded outputs")
     .option("--data <dir>", "BFCL data directory (default: $BFCL_DATA_DIR, else ../shared/bfcl, else the copy in data/bfcl)")
@@ -226,7 +249,9 @@ export function registerBfclCommands(program: Command): void {
     });
   bfcl
     .command("probe")
-    .description(`fast probe: prompt an OpenAI-compatible endpoint with the BFCL single-turn entries and score its tool calls with the toolloop matcher (evaluator "${PROBE_EVALUATOR}", not bfcl-eval)`)
+    .description(
+      `fast probe: prompt an OpenAI-compatible endpoint with the BFCL single-turn entries and score its tool calls with the toolloop matcher (evaluator "${PROBE_EVALUATOR}", not bfcl-eval)`,
+    )
     .requiredOption("--base-url <url>", "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
     .requiredOption("--model <name>", "model name sent in requests")
     .option("--api-key-env <var>", "environment variable holding the API key")

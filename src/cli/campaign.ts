@@ -164,7 +164,8 @@ export function registerCampaignCommands(program: Command): void {
     .option("--config-version", "the id exists with another config: record this one as its next version, applying from the next iteration")
     .action(async (opts: { config: string; id?: string; wait?: boolean; configVersion?: boolean }) => {
       const { config, frozen, hash } = readConfigFile(opts.config);
-      if (opts.id !== undefined && !CAMPAIGN_ID.test(opts.id)) throw new CliError(`--id: expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit), got ${JSON.stringify(opts.id)}`);
+      if (opts.id !== undefined && !CAMPAIGN_ID.test(opts.id))
+        throw new CliError(`--id: expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit), got ${JSON.stringify(opts.id)}`);
       printToolSummary(config, await checkToolSources(config, opts.config));
       const campaignId = opts.id ?? defaultCampaignId(config);
       await checkConfigChange(campaignId, frozen, hash, opts.configVersion ?? false);
@@ -190,7 +191,9 @@ export function registerCampaignCommands(program: Command): void {
         console.log(JSON.stringify({ sha256: hash, ...frozen }, null, 2));
         return;
       }
-      console.log(`OK: ${opts.config}: campaign "${config.name}", ${config.iterations} iteration${config.iterations === 1 ? "" : "s"}, endpoints ${Object.keys(config.endpoints).join(", ")}`);
+      console.log(
+        `OK: ${opts.config}: campaign "${config.name}", ${config.iterations} iteration${config.iterations === 1 ? "" : "s"}, endpoints ${Object.keys(config.endpoints).join(", ")}`,
+      );
       for (const s of config.stages) console.log(`  stage ${s.name}${"count" in s ? `: ${s.count} samples in batches of ${s.batchSize}` : ""}`);
       printToolSummary(config, checked);
       console.log(`frozen config (sha256 ${hash}; defaults applied, tool paths resolved against ${frozen.configDir}):`);

@@ -65,12 +65,15 @@ export function registerDemoCommand(program: Command): void {
         const final = await follow(client, handle.workflowId, 1000);
         console.log("\n[demo] summary");
         for (const it of final.completedIterations) console.log(`  iteration ${it.iteration}: ${it.state}, samples ${JSON.stringify(it.samples)}`);
-        for (const r of await sampleCountsByKindAndStatus(db.db, campaignId)) console.log(`  iteration ${r.iteration} ${r.kind.padEnd(12)} ${r.status.padEnd(9)} ${r.n}`);
+        for (const r of await sampleCountsByKindAndStatus(db.db, campaignId))
+          console.log(`  iteration ${r.iteration} ${r.kind.padEnd(12)} ${r.status.padEnd(9)} ${r.n}`);
         const top = await topRejectionReasons(db.db, campaignId, 5);
         if (top.length) console.log("  top rejection reasons:");
         for (const r of top) console.log(`    ${r.n} x ${r.reason}`);
-        for (const r of await usageByRoleAndModel(db.db, campaignId)) console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.promptTokens} prompt + ${r.completionTokens} completion tokens`);
-        for (const r of await datasetExportsOf(db.db, campaignId)) console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha256).slice(0, 16)}…)`);
+        for (const r of await usageByRoleAndModel(db.db, campaignId))
+          console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.promptTokens} prompt + ${r.completionTokens} completion tokens`);
+        for (const r of await datasetExportsOf(db.db, campaignId))
+          console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha256).slice(0, 16)}…)`);
         if (opts.keepRunning) {
           console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
           await running;

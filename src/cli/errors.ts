@@ -95,19 +95,37 @@ export function temporalCliError(err: unknown, e: CliEnv, ctx: TemporalContext =
     );
   }
   if (err instanceof WorkflowNotFoundError) {
-    return new CliError(`no such campaign workflow: ${err.workflowId}; check the id (\`campaign status\` takes the campaign id or the workflow id)`, EXIT_BAD_INPUT, { cause: err });
+    return new CliError(
+      `no such campaign workflow: ${err.workflowId}; check the id (\`campaign status\` takes the campaign id or the workflow id)`,
+      EXIT_BAD_INPUT,
+      { cause: err },
+    );
   }
   if (err instanceof NamespaceNotFoundError) {
-    return new CliError(`Temporal namespace "${err.namespace}" does not exist at ${e.temporalAddress} (TEMPORAL_NAMESPACE); create it or set TEMPORAL_NAMESPACE`, EXIT_ENVIRONMENT, { cause: err });
+    return new CliError(
+      `Temporal namespace "${err.namespace}" does not exist at ${e.temporalAddress} (TEMPORAL_NAMESPACE); create it or set TEMPORAL_NAMESPACE`,
+      EXIT_ENVIRONMENT,
+      { cause: err },
+    );
   }
   switch (grpcCode(err)) {
     case GRPC_UNAVAILABLE:
-      return new CliError(`lost the connection to Temporal at ${e.temporalAddress} (TEMPORAL_ADDRESS): ${(err as Error).message}; check that it is running`, EXIT_ENVIRONMENT, { cause: err });
+      return new CliError(
+        `lost the connection to Temporal at ${e.temporalAddress} (TEMPORAL_ADDRESS): ${(err as Error).message}; check that it is running`,
+        EXIT_ENVIRONMENT,
+        { cause: err },
+      );
     case GRPC_DEADLINE_EXCEEDED:
-      return new CliError(`Temporal at ${e.temporalAddress} did not answer in time; check that it is running and not overloaded`, EXIT_ENVIRONMENT, { cause: err });
+      return new CliError(`Temporal at ${e.temporalAddress} did not answer in time; check that it is running and not overloaded`, EXIT_ENVIRONMENT, {
+        cause: err,
+      });
     case GRPC_PERMISSION_DENIED:
     case GRPC_UNAUTHENTICATED:
-      return new CliError(`Temporal at ${e.temporalAddress} refused the request: ${(err as Error).message}; check the namespace and credentials`, EXIT_ENVIRONMENT, { cause: err });
+      return new CliError(
+        `Temporal at ${e.temporalAddress} refused the request: ${(err as Error).message}; check the namespace and credentials`,
+        EXIT_ENVIRONMENT,
+        { cause: err },
+      );
     default:
       return undefined;
   }
@@ -141,7 +159,11 @@ export function databaseCliError(err: unknown, databaseUrl: string | undefined):
     const code = (first as { code?: unknown }).code;
     const cause = typeof code === "string" ? (SOCKET_CAUSES[code] ?? PG_CAUSES[code]) : undefined;
     if (cause !== undefined) {
-      return new CliError(`cannot reach PostgreSQL at ${describeDatabaseUrl(databaseUrl)} (DATABASE_URL): ${cause}; ${START_SERVICES} DATABASE_URL`, EXIT_ENVIRONMENT, { cause: err });
+      return new CliError(
+        `cannot reach PostgreSQL at ${describeDatabaseUrl(databaseUrl)} (DATABASE_URL): ${cause}; ${START_SERVICES} DATABASE_URL`,
+        EXIT_ENVIRONMENT,
+        { cause: err },
+      );
     }
   }
   return undefined;

@@ -18,9 +18,7 @@ function stageLine(s: StageStatus): string {
 }
 
 export function renderStatus(c: CampaignStatus, it?: IterationStatus): string {
-  const lines = [
-    `campaign ${c.campaignId} (${c.name}): ${c.state}${c.paused ? " (paused)" : ""}, iteration ${c.iteration}/${c.iterationsTotal}`,
-  ];
+  const lines = [`campaign ${c.campaignId} (${c.name}): ${c.state}${c.paused ? " (paused)" : ""}, iteration ${c.iteration}/${c.iterationsTotal}`];
   const current = it ?? c.currentIteration;
   if (current) {
     lines.push(`iteration ${current.iteration}: ${current.state}${c.iterationWorkflowId ? ` (workflow ${c.iterationWorkflowId})` : ""}`);

@@ -18,7 +18,12 @@ export async function connectClient(e: CliEnv): Promise<{ client: Client; close:
     const known = temporalCliError(err, e);
     if (known) throw known;
     if (err instanceof TypeError) throw new CliError(`TEMPORAL_ADDRESS: ${err.message}`);
-    const why = err instanceof Error && /deadline/i.test(err.message) ? `the port is open but no Temporal gRPC service answered within ${CONNECT_TIMEOUT_S}s` : err instanceof Error ? err.message : String(err);
+    const why =
+      err instanceof Error && /deadline/i.test(err.message)
+        ? `the port is open but no Temporal gRPC service answered within ${CONNECT_TIMEOUT_S}s`
+        : err instanceof Error
+          ? err.message
+          : String(err);
     throw temporalUnreachable(e, why);
   }
   return { client: new Client({ connection, namespace: e.namespace }), close: () => connection.close() };

@@ -29,7 +29,9 @@ function installLastResortHandlers(): void {
   let unhandled = 0;
   process.on("unhandledRejection", (reason) => {
     unhandled++;
-    console.error(`worker: unhandled promise rejection #${unhandled} (kept running): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+    console.error(
+      `worker: unhandled promise rejection #${unhandled} (kept running): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+    );
   });
 }
 

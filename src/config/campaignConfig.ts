@@ -79,7 +79,9 @@ function stageUnion(specs: readonly AnyStageSpec[]) {
 }
 
 const CAMPAIGN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
-const campaignName = z.string({ error: "expected a non-empty string" }).regex(CAMPAIGN_NAME, "expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit)");
+const campaignName = z
+  .string({ error: "expected a non-empty string" })
+  .regex(CAMPAIGN_NAME, "expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit)");
 
 const endpointName = name.refine((n) => !RESERVED_NAMES.has(n), { error: (i) => reservedMessage(String(i.input)) });
 const roleName = z
@@ -88,39 +90,47 @@ const roleName = z
   .refine((n) => !RESERVED_NAMES.has(n), { error: (i) => reservedMessage(String(i.input)) });
 
 function buildCampaignConfigSchema<C>(stage: z.ZodType<C>, specs: readonly AnyStageSpec[]) {
-  return z
-  .strictObject({
-    name: campaignName,
-    /** Optional explicit id; default is derived from name by the CLI. */
-    campaignId: campaignName.optional(),
-    seed: nonNegativeInt.max(Number.MAX_SAFE_INTEGER, atMost(Number.MAX_SAFE_INTEGER)).default(0),
-    iterations: positiveInt.max(CONFIG_LIMITS.iterations, atMost(CONFIG_LIMITS.iterations)).default(1),
-    endpoints: z
-      .record(endpointName, endpointSchema, { error: "expected an object of named endpoints" })
-      .refine((e) => Object.keys(e).length > 0, "expected at least one endpoint")
-      .refine((e) => Object.keys(e).length <= CONFIG_LIMITS.endpoints, `expected at most ${CONFIG_LIMITS.endpoints} endpoints`),
-    /** Roles by name; each stage spec says which it calls. */
-    roles: z
-      .record(roleName, roleSchema, { error: "expected an object of named roles" })
-      .refine((r) => Object.keys(r).length <= CONFIG_LIMITS.roles, `expected at most ${CONFIG_LIMITS.roles} roles`),
-    tools: z.strictObject({
-      sources: z
-        .array(toolSourceSchema, { error: "expected a list of tool sources" })
-        .min(1, "expected at least one tool source")
-        .max(CONFIG_LIMITS.toolSources, `expected at most ${CONFIG_LIMITS.toolSources} tool sources`),
-    }),
-    stages: z.array(stage, { error: "expected a list of stages" }).min(1, "expected at least one stage").max(CONFIG_LIMITS.stages, `expected at most ${CONFIG_LIMITS.stages} stages`),
-    concurrency: z
-      .strictObject({ batchesInParallel: positiveInt.max(64, atMost(64)).default(4) })
-      .default({ batchesInParallel: 4 }),
-    /** What a failed stage does: wait for an operator (retry/skip/abort), fail the campaign, or skip. */
-    onStageFailure: z.enum(["wait", "fail", "skip"], { error: 'expected "wait", "fail" or "skip"' }).default("wait"),
-    output: z.strictObject({ dir: filePath.default(".toolloop/output") }).default({ dir: ".toolloop/output" }),
-  })
-  // `when`: cross-field problems are reported together with field problems, not only once those are fixed.
-  .check(z.superRefine((cfg, ctx) => {
-    for (const issue of crossFieldIssues(cfg, specs)) ctx.addIssue({ code: "custom", ...issue });
-  }, { when: () => true }));
+  return (
+    z
+      .strictObject({
+        name: campaignName,
+        /** Optional explicit id; default is derived from name by the CLI. */
+        campaignId: campaignName.optional(),
+        seed: nonNegativeInt.max(Number.MAX_SAFE_INTEGER, atMost(Number.MAX_SAFE_INTEGER)).default(0),
+        iterations: positiveInt.max(CONFIG_LIMITS.iterations, atMost(CONFIG_LIMITS.iterations)).default(1),
+        endpoints: z
+          .record(endpointName, endpointSchema, { error: "expected an object of named endpoints" })
+          .refine((e) => Object.keys(e).length > 0, "expected at least one endpoint")
+          .refine((e) => Object.keys(e).length <= CONFIG_LIMITS.endpoints, `expected at most ${CONFIG_LIMITS.endpoints} endpoints`),
+        /** Roles by name; each stage spec says which it calls. */
+        roles: z
+          .record(roleName, roleSchema, { error: "expected an object of named roles" })
+          .refine((r) => Object.keys(r).length <= CONFIG_LIMITS.roles, `expected at most ${CONFIG_LIMITS.roles} roles`),
+        tools: z.strictObject({
+          sources: z
+            .array(toolSourceSchema, { error: "expected a list of tool sources" })
+            .min(1, "expected at least one tool source")
+            .max(CONFIG_LIMITS.toolSources, `expected at most ${CONFIG_LIMITS.toolSources} tool sources`),
+        }),
+        stages: z
+          .array(stage, { error: "expected a list of stages" })
+          .min(1, "expected at least one stage")
+          .max(CONFIG_LIMITS.stages, `expected at most ${CONFIG_LIMITS.stages} stages`),
+        concurrency: z.strictObject({ batchesInParallel: positiveInt.max(64, atMost(64)).default(4) }).default({ batchesInParallel: 4 }),
+        /** What a failed stage does: wait for an operator (retry/skip/abort), fail the campaign, or skip. */
+        onStageFailure: z.enum(["wait", "fail", "skip"], { error: 'expected "wait", "fail" or "skip"' }).default("wait"),
+        output: z.strictObject({ dir: filePath.default(".toolloop/output") }).default({ dir: ".toolloop/output" }),
+      })
+      // `when`: cross-field problems are reported together with field problems, not only once those are fixed.
+      .check(
+        z.superRefine(
+          (cfg, ctx) => {
+            for (const issue of crossFieldIssues(cfg, specs)) ctx.addIssue({ code: "custom", ...issue });
+          },
+          { when: () => true },
+        ),
+      )
+  );
 }
 
 type Issue = { path: (string | number)[]; message: string };
@@ -128,7 +138,6 @@ type Issue = { path: (string | number)[]; message: string };
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
-
 
 /**
  * Checks that span fields: role endpoints exist, every stage's roles are configured, stage names are
@@ -146,7 +155,10 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
       // Own properties only: "constructor" or "toString" must not resolve to Object.prototype's.
       if (!Object.hasOwn(endpoints, r.endpoint)) {
         const defined = Object.keys(endpoints);
-        issues.push({ path: ["roles", role, "endpoint"], message: `unknown endpoint ${JSON.stringify(r.endpoint)}; defined: ${defined.length > 0 ? defined.join(", ") : "(none)"}` });
+        issues.push({
+          path: ["roles", role, "endpoint"],
+          message: `unknown endpoint ${JSON.stringify(r.endpoint)}; defined: ${defined.length > 0 ? defined.join(", ") : "(none)"}`,
+        });
       }
     }
   }
@@ -162,7 +174,10 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
     else seen.set(s.name, i);
     for (const role of spec.roles) {
       if (!roles || !Object.hasOwn(roles, role)) {
-        issues.push({ path: ["roles", role], message: `stages[${i}] (${s.name}) calls the ${role} role; add roles.${role} ({ "endpoint": ..., "model": ... })` });
+        issues.push({
+          path: ["roles", role],
+          message: `stages[${i}] (${s.name}) calls the ${role} role; add roles.${role} ({ "endpoint": ..., "model": ... })`,
+        });
       }
     }
     // The stage's own defaults tell its batch size; an invalid entry is reported by the union.

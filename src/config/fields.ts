@@ -43,8 +43,14 @@ export const int = (what: string) => z.number({ error: `expected ${what}` }).int
 export const positiveInt = int("a positive integer").positive("expected a positive integer");
 export const nonNegativeInt = int("a non-negative integer").min(0, "expected a non-negative integer");
 export const atMost = (n: number, why = "") => `expected at most ${n}${why}`;
-export const fraction = z.number({ error: "expected a number between 0 and 1" }).min(0, "expected a number between 0 and 1").max(1, "expected a number between 0 and 1");
-export const temperature = z.number({ error: "expected a number between 0 and 2" }).min(0, "expected a number between 0 and 2").max(2, "expected a number between 0 and 2");
+export const fraction = z
+  .number({ error: "expected a number between 0 and 1" })
+  .min(0, "expected a number between 0 and 1")
+  .max(1, "expected a number between 0 and 1");
+export const temperature = z
+  .number({ error: "expected a number between 0 and 2" })
+  .min(0, "expected a number between 0 and 2")
+  .max(2, "expected a number between 0 and 2");
 export const boundedString = (max: number, what: string) =>
   z.string({ error: "expected a non-empty string" }).min(1, "expected a non-empty string").max(max, `expected at most ${max} characters (${what})`);
 export const name = boundedString(CONFIG_LIMITS.nameLength, "a name");

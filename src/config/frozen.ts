@@ -24,9 +24,7 @@ export interface FrozenCampaignConfig {
   configDir: string;
 }
 
-export type FreezeResult =
-  | { ok: true; frozen: FrozenCampaignConfig; hash: string; warnings: string[] }
-  | { ok: false; error: InvalidCampaignConfigError };
+export type FreezeResult = { ok: true; frozen: FrozenCampaignConfig; hash: string; warnings: string[] } | { ok: false; error: InvalidCampaignConfigError };
 
 /** Parses, applies defaults and resolves paths; `configDir` is the config file's folder. */
 export function freezeCampaignConfig(raw: unknown, opts: { configDir: string; specs?: readonly AnyStageSpec[] }): FreezeResult {
@@ -87,7 +85,9 @@ export function describeConfigDiff(before: unknown, after: unknown, limit = 20):
       lines.push(`${at || "(root)"}: ${show(a)} -> ${show(b)}`);
       return;
     }
-    const keys = Array.isArray(a) ? [...Array(Math.max(a.length, (b as unknown[]).length)).keys()] : [...new Set([...Object.keys(a), ...Object.keys(b as object)])].sort();
+    const keys = Array.isArray(a)
+      ? [...Array(Math.max(a.length, (b as unknown[]).length)).keys()]
+      : [...new Set([...Object.keys(a), ...Object.keys(b as object)])].sort();
     for (const k of keys) {
       const next = typeof k === "number" ? `${at}[${k}]` : at ? `${at}.${k}` : k;
       walk((a as Record<string | number, unknown>)[k], (b as Record<string | number, unknown>)[k], next);

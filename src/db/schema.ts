@@ -54,7 +54,9 @@ export const campaignConfigs = pgTable(
 export const iterations = pgTable(
   "iterations",
   {
-    campaignId: text("campaign_id").notNull().references(() => campaigns.id, { onDelete: "cascade" }),
+    campaignId: text("campaign_id")
+      .notNull()
+      .references(() => campaigns.id, { onDelete: "cascade" }),
     iteration: integer("iteration").notNull(),
     status: text("status", { enum: ITERATION_STATUSES }).notNull().default("running"),
     summary: jsonb("summary"),
@@ -146,8 +148,14 @@ export const samples = pgTable(
     messages: jsonb("messages").$type<ChatMessage[]>().notNull(),
     tools: jsonb("tools").$type<McpTool[]>().notNull(),
     status: text("status", { enum: SAMPLE_STATUSES }).notNull().default("pending"),
-    verdicts: jsonb("verdicts").$type<Verdict[]>().notNull().default(sql`'[]'::jsonb`),
-    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    verdicts: jsonb("verdicts")
+      .$type<Verdict[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    metadata: jsonb("metadata")
+      .$type<Record<string, unknown>>()
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     /** Exact-duplicate key (normalised user turns + answer), set by dedupe.exact. */
     exactKey: text("exact_key"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

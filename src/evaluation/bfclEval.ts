@@ -55,7 +55,14 @@ export async function ensureBfclPython(log: (m: string) => void = () => undefine
   if (fs.existsSync(python)) return python;
   if (!fs.existsSync(ENSURE_VENV_SCRIPT)) throw new BfclEvalError(`no bfcl-eval environment: ${python} is missing and so is ${ENSURE_VENV_SCRIPT}`);
   log(`[bfcl] creating the bfcl-eval environment with ${ENSURE_VENV_SCRIPT}`);
-  const code = await runProcess({ command: "bash", args: [ENSURE_VENV_SCRIPT], cwd: REPO_ROOT, env: process.env, logFile: path.join(REPO_ROOT, ".venv-bfcl.log"), signal });
+  const code = await runProcess({
+    command: "bash",
+    args: [ENSURE_VENV_SCRIPT],
+    cwd: REPO_ROOT,
+    env: process.env,
+    logFile: path.join(REPO_ROOT, ".venv-bfcl.log"),
+    signal,
+  });
   if (code !== 0 || !fs.existsSync(python)) {
     throw new BfclEvalError(`${ENSURE_VENV_SCRIPT} failed (exit ${code}); last lines:\n${tailFile(path.join(REPO_ROOT, ".venv-bfcl.log"), 20)}`);
   }

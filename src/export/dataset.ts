@@ -97,13 +97,19 @@ async function syncDir(dir: string): Promise<void> {
 function checkRow(row: unknown, index: number): asserts row is ExportRow {
   const r = row as Partial<ExportRow> | null;
   const problem =
-    typeof r !== "object" || r === null ? "must be an object"
-    : typeof r.id !== "string" || r.id === "" ? "id: must be a non-empty string"
-    : typeof r.kind !== "string" ? "kind: must be a string"
-    : typeof r.status !== "string" ? "status: must be a string"
-    : !Array.isArray(r.messages) ? "messages: must be a list"
-    : !Array.isArray(r.tools) ? "tools: must be a list"
-    : undefined;
+    typeof r !== "object" || r === null
+      ? "must be an object"
+      : typeof r.id !== "string" || r.id === ""
+        ? "id: must be a non-empty string"
+        : typeof r.kind !== "string"
+          ? "kind: must be a string"
+          : typeof r.status !== "string"
+            ? "status: must be a string"
+            : !Array.isArray(r.messages)
+              ? "messages: must be a list"
+              : !Array.isArray(r.tools)
+                ? "tools: must be a list"
+                : undefined;
   if (problem !== undefined) throw new Error(`export row ${index}${typeof r?.id === "string" && r.id !== "" ? ` (${r.id})` : ""}: ${problem}`);
 }
 

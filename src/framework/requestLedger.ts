@@ -77,7 +77,10 @@ export class RequestLedger implements UsageSink {
       try {
         const written = rows.filter((r): r is LlmRequestRow => r.status !== "unsent");
         for (let i = 0; i < written.length; i += ROWS_PER_STATEMENT) await upsertLlmRequests(this.db, written.slice(i, i + ROWS_PER_STATEMENT));
-        await deleteUnsentLlmRequests(this.db, rows.filter((r) => r.status === "unsent").map((r) => r.id));
+        await deleteUnsentLlmRequests(
+          this.db,
+          rows.filter((r) => r.status === "unsent").map((r) => r.id),
+        );
         this.lastError = undefined;
         for (const w of waiting) w.resolve();
       } catch (err) {
@@ -91,7 +94,15 @@ export class RequestLedger implements UsageSink {
     }
   }
 
-  private row(id: string, role: string, model: string, status: LlmRequestRow["status"] | "unsent", promptTokens: number, completionTokens: number, finished: boolean): LedgerRow {
+  private row(
+    id: string,
+    role: string,
+    model: string,
+    status: LlmRequestRow["status"] | "unsent",
+    promptTokens: number,
+    completionTokens: number,
+    finished: boolean,
+  ): LedgerRow {
     return { id, ...this.key, role, model, status, promptTokens, completionTokens, finished };
   }
 }

@@ -1,7 +1,18 @@
 /** The JSON Schema 2020-12 keywords (plus draft-07's `definitions`) whose values are subschemas. */
 
 /** Keywords holding one subschema. */
-export const SUBSCHEMA_KEYS = ["items", "additionalProperties", "unevaluatedProperties", "unevaluatedItems", "contains", "not", "if", "then", "else", "propertyNames"] as const;
+export const SUBSCHEMA_KEYS = [
+  "items",
+  "additionalProperties",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "contains",
+  "not",
+  "if",
+  "then",
+  "else",
+  "propertyNames",
+] as const;
 /** Keywords holding a list of subschemas. */
 export const SUBSCHEMA_LIST_KEYS = ["anyOf", "oneOf", "allOf", "prefixItems"] as const;
 /** Keywords holding a map from names to subschemas. */

@@ -185,7 +185,10 @@ export class LlmClient {
         },
       );
     }
-    throw new LlmError("bad_response", `${this.describe()}: no valid "${req.responseFormat.name}" reply after ${maxRepairs + 1} attempts; last problem: ${problem}`);
+    throw new LlmError(
+      "bad_response",
+      `${this.describe()}: no valid "${req.responseFormat.name}" reply after ${maxRepairs + 1} attempts; last problem: ${problem}`,
+    );
   }
 
   /**
@@ -200,7 +203,10 @@ export class LlmClient {
     // Completions carry it per choice; vLLM's chat endpoint puts it at the top level.
     const entries = choice.prompt_logprobs ?? json.prompt_logprobs;
     if (!Array.isArray(entries)) {
-      throw new LlmError("bad_response", `${this.describe()}: response has no choices[0].prompt_logprobs list; the endpoint must support vLLM's prompt_logprobs`);
+      throw new LlmError(
+        "bad_response",
+        `${this.describe()}: response has no choices[0].prompt_logprobs list; the endpoint must support vLLM's prompt_logprobs`,
+      );
     }
     const tokens: string[] = [];
     const logprobs: (number | null)[] = [];
@@ -215,7 +221,10 @@ export class LlmClient {
       const candidates = Object.values(entry as Json);
       // With prompt_logprobs: 0 the server returns only the prompt's own token; more would be ambiguous.
       if (candidates.length !== 1) {
-        throw new LlmError("bad_response", `${this.describe()}: ${where} has ${candidates.length} entries; expected exactly the prompt token (prompt_logprobs: 0)`);
+        throw new LlmError(
+          "bad_response",
+          `${this.describe()}: ${where} has ${candidates.length} entries; expected exactly the prompt token (prompt_logprobs: 0)`,
+        );
       }
       const c = candidates[0] as Json | null;
       if (!c || typeof c !== "object" || typeof c.logprob !== "number") {
@@ -241,7 +250,8 @@ export class LlmClient {
       const r = row as Json | null;
       const index = typeof r?.index === "number" ? r.index : i;
       const vec = r?.embedding;
-      if (!Array.isArray(vec) || vec.some((x) => typeof x !== "number")) throw new LlmError("bad_response", `${this.describe()}: data[${i}].embedding is not a list of numbers`);
+      if (!Array.isArray(vec) || vec.some((x) => typeof x !== "number"))
+        throw new LlmError("bad_response", `${this.describe()}: data[${i}].embedding is not a list of numbers`);
       if (!Number.isInteger(index) || index < 0 || index >= input.length || out[index] !== undefined) {
         throw new LlmError("bad_response", `${this.describe()}: data[${i}].index ${String(index)} is out of range or repeated`);
       }
@@ -414,7 +424,9 @@ function chatResponseProblem(json: Json): string | undefined {
   const calls = (message as Json).tool_calls;
   if (calls !== undefined && calls !== null) {
     if (!Array.isArray(calls)) return "choices[0].message.tool_calls is not a list";
-    const bad = calls.findIndex((c: unknown) => typeof (c as Json | null)?.function !== "object" || typeof ((c as Json).function as Json | null)?.name !== "string");
+    const bad = calls.findIndex(
+      (c: unknown) => typeof (c as Json | null)?.function !== "object" || typeof ((c as Json).function as Json | null)?.name !== "string",
+    );
     if (bad >= 0) return `choices[0].message.tool_calls[${bad}] has no function.name`;
   }
   return undefined;

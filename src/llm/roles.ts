@@ -30,7 +30,9 @@ export function resolveRole(config: CampaignConfig, role: string, env: NodeJS.Pr
   if (endpoint.apiKeyEnv !== undefined && endpoint.apiKeyEnv !== "") {
     apiKey = env[endpoint.apiKeyEnv];
     if (apiKey === undefined || apiKey === "") {
-      throw new RoleResolutionError(`environment variable ${endpoint.apiKeyEnv} (named by endpoints.${roleConfig.endpoint}.apiKeyEnv for roles.${role}) is not set`);
+      throw new RoleResolutionError(
+        `environment variable ${endpoint.apiKeyEnv} (named by endpoints.${roleConfig.endpoint}.apiKeyEnv for roles.${role}) is not set`,
+      );
     }
   }
   return { role, roleConfig, endpointName: roleConfig.endpoint, endpoint, apiKey };

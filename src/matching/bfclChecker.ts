@@ -29,7 +29,6 @@ export class SingleCheck {
   ) {}
 }
 
-
 const PYTHON_TYPE_MAPPING: Record<string, PyTypeName> = {
   string: "str",
   integer: "int",
@@ -152,7 +151,15 @@ function typeChecker(
     if (!nestedFailed) return VALID_VARIABLE_SIMPLE;
     if (!detailed) return FAILED_NESTED;
     // The nested failure, now marked as a variable.
-    return new SingleCheck(false, "type_error:nested", `Nested type checking failed for parameter '${param}': expected ${expected} of ${nested}.`, param, undefined, value, true);
+    return new SingleCheck(
+      false,
+      "type_error:nested",
+      `Nested type checking failed for parameter '${param}': expected ${expected} of ${nested}.`,
+      param,
+      undefined,
+      value,
+      true,
+    );
   }
   if (!detailed) return FAILED_TYPE;
   return new SingleCheck(false, "type_error:simple", `Incorrect type for parameter '${param}'. Expected type ${expected}, got ${vt}. `, param, expected, value);
@@ -361,7 +368,17 @@ export function compileCall(doc: FunctionDoc, answer: Record<string, Record<stri
     infoOf(param).param = compileParam(paramDetails[param]!, candidates, language);
   }
   for (const p of requiredParams) infoOf(p).required = true;
-  const compiled: CompiledCall = { doc, language, underscoreToDot, funcName, required: requiredParams, requiredCount: new Set(requiredParams).size, mandatory, byName, inOrder: [...byName.values()] };
+  const compiled: CompiledCall = {
+    doc,
+    language,
+    underscoreToDot,
+    funcName,
+    required: requiredParams,
+    requiredCount: new Set(requiredParams).size,
+    mandatory,
+    byName,
+    inOrder: [...byName.values()],
+  };
   if (Object.isExtensible(answer)) Object.defineProperty(answer, COMPILED, { value: compiled, writable: true, configurable: true, enumerable: false });
   return compiled;
 }
@@ -435,7 +452,14 @@ export function checkCompiledCall(c: CompiledCall, call: MatchCall): SingleCheck
   // The original reads model_output[func_name]; a call in BFCL's shape has exactly one name.
   if (call.name !== c.funcName) {
     if (!detailed) return FAILED_WRONG_NAME;
-    return new SingleCheck(false, "simple_function_checker:wrong_func_name", `Function name '${c.funcName}' not found in model output.`, undefined, c.funcName, call.name);
+    return new SingleCheck(
+      false,
+      "simple_function_checker:wrong_func_name",
+      `Function name '${c.funcName}' not found in model output.`,
+      undefined,
+      c.funcName,
+      call.name,
+    );
   }
   const names = call.argNames;
   const values = call.argValues;
@@ -455,7 +479,9 @@ export function checkCompiledCall(c: CompiledCall, call: MatchCall): SingleCheck
     if (failure !== undefined || crashed) continue;
     const cp = info?.param;
     if (cp === undefined) {
-      failure = !detailed ? FAILED_UNEXPECTED : new SingleCheck(false, "simple_function_checker:unexpected_param", `Unexpected parameter: '${param}'.`, param, undefined, values[position]);
+      failure = !detailed
+        ? FAILED_UNEXPECTED
+        : new SingleCheck(false, "simple_function_checker:unexpected_param", `Unexpected parameter: '${param}'.`, param, undefined, values[position]);
       continue;
     }
     if (info!.mandatory) mandatorySeen++;
@@ -482,7 +508,13 @@ export function checkCompiledCall(c: CompiledCall, call: MatchCall): SingleCheck
       const param = c.mandatory[i]!;
       if (call.indexOf(param) < 0) {
         if (!detailed) return FAILED_MISSING_OPTIONAL;
-        return new SingleCheck(false, "simple_function_checker:missing_optional", `Optional parameter '${param}' not provided and not marked as optional.`, param, c.byName.get(param)?.param?.candidates);
+        return new SingleCheck(
+          false,
+          "simple_function_checker:missing_optional",
+          `Optional parameter '${param}' not provided and not marked as optional.`,
+          param,
+          c.byName.get(param)?.param?.candidates,
+        );
       }
     }
   }
@@ -581,7 +613,14 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
   if (language !== "python") {
     if (typeof value !== "string") {
       if (!detailed) return language === "java" ? FAILED_JAVA_TYPE : FAILED_JS_TYPE;
-      return new SingleCheck(false, language === "java" ? "type_error:java" : "type_error:js", `Incorrect type for parameter '${param}'. Expected type String, got ${pyType(value)}.`, param, undefined, value);
+      return new SingleCheck(
+        false,
+        language === "java" ? "type_error:java" : "type_error:js",
+        `Incorrect type for parameter '${param}'. Expected type String, got ${pyType(value)}.`,
+        param,
+        undefined,
+        value,
+      );
     }
     const convert = language === "java" ? javaTypeConverter : jsTypeConverter;
     value = cp.nestedType !== undefined ? convert(value, typeDesc, cp.nestedType) : convert(value, typeDesc);

@@ -102,7 +102,10 @@ function stripChars(s: string, chars: string): string {
 }
 
 class DecodeFailure extends Error {
-  constructor(readonly kind: DecodeErrorKind, message: string) {
+  constructor(
+    readonly kind: DecodeErrorKind,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -397,7 +400,8 @@ class CallNode {
   constructor(readonly name: string) {}
 
   toDecoded(p: PyParser): DecodedCall {
-    if (this.positional > 0) throw new DecodeFailure("unsupported_value", `${this.name}: positional arguments are not supported (BFCL reads keyword arguments only)`);
+    if (this.positional > 0)
+      throw new DecodeFailure("unsupported_value", `${this.name}: positional arguments are not supported (BFCL reads keyword arguments only)`);
     const args: Record<string, unknown> = {};
     for (const k of this.keys) setKey(args, k, p.plain(this.kwargs[k]));
     return { name: this.name, args };

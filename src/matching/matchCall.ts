@@ -39,7 +39,8 @@ export class MatchCall {
   /** The arguments as a plain object (for messages and callers that want BFCL's shape). */
   argsObject(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (let i = 0; i < this.argNames.length; i++) Object.defineProperty(out, this.argNames[i]!, { value: this.argValues[i], enumerable: true, writable: true, configurable: true });
+    for (let i = 0; i < this.argNames.length; i++)
+      Object.defineProperty(out, this.argNames[i]!, { value: this.argValues[i], enumerable: true, writable: true, configurable: true });
     return out;
   }
 }

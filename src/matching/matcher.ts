@@ -1,6 +1,18 @@
 import type { BfclAnswer, DecodedCall, FunctionDoc } from "./types.js";
 import { maxBipartiteMatching } from "./assignment.js";
-import { checkCompiledCall, compileCall, setDetailed, passesCompiledCall, findDescription, firstKey, languageOf, simpleFunctionChecker, type CompiledCall, type Language, SingleCheck } from "./bfclChecker.js";
+import {
+  checkCompiledCall,
+  compileCall,
+  setDetailed,
+  passesCompiledCall,
+  findDescription,
+  firstKey,
+  languageOf,
+  simpleFunctionChecker,
+  type CompiledCall,
+  type Language,
+  SingleCheck,
+} from "./bfclChecker.js";
 import { MatchCall } from "./matchCall.js";
 import { PyCrash, isDict } from "./pyValue.js";
 
@@ -123,7 +135,16 @@ function toAnswer(label: MatchParams["label"]): BfclAnswer {
 }
 
 function reasonOf(check: SingleCheck, call: number | undefined, expectedCall: number | undefined, fn: string | undefined): MatchReason {
-  return new Reason(check.errorType ?? "unknown", check.message ?? check.errorType ?? "check failed", call, expectedCall, fn, check.param, check.expected, check.got);
+  return new Reason(
+    check.errorType ?? "unknown",
+    check.message ?? check.errorType ?? "check failed",
+    call,
+    expectedCall,
+    fn,
+    check.param,
+    check.expected,
+    check.got,
+  );
 }
 
 /**
@@ -143,7 +164,10 @@ function bareResult(errorType: string | undefined): MatchResult {
 }
 
 function invalid(errorType: string, message: string, extra?: Partial<MatchReason>): MatchResult {
-  const reason = extra === undefined ? new Reason(errorType, message) : new Reason(errorType, message, extra.call, extra.expectedCall, extra.function, extra.param, extra.expected, extra.got);
+  const reason =
+    extra === undefined
+      ? new Reason(errorType, message)
+      : new Reason(errorType, message, extra.call, extra.expectedCall, extra.function, extra.param, extra.expected, extra.got);
   return new Result(false, errorType, [reason]);
 }
 
@@ -167,7 +191,14 @@ export function matchCalls(p: MatchParams): MatchResult {
 }
 
 /** matchCalls on calls already in the matcher's working form (MatchCall; see matchCall.ts). */
-export function matchBfclCalls(calls: MatchCall[], functions: FunctionDoc[], answer: BfclAnswer, category: string | undefined, mode: MatchMode, underscoreToDot = false): MatchResult {
+export function matchBfclCalls(
+  calls: MatchCall[],
+  functions: FunctionDoc[],
+  answer: BfclAnswer,
+  category: string | undefined,
+  mode: MatchMode,
+  underscoreToDot = false,
+): MatchResult {
   const r = matchWithCategory(calls, functions, answer, category, category === undefined ? undefined : categoryInfo(category), mode, underscoreToDot);
   return r === VALID_MATCH ? new Result(true, undefined, []) : r;
 }
@@ -236,9 +267,7 @@ function relevanceVerdict(category: string, callCount: number): MatchResult {
   const hasCall = callCount > 0;
   if (category.includes("irrelevance")) {
     if (hasCall && !detail) return bareResult("irrelevance_error:decoder_success");
-    return hasCall
-      ? invalid("irrelevance_error:decoder_success", `expected no call, got ${callCount}`, { got: callCount })
-      : VALID_MATCH;
+    return hasCall ? invalid("irrelevance_error:decoder_success", `expected no call, got ${callCount}`, { got: callCount }) : VALID_MATCH;
   }
   if (!hasCall && !detail) return bareResult("relevance_error:decoder_failed");
   return hasCall ? VALID_MATCH : invalid("relevance_error:decoder_failed", "expected at least one call, got none");
@@ -279,7 +308,13 @@ type WithResolved = { [RESOLVED]?: ResolvedAnswer };
 
 function resolveAnswer(docs: FunctionDoc[], language: Language, underscoreToDot: boolean, answer: BfclAnswer, firstDoc: boolean): ResolvedAnswer {
   const cached = (answer as WithResolved)[RESOLVED];
-  if (cached !== undefined && cached.docs === docs && cached.language === language && cached.underscoreToDot === underscoreToDot && cached.firstDoc === firstDoc) {
+  if (
+    cached !== undefined &&
+    cached.docs === docs &&
+    cached.language === language &&
+    cached.underscoreToDot === underscoreToDot &&
+    cached.firstDoc === firstDoc
+  ) {
     return cached;
   }
   return buildResolved(docs, language, underscoreToDot, answer, firstDoc);
@@ -372,8 +407,12 @@ function parallelGreedy(docs: FunctionDoc[], language: Language, underscoreToDot
     if (!matched) {
       if (!detail) return bareResult(CANNOT_MATCH);
       // Only now are the failed attempts checked again for their details (checks are pure).
-      const reasons: MatchReason[] = [new Reason(CANNOT_MATCH, `no unmatched model call satisfies expected call ${e} (${expected.name})`, undefined, e, expected.name)];
-      for (let m = 0; m < calls.length; m++) if (usedList === undefined ? (usedBits & (1 << m)) === 0 : !usedList[m]) reasons.push(reasonOf(checkResolved(expected, calls[m]!), m, e, expected.name));
+      const reasons: MatchReason[] = [
+        new Reason(CANNOT_MATCH, `no unmatched model call satisfies expected call ${e} (${expected.name})`, undefined, e, expected.name),
+      ];
+      for (let m = 0; m < calls.length; m++)
+        if (usedList === undefined ? (usedBits & (1 << m)) === 0 : !usedList[m])
+          reasons.push(reasonOf(checkResolved(expected, calls[m]!), m, e, expected.name));
       return new Result(false, CANNOT_MATCH, reasons);
     }
   }

@@ -283,7 +283,6 @@ class Parser {
     }
   }
 
-
   array(): unknown[] {
     this.depth++;
     const v = this.arrayBody();

@@ -144,6 +144,9 @@ export function pyRepr(v: unknown): string {
     const inner = v.map(pyRepr).join(", ");
     return isTuple(v) ? `(${inner}${v.length === 1 ? "," : ""})` : `[${inner}]`;
   }
-  if (isDict(v)) return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${pyRepr(x)}`).join(", ")}}`;
+  if (isDict(v))
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${JSON.stringify(k)}: ${pyRepr(x)}`)
+      .join(", ")}}`;
   return String(v);
 }

@@ -6,9 +6,7 @@ export interface DecodedCall {
 
 export type DecodeErrorKind = "empty" | "syntax" | "not_a_call" | "bad_arguments_json" | "unsupported_value";
 
-export type DecodeResult =
-  | { ok: true; calls: DecodedCall[] }
-  | { ok: false; error: { kind: DecodeErrorKind; reason: string } };
+export type DecodeResult = { ok: true; calls: DecodedCall[] } | { ok: false; error: { kind: DecodeErrorKind; reason: string } };
 
 /** A BFCL function doc (the `function` entries of the data files). Only the fields the checker reads are typed. */
 export interface FunctionDoc {

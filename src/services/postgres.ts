@@ -121,7 +121,9 @@ async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
   const uid = await run("id", ["-u", POSTGRES_OS_USER]);
   const gid = await run("id", ["-g", POSTGRES_OS_USER]);
   if (uid.code !== 0 || gid.code !== 0) {
-    throw new Error(`running as root, PostgreSQL must run as the "${POSTGRES_OS_USER}" OS user, which does not exist (create it, e.g. by installing Debian's postgresql package, or run as a non-root user)`);
+    throw new Error(
+      `running as root, PostgreSQL must run as the "${POSTGRES_OS_USER}" OS user, which does not exist (create it, e.g. by installing Debian's postgresql package, or run as a non-root user)`,
+    );
   }
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
@@ -228,7 +230,11 @@ async function pgCtlStart(binDir: string, layout: Layout, port: number, detached
   const tail = tailFile(layout.logFile, 15);
   const latest = tail.split("--- ").pop() ?? tail;
   const retry = /could not bind|address already in use/i.test(latest) ? "port" : /pre-existing shared memory block/i.test(latest) ? "shmem" : false;
-  return { ok: false, retry, message: `pg_ctl start failed (exit ${r.code}): ${lastLines(r.stderr || r.stdout, 5)}\nlast lines of ${layout.logFile}:\n${tail}` };
+  return {
+    ok: false,
+    retry,
+    message: `pg_ctl start failed (exit ${r.code}): ${lastLines(r.stderr || r.stdout, 5)}\nlast lines of ${layout.logFile}:\n${tail}`,
+  };
 }
 
 async function pgCtlStop(binDir: string, dataDir: string): Promise<void> {
@@ -282,7 +288,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
 
   const detached = opts.detached ?? false;
   const deadline = Date.now() + 60_000;
-  for (let portAttempts = 0; ; ) {
+  for (let portAttempts = 0; ;) {
     const port = opts.port ?? (await findFreePort(HOST));
     const outcome = await pgCtlStart(binDir, layout, port, detached);
     if (outcome.ok) break;
@@ -295,7 +301,8 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
     throw new Error(outcome.message);
   }
   const started = readPostmasterPid(dataDir);
-  if (!started || !isPostmasterRunning(started)) throw new Error(`PostgreSQL started but ${dataDir}/postmaster.pid names no running server; see ${layout.logFile}`);
+  if (!started || !isPostmasterRunning(started))
+    throw new Error(`PostgreSQL started but ${dataDir}/postmaster.pid names no running server; see ${layout.logFile}`);
   const info: PostmasterInfo = started;
   const unregister = detached ? () => undefined : cleanupOnParentExit(() => fastShutdownQuietly(info.pid));
   try {

@@ -41,9 +41,11 @@ function readRecord(file: string): StackRecord | undefined {
 
 /** KEY=value lines that both `set -a; . file` and dotenv parsers read back unchanged. */
 export function formatEnvFile(env: Record<string, string>): string {
-  return Object.entries(env)
-    .map(([key, value]) => `${key}=${/^[\w./:@%+,=-]*$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`}`)
-    .join("\n") + "\n";
+  return (
+    Object.entries(env)
+      .map(([key, value]) => `${key}=${/^[\w./:@%+,=-]*$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`}`)
+      .join("\n") + "\n"
+  );
 }
 
 export async function stackUp(opts: { stateDir: string; envFile: string; postgres?: boolean; log?: (m: string) => void }): Promise<Record<string, string>> {

@@ -14,7 +14,18 @@ import { Connection } from "@temporalio/client";
 import { findTemporalCli } from "./temporalCli.js";
 import { searchAttributeFlags } from "./searchAttributes.js";
 import { findFreePorts } from "./ports.js";
-import { cleanupOnParentExit, errorLines, fileSize, findAddressInUse, isProcessAlive, processCommandLine, readFileFrom, sleep, tailFile, terminateProcess } from "../util/childProcess.js";
+import {
+  cleanupOnParentExit,
+  errorLines,
+  fileSize,
+  findAddressInUse,
+  isProcessAlive,
+  processCommandLine,
+  readFileFrom,
+  sleep,
+  tailFile,
+  terminateProcess,
+} from "../util/childProcess.js";
 
 export interface TemporalDevServerOptions {
   stateDir: string;
@@ -63,7 +74,14 @@ function readServerInfo(infoFile: string): ServerInfo | undefined {
   try {
     const info = JSON.parse(text) as Partial<ServerInfo>;
     if (typeof info.pid === "number" && typeof info.address === "string" && typeof info.uiUrl === "string" && typeof info.namespace === "string") {
-      return { pid: info.pid, address: info.address, uiUrl: info.uiUrl, namespace: info.namespace, detached: info.detached === true, dbFile: info.dbFile ?? "" };
+      return {
+        pid: info.pid,
+        address: info.address,
+        uiUrl: info.uiUrl,
+        namespace: info.namespace,
+        detached: info.detached === true,
+        dbFile: info.dbFile ?? "",
+      };
     }
   } catch {
     // unreadable: treated as stale below
@@ -117,7 +135,9 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const existing = readServerInfo(files.info);
   if (existing && isOurServer(existing)) {
     if (existing.namespace !== namespace) {
-      throw new Error(`a Temporal dev server for ${files.dir} is already running (pid ${existing.pid}) with namespace "${existing.namespace}", not "${namespace}"; stop it first`);
+      throw new Error(
+        `a Temporal dev server for ${files.dir} is already running (pid ${existing.pid}) with namespace "${existing.namespace}", not "${namespace}"; stop it first`,
+      );
     }
     await waitUntilReady(existing.address, namespace, readyTimeoutMs, () => !isProcessAlive(existing.pid), files.log);
     log(`reusing the running Temporal dev server at ${existing.address} (pid ${existing.pid})`);
@@ -159,9 +179,20 @@ class PortInUseError extends Error {
 
 function portInUseMessage(err: PortInUseError, p: { chosenByCaller: boolean; attempts: number; logFile: string }): string {
   const which =
-    err.port === err.ours.port ? `gRPC port ${err.port}` : err.port === err.ours.uiPort ? `UI port ${err.port}` : err.port !== undefined ? `internal port ${err.port}` : `a port (gRPC ${err.ours.port}, UI ${err.ours.uiPort}, or one it picked itself)`;
-  const find = err.port !== undefined ? `Find the process holding it with \`ss -ltnp 'sport = :${err.port}'\` (or \`lsof -i :${err.port}\`) and stop it` : "Find the process holding it with `ss -ltnp`";
-  const remedy = p.chosenByCaller ? `${find}, or start with another port` : `${find}; ${p.attempts} attempt(s) with freshly picked free ports all clashed, so something on this machine is binding ports fast`;
+    err.port === err.ours.port
+      ? `gRPC port ${err.port}`
+      : err.port === err.ours.uiPort
+        ? `UI port ${err.port}`
+        : err.port !== undefined
+          ? `internal port ${err.port}`
+          : `a port (gRPC ${err.ours.port}, UI ${err.ours.uiPort}, or one it picked itself)`;
+  const find =
+    err.port !== undefined
+      ? `Find the process holding it with \`ss -ltnp 'sport = :${err.port}'\` (or \`lsof -i :${err.port}\`) and stop it`
+      : "Find the process holding it with `ss -ltnp`";
+  const remedy = p.chosenByCaller
+    ? `${find}, or start with another port`
+    : `${find}; ${p.attempts} attempt(s) with freshly picked free ports all clashed, so something on this machine is binding ports fast`;
   return `Temporal dev server could not start: ${which} on ${HOST} is already in use. ${remedy}. The server said: ${err.clash.line} (full log: ${p.logFile})`;
 }
 

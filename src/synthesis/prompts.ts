@@ -41,10 +41,17 @@ export const USER_QUERY_RESPONSE_SCHEMA: Record<string, unknown> = {
 
 export function buildUserQueryPrompt(kind: SampleKind, targets: readonly McpTool[], offered: readonly McpTool[]): string {
   const block = (tools: readonly McpTool[]) => ["```json", JSON.stringify(tools.map(toOpenAiTool), null, 2), "```"];
-  if (kind === "irrelevance") return [`kind: ${kind}`, KIND_INSTRUCTIONS[kind], "", "Tools the request must not be answerable by:", ...block(offered)].join("\n");
+  if (kind === "irrelevance")
+    return [`kind: ${kind}`, KIND_INSTRUCTIONS[kind], "", "Tools the request must not be answerable by:", ...block(offered)].join("\n");
   const targetNames = new Set(targets.map((t) => t.name));
   const others = offered.filter((t) => !targetNames.has(t.name));
-  const lines = [`kind: ${kind}`, KIND_INSTRUCTIONS[kind], "", kind === "parallel" ? "Calls the request needs (in order):" : "The tool the request needs:", ...block(targets)];
+  const lines = [
+    `kind: ${kind}`,
+    KIND_INSTRUCTIONS[kind],
+    "",
+    kind === "parallel" ? "Calls the request needs (in order):" : "The tool the request needs:",
+    ...block(targets),
+  ];
   // The other tools the assistant will see: context for a request that is unambiguous among them.
   if (others.length > 0) lines.push("", `The assistant also sees these tools; the request must not need them: ${others.map((t) => t.name).join(", ")}.`);
   return lines.join("\n");

@@ -14,7 +14,12 @@ import { ASSISTANT_SYSTEM_PROMPT, buildUserQueryPrompt, PROMPT_VERSION, USER_QUE
 const KINDS: readonly SampleKind[] = ["standard", "parallel", "irrelevance"];
 
 /** Kinds for `count` slots in the mix's proportions (largest remainder), shuffled by seed and iteration. */
-export function planSingleTurnKinds(p: { count: number; mix: { standard: number; parallel: number; irrelevance: number }; seed: number; iteration: number }): SampleKind[] {
+export function planSingleTurnKinds(p: {
+  count: number;
+  mix: { standard: number; parallel: number; irrelevance: number };
+  seed: number;
+  iteration: number;
+}): SampleKind[] {
   if (!Number.isInteger(p.count) || p.count < 0) throw new Error(`planSingleTurnKinds: count must be a non-negative integer (got ${p.count})`);
   const weights = KINDS.map((k) => p.mix[k]);
   weights.forEach((w, i) => {
@@ -106,8 +111,10 @@ export function selectToolsForSlot(
   library: McpTool[],
   p: { kind: SampleKind; seed: number; iteration: number; slotIndex: number; toolsPerSample: number; maxParallelCalls: number },
 ): { targets: McpTool[]; offered: McpTool[] } {
-  if (!Number.isInteger(p.toolsPerSample) || p.toolsPerSample < 1) throw new Error(`selectToolsForSlot: toolsPerSample must be a positive integer (got ${p.toolsPerSample})`);
-  if (!Number.isInteger(p.maxParallelCalls) || p.maxParallelCalls < 1) throw new Error(`selectToolsForSlot: maxParallelCalls must be a positive integer (got ${p.maxParallelCalls})`);
+  if (!Number.isInteger(p.toolsPerSample) || p.toolsPerSample < 1)
+    throw new Error(`selectToolsForSlot: toolsPerSample must be a positive integer (got ${p.toolsPerSample})`);
+  if (!Number.isInteger(p.maxParallelCalls) || p.maxParallelCalls < 1)
+    throw new Error(`selectToolsForSlot: maxParallelCalls must be a positive integer (got ${p.maxParallelCalls})`);
   if (!Number.isInteger(p.slotIndex) || p.slotIndex < 0) throw new Error(`selectToolsForSlot: slotIndex must be a non-negative integer (got ${p.slotIndex})`);
   // Sorted, de-duplicated by name: the result depends on the library's content, not its order.
   const byName = new Map<string, McpTool>();
@@ -154,7 +161,13 @@ export interface SingleTurnSample {
 }
 
 /** Exactly two generator requests: the query writer (structured), then the assistant (chat with tools). */
-export async function synthesizeSingleTurn(p: { kind: SampleKind; targets: McpTool[]; offered: McpTool[]; generator: LlmClient; signal?: AbortSignal }): Promise<SingleTurnSample> {
+export async function synthesizeSingleTurn(p: {
+  kind: SampleKind;
+  targets: McpTool[];
+  offered: McpTool[];
+  generator: LlmClient;
+  signal?: AbortSignal;
+}): Promise<SingleTurnSample> {
   if (p.offered.length === 0) throw new Error("synthesizeSingleTurn: offered must hold at least one tool");
   if (p.kind !== "irrelevance" && p.targets.length === 0) throw new Error(`synthesizeSingleTurn: a ${p.kind} sample needs at least one target tool`);
   const { query } = await p.generator.structured(
@@ -174,7 +187,11 @@ export async function synthesizeSingleTurn(p: { kind: SampleKind; targets: McpTo
   const calls = res.message.tool_calls ?? [];
   const assistant: ChatMessage =
     calls.length > 0
-      ? { role: "assistant", content: res.message.content ?? null, tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.function.name, arguments: c.function.arguments } })) }
+      ? {
+          role: "assistant",
+          content: res.message.content ?? null,
+          tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.function.name, arguments: c.function.arguments } })),
+        }
       : { role: "assistant", content: res.message.content ?? null };
   return {
     kind: p.kind,

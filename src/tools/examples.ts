@@ -25,8 +25,8 @@ const oneOf = (description: string, values: string[]): Schema => ({ type: "strin
 const date = (description: string): Schema => ({ type: "string", format: "date", description });
 const strings = (description: string, extra: Schema = {}): Schema => ({ type: "array", items: { type: "string" }, description, ...extra });
 
-const location = str("City name with optional country, e.g. \"Paris, France\"");
-const currency = str("ISO 4217 currency code, e.g. \"USD\"", { pattern: "^[A-Z]{3}$" });
+const location = str('City name with optional country, e.g. "Paris, France"');
+const currency = str('ISO 4217 currency code, e.g. "USD"', { pattern: "^[A-Z]{3}$" });
 
 export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
   // weather
@@ -44,7 +44,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "get_weather_forecast",
       "Get the daily weather forecast for a location for the next few days.",
-      { location, days: int("Number of days to forecast", 1, 14), unit: oneOf("Temperature unit", ["celsius", "fahrenheit"]), include_hourly: bool("Also return hour-by-hour values") },
+      {
+        location,
+        days: int("Number of days to forecast", 1, 14),
+        unit: oneOf("Temperature unit", ["celsius", "fahrenheit"]),
+        include_hourly: bool("Also return hour-by-hour values"),
+      },
       ["location", "days"],
     ),
   },
@@ -53,7 +58,7 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "get_air_quality",
       "Get the air quality index and main pollutants for a location.",
-      { location, pollutants: strings("Pollutants to report, e.g. [\"pm2_5\", \"ozone\"]; all if omitted") },
+      { location, pollutants: strings('Pollutants to report, e.g. ["pm2_5", "ozone"]; all if omitted') },
       ["location"],
     ),
   },
@@ -65,8 +70,8 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
       "search_flights",
       "Search available flights between two airports on a date, without booking.",
       {
-        origin: str("IATA code of the departure airport, e.g. \"SFO\"", { pattern: "^[A-Z]{3}$" }),
-        destination: str("IATA code of the arrival airport, e.g. \"JFK\"", { pattern: "^[A-Z]{3}$" }),
+        origin: str('IATA code of the departure airport, e.g. "SFO"', { pattern: "^[A-Z]{3}$" }),
+        destination: str('IATA code of the arrival airport, e.g. "JFK"', { pattern: "^[A-Z]{3}$" }),
         departure_date: date("Departure date"),
         return_date: date("Return date for a round trip"),
         passengers: int("Number of passengers", 1, 9),
@@ -105,7 +110,7 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
         check_out: date("Check-out date"),
         guests: int("Number of guests", 1, 10),
         max_price_per_night: num("Maximum price per night in USD", { minimum: 0 }),
-        amenities: strings("Required amenities, e.g. [\"wifi\", \"pool\"]"),
+        amenities: strings('Required amenities, e.g. ["wifi", "pool"]'),
       },
       ["city", "check_in", "check_out"],
     ),
@@ -115,7 +120,13 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "book_hotel",
       "Book a room at a hotel for given dates.",
-      { hotel_id: str("Identifier of the hotel"), check_in: date("Check-in date"), check_out: date("Check-out date"), rooms: int("Number of rooms", 1, 5), guest_email: str("Email for the confirmation", { format: "email" }) },
+      {
+        hotel_id: str("Identifier of the hotel"),
+        check_in: date("Check-in date"),
+        check_out: date("Check-out date"),
+        rooms: int("Number of rooms", 1, 5),
+        guest_email: str("Email for the confirmation", { format: "email" }),
+      },
       ["hotel_id", "check_in", "check_out", "guest_email"],
     ),
   },
@@ -126,7 +137,7 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "get_stock_price",
       "Get the latest trading price of a stock by its ticker symbol.",
-      { symbol: str("Ticker symbol, e.g. \"AAPL\""), exchange: oneOf("Exchange", ["NASDAQ", "NYSE", "LSE", "TSE"]) },
+      { symbol: str('Ticker symbol, e.g. "AAPL"'), exchange: oneOf("Exchange", ["NASDAQ", "NYSE", "LSE", "TSE"]) },
       ["symbol"],
     ),
   },
@@ -135,7 +146,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "get_stock_history",
       "Get historical daily prices of a stock between two dates.",
-      { symbol: str("Ticker symbol, e.g. \"AAPL\""), start_date: date("First day"), end_date: date("Last day"), interval: oneOf("Bar size", ["1d", "1wk", "1mo"]) },
+      {
+        symbol: str('Ticker symbol, e.g. "AAPL"'),
+        start_date: date("First day"),
+        end_date: date("Last day"),
+        interval: oneOf("Bar size", ["1d", "1wk", "1mo"]),
+      },
       ["symbol", "start_date", "end_date"],
     ),
   },
@@ -153,7 +169,11 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "calculate_loan_payment",
       "Calculate the monthly payment of a fixed-rate loan.",
-      { principal: num("Loan amount", { exclusiveMinimum: 0 }), annual_rate_percent: num("Annual interest rate in percent", { minimum: 0, maximum: 100 }), term_months: int("Loan term in months", 1, 480) },
+      {
+        principal: num("Loan amount", { exclusiveMinimum: 0 }),
+        annual_rate_percent: num("Annual interest rate in percent", { minimum: 0, maximum: 100 }),
+        term_months: int("Loan term in months", 1, 480),
+      },
       ["principal", "annual_rate_percent", "term_months"],
     ),
   },
@@ -189,7 +209,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "send_email",
       "Send an email message to one or more recipients.",
-      { to: { type: "array", items: { type: "string", format: "email" }, minItems: 1, description: "Recipient addresses" }, subject: str("Subject line"), body: str("Plain-text body"), cc: { type: "array", items: { type: "string", format: "email" }, description: "Copy recipients" } },
+      {
+        to: { type: "array", items: { type: "string", format: "email" }, minItems: 1, description: "Recipient addresses" },
+        subject: str("Subject line"),
+        body: str("Plain-text body"),
+        cc: { type: "array", items: { type: "string", format: "email" }, description: "Copy recipients" },
+      },
       ["to", "subject", "body"],
     ),
   },
@@ -198,7 +223,13 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "search_emails",
       "Search the user's mailbox for emails matching a query.",
-      { query: str("Words to search for"), from: str("Only emails from this sender", { format: "email" }), after: date("Only emails received after this day"), unread_only: bool("Only unread emails"), limit: int("Maximum emails to return", 1, 50) },
+      {
+        query: str("Words to search for"),
+        from: str("Only emails from this sender", { format: "email" }),
+        after: date("Only emails received after this day"),
+        unread_only: bool("Only unread emails"),
+        limit: int("Maximum emails to return", 1, 50),
+      },
       ["query"],
     ),
   },
@@ -215,7 +246,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
         filters: {
           type: "object",
           description: "Optional narrowing",
-          properties: { min_price: num("Lowest price in USD", { minimum: 0 }), max_price: num("Highest price in USD", { minimum: 0 }), in_stock: bool("Only items in stock"), brands: strings("Allowed brands") },
+          properties: {
+            min_price: num("Lowest price in USD", { minimum: 0 }),
+            max_price: num("Highest price in USD", { minimum: 0 }),
+            in_stock: bool("Only items in stock"),
+            brands: strings("Allowed brands"),
+          },
         },
         sort_by: oneOf("Ordering", ["relevance", "price_asc", "price_desc", "rating"]),
       },
@@ -224,12 +260,9 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
   },
   {
     domain: "ecommerce",
-    tool: tool(
-      "get_product_details",
-      "Get the full details, price and stock of one product by its id.",
-      { product_id: str("Product identifier") },
-      ["product_id"],
-    ),
+    tool: tool("get_product_details", "Get the full details, price and stock of one product by its id.", { product_id: str("Product identifier") }, [
+      "product_id",
+    ]),
   },
   {
     domain: "ecommerce",
@@ -245,7 +278,7 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "track_order",
       "Track the shipping status of an existing order.",
-      { order_id: str("Order number, e.g. \"ORD-12345\""), email: str("Email used for the order", { format: "email" }) },
+      { order_id: str('Order number, e.g. "ORD-12345"'), email: str("Email used for the order", { format: "email" }) },
       ["order_id"],
     ),
   },
@@ -256,7 +289,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "get_directions",
       "Get step-by-step directions and travel time between two places.",
-      { origin: str("Start address or place"), destination: str("End address or place"), mode: oneOf("Means of travel", ["driving", "walking", "bicycling", "transit"]), avoid_tolls: bool("Avoid toll roads") },
+      {
+        origin: str("Start address or place"),
+        destination: str("End address or place"),
+        mode: oneOf("Means of travel", ["driving", "walking", "bicycling", "transit"]),
+        avoid_tolls: bool("Avoid toll roads"),
+      },
       ["origin", "destination"],
     ),
   },
@@ -265,18 +303,18 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "find_nearby_places",
       "Find places of a given type near a location, such as restaurants or pharmacies.",
-      { location, place_type: oneOf("Kind of place", ["restaurant", "cafe", "pharmacy", "hospital", "gas_station", "atm", "museum"]), radius_meters: int("Search radius in meters", 100, 50000), open_now: bool("Only places open now") },
+      {
+        location,
+        place_type: oneOf("Kind of place", ["restaurant", "cafe", "pharmacy", "hospital", "gas_station", "atm", "museum"]),
+        radius_meters: int("Search radius in meters", 100, 50000),
+        open_now: bool("Only places open now"),
+      },
       ["location", "place_type"],
     ),
   },
   {
     domain: "maps",
-    tool: tool(
-      "geocode_address",
-      "Convert a street address into latitude and longitude coordinates.",
-      { address: str("Full street address") },
-      ["address"],
-    ),
+    tool: tool("geocode_address", "Convert a street address into latitude and longitude coordinates.", { address: str("Full street address") }, ["address"]),
   },
 
   // devops (GitHub-like)
@@ -285,7 +323,13 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "create_issue",
       "Create an issue in a code repository.",
-      { repo: str("Repository as owner/name", { pattern: "^[\\w.-]+/[\\w.-]+$" }), title: str("Issue title"), body: str("Issue description"), labels: strings("Labels to apply"), assignees: strings("Usernames to assign") },
+      {
+        repo: str("Repository as owner/name", { pattern: "^[\\w.-]+/[\\w.-]+$" }),
+        title: str("Issue title"),
+        body: str("Issue description"),
+        labels: strings("Labels to apply"),
+        assignees: strings("Usernames to assign"),
+      },
       ["repo", "title"],
     ),
   },
@@ -294,7 +338,11 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "list_pull_requests",
       "List pull requests of a code repository by state.",
-      { repo: str("Repository as owner/name", { pattern: "^[\\w.-]+/[\\w.-]+$" }), state: oneOf("Which pull requests", ["open", "closed", "all"]), per_page: int("Results per page", 1, 100) },
+      {
+        repo: str("Repository as owner/name", { pattern: "^[\\w.-]+/[\\w.-]+$" }),
+        state: oneOf("Which pull requests", ["open", "closed", "all"]),
+        per_page: int("Results per page", 1, 100),
+      },
       ["repo"],
     ),
   },
@@ -303,7 +351,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "trigger_deployment",
       "Trigger a deployment of a service version to an environment.",
-      { service: str("Service name"), version: str("Version or git tag to deploy"), environment: oneOf("Target environment", ["staging", "production"]), dry_run: bool("Only show what would change") },
+      {
+        service: str("Service name"),
+        version: str("Version or git tag to deploy"),
+        environment: oneOf("Target environment", ["staging", "production"]),
+        dry_run: bool("Only show what would change"),
+      },
       ["service", "version", "environment"],
     ),
   },
@@ -312,7 +365,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "get_service_logs",
       "Get recent log lines of a running service.",
-      { service: str("Service name"), level: oneOf("Minimum level", ["debug", "info", "warn", "error"]), since_minutes: int("How far back to look, in minutes", 1, 1440), limit: int("Maximum lines", 1, 1000) },
+      {
+        service: str("Service name"),
+        level: oneOf("Minimum level", ["debug", "info", "warn", "error"]),
+        since_minutes: int("How far back to look, in minutes", 1, 1440),
+        limit: int("Maximum lines", 1, 1000),
+      },
       ["service"],
     ),
   },
@@ -323,7 +381,10 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "calculate_bmi",
       "Calculate the body mass index from weight and height.",
-      { weight_kg: num("Weight in kilograms", { exclusiveMinimum: 0, maximum: 500 }), height_cm: num("Height in centimetres", { exclusiveMinimum: 0, maximum: 300 }) },
+      {
+        weight_kg: num("Weight in kilograms", { exclusiveMinimum: 0, maximum: 500 }),
+        height_cm: num("Height in centimetres", { exclusiveMinimum: 0, maximum: 300 }),
+      },
       ["weight_kg", "height_cm"],
     ),
   },
@@ -332,7 +393,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "log_workout",
       "Log a completed workout in the user's fitness diary.",
-      { activity: oneOf("Kind of workout", ["running", "cycling", "swimming", "walking", "strength", "yoga"]), duration_minutes: int("Duration in minutes", 1, 600), date: date("Day of the workout"), calories: int("Calories burned", 0, 10000) },
+      {
+        activity: oneOf("Kind of workout", ["running", "cycling", "swimming", "walking", "strength", "yoga"]),
+        duration_minutes: int("Duration in minutes", 1, 600),
+        date: date("Day of the workout"),
+        calories: int("Calories burned", 0, 10000),
+      },
       ["activity", "duration_minutes"],
     ),
   },
@@ -344,7 +410,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
       {
         specialty: oneOf("Medical specialty", ["general", "dermatology", "cardiology", "pediatrics", "dentistry"]),
         preferred_date: date("Preferred day"),
-        patient: { type: "object", description: "Who the appointment is for", properties: { name: str("Patient name"), age: int("Patient age in years", 0, 130) }, required: ["name"] },
+        patient: {
+          type: "object",
+          description: "Who the appointment is for",
+          properties: { name: str("Patient name"), age: int("Patient age in years", 0, 130) },
+          required: ["name"],
+        },
         telehealth: bool("Video appointment instead of in person"),
       },
       ["specialty", "preferred_date", "patient"],
@@ -357,7 +428,11 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "convert_units",
       "Convert a value between units of length, mass or temperature.",
-      { value: num("The quantity to convert"), from_unit: oneOf("Unit of the value", ["m", "km", "mi", "ft", "kg", "lb", "celsius", "fahrenheit"]), to_unit: oneOf("Unit wanted", ["m", "km", "mi", "ft", "kg", "lb", "celsius", "fahrenheit"]) },
+      {
+        value: num("The quantity to convert"),
+        from_unit: oneOf("Unit of the value", ["m", "km", "mi", "ft", "kg", "lb", "celsius", "fahrenheit"]),
+        to_unit: oneOf("Unit wanted", ["m", "km", "mi", "ft", "kg", "lb", "celsius", "fahrenheit"]),
+      },
       ["value", "from_unit", "to_unit"],
     ),
   },
@@ -366,7 +441,7 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "evaluate_expression",
       "Evaluate an arithmetic expression and return the numeric result.",
-      { expression: str("Expression such as \"(3 + 4) * 2\""), precision: int("Decimal places in the result", 0, 15) },
+      { expression: str('Expression such as "(3 + 4) * 2"'), precision: int("Decimal places in the result", 0, 15) },
       ["expression"],
     ),
   },
@@ -375,7 +450,14 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "compute_statistics",
       "Compute summary statistics (mean, median, standard deviation) of a list of numbers.",
-      { numbers: { type: "array", items: { type: "number" }, minItems: 1, description: "The data" }, statistics: { type: "array", items: { type: "string", enum: ["mean", "median", "stdev", "min", "max"] }, description: "Which statistics; all if omitted" } },
+      {
+        numbers: { type: "array", items: { type: "number" }, minItems: 1, description: "The data" },
+        statistics: {
+          type: "array",
+          items: { type: "string", enum: ["mean", "median", "stdev", "min", "max"] },
+          description: "Which statistics; all if omitted",
+        },
+      },
       ["numbers"],
     ),
   },
@@ -386,7 +468,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "search_movies",
       "Search movies by title, genre or release year.",
-      { query: str("Title words"), genre: oneOf("Genre", ["action", "comedy", "drama", "horror", "sci_fi", "animation", "documentary"]), year: int("Release year", 1900, 2100), min_rating: num("Minimum average rating", { minimum: 0, maximum: 10 }) },
+      {
+        query: str("Title words"),
+        genre: oneOf("Genre", ["action", "comedy", "drama", "horror", "sci_fi", "animation", "documentary"]),
+        year: int("Release year", 1900, 2100),
+        min_rating: num("Minimum average rating", { minimum: 0, maximum: 10 }),
+      },
       ["query"],
     ),
   },
@@ -404,7 +491,12 @@ export const EXAMPLE_TOOLS: { domain: string; tool: McpTool }[] = [
     tool: tool(
       "play_music",
       "Play a song, album or playlist on the user's speaker.",
-      { query: str("Song, artist, album or playlist name"), source: oneOf("What the query names", ["song", "album", "artist", "playlist"]), shuffle: bool("Shuffle the tracks"), volume: int("Volume in percent", 0, 100) },
+      {
+        query: str("Song, artist, album or playlist name"),
+        source: oneOf("What the query names", ["song", "album", "artist", "playlist"]),
+        shuffle: bool("Shuffle the tracks"),
+        volume: int("Volume in percent", 0, 100),
+      },
       ["query"],
     ),
   },

@@ -83,14 +83,23 @@ function rawTool(entry: Record<string, unknown>): RawTool | { error: SchemaIssue
     return { name: fn.name, description: fn.description, schema: fn.parameters, schemaField: "function.parameters", domain: entry.domain };
   }
   if ("inputSchema" in entry) {
-    return { name: entry.name, description: entry.description, schema: entry.inputSchema, schemaField: "inputSchema", outputSchema: entry.outputSchema, annotations: entry.annotations, domain: entry.domain };
+    return {
+      name: entry.name,
+      description: entry.description,
+      schema: entry.inputSchema,
+      schemaField: "inputSchema",
+      outputSchema: entry.outputSchema,
+      annotations: entry.annotations,
+      domain: entry.domain,
+    };
   }
   return { name: entry.name, description: entry.description, schema: entry.parameters, schemaField: "parameters", domain: entry.domain };
 }
 
 /** Validates and normalises one entry; returns the tool or every issue found with it. */
 function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name: string } | { issues: SchemaIssue[]; name?: string } {
-  if (!isPlainObject(entry)) return { issues: [{ field: "", message: `must be a tool object (found ${entry === null ? "null" : Array.isArray(entry) ? "an array" : typeof entry})` }] };
+  if (!isPlainObject(entry))
+    return { issues: [{ field: "", message: `must be a tool object (found ${entry === null ? "null" : Array.isArray(entry) ? "an array" : typeof entry})` }] };
   const raw = rawTool(entry);
   if ("error" in raw) return { issues: [raw.error], name: typeof entry.name === "string" ? entry.name : undefined };
 
@@ -100,7 +109,8 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
   const name = typeof raw.name === "string" ? raw.name : undefined;
   if (raw.name === undefined) issues.push({ field: nameField, message: "missing" });
   else if (name === undefined) issues.push({ field: nameField, message: "must be a string" });
-  else if (!TOOL_NAME_PATTERN.test(name)) issues.push({ field: nameField, message: `${quote(name)} must be 1-64 characters of letters, digits, "_", "." or "-"` });
+  else if (!TOOL_NAME_PATTERN.test(name))
+    issues.push({ field: nameField, message: `${quote(name)} must be 1-64 characters of letters, digits, "_", "." or "-"` });
 
   if (raw.description === undefined) issues.push({ field: descField, message: "missing (the model picks tools by their description)" });
   else if (typeof raw.description !== "string") issues.push({ field: descField, message: "must be a string" });
@@ -115,7 +125,10 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
   if (raw.outputSchema !== undefined && !isPlainObject(raw.outputSchema)) issues.push({ field: "outputSchema", message: "must be a JSON Schema object" });
   if (raw.annotations !== undefined && !isPlainObject(raw.annotations)) issues.push({ field: "annotations", message: "must be an object" });
   // Both are kept in the tool and hashed with it (a recursive walk), so their depth is bounded like the schema's.
-  for (const [field, value] of [["outputSchema", raw.outputSchema], ["annotations", raw.annotations]] as const) {
+  for (const [field, value] of [
+    ["outputSchema", raw.outputSchema],
+    ["annotations", raw.annotations],
+  ] as const) {
     const deep = isPlainObject(value) ? pathDeeperThan(value, MAX_TOOL_JSON_DEPTH) : undefined;
     if (deep) issues.push({ field, message: `nests deeper than ${MAX_TOOL_JSON_DEPTH} levels at ${formatJsonPath(field, deep)}` });
   }
@@ -169,7 +182,13 @@ function normalizeIndexed(json: unknown, source: string): IndexedResult {
     }
     const earlier = firstIndex.get(result.name);
     if (earlier !== undefined) {
-      errors.push({ source, index, name: result.name, field: "name", message: `${label}: duplicate name (first defined as tools[${earlier}] in ${source}; this one is skipped)` });
+      errors.push({
+        source,
+        index,
+        name: result.name,
+        field: "name",
+        message: `${label}: duplicate name (first defined as tools[${earlier}] in ${source}; this one is skipped)`,
+      });
       return;
     }
     firstIndex.set(result.name, index);

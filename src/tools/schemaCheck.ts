@@ -14,7 +14,6 @@ export interface SchemaIssue {
   message: string;
 }
 
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -48,7 +47,8 @@ function walk(node: unknown, path: string, depth: number, w: Walk): void {
   const issues = w.issues;
   if (typeof node === "boolean" && !isRoot) return; // `true`/`false` are valid subschemas
   if (depth > MAX_SCHEMA_DEPTH) {
-    if (!w.tooDeep) issues.push({ field: w.base, message: `nests deeper than ${MAX_SCHEMA_DEPTH} levels at ${path.length > 160 ? `${path.slice(0, 160)}…` : path}` });
+    if (!w.tooDeep)
+      issues.push({ field: w.base, message: `nests deeper than ${MAX_SCHEMA_DEPTH} levels at ${path.length > 160 ? `${path.slice(0, 160)}…` : path}` });
     w.tooDeep = true;
     return;
   }
@@ -110,7 +110,13 @@ function walk(node: unknown, path: string, depth: number, w: Walk): void {
 function metaSchemaIssues(errors: ErrorObject[], base: string): SchemaIssue[] {
   const byPath = new Map<string, string>();
   for (const e of errors) {
-    const field = base + e.instancePath.split("/").slice(1).map((p) => segment(p.replace(/~1/g, "/").replace(/~0/g, "~"))).join("");
+    const field =
+      base +
+      e.instancePath
+        .split("/")
+        .slice(1)
+        .map((p) => segment(p.replace(/~1/g, "/").replace(/~0/g, "~")))
+        .join("");
     if (!byPath.has(field)) byPath.set(field, e.message ?? "is invalid");
   }
   return [...byPath].map(([field, message]) => ({ field, message }));

@@ -45,7 +45,13 @@ export function formatJsonPath(base: string, path: JsonPath, maxLength = 160): s
   let out = base;
   for (const k of path) {
     const segment =
-      typeof k === "number" ? `[${k}]` : /^[A-Za-z0-9_$-]+$/.test(k) ? (out === "" ? k : `.${k}`) : `[${JSON.stringify(k.length > 64 ? `${k.slice(0, 64)}…` : k)}]`;
+      typeof k === "number"
+        ? `[${k}]`
+        : /^[A-Za-z0-9_$-]+$/.test(k)
+          ? out === ""
+            ? k
+            : `.${k}`
+          : `[${JSON.stringify(k.length > 64 ? `${k.slice(0, 64)}…` : k)}]`;
     if (out.length + segment.length > maxLength) return `${out}… (${path.length} levels)`;
     out += segment;
   }

@@ -96,7 +96,13 @@ function compile(tool: McpTool): Compiled {
 
 /** `/filters/max_price` -> `filters.max_price`; `/tags/0` -> `tags[0]`. */
 export function argumentPath(instancePath: string, child?: string): string {
-  const parts = instancePath === "" ? [] : instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const parts =
+    instancePath === ""
+      ? []
+      : instancePath
+          .split("/")
+          .slice(1)
+          .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
   if (child !== undefined) parts.push(child);
   let out = "";
   for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === "" ? p : `.${p}`;

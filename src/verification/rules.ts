@@ -57,7 +57,9 @@ function checkStructure(messages: unknown, reasons: string[]): FoundCall[] {
     }
     const role = m.role;
     if (role !== "tool" && pending.size > 0) {
-      reasons.push(`messages[${pendingFrom}]: tool call${pending.size > 1 ? "s" : ""} ${[...pending].map((id) => `"${id}"`).join(", ")} never answered by a tool message`);
+      reasons.push(
+        `messages[${pendingFrom}]: tool call${pending.size > 1 ? "s" : ""} ${[...pending].map((id) => `"${id}"`).join(", ")} never answered by a tool message`,
+      );
       pending = new Set();
     }
     switch (role) {
@@ -120,7 +122,9 @@ function checkCallCount(kind: unknown, calls: FoundCall[], reasons: string[]): v
       break;
     case "irrelevance":
       if (n > 0) {
-        const names = calls.map(({ call }) => (isPlainObject(call) && isPlainObject(call.function) && typeof call.function.name === "string" ? call.function.name : "?"));
+        const names = calls.map(({ call }) =>
+          isPlainObject(call) && isPlainObject(call.function) && typeof call.function.name === "string" ? call.function.name : "?",
+        );
         reasons.push(`irrelevance sample must not call a tool (called ${[...new Set(names)].join(", ")})`);
       }
       break;
@@ -154,7 +158,12 @@ function toolsByName(tools: unknown, reasons: string[]): Map<string, McpTool> {
 }
 
 /** Checks one call's shape, id, tool and arguments. `seen` tracks ids and (name, arguments) pairs. */
-function checkCall(found: FoundCall, tools: Map<string, McpTool>, seen: { ids: Map<string, number>; signatures: Map<string, number> }, reasons: string[]): void {
+function checkCall(
+  found: FoundCall,
+  tools: Map<string, McpTool>,
+  seen: { ids: Map<string, number>; signatures: Map<string, number> },
+  reasons: string[],
+): void {
   const { index, call } = found;
   if (!isPlainObject(call)) {
     reasons.push(`call[${index}]: must be a tool call object (found ${describe(call)})`);

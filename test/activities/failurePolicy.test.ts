@@ -30,7 +30,12 @@ after(async () => {
 });
 
 /** An activity execution as Temporal would hand it over, attempt by attempt. */
-const execution = (runId: string, attempt: number) => ({ workflowExecution: { workflowId: `wf-${runId}`, runId }, activityId: "7", attempt, activityType: "runStageBatch" });
+const execution = (runId: string, attempt: number) => ({
+  workflowExecution: { workflowId: `wf-${runId}`, runId },
+  activityId: "7",
+  attempt,
+  activityType: "runStageBatch",
+});
 
 async function caught(p: Promise<unknown>): Promise<ApplicationFailure> {
   try {
@@ -67,7 +72,10 @@ test("an endpoint failing beyond its retries costs one attempt each time; the bu
     // The same attempt reported twice (a retried report) is still one failure.
     const again = await caught(new MockActivityEnvironment(execution(runId, 3)).run(activities.runStageBatch, ref));
     assert.equal(again.type, ErrorType.failedAfterRetries);
-    const rows = await env.db.db.select().from(activityFailures).where(and(eq(activityFailures.runId, runId), eq(activityFailures.activityId, "7")));
+    const rows = await env.db.db
+      .select()
+      .from(activityFailures)
+      .where(and(eq(activityFailures.runId, runId), eq(activityFailures.activityId, "7")));
     assert.deepEqual(rows.map((r) => r.attempt).sort(), [1, 2, 3]);
   } finally {
     sim.setFaults({});
@@ -82,7 +90,14 @@ test("a database outage is the infrastructure's failure: retryable, never counte
   });
   const runId = `outage-${Date.now().toString(36)}`;
   for (const attempt of [1, 2, 3, 4, 5, 6]) {
-    const f = await caught(new MockActivityEnvironment(execution(runId, attempt)).run(activities.runStageBatch, { campaignId: "c", iteration: 1, stage: "synthesize.singleTurn", batchIndex: 0 }));
+    const f = await caught(
+      new MockActivityEnvironment(execution(runId, attempt)).run(activities.runStageBatch, {
+        campaignId: "c",
+        iteration: 1,
+        stage: "synthesize.singleTurn",
+        batchIndex: 0,
+      }),
+    );
     assert.equal(f.type, ErrorType.infrastructure);
     assert.equal(f.nonRetryable, false);
     assert.match(f.message, /ECONNREFUSED/);
@@ -93,12 +108,21 @@ test("a database outage is the infrastructure's failure: retryable, never counte
 
 test("bad input fails at once: an unknown campaign, a stage not in the config", async () => {
   const activities = createActivities(activityDepsFor(env.db, env.workDir, () => undefined));
-  const unknown = await caught(new MockActivityEnvironment(execution("bad-1", 1)).run(activities.runStageBatch, { campaignId: "no-such-campaign", iteration: 1, stage: "verify.rules", batchIndex: 0 }));
+  const unknown = await caught(
+    new MockActivityEnvironment(execution("bad-1", 1)).run(activities.runStageBatch, {
+      campaignId: "no-such-campaign",
+      iteration: 1,
+      stage: "verify.rules",
+      batchIndex: 0,
+    }),
+  );
   assert.deepEqual([unknown.type, unknown.nonRetryable], [ErrorType.unknownCampaign, true]);
 
   const campaignId = `input-${Date.now().toString(36)}`;
   await new MockActivityEnvironment().run(activities.registerCampaign, { campaignId, config: simulatorCampaign(sim.url, { count: 4, batchSize: 4 }) });
-  const missing = await caught(new MockActivityEnvironment(execution("bad-2", 1)).run(activities.planStage, { campaignId, iteration: 1, stage: "evaluate.bfcl" }));
+  const missing = await caught(
+    new MockActivityEnvironment(execution("bad-2", 1)).run(activities.planStage, { campaignId, iteration: 1, stage: "evaluate.bfcl" }),
+  );
   assert.deepEqual([missing.type, missing.nonRetryable], [ErrorType.stageInput, true]);
   assert.match(missing.message, /evaluate\.bfcl.*not in campaign/);
 });

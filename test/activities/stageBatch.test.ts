@@ -45,7 +45,15 @@ test("a retried batch generates only the slots still open and counts each slot o
 
   // An attempt killed after writing slots 10..15: its batch record and the last four samples never landed.
   await env.db.db.delete(stageBatches).where(eq(stageBatches.campaignId, campaignId));
-  await env.db.db.delete(samples).where(and(eq(samples.campaignId, campaignId), inArray(samples.slotKey, [16, 17, 18, 19].map((s) => slotKey(campaignId, 1, s)))));
+  await env.db.db.delete(samples).where(
+    and(
+      eq(samples.campaignId, campaignId),
+      inArray(
+        samples.slotKey,
+        [16, 17, 18, 19].map((s) => slotKey(campaignId, 1, s)),
+      ),
+    ),
+  );
   sim.resetStats();
   const menv = new MockActivityEnvironment({ heartbeatDetails: { settled: 3, total: 10, written: 3, failed: 0, duplicates: 0 } });
   const beats: SynthesisProgress[] = [];
@@ -54,14 +62,21 @@ test("a retried batch generates only the slots still open and counts each slot o
   // Slots 16..19 only, whatever stale details the attempt was handed: two LLM calls each.
   assert.equal(sim.stats().byPath["/v1/chat/completions"], 8);
   const rows = await env.db.db.select({ slotKey: samples.slotKey }).from(samples).where(eq(samples.campaignId, campaignId));
-  assert.deepEqual(rows.map((r) => Number(r.slotKey?.split("/").pop())).sort((a, b) => a - b), range(10, 20));
+  assert.deepEqual(
+    rows.map((r) => Number(r.slotKey?.split("/").pop())).sort((a, b) => a - b),
+    range(10, 20),
+  );
   assert.deepEqual(result, { items: 10, written: 10, failed: 0, duplicates: 0 }, "each slot counted once across the two attempts");
   assert.equal(beats[0]?.settled, 6, "progress starts from what the database holds");
   assert.equal(beats.at(-1)?.settled, 10);
-  for (let i = 1; i < beats.length; i++) assert.ok((beats[i] as SynthesisProgress).settled >= (beats[i - 1] as SynthesisProgress).settled, "progress is monotone");
+  for (let i = 1; i < beats.length; i++)
+    assert.ok((beats[i] as SynthesisProgress).settled >= (beats[i - 1] as SynthesisProgress).settled, "progress is monotone");
 
   // Every request of the batch is in the ledger, completed, with the simulator's token counts.
-  const ledger = await env.db.db.select().from(llmRequests).where(and(eq(llmRequests.campaignId, campaignId), eq(llmRequests.batchIndex, 1)));
+  const ledger = await env.db.db
+    .select()
+    .from(llmRequests)
+    .where(and(eq(llmRequests.campaignId, campaignId), eq(llmRequests.batchIndex, 1)));
   assert.equal(ledger.length, 28, "20 requests of the first attempt, 8 of the second");
   assert.ok(ledger.every((r) => r.status === "ok" && r.promptTokens > 0 && r.finishedAt !== null));
 

@@ -44,8 +44,14 @@ test("check: bad inputs are clear errors naming the problem", async () => {
   await rejects({ category: "simple", outputs: path.join(tmp, "absent.jsonl") }, /cannot read --outputs .*absent\.jsonl: file not found/);
   const malformed = outputsFile("bad.jsonl", '{"id": "simple_0", "result": []}\n{"id": "simple_1", "result": [}\n');
   await rejects({ category: "simple", outputs: malformed }, /bad\.jsonl line 2: malformed JSON/);
-  await rejects({ category: "simple", outputs: outputsFile("unk.jsonl", '{"id": "simple_999", "result": []}\n') }, /line 1: unknown id "simple_999" for category simple/);
-  await rejects({ category: "simple", outputs: outputsFile("dup.jsonl", '{"id": "simple_0", "result": []}\n\n{"id": "simple_0", "result": []}\n') }, /line 3: duplicate id "simple_0" \(first on line 1\)/);
+  await rejects(
+    { category: "simple", outputs: outputsFile("unk.jsonl", '{"id": "simple_999", "result": []}\n') },
+    /line 1: unknown id "simple_999" for category simple/,
+  );
+  await rejects(
+    { category: "simple", outputs: outputsFile("dup.jsonl", '{"id": "simple_0", "result": []}\n\n{"id": "simple_0", "result": []}\n') },
+    /line 3: duplicate id "simple_0" \(first on line 1\)/,
+  );
   await rejects({ category: "simple", outputs: outputsFile("nores.jsonl", '{"id": "simple_0"}\n') }, /line 1: missing "result"/);
   await rejects({ category: "simple", outputs: fixture, mode: "fuzzy" }, /--mode must be "bfcl" or "strict"/);
 });

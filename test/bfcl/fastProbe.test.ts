@@ -33,7 +33,13 @@ function scriptedClient(seen: { tools: number }): ProbeChatClient {
 test("fast probe scores FC tool calls with the matcher and labels the evaluator", async () => {
   const seen = { tools: 0 };
   let progress = 0;
-  const r = await runFastProbe({ client: scriptedClient(seen), categories: CATEGORIES, limitPerCategory: LIMIT, concurrency: 4, onProgress: (d) => (progress = d) });
+  const r = await runFastProbe({
+    client: scriptedClient(seen),
+    categories: CATEGORIES,
+    limitPerCategory: LIMIT,
+    concurrency: 4,
+    onProgress: (d) => (progress = d),
+  });
   assert.equal(r.evaluator, "toolloop-matcher");
   assert.equal(r.mode, "bfcl");
   const expectedTotal = (c: string) => Math.min(LIMIT, readBfclCategorySync(c).length); // live_relevance has 18
@@ -54,6 +60,9 @@ test("tool schema follows BFCL's FC conversion (names, types, java strings)", ()
   assert.equal((tool!.function.parameters as { type: string }).type, "object");
   const java = readBfclCategorySync("java")[0]!;
   const props = (toOpenAiTools(java.function, "java")[0]!.function.parameters as { properties: Record<string, { type: string }> }).properties;
-  assert.ok(Object.values(props).every((p) => p.type === "string"), "java params are passed as source-text strings");
+  assert.ok(
+    Object.values(props).every((p) => p.type === "string"),
+    "java params are passed as source-text strings",
+  );
   assert.equal(java.function[0]!.parameters.properties[Object.keys(props)[0]!]!.type !== undefined, true, "the original doc is not mutated");
 });

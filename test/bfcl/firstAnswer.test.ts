@@ -9,7 +9,7 @@ import { checkEntry } from "../../src/bfcl/check.js";
  * acceptable answer; the differential test confirms the official checker agrees on each).
  */
 const UNPASSABLE: Record<string, string> = {
-  parallel_multiple_26: "candidate `type: [\"credit\", \"\"]` sits on bank.calculate_balance, whose doc has no `type` param: only omitting it passes",
+  parallel_multiple_26: 'candidate `type: ["credit", ""]` sits on bank.calculate_balance, whose doc has no `type` param: only omitting it passes',
   java_35: "Array of String: parse_array converts elements with the String rule (str(x)), keeping the quotes, so they never equal the answer",
   java_78: "Array of String: quotes kept by parse_array (as java_35)",
   java_83: "Array of String: quotes kept by parse_array (as java_35)",
@@ -20,7 +20,7 @@ const UNPASSABLE: Record<string, string> = {
   java_91: "Array of String: quotes kept by parse_array (as java_35)",
   java_36: "ArrayList of any: elements become strings with their quotes kept, ints/bools become strings too",
   java_65: "ArrayList of any: as java_36",
-  java_64: "HashMap answer `{format: \"epoch_millis\"}` has a bare string instead of a candidate list; dict_checker iterates its characters",
+  java_64: 'HashMap answer `{format: "epoch_millis"}` has a bare string instead of a candidate list; dict_checker iterates its characters',
   "live_simple_106-63-0": "required array param with an empty candidate list []: no value can pass",
   "live_simple_112-68-0": "required array param with an empty candidate list []: no value can pass",
   "live_multiple_862-181-3": "ground truth uses `journey_start_time`, which the expected function's doc does not have",

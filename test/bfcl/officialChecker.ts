@@ -30,16 +30,34 @@ export function officialCheckerUnavailable(): string | undefined {
  */
 export function alternativePythons(): { label: string; python: PythonCommand }[] {
   const venv = venvPython();
-  const info = spawnSync(venv, ["-c", "import sys, sysconfig, os; print('%d.%d' % sys.version_info[:2]); print(sysconfig.get_paths()['purelib']); print(os.path.realpath(sys._base_executable))"], { encoding: "utf8" });
+  const info = spawnSync(
+    venv,
+    [
+      "-c",
+      "import sys, sysconfig, os; print('%d.%d' % sys.version_info[:2]); print(sysconfig.get_paths()['purelib']); print(os.path.realpath(sys._base_executable))",
+    ],
+    { encoding: "utf8" },
+  );
   if (info.status !== 0) return [];
   const [version, purelib, base] = info.stdout.trim().split("\n");
-  const candidates = [`/usr/bin/python${version}`, `/usr/local/bin/python${version}`, ...(process.env.BFCL_BENCH_PYTHONS ?? "").split(":").filter((p) => p !== "")];
+  const candidates = [
+    `/usr/bin/python${version}`,
+    `/usr/local/bin/python${version}`,
+    ...(process.env.BFCL_BENCH_PYTHONS ?? "").split(":").filter((p) => p !== ""),
+  ];
   const seen = new Set([base]);
   const found: { label: string; python: PythonCommand }[] = [];
   for (const candidate of candidates) {
     if (!existsSync(candidate)) continue;
     const env = { ...process.env, PYTHONPATH: purelib };
-    const probe = spawnSync(candidate, ["-c", `import sys, os; assert '%d.%d' % sys.version_info[:2] == '${version}'; import bfcl_eval.eval_checker.ast_eval.type_convertor.java_type_converter; print(os.path.realpath(sys.executable))`], { encoding: "utf8", env });
+    const probe = spawnSync(
+      candidate,
+      [
+        "-c",
+        `import sys, os; assert '%d.%d' % sys.version_info[:2] == '${version}'; import bfcl_eval.eval_checker.ast_eval.type_convertor.java_type_converter; print(os.path.realpath(sys.executable))`,
+      ],
+      { encoding: "utf8", env },
+    );
     const real = probe.stdout.trim();
     if (probe.status !== 0 || seen.has(real)) continue;
     seen.add(real);

@@ -30,14 +30,30 @@ const chatRequests = () => sim.stats().byPath["/v1/chat/completions"] ?? 0;
 
 test("bfcl probe prints the evaluator header and one line per category", { timeout: 90_000 }, async () => {
   const before = chatRequests();
-  const r = await toolloop(["bfcl", "probe", "--base-url", sim.url, "--model", "toolloop-sim-policy", "--categories", "simple,irrelevance", "--limit", "4", "--concurrency", "4"]);
+  const r = await toolloop([
+    "bfcl",
+    "probe",
+    "--base-url",
+    sim.url,
+    "--model",
+    "toolloop-sim-policy",
+    "--categories",
+    "simple,irrelevance",
+    "--limit",
+    "4",
+    "--concurrency",
+    "4",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(chatRequests() - before, 8);
   const lines = r.stdout.trimEnd().split("\n");
   assert.equal(lines[0], "evaluator: toolloop-matcher (fast probe, mode strict) — not the official bfcl-eval score");
   assert.equal(lines.length, 4);
   const parsed = lines.slice(1).map((l) => /^(\S+)\s+(\d\.\d{4}) \((\d+)\/(\d+)\)/.exec(l));
-  assert.deepEqual(parsed.map((m) => m?.[1]), ["simple", "irrelevance", "overall_probe"]);
+  assert.deepEqual(
+    parsed.map((m) => m?.[1]),
+    ["simple", "irrelevance", "overall_probe"],
+  );
   for (const m of parsed.slice(0, 2)) {
     assert.ok(m);
     assert.equal(m[4], "4");
@@ -49,9 +65,28 @@ test("bfcl probe prints the evaluator header and one line per category", { timeo
 });
 
 test("bfcl probe --json reports per-category scores with the evaluator and mode", { timeout: 90_000 }, async () => {
-  const r = await toolloop(["bfcl", "probe", "--base-url", sim.url, "--model", "toolloop-sim-policy", "--categories", "live_simple", "--limit", "3", "--mode", "bfcl", "--json"]);
+  const r = await toolloop([
+    "bfcl",
+    "probe",
+    "--base-url",
+    sim.url,
+    "--model",
+    "toolloop-sim-policy",
+    "--categories",
+    "live_simple",
+    "--limit",
+    "3",
+    "--mode",
+    "bfcl",
+    "--json",
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout) as { evaluator: string; mode: string; categories: Record<string, { total: number; correct: number; accuracy: number }>; overallProbe: { total: number } };
+  const report = JSON.parse(r.stdout) as {
+    evaluator: string;
+    mode: string;
+    categories: Record<string, { total: number; correct: number; accuracy: number }>;
+    overallProbe: { total: number };
+  };
   assert.equal(report.evaluator, "toolloop-matcher");
   assert.equal(report.mode, "bfcl");
   assert.deepEqual(Object.keys(report.categories), ["live_simple"]);

@@ -118,7 +118,13 @@ export async function createChaosHarness(name: string, simOptions: SimulatorOpti
       const logFile = path.join(workDir, `worker-${++workerSeq}.log`);
       const out = fs.openSync(logFile, "a");
       const child = spawn(process.execPath, [CLI_PATH, "worker", "--base-dir", workDir], {
-        env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: "default", DATABASE_URL: databaseUrl, TOOLLOOP_QUEUE_PREFIX: queuePrefix },
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: temporalAddress,
+          TEMPORAL_NAMESPACE: "default",
+          DATABASE_URL: databaseUrl,
+          TOOLLOOP_QUEUE_PREFIX: queuePrefix,
+        },
         stdio: ["ignore", out, out],
       });
       fs.closeSync(out);
@@ -149,7 +155,14 @@ export async function createChaosHarness(name: string, simOptions: SimulatorOpti
     };
 
     const countStored = async (campaignId: string) =>
-      Number((await db.db.select({ n: sql<number>`count(*)::int` }).from(samples).where(eq(samples.campaignId, campaignId)))[0]?.n ?? 0);
+      Number(
+        (
+          await db.db
+            .select({ n: sql<number>`count(*)::int` })
+            .from(samples)
+            .where(eq(samples.campaignId, campaignId))
+        )[0]?.n ?? 0,
+      );
 
     return {
       workDir,
@@ -181,7 +194,11 @@ export async function createChaosHarness(name: string, simOptions: SimulatorOpti
       liveWorkers: () => [...workers],
       crashes,
       startCampaign: (config, campaignId) =>
-        client.workflow.start("campaignWorkflow", { workflowId: campaignWorkflowId(campaignId), taskQueue: taskQueues(queuePrefix).workflows, args: [{ config, campaignId }] }),
+        client.workflow.start("campaignWorkflow", {
+          workflowId: campaignWorkflowId(campaignId),
+          taskQueue: taskQueues(queuePrefix).workflows,
+          args: [{ config, campaignId }],
+        }),
       countStored,
       async waitForStored(campaignId, n, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
@@ -245,7 +262,14 @@ export async function expectedSampleIds(h: ChaosHarness, raw: CampaignConfigInpu
     const expected = new Set<string>();
     for (let slot = 0; slot < stage.count; slot++) {
       const kind = kinds[slot]!;
-      const picked = selectToolsForSlot(library, { kind, seed: config.seed, iteration: 1, slotIndex: slot, toolsPerSample: stage.toolsPerSample, maxParallelCalls: stage.maxParallelCalls });
+      const picked = selectToolsForSlot(library, {
+        kind,
+        seed: config.seed,
+        iteration: 1,
+        slotIndex: slot,
+        toolsPerSample: stage.toolsPerSample,
+        maxParallelCalls: stage.maxParallelCalls,
+      });
       const s = await synthesizeSingleTurn({ kind, ...picked, generator });
       expected.add(sampleId(campaignId, { messages: s.messages, tools: s.tools }));
     }
@@ -411,7 +435,7 @@ export async function runChaosCampaign(
   checks.push({
     name: "completes with no operator action",
     ok: run.result?.state === "completed" && !watch.waiting,
-    detail: `${run.result ? `result state ${run.result.state}` : run.failure ?? "no result"}; states seen: ${[...watch.seen].sort().join(", ")}; status queries ${watch.queries} (${watch.queryFailures} failed while servers were down or before start)`,
+    detail: `${run.result ? `result state ${run.result.state}` : (run.failure ?? "no result")}; states seen: ${[...watch.seen].sort().join(", ")}; status queries ${watch.queries} (${watch.queryFailures} failed while servers were down or before start)`,
   });
 
   try {
@@ -426,7 +450,14 @@ export async function runChaosCampaign(
     const twice = ids.length - idSet.size;
     // Slots whose sample duplicated another's content (or that the model could not fill) are settled
     // by an outcome row instead of a sample: with those, every slot is accounted for exactly once.
-    const outcomes = Number((await h.db.db.select({ n: sql<number>`count(*)::int` }).from(stageSlotOutcomes).where(eq(stageSlotOutcomes.campaignId, campaignId)))[0]?.n ?? 0);
+    const outcomes = Number(
+      (
+        await h.db.db
+          .select({ n: sql<number>`count(*)::int` })
+          .from(stageSlotOutcomes)
+          .where(eq(stageSlotOutcomes.campaignId, campaignId))
+      )[0]?.n ?? 0,
+    );
     const slotsTwice = stored.length - new Set(stored.map((r) => r.slotKey)).size;
     checks.push({
       name: "exact expected samples (none missing, none twice)",
@@ -465,7 +496,11 @@ export async function runChaosCampaign(
       detail: `${recordedSet.size} recorded, ${received.size} received; received but not recorded ${notRecorded.count} ${JSON.stringify(notRecorded.sample)}; completed rows never received ${completedNotReceived.count} ${JSON.stringify(completedNotReceived.sample)}; written just before a kill and never sent ${sentNotReceived.count}`,
     });
   } catch (err) {
-    checks.push({ name: "llm_requests ids = ids the simulator received", ok: false, detail: `could not read llm_requests: ${err instanceof Error ? err.message : String(err)}` });
+    checks.push({
+      name: "llm_requests ids = ids the simulator received",
+      ok: false,
+      detail: `could not read llm_requests: ${err instanceof Error ? err.message : String(err)}`,
+    });
   }
   return run;
 }

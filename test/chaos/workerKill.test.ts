@@ -19,7 +19,13 @@ after(async () => {
 
 test("30% LLM faults: completes with the expected samples and every request recorded", { timeout: 240_000 }, async () => {
   h.sim.setFaults(RECOVERABLE_FAULTS_30);
-  const run = await runChaosCampaign(h, { name: "faults", config: chaosCampaignConfig(h.sim.url, 200), simSeed: SIM_SEED, timeoutMs: 180_000, chaos: async () => undefined });
+  const run = await runChaosCampaign(h, {
+    name: "faults",
+    config: chaosCampaignConfig(h.sim.url, 200),
+    simSeed: SIM_SEED,
+    timeoutMs: 180_000,
+    chaos: async () => undefined,
+  });
   h.sim.setFaults({});
   assertChecks("30% LLM faults", run);
 });

@@ -53,16 +53,29 @@ test("validate: a BOM-prefixed config is accepted like the tool files are", () =
 test("bad input exits 2 with one message and no stack trace", () => {
   const cases: [string[], RegExp][] = [
     [["campaign", "validate", "--config", path.join(tmp, "absent.json")], /^error: --config: file not found: .*absent\.json\n$/],
-    [["campaign", "start", "--config", configFile("syntax.json", () => undefined, "{,")], /^error: --config: .*syntax\.json: invalid JSON at line 1 column 2: /],
     [
-      ["campaign", "validate", "--config", configFile("hostile.json", (c) => {
-        (c.roles as Record<string, Record<string, unknown>>).generator!.endpoint = "constructor";
-        (c.endpoints as Record<string, Record<string, unknown>>).simulator!.baseUrl = "javascript:alert(1)";
-      })],
+      ["campaign", "start", "--config", configFile("syntax.json", () => undefined, "{,")],
+      /^error: --config: .*syntax\.json: invalid JSON at line 1 column 2: /,
+    ],
+    [
+      [
+        "campaign",
+        "validate",
+        "--config",
+        configFile("hostile.json", (c) => {
+          (c.roles as Record<string, Record<string, unknown>>).generator!.endpoint = "constructor";
+          (c.endpoints as Record<string, Record<string, unknown>>).simulator!.baseUrl = "javascript:alert(1)";
+        }),
+      ],
       /^error: invalid campaign config .*hostile\.json:\n {2}endpoints\.simulator\.baseUrl: expected an http: or https: URL.*\n {2}roles\.generator\.endpoint: unknown endpoint "constructor"; defined: simulator\n$/,
     ],
     [
-      ["campaign", "start", "--config", configFile("missing-tools.json", (c) => (c.tools = { sources: [{ kind: "example" }, { kind: "mcp", path: "no-such-tools.json" }] }))],
+      [
+        "campaign",
+        "start",
+        "--config",
+        configFile("missing-tools.json", (c) => (c.tools = { sources: [{ kind: "example" }, { kind: "mcp", path: "no-such-tools.json" }] })),
+      ],
       /^error: a tool source cannot be loaded \(paths are relative to .*\):\n {2}no-such-tools\.json: mcp tool file: file not found: .*no-such-tools\.json\n$/,
     ],
     [["campaign", "start", "--config", EXAMPLE, "--id", "no spaces"], /^error: --id: expected letters, digits/],
@@ -104,16 +117,24 @@ test("PostgreSQL unreachable: exit 1 naming host and database, never the passwor
   const port = await closedPort();
   const r = cli(["db", "migrate"], { DATABASE_URL: `postgres://user:s3cret@127.0.0.1:${port}/toolloop` });
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, `error: cannot reach PostgreSQL at 127.0.0.1:${port}/toolloop (DATABASE_URL): connection refused; start it with \`node dist/src/services/main.js up\` or set DATABASE_URL\n`);
+  assert.equal(
+    r.stderr,
+    `error: cannot reach PostgreSQL at 127.0.0.1:${port}/toolloop (DATABASE_URL): connection refused; start it with \`node dist/src/services/main.js up\` or set DATABASE_URL\n`,
+  );
   assert.doesNotMatch(r.stderr, /s3cret/);
 });
 
 test("SDK errors map to CliErrors that say what to do", () => {
   const e = cliEnv({ TEMPORAL_ADDRESS: "temporal:7233" });
-  const running = temporalCliError(new WorkflowExecutionAlreadyStartedError("already started", "campaign-weekly", "campaignWorkflow"), e, { campaignId: "weekly" });
+  const running = temporalCliError(new WorkflowExecutionAlreadyStartedError("already started", "campaign-weekly", "campaignWorkflow"), e, {
+    campaignId: "weekly",
+  });
   assert.ok(running instanceof CliError);
   assert.equal(running.exitCode, 1);
-  assert.equal(running.message, "campaign weekly is already running (workflow campaign-weekly); follow it with `campaign status weekly --watch`, or start a new one with another --id");
+  assert.equal(
+    running.message,
+    "campaign weekly is already running (workflow campaign-weekly); follow it with `campaign status weekly --watch`, or start a new one with another --id",
+  );
   const missing = temporalCliError(new WorkflowNotFoundError("not found", "campaign-x", undefined), e);
   assert.equal(missing?.exitCode, 2);
   assert.match(missing?.message ?? "", /^no such campaign workflow: campaign-x; check the id/);
@@ -125,7 +146,10 @@ test("SDK errors map to CliErrors that say what to do", () => {
 
   const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
   const wrapped = Object.assign(new Error('Failed query: CREATE SCHEMA IF NOT EXISTS "drizzle"'), { cause: new AggregateError([refused]) });
-  assert.match(databaseCliError(wrapped, "postgres://u:p@db:5432/t")?.message ?? "", /^cannot reach PostgreSQL at db:5432\/t \(DATABASE_URL\): connection refused; /);
+  assert.match(
+    databaseCliError(wrapped, "postgres://u:p@db:5432/t")?.message ?? "",
+    /^cannot reach PostgreSQL at db:5432\/t \(DATABASE_URL\): connection refused; /,
+  );
   assert.equal(describeDatabaseUrl("postgres://u:secret@h:1/d"), "h:1/d");
 
   const unexpected = renderCliFailure(new TypeError("boom\nsecond line"), e, false);

@@ -63,11 +63,23 @@ test("kill -9 of the worker during synthesis: the campaign completes with exactl
     args: [{ config: raw, campaignId }],
   });
   const countStored = async () =>
-    Number((await env.db.db.select({ n: sql<number>`count(*)::int` }).from(samples).where(eq(samples.campaignId, campaignId)))[0]?.n ?? 0);
-  const atKill = await waitFor("synthesis to be under way", async () => {
-    const n = await countStored();
-    return n >= 50 ? n : undefined;
-  }, 120_000, 50);
+    Number(
+      (
+        await env.db.db
+          .select({ n: sql<number>`count(*)::int` })
+          .from(samples)
+          .where(eq(samples.campaignId, campaignId))
+      )[0]?.n ?? 0,
+    );
+  const atKill = await waitFor(
+    "synthesis to be under way",
+    async () => {
+      const n = await countStored();
+      return n >= 50 ? n : undefined;
+    },
+    120_000,
+    50,
+  );
   first.kill("SIGKILL");
   await new Promise((r) => first.once("exit", r));
   assert.ok(atKill < count, `killed mid-synthesis (${atKill}/${count} stored)`);
@@ -90,7 +102,14 @@ test("kill -9 of the worker during synthesis: the campaign completes with exactl
   const expected = new Set<string>();
   for (let slot = 0; slot < count; slot++) {
     const kind = kinds[slot]!;
-    const picked = selectToolsForSlot(library, { kind, seed: config.seed, iteration: 1, slotIndex: slot, toolsPerSample: stage.toolsPerSample, maxParallelCalls: stage.maxParallelCalls });
+    const picked = selectToolsForSlot(library, {
+      kind,
+      seed: config.seed,
+      iteration: 1,
+      slotIndex: slot,
+      toolsPerSample: stage.toolsPerSample,
+      maxParallelCalls: stage.maxParallelCalls,
+    });
     const s = await synthesizeSingleTurn({ kind, ...picked, generator });
     expected.add(sampleId(campaignId, { messages: s.messages, tools: s.tools }));
   }

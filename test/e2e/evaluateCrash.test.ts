@@ -33,8 +33,10 @@ import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
 // Same rule as test/evaluation: a bare checkout may lack the bfcl-eval venv; CI must have it.
-const venvAvailable = Boolean(process.env.TOOLLOOP_BFCL_PYTHON) || fs.existsSync(path.join(REPO_ROOT, ".venv-bfcl", "bin", "python")) || fs.existsSync(ENSURE_VENV_SCRIPT);
-const skip = !venvAvailable && process.env.CI !== "true" ? "no bfcl-eval environment (.venv-bfcl or scripts/ensure-bfcl-venv.sh); CI=true makes this a failure" : false;
+const venvAvailable =
+  Boolean(process.env.TOOLLOOP_BFCL_PYTHON) || fs.existsSync(path.join(REPO_ROOT, ".venv-bfcl", "bin", "python")) || fs.existsSync(ENSURE_VENV_SCRIPT);
+const skip =
+  !venvAvailable && process.env.CI !== "true" ? "no bfcl-eval environment (.venv-bfcl or scripts/ensure-bfcl-venv.sh); CI=true makes this a failure" : false;
 
 const CATEGORIES: BfclCategory[] = ["simple", "irrelevance", "multiple"];
 const LIMIT = 15;

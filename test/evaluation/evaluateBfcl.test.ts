@@ -21,8 +21,10 @@ import { startStageResources, type StageResources } from "../helpers/stageResour
 type EvalStage = StageConfigOf<"evaluate.bfcl">;
 
 // The venv is created by scripts/ensure-bfcl-venv.sh; CI must have it, a bare checkout may not.
-const venvAvailable = Boolean(process.env.TOOLLOOP_BFCL_PYTHON) || fs.existsSync(path.join(REPO_ROOT, ".venv-bfcl", "bin", "python")) || fs.existsSync(ENSURE_VENV_SCRIPT);
-const skip = !venvAvailable && process.env.CI !== "true" ? "no bfcl-eval environment (.venv-bfcl or scripts/ensure-bfcl-venv.sh); CI=true makes this a failure" : false;
+const venvAvailable =
+  Boolean(process.env.TOOLLOOP_BFCL_PYTHON) || fs.existsSync(path.join(REPO_ROOT, ".venv-bfcl", "bin", "python")) || fs.existsSync(ENSURE_VENV_SCRIPT);
+const skip =
+  !venvAvailable && process.env.CI !== "true" ? "no bfcl-eval environment (.venv-bfcl or scripts/ensure-bfcl-venv.sh); CI=true makes this a failure" : false;
 
 let db: DbHandle;
 let sim: SimulatorHandle;
@@ -55,7 +57,14 @@ function context(campaignId: string, config: CampaignConfig, signal = new AbortC
   const refuse = () => {
     throw new Error("evaluate.bfcl must not use toolloop's LLM client");
   };
-  return buildStageContext({ campaignId, iteration: 1, config, stage: config.stages[0] as EvalStage, signal, deps: { db: db.db, baseDir: workDir, log: () => undefined, createLlm: refuse } }).ctx;
+  return buildStageContext({
+    campaignId,
+    iteration: 1,
+    config,
+    stage: config.stages[0] as EvalStage,
+    signal,
+    deps: { db: db.db, baseDir: workDir, log: () => undefined, createLlm: refuse },
+  }).ctx;
 }
 
 const noProgress = { resumeFrom: undefined, report: () => undefined };
@@ -73,8 +82,17 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
   for (let b = 0; b < plan.batches; b++) batches.push(await evaluateBfclHandler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
   // Single-turn: one chat request per entry.
   assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - before, 8);
-  assert.deepEqual(batches.map((b) => [b.items, b.generated, b.reused]), [[4, 4, 0], [4, 4, 0]]);
-  assert.ok(reports.some((r) => r.category === "live_simple" && r.done === 4 && r.total === 4), "heartbeats carry per-category progress");
+  assert.deepEqual(
+    batches.map((b) => [b.items, b.generated, b.reused]),
+    [
+      [4, 4, 0],
+      [4, 4, 0],
+    ],
+  );
+  assert.ok(
+    reports.some((r) => r.category === "live_simple" && r.done === 4 && r.total === 4),
+    "heartbeats carry per-category progress",
+  );
 
   const summary = (await evaluateBfclHandler.finalize?.(ctx, batches)) as Record<string, unknown>;
   const rows = await listBfclScores(db.db, campaignId, 1, "bfcl-eval");
@@ -84,7 +102,10 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
     assert.ok(row, `row for ${c}`);
     assert.equal(row.total, 4);
     assert.equal(row.accuracy, row.correct / 4);
-    assert.equal(batches.reduce((a, b) => a + (b.correct ?? 0), 0), ["irrelevance", "live_simple"].reduce((a, k) => a + (byCategory.get(k)?.correct ?? 0), 0));
+    assert.equal(
+      batches.reduce((a, b) => a + (b.correct ?? 0), 0),
+      ["irrelevance", "live_simple"].reduce((a, k) => a + (byCategory.get(k)?.correct ?? 0), 0),
+    );
   }
   for (const g of ["overall", "non_live", "live", "multi_turn"]) assert.ok(byCategory.has(g), `group row ${g}`);
   assert.equal(byCategory.get("overall")?.accuracy, summary.overall);
@@ -109,7 +130,14 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
 test("a killed batch resumes: ids already in the result file are not generated again", { skip, timeout: 180_000 }, async () => {
   const campaignId = `bfcl-kill-${Date.now().toString(36)}`;
   const config = campaign({ categories: ["simple"], limitPerCategory: 10, threads: 1 });
-  const resultFile = path.join(bfclIterationDir(context(campaignId, config)), "simple", "result", BFCL_REGISTRY_NAME, "non_live", "BFCL_v4_simple_python_result.json");
+  const resultFile = path.join(
+    bfclIterationDir(context(campaignId, config)),
+    "simple",
+    "result",
+    BFCL_REGISTRY_NAME,
+    "non_live",
+    "BFCL_v4_simple_python_result.json",
+  );
   sim.setLatency(250);
   const abort = new AbortController();
   const first = evaluateBfclHandler.runBatch(context(campaignId, config, abort.signal), 0, noProgress);
@@ -120,7 +148,10 @@ test("a killed batch resumes: ids already in the result file are not generated a
   await assert.rejects(first, /worker killed/);
   sim.setLatency(5);
 
-  const kept = fs.readFileSync(resultFile, "utf8").split("\n").filter((l) => l.trim() !== "" && isJson(l));
+  const kept = fs
+    .readFileSync(resultFile, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "" && isJson(l));
   assert.ok(kept.length >= 3 && kept.length < 10, `aborted midway (${kept.length} lines)`);
 
   const before = sim.stats().byPath["/v1/chat/completions"] ?? 0;

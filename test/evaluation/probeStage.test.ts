@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { and, eq } from "drizzle-orm";
 import { BFCL_SINGLE_TURN_CATEGORIES, readBfclCategorySync } from "../../src/bfcl/data.js";
-import { BFCL_FAST_CATEGORIES, parseCampaignConfig, type CampaignConfig, type StageConfig } from "../../src/config/campaignConfig.js";
+import { BFCL_FAST_CATEGORIES, parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../src/db/client.js";
 import { listBfclScores } from "../../src/db/repos/bfclScores.js";
 import { llmUsage } from "../../src/db/schema.js";
@@ -20,7 +20,7 @@ import { buildStageContext } from "../../src/framework/stageContext.js";
 import type { UsageSink } from "../../src/llm/usage.js";
 import { evaluateBfclFastHandler, OVERALL_PROBE, PROBE_EVALUATOR, type ProbeProgress } from "../../src/stages/evaluate/bfclFast/handler.js";
 import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
-import { StageInputError, type BatchResult, type StageContext } from "../../src/framework/stage.js";
+import type { BatchResult, StageContext } from "../../src/framework/stage.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 
 type ProbeStage = StageConfigOf<"evaluate.bfclFast">;
@@ -53,7 +53,10 @@ test("evaluate.bfclFast config: defaults, category validation with the entry's p
   assert.equal(STAGE_SPECS.find((x) => x.name === "evaluate.bfclFast")?.latency, "llm");
   assert.equal(STAGE_HANDLERS["evaluate.bfclFast"], evaluateBfclFastHandler);
 
-  assert.match(configErrors({ categories: ["simple", "simpel"] }), /stages\[1\]\.categories\[1\]: unknown or multi-turn BFCL category "simpel"; the fast check scores: simple, multiple/);
+  assert.match(
+    configErrors({ categories: ["simple", "simpel"] }),
+    /stages\[1\]\.categories\[1\]: unknown or multi-turn BFCL category "simpel"; the fast check scores: simple, multiple/,
+  );
   assert.match(configErrors({ categories: ["multi_turn_base"] }), /stages\[1\]\.categories\[0\]: unknown or multi-turn BFCL category "multi_turn_base"/);
   assert.match(configErrors({ categories: [] }), /stages\[1\]\.categories: expected at least one category/);
   assert.match(configErrors({ categories: ["simple", "simple"] }), /stages\[1\]\.categories: expected each category at most once/);
@@ -84,7 +87,12 @@ function campaign(stage: Record<string, unknown>, opts: { policy?: boolean } = {
 }
 
 function context(campaignId: string, config: CampaignConfig, signal = new AbortController().signal): StageContext<ProbeStage> {
-  const deps = { db: db.db, baseDir: workDir, log: () => undefined, createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink) => createRoleClient(cfg, role, { usage }) };
+  const deps = {
+    db: db.db,
+    baseDir: workDir,
+    log: () => undefined,
+    createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink) => createRoleClient(cfg, role, { usage }),
+  };
   return buildStageContext({ campaignId, iteration: 1, config, stage: config.stages[1] as ProbeStage, signal, deps, ledger: ledgerOf(campaignId) }).ctx;
 }
 
@@ -110,14 +118,30 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   const start = chatRequests();
   const reports: ProbeProgress[] = [];
   const batches: BatchResult[] = [];
-  for (let b = 0; b < plan.batches; b++) batches.push(await evaluateBfclFastHandler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
+  for (let b = 0; b < plan.batches; b++)
+    batches.push(await evaluateBfclFastHandler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
   assert.equal(chatRequests() - start, 15, "one chat request per probed entry");
-  assert.deepEqual(batches.map((b) => [b.items, b.probed, b.reused, b.categories]), [[10, 10, 0, 2], [5, 5, 0, 1]]);
-  assert.ok(reports.some((r) => r.done === 10 && r.total === 10 && r.finished.length === 2), "batch 0 reports completion");
-  assert.ok(reports.some((r) => r.category === "simple" && r.done > 0 && r.done < 10), "progress inside a category is reported");
+  assert.deepEqual(
+    batches.map((b) => [b.items, b.probed, b.reused, b.categories]),
+    [
+      [10, 10, 0, 2],
+      [5, 5, 0, 1],
+    ],
+  );
+  assert.ok(
+    reports.some((r) => r.done === 10 && r.total === 10 && r.finished.length === 2),
+    "batch 0 reports completion",
+  );
+  assert.ok(
+    reports.some((r) => r.category === "simple" && r.done > 0 && r.done < 10),
+    "progress inside a category is reported",
+  );
 
   const rows = await listBfclScores(db.db, campaignId, 1);
-  assert.ok(rows.every((r) => r.evaluator === PROBE_EVALUATOR), "every row is labelled with the matcher evaluator");
+  assert.ok(
+    rows.every((r) => r.evaluator === PROBE_EVALUATOR),
+    "every row is labelled with the matcher evaluator",
+  );
   const byCategory = new Map(rows.map((r) => [r.category, r]));
   for (const c of CATEGORIES) {
     const row = byCategory.get(c);
@@ -127,14 +151,23 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
     assert.equal(row.details?.mode, "strict");
     assert.equal(row.details?.limitPerCategory, LIMIT);
   }
-  assert.equal(batches.reduce((a, b) => a + (b.correct ?? 0), 0), CATEGORIES.reduce((a, c) => a + (byCategory.get(c)?.correct ?? 0), 0));
-  assert.ok(CATEGORIES.some((c) => (byCategory.get(c)?.correct ?? 0) > 0), "the simulator's policy gets some entries right");
+  assert.equal(
+    batches.reduce((a, b) => a + (b.correct ?? 0), 0),
+    CATEGORIES.reduce((a, c) => a + (byCategory.get(c)?.correct ?? 0), 0),
+  );
+  assert.ok(
+    CATEGORIES.some((c) => (byCategory.get(c)?.correct ?? 0) > 0),
+    "the simulator's policy gets some entries right",
+  );
 
   const summary = (await evaluateBfclFastHandler.finalize?.(ctx, batches)) as Record<string, unknown>;
   const overall = (await listBfclScores(db.db, campaignId, 1, PROBE_EVALUATOR)).find((r) => r.category === OVERALL_PROBE);
   assert.ok(overall, "overall_probe row");
   assert.equal(overall.total, 15);
-  assert.equal(overall.correct, CATEGORIES.reduce((a, c) => a + (byCategory.get(c)?.correct ?? 0), 0));
+  assert.equal(
+    overall.correct,
+    CATEGORIES.reduce((a, c) => a + (byCategory.get(c)?.correct ?? 0), 0),
+  );
   assert.equal(overall.accuracy, overall.correct / 15);
   assert.match(String(overall.details?.note), /NOT the BFCL leaderboard formula/);
   assert.equal(summary.evaluator, PROBE_EVALUATOR);
@@ -142,15 +175,27 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   assert.equal(summary.mode, "strict");
 
   await ledgerOf(campaignId).drain();
-  const usage = await db.db.select().from(llmUsage).where(and(eq(llmUsage.campaignId, campaignId), eq(llmUsage.stage, "evaluate.bfclFast")));
-  assert.deepEqual(usage.map((u) => [u.role, u.requests]), [["policy", 15]]);
+  const usage = await db.db
+    .select()
+    .from(llmUsage)
+    .where(and(eq(llmUsage.campaignId, campaignId), eq(llmUsage.stage, "evaluate.bfclFast")));
+  assert.deepEqual(
+    usage.map((u) => [u.role, u.requests]),
+    [["policy", 15]],
+  );
 
   // Resumability: every category is stored for this iteration and evaluator, so nothing is asked again.
   const mark = chatRequests();
   const again: BatchResult[] = [];
   for (let b = 0; b < plan.batches; b++) again.push(await evaluateBfclFastHandler.runBatch(ctx, b, { resumeFrom: undefined, report: () => undefined }));
   assert.equal(chatRequests() - mark, 0, "a rerun makes zero chat requests");
-  assert.deepEqual(again.map((b) => [b.items, b.probed, b.reused]), [[10, 0, 10], [5, 0, 5]]);
+  assert.deepEqual(
+    again.map((b) => [b.items, b.probed, b.reused]),
+    [
+      [10, 0, 10],
+      [5, 0, 5],
+    ],
+  );
 
   // A stored row from another matcher mode is not reused: the numbers would mean something else.
   const bfclMode = context(campaignId, campaign({ categories: ["irrelevance"], limitPerCategory: LIMIT, mode: "bfcl" }));
@@ -159,22 +204,38 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   assert.equal(chatRequests() - mark, 5);
 });
 
-test("evaluate.bfclFast: the former name is accepted with a warning; a missing policy role, a batch outside the plan, an aborted batch", { timeout: 60_000 }, async () => {
-  const former = parseCampaignConfig({ ...rawConfig({}, { baseUrl: sim.url }), stages: [{ name: "verify.rules" }, { name: "evaluate.probe", categories: ["simple"] }] });
-  assert.ok(former.ok);
-  assert.equal(former.config.stages[1]?.name, "evaluate.bfclFast");
-  assert.deepEqual(former.warnings, ['stages[1].name: "evaluate.probe" is deprecated; it is now "evaluate.bfclFast" (same stage, same options)']);
-  // Validation refuses a config whose stage calls a role it does not configure.
-  assert.match(configErrors({ categories: ["simple"] }, { policy: false }), /roles\.policy: stages\[1\] \(evaluate\.bfclFast\) calls the policy role; add roles\.policy/);
+test(
+  "evaluate.bfclFast: the former name is accepted with a warning; a missing policy role, a batch outside the plan, an aborted batch",
+  { timeout: 60_000 },
+  async () => {
+    const former = parseCampaignConfig({
+      ...rawConfig({}, { baseUrl: sim.url }),
+      stages: [{ name: "verify.rules" }, { name: "evaluate.probe", categories: ["simple"] }],
+    });
+    assert.ok(former.ok);
+    assert.equal(former.config.stages[1]?.name, "evaluate.bfclFast");
+    assert.deepEqual(former.warnings, ['stages[1].name: "evaluate.probe" is deprecated; it is now "evaluate.bfclFast" (same stage, same options)']);
+    // Validation refuses a config whose stage calls a role it does not configure.
+    assert.match(
+      configErrors({ categories: ["simple"] }, { policy: false }),
+      /roles\.policy: stages\[1\] \(evaluate\.bfclFast\) calls the policy role; add roles\.policy/,
+    );
 
-  const ctx = context(`probe-plan-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }));
-  await assert.rejects(evaluateBfclFastHandler.runBatch(ctx, 1, { resumeFrom: undefined, report: () => undefined }), /batch 1 is outside the plan/);
-  await assert.rejects(evaluateBfclFastHandler.finalize!(ctx, []), /no toolloop-matcher score \(mode strict\) stored for category "simple"/);
+    const ctx = context(`probe-plan-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }));
+    await assert.rejects(evaluateBfclFastHandler.runBatch(ctx, 1, { resumeFrom: undefined, report: () => undefined }), /batch 1 is outside the plan/);
+    await assert.rejects(evaluateBfclFastHandler.finalize!(ctx, []), /no toolloop-matcher score \(mode strict\) stored for category "simple"/);
 
-  const abort = new AbortController();
-  abort.abort(new Error("worker stopped"));
-  const mark = chatRequests();
-  await assert.rejects(evaluateBfclFastHandler.runBatch(context(`probe-abort-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }), abort.signal), 0, { resumeFrom: undefined, report: () => undefined }), /worker stopped/);
-  assert.equal(chatRequests() - mark, 0);
-  assert.equal((await listBfclScores(db.db, `probe-abort-${RUN}`, 1)).length, 0);
-});
+    const abort = new AbortController();
+    abort.abort(new Error("worker stopped"));
+    const mark = chatRequests();
+    await assert.rejects(
+      evaluateBfclFastHandler.runBatch(context(`probe-abort-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }), abort.signal), 0, {
+        resumeFrom: undefined,
+        report: () => undefined,
+      }),
+      /worker stopped/,
+    );
+    assert.equal(chatRequests() - mark, 0);
+    assert.equal((await listBfclScores(db.db, `probe-abort-${RUN}`, 1)).length, 0);
+  },
+);

@@ -24,11 +24,25 @@ const everyStage = {
   campaignId: "all-stages-1",
   seed: 3,
   iterations: 2,
-  endpoints: { vllm: { baseUrl: "https://gpu:8000/v1", apiKeyEnv: "VLLM_KEY", maxConcurrency: 64, timeoutMs: 60_000, maxRetries: 3 }, judge: { baseUrl: "http://judge/v1" } },
-  roles: { generator: { endpoint: "vllm", model: "Qwen/Qwen2.5-7B-Instruct", temperature: 0.7, maxTokens: 2048 }, judge: { endpoint: "judge", model: "j" }, policy: { endpoint: "vllm", model: "p" } },
+  endpoints: {
+    vllm: { baseUrl: "https://gpu:8000/v1", apiKeyEnv: "VLLM_KEY", maxConcurrency: 64, timeoutMs: 60_000, maxRetries: 3 },
+    judge: { baseUrl: "http://judge/v1" },
+  },
+  roles: {
+    generator: { endpoint: "vllm", model: "Qwen/Qwen2.5-7B-Instruct", temperature: 0.7, maxTokens: 2048 },
+    judge: { endpoint: "judge", model: "j" },
+    policy: { endpoint: "vllm", model: "p" },
+  },
   tools: { sources: [{ kind: "example" }, { kind: "mcp", path: "tools/list.json" }, { kind: "openai", path: "openai.json" }] },
   stages: [
-    { name: "synthesize.singleTurn", count: 20_000, batchSize: 200, mix: { standard: 0.5, parallel: 0.3, irrelevance: 0.2 }, toolsPerSample: 5, maxParallelCalls: 4 },
+    {
+      name: "synthesize.singleTurn",
+      count: 20_000,
+      batchSize: 200,
+      mix: { standard: 0.5, parallel: 0.3, irrelevance: 0.2 },
+      toolsPerSample: 5,
+      maxParallelCalls: 4,
+    },
     { name: "verify.rules", batchSize: 500 },
     { name: "export.dataset", batchSize: 5000, include: ["verified", "rejected"] },
     { name: "evaluate.bfcl", categories: ["simple", "multiple"], limitPerCategory: 50, batchSize: 2, threads: 8 },
@@ -39,7 +53,21 @@ const everyStage = {
   output: { dir: "/data/out" },
 };
 const BASES = [example, everyStage];
-const CONFIG_KEYS = ["name", "seed", "iterations", "endpoints", "roles", "tools", "stages", "count", "batchSize", "baseUrl", "maxRetries", "maxTokens", "timeoutMs"];
+const CONFIG_KEYS = [
+  "name",
+  "seed",
+  "iterations",
+  "endpoints",
+  "roles",
+  "tools",
+  "stages",
+  "count",
+  "batchSize",
+  "baseUrl",
+  "maxRetries",
+  "maxTokens",
+  "timeoutMs",
+];
 
 /** What an accepted config must satisfy, checked independently of the schema. */
 function assertWithinBounds(c: CampaignConfig): void {
@@ -72,7 +100,8 @@ function assertWithinBounds(c: CampaignConfig): void {
       assert.ok(s.count >= 1 && s.count <= CONFIG_LIMITS.count);
       assert.ok(Math.ceil(s.count / s.batchSize) <= CONFIG_LIMITS.batchesPerStage, `${s.count}/${s.batchSize}`);
     }
-    if ((s.name === "evaluate.bfcl" || s.name === "evaluate.bfclFast") && s.limitPerCategory !== undefined) assert.ok(s.limitPerCategory <= CONFIG_LIMITS.limitPerCategory);
+    if ((s.name === "evaluate.bfcl" || s.name === "evaluate.bfclFast") && s.limitPerCategory !== undefined)
+      assert.ok(s.limitPerCategory <= CONFIG_LIMITS.limitPerCategory);
   }
 }
 

@@ -137,8 +137,8 @@ export function mutate(doc: Json, r: Rng, extraKeys: readonly string[] = []): Js
           setOwn(at.parent, r.pick(PROTO_KEYS), v);
         }
         break;
-      default: // a plausible-but-wrong value of another type
-      {
+      default: {
+        // a plausible-but-wrong value of another type
         const v = at.parent[at.key];
         const asText = typeof v === "object" && v !== null ? "[object]" : String(v);
         setOwn(at.parent, at.key, r.pick([asText, [v], { value: v }, 0]));

@@ -33,7 +33,10 @@ const BASES: (() => unknown)[] = [
   () => fixture("openai-tools.json"),
   () => ({ tools: structuredClone(exampleMcp) }),
   () => exampleMcp.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: structuredClone(t.inputSchema) } })),
-  () => [structuredClone(exampleMcp[0]), { name: "deep_tool", description: "Deep.", inputSchema: { type: "object", properties: { a: deepObject(3000, "properties") } } }],
+  () => [
+    structuredClone(exampleMcp[0]),
+    { name: "deep_tool", description: "Deep.", inputSchema: { type: "object", properties: { a: deepObject(3000, "properties") } } },
+  ],
 ];
 const TOOL_KEYS = ["name", "description", "inputSchema", "parameters", "properties", "required", "type", "items", "enum", "anyOf", "$ref", "function", "tools"];
 
@@ -61,10 +64,15 @@ function runCase(input: unknown, r: Rng): { loaded: number; rejected: number } {
     assert.equal(pathDeeperThan(tool, MAX_TOOL_JSON_DEPTH + 2), undefined, `${tool.name} is too deep`);
     assert.match(toolHash(tool), /^[0-9a-f]{64}$/);
     // A loaded tool is usable downstream: the simulator can fill it and rules can judge a call to it.
-    const args = objectForSchema(new SeededRandom(r.int(1000)), tool.inputSchema as Record<string, unknown>, tool.inputSchema as Record<string, unknown>, { optionalRate: 0.5 });
+    const args = objectForSchema(new SeededRandom(r.int(1000)), tool.inputSchema as Record<string, unknown>, tool.inputSchema as Record<string, unknown>, {
+      optionalRate: 0.5,
+    });
     const verdict = verifyRules({
       kind: "standard",
-      messages: [{ role: "user", content: "Do it." }, { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: tool.name, arguments: JSON.stringify(args) } }] }],
+      messages: [
+        { role: "user", content: "Do it." },
+        { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: tool.name, arguments: JSON.stringify(args) } }] },
+      ],
       tools: [tool],
     });
     for (const reason of verdict.reasons) assert.ok(reason.length > 0);

@@ -69,7 +69,12 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
         connection: nc,
         namespace,
         queuePrefix,
-        activityDeps: { ...activityDepsFor(db, workDir, () => undefined), heartbeatIntervalMs: opts?.heartbeatIntervalMs ?? 1000, temporalClient: async () => client, ...(opts?.stages ? { stages: opts.stages } : {}) },
+        activityDeps: {
+          ...activityDepsFor(db, workDir, () => undefined),
+          heartbeatIntervalMs: opts?.heartbeatIntervalMs ?? 1000,
+          temporalClient: async () => client,
+          ...(opts?.stages ? { stages: opts.stages } : {}),
+        },
       });
       const running = workers.map((w) => w.run());
       return {

@@ -14,7 +14,17 @@ import { execFileSync } from "node:child_process";
 import { findTemporalCli } from "../../src/services/temporalCli.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { abortSignal, campaignWorkflowId, pauseSignal, resumeSignal, retryStageUpdate, skipStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import {
+  abortSignal,
+  campaignWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  retryStageUpdate,
+  skipStageUpdate,
+  statusQuery,
+  type CampaignStatus,
+  type IterationStatus,
+} from "../../workflows/definitions.js";
 import { BATCHES_PER_CHILD } from "../../workflows/stageBatches.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
@@ -57,7 +67,9 @@ try {
   const h2 = await env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(`replay-operator-${Date.now()}`),
     taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config: simulatorCampaign(sim.url, { count: 400, batchSize: 10, concurrency: { batchesInParallel: 1 } }), campaignId: `replay-operator-${Date.now()}` }],
+    args: [
+      { config: simulatorCampaign(sim.url, { count: 400, batchSize: 10, concurrency: { batchesInParallel: 1 } }), campaignId: `replay-operator-${Date.now()}` },
+    ],
   });
   const iterStatus = async () => {
     const c = (await h2.query(statusQuery)) as CampaignStatus;
@@ -80,7 +92,15 @@ try {
   const h3 = await env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(id3),
     taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config: simulatorCampaign(sim.url, { stages: [{ name: "synthesize.singleTurn", count: BATCHES_PER_CHILD + 5, batchSize: 1 }], concurrency: { batchesInParallel: 16 } }), campaignId: id3 }],
+    args: [
+      {
+        config: simulatorCampaign(sim.url, {
+          stages: [{ name: "synthesize.singleTurn", count: BATCHES_PER_CHILD + 5, batchSize: 1 }],
+          concurrency: { batchesInParallel: 16 },
+        }),
+        campaignId: id3,
+      },
+    ],
   });
   await h3.result();
   const iteration3 = `${h3.workflowId}-iter-1`;
@@ -90,10 +110,20 @@ try {
 
   // Every failure policy, and the remaining stage kinds (dedupe.exact, evaluate.bfclFast).
   const failing = (over: Record<string, unknown>) =>
-    simulatorCampaign(sim.url, { count: 10, batchSize: 5, concurrency: { batchesInParallel: 1 }, ...over, endpoints: { sim: { baseUrl: sim.url, maxConcurrency: 8, timeoutMs: 10_000, maxRetries: 0 } } });
+    simulatorCampaign(sim.url, {
+      count: 10,
+      batchSize: 5,
+      concurrency: { batchesInParallel: 1 },
+      ...over,
+      endpoints: { sim: { baseUrl: sim.url, maxConcurrency: 8, timeoutMs: 10_000, maxRetries: 0 } },
+    });
   const startPolicy = async (name: string, config: unknown) => {
     const id = `replay-${name}-${Date.now()}`;
-    return env.client.workflow.start("campaignWorkflow", { workflowId: campaignWorkflowId(id), taskQueue: taskQueues(env.queuePrefix).workflows, args: [{ config, campaignId: id }] });
+    return env.client.workflow.start("campaignWorkflow", {
+      workflowId: campaignWorkflowId(id),
+      taskQueue: taskQueues(env.queuePrefix).workflows,
+      args: [{ config, campaignId: id }],
+    });
   };
   const iterationOf = async (h: { query: (q: typeof statusQuery) => Promise<unknown> }) => {
     const c = (await h.query(statusQuery)) as CampaignStatus;

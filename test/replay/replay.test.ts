@@ -18,9 +18,16 @@ import { WORKFLOWS_PATH } from "../../workers/createWorkers.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dir = path.resolve(here, "../../../test/replay/histories");
-const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "index.json").sort() : [];
+const files = fs.existsSync(dir)
+  ? fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith(".json") && f !== "index.json")
+      .sort()
+  : [];
 /** history file -> the workflow id it was recorded under (child ids derive from it). */
-const workflowIds: Record<string, string> = fs.existsSync(path.join(dir, "index.json")) ? JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) : {};
+const workflowIds: Record<string, string> = fs.existsSync(path.join(dir, "index.json"))
+  ? JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8"))
+  : {};
 const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 let current: WorkflowBundleWithSourceMap;
@@ -40,11 +47,17 @@ const patchesIn = (file: string): string[] =>
 
 test("committed histories cover every workflow type and every patch", () => {
   for (const type of ["campaignWorkflow", "iterationWorkflow", "stageBatchesWorkflow"]) {
-    assert.ok(files.some((f) => f.startsWith(type)), `a ${type} history in ${dir}`);
+    assert.ok(
+      files.some((f) => f.startsWith(type)),
+      `a ${type} history in ${dir}`,
+    );
   }
   const markers = new Set(files.flatMap(patchesIn));
   for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG]) assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
-  assert.ok(files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0), "an iteration history of the path before any patch");
+  assert.ok(
+    files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0),
+    "an iteration history of the path before any patch",
+  );
 });
 
 for (const file of files) {
@@ -67,7 +80,16 @@ test("frozen-config histories replay unchanged under a config module whose defau
       config.plugins = [
         ...(config.plugins ?? []),
         {
-          apply(compiler: { hooks: { normalModuleFactory: { tap(name: string, fn: (f: { hooks: { beforeResolve: { tap(n: string, g: (d: { request: string; context: string }) => void): void } } }) => void): void } } }) {
+          apply(compiler: {
+            hooks: {
+              normalModuleFactory: {
+                tap(
+                  name: string,
+                  fn: (f: { hooks: { beforeResolve: { tap(n: string, g: (d: { request: string; context: string }) => void): void } } }) => void,
+                ): void;
+              };
+            };
+          }) {
             compiler.hooks.normalModuleFactory.tap("changed-defaults", (factory) => {
               factory.hooks.beforeResolve.tap("changed-defaults", (data) => {
                 if (/config\/campaignConfig\.js$/.test(data.request) && !data.context.includes(`${path.sep}fixtures`)) data.request = fixture;
@@ -81,7 +103,8 @@ test("frozen-config histories replay unchanged under a config module whose defau
   });
   const frozenPath = files.filter((f) => patchesIn(f).includes(PATCH_FROZEN_CONFIG));
   assert.ok(frozenPath.length >= 5, "histories of the frozen-config path");
-  for (const file of frozenPath) await Worker.runReplayHistory({ workflowBundle: changed, replayName: file, logger: quiet } as never, read(file), workflowIds[file]);
+  for (const file of frozenPath)
+    await Worker.runReplayHistory({ workflowBundle: changed, replayName: file, logger: quiet } as never, read(file), workflowIds[file]);
   // The same change breaks a history whose workflow parsed its input (the reason configs are frozen).
   const legacy = files.find((f) => f.startsWith("iterationWorkflow-operator-retry.json"));
   assert.ok(legacy);

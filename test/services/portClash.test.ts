@@ -50,9 +50,12 @@ test("log scan: the bind error is found before a long panic trace, and only in t
   try {
     const log = path.join(dir, "temporal.log");
     // An earlier start's clash must not be blamed on this one.
-    fs.writeFileSync(log, "--- earlier start\ntime=x level=ERROR msg=\"listen tcp 127.0.0.1:7233: bind: address already in use\"\n");
+    fs.writeFileSync(log, '--- earlier start\ntime=x level=ERROR msg="listen tcp 127.0.0.1:7233: bind: address already in use"\n');
     const offset = fs.statSync(log).size;
-    const goroutines = Array.from({ length: 400 }, (_, i) => `goroutine ${i + 2} [select]:\n\tgo.temporal.io/server/common/membership.(*ringpop).Start(...)\n\t/go/pkg/mod/x.go:${i}`).join("\n");
+    const goroutines = Array.from(
+      { length: 400 },
+      (_, i) => `goroutine ${i + 2} [select]:\n\tgo.temporal.io/server/common/membership.(*ringpop).Start(...)\n\t/go/pkg/mod/x.go:${i}`,
+    ).join("\n");
     fs.appendFileSync(log, `--- this start\npanic: listen tcp 127.0.0.1:43127: bind: address already in use\n\ngoroutine 1 [running]:\n${goroutines}\n`);
     const section = readFileFrom(log, offset);
     assert.deepEqual(findAddressInUse(section), { line: "panic: listen tcp 127.0.0.1:43127: bind: address already in use", port: 43127 });

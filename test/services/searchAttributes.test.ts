@@ -10,7 +10,15 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..
 const expectedPairs = CUSTOM_SEARCH_ATTRIBUTES.map((a) => `${a.name}=${a.type}`).join(" ");
 
 test("the services' search attributes are exactly the ones the workflows upsert", () => {
-  const typeNames: Record<string, string> = { KEYWORD: "Keyword", INT: "Int", TEXT: "Text", DOUBLE: "Double", BOOL: "Bool", DATETIME: "Datetime", KEYWORD_LIST: "KeywordList" };
+  const typeNames: Record<string, string> = {
+    KEYWORD: "Keyword",
+    INT: "Int",
+    TEXT: "Text",
+    DOUBLE: "Double",
+    BOOL: "Bool",
+    DATETIME: "Datetime",
+    KEYWORD_LIST: "KeywordList",
+  };
   const fromWorkflows = [CampaignIdKey, IterationKey, StageKey, CampaignStatusKey].map((k) => ({ name: k.name, type: typeNames[k.type] }));
   assert.deepEqual([...CUSTOM_SEARCH_ATTRIBUTES], fromWorkflows);
 });

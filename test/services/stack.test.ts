@@ -15,7 +15,12 @@ const execFileAsync = promisify(execFile);
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/services/main.js");
 
 function parseEnvFile(text: string): Record<string, string> {
-  return Object.fromEntries(text.trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+  return Object.fromEntries(
+    text
+      .trim()
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
 }
 
 test("stack: up starts both services, migrates and writes the env file; the CLI reports and stops them", async () => {
@@ -79,5 +84,8 @@ test("stack CLI: up without an env file path is a clear error", async () => {
 });
 
 test("formatEnvFile: plain values stay bare, others are single-quoted for the shell", () => {
-  assert.equal(formatEnvFile({ A: "127.0.0.1:7233", B: "postgres://u@h:1/db?sslmode=require&x=it's" }), "A=127.0.0.1:7233\nB='postgres://u@h:1/db?sslmode=require&x=it'\\''s'\n");
+  assert.equal(
+    formatEnvFile({ A: "127.0.0.1:7233", B: "postgres://u@h:1/db?sslmode=require&x=it's" }),
+    "A=127.0.0.1:7233\nB='postgres://u@h:1/db?sslmode=require&x=it'\\''s'\n",
+  );
 });

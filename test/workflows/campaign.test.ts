@@ -56,7 +56,10 @@ async function iterationStatus(campaignWfId: string): Promise<IterationStatus | 
 
 async function sampleCount(campaignId: string, iteration?: number): Promise<number> {
   const where = iteration === undefined ? eq(samples.campaignId, campaignId) : and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration));
-  const rows = await env.db.db.select({ n: sql<number>`count(*)::int` }).from(samples).where(where);
+  const rows = await env.db.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(samples)
+    .where(where);
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -65,7 +68,10 @@ test("a two-iteration campaign runs end to end: samples, verdicts and exports pe
   const handle = await start(simulatorCampaign(sim.url, { iterations: 2, count: 30, batchSize: 10 }), campaignId);
   const result = await handle.result();
   assert.equal(result.state, "completed");
-  assert.deepEqual(result.iterations.map((i: { iteration: number }) => i.iteration), [1, 2]);
+  assert.deepEqual(
+    result.iterations.map((i: { iteration: number }) => i.iteration),
+    [1, 2],
+  );
   for (const it of [1, 2]) {
     assert.equal(await sampleCount(campaignId, it), 30, `iteration ${it} stores every slot once`);
     const manifestPath = path.join(env.workDir, ".toolloop/output", campaignId, `iter-${it}`, "dataset.manifest.json");
@@ -78,7 +84,10 @@ test("a two-iteration campaign runs end to end: samples, verdicts and exports pe
     assert.ok(manifest.rows > 0);
   }
   // Every sample went through rule verification.
-  const pending = await env.db.db.select({ n: sql<number>`count(*)::int` }).from(samples).where(and(eq(samples.campaignId, campaignId), eq(samples.status, "pending")));
+  const pending = await env.db.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(samples)
+    .where(and(eq(samples.campaignId, campaignId), eq(samples.status, "pending")));
   assert.equal(Number(pending[0]?.n), 0);
   // The second iteration ran in a new run (continue-as-new), not in the first run's history.
   const desc = await env.client.workflow.getHandle(handle.workflowId).describe();
@@ -108,7 +117,12 @@ test("a stage whose endpoint fails every call waits for the operator; retryStage
     const campaignId = `fail-${Date.now().toString(36)}`;
     const count = 60;
     const handle = await start(
-      simulatorCampaign(failing.url, { count, batchSize: 10, concurrency: { batchesInParallel: 1 }, stages: [{ name: "synthesize.singleTurn", count, batchSize: 10 }] }),
+      simulatorCampaign(failing.url, {
+        count,
+        batchSize: 10,
+        concurrency: { batchesInParallel: 1 },
+        stages: [{ name: "synthesize.singleTurn", count, batchSize: 10 }],
+      }),
       campaignId,
     );
     // Let two batches finish, then make the endpoint fail every call.
@@ -172,7 +186,12 @@ test("pause holds new batches back, resume finishes; the status query shows prog
     const campaignId = `pause-${Date.now().toString(36)}`;
     const count = 80;
     const handle = await start(
-      simulatorCampaign(slow.url, { count, batchSize: 10, concurrency: { batchesInParallel: 1 }, stages: [{ name: "synthesize.singleTurn", count, batchSize: 10 }] }),
+      simulatorCampaign(slow.url, {
+        count,
+        batchSize: 10,
+        concurrency: { batchesInParallel: 1 },
+        stages: [{ name: "synthesize.singleTurn", count, batchSize: 10 }],
+      }),
       campaignId,
     );
     const progressSeen: number[] = [];

@@ -47,8 +47,22 @@ test("a stage of 510 batches runs as two chunk children; the iteration's history
   const result = (await handle.result()) as { state: string };
   assert.equal(result.state, "completed");
 
-  const stored = Number((await env.db.db.select({ n: sql<number>`count(distinct ${samples.slotKey})::int` }).from(samples).where(eq(samples.campaignId, campaignId)))[0]?.n);
-  const outcomes = Number((await env.db.db.select({ n: sql<number>`count(*)::int` }).from(stageSlotOutcomes).where(eq(stageSlotOutcomes.campaignId, campaignId)))[0]?.n);
+  const stored = Number(
+    (
+      await env.db.db
+        .select({ n: sql<number>`count(distinct ${samples.slotKey})::int` })
+        .from(samples)
+        .where(eq(samples.campaignId, campaignId))
+    )[0]?.n,
+  );
+  const outcomes = Number(
+    (
+      await env.db.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(stageSlotOutcomes)
+        .where(eq(stageSlotOutcomes.campaignId, campaignId))
+    )[0]?.n,
+  );
   assert.equal(stored + outcomes, count, `every slot settled once (${stored} samples, ${outcomes} failed or duplicate)`);
 
   const iterationId = iterationWorkflowId(handle.workflowId, 1);
@@ -58,9 +72,18 @@ test("a stage of 510 batches runs as two chunk children; the iteration's history
     assert.equal(d.type, "stageBatchesWorkflow");
     assert.equal(d.status.name, "COMPLETED");
   }
-  const chunkResults = await Promise.all(chunkIds.map((id) => env.client.workflow.getHandle(id).result() as Promise<{ batchesDone: number; counts: Record<string, number> }>));
-  assert.deepEqual(chunkResults.map((r) => r.batchesDone), [BATCHES_PER_CHILD, 10]);
-  assert.equal(chunkResults.reduce((a, r) => a + (r.counts.written ?? 0), 0), stored, "chunk counters add up to the stored samples");
+  const chunkResults = await Promise.all(
+    chunkIds.map((id) => env.client.workflow.getHandle(id).result() as Promise<{ batchesDone: number; counts: Record<string, number> }>),
+  );
+  assert.deepEqual(
+    chunkResults.map((r) => r.batchesDone),
+    [BATCHES_PER_CHILD, 10],
+  );
+  assert.equal(
+    chunkResults.reduce((a, r) => a + (r.counts.written ?? 0), 0),
+    stored,
+    "chunk counters add up to the stored samples",
+  );
 
   const history = await env.client.workflow.getHandle(iterationId).fetchHistory();
   const events = history.events?.length ?? 0;

@@ -82,10 +82,22 @@ test("a stage defined only by a spec and a handler (in this test) runs in a camp
   const raw = simulatorCampaign(sim.url, { stages: [{ name: "synthesize.singleTurn", count: 30, batchSize: 10 }, { name: "test.countKinds" }] });
   const frozen = freezeCampaignConfig(raw, { configDir: env.workDir, specs: registry.specs });
   assert.ok(frozen.ok, frozen.ok ? "" : frozen.error.message);
-  assert.deepEqual(frozen.frozen.stages[1], { name: "test.countKinds", title: "count samples by kind (test fixture)", latency: "default", batchTimeoutMinutes: 5 });
+  assert.deepEqual(frozen.frozen.stages[1], {
+    name: "test.countKinds",
+    title: "count samples by kind (test fixture)",
+    latency: "default",
+    batchTimeoutMinutes: 5,
+  });
   const result = (await run(frozen.frozen, campaignId)) as { state: string };
   assert.equal(result.state, "completed");
-  const stored = Number((await env.db.db.select({ n: sql<number>`count(*)::int` }).from(samples).where(eq(samples.campaignId, campaignId)))[0]?.n);
+  const stored = Number(
+    (
+      await env.db.db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(samples)
+        .where(eq(samples.campaignId, campaignId))
+    )[0]?.n,
+  );
   const stageRun = await env.db.db.execute(sql`select result, batches_total from stage_runs where campaign_id = ${campaignId} and stage = 'test.countKinds'`);
   const row = (stageRun as unknown as { rows: { result: Record<string, number>; batches_total: number }[] }).rows[0];
   assert.ok(row, "the fixture stage ran and recorded its result");
@@ -97,7 +109,12 @@ test("a stage defined only by a spec and a handler (in this test) runs in a camp
 test("a selection stage's batches keep their members when rows are added after planning", { timeout: 120_000 }, async () => {
   const activities = createActivities({ ...activityDepsFor(env.db, env.workDir, () => undefined), stages: registry });
   const campaignId = `fixed-${Date.now().toString(36)}`;
-  const raw = simulatorCampaign(sim.url, { stages: [{ name: "synthesize.singleTurn", count: 20, batchSize: 20 }, { name: "verify.rules", batchSize: 6 }] });
+  const raw = simulatorCampaign(sim.url, {
+    stages: [
+      { name: "synthesize.singleTurn", count: 20, batchSize: 20 },
+      { name: "verify.rules", batchSize: 6 },
+    ],
+  });
   await new MockActivityEnvironment().run(activities.registerCampaign, { campaignId, config: raw });
   const synth = { campaignId, iteration: 1, stage: "synthesize.singleTurn" };
   await new MockActivityEnvironment().run(activities.planStage, synth);
@@ -109,7 +126,15 @@ test("a selection stage's batches keep their members when rows are added after p
   const batches = plan.batches;
   const before = await Promise.all(Array.from({ length: batches }, (_, b) => batchSampleIds(env.db.db, verify, b)));
   // Another stage adds rows to the iteration, with ids that sort among the planned ones.
-  const added = ["0", "8", "f"].map((p, i) => ({ id: `${p}-added-${campaignId}`, campaignId, iteration: 1, kind: "standard", origin: "expanded", messages: [{ role: "user" as const, content: `added ${i}` }], tools: [] }));
+  const added = ["0", "8", "f"].map((p, i) => ({
+    id: `${p}-added-${campaignId}`,
+    campaignId,
+    iteration: 1,
+    kind: "standard",
+    origin: "expanded",
+    messages: [{ role: "user" as const, content: `added ${i}` }],
+    tools: [],
+  }));
   await insertSamples(env.db.db, added);
   const again = await new MockActivityEnvironment().run(activities.planStage, verify);
   assert.deepEqual(again, plan, "re-planning a running stage keeps its plan");
@@ -135,10 +160,21 @@ test("a changed config on an existing campaign id is refused with the difference
     assert.match(e.message, /--config-version/);
     return true;
   });
-  const reg = (await new MockActivityEnvironment().run(activities.registerCampaign, { campaignId, config: v2, newConfigVersion: true })) as RegisterCampaignResult;
+  const reg = (await new MockActivityEnvironment().run(activities.registerCampaign, {
+    campaignId,
+    config: v2,
+    newConfigVersion: true,
+  })) as RegisterCampaignResult;
   assert.equal(reg.plan?.configVersion, 2);
   const versions = await env.db.db.select().from(campaignConfigs).where(eq(campaignConfigs.campaignId, campaignId));
-  assert.deepEqual(versions.map((v) => [v.version, v.appliesFromIteration]).sort(), [[1, 1], [2, 1]], "no iteration completed yet: version 2 applies from iteration 1");
+  assert.deepEqual(
+    versions.map((v) => [v.version, v.appliesFromIteration]).sort(),
+    [
+      [1, 1],
+      [2, 1],
+    ],
+    "no iteration completed yet: version 2 applies from iteration 1",
+  );
 
   // Through the workflow: the refusal is the campaign's failure, with the same message.
   await assert.rejects(run(simulatorCampaign(sim.url, { count: 14, batchSize: 5 }), campaignId), (err: unknown) => {
@@ -163,7 +199,10 @@ test("relative tool paths resolve against the config file's folder, once, when f
 test("dedupe.exact marks all but one sample of each exact key as duplicate", { timeout: 120_000 }, async () => {
   const activities = createActivities({ ...activityDepsFor(env.db, env.workDir, () => undefined), stages: registry });
   const campaignId = `dedupe-${Date.now().toString(36)}`;
-  await new MockActivityEnvironment().run(activities.registerCampaign, { campaignId, config: simulatorCampaign(sim.url, { stages: [{ name: "dedupe.exact", batchSize: 2 }] }) });
+  await new MockActivityEnvironment().run(activities.registerCampaign, {
+    campaignId,
+    config: simulatorCampaign(sim.url, { stages: [{ name: "dedupe.exact", batchSize: 2 }] }),
+  });
   const call = (city: string) => [{ id: "c1", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } }];
   const sample = (id: string, user: string, city: string) => ({
     id: `${id}-${campaignId}`,
@@ -171,7 +210,10 @@ test("dedupe.exact marks all but one sample of each exact key as duplicate", { t
     iteration: 1,
     kind: "standard",
     origin: "synthesized",
-    messages: [{ role: "user" as const, content: user }, { role: "assistant" as const, content: null, tool_calls: call(city) }],
+    messages: [
+      { role: "user" as const, content: user },
+      { role: "assistant" as const, content: null, tool_calls: call(city) },
+    ],
     tools: [],
   });
   await insertSamples(env.db.db, [
@@ -188,6 +230,16 @@ test("dedupe.exact marks all but one sample of each exact key as duplicate", { t
   for (let b = 0; b < 3; b++) await new MockActivityEnvironment().run(activities.runStageBatch, { ...ref, batchIndex: b });
   const summary = await new MockActivityEnvironment().run(activities.completeStage, ref);
   assert.deepEqual(summary, { keyed: 5, duplicates: 2, kept: 3 });
-  const rows = await env.db.db.select({ id: samples.id, status: samples.status }).from(samples).where(and(eq(samples.campaignId, campaignId)));
-  assert.deepEqual(rows.filter((r) => r.status === "duplicate").map((r) => r.id[0]).sort(), ["b", "e"], "the first by id of each key is kept");
+  const rows = await env.db.db
+    .select({ id: samples.id, status: samples.status })
+    .from(samples)
+    .where(and(eq(samples.campaignId, campaignId)));
+  assert.deepEqual(
+    rows
+      .filter((r) => r.status === "duplicate")
+      .map((r) => r.id[0])
+      .sort(),
+    ["b", "e"],
+    "the first by id of each key is kept",
+  );
 });

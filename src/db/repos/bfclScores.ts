@@ -35,11 +35,7 @@ export async function upsertBfclScores(db: Db, rows: BfclScoreRow[]): Promise<vo
 }
 
 export async function listBfclScores(db: Db, campaignId: string, iteration: number, evaluator?: BfclEvaluator): Promise<BfclScoreRow[]> {
-  const where = and(
-    eq(bfclScores.campaignId, campaignId),
-    eq(bfclScores.iteration, iteration),
-    evaluator ? eq(bfclScores.evaluator, evaluator) : undefined,
-  );
+  const where = and(eq(bfclScores.campaignId, campaignId), eq(bfclScores.iteration, iteration), evaluator ? eq(bfclScores.evaluator, evaluator) : undefined);
   const rows = await db.select().from(bfclScores).where(where).orderBy(asc(bfclScores.evaluator), asc(bfclScores.category));
   return rows.map((r) => ({
     campaignId: r.campaignId,

@@ -38,6 +38,13 @@ export async function configForIteration(db: Db, campaignId: string, iteration: 
 export async function insertConfigVersion(db: Db, campaignId: string, c: StoredConfig): Promise<void> {
   await db
     .insert(campaignConfigs)
-    .values({ campaignId, version: c.version, sha256: c.sha256, schemaVersion: c.frozen.schemaVersion, frozen: c.frozen, appliesFromIteration: c.appliesFromIteration })
+    .values({
+      campaignId,
+      version: c.version,
+      sha256: c.sha256,
+      schemaVersion: c.frozen.schemaVersion,
+      frozen: c.frozen,
+      appliesFromIteration: c.appliesFromIteration,
+    })
     .onConflictDoNothing();
 }

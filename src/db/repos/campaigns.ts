@@ -25,7 +25,10 @@ export async function getCampaign(db: Db, id: string) {
 }
 
 export async function setCampaignStatus(db: Db, id: string, status: CampaignRowStatus): Promise<void> {
-  await db.update(campaigns).set({ status, updatedAt: sql`now()` }).where(eq(campaigns.id, id));
+  await db
+    .update(campaigns)
+    .set({ status, updatedAt: sql`now()` })
+    .where(eq(campaigns.id, id));
 }
 
 export async function upsertIteration(db: Db, it: { campaignId: string; iteration: number; status: IterationRowStatus; summary?: unknown }): Promise<void> {

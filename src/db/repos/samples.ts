@@ -21,7 +21,11 @@ export async function existingSlotKeys(db: Db, slotKeys: string[]): Promise<Set<
 
 export async function countSamples(db: Db, campaignId: string, iteration?: number): Promise<Record<string, number>> {
   const where = iteration === undefined ? eq(samples.campaignId, campaignId) : and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration));
-  const rows = await db.select({ status: samples.status, n: sql<number>`count(*)::int` }).from(samples).where(where).groupBy(samples.status);
+  const rows = await db
+    .select({ status: samples.status, n: sql<number>`count(*)::int` })
+    .from(samples)
+    .where(where)
+    .groupBy(samples.status);
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
@@ -33,7 +37,12 @@ export async function pageSamples(
   const conds = [eq(samples.campaignId, p.campaignId), eq(samples.iteration, p.iteration)];
   if (p.afterId !== undefined) conds.push(gt(samples.id, p.afterId));
   if (p.statuses) conds.push(inArray(samples.status, p.statuses));
-  return db.select().from(samples).where(and(...conds)).orderBy(asc(samples.id)).limit(p.limit);
+  return db
+    .select()
+    .from(samples)
+    .where(and(...conds))
+    .orderBy(asc(samples.id))
+    .limit(p.limit);
 }
 
 /** Batch k of an iteration's samples in id order (the set is fixed while a later stage reads it). */
@@ -48,7 +57,10 @@ export async function samplesByOffset(db: Db, p: { campaignId: string; iteration
 }
 
 export async function countIterationSamples(db: Db, campaignId: string, iteration: number): Promise<number> {
-  const rows = await db.select({ n: sql<number>`count(*)::int` }).from(samples).where(and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration)));
+  const rows = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(samples)
+    .where(and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration)));
   return Number(rows[0]?.n ?? 0);
 }
 

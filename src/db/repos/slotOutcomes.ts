@@ -30,7 +30,10 @@ export async function settledSlots(db: Db, slotKeys: string[]): Promise<Map<stri
   if (slotKeys.length === 0) return out;
   const written = await db.select({ slotKey: samples.slotKey }).from(samples).where(inArray(samples.slotKey, slotKeys));
   for (const r of written) if (r.slotKey !== null) out.set(r.slotKey, "written");
-  const other = await db.select({ slotKey: stageSlotOutcomes.slotKey, outcome: stageSlotOutcomes.outcome }).from(stageSlotOutcomes).where(inArray(stageSlotOutcomes.slotKey, slotKeys));
+  const other = await db
+    .select({ slotKey: stageSlotOutcomes.slotKey, outcome: stageSlotOutcomes.outcome })
+    .from(stageSlotOutcomes)
+    .where(inArray(stageSlotOutcomes.slotKey, slotKeys));
   for (const r of other) if (!out.has(r.slotKey)) out.set(r.slotKey, r.outcome);
   return out;
 }

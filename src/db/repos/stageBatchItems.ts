@@ -8,23 +8,49 @@ import type { Db } from "../client.js";
 import { samples, stageBatchItems } from "../schema.js";
 import type { StageKey } from "./stages.js";
 
-const keyWhere = (k: StageKey) => and(eq(stageBatchItems.campaignId, k.campaignId), eq(stageBatchItems.iteration, k.iteration), eq(stageBatchItems.stage, k.stage));
+const keyWhere = (k: StageKey) =>
+  and(eq(stageBatchItems.campaignId, k.campaignId), eq(stageBatchItems.iteration, k.iteration), eq(stageBatchItems.stage, k.stage));
 
 /**
  * Plans the selected samples into batches of `batchSize` in id order (or all into batch 0), replacing
  * any earlier plan of this stage. Returns how many samples and batches it planned.
  */
-export async function planSelection(db: Db, k: StageKey, selection: SampleSelection, batchSize: number, oneBatch: boolean): Promise<{ items: number; batches: number }> {
+export async function planSelection(
+  db: Db,
+  k: StageKey,
+  selection: SampleSelection,
+  batchSize: number,
+  oneBatch: boolean,
+): Promise<{ items: number; batches: number }> {
   const conds = [sql`campaign_id = ${k.campaignId}`, sql`iteration = ${k.iteration}`];
-  if (selection.origins) conds.push(selection.origins.length ? sql`origin IN (${sql.join(selection.origins.map((o) => sql`${o}`), sql`, `)})` : sql`false`);
-  if (selection.statuses) conds.push(selection.statuses.length ? sql`status IN (${sql.join(selection.statuses.map((s) => sql`${s}`), sql`, `)})` : sql`false`);
+  if (selection.origins)
+    conds.push(
+      selection.origins.length
+        ? sql`origin IN (${sql.join(
+            selection.origins.map((o) => sql`${o}`),
+            sql`, `,
+          )})`
+        : sql`false`,
+    );
+  if (selection.statuses)
+    conds.push(
+      selection.statuses.length
+        ? sql`status IN (${sql.join(
+            selection.statuses.map((s) => sql`${s}`),
+            sql`, `,
+          )})`
+        : sql`false`,
+    );
   const batchOf = oneBatch ? sql`0` : sql`((row_number() OVER (ORDER BY id)) - 1) / ${batchSize}`;
   return db.transaction(async (tx) => {
     await tx.delete(stageBatchItems).where(keyWhere(k));
     await tx.execute(sql`
       INSERT INTO ${stageBatchItems} (campaign_id, iteration, stage, batch_index, sample_id)
       SELECT ${k.campaignId}, ${k.iteration}, ${k.stage}, ${batchOf}, id FROM ${samples} WHERE ${sql.join(conds, sql` AND `)}`);
-    const rows = await tx.select({ items: sql<number>`count(*)::int`, batches: sql<number>`coalesce(max(${stageBatchItems.batchIndex}) + 1, 0)::int` }).from(stageBatchItems).where(keyWhere(k));
+    const rows = await tx
+      .select({ items: sql<number>`count(*)::int`, batches: sql<number>`coalesce(max(${stageBatchItems.batchIndex}) + 1, 0)::int` })
+      .from(stageBatchItems)
+      .where(keyWhere(k));
     const items = Number(rows[0]?.items ?? 0);
     return { items, batches: oneBatch ? 1 : Number(rows[0]?.batches ?? 0) };
   });
@@ -34,12 +60,21 @@ export async function planSelection(db: Db, k: StageKey, selection: SampleSelect
 export async function pageBatchSamples(db: Db, k: StageKey, batchIndex: number, page: { afterId?: string; limit: number }) {
   const conds = [keyWhere(k), eq(stageBatchItems.batchIndex, batchIndex)];
   if (page.afterId !== undefined) conds.push(gt(stageBatchItems.sampleId, page.afterId));
-  const ids = db.select({ id: stageBatchItems.sampleId }).from(stageBatchItems).where(and(...conds)).orderBy(asc(stageBatchItems.sampleId)).limit(page.limit);
+  const ids = db
+    .select({ id: stageBatchItems.sampleId })
+    .from(stageBatchItems)
+    .where(and(...conds))
+    .orderBy(asc(stageBatchItems.sampleId))
+    .limit(page.limit);
   return db.select().from(samples).where(inArray(samples.id, ids)).orderBy(asc(samples.id));
 }
 
 /** The sample ids of one batch, in order (for tests and audits). */
 export async function batchSampleIds(db: Db, k: StageKey, batchIndex: number): Promise<string[]> {
-  const rows = await db.select({ id: stageBatchItems.sampleId }).from(stageBatchItems).where(and(keyWhere(k), eq(stageBatchItems.batchIndex, batchIndex))).orderBy(asc(stageBatchItems.sampleId));
+  const rows = await db
+    .select({ id: stageBatchItems.sampleId })
+    .from(stageBatchItems)
+    .where(and(keyWhere(k), eq(stageBatchItems.batchIndex, batchIndex)))
+    .orderBy(asc(stageBatchItems.sampleId));
   return rows.map((r) => r.id);
 }

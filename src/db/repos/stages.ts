@@ -54,5 +54,8 @@ export async function recordBatchDone(db: Db, k: StageKey, batchIndex: number, r
   await db
     .insert(stageBatches)
     .values({ ...k, batchIndex, result })
-    .onConflictDoUpdate({ target: [stageBatches.campaignId, stageBatches.iteration, stageBatches.stage, stageBatches.batchIndex], set: { result, finishedAt: sql`now()` } });
+    .onConflictDoUpdate({
+      target: [stageBatches.campaignId, stageBatches.iteration, stageBatches.stage, stageBatches.batchIndex],
+      set: { result, finishedAt: sql`now()` },
+    });
 }

@@ -64,5 +64,8 @@ export async function usageTotals(db: Db, key: { campaignId: string; iteration?:
   const conds = [eq(llmUsage.campaignId, key.campaignId)];
   if (key.iteration !== undefined) conds.push(eq(llmUsage.iteration, key.iteration));
   if (key.stage !== undefined) conds.push(eq(llmUsage.stage, key.stage));
-  return db.select().from(llmUsage).where(and(...conds));
+  return db
+    .select()
+    .from(llmUsage)
+    .where(and(...conds));
 }

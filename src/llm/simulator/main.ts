@@ -80,7 +80,13 @@ const sim = await startSimulator({
   maxConcurrency: o.maxConcurrency,
   mistakeRate: o.mistakeRate,
   ...(o.model ? { models: o.model } : {}),
-  faults: { rate429: o.rate429, rate500: o.rate500, rateHang: o.rateHang, rateMalformedJson: o.rateMalformedJson, rateTruncatedToolCalls: o.rateTruncatedToolCalls },
+  faults: {
+    rate429: o.rate429,
+    rate500: o.rate500,
+    rateHang: o.rateHang,
+    rateMalformedJson: o.rateMalformedJson,
+    rateTruncatedToolCalls: o.rateTruncatedToolCalls,
+  },
 });
 
 running.sim = sim;

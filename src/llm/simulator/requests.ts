@@ -18,7 +18,9 @@ export const chatRequestSchema = z.looseObject({
   model: z.string().nullish(),
   messages: z.array(messageSchema),
   tools: z.array(toolSchema).nullish(),
-  tool_choice: z.union([z.enum(["none", "auto", "required"]), z.looseObject({ type: z.literal("function"), function: z.looseObject({ name: z.string() }) })]).nullish(),
+  tool_choice: z
+    .union([z.enum(["none", "auto", "required"]), z.looseObject({ type: z.literal("function"), function: z.looseObject({ name: z.string() }) })])
+    .nullish(),
   response_format: z
     .looseObject({
       type: z.enum(["text", "json_object", "json_schema"]),

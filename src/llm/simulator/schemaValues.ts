@@ -56,13 +56,49 @@ const BANK: Record<string, readonly string[]> = {
 
 /** Word aliases: the first bank whose key is one of a parameter's words wins. */
 const ALIASES: Record<string, string> = {
-  town: "city", place: "location", where: "location", recipient: "email", to: "email", sender: "email",
-  mail: "email", search: "query", q: "query", term: "keyword", keywords: "keyword", topic: "keyword",
-  body: "message", content: "text", note: "text", sentence: "text", lang: "language", stock: "symbol",
-  from: "origin", to_city: "destination", dest: "destination", link: "url", uri: "url", user: "username",
-  login: "username", filename: "file", folder: "path", directory: "path", tz: "timezone", units: "unit",
-  genre: "genre", film: "movie", track: "song", item: "product", artist: "author", host: "domain",
-  repository: "repo", label: "title", event: "title", summary: "description", comment: "message", first: "name", last: "name",
+  town: "city",
+  place: "location",
+  where: "location",
+  recipient: "email",
+  to: "email",
+  sender: "email",
+  mail: "email",
+  search: "query",
+  q: "query",
+  term: "keyword",
+  keywords: "keyword",
+  topic: "keyword",
+  body: "message",
+  content: "text",
+  note: "text",
+  sentence: "text",
+  lang: "language",
+  stock: "symbol",
+  from: "origin",
+  to_city: "destination",
+  dest: "destination",
+  link: "url",
+  uri: "url",
+  user: "username",
+  login: "username",
+  filename: "file",
+  folder: "path",
+  directory: "path",
+  tz: "timezone",
+  units: "unit",
+  genre: "genre",
+  film: "movie",
+  track: "song",
+  item: "product",
+  artist: "author",
+  host: "domain",
+  repository: "repo",
+  label: "title",
+  event: "title",
+  summary: "description",
+  comment: "message",
+  first: "name",
+  last: "name",
 };
 
 function bankFor(paramName: string): readonly string[] | undefined {
@@ -97,7 +133,8 @@ function stringValue(rng: SeededRandom, schema: Schema, paramName: string): stri
   const words = identifierWords(paramName);
   let v: string;
   if (format === "date" || (words.includes("date") && format !== "date-time") || words.includes("day") || words.includes("birthday")) v = isoDate(rng);
-  else if (format === "date-time" || words.includes("datetime") || words.includes("timestamp")) v = `${isoDate(rng)}T${String(rng.int(7, 20)).padStart(2, "0")}:${rng.pick(["00", "15", "30", "45"])}:00Z`;
+  else if (format === "date-time" || words.includes("datetime") || words.includes("timestamp"))
+    v = `${isoDate(rng)}T${String(rng.int(7, 20)).padStart(2, "0")}:${rng.pick(["00", "15", "30", "45"])}:00Z`;
   else if (format === "time" || words.includes("time")) v = `${String(rng.int(7, 20)).padStart(2, "0")}:${rng.pick(["00", "15", "30", "45"])}`;
   else if (format === "email") v = rng.pick(BANK.email!);
   else if (format === "uri" || format === "url") v = rng.pick(BANK.url!);
@@ -118,10 +155,28 @@ function stringValue(rng: SeededRandom, schema: Schema, paramName: string): stri
 
 function numberValue(rng: SeededRandom, schema: Schema, integer: boolean, paramName: string): number {
   const words = identifierWords(paramName);
-  let lo = typeof schema.minimum === "number" ? schema.minimum : typeof schema.exclusiveMinimum === "number" ? schema.exclusiveMinimum + (integer ? 1 : 0.01) : undefined;
-  let hi = typeof schema.maximum === "number" ? schema.maximum : typeof schema.exclusiveMaximum === "number" ? schema.exclusiveMaximum - (integer ? 1 : 0.01) : undefined;
+  let lo =
+    typeof schema.minimum === "number"
+      ? schema.minimum
+      : typeof schema.exclusiveMinimum === "number"
+        ? schema.exclusiveMinimum + (integer ? 1 : 0.01)
+        : undefined;
+  let hi =
+    typeof schema.maximum === "number"
+      ? schema.maximum
+      : typeof schema.exclusiveMaximum === "number"
+        ? schema.exclusiveMaximum - (integer ? 1 : 0.01)
+        : undefined;
   // Defaults that read naturally for the parameter.
-  const [dlo, dhi] = words.includes("year") ? [1990, 2025] : words.some((w) => ["price", "amount", "budget", "salary"].includes(w)) ? [10, 500] : words.some((w) => ["lat", "latitude"].includes(w)) ? [-60, 60] : words.some((w) => ["lon", "lng", "longitude"].includes(w)) ? [-170, 170] : [1, 10];
+  const [dlo, dhi] = words.includes("year")
+    ? [1990, 2025]
+    : words.some((w) => ["price", "amount", "budget", "salary"].includes(w))
+      ? [10, 500]
+      : words.some((w) => ["lat", "latitude"].includes(w))
+        ? [-60, 60]
+        : words.some((w) => ["lon", "lng", "longitude"].includes(w))
+          ? [-170, 170]
+          : [1, 10];
   lo ??= hi !== undefined ? Math.min(dlo, hi) : dlo;
   hi ??= Math.max(lo, dhi);
   if (integer) {

@@ -40,7 +40,10 @@ export function contentRng(seed: number, body: unknown): SeededRandom {
 /** Arguments serialised the way vLLM's tool parsers do (Python json.dumps: ", " and ": "). */
 export function pythonJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  if (value && typeof value === "object") return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`).join(", ")}}`;
+  if (value && typeof value === "object")
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`)
+      .join(", ")}}`;
   return JSON.stringify(value) ?? "null";
 }
 
@@ -77,11 +80,14 @@ export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: num
   const messages = body.messages;
   const userText = lastUserText(messages);
   const format = body.response_format;
-  const schema = format?.type === "json_schema" ? format.json_schema?.schema ?? undefined : undefined;
+  const schema = format?.type === "json_schema" ? (format.json_schema?.schema ?? undefined) : undefined;
 
   if (isUserQueryTask(messages)) {
     // The newest user message carrying the task; a repair turn appended after it has none.
-    const task = userTexts(messages).reverse().map(parseQueryTask).find((t) => t !== undefined);
+    const task = userTexts(messages)
+      .reverse()
+      .map(parseQueryTask)
+      .find((t) => t !== undefined);
     if (task) return { content: JSON.stringify({ query: writeQuery(rng, task) }), toolCalls: [], role: "user-query" };
   }
 
@@ -99,14 +105,18 @@ export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: num
   }
 
   if (schema) {
-    const value = schema.type === "object" || schema.properties ? objectForSchema(rng, schema, schema, { optionalRate: 0.5 }) : valueForSchema(rng, schema, format?.json_schema?.name ?? "value", schema);
+    const value =
+      schema.type === "object" || schema.properties
+        ? objectForSchema(rng, schema, schema, { optionalRate: 0.5 })
+        : valueForSchema(rng, schema, format?.json_schema?.name ?? "value", schema);
     return { content: JSON.stringify(value), toolCalls: [], role: "json-schema" };
   }
   if (format?.type === "json_object") return { content: JSON.stringify({ response: plainText(rng, userText) }), toolCalls: [], role: "text" };
   return { content: plainText(rng, userText), toolCalls: [], role: "text" };
 }
 
-const COMPLETION_WORDS = "the of a to in and that it is was for on with as by this be at from or an have not are but which one all were when we there can more if".split(" ");
+const COMPLETION_WORDS =
+  "the of a to in and that it is was for on with as by this be at from or an have not are but which one all were when we there can more if".split(" ");
 
 /** Continuation text for /v1/completions: deterministic filler words. */
 export function scriptCompletion(rng: SeededRandom, maxTokens: number): string {

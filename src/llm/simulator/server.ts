@@ -220,19 +220,27 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const model = modelOf(body.model);
     const tools = body.tools ?? [];
     const choice = body.tool_choice;
-    if ((choice === "required" || (choice && typeof choice === "object")) && tools.length === 0) throw new HttpError(400, "tool_choice: when using `tool_choice`, `tools` must be set.");
+    if ((choice === "required" || (choice && typeof choice === "object")) && tools.length === 0)
+      throw new HttpError(400, "tool_choice: when using `tool_choice`, `tools` must be set.");
     if (choice && typeof choice === "object" && !tools.some((t) => t.function.name === choice.function.name))
       throw new HttpError(400, `tool_choice: tool '${choice.function.name}' has not been passed in \`tools\`.`);
-    if (body.response_format?.type === "json_schema" && !body.response_format.json_schema?.schema) throw new HttpError(400, "response_format.json_schema.schema: Field required");
-    if (body.top_logprobs != null && body.top_logprobs > MAX_LOGPROBS) throw new HttpError(400, `top_logprobs: must be at most ${MAX_LOGPROBS} (got ${body.top_logprobs})`);
-    if (body.top_logprobs != null && body.top_logprobs > 0 && !body.logprobs) throw new HttpError(400, "top_logprobs: when using `top_logprobs`, `logprobs` must be set to true.");
-    if (body.prompt_logprobs != null && body.prompt_logprobs > MAX_LOGPROBS) throw new HttpError(400, `prompt_logprobs: must be at most ${MAX_LOGPROBS} (got ${body.prompt_logprobs})`);
+    if (body.response_format?.type === "json_schema" && !body.response_format.json_schema?.schema)
+      throw new HttpError(400, "response_format.json_schema.schema: Field required");
+    if (body.top_logprobs != null && body.top_logprobs > MAX_LOGPROBS)
+      throw new HttpError(400, `top_logprobs: must be at most ${MAX_LOGPROBS} (got ${body.top_logprobs})`);
+    if (body.top_logprobs != null && body.top_logprobs > 0 && !body.logprobs)
+      throw new HttpError(400, "top_logprobs: when using `top_logprobs`, `logprobs` must be set to true.");
+    if (body.prompt_logprobs != null && body.prompt_logprobs > MAX_LOGPROBS)
+      throw new HttpError(400, `prompt_logprobs: must be at most ${MAX_LOGPROBS} (got ${body.prompt_logprobs})`);
 
     const promptText = renderChatPrompt(body.messages, tools.length > 0 ? tools : undefined);
     const promptTokens = countTokens(promptText);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? MAX_MODEL_LEN - promptTokens;
     if (promptTokens + maxTokens > MAX_MODEL_LEN)
-      throw new HttpError(400, `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`);
+      throw new HttpError(
+        400,
+        `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+      );
 
     const scripted = scriptChat(body, seed, mistakeRate);
     let content = scripted.content;
@@ -250,15 +258,27 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       applied = true;
     }
     // Generated text as a Hermes-style template would render it, for token counts and logprobs.
-    const generated = (content ?? "") + toolCalls.map((c) => `<tool_call>\n{"name": "${c.function.name}", "arguments": ${c.function.arguments}}\n</tool_call>`).join("\n");
+    const generated =
+      (content ?? "") + toolCalls.map((c) => `<tool_call>\n{"name": "${c.function.name}", "arguments": ${c.function.arguments}}\n</tool_call>`).join("\n");
     const completionTokens = countTokens(generated);
-    const message = { role: "assistant", reasoning_content: null, content, tool_calls: toolCalls, refusal: null, annotations: null, audio: null, function_call: null };
+    const message = {
+      role: "assistant",
+      reasoning_content: null,
+      content,
+      tool_calls: toolCalls,
+      refusal: null,
+      annotations: null,
+      audio: null,
+      function_call: null,
+    };
     const body200 = {
       id: nextId("chatcmpl"),
       object: "chat.completion",
       created: now(),
       model,
-      choices: [{ index: 0, message, logprobs: body.logprobs ? chatLogprobs(generated, body.top_logprobs ?? 0) : null, finish_reason: finish, stop_reason: null }],
+      choices: [
+        { index: 0, message, logprobs: body.logprobs ? chatLogprobs(generated, body.top_logprobs ?? 0) : null, finish_reason: finish, stop_reason: null },
+      ],
       usage: usage(promptTokens, completionTokens),
       prompt_logprobs: body.prompt_logprobs != null ? promptLogprobs(promptText, body.prompt_logprobs) : null,
       kv_transfer_params: null,
@@ -282,7 +302,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const choices = prompts.map((prompt, index) => {
       const pTokens = countTokens(prompt);
       if (pTokens + maxTokens > MAX_MODEL_LEN)
-        throw new HttpError(400, `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${pTokens + maxTokens} tokens (${pTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`);
+        throw new HttpError(
+          400,
+          `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${pTokens + maxTokens} tokens (${pTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+        );
       const generated = scriptCompletion(rng, maxTokens);
       const gTokens = countTokens(generated);
       promptTokens += pTokens;
@@ -298,7 +321,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     });
     return {
       status: 200,
-      body: { id: nextId("cmpl"), object: "text_completion", created: now(), model, choices, usage: usage(promptTokens, completionTokens), system_fingerprint: SYSTEM_FINGERPRINT, kv_transfer_params: null },
+      body: {
+        id: nextId("cmpl"),
+        object: "text_completion",
+        created: now(),
+        model,
+        choices,
+        usage: usage(promptTokens, completionTokens),
+        system_fingerprint: SYSTEM_FINGERPRINT,
+        kv_transfer_params: null,
+      },
     };
   }
 
@@ -350,7 +382,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
 
     if (req.method === "GET") {
-      if (path === RECEIVED_REQUEST_IDS_PATH) return send(res, { status: 200, body: { count: receivedIds.size, requestsWithId: stats.requestsWithId, ids: [...receivedIds] } });
+      if (path === RECEIVED_REQUEST_IDS_PATH)
+        return send(res, { status: 200, body: { count: receivedIds.size, requestsWithId: stats.requestsWithId, ids: [...receivedIds] } });
       if (path === "/v1/models") return send(res, { status: 200, body: { object: "list", data: servedModels.map((m) => modelCard(m, createdAt)) } });
       if (path === "/health") return send(res, { status: 200, body: {} }, "");
       if (path === "/version") return send(res, { status: 200, body: { version: "toolloop-simulator" } });
@@ -362,7 +395,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const fault = drawFault(path);
     if (fault === "429") {
       countFault(fault);
-      return send(res, { status: 429, body: errorBody(429, "Too many requests: the server is at capacity (simulated fault); retry later."), headers: { "retry-after": "1" } });
+      return send(res, {
+        status: 429,
+        body: errorBody(429, "Too many requests: the server is at capacity (simulated fault); retry later."),
+        headers: { "retry-after": "1" },
+      });
     }
     if (fault === "hang") {
       // Never answer: the client gives up, or close() destroys the socket.

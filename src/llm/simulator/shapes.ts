@@ -42,7 +42,28 @@ function bytesOf(s: string): number[] {
   return [...Buffer.from(s, "utf8")];
 }
 
-const ALTERNATIVES = [" the", ",", ".", " and", " to", " a", " of", " in", " is", " that", " for", " it", " with", " on", " as", " be", " at", " by", " this", " or"];
+const ALTERNATIVES = [
+  " the",
+  ",",
+  ".",
+  " and",
+  " to",
+  " a",
+  " of",
+  " in",
+  " is",
+  " that",
+  " for",
+  " it",
+  " with",
+  " on",
+  " as",
+  " be",
+  " at",
+  " by",
+  " this",
+  " or",
+];
 
 /** Ranked alternatives for a position, excluding the actual token. */
 function alternatives(actual: string, k: number, actualRank: number): { token: string; logprob: number; rank: number }[] {
@@ -71,7 +92,8 @@ export function chatLogprobs(text: string, topK: number): { content: unknown[] }
     const logprob = pseudoLogprob(ctx, token);
     ctx += token;
     const alts = alternatives(token, Math.max(0, topK - 1), rankFor(logprob));
-    const top = topK > 0 ? [{ token, logprob, bytes: bytesOf(token) }, ...alts.map((a) => ({ token: a.token, logprob: a.logprob, bytes: bytesOf(a.token) }))] : [];
+    const top =
+      topK > 0 ? [{ token, logprob, bytes: bytesOf(token) }, ...alts.map((a) => ({ token: a.token, logprob: a.logprob, bytes: bytesOf(a.token) }))] : [];
     return { token, logprob, bytes: bytesOf(token), top_logprobs: top };
   });
   return { content };

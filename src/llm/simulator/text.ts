@@ -71,7 +71,10 @@ export function asImperative(sentence: string): string {
 /** A JSON literal as it is written into a request: strings quoted, the rest as JSON. */
 export function literal(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(literal).join(", ")}]`;
-  if (value && typeof value === "object") return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${literal(v)}`).join(", ")}}`;
+  if (value && typeof value === "object")
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${literal(v)}`)
+      .join(", ")}}`;
   return JSON.stringify(value) ?? "null";
 }
 
@@ -171,7 +174,10 @@ export function findParamValue(text: string, paramName: string, taken: [number, 
   const words = identifierWords(paramName);
   if (words.length === 0) return undefined;
   // Not preceded by "set"/"equal": a parameter named `to` must not read the connector "set to".
-  const re = new RegExp(`(?<![\\p{L}\\p{N}])(?<!\\b(?:set|equal)\\s+)${words.map(escapeRegex).join("[\\s_-]+")}(?![\\p{L}\\p{N}])\\s*(?:=|:|set to|of|equal to|is)?`, "giu");
+  const re = new RegExp(
+    `(?<![\\p{L}\\p{N}])(?<!\\b(?:set|equal)\\s+)${words.map(escapeRegex).join("[\\s_-]+")}(?![\\p{L}\\p{N}])\\s*(?:=|:|set to|of|equal to|is)?`,
+    "giu",
+  );
   let found: { value: unknown; span: [number, number] } | undefined;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const lit = readLiteral(text, m.index + m[0].length);

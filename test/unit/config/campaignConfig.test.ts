@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CONFIG_LIMITS, CONFIG_TOO_LARGE, configSizeIssue, formatPath, MAX_REPORTED_ISSUES, parseCampaignConfig, type CampaignConfigInput } from "../../../src/config/campaignConfig.js";
+import {
+  CONFIG_LIMITS,
+  CONFIG_TOO_LARGE,
+  configSizeIssue,
+  formatPath,
+  MAX_REPORTED_ISSUES,
+  parseCampaignConfig,
+  type CampaignConfigInput,
+} from "../../../src/config/campaignConfig.js";
 
 const valid = (): CampaignConfigInput => ({
   name: "unit",
@@ -42,7 +50,10 @@ test("unknown stage names are rejected, not ignored", () => {
   cfg.stages.push({ name: "train.grpo" });
   const msgs = issues(cfg);
   assert.equal(msgs.length, 1);
-  assert.match(msgs[0] as string, /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "dedupe.exact", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast"$/);
+  assert.match(
+    msgs[0] as string,
+    /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "dedupe.exact", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast"$/,
+  );
 });
 
 test("unknown fields are rejected with their path", () => {
@@ -58,9 +69,14 @@ test("a role pointing at an undefined endpoint is rejected", () => {
 });
 
 test("duplicate stages, empty stage list, bad URL, bad mix are each reported", () => {
-  assert.match(issues({ ...valid(), stages: [{ name: "verify.rules" }, { name: "verify.rules" }] })[0] as string, /^stages\[1\]\.name: duplicate stage "verify.rules"/);
+  assert.match(
+    issues({ ...valid(), stages: [{ name: "verify.rules" }, { name: "verify.rules" }] })[0] as string,
+    /^stages\[1\]\.name: duplicate stage "verify.rules"/,
+  );
   assert.deepEqual(issues({ ...valid(), stages: [] }), ["stages: expected at least one stage"]);
-  assert.deepEqual(issues({ ...valid(), endpoints: { sim: { baseUrl: "not a url" } } }), ["endpoints.sim.baseUrl: expected an http: or https: URL such as http://127.0.0.1:8000/v1"]);
+  assert.deepEqual(issues({ ...valid(), endpoints: { sim: { baseUrl: "not a url" } } }), [
+    "endpoints.sim.baseUrl: expected an http: or https: URL such as http://127.0.0.1:8000/v1",
+  ]);
   assert.deepEqual(issues({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 5, mix: { standard: 0, parallel: 0, irrelevance: 0 } }] }), [
     "stages[0].mix: expected at least one proportion above 0",
   ]);
@@ -94,7 +110,11 @@ test("built-in object property names are refused as endpoint names, __proto__ in
 
 test("baseUrl must be http: or https:", () => {
   for (const url of ["javascript:alert(1)", "file:///etc/passwd", "ftp://host/v1", "data:text/plain,x"]) {
-    assert.deepEqual(issues({ ...valid(), endpoints: { sim: { baseUrl: url } } }), ["endpoints.sim.baseUrl: expected an http: or https: URL such as http://127.0.0.1:8000/v1"], url);
+    assert.deepEqual(
+      issues({ ...valid(), endpoints: { sim: { baseUrl: url } } }),
+      ["endpoints.sim.baseUrl: expected an http: or https: URL such as http://127.0.0.1:8000/v1"],
+      url,
+    );
   }
   assert.ok(parseCampaignConfig({ ...valid(), endpoints: { sim: { baseUrl: "https://api.example.com/v1" } } }).ok);
   const long = `http://h/${"a".repeat(2100)}`;
@@ -119,8 +139,17 @@ test("every count has an upper bound with a message naming the field", () => {
   assert.deepEqual(issues({ ...valid(), iterations: 10_001 }), ["iterations: expected at most 10000"]);
   assert.match(issues({ ...valid(), seed: 2 ** 53 })[0] as string, /^seed: /);
   assert.ok(parseCampaignConfig({ ...valid(), seed: Number.MAX_SAFE_INTEGER }).ok);
-  assert.deepEqual(issues({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 1_000_001, batchSize: 2000 }] }), ["stages[0].count: expected at most 1000000 samples per iteration"]);
-  assert.deepEqual(issues({ ...valid(), stages: [{ name: "evaluate.bfclFast", limitPerCategory: 100_001 }], roles: { ...valid().roles, policy: { endpoint: "sim", model: "m" } } }), ["stages[0].limitPerCategory: expected at most 100000"]);
+  assert.deepEqual(issues({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 1_000_001, batchSize: 2000 }] }), [
+    "stages[0].count: expected at most 1000000 samples per iteration",
+  ]);
+  assert.deepEqual(
+    issues({
+      ...valid(),
+      stages: [{ name: "evaluate.bfclFast", limitPerCategory: 100_001 }],
+      roles: { ...valid().roles, policy: { endpoint: "sim", model: "m" } },
+    }),
+    ["stages[0].limitPerCategory: expected at most 100000"],
+  );
   assert.deepEqual(issues({ ...valid(), output: { dir: "d".repeat(4097) } }), ["output.dir: expected at most 4096 characters (a path)"]);
   assert.deepEqual(issues({ ...valid(), tools: { sources: [{ kind: "mcp", path: "a\0b" }] } }), ["tools.sources[0].path: must not contain a NUL character"]);
 });
@@ -129,12 +158,18 @@ test("non-finite and non-integer numbers are refused", () => {
   for (const v of [Number.NaN, Infinity, -Infinity, 1e308, -1, 0.5]) {
     const msgs = issues({ ...valid(), iterations: v });
     assert.equal(msgs[0], "iterations: expected a positive integer", `${v}: ${msgs.join(" | ")}`);
-    assert.ok(msgs.every((m) => m.startsWith("iterations: expected ")), msgs.join(" | "));
+    assert.ok(
+      msgs.every((m) => m.startsWith("iterations: expected ")),
+      msgs.join(" | "),
+    );
   }
 });
 
 test("a stage may plan at most 10,000 batches; the message says how far to raise batchSize", () => {
-  const cfg = { ...valid(), stages: [{ name: "synthesize.singleTurn", count: 1_000_000, batchSize: 1 }, { name: "verify.rules", batchSize: 10 }, { name: "export.dataset" }] };
+  const cfg = {
+    ...valid(),
+    stages: [{ name: "synthesize.singleTurn", count: 1_000_000, batchSize: 1 }, { name: "verify.rules", batchSize: 10 }, { name: "export.dataset" }],
+  };
   assert.deepEqual(issues(cfg), [
     "stages[0].batchSize: would plan 1000000 batches (count 1000000 / batchSize 1); a stage may plan at most 10000: raise batchSize to at least 100",
     "stages[1].batchSize: would plan 100000 batches (1000000 samples from stages[0].count / batchSize 10); a stage may plan at most 10000: raise batchSize to at least 100",
@@ -148,12 +183,15 @@ test("arrays and records are bounded", () => {
   const sources = Array.from({ length: 257 }, () => ({ kind: "example" }));
   assert.deepEqual(issues({ ...valid(), tools: { sources } }), ["tools.sources: expected at most 256 tool sources"]);
   const endpoints = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`e${i}`, { baseUrl: "http://127.0.0.1:8000/v1" }]));
-  assert.deepEqual(issues({ ...valid(), endpoints: { ...endpoints, sim: { baseUrl: "http://127.0.0.1:8000/v1" } } }), ["endpoints: expected at most 64 endpoints"]);
+  assert.deepEqual(issues({ ...valid(), endpoints: { ...endpoints, sim: { baseUrl: "http://127.0.0.1:8000/v1" } } }), [
+    "endpoints: expected at most 64 endpoints",
+  ]);
   const stages = Array.from({ length: 65 }, () => ({ name: "verify.rules" }));
   assert.ok(issues({ ...valid(), stages }).includes("stages: expected at most 64 stages"));
-  assert.deepEqual(issues({ ...valid(), endpoints: { ["e".repeat(64)]: { baseUrl: "http://127.0.0.1:8000/v1" }, sim: { baseUrl: "http://127.0.0.1:8000/v1" } } }), [
-    `endpoints.${"e".repeat(64)}: invalid name: expected at most 63 characters (a name)`,
-  ]);
+  assert.deepEqual(
+    issues({ ...valid(), endpoints: { ["e".repeat(64)]: { baseUrl: "http://127.0.0.1:8000/v1" }, sim: { baseUrl: "http://127.0.0.1:8000/v1" } } }),
+    [`endpoints.${"e".repeat(64)}: invalid name: expected at most 63 characters (a name)`],
+  );
 });
 
 test("every problem is reported at once, cross-field ones included, each with its path", () => {

@@ -19,7 +19,16 @@ test("PGlite: migrations apply twice, repositories write idempotently", async ()
     const tools = [{ name: "t", description: "d", inputSchema: { type: "object" as const, properties: {} } }];
     const rows = [0, 1, 2].map((i) => {
       const messages = [{ role: "user" as const, content: `q${i}` }];
-      return { id: sampleId("c", { messages, tools }), campaignId: "c", iteration: 1, kind: "standard", origin: "synthesized", slotKey: `c/1/s/${i}`, messages, tools };
+      return {
+        id: sampleId("c", { messages, tools }),
+        campaignId: "c",
+        iteration: 1,
+        kind: "standard",
+        origin: "synthesized",
+        slotKey: `c/1/s/${i}`,
+        messages,
+        tools,
+      };
     });
     assert.equal((await insertSamples(h.db, rows)).size, 3);
     assert.equal((await insertSamples(h.db, rows)).size, 0, "second insert writes nothing");
@@ -28,7 +37,10 @@ test("PGlite: migrations apply twice, repositories write idempotently", async ()
     await insertSlotOutcomes(h.db, [{ ...outcome, slotKey: "c/1/s/7", slot: 7, outcome: "duplicate" }]);
     assert.deepEqual(
       [...(await settledSlots(h.db, ["c/1/s/0", "c/1/s/7", "c/1/s/9"]))],
-      [["c/1/s/0", "written"], ["c/1/s/7", "failed"]],
+      [
+        ["c/1/s/0", "written"],
+        ["c/1/s/7", "failed"],
+      ],
       "a slot's first outcome stays; unsettled slots are absent",
     );
     await setVerdicts(h.db, [{ id: rows[0]!.id, status: "rejected", verdicts: [{ verifier: "rules", ok: false, reasons: ["x"] }] }]);
@@ -48,8 +60,17 @@ test("PGlite: migrations apply twice, repositories write idempotently", async ()
     assert.equal(run?.status, "running");
     assert.equal(run?.attempts, 2, "a re-run after failure counts an attempt");
 
-    const req = (id: string, status: LlmRequestRow["status"], promptTokens = 0): LlmRequestRow =>
-      ({ id, ...key, batchIndex: 0, role: "generator", model: "m", status, promptTokens, completionTokens: promptTokens ? 5 : 0, finished: status !== "sent" });
+    const req = (id: string, status: LlmRequestRow["status"], promptTokens = 0): LlmRequestRow => ({
+      id,
+      ...key,
+      batchIndex: 0,
+      role: "generator",
+      model: "m",
+      status,
+      promptTokens,
+      completionTokens: promptTokens ? 5 : 0,
+      finished: status !== "sent",
+    });
     await upsertLlmRequests(h.db, [req("r1", "sent"), req("r2", "sent"), req("r3", "sent")]);
     await upsertLlmRequests(h.db, [req("r1", "ok", 10), req("r2", "failed")]);
     // Replays of the same writes (a flush retried after a connection drop) change nothing.

@@ -18,12 +18,19 @@ test("reports: sample counts, top rejection reasons, usage by role and dataset e
       const messages = [{ role: "user" as const, content: `${kind} ${i}` }];
       return { id: sampleId(campaignId, { messages, tools }), campaignId, iteration, kind, origin: "synthesized", messages, tools };
     };
-    const rows = [sample("c", 2, "standard", 0), sample("c", 1, "standard", 1), sample("c", 1, "standard", 2), sample("c", 1, "parallel", 3), sample("c", 1, "parallel", 4), sample("other", 1, "standard", 5)];
+    const rows = [
+      sample("c", 2, "standard", 0),
+      sample("c", 1, "standard", 1),
+      sample("c", 1, "standard", 2),
+      sample("c", 1, "parallel", 3),
+      sample("c", 1, "parallel", 4),
+      sample("other", 1, "standard", 5),
+    ];
     await insertSamples(h.db, rows);
     const reject = (id: string, reasons: string[]) => ({ id, status: "rejected" as const, verdicts: [{ verifier: "rules", ok: false, reasons }] });
     await setVerdicts(h.db, [
-      reject(rows[1]!.id, ["call[0] argument \"city\": must be string", "call[1] unknown tool \"x\""]),
-      reject(rows[3]!.id, ["call[2] argument \"city\": must be string"]),
+      reject(rows[1]!.id, ['call[0] argument "city": must be string', 'call[1] unknown tool "x"']),
+      reject(rows[3]!.id, ['call[2] argument "city": must be string']),
       reject(rows[5]!.id, ["only in the other campaign"]),
       { id: rows[2]!.id, status: "verified", verdicts: [{ verifier: "rules", ok: true, reasons: [] }] },
     ]);
@@ -43,9 +50,25 @@ test("reports: sample counts, top rejection reasons, usage by role and dataset e
     ]);
     assert.deepEqual(await topRejectionReasons(h.db, "c", 1), [{ reason: 'argument "city": must be string', n: 2 }]);
 
-    const req = (id: string, campaignId: string, iteration: number, role: string, promptTokens: number): LlmRequestRow =>
-      ({ id, campaignId, iteration, stage: "s", batchIndex: 0, role, model: "m", status: "ok", promptTokens, completionTokens: 1, finished: true });
-    await upsertLlmRequests(h.db, [req("r1", "c", 1, "writer", 10), req("r2", "c", 2, "writer", 20), req("r3", "c", 1, "agent", 5), req("r4", "other", 1, "agent", 100)]);
+    const req = (id: string, campaignId: string, iteration: number, role: string, promptTokens: number): LlmRequestRow => ({
+      id,
+      campaignId,
+      iteration,
+      stage: "s",
+      batchIndex: 0,
+      role,
+      model: "m",
+      status: "ok",
+      promptTokens,
+      completionTokens: 1,
+      finished: true,
+    });
+    await upsertLlmRequests(h.db, [
+      req("r1", "c", 1, "writer", 10),
+      req("r2", "c", 2, "writer", 20),
+      req("r3", "c", 1, "agent", 5),
+      req("r4", "other", 1, "agent", 100),
+    ]);
     assert.deepEqual(await usageByRoleAndModel(h.db, "c"), [
       { role: "agent", model: "m", requests: 1, promptTokens: 5, completionTokens: 1 },
       { role: "writer", model: "m", requests: 2, promptTokens: 30, completionTokens: 2 },

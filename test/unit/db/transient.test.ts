@@ -17,7 +17,14 @@ test("connection-level failures are transient; answers to the statement are not"
   ]) {
     assert.equal(isTransientDbError(e), true, String(e));
   }
-  for (const e of [pgError("23505", "duplicate key"), pgError("42P01", 'relation "x" does not exist'), new TypeError("x is undefined"), "a string", undefined, null]) {
+  for (const e of [
+    pgError("23505", "duplicate key"),
+    pgError("42P01", 'relation "x" does not exist'),
+    new TypeError("x is undefined"),
+    "a string",
+    undefined,
+    null,
+  ]) {
     assert.equal(isTransientDbError(e), false, String(e));
   }
 });

@@ -51,7 +51,10 @@ test("the package's own summary of the fixture run agrees with ours", async () =
   assert.deepEqual(compareSummaries(expectedPackageSummary(scores, sizes, "v4"), theirs), []);
   // A wrong number is caught.
   const wrong = { ...scores, irrelevance: { correct: 2, total: 4, accuracy: 0.5 } };
-  assert.deepEqual(compareSummaries(expectedPackageSummary(wrong, sizes, "v4"), theirs).map((m) => m.column), ["Overall Acc"]);
+  assert.deepEqual(
+    compareSummaries(expectedPackageSummary(wrong, sizes, "v4"), theirs).map((m) => m.column),
+    ["Overall Acc"],
+  );
 });
 
 test("result file repair: drops a cut-short line, duplicates and transient request failures; keeps model errors", async () => {
@@ -71,7 +74,10 @@ test("result file repair: drops a cut-short line, duplicates and transient reque
   const state = await repairResultFile(file);
   assert.deepEqual([...state.ids], ["simple_python_0", "simple_python_1", "simple_python_8"]);
   assert.equal(state.dropped, 3);
-  assert.deepEqual(state.transientErrors.map((e) => e.id), ["simple_python_7"]);
+  assert.deepEqual(
+    state.transientErrors.map((e) => e.id),
+    ["simple_python_7"],
+  );
   assert.equal(countResultLines(file), 3);
   // Idempotent, and a missing file is an empty state.
   assert.equal((await repairResultFile(file)).dropped, 0);

@@ -9,10 +9,23 @@ const sizes: DatasetSizes = Object.fromEntries(ALL_BFCL_CATEGORIES.map((c) => [c
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} != ${b}`);
 
 const full: CategoryScores = {
-  simple: s(90, 100), java: s(60, 100), javascript: s(30, 100),
-  multiple: s(80, 100), parallel: s(70, 100), parallel_multiple: s(50, 100), irrelevance: s(100, 100),
-  live_simple: s(1, 2), live_multiple: s(90, 100), live_parallel: s(0, 8), live_parallel_multiple: s(10, 10), live_irrelevance: s(40, 80), live_relevance: s(0, 0 + 1),
-  multi_turn_base: s(20, 100), multi_turn_miss_func: s(10, 100), multi_turn_miss_param: s(0, 100), multi_turn_long_context: s(30, 100),
+  simple: s(90, 100),
+  java: s(60, 100),
+  javascript: s(30, 100),
+  multiple: s(80, 100),
+  parallel: s(70, 100),
+  parallel_multiple: s(50, 100),
+  irrelevance: s(100, 100),
+  live_simple: s(1, 2),
+  live_multiple: s(90, 100),
+  live_parallel: s(0, 8),
+  live_parallel_multiple: s(10, 10),
+  live_irrelevance: s(40, 80),
+  live_relevance: s(0, 0 + 1),
+  multi_turn_base: s(20, 100),
+  multi_turn_miss_func: s(10, 100),
+  multi_turn_miss_param: s(0, 100),
+  multi_turn_long_context: s(30, 100),
 };
 
 test("RULES.md formula: non-live plain mean with the three simple categories averaged first", () => {
@@ -66,7 +79,10 @@ test("compareSummaries accepts the package's two-decimal percent rounding and na
 
 test("v3 names map to the package's v4 names", () => {
   const m = (c: BfclCategory) => packageCategoryName(c, "v4");
-  assert.deepEqual([m("simple"), m("java"), m("javascript"), m("live_simple"), m("multi_turn_base")], ["simple_python", "simple_java", "simple_javascript", "live_simple", "multi_turn_base"]);
+  assert.deepEqual(
+    [m("simple"), m("java"), m("javascript"), m("live_simple"), m("multi_turn_base")],
+    ["simple_python", "simple_java", "simple_javascript", "live_simple", "multi_turn_base"],
+  );
   assert.equal(packageCategoryName("simple", "v3"), "simple");
 });
 

@@ -13,7 +13,14 @@ function ctx(config: CampaignConfig): StageContext<EvalStage> {
   const unused = () => {
     throw new Error("unused");
   };
-  return buildStageContext({ campaignId: "c", iteration: 1, config, stage: config.stages[0] as EvalStage, signal: new AbortController().signal, deps: { db: {} as Db, baseDir: "/nonexistent", log: () => undefined, createLlm: unused } }).ctx;
+  return buildStageContext({
+    campaignId: "c",
+    iteration: 1,
+    config,
+    stage: config.stages[0] as EvalStage,
+    signal: new AbortController().signal,
+    deps: { db: {} as Db, baseDir: "/nonexistent", log: () => undefined, createLlm: unused },
+  }).ctx;
 }
 
 function config(extra: Record<string, unknown>): CampaignConfig {
@@ -44,7 +51,12 @@ test("a config with evaluate.bfcl but no policy role is refused at validation, n
 test("evaluate.bfcl with an unset API key variable names the endpoint and the variable", async () => {
   delete process.env.TOOLLOOP_TEST_UNSET_KEY;
   const c = config({ roles: { generator: { endpoint: "sim", model: "m" }, policy: { endpoint: "sim", model: "p" } } });
-  await assert.rejects(evaluateBfclHandler.plan!(ctx(c)), (err: unknown) => err instanceof StageInputError && /environment variable TOOLLOOP_TEST_UNSET_KEY \(named by endpoints\.sim\.apiKeyEnv for roles\.policy\) is not set/.test(err.message));
+  await assert.rejects(
+    evaluateBfclHandler.plan!(ctx(c)),
+    (err: unknown) =>
+      err instanceof StageInputError &&
+      /environment variable TOOLLOOP_TEST_UNSET_KEY \(named by endpoints\.sim\.apiKeyEnv for roles\.policy\) is not set/.test(err.message),
+  );
 });
 
 test("evaluate.bfcl with TOOLLOOP_BFCL_PYTHON pointing nowhere is a StageInputError naming it", async () => {
@@ -60,7 +72,10 @@ test("evaluate.bfcl with TOOLLOOP_BFCL_PYTHON pointing nowhere is a StageInputEr
       stages: [{ name: "evaluate.bfcl", categories: ["simple"] }],
     });
     assert.ok(c.ok);
-    await assert.rejects(evaluateBfclHandler.plan!(ctx(c.config)), (err: unknown) => err instanceof StageInputError && /TOOLLOOP_BFCL_PYTHON points to \/nonexistent\/python/.test(err.message));
+    await assert.rejects(
+      evaluateBfclHandler.plan!(ctx(c.config)),
+      (err: unknown) => err instanceof StageInputError && /TOOLLOOP_BFCL_PYTHON points to \/nonexistent\/python/.test(err.message),
+    );
   } finally {
     if (saved === undefined) delete process.env.TOOLLOOP_BFCL_PYTHON;
     else process.env.TOOLLOOP_BFCL_PYTHON = saved;

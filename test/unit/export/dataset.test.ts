@@ -7,7 +7,11 @@ import { after, before, test } from "node:test";
 import type { McpTool } from "../../../src/domain/types.js";
 import { exportDataset, type DatasetManifest, type ExportRow } from "../../../src/export/dataset.js";
 
-const tool: McpTool = { name: "get_weather", description: "Weather now.", inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } };
+const tool: McpTool = {
+  name: "get_weather",
+  description: "Weather now.",
+  inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+};
 
 function row(i: number): ExportRow {
   const kind = i % 3 === 0 ? "irrelevance" : i % 3 === 1 ? "standard" : "parallel";
@@ -17,7 +21,11 @@ function row(i: number): ExportRow {
     status: i % 5 === 0 ? "pending" : "verified",
     messages: [
       { role: "user", content: `Weather in city ${i} — ünïcode ✓?` },
-      { role: "assistant", content: null, tool_calls: [{ id: `c${i}`, type: "function", function: { name: "get_weather", arguments: JSON.stringify({ city: `c${i}` }) } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: `c${i}`, type: "function", function: { name: "get_weather", arguments: JSON.stringify({ city: `c${i}` }) } }],
+      },
     ],
     tools: [tool],
     metadata: { seed: i },
@@ -46,7 +54,13 @@ test("manifest counts and hashes match the file; lines are OpenAI chat-with-tool
   const dir = path.join(tmp, "ok", "nested");
   const progress: number[] = [];
   const n = 2500;
-  const manifest = await exportDataset({ rows: rowsOf(n), dir, baseName: "dataset", meta: { campaignId: "c1", iteration: 2 }, onProgress: (k) => progress.push(k) });
+  const manifest = await exportDataset({
+    rows: rowsOf(n),
+    dir,
+    baseName: "dataset",
+    meta: { campaignId: "c1", iteration: 2 },
+    onProgress: (k) => progress.push(k),
+  });
 
   const data = await readFile(path.join(dir, "dataset.jsonl"));
   assert.equal(manifest.format, "openai-chat-tools/v1");
@@ -68,7 +82,15 @@ test("manifest counts and hashes match the file; lines are OpenAI chat-with-tool
   }
   assert.deepEqual(manifest.countsByKind, kinds);
   assert.deepEqual(manifest.countsByStatus, statuses);
-  assert.equal(manifest.idsSha256, sha256(parsed.map((p) => p.id as string).sort().join("\n")));
+  assert.equal(
+    manifest.idsSha256,
+    sha256(
+      parsed
+        .map((p) => p.id as string)
+        .sort()
+        .join("\n"),
+    ),
+  );
   assert.deepEqual(manifest.meta, { campaignId: "c1", iteration: 2 });
   assert.ok(!Number.isNaN(Date.parse(manifest.createdAt)));
 
@@ -141,7 +163,9 @@ test("bad rows and bad base names fail with a message naming the problem", async
   }
   await assert.rejects(exportDataset({ rows: bad(), dir, baseName: "dataset" }), { message: "export row 1: id: must be a non-empty string" });
   assert.deepEqual(await readdir(dir), []);
-  await assert.rejects(exportDataset({ rows: rowsOf(1), dir, baseName: "../escape" }), { message: 'baseName: must be a plain file name without directories (got "../escape")' });
+  await assert.rejects(exportDataset({ rows: rowsOf(1), dir, baseName: "../escape" }), {
+    message: 'baseName: must be a plain file name without directories (got "../escape")',
+  });
 });
 
 test("stale temp files from a killed export are swept; fresh ones are left alone", async () => {

@@ -44,7 +44,11 @@ async function startServer(script: (req: Seen, n: number) => Reply): Promise<Scr
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const seen: Seen = { path: req.url ?? "", body: JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>, headers: req.headers };
+      const seen: Seen = {
+        path: req.url ?? "",
+        body: JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>,
+        headers: req.headers,
+      };
       const n = state.requests.length;
       state.requests.push(seen);
       inFlight++;
@@ -88,7 +92,16 @@ function chatReply(content: string | null, extra: Record<string, unknown> = {}, 
 }
 
 function client(baseUrl: string, over: Partial<LlmClientOptions> = {}): LlmClient {
-  return new LlmClient({ baseUrl, model: "m", role: "generator", timeoutMs: 2000, maxRetries: 3, maxConcurrency: 4, backoff: { baseMs: 1, maxMs: 5 }, ...over });
+  return new LlmClient({
+    baseUrl,
+    model: "m",
+    role: "generator",
+    timeoutMs: 2000,
+    maxRetries: 3,
+    maxConcurrency: 4,
+    backoff: { baseMs: 1, maxMs: 5 },
+    ...over,
+  });
 }
 
 const hello = { messages: [{ role: "user" as const, content: "hi" }] };
@@ -144,7 +157,9 @@ describe("LlmClient.chat transport", () => {
   });
 
   it("retries a 429 after the Retry-After delay, then succeeds", async () => {
-    const s = await startServer((_req, n) => (n === 0 ? { status: 429, headers: { "retry-after": "0.2" }, body: { error: { message: "slow down" } } } : chatReply("ok")));
+    const s = await startServer((_req, n) =>
+      n === 0 ? { status: 429, headers: { "retry-after": "0.2" }, body: { error: { message: "slow down" } } } : chatReply("ok"),
+    );
     // maxMs is large enough that the 200 ms Retry-After is not capped, small enough that plain backoff would be quicker.
     const c = client(s.baseUrl, { backoff: { baseMs: 1, maxMs: 100 } });
     const t0 = Date.now();
@@ -188,7 +203,9 @@ describe("LlmClient.chat transport", () => {
   });
 
   it("retries a 200 whose body is not JSON or lacks choices", async () => {
-    const s = await startServer((_r, n) => (n === 0 ? { body: "<html>proxy error</html>" } : n === 1 ? { body: { object: "chat.completion" } } : chatReply("ok")));
+    const s = await startServer((_r, n) =>
+      n === 0 ? { body: "<html>proxy error</html>" } : n === 1 ? { body: { object: "chat.completion" } } : chatReply("ok"),
+    );
     const r = await client(s.baseUrl).chat(hello);
     assert.equal(r.message.content, "ok");
     assert.equal(s.requests.length, 3);
@@ -334,7 +351,13 @@ describe("usage accounting", () => {
   it("sums tokens per (role, model) and drains", async () => {
     const s = await startServer((req) => {
       const model = req.body.model as string;
-      return { body: { model, choices: [{ message: { content: "x" }, finish_reason: "stop" }], usage: { prompt_tokens: model === "big" ? 100 : 7, completion_tokens: 3 } } };
+      return {
+        body: {
+          model,
+          choices: [{ message: { content: "x" }, finish_reason: "stop" }],
+          usage: { prompt_tokens: model === "big" ? 100 : 7, completion_tokens: 3 },
+        },
+      };
     });
     const usage = new UsageAccumulator();
     const gen = client(s.baseUrl, { usage, model: "small" });
@@ -361,7 +384,11 @@ describe("promptLogprobs and embed", () => {
             index: 0,
             text: "!",
             finish_reason: "length",
-            prompt_logprobs: [null, { "9707": { logprob: -1.25, rank: 3, decoded_token: "Hello" } }, { "1879": { logprob: -0.5, rank: 1, decoded_token: " world" } }],
+            prompt_logprobs: [
+              null,
+              { "9707": { logprob: -1.25, rank: 3, decoded_token: "Hello" } },
+              { "1879": { logprob: -0.5, rank: 1, decoded_token: " world" } },
+            ],
           },
         ],
         usage: { prompt_tokens: 3, completion_tokens: 1 },
@@ -385,10 +412,21 @@ describe("promptLogprobs and embed", () => {
 
   it("returns embeddings in input order", async () => {
     const s = await startServer(() => ({
-      body: { object: "list", model: "e", data: [{ index: 1, embedding: [0, 1] }, { index: 0, embedding: [1, 0] }], usage: { prompt_tokens: 4, total_tokens: 4 } },
+      body: {
+        object: "list",
+        model: "e",
+        data: [
+          { index: 1, embedding: [0, 1] },
+          { index: 0, embedding: [1, 0] },
+        ],
+        usage: { prompt_tokens: 4, total_tokens: 4 },
+      },
     }));
     const usage = new UsageAccumulator();
-    assert.deepEqual(await client(s.baseUrl, { usage }).embed(["a", "b"]), [[1, 0], [0, 1]]);
+    assert.deepEqual(await client(s.baseUrl, { usage }).embed(["a", "b"]), [
+      [1, 0],
+      [0, 1],
+    ]);
     assert.equal(s.requests[0]?.path, "/v1/embeddings");
     assert.equal(s.requests[0]?.body.encoding_format, "float");
     assert.equal(usage.drain()[0]?.promptTokens, 4);
@@ -438,10 +476,22 @@ describe("createRoleClient", () => {
 describe("backoff helpers", () => {
   it("keeps full-jitter delays within the exponential ceiling", () => {
     const opts = { baseMs: 100, maxMs: 1000 };
-    assert.equal(backoffDelayMs(0, opts, () => 0), 0);
-    assert.equal(backoffDelayMs(0, opts, () => 0.999999), 99);
-    assert.equal(backoffDelayMs(3, opts, () => 0.5), 400);
-    assert.equal(backoffDelayMs(10, opts, () => 0.5), 500);
+    assert.equal(
+      backoffDelayMs(0, opts, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelayMs(0, opts, () => 0.999999),
+      99,
+    );
+    assert.equal(
+      backoffDelayMs(3, opts, () => 0.5),
+      400,
+    );
+    assert.equal(
+      backoffDelayMs(10, opts, () => 0.5),
+      500,
+    );
   });
 
   it("parses Retry-After seconds and HTTP dates, capped", () => {

@@ -36,7 +36,10 @@ test("openai tool_calls: empty, bad JSON, non-object, missing name are typed fai
 test("hermes: one or more <tool_call> blocks, also an unterminated last block", () => {
   const text = 'Sure.\n<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n</tool_call>\n<tool_call>{"name": "b", "arguments": "{\\"y\\": [1, 2]}"}';
   const c = calls(decodeHermes(text));
-  assert.deepEqual(c.map((x) => x.name), ["a", "b"]);
+  assert.deepEqual(
+    c.map((x) => x.name),
+    ["a", "b"],
+  );
   assert.deepEqual(c[1]!.args, { y: [1, 2] });
 });
 
@@ -54,7 +57,10 @@ test("bfcl python: literals, nesting, tuples, negatives, escapes, dotted names",
       "[get_weather(city='Paris', days=3), f(x=[1, 2], y={'a': 1.5}), math.factorial(number=-5), g(t=(1, 'a'), b=True, n=None, s=\"it\\'s\\n\", e=1e3, neg=-2.5)]",
     ),
   );
-  assert.deepEqual(c.map((x) => x.name), ["get_weather", "f", "math.factorial", "g"]);
+  assert.deepEqual(
+    c.map((x) => x.name),
+    ["get_weather", "f", "math.factorial", "g"],
+  );
   assert.deepEqual(c[0]!.args, { city: "Paris", days: 3 });
   assert.deepEqual(c[1]!.args, { x: [1, 2], y: { a: 1.5 } });
   assert.equal(c[2]!.args.number, -5);

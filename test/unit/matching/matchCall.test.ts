@@ -9,7 +9,9 @@ import { PyFloat } from "../../../src/matching/pyValue.js";
 import { buildDiffItems } from "../../bfcl/officialChecker.js";
 
 test("parseBfclResult: a call list becomes MatchCalls in the model's order, values as parsePyJson reads them", () => {
-  const calls = parseBfclResult('[{"get_weather": {"city": "Paris, a rather long city name", "days": 3, "temp": 2.0, "tags": ["a", "b"]}}, {"f": {}}]') as MatchCall[];
+  const calls = parseBfclResult(
+    '[{"get_weather": {"city": "Paris, a rather long city name", "days": 3, "temp": 2.0, "tags": ["a", "b"]}}, {"f": {}}]',
+  ) as MatchCall[];
   assert.equal(calls.length, 2);
   assert.ok(calls.every((c) => c instanceof MatchCall));
   assert.equal(calls[0]!.name, "get_weather");
@@ -100,5 +102,8 @@ test("verdicts: the error type at once, the reasons on first read, equal to an e
   const b = checkEntry(first!.entry, first!.result, "bfcl");
   a.reasons.push({ code: "mine", message: "added by the caller" });
   assert.equal(b.reasons.length, a.reasons.length - 1, "each verdict has its own reasons array");
-  assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(a))), a.errorType === undefined ? ["id", "valid", "reasons"] : ["id", "valid", "errorType", "reasons"]);
+  assert.deepEqual(
+    Object.keys(JSON.parse(JSON.stringify(a))),
+    a.errorType === undefined ? ["id", "valid", "reasons"] : ["id", "valid", "errorType", "reasons"],
+  );
 });

@@ -17,7 +17,11 @@ const weather = doc(
   { city: { type: "string" }, days: { type: "integer" }, temp: { type: "float" }, tags: { type: "array", items: { type: "string" } }, opts: { type: "dict" } },
   ["city"],
 );
-const label: BfclAnswer = [{ get_weather: { city: ["Paris", "Paris, France"], days: [3, ""], temp: [1.5, ""], tags: [["a b", "C"], ""], opts: [{ unit: ["c", ""], deep: [true] }, ""] } }];
+const label: BfclAnswer = [
+  {
+    get_weather: { city: ["Paris", "Paris, France"], days: [3, ""], temp: [1.5, ""], tags: [["a b", "C"], ""], opts: [{ unit: ["c", ""], deep: [true] }, ""] },
+  },
+];
 
 function check(args: Record<string, unknown>, extra: Partial<MatchParams> = {}) {
   return matchCalls({ calls: [{ name: "get_weather", args }], functions: [weather], label, category: "simple", mode: "bfcl", ...extra });
@@ -111,10 +115,20 @@ const addDoc = doc("add", { a: { type: "integer" }, b: { type: "integer", descri
 
 test("parallel (bfcl): greedy, order-free; counts must match", () => {
   const l: BfclAnswer = [{ add: { a: [1], b: ["", 2] } }, { add: { a: [3], b: [""] } }];
-  const run = (calls: MatchParams["calls"], mode: "bfcl" | "strict" = "bfcl") => matchCalls({ calls, functions: [addDoc], label: l, category: "parallel", mode });
-  assert.equal(run([{ name: "add", args: { a: 3 } }, { name: "add", args: { a: 1 } }]).valid, true);
+  const run = (calls: MatchParams["calls"], mode: "bfcl" | "strict" = "bfcl") =>
+    matchCalls({ calls, functions: [addDoc], label: l, category: "parallel", mode });
+  assert.equal(
+    run([
+      { name: "add", args: { a: 3 } },
+      { name: "add", args: { a: 1 } },
+    ]).valid,
+    true,
+  );
   assert.equal(run([{ name: "add", args: { a: 3 } }]).errorType, "parallel_function_checker_no_order:wrong_count");
-  const dup = run([{ name: "add", args: { a: 1 } }, { name: "add", args: { a: 1 } }]);
+  const dup = run([
+    { name: "add", args: { a: 1 } },
+    { name: "add", args: { a: 1 } },
+  ]);
   assert.equal(dup.errorType, "parallel_function_checker_no_order:cannot_find_match");
   assert.equal(dup.reasons[0]!.expectedCall, 1);
 });
@@ -123,7 +137,10 @@ test("strict: optimal assignment where greedy fails, reported as a divergence", 
   // Expected 0 accepts a=1 or a=2; expected 1 accepts only a=1. Output [a=1, a=2]:
   // greedy gives a=1 to expected 0 and then finds nothing for expected 1; optimal pairs 0<->a=2, 1<->a=1.
   const l: BfclAnswer = [{ add: { a: [1, 2] } }, { add: { a: [1] } }];
-  const calls = [{ name: "add", args: { a: 1 } }, { name: "add", args: { a: 2 } }];
+  const calls = [
+    { name: "add", args: { a: 1 } },
+    { name: "add", args: { a: 2 } },
+  ];
   const bfcl = matchCalls({ calls, functions: [addDoc], label: l, category: "parallel", mode: "bfcl" });
   const strict = matchCalls({ calls, functions: [addDoc], label: l, category: "parallel", mode: "strict" });
   assert.equal(bfcl.valid, false);
@@ -138,19 +155,31 @@ test("multiple: one call checked against the answer's function; reference labels
   const other = doc("sub", { a: { type: "integer" } }, ["a"]);
   const l: BfclAnswer = [{ sub: { a: [4] } }];
   assert.equal(matchCalls({ calls: [{ name: "sub", args: { a: 4 } }], functions: [addDoc, other], label: l, category: "multiple", mode: "bfcl" }).valid, true);
-  assert.equal(matchCalls({ calls: [{ name: "add", args: { a: 4 } }], functions: [addDoc, other], label: l, category: "multiple", mode: "bfcl" }).errorType, "simple_function_checker:wrong_func_name");
+  assert.equal(
+    matchCalls({ calls: [{ name: "add", args: { a: 4 } }], functions: [addDoc, other], label: l, category: "multiple", mode: "bfcl" }).errorType,
+    "simple_function_checker:wrong_func_name",
+  );
   const ref = { reference: [{ name: "sub", args: { a: 4 } }] };
   assert.equal(matchCalls({ calls: [{ name: "sub", args: { a: 4.0 } }], functions: [addDoc, other], label: ref, mode: "strict" }).valid, true);
-  assert.equal(matchCalls({ calls: [{ name: "sub", args: { a: 5 } }], functions: [addDoc, other], label: ref, mode: "strict" }).errorType, "value_error:others");
+  assert.equal(
+    matchCalls({ calls: [{ name: "sub", args: { a: 5 } }], functions: [addDoc, other], label: ref, mode: "strict" }).errorType,
+    "value_error:others",
+  );
 });
 
 test("relevance categories, underscore_to_dot, and checker crashes as verdicts", () => {
   assert.equal(matchCalls({ calls: [], functions: [addDoc], label: [], category: "irrelevance", mode: "bfcl" }).valid, true);
-  assert.equal(matchCalls({ calls: [{ name: "add", args: {} }], functions: [addDoc], label: [], category: "live_irrelevance", mode: "bfcl" }).errorType, "irrelevance_error:decoder_success");
+  assert.equal(
+    matchCalls({ calls: [{ name: "add", args: {} }], functions: [addDoc], label: [], category: "live_irrelevance", mode: "bfcl" }).errorType,
+    "irrelevance_error:decoder_success",
+  );
   assert.equal(matchCalls({ calls: [], functions: [addDoc], label: [], category: "live_relevance", mode: "bfcl" }).errorType, "relevance_error:decoder_failed");
   const dotted = doc("math.add", { a: { type: "integer" } }, ["a"]);
   const l: BfclAnswer = [{ "math.add": { a: [1] } }];
-  assert.equal(matchCalls({ calls: [{ name: "math_add", args: { a: 1 } }], functions: [dotted], label: l, category: "simple", mode: "bfcl", underscoreToDot: true }).valid, true);
+  assert.equal(
+    matchCalls({ calls: [{ name: "math_add", args: { a: 1 } }], functions: [dotted], label: l, category: "simple", mode: "bfcl", underscoreToDot: true }).valid,
+    true,
+  );
   assert.equal(matchCalls({ calls: [{ name: "math_add", args: { a: 1 } }], functions: [dotted], label: l, category: "simple", mode: "bfcl" }).valid, false);
   const untyped = doc("u", { a: { description: "no type" } }, []);
   const crash = matchCalls({ calls: [{ name: "u", args: { a: 1 } }], functions: [untyped], label: [{ u: { a: [1] } }], category: "simple", mode: "bfcl" });

@@ -53,7 +53,14 @@ test("query writer protocol: a standard query the agent answers with the target'
   assert.equal(out.role, "user-query");
   const { query } = JSON.parse(out.content!) as { query: string };
   assert.match(query, /city/);
-  const agent = scriptChat(chatRequestSchema.parse({ messages: [{ role: "user", content: query }], tools: [{ type: "function", function: { name: BOOKING.name, description: BOOKING.description, parameters: BOOKING.inputSchema } }] }), 1, 0);
+  const agent = scriptChat(
+    chatRequestSchema.parse({
+      messages: [{ role: "user", content: query }],
+      tools: [{ type: "function", function: { name: BOOKING.name, description: BOOKING.description, parameters: BOOKING.inputSchema } }],
+    }),
+    1,
+    0,
+  );
   assert.equal(agent.toolCalls.length, 1);
   assert.ok(new Ajv({ strict: false, validateFormats: false }).validate(BOOKING.inputSchema, JSON.parse(agent.toolCalls[0]!.arguments)), query);
 });
@@ -63,7 +70,12 @@ test("mistakeRate 1: every answer carries a realistic mistake, deterministically
   const tools = [{ type: "function", function: { name: BOOKING.name, description: BOOKING.description, parameters: BOOKING.inputSchema } }];
   const kinds = new Set<string>();
   for (let i = 0; i < 40; i++) {
-    const body = chatRequestSchema.parse({ messages: [{ role: "user", content: `Please book a hotel room in a city with city "Paris", start date "2025-05-0${(i % 9) + 1}" and guests = ${(i % 5) + 1}.` }], tools });
+    const body = chatRequestSchema.parse({
+      messages: [
+        { role: "user", content: `Please book a hotel room in a city with city "Paris", start date "2025-05-0${(i % 9) + 1}" and guests = ${(i % 5) + 1}.` },
+      ],
+      tools,
+    });
     const out = scriptChat(body, i, 1);
     assert.deepEqual(scriptChat(body, i, 1), out);
     assert.ok(out.mistake, "a mistake was made");

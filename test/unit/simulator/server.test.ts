@@ -11,7 +11,11 @@ let sim: Awaited<ReturnType<typeof startSimulator>>;
 const root = () => sim.url.replace(/\/v1$/, "");
 
 async function post(path: string, body: unknown, base = root()): Promise<{ status: number; json: Json; headers: Headers; text: string }> {
-  const res = await fetch(base + path, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const res = await fetch(base + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   let json: Json = {};
   try {
@@ -32,13 +36,20 @@ const WEATHER = {
 };
 const STOCK = {
   type: "function",
-  function: { name: "get_stock_price", description: "Get the latest price of a stock.", parameters: { type: "object", properties: { symbol: { type: "string" } }, required: ["symbol"] } },
+  function: {
+    name: "get_stock_price",
+    description: "Get the latest price of a stock.",
+    parameters: { type: "object", properties: { symbol: { type: "string" } }, required: ["symbol"] },
+  },
 };
 const chatWithTools = {
   model: "toolloop-sim",
   messages: [
     { role: "system", content: "You can call tools." },
-    { role: "user", content: 'Could you get the current weather for a city with city "Paris" and days = 3? Also, get the latest price of a stock with symbol "NVDA".' },
+    {
+      role: "user",
+      content: 'Could you get the current weather for a city with city "Paris" and days = 3? Also, get the latest price of a stock with symbol "NVDA".',
+    },
   ],
   tools: [WEATHER, STOCK],
   tool_choice: "auto",
@@ -72,10 +83,13 @@ test("chat with tools: vLLM shape with tool_calls, usage and the simulator's mar
     assert.equal(c.type, "function");
     assert.equal(typeof c.function.arguments, "string");
   }
-  assert.deepEqual(calls.map((c) => [c.function.name, JSON.parse(c.function.arguments)]), [
-    ["get_weather", { city: "Paris", days: 3 }],
-    ["get_stock_price", { symbol: "NVDA" }],
-  ]);
+  assert.deepEqual(
+    calls.map((c) => [c.function.name, JSON.parse(c.function.arguments)]),
+    [
+      ["get_weather", { city: "Paris", days: 3 }],
+      ["get_stock_price", { symbol: "NVDA" }],
+    ],
+  );
   assert.ok(j.usage.prompt_tokens > 0 && j.usage.completion_tokens > 0);
   assert.equal(j.usage.total_tokens, j.usage.prompt_tokens + j.usage.completion_tokens);
   assert.equal(j.prompt_logprobs, null);
@@ -86,10 +100,17 @@ test("chat: tool_choice none declines in text, required forces a call, plain cha
   assert.equal(off.json.choices[0].finish_reason, "stop");
   assert.deepEqual(off.json.choices[0].message.tool_calls, []);
   assert.ok((off.json.choices[0].message.content as string).length > 0);
-  const forced = await post("/v1/chat/completions", { ...chatWithTools, messages: [{ role: "user", content: "Write a haiku about snow." }], tool_choice: "required" });
+  const forced = await post("/v1/chat/completions", {
+    ...chatWithTools,
+    messages: [{ role: "user", content: "Write a haiku about snow." }],
+    tool_choice: "required",
+  });
   assert.equal(forced.json.choices[0].message.tool_calls.length, 1);
   const named = await post("/v1/chat/completions", { ...chatWithTools, tool_choice: { type: "function", function: { name: "get_stock_price" } } });
-  assert.deepEqual(named.json.choices[0].message.tool_calls.map((c: Json) => c.function.name), ["get_stock_price"]);
+  assert.deepEqual(
+    named.json.choices[0].message.tool_calls.map((c: Json) => c.function.name),
+    ["get_stock_price"],
+  );
   const none = await post("/v1/chat/completions", { ...chatWithTools, tool_choice: "none" });
   assert.deepEqual(none.json.choices[0].message.tool_calls, []);
   const plain = await post("/v1/chat/completions", { messages: [{ role: "user", content: "hello" }], logprobs: true, top_logprobs: 2 });
@@ -101,11 +122,18 @@ test("chat: tool_choice none declines in text, required forces a call, plain cha
 test("chat: response_format json_schema of an unscripted role yields an object satisfying the schema", async () => {
   const schema = {
     type: "object",
-    properties: { verdict: { type: "string", enum: ["PRED_WRONG", "LABEL_WRONG", "BOTH_CORRECT", "BOTH_WRONG"] }, confidence: { type: "number", minimum: 0, maximum: 1 }, reasons: { type: "array", items: { type: "string" } } },
+    properties: {
+      verdict: { type: "string", enum: ["PRED_WRONG", "LABEL_WRONG", "BOTH_CORRECT", "BOTH_WRONG"] },
+      confidence: { type: "number", minimum: 0, maximum: 1 },
+      reasons: { type: "array", items: { type: "string" } },
+    },
     required: ["verdict", "confidence", "reasons"],
     additionalProperties: false,
   };
-  const r = await post("/v1/chat/completions", { messages: [{ role: "user", content: "Judge this." }], response_format: { type: "json_schema", json_schema: { name: "judgement", schema, strict: true } } });
+  const r = await post("/v1/chat/completions", {
+    messages: [{ role: "user", content: "Judge this." }],
+    response_format: { type: "json_schema", json_schema: { name: "judgement", schema, strict: true } },
+  });
   const v = JSON.parse(r.json.choices[0].message.content as string) as Json;
   assert.ok(schema.properties.verdict.enum.includes(v.verdict));
   assert.ok(v.confidence >= 0 && v.confidence <= 1);
@@ -113,12 +141,24 @@ test("chat: response_format json_schema of an unscripted role yields an object s
 });
 
 test("determinism: the same request gives the same content and calls regardless of key order", async () => {
-  const reordered = { tool_choice: "auto", tools: [WEATHER, STOCK].map((t) => ({ function: { parameters: t.function.parameters, description: t.function.description, name: t.function.name }, type: "function" })), messages: chatWithTools.messages.map((m) => ({ content: m.content, role: m.role })), model: "toolloop-sim" };
+  const reordered = {
+    tool_choice: "auto",
+    tools: [WEATHER, STOCK].map((t) => ({
+      function: { parameters: t.function.parameters, description: t.function.description, name: t.function.name },
+      type: "function",
+    })),
+    messages: chatWithTools.messages.map((m) => ({ content: m.content, role: m.role })),
+    model: "toolloop-sim",
+  };
   const [a, b] = await Promise.all([post("/v1/chat/completions", chatWithTools), post("/v1/chat/completions", reordered)]);
   assert.deepEqual(b.json.choices[0].message, a.json.choices[0].message);
   const other = await startSimulator({ seed: 2, quiet: true });
   try {
-    const c = await post("/v1/chat/completions", { ...chatWithTools, messages: [{ role: "user", content: "tell me something" }] }, other.url.replace(/\/v1$/, ""));
+    const c = await post(
+      "/v1/chat/completions",
+      { ...chatWithTools, messages: [{ role: "user", content: "tell me something" }] },
+      other.url.replace(/\/v1$/, ""),
+    );
     const d = await post("/v1/chat/completions", { ...chatWithTools, messages: [{ role: "user", content: "tell me something" }] });
     assert.equal(typeof c.json.choices[0].message.content, "string");
     assert.equal(typeof d.json.choices[0].message.content, "string");
@@ -128,7 +168,14 @@ test("determinism: the same request gives the same content and calls regardless 
 });
 
 test("completions: prompt_logprobs first null then dicts by token id; echo and logprobs", async () => {
-  const r = await post("/v1/completions", { model: "toolloop-sim", prompt: "The capital of France is Paris.", max_tokens: 1, prompt_logprobs: 0, echo: true, logprobs: 1 });
+  const r = await post("/v1/completions", {
+    model: "toolloop-sim",
+    prompt: "The capital of France is Paris.",
+    max_tokens: 1,
+    prompt_logprobs: 0,
+    echo: true,
+    logprobs: 1,
+  });
   assert.equal(r.status, 200);
   const j = r.json;
   assert.equal(j.object, "text_completion");
@@ -204,7 +251,9 @@ test("capacity: with maxConcurrency c, 3c requests at 100 ms each run c at a tim
   const s = await startSimulator({ seed: 3, quiet: true, maxConcurrency: cap, latencyMs: 100 });
   try {
     const t0 = Date.now();
-    const all = await Promise.all(Array.from({ length: 3 * cap }, (_, i) => post("/v1/chat/completions", { messages: [{ role: "user", content: `hi ${i}` }] }, s.url.replace(/\/v1$/, ""))));
+    const all = await Promise.all(
+      Array.from({ length: 3 * cap }, (_, i) => post("/v1/chat/completions", { messages: [{ role: "user", content: `hi ${i}` }] }, s.url.replace(/\/v1$/, ""))),
+    );
     const elapsed = Date.now() - t0;
     assert.ok(all.every((r) => r.status === 200));
     const st = s.stats();
@@ -244,7 +293,10 @@ test("faults: each kind is observable and counted; setFaults replaces the rates"
     assert.throws(() => JSON.parse(cut.json.choices[0].message.tool_calls[0].function.arguments as string));
 
     s.setFaults({ rateHang: 1 });
-    await assert.rejects(fetch(base + "/v1/chat/completions", { method: "POST", body: JSON.stringify(chatWithTools), signal: AbortSignal.timeout(200) }), /abort|timeout/i);
+    await assert.rejects(
+      fetch(base + "/v1/chat/completions", { method: "POST", body: JSON.stringify(chatWithTools), signal: AbortSignal.timeout(200) }),
+      /abort|timeout/i,
+    );
 
     s.setFaults({});
     const ok = await post("/v1/chat/completions", chatWithTools, base);
@@ -285,7 +337,10 @@ test("close() ends hung and queued requests and resolves", async () => {
   const t0 = Date.now();
   await s.close();
   assert.ok(Date.now() - t0 < 2_000, "close does not wait for latency or hung requests");
-  assert.deepEqual((await settled).map((r) => r.status), ["rejected", "rejected", "rejected"]);
+  assert.deepEqual(
+    (await settled).map((r) => r.status),
+    ["rejected", "rejected", "rejected"],
+  );
 });
 
 test("X-Request-Id: every received id is recorded, faulted requests included, and served over HTTP", async () => {

@@ -33,7 +33,12 @@ const LIBRARY: McpTool[] = [
     description: "Sends an email message to a recipient.",
     inputSchema: {
       type: "object",
-      properties: { to: { type: "string", format: "email" }, subject: { type: "string" }, body: { type: "string" }, cc: { type: "array", items: { type: "string", format: "email" } } },
+      properties: {
+        to: { type: "string", format: "email" },
+        subject: { type: "string" },
+        body: { type: "string" },
+        cc: { type: "array", items: { type: "string", format: "email" } },
+      },
       required: ["to", "subject", "body"],
       additionalProperties: false,
     },
@@ -43,7 +48,11 @@ const LIBRARY: McpTool[] = [
     description: "Converts an amount of money from one currency to another.",
     inputSchema: {
       type: "object",
-      properties: { amount: { type: "number", minimum: 0 }, from_currency: { type: "string", enum: ["USD", "EUR", "JPY"] }, to_currency: { type: "string", enum: ["USD", "EUR", "JPY"] } },
+      properties: {
+        amount: { type: "number", minimum: 0 },
+        from_currency: { type: "string", enum: ["USD", "EUR", "JPY"] },
+        to_currency: { type: "string", enum: ["USD", "EUR", "JPY"] },
+      },
       required: ["amount", "from_currency", "to_currency"],
       additionalProperties: false,
     },
@@ -53,7 +62,13 @@ const LIBRARY: McpTool[] = [
     description: "Search for flights between two airports on a date.",
     inputSchema: {
       type: "object",
-      properties: { origin: { type: "string" }, destination: { type: "string" }, date: { type: "string", format: "date" }, nonstop: { type: "boolean" }, max_price: { type: "number", minimum: 50, maximum: 2000 } },
+      properties: {
+        origin: { type: "string" },
+        destination: { type: "string" },
+        date: { type: "string", format: "date" },
+        nonstop: { type: "boolean" },
+        max_price: { type: "number", minimum: 50, maximum: 2000 },
+      },
       required: ["origin", "destination", "date"],
       additionalProperties: false,
     },
@@ -107,7 +122,10 @@ test("selectToolsForSlot: deterministic, sized, independent of library order, di
   for (let slot = 0; slot < 60; slot++) {
     for (const kind of ["standard", "parallel", "irrelevance"] as const) {
       const r = selectToolsForSlot(LIBRARY, { ...opts, kind, slotIndex: slot });
-      const again = selectToolsForSlot([...LIBRARY].reverse().map((t) => ({ ...t })), { ...opts, kind, slotIndex: slot });
+      const again = selectToolsForSlot(
+        [...LIBRARY].reverse().map((t) => ({ ...t })),
+        { ...opts, kind, slotIndex: slot },
+      );
       assert.deepEqual({ t: names(again.targets), o: names(again.offered) }, { t: names(r.targets), o: names(r.offered) });
       assert.equal(r.offered.length, 3);
       assert.equal(new Set(names(r.offered)).size, 3, "offered tools are distinct");
@@ -135,8 +153,14 @@ test("standard sample: two requests; the assistant calls the target with schema-
     sim.resetStats();
     const s = await synthesizeSingleTurn({ kind: "standard", ...picked, generator });
     assert.equal(sim.stats().byPath["/v1/chat/completions"], 2, "exactly two chat requests per sample");
-    assert.deepEqual(s.messages.map((m) => m.role), ["system", "user", "assistant"]);
-    assert.deepEqual(s.tools.map((t) => t.name), picked.offered.map((t) => t.name));
+    assert.deepEqual(
+      s.messages.map((m) => m.role),
+      ["system", "user", "assistant"],
+    );
+    assert.deepEqual(
+      s.tools.map((t) => t.name),
+      picked.offered.map((t) => t.name),
+    );
     assert.deepEqual(s.metadata.targets, [picked.targets[0]!.name]);
     const target = picked.targets[0]!;
     const calls = parsedCalls(s.messages);
@@ -159,7 +183,14 @@ test("parallel sample calls every target; irrelevance sample calls nothing", asy
     const s = await synthesizeSingleTurn({ kind: "parallel", ...par, generator });
     const calls = parsedCalls(s.messages);
     assert.deepEqual(calls.map((c) => c.name).sort(), par.targets.map((t) => t.name).sort(), `query: ${s.messages[1]!.content as string}`);
-    for (const c of calls) assert.ok(validArgs(par.targets.find((t) => t.name === c.name)!, c.args), `${JSON.stringify(c)} ${ajv.errorsText()} query: ${s.messages[1]!.content as string}`);
+    for (const c of calls)
+      assert.ok(
+        validArgs(
+          par.targets.find((t) => t.name === c.name)!,
+          c.args,
+        ),
+        `${JSON.stringify(c)} ${ajv.errorsText()} query: ${s.messages[1]!.content as string}`,
+      );
 
     const irr = selectToolsForSlot(LIBRARY, { kind: "irrelevance", seed: 2, iteration: 1, slotIndex: slot, toolsPerSample: 4, maxParallelCalls: 3 });
     const r = await synthesizeSingleTurn({ kind: "irrelevance", ...irr, generator });

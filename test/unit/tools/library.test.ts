@@ -42,7 +42,13 @@ test("OpenAI tools, the {tools} wrapper and bare function objects normalise to M
 });
 
 test("missing parameters become the empty object schema; a schema without type gets type object", () => {
-  const r = normalizeTools([{ name: "ping", description: "Ping." }, { name: "find", description: "Find.", parameters: { properties: { q: { type: "string" } } } }], "s");
+  const r = normalizeTools(
+    [
+      { name: "ping", description: "Ping." },
+      { name: "find", description: "Find.", parameters: { properties: { q: { type: "string" } } } },
+    ],
+    "s",
+  );
   assert.deepEqual(r.errors, []);
   assert.deepEqual(r.tools[0]?.tool.inputSchema, { type: "object", properties: {} });
   assert.deepEqual(r.tools[1]?.tool.inputSchema, { type: "object", properties: { q: { type: "string" } } });
@@ -58,13 +64,19 @@ test("one file may mix shapes; each entry is detected on its own", () => {
     "mixed",
   );
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.tools.map((t) => t.tool.name), ["a", "b", "c"]);
+  assert.deepEqual(
+    r.tools.map((t) => t.tool.name),
+    ["a", "b", "c"],
+  );
 });
 
 test("fixture: JSON-RPC tools/list response loads with outputSchema and annotations kept", async () => {
   const r = await loadToolSource({ kind: "mcp", path: "mcp-tools-list.json" }, FIXTURES);
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.tools.map((t) => t.tool.name), ["get_weather", "create_ticket", "list_files"]);
+  assert.deepEqual(
+    r.tools.map((t) => t.tool.name),
+    ["get_weather", "create_ticket", "list_files"],
+  );
   assert.ok(r.tools.every((t) => t.source === "mcp-tools-list.json"));
   const weather = r.tools[0]?.tool;
   assert.deepEqual(weather?.annotations, { readOnlyHint: true });
@@ -75,14 +87,20 @@ test("fixture: JSON-RPC tools/list response loads with outputSchema and annotati
 test("fixture: OpenAI tools file loads, including a function without parameters", async () => {
   const r = await loadToolSource({ kind: "openai", path: path.join(FIXTURES, "openai-tools.json") }, "/ignored-for-absolute-paths");
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.tools.map((t) => t.tool.name), ["get_exchange_rate", "get_time", "search_docs"]);
+  assert.deepEqual(
+    r.tools.map((t) => t.tool.name),
+    ["get_exchange_rate", "get_time", "search_docs"],
+  );
   assert.deepEqual(r.tools[1]?.tool.inputSchema, { type: "object", properties: {} });
   assert.equal(r.tools[2]?.tool.inputSchema.type, "object");
 });
 
 test("fixture: invalid tools are rejected with exact messages while the good ones load", async () => {
   const r = await loadToolSource({ kind: "mcp", path: "invalid-mixed.json" }, FIXTURES);
-  assert.deepEqual(r.tools.map((t) => t.tool.name), ["lookup_word", "translate_text", "ping"]);
+  assert.deepEqual(
+    r.tools.map((t) => t.tool.name),
+    ["lookup_word", "translate_text", "ping"],
+  );
   const byIndex = new Map(r.errors.map((e) => [e.index, e]));
   const expected: [number, string | undefined, string][] = [
     [1, "inputSchema.properties.days.type", 'tools[1] "get_weather": inputSchema.properties.days.type: "integr" is not a JSON Schema type'],
@@ -92,7 +110,11 @@ test("fixture: invalid tools are rejected with exact messages while the good one
     [6, undefined, "tools[6]: must be a tool object (found number)"],
     [7, "inputSchema.type", 'tools[7] "list_items": inputSchema.type: must be "object" (found "array")'],
     [8, "name", 'tools[8] "lookup_word": duplicate name (first defined as tools[0] in invalid-mixed.json; this one is skipped)'],
-    [11, "function.parameters.properties.filters.properties.max_price.type", 'tools[11] "bad_nested": function.parameters.properties.filters.properties.max_price.type: "float" is not a JSON Schema type'],
+    [
+      11,
+      "function.parameters.properties.filters.properties.max_price.type",
+      'tools[11] "bad_nested": function.parameters.properties.filters.properties.max_price.type: "float" is not a JSON Schema type',
+    ],
   ];
   for (const [index, field, message] of expected) {
     const e = byIndex.get(index);
@@ -112,15 +134,27 @@ test("every issue of one tool is reported in its single error", () => {
   assert.equal(r.tools.length, 0);
   assert.equal(r.errors.length, 1);
   assert.equal(r.errors[0]?.field, "description");
-  assert.equal(r.errors[0]?.message, 'tools[0] "x": description: must not be empty; inputSchema.required: "b" is not in properties; inputSchema.properties.a.type: "strng" is not a JSON Schema type');
+  assert.equal(
+    r.errors[0]?.message,
+    'tools[0] "x": description: must not be empty; inputSchema.required: "b" is not in properties; inputSchema.properties.a.type: "strng" is not a JSON Schema type',
+  );
 });
 
 test("other schema problems name their path", () => {
   const bad = (inputSchema: unknown) => normalizeTools([{ name: "t", description: "T.", inputSchema }], "s").errors[0]?.message;
   assert.equal(bad("nope"), 'tools[0] "t": inputSchema: must be a JSON Schema object (found "nope")');
-  assert.equal(bad({ type: "object", properties: { a: { type: "array", items: [{ type: "string" }] } } }), 'tools[0] "t": inputSchema.properties.a.items: must be a single schema (tuple validation is `prefixItems` in JSON Schema 2020-12)');
-  assert.equal(bad({ type: "object", properties: { a: { type: "string", minLength: "3" } } }), 'tools[0] "t": inputSchema.properties.a.minLength: must be integer');
-  assert.equal(bad({ type: "object", properties: { a: { $ref: "#/$defs/missing" } } }), 'tools[0] "t": inputSchema: does not compile: can\'t resolve reference #/$defs/missing from id #');
+  assert.equal(
+    bad({ type: "object", properties: { a: { type: "array", items: [{ type: "string" }] } } }),
+    'tools[0] "t": inputSchema.properties.a.items: must be a single schema (tuple validation is `prefixItems` in JSON Schema 2020-12)',
+  );
+  assert.equal(
+    bad({ type: "object", properties: { a: { type: "string", minLength: "3" } } }),
+    'tools[0] "t": inputSchema.properties.a.minLength: must be integer',
+  );
+  assert.equal(
+    bad({ type: "object", properties: { a: { $ref: "#/$defs/missing" } } }),
+    'tools[0] "t": inputSchema: does not compile: can\'t resolve reference #/$defs/missing from id #',
+  );
   assert.equal(bad({ type: "object", properties: { a: { enum: [] } } }), 'tools[0] "t": inputSchema.properties.a.enum: must be a non-empty list');
 });
 
@@ -135,10 +169,13 @@ test("unrecognised file shapes and JSON-RPC errors are one error for the source"
 
 test("library: duplicate names across sources keep the first and name both sources", async () => {
   const file = path.join(tmp, "dup.json");
-  await writeFile(file, JSON.stringify([
-    { name: "get_current_weather", description: "Shadowed.", inputSchema: { type: "object", properties: {} } },
-    { name: "fresh_tool", description: "New.", inputSchema: { type: "object", properties: {} } },
-  ]));
+  await writeFile(
+    file,
+    JSON.stringify([
+      { name: "get_current_weather", description: "Shadowed.", inputSchema: { type: "object", properties: {} } },
+      { name: "fresh_tool", description: "New.", inputSchema: { type: "object", properties: {} } },
+    ]),
+  );
   const r = await loadToolLibrary([{ kind: "example" }, { kind: "mcp", path: "dup.json" }], tmp);
   assert.equal(r.errors.length, 1);
   assert.deepEqual(r.errors[0], {
@@ -158,12 +195,20 @@ test("library: duplicate names across sources keep the first and name both sourc
 test("library: a missing file or bad JSON is one error naming the file; other sources still load", async () => {
   await writeFile(path.join(tmp, "broken.json"), '{\n  "tools": [\n    {"name": "a",}\n  ]\n}\n');
   const r = await loadToolLibrary(
-    [{ kind: "openai", path: "does-not-exist.json" }, { kind: "mcp", path: "broken.json" }, { kind: "openai", path: path.join(FIXTURES, "openai-tools.json") }],
+    [
+      { kind: "openai", path: "does-not-exist.json" },
+      { kind: "mcp", path: "broken.json" },
+      { kind: "openai", path: path.join(FIXTURES, "openai-tools.json") },
+    ],
     tmp,
   );
   assert.equal(r.tools.length, 3);
   assert.equal(r.errors.length, 2);
-  assert.deepEqual(r.errors[0], { source: "does-not-exist.json", index: -1, message: `openai tool file: file not found: ${path.join(tmp, "does-not-exist.json")}` });
+  assert.deepEqual(r.errors[0], {
+    source: "does-not-exist.json",
+    index: -1,
+    message: `openai tool file: file not found: ${path.join(tmp, "does-not-exist.json")}`,
+  });
   assert.equal(r.errors[1]?.source, "broken.json");
   assert.equal(r.errors[1]?.message, `mcp tool file: ${path.join(tmp, "broken.json")}: invalid JSON at line 3 column 18: Expected double-quoted property name`);
 });
@@ -191,7 +236,10 @@ test("a schema nested thousands of levels deep is refused by name and depth whil
   const text = `{"tools":[{"name":"ok_tool","description":"Fine.","inputSchema":{"type":"object"}},{"name":"deep_tool","description":"Deep.","inputSchema":${deep}}]}`;
   await writeFile(path.join(tmp, "deep.json"), text);
   const r = await loadToolLibrary([{ kind: "mcp", path: "deep.json" }], tmp);
-  assert.deepEqual(r.tools.map((t) => t.tool.name), ["ok_tool"]);
+  assert.deepEqual(
+    r.tools.map((t) => t.tool.name),
+    ["ok_tool"],
+  );
   assert.equal(r.errors.length, 1);
   assert.equal(r.errors[0]?.name, "deep_tool");
   assert.equal(r.errors[0]?.field, "inputSchema");
@@ -201,9 +249,18 @@ test("a schema nested thousands of levels deep is refused by name and depth whil
 test("deep values outside the subschemas (enum, default, annotations, outputSchema) are bounded too", () => {
   const deepValue = JSON.parse("[".repeat(4000) + "]".repeat(4000)) as unknown;
   const load = (extra: Record<string, unknown>, schemaExtra: Record<string, unknown> = {}) =>
-    normalizeTools([{ name: "t", description: "T.", inputSchema: { type: "object", properties: { x: { type: "array", ...schemaExtra } } }, ...extra }], "s").errors.map((e) => e.message);
-  assert.match(load({}, { default: deepValue })[0] ?? "", /^tools\[0\] "t": inputSchema: holds JSON nested deeper than 160 levels at inputSchema\.properties\.x\.default\[0\]/);
-  assert.match(load({}, { enum: [deepValue] })[0] ?? "", /^tools\[0\] "t": inputSchema: holds JSON nested deeper than 160 levels at inputSchema\.properties\.x\.enum\[0\]\[0\]/);
+    normalizeTools(
+      [{ name: "t", description: "T.", inputSchema: { type: "object", properties: { x: { type: "array", ...schemaExtra } } }, ...extra }],
+      "s",
+    ).errors.map((e) => e.message);
+  assert.match(
+    load({}, { default: deepValue })[0] ?? "",
+    /^tools\[0\] "t": inputSchema: holds JSON nested deeper than 160 levels at inputSchema\.properties\.x\.default\[0\]/,
+  );
+  assert.match(
+    load({}, { enum: [deepValue] })[0] ?? "",
+    /^tools\[0\] "t": inputSchema: holds JSON nested deeper than 160 levels at inputSchema\.properties\.x\.enum\[0\]\[0\]/,
+  );
   assert.match(load({ annotations: { x: deepValue } })[0] ?? "", /^tools\[0\] "t": annotations: nests deeper than 160 levels at annotations\.x\[0\]/);
   assert.match(load({ outputSchema: { type: "object", default: deepValue } })[0] ?? "", /^tools\[0\] "t": outputSchema: nests deeper than 160 levels/);
   // A schema at the limit loads.
@@ -216,6 +273,9 @@ test("a UTF-8 BOM in a tool file is stripped; an oversized file is refused by si
   await writeFile(path.join(tmp, "bom.json"), "\uFEFF" + JSON.stringify([{ name: "bom_tool", description: "B.", inputSchema: { type: "object" } }]));
   const r = await loadToolLibrary([{ kind: "mcp", path: "bom.json" }], tmp);
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.tools.map((t) => t.tool.name), ["bom_tool"]);
+  assert.deepEqual(
+    r.tools.map((t) => t.tool.name),
+    ["bom_tool"],
+  );
   assert.equal(TOOL_FILE_MAX_BYTES, 64 * 1024 * 1024);
 });

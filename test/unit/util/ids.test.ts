@@ -21,7 +21,10 @@ test("seeded random is reproducible and seeds differ by parts", () => {
   const r1 = new SeededRandom(seedFrom("x", 1));
   const r2 = new SeededRandom(seedFrom("x", 1));
   const seq1 = Array.from({ length: 5 }, () => r1.next());
-  assert.deepEqual(seq1, Array.from({ length: 5 }, () => r2.next()));
+  assert.deepEqual(
+    seq1,
+    Array.from({ length: 5 }, () => r2.next()),
+  );
   assert.ok(seq1.every((v) => v >= 0 && v < 1));
   assert.notEqual(seedFrom("x", 1), seedFrom("x", 2));
   assert.deepEqual(new SeededRandom(7).shuffle([1, 2, 3, 4, 5]).sort(), [1, 2, 3, 4, 5]);

@@ -31,7 +31,11 @@ test("a UTF-8 BOM is stripped once; the JSON inside is parsed", async () => {
   assert.deepEqual(readJsonFileSync(f, opts), { a: [1, "é"] });
   assert.deepEqual(await readJsonFile(f, opts), { a: [1, "é"] });
   // A second BOM is content, and not JSON.
-  await bothFail(file("bom2.json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf]), Buffer.from("{}")])), "invalid_json", /bom2\.json: invalid JSON at line 1 column 1: /);
+  await bothFail(
+    file("bom2.json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf]), Buffer.from("{}")])),
+    "invalid_json",
+    /bom2\.json: invalid JSON at line 1 column 1: /,
+  );
 });
 
 test("missing files, directories, oversized files and non-UTF-8 are one line each", async () => {
@@ -58,14 +62,25 @@ test("a syntax error names the file, line and column, without V8's quote of the 
 test("the scanner finds an error exactly when JSON.parse does, deep nesting included", () => {
   const valid = ['{"a":[1,2,{"b":null}],"c":"\\u00e9\\n","d":-1.5e+3}', "[]", "{}", " 0 ", '"x"', "[[[[[]]]]]", "[".repeat(100_000) + "]".repeat(100_000)];
   for (const t of valid) assert.equal(jsonSyntaxErrorOffset(t), undefined, t.slice(0, 40));
-  const invalid: [string, number][] = [["{,}", 1], ["[1,]", 3], ['{"a" 1}', 5], ["01", 1], ['"\\x"', 1], ["[1 2]", 3], ["tru", 0], ["", 0], ['{"a":1', 6], ["[".repeat(100_000), 100_000]];
+  const invalid: [string, number][] = [
+    ["{,}", 1],
+    ["[1,]", 3],
+    ['{"a" 1}', 5],
+    ["01", 1],
+    ['"\\x"', 1],
+    ["[1 2]", 3],
+    ["tru", 0],
+    ["", 0],
+    ['{"a":1', 6],
+    ["[".repeat(100_000), 100_000],
+  ];
   for (const [t, at] of invalid) {
     assert.throws(() => JSON.parse(t));
     assert.equal(jsonSyntaxErrorOffset(t), at, t.slice(0, 40));
   }
   // Random mutations of a valid text: the scanner and JSON.parse always agree on validity.
   let seed = 7;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
   const base = '{"tools":[{"name":"a","inputSchema":{"type":"object","properties":{"x":{"type":"string"}},"required":["x"]}}],"n":[1.5,-2,true,false,null]}';
   const alphabet = '{}[],:"\\ 0123456789.-eE+truefalsn\n';
   for (let k = 0; k < 3000; k++) {

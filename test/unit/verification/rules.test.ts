@@ -49,7 +49,9 @@ function sample(kind: SampleKind, calls: ToolCall[], extra: Partial<{ messages: 
   const messages: ChatMessage[] = extra.messages ?? [
     { role: "system", content: "You are a helpful assistant." },
     { role: "user", content: "Please help me." },
-    calls.length > 0 ? { role: "assistant", content: null, tool_calls: calls } : { role: "assistant", content: "I cannot help with that using the tools I have." },
+    calls.length > 0
+      ? { role: "assistant", content: null, tool_calls: calls }
+      : { role: "assistant", content: "I cannot help with that using the tools I have." },
   ];
   return { kind, messages, tools: extra.tools ?? tools };
 }
@@ -59,7 +61,10 @@ beforeEach(() => clearValidatorCache());
 test("valid standard, parallel and irrelevance samples pass", () => {
   for (const s of [
     sample("standard", [call("c1", "get_weather", { city: "Paris", days: 3 })]),
-    sample("parallel", [call("c1", "get_weather", { city: "Paris" }), call("c2", "book_hotel", { hotel_id: "h1", check_in: "2025-07-01", filters: { max_price: 120.5, tags: ["pool"] } })]),
+    sample("parallel", [
+      call("c1", "get_weather", { city: "Paris" }),
+      call("c2", "book_hotel", { hotel_id: "h1", check_in: "2025-07-01", filters: { max_price: 120.5, tags: ["pool"] } }),
+    ]),
     sample("irrelevance", []),
   ]) {
     assert.deepEqual(verifyRules(s), { verifier: "rules", ok: true, reasons: [] });
@@ -68,14 +73,16 @@ test("valid standard, parallel and irrelevance samples pass", () => {
 
 test("a full exchange with tool results and a final answer passes", () => {
   const c = call("c1", "get_weather", { city: "Oslo" });
-  const v = verifyRules(sample("standard", [c], {
-    messages: [
-      { role: "user", content: "Weather in Oslo?" },
-      { role: "assistant", content: null, tool_calls: [c] },
-      { role: "tool", tool_call_id: "c1", content: '{"temp": 3}' },
-      { role: "assistant", content: "It is 3 degrees in Oslo." },
-    ],
-  }));
+  const v = verifyRules(
+    sample("standard", [c], {
+      messages: [
+        { role: "user", content: "Weather in Oslo?" },
+        { role: "assistant", content: null, tool_calls: [c] },
+        { role: "tool", tool_call_id: "c1", content: '{"temp": 3}' },
+        { role: "assistant", content: "It is 3 degrees in Oslo." },
+      ],
+    }),
+  );
   assert.deepEqual(v.reasons, []);
 });
 
@@ -85,10 +92,19 @@ test("argument problems: type, missing required, unknown, nested path, enum, for
     [call("c", "book_hotel", { hotel_id: "h" }), 'call[0] book_hotel: missing required argument "check_in"'],
     [call("c", "get_weather", { city: "Paris", units: "c" }), 'call[0] get_weather: unknown argument "units"'],
     [call("c", "book_hotel", { hotel_id: "h", check_in: "2025-01-01", extra: 1 }), 'call[0] book_hotel: unknown argument "extra"'],
-    [call("c", "book_hotel", { hotel_id: "h", check_in: "2025-01-01", filters: { max_price: "cheap" } }), 'call[0] book_hotel: argument "filters.max_price": must be number'],
+    [
+      call("c", "book_hotel", { hotel_id: "h", check_in: "2025-01-01", filters: { max_price: "cheap" } }),
+      'call[0] book_hotel: argument "filters.max_price": must be number',
+    ],
     [call("c", "book_hotel", { hotel_id: "h", check_in: "2025-01-01", filters: {} }), 'call[0] book_hotel: missing required argument "filters.max_price"'],
-    [call("c", "book_hotel", { hotel_id: "h", check_in: "2025-01-01", filters: { max_price: 1, colour: "red" } }), 'call[0] book_hotel: unknown argument "filters.colour"'],
-    [call("c", "book_hotel", { hotel_id: "h", check_in: "2025-01-01", filters: { max_price: 1, tags: ["a", 2] } }), 'call[0] book_hotel: argument "filters.tags[1]": must be string'],
+    [
+      call("c", "book_hotel", { hotel_id: "h", check_in: "2025-01-01", filters: { max_price: 1, colour: "red" } }),
+      'call[0] book_hotel: unknown argument "filters.colour"',
+    ],
+    [
+      call("c", "book_hotel", { hotel_id: "h", check_in: "2025-01-01", filters: { max_price: 1, tags: ["a", 2] } }),
+      'call[0] book_hotel: argument "filters.tags[1]": must be string',
+    ],
     [call("c", "get_weather", { city: "Paris", unit: "kelvin" }), 'call[0] get_weather: argument "unit": must be one of "celsius", "fahrenheit"'],
     [call("c", "get_weather", { city: "Paris", days: 30 }), 'call[0] get_weather: argument "days": must be <= 14'],
     [call("c", "book_hotel", { hotel_id: "h", check_in: "tomorrow" }), 'call[0] book_hotel: argument "check_in": must match format "date"'],
@@ -105,7 +121,9 @@ test("call-level problems: unknown tool, bad JSON, non-object arguments, duplica
   const badJson = verifyRules(sample("standard", [call("c", "get_weather", '{"city": "Par')])).reasons;
   assert.equal(badJson.length, 1);
   assert.match(badJson[0] ?? "", /^call\[0\] get_weather: arguments are not valid JSON \(.+\)$/);
-  assert.deepEqual(verifyRules(sample("standard", [call("c", "get_weather", "[1]")])).reasons, ["call[0] get_weather: arguments must be a JSON object (found an array)"]);
+  assert.deepEqual(verifyRules(sample("standard", [call("c", "get_weather", "[1]")])).reasons, [
+    "call[0] get_weather: arguments must be a JSON object (found an array)",
+  ]);
   const dup = verifyRules(sample("parallel", [call("same", "get_weather", { city: "A" }), call("same", "get_weather", { city: "B" })]));
   assert.deepEqual(dup.reasons, ['call[1] get_weather: tool_call id "same" already used by call[0]']);
   const repeated = verifyRules(sample("parallel", [call("a", "get_weather", { city: "A", days: 1 }), call("b", "get_weather", { days: 1, city: "A" })]));
@@ -115,45 +133,102 @@ test("call-level problems: unknown tool, bad JSON, non-object arguments, duplica
 });
 
 test("call counts per kind", () => {
-  assert.deepEqual(verifyRules(sample("irrelevance", [call("c", "get_weather", { city: "A" })])).reasons, ["irrelevance sample must not call a tool (called get_weather)"]);
+  assert.deepEqual(verifyRules(sample("irrelevance", [call("c", "get_weather", { city: "A" })])).reasons, [
+    "irrelevance sample must not call a tool (called get_weather)",
+  ]);
   assert.deepEqual(verifyRules(sample("standard", [])).reasons, ["standard sample must contain exactly one call (found 0)"]);
-  assert.deepEqual(verifyRules(sample("standard", [call("a", "get_weather", { city: "A" }), call("b", "get_weather", { city: "B" })])).reasons, ["standard sample must contain exactly one call (found 2)"]);
-  assert.deepEqual(verifyRules(sample("parallel", [call("a", "get_weather", { city: "A" })])).reasons, ["parallel sample must contain at least two calls (found 1)"]);
+  assert.deepEqual(verifyRules(sample("standard", [call("a", "get_weather", { city: "A" }), call("b", "get_weather", { city: "B" })])).reasons, [
+    "standard sample must contain exactly one call (found 2)",
+  ]);
+  assert.deepEqual(verifyRules(sample("parallel", [call("a", "get_weather", { city: "A" })])).reasons, [
+    "parallel sample must contain at least two calls (found 1)",
+  ]);
 });
 
 test("structural problems", () => {
   const c = call("c1", "get_weather", { city: "A" });
   const reasons = (messages: ChatMessage[], kind: SampleKind = "standard") => verifyRules(sample(kind, [c], { messages })).reasons;
-  assert.deepEqual(reasons([{ role: "user", content: "hi" }, { role: "assistant", content: null, tool_calls: [c] }, { role: "tool", tool_call_id: "c1", content: "{}" }]), [
-    "last message must be an assistant message (found tool)",
-  ]);
-  assert.deepEqual(reasons([{ role: "user", content: "  " }, { role: "assistant", content: null, tool_calls: [c] }]), ["messages[0]: user message is empty"]);
-  assert.deepEqual(reasons([{ role: "user", content: "hi" }, { role: "system", content: "late" }, { role: "user", content: "hi" }, { role: "assistant", content: null, tool_calls: [c] }]), [
-    "messages[1]: a system message may only come first",
-  ]);
-  assert.deepEqual(reasons([{ role: "system", content: "s" }, { role: "assistant", content: null, tool_calls: [c] }]), [
-    "messages[1]: assistant message before any user message",
-    "messages: no user message",
-  ]);
-  assert.deepEqual(reasons([{ role: "user", content: "hi" }, { role: "assistant", content: "" }], "irrelevance"), ["messages[1]: assistant message has neither content nor tool calls"]);
-  assert.deepEqual(reasons([{ role: "user", content: "hi" }, { role: "assistant", content: null, tool_calls: [c] }, { role: "tool", tool_call_id: "zz", content: "{}" }, { role: "assistant", content: "done" }]), [
-    'messages[2]: tool_call_id "zz" does not answer a pending call of the previous assistant message',
-    'messages[1]: tool call "c1" never answered by a tool message',
-  ]);
+  assert.deepEqual(
+    reasons([
+      { role: "user", content: "hi" },
+      { role: "assistant", content: null, tool_calls: [c] },
+      { role: "tool", tool_call_id: "c1", content: "{}" },
+    ]),
+    ["last message must be an assistant message (found tool)"],
+  );
+  assert.deepEqual(
+    reasons([
+      { role: "user", content: "  " },
+      { role: "assistant", content: null, tool_calls: [c] },
+    ]),
+    ["messages[0]: user message is empty"],
+  );
+  assert.deepEqual(
+    reasons([
+      { role: "user", content: "hi" },
+      { role: "system", content: "late" },
+      { role: "user", content: "hi" },
+      { role: "assistant", content: null, tool_calls: [c] },
+    ]),
+    ["messages[1]: a system message may only come first"],
+  );
+  assert.deepEqual(
+    reasons([
+      { role: "system", content: "s" },
+      { role: "assistant", content: null, tool_calls: [c] },
+    ]),
+    ["messages[1]: assistant message before any user message", "messages: no user message"],
+  );
+  assert.deepEqual(
+    reasons(
+      [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "" },
+      ],
+      "irrelevance",
+    ),
+    ["messages[1]: assistant message has neither content nor tool calls"],
+  );
+  assert.deepEqual(
+    reasons([
+      { role: "user", content: "hi" },
+      { role: "assistant", content: null, tool_calls: [c] },
+      { role: "tool", tool_call_id: "zz", content: "{}" },
+      { role: "assistant", content: "done" },
+    ]),
+    [
+      'messages[2]: tool_call_id "zz" does not answer a pending call of the previous assistant message',
+      'messages[1]: tool call "c1" never answered by a tool message',
+    ],
+  );
   assert.deepEqual(verifyRules({ kind: "standard", messages: [], tools }).reasons, [
     "messages: must contain at least one message",
     "standard sample must contain exactly one call (found 0)",
   ]);
   assert.deepEqual(
-    verifyRules({ kind: "standard", messages: [{ role: "user", content: "x" }, { role: "robot", content: "y" } as unknown as ChatMessage, { role: "assistant", content: null, tool_calls: [c] }], tools }).reasons,
+    verifyRules({
+      kind: "standard",
+      messages: [
+        { role: "user", content: "x" },
+        { role: "robot", content: "y" } as unknown as ChatMessage,
+        { role: "assistant", content: null, tool_calls: [c] },
+      ],
+      tools,
+    }).reasons,
     ['messages[1]: unknown role "robot"'],
   );
 });
 
 test("every reason is collected, not just the first", () => {
-  const v = verifyRules(sample("parallel", [call("x", "get_weather", { days: "3", unit: "kelvin", extra: true })], {
-    messages: [{ role: "user", content: "" }, { role: "assistant", content: null, tool_calls: [call("x", "get_weather", { days: "3", unit: "kelvin", extra: true })] }, { role: "tool", tool_call_id: "x", content: "{}" }],
-  }));
+  const v = verifyRules(
+    sample("parallel", [call("x", "get_weather", { days: "3", unit: "kelvin", extra: true })], {
+      messages: [
+        { role: "user", content: "" },
+        { role: "assistant", content: null, tool_calls: [call("x", "get_weather", { days: "3", unit: "kelvin", extra: true })] },
+        { role: "tool", tool_call_id: "x", content: "{}" },
+      ],
+    }),
+  );
   assert.equal(v.ok, false);
   assert.deepEqual(v.reasons, [
     "messages[0]: user message is empty",
@@ -181,10 +256,14 @@ test("a call to every example tool with its required arguments passes", () => {
   const valueFor = (schema: Record<string, unknown>): unknown => {
     if (schema.enum) return (schema.enum as unknown[])[0];
     switch (schema.type) {
-      case "integer": return (schema.minimum as number | undefined) ?? 1;
-      case "number": return 10;
-      case "boolean": return true;
-      case "array": return [valueFor(schema.items as Record<string, unknown>)];
+      case "integer":
+        return (schema.minimum as number | undefined) ?? 1;
+      case "number":
+        return 10;
+      case "boolean":
+        return true;
+      case "array":
+        return [valueFor(schema.items as Record<string, unknown>)];
       case "object": {
         const props = schema.properties as Record<string, Record<string, unknown>>;
         return Object.fromEntries(((schema.required as string[] | undefined) ?? []).map((r) => [r, valueFor(props[r] ?? {})]));
@@ -217,7 +296,9 @@ test("arguments nested past the limit are one reason naming the path, never a Ra
 });
 
 test("an offered tool nested past the limit is a reason, and the other tools are still checked", () => {
-  const deepSchema = JSON.parse('{"type":"object","properties":{"a":' + '{"type":"object","properties":{"a":'.repeat(3000) + "{}" + "}}".repeat(3000) + "}}") as McpTool["inputSchema"];
+  const deepSchema = JSON.parse(
+    '{"type":"object","properties":{"a":' + '{"type":"object","properties":{"a":'.repeat(3000) + "{}" + "}}".repeat(3000) + "}}",
+  ) as McpTool["inputSchema"];
   const deepTool: McpTool = { name: "deep_tool", description: "Deep.", inputSchema: deepSchema };
   const v = verifyRules(sample("standard", [call("c1", "get_weather", { city: "Paris" })], { tools: [weather, deepTool] }));
   assert.equal(v.reasons.length, 1);

@@ -18,10 +18,13 @@ export const dedupeExactHandler: StageHandler<DedupeStage, { keyed: number }> = 
   // Planned by the framework: the selection in spec.ts, batches fixed at planning.
   async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
     let keyed = 0;
-    for (let afterId: string | undefined; ; ) {
+    for (let afterId: string | undefined; ;) {
       ctx.signal.throwIfAborted();
       const page = await ctx.batchSamples(batchIndex, { afterId, limit: PAGE });
-      await setExactKeys(ctx.deps.db, page.map((s) => ({ id: s.id, exactKey: exactDuplicateKey(s) })));
+      await setExactKeys(
+        ctx.deps.db,
+        page.map((s) => ({ id: s.id, exactKey: exactDuplicateKey(s) })),
+      );
       keyed += page.length;
       progress.report({ keyed });
       if (page.length < PAGE) break;

@@ -8,7 +8,11 @@ export const dedupeExactSpec = defineStage({
   latency: "default",
   batchTimeoutMinutes: 15,
   roles: [],
-  reads: { kind: "samples", selection: () => ({ scope: "iteration", statuses: ["pending", "verified", "rejected"] }), describe: "the iteration's samples not yet marked duplicate, fixed into batches at planning" },
+  reads: {
+    kind: "samples",
+    selection: () => ({ scope: "iteration", statuses: ["pending", "verified", "rejected"] }),
+    describe: "the iteration's samples not yet marked duplicate, fixed into batches at planning",
+  },
   writes: "each sample's exact key (normalised user turns + answer); status duplicate on all but the first sample (by id) of each key",
   schema: z.strictObject({ name: z.literal("dedupe.exact"), batchSize: batchSize(1000, 10_000) }),
 });

@@ -96,7 +96,8 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
 
   async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
     const categories = batchCategories(ctx.stage, batchIndex);
-    if (categories.length === 0) throw new StageInputError(`batch ${batchIndex} is outside the plan (${ctx.stage.categories.length} categories, batchSize ${ctx.stage.batchSize})`);
+    if (categories.length === 0)
+      throw new StageInputError(`batch ${batchIndex} is outside the plan (${ctx.stage.categories.length} categories, batchSize ${ctx.stage.batchSize})`);
     const { python, info, target } = await prepare(ctx);
     const iterDir = bfclIterationDir(ctx);
     const state: BfclProgress = { finished: [], done: 0, total: 0 };
@@ -108,11 +109,24 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
     for (const category of categories) {
       const row = stored.find((r) => r.category === category);
       if (resumed.has(category) && row) {
-        Object.assign(totals, { items: totals.items + row.total, correct: totals.correct + row.correct, reused: totals.reused + row.total, categories: totals.categories + 1 });
+        Object.assign(totals, {
+          items: totals.items + row.total,
+          correct: totals.correct + row.correct,
+          reused: totals.reused + row.total,
+          categories: totals.categories + 1,
+        });
         state.finished.push(category);
         continue;
       }
-      const r = await runCategory(ctx, { category, python, info, target, iterDir, state, report: () => progress.report({ ...state, finished: [...state.finished] }) });
+      const r = await runCategory(ctx, {
+        category,
+        python,
+        info,
+        target,
+        iterDir,
+        state,
+        report: () => progress.report({ ...state, finished: [...state.finished] }),
+      });
       totals.items += r.total;
       totals.correct += r.correct;
       totals.generated += r.generated;
@@ -214,9 +228,17 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
   const reused = ids.filter((id) => before.ids.has(id)).length;
   Object.assign(state, { category, done: reused, total: ids.length });
   run.report();
-  if (before.dropped > 0) ctx.deps.log(`[bfcl] ${category}: dropped ${before.dropped} unusable result lines (cut short, duplicate or failed request); they will be generated again`);
+  if (before.dropped > 0)
+    ctx.deps.log(`[bfcl] ${category}: dropped ${before.dropped} unusable result lines (cut short, duplicate or failed request); they will be generated again`);
 
-  const cmd: BfclCommand = { python: run.python, projectRoot: root, model: run.target.model, baseUrl: run.target.baseUrl, apiKey: run.target.apiKey, signal: ctx.signal };
+  const cmd: BfclCommand = {
+    python: run.python,
+    projectRoot: root,
+    model: run.target.model,
+    baseUrl: run.target.baseUrl,
+    apiKey: run.target.apiKey,
+    signal: ctx.signal,
+  };
   const threads = stage.threads ?? run.target.maxConcurrency;
   const timer = setInterval(() => {
     state.done = Math.min(ids.length, countResultLines(resultFile));
@@ -225,11 +247,15 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
   try {
     await runBfcl(cmd, [
       "generate",
-      "--model", BFCL_REGISTRY_NAME,
+      "--model",
+      BFCL_REGISTRY_NAME,
       ...(stage.limitPerCategory ? ["--run-ids"] : ["--test-category", pkgCategory]),
-      "--result-dir", resultDir,
-      "--num-threads", String(threads),
-      "--temperature", String(stage.temperature),
+      "--result-dir",
+      resultDir,
+      "--num-threads",
+      String(threads),
+      "--temperature",
+      String(stage.temperature),
     ]);
   } finally {
     clearInterval(timer);
@@ -244,16 +270,23 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
     );
   }
   const missing = ids.filter((id) => !after.ids.has(id));
-  if (missing.length > 0) throw new BfclEvalError(`${category}: bfcl-eval finished without results for ${missing.length} ids (e.g. ${missing.slice(0, 3).join(", ")}); see ${path.join(root, "bfcl.log")}`);
+  if (missing.length > 0)
+    throw new BfclEvalError(
+      `${category}: bfcl-eval finished without results for ${missing.length} ids (e.g. ${missing.slice(0, 3).join(", ")}); see ${path.join(root, "bfcl.log")}`,
+    );
   state.done = ids.length;
   run.report();
 
   await runBfcl(cmd, [
     "evaluate",
-    "--model", BFCL_REGISTRY_NAME,
-    "--test-category", pkgCategory,
-    "--result-dir", resultDir,
-    "--score-dir", scoreDir,
+    "--model",
+    BFCL_REGISTRY_NAME,
+    "--test-category",
+    pkgCategory,
+    "--result-dir",
+    resultDir,
+    "--score-dir",
+    scoreDir,
     ...(stage.limitPerCategory ? ["--partial-eval"] : []),
   ]);
   const scoreFile = scoreFilePath(scoreDir, info, pkgCategory);
@@ -304,10 +337,14 @@ async function packageOverall(
   const pkgCategories = (ctx.stage.categories as BfclCategory[]).map((c) => packageCategoryName(c, p.info.layout));
   await runBfcl({ python: p.python, projectRoot: root, model: p.target.model, baseUrl: p.target.baseUrl, apiKey: p.target.apiKey, signal: ctx.signal }, [
     "evaluate",
-    "--model", BFCL_REGISTRY_NAME,
-    "--test-category", pkgCategories.join(","),
-    "--result-dir", resultDir,
-    "--score-dir", scoreDir,
+    "--model",
+    BFCL_REGISTRY_NAME,
+    "--test-category",
+    pkgCategories.join(","),
+    "--result-dir",
+    resultDir,
+    "--score-dir",
+    scoreDir,
   ]);
   const csvFile = path.join(scoreDir, "data_overall.csv");
   let text: string;

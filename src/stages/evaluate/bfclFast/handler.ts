@@ -95,7 +95,8 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     const { stage, campaignId, iteration, config } = ctx;
     const { db } = ctx.deps;
     const categories = batchCategories(stage, batchIndex);
-    if (categories.length === 0) throw new StageInputError(`batch ${batchIndex} is outside the plan (${stage.categories.length} categories, batchSize ${stage.batchSize})`);
+    if (categories.length === 0)
+      throw new StageInputError(`batch ${batchIndex} is outside the plan (${stage.categories.length} categories, batchSize ${stage.batchSize})`);
     const { maxConcurrency } = requirePolicy(config);
 
     const sizes = new Map<string, number>();
@@ -155,7 +156,12 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
             correct: score.correct,
             total: score.total,
             accuracy: score.accuracy,
-            details: { mode: result.mode, limitPerCategory: stage.limitPerCategory ?? null, failedRequests, note: "fast probe (toolloop matcher), not bfcl-eval" },
+            details: {
+              mode: result.mode,
+              limitPerCategory: stage.limitPerCategory ?? null,
+              failedRequests,
+              note: "fast probe (toolloop matcher), not bfcl-eval",
+            },
           },
         ]);
         totals.items += score.total;
@@ -181,7 +187,9 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     for (const category of stage.categories) {
       const row = stored.get(category);
       if (!reusable(row, stage)) {
-        throw new StageInputError(`evaluate.probe: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`);
+        throw new StageInputError(
+          `evaluate.probe: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`,
+        );
       }
       categories[category] = { accuracy: row.accuracy, correct: row.correct, total: row.total };
       correct += row.correct;

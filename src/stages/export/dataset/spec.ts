@@ -10,7 +10,12 @@ export const exportDatasetSpec = defineStage({
   latency: "default",
   batchTimeoutMinutes: 30,
   roles: [],
-  reads: { kind: "samples", selection: (c) => ({ scope: "iteration", statuses: c.include }), oneBatch: true, describe: "the iteration's samples in the `include` statuses, fixed at planning" },
+  reads: {
+    kind: "samples",
+    selection: (c) => ({ scope: "iteration", statuses: c.include }),
+    oneBatch: true,
+    describe: "the iteration's samples in the `include` statuses, fixed at planning",
+  },
   writes: "dataset.jsonl (OpenAI chat format with tools) and dataset.manifest.json per iteration",
   schema: z.strictObject({
     name: z.literal("export.dataset"),

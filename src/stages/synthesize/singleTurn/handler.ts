@@ -103,13 +103,23 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
       for (const c of chunk) {
         const key = slotKey(campaignId, iteration, c.slot);
         if ("outcome" in c) outcomes.push({ slotKey: key, campaignId, iteration, stage: stage.name, slot: c.slot, outcome: "failed", detail: c.detail });
-        else if (!written.has(c.row.id as string)) outcomes.push({ slotKey: key, campaignId, iteration, stage: stage.name, slot: c.slot, outcome: "duplicate", detail: c.row.id as string });
+        else if (!written.has(c.row.id as string))
+          outcomes.push({ slotKey: key, campaignId, iteration, stage: stage.name, slot: c.slot, outcome: "duplicate", detail: c.row.id as string });
       }
       // A row not written is either a duplicate of stored content or a slot another attempt settled
       // meanwhile (a zombie attempt after a heartbeat timeout): the slot key tells which.
-      const settledElsewhere = await settledSlots(db, outcomes.filter((o) => o.outcome === "duplicate").map((o) => o.slotKey));
-      await insertSlotOutcomes(db, outcomes.filter((o) => !settledElsewhere.has(o.slotKey)));
-      const now = await settledSlots(db, chunk.map((c) => slotKey(campaignId, iteration, c.slot)));
+      const settledElsewhere = await settledSlots(
+        db,
+        outcomes.filter((o) => o.outcome === "duplicate").map((o) => o.slotKey),
+      );
+      await insertSlotOutcomes(
+        db,
+        outcomes.filter((o) => !settledElsewhere.has(o.slotKey)),
+      );
+      const now = await settledSlots(
+        db,
+        chunk.map((c) => slotKey(campaignId, iteration, c.slot)),
+      );
       for (const outcome of now.values()) countOutcome(state, outcome);
       progress.report({ ...state });
     };

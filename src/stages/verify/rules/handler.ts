@@ -13,7 +13,7 @@ export const verifyRulesHandler: StageHandler<VerifyStage, { verified: number }>
   // Planned by the framework: the iteration's samples, their batches fixed at planning (spec.ts).
   async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
     const rows: SampleRow[] = [];
-    for (let afterId: string | undefined; ; ) {
+    for (let afterId: string | undefined; ;) {
       const page = await ctx.batchSamples(batchIndex, { afterId, limit: 1000 });
       rows.push(...page);
       if (page.length < 1000) break;
