@@ -4,23 +4,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BfclAnswer, FunctionDoc } from "../matching/types.js";
 import { parsePyJson } from "../matching/pyJson.js";
+import { BFCL_FAST_CATEGORIES } from "./categoryNames.js";
 
-/** The 13 single-turn (non-multi-turn) BFCL v3 categories. */
-export const BFCL_SINGLE_TURN_CATEGORIES: readonly string[] = [
-  "simple",
-  "multiple",
-  "parallel",
-  "parallel_multiple",
-  "java",
-  "javascript",
-  "irrelevance",
-  "live_simple",
-  "live_multiple",
-  "live_parallel",
-  "live_parallel_multiple",
-  "live_irrelevance",
-  "live_relevance",
-];
+/** The 13 single-turn (non-multi-turn) BFCL v3 categories (one list: src/bfcl/categoryNames.ts). */
+export const BFCL_SINGLE_TURN_CATEGORIES: readonly string[] = BFCL_FAST_CATEGORIES;
 
 /** Categories scored by "is there a call at all" (no possible-answer file). */
 export function isRelevanceCategory(category: string): boolean {
