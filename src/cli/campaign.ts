@@ -84,7 +84,10 @@ async function checkConfigChange(campaignId: string, frozen: FrozenCampaignConfi
  * first stage later. Invalid tools in an otherwise good file are warnings: the loader skips them.
  */
 export async function checkToolSources(config: CampaignConfig, configFile: string): Promise<{ result: ToolLoadResult; warnings: string[] }> {
-  const result = await loadToolLibrary(config.tools.sources, path.dirname(path.resolve(configFile)));
+  const dir = path.dirname(path.resolve(configFile));
+  // Frozen paths are absolute; messages name each file as the config wrote it (relative to its folder).
+  const asWritten = config.tools.sources.map((src) => ("path" in src ? { ...src, path: path.relative(dir, src.path) || "." } : src));
+  const result = await loadToolLibrary(asWritten, dir);
   const sourceErrors = result.errors.filter((e) => e.index === -1);
   const toolErrors = result.errors.filter((e) => e.index !== -1).map((e) => `${e.source}: ${e.message}`);
   if (sourceErrors.length > 0 || result.tools.length === 0) {
