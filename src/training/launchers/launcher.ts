@@ -1,0 +1,65 @@
+/**
+ * One interface for every place a training, merge or serving job can run: a local process, a Slurm
+ * cluster, a Ray cluster (Jobs API). Jobs run for hours to days and outlive workers, so a job is
+ * identified by a deterministic name (campaign, iteration, step, attempt): `submit` first looks the
+ * name up and never starts a second job under it, and a restarted worker finds the job by its name.
+ */
+export type LauncherKind = "local" | "slurm" | "ray";
+
+/** Where a job is in its life. `lost`: the scheduler no longer knows it (purged, node gone). */
+export type JobState = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "lost";
+
+export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled", "lost"]);
+
+/** A job name: lowercase letters, digits and '-', at most 63 characters (valid for Slurm, Ray and paths). */
+export const JOB_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export interface JobResources {
+  nodes: number;
+  gpusPerNode: number;
+  cpusPerTask?: number;
+  memoryGb?: number;
+  timeLimitMinutes?: number;
+}
+
+export interface JobRequest {
+  /** Deterministic and unique per (campaign, iteration, step, attempt); see JOB_NAME. */
+  name: string;
+  /** argv; argv[0] is the program. */
+  command: string[];
+  /** Extra environment for the job (never secrets' values in logs). */
+  env: Record<string, string>;
+  /** The job's working folder (created by the caller); launchers keep their own records under it. */
+  workDir: string;
+  resources: JobResources;
+}
+
+/** What is stored to find a job again: the launcher, the name and the scheduler's own id. */
+export interface JobRef {
+  launcher: LauncherKind;
+  name: string;
+  /** Slurm job id, Ray submission id, or the local process's id. */
+  externalId: string;
+}
+
+export interface JobStatus {
+  state: JobState;
+  exitCode?: number;
+  /** The scheduler's reason or state text, for status lines and errors. */
+  message?: string;
+  /** Hosts the job runs on (the first is where a served model listens), when the scheduler says. */
+  nodes?: string[];
+}
+
+export interface JobLauncher {
+  readonly kind: LauncherKind;
+  /** A job submitted earlier under this name, in any state, or undefined. */
+  find(name: string): Promise<JobRef | undefined>;
+  /** Submits unless a job with this name exists; then returns that one (`submitted: false`). */
+  submit(request: JobRequest): Promise<{ ref: JobRef; submitted: boolean }>;
+  status(ref: JobRef): Promise<JobStatus>;
+  /** The end of the job's output (stdout and stderr), at most `tailBytes`. */
+  logs(ref: JobRef, options?: { tailBytes?: number }): Promise<string>;
+  /** Stops the job; a job already ended is left as it is. */
+  cancel(ref: JobRef): Promise<void>;
+}
