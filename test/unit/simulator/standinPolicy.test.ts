@@ -61,7 +61,7 @@ async function callsOf(url: string, body: unknown): Promise<string> {
   return JSON.stringify(j.choices[0]!.message.tool_calls.map((c) => [c.function.name, JSON.parse(c.function.arguments)]));
 }
 
-const N = 300;
+const N = 200;
 
 test("a profile that trained get_weather: mistakes on it fall visibly, get_stock_price keeps the base rate", async () => {
   const clean = await startSimulator({ seed: 7, quiet: true, mistakeRate: 0 });
@@ -75,12 +75,15 @@ test("a profile that trained get_weather: mistakes on it fall visibly, get_stock
   try {
     const mistakes = { base: { weather: 0, stock: 0 }, trained: { weather: 0, stock: 0 } };
     for (const tool of ["weather", "stock"] as const) {
-      for (let i = 0; i < N; i++) {
-        const body = request(tool, i);
-        const [right, b, t] = await Promise.all([callsOf(clean.url, body), callsOf(base.url, body), callsOf(trained.url, body)]);
-        assert.ok(right.includes(tool === "weather" ? "get_weather" : "get_stock_price"), `the clean answer calls the tool: ${right}`);
-        if (b !== right) mistakes.base[tool]++;
-        if (t !== right) mistakes.trained[tool]++;
+      // In chunks, so a few hundred requests per server take a moment, not seconds.
+      for (let start = 0; start < N; start += 25) {
+        const chunk = Array.from({ length: Math.min(25, N - start) }, (_, k) => request(tool, start + k));
+        const answers = await Promise.all(chunk.map((body) => Promise.all([callsOf(clean.url, body), callsOf(base.url, body), callsOf(trained.url, body)])));
+        for (const [right, b, t] of answers) {
+          assert.ok(right.includes(tool === "weather" ? "get_weather" : "get_stock_price"), `the clean answer calls the tool: ${right}`);
+          if (b !== right) mistakes.base[tool]++;
+          if (t !== right) mistakes.trained[tool]++;
+        }
       }
     }
     const rate = (n: number) => n / N;
@@ -166,7 +169,7 @@ test("CLI: --host, --checkpoint-profile (listed model, marked answers, logs) and
     assert.equal(((await res.json()) as { system_fingerprint: string }).system_fingerprint, STANDIN_SYSTEM_FINGERPRINT);
     // Requests keep it alive; then it stops by itself and says why.
     const started = Date.now();
-    const code = await Promise.race([p.exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 15_000))]);
+    const code = await Promise.race([p.exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 15_000).unref())]);
     assert.equal(code, 0, p.output());
     assert.ok(Date.now() - started >= 1000, "not before the idle limit");
     assert.match(p.output(), /idle exit: no requests for \d+\.\d+ minutes \(--idle-exit-minutes 0\.02\); stopping \(2 requests received\)/);
