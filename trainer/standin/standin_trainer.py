@@ -33,6 +33,9 @@ from standin_overrides import OverrideError, Overrides, parse_overrides  # noqa:
 from standin_policy import IRRELEVANCE_KEY, MIN_SCALE, SimulatedPolicy, seeded_rng  # noqa: E402
 from standin_reward import RewardFunction  # noqa: E402
 
+# Simulated transfer to tools never trained on: their mistake rate falls by up to this share of the mean reward.
+TRANSFER = 0.5
+
 TAG = "[toolloop stand-in trainer]"
 FAIL_ONCE_MARKER = ".standin_failed_once"
 VAL_ROWS = 256
@@ -250,7 +253,10 @@ class Trainer:
             "steps": step,
             "trainedTools": dict(sorted(trained.items())),
             "mistakeRateScale": dict(sorted(scales.items())),
-            "defaultMistakeRateScale": float(prior.get("defaultMistakeRateScale", 1.0)),
+            # Simulated transfer: tools never seen in training improve too, less than trained ones.
+            "defaultMistakeRateScale": round(
+                max(MIN_SCALE, float(prior.get("defaultMistakeRateScale", 1.0)) * (1 - TRANSFER * min(1.0, max(0.0, self.last_mean_reward)))), 4
+            ),
             "meanReward": round(self.last_mean_reward, 4),
             "baseModel": self.model_path,
         }
