@@ -1,5 +1,8 @@
 /**
- * Ray launcher: jobs on a Ray cluster through the dashboard's Jobs REST API (`/api/jobs/`), with fetch.
+ * Ray launcher: jobs on a Ray cluster through the dashboard's Jobs REST API (`/api/jobs/`).
+ *
+ * Requests go through node:http, not fetch: the dashboard refuses POSTs it takes for a browser's, and
+ * fetch always sends `Sec-Fetch-Mode`, which Ray counts as one (HTTP 405 "not allowed for browser traffic").
  *
  * The job name is the Ray submission id, so a job is found again by its name alone: `submit` looks the
  * name up first, and a POST that races an earlier one is answered by Ray with "already exists", which
@@ -11,6 +14,8 @@
  * and GPUs reserved for the entrypoint process would be withheld from its own workers. The requested
  * resources travel in the job's metadata for operators. Ray Jobs has no time limit of its own.
  */
+import http from "node:http";
+import https from "node:https";
 import type { JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
 import { JOB_NAME } from "./launcher.js";
 
@@ -206,21 +211,16 @@ export class RayJobsLauncher implements JobLauncher {
     let lastError = "";
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       if (attempt > 1) await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 2)));
+      const signal = AbortSignal.timeout(this.timeoutMs);
       try {
-        const res = await fetch(url, {
-          method,
-          headers: { ...this.config.headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-        const text = await res.text();
+        const res = await httpRequest(url, { method, headers: this.config.headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
         if ([502, 503, 504].includes(res.status) && attempt < this.attempts) {
           lastError = `HTTP ${res.status}`;
           continue;
         }
-        return { status: res.status, text };
+        return res;
       } catch (err) {
-        lastError = describeFetchError(err, this.timeoutMs);
+        lastError = signal.aborted ? `no answer within ${this.timeoutMs} ms` : describeConnectionError(err);
         if (attempt < this.attempts) this.opts.log(`[ray] ${method} ${url}: ${lastError}; trying again (${attempt}/${this.attempts})`);
       }
     }
@@ -228,11 +228,41 @@ export class RayJobsLauncher implements JobLauncher {
   }
 }
 
-function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof DOMException && (err.name === "TimeoutError" || err.name === "AbortError")) return `no answer within ${timeoutMs} ms`;
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ""}`;
-  return err instanceof Error ? err.message : String(err);
+function describeConnectionError(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  return code && !message.includes(code) ? `${code} (${message})` : message;
+}
+
+/** Bodies above this are refused (a job's whole log comes in one answer; Ray has no ranged read). */
+const MAX_BODY_BYTES = 256 * 1024 * 1024;
+
+/** One HTTP exchange with node:http(s): the status and the body as text. */
+function httpRequest(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const client = url.startsWith("https:") ? https : http;
+    const headers: Record<string, string> = { accept: "application/json", ...init.headers };
+    if (init.body !== undefined) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(init.body));
+    }
+    const req = client.request(url, { method: init.method, headers, signal: init.signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) req.destroy(new Error(`the answer is larger than ${MAX_BODY_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }
 
 /** Ray's error bodies are Python tracebacks; their last line says what went wrong. */
