@@ -311,3 +311,19 @@ export const bfclScores = pgTable(
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.evaluator, t.category] })],
 );
+
+/**
+ * The verl dataset (export.verl) of each iteration: its folder and manifest (counts, file hashes,
+ * split, provenance). Training reads the newest at or before its iteration.
+ */
+export const trainingDatasets = pgTable(
+  "training_datasets",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    dir: text("dir").notNull(),
+    manifest: jsonb("manifest").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("training_datasets_campaign_iteration_uq").on(t.campaignId, t.iteration)],
+);

@@ -7,6 +7,7 @@ import { dedupeExactHandler } from "./dedupe/exact/handler.js";
 import { evaluateBfclHandler } from "./evaluate/bfcl/handler.js";
 import { evaluateBfclFastHandler } from "./evaluate/bfclFast/handler.js";
 import { exportDatasetHandler } from "./export/dataset/handler.js";
+import { exportVerlHandler } from "./export/verl/handler.js";
 import type { StageConfigOf, StageName } from "./specs.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
@@ -18,6 +19,7 @@ export const STAGE_HANDLERS = {
   "export.dataset": exportDatasetHandler,
   "evaluate.bfcl": evaluateBfclHandler,
   "evaluate.bfclFast": evaluateBfclFastHandler,
+  "export.verl": exportVerlHandler,
   // Handlers differ in their progress-detail type; the map only fixes the config type per name.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 } satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> };

@@ -8,10 +8,19 @@ import { dedupeExactSpec } from "./dedupe/exact/spec.js";
 import { evaluateBfclSpec } from "./evaluate/bfcl/spec.js";
 import { evaluateBfclFastSpec } from "./evaluate/bfclFast/spec.js";
 import { exportDatasetSpec } from "./export/dataset/spec.js";
+import { exportVerlSpec } from "./export/verl/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
 
-export const STAGE_SPECS = [synthesizeSingleTurnSpec, verifyRulesSpec, dedupeExactSpec, exportDatasetSpec, evaluateBfclSpec, evaluateBfclFastSpec] as const;
+export const STAGE_SPECS = [
+  synthesizeSingleTurnSpec,
+  verifyRulesSpec,
+  dedupeExactSpec,
+  exportDatasetSpec,
+  evaluateBfclSpec,
+  evaluateBfclFastSpec,
+  exportVerlSpec,
+] as const;
 
 export type BuiltInStageSpec = (typeof STAGE_SPECS)[number];
 export type StageName = BuiltInStageSpec["name"];

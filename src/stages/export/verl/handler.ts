@@ -1,0 +1,55 @@
+/** verl dataset export: the iteration's samples as verl parquet (train/val), an optional SFT set and a manifest. */
+import path from "node:path";
+import { configForIteration } from "../../../db/repos/campaignConfigs.js";
+import { recordTrainingDataset } from "../../../db/repos/trainingDatasets.js";
+import type { StageHandler } from "../../../framework/stage.js";
+import { writeVerlDataset } from "../../../training/verl/dataset.js";
+import type { VerlSourceSample } from "../../../training/verl/rows.js";
+import type { StageConfigOf } from "../../specs.js";
+
+type ExportVerlStage = StageConfigOf<"export.verl">;
+
+export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number }> = {
+  name: "export.verl",
+
+  // Planned by the framework: one batch holding the selected samples (spec.ts).
+  async runBatch(ctx, _batchIndex, progress) {
+    const { db } = ctx.deps;
+    const dir = path.join(ctx.outputDir(), "verl");
+    async function* samples(): AsyncIterable<VerlSourceSample> {
+      let afterId: string | undefined;
+      for (;;) {
+        if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+        const page = await ctx.batchSamples(0, { afterId, limit: ctx.stage.batchSize });
+        if (page.length === 0) return;
+        for (const r of page) yield { id: r.id, messages: r.messages, tools: r.tools };
+        afterId = page[page.length - 1]?.id;
+      }
+    }
+    const config = await configForIteration(db, ctx.campaignId, ctx.iteration);
+    const models = Object.fromEntries(Object.entries(ctx.config.roles).map(([role, r]) => [role, r.model]));
+    const manifest = await writeVerlDataset({
+      samples: samples(),
+      dir,
+      valFraction: ctx.stage.valFraction,
+      seed: ctx.stage.seed ?? ctx.config.seed,
+      sft: ctx.stage.sft,
+      provenance: { campaignId: ctx.campaignId, iteration: ctx.iteration, ...(config ? { configHash: config.sha256 } : {}), models },
+      signal: ctx.signal,
+      onProgress: (n) => progress.report({ samples: n }),
+    });
+    await recordTrainingDataset(db, { campaignId: ctx.campaignId, iteration: ctx.iteration, dir, manifest });
+    if (manifest.skipped.count > 0) {
+      const first = manifest.skipped.examples[0];
+      ctx.deps.log(
+        `[export.verl] ${ctx.campaignId} iteration ${ctx.iteration}: skipped ${manifest.skipped.count} sample(s) that cannot be verl rows (first: ${first?.sampleId}: ${first?.reason})`,
+      );
+    }
+    return { items: 1, train: manifest.counts.train, val: manifest.counts.val, sft: manifest.counts.sft, skipped: manifest.skipped.count };
+  },
+
+  async finalize(_ctx, batches) {
+    const b = batches[0];
+    return { train: b?.train ?? 0, val: b?.val ?? 0, sft: b?.sft ?? 0, skipped: b?.skipped ?? 0 };
+  },
+};

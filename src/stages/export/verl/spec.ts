@@ -1,0 +1,41 @@
+import { z } from "zod";
+import { atMost, nonNegativeInt, positiveInt } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+import { EXPORTABLE_STATUSES } from "../dataset/spec.js";
+
+export const exportVerlSpec = defineStage({
+  name: "export.verl",
+  title: "verl dataset export",
+  latency: "default",
+  batchTimeoutMinutes: 30,
+  roles: [],
+  reads: {
+    kind: "samples",
+    selection: (c) => ({ scope: "iteration", statuses: c.include }),
+    oneBatch: true,
+    describe: "the iteration's samples in the `include` statuses, fixed at planning",
+  },
+  writes: "<output>/verl/: train.parquet, val.parquet, sample_ids.txt, sft.jsonl (with sft), manifest.json; a training_datasets row",
+  schema: z.strictObject({
+    name: z.literal("export.verl"),
+    /** Samples read per page; one batch writes the whole dataset. */
+    batchSize: positiveInt.max(100_000, atMost(100_000)).default(5000),
+    /** Share of samples held out as verl's validation set. */
+    valFraction: z
+      .number({ error: "expected a number in [0, 1)" })
+      .min(0, "expected a number in [0, 1)")
+      .lt(1, "expected a number in [0, 1) (some samples must be left to train on)")
+      .default(0.05),
+    /** Seed of the train/validation split; the campaign's seed when absent. */
+    seed: nonNegativeInt.max(Number.MAX_SAFE_INTEGER, atMost(Number.MAX_SAFE_INTEGER)).optional(),
+    /** Also write the SFT set (chat JSONL of the train split, label turn included) for a supervised warm-up. */
+    sft: z.boolean({ error: "expected true or false" }).default(false),
+    /** Which sample statuses to export. */
+    include: z
+      .array(z.enum(EXPORTABLE_STATUSES, { error: 'expected "verified", "pending" or "rejected"' }), { error: "expected a list of sample statuses" })
+      .min(1, "expected at least one status")
+      .max(3, "expected each status at most once")
+      .refine((c) => new Set(c).size === c.length, "expected each status at most once")
+      .default(["verified"]),
+  }),
+});

@@ -1,0 +1,224 @@
+/**
+ * The verl dataset of one iteration: train.parquet and val.parquet in verl's row schema (rows.ts),
+ * sample_ids.txt, an optional SFT set (sft.jsonl, chat format with the label turn, train split only)
+ * and manifest.json describing them (counts, sha256 and size of each file, the split's seed and
+ * fraction, provenance). Every file goes to a temporary name in the same folder and is renamed into
+ * place, the manifest last, so a crash never leaves a half-written file under a final name and a
+ * manifest never describes files it did not hash.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { ChatMessage, OpenAiTool } from "../../domain/types.js";
+import { sha256Hex } from "../../util/ids.js";
+import { encodeVerlParquet } from "./parquet.js";
+import { prepareSample, toVerlRow, type PreparedSample, type VerlSourceSample, type VerlSplit } from "./rows.js";
+import { splitBySeed } from "./split.js";
+
+export const VERL_DATASET_FORMAT = "toolloop-verl/v1";
+
+export const VERL_FILE_NAMES = {
+  train: "train.parquet",
+  val: "val.parquet",
+  sft: "sft.jsonl",
+  sampleIds: "sample_ids.txt",
+  manifest: "manifest.json",
+} as const;
+
+export interface VerlFileEntry {
+  /** Basename, next to the manifest. */
+  name: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface VerlProvenance {
+  campaignId: string;
+  iteration: number;
+  /** The seed of the train/validation split. */
+  seed: number;
+  /** sha256 of the frozen campaign config in force for the iteration. */
+  configHash?: string;
+  /** Role -> model of the campaign that produced the samples. */
+  models?: Record<string, string>;
+  /** True when the samples came from simulated models. */
+  simulated?: boolean;
+}
+
+export interface VerlManifest {
+  format: typeof VERL_DATASET_FORMAT;
+  counts: { train: number; val: number; sft: number };
+  files: { train: VerlFileEntry; val: VerlFileEntry; sft?: VerlFileEntry; sampleIds: VerlFileEntry };
+  /** sha256 over the sorted ids of the written samples joined by "\n" (sample_ids.txt without its last newline). */
+  idsSha256: string;
+  split: { seed: number; valFraction: number };
+  /** Samples that could not become a row (no label turn, arguments that are not JSON, a repeated id): the count and the first few. */
+  skipped: { count: number; examples: { sampleId: string; reason: string }[] };
+  provenance: VerlProvenance;
+  createdAt: string;
+}
+
+/** One SFT line: what chat fine-tuning reads, the label turn included. */
+export interface VerlSftLine {
+  messages: ChatMessage[];
+  tools: OpenAiTool[];
+}
+
+export interface WriteVerlDatasetParams {
+  samples: AsyncIterable<VerlSourceSample> | Iterable<VerlSourceSample>;
+  dir: string;
+  /** Share of samples held out for validation, in [0, 1). */
+  valFraction: number;
+  seed: number;
+  /** Also write the SFT set (train split). */
+  sft?: boolean;
+  provenance: Omit<VerlProvenance, "seed">;
+  signal?: AbortSignal;
+  onProgress?: (samplesRead: number) => void;
+}
+
+const MAX_SKIPPED_EXAMPLES = 20;
+const PROGRESS_EVERY = 1000;
+/** Temp files older than this are leftovers of a killed write, not one in progress. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+export function verlDatasetPaths(dir: string) {
+  const at = (name: string) => path.join(dir, name);
+  return {
+    dir,
+    manifest: at(VERL_FILE_NAMES.manifest),
+    train: at(VERL_FILE_NAMES.train),
+    val: at(VERL_FILE_NAMES.val),
+    sampleIds: at(VERL_FILE_NAMES.sampleIds),
+    sft: at(VERL_FILE_NAMES.sft),
+  };
+}
+
+function tempPath(dir: string, finalName: string): string {
+  return path.join(dir, `.${finalName}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+}
+
+async function sweepStaleTemps(dir: string): Promise<void> {
+  const names = Object.values(VERL_FILE_NAMES);
+  const now = Date.now();
+  for (const entry of await readdir(dir)) {
+    if (!entry.endsWith(".tmp") || !names.some((n) => entry.startsWith(`.${n}.`))) continue;
+    const full = path.join(dir, entry);
+    const info = await stat(full).catch(() => undefined);
+    if (info && now - info.mtimeMs > STALE_TEMP_MS) await rm(full, { force: true });
+  }
+}
+
+/** Makes the renames durable; not every platform can fsync a directory, hence best effort. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r").catch(() => undefined);
+  if (!handle) return;
+  await handle.sync().catch(() => undefined);
+  await handle.close();
+}
+
+async function writeTemp(file: string, data: Uint8Array | string): Promise<{ sha256: string; bytes: number }> {
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  await writeFile(file, bytes, { flag: "wx", flush: true });
+  return { sha256: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.length };
+}
+
+async function readSamples(p: WriteVerlDatasetParams): Promise<{ prepared: Map<string, PreparedSample>; skipped: VerlManifest["skipped"] }> {
+  const prepared = new Map<string, PreparedSample>();
+  const skipped: VerlManifest["skipped"] = { count: 0, examples: [] };
+  const skip = (sampleId: string, reason: string) => {
+    skipped.count++;
+    if (skipped.examples.length < MAX_SKIPPED_EXAMPLES) skipped.examples.push({ sampleId, reason });
+  };
+  let read = 0;
+  for await (const s of p.samples) {
+    p.signal?.throwIfAborted();
+    const result = prepareSample(s);
+    const id = typeof s?.id === "string" ? s.id : `#${read}`;
+    if (!result.ok) skip(id, result.reason);
+    else if (prepared.has(result.sample.id)) skip(id, "id: repeated (the first one is kept)");
+    else prepared.set(result.sample.id, result.sample);
+    if (++read % PROGRESS_EVERY === 0) p.onProgress?.(read);
+  }
+  if (read % PROGRESS_EVERY !== 0 || read === 0) p.onProgress?.(read);
+  return { prepared, skipped };
+}
+
+function parquetOf(ids: string[], split: VerlSplit, prepared: Map<string, PreparedSample>): Uint8Array {
+  return encodeVerlParquet(ids.map((id, index) => toVerlRow(prepared.get(id)!, split, index)));
+}
+
+function sftLines(ids: string[], prepared: Map<string, PreparedSample>): string {
+  return ids
+    .map((id) => {
+      const s = prepared.get(id)!;
+      return JSON.stringify({ messages: s.messages, tools: s.openAiTools } satisfies VerlSftLine) + "\n";
+    })
+    .join("");
+}
+
+/**
+ * Writes the dataset into `dir`, replacing an earlier one. On any failure the temp files are removed
+ * and the final names are left as they were, except that the previous manifest may be gone (never a
+ * manifest pointing at files it did not describe).
+ */
+export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlManifest> {
+  // Validates the fraction and seed before any I/O.
+  splitBySeed([], p.valFraction, p.seed);
+  p.signal?.throwIfAborted();
+  await mkdir(p.dir, { recursive: true });
+  await sweepStaleTemps(p.dir);
+
+  const { prepared, skipped } = await readSamples(p);
+  const split = splitBySeed([...prepared.keys()], p.valFraction, p.seed);
+  const allIds = [...prepared.keys()].sort();
+  const idsText = allIds.join("\n");
+
+  const temps = {
+    train: tempPath(p.dir, VERL_FILE_NAMES.train),
+    val: tempPath(p.dir, VERL_FILE_NAMES.val),
+    sampleIds: tempPath(p.dir, VERL_FILE_NAMES.sampleIds),
+    sft: tempPath(p.dir, VERL_FILE_NAMES.sft),
+    manifest: tempPath(p.dir, VERL_FILE_NAMES.manifest),
+  };
+  try {
+    const train = await writeTemp(temps.train, parquetOf(split.train, "train", prepared));
+    p.signal?.throwIfAborted();
+    const val = await writeTemp(temps.val, parquetOf(split.val, "val", prepared));
+    const sampleIds = await writeTemp(temps.sampleIds, allIds.length === 0 ? "" : idsText + "\n");
+    let sft: { sha256: string; bytes: number } | undefined;
+    if (p.sft) sft = await writeTemp(temps.sft, sftLines(split.train, prepared));
+    const manifest: VerlManifest = {
+      format: VERL_DATASET_FORMAT,
+      counts: { train: split.train.length, val: split.val.length, sft: sft ? split.train.length : 0 },
+      files: {
+        train: { name: VERL_FILE_NAMES.train, ...train },
+        val: { name: VERL_FILE_NAMES.val, ...val },
+        ...(sft ? { sft: { name: VERL_FILE_NAMES.sft, ...sft } } : {}),
+        sampleIds: { name: VERL_FILE_NAMES.sampleIds, ...sampleIds },
+      },
+      idsSha256: sha256Hex(idsText),
+      split: { seed: p.seed, valFraction: p.valFraction },
+      skipped,
+      provenance: { ...p.provenance, seed: p.seed },
+      createdAt: new Date().toISOString(),
+    };
+    await writeTemp(temps.manifest, JSON.stringify(manifest, null, 2) + "\n");
+    p.signal?.throwIfAborted();
+    const final = verlDatasetPaths(p.dir);
+    // The old manifest goes first: between the renames there are new files and no manifest, never a
+    // manifest whose hashes do not match the files beside it.
+    await rm(final.manifest, { force: true });
+    await rename(temps.train, final.train);
+    await rename(temps.val, final.val);
+    await rename(temps.sampleIds, final.sampleIds);
+    if (sft) await rename(temps.sft, final.sft);
+    else await rm(final.sft, { force: true });
+    await rename(temps.manifest, final.manifest);
+    await syncDir(p.dir);
+    return manifest;
+  } finally {
+    // No-ops after the renames; after a failure they remove the partial files.
+    await Promise.all(Object.values(temps).map((t) => rm(t, { force: true })));
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * Job specs for one pinned verl release (VERL_VERSION): GRPO and SFT settings as campaign-config
+ * schemas, the Hydra overrides they become, and the command lines for GRPO (verl.trainer.main_ppo),
+ * SFT (verl.trainer.sft_trainer_ray), checkpoint merge to Hugging Face format (verl.model_merger)
+ * and serving the merged model with vLLM. Every key was checked against the release's own config
+ * files (verl/trainer/config/*.yaml in the wheel); test/unit/training/verlHydraCompose.test.ts composes
+ * these overrides over those files with Hydra in strict mode, so a key verl renames fails the test.
+ * Pure: no I/O.
+ */
+import { z } from "zod";
+import { atMost, CONFIG_LIMITS, int, positiveInt } from "../../config/fields.js";
+import { EXTRA_OVERRIDE, mergeOverrides, type HydraValue } from "./hydra.js";
+
+export const VERL_VERSION = "0.9.1";
+
+/** The function name the generated reward shim defines (verl's reward.custom_reward_function.name). */
+export const REWARD_FUNCTION_NAME = "compute_score";
+
+const positiveNumber = (what: string) => z.number({ error: `expected ${what}` }).positive(`expected ${what}`);
+const nonNegativeNumber = (what: string) => z.number({ error: `expected ${what}` }).min(0, `expected ${what}`);
+const count = (max: number) => positiveInt.max(max, atMost(max));
+/** verl's "every N steps, or -1 for never" settings. */
+const everyNSteps = int("a positive integer, or -1 for never").refine((n) => n === -1 || n > 0, "expected a positive integer, or -1 for never");
+
+const extraOverrides = z
+  .array(
+    z
+      .string({ error: "expected a Hydra override such as actor_rollout_ref.rollout.temperature=0.9" })
+      .max(CONFIG_LIMITS.pathLength, atMost(CONFIG_LIMITS.pathLength, " characters"))
+      .regex(EXTRA_OVERRIDE, "expected key=value (a dotted key such as trainer.val_before_train, optionally prefixed + or ++ to add a key; one line)"),
+    { error: "expected a list of Hydra overrides (key=value)" },
+  )
+  .max(200, atMost(200, " overrides"))
+  .default([]);
+
+export const grpoSettingsSchema = z
+  .strictObject({
+    /** Responses sampled per prompt (the GRPO group). */
+    rolloutN: count(1024).default(8),
+    rolloutEngine: z.enum(["vllm", "sglang"], { error: 'expected "vllm" or "sglang"' }).default("vllm"),
+    rolloutTensorParallelSize: count(64).default(1),
+    /** Prompts per training step (data.train_batch_size). */
+    trainBatchSize: count(1_000_000).default(256),
+    /** Prompts per actor update (actor.ppo_mini_batch_size); at most trainBatchSize. */
+    ppoMiniBatchSize: count(1_000_000).default(64),
+    ppoMicroBatchSizePerGpu: count(4096).default(4),
+    /** Micro batch for the rollout's and the reference model's log-prob passes. */
+    logProbMicroBatchSizePerGpu: count(4096).default(8),
+    maxPromptLength: count(1_048_576).default(4096),
+    maxResponseLength: count(1_048_576).default(1024),
+    learningRate: positiveNumber("a positive learning rate").max(1, atMost(1)).default(1e-6),
+    useKlLoss: z.boolean({ error: "expected true or false" }).default(true),
+    klLossCoef: nonNegativeNumber("a non-negative number").default(0.001),
+    klLossType: z
+      .enum(["kl", "k1", "abs", "mse", "k2", "low_var_kl", "k3", "full"], {
+        error: 'expected one of "kl", "k1", "abs", "mse", "k2", "low_var_kl", "k3", "full"',
+      })
+      .default("low_var_kl"),
+    entropyCoeff: nonNegativeNumber("a non-negative number").default(0),
+    nnodes: count(4096).default(1),
+    nGpusPerNode: count(64).default(8),
+    /** Save a checkpoint every N steps (-1: only verl's own end-of-training save). */
+    saveFreq: everyNSteps.default(20),
+    /** Validate every N steps (-1: never). */
+    testFreq: everyNSteps.default(10),
+    totalEpochs: count(10_000).default(1),
+    /** Stop after this many steps (overrides epochs). */
+    totalTrainingSteps: count(100_000_000).optional(),
+    /** Share of GPU memory the rollout engine may take. */
+    gpuMemoryUtilization: positiveNumber("a number in (0, 1]").max(1, "expected a number in (0, 1]").default(0.6),
+    /** Any other verl override, applied last (replaces one of ours with the same key). */
+    extraOverrides,
+  })
+  .refine((s) => s.ppoMiniBatchSize <= s.trainBatchSize, { path: ["ppoMiniBatchSize"], message: "expected at most trainBatchSize" });
+export type GrpoSettings = z.infer<typeof grpoSettingsSchema>;
+
+export interface GrpoCommandOptions {
+  python: string;
+  /** A stand-in for `python -m verl.trainer.main_ppo` taking the same overrides (tests). */
+  program?: string[];
+  modelPath: string;
+  trainFiles: string;
+  valFiles: string;
+  checkpointDir: string;
+  rewardFunctionPath: string;
+  projectName: string;
+  experimentName: string;
+  resumeMode: "auto" | "disable";
+}
+
+export function grpoOverrides(settings: GrpoSettings, opts: GrpoCommandOptions): string[] {
+  const s = settings;
+  const base: [string, HydraValue][] = [
+    ["algorithm.adv_estimator", "grpo"],
+    // GRPO regularises with the KL loss on the actor (useKlLoss), not a KL penalty in the reward.
+    ["algorithm.use_kl_in_reward", false],
+    ["data.train_files", opts.trainFiles],
+    ["data.val_files", opts.valFiles],
+    ["data.train_batch_size", s.trainBatchSize],
+    ["data.max_prompt_length", s.maxPromptLength],
+    ["data.max_response_length", s.maxResponseLength],
+    // A prompt longer than maxPromptLength is dropped at load time instead of failing a step.
+    ["data.filter_overlong_prompts", true],
+    ["data.truncation", "error"],
+    ["actor_rollout_ref.model.path", opts.modelPath],
+    ["actor_rollout_ref.actor.optim.lr", s.learningRate],
+    ["actor_rollout_ref.actor.ppo_mini_batch_size", s.ppoMiniBatchSize],
+    ["actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", s.ppoMicroBatchSizePerGpu],
+    ["actor_rollout_ref.actor.use_kl_loss", s.useKlLoss],
+    ["actor_rollout_ref.actor.kl_loss_coef", s.klLossCoef],
+    ["actor_rollout_ref.actor.kl_loss_type", s.klLossType],
+    ["actor_rollout_ref.actor.entropy_coeff", s.entropyCoeff],
+    ["actor_rollout_ref.rollout.name", s.rolloutEngine],
+    ["actor_rollout_ref.rollout.n", s.rolloutN],
+    ["actor_rollout_ref.rollout.tensor_model_parallel_size", s.rolloutTensorParallelSize],
+    ["actor_rollout_ref.rollout.gpu_memory_utilization", s.gpuMemoryUtilization],
+    ["actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu", s.logProbMicroBatchSizePerGpu],
+    ["actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", s.logProbMicroBatchSizePerGpu],
+    ["reward.custom_reward_function.path", opts.rewardFunctionPath],
+    ["reward.custom_reward_function.name", REWARD_FUNCTION_NAME],
+    ["trainer.logger", ["console"]],
+    ["trainer.project_name", opts.projectName],
+    ["trainer.experiment_name", opts.experimentName],
+    ["trainer.default_local_dir", opts.checkpointDir],
+    ["trainer.resume_mode", opts.resumeMode],
+    ["trainer.nnodes", s.nnodes],
+    ["trainer.n_gpus_per_node", s.nGpusPerNode],
+    ["trainer.save_freq", s.saveFreq],
+    ["trainer.test_freq", s.testFreq],
+    ["trainer.total_epochs", s.totalEpochs],
+    ...(s.totalTrainingSteps !== undefined ? ([["trainer.total_training_steps", s.totalTrainingSteps]] as [string, HydraValue][]) : []),
+  ];
+  return mergeOverrides(base, s.extraOverrides);
+}
+
+/** argv of the GRPO job: `python -m verl.trainer.main_ppo <overrides>` (or the stand-in program with the same overrides). */
+export function grpoCommand(settings: GrpoSettings, opts: GrpoCommandOptions): string[] {
+  const program = opts.program ?? [opts.python, "-m", "verl.trainer.main_ppo"];
+  return [...program, ...grpoOverrides(settings, opts)];
+}
+
+export const sftSettingsSchema = z
+  .strictObject({
+    /** Samples per optimizer step (data.train_batch_size). */
+    trainBatchSize: count(1_000_000).default(64),
+    microBatchSizePerGpu: count(4096).default(4),
+    /** Longest tokenised conversation; longer ones are handled per `truncation`. */
+    maxLength: count(1_048_576).default(4096),
+    truncation: z.enum(["error", "left", "right"], { error: 'expected "error", "left" or "right"' }).default("error"),
+    learningRate: positiveNumber("a positive learning rate").max(1, atMost(1)).default(1e-5),
+    totalEpochs: count(10_000).default(2),
+    totalTrainingSteps: count(100_000_000).optional(),
+    saveFreq: everyNSteps.default(-1),
+    testFreq: everyNSteps.default(-1),
+    nnodes: count(4096).default(1),
+    nGpusPerNode: count(64).default(8),
+    extraOverrides,
+  })
+  .refine((s) => s.microBatchSizePerGpu <= s.trainBatchSize, { path: ["microBatchSizePerGpu"], message: "expected at most trainBatchSize" });
+export type SftSettings = z.infer<typeof sftSettingsSchema>;
+
+export interface SftCommandOptions {
+  python: string;
+  /** A stand-in for `python -m verl.trainer.sft_trainer_ray` taking the same overrides (tests). */
+  program?: string[];
+  modelPath: string;
+  trainFiles: string;
+  /** Without validation files verl's SFT trainer skips validation. */
+  valFiles?: string;
+  checkpointDir: string;
+  projectName: string;
+  experimentName: string;
+  resumeMode: "auto" | "disable";
+}
+
+export function sftOverrides(settings: SftSettings, opts: SftCommandOptions): string[] {
+  const s = settings;
+  const base: [string, HydraValue][] = [
+    ["model.path", opts.modelPath],
+    ["data.train_files", opts.trainFiles],
+    ["data.val_files", opts.valFiles ?? null],
+    ["data.train_batch_size", s.trainBatchSize],
+    ["data.micro_batch_size_per_gpu", s.microBatchSizePerGpu],
+    ["data.max_length", s.maxLength],
+    ["data.truncation", s.truncation],
+    ["optim.lr", s.learningRate],
+    ["trainer.logger", ["console"]],
+    ["trainer.project_name", opts.projectName],
+    ["trainer.experiment_name", opts.experimentName],
+    ["trainer.default_local_dir", opts.checkpointDir],
+    ["trainer.resume_mode", opts.resumeMode],
+    ["trainer.nnodes", s.nnodes],
+    ["trainer.n_gpus_per_node", s.nGpusPerNode],
+    ["trainer.save_freq", s.saveFreq],
+    ["trainer.test_freq", s.testFreq],
+    ["trainer.total_epochs", s.totalEpochs],
+    ...(s.totalTrainingSteps !== undefined ? ([["trainer.total_training_steps", s.totalTrainingSteps]] as [string, HydraValue][]) : []),
+  ];
+  return mergeOverrides(base, s.extraOverrides);
+}
+
+/**
+ * argv of the SFT job: verl's Ray-based SFT trainer (config sft_trainer_engine), which places itself
+ * on trainer.nnodes x trainer.n_gpus_per_node of the Ray cluster the launcher provides, like GRPO.
+ */
+export function sftCommand(settings: SftSettings, opts: SftCommandOptions): string[] {
+  const program = opts.program ?? [opts.python, "-m", "verl.trainer.sft_trainer_ray"];
+  return [...program, ...sftOverrides(settings, opts)];
+}
+
+/** argv merging a checkpoint's actor shards (global_step_N/actor) into a Hugging Face model folder. */
+export function mergeCommand(opts: { python: string; program?: string[]; backend: "fsdp" | "megatron"; localDir: string; targetDir: string }): string[] {
+  const program = opts.program ?? [opts.python, "-m", "verl.model_merger"];
+  return [...program, "merge", "--backend", opts.backend, "--local_dir", opts.localDir, "--target_dir", opts.targetDir];
+}
+
+export interface VllmServeOptions {
+  model: string;
+  host: string;
+  port: number;
+  servedModelName: string;
+  tensorParallelSize: number;
+  maxModelLen: number;
+  gpuMemoryUtilization: number;
+  /** vLLM's parser for the model's tool-call format (hermes for Qwen2.5/Qwen3, llama3_json, mistral, ...). */
+  toolCallParser: string;
+  extraArgs: string[];
+}
+
+/** argv serving a merged checkpoint with vLLM's OpenAI-compatible server, tool calling on. */
+export function vllmServeCommand(opts: VllmServeOptions): string[] {
+  return [
+    "vllm",
+    "serve",
+    opts.model,
+    "--host",
+    opts.host,
+    "--port",
+    String(opts.port),
+    "--served-model-name",
+    opts.servedModelName,
+    "--tensor-parallel-size",
+    String(opts.tensorParallelSize),
+    "--max-model-len",
+    String(opts.maxModelLen),
+    "--gpu-memory-utilization",
+    String(opts.gpuMemoryUtilization),
+    "--enable-auto-tool-choice",
+    "--tool-call-parser",
+    opts.toolCallParser,
+    ...opts.extraArgs,
+  ];
+}

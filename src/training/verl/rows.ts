@@ -1,0 +1,147 @@
+/**
+ * One stored sample -> one verl training row (the contract in shared/contracts: data_source, prompt,
+ * ability, reward_model, extra_info). The sample's last message is the label turn: an assistant
+ * message whose tool calls are the ground truth (none at all means the right answer is a text reply,
+ * as in irrelevance samples). Pure; a sample that cannot become a row gets a reason, never a throw.
+ */
+import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type ToolCall } from "../../domain/types.js";
+
+/** Routes the reward: verl passes it to the reward function, whose shim sends it to our service. */
+export const VERL_DATA_SOURCE = "toolloop";
+export const VERL_ABILITY = "tool_use";
+
+export type VerlSplit = "train" | "val";
+
+export interface VerlPromptMessage {
+  role: string;
+  content: string;
+}
+
+/** One expected call of the label turn: arguments as an object, not the wire's JSON string. */
+export interface GroundTruthCall {
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** What the reward service parses from reward_model.ground_truth. */
+export interface GroundTruth {
+  calls: GroundTruthCall[];
+}
+
+export interface VerlRow {
+  data_source: string;
+  prompt: VerlPromptMessage[];
+  ability: string;
+  reward_model: { style: "rule"; ground_truth: string };
+  extra_info: { split: VerlSplit; index: bigint; sample_id: string; tools: string };
+}
+
+/** What the writer needs from a stored sample (a samples-table row has all of it). */
+export interface VerlSourceSample {
+  id: string;
+  messages: ChatMessage[];
+  tools: McpTool[];
+}
+
+/** A sample turned into everything the split and the files need, before its split and index are known. */
+export interface PreparedSample {
+  id: string;
+  prompt: VerlPromptMessage[];
+  groundTruth: string;
+  /** The OpenAI tools list, and its JSON as extra_info carries it. */
+  openAiTools: OpenAiTool[];
+  tools: string;
+  /** The chat messages up to and including the label turn, for the SFT set. */
+  messages: ChatMessage[];
+}
+
+export type Prepared = { ok: true; sample: PreparedSample } | { ok: false; reason: string };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * An earlier assistant turn's calls (multi-turn samples) rendered the way the default Hermes/Qwen
+ * template writes them, since a prompt message carries only role and content.
+ */
+function renderToolCalls(calls: ToolCall[]): string {
+  return calls
+    .map(
+      (c) => `<tool_call>\n${JSON.stringify({ name: c.function.name, arguments: parseArguments(c.function.arguments) ?? c.function.arguments })}\n</tool_call>`,
+    )
+    .join("\n");
+}
+
+function parseArguments(raw: unknown): Record<string, unknown> | undefined {
+  if (isObject(raw)) return raw;
+  if (typeof raw !== "string") return undefined;
+  if (raw.trim() === "") return {};
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function promptMessage(m: ChatMessage, index: number): VerlPromptMessage | string {
+  if (!isObject(m) || typeof m.role !== "string") return `messages[${index}]: not a chat message`;
+  switch (m.role) {
+    case "system":
+    case "user":
+    case "tool":
+      if (typeof m.content !== "string") return `messages[${index}] (${m.role}): content must be a string`;
+      return { role: m.role, content: m.content };
+    case "assistant": {
+      const text = typeof m.content === "string" ? m.content : "";
+      const calls = Array.isArray(m.tool_calls) && m.tool_calls.length > 0 ? renderToolCalls(m.tool_calls) : "";
+      return { role: "assistant", content: [text, calls].filter((s) => s !== "").join("\n") };
+    }
+    default:
+      return `messages[${index}]: unknown role ${JSON.stringify((m as { role: unknown }).role)}`;
+  }
+}
+
+function groundTruthOf(label: Extract<ChatMessage, { role: "assistant" }>, labelIndex: number): GroundTruth | string {
+  const calls: GroundTruthCall[] = [];
+  const toolCalls: unknown = label.tool_calls ?? [];
+  if (!Array.isArray(toolCalls)) return `messages[${labelIndex}].tool_calls: must be a list`;
+  for (const [i, c] of toolCalls.entries()) {
+    const fn: unknown = isObject(c) ? c.function : undefined;
+    if (!isObject(fn) || typeof fn.name !== "string" || fn.name === "") return `messages[${labelIndex}].tool_calls[${i}]: no function name`;
+    const args = parseArguments(fn.arguments);
+    if (!args) return `messages[${labelIndex}].tool_calls[${i}] (${fn.name}): arguments are not a JSON object`;
+    calls.push({ name: fn.name, arguments: args });
+  }
+  return { calls };
+}
+
+export function prepareSample(s: VerlSourceSample): Prepared {
+  const fail = (reason: string): Prepared => ({ ok: false, reason });
+  if (!isObject(s) || typeof s.id !== "string" || s.id === "") return fail("id: must be a non-empty string");
+  if (!Array.isArray(s.messages) || s.messages.length < 2) return fail("messages: expected a prompt and a label turn");
+  if (!Array.isArray(s.tools) || !s.tools.every((t) => isObject(t) && typeof t.name === "string")) return fail("tools: must be a list of named tools");
+  const labelIndex = s.messages.length - 1;
+  const label = s.messages[labelIndex];
+  if (!isObject(label) || label.role !== "assistant") return fail(`messages[${labelIndex}]: the last message must be the assistant's label turn`);
+  const prompt: VerlPromptMessage[] = [];
+  for (const [i, m] of s.messages.slice(0, labelIndex).entries()) {
+    const p = promptMessage(m, i);
+    if (typeof p === "string") return fail(p);
+    prompt.push(p);
+  }
+  if (!prompt.some((m) => m.role === "user")) return fail("messages: the prompt has no user turn");
+  const truth = groundTruthOf(label, labelIndex);
+  if (typeof truth === "string") return fail(truth);
+  const openAiTools = s.tools.map(toOpenAiTool);
+  return { ok: true, sample: { id: s.id, prompt, groundTruth: JSON.stringify(truth), openAiTools, tools: JSON.stringify(openAiTools), messages: s.messages } };
+}
+
+export function toVerlRow(p: PreparedSample, split: VerlSplit, index: number): VerlRow {
+  return {
+    data_source: VERL_DATA_SOURCE,
+    prompt: p.prompt,
+    ability: VERL_ABILITY,
+    reward_model: { style: "rule", ground_truth: p.groundTruth },
+    extra_info: { split, index: BigInt(index), sample_id: p.id, tools: p.tools },
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * The export.verl stage: its config, then the handler run directly (no Temporal) over samples in real
+ * PostgreSQL, planned the way the framework plans a selection: files under <output>/verl, the
+ * training_datasets row, and latestTrainingDataset's "newest at or before" lookup.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { eq } from "drizzle-orm";
+import { parseCampaignConfig, type CampaignConfig } from "../../../src/config/campaignConfig.js";
+import type { DbHandle } from "../../../src/db/client.js";
+import { insertSamples, type NewSample } from "../../../src/db/repos/samples.js";
+import { planSelection } from "../../../src/db/repos/stageBatchItems.js";
+import { latestTrainingDataset, recordTrainingDataset } from "../../../src/db/repos/trainingDatasets.js";
+import { trainingDatasets } from "../../../src/db/schema.js";
+import type { McpTool } from "../../../src/domain/types.js";
+import { buildStageContext } from "../../../src/framework/stageContext.js";
+import type { StageContext } from "../../../src/framework/stage.js";
+import { createRoleClient } from "../../../src/llm/client.js";
+import type { UsageSink } from "../../../src/llm/usage.js";
+import { exportVerlHandler } from "../../../src/stages/export/verl/handler.js";
+import { exportVerlSpec } from "../../../src/stages/export/verl/spec.js";
+import { STAGE_HANDLERS } from "../../../src/stages/handlers.js";
+import { STAGE_SPECS, type StageConfigOf } from "../../../src/stages/specs.js";
+import type { VerlManifest } from "../../../src/training/verl/dataset.js";
+import { startStageResources, type StageResources } from "../../helpers/stageResources.js";
+
+type ExportVerlStage = StageConfigOf<"export.verl">;
+
+function rawConfig(stage: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: "verl-export",
+    seed: 42,
+    endpoints: { sim: { baseUrl: "http://127.0.0.1:9/v1" } },
+    roles: { generator: { endpoint: "sim", model: "toolloop-sim-generator" } },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "verify.rules" }, { name: "export.verl", ...stage }],
+  };
+}
+
+function parse(stage: Record<string, unknown>): CampaignConfig {
+  const r = parseCampaignConfig(rawConfig(stage));
+  if (!r.ok) throw r.error;
+  return r.config;
+}
+
+function configError(stage: Record<string, unknown>): string {
+  const r = parseCampaignConfig(rawConfig(stage));
+  assert.equal(r.ok, false, `expected ${JSON.stringify(stage)} to be rejected`);
+  return r.ok ? "" : r.error.message;
+}
+
+test("export.verl config: defaults, and bad values named by their path", () => {
+  assert.deepEqual(parse({}).stages[1], { name: "export.verl", batchSize: 5000, valFraction: 0.05, sft: false, include: ["verified"] });
+  assert.ok(STAGE_SPECS.includes(exportVerlSpec));
+  assert.equal(STAGE_HANDLERS["export.verl"], exportVerlHandler);
+  assert.match(configError({ valFraction: 1 }), /stages\[1\]\.valFraction: expected a number in \[0, 1\)/);
+  assert.match(configError({ valFraction: -0.1 }), /stages\[1\]\.valFraction: expected a number in \[0, 1\)/);
+  assert.match(configError({ seed: -1 }), /stages\[1\]\.seed: expected a non-negative integer/);
+  assert.match(configError({ sft: "yes" }), /stages\[1\]\.sft: expected true or false/);
+  assert.match(configError({ include: ["duplicate"] }), /stages\[1\]\.include\[0\]: expected "verified", "pending" or "rejected"/);
+  assert.match(configError({ shuffle: true }), /stages\[1\]/, "unknown keys are rejected");
+});
+
+const tool: McpTool = { name: "get_weather", description: "Weather now.", inputSchema: { type: "object", properties: { city: { type: "string" } } } };
+const RUN = Date.now().toString(36);
+
+function sampleRow(campaignId: string, iteration: number, i: number, status: "verified" | "pending" | "rejected"): NewSample {
+  return {
+    id: `${campaignId}-s${String(i).padStart(3, "0")}`,
+    campaignId,
+    iteration,
+    kind: "standard",
+    origin: "synthesized",
+    status,
+    tools: [tool],
+    messages: [
+      { role: "user", content: `Weather in city ${i}?` },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "c", type: "function", function: { name: "get_weather", arguments: JSON.stringify({ city: `city ${i}` }) } }],
+      },
+    ],
+  };
+}
+
+let resources: StageResources | undefined;
+let db: DbHandle;
+let workDir: string;
+
+before(async () => {
+  resources = await startStageResources("export-verl", 3);
+  ({ db, workDir } = resources);
+});
+after(async () => {
+  await resources?.close();
+});
+
+function context(campaignId: string, iteration: number, config: CampaignConfig, logs: string[]): StageContext<ExportVerlStage> {
+  const deps = {
+    db: db.db,
+    baseDir: workDir,
+    log: (m: string) => logs.push(m),
+    createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink) => createRoleClient(cfg, role, { usage }),
+  };
+  return buildStageContext({ campaignId, iteration, config, stage: config.stages[1] as ExportVerlStage, signal: new AbortController().signal, deps }).ctx;
+}
+
+async function runStage(campaignId: string, iteration: number, config: CampaignConfig, logs: string[] = []) {
+  const ctx = context(campaignId, iteration, config, logs);
+  const reads = exportVerlSpec.reads;
+  assert.equal(reads.kind, "samples");
+  if (reads.kind !== "samples") return assert.fail("export.verl reads a sample selection");
+  await planSelection(db.db, { campaignId, iteration, stage: "export.verl" }, reads.selection(ctx.stage), ctx.stage.batchSize, reads.oneBatch ?? false);
+  const reports: { samples: number }[] = [];
+  const batch = await exportVerlHandler.runBatch(ctx, 0, { resumeFrom: undefined, report: (d) => reports.push(d) });
+  return { ctx, batch, reports, summary: await exportVerlHandler.finalize!(ctx, [batch]) };
+}
+
+test("export.verl writes the iteration's selected samples under <output>/verl and records the dataset", { timeout: 120_000 }, async () => {
+  const campaignId = `verl-${RUN}`;
+  const rows = [
+    ...Array.from({ length: 18 }, (_, i) => sampleRow(campaignId, 1, i, "verified")),
+    sampleRow(campaignId, 1, 100, "pending"),
+    sampleRow(campaignId, 1, 101, "rejected"),
+    { ...sampleRow(campaignId, 1, 102, "verified"), messages: [{ role: "user" as const, content: "no label" }] },
+    sampleRow(campaignId, 2, 200, "verified"),
+  ];
+  await insertSamples(db.db, rows);
+  const logs: string[] = [];
+  const config = parse({ valFraction: 0.2, sft: true, batchSize: 4 });
+  const { ctx, batch, reports, summary } = await runStage(campaignId, 1, config, logs);
+  assert.deepEqual(batch, { items: 1, train: 14, val: 4, sft: 14, skipped: 1 });
+  assert.deepEqual(summary, { train: 14, val: 4, sft: 14, skipped: 1 });
+  assert.deepEqual(reports, [{ samples: 19 }]);
+  assert.match(logs.join("\n"), /skipped 1 sample\(s\).*s102: messages: expected a prompt and a label turn/);
+
+  const dir = path.join(ctx.outputDir(), "verl");
+  const manifest = JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")) as VerlManifest;
+  assert.equal(manifest.provenance.campaignId, campaignId);
+  assert.equal(manifest.provenance.iteration, 1);
+  assert.equal(manifest.provenance.seed, 42, "the campaign's seed when the stage sets none");
+  assert.deepEqual(manifest.provenance.models, { generator: "toolloop-sim-generator" });
+  const ids = (await readFile(path.join(dir, "sample_ids.txt"), "utf8")).trimEnd().split("\n");
+  assert.equal(ids.length, 18);
+  assert.ok(
+    ids.every((id) => /-s0\d\d$/.test(id)),
+    "only verified samples of iteration 1",
+  );
+
+  const found = await latestTrainingDataset(db.db, campaignId, 1);
+  assert.ok(found);
+  assert.equal(found.iteration, 1);
+  assert.deepEqual(found.manifest, manifest);
+  assert.deepEqual(found.paths, {
+    dir,
+    manifest: path.join(dir, "manifest.json"),
+    train: path.join(dir, "train.parquet"),
+    val: path.join(dir, "val.parquet"),
+    sampleIds: path.join(dir, "sample_ids.txt"),
+    sft: path.join(dir, "sft.jsonl"),
+  });
+  for (const p of Object.values(found.paths)) assert.ok(existsSync(p), p);
+
+  // Iteration 3 has no export of its own: it gets iteration 1's; iteration 0 and other campaigns get none.
+  assert.equal((await latestTrainingDataset(db.db, campaignId, 3))?.iteration, 1);
+  assert.equal(await latestTrainingDataset(db.db, campaignId, 0), undefined);
+  assert.equal(await latestTrainingDataset(db.db, `${campaignId}-other`, 5), undefined);
+
+  // A rerun (retried activity) with other settings replaces the row and the files: no SFT set now.
+  const rerun = await runStage(campaignId, 1, parse({ valFraction: 0.5, seed: 9, include: ["verified", "pending"] }));
+  assert.deepEqual(rerun.batch, { items: 1, train: 9, val: 10, sft: 0, skipped: 1 });
+  const rows1 = await db.db.select().from(trainingDatasets).where(eq(trainingDatasets.campaignId, campaignId));
+  assert.equal(rows1.length, 1);
+  const again = await latestTrainingDataset(db.db, campaignId, 1);
+  assert.equal(again?.paths.sft, undefined);
+  assert.equal(again?.manifest.provenance.seed, 9);
+  assert.ok(!existsSync(path.join(dir, "sft.jsonl")));
+
+  // A later iteration's export is what iteration 2 onwards trains on.
+  await runStage(campaignId, 2, config);
+  assert.equal((await latestTrainingDataset(db.db, campaignId, 3))?.iteration, 2);
+  assert.equal((await latestTrainingDataset(db.db, campaignId, 2))?.manifest.counts.train, 1);
+  assert.equal((await latestTrainingDataset(db.db, campaignId, 1))?.iteration, 1);
+
+  // recordTrainingDataset alone is idempotent too.
+  await recordTrainingDataset(db.db, { campaignId, iteration: 2, dir: "/elsewhere", manifest });
+  assert.equal((await latestTrainingDataset(db.db, campaignId, 2))?.paths.dir, "/elsewhere");
+});

@@ -1,0 +1,345 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { tableFromIPC } from "apache-arrow";
+import { readParquet } from "parquet-wasm";
+import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
+import { verlDatasetPaths, writeVerlDataset, type VerlManifest } from "../../../src/training/verl/dataset.js";
+import { prepareSample, type VerlSourceSample } from "../../../src/training/verl/rows.js";
+import { splitBySeed, validationCount } from "../../../src/training/verl/split.js";
+
+const weather: McpTool = {
+  name: "get_weather",
+  description: "Weather now.",
+  inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+};
+
+const call = (id: string, name: string, args: unknown) => ({
+  id,
+  type: "function" as const,
+  function: { name, arguments: typeof args === "string" ? args : JSON.stringify(args) },
+});
+
+function sample(i: number): VerlSourceSample {
+  const kind = i % 3;
+  const label: ChatMessage =
+    kind === 0
+      ? { role: "assistant", content: "I cannot look that up with these tools." }
+      : kind === 1
+        ? { role: "assistant", content: null, tool_calls: [call(`c${i}`, "get_weather", { city: `city ${i}` })] }
+        : {
+            role: "assistant",
+            content: "Both:",
+            tool_calls: [call(`a${i}`, "get_weather", { city: "Paris" }), call(`b${i}`, "get_weather", { city: "Oslo" })],
+          };
+  return {
+    id: `s_${String(i).padStart(4, "0")}`,
+    messages: [{ role: "system", content: "You call tools." }, { role: "user", content: `Weather ${i} — ünïcode ✓?` }, label],
+    tools: [weather],
+  };
+}
+
+function readRows(file: Uint8Array): Record<string, unknown>[] {
+  const wasmTable = readParquet(file);
+  const table = tableFromIPC(wasmTable.intoIPCStream());
+  return table
+    .toArray()
+    .map((r) => JSON.parse(JSON.stringify(r.toJSON(), (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v))) as Record<string, unknown>);
+}
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), "verl-dataset-"));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+test("prepareSample: the last assistant turn is the label; its calls become the ground truth, in order, arguments as objects", () => {
+  const parallel = prepareSample(sample(2));
+  assert.ok(parallel.ok);
+  assert.deepEqual(JSON.parse(parallel.sample.groundTruth), {
+    calls: [
+      { name: "get_weather", arguments: { city: "Paris" } },
+      { name: "get_weather", arguments: { city: "Oslo" } },
+    ],
+  });
+  assert.deepEqual(parallel.sample.prompt, [
+    { role: "system", content: "You call tools." },
+    { role: "user", content: "Weather 2 — ünïcode ✓?" },
+  ]);
+  assert.deepEqual(JSON.parse(parallel.sample.tools), [
+    { type: "function", function: { name: "get_weather", description: "Weather now.", parameters: weather.inputSchema } },
+  ]);
+  const irrelevance = prepareSample(sample(0));
+  assert.ok(irrelevance.ok);
+  assert.equal(irrelevance.sample.groundTruth, '{"calls":[]}');
+});
+
+test("prepareSample: an earlier turn's calls are rendered as Hermes <tool_call> blocks; tool results keep their role", () => {
+  const r = prepareSample({
+    id: "multi",
+    tools: [weather],
+    messages: [
+      { role: "user", content: "Paris?" },
+      { role: "assistant", content: null, tool_calls: [call("x", "get_weather", { city: "Paris" })] },
+      { role: "tool", tool_call_id: "x", content: '{"temp": 20}' },
+      { role: "user", content: "And Oslo?" },
+      { role: "assistant", content: null, tool_calls: [call("y", "get_weather", "")] },
+    ],
+  });
+  assert.ok(r.ok);
+  assert.deepEqual(r.sample.prompt[1], { role: "assistant", content: '<tool_call>\n{"name":"get_weather","arguments":{"city":"Paris"}}\n</tool_call>' });
+  assert.deepEqual(r.sample.prompt[2], { role: "tool", content: '{"temp": 20}' });
+  // Empty arguments on the wire mean no arguments.
+  assert.deepEqual(JSON.parse(r.sample.groundTruth), { calls: [{ name: "get_weather", arguments: {} }] });
+});
+
+test("prepareSample: samples that cannot be rows get a reason naming the field, never a throw", () => {
+  const bad: [unknown, RegExp][] = [
+    [{ id: "", messages: [], tools: [] }, /^id:/],
+    [{ id: "a", messages: [{ role: "user", content: "hi" }], tools: [] }, /prompt and a label turn/],
+    [
+      {
+        id: "a",
+        messages: [
+          { role: "assistant", content: "x" },
+          { role: "user", content: "hi" },
+        ],
+        tools: [],
+      },
+      /messages\[1\]: the last message must be the assistant's label turn/,
+    ],
+    [
+      {
+        id: "a",
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: null, tool_calls: [call("c", "f", "{not json")] },
+        ],
+        tools: [],
+      },
+      /tool_calls\[0\] \(f\): arguments are not a JSON object/,
+    ],
+    [
+      {
+        id: "a",
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: null, tool_calls: [call("c", "f", "[1]")] },
+        ],
+        tools: [],
+      },
+      /arguments are not a JSON object/,
+    ],
+    [
+      {
+        id: "a",
+        messages: [
+          { role: "system", content: "s" },
+          { role: "assistant", content: "x" },
+        ],
+        tools: [],
+      },
+      /no user turn/,
+    ],
+    [
+      {
+        id: "a",
+        messages: [
+          { role: "user", content: 3 },
+          { role: "assistant", content: "x" },
+        ],
+        tools: [],
+      },
+      /messages\[0\] \(user\): content must be a string/,
+    ],
+    [
+      {
+        id: "a",
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "x" },
+        ],
+        tools: [{}],
+      },
+      /tools:/,
+    ],
+    [null, /^id:/],
+  ];
+  for (const [input, reason] of bad) {
+    const r = prepareSample(input as VerlSourceSample);
+    assert.equal(r.ok, false, JSON.stringify(input));
+    if (!r.ok) assert.match(r.reason, reason);
+  }
+});
+
+test("splitBySeed: exact size, independent of input order, different for another seed, validated", () => {
+  const ids = Array.from({ length: 200 }, (_, i) => `id${i}`);
+  const a = splitBySeed(ids, 0.1, 7);
+  assert.equal(a.val.length, 20);
+  assert.equal(a.train.length, 180);
+  assert.deepEqual(new Set([...a.train, ...a.val]).size, 200);
+  assert.deepEqual(splitBySeed([...ids].reverse(), 0.1, 7), a);
+  assert.deepEqual(a.train, [...a.train].sort());
+  assert.notDeepEqual(splitBySeed(ids, 0.1, 8).val, a.val);
+  // Adding samples moves none of the old validation ids to train unless the cut-off passes them.
+  const grown = splitBySeed([...ids, ...Array.from({ length: 20 }, (_, i) => `new${i}`)], 0.1, 7);
+  assert.ok(grown.val.filter((id) => a.val.includes(id)).length >= 15);
+  assert.equal(validationCount(1, 0.5), 0);
+  assert.equal(validationCount(2, 0.01), 1);
+  assert.equal(validationCount(10, 0.99), 9);
+  assert.equal(validationCount(10, 0), 0);
+  assert.throws(() => splitBySeed(ids, 1, 0), /valFraction: expected a number in \[0, 1\)/);
+  assert.throws(() => splitBySeed(ids, Number.NaN, 0), /valFraction/);
+  assert.throws(() => splitBySeed(ids, 0.1, 1.5), /seed: expected an integer/);
+});
+
+test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the files, SFT set of the train split", async () => {
+  const dir = path.join(root, "full");
+  const samples = [
+    ...Array.from({ length: 30 }, (_, i) => sample(i)),
+    { id: "broken", messages: [{ role: "user" as const, content: "hi" }], tools: [] },
+    sample(3), // a repeated id
+  ];
+  const progress: number[] = [];
+  const manifest = await writeVerlDataset({
+    samples,
+    dir,
+    valFraction: 0.2,
+    seed: 11,
+    sft: true,
+    provenance: { campaignId: "c1", iteration: 2, configHash: "abc", models: { generator: "m" }, simulated: true },
+    onProgress: (n) => progress.push(n),
+  });
+  assert.deepEqual(progress, [32]);
+  assert.deepEqual(manifest.counts, { train: 24, val: 6, sft: 24 });
+  assert.equal(manifest.skipped.count, 2);
+  assert.deepEqual(
+    manifest.skipped.examples.map((e) => e.sampleId),
+    ["broken", "s_0003"],
+  );
+  assert.deepEqual(manifest.provenance, { campaignId: "c1", iteration: 2, configHash: "abc", models: { generator: "m" }, simulated: true, seed: 11 });
+  assert.deepEqual(manifest.split, { seed: 11, valFraction: 0.2 });
+
+  const paths = verlDatasetPaths(dir);
+  assert.deepEqual((await readdir(dir)).sort(), ["manifest.json", "sample_ids.txt", "sft.jsonl", "train.parquet", "val.parquet"]);
+  const onDisk = JSON.parse(await readFile(paths.manifest, "utf8")) as VerlManifest;
+  assert.deepEqual(onDisk, manifest);
+  for (const key of ["train", "val", "sft", "sampleIds"] as const) {
+    const entry = manifest.files[key]!;
+    const bytes = await readFile(path.join(dir, entry.name));
+    assert.equal(entry.bytes, bytes.length, key);
+    assert.equal(entry.sha256, createHash("sha256").update(bytes).digest("hex"), key);
+  }
+  const ids = (await readFile(paths.sampleIds, "utf8")).trimEnd().split("\n");
+  assert.equal(ids.length, 30);
+  assert.deepEqual(ids, [...ids].sort());
+  assert.equal(manifest.idsSha256, createHash("sha256").update(ids.join("\n")).digest("hex"));
+
+  const train = readRows(await readFile(paths.train));
+  const val = readRows(await readFile(paths.val));
+  assert.equal(train.length, 24);
+  assert.equal(val.length, 6);
+  const split = splitBySeed(ids, 0.2, 11);
+  assert.deepEqual(
+    val.map((r) => (r.extra_info as { sample_id: string }).sample_id),
+    split.val,
+  );
+  const first = train[0]!;
+  const firstId = split.train[0]!;
+  const source = sample(Number(firstId.slice(2)));
+  const prepared = prepareSample(source);
+  assert.ok(prepared.ok);
+  assert.deepEqual(first, {
+    data_source: "toolloop",
+    prompt: source.messages.slice(0, -1),
+    ability: "tool_use",
+    reward_model: { style: "rule", ground_truth: prepared.sample.groundTruth },
+    extra_info: {
+      split: "train",
+      index: 0,
+      sample_id: firstId,
+      tools: JSON.stringify([{ type: "function", function: { name: "get_weather", description: "Weather now.", parameters: weather.inputSchema } }]),
+    },
+  });
+  assert.deepEqual(
+    val.map((r) => (r.extra_info as { index: number; split: string }).index),
+    [0, 1, 2, 3, 4, 5],
+  );
+  assert.ok(val.every((r) => (r.extra_info as { split: string }).split === "val"));
+
+  const sft = (await readFile(paths.sft, "utf8"))
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { messages: ChatMessage[]; tools: unknown[] });
+  assert.equal(sft.length, 24);
+  assert.deepEqual(Object.keys(sft[0]!), ["messages", "tools"]);
+  assert.deepEqual(sft[0]!.messages, source.messages);
+  assert.equal(sft[0]!.messages.at(-1)!.role, "assistant");
+});
+
+test("writeVerlDataset: deterministic bytes for the same samples in any order; rewrites replace files and drop a stale SFT set", async () => {
+  const a = await writeVerlDataset({
+    samples: Array.from({ length: 12 }, (_, i) => sample(i)),
+    dir: path.join(root, "a"),
+    valFraction: 0.25,
+    seed: 3,
+    sft: true,
+    provenance: { campaignId: "c", iteration: 1 },
+  });
+  const b = await writeVerlDataset({
+    samples: Array.from({ length: 12 }, (_, i) => sample(11 - i)),
+    dir: path.join(root, "b"),
+    valFraction: 0.25,
+    seed: 3,
+    sft: true,
+    provenance: { campaignId: "c", iteration: 1 },
+  });
+  assert.deepEqual(a.files, b.files);
+  assert.equal(a.idsSha256, b.idsSha256);
+  const again = await writeVerlDataset({
+    samples: [sample(1), sample(2)],
+    dir: path.join(root, "a"),
+    valFraction: 0,
+    seed: 3,
+    provenance: { campaignId: "c", iteration: 1 },
+  });
+  assert.deepEqual(again.counts, { train: 2, val: 0, sft: 0 });
+  assert.equal(again.files.sft, undefined);
+  assert.deepEqual((await readdir(path.join(root, "a"))).sort(), ["manifest.json", "sample_ids.txt", "train.parquet", "val.parquet"]);
+  assert.equal(readRows(await readFile(path.join(root, "a", "val.parquet"))).length, 0);
+});
+
+test("writeVerlDataset: a failing sample source leaves the previous dataset and no temp files", async () => {
+  const dir = path.join(root, "fail");
+  const before = await writeVerlDataset({
+    samples: [sample(1), sample(2), sample(4)],
+    dir,
+    valFraction: 0.3,
+    seed: 1,
+    provenance: { campaignId: "c", iteration: 1 },
+  });
+  const trainBytes = await readFile(path.join(dir, "train.parquet"));
+  async function* failing(): AsyncIterable<VerlSourceSample> {
+    yield sample(5);
+    throw new Error("database went away");
+  }
+  await assert.rejects(
+    writeVerlDataset({ samples: failing(), dir, valFraction: 0.3, seed: 1, provenance: { campaignId: "c", iteration: 1 } }),
+    /database went away/,
+  );
+  assert.deepEqual(await readFile(path.join(dir, "train.parquet")), trainBytes);
+  assert.deepEqual(JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")), before);
+  assert.ok((await readdir(dir)).every((f) => !f.endsWith(".tmp")));
+  await assert.rejects(writeVerlDataset({ samples: [], dir, valFraction: 1.5, seed: 1, provenance: { campaignId: "c", iteration: 1 } }), /valFraction/);
+  const aborted = new AbortController();
+  aborted.abort(new Error("cancelled"));
+  await assert.rejects(
+    writeVerlDataset({ samples: [sample(1)], dir, valFraction: 0, seed: 1, provenance: { campaignId: "c", iteration: 1 }, signal: aborted.signal }),
+    /cancelled/,
+  );
+});

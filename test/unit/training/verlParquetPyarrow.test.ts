@@ -1,0 +1,119 @@
+/**
+ * Our parquet as verl reads it: pyarrow (from .venv-train, the library verl's dataset loaders sit on)
+ * opens train.parquet and val.parquet and must see exactly the contract's columns and nested types.
+ * Needs the venv: `bash scripts/ensure-train-venv.sh` (the test fails, saying so, without it).
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import type { McpTool } from "../../../src/domain/types.js";
+import { writeVerlDataset } from "../../../src/training/verl/dataset.js";
+import { runTrainPython } from "../../helpers/trainVenv.js";
+
+/** pyarrow's own rendering of each column's type (str(field.type), never truncated): the names and nested types verl sees. */
+const EXPECTED_SCHEMA = [
+  "data_source: string not null",
+  "prompt: list<element: struct<role: string not null, content: string not null> not null> not null",
+  "ability: string not null",
+  "reward_model: struct<style: string not null, ground_truth: string not null> not null",
+  "extra_info: struct<split: string not null, index: int64 not null, sample_id: string not null, tools: string not null> not null",
+].join("\n");
+
+const READ_WITH_PYARROW = `
+import json, sys
+import pyarrow as pa
+import pyarrow.parquet as pq
+out = {}
+for name in sys.argv[1:]:
+    table = pq.read_table(name)
+    schema = table.schema.remove_metadata()
+    out[name] = {
+        "schema": "\\n".join(f"{f.name}: {f.type}{'' if f.nullable else ' not null'}" for f in schema),
+        "rows": table.to_pylist(),
+        "types": {
+            "prompt": pa.types.is_list(schema.field("prompt").type) and pa.types.is_struct(schema.field("prompt").type.value_type),
+            "reward_model": pa.types.is_struct(schema.field("reward_model").type),
+            "extra_info.index": str(schema.field("extra_info").type.field("index").type),
+        },
+    }
+print(json.dumps(out))
+`;
+
+const tool: McpTool = { name: "get_weather", description: "Weather now.", inputSchema: { type: "object", properties: { city: { type: "string" } } } };
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "verl-pyarrow-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("pyarrow reads our parquet with exactly verl's columns and nested types, and the values we wrote", async () => {
+  const samples = Array.from({ length: 5 }, (_, i) => ({
+    id: `s${i}`,
+    tools: [tool],
+    messages: [
+      { role: "system" as const, content: "You call tools." },
+      { role: "user" as const, content: `Weather in Zürich ${i}?` },
+      i === 0
+        ? { role: "assistant" as const, content: "I can't help with that." }
+        : {
+            role: "assistant" as const,
+            content: null,
+            tool_calls: [{ id: "c", type: "function" as const, function: { name: "get_weather", arguments: '{"city":"Zürich"}' } }],
+          },
+    ],
+  }));
+  await writeVerlDataset({ samples, dir, valFraction: 0.4, seed: 5, provenance: { campaignId: "c", iteration: 1 } });
+  const train = path.join(dir, "train.parquet");
+  const val = path.join(dir, "val.parquet");
+  const r = runTrainPython(["-c", READ_WITH_PYARROW, train, val]);
+  assert.equal(r.status, 0, r.stderr);
+  type Read = { schema: string; rows: Record<string, unknown>[]; types: Record<string, unknown> };
+  const out = JSON.parse(r.stdout) as Record<string, Read>;
+  for (const file of [train, val]) {
+    assert.equal(out[file]!.schema, EXPECTED_SCHEMA, file);
+    assert.deepEqual(out[file]!.types, { prompt: true, reward_model: true, "extra_info.index": "int64" });
+  }
+  assert.equal(out[train]!.rows.length, 3);
+  assert.equal(out[val]!.rows.length, 2);
+  const all = [...out[train]!.rows, ...out[val]!.rows];
+  const s0 = all.find((row) => (row.extra_info as { sample_id: string }).sample_id === "s0")!;
+  const s1 = all.find((row) => (row.extra_info as { sample_id: string }).sample_id === "s1")!;
+  assert.deepEqual(s0.prompt, [
+    { role: "system", content: "You call tools." },
+    { role: "user", content: "Weather in Zürich 0?" },
+  ]);
+  assert.equal(s0.data_source, "toolloop");
+  assert.equal(s0.ability, "tool_use");
+  assert.deepEqual(s0.reward_model, { style: "rule", ground_truth: '{"calls":[]}' });
+  assert.deepEqual(JSON.parse((s1.reward_model as { ground_truth: string }).ground_truth), { calls: [{ name: "get_weather", arguments: { city: "Zürich" } }] });
+  const info = s1.extra_info as { split: string; index: number; tools: string };
+  assert.ok(["train", "val"].includes(info.split));
+  assert.equal(typeof info.index, "number");
+  assert.deepEqual(JSON.parse(info.tools), [
+    { type: "function", function: { name: "get_weather", description: "Weather now.", parameters: tool.inputSchema } },
+  ]);
+});
+
+test("pyarrow reads an empty validation file with the same schema", async () => {
+  const sub = path.join(dir, "empty");
+  const one = {
+    id: "only",
+    tools: [tool],
+    messages: [
+      { role: "user" as const, content: "hi" },
+      { role: "assistant" as const, content: "hello" },
+    ],
+  };
+  await writeVerlDataset({ samples: [one], dir: sub, valFraction: 0.5, seed: 1, provenance: { campaignId: "c", iteration: 1 } });
+  const val = path.join(sub, "val.parquet");
+  const r = runTrainPython(["-c", READ_WITH_PYARROW, val]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, { schema: string; rows: unknown[] }>;
+  assert.equal(out[val]!.schema, EXPECTED_SCHEMA);
+  assert.equal(out[val]!.rows.length, 0);
+});
