@@ -130,6 +130,29 @@ test("slurm launcher: the same name submitted twice (concurrently, then again) g
   await launcher.cancel(a.ref);
 });
 
+test("slurm launcher: racing submits that share no work folder (no lock) still leave one job that runs", async (t) => {
+  const racers = [0, 1, 2].map(
+    () =>
+      new SlurmLauncher({ kind: "slurm", partition: cluster.partition, extraSbatchArgs: [], rayPort: 6379, setupCommands: [] }, { log: (m) => logs.push(m) }),
+  );
+  const results = await Promise.all(
+    racers.map((l, i) => l.submit(request("race-job", "echo ran; exec sleep 300", { workDir: path.join(root, "work", `race-${i}`) }))),
+  );
+  const ids = new Set(results.map((r) => r.ref.externalId));
+  assert.equal(ids.size, 1, "every racer returns the same job");
+  assert.equal(results.filter((r) => r.submitted).length, 1);
+  const [kept] = [...ids];
+  await untilRunning(launcher, { launcher: "slurm", name: "race-job", externalId: kept! });
+  // Any duplicate the race produced was cancelled while it waited on the singleton dependency: it never ran.
+  for (const id of squeueIds("race-job").filter((id) => id !== kept)) {
+    const s = await launcher.status({ launcher: "slurm", name: "race-job", externalId: id });
+    assert.equal(s.state, "cancelled");
+    assert.equal(fs.existsSync(path.join(root, "work", "race-0", `race-job-${id}.log`)), false);
+  }
+  t.diagnostic(`race-job: ${squeueIds("race-job").length} job(s) in squeue for 3 racing submits (duplicates cancelled before they ran)`);
+  await launcher.cancel({ launcher: "slurm", name: "race-job", externalId: kept! });
+});
+
 test("slurm launcher: a worker killed -9 right after submit returns; a fresh launcher finds the job and never submits a second", async () => {
   const req = request("kill9-job", "echo kill9 running; exec sleep 300");
   const helper = path.join(import.meta.dirname, "..", "helpers", "submitThenHang.js");
