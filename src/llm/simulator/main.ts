@@ -2,9 +2,17 @@
 /**
  * Runs the toolloop LLM simulator standalone, e.g. for `bfcl` or manual checks:
  *   node dist/src/llm/simulator/main.js --port 8000 --seed 1 --latency-ms 50 --max-concurrency 64
+ * and, as the SIMULATED policy of a stand-in checkpoint (serve.policy with engine "simulator"):
+ *   node dist/src/llm/simulator/main.js --host 0.0.0.0 --port 8000 --model my-policy --mistake-rate 0.3 \
+ *     --checkpoint-profile merged/toolloop_profile.json --idle-exit-minutes 120
  */
 import { Command, InvalidArgumentError } from "commander";
+import { CheckpointProfileError, loadCheckpointProfile, type LoadedCheckpointProfile } from "./checkpointProfile.js";
+import { watchIdle } from "./idleExit.js";
 import { startSimulator } from "./server.js";
+
+/** A week: longer than any campaign leaves a policy unused on purpose. */
+const MAX_IDLE_MINUTES = 7 * 24 * 60;
 
 function intArg(name: string, min: number) {
   return (v: string) => {
@@ -22,10 +30,23 @@ function rateArg(name: string) {
   };
 }
 
+function minutesArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > MAX_IDLE_MINUTES)
+    throw new InvalidArgumentError(`--idle-exit-minutes must be a number of minutes between 0 (never) and ${MAX_IDLE_MINUTES} (got "${v}")`);
+  return n;
+}
+
+function hostArg(v: string): string {
+  if (!/^[A-Za-z0-9.:%_-]{1,255}$/.test(v)) throw new InvalidArgumentError(`--host must be an IP address or host name (got "${v.slice(0, 64)}")`);
+  return v;
+}
+
 const program = new Command()
   .name("toolloop-simulator")
   .description("Scripted LLM server with vLLM's OpenAI-compatible API (for tests and demos; not a model)")
-  .option("--port <n>", "port on 127.0.0.1 (0 picks a free one)", intArg("--port", 0), 8000)
+  .option("--host <addr>", "bind address", hostArg, "127.0.0.1")
+  .option("--port <n>", "port (0 picks a free one)", intArg("--port", 0), 8000)
   .option("--seed <n>", "content seed", intArg("--seed", 0), 0)
   .option("--latency-ms <n>", "latency per request", intArg("--latency-ms", 0), 0)
   .option("--latency-jitter-ms <n>", "extra random latency up to this", intArg("--latency-jitter-ms", 0), 0)
@@ -36,10 +57,13 @@ const program = new Command()
   .option("--rate-500 <p>", "fraction of requests answered 500", rateArg("--rate-500"), 0)
   .option("--rate-hang <p>", "fraction of requests never answered", rateArg("--rate-hang"), 0)
   .option("--rate-malformed-json <p>", "fraction of responses cut short", rateArg("--rate-malformed-json"), 0)
-  .option("--rate-truncated-tool-calls <p>", "fraction of tool-call answers with cut arguments", rateArg("--rate-truncated-tool-calls"), 0);
+  .option("--rate-truncated-tool-calls <p>", "fraction of tool-call answers with cut arguments", rateArg("--rate-truncated-tool-calls"), 0)
+  .option("--checkpoint-profile <file>", "serve as the SIMULATED policy of a stand-in checkpoint: its toolloop_profile.json scales the mistake rate per tool")
+  .option("--idle-exit-minutes <n>", "exit after this many minutes without requests (decimals allowed; 0: never)", minutesArg, 0);
 
 program.parse();
 const o = program.opts<{
+  host: string;
   port: number;
   seed: number;
   latencyMs: number;
@@ -52,7 +76,20 @@ const o = program.opts<{
   rateHang: number;
   rateMalformedJson: number;
   rateTruncatedToolCalls: number;
+  checkpointProfile?: string;
+  idleExitMinutes: number;
 }>();
+
+let checkpointProfile: LoadedCheckpointProfile | undefined;
+if (o.checkpointProfile !== undefined) {
+  try {
+    checkpointProfile = await loadCheckpointProfile(o.checkpointProfile);
+  } catch (err) {
+    if (!(err instanceof CheckpointProfileError)) throw err;
+    console.error(`[toolloop-simulator] ${err.message}`);
+    process.exit(1);
+  }
+}
 
 // Handlers go in before the server starts, so a signal during start-up is not fatal.
 let stopping = false;
@@ -73,6 +110,7 @@ process.on("SIGINT", () => stop("SIGINT"));
 process.on("SIGTERM", () => stop("SIGTERM"));
 
 const sim = await startSimulator({
+  host: o.host,
   port: o.port,
   seed: o.seed,
   latencyMs: o.latencyMs,
@@ -80,6 +118,7 @@ const sim = await startSimulator({
   maxConcurrency: o.maxConcurrency,
   mistakeRate: o.mistakeRate,
   ...(o.model ? { models: o.model } : {}),
+  ...(checkpointProfile ? { checkpointProfile } : {}),
   faults: {
     rate429: o.rate429,
     rate500: o.rate500,
@@ -90,6 +129,25 @@ const sim = await startSimulator({
 });
 
 running.sim = sim;
+if (o.idleExitMinutes > 0 && !stopping) {
+  const idleMs = o.idleExitMinutes * 60_000;
+  console.log(`[toolloop-simulator] will exit after ${o.idleExitMinutes} minutes without requests`);
+  watchIdle({
+    idleMs,
+    idleForMs: () => sim.idleForMs(),
+    onIdle: (idle) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(
+        `[toolloop-simulator] idle exit: no requests for ${(idle / 60_000).toFixed(2)} minutes (--idle-exit-minutes ${o.idleExitMinutes}); stopping (${sim.stats().requests} requests received)`,
+      );
+      sim.close().catch((err: unknown) => {
+        console.error("[toolloop-simulator] close failed:", err);
+        process.exitCode = 1;
+      });
+    },
+  });
+}
 if (stopping) {
   console.log("[toolloop-simulator] stopping");
   await sim.close();

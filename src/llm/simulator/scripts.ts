@@ -16,7 +16,7 @@ import { SeededRandom } from "../../util/random.js";
 import { parseQueryTask, toSimTool, writeQuery, type SimTool } from "./queryWriter.js";
 import type { ChatRequestBody } from "./requests.js";
 import { objectForSchema, valueForSchema } from "./schemaValues.js";
-import { lastUserText, messageText, runToolAgent, type MistakeKind, type ToolChoice } from "./toolAgent.js";
+import { lastUserText, messageText, runToolAgent, type MistakeKind, type MistakeScale, type ToolChoice } from "./toolAgent.js";
 
 export const USER_QUERY_MARKER = /^\s*#{2,4}\s*task\s*:\s*user-query\s*$/im;
 
@@ -75,7 +75,7 @@ function isUserQueryTask(messages: readonly unknown[]): boolean {
   });
 }
 
-export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: number): ScriptedChat {
+export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: number, mistakeScale?: MistakeScale): ScriptedChat {
   const rng = contentRng(seed, body);
   const messages = body.messages;
   const userText = lastUserText(messages);
@@ -94,7 +94,7 @@ export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: num
   const tools = (body.tools ?? []).map(toSimTool).filter((t): t is SimTool => t !== undefined);
   const choice = toolChoiceOf(body);
   if (tools.length > 0 && choice.mode !== "none") {
-    const reply = runToolAgent(rng, { messages, tools, choice, mistakeRate });
+    const reply = runToolAgent(rng, { messages, tools, choice, mistakeRate, ...(mistakeScale ? { mistakeScale } : {}) });
     const callSeed = sha256Hex(`${seed}\u0000${canonicalJson(body)}`);
     const toolCalls = reply.calls.map((c, i) => ({
       id: `chatcmpl-tool-${sha256Hex(`${callSeed}:${i}`).slice(0, 32)}`,

@@ -10,8 +10,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import path from "node:path";
 import { seedFrom } from "../../util/ids.js";
 import { SeededRandom } from "../../util/random.js";
+import { describeCheckpointProfile, mistakeRateScaleFor, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { DEFAULT_EMBEDDING_DIMS, embed } from "./embeddings.js";
 import {
   chatRequestSchema,
@@ -47,6 +49,10 @@ export interface SimulatorOptions {
   mistakeRate?: number;
   /** Served model names; by default the toolloop-sim family (any name starting "toolloop-sim"). */
   models?: string[];
+  /** Bind address (default 127.0.0.1). */
+  host?: string;
+  /** Serve as the SIMULATED policy of a stand-in checkpoint: mistake rate scaled per tool by its profile. */
+  checkpointProfile?: LoadedCheckpointProfile;
   quiet?: boolean;
 }
 
@@ -68,6 +74,8 @@ export interface SimulatorHandle {
   stats(): SimulatorStats;
   /** Distinct X-Request-Id values received since start or the last resetStats. The set itself, not a copy (cheap at 100k ids); resetStats starts a new one. */
   receivedRequestIds(): ReadonlySet<string>;
+  /** Milliseconds since the last request arrived or was answered; 0 while any is in flight. */
+  idleForMs(): number;
   resetStats(): void;
   setFaults(f: SimulatorFaults): void;
   setLatency(ms: number, jitterMs?: number): void;
@@ -77,6 +85,9 @@ export interface SimulatorHandle {
 export const DEFAULT_MODELS = ["toolloop-sim", "toolloop-sim-generator", "toolloop-sim-judge", "toolloop-sim-policy"];
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const MAX_LOGPROBS = 20;
+/** Response header (and system_fingerprint) marking answers of a served stand-in checkpoint. */
+export const SIMULATED_POLICY_HEADER = "x-toolloop-simulated-policy";
+export const STANDIN_SYSTEM_FINGERPRINT = `${SYSTEM_FINGERPRINT}+standin-checkpoint-simulated`;
 /** The simulator's own introspection route; vLLM has no such path, so it cannot shadow a real one. */
 export const RECEIVED_REQUEST_IDS_PATH = "/toolloop/received-request-ids";
 
@@ -127,6 +138,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`simulator maxConcurrency must be a positive integer (got ${capacity})`);
   const servedModels = opts.models && opts.models.length > 0 ? opts.models : DEFAULT_MODELS;
   const acceptsModel = (m: string) => servedModels.includes(m) || (!opts.models && m.startsWith("toolloop-sim"));
+  const host = opts.host ?? "127.0.0.1";
+  const checkpoint = opts.checkpointProfile;
+  const mistakeScale = checkpoint ? (tool: string) => mistakeRateScaleFor(checkpoint.profile, tool) : undefined;
+  const fingerprint = checkpoint ? STANDIN_SYSTEM_FINGERPRINT : SYSTEM_FINGERPRINT;
+  const policyHeaders: Record<string, string> = checkpoint
+    ? { [SIMULATED_POLICY_HEADER]: "stand-in checkpoint; SIMULATED policy, nothing was trained (LLM simulator with a checkpoint profile)" }
+    : {};
+  // vLLM's model card names the served folder as `root`; for a checkpoint that is the merged folder.
+  const modelRoot = checkpoint ? path.dirname(path.resolve(checkpoint.file)) : undefined;
 
   const faultRng = new SeededRandom(seedFrom("faults", seed));
   const jitterRng = new SeededRandom(seedFrom("jitter", seed));
@@ -136,6 +156,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let receivedIds = new Set<string>();
   let responseCounter = 0;
   let closed = false;
+  let lastActivityAt = Date.now();
+  let inFlight = 0;
 
   // FIFO admission: `active` requests are being served; the rest wait in `waiting`.
   let active = 0;
@@ -189,11 +211,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       "content-type": "application/json",
       "content-length": Buffer.byteLength(text),
       "x-toolloop-simulator": "1",
+      ...policyHeaders,
       ...reply.headers,
     });
     res.end(text);
     stats.completed++;
-    stats.lastResponseAt = Date.now();
+    stats.lastResponseAt = lastActivityAt = Date.now();
   };
 
   const modelOf = (requested: string | null | undefined): string => {
@@ -242,7 +265,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
       );
 
-    const scripted = scriptChat(body, seed, mistakeRate);
+    const scripted = scriptChat(body, seed, mistakeRate, mistakeScale);
     let content = scripted.content;
     let finish: "stop" | "tool_calls" | "length" = scripted.toolCalls.length > 0 ? "tool_calls" : "stop";
     if (content !== null && countTokens(content) > maxTokens) {
@@ -282,7 +305,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       usage: usage(promptTokens, completionTokens),
       prompt_logprobs: body.prompt_logprobs != null ? promptLogprobs(promptText, body.prompt_logprobs) : null,
       kv_transfer_params: null,
-      system_fingerprint: SYSTEM_FINGERPRINT,
+      system_fingerprint: fingerprint,
     };
     return { reply: { status: 200, body: body200 }, applied };
   }
@@ -328,7 +351,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         model,
         choices,
         usage: usage(promptTokens, completionTokens),
-        system_fingerprint: SYSTEM_FINGERPRINT,
+        system_fingerprint: fingerprint,
         kv_transfer_params: null,
       },
     };
@@ -384,7 +407,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (req.method === "GET") {
       if (path === RECEIVED_REQUEST_IDS_PATH)
         return send(res, { status: 200, body: { count: receivedIds.size, requestsWithId: stats.requestsWithId, ids: [...receivedIds] } });
-      if (path === "/v1/models") return send(res, { status: 200, body: { object: "list", data: servedModels.map((m) => modelCard(m, createdAt)) } });
+      if (path === "/v1/models")
+        return send(res, {
+          status: 200,
+          body: { object: "list", data: servedModels.map((m) => ({ ...modelCard(m, createdAt), ...(modelRoot ? { root: modelRoot } : {}) })) },
+        });
       if (path === "/health") return send(res, { status: 200, body: {} }, "");
       if (path === "/version") return send(res, { status: 200, body: { version: "toolloop-simulator" } });
     }
@@ -452,6 +479,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   }
 
   const server = createServer((req, res) => {
+    lastActivityAt = Date.now();
+    inFlight++;
+    res.once("close", () => {
+      inFlight--;
+      lastActivityAt = Date.now();
+    });
     handle(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
@@ -465,7 +498,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", () => {
+    server.listen(opts.port ?? 0, host, () => {
       server.off("error", reject);
       resolve();
     });
@@ -473,14 +506,19 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const address = server.address();
   if (!address || typeof address === "string") throw new Error("simulator: could not read the listening port");
   const port = address.port;
-  const url = `http://127.0.0.1:${port}/v1`;
-  if (!opts.quiet) console.log(`[toolloop-simulator] listening on ${url} (scripted responses, not a model)`);
+  const url = `http://${urlHost(host)}:${port}/v1`;
+  if (!opts.quiet) {
+    console.log(`[toolloop-simulator] listening on ${url}${host !== urlHost(host) ? ` (bound to ${host})` : ""} (scripted responses, not a model)`);
+    if (checkpoint)
+      console.log(`[toolloop-simulator] serving ${servedModels.join(", ")} as the ${describeCheckpointProfile(checkpoint)}; base mistake rate ${mistakeRate}`);
+  }
 
   return {
     url,
     port,
     stats: () => structuredClone(stats),
     receivedRequestIds: () => receivedIds,
+    idleForMs: () => (inFlight > 0 ? 0 : Date.now() - lastActivityAt),
     resetStats: () => {
       stats = emptyStats();
       receivedIds = new Set();
@@ -503,4 +541,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       await done;
     },
   };
+}
+
+/** A host for URLs: a wildcard bind is reached on loopback; IPv6 literals go in brackets. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
 }

@@ -131,7 +131,13 @@ function forcedCall(rng: SeededRandom, text: string, tools: SimTool[]): AgentCal
   return { name: m.tool.name, args: { ...filled, ...m.args } };
 }
 
-export function runToolAgent(rng: SeededRandom, p: { messages: readonly unknown[]; tools: SimTool[]; choice: ToolChoice; mistakeRate: number }): AgentReply {
+/** Factor on the mistake rate for a call of a tool (a served stand-in checkpoint's profile); absent means 1 for all. */
+export type MistakeScale = (tool: string) => number;
+
+export function runToolAgent(
+  rng: SeededRandom,
+  p: { messages: readonly unknown[]; tools: SimTool[]; choice: ToolChoice; mistakeRate: number; mistakeScale?: MistakeScale },
+): AgentReply {
   const text = lastUserText(p.messages);
   // Always draw, so the mistake decision does not shift the rest of the stream.
   const makeMistake = rng.chance(p.mistakeRate);
@@ -151,22 +157,36 @@ export function runToolAgent(rng: SeededRandom, p: { messages: readonly unknown[
   if (calls.length === 0 && p.choice.mode !== "auto" && pool.length > 0) calls = [forcedCall(rng, text, pool)];
 
   if (makeMistake && p.choice.mode === "auto") {
-    const mistake = applyMistake(rng, mistakePick, calls, p.tools);
+    const mistake = applyMistake(rng, mistakePick, calls, p.tools, p.mistakeScale);
     if (mistake) return { content: null, calls: mistake.calls, mistake: mistake.kind };
   }
   if (calls.length === 0) return { content: rng.pick(DECLINES), calls: [] };
   return { content: null, calls };
 }
 
-function applyMistake(rng: SeededRandom, pick: number, calls: AgentCall[], tools: SimTool[]): { kind: MistakeKind; calls: AgentCall[] } | undefined {
+/**
+ * The mistake, if one is made. With a scale, a mistake drawn at the base rate is kept with the
+ * probability of the tool it touches, so a call of tool T goes wrong at mistakeRate * scale(T). The
+ * extra draw happens only with a scale, so answers without a profile stay exactly as they were.
+ */
+function applyMistake(
+  rng: SeededRandom,
+  pick: number,
+  calls: AgentCall[],
+  tools: SimTool[],
+  scale: MistakeScale | undefined,
+): { kind: MistakeKind; calls: AgentCall[] } | undefined {
+  const keep = (tool: string) => scale === undefined || rng.chance(scale(tool));
   if (calls.length === 0) {
     const tool = rng.pick(tools);
+    if (!keep(tool.name)) return undefined;
     return { kind: "irrelevant_call", calls: [{ name: tool.name, args: objectForSchema(rng, tool.parameters, tool.parameters, { optionalRate: 0 }) }] };
   }
   const kinds: MistakeKind[] = ["wrong_type", "missing_required", "extra_param", "hallucinated_tool"];
   let kind = kinds[Math.floor(pick * kinds.length)]!;
   const i = rng.int(0, calls.length - 1);
   const call = calls[i]!;
+  if (!keep(call.name)) return undefined;
   const tool = tools.find((t) => t.name === call.name);
   const out = calls.map((c) => ({ name: c.name, args: { ...c.args } }));
   const target = out[i]!;

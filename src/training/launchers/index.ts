@@ -2,6 +2,7 @@
 import type { LauncherConfig } from "./config.js";
 import type { JobLauncher } from "./launcher.js";
 import { LocalLauncher } from "./local.js";
+import { RayJobsLauncher } from "./ray.js";
 import { SlurmLauncher } from "./slurm.js";
 
 export function createLauncher(config: LauncherConfig, opts: { log: (m: string) => void }): JobLauncher {
@@ -11,8 +12,6 @@ export function createLauncher(config: LauncherConfig, opts: { log: (m: string) 
     case "slurm":
       return new SlurmLauncher(config, opts);
     case "ray":
-      // INTEGRATOR: replace with `return new RayJobsLauncher(config, opts);` and
-      // `import { RayJobsLauncher } from "./ray.js";` when merging the ray branch (src/training/launchers/ray.ts).
-      throw new Error("the ray launcher is added by the ray branch");
+      return new RayJobsLauncher(config, opts);
   }
 }

@@ -1,0 +1,201 @@
+/**
+ * The Ray launcher against a real local Ray head (ray[default] from .venv-ray, started by the test):
+ * submit, watch it run, read its logs, cancel, fail with an exit code, succeed; the same name submitted
+ * twice (one after the other, and racing) is one job; and a worker SIGKILLed the moment its submit call
+ * returned leaves one job that a fresh launcher finds by name, checked on Ray's own job list.
+ * The jobs are small shell commands (no trainer here).
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, test } from "node:test";
+import type { JobRef, JobRequest, JobState, JobStatus } from "../../src/training/launchers/launcher.js";
+import { RayJobsLauncher, type RayLauncherConfig } from "../../src/training/launchers/ray.js";
+import { startRayHead, type RayHead } from "../helpers/rayCluster.js";
+
+const submitOnceScript = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../helpers/raySubmitOnce.js");
+const fileStarted = Date.now();
+let head: RayHead;
+let launcher: RayJobsLauncher;
+let config: RayLauncherConfig;
+let baseDir: string;
+const logLines: string[] = [];
+const log = (m: string) => logLines.push(m);
+
+before(async () => {
+  head = await startRayHead({ log: console.log });
+  config = {
+    kind: "ray",
+    address: head.address,
+    headers: {},
+    runtimeEnv: { envVars: { TOOLLOOP_CLUSTER_VAR: "from-config", TOOLLOOP_JOB_VAR: "overridden" } },
+  };
+  launcher = new RayJobsLauncher(config, { log });
+  // A space and a quote in the work folder's name: the entrypoint's quoting is exercised for real.
+  baseDir = fs.mkdtempSync(path.join(head.tempDir, "work dir's-"));
+});
+
+after(async () => {
+  await head?.stop();
+  console.log(`[ray-launcher test] Ray head started in ${head?.startupMs} ms; test file wall time ${Date.now() - fileStarted} ms`);
+});
+
+function request(name: string, script: string, env: Record<string, string> = {}): JobRequest {
+  const workDir = path.join(baseDir, name);
+  fs.mkdirSync(workDir, { recursive: true });
+  return { name, command: ["sh", "-c", script], env, workDir, resources: { nodes: 1, gpusPerNode: 0 } };
+}
+
+async function waitForState(ref: JobRef, states: JobState[], timeoutMs = 60_000): Promise<JobStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await launcher.status(ref);
+    if (states.includes(status.state)) return status;
+    if (Date.now() > deadline) throw new Error(`job ${ref.name} is ${status.state} (${status.message}), not ${states.join("/")} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Ray's own job list (GET /api/jobs/), the jobs under this submission id. */
+async function rayJobsNamed(name: string): Promise<{ submission_id: string; status: string }[]> {
+  const res = await fetch(`${head.address}/api/jobs/`);
+  assert.equal(res.status, 200);
+  const jobs = (await res.json()) as { submission_id: string | null; status: string }[];
+  return jobs.filter((j): j is { submission_id: string; status: string } => j.submission_id === name);
+}
+
+/** Processes whose command line holds this marker (the job's own processes, not Ray's). */
+function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(marker)) pids.push(Number(entry));
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  return pids;
+}
+
+test("a job runs in its work folder with its environment, its logs are read while it runs, and it succeeds", async () => {
+  const req = request(
+    "tl-ray-succeed",
+    'echo "cwd=$(pwd)"; echo "env=$TOOLLOOP_JOB_VAR/$TOOLLOOP_CLUSTER_VAR"; while [ ! -f release ]; do sleep 0.2; done; echo done-ok',
+    {
+      TOOLLOOP_JOB_VAR: "from-job",
+    },
+  );
+  const { ref, submitted } = await launcher.submit(req);
+  assert.equal(submitted, true);
+  assert.deepEqual(ref, { launcher: "ray", name: req.name, externalId: req.name });
+
+  const running = await waitForState(ref, ["running"]);
+  assert.deepEqual(running.nodes, ["127.0.0.1"]);
+  await waitFor("the job's first lines in its logs", async () => (await launcher.logs(ref)).includes("env="));
+  const logs = await launcher.logs(ref);
+  assert.match(logs, new RegExp(`cwd=${req.workDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n`));
+  assert.match(logs, /env=from-job\/from-config\n/, "the job's env wins over the config's, the config's is there too");
+  assert.equal((await launcher.status(ref)).state, "running", "still running until released");
+
+  fs.writeFileSync(path.join(req.workDir, "release"), "");
+  const done = await waitForState(ref, ["succeeded", "failed", "cancelled"]);
+  assert.equal(done.state, "succeeded", done.message);
+  assert.equal(done.exitCode, 0);
+  const finalLogs = await launcher.logs(ref);
+  assert.match(finalLogs, /done-ok\n$/);
+  assert.equal(await launcher.logs(ref, { tailBytes: 8 }), "done-ok\n");
+});
+
+test("a failing job is failed with its exit code and Ray's message", async () => {
+  const { ref } = await launcher.submit(request("tl-ray-fail", "echo going-down >&2; exit 7"));
+  const status = await waitForState(ref, ["succeeded", "failed", "cancelled"]);
+  assert.equal(status.state, "failed");
+  assert.equal(status.exitCode, 7);
+  assert.match(status.message ?? "", /exit code 7/);
+  assert.match(await launcher.logs(ref), /going-down/);
+});
+
+test("cancel stops a running job and its processes; cancelling it again leaves it as it is", async () => {
+  const marker = `tl-ray-cancel-marker-${process.pid}`;
+  // The marker is an argument of the job's own process (exec'd by the entrypoint), so /proc finds it.
+  const req = { ...request("tl-ray-cancel", ""), command: ["python3", "-c", "import time; print('sleeping', flush=True); time.sleep(300)", marker] };
+  const { ref } = await launcher.submit(req);
+  await waitForState(ref, ["running"]);
+  await waitFor("the job's process", () => processesWith(marker).length > 0);
+  await launcher.cancel(ref);
+  const status = await waitForState(ref, ["succeeded", "failed", "cancelled"]);
+  assert.equal(status.state, "cancelled", status.message);
+  await waitFor("the job's processes to end", () => processesWith(marker).length === 0);
+  await launcher.cancel(ref);
+  assert.equal((await launcher.status(ref)).state, "cancelled");
+});
+
+test("the same name submitted twice, one after the other or racing, is one job", async () => {
+  const first = await launcher.submit(request("tl-ray-twice", "sleep 1"));
+  const second = await launcher.submit(request("tl-ray-twice", "echo a-second-job"));
+  assert.deepEqual([first.submitted, second.submitted], [true, false]);
+  assert.deepEqual(second.ref, first.ref);
+  assert.equal((await rayJobsNamed("tl-ray-twice")).length, 1);
+
+  // Both look the name up before either posts: Ray's "already exists" answer is taken as found.
+  const racing = await Promise.all([launcher.submit(request("tl-ray-race", "sleep 1")), launcher.submit(request("tl-ray-race", "sleep 1"))]);
+  assert.deepEqual(racing.map((r) => r.submitted).sort(), [false, true]);
+  assert.equal((await rayJobsNamed("tl-ray-race")).length, 1);
+  // Which way the loser learnt of the winner (its GET after the winner's POST, or Ray's duplicate-id answer).
+  console.log(`[ray-launcher test] race: ${logLines.filter((l) => l.includes("tl-ray-race") && !l.includes("submitted job")).join("; ")}`);
+  await waitForState(first.ref, ["succeeded"]);
+});
+
+test("a job Ray does not know: find gives nothing, status is lost, cancel does nothing", async () => {
+  const ref: JobRef = { launcher: "ray", name: "tl-ray-never", externalId: "tl-ray-never" };
+  assert.equal(await launcher.find("tl-ray-never"), undefined);
+  const status = await launcher.status(ref);
+  assert.equal(status.state, "lost");
+  assert.match(status.message ?? "", /does not know job tl-ray-never/);
+  await launcher.cancel(ref);
+  await assert.rejects(launcher.logs(ref), (err: Error) => err.message.includes(`${head.address}/api/jobs/tl-ray-never/logs`) && err.message.includes("404"));
+});
+
+test("a worker SIGKILLed right after submit returns: a fresh launcher finds the job and never submits a second", async () => {
+  const req = request("tl-ray-kill9", "sleep 300");
+  const child = spawn(process.execPath, [submitOnceScript, head.address, JSON.stringify(req)], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      const nl = out.indexOf("\n");
+      if (out.startsWith("submitted") && nl >= 0) {
+        child.kill("SIGKILL"); // the moment the line appears: nothing after submit runs
+        resolve(out.slice(0, nl));
+      }
+    });
+    child.once("exit", (code, signal) => reject(new Error(`the submitting worker exited (${code ?? signal}) before submitting: ${stderr}`)));
+  });
+  assert.equal(await exited, "SIGKILL");
+  assert.match(line, /"submitted":true/);
+
+  const fresh = new RayJobsLauncher(config, { log });
+  const found = await fresh.find(req.name);
+  assert.deepEqual(found, { launcher: "ray", name: req.name, externalId: req.name });
+  const again = await fresh.submit(req);
+  assert.equal(again.submitted, false);
+  assert.deepEqual(again.ref, found);
+  const jobs = await rayJobsNamed(req.name);
+  assert.equal(jobs.length, 1, `Ray's job list holds one job named ${req.name}: ${JSON.stringify(jobs)}`);
+  await fresh.cancel(again.ref);
+  await waitForState(again.ref, ["cancelled"]);
+});
