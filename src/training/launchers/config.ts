@@ -1,0 +1,106 @@
+/**
+ * The campaign config's `cluster.launcher` section: where cluster jobs run (a local process, a Slurm
+ * cluster, a Ray cluster's Jobs API) and how to reach it. Pure zod, no I/O: defaults that depend on
+ * the machine (the local state folder, PATH) are resolved by the launcher at run time.
+ */
+import { z } from "zod";
+import { atMost, boundedString, CONFIG_LIMITS, filePath } from "../../config/fields.js";
+
+const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** RFC 9110 token: what an HTTP header name may be. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+/** Slurm partition, account and QOS names: no spaces or shell characters (they become sbatch arguments). */
+const SLURM_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const MAX_LIST = 64;
+
+const noNewline = (what: string) =>
+  boundedString(4096, what).refine((s) => !/[\r\n\0]/.test(s), "must be a single line (no newline, carriage return or NUL character)");
+
+const slurmName = (what: string) =>
+  z
+    .string({ error: `expected a Slurm ${what} name` })
+    .regex(SLURM_NAME, `expected a Slurm ${what} name (letters, digits, '_', '.', '-'; at most 128 characters)`)
+    .optional();
+
+const port = z
+  .number({ error: "expected a port number" })
+  .int("expected a port number")
+  .min(1, "expected a port number in 1..65535")
+  .max(65535, "expected a port number in 1..65535");
+
+/** Record messages: the whole value of the wrong type, or one key that is not allowed (the path names the key). */
+function recordError(issue: { code?: string }, whole: string, key: string): string | undefined {
+  if (issue.code === "invalid_type") return `expected ${whole}`;
+  if (issue.code === "invalid_key") return `expected ${key}`;
+  return undefined;
+}
+
+const envVars = z
+  .record(z.string().regex(ENV_VAR_NAME), noNewline("a value"), {
+    error: (issue) =>
+      recordError(
+        issue,
+        "an object of environment variable names to values",
+        "an environment variable name (a letter or '_', then letters, digits or '_'; at most 128)",
+      ),
+  })
+  .refine((r) => Object.keys(r).length <= 256, atMost(256, " variables"))
+  .default({});
+
+export const localLauncherConfigSchema = z.strictObject({
+  kind: z.literal("local"),
+  /** Where job records live; default: $TOOLLOOP_STATE_DIR, else ~/.local/state/toolloop/local-jobs. */
+  stateDir: filePath.optional(),
+});
+
+export const slurmLauncherConfigSchema = z.strictObject({
+  kind: z.literal("slurm"),
+  partition: slurmName("partition"),
+  account: slurmName("account"),
+  qos: slurmName("QOS"),
+  /** Folder holding sbatch, squeue, sacct, scontrol and scancel; default: found on PATH. */
+  binDir: filePath.optional(),
+  /** Passed to sbatch as they are, after the launcher's own options (e.g. "--constraint=h100"). */
+  extraSbatchArgs: z
+    .array(noNewline("an sbatch argument"), { error: "expected a list of sbatch arguments" })
+    .max(MAX_LIST, atMost(MAX_LIST, " arguments"))
+    .default([]),
+  /** The Ray head's port on the first node of a multi-node job (verl's Ray-on-Slurm pattern). */
+  rayPort: port.default(6379),
+  /** Shell lines run in the batch script before the job (e.g. "module load cuda/12.4", "source venv/bin/activate"). */
+  setupCommands: z
+    .array(noNewline("a shell command line"), { error: "expected a list of shell command lines" })
+    .max(MAX_LIST, atMost(MAX_LIST, " lines"))
+    .default([]),
+});
+
+export const rayLauncherConfigSchema = z.strictObject({
+  kind: z.literal("ray"),
+  /** The Ray dashboard (Jobs API), e.g. http://127.0.0.1:8265. */
+  address: z
+    .url({ protocol: /^https?$/, error: "expected the http: or https: URL of the Ray dashboard, such as http://127.0.0.1:8265" })
+    .max(CONFIG_LIMITS.urlLength, atMost(CONFIG_LIMITS.urlLength)),
+  runtimeEnv: z
+    .strictObject({
+      workingDir: filePath.optional(),
+      pip: z.array(boundedString(512, "a pip requirement"), { error: "expected a list of pip requirements" }).max(256, atMost(256, " requirements")).optional(),
+      envVars,
+    })
+    .optional(),
+  /** Sent with every Jobs API request (e.g. an auth header of a proxy in front of the dashboard). */
+  headers: z
+    .record(z.string().regex(HEADER_NAME), noNewline("a header value"), {
+      error: (issue) => recordError(issue, "an object of HTTP header names to values", "an HTTP header name"),
+    })
+    .refine((r) => Object.keys(r).length <= MAX_LIST, atMost(MAX_LIST, " headers"))
+    .default({}),
+});
+
+export const launcherConfigSchema = z.discriminatedUnion("kind", [localLauncherConfigSchema, slurmLauncherConfigSchema, rayLauncherConfigSchema], {
+  error: (issue): string | undefined => (issue.code === "invalid_union" ? 'expected kind to be one of "local", "slurm", "ray"' : undefined),
+});
+
+export type LocalLauncherConfig = z.infer<typeof localLauncherConfigSchema>;
+export type SlurmLauncherConfig = z.infer<typeof slurmLauncherConfigSchema>;
+export type RayLauncherConfig = z.infer<typeof rayLauncherConfigSchema>;
+export type LauncherConfig = z.infer<typeof launcherConfigSchema>;

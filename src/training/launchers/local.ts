@@ -1,0 +1,263 @@
+/**
+ * Jobs as local processes that outlive the worker: each runs detached in its own session and process
+ * group, through a tiny `sh` wrapper that records its own pid and start time and, when the command
+ * ends, its exit code. Files per job in the state folder:
+ *
+ *   <name>.json       the record, created atomically (link(2) of a complete temp file: fails if it exists)
+ *                     BEFORE anything is spawned, so two racing submits start one process
+ *   <name>.pid        "PID STARTTIME", written by the wrapper itself (start time guards against pid reuse)
+ *   <name>.exit       the command's exit code, written by the wrapper when it ends
+ *   <name>.cancelled  written by cancel before it signals the group
+ *
+ * Output (stdout and stderr) goes to <workDir>/<name>.log. Since the wrapper writes the pid and exit
+ * files, a worker killed -9 right after spawning loses nothing: a fresh launcher finds the job by its
+ * name and reads its state. A worker killed between the record and the spawn leaves a record with no
+ * process: it reads as pending for a short while, then as lost (never started twice).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import type { LocalLauncherConfig } from "./config.js";
+import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
+import type { JobLauncher, JobRef, JobRequest, JobStatus } from "./launcher.js";
+import { isProcessGroupAlive, isSameProcessAlive, parseProcessIdentity, type ProcessIdentity } from "./processIdentity.js";
+
+/** $0 of every job wrapper is `toolloop-job[<name>]`, so the process table names the job (ps, tests). */
+export const LOCAL_JOB_PROCESS_TAG = "toolloop-job";
+
+/**
+ * The wrapper. It traps TERM/INT/HUP with a no-op (a handler, not "ignore", so the command does not
+ * inherit an ignored signal): a group SIGTERM then ends the command, and the wrapper still records
+ * its exit code (sh runs a trap only after the foreground command has finished). The pid and exit
+ * files are written to a temp name and renamed, so readers never see half a file.
+ */
+const WRAPPER = [
+  "d=$1; n=$2; shift 2",
+  "trap : TERM INT HUP",
+  // Field 22 of /proc/PID/stat is field 20 after "PID (comm) "; comm may contain spaces, so cut after ") ".
+  `st=$(sed 's/.*) //' /proc/$$/stat 2>/dev/null | cut -d' ' -f20)`,
+  'printf "%s %s\\n" "$$" "$st" > "$d/$n.pid.tmp" && mv -f "$d/$n.pid.tmp" "$d/$n.pid"',
+  '"$@"',
+  "c=$?",
+  'printf "%s\\n" "$c" > "$d/$n.exit.tmp" && mv -f "$d/$n.exit.tmp" "$d/$n.exit"',
+  'exit "$c"',
+].join("\n");
+
+/** A record without a pid file for longer than this never got its process (the worker died before spawning). */
+const START_GRACE_MS = 60_000;
+
+interface JobRecord {
+  name: string;
+  workDir: string;
+  logFile: string;
+  command: string[];
+  /** Names only: values may be secrets. */
+  envNames: string[];
+  createdAt: string;
+}
+
+export interface LocalLauncherOptions {
+  log: (m: string) => void;
+  /** SIGTERM to SIGKILL, when cancelling (default 10 s). */
+  cancelGraceMs?: number;
+}
+
+/** $TOOLLOOP_STATE_DIR/local-jobs, else ~/.local/state/toolloop/local-jobs. */
+export function defaultLocalStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const root = env.TOOLLOOP_STATE_DIR ? path.resolve(env.TOOLLOOP_STATE_DIR) : path.join(os.homedir(), ".local", "state", "toolloop");
+  return path.join(root, "local-jobs");
+}
+
+export class LocalLauncher implements JobLauncher {
+  readonly kind = "local" as const;
+  readonly stateDir: string;
+  private readonly log: (m: string) => void;
+  private readonly cancelGraceMs: number;
+
+  constructor(config: LocalLauncherConfig, opts: LocalLauncherOptions) {
+    this.stateDir = path.resolve(config.stateDir ?? defaultLocalStateDir());
+    this.log = opts.log;
+    this.cancelGraceMs = opts.cancelGraceMs ?? 10_000;
+  }
+
+  private file(name: string, ext: "json" | "pid" | "exit" | "cancelled"): string {
+    return path.join(this.stateDir, `${name}.${ext}`);
+  }
+
+  async find(name: string): Promise<JobRef | undefined> {
+    assertJobName(name);
+    const record = this.readRecord(name);
+    if (!record) return undefined;
+    // A record just made by a submit that is spawning right now: give the wrapper a moment to say its pid.
+    let id = this.readPid(name);
+    for (let waited = 0; !id && waited < 2000 && this.recordAgeMs(name) < START_GRACE_MS; waited += 100) {
+      await sleep(100);
+      id = this.readPid(name);
+    }
+    return { launcher: "local", name, externalId: id ? String(id.pid) : "unstarted" };
+  }
+
+  async submit(request: JobRequest): Promise<{ ref: JobRef; submitted: boolean }> {
+    assertJobRequest(request);
+    const { name } = request;
+    fs.mkdirSync(this.stateDir, { recursive: true });
+    fs.mkdirSync(request.workDir, { recursive: true });
+    const record: JobRecord = {
+      name,
+      workDir: request.workDir,
+      logFile: path.join(request.workDir, `${name}.log`),
+      command: request.command,
+      envNames: Object.keys(request.env ?? {}),
+      createdAt: new Date().toISOString(),
+    };
+    if (!this.createRecord(record)) {
+      const ref = await this.find(name);
+      if (!ref) throw new Error(`local job ${name}: its record exists but cannot be read (${this.file(name, "json")})`);
+      this.log(`[local] job ${name} exists (pid ${ref.externalId}); not starting another`);
+      return { ref, submitted: false };
+    }
+    const pid = this.spawnWrapper(request, record.logFile);
+    this.log(`[local] started job ${name} (pid ${pid}, log ${record.logFile})`);
+    return { ref: { launcher: "local", name, externalId: String(pid) }, submitted: true };
+  }
+
+  /** False when a record with that name exists already (another submit won). */
+  private createRecord(record: JobRecord): boolean {
+    const target = this.file(record.name, "json");
+    const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { flag: "wx" });
+    try {
+      fs.linkSync(tmp, target);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+
+  private spawnWrapper(request: JobRequest, logFile: string): number {
+    const logFd = fs.openSync(logFile, "a");
+    try {
+      const child = spawn("/bin/sh", ["-c", WRAPPER, `${LOCAL_JOB_PROCESS_TAG}[${request.name}]`, this.stateDir, request.name, ...request.command], {
+        cwd: request.workDir,
+        env: { ...process.env, ...request.env },
+        detached: true,
+        stdio: ["ignore", logFd, logFd],
+      });
+      child.once("error", (err) => {
+        // sh itself could not start: record a failure rather than leave a job that reads as lost.
+        fs.appendFileSync(logFile, `toolloop: could not start the job wrapper: ${err.message}\n`);
+        fs.writeFileSync(this.file(request.name, "exit"), "127\n");
+      });
+      child.unref();
+      if (child.pid === undefined) throw new Error(`local job ${request.name}: could not spawn /bin/sh`);
+      return child.pid;
+    } finally {
+      fs.closeSync(logFd);
+    }
+  }
+
+  async status(ref: JobRef): Promise<JobStatus> {
+    assertJobName(ref.name);
+    const nodes = ["127.0.0.1"];
+    if (!this.readRecord(ref.name)) return { state: "lost", message: `no record of local job ${ref.name} in ${this.stateDir}`, nodes };
+    const cancelled = fs.existsSync(this.file(ref.name, "cancelled"));
+    const exitCode = this.readExitCode(ref.name);
+    const id = this.readPid(ref.name);
+    if (exitCode === undefined && id && isSameProcessAlive(id)) {
+      return cancelled ? { state: "running", message: "cancelling", nodes } : { state: "running", nodes };
+    }
+    // The wrapper renames the exit file into place before it exits: read it once more after seeing it gone.
+    const finalCode = exitCode ?? this.readExitCode(ref.name);
+    if (cancelled) return { state: "cancelled", ...(finalCode !== undefined ? { exitCode: finalCode } : {}), message: "cancelled", nodes };
+    if (finalCode === 0) return { state: "succeeded", exitCode: 0, nodes };
+    if (finalCode !== undefined) return { state: "failed", exitCode: finalCode, message: `exited with code ${finalCode}`, nodes };
+    if (!id && this.recordAgeMs(ref.name) < START_GRACE_MS) return { state: "pending", message: "starting", nodes };
+    return {
+      state: "lost",
+      message: id ? `process ${id.pid} is gone and left no exit code (killed with the wrapper, or the machine restarted)` : "the process was never started",
+      nodes,
+    };
+  }
+
+  async logs(ref: JobRef, options?: { tailBytes?: number }): Promise<string> {
+    assertJobName(ref.name);
+    const record = this.readRecord(ref.name);
+    if (!record) return "";
+    return tailBytes(record.logFile, options?.tailBytes ?? DEFAULT_TAIL_BYTES);
+  }
+
+  async cancel(ref: JobRef): Promise<void> {
+    assertJobName(ref.name);
+    if (!this.readRecord(ref.name) || this.readExitCode(ref.name) !== undefined) return;
+    let id = this.readPid(ref.name);
+    if (id && !isSameProcessAlive(id)) return; // ended (lost): left as it is
+    fs.writeFileSync(this.file(ref.name, "cancelled"), `${new Date().toISOString()}\n`);
+    // Starting right now: wait for the wrapper's pid, so the process cannot start after the cancel.
+    for (let waited = 0; !id && waited < 5000 && this.recordAgeMs(ref.name) < START_GRACE_MS; waited += 100) {
+      await sleep(100);
+      id = this.readPid(ref.name);
+    }
+    if (!id) return;
+    this.log(`[local] cancelling job ${ref.name} (process group ${id.pid})`);
+    if (!isSameProcessAlive(id)) return;
+    // The wrapper leads the group; everything the command started is in it unless it made its own session.
+    killGroup(id.pid, "SIGTERM");
+    for (let waited = 0; isProcessGroupAlive(id.pid) && waited < this.cancelGraceMs; waited += 100) await sleep(100);
+    if (isProcessGroupAlive(id.pid)) {
+      this.log(`[local] job ${ref.name} still running ${this.cancelGraceMs} ms after SIGTERM; sending SIGKILL`);
+      killGroup(id.pid, "SIGKILL");
+    }
+    for (let waited = 0; isProcessGroupAlive(id.pid) && waited < 5000; waited += 100) await sleep(100);
+  }
+
+  private readRecord(name: string): JobRecord | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(this.file(name, "json"), "utf8")) as JobRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new Error(`local job ${name}: unreadable record ${this.file(name, "json")}: ${(err as Error).message}`);
+    }
+  }
+
+  private recordAgeMs(name: string): number {
+    try {
+      return Date.now() - fs.statSync(this.file(name, "json")).mtimeMs;
+    } catch {
+      return Infinity;
+    }
+  }
+
+  private readPid(name: string): ProcessIdentity | undefined {
+    const text = readOptional(this.file(name, "pid"));
+    return text === undefined ? undefined : parseProcessIdentity(text);
+  }
+
+  private readExitCode(name: string): number | undefined {
+    const text = readOptional(this.file(name, "exit"))?.trim();
+    return text && /^\d+$/.test(text) ? Number(text) : undefined;
+  }
+}
+
+function readOptional(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function killGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,358 @@
+/**
+ * Jobs on a Slurm cluster through its own commands: sbatch --parsable to submit, squeue (all states,
+ * so recently finished jobs too), scontrol and sacct for state and exit code, scancel to cancel. The
+ * job's output is <workDir>/<name>-<jobid>.log (workDir on a file system the nodes and the worker share).
+ *
+ * Never twice under one name. submit looks the name up first (squeue, then sacct where accounting is
+ * on), then looks for its own note `<workDir>/<name>.slurm-jobid` (a job submitted before and since
+ * purged from the controller on a cluster without accounting). What is left is the window between that
+ * look-up and sbatch registering the job (tens of milliseconds). It is narrowed three ways:
+ *   1. a lock file `<workDir>/<name>.slurm-submit.lock` created with O_EXCL around look-up + sbatch,
+ *      so submitters that share the work folder take turns (a lock older than 2 minutes with no job
+ *      is a dead submitter's and is taken over);
+ *   2. `--dependency=singleton`: a second job of the same name and user cannot start while the first
+ *      is pending or running;
+ *   3. after sbatch, the name is looked up again and every job of that name but the oldest is
+ *      cancelled (all racers cancel the same ones), and the oldest is returned.
+ * So a duplicate can only appear in the scheduler's list as a cancelled job that never ran.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import type { SlurmLauncherConfig } from "./config.js";
+import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
+import type { JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
+import { slurmBatchScript } from "./slurmBatchScript.js";
+
+const COMMAND_TIMEOUT_MS = 60_000;
+const LOCK_STALE_MS = 120_000;
+const LOCK_WAIT_MS = 30_000;
+
+export interface SlurmLauncherOptions {
+  log: (m: string) => void;
+}
+
+interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** What the controller (scontrol) or the accounting (sacct) says about one job. */
+interface SlurmJobInfo {
+  id: string;
+  state: string;
+  reason?: string;
+  exitCode?: string;
+  nodeList?: string;
+  stdOut?: string;
+  workDir?: string;
+}
+
+const PENDING = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT"]);
+const RUNNING = new Set(["RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESIZING", "UPDATE_DB", "POWER_UP_NODE"]);
+const FAILED = new Set(["FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED"]);
+
+/** Slurm's state (sacct writes "CANCELLED by 0") as one of ours. */
+export function jobStateOf(slurmState: string): JobState {
+  const state = slurmState.trim().split(/\s+/)[0]?.replace(/\+$/, "") ?? "";
+  if (PENDING.has(state)) return "pending";
+  if (RUNNING.has(state)) return "running";
+  if (state === "COMPLETED") return "succeeded";
+  if (state === "CANCELLED") return "cancelled";
+  if (FAILED.has(state)) return "failed";
+  return "lost";
+}
+
+/** "3:0" (exit code 3) or "0:9" (killed by signal 9, reported as 128 + 9 like a shell). */
+export function exitCodeOf(text: string | undefined): number | undefined {
+  const m = /^(\d+):(\d+)$/.exec(text?.trim() ?? "");
+  if (!m) return undefined;
+  const code = Number(m[1]);
+  const signal = Number(m[2]);
+  return code === 0 && signal > 0 ? 128 + signal : code;
+}
+
+export class SlurmLauncher implements JobLauncher {
+  readonly kind = "slurm" as const;
+  private readonly log: (m: string) => void;
+
+  constructor(
+    private readonly config: SlurmLauncherConfig,
+    opts: SlurmLauncherOptions,
+  ) {
+    this.log = opts.log;
+  }
+
+  private bin(command: string): string {
+    return this.config.binDir ? path.join(this.config.binDir, command) : command;
+  }
+
+  private run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.bin(command), args, { stdio: ["ignore", "pipe", "pipe"], env, timeout: COMMAND_TIMEOUT_MS });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.once("error", (err) =>
+        reject(new Error(`could not run ${this.bin(command)}: ${err.message}${this.config.binDir ? "" : " (is Slurm on PATH? set cluster.launcher.binDir)"}`)),
+      );
+      child.once("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    });
+  }
+
+  /** Job ids under this name (this user's), oldest first: the controller's, else accounting's. */
+  private async jobIdsByName(name: string): Promise<string[]> {
+    const q = await this.run("squeue", ["--noheader", "--me", "--states=all", `--name=${name}`, "--format=%i"]);
+    if (q.code !== 0) throw new Error(`squeue --name=${name} failed (exit ${q.code}): ${q.stderr.trim()}`);
+    const ids = q.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => /^\d+$/.test(l));
+    if (ids.length > 0) return sortIds(ids);
+    // Purged from the controller (older than MinJobAge): accounting remembers, where it is enabled.
+    const a = await this.run("sacct", ["--noheader", "--parsable2", "--allocations", `--name=${name}`, "--starttime=2000-01-01", "--format=JobID"]);
+    if (a.code !== 0) return []; // "Slurm accounting storage is disabled"
+    return sortIds(
+      a.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => /^\d+$/.test(l)),
+    );
+  }
+
+  async find(name: string): Promise<JobRef | undefined> {
+    assertJobName(name);
+    const ids = await this.jobIdsByName(name);
+    return ids[0] === undefined ? undefined : { launcher: "slurm", name, externalId: ids[0] };
+  }
+
+  async submit(request: JobRequest): Promise<{ ref: JobRef; submitted: boolean }> {
+    assertJobRequest(request);
+    fs.mkdirSync(request.workDir, { recursive: true });
+    const existing = await this.existing(request);
+    if (existing) return { ref: existing, submitted: false };
+
+    const lock = path.join(request.workDir, `${request.name}.slurm-submit.lock`);
+    await this.acquireLock(lock, request);
+    try {
+      const raced = await this.existing(request); // another submitter may have finished while we waited
+      if (raced) return { ref: raced, submitted: false };
+      const id = await this.sbatch(request);
+      writeAtomically(jobIdFile(request), `${id}\n`);
+      const oldest = await this.keepOldest(request.name, id);
+      if (oldest !== id) {
+        this.log(`[slurm] job ${request.name}: another submitter won the race (job ${oldest}); cancelled our duplicate ${id}`);
+        writeAtomically(jobIdFile(request), `${oldest}\n`);
+        return { ref: { launcher: "slurm", name: request.name, externalId: oldest }, submitted: false };
+      }
+      this.log(
+        `[slurm] submitted job ${request.name} as ${id} (${request.resources.nodes} node(s), output ${path.join(request.workDir, `${request.name}-${id}.log`)})`,
+      );
+      return { ref: { launcher: "slurm", name: request.name, externalId: id }, submitted: true };
+    } finally {
+      fs.rmSync(lock, { force: true });
+    }
+  }
+
+  /** A job under this name that the scheduler knows, or that we noted submitting (since purged). */
+  private async existing(request: JobRequest): Promise<JobRef | undefined> {
+    const found = await this.find(request.name);
+    if (found) {
+      this.log(`[slurm] job ${request.name} exists (${found.externalId}); not submitting another`);
+      return found;
+    }
+    const noted = readOptional(jobIdFile(request))?.trim();
+    if (noted && /^\d+$/.test(noted)) {
+      this.log(`[slurm] job ${request.name} was submitted before as ${noted} (the controller has forgotten it); not submitting another`);
+      return { launcher: "slurm", name: request.name, externalId: noted };
+    }
+    return undefined;
+  }
+
+  private async acquireLock(lock: string, request: JobRequest): Promise<void> {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        fs.writeFileSync(lock, `${process.pid} ${new Date().toISOString()}\n`, { flag: "wx" });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      const age = Date.now() - (statOptional(lock)?.mtimeMs ?? Date.now());
+      if (age > LOCK_STALE_MS) {
+        this.log(`[slurm] job ${request.name}: removing a submit lock ${Math.round(age / 1000)} s old (its submitter died)`);
+        fs.rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`job ${request.name}: another submit holds ${lock} for ${Math.round(age / 1000)} s; try again`);
+      await sleep(250);
+    }
+  }
+
+  private async sbatch(request: JobRequest): Promise<string> {
+    const { name, workDir, resources: r } = request;
+    const script = path.join(workDir, `${name}.sbatch.sh`);
+    writeAtomically(script, slurmBatchScript(request, this.config), 0o700);
+    const args = [
+      "--parsable",
+      `--job-name=${name}`,
+      `--output=${path.join(workDir, `${name}-%j.log`)}`,
+      `--chdir=${workDir}`,
+      `--nodes=${r.nodes}`,
+      "--ntasks-per-node=1",
+      ...(r.gpusPerNode > 0 ? [`--gres=gpu:${r.gpusPerNode}`] : []),
+      ...(r.cpusPerTask ? [`--cpus-per-task=${Math.ceil(r.cpusPerTask)}`] : []),
+      ...(r.memoryGb ? [`--mem=${Math.ceil(r.memoryGb)}G`] : []),
+      ...(r.timeLimitMinutes ? [`--time=${Math.ceil(r.timeLimitMinutes)}`] : []),
+      ...(this.config.partition ? [`--partition=${this.config.partition}`] : []),
+      ...(this.config.account ? [`--account=${this.config.account}`] : []),
+      ...(this.config.qos ? [`--qos=${this.config.qos}`] : []),
+      // The job env travels in sbatch's own environment (values never on a command line or on disk).
+      "--export=ALL",
+      "--dependency=singleton",
+      ...this.config.extraSbatchArgs,
+      script,
+    ];
+    const res = await this.run("sbatch", args, { ...process.env, ...request.env });
+    // --parsable prints "jobid" or "jobid;cluster".
+    const id = res.stdout.trim().split(";")[0] ?? "";
+    if (res.code !== 0 || !/^\d+$/.test(id)) throw new Error(`sbatch for job ${name} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
+    return id;
+  }
+
+  /** Cancels every job of this name but the oldest (a lost race's duplicate); returns the oldest. */
+  private async keepOldest(name: string, ours: string): Promise<string> {
+    const ids = await this.jobIdsByName(name);
+    const oldest = ids[0] ?? ours;
+    const extra = ids.filter((id) => id !== oldest);
+    if (extra.length > 0) await this.run("scancel", extra);
+    return oldest;
+  }
+
+  /** scontrol while the controller remembers the job, else sacct. */
+  private async jobInfo(id: string): Promise<SlurmJobInfo | undefined> {
+    const c = await this.run("scontrol", ["show", "job", "--oneliner", id]);
+    if (c.code === 0) {
+      const f = keyValues(c.stdout);
+      if (f.JobState) {
+        return { id, state: f.JobState, reason: f.Reason, exitCode: f.ExitCode, nodeList: f.NodeList, stdOut: f.StdOut, workDir: f.WorkDir };
+      }
+    } else if (!/invalid job id/i.test(c.stderr)) {
+      throw new Error(`scontrol show job ${id} failed (exit ${c.code}): ${c.stderr.trim()}`);
+    }
+    const a = await this.run("sacct", ["--noheader", "--parsable2", "--allocations", `--jobs=${id}`, "--format=JobID,State,ExitCode,NodeList,WorkDir"]);
+    if (a.code !== 0) return undefined;
+    const line = a.stdout.split("\n").find((l) => l.split("|")[0] === id);
+    if (!line) return undefined;
+    const [, state, exitCode, nodeList, workDir] = line.split("|");
+    return { id, state: state ?? "", exitCode, nodeList, workDir };
+  }
+
+  async status(ref: JobRef): Promise<JobStatus> {
+    assertJobName(ref.name);
+    const info = await this.jobInfo(assertJobId(ref));
+    if (!info) return { state: "lost", message: `Slurm no longer knows job ${ref.externalId} (purged from the controller, and no accounting)` };
+    const state = jobStateOf(info.state);
+    const exitCode = state === "succeeded" || state === "failed" || state === "cancelled" ? exitCodeOf(info.exitCode) : undefined;
+    const nodes = await this.hostnames(info.nodeList);
+    const reason = info.reason && info.reason !== "None" ? ` (${info.reason})` : "";
+    return {
+      state,
+      ...(exitCode !== undefined ? { exitCode } : {}),
+      message: `${info.state}${reason}`,
+      ...(nodes.length > 0 ? { nodes } : {}),
+    };
+  }
+
+  /** "gpu[01-03],login1" as host names, by Slurm's own expansion. */
+  private async hostnames(nodeList: string | undefined): Promise<string[]> {
+    const list = nodeList?.trim();
+    if (!list || list === "(null)" || list === "None assigned") return [];
+    if (!/[[\],]/.test(list)) return [list];
+    const r = await this.run("scontrol", ["show", "hostnames", list]);
+    return r.code === 0
+      ? r.stdout
+          .split("\n")
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : [list];
+  }
+
+  async logs(ref: JobRef, options?: { tailBytes?: number }): Promise<string> {
+    assertJobName(ref.name);
+    const id = assertJobId(ref);
+    const info = await this.jobInfo(id);
+    const file = info?.stdOut ?? (info?.workDir ? path.join(info.workDir, `${ref.name}-${id}.log`) : undefined);
+    if (!file) return "";
+    return tailBytes(file, options?.tailBytes ?? DEFAULT_TAIL_BYTES);
+  }
+
+  async cancel(ref: JobRef): Promise<void> {
+    assertJobName(ref.name);
+    const id = assertJobId(ref);
+    const info = await this.jobInfo(id);
+    if (!info) return;
+    const state = jobStateOf(info.state);
+    if (state !== "pending" && state !== "running") return; // ended: left as it is
+    const r = await this.run("scancel", [id]);
+    if (r.code !== 0) throw new Error(`scancel ${id} (job ${ref.name}) failed (exit ${r.code}): ${r.stderr.trim()}`);
+    this.log(`[slurm] cancelled job ${ref.name} (${id})`);
+    // scancel only asks: wait (briefly) until the controller says the job has ended.
+    for (let waited = 0; waited < 30_000; waited += 500) {
+      const now = await this.jobInfo(id);
+      if (!now || !["pending", "running"].includes(jobStateOf(now.state))) return;
+      await sleep(500);
+    }
+  }
+}
+
+function jobIdFile(request: JobRequest): string {
+  return path.join(request.workDir, `${request.name}.slurm-jobid`);
+}
+
+function assertJobId(ref: JobRef): string {
+  if (!/^\d+$/.test(ref.externalId)) throw new Error(`job ${ref.name}: ${JSON.stringify(ref.externalId)} is not a Slurm job id`);
+  return ref.externalId;
+}
+
+function sortIds(ids: string[]): string[] {
+  return [...new Set(ids)].sort((a, b) => Number(a) - Number(b));
+}
+
+/** scontrol --oneliner output: Key=Value fields separated by spaces (a value may hold spaces, e.g. a path). */
+function keyValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const field of text.trim().split(/\s+(?=[A-Za-z][A-Za-z/:]*=)/)) {
+    const eq = field.indexOf("=");
+    if (eq > 0) out[field.slice(0, eq)] = field.slice(eq + 1);
+  }
+  return out;
+}
+
+function writeAtomically(file: string, text: string, mode = 0o644): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode });
+  fs.renameSync(tmp, file);
+}
+
+function readOptional(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function statOptional(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,218 @@
+/**
+ * The local launcher against real processes: jobs are small shell commands run detached through the
+ * launcher's wrapper; the "process table" assertions read /proc.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/training/launchers/launcher.js";
+import { TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
+import { LOCAL_JOB_PROCESS_TAG, LocalLauncher } from "../../src/training/launchers/local.js";
+
+let root: string;
+let stateDir: string;
+let launcher: LocalLauncher;
+const started: JobRef[] = [];
+const logs: string[] = [];
+
+before(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-local-launcher-"));
+  stateDir = path.join(root, "state");
+  launcher = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), cancelGraceMs: 1000 });
+});
+
+after(async () => {
+  for (const ref of started) await launcher.cancel(ref).catch(() => undefined);
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+function request(name: string, script: string): JobRequest {
+  return {
+    name,
+    command: ["sh", "-c", script],
+    env: { JOB_GREETING: "hello from env" },
+    workDir: path.join(root, "work", name),
+    resources: { nodes: 1, gpusPerNode: 0 },
+  };
+}
+
+async function submit(l: JobLauncher, req: JobRequest) {
+  const result = await l.submit(req);
+  started.push(result.ref);
+  return result;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const untilTerminal = (l: JobLauncher, ref: JobRef) =>
+  waitFor(`job ${ref.name} to end`, async () => {
+    const s = await l.status(ref);
+    return TERMINAL_JOB_STATES.has(s.state) ? s : undefined;
+  });
+
+/** Wrapper processes (group leaders whose $0 names the job) of this job in the process table. */
+function jobProcesses(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (argv.includes(`${LOCAL_JOB_PROCESS_TAG}[${name}]`) && fields[2] === entry && fields[0] !== "Z") pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+test("local launcher: a job succeeds and its output (stdout and stderr, job env) is in the logs", async () => {
+  const { ref, submitted } = await submit(launcher, request("ok-job", 'echo "out: $JOB_GREETING"; echo "err line" >&2; exit 0'));
+  assert.equal(submitted, true);
+  assert.equal(ref.launcher, "local");
+  assert.match(ref.externalId, /^\d+$/);
+  const status = await untilTerminal(launcher, ref);
+  assert.deepEqual(status, { state: "succeeded", exitCode: 0, nodes: ["127.0.0.1"] });
+  const out = await launcher.logs(ref);
+  assert.match(out, /out: hello from env/);
+  assert.match(out, /err line/);
+  assert.equal(await launcher.logs(ref, { tailBytes: 9 }), "err line\n");
+});
+
+test("local launcher: a failing job reports its exit code", async () => {
+  const { ref } = await submit(launcher, request("failing-job", "echo about to fail; exit 3"));
+  const status = await untilTerminal(launcher, ref);
+  assert.equal(status.state, "failed");
+  assert.equal(status.exitCode, 3);
+  const missing = await submit(launcher, { ...request("missing-program", ""), command: ["/nonexistent/program"] });
+  const s2 = await untilTerminal(launcher, missing.ref);
+  assert.equal(s2.state, "failed");
+  assert.equal(s2.exitCode, 127);
+  assert.match(await launcher.logs(missing.ref), /nonexistent/);
+});
+
+test("local launcher: observe a running job, read its logs, cancel it (SIGTERM to its group)", async () => {
+  const { ref } = await submit(launcher, request("long-job", "echo started; sleep 300 & wait"));
+  await waitFor("running", async () => ((await launcher.status(ref)).state === "running" ? true : undefined));
+  await waitFor("the job's first output", async () => ((await launcher.logs(ref)).includes("started") ? true : undefined));
+  const pid = Number(ref.externalId);
+  assert.deepEqual(jobProcesses("long-job"), [pid]);
+  await launcher.cancel(ref);
+  const status = await launcher.status(ref);
+  assert.equal(status.state, "cancelled");
+  assert.deepEqual(jobProcesses("long-job"), []);
+  // The background `sleep` was in the job's group too.
+  assert.equal(
+    fs.readdirSync("/proc").some((e) => /^\d+$/.test(e) && readPgrp(e) === pid),
+    false,
+  );
+  // Cancelling an ended job leaves it as it is.
+  await launcher.cancel(ref);
+  assert.equal((await launcher.status(ref)).state, "cancelled");
+  const done = await submit(launcher, request("done-job", "exit 0"));
+  await untilTerminal(launcher, done.ref);
+  await launcher.cancel(done.ref);
+  assert.equal((await launcher.status(done.ref)).state, "succeeded");
+});
+
+test("local launcher: a job that ignores SIGTERM is killed after the grace period", async () => {
+  const { ref } = await submit(launcher, request("stubborn-job", "trap '' TERM; echo ready; while :; do sleep 0.2; done"));
+  await waitFor("ready", async () => ((await launcher.logs(ref)).includes("ready") ? true : undefined));
+  const t0 = Date.now();
+  await launcher.cancel(ref);
+  assert.ok(Date.now() - t0 >= 900, "SIGKILL came only after the grace period");
+  assert.equal((await launcher.status(ref)).state, "cancelled");
+  assert.deepEqual(jobProcesses("stubborn-job"), []);
+});
+
+test("local launcher: a job whose processes were killed without an exit code is lost", async () => {
+  const { ref } = await submit(launcher, request("doomed-job", "sleep 300"));
+  await waitFor("running", async () => ((await launcher.status(ref)).state === "running" ? true : undefined));
+  process.kill(-Number(ref.externalId), "SIGKILL");
+  const status: JobStatus = await waitFor("lost", async () => {
+    const s = await launcher.status(ref);
+    return s.state === "lost" ? s : undefined;
+  });
+  assert.match(status.message ?? "", /gone and left no exit code/);
+});
+
+test("local launcher: the same name submitted twice (concurrently, then again) starts one job", async () => {
+  const req = request("twice-job", "sleep 300");
+  const other = new LocalLauncher({ kind: "local", stateDir }, { log: () => undefined });
+  const [a, b] = await Promise.all([submit(launcher, req), submit(other, req)]);
+  assert.deepEqual([a.submitted, b.submitted].sort(), [false, true]);
+  assert.equal(a.ref.externalId, b.ref.externalId);
+  const again = await submit(launcher, req);
+  assert.equal(again.submitted, false);
+  assert.equal(again.ref.externalId, a.ref.externalId);
+  assert.deepEqual(jobProcesses("twice-job"), [Number(a.ref.externalId)]);
+  await launcher.cancel(a.ref);
+});
+
+test("local launcher: a worker killed -9 right after submit returns; a fresh launcher finds the job and never starts a second", async () => {
+  const req = request("kill9-job", "echo kill9 running; sleep 300");
+  const helper = path.join(import.meta.dirname, "..", "helpers", "submitThenHang.js");
+  const child = spawn(process.execPath, [helper, JSON.stringify({ kind: "local", stateDir }), JSON.stringify(req)], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("\n")) {
+        child.kill("SIGKILL"); // the moment the line appears: the "worker" recorded nothing
+        resolve(out.split("\n")[0]!);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`helper exited (${code}) before printing: ${stderr}`)));
+  });
+  await new Promise((r) => child.once("exit", r));
+  assert.equal(child.signalCode, "SIGKILL");
+  const [, externalId, submitted] = line.split(" ");
+  assert.equal(submitted, "true");
+
+  const fresh = new LocalLauncher({ kind: "local", stateDir }, { log: () => undefined });
+  const found = await fresh.find("kill9-job");
+  assert.ok(found, "the fresh launcher finds the job by its name");
+  started.push(found);
+  assert.equal(found.externalId, externalId);
+  assert.equal((await fresh.status(found)).state, "running");
+  const again = await fresh.submit(req);
+  assert.equal(again.submitted, false);
+  assert.equal(again.ref.externalId, externalId);
+  assert.deepEqual(jobProcesses("kill9-job"), [Number(externalId)]);
+  await waitFor("the job's output", async () => ((await fresh.logs(found)).includes("kill9 running") ? true : undefined));
+  await fresh.cancel(found);
+  assert.equal((await fresh.status(found)).state, "cancelled");
+});
+
+test("local launcher: unknown names and bad input", async () => {
+  assert.equal(await launcher.find("never-submitted"), undefined);
+  assert.equal((await launcher.status({ launcher: "local", name: "never-submitted", externalId: "1" })).state, "lost");
+  await assert.rejects(launcher.find("../etc/passwd"), /invalid job name/);
+  await assert.rejects(launcher.submit({ ...request("bad-cmd", ""), command: [] }), /command must be a non-empty list/);
+  await assert.rejects(launcher.submit({ ...request("bad-dir", "true"), workDir: "relative/dir" }), /workDir must be an absolute path/);
+  assert.equal(fs.existsSync(path.join(stateDir, "bad-cmd.json")), false);
+});
+
+function readPgrp(pid: string): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[0] === "Z" ? undefined : Number(fields[2]);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { launcherConfigSchema } from "../../../src/training/launchers/config.js";
+
+function messages(input: unknown): string[] {
+  const r = launcherConfigSchema.safeParse(input);
+  assert.equal(r.success, false, `expected ${JSON.stringify(input)} to be refused`);
+  return r.error!.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+}
+
+test("launcher config: defaults per kind", () => {
+  assert.deepEqual(launcherConfigSchema.parse({ kind: "local" }), { kind: "local" });
+  assert.deepEqual(launcherConfigSchema.parse({ kind: "slurm", partition: "gpu" }), {
+    kind: "slurm",
+    partition: "gpu",
+    extraSbatchArgs: [],
+    rayPort: 6379,
+    setupCommands: [],
+  });
+  assert.deepEqual(launcherConfigSchema.parse({ kind: "ray", address: "http://127.0.0.1:8265", runtimeEnv: {} }), {
+    kind: "ray",
+    address: "http://127.0.0.1:8265",
+    runtimeEnv: { envVars: {} },
+    headers: {},
+  });
+});
+
+test("launcher config: bad input is refused with a message naming the field", () => {
+  assert.match(messages({ kind: "kubernetes" }).join("\n"), /kind.*"local", "slurm", "ray"/);
+  assert.match(messages({ kind: "slurm", partition: "gpu; rm -rf /" }).join("\n"), /^partition: expected a Slurm partition name/m);
+  assert.match(messages({ kind: "slurm", rayPort: 70000 }).join("\n"), /^rayPort: expected a port number in 1\.\.65535/m);
+  assert.match(messages({ kind: "slurm", setupCommands: ["module load a\nrm -rf /"] }).join("\n"), /^setupCommands\.0: must be a single line/m);
+  assert.match(messages({ kind: "ray", address: "ftp://x" }).join("\n"), /^address: expected the http: or https: URL of the Ray dashboard/m);
+  assert.match(
+    messages({ kind: "ray", address: "http://h:8265", runtimeEnv: { envVars: { "1BAD": "x" } } }).join("\n"),
+    /^runtimeEnv\.envVars\.1BAD: expected an environment variable name/m,
+  );
+  assert.match(messages({ kind: "ray", address: "http://h:8265", headers: { "X-A": "a\r\nb" } }).join("\n"), /^headers\.X-A: must be a single line/m);
+  assert.match(messages({ kind: "local", stateDir: "" }).join("\n"), /^stateDir: expected a non-empty string/m);
+  assert.match(messages({ kind: "local", extra: 1 }).join("\n"), /extra/);
+});
