@@ -26,6 +26,14 @@ import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
+import { createClusterJobActivities, type StageJobRef } from "./clusterJobs.js";
+import { isClusterJobHandler } from "../src/framework/clusterJob.js";
+import { createLauncher } from "../src/training/launchers/index.js";
+import { latestModelVersion } from "../src/db/repos/modelVersions.js";
+import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolicy.js";
+import { clusterOf } from "../src/training/clusterConfig.js";
+import type { CampaignConfig } from "../src/config/campaignConfig.js";
+import type { JobLauncher } from "../src/training/launchers/launcher.js";
 
 export interface ActivityDeps extends Omit<StageDeps, "db"> {
   /** Lazily opened database (workers open it once). */
@@ -38,6 +46,8 @@ export interface ActivityDeps extends Omit<StageDeps, "db"> {
   heartbeatIntervalMs?: number;
   /** Application failures an activity may have before it gives up (infrastructure failures are not counted). */
   failureBudget?: { batch: number; bookkeeping: number };
+  /** The launcher cluster jobs run on (default: the one `cluster.launcher` in the campaign config names). */
+  launcherFor?(config: CampaignConfig): JobLauncher;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -91,10 +101,19 @@ export function createActivities(deps: ActivityDeps) {
     const db = await deps.getDb();
     const { frozen } = await frozenFor(db, ref.campaignId, ref.iteration);
     const { stage, spec, handler } = stageOf(frozen, ref);
+    // The loop: the policy role is the model an earlier iteration served (or this one, for stages after serve.policy).
+    const bound = servedPolicyBound(
+      frozen.config.stages.map((s) => s.name),
+      ref.stage,
+      ref.iteration,
+    );
+    const served = bound > 1 ? await latestModelVersion(db, ref.campaignId, "served", bound) : undefined;
+    const config =
+      served?.url && served.servedModel ? withServedPolicy(frozen.config, { iteration: served.iteration, url: served.url, servedModel: served.servedModel }) : frozen.config;
     const { ctx, ledger } = buildStageContext({
       campaignId: ref.campaignId,
       iteration: ref.iteration,
-      config: frozen.config,
+      config,
       stage,
       deps: { ...deps, db },
       signal: Context.current().cancellationSignal,
@@ -122,6 +141,13 @@ export function createActivities(deps: ActivityDeps) {
       clearInterval(timer);
     }
   }
+
+  const jobs = createClusterJobActivities({
+    getDb: deps.getDb,
+    createLauncher: deps.launcherFor ?? ((config) => createLauncher(clusterOf(config).launcher, { log: deps.log })),
+    withStageContext,
+    log: deps.log,
+  });
 
   async function registerCampaign(input: RegisterCampaignInput): Promise<RegisterCampaignResult> {
     const { frozen, hash, warnings } = freeze(input.config, input.configDir ?? deps.baseDir);
@@ -177,8 +203,10 @@ export function createActivities(deps: ActivityDeps) {
       return { alreadyDone: true, status: existing.status, result: (existing.result as Record<string, unknown> | null) ?? null };
     }
     const plan = await withStageContext(ref, async (ctx, handler, spec) => {
+      // A cluster-job stage is one unit of work, run by the stageJob child workflow.
+      if (spec.reads.kind === "job") return { batches: 1, items: 1 };
       if (spec.reads.kind !== "samples") {
-        if (!handler.plan)
+        if (isClusterJobHandler(handler) || !handler.plan)
           throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" reads ${spec.reads.kind} but its handler has no plan()`, ErrorType.stageInput);
         return handler.plan(ctx);
       }
@@ -203,15 +231,16 @@ export function createActivities(deps: ActivityDeps) {
     let latest: unknown = actx.info.heartbeatDetails;
     const timer = setInterval(() => actx.heartbeat(latest), heartbeatIntervalMs);
     try {
-      const result = await withStageContext(ref, (ctx, handler) =>
-        handler.runBatch(ctx, ref.batchIndex, {
+      const result = await withStageContext(ref, (ctx, handler) => {
+        if (isClusterJobHandler(handler)) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" runs a cluster job, not batches`, ErrorType.stageInput);
+        return handler.runBatch(ctx, ref.batchIndex, {
           resumeFrom: actx.info.heartbeatDetails,
           report: (d: unknown) => {
             latest = d;
             actx.heartbeat(d);
           },
-        }),
-      );
+        });
+      });
       await recordBatchDone(db, ref, ref.batchIndex, result);
       return result as BatchCounts;
     } finally {
@@ -222,9 +251,10 @@ export function createActivities(deps: ActivityDeps) {
   async function completeStage(ref: StageRef): Promise<Record<string, unknown>> {
     const db = await deps.getDb();
     const batches = (await listDoneBatches(db, ref)).map((d) => d.result as BatchResult);
-    const summary = await withStageContext(ref, (ctx, handler) =>
-      handler.finalize ? handler.finalize(ctx, batches) : Promise.resolve(sumBatchResults(batches)),
-    );
+    const summary = await withStageContext(ref, async (ctx, handler) => {
+      if (isClusterJobHandler(handler)) return handler.collect(ctx, await jobs.collectableJob(db, ref));
+      return handler.finalize ? handler.finalize(ctx, batches) : sumBatchResults(batches);
+    });
     await finishStageRun(db, ref, "succeeded", summary);
     return summary;
   }
@@ -284,6 +314,12 @@ export function createActivities(deps: ActivityDeps) {
           throw err;
         }
       }),
+
+    // Cluster-job stages (workflows/stageJob.ts). Submit and cancel are bookkeeping; a watch heartbeats as it polls.
+    submitStageJob: (ref: StageJobRef) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.submitStageJob(ref))),
+    watchStageJob: (ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number }) =>
+      withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.watchStageJob(ref))),
+    cancelStageJob: (ref: StageJobRef & { name: string }) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.cancelStageJob(ref))),
 
     async recordStageOutcome(ref: StageRef & { status: "failed" | "skipped"; error?: string }): Promise<void> {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error)));

@@ -17,6 +17,8 @@ export interface StageStatus {
   counts: Record<string, number>;
   attempts: number;
   lastError?: string;
+  /** For cluster-job stages: the job being watched and its latest progress. */
+  job?: { name: string; state: string; done?: number; total?: number; metrics?: Record<string, number> };
 }
 
 export type RunState = "running" | "paused" | "waiting_for_operator" | "completed" | "aborted" | "failed";
@@ -76,3 +78,15 @@ export const operatorDecisionSignal = defineSignal<[{ action: "retry" | "skip"; 
 
 export const iterationWorkflowId = (campaignWorkflowId: string, iteration: number) => `${campaignWorkflowId}-iter-${iteration}`;
 export const campaignWorkflowId = (campaignId: string) => `campaign-${campaignId}`;
+
+/** A cluster job's progress (state, steps, latest metrics), from its watching child to the iteration. */
+export interface JobProgressReport {
+  stage: string;
+  job: string;
+  state: string;
+  done?: number;
+  total?: number;
+  metrics?: Record<string, number>;
+}
+/** Child (stageJob) -> iteration: after each watch window. */
+export const jobProgressSignal = defineSignal<[JobProgressReport]>("jobProgress");

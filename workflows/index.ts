@@ -1,3 +1,4 @@
 export { campaignWorkflow } from "./campaign.js";
 export { iterationWorkflow } from "./iteration.js";
 export { stageBatchesWorkflow } from "./stageBatches.js";
+export { stageJobWorkflow } from "./stageJob.js";

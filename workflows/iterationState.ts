@@ -7,6 +7,7 @@ import { getExternalWorkflowHandle, setHandler, workflowInfo, type CancellationS
 import {
   abortSignal,
   iterationProgressSignal,
+  jobProgressSignal,
   operatorDecisionSignal,
   pauseSignal,
   resumeSignal,
@@ -90,6 +91,15 @@ export class IterationState {
     });
     setHandler(skipStageUpdate, (d: StageDecision | undefined) => this.decide("skip", d?.stage), {
       validator: (d: StageDecision | undefined) => this.validateDecision(d?.stage),
+    });
+    setHandler(jobProgressSignal, (p) => {
+      const st = this.status.stages.find((s) => s.name === p.stage);
+      if (!st) return;
+      st.job = { name: p.job, state: p.state, done: p.done, total: p.total, metrics: p.metrics };
+      if (p.total !== undefined && p.done !== undefined) {
+        st.itemsTotal = p.total;
+        st.itemsDone = p.done;
+      }
     });
     // Campaigns started before decisions were forwarded as updates still forward them as this signal.
     setHandler(operatorDecisionSignal, (d) => {

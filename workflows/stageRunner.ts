@@ -2,7 +2,7 @@
  * Runs one stage of an iteration: plan (what is left), its batches — in lanes here, or in chunk
  * children when there are more than one history should hold — and the finalize step.
  */
-import { condition, patched, startChild, workflowInfo } from "@temporalio/workflow";
+import { condition, executeChild, patched, startChild, workflowInfo } from "@temporalio/workflow";
 import type { BatchCounts, StageRef } from "../activities/types.js";
 import type { StageScheduling } from "../src/framework/stageSpec.js";
 import type { StageActivities } from "./activityOptions.js";
@@ -10,9 +10,15 @@ import { runBatchLanes } from "./batchLanes.js";
 import { pauseSignal, type StageStatus } from "./definitions.js";
 import type { IterationState } from "./iterationState.js";
 import { BATCHES_PER_CHILD, stageBatchesWorkflow } from "./stageBatches.js";
+import { stageJobWorkflow } from "./stageJob.js";
 
 /** Stages with more pending batches than one child takes run them in child workflows, a chunk each. */
 export const PATCH_STAGE_CHUNKS = "stage-chunks-v1";
+/** Stages that run one cluster job (training, merge, serving) run it in a stageJob child. */
+export const PATCH_CLUSTER_JOB_STAGES = "cluster-job-stages-v1";
+
+/** How long one watch activity polls a job, and how often. */
+export const JOB_WATCH = { windowSeconds: 300, pollSeconds: 10 } as const;
 
 export async function runStage(
   state: IterationState,
@@ -38,7 +44,18 @@ export async function runStage(
     for (const [k, v] of Object.entries(counts)) st.counts[k] = (st.counts[k] ?? 0) + v;
   };
 
-  if (plan.pendingBatches.length > BATCHES_PER_CHILD && patched(PATCH_STAGE_CHUNKS)) {
+  if (scheduling?.execution === "clusterJob" && patched(PATCH_CLUSTER_JOB_STAGES)) {
+    // One job, watched in a history of its own; cancelling this scope cancels the child, which cancels the job.
+    const info = workflowInfo();
+    const watch = scheduling.jobWatch ?? JOB_WATCH;
+    const r = await executeChild(stageJobWorkflow, {
+      workflowId: `${info.workflowId}-${ref.stage}-job-a${st.attempts}`,
+      taskQueue: info.taskQueue,
+      args: [{ ref, attempt: st.attempts, parentWorkflowId: info.workflowId, windowSeconds: watch.windowSeconds, pollSeconds: watch.pollSeconds }],
+    });
+    st.batchesDone = 1;
+    st.counts.reusedJob = r.reused ? 1 : 0;
+  } else if (plan.pendingBatches.length > BATCHES_PER_CHILD && patched(PATCH_STAGE_CHUNKS)) {
     // Each chunk's batches run in a child's history; this one records only the children.
     for (let from = 0; from < plan.pendingBatches.length && !state.aborted; from += BATCHES_PER_CHILD) {
       await condition(() => !state.status.paused || state.aborted);

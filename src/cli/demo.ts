@@ -13,6 +13,11 @@ import { migrateDatabase, openDatabase } from "../db/client.js";
 import { datasetExportsOf, sampleCountsByKindAndStatus, topRejectionReasons, usageByRoleAndModel } from "../db/repos/reports.js";
 import { startSimulator } from "../llm/simulator/server.js";
 import { startTemporalDevServer } from "../services/temporalDevServer.js";
+import { installRoot } from "../training/paths.js";
+import { listModelVersions } from "../db/repos/modelVersions.js";
+import { formatModelVersions } from "./model.js";
+import type { LauncherConfig } from "../training/launchers/config.js";
+import { policyScoresByIteration, stopServedPolicies } from "./demoTraining.js";
 import { CliError, follow, readConfigFile, startCampaign, defaultCampaignId } from "./campaign.js";
 import { cliEnv, workflowUiLink } from "./env.js";
 import { connectClient } from "./temporal.js";
@@ -25,7 +30,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--config <file>", "campaign config", "examples/demo.campaign.json")
     .option("--state-dir <dir>", "where the dev server db, PGlite data and outputs go", ".toolloop/demo")
     .option("--latency-ms <n>", "simulated LLM latency", "20")
-    .option("--mistake-rate <p>", "how often the simulated tool agent makes an argument mistake (gives verification work)", "0.08")
+    .option("--mistake-rate <p>", "how often the untrained simulated policy and tool agent make an argument mistake (verification and training have work)", "0.15")
     .option("--keep-running", "leave the dev server and workers up after the campaign (Ctrl-C to stop)")
     .option("--worker-log-level <level>", "Temporal SDK log level of the in-process workers", "WARN")
     .action(async (opts: { config: string; stateDir: string; latencyMs: string; mistakeRate: string; keepRunning?: boolean; workerLogLevel: string }) => {
@@ -44,9 +49,16 @@ export function registerDemoCommand(program: Command): void {
       console.log(`[demo] database: ${db.driver === "pglite" ? `PGlite at ${databaseUrl.slice(7)}` : "PostgreSQL (DATABASE_URL)"}`);
       console.log(`[demo] LLM endpoint: ${sim.url} (toolloop LLM simulator — scripted, not a model)`);
 
-      // Point every endpoint of the example config at the simulator.
-      const demoRaw = JSON.parse(JSON.stringify(raw)) as { endpoints: Record<string, { baseUrl: string }> };
+      // Point every endpoint of the example config at the simulator; the training stages run on the
+      // local launcher with the training venv's Python and the stand-in trainer (simulated).
+      const demoRaw = JSON.parse(JSON.stringify(raw)) as DemoConfig;
+      const demoLauncher: LauncherConfig = { kind: "local", stateDir: path.join(stateDir, "local-jobs") };
       for (const ep of Object.values(demoRaw.endpoints)) ep.baseUrl = sim.url;
+      if (demoRaw.stages.some((st) => st.name.startsWith("train."))) {
+        demoRaw.cluster = { ...demoRaw.cluster, python: demoTrainPython(), launcher: demoLauncher };
+        for (const st of demoRaw.stages) if (st.name === "serve.policy") st.simulator = { ...st.simulator, mistakeRate: Number(opts.mistakeRate) };
+        console.log("[demo] training: the STAND-IN trainer (simulated: it trains nothing; its checkpoints carry a profile the simulator serves)");
+      }
 
       const e = { ...cliEnv(), temporalAddress: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl };
       const connection = await NativeConnection.connect({ address: temporal.address });
@@ -74,6 +86,12 @@ export function registerDemoCommand(program: Command): void {
           console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.promptTokens} prompt + ${r.completionTokens} completion tokens`);
         for (const r of await datasetExportsOf(db.db, campaignId))
           console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha256).slice(0, 16)}…)`);
+        const versions = await listModelVersions(db.db, campaignId);
+        if (versions.length) console.log("  policy lineage (toolloop model list):");
+        for (const line of formatModelVersions(versions)) console.log(`    ${line.replace("\n", "\n    ")}`);
+        for (const r of await policyScoresByIteration(db.db, campaignId))
+          console.log(`  BFCL fast check, iteration ${r.iteration} (policy ${r.models.join(", ")}): ${(r.accuracy * 100).toFixed(1)}% of ${r.total}`);
+        if (!opts.keepRunning) await stopServedPolicies(db.db, campaignId, demoLauncher, (m) => console.log(`[demo] ${m}`));
         if (opts.keepRunning) {
           console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
           await running;
@@ -92,6 +110,19 @@ export function registerDemoCommand(program: Command): void {
         console.log(failed ? "[demo] stopped after a failure" : "[demo] done; services stopped");
       }
     });
+}
+
+interface DemoConfig {
+  endpoints: Record<string, { baseUrl: string }>;
+  stages: { name: string; simulator?: Record<string, unknown> }[];
+  cluster?: Record<string, unknown>;
+}
+
+/** The training venv scripts/demo.sh makes (scripts/ensure-train-venv.sh): pyarrow for the stand-in trainer. */
+function demoTrainPython(): string {
+  const py = path.join(installRoot(), ".venv-train", "bin", "python");
+  if (!fs.existsSync(py)) throw new CliError(`the demo's training stages need ${py}: run scripts/ensure-train-venv.sh (scripts/demo.sh does)`);
+  return py;
 }
 
 const LOG_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const;

@@ -7,6 +7,7 @@ import { registerDemoCommand } from "./demo.js";
 import { cliEnv } from "./env.js";
 import { EXIT_BAD_INPUT, renderCliFailure } from "./errors.js";
 import { registerWorkerCommands } from "./worker.js";
+import { registerModelCommands } from "./model.js";
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerCampaignCommands(program);
 registerWorkerCommands(program);
 registerDemoCommand(program);
 registerBfclCommands(program);
+registerModelCommands(program);
 
 // --debug is taken out of argv here so it works anywhere on the line (commander would refuse it after a
 // subcommand), and so a failure while parsing still knows about it.

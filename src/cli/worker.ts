@@ -7,14 +7,18 @@ import type { ActivityDeps } from "../../activities/index.js";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
 import { createRoleClient } from "../llm/client.js";
+import { createRewardServiceHost } from "../reward/serviceHost.js";
 import type { LatencyClass } from "../taskQueues.js";
 import { cliEnv } from "./env.js";
 import { CliError, databaseCliError, ensureTemporalReachable } from "./errors.js";
 
 export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) => void = (m) => console.log(m)): ActivityDeps {
+  // Training jobs this worker launches score through a reward service it hosts (unless the config names one).
+  const rewards = createRewardServiceHost(log);
   return {
     getDb: async () => db.db,
     createLlm: (config, role, usage) => createRoleClient(config, role, { usage }),
+    rewardService: (config, bind) => rewards.urlFor(config, bind),
     baseDir,
     log,
   };

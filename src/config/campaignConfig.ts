@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { AnyStageSpec } from "../framework/stageSpec.js";
 import { STAGE_SPECS, type StageConfig, type StageName } from "../stages/specs.js";
+import { clusterConfigSchema, DEFAULT_CLUSTER } from "../training/clusterConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, temperature } from "./fields.js";
 
 export { CONFIG_LIMITS } from "./fields.js";
@@ -120,6 +121,8 @@ function buildCampaignConfigSchema<C>(stage: z.ZodType<C>, specs: readonly AnySt
         /** What a failed stage does: wait for an operator (retry/skip/abort), fail the campaign, or skip. */
         onStageFailure: z.enum(["wait", "fail", "skip"], { error: 'expected "wait", "fail" or "skip"' }).default("wait"),
         output: z.strictObject({ dir: filePath.default(".toolloop/output") }).default({ dir: ".toolloop/output" }),
+        /** Where training, merge and serving jobs run, and the reward service they call. */
+        cluster: clusterConfigSchema.default(DEFAULT_CLUSTER),
       })
       // `when`: cross-field problems are reported together with field problems, not only once those are fixed.
       .check(

@@ -60,3 +60,15 @@ export const filePath = boundedString(CONFIG_LIMITS.pathLength, "a path").refine
 /** A stage's `batchSize`, with its own default and ceiling. */
 export const batchSize = (defaultSize: number, max = 2000) => positiveInt.max(max, atMost(max)).default(defaultSize);
 export const limitPerCategory = positiveInt.max(CONFIG_LIMITS.limitPerCategory, atMost(CONFIG_LIMITS.limitPerCategory));
+
+/**
+ * How a cluster-job stage watches its job: each watch activity polls every `pollSeconds` for up to
+ * `windowSeconds`, then the watching workflow records one step (a week-long job stays a short history).
+ */
+export const jobWatch = z
+  .strictObject({
+    windowSeconds: positiveInt.min(5, "expected at least 5").max(3600, atMost(3600, " (one hour)")).default(300),
+    pollSeconds: positiveInt.max(600, atMost(600)).default(10),
+  })
+  .refine((w) => w.pollSeconds <= w.windowSeconds, "expected pollSeconds <= windowSeconds")
+  .default({ windowSeconds: 300, pollSeconds: 10 });

@@ -40,7 +40,7 @@ export function freezeCampaignConfig(raw: unknown, opts: { configDir: string; sp
   const stages = config.stages.map((s) => {
     const spec = specs.find((x) => x.name === s.name);
     if (!spec) throw new Error(`no spec for stage "${s.name}" although the config parsed`);
-    return schedulingOf(spec);
+    return schedulingOf(spec, s as { watch?: { windowSeconds: number; pollSeconds: number } });
   });
   const frozen: FrozenCampaignConfig = { schemaVersion: FROZEN_CONFIG_SCHEMA_VERSION, config, stages, configDir };
   return { ok: true, frozen, hash: frozenConfigHash(frozen), warnings: parsed.warnings };

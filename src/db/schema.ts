@@ -3,7 +3,7 @@
  * rewrite for that: per-stage results are JSONB, samples carry kind/origin/parent for lineage.
  */
 import { sql } from "drizzle-orm";
-import { bigint, doublePrecision, index, integer, jsonb, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { SAMPLE_STATUSES, type ChatMessage, type McpTool, type Verdict } from "../domain/types.js";
 
 /*
@@ -326,4 +326,70 @@ export const trainingDatasets = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("training_datasets_campaign_iteration_uq").on(t.campaignId, t.iteration)],
+);
+
+export const CLUSTER_JOB_STATES = ["submitting", "pending", "running", "succeeded", "failed", "cancelled", "lost"] as const;
+export type ClusterJobState = (typeof CLUSTER_JOB_STATES)[number];
+
+/**
+ * Cluster jobs (training, merge, serving), one row per job name. The row is written before the
+ * submit call ("submitting"), so a worker that dies between the scheduler's answer and the next
+ * write finds the job again by its name; the launcher's own lookup by name is the ground truth.
+ */
+export const clusterJobs = pgTable(
+  "cluster_jobs",
+  {
+    name: text("name").primaryKey(),
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    stage: text("stage").notNull(),
+    attempt: integer("attempt").notNull(),
+    launcher: text("launcher").notNull(),
+    /** The scheduler's id (Slurm job id, Ray submission id, local pid); null until submitted. */
+    externalId: text("external_id"),
+    request: jsonb("request").notNull(),
+    state: text("state").$type<ClusterJobState>().notNull(),
+    exitCode: integer("exit_code"),
+    message: text("message"),
+    /** Latest progress read from the job (steps, metrics). */
+    progress: jsonb("progress"),
+    submittedAt: timestamp("submitted_at", { withTimezone: true }),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (t) => [index("cluster_jobs_stage_idx").on(t.campaignId, t.iteration, t.stage)],
+);
+
+export const MODEL_VERSION_KINDS = ["sft", "checkpoint", "merged", "served"] as const;
+export type ModelVersionKind = (typeof MODEL_VERSION_KINDS)[number];
+
+/**
+ * The policy's lineage: base model -> (SFT) -> GRPO checkpoint -> merged HF folder -> served URL,
+ * each with the job and the training data manifest that made it. The newest served version of a
+ * campaign before iteration k is the policy iteration k calls.
+ */
+export const modelVersions = pgTable(
+  "model_versions",
+  {
+    /** `<campaign>:<iteration>:<kind>`: one per kind and iteration, written idempotently. */
+    id: text("id").primaryKey(),
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    kind: text("kind").$type<ModelVersionKind>().notNull(),
+    /** The version this one was made from (null: made from the base model). */
+    parentId: text("parent_id"),
+    /** The base model path or name training started from. */
+    baseModel: text("base_model").notNull(),
+    path: text("path"),
+    url: text("url"),
+    servedModel: text("served_model"),
+    jobName: text("job_name"),
+    /** The training data manifest (paths, counts, hashes) that produced it. */
+    dataset: jsonb("dataset"),
+    /** True when a stand-in trainer or the LLM simulator made or serves it. */
+    simulated: boolean("simulated").notNull().default(false),
+    details: jsonb("details"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("model_versions_campaign_idx").on(t.campaignId, t.iteration)],
 );

@@ -18,6 +18,8 @@ export const ErrorType = {
   stageFailed: "StageFailed",
   /** An operator decision the iteration refused (no stage waiting, or another stage waiting). */
   decisionRefused: "DecisionRefused",
+  /** A cluster job (training, merge, serving) failed, was cancelled outside toolloop or was lost by its scheduler. */
+  clusterJobFailed: "ClusterJobFailed",
 } as const;
 
 /** Failures no retry can fix: Temporal must not retry these. */
@@ -30,4 +32,5 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   ErrorType.llmClient,
   ErrorType.failedAfterRetries,
   ErrorType.decisionRefused,
+  ErrorType.clusterJobFailed,
 ];

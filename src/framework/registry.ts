@@ -3,11 +3,12 @@
  * `defaultStageRegistry()`; a test (or a plugin) can add a stage by passing its spec and handler,
  * with no edit to workflows, activities or the config module.
  */
+import type { ClusterJobHandler } from "./clusterJob.js";
 import type { StageHandler } from "./stage.js";
 import type { AnyStageSpec } from "./stageSpec.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStageHandler = StageHandler<any, any>;
+export type AnyStageHandler = StageHandler<any, any> | ClusterJobHandler<any>;
 
 export interface StageRegistry {
   readonly specs: readonly AnyStageSpec[];

@@ -7,6 +7,7 @@ import type { CampaignConfig } from "../config/campaignConfig.js";
 import type { Db } from "../db/client.js";
 import type { SampleRow } from "../db/repos/samples.js";
 import type { LlmClient, UsageSink } from "../llm/client.js";
+import type { RewardConfig } from "../reward/config.js";
 
 export interface StageDeps {
   db: Db;
@@ -14,6 +15,11 @@ export interface StageDeps {
   createLlm(config: CampaignConfig, role: RoleName, usage: UsageSink): LlmClient;
   /** Directory campaign outputs go under (config.output.dir is resolved against it). */
   baseDir: string;
+  /**
+   * The URL of a reward service for a reward config, hosted by this worker (cluster role); absent
+   * where the worker hosts none (then `cluster.rewardService.url` must name one).
+   */
+  rewardService?(config: RewardConfig, bind: { host: string; port: number }): Promise<string>;
   log(message: string): void;
 }
 

@@ -31,7 +31,13 @@ export type StageInput<C> =
    */
   | { kind: "samples"; selection(config: C): SampleSelection; oneBatch?: boolean; describe: string }
   /** Something outside the sample store (a benchmark's data); the handler plans its own batches. */
-  | { kind: "external"; describe: string };
+  | { kind: "external"; describe: string }
+  /**
+   * One long cluster job (training, merging, serving) instead of batches: submitted idempotently
+   * under a name derived from campaign, iteration, stage and attempt, then watched by a child
+   * workflow on the cluster queue until it ends (or, for a server, until it answers).
+   */
+  | { kind: "job"; describe: string };
 
 export interface StageSpec<N extends string = string, C extends { name: N; batchSize: number } = { name: N; batchSize: number }> {
   name: N;
@@ -66,8 +72,20 @@ export interface StageScheduling {
   title: string;
   latency: LatencyClass;
   batchTimeoutMinutes: number;
+  /** Present for stages that run one cluster job (absent: batches, as in every plan frozen before jobs existed). */
+  execution?: "clusterJob";
+  /** For cluster jobs: how long one watch activity polls, and how often (from the stage's config). */
+  jobWatch?: { windowSeconds: number; pollSeconds: number };
 }
 
-export function schedulingOf(spec: Pick<StageSpec, "name" | "title" | "latency" | "batchTimeoutMinutes">): StageScheduling {
-  return { name: spec.name, title: spec.title, latency: spec.latency, batchTimeoutMinutes: spec.batchTimeoutMinutes };
+export function schedulingOf(
+  spec: Pick<StageSpec, "name" | "title" | "latency" | "batchTimeoutMinutes" | "reads">,
+  stage?: { watch?: { windowSeconds: number; pollSeconds: number } },
+): StageScheduling {
+  const s: StageScheduling = { name: spec.name, title: spec.title, latency: spec.latency, batchTimeoutMinutes: spec.batchTimeoutMinutes };
+  if (spec.reads.kind === "job") {
+    s.execution = "clusterJob";
+    if (stage?.watch) s.jobWatch = { windowSeconds: stage.watch.windowSeconds, pollSeconds: stage.watch.pollSeconds };
+  }
+  return s;
 }

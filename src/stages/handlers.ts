@@ -2,6 +2,7 @@
  * Stage name -> handler, for workers only (handlers do I/O). `satisfies` makes a spec without a
  * handler, or a handler without a spec, a compile error.
  */
+import type { ClusterJobHandler } from "../framework/clusterJob.js";
 import type { StageHandler } from "../framework/stage.js";
 import { dedupeExactHandler } from "./dedupe/exact/handler.js";
 import { evaluateBfclHandler } from "./evaluate/bfcl/handler.js";
@@ -11,6 +12,9 @@ import { exportVerlHandler } from "./export/verl/handler.js";
 import type { StageConfigOf, StageName } from "./specs.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
+import { servePolicyHandler } from "./serve/policy/handler.js";
+import { trainGrpoHandler } from "./train/grpo/handler.js";
+import { trainMergeHandler } from "./train/merge/handler.js";
 
 export const STAGE_HANDLERS = {
   "synthesize.singleTurn": synthesizeSingleTurnHandler,
@@ -20,6 +24,9 @@ export const STAGE_HANDLERS = {
   "evaluate.bfcl": evaluateBfclHandler,
   "evaluate.bfclFast": evaluateBfclFastHandler,
   "export.verl": exportVerlHandler,
+  "train.grpo": trainGrpoHandler,
+  "train.merge": trainMergeHandler,
+  "serve.policy": servePolicyHandler,
   // Handlers differ in their progress-detail type; the map only fixes the config type per name.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-} satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> };
+} satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> | ClusterJobHandler<StageConfigOf<N>> };

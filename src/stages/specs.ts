@@ -11,6 +11,9 @@ import { exportDatasetSpec } from "./export/dataset/spec.js";
 import { exportVerlSpec } from "./export/verl/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
+import { servePolicySpec } from "./serve/policy/spec.js";
+import { trainGrpoSpec } from "./train/grpo/spec.js";
+import { trainMergeSpec } from "./train/merge/spec.js";
 
 export const STAGE_SPECS = [
   synthesizeSingleTurnSpec,
@@ -20,6 +23,9 @@ export const STAGE_SPECS = [
   evaluateBfclSpec,
   evaluateBfclFastSpec,
   exportVerlSpec,
+  trainGrpoSpec,
+  trainMergeSpec,
+  servePolicySpec,
 ] as const;
 
 export type BuiltInStageSpec = (typeof STAGE_SPECS)[number];

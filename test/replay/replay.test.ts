@@ -14,6 +14,7 @@ import { DeterminismViolationError } from "@temporalio/workflow";
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
 import { PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
 import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
+import { PATCH_CLUSTER_JOB_STAGES } from "../../workflows/stageRunner.js";
 import { WORKFLOWS_PATH } from "../../workers/createWorkers.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,14 +47,14 @@ const patchesIn = (file: string): string[] =>
   });
 
 test("committed histories cover every workflow type and every patch", () => {
-  for (const type of ["campaignWorkflow", "iterationWorkflow", "stageBatchesWorkflow"]) {
+  for (const type of ["campaignWorkflow", "iterationWorkflow", "stageBatchesWorkflow", "stageJobWorkflow"]) {
     assert.ok(
       files.some((f) => f.startsWith(type)),
       `a ${type} history in ${dir}`,
     );
   }
   const markers = new Set(files.flatMap(patchesIn));
-  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG]) assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
+  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG, PATCH_CLUSTER_JOB_STAGES]) assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(
     files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0),
     "an iteration history of the path before any patch",

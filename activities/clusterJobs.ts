@@ -1,0 +1,165 @@
+/**
+ * Activities of cluster-job stages (src/framework/clusterJob.ts): submit once under the job's name,
+ * watch it for a bounded window with heartbeats, cancel it. They run on the cluster queue; the
+ * child workflow workflows/stageJob.ts strings them together. A job outlives any worker: every
+ * step first finds the job by its name (database row, then the scheduler itself).
+ */
+import { ApplicationFailure, Context, sleep } from "@temporalio/activity";
+import type { CampaignConfig } from "../src/config/campaignConfig.js";
+import type { Db } from "../src/db/client.js";
+import { getClusterJob, listStageJobs, recordJobIntent, recordJobStatus, recordJobSubmitted, type ClusterJobRow } from "../src/db/repos/clusterJobs.js";
+import { isClusterJobHandler, type ClusterJobHandler, type JobProgress, type StageJob } from "../src/framework/clusterJob.js";
+import { ErrorType } from "../src/framework/errorTypes.js";
+import type { AnyStageHandler } from "../src/framework/registry.js";
+import type { StageContext } from "../src/framework/stage.js";
+import type { AnyStageSpec } from "../src/framework/stageSpec.js";
+import { stageJobName } from "../src/training/jobNames.js";
+import { TERMINAL_JOB_STATES, type JobLauncher, type JobRequest, type JobStatus } from "../src/training/launchers/launcher.js";
+import type { StageRef } from "./types.js";
+
+export interface StageJobRef extends StageRef {
+  attempt: number;
+}
+
+export interface SubmitStageJobResult {
+  name: string;
+  /** False when the job existed already (a retried submit, or a restarted worker). */
+  submitted: boolean;
+  /** An earlier attempt's job already finished the work: nothing was submitted, collect it. */
+  alreadyDone: boolean;
+}
+
+export interface WatchStageJobResult {
+  name: string;
+  /** done: succeeded (or serving); failed: ended otherwise; watching: still running at the window's end. */
+  outcome: "done" | "failed" | "watching";
+  state: string;
+  message?: string;
+  progress?: JobProgress;
+}
+
+type WithStageContext = <T>(ref: StageRef, fn: (ctx: StageContext, handler: AnyStageHandler, spec: AnyStageSpec) => Promise<T>) => Promise<T>;
+
+export interface ClusterJobDeps {
+  getDb(): Promise<Db>;
+  createLauncher(config: CampaignConfig): JobLauncher;
+  withStageContext: WithStageContext;
+  log(message: string): void;
+}
+
+function jobHandler(ref: StageRef, handler: AnyStageHandler): ClusterJobHandler {
+  if (!isClusterJobHandler(handler)) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" does not run a cluster job`, ErrorType.stageInput);
+  return handler;
+}
+
+function stageJobOf(row: ClusterJobRow): StageJob {
+  if (!row.externalId) throw new Error(`job ${row.name} has no scheduler id yet`);
+  return { name: row.name, attempt: row.attempt, ref: { launcher: row.launcher as StageJob["ref"]["launcher"], name: row.name, externalId: row.externalId }, request: row.request as JobRequest };
+}
+
+export function createClusterJobActivities(deps: ClusterJobDeps) {
+  /** The job row of an attempt, its scheduler id filled in from the scheduler if a crash lost it. */
+  async function knownJob(db: Db, launcher: JobLauncher, name: string): Promise<ClusterJobRow | undefined> {
+    const row = await getClusterJob(db, name);
+    if (!row || row.externalId) return row;
+    const found = await launcher.find(name);
+    if (!found) return row;
+    await recordJobSubmitted(db, name, found.externalId);
+    return getClusterJob(db, name);
+  }
+
+  async function submitStageJob(ref: StageJobRef): Promise<SubmitStageJobResult> {
+    const db = await deps.getDb();
+    return deps.withStageContext(ref, async (ctx, h) => {
+      const handler = jobHandler(ref, h);
+      // An earlier attempt that succeeded (then failed to be collected) is not run again.
+      if (handler.completion === "exit") {
+        const done = (await listStageJobs(db, ref)).find((j) => j.state === "succeeded");
+        if (done) return { name: done.name, submitted: false, alreadyDone: true };
+      }
+      const name = stageJobName(ref.campaignId, ref.iteration, ref.stage, ref.attempt);
+      const launcher = deps.createLauncher(ctx.config);
+      const known = await knownJob(db, launcher, name);
+      if (known?.externalId) return { name, submitted: false, alreadyDone: false };
+      // A recorded intent is submitted as recorded (prepare may pick a free port or a path afresh).
+      let request: JobRequest;
+      if (known) request = known.request as JobRequest;
+      else {
+        const prepared = await handler.prepare(ctx, ref.attempt);
+        request = { ...prepared.request, name };
+        await recordJobIntent(db, { name, campaignId: ref.campaignId, iteration: ref.iteration, stage: ref.stage, attempt: ref.attempt, launcher: launcher.kind, request });
+      }
+      // The launcher looks the name up first: a job submitted before a crash is returned, not doubled.
+      const { ref: jobRef, submitted } = await launcher.submit(request);
+      await recordJobSubmitted(db, name, jobRef.externalId);
+      deps.log(`[job] ${submitted ? "submitted" : "found"} ${launcher.kind} job ${name} (${jobRef.externalId}) for ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}`);
+      return { name, submitted, alreadyDone: false };
+    });
+  }
+
+  async function watchStageJob(ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number }): Promise<WatchStageJobResult> {
+    const db = await deps.getDb();
+    const actx = Context.current();
+    return deps.withStageContext(ref, async (ctx, h) => {
+      const handler = jobHandler(ref, h);
+      const launcher = deps.createLauncher(ctx.config);
+      const row = await knownJob(db, launcher, ref.name);
+      if (!row?.externalId) throw ApplicationFailure.nonRetryable(`job ${ref.name} was never submitted (no record, and the ${launcher.kind} scheduler does not know it)`, ErrorType.clusterJobFailed);
+      const job = stageJobOf(row);
+      const until = Date.now() + ref.windowSeconds * 1000;
+      let progress: JobProgress | undefined;
+      for (;;) {
+        const status: JobStatus = await launcher.status(job.ref);
+        progress = (await handler.progress?.(ctx, job, () => launcher.logs(job.ref, { tailBytes: 16_384 })).catch(() => undefined)) ?? progress;
+        actx.heartbeat({ state: status.state, progress });
+        const terminal = TERMINAL_JOB_STATES.has(status.state);
+        let outcome: WatchStageJobResult["outcome"] = "watching";
+        let message = status.message;
+        if (handler.completion === "exit") {
+          if (status.state === "succeeded") outcome = "done";
+          else if (terminal) outcome = "failed";
+        } else if (terminal) {
+          outcome = "failed";
+          message = `the server job ended (${status.state}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}) before it served`;
+        } else if (status.state === "running" && handler.ready && (await handler.ready(ctx, job, status))) {
+          outcome = "done";
+        }
+        if (outcome === "failed") {
+          const tail = await launcher.logs(job.ref, { tailBytes: 2000 }).catch((e: unknown) => `(logs unavailable: ${String(e)})`);
+          message = `${launcher.kind} job ${job.name} ${status.state}${status.exitCode !== undefined ? ` (exit ${status.exitCode})` : ""}${message ? `: ${message}` : ""}\n--- last output ---\n${tail.trim().split("\n").slice(-15).join("\n")}`;
+        }
+        // The nodes are kept with the progress: a served model is reached on the node its job runs on.
+        const recorded = status.nodes ? { ...(progress ?? { done: 0 }), nodes: status.nodes } : progress;
+        await recordJobStatus(db, job.name, { state: status.state, exitCode: status.exitCode, message: message?.slice(0, 4000), progress: recorded, finished: terminal });
+        if (outcome !== "watching" || Date.now() + ref.pollSeconds * 1000 > until) {
+          return { name: job.name, outcome, state: status.state, ...(message !== undefined ? { message } : {}), ...(progress ? { progress } : {}) };
+        }
+        await sleep(ref.pollSeconds * 1000); // rejects with CancelledFailure when the activity is cancelled
+      }
+    });
+  }
+
+  async function cancelStageJob(ref: StageJobRef & { name: string }): Promise<void> {
+    const db = await deps.getDb();
+    await deps.withStageContext(ref, async (ctx) => {
+      const launcher = deps.createLauncher(ctx.config);
+      const row = await knownJob(db, launcher, ref.name);
+      const found = row?.externalId ? stageJobOf(row).ref : await launcher.find(ref.name);
+      if (!found) return;
+      await launcher.cancel(found);
+      const status = await launcher.status(found);
+      await recordJobStatus(db, ref.name, { state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state, message: "cancelled by toolloop (stage cancelled)", finished: true });
+      deps.log(`[job] cancelled ${launcher.kind} job ${ref.name}`);
+    });
+  }
+
+  /** The job an attempt's collect step reads: the stage's succeeded (or serving) job. */
+  async function collectableJob(db: Db, ref: StageRef): Promise<StageJob> {
+    const jobs = await listStageJobs(db, ref);
+    const row = jobs.find((j) => j.state === "succeeded") ?? jobs.find((j) => j.state === "running" && j.externalId);
+    if (!row) throw ApplicationFailure.nonRetryable(`stage ${ref.stage} has no finished job to collect`, ErrorType.stageInput);
+    return stageJobOf(row);
+  }
+
+  return { submitStageJob, watchStageJob, cancelStageJob, collectableJob };
+}

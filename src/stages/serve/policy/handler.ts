@@ -1,0 +1,134 @@
+/**
+ * Serves the iteration's merged policy as a cluster job that keeps running: done once `/v1/models`
+ * answers with the served name. The URL and name are registered in model_versions (served); from
+ * the next iteration on, the policy role resolves to it (src/training/servedPolicy.ts).
+ */
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import path from "node:path";
+import { getClusterJob } from "../../../db/repos/clusterJobs.js";
+import { getModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
+import type { ClusterJobHandler, StageJob } from "../../../framework/clusterJob.js";
+import { StageInputError } from "../../../framework/stage.js";
+import type { JobStatus } from "../../../training/launchers/launcher.js";
+import { installRoot, trainingPaths } from "../../../training/paths.js";
+import { vllmServeCommand } from "../../../training/verl/jobSpec.js";
+import type { StageConfigOf } from "../../specs.js";
+
+type ServeStage = StageConfigOf<"serve.policy">;
+
+/** The profile file the stand-in trainer writes into checkpoints (and merge copies). */
+export const CHECKPOINT_PROFILE_FILE = "toolloop_profile.json";
+
+export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
+  kind: "clusterJob",
+  name: "serve.policy",
+  completion: "ready",
+
+  async prepare(ctx) {
+    const merged = await getModelVersion(ctx.deps.db, ctx.campaignId, ctx.iteration, "merged");
+    if (!merged?.path) throw new StageInputError(`no merged policy for iteration ${ctx.iteration}: put train.merge before serve.policy`);
+    const workDir = trainingPaths(ctx.outputDir()).serve.workDir;
+    await mkdir(workDir, { recursive: true });
+    const port = ctx.stage.port || (await freePort(ctx.stage.host));
+    const name = servedName(ctx);
+    let command: string[];
+    let gpus = 0;
+    if (ctx.stage.engine === "simulator") {
+      const s = ctx.stage.simulator;
+      command = [
+        process.execPath,
+        path.join(installRoot(), "dist", "src", "llm", "simulator", "main.js"),
+        "--host",
+        ctx.stage.host,
+        "--port",
+        String(port),
+        "--model",
+        name,
+        "--seed",
+        String(s.seed),
+        "--mistake-rate",
+        String(s.mistakeRate),
+        "--checkpoint-profile",
+        path.join(merged.path, CHECKPOINT_PROFILE_FILE),
+        "--idle-exit-minutes",
+        String(s.idleExitMinutes),
+      ];
+    } else {
+      const v = ctx.stage.vllm;
+      gpus = v.gpus;
+      command = vllmServeCommand({
+        model: merged.path,
+        host: ctx.stage.host === "127.0.0.1" ? "0.0.0.0" : ctx.stage.host,
+        port,
+        servedModelName: name,
+        tensorParallelSize: v.tensorParallelSize,
+        maxModelLen: v.maxModelLen,
+        gpuMemoryUtilization: v.gpuMemoryUtilization,
+        toolCallParser: v.toolCallParser,
+        extraArgs: v.extraArgs,
+      });
+    }
+    return { request: { command, env: { TOOLLOOP_SERVE_PORT: String(port) }, workDir, resources: { nodes: 1, gpusPerNode: gpus } } };
+  },
+
+  async ready(ctx, job, status) {
+    const url = baseUrlOf(ctx.stage, job, status);
+    try {
+      const res = await fetch(`${url}/models`, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(5000)]) });
+      if (!res.ok) return false;
+      const body = (await res.json()) as { data?: { id?: string }[] };
+      return (body.data ?? []).some((m) => m.id === servedName(ctx));
+    } catch {
+      return false; // not listening yet
+    }
+  },
+
+  async collect(ctx, job) {
+    const { db } = ctx.deps;
+    const merged = await getModelVersion(db, ctx.campaignId, ctx.iteration, "merged");
+    if (!merged) throw new StageInputError(`the merged policy of iteration ${ctx.iteration} is gone from model_versions`);
+    const row = await getClusterJob(db, job.name);
+    const nodes = (row?.progress as { nodes?: string[] } | null)?.nodes;
+    const url = baseUrlOf(ctx.stage, job, { state: "running", ...(nodes ? { nodes } : {}) });
+    const simulated = ctx.stage.engine === "simulator" || merged.simulated;
+    const id = await upsertModelVersion(db, {
+      campaignId: ctx.campaignId,
+      iteration: ctx.iteration,
+      kind: "served",
+      parentId: merged.id,
+      baseModel: merged.baseModel,
+      path: merged.path,
+      url,
+      servedModel: servedName(ctx),
+      jobName: job.name,
+      dataset: merged.dataset,
+      simulated,
+      details: { engine: ctx.stage.engine },
+    });
+    ctx.deps.log(`[serve.policy] ${ctx.campaignId} iteration ${ctx.iteration}: ${servedName(ctx)} serves at ${url}${simulated ? " (SIMULATED: the LLM simulator serving a stand-in checkpoint profile)" : ""}`);
+    return { modelVersion: id, url, simulated };
+  },
+};
+
+function servedName(ctx: { campaignId: string; iteration: number; stage: ServeStage }): string {
+  return ctx.stage.servedModelName ?? `${ctx.campaignId}-iter-${ctx.iteration}`;
+}
+
+/** The server's base URL: the port the job was given, on the node it runs on (Slurm) or the configured host. */
+function baseUrlOf(stage: ServeStage, job: StageJob, status: JobStatus): string {
+  const port = job.request.env.TOOLLOOP_SERVE_PORT ?? String(stage.port);
+  const host = stage.host === "127.0.0.1" && job.ref.launcher === "slurm" && status.nodes?.[0] ? status.nodes[0] : stage.host;
+  return `http://${host}:${port}/v1`;
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * GRPO training as one cluster job: verl's main_ppo (or the stand-in trainer with the same
+ * overrides) on the iteration's verl parquet, rewarded through the generated Python shim that calls
+ * toolloop's reward service. A retry is a new job over the same checkpoint folder with
+ * resume_mode=auto, so it continues from the last saved step.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
+import { getModelVersion, latestModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
+import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
+import { StageInputError } from "../../../framework/stage.js";
+import { writeRewardShim } from "../../../reward/shim.js";
+import { clusterOf } from "../../../training/clusterConfig.js";
+import { checkpointActorDir, headlineMetrics, lastMetricLine, latestCheckpointStep } from "../../../training/jobOutputs.js";
+import { installRoot, trainingPaths } from "../../../training/paths.js";
+import { grpoCommand } from "../../../training/verl/jobSpec.js";
+import type { StageConfigOf } from "../../specs.js";
+import { STANDIN_TRAINER } from "../standin.js";
+
+type GrpoStage = StageConfigOf<"train.grpo">;
+
+export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
+  kind: "clusterJob",
+  name: "train.grpo",
+  completion: "exit",
+
+  async prepare(ctx, attempt) {
+    const { db } = ctx.deps;
+    const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
+    if (!dataset) throw new StageInputError(`no verl dataset for iteration ${ctx.iteration}: put export.verl before train.grpo`);
+    if (dataset.iteration !== ctx.iteration) ctx.deps.log(`[train.grpo] iteration ${ctx.iteration} has no verl dataset of its own: training on iteration ${dataset.iteration}'s`);
+    const paths = trainingPaths(ctx.outputDir());
+    await mkdir(paths.grpo.checkpoints, { recursive: true });
+    const start = await startingModel(ctx);
+    const cluster = clusterOf(ctx.config);
+    const rewardUrl = cluster.rewardService.url ?? (await ctx.deps.rewardService?.(ctx.stage.reward, cluster.rewardService));
+    if (!rewardUrl) throw new StageInputError("no reward service: set cluster.rewardService.url, or run the worker with the cluster role (it hosts one)");
+    await writeRewardShim({ path: paths.grpo.rewardShim, url: rewardUrl, rewardConfig: ctx.stage.reward });
+    const program = ctx.stage.trainer === "standin" ? [cluster.python, path.join(installRoot(), STANDIN_TRAINER.train)] : undefined;
+    const command = grpoCommand(ctx.stage.grpo, {
+      python: cluster.python,
+      program,
+      modelPath: start.path,
+      trainFiles: dataset.paths.train,
+      valFiles: dataset.paths.val,
+      checkpointDir: paths.grpo.checkpoints,
+      rewardFunctionPath: paths.grpo.rewardShim,
+      projectName: `toolloop-${ctx.campaignId}`,
+      experimentName: `iter-${ctx.iteration}`,
+      // The first attempt starts fresh unless an earlier run of this iteration saved steps; later ones always resume.
+      resumeMode: attempt > 1 || (await latestCheckpointStep(paths.grpo.checkpoints)) !== undefined ? "auto" : "disable",
+    });
+    return {
+      request: {
+        command,
+        env: { ...ctx.stage.env, TOOLLOOP_REWARD_URL: rewardUrl },
+        workDir: paths.grpo.workDir,
+        resources: {
+          nodes: ctx.stage.grpo.nnodes,
+          gpusPerNode: ctx.stage.trainer === "standin" ? 0 : ctx.stage.grpo.nGpusPerNode,
+          ...(ctx.stage.timeLimitMinutes ? { timeLimitMinutes: ctx.stage.timeLimitMinutes } : {}),
+        },
+      },
+    };
+  },
+
+  async progress(ctx, _job, logTail) {
+    const paths = trainingPaths(ctx.outputDir());
+    const saved = await latestCheckpointStep(paths.grpo.checkpoints);
+    const line = lastMetricLine(await logTail());
+    const metrics = line ? { ...headlineMetrics(line.metrics), step: line.step } : undefined;
+    const done = line?.step ?? saved ?? 0;
+    const total = line?.metrics["training/total_steps"];
+    return { done, ...(total !== undefined ? { total } : {}), ...(metrics ? { metrics: { ...metrics, ...(saved !== undefined ? { savedStep: saved } : {}) } } : {}) };
+  },
+
+  async collect(ctx, job) {
+    const { db } = ctx.deps;
+    const paths = trainingPaths(ctx.outputDir());
+    const step = await latestCheckpointStep(paths.grpo.checkpoints);
+    if (step === undefined) throw new StageInputError(`job ${job.name} succeeded but saved no checkpoint under ${paths.grpo.checkpoints}`);
+    const start = await startingModel(ctx);
+    const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
+    const actor = checkpointActorDir(paths.grpo.checkpoints, step);
+    const id = await upsertModelVersion(db, {
+      campaignId: ctx.campaignId,
+      iteration: ctx.iteration,
+      kind: "checkpoint",
+      parentId: start.versionId ?? null,
+      baseModel: start.baseModel,
+      path: actor,
+      jobName: job.name,
+      dataset: dataset ? { iteration: dataset.iteration, manifestPath: dataset.paths.manifest, counts: dataset.manifest.counts, files: dataset.manifest.files } : null,
+      simulated: ctx.stage.trainer === "standin" || start.simulated,
+      details: { step, trainer: ctx.stage.trainer, startedFrom: start.path },
+    });
+    ctx.deps.log(`[train.grpo] ${ctx.campaignId} iteration ${ctx.iteration}: checkpoint step ${step} at ${actor}${ctx.stage.trainer === "standin" ? " (STAND-IN trainer: simulated, nothing was trained)" : ""}`);
+    return { step, modelVersion: id, simulated: ctx.stage.trainer === "standin" };
+  },
+};
+
+/** This iteration's SFT model, else the policy the last iteration merged, else the configured base model. */
+async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0]) {
+  const { db } = ctx.deps;
+  const sft = await getModelVersion(db, ctx.campaignId, ctx.iteration, "sft");
+  const prior = sft ?? (await latestModelVersion(db, ctx.campaignId, "merged", ctx.iteration));
+  if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
+  return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
+}

@@ -1,0 +1,30 @@
+import { z } from "zod";
+import { atMost, boundedString, CONFIG_LIMITS, jobWatch, model, positiveInt } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+import { rewardConfigSchema } from "../../../reward/config.js";
+import { grpoSettingsSchema } from "../../../training/verl/jobSpec.js";
+import { trainerKind } from "../trainerKind.js";
+
+export const trainGrpoSpec = defineStage({
+  name: "train.grpo",
+  title: "GRPO training (verl)",
+  latency: "cluster",
+  batchTimeoutMinutes: 60,
+  roles: [],
+  reads: { kind: "job", describe: "the iteration's verl parquet (export.verl); the policy to start from (SFT of this iteration, else the last merged policy, else baseModel)" },
+  writes: "checkpoints under <output>/train/grpo/checkpoints (global_step_N/actor); a model_versions row (checkpoint)",
+  schema: z.strictObject({
+    name: z.literal("train.grpo"),
+    /** Unused (one job); kept so every stage entry has it. */
+    batchSize: positiveInt.max(1, atMost(1)).default(1),
+    /** The model the first iteration trains (HF name or path as the cluster sees it); later iterations continue from the last merged policy. */
+    baseModel: model,
+    trainer: trainerKind,
+    grpo: grpoSettingsSchema.default(grpoSettingsSchema.parse({})),
+    reward: rewardConfigSchema.default(rewardConfigSchema.parse({})),
+    /** Extra environment for the job (no secrets: they would be stored with the job). */
+    env: z.record(boundedString(128, "an environment variable name"), boundedString(CONFIG_LIMITS.pathLength, "a value")).default({}),
+    timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
+    watch: jobWatch,
+  }),
+});

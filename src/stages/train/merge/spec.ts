@@ -1,0 +1,21 @@
+import { z } from "zod";
+import { atMost, jobWatch, positiveInt } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+import { trainerKind } from "../trainerKind.js";
+
+export const trainMergeSpec = defineStage({
+  name: "train.merge",
+  title: "checkpoint merge to Hugging Face format",
+  latency: "cluster",
+  batchTimeoutMinutes: 60,
+  roles: [],
+  reads: { kind: "job", describe: "the iteration's GRPO checkpoint (model_versions, kind checkpoint)" },
+  writes: "a Hugging Face model folder under <output>/train/merged; a model_versions row (merged)",
+  schema: z.strictObject({
+    name: z.literal("train.merge"),
+    batchSize: positiveInt.max(1, atMost(1)).default(1),
+    trainer: trainerKind,
+    backend: z.enum(["fsdp", "megatron"], { error: 'expected "fsdp" or "megatron"' }).default("fsdp"),
+    watch: jobWatch,
+  }),
+});

@@ -1,0 +1,125 @@
+/**
+ * The loop closed, end to end on the local launcher: two iterations of synthesize -> verify ->
+ * export.verl -> train.grpo -> train.merge -> serve.policy -> evaluate, with the stand-in trainer
+ * (SIMULATED: it trains nothing; it scores rollouts through the generated Python shim and this
+ * worker's live reward service, and writes a profile the LLM simulator reads when it serves the
+ * checkpoint). Real: the dev server, PostgreSQL, the worker, the local launcher, the parquet, the
+ * reward service and shim, the served OpenAI-compatible endpoint and the policy switch.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { and, eq } from "drizzle-orm";
+import { bfclScores, clusterJobs, llmRequests, modelVersions } from "../../src/db/schema.js";
+import { startSimulator } from "../../src/llm/simulator/server.js";
+import { taskQueues } from "../../src/taskQueues.js";
+import { campaignWorkflowId } from "../../workflows/definitions.js";
+import { simulatorCampaign } from "../helpers/configs.js";
+import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
+import { trainVenvPython as trainPython } from "../helpers/trainVenv.js";
+
+let env: TestEnv;
+let sim: Awaited<ReturnType<typeof startSimulator>>;
+let workers: Awaited<ReturnType<TestEnv["startWorkers"]>>;
+const BASE_MISTAKE_RATE = 0.4;
+
+before(async () => {
+  env = await createTestEnv("trainloop");
+  // The untrained policy (and the generator): the simulator at a high mistake rate.
+  sim = await startSimulator({ seed: 11, latencyMs: 1, maxConcurrency: 16, mistakeRate: BASE_MISTAKE_RATE, quiet: true });
+  workers = await env.startWorkers();
+});
+after(async () => {
+  await workers?.stop();
+  await sim?.close();
+  await env?.close();
+});
+
+function loopConfig(campaignId: string) {
+  const stages = [
+    // First in each iteration: it measures the policy the iteration starts with (iteration 2: the one iteration 1 trained).
+    { name: "evaluate.bfclFast", categories: ["simple", "multiple", "parallel"], limitPerCategory: 40, batchSize: 3 },
+    { name: "synthesize.singleTurn", count: 48, batchSize: 16, mix: { standard: 0.5, parallel: 0.3, irrelevance: 0.2 } },
+    { name: "verify.rules", batchSize: 48 },
+    { name: "export.verl", valFraction: 0.2 },
+    {
+      name: "train.grpo",
+      trainer: "standin",
+      baseModel: "toolloop-sim-policy",
+      grpo: { trainBatchSize: 8, rolloutN: 2, saveFreq: 2, totalEpochs: 2 },
+      env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05" },
+      watch: { windowSeconds: 10, pollSeconds: 1 },
+    },
+    { name: "train.merge", trainer: "standin", watch: { windowSeconds: 10, pollSeconds: 1 } },
+    { name: "serve.policy", engine: "simulator", simulator: { mistakeRate: BASE_MISTAKE_RATE, seed: 5, idleExitMinutes: 10 }, watch: { windowSeconds: 10, pollSeconds: 1 } },
+  ];
+  return simulatorCampaign(sim.url, {
+    iterations: 2,
+    roles: {
+      generator: { endpoint: "sim", model: "toolloop-sim" },
+      policy: { endpoint: "sim", model: "toolloop-sim-policy", temperature: 0 },
+    },
+    stages: stages as never,
+    cluster: { launcher: { kind: "local", stateDir: path.join(env.workDir, "local-jobs") }, python: trainPython() },
+    campaignId,
+  } as never);
+}
+
+test("two iterations: iteration 2's policy is the model iteration 1 served, and its answers change", { timeout: 600_000 }, async () => {
+  const id = `loop-${Date.now().toString(36)}`;
+  const handle = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(id),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config: loopConfig(id), campaignId: id }],
+  });
+  const result = await handle.result();
+  assert.equal(result.state, "completed", JSON.stringify(result));
+
+  // Lineage: base -> checkpoint -> merged -> served per iteration; iteration 2 starts from iteration 1's merged model.
+  const versions = await env.db.db.select().from(modelVersions).where(eq(modelVersions.campaignId, id));
+  const v = (iteration: number, kind: string) => versions.find((r) => r.iteration === iteration && r.kind === kind);
+  for (const iteration of [1, 2]) {
+    const [ckpt, merged, served] = [v(iteration, "checkpoint"), v(iteration, "merged"), v(iteration, "served")];
+    assert.ok(ckpt && merged && served, `iteration ${iteration} registered checkpoint, merged and served versions`);
+    assert.equal(merged.parentId, ckpt.id);
+    assert.equal(served.parentId, merged.id);
+    assert.equal(ckpt.simulated, true, "the stand-in trainer's checkpoints are marked simulated");
+    assert.match(ckpt.path ?? "", /global_step_\d+[/\\]actor$/);
+    assert.ok(fs.existsSync(path.join(merged.path ?? "", "toolloop_profile.json")), "the merged folder carries the stand-in profile");
+    assert.ok((ckpt.dataset as { manifestPath?: string } | null)?.manifestPath, "the checkpoint records the training data manifest that produced it");
+    assert.match(served.url ?? "", /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+  }
+  assert.equal(v(1, "checkpoint")?.parentId, null, "iteration 1 trains the base model");
+  assert.equal(v(1, "checkpoint")?.baseModel, "toolloop-sim-policy");
+  assert.equal(v(2, "checkpoint")?.parentId, v(1, "merged")?.id, "iteration 2 trains from iteration 1's merged policy");
+
+  // Every job ran once, under its deterministic name, and succeeded (serving keeps running).
+  const jobs = await env.db.db.select().from(clusterJobs).where(eq(clusterJobs.campaignId, id));
+  assert.equal(jobs.length, 6, jobs.map((j) => j.name).join(", "));
+  for (const j of jobs) assert.ok(j.stage === "serve.policy" ? j.state === "running" || j.state === "succeeded" : j.state === "succeeded", `${j.name}: ${j.state}`);
+
+  // The policy role: iteration 1 asks the configured model; iteration 2 asks the model iteration 1 served.
+  const policyModels = async (iteration: number) =>
+    new Set(
+      (
+        await env.db.db
+          .select({ model: llmRequests.model })
+          .from(llmRequests)
+          .where(and(eq(llmRequests.campaignId, id), eq(llmRequests.iteration, iteration), eq(llmRequests.role, "policy")))
+      ).map((r) => r.model),
+    );
+  assert.deepEqual([...(await policyModels(1))], ["toolloop-sim-policy"]);
+  assert.deepEqual([...(await policyModels(2))], [`${id}-iter-1`], "iteration 2's policy is the model iteration 1 served");
+
+  // Training changed the policy's answers (the simulated learning effect of the stand-in profile):
+  // on the same BFCL entries, iteration 2 (the trained policy) scores above iteration 1 (untrained).
+  const scores = await env.db.db
+    .select()
+    .from(bfclScores)
+    .where(and(eq(bfclScores.campaignId, id), eq(bfclScores.category, "overall_probe")));
+  const byIteration = new Map(scores.map((s) => [s.iteration, s.accuracy]));
+  const [untrained, trained] = [byIteration.get(1), byIteration.get(2)];
+  assert.ok(untrained !== undefined && trained !== undefined, JSON.stringify(scores));
+  assert.ok(trained > untrained + 0.05, `the trained policy (${trained}) answers better than the untrained one (${untrained})`);
+});

@@ -1,0 +1,63 @@
+/**
+ * A cluster-job stage for tests: the job (a Node one-liner run by the real launcher) appends its
+ * attempt to attempts.txt in the iteration's output folder, prints verl-style metric lines, sleeps
+ * `sleepMs`, and exits with the code a test wrote to exit-<attempt> (default 0). The file is its
+ * "checkpoint", shared by attempts.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { batchSize, jobWatch } from "../../src/config/fields.js";
+import type { ClusterJobHandler } from "../../src/framework/clusterJob.js";
+import { createStageRegistry } from "../../src/framework/registry.js";
+import { defineStage } from "../../src/framework/stageSpec.js";
+import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
+import { STAGE_SPECS } from "../../src/stages/specs.js";
+
+export const testJobSpec = defineStage({
+  name: "test.job",
+  title: "a test's cluster job",
+  latency: "cluster",
+  batchTimeoutMinutes: 5,
+  roles: [],
+  reads: { kind: "job", describe: "nothing" },
+  writes: "attempts.txt in the iteration's output folder",
+  schema: z.strictObject({ name: z.literal("test.job"), batchSize: batchSize(1), sleepMs: z.number().default(1500), watch: jobWatch }),
+});
+const JOB_SCRIPT = `
+const fs = require("node:fs"), path = require("node:path");
+const dir = process.env.JOB_DIR, attempt = process.env.JOB_ATTEMPT;
+fs.appendFileSync(path.join(dir, "attempts.txt"), attempt + "\\n");
+console.log("step:1 - critic/score/mean:0.25 - training/total_steps:2");
+setTimeout(() => {
+  console.log("step:2 - critic/score/mean:0.5 - training/total_steps:2");
+  const codeFile = path.join(dir, "exit-" + attempt);
+  process.exit(fs.existsSync(codeFile) ? Number(fs.readFileSync(codeFile, "utf8")) : 0);
+}, Number(process.env.JOB_SLEEP_MS));
+`;
+export const testJobHandler: ClusterJobHandler<{ name: "test.job"; batchSize: number; sleepMs: number; watch: { windowSeconds: number; pollSeconds: number } }> = {
+  kind: "clusterJob",
+  name: "test.job",
+  completion: "exit",
+  async prepare(ctx, attempt) {
+    const dir = ctx.outputDir();
+    fs.mkdirSync(dir, { recursive: true });
+    return {
+      request: {
+        command: [process.execPath, "-e", JOB_SCRIPT],
+        env: { JOB_DIR: dir, JOB_ATTEMPT: String(attempt), JOB_SLEEP_MS: String(ctx.stage.sleepMs) },
+        workDir: path.join(dir, "job"),
+        resources: { nodes: 1, gpusPerNode: 0 },
+      },
+    };
+  },
+  async progress(_ctx, _job, logTail) {
+    const steps = [...(await logTail()).matchAll(/step:(\d+)/g)].map((m) => Number(m[1]));
+    return steps.length ? { done: Math.max(...steps), total: 2 } : undefined;
+  },
+  async collect(ctx) {
+    const attempts = fs.readFileSync(path.join(ctx.outputDir(), "attempts.txt"), "utf8").trim().split("\n");
+    return { attemptsSeen: attempts.length };
+  },
+};
+export const testJobRegistry = createStageRegistry([...STAGE_SPECS, testJobSpec], { ...STAGE_HANDLERS, "test.job": testJobHandler });

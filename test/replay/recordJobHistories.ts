@@ -1,0 +1,65 @@
+/**
+ * Records the histories of the cluster-job path (patch cluster-job-stages-v1): an iteration whose
+ * job stage failed on attempt 1, waited for the operator and succeeded on attempt 2, with both
+ * stageJob children. Uses the test job stage (test/helpers/testJobStage.ts) on the real local
+ * launcher. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
+ * set, or none); commit the JSON files it writes.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startSimulator } from "../../src/llm/simulator/server.js";
+import { findTemporalCli } from "../../src/services/temporalCli.js";
+import { taskQueues } from "../../src/taskQueues.js";
+import { campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import { simulatorCampaign } from "../helpers/configs.js";
+import { createTestEnv, waitFor } from "../helpers/testEnv.js";
+import { testJobRegistry } from "../helpers/testJobStage.js";
+
+const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/replay/histories");
+const HISTORY_TAG = "cluster-job-stages";
+
+const env = await createTestEnv("record-jobs");
+const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
+const workers = await env.startWorkers({ stages: testJobRegistry });
+const temporalCli = await findTemporalCli();
+const save = (workflowId: string, name: string) => {
+  const json = execFileSync(temporalCli, ["workflow", "show", "--address", env.temporalAddress, "--namespace", env.namespace, "-w", workflowId, "-o", "json"], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const file = `${name}-${HISTORY_TAG}.json`;
+  fs.writeFileSync(path.join(outDir, file), json);
+  const indexFile = path.join(outDir, "index.json");
+  const index = JSON.parse(fs.readFileSync(indexFile, "utf8")) as Record<string, string>;
+  index[file] = workflowId;
+  fs.writeFileSync(indexFile, JSON.stringify(index, null, 2) + "\n");
+  console.log(`wrote ${file} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
+};
+try {
+  const campaignId = `replay-job-${Date.now()}`;
+  const dir = path.join(env.workDir, ".toolloop/output", campaignId, "iter-1");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "exit-1"), "3");
+  const h = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(campaignId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config: simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs: 2500, watch: { windowSeconds: 5, pollSeconds: 1 } }] as never }), campaignId }],
+  });
+  const iterStatus = async () => {
+    const c = (await h.query(statusQuery)) as CampaignStatus;
+    return c.iterationWorkflowId ? ((await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus) : undefined;
+  };
+  await waitFor("operator wait", async () => (await iterStatus())?.state === "waiting_for_operator", 120_000);
+  const iterationId = `${h.workflowId}-iter-1`;
+  await env.client.workflow.getHandle(iterationId).executeUpdate(retryStageUpdate, { args: [{}] });
+  await h.result();
+  save(iterationId, "iterationWorkflow-job-retry");
+  save(`${iterationId}-test.job-job-a1`, "stageJobWorkflow-failed");
+  save(`${iterationId}-test.job-job-a2`, "stageJobWorkflow-succeeded");
+} finally {
+  await workers.stop();
+  await sim.close();
+  await env.close();
+}

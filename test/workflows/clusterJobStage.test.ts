@@ -1,0 +1,121 @@
+/**
+ * Cluster-job stages against the real dev server, PostgreSQL and the real local launcher: a stage
+ * defined in this test runs a job (a Node one-liner) that succeeds, fails and is retried by an
+ * operator as a new attempt that sees the first one's work, and is cancelled with the campaign.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { eq } from "drizzle-orm";
+import { clusterJobs } from "../../src/db/schema.js";
+import { startSimulator } from "../../src/llm/simulator/server.js";
+import { taskQueues } from "../../src/taskQueues.js";
+import { abortSignal, campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import { simulatorCampaign } from "../helpers/configs.js";
+import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
+import { testJobRegistry } from "../helpers/testJobStage.js";
+
+
+let env: TestEnv;
+let sim: Awaited<ReturnType<typeof startSimulator>>;
+let workers: Awaited<ReturnType<TestEnv["startWorkers"]>>;
+
+before(async () => {
+  env = await createTestEnv("clusterjob");
+  sim = await startSimulator({ seed: 3, latencyMs: 1, maxConcurrency: 8, quiet: true });
+  workers = await env.startWorkers({ stages: testJobRegistry });
+});
+after(async () => {
+  await workers?.stop();
+  await sim?.close();
+  await env?.close();
+});
+
+const watch = { windowSeconds: 5, pollSeconds: 1 };
+function start(campaignId: string, sleepMs = 1500) {
+  const config = simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs, watch }] as never });
+  return env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(campaignId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId }],
+  });
+}
+async function iterationStatus(campaignWfId: string): Promise<IterationStatus | undefined> {
+  const c = (await env.client.workflow.getHandle(campaignWfId).query(statusQuery)) as CampaignStatus;
+  if (!c.iterationWorkflowId) return undefined;
+  return (await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus;
+}
+const outDir = (campaignId: string) => path.join(env.workDir, ".toolloop/output", campaignId, "iter-1");
+const jobsOf = (campaignId: string) => env.db.db.select().from(clusterJobs).where(eq(clusterJobs.campaignId, campaignId)).orderBy(clusterJobs.attempt);
+
+test("a job stage submits one job, reports its progress, and completes when the job exits 0", { timeout: 120_000 }, async () => {
+  const id = `job-ok-${Date.now().toString(36)}`;
+  const handle = await start(id, 3000);
+  const running = await waitFor("progress from the job", async () => {
+    const s = await iterationStatus(handle.workflowId);
+    return s?.stages[0]?.job?.state === "running" && (s.stages[0].itemsDone ?? 0) >= 1 ? s : undefined;
+  });
+  assert.equal(running.stages[0]?.itemsTotal, 2);
+  const result = await handle.result();
+  assert.equal(result.state, "completed");
+  const jobs = await jobsOf(id);
+  assert.equal(jobs.length, 1);
+  assert.equal(jobs[0]?.state, "succeeded");
+  assert.equal(jobs[0]?.launcher, "local");
+  assert.equal(fs.readFileSync(path.join(outDir(id), "attempts.txt"), "utf8"), "1\n");
+});
+
+test("a failed job waits for the operator; retry runs attempt 2 as a new job over the same folder", { timeout: 180_000 }, async () => {
+  const id = `job-retry-${Date.now().toString(36)}`;
+  fs.mkdirSync(outDir(id), { recursive: true });
+  fs.writeFileSync(path.join(outDir(id), "exit-1"), "3");
+  const handle = await start(id, 300);
+  const waiting = await waitFor(
+    "the stage to wait for an operator",
+    async () => {
+      const s = await iterationStatus(handle.workflowId);
+      return s?.state === "waiting_for_operator" ? s : undefined;
+    },
+    90_000,
+  );
+  assert.match(waiting.stages[0]?.lastError ?? "", /local job tl-.*-a1 failed \(exit 3\)/);
+  assert.match(waiting.stages[0]?.lastError ?? "", /step:2/, "the error carries the end of the job's output");
+  const c = (await env.client.workflow.getHandle(handle.workflowId).query(statusQuery)) as CampaignStatus;
+  await env.client.workflow.getHandle(c.iterationWorkflowId as string).executeUpdate(retryStageUpdate, { args: [{}] });
+  const result = await handle.result();
+  assert.equal(result.state, "completed");
+  const jobs = await jobsOf(id);
+  assert.deepEqual(
+    jobs.map((j) => [j.attempt, j.state, j.exitCode]),
+    [
+      [1, "failed", 3],
+      [2, "succeeded", 0],
+    ],
+  );
+  assert.equal(fs.readFileSync(path.join(outDir(id), "attempts.txt"), "utf8"), "1\n2\n", "attempt 2 ran over attempt 1's folder");
+});
+
+test("aborting the campaign cancels the running job on its cluster", { timeout: 120_000 }, async () => {
+  const id = `job-abort-${Date.now().toString(36)}`;
+  const handle = await start(id, 120_000);
+  await waitFor("the job to run", async () => (await jobsOf(id))[0]?.state === "running");
+  const pid = Number((await jobsOf(id))[0]?.externalId);
+  assert.ok(pid > 0);
+  await handle.signal(abortSignal, { reason: "test" });
+  const result = await handle.result();
+  assert.equal(result.state, "aborted");
+  const job = await waitFor("the job row to say cancelled", async () => {
+    const j = (await jobsOf(id))[0];
+    return j?.state === "cancelled" ? j : undefined;
+  });
+  assert.ok(job.finishedAt);
+  await waitFor("the job's process to be gone", async () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+});

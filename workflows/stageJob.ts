@@ -1,0 +1,73 @@
+/**
+ * One cluster job of a stage (training, merge, serving), in a history of its own: submit it once
+ * under its deterministic name, watch it in bounded windows (each an activity that polls with
+ * heartbeats), and continue-as-new every WATCHES_PER_RUN windows, so a job of several days keeps
+ * a short history. Cancelling this workflow (abort, campaign cancel) cancels the job on its cluster.
+ * A job that fails ends this workflow with ClusterJobFailed; the iteration then waits for an
+ * operator, whose retry starts the next attempt (a new job that resumes from the last checkpoint).
+ */
+import { ApplicationFailure, CancellationScope, continueAsNew, getExternalWorkflowHandle, isCancellation, proxyActivities, workflowInfo } from "@temporalio/workflow";
+import type { Activities } from "../activities/index.js";
+import type { StageRef } from "../activities/types.js";
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/framework/errorTypes.js";
+import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
+import { jobProgressSignal } from "./definitions.js";
+
+/** About 6 events per window: 200 windows keep a run under ~1,300 events. */
+export const WATCHES_PER_RUN = 200;
+
+export interface StageJobInput {
+  ref: StageRef;
+  attempt: number;
+  /** The iteration to report progress to. */
+  parentWorkflowId: string;
+  windowSeconds: number;
+  pollSeconds: number;
+  /** Set by continue-as-new: the job is submitted already. */
+  jobName?: string;
+}
+
+export interface StageJobResult {
+  job: string;
+  state: string;
+  /** True when an earlier attempt's job had finished the work and nothing new ran. */
+  reused: boolean;
+}
+
+export async function stageJobWorkflow(input: StageJobInput): Promise<StageJobResult> {
+  const queue = taskQueues(queuePrefixOf(workflowInfo().taskQueue)).cluster;
+  const retry = { initialInterval: "1s", backoffCoefficient: 2, maximumInterval: "30 seconds", nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
+  const acts = proxyActivities<Activities>({ taskQueue: queue, startToCloseTimeout: "10 minutes", heartbeatTimeout: "6 seconds", retry });
+  const watcher = proxyActivities<Activities>({
+    taskQueue: queue,
+    startToCloseTimeout: `${input.windowSeconds + 300} seconds`,
+    heartbeatTimeout: "6 seconds",
+    retry,
+  });
+  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+  const jobRef = { ...input.ref, attempt: input.attempt };
+
+  let name = input.jobName;
+  if (name === undefined) {
+    const submitted = await acts.submitStageJob(jobRef);
+    if (submitted.alreadyDone) return { job: submitted.name, state: "succeeded", reused: true };
+    name = submitted.name;
+  }
+  try {
+    for (let watches = 0; ; watches++) {
+      if (watches >= WATCHES_PER_RUN) await continueAsNew<typeof stageJobWorkflow>({ ...input, jobName: name });
+      const w = await watcher.watchStageJob({ ...jobRef, name, windowSeconds: input.windowSeconds, pollSeconds: input.pollSeconds });
+      await parent
+        .signal(jobProgressSignal, { stage: input.ref.stage, job: name, state: w.state, done: w.progress?.done, total: w.progress?.total, metrics: w.progress?.metrics })
+        .catch(() => undefined); // progress is best effort: the iteration may be gone
+      if (w.outcome === "done") return { job: name, state: w.state, reused: false };
+      if (w.outcome === "failed") throw ApplicationFailure.nonRetryable(w.message ?? `job ${name} ${w.state}`, ErrorType.clusterJobFailed);
+    }
+  } catch (err) {
+    if (isCancellation(err)) {
+      const job = name;
+      await CancellationScope.nonCancellable(() => acts.cancelStageJob({ ...jobRef, name: job }));
+    }
+    throw err;
+  }
+}
