@@ -47,12 +47,12 @@ test("a bad batch size names the path: stages[2].batchSize", () => {
 
 test("unknown stage names are rejected, not ignored", () => {
   const cfg = valid() as { stages: Record<string, unknown>[] };
-  cfg.stages.push({ name: "train.grpo" });
+  cfg.stages.push({ name: "train.dpo" });
   const msgs = issues(cfg);
   assert.equal(msgs.length, 1);
   assert.match(
     msgs[0] as string,
-    /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "dedupe.exact", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast", "export.verl"$/,
+    /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "dedupe.exact", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast", "export.verl", "train.grpo", "train.merge", "serve.policy"$/,
   );
 });
 
