@@ -15,7 +15,8 @@
  */
 import type { RewardConfig, RewardResult } from "./config.js";
 import type { BfclAnswer, DecodeResult, DecodedCall, FunctionDoc } from "../matching/types.js";
-import { decodeHermes, decodeOpenAiToolCalls } from "../matching/decoders.js";
+import { decodeOpenAiToolCalls } from "../matching/decoders.js";
+import { decodeHermesCalls } from "./hermesFast.js";
 import { matchWithCategory } from "../matching/matcher.js";
 import { MatchCall } from "../matching/matchCall.js";
 import { compileCall, findDescription, passesCompiledCall, type CompiledCall } from "../matching/bfclChecker.js";
@@ -78,7 +79,9 @@ function fromDecoded(d: DecodeResult): Response {
 }
 
 function decodeHermesResponse(text: string): Response {
-  return text.includes(TOOL_CALL_OPEN) ? fromDecoded(decodeHermes(text)) : TEXT;
+  if (!text.includes(TOOL_CALL_OPEN)) return TEXT;
+  const d = decodeHermesCalls(text);
+  return d.ok ? { kind: "calls", calls: d.calls } : { kind: "bad", reason: `response: ${d.reason}` };
 }
 
 /** OpenAI template: `{"tool_calls": [...], "content": ...}`; text that is not a JSON object is a text answer. */
@@ -163,7 +166,24 @@ function toolsOf(extraInfo: unknown): string | unknown[] | typeof NO_TOOLS | { b
   return { bad: "extra_info.tools: expected a JSON string of the OpenAI tools list" };
 }
 
+/**
+ * Docs by tools text, across requests: a campaign's samples draw on one tool library, so the same
+ * few lists recur in every batch. Bounded; the oldest entry goes first.
+ */
+const docsCache = new Map<string, FunctionDoc[] | string>();
+const DOCS_CACHE_ENTRIES = 4096;
+
 function docsFromToolsText(text: string): FunctionDoc[] | string {
+  let docs = docsCache.get(text);
+  if (docs === undefined) {
+    docs = parseToolsText(text);
+    if (docsCache.size >= DOCS_CACHE_ENTRIES) docsCache.delete(docsCache.keys().next().value!);
+    docsCache.set(text, docs);
+  }
+  return docs;
+}
+
+function parseToolsText(text: string): FunctionDoc[] | string {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -286,14 +306,19 @@ export function createRewardScorer(config: RewardConfig): (item: RewardItem) => 
   const w = config.weights;
   const gated = config.kind === "gatedComposite";
 
+  // Consecutive samples usually share their tools (a GRPO group; the batch's tools table): the last entry is tried first.
+  let lastTools: unknown;
+  let lastEntry: ToolsEntry | undefined;
   const labelFor = (item: RewardItem): Label | string => {
     const t = toolsOf(item.extra_info);
     if (typeof t === "object" && !Array.isArray(t)) return t.bad;
-    let entry = tools.get(t);
+    let entry = t === lastTools ? lastEntry : tools.get(t);
     if (entry === undefined) {
       entry = { docs: t === NO_TOOLS ? [] : typeof t === "string" ? docsFromToolsText(t) : functionDocsFromOpenAiTools(t), labels: new Map() };
       tools.set(t, entry);
     }
+    lastTools = t;
+    lastEntry = entry;
     if (typeof entry.docs === "string") return entry.docs;
     if (typeof item.ground_truth !== "string") return "ground_truth: expected a JSON string";
     let label = entry.labels.get(item.ground_truth);
@@ -332,7 +357,13 @@ export function createRewardScorer(config: RewardConfig): (item: RewardItem) => 
       execution = 0;
       reason = `execution: expected no tool call (irrelevance), got ${response.calls.length}`;
     } else {
-      const verdict = matchWithCategory(response.calls, label.docs, label.answer, undefined, undefined, config.matchMode, false, false);
+      // Strict matching assigns parallel calls optimally; when BFCL's greedy (compiled, much
+      // cheaper) pairing already matches every call, an optimal one exists too, so strict runs only
+      // on what greedy refuses.
+      let verdict = matchWithCategory(response.calls, label.docs, label.answer, undefined, undefined, "bfcl", false, false);
+      if (!verdict.valid && config.matchMode === "strict" && expectedCount > 1) {
+        verdict = matchWithCategory(response.calls, label.docs, label.answer, undefined, undefined, "strict", false, false);
+      }
       if (verdict.valid) {
         execution = 1;
         correct = true;

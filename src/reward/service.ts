@@ -5,7 +5,7 @@
  *   GET  /health              -> {"status":"ok","configs":N}
  *   POST /v1/configs          a RewardConfig -> {"config_id"}
  *   POST /v1/score            {config_id, data_source, solution_str, ground_truth, extra_info} -> RewardResult
- *   POST /v1/score/batch      {config_id, items:[...]} -> {"results":[RewardResult...]}
+ *   POST /v1/score/batch      {config_id, items:[...], tools_table?:[...]} -> {"results":[RewardResult...]}
  * Limits: bodies over maxBodyBytes get 413, batches over maxBatchItems 400, requests beyond
  * maxConcurrentRequests 503 (retry later). Bad bodies get 400 naming the field; nothing a client
  * sends can crash the process.
@@ -112,6 +112,29 @@ function scoreItem(v: unknown, where: string): RewardItem {
   return o as unknown as RewardItem;
 }
 
+/**
+ * A batch may carry its distinct tools lists once, in `tools_table`, with items naming theirs as
+ * `extra_info: {"tools_index": k}` (the shim does: a GRPO group's samples share one list, and
+ * sending it once per sample made serialising it the larger part of a batch). Resolved here to
+ * the `{"tools": ...}` the scorer reads; items with their own extra_info are left as they are.
+ */
+function resolveToolsTable(table: unknown, items: RewardItem[]): void {
+  if (table === undefined) return;
+  if (!Array.isArray(table)) throw badRequest("tools_table: expected a list of tools JSON strings");
+  const extras = table.map((t, k) => {
+    if (typeof t !== "string") throw badRequest(`tools_table[${k}]: expected a JSON string of the OpenAI tools list`);
+    return { tools: t };
+  });
+  for (let i = 0; i < items.length; i++) {
+    const extra = items[i]!.extra_info as { tools_index?: unknown } | null | undefined;
+    if (typeof extra !== "object" || extra === null || extra.tools_index === undefined) continue;
+    const k = extra.tools_index;
+    if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k >= extras.length)
+      throw badRequest(`items[${i}].extra_info.tools_index: expected an index into tools_table`);
+    items[i]!.extra_info = extras[k];
+  }
+}
+
 export async function startRewardService(opts: RewardServiceOptions = {}): Promise<RewardService> {
   const maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024 * 1024;
   const maxBatchItems = opts.maxBatchItems ?? 16_384;
@@ -161,6 +184,7 @@ export async function startRewardService(opts: RewardServiceOptions = {}): Promi
     if (!Array.isArray(items)) throw badRequest("items: expected a list of samples");
     if (items.length > maxBatchItems) throw badRequest(`items: ${items.length} samples exceed the limit of ${maxBatchItems} per batch`);
     const checked = items.map((it, i) => scoreItem(it, `items[${i}]`));
+    resolveToolsTable(body.tools_table, checked);
     const score = createRewardScorer(config);
     const results = new Array<unknown>(checked.length);
     for (let i = 0; i < checked.length; i++) results[i] = score(checked[i]!);

@@ -34,8 +34,10 @@ SERVICE_URL = "__TOOLLOOP_SERVICE_URL__"
 CONFIG_JSON = "__TOOLLOOP_CONFIG_JSON__"
 CONFIG_ID = "__TOOLLOOP_CONFIG_ID__"
 
-#: Samples per request of the batch forms (the service accepts more; this keeps bodies a few MB).
-BATCH_CHUNK = 1024
+#: Samples per request of the batch forms, and requests in flight at once (pipelined on as many
+#: keep-alive connections, so this process and the service work at the same time).
+PIPELINE_CHUNK = 256
+PIPELINE_DEPTH = 4
 _RETRY_FIRST_DELAY_S = 0.05
 _RETRY_MAX_DELAY_S = 5.0
 _HEADERS = {"Content-Type": "application/json", "Connection": "keep-alive"}
@@ -198,16 +200,21 @@ def _text(value):
         return str(value)
 
 
+def _tools_of(extra_info):
+    """The tools JSON text of a verl extra_info (only the tools travel: verl adds non-JSON fields to extra_info)."""
+    if extra_info is None:
+        return None
+    try:
+        tools = extra_info.get("tools")
+    except AttributeError:
+        return None
+    if tools is None or isinstance(tools, str):
+        return tools
+    return _text(tools)
+
+
 def _item(data_source, solution_str, ground_truth, extra_info):
-    """A sample as the service reads it; of extra_info only the tools travel (verl adds non-JSON fields to it)."""
-    tools = None
-    if extra_info is not None:
-        try:
-            tools = extra_info.get("tools")
-        except AttributeError:
-            tools = None
-    if tools is not None and not isinstance(tools, str):
-        tools = _text(tools)
+    tools = _tools_of(extra_info)
     return {
         "data_source": _text(data_source),
         "solution_str": _text(solution_str),
@@ -216,19 +223,93 @@ def _item(data_source, solution_str, ground_truth, extra_info):
     }
 
 
-def _score_items(items):
-    """Scores a list of service items, BATCH_CHUNK per request; always returns one dict per item."""
+def _batch_body(config_id, items):
+    """A batch request: each distinct tools list once in tools_table, items naming theirs by index
+    (a GRPO group shares one list; serialising it once per sample was most of the request)."""
+    table = {}
+    out = []
+    for item in items:
+        extra = item["extra_info"]
+        if extra is not None:
+            tools = extra["tools"]
+            index = table.get(tools)
+            if index is None:
+                index = table[tools] = len(table)
+            item = dict(item, extra_info={"tools_index": index})
+        out.append(item)
+    return {"config_id": config_id, "tools_table": list(table), "items": out}
+
+
+def _chunk_results(body, problem, n):
+    if problem is None:
+        raw = body.get("results") if isinstance(body, dict) else None
+        if isinstance(raw, list) and len(raw) == n:
+            return [_result(r) for r in raw]
+        problem = "reward service returned a malformed batch (expected %d results)" % n
+    return [_failure(problem) for _ in range(n)]
+
+
+def _score_chunk(chunk):
+    """One batch request through the retrying, registering path."""
+    body, problem = _call("/v1/score/batch", lambda config_id: _batch_body(config_id, chunk))
+    return _chunk_results(body, problem, len(chunk))
+
+
+def _pool(url, size):
+    """This thread's extra keep-alive connections for pipelined batches."""
+    if getattr(_local, "pool_url", None) != url:
+        for conn in getattr(_local, "pool", []):
+            conn.close()
+        _local.pool, _local.pool_url = [], url
+    parts = urllib.parse.urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    while len(_local.pool) < size:
+        _local.pool.append(cls(parts.hostname, parts.port, timeout=_timeout_s()))
+    return _local.pool, parts.path.rstrip("/")
+
+
+def _score_window(chunks):
+    """Sends up to PIPELINE_DEPTH chunks at once on separate connections, then reads the answers in
+    order: the service scores one while this process serialises the next and parses the last.
+    Returns None when anything goes wrong (the caller then takes the retrying path)."""
+    url = _base_url()
+    try:
+        pool, prefix = _pool(url, len(chunks))
+        for conn, chunk in zip(pool, chunks):
+            conn.request("POST", prefix + "/v1/score/batch", json.dumps(_batch_body(_config_id, chunk)).encode("utf-8"), _HEADERS)
+        answers = []
+        for conn in pool[: len(chunks)]:
+            resp = conn.getresponse()
+            answers.append((resp.status, resp.read(), resp.will_close))
+    except (OSError, http.client.HTTPException, RewardServiceUnavailable):
+        for conn in getattr(_local, "pool", []):
+            conn.close()
+        return None
     results = []
-    for start in range(0, len(items), BATCH_CHUNK):
-        chunk = items[start : start + BATCH_CHUNK]
-        body, problem = _call("/v1/score/batch", lambda config_id: {"config_id": config_id, "items": chunk})
-        if problem is None:
-            raw = body.get("results") if isinstance(body, dict) else None
-            if isinstance(raw, list) and len(raw) == len(chunk):
-                results.extend(_result(r) for r in raw)
-                continue
-            problem = "reward service returned a malformed batch (expected %d results)" % len(chunk)
-        results.extend(_failure(problem) for _ in chunk)
+    for (status, data, will_close), conn, chunk in zip(answers, pool, chunks):
+        if will_close:
+            conn.close()
+        if status != 200:
+            return None
+        try:
+            body = json.loads(data)
+        except ValueError as err:
+            results.extend(_chunk_results(None, "reward service returned a malformed body (%s)" % (err,), len(chunk)))
+            continue
+        results.extend(_chunk_results(body, None, len(chunk)))
+    return results
+
+
+def _score_items(items):
+    """Scores service items, PIPELINE_CHUNK per request and PIPELINE_DEPTH requests in flight; one dict per item."""
+    chunks = [items[a : a + PIPELINE_CHUNK] for a in range(0, len(items), PIPELINE_CHUNK)]
+    results = []
+    for w in range(0, len(chunks), PIPELINE_DEPTH):
+        window = chunks[w : w + PIPELINE_DEPTH]
+        done = _score_window(window) if len(window) > 1 else None
+        if done is None:
+            done = [r for chunk in window for r in _score_chunk(chunk)]
+        results.extend(done)
     return results
 
 
