@@ -5,14 +5,14 @@
  *   GET  /health              -> {"status":"ok","configs":N}
  *   POST /v1/configs          a RewardConfig -> {"config_id"}
  *   POST /v1/score            {config_id, data_source, solution_str, ground_truth, extra_info} -> RewardResult
- *   POST /v1/score/batch      {config_id, items:[...], tools_table?:[...]} -> {"results":[RewardResult...]}
+ *   POST /v1/score/batch      {config_id, items:[...]} -> {"results":[RewardResult...]}  (also a packed form, see packedItems)
  * Limits: bodies over maxBodyBytes get 413, batches over maxBatchItems 400, requests beyond
  * maxConcurrentRequests 503 (retry later). Bad bodies get 400 naming the field; nothing a client
  * sends can crash the process.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { rewardConfigSchema, type RewardConfig } from "./config.js";
+import { rewardConfigSchema, type RewardConfig, type RewardResult } from "./config.js";
 import { rewardConfigId } from "./configId.js";
 import { createRewardScorer, type RewardItem } from "./score.js";
 
@@ -113,26 +113,69 @@ function scoreItem(v: unknown, where: string): RewardItem {
 }
 
 /**
- * A batch may carry its distinct tools lists once, in `tools_table`, with items naming theirs as
- * `extra_info: {"tools_index": k}` (the shim does: a GRPO group's samples share one list, and
- * sending it once per sample made serialising it the larger part of a batch). Resolved here to
- * the `{"tools": ...}` the scorer reads; items with their own extra_info are left as they are.
+ * The packed batch (what the shim sends; the `items` form is the documented one): one column per
+ * field, and the strings a GRPO group shares (its ground truth, its tools list) sent once, in a
+ * table, with one index per sample. Serialising a list of per-sample objects, each repeating the
+ * group's tools, was most of the Python side's time. Answered in columns too (reason "" when none).
+ *   {config_id, solution_strs: [s], data_sources: [s], ground_truth_table: [s], ground_truth_index: [i],
+ *    tools_table: [s|null], tools_index: [i]} -> {score: [], format: [], execution: [], reasoning: [], execution_correct: [], reason: []}
  */
-function resolveToolsTable(table: unknown, items: RewardItem[]): void {
-  if (table === undefined) return;
-  if (!Array.isArray(table)) throw badRequest("tools_table: expected a list of tools JSON strings");
-  const extras = table.map((t, k) => {
-    if (typeof t !== "string") throw badRequest(`tools_table[${k}]: expected a JSON string of the OpenAI tools list`);
-    return { tools: t };
+function packedItems(body: Record<string, unknown>, maxItems: number): RewardItem[] {
+  const column = (field: string, n?: number): unknown[] => {
+    const v = body[field];
+    if (!Array.isArray(v)) throw badRequest(`${field}: expected a list`);
+    if (n !== undefined && v.length !== n) throw badRequest(`${field}: expected ${n} entries (one per solution_strs entry), got ${v.length}`);
+    return v;
+  };
+  const solutions = column("solution_strs");
+  const n = solutions.length;
+  if (n > maxItems) throw badRequest(`solution_strs: ${n} samples exceed the limit of ${maxItems} per batch`);
+  const sources = column("data_sources", n);
+  const truths = column("ground_truth_table");
+  const truthIndex = column("ground_truth_index", n);
+  const toolsTable = column("tools_table");
+  const toolsIndex = column("tools_index", n);
+  const extras = toolsTable.map((t, k) => {
+    if (t !== null && typeof t !== "string") throw badRequest(`tools_table[${k}]: expected a JSON string of the OpenAI tools list, or null`);
+    return t === null ? null : { tools: t };
   });
-  for (let i = 0; i < items.length; i++) {
-    const extra = items[i]!.extra_info as { tools_index?: unknown } | null | undefined;
-    if (typeof extra !== "object" || extra === null || extra.tools_index === undefined) continue;
-    const k = extra.tools_index;
-    if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k >= extras.length)
-      throw badRequest(`items[${i}].extra_info.tools_index: expected an index into tools_table`);
-    items[i]!.extra_info = extras[k];
+  truths.forEach((t, k) => {
+    if (typeof t !== "string") throw badRequest(`ground_truth_table[${k}]: expected a string`);
+  });
+  const items = new Array<RewardItem>(n);
+  for (let i = 0; i < n; i++) {
+    const solution = solutions[i];
+    const source = sources[i];
+    const g = truthIndex[i];
+    const t = toolsIndex[i];
+    if (typeof solution !== "string") throw badRequest(`solution_strs[${i}]: expected a string`);
+    if (typeof source !== "string") throw badRequest(`data_sources[${i}]: expected a string`);
+    if (typeof g !== "number" || !Number.isInteger(g) || g < 0 || g >= truths.length)
+      throw badRequest(`ground_truth_index[${i}]: expected an index into ground_truth_table`);
+    if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= extras.length) throw badRequest(`tools_index[${i}]: expected an index into tools_table`);
+    items[i] = { data_source: source, solution_str: solution, ground_truth: truths[g] as string, extra_info: extras[t] };
   }
+  return items;
+}
+
+function packedResults(results: RewardResult[]): string {
+  const n = results.length;
+  const score = new Array<number>(n);
+  const format = new Array<number>(n);
+  const execution = new Array<number>(n);
+  const reasoning = new Array<number>(n);
+  const correct = new Array<boolean>(n);
+  const reason = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const r = results[i]!;
+    score[i] = r.score;
+    format[i] = r.format;
+    execution[i] = r.execution;
+    reasoning[i] = r.reasoning;
+    correct[i] = r.execution_correct;
+    reason[i] = r.reason ?? "";
+  }
+  return JSON.stringify({ score, format, execution, reasoning, execution_correct: correct, reason });
 }
 
 export async function startRewardService(opts: RewardServiceOptions = {}): Promise<RewardService> {
@@ -180,12 +223,17 @@ export async function startRewardService(opts: RewardServiceOptions = {}): Promi
     }
     const config = configOf(body);
     if (path === "/v1/score") return JSON.stringify(createRewardScorer(config)(scoreItem(body, "body")));
+    const score = createRewardScorer(config);
+    if (body.items === undefined && body.solution_strs !== undefined) {
+      const packed = packedItems(body, maxBatchItems);
+      const results = new Array<RewardResult>(packed.length);
+      for (let i = 0; i < packed.length; i++) results[i] = score(packed[i]!);
+      return packedResults(results);
+    }
     const items = body.items;
     if (!Array.isArray(items)) throw badRequest("items: expected a list of samples");
     if (items.length > maxBatchItems) throw badRequest(`items: ${items.length} samples exceed the limit of ${maxBatchItems} per batch`);
     const checked = items.map((it, i) => scoreItem(it, `items[${i}]`));
-    resolveToolsTable(body.tools_table, checked);
-    const score = createRewardScorer(config);
     const results = new Array<unknown>(checked.length);
     for (let i = 0; i < checked.length; i++) results[i] = score(checked[i]!);
     return JSON.stringify({ results });

@@ -40,6 +40,41 @@ test("reward service: health, config registration, single and batch scoring equa
     assert.equal(batch.status, 200);
     assert.deepEqual(batch.body.results, JSON.parse(JSON.stringify(items.map((it) => scoreResponse(config, it)))));
 
+    // The packed form the shim sends: columns, shared strings in tables, results in columns.
+    const truths = [...new Set(items.map((it) => it.ground_truth))];
+    const toolsOf = (it: (typeof items)[number]) => ((it.extra_info as { tools?: string } | null)?.tools ?? null) as string | null;
+    const tools = [...new Set(items.map(toolsOf))];
+    const packed = await post(`${service.url}/v1/score/batch`, {
+      config_id: id,
+      solution_strs: items.map((it) => it.solution_str),
+      data_sources: items.map((it) => it.data_source),
+      ground_truth_table: truths,
+      ground_truth_index: items.map((it) => truths.indexOf(it.ground_truth)),
+      tools_table: tools,
+      tools_index: items.map((it) => tools.indexOf(toolsOf(it))),
+    });
+    assert.equal(packed.status, 200, JSON.stringify(packed.body));
+    const expected = items.map((it) => scoreResponse(config, it));
+    assert.deepEqual(packed.body, {
+      score: expected.map((r) => r.score),
+      format: expected.map((r) => r.format),
+      execution: expected.map((r) => r.execution),
+      reasoning: expected.map((r) => r.reasoning),
+      execution_correct: expected.map((r) => r.execution_correct),
+      reason: expected.map((r) => r.reason ?? ""),
+    });
+    const badPacked = await post(`${service.url}/v1/score/batch`, {
+      config_id: id,
+      solution_strs: ["a", "b"],
+      data_sources: ["toolloop", "toolloop"],
+      ground_truth_table: ["{}"],
+      ground_truth_index: [0, 1],
+      tools_table: [null],
+      tools_index: [0, 0],
+    });
+    assert.equal(badPacked.status, 400);
+    assert.match(String(badPacked.body.error), /^ground_truth_index\[1\]: expected an index/);
+
     const unknown = await post(`${service.url}/v1/score/batch`, { config_id: "0123456789abcdef", items });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.code, "unknown_config");

@@ -108,7 +108,7 @@ except m.RewardServiceUnavailable as err:
     assert.equal(badOut.single.format, 0);
     assert.match(badOut.single.reason, /malformed/);
     assert.equal(badOut.batch[0]!.score, 0);
-    assert.match(badOut.batch[0]!.reason, /malformed result/);
+    assert.match(badOut.batch[0]!.reason, /malformed batch/);
 
     const started = Date.now();
     const down = await python(["-c", script], JSON.stringify(c.item), { TOOLLOOP_REWARD_TIMEOUT_S: "1" });

@@ -223,36 +223,59 @@ def _item(data_source, solution_str, ground_truth, extra_info):
     }
 
 
-def _batch_body(config_id, items):
-    """A batch request: each distinct tools list once in tools_table, items naming theirs by index
-    (a GRPO group shares one list; serialising it once per sample was most of the request)."""
-    table = {}
-    out = []
-    for item in items:
-        extra = item["extra_info"]
-        if extra is not None:
-            tools = extra["tools"]
-            index = table.get(tools)
-            if index is None:
-                index = table[tools] = len(table)
-            item = dict(item, extra_info={"tools_index": index})
-        out.append(item)
-    return {"config_id": config_id, "tools_table": list(table), "items": out}
+def _texts(values):
+    values = list(values)
+    return values if all(type(v) is str for v in values) else [_text(v) for v in values]
 
 
-def _chunk_results(body, problem, n):
+def _packed_body(config_id, chunk):
+    """The service's packed batch: columns, with the ground truths and tools lists a GRPO group
+    shares sent once each (per-sample objects repeating them were most of the serialising time)."""
+    sources, solutions, truths, tools = chunk
+    truth_ids = {}
+    truth_index = [truth_ids.setdefault(g, len(truth_ids)) for g in truths]
+    tools_ids = {}
+    tools_index = [tools_ids.setdefault(t, len(tools_ids)) for t in tools]
+    return {
+        "config_id": config_id,
+        "solution_strs": solutions,
+        "data_sources": sources,
+        "ground_truth_table": list(truth_ids),
+        "ground_truth_index": truth_index,
+        "tools_table": list(tools_ids),
+        "tools_index": tools_index,
+    }
+
+
+_COLUMNS = ("score", "format", "execution", "reasoning", "execution_correct", "reason")
+
+
+def _packed_results(body, problem, n):
+    """verl's result dicts from a packed answer; a malformed one scores every sample as a failure that says why."""
     if problem is None:
-        raw = body.get("results") if isinstance(body, dict) else None
-        if isinstance(raw, list) and len(raw) == n:
-            return [_result(r) for r in raw]
-        problem = "reward service returned a malformed batch (expected %d results)" % n
+        try:
+            cols = [body[k] for k in _COLUMNS]
+            if any(not isinstance(c, list) or len(c) != n for c in cols):
+                raise ValueError("expected %d entries in each column" % n)
+            score = list(map(float, cols[0]))
+            if any(x != x for x in score):
+                raise ValueError("a score is NaN")
+            fmt, execution, reasoning = list(map(float, cols[1])), list(map(float, cols[2])), list(map(float, cols[3]))
+            correct = [c is True for c in cols[4]]
+            reason = [r if isinstance(r, str) else str(r) for r in cols[5]]
+            return [
+                {"score": a, "format": b, "execution": c, "reasoning": d, "execution_correct": e, "reason": f}
+                for a, b, c, d, e, f in zip(score, fmt, execution, reasoning, correct, reason)
+            ]
+        except (KeyError, TypeError, ValueError) as err:
+            problem = "reward service returned a malformed batch (%s: %s)" % (type(err).__name__, err)
     return [_failure(problem) for _ in range(n)]
 
 
 def _score_chunk(chunk):
     """One batch request through the retrying, registering path."""
-    body, problem = _call("/v1/score/batch", lambda config_id: _batch_body(config_id, chunk))
-    return _chunk_results(body, problem, len(chunk))
+    body, problem = _call("/v1/score/batch", lambda config_id: _packed_body(config_id, chunk))
+    return _packed_results(body, problem, len(chunk[1]))
 
 
 def _pool(url, size):
@@ -262,6 +285,8 @@ def _pool(url, size):
             conn.close()
         _local.pool, _local.pool_url = [], url
     parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RewardServiceUnavailable("reward service URL %r is not an http(s) URL (set TOOLLOOP_REWARD_URL)" % (url,))
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     while len(_local.pool) < size:
         _local.pool.append(cls(parts.hostname, parts.port, timeout=_timeout_s()))
@@ -276,7 +301,7 @@ def _score_window(chunks):
     try:
         pool, prefix = _pool(url, len(chunks))
         for conn, chunk in zip(pool, chunks):
-            conn.request("POST", prefix + "/v1/score/batch", json.dumps(_batch_body(_config_id, chunk)).encode("utf-8"), _HEADERS)
+            conn.request("POST", prefix + "/v1/score/batch", json.dumps(_packed_body(_config_id, chunk)).encode("utf-8"), _HEADERS)
         answers = []
         for conn in pool[: len(chunks)]:
             resp = conn.getresponse()
@@ -292,17 +317,17 @@ def _score_window(chunks):
         if status != 200:
             return None
         try:
-            body = json.loads(data)
+            body, problem = json.loads(data), None
         except ValueError as err:
-            results.extend(_chunk_results(None, "reward service returned a malformed body (%s)" % (err,), len(chunk)))
-            continue
-        results.extend(_chunk_results(body, None, len(chunk)))
+            body, problem = None, "reward service returned a malformed body (%s)" % (err,)
+        results.extend(_packed_results(body, problem, len(chunk[1])))
     return results
 
 
-def _score_items(items):
-    """Scores service items, PIPELINE_CHUNK per request and PIPELINE_DEPTH requests in flight; one dict per item."""
-    chunks = [items[a : a + PIPELINE_CHUNK] for a in range(0, len(items), PIPELINE_CHUNK)]
+def _score_columns(sources, solutions, truths, tools):
+    """Scores samples given as columns, PIPELINE_CHUNK per request and PIPELINE_DEPTH requests in flight; one dict per sample."""
+    n = len(solutions)
+    chunks = [(sources[a : a + PIPELINE_CHUNK], solutions[a : a + PIPELINE_CHUNK], truths[a : a + PIPELINE_CHUNK], tools[a : a + PIPELINE_CHUNK]) for a in range(0, n, PIPELINE_CHUNK)]
     results = []
     for w in range(0, len(chunks), PIPELINE_DEPTH):
         window = chunks[w : w + PIPELINE_DEPTH]
@@ -311,6 +336,11 @@ def _score_items(items):
             done = [r for chunk in window for r in _score_chunk(chunk)]
         results.extend(done)
     return results
+
+
+def _score_items(items):
+    """Scores (data_source, solution_str, ground_truth, tools) tuples."""
+    return _score_columns(*[list(col) for col in zip(*items)]) if items else []
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
@@ -327,7 +357,7 @@ def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=
         extra_infos = [None] * n
     if not (len(data_sources) == len(ground_truths) == len(extra_infos) == n):
         raise ValueError("compute_score_batch: data_sources, solution_strs, ground_truths and extra_infos differ in length")
-    return _score_items([_item(data_sources[i], solution_strs[i], ground_truths[i], extra_infos[i]) for i in range(n)])
+    return _score_columns(_texts(data_sources), _texts(solution_strs), _texts(ground_truths), [_tools_of(e) for e in extra_infos])
 
 
 class _LoopBatcher:
@@ -374,4 +404,4 @@ async def compute_score_async(data_source, solution_str, ground_truth, extra_inf
             for key in [k for k, b in _batchers.items() if b.loop.is_closed()]:
                 del _batchers[key]
             batcher = _batchers[id(loop)] = _LoopBatcher(loop)
-    return await batcher.submit(_item(data_source, solution_str, ground_truth, extra_info))
+    return await batcher.submit((_text(data_source), _text(solution_str), _text(ground_truth), _tools_of(extra_info)))
