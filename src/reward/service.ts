@@ -31,6 +31,8 @@ export interface RewardServiceOptions {
   maxConfigs?: number;
   log?: (m: string) => void;
   configs?: RewardConfig[];
+  /** Do not keep the process alive for this server (a worker hosting it for its jobs). */
+  unref?: boolean;
 }
 
 export interface RewardService {
@@ -290,6 +292,7 @@ export async function startRewardService(opts: RewardServiceOptions = {}): Promi
       resolve();
     });
   });
+  if (opts.unref) server.unref();
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
