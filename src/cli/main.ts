@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { registerCampaignCommands } from "./campaign.js";
 import { registerBfclCommands } from "./bfcl.js";
 import { registerDemoCommand } from "./demo.js";
+import { registerRewardCommands } from "./reward.js";
 import { cliEnv } from "./env.js";
 import { EXIT_BAD_INPUT, renderCliFailure } from "./errors.js";
 import { registerWorkerCommands } from "./worker.js";
@@ -22,6 +23,7 @@ registerWorkerCommands(program);
 registerDemoCommand(program);
 registerBfclCommands(program);
 registerModelCommands(program);
+registerRewardCommands(program);
 
 // --debug is taken out of argv here so it works anywhere on the line (commander would refuse it after a
 // subcommand), and so a failure while parsing still knows about it.
