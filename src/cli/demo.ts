@@ -30,7 +30,11 @@ export function registerDemoCommand(program: Command): void {
     .option("--config <file>", "campaign config", "examples/demo.campaign.json")
     .option("--state-dir <dir>", "where the dev server db, PGlite data and outputs go", ".toolloop/demo")
     .option("--latency-ms <n>", "simulated LLM latency", "20")
-    .option("--mistake-rate <p>", "how often the untrained simulated policy and tool agent make an argument mistake (verification and training have work)", "0.15")
+    .option(
+      "--mistake-rate <p>",
+      "how often the untrained simulated policy and tool agent make an argument mistake (verification and training have work)",
+      "0.15",
+    )
     .option("--keep-running", "leave the dev server and workers up after the campaign (Ctrl-C to stop)")
     .option("--worker-log-level <level>", "Temporal SDK log level of the in-process workers", "WARN")
     .action(async (opts: { config: string; stateDir: string; latencyMs: string; mistakeRate: string; keepRunning?: boolean; workerLogLevel: string }) => {

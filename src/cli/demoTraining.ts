@@ -25,7 +25,14 @@ export async function policyScoresByIteration(db: Db, campaignId: string): Promi
     const models = await db
       .selectDistinct({ model: llmRequests.model })
       .from(llmRequests)
-      .where(and(eq(llmRequests.campaignId, campaignId), eq(llmRequests.iteration, s.iteration), eq(llmRequests.stage, "evaluate.bfclFast"), eq(llmRequests.role, "policy")));
+      .where(
+        and(
+          eq(llmRequests.campaignId, campaignId),
+          eq(llmRequests.iteration, s.iteration),
+          eq(llmRequests.stage, "evaluate.bfclFast"),
+          eq(llmRequests.role, "policy"),
+        ),
+      );
     out.push({ iteration: s.iteration, accuracy: s.accuracy, total: s.total, models: models.map((m) => m.model) });
   }
   return out;
@@ -40,7 +47,9 @@ export async function stopServedPolicies(db: Db, campaignId: string, launcherCon
     .where(and(eq(clusterJobs.campaignId, campaignId), eq(clusterJobs.stage, "serve.policy"), inArray(clusterJobs.state, ["pending", "running", "succeeded"])));
   for (const row of rows) {
     if (!row.externalId) continue;
-    await launcher.cancel({ launcher: row.launcher as LauncherKind, name: row.name, externalId: row.externalId }).catch((e: unknown) => log(`could not stop ${row.name}: ${String(e)}`));
+    await launcher
+      .cancel({ launcher: row.launcher as LauncherKind, name: row.name, externalId: row.externalId })
+      .catch((e: unknown) => log(`could not stop ${row.name}: ${String(e)}`));
     log(`stopped the served policy ${row.name}`);
   }
 }

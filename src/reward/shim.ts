@@ -15,6 +15,9 @@ export const REWARD_SHIM_TEMPLATE = path.resolve(path.dirname(fileURLToPath(impo
 const PLACEHOLDERS = ['"__TOOLLOOP_SERVICE_URL__"', '"__TOOLLOOP_CONFIG_JSON__"', '"__TOOLLOOP_CONFIG_ID__"'] as const;
 
 /** The shim's source for a URL and config (a JSON string literal is also a Python string literal). */
+/** The file next to a shim that holds the hosting worker's current service URL (the shim re-reads it on every retry). */
+export const REWARD_URL_FILE = "toolloop_reward_url";
+
 export async function renderRewardShim(url: string, rewardConfig: RewardConfig): Promise<string> {
   if (!/^https?:\/\/[^\s"]+$/.test(url)) throw new Error(`reward shim: the service URL must be http(s)://host:port, got ${JSON.stringify(url)}`);
   const config = rewardConfigSchema.parse(rewardConfig);

@@ -52,7 +52,12 @@ function loopConfig(campaignId: string) {
       watch: { windowSeconds: 10, pollSeconds: 1 },
     },
     { name: "train.merge", trainer: "standin", watch: { windowSeconds: 10, pollSeconds: 1 } },
-    { name: "serve.policy", engine: "simulator", simulator: { mistakeRate: BASE_MISTAKE_RATE, seed: 5, idleExitMinutes: 10 }, watch: { windowSeconds: 10, pollSeconds: 1 } },
+    {
+      name: "serve.policy",
+      engine: "simulator",
+      simulator: { mistakeRate: BASE_MISTAKE_RATE, seed: 5, idleExitMinutes: 10 },
+      watch: { windowSeconds: 10, pollSeconds: 1 },
+    },
   ];
   return simulatorCampaign(sim.url, {
     iterations: 2,
@@ -97,7 +102,8 @@ test("two iterations: iteration 2's policy is the model iteration 1 served, and 
   // Every job ran once, under its deterministic name, and succeeded (serving keeps running).
   const jobs = await env.db.db.select().from(clusterJobs).where(eq(clusterJobs.campaignId, id));
   assert.equal(jobs.length, 6, jobs.map((j) => j.name).join(", "));
-  for (const j of jobs) assert.ok(j.stage === "serve.policy" ? j.state === "running" || j.state === "succeeded" : j.state === "succeeded", `${j.name}: ${j.state}`);
+  for (const j of jobs)
+    assert.ok(j.stage === "serve.policy" ? j.state === "running" || j.state === "succeeded" : j.state === "succeeded", `${j.name}: ${j.state}`);
 
   // The policy role: iteration 1 asks the configured model; iteration 2 asks the model iteration 1 served.
   const policyModels = async (iteration: number) =>

@@ -35,7 +35,12 @@ setTimeout(() => {
   process.exit(fs.existsSync(codeFile) ? Number(fs.readFileSync(codeFile, "utf8")) : 0);
 }, Number(process.env.JOB_SLEEP_MS));
 `;
-export const testJobHandler: ClusterJobHandler<{ name: "test.job"; batchSize: number; sleepMs: number; watch: { windowSeconds: number; pollSeconds: number } }> = {
+export const testJobHandler: ClusterJobHandler<{
+  name: "test.job";
+  batchSize: number;
+  sleepMs: number;
+  watch: { windowSeconds: number; pollSeconds: number };
+}> = {
   kind: "clusterJob",
   name: "test.job",
   completion: "exit",

@@ -45,7 +45,12 @@ try {
   const h = await env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(campaignId),
     taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config: simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs: 2500, watch: { windowSeconds: 5, pollSeconds: 1 } }] as never }), campaignId }],
+    args: [
+      {
+        config: simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs: 2500, watch: { windowSeconds: 5, pollSeconds: 1 } }] as never }),
+        campaignId,
+      },
+    ],
   });
   const iterStatus = async () => {
     const c = (await h.query(statusQuery)) as CampaignStatus;

@@ -54,7 +54,8 @@ test("committed histories cover every workflow type and every patch", () => {
     );
   }
   const markers = new Set(files.flatMap(patchesIn));
-  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG, PATCH_CLUSTER_JOB_STAGES]) assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
+  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG, PATCH_CLUSTER_JOB_STAGES])
+    assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(
     files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0),
     "an iteration history of the path before any patch",

@@ -14,7 +14,7 @@ import { rewardConfigSchema } from "../../src/reward/config.js";
 import { rewardConfigId } from "../../src/reward/configId.js";
 import { scoreResponse } from "../../src/reward/score.js";
 import { startRewardService } from "../../src/reward/service.js";
-import { writeRewardShim } from "../../src/reward/shim.js";
+import { REWARD_URL_FILE, writeRewardShim } from "../../src/reward/shim.js";
 import { REWARD_CASES } from "./cases.js";
 
 const driver = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/reward/shim_driver.py");
@@ -118,6 +118,36 @@ except m.RewardServiceUnavailable as err:
     assert.ok(Date.now() - started < 20_000);
   } finally {
     broken.close();
+    await service.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("reward shim: follows the URL file the hosting worker rewrites, so a running job survives the service moving", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-shim-"));
+  const service = await startRewardService();
+  try {
+    const config = rewardConfigSchema.parse({});
+    const shim = path.join(dir, "reward.py");
+    // Embedded: a dead address (the service of a worker that has since restarted).
+    await writeRewardShim({ path: shim, url: "http://127.0.0.1:9", rewardConfig: config });
+    const c = REWARD_CASES[0]!;
+    // The job scores once against the dead address (retrying), the worker writes the new address meanwhile.
+    const script = `
+import importlib.util, json, sys, threading, os
+spec = importlib.util.spec_from_file_location("shim", ${JSON.stringify(shim)})
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+it = json.loads(sys.stdin.read())
+def move():
+    with open(os.path.join(${JSON.stringify(dir)}, "${REWARD_URL_FILE}"), "w") as f:
+        f.write(${JSON.stringify(service.url)} + "\\n")
+threading.Timer(1.0, move).start()
+print(json.dumps(m.compute_score(it["data_source"], it["solution_str"], it["ground_truth"], it["extra_info"])))
+`;
+    const out = await python(["-c", script], JSON.stringify(c.item), { TOOLLOOP_REWARD_TIMEOUT_S: "30" });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal((JSON.parse(out.stdout) as PyResult).score, scoreResponse(config, c.item).score);
+  } finally {
     await service.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }

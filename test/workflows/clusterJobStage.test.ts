@@ -16,7 +16,6 @@ import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 import { testJobRegistry } from "../helpers/testJobStage.js";
 
-
 let env: TestEnv;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
 let workers: Awaited<ReturnType<TestEnv["startWorkers"]>>;

@@ -2,7 +2,8 @@
 
 Python standard library only. Every reward is computed by toolloop's reward service over HTTP; this
 module only carries samples there and results back. It embeds the service URL (the environment
-variable TOOLLOOP_REWARD_URL overrides it) and the reward config (registered with the service when
+variable TOOLLOOP_REWARD_URL overrides it, then the file toolloop_reward_url next to this module,
+which the hosting worker rewrites when the service moves) and the reward config (registered with the service when
 the service does not know it, e.g. after a restart).
 
 Entry points, in the signatures verl 0.9.1 calls (point reward.custom_reward_function.name at one):
@@ -54,8 +55,28 @@ _config_id = CONFIG_ID
 _local = threading.local()
 
 
+# The worker that hosts the service rewrites this file (next to the shim) when its address changes,
+# e.g. after a worker restart, so a job running for days follows it without being restarted.
+URL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toolloop_reward_url")
+_url_file_cache = [None, None]  # (mtime_ns, url)
+
+
 def _base_url():
-    return os.environ.get("TOOLLOOP_REWARD_URL") or SERVICE_URL
+    env = os.environ.get("TOOLLOOP_REWARD_URL")
+    if env:
+        return env
+    try:
+        mtime = os.stat(URL_FILE).st_mtime_ns
+    except OSError:
+        return SERVICE_URL
+    if _url_file_cache[0] != mtime:
+        try:
+            with open(URL_FILE, encoding="utf-8") as f:
+                _url_file_cache[1] = f.read().strip() or None
+        except OSError:
+            _url_file_cache[1] = None
+        _url_file_cache[0] = mtime
+    return _url_file_cache[1] or SERVICE_URL
 
 
 def _timeout_s():
@@ -94,11 +115,11 @@ def _drop_connection():
 
 def _post(route, body):
     """POSTs `body` (bytes); returns (status, response bytes). Retries while the service is unreachable or busy."""
-    url = _base_url()
     deadline = time.monotonic() + _timeout_s()
     delay = _RETRY_FIRST_DELAY_S
     while True:
         problem = None
+        url = _base_url()  # again on every try: the hosting worker may have moved the service
         try:
             conn, prefix = _connection(url)
             conn.request("POST", prefix + route, body, _HEADERS)

@@ -22,17 +22,16 @@ export async function upsertModelVersion(db: Db, v: NewModelVersion): Promise<st
 }
 
 export async function getModelVersion(db: Db, campaignId: string, iteration: number, kind: ModelVersionKind): Promise<ModelVersionRow | undefined> {
-  const rows = await db.select().from(modelVersions).where(eq(modelVersions.id, modelVersionId(campaignId, iteration, kind))).limit(1);
+  const rows = await db
+    .select()
+    .from(modelVersions)
+    .where(eq(modelVersions.id, modelVersionId(campaignId, iteration, kind)))
+    .limit(1);
   return rows[0];
 }
 
 /** The newest version of a kind made in an iteration before `beforeIteration`. */
-export async function latestModelVersion(
-  db: Db,
-  campaignId: string,
-  kind: ModelVersionKind,
-  beforeIteration: number,
-): Promise<ModelVersionRow | undefined> {
+export async function latestModelVersion(db: Db, campaignId: string, kind: ModelVersionKind, beforeIteration: number): Promise<ModelVersionRow | undefined> {
   const rows = await db
     .select()
     .from(modelVersions)

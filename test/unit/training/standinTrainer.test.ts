@@ -220,7 +220,10 @@ test("a run: verl's checkpoint layout, parseable metric lines, a profile whose s
   assert.equal(Object.values(profile.trainedTools).reduce((a, b) => a + b, 0) + (state.seen.__irrelevance__ ?? 0), 20);
   for (const t of TOOLS) assert.ok(profile.mistakeRateScale[t]! < 1 && profile.mistakeRateScale[t]! >= 0.05, `${t}: ${profile.mistakeRateScale[t]}`);
   // Simulated transfer: untrained tools improve with the mean reward, less than the trained ones.
-  assert.ok(profile.defaultMistakeRateScale < 1 && profile.defaultMistakeRateScale >= 1 - 0.5 * profile.meanReward - 1e-4, String(profile.defaultMistakeRateScale));
+  assert.ok(
+    profile.defaultMistakeRateScale < 1 && profile.defaultMistakeRateScale >= 1 - 0.5 * profile.meanReward - 1e-4,
+    String(profile.defaultMistakeRateScale),
+  );
   // More samples seen, lower scale: step 2's profile is above step 5's for every tool.
   const early = checkpointProfileSchema.parse(profileAt(ckpt, 2));
   for (const t of Object.keys(early.mistakeRateScale)) assert.ok(profile.mistakeRateScale[t]! < early.mistakeRateScale[t]!, t);

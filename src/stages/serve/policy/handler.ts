@@ -106,7 +106,9 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
       simulated,
       details: { engine: ctx.stage.engine },
     });
-    ctx.deps.log(`[serve.policy] ${ctx.campaignId} iteration ${ctx.iteration}: ${servedName(ctx)} serves at ${url}${simulated ? " (SIMULATED: the LLM simulator serving a stand-in checkpoint profile)" : ""}`);
+    ctx.deps.log(
+      `[serve.policy] ${ctx.campaignId} iteration ${ctx.iteration}: ${servedName(ctx)} serves at ${url}${simulated ? " (SIMULATED: the LLM simulator serving a stand-in checkpoint profile)" : ""}`,
+    );
     return { modelVersion: id, url, simulated };
   },
 };

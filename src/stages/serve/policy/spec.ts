@@ -26,7 +26,9 @@ export const servePolicySpec = defineStage({
         tensorParallelSize: positiveInt.max(64, atMost(64)).default(1),
         maxModelLen: positiveInt.max(1_048_576, atMost(1_048_576)).default(8192),
         gpuMemoryUtilization: fraction.default(0.9),
-        toolCallParser: z.enum(["hermes", "openai", "llama3_json", "mistral", "pythonic"], { error: "expected a vLLM tool-call parser name" }).default("hermes"),
+        toolCallParser: z
+          .enum(["hermes", "openai", "llama3_json", "mistral", "pythonic"], { error: "expected a vLLM tool-call parser name" })
+          .default("hermes"),
         gpus: positiveInt.max(64, atMost(64)).default(1),
         extraArgs: z.array(boundedString(256, "an argument")).max(64, atMost(64)).default([]),
       })

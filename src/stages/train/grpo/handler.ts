@@ -4,13 +4,13 @@
  * toolloop's reward service. A retry is a new job over the same checkpoint folder with
  * resume_mode=auto, so it continues from the last saved step.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
 import { getModelVersion, latestModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
 import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
-import { writeRewardShim } from "../../../reward/shim.js";
+import { REWARD_URL_FILE, writeRewardShim } from "../../../reward/shim.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
 import { checkpointActorDir, headlineMetrics, lastMetricLine, latestCheckpointStep } from "../../../training/jobOutputs.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
@@ -29,13 +29,13 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     const { db } = ctx.deps;
     const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
     if (!dataset) throw new StageInputError(`no verl dataset for iteration ${ctx.iteration}: put export.verl before train.grpo`);
-    if (dataset.iteration !== ctx.iteration) ctx.deps.log(`[train.grpo] iteration ${ctx.iteration} has no verl dataset of its own: training on iteration ${dataset.iteration}'s`);
+    if (dataset.iteration !== ctx.iteration)
+      ctx.deps.log(`[train.grpo] iteration ${ctx.iteration} has no verl dataset of its own: training on iteration ${dataset.iteration}'s`);
     const paths = trainingPaths(ctx.outputDir());
     await mkdir(paths.grpo.checkpoints, { recursive: true });
     const start = await startingModel(ctx);
     const cluster = clusterOf(ctx.config);
-    const rewardUrl = cluster.rewardService.url ?? (await ctx.deps.rewardService?.(ctx.stage.reward, cluster.rewardService));
-    if (!rewardUrl) throw new StageInputError("no reward service: set cluster.rewardService.url, or run the worker with the cluster role (it hosts one)");
+    const rewardUrl = await rewardServiceUrl(ctx);
     await writeRewardShim({ path: paths.grpo.rewardShim, url: rewardUrl, rewardConfig: ctx.stage.reward });
     const program = ctx.stage.trainer === "standin" ? [cluster.python, path.join(installRoot(), STANDIN_TRAINER.train)] : undefined;
     const command = grpoCommand(ctx.stage.grpo, {
@@ -54,7 +54,7 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     return {
       request: {
         command,
-        env: { ...ctx.stage.env, TOOLLOOP_REWARD_URL: rewardUrl },
+        env: { ...ctx.stage.env },
         workDir: paths.grpo.workDir,
         resources: {
           nodes: ctx.stage.grpo.nnodes,
@@ -67,12 +67,18 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
 
   async progress(ctx, _job, logTail) {
     const paths = trainingPaths(ctx.outputDir());
+    // A restarted worker hosts the reward service at a new address: point the running job's shim at it.
+    if (!clusterOf(ctx.config).rewardService.url) await rewardServiceUrl(ctx);
     const saved = await latestCheckpointStep(paths.grpo.checkpoints);
     const line = lastMetricLine(await logTail());
     const metrics = line ? { ...headlineMetrics(line.metrics), step: line.step } : undefined;
     const done = line?.step ?? saved ?? 0;
     const total = line?.metrics["training/total_steps"];
-    return { done, ...(total !== undefined ? { total } : {}), ...(metrics ? { metrics: { ...metrics, ...(saved !== undefined ? { savedStep: saved } : {}) } } : {}) };
+    return {
+      done,
+      ...(total !== undefined ? { total } : {}),
+      ...(metrics ? { metrics: { ...metrics, ...(saved !== undefined ? { savedStep: saved } : {}) } } : {}),
+    };
   },
 
   async collect(ctx, job) {
@@ -91,11 +97,15 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
       baseModel: start.baseModel,
       path: actor,
       jobName: job.name,
-      dataset: dataset ? { iteration: dataset.iteration, manifestPath: dataset.paths.manifest, counts: dataset.manifest.counts, files: dataset.manifest.files } : null,
+      dataset: dataset
+        ? { iteration: dataset.iteration, manifestPath: dataset.paths.manifest, counts: dataset.manifest.counts, files: dataset.manifest.files }
+        : null,
       simulated: ctx.stage.trainer === "standin" || start.simulated,
       details: { step, trainer: ctx.stage.trainer, startedFrom: start.path },
     });
-    ctx.deps.log(`[train.grpo] ${ctx.campaignId} iteration ${ctx.iteration}: checkpoint step ${step} at ${actor}${ctx.stage.trainer === "standin" ? " (STAND-IN trainer: simulated, nothing was trained)" : ""}`);
+    ctx.deps.log(
+      `[train.grpo] ${ctx.campaignId} iteration ${ctx.iteration}: checkpoint step ${step} at ${actor}${ctx.stage.trainer === "standin" ? " (STAND-IN trainer: simulated, nothing was trained)" : ""}`,
+    );
     return { step, modelVersion: id, simulated: ctx.stage.trainer === "standin" };
   },
 };
@@ -107,4 +117,24 @@ async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0]
   const prior = sft ?? (await latestModelVersion(db, ctx.campaignId, "merged", ctx.iteration));
   if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
   return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
+}
+
+/**
+ * The reward service the job's shim calls: the configured one, else the one this worker hosts. The
+ * hosted one's address is also written to the file next to the shim that the shim re-reads on
+ * every retry, so a job outlives the worker that started it.
+ */
+async function rewardServiceUrl(ctx: Parameters<typeof trainGrpoHandler.prepare>[0]): Promise<string> {
+  const cluster = clusterOf(ctx.config);
+  if (cluster.rewardService.url) return cluster.rewardService.url;
+  const url = await ctx.deps.rewardService?.(ctx.stage.reward, cluster.rewardService);
+  if (!url) throw new StageInputError("no reward service: set cluster.rewardService.url, or run the worker with the cluster role (it hosts one)");
+  const file = path.join(path.dirname(trainingPaths(ctx.outputDir()).grpo.rewardShim), REWARD_URL_FILE);
+  const current = await readFile(file, "utf8").catch(() => "");
+  if (current.trim() !== url) {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(`${file}.tmp`, `${url}\n`);
+    await rename(`${file}.tmp`, file);
+  }
+  return url;
 }

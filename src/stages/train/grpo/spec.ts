@@ -11,7 +11,10 @@ export const trainGrpoSpec = defineStage({
   latency: "cluster",
   batchTimeoutMinutes: 60,
   roles: [],
-  reads: { kind: "job", describe: "the iteration's verl parquet (export.verl); the policy to start from (SFT of this iteration, else the last merged policy, else baseModel)" },
+  reads: {
+    kind: "job",
+    describe: "the iteration's verl parquet (export.verl); the policy to start from (SFT of this iteration, else the last merged policy, else baseModel)",
+  },
   writes: "checkpoints under <output>/train/grpo/checkpoints (global_step_N/actor); a model_versions row (checkpoint)",
   schema: z.strictObject({
     name: z.literal("train.grpo"),
