@@ -12,7 +12,7 @@ import path from "node:path";
 import type { ChatMessage, OpenAiTool } from "../../domain/types.js";
 import { sha256Hex } from "../../util/ids.js";
 import { encodeVerlParquet } from "./parquet.js";
-import { prepareSample, toVerlRow, type PreparedSample, type VerlSourceSample, type VerlSplit } from "./rows.js";
+import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
 import { splitBySeed } from "./split.js";
 
 export const VERL_DATASET_FORMAT = "toolloop-verl/v1";
@@ -72,6 +72,8 @@ export interface WriteVerlDatasetParams {
   seed: number;
   /** Also write the SFT set (train split). */
   sft?: boolean;
+  /** Where the prompt shows the tools (default: Hermes-style in the system turn). */
+  toolsInPrompt?: ToolsInPrompt;
   provenance: Omit<VerlProvenance, "seed">;
   signal?: AbortSignal;
   onProgress?: (samplesRead: number) => void;
@@ -133,7 +135,7 @@ async function readSamples(p: WriteVerlDatasetParams): Promise<{ prepared: Map<s
   let read = 0;
   for await (const s of p.samples) {
     p.signal?.throwIfAborted();
-    const result = prepareSample(s);
+    const result = prepareSample(s, p.toolsInPrompt);
     const id = typeof s?.id === "string" ? s.id : `#${read}`;
     if (!result.ok) skip(id, result.reason);
     else if (prepared.has(result.sample.id)) skip(id, "id: repeated (the first one is kept)");

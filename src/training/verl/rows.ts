@@ -115,7 +115,43 @@ function groundTruthOf(label: Extract<ChatMessage, { role: "assistant" }>, label
   return { calls };
 }
 
-export function prepareSample(s: VerlSourceSample): Prepared {
+/**
+ * Where the policy sees its tools. verl 0.9.1's RL dataset applies the chat template without a
+ * per-row tools list (only one global list from data.tool_config_path), so by default the tools are
+ * written into the system turn the way Hermes/Qwen templates present them ("hermesSystem"); "none"
+ * leaves the prompt as stored, for a custom dataset class that reads extra_info.tools itself.
+ */
+export const TOOLS_IN_PROMPT = ["hermesSystem", "none"] as const;
+export type ToolsInPrompt = (typeof TOOLS_IN_PROMPT)[number];
+
+/** The tools block of a Hermes-style system turn: one JSON signature per line, and how to call them. */
+export function hermesToolsBlock(tools: OpenAiTool[]): string {
+  return [
+    "# Tools",
+    "",
+    "You may call one or more functions to assist with the user query.",
+    "",
+    "Function signatures, one per line, inside <tools></tools>:",
+    "<tools>",
+    ...tools.map((t) => JSON.stringify(t)),
+    "</tools>",
+    "",
+    "To call a function, write a JSON object with its name and arguments inside <tool_call></tool_call> tags, one block per call:",
+    "<tool_call>",
+    '{"name": <function-name>, "arguments": <args-json-object>}',
+    "</tool_call>",
+  ].join("\n");
+}
+
+function withToolsInSystem(prompt: VerlPromptMessage[], tools: OpenAiTool[]): VerlPromptMessage[] {
+  if (tools.length === 0) return prompt;
+  const block = hermesToolsBlock(tools);
+  const [first, ...rest] = prompt;
+  if (first?.role === "system") return [{ role: "system", content: first.content ? `${first.content}\n\n${block}` : block }, ...rest];
+  return [{ role: "system", content: block }, ...prompt];
+}
+
+export function prepareSample(s: VerlSourceSample, toolsInPrompt: ToolsInPrompt = "hermesSystem"): Prepared {
   const fail = (reason: string): Prepared => ({ ok: false, reason });
   if (!isObject(s) || typeof s.id !== "string" || s.id === "") return fail("id: must be a non-empty string");
   if (!Array.isArray(s.messages) || s.messages.length < 2) return fail("messages: expected a prompt and a label turn");
@@ -133,7 +169,11 @@ export function prepareSample(s: VerlSourceSample): Prepared {
   const truth = groundTruthOf(label, labelIndex);
   if (typeof truth === "string") return fail(truth);
   const openAiTools = s.tools.map(toOpenAiTool);
-  return { ok: true, sample: { id: s.id, prompt, groundTruth: JSON.stringify(truth), openAiTools, tools: JSON.stringify(openAiTools), messages: s.messages } };
+  const shown = toolsInPrompt === "hermesSystem" ? withToolsInSystem(prompt, openAiTools) : prompt;
+  return {
+    ok: true,
+    sample: { id: s.id, prompt: shown, groundTruth: JSON.stringify(truth), openAiTools, tools: JSON.stringify(openAiTools), messages: s.messages },
+  };
 }
 
 export function toVerlRow(p: PreparedSample, split: VerlSplit, index: number): VerlRow {

@@ -8,7 +8,7 @@ import { tableFromIPC } from "apache-arrow";
 import { readParquet } from "parquet-wasm";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
 import { verlDatasetPaths, writeVerlDataset, type VerlManifest } from "../../../src/training/verl/dataset.js";
-import { prepareSample, type VerlSourceSample } from "../../../src/training/verl/rows.js";
+import { hermesToolsBlock, prepareSample, type VerlSourceSample } from "../../../src/training/verl/rows.js";
 import { splitBySeed, validationCount } from "../../../src/training/verl/split.js";
 
 const weather: McpTool = {
@@ -59,7 +59,7 @@ after(async () => {
 });
 
 test("prepareSample: the last assistant turn is the label; its calls become the ground truth, in order, arguments as objects", () => {
-  const parallel = prepareSample(sample(2));
+  const parallel = prepareSample(sample(2), "none");
   assert.ok(parallel.ok);
   assert.deepEqual(JSON.parse(parallel.sample.groundTruth), {
     calls: [
@@ -79,18 +79,41 @@ test("prepareSample: the last assistant turn is the label; its calls become the 
   assert.equal(irrelevance.sample.groundTruth, '{"calls":[]}');
 });
 
+test("prepareSample: by default the tools are shown in the system turn, Hermes-style (verl's RL dataset passes no per-row tools)", () => {
+  const r = prepareSample(sample(2));
+  assert.ok(r.ok);
+  const [system, user] = r.sample.prompt;
+  assert.equal(user?.role, "user");
+  assert.equal(system?.role, "system");
+  assert.ok(system?.content.startsWith("You call tools.\n\n# Tools\n"), system?.content);
+  const inside = /<tools>\n([\s\S]*)\n<\/tools>/.exec(system?.content ?? "")?.[1];
+  assert.deepEqual(
+    inside?.split("\n").map((l) => JSON.parse(l) as unknown),
+    JSON.parse(r.sample.tools),
+  );
+  assert.match(system?.content ?? "", /<tool_call>\n\{"name": <function-name>, "arguments": <args-json-object>\}\n<\/tool_call>$/);
+  // No system turn: one is added in front.
+  const noSystem = prepareSample({ ...sample(1), messages: sample(1).messages.filter((m) => m.role !== "system") });
+  assert.ok(noSystem.ok);
+  assert.equal(noSystem.sample.prompt[0]?.role, "system");
+  assert.equal(noSystem.sample.prompt[0]?.content, hermesToolsBlock(JSON.parse(noSystem.sample.tools) as never));
+});
+
 test("prepareSample: an earlier turn's calls are rendered as Hermes <tool_call> blocks; tool results keep their role", () => {
-  const r = prepareSample({
-    id: "multi",
-    tools: [weather],
-    messages: [
-      { role: "user", content: "Paris?" },
-      { role: "assistant", content: null, tool_calls: [call("x", "get_weather", { city: "Paris" })] },
-      { role: "tool", tool_call_id: "x", content: '{"temp": 20}' },
-      { role: "user", content: "And Oslo?" },
-      { role: "assistant", content: null, tool_calls: [call("y", "get_weather", "")] },
-    ],
-  });
+  const r = prepareSample(
+    {
+      id: "multi",
+      tools: [weather],
+      messages: [
+        { role: "user", content: "Paris?" },
+        { role: "assistant", content: null, tool_calls: [call("x", "get_weather", { city: "Paris" })] },
+        { role: "tool", tool_call_id: "x", content: '{"temp": 20}' },
+        { role: "user", content: "And Oslo?" },
+        { role: "assistant", content: null, tool_calls: [call("y", "get_weather", "")] },
+      ],
+    },
+    "none",
+  );
   assert.ok(r.ok);
   assert.deepEqual(r.sample.prompt[1], { role: "assistant", content: '<tool_call>\n{"name":"get_weather","arguments":{"city":"Paris"}}\n</tool_call>' });
   assert.deepEqual(r.sample.prompt[2], { role: "tool", content: '{"temp": 20}' });
@@ -212,6 +235,7 @@ test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the
     valFraction: 0.2,
     seed: 11,
     sft: true,
+    toolsInPrompt: "none",
     provenance: { campaignId: "c1", iteration: 2, configHash: "abc", models: { generator: "m" }, simulated: true },
     onProgress: (n) => progress.push(n),
   });
@@ -252,7 +276,7 @@ test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the
   const first = train[0]!;
   const firstId = split.train[0]!;
   const source = sample(Number(firstId.slice(2)));
-  const prepared = prepareSample(source);
+  const prepared = prepareSample(source, "none");
   assert.ok(prepared.ok);
   assert.deepEqual(first, {
     data_source: "toolloop",

@@ -67,7 +67,7 @@ test("pyarrow reads our parquet with exactly verl's columns and nested types, an
           },
     ],
   }));
-  await writeVerlDataset({ samples, dir, valFraction: 0.4, seed: 5, provenance: { campaignId: "c", iteration: 1 } });
+  await writeVerlDataset({ samples, dir, valFraction: 0.4, seed: 5, toolsInPrompt: "none", provenance: { campaignId: "c", iteration: 1 } });
   const train = path.join(dir, "train.parquet");
   const val = path.join(dir, "val.parquet");
   const r = runTrainPython(["-c", READ_WITH_PYARROW, train, val]);

@@ -34,6 +34,7 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
       valFraction: ctx.stage.valFraction,
       seed: ctx.stage.seed ?? ctx.config.seed,
       sft: ctx.stage.sft,
+      toolsInPrompt: ctx.stage.toolsInPrompt,
       provenance: { campaignId: ctx.campaignId, iteration: ctx.iteration, ...(config ? { configHash: config.sha256 } : {}), models },
       signal: ctx.signal,
       onProgress: (n) => progress.report({ samples: n }),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { atMost, nonNegativeInt, positiveInt } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
+import { TOOLS_IN_PROMPT } from "../../../training/verl/rows.js";
 import { EXPORTABLE_STATUSES } from "../dataset/spec.js";
 
 export const exportVerlSpec = defineStage({
@@ -30,6 +31,12 @@ export const exportVerlSpec = defineStage({
     seed: nonNegativeInt.max(Number.MAX_SAFE_INTEGER, atMost(Number.MAX_SAFE_INTEGER)).optional(),
     /** Also write the SFT set (chat JSONL of the train split, label turn included) for a supervised warm-up. */
     sft: z.boolean({ error: "expected true or false" }).default(false),
+    /**
+     * Where the policy sees its tools: "hermesSystem" (default) writes them into the system turn as
+     * Hermes/Qwen templates do, since verl's RL dataset passes no per-row tools to the chat template;
+     * "none" for a custom dataset class that reads extra_info.tools.
+     */
+    toolsInPrompt: z.enum(TOOLS_IN_PROMPT, { error: 'expected "hermesSystem" or "none"' }).default("hermesSystem"),
     /** Which sample statuses to export. */
     include: z
       .array(z.enum(EXPORTABLE_STATUSES, { error: 'expected "verified", "pending" or "rejected"' }), { error: "expected a list of sample statuses" })
