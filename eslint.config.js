@@ -36,7 +36,19 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "migrations/**", ".toolloop/**", "eslint.config.js", "scripts/**/*.py", ".venv/**", ".venv-bfcl/**", ".venv-ray/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "migrations/**",
+      ".toolloop/**",
+      "eslint.config.js",
+      "scripts/**/*.py",
+      ".venv/**",
+      ".venv-bfcl/**",
+      ".venv-ray/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -53,7 +53,14 @@ function configError(stage: Record<string, unknown>): string {
 }
 
 test("export.verl config: defaults, and bad values named by their path", () => {
-  assert.deepEqual(parse({}).stages[1], { name: "export.verl", batchSize: 5000, valFraction: 0.05, sft: false, toolsInPrompt: "hermesSystem", include: ["verified"] });
+  assert.deepEqual(parse({}).stages[1], {
+    name: "export.verl",
+    batchSize: 5000,
+    valFraction: 0.05,
+    sft: false,
+    toolsInPrompt: "hermesSystem",
+    include: ["verified"],
+  });
   assert.match(configError({ toolsInPrompt: "user" }), /stages\[1\]\.toolsInPrompt: expected "hermesSystem" or "none"/);
   assert.ok(STAGE_SPECS.includes(exportVerlSpec));
   assert.equal(STAGE_HANDLERS["export.verl"], exportVerlHandler);
