@@ -107,6 +107,8 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       if (!row?.externalId) throw ApplicationFailure.nonRetryable(`job ${ref.name} was never submitted (no record, and the ${launcher.kind} scheduler does not know it)`, ErrorType.clusterJobFailed);
       const job = stageJobOf(row);
       const until = Date.now() + ref.windowSeconds * 1000;
+      // A change of state (pending -> running) ends the window early, so the iteration shows it at once.
+      const stateAtStart = row.state;
       let progress: JobProgress | undefined;
       for (;;) {
         const status: JobStatus = await launcher.status(job.ref);
@@ -131,7 +133,7 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
         // The nodes are kept with the progress: a served model is reached on the node its job runs on.
         const recorded = status.nodes ? { ...(progress ?? { done: 0 }), nodes: status.nodes } : progress;
         await recordJobStatus(db, job.name, { state: status.state, exitCode: status.exitCode, message: message?.slice(0, 4000), progress: recorded, finished: terminal });
-        if (outcome !== "watching" || Date.now() + ref.pollSeconds * 1000 > until) {
+        if (outcome !== "watching" || status.state !== stateAtStart || Date.now() + ref.pollSeconds * 1000 > until) {
           return { name: job.name, outcome, state: status.state, ...(message !== undefined ? { message } : {}), ...(progress ? { progress } : {}) };
         }
         await sleep(ref.pollSeconds * 1000); // rejects with CancelledFailure when the activity is cancelled

@@ -50,7 +50,8 @@ const jobsOf = (campaignId: string) => env.db.db.select().from(clusterJobs).wher
 
 test("a job stage submits one job, reports its progress, and completes when the job exits 0", { timeout: 120_000 }, async () => {
   const id = `job-ok-${Date.now().toString(36)}`;
-  const handle = await start(id, 3000);
+  // Longer than one watch window, so the iteration hears about the running job before it ends.
+  const handle = await start(id, 9000);
   const running = await waitFor("progress from the job", async () => {
     const s = await iterationStatus(handle.workflowId);
     return s?.stages[0]?.job?.state === "running" && (s.stages[0].itemsDone ?? 0) >= 1 ? s : undefined;
