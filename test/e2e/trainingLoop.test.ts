@@ -11,7 +11,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { and, eq } from "drizzle-orm";
-import { bfclScores, clusterJobs, llmRequests, modelVersions } from "../../src/db/schema.js";
+import { toOpenAiTool } from "../../src/domain/types.js";
+import { bfclScores, clusterJobs, llmRequests, modelVersions, samples as samplesTable } from "../../src/db/schema.js";
+import { rewardConfigSchema } from "../../src/reward/config.js";
+import { scoreResponse } from "../../src/reward/score.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
@@ -40,14 +43,14 @@ function loopConfig(campaignId: string) {
   const stages = [
     // First in each iteration: it measures the policy the iteration starts with (iteration 2: the one iteration 1 trained).
     { name: "evaluate.bfclFast", categories: ["simple", "multiple", "parallel"], limitPerCategory: 40, batchSize: 3 },
-    { name: "synthesize.singleTurn", count: 48, batchSize: 16, mix: { standard: 0.5, parallel: 0.3, irrelevance: 0.2 } },
-    { name: "verify.rules", batchSize: 48 },
+    { name: "synthesize.singleTurn", count: 96, batchSize: 32, mix: { standard: 0.5, parallel: 0.3, irrelevance: 0.2 } },
+    { name: "verify.rules", batchSize: 96 },
     { name: "export.verl", valFraction: 0.2 },
     {
       name: "train.grpo",
       trainer: "standin",
       baseModel: "toolloop-sim-policy",
-      grpo: { trainBatchSize: 8, rolloutN: 2, saveFreq: 2, totalEpochs: 2 },
+      grpo: { trainBatchSize: 8, ppoMiniBatchSize: 8, rolloutN: 2, saveFreq: 2, totalEpochs: 2 },
       env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05" },
       watch: { windowSeconds: 10, pollSeconds: 1 },
     },
@@ -71,7 +74,7 @@ function loopConfig(campaignId: string) {
   } as never);
 }
 
-test("two iterations: iteration 2's policy is the model iteration 1 served, and its answers change", { timeout: 600_000 }, async () => {
+test("two iterations: iteration 2's policy is the model iteration 1 served, and its answers change", { timeout: 600_000 }, async (t) => {
   const id = `loop-${Date.now().toString(36)}`;
   const handle = await env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(id),
@@ -119,13 +122,51 @@ test("two iterations: iteration 2's policy is the model iteration 1 served, and 
   assert.deepEqual([...(await policyModels(2))], [`${id}-iter-1`], "iteration 2's policy is the model iteration 1 served");
 
   // Training changed the policy's answers (the simulated learning effect of the stand-in profile):
-  // on the same BFCL entries, iteration 2 (the trained policy) scores above iteration 1 (untrained).
+  // on the same training prompts, the model iteration 1 served calls the tools right more often than
+  // the untrained policy. Scored by the real reward path (binary: the calls match the label).
+  const samples = (
+    await env.db.db
+      .select()
+      .from(samplesTable)
+      .where(and(eq(samplesTable.campaignId, id), eq(samplesTable.iteration, 1), eq(samplesTable.status, "verified")))
+  ).slice(0, 80);
+  assert.ok(samples.length >= 30, `verified samples: ${samples.length}`);
+  const untrained = await policyAccuracy(sim.url, "toolloop-sim-policy", samples);
+  const trained = await policyAccuracy(v(1, "served")?.url ?? "", `${id}-iter-1`, samples);
+  t.diagnostic(`policy accuracy on ${samples.length} training prompts: untrained ${untrained.toFixed(3)}, trained in iteration 1 ${trained.toFixed(3)}`);
+  assert.ok(trained > untrained + 0.1, `the trained policy (${trained}) answers better than the untrained one (${untrained})`);
+
+  // The evaluation stage ran against each iteration's policy and stored its scores.
   const scores = await env.db.db
     .select()
     .from(bfclScores)
     .where(and(eq(bfclScores.campaignId, id), eq(bfclScores.category, "overall_probe")));
-  const byIteration = new Map(scores.map((s) => [s.iteration, s.accuracy]));
-  const [untrained, trained] = [byIteration.get(1), byIteration.get(2)];
-  assert.ok(untrained !== undefined && trained !== undefined, JSON.stringify(scores));
-  assert.ok(trained > untrained + 0.05, `the trained policy (${trained}) answers better than the untrained one (${untrained})`);
+  assert.deepEqual(scores.map((r) => r.iteration).sort(), [1, 2]);
 });
+
+/** Share of samples whose label calls the policy at `baseUrl` reproduces (binary reward over its OpenAI tool calls). */
+async function policyAccuracy(baseUrl: string, model: string, samples: (typeof samplesTable.$inferSelect)[]): Promise<number> {
+  const binary = rewardConfigSchema.parse({ kind: "binary", template: "openai" });
+  let right = 0;
+  for (const s of samples) {
+    const label = s.messages.at(-1) as { tool_calls?: { function: { name: string; arguments: string } }[] };
+    const groundTruth = JSON.stringify({
+      calls: (label.tool_calls ?? []).map((c) => ({ name: c.function.name, arguments: JSON.parse(c.function.arguments || "{}") as unknown })),
+    });
+    const tools = s.tools.map(toOpenAiTool);
+    const res = await fetch(`${baseUrl}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: s.messages.slice(0, -1), tools, temperature: 0 }),
+    });
+    assert.equal(res.status, 200, `${baseUrl}: ${res.status}`);
+    const message = ((await res.json()) as { choices: { message: { content: string | null; tool_calls?: unknown[] } }[] }).choices[0]!.message;
+    const solution = JSON.stringify({ content: message.content ?? "", tool_calls: message.tool_calls ?? [] });
+    if (
+      scoreResponse(binary, { data_source: "toolloop", solution_str: solution, ground_truth: groundTruth, extra_info: { tools: JSON.stringify(tools) } })
+        .score === 1
+    )
+      right++;
+  }
+  return right / samples.length;
+}
