@@ -17,7 +17,7 @@ import { installRoot } from "../training/paths.js";
 import { listModelVersions } from "../db/repos/modelVersions.js";
 import { formatModelVersions } from "./model.js";
 import type { LauncherConfig } from "../training/launchers/config.js";
-import { policyScoresByIteration, stopServedPolicies } from "./demoTraining.js";
+import { policyScoresByIteration, stopServedPolicies, trainingJobLines } from "./demoTraining.js";
 import { CliError, follow, readConfigFile, startCampaign, defaultCampaignId } from "./campaign.js";
 import { cliEnv, workflowUiLink } from "./env.js";
 import { connectClient } from "./temporal.js";
@@ -90,11 +90,14 @@ export function registerDemoCommand(program: Command): void {
           console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.promptTokens} prompt + ${r.completionTokens} completion tokens`);
         for (const r of await datasetExportsOf(db.db, campaignId))
           console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha256).slice(0, 16)}…)`);
+        for (const line of await trainingJobLines(db.db, campaignId)) console.log(`  ${line}`);
         const versions = await listModelVersions(db.db, campaignId);
         if (versions.length) console.log("  policy lineage (toolloop model list):");
         for (const line of formatModelVersions(versions)) console.log(`    ${line.replace("\n", "\n    ")}`);
         for (const r of await policyScoresByIteration(db.db, campaignId))
           console.log(`  BFCL fast check, iteration ${r.iteration} (policy ${r.models.join(", ")}): ${(r.accuracy * 100).toFixed(1)}% of ${r.total}`);
+        if (versions.some((v) => v.simulated))
+          console.log("  (SIMULATED training: the stand-in trainer and the LLM simulator; a real run sets trainer: verl and serve.policy engine: vllm)");
         if (!opts.keepRunning) await stopServedPolicies(db.db, campaignId, demoLauncher, (m) => console.log(`[demo] ${m}`));
         if (opts.keepRunning) {
           console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);

@@ -53,3 +53,21 @@ export async function stopServedPolicies(db: Db, campaignId: string, launcherCon
     log(`stopped the served policy ${row.name}`);
   }
 }
+
+/** One line per training job: where it got to and its reward (the last metric line it printed). */
+export async function trainingJobLines(db: Db, campaignId: string): Promise<string[]> {
+  const rows = await db
+    .select()
+    .from(clusterJobs)
+    .where(and(eq(clusterJobs.campaignId, campaignId), eq(clusterJobs.stage, "train.grpo")))
+    .orderBy(clusterJobs.iteration, clusterJobs.attempt);
+  return rows.map((r) => {
+    const p = (r.progress ?? {}) as { done?: number; total?: number; metrics?: Record<string, number> };
+    const score = p.metrics?.["critic/score/mean"];
+    const val = Object.entries(p.metrics ?? {}).find(([k]) => k.startsWith("val-core/"));
+    return (
+      `train.grpo iteration ${r.iteration} (attempt ${r.attempt}): ${r.state}, step ${p.done ?? "?"}${p.total ? `/${p.total}` : ""}` +
+      `${score !== undefined ? `, reward mean ${score}` : ""}${val ? `, ${val[0]} ${val[1]}` : ""}`
+    );
+  });
+}
