@@ -37,8 +37,8 @@ CONFIG_ID = "__TOOLLOOP_CONFIG_ID__"
 
 #: Samples per request of the batch forms, and requests in flight at once (pipelined on as many
 #: keep-alive connections, so this process and the service work at the same time).
-PIPELINE_CHUNK = 256
-PIPELINE_DEPTH = 4
+PIPELINE_CHUNK = 128
+PIPELINE_DEPTH = 8
 _RETRY_FIRST_DELAY_S = 0.05
 _RETRY_MAX_DELAY_S = 5.0
 _HEADERS = {"Content-Type": "application/json", "Connection": "keep-alive"}
@@ -319,29 +319,28 @@ def _score_window(chunks):
     order: the service scores one while this process serialises the next and parses the last.
     Returns None when anything goes wrong (the caller then takes the retrying path)."""
     url = _base_url()
+    results = []
     try:
         pool, prefix = _pool(url, len(chunks))
         for conn, chunk in zip(pool, chunks):
             conn.request("POST", prefix + "/v1/score/batch", json.dumps(_packed_body(_config_id, chunk)).encode("utf-8"), _HEADERS)
-        answers = []
-        for conn in pool[: len(chunks)]:
+        # Each answer is parsed as soon as it is read, while the service scores the chunks after it.
+        for conn, chunk in zip(pool, chunks):
             resp = conn.getresponse()
-            answers.append((resp.status, resp.read(), resp.will_close))
+            status, data = resp.status, resp.read()
+            if resp.will_close:
+                conn.close()
+            if status != 200:
+                return None
+            try:
+                body, problem = json.loads(data), None
+            except ValueError as err:
+                body, problem = None, "reward service returned a malformed body (%s)" % (err,)
+            results.extend(_packed_results(body, problem, len(chunk[1])))
     except (OSError, http.client.HTTPException, RewardServiceUnavailable):
         for conn in getattr(_local, "pool", []):
             conn.close()
         return None
-    results = []
-    for (status, data, will_close), conn, chunk in zip(answers, pool, chunks):
-        if will_close:
-            conn.close()
-        if status != 200:
-            return None
-        try:
-            body, problem = json.loads(data), None
-        except ValueError as err:
-            body, problem = None, "reward service returned a malformed body (%s)" % (err,)
-        results.extend(_packed_results(body, problem, len(chunk[1])))
     return results
 
 
