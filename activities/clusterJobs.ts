@@ -54,7 +54,12 @@ function jobHandler(ref: StageRef, handler: AnyStageHandler): ClusterJobHandler 
 
 function stageJobOf(row: ClusterJobRow): StageJob {
   if (!row.externalId) throw new Error(`job ${row.name} has no scheduler id yet`);
-  return { name: row.name, attempt: row.attempt, ref: { launcher: row.launcher as StageJob["ref"]["launcher"], name: row.name, externalId: row.externalId }, request: row.request as JobRequest };
+  return {
+    name: row.name,
+    attempt: row.attempt,
+    ref: { launcher: row.launcher as StageJob["ref"]["launcher"], name: row.name, externalId: row.externalId },
+    request: row.request as JobRequest,
+  };
 }
 
 export function createClusterJobActivities(deps: ClusterJobDeps) {
@@ -87,12 +92,22 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       else {
         const prepared = await handler.prepare(ctx, ref.attempt);
         request = { ...prepared.request, name };
-        await recordJobIntent(db, { name, campaignId: ref.campaignId, iteration: ref.iteration, stage: ref.stage, attempt: ref.attempt, launcher: launcher.kind, request });
+        await recordJobIntent(db, {
+          name,
+          campaignId: ref.campaignId,
+          iteration: ref.iteration,
+          stage: ref.stage,
+          attempt: ref.attempt,
+          launcher: launcher.kind,
+          request,
+        });
       }
       // The launcher looks the name up first: a job submitted before a crash is returned, not doubled.
       const { ref: jobRef, submitted } = await launcher.submit(request);
       await recordJobSubmitted(db, name, jobRef.externalId);
-      deps.log(`[job] ${submitted ? "submitted" : "found"} ${launcher.kind} job ${name} (${jobRef.externalId}) for ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}`);
+      deps.log(
+        `[job] ${submitted ? "submitted" : "found"} ${launcher.kind} job ${name} (${jobRef.externalId}) for ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}`,
+      );
       return { name, submitted, alreadyDone: false };
     });
   }
@@ -104,7 +119,11 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       const handler = jobHandler(ref, h);
       const launcher = deps.createLauncher(ctx.config);
       const row = await knownJob(db, launcher, ref.name);
-      if (!row?.externalId) throw ApplicationFailure.nonRetryable(`job ${ref.name} was never submitted (no record, and the ${launcher.kind} scheduler does not know it)`, ErrorType.clusterJobFailed);
+      if (!row?.externalId)
+        throw ApplicationFailure.nonRetryable(
+          `job ${ref.name} was never submitted (no record, and the ${launcher.kind} scheduler does not know it)`,
+          ErrorType.clusterJobFailed,
+        );
       const job = stageJobOf(row);
       const until = Date.now() + ref.windowSeconds * 1000;
       // A change of state (pending -> running) ends the window early, so the iteration shows it at once.
@@ -132,7 +151,13 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
         }
         // The nodes are kept with the progress: a served model is reached on the node its job runs on.
         const recorded = status.nodes ? { ...(progress ?? { done: 0 }), nodes: status.nodes } : progress;
-        await recordJobStatus(db, job.name, { state: status.state, exitCode: status.exitCode, message: message?.slice(0, 4000), progress: recorded, finished: terminal });
+        await recordJobStatus(db, job.name, {
+          state: status.state,
+          exitCode: status.exitCode,
+          message: message?.slice(0, 4000),
+          progress: recorded,
+          finished: terminal,
+        });
         if (outcome !== "watching" || status.state !== stateAtStart || Date.now() + ref.pollSeconds * 1000 > until) {
           return { name: job.name, outcome, state: status.state, ...(message !== undefined ? { message } : {}), ...(progress ? { progress } : {}) };
         }
@@ -150,7 +175,11 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       if (!found) return;
       await launcher.cancel(found);
       const status = await launcher.status(found);
-      await recordJobStatus(db, ref.name, { state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state, message: "cancelled by toolloop (stage cancelled)", finished: true });
+      await recordJobStatus(db, ref.name, {
+        state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state,
+        message: "cancelled by toolloop (stage cancelled)",
+        finished: true,
+      });
       deps.log(`[job] cancelled ${launcher.kind} job ${ref.name}`);
     });
   }

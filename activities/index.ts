@@ -109,7 +109,9 @@ export function createActivities(deps: ActivityDeps) {
     );
     const served = bound > 1 ? await latestModelVersion(db, ref.campaignId, "served", bound) : undefined;
     const config =
-      served?.url && served.servedModel ? withServedPolicy(frozen.config, { iteration: served.iteration, url: served.url, servedModel: served.servedModel }) : frozen.config;
+      served?.url && served.servedModel
+        ? withServedPolicy(frozen.config, { iteration: served.iteration, url: served.url, servedModel: served.servedModel })
+        : frozen.config;
     const { ctx, ledger } = buildStageContext({
       campaignId: ref.campaignId,
       iteration: ref.iteration,

@@ -6,7 +6,15 @@
  * A job that fails ends this workflow with ClusterJobFailed; the iteration then waits for an
  * operator, whose retry starts the next attempt (a new job that resumes from the last checkpoint).
  */
-import { ApplicationFailure, CancellationScope, continueAsNew, getExternalWorkflowHandle, isCancellation, proxyActivities, workflowInfo } from "@temporalio/workflow";
+import {
+  ApplicationFailure,
+  CancellationScope,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  workflowInfo,
+} from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
 import type { StageRef } from "../activities/types.js";
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/framework/errorTypes.js";
@@ -58,7 +66,14 @@ export async function stageJobWorkflow(input: StageJobInput): Promise<StageJobRe
       if (watches >= WATCHES_PER_RUN) await continueAsNew<typeof stageJobWorkflow>({ ...input, jobName: name });
       const w = await watcher.watchStageJob({ ...jobRef, name, windowSeconds: input.windowSeconds, pollSeconds: input.pollSeconds });
       await parent
-        .signal(jobProgressSignal, { stage: input.ref.stage, job: name, state: w.state, done: w.progress?.done, total: w.progress?.total, metrics: w.progress?.metrics })
+        .signal(jobProgressSignal, {
+          stage: input.ref.stage,
+          job: name,
+          state: w.state,
+          done: w.progress?.done,
+          total: w.progress?.total,
+          metrics: w.progress?.metrics,
+        })
         .catch(() => undefined); // progress is best effort: the iteration may be gone
       if (w.outcome === "done") return { job: name, state: w.state, reused: false };
       if (w.outcome === "failed") throw ApplicationFailure.nonRetryable(w.message ?? `job ${name} ${w.state}`, ErrorType.clusterJobFailed);

@@ -1,5 +1,5 @@
 /** Cluster jobs of stages (training, merge, serving): recorded before submit, updated as they are watched. */
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { clusterJobs, type ClusterJobState } from "../schema.js";
 import type { StageKey } from "./stages.js";
@@ -59,4 +59,13 @@ export async function recordJobStatus(
       ...(s.finished ? { finishedAt: sql`coalesce(${clusterJobs.finishedAt}, now())` } : {}),
     })
     .where(eq(clusterJobs.name, name));
+}
+
+/** A campaign's jobs of one stage (every iteration and attempt), optionally in some states only. */
+export async function listCampaignStageJobs(db: Db, campaignId: string, stage: string, states?: ClusterJobState[]): Promise<ClusterJobRow[]> {
+  return db
+    .select()
+    .from(clusterJobs)
+    .where(and(eq(clusterJobs.campaignId, campaignId), eq(clusterJobs.stage, stage), states ? inArray(clusterJobs.state, states) : undefined))
+    .orderBy(clusterJobs.iteration, clusterJobs.attempt);
 }

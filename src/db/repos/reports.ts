@@ -1,8 +1,8 @@
 /** Read-only summaries of a campaign for people: what the demo (and later a report command) prints. */
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { SampleStatus } from "../../domain/types.js";
 import type { Db } from "../client.js";
-import { datasetExports, llmUsage, samples } from "../schema.js";
+import { bfclScores, datasetExports, llmRequests, llmUsage, samples } from "../schema.js";
 
 export interface SampleCountRow {
   iteration: number;
@@ -86,4 +86,37 @@ export async function datasetExportsOf(db: Db, campaignId: string): Promise<Data
 /** `execute` returns `{ rows }` on node-postgres and PGlite alike; an array is accepted for other drivers. */
 function rowsOf(result: unknown): Record<string, unknown>[] {
   return ((result as { rows?: Record<string, unknown>[] }).rows ?? (result as Record<string, unknown>[])) as Record<string, unknown>[];
+}
+
+export interface PolicyScoreRow {
+  iteration: number;
+  accuracy: number;
+  total: number;
+  /** The policy models the fast BFCL check asked in that iteration (from the request ledger). */
+  models: string[];
+}
+
+/** The fast BFCL check's overall score per iteration, with the policy it evaluated. */
+export async function policyScoresByIteration(db: Db, campaignId: string): Promise<PolicyScoreRow[]> {
+  const scores = await db
+    .select()
+    .from(bfclScores)
+    .where(and(eq(bfclScores.campaignId, campaignId), eq(bfclScores.category, "overall_probe")))
+    .orderBy(bfclScores.iteration);
+  const out: PolicyScoreRow[] = [];
+  for (const s of scores) {
+    const models = await db
+      .selectDistinct({ model: llmRequests.model })
+      .from(llmRequests)
+      .where(
+        and(
+          eq(llmRequests.campaignId, campaignId),
+          eq(llmRequests.iteration, s.iteration),
+          eq(llmRequests.stage, "evaluate.bfclFast"),
+          eq(llmRequests.role, "policy"),
+        ),
+      );
+    out.push({ iteration: s.iteration, accuracy: s.accuracy, total: s.total, models: models.map((m) => m.model) });
+  }
+  return out;
 }
