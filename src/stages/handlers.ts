@@ -15,6 +15,7 @@ import { verifyRulesHandler } from "./verify/rules/handler.js";
 import { servePolicyHandler } from "./serve/policy/handler.js";
 import { trainGrpoHandler } from "./train/grpo/handler.js";
 import { trainMergeHandler } from "./train/merge/handler.js";
+import { trainSftHandler } from "./train/sft/handler.js";
 
 export const STAGE_HANDLERS = {
   "synthesize.singleTurn": synthesizeSingleTurnHandler,
@@ -24,6 +25,7 @@ export const STAGE_HANDLERS = {
   "evaluate.bfcl": evaluateBfclHandler,
   "evaluate.bfclFast": evaluateBfclFastHandler,
   "export.verl": exportVerlHandler,
+  "train.sft": trainSftHandler,
   "train.grpo": trainGrpoHandler,
   "train.merge": trainMergeHandler,
   "serve.policy": servePolicyHandler,

@@ -14,6 +14,7 @@ import { verifyRulesSpec } from "./verify/rules/spec.js";
 import { servePolicySpec } from "./serve/policy/spec.js";
 import { trainGrpoSpec } from "./train/grpo/spec.js";
 import { trainMergeSpec } from "./train/merge/spec.js";
+import { trainSftSpec } from "./train/sft/spec.js";
 
 export const STAGE_SPECS = [
   synthesizeSingleTurnSpec,
@@ -23,6 +24,7 @@ export const STAGE_SPECS = [
   evaluateBfclSpec,
   evaluateBfclFastSpec,
   exportVerlSpec,
+  trainSftSpec,
   trainGrpoSpec,
   trainMergeSpec,
   servePolicySpec,

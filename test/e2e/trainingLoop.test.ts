@@ -1,6 +1,6 @@
 /**
  * The loop closed, end to end on the local launcher: two iterations of synthesize -> verify ->
- * export.verl -> train.grpo -> train.merge -> serve.policy -> evaluate, with the stand-in trainer
+ * export.verl -> train.sft -> train.grpo -> train.merge -> serve.policy, evaluating first, with the stand-in trainer
  * (SIMULATED: it trains nothing; it scores rollouts through the generated Python shim and this
  * worker's live reward service, and writes a profile the LLM simulator reads when it serves the
  * checkpoint). Real: the dev server, PostgreSQL, the worker, the local launcher, the parquet, the
@@ -45,7 +45,15 @@ function loopConfig(campaignId: string) {
     { name: "evaluate.bfclFast", categories: ["simple", "multiple", "parallel"], limitPerCategory: 40, batchSize: 3 },
     { name: "synthesize.singleTurn", count: 96, batchSize: 32, mix: { standard: 0.5, parallel: 0.3, irrelevance: 0.2 } },
     { name: "verify.rules", batchSize: 96 },
-    { name: "export.verl", valFraction: 0.2 },
+    { name: "export.verl", valFraction: 0.2, sft: true },
+    {
+      name: "train.sft",
+      trainer: "standin",
+      baseModel: "toolloop-sim-policy",
+      sft: { trainBatchSize: 16, totalEpochs: 1 },
+      env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05" },
+      watch: { windowSeconds: 10, pollSeconds: 1 },
+    },
     {
       name: "train.grpo",
       trainer: "standin",
@@ -98,13 +106,16 @@ test("two iterations: iteration 2's policy is the model iteration 1 served, and 
     assert.ok((ckpt.dataset as { manifestPath?: string } | null)?.manifestPath, "the checkpoint records the training data manifest that produced it");
     assert.match(served.url ?? "", /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
   }
-  assert.equal(v(1, "checkpoint")?.parentId, null, "iteration 1 trains the base model");
-  assert.equal(v(1, "checkpoint")?.baseModel, "toolloop-sim-policy");
-  assert.equal(v(2, "checkpoint")?.parentId, v(1, "merged")?.id, "iteration 2 trains from iteration 1's merged policy");
+  assert.equal(v(1, "sft")?.parentId, null, "iteration 1 fine-tunes the base model");
+  assert.equal(v(1, "sft")?.baseModel, "toolloop-sim-policy");
+  assert.equal(v(1, "checkpoint")?.parentId, v(1, "sft")?.id, "GRPO starts from the SFT warm-up");
+  assert.equal(v(2, "sft")?.parentId, v(1, "merged")?.id, "iteration 2 starts from iteration 1's merged policy");
+  assert.equal(v(2, "checkpoint")?.parentId, v(2, "sft")?.id);
+  assert.ok(fs.existsSync(path.join(v(1, "sft")?.path ?? "", "toolloop_profile.json")), "the SFT job merged its last step");
 
   // Every job ran once, under its deterministic name, and succeeded (serving keeps running).
   const jobs = await env.db.db.select().from(clusterJobs).where(eq(clusterJobs.campaignId, id));
-  assert.equal(jobs.length, 6, jobs.map((j) => j.name).join(", "));
+  assert.equal(jobs.length, 8, jobs.map((j) => j.name).join(", "));
   for (const j of jobs)
     assert.ok(j.stage === "serve.policy" ? j.state === "running" || j.state === "succeeded" : j.state === "succeeded", `${j.name}: ${j.state}`);
 

@@ -17,6 +17,7 @@ KNOWN_DEFAULTS: dict[str, object] = {
     "data.seed": 1,
     "actor_rollout_ref.rollout.n": 1,
     "actor_rollout_ref.model.path": None,
+    "model.path": None,  # verl's SFT trainer
     "actor_rollout_ref.actor.optim.lr": 1e-6,
     "trainer.default_local_dir": None,
     "trainer.save_freq": -1,

@@ -7,7 +7,7 @@ import { trainingDatasets } from "../schema.js";
 export interface TrainingDataset {
   iteration: number;
   manifest: VerlManifest;
-  paths: { dir: string; manifest: string; train: string; val: string; sampleIds: string; sft?: string };
+  paths: { dir: string; manifest: string; train: string; val: string; sampleIds: string; sft?: string; sftParquet?: string };
 }
 
 /** Idempotent: a retried export replaces its iteration's row. */
@@ -32,6 +32,10 @@ export async function latestTrainingDataset(db: Db, campaignId: string, iteratio
   const row = rows[0];
   if (!row) return undefined;
   const manifest = row.manifest as VerlManifest;
-  const { sft, ...paths } = verlDatasetPaths(row.dir);
-  return { iteration: row.iteration, manifest, paths: { ...paths, ...(manifest.files.sft ? { sft } : {}) } };
+  const { sft, sftParquet, ...paths } = verlDatasetPaths(row.dir);
+  return {
+    iteration: row.iteration,
+    manifest,
+    paths: { ...paths, ...(manifest.files.sft ? { sft } : {}), ...(manifest.files.sftParquet ? { sftParquet } : {}) },
+  };
 }

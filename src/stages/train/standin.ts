@@ -2,4 +2,5 @@
 export const STANDIN_TRAINER = {
   train: "trainer/standin/standin_trainer.py",
   merge: "trainer/standin/standin_merge.py",
+  sft: "trainer/standin/standin_sft.py",
 } as const;

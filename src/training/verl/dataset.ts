@@ -11,7 +11,7 @@ import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promi
 import path from "node:path";
 import type { ChatMessage, OpenAiTool } from "../../domain/types.js";
 import { sha256Hex } from "../../util/ids.js";
-import { encodeVerlParquet } from "./parquet.js";
+import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
 import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
 import { splitBySeed } from "./split.js";
 
@@ -21,6 +21,7 @@ export const VERL_FILE_NAMES = {
   train: "train.parquet",
   val: "val.parquet",
   sft: "sft.jsonl",
+  sftParquet: "sft.parquet",
   sampleIds: "sample_ids.txt",
   manifest: "manifest.json",
 } as const;
@@ -48,7 +49,7 @@ export interface VerlProvenance {
 export interface VerlManifest {
   format: typeof VERL_DATASET_FORMAT;
   counts: { train: number; val: number; sft: number };
-  files: { train: VerlFileEntry; val: VerlFileEntry; sft?: VerlFileEntry; sampleIds: VerlFileEntry };
+  files: { train: VerlFileEntry; val: VerlFileEntry; sft?: VerlFileEntry; sftParquet?: VerlFileEntry; sampleIds: VerlFileEntry };
   /** sha256 over the sorted ids of the written samples joined by "\n" (sample_ids.txt without its last newline). */
   idsSha256: string;
   split: { seed: number; valFraction: number };
@@ -93,6 +94,7 @@ export function verlDatasetPaths(dir: string) {
     val: at(VERL_FILE_NAMES.val),
     sampleIds: at(VERL_FILE_NAMES.sampleIds),
     sft: at(VERL_FILE_NAMES.sft),
+    sftParquet: at(VERL_FILE_NAMES.sftParquet),
   };
 }
 
@@ -181,6 +183,7 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
     val: tempPath(p.dir, VERL_FILE_NAMES.val),
     sampleIds: tempPath(p.dir, VERL_FILE_NAMES.sampleIds),
     sft: tempPath(p.dir, VERL_FILE_NAMES.sft),
+    sftParquet: tempPath(p.dir, VERL_FILE_NAMES.sftParquet),
     manifest: tempPath(p.dir, VERL_FILE_NAMES.manifest),
   };
   try {
@@ -189,7 +192,11 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
     const val = await writeTemp(temps.val, parquetOf(split.val, "val", prepared));
     const sampleIds = await writeTemp(temps.sampleIds, allIds.length === 0 ? "" : idsText + "\n");
     let sft: { sha256: string; bytes: number } | undefined;
-    if (p.sft) sft = await writeTemp(temps.sft, sftLines(split.train, prepared));
+    let sftParquet: { sha256: string; bytes: number } | undefined;
+    if (p.sft) {
+      sft = await writeTemp(temps.sft, sftLines(split.train, prepared));
+      sftParquet = await writeTemp(temps.sftParquet, encodeSftParquet(split.train.map((id) => ({ messages: prepared.get(id)!.sftMessages, sample_id: id }))));
+    }
     const manifest: VerlManifest = {
       format: VERL_DATASET_FORMAT,
       counts: { train: split.train.length, val: split.val.length, sft: sft ? split.train.length : 0 },
@@ -197,6 +204,7 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
         train: { name: VERL_FILE_NAMES.train, ...train },
         val: { name: VERL_FILE_NAMES.val, ...val },
         ...(sft ? { sft: { name: VERL_FILE_NAMES.sft, ...sft } } : {}),
+        ...(sftParquet ? { sftParquet: { name: VERL_FILE_NAMES.sftParquet, ...sftParquet } } : {}),
         sampleIds: { name: VERL_FILE_NAMES.sampleIds, ...sampleIds },
       },
       idsSha256: sha256Hex(idsText),
@@ -216,6 +224,8 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
     await rename(temps.sampleIds, final.sampleIds);
     if (sft) await rename(temps.sft, final.sft);
     else await rm(final.sft, { force: true });
+    if (sftParquet) await rename(temps.sftParquet, final.sftParquet);
+    else await rm(final.sftParquet, { force: true });
     await rename(temps.manifest, final.manifest);
     await syncDir(p.dir);
     return manifest;

@@ -23,14 +23,33 @@ const ROW_GROUP_SIZE = 1024;
 
 /** The whole file in memory (one iteration's samples: tens of MB at most), deterministic for equal rows. */
 export function encodeVerlParquet(rows: readonly VerlRow[]): Uint8Array {
+  return encode(VERL_ARROW_SCHEMA, rows);
+}
+
+function encode(schema: Schema, rows: readonly object[]): Uint8Array {
   // One struct vector over whole rows, cut into record batches of the schema (also for zero rows,
   // where a column-wise Table would lose the schema's nullability).
-  const rowsVector = vectorFromArray(rows, new Struct(VERL_ARROW_SCHEMA.fields));
+  const rowsVector = vectorFromArray(rows, new Struct(schema.fields));
   const table = new Table(
-    VERL_ARROW_SCHEMA,
-    rowsVector.data.map((d) => new RecordBatch(VERL_ARROW_SCHEMA, d)),
+    schema,
+    rowsVector.data.map((d) => new RecordBatch(schema, d)),
   );
   const wasmTable = WasmTable.fromIPCStream(tableToIPC(table, "stream"));
   const props = new WriterPropertiesBuilder().setCompression(Compression.SNAPPY).setMaxRowGroupSize(ROW_GROUP_SIZE).build();
   return writeParquet(wasmTable, props);
+}
+
+/** verl's multi-turn SFT dataset: a `messages` list (tool calls as Hermes text, tools in the system turn) and the sample id. */
+export const SFT_ARROW_SCHEMA = new Schema([
+  new Field("messages", new List(new Field("element", new Struct([text("role"), text("content")]), false)), false),
+  text("sample_id"),
+]);
+
+export interface SftRow {
+  messages: { role: string; content: string }[];
+  sample_id: string;
+}
+
+export function encodeSftParquet(rows: readonly SftRow[]): Uint8Array {
+  return encode(SFT_ARROW_SCHEMA, rows);
 }

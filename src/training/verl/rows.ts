@@ -53,6 +53,8 @@ export interface PreparedSample {
   tools: string;
   /** The chat messages up to and including the label turn, for the SFT set. */
   messages: ChatMessage[];
+  /** The same conversation as verl's SFT dataset reads it: the prompt as shown plus the label turn as text. */
+  sftMessages: VerlPromptMessage[];
 }
 
 export type Prepared = { ok: true; sample: PreparedSample } | { ok: false; reason: string };
@@ -170,9 +172,19 @@ export function prepareSample(s: VerlSourceSample, toolsInPrompt: ToolsInPrompt 
   if (typeof truth === "string") return fail(truth);
   const openAiTools = s.tools.map(toOpenAiTool);
   const shown = toolsInPrompt === "hermesSystem" ? withToolsInSystem(prompt, openAiTools) : prompt;
+  const labelTurn = promptMessage(label, labelIndex);
+  if (typeof labelTurn === "string") return fail(labelTurn);
   return {
     ok: true,
-    sample: { id: s.id, prompt: shown, groundTruth: JSON.stringify(truth), openAiTools, tools: JSON.stringify(openAiTools), messages: s.messages },
+    sample: {
+      id: s.id,
+      prompt: shown,
+      groundTruth: JSON.stringify(truth),
+      openAiTools,
+      tools: JSON.stringify(openAiTools),
+      messages: s.messages,
+      sftMessages: [...shown, labelTurn],
+    },
   };
 }
 

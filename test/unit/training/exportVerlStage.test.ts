@@ -170,6 +170,7 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
     val: path.join(dir, "val.parquet"),
     sampleIds: path.join(dir, "sample_ids.txt"),
     sft: path.join(dir, "sft.jsonl"),
+    sftParquet: path.join(dir, "sft.parquet"),
   });
   for (const p of Object.values(found.paths)) assert.ok(existsSync(p), p);
 
@@ -187,6 +188,8 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
   assert.equal(again?.paths.sft, undefined);
   assert.equal(again?.manifest.provenance.seed, 9);
   assert.ok(!existsSync(path.join(dir, "sft.jsonl")));
+  assert.ok(!existsSync(path.join(dir, "sft.parquet")));
+  assert.equal(again?.paths.sftParquet, undefined);
 
   // A later iteration's export is what iteration 2 onwards trains on.
   await runStage(campaignId, 2, config);

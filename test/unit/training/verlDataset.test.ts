@@ -250,7 +250,7 @@ test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the
   assert.deepEqual(manifest.split, { seed: 11, valFraction: 0.2 });
 
   const paths = verlDatasetPaths(dir);
-  assert.deepEqual((await readdir(dir)).sort(), ["manifest.json", "sample_ids.txt", "sft.jsonl", "train.parquet", "val.parquet"]);
+  assert.deepEqual((await readdir(dir)).sort(), ["manifest.json", "sample_ids.txt", "sft.jsonl", "sft.parquet", "train.parquet", "val.parquet"]);
   const onDisk = JSON.parse(await readFile(paths.manifest, "utf8")) as VerlManifest;
   assert.deepEqual(onDisk, manifest);
   for (const key of ["train", "val", "sft", "sampleIds"] as const) {

@@ -117,3 +117,42 @@ test("pyarrow reads an empty validation file with the same schema", async () => 
   assert.equal(out[val]!.schema, EXPECTED_SCHEMA);
   assert.equal(out[val]!.rows.length, 0);
 });
+
+test("the SFT parquet is what verl's multi-turn SFT dataset reads: messages list<struct<role, content>>, the label turn last as Hermes text", async () => {
+  const sub = path.join(dir, "sft");
+  const samples = Array.from({ length: 4 }, (_, i) => ({
+    id: `t${i}`,
+    tools: [tool],
+    messages: [
+      { role: "user" as const, content: `Weather in Oslo ${i}?` },
+      {
+        role: "assistant" as const,
+        content: null,
+        tool_calls: [{ id: "c", type: "function" as const, function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }],
+      },
+    ],
+  }));
+  const manifest = await writeVerlDataset({ samples, dir: sub, valFraction: 0.25, seed: 3, sft: true, provenance: { campaignId: "c", iteration: 1 } });
+  assert.equal(manifest.files.sftParquet?.name, "sft.parquet");
+  const script = `
+import json, sys
+import pyarrow.parquet as pq
+t = pq.read_table(sys.argv[1])
+s = t.schema.remove_metadata()
+print(json.dumps({"schema": "\\n".join(f"{f.name}: {f.type}{'' if f.nullable else ' not null'}" for f in s), "rows": t.to_pylist()}))
+`;
+  const r = runTrainPython(["-c", script, path.join(sub, "sft.parquet")]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { schema: string; rows: { messages: { role: string; content: string }[]; sample_id: string }[] };
+  assert.equal(out.schema, "messages: list<element: struct<role: string not null, content: string not null> not null> not null\nsample_id: string not null");
+  assert.equal(out.rows.length, manifest.counts.train);
+  for (const row of out.rows) {
+    assert.deepEqual(
+      row.messages.map((m) => m.role),
+      ["system", "user", "assistant"],
+      "tools in the system turn, the question, the label",
+    );
+    assert.match(row.messages[0]!.content, /<tools>\n\{"type":"function","function":\{"name":"get_weather"/);
+    assert.equal(row.messages[2]!.content, '<tool_call>\n{"name":"get_weather","arguments":{"city":"Oslo"}}\n</tool_call>');
+  }
+});

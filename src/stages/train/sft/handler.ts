@@ -1,0 +1,122 @@
+/**
+ * InfTool's supervised warm-up as one cluster job: verl's SFT trainer on the iteration's SFT parquet,
+ * then, in the same job, verl.model_merger on the step it saved last, so train.grpo starts from a
+ * Hugging Face folder. A retry resumes the fine-tuning from its last checkpoint (resume_mode=auto).
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
+import { latestModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
+import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
+import { StageInputError } from "../../../framework/stage.js";
+import { clusterOf } from "../../../training/clusterConfig.js";
+import { headlineMetrics, lastMetricLine, latestCheckpointStep } from "../../../training/jobOutputs.js";
+import { shellQuote } from "../../../training/launchers/slurmBatchScript.js";
+import { installRoot, trainingPaths } from "../../../training/paths.js";
+import { mergeCommand, sftCommand } from "../../../training/verl/jobSpec.js";
+import type { StageConfigOf } from "../../specs.js";
+import { STANDIN_TRAINER } from "../standin.js";
+
+type SftStage = StageConfigOf<"train.sft">;
+
+/** Stands for the saved step's folder in the merge command; the job's shell fills it in. */
+const SAVED_STEP_DIR = "\u0000saved-step\u0000";
+
+export const trainSftHandler: ClusterJobHandler<SftStage> = {
+  kind: "clusterJob",
+  name: "train.sft",
+  completion: "exit",
+
+  async prepare(ctx, attempt) {
+    const dataset = await latestTrainingDataset(ctx.deps.db, ctx.campaignId, ctx.iteration);
+    if (!dataset || dataset.iteration !== ctx.iteration || !dataset.paths.sftParquet)
+      throw new StageInputError(`no SFT set for iteration ${ctx.iteration}: put export.verl with "sft": true before train.sft`);
+    const paths = trainingPaths(ctx.outputDir());
+    await mkdir(paths.sft.checkpoints, { recursive: true });
+    const cluster = clusterOf(ctx.config);
+    const standin = ctx.stage.trainer === "standin";
+    const start = await startingModel(ctx);
+    const sft = sftCommand(ctx.stage.sft, {
+      python: cluster.python,
+      program: standin ? [cluster.python, path.join(installRoot(), STANDIN_TRAINER.sft)] : undefined,
+      modelPath: start.path,
+      trainFiles: dataset.paths.sftParquet,
+      checkpointDir: paths.sft.checkpoints,
+      projectName: `toolloop-${ctx.campaignId}`,
+      experimentName: `iter-${ctx.iteration}-sft`,
+      resumeMode: attempt > 1 || (await latestCheckpointStep(paths.sft.checkpoints)) !== undefined ? "auto" : "disable",
+    });
+    const merge = mergeCommand({
+      python: cluster.python,
+      program: standin ? [cluster.python, path.join(installRoot(), STANDIN_TRAINER.merge)] : undefined,
+      backend: ctx.stage.backend,
+      localDir: SAVED_STEP_DIR,
+      targetDir: paths.sft.merged,
+    });
+    const latestFile = path.join(paths.sft.checkpoints, "latest_checkpointed_iteration.txt");
+    const savedStepDir = `${shellQuote(paths.sft.checkpoints)}/global_step_"$step"`;
+    const script = [
+      "set -e",
+      sft.map(shellQuote).join(" "),
+      `step=$(cat ${shellQuote(latestFile)})`,
+      merge.map((a) => (a === SAVED_STEP_DIR ? savedStepDir : shellQuote(a))).join(" "),
+    ].join("\n");
+    return {
+      request: {
+        command: ["/bin/sh", "-c", script],
+        env: { ...ctx.stage.env },
+        workDir: paths.sft.workDir,
+        resources: {
+          nodes: ctx.stage.sft.nnodes,
+          gpusPerNode: standin ? 0 : ctx.stage.sft.nGpusPerNode,
+          ...(ctx.stage.timeLimitMinutes ? { timeLimitMinutes: ctx.stage.timeLimitMinutes } : {}),
+        },
+      },
+    };
+  },
+
+  async progress(ctx, _job, logTail) {
+    const paths = trainingPaths(ctx.outputDir());
+    const saved = await latestCheckpointStep(paths.sft.checkpoints);
+    const line = lastMetricLine(await logTail());
+    const done = line?.step ?? saved ?? 0;
+    const total = line?.metrics["training/total_steps"];
+    const loss = line?.metrics["train/loss"];
+    const metrics = line ? { ...headlineMetrics(line.metrics), ...(loss !== undefined ? { "train/loss": loss } : {}), step: line.step } : undefined;
+    return { done, ...(total !== undefined ? { total } : {}), ...(metrics ? { metrics } : {}) };
+  },
+
+  async collect(ctx, job) {
+    const { db } = ctx.deps;
+    const paths = trainingPaths(ctx.outputDir());
+    const step = await latestCheckpointStep(paths.sft.checkpoints);
+    if (step === undefined) throw new StageInputError(`job ${job.name} succeeded but saved no SFT checkpoint under ${paths.sft.checkpoints}`);
+    const start = await startingModel(ctx);
+    const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
+    const id = await upsertModelVersion(db, {
+      campaignId: ctx.campaignId,
+      iteration: ctx.iteration,
+      kind: "sft",
+      parentId: start.versionId ?? null,
+      baseModel: start.baseModel,
+      path: paths.sft.merged,
+      jobName: job.name,
+      dataset: dataset
+        ? { iteration: dataset.iteration, manifestPath: dataset.paths.manifest, counts: dataset.manifest.counts, files: dataset.manifest.files }
+        : null,
+      simulated: ctx.stage.trainer === "standin" || start.simulated,
+      details: { step, checkpoint: path.join(paths.sft.checkpoints, `global_step_${step}`), trainer: ctx.stage.trainer, startedFrom: start.path },
+    });
+    ctx.deps.log(
+      `[train.sft] ${ctx.campaignId} iteration ${ctx.iteration}: step ${step}, merged at ${paths.sft.merged}${ctx.stage.trainer === "standin" ? " (STAND-IN: simulated)" : ""}`,
+    );
+    return { step, modelVersion: id, simulated: ctx.stage.trainer === "standin" };
+  },
+};
+
+/** The policy the last iteration merged, else the configured base model. */
+async function startingModel(ctx: Parameters<typeof trainSftHandler.prepare>[0]) {
+  const prior = await latestModelVersion(ctx.deps.db, ctx.campaignId, "merged", ctx.iteration);
+  if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
+  return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
+}

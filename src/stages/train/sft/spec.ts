@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { atMost, boundedString, CONFIG_LIMITS, jobWatch, model, positiveInt } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+import { sftSettingsSchema } from "../../../training/verl/jobSpec.js";
+import { trainerKind } from "../trainerKind.js";
+
+export const trainSftSpec = defineStage({
+  name: "train.sft",
+  title: "supervised warm-up (verl SFT) and merge",
+  latency: "cluster",
+  batchTimeoutMinutes: 60,
+  roles: [],
+  reads: { kind: "job", describe: "the iteration's SFT parquet (export.verl with sft: true); the last merged policy, else baseModel" },
+  writes:
+    "SFT checkpoints under <output>/train/sft/checkpoints, the merged model under <output>/train/sft/merged; a model_versions row (sft) that train.grpo starts from",
+  schema: z.strictObject({
+    name: z.literal("train.sft"),
+    batchSize: positiveInt.max(1, atMost(1)).default(1),
+    /** The model the first iteration fine-tunes; later iterations continue from the last merged policy. */
+    baseModel: model,
+    trainer: trainerKind,
+    sft: sftSettingsSchema.default(sftSettingsSchema.parse({})),
+    /** Backend of the merge that follows the fine-tuning in the same job. */
+    backend: z.enum(["fsdp", "megatron"], { error: 'expected "fsdp" or "megatron"' }).default("fsdp"),
+    env: z.record(boundedString(128, "an environment variable name"), boundedString(CONFIG_LIMITS.pathLength, "a value")).default({}),
+    timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
+    watch: jobWatch,
+  }),
+});

@@ -1,0 +1,100 @@
+/**
+ * The stand-in SFT trainer (SIMULATED) on our SFT parquet: verl's SFT checkpoint layout, metric
+ * lines our parser reads, a profile that lowers the taught tools' mistake rates, resume, and the
+ * stand-in merge over its saved step. Needs .venv-train (pyarrow).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, test } from "node:test";
+import type { McpTool } from "../../../src/domain/types.js";
+import { lastMetricLine, latestCheckpointStep, parseMetricLine } from "../../../src/training/jobOutputs.js";
+import { writeVerlDataset } from "../../../src/training/verl/dataset.js";
+import { sftCommand, sftSettingsSchema } from "../../../src/training/verl/jobSpec.js";
+import { REPO_ROOT, trainVenvPython } from "../../helpers/trainVenv.js";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "standin-sft-"));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const tools: McpTool[] = ["get_weather", "get_time"].map((name) => ({
+  name,
+  description: name,
+  inputSchema: { type: "object", properties: { city: { type: "string" } } },
+}));
+
+function run(argv: string[]) {
+  return spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", env: { ...process.env, TOOLLOOP_STANDIN_STEP_SECONDS: "0" }, timeout: 60_000 });
+}
+
+test("stand-in SFT: verl's SFT checkpoint layout, falling loss, a profile for the taught tools, resume, merge", async () => {
+  const samples = Array.from({ length: 24 }, (_, i) => ({
+    id: `s${String(i).padStart(2, "0")}`,
+    tools,
+    messages: [
+      { role: "user" as const, content: `Weather in city ${i}?` },
+      {
+        role: "assistant" as const,
+        content: null,
+        tool_calls: [{ id: "c", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city: `c${i}` }) } }],
+      },
+    ],
+  }));
+  const data = path.join(dir, "data");
+  await writeVerlDataset({ samples, dir: data, valFraction: 0, seed: 1, sft: true, provenance: { campaignId: "c", iteration: 1 } });
+  const ckpt = path.join(dir, "ckpt");
+  const python = trainVenvPython();
+  const opts = {
+    python,
+    program: [python, path.join(REPO_ROOT, "trainer/standin/standin_sft.py")],
+    modelPath: "base-model",
+    trainFiles: path.join(data, "sft.parquet"),
+    checkpointDir: ckpt,
+    projectName: "p",
+    experimentName: "e",
+    resumeMode: "auto" as const,
+  };
+  const first = run(sftCommand(sftSettingsSchema.parse({ trainBatchSize: 8, microBatchSizePerGpu: 1, totalEpochs: 1 }), opts));
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /SIMULATED/);
+  const lines = first.stdout.split("\n").flatMap((l) => parseMetricLine(l) ?? []);
+  assert.deepEqual(
+    lines.map((l) => l.step),
+    [1, 2, 3],
+  );
+  assert.ok(lines[2]!.metrics["train/loss"]! < lines[0]!.metrics["train/loss"]!);
+  assert.equal(await latestCheckpointStep(ckpt), 3);
+  const stepDir = path.join(ckpt, "global_step_3");
+  const profile = JSON.parse(fs.readFileSync(path.join(stepDir, "toolloop_profile.json"), "utf8")) as {
+    simulated: boolean;
+    trainedTools: Record<string, number>;
+    mistakeRateScale: Record<string, number>;
+  };
+  assert.equal(profile.simulated, true);
+  assert.deepEqual(profile.trainedTools, { get_weather: 24 });
+  assert.ok(profile.mistakeRateScale.get_weather! < 1 && profile.mistakeRateScale.get_weather! > 0.5, String(profile.mistakeRateScale.get_weather));
+
+  // Resume: two more steps continue from step 3.
+  const more = run(sftCommand(sftSettingsSchema.parse({ trainBatchSize: 8, microBatchSizePerGpu: 1, totalTrainingSteps: 5 }), opts));
+  assert.equal(more.status, 0, more.stderr);
+  assert.match(more.stdout, /resuming from global_step_3/);
+  assert.equal(lastMetricLine(more.stdout)?.step, 5);
+  assert.equal(await latestCheckpointStep(ckpt), 5);
+
+  // The stand-in merge reads the SFT layout (no actor/ folder) and carries the profile over.
+  const merged = path.join(dir, "merged");
+  const merge = run([
+    python,
+    path.join(REPO_ROOT, "trainer/standin/standin_merge.py"),
+    "merge",
+    "--backend",
+    "fsdp",
+    "--local_dir",
+    path.join(ckpt, "global_step_5"),
+    "--target_dir",
+    merged,
+  ]);
+  assert.equal(merge.status, 0, merge.stderr);
+  assert.ok(fs.existsSync(path.join(merged, "toolloop_profile.json")));
+});
