@@ -4,14 +4,15 @@
  * to temporary files in the same directory and renamed into place, the manifest last, so a crash never
  * leaves a half-written file under a final name and a manifest never describes a file it did not hash.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type SampleKind } from "../domain/types.js";
 import { sha256Hex } from "../util/ids.js";
+import { sweepStaleTemps, syncDir, tempPath } from "../util/atomicFiles.js";
 
 export const DATASET_FORMAT = "openai-chat-tools/v1";
 
@@ -60,8 +61,6 @@ export interface ExportParams {
 }
 
 const PROGRESS_EVERY_ROWS = 1000;
-/** Temp files older than this are leftovers of a killed export, not one in progress. */
-const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export function datasetFileNames(baseName: string): { data: string; manifest: string } {
   return { data: `${baseName}.jsonl`, manifest: `${baseName}.manifest.json` };
@@ -69,29 +68,6 @@ export function datasetFileNames(baseName: string): { data: string; manifest: st
 
 export function toDatasetLine(row: ExportRow): DatasetLine {
   return { id: row.id, kind: row.kind, messages: row.messages, tools: row.tools.map(toOpenAiTool), metadata: { ...row.metadata, status: row.status } };
-}
-
-function tempPath(dir: string, finalName: string): string {
-  return path.join(dir, `.${finalName}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-}
-
-/** Removes temp files a killed export left behind (recent ones may belong to a concurrent attempt). */
-async function sweepStaleTemps(dir: string, names: string[]): Promise<void> {
-  const now = Date.now();
-  for (const entry of await readdir(dir)) {
-    if (!entry.endsWith(".tmp") || !names.some((n) => entry.startsWith(`.${n}.`))) continue;
-    const full = path.join(dir, entry);
-    const info = await stat(full).catch(() => undefined);
-    if (info && now - info.mtimeMs > STALE_TEMP_MS) await rm(full, { force: true });
-  }
-}
-
-/** Makes the renames themselves durable; not every platform can fsync a directory, hence best effort. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r").catch(() => undefined);
-  if (!handle) return;
-  await handle.sync().catch(() => undefined);
-  await handle.close();
 }
 
 function checkRow(row: unknown, index: number): asserts row is ExportRow {

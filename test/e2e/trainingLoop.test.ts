@@ -17,9 +17,9 @@ import { rewardConfigSchema } from "../../src/reward/config.js";
 import { scoreResponse } from "../../src/reward/score.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { campaignWorkflowId } from "../../workflows/definitions.js";
+import { campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
-import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
+import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 import { trainVenvPython as trainPython } from "../helpers/trainVenv.js";
 
 let env: TestEnv;
@@ -39,7 +39,7 @@ after(async () => {
   await env?.close();
 });
 
-function loopConfig(campaignId: string) {
+function loopConfig(campaignId: string, over: { iterations?: number; grpoEnv?: Record<string, string> } = {}) {
   const stages = [
     // First in each iteration: it measures the policy the iteration starts with (iteration 2: the one iteration 1 trained).
     { name: "evaluate.bfclFast", categories: ["simple", "multiple", "parallel"], limitPerCategory: 40, batchSize: 3 },
@@ -59,7 +59,7 @@ function loopConfig(campaignId: string) {
       trainer: "standin",
       baseModel: "toolloop-sim-policy",
       grpo: { trainBatchSize: 8, ppoMiniBatchSize: 8, rolloutN: 2, saveFreq: 4, totalEpochs: 4 },
-      env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05" },
+      env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05", ...over.grpoEnv },
       watch: { windowSeconds: 10, pollSeconds: 1 },
     },
     { name: "train.merge", trainer: "standin", watch: { windowSeconds: 10, pollSeconds: 1 } },
@@ -71,7 +71,7 @@ function loopConfig(campaignId: string) {
     },
   ];
   return simulatorCampaign(sim.url, {
-    iterations: 2,
+    iterations: over.iterations ?? 2,
     roles: {
       generator: { endpoint: "sim", model: "toolloop-sim" },
       policy: { endpoint: "sim", model: "toolloop-sim-policy", temperature: 0 },
@@ -181,3 +181,52 @@ async function policyAccuracy(baseUrl: string, model: string, samples: (typeof s
   }
   return right / samples.length;
 }
+
+test("a training job that crashes waits for the operator; retry resumes from its last checkpoint", { timeout: 600_000 }, async () => {
+  const id = `crash-${Date.now().toString(36)}`;
+  // The stand-in crashes at step 6 the first time (checkpoints every 4 steps): attempt 2 must resume from step 4.
+  const config = loopConfig(id, { iterations: 1, grpoEnv: { TOOLLOOP_STANDIN_FAIL_AT_STEP: "6", TOOLLOOP_STANDIN_FAIL_ONCE: "1" } });
+  const handle = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(id),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId: id }],
+  });
+  const waiting = await waitFor(
+    "train.grpo to wait for the operator",
+    async () => {
+      const c = (await handle.query(statusQuery)) as CampaignStatus;
+      if (!c.iterationWorkflowId) return undefined;
+      const it = (await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus;
+      return it.state === "waiting_for_operator" ? { it, iterationWorkflowId: c.iterationWorkflowId } : undefined;
+    },
+    300_000,
+    500,
+  );
+  const grpo = waiting.it.stages.find((st) => st.name === "train.grpo");
+  assert.match(grpo?.lastError ?? "", /simulated failure of the stand-in trainer at step 6/, "the error carries the end of the trainer's output");
+  await env.client.workflow.getHandle(waiting.iterationWorkflowId).executeUpdate(retryStageUpdate, { args: [{}] });
+  assert.equal((await handle.result()).state, "completed");
+
+  const jobs = await env.db.db
+    .select()
+    .from(clusterJobs)
+    .where(and(eq(clusterJobs.campaignId, id), eq(clusterJobs.stage, "train.grpo")))
+    .orderBy(clusterJobs.attempt);
+  assert.deepEqual(
+    jobs.map((j) => [j.attempt, j.state]),
+    [
+      [1, "failed"],
+      [2, "succeeded"],
+    ],
+  );
+  const workDir = (jobs[1]!.request as { workDir: string }).workDir;
+  const log = fs.readFileSync(path.join(workDir, `${jobs[1]!.name}.log`), "utf8");
+  assert.match(log, /resuming from global_step_4/, "attempt 2 continued from attempt 1's last checkpoint");
+  const ckpt = (
+    await env.db.db
+      .select()
+      .from(modelVersions)
+      .where(eq(modelVersions.id, `${id}:1:checkpoint`))
+  )[0];
+  assert.equal(ckpt?.jobName, jobs[1]!.name);
+});

@@ -6,14 +6,15 @@
  * place, the manifest last, so a crash never leaves a half-written file under a final name and a
  * manifest never describes files it did not hash.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { ChatMessage, OpenAiTool } from "../../domain/types.js";
 import { sha256Hex } from "../../util/ids.js";
 import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
 import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
 import { splitBySeed } from "./split.js";
+import { sweepStaleTemps, syncDir, tempPath } from "../../util/atomicFiles.js";
 
 export const VERL_DATASET_FORMAT = "toolloop-verl/v1";
 
@@ -82,8 +83,6 @@ export interface WriteVerlDatasetParams {
 
 const MAX_SKIPPED_EXAMPLES = 20;
 const PROGRESS_EVERY = 1000;
-/** Temp files older than this are leftovers of a killed write, not one in progress. */
-const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export function verlDatasetPaths(dir: string) {
   const at = (name: string) => path.join(dir, name);
@@ -96,29 +95,6 @@ export function verlDatasetPaths(dir: string) {
     sft: at(VERL_FILE_NAMES.sft),
     sftParquet: at(VERL_FILE_NAMES.sftParquet),
   };
-}
-
-function tempPath(dir: string, finalName: string): string {
-  return path.join(dir, `.${finalName}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-}
-
-async function sweepStaleTemps(dir: string): Promise<void> {
-  const names = Object.values(VERL_FILE_NAMES);
-  const now = Date.now();
-  for (const entry of await readdir(dir)) {
-    if (!entry.endsWith(".tmp") || !names.some((n) => entry.startsWith(`.${n}.`))) continue;
-    const full = path.join(dir, entry);
-    const info = await stat(full).catch(() => undefined);
-    if (info && now - info.mtimeMs > STALE_TEMP_MS) await rm(full, { force: true });
-  }
-}
-
-/** Makes the renames durable; not every platform can fsync a directory, hence best effort. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r").catch(() => undefined);
-  if (!handle) return;
-  await handle.sync().catch(() => undefined);
-  await handle.close();
 }
 
 async function writeTemp(file: string, data: Uint8Array | string): Promise<{ sha256: string; bytes: number }> {
@@ -171,7 +147,7 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
   splitBySeed([], p.valFraction, p.seed);
   p.signal?.throwIfAborted();
   await mkdir(p.dir, { recursive: true });
-  await sweepStaleTemps(p.dir);
+  await sweepStaleTemps(p.dir, Object.values(VERL_FILE_NAMES));
 
   const { prepared, skipped } = await readSamples(p);
   const split = splitBySeed([...prepared.keys()], p.valFraction, p.seed);

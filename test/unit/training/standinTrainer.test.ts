@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { checkpointProfileSchema, loadCheckpointProfile } from "../../../src/llm/simulator/checkpointProfile.js";
-import { lastMetricLine, parseMetricLine, type MetricLine } from "../../helpers/verlMetricLines.js";
+import { lastMetricLine, parseMetricLine, type MetricLine } from "../../../src/training/jobOutputs.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
 const TRAINER = path.join(ROOT, "trainer", "standin", "standin_trainer.py");
