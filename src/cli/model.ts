@@ -27,7 +27,7 @@ export function registerModelCommands(program: Command): void {
           return;
         }
         if (rows.length === 0) {
-          console.log(`campaign ${campaignId} has no model versions yet (train.grpo registers the first)`);
+          console.log(`campaign ${campaignId} has no model versions yet (train.sft and train.grpo register them)`);
           return;
         }
         for (const line of formatModelVersions(rows)) console.log(line);
