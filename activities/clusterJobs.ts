@@ -184,6 +184,29 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
     });
   }
 
+  /** Cancels the jobs a completed stage supersedes (see ClusterJobHandler.supersedes); one that is gone already is fine. */
+  async function retireSuperseded(db: Db, ctx: StageContext, handler: ClusterJobHandler, job: StageJob): Promise<string[]> {
+    const names = (await handler.supersedes?.(ctx, job)) ?? [];
+    if (names.length === 0) return [];
+    const launcher = deps.createLauncher(ctx.config);
+    const retired: string[] = [];
+    for (const name of names) {
+      const row = await knownJob(db, launcher, name);
+      if (!row?.externalId) continue;
+      const old = stageJobOf(row).ref;
+      await launcher.cancel(old);
+      const status = await launcher.status(old);
+      await recordJobStatus(db, name, {
+        state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state,
+        message: `superseded by ${job.name}`,
+        finished: true,
+      });
+      deps.log(`[job] stopped ${launcher.kind} job ${name}: superseded by ${job.name}`);
+      retired.push(name);
+    }
+    return retired;
+  }
+
   /** The job an attempt's collect step reads: the stage's succeeded (or serving) job. */
   async function collectableJob(db: Db, ref: StageRef): Promise<StageJob> {
     const jobs = await listStageJobs(db, ref);
@@ -192,5 +215,5 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
     return stageJobOf(row);
   }
 
-  return { submitStageJob, watchStageJob, cancelStageJob, collectableJob };
+  return { submitStageJob, watchStageJob, cancelStageJob, collectableJob, retireSuperseded };
 }

@@ -254,7 +254,12 @@ export function createActivities(deps: ActivityDeps) {
     const db = await deps.getDb();
     const batches = (await listDoneBatches(db, ref)).map((d) => d.result as BatchResult);
     const summary = await withStageContext(ref, async (ctx, handler) => {
-      if (isClusterJobHandler(handler)) return handler.collect(ctx, await jobs.collectableJob(db, ref));
+      if (isClusterJobHandler(handler)) {
+        const job = await jobs.collectableJob(db, ref);
+        const summary = await handler.collect(ctx, job);
+        const retired = await jobs.retireSuperseded(db, ctx, handler, job);
+        return retired.length ? { ...summary, stoppedJobs: retired } : summary;
+      }
       return handler.finalize ? handler.finalize(ctx, batches) : sumBatchResults(batches);
     });
     await finishStageRun(db, ref, "succeeded", summary);

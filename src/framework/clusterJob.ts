@@ -44,6 +44,11 @@ export interface ClusterJobHandler<S extends StageEntry = StageEntry> {
   progress?(ctx: StageContext<S>, job: StageJob, logTail: () => Promise<string>): Promise<JobProgress | undefined>;
   /** After success: reads what the job made and registers it; the result is the stage's summary. */
   collect(ctx: StageContext<S>, job: StageJob): Promise<Record<string, unknown>>;
+  /**
+   * Jobs this stage's success makes unnecessary (an earlier iteration's policy server), by name; the
+   * framework cancels them after `collect`, so a campaign of many iterations does not pile up servers.
+   */
+  supersedes?(ctx: StageContext<S>, job: StageJob): Promise<string[]>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

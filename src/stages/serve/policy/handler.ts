@@ -6,7 +6,8 @@
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
-import { getClusterJob } from "../../../db/repos/clusterJobs.js";
+import type { Db } from "../../../db/client.js";
+import { getClusterJob, listCampaignStageJobs } from "../../../db/repos/clusterJobs.js";
 import { getModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
 import type { ClusterJobHandler, StageJob } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
@@ -84,6 +85,8 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
     }
   },
 
+  supersedes: (ctx) => supersededServers(ctx),
+
   async collect(ctx, job) {
     const { db } = ctx.deps;
     const merged = await getModelVersion(db, ctx.campaignId, ctx.iteration, "merged");
@@ -112,6 +115,12 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
     return { modelVersion: id, url, simulated };
   },
 };
+
+/** Older iterations' servers, beyond `keepPrevious`, that are still up: the next iteration asks this one. */
+async function supersededServers(ctx: { deps: { db: Db }; campaignId: string; iteration: number; stage: ServeStage }): Promise<string[]> {
+  const rows = await listCampaignStageJobs(ctx.deps.db, ctx.campaignId, "serve.policy", ["pending", "running"]);
+  return rows.filter((r) => r.iteration < ctx.iteration - ctx.stage.keepPrevious).map((r) => r.name);
+}
 
 function servedName(ctx: { campaignId: string; iteration: number; stage: ServeStage }): string {
   return ctx.stage.servedModelName ?? `${ctx.campaignId}-iter-${ctx.iteration}`;

@@ -19,6 +19,8 @@ export const servePolicySpec = defineStage({
     host: boundedString(255, "a host name or address").default("127.0.0.1"),
     /** 0 picks a free port (local launcher only). */
     port: nonNegativeInt.max(65535, atMost(65535)).default(0),
+    /** How many earlier iterations' servers stay up once this one serves (0: only this iteration's; the older ones are stopped). */
+    keepPrevious: nonNegativeInt.max(100, atMost(100)).default(0),
     /** Name the server answers to; default `<campaign>-iter-<n>`. */
     servedModelName: model.optional(),
     vllm: z
