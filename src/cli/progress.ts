@@ -14,7 +14,19 @@ function stageLine(s: StageStatus): string {
     .join(" ");
   const bar = s.state === "pending" ? " ".repeat(31) : progressBar(s.itemsDone, s.itemsTotal);
   const err = s.lastError ? `\n      last error: ${s.lastError}` : "";
-  return `  ${s.name.padEnd(24)} ${s.state.padEnd(21)} ${bar} ${s.itemsDone}/${s.itemsTotal} ${counts}${err}`;
+  return `  ${s.name.padEnd(24)} ${s.state.padEnd(21)} ${bar} ${s.itemsDone}/${s.itemsTotal} ${counts}${jobLine(s.job)}${err}`;
+}
+
+/** A cluster job under its stage: name, scheduler state, steps, headline metrics. */
+export function jobLine(job: StageStatus["job"]): string {
+  if (!job) return "";
+  const steps = job.done !== undefined ? `, step ${job.done}${job.total !== undefined ? `/${job.total}` : ""}` : "";
+  const metrics = Object.entries(job.metrics ?? {})
+    .filter(([k]) => k !== "step")
+    .slice(0, 4)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  return `\n      job ${job.name}: ${job.state}${steps}${metrics ? `, ${metrics}` : ""}`;
 }
 
 export function renderStatus(c: CampaignStatus, it?: IterationStatus): string {

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { renderStatus } from "../../../src/cli/progress.js";
+import type { CampaignStatus } from "../../../workflows/definitions.js";
+
+test("status shows a cluster job under its stage: name, state, steps and headline metrics", () => {
+  const status = {
+    campaignId: "c",
+    name: "demo",
+    state: "running",
+    paused: false,
+    iteration: 1,
+    iterationsTotal: 2,
+    completedIterations: [],
+    currentIteration: {
+      iteration: 1,
+      state: "running",
+      stages: [
+        {
+          name: "train.grpo",
+          state: "running",
+          itemsDone: 7,
+          itemsTotal: 12,
+          counts: {},
+          job: { name: "tl-c-1-train-grpo-a1", state: "running", done: 7, total: 12, metrics: { "critic/score/mean": 0.61, step: 7 } },
+        },
+      ],
+    },
+  } as unknown as CampaignStatus;
+  const out = renderStatus(status);
+  assert.match(out, /train\.grpo\s+running\s+\[#+-+\]\s+58% 7\/12/);
+  assert.match(out, /\n {6}job tl-c-1-train-grpo-a1: running, step 7\/12, critic\/score\/mean 0\.61$/m);
+});
