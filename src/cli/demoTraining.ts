@@ -1,21 +1,6 @@
-/** What the demo prints and tidies about the loop: training jobs, and the serving jobs it stops at the end. */
+/** What the demo prints about the loop's training jobs. */
 import { listCampaignStageJobs } from "../db/repos/clusterJobs.js";
 import type { Db } from "../db/client.js";
-import { createLauncher } from "../training/launchers/index.js";
-import type { LauncherConfig } from "../training/launchers/config.js";
-import type { LauncherKind } from "../training/launchers/launcher.js";
-
-/** Serving jobs keep running after their stage (the next iteration calls them); the demo stops its own at the end. */
-export async function stopServedPolicies(db: Db, campaignId: string, launcherConfig: LauncherConfig, log: (m: string) => void): Promise<void> {
-  const launcher = createLauncher(launcherConfig, { log });
-  for (const row of await listCampaignStageJobs(db, campaignId, "serve.policy", ["pending", "running", "succeeded"])) {
-    if (!row.externalId) continue;
-    await launcher
-      .cancel({ launcher: row.launcher as LauncherKind, name: row.name, externalId: row.externalId })
-      .then(() => log(`stopped the served policy ${row.name}`))
-      .catch((e: unknown) => log(`could not stop ${row.name}: ${String(e)}`));
-  }
-}
 
 /** One line per training job: where it got to and its reward (the last metric line it printed). */
 export async function trainingJobLines(db: Db, campaignId: string): Promise<string[]> {

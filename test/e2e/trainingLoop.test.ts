@@ -15,6 +15,7 @@ import { toOpenAiTool } from "../../src/domain/types.js";
 import { bfclScores, clusterJobs, llmRequests, modelVersions, samples as samplesTable } from "../../src/db/schema.js";
 import { rewardConfigSchema } from "../../src/reward/config.js";
 import { scoreResponse } from "../../src/reward/score.js";
+import { stopServedPolicies } from "../../src/training/servedPolicyJobs.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
@@ -33,11 +34,18 @@ before(async () => {
   sim = await startSimulator({ seed: 11, latencyMs: 1, maxConcurrency: 16, mistakeRate: BASE_MISTAKE_RATE, quiet: true });
   workers = await env.startWorkers();
 });
+/** Campaigns this file started: their policy servers are stopped at the end (they outlive the campaign by design). */
+const started: string[] = [];
 after(async () => {
+  for (const id of started) await stopServedPolicies(env.db.db, id, localLauncher(), () => undefined).catch(() => undefined);
   await workers?.stop();
   await sim?.close();
   await env?.close();
 });
+
+function localLauncher() {
+  return { kind: "local" as const, stateDir: path.join(env.workDir, "local-jobs") };
+}
 
 function loopConfig(campaignId: string, over: { iterations?: number; grpoEnv?: Record<string, string> } = {}) {
   const stages = [
@@ -77,13 +85,14 @@ function loopConfig(campaignId: string, over: { iterations?: number; grpoEnv?: R
       policy: { endpoint: "sim", model: "toolloop-sim-policy", temperature: 0 },
     },
     stages: stages as never,
-    cluster: { launcher: { kind: "local", stateDir: path.join(env.workDir, "local-jobs") }, python: trainPython() },
+    cluster: { launcher: localLauncher(), python: trainPython() },
     campaignId,
   } as never);
 }
 
 test("two iterations: iteration 2's policy is the model iteration 1 served, and its answers change", { timeout: 600_000 }, async (t) => {
   const id = `loop-${Date.now().toString(36)}`;
+  started.push(id);
   const handle = await env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(id),
     taskQueue: taskQueues(env.queuePrefix).workflows,
@@ -193,6 +202,7 @@ async function policyAccuracy(baseUrl: string, model: string, samples: (typeof s
 
 test("a training job that crashes waits for the operator; retry resumes from its last checkpoint", { timeout: 600_000 }, async () => {
   const id = `crash-${Date.now().toString(36)}`;
+  started.push(id);
   // The stand-in crashes at step 6 the first time (checkpoints every 4 steps): attempt 2 must resume from step 4.
   const config = loopConfig(id, { iterations: 1, grpoEnv: { TOOLLOOP_STANDIN_FAIL_AT_STEP: "6", TOOLLOOP_STANDIN_FAIL_ONCE: "1" } });
   const handle = await env.client.workflow.start("campaignWorkflow", {
