@@ -141,7 +141,7 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
   const logs: string[] = [];
   const config = parse({ valFraction: 0.2, sft: true, batchSize: 4 });
   const { ctx, batch, reports, summary } = await runStage(campaignId, 1, config, logs);
-  assert.deepEqual(batch, { items: 1, train: 14, val: 4, sft: 14, skipped: 1 });
+  assert.deepEqual(batch, { items: 19, train: 14, val: 4, sft: 14, skipped: 1 });
   assert.deepEqual(summary, { train: 14, val: 4, sft: 14, skipped: 1 });
   assert.deepEqual(reports, [{ samples: 19 }]);
   assert.match(logs.join("\n"), /skipped 1 sample\(s\).*s102: messages: expected a prompt and a label turn/);
@@ -181,7 +181,7 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
 
   // A rerun (retried activity) with other settings replaces the row and the files: no SFT set now.
   const rerun = await runStage(campaignId, 1, parse({ valFraction: 0.5, seed: 9, include: ["verified", "pending"] }));
-  assert.deepEqual(rerun.batch, { items: 1, train: 9, val: 10, sft: 0, skipped: 1 });
+  assert.deepEqual(rerun.batch, { items: 20, train: 9, val: 10, sft: 0, skipped: 1 });
   const rows1 = await db.db.select().from(trainingDatasets).where(eq(trainingDatasets.campaignId, campaignId));
   assert.equal(rows1.length, 1);
   const again = await latestTrainingDataset(db.db, campaignId, 1);

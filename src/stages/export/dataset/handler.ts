@@ -39,7 +39,7 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
       .insert(datasetExports)
       .values({ campaignId: ctx.campaignId, iteration: ctx.iteration, path: path.join(dir, manifest.file), manifest })
       .onConflictDoUpdate({ target: [datasetExports.campaignId, datasetExports.iteration], set: { path: path.join(dir, manifest.file), manifest } });
-    return { items: 1, rows: manifest.rows };
+    return { items: manifest.rows, rows: manifest.rows };
   },
 
   async finalize(_ctx, batches) {

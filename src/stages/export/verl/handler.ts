@@ -46,7 +46,8 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         `[export.verl] ${ctx.campaignId} iteration ${ctx.iteration}: skipped ${manifest.skipped.count} sample(s) that cannot be verl rows (first: ${first?.sampleId}: ${first?.reason})`,
       );
     }
-    return { items: 1, train: manifest.counts.train, val: manifest.counts.val, sft: manifest.counts.sft, skipped: manifest.skipped.count };
+    const read = manifest.counts.train + manifest.counts.val + manifest.skipped.count;
+    return { items: read, train: manifest.counts.train, val: manifest.counts.val, sft: manifest.counts.sft, skipped: manifest.skipped.count };
   },
 
   async finalize(_ctx, batches) {
