@@ -19,6 +19,15 @@ import { REWARD_CASES } from "./cases.js";
 
 const driver = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/reward/shim_driver.py");
 
+/** Python that imports the generated shim as `m` and reads one item from stdin as `it`. */
+function loadShimAndItem(shim: string): string {
+  return `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("shim", ${JSON.stringify(shim)})
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+it = json.loads(sys.stdin.read())`;
+}
+
 function python(args: string[], input: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("python3", args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
@@ -85,11 +94,7 @@ test("reward shim: TOOLLOOP_REWARD_URL overrides the embedded URL; a malformed s
     const shim = path.join(dir, "reward.py");
     await writeRewardShim({ path: shim, url: "http://127.0.0.1:9", rewardConfig: config });
     const c = REWARD_CASES[0]!;
-    const script = `
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("shim", ${JSON.stringify(shim)})
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-it = json.loads(sys.stdin.read())
+    const script = `${loadShimAndItem(shim)}
 try:
     single = m.compute_score(it["data_source"], it["solution_str"], it["ground_truth"], it["extra_info"])
     batch = m.compute_score_batch([it["data_source"]], [it["solution_str"]], [it["ground_truth"]], [it["extra_info"]])
@@ -133,11 +138,8 @@ test("reward shim: follows the URL file the hosting worker rewrites, so a runnin
     await writeRewardShim({ path: shim, url: "http://127.0.0.1:9", rewardConfig: config });
     const c = REWARD_CASES[0]!;
     // The job scores once against the dead address (retrying), the worker writes the new address meanwhile.
-    const script = `
-import importlib.util, json, sys, threading, os
-spec = importlib.util.spec_from_file_location("shim", ${JSON.stringify(shim)})
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-it = json.loads(sys.stdin.read())
+    const script = `${loadShimAndItem(shim)}
+import threading, os
 def move():
     with open(os.path.join(${JSON.stringify(dir)}, "${REWARD_URL_FILE}"), "w") as f:
         f.write(${JSON.stringify(service.url)} + "\\n")

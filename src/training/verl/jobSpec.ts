@@ -88,6 +88,26 @@ export interface GrpoCommandOptions {
   resumeMode: "auto" | "disable";
 }
 
+/** The `trainer.*` section GRPO and SFT share: logging, names, output folder, resume, placement, schedule. */
+function trainerOverrides(
+  s: { nnodes: number; nGpusPerNode: number; saveFreq: number; testFreq: number; totalEpochs: number; totalTrainingSteps?: number | undefined },
+  opts: { projectName: string; experimentName: string; checkpointDir: string; resumeMode: "auto" | "disable" },
+): [string, HydraValue][] {
+  return [
+    ["trainer.logger", ["console"]],
+    ["trainer.project_name", opts.projectName],
+    ["trainer.experiment_name", opts.experimentName],
+    ["trainer.default_local_dir", opts.checkpointDir],
+    ["trainer.resume_mode", opts.resumeMode],
+    ["trainer.nnodes", s.nnodes],
+    ["trainer.n_gpus_per_node", s.nGpusPerNode],
+    ["trainer.save_freq", s.saveFreq],
+    ["trainer.test_freq", s.testFreq],
+    ["trainer.total_epochs", s.totalEpochs],
+    ...(s.totalTrainingSteps !== undefined ? ([["trainer.total_training_steps", s.totalTrainingSteps]] as [string, HydraValue][]) : []),
+  ];
+}
+
 export function grpoOverrides(settings: GrpoSettings, opts: GrpoCommandOptions): string[] {
   const s = settings;
   const base: [string, HydraValue][] = [
@@ -118,17 +138,7 @@ export function grpoOverrides(settings: GrpoSettings, opts: GrpoCommandOptions):
     ["actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", s.logProbMicroBatchSizePerGpu],
     ["reward.custom_reward_function.path", opts.rewardFunctionPath],
     ["reward.custom_reward_function.name", REWARD_FUNCTION_NAME],
-    ["trainer.logger", ["console"]],
-    ["trainer.project_name", opts.projectName],
-    ["trainer.experiment_name", opts.experimentName],
-    ["trainer.default_local_dir", opts.checkpointDir],
-    ["trainer.resume_mode", opts.resumeMode],
-    ["trainer.nnodes", s.nnodes],
-    ["trainer.n_gpus_per_node", s.nGpusPerNode],
-    ["trainer.save_freq", s.saveFreq],
-    ["trainer.test_freq", s.testFreq],
-    ["trainer.total_epochs", s.totalEpochs],
-    ...(s.totalTrainingSteps !== undefined ? ([["trainer.total_training_steps", s.totalTrainingSteps]] as [string, HydraValue][]) : []),
+    ...trainerOverrides(s, opts),
   ];
   return mergeOverrides(base, s.extraOverrides);
 }
@@ -184,17 +194,7 @@ export function sftOverrides(settings: SftSettings, opts: SftCommandOptions): st
     ["data.max_length", s.maxLength],
     ["data.truncation", s.truncation],
     ["optim.lr", s.learningRate],
-    ["trainer.logger", ["console"]],
-    ["trainer.project_name", opts.projectName],
-    ["trainer.experiment_name", opts.experimentName],
-    ["trainer.default_local_dir", opts.checkpointDir],
-    ["trainer.resume_mode", opts.resumeMode],
-    ["trainer.nnodes", s.nnodes],
-    ["trainer.n_gpus_per_node", s.nGpusPerNode],
-    ["trainer.save_freq", s.saveFreq],
-    ["trainer.test_freq", s.testFreq],
-    ["trainer.total_epochs", s.totalEpochs],
-    ...(s.totalTrainingSteps !== undefined ? ([["trainer.total_training_steps", s.totalTrainingSteps]] as [string, HydraValue][]) : []),
+    ...trainerOverrides(s, opts),
   ];
   return mergeOverrides(base, s.extraOverrides);
 }
