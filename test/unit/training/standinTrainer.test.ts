@@ -16,12 +16,13 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { checkpointProfileSchema, loadCheckpointProfile } from "../../../src/llm/simulator/checkpointProfile.js";
 import { lastMetricLine, parseMetricLine, type MetricLine } from "../../../src/training/jobOutputs.js";
+import { trainVenvPython } from "../../helpers/trainVenv.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
 const TRAINER = path.join(ROOT, "trainer", "standin", "standin_trainer.py");
 const MERGE = path.join(ROOT, "trainer", "standin", "standin_merge.py");
-const PYTHON = process.env.TOOLLOOP_TRAIN_PYTHON ?? path.join(ROOT, ".venv-train", "bin", "python");
-const skip = fs.existsSync(PYTHON) ? false : `no training Python at ${PYTHON} (set TOOLLOOP_TRAIN_PYTHON to a python with pyarrow)`;
+// Fails (never skips) without the venv: the test command makes it.
+const PYTHON = trainVenvPython();
 
 const TOOLS = ["get_weather", "get_stock_price", "book_taxi"];
 
@@ -145,7 +146,6 @@ const profileAt = (ckpt: string, step: number) => readJson(path.join(ckpt, `glob
 const latest = (ckpt: string) => fs.readFileSync(path.join(ckpt, "latest_checkpointed_iteration.txt"), "utf8");
 
 before(async () => {
-  if (skip) return;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "standin-trainer-"));
   trainFile = path.join(dir, "train.parquet");
   valFile = path.join(dir, "val.parquet");
@@ -164,7 +164,7 @@ after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test("a run: verl's checkpoint layout, parseable metric lines, a profile whose scales fall for the trained tools", { skip }, async () => {
+test("a run: verl's checkpoint layout, parseable metric lines, a profile whose scales fall for the trained tools", async () => {
   const ckpt = path.join(dir, "run-fresh");
   const log = path.join(dir, "reward-calls.log");
   const r = await runPython(TRAINER, overrides(ckpt), { REWARD_DOUBLE_LOG: log });
@@ -229,7 +229,7 @@ test("a run: verl's checkpoint layout, parseable metric lines, a profile whose s
   for (const t of Object.keys(early.mistakeRateScale)) assert.ok(profile.mistakeRateScale[t]! < early.mistakeRateScale[t]!, t);
 });
 
-test("resume: killed mid-run, resume_mode=auto continues from the latest saved step and ends as an unbroken run", { skip }, async () => {
+test("resume: killed mid-run, resume_mode=auto continues from the latest saved step and ends as an unbroken run", async () => {
   const ckpt = path.join(dir, "run-killed");
   const args = overrides(ckpt, ["trainer.total_training_steps=8"]);
   let killedAt = 0;
@@ -267,7 +267,7 @@ test("resume: killed mid-run, resume_mode=auto continues from the latest saved s
   assert.equal(latest(ckpt), "2");
 });
 
-test("failure on command: exit 1 with a traceback at step k; with FAIL_ONCE the retry resumes and succeeds", { skip }, async () => {
+test("failure on command: exit 1 with a traceback at step k; with FAIL_ONCE the retry resumes and succeeds", async () => {
   const ckpt = path.join(dir, "run-fail");
   const env = { TOOLLOOP_STANDIN_FAIL_AT_STEP: "3", TOOLLOOP_STANDIN_FAIL_ONCE: "1" };
   const failed = await runPython(TRAINER, overrides(ckpt), env);
@@ -290,7 +290,7 @@ test("failure on command: exit 1 with a traceback at step k; with FAIL_ONCE the 
   assert.ok(!fs.existsSync(path.join(always, "latest_checkpointed_iteration.txt")));
 });
 
-test("SIGTERM stops it at once; bad overrides exit 1 naming the key", { skip }, async () => {
+test("SIGTERM stops it at once; bad overrides exit 1 naming the key", async () => {
   const ckpt = path.join(dir, "run-term");
   let sentAt = 0;
   const r = await runPython(TRAINER, overrides(ckpt), { TOOLLOOP_STANDIN_STEP_SECONDS: "30" }, (out, kill) => {
@@ -311,7 +311,7 @@ test("SIGTERM stops it at once; bad overrides exit 1 naming the key", { skip }, 
   assert.match(noReward.stderr, /reward\.custom_reward_function\.path: no such file/);
 });
 
-test("merge: an HF-style folder with the profile; training from it starts where the last iteration ended", { skip }, async () => {
+test("merge: an HF-style folder with the profile; training from it starts where the last iteration ended", async () => {
   const ckpt = path.join(dir, "run-iter1");
   assert.equal((await runPython(TRAINER, overrides(ckpt))).code, 0);
   const merged = path.join(dir, "merged-iter1");
