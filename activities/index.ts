@@ -108,10 +108,10 @@ export function createActivities(deps: ActivityDeps) {
       ref.iteration,
     );
     const served = bound > 1 ? await latestModelVersion(db, ref.campaignId, "served", bound) : undefined;
-    const config =
-      served?.url && served.servedModel
-        ? withServedPolicy(frozen.config, { iteration: served.iteration, url: served.url, servedModel: served.servedModel })
-        : frozen.config;
+    const bindsServed = Boolean(served?.url && served.servedModel);
+    const config = bindsServed
+      ? withServedPolicy(frozen.config, { iteration: served!.iteration, url: served!.url!, servedModel: served!.servedModel! })
+      : frozen.config;
     const { ctx, ledger } = buildStageContext({
       campaignId: ref.campaignId,
       iteration: ref.iteration,
@@ -119,6 +119,7 @@ export function createActivities(deps: ActivityDeps) {
       stage,
       deps: { ...deps, db },
       signal: Context.current().cancellationSignal,
+      policyVersionId: bindsServed ? served!.id : null,
       ledger: new RequestLedger(db, { campaignId: ref.campaignId, iteration: ref.iteration, stage: ref.stage, batchIndex: ref.batchIndex ?? null }),
     });
     let result: T;
@@ -268,7 +269,7 @@ export function createActivities(deps: ActivityDeps) {
 
   async function loadCampaignPlan(ref: { campaignId: string; iteration: number }): Promise<CampaignPlan> {
     const stored = await frozenFor(await deps.getDb(), ref.campaignId, ref.iteration);
-    return planOf(ref.campaignId, stored.frozen, stored.version, stored.sha256);
+    return planOf(ref.campaignId, stored.frozen, stored.version, stored.sha256, ref.iteration);
   }
 
   // Every activity heartbeats (a lost worker's activity is retried within seconds, not at its

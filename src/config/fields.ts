@@ -72,3 +72,9 @@ export const jobWatch = z
   })
   .refine((w) => w.pollSeconds <= w.windowSeconds, "expected pollSeconds <= windowSeconds")
   .default({ windowSeconds: 300, pollSeconds: 10 });
+
+/**
+ * Which iterations of a campaign run a stage: `every` (default), `first` (seed synthesis and its
+ * verification), `later` (stages that need a previous round, such as selecting the next pool).
+ */
+export const runIn = z.enum(["every", "first", "later"], { error: 'expected "every", "first" or "later"' }).optional();

@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import type { AnyStageSpec } from "../framework/stageSpec.js";
-import { schedulingOf, type StageScheduling } from "../framework/stageSpec.js";
+import { runsInIteration, schedulingOf, type StageScheduling } from "../framework/stageSpec.js";
 import { STAGE_SPECS } from "../stages/specs.js";
 import { canonicalJson, sha256Hex } from "../util/ids.js";
 import { InvalidCampaignConfigError, parseCampaignConfig, type CampaignConfig } from "./campaignConfig.js";
@@ -40,7 +40,7 @@ export function freezeCampaignConfig(raw: unknown, opts: { configDir: string; sp
   const stages = config.stages.map((s) => {
     const spec = specs.find((x) => x.name === s.name);
     if (!spec) throw new Error(`no spec for stage "${s.name}" although the config parsed`);
-    return schedulingOf(spec, s as { watch?: { windowSeconds: number; pollSeconds: number } });
+    return schedulingOf(spec, s as { watch?: { windowSeconds: number; pollSeconds: number }; runIn?: "first" | "later" | "every" });
   });
   const frozen: FrozenCampaignConfig = { schemaVersion: FROZEN_CONFIG_SCHEMA_VERSION, config, stages, configDir };
   return { ok: true, frozen, hash: frozenConfigHash(frozen), warnings: parsed.warnings };
@@ -57,7 +57,8 @@ export function frozenConfigHash(frozen: FrozenCampaignConfig): string {
   return sha256Hex(canonicalJson(frozen));
 }
 
-export function planOf(campaignId: string, frozen: FrozenCampaignConfig, version: number, hash: string): CampaignPlan {
+/** The plan of a campaign; with `iteration`, only the stages that run in that iteration. */
+export function planOf(campaignId: string, frozen: FrozenCampaignConfig, version: number, hash: string, iteration?: number): CampaignPlan {
   const c = frozen.config;
   return {
     campaignId,
@@ -67,7 +68,7 @@ export function planOf(campaignId: string, frozen: FrozenCampaignConfig, version
     iterations: c.iterations,
     batchesInParallel: c.concurrency.batchesInParallel,
     onStageFailure: c.onStageFailure,
-    stages: frozen.stages,
+    stages: iteration === undefined ? frozen.stages : frozen.stages.filter((s) => runsInIteration(s, iteration)),
   };
 }
 

@@ -142,7 +142,10 @@ export const samples = pgTable(
     kind: text("kind").notNull(),
     /** synthesized | repaired | expanded | ... */
     origin: text("origin").notNull(),
+    /** The sample this one was made from (a repaired label's original, an expansion's error seed). */
     parentId: text("parent_id"),
+    /** The stage that wrote it (synthesize.singleTurn, repair.labels, expand.errors, ...); null for rows older than the column. */
+    stage: text("stage"),
     /** Work slot that produced it (campaign/iteration/stage/index): makes re-runs write once. */
     slotKey: text("slot_key"),
     messages: jsonb("messages").$type<ChatMessage[]>().notNull(),
@@ -392,4 +395,140 @@ export const modelVersions = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("model_versions_campaign_idx").on(t.campaignId, t.iteration)],
+);
+
+/**
+ * Why a sample is in an iteration's training pool: `seed` (first-round synthesis), `high_ppl` (the
+ * policy found its label hard), `repaired` (a label the judges found wrong, replaced by the
+ * prediction), `error_seed` (a sample the policy got wrong while its label was right), `expanded`
+ * (a new sample around an error seed), `unused_seed` (a seed sample no pool has used yet).
+ */
+export const POOL_REASONS = ["seed", "high_ppl", "repaired", "error_seed", "expanded", "unused_seed"] as const;
+export type PoolReason = (typeof POOL_REASONS)[number];
+
+/** The training pool of each iteration (select.nextRound writes it; later stages of the iteration read it). */
+export const poolMembers = pgTable(
+  "pool_members",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    sampleId: text("sample_id").notNull(),
+    reason: text("reason", { enum: POOL_REASONS }).notNull(),
+    /** How much the sample counts in training (hard items by execution consistency weigh more). */
+    weight: doublePrecision("weight").notNull().default(1),
+    /** What put it there: the score, the judgement, the expansion's seed. */
+    details: jsonb("details"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId] }), index("pool_members_sample_idx").on(t.sampleId)],
+);
+
+export const SCORE_METRICS = ["label_ppl", "own_ppl", "consistency"] as const;
+export type ScoreMetric = (typeof SCORE_METRICS)[number];
+
+/**
+ * Scores of samples under a policy: label perplexity and own-output perplexity (score.perplexity),
+ * execution consistency (score.consistency). One row per sample, metric and the iteration that
+ * scored it (under that iteration's policy, named in `model` and `modelVersionId`).
+ */
+export const sampleScores = pgTable(
+  "sample_scores",
+  {
+    sampleId: text("sample_id").notNull(),
+    /** The policy's model as served (the role's model name). */
+    model: text("model").notNull(),
+    metric: text("metric", { enum: SCORE_METRICS }).notNull(),
+    campaignId: text("campaign_id").notNull(),
+    /** The iteration whose stage computed it. */
+    iteration: integer("iteration").notNull(),
+    /** model_versions.id of the served policy, null for a policy no iteration served (the base model). */
+    modelVersionId: text("model_version_id"),
+    value: doublePrecision("value").notNull(),
+    /** Token counts, the k samples' outcomes, the easy/hard split, ... */
+    details: jsonb("details"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId, t.metric] }), index("sample_scores_sample_idx").on(t.sampleId)],
+);
+
+/** probe.greedy: the policy's greedy answer on each pool sample and the matcher's verdict (strict mode) against the label. */
+export const probeResults = pgTable(
+  "probe_results",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    sampleId: text("sample_id").notNull(),
+    model: text("model").notNull(),
+    modelVersionId: text("model_version_id"),
+    match: boolean("match").notNull(),
+    /** The assistant message the policy produced (content and tool_calls). */
+    prediction: jsonb("prediction").notNull(),
+    /** The matcher's reasons for a mismatch (empty on a match). */
+    reasons: jsonb("reasons").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId] }), index("probe_results_mismatch_idx").on(t.campaignId, t.iteration, t.match)],
+);
+
+export const JUDGE_VERDICTS = ["PRED_WRONG", "LABEL_WRONG", "BOTH_CORRECT", "BOTH_WRONG"] as const;
+export type JudgeVerdict = (typeof JUDGE_VERDICTS)[number];
+
+/** Every vote of every judge on a probed mismatch (repair.labels); judge = `<role>#<sample>`. */
+export const judgeVotes = pgTable(
+  "judge_votes",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    sampleId: text("sample_id").notNull(),
+    judge: text("judge").notNull(),
+    model: text("model").notNull(),
+    /** null when the judge's answer could not be read (its raw text is in analysis). */
+    verdict: text("verdict", { enum: JUDGE_VERDICTS }),
+    analysis: text("analysis").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId, t.judge] })],
+);
+
+export const LABEL_ACTIONS = ["repaired", "kept_label", "kept_prediction", "dropped", "error_seed", "no_consensus", "repair_rejected"] as const;
+export type LabelAction = (typeof LABEL_ACTIONS)[number];
+
+/**
+ * The committee's decision on each mismatch and what was done: LABEL_WRONG -> repaired (a new sample,
+ * `resultSampleId`) or repair_rejected (the prediction failed the rules); BOTH_CORRECT -> kept_label
+ * or kept_prediction (the higher-perplexity one); BOTH_WRONG -> dropped; PRED_WRONG -> error_seed.
+ */
+export const labelJudgements = pgTable(
+  "label_judgements",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    sampleId: text("sample_id").notNull(),
+    /** The consensus verdict, null when no verdict reached the threshold. */
+    verdict: text("verdict", { enum: JUDGE_VERDICTS }),
+    action: text("action", { enum: LABEL_ACTIONS }).notNull(),
+    votes: integer("votes").notNull(),
+    /** The sample the action produced (the repaired sample, the kept prediction). */
+    resultSampleId: text("result_sample_id"),
+    details: jsonb("details"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId] }), index("label_judgements_action_idx").on(t.campaignId, t.iteration, t.action)],
+);
+
+/**
+ * Candidates select.nextRound left out of a pool, with the reason: duplicate (exact or near) of a
+ * kept sample, contaminated (a BFCL test query or function signature), over budget.
+ */
+export const selectionExclusions = pgTable(
+  "selection_exclusions",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    sampleId: text("sample_id").notNull(),
+    reason: text("reason").notNull(),
+    details: jsonb("details"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId] })],
 );

@@ -46,6 +46,11 @@ export interface StageContext<S extends StageEntry = StageEntry> {
   llm(role: RoleName): LlmClient;
   /** For stages that read a selection: a page of the samples planned into a batch, in id order. */
   batchSamples(batchIndex: number, page: { afterId?: string; limit: number }): Promise<SampleRow[]>;
+  /**
+   * model_versions.id of the served policy the `policy` role points at in this step (an earlier
+   * iteration's, or this one's after serve.policy); null when it is the configured base policy.
+   */
+  policyVersionId: string | null;
   /** This iteration's output folder: config.output.dir under the worker's base dir, per campaign and iteration. */
   outputDir(): string;
 }

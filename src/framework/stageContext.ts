@@ -17,6 +17,8 @@ export function buildStageContext<S extends StageEntry>(p: {
   stage: S;
   deps: StageDeps;
   signal: AbortSignal;
+  /** model_versions.id of the served policy in force (null: the configured policy). */
+  policyVersionId?: string | null;
   /** The step's ledger; a new one (batch unknown) when absent. */
   ledger?: RequestLedger;
 }): { ctx: StageContext<S>; ledger: RequestLedger } {
@@ -30,6 +32,7 @@ export function buildStageContext<S extends StageEntry>(p: {
     stage: p.stage,
     deps: p.deps,
     signal: p.signal,
+    policyVersionId: p.policyVersionId ?? null,
     llm: (role) => p.deps.createLlm(p.config, role, ledger),
     batchSamples: (batchIndex, page) => pageBatchSamples(db, key, batchIndex, page),
     outputDir: () => path.resolve(p.deps.baseDir, p.config.output.dir, p.campaignId, `iter-${p.iteration}`),

@@ -14,8 +14,13 @@ export type RoleName = string;
  * batch are stored with the stage run), so rows other stages add or change later never move them.
  */
 export interface SampleSelection {
-  /** The stage's own iteration (pools arrive with the self-evolution stages). */
-  scope: "iteration";
+  /**
+   * Where the samples come from: `iteration` (samples made in the stage's iteration), `pool` (the
+   * iteration's training pool, pool_members), `probeMismatches` (pool samples probe.greedy found the
+   * policy getting wrong in this iteration), `errorSeeds` (samples repair.labels made error seeds in
+   * this iteration).
+   */
+  scope: "iteration" | "pool" | "probeMismatches" | "errorSeeds";
   /** Only samples of these origins (synthesized, repaired, expanded, ...); all when absent. */
   origins?: readonly string[];
   /** Only samples in these statuses; all when absent. */
@@ -74,15 +79,25 @@ export interface StageScheduling {
   batchTimeoutMinutes: number;
   /** Present for stages that run one cluster job (absent: batches, as in every plan frozen before jobs existed). */
   execution?: "clusterJob";
+  /** Present when the stage runs only in the first iteration ("first") or only after it ("later"). */
+  runIn?: "first" | "later";
   /** For cluster jobs: how long one watch activity polls, and how often (from the stage's config). */
   jobWatch?: { windowSeconds: number; pollSeconds: number };
 }
 
+/** Whether a stage scheduled so runs in `iteration` (1-based). */
+export function runsInIteration(s: Pick<StageScheduling, "runIn">, iteration: number): boolean {
+  if (s.runIn === "first") return iteration === 1;
+  if (s.runIn === "later") return iteration > 1;
+  return true;
+}
+
 export function schedulingOf(
   spec: Pick<StageSpec, "name" | "title" | "latency" | "batchTimeoutMinutes" | "reads">,
-  stage?: { watch?: { windowSeconds: number; pollSeconds: number } },
+  stage?: { watch?: { windowSeconds: number; pollSeconds: number }; runIn?: "first" | "later" | "every" },
 ): StageScheduling {
   const s: StageScheduling = { name: spec.name, title: spec.title, latency: spec.latency, batchTimeoutMinutes: spec.batchTimeoutMinutes };
+  if (stage?.runIn === "first" || stage?.runIn === "later") s.runIn = stage.runIn;
   if (spec.reads.kind === "job") {
     s.execution = "clusterJob";
     if (stage?.watch) s.jobWatch = { windowSeconds: stage.watch.windowSeconds, pollSeconds: stage.watch.pollSeconds };

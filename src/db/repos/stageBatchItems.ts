@@ -5,11 +5,25 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { SampleSelection } from "../../framework/stageSpec.js";
 import type { Db } from "../client.js";
-import { samples, stageBatchItems } from "../schema.js";
+import { labelJudgements, poolMembers, probeResults, samples, stageBatchItems } from "../schema.js";
 import type { StageKey } from "./stages.js";
 
 const keyWhere = (k: StageKey) =>
   and(eq(stageBatchItems.campaignId, k.campaignId), eq(stageBatchItems.iteration, k.iteration), eq(stageBatchItems.stage, k.stage));
+
+/** The samples a scope covers, as a condition on `samples` (see SampleSelection.scope). */
+function scopeCondition(k: StageKey, scope: SampleSelection["scope"]) {
+  switch (scope) {
+    case "iteration":
+      return sql`iteration = ${k.iteration}`;
+    case "pool":
+      return sql`id IN (SELECT ${poolMembers.sampleId} FROM ${poolMembers} WHERE ${poolMembers.campaignId} = ${k.campaignId} AND ${poolMembers.iteration} = ${k.iteration})`;
+    case "probeMismatches":
+      return sql`id IN (SELECT ${probeResults.sampleId} FROM ${probeResults} WHERE ${probeResults.campaignId} = ${k.campaignId} AND ${probeResults.iteration} = ${k.iteration} AND ${probeResults.match} = false)`;
+    case "errorSeeds":
+      return sql`id IN (SELECT ${labelJudgements.sampleId} FROM ${labelJudgements} WHERE ${labelJudgements.campaignId} = ${k.campaignId} AND ${labelJudgements.iteration} = ${k.iteration} AND ${labelJudgements.action} = 'error_seed')`;
+  }
+}
 
 /**
  * Plans the selected samples into batches of `batchSize` in id order (or all into batch 0), replacing
@@ -22,7 +36,7 @@ export async function planSelection(
   batchSize: number,
   oneBatch: boolean,
 ): Promise<{ items: number; batches: number }> {
-  const conds = [sql`campaign_id = ${k.campaignId}`, sql`iteration = ${k.iteration}`];
+  const conds = [sql`campaign_id = ${k.campaignId}`, scopeCondition(k, selection.scope)];
   if (selection.origins)
     conds.push(
       selection.origins.length

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { batchSize } from "../../../config/fields.js";
+import { batchSize, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const dedupeExactSpec = defineStage({
@@ -14,5 +14,5 @@ export const dedupeExactSpec = defineStage({
     describe: "the iteration's samples not yet marked duplicate, fixed into batches at planning",
   },
   writes: "each sample's exact key (normalised user turns + answer); status duplicate on all but the first sample (by id) of each key",
-  schema: z.strictObject({ name: z.literal("dedupe.exact"), batchSize: batchSize(1000, 10_000) }),
+  schema: z.strictObject({ name: z.literal("dedupe.exact"), runIn, batchSize: batchSize(1000, 10_000) }),
 });

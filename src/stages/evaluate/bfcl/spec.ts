@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BFCL_EVAL_CATEGORIES } from "../../../bfcl/categoryNames.js";
-import { atMost, limitPerCategory, positiveInt, preview, temperature } from "../../../config/fields.js";
+import { atMost, limitPerCategory, positiveInt, preview, temperature, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const evaluateBfclSpec = defineStage({
@@ -13,6 +13,7 @@ export const evaluateBfclSpec = defineStage({
   writes: "bfcl_scores rows (evaluator bfcl-eval): per category and the leaderboard's group scores",
   schema: z.strictObject({
     name: z.literal("evaluate.bfcl"),
+    runIn,
     categories: z
       .array(z.enum(BFCL_EVAL_CATEGORIES, { error: (i) => `unknown BFCL category ${preview(i.input)}; expected one of ${BFCL_EVAL_CATEGORIES.join(", ")}` }))
       .min(1, "expected at least one category")

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BFCL_FAST_CATEGORIES } from "../../../bfcl/categoryNames.js";
-import { atMost, limitPerCategory, positiveInt, preview } from "../../../config/fields.js";
+import { atMost, limitPerCategory, positiveInt, preview, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const evaluateBfclFastSpec = defineStage({
@@ -14,6 +14,7 @@ export const evaluateBfclFastSpec = defineStage({
   formerNames: ["evaluate.probe"],
   schema: z.strictObject({
     name: z.literal("evaluate.bfclFast"),
+    runIn,
     categories: z
       .array(
         z.string().refine((c) => BFCL_FAST_CATEGORIES.includes(c as (typeof BFCL_FAST_CATEGORIES)[number]), {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, positiveInt } from "../../../config/fields.js";
+import { atMost, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const EXPORTABLE_STATUSES = ["verified", "pending", "rejected"] as const;
@@ -19,6 +19,7 @@ export const exportDatasetSpec = defineStage({
   writes: "dataset.jsonl (OpenAI chat format with tools) and dataset.manifest.json per iteration",
   schema: z.strictObject({
     name: z.literal("export.dataset"),
+    runIn,
     /** Samples read per page; one batch writes the whole file. */
     batchSize: positiveInt.max(100_000, atMost(100_000)).default(5000),
     /** Which sample statuses to export. */

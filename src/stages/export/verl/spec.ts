@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, nonNegativeInt, positiveInt } from "../../../config/fields.js";
+import { atMost, nonNegativeInt, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { TOOLS_IN_PROMPT } from "../../../training/verl/rows.js";
 import { EXPORTABLE_STATUSES } from "../dataset/spec.js";
@@ -19,6 +19,7 @@ export const exportVerlSpec = defineStage({
   writes: "<output>/verl/: train.parquet, val.parquet, sample_ids.txt, sft.jsonl (with sft), manifest.json; a training_datasets row",
   schema: z.strictObject({
     name: z.literal("export.verl"),
+    runIn,
     /** Samples read per page; one batch writes the whole dataset. */
     batchSize: positiveInt.max(100_000, atMost(100_000)).default(5000),
     /** Share of samples held out as verl's validation set. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, boundedString, fraction, jobWatch, model, nonNegativeInt, positiveInt } from "../../../config/fields.js";
+import { atMost, boundedString, fraction, jobWatch, model, nonNegativeInt, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const servePolicySpec = defineStage({
@@ -12,6 +12,7 @@ export const servePolicySpec = defineStage({
   writes: "a running OpenAI-compatible server; a model_versions row (served) that later iterations use as roles.policy",
   schema: z.strictObject({
     name: z.literal("serve.policy"),
+    runIn,
     batchSize: positiveInt.max(1, atMost(1)).default(1),
     /** vllm: `vllm serve` on the merged folder. simulator: toolloop's LLM simulator serving the stand-in checkpoint's profile (simulated; tests and the demo). */
     engine: z.enum(["vllm", "simulator"], { error: 'expected "vllm" or "simulator"' }).default("vllm"),

@@ -186,6 +186,7 @@ function toRow(
     iteration,
     kind,
     origin: "synthesized",
+    stage: "synthesize.singleTurn",
     slotKey: slotKey(campaignId, iteration, slot),
     messages,
     tools,

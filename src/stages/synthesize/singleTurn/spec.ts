@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, batchSize, CONFIG_LIMITS, fraction, positiveInt } from "../../../config/fields.js";
+import { atMost, batchSize, CONFIG_LIMITS, fraction, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const synthesizeSingleTurnSpec = defineStage({
@@ -12,6 +12,7 @@ export const synthesizeSingleTurnSpec = defineStage({
   writes: "samples (origin synthesized, one per slot) or a slot outcome (model failed, duplicate content); LLM requests",
   schema: z.strictObject({
     name: z.literal("synthesize.singleTurn"),
+    runIn,
     batchSize: batchSize(200),
     /** Samples to synthesize per iteration. */
     count: positiveInt.max(CONFIG_LIMITS.count, atMost(CONFIG_LIMITS.count, " samples per iteration")),

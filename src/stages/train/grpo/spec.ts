@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, boundedString, CONFIG_LIMITS, jobWatch, model, positiveInt } from "../../../config/fields.js";
+import { atMost, boundedString, CONFIG_LIMITS, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { rewardConfigSchema } from "../../../reward/config.js";
 import { grpoSettingsSchema } from "../../../training/verl/jobSpec.js";
@@ -18,6 +18,7 @@ export const trainGrpoSpec = defineStage({
   writes: "checkpoints under <output>/train/grpo/checkpoints (global_step_N/actor); a model_versions row (checkpoint)",
   schema: z.strictObject({
     name: z.literal("train.grpo"),
+    runIn,
     /** Unused (one job); kept so every stage entry has it. */
     batchSize: positiveInt.max(1, atMost(1)).default(1),
     /** The model the first iteration trains (HF name or path as the cluster sees it); later iterations continue from the last merged policy. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, jobWatch, positiveInt } from "../../../config/fields.js";
+import { atMost, jobWatch, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { trainerKind } from "../trainerKind.js";
 
@@ -13,6 +13,7 @@ export const trainMergeSpec = defineStage({
   writes: "a Hugging Face model folder under <output>/train/merged; a model_versions row (merged)",
   schema: z.strictObject({
     name: z.literal("train.merge"),
+    runIn,
     batchSize: positiveInt.max(1, atMost(1)).default(1),
     trainer: trainerKind,
     backend: z.enum(["fsdp", "megatron"], { error: 'expected "fsdp" or "megatron"' }).default("fsdp"),

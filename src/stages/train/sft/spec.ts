@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, boundedString, CONFIG_LIMITS, jobWatch, model, positiveInt } from "../../../config/fields.js";
+import { atMost, boundedString, CONFIG_LIMITS, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { sftSettingsSchema } from "../../../training/verl/jobSpec.js";
 import { trainerKind } from "../trainerKind.js";
@@ -15,6 +15,7 @@ export const trainSftSpec = defineStage({
     "SFT checkpoints under <output>/train/sft/checkpoints, the merged model under <output>/train/sft/merged; a model_versions row (sft) that train.grpo starts from",
   schema: z.strictObject({
     name: z.literal("train.sft"),
+    runIn,
     batchSize: positiveInt.max(1, atMost(1)).default(1),
     /** The model the first iteration fine-tunes; later iterations continue from the last merged policy. */
     baseModel: model,

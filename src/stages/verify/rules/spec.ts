@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { batchSize } from "../../../config/fields.js";
+import { batchSize, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const verifyRulesSpec = defineStage({
@@ -10,5 +10,5 @@ export const verifyRulesSpec = defineStage({
   roles: [],
   reads: { kind: "samples", selection: () => ({ scope: "iteration" }), describe: "every sample of the iteration, fixed into batches at planning" },
   writes: "each sample's rules verdict and status (verified or rejected)",
-  schema: z.strictObject({ name: z.literal("verify.rules"), batchSize: batchSize(200) }),
+  schema: z.strictObject({ name: z.literal("verify.rules"), runIn, batchSize: batchSize(200) }),
 });
