@@ -1,0 +1,81 @@
+/**
+ * Does a model's answer agree with a sample's label? The matcher in strict mode (optimal assignment
+ * for parallel calls, every duplicate call counted: two identical calls are two calls, never a set)
+ * against the label's calls as the only acceptable values. A label with no calls is an irrelevance
+ * item: the answer agrees when it makes no call.
+ */
+import type { ChatMessage, McpTool, ToolCall } from "../domain/types.js";
+import { matchCalls, type MatchReason } from "./matcher.js";
+import type { DecodedCall, FunctionDoc } from "./types.js";
+
+/** The assistant turn being compared: its text and calls as on the wire (arguments are JSON strings). */
+export interface AssistantAnswer {
+  content: string | null;
+  tool_calls?: readonly ToolCall[];
+}
+
+export interface LabelAgreement {
+  agrees: boolean;
+  /** Why not (the matcher's reasons, or the answer's arguments could not be read). */
+  reasons: MatchReason[];
+}
+
+/** The last assistant message of a sample: its label. */
+export function labelOf(messages: readonly ChatMessage[]): AssistantAnswer | undefined {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role === "assistant") return { content: m.content, ...(m.tool_calls ? { tool_calls: m.tool_calls } : {}) };
+  }
+  return undefined;
+}
+
+/** The messages before the label: what the policy is asked. */
+export function promptOf(messages: readonly ChatMessage[]): ChatMessage[] {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === "assistant") return messages.slice(0, i);
+  return [...messages];
+}
+
+/** Calls with their arguments parsed; `undefined` names the first call whose arguments are not a JSON object. */
+export function decodeToolCalls(calls: readonly ToolCall[] | undefined): { calls: DecodedCall[] } | { badCall: number; message: string } {
+  const out: DecodedCall[] = [];
+  for (const [i, c] of (calls ?? []).entries()) {
+    let args: unknown;
+    try {
+      args = JSON.parse(c.function.arguments);
+    } catch (err) {
+      return { badCall: i, message: `call ${i} (${c.function.name}): arguments are not JSON (${(err as Error).message})` };
+    }
+    if (!args || typeof args !== "object" || Array.isArray(args))
+      return { badCall: i, message: `call ${i} (${c.function.name}): arguments are not a JSON object` };
+    out.push({ name: c.function.name, args: args as Record<string, unknown> });
+  }
+  return { calls: out };
+}
+
+function functionDocs(tools: readonly McpTool[]): FunctionDoc[] {
+  return tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    parameters: {
+      type: "dict",
+      properties: (t.inputSchema.properties ?? {}) as FunctionDoc["parameters"]["properties"],
+      required: (t.inputSchema.required as string[] | undefined) ?? [],
+    },
+  }));
+}
+
+export function compareToLabel(answer: AssistantAnswer, label: AssistantAnswer, tools: readonly McpTool[]): LabelAgreement {
+  const got = decodeToolCalls(answer.tool_calls);
+  if ("badCall" in got) return { agrees: false, reasons: [{ code: "bad_arguments_json", message: got.message, call: got.badCall }] };
+  const want = decodeToolCalls(label.tool_calls);
+  if ("badCall" in want) return { agrees: false, reasons: [{ code: "bad_label", message: `the label's ${want.message}` }] };
+  if (want.calls.length === 0) {
+    if (got.calls.length === 0) return { agrees: true, reasons: [] };
+    return { agrees: false, reasons: [{ code: "irrelevance:called", message: `the label makes no call; the answer makes ${got.calls.length}` }] };
+  }
+  if (got.calls.length === 0)
+    return { agrees: false, reasons: [{ code: "no_call", message: `the label makes ${want.calls.length} call(s); the answer makes none` }] };
+  const category = want.calls.length > 1 || got.calls.length > 1 ? "parallel" : "simple";
+  const r = matchCalls({ calls: got.calls, functions: functionDocs(tools), label: { reference: want.calls }, category, mode: "strict" });
+  return { agrees: r.valid, reasons: r.reasons };
+}
