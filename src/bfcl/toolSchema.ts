@@ -46,7 +46,8 @@ export function sanitizeToolName(name: string): string {
   return name.replace(/\./g, "_");
 }
 
-function mapType(t: string | undefined): string {
+/** A BFCL (Gorilla) parameter type as the OpenAPI type bfcl-eval sends; unknown or missing types become "string", as there. */
+export function mapType(t: string | undefined): string {
   return t !== undefined && t in GORILLA_TO_OPENAPI ? GORILLA_TO_OPENAPI[t]! : "string";
 }
 

@@ -1,0 +1,210 @@
+/**
+ * select.nextRound: loads the candidates of the iteration's pool from the database (the seeds in the
+ * first round; the previous round's scores, judgements and expansions later), selects with the plain
+ * logic of src/selection/nextRound.ts and replaces the iteration's pool and exclusions in one
+ * transaction, so a re-run writes the same rows again. One batch: the selection is global (quotas,
+ * dedupe against everything kept), and cheap next to the LLM stages around it.
+ */
+import type { PoolReason } from "../../../db/schema.js";
+import { poolComposition } from "../../../db/repos/pools.js";
+import {
+  exclusionCounts,
+  expansionsOf,
+  hasEarlierPool,
+  judgementsWith,
+  replaceSelection,
+  retiredLabels,
+  scoredPool,
+  unusedSeedIds,
+  verifiedContent,
+  type ContentRow,
+} from "../../../db/repos/selection.js";
+import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
+import { loadContaminationIndex } from "../../../selection/contamination.js";
+import {
+  rankIds,
+  selectNextRound,
+  type Candidate,
+  type ConsistencyClass,
+  type RetiredLabel,
+  type SelectionInput,
+  type SelectionResult,
+  type SelectionSource,
+  type SourceCandidates,
+} from "../../../selection/nextRound.js";
+import type { StageConfigOf } from "../../specs.js";
+
+type SelectStage = StageConfigOf<"select.nextRound">;
+
+export interface SelectionProgress {
+  phase: "loading" | "decontamination index" | "selecting" | "writing" | "done";
+  candidates: number;
+  selected: number;
+  excluded: number;
+}
+
+/** Seeds loaded beyond the budget before the selection asks for more (exclusions eat into a prefix). */
+const SEED_SLACK = 256;
+
+const classOf = (c: string | null | undefined): ConsistencyClass | undefined => (c === "easy" || c === "medium" || c === "hard" ? c : undefined);
+
+export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress> = {
+  name: "select.nextRound",
+
+  async plan(ctx) {
+    const firstRound = !(await hasEarlierPool(ctx.deps.db, ctx.campaignId, ctx.iteration));
+    return { batches: 1, items: firstRound ? ctx.stage.seedBudget : ctx.stage.budget };
+  },
+
+  async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
+    if (batchIndex !== 0) throw new StageInputError(`batch ${batchIndex} is outside the plan (select.nextRound runs one batch)`);
+    const { db } = ctx.deps;
+    const { stage, campaignId, iteration } = ctx;
+    const state: SelectionProgress = { phase: "loading", candidates: 0, selected: 0, excluded: 0 };
+    progress.report({ ...state });
+
+    const firstRound = !(await hasEarlierPool(db, campaignId, iteration));
+    const budget = firstRound ? stage.seedBudget : stage.budget;
+    const seedSource: SelectionSource = firstRound ? "seed" : "unused_seed";
+    const base: Omit<SelectionInput, "sources" | "mix" | "budget"> = {
+      iteration,
+      seed: ctx.config.seed,
+      highPplTopFraction: stage.highPpl.topFraction,
+      weights: { hard: stage.hardWeight, easy: stage.easyWeight },
+      nearDuplicate: { threshold: stage.nearDuplicate.threshold, shingleSize: stage.nearDuplicate.shingleSize },
+    };
+    const mix: SelectionInput["mix"] = firstRound ? { seed: 1 } : { ...stage.mix };
+    const sources: SelectionInput["sources"] = firstRound ? {} : await loadJudgedSources(ctx, mix);
+    const retired = new Map<string, RetiredLabel>();
+    if (!firstRound) {
+      for (const j of await retiredLabels(db, campaignId, iteration))
+        if (!retired.has(j.sampleId)) retired.set(j.sampleId, { action: j.action, iteration: j.iteration, resultSampleId: j.resultSampleId });
+    }
+    ctx.signal.throwIfAborted();
+
+    // Seeds can be many: rank their ids by the seeded order and load only a prefix, more if asked.
+    const seedIds = (mix[seedSource] ?? 0) > 0 ? rankIds(await unusedSeedIds(db, campaignId, iteration), ctx.config.seed, iteration, seedSource) : [];
+    let seedPrefix = Math.min(seedIds.length, budget + SEED_SLACK);
+    const seedRows: ContentRow[] = [];
+    let loadedSeeds = 0;
+    const loadSeedsUpTo = async (n: number) => {
+      seedRows.push(...(await verifiedContent(db, seedIds.slice(loadedSeeds, n))));
+      loadedSeeds = n;
+    };
+    await loadSeedsUpTo(seedPrefix);
+    state.candidates = Object.values(sources).reduce((n, s) => n + (s?.candidates.length ?? 0), 0) + seedIds.length;
+    progress.report({ ...state });
+
+    let contamination: SelectionInput["contamination"];
+    if (stage.decontaminate.enabled) {
+      state.phase = "decontamination index";
+      progress.report({ ...state });
+      contamination = await loadContaminationIndex(stage.decontaminate.categories, {
+        threshold: stage.nearDuplicate.threshold,
+        shingleSize: stage.nearDuplicate.shingleSize,
+      });
+    }
+
+    state.phase = "selecting";
+    progress.report({ ...state });
+    let result: SelectionResult;
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      const seeds: SourceCandidates = {
+        candidates: seedRows.map((r) => ({ id: r.id, messages: r.messages, tools: r.tools })),
+        truncated: seedPrefix < seedIds.length,
+      };
+      result = selectNextRound({ ...base, budget, mix, retired, contamination, sources: { ...sources, [seedSource]: seeds } });
+      if (result.needsMore !== seedSource) break;
+      seedPrefix = Math.min(seedIds.length, seedPrefix * 2);
+      await loadSeedsUpTo(seedPrefix);
+    }
+
+    state.phase = "writing";
+    state.selected = result.members.length;
+    state.excluded = result.exclusions.length;
+    progress.report({ ...state });
+    await replaceSelection(
+      db,
+      campaignId,
+      iteration,
+      result.members.map((m) => ({ ...m, reason: m.reason as PoolReason })),
+      result.exclusions,
+    );
+    state.phase = "done";
+    progress.report({ ...state });
+
+    const counters: BatchResult = { items: result.members.length, selected: result.members.length, excluded: result.exclusions.length, budget };
+    for (const [source, s] of Object.entries(result.sources)) {
+      counters[`quota_${source}`] = s.quota;
+      counters[`candidates_${source}`] = s.candidates;
+    }
+    return counters;
+  },
+
+  async finalize(ctx, batches) {
+    const { db } = ctx.deps;
+    const composition = await poolComposition(db, ctx.campaignId, ctx.iteration);
+    const exclusions = await exclusionCounts(db, ctx.campaignId, ctx.iteration);
+    const used = Object.values(composition).reduce((n, c) => n + c.n, 0);
+    const b = batches[0] ?? { items: 0 };
+    const budget = b.budget ?? 0;
+    const sources: Record<string, { quota: number; candidates: number; selected: number }> = {};
+    for (const [k, v] of Object.entries(b)) {
+      const m = /^(quota|candidates)_(.+)$/.exec(k);
+      if (!m) continue;
+      const s = (sources[m[2] as string] ??= { quota: 0, candidates: 0, selected: composition[m[2] as PoolReason]?.n ?? 0 });
+      s[m[1] as "quota" | "candidates"] = v;
+    }
+    return { composition, exclusions, budget: { budget, used, share: budget > 0 ? used / budget : 0 }, sources };
+  },
+};
+
+/** The previous round's sources: high_ppl, repaired, error_seed, expanded (those with a share). */
+async function loadJudgedSources(ctx: StageContext<SelectStage>, mix: SelectionInput["mix"]): Promise<SelectionInput["sources"]> {
+  const { db } = ctx.deps;
+  const { campaignId } = ctx;
+  const prev = ctx.iteration - 1;
+  const sources: SelectionInput["sources"] = {};
+  const wanted = (s: SelectionSource) => (mix[s] ?? 0) > 0;
+  const toCandidates = (rows: ContentRow[], extra: (r: ContentRow) => Partial<Candidate>): Candidate[] =>
+    rows.map((r) => ({ id: r.id, messages: r.messages, tools: r.tools, ...extra(r) }));
+
+  const pool = await scoredPool(db, campaignId, prev);
+  const poolById = new Map(pool.map((p) => [p.sampleId, p]));
+  if (wanted("high_ppl")) {
+    const scored = pool.filter((p) => p.labelPpl !== null);
+    const rows = await verifiedContent(
+      db,
+      scored.map((p) => p.sampleId),
+    );
+    sources.high_ppl = {
+      candidates: toCandidates(rows, (r) => {
+        const p = poolById.get(r.id);
+        return { labelPpl: p?.labelPpl ?? undefined, consistencyClass: classOf(p?.consistencyClass), details: { previousReason: p?.reason } };
+      }),
+    };
+  }
+  if (wanted("repaired")) {
+    const judged = await judgementsWith(db, campaignId, prev, ["repaired"]);
+    const byResult = new Map(judged.filter((j) => j.resultSampleId).map((j) => [j.resultSampleId as string, j]));
+    const rows = await verifiedContent(db, [...byResult.keys()]);
+    sources.repaired = {
+      candidates: toCandidates(rows, (r) => ({ details: { originalSampleId: byResult.get(r.id)?.sampleId, verdict: byResult.get(r.id)?.verdict } })),
+    };
+  }
+  const errorSeeds = wanted("error_seed") || wanted("expanded") ? await judgementsWith(db, campaignId, prev, ["error_seed"]) : [];
+  const seedIds = errorSeeds.map((j) => j.sampleId);
+  if (wanted("error_seed")) {
+    const rows = await verifiedContent(db, seedIds);
+    sources.error_seed = {
+      candidates: toCandidates(rows, (r) => ({ consistencyClass: classOf(poolById.get(r.id)?.consistencyClass), details: { verdict: "PRED_WRONG" } })),
+    };
+  }
+  if (wanted("expanded")) {
+    // Expansions are made after the round's scoring: they have no consistency class yet (weight 1).
+    const rows = await expansionsOf(db, campaignId, prev, seedIds);
+    sources.expanded = { candidates: toCandidates(rows, (r) => ({ details: { parentId: r.parentId } })) };
+  }
+  return sources;
+}
