@@ -1,6 +1,11 @@
 /**
  * The next round's training pool (LoopTool's next-round mix), as plain logic over in-memory rows.
  *
+ * Sources of iteration k > 1 (all status verified): high_ppl = pool k-1 members scored `label_ppl` in
+ * k-1, the top `topFraction` by PPL; repaired = the result samples of k-1's `repaired` and
+ * `kept_prediction` judgements; error_seed = k-1's error seeds; expanded = their verified expansions
+ * made in k-1; unused_seed = synthesized samples no earlier pool held (the caller loads these).
+ *
  * Iteration 1: the pool is up to `seedBudget` of the iteration's seed samples (reason `seed`); the
  * rest stay available as unused seeds for later rounds. Iteration k > 1 draws from what iteration
  * k-1 learned, one source per pool reason, walked in this PRIORITY order:

@@ -186,11 +186,15 @@ async function loadJudgedSources(ctx: StageContext<SelectStage>, mix: SelectionI
     };
   }
   if (wanted("repaired")) {
-    const judged = await judgementsWith(db, campaignId, prev, ["repaired"]);
+    // Corrected labels: a repair (LABEL_WRONG), or the prediction kept over the label (BOTH_CORRECT).
+    const judged = await judgementsWith(db, campaignId, prev, ["repaired", "kept_prediction"]);
     const byResult = new Map(judged.filter((j) => j.resultSampleId).map((j) => [j.resultSampleId as string, j]));
     const rows = await verifiedContent(db, [...byResult.keys()]);
     sources.repaired = {
-      candidates: toCandidates(rows, (r) => ({ details: { originalSampleId: byResult.get(r.id)?.sampleId, verdict: byResult.get(r.id)?.verdict } })),
+      candidates: toCandidates(rows, (r) => {
+        const j = byResult.get(r.id);
+        return { details: { originalSampleId: j?.sampleId, verdict: j?.verdict, action: j?.action } };
+      }),
     };
   }
   const errorSeeds = wanted("error_seed") || wanted("expanded") ? await judgementsWith(db, campaignId, prev, ["error_seed"]) : [];

@@ -1,0 +1,288 @@
+/**
+ * select.nextRound against PostgreSQL with planted rows: the seed round (verified seeds only, BFCL
+ * copies excluded), then a later round built from the previous round's scores, judgements and
+ * expansions (the mix, retired labels kept out, duplicates and over-budget candidates recorded,
+ * consistency weights), each re-run replacing the same rows; and the config's messages.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
+import type { DbHandle } from "../../src/db/client.js";
+import { listPoolMembers, type PoolMemberRow } from "../../src/db/repos/pools.js";
+import { listExclusions, type SelectionExclusionRow } from "../../src/db/repos/selection.js";
+import { insertSamples, type NewSample } from "../../src/db/repos/samples.js";
+import { labelJudgements, sampleScores } from "../../src/db/schema.js";
+import type { ChatMessage, McpTool } from "../../src/domain/types.js";
+import type { BatchResult, StageContext } from "../../src/framework/stage.js";
+import { buildStageContext } from "../../src/framework/stageContext.js";
+import { createRoleClient } from "../../src/llm/client.js";
+import type { UsageSink } from "../../src/llm/usage.js";
+import { selectNextRoundHandler, type SelectionProgress } from "../../src/stages/select/nextRound/handler.js";
+import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
+import { STAGE_SPECS, type StageConfigOf } from "../../src/stages/specs.js";
+import { SeededRandom } from "../../src/util/random.js";
+import { startStageResources, type StageResources } from "../helpers/stageResources.js";
+
+type SelectStage = StageConfigOf<"select.nextRound">;
+
+function rawConfig(stage: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: "select-it",
+    seed: 5,
+    endpoints: { sim: { baseUrl: "http://127.0.0.1:9/v1", maxConcurrency: 4 } },
+    roles: { generator: { endpoint: "sim", model: "toolloop-sim-generator" } },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "verify.rules" }, { name: "select.nextRound", ...stage }],
+  };
+}
+
+function configErrors(stage: Record<string, unknown>): string {
+  const r = parseCampaignConfig(rawConfig(stage));
+  assert.equal(r.ok, false, `expected ${JSON.stringify(stage)} to be rejected`);
+  return r.ok ? "" : r.error.message;
+}
+
+test("select.nextRound config: defaults, and bad fields named by path", () => {
+  const r = parseCampaignConfig(rawConfig({}));
+  assert.ok(r.ok, r.ok ? "" : r.error.message);
+  const stage = r.config.stages[1] as SelectStage;
+  assert.equal(stage.budget, 2000);
+  assert.deepEqual(stage.mix, { high_ppl: 0.4, repaired: 0.2, error_seed: 0.1, expanded: 0.2, unused_seed: 0.1 });
+  assert.deepEqual([stage.hardWeight, stage.easyWeight, stage.highPpl.topFraction, stage.nearDuplicate.threshold], [2, 1, 0.5, 0.8]);
+  assert.equal(stage.decontaminate.enabled, true);
+  assert.equal(STAGE_SPECS.find((s) => s.name === "select.nextRound")?.reads.kind, "external");
+  assert.equal(STAGE_HANDLERS["select.nextRound"], selectNextRoundHandler);
+
+  assert.match(
+    configErrors({ mix: { high_ppl: 0, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 0 } }),
+    /stages\[1\]\.mix: expected at least one share above 0/,
+  );
+  assert.match(configErrors({ mix: { high_ppl: -1 } }), /stages\[1\]\.mix\.high_ppl: expected a non-negative number/);
+  assert.match(configErrors({ mix: { highPpl: 1 } }), /stages\[1\]\.mix/, "unknown sources are rejected");
+  assert.match(configErrors({ budget: 0 }), /stages\[1\]\.budget: expected a positive integer/);
+  assert.match(configErrors({ seedBudget: 1.5 }), /stages\[1\]\.seedBudget: expected a positive integer/);
+  assert.match(configErrors({ highPpl: { topFraction: 0 } }), /stages\[1\]\.highPpl\.topFraction: expected a number above 0/);
+  assert.match(configErrors({ hardWeight: 0 }), /stages\[1\]\.hardWeight: expected a positive number/);
+  assert.match(configErrors({ nearDuplicate: { threshold: 1.2 } }), /stages\[1\]\.nearDuplicate\.threshold: expected a number between 0 and 1/);
+  assert.match(
+    configErrors({ decontaminate: { categories: ["simple", "multi_turn_base"] } }),
+    /stages\[1\]\.decontaminate\.categories\[1\]: unknown or multi-turn BFCL category "multi_turn_base"/,
+  );
+  assert.match(configErrors({ decontaminate: { enabled: "yes" } }), /stages\[1\]\.decontaminate\.enabled: expected true or false/);
+});
+
+let db: DbHandle;
+let resources: StageResources | undefined;
+let workDir: string;
+
+before(async () => {
+  resources = await startStageResources("select", 3);
+  ({ db, workDir } = resources);
+});
+
+after(async () => {
+  await resources?.close();
+});
+
+function context(campaignId: string, iteration: number, config: CampaignConfig): StageContext<SelectStage> {
+  const deps = {
+    db: db.db,
+    baseDir: workDir,
+    log: () => undefined,
+    createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink) => createRoleClient(cfg, role, { usage }),
+  };
+  return buildStageContext({ campaignId, iteration, config, stage: config.stages[1] as SelectStage, signal: new AbortController().signal, deps }).ctx;
+}
+
+function campaign(stage: Record<string, unknown>): CampaignConfig {
+  const parsed = parseCampaignConfig(rawConfig(stage));
+  if (!parsed.ok) throw parsed.error;
+  return parsed.config;
+}
+
+async function runStage(ctx: StageContext<SelectStage>): Promise<{ result: BatchResult; summary: Record<string, unknown>; reports: SelectionProgress[] }> {
+  const plan = await selectNextRoundHandler.plan!(ctx);
+  assert.equal(plan.batches, 1);
+  const reports: SelectionProgress[] = [];
+  const result = await selectNextRoundHandler.runBatch(ctx, 0, { resumeFrom: undefined, report: (d) => reports.push(d) });
+  const summary = await selectNextRoundHandler.finalize!(ctx, [result]);
+  return { result, summary, reports };
+}
+
+const TOOL: McpTool = { name: "lookup_order", description: "Look up an order", inputSchema: { type: "object", properties: { order_id: { type: "string" } } } };
+const BFCL_TOOL: McpTool = {
+  name: "calculate_triangle_area",
+  description: "Area of a triangle",
+  inputSchema: { type: "object", properties: { base: { type: "integer" }, height: { type: "integer" }, unit: { type: "string" } } },
+};
+const VOCAB = Array.from({ length: 500 }, (_, i) => `term${i.toString(36)}`);
+const rng = new SeededRandom(99);
+
+function row(
+  campaignId: string,
+  id: string,
+  p: { iteration: number; origin?: string; status?: NewSample["status"]; parentId?: string; query?: string; tools?: McpTool[]; orderId?: string },
+): NewSample {
+  const query = p.query ?? Array.from({ length: 14 }, () => rng.pick(VOCAB)).join(" ");
+  const messages: ChatMessage[] = [
+    { role: "user", content: query },
+    {
+      role: "assistant",
+      content: null,
+      tool_calls: [{ id: "c0", type: "function", function: { name: "lookup_order", arguments: JSON.stringify({ order_id: p.orderId ?? id }) } }],
+    },
+  ];
+  return {
+    id: `${campaignId}-${id}`,
+    campaignId,
+    iteration: p.iteration,
+    kind: "standard",
+    origin: p.origin ?? "synthesized",
+    stage: "test",
+    parentId: p.parentId ? `${campaignId}-${p.parentId}` : null,
+    messages,
+    tools: p.tools ?? [TOOL],
+    status: p.status ?? "verified",
+  };
+}
+
+const strip = (rows: (PoolMemberRow | SelectionExclusionRow)[]) => rows.map(({ createdAt: _createdAt, ...r }) => r);
+const RUN = Date.now().toString(36);
+
+test("the seed round, then a later round from scores, judgements and expansions; re-runs replace the same rows", { timeout: 120_000 }, async () => {
+  const c = `select-${RUN}`;
+  const sid = (s: string) => `${c}-${s}`;
+  // Iteration 1: 24 verified seeds (one asks a BFCL question, one offers a BFCL function), one rejected, one duplicate.
+  const seeds = Array.from({ length: 22 }, (_, i) => row(c, `seed${String(i).padStart(2, "0")}`, { iteration: 1 }));
+  seeds.push(row(c, "bfclquery", { iteration: 1, query: "Find the area of a triangle with a base of 10 units and height of 5 units." }));
+  seeds.push(row(c, "bfcltool", { iteration: 1, tools: [TOOL, BFCL_TOOL] }));
+  seeds.push(row(c, "rejected", { iteration: 1, status: "rejected" }), row(c, "dup", { iteration: 1, status: "duplicate" }));
+  await insertSamples(db.db, seeds);
+
+  const config1 = campaign({ seedBudget: 30, decontaminate: { categories: ["simple"] } });
+  const first = await runStage(context(c, 1, config1));
+  const pool1 = await listPoolMembers(db.db, c, 1);
+  assert.equal(pool1.length, 22, "every clean verified seed fits in the seed budget");
+  assert.ok(pool1.every((m) => m.reason === "seed" && m.weight === 1));
+  assert.ok(!pool1.some((m) => [sid("rejected"), sid("dup")].includes(m.sampleId)), "only verified seeds");
+  const excl1 = await listExclusions(db.db, c, 1);
+  assert.deepEqual(
+    excl1.map((e) => [e.sampleId, e.reason, (e.details as { bfclId: string }).bfclId]),
+    [
+      [sid("bfclquery"), "contaminated_query", "simple_0"],
+      [sid("bfcltool"), "contaminated_signature", "simple_0"],
+    ],
+  );
+  assert.deepEqual(first.summary.composition, { seed: { n: 22, weight: 22 } });
+  assert.deepEqual(first.summary.exclusions, { contaminated_query: 1, contaminated_signature: 1 });
+  assert.deepEqual(first.summary.budget, { budget: 30, used: 22, share: 22 / 30 });
+  assert.ok(first.reports.some((r) => r.phase === "done" && r.selected === 22 && r.excluded === 2));
+
+  const again1 = await runStage(context(c, 1, config1));
+  assert.deepEqual(strip(await listPoolMembers(db.db, c, 1)), strip(pool1), "a re-run writes the same pool");
+  assert.deepEqual(strip(await listExclusions(db.db, c, 1)), strip(excl1));
+  assert.deepEqual(again1.result, first.result);
+
+  // What iteration 1 learned: label PPLs of the pool (seed00..02 highest), consistency classes, judgements, a repair, expansions.
+  const members = pool1.map((m) => m.sampleId).sort();
+  await db.db
+    .insert(sampleScores)
+    .values(
+      members.map((id, i) => ({
+        campaignId: c,
+        iteration: 1,
+        sampleId: id,
+        metric: "label_ppl" as const,
+        model: "policy",
+        value: 100 - i,
+        details: { tokens: 10 },
+      })),
+    );
+  await db.db.insert(sampleScores).values([
+    { campaignId: c, iteration: 1, sampleId: sid("seed04"), metric: "consistency", model: "policy", value: 0.2, details: { k: 5, agree: 1, class: "hard" } },
+    { campaignId: c, iteration: 1, sampleId: sid("seed05"), metric: "consistency", model: "policy", value: 1, details: { k: 5, agree: 5, class: "easy" } },
+  ]);
+  const exp03a = row(c, "exp03a", { iteration: 1, origin: "expanded", parentId: "seed03", orderId: "X" });
+  const exp03aQuery = (exp03a.messages as ChatMessage[])[0]!.content as string;
+  await insertSamples(db.db, [
+    row(c, "repair02", { iteration: 1, origin: "repaired", parentId: "seed02" }),
+    row(c, "kept01", { iteration: 1, origin: "repaired", parentId: "seed01" }),
+    exp03a,
+    // The same question (up to case and spacing) and the same answer as exp03a: an exact duplicate.
+    row(c, "exp03b", { iteration: 1, origin: "expanded", parentId: "seed03", orderId: "X", query: `  ${exp03aQuery.toUpperCase()}` }),
+    row(c, "exp03c", { iteration: 1, origin: "expanded", parentId: "seed03", status: "rejected" }),
+    ...Array.from({ length: 6 }, (_, i) => row(c, `new${i}`, { iteration: 2 })),
+  ]);
+  await db.db.insert(labelJudgements).values([
+    { campaignId: c, iteration: 1, sampleId: sid("seed00"), verdict: "BOTH_WRONG", action: "dropped", votes: 3 },
+    { campaignId: c, iteration: 1, sampleId: sid("seed01"), verdict: "BOTH_CORRECT", action: "kept_prediction", votes: 3, resultSampleId: sid("kept01") },
+    { campaignId: c, iteration: 1, sampleId: sid("seed02"), verdict: "LABEL_WRONG", action: "repaired", votes: 3, resultSampleId: sid("repair02") },
+    { campaignId: c, iteration: 1, sampleId: sid("seed03"), verdict: "PRED_WRONG", action: "error_seed", votes: 3 },
+  ]);
+
+  // Iteration 2: budget 12 -> quotas high_ppl 5, repaired 3, error_seed 1, expanded 2, unused_seed 1.
+  const config2 = campaign({ budget: 12, easyWeight: 0.5, highPpl: { topFraction: 0.75 }, decontaminate: { categories: ["simple"] } });
+  const second = await runStage(context(c, 2, config2));
+  const pool2 = await listPoolMembers(db.db, c, 2);
+  const byReason = (reason: string) =>
+    pool2
+      .filter((m) => m.reason === reason)
+      .map((m) => m.sampleId.slice(c.length + 1))
+      .sort();
+  assert.deepEqual(byReason("repaired"), ["kept01", "repair02"], "the repair and the kept prediction (one short of 3)");
+  assert.deepEqual(byReason("error_seed"), ["seed03"]);
+  const expanded = byReason("expanded");
+  assert.equal(expanded.length, 1, "one of the two duplicate expansions; the rejected one is no candidate");
+  assert.ok(["exp03a", "exp03b"].includes(expanded[0]!));
+  // high_ppl walks seed00.. by PPL: seed00-02 retired, seed03 already an error seed; 5 by quota + 2 of the room left.
+  assert.deepEqual(byReason("high_ppl"), ["seed04", "seed05", "seed06", "seed07", "seed08", "seed09", "seed10"]);
+  const unused = byReason("unused_seed");
+  assert.equal(unused.length, 1);
+  assert.match(unused[0]!, /^new[0-5]$/, "an unused seed is never a sample of an earlier pool nor a BFCL copy");
+  assert.equal(pool2.length, 12);
+
+  const weightOf = (s: string) => pool2.find((m) => m.sampleId === sid(s))?.weight;
+  assert.deepEqual([weightOf("seed04"), weightOf("seed05"), weightOf("seed06")], [2, 0.5, 1], "hard 2, easy easyWeight, unscored 1");
+  assert.deepEqual(
+    { ...(pool2.find((m) => m.sampleId === sid("kept01"))?.details as object) },
+    { originalSampleId: sid("seed01"), verdict: "BOTH_CORRECT", action: "kept_prediction" },
+  );
+  assert.equal((pool2.find((m) => m.sampleId === sid("seed09"))?.details as { redistributed?: boolean }).redistributed, true);
+
+  const excl2 = await listExclusions(db.db, c, 2);
+  const reasons = (reason: string) =>
+    excl2
+      .filter((e) => e.reason === reason)
+      .map((e) => e.sampleId.slice(c.length + 1))
+      .sort();
+  assert.deepEqual(reasons("label_retired"), ["seed00", "seed01", "seed02"]);
+  assert.deepEqual(
+    excl2
+      .filter((e) => e.reason === "label_retired")
+      .map((e) => (e.details as { action: string }).action)
+      .sort(),
+    ["dropped", "kept_prediction", "repaired"],
+  );
+  const dup = excl2.filter((e) => e.reason === "duplicate");
+  assert.equal(dup.length, 1);
+  assert.equal((dup[0]!.details as { keptSampleId: string }).keptSampleId, sid(expanded[0]!));
+  assert.deepEqual(reasons("over_budget"), ["seed11", "seed12", "seed13", "seed14", "seed15", "seed16"], "the top 17 of 22 by PPL are candidates");
+  for (const r of ["contaminated_query", "contaminated_signature"]) assert.ok(reasons(r).every((id) => id === "bfclquery" || id === "bfcltool"));
+  assert.equal(excl2.length, 3 + 1 + 6 + reasons("contaminated_query").length + reasons("contaminated_signature").length);
+
+  assert.deepEqual(second.summary.budget, { budget: 12, used: 12, share: 1 });
+  assert.deepEqual(Object.fromEntries(Object.entries(second.summary.composition as Record<string, { n: number }>).map(([k, v]) => [k, v.n])), {
+    repaired: 2,
+    error_seed: 1,
+    expanded: 1,
+    high_ppl: 7,
+    unused_seed: 1,
+  });
+  assert.deepEqual((second.summary.sources as Record<string, unknown>).high_ppl, { quota: 5, candidates: 17, selected: 7 });
+  console.log(`select.nextRound iteration 2 summary: ${JSON.stringify(second.summary)}`);
+
+  await runStage(context(c, 2, config2));
+  assert.deepEqual(strip(await listPoolMembers(db.db, c, 2)), strip(pool2), "a re-run of the later round writes the same pool");
+  assert.deepEqual(strip(await listExclusions(db.db, c, 2)), strip(excl2));
+  assert.deepEqual(strip(await listPoolMembers(db.db, c, 1)), strip(pool1), "the earlier pool is untouched");
+});
