@@ -9,6 +9,7 @@ import { cliEnv } from "./env.js";
 import { EXIT_BAD_INPUT, renderCliFailure } from "./errors.js";
 import { registerWorkerCommands } from "./worker.js";
 import { registerModelCommands } from "./model.js";
+import { registerSampleCommands } from "./lineage.js";
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerWorkerCommands(program);
 registerDemoCommand(program);
 registerBfclCommands(program);
 registerModelCommands(program);
+registerSampleCommands(program);
 registerRewardCommands(program);
 
 // --debug is taken out of argv here so it works anywhere on the line (commander would refuse it after a

@@ -236,6 +236,27 @@ export class LlmClient {
     return { tokens, logprobs };
   }
 
+  /**
+   * vLLM's `POST /tokenize` (served at the server root, beside `/v1`): the token ids the chat template
+   * makes of `messages` (and `tools`), with or without the generation prompt.
+   */
+  async tokenizeChat(
+    req: { messages: ChatMessage[]; tools?: OpenAiTool[]; addGenerationPrompt: boolean; continueFinalMessage?: boolean },
+    opts: CallOptions = {},
+  ): Promise<number[]> {
+    const body: Json = {
+      model: this.model,
+      messages: req.messages,
+      add_generation_prompt: req.addGenerationPrompt,
+      continue_final_message: req.continueFinalMessage ?? false,
+    };
+    if (req.tools !== undefined) body.tools = req.tools;
+    const json = await this.request(serverRootUrl(this.baseUrl) + "/tokenize", body, opts.signal, (j) =>
+      Array.isArray(j.tokens) && j.tokens.every((t) => Number.isInteger(t)) ? undefined : "response has no `tokens` list of integers",
+    );
+    return json.tokens as number[];
+  }
+
   /** Embeddings in input order. */
   async embed(input: string[], opts: CallOptions = {}): Promise<number[][]> {
     if (!Array.isArray(input) || input.some((s) => typeof s !== "string")) throw new LlmError("client", "embed(): input must be an array of strings");
@@ -488,4 +509,9 @@ function causeMessage(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause: unknown = err.cause;
   return cause instanceof Error && cause.message !== err.message ? `${err.message} (${cause.message})` : err.message;
+}
+
+/** The server root of an OpenAI-compatible base URL (`http://h:8000/v1` -> `http://h:8000`), where vLLM serves /tokenize. */
+export function serverRootUrl(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
 }

@@ -103,8 +103,11 @@ async function writeTemp(file: string, data: Uint8Array | string): Promise<{ sha
   return { sha256: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.length };
 }
 
-async function readSamples(p: WriteVerlDatasetParams): Promise<{ prepared: Map<string, PreparedSample>; skipped: VerlManifest["skipped"] }> {
+async function readSamples(
+  p: WriteVerlDatasetParams,
+): Promise<{ prepared: Map<string, PreparedSample>; repeats: Map<string, number>; skipped: VerlManifest["skipped"] }> {
   const prepared = new Map<string, PreparedSample>();
+  const repeats = new Map<string, number>();
   const skipped: VerlManifest["skipped"] = { count: 0, examples: [] };
   const skip = (sampleId: string, reason: string) => {
     skipped.count++;
@@ -117,11 +120,24 @@ async function readSamples(p: WriteVerlDatasetParams): Promise<{ prepared: Map<s
     const id = typeof s?.id === "string" ? s.id : `#${read}`;
     if (!result.ok) skip(id, result.reason);
     else if (prepared.has(result.sample.id)) skip(id, "id: repeated (the first one is kept)");
-    else prepared.set(result.sample.id, result.sample);
+    else {
+      prepared.set(result.sample.id, result.sample);
+      const r = s.repeats;
+      if (r !== undefined && Number.isInteger(r) && r > 1) repeats.set(result.sample.id, Math.min(r, MAX_REPEATS));
+    }
     if (++read % PROGRESS_EVERY === 0) p.onProgress?.(read);
   }
   if (read % PROGRESS_EVERY !== 0 || read === 0) p.onProgress?.(read);
-  return { prepared, skipped };
+  return { prepared, repeats, skipped };
+}
+
+/** A weight never multiplies a sample more than this (a pool weight is a nudge, not a dataset). */
+const MAX_REPEATS = 16;
+
+/** Train ids with each weighted sample repeated in place (the split itself is by distinct sample). */
+function withRepeats(ids: string[], repeats: Map<string, number>): string[] {
+  if (repeats.size === 0) return ids;
+  return ids.flatMap((id) => Array<string>(repeats.get(id) ?? 1).fill(id));
 }
 
 function parquetOf(ids: string[], split: VerlSplit, prepared: Map<string, PreparedSample>): Uint8Array {
@@ -149,8 +165,10 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
   await mkdir(p.dir, { recursive: true });
   await sweepStaleTemps(p.dir, Object.values(VERL_FILE_NAMES));
 
-  const { prepared, skipped } = await readSamples(p);
-  const split = splitBySeed([...prepared.keys()], p.valFraction, p.seed);
+  const { prepared, repeats, skipped } = await readSamples(p);
+  const distinct = splitBySeed([...prepared.keys()], p.valFraction, p.seed);
+  // Weighted samples train more often; validation stays one row per sample.
+  const split = { train: withRepeats(distinct.train, repeats), val: distinct.val };
   const allIds = [...prepared.keys()].sort();
   const idsText = allIds.join("\n");
 

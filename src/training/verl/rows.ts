@@ -41,6 +41,8 @@ export interface VerlSourceSample {
   id: string;
   messages: ChatMessage[];
   tools: McpTool[];
+  /** Times the sample appears in the train split (a pool's weight, rounded; 1 when absent). */
+  repeats?: number;
 }
 
 /** A sample turned into everything the split and the files need, before its split and index are known. */

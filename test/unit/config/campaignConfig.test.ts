@@ -238,3 +238,29 @@ test("formatPath quotes keys a dotted path would garble", () => {
   assert.equal(formatPath([]), "(root)");
   assert.match(formatPath(["endpoints", "k".repeat(100)]), /^endpoints\["k{64}"… \(100 characters\)\]$/);
 });
+
+test("runIn: seed stages run in the first iteration only, `later` stages from the second on; bad values are named", async () => {
+  const { freezeCampaignConfig, planOf } = await import("../../../src/config/frozen.js");
+  const raw = {
+    ...valid(),
+    iterations: 3,
+    stages: [
+      { name: "synthesize.singleTurn", count: 10, runIn: "first" },
+      { name: "verify.rules", runIn: "first" },
+      { name: "export.dataset", runIn: "later" },
+      { name: "dedupe.exact" },
+    ],
+  };
+  const f = freezeCampaignConfig(raw, { configDir: "." });
+  assert.ok(f.ok);
+  const names = (iteration: number) => planOf("c", f.frozen, 1, f.hash, iteration).stages.map((s) => s.name);
+  assert.deepEqual(names(1), ["synthesize.singleTurn", "verify.rules", "dedupe.exact"]);
+  assert.deepEqual(names(2), ["export.dataset", "dedupe.exact"]);
+  assert.deepEqual(names(3), names(2));
+  assert.equal(planOf("c", f.frozen, 1, f.hash).stages.length, 4, "without an iteration the plan lists every stage");
+  // A config without runIn freezes exactly as before (no field appears in the scheduling).
+  const plain = freezeCampaignConfig(valid(), { configDir: "." });
+  assert.ok(plain.ok);
+  assert.ok(plain.frozen.stages.every((s) => !("runIn" in s)));
+  assert.deepEqual(issues({ ...valid(), stages: [{ name: "verify.rules", runIn: "sometimes" }] }), ['stages[0].runIn: expected "every", "first" or "later"']);
+});

@@ -56,12 +56,14 @@ test("export.verl config: defaults, and bad values named by their path", () => {
   assert.deepEqual(parse({}).stages[1], {
     name: "export.verl",
     batchSize: 5000,
+    from: "iteration",
     valFraction: 0.05,
     sft: false,
     toolsInPrompt: "hermesSystem",
     include: ["verified"],
   });
   assert.match(configError({ toolsInPrompt: "user" }), /stages\[1\]\.toolsInPrompt: expected "hermesSystem" or "none"/);
+  assert.match(configError({ from: "everything" }), /stages\[1\]\.from: expected "iteration" or "pool"/);
   assert.ok(STAGE_SPECS.includes(exportVerlSpec));
   assert.equal(STAGE_HANDLERS["export.verl"], exportVerlHandler);
   assert.match(configError({ valFraction: 1 }), /stages\[1\]\.valFraction: expected a number in \[0, 1\)/);

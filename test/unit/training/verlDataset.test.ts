@@ -367,3 +367,36 @@ test("writeVerlDataset: a failing sample source leaves the previous dataset and 
     /cancelled/,
   );
 });
+
+test("writeVerlDataset: a pool weight repeats the sample's train rows (never its validation row); the split is by distinct sample", async () => {
+  const dir = path.join(root, "weighted");
+  const plain = Array.from({ length: 20 }, (_, i) => sample(i));
+  const unweighted = await writeVerlDataset({
+    samples: plain,
+    dir,
+    valFraction: 0.25,
+    seed: 3,
+    sft: true,
+    toolsInPrompt: "none",
+    provenance: { campaignId: "c", iteration: 1 },
+  });
+  const weighted = plain.map((s, i) => (i % 4 === 0 ? { ...s, repeats: 3 } : s));
+  const manifest = await writeVerlDataset({
+    samples: weighted,
+    dir,
+    valFraction: 0.25,
+    seed: 3,
+    sft: true,
+    toolsInPrompt: "none",
+    provenance: { campaignId: "c", iteration: 1 },
+  });
+  const trainIds = readRows(await readFile(verlDatasetPaths(dir).train)).map((r) => (r.extra_info as { sample_id: string }).sample_id);
+  const valIds = readRows(await readFile(verlDatasetPaths(dir).val)).map((r) => (r.extra_info as { sample_id: string }).sample_id);
+  const heavyInTrain = weighted.filter((s) => s.repeats === 3 && trainIds.includes(s.id)).map((s) => s.id);
+  assert.ok(heavyInTrain.length > 0, "some weighted samples fall in the train split");
+  for (const id of heavyInTrain) assert.equal(trainIds.filter((t) => t === id).length, 3, `${id} appears three times`);
+  assert.equal(new Set(valIds).size, valIds.length, "validation rows are distinct");
+  assert.equal(manifest.counts.val, unweighted.counts.val, "the same samples are held out");
+  assert.equal(manifest.counts.train, unweighted.counts.train + 2 * heavyInTrain.length);
+  assert.equal(manifest.counts.sft, manifest.counts.train);
+});

@@ -12,14 +12,17 @@ export const exportDatasetSpec = defineStage({
   roles: [],
   reads: {
     kind: "samples",
-    selection: (c) => ({ scope: "iteration", statuses: c.include }),
+    // Frozen configs from before `from` existed have none: they read the iteration.
+    selection: (c) => ({ scope: (c.from as typeof c.from | undefined) ?? "iteration", statuses: c.include }),
     oneBatch: true,
-    describe: "the iteration's samples in the `include` statuses, fixed at planning",
+    describe: "the iteration's samples (`from: iteration`) or its training pool (`from: pool`) in the `include` statuses, fixed at planning",
   },
   writes: "dataset.jsonl (OpenAI chat format with tools) and dataset.manifest.json per iteration",
   schema: z.strictObject({
     name: z.literal("export.dataset"),
     runIn,
+    /** `iteration`: the samples made in this iteration; `pool`: the iteration's training pool (select.nextRound). */
+    from: z.enum(["iteration", "pool"], { error: 'expected "iteration" or "pool"' }).default("iteration"),
     /** Samples read per page; one batch writes the whole file. */
     batchSize: positiveInt.max(100_000, atMost(100_000)).default(5000),
     /** Which sample statuses to export. */

@@ -1,5 +1,6 @@
 /** verl dataset export: the iteration's samples as verl parquet (train/val), an optional SFT set and a manifest. */
 import path from "node:path";
+import { listPoolMembers } from "../../../db/repos/pools.js";
 import { configForIteration } from "../../../db/repos/campaignConfigs.js";
 import { recordTrainingDataset } from "../../../db/repos/trainingDatasets.js";
 import type { StageHandler } from "../../../framework/stage.js";
@@ -16,13 +17,16 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
   async runBatch(ctx, _batchIndex, progress) {
     const { db } = ctx.deps;
     const dir = path.join(ctx.outputDir(), "verl");
+    // A pool's weights (hard items count more) become repeated train rows.
+    const weights =
+      ctx.stage.from === "pool" ? new Map((await listPoolMembers(db, ctx.campaignId, ctx.iteration)).map((m) => [m.sampleId, m.weight])) : undefined;
     async function* samples(): AsyncIterable<VerlSourceSample> {
       let afterId: string | undefined;
       for (;;) {
         if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
         const page = await ctx.batchSamples(0, { afterId, limit: ctx.stage.batchSize });
         if (page.length === 0) return;
-        for (const r of page) yield { id: r.id, messages: r.messages, tools: r.tools };
+        for (const r of page) yield { id: r.id, messages: r.messages, tools: r.tools, repeats: Math.max(1, Math.round(weights?.get(r.id) ?? 1)) };
         afterId = page[page.length - 1]?.id;
       }
     }

@@ -1,0 +1,92 @@
+/**
+ * `toolloop sample lineage ID`: where a sample came from and everything said about it on the way
+ * (rules, pools, scores, the probe, every judge's vote, the committee's decision). Reads PostgreSQL
+ * only: no worker or Temporal needed.
+ */
+import type { Command } from "commander";
+import { openDatabase } from "../db/client.js";
+import { childrenOf, sampleLineage, type LineageStep } from "../db/repos/lineage.js";
+import type { ChatMessage } from "../domain/types.js";
+import { cliEnv } from "./env.js";
+import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
+
+export function registerSampleCommands(program: Command): void {
+  const sample = program.command("sample").description("one sample's story");
+  sample
+    .command("lineage")
+    .argument("<sampleId>")
+    .option("--json", "print the chain as JSON")
+    .description("the chain from a sample back to its seed, with every verdict, score and vote (needs DATABASE_URL)")
+    .action(async (sampleId: string, opts: { json?: boolean }) => {
+      const url = cliEnv().databaseUrl;
+      if (!url) throw new CliError("sample lineage reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
+      const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+      try {
+        const chain = await sampleLineage(db.db, sampleId);
+        if (chain.length === 0) throw new CliError(`no sample with id ${JSON.stringify(sampleId)}`, EXIT_BAD_INPUT);
+        const children = await childrenOf(db.db, sampleId);
+        if (opts.json) {
+          console.log(JSON.stringify({ chain, children }, null, 2));
+          return;
+        }
+        for (const line of formatLineage(chain, children)) console.log(line);
+      } finally {
+        await db.close();
+      }
+    });
+}
+
+function answerText(messages: ChatMessage[]): string {
+  const last = [...messages].reverse().find((m) => m.role === "assistant");
+  if (!last || last.role !== "assistant") return "(no answer)";
+  const calls = (last.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`);
+  return calls.length ? calls.join(", ") : JSON.stringify(last.content ?? "");
+}
+
+function userText(messages: ChatMessage[]): string {
+  const u = messages.find((m) => m.role === "user");
+  const t = u && typeof u.content === "string" ? u.content.replace(/\s+/g, " ") : "";
+  return t.length > 100 ? `${t.slice(0, 97)}...` : t;
+}
+
+const num = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+
+/** The chain, newest first: one block per sample, indented detail lines. */
+export function formatLineage(
+  chain: LineageStep[],
+  children: { id: string; origin: string; stage: string | null; iteration: number; status: string }[],
+): string[] {
+  const out: string[] = [];
+  chain.forEach((step, i) => {
+    const s = step.sample;
+    const role = i === 0 ? "sample" : i === chain.length - 1 ? "seed  " : "parent";
+    out.push(
+      `${i === 0 ? "" : "  ^ made from\n"}${role} ${s.id}  ${s.origin} by ${s.stage ?? "(unknown stage)"} in iteration ${s.iteration}, ${s.kind}, status ${s.status}`,
+    );
+    out.push(`    user: ${userText(s.messages)}`);
+    out.push(`    label: ${answerText(s.messages)}`);
+    for (const v of s.verdicts) out.push(`    verdict ${v.verifier}: ${v.ok ? "ok" : `rejected (${v.reasons.slice(0, 3).join("; ")})`}`);
+    for (const p of step.pools) out.push(`    pool of iteration ${p.iteration}: ${p.reason}${p.weight !== 1 ? `, weight ${p.weight}` : ""}`);
+    for (const x of step.exclusions) out.push(`    left out of iteration ${x.iteration}'s pool: ${x.reason}`);
+    for (const sc of step.scores)
+      out.push(
+        `    score ${sc.metric} (iteration ${sc.iteration}, ${sc.model}): ${num(sc.value)}${sc.metric === "consistency" ? ` ${(sc.details as { class?: string } | null)?.class ?? ""}` : ""}`,
+      );
+    for (const p of step.probes) {
+      const pred = p.prediction as { content?: string | null; tool_calls?: { function: { name: string; arguments: string } }[] };
+      const calls = (pred.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`).join(", ");
+      const reasons = (p.reasons as { message?: string }[]).map((r) => r.message).filter(Boolean);
+      out.push(
+        `    probe (iteration ${p.iteration}, ${p.model}): ${p.match ? "match" : `MISMATCH — predicted ${calls || JSON.stringify(pred.content ?? "")}${reasons.length ? ` (${reasons.slice(0, 2).join("; ")})` : ""}`}`,
+      );
+    }
+    for (const v of step.votes)
+      out.push(`    judge ${v.judge} (${v.model}, iteration ${v.iteration}): ${v.verdict ?? "unreadable"} — ${v.analysis.replace(/\s+/g, " ").slice(0, 140)}`);
+    for (const j of step.judgements)
+      out.push(
+        `    committee (iteration ${j.iteration}): ${j.verdict ?? "no consensus"} of ${j.votes} votes -> ${j.action}${j.resultSampleId ? ` -> ${j.resultSampleId}` : ""}`,
+      );
+  });
+  for (const c of children) out.push(`  made from it: ${c.id} (${c.origin} by ${c.stage ?? "?"} in iteration ${c.iteration}, ${c.status})`);
+  return out;
+}

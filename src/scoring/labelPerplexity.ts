@@ -1,0 +1,138 @@
+/**
+ * Perplexity of a sample's label under a policy (the LoopTool selection signal, computed on the label
+ * rather than on the model's own output): the prompt plus the label's assistant turn, rendered by the
+ * served model's chat template, scored with vLLM's `prompt_logprobs`; the mean is over the label's
+ * tokens only. The span is found by tokenizing through the server's own `/tokenize` with and without
+ * the label, so it is exactly the template's assistant turn whatever template the model has.
+ */
+import type { ChatMessage, McpTool, OpenAiTool, ToolCall } from "../domain/types.js";
+import { toOpenAiTool } from "../domain/types.js";
+import { LlmError, type CallOptions, type LlmClient } from "../llm/client.js";
+import { labelOf, promptOf } from "../matching/labelAgreement.js";
+
+export interface PerplexityResult {
+  /** exp(-mean logprob) over the span's tokens. */
+  perplexity: number;
+  meanLogprob: number;
+  /** Tokens in the span. */
+  tokens: number;
+  /** [start, end) of the span in the rendered prompt's tokens. */
+  span: [number, number];
+}
+
+/** The label span of a conversation: `withLabel` must start with `withoutLabel`. */
+export function labelSpan(withoutLabel: readonly number[], withLabel: readonly number[]): [number, number] {
+  if (withLabel.length <= withoutLabel.length)
+    throw new Error(`the rendered label adds no tokens (${withoutLabel.length} tokens without it, ${withLabel.length} with it)`);
+  for (let i = 0; i < withoutLabel.length; i++)
+    if (withoutLabel[i] !== withLabel[i])
+      throw new Error(
+        `the prompt's tokens are not a prefix of the prompt-plus-label tokens (they differ at token ${i}); the chat template renders the generation prompt differently from the assistant turn`,
+      );
+  return [withoutLabel.length, withLabel.length];
+}
+
+/** Perplexity from token logprobs over [start, end). */
+export function spanPerplexity(logprobs: readonly (number | null)[], span: [number, number]): { perplexity: number; meanLogprob: number } {
+  let sum = 0;
+  let n = 0;
+  for (let i = span[0]; i < span[1]; i++) {
+    const lp = logprobs[i];
+    if (typeof lp !== "number" || !Number.isFinite(lp)) throw new Error(`no logprob for token ${i} of the label span [${span[0]}, ${span[1]})`);
+    sum += lp;
+    n++;
+  }
+  const meanLogprob = sum / n;
+  return { perplexity: Math.exp(-meanLogprob), meanLogprob };
+}
+
+/** Logprobs of every prompt token from a chat response's top-level `prompt_logprobs` (vLLM's shape). */
+export function promptLogprobsOf(raw: unknown, describe: string): (number | null)[] {
+  const entries = (raw as { prompt_logprobs?: unknown } | null)?.prompt_logprobs;
+  if (!Array.isArray(entries))
+    throw new LlmError("bad_response", `${describe}: the response has no prompt_logprobs list; the endpoint must support vLLM's prompt_logprobs`);
+  return entries.map((entry: unknown, i) => {
+    if (entry === null) return null;
+    if (typeof entry !== "object" || Array.isArray(entry)) throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] is not an object or null`);
+    // prompt_logprobs: 0 returns the prompt token alone (vLLM always includes the actual token).
+    const values = Object.values(entry as Record<string, unknown>);
+    const first = values[0] as { logprob?: unknown } | undefined;
+    if (values.length !== 1 || typeof first?.logprob !== "number")
+      throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] should hold exactly the prompt token's logprob (prompt_logprobs: 0)`);
+    return first.logprob;
+  });
+}
+
+/** A label as the chat template sees it: an assistant message with OpenAI tool calls. */
+function assistantMessage(label: { content: string | null; tool_calls?: readonly ToolCall[] }): ChatMessage {
+  return { role: "assistant", content: label.content, ...(label.tool_calls && label.tool_calls.length > 0 ? { tool_calls: [...label.tool_calls] } : {}) };
+}
+
+/**
+ * The perplexity of `label` as the answer to `prompt` under the client's model: three requests (two
+ * /tokenize, one chat completion that scores the prompt and generates one token).
+ */
+export async function perplexityOfAnswer(
+  client: LlmClient,
+  p: { prompt: ChatMessage[]; label: { content: string | null; tool_calls?: readonly ToolCall[] }; tools: readonly McpTool[] },
+  opts: CallOptions = {},
+): Promise<PerplexityResult> {
+  const tools: OpenAiTool[] | undefined = p.tools.length > 0 ? p.tools.map(toOpenAiTool) : undefined;
+  const full = [...p.prompt, assistantMessage(p.label)];
+  const [without, withLabel] = await Promise.all([
+    client.tokenizeChat({ messages: p.prompt, ...(tools ? { tools } : {}), addGenerationPrompt: true }, opts),
+    client.tokenizeChat({ messages: full, ...(tools ? { tools } : {}), addGenerationPrompt: false }, opts),
+  ]);
+  const span = labelSpan(without, withLabel);
+  const res = await client.chat(
+    {
+      messages: full,
+      ...(tools ? { tools } : {}),
+      temperature: 0,
+      maxTokens: 1,
+      extraBody: { prompt_logprobs: 0, add_generation_prompt: false, continue_final_message: false },
+    },
+    opts,
+  );
+  const logprobs = promptLogprobsOf(res.raw, `LLM ${client.role} (${client.model})`);
+  if (logprobs.length !== withLabel.length)
+    throw new LlmError(
+      "bad_response",
+      `LLM ${client.role} (${client.model}): ${logprobs.length} prompt logprobs for a prompt /tokenize counts as ${withLabel.length} tokens; the chat endpoint and /tokenize render differently`,
+    );
+  return { ...spanPerplexity(logprobs, span), tokens: span[1] - span[0], span };
+}
+
+/** The perplexity of a stored sample's label (its last assistant message) given the messages before it. */
+export async function labelPerplexity(
+  client: LlmClient,
+  sample: { messages: ChatMessage[]; tools: McpTool[] },
+  opts: CallOptions = {},
+): Promise<PerplexityResult> {
+  const label = labelOf(sample.messages);
+  if (!label) throw new Error("the sample has no assistant message to score");
+  return perplexityOfAnswer(client, { prompt: promptOf(sample.messages), label, tools: sample.tools }, opts);
+}
+
+/**
+ * LoopTool's own-output perplexity: the policy's greedy answer to the prompt, scored by the logprobs
+ * of the tokens it generated. Kept beside the label PPL for comparison.
+ */
+export async function ownOutputPerplexity(
+  client: LlmClient,
+  sample: { messages: ChatMessage[]; tools: McpTool[] },
+  opts: CallOptions = {},
+): Promise<{ perplexity: number; meanLogprob: number; tokens: number; answer: { content: string | null; tool_calls?: ToolCall[] } }> {
+  const tools = sample.tools.length > 0 ? sample.tools.map(toOpenAiTool) : undefined;
+  const res = await client.chat({ messages: promptOf(sample.messages), ...(tools ? { tools } : {}), temperature: 0, logprobs: true }, opts);
+  const content = ((res.raw as { choices?: { logprobs?: { content?: { logprob?: unknown }[] } }[] }).choices ?? [])[0]?.logprobs?.content;
+  if (!Array.isArray(content) || content.length === 0)
+    throw new LlmError("bad_response", `LLM ${client.role} (${client.model}): the response has no choices[0].logprobs.content`);
+  const lps = content.map((c, i) => {
+    if (typeof c?.logprob !== "number")
+      throw new LlmError("bad_response", `LLM ${client.role} (${client.model}): logprobs.content[${i}] lacks a numeric logprob`);
+    return c.logprob;
+  });
+  const { perplexity, meanLogprob } = spanPerplexity(lps, [0, lps.length]);
+  return { perplexity, meanLogprob, tokens: lps.length, answer: res.message };
+}
