@@ -12,6 +12,7 @@ import { exportVerlHandler } from "./export/verl/handler.js";
 import type { StageConfigOf, StageName } from "./specs.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
+import { expandErrorsHandler } from "./expand/errors/handler.js";
 import { selectNextRoundHandler } from "./select/nextRound/handler.js";
 import { servePolicyHandler } from "./serve/policy/handler.js";
 import { trainGrpoHandler } from "./train/grpo/handler.js";
@@ -31,6 +32,7 @@ export const STAGE_HANDLERS = {
   "train.merge": trainMergeHandler,
   "serve.policy": servePolicyHandler,
   "select.nextRound": selectNextRoundHandler,
+  "expand.errors": expandErrorsHandler,
   // Handlers differ in their progress-detail type; the map only fixes the config type per name.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 } satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> | ClusterJobHandler<StageConfigOf<N>> };

@@ -11,6 +11,7 @@ import { exportDatasetSpec } from "./export/dataset/spec.js";
 import { exportVerlSpec } from "./export/verl/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
+import { expandErrorsSpec } from "./expand/errors/spec.js";
 import { selectNextRoundSpec } from "./select/nextRound/spec.js";
 import { servePolicySpec } from "./serve/policy/spec.js";
 import { trainGrpoSpec } from "./train/grpo/spec.js";
@@ -30,6 +31,7 @@ export const STAGE_SPECS = [
   trainMergeSpec,
   servePolicySpec,
   selectNextRoundSpec,
+  expandErrorsSpec,
 ] as const;
 
 export type BuiltInStageSpec = (typeof STAGE_SPECS)[number];

@@ -1,0 +1,178 @@
+/**
+ * expand.errors: for each error seed of the iteration, `perSeed` new samples (src/expansion/
+ * errorExpansion.ts), each in its own work slot `<campaign>/<iter>/expand.errors/<seedId>/<n>`, so a
+ * retried batch generates only the slots still open. Each new sample is checked by the rules and,
+ * when they pass, by the judge committee's label check; it is stored verified or rejected with every
+ * verdict (origin expanded, parent the seed). A model failure or a duplicate settles the slot as an
+ * outcome row instead.
+ */
+import pLimit from "p-limit";
+import { expansionStatusCounts } from "../../../db/repos/expansions.js";
+import { insertSamples, type NewSample, type SampleRow } from "../../../db/repos/samples.js";
+import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
+import type { SampleKind, Verdict } from "../../../domain/types.js";
+import { drawVariation, expandErrorSeed, ExpansionSeedError } from "../../../expansion/errorExpansion.js";
+import type { BatchResult, StageHandler } from "../../../framework/stage.js";
+import { checkAnswerSchema, CHECK_RESPONSE_FORMAT, judgedAnswer, labelCheckMessages } from "../../../judging/protocol.js";
+import { committeeSize, convene, tally } from "../../../judging/committee.js";
+import { LlmError } from "../../../llm/client.js";
+import { resolveRole } from "../../../llm/roles.js";
+import { labelOf, promptOf } from "../../../matching/labelAgreement.js";
+import { sampleId } from "../../../util/ids.js";
+import { RULES_VERIFIER, verifyRules } from "../../../verification/rules.js";
+import type { StageConfigOf } from "../../specs.js";
+
+type ExpandStage = StageConfigOf<"expand.errors">;
+
+export interface ExpansionProgress {
+  seeds: number;
+  /** Slots of the batch settled so far (this attempt and earlier ones). */
+  settled: number;
+  total: number;
+}
+
+export const expansionSlotKey = (campaignId: string, iteration: number, seedId: string, n: number) => `${campaignId}/${iteration}/expand.errors/${seedId}/${n}`;
+
+export const COMMITTEE_VERIFIER = "judge-committee";
+const PAGE = 200;
+const KINDS: readonly SampleKind[] = ["standard", "parallel", "irrelevance"];
+
+export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> = {
+  name: "expand.errors",
+
+  async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
+    const { db } = ctx.deps;
+    const { stage, campaignId, iteration, config } = ctx;
+    const seeds: SampleRow[] = [];
+    for (let afterId: string | undefined; ;) {
+      const page = await ctx.batchSamples(batchIndex, { afterId, limit: PAGE });
+      seeds.push(...page);
+      if (page.length < PAGE) break;
+      afterId = page[page.length - 1]?.id;
+    }
+    const slots = seeds.flatMap((seed) =>
+      Array.from({ length: stage.perSeed }, (_, n) => ({ seed, n, key: expansionSlotKey(campaignId, iteration, seed.id, n) })),
+    );
+    const keys = slots.map((s) => s.key);
+    const before = await settledSlots(db, keys);
+    const state: ExpansionProgress = { seeds: seeds.length, settled: before.size, total: slots.length };
+    progress.report({ ...state });
+
+    const generator = ctx.llm("generator");
+    const limit = pLimit(resolveRole(config, "generator").endpoint.maxConcurrency);
+    const judgeVotes = committeeSize(stage.committee);
+    await Promise.all(
+      slots
+        .filter((s) => !before.has(s.key))
+        .map(({ seed, n, key }) =>
+          limit(async () => {
+            ctx.signal.throwIfAborted();
+            const outcome = (detail: string): SlotOutcomeRow => ({
+              slotKey: key,
+              campaignId,
+              iteration,
+              stage: stage.name,
+              slot: n,
+              outcome: "failed",
+              detail: detail.slice(0, 2000),
+            });
+            const variation = drawVariation({ seed: config.seed, iteration, seedSampleId: seed.id, index: n, ...stage.variation });
+            const kind = (KINDS as readonly string[]).includes(seed.kind) ? (seed.kind as SampleKind) : "standard";
+            let expanded;
+            try {
+              expanded = await expandErrorSeed({
+                seed: { id: seed.id, kind, messages: seed.messages, tools: seed.tools },
+                variation,
+                generator,
+                signal: ctx.signal,
+              });
+            } catch (err) {
+              // The model could not produce a usable request or answer, or the seed cannot be read: record it and move on.
+              if ((err instanceof LlmError && !err.retryable) || err instanceof ExpansionSeedError) {
+                await insertSlotOutcomes(db, [outcome((err as Error).message)]);
+                state.settled++;
+                progress.report({ ...state });
+                return;
+              }
+              throw err;
+            }
+            const rules = verifyRules({ kind: expanded.kind, messages: expanded.messages, tools: expanded.tools });
+            const verdicts: Verdict[] = [rules];
+            let committee: Record<string, unknown> | undefined;
+            if (rules.ok) {
+              const label = labelOf(expanded.messages);
+              const votes = await convene(
+                stage.committee,
+                (role) => ctx.llm(role),
+                {
+                  messages: labelCheckMessages({ prompt: promptOf(expanded.messages), tools: expanded.tools, label: judgedAnswer(label ?? { content: null }) }),
+                  responseFormat: CHECK_RESPONSE_FORMAT,
+                  schema: checkAnswerSchema,
+                },
+                ctx.signal,
+              );
+              const t = tally(votes, stage.committee.consensus);
+              committee = {
+                verdict: t.verdict,
+                counts: t.counts,
+                votes: votes.map((v) => ({ judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis })),
+              };
+              verdicts.push({
+                verifier: COMMITTEE_VERIFIER,
+                ok: t.verdict === "CORRECT",
+                reasons:
+                  t.verdict === "CORRECT"
+                    ? []
+                    : t.verdict === "INCORRECT"
+                      ? votes.filter((v) => v.verdict === "INCORRECT").map((v) => `${v.judge}: ${v.analysis}`)
+                      : [`no consensus: ${JSON.stringify(t.counts)} of ${judgeVotes} votes, ${stage.committee.consensus} needed`],
+              });
+            }
+            const row: NewSample = {
+              id: sampleId(campaignId, { messages: expanded.messages, tools: expanded.tools }),
+              campaignId,
+              iteration,
+              kind: expanded.kind,
+              origin: "expanded",
+              parentId: seed.id,
+              stage: stage.name,
+              slotKey: key,
+              messages: expanded.messages,
+              tools: expanded.tools,
+              status: verdicts.every((v) => v.ok) ? "verified" : "rejected",
+              verdicts,
+              metadata: { ...expanded.metadata, slot: n, ...(committee ? { committee } : {}) },
+            };
+            const written = await insertSamples(db, [row]);
+            if (!written.has(row.id as string)) {
+              // Not written: the same content is already stored, or another attempt settled this slot meanwhile.
+              const now = await settledSlots(db, [key]);
+              if (!now.has(key))
+                await insertSlotOutcomes(db, [
+                  { slotKey: key, campaignId, iteration, stage: stage.name, slot: n, outcome: "duplicate", detail: row.id as string },
+                ]);
+            }
+            state.settled++;
+            progress.report({ ...state });
+          }),
+        ),
+    );
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+    // Counters from the database: each slot once, whichever attempt settled it.
+    const after = await settledSlots(db, keys);
+    if (after.size !== keys.length) throw new Error(`batch ${batchIndex}: ${keys.length - after.size} slots left unsettled after all work finished`);
+    const counts = { written: 0, failed: 0, duplicates: 0 };
+    for (const o of after.values()) {
+      if (o === "written") counts.written++;
+      else if (o === "failed") counts.failed++;
+      else counts.duplicates++;
+    }
+    return { items: keys.length, seeds: seeds.length, ...counts };
+  },
+
+  async finalize(ctx, batches) {
+    const sum: Record<string, number> = {};
+    for (const b of batches) for (const [k, v] of Object.entries(b)) sum[k] = (sum[k] ?? 0) + v;
+    return { ...sum, byStatus: await expansionStatusCounts(ctx.deps.db, ctx.campaignId, ctx.iteration) };
+  },
+};
