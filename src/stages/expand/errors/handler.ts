@@ -19,7 +19,7 @@ import { LlmError } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { labelOf, promptOf } from "../../../matching/labelAgreement.js";
 import { sampleId } from "../../../util/ids.js";
-import { RULES_VERIFIER, verifyRules } from "../../../verification/rules.js";
+import { verifyRules } from "../../../verification/rules.js";
 import type { StageConfigOf } from "../../specs.js";
 
 type ExpandStage = StageConfigOf<"expand.errors">;

@@ -1,0 +1,89 @@
+/** The error-expansion request (contract B) and its deterministic variations. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
+import {
+  COMPLEXITIES,
+  DEFAULT_PERSONAS,
+  DEFAULT_STYLES,
+  drawVariation,
+  ERROR_EXPANSION_MARKER,
+  expansionMessages,
+  ExpansionSeedError,
+  seedCase,
+} from "../../../src/expansion/errorExpansion.js";
+
+const TOOL: McpTool = { name: "get_weather", description: "Weather", inputSchema: { type: "object", properties: { city: { type: "string" } } } };
+const seedMessages: ChatMessage[] = [
+  { role: "system", content: "sys" },
+  { role: "user", content: "Weather in Oslo and Rome?" },
+  {
+    role: "assistant",
+    content: null,
+    tool_calls: [
+      { id: "a", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+      { id: "b", type: "function", function: { name: "get_weather", arguments: '{"city":"Rome"}' } },
+    ],
+  },
+];
+const lists = { personas: DEFAULT_PERSONAS, styles: DEFAULT_STYLES, complexities: COMPLEXITIES };
+
+test("variations are a pure function of seed, iteration, seed sample and index, drawn from the lists", () => {
+  const v = (index: number, seed = 1, iteration = 2, id = "s_1") => drawVariation({ seed, iteration, seedSampleId: id, index, ...lists });
+  assert.deepEqual(v(0), v(0));
+  const all = Array.from({ length: 30 }, (_, i) => v(i));
+  assert.ok(all.every((x, i) => x.index === i && DEFAULT_PERSONAS.includes(x.persona as never) && DEFAULT_STYLES.includes(x.style as never)));
+  assert.ok(new Set(all.map((x) => `${x.persona}|${x.style}|${x.complexity}`)).size > 10, "indices vary the scenario");
+  assert.notDeepEqual(
+    all.map((x) => x.persona),
+    Array.from({ length: 30 }, (_, i) => v(i, 2).persona),
+    "another campaign seed draws other personas",
+  );
+  assert.deepEqual(drawVariation({ seed: 1, iteration: 1, seedSampleId: "x", index: 0, personas: ["p"], styles: ["s"], complexities: ["same"] }), {
+    index: 0,
+    persona: "p",
+    style: "s",
+    complexity: "same",
+  });
+});
+
+test("the request: the marker in the system message, one json block with tools, seed query and calls, variation", () => {
+  const variation = drawVariation({ seed: 1, iteration: 1, seedSampleId: "s", index: 3, ...lists });
+  const messages = expansionMessages({ tools: [TOOL], seed: seedCase(seedMessages), variation });
+  assert.equal(messages[0]?.role, "system");
+  assert.ok((messages[0]!.content as string).split("\n").includes(ERROR_EXPANSION_MARKER));
+  const last = messages[messages.length - 1]!;
+  assert.equal(last.role, "user");
+  const blocks = [...(last.content as string).matchAll(/```json\n([\s\S]*?)\n```/g)];
+  assert.equal(blocks.length, 1);
+  assert.deepEqual(JSON.parse(blocks[0]![1]!), {
+    tools: [{ type: "function", function: { name: "get_weather", description: "Weather", parameters: TOOL.inputSchema } }],
+    seed: {
+      query: "Weather in Oslo and Rome?",
+      calls: [
+        { name: "get_weather", arguments: { city: "Oslo" } },
+        { name: "get_weather", arguments: { city: "Rome" } },
+      ],
+    },
+    variation,
+  });
+});
+
+test("an irrelevance seed has no calls; a seed without a readable label is refused", () => {
+  assert.deepEqual(
+    seedCase([
+      { role: "user", content: "Tell me a joke" },
+      { role: "assistant", content: "No tool fits." },
+    ]),
+    { query: "Tell me a joke", calls: [] },
+  );
+  assert.throws(() => seedCase([{ role: "user", content: "q" }]), ExpansionSeedError);
+  assert.throws(
+    () =>
+      seedCase([
+        { role: "user", content: "q" },
+        { role: "assistant", content: null, tool_calls: [{ id: "a", type: "function", function: { name: "f", arguments: "{" } }] },
+      ]),
+    /label cannot be read/,
+  );
+});
