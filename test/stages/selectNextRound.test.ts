@@ -185,19 +185,17 @@ test("the seed round, then a later round from scores, judgements and expansions;
 
   // What iteration 1 learned: label PPLs of the pool (seed00..02 highest), consistency classes, judgements, a repair, expansions.
   const members = pool1.map((m) => m.sampleId).sort();
-  await db.db
-    .insert(sampleScores)
-    .values(
-      members.map((id, i) => ({
-        campaignId: c,
-        iteration: 1,
-        sampleId: id,
-        metric: "label_ppl" as const,
-        model: "policy",
-        value: 100 - i,
-        details: { tokens: 10 },
-      })),
-    );
+  await db.db.insert(sampleScores).values(
+    members.map((id, i) => ({
+      campaignId: c,
+      iteration: 1,
+      sampleId: id,
+      metric: "label_ppl" as const,
+      model: "policy",
+      value: 100 - i,
+      details: { tokens: 10 },
+    })),
+  );
   await db.db.insert(sampleScores).values([
     { campaignId: c, iteration: 1, sampleId: sid("seed04"), metric: "consistency", model: "policy", value: 0.2, details: { k: 5, agree: 1, class: "hard" } },
     { campaignId: c, iteration: 1, sampleId: sid("seed05"), metric: "consistency", model: "policy", value: 1, details: { k: 5, agree: 5, class: "easy" } },
