@@ -186,6 +186,11 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
     // The stage's own defaults tell its batch size; an invalid entry is reported by the union.
     const parsed = spec.schema.safeParse(s);
     if (!parsed.success) return;
+    // Roles the entry itself names (a judge committee's members).
+    for (const { role, path } of spec.configuredRoles?.(parsed.data) ?? []) {
+      if (!roles || !Object.hasOwn(roles, role))
+        issues.push({ path: ["stages", i, ...path], message: `names the role ${JSON.stringify(role)}; add roles.${role} ({ "endpoint": ..., "model": ... })` });
+    }
     const stage = parsed.data as { batchSize: number };
     if (spec.reads.kind === "slots") {
       const count = spec.reads.items(parsed.data);

@@ -57,6 +57,8 @@ export interface StageSpec<N extends string = string, C extends { name: N; batch
   /** Roles the stage calls; a config naming the stage must configure each. */
   roles: readonly RoleName[];
   reads: StageInput<C>;
+  /** Roles the stage's own config names (e.g. a judge committee's members), each with its path in the entry; checked like `roles`. */
+  configuredRoles?(config: C): readonly { role: RoleName; path: readonly (string | number)[] }[];
   /** What the stage writes, for the README and `campaign validate`. */
   writes: string;
   /** Former names still accepted in configs, each with a deprecation message naming this one. */

@@ -52,6 +52,11 @@ export function committeeSize(c: CommitteeConfig): number {
   return c.members.reduce((a, m) => a + m.samples, 0);
 }
 
+/** A committee's member roles with their paths under `field`, for the campaign config's role check. */
+export function committeeRolePaths(c: CommitteeConfig, field = "committee"): { role: string; path: (string | number)[] }[] {
+  return c.members.map((m, j) => ({ role: m.role, path: [field, "members", j, "role"] }));
+}
+
 /** The roles a committee calls (each must be configured in `roles`). */
 export function committeeRoles(c: CommitteeConfig): string[] {
   return [...new Set(c.members.map((m) => m.role))];

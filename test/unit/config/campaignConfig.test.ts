@@ -264,3 +264,23 @@ test("runIn: seed stages run in the first iteration only, `later` stages from th
   assert.ok(plain.frozen.stages.every((s) => !("runIn" in s)));
   assert.deepEqual(issues({ ...valid(), stages: [{ name: "verify.rules", runIn: "sometimes" }] }), ['stages[0].runIn: expected "every", "first" or "later"']);
 });
+
+test("a judge committee's member roles must be configured, named by their path; consensus above the votes is refused", () => {
+  const stage = (committee: unknown) => ({
+    ...valid(),
+    roles: { generator: { endpoint: "sim", model: "m" }, judge: { endpoint: "sim", model: "j" } },
+    stages: [{ name: "expand.errors", committee }],
+  });
+  assert.ok(parseCampaignConfig(stage({ members: [{ role: "judge", samples: 3 }], consensus: 2 })).ok);
+  assert.deepEqual(issues(stage({ members: [{ role: "judge" }, { role: "critic", samples: 2 }], consensus: 2 })), [
+    'stages[0].committee.members[1].role: names the role "critic"; add roles.critic ({ "endpoint": ..., "model": ... })',
+  ]);
+  assert.match(
+    issues(stage({ members: [{ role: "judge" }], consensus: 2 })).join("\n"),
+    /stages\[0\]\.committee\.consensus: consensus 2 can never be reached: the committee casts 1 vote/,
+  );
+  assert.match(
+    issues(stage({ members: [{ role: "judge", samples: 4 }], consensus: 2 })).join("\n"),
+    /stages\[0\]\.committee\.consensus: .*more than half \(at least 3\)/,
+  );
+});

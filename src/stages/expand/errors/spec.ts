@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { atMost, batchSize, boundedString, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
-import { committeeSchema, SINGLE_JUDGE } from "../../../judging/committee.js";
+import { committeeRolePaths, committeeSchema, SINGLE_JUDGE } from "../../../judging/committee.js";
 import { COMPLEXITIES, DEFAULT_PERSONAS, DEFAULT_STYLES } from "../../../expansion/errorExpansion.js";
 
 const choices = (what: string) =>
@@ -16,7 +16,8 @@ export const expandErrorsSpec = defineStage({
   title: "error-driven expansion",
   latency: "llm",
   batchTimeoutMinutes: 60,
-  roles: ["generator", "judge"],
+  roles: ["generator"],
+  configuredRoles: (c) => committeeRolePaths(c.committee),
   reads: {
     kind: "samples",
     selection: () => ({ scope: "errorSeeds" }),
