@@ -29,6 +29,18 @@ export const committeeSchema = z
     consensus: positiveInt.max(256, "expected at most 256"),
   })
   .superRefine((c, ctx) => {
+    // Votes are stored under `<role>#<sample>`: a role listed twice would cast two votes under one key.
+    const firstIndex = new Map<string, number>();
+    c.members.forEach((m, j) => {
+      const earlier = firstIndex.get(m.role);
+      if (earlier === undefined) firstIndex.set(m.role, j);
+      else
+        ctx.addIssue({
+          code: "custom",
+          path: ["members", j, "role"],
+          message: `judge role "${m.role}" is already members[${earlier}]; list each role once and raise its samples instead`,
+        });
+    });
     const n = c.members.reduce((a, m) => a + m.samples, 0);
     if (c.consensus > n)
       ctx.addIssue({

@@ -12,6 +12,8 @@ import { exportVerlHandler } from "./export/verl/handler.js";
 import type { StageConfigOf, StageName } from "./specs.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
+import { probeGreedyHandler } from "./probe/greedy/handler.js";
+import { repairLabelsHandler } from "./repair/labels/handler.js";
 import { servePolicyHandler } from "./serve/policy/handler.js";
 import { trainGrpoHandler } from "./train/grpo/handler.js";
 import { trainMergeHandler } from "./train/merge/handler.js";
@@ -29,6 +31,8 @@ export const STAGE_HANDLERS = {
   "train.grpo": trainGrpoHandler,
   "train.merge": trainMergeHandler,
   "serve.policy": servePolicyHandler,
+  "probe.greedy": probeGreedyHandler,
+  "repair.labels": repairLabelsHandler,
   // Handlers differ in their progress-detail type; the map only fixes the config type per name.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 } satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> | ClusterJobHandler<StageConfigOf<N>> };

@@ -11,6 +11,8 @@ import { exportDatasetSpec } from "./export/dataset/spec.js";
 import { exportVerlSpec } from "./export/verl/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
+import { probeGreedySpec } from "./probe/greedy/spec.js";
+import { repairLabelsSpec } from "./repair/labels/spec.js";
 import { servePolicySpec } from "./serve/policy/spec.js";
 import { trainGrpoSpec } from "./train/grpo/spec.js";
 import { trainMergeSpec } from "./train/merge/spec.js";
@@ -28,6 +30,8 @@ export const STAGE_SPECS = [
   trainGrpoSpec,
   trainMergeSpec,
   servePolicySpec,
+  probeGreedySpec,
+  repairLabelsSpec,
 ] as const;
 
 export type BuiltInStageSpec = (typeof STAGE_SPECS)[number];
