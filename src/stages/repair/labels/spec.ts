@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { batchSize, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
-import { committeeSchema, SINGLE_JUDGE } from "../../../judging/committee.js";
+import { committeeSchema, SINGLE_JUDGE } from "../../../judging/committeeConfig.js";
 
 /** LoopTool's judgement-guided label verification, with a committee whose consensus can always be reached. */
 export const repairLabelsSpec = defineStage({
