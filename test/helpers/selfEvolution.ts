@@ -93,13 +93,13 @@ export interface SeedSample {
   query: string;
 }
 
-/** `n` standard samples from the simulator's generator, stored verified and put in the iteration's pool (reason seed). */
+/** `n` standard samples from the simulator's generator, stored verified and put in the iteration's pool (reason seed) unless `store` is false. */
 export async function seedPool(
   db: Db,
   generator: LlmClient,
   campaignId: string,
   n: number,
-  opts: { iteration?: number; offset?: number } = {},
+  opts: { iteration?: number; offset?: number; store?: boolean } = {},
 ): Promise<SeedSample[]> {
   const out: SeedSample[] = [];
   const iteration = opts.iteration ?? 1;
@@ -112,7 +112,7 @@ export async function seedPool(
     const s = await synthesizeSingleTurn({ kind: "standard", targets: [target], offered: [target, other], generator });
     out.push({ id: sampleId(campaignId, s), messages: s.messages, tools: s.tools, query: queryOf(s.messages) });
   }
-  await storeSeeds(db, campaignId, out, iteration);
+  if (opts.store !== false) await storeSeeds(db, campaignId, out, iteration);
   return out;
 }
 

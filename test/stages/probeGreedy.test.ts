@@ -42,7 +42,7 @@ test("planted wrong labels are mismatches; every verified pool sample is probed 
   const db = res.db.db;
   // 8 seed samples in the pool; 3 more whose labels were corrupted on purpose; 1 rejected sample (not probed).
   const seeds = await seedPool(db, generator, campaignId, 8);
-  const planted = (await seedPool(db, generator, `${campaignId}-src`, 3, { offset: 8 })).map((s) => withWrongLocation(campaignId, s));
+  const planted = (await seedPool(db, generator, campaignId, 3, { offset: 8, store: false })).map((s) => withWrongLocation(campaignId, s));
   await storeSeeds(db, campaignId, planted);
   const rejected = withWrongLocation(campaignId, seeds[0]!, "Rejected Town");
   await insertSamples(db, [

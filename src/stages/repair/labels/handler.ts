@@ -22,9 +22,9 @@ import { insertSamples, type SampleRow } from "../../../db/repos/samples.js";
 import type { JudgeVerdict, LabelAction } from "../../../db/schema.js";
 import { committeeRoles, committeeSize, convene, judgeId, judgeReliability, tally, type Vote } from "../../../judging/committee.js";
 import { JUDGEMENT_RESPONSE_FORMAT, judgedAnswer, judgementAnswerSchema, labelJudgementMessages } from "../../../judging/protocol.js";
-import type { LlmClient } from "../../../llm/client.js";
+import { LlmError, type LlmClient } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
-import { labelOf, promptOf } from "../../../matching/labelAgreement.js";
+import { labelOf, promptOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
 import { keepHigherPerplexity, REPAIR_STAGE, repairedSample, stepFor } from "../../../repair/labelRepair.js";
 import { perplexityOfAnswer } from "../../../scoring/labelPerplexity.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
@@ -165,10 +165,18 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
           const opts = { signal: ctx.signal };
           const known = storedPpl.get(sample.id);
           const reuse = known && known.model === policyModel && known.modelVersionId === ctx.policyVersionId;
-          const [labelPpl, predictionPpl] = await Promise.all([
-            reuse ? Promise.resolve(known.value) : perplexityOfAnswer(policy, { prompt, label, tools: sample.tools }, opts).then((p) => p.perplexity),
-            perplexityOfAnswer(policy, { prompt, label: prediction, tools: sample.tools }, opts).then((p) => p.perplexity),
-          ]);
+          // A span that cannot be found is the endpoint's template, not a passing fault: no retry fixes it.
+          const ppl = (answer: AssistantAnswer, what: string) =>
+            perplexityOfAnswer(policy, { prompt, label: answer, tools: sample.tools }, opts).then(
+              (p) => p.perplexity,
+              (err: unknown) => {
+                if (err instanceof LlmError) throw err;
+                throw new StageInputError(
+                  `repair.labels: the ${what} perplexity of ${sample.id} under ${policyModel}: ${err instanceof Error ? err.message : String(err)}`,
+                );
+              },
+            );
+          const [labelPpl, predictionPpl] = await Promise.all([reuse ? Promise.resolve(known.value) : ppl(label, "label"), ppl(prediction, "prediction")]);
           details.perplexity = { label: labelPpl, prediction: predictionPpl, labelFrom: reuse ? "sample_scores" : "computed", model: policyModel };
           if (keepHigherPerplexity({ label: labelPpl, prediction: predictionPpl }) === "label") {
             row = judgement("kept_label");
