@@ -5,62 +5,13 @@
  * (LoopTool's published default, one judge and a consensus of two, could never decide anything).
  */
 import pLimit from "p-limit";
-import { z } from "zod";
+import type { z } from "zod";
 import type { ChatMessage } from "../domain/types.js";
-import { LlmError, type LlmClient } from "../llm/client.js";
-import { positiveInt } from "../config/fields.js";
+import type { LlmClient } from "../llm/client.js";
+import { LlmError } from "../llm/errors.js";
+import { judgeId, type CommitteeConfig } from "./committeeConfig.js";
 
-const ROLE = /^[a-zA-Z][a-zA-Z0-9_]{0,62}$/;
-
-export const committeeSchema = z
-  .strictObject({
-    /** Each member is a role of the campaign (its endpoint and model) asked `samples` times. */
-    members: z
-      .array(
-        z.strictObject({
-          role: z.string({ error: "expected a role name" }).regex(ROLE, "expected a role name (a letter, then letters, digits or '_')"),
-          samples: positiveInt.max(16, "expected at most 16").default(1),
-        }),
-        { error: "expected a list of judges" },
-      )
-      .min(1, "expected at least one judge")
-      .max(16, "expected at most 16 judges"),
-    /** Votes one verdict needs to be the committee's; more than half of all votes, at most all of them. */
-    consensus: positiveInt.max(256, "expected at most 256"),
-  })
-  .superRefine((c, ctx) => {
-    const n = c.members.reduce((a, m) => a + m.samples, 0);
-    if (c.consensus > n)
-      ctx.addIssue({
-        code: "custom",
-        path: ["consensus"],
-        message: `consensus ${c.consensus} can never be reached: the committee casts ${n} vote(s) in all (members' samples summed); use at most ${n}`,
-      });
-    else if (c.consensus * 2 <= n)
-      ctx.addIssue({
-        code: "custom",
-        path: ["consensus"],
-        message: `consensus ${c.consensus} of ${n} votes lets two verdicts both reach it; use more than half (at least ${Math.floor(n / 2) + 1})`,
-      });
-  });
-export type CommitteeConfig = z.infer<typeof committeeSchema>;
-
-/** One role asked once: the default committee. */
-export const SINGLE_JUDGE: CommitteeConfig = { members: [{ role: "judge", samples: 1 }], consensus: 1 };
-
-export function committeeSize(c: CommitteeConfig): number {
-  return c.members.reduce((a, m) => a + m.samples, 0);
-}
-
-/** A committee's member roles with their paths under `field`, for the campaign config's role check. */
-export function committeeRolePaths(c: CommitteeConfig, field = "committee"): { role: string; path: (string | number)[] }[] {
-  return c.members.map((m, j) => ({ role: m.role, path: [field, "members", j, "role"] }));
-}
-
-/** The roles a committee calls (each must be configured in `roles`). */
-export function committeeRoles(c: CommitteeConfig): string[] {
-  return [...new Set(c.members.map((m) => m.role))];
-}
+export { committeeRolePaths, committeeRoles, committeeSchema, committeeSize, judgeId, SINGLE_JUDGE, type CommitteeConfig } from "./committeeConfig.js";
 
 export interface Vote<V extends string> {
   /** `<role>#<sample>`: stable across re-runs, the key votes are stored under. */
@@ -113,10 +64,6 @@ export async function convene<V extends string>(
       }),
     ),
   );
-}
-
-export function judgeId(role: string, sample: number): string {
-  return `${role}#${sample}`;
 }
 
 /** Per judge: how often its vote was the committee's verdict, over the cases the committee decided. */

@@ -51,8 +51,24 @@ You review tool-use training data. You get the tools, the conversation and the a
 Decide whether the answer is CORRECT (the right tools, every argument and value as the user asked, or
 no call when no tool fits) or INCORRECT. Reply with JSON: {"verdict": ..., "analysis": "why"}.`;
 
-function caseMessage(c: Record<string, unknown>): string {
-  return "Case:\n```json\n" + JSON.stringify(c, null, 1) + "\n```";
+/**
+ * The case as one ```json block. Backticks inside strings are written as \u0060 (the same JSON value),
+ * so a conversation that itself contains a fence cannot close the block early.
+ */
+export function caseMessage(c: Record<string, unknown>): string {
+  return "Case:\n```json\n" + JSON.stringify(c, null, 1).replaceAll("`", "\\u0060") + "\n```";
+}
+
+/** The case a judge request carries: the JSON in the last user message's ```json block (the inverse of caseMessage). */
+export function parseCaseMessage(text: string): Record<string, unknown> | undefined {
+  const m = /```json\n([\s\S]*?)\n```/.exec(text);
+  if (!m) return undefined;
+  try {
+    const v: unknown = JSON.parse(m[1]!);
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The messages of a label-judgement request (label versus prediction). */

@@ -14,6 +14,8 @@ import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js"
 import { verifyRulesHandler } from "./verify/rules/handler.js";
 import { expandErrorsHandler } from "./expand/errors/handler.js";
 import { selectNextRoundHandler } from "./select/nextRound/handler.js";
+import { probeGreedyHandler } from "./probe/greedy/handler.js";
+import { repairLabelsHandler } from "./repair/labels/handler.js";
 import { servePolicyHandler } from "./serve/policy/handler.js";
 import { trainGrpoHandler } from "./train/grpo/handler.js";
 import { trainMergeHandler } from "./train/merge/handler.js";
@@ -33,6 +35,8 @@ export const STAGE_HANDLERS = {
   "serve.policy": servePolicyHandler,
   "select.nextRound": selectNextRoundHandler,
   "expand.errors": expandErrorsHandler,
+  "probe.greedy": probeGreedyHandler,
+  "repair.labels": repairLabelsHandler,
   // Handlers differ in their progress-detail type; the map only fixes the config type per name.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 } satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> | ClusterJobHandler<StageConfigOf<N>> };

@@ -13,6 +13,8 @@ import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
 import { expandErrorsSpec } from "./expand/errors/spec.js";
 import { selectNextRoundSpec } from "./select/nextRound/spec.js";
+import { probeGreedySpec } from "./probe/greedy/spec.js";
+import { repairLabelsSpec } from "./repair/labels/spec.js";
 import { servePolicySpec } from "./serve/policy/spec.js";
 import { trainGrpoSpec } from "./train/grpo/spec.js";
 import { trainMergeSpec } from "./train/merge/spec.js";
@@ -32,6 +34,8 @@ export const STAGE_SPECS = [
   servePolicySpec,
   selectNextRoundSpec,
   expandErrorsSpec,
+  probeGreedySpec,
+  repairLabelsSpec,
 ] as const;
 
 export type BuiltInStageSpec = (typeof STAGE_SPECS)[number];

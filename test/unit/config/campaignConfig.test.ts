@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { STAGE_SPECS } from "../../../src/stages/specs.js";
 import {
   CONFIG_LIMITS,
   CONFIG_TOO_LARGE,
@@ -52,7 +53,12 @@ test("unknown stage names are rejected, not ignored", () => {
   assert.equal(msgs.length, 1);
   assert.match(
     msgs[0] as string,
-    /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "dedupe.exact", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast", "export.verl", "train.sft", "train.grpo", "train.merge", "serve.policy", "select.nextRound", "expand.errors"$/,
+    // Every built-in stage, in spec order (derived, so adding a stage does not edit this test).
+    new RegExp(
+      `^stages\\[3\\](\\.name)?: unknown stage name; expected one of ${STAGE_SPECS.map((x) => JSON.stringify(x.name))
+        .join(", ")
+        .replaceAll(".", "\\.")}$`,
+    ),
   );
 });
 

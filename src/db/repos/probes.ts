@@ -1,0 +1,63 @@
+/** Greedy probes (probe_results): the policy's greedy answer on each pool sample and whether it matches the label. */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { MatchReason } from "../../matching/matcher.js";
+import type { AssistantAnswer } from "../../matching/labelAgreement.js";
+import type { Db } from "../client.js";
+import { probeResults } from "../schema.js";
+
+export type ProbeResultRow = Omit<typeof probeResults.$inferSelect, "prediction" | "reasons"> & { prediction: AssistantAnswer; reasons: MatchReason[] };
+export type NewProbeResult = Omit<typeof probeResults.$inferInsert, "createdAt" | "prediction" | "reasons"> & {
+  prediction: AssistantAnswer;
+  reasons: MatchReason[];
+};
+
+/** Writes results; a sample already probed in the iteration keeps its first row (a retried batch writes nothing twice). */
+export async function insertProbeResults(db: Db, rows: NewProbeResult[]): Promise<number> {
+  let written = 0;
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    if (chunk.length === 0) continue;
+    const r = await db.insert(probeResults).values(chunk).onConflictDoNothing().returning({ id: probeResults.sampleId });
+    written += r.length;
+  }
+  return written;
+}
+
+/** The results stored for these samples in the iteration, by sample id. */
+export async function probeResultsOf(db: Db, campaignId: string, iteration: number, sampleIds: readonly string[]): Promise<Map<string, ProbeResultRow>> {
+  if (sampleIds.length === 0) return new Map();
+  const rows = await db
+    .select()
+    .from(probeResults)
+    .where(and(eq(probeResults.campaignId, campaignId), eq(probeResults.iteration, iteration), inArray(probeResults.sampleId, [...sampleIds])));
+  return new Map(rows.map((r) => [r.sampleId, r as ProbeResultRow]));
+}
+
+/** Matched and mismatched counts of an iteration, and how often each mismatch reason code occurs. */
+export async function probeSummary(
+  db: Db,
+  campaignId: string,
+  iteration: number,
+): Promise<{ matched: number; mismatched: number; reasonCodes: Record<string, number> }> {
+  const where = and(eq(probeResults.campaignId, campaignId), eq(probeResults.iteration, iteration));
+  const counts = await db
+    .select({ match: probeResults.match, n: sql<number>`count(*)::int` })
+    .from(probeResults)
+    .where(where)
+    .groupBy(probeResults.match);
+  // Each mismatch counts a code once however many calls it concerns.
+  const codes = await db.execute(sql`
+    SELECT code, count(*)::int AS n FROM (
+      SELECT DISTINCT p.sample_id, r->>'code' AS code
+      FROM ${probeResults} p, jsonb_array_elements(p.reasons) r
+      WHERE p.campaign_id = ${campaignId} AND p.iteration = ${iteration} AND p.match = false
+    ) c GROUP BY code ORDER BY n DESC, code`);
+  const reasonCodes: Record<string, number> = {};
+  const rows = ((codes as { rows?: Record<string, unknown>[] }).rows ?? (codes as unknown as Record<string, unknown>[])) as Record<string, unknown>[];
+  for (const r of rows) reasonCodes[String(r.code)] = Number(r.n);
+  return {
+    matched: Number(counts.find((c) => c.match)?.n ?? 0),
+    mismatched: Number(counts.find((c) => !c.match)?.n ?? 0),
+    reasonCodes,
+  };
+}

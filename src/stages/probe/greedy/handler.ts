@@ -1,0 +1,140 @@
+/**
+ * Greedy capability probing (LoopTool GCP): the policy answers each verified pool sample's prompt at
+ * temperature 0 with the sample's tools; the matcher (strict mode, duplicates counted) says whether
+ * the answer agrees with the label. Results are written as they finish and a re-run skips samples
+ * already probed in the iteration, so a retried batch asks the policy only about what is left.
+ */
+import pLimit from "p-limit";
+import type { StageConfigOf } from "../../specs.js";
+import { insertProbeResults, probeResultsOf, probeSummary, type NewProbeResult } from "../../../db/repos/probes.js";
+import type { SampleRow } from "../../../db/repos/samples.js";
+import { toOpenAiTool } from "../../../domain/types.js";
+import { LlmError } from "../../../llm/client.js";
+import { resolveRole } from "../../../llm/roles.js";
+import { compareToLabel, labelOf, promptOf } from "../../../matching/labelAgreement.js";
+import type { BatchResult, StageHandler } from "../../../framework/stage.js";
+
+type ProbeStage = StageConfigOf<"probe.greedy">;
+
+export interface GreedyProbeProgress {
+  done: number;
+  total: number;
+  mismatched: number;
+}
+
+/** How many mismatch reason codes the summary lists. */
+const TOP_REASONS = 10;
+
+export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> = {
+  name: "probe.greedy",
+
+  // Planned by the framework: the iteration's verified pool samples (spec.ts).
+  async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
+    const { db } = ctx.deps;
+    const rows: SampleRow[] = [];
+    for (let afterId: string | undefined; ;) {
+      const page = await ctx.batchSamples(batchIndex, { afterId, limit: 1000 });
+      rows.push(...page);
+      if (page.length < 1000) break;
+      afterId = page[page.length - 1]?.id;
+    }
+    const probed = await probeResultsOf(
+      db,
+      ctx.campaignId,
+      ctx.iteration,
+      rows.map((r) => r.id),
+    );
+    const todo = rows.filter((r) => !probed.has(r.id));
+    const state: GreedyProbeProgress = { done: rows.length - todo.length, total: rows.length, mismatched: 0 };
+    progress.report({ ...state });
+
+    const policy = ctx.llm("policy");
+    const model = ctx.config.roles.policy?.model ?? policy.model;
+    const limit = pLimit(resolveRole(ctx.config, "policy").endpoint.maxConcurrency);
+    let matched = 0;
+    let mismatched = 0;
+    let unlabelled = 0;
+    let failed = 0;
+    // Results are written in small groups as they finish, one write at a time.
+    let pending: NewProbeResult[] = [];
+    let writing: Promise<unknown> = Promise.resolve();
+    const flush = () => {
+      const chunk = pending;
+      pending = [];
+      if (chunk.length > 0) writing = writing.then(() => insertProbeResults(db, chunk));
+      return writing;
+    };
+
+    await Promise.all(
+      todo.map((sample) =>
+        limit(async () => {
+          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+          const label = labelOf(sample.messages);
+          if (!label) {
+            unlabelled++;
+            return;
+          }
+          let answer;
+          try {
+            const res = await policy.chat(
+              {
+                messages: promptOf(sample.messages),
+                ...(sample.tools.length > 0 ? { tools: sample.tools.map(toOpenAiTool), toolChoice: "auto" as const } : {}),
+                temperature: 0,
+              },
+              { signal: ctx.signal },
+            );
+            answer = res.message;
+          } catch (err) {
+            // An answer the client cannot use (after its own retries) leaves the sample unprobed; a
+            // later run asks again. Transport failures fail the batch.
+            if (err instanceof LlmError && !err.retryable) {
+              failed++;
+              ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${err.message}`);
+              return;
+            }
+            throw err;
+          }
+          const agreement = compareToLabel(answer, label, sample.tools);
+          if (agreement.agrees) matched++;
+          else mismatched++;
+          pending.push({
+            campaignId: ctx.campaignId,
+            iteration: ctx.iteration,
+            sampleId: sample.id,
+            model,
+            modelVersionId: ctx.policyVersionId,
+            match: agreement.agrees,
+            prediction: { content: answer.content, ...(answer.tool_calls ? { tool_calls: answer.tool_calls } : {}) },
+            reasons: agreement.reasons,
+          });
+          state.done++;
+          state.mismatched = mismatched;
+          if (pending.length >= 50) await flush();
+          progress.report({ ...state });
+        }),
+      ),
+    );
+    await flush();
+    progress.report({ ...state });
+    return { items: rows.length, probed: matched + mismatched, matched, mismatched, reused: rows.length - todo.length, unlabelled, failed };
+  },
+
+  async finalize(ctx, batches) {
+    // Counted from the stored rows: every result once, whichever attempt wrote it.
+    const s = await probeSummary(ctx.deps.db, ctx.campaignId, ctx.iteration);
+    const total = s.matched + s.mismatched;
+    const topReasons = Object.fromEntries(Object.entries(s.reasonCodes).slice(0, TOP_REASONS));
+    return {
+      model: ctx.config.roles.policy?.model ?? null,
+      modelVersionId: ctx.policyVersionId,
+      probed: total,
+      matched: s.matched,
+      mismatched: s.mismatched,
+      matchRate: total === 0 ? null : s.matched / total,
+      topMismatchReasons: topReasons,
+      unlabelled: batches.reduce((a, b) => a + (b.unlabelled ?? 0), 0),
+      failed: batches.reduce((a, b) => a + (b.failed ?? 0), 0),
+    };
+  },
+};

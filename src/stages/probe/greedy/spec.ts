@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { batchSize, runIn } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+
+/** LoopTool's greedy capability probing: the trained policy, greedy, on its own training pool. */
+export const probeGreedySpec = defineStage({
+  name: "probe.greedy",
+  title: "greedy capability probe",
+  latency: "llm",
+  batchTimeoutMinutes: 30,
+  roles: ["policy"],
+  reads: {
+    kind: "samples",
+    selection: () => ({ scope: "pool", statuses: ["verified"] }),
+    describe: "the iteration's verified pool samples, fixed into batches at planning",
+  },
+  writes: "probe_results: the policy's greedy answer per pool sample, whether it matches the label (matcher, strict mode) and why not",
+  schema: z.strictObject({ name: z.literal("probe.greedy"), runIn, batchSize: batchSize(100) }),
+});

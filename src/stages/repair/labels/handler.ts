@@ -1,0 +1,255 @@
+/**
+ * Judgement-guided label repair (LoopTool JGLV) over the iteration's probed mismatches. Each mismatch
+ * goes to the committee with the label and the policy's greedy prediction; every vote is stored as it
+ * comes (a re-run asks only judges whose vote is missing), the consensus decides, and the decision is
+ * acted on (decisions in src/repair/labelRepair.ts). Write order makes a crash harmless: votes, then
+ * the new sample (deterministic id), then the judgement row, each written once.
+ */
+import pLimit from "p-limit";
+import type { StageConfigOf } from "../../specs.js";
+import {
+  insertJudgeVotes,
+  insertLabelJudgement,
+  judgedCases,
+  judgementsOf,
+  judgementSummary,
+  storedLabelPerplexities,
+  votesOf,
+  type NewLabelJudgement,
+} from "../../../db/repos/judgements.js";
+import { probeResultsOf, type ProbeResultRow } from "../../../db/repos/probes.js";
+import { insertSamples, type SampleRow } from "../../../db/repos/samples.js";
+import type { JudgeVerdict, LabelAction } from "../../../db/schema.js";
+import { committeeRoles, committeeSize, convene, judgeId, judgeReliability, tally, type Vote } from "../../../judging/committee.js";
+import { JUDGEMENT_RESPONSE_FORMAT, judgedAnswer, judgementAnswerSchema, labelJudgementMessages } from "../../../judging/protocol.js";
+import { LlmError, type LlmClient } from "../../../llm/client.js";
+import { resolveRole } from "../../../llm/roles.js";
+import { labelOf, promptOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
+import { keepHigherPerplexity, REPAIR_STAGE, repairedSample, stepFor } from "../../../repair/labelRepair.js";
+import { perplexityOfAnswer } from "../../../scoring/labelPerplexity.js";
+import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
+
+type RepairStage = StageConfigOf<"repair.labels">;
+
+export interface RepairProgress {
+  done: number;
+  total: number;
+  votesAsked: number;
+}
+
+/** Every committee member's role must be configured; named by its field path like a config error. */
+function checkCommitteeRoles(ctx: StageContext<RepairStage>): void {
+  const stageIndex = ctx.config.stages.findIndex((s) => s.name === ctx.stage.name);
+  ctx.stage.committee.members.forEach((m, j) => {
+    if (!Object.hasOwn(ctx.config.roles, m.role))
+      throw new StageInputError(
+        `stages[${stageIndex}].committee.members[${j}].role: the ${m.role} role is not configured; add roles.${m.role} ({ "endpoint": ..., "model": ... })`,
+      );
+  });
+}
+
+interface Outcome {
+  action: LabelAction;
+  verdict: JudgeVerdict | null;
+  votesAsked: number;
+}
+
+export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
+  name: "repair.labels",
+
+  // Planned by the framework: the iteration's probe mismatches (spec.ts).
+  async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
+    checkCommitteeRoles(ctx);
+    const { db } = ctx.deps;
+    const { campaignId, iteration } = ctx;
+    const committee = ctx.stage.committee;
+    const rows: SampleRow[] = [];
+    for (let afterId: string | undefined; ;) {
+      const page = await ctx.batchSamples(batchIndex, { afterId, limit: 1000 });
+      rows.push(...page);
+      if (page.length < 1000) break;
+      afterId = page[page.length - 1]?.id;
+    }
+    const ids = rows.map((r) => r.id);
+    const [probes, decided, stored, storedPpl] = await Promise.all([
+      probeResultsOf(db, campaignId, iteration, ids),
+      judgementsOf(db, campaignId, iteration, ids),
+      votesOf(db, campaignId, iteration, ids),
+      storedLabelPerplexities(db, campaignId, iteration, ids),
+    ]);
+    const todo = rows.filter((r) => !decided.has(r.id));
+    const state: RepairProgress = { done: rows.length - todo.length, total: rows.length, votesAsked: 0 };
+    progress.report({ ...state });
+
+    const clients = new Map<string, LlmClient>();
+    const clientFor = (role: string): LlmClient => {
+      let c = clients.get(role);
+      if (!c) clients.set(role, (c = ctx.llm(role)));
+      return c;
+    };
+    const policyModel = ctx.config.roles.policy?.model ?? clientFor("policy").model;
+    const judges = new Set(committee.members.flatMap((m) => Array.from({ length: m.samples }, (_, s) => judgeId(m.role, s))));
+
+    const judgeOne = async (sample: SampleRow, probe: ProbeResultRow): Promise<Outcome> => {
+      const label = labelOf(sample.messages);
+      if (!label) throw new StageInputError(`sample ${sample.id} has no label (assistant message) to judge`);
+      const prediction = probe.prediction;
+      const prompt = promptOf(sample.messages);
+
+      // Votes already stored (an earlier attempt) are not asked again.
+      const before: Vote<JudgeVerdict>[] = (stored.get(sample.id) ?? [])
+        .filter((v) => judges.has(v.judge))
+        .map((v) => ({ judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis }));
+      const fresh = await convene(
+        committee,
+        clientFor,
+        {
+          messages: labelJudgementMessages({ prompt, tools: sample.tools, label: judgedAnswer(label), prediction: judgedAnswer(prediction) }),
+          responseFormat: JUDGEMENT_RESPONSE_FORMAT,
+          schema: judgementAnswerSchema,
+        },
+        ctx.signal,
+        new Set(before.map((v) => v.judge)),
+      );
+      await insertJudgeVotes(
+        db,
+        fresh.map((v) => ({ campaignId, iteration, sampleId: sample.id, judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis })),
+      );
+      state.votesAsked += fresh.length;
+      const votes = [...before, ...fresh];
+      const { verdict, counts } = tally(votes, committee.consensus);
+      const details: Record<string, unknown> = { counts, consensus: committee.consensus, committeeSize: committeeSize(committee), probeModel: probe.model };
+      const judgement = (action: LabelAction, resultSampleId: string | null = null): NewLabelJudgement => ({
+        campaignId,
+        iteration,
+        sampleId: sample.id,
+        verdict,
+        action,
+        votes: votes.length,
+        resultSampleId,
+        details,
+      });
+
+      // Writes the prediction as a new sample (before the judgement row that names it).
+      const writeRepaired = async (): Promise<{ id: string; ok: boolean; reasons: string[] }> => {
+        const r = repairedSample(campaignId, sample, prediction);
+        await insertSamples(db, [
+          {
+            id: r.id,
+            campaignId,
+            iteration,
+            kind: r.kind,
+            origin: "repaired",
+            parentId: sample.id,
+            stage: REPAIR_STAGE,
+            messages: r.messages,
+            tools: r.tools,
+            status: r.status,
+            verdicts: [r.verdict],
+            metadata: { repairedFrom: sample.id, verdict, probeModel: probe.model, probeModelVersionId: probe.modelVersionId },
+          },
+        ]);
+        return { id: r.id, ok: r.status === "verified", reasons: r.verdict.reasons };
+      };
+
+      let row: NewLabelJudgement;
+      switch (stepFor(verdict)) {
+        case "take_prediction": {
+          const r = await writeRepaired();
+          if (!r.ok) details.rulesReasons = r.reasons;
+          row = judgement(r.ok ? "repaired" : "repair_rejected", r.id);
+          break;
+        }
+        case "compare_perplexity": {
+          const policy = clientFor("policy");
+          const opts = { signal: ctx.signal };
+          const known = storedPpl.get(sample.id);
+          const reuse = known && known.model === policyModel && known.modelVersionId === ctx.policyVersionId;
+          // A span that cannot be found is the endpoint's template, not a passing fault: no retry fixes it.
+          const ppl = (answer: AssistantAnswer, what: string) =>
+            perplexityOfAnswer(policy, { prompt, label: answer, tools: sample.tools }, opts).then(
+              (p) => p.perplexity,
+              (err: unknown) => {
+                if (err instanceof LlmError) throw err;
+                throw new StageInputError(
+                  `repair.labels: the ${what} perplexity of ${sample.id} under ${policyModel}: ${err instanceof Error ? err.message : String(err)}`,
+                );
+              },
+            );
+          const [labelPpl, predictionPpl] = await Promise.all([reuse ? Promise.resolve(known.value) : ppl(label, "label"), ppl(prediction, "prediction")]);
+          details.perplexity = { label: labelPpl, prediction: predictionPpl, labelFrom: reuse ? "sample_scores" : "computed", model: policyModel };
+          if (keepHigherPerplexity({ label: labelPpl, prediction: predictionPpl }) === "label") {
+            row = judgement("kept_label");
+            break;
+          }
+          const r = await writeRepaired();
+          if (r.ok) row = judgement("kept_prediction", r.id);
+          else {
+            // Both answers are right by the judges, but the prediction fails the rules: the label stays.
+            details.predictionRejected = { sampleId: r.id, rulesReasons: r.reasons };
+            row = judgement("kept_label");
+          }
+          break;
+        }
+        case "dropped":
+          row = judgement("dropped");
+          break;
+        case "error_seed":
+          row = judgement("error_seed");
+          break;
+        case "no_consensus":
+          row = judgement("no_consensus");
+          break;
+      }
+      await insertLabelJudgement(db, row);
+      return { action: row.action, verdict, votesAsked: fresh.length };
+    };
+
+    const concurrency = Math.max(...committeeRoles(committee).map((role) => resolveRole(ctx.config, role).endpoint.maxConcurrency));
+    const limit = pLimit(concurrency);
+    const counters: Record<string, number> = {};
+    const bump = (k: string) => (counters[k] = (counters[k] ?? 0) + 1);
+    let missingProbe = 0;
+    await Promise.all(
+      todo.map((sample) =>
+        limit(async () => {
+          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+          const probe = probes.get(sample.id);
+          if (!probe) {
+            missingProbe++;
+            return;
+          }
+          const o = await judgeOne(sample, probe);
+          bump(o.action);
+          bump(`verdict_${o.verdict ?? "none"}`);
+          state.done++;
+          progress.report({ ...state });
+        }),
+      ),
+    );
+    return {
+      items: rows.length,
+      judged: todo.length - missingProbe,
+      resumed: rows.length - todo.length,
+      votesAsked: state.votesAsked,
+      missingProbe,
+      ...counters,
+    };
+  },
+
+  async finalize(ctx) {
+    const { db } = ctx.deps;
+    // From the stored rows, so every decision counts once whichever attempt made it.
+    const s = await judgementSummary(db, ctx.campaignId, ctx.iteration);
+    const reliability = judgeReliability(await judgedCases(db, ctx.campaignId, ctx.iteration));
+    return {
+      committee: ctx.stage.committee,
+      judged: s.judged,
+      verdicts: s.verdicts,
+      actions: s.actions,
+      votes: s.votes,
+      judgeCallsPerMismatch: s.judged === 0 ? null : s.votes / s.judged,
+      judgeReliability: reliability,
+    };
+  },
+};

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { batchSize, runIn } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+import { committeeRolePaths, committeeSchema, SINGLE_JUDGE } from "../../../judging/committeeConfig.js";
+
+/** LoopTool's judgement-guided label verification, with a committee whose consensus can always be reached. */
+export const repairLabelsSpec = defineStage({
+  name: "repair.labels",
+  title: "judged label repair",
+  latency: "llm",
+  batchTimeoutMinutes: 30,
+  // Committee members may name further roles; the handler checks those against `roles` when it runs.
+  roles: ["policy"],
+  configuredRoles: (c) => committeeRolePaths(c.committee),
+  reads: {
+    kind: "samples",
+    selection: () => ({ scope: "probeMismatches" }),
+    describe: "the pool samples probe.greedy found the policy getting wrong in this iteration",
+  },
+  writes:
+    "judge_votes (every vote), label_judgements (verdict and action per mismatch), repaired samples (origin repaired, parent = the original, verified by rules)",
+  schema: z.strictObject({
+    name: z.literal("repair.labels"),
+    runIn,
+    batchSize: batchSize(50),
+    /** Who judges and how many votes a verdict needs; one judge asked once by default. */
+    committee: committeeSchema.default(SINGLE_JUDGE),
+  }),
+});

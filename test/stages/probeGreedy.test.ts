@@ -1,0 +1,118 @@
+/**
+ * probe.greedy run directly (no Temporal) against the LLM simulator's policy with results in real
+ * PostgreSQL: planted wrong labels are mismatches with the matcher's reasons, every verified pool
+ * sample gets one row, and a rerun asks the policy nothing.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { createRoleClient } from "../../src/llm/client.js";
+import { probeResultsOf } from "../../src/db/repos/probes.js";
+import { insertSamples } from "../../src/db/repos/samples.js";
+import { insertPoolMembers } from "../../src/db/repos/pools.js";
+import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
+import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
+import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
+import type { StageConfigOf } from "../../src/stages/specs.js";
+import { startStageResources, type StageResources } from "../helpers/stageResources.js";
+import { campaignConfig, planAndRun, rawCampaign, seedPool, stageContext, storeSeeds, withWrongLocation } from "../helpers/selfEvolution.js";
+
+type ProbeStage = StageConfigOf<"probe.greedy">;
+let res: StageResources;
+before(async () => {
+  res = await startStageResources("probe-greedy", 11);
+});
+after(async () => res?.close());
+
+const RUN = Date.now().toString(36);
+
+test("probe.greedy config: defaults and unknown keys rejected with the path", () => {
+  const ok = parseCampaignConfig(rawCampaign({ simUrl: "http://127.0.0.1:9/v1", stages: [{ name: "probe.greedy" }] }));
+  assert.ok(ok.ok, ok.ok ? "" : ok.error.message);
+  assert.deepEqual(ok.config.stages[0], { name: "probe.greedy", batchSize: 100 });
+  assert.equal(STAGE_HANDLERS["probe.greedy"], probeGreedyHandler);
+  const bad = parseCampaignConfig(rawCampaign({ simUrl: "http://127.0.0.1:9/v1", stages: [{ name: "probe.greedy", batchSize: 0 }] }));
+  assert.ok(!bad.ok);
+  assert.match(bad.error.message, /stages\[0\]\.batchSize: expected a positive integer/);
+});
+
+test("planted wrong labels are mismatches; every verified pool sample is probed once; a rerun asks nothing", { timeout: 120_000 }, async () => {
+  const campaignId = `probe-greedy-${RUN}`;
+  const config = campaignConfig({ simUrl: res.sim.url, stages: [{ name: "probe.greedy", batchSize: 4 }] });
+  const generator = createRoleClient(config, "generator");
+  const db = res.db.db;
+  // 8 seed samples in the pool; 3 more whose labels were corrupted on purpose; 1 rejected sample (not probed).
+  const seeds = await seedPool(db, generator, campaignId, 8);
+  const planted = (await seedPool(db, generator, campaignId, 3, { offset: 8, store: false })).map((s) => withWrongLocation(campaignId, s));
+  await storeSeeds(db, campaignId, planted);
+  const rejected = withWrongLocation(campaignId, seeds[0]!, "Rejected Town");
+  await insertSamples(db, [
+    {
+      id: rejected.id,
+      campaignId,
+      iteration: 1,
+      kind: "standard",
+      origin: "synthesized",
+      messages: rejected.messages,
+      tools: rejected.tools,
+      status: "rejected",
+    },
+  ]);
+  await insertPoolMembers(db, [{ campaignId, iteration: 1, sampleId: rejected.id, reason: "seed" }]);
+
+  const ctx = stageContext<ProbeStage>(db, res.workDir, campaignId, config, "probe.greedy");
+  const chats = () => res.sim.stats().byPath["/v1/chat/completions"] ?? 0;
+  const start = chats();
+  const batches = await planAndRun(db, ctx, probeGreedyHandler);
+  assert.equal(chats() - start, 11, "one greedy request per verified pool sample");
+  assert.equal(batches.length, 3);
+  const sum = (k: string) => batches.reduce((a, b) => a + (b[k] ?? 0), 0);
+  assert.equal(sum("items"), 11);
+  assert.equal(sum("probed"), 11);
+
+  const rows = await probeResultsOf(
+    db,
+    campaignId,
+    1,
+    [...seeds, ...planted, rejected].map((s) => s.id),
+  );
+  assert.equal(rows.size, 11);
+  assert.ok(!rows.has(rejected.id), "a rejected sample is not in the probe");
+  for (const p of planted) {
+    const r = rows.get(p.id)!;
+    assert.equal(r.match, false, `planted wrong label ${p.id} is a mismatch`);
+    assert.ok(r.reasons.length > 0, "with the matcher's reasons");
+    assert.ok(
+      r.prediction.tool_calls?.some((c) => !c.function.arguments.includes("Atlantis")),
+      "the policy did not answer with the planted value",
+    );
+    assert.equal(r.model, "toolloop-sim-policy");
+    assert.equal(r.modelVersionId, null);
+  }
+  const seedMatches = seeds.filter((s) => rows.get(s.id)!.match).length;
+  console.log(
+    `probe.greedy: ${seedMatches}/${seeds.length} seed labels matched by the simulated policy; ${planted.length}/${planted.length} planted wrong labels mismatched`,
+  );
+  assert.equal(sum("matched"), seedMatches);
+  assert.equal(sum("mismatched"), 11 - seedMatches);
+
+  const summary = (await probeGreedyHandler.finalize!(ctx, batches)) as Record<string, unknown>;
+  assert.equal(summary.probed, 11);
+  assert.equal(summary.matched, seedMatches);
+  assert.equal(summary.mismatched, 11 - seedMatches);
+  assert.equal(summary.matchRate, seedMatches / 11);
+  const reasons = summary.topMismatchReasons as Record<string, number>;
+  assert.ok(Object.keys(reasons).length > 0);
+  assert.ok(
+    Object.values(reasons).every((n) => n >= 1 && n <= 11 - seedMatches),
+    "each reason code counted once per mismatch",
+  );
+
+  const mark = chats();
+  const again = await planAndRun(db, ctx, probeGreedyHandler);
+  assert.equal(chats() - mark, 0, "a rerun asks the policy nothing");
+  assert.equal(
+    again.reduce((a, b) => a + b.reused!, 0),
+    11,
+  );
+  assert.deepEqual(await probeGreedyHandler.finalize!(ctx, again), summary, "the summary is read from the stored rows");
+});
