@@ -18,6 +18,7 @@ import { listModelVersions } from "../db/repos/modelVersions.js";
 import { formatModelVersions } from "./model.js";
 import type { LauncherConfig } from "../training/launchers/config.js";
 import { trainingJobLines } from "./demoTraining.js";
+import { loopIterationLines } from "./demoLoop.js";
 import { stopServedPolicies } from "../training/servedPolicyJobs.js";
 import { CliError, follow, readConfigFile, startCampaign, defaultCampaignId } from "./campaign.js";
 import { cliEnv, workflowUiLink } from "./env.js";
@@ -36,88 +37,115 @@ export function registerDemoCommand(program: Command): void {
       "how often the untrained simulated policy and tool agent make an argument mistake (verification and training have work)",
       "0.15",
     )
+    .option(
+      "--silent-mistake-rate <p>",
+      "how often the simulated generator writes a label with a wrong value that rule verification cannot catch (what the judges repair)",
+      "0.12",
+    )
+    .option("--judge-error-rate <p>", "how often a simulated judge's verdict is wrong", "0.1")
     .option("--keep-running", "leave the dev server and workers up after the campaign (Ctrl-C to stop)")
     .option("--worker-log-level <level>", "Temporal SDK log level of the in-process workers", "WARN")
-    .action(async (opts: { config: string; stateDir: string; latencyMs: string; mistakeRate: string; keepRunning?: boolean; workerLogLevel: string }) => {
-      // The demo prints its own progress; worker lifecycle chatter would bury it.
-      Runtime.install({ logger: new DefaultLogger(parseLogLevel(opts.workerLogLevel)) });
-      const stateDir = path.resolve(opts.stateDir);
-      fs.mkdirSync(stateDir, { recursive: true });
-      const { raw, config } = readConfigFile(opts.config);
+    .action(
+      async (opts: {
+        config: string;
+        stateDir: string;
+        latencyMs: string;
+        mistakeRate: string;
+        silentMistakeRate: string;
+        judgeErrorRate: string;
+        keepRunning?: boolean;
+        workerLogLevel: string;
+      }) => {
+        // The demo prints its own progress; worker lifecycle chatter would bury it.
+        Runtime.install({ logger: new DefaultLogger(parseLogLevel(opts.workerLogLevel)) });
+        const stateDir = path.resolve(opts.stateDir);
+        fs.mkdirSync(stateDir, { recursive: true });
+        const { raw, config } = readConfigFile(opts.config);
 
-      console.log("[demo] starting the Temporal dev server ...");
-      const temporal = await startTemporalDevServer({ stateDir: path.join(stateDir, "temporal"), log: (m) => console.log(`[temporal] ${m}`) });
-      const sim = await startSimulator({ seed: config.seed, latencyMs: Number(opts.latencyMs), maxConcurrency: 64, mistakeRate: Number(opts.mistakeRate) });
-      const databaseUrl = process.env.DATABASE_URL ?? `pglite:${path.join(stateDir, "pglite")}`;
-      const db = await openDatabase(databaseUrl);
-      await migrateDatabase(db);
-      console.log(`[demo] database: ${db.driver === "pglite" ? `PGlite at ${databaseUrl.slice(7)}` : "PostgreSQL (DATABASE_URL)"}`);
-      console.log(`[demo] LLM endpoint: ${sim.url} (toolloop LLM simulator — scripted, not a model)`);
+        console.log("[demo] starting the Temporal dev server ...");
+        const temporal = await startTemporalDevServer({ stateDir: path.join(stateDir, "temporal"), log: (m) => console.log(`[temporal] ${m}`) });
+        const sim = await startSimulator({
+          seed: config.seed,
+          latencyMs: Number(opts.latencyMs),
+          maxConcurrency: 64,
+          mistakeRate: Number(opts.mistakeRate),
+          silentMistakeRate: Number(opts.silentMistakeRate),
+          judgeErrorRate: Number(opts.judgeErrorRate),
+        });
+        const databaseUrl = process.env.DATABASE_URL ?? `pglite:${path.join(stateDir, "pglite")}`;
+        const db = await openDatabase(databaseUrl);
+        await migrateDatabase(db);
+        console.log(`[demo] database: ${db.driver === "pglite" ? `PGlite at ${databaseUrl.slice(7)}` : "PostgreSQL (DATABASE_URL)"}`);
+        console.log(`[demo] LLM endpoint: ${sim.url} (toolloop LLM simulator — scripted, not a model)`);
 
-      // Point every endpoint of the example config at the simulator; the training stages run on the
-      // local launcher with the training venv's Python and the stand-in trainer (simulated).
-      const demoRaw = JSON.parse(JSON.stringify(raw)) as DemoConfig;
-      const demoLauncher: LauncherConfig = { kind: "local", stateDir: path.join(stateDir, "local-jobs") };
-      for (const ep of Object.values(demoRaw.endpoints)) ep.baseUrl = sim.url;
-      if (demoRaw.stages.some((st) => st.name.startsWith("train."))) {
-        demoRaw.cluster = { ...demoRaw.cluster, python: demoTrainPython(), launcher: demoLauncher };
-        for (const st of demoRaw.stages) if (st.name === "serve.policy") st.simulator = { ...st.simulator, mistakeRate: Number(opts.mistakeRate) };
-        console.log("[demo] training: the STAND-IN trainer (simulated: it trains nothing; its checkpoints carry a profile the simulator serves)");
-      }
-
-      const e = { ...cliEnv(), temporalAddress: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl };
-      const connection = await NativeConnection.connect({ address: temporal.address });
-      const { client, close } = await connectClient(e);
-      const activityDeps = { ...activityDepsFor(db, stateDir, () => undefined), temporalClient: async () => client };
-      const workers = await createWorkers({ connection, namespace: e.namespace, queuePrefix: e.queuePrefix, activityDeps });
-      const running = runWorkers(workers);
-      let failed = false;
-      try {
-        const campaignId = defaultCampaignId(config);
-        const frozen = freezeCampaignConfig(demoRaw, { configDir: path.dirname(path.resolve(opts.config)) });
-        if (!frozen.ok) throw frozen.error;
-        const handle = await startCampaign(client, e, { frozen: frozen.frozen, campaignId });
-        console.log(`[demo] campaign ${campaignId} started: workflow ${handle.workflowId}`);
-        console.log(`[demo] Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
-        const final = await follow(client, handle.workflowId, 1000);
-        console.log("\n[demo] summary");
-        for (const it of final.completedIterations) console.log(`  iteration ${it.iteration}: ${it.state}, samples ${JSON.stringify(it.samples)}`);
-        for (const r of await sampleCountsByKindAndStatus(db.db, campaignId))
-          console.log(`  iteration ${r.iteration} ${r.kind.padEnd(12)} ${r.status.padEnd(9)} ${r.n}`);
-        const top = await topRejectionReasons(db.db, campaignId, 5);
-        if (top.length) console.log("  top rejection reasons:");
-        for (const r of top) console.log(`    ${r.n} x ${r.reason}`);
-        for (const r of await usageByRoleAndModel(db.db, campaignId))
-          console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.promptTokens} prompt + ${r.completionTokens} completion tokens`);
-        for (const r of await datasetExportsOf(db.db, campaignId))
-          console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha256).slice(0, 16)}…)`);
-        for (const line of await trainingJobLines(db.db, campaignId)) console.log(`  ${line}`);
-        const versions = await listModelVersions(db.db, campaignId);
-        if (versions.length) console.log("  policy lineage (toolloop model list):");
-        for (const line of formatModelVersions(versions)) console.log(`    ${line.replace("\n", "\n    ")}`);
-        for (const r of await policyScoresByIteration(db.db, campaignId))
-          console.log(`  BFCL fast check, iteration ${r.iteration} (policy ${r.models.join(", ")}): ${(r.accuracy * 100).toFixed(1)}% of ${r.total}`);
-        if (versions.some((v) => v.simulated))
-          console.log("  (SIMULATED training: the stand-in trainer and the LLM simulator; a real run sets trainer: verl and serve.policy engine: vllm)");
-        if (!opts.keepRunning) await stopServedPolicies(db.db, campaignId, demoLauncher, (m) => console.log(`[demo] ${m}`));
-        if (opts.keepRunning) {
-          console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
-          await running;
+        // Point every endpoint of the example config at the simulator; the training stages run on the
+        // local launcher with the training venv's Python and the stand-in trainer (simulated).
+        const demoRaw = JSON.parse(JSON.stringify(raw)) as DemoConfig;
+        const demoLauncher: LauncherConfig = { kind: "local", stateDir: path.join(stateDir, "local-jobs") };
+        for (const ep of Object.values(demoRaw.endpoints)) ep.baseUrl = sim.url;
+        if (demoRaw.stages.some((st) => st.name.startsWith("train."))) {
+          demoRaw.cluster = { ...demoRaw.cluster, python: demoTrainPython(), launcher: demoLauncher };
+          for (const st of demoRaw.stages) if (st.name === "serve.policy") st.simulator = { ...st.simulator, mistakeRate: Number(opts.mistakeRate) };
+          console.log("[demo] training: the STAND-IN trainer (simulated: it trains nothing; its checkpoints carry a profile the simulator serves)");
         }
-      } catch (err) {
-        failed = true;
-        throw err;
-      } finally {
-        for (const w of workers) if (w.getState() === "RUNNING") w.shutdown();
-        await running.catch(() => undefined);
-        await close();
-        await connection.close();
-        await sim.close();
-        await db.close();
-        await temporal.stop();
-        console.log(failed ? "[demo] stopped after a failure" : "[demo] done; services stopped");
-      }
-    });
+
+        const e = { ...cliEnv(), temporalAddress: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl };
+        const connection = await NativeConnection.connect({ address: temporal.address });
+        const { client, close } = await connectClient(e);
+        const activityDeps = { ...activityDepsFor(db, stateDir, () => undefined), temporalClient: async () => client };
+        const workers = await createWorkers({ connection, namespace: e.namespace, queuePrefix: e.queuePrefix, activityDeps });
+        const running = runWorkers(workers);
+        let failed = false;
+        try {
+          const campaignId = defaultCampaignId(config);
+          const frozen = freezeCampaignConfig(demoRaw, { configDir: path.dirname(path.resolve(opts.config)) });
+          if (!frozen.ok) throw frozen.error;
+          const handle = await startCampaign(client, e, { frozen: frozen.frozen, campaignId });
+          console.log(`[demo] campaign ${campaignId} started: workflow ${handle.workflowId}`);
+          console.log(`[demo] Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
+          const final = await follow(client, handle.workflowId, 1000);
+          console.log("\n[demo] summary");
+          for (const it of final.completedIterations) console.log(`  iteration ${it.iteration}: ${it.state}, samples ${JSON.stringify(it.samples)}`);
+          for (const r of await sampleCountsByKindAndStatus(db.db, campaignId))
+            console.log(`  iteration ${r.iteration} ${r.kind.padEnd(12)} ${r.status.padEnd(9)} ${r.n}`);
+          const top = await topRejectionReasons(db.db, campaignId, 5);
+          if (top.length) console.log("  top rejection reasons:");
+          for (const r of top) console.log(`    ${r.n} x ${r.reason}`);
+          for (const r of await usageByRoleAndModel(db.db, campaignId))
+            console.log(`  LLM usage ${r.role}/${r.model}: ${r.requests} requests, ${r.promptTokens} prompt + ${r.completionTokens} completion tokens`);
+          for (const r of await datasetExportsOf(db.db, campaignId))
+            console.log(`  dataset iteration ${r.iteration}: ${r.path} (${r.rows} rows, sha256 ${String(r.sha256).slice(0, 16)}…)`);
+          for (const line of await trainingJobLines(db.db, campaignId)) console.log(`  ${line}`);
+          const versions = await listModelVersions(db.db, campaignId);
+          if (versions.length) console.log("  policy lineage (toolloop model list):");
+          for (const line of formatModelVersions(versions)) console.log(`    ${line.replace("\n", "\n    ")}`);
+          for (const r of await policyScoresByIteration(db.db, campaignId))
+            console.log(`  BFCL fast check, iteration ${r.iteration} (policy ${r.models.join(", ")}): ${(r.accuracy * 100).toFixed(1)}% of ${r.total}`);
+          const loop = await loopIterationLines(db.db, campaignId, config.iterations);
+          if (loop.length) console.log("\n[demo] the self-evolving loop, per iteration");
+          for (const it of loop) for (const line of it.lines) console.log(`  ${line}`);
+          if (versions.some((v) => v.simulated))
+            console.log("  (SIMULATED training: the stand-in trainer and the LLM simulator; a real run sets trainer: verl and serve.policy engine: vllm)");
+          if (!opts.keepRunning) await stopServedPolicies(db.db, campaignId, demoLauncher, (m) => console.log(`[demo] ${m}`));
+          if (opts.keepRunning) {
+            console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
+            await running;
+          }
+        } catch (err) {
+          failed = true;
+          throw err;
+        } finally {
+          for (const w of workers) if (w.getState() === "RUNNING") w.shutdown();
+          await running.catch(() => undefined);
+          await close();
+          await connection.close();
+          await sim.close();
+          await db.close();
+          await temporal.stop();
+          console.log(failed ? "[demo] stopped after a failure" : "[demo] done; services stopped");
+        }
+      },
+    );
 }
 
 interface DemoConfig {
