@@ -15,6 +15,7 @@ import { canonicalJson, seedFrom, sha256Hex } from "../../util/ids.js";
 import { SeededRandom } from "../../util/random.js";
 import { parseQueryTask, toSimTool, writeQuery, type SimTool } from "./queryWriter.js";
 import type { ChatRequestBody } from "./requests.js";
+import { pythonJson } from "./tokenizer.js";
 import { objectForSchema, valueForSchema } from "./schemaValues.js";
 import { lastUserText, messageText, runToolAgent, type MistakeKind, type MistakeScale, type ToolChoice } from "./toolAgent.js";
 
@@ -38,14 +39,7 @@ export function contentRng(seed: number, body: unknown): SeededRandom {
 }
 
 /** Arguments serialised the way vLLM's tool parsers do (Python json.dumps: ", " and ": "). */
-export function pythonJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  if (value && typeof value === "object")
-    return `{${Object.entries(value)
-      .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`)
-      .join(", ")}}`;
-  return JSON.stringify(value) ?? "null";
-}
+export { pythonJson };
 
 function toolChoiceOf(body: ChatRequestBody): ToolChoice {
   const c = body.tool_choice;

@@ -24,11 +24,12 @@ import {
   type ChatRequestBody,
   type CompletionRequestBody,
   type EmbeddingRequestBody,
+  type TokenizeChatBody,
   type TokenizeRequestBody,
 } from "./requests.js";
 import { contentRng, scriptChat, scriptCompletion } from "./scripts.js";
 import { chatLogprobs, completionLogprobs, errorBody, MAX_MODEL_LEN, modelCard, promptLogprobs, SYSTEM_FINGERPRINT, usage } from "./shapes.js";
-import { countTokens, renderChatPrompt, tokenize, tokenPieces } from "./tokenizer.js";
+import { countTokens, renderChatPrompt, tokenize, tokenPieces, type ChatTemplateOptions } from "./tokenizer.js";
 
 export interface SimulatorFaults {
   rate429?: number;
@@ -126,6 +127,14 @@ function normaliseFaults(f: SimulatorFaults): Required<SimulatorFaults> {
 
 function emptyStats(): SimulatorStats {
   return { requests: 0, completed: 0, byPath: {}, faultsInjected: {}, maxInFlight: 0, requestsWithId: 0 };
+}
+
+/** vLLM's chat-template switches (add_generation_prompt defaults to true, continue_final_message to false); both true is a 400 as in vLLM. */
+function templateOptions(body: { add_generation_prompt?: boolean | null; continue_final_message?: boolean | null }): ChatTemplateOptions {
+  const addGenerationPrompt = body.add_generation_prompt ?? true;
+  const continueFinalMessage = body.continue_final_message ?? false;
+  if (addGenerationPrompt && continueFinalMessage) throw new HttpError(400, "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
+  return { addGenerationPrompt, continueFinalMessage };
 }
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<SimulatorHandle> {
@@ -256,7 +265,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (body.prompt_logprobs != null && body.prompt_logprobs > MAX_LOGPROBS)
       throw new HttpError(400, `prompt_logprobs: must be at most ${MAX_LOGPROBS} (got ${body.prompt_logprobs})`);
 
-    const promptText = renderChatPrompt(body.messages, tools.length > 0 ? tools : undefined);
+    const template = templateOptions(body);
+    const promptText = renderChatPrompt(body.messages, tools, template);
     const promptTokens = countTokens(promptText);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? MAX_MODEL_LEN - promptTokens;
     if (promptTokens + maxTokens > MAX_MODEL_LEN)
@@ -373,7 +383,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   function tokenizeReply(body: TokenizeRequestBody): Reply {
     modelOf(body.model);
-    const text = "prompt" in body && typeof body.prompt === "string" ? body.prompt : renderChatPrompt((body as { messages: unknown[] }).messages);
+    let text: string;
+    if (typeof body.prompt === "string") text = body.prompt;
+    else {
+      const chat = body as TokenizeChatBody;
+      text = renderChatPrompt(chat.messages, chat.tools ?? [], templateOptions(chat));
+    }
     const { ids, pieces } = tokenize(text);
     return { status: 200, body: { count: ids.length, max_model_len: MAX_MODEL_LEN, tokens: ids, token_strs: body.return_token_strs ? pieces : null } };
   }
@@ -447,11 +462,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     };
     res.on("close", onClose);
     inFlightAborts.add(abort);
-    await acquire();
-    stats.maxInFlight = Math.max(stats.maxInFlight, active);
+    // vLLM answers /tokenize in its API server process: no engine slot, no generation latency.
+    const usesEngine = path !== "/tokenize";
+    if (usesEngine) {
+      await acquire();
+      stats.maxInFlight = Math.max(stats.maxInFlight, active);
+    }
     try {
       if (closed || abort.signal.aborted) return;
-      await sleep(latencyMs + (jitterMs > 0 ? jitterRng.next() * jitterMs : 0), abort.signal);
+      if (usesEngine) await sleep(latencyMs + (jitterMs > 0 ? jitterRng.next() * jitterMs : 0), abort.signal);
       if (closed || abort.signal.aborted) return;
       if (fault === "500") {
         countFault(fault);
@@ -464,7 +483,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         reply = r.reply;
       } else if (path === "/v1/completions") reply = completion(validated(completionRequestSchema, body));
       else if (path === "/v1/embeddings") reply = embeddings(validated(embeddingRequestSchema, body));
-      else reply = tokenizeReply(validated(tokenizeRequestSchema, body) as TokenizeRequestBody);
+      else reply = tokenizeReply(validated(tokenizeRequestSchema, body));
       if (fault === "malformedJson" && reply.status === 200) {
         countFault(fault);
         const text = JSON.stringify(reply.body);
@@ -474,7 +493,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     } finally {
       inFlightAborts.delete(abort);
       res.off("close", onClose);
-      release();
+      if (usesEngine) release();
     }
   }
 
