@@ -27,6 +27,7 @@ import {
   type TokenizeChatBody,
   type TokenizeRequestBody,
 } from "./requests.js";
+import { agreementLogprobs, policyRequestOf, renderedAnswerTurn, scoresFinalAssistantTurn } from "./promptLogprobs.js";
 import { contentRng, scriptChat, scriptCompletion } from "./scripts.js";
 import { chatLogprobs, completionLogprobs, errorBody, MAX_MODEL_LEN, modelCard, promptLogprobs, SYSTEM_FINGERPRINT, usage } from "./shapes.js";
 import { countTokens, renderChatPrompt, tokenize, tokenPieces, type ChatTemplateOptions } from "./tokenizer.js";
@@ -275,7 +276,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
       );
 
-    const scripted = scriptChat(body, seed, mistakeRate, mistakeScale);
+    const scripted = answer(body);
     let content = scripted.content;
     let finish: "stop" | "tool_calls" | "length" = scripted.toolCalls.length > 0 ? "tool_calls" : "stop";
     if (content !== null && countTokens(content) > maxTokens) {
@@ -313,11 +314,24 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         { index: 0, message, logprobs: body.logprobs ? chatLogprobs(generated, body.top_logprobs ?? 0) : null, finish_reason: finish, stop_reason: null },
       ],
       usage: usage(promptTokens, completionTokens),
-      prompt_logprobs: body.prompt_logprobs != null ? promptLogprobs(promptText, body.prompt_logprobs) : null,
+      prompt_logprobs: body.prompt_logprobs != null ? chatPromptLogprobs(body, tools, template, promptText, body.prompt_logprobs) : null,
       kv_transfer_params: null,
       system_fingerprint: fingerprint,
     };
     return { reply: { status: 200, body: body200 }, applied };
+  }
+
+  /** What the served model says to a chat request: the scripted roles with this server's options. */
+  function answer(body: ChatRequestBody) {
+    return scriptChat(body, seed, mistakeRate, mistakeScale);
+  }
+
+  /** Prompt logprobs; a scored final assistant turn is judged against the policy's own answer (contract C). */
+  function chatPromptLogprobs(body: ChatRequestBody, tools: readonly unknown[], template: ChatTemplateOptions, promptText: string, k: number) {
+    if (!scoresFinalAssistantTurn(body, template.addGenerationPrompt ?? true)) return promptLogprobs(promptText, k);
+    const reference = answer(policyRequestOf(body));
+    const finalTurnStart = countTokens(renderChatPrompt(body.messages.slice(0, -1), tools, { addGenerationPrompt: false }));
+    return promptLogprobs(promptText, k, agreementLogprobs(promptText, finalTurnStart, renderedAnswerTurn(reference)));
   }
 
   function completion(body: CompletionRequestBody): Reply {

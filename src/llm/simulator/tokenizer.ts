@@ -54,9 +54,14 @@ export function countTokens(text: string): number {
   return tokenPieces(text).length;
 }
 
+/** A stable number in [0, 1) for a token in a context. */
+export function unitHash(context: string, piece: string): number {
+  return parseInt(sha256Hex(context + "\u0000" + piece).slice(0, 8), 16) / 0x1_0000_0000;
+}
+
 /** A deterministic pseudo log-probability in (-6, 0] for a token in a context (a hash, not a model). */
 export function pseudoLogprob(context: string, piece: string): number {
-  const h = parseInt(sha256Hex(context + "\u0000" + piece).slice(0, 8), 16) / 0x1_0000_0000;
+  const h = unitHash(context, piece);
   // Skewed towards likely tokens, as real text is.
   return -6 * h * h;
 }
