@@ -69,7 +69,20 @@ function isUserQueryTask(messages: readonly unknown[]): boolean {
   });
 }
 
-export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: number, mistakeScale?: MistakeScale): ScriptedChat {
+/** Options that default to off; at 0 every answer is exactly what it was before they existed. */
+export interface ScriptOptions {
+  /** Share of tool-agent answers with a schema-valid wrong value (contract D), from its own stream. */
+  silentMistakeRate?: number;
+  /** How often a simulated judge gives a wrong verdict (contract A). */
+  judgeErrorRate?: number;
+}
+
+/** The silent-mistake stream: seeded like the content stream but separate from it. */
+export function silentRng(seed: number, body: unknown): SeededRandom {
+  return new SeededRandom(seedFrom("silent-mistakes", seed, canonicalJson(body)));
+}
+
+export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: number, mistakeScale?: MistakeScale, options: ScriptOptions = {}): ScriptedChat {
   const rng = contentRng(seed, body);
   const messages = body.messages;
   const userText = lastUserText(messages);
@@ -88,7 +101,15 @@ export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: num
   const tools = (body.tools ?? []).map(toSimTool).filter((t): t is SimTool => t !== undefined);
   const choice = toolChoiceOf(body);
   if (tools.length > 0 && choice.mode !== "none") {
-    const reply = runToolAgent(rng, { messages, tools, choice, mistakeRate, ...(mistakeScale ? { mistakeScale } : {}) });
+    const silentRate = options.silentMistakeRate ?? 0;
+    const reply = runToolAgent(rng, {
+      messages,
+      tools,
+      choice,
+      mistakeRate,
+      ...(mistakeScale ? { mistakeScale } : {}),
+      ...(silentRate > 0 ? { silent: { rate: silentRate, rng: silentRng(seed, body) } } : {}),
+    });
     const callSeed = sha256Hex(`${seed}\u0000${canonicalJson(body)}`);
     const toolCalls = reply.calls.map((c, i) => ({
       id: `chatcmpl-tool-${sha256Hex(`${callSeed}:${i}`).slice(0, 32)}`,

@@ -49,6 +49,10 @@ export interface SimulatorOptions {
   faults?: SimulatorFaults;
   /** Fraction of tool-agent answers with a deliberate, realistic mistake. */
   mistakeRate?: number;
+  /** Fraction of tool-agent answers with a schema-valid wrong argument value that rules cannot catch (own random stream; default 0). */
+  silentMistakeRate?: number;
+  /** How often a simulated judge (label-judgement / label-check) gives a wrong verdict (default 0). */
+  judgeErrorRate?: number;
   /** Served model names; by default the toolloop-sim family (any name starting "toolloop-sim"). */
   models?: string[];
   /** Bind address (default 127.0.0.1). */
@@ -112,7 +116,8 @@ interface Reply {
 
 function checkRate(name: string, v: number | undefined): number {
   const x = v ?? 0;
-  if (!Number.isFinite(x) || x < 0 || x > 1) throw new Error(`simulator faults.${name} must be a number between 0 and 1 (got ${String(v)})`);
+  if (!Number.isFinite(x) || x < 0 || x > 1)
+    throw new Error(`simulator ${name.startsWith("rate") ? "faults." : ""}${name} must be a number between 0 and 1 (got ${String(v)})`);
   return x;
 }
 
@@ -141,6 +146,10 @@ function templateOptions(body: { add_generation_prompt?: boolean | null; continu
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<SimulatorHandle> {
   const seed = opts.seed ?? 0;
   const mistakeRate = checkRate("mistakeRate", opts.mistakeRate);
+  const scriptOptions = {
+    silentMistakeRate: checkRate("silentMistakeRate", opts.silentMistakeRate),
+    judgeErrorRate: checkRate("judgeErrorRate", opts.judgeErrorRate),
+  };
   let faults = normaliseFaults(opts.faults ?? {});
   let latencyMs = opts.latencyMs ?? 0;
   let jitterMs = opts.latencyJitterMs ?? 0;
@@ -323,7 +332,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   /** What the served model says to a chat request: the scripted roles with this server's options. */
   function answer(body: ChatRequestBody) {
-    return scriptChat(body, seed, mistakeRate, mistakeScale);
+    return scriptChat(body, seed, mistakeRate, mistakeScale, scriptOptions);
   }
 
   /** Prompt logprobs; a scored final assistant turn is judged against the policy's own answer (contract C). */
