@@ -30,7 +30,8 @@ export function parseExpansionCase(messages: readonly unknown[]): ExpansionCase 
     const m = messages[i] as Record<string, unknown> | undefined;
     if (m?.role !== "user") continue;
     const block = jsonBlock(messageText(m.content));
-    if (!isObject(block) || !isObject(block.seed)) return undefined;
+    if (!isObject(block)) continue; // a repair turn appended after the case has no block
+    if (!isObject(block.seed)) return undefined;
     const tools = (Array.isArray(block.tools) ? block.tools : []).map(toSimTool).filter((t): t is SimTool => t !== undefined);
     const calls = (Array.isArray(block.seed.calls) ? block.seed.calls : []).filter(isObject).map((c) => {
       const f = isObject(c.function) ? c.function : c;

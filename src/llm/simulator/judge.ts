@@ -61,13 +61,14 @@ function caseAnswer(v: unknown): CaseAnswer | undefined {
   return { content: typeof v.content === "string" ? v.content : null, calls };
 }
 
-/** Reads the case of a judge request (the last user message's block); undefined when it is not one. */
+/** Reads the case of a judge request (the newest user message's block); undefined when there is none. */
 export function parseJudgeCase(messages: readonly unknown[], withPrediction: boolean): JudgeCase | undefined {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i] as Record<string, unknown> | undefined;
     if (m?.role !== "user") continue;
+    // The newest user message with a case; a repair turn appended after it has none.
     const block = jsonBlock(messageText(m.content));
-    if (!isObject(block)) return undefined;
+    if (!isObject(block)) continue;
     const label = caseAnswer(block.label);
     const prediction = caseAnswer(block.prediction);
     if (!label || (withPrediction && !prediction)) return undefined;

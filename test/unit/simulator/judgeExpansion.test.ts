@@ -181,3 +181,13 @@ test("over HTTP: a judge answer in the response_format's shape; a bad judgeError
   await assert.rejects(startSimulator({ quiet: true, judgeErrorRate: 1.5 }), /simulator judgeErrorRate must be a number between 0 and 1/);
   await assert.rejects(startSimulator({ quiet: true, silentMistakeRate: -1 }), /simulator silentMistakeRate must be a number between 0 and 1/);
 });
+
+test("a repair turn appended after the case does not hide it", () => {
+  const { messages, truth } = conversation(25);
+  const body = judgeBody("label-judgement", { tools: openAi, messages, label: corrupt(truth), prediction: truth });
+  const repaired = chatRequestSchema.parse({
+    ...body,
+    messages: [...body.messages, { role: "assistant", content: "{}" }, { role: "user", content: "Your reply could not be used: verdict: Field required." }],
+  });
+  assert.equal(verdictOf(repaired).verdict, "LABEL_WRONG");
+});
