@@ -91,6 +91,11 @@ export default tseslint.config(
       message: "jsonSchema sits below tools and verification: it imports neither.",
     },
     { files: ["src/cli/**/*.ts"], group: ["drizzle-orm", "drizzle-orm/*"], message: "The CLI reaches the database through src/db/repos, not SQL of its own." },
+    {
+      files: ["src/stages/**/*.ts", "src/framework/**/*.ts"],
+      group: ["**/llm/simulator/truth", "**/llm/simulator/truth.js"],
+      message: "The simulator's truth channel is for tests, the benchmark and the demo's printed numbers only: a stage must never know which labels are wrong.",
+    },
   ].map(({ files, group, message }) => ({ files, rules: { "no-restricted-imports": ["error", { patterns: [{ group, message }] }] } })),
   {
     files: ["workflows/**/*.ts"],

@@ -6,6 +6,7 @@
  */
 import type { ChatMessage, McpTool, ToolCall } from "../domain/types.js";
 import { matchCalls, type MatchReason } from "./matcher.js";
+import { functionDocsFromOpenAiTools } from "../reward/toolDocs.js";
 import type { DecodedCall, FunctionDoc } from "./types.js";
 
 /** The assistant turn being compared: its text and calls as on the wire (arguments are JSON strings). */
@@ -52,16 +53,13 @@ export function decodeToolCalls(calls: readonly ToolCall[] | undefined): { calls
   return { calls: out };
 }
 
+/** The matcher reads BFCL types ("float", "dict"); tools carry JSON Schema ("number", "object"). */
 function functionDocs(tools: readonly McpTool[]): FunctionDoc[] {
-  return tools.map((t) => ({
-    name: t.name,
-    description: t.description,
-    parameters: {
-      type: "dict",
-      properties: (t.inputSchema.properties ?? {}) as FunctionDoc["parameters"]["properties"],
-      required: (t.inputSchema.required as string[] | undefined) ?? [],
-    },
-  }));
+  const docs = functionDocsFromOpenAiTools(
+    tools.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.inputSchema } })),
+  );
+  if (typeof docs === "string") throw new Error(`compareToLabel: ${docs}`);
+  return docs.map((d, i) => ({ ...d, description: tools[i]!.description }));
 }
 
 export function compareToLabel(answer: AssistantAnswer, label: AssistantAnswer, tools: readonly McpTool[]): LabelAgreement {
@@ -75,7 +73,8 @@ export function compareToLabel(answer: AssistantAnswer, label: AssistantAnswer, 
   }
   if (got.calls.length === 0)
     return { agrees: false, reasons: [{ code: "no_call", message: `the label makes ${want.calls.length} call(s); the answer makes none` }] };
-  const category = want.calls.length > 1 || got.calls.length > 1 ? "parallel" : "simple";
+  // One call among several offered tools is BFCL's "multiple": its checker finds the doc by name ("simple" takes the first doc).
+  const category = want.calls.length > 1 || got.calls.length > 1 ? "parallel" : tools.length > 1 ? "multiple" : "simple";
   const r = matchCalls({ calls: got.calls, functions: functionDocs(tools), label: { reference: want.calls }, category, mode: "strict" });
   return { agrees: r.valid, reasons: r.reasons };
 }

@@ -52,6 +52,13 @@ const program = new Command()
   .option("--latency-jitter-ms <n>", "extra random latency up to this", intArg("--latency-jitter-ms", 0), 0)
   .option("--max-concurrency <n>", "requests served at once; the rest queue", intArg("--max-concurrency", 1), 64)
   .option("--mistake-rate <p>", "fraction of tool-agent answers with a deliberate mistake", rateArg("--mistake-rate"), 0)
+  .option(
+    "--silent-mistake-rate <p>",
+    "fraction of tool-agent answers with a schema-valid wrong argument value (rules cannot catch it)",
+    rateArg("--silent-mistake-rate"),
+    0,
+  )
+  .option("--judge-error-rate <p>", "fraction of simulated judge verdicts that are wrong", rateArg("--judge-error-rate"), 0)
   .option("--model <name...>", "served model names (default: the toolloop-sim family)")
   .option("--rate-429 <p>", "fraction of requests answered 429", rateArg("--rate-429"), 0)
   .option("--rate-500 <p>", "fraction of requests answered 500", rateArg("--rate-500"), 0)
@@ -70,6 +77,8 @@ const o = program.opts<{
   latencyJitterMs: number;
   maxConcurrency: number;
   mistakeRate: number;
+  silentMistakeRate: number;
+  judgeErrorRate: number;
   model?: string[];
   rate429: number;
   rate500: number;
@@ -117,6 +126,8 @@ const sim = await startSimulator({
   latencyJitterMs: o.latencyJitterMs,
   maxConcurrency: o.maxConcurrency,
   mistakeRate: o.mistakeRate,
+  silentMistakeRate: o.silentMistakeRate,
+  judgeErrorRate: o.judgeErrorRate,
   ...(o.model ? { models: o.model } : {}),
   ...(checkpointProfile ? { checkpointProfile } : {}),
   faults: {

@@ -36,6 +36,9 @@ export const chatRequestSchema = z.looseObject({
   max_completion_tokens: z.number().int().positive().nullish(),
   temperature: z.number().min(0).nullish(),
   prompt_logprobs: z.number().int().min(0).nullish(),
+  // vLLM extensions of the chat template (defaults true / false, as vLLM's).
+  add_generation_prompt: z.boolean().nullish(),
+  continue_final_message: z.boolean().nullish(),
 });
 export type ChatRequestBody = z.infer<typeof chatRequestSchema>;
 
@@ -61,11 +64,19 @@ export const embeddingRequestSchema = z.looseObject({
 });
 export type EmbeddingRequestBody = z.infer<typeof embeddingRequestSchema>;
 
-export const tokenizeRequestSchema = z.union([
-  z.looseObject({ model: z.string().nullish(), prompt: z.string(), return_token_strs: z.boolean().nullish() }),
-  z.looseObject({ model: z.string().nullish(), messages: z.array(messageSchema), return_token_strs: z.boolean().nullish() }),
-]);
+const tokenizeCompletionSchema = z.looseObject({ model: z.string().nullish(), prompt: z.string(), return_token_strs: z.boolean().nullish() });
+const tokenizeChatSchema = z.looseObject({
+  model: z.string().nullish(),
+  messages: z.array(messageSchema),
+  tools: z.array(toolSchema).nullish(),
+  add_generation_prompt: z.boolean().nullish(),
+  continue_final_message: z.boolean().nullish(),
+  add_special_tokens: z.boolean().nullish(),
+  return_token_strs: z.boolean().nullish(),
+});
+export const tokenizeRequestSchema = z.union([tokenizeCompletionSchema, tokenizeChatSchema]);
 export type TokenizeRequestBody = z.infer<typeof tokenizeRequestSchema>;
+export type TokenizeChatBody = z.infer<typeof tokenizeChatSchema>;
 
 /** "messages: Field required; tools.0.function.name: Invalid input: expected string, received number". */
 export function describeIssues(error: z.ZodError): string {

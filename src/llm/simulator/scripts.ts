@@ -8,13 +8,18 @@
  *   the offered tools the request must avoid for irrelevance. Reply: `{"query": "..."}` as content.
  * - Tool-calling agent: any other chat request with `tools` (and tool_choice not "none"): one call
  *   per sentence that matches a tool (toolAgent.ts), or a short refusal when nothing matches.
+ * - Judges (contract A): `### task: label-judgement` / `### task: label-check` (judge.ts).
+ * - Error expansion (contract B): `### task: error-expansion` (expansion.ts).
  * - `response_format: json_schema` otherwise: an object generated from the schema.
  * - Anything else: a short plain-text reply.
  */
 import { canonicalJson, seedFrom, sha256Hex } from "../../util/ids.js";
 import { SeededRandom } from "../../util/random.js";
+import { ERROR_EXPANSION_TASK, expandSeed, parseExpansionCase } from "./expansion.js";
+import { checkLabel, judgeLabel, LABEL_CHECK_TASK, LABEL_JUDGEMENT_TASK, parseJudgeCase } from "./judge.js";
 import { parseQueryTask, toSimTool, writeQuery, type SimTool } from "./queryWriter.js";
 import type { ChatRequestBody } from "./requests.js";
+import { pythonJson } from "./tokenizer.js";
 import { objectForSchema, valueForSchema } from "./schemaValues.js";
 import { lastUserText, messageText, runToolAgent, type MistakeKind, type MistakeScale, type ToolChoice } from "./toolAgent.js";
 
@@ -29,7 +34,7 @@ export interface ScriptedToolCall {
 export interface ScriptedChat {
   content: string | null;
   toolCalls: ScriptedToolCall[];
-  role: "user-query" | "tool-agent" | "json-schema" | "text";
+  role: "user-query" | "tool-agent" | "judge" | "error-expansion" | "json-schema" | "text";
   mistake?: MistakeKind;
 }
 
@@ -38,14 +43,7 @@ export function contentRng(seed: number, body: unknown): SeededRandom {
 }
 
 /** Arguments serialised the way vLLM's tool parsers do (Python json.dumps: ", " and ": "). */
-export function pythonJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  if (value && typeof value === "object")
-    return `{${Object.entries(value)
-      .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`)
-      .join(", ")}}`;
-  return JSON.stringify(value) ?? "null";
-}
+export { pythonJson };
 
 function toolChoiceOf(body: ChatRequestBody): ToolChoice {
   const c = body.tool_choice;
@@ -68,14 +66,31 @@ function userTexts(messages: readonly unknown[]): string[] {
   return messages.filter((m) => (m as Record<string, unknown>).role === "user").map((m) => messageText((m as Record<string, unknown>).content));
 }
 
-function isUserQueryTask(messages: readonly unknown[]): boolean {
+function hasSystemMarker(messages: readonly unknown[], marker: RegExp): boolean {
   return messages.some((m) => {
     const msg = m as Record<string, unknown>;
-    return (msg.role === "system" || msg.role === "developer") && USER_QUERY_MARKER.test(messageText(msg.content));
+    return (msg.role === "system" || msg.role === "developer") && marker.test(messageText(msg.content));
   });
 }
 
-export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: number, mistakeScale?: MistakeScale): ScriptedChat {
+function isUserQueryTask(messages: readonly unknown[]): boolean {
+  return hasSystemMarker(messages, USER_QUERY_MARKER);
+}
+
+/** Options that default to off; at 0 every answer is exactly what it was before they existed. */
+export interface ScriptOptions {
+  /** Share of tool-agent answers with a schema-valid wrong value (contract D), from its own stream. */
+  silentMistakeRate?: number;
+  /** How often a simulated judge gives a wrong verdict (contract A). */
+  judgeErrorRate?: number;
+}
+
+/** The silent-mistake stream: seeded like the content stream but separate from it. */
+export function silentRng(seed: number, body: unknown): SeededRandom {
+  return new SeededRandom(seedFrom("silent-mistakes", seed, canonicalJson(body)));
+}
+
+export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: number, mistakeScale?: MistakeScale, options: ScriptOptions = {}): ScriptedChat {
   const rng = contentRng(seed, body);
   const messages = body.messages;
   const userText = lastUserText(messages);
@@ -91,10 +106,38 @@ export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: num
     if (task) return { content: JSON.stringify({ query: writeQuery(rng, task) }), toolCalls: [], role: "user-query" };
   }
 
+  // The self-evolution roles: judges (contract A) and the error expander (contract B).
+  if (hasSystemMarker(messages, LABEL_JUDGEMENT_TASK)) {
+    const c = parseJudgeCase(messages, true);
+    if (c) {
+      const { verdict, analysis } = judgeLabel(rng, c, options.judgeErrorRate ?? 0);
+      return { content: JSON.stringify({ verdict, analysis }), toolCalls: [], role: "judge" };
+    }
+  }
+  if (hasSystemMarker(messages, LABEL_CHECK_TASK)) {
+    const c = parseJudgeCase(messages, false);
+    if (c) {
+      const { verdict, analysis } = checkLabel(rng, c, options.judgeErrorRate ?? 0);
+      return { content: JSON.stringify({ verdict, analysis }), toolCalls: [], role: "judge" };
+    }
+  }
+  if (hasSystemMarker(messages, ERROR_EXPANSION_TASK)) {
+    const c = parseExpansionCase(messages);
+    if (c) return { content: JSON.stringify({ query: expandSeed(rng, c) }), toolCalls: [], role: "error-expansion" };
+  }
+
   const tools = (body.tools ?? []).map(toSimTool).filter((t): t is SimTool => t !== undefined);
   const choice = toolChoiceOf(body);
   if (tools.length > 0 && choice.mode !== "none") {
-    const reply = runToolAgent(rng, { messages, tools, choice, mistakeRate, ...(mistakeScale ? { mistakeScale } : {}) });
+    const silentRate = options.silentMistakeRate ?? 0;
+    const reply = runToolAgent(rng, {
+      messages,
+      tools,
+      choice,
+      mistakeRate,
+      ...(mistakeScale ? { mistakeScale } : {}),
+      ...(silentRate > 0 ? { silent: { rate: silentRate, rng: silentRng(seed, body) } } : {}),
+    });
     const callSeed = sha256Hex(`${seed}\u0000${canonicalJson(body)}`);
     const toolCalls = reply.calls.map((c, i) => ({
       id: `chatcmpl-tool-${sha256Hex(`${callSeed}:${i}`).slice(0, 32)}`,

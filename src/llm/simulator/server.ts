@@ -24,11 +24,13 @@ import {
   type ChatRequestBody,
   type CompletionRequestBody,
   type EmbeddingRequestBody,
+  type TokenizeChatBody,
   type TokenizeRequestBody,
 } from "./requests.js";
+import { agreementLogprobs, policyRequestOf, renderedAnswerTurn, scoresFinalAssistantTurn } from "./promptLogprobs.js";
 import { contentRng, scriptChat, scriptCompletion } from "./scripts.js";
 import { chatLogprobs, completionLogprobs, errorBody, MAX_MODEL_LEN, modelCard, promptLogprobs, SYSTEM_FINGERPRINT, usage } from "./shapes.js";
-import { countTokens, renderChatPrompt, tokenize, tokenPieces } from "./tokenizer.js";
+import { countTokens, renderChatPrompt, tokenize, tokenPieces, type ChatTemplateOptions } from "./tokenizer.js";
 
 export interface SimulatorFaults {
   rate429?: number;
@@ -47,6 +49,10 @@ export interface SimulatorOptions {
   faults?: SimulatorFaults;
   /** Fraction of tool-agent answers with a deliberate, realistic mistake. */
   mistakeRate?: number;
+  /** Fraction of tool-agent answers with a schema-valid wrong argument value that rules cannot catch (own random stream; default 0). */
+  silentMistakeRate?: number;
+  /** How often a simulated judge (label-judgement / label-check) gives a wrong verdict (default 0). */
+  judgeErrorRate?: number;
   /** Served model names; by default the toolloop-sim family (any name starting "toolloop-sim"). */
   models?: string[];
   /** Bind address (default 127.0.0.1). */
@@ -110,7 +116,8 @@ interface Reply {
 
 function checkRate(name: string, v: number | undefined): number {
   const x = v ?? 0;
-  if (!Number.isFinite(x) || x < 0 || x > 1) throw new Error(`simulator faults.${name} must be a number between 0 and 1 (got ${String(v)})`);
+  if (!Number.isFinite(x) || x < 0 || x > 1)
+    throw new Error(`simulator ${name.startsWith("rate") ? "faults." : ""}${name} must be a number between 0 and 1 (got ${String(v)})`);
   return x;
 }
 
@@ -128,9 +135,21 @@ function emptyStats(): SimulatorStats {
   return { requests: 0, completed: 0, byPath: {}, faultsInjected: {}, maxInFlight: 0, requestsWithId: 0 };
 }
 
+/** vLLM's chat-template switches (add_generation_prompt defaults to true, continue_final_message to false); both true is a 400 as in vLLM. */
+function templateOptions(body: { add_generation_prompt?: boolean | null; continue_final_message?: boolean | null }): ChatTemplateOptions {
+  const addGenerationPrompt = body.add_generation_prompt ?? true;
+  const continueFinalMessage = body.continue_final_message ?? false;
+  if (addGenerationPrompt && continueFinalMessage) throw new HttpError(400, "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
+  return { addGenerationPrompt, continueFinalMessage };
+}
+
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<SimulatorHandle> {
   const seed = opts.seed ?? 0;
   const mistakeRate = checkRate("mistakeRate", opts.mistakeRate);
+  const scriptOptions = {
+    silentMistakeRate: checkRate("silentMistakeRate", opts.silentMistakeRate),
+    judgeErrorRate: checkRate("judgeErrorRate", opts.judgeErrorRate),
+  };
   let faults = normaliseFaults(opts.faults ?? {});
   let latencyMs = opts.latencyMs ?? 0;
   let jitterMs = opts.latencyJitterMs ?? 0;
@@ -256,7 +275,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (body.prompt_logprobs != null && body.prompt_logprobs > MAX_LOGPROBS)
       throw new HttpError(400, `prompt_logprobs: must be at most ${MAX_LOGPROBS} (got ${body.prompt_logprobs})`);
 
-    const promptText = renderChatPrompt(body.messages, tools.length > 0 ? tools : undefined);
+    const template = templateOptions(body);
+    const promptText = renderChatPrompt(body.messages, tools, template);
     const promptTokens = countTokens(promptText);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? MAX_MODEL_LEN - promptTokens;
     if (promptTokens + maxTokens > MAX_MODEL_LEN)
@@ -265,7 +285,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         `This model's maximum context length is ${MAX_MODEL_LEN} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
       );
 
-    const scripted = scriptChat(body, seed, mistakeRate, mistakeScale);
+    const scripted = answer(body);
     let content = scripted.content;
     let finish: "stop" | "tool_calls" | "length" = scripted.toolCalls.length > 0 ? "tool_calls" : "stop";
     if (content !== null && countTokens(content) > maxTokens) {
@@ -303,11 +323,24 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         { index: 0, message, logprobs: body.logprobs ? chatLogprobs(generated, body.top_logprobs ?? 0) : null, finish_reason: finish, stop_reason: null },
       ],
       usage: usage(promptTokens, completionTokens),
-      prompt_logprobs: body.prompt_logprobs != null ? promptLogprobs(promptText, body.prompt_logprobs) : null,
+      prompt_logprobs: body.prompt_logprobs != null ? chatPromptLogprobs(body, tools, template, promptText, body.prompt_logprobs) : null,
       kv_transfer_params: null,
       system_fingerprint: fingerprint,
     };
     return { reply: { status: 200, body: body200 }, applied };
+  }
+
+  /** What the served model says to a chat request: the scripted roles with this server's options. */
+  function answer(body: ChatRequestBody) {
+    return scriptChat(body, seed, mistakeRate, mistakeScale, scriptOptions);
+  }
+
+  /** Prompt logprobs; a scored final assistant turn is judged against the policy's own answer (contract C). */
+  function chatPromptLogprobs(body: ChatRequestBody, tools: readonly unknown[], template: ChatTemplateOptions, promptText: string, k: number) {
+    if (!scoresFinalAssistantTurn(body, template.addGenerationPrompt ?? true)) return promptLogprobs(promptText, k);
+    const reference = answer(policyRequestOf(body));
+    const finalTurnStart = countTokens(renderChatPrompt(body.messages.slice(0, -1), tools, { addGenerationPrompt: false }));
+    return promptLogprobs(promptText, k, agreementLogprobs(promptText, finalTurnStart, renderedAnswerTurn(reference)));
   }
 
   function completion(body: CompletionRequestBody): Reply {
@@ -373,7 +406,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   function tokenizeReply(body: TokenizeRequestBody): Reply {
     modelOf(body.model);
-    const text = "prompt" in body && typeof body.prompt === "string" ? body.prompt : renderChatPrompt((body as { messages: unknown[] }).messages);
+    let text: string;
+    if (typeof body.prompt === "string") text = body.prompt;
+    else {
+      const chat = body as TokenizeChatBody;
+      text = renderChatPrompt(chat.messages, chat.tools ?? [], templateOptions(chat));
+    }
     const { ids, pieces } = tokenize(text);
     return { status: 200, body: { count: ids.length, max_model_len: MAX_MODEL_LEN, tokens: ids, token_strs: body.return_token_strs ? pieces : null } };
   }
@@ -447,11 +485,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     };
     res.on("close", onClose);
     inFlightAborts.add(abort);
-    await acquire();
-    stats.maxInFlight = Math.max(stats.maxInFlight, active);
+    // vLLM answers /tokenize in its API server process: no engine slot, no generation latency.
+    const usesEngine = path !== "/tokenize";
+    if (usesEngine) {
+      await acquire();
+      stats.maxInFlight = Math.max(stats.maxInFlight, active);
+    }
     try {
       if (closed || abort.signal.aborted) return;
-      await sleep(latencyMs + (jitterMs > 0 ? jitterRng.next() * jitterMs : 0), abort.signal);
+      if (usesEngine) await sleep(latencyMs + (jitterMs > 0 ? jitterRng.next() * jitterMs : 0), abort.signal);
       if (closed || abort.signal.aborted) return;
       if (fault === "500") {
         countFault(fault);
@@ -464,7 +506,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         reply = r.reply;
       } else if (path === "/v1/completions") reply = completion(validated(completionRequestSchema, body));
       else if (path === "/v1/embeddings") reply = embeddings(validated(embeddingRequestSchema, body));
-      else reply = tokenizeReply(validated(tokenizeRequestSchema, body) as TokenizeRequestBody);
+      else reply = tokenizeReply(validated(tokenizeRequestSchema, body));
       if (fault === "malformedJson" && reply.status === 200) {
         countFault(fault);
         const text = JSON.stringify(reply.body);
@@ -474,7 +516,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     } finally {
       inFlightAborts.delete(abort);
       res.off("close", onClose);
-      release();
+      if (usesEngine) release();
     }
   }
 

@@ -103,14 +103,18 @@ export function chatLogprobs(text: string, topK: number): { content: unknown[] }
  * vLLM `prompt_logprobs`: null for the first token (nothing precedes it), then a dict keyed by token
  * id string holding the actual token and the top-k alternatives.
  */
-export function promptLogprobs(text: string, k: number): (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[] {
+export function promptLogprobs(
+  text: string,
+  k: number,
+  logprobAt: (index: number, context: string, piece: string) => number = (_i, context, piece) => pseudoLogprob(context, piece),
+): (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[] {
   const { ids, pieces } = tokenize(text);
   let ctx = "";
   return pieces.map((piece, i) => {
     const prev = ctx;
     ctx += piece;
     if (i === 0) return null;
-    const logprob = pseudoLogprob(prev, piece);
+    const logprob = logprobAt(i, prev, piece);
     const rank = rankFor(logprob);
     const entry: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
     for (const a of alternatives(piece, k, rank)) entry[String(tokenize(a.token).ids[0] ?? 0)] = { logprob: a.logprob, rank: a.rank, decoded_token: a.token };

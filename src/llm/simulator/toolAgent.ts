@@ -6,7 +6,7 @@
  */
 import type { SeededRandom } from "../../util/random.js";
 import type { SimTool } from "./queryWriter.js";
-import { objectForSchema, schemaType } from "./schemaValues.js";
+import { objectForSchema, schemaType, valueForSchema } from "./schemaValues.js";
 import { contentWords, findParamValue, firstSentence, identifierWords, splitSentences } from "./text.js";
 
 export type ToolChoice = { mode: "auto" | "none" | "required" } | { mode: "named"; name: string };
@@ -22,7 +22,11 @@ export interface AgentReply {
   mistake?: MistakeKind;
 }
 
-export type MistakeKind = "wrong_type" | "missing_required" | "extra_param" | "hallucinated_tool" | "irrelevant_call";
+/**
+ * `wrong_value` is the silent kind: a schema-valid argument value the request did not ask for, which
+ * rule verification cannot catch (only a judge that knows the request can).
+ */
+export type MistakeKind = "wrong_type" | "missing_required" | "extra_param" | "hallucinated_tool" | "irrelevant_call" | "wrong_value";
 
 interface Match {
   tool: SimTool;
@@ -134,9 +138,15 @@ function forcedCall(rng: SeededRandom, text: string, tools: SimTool[]): AgentCal
 /** Factor on the mistake rate for a call of a tool (a served stand-in checkpoint's profile); absent means 1 for all. */
 export type MistakeScale = (tool: string) => number;
 
+/** Silent mistakes: their rate and their own random stream, so a rate of 0 leaves every other answer as it was. */
+export interface SilentMistakes {
+  rate: number;
+  rng: SeededRandom;
+}
+
 export function runToolAgent(
   rng: SeededRandom,
-  p: { messages: readonly unknown[]; tools: SimTool[]; choice: ToolChoice; mistakeRate: number; mistakeScale?: MistakeScale },
+  p: { messages: readonly unknown[]; tools: SimTool[]; choice: ToolChoice; mistakeRate: number; mistakeScale?: MistakeScale; silent?: SilentMistakes },
 ): AgentReply {
   const text = lastUserText(p.messages);
   // Always draw, so the mistake decision does not shift the rest of the stream.
@@ -161,7 +171,65 @@ export function runToolAgent(
     if (mistake) return { content: null, calls: mistake.calls, mistake: mistake.kind };
   }
   if (calls.length === 0) return { content: rng.pick(DECLINES), calls: [] };
+  if (p.silent && p.silent.rate > 0 && p.silent.rng.chance(p.silent.rate)) {
+    const wrong = applySilentMistake(p.silent.rng, calls, p.tools, p.mistakeScale);
+    if (wrong) return { content: null, calls: wrong, mistake: "wrong_value" };
+  }
   return { content: null, calls };
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function withinBounds(schema: Record<string, unknown>, v: number): boolean {
+  const n = (k: string) => (typeof schema[k] === "number" ? (schema[k] as number) : undefined);
+  const min = n("minimum");
+  const max = n("maximum");
+  const xmin = n("exclusiveMinimum");
+  const xmax = n("exclusiveMaximum");
+  return (min === undefined || v >= min) && (max === undefined || v <= max) && (xmin === undefined || v > xmin) && (xmax === undefined || v < xmax);
+}
+
+/** Another value of the same type that the schema accepts, or undefined when there is none to find. */
+function alternativeValue(rng: SeededRandom, schema: Record<string, unknown>, name: string, current: unknown): unknown {
+  if (Object.hasOwn(schema, "const")) return undefined;
+  if (Array.isArray(schema.enum)) {
+    const others = schema.enum.filter((v) => typeof v === typeof current && !sameValue(v, current));
+    return others.length > 0 ? rng.pick(others) : undefined;
+  }
+  if (typeof current === "boolean") return schemaType(schema) === "boolean" ? !current : undefined;
+  for (let i = 0; i < 12; i++) {
+    const v = valueForSchema(rng, schema, name);
+    if (typeof v === typeof current && !sameValue(v, current) && (typeof v !== "number" || Number.isInteger(v) || !Number.isInteger(current))) return v;
+  }
+  if (typeof current === "number") {
+    const step = schemaType(schema) === "integer" || Number.isInteger(current) ? 1 : 0.5;
+    for (const v of [current + step, current - step]) if (withinBounds(schema, v)) return v;
+  }
+  return undefined;
+}
+
+/**
+ * One argument of one call gets a different, schema-valid value of the same type (another enum
+ * member, number or string). With a checkpoint profile the mistake is kept with the tool's scale.
+ */
+function applySilentMistake(rng: SeededRandom, calls: AgentCall[], tools: SimTool[], scale: MistakeScale | undefined): AgentCall[] | undefined {
+  const i = rng.int(0, calls.length - 1);
+  const call = calls[i]!;
+  if (scale !== undefined && !rng.chance(scale(call.name))) return undefined;
+  const tool = tools.find((t) => t.name === call.name);
+  const props = tool ? properties(tool) : {};
+  const keys = Object.keys(call.args).filter((k) => {
+    const v = call.args[k];
+    return Object.hasOwn(props, k) && (typeof v === "string" || typeof v === "number" || typeof v === "boolean");
+  });
+  for (const key of rng.shuffle(keys)) {
+    const value = alternativeValue(rng, props[key]!, key, call.args[key]);
+    if (value === undefined) continue;
+    return calls.map((c, j) => (j === i ? { name: c.name, args: { ...c.args, [key]: value } } : c));
+  }
+  return undefined;
 }
 
 /**

@@ -199,3 +199,63 @@ test("CLI: a bad profile stops start-up with the file and field named", async ()
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("silent mistakes follow the checkpoint profile too: rarer on the trained tool", async () => {
+  const base = await startSimulator({ seed: 5, quiet: true, silentMistakeRate: 0.5 });
+  const trained = await startSimulator({
+    seed: 5,
+    quiet: true,
+    silentMistakeRate: 0.5,
+    checkpointProfile: { file: "/tmp/standin/toolloop_profile.json", profile: PROFILE },
+  });
+  const clean = await startSimulator({ seed: 5, quiet: true });
+  try {
+    const wrong = { base: { weather: 0, stock: 0 }, trained: { weather: 0, stock: 0 } };
+    for (let i = 0; i < N; i++) {
+      for (const tool of ["weather", "stock"] as const) {
+        const truth = await callsOf(clean.url, request(tool, i));
+        if ((await callsOf(base.url, request(tool, i))) !== truth) wrong.base[tool]++;
+        if ((await callsOf(trained.url, request(tool, i))) !== truth) wrong.trained[tool]++;
+      }
+    }
+    console.log(`silent mistakes in ${N} requests per tool: ${JSON.stringify(wrong)}`);
+    assert.ok(wrong.base.weather > N * 0.35 && wrong.base.stock > N * 0.35);
+    assert.ok(wrong.trained.weather * 4 < wrong.base.weather);
+    assert.equal(wrong.trained.stock, wrong.base.stock);
+  } finally {
+    await Promise.all([clean.close(), base.close(), trained.close()]);
+  }
+});
+
+test("CLI: --silent-mistake-rate and --judge-error-rate reach the server and are bounded", async () => {
+  const p = runMain(["--port", "0", "--silent-mistake-rate", "1", "--judge-error-rate", "1"]);
+  const clean = await startSimulator({ seed: 0, quiet: true });
+  try {
+    const url = await waitFor("the listening line", () => /listening on (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(p.output())?.[1]);
+    const body = request("weather", 3);
+    const got = JSON.parse(await callsOf(url, body)) as [string, Record<string, unknown>][];
+    const truth = JSON.parse(await callsOf(clean.url, body)) as [string, Record<string, unknown>][];
+    assert.equal(got[0]![0], truth[0]![0]);
+    assert.notDeepEqual(got[0]![1], truth[0]![1], "a silent wrong value at rate 1");
+    const label = { content: null, tool_calls: truth.map(([name, args]) => ({ name, arguments: args })) };
+    const judge = await fetch(`${url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "toolloop-sim-judge",
+        messages: [
+          { role: "system", content: "### task: label-check" },
+          { role: "user", content: "```json\n" + JSON.stringify({ tools: [WEATHER, STOCK], messages: body.messages, label }) + "\n```" },
+        ],
+      }),
+    });
+    const verdict = JSON.parse(((await judge.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content) as { verdict: string };
+    assert.equal(verdict.verdict, "INCORRECT", "a judge that always errs calls the right label incorrect");
+  } finally {
+    p.child.kill("SIGKILL");
+    await clean.close();
+  }
+  const bad = runMain(["--port", "0", "--judge-error-rate", "2"]);
+  assert.equal(await bad.exited, 1);
+  assert.match(bad.output(), /--judge-error-rate must be a number between 0 and 1/);
+});
