@@ -7,7 +7,7 @@
 import type { ChatMessage, McpTool, ToolCall } from "../domain/types.js";
 import { matchCalls, type MatchReason } from "./matcher.js";
 import { functionDocsFromOpenAiTools } from "../reward/toolDocs.js";
-import type { DecodedCall, FunctionDoc } from "./types.js";
+import type { BfclAnswer, DecodedCall, FunctionDoc } from "./types.js";
 
 /** The assistant turn being compared: its text and calls as on the wire (arguments are JSON strings). */
 export interface AssistantAnswer {
@@ -62,6 +62,31 @@ function functionDocs(tools: readonly McpTool[]): FunctionDoc[] {
   return docs.map((d, i) => ({ ...d, description: tools[i]!.description }));
 }
 
+const isDict = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A dict value as a BFCL candidate: each key's value is the one acceptable value. */
+const dictCandidate = (v: Record<string, unknown>) => Object.fromEntries(Object.entries(v).map(([k, x]) => [k, [x]]));
+
+/**
+ * The label's calls as a BFCL answer whose only acceptable values are the label's. BFCL writes a dict
+ * parameter's acceptable values key by key (and a list of dicts item by item, key by key), so those are
+ * wrapped the same way; every other value is its own single candidate.
+ */
+export function referenceAnswer(calls: readonly DecodedCall[], docs: readonly FunctionDoc[]): BfclAnswer {
+  return calls.map((c) => {
+    const props = docs.find((d) => d.name === c.name)?.parameters.properties ?? {};
+    const args: Record<string, unknown[]> = {};
+    for (const [k, v] of Object.entries(c.args)) {
+      const doc = Object.hasOwn(props, k) ? props[k] : undefined;
+      if (doc?.type === "dict" && isDict(v)) args[k] = [dictCandidate(v)];
+      else if ((doc?.type === "array" || doc?.type === "list") && doc.items?.type === "dict" && Array.isArray(v) && v.every(isDict))
+        args[k] = [v.map(dictCandidate)];
+      else args[k] = [v];
+    }
+    return { [c.name]: args };
+  });
+}
+
 export function compareToLabel(answer: AssistantAnswer, label: AssistantAnswer, tools: readonly McpTool[]): LabelAgreement {
   const got = decodeToolCalls(answer.tool_calls);
   if ("badCall" in got) return { agrees: false, reasons: [{ code: "bad_arguments_json", message: got.message, call: got.badCall }] };
@@ -75,6 +100,7 @@ export function compareToLabel(answer: AssistantAnswer, label: AssistantAnswer, 
     return { agrees: false, reasons: [{ code: "no_call", message: `the label makes ${want.calls.length} call(s); the answer makes none` }] };
   // One call among several offered tools is BFCL's "multiple": its checker finds the doc by name ("simple" takes the first doc).
   const category = want.calls.length > 1 || got.calls.length > 1 ? "parallel" : tools.length > 1 ? "multiple" : "simple";
-  const r = matchCalls({ calls: got.calls, functions: functionDocs(tools), label: { reference: want.calls }, category, mode: "strict" });
+  const docs = functionDocs(tools);
+  const r = matchCalls({ calls: got.calls, functions: docs, label: referenceAnswer(want.calls, docs), category, mode: "strict" });
   return { agrees: r.valid, reasons: r.reasons };
 }

@@ -34,3 +34,31 @@ test("a single call of the second offered tool with a number argument is judged 
     JSON.stringify(other.reasons),
   );
 });
+
+test("compareToLabel: object parameters and lists of objects are compared key by key (no checker crash)", () => {
+  const tools: McpTool[] = [
+    {
+      name: "book",
+      description: "Book a trip",
+      inputSchema: {
+        type: "object",
+        properties: {
+          pax: { type: "object", properties: { adults: { type: "integer" }, kids: { type: "boolean" } } },
+          legs: { type: "array", items: { type: "object", properties: { from: { type: "string" } } } },
+        },
+        required: ["pax"],
+      },
+    },
+  ];
+  const answer = (args: unknown) => ({
+    content: null,
+    tool_calls: [{ id: "c", type: "function" as const, function: { name: "book", arguments: JSON.stringify(args) } }],
+  });
+  const label = answer({ pax: { adults: 2, kids: true }, legs: [{ from: "Paris" }] });
+  assert.deepEqual(compareToLabel(label, label, tools), { agrees: true, reasons: [] });
+  const wrongNested = compareToLabel(answer({ pax: { adults: 3, kids: true }, legs: [{ from: "Paris" }] }), label, tools);
+  assert.equal(wrongNested.agrees, false);
+  assert.match(wrongNested.reasons[0]!.code, /dict_value/);
+  assert.equal(compareToLabel(answer({ pax: { adults: 2, kids: true }, legs: [{ from: "Rome" }] }), label, tools).agrees, false);
+  assert.equal(compareToLabel(answer({ pax: { adults: 2 }, legs: [{ from: "Paris" }] }), label, tools).agrees, false, "a missing nested key");
+});
