@@ -1,0 +1,91 @@
+/**
+ * A planted policy error becomes an error seed and is expanded: the policy (a simulator that makes a
+ * detectable mistake on every answer) is probed on correct seed labels, the simulated judges call
+ * it PRED_WRONG, and expand.errors writes new samples around each seed that keep its call shape
+ * (same tools, in order) with other values, verified by rules and the judge committee's label check.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { and, eq } from "drizzle-orm";
+import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
+import { labelJudgements, samples } from "../../src/db/schema.js";
+import { createRoleClient } from "../../src/llm/client.js";
+import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
+import { labelIsWrong } from "../../src/llm/simulator/truth.js";
+import { decodeToolCalls, labelOf } from "../../src/matching/labelAgreement.js";
+import { expandErrorsHandler } from "../../src/stages/expand/errors/handler.js";
+import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
+import { repairLabelsHandler } from "../../src/stages/repair/labels/handler.js";
+import type { StageConfigOf } from "../../src/stages/specs.js";
+import { startStageResources, type StageResources } from "../helpers/stageResources.js";
+import { planAndRun, rawCampaign, seedPool, stageContext } from "../helpers/selfEvolution.js";
+
+let res: StageResources;
+let faultyPolicy: SimulatorHandle;
+before(async () => {
+  res = await startStageResources("error-seeds", 23);
+  faultyPolicy = await startSimulator({ seed: 5, latencyMs: 1, maxConcurrency: 8, mistakeRate: 1, quiet: true });
+});
+after(async () => {
+  await faultyPolicy?.close();
+  await res?.close();
+});
+
+test("a planted policy error becomes an error seed and is expanded into verified samples of the same call shape", { timeout: 180_000 }, async () => {
+  const db = res.db.db;
+  const campaignId = `edde-${Date.now().toString(36)}`;
+  const committee = { members: [{ role: "judge", samples: 3 }], consensus: 2 };
+  const raw = rawCampaign({
+    simUrl: res.sim.url,
+    stages: [{ name: "probe.greedy" }, { name: "repair.labels", committee }, { name: "expand.errors", perSeed: 2, committee }],
+  }) as { endpoints: Record<string, unknown>; roles: Record<string, unknown> };
+  raw.endpoints.faulty = { baseUrl: faultyPolicy.url, maxConcurrency: 8, maxRetries: 1 };
+  raw.roles.policy = { endpoint: "faulty", model: "toolloop-sim-policy", temperature: 0 };
+  const parsed = parseCampaignConfig(raw);
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+  const config = parsed.config;
+
+  const seeds = await seedPool(db, createRoleClient(config, "generator"), campaignId, 4);
+  for (const s of seeds) assert.equal(labelIsWrong(s), false, "the seed labels are right (simulator truth)");
+
+  await planAndRun(db, stageContext<StageConfigOf<"probe.greedy">>(db, res.workDir, campaignId, config, "probe.greedy"), probeGreedyHandler);
+  await planAndRun(db, stageContext<StageConfigOf<"repair.labels">>(db, res.workDir, campaignId, config, "repair.labels"), repairLabelsHandler);
+  const judged = await db.select().from(labelJudgements).where(eq(labelJudgements.campaignId, campaignId));
+  const errorSeeds = judged.filter((j) => j.action === "error_seed").map((j) => j.sampleId);
+  assert.ok(errorSeeds.length >= 3, `most policy mistakes are judged PRED_WRONG (error seeds: ${errorSeeds.length} of ${judged.length} judged)`);
+
+  const ctx = stageContext<StageConfigOf<"expand.errors">>(db, res.workDir, campaignId, config, "expand.errors");
+  const batches = await planAndRun(db, ctx, expandErrorsHandler);
+  const summary = await expandErrorsHandler.finalize!(ctx, batches);
+  console.log(`expand.errors on ${errorSeeds.length} error seeds: ${JSON.stringify(summary)}`);
+
+  const expanded = await db
+    .select()
+    .from(samples)
+    .where(and(eq(samples.campaignId, campaignId), eq(samples.origin, "expanded")));
+  assert.equal(expanded.length, errorSeeds.length * 2, "perSeed samples per error seed");
+  const byId = new Map(seeds.map((s) => [s.id, s]));
+  let verified = 0;
+  for (const e of expanded) {
+    assert.equal(e.stage, "expand.errors");
+    const seed = byId.get(e.parentId ?? "");
+    assert.ok(seed && errorSeeds.includes(seed.id), "the parent is an error seed");
+    const shape = (m: typeof e.messages) => {
+      const d = decodeToolCalls(labelOf(m)?.tool_calls);
+      return "calls" in d ? d.calls.map((c) => c.name) : ["<bad>"];
+    };
+    if (e.status !== "verified") continue;
+    verified++;
+    assert.deepEqual(shape(e.messages), shape(seed.messages), "same tools in the same order");
+    assert.notEqual(JSON.stringify(labelOf(e.messages)), JSON.stringify(labelOf(seed.messages)), "other values");
+    assert.equal(labelIsWrong(e), false, "a verified expansion's label is right (simulator truth)");
+  }
+  assert.ok(verified >= expanded.length / 2, `most expansions pass rules and the judges (${verified}/${expanded.length})`);
+  // A rerun writes nothing new.
+  await planAndRun(db, ctx, expandErrorsHandler);
+  const again = await db
+    .select()
+    .from(samples)
+    .where(and(eq(samples.campaignId, campaignId), eq(samples.origin, "expanded")));
+  assert.equal(again.length, expanded.length);
+});
