@@ -9,6 +9,8 @@ import { evaluateBfclSpec } from "./evaluate/bfcl/spec.js";
 import { evaluateBfclFastSpec } from "./evaluate/bfclFast/spec.js";
 import { exportDatasetSpec } from "./export/dataset/spec.js";
 import { exportVerlSpec } from "./export/verl/spec.js";
+import { scoreConsistencySpec } from "./score/consistency/spec.js";
+import { scorePerplexitySpec } from "./score/perplexity/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
 import { servePolicySpec } from "./serve/policy/spec.js";
@@ -28,6 +30,8 @@ export const STAGE_SPECS = [
   trainGrpoSpec,
   trainMergeSpec,
   servePolicySpec,
+  scorePerplexitySpec,
+  scoreConsistencySpec,
 ] as const;
 
 export type BuiltInStageSpec = (typeof STAGE_SPECS)[number];
