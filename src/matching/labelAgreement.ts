@@ -75,7 +75,9 @@ export function compareToLabel(answer: AssistantAnswer, label: AssistantAnswer, 
   }
   if (got.calls.length === 0)
     return { agrees: false, reasons: [{ code: "no_call", message: `the label makes ${want.calls.length} call(s); the answer makes none` }] };
-  const category = want.calls.length > 1 || got.calls.length > 1 ? "parallel" : "simple";
+  // One call each: BFCL's "multiple" checker, which looks the label's function up by name; its
+  // "simple" checker would check against the first offered tool whatever the label calls.
+  const category = want.calls.length > 1 || got.calls.length > 1 ? "parallel" : "multiple";
   const r = matchCalls({ calls: got.calls, functions: functionDocs(tools), label: { reference: want.calls }, category, mode: "strict" });
   return { agrees: r.valid, reasons: r.reasons };
 }

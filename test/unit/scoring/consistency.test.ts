@@ -34,6 +34,11 @@ describe("consistencyOfAnswers", () => {
     const answers = [{ content: null, tool_calls: [call("Paris")] }, { content: null, tool_calls: [call("Lyon")] }, { content: "no call" }, label];
     assert.deepEqual(consistencyOfAnswers(answers, label, [tool], thresholds), { k: 4, agree: 2, consistency: 0.5, class: "medium" });
   });
+  it("checks a single call against the label's own tool when several are offered", () => {
+    const other: McpTool = { name: "get_time", description: "t", inputSchema: { type: "object", properties: { zone: { type: "string" } } } };
+    const r = consistencyOfAnswers([label, { content: null, tool_calls: [call("Lyon")] }], label, [other, tool], thresholds);
+    assert.deepEqual([r.agree, r.k], [1, 2]);
+  });
   it("counts a duplicated call as a different answer from a single call", () => {
     const twice = { content: null, tool_calls: [call("Paris", "a"), call("Paris", "b")] };
     assert.equal(consistencyOfAnswers([twice, twice], label, [tool], thresholds).class, "hard");
