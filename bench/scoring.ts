@@ -193,6 +193,11 @@ try {
     `label-PPL chat ${labelRate.toFixed(1)} req/s; capacity C/L = ${capacity.toFixed(1)} req/s; ratio = ${(labelRate / capacity).toFixed(3)} (target >= 0.9)`,
   );
   if (stage.ownOutput) console.log(`all chat ${chatRate.toFixed(1)} req/s; ratio = ${(chatRate / capacity).toFixed(3)}`);
+  // What the engine served when /tokenize takes a slot as the simulator's chat does (vLLM's does not).
+  const allRate = (counts.chat + counts.tokenize) / active;
+  console.log(
+    `all requests (chat + /tokenize) ${allRate.toFixed(1)} req/s; ratio = ${(allRate / capacity).toFixed(3)} (the slots kept busy when /tokenize costs one)`,
+  );
   if (Number(summary.failed) > 0)
     console.log(`note: ${String(summary.failed)} samples failed; scoring never reached the chat request for a sample whose label span could not be found`);
 } finally {

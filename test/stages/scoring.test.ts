@@ -237,61 +237,78 @@ describe("score.consistency", () => {
 });
 
 describe("score.perplexity", () => {
-  it("writes label and own PPL per pool sample, a sample without a label fails alone, a rerun writes nothing", { timeout: 120_000 }, async () => {
-    const campaignId = `ppl-${RUN}`;
-    const noLabel: NewSample = {
-      id: `${campaignId}-nolabel`,
-      campaignId,
-      iteration: 1,
-      kind: "standard",
-      origin: "synthesized",
-      status: "verified",
-      tools: [],
-      messages: [{ role: "user", content: "hello" }],
-    };
-    const planted = await plantPool(campaignId, [noLabel]);
-    const config = campaign({ name: "score.perplexity", batchSize: 5 });
-    const logs: string[] = [];
-    const first = await runStage(scorePerplexityHandler, context(campaignId, config, logs));
-    assert.equal(sum(first.batches, "items"), N + 1);
-    const key = { campaignId, iteration: 1 };
-    const label = await listSampleScores(db.db, key, "label_ppl");
-    const own = await listSampleScores(db.db, key, "own_ppl");
-    console.log(`score.perplexity summary: ${JSON.stringify(first.summary)}`);
-    for (const l of logs.slice(0, 3)) console.log(`log: ${l}`);
+  const campaignId = `ppl-${RUN}`;
+  const key = { campaignId, iteration: 1 };
+  const noLabel: NewSample = {
+    id: `${campaignId}-nolabel`,
+    campaignId,
+    iteration: 1,
+    kind: "standard",
+    origin: "synthesized",
+    status: "verified",
+    tools: [],
+    messages: [{ role: "user", content: "hello" }],
+  };
+  let planted: Planted;
+  let first: Awaited<ReturnType<typeof runStage>>;
+  const logs: string[] = [];
+  const config = () => campaign({ name: "score.perplexity", batchSize: 5 });
 
+  it("writes own PPL per pool sample; a sample without a label fails alone, with its reason", { timeout: 120_000 }, async () => {
+    planted = await plantPool(campaignId, [noLabel]);
+    first = await runStage(scorePerplexityHandler, context(campaignId, config(), logs));
+    console.log(`score.perplexity summary: ${JSON.stringify(first.summary)}`);
+    for (const l of logs.slice(0, 2)) console.log(`log: ${l}`);
+    assert.equal(sum(first.batches, "items"), N + 1);
     const lastReport = first.reports.at(-1)!;
+    assert.equal(lastReport.done, lastReport.total);
     assert.ok(
       first.reports.some((r) => r.failures.some((f) => f.sampleId === noLabel.id && /no assistant message/.test(f.reason))),
       "the unlabelled sample's reason is reported",
     );
-    assert.ok(lastReport.done === lastReport.total);
-    assert.ok(!label.some((r) => r.sampleId === noLabel.id), "no label_ppl row for a sample without a label");
+    assert.ok(!(await listSampleScores(db.db, key, "label_ppl")).some((r) => r.sampleId === noLabel.id), "no label_ppl row for a sample without a label");
+    const own = await listSampleScores(db.db, key, "own_ppl");
     assert.equal(own.length, N + 1, "own-output PPL needs no label: every sample has one");
     for (const r of own) {
-      assert.equal(r.modelVersionId, POLICY_VERSION);
-      assert.ok(r.value >= 1 && Number.isFinite(r.value));
-    }
-    // Contract C (simulator slice): every labelled sample gets a label PPL over exactly its span.
-    assert.equal(label.length, N, `label_ppl rows for every labelled sample; failures: ${logs.slice(0, 2).join(" | ")}`);
-    assert.equal(sum(first.batches, "failed"), 1);
-    for (const r of label) {
-      const d = r.details as { tokens: number; meanLogprob: number; span: [number, number]; model: string };
+      const d = r.details as { tokens: number; meanLogprob: number; model: string };
       assert.equal(r.model, "toolloop-sim-policy");
-      assert.equal(d.model, "toolloop-sim-policy");
-      assert.equal(d.tokens, d.span[1] - d.span[0]);
-      assert.ok(Math.abs(r.value - Math.exp(-d.meanLogprob)) < 1e-9);
+      assert.equal(r.modelVersionId, POLICY_VERSION);
+      assert.equal(r.iteration, 1);
+      assert.ok(d.tokens > 0 && Math.abs(r.value - Math.exp(-d.meanLogprob)) < 1e-9);
     }
-    const ppl = new Map(label.map((r) => [r.sampleId, r.value]));
-    const cleanMean = mean(planted.clean.map((id) => ppl.get(id)!));
-    const corruptedMean = mean(planted.corrupted.map((id) => ppl.get(id)!));
-    console.log(`label PPL: clean mean ${cleanMean.toFixed(3)}, corrupted mean ${corruptedMean.toFixed(3)}`);
-    assert.ok(corruptedMean > cleanMean, "a corrupted label has a higher PPL than the policy's own kind of label");
-
-    sent.length = 0;
-    const again = await runStage(scorePerplexityHandler, context(campaignId, config));
-    assert.equal(sent.length, 1, "a rerun retries only the sample that failed");
-    assert.equal(sum(again.batches, "skipped"), N);
-    assert.equal((await listSampleScores(db.db, key, "label_ppl")).length, N);
+    assert.equal((first.summary.ownPpl as { n: number }).n, N + 1);
   });
+
+  // Needs the simulator slice's contract C (/tokenize with tools and add_generation_prompt, rendering
+  // exactly like the chat endpoint's prompt_logprobs, logprobs that follow the simulated policy).
+  it(
+    "writes the label PPL of every labelled sample over exactly its span, higher for corrupted labels; a rerun retries only the failure",
+    { timeout: 120_000 },
+    async () => {
+      assert.ok(first, "the previous test scored the pool");
+      const label = await listSampleScores(db.db, key, "label_ppl");
+      assert.equal(label.length, N, `label_ppl rows for every labelled sample; failures: ${logs.slice(0, 2).join(" | ")}`);
+      assert.equal(sum(first.batches, "failed"), 1);
+      for (const r of label) {
+        const d = r.details as { tokens: number; meanLogprob: number; span: [number, number]; model: string };
+        assert.equal(r.model, "toolloop-sim-policy");
+        assert.equal(r.modelVersionId, POLICY_VERSION);
+        assert.equal(d.model, "toolloop-sim-policy");
+        assert.equal(d.tokens, d.span[1] - d.span[0]);
+        assert.ok(Math.abs(r.value - Math.exp(-d.meanLogprob)) < 1e-9);
+      }
+      const ppl = new Map(label.map((r) => [r.sampleId, r.value]));
+      const cleanMean = mean(planted.clean.map((id) => ppl.get(id)!));
+      const corruptedMean = mean(planted.corrupted.map((id) => ppl.get(id)!));
+      console.log(`label PPL: clean mean ${cleanMean.toFixed(3)}, corrupted mean ${corruptedMean.toFixed(3)}`);
+      assert.ok(corruptedMean > cleanMean, "a corrupted label has a higher PPL than the policy's own kind of label");
+
+      sent.length = 0;
+      const again = await runStage(scorePerplexityHandler, context(campaignId, config()));
+      assert.equal(sent.length, 0, "a rerun sends no chat request: the only failure has no label to score");
+      assert.equal(sum(again.batches, "skipped"), N);
+      assert.equal(sum(again.batches, "failed"), 1);
+      assert.equal((await listSampleScores(db.db, key, "label_ppl")).length, N);
+    },
+  );
 });
