@@ -52,7 +52,7 @@ test("unknown stage names are rejected, not ignored", () => {
   assert.equal(msgs.length, 1);
   assert.match(
     msgs[0] as string,
-    /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "dedupe.exact", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast", "export.verl", "train.sft", "train.grpo", "train.merge", "serve.policy"$/,
+    /^stages\[3\](\.name)?: unknown stage name; expected one of "synthesize.singleTurn", "verify.rules", "dedupe.exact", "export.dataset", "evaluate.bfcl", "evaluate.bfclFast", "export.verl", "train.sft", "train.grpo", "train.merge", "serve.policy", "score.perplexity", "score.consistency"$/,
   );
 });
 
