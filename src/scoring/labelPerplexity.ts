@@ -20,6 +20,14 @@ export interface PerplexityResult {
   span: [number, number];
 }
 
+/**
+ * A sample that cannot be scored for a reason of its own (no label to score): counted as failed,
+ * never retried, and never a reason to fail the rest of the batch.
+ */
+export class UnscorableSampleError extends Error {
+  override name = "UnscorableSampleError";
+}
+
 /** The label span of a conversation: `withLabel` must start with `withoutLabel`. */
 export function labelSpan(withoutLabel: readonly number[], withLabel: readonly number[]): [number, number] {
   if (withLabel.length <= withoutLabel.length)
@@ -34,6 +42,8 @@ export function labelSpan(withoutLabel: readonly number[], withLabel: readonly n
 
 /** Perplexity from token logprobs over [start, end). */
 export function spanPerplexity(logprobs: readonly (number | null)[], span: [number, number]): { perplexity: number; meanLogprob: number } {
+  if (!(Number.isInteger(span[0]) && Number.isInteger(span[1]) && 0 <= span[0] && span[0] < span[1] && span[1] <= logprobs.length))
+    throw new Error(`the span [${span[0]}, ${span[1]}) is empty or outside the ${logprobs.length} logprobs`);
   let sum = 0;
   let n = 0;
   for (let i = span[0]; i < span[1]; i++) {
@@ -46,20 +56,44 @@ export function spanPerplexity(logprobs: readonly (number | null)[], span: [numb
   return { perplexity: Math.exp(-meanLogprob), meanLogprob };
 }
 
-/** Logprobs of every prompt token from a chat response's top-level `prompt_logprobs` (vLLM's shape). */
-export function promptLogprobsOf(raw: unknown, describe: string): (number | null)[] {
+/**
+ * Logprobs of every prompt token from a chat response's top-level `prompt_logprobs` (vLLM's shape).
+ * With `tokenIds` (what /tokenize made of the same prompt) each entry's logprob is the one keyed by
+ * that token's id, so the two renderings are checked token by token, not only by count; an entry
+ * with top-k alternatives beside the actual token is then read correctly too.
+ */
+export function promptLogprobsOf(raw: unknown, describe: string, tokenIds?: readonly number[]): (number | null)[] {
   const entries = (raw as { prompt_logprobs?: unknown } | null)?.prompt_logprobs;
   if (!Array.isArray(entries))
     throw new LlmError("bad_response", `${describe}: the response has no prompt_logprobs list; the endpoint must support vLLM's prompt_logprobs`);
+  if (tokenIds && entries.length !== tokenIds.length)
+    throw new LlmError(
+      "bad_response",
+      `${describe}: ${entries.length} prompt logprobs for a prompt /tokenize counts as ${tokenIds.length} tokens; the chat endpoint and /tokenize render differently`,
+    );
   return entries.map((entry: unknown, i) => {
     if (entry === null) return null;
     if (typeof entry !== "object" || Array.isArray(entry)) throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] is not an object or null`);
-    // prompt_logprobs: 0 returns the prompt token alone (vLLM always includes the actual token).
-    const values = Object.values(entry as Record<string, unknown>);
-    const first = values[0] as { logprob?: unknown } | undefined;
-    if (values.length !== 1 || typeof first?.logprob !== "number")
-      throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] should hold exactly the prompt token's logprob (prompt_logprobs: 0)`);
-    return first.logprob;
+    const byId = entry as Record<string, { logprob?: unknown } | undefined>;
+    let chosen: { logprob?: unknown } | undefined;
+    if (tokenIds) {
+      chosen = byId[String(tokenIds[i])];
+      if (chosen === undefined)
+        throw new LlmError(
+          "bad_response",
+          `${describe}: prompt_logprobs[${i}] has no entry for token ${tokenIds[i]} (the token /tokenize put there); the chat endpoint and /tokenize render differently`,
+        );
+    } else {
+      // prompt_logprobs: 0 returns the prompt token alone (vLLM always includes the actual token).
+      const values = Object.values(byId);
+      if (values.length !== 1)
+        throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] should hold exactly the prompt token's logprob (prompt_logprobs: 0)`);
+      chosen = values[0];
+    }
+    // vLLM writes -inf as a large negative number; anything not finite is unusable.
+    if (typeof chosen?.logprob !== "number" || !Number.isFinite(chosen.logprob))
+      throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] lacks a finite numeric logprob`);
+    return chosen.logprob;
   });
 }
 
@@ -83,7 +117,15 @@ export async function perplexityOfAnswer(
     client.tokenizeChat({ messages: p.prompt, ...(tools ? { tools } : {}), addGenerationPrompt: true }, opts),
     client.tokenizeChat({ messages: full, ...(tools ? { tools } : {}), addGenerationPrompt: false }, opts),
   ]);
-  const span = labelSpan(without, withLabel);
+  const describe = `LLM ${client.role} (${client.model})`;
+  let span: [number, number];
+  try {
+    span = labelSpan(without, withLabel);
+  } catch (err) {
+    // The server's own template decides this, per sample (a label rendering to nothing, a template
+    // that renders the generation prompt differently from the turn): unusable, not transient.
+    throw new LlmError("bad_response", `${describe}: ${(err as Error).message}`);
+  }
   const res = await client.chat(
     {
       messages: full,
@@ -94,12 +136,7 @@ export async function perplexityOfAnswer(
     },
     opts,
   );
-  const logprobs = promptLogprobsOf(res.raw, `LLM ${client.role} (${client.model})`);
-  if (logprobs.length !== withLabel.length)
-    throw new LlmError(
-      "bad_response",
-      `LLM ${client.role} (${client.model}): ${logprobs.length} prompt logprobs for a prompt /tokenize counts as ${withLabel.length} tokens; the chat endpoint and /tokenize render differently`,
-    );
+  const logprobs = promptLogprobsOf(res.raw, describe, withLabel);
   return { ...spanPerplexity(logprobs, span), tokens: span[1] - span[0], span };
 }
 
@@ -110,7 +147,7 @@ export async function labelPerplexity(
   opts: CallOptions = {},
 ): Promise<PerplexityResult> {
   const label = labelOf(sample.messages);
-  if (!label) throw new Error("the sample has no assistant message to score");
+  if (!label) throw new UnscorableSampleError("the sample has no assistant message (label) to score");
   return perplexityOfAnswer(client, { prompt: promptOf(sample.messages), label, tools: sample.tools }, opts);
 }
 
@@ -129,8 +166,8 @@ export async function ownOutputPerplexity(
   if (!Array.isArray(content) || content.length === 0)
     throw new LlmError("bad_response", `LLM ${client.role} (${client.model}): the response has no choices[0].logprobs.content`);
   const lps = content.map((c, i) => {
-    if (typeof c?.logprob !== "number")
-      throw new LlmError("bad_response", `LLM ${client.role} (${client.model}): logprobs.content[${i}] lacks a numeric logprob`);
+    if (typeof c?.logprob !== "number" || !Number.isFinite(c.logprob))
+      throw new LlmError("bad_response", `LLM ${client.role} (${client.model}): logprobs.content[${i}] lacks a finite numeric logprob`);
     return c.logprob;
   });
   const { perplexity, meanLogprob } = spanPerplexity(lps, [0, lps.length]);

@@ -10,6 +10,8 @@ import { evaluateBfclFastHandler } from "./evaluate/bfclFast/handler.js";
 import { exportDatasetHandler } from "./export/dataset/handler.js";
 import { exportVerlHandler } from "./export/verl/handler.js";
 import type { StageConfigOf, StageName } from "./specs.js";
+import { scoreConsistencyHandler } from "./score/consistency/handler.js";
+import { scorePerplexityHandler } from "./score/perplexity/handler.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
 import { expandErrorsHandler } from "./expand/errors/handler.js";
@@ -37,6 +39,8 @@ export const STAGE_HANDLERS = {
   "expand.errors": expandErrorsHandler,
   "probe.greedy": probeGreedyHandler,
   "repair.labels": repairLabelsHandler,
+  "score.perplexity": scorePerplexityHandler,
+  "score.consistency": scoreConsistencyHandler,
   // Handlers differ in their progress-detail type; the map only fixes the config type per name.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 } satisfies { [N in StageName]: StageHandler<StageConfigOf<N>, any> | ClusterJobHandler<StageConfigOf<N>> };

@@ -9,6 +9,8 @@ import { evaluateBfclSpec } from "./evaluate/bfcl/spec.js";
 import { evaluateBfclFastSpec } from "./evaluate/bfclFast/spec.js";
 import { exportDatasetSpec } from "./export/dataset/spec.js";
 import { exportVerlSpec } from "./export/verl/spec.js";
+import { scoreConsistencySpec } from "./score/consistency/spec.js";
+import { scorePerplexitySpec } from "./score/perplexity/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
 import { expandErrorsSpec } from "./expand/errors/spec.js";
@@ -36,6 +38,8 @@ export const STAGE_SPECS = [
   expandErrorsSpec,
   probeGreedySpec,
   repairLabelsSpec,
+  scorePerplexitySpec,
+  scoreConsistencySpec,
 ] as const;
 
 export type BuiltInStageSpec = (typeof STAGE_SPECS)[number];

@@ -1,0 +1,97 @@
+/** Per-sample scores (sample_scores): label and own-output perplexity, execution consistency. */
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../client.js";
+import { sampleScores, type ScoreMetric } from "../schema.js";
+
+export type SampleScoreRow = typeof sampleScores.$inferSelect;
+export type NewSampleScore = Omit<typeof sampleScores.$inferInsert, "createdAt">;
+
+/**
+ * Writes scores; a score already stored for (campaign, iteration, sample, metric) is replaced by the
+ * new one (the same policy computed it, so a retried write stores what the first one did).
+ */
+export async function upsertSampleScores(db: Db, rows: NewSampleScore[]): Promise<number> {
+  let written = 0;
+  for (let i = 0; i < rows.length; i += 1000) {
+    const chunk = rows.slice(i, i + 1000);
+    if (chunk.length === 0) continue;
+    const r = await db
+      .insert(sampleScores)
+      .values(chunk)
+      .onConflictDoUpdate({
+        target: [sampleScores.campaignId, sampleScores.iteration, sampleScores.sampleId, sampleScores.metric],
+        set: {
+          model: sql`excluded.model`,
+          modelVersionId: sql`excluded.model_version_id`,
+          value: sql`excluded.value`,
+          details: sql`excluded.details`,
+        },
+      })
+      .returning({ id: sampleScores.sampleId });
+    written += r.length;
+  }
+  return written;
+}
+
+/** The metrics already stored per sample of `sampleIds` in an iteration (for resuming a batch). */
+export async function scoredMetrics(
+  db: Db,
+  k: { campaignId: string; iteration: number },
+  sampleIds: readonly string[],
+  metrics: readonly ScoreMetric[],
+): Promise<Map<string, Set<ScoreMetric>>> {
+  const out = new Map<string, Set<ScoreMetric>>();
+  if (sampleIds.length === 0 || metrics.length === 0) return out;
+  for (let i = 0; i < sampleIds.length; i += 1000) {
+    const rows = await db
+      .select({ sampleId: sampleScores.sampleId, metric: sampleScores.metric })
+      .from(sampleScores)
+      .where(
+        and(
+          eq(sampleScores.campaignId, k.campaignId),
+          eq(sampleScores.iteration, k.iteration),
+          inArray(sampleScores.sampleId, sampleIds.slice(i, i + 1000)),
+          inArray(sampleScores.metric, [...metrics]),
+        ),
+      );
+    for (const r of rows) {
+      let set = out.get(r.sampleId);
+      if (!set) out.set(r.sampleId, (set = new Set()));
+      set.add(r.metric);
+    }
+  }
+  return out;
+}
+
+/** An iteration's scores of one metric, in sample id order. */
+export async function listSampleScores(db: Db, k: { campaignId: string; iteration: number }, metric: ScoreMetric): Promise<SampleScoreRow[]> {
+  return db
+    .select()
+    .from(sampleScores)
+    .where(and(eq(sampleScores.campaignId, k.campaignId), eq(sampleScores.iteration, k.iteration), eq(sampleScores.metric, metric)))
+    .orderBy(asc(sampleScores.sampleId));
+}
+
+/** An iteration's values of one metric by sample id (no details: what summaries need). */
+export async function scoreValues(db: Db, k: { campaignId: string; iteration: number }, metric: ScoreMetric): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ sampleId: sampleScores.sampleId, value: sampleScores.value })
+    .from(sampleScores)
+    .where(and(eq(sampleScores.campaignId, k.campaignId), eq(sampleScores.iteration, k.iteration), eq(sampleScores.metric, metric)));
+  return new Map(rows.map((r) => [r.sampleId, r.value]));
+}
+
+/** Consistency classes of an iteration (details.class), counted. */
+export async function consistencyClassCounts(db: Db, k: { campaignId: string; iteration: number }): Promise<Record<string, number>> {
+  const rows = await db
+    .select({ cls: sql<string>`${sampleScores.details}->>'class'`, n: sql<number>`count(*)::int` })
+    .from(sampleScores)
+    .where(and(eq(sampleScores.campaignId, k.campaignId), eq(sampleScores.iteration, k.iteration), eq(sampleScores.metric, "consistency")))
+    .groupBy(sql`${sampleScores.details}->>'class'`);
+  return Object.fromEntries(rows.map((r) => [r.cls ?? "unknown", Number(r.n)]));
+}
+
+/** Every score of a sample (for lineage). */
+export async function scoresOfSample(db: Db, sampleId: string): Promise<SampleScoreRow[]> {
+  return db.select().from(sampleScores).where(eq(sampleScores.sampleId, sampleId)).orderBy(asc(sampleScores.iteration), asc(sampleScores.metric));
+}

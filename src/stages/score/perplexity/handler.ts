@@ -1,0 +1,46 @@
+/**
+ * score.perplexity: the label's perplexity under the served policy for every selected sample (and,
+ * unless turned off, LoopTool's own-output perplexity beside it), written to sample_scores. The
+ * batch mechanics (resume, fan-out, buffered upserts, failures) are in ../scoringBatch.ts.
+ */
+import type { StageConfigOf } from "../../specs.js";
+import { scoreValues } from "../../../db/repos/scores.js";
+import type { StageHandler } from "../../../framework/stage.js";
+import { labelPerplexity, ownOutputPerplexity } from "../../../scoring/labelPerplexity.js";
+import { distribution, halfDisagreement } from "../../../scoring/summary.js";
+import { runScoringBatch, type MetricScorer, type ScoringProgress } from "../scoringBatch.js";
+
+type PerplexityStage = StageConfigOf<"score.perplexity">;
+
+export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgress> = {
+  name: "score.perplexity",
+
+  // Planned by the framework: the selection in spec.ts, its batches fixed at planning.
+  async runBatch(ctx, batchIndex, progress) {
+    const policy = ctx.llm("policy");
+    const labelPpl: MetricScorer = async (sample, signal) => {
+      const r = await labelPerplexity(policy, sample, { signal });
+      return { value: r.perplexity, details: { tokens: r.tokens, meanLogprob: r.meanLogprob, span: r.span } };
+    };
+    const ownPpl: MetricScorer = async (sample, signal) => {
+      const r = await ownOutputPerplexity(policy, sample, { signal });
+      return { value: r.perplexity, details: { tokens: r.tokens, meanLogprob: r.meanLogprob, answer: r.answer } };
+    };
+    return runScoringBatch(ctx, batchIndex, progress, ctx.stage.ownOutput ? { label_ppl: labelPpl, own_ppl: ownPpl } : { label_ppl: labelPpl });
+  },
+
+  async finalize(ctx, batches) {
+    const key = { campaignId: ctx.campaignId, iteration: ctx.iteration };
+    const sum = (k: string) => batches.reduce((s, b) => s + (b[k] ?? 0), 0);
+    const label = await scoreValues(ctx.deps.db, key, "label_ppl");
+    const own = ctx.stage.ownOutput ? await scoreValues(ctx.deps.db, key, "own_ppl") : undefined;
+    return {
+      items: sum("items"),
+      scored: sum("scored"),
+      skipped: sum("skipped"),
+      failed: sum("failed"),
+      labelPpl: distribution([...label.values()]),
+      ...(own ? { ownPpl: distribution([...own.values()]), halfDisagreement: halfDisagreement(label, own) } : {}),
+    };
+  },
+};

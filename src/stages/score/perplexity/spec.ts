@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { batchSize, runIn } from "../../../config/fields.js";
+import { defineStage } from "../../../framework/stageSpec.js";
+import { scoringFrom, scoringStatuses } from "../selection.js";
+
+export const scorePerplexitySpec = defineStage({
+  name: "score.perplexity",
+  title: "label perplexity",
+  latency: "llm",
+  batchTimeoutMinutes: 60,
+  roles: ["policy"],
+  reads: {
+    kind: "samples",
+    selection: (c) => ({ scope: c.from, statuses: c.statuses }),
+    describe: "the iteration's pool (or every sample of the iteration) in the configured statuses, fixed into batches at planning",
+  },
+  writes:
+    "sample_scores label_ppl (the label's perplexity under the served policy) and own_ppl (the policy's greedy answer's, LoopTool's definition); LLM requests",
+  schema: z.strictObject({
+    name: z.literal("score.perplexity"),
+    runIn,
+    batchSize: batchSize(200),
+    /** Score the iteration's pool (default) or every sample the iteration made. */
+    from: scoringFrom,
+    statuses: scoringStatuses,
+    /** Also the policy's own-output perplexity (LoopTool's definition), for comparison. */
+    ownOutput: z.boolean({ error: "expected true or false" }).default(true),
+  }),
+});

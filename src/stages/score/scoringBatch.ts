@@ -1,0 +1,169 @@
+/**
+ * One batch of a scoring stage (score.perplexity, score.consistency): the batch's planned samples,
+ * the metrics each still lacks in this iteration (a rerun or retried batch scores only those), the
+ * policy's requests fanned out at the endpoint's concurrency, and the scores written in small
+ * buffered groups with an idempotent upsert. A sample the model cannot score (a non-retryable
+ * LlmError, no label) is counted failed with its reason and gets no row; a transport failure stops
+ * the whole batch so the activity is retried.
+ */
+import { setMaxListeners } from "node:events";
+import pLimit from "p-limit";
+import { scoredMetrics, upsertSampleScores, type NewSampleScore } from "../../db/repos/scores.js";
+import type { SampleRow } from "../../db/repos/samples.js";
+import type { ScoreMetric } from "../../db/schema.js";
+import { StageInputError, type BatchProgress, type BatchResult, type StageContext, type StageEntry } from "../../framework/stage.js";
+import { LlmError } from "../../llm/client.js";
+import { resolveRole } from "../../llm/roles.js";
+import { UnscorableSampleError } from "../../scoring/labelPerplexity.js";
+
+/** Heartbeat details (for operators; the database decides what is left to do). */
+export interface ScoringProgress {
+  /** Samples of the batch settled so far (scored, skipped as already scored, or failed). */
+  done: number;
+  total: number;
+  scored: number;
+  skipped: number;
+  failed: number;
+  /** The latest failures with their reasons (at most MAX_FAILURES_SHOWN). */
+  failures: { sampleId: string; reason: string }[];
+}
+
+/** Computes one metric of one sample: its value and details. */
+export type MetricScorer = (sample: SampleRow, signal: AbortSignal) => Promise<{ value: number; details: Record<string, unknown> }>;
+
+/** A finished sample waits at most this long (or for this many others) before it is written. */
+const FLUSH_EVERY = 50;
+const FLUSH_AFTER_MS = 200;
+const PAGE = 1000;
+const MAX_FAILURES_SHOWN = 20;
+
+/** Whether an error is the sample's own (count it failed, go on) rather than the endpoint's or the batch's. */
+export function isSampleFailure(err: unknown): boolean {
+  return (err instanceof LlmError && !err.retryable && err.kind !== "aborted") || err instanceof UnscorableSampleError;
+}
+
+export async function runScoringBatch<S extends StageEntry>(
+  ctx: StageContext<S>,
+  batchIndex: number,
+  progress: BatchProgress<ScoringProgress>,
+  scorers: Partial<Record<ScoreMetric, MetricScorer>>,
+): Promise<BatchResult> {
+  const { db } = ctx.deps;
+  const { campaignId, iteration, config } = ctx;
+  const policy = Object.hasOwn(config.roles, "policy") ? config.roles.policy : undefined;
+  if (!policy) throw new StageInputError(`${ctx.stage.name} scores with the policy role; roles.policy is not configured`);
+  const metrics = Object.keys(scorers) as ScoreMetric[];
+
+  const samples: SampleRow[] = [];
+  for (let afterId: string | undefined; ;) {
+    const page = await ctx.batchSamples(batchIndex, { afterId, limit: PAGE });
+    samples.push(...page);
+    if (page.length < PAGE) break;
+    afterId = page[page.length - 1]?.id;
+  }
+  const stored = await scoredMetrics(
+    db,
+    { campaignId, iteration },
+    samples.map((s) => s.id),
+    metrics,
+  );
+  const missingOf = (s: SampleRow) => metrics.filter((m) => !stored.get(s.id)?.has(m));
+  const todo = samples.filter((s) => missingOf(s).length > 0);
+
+  const state: ScoringProgress = { done: 0, total: samples.length, scored: 0, skipped: samples.length - todo.length, failed: 0, failures: [] };
+  state.done = state.skipped;
+  progress.report(snapshot(state));
+
+  const batchAbort = new AbortController();
+  // Every in-flight request listens on this signal; their number is bounded by the endpoint limit.
+  setMaxListeners(0, batchAbort.signal);
+  const onOuterAbort = () => batchAbort.abort(ctx.signal.reason);
+  ctx.signal.addEventListener("abort", onOuterAbort, { once: true });
+  let fatal: unknown;
+  const fail = (err: unknown) => {
+    fatal ??= err;
+    batchAbort.abort(err);
+  };
+
+  // Scored samples are written in small groups, one write at a time, in order.
+  type Settled = { rows: NewSampleScore[]; failure?: { sampleId: string; reason: string } };
+  let buffer: Settled[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => {
+    clearTimeout(timer);
+    timer = undefined;
+    const chunk = buffer;
+    buffer = [];
+    if (chunk.length > 0) writing = writing.then(() => write(chunk)).catch(fail);
+    return writing;
+  };
+  const settle = (s: Settled) => {
+    buffer.push(s);
+    if (buffer.length >= FLUSH_EVERY) flush().catch(fail);
+    else
+      timer ??= setTimeout(() => {
+        flush().catch(fail);
+      }, FLUSH_AFTER_MS);
+  };
+  const write = async (chunk: Settled[]) => {
+    await upsertSampleScores(
+      db,
+      chunk.flatMap((c) => c.rows),
+    );
+    for (const c of chunk) {
+      state.done++;
+      if (c.failure) {
+        state.failed++;
+        state.failures = [...state.failures, c.failure].slice(-MAX_FAILURES_SHOWN);
+        ctx.deps.log(`${ctx.stage.name}: sample ${c.failure.sampleId} not scored: ${c.failure.reason}`);
+      } else state.scored++;
+    }
+    progress.report(snapshot(state));
+  };
+
+  const limit = pLimit(resolveRole(config, "policy").endpoint.maxConcurrency);
+  await Promise.all(
+    todo.map((sample) =>
+      limit(async () => {
+        if (batchAbort.signal.aborted) return;
+        const rows: NewSampleScore[] = [];
+        const reasons: string[] = [];
+        await Promise.all(
+          missingOf(sample).map(async (metric) => {
+            try {
+              const { value, details } = await (scorers[metric] as MetricScorer)(sample, batchAbort.signal);
+              rows.push({
+                campaignId,
+                iteration,
+                sampleId: sample.id,
+                metric,
+                model: policy.model,
+                modelVersionId: ctx.policyVersionId,
+                value,
+                details: { ...details, model: policy.model },
+              });
+            } catch (err) {
+              if (batchAbort.signal.aborted) return;
+              if (isSampleFailure(err)) reasons.push(`${metric}: ${(err as Error).message.slice(0, 1000)}`);
+              else fail(err);
+            }
+          }),
+        );
+        if (batchAbort.signal.aborted) return;
+        // What could be scored is kept even when another metric of the sample failed.
+        settle(reasons.length > 0 ? { rows, failure: { sampleId: sample.id, reason: reasons.join("; ") } } : { rows });
+      }),
+    ),
+  );
+  ctx.signal.removeEventListener("abort", onOuterAbort);
+  await flush();
+  if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+  if (fatal) throw fatal;
+  progress.report(snapshot(state));
+  return { items: samples.length, scored: state.scored, skipped: state.skipped, failed: state.failed };
+}
+
+function snapshot(s: ScoringProgress): ScoringProgress {
+  return { ...s, failures: [...s.failures] };
+}

@@ -1,0 +1,314 @@
+/**
+ * score.perplexity and score.consistency run directly (no Temporal) against the LLM simulator with
+ * real PostgreSQL: samples synthesized by the simulator, half of them given a corrupted label, put in
+ * the iteration's pool and planned the way the framework plans a selection. Rows written with the
+ * policy's model and version, a rerun that sends nothing and writes nothing new, per-sample failures
+ * that do not stop the batch, transport failures that do, and the easy/hard split of consistency.
+ *
+ * Needs the simulator slice (contract C: /tokenize rendering messages + tools without the generation
+ * prompt exactly like the chat endpoint's prompt_logprobs, and label-aware logprobs) for the label-PPL
+ * rows and the PPL ordering; before that the label PPL of every sample fails as a bad response.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
+import type { DbHandle } from "../../src/db/client.js";
+import { insertPoolMembers } from "../../src/db/repos/pools.js";
+import { insertSamples, type NewSample } from "../../src/db/repos/samples.js";
+import { listSampleScores } from "../../src/db/repos/scores.js";
+import { planSelection } from "../../src/db/repos/stageBatchItems.js";
+import type { ChatMessage, McpTool, ToolCall } from "../../src/domain/types.js";
+import type { BatchResult, StageContext, StageEntry, StageHandler } from "../../src/framework/stage.js";
+import { buildStageContext } from "../../src/framework/stageContext.js";
+import { createRoleClient, LlmClient, type ChatRequest } from "../../src/llm/client.js";
+import type { SimulatorHandle } from "../../src/llm/simulator/server.js";
+import type { UsageSink } from "../../src/llm/usage.js";
+import { labelOf } from "../../src/matching/labelAgreement.js";
+import { selectToolsForSlot, synthesizeSingleTurn } from "../../src/synthesis/singleTurn.js";
+import { EXAMPLE_TOOLS } from "../../src/tools/examples.js";
+import { scoreConsistencyHandler } from "../../src/stages/score/consistency/handler.js";
+import { scorePerplexityHandler } from "../../src/stages/score/perplexity/handler.js";
+import type { ScoringProgress } from "../../src/stages/score/scoringBatch.js";
+import { STAGE_SPECS } from "../../src/stages/specs.js";
+import { startStageResources, type StageResources } from "../helpers/stageResources.js";
+
+const RUN = Date.now().toString(36);
+const N = 12;
+const POLICY_VERSION = "mv-scoring-test";
+
+let resources: StageResources | undefined;
+let db: DbHandle;
+let sim: SimulatorHandle;
+
+before(async () => {
+  resources = await startStageResources("scoring", 11);
+  ({ db, sim } = resources);
+});
+after(async () => {
+  await resources?.close();
+});
+
+function campaign(stage: Record<string, unknown>, baseUrl = sim.url): CampaignConfig {
+  const r = parseCampaignConfig({
+    name: "scoring-it",
+    endpoints: { sim: { baseUrl, maxConcurrency: 8, maxRetries: 0, timeoutMs: 10_000 } },
+    roles: { generator: { endpoint: "sim", model: "toolloop-sim-generator" }, policy: { endpoint: "sim", model: "toolloop-sim-policy" } },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "verify.rules" }, stage],
+  });
+  if (!r.ok) throw r.error;
+  return r.config;
+}
+
+/** Chat requests the stage's policy client sent (a wrapper records them; the client is the real one). */
+const sent: { role: string; req: ChatRequest }[] = [];
+
+function context<S extends StageEntry>(campaignId: string, config: CampaignConfig, logs: string[] = []): StageContext<S> {
+  const deps = {
+    db: db.db,
+    baseDir: resources!.workDir,
+    log: (m: string) => logs.push(m),
+    createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink): LlmClient => {
+      const client = createRoleClient(cfg, role, { usage });
+      const chat = client.chat.bind(client);
+      client.chat = (req, opts) => {
+        sent.push({ role, req });
+        return chat(req, opts);
+      };
+      return client;
+    },
+  };
+  return buildStageContext({
+    campaignId,
+    iteration: 1,
+    config,
+    stage: config.stages[1] as unknown as S,
+    signal: new AbortController().signal,
+    deps,
+    policyVersionId: POLICY_VERSION,
+  }).ctx;
+}
+
+/** A different value of the same type for the first argument of the first call: a label the policy would not produce. */
+function corrupt(calls: readonly ToolCall[]): ToolCall[] {
+  return calls.map((c, i) => {
+    if (i > 0) return c;
+    const args = JSON.parse(c.function.arguments) as Record<string, unknown>;
+    const key = Object.keys(args)[0];
+    if (key === undefined) return c;
+    const v = args[key];
+    args[key] = typeof v === "number" ? v + 17 : typeof v === "boolean" ? !v : typeof v === "string" ? `${v} Springfield` : ["changed"];
+    return { ...c, function: { ...c.function, arguments: JSON.stringify(args) } };
+  });
+}
+
+interface Planted {
+  campaignId: string;
+  /** Sample ids whose label is the simulator's own answer / was corrupted. */
+  clean: string[];
+  corrupted: string[];
+}
+
+/** N single-turn samples written by the simulator, every other one with a corrupted label, all in iteration 1's pool. */
+async function plantPool(campaignId: string, extra: NewSample[] = []): Promise<Planted> {
+  const generator = createRoleClient(campaign({ name: "score.perplexity" }), "generator");
+  const library: McpTool[] = EXAMPLE_TOOLS.map((e) => e.tool);
+  const rows: NewSample[] = [];
+  const clean: string[] = [];
+  const corrupted: string[] = [];
+  for (let slot = 0; rows.length < N; slot++) {
+    const { targets, offered } = selectToolsForSlot(library, {
+      kind: "standard",
+      seed: 5,
+      iteration: 1,
+      slotIndex: slot,
+      toolsPerSample: 3,
+      maxParallelCalls: 2,
+    });
+    const s = await synthesizeSingleTurn({ kind: "standard", targets, offered, generator });
+    const label = labelOf(s.messages);
+    if (!label?.tool_calls?.length) continue;
+    const bad = rows.length % 2 === 1;
+    const messages: ChatMessage[] = bad
+      ? [...s.messages.slice(0, -1), { role: "assistant", content: label.content, tool_calls: corrupt(label.tool_calls) }]
+      : s.messages;
+    const id = `${campaignId}-${String(rows.length).padStart(2, "0")}${bad ? "-bad" : ""}`;
+    (bad ? corrupted : clean).push(id);
+    rows.push({ id, campaignId, iteration: 1, kind: "standard", origin: "synthesized", status: "verified", tools: s.tools, messages });
+  }
+  await insertSamples(db.db, [...rows, ...extra]);
+  await insertPoolMembers(
+    db.db,
+    [...rows, ...extra].map((r) => ({ campaignId, iteration: 1, sampleId: r.id as string, reason: "seed" as const, weight: 1 })),
+  );
+  return { campaignId, clean, corrupted };
+}
+
+async function runStage<S extends StageEntry>(
+  handler: StageHandler<S, ScoringProgress>,
+  ctx: StageContext<S>,
+): Promise<{ batches: BatchResult[]; summary: Record<string, unknown>; reports: ScoringProgress[] }> {
+  const spec = STAGE_SPECS.find((s) => s.name === ctx.stage.name)!;
+  assert.equal(spec.reads.kind, "samples");
+  if (spec.reads.kind !== "samples") throw new Error("unreachable");
+  const plan = await planSelection(
+    db.db,
+    { campaignId: ctx.campaignId, iteration: ctx.iteration, stage: ctx.stage.name },
+    spec.reads.selection(ctx.stage as never),
+    ctx.stage.batchSize,
+    false,
+  );
+  const reports: ScoringProgress[] = [];
+  const batches: BatchResult[] = [];
+  for (let b = 0; b < plan.batches; b++) batches.push(await handler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
+  return { batches, reports, summary: (await handler.finalize!(ctx, batches)) as Record<string, unknown> };
+}
+
+const sum = (batches: BatchResult[], k: string) => batches.reduce((s, b) => s + (b[k] ?? 0), 0);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe("score.consistency", () => {
+  it("splits items the policy answers like their label (easy) from corrupted ones (hard); a rerun sends nothing", { timeout: 120_000 }, async () => {
+    const planted = await plantPool(`cons-${RUN}`);
+    const config = campaign({ name: "score.consistency", k: 4, temperature: 0.7, batchSize: 5 });
+    sent.length = 0;
+    const first = await runStage(scoreConsistencyHandler, context(planted.campaignId, config));
+    assert.equal(sum(first.batches, "items"), N);
+    assert.equal(sum(first.batches, "scored"), N);
+    assert.equal(sum(first.batches, "failed"), 0);
+    assert.equal(sent.length, N * 4, "k requests per item");
+    const seedsPerPrompt = new Map<string, number[]>();
+    for (const { req } of sent) {
+      assert.equal(req.temperature, 0.7);
+      const key = JSON.stringify(req.messages);
+      seedsPerPrompt.set(key, [...(seedsPerPrompt.get(key) ?? []), req.seed as number]);
+    }
+    for (const seeds of seedsPerPrompt.values()) assert.deepEqual([...seeds].sort(), [0, 1, 2, 3], "each of an item's k requests has its own seed");
+
+    const rows = await listSampleScores(db.db, { campaignId: planted.campaignId, iteration: 1 }, "consistency");
+    assert.equal(rows.length, N);
+    const byId = new Map(rows.map((r) => [r.sampleId, r]));
+    for (const r of rows) {
+      assert.equal(r.model, "toolloop-sim-policy");
+      assert.equal(r.modelVersionId, POLICY_VERSION);
+      const d = r.details as { k: number; agree: number; temperature: number; class: string };
+      assert.equal(d.k, 4);
+      assert.equal(r.value, d.agree / 4);
+      assert.equal(d.temperature, 0.7);
+    }
+    const classOf = (id: string) => (byId.get(id)!.details as { class: string }).class;
+    console.log(
+      `consistency: clean ${planted.clean.map((id) => byId.get(id)!.value).join(",")}; corrupted ${planted.corrupted.map((id) => byId.get(id)!.value).join(",")}`,
+    );
+    assert.ok(
+      planted.corrupted.every((id) => classOf(id) === "hard"),
+      "a corrupted label is never reproduced: hard",
+    );
+    assert.ok(
+      planted.clean.filter((id) => classOf(id) === "easy").length >= planted.clean.length / 2,
+      "most labels the simulated policy wrote itself are easy",
+    );
+    assert.deepEqual(first.summary.classes, {
+      easy: rows.filter((r) => (r.details as { class: string }).class === "easy").length,
+      medium: rows.filter((r) => (r.details as { class: string }).class === "medium").length,
+      hard: rows.filter((r) => (r.details as { class: string }).class === "hard").length,
+    });
+
+    sent.length = 0;
+    const again = await runStage(scoreConsistencyHandler, context(planted.campaignId, config));
+    assert.equal(sent.length, 0, "a rerun sends no request");
+    assert.equal(sum(again.batches, "skipped"), N);
+    assert.equal(sum(again.batches, "scored"), 0);
+    const rowsAgain = await listSampleScores(db.db, { campaignId: planted.campaignId, iteration: 1 }, "consistency");
+    assert.deepEqual(
+      rowsAgain.map((r) => [r.sampleId, r.value, r.createdAt.getTime()]),
+      rows.map((r) => [r.sampleId, r.value, r.createdAt.getTime()]),
+      "a rerun writes nothing",
+    );
+  });
+
+  it("a transport failure fails the batch instead of counting samples failed", { timeout: 60_000 }, async () => {
+    const campaignId = `cons-down-${RUN}`;
+    await plantPool(campaignId);
+    const down = campaign({ name: "score.consistency" }, "http://127.0.0.1:9/v1");
+    await assert.rejects(runStage(scoreConsistencyHandler, context(campaignId, down)), /connection|network|fetch/i);
+    assert.equal((await listSampleScores(db.db, { campaignId, iteration: 1 }, "consistency")).length, 0);
+  });
+});
+
+describe("score.perplexity", () => {
+  const campaignId = `ppl-${RUN}`;
+  const key = { campaignId, iteration: 1 };
+  const noLabel: NewSample = {
+    id: `${campaignId}-nolabel`,
+    campaignId,
+    iteration: 1,
+    kind: "standard",
+    origin: "synthesized",
+    status: "verified",
+    tools: [],
+    messages: [{ role: "user", content: "hello" }],
+  };
+  let planted: Planted;
+  let first: Awaited<ReturnType<typeof runStage>>;
+  const logs: string[] = [];
+  const config = () => campaign({ name: "score.perplexity", batchSize: 5 });
+
+  it("writes own PPL per pool sample; a sample without a label fails alone, with its reason", { timeout: 120_000 }, async () => {
+    planted = await plantPool(campaignId, [noLabel]);
+    first = await runStage(scorePerplexityHandler, context(campaignId, config(), logs));
+    console.log(`score.perplexity summary: ${JSON.stringify(first.summary)}`);
+    for (const l of logs.slice(0, 2)) console.log(`log: ${l}`);
+    assert.equal(sum(first.batches, "items"), N + 1);
+    const lastReport = first.reports.at(-1)!;
+    assert.equal(lastReport.done, lastReport.total);
+    assert.ok(
+      first.reports.some((r) => r.failures.some((f) => f.sampleId === noLabel.id && /no assistant message/.test(f.reason))),
+      "the unlabelled sample's reason is reported",
+    );
+    assert.ok(!(await listSampleScores(db.db, key, "label_ppl")).some((r) => r.sampleId === noLabel.id), "no label_ppl row for a sample without a label");
+    const own = await listSampleScores(db.db, key, "own_ppl");
+    assert.equal(own.length, N + 1, "own-output PPL needs no label: every sample has one");
+    for (const r of own) {
+      const d = r.details as { tokens: number; meanLogprob: number; model: string };
+      assert.equal(r.model, "toolloop-sim-policy");
+      assert.equal(r.modelVersionId, POLICY_VERSION);
+      assert.equal(r.iteration, 1);
+      assert.ok(d.tokens > 0 && Math.abs(r.value - Math.exp(-d.meanLogprob)) < 1e-9);
+    }
+    assert.equal((first.summary.ownPpl as { n: number }).n, N + 1);
+  });
+
+  // Needs the simulator slice's contract C (/tokenize with tools and add_generation_prompt, rendering
+  // exactly like the chat endpoint's prompt_logprobs, logprobs that follow the simulated policy).
+  it(
+    "writes the label PPL of every labelled sample over exactly its span, higher for corrupted labels; a rerun retries only the failure",
+    { timeout: 120_000 },
+    async () => {
+      assert.ok(first, "the previous test scored the pool");
+      const label = await listSampleScores(db.db, key, "label_ppl");
+      assert.equal(label.length, N, `label_ppl rows for every labelled sample; failures: ${logs.slice(0, 2).join(" | ")}`);
+      assert.equal(sum(first.batches, "failed"), 1);
+      for (const r of label) {
+        const d = r.details as { tokens: number; meanLogprob: number; span: [number, number]; model: string };
+        assert.equal(r.model, "toolloop-sim-policy");
+        assert.equal(r.modelVersionId, POLICY_VERSION);
+        assert.equal(d.model, "toolloop-sim-policy");
+        assert.equal(d.tokens, d.span[1] - d.span[0]);
+        assert.ok(Math.abs(r.value - Math.exp(-d.meanLogprob)) < 1e-9);
+      }
+      const ppl = new Map(label.map((r) => [r.sampleId, r.value]));
+      const cleanMean = mean(planted.clean.map((id) => ppl.get(id)!));
+      const corruptedMean = mean(planted.corrupted.map((id) => ppl.get(id)!));
+      console.log(`label PPL: clean mean ${cleanMean.toFixed(3)}, corrupted mean ${corruptedMean.toFixed(3)}`);
+      assert.ok(corruptedMean > cleanMean, "a corrupted label has a higher PPL than the policy's own kind of label");
+
+      sent.length = 0;
+      const again = await runStage(scorePerplexityHandler, context(campaignId, config()));
+      assert.equal(sent.length, 0, "a rerun sends no chat request: the only failure has no label to score");
+      assert.equal(sum(again.batches, "skipped"), N);
+      assert.equal(sum(again.batches, "failed"), 1);
+      assert.equal((await listSampleScores(db.db, key, "label_ppl")).length, N);
+    },
+  );
+});

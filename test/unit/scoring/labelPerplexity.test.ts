@@ -1,0 +1,240 @@
+/**
+ * Label perplexity: the span and PPL arithmetic, the reading of vLLM's prompt_logprobs, and the whole
+ * request path against a small scripted vLLM-shaped server of this test (ChatML with Hermes tool
+ * calls, one token per whitespace-separated word) whose logprobs are low on words marked "BAD".
+ */
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { toOpenAiTool, type ChatMessage, type McpTool } from "../../../src/domain/types.js";
+import { LlmClient, LlmError } from "../../../src/llm/client.js";
+import {
+  labelPerplexity,
+  labelSpan,
+  ownOutputPerplexity,
+  perplexityOfAnswer,
+  promptLogprobsOf,
+  spanPerplexity,
+  UnscorableSampleError,
+} from "../../../src/scoring/labelPerplexity.js";
+
+describe("labelSpan", () => {
+  it("is the tokens the label adds after the prompt's tokens", () => {
+    assert.deepEqual(labelSpan([1, 2, 3], [1, 2, 3, 4, 5]), [3, 5]);
+    assert.deepEqual(labelSpan([], [7]), [0, 1]);
+  });
+  it("rejects a rendering where the prompt is not a prefix, naming the token", () => {
+    assert.throws(() => labelSpan([1, 2, 3], [1, 9, 3, 4]), /differ at token 1/);
+  });
+  it("rejects a label that adds no tokens", () => {
+    assert.throws(() => labelSpan([1, 2], [1, 2]), /adds no tokens/);
+    assert.throws(() => labelSpan([1, 2, 3], [1, 2]), /adds no tokens/);
+  });
+});
+
+describe("spanPerplexity", () => {
+  it("is exp(-mean logprob) over the span only", () => {
+    const lps = [null, -9, -1, -3, -7];
+    const r = spanPerplexity(lps, [2, 4]);
+    assert.equal(r.meanLogprob, -2);
+    assert.ok(Math.abs(r.perplexity - Math.exp(2)) < 1e-12);
+  });
+  it("is 1 when every span token is certain", () => {
+    assert.equal(spanPerplexity([null, 0, 0], [1, 3]).perplexity, 1);
+  });
+  it("rejects a null or missing logprob inside the span, and empty or out-of-range spans", () => {
+    assert.throws(() => spanPerplexity([null, -1], [0, 2]), /no logprob for token 0/);
+    assert.throws(() => spanPerplexity([-1, -1], [1, 1]), /empty or outside/);
+    assert.throws(() => spanPerplexity([-1, -1], [1, 3]), /empty or outside/);
+  });
+});
+
+describe("promptLogprobsOf", () => {
+  const raw = {
+    prompt_logprobs: [null, { "11": { logprob: -0.5, rank: 1, decoded_token: "a" } }, { "12": { logprob: -2, rank: 3, decoded_token: "b" } }],
+  };
+  it("reads vLLM's top-level list, the first entry null", () => {
+    assert.deepEqual(promptLogprobsOf(raw, "t"), [null, -0.5, -2]);
+  });
+  it("with the /tokenize ids, picks each token's own entry among alternatives", () => {
+    const withAlternatives = {
+      prompt_logprobs: [
+        null,
+        { "99": { logprob: -0.1, rank: 1, decoded_token: "z" }, "11": { logprob: -0.5, rank: 2, decoded_token: "a" } },
+        { "12": { logprob: -2, rank: 1, decoded_token: "b" } },
+      ],
+    };
+    assert.deepEqual(promptLogprobsOf(withAlternatives, "t", [10, 11, 12]), [null, -0.5, -2]);
+    assert.throws(() => promptLogprobsOf(withAlternatives, "t"), /exactly the prompt token/);
+  });
+  it("fails as a bad response when the renderings differ by count or by token", () => {
+    assert.throws(
+      () => promptLogprobsOf(raw, "t", [10, 11]),
+      (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && /3 prompt logprobs for a prompt \/tokenize counts as 2/.test(e.message),
+    );
+    assert.throws(() => promptLogprobsOf(raw, "t", [10, 11, 13]), /prompt_logprobs\[2\] has no entry for token 13/);
+  });
+  it("fails without a list or with a non-finite logprob", () => {
+    assert.throws(() => promptLogprobsOf({ choices: [] }, "t"), /no prompt_logprobs list/);
+    assert.throws(() => promptLogprobsOf({ prompt_logprobs: [null, { "1": { logprob: "x" } }] }, "t"), /finite numeric logprob/);
+    assert.throws(() => promptLogprobsOf({ prompt_logprobs: [null, [1]] }, "t"), /not an object or null/);
+  });
+});
+
+// ---- the request path against a scripted vLLM-shaped server ----
+
+type Json = Record<string, unknown>;
+
+/** ChatML with Hermes tool calls, as Qwen-style templates render it. */
+function render(messages: Json[], tools: unknown, addGenerationPrompt: boolean): string {
+  let out = tools ? `<|im_start|>system\n# Tools ${JSON.stringify(tools)}<|im_end|>\n` : "";
+  for (const m of messages) {
+    const calls = ((m.tool_calls as Json[] | undefined) ?? []).map((c) => {
+      const fn = c.function as Json;
+      // vLLM parses the wire's JSON-string arguments before the template sees them.
+      return `\n<tool_call>\n{"name": "${String(fn.name)}", "arguments": ${JSON.stringify(JSON.parse(String(fn.arguments)))}}\n</tool_call>`;
+    });
+    out += `<|im_start|>${String(m.role)}\n${typeof m.content === "string" ? m.content : ""}${calls.join("")}<|im_end|>\n`;
+  }
+  return addGenerationPrompt ? out + "<|im_start|>assistant\n" : out;
+}
+/** One token per newline, per run of other spaces, per run of non-space characters: a turn boundary is a token boundary. */
+const pieces = (text: string) => text.match(/\n|[^\S\n]+|\S+/g) ?? [];
+const idOf = (piece: string) => 100 + ([...piece].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 30000);
+
+interface Scripted {
+  baseUrl: string;
+  bodies: { path: string; body: Json }[];
+  close(): Promise<void>;
+}
+
+async function startScripted(opts: { chatRendersDifferently?: boolean; withoutPromptLogprobs?: boolean } = {}): Promise<Scripted> {
+  const bodies: { path: string; body: Json }[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Json;
+      const path = req.url ?? "";
+      bodies.push({ path, body });
+      const messages = body.messages as Json[];
+      let reply: Json;
+      if (path === "/tokenize") {
+        const toks = pieces(render(messages, body.tools, body.add_generation_prompt !== false)).map(idOf);
+        reply = { count: toks.length, max_model_len: 32768, tokens: toks, token_strs: null };
+      } else {
+        const text = render(messages, body.tools, body.add_generation_prompt !== false) + (opts.chatRendersDifferently ? " extra" : "");
+        const ps = pieces(text);
+        const promptLogprobs = ps.map((p, i) =>
+          i === 0 ? null : { [String(idOf(p))]: { logprob: p.includes("BAD") ? -4 : -0.25, rank: 1, decoded_token: p } },
+        );
+        const generated = ["I", " will", " call"];
+        reply = {
+          id: "x",
+          object: "chat.completion",
+          model: body.model,
+          choices: [
+            {
+              index: 0,
+              message: { role: "assistant", content: "I will call" },
+              finish_reason: "stop",
+              logprobs: body.logprobs ? { content: generated.map((t, i) => ({ token: t, logprob: -0.5 * (i + 1), top_logprobs: [] })) } : null,
+            },
+          ],
+          usage: { prompt_tokens: ps.length, completion_tokens: 1, total_tokens: ps.length + 1 },
+          ...(opts.withoutPromptLogprobs ? {} : { prompt_logprobs: body.prompt_logprobs === 0 ? promptLogprobs : null }),
+        };
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(reply));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  return { baseUrl: `http://127.0.0.1:${port}/v1`, bodies, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const tool: McpTool = { name: "get_weather", description: "Weather now.", inputSchema: { type: "object", properties: { city: { type: "string" } } } };
+const prompt: ChatMessage[] = [
+  { role: "system", content: "You are helpful." },
+  { role: "user", content: "Weather in Paris?" },
+];
+const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+
+describe("perplexityOfAnswer against a vLLM-shaped server", () => {
+  let server: Scripted;
+  let client: LlmClient;
+  before(async () => {
+    server = await startScripted();
+    client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+  });
+  after(() => server.close());
+
+  it("scores exactly the assistant turn's tokens, with the request flags the contract names", async () => {
+    server.bodies.length = 0;
+    const r = await perplexityOfAnswer(client, { prompt, label: { content: null, tool_calls: [call("Paris")] }, tools: [tool] });
+    const full = render([...prompt, { role: "assistant", content: null, tool_calls: [call("Paris")] }] as unknown as Json[], [toOpenAiTool(tool)], false);
+    const withoutText = render(prompt as unknown as Json[], [toOpenAiTool(tool)], true);
+    assert.equal(r.span[0], pieces(withoutText).length);
+    assert.equal(r.span[1], pieces(full).length);
+    assert.equal(pieces(full).slice(r.span[0]).join(""), `\n<tool_call>\n{"name": "get_weather", "arguments": {"city":"Paris"}}\n</tool_call><|im_end|>\n`);
+    assert.equal(r.tokens, r.span[1] - r.span[0]);
+    assert.ok(Math.abs(r.meanLogprob - -0.25) < 1e-12);
+    assert.ok(Math.abs(r.perplexity - Math.exp(0.25)) < 1e-12);
+
+    const tokenize = server.bodies.filter((b) => b.path === "/tokenize");
+    assert.deepEqual(
+      tokenize.map((b) => b.body.add_generation_prompt).sort(),
+      [false, true],
+      "/tokenize at the server root, with and without the generation prompt",
+    );
+    assert.ok(tokenize.every((b) => Array.isArray(b.body.tools) && b.body.continue_final_message === false));
+    const chat = server.bodies.find((b) => b.path === "/v1/chat/completions")!.body;
+    assert.equal(chat.max_tokens, 1);
+    assert.equal(chat.temperature, 0);
+    assert.equal(chat.prompt_logprobs, 0);
+    assert.equal(chat.add_generation_prompt, false);
+    assert.equal((chat.messages as Json[]).at(-1)?.role, "assistant", "the label is the final message of the scored prompt");
+  });
+
+  it("gives a corrupted label a higher perplexity than the label the model agrees with", async () => {
+    const good = await perplexityOfAnswer(client, { prompt, label: { content: null, tool_calls: [call("Paris")] }, tools: [tool] });
+    const bad = await perplexityOfAnswer(client, { prompt, label: { content: null, tool_calls: [call("BAD BAD")] }, tools: [tool] });
+    assert.ok(bad.perplexity > good.perplexity, `${bad.perplexity} > ${good.perplexity}`);
+  });
+
+  it("labelPerplexity scores a stored sample's last assistant message; a sample without one is unscorable", async () => {
+    const sample = { messages: [...prompt, { role: "assistant" as const, content: "Sunny." }], tools: [] };
+    const direct = await perplexityOfAnswer(client, { prompt, label: { content: "Sunny." }, tools: [] });
+    assert.deepEqual(await labelPerplexity(client, sample), direct);
+    await assert.rejects(labelPerplexity(client, { messages: prompt, tools: [] }), UnscorableSampleError);
+  });
+
+  it("ownOutputPerplexity scores the generated tokens' logprobs", async () => {
+    const r = await ownOutputPerplexity(client, { messages: [...prompt, { role: "assistant", content: "x" }], tools: [tool] });
+    assert.equal(r.tokens, 3);
+    assert.ok(Math.abs(r.meanLogprob - -1) < 1e-12);
+    assert.equal(r.answer.content, "I will call");
+    const chat = server.bodies.at(-1)!.body;
+    assert.equal(chat.logprobs, true);
+    assert.equal((chat.messages as Json[]).length, 2, "the label is not sent");
+  });
+});
+
+describe("perplexityOfAnswer with a server that renders inconsistently", () => {
+  it("fails as bad_response (not retryable) when chat and /tokenize disagree, or prompt_logprobs are missing", async () => {
+    for (const opts of [{ chatRendersDifferently: true }, { withoutPromptLogprobs: true }]) {
+      const server = await startScripted(opts);
+      try {
+        const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+        await assert.rejects(
+          perplexityOfAnswer(client, { prompt, label: { content: "Sunny." }, tools: [] }),
+          (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && !e.retryable,
+        );
+      } finally {
+        await server.close();
+      }
+    }
+  });
+});
