@@ -134,7 +134,14 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     state.phase = "done";
     progress.report({ ...state });
 
-    const counters: BatchResult = { items: result.members.length, selected: result.members.length, excluded: result.exclusions.length, budget };
+    // Items are the budget's places, filled or not: the stage is done when all are decided.
+    const counters: BatchResult = {
+      items: budget,
+      selected: result.members.length,
+      unfilled: budget - result.members.length,
+      excluded: result.exclusions.length,
+      budget,
+    };
     for (const [source, s] of Object.entries(result.sources)) {
       counters[`quota_${source}`] = s.quota;
       counters[`candidates_${source}`] = s.candidates;
