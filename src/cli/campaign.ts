@@ -197,7 +197,11 @@ export function registerCampaignCommands(program: Command): void {
       console.log(
         `OK: ${opts.config}: campaign "${config.name}", ${config.iterations} iteration${config.iterations === 1 ? "" : "s"}, endpoints ${Object.keys(config.endpoints).join(", ")}`,
       );
-      for (const s of config.stages) console.log(`  stage ${s.name}${"count" in s ? `: ${s.count} samples in batches of ${s.batchSize}` : ""}`);
+      const when = { first: " (first iteration only)", later: " (from the second iteration on)" } as const;
+      for (const s of config.stages)
+        console.log(
+          `  stage ${s.name}${"count" in s ? `: ${s.count} samples in batches of ${s.batchSize}` : ""}${s.runIn === "first" || s.runIn === "later" ? when[s.runIn] : ""}`,
+        );
       printToolSummary(config, checked);
       console.log(`frozen config (sha256 ${hash}; defaults applied, tool paths resolved against ${frozen.configDir}):`);
       console.log(JSON.stringify(frozen.config, null, 2));

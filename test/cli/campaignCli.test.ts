@@ -41,8 +41,9 @@ function configFile(name: string, edit: (c: Record<string, unknown>) => void, pr
 test("validate: the example config is OK and its summary lists stages and tools", () => {
   const r = cli(["campaign", "validate", "--config", EXAMPLE]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^OK: .*demo\.campaign\.json: campaign "demo", 2 iterations, endpoints simulator$/m);
-  assert.match(r.stdout, /^ {2}stage synthesize\.singleTurn: 300 samples in batches of 100$/m);
+  assert.match(r.stdout, /^OK: .*demo\.campaign\.json: campaign "demo", 3 iterations, endpoints simulator$/m);
+  assert.match(r.stdout, /^ {2}stage synthesize\.singleTurn: 400 samples in batches of 100 \(first iteration only\)$/m);
+  assert.match(r.stdout, /^ {2}stage repair\.labels$/m);
   assert.match(r.stdout, /^tools: 35 loaded from 1 source$/m);
 });
 
