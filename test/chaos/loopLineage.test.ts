@@ -165,7 +165,7 @@ test("kill -9 of the worker during repair.labels: every judgement and vote once,
   // The kill: once repair.labels runs and has stored votes, but has not decided every mismatch.
   let kill = "";
   const chaos = (async () => {
-    const deadline = Date.now() + 200_000;
+    const deadline = Date.now() + 150_000;
     for (;;) {
       if (Date.now() > deadline) throw new Error(`repair.labels never seen running with votes stored (states: ${[...watch.seen].join(", ")})`);
       if (watch.seen.has("stage:repair.labels:running") && (await votesStored()) >= COMMITTEE_JUDGES.length) break;
@@ -187,17 +187,17 @@ test("kill -9 of the worker during repair.labels: every judgement and vote once,
 
   let result: { state: string } | undefined;
   let failure = "";
+  let timer: NodeJS.Timeout | undefined;
   try {
     result = (await Promise.race([
       handle.result(),
-      sleep(240_000).then(() => {
-        throw new Error("not finished after 240 s");
-      }),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("not finished after 180 s")), 180_000))),
     ])) as { state: string };
   } catch (err) {
     failure = err instanceof Error ? err.message : String(err);
     await handle.terminate("chaos test gave up").catch(() => undefined);
   } finally {
+    clearTimeout(timer);
     watch.stop();
   }
   const killed = await chaos.catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
