@@ -47,7 +47,7 @@ before(async () => {
   // Generator (and base policy): detectable mistakes for the rules, silent ones for the judges.
   h = await createChaosHarness("lineage", { seed: SIM_SEED, latencyMs: 5, maxConcurrency: 16, mistakeRate: 0.1, silentMistakeRate: 0.25 });
   // Judges: the same scripted judge, slow enough that repair.labels takes seconds.
-  judges = await startSimulator({ seed: SIM_SEED, latencyMs: 250, maxConcurrency: 6, judgeErrorRate: 0.02, quiet: true });
+  judges = await startSimulator({ seed: SIM_SEED, latencyMs: 400, maxConcurrency: 4, judgeErrorRate: 0.02, quiet: true });
 });
 after(async () => {
   for (const id of started) await stopServedPolicies(h.db.db, id, localLauncher(), () => undefined).catch(() => undefined);
@@ -92,7 +92,7 @@ function loopConfig() {
   return simulatorCampaign(h.sim.url, {
     endpoints: {
       sim: { baseUrl: h.sim.url, maxConcurrency: 16, timeoutMs: 10_000, maxRetries: 2 },
-      judges: { baseUrl: judges.url, maxConcurrency: 6, timeoutMs: 10_000, maxRetries: 2 },
+      judges: { baseUrl: judges.url, maxConcurrency: 4, timeoutMs: 10_000, maxRetries: 2 },
     },
     roles: {
       generator: { endpoint: "sim", model: "toolloop-sim-generator" },
