@@ -15,7 +15,7 @@ import type { ChatMessage, McpTool, SampleKind } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 import type { LlmClient } from "../llm/client.js";
 import { decodeToolCalls, labelOf } from "../matching/labelAgreement.js";
-import { ASSISTANT_SYSTEM_PROMPT } from "../synthesis/prompts.js";
+import { answerAsToolAgent } from "../synthesis/singleTurn.js";
 import { seedFrom } from "../util/ids.js";
 import { SeededRandom } from "../util/random.js";
 import type { Complexity } from "./variationDefaults.js";
@@ -107,28 +107,17 @@ export async function expandErrorSeed(p: {
     expansionAnswerSchema,
     { signal: p.signal },
   );
-  const system: ChatMessage = { role: "system", content: ASSISTANT_SYSTEM_PROMPT };
-  const user: ChatMessage = { role: "user", content: query.trim() };
-  const res = await p.generator.chat({ messages: [system, user], tools: p.seed.tools.map(toOpenAiTool), toolChoice: "auto" }, { signal: p.signal });
-  const calls = res.message.tool_calls ?? [];
-  const assistant: ChatMessage =
-    calls.length > 0
-      ? {
-          role: "assistant",
-          content: res.message.content ?? null,
-          tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.function.name, arguments: c.function.arguments } })),
-        }
-      : { role: "assistant", content: res.message.content ?? null };
+  const { messages, finishReason } = await answerAsToolAgent(p.generator, query, p.seed.tools, p.signal);
   return {
     kind: p.seed.kind,
-    messages: [system, user, assistant],
+    messages,
     tools: p.seed.tools,
     metadata: {
       variation: p.variation,
       seedSampleId: p.seed.id,
       seedCalls: seed.calls.map((c) => c.name),
       promptVersion: EXPANSION_PROMPT_VERSION,
-      finishReason: res.finishReason,
+      finishReason,
     },
   };
 }

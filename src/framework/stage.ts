@@ -90,3 +90,14 @@ export function sumBatchResults(batches: BatchResult[]): Record<string, number> 
 export class StageInputError extends Error {
   override name = "StageInputError";
 }
+
+/** Every sample planned into a batch, in id order (batches hold hundreds to a few thousand). */
+export async function allBatchSamples(ctx: Pick<StageContext, "batchSamples">, batchIndex: number, pageSize = 1000): Promise<SampleRow[]> {
+  const rows: SampleRow[] = [];
+  for (let afterId: string | undefined; ;) {
+    const page = await ctx.batchSamples(batchIndex, { afterId, limit: pageSize });
+    rows.push(...page);
+    if (page.length < pageSize) return rows;
+    afterId = page[page.length - 1]?.id;
+  }
+}

@@ -181,9 +181,28 @@ export async function synthesizeSingleTurn(p: {
     userQuerySchema,
     { signal: p.signal },
   );
+  const { messages, finishReason } = await answerAsToolAgent(p.generator, query, p.offered, p.signal);
+  return {
+    kind: p.kind,
+    messages,
+    tools: p.offered,
+    metadata: { targets: p.targets.map((t) => t.name), promptVersion: PROMPT_VERSION, finishReason },
+  };
+}
+
+/**
+ * The label of a user request: the generator, as the tool-calling assistant, answers it with the
+ * offered tools (tool_choice auto). Returns the sample's three messages.
+ */
+export async function answerAsToolAgent(
+  generator: LlmClient,
+  query: string,
+  offered: readonly McpTool[],
+  signal?: AbortSignal,
+): Promise<{ messages: ChatMessage[]; finishReason: string }> {
   const system: ChatMessage = { role: "system", content: ASSISTANT_SYSTEM_PROMPT };
   const user: ChatMessage = { role: "user", content: query.trim() };
-  const res = await p.generator.chat({ messages: [system, user], tools: p.offered.map(toOpenAiTool), toolChoice: "auto" }, { signal: p.signal });
+  const res = await generator.chat({ messages: [system, user], tools: offered.map(toOpenAiTool), toolChoice: "auto" }, { signal });
   const calls = res.message.tool_calls ?? [];
   const assistant: ChatMessage =
     calls.length > 0
@@ -193,10 +212,5 @@ export async function synthesizeSingleTurn(p: {
           tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.function.name, arguments: c.function.arguments } })),
         }
       : { role: "assistant", content: res.message.content ?? null };
-  return {
-    kind: p.kind,
-    messages: [system, user, assistant],
-    tools: p.offered,
-    metadata: { targets: p.targets.map((t) => t.name), promptVersion: PROMPT_VERSION, finishReason: res.finishReason },
-  };
+  return { messages: [system, user, assistant], finishReason: res.finishReason };
 }

@@ -6,6 +6,7 @@
  * LlmError, no label) is counted failed with its reason and gets no row; a transport failure stops
  * the whole batch so the activity is retried.
  */
+import { WriteBuffer } from "../../framework/writeBuffer.js";
 import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import { scoredMetrics, upsertSampleScores, type NewSampleScore } from "../../db/repos/scores.js";
@@ -87,25 +88,6 @@ export async function runScoringBatch<S extends StageEntry>(
 
   // Scored samples are written in small groups, one write at a time, in order.
   type Settled = { rows: NewSampleScore[]; failure?: { sampleId: string; reason: string } };
-  let buffer: Settled[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let writing: Promise<void> = Promise.resolve();
-  const flush = (): Promise<void> => {
-    clearTimeout(timer);
-    timer = undefined;
-    const chunk = buffer;
-    buffer = [];
-    if (chunk.length > 0) writing = writing.then(() => write(chunk)).catch(fail);
-    return writing;
-  };
-  const settle = (s: Settled) => {
-    buffer.push(s);
-    if (buffer.length >= FLUSH_EVERY) flush().catch(fail);
-    else
-      timer ??= setTimeout(() => {
-        flush().catch(fail);
-      }, FLUSH_AFTER_MS);
-  };
   const write = async (chunk: Settled[]) => {
     await upsertSampleScores(
       db,
@@ -121,6 +103,9 @@ export async function runScoringBatch<S extends StageEntry>(
     }
     progress.report(snapshot(state));
   };
+  const writes = new WriteBuffer<Settled>(write, fail, { every: FLUSH_EVERY, afterMs: FLUSH_AFTER_MS });
+  const settle = (item: Settled) => writes.push(item);
+  const flush = () => writes.flush();
 
   const limit = pLimit(resolveRole(config, "policy").endpoint.maxConcurrency);
   await Promise.all(

@@ -7,12 +7,11 @@
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
 import { insertProbeResults, probeResultsOf, probeSummary, type NewProbeResult } from "../../../db/repos/probes.js";
-import type { SampleRow } from "../../../db/repos/samples.js";
 import { toOpenAiTool } from "../../../domain/types.js";
 import { LlmError } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { compareToLabel, labelOf, promptOf } from "../../../matching/labelAgreement.js";
-import type { BatchResult, StageHandler } from "../../../framework/stage.js";
+import { allBatchSamples, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 
 type ProbeStage = StageConfigOf<"probe.greedy">;
 
@@ -31,13 +30,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
   // Planned by the framework: the iteration's verified pool samples (spec.ts).
   async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
     const { db } = ctx.deps;
-    const rows: SampleRow[] = [];
-    for (let afterId: string | undefined; ;) {
-      const page = await ctx.batchSamples(batchIndex, { afterId, limit: 1000 });
-      rows.push(...page);
-      if (page.length < 1000) break;
-      afterId = page[page.length - 1]?.id;
-    }
+    const rows = await allBatchSamples(ctx, batchIndex);
     const probed = await probeResultsOf(
       db,
       ctx.campaignId,

@@ -27,7 +27,7 @@ import { resolveRole } from "../../../llm/roles.js";
 import { labelOf, promptOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
 import { keepHigherPerplexity, REPAIR_STAGE, repairedSample, stepFor } from "../../../repair/labelRepair.js";
 import { perplexityOfAnswer } from "../../../scoring/labelPerplexity.js";
-import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
+import { StageInputError, type BatchResult, type StageContext, type StageHandler, allBatchSamples } from "../../../framework/stage.js";
 
 type RepairStage = StageConfigOf<"repair.labels">;
 
@@ -63,13 +63,7 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
     const { db } = ctx.deps;
     const { campaignId, iteration } = ctx;
     const committee = ctx.stage.committee;
-    const rows: SampleRow[] = [];
-    for (let afterId: string | undefined; ;) {
-      const page = await ctx.batchSamples(batchIndex, { afterId, limit: 1000 });
-      rows.push(...page);
-      if (page.length < 1000) break;
-      afterId = page[page.length - 1]?.id;
-    }
+    const rows = await allBatchSamples(ctx, batchIndex);
     const ids = rows.map((r) => r.id);
     const [probes, decided, stored, storedPpl] = await Promise.all([
       probeResultsOf(db, campaignId, iteration, ids),

@@ -17,6 +17,7 @@ import { resolveRole } from "../../../llm/roles.js";
 import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../../synthesis/singleTurn.js";
 import { sampleId } from "../../../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
+import { WriteBuffer } from "../../../framework/writeBuffer.js";
 
 type SynthStage = StageConfigOf<"synthesize.singleTurn">;
 
@@ -77,25 +78,6 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
     };
 
     // Finished slots are written in small groups, one write at a time, in order.
-    let buffer: Settled[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    let writing: Promise<void> = Promise.resolve();
-    const flush = (): Promise<void> => {
-      clearTimeout(timer);
-      timer = undefined;
-      const chunk = buffer;
-      buffer = [];
-      if (chunk.length > 0) writing = writing.then(() => writeSettled(chunk)).catch(fail);
-      return writing;
-    };
-    const settle = (s: Settled) => {
-      buffer.push(s);
-      if (buffer.length >= FLUSH_EVERY) flush().catch(fail);
-      else
-        timer ??= setTimeout(() => {
-          flush().catch(fail);
-        }, FLUSH_AFTER_MS);
-    };
     const writeSettled = async (chunk: Settled[]) => {
       const rows = chunk.flatMap((c) => ("row" in c ? [c.row] : []));
       const written = await insertSamples(db, rows);
@@ -123,6 +105,8 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
       for (const outcome of now.values()) countOutcome(state, outcome);
       progress.report({ ...state });
     };
+    const writes = new WriteBuffer<Settled>(writeSettled, fail, { every: FLUSH_EVERY, afterMs: FLUSH_AFTER_MS });
+    const settle = (item: Settled) => writes.push(item);
 
     const limit = pLimit(resolveRole(config, "generator").endpoint.maxConcurrency);
     const todo = slots.filter((s, i) => !before.has(keys[i] as string));
@@ -152,7 +136,7 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
       ),
     );
     ctx.signal.removeEventListener("abort", onOuterAbort);
-    await flush();
+    await writes.flush();
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
     if (fatal) throw fatal;
     // Counters from the database: each slot once, whichever attempt settled it.

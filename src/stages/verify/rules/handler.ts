@@ -1,9 +1,9 @@
 /** Rule verification over an iteration's samples; each batch is a page of samples in id order. */
 import type { StageConfigOf } from "../../specs.js";
-import { setVerdicts, type SampleRow } from "../../../db/repos/samples.js";
+import { setVerdicts } from "../../../db/repos/samples.js";
 import type { SampleKind, SampleStatus, Verdict } from "../../../domain/types.js";
 import { verifyRules } from "../../../verification/rules.js";
-import type { BatchResult, StageHandler } from "../../../framework/stage.js";
+import { allBatchSamples, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 
 type VerifyStage = StageConfigOf<"verify.rules">;
 
@@ -12,13 +12,7 @@ export const verifyRulesHandler: StageHandler<VerifyStage, { verified: number }>
 
   // Planned by the framework: the iteration's samples, their batches fixed at planning (spec.ts).
   async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
-    const rows: SampleRow[] = [];
-    for (let afterId: string | undefined; ;) {
-      const page = await ctx.batchSamples(batchIndex, { afterId, limit: 1000 });
-      rows.push(...page);
-      if (page.length < 1000) break;
-      afterId = page[page.length - 1]?.id;
-    }
+    const rows = await allBatchSamples(ctx, batchIndex);
     let verified = 0;
     let rejected = 0;
     const updates = rows.map((r) => {
