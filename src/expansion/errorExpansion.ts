@@ -18,24 +18,13 @@ import { decodeToolCalls, labelOf } from "../matching/labelAgreement.js";
 import { ASSISTANT_SYSTEM_PROMPT } from "../synthesis/prompts.js";
 import { seedFrom } from "../util/ids.js";
 import { SeededRandom } from "../util/random.js";
+import { COMPLEXITIES, DEFAULT_PERSONAS, DEFAULT_STYLES, type Complexity } from "./variationChoices.js";
 
 export const ERROR_EXPANSION_MARKER = "### task: error-expansion";
 export const EXPANSION_PROMPT_VERSION = "error-expansion/v1";
-export const COMPLEXITIES = ["simpler", "same", "richer"] as const;
-export type Complexity = (typeof COMPLEXITIES)[number];
 
-export const DEFAULT_PERSONAS = [
-  "a busy small-business owner",
-  "a retired teacher",
-  "a university student",
-  "a software engineer",
-  "a travel agent",
-  "a nurse on a night shift",
-  "a journalist on a deadline",
-  "a parent planning for a family",
-] as const;
-
-export const DEFAULT_STYLES = ["terse", "polite and detailed", "casual", "formal", "in a hurry", "slightly confused but precise about values"] as const;
+// Re-exported: callers of the expansion module keep one import.
+export { COMPLEXITIES, DEFAULT_PERSONAS, DEFAULT_STYLES, type Complexity };
 
 export interface Variation {
   index: number;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { atMost, batchSize, boundedString, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { committeeRolePaths, committeeSchema, SINGLE_JUDGE } from "../../../judging/committeeConfig.js";
-import { COMPLEXITIES, DEFAULT_PERSONAS, DEFAULT_STYLES } from "../../../expansion/errorExpansion.js";
+import { COMPLEXITIES, DEFAULT_PERSONAS, DEFAULT_STYLES } from "../../../expansion/variationChoices.js";
 
 const choices = (what: string) =>
   z
