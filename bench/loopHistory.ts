@@ -18,6 +18,7 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { temporal } from "@temporalio/proto";
+import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { freezeCampaignConfig } from "../src/config/frozen.js";
 import { poolComposition } from "../src/db/repos/pools.js";
 import { getStageRun } from "../src/db/repos/stages.js";
@@ -179,6 +180,8 @@ function childOwner(child: string, parent: string): string {
   return rest;
 }
 
+// Worker lifecycle chatter would bury the figures.
+Runtime.install({ logger: new DefaultLogger("WARN") });
 const env = await createTestEnv("bench-loop");
 const sim = await startSimulator({
   seed: 42,

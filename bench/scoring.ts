@@ -6,7 +6,7 @@
  * serves it from the API server process); a simulator where it does shows the cost in the figures.
  *
  *   node dist/bench/scoring.js [--samples 5000] [--latency-ms 200] [--concurrency 32] [--client-concurrency 64]
- *     [--batch-size 200] [--batches-in-parallel 4] [--own-output]
+ *     [--batch-size <the stage's default, 1000>] [--batches-in-parallel 4] [--own-output]
  *
  * Samples are synthesized first by an in-process simulator (not timed), put in iteration 1's pool,
  * planned as the framework plans a selection, and scored batch by batch, `batches-in-parallel` at a
@@ -45,7 +45,8 @@ const { values } = parseArgs({
     // Requests the client keeps open; above C so the server's queue never runs dry between a
     // response and the next request (as one configures a client in front of a vLLM server).
     "client-concurrency": { type: "string" },
-    "batch-size": { type: "string", default: "200" },
+    // Default: the stage's own default batch size.
+    "batch-size": { type: "string" },
     "batches-in-parallel": { type: "string", default: "4" },
     "own-output": { type: "boolean", default: false },
   },
@@ -54,7 +55,7 @@ const samples = Number(values.samples);
 const latencyMs = Number(values["latency-ms"]);
 const cap = Number(values.concurrency);
 const clientConcurrency = Number(values["client-concurrency"] ?? 2 * cap);
-const batchSize = Number(values["batch-size"]);
+const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
 const batchesInParallel = Number(values["batches-in-parallel"]);
 
 /** The simulator in its own process, as a vLLM server would be: its URL from its first log line. */
@@ -108,7 +109,7 @@ try {
     },
     roles: { generator: { endpoint: "writer", model: "toolloop-sim-generator" }, policy: { endpoint: "scorer", model: "toolloop-sim-policy" } },
     tools: { sources: [{ kind: "example" }] },
-    stages: [{ name: "score.perplexity", batchSize, ownOutput: values["own-output"] }],
+    stages: [{ name: "score.perplexity", ...(batchSize === undefined ? {} : { batchSize }), ownOutput: values["own-output"] }],
   };
   const parsed = parseCampaignConfig(raw);
   if (!parsed.ok) throw parsed.error;
@@ -201,7 +202,7 @@ try {
   const labelRate = labelChats / active;
   const chatRate = counts.chat / active;
   console.log(
-    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batches=${plan.batches}x${batchSize} (${batchesInParallel} at once) ownOutput=${stage.ownOutput}`,
+    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batches=${plan.batches}x${stage.batchSize} (${batchesInParallel} at once) ownOutput=${stage.ownOutput}`,
   );
   console.log(
     `requests: ${counts.chat} chat (${labelChats} label-PPL), ${counts.tokenize} /tokenize; wall ${wall.toFixed(1)} s, requests in flight over ${active.toFixed(1)} s`,
