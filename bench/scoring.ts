@@ -6,7 +6,7 @@
  * serves it from the API server process); a simulator where it does shows the cost in the figures.
  *
  *   node dist/bench/scoring.js [--samples 5000] [--latency-ms 200] [--concurrency 32] [--client-concurrency 64]
- *     [--batch-size 200] [--batches-in-parallel 4] [--own-output]
+ *     [--batch-size <the stage's default, 1000>] [--batches-in-parallel 4] [--own-output]
  *
  * Samples are synthesized first by an in-process simulator (not timed), put in iteration 1's pool,
  * planned as the framework plans a selection, and scored batch by batch, `batches-in-parallel` at a
@@ -15,6 +15,8 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -43,7 +45,8 @@ const { values } = parseArgs({
     // Requests the client keeps open; above C so the server's queue never runs dry between a
     // response and the next request (as one configures a client in front of a vLLM server).
     "client-concurrency": { type: "string" },
-    "batch-size": { type: "string", default: "200" },
+    // Default: the stage's own default batch size.
+    "batch-size": { type: "string" },
     "batches-in-parallel": { type: "string", default: "4" },
     "own-output": { type: "boolean", default: false },
   },
@@ -52,11 +55,11 @@ const samples = Number(values.samples);
 const latencyMs = Number(values["latency-ms"]);
 const cap = Number(values.concurrency);
 const clientConcurrency = Number(values["client-concurrency"] ?? 2 * cap);
-const batchSize = Number(values["batch-size"]);
+const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
 const batchesInParallel = Number(values["batches-in-parallel"]);
 
 /** The simulator in its own process, as a vLLM server would be: its URL from its first log line. */
-async function spawnSimulator(): Promise<{ url: string; stop(): Promise<void> }> {
+async function spawnSimulator(): Promise<{ url: string; cpuSeconds(): number | undefined; stop(): Promise<void> }> {
   const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/llm/simulator/main.js");
   const child = spawn(process.execPath, [main, "--port", "0", "--seed", "1", "--latency-ms", String(latencyMs), "--max-concurrency", String(cap)], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -71,12 +74,26 @@ async function spawnSimulator(): Promise<{ url: string; stop(): Promise<void> }>
   });
   return {
     url,
+    cpuSeconds: () => processCpuSeconds(child.pid),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");
       await once(child, "exit");
     },
   };
+}
+
+/** User + system CPU seconds of a process from /proc (Linux), or undefined elsewhere. */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the command; in clock ticks (100 Hz on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 const resources = await startStageResources("bench-scoring", 1);
@@ -92,7 +109,7 @@ try {
     },
     roles: { generator: { endpoint: "writer", model: "toolloop-sim-generator" }, policy: { endpoint: "scorer", model: "toolloop-sim-policy" } },
     tools: { sources: [{ kind: "example" }] },
-    stages: [{ name: "score.perplexity", batchSize, ownOutput: values["own-output"] }],
+    stages: [{ name: "score.perplexity", ...(batchSize === undefined ? {} : { batchSize }), ownOutput: values["own-output"] }],
   };
   const parsed = parseCampaignConfig(raw);
   if (!parsed.ok) throw parsed.error;
@@ -162,6 +179,7 @@ try {
   const plan = await planSelection(resources.db.db, key, { scope: "pool", statuses: stage.statuses }, stage.batchSize, false);
 
   const started = Date.now();
+  const cpuBefore = { bench: process.cpuUsage(), sim: sim.cpuSeconds() };
   const batchLimit = pLimit(batchesInParallel);
   const results: BatchResult[] = await Promise.all(
     Array.from({ length: plan.batches }, (_, b) =>
@@ -172,6 +190,9 @@ try {
     ),
   );
   const wall = (Date.now() - started) / 1000;
+  const benchCpu = process.cpuUsage(cpuBefore.bench);
+  const simCpuAfter = sim.cpuSeconds();
+  const simCpu = simCpuAfter !== undefined && cpuBefore.sim !== undefined ? simCpuAfter - cpuBefore.sim : undefined;
   const { ctx } = buildStageContext({ campaignId, iteration: 1, config, stage, deps, signal: new AbortController().signal });
   const summary = await scorePerplexityHandler.finalize!(ctx, results);
 
@@ -181,7 +202,7 @@ try {
   const labelRate = labelChats / active;
   const chatRate = counts.chat / active;
   console.log(
-    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batches=${plan.batches}x${batchSize} (${batchesInParallel} at once) ownOutput=${stage.ownOutput}`,
+    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batches=${plan.batches}x${stage.batchSize} (${batchesInParallel} at once) ownOutput=${stage.ownOutput}`,
   );
   console.log(
     `requests: ${counts.chat} chat (${labelChats} label-PPL), ${counts.tokenize} /tokenize; wall ${wall.toFixed(1)} s, requests in flight over ${active.toFixed(1)} s`,
@@ -197,6 +218,15 @@ try {
   const allRate = (counts.chat + counts.tokenize) / active;
   console.log(
     `all requests (chat + /tokenize) ${allRate.toFixed(1)} req/s; ratio = ${(allRate / capacity).toFixed(3)} (the slots kept busy when /tokenize costs one)`,
+  );
+  // The client and the simulator share this machine's cores (a real vLLM server would not): when
+  // they keep the cores busy, the ratio measures the machine, not the stage's fan-out.
+  const benchCpuSeconds = (benchCpu.user + benchCpu.system) / 1e6;
+  console.log(
+    `CPU over the timed ${wall.toFixed(1)} s: bench process ${benchCpuSeconds.toFixed(1)} s, simulator ${simCpu === undefined ? "n/a" : `${simCpu.toFixed(1)} s`}; ${os.availableParallelism()} cores; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
   );
   if (Number(summary.failed) > 0)
     console.log(`note: ${String(summary.failed)} samples failed; scoring never reached the chat request for a sample whose label span could not be found`);

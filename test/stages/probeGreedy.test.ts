@@ -28,7 +28,7 @@ const RUN = Date.now().toString(36);
 test("probe.greedy config: defaults and unknown keys rejected with the path", () => {
   const ok = parseCampaignConfig(rawCampaign({ simUrl: "http://127.0.0.1:9/v1", stages: [{ name: "probe.greedy" }] }));
   assert.ok(ok.ok, ok.ok ? "" : ok.error.message);
-  assert.deepEqual(ok.config.stages[0], { name: "probe.greedy", batchSize: 100 });
+  assert.deepEqual(ok.config.stages[0], { name: "probe.greedy", batchSize: 1000 });
   assert.equal(STAGE_HANDLERS["probe.greedy"], probeGreedyHandler);
   const bad = parseCampaignConfig(rawCampaign({ simUrl: "http://127.0.0.1:9/v1", stages: [{ name: "probe.greedy", batchSize: 0 }] }));
   assert.ok(!bad.ok);

@@ -51,7 +51,7 @@ test("repair.labels config: committee default, m > n rejected with its field pat
     rawCampaign({ simUrl: "http://127.0.0.1:9/v1", stages: [{ name: "probe.greedy" }, { name: "repair.labels", ...stage }] });
   const ok = parseCampaignConfig(raw({}));
   assert.ok(ok.ok, ok.ok ? "" : ok.error.message);
-  assert.deepEqual(ok.config.stages[1], { name: "repair.labels", batchSize: 50, committee: { members: [{ role: "judge", samples: 1 }], consensus: 1 } });
+  assert.deepEqual(ok.config.stages[1], { name: "repair.labels", batchSize: 250, committee: { members: [{ role: "judge", samples: 1 }], consensus: 1 } });
   assert.equal(STAGE_HANDLERS["repair.labels"], repairLabelsHandler);
   const bad = parseCampaignConfig(raw({ committee: { members: [{ role: "judge", samples: 1 }], consensus: 2 } }));
   assert.ok(!bad.ok);

@@ -9,7 +9,7 @@
  */
 import type { ChatRequestBody } from "./requests.js";
 import type { ScriptedChat } from "./scripts.js";
-import { assistantTurnBody, pseudoLogprob, tokenize, unitHash } from "./tokenizer.js";
+import { assistantTurnBody, logprobOfUnit, tokenize } from "./tokenizer.js";
 
 /** Logprob ranges: tokens the policy agrees with, and tokens it would not have produced. */
 export const AGREE_LOGPROB = { max: -0.01, min: -0.2 } as const;
@@ -82,16 +82,12 @@ export function alignedTokens(a: readonly number[], b: readonly number[]): boole
  * The logprob of each prompt token: pseudo ones up to `finalTurnStart` (a token index), then high
  * or low by agreement of the final turn's tokens with `referenceTurn` (the policy's own answer).
  */
-export function agreementLogprobs(
-  promptText: string,
-  finalTurnStart: number,
-  referenceTurn: string,
-): (index: number, context: string, piece: string) => number {
+export function agreementLogprobs(promptText: string, finalTurnStart: number, referenceTurn: string): (index: number, unit: number) => number {
   const { ids } = tokenize(promptText);
   const aligned = alignedTokens(ids.slice(finalTurnStart), tokenize(referenceTurn).ids);
-  return (index, context, piece) => {
-    if (index < finalTurnStart) return pseudoLogprob(context, piece);
-    const h = unitHash(context, piece);
+  // `unit` is the token's unitHash in its context (the pseudo logprob's source).
+  return (index, h) => {
+    if (index < finalTurnStart) return logprobOfUnit(h);
     const range = aligned[index - finalTurnStart] ? AGREE_LOGPROB : DISAGREE_LOGPROB;
     return range.max + (range.min - range.max) * h;
   };

@@ -2,7 +2,7 @@
  * Response bodies in the exact shapes vLLM's OpenAI-compatible server returns
  * (vllm/entrypoints/openai/protocol.py), so client code tested here works against a real server.
  */
-import { MAX_MODEL_LEN, pseudoLogprob, tokenize, tokenPieces, VOCAB_SIZE } from "./tokenizer.js";
+import { ContextHasher, logprobOfUnit, MAX_MODEL_LEN, tokenize, tokenPieces, VOCAB_SIZE } from "./tokenizer.js";
 
 export const SYSTEM_FINGERPRINT = "toolloop-simulator";
 
@@ -87,10 +87,10 @@ function rankFor(logprob: number): number {
 /** `choices[i].logprobs` for chat: one entry per generated token. */
 export function chatLogprobs(text: string, topK: number): { content: unknown[] } {
   const pieces = tokenPieces(text);
-  let ctx = "";
+  const ctx = new ContextHasher();
   const content = pieces.map((token) => {
-    const logprob = pseudoLogprob(ctx, token);
-    ctx += token;
+    const logprob = logprobOfUnit(ctx.unitOf(token));
+    ctx.append(token);
     const alts = alternatives(token, Math.max(0, topK - 1), rankFor(logprob));
     const top =
       topK > 0 ? [{ token, logprob, bytes: bytesOf(token) }, ...alts.map((a) => ({ token: a.token, logprob: a.logprob, bytes: bytesOf(a.token) }))] : [];
@@ -106,15 +106,15 @@ export function chatLogprobs(text: string, topK: number): { content: unknown[] }
 export function promptLogprobs(
   text: string,
   k: number,
-  logprobAt: (index: number, context: string, piece: string) => number = (_i, context, piece) => pseudoLogprob(context, piece),
+  logprobAt: (index: number, unit: number) => number = (_i, unit) => logprobOfUnit(unit),
 ): (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[] {
   const { ids, pieces } = tokenize(text);
-  let ctx = "";
+  const ctx = new ContextHasher();
   return pieces.map((piece, i) => {
-    const prev = ctx;
-    ctx += piece;
+    const unit = i === 0 ? 0 : ctx.unitOf(piece);
+    ctx.append(piece);
     if (i === 0) return null;
-    const logprob = logprobAt(i, prev, piece);
+    const logprob = logprobAt(i, unit);
     const rank = rankFor(logprob);
     const entry: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
     for (const a of alternatives(piece, k, rank)) entry[String(tokenize(a.token).ids[0] ?? 0)] = { logprob: a.logprob, rank: a.rank, decoded_token: a.token };
@@ -130,10 +130,9 @@ export function completionLogprobs(prompt: string, completion: string, echo: boo
   const top: (Record<string, number> | null)[] = [];
   const offsets: number[] = [];
   let offset = 0;
-  let ctx = "";
   const promptPieces = tokenPieces(prompt);
   const all = echo ? [...promptPieces, ...tokenPieces(completion)] : tokenPieces(completion);
-  if (!echo) ctx = prompt;
+  const ctx = new ContextHasher(echo ? "" : prompt);
   all.forEach((piece, i) => {
     tokens.push(piece);
     offsets.push(offset);
@@ -142,13 +141,13 @@ export function completionLogprobs(prompt: string, completion: string, echo: boo
       tokenLogprobs.push(null);
       top.push(null);
     } else {
-      const lp = pseudoLogprob(ctx, piece);
+      const lp = logprobOfUnit(ctx.unitOf(piece));
       tokenLogprobs.push(lp);
       const t: Record<string, number> = { [piece]: lp };
       for (const a of alternatives(piece, Math.max(0, k - 1), rankFor(lp))) t[a.token] = a.logprob;
       top.push(t);
     }
-    ctx += piece;
+    ctx.append(piece);
   });
   return { text_offset: offsets, token_logprobs: tokenLogprobs, tokens, top_logprobs: top };
 }

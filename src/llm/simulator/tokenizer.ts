@@ -6,6 +6,7 @@
  * pieces concatenate back to the text and a rendered chat always splits at turn boundaries. Token
  * ids are a stable hash of the piece, so counts and ids never depend on request order.
  */
+import { createHash, type Hash } from "node:crypto";
 import { sha256Hex } from "../../util/ids.js";
 
 export const VOCAB_SIZE = 32_000;
@@ -61,9 +62,43 @@ export function unitHash(context: string, piece: string): number {
 
 /** A deterministic pseudo log-probability in (-6, 0] for a token in a context (a hash, not a model). */
 export function pseudoLogprob(context: string, piece: string): number {
-  const h = unitHash(context, piece);
+  return logprobOfUnit(unitHash(context, piece));
+}
+
+/** pseudoLogprob from the token's unitHash. */
+export function logprobOfUnit(h: number): number {
   // Skewed towards likely tokens, as real text is.
   return -6 * h * h;
+}
+
+/**
+ * unitHash(context, piece) for every token of a text in turn, without hashing the whole context again
+ * for each token (which made a long prompt's logprobs quadratic in its length and the simulator, not
+ * the client, the bottleneck of scoring benchmarks): the context's hash state grows piece by piece
+ * and is copied for each token. Same values as unitHash: the pieces are whole code points, so their
+ * UTF-8 bytes concatenate to the context's.
+ */
+export class ContextHasher {
+  private readonly context: Hash = createHash("sha256");
+
+  constructor(context = "") {
+    if (context !== "") this.context.update(context);
+  }
+
+  /** unitHash(context so far, piece). */
+  unitOf(piece: string): number {
+    return (
+      this.context
+        .copy()
+        .update("\u0000" + piece)
+        .digest()
+        .readUInt32BE(0) / 0x1_0000_0000
+    );
+  }
+
+  append(piece: string): void {
+    this.context.update(piece);
+  }
 }
 
 export interface ChatTemplateOptions {

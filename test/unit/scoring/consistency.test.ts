@@ -103,10 +103,10 @@ describe("config", () => {
   it("applies the defaults, and the selection follows from and statuses", () => {
     const r = parseCampaignConfig(rawConfig([{ name: "score.perplexity" }, { name: "score.consistency" }]));
     assert.ok(r.ok, r.ok ? "" : r.error.message);
-    assert.deepEqual(r.config.stages[1], { name: "score.perplexity", batchSize: 200, from: "pool", statuses: ["verified"], ownOutput: true });
+    assert.deepEqual(r.config.stages[1], { name: "score.perplexity", batchSize: 1000, from: "pool", statuses: ["verified"], ownOutput: true });
     assert.deepEqual(r.config.stages[2], {
       name: "score.consistency",
-      batchSize: 100,
+      batchSize: 500,
       from: "pool",
       statuses: ["verified"],
       k: 4,

@@ -28,8 +28,8 @@ export const expandErrorsSpec = defineStage({
   schema: z.strictObject({
     name: z.literal("expand.errors"),
     runIn,
-    /** Error seeds per batch. */
-    batchSize: batchSize(20, 500),
+    /** Error seeds per batch (perSeed new samples each): a batch costs ~6 history events; a retried batch redoes only unsettled slots. */
+    batchSize: batchSize(100, 500),
     /** New samples per error seed. */
     perSeed: positiveInt.max(32, atMost(32)).default(3),
     variation: z

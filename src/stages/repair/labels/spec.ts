@@ -22,7 +22,8 @@ export const repairLabelsSpec = defineStage({
   schema: z.strictObject({
     name: z.literal("repair.labels"),
     runIn,
-    batchSize: batchSize(50),
+    /** Mismatches per batch: a batch costs ~6 history events; a rerun asks only the judges whose vote is missing. */
+    batchSize: batchSize(250),
     /** Who judges and how many votes a verdict needs; one judge asked once by default. */
     committee: committeeSchema.default(SINGLE_JUDGE),
   }),

@@ -21,7 +21,8 @@ export const scoreConsistencySpec = defineStage({
     .strictObject({
       name: z.literal("score.consistency"),
       runIn,
-      batchSize: batchSize(100),
+      /** Samples per batch (k requests each): a batch costs ~6 history events; a retried batch scores only what is missing. */
+      batchSize: batchSize(500),
       from: scoringFrom,
       statuses: scoringStatuses,
       /** Policy samples per item, each with its own seed (0..k-1). */

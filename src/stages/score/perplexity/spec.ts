@@ -19,7 +19,8 @@ export const scorePerplexitySpec = defineStage({
   schema: z.strictObject({
     name: z.literal("score.perplexity"),
     runIn,
-    batchSize: batchSize(200),
+    /** Samples per batch: a batch costs ~6 history events however small, and a retried batch scores only what is missing. */
+    batchSize: batchSize(1000),
     /** Score the iteration's pool (default) or every sample the iteration made. */
     from: scoringFrom,
     statuses: scoringStatuses,
