@@ -3,6 +3,7 @@
  * planned samples, the iteration's output folder. Activities use it; so do tests that call a
  * handler directly.
  */
+import { setMaxListeners } from "node:events";
 import path from "node:path";
 import type { CampaignConfig } from "../config/campaignConfig.js";
 import type { Db } from "../db/client.js";
@@ -25,13 +26,20 @@ export function buildStageContext<S extends StageEntry>(p: {
   const key = { campaignId: p.campaignId, iteration: p.iteration, stage: p.stage.name };
   const ledger = p.ledger ?? new RequestLedger(p.deps.db, { ...key, batchIndex: null });
   const db: Db = p.deps.db;
+  // Stages fan out many concurrent LLM calls, each listening on the step's signal while in flight
+  // (their number is bounded by the endpoint limits): a signal of the step's own, without Node's
+  // listener-count warning, that follows the activity's cancellation.
+  const step = new AbortController();
+  setMaxListeners(0, step.signal);
+  if (p.signal.aborted) step.abort(p.signal.reason);
+  else p.signal.addEventListener("abort", () => step.abort(p.signal.reason), { once: true });
   const ctx: StageContext<S> = {
     campaignId: p.campaignId,
     iteration: p.iteration,
     config: p.config,
     stage: p.stage,
     deps: p.deps,
-    signal: p.signal,
+    signal: step.signal,
     policyVersionId: p.policyVersionId ?? null,
     llm: (role) => p.deps.createLlm(p.config, role, ledger),
     batchSamples: (batchIndex, page) => pageBatchSamples(db, key, batchIndex, page),
