@@ -38,7 +38,7 @@ export async function loopIterationLines(db: Db, campaignId: string, iterations:
     const lines = [
       `iteration ${it}: pool ${poolSize} (${list(f.pool)}); left out: ${list(f.excluded)}`,
       `  label error rate of the pool (simulator truth): ${errors.wrong}/${errors.total} = ${pct(errors.wrong, errors.total)}`,
-      `  probe.greedy: ${f.probe.matched}/${probed} labels reproduced (${pct(f.probe.matched, probed)}); ${f.probe.mismatched} mismatches to the judges`,
+      `  probe.greedy: ${f.probe.matched}/${probed} labels reproduced (${pct(f.probe.matched, probed)}); ${f.probe.mismatched} mismatch${f.probe.mismatched === 1 ? "" : "es"} to the judges`,
       `  judges' verdicts: ${list(f.verdicts)} -> ${list(f.actions)}`,
       `  new samples: ${list(f.made)}`,
       `  BFCL fast probe of iteration ${it}'s policy: ${fast ? `${(fast.accuracy * 100).toFixed(1)}% of ${fast.total}` : "not run"}`,
