@@ -6,8 +6,8 @@
  * LlmError, no label) is counted failed with its reason and gets no row; a transport failure stops
  * the whole batch so the activity is retried.
  */
+import { BatchAbort } from "../../framework/batchAbort.js";
 import { WriteBuffer } from "../../framework/writeBuffer.js";
-import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import { scoredMetrics, upsertSampleScores, type NewSampleScore } from "../../db/repos/scores.js";
 import type { SampleRow } from "../../db/repos/samples.js";
@@ -75,16 +75,8 @@ export async function runScoringBatch<S extends StageEntry>(
   state.done = state.skipped;
   progress.report(snapshot(state));
 
-  const batchAbort = new AbortController();
-  // Every in-flight request listens on this signal; their number is bounded by the endpoint limit.
-  setMaxListeners(0, batchAbort.signal);
-  const onOuterAbort = () => batchAbort.abort(ctx.signal.reason);
-  ctx.signal.addEventListener("abort", onOuterAbort, { once: true });
-  let fatal: unknown;
-  const fail = (err: unknown) => {
-    fatal ??= err;
-    batchAbort.abort(err);
-  };
+  const batch = new BatchAbort(ctx.signal);
+  const fail = batch.fail;
 
   // Scored samples are written in small groups, one write at a time, in order.
   type Settled = { rows: NewSampleScore[]; failure?: { sampleId: string; reason: string } };
@@ -111,13 +103,13 @@ export async function runScoringBatch<S extends StageEntry>(
   await Promise.all(
     todo.map((sample) =>
       limit(async () => {
-        if (batchAbort.signal.aborted) return;
+        if (batch.signal.aborted) return;
         const rows: NewSampleScore[] = [];
         const reasons: string[] = [];
         await Promise.all(
           missingOf(sample).map(async (metric) => {
             try {
-              const { value, details } = await (scorers[metric] as MetricScorer)(sample, batchAbort.signal);
+              const { value, details } = await (scorers[metric] as MetricScorer)(sample, batch.signal);
               rows.push({
                 campaignId,
                 iteration,
@@ -129,22 +121,20 @@ export async function runScoringBatch<S extends StageEntry>(
                 details: { ...details, model: policy.model },
               });
             } catch (err) {
-              if (batchAbort.signal.aborted) return;
+              if (batch.signal.aborted) return;
               if (isSampleFailure(err)) reasons.push(`${metric}: ${(err as Error).message.slice(0, 1000)}`);
               else fail(err);
             }
           }),
         );
-        if (batchAbort.signal.aborted) return;
+        if (batch.signal.aborted) return;
         // What could be scored is kept even when another metric of the sample failed.
         settle(reasons.length > 0 ? { rows, failure: { sampleId: sample.id, reason: reasons.join("; ") } } : { rows });
       }),
     ),
   );
-  ctx.signal.removeEventListener("abort", onOuterAbort);
   await flush();
-  if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
-  if (fatal) throw fatal;
+  batch.close();
   progress.report(snapshot(state));
   return { items: samples.length, scored: state.scored, skipped: state.skipped, failed: state.failed };
 }

@@ -5,7 +5,6 @@
  * retried batch generates only the slots still open, and its counters, read back from the database,
  * count each slot exactly once however many attempts it took.
  */
-import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
 import { insertSamples, type NewSample } from "../../../db/repos/samples.js";
@@ -17,6 +16,7 @@ import { resolveRole } from "../../../llm/roles.js";
 import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../../synthesis/singleTurn.js";
 import { sampleId } from "../../../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
+import { BatchAbort } from "../../../framework/batchAbort.js";
 import { WriteBuffer } from "../../../framework/writeBuffer.js";
 
 type SynthStage = StageConfigOf<"synthesize.singleTurn">;
@@ -66,16 +66,8 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
 
     const generator = ctx.llm("generator");
     // Stop the whole batch on the first transport failure: the endpoint is down, retrying per slot is waste.
-    const batchAbort = new AbortController();
-    // Every in-flight request listens on this signal; their number is bounded by the endpoint limit.
-    setMaxListeners(0, batchAbort.signal);
-    const onOuterAbort = () => batchAbort.abort(ctx.signal.reason);
-    ctx.signal.addEventListener("abort", onOuterAbort, { once: true });
-    let fatal: unknown;
-    const fail = (err: unknown) => {
-      fatal ??= err;
-      batchAbort.abort(err);
-    };
+    const batch = new BatchAbort(ctx.signal);
+    const fail = batch.fail;
 
     // Finished slots are written in small groups, one write at a time, in order.
     const writeSettled = async (chunk: Settled[]) => {
@@ -113,7 +105,7 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
     await Promise.all(
       todo.map((slot) =>
         limit(async () => {
-          if (batchAbort.signal.aborted) return;
+          if (batch.signal.aborted) return;
           const kind = kinds[slot] as SampleKind;
           const { targets, offered } = selectToolsForSlot(library, {
             kind,
@@ -124,10 +116,10 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
             maxParallelCalls: stage.maxParallelCalls,
           });
           try {
-            const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batchAbort.signal });
+            const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal });
             settle({ slot, row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, s.metadata) });
           } catch (err) {
-            if (batchAbort.signal.aborted) return;
+            if (batch.signal.aborted) return;
             // The model could not produce a usable answer for this slot: record it and move on.
             if (err instanceof LlmError && !err.retryable) settle({ slot, outcome: "failed", detail: err.message.slice(0, 2000) });
             else fail(err);
@@ -135,10 +127,8 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
         }),
       ),
     );
-    ctx.signal.removeEventListener("abort", onOuterAbort);
     await writes.flush();
-    if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
-    if (fatal) throw fatal;
+    batch.close();
     // Counters from the database: each slot once, whichever attempt settled it.
     const final: SynthesisProgress = { settled: 0, total: end - start, written: 0, failed: 0, duplicates: 0 };
     for (const outcome of (await settledSlots(db, keys)).values()) countOutcome(final, outcome);
