@@ -370,9 +370,11 @@ export class LlmClient {
       this.record(requestId, usage.promptTokens, usage.completionTokens, false);
       return json as Json;
     } catch (err) {
-      this.record(requestId, 0, 0, true);
-      if (err instanceof AttemptFailure) throw err;
-      throw this.classify(err, timedOut, userSignal);
+      const failure = err instanceof AttemptFailure ? err : this.classify(err, timedOut, userSignal);
+      // Given up by the caller while in flight: whether the server got it is unknown, as for a killed
+      // worker, so its ledger row stays "sent" (outcome unknown) rather than claiming an outcome.
+      if (failure.kind !== "aborted") this.record(requestId, 0, 0, true);
+      throw failure;
     } finally {
       clearTimeout(timer);
       userSignal?.removeEventListener("abort", onAbort);
