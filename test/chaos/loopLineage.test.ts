@@ -30,6 +30,7 @@ import type { AssistantAnswer } from "../../src/matching/labelAgreement.js";
 import { repairedSample } from "../../src/repair/labelRepair.js";
 import { stopServedPolicies } from "../../src/training/servedPolicyJobs.js";
 import { simulatorCampaign } from "../helpers/configs.js";
+import { standinTrainingStages } from "../helpers/standinTraining.js";
 import { trainVenvPython } from "../helpers/trainVenv.js";
 import { createChaosHarness, reportChecks, sleep, watchStatus, type ChaosHarness, type Check } from "./harness.js";
 
@@ -60,31 +61,13 @@ function localLauncher() {
 }
 
 function loopConfig() {
-  const watch = { windowSeconds: 10, pollSeconds: 1 };
   const stages = [
     { name: "synthesize.singleTurn", count: 96, batchSize: 48, mix: { standard: 0.6, parallel: 0.3, irrelevance: 0.1 } },
     { name: "verify.rules", batchSize: 96 },
     { name: "dedupe.exact" },
     { name: "select.nextRound", seedBudget: 96 },
     { name: "export.verl", from: "pool", valFraction: 0.2, sft: true },
-    {
-      name: "train.sft",
-      trainer: "standin",
-      baseModel: "toolloop-sim-policy",
-      sft: { trainBatchSize: 16, totalEpochs: 1 },
-      env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05" },
-      watch,
-    },
-    {
-      name: "train.grpo",
-      trainer: "standin",
-      baseModel: "toolloop-sim-policy",
-      grpo: { trainBatchSize: 16, ppoMiniBatchSize: 16, rolloutN: 2, saveFreq: 4, totalEpochs: 2 },
-      env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05" },
-      watch,
-    },
-    { name: "train.merge", trainer: "standin", watch },
-    { name: "serve.policy", engine: "simulator", simulator: { mistakeRate: 0.3, seed: 5, idleExitMinutes: 10 }, watch },
+    ...standinTrainingStages({ stepSeconds: "0.05", mistakeRate: 0.3, serveSeed: 5 }),
     { name: "probe.greedy", batchSize: 50 },
     { name: "repair.labels", batchSize: 8, committee: COMMITTEE },
     { name: "expand.errors", perSeed: PER_SEED, batchSize: 8, committee: COMMITTEE },

@@ -21,6 +21,7 @@ import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
+import { standinTrainingStages } from "../helpers/standinTraining.js";
 import { trainVenvPython } from "../helpers/trainVenv.js";
 
 let env: TestEnv;
@@ -43,7 +44,6 @@ after(async () => {
 });
 
 function loopConfig(campaignId: string) {
-  const watch = { windowSeconds: 10, pollSeconds: 1 };
   const committee = { members: [{ role: "judge", samples: 3 }], consensus: 2 };
   const stages = [
     { name: "synthesize.singleTurn", runIn: "first", count: 240, batchSize: 80, mix: { standard: 0.6, parallel: 0.25, irrelevance: 0.15 } },
@@ -51,24 +51,7 @@ function loopConfig(campaignId: string) {
     { name: "dedupe.exact", runIn: "first" },
     { name: "select.nextRound", seedBudget: 100, budget: 120, mix: { high_ppl: 0.35, repaired: 0.15, error_seed: 0.1, expanded: 0.2, unused_seed: 0.2 } },
     { name: "export.verl", from: "pool", valFraction: 0.1, sft: true },
-    {
-      name: "train.sft",
-      trainer: "standin",
-      baseModel: "toolloop-sim-policy",
-      sft: { trainBatchSize: 16, totalEpochs: 1 },
-      env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.02" },
-      watch,
-    },
-    {
-      name: "train.grpo",
-      trainer: "standin",
-      baseModel: "toolloop-sim-policy",
-      grpo: { trainBatchSize: 16, ppoMiniBatchSize: 16, rolloutN: 2, saveFreq: 4, totalEpochs: 2 },
-      env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.02" },
-      watch,
-    },
-    { name: "train.merge", trainer: "standin", watch },
-    { name: "serve.policy", engine: "simulator", simulator: { mistakeRate: 0.15, seed: 3, idleExitMinutes: 10 }, watch },
+    ...standinTrainingStages({ stepSeconds: "0.02", mistakeRate: 0.15, serveSeed: 3 }),
     { name: "evaluate.bfclFast", categories: ["simple", "multiple", "parallel"], limitPerCategory: 20, batchSize: 10 },
     { name: "score.perplexity", batchSize: 60 },
     { name: "score.consistency", k: 3, batchSize: 60 },

@@ -6,6 +6,9 @@
 import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
 import type { Db } from "../../src/db/client.js";
 import { insertPoolMembers } from "../../src/db/repos/pools.js";
+import { insertProbeResults } from "../../src/db/repos/probes.js";
+import type { AssistantAnswer } from "../../src/matching/labelAgreement.js";
+import type { MatchReason } from "../../src/matching/matcher.js";
 import { insertSamples } from "../../src/db/repos/samples.js";
 import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import type { ChatMessage, McpTool } from "../../src/domain/types.js";
@@ -156,4 +159,9 @@ export function withWrongLocation(campaignId: string, s: SeedSample, wrong = "At
     };
   });
   return { id: sampleId(campaignId, { messages, tools: s.tools }), messages, tools: s.tools, query: s.query };
+}
+
+/** Records that probe.greedy found `prediction` (not the label) for a sample in iteration 1: a planted mismatch. */
+export async function plantMismatch(db: Db, campaignId: string, sampleId: string, prediction: AssistantAnswer, reasons: MatchReason[]): Promise<void> {
+  await insertProbeResults(db, [{ campaignId, iteration: 1, sampleId, model: "toolloop-sim-policy", modelVersionId: null, match: false, prediction, reasons }]);
 }

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
-import { insertProbeResults } from "../../src/db/repos/probes.js";
 import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import { judgeVotes, labelJudgements, samples, sampleScores, type JudgeVerdict } from "../../src/db/schema.js";
 import { StageInputError } from "../../src/framework/stage.js";
@@ -19,7 +18,17 @@ import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startScriptedJudge, type ScriptedJudge } from "../helpers/scriptedJudge.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
-import { campaignConfig, planAndRun, rawCampaign, seedPool, stageContext, storeSeeds, withWrongLocation, type SeedSample } from "../helpers/selfEvolution.js";
+import {
+  campaignConfig,
+  plantMismatch,
+  planAndRun,
+  rawCampaign,
+  seedPool,
+  stageContext,
+  storeSeeds,
+  withWrongLocation,
+  type SeedSample,
+} from "../helpers/selfEvolution.js";
 
 type RepairStage = StageConfigOf<"repair.labels">;
 
@@ -134,18 +143,7 @@ test(
       const label = labelOf(c.sample.messages)!;
       const agreement = compareToLabel(c.prediction, label, c.sample.tools);
       assert.equal(agreement.agrees, false, `${name}: the planted prediction differs from the label`);
-      await insertProbeResults(db, [
-        {
-          campaignId,
-          iteration: 1,
-          sampleId: c.sample.id,
-          model: "toolloop-sim-policy",
-          modelVersionId: null,
-          match: false,
-          prediction: c.prediction,
-          reasons: agreement.reasons,
-        },
-      ]);
+      await plantMismatch(db, campaignId, c.sample.id, c.prediction, agreement.reasons);
     }
     const ctx = stageContext<RepairStage>(db, res.workDir, campaignId, config, "repair.labels");
     const asked = judge.requests.length;
@@ -265,18 +263,7 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
   );
   for (const c of Object.values(cases)) {
     plan.set(c.sample.query, { verdict: "BOTH_CORRECT" });
-    await insertProbeResults(db, [
-      {
-        campaignId,
-        iteration: 1,
-        sampleId: c.sample.id,
-        model: "toolloop-sim-policy",
-        modelVersionId: null,
-        match: false,
-        prediction: c.prediction,
-        reasons: [],
-      },
-    ]);
+    await plantMismatch(db, campaignId, c.sample.id, c.prediction, []);
     if (c.storedPpl !== undefined)
       await db.insert(sampleScores).values({
         campaignId,
