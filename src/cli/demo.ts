@@ -126,11 +126,12 @@ export function registerDemoCommand(program: Command): void {
           for (const it of loop) for (const line of it.lines) console.log(`  ${line}`);
           if (versions.some((v) => v.simulated))
             console.log("  (SIMULATED training: the stand-in trainer and the LLM simulator; a real run sets trainer: verl and serve.policy engine: vllm)");
-          if (!opts.keepRunning) await stopServedPolicies(db.db, campaignId, demoLauncher, (m) => console.log(`[demo] ${m}`));
           if (opts.keepRunning) {
             console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
             await running;
           }
+          // The last iteration's served policy outlives the campaign by design; the demo stops it when it stops.
+          await stopServedPolicies(db.db, campaignId, demoLauncher, (m) => console.log(`[demo] ${m}`));
         } catch (err) {
           failed = true;
           throw err;
