@@ -6,6 +6,7 @@ import { ApplicationFailure, Context } from "@temporalio/activity";
 import { WorkflowUpdateFailedError, type Client } from "@temporalio/client";
 import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
 import type { CampaignPlan } from "../src/config/plan.js";
+import { campaignOutputDir } from "../src/output/layout.js";
 import type { Db } from "../src/db/client.js";
 import { configForIteration, insertConfigVersion, latestConfig, type StoredConfig } from "../src/db/repos/campaignConfigs.js";
 import { getCampaign, insertCampaign, lastCompletedIteration, setCampaignStatus, upsertIteration } from "../src/db/repos/campaigns.js";
@@ -194,7 +195,7 @@ export function createActivities(deps: ActivityDeps) {
       tools: tools.length,
       toolErrors: errors.length,
       toolErrorMessages: messages.slice(0, 10),
-      plan: planOf(campaignId, inForce.frozen, inForce.version, inForce.sha256),
+      plan: withOutputDir(planOf(campaignId, inForce.frozen, inForce.version, inForce.sha256), inForce.frozen),
       warnings,
     };
   }
@@ -269,7 +270,11 @@ export function createActivities(deps: ActivityDeps) {
 
   async function loadCampaignPlan(ref: { campaignId: string; iteration: number }): Promise<CampaignPlan> {
     const stored = await frozenFor(await deps.getDb(), ref.campaignId, ref.iteration);
-    return planOf(ref.campaignId, stored.frozen, stored.version, stored.sha256, ref.iteration);
+    return withOutputDir(planOf(ref.campaignId, stored.frozen, stored.version, stored.sha256, ref.iteration), stored.frozen);
+  }
+
+  function withOutputDir(plan: CampaignPlan, frozen: FrozenCampaignConfig): CampaignPlan {
+    return { ...plan, outputDir: campaignOutputDir(deps.baseDir, frozen.config.output.dir, plan.campaignId) };
   }
 
   // Every activity heartbeats (a lost worker's activity is retried within seconds, not at its

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-prereqs.sh --postgres
-for venv_script in scripts/ensure-bfcl-venv.sh scripts/ensure-train-venv.sh scripts/ensure-ray-venv.sh scripts/ensure-slurm.sh; do
+for venv_script in scripts/ensure-chromium.sh scripts/ensure-bfcl-venv.sh scripts/ensure-train-venv.sh scripts/ensure-ray-venv.sh scripts/ensure-slurm.sh; do
   if [ -f "$venv_script" ]; then bash "$venv_script"; fi
 done
 

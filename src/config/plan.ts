@@ -15,4 +15,6 @@ export interface CampaignPlan {
   batchesInParallel: number;
   onStageFailure: "wait" | "fail" | "skip";
   stages: StageScheduling[];
+  /** The campaign's output folder (absolute, on the worker): src/output/layout.ts. Absent in plans recorded before it existed. */
+  outputDir?: string;
 }

@@ -4,10 +4,10 @@
  * handler directly.
  */
 import { setMaxListeners } from "node:events";
-import path from "node:path";
 import type { CampaignConfig } from "../config/campaignConfig.js";
 import type { Db } from "../db/client.js";
 import { pageBatchSamples } from "../db/repos/stageBatchItems.js";
+import { iterationOutputDir } from "../output/layout.js";
 import { RequestLedger } from "./requestLedger.js";
 import type { StageContext, StageDeps, StageEntry } from "./stage.js";
 
@@ -43,7 +43,7 @@ export function buildStageContext<S extends StageEntry>(p: {
     policyVersionId: p.policyVersionId ?? null,
     llm: (role) => p.deps.createLlm(p.config, role, ledger),
     batchSamples: (batchIndex, page) => pageBatchSamples(db, key, batchIndex, page),
-    outputDir: () => path.resolve(p.deps.baseDir, p.config.output.dir, p.campaignId, `iter-${p.iteration}`),
+    outputDir: () => iterationOutputDir(p.deps.baseDir, p.config.output.dir, p.campaignId, p.iteration),
   };
   return { ctx, ledger };
 }

@@ -7,10 +7,6 @@ import type { StageHandler } from "../../../framework/stage.js";
 
 type ExportStage = StageConfigOf<"export.dataset">;
 
-export function iterationOutputDir(baseDir: string, outputDir: string, campaignId: string, iteration: number): string {
-  return path.resolve(baseDir, outputDir, campaignId, `iter-${iteration}`);
-}
-
 export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> = {
   name: "export.dataset",
 
