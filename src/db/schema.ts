@@ -190,6 +190,8 @@ export const llmRequests = pgTable(
     status: text("status", { enum: LLM_REQUEST_STATUSES }).notNull(),
     promptTokens: integer("prompt_tokens").notNull().default(0),
     completionTokens: integer("completion_tokens").notNull().default(0),
+    /** The answer came from the toolloop LLM simulator (it marks every response), not a model. */
+    simulated: boolean("simulated").notNull().default(false),
     sentAt: timestamp("sent_at", { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
   },

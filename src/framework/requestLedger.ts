@@ -36,19 +36,19 @@ export class RequestLedger implements UsageSink {
 
   sending(e: RequestStart): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, "sent", 0, 0, false));
+      this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, "sent", 0, 0, false, false));
       this.announced.push({ resolve, reject });
       this.startWriting();
     });
   }
 
   withdrawn(e: RequestStart): void {
-    this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, "unsent", 0, 0, false));
+    this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, "unsent", 0, 0, false, false));
     this.startWriting();
   }
 
   record(e: UsageEvent): void {
-    this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, e.failed ? "failed" : "ok", e.promptTokens, e.completionTokens, true));
+    this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, e.failed ? "failed" : "ok", e.promptTokens, e.completionTokens, true, e.simulated ?? false));
     this.startWriting();
   }
 
@@ -102,7 +102,8 @@ export class RequestLedger implements UsageSink {
     promptTokens: number,
     completionTokens: number,
     finished: boolean,
+    simulated: boolean,
   ): LedgerRow {
-    return { id, ...this.key, role, model, status, promptTokens, completionTokens, finished };
+    return { id, ...this.key, role, model, status, promptTokens, completionTokens, finished, simulated };
   }
 }

@@ -7,6 +7,7 @@ import type { CampaignConfig } from "../config/campaignConfig.js";
 import type { Db } from "../db/client.js";
 import type { SampleRow } from "../db/repos/samples.js";
 import type { LlmClient, UsageSink } from "../llm/client.js";
+import type { ExportProvenance, SampleProvenance } from "../provenance/provenance.js";
 import type { RewardConfig } from "../reward/config.js";
 
 export interface StageDeps {
@@ -53,6 +54,14 @@ export interface StageContext<S extends StageEntry = StageEntry> {
   policyVersionId: string | null;
   /** This iteration's output folder: config.output.dir under the worker's base dir, per campaign and iteration. */
   outputDir(): string;
+  /**
+   * What a sample this step writes records in `metadata.provenance`: the roles whose answers made it
+   * (models and endpoints, no keys), seed, config hash and version, code version, and `simulated`
+   * when those roles' answers in this step (or `alsoSimulated`: e.g. its parent's) came from the simulator.
+   */
+  sampleProvenance(roles: readonly RoleName[], opts?: { alsoSimulated?: boolean }): Promise<SampleProvenance>;
+  /** What an export manifest records: the campaign-level provenance, every role, and per-role simulated flags from the request ledger. */
+  exportProvenance(): Promise<ExportProvenance>;
 }
 
 /** Counters a batch reports; every value is a count so results can be summed. */

@@ -8,6 +8,11 @@ import type { CampaignConfig } from "../config/campaignConfig.js";
 import type { Db } from "../db/client.js";
 import { pageBatchSamples } from "../db/repos/stageBatchItems.js";
 import { iterationOutputDir } from "../output/layout.js";
+import { configForIteration } from "../db/repos/campaignConfigs.js";
+import { simulatedByRole } from "../db/repos/usage.js";
+import type { UsageSink } from "../llm/usage.js";
+import { codeVersion } from "../provenance/codeVersion.js";
+import { campaignProvenance, exportProvenance, sampleProvenance, type CampaignProvenance } from "../provenance/provenance.js";
 import { RequestLedger } from "./requestLedger.js";
 import type { StageContext, StageDeps, StageEntry } from "./stage.js";
 
@@ -33,6 +38,21 @@ export function buildStageContext<S extends StageEntry>(p: {
   setMaxListeners(0, step.signal);
   if (p.signal.aborted) step.abort(p.signal.reason);
   else p.signal.addEventListener("abort", () => step.abort(p.signal.reason), { once: true });
+  // Roles whose answers in this step came from the LLM simulator: what sample provenance reports.
+  const simulatedRoles = new Set<string>();
+  const sink: UsageSink = {
+    sending: (e) => ledger.sending(e),
+    withdrawn: (e) => ledger.withdrawn(e),
+    record: (e) => {
+      if (e.simulated) simulatedRoles.add(e.role);
+      ledger.record(e);
+    },
+  };
+  let base: Promise<CampaignProvenance> | undefined;
+  const campaignPart = () =>
+    (base ??= configForIteration(db, p.campaignId, p.iteration).then((stored) =>
+      campaignProvenance({ campaignId: p.campaignId, config: p.config, stored, code: codeVersion() }),
+    ));
   const ctx: StageContext<S> = {
     campaignId: p.campaignId,
     iteration: p.iteration,
@@ -41,9 +61,19 @@ export function buildStageContext<S extends StageEntry>(p: {
     deps: p.deps,
     signal: step.signal,
     policyVersionId: p.policyVersionId ?? null,
-    llm: (role) => p.deps.createLlm(p.config, role, ledger),
+    llm: (role) => p.deps.createLlm(p.config, role, sink),
     batchSamples: (batchIndex, page) => pageBatchSamples(db, key, batchIndex, page),
     outputDir: () => iterationOutputDir(p.deps.baseDir, p.config.output.dir, p.campaignId, p.iteration),
+    sampleProvenance: async (roles, opts = {}) =>
+      sampleProvenance(await campaignPart(), {
+        config: p.config,
+        iteration: p.iteration,
+        stage: p.stage.name,
+        roles,
+        simulatedRoles,
+        alsoSimulated: opts.alsoSimulated,
+      }),
+    exportProvenance: async () => exportProvenance(await campaignPart(), p.config, p.iteration, await simulatedByRole(db, p.campaignId, { upto: p.iteration })),
   };
   return { ctx, ledger };
 }

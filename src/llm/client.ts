@@ -14,6 +14,7 @@ import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptio
 import { endpointLimiter, withSlot } from "./endpointLimiter.js";
 import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
+import { isSimulatorResponse } from "./simulatorMark.js";
 import type { UsageSink } from "./usage.js";
 
 export { LlmError, type LlmErrorKind } from "./errors.js";
@@ -40,6 +41,8 @@ export interface ChatResult {
   finishReason: string;
   usage: { promptTokens: number; completionTokens: number };
   model: string;
+  /** The response came from the toolloop LLM simulator (src/llm/simulatorMark.ts), not a model. */
+  simulated: boolean;
   raw: unknown;
 }
 
@@ -66,6 +69,9 @@ const PLACEHOLDER_API_KEY = "EMPTY";
 
 type Json = Record<string, unknown>;
 
+/** Parsed response bodies the simulator answered: how the mark reaches chat() without becoming a body field. */
+const simulatorBodies = new WeakSet<object>();
+
 /** One failed HTTP attempt, before the retry loop decides what to do with it. */
 class AttemptFailure extends Error {
   constructor(
@@ -91,6 +97,8 @@ export class LlmClient {
   private readonly maxTokens: number | undefined;
   private readonly usage: UsageSink | undefined;
   private readonly backoff: BackoffOptions;
+  /** Responses this client received from the LLM simulator (it marks each one), for provenance. */
+  simulatedResponses = 0;
 
   constructor(opts: LlmClientOptions) {
     requireOption(typeof opts.baseUrl === "string" && /^https?:\/\/./.test(opts.baseUrl), "baseUrl", "an http(s) URL", opts.baseUrl);
@@ -148,6 +156,7 @@ export class LlmClient {
       finishReason: typeof choice.finish_reason === "string" ? choice.finish_reason : "unknown",
       usage: tokenUsage(json),
       model: typeof json.model === "string" ? json.model : this.model,
+      simulated: simulatorBodies.has(json),
       raw: json,
     };
     if (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) {
@@ -367,13 +376,16 @@ export class LlmClient {
       const problem = problemOf(json as Json);
       if (problem !== undefined) throw new AttemptFailure("server", `HTTP ${response.status} ${problem}: ${preview(text)}`, response.status);
       const usage = tokenUsage(json as Json);
-      this.record(requestId, usage.promptTokens, usage.completionTokens, false);
+      const simulated = isSimulatorResponse(response.headers, json);
+      if (simulated) this.simulatedResponses++;
+      this.record(requestId, usage.promptTokens, usage.completionTokens, false, simulated);
+      if (simulated) simulatorBodies.add(json);
       return json as Json;
     } catch (err) {
       const failure = err instanceof AttemptFailure ? err : this.classify(err, timedOut, userSignal);
       // Given up by the caller while in flight: whether the server got it is unknown, as for a killed
       // worker, so its ledger row stays "sent" (outcome unknown) rather than claiming an outcome.
-      if (failure.kind !== "aborted") this.record(requestId, 0, 0, true);
+      if (failure.kind !== "aborted") this.record(requestId, 0, 0, true, failureFromSimulator(failure));
       throw failure;
     } finally {
       clearTimeout(timer);
@@ -404,8 +416,8 @@ export class LlmClient {
   }
 
   // Usage is keyed by the configured model (what the campaign asked for), not the name the server echoes.
-  private record(requestId: string, promptTokens: number, completionTokens: number, failed: boolean): void {
-    this.usage?.record({ requestId, role: this.role, model: this.model, promptTokens, completionTokens, failed });
+  private record(requestId: string, promptTokens: number, completionTokens: number, failed: boolean, simulated: boolean): void {
+    this.usage?.record({ requestId, role: this.role, model: this.model, promptTokens, completionTokens, failed, simulated });
   }
 }
 
@@ -433,6 +445,12 @@ export function createRoleClient(config: CampaignConfig, role: string, opts: { u
     maxTokens: r.roleConfig.maxTokens,
     usage: opts.usage,
   });
+}
+
+/** An HTTP error answered by the simulator (its headers carry the mark); transport failures had no answer. */
+function failureFromSimulator(failure: AttemptFailure): boolean {
+  const cause = failure.cause;
+  return cause instanceof APIError && cause.headers !== undefined && isSimulatorResponse(cause.headers, undefined);
 }
 
 function requireOption(ok: boolean, field: string, expected: string, got: unknown): void {

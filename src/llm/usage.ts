@@ -19,6 +19,8 @@ export interface UsageEvent {
   completionTokens: number;
   /** The call produced no usable response (HTTP error, timeout, unreadable body); tokens are 0. */
   failed: boolean;
+  /** The response came from the toolloop LLM simulator (it marks every response); false when unknown (no response). */
+  simulated?: boolean;
 }
 
 export interface UsageSink {

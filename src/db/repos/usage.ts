@@ -1,5 +1,5 @@
 /** The LLM request ledger (one row per HTTP request attempt) and the usage totals summed from it. */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, lte, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { llmRequests, llmUsage, type LlmRequestStatus } from "../schema.js";
 
@@ -14,6 +14,8 @@ export interface LlmRequestRow {
   status: LlmRequestStatus;
   promptTokens: number;
   completionTokens: number;
+  /** The response came from the LLM simulator (false while sent, or when no response came). */
+  simulated?: boolean;
   /** Set on completed requests; undefined keeps the database's clock for sent ones. */
   finished: boolean;
 }
@@ -39,6 +41,7 @@ export async function upsertLlmRequests(db: Db, rows: LlmRequestRow[]): Promise<
         status: r.status,
         promptTokens: r.promptTokens,
         completionTokens: r.completionTokens,
+        simulated: r.simulated ?? false,
         finishedAt: r.finished ? sql`now()` : null,
       })),
     )
@@ -48,6 +51,7 @@ export async function upsertLlmRequests(db: Db, rows: LlmRequestRow[]): Promise<
         status: sql`excluded.status`,
         promptTokens: sql`excluded.prompt_tokens`,
         completionTokens: sql`excluded.completion_tokens`,
+        simulated: sql`excluded.simulated`,
         finishedAt: sql`coalesce(${llmRequests.finishedAt}, excluded.finished_at)`,
       },
       setWhere: sql`excluded.status <> 'sent'`,
@@ -68,4 +72,22 @@ export async function usageTotals(db: Db, key: { campaignId: string; iteration?:
     .select()
     .from(llmUsage)
     .where(and(...conds));
+}
+
+/**
+ * Per role: whether any of its requests was answered by the LLM simulator, in a campaign up to an
+ * iteration (`upto`), or in one iteration's stage (`iteration` and `stage`).
+ */
+export async function simulatedByRole(db: Db, campaignId: string, where: { upto?: number; iteration?: number; stage?: string } = {}): Promise<Record<string, boolean>> {
+  const conds = [eq(llmRequests.campaignId, campaignId)];
+  if (where.upto !== undefined) conds.push(lte(llmRequests.iteration, where.upto));
+  if (where.iteration !== undefined) conds.push(eq(llmRequests.iteration, where.iteration));
+  if (where.stage !== undefined) conds.push(eq(llmRequests.stage, where.stage));
+  const rows = await db
+    .select({ role: llmRequests.role, simulated: sql<boolean>`bool_or(${llmRequests.simulated})` })
+    .from(llmRequests)
+    .where(and(...conds))
+    .groupBy(llmRequests.role)
+    .orderBy(llmRequests.role);
+  return Object.fromEntries(rows.map((r) => [r.role, r.simulated === true]));
 }

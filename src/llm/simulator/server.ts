@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Socket } from "node:net";
 import path from "node:path";
 import { seedFrom } from "../../util/ids.js";
+import { SIMULATOR_HEADER } from "../simulatorMark.js";
 import { SeededRandom } from "../../util/random.js";
 import { describeCheckpointProfile, mistakeRateScaleFor, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { DEFAULT_EMBEDDING_DIMS, embed } from "./embeddings.js";
@@ -229,7 +230,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     res.writeHead(reply.status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(text),
-      "x-toolloop-simulator": "1",
+      [SIMULATOR_HEADER]: "1",
       ...policyHeaders,
       ...reply.headers,
     });

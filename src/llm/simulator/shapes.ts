@@ -4,7 +4,10 @@
  */
 import { ContextHasher, logprobOfUnit, MAX_MODEL_LEN, tokenize, tokenPieces, VOCAB_SIZE } from "./tokenizer.js";
 
-export const SYSTEM_FINGERPRINT = "toolloop-simulator";
+import { SIMULATOR_FINGERPRINT } from "../simulatorMark.js";
+
+/** Every completion names the simulator here (contract: clients mark what they got as simulated). */
+export const SYSTEM_FINGERPRINT = SIMULATOR_FINGERPRINT;
 
 export interface VllmError {
   object: "error";

@@ -14,7 +14,8 @@ import type { SampleKind, Verdict } from "../../../domain/types.js";
 import { drawVariation, expandErrorSeed, ExpansionSeedError } from "../../../expansion/errorExpansion.js";
 import type { BatchResult, StageHandler } from "../../../framework/stage.js";
 import { checkAnswerSchema, CHECK_RESPONSE_FORMAT, judgedAnswer, labelCheckMessages } from "../../../judging/protocol.js";
-import { committeeSize, convene, tally } from "../../../judging/committee.js";
+import { committeeRoles, committeeSize, convene, tally } from "../../../judging/committee.js";
+import { storedSimulated } from "../../../provenance/provenance.js";
 import { LlmError } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { labelOf, promptOf } from "../../../matching/labelAgreement.js";
@@ -128,6 +129,8 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
                       : [`no consensus: ${JSON.stringify(t.counts)} of ${judgeVotes} votes, ${stage.committee.consensus} needed`],
               });
             }
+            const judgeRoles = committee ? committeeRoles(stage.committee) : [];
+            const provenance = await ctx.sampleProvenance(["generator", ...judgeRoles], { alsoSimulated: storedSimulated(seed.metadata) });
             const row: NewSample = {
               id: sampleId(campaignId, { messages: expanded.messages, tools: expanded.tools }),
               campaignId,
@@ -141,7 +144,7 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
               tools: expanded.tools,
               status: verdicts.every((v) => v.ok) ? "verified" : "rejected",
               verdicts,
-              metadata: { ...expanded.metadata, slot: n, ...(committee ? { committee } : {}) },
+              metadata: { ...expanded.metadata, slot: n, ...(committee ? { committee } : {}), provenance },
             };
             const written = await insertSamples(db, [row]);
             if (!written.has(row.id as string)) {

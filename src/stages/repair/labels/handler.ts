@@ -20,6 +20,9 @@ import {
 import { probeResultsOf, type ProbeResultRow } from "../../../db/repos/probes.js";
 import { insertSamples, type SampleRow } from "../../../db/repos/samples.js";
 import type { JudgeVerdict, LabelAction } from "../../../db/schema.js";
+import { simulatedByRole } from "../../../db/repos/usage.js";
+import { storedSimulated } from "../../../provenance/provenance.js";
+import { probeGreedySpec } from "../../probe/greedy/spec.js";
 import { committeeRoles, committeeSize, convene, judgeId, judgeReliability, tally, type Vote } from "../../../judging/committee.js";
 import { JUDGEMENT_RESPONSE_FORMAT, judgedAnswer, judgementAnswerSchema, labelJudgementMessages } from "../../../judging/protocol.js";
 import { LlmError, type LlmClient } from "../../../llm/client.js";
@@ -82,6 +85,10 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
       return c;
     };
     const policyModel = ctx.config.roles.policy?.model ?? clientFor("policy").model;
+    // Whether the predictions this stage may adopt as labels came from the simulator (probe.greedy's policy requests).
+    let probeSimulatedOnce: Promise<boolean> | undefined;
+    const probeSimulated = () =>
+      (probeSimulatedOnce ??= simulatedByRole(db, campaignId, { iteration, stage: probeGreedySpec.name }).then((roles) => Object.values(roles).some(Boolean)));
     const judges = new Set(committee.members.flatMap((m) => Array.from({ length: m.samples }, (_, s) => judgeId(m.role, s))));
 
     const judgeOne = async (sample: SampleRow, probe: ProbeResultRow): Promise<Outcome> => {
@@ -127,6 +134,10 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
       // Writes the prediction as a new sample (before the judgement row that names it).
       const writeRepaired = async (): Promise<{ id: string; ok: boolean; reasons: string[] }> => {
         const r = repairedSample(campaignId, sample, prediction);
+        // The label is the policy's prediction (probe.greedy), accepted by the committee; the rest is the parent's.
+        const provenance = await ctx.sampleProvenance(["policy", ...committeeRoles(committee)], {
+          alsoSimulated: storedSimulated(sample.metadata) || (await probeSimulated()),
+        });
         await insertSamples(db, [
           {
             id: r.id,
@@ -140,7 +151,7 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
             tools: r.tools,
             status: r.status,
             verdicts: [r.verdict],
-            metadata: { repairedFrom: sample.id, verdict, probeModel: probe.model, probeModelVersionId: probe.modelVersionId },
+            metadata: { repairedFrom: sample.id, verdict, probeModel: probe.model, probeModelVersionId: probe.modelVersionId, provenance },
           },
         ]);
         return { id: r.id, ok: r.status === "verified", reasons: r.verdict.reasons };

@@ -117,7 +117,8 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
           });
           try {
             const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal });
-            settle({ slot, row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, s.metadata) });
+            const provenance = await ctx.sampleProvenance(["generator"]);
+            settle({ slot, row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, { ...s.metadata, provenance }) });
           } catch (err) {
             if (batch.signal.aborted) return;
             // The model could not produce a usable answer for this slot: record it and move on.

@@ -1,0 +1,1 @@
+ALTER TABLE "llm_requests" ADD COLUMN "simulated" boolean DEFAULT false NOT NULL;

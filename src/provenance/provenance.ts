@@ -1,0 +1,120 @@
+/**
+ * Provenance: what made a sample or an export. Role models and endpoints (name and URL, never a key,
+ * the key variable's name or URL credentials), the campaign seed, the frozen config's hash and
+ * version, the code version, and whether the LLM simulator answered (it marks every response).
+ *
+ * Samples carry it in `metadata.provenance` (written by the stage that made them, so exported rows
+ * carry it as stored); export manifests carry the campaign-level part and per-role simulated flags.
+ */
+import type { CampaignConfig } from "../config/campaignConfig.js";
+import type { CodeVersion } from "./codeVersion.js";
+
+export interface RoleProvenance {
+  model: string;
+  /** The endpoint's name in the config. */
+  endpoint: string;
+  /** Its base URL without user info, query or fragment (where keys sometimes hide). */
+  baseUrl: string;
+}
+
+export interface CampaignProvenance {
+  campaignId: string;
+  seed: number;
+  /** The frozen config in force: its sha256 and version (null for a step run without a stored config, as in some tests). */
+  config: { sha256: string; version: number } | null;
+  code: Pick<CodeVersion, "version" | "commit">;
+}
+
+export interface SampleProvenance extends CampaignProvenance {
+  iteration: number;
+  stage: string;
+  /** The roles whose answers went into the sample. */
+  roles: Record<string, RoleProvenance>;
+  /** True when any response behind the sample came from the LLM simulator. */
+  simulated: boolean;
+}
+
+export interface ExportProvenance extends CampaignProvenance {
+  iteration: number;
+  /** Every configured role as the export's iteration used it. */
+  roles: Record<string, RoleProvenance>;
+  /** Per role: whether any of its requests in the campaign so far was answered by the simulator. */
+  simulatedRoles: Record<string, boolean>;
+  /** True when any role was. */
+  simulated: boolean;
+}
+
+/** A URL safe to record: user info, query and fragment removed; an unparsable one is reduced to "(unparsable URL)". */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    u.search = "";
+    u.hash = "";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+/** The role as the config names it; env is never read (keys stay out), unlike resolveRole's client path. */
+export function roleProvenance(config: CampaignConfig, role: string): RoleProvenance | undefined {
+  const r = Object.hasOwn(config.roles, role) ? config.roles[role] : undefined;
+  if (!r) return undefined;
+  const endpoint = Object.hasOwn(config.endpoints, r.endpoint) ? config.endpoints[r.endpoint] : undefined;
+  return { model: r.model, endpoint: r.endpoint, baseUrl: endpoint ? redactedUrl(endpoint.baseUrl) : "(unknown endpoint)" };
+}
+
+export function rolesProvenance(config: CampaignConfig, roles: readonly string[]): Record<string, RoleProvenance> {
+  const out: Record<string, RoleProvenance> = {};
+  for (const role of [...new Set(roles)].sort()) {
+    const p = roleProvenance(config, role);
+    if (p) out[role] = p;
+  }
+  return out;
+}
+
+export function campaignProvenance(p: {
+  campaignId: string;
+  config: CampaignConfig;
+  stored: { sha256: string; version: number } | undefined;
+  code: CodeVersion;
+}): CampaignProvenance {
+  return {
+    campaignId: p.campaignId,
+    seed: p.config.seed,
+    config: p.stored ? { sha256: p.stored.sha256, version: p.stored.version } : null,
+    code: { version: p.code.version, commit: p.code.commit },
+  };
+}
+
+export function exportProvenance(base: CampaignProvenance, config: CampaignConfig, iteration: number, simulatedRoles: Record<string, boolean>): ExportProvenance {
+  return {
+    ...base,
+    iteration,
+    roles: rolesProvenance(config, Object.keys(config.roles)),
+    simulatedRoles,
+    simulated: Object.values(simulatedRoles).some(Boolean),
+  };
+}
+
+/** The provenance stored with a sample: simulated if any named role's answers were, or `alsoSimulated` (e.g. the parent's). */
+export function sampleProvenance(
+  base: CampaignProvenance,
+  p: { config: CampaignConfig; iteration: number; stage: string; roles: readonly string[]; simulatedRoles: ReadonlySet<string>; alsoSimulated?: boolean },
+): SampleProvenance {
+  return {
+    ...base,
+    iteration: p.iteration,
+    stage: p.stage,
+    roles: rolesProvenance(p.config, p.roles),
+    simulated: Boolean(p.alsoSimulated) || p.roles.some((r) => p.simulatedRoles.has(r)),
+  };
+}
+
+/** `metadata.provenance.simulated` of a stored sample (false when it has none). */
+export function storedSimulated(metadata: Record<string, unknown> | undefined): boolean {
+  const p = metadata?.provenance;
+  return p !== null && typeof p === "object" && (p as { simulated?: unknown }).simulated === true;
+}
