@@ -22,6 +22,7 @@ import { latestConfig } from "../db/repos/campaignConfigs.js";
 import { loadToolLibrary, type ToolLoadResult } from "../tools/library.js";
 import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
+import { outputFolderLine } from "./outputFolder.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, temporalCliError, type TemporalContext } from "./errors.js";
 import { renderStatus } from "./progress.js";
@@ -178,6 +179,7 @@ export function registerCampaignCommands(program: Command): void {
         console.log(`started campaign ${campaignId}`);
         console.log(`workflow id: ${handle.workflowId}`);
         console.log(`Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
+        console.log(outputFolderLine(config.output.dir, campaignId));
         if (opts.wait) await follow(client, handle.workflowId);
       });
     });

@@ -18,6 +18,8 @@ import { listModelVersions } from "../db/repos/modelVersions.js";
 import { formatModelVersions } from "./model.js";
 import type { LauncherConfig } from "../training/launchers/config.js";
 import { trainingJobLines } from "./demoTraining.js";
+import { applyDemoOutputDir, demoCampaignOutputDir } from "./demoOutput.js";
+import { outputTreeLines } from "./outputFolder.js";
 import { loopIterationLines } from "./demoLoop.js";
 import { stopServedPolicies } from "../training/servedPolicyJobs.js";
 import { CliError, follow, readConfigFile, startCampaign, defaultCampaignId } from "./campaign.js";
@@ -83,6 +85,7 @@ export function registerDemoCommand(program: Command): void {
         const demoRaw = JSON.parse(JSON.stringify(raw)) as DemoConfig;
         const demoLauncher: LauncherConfig = { kind: "local", stateDir: path.join(stateDir, "local-jobs") };
         for (const ep of Object.values(demoRaw.endpoints)) ep.baseUrl = sim.url;
+        applyDemoOutputDir(demoRaw, stateDir);
         if (demoRaw.stages.some((st) => st.name.startsWith("train."))) {
           demoRaw.cluster = { ...demoRaw.cluster, python: demoTrainPython(), launcher: demoLauncher };
           for (const st of demoRaw.stages) if (st.name === "serve.policy") st.simulator = { ...st.simulator, mistakeRate: Number(opts.mistakeRate) };
@@ -101,7 +104,9 @@ export function registerDemoCommand(program: Command): void {
           const frozen = freezeCampaignConfig(demoRaw, { configDir: path.dirname(path.resolve(opts.config)) });
           if (!frozen.ok) throw frozen.error;
           const handle = await startCampaign(client, e, { frozen: frozen.frozen, campaignId });
+          const outputDir = demoCampaignOutputDir(demoRaw, stateDir, campaignId);
           console.log(`[demo] campaign ${campaignId} started: workflow ${handle.workflowId}`);
+          console.log(`[demo] outputs: ${outputDir}`);
           console.log(`[demo] Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
           const final = await follow(client, handle.workflowId, 1000);
           console.log("\n[demo] summary");
@@ -126,6 +131,8 @@ export function registerDemoCommand(program: Command): void {
           for (const it of loop) for (const line of it.lines) console.log(`  ${line}`);
           if (versions.some((v) => v.simulated))
             console.log("  (SIMULATED training: the stand-in trainer and the LLM simulator; a real run sets trainer: verl and serve.policy engine: vllm)");
+          console.log(`\n[demo] outputs of campaign ${campaignId}: ${outputDir}`);
+          for (const line of outputTreeLines(outputDir)) console.log(`  ${line}`);
           if (opts.keepRunning) {
             console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
             await running;
@@ -150,6 +157,7 @@ export function registerDemoCommand(program: Command): void {
 }
 
 interface DemoConfig {
+  output?: { dir?: string };
   endpoints: Record<string, { baseUrl: string }>;
   stages: { name: string; simulator?: Record<string, unknown> }[];
   cluster?: Record<string, unknown>;

@@ -12,9 +12,13 @@ import path from "node:path";
 import { finished } from "node:stream/promises";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type SampleKind } from "../domain/types.js";
 import { sha256Hex } from "../util/ids.js";
+import type { DatasetRowFormat } from "./rowFormats.js";
+import { STRICT_DATASET_FORMAT, strictLineProblems, toStrictLine, type StrictLine } from "./openaiStrict.js";
 import { sweepStaleTemps, syncDir, tempPath } from "../util/atomicFiles.js";
 
 export const DATASET_FORMAT = "openai-chat-tools/v1";
+
+export { DATASET_ROW_FORMATS, type DatasetRowFormat } from "./rowFormats.js";
 
 export interface ExportRow {
   id: string;
@@ -27,7 +31,8 @@ export interface ExportRow {
 }
 
 export interface DatasetManifest {
-  format: typeof DATASET_FORMAT;
+  /** openai-chat-tools/v1 (rows with id, kind, metadata) or openai-chat-strict/v1 (only messages and tools). */
+  format: typeof DATASET_FORMAT | typeof STRICT_DATASET_FORMAT;
   /** Basename of the JSONL file, next to the manifest. */
   file: string;
   sha256: string;
@@ -56,6 +61,8 @@ export interface ExportParams {
   /** e.g. "dataset" -> dataset.jsonl + dataset.manifest.json */
   baseName: string;
   meta?: Record<string, unknown>;
+  /** Row format (default `toolloop`). */
+  format?: DatasetRowFormat;
   onProgress?: (rowsWritten: number) => void;
   signal?: AbortSignal;
 }
@@ -98,6 +105,14 @@ interface WrittenData {
   ids: string[];
 }
 
+/** A strict row, checked against the schema so that a strict uploader never sees a row it rejects. */
+function strictLineOf(row: ExportRow): StrictLine {
+  const line = toStrictLine(row.messages, row.tools);
+  const problems = strictLineProblems(line);
+  if (problems.length > 0) throw new Error(`export row ${row.id}: not a valid OpenAI fine-tuning row (openai-strict): ${problems.join("; ")}`);
+  return line;
+}
+
 /** Streams every row into `file` (a new temp file), respecting backpressure; fsyncs before returning. */
 async function writeRows(file: string, p: ExportParams): Promise<WrittenData> {
   const stream = createWriteStream(file, { flags: "wx" });
@@ -106,12 +121,13 @@ async function writeRows(file: string, p: ExportParams): Promise<WrittenData> {
   stream.on("error", (err) => (streamError = err));
   const hash = createHash("sha256");
   const out: WrittenData = { sha256: "", bytes: 0, rows: 0, countsByKind: {}, countsByStatus: {}, ids: [] };
+  const lineOf = p.format === "openai-strict" ? strictLineOf : toDatasetLine;
   try {
     for await (const row of p.rows) {
       p.signal?.throwIfAborted();
       if (streamError) throw streamError;
       checkRow(row, out.rows);
-      const chunk = Buffer.from(JSON.stringify(toDatasetLine(row)) + "\n", "utf8");
+      const chunk = Buffer.from(JSON.stringify(lineOf(row)) + "\n", "utf8");
       hash.update(chunk);
       out.bytes += chunk.length;
       out.rows++;
@@ -161,7 +177,7 @@ export async function exportDataset(p: ExportParams): Promise<DatasetManifest> {
     // The last full thousand was already reported inside writeRows.
     if (written.rows === 0 || written.rows % PROGRESS_EVERY_ROWS !== 0) p.onProgress?.(written.rows);
     const manifest: DatasetManifest = {
-      format: DATASET_FORMAT,
+      format: p.format === "openai-strict" ? STRICT_DATASET_FORMAT : DATASET_FORMAT,
       file: names.data,
       sha256: written.sha256,
       bytes: written.bytes,

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { RoleProvenance } from "../../provenance/provenance.js";
 import type { ChatMessage, OpenAiTool } from "../../domain/types.js";
 import { sha256Hex } from "../../util/ids.js";
 import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
@@ -43,8 +44,17 @@ export interface VerlProvenance {
   configHash?: string;
   /** Role -> model of the campaign that produced the samples. */
   models?: Record<string, string>;
-  /** True when the samples came from simulated models. */
+  /** True when the samples came from simulated models (any role answered by the LLM simulator). */
   simulated?: boolean;
+  /** The campaign's seed (`seed` above is the split's). */
+  campaignSeed?: number;
+  configVersion?: number;
+  /** Package version and git commit of the code that wrote it. */
+  code?: { version: string; commit: string | null };
+  /** Role -> model, endpoint name and URL (never a key). */
+  roles?: Record<string, RoleProvenance>;
+  /** Role -> whether the LLM simulator answered any of its requests so far. */
+  simulatedRoles?: Record<string, boolean>;
 }
 
 export interface VerlManifest {

@@ -28,7 +28,8 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
       rows: rows(),
       dir,
       baseName: "dataset",
-      meta: { campaignId: ctx.campaignId, iteration: ctx.iteration, include: ctx.stage.include },
+      format: ctx.stage.format,
+      meta: { campaignId: ctx.campaignId, iteration: ctx.iteration, include: ctx.stage.include, from: ctx.stage.from, provenance: await ctx.exportProvenance() },
       onProgress: (n) => progress.report({ rows: n }),
     });
     await db

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { atMost, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
+import { DATASET_ROW_FORMATS } from "../../../export/rowFormats.js";
 
 export const EXPORTABLE_STATUSES = ["verified", "pending", "rejected"] as const;
 
@@ -17,7 +18,7 @@ export const exportDatasetSpec = defineStage({
     oneBatch: true,
     describe: "the iteration's samples (`from: iteration`) or its training pool (`from: pool`) in the `include` statuses, fixed at planning",
   },
-  writes: "dataset.jsonl (OpenAI chat format with tools) and dataset.manifest.json per iteration",
+  writes: "dataset.jsonl (OpenAI chat format with tools; `format: openai-strict` for exactly OpenAI's fine-tuning rows) and dataset.manifest.json (with provenance) per iteration",
   schema: z.strictObject({
     name: z.literal("export.dataset"),
     runIn,
@@ -32,5 +33,10 @@ export const exportDatasetSpec = defineStage({
       .max(3, "expected each status at most once")
       .refine((c) => new Set(c).size === c.length, "expected each status at most once")
       .default(["verified"]),
+    /**
+     * `toolloop`: each row also carries id, kind and metadata (with provenance); `openai-strict`: only
+     * `messages` and `tools` with OpenAI's documented fields, for uploaders that reject other keys.
+     */
+    format: z.enum(DATASET_ROW_FORMATS, { error: 'expected "toolloop" or "openai-strict"' }).default("toolloop"),
   }),
 });

@@ -31,6 +31,7 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
       }
     }
     const config = await configForIteration(db, ctx.campaignId, ctx.iteration);
+    const prov = await ctx.exportProvenance();
     const models = Object.fromEntries(Object.entries(ctx.config.roles).map(([role, r]) => [role, r.model]));
     const manifest = await writeVerlDataset({
       samples: samples(),
@@ -39,7 +40,17 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
       seed: ctx.stage.seed ?? ctx.config.seed,
       sft: ctx.stage.sft,
       toolsInPrompt: ctx.stage.toolsInPrompt,
-      provenance: { campaignId: ctx.campaignId, iteration: ctx.iteration, ...(config ? { configHash: config.sha256 } : {}), models },
+      provenance: {
+        campaignId: ctx.campaignId,
+        iteration: ctx.iteration,
+        ...(config ? { configHash: config.sha256, configVersion: config.version } : {}),
+        models,
+        simulated: prov.simulated,
+        campaignSeed: prov.seed,
+        code: prov.code,
+        roles: prov.roles,
+        simulatedRoles: prov.simulatedRoles,
+      },
       signal: ctx.signal,
       onProgress: (n) => progress.report({ samples: n }),
     });
