@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { parseCampaignConfig } from "../../../src/config/campaignConfig.js";
+import { BUILD_INFO_FILE, codeVersion, readCodeVersion } from "../../../src/provenance/codeVersion.js";
+import { campaignProvenance, exportProvenance, redactedUrl, roleProvenance, sampleProvenance } from "../../../src/provenance/provenance.js";
+
+function config() {
+  const r = parseCampaignConfig({
+    name: "p",
+    seed: 11,
+    endpoints: {
+      sim: { baseUrl: "http://127.0.0.1:8000/v1", apiKeyEnv: "TOOLLOOP_TEST_PROV_KEY" },
+      remote: { baseUrl: "https://user:s3cret@api.example.com/v1?api-key=s3cret#frag" },
+    },
+    roles: { generator: { endpoint: "sim", model: "gen" }, judge: { endpoint: "remote", model: "judge-m" } },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "synthesize.singleTurn", count: 1 }],
+  });
+  if (!r.ok) throw r.error;
+  return r.config;
+}
+
+test("URLs are recorded without user info, query or fragment", () => {
+  assert.equal(redactedUrl("https://user:s3cret@api.example.com/v1?api-key=s3cret#frag"), "https://api.example.com/v1");
+  assert.equal(redactedUrl("http://127.0.0.1:8000/v1/"), "http://127.0.0.1:8000/v1");
+  assert.equal(redactedUrl("not a url"), "(unparsable URL)");
+});
+
+test("role, sample and export provenance name models and endpoints, never keys or key variables", () => {
+  process.env.TOOLLOOP_TEST_PROV_KEY = "sk-planted-unit-key";
+  const c = config();
+  assert.deepEqual(roleProvenance(c, "judge"), { model: "judge-m", endpoint: "remote", baseUrl: "https://api.example.com/v1" });
+  assert.equal(roleProvenance(c, "policy"), undefined);
+  const base = campaignProvenance({
+    campaignId: "camp",
+    config: c,
+    stored: { sha256: "ab".repeat(32), version: 2 },
+    code: { package: "toolloop", version: "0.1.0", commit: "c".repeat(40), dirty: false },
+  });
+  const sample = sampleProvenance(base, { config: c, iteration: 3, stage: "synthesize.singleTurn", roles: ["generator"], simulatedRoles: new Set(["generator"]) });
+  assert.deepEqual(sample, {
+    campaignId: "camp",
+    seed: 11,
+    config: { sha256: "ab".repeat(32), version: 2 },
+    code: { version: "0.1.0", commit: "c".repeat(40) },
+    iteration: 3,
+    stage: "synthesize.singleTurn",
+    roles: { generator: { model: "gen", endpoint: "sim", baseUrl: "http://127.0.0.1:8000/v1" } },
+    simulated: true,
+  });
+  assert.equal(sampleProvenance(base, { config: c, iteration: 3, stage: "s", roles: ["judge"], simulatedRoles: new Set(["generator"]) }).simulated, false);
+  assert.equal(
+    sampleProvenance(base, { config: c, iteration: 3, stage: "s", roles: ["judge"], simulatedRoles: new Set(), alsoSimulated: true }).simulated,
+    true,
+    "a parent's simulated content keeps the mark",
+  );
+  const exp = exportProvenance(base, c, 3, { generator: true, judge: false });
+  assert.equal(exp.simulated, true);
+  assert.deepEqual(Object.keys(exp.roles), ["generator", "judge"]);
+  const text = JSON.stringify([sample, exp]);
+  for (const secret of ["sk-planted-unit-key", "TOOLLOOP_TEST_PROV_KEY", "s3cret", "user:"]) assert.ok(!text.includes(secret), `no ${secret} in provenance`);
+});
+
+test("code version: TOOLLOOP_GIT_COMMIT, then dist/build-info.json, then git; no git means commit null, not a crash", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-codeversion-"));
+  try {
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "toolloop", version: "9.8.7" }));
+    assert.deepEqual(readCodeVersion(dir, {}), { package: "toolloop", version: "9.8.7", commit: null, dirty: null }, "not a checkout (as the Docker image)");
+    fs.mkdirSync(path.join(dir, "dist"));
+    fs.writeFileSync(path.join(dir, "dist", BUILD_INFO_FILE), JSON.stringify({ commit: "d".repeat(40), dirty: false }));
+    assert.equal(readCodeVersion(dir, {}).commit, "d".repeat(40));
+    assert.equal(readCodeVersion(dir, { TOOLLOOP_GIT_COMMIT: "E".repeat(40) }).commit, "e".repeat(40));
+    assert.equal(readCodeVersion(dir, { TOOLLOOP_GIT_COMMIT: "not-a-commit" }).commit, "d".repeat(40), "a malformed override is ignored");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // This checkout: the package version, and the commit of the build or of HEAD.
+  const here = codeVersion();
+  assert.equal(here.version, JSON.parse(fs.readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")).version);
+  let head: string | undefined;
+  try {
+    head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    head = undefined;
+  }
+  if (head) assert.match(here.commit ?? "", /^[0-9a-f]{40}$/);
+});
