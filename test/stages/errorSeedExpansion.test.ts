@@ -68,6 +68,10 @@ test("a planted policy error becomes an error seed and is expanded into verified
   let verified = 0;
   for (const e of expanded) {
     assert.equal(e.stage, "expand.errors");
+    const provenance = e.metadata.provenance as { stage: string; roles: Record<string, unknown>; simulated: boolean };
+    assert.equal(provenance.stage, "expand.errors");
+    assert.ok("generator" in provenance.roles);
+    assert.equal(provenance.simulated, true, "the simulator generated it");
     const seed = byId.get(e.parentId ?? "");
     assert.ok(seed && errorSeeds.includes(seed.id), "the parent is an error seed");
     const shape = (m: typeof e.messages) => {

@@ -183,6 +183,11 @@ test(
     assert.equal(repaired.stage, "repair.labels");
     assert.equal(repaired.iteration, 1);
     assert.equal(repaired.status, "verified");
+    const provenance = repaired.metadata.provenance as { stage: string; roles: Record<string, { model: string }>; config: unknown; code: { version: string } };
+    assert.equal(provenance.stage, "repair.labels");
+    assert.equal(provenance.roles.judge?.model, "scripted-judge", "the committee's judges are named with their models");
+    assert.ok("policy" in provenance.roles, "the probed policy wrote the new label");
+    assert.ok(provenance.code.version);
     assert.deepEqual(repaired.messages.slice(0, -1), cases.labelWrong.sample.messages.slice(0, -1), "same prompt");
     assert.ok(compareToLabel(labelOf(repaired.messages)!, cases.labelWrong.prediction, repaired.tools).agrees, "the prediction is its label");
 

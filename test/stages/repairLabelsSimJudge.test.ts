@@ -48,5 +48,10 @@ test("probe then repair with the simulated judge: planted wrong labels are repai
     const [s] = await db.select().from(samples).where(eq(samples.id, r.resultSampleId!));
     const original = good[planted.findIndex((p) => p.id === r.sampleId)]!;
     assert.ok(compareToLabel(labelOf(s!.messages)!, labelOf(original.messages)!, s!.tools).agrees, "the repaired label is the one the user asked for");
+    // Provenance: the judges and the probed policy (both the simulator here) made the new label.
+    const provenance = s!.metadata.provenance as { stage: string; roles: Record<string, { model: string }>; simulated: boolean; seed: number };
+    assert.equal(provenance.stage, "repair.labels");
+    assert.deepEqual(Object.keys(provenance.roles), ["judge", "policy"]);
+    assert.equal(provenance.simulated, true);
   }
 });
