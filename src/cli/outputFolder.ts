@@ -19,7 +19,13 @@ export function outputTreeLines(campaignDir: string): string[] {
   const lines: string[] = [];
   for (const e of entries.sort(byIteration)) {
     if (!e.isDirectory()) lines.push(e.name);
-    else lines.push(`${e.name}/ ${(safeList(path.join(campaignDir, e.name)) ?? []).map((c) => (c.isDirectory() ? `${c.name}/` : c.name)).sort().join(" ")}`);
+    else
+      lines.push(
+        `${e.name}/ ${(safeList(path.join(campaignDir, e.name)) ?? [])
+          .map((c) => (c.isDirectory() ? `${c.name}/` : c.name))
+          .sort()
+          .join(" ")}`,
+      );
   }
   return lines;
 }

@@ -124,7 +124,11 @@ export function toStrictLine(messages: ChatMessage[], tools: McpTool[]): StrictL
       case "tool":
         return { role: "tool", tool_call_id: m.tool_call_id, content: m.content };
       case "assistant": {
-        const calls = (m.tool_calls ?? []).map((c) => ({ id: c.id, type: "function" as const, function: { name: c.function.name, arguments: c.function.arguments } }));
+        const calls = (m.tool_calls ?? []).map((c) => ({
+          id: c.id,
+          type: "function" as const,
+          function: { name: c.function.name, arguments: c.function.arguments },
+        }));
         return {
           role: "assistant",
           ...(m.content !== null && m.content !== undefined ? { content: m.content } : calls.length === 0 ? { content: "" } : {}),

@@ -48,7 +48,10 @@ export class RequestLedger implements UsageSink {
   }
 
   record(e: UsageEvent): void {
-    this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, e.failed ? "failed" : "ok", e.promptTokens, e.completionTokens, true, e.simulated ?? false));
+    this.pending.set(
+      e.requestId,
+      this.row(e.requestId, e.role, e.model, e.failed ? "failed" : "ok", e.promptTokens, e.completionTokens, true, e.simulated ?? false),
+    );
     this.startWriting();
   }
 

@@ -89,7 +89,12 @@ export function campaignProvenance(p: {
   };
 }
 
-export function exportProvenance(base: CampaignProvenance, config: CampaignConfig, iteration: number, simulatedRoles: Record<string, boolean>): ExportProvenance {
+export function exportProvenance(
+  base: CampaignProvenance,
+  config: CampaignConfig,
+  iteration: number,
+  simulatedRoles: Record<string, boolean>,
+): ExportProvenance {
   return {
     ...base,
     iteration,

@@ -131,7 +131,8 @@ test("exported rows and manifests carry provenance (models, endpoints, seed, con
   assert.ok(outputs.length >= 5);
   for (const f of outputs) {
     const bytes = fs.readFileSync(f);
-    for (const secret of [PLANTED_KEY, KEY_VAR]) assert.ok(!bytes.includes(secret), `${path.relative(campaignDir, f)} contains ${secret === KEY_VAR ? "the key variable's name" : "the API key"}`);
+    for (const secret of [PLANTED_KEY, KEY_VAR])
+      assert.ok(!bytes.includes(secret), `${path.relative(campaignDir, f)} contains ${secret === KEY_VAR ? "the key variable's name" : "the API key"}`);
   }
   const storedText = JSON.stringify([
     await env.db.db.select({ m: samples.metadata }).from(samples).where(eq(samples.campaignId, campaignId)),

@@ -78,7 +78,11 @@ export async function usageTotals(db: Db, key: { campaignId: string; iteration?:
  * Per role: whether any of its requests was answered by the LLM simulator, in a campaign up to an
  * iteration (`upto`), or in one iteration's stage (`iteration` and `stage`).
  */
-export async function simulatedByRole(db: Db, campaignId: string, where: { upto?: number; iteration?: number; stage?: string } = {}): Promise<Record<string, boolean>> {
+export async function simulatedByRole(
+  db: Db,
+  campaignId: string,
+  where: { upto?: number; iteration?: number; stage?: string } = {},
+): Promise<Record<string, boolean>> {
   const conds = [eq(llmRequests.campaignId, campaignId)];
   if (where.upto !== undefined) conds.push(lte(llmRequests.iteration, where.upto));
   if (where.iteration !== undefined) conds.push(eq(llmRequests.iteration, where.iteration));

@@ -70,9 +70,17 @@ test("openai-strict rows carry only messages and tools with OpenAI's documented 
   assert.equal(manifest.format, "openai-chat-strict/v1");
   assert.equal(manifest.rows, 2);
   assert.deepEqual((manifest.meta as { provenance: unknown }).provenance, { simulated: true }, "provenance lives in the manifest");
-  const lines = (await readFile(path.join(tmp, "dataset.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = (await readFile(path.join(tmp, "dataset.jsonl"), "utf8"))
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const validate = createAjv().compile(STRICT_ROW_SCHEMA);
-  const allowedMessageKeys: Record<string, string[]> = { system: ["role", "content"], user: ["role", "content"], assistant: ["role", "content", "tool_calls"], tool: ["role", "tool_call_id", "content"] };
+  const allowedMessageKeys: Record<string, string[]> = {
+    system: ["role", "content"],
+    user: ["role", "content"],
+    assistant: ["role", "content", "tool_calls"],
+    tool: ["role", "tool_call_id", "content"],
+  };
   for (const line of lines) {
     assert.ok(validate(line), JSON.stringify(validate.errors));
     assert.deepEqual(Object.keys(line).sort(), ["messages", "tools"]);

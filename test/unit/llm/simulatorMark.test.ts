@@ -49,9 +49,13 @@ test("every simulator route, answers and errors alike, carries the header; compl
   for (const [route, r] of responses) {
     assert.equal(r.headers.get(SIMULATOR_HEADER), "1", `${route} carries ${SIMULATOR_HEADER}`);
     const text = await r.text();
-    if (route.includes("completions") && r.status === 200) assert.equal((JSON.parse(text) as { system_fingerprint: string }).system_fingerprint, "toolloop-simulator", route);
+    if (route.includes("completions") && r.status === 200)
+      assert.equal((JSON.parse(text) as { system_fingerprint: string }).system_fingerprint, "toolloop-simulator", route);
   }
-  assert.ok(responses.some(([, r]) => r.status >= 400), "errors were among the responses checked");
+  assert.ok(
+    responses.some(([, r]) => r.status >= 400),
+    "errors were among the responses checked",
+  );
 });
 
 test("the client records simulated on the result and on every usage event, answers and failures", async () => {

@@ -41,7 +41,13 @@ test("role, sample and export provenance name models and endpoints, never keys o
     stored: { sha256: "ab".repeat(32), version: 2 },
     code: { package: "toolloop", version: "0.1.0", commit: "c".repeat(40), dirty: false },
   });
-  const sample = sampleProvenance(base, { config: c, iteration: 3, stage: "synthesize.singleTurn", roles: ["generator"], simulatedRoles: new Set(["generator"]) });
+  const sample = sampleProvenance(base, {
+    config: c,
+    iteration: 3,
+    stage: "synthesize.singleTurn",
+    roles: ["generator"],
+    simulatedRoles: new Set(["generator"]),
+  });
   assert.deepEqual(sample, {
     campaignId: "camp",
     seed: 11,

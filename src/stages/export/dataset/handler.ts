@@ -29,7 +29,13 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
       dir,
       baseName: "dataset",
       format: ctx.stage.format,
-      meta: { campaignId: ctx.campaignId, iteration: ctx.iteration, include: ctx.stage.include, from: ctx.stage.from, provenance: await ctx.exportProvenance() },
+      meta: {
+        campaignId: ctx.campaignId,
+        iteration: ctx.iteration,
+        include: ctx.stage.include,
+        from: ctx.stage.from,
+        provenance: await ctx.exportProvenance(),
+      },
       onProgress: (n) => progress.report({ rows: n }),
     });
     await db

@@ -18,7 +18,8 @@ export const exportDatasetSpec = defineStage({
     oneBatch: true,
     describe: "the iteration's samples (`from: iteration`) or its training pool (`from: pool`) in the `include` statuses, fixed at planning",
   },
-  writes: "dataset.jsonl (OpenAI chat format with tools; `format: openai-strict` for exactly OpenAI's fine-tuning rows) and dataset.manifest.json (with provenance) per iteration",
+  writes:
+    "dataset.jsonl (OpenAI chat format with tools; `format: openai-strict` for exactly OpenAI's fine-tuning rows) and dataset.manifest.json (with provenance) per iteration",
   schema: z.strictObject({
     name: z.literal("export.dataset"),
     runIn,
