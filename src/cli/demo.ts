@@ -33,6 +33,7 @@ export function registerDemoCommand(program: Command): void {
     .description("run the example campaign end to end on embedded defaults (Temporal dev server, PGlite, LLM simulator)")
     .option("--config <file>", "campaign config", "examples/demo.campaign.json")
     .option("--state-dir <dir>", "where the dev server db, PGlite data and outputs go", ".toolloop/demo")
+    .option("--output-dir <dir>", "where the campaign's outputs go, one folder per campaign (default: <state-dir>/output; replaces the config's output.dir)")
     .option("--latency-ms <n>", "simulated LLM latency", "20")
     .option(
       "--mistake-rate <p>",
@@ -51,6 +52,7 @@ export function registerDemoCommand(program: Command): void {
       async (opts: {
         config: string;
         stateDir: string;
+        outputDir?: string;
         latencyMs: string;
         mistakeRate: string;
         silentMistakeRate: string;
@@ -85,7 +87,7 @@ export function registerDemoCommand(program: Command): void {
         const demoRaw = JSON.parse(JSON.stringify(raw)) as DemoConfig;
         const demoLauncher: LauncherConfig = { kind: "local", stateDir: path.join(stateDir, "local-jobs") };
         for (const ep of Object.values(demoRaw.endpoints)) ep.baseUrl = sim.url;
-        applyDemoOutputDir(demoRaw, stateDir);
+        applyDemoOutputDir(demoRaw, stateDir, opts.outputDir);
         if (demoRaw.stages.some((st) => st.name.startsWith("train."))) {
           demoRaw.cluster = { ...demoRaw.cluster, python: demoTrainPython(), launcher: demoLauncher };
           for (const st of demoRaw.stages) if (st.name === "serve.policy") st.simulator = { ...st.simulator, mistakeRate: Number(opts.mistakeRate) };

@@ -1,20 +1,23 @@
 /**
- * The demo's output folder: `<state-dir>/output/<campaignId>/iter-N/...` unless the config names
- * `output.dir`. The demo's workers run with the state dir as their base dir, so the config default
- * (`.toolloop/output`, meant for a worker started in a project folder) would nest a second
- * `.toolloop/` inside it.
+ * The demo's output folder: `--output-dir`, by default `<state-dir>/output`, so a demo campaign's
+ * files are at `<state-dir>/output/<campaignId>/iter-N/...` whatever `output.dir` the config names.
+ * The demo's workers run with the state dir as their base dir, so a relative `output.dir` meant for a
+ * worker started in a project folder (the example's `.toolloop/output`) would nest a second
+ * `.toolloop/` inside the state dir.
  */
 import path from "node:path";
 import { campaignOutputDir } from "../output/layout.js";
 
 export const DEMO_OUTPUT_SUBDIR = "output";
 
-/** Sets `output.dir` (absolute, under the state dir) when the raw config names none; returns the folder outputs go under. */
-export function applyDemoOutputDir(raw: { output?: { dir?: string } }, stateDir: string): string {
-  if (raw.output?.dir === undefined) raw.output = { ...raw.output, dir: path.join(path.resolve(stateDir), DEMO_OUTPUT_SUBDIR) };
-  return path.resolve(stateDir, raw.output.dir as string);
+/** Sets the config's `output.dir` to the demo's absolute output folder and returns it. */
+export function applyDemoOutputDir(raw: { output?: { dir?: string } }, stateDir: string, outputDirOption?: string): string {
+  const dir = outputDirOption !== undefined ? path.resolve(outputDirOption) : path.join(path.resolve(stateDir), DEMO_OUTPUT_SUBDIR);
+  raw.output = { ...raw.output, dir };
+  return dir;
 }
 
+/** The campaign's folder once applyDemoOutputDir has set `output.dir`. */
 export function demoCampaignOutputDir(raw: { output?: { dir?: string } }, stateDir: string, campaignId: string): string {
-  return campaignOutputDir(path.resolve(stateDir), applyDemoOutputDir(raw, stateDir), campaignId);
+  return campaignOutputDir(path.resolve(stateDir), raw.output?.dir ?? DEMO_OUTPUT_SUBDIR, campaignId);
 }

@@ -7,23 +7,24 @@ import { applyDemoOutputDir, demoCampaignOutputDir } from "../../../src/cli/demo
 import { outputFolderLine, outputTreeLines } from "../../../src/cli/outputFolder.js";
 import { campaignOutputDir, iterationOutputDir } from "../../../src/output/layout.js";
 
-test("the demo writes to <state-dir>/output/<campaign>/iter-N, not <state-dir>/.toolloop/output", () => {
+test("the demo writes to <state-dir>/output/<campaign>/iter-N, not <state-dir>/.toolloop/output, whatever output.dir the config names", () => {
   const stateDir = path.resolve(".toolloop/demo");
-  const raw: { output?: { dir?: string } } = {};
-  assert.equal(applyDemoOutputDir(raw, ".toolloop/demo"), path.join(stateDir, "output"));
-  assert.equal(raw.output?.dir, path.join(stateDir, "output"));
-  const dir = demoCampaignOutputDir(raw, ".toolloop/demo", "demo-20261202");
-  assert.equal(dir, path.join(stateDir, "output", "demo-20261202"));
-  // What the workers (base dir = the state dir) resolve the frozen output.dir to.
-  assert.equal(iterationOutputDir(stateDir, raw.output!.dir!, "demo-20261202", 2), path.join(stateDir, "output", "demo-20261202", "iter-2"));
-  assert.ok(!dir.includes(`${path.sep}.toolloop${path.sep}output`));
+  for (const raw of [{}, { output: { dir: ".toolloop/output" } }] as { output?: { dir?: string } }[]) {
+    assert.equal(applyDemoOutputDir(raw, ".toolloop/demo"), path.join(stateDir, "output"));
+    assert.equal(raw.output?.dir, path.join(stateDir, "output"));
+    const dir = demoCampaignOutputDir(raw, ".toolloop/demo", "demo-20261202");
+    assert.equal(dir, path.join(stateDir, "output", "demo-20261202"));
+    // What the demo's workers (base dir = the state dir) resolve the frozen output.dir to.
+    assert.equal(iterationOutputDir(stateDir, raw.output!.dir!, "demo-20261202", 2), path.join(stateDir, "output", "demo-20261202", "iter-2"));
+    assert.ok(!dir.includes(`${path.sep}.toolloop${path.sep}output`));
+  }
 });
 
-test("a configured output.dir is kept (resolved against the state dir, where the demo's workers run)", () => {
-  const raw = { output: { dir: "/data/out" } };
-  assert.equal(applyDemoOutputDir(raw, "/tmp/state"), "/data/out");
+test("--output-dir moves the demo's outputs (resolved against the current folder)", () => {
+  const raw = { output: { dir: ".toolloop/output" } };
+  assert.equal(applyDemoOutputDir(raw, "/tmp/state", "/data/out"), "/data/out");
   assert.equal(demoCampaignOutputDir(raw, "/tmp/state", "c1"), "/data/out/c1");
-  assert.equal(demoCampaignOutputDir({ output: { dir: "rel" } }, "/tmp/state", "c1"), "/tmp/state/rel/c1");
+  assert.equal(applyDemoOutputDir({}, "/tmp/state", "rel"), path.resolve("rel"));
 });
 
 test("campaign start names the folder: exact when absolute, relative to the worker's base dir otherwise", () => {
