@@ -154,7 +154,9 @@ function configSummary(frozen: FrozenCampaignConfig, version: number, hash: stri
     hash,
     seed: c.seed,
     iterations: c.iterations,
-    roles: Object.entries(c.roles).map(([role, r]) => ({ role, endpoint: r.endpoint, model: r.model })),
+    roles: Object.entries(c.roles)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([role, r]) => ({ role, endpoint: r.endpoint, model: r.model })),
     stages: c.stages.map((s) => s.name),
   };
 }
