@@ -128,8 +128,9 @@ export function registerDemoCommand(program: Command): void {
           for (const it of loop) for (const line of it.lines) console.log(`  ${line}`);
           if (versions.some((v) => v.simulated))
             console.log("  (SIMULATED training: the stand-in trainer and the LLM simulator; a real run sets trainer: verl and serve.policy engine: vllm)");
-          const report = campaignReportPath(await campaignReportDir(db.db, stateDir, campaignId));
-          if (fs.existsSync(report)) console.log(`\n[demo] report with charts: ${report} (or: toolloop report serve ${campaignId})`);
+          const reportDir = await campaignReportDir(db.db, stateDir, campaignId).catch(() => undefined);
+          const report = reportDir && campaignReportPath(reportDir);
+          if (report && fs.existsSync(report)) console.log(`\n[demo] report with charts: ${report} (or: toolloop report serve ${campaignId})`);
           if (opts.keepRunning) {
             console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
             await running;
