@@ -260,7 +260,7 @@ function row(k: string, v: string): string {
 }
 
 function summaryTable(d: ReportData): string {
-  const rows: string[] = [row("campaign", `${d.name} (${d.campaignId})`), row("status", d.status)];
+  const rows: string[] = [row("campaign", `${d.name} (${d.campaignId})`), row("status (when generated)", d.status)];
   if (d.config) {
     rows.push(row("config", `version ${d.config.version}, sha256 ${d.config.hash}`));
     rows.push(row("seed", String(d.config.seed)));
