@@ -7,6 +7,7 @@ import { WorkflowUpdateFailedError, type Client } from "@temporalio/client";
 import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { campaignOutputDir } from "../src/output/layout.js";
+import { writeIterationReports } from "../src/reports/build.js";
 import type { Db } from "../src/db/client.js";
 import { configForIteration, insertConfigVersion, latestConfig, type StoredConfig } from "../src/db/repos/campaignConfigs.js";
 import { getCampaign, insertCampaign, lastCompletedIteration, setCampaignStatus, upsertIteration } from "../src/db/repos/campaigns.js";
@@ -35,6 +36,9 @@ import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolic
 import { clusterOf } from "../src/training/clusterConfig.js";
 import type { CampaignConfig } from "../src/config/campaignConfig.js";
 import type { JobLauncher } from "../src/training/launchers/launcher.js";
+
+/** How long finishIteration spends on reports at most (its activity has a few minutes in all). */
+const REPORT_BUDGET_MS = 90_000;
 
 export interface ActivityDeps extends Omit<StageDeps, "db"> {
   /** Lazily opened database (workers open it once). */
@@ -273,6 +277,27 @@ export function createActivities(deps: ActivityDeps) {
     return withOutputDir(planOf(ref.campaignId, stored.frozen, stored.version, stored.sha256, ref.iteration), stored.frozen);
   }
 
+  /** The iteration's report and the refreshed campaign report, within a time budget; what happened, for the iteration's summary. */
+  async function writeReportsBestEffort(db: Db, ref: { campaignId: string; iteration: number }): Promise<{ path: string } | { error: string }> {
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`took longer than ${REPORT_BUDGET_MS / 1000} s`)), REPORT_BUDGET_MS);
+    });
+    try {
+      const written = await Promise.race([writeIterationReports(db, { baseDir: deps.baseDir, ...ref }), budget]);
+      deps.log(`[report] ${ref.campaignId} iteration ${ref.iteration}: ${written.iterationReport} (campaign report ${written.campaignReport})`);
+      return { path: written.iterationReport };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      deps.log(
+        `[report] ${ref.campaignId} iteration ${ref.iteration}: no report written (${error}); build it with: toolloop report build ${ref.campaignId} --iteration ${ref.iteration}`,
+      );
+      return { error };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   function withOutputDir(plan: CampaignPlan, frozen: FrozenCampaignConfig): CampaignPlan {
     return { ...plan, outputDir: campaignOutputDir(deps.baseDir, frozen.config.output.dir, plan.campaignId) };
   }
@@ -294,6 +319,9 @@ export function createActivities(deps: ActivityDeps) {
           const db = await deps.getDb();
           const counts = await countSamples(db, ref.campaignId, ref.iteration);
           await upsertIteration(db, { ...ref, summary: { samples: counts } });
+          // Best effort (contract 2): a report that cannot be written is logged and recorded, the iteration still finishes.
+          const report = await writeReportsBestEffort(db, ref);
+          await upsertIteration(db, { ...ref, summary: { samples: counts, report } });
           return counts;
         }),
       ),

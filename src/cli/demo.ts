@@ -26,6 +26,7 @@ import { CliError, follow, readConfigFile, startCampaign, defaultCampaignId } fr
 import { cliEnv, workflowUiLink } from "./env.js";
 import { connectClient } from "./temporal.js";
 import { activityDepsFor } from "./worker.js";
+import { campaignReportPath } from "../output/layout.js";
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -135,6 +136,8 @@ export function registerDemoCommand(program: Command): void {
             console.log("  (SIMULATED training: the stand-in trainer and the LLM simulator; a real run sets trainer: verl and serve.policy engine: vllm)");
           console.log(`\n[demo] outputs of campaign ${campaignId}: ${outputDir}`);
           for (const line of outputTreeLines(outputDir)) console.log(`  ${line}`);
+          const report = campaignReportPath(outputDir);
+          if (fs.existsSync(report)) console.log(`[demo] report with charts: ${report} (or: toolloop report serve ${campaignId})`);
           if (opts.keepRunning) {
             console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
             await running;

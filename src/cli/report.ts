@@ -1,0 +1,89 @@
+/**
+ * `toolloop report build|serve`: a campaign's HTML reports (src/reports/) on demand. Reads
+ * PostgreSQL (and the training jobs' logs on disk) only: no worker or Temporal needed.
+ */
+import path from "node:path";
+import type { Command } from "commander";
+import { openDatabase, type DbHandle } from "../db/client.js";
+import { campaignReportPath, iterationReportPath } from "../output/layout.js";
+import { buildReportHtml, campaignReportDir, writeFileAtomic } from "../reports/build.js";
+import { UnknownCampaignError } from "../reports/data.js";
+import { startReportServer } from "../reports/server.js";
+import { cliEnv } from "./env.js";
+import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
+
+async function withDatabase<T>(fn: (db: DbHandle) => Promise<T>): Promise<T> {
+  const url = cliEnv().databaseUrl;
+  if (!url) throw new CliError("reports read PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
+  const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+function parseIteration(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`--iteration: expected a positive whole number, got ${JSON.stringify(v)}`, EXIT_BAD_INPUT);
+  return n;
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`--port: expected a port number 0-65535, got ${JSON.stringify(v)}`, EXIT_BAD_INPUT);
+  return n;
+}
+
+const asCliError = (err: unknown): never => {
+  if (err instanceof UnknownCampaignError) throw new CliError(err.message, EXIT_BAD_INPUT);
+  throw err;
+};
+
+export function registerReportCommands(program: Command): void {
+  const report = program.command("report").description("a campaign's HTML reports with charts (needs DATABASE_URL)");
+  report
+    .command("build")
+    .argument("<campaignId>")
+    .option("--iteration <n>", "the report of one iteration (default: the campaign report)")
+    .option("--out <file>", "write here instead of the campaign's output folder")
+    .option("--base-dir <dir>", "directory the campaign's output.dir is resolved against (as the worker's --base-dir)", process.cwd())
+    .description("build the campaign's (or one iteration's) report and write it as one self-contained HTML file")
+    .action(async (campaignId: string, opts: { iteration?: string; out?: string; baseDir: string }) => {
+      const iteration = parseIteration(opts.iteration);
+      await withDatabase(async ({ db }) => {
+        const file = opts.out
+          ? path.resolve(opts.out)
+          : await campaignReportDir(db, path.resolve(opts.baseDir), campaignId, iteration).then(
+              (dir) => (iteration === undefined ? campaignReportPath(dir) : iterationReportPath(dir, iteration)),
+              asCliError,
+            );
+        console.error(`[report] building the ${iteration === undefined ? "campaign" : `iteration ${iteration}`} report of ${campaignId} ...`);
+        const html = await buildReportHtml(db, { campaignId, ...(iteration !== undefined ? { iteration } : {}) }).catch(asCliError);
+        await writeFileAtomic(file, html);
+        console.log(file);
+      });
+    });
+  report
+    .command("serve")
+    .argument("<campaignId>")
+    .option("--port <port>", "port on 127.0.0.1 (0: any free port)", "8088")
+    .description("serve the campaign's reports on 127.0.0.1, built fresh on every request, until Ctrl-C")
+    .action(async (campaignId: string, opts: { port: string }) => {
+      const port = parsePort(opts.port);
+      await withDatabase(async ({ db }) => {
+        // Fail now, not on the first request, when the campaign is unknown.
+        await campaignReportDir(db, process.cwd(), campaignId).catch(asCliError);
+        const server = await startReportServer(db, campaignId, { port, log: (m) => console.error(`[report] ${m}`) });
+        console.log(`[report] serving ${campaignId}'s reports at ${server.url} (iterations at .../iter-N/report.html); Ctrl-C to stop`);
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+        await server.close();
+        console.error("[report] stopped");
+      });
+    });
+}

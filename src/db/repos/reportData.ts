@@ -1,0 +1,219 @@
+/**
+ * Read-only queries behind the HTML reports (src/reports/): every figure a chart plots, for the whole
+ * campaign or up to / at one iteration. Grouping and counting happen in SQL; only score values come
+ * back one per row (they become histograms in src/reports/data.ts).
+ */
+import { and, asc, eq, lte, sql, type AnyColumn, type SQL } from "drizzle-orm";
+import type { Db } from "../client.js";
+import {
+  bfclScores,
+  campaigns,
+  clusterJobs,
+  iterations,
+  judgeVotes,
+  labelJudgements,
+  llmRequests,
+  llmUsage,
+  modelVersions,
+  poolMembers,
+  probeResults,
+  samples,
+  sampleScores,
+  selectionExclusions,
+  tools,
+} from "../schema.js";
+
+/** Which rows a report covers: the whole campaign, or one iteration (figures plotted across iterations then stop at it). */
+export interface ReportScope {
+  campaignId: string;
+  iteration?: number;
+}
+
+function scoped(scope: ReportScope, campaignCol: AnyColumn, iterationCol: AnyColumn): SQL | undefined {
+  return scope.iteration === undefined ? eq(campaignCol, scope.campaignId) : and(eq(campaignCol, scope.campaignId), eq(iterationCol, scope.iteration));
+}
+/** For figures plotted across iterations: the iteration report shows the iterations up to its own. */
+function upTo(scope: ReportScope, campaignCol: AnyColumn, iterationCol: AnyColumn): SQL | undefined {
+  return scope.iteration === undefined ? eq(campaignCol, scope.campaignId) : and(eq(campaignCol, scope.campaignId), lte(iterationCol, scope.iteration));
+}
+
+const count = sql<number>`count(*)::int`.mapWith(Number);
+
+/** `execute` returns `{ rows }` on node-postgres and PGlite alike. */
+function rowsOf(result: unknown): Record<string, unknown>[] {
+  return ((result as { rows?: Record<string, unknown>[] }).rows ?? (result as Record<string, unknown>[])) as Record<string, unknown>[];
+}
+
+export async function campaignRow(db: Db, campaignId: string) {
+  const rows = await db
+    .select({ id: campaigns.id, name: campaigns.name, status: campaigns.status })
+    .from(campaigns)
+    .where(eq(campaigns.id, campaignId))
+    .limit(1);
+  return rows[0];
+}
+
+export async function iterationRows(db: Db, scope: ReportScope) {
+  return db
+    .select({ iteration: iterations.iteration, status: iterations.status, startedAt: iterations.startedAt, finishedAt: iterations.finishedAt })
+    .from(iterations)
+    .where(upTo(scope, iterations.campaignId, iterations.iteration))
+    .orderBy(asc(iterations.iteration));
+}
+
+/** Samples per (stage, kind, status): the acceptance funnel. */
+export async function samplesByStageKindStatus(db: Db, scope: ReportScope) {
+  return db
+    .select({ stage: sql<string>`coalesce(${samples.stage}, ${samples.origin})`, kind: samples.kind, status: samples.status, n: count })
+    .from(samples)
+    .where(scoped(scope, samples.campaignId, samples.iteration))
+    .groupBy(sql`1`, samples.kind, samples.status)
+    .orderBy(sql`1`, asc(samples.kind), asc(samples.status));
+}
+
+/** Rejection reasons (the verifier's, without the `call[i] ` prefix), most frequent first. */
+export async function rejectionReasons(db: Db, scope: ReportScope, limit = 15): Promise<{ reason: string; n: number }[]> {
+  const it = scope.iteration === undefined ? sql`` : sql` AND ${samples.iteration} = ${scope.iteration}`;
+  const result = await db.execute(sql`
+    SELECT regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
+    FROM ${samples}, jsonb_array_elements(${samples.verdicts}) v, jsonb_array_elements_text(v->'reasons') reason
+    WHERE ${samples.campaignId} = ${scope.campaignId} AND ${samples.status} = 'rejected'${it}
+    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${limit}`);
+  return rowsOf(result).map((r) => ({ reason: String(r.reason), n: Number(r.n) }));
+}
+
+/** LLM requests and tokens per (role, model). */
+export async function usageByRole(db: Db, scope: ReportScope) {
+  return db
+    .select({
+      role: llmUsage.role,
+      model: llmUsage.model,
+      requests: sql<number>`sum(${llmUsage.requests})::int`.mapWith(Number),
+      failures: sql<number>`sum(${llmUsage.failures})::int`.mapWith(Number),
+      promptTokens: sql<number>`sum(${llmUsage.promptTokens})::bigint`.mapWith(Number),
+      completionTokens: sql<number>`sum(${llmUsage.completionTokens})::bigint`.mapWith(Number),
+    })
+    .from(llmUsage)
+    .where(scoped(scope, llmUsage.campaignId, llmUsage.iteration))
+    .groupBy(llmUsage.role, llmUsage.model)
+    .orderBy(asc(llmUsage.role), asc(llmUsage.model));
+}
+
+/** Accepted (verified) samples per kind and domain; a sample's domain is its first offered tool's. */
+export async function samplesByKindAndDomain(db: Db, scope: ReportScope): Promise<{ kind: string; domain: string; n: number }[]> {
+  const it = scope.iteration === undefined ? sql`` : sql` AND s.iteration = ${scope.iteration}`;
+  const result = await db.execute(sql`
+    SELECT s.kind AS kind, coalesce(t.domain, 'unknown') AS domain, count(*)::int AS n
+    FROM ${samples} s LEFT JOIN ${tools} t ON t.campaign_id = s.campaign_id AND t.name = s.tools->0->>'name'
+    WHERE s.campaign_id = ${scope.campaignId} AND s.status = 'verified'${it}
+    GROUP BY 1, 2 ORDER BY 1, 2`);
+  return rowsOf(result).map((r) => ({ kind: String(r.kind), domain: String(r.domain), n: Number(r.n) }));
+}
+
+/** Every score value per metric (label_ppl, own_ppl, consistency). */
+export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric: string; value: number }[]> {
+  return db
+    .select({ metric: sampleScores.metric, value: sampleScores.value })
+    .from(sampleScores)
+    .where(scoped(scope, sampleScores.campaignId, sampleScores.iteration));
+}
+
+/** Judges' votes per (judge model, verdict); a null verdict is an unreadable answer. */
+export async function judgeVoteCounts(db: Db, scope: ReportScope) {
+  return db
+    .select({ model: judgeVotes.model, verdict: sql<string>`coalesce(${judgeVotes.verdict}, 'unreadable')`, n: count })
+    .from(judgeVotes)
+    .where(scoped(scope, judgeVotes.campaignId, judgeVotes.iteration))
+    .groupBy(judgeVotes.model, sql`2`)
+    .orderBy(asc(judgeVotes.model), sql`2`);
+}
+
+/** The committees' decisions per (consensus verdict, action). */
+export async function labelJudgementCounts(db: Db, scope: ReportScope) {
+  return db
+    .select({ verdict: sql<string>`coalesce(${labelJudgements.verdict}, 'no consensus')`, action: labelJudgements.action, n: count })
+    .from(labelJudgements)
+    .where(scoped(scope, labelJudgements.campaignId, labelJudgements.iteration))
+    .groupBy(sql`1`, labelJudgements.action)
+    .orderBy(sql`1`, asc(labelJudgements.action));
+}
+
+/** probe.greedy's matches and mismatches per iteration (across iterations). */
+export async function probeCounts(db: Db, scope: ReportScope) {
+  return db
+    .select({ iteration: probeResults.iteration, match: probeResults.match, n: count })
+    .from(probeResults)
+    .where(upTo(scope, probeResults.campaignId, probeResults.iteration))
+    .groupBy(probeResults.iteration, probeResults.match)
+    .orderBy(asc(probeResults.iteration));
+}
+
+/** BFCL accuracies per (iteration, evaluator, category) (across iterations). */
+export async function bfclScoreRows(db: Db, scope: ReportScope) {
+  return db
+    .select({
+      iteration: bfclScores.iteration,
+      evaluator: bfclScores.evaluator,
+      category: bfclScores.category,
+      accuracy: bfclScores.accuracy,
+      total: bfclScores.total,
+    })
+    .from(bfclScores)
+    .where(upTo(scope, bfclScores.campaignId, bfclScores.iteration))
+    .orderBy(asc(bfclScores.iteration), asc(bfclScores.evaluator), asc(bfclScores.category));
+}
+
+/** Pool members per (iteration, reason) (across iterations). */
+export async function poolComposition(db: Db, scope: ReportScope) {
+  return db
+    .select({ iteration: poolMembers.iteration, reason: poolMembers.reason, n: count })
+    .from(poolMembers)
+    .where(upTo(scope, poolMembers.campaignId, poolMembers.iteration))
+    .groupBy(poolMembers.iteration, poolMembers.reason)
+    .orderBy(asc(poolMembers.iteration), asc(poolMembers.reason));
+}
+
+/** Candidates select.nextRound left out, per (iteration, reason). */
+export async function exclusionCounts(db: Db, scope: ReportScope) {
+  return db
+    .select({ iteration: selectionExclusions.iteration, reason: selectionExclusions.reason, n: count })
+    .from(selectionExclusions)
+    .where(upTo(scope, selectionExclusions.campaignId, selectionExclusions.iteration))
+    .groupBy(selectionExclusions.iteration, selectionExclusions.reason)
+    .orderBy(asc(selectionExclusions.iteration), asc(selectionExclusions.reason));
+}
+
+/** The GRPO training jobs (every attempt), whose logs hold the reward curve. */
+export async function trainingJobs(db: Db, scope: ReportScope) {
+  return db
+    .select({
+      name: clusterJobs.name,
+      iteration: clusterJobs.iteration,
+      attempt: clusterJobs.attempt,
+      launcher: clusterJobs.launcher,
+      externalId: clusterJobs.externalId,
+      request: clusterJobs.request,
+      state: clusterJobs.state,
+    })
+    .from(clusterJobs)
+    .where(and(scoped(scope, clusterJobs.campaignId, clusterJobs.iteration), eq(clusterJobs.stage, "train.grpo")))
+    .orderBy(asc(clusterJobs.iteration), asc(clusterJobs.attempt));
+}
+
+/** Whether any model version the campaign made or served came from a stand-in trainer or the simulator. */
+export async function anySimulatedModelVersion(db: Db, scope: ReportScope): Promise<boolean> {
+  const rows = await db
+    .select({ n: count })
+    .from(modelVersions)
+    .where(and(upTo(scope, modelVersions.campaignId, modelVersions.iteration), eq(modelVersions.simulated, true)));
+  return (rows[0]?.n ?? 0) > 0;
+}
+
+/** Requests answered by the LLM simulator (the request ledger records the simulator's mark per request). */
+export async function simulatedRequestCount(db: Db, scope: ReportScope): Promise<{ simulated: number; total: number }> {
+  const rows = await db
+    .select({ simulated: sql<number>`count(*) FILTER (WHERE ${llmRequests.simulated})::int`, total: sql<number>`count(*)::int` })
+    .from(llmRequests)
+    .where(and(eq(llmRequests.campaignId, scope.campaignId), scope.iteration === undefined ? undefined : eq(llmRequests.iteration, scope.iteration)));
+  return { simulated: Number(rows[0]?.simulated ?? 0), total: Number(rows[0]?.total ?? 0) };
+}

@@ -1,0 +1,56 @@
+/**
+ * Building and writing reports: gather (data.ts), render (html.ts), write atomically to the paths of
+ * src/output/layout.ts. Used by the finishIteration activity (after every iteration) and by
+ * `toolloop report build|serve`.
+ */
+import { readFile, mkdir, rename, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type { Db } from "../db/client.js";
+import { configForIteration, latestConfig } from "../db/repos/campaignConfigs.js";
+import { campaignOutputDir, campaignReportPath, iterationReportPath } from "../output/layout.js";
+import { gatherReportData, UnknownCampaignError } from "./data.js";
+import { renderReportHtml } from "./html.js";
+
+let chartJs: Promise<string> | undefined;
+
+/** Chart.js's UMD build, read once from the installed package (its exports map hides dist/, so resolve the main file's folder). */
+export function chartJsSource(): Promise<string> {
+  chartJs ??= readFile(path.join(path.dirname(createRequire(import.meta.url).resolve("chart.js")), "chart.umd.js"), "utf8");
+  return chartJs;
+}
+
+export async function buildReportHtml(db: Db, scope: { campaignId: string; iteration?: number }): Promise<string> {
+  const data = await gatherReportData(db, scope);
+  return renderReportHtml(data, { chartJs: await chartJsSource() });
+}
+
+/** The campaign's output folder, from its frozen config (output.dir resolved against `baseDir`, as the worker does). */
+export async function campaignReportDir(db: Db, baseDir: string, campaignId: string, iteration?: number): Promise<string> {
+  const stored = iteration === undefined ? await latestConfig(db, campaignId) : await configForIteration(db, campaignId, iteration);
+  if (!stored) throw new UnknownCampaignError(`campaign ${JSON.stringify(campaignId)} has no stored config (is it registered?)`);
+  return campaignOutputDir(baseDir, stored.frozen.config.output.dir, campaignId);
+}
+
+/** Writes via a temporary file and a rename, so a reader (or `report serve`) never sees half a page. */
+export async function writeFileAtomic(file: string, content: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, file);
+}
+
+/** The iteration's report and the refreshed campaign report; returns both paths. */
+export async function writeIterationReports(
+  db: Db,
+  p: { baseDir: string; campaignId: string; iteration: number; onProgress?: (what: string) => void },
+): Promise<{ iterationReport: string; campaignReport: string }> {
+  const dir = await campaignReportDir(db, p.baseDir, p.campaignId, p.iteration);
+  const iterationReport = iterationReportPath(dir, p.iteration);
+  p.onProgress?.("iteration report");
+  await writeFileAtomic(iterationReport, await buildReportHtml(db, { campaignId: p.campaignId, iteration: p.iteration }));
+  const campaignReport = campaignReportPath(dir);
+  p.onProgress?.("campaign report");
+  await writeFileAtomic(campaignReport, await buildReportHtml(db, { campaignId: p.campaignId }));
+  return { iterationReport, campaignReport };
+}

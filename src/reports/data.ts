@@ -1,0 +1,245 @@
+/**
+ * Everything a report shows, gathered from PostgreSQL (src/db/repos/reportData.ts) and, for the
+ * training reward curve, from the GRPO jobs' logs (verl's `step:N - key:value` lines; the stand-in
+ * trainer prints the same). The result is plain JSON-able data: src/reports/html.ts renders it.
+ */
+import { createReadStream } from "node:fs";
+import { access } from "node:fs/promises";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import type { FrozenCampaignConfig } from "../config/frozen.js";
+import type { Db } from "../db/client.js";
+import { configForIteration, latestConfig } from "../db/repos/campaignConfigs.js";
+import {
+  anySimulatedModelVersion,
+  bfclScoreRows,
+  campaignRow,
+  exclusionCounts,
+  iterationRows,
+  judgeVoteCounts,
+  labelJudgementCounts,
+  poolComposition,
+  probeCounts,
+  rejectionReasons,
+  samplesByKindAndDomain,
+  samplesByStageKindStatus,
+  scoreValues,
+  simulatedRequestCount,
+  trainingJobs,
+  usageByRole,
+  type ReportScope,
+} from "../db/repos/reportData.js";
+import { parseMetricLine } from "../training/jobOutputs.js";
+
+export interface Histogram {
+  metric: string;
+  count: number;
+  mean: number;
+  bins: { from: number; to: number; n: number }[];
+}
+
+export interface RewardCurve {
+  iteration: number;
+  /** One point per training step that printed a score (the last attempt's value wins on a resumed step). */
+  points: { step: number; score?: number; reward?: number }[];
+}
+
+export interface ReportData {
+  campaignId: string;
+  name: string;
+  /** The campaign row's status (running, completed, failed, aborted). */
+  status: string;
+  /** Set for an iteration report. */
+  iteration?: number;
+  generatedAt: string;
+  config?: {
+    version: number;
+    hash: string;
+    seed: number;
+    iterations: number;
+    roles: { role: string; endpoint: string; model: string }[];
+    stages: string[];
+  };
+  iterations: { iteration: number; status: string; startedAt: string; finishedAt: string | null }[];
+  simulated: {
+    /** Requests the LLM simulator answered, when the request ledger records it; absent when unknowable. */
+    llm?: { simulated: number; total: number };
+    /** A stand-in trainer trained, or the simulator served, a policy version of this campaign. */
+    training: boolean;
+  };
+  funnel: { stage: string; kind: string; status: string; n: number }[];
+  rejectionReasons: { reason: string; n: number }[];
+  usage: { role: string; model: string; requests: number; failures: number; promptTokens: number; completionTokens: number }[];
+  kindDomain: { kind: string; domain: string; n: number }[];
+  scores: Histogram[];
+  judgeVotes: { model: string; verdict: string; n: number }[];
+  labelJudgements: { verdict: string; action: string; n: number }[];
+  probe: { iteration: number; matched: number; mismatched: number }[];
+  bfcl: { iteration: number; evaluator: string; category: string; accuracy: number; total: number }[];
+  pool: { iteration: number; reason: string; n: number }[];
+  exclusions: { iteration: number; reason: string; n: number }[];
+  reward: RewardCurve[];
+  /** Why some training jobs' curves are missing (a log no longer on disk, a Ray job). */
+  rewardNotes: string[];
+}
+
+export class UnknownCampaignError extends Error {}
+
+export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?: Date } = {}): Promise<ReportData> {
+  const campaign = await campaignRow(db, scope.campaignId);
+  if (!campaign) throw new UnknownCampaignError(`no campaign with id ${JSON.stringify(scope.campaignId)} in the database`);
+  const stored = scope.iteration === undefined ? await latestConfig(db, scope.campaignId) : await configForIteration(db, scope.campaignId, scope.iteration);
+  const [its, funnel, reasons, usage, kindDomain, values, votes, judgements, probeRows, bfcl, pool, exclusions, jobs, simTraining, simLlm] = await Promise.all([
+    iterationRows(db, scope),
+    samplesByStageKindStatus(db, scope),
+    rejectionReasons(db, scope),
+    usageByRole(db, scope),
+    samplesByKindAndDomain(db, scope),
+    scoreValues(db, scope),
+    judgeVoteCounts(db, scope),
+    labelJudgementCounts(db, scope),
+    probeCounts(db, scope),
+    bfclScoreRows(db, scope),
+    poolComposition(db, scope),
+    exclusionCounts(db, scope),
+    trainingJobs(db, scope),
+    anySimulatedModelVersion(db, scope),
+    simulatedRequestCount(db, scope),
+  ]);
+  if (scope.iteration !== undefined && !its.some((i) => i.iteration === scope.iteration))
+    throw new UnknownCampaignError(`campaign ${scope.campaignId} has no iteration ${scope.iteration}`);
+
+  const probe = new Map<number, { iteration: number; matched: number; mismatched: number }>();
+  for (const r of probeRows) {
+    const p = probe.get(r.iteration) ?? { iteration: r.iteration, matched: 0, mismatched: 0 };
+    p[r.match ? "matched" : "mismatched"] += r.n;
+    probe.set(r.iteration, p);
+  }
+  const { curves, notes } = await rewardCurves(jobs);
+
+  return {
+    campaignId: campaign.id,
+    name: campaign.name,
+    status: campaign.status,
+    ...(scope.iteration !== undefined ? { iteration: scope.iteration } : {}),
+    generatedAt: (opts.now ?? new Date()).toISOString(),
+    ...(stored ? { config: configSummary(stored.frozen, stored.version, stored.sha256) } : {}),
+    iterations: its.map((i) => ({
+      iteration: i.iteration,
+      status: i.status,
+      startedAt: i.startedAt.toISOString(),
+      finishedAt: i.finishedAt?.toISOString() ?? null,
+    })),
+    simulated: { training: simTraining, llm: simLlm },
+    funnel,
+    rejectionReasons: reasons,
+    usage,
+    kindDomain,
+    scores: histograms(values),
+    judgeVotes: votes,
+    labelJudgements: judgements,
+    probe: [...probe.values()],
+    bfcl,
+    pool,
+    exclusions,
+    reward: curves,
+    rewardNotes: notes,
+  };
+}
+
+function configSummary(frozen: FrozenCampaignConfig, version: number, hash: string): NonNullable<ReportData["config"]> {
+  const c = frozen.config;
+  return {
+    version,
+    hash,
+    seed: c.seed,
+    iterations: c.iterations,
+    roles: Object.entries(c.roles)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([role, r]) => ({ role, endpoint: r.endpoint, model: r.model })),
+    stages: c.stages.map((s) => s.name),
+  };
+}
+
+const BINS = 20;
+
+/** Equal-width histograms per metric between its smallest and largest value. */
+export function histograms(values: { metric: string; value: number }[], bins = BINS): Histogram[] {
+  const byMetric = new Map<string, number[]>();
+  for (const v of values) {
+    if (!Number.isFinite(v.value)) continue;
+    const list = byMetric.get(v.metric) ?? [];
+    list.push(v.value);
+    byMetric.set(v.metric, list);
+  }
+  const out: Histogram[] = [];
+  for (const [metric, vs] of [...byMetric].sort(([a], [b]) => a.localeCompare(b))) {
+    let min = Infinity;
+    let max = -Infinity;
+    let sum = 0;
+    for (const v of vs) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+      sum += v;
+    }
+    const n = min === max ? 1 : bins;
+    const width = min === max ? 1 : (max - min) / n;
+    const counts = new Array<number>(n).fill(0);
+    for (const v of vs) counts[Math.min(n - 1, Math.floor((v - min) / width))]! += 1;
+    out.push({ metric, count: vs.length, mean: sum / vs.length, bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })) });
+  }
+  return out;
+}
+
+interface TrainingJob {
+  name: string;
+  iteration: number;
+  launcher: string;
+  externalId: string | null;
+  request: unknown;
+}
+
+/** Where a job's console output is on disk (local and Slurm launchers write it under the job's workDir); undefined for Ray. */
+export function jobLogPath(job: TrainingJob): string | undefined {
+  const workDir = (job.request as { workDir?: unknown } | null)?.workDir;
+  if (typeof workDir !== "string") return undefined;
+  if (job.launcher === "local") return path.join(workDir, `${job.name}.log`);
+  if (job.launcher === "slurm" && job.externalId) return path.join(workDir, `${job.name}-${job.externalId}.log`);
+  return undefined;
+}
+
+async function rewardCurves(jobs: TrainingJob[]): Promise<{ curves: RewardCurve[]; notes: string[] }> {
+  const byIteration = new Map<number, Map<number, { step: number; score?: number; reward?: number }>>();
+  const notes: string[] = [];
+  for (const job of jobs) {
+    const file = jobLogPath(job);
+    if (!file) {
+      notes.push(`${job.name}: its log is kept by the ${job.launcher} scheduler, not on this machine's disk`);
+      continue;
+    }
+    if (
+      !(await access(file).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      notes.push(`${job.name}: log ${file} is not on this machine`);
+      continue;
+    }
+    const points = byIteration.get(job.iteration) ?? new Map();
+    byIteration.set(job.iteration, points);
+    const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
+    for await (const line of lines) {
+      const m = parseMetricLine(line);
+      const score = m?.metrics["critic/score/mean"];
+      const reward = m?.metrics["critic/rewards/mean"];
+      if (!m || (score === undefined && reward === undefined)) continue;
+      points.set(m.step, { step: m.step, ...(score !== undefined ? { score } : {}), ...(reward !== undefined ? { reward } : {}) });
+    }
+  }
+  const curves = [...byIteration]
+    .filter(([, points]) => points.size > 0)
+    .sort(([a], [b]) => a - b)
+    .map(([iteration, points]) => ({ iteration, points: [...points.values()].sort((a, b) => a.step - b.step) }));
+  return { curves, notes };
+}

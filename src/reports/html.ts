@@ -1,0 +1,352 @@
+/**
+ * A report as one self-contained HTML page: data in, string out (no I/O). Chart.js's UMD build is
+ * passed in and inlined, the chart definitions travel as embedded JSON, so the file opens from disk
+ * with no network. A chart whose data this campaign does not have is left out with a one-line note,
+ * never drawn empty. Every text from the database is escaped; the embedded JSON cannot close its
+ * script element.
+ */
+import type { Histogram, ReportData } from "./data.js";
+
+export interface ChartSpec {
+  id: string;
+  title: string;
+  /** What the chart shows, one sentence under its title. */
+  caption: string;
+  /** A Chart.js configuration ({ type, data, options }): plain JSON. */
+  config: { type: string; data: { labels: (string | number)[]; datasets: Record<string, unknown>[] }; options?: Record<string, unknown> };
+}
+
+export interface OmittedChart {
+  title: string;
+  note: string;
+}
+
+const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1f77b4", "#8c564b"];
+const STATUS_COLORS: Record<string, string> = { verified: "#59a14f", rejected: "#e15759", pending: "#bab0ac", duplicate: "#edc948" };
+const color = (i: number) => PALETTE[i % PALETTE.length]!;
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
+
+/** JSON safe inside a <script> element: no `<` (so no `</script>` or `<!--`), no line separators JS would choke on. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
+}
+
+const uniq = <T>(xs: T[]): T[] => [...new Set(xs)];
+const fmt = (n: number) => (Number.isInteger(n) ? String(n) : Math.abs(n) >= 100 ? n.toFixed(0) : n.toPrecision(3));
+
+/** Stacked bars: one bar per `x`, one colour per `series`. */
+function stacked<R>(rows: R[], x: (r: R) => string, series: (r: R) => string, value: (r: R) => number, colors?: Record<string, string>, horizontal = false) {
+  const labels = uniq(rows.map(x));
+  const names = uniq(rows.map(series)).sort();
+  const datasets = names.map((name, i) => ({
+    label: name,
+    data: labels.map((l) => rows.filter((r) => x(r) === l && series(r) === name).reduce((s, r) => s + value(r), 0)),
+    backgroundColor: colors?.[name] ?? color(i),
+  }));
+  return {
+    type: "bar",
+    data: { labels, datasets },
+    options: { ...(horizontal ? { indexAxis: "y" } : {}), scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+  };
+}
+
+function histogramChart(h: Histogram, i: number): ChartSpec["config"] {
+  return {
+    type: "bar",
+    data: {
+      labels: h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`),
+      datasets: [{ label: `${h.metric} (${h.count} samples, mean ${fmt(h.mean)})`, data: h.bins.map((b) => b.n), backgroundColor: color(i) }],
+    },
+    options: { scales: { y: { beginAtZero: true, title: { display: true, text: "samples" } } } },
+  };
+}
+
+/** The charts this data supports, and a note for each one it does not. */
+export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: OmittedChart[] } {
+  const charts: ChartSpec[] = [];
+  const omitted: OmittedChart[] = [];
+  const add = (when: boolean, title: string, note: string, make: () => Omit<ChartSpec, "id" | "title">) => {
+    if (!when) omitted.push({ title, note });
+    else charts.push({ id: `chart-${charts.length + 1}`, title, ...make() });
+  };
+  const across = d.iteration === undefined ? "per iteration" : `per iteration, up to iteration ${d.iteration}`;
+
+  add(d.funnel.length > 0, "Acceptance funnel", "no samples were written", () => ({
+    caption: "Samples each stage wrote, per kind, by status (verified: accepted; rejected: failed the rules).",
+    config: stacked(
+      d.funnel,
+      (r) => `${r.stage} · ${r.kind}`,
+      (r) => r.status,
+      (r) => r.n,
+      STATUS_COLORS,
+    ),
+  }));
+  add(d.rejectionReasons.length > 0, "Rejection reasons", "no sample was rejected", () => ({
+    caption: "The most frequent reasons rule verification gave for rejecting a sample.",
+    config: {
+      type: "bar",
+      data: {
+        labels: d.rejectionReasons.map((r) => r.reason),
+        datasets: [{ label: "rejected samples", data: d.rejectionReasons.map((r) => r.n), backgroundColor: "#e15759" }],
+      },
+      options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
+    },
+  }));
+  const usageLabels = d.usage.map((u) => `${u.role} (${u.model})`);
+  add(d.usage.length > 0, "Tokens per role", "no LLM request was made", () => ({
+    caption: "Prompt and completion tokens per role and model, from the request ledger.",
+    config: {
+      type: "bar",
+      data: {
+        labels: usageLabels,
+        datasets: [
+          { label: "prompt tokens", data: d.usage.map((u) => u.promptTokens), backgroundColor: color(0) },
+          { label: "completion tokens", data: d.usage.map((u) => u.completionTokens), backgroundColor: color(1) },
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true } } },
+    },
+  }));
+  add(d.usage.length > 0, "Requests per role", "no LLM request was made", () => ({
+    caption: "LLM requests per role and model; failures are requests that ended in an error.",
+    config: {
+      type: "bar",
+      data: {
+        labels: usageLabels,
+        datasets: [
+          { label: "requests", data: d.usage.map((u) => u.requests), backgroundColor: color(3) },
+          { label: "failures", data: d.usage.map((u) => u.failures), backgroundColor: "#e15759" },
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true } } },
+    },
+  }));
+  add(d.kindDomain.length > 0, "Samples per kind and domain", "no sample was accepted", () => ({
+    caption: "Accepted samples per tool domain (of the first offered tool), by kind.",
+    config: stacked(
+      d.kindDomain,
+      (r) => r.domain,
+      (r) => r.kind,
+      (r) => r.n,
+    ),
+  }));
+  for (const metric of ["label_ppl", "own_ppl", "consistency"]) {
+    const h = d.scores.find((s) => s.metric === metric);
+    const title = `Score distribution: ${metric}`;
+    add(h !== undefined, title, "no sample was scored with this metric (no score stage ran)", () => ({
+      caption:
+        metric === "consistency"
+          ? "Execution consistency of the policy's sampled answers per sample (score.consistency)."
+          : `Perplexity of the ${metric === "label_ppl" ? "label" : "policy's own answer"} under the policy (score.perplexity).`,
+      config: histogramChart(h!, charts.length),
+    }));
+  }
+  add(d.judgeVotes.length > 0, "Judges' verdicts", "no judge voted (no repair.labels or expand.errors committee ran)", () => ({
+    caption: "Every vote of every judge on probed mismatches, per judge model.",
+    config: stacked(
+      d.judgeVotes,
+      (r) => r.model,
+      (r) => r.verdict,
+      (r) => r.n,
+    ),
+  }));
+  add(d.labelJudgements.length > 0, "Committee decisions", "no committee decided on a mismatch", () => ({
+    caption: "The committee's consensus verdict on each mismatch and what was done about it.",
+    config: stacked(
+      d.labelJudgements,
+      (r) => r.verdict,
+      (r) => r.action,
+      (r) => r.n,
+    ),
+  }));
+  add(d.probe.length > 0, "Probe agreement", "no probe.greedy results", () => ({
+    caption: `The policy's greedy answers that matched the pool's labels, ${across}.`,
+    config: {
+      type: "line",
+      data: {
+        labels: d.probe.map((p) => `iteration ${p.iteration}`),
+        datasets: [
+          {
+            label: "match rate",
+            data: d.probe.map((p) => (p.matched + p.mismatched ? p.matched / (p.matched + p.mismatched) : 0)),
+            borderColor: color(0),
+            backgroundColor: color(0),
+          },
+        ],
+      },
+      options: { scales: { y: { min: 0, max: 1 } } },
+    },
+  }));
+  const bfclIterations = uniq(d.bfcl.map((b) => b.iteration)).sort((a, b) => a - b);
+  const bfclSeries = uniq(d.bfcl.map((b) => `${b.category} (${b.evaluator})`)).sort();
+  add(d.bfcl.length > 0, "BFCL scores per category", "no BFCL evaluation ran", () => ({
+    caption: `Accuracy per BFCL category and evaluator, ${across}.`,
+    config: {
+      type: "line",
+      data: {
+        labels: bfclIterations.map((i) => `iteration ${i}`),
+        datasets: bfclSeries.map((name, i) => ({
+          label: name,
+          data: bfclIterations.map((it) => d.bfcl.find((b) => b.iteration === it && `${b.category} (${b.evaluator})` === name)?.accuracy ?? null),
+          borderColor: color(i),
+          backgroundColor: color(i),
+          spanGaps: true,
+        })),
+      },
+      options: { scales: { y: { min: 0, max: 1 } } },
+    },
+  }));
+  const steps = uniq(d.reward.flatMap((c) => c.points.map((p) => p.step))).sort((a, b) => a - b);
+  add(
+    d.reward.length > 0,
+    "Training reward curve",
+    d.rewardNotes.length ? `no training log could be read (${d.rewardNotes.join("; ")})` : "no GRPO training ran",
+    () => ({
+      caption: "Mean reward score per GRPO step (critic/score/mean), one line per iteration's training.",
+      config: {
+        type: "line",
+        data: {
+          labels: steps,
+          datasets: d.reward.map((c, i) => ({
+            label: `iteration ${c.iteration}`,
+            data: steps.map((s) => c.points.find((p) => p.step === s)?.score ?? c.points.find((p) => p.step === s)?.reward ?? null),
+            borderColor: color(i),
+            backgroundColor: color(i),
+            spanGaps: true,
+          })),
+        },
+        options: { scales: { x: { title: { display: true, text: "step" } }, y: { title: { display: true, text: "mean score" } } } },
+      },
+    }),
+  );
+  add(d.pool.length > 0, "Pool composition", "no training pool was selected (no select.nextRound)", () => ({
+    caption: `Training pool members by the reason they were chosen, ${across}.`,
+    config: stacked(
+      d.pool,
+      (r) => `iteration ${r.iteration}`,
+      (r) => r.reason,
+      (r) => r.n,
+    ),
+  }));
+  add(d.exclusions.length > 0, "Left out of the pool", "select.nextRound left no candidate out", () => ({
+    caption: `Candidates left out of the pool (duplicates, contamination, budget), ${across}.`,
+    config: stacked(
+      d.exclusions,
+      (r) => `iteration ${r.iteration}`,
+      (r) => r.reason,
+      (r) => r.n,
+    ),
+  }));
+  for (const c of charts) c.config.options = { animation: false, responsive: true, maintainAspectRatio: false, ...c.config.options };
+  return { charts, omitted };
+}
+
+function simulatedBanner(d: ReportData): string | undefined {
+  const parts: string[] = [];
+  if (d.simulated.llm && d.simulated.llm.simulated > 0)
+    parts.push(`${d.simulated.llm.simulated} of ${d.simulated.llm.total} LLM requests were answered by the toolloop LLM simulator (scripted, not a model)`);
+  if (d.simulated.training) parts.push("training used the stand-in trainer and/or a simulator-served policy (nothing was trained)");
+  return parts.length ? `SIMULATED: ${parts.join("; ")}.` : undefined;
+}
+
+function row(k: string, v: string): string {
+  return `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`;
+}
+
+function summaryTable(d: ReportData): string {
+  const rows: string[] = [row("campaign", `${d.name} (${d.campaignId})`), row("status (when generated)", d.status)];
+  if (d.config) {
+    rows.push(row("config", `version ${d.config.version}, sha256 ${d.config.hash}`));
+    rows.push(row("seed", String(d.config.seed)));
+    rows.push(row("iterations", `${d.iterations.length} run of ${d.config.iterations} configured`));
+    for (const r of d.config.roles) rows.push(row(`role ${r.role}`, `${r.model} on endpoint ${r.endpoint}`));
+    rows.push(row("stages", d.config.stages.join(", ")));
+  } else rows.push(row("config", "not recorded"));
+  const byStatus = new Map<string, number>();
+  for (const f of d.funnel) byStatus.set(f.status, (byStatus.get(f.status) ?? 0) + f.n);
+  rows.push(row("samples", [...byStatus].map(([s, n]) => `${n} ${s}`).join(", ") || "none"));
+  const requests = d.usage.reduce((s, u) => s + u.requests, 0);
+  const tokens = d.usage.reduce((s, u) => s + u.promptTokens + u.completionTokens, 0);
+  rows.push(row("LLM requests", `${requests} (${tokens} tokens)`));
+  rows.push(
+    row(
+      "LLM simulator",
+      d.simulated.llm ? `${d.simulated.llm.simulated} of ${d.simulated.llm.total} requests` : "not recorded by this database's request ledger",
+    ),
+  );
+  rows.push(row("generated", d.generatedAt));
+  return `<table class="summary">${rows.join("")}</table>`;
+}
+
+function iterationsTable(d: ReportData): string {
+  if (d.iterations.length === 0) return "<p>No iteration has started.</p>";
+  const link = (i: number) =>
+    d.iteration === undefined
+      ? `<a href="iter-${i}/report.html">iteration ${i}</a>`
+      : i === d.iteration
+        ? `iteration ${i}`
+        : `<a href="../iter-${i}/report.html">iteration ${i}</a>`;
+  const body = d.iterations
+    .map(
+      (i) =>
+        `<tr><td>${link(i.iteration)}</td><td>${escapeHtml(i.status)}</td><td>${escapeHtml(i.startedAt)}</td><td>${escapeHtml(i.finishedAt ?? "")}</td></tr>`,
+    )
+    .join("");
+  return `<table><thead><tr><th>iteration</th><th>status</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+const STYLE = `body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;margin:0 0 .2em}
+.banner{background:#fff3cd;border:2px solid #d39e00;padding:.6em 1em;font-weight:bold;margin:1em 0}
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.9em}
+table.summary th{background:#f5f5f5;white-space:nowrap}td{word-break:break-all}
+.chart{margin:1.5em 0;page-break-inside:avoid}.chart .box{position:relative;height:320px}.caption{color:#555;font-size:.9em;margin:0 0 .5em}
+.omitted{color:#666;font-size:.9em}`;
+
+/** The whole page. `chartJs` is Chart.js's UMD build (chart.umd.js), inlined as is. */
+export function renderReportHtml(d: ReportData, opts: { chartJs: string }): string {
+  const { charts, omitted } = reportCharts(d);
+  const title = d.iteration === undefined ? `Campaign ${d.campaignId}` : `Campaign ${d.campaignId}, iteration ${d.iteration}`;
+  const banner = simulatedBanner(d);
+  const nav = d.iteration === undefined ? "" : `<p><a href="../report.html">campaign report</a></p>`;
+  const chartHtml = charts
+    .map(
+      (c) =>
+        `<section class="chart"><h2>${escapeHtml(c.title)}</h2><p class="caption">${escapeHtml(c.caption)}</p><div class="box"><canvas id="${c.id}" data-title="${escapeHtml(c.title)}"></canvas></div></section>`,
+    )
+    .join("\n");
+  const omittedHtml = omitted.length
+    ? `<h2>Not shown</h2><ul class="omitted">${omitted.map((o) => `<li>${escapeHtml(o.title)}: ${escapeHtml(o.note)}.</li>`).join("")}</ul>`
+    : "";
+  const rewardNotes =
+    d.reward.length && d.rewardNotes.length ? `<ul class="omitted">${d.rewardNotes.map((n) => `<li>reward curve: ${escapeHtml(n)}</li>`).join("")}</ul>` : "";
+  // Chart.js's source never contains "</script", but a future build must not be able to end the element early.
+  const lib = opts.chartJs.replace(/<\/script/gi, "<\\/script").replace(/^\/\/# sourceMappingURL=.*$/m, "");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} — toolloop report</title><style>${STYLE}</style></head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+${nav}
+${banner ? `<div class="banner" id="simulated-banner">${escapeHtml(banner)}</div>` : ""}
+${summaryTable(d)}
+<h2>Iterations</h2>
+${iterationsTable(d)}
+${chartHtml}
+${rewardNotes}
+${omittedHtml}
+<script type="application/json" id="report-charts">${scriptJson(charts.map((c) => ({ id: c.id, config: c.config })))}</script>
+<script type="application/json" id="report-data">${scriptJson(d)}</script>
+<script>${lib}</script>
+<script>
+for (const spec of JSON.parse(document.getElementById("report-charts").textContent)) new Chart(document.getElementById(spec.id), spec.config);
+</script>
+</body></html>
+`;
+}

@@ -1,0 +1,96 @@
+/** A report's data with every chart's figures present (or, with `empty`, none of the optional ones), for the render tests. */
+import type { ReportData } from "../../src/reports/data.js";
+import { histograms } from "../../src/reports/data.js";
+
+export function fullReportData(overrides: Partial<ReportData> = {}): ReportData {
+  return {
+    campaignId: "camp-1",
+    name: "camp",
+    status: "completed",
+    generatedAt: "2026-01-01T00:00:00.000Z",
+    config: {
+      version: 1,
+      hash: "ab".repeat(32),
+      seed: 7,
+      iterations: 2,
+      roles: [
+        { role: "generator", endpoint: "sim", model: "toolloop-sim-generator" },
+        { role: "policy", endpoint: "sim", model: "toolloop-sim-policy" },
+      ],
+      stages: ["synthesize.singleTurn", "verify.rules"],
+    },
+    iterations: [
+      { iteration: 1, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: "2026-01-01T00:10:00.000Z" },
+      { iteration: 2, status: "completed", startedAt: "2026-01-01T00:10:00.000Z", finishedAt: "2026-01-01T00:20:00.000Z" },
+    ],
+    simulated: { training: true, llm: { simulated: 90, total: 90 } },
+    funnel: [
+      { stage: "synthesize.singleTurn", kind: "standard", status: "verified", n: 40 },
+      { stage: "synthesize.singleTurn", kind: "standard", status: "rejected", n: 5 },
+      { stage: "synthesize.singleTurn", kind: "parallel", status: "verified", n: 20 },
+    ],
+    rejectionReasons: [{ reason: "argument location: expected a string", n: 5 }],
+    usage: [
+      { role: "generator", model: "toolloop-sim-generator", requests: 60, failures: 1, promptTokens: 12000, completionTokens: 3000 },
+      { role: "policy", model: "toolloop-sim-policy", requests: 30, failures: 0, promptTokens: 6000, completionTokens: 900 },
+    ],
+    kindDomain: [
+      { kind: "standard", domain: "weather", n: 25 },
+      { kind: "parallel", domain: "weather", n: 10 },
+      { kind: "standard", domain: "travel", n: 15 },
+    ],
+    scores: histograms([
+      ...[1.1, 1.4, 2.0, 3.5, 1.2].map((value) => ({ metric: "label_ppl", value })),
+      ...[1.0, 1.3].map((value) => ({ metric: "own_ppl", value })),
+      ...[0, 0.33, 0.67, 1, 1].map((value) => ({ metric: "consistency", value })),
+    ]),
+    judgeVotes: [
+      { model: "toolloop-sim-judge", verdict: "LABEL_WRONG", n: 6 },
+      { model: "toolloop-sim-judge", verdict: "PRED_WRONG", n: 9 },
+    ],
+    labelJudgements: [
+      { verdict: "LABEL_WRONG", action: "repaired", n: 2 },
+      { verdict: "PRED_WRONG", action: "error_seed", n: 3 },
+    ],
+    probe: [
+      { iteration: 1, matched: 30, mismatched: 10 },
+      { iteration: 2, matched: 35, mismatched: 5 },
+    ],
+    bfcl: [
+      { iteration: 1, evaluator: "toolloop-matcher", category: "simple", accuracy: 0.7, total: 20 },
+      { iteration: 2, evaluator: "toolloop-matcher", category: "simple", accuracy: 0.8, total: 20 },
+    ],
+    pool: [
+      { iteration: 1, reason: "seed", n: 40 },
+      { iteration: 2, reason: "high_ppl", n: 12 },
+      { iteration: 2, reason: "repaired", n: 2 },
+    ],
+    exclusions: [{ iteration: 2, reason: "duplicate", n: 3 }],
+    reward: [
+      {
+        iteration: 1,
+        points: [
+          { step: 1, score: 0.4, reward: 0.4 },
+          { step: 2, score: 0.5, reward: 0.5 },
+        ],
+      },
+    ],
+    rewardNotes: [],
+    ...overrides,
+  };
+}
+
+/** The same campaign before anything optional happened: only synthesis and verification ran. */
+export function synthesisOnlyReportData(): ReportData {
+  return fullReportData({
+    simulated: { training: false },
+    scores: [],
+    judgeVotes: [],
+    labelJudgements: [],
+    probe: [],
+    bfcl: [],
+    pool: [],
+    exclusions: [],
+    reward: [],
+  });
+}

@@ -1,0 +1,256 @@
+/**
+ * Gathering a report's data (src/reports/data.ts) on PGlite: the campaign and iteration scopes, the
+ * figures per chart, the reward curve read from a training job's log, and the errors for unknown ids.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { freezeCampaignConfig } from "../../../src/config/frozen.js";
+import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
+import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
+import { insertCampaign, upsertIteration } from "../../../src/db/repos/campaigns.js";
+import { upsertLlmRequests } from "../../../src/db/repos/usage.js";
+import {
+  bfclScores,
+  clusterJobs,
+  judgeVotes,
+  labelJudgements,
+  modelVersions,
+  poolMembers,
+  probeResults,
+  samples,
+  sampleScores,
+  selectionExclusions,
+  tools,
+} from "../../../src/db/schema.js";
+import { gatherReportData, jobLogPath, UnknownCampaignError } from "../../../src/reports/data.js";
+import { rawCampaign } from "../../helpers/selfEvolution.js";
+
+const TOOL = { name: "get_weather", description: "d", inputSchema: { type: "object" as const, properties: {} } };
+
+test("report data: per-chart figures for the campaign and for one iteration, the reward curve from the job log", async () => {
+  const h = await openDatabase("pglite:memory");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-data-"));
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    const raw = { ...rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }), seed: 42, iterations: 2 };
+    const frozen = freezeCampaignConfig(raw, { configDir: dir });
+    assert.ok(frozen.ok);
+    await insertCampaign(db, { id: "c", name: "self-evolution-it", config: raw });
+    await insertCampaign(db, { id: "other", name: "other", config: raw });
+    await insertConfigVersion(db, "c", { version: 1, sha256: frozen.hash, frozen: frozen.frozen, appliesFromIteration: 1 });
+    await upsertIteration(db, { campaignId: "c", iteration: 1, status: "completed" });
+    await upsertIteration(db, { campaignId: "c", iteration: 2, status: "running" });
+    await db.insert(tools).values({ campaignId: "c", name: "get_weather", domain: "weather", source: "example", definition: TOOL, hash: "h" });
+    const sample = (campaignId: string, id: string, iteration: number, status: "verified" | "rejected", reasons: string[] = []) => ({
+      id,
+      campaignId,
+      iteration,
+      kind: "standard",
+      origin: "synthesized",
+      stage: "synthesize.singleTurn",
+      messages: [{ role: "user" as const, content: id }],
+      tools: [TOOL],
+      status,
+      verdicts: reasons.length ? [{ verifier: "rules", ok: false, reasons }] : [],
+    });
+    await db
+      .insert(samples)
+      .values([
+        sample("c", "s1", 1, "verified"),
+        sample("c", "s2", 1, "rejected", ["call[0] missing argument <city>"]),
+        sample("c", "s3", 2, "verified"),
+        sample("c", "s4", 2, "rejected", ["call[1] missing argument <city>"]),
+        sample("other", "o1", 1, "rejected", ["not ours"]),
+      ]);
+    await upsertLlmRequests(db, [
+      {
+        id: "r1",
+        campaignId: "c",
+        iteration: 1,
+        stage: "synthesize.singleTurn",
+        batchIndex: 0,
+        role: "generator",
+        model: "g",
+        status: "ok",
+        promptTokens: 100,
+        completionTokens: 10,
+        finished: true,
+      },
+      {
+        id: "r2",
+        campaignId: "c",
+        iteration: 2,
+        stage: "synthesize.singleTurn",
+        batchIndex: 0,
+        role: "generator",
+        model: "g",
+        status: "failed",
+        promptTokens: 0,
+        completionTokens: 0,
+        finished: true,
+      },
+      {
+        id: "r3",
+        campaignId: "other",
+        iteration: 1,
+        stage: "x",
+        batchIndex: 0,
+        role: "generator",
+        model: "g",
+        status: "ok",
+        promptTokens: 999,
+        completionTokens: 9,
+        finished: true,
+      },
+    ]);
+    await db.insert(sampleScores).values([
+      { sampleId: "s1", model: "p", metric: "label_ppl", campaignId: "c", iteration: 1, value: 1.5 },
+      { sampleId: "s1", model: "p", metric: "consistency", campaignId: "c", iteration: 1, value: 1 },
+      { sampleId: "s3", model: "p", metric: "label_ppl", campaignId: "c", iteration: 2, value: 2.5 },
+    ]);
+    await db.insert(probeResults).values([
+      { campaignId: "c", iteration: 1, sampleId: "s1", model: "p", match: false, prediction: {}, reasons: [] },
+      { campaignId: "c", iteration: 2, sampleId: "s3", model: "p", match: true, prediction: {}, reasons: [] },
+    ]);
+    await db.insert(judgeVotes).values([
+      { campaignId: "c", iteration: 1, sampleId: "s1", judge: "judge#0", model: "j", verdict: "LABEL_WRONG", analysis: "" },
+      { campaignId: "c", iteration: 1, sampleId: "s1", judge: "judge#1", model: "j", verdict: null, analysis: "???" },
+    ]);
+    await db.insert(labelJudgements).values({ campaignId: "c", iteration: 1, sampleId: "s1", verdict: null, action: "no_consensus", votes: 2 });
+    await db.insert(bfclScores).values([
+      { campaignId: "c", iteration: 1, evaluator: "toolloop-matcher", category: "simple", correct: 5, total: 10, accuracy: 0.5 },
+      { campaignId: "c", iteration: 2, evaluator: "toolloop-matcher", category: "simple", correct: 7, total: 10, accuracy: 0.7 },
+    ]);
+    await db.insert(poolMembers).values([
+      { campaignId: "c", iteration: 1, sampleId: "s1", reason: "seed" },
+      { campaignId: "c", iteration: 2, sampleId: "s3", reason: "high_ppl" },
+    ]);
+    await db.insert(selectionExclusions).values({ campaignId: "c", iteration: 2, sampleId: "s2", reason: "duplicate" });
+    await db.insert(modelVersions).values({ id: "c:1:checkpoint", campaignId: "c", iteration: 1, kind: "checkpoint", baseModel: "b", simulated: true });
+    // Two attempts of iteration 1's training: the second resumed at step 2 and redid it; a Ray job's log is not on disk.
+    const workDir = path.join(dir, "grpo");
+    fs.mkdirSync(workDir);
+    fs.writeFileSync(
+      path.join(workDir, "job-a1.log"),
+      "Training from scratch\nstep:0 - val-core/x/reward/mean@1:0.1\nstep:1 - critic/score/mean:0.25 - critic/rewards/mean:0.25\nstep:2 - critic/score/mean:0.3\nTraceback...\n",
+    );
+    fs.writeFileSync(path.join(workDir, "job-a2.log"), "resuming\nstep:2 - critic/score/mean:0.35\nstep:3 - critic/score/mean:0.5 - training/global_step:3\n");
+    const job = (name: string, attempt: number, launcher: string) => ({
+      name,
+      campaignId: "c",
+      iteration: 1,
+      stage: "train.grpo",
+      attempt,
+      launcher,
+      externalId: "1",
+      request: { workDir },
+      state: "succeeded" as const,
+    });
+    await db.insert(clusterJobs).values([job("job-a1", 1, "local"), job("job-a2", 2, "local"), job("job-r", 3, "ray")]);
+
+    const all = await gatherReportData(db, { campaignId: "c" }, { now: new Date("2026-01-01T00:00:00Z") });
+    assert.equal(all.generatedAt, "2026-01-01T00:00:00.000Z");
+    assert.deepEqual(all.config && { seed: all.config.seed, iterations: all.config.iterations, version: all.config.version, hash: all.config.hash }, {
+      seed: 42,
+      iterations: 2,
+      version: 1,
+      hash: frozen.hash,
+    });
+    assert.deepEqual(
+      all.config?.roles.map((r) => r.role),
+      ["generator", "judge", "policy"],
+    );
+    assert.deepEqual(
+      all.iterations.map((i) => [i.iteration, i.status]),
+      [
+        [1, "completed"],
+        [2, "running"],
+      ],
+    );
+    assert.deepEqual(all.funnel, [
+      { stage: "synthesize.singleTurn", kind: "standard", status: "rejected", n: 2 },
+      { stage: "synthesize.singleTurn", kind: "standard", status: "verified", n: 2 },
+    ]);
+    assert.deepEqual(all.rejectionReasons, [{ reason: "missing argument <city>", n: 2 }]);
+    assert.deepEqual(all.usage, [{ role: "generator", model: "g", requests: 2, failures: 1, promptTokens: 100, completionTokens: 10 }]);
+    assert.deepEqual(all.kindDomain, [{ kind: "standard", domain: "weather", n: 2 }]);
+    assert.deepEqual(
+      all.scores.map((s) => [s.metric, s.count]),
+      [
+        ["consistency", 1],
+        ["label_ppl", 2],
+      ],
+    );
+    assert.deepEqual(all.judgeVotes, [
+      { model: "j", verdict: "LABEL_WRONG", n: 1 },
+      { model: "j", verdict: "unreadable", n: 1 },
+    ]);
+    assert.deepEqual(all.labelJudgements, [{ verdict: "no consensus", action: "no_consensus", n: 1 }]);
+    assert.deepEqual(all.probe, [
+      { iteration: 1, matched: 0, mismatched: 1 },
+      { iteration: 2, matched: 1, mismatched: 0 },
+    ]);
+    assert.equal(all.bfcl.length, 2);
+    assert.deepEqual(all.exclusions, [{ iteration: 2, reason: "duplicate", n: 1 }]);
+    assert.equal(all.simulated.training, true);
+    assert.equal(all.simulated.llm, undefined, "this ledger does not record the simulator");
+    assert.deepEqual(all.reward, [
+      {
+        iteration: 1,
+        points: [
+          { step: 1, score: 0.25, reward: 0.25 },
+          { step: 2, score: 0.35 },
+          { step: 3, score: 0.5 },
+        ],
+      },
+    ]);
+    assert.deepEqual(all.rewardNotes, ["job-r: its log is kept by the ray scheduler, not on this machine's disk"]);
+
+    // Iteration 1 only: its own samples and scores; figures across iterations stop at it.
+    const one = await gatherReportData(db, { campaignId: "c", iteration: 1 });
+    assert.equal(one.iteration, 1);
+    assert.deepEqual(
+      one.funnel.map((f) => [f.status, f.n]),
+      [
+        ["rejected", 1],
+        ["verified", 1],
+      ],
+    );
+    assert.deepEqual(one.usage[0]?.requests, 1);
+    assert.deepEqual(
+      one.bfcl.map((b) => b.iteration),
+      [1],
+    );
+    assert.deepEqual(
+      one.pool.map((p) => p.reason),
+      ["seed"],
+    );
+    assert.deepEqual(one.exclusions, []);
+    assert.deepEqual(
+      one.iterations.map((i) => i.iteration),
+      [1],
+    );
+
+    await assert.rejects(
+      gatherReportData(db, { campaignId: "nope" }),
+      (e: Error) => e instanceof UnknownCampaignError && /no campaign with id "nope"/.test(e.message),
+    );
+    await assert.rejects(gatherReportData(db, { campaignId: "c", iteration: 9 }), /campaign c has no iteration 9/);
+  } finally {
+    await h.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("job log paths: local and Slurm logs are under the job's workDir, Ray's are not on disk", () => {
+  const base = { name: "j", iteration: 1, request: { workDir: "/w" } };
+  assert.equal(jobLogPath({ ...base, launcher: "local", externalId: "12" }), "/w/j.log");
+  assert.equal(jobLogPath({ ...base, launcher: "slurm", externalId: "12" }), "/w/j-12.log");
+  assert.equal(jobLogPath({ ...base, launcher: "slurm", externalId: null }), undefined);
+  assert.equal(jobLogPath({ ...base, launcher: "ray", externalId: "raysubmit_1" }), undefined);
+  assert.equal(jobLogPath({ ...base, launcher: "local", externalId: "1", request: null }), undefined);
+});

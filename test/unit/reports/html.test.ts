@@ -1,0 +1,142 @@
+/** Report rendering (src/reports/html.ts): escaping, charts left out with a note, the simulated banner. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { histograms } from "../../../src/reports/data.js";
+import { escapeHtml, renderReportHtml, reportCharts, scriptJson } from "../../../src/reports/html.js";
+import { fullReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
+
+const CHART_JS = "/* chart.js stand-in for string tests */ window.Chart = function () {};";
+
+/** The charts' JSON as the page embeds it. */
+function embeddedCharts(html: string): { id: string; config: { data: { datasets: { data: unknown[] }[] } } }[] {
+  const m = /<script type="application\/json" id="report-charts">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(m, "the page embeds its charts as JSON");
+  return JSON.parse(m[1]!) as never;
+}
+
+test("every chart of a full campaign is drawn with data; nothing is listed as not shown", () => {
+  const d = fullReportData();
+  const { charts, omitted } = reportCharts(d);
+  assert.deepEqual(omitted, []);
+  assert.deepEqual(
+    charts.map((c) => c.title),
+    [
+      "Acceptance funnel",
+      "Rejection reasons",
+      "Tokens per role",
+      "Requests per role",
+      "Samples per kind and domain",
+      "Score distribution: label_ppl",
+      "Score distribution: own_ppl",
+      "Score distribution: consistency",
+      "Judges' verdicts",
+      "Committee decisions",
+      "Probe agreement",
+      "BFCL scores per category",
+      "Training reward curve",
+      "Pool composition",
+      "Left out of the pool",
+    ],
+  );
+  const html = renderReportHtml(d, { chartJs: CHART_JS });
+  const embedded = embeddedCharts(html);
+  assert.equal(embedded.length, charts.length);
+  for (const c of embedded) {
+    assert.ok(html.includes(`<canvas id="${c.id}"`), `a canvas for ${c.id}`);
+    assert.ok(c.config.data.datasets.length > 0, `${c.id} has datasets`);
+    assert.ok(
+      c.config.data.datasets.every((ds) => ds.data.some((v) => typeof v === "number" && v > 0)),
+      `${c.id}: every dataset has a non-zero value`,
+    );
+  }
+  // Stacked funnel: verified and rejected standard samples of the synthesis stage, parallel ones verified only.
+  const funnel = charts[0]!.config;
+  assert.deepEqual(funnel.data.labels, ["synthesize.singleTurn · standard", "synthesize.singleTurn · parallel"]);
+  assert.deepEqual(
+    funnel.data.datasets.map((ds) => [ds.label, ds.data]),
+    [
+      ["rejected", [5, 0]],
+      ["verified", [40, 20]],
+    ],
+  );
+  // The reward curve plots the score per step.
+  const reward = charts.find((c) => c.title === "Training reward curve")!.config;
+  assert.deepEqual(reward.data.labels, [1, 2]);
+  assert.deepEqual(reward.data.datasets[0]!.data, [0.4, 0.5]);
+  assert.ok(html.includes("SIMULATED: 90 of 90 LLM requests were answered by the toolloop LLM simulator"));
+  assert.ok(html.includes("sha256 " + "ab".repeat(32)));
+  assert.ok(html.includes('<a href="iter-2/report.html">iteration 2</a>'), "the campaign report links each iteration's report");
+});
+
+test("a chart without data is left out with a one-line note, never drawn empty", () => {
+  const d = synthesisOnlyReportData();
+  const { charts, omitted } = reportCharts(d);
+  assert.deepEqual(
+    charts.map((c) => c.title),
+    ["Acceptance funnel", "Rejection reasons", "Tokens per role", "Requests per role", "Samples per kind and domain"],
+  );
+  assert.equal(omitted.length, 10);
+  const html = renderReportHtml(d, { chartJs: CHART_JS });
+  assert.equal(embeddedCharts(html).length, 5);
+  assert.equal((html.match(/<canvas /g) ?? []).length, 5);
+  assert.ok(html.includes("<li>Training reward curve: no GRPO training ran.</li>"));
+  assert.ok(html.includes("<li>Score distribution: consistency: no sample was scored with this metric (no score stage ran).</li>"));
+  assert.ok(!html.includes("SIMULATED"), "no banner when nothing says the run was simulated");
+  assert.ok(html.includes("not recorded by this database&#39;s request ledger"), "an unknowable simulator use says so");
+});
+
+test("training logs that could not be read are named in the note", () => {
+  const d = fullReportData({ reward: [], rewardNotes: ["job-a: log /x/job-a.log is not on this machine"] });
+  const html = renderReportHtml(d, { chartJs: CHART_JS });
+  assert.ok(html.includes("Training reward curve: no training log could be read (job-a: log /x/job-a.log is not on this machine)."));
+});
+
+test("text from the database is escaped in the page and cannot end the embedded JSON or the script", () => {
+  const evil = `</script><script>alert("x")</script><img src=x onerror=alert(1)>`;
+  const d = fullReportData({
+    name: evil,
+    campaignId: `c&"'<b>`,
+    rejectionReasons: [{ reason: evil, n: 3 }],
+    iterations: [{ iteration: 1, status: evil, startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null }],
+  });
+  const html = renderReportHtml(d, { chartJs: CHART_JS });
+  assert.ok(!html.includes("<script>alert"), "no injected script element");
+  assert.ok(!html.includes("<img src=x"), "no injected element");
+  assert.ok(html.includes("&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)"), "the text is shown escaped");
+  assert.ok(html.includes("c&amp;&quot;&#39;&lt;b&gt;"));
+  // Exactly the page's own four script elements.
+  assert.equal((html.match(/<script/g) ?? []).length, 4);
+  // The reason survives the JSON round trip unchanged (as a chart label).
+  const reasons = embeddedCharts(html).find((c) => c.id === "chart-2")!;
+  assert.deepEqual((reasons.config.data as unknown as { labels: string[] }).labels, [evil]);
+  assert.equal(escapeHtml(`<&>"'`), "&lt;&amp;&gt;&quot;&#39;");
+  assert.equal(scriptJson("</script>\u2028"), '"\\u003c/script>\\u2028"');
+});
+
+test("an iteration report links back to the campaign report and to the other iterations", () => {
+  const html = renderReportHtml(fullReportData({ iteration: 2 }), { chartJs: CHART_JS });
+  assert.ok(html.includes('<a href="../report.html">campaign report</a>'));
+  assert.ok(html.includes('<a href="../iter-1/report.html">iteration 1</a>'));
+  assert.ok(html.includes("<h1>Campaign camp-1, iteration 2</h1>"));
+});
+
+test("histograms: equal-width bins over the value range, every value counted once", () => {
+  const [h] = histograms(
+    [0, 0.1, 0.5, 0.99, 1].map((value) => ({ metric: "consistency", value })),
+    4,
+  );
+  assert.equal(h!.count, 5);
+  assert.deepEqual(
+    h!.bins.map((b) => b.n),
+    [2, 0, 1, 2],
+  );
+  assert.equal(h!.bins[0]!.from, 0);
+  assert.equal(h!.bins.at(-1)!.to, 1);
+  // One distinct value: one bin, not a division by zero.
+  const [same] = histograms([2, 2, 2].map((value) => ({ metric: "label_ppl", value })));
+  assert.deepEqual(
+    same!.bins.map((b) => b.n),
+    [3],
+  );
+  assert.deepEqual(histograms([{ metric: "x", value: Number.NaN }]), []);
+});
