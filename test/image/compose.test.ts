@@ -138,6 +138,20 @@ test("toolloop services run the image's CLI: migrate, worker, and the simulator 
   }
 });
 
+test("examples/compose-simulator.campaign.json reaches the simulator service as compose defines it", () => {
+  const s = load(["simulator"]).project.services;
+  const config = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "examples", "compose-simulator.campaign.json"), "utf8")) as {
+    endpoints: Record<string, { baseUrl: string }>;
+  };
+  for (const [name, endpoint] of Object.entries(config.endpoints)) {
+    const url = new URL(endpoint.baseUrl);
+    const svc = service(s, url.hostname);
+    const command = svc.command ?? [];
+    assert.equal(command[command.indexOf("--port") + 1], url.port, `endpoint ${name}: the ${url.hostname} service listens on ${url.port}`);
+    assert.equal(command[command.indexOf("--host") + 1], "0.0.0.0", `the ${url.hostname} service accepts connections from other containers`);
+  }
+});
+
 test("a broken compose file is rejected by the loader with its reason", () => {
   const broken = path.join(fs.mkdtempSync(path.join(REPO_ROOT, ".toolloop-compose-")), "docker-compose.yml");
   try {
