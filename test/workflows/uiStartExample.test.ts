@@ -13,7 +13,9 @@ import { fileURLToPath } from "node:url";
 import { WorkflowNotFoundError } from "@temporalio/client";
 import { NativeConnection } from "@temporalio/worker";
 import { and, eq, sql } from "drizzle-orm";
+import pg from "pg";
 import { activityDepsFor } from "../../src/cli/worker.js";
+import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
 import { samples } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { queuePrefixOf } from "../../src/taskQueues.js";
@@ -34,9 +36,29 @@ const example = JSON.parse(fs.readFileSync(EXAMPLE_FILE, "utf8")) as UiStartExam
 
 let env: TestEnv;
 let stopSim: (() => Promise<void>) | undefined;
+// The example's campaign id is fixed, so each run gets its own database (a rerun against the same
+// server would otherwise find the campaign registered with the previous run's folders).
+const dbName = `ui_start_${process.pid}`;
+let db: DbHandle | undefined;
+
+async function adminQuery(text: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: env.databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(text);
+  } finally {
+    await admin.end();
+  }
+}
 
 before(async () => {
   env = await createTestEnv("ui-start");
+  await adminQuery(`DROP DATABASE IF EXISTS ${dbName}`);
+  await adminQuery(`CREATE DATABASE ${dbName}`);
+  const url = new URL(env.databaseUrl);
+  url.pathname = `/${dbName}`;
+  db = await openDatabase(url.toString());
+  await migrateDatabase(db);
   // The example's endpoint, as written: a simulator on that port (one already there is used as is,
   // if it is a toolloop simulator serving the example's models).
   const baseUrl = new URL(Object.values(example.input.config.endpoints)[0]?.baseUrl ?? "");
@@ -52,6 +74,8 @@ before(async () => {
 
 after(async () => {
   await stopSim?.();
+  await db?.close();
+  if (env) await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
   await env?.close();
 });
 
@@ -85,7 +109,7 @@ test("the UI start example's input runs as given and completes against the simul
     connection,
     namespace: env.namespace,
     queuePrefix: queuePrefixOf(example.taskQueue),
-    activityDeps: { ...activityDepsFor(env.db, env.workDir, () => undefined), heartbeatIntervalMs: 1000, temporalClient: async () => env.client },
+    activityDeps: { ...activityDepsFor(db as DbHandle, env.workDir, () => undefined), heartbeatIntervalMs: 1000, temporalClient: async () => env.client },
   });
   const running = workers.map((w) => w.run());
   try {
@@ -99,7 +123,7 @@ test("the UI start example's input runs as given and completes against the simul
     assert.equal(result.state, "completed");
     assert.equal(result.iterations.length, 1);
 
-    const [row] = await env.db.db
+    const [row] = await (db as DbHandle).db
       .select({ n: sql<number>`count(*)::int` })
       .from(samples)
       .where(and(eq(samples.campaignId, example.input.campaignId), eq(samples.status, "verified")));
