@@ -135,6 +135,23 @@ test("the final stage runs as a non-root user with a worker HEALTHCHECK and the 
   assert.equal(env.PATH?.split(":")[0], path.join(image.root, ".venv-train", "bin"));
 });
 
+test("runtime code imports no devDependency (the image's node_modules is pruned with --omit=dev)", { skip }, () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(CHECKOUT, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+  const dev = Object.keys(pkg.devDependencies);
+  const offenders: string[] = [];
+  for (const dir of ["src", "workers", "activities", "workflows"]) {
+    for (const rel of listFiles(path.join(image.root, "dist", dir)).filter((f) => f.endsWith(".js"))) {
+      const code = fs.readFileSync(path.join(image.root, "dist", dir, rel), "utf8");
+      for (const m of code.matchAll(/(?:from\s+|import\s*\(\s*)["']([^"'./][^"']*)["']/g)) {
+        const spec = m[1] ?? "";
+        const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] ?? "");
+        if (dev.includes(name)) offenders.push(`dist/${dir}/${rel}: ${spec}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
 test("--help runs from the image layout", { skip }, () => {
   const r = run(["--help"]);
   assert.equal(r.status, 0, `${r.error?.message ?? ""}${r.stderr}`);
