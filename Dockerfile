@@ -1,22 +1,63 @@
 # toolloop worker / CLI image. Build: docker build -t toolloop:local .
-# The entrypoint is the toolloop CLI: `docker run toolloop:local worker`, `... db migrate`, etc.
-FROM node:20-bookworm-slim AS build
+# The entrypoint is the toolloop CLI: `docker run toolloop:local worker`, `... db migrate`,
+# `... campaign start examples/<config>.json`, `... --help`.
+#
+# Runtime layout (/app, the "installation root" the code finds by walking up from dist/):
+#   dist/ node_modules/ (production only) package.json   the CLI, workers and the LLM simulator
+#   migrations/            drizzle migrations (`db migrate`)
+#   examples/              example campaign configs
+#   scripts/               the BFCL eval shim (scripts/bfcl) and the venv scripts the stages call
+#   trainer/               the reward shim template and the SIMULATED stand-in trainer
+#   data/bfcl/             the vendored BFCL v3 data (bfcl probe, evaluate.bfclFast)
+#   .venv-bfcl/            Python: the official bfcl-eval checker (evaluate.bfcl)
+#   .venv-train/           Python: pyarrow (+ verl configs) for the stand-in trainer; first on PATH,
+#                          so the config's default `cluster.python: "python3"` is this venv
+# test/image/runtimeLayout.test.ts assembles this layout from the COPY steps of the final stage
+# and runs the CLI there, so a missing folder fails the test suite, not a user's `docker run`.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+# The Python side, built by the same idempotent scripts a checkout uses (same pins, same paths).
+FROM ${NODE_IMAGE} AS python
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 python3-venv \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY scripts/ensure-bfcl-venv.sh scripts/ensure-train-venv.sh ./scripts/
+COPY scripts/bfcl ./scripts/bfcl
+RUN bash scripts/ensure-bfcl-venv.sh && bash scripts/ensure-train-venv.sh
+
+FROM ${NODE_IMAGE}
+# python3: the interpreter the copied venvs link to (same base image, same /usr/bin/python3).
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 ca-certificates \
+  && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+  PATH=/app/.venv-train/bin:$PATH \
+  TOOLLOOP_STATE_DIR=/data/state
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# Read at runtime: drizzle migrations (db migrate) and the example campaign configs.
 COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/examples ./examples
-RUN mkdir -p /data && chown node:node /data
+COPY --from=build /app/scripts ./scripts
+COPY --from=build /app/trainer ./trainer
+COPY --from=build /app/data/bfcl ./data/bfcl
+COPY --from=python /app/.venv-bfcl ./.venv-bfcl
+COPY --from=python /app/.venv-train ./.venv-train
+# /data: campaign outputs (`worker --base-dir /data`) and local job records; the only writable path.
+RUN mkdir -p /data/state && chown -R node:node /data
 USER node
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
-CMD ["worker"]
+# Healthy when this container's worker polls its task queues on the Temporal server (commands
+# other than `worker` have no poller; compose sets the check per service).
+HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 \
+  CMD ["node", "/app/dist/src/ops/workerHealthcheck.js"]
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+CMD ["worker", "--base-dir", "/data"]

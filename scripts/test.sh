@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs (npm ci, the Temporal CLI, PostgreSQL, the BFCL
-# checker venv, the training venv (verl configs, pyarrow), the Ray venv, Slurm and munge for the
+# checker venv, the Compose loader (Go), the training venv (verl configs, pyarrow), the Ray venv, Slurm and munge for the
 # launcher tests), lints, starts one Temporal dev server and one PostgreSQL for the run, runs every
 # test with Node's test runner, and stops the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-prereqs.sh --postgres
-for venv_script in scripts/ensure-chromium.sh scripts/ensure-bfcl-venv.sh scripts/ensure-train-venv.sh scripts/ensure-ray-venv.sh scripts/ensure-slurm.sh; do
+for venv_script in scripts/ensure-compose-loader.sh scripts/ensure-chromium.sh scripts/ensure-bfcl-venv.sh scripts/ensure-train-venv.sh scripts/ensure-ray-venv.sh scripts/ensure-slurm.sh; do
   if [ -f "$venv_script" ]; then bash "$venv_script"; fi
 done
 

@@ -1,0 +1,169 @@
+/**
+ * docker-compose.yml as `docker compose` sees it: loaded by the Compose specification's reference
+ * loader (compose-go, through tools/compose-loader, built by scripts/ensure-compose-loader.sh), with
+ * assertions on the loaded model: the official Temporal images (never the deprecated auto-setup),
+ * the one-shot schema and namespace services, healthchecks, depends_on conditions and the optional
+ * simulator profile.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const COMPOSE_FILE = path.join(REPO_ROOT, "docker-compose.yml");
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  profiles?: string[];
+  entrypoint?: string[] | null;
+  command?: string[] | null;
+  environment?: Record<string, string | null>;
+  depends_on?: Record<string, { condition: string; required: boolean }>;
+  healthcheck?: { test?: string[]; disable?: boolean };
+  restart?: string;
+  volumes?: { source: string; target: string; type: string }[];
+}
+interface Loaded {
+  project: { name: string; services: Record<string, Service> };
+  disabledServices: string[];
+}
+
+let loaderBin: string;
+/** The named service of a loaded model (failing the test when it is missing). */
+function service(services: Record<string, Service>, name: string): Service {
+  const svc = services[name];
+  assert.ok(svc, `service ${name} is defined`);
+  return svc;
+}
+function load(profiles: string[] = []): Loaded {
+  const args = [...profiles.flatMap((p) => ["--profile", p]), COMPOSE_FILE];
+  // Only what the file itself sets: the host's POSTGRES_* or version variables must not leak in.
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+  return JSON.parse(execFileSync(loaderBin, args, { encoding: "utf8", env, cwd: REPO_ROOT })) as Loaded;
+}
+
+before(() => {
+  loaderBin = execFileSync("bash", [path.join(REPO_ROOT, "scripts", "ensure-compose-loader.sh")], { encoding: "utf8", timeout: 600_000 }).trim();
+});
+
+test("the compose file is a valid Compose project with the stack's services; the simulator only in its profile", () => {
+  const plain = load();
+  assert.equal(plain.project.name, "toolloop");
+  assert.deepEqual(Object.keys(plain.project.services).sort(), [
+    "postgresql",
+    "temporal",
+    "temporal-schema",
+    "temporal-setup",
+    "temporal-ui",
+    "toolloop-migrate",
+    "toolloop-worker",
+  ]);
+  assert.deepEqual(plain.disabledServices, ["simulator"]);
+  const withSim = load(["simulator"]);
+  assert.deepEqual(withSim.disabledServices, []);
+  assert.deepEqual(service(withSim.project.services, "simulator").profiles, ["simulator"]);
+});
+
+test("Temporal runs on the official server image; admin-tools sets up the schema before it and the namespace after it", () => {
+  const all = load(["*"]).project.services;
+  const s = (name: string) => service(all, name);
+  for (const [name, svc] of Object.entries(all)) assert.doesNotMatch(svc.image ?? "", /auto-setup/, `${name} must not use the deprecated auto-setup image`);
+  assert.match(s("temporal").image ?? "", /^temporalio\/server:/);
+  assert.match(s("temporal-schema").image ?? "", /^temporalio\/admin-tools:/);
+  assert.match(s("temporal-setup").image ?? "", /^temporalio\/admin-tools:/);
+  assert.match(s("temporal-ui").image ?? "", /^temporalio\/ui:/);
+  assert.equal(s("temporal").environment?.DB, "postgres12");
+  assert.equal(s("temporal").environment?.POSTGRES_SEEDS, "postgresql");
+
+  // The mounted scripts exist and do what their service is for.
+  const script = (svc: Service) => {
+    const mount = (svc.volumes ?? []).find((v) => svc.entrypoint?.includes(v.target));
+    assert.ok(mount, `entrypoint ${JSON.stringify(svc.entrypoint)} runs a mounted script`);
+    return fs.readFileSync(mount.source, "utf8");
+  };
+  const schema = script(s("temporal-schema"));
+  for (const step of ["create", "setup-schema -v 0.0", "update-schema -d"])
+    assert.ok(schema.includes(step), `temporal-schema.sh runs temporal-sql-tool ${step}`);
+  // Both databases, each with its own versioned schema folder of the admin-tools release.
+  assert.ok(schema.includes('"${TEMPORAL_DB:-temporal}:temporal"') && schema.includes('"${TEMPORAL_VISIBILITY_DB:-temporal_visibility}:visibility"'));
+  assert.ok(schema.includes('update-schema -d "$schema_root/$kind/versioned"'));
+  assert.match(schema, /postgresql\/v12/);
+  assert.match(schema, /TOOLLOOP_DB:-toolloop/);
+  const setup = script(s("temporal-setup"));
+  assert.match(setup, /operator namespace create/);
+  assert.match(setup, /operator search-attribute create/);
+});
+
+test("every long-running service has a healthcheck and every dependency waits on a condition", () => {
+  const all = load(["*"]).project.services;
+  const s = (name: string) => service(all, name);
+  const dep = (from: string, to: string) => s(from).depends_on?.[to]?.condition;
+  assert.equal(dep("temporal-schema", "postgresql"), "service_healthy");
+  assert.equal(dep("temporal", "temporal-schema"), "service_completed_successfully");
+  assert.equal(dep("temporal-setup", "temporal"), "service_healthy");
+  assert.equal(dep("temporal-ui", "temporal"), "service_healthy");
+  assert.equal(dep("toolloop-migrate", "temporal-schema"), "service_completed_successfully");
+  assert.equal(dep("toolloop-worker", "toolloop-migrate"), "service_completed_successfully");
+  assert.equal(dep("toolloop-worker", "temporal-setup"), "service_completed_successfully");
+  for (const [name, svc] of Object.entries(all)) {
+    for (const [to, d] of Object.entries(svc.depends_on ?? {})) assert.notEqual(d.condition, "service_started", `${name} -> ${to} waits on a real condition`);
+  }
+  for (const name of ["postgresql", "temporal", "toolloop-worker", "simulator"]) {
+    const hc = s(name).healthcheck;
+    assert.ok(hc?.test && hc.test.length > 1 && !hc.disable, `${name} has a healthcheck`);
+  }
+  assert.deepEqual(s("toolloop-worker").healthcheck?.test, ["CMD", "node", "/app/dist/src/ops/workerHealthcheck.js"]);
+  // One-shots end; they are not restarted and not health-checked as workers.
+  for (const name of ["temporal-schema", "temporal-setup", "toolloop-migrate"]) assert.equal(s(name).restart, "no", `${name} is one-shot`);
+  assert.equal(s("toolloop-migrate").healthcheck?.disable, true);
+});
+
+test("toolloop services run the image's CLI: migrate, worker, and the simulator on the stack's network", () => {
+  const all = load(["*"]).project.services;
+  const s = (name: string) => service(all, name);
+  for (const name of ["toolloop-migrate", "toolloop-worker", "simulator"]) assert.equal(s(name).image, "toolloop:local");
+  assert.deepEqual(s("toolloop-migrate").command, ["db", "migrate"]);
+  assert.deepEqual(s("toolloop-worker").command, ["worker", "--base-dir", "/data"]);
+  assert.equal(s("toolloop-worker").environment?.TEMPORAL_ADDRESS, "temporal:7233");
+  assert.equal(s("toolloop-worker").environment?.DATABASE_URL, "postgres://temporal:temporal@postgresql:5432/toolloop");
+  assert.deepEqual(s("simulator").entrypoint, ["node", "/app/dist/src/llm/simulator/main.js"]);
+  assert.deepEqual(s("simulator").command?.slice(0, 4), ["--host", "0.0.0.0", "--port", "8000"]);
+  // The files the image's commands name exist in the build output (the layout test runs them).
+  for (const file of ["dist/src/llm/simulator/main.js", "dist/src/ops/workerHealthcheck.js", "dist/src/cli/main.js"]) {
+    assert.ok(fs.existsSync(path.join(REPO_ROOT, file)), `${file} is built`);
+  }
+});
+
+test("examples/compose-simulator.campaign.json reaches the simulator service as compose defines it", () => {
+  const s = load(["simulator"]).project.services;
+  const config = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "examples", "compose-simulator.campaign.json"), "utf8")) as {
+    endpoints: Record<string, { baseUrl: string }>;
+  };
+  for (const [name, endpoint] of Object.entries(config.endpoints)) {
+    const url = new URL(endpoint.baseUrl);
+    const svc = service(s, url.hostname);
+    const command = svc.command ?? [];
+    assert.equal(command[command.indexOf("--port") + 1], url.port, `endpoint ${name}: the ${url.hostname} service listens on ${url.port}`);
+    assert.equal(command[command.indexOf("--host") + 1], "0.0.0.0", `the ${url.hostname} service accepts connections from other containers`);
+  }
+});
+
+test("a broken compose file is rejected by the loader with its reason", () => {
+  const broken = path.join(fs.mkdtempSync(path.join(REPO_ROOT, ".toolloop-compose-")), "docker-compose.yml");
+  try {
+    fs.writeFileSync(broken, "services:\n  a:\n    image: x\n    depends_on:\n      b:\n        condition: service_healthy\n");
+    assert.throws(
+      () => execFileSync(loaderBin, [broken], { encoding: "utf8", stdio: "pipe" }),
+      (err: Error & { stderr?: string }) => {
+        assert.match(err.stderr ?? "", /compose-loader: .*depends on undefined service "?b"?/);
+        return true;
+      },
+    );
+  } finally {
+    fs.rmSync(path.dirname(broken), { recursive: true, force: true });
+  }
+});
