@@ -21,7 +21,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# The image has no .git: pass the commit (docker build --build-arg TOOLLOOP_GIT_COMMIT=$(git rev-parse HEAD))
+# so the build writes it into dist/build-info.json and every sample's provenance names it.
+ARG TOOLLOOP_GIT_COMMIT=""
+RUN TOOLLOOP_GIT_COMMIT="$TOOLLOOP_GIT_COMMIT" npm run build && npm prune --omit=dev
 
 # The Python side, built by the same idempotent scripts a checkout uses (same pins, same paths).
 FROM ${NODE_IMAGE} AS python

@@ -41,9 +41,14 @@ export function readCodeVersion(root: string, env: NodeJS.ProcessEnv): CodeVersi
   return { package: name, version, ...gitCommit(root) };
 }
 
-/** Writes dist/build-info.json (the build step calls it); a tree without git records commit null. */
-export function writeBuildInfo(root: string = installRoot()): { commit: string | null; dirty: boolean | null } {
-  const info = gitCommit(root);
+/**
+ * Writes dist/build-info.json (the build step calls it). A tree without git (the Docker build)
+ * records TOOLLOOP_GIT_COMMIT when it is given, else commit null.
+ */
+export function writeBuildInfo(root: string = installRoot(), env: NodeJS.ProcessEnv = process.env): { commit: string | null; dirty: boolean | null } {
+  const fromEnv = env.TOOLLOOP_GIT_COMMIT?.trim().toLowerCase();
+  const fromGit = gitCommit(root);
+  const info = fromGit.commit === null && fromEnv && COMMIT.test(fromEnv) ? { commit: fromEnv, dirty: null } : fromGit;
   const file = path.join(root, "dist", BUILD_INFO_FILE);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file + ".tmp", JSON.stringify({ ...info, builtAt: new Date().toISOString() }, null, 2) + "\n");
