@@ -101,7 +101,8 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
       if (!known || !dbFacts) throw known ?? err;
       notes.push(`Temporal: ${known.message}`);
     }
-    if (dbFacts && !wf) notes.push(`Temporal (namespace ${e.namespace}) has no workflow ${campaignWorkflowId(campaignId)}: its history may have passed the retention period`);
+    if (dbFacts && !wf)
+      notes.push(`Temporal (namespace ${e.namespace}) has no workflow ${campaignWorkflowId(campaignId)}: its history may have passed the retention period`);
   }
   if (!dbFacts && !wf) {
     // One source is down and the other does not know the id: the campaign may well exist.
@@ -132,7 +133,8 @@ function findReport(campaignId: string, outputDir: string | undefined, setting: 
 async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; interval: string }): Promise<void> {
   const e = cliEnv();
   const intervalS = Number(opts.interval);
-  if (!Number.isFinite(intervalS) || intervalS < 0.2 || intervalS > 3600) throw new CliError(`--interval: expected seconds between 0.2 and 3600, got ${JSON.stringify(opts.interval)}`);
+  if (!Number.isFinite(intervalS) || intervalS < 0.2 || intervalS > 3600)
+    throw new CliError(`--interval: expected seconds between 0.2 and 3600, got ${JSON.stringify(opts.interval)}`);
   const s = await openSources(e);
   try {
     let last = "";
@@ -163,7 +165,8 @@ async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; 
 async function printList(opts: { json?: boolean; limit: string }): Promise<void> {
   const e = cliEnv();
   const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(`--limit: expected an integer from 1 to 1000, got ${JSON.stringify(opts.limit)}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new CliError(`--limit: expected an integer from 1 to 1000, got ${JSON.stringify(opts.limit)}`);
   if (!e.databaseUrl) throw new CliError("campaign list reads the campaigns from PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
   const s = await openSources(e);
   try {
@@ -173,7 +176,9 @@ async function printList(opts: { json?: boolean; limit: string }): Promise<void>
     const entries = await Promise.all(
       rows.map((row) =>
         run(async () => {
-          const wf = s.client ? await readWorkflowFacts(s.client, campaignWorkflowId(row.campaignId), { checkPollers: false }).catch(() => undefined) : undefined;
+          const wf = s.client
+            ? await readWorkflowFacts(s.client, campaignWorkflowId(row.campaignId), { checkPollers: false }).catch(() => undefined)
+            : undefined;
           return campaignListEntry(row, wf);
         }),
       ),

@@ -70,7 +70,7 @@ export function renderCampaignList(rows: CampaignListEntry[]): string {
     r.iteration !== undefined ? `${r.iteration}${r.iterationsTotal !== undefined ? `/${r.iterationsTotal}` : ""}` : "-",
     r.stage ? `${r.stage} (${r.stageStatus ?? "?"})` : "-",
     r.updatedAt.replace("T", " ").replace(/\.\d+Z$/, "Z"),
-    r.reason ? r.reason.split("\n")[0] as string : "",
+    r.reason ? (r.reason.split("\n")[0] as string) : "",
   ]);
   const head = ["CAMPAIGN", "NAME", "STATE", "ITER", "STAGE", "UPDATED", "REASON"];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));

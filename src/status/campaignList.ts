@@ -24,7 +24,9 @@ export function campaignListEntry(row: CampaignListRow, wf: WorkflowFacts | unde
       updatedAt: row.updatedAt,
       stages: stage,
       nowMs: 0,
-      ...(row.iteration !== undefined ? { iteration: { n: row.iteration, status: row.status === "running" ? "running" : row.status, startedAt: row.createdAt } } : {}),
+      ...(row.iteration !== undefined
+        ? { iteration: { n: row.iteration, status: row.status === "running" ? "running" : row.status, startedAt: row.createdAt } }
+        : {}),
     },
   });
   return {

@@ -183,9 +183,12 @@ export function campaignView(input: ViewInput): CampaignView {
       state = said === "aborted" ? "aborted" : "completed";
       if (state === "aborted") reason = wf.abortReason ?? "aborted (no reason given)";
     } else {
-      // RUNNING: the workflow's own search attribute, else what the stage rows say.
-      if (wf.searchStatus && RUNNING_STATES.has(wf.searchStatus)) state = wf.searchStatus as CampaignState;
-      else state = failedStage ? "waiting_for_operator" : "running";
+      // RUNNING: a failed stage row in the running iteration means it waits (the search attribute can
+      // lag: the worker may have stopped between recording the failure and publishing it); else the
+      // workflow's own search attribute (paused).
+      if (failedStage) state = "waiting_for_operator";
+      else if (wf.searchStatus && RUNNING_STATES.has(wf.searchStatus)) state = wf.searchStatus as CampaignState;
+      else state = "running";
       if (wf.abortReason) {
         reason = `abort requested (${wf.abortReason}); the running work is being cancelled`;
       }

@@ -31,7 +31,8 @@ export function rootCause(failure: FailureLike | null | undefined, maxDepth = 20
   let timeout: string | undefined;
   for (let f = failure, n = 0; f && n < maxDepth; f = f.cause, n++) {
     const message = (f.message ?? "").trim();
-    if (f.applicationFailureInfo) app = { message: message || "(no message)", ...(f.applicationFailureInfo.type ? { type: f.applicationFailureInfo.type } : {}) };
+    if (f.applicationFailureInfo)
+      app = { message: message || "(no message)", ...(f.applicationFailureInfo.type ? { type: f.applicationFailureInfo.type } : {}) };
     if (f.timeoutFailureInfo && timeout === undefined) timeout = message || "timed out";
     if (message && !WRAPPERS.has(message)) deepest = { message };
   }

@@ -55,7 +55,10 @@ export const formatCount = (n: number): string => INTEGER.format(n);
 export function formatRate(perSec: number): string {
   if (perSec >= 100) return INTEGER.format(perSec);
   if (perSec >= 1) return perSec.toFixed(1);
-  return perSec.toPrecision(2).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  return perSec
+    .toPrecision(2)
+    .replace(/(\.\d*?)0+$/, "$1")
+    .replace(/\.$/, "");
 }
 
 /** Seconds as `45s`, `1m05s`, `2h03m`, `3d04h` (rounded up to the shown unit's resolution). */

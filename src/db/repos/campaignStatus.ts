@@ -30,7 +30,12 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
     stages: [],
     nowMs,
     ...(latest
-      ? { iterationsTotal: latest.frozen.config.iterations, onStageFailure: latest.frozen.config.onStageFailure, configHash: latest.sha256, outputDirSetting: latest.frozen.config.output.dir }
+      ? {
+          iterationsTotal: latest.frozen.config.iterations,
+          onStageFailure: latest.frozen.config.onStageFailure,
+          configHash: latest.sha256,
+          outputDirSetting: latest.frozen.config.output.dir,
+        }
       : {}),
   };
   // Stage rows of an iteration not recorded yet (between registration and startIteration) still tell the truth.
@@ -141,7 +146,12 @@ export async function listCampaignRows(db: Db, opts: { limit: number; since?: Da
     .groupBy(iterations.campaignId);
   // The latest stage run per campaign (in its latest iteration): what an operator looks at first.
   const stages = await db
-    .selectDistinctOn([stageRuns.campaignId], { campaignId: stageRuns.campaignId, iteration: stageRuns.iteration, stage: stageRuns.stage, status: stageRuns.status })
+    .selectDistinctOn([stageRuns.campaignId], {
+      campaignId: stageRuns.campaignId,
+      iteration: stageRuns.iteration,
+      stage: stageRuns.stage,
+      status: stageRuns.status,
+    })
     .from(stageRuns)
     .where(inArray(stageRuns.campaignId, ids))
     .orderBy(stageRuns.campaignId, desc(stageRuns.iteration), desc(stageRuns.startedAt));

@@ -28,7 +28,13 @@ function dbFacts(stages: StageFacts[], over: Partial<DbFacts> = {}): DbFacts {
   };
 }
 
-const wf = (over: Partial<WorkflowFacts>): WorkflowFacts => ({ workflowId: "campaign-weekly", runId: "r1", status: "RUNNING", taskQueue: "toolloop-workflows", ...over });
+const wf = (over: Partial<WorkflowFacts>): WorkflowFacts => ({
+  workflowId: "campaign-weekly",
+  runId: "r1",
+  status: "RUNNING",
+  taskQueue: "toolloop-workflows",
+  ...over,
+});
 
 test("a failed workflow reports the root application failure, never the wrapper", () => {
   const failure = {
@@ -63,11 +69,18 @@ test("a failed workflow reports the root application failure, never the wrapper"
 
 test("a stage waiting for an operator gives its error and the three exact next commands", () => {
   const stages = [
-    stage("synthesize.singleTurn", { status: "failed", attempts: 1, error: "batch 3: HTTP 500 from sim", itemsTotal: 4000, itemsDone: 1250, startedAt: at(60_000) }),
+    stage("synthesize.singleTurn", {
+      status: "failed",
+      attempts: 1,
+      error: "batch 3: HTTP 500 from sim",
+      itemsTotal: 4000,
+      itemsDone: 1250,
+      startedAt: at(60_000),
+    }),
     stage("verify.rules"),
   ];
-  for (const searchStatus of ["waiting_for_operator", undefined]) {
-    // The search attribute says so; without it (older workflows) the failed stage row does.
+  for (const searchStatus of ["waiting_for_operator", "running", undefined]) {
+    // The search attribute says so; when it lags (or older workflows lack it) the failed stage row does.
     const v = campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ ...(searchStatus ? { searchStatus } : {}), workerPolling: false }) });
     assert.equal(v.state, "waiting_for_operator");
     assert.equal(v.waitingStage, "synthesize.singleTurn");
@@ -81,7 +94,7 @@ test("a stage waiting for an operator gives its error and the three exact next c
     assert.match(text, /^campaign weekly \(demo\): WAITING FOR OPERATOR, iteration 2\/3$/m);
     assert.match(text, /^ {2}synthesize\.singleTurn {2}1,250\/4,000 \(31%\) {2}waiting for operator$/m);
     assert.match(text, /^ {25}error: batch 3: HTTP 500 from sim$/m);
-    assert.match(text, /^ {2}verify\.rules {10}pending$/m);
+    assert.match(text, /^ {2}verify\.rules {11}pending$/m);
     assert.match(text, /^stage synthesize\.singleTurn waits for an operator; next:$/m);
     assert.match(text, /^ {2}toolloop campaign retry-stage weekly {2}# re-run/m);
     assert.match(text, /^workflow: campaign-weekly RUNNING {2}http:\/\/ui\/x$/m);
@@ -118,7 +131,10 @@ test("aborted (Canceled, or the old Completed with state aborted) and terminated
   assert.equal(v.state, "aborted");
   assert.equal(v.reason, "canceled: operator");
 
-  const t = campaignView({ campaignId: "weekly", wf: wf({ status: "TERMINATED", ...historyFacts([{ workflowExecutionTerminatedEventAttributes: { reason: "bad deploy" } }], (p) => p) }) });
+  const t = campaignView({
+    campaignId: "weekly",
+    wf: wf({ status: "TERMINATED", ...historyFacts([{ workflowExecutionTerminatedEventAttributes: { reason: "bad deploy" } }], (p) => p) }),
+  });
   assert.equal(t.state, "terminated");
   assert.equal(t.reason, "terminated: bad deploy");
   // An undecodable payload (a codec the CLI lacks) is skipped, not fatal.
@@ -131,12 +147,24 @@ test("aborted (Canceled, or the old Completed with state aborted) and terminated
 });
 
 test("PostgreSQL alone still tells the state; the list uses the same rules", () => {
-  const v = campaignView({ campaignId: "weekly", db: dbFacts([stage("synthesize.singleTurn", { status: "failed", error: "boom" })]), notes: ["Temporal down"] });
+  const v = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("synthesize.singleTurn", { status: "failed", error: "boom" })]),
+    notes: ["Temporal down"],
+  });
   assert.equal(v.state, "waiting_for_operator");
   assert.deepEqual(v.notes, ["Temporal down"]);
   assert.throws(() => campaignView({ campaignId: "x" }), /needs PostgreSQL or Temporal facts/);
 
-  const row = { campaignId: "weekly", name: "demo", status: "running", createdAt: at(10_000), updatedAt: "2026-12-02T11:59:50.123Z", iteration: 2, iterationsTotal: 3 };
+  const row = {
+    campaignId: "weekly",
+    name: "demo",
+    status: "running",
+    createdAt: at(10_000),
+    updatedAt: "2026-12-02T11:59:50.123Z",
+    iteration: 2,
+    iterationsTotal: 3,
+  };
   const failing = campaignListEntry({ ...row, stage: "synthesize.singleTurn", stageStatus: "failed" }, wf({}));
   assert.equal(failing.state, "waiting_for_operator");
   const failed = campaignListEntry({ ...row, status: "failed" }, wf({ status: "FAILED", failure: { message: "stage x failed: y" } }));

@@ -45,8 +45,17 @@ test("formatting: thousands, rates, durations", () => {
   assert.equal(formatRate(1234.5), "1,235");
   assert.equal(formatRate(0.042), "0.042");
   assert.equal(formatRate(0.5), "0.5");
-  assert.deepEqual(
-    [0, 0.2, 45, 59.5, 60, 65, 3599, 3600, 7380, 86_399, 86_400 * 3 + 4 * 3600].map(formatDuration),
-    ["0s", "1s", "45s", "1m00s", "1m00s", "1m05s", "59m59s", "1h00m", "2h03m", "1d00h", "3d04h"],
-  );
+  assert.deepEqual([0, 0.2, 45, 59.5, 60, 65, 3599, 3600, 7380, 86_399, 86_400 * 3 + 4 * 3600].map(formatDuration), [
+    "0s",
+    "1s",
+    "45s",
+    "1m00s",
+    "1m00s",
+    "1m05s",
+    "59m59s",
+    "1h00m",
+    "2h03m",
+    "1d00h",
+    "3d04h",
+  ]);
 });
