@@ -185,6 +185,26 @@ test("a terminated campaign says so with the reason, even one PostgreSQL never s
   assert.match(r.stdout, /^workflow: campaign-st-term-\S+ TERMINATED {2}http/m);
 });
 
+test("status --watch follows a campaign to its end: each new state once, exit 0 when it completed, 1 when it did not", async () => {
+  const campaignId = `st-watch-${Date.now().toString(36)}`;
+  const workers = await env.startWorkers();
+  try {
+    await start(simulatorCampaign(sim.url, { count: 20, batchSize: 10 }), campaignId);
+    const r = await cli(["campaign", "status", campaignId, "--watch", "--interval", "0.5"]);
+    assert.equal(r.status, 0, r.stderr);
+    const headers = r.stdout.split("\n").filter((l) => l.startsWith(`campaign ${campaignId}`));
+    assert.match(headers.at(-1) ?? "", /: COMPLETED, iteration 1\/1$/);
+    assert.match(r.stdout, /^ {2}export\.dataset +20\/20 \(100%\) {2}succeeded in \d+s$/m);
+  } finally {
+    await workers.stop();
+  }
+  const term = `st-watch-t-${Date.now().toString(36)}`;
+  await (await start(simulatorCampaign(sim.url), term)).terminate("stop");
+  const t = await cli(["campaign", "status", term, "--watch"]);
+  assert.equal(t.status, 1);
+  assert.match(t.stdout, /: TERMINATED\nreason: terminated: stop$/m);
+});
+
 test("an unknown id: a clear error naming both sources, exit 2, no stack trace", async () => {
   const r = await cli(["campaign", "status", "no-such-campaign"]);
   assert.equal(r.status, 2);
