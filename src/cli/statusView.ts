@@ -9,7 +9,14 @@ const STATE_WORDS: Record<string, string> = {
 };
 const stateWord = (s: string) => STATE_WORDS[s] ?? s.toUpperCase();
 
-function stageLine(s: StageView, width: number, waiting: boolean): string[] {
+/** List cells stay on one line and readable; `status ID` shows the whole reason. */
+const MAX_LIST_REASON = 160;
+const oneLine = (text: string, max: number) => {
+  const line = text.split("\n")[0] as string;
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+};
+
+function stageLine(s: StageView, width: number, waiting: boolean, reason: string | undefined): string[] {
   const lines: string[] = [];
   const name = s.name.padEnd(width);
   if (s.job) {
@@ -36,7 +43,9 @@ function stageLine(s: StageView, width: number, waiting: boolean): string[] {
   } else {
     lines.push(`  ${name}  ${s.status}${s.status === "failed" && waiting ? " (waiting for operator)" : ""}`);
   }
-  if (s.error && (s.status === "failed" || s.status === "skipped")) lines.push(`  ${" ".repeat(width)}  error: ${s.error.split("\n")[0]}`);
+  // The campaign's reason line already quotes the waiting or failed stage's error.
+  const quoted = reason !== undefined && s.error !== undefined && reason.includes(s.error);
+  if (s.error && !quoted && (s.status === "failed" || s.status === "skipped")) lines.push(`  ${" ".repeat(width)}  error: ${s.error.split("\n")[0]}`);
   return lines;
 }
 
@@ -48,7 +57,7 @@ export function renderCampaignView(v: CampaignView, opts: { uiLink?: string } = 
   if (v.stages.length > 0) {
     lines.push(`iteration ${v.iteration ?? "?"} stages${v.iterationStatus ? ` (${v.iterationStatus})` : ""}:`);
     const width = Math.max(...v.stages.map((s) => s.name.length));
-    for (const s of v.stages) lines.push(...stageLine(s, width, v.state === "waiting_for_operator" && s.name === v.waitingStage));
+    for (const s of v.stages) lines.push(...stageLine(s, width, v.state === "waiting_for_operator" && s.name === v.waitingStage, v.reason));
   }
   if (v.reportPath) lines.push(`report: ${v.reportPath}`);
   else if (v.outputDir) lines.push(`outputs: ${v.outputDir}`);
@@ -70,7 +79,7 @@ export function renderCampaignList(rows: CampaignListEntry[]): string {
     r.iteration !== undefined ? `${r.iteration}${r.iterationsTotal !== undefined ? `/${r.iterationsTotal}` : ""}` : "-",
     r.stage ? `${r.stage} (${r.stageStatus ?? "?"})` : "-",
     r.updatedAt.replace("T", " ").replace(/\.\d+Z$/, "Z"),
-    r.reason ? (r.reason.split("\n")[0] as string) : "",
+    r.reason ? oneLine(r.reason, MAX_LIST_REASON) : "",
   ]);
   const head = ["CAMPAIGN", "NAME", "STATE", "ITER", "STAGE", "UPDATED", "REASON"];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));

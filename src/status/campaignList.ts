@@ -11,7 +11,17 @@ export interface CampaignListEntry extends CampaignListRow {
 export function campaignListEntry(row: CampaignListRow, wf: WorkflowFacts | undefined): CampaignListEntry {
   const stage =
     row.stage !== undefined && row.stageStatus !== undefined
-      ? [{ name: row.stage, status: row.stageStatus as "running", attempts: 0, batchesDone: 0, itemsDone: 0, windowItems: 0 }]
+      ? [
+          {
+            name: row.stage,
+            status: row.stageStatus as "running",
+            attempts: 0,
+            batchesDone: 0,
+            itemsDone: 0,
+            windowItems: 0,
+            ...(row.stageError ? { error: row.stageError } : {}),
+          },
+        ]
       : [];
   const v = campaignView({
     campaignId: row.campaignId,

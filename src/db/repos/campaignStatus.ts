@@ -127,6 +127,7 @@ export interface CampaignListRow {
   /** The stage running or failed last in the latest iteration. */
   stage?: string;
   stageStatus?: string;
+  stageError?: string;
 }
 
 /** The newest campaigns first (by last update), with their latest iteration and stage. */
@@ -151,6 +152,7 @@ export async function listCampaignRows(db: Db, opts: { limit: number; since?: Da
       iteration: stageRuns.iteration,
       stage: stageRuns.stage,
       status: stageRuns.status,
+      error: stageRuns.error,
     })
     .from(stageRuns)
     .where(inArray(stageRuns.campaignId, ids))
@@ -169,7 +171,7 @@ export async function listCampaignRows(db: Db, opts: { limit: number; since?: Da
       updatedAt: r.updatedAt.toISOString(),
       ...(n !== undefined ? { iteration: n } : {}),
       ...(cfg ? { iterationsTotal: cfg.frozen.config.iterations } : {}),
-      ...(st && st.iteration === n ? { stage: st.stage, stageStatus: st.status } : {}),
+      ...(st && st.iteration === n ? { stage: st.stage, stageStatus: st.status, ...(st.error ? { stageError: st.error } : {}) } : {}),
     });
   }
   return out;

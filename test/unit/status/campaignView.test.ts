@@ -93,7 +93,7 @@ test("a stage waiting for an operator gives its error and the three exact next c
     const text = renderCampaignView(v, { uiLink: "http://ui/x" });
     assert.match(text, /^campaign weekly \(demo\): WAITING FOR OPERATOR, iteration 2\/3$/m);
     assert.match(text, /^ {2}synthesize\.singleTurn {2}1,250\/4,000 \(31%\) {2}waiting for operator$/m);
-    assert.match(text, /^ {25}error: batch 3: HTTP 500 from sim$/m);
+    assert.doesNotMatch(text, /^ +error: /m, "the reason line quotes the stage's error once");
     assert.match(text, /^ {2}verify\.rules {11}pending$/m);
     assert.match(text, /^stage synthesize\.singleTurn waits for an operator; next:$/m);
     assert.match(text, /^ {2}toolloop campaign retry-stage weekly {2}# re-run/m);
@@ -107,6 +107,13 @@ test("a running stage shows rate and ETA; paused and running get their commands"
   assert.equal(v.state, "running");
   assert.deepEqual(v.notes, []);
   assert.match(renderCampaignView(v), /^ {2}synthesize\.singleTurn {2}1,250\/4,000 \(31%\) {2}42\.1 items\/s {2}ETA 1m06s$/m);
+  // A skipped stage keeps its error under it (no reason line quotes it).
+  const skipped = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("verify.rules", { status: "skipped", error: "schema store down" }), ...stages]),
+    wf: wf({}),
+  });
+  assert.match(renderCampaignView(skipped), /^ {2}verify\.rules {11}skipped\n {25}error: schema store down$/m);
   const paused = campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "paused" }) });
   assert.equal(paused.state, "paused");
   assert.equal(paused.nextCommands[0]?.command, "toolloop campaign resume weekly");
