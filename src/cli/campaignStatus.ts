@@ -39,7 +39,11 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
   let closeClient: (() => Promise<void>) | undefined;
   if (need.db !== false) {
     if (!e.databaseUrl) notes.push("DATABASE_URL is not set: no stage progress (Temporal's records only)");
-    else {
+    else if (e.databaseUrl.startsWith("pglite:") && e.databaseUrl !== "pglite:memory") {
+      // An embedded PGlite folder belongs to the one process that runs it (the demo's worker); a
+      // second process opening it could corrupt it.
+      notes.push(`DATABASE_URL is an embedded PGlite folder, owned by the process that runs it: not opened (Temporal's records only)`);
+    } else {
       try {
         db = await openDatabase(e.databaseUrl, { poolSize: 2, transientRetry: { maxWaitMs: 0 } });
       } catch (err) {
