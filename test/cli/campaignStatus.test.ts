@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -34,7 +35,7 @@ after(async () => {
 });
 
 /** The CLI as a child process (asynchronously: a worker in this process keeps running meanwhile). */
-function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string; ms: number }> {
+function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
     execFile(
@@ -43,7 +44,7 @@ function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: 
       {
         encoding: "utf8",
         timeout: 60_000,
-        env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress, TEMPORAL_NAMESPACE: env.namespace, DATABASE_URL: env.databaseUrl },
+        env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress, TEMPORAL_NAMESPACE: env.namespace, DATABASE_URL: env.databaseUrl, ...extraEnv },
       },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code as number) : -1) : 0;
@@ -78,8 +79,27 @@ async function stageStatus(campaignId: string, stage: string): Promise<string | 
 }
 
 const NO_STACK = /\n\s+at /;
+/**
+ * A query without a worker hangs until its deadline (30 s and more); status must answer promptly.
+ * Node startup and module loading dominate a CLI process on a loaded machine, so the bound is on what
+ * status adds to `--help` run just before (its reads take a few hundred ms), plus a hard ceiling.
+ */
+async function assertPrompt(r: { ms: number }, what: string, t: { diagnostic(m: string): void }): Promise<void> {
+  const baseline = (await cli(["--help"])).ms;
+  t.diagnostic(`status (${what}, no worker) took ${r.ms} ms; \`--help\` took ${baseline} ms`);
+  assert.ok(r.ms - baseline < 5000 && r.ms < 25_000, `status (${what}) took ${r.ms} ms, --help ${baseline} ms`);
+}
 
-test("with the worker stopped, status tells running (with rate), then waiting for an operator (with the next commands), then aborted", async () => {
+/** A port nothing listens on: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+test("with the worker stopped, status tells running (with rate), then waiting for an operator (with the next commands), then aborted", async (t) => {
   const campaignId = `st-run-${Date.now().toString(36)}`;
   const count = 200;
   const config = simulatorCampaign(sim.url, {
@@ -99,7 +119,7 @@ test("with the worker stopped, status tells running (with rate), then waiting fo
   // No worker: the answer comes from PostgreSQL and Temporal's records, at once.
   const running = await cli(["campaign", "status", campaignId]);
   assert.equal(running.status, 0, running.stderr);
-  assert.ok(running.ms < 8000, `status answered in ${running.ms} ms`);
+  await assertPrompt(running, "running", t);
   assert.match(running.stdout, new RegExp(`^campaign ${campaignId} \\(test\\): RUNNING, iteration 1/1$`, "m"));
   const done = await batchesDone(campaignId);
   assert.match(
@@ -123,7 +143,7 @@ test("with the worker stopped, status tells running (with rate), then waiting fo
   }
   const waiting = await cli(["campaign", "status", campaignId]);
   assert.equal(waiting.status, 0, waiting.stderr);
-  assert.ok(waiting.ms < 8000, `status answered in ${waiting.ms} ms`);
+  await assertPrompt(waiting, "waiting", t);
   assert.match(waiting.stdout, /: WAITING FOR OPERATOR, iteration 1\/1$/m);
   assert.match(waiting.stdout, /^reason: stage synthesize\.singleTurn failed: .*(500|server)/im);
   assert.match(waiting.stdout, /^ {2}synthesize\.singleTurn {2}\d+\/200 \(\d+%\) {2}waiting for operator$/m);
@@ -148,6 +168,12 @@ test("with the worker stopped, status tells running (with rate), then waiting fo
   assert.equal(a.reason, "aborted by operator: endpoint retired");
   const text = await cli(["campaign", "status", `campaign-${campaignId}`]);
   assert.match(text.stdout, /: ABORTED, iteration 1\/1\nreason: aborted by operator: endpoint retired$/m);
+
+  // Temporal down: PostgreSQL alone still answers, and says what it could not read.
+  const down = await cli(["campaign", "status", campaignId], { TEMPORAL_ADDRESS: `127.0.0.1:${await closedPort()}` });
+  assert.equal(down.status, 0, down.stderr);
+  assert.match(down.stdout, /: ABORTED, iteration 1\/1$/m);
+  assert.match(down.stdout, /^note: cannot reach Temporal at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\): connection refused: PostgreSQL's records only$/m);
 });
 
 test("a failed campaign shows failed with the stage's real message, never the child workflow wrapper", async () => {

@@ -182,3 +182,14 @@ test("PostgreSQL alone still tells the state; the list uses the same rules", () 
   assert.match(table, /failed +2\/3 +- +2026-12-02 11:59:50Z {2}stage x failed: y$/m);
   assert.equal(renderCampaignList([]), "no campaigns");
 });
+
+test("a cluster-job stage shows its job, state, steps and headline metrics instead of a rate", () => {
+  const job = { name: "tl-weekly-2-train-grpo-a1", state: "running", done: 7, total: 12, metrics: { "critic/score/mean": 0.61, step: 7 } };
+  const v = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("train.grpo", { status: "running", itemsTotal: 1, job })]),
+    wf: wf({ searchStatus: "running" }),
+  });
+  assert.equal(v.stages[0]?.progress, undefined);
+  assert.match(renderCampaignView(v), /^ {2}train\.grpo {2}running {2}job tl-weekly-2-train-grpo-a1: running, step 7\/12, critic\/score\/mean 0\.61$/m);
+});
