@@ -93,13 +93,18 @@ async function resolveCampaign(s: Sources, id: string): Promise<{ campaignId: st
 
 /** The campaign's view, or a CliError (exit 2) when neither PostgreSQL nor Temporal knows the id. */
 export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promise<CampaignView> {
-  const { campaignId, dbFacts } = await resolveCampaign(s, id);
+  const resolved = await resolveCampaign(s, id);
+  const { dbFacts } = resolved;
+  let { campaignId } = resolved;
   let wf: WorkflowFacts | undefined;
   const notes = [...s.notes];
   if (s.client) {
     try {
       wf = await readWorkflowFacts(s.client, campaignWorkflowId(campaignId));
-      if (!wf && id.startsWith("campaign-") && !dbFacts) wf = await readWorkflowFacts(s.client, id);
+      if (!wf && id.startsWith("campaign-") && !dbFacts) {
+        wf = await readWorkflowFacts(s.client, id);
+        if (wf) campaignId = id.slice("campaign-".length);
+      }
     } catch (err) {
       const known = temporalCliError(err, e);
       if (!known || !dbFacts) throw known ?? err;

@@ -209,6 +209,9 @@ test("a terminated campaign says so with the reason, even one PostgreSQL never s
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^campaign ${campaignId}: TERMINATED\\nreason: terminated: replaced by the weekly schedule$`, "m"));
   assert.match(r.stdout, /^workflow: campaign-st-term-\S+ TERMINATED {2}http/m);
+  // By workflow id too, with the campaign id shown.
+  const byWorkflowId = await cli(["campaign", "status", `campaign-${campaignId}`, "--json"]);
+  assert.equal((JSON.parse(byWorkflowId.stdout) as { campaignId: string }).campaignId, campaignId);
 });
 
 test("status --watch follows a campaign to its end: each new state once, exit 0 when it completed, 1 when it did not", async () => {
