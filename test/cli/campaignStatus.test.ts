@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -224,6 +225,14 @@ test("status --watch follows a campaign to its end: each new state once, exit 0 
     const headers = r.stdout.split("\n").filter((l) => l.startsWith(`campaign ${campaignId}`));
     assert.match(headers.at(-1) ?? "", /: COMPLETED, iteration 1\/1$/);
     assert.match(r.stdout, /^ {2}export\.dataset +20\/20 \(100%\) {2}succeeded in \d+s$/m);
+    // The campaign report's path is printed once the file exists (slice E writes it; planted here).
+    const v = JSON.parse((await cli(["campaign", "status", campaignId, "--json"])).stdout) as { outputDir?: string; reportPath?: string };
+    assert.equal(v.outputDir, path.join(env.workDir, ".toolloop/output", campaignId));
+    assert.equal(v.reportPath, undefined);
+    fs.mkdirSync(v.outputDir, { recursive: true });
+    fs.writeFileSync(path.join(v.outputDir, "report.html"), "<!doctype html><title>planted by the test</title>");
+    const withReport = await cli(["campaign", "status", campaignId]);
+    assert.match(withReport.stdout, new RegExp(`^report: ${path.join(v.outputDir, "report.html").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
   } finally {
     await workers.stop();
   }
