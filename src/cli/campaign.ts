@@ -25,7 +25,9 @@ import { taskQueues } from "../taskQueues.js";
 import { outputFolderLine } from "./outputFolder.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, temporalCliError, type TemporalContext } from "./errors.js";
+import { registerStatusCommands } from "./campaignStatus.js";
 import { renderStatus } from "./progress.js";
+import { readWorkflowFacts } from "../status/workflowFacts.js";
 import { connectClient } from "./temporal.js";
 
 export { CliError } from "./errors.js";
@@ -209,18 +211,7 @@ export function registerCampaignCommands(program: Command): void {
       console.log(JSON.stringify(frozen.config, null, 2));
     });
 
-  campaign
-    .command("status <id>")
-    .description("show a campaign's progress (id: campaign id or workflow id)")
-    .option("--watch", "refresh until the campaign ends")
-    .option("--json", "print raw status JSON")
-    .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
-      await withClient({ campaignId: id }, async (client) => {
-        if (opts.watch) return follow(client, toWorkflowId(id));
-        const s = await fetchStatus(client, toWorkflowId(id));
-        console.log(opts.json ? JSON.stringify(s, null, 2) : renderStatus(s.campaign, s.iteration));
-      });
-    });
+  registerStatusCommands(campaign);
 
   for (const [name, update, desc] of [
     ["retry-stage", retryStageUpdate, "retry the stage waiting for an operator (finished batches are not redone)"],
@@ -291,7 +282,12 @@ export async function follow(client: Client, workflowId: string, intervalMs = 10
       last = rendered;
     }
     if (!open) {
-      if (desc.status.name !== "COMPLETED") throw new CliError(`campaign workflow ${workflowId} ended ${desc.status.name}`, 1);
+      if (desc.status.name !== "COMPLETED") {
+        // The first real error (or the abort / terminate reason), not the SDK's wrapper message.
+        const facts = await readWorkflowFacts(client, workflowId, { checkPollers: false }).catch(() => undefined);
+        const why = facts?.failure?.message ?? facts?.terminateReason ?? facts?.abortReason;
+        throw new CliError(`campaign workflow ${workflowId} ended ${desc.status.name}${why ? `: ${why}` : ""}`, 1);
+      }
       return status as CampaignStatus;
     }
     await new Promise((r) => setTimeout(r, intervalMs));

@@ -1,0 +1,220 @@
+/**
+ * `toolloop campaign status` and `campaign list`: what PostgreSQL recorded plus what Temporal says of
+ * the workflow (description, history, pollers). Nothing here queries the workflow, so both answer at
+ * once with no worker running; either source alone still gives an answer (with a note).
+ */
+import fs from "node:fs";
+import type { Client } from "@temporalio/client";
+import type { Command } from "commander";
+import pLimit from "p-limit";
+import { campaignWorkflowId } from "../../workflows/definitions.js";
+import { openDatabase, type DbHandle } from "../db/client.js";
+import { listCampaignRows, readCampaignFacts } from "../db/repos/campaignStatus.js";
+import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
+import { campaignListEntry } from "../status/campaignList.js";
+import { campaignView, type CampaignState, type CampaignView, type DbFacts, type WorkflowFacts } from "../status/campaignView.js";
+import { readWorkflowFacts } from "../status/workflowFacts.js";
+import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
+import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
+import { renderCampaignList, renderCampaignView } from "./statusView.js";
+import { connectClient } from "./temporal.js";
+
+const FINAL: ReadonlySet<CampaignState> = new Set(["completed", "failed", "aborted", "terminated", "timed_out"]);
+
+/** Open connections to both sources; a source that cannot be reached is a note, not a failure (unless both are). */
+interface Sources {
+  db?: DbHandle;
+  client?: Client;
+  notes: string[];
+  /** Why a source is missing: thrown when the other one does not know the campaign either. */
+  errors: CliError[];
+  close(): Promise<void>;
+}
+
+async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean } = { db: true, temporal: true }): Promise<Sources> {
+  const notes: string[] = [];
+  const errors: CliError[] = [];
+  let db: DbHandle | undefined;
+  let client: Client | undefined;
+  let closeClient: (() => Promise<void>) | undefined;
+  if (need.db !== false) {
+    if (!e.databaseUrl) notes.push("DATABASE_URL is not set: no stage progress (Temporal's records only)");
+    else if (e.databaseUrl.startsWith("pglite:") && e.databaseUrl !== "pglite:memory") {
+      // An embedded PGlite folder belongs to the one process that runs it (the demo's worker); a
+      // second process opening it could corrupt it.
+      notes.push(`DATABASE_URL is an embedded PGlite folder, owned by the process that runs it: not opened (Temporal's records only)`);
+    } else {
+      try {
+        db = await openDatabase(e.databaseUrl, { poolSize: 2, transientRetry: { maxWaitMs: 0 } });
+      } catch (err) {
+        const known = databaseCliError(err, e.databaseUrl) ?? new CliError(`DATABASE_URL: ${err instanceof Error ? err.message : String(err)}`);
+        errors.push(known);
+        notes.push(`${known.message.replace(/; start it .*$/, "")}: Temporal's records only`);
+      }
+    }
+  }
+  if (need.temporal !== false) {
+    try {
+      const c = await connectClient(e);
+      client = c.client;
+      closeClient = c.close;
+    } catch (err) {
+      const known = temporalCliError(err, e) ?? (err instanceof CliError ? err : undefined);
+      if (!known) throw err;
+      errors.push(known);
+      notes.push(`${known.message.replace(/; start it .*$/, "")}: PostgreSQL's records only`);
+    }
+  }
+  if (!db && !client) throw errors[0] ?? new CliError("neither DATABASE_URL nor TEMPORAL_ADDRESS can be read", EXIT_ENVIRONMENT);
+  return {
+    db,
+    client,
+    notes,
+    errors,
+    async close() {
+      await closeClient?.().catch(() => undefined);
+      await db?.close().catch(() => undefined);
+    },
+  };
+}
+
+/** `campaign-x` is accepted for `x` (the workflow id), unless a campaign is really called `campaign-x`. */
+async function resolveCampaign(s: Sources, id: string): Promise<{ campaignId: string; dbFacts?: DbFacts }> {
+  if (s.db) {
+    const direct = await readCampaignFacts(s.db.db, id);
+    if (direct) return { campaignId: id, dbFacts: direct };
+    if (id.startsWith("campaign-")) {
+      const stripped = await readCampaignFacts(s.db.db, id.slice("campaign-".length));
+      if (stripped) return { campaignId: id.slice("campaign-".length), dbFacts: stripped };
+    }
+  }
+  return { campaignId: id.startsWith("campaign-") && !s.db ? id.slice("campaign-".length) : id };
+}
+
+/** The campaign's view, or a CliError (exit 2) when neither PostgreSQL nor Temporal knows the id. */
+export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promise<CampaignView> {
+  const resolved = await resolveCampaign(s, id);
+  const { dbFacts } = resolved;
+  let { campaignId } = resolved;
+  let wf: WorkflowFacts | undefined;
+  const notes = [...s.notes];
+  if (s.client) {
+    try {
+      wf = await readWorkflowFacts(s.client, campaignWorkflowId(campaignId));
+      if (!wf && id.startsWith("campaign-") && !dbFacts) {
+        wf = await readWorkflowFacts(s.client, id);
+        if (wf) campaignId = id.slice("campaign-".length);
+      }
+    } catch (err) {
+      const known = temporalCliError(err, e);
+      if (!known || !dbFacts) throw known ?? err;
+      notes.push(`Temporal: ${known.message}`);
+    }
+    if (dbFacts && !wf)
+      notes.push(`Temporal (namespace ${e.namespace}) has no workflow ${campaignWorkflowId(campaignId)}: its history may have passed the retention period`);
+  }
+  if (!dbFacts && !wf) {
+    // One source is down and the other does not know the id: the campaign may well exist.
+    if (s.errors[0]) throw s.errors[0];
+    const where = [
+      s.db && e.databaseUrl ? `PostgreSQL (${describeDatabaseUrl(e.databaseUrl)}) has no campaign "${campaignId}"` : undefined,
+      s.client ? `Temporal (${e.temporalAddress}, namespace ${e.namespace}) has no workflow ${campaignWorkflowId(campaignId)}` : undefined,
+    ].filter(Boolean);
+    throw new CliError(`no such campaign: ${id}; ${where.join(" and ")}; \`toolloop campaign list\` shows the campaigns`, EXIT_BAD_INPUT);
+  }
+  return campaignView({ campaignId, db: dbFacts, wf, notes, reportPath: findReport(campaignId, wf?.outputDir, dbFacts?.outputDirSetting) });
+}
+
+/**
+ * The campaign report when the file exists: in the folder the worker resolved (memo or plan), else
+ * the config's output.dir resolved here (the CLI usually runs where the worker does).
+ */
+function findReport(campaignId: string, outputDir: string | undefined, setting: string | undefined): string | undefined {
+  const dirs = [outputDir, setting !== undefined ? campaignOutputDir(process.cwd(), setting, campaignId) : undefined];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const p = campaignReportPath(dir);
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; interval: string }): Promise<void> {
+  const e = cliEnv();
+  const intervalS = Number(opts.interval);
+  if (!Number.isFinite(intervalS) || intervalS < 0.2 || intervalS > 3600)
+    throw new CliError(`--interval: expected seconds between 0.2 and 3600, got ${JSON.stringify(opts.interval)}`);
+  const s = await openSources(e);
+  try {
+    let last = "";
+    for (;;) {
+      const v = await loadCampaignView(s, e, id);
+      const text = opts.json ? JSON.stringify(v, null, 2) : renderCampaignView(v, v.workflowId ? { uiLink: workflowUiLink(e, v.workflowId) } : {});
+      if (!opts.watch) {
+        console.log(text);
+        return;
+      }
+      if (text !== last) {
+        // A terminal redraws in place; a pipe or a log gets each new state once.
+        if (process.stdout.isTTY && !opts.json) process.stdout.write("\x1b[H\x1b[2J");
+        console.log(text);
+        last = text;
+      }
+      if (FINAL.has(v.state)) {
+        if (v.state !== "completed") process.exitCode = EXIT_ENVIRONMENT;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, intervalS * 1000));
+    }
+  } finally {
+    await s.close();
+  }
+}
+
+async function printList(opts: { json?: boolean; limit: string }): Promise<void> {
+  const e = cliEnv();
+  const limit = Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new CliError(`--limit: expected an integer from 1 to 1000, got ${JSON.stringify(opts.limit)}`);
+  if (!e.databaseUrl) throw new CliError("campaign list reads the campaigns from PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
+  const s = await openSources(e);
+  try {
+    if (!s.db) throw new CliError(s.notes[0] ?? "PostgreSQL cannot be reached (DATABASE_URL)", EXIT_ENVIRONMENT);
+    const rows = await listCampaignRows(s.db.db, { limit });
+    const run = pLimit(8);
+    const entries = await Promise.all(
+      rows.map((row) =>
+        run(async () => {
+          const wf = s.client
+            ? await readWorkflowFacts(s.client, campaignWorkflowId(row.campaignId), { checkPollers: false }).catch(() => undefined)
+            : undefined;
+          return campaignListEntry(row, wf);
+        }),
+      ),
+    );
+    if (opts.json) console.log(JSON.stringify({ campaigns: entries, notes: s.notes }, null, 2));
+    else {
+      console.log(renderCampaignList(entries));
+      for (const n of s.notes) console.log(`note: ${n}`);
+    }
+  } finally {
+    await s.close();
+  }
+}
+
+export function registerStatusCommands(campaign: Command): void {
+  campaign
+    .command("status <id>")
+    .description("a campaign's true state, stage progress and next commands, from PostgreSQL and Temporal (no worker needed); id: campaign id or workflow id")
+    .option("--watch", "refresh until the campaign ends (exit 1 unless it completed)")
+    .option("--interval <seconds>", "refresh interval for --watch", "2")
+    .option("--json", "print the status as JSON")
+    .action((id: string, opts: { watch?: boolean; json?: boolean; interval: string }) => printStatus(id, opts));
+
+  campaign
+    .command("list")
+    .description("campaigns, newest first, with their true state (from PostgreSQL and Temporal; no worker needed)")
+    .option("--limit <n>", "how many", "20")
+    .option("--json", "print the list as JSON")
+    .action((opts: { json?: boolean; limit: string }) => printList(opts));
+}

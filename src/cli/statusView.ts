@@ -1,0 +1,92 @@
+/** Renders `campaign status` and `campaign list` for a terminal (pure: the view is built elsewhere). */
+import type { CampaignListEntry } from "../status/campaignList.js";
+import type { CampaignView, StageView } from "../status/campaignView.js";
+import { formatCount, formatDuration, renderProgressLine } from "../status/progressLine.js";
+
+const STATE_WORDS: Record<string, string> = {
+  waiting_for_operator: "WAITING FOR OPERATOR",
+  timed_out: "TIMED OUT",
+};
+const stateWord = (s: string) => STATE_WORDS[s] ?? s.toUpperCase();
+
+/** List cells stay on one line and readable; `status ID` shows the whole reason. */
+const MAX_LIST_REASON = 160;
+const oneLine = (text: string, max: number) => {
+  const line = text.split("\n")[0] as string;
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+};
+
+function stageLine(s: StageView, width: number, waiting: boolean, reason: string | undefined): string[] {
+  const lines: string[] = [];
+  const name = s.name.padEnd(width);
+  if (s.job) {
+    const steps = s.job.done !== undefined ? `, step ${formatCount(s.job.done)}${s.job.total !== undefined ? `/${formatCount(s.job.total)}` : ""}` : "";
+    const metrics = Object.entries(s.job.metrics ?? {})
+      .filter(([k]) => k !== "step")
+      .slice(0, 4)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
+    lines.push(`  ${name}  ${s.status}  job ${s.job.name}: ${s.job.state}${steps}${metrics ? `, ${metrics}` : ""}`);
+  } else if (s.status === "pending") {
+    lines.push(`  ${name}  pending`);
+  } else if (s.progress) {
+    const elapsed = s.startedAt && s.finishedAt ? ` in ${formatDuration((Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000)}` : "";
+    const note =
+      s.status === "running"
+        ? undefined
+        : s.status === "failed"
+          ? waiting
+            ? "waiting for operator"
+            : `failed (attempt ${s.attempts})`
+          : `${s.status}${elapsed}`;
+    lines.push(`  ${renderProgressLine(s.name, s.progress, { nameWidth: width, ...(note !== undefined ? { note } : {}) })}`);
+  } else {
+    lines.push(`  ${name}  ${s.status}${s.status === "failed" && waiting ? " (waiting for operator)" : ""}`);
+  }
+  // The campaign's reason line already quotes the waiting or failed stage's error.
+  const quoted = reason !== undefined && s.error !== undefined && reason.includes(s.error);
+  if (s.error && !quoted && (s.status === "failed" || s.status === "skipped")) lines.push(`  ${" ".repeat(width)}  error: ${s.error.split("\n")[0]}`);
+  return lines;
+}
+
+export function renderCampaignView(v: CampaignView, opts: { uiLink?: string } = {}): string {
+  const it = v.iteration !== undefined ? `, iteration ${v.iteration}${v.iterationsTotal !== undefined ? `/${v.iterationsTotal}` : ""}` : "";
+  const lines = [`campaign ${v.campaignId}${v.name ? ` (${v.name})` : ""}: ${stateWord(v.state)}${it}`];
+  if (v.reason) lines.push(`reason: ${v.reason}`);
+  if (v.workflowId) lines.push(`workflow: ${v.workflowId} ${v.workflowStatus ?? ""}${opts.uiLink ? `  ${opts.uiLink}` : ""}`.trimEnd());
+  if (v.stages.length > 0) {
+    lines.push(`iteration ${v.iteration ?? "?"} stages${v.iterationStatus ? ` (${v.iterationStatus})` : ""}:`);
+    const width = Math.max(...v.stages.map((s) => s.name.length));
+    for (const s of v.stages) lines.push(...stageLine(s, width, v.state === "waiting_for_operator" && s.name === v.waitingStage, v.reason));
+  }
+  if (v.reportPath) lines.push(`report: ${v.reportPath}`);
+  else if (v.outputDir) lines.push(`outputs: ${v.outputDir}`);
+  if (v.nextCommands.length > 0) {
+    lines.push(v.state === "waiting_for_operator" ? `stage ${v.waitingStage ?? "?"} waits for an operator; next:` : "next:");
+    const width = Math.max(...v.nextCommands.map((c) => c.command.length));
+    for (const c of v.nextCommands) lines.push(`  ${c.command.padEnd(width)}  # ${c.what}`);
+  }
+  for (const n of v.notes) lines.push(`note: ${n}`);
+  return lines.join("\n");
+}
+
+export function renderCampaignList(rows: CampaignListEntry[]): string {
+  if (rows.length === 0) return "no campaigns";
+  const table = rows.map((r) => [
+    r.campaignId,
+    r.name,
+    r.state,
+    r.iteration !== undefined ? `${r.iteration}${r.iterationsTotal !== undefined ? `/${r.iterationsTotal}` : ""}` : "-",
+    r.stage ? `${r.stage} (${r.stageStatus ?? "?"})` : "-",
+    r.updatedAt.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+    r.reason ? oneLine(r.reason, MAX_LIST_REASON) : "",
+  ]);
+  const head = ["CAMPAIGN", "NAME", "STATE", "ITER", "STAGE", "UPDATED", "REASON"];
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
+  const fmt = (row: string[]) =>
+    row
+      .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] as number)))
+      .join("  ")
+      .trimEnd();
+  return [fmt(head), ...table.map(fmt)].join("\n");
+}

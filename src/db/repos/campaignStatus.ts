@@ -1,0 +1,184 @@
+/**
+ * What `campaign status` and `campaign list` read from PostgreSQL: the campaign row, its latest
+ * iteration, that iteration's stages in plan order with batch progress (done items, items finished
+ * within the rate window) and cluster jobs. Reads only; works with no worker running.
+ */
+import { and, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import { planOf } from "../../config/frozen.js";
+import type { DbFacts, JobFacts, StageFacts } from "../../status/campaignView.js";
+import { RATE_WINDOW_MS } from "../../status/progressLine.js";
+import type { Db } from "../client.js";
+import { campaigns, clusterJobs, iterations, stageBatches, stageRuns } from "../schema.js";
+import { configForIteration, latestConfig } from "./campaignConfigs.js";
+
+const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
+
+/** The campaign's facts, or undefined when PostgreSQL has no campaign with this id. */
+export async function readCampaignFacts(db: Db, campaignId: string, windowMs = RATE_WINDOW_MS): Promise<DbFacts | undefined> {
+  const row = (await db.select().from(campaigns).where(eq(campaigns.id, campaignId)).limit(1))[0];
+  if (!row) return undefined;
+  const nowRow = await db.execute<{ now: Date | string }>(sql`select now() as now`);
+  const nowMs = new Date(resultRows<{ now: Date | string }>(nowRow)[0]?.now ?? Date.now()).getTime();
+  const it = (await db.select().from(iterations).where(eq(iterations.campaignId, campaignId)).orderBy(desc(iterations.iteration)).limit(1))[0];
+  const latest = await latestConfig(db, campaignId);
+  const facts: DbFacts = {
+    campaignId,
+    name: row.name,
+    status: row.status,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    stages: [],
+    nowMs,
+    ...(latest
+      ? {
+          iterationsTotal: latest.frozen.config.iterations,
+          onStageFailure: latest.frozen.config.onStageFailure,
+          configHash: latest.sha256,
+          outputDirSetting: latest.frozen.config.output.dir,
+        }
+      : {}),
+  };
+  // Stage rows of an iteration not recorded yet (between registration and startIteration) still tell the truth.
+  const n = it?.iteration ?? (await latestStageIteration(db, campaignId));
+  if (n === undefined) return facts;
+  if (it) facts.iteration = { n, status: it.status, startedAt: it.startedAt.toISOString(), ...(it.finishedAt ? { finishedAt: iso(it.finishedAt) } : {}) };
+  else facts.iteration = { n, status: "running", startedAt: new Date(nowMs).toISOString() };
+
+  const runs = await db
+    .select()
+    .from(stageRuns)
+    .where(and(eq(stageRuns.campaignId, campaignId), eq(stageRuns.iteration, n)));
+  const windowStart = new Date(nowMs - windowMs);
+  const batches = await db
+    .select({
+      stage: stageBatches.stage,
+      batches: sql<number>`count(*)::int`,
+      items: sql<number>`coalesce(sum((${stageBatches.result}->>'items')::bigint), 0)::bigint`,
+      windowItems: sql<number>`coalesce(sum((${stageBatches.result}->>'items')::bigint) filter (where ${stageBatches.finishedAt} > ${windowStart.toISOString()}::timestamptz), 0)::bigint`,
+    })
+    .from(stageBatches)
+    .where(and(eq(stageBatches.campaignId, campaignId), eq(stageBatches.iteration, n)))
+    .groupBy(stageBatches.stage);
+  const jobs = await db
+    .select()
+    .from(clusterJobs)
+    .where(and(eq(clusterJobs.campaignId, campaignId), eq(clusterJobs.iteration, n)))
+    .orderBy(desc(clusterJobs.attempt));
+
+  // Plan order from the config in force for the iteration; stages run outside it (renamed) follow.
+  const cfg = await configForIteration(db, campaignId, n);
+  const planned = cfg ? planOf(campaignId, cfg.frozen, cfg.version, cfg.sha256, n).stages.map((s) => s.name) : [];
+  const byStart = [...runs].sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime()).map((r) => r.stage);
+  const names = [...planned, ...byStart.filter((s) => !planned.includes(s))];
+
+  facts.stages = names.map((name): StageFacts => {
+    const r = runs.find((x) => x.stage === name);
+    const b = batches.find((x) => x.stage === name);
+    const j = jobs.find((x) => x.stage === name);
+    return {
+      name,
+      status: r?.status ?? "pending",
+      attempts: r?.attempts ?? 0,
+      ...(r?.error ? { error: r.error } : {}),
+      ...(r?.batchesTotal != null ? { batchesTotal: r.batchesTotal } : {}),
+      batchesDone: Number(b?.batches ?? 0),
+      ...(r?.itemsTotal != null ? { itemsTotal: r.itemsTotal } : {}),
+      itemsDone: Number(b?.items ?? 0),
+      windowItems: Number(b?.windowItems ?? 0),
+      ...(r ? { startedAt: r.startedAt.toISOString() } : {}),
+      ...(r?.finishedAt ? { finishedAt: r.finishedAt.toISOString() } : {}),
+      ...(j ? { job: jobFacts(j) } : {}),
+    };
+  });
+  return facts;
+}
+
+function jobFacts(j: typeof clusterJobs.$inferSelect): JobFacts {
+  const p = (j.progress ?? {}) as { done?: unknown; total?: unknown; metrics?: unknown };
+  const metrics: Record<string, number> = {};
+  if (p.metrics && typeof p.metrics === "object") for (const [k, v] of Object.entries(p.metrics)) if (typeof v === "number") metrics[k] = v;
+  return {
+    name: j.name,
+    state: j.state,
+    ...(j.message ? { message: j.message.split("\n")[0] } : {}),
+    ...(typeof p.done === "number" ? { done: p.done } : {}),
+    ...(typeof p.total === "number" ? { total: p.total } : {}),
+    ...(Object.keys(metrics).length > 0 ? { metrics } : {}),
+  };
+}
+
+async function latestStageIteration(db: Db, campaignId: string): Promise<number | undefined> {
+  const rows = await db
+    .select({ n: sql<number | null>`max(${stageRuns.iteration})` })
+    .from(stageRuns)
+    .where(eq(stageRuns.campaignId, campaignId));
+  const n = rows[0]?.n;
+  return n === null || n === undefined ? undefined : Number(n);
+}
+
+export interface CampaignListRow {
+  campaignId: string;
+  name: string;
+  status: string;
+  createdAt: string;
+  updatedAt: string;
+  iteration?: number;
+  iterationsTotal?: number;
+  /** The stage running or failed last in the latest iteration. */
+  stage?: string;
+  stageStatus?: string;
+  stageError?: string;
+}
+
+/** The newest campaigns first (by last update), with their latest iteration and stage. */
+export async function listCampaignRows(db: Db, opts: { limit: number; since?: Date }): Promise<CampaignListRow[]> {
+  const rows = await db
+    .select()
+    .from(campaigns)
+    .where(opts.since ? gt(campaigns.updatedAt, opts.since) : undefined)
+    .orderBy(desc(campaigns.updatedAt), desc(campaigns.createdAt))
+    .limit(opts.limit);
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const its = await db
+    .select({ campaignId: iterations.campaignId, n: sql<number>`max(${iterations.iteration})::int` })
+    .from(iterations)
+    .where(inArray(iterations.campaignId, ids))
+    .groupBy(iterations.campaignId);
+  // The latest stage run per campaign (in its latest iteration): what an operator looks at first.
+  const stages = await db
+    .selectDistinctOn([stageRuns.campaignId], {
+      campaignId: stageRuns.campaignId,
+      iteration: stageRuns.iteration,
+      stage: stageRuns.stage,
+      status: stageRuns.status,
+      error: stageRuns.error,
+    })
+    .from(stageRuns)
+    .where(inArray(stageRuns.campaignId, ids))
+    .orderBy(stageRuns.campaignId, desc(stageRuns.iteration), desc(stageRuns.startedAt));
+  const out: CampaignListRow[] = [];
+  for (const r of rows) {
+    const cfg = await latestConfig(db, r.id);
+    const it = its.find((x) => x.campaignId === r.id);
+    const st = stages.find((x) => x.campaignId === r.id);
+    const n = it ? Number(it.n) : st?.iteration;
+    out.push({
+      campaignId: r.id,
+      name: r.name,
+      status: r.status,
+      createdAt: r.createdAt.toISOString(),
+      updatedAt: r.updatedAt.toISOString(),
+      ...(n !== undefined ? { iteration: n } : {}),
+      ...(cfg ? { iterationsTotal: cfg.frozen.config.iterations } : {}),
+      ...(st && st.iteration === n ? { stage: st.stage, stageStatus: st.status, ...(st.error ? { stageError: st.error } : {}) } : {}),
+    });
+  }
+  return out;
+}
+
+/** Rows of db.execute(): node-postgres returns { rows }, PGlite returns { rows } too; some drivers an array. */
+function resultRows<T>(r: unknown): T[] {
+  if (Array.isArray(r)) return r as T[];
+  return ((r as { rows?: T[] }).rows ?? []) as T[];
+}

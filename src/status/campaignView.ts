@@ -1,0 +1,246 @@
+/**
+ * A campaign's true state, from what PostgreSQL recorded and what Temporal says of the workflow
+ * (its execution status, search attributes and close event) — no query, so no worker is needed.
+ * Pure: the readers (src/db/repos/campaignStatus.ts, src/status/workflowFacts.ts) gather the facts.
+ */
+import type { RootCause } from "./failureCause.js";
+import { stageProgress, type StageProgress } from "./progressLine.js";
+
+export const CAMPAIGN_STATES = ["running", "paused", "waiting_for_operator", "completed", "failed", "aborted", "terminated", "timed_out"] as const;
+export type CampaignState = (typeof CAMPAIGN_STATES)[number];
+
+/** What Temporal says of the campaign workflow's latest run. */
+export interface WorkflowFacts {
+  workflowId: string;
+  runId: string;
+  /** RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW, ... */
+  status: string;
+  taskQueue: string;
+  startTime?: string;
+  closeTime?: string;
+  /** Search attributes the workflow keeps current: CampaignStatus, Stage, Iteration. */
+  searchStatus?: string;
+  searchStage?: string;
+  searchIteration?: number;
+  /** FAILED: the first real error of the close event's failure. */
+  failure?: RootCause;
+  /** TERMINATED: the reason given to terminate. */
+  terminateReason?: string;
+  /** The operator's abort (signal reason, or the cancel request's reason). */
+  abortReason?: string;
+  /** COMPLETED: the result's state (old workflows ended an abort as Completed with state "aborted"). */
+  resultState?: string;
+  /** The campaign's output folder, from the memo or the plan the registration returned. */
+  outputDir?: string;
+  /** Whether a worker polled the workflow task queue recently; undefined when unknown. */
+  workerPolling?: boolean;
+}
+
+export interface JobFacts {
+  name: string;
+  state: string;
+  message?: string;
+  done?: number;
+  total?: number;
+  metrics?: Record<string, number>;
+}
+
+export interface StageFacts {
+  name: string;
+  /** stage_runs status, or pending when the stage has no row yet. */
+  status: "pending" | "running" | "succeeded" | "failed" | "skipped";
+  attempts: number;
+  error?: string;
+  batchesTotal?: number;
+  batchesDone: number;
+  itemsTotal?: number;
+  itemsDone: number;
+  /** Items of batches finished within the rate window (src/status/progressLine.ts). */
+  windowItems: number;
+  startedAt?: string;
+  finishedAt?: string;
+  job?: JobFacts;
+}
+
+/** What PostgreSQL recorded of the campaign. */
+export interface DbFacts {
+  campaignId: string;
+  name: string;
+  /** campaigns.status: running, completed, failed, aborted. */
+  status: string;
+  createdAt: string;
+  updatedAt: string;
+  iterationsTotal?: number;
+  onStageFailure?: string;
+  configHash?: string;
+  /** The config's output.dir as written (relative paths resolve against the worker's base dir). */
+  outputDirSetting?: string;
+  iteration?: { n: number; status: string; startedAt: string; finishedAt?: string };
+  stages: StageFacts[];
+  /** The database's clock, so rates never mix two clocks. */
+  nowMs: number;
+}
+
+export interface StageView extends StageFacts {
+  progress?: StageProgress;
+}
+
+export interface CampaignView {
+  campaignId: string;
+  name: string;
+  state: CampaignState;
+  /** Why it ended or stopped: the root error, the abort or terminate reason, the failed stage's error. */
+  reason?: string;
+  /** Temporal's own word for the execution (RUNNING, FAILED, CANCELED, ...), when known. */
+  workflowStatus?: string;
+  workflowId?: string;
+  runId?: string;
+  iteration?: number;
+  iterationsTotal?: number;
+  iterationStatus?: string;
+  stages: StageView[];
+  waitingStage?: string;
+  /** Commands that apply in this state, ready to paste. */
+  nextCommands: { command: string; what: string }[];
+  outputDir?: string;
+  /** The campaign report, when the file exists. */
+  reportPath?: string;
+  configHash?: string;
+  createdAt?: string;
+  updatedAt?: string;
+  /** Caveats: a source that could not be read, no worker polling. */
+  notes: string[];
+}
+
+/** Temporal's execution status names mapped to a campaign state (RUNNING needs more facts). */
+const CLOSED: Record<string, CampaignState> = {
+  FAILED: "failed",
+  CANCELLED: "aborted",
+  CANCELED: "aborted",
+  TERMINATED: "terminated",
+  TIMED_OUT: "timed_out",
+};
+
+const RUNNING_STATES = new Set<string>(["running", "paused", "waiting_for_operator"]);
+
+const CLI = "toolloop";
+
+export function nextCommandsFor(state: CampaignState, campaignId: string): CampaignView["nextCommands"] {
+  const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);
+  switch (state) {
+    case "waiting_for_operator":
+      return [
+        { command: `${CLI} campaign retry-stage ${id}`, what: "re-run the stage's unfinished batches (finished ones are kept)" },
+        { command: `${CLI} campaign skip-stage ${id}`, what: "leave the stage as it is and go on with the next one" },
+        { command: `${CLI} campaign abort ${id}`, what: "cancel the campaign" },
+      ];
+    case "paused":
+      return [
+        { command: `${CLI} campaign resume ${id}`, what: "start new batches and iterations again" },
+        { command: `${CLI} campaign abort ${id}`, what: "cancel the campaign" },
+      ];
+    case "running":
+      return [
+        { command: `${CLI} campaign status ${id} --watch`, what: "follow the progress" },
+        { command: `${CLI} campaign pause ${id}`, what: "stop starting new batches" },
+      ];
+    case "failed":
+    case "terminated":
+    case "timed_out":
+      return [{ command: `${CLI} campaign start --config <file> --id ${id}`, what: "run it again: finished stages and batches are not redone" }];
+    default:
+      return [];
+  }
+}
+
+export interface ViewInput {
+  campaignId: string;
+  db?: DbFacts;
+  wf?: WorkflowFacts;
+  notes?: string[];
+  /** The report file's path when it exists (the caller checks the file system). */
+  reportPath?: string;
+}
+
+export function campaignView(input: ViewInput): CampaignView {
+  const { db, wf } = input;
+  const notes = [...(input.notes ?? [])];
+  const failedStage = db?.iteration?.status === "running" ? [...db.stages].reverse().find((s) => s.status === "failed") : undefined;
+  const stageFailure = failedStage ? `stage ${failedStage.name} failed: ${failedStage.error ?? "(no message recorded)"}` : undefined;
+
+  let state: CampaignState;
+  let reason: string | undefined;
+  if (wf) {
+    const closed = CLOSED[wf.status];
+    if (closed) {
+      state = closed;
+      if (closed === "failed") reason = wf.failure?.message ?? stageFailure;
+      else if (closed === "aborted") reason = wf.abortReason ?? "canceled (no reason given)";
+      else if (closed === "terminated") reason = wf.terminateReason ? `terminated: ${wf.terminateReason}` : "terminated (no reason given)";
+      else reason = "the workflow ran past its execution timeout";
+    } else if (wf.status === "COMPLETED") {
+      const said = wf.resultState ?? wf.searchStatus ?? db?.status;
+      state = said === "aborted" ? "aborted" : "completed";
+      if (state === "aborted") reason = wf.abortReason ?? "aborted (no reason given)";
+    } else {
+      // RUNNING: a failed stage row in the running iteration means it waits (the search attribute can
+      // lag: the worker may have stopped between recording the failure and publishing it); else the
+      // workflow's own search attribute (paused).
+      if (failedStage) state = "waiting_for_operator";
+      else if (wf.searchStatus && RUNNING_STATES.has(wf.searchStatus)) state = wf.searchStatus as CampaignState;
+      else state = "running";
+      if (wf.abortReason) {
+        reason = `abort requested (${wf.abortReason}); the running work is being cancelled`;
+      }
+      if (wf.workerPolling === false)
+        notes.push(
+          `no worker has polled task queue ${wf.taskQueue} recently: the campaign makes no progress until one runs (\`${CLI} worker\`); this status comes from PostgreSQL and Temporal's records`,
+        );
+    }
+  } else if (db) {
+    state = db.status === "running" ? (failedStage ? "waiting_for_operator" : "running") : (db.status as CampaignState);
+    if (db.status === "failed") reason = stageFailure;
+  } else {
+    throw new Error("campaignView needs PostgreSQL or Temporal facts");
+  }
+
+  const stages: StageView[] = (db?.stages ?? []).map((s) => {
+    const timed = s.itemsTotal !== undefined && s.itemsTotal > 0 && !s.job;
+    if (!timed || s.status === "pending") return { ...s };
+    return {
+      ...s,
+      progress: stageProgress({
+        done: s.itemsDone,
+        total: s.itemsTotal as number,
+        windowItems: s.status === "running" ? s.windowItems : 0,
+        nowMs: db?.nowMs ?? 0,
+        startedAtMs: s.startedAt ? Date.parse(s.startedAt) : undefined,
+      }),
+    };
+  });
+
+  let waitingStage: string | undefined;
+  if (state === "waiting_for_operator") {
+    waitingStage = failedStage?.name ?? wf?.searchStage;
+    reason ??= stageFailure ?? (waitingStage ? `stage ${waitingStage} failed` : undefined);
+  }
+
+  return {
+    campaignId: db?.campaignId ?? input.campaignId,
+    name: db?.name ?? "",
+    state,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(wf ? { workflowStatus: wf.status, workflowId: wf.workflowId, runId: wf.runId } : {}),
+    ...(db?.iteration || wf?.searchIteration !== undefined ? { iteration: db?.iteration?.n ?? wf?.searchIteration } : {}),
+    ...(db?.iterationsTotal !== undefined ? { iterationsTotal: db.iterationsTotal } : {}),
+    ...(db?.iteration ? { iterationStatus: db.iteration.status } : {}),
+    stages,
+    ...(waitingStage ? { waitingStage } : {}),
+    nextCommands: nextCommandsFor(state, db?.campaignId ?? input.campaignId),
+    ...(wf?.outputDir ? { outputDir: wf.outputDir } : {}),
+    ...(input.reportPath ? { reportPath: input.reportPath } : {}),
+    ...(db?.configHash ? { configHash: db.configHash } : {}),
+    ...(db ? { createdAt: db.createdAt, updatedAt: db.updatedAt } : {}),
+    notes,
+  };
+}

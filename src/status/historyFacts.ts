@@ -1,0 +1,80 @@
+/**
+ * What a campaign run's history says that its description does not: why it closed (the failure's
+ * root cause, the terminate reason, the operator's abort reason), the result's state, and the output
+ * folder from the plan its registration returned. Pure over the history events (protobuf shape).
+ */
+import { rootCause, type FailureLike, type RootCause } from "./failureCause.js";
+
+type Payloads = { payloads?: unknown[] | null } | null | undefined;
+
+/** The fields of temporal.api.history.v1.HistoryEvent this reads. */
+export interface HistoryEventLike {
+  eventId?: unknown;
+  workflowExecutionFailedEventAttributes?: { failure?: FailureLike | null } | null;
+  workflowExecutionTerminatedEventAttributes?: { reason?: string | null } | null;
+  workflowExecutionCancelRequestedEventAttributes?: { cause?: string | null } | null;
+  workflowExecutionCompletedEventAttributes?: { result?: Payloads } | null;
+  workflowExecutionSignaledEventAttributes?: { signalName?: string | null; input?: Payloads } | null;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown; result?: Payloads } | null;
+}
+
+export interface HistoryFacts {
+  failure?: RootCause;
+  terminateReason?: string;
+  abortReason?: string;
+  resultState?: string;
+  outputDir?: string;
+}
+
+/** Activities whose result carries the campaign's plan (and so its output folder). */
+const PLAN_ACTIVITIES = new Set(["registerCampaign", "loadCampaignPlan"]);
+
+/** `decode` turns one payload into a value; it may throw (an encrypted payload), which is skipped. */
+export function historyFacts(events: HistoryEventLike[], decode: (payload: unknown) => unknown): HistoryFacts {
+  const out: HistoryFacts = {};
+  const first = (p: Payloads): unknown => {
+    const payload = p?.payloads?.[0];
+    if (payload === undefined) return undefined;
+    try {
+      return decode(payload);
+    } catch {
+      return undefined;
+    }
+  };
+  const planActivityIds = new Set<string>();
+  let abortSignalled: string | undefined;
+  let cancelCause: string | undefined;
+  for (const e of events) {
+    const failed = e.workflowExecutionFailedEventAttributes;
+    if (failed) {
+      const root = rootCause(failed.failure);
+      if (root) out.failure = root;
+    }
+    const terminated = e.workflowExecutionTerminatedEventAttributes;
+    if (terminated) out.terminateReason = terminated.reason?.trim() || undefined;
+    const cancel = e.workflowExecutionCancelRequestedEventAttributes;
+    if (cancel) cancelCause = cancel.cause?.trim() || cancelCause;
+    const signalled = e.workflowExecutionSignaledEventAttributes;
+    if (signalled?.signalName === "abort") {
+      const req = first(signalled.input) as { reason?: unknown } | undefined;
+      abortSignalled = `aborted by operator${typeof req?.reason === "string" && req.reason ? `: ${req.reason}` : ""}`;
+    }
+    const completed = e.workflowExecutionCompletedEventAttributes;
+    if (completed) {
+      const r = first(completed.result) as { state?: unknown } | undefined;
+      if (typeof r?.state === "string") out.resultState = r.state;
+    }
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled && PLAN_ACTIVITIES.has(scheduled.activityType?.name ?? "")) planActivityIds.add(String(e.eventId));
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done && planActivityIds.has(String(done.scheduledEventId))) {
+      const r = first(done.result) as { outputDir?: unknown; plan?: { outputDir?: unknown } } | undefined;
+      const dir = r?.plan?.outputDir ?? r?.outputDir;
+      if (typeof dir === "string" && dir) out.outputDir = dir;
+    }
+  }
+  const abort = abortSignalled ?? (cancelCause ? `canceled: ${cancelCause}` : undefined);
+  if (abort) out.abortReason = abort;
+  return out;
+}

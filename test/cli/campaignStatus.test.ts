@@ -1,0 +1,258 @@
+/**
+ * `campaign status` and `campaign list` as processes against the real dev server and PostgreSQL,
+ * with NO worker running when they are called: they read Temporal's records and PostgreSQL only,
+ * answer within seconds and tell the true state (running, waiting for an operator, aborted, failed,
+ * terminated) with the real reason.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { and, eq, sql } from "drizzle-orm";
+import { stageBatches, stageRuns } from "../../src/db/schema.js";
+import { startSimulator } from "../../src/llm/simulator/server.js";
+import { taskQueues } from "../../src/taskQueues.js";
+import { campaignWorkflowId } from "../../workflows/definitions.js";
+import { simulatorCampaign } from "../helpers/configs.js";
+import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const MAIN = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
+
+let env: TestEnv;
+let sim: Awaited<ReturnType<typeof startSimulator>>;
+
+before(async () => {
+  env = await createTestEnv("status");
+  sim = await startSimulator({ seed: 11, latencyMs: 150, maxConcurrency: 4, quiet: true });
+});
+
+after(async () => {
+  await sim?.close();
+  await env?.close();
+});
+
+/** The CLI as a child process (asynchronously: a worker in this process keeps running meanwhile). */
+function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [MAIN, ...args],
+      {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress, TEMPORAL_NAMESPACE: env.namespace, DATABASE_URL: env.databaseUrl, ...extraEnv },
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code as number) : -1) : 0;
+        resolve({ status: code, stdout, stderr, ms: Date.now() - started });
+      },
+    );
+  });
+}
+
+function start(config: unknown, campaignId: string) {
+  return env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(campaignId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId }],
+  });
+}
+
+async function batchesDone(campaignId: string): Promise<number> {
+  const rows = await env.db.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(stageBatches)
+    .where(eq(stageBatches.campaignId, campaignId));
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function stageStatus(campaignId: string, stage: string): Promise<string | undefined> {
+  const rows = await env.db.db
+    .select({ status: stageRuns.status })
+    .from(stageRuns)
+    .where(and(eq(stageRuns.campaignId, campaignId), eq(stageRuns.stage, stage)));
+  return rows[0]?.status;
+}
+
+const NO_STACK = /\n\s+at /;
+/**
+ * A query without a worker hangs until its deadline (30 s and more); status must answer promptly.
+ * Node startup and module loading dominate a CLI process on a loaded machine, so the bound is on what
+ * status adds to `--help` run just before (its reads take a few hundred ms), plus a hard ceiling.
+ */
+async function assertPrompt(r: { ms: number }, what: string, t: { diagnostic(m: string): void }): Promise<void> {
+  const baseline = (await cli(["--help"])).ms;
+  t.diagnostic(`status (${what}, no worker) took ${r.ms} ms; \`--help\` took ${baseline} ms`);
+  assert.ok(r.ms - baseline < 5000 && r.ms < 25_000, `status (${what}) took ${r.ms} ms, --help ${baseline} ms`);
+}
+
+/** A port nothing listens on: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+test("with the worker stopped, status tells running (with rate), then waiting for an operator (with the next commands), then aborted", async (t) => {
+  const campaignId = `st-run-${Date.now().toString(36)}`;
+  const count = 200;
+  const config = simulatorCampaign(sim.url, {
+    count,
+    batchSize: 10,
+    concurrency: { batchesInParallel: 1 },
+    stages: [{ name: "synthesize.singleTurn", count, batchSize: 10 }],
+  });
+  let workers = await env.startWorkers();
+  const handle = await start(config, campaignId);
+  try {
+    await waitFor("three finished batches", async () => (await batchesDone(campaignId)) >= 3, 120_000);
+  } finally {
+    await workers.stop();
+  }
+
+  // No worker: the answer comes from PostgreSQL and Temporal's records, at once.
+  const running = await cli(["campaign", "status", campaignId]);
+  assert.equal(running.status, 0, running.stderr);
+  await assertPrompt(running, "running", t);
+  assert.match(running.stdout, new RegExp(`^campaign ${campaignId} \\(test\\): RUNNING, iteration 1/1$`, "m"));
+  const done = await batchesDone(campaignId);
+  assert.match(
+    running.stdout,
+    new RegExp(`^ {2}synthesize\\.singleTurn {2}${done * 10}/200 \\(\\d+%\\) {2}[\\d.]+ items/s {2}ETA (\\d+[dhm])?\\d+[smh]$`, "m"),
+  );
+  assert.match(running.stdout, /^ {2}toolloop campaign pause /m);
+  const json = JSON.parse((await cli(["campaign", "status", campaignId, "--json"])).stdout) as Record<string, unknown>;
+  assert.equal(json.state, "running");
+  assert.equal(json.workflowStatus, "RUNNING");
+  assert.equal((json.stages as { itemsDone: number }[])[0]?.itemsDone, done * 10);
+
+  // The endpoint fails every call: the stage waits for an operator.
+  sim.setFaults({ rate500: 1 });
+  workers = await env.startWorkers();
+  try {
+    await waitFor("the stage to fail and wait", async () => (await stageStatus(campaignId, "synthesize.singleTurn")) === "failed", 120_000);
+  } finally {
+    await workers.stop();
+    sim.setFaults({});
+  }
+  const waiting = await cli(["campaign", "status", campaignId]);
+  assert.equal(waiting.status, 0, waiting.stderr);
+  await assertPrompt(waiting, "waiting", t);
+  assert.match(waiting.stdout, /: WAITING FOR OPERATOR, iteration 1\/1$/m);
+  assert.match(waiting.stdout, /^reason: stage synthesize\.singleTurn failed: .*(500|server)/im);
+  assert.match(waiting.stdout, /^ {2}synthesize\.singleTurn {2}\d+\/200 \(\d+%\) {2}waiting for operator$/m);
+  for (const cmd of ["retry-stage", "skip-stage", "abort"]) assert.match(waiting.stdout, new RegExp(`^ {2}toolloop campaign ${cmd} ${campaignId} +# `, "m"));
+  const list = await cli(["campaign", "list", "--limit", "50"]);
+  assert.equal(list.status, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`^${campaignId} +test +waiting_for_operator +1/1 +synthesize\\.singleTurn \\(failed\\)`, "m"));
+
+  // The operator aborts with a reason; once the workflow has closed, status says so without a worker.
+  workers = await env.startWorkers();
+  try {
+    const abort = await cli(["campaign", "abort", campaignId, "--reason", "endpoint retired"]);
+    assert.equal(abort.status, 0, abort.stderr);
+    await waitFor("the campaign to close", async () => (await handle.describe()).status.name !== "RUNNING", 60_000);
+  } finally {
+    await workers.stop();
+  }
+  const aborted = await cli(["campaign", "status", campaignId, "--json"]);
+  const a = JSON.parse(aborted.stdout) as { state: string; reason: string; workflowStatus: string };
+  assert.equal(a.state, "aborted");
+  assert.match(a.workflowStatus, /^(COMPLETED|CANCELL?ED)$/);
+  assert.equal(a.reason, "aborted by operator: endpoint retired");
+  const text = await cli(["campaign", "status", `campaign-${campaignId}`]);
+  assert.match(text.stdout, /: ABORTED, iteration 1\/1\nreason: aborted by operator: endpoint retired$/m);
+
+  // Temporal down: PostgreSQL alone still answers, and says what it could not read.
+  const down = await cli(["campaign", "status", campaignId], { TEMPORAL_ADDRESS: `127.0.0.1:${await closedPort()}` });
+  assert.equal(down.status, 0, down.stderr);
+  assert.match(down.stdout, /: ABORTED, iteration 1\/1$/m);
+  assert.match(down.stdout, /^note: cannot reach Temporal at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\): connection refused: PostgreSQL's records only$/m);
+});
+
+test("a failed campaign shows failed with the stage's real message, never the child workflow wrapper", async () => {
+  const failing = await startSimulator({ seed: 12, latencyMs: 5, maxConcurrency: 4, quiet: true });
+  const campaignId = `st-fail-${Date.now().toString(36)}`;
+  const workers = await env.startWorkers();
+  try {
+    failing.setFaults({ rate500: 1 });
+    const handle = await start(simulatorCampaign(failing.url, { count: 20, batchSize: 10, onStageFailure: "fail" }), campaignId);
+    await waitFor("the campaign to fail", async () => (await handle.describe()).status.name === "FAILED", 120_000);
+  } finally {
+    await workers.stop();
+    await failing.close();
+  }
+  const r = await cli(["campaign", "status", campaignId]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /: FAILED, iteration 1\/1$/m);
+  assert.match(r.stdout, /^reason: stage synthesize\.singleTurn failed: .*(500|server)/im);
+  assert.doesNotMatch(r.stdout, /Child Workflow execution failed/);
+  assert.match(r.stdout, /^ {2}synthesize\.singleTurn +.*failed/m);
+  assert.match(r.stdout, new RegExp(`toolloop campaign start --config <file> --id ${campaignId}`));
+  const list = JSON.parse((await cli(["campaign", "list", "--json"])).stdout) as { campaigns: { campaignId: string; state: string; reason?: string }[] };
+  const row = list.campaigns.find((c) => c.campaignId === campaignId);
+  assert.equal(row?.state, "failed");
+  assert.match(row?.reason ?? "", /^stage synthesize\.singleTurn failed: /);
+});
+
+test("a terminated campaign says so with the reason, even one PostgreSQL never saw (no worker ever ran it)", async () => {
+  const campaignId = `st-term-${Date.now().toString(36)}`;
+  const handle = await start(simulatorCampaign(sim.url), campaignId);
+  await handle.terminate("replaced by the weekly schedule");
+  const r = await cli(["campaign", "status", campaignId]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^campaign ${campaignId}: TERMINATED\\nreason: terminated: replaced by the weekly schedule$`, "m"));
+  assert.match(r.stdout, /^workflow: campaign-st-term-\S+ TERMINATED {2}http/m);
+  // By workflow id too, with the campaign id shown.
+  const byWorkflowId = await cli(["campaign", "status", `campaign-${campaignId}`, "--json"]);
+  assert.equal((JSON.parse(byWorkflowId.stdout) as { campaignId: string }).campaignId, campaignId);
+});
+
+test("status --watch follows a campaign to its end: each new state once, exit 0 when it completed, 1 when it did not", async () => {
+  const campaignId = `st-watch-${Date.now().toString(36)}`;
+  const workers = await env.startWorkers();
+  try {
+    await start(simulatorCampaign(sim.url, { count: 20, batchSize: 10 }), campaignId);
+    const r = await cli(["campaign", "status", campaignId, "--watch", "--interval", "0.5"]);
+    assert.equal(r.status, 0, r.stderr);
+    const headers = r.stdout.split("\n").filter((l) => l.startsWith(`campaign ${campaignId}`));
+    assert.match(headers.at(-1) ?? "", /: COMPLETED, iteration 1\/1$/);
+    assert.match(r.stdout, /^ {2}export\.dataset +20\/20 \(100%\) {2}succeeded in \d+s$/m);
+    // The campaign report's path is printed once the file exists (slice E writes it; planted here).
+    const v = JSON.parse((await cli(["campaign", "status", campaignId, "--json"])).stdout) as { outputDir?: string; reportPath?: string };
+    assert.equal(v.outputDir, path.join(env.workDir, ".toolloop/output", campaignId));
+    assert.equal(v.reportPath, undefined);
+    fs.mkdirSync(v.outputDir, { recursive: true });
+    fs.writeFileSync(path.join(v.outputDir, "report.html"), "<!doctype html><title>planted by the test</title>");
+    const withReport = await cli(["campaign", "status", campaignId]);
+    assert.match(withReport.stdout, new RegExp(`^report: ${path.join(v.outputDir, "report.html").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+  } finally {
+    await workers.stop();
+  }
+  const term = `st-watch-t-${Date.now().toString(36)}`;
+  await (await start(simulatorCampaign(sim.url), term)).terminate("stop");
+  const t = await cli(["campaign", "status", term, "--watch"]);
+  assert.equal(t.status, 1);
+  assert.match(t.stdout, /: TERMINATED\nreason: terminated: stop$/m);
+});
+
+test("an unknown id: a clear error naming both sources, exit 2, no stack trace", async () => {
+  const r = await cli(["campaign", "status", "no-such-campaign"]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, "");
+  assert.match(
+    r.stderr,
+    /^error: no such campaign: no-such-campaign; PostgreSQL \(.*\) has no campaign "no-such-campaign" and Temporal \(.*, namespace default\) has no workflow campaign-no-such-campaign; `toolloop campaign list` shows the campaigns\n$/,
+  );
+  assert.doesNotMatch(r.stderr, NO_STACK);
+  const bad = await cli(["campaign", "list", "--limit", "0"]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^error: --limit: expected an integer from 1 to 1000, got "0"\n$/);
+});

@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { renderCampaignList, renderCampaignView } from "../../../src/cli/statusView.js";
+import { campaignListEntry } from "../../../src/status/campaignList.js";
+import { campaignView, type DbFacts, type StageFacts, type WorkflowFacts } from "../../../src/status/campaignView.js";
+import { rootCause } from "../../../src/status/failureCause.js";
+import { historyFacts } from "../../../src/status/historyFacts.js";
+
+const now = Date.parse("2026-12-02T12:00:00Z");
+const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+
+function stage(name: string, over: Partial<StageFacts> = {}): StageFacts {
+  return { name, status: "pending", attempts: 0, batchesDone: 0, itemsDone: 0, windowItems: 0, ...over };
+}
+
+function dbFacts(stages: StageFacts[], over: Partial<DbFacts> = {}): DbFacts {
+  return {
+    campaignId: "weekly",
+    name: "demo",
+    status: "running",
+    createdAt: at(3_600_000),
+    updatedAt: at(3_600_000),
+    iterationsTotal: 3,
+    iteration: { n: 2, status: "running", startedAt: at(600_000) },
+    stages,
+    nowMs: now,
+    ...over,
+  };
+}
+
+const wf = (over: Partial<WorkflowFacts>): WorkflowFacts => ({
+  workflowId: "campaign-weekly",
+  runId: "r1",
+  status: "RUNNING",
+  taskQueue: "toolloop-workflows",
+  ...over,
+});
+
+test("a failed workflow reports the root application failure, never the wrapper", () => {
+  const failure = {
+    message: "Child Workflow execution failed",
+    cause: {
+      message: "stage synthesize.singleTurn failed: batch 2: endpoint sim answered 500",
+      applicationFailureInfo: { type: "StageFailed", nonRetryable: true },
+      cause: null,
+    },
+  };
+  assert.deepEqual(rootCause(failure), { message: "stage synthesize.singleTurn failed: batch 2: endpoint sim answered 500", type: "StageFailed" });
+  assert.deepEqual(rootCause({ message: "Activity task failed", cause: { message: "Activity task timed out", timeoutFailureInfo: {} } }), {
+    message: "Activity task timed out",
+  });
+  assert.equal(rootCause(null), undefined);
+
+  const v = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("synthesize.singleTurn", { status: "failed", error: "batch 2: endpoint sim answered 500", itemsTotal: 40, itemsDone: 20 })], {
+      status: "failed",
+    }),
+    wf: wf({ status: "FAILED", failure: rootCause(failure) }),
+  });
+  assert.equal(v.state, "failed");
+  assert.equal(v.reason, "stage synthesize.singleTurn failed: batch 2: endpoint sim answered 500");
+  assert.equal(v.nextCommands[0]?.command, "toolloop campaign start --config <file> --id weekly");
+  const text = renderCampaignView(v);
+  assert.match(text, /^campaign weekly \(demo\): FAILED, iteration 2\/3$/m);
+  assert.match(text, /^ {2}synthesize\.singleTurn {2}20\/40 \(50%\) {2}failed \(attempt 0\)$/m);
+  assert.doesNotMatch(text, /Child Workflow execution failed/);
+});
+
+test("a stage waiting for an operator gives its error and the three exact next commands", () => {
+  const stages = [
+    stage("synthesize.singleTurn", {
+      status: "failed",
+      attempts: 1,
+      error: "batch 3: HTTP 500 from sim",
+      itemsTotal: 4000,
+      itemsDone: 1250,
+      startedAt: at(60_000),
+    }),
+    stage("verify.rules"),
+  ];
+  for (const searchStatus of ["waiting_for_operator", "running", undefined]) {
+    // The search attribute says so; when it lags (or older workflows lack it) the failed stage row does.
+    const v = campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ ...(searchStatus ? { searchStatus } : {}), workerPolling: false }) });
+    assert.equal(v.state, "waiting_for_operator");
+    assert.equal(v.waitingStage, "synthesize.singleTurn");
+    assert.equal(v.reason, "stage synthesize.singleTurn failed: batch 3: HTTP 500 from sim");
+    assert.deepEqual(
+      v.nextCommands.map((c) => c.command),
+      ["toolloop campaign retry-stage weekly", "toolloop campaign skip-stage weekly", "toolloop campaign abort weekly"],
+    );
+    assert.match(v.notes[0] ?? "", /^no worker has polled task queue toolloop-workflows recently/);
+    const text = renderCampaignView(v, { uiLink: "http://ui/x" });
+    assert.match(text, /^campaign weekly \(demo\): WAITING FOR OPERATOR, iteration 2\/3$/m);
+    assert.match(text, /^ {2}synthesize\.singleTurn {2}1,250\/4,000 \(31%\) {2}waiting for operator$/m);
+    assert.doesNotMatch(text, /^ +error: /m, "the reason line quotes the stage's error once");
+    assert.match(text, /^ {2}verify\.rules {11}pending$/m);
+    assert.match(text, /^stage synthesize\.singleTurn waits for an operator; next:$/m);
+    assert.match(text, /^ {2}toolloop campaign retry-stage weekly {2}# re-run/m);
+    assert.match(text, /^workflow: campaign-weekly RUNNING {2}http:\/\/ui\/x$/m);
+  }
+});
+
+test("a running stage shows rate and ETA; paused and running get their commands", () => {
+  const stages = [stage("synthesize.singleTurn", { status: "running", itemsTotal: 4000, itemsDone: 1250, windowItems: 12_630, startedAt: at(3_600_000) })];
+  const v = campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "running", workerPolling: true }) });
+  assert.equal(v.state, "running");
+  assert.deepEqual(v.notes, []);
+  assert.match(renderCampaignView(v), /^ {2}synthesize\.singleTurn {2}1,250\/4,000 \(31%\) {2}42\.1 items\/s {2}ETA 1m06s$/m);
+  // A skipped stage keeps its error under it (no reason line quotes it).
+  const skipped = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("verify.rules", { status: "skipped", error: "schema store down" }), ...stages]),
+    wf: wf({}),
+  });
+  assert.match(renderCampaignView(skipped), /^ {2}verify\.rules {11}skipped\n {25}error: schema store down$/m);
+  const paused = campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "paused" }) });
+  assert.equal(paused.state, "paused");
+  assert.equal(paused.nextCommands[0]?.command, "toolloop campaign resume weekly");
+});
+
+test("aborted (Canceled, or the old Completed with state aborted) and terminated say so with the reason", () => {
+  const events = [
+    { eventId: 5, activityTaskScheduledEventAttributes: { activityType: { name: "registerCampaign" } } },
+    { eventId: 7, activityTaskCompletedEventAttributes: { scheduledEventId: 5, result: { payloads: [{ plan: { outputDir: "/data/out/weekly" } }] } } },
+    { eventId: 9, workflowExecutionSignaledEventAttributes: { signalName: "abort", input: { payloads: [{ reason: "wrong model" }] } } },
+    { eventId: 12, workflowExecutionCompletedEventAttributes: { result: { payloads: [{ state: "aborted" }] } } },
+  ];
+  const h = historyFacts(events, (p) => p);
+  assert.deepEqual(h, { outputDir: "/data/out/weekly", abortReason: "aborted by operator: wrong model", resultState: "aborted" });
+  const old = campaignView({ campaignId: "weekly", wf: wf({ status: "COMPLETED", ...h }) });
+  assert.equal(old.state, "aborted");
+  assert.equal(old.reason, "aborted by operator: wrong model");
+  assert.equal(old.outputDir, "/data/out/weekly");
+
+  const canceled = historyFacts([{ workflowExecutionCancelRequestedEventAttributes: { cause: "operator" } }], (p) => p);
+  const v = campaignView({ campaignId: "weekly", wf: wf({ status: "CANCELLED", ...canceled }) });
+  assert.equal(v.state, "aborted");
+  assert.equal(v.reason, "canceled: operator");
+
+  const t = campaignView({
+    campaignId: "weekly",
+    wf: wf({ status: "TERMINATED", ...historyFacts([{ workflowExecutionTerminatedEventAttributes: { reason: "bad deploy" } }], (p) => p) }),
+  });
+  assert.equal(t.state, "terminated");
+  assert.equal(t.reason, "terminated: bad deploy");
+  // An undecodable payload (a codec the CLI lacks) is skipped, not fatal.
+  assert.deepEqual(
+    historyFacts([{ workflowExecutionSignaledEventAttributes: { signalName: "abort", input: { payloads: [{}] } } }], () => {
+      throw new Error("encrypted");
+    }),
+    { abortReason: "aborted by operator" },
+  );
+});
+
+test("PostgreSQL alone still tells the state; the list uses the same rules", () => {
+  const v = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("synthesize.singleTurn", { status: "failed", error: "boom" })]),
+    notes: ["Temporal down"],
+  });
+  assert.equal(v.state, "waiting_for_operator");
+  assert.deepEqual(v.notes, ["Temporal down"]);
+  assert.throws(() => campaignView({ campaignId: "x" }), /needs PostgreSQL or Temporal facts/);
+
+  const row = {
+    campaignId: "weekly",
+    name: "demo",
+    status: "running",
+    createdAt: at(10_000),
+    updatedAt: "2026-12-02T11:59:50.123Z",
+    iteration: 2,
+    iterationsTotal: 3,
+  };
+  const failing = campaignListEntry({ ...row, stage: "synthesize.singleTurn", stageStatus: "failed" }, wf({}));
+  assert.equal(failing.state, "waiting_for_operator");
+  const failed = campaignListEntry({ ...row, status: "failed" }, wf({ status: "FAILED", failure: { message: "stage x failed: y" } }));
+  assert.equal(failed.reason, "stage x failed: y");
+  const table = renderCampaignList([failing, failed]);
+  assert.match(table, /^CAMPAIGN +NAME +STATE +ITER +STAGE +UPDATED +REASON$/m);
+  assert.match(table, /^weekly +demo +waiting_for_operator +2\/3 +synthesize\.singleTurn \(failed\) +2026-12-02 11:59:50Z/m);
+  assert.match(table, /failed +2\/3 +- +2026-12-02 11:59:50Z {2}stage x failed: y$/m);
+  assert.equal(renderCampaignList([]), "no campaigns");
+});
+
+test("a cluster-job stage shows its job, state, steps and headline metrics instead of a rate", () => {
+  const job = { name: "tl-weekly-2-train-grpo-a1", state: "running", done: 7, total: 12, metrics: { "critic/score/mean": 0.61, step: 7 } };
+  const v = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("train.grpo", { status: "running", itemsTotal: 1, job })]),
+    wf: wf({ searchStatus: "running" }),
+  });
+  assert.equal(v.stages[0]?.progress, undefined);
+  assert.match(renderCampaignView(v), /^ {2}train\.grpo {2}running {2}job tl-weekly-2-train-grpo-a1: running, step 7\/12, critic\/score\/mean 0\.61$/m);
+});
