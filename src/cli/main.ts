@@ -10,6 +10,7 @@ import { EXIT_BAD_INPUT, renderCliFailure } from "./errors.js";
 import { registerWorkerCommands } from "./worker.js";
 import { registerModelCommands } from "./model.js";
 import { registerSampleCommands } from "./lineage.js";
+import { registerScheduleCommands } from "./schedule.js";
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registerBfclCommands(program);
 registerModelCommands(program);
 registerSampleCommands(program);
 registerRewardCommands(program);
+registerScheduleCommands(program);
 
 // --debug is taken out of argv here so it works anywhere on the line (commander would refuse it after a
 // subcommand), and so a failure while parsing still knows about it.

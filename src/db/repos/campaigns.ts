@@ -6,8 +6,21 @@ import { campaigns, iterations, type CampaignRowStatus, type IterationRowStatus 
  * Records a campaign once; `config` is the config as first submitted (the frozen versions live in
  * campaign_configs). A second registration never overwrites it.
  */
-export async function insertCampaign(db: Db, c: { id: string; name: string; config: unknown }): Promise<void> {
-  await db.insert(campaigns).values({ id: c.id, name: c.name, config: c.config }).onConflictDoNothing();
+export async function insertCampaign(
+  db: Db,
+  c: { id: string; name: string; config: unknown; scheduleId?: string; scheduledAt?: Date; continuesFrom?: string },
+): Promise<void> {
+  await db
+    .insert(campaigns)
+    .values({
+      id: c.id,
+      name: c.name,
+      config: c.config,
+      scheduleId: c.scheduleId ?? null,
+      scheduledAt: c.scheduledAt ?? null,
+      continuesFrom: c.continuesFrom ?? null,
+    })
+    .onConflictDoNothing();
 }
 
 /** The highest iteration that completed (0 when none did). */
