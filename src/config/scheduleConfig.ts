@@ -28,12 +28,15 @@ export function durationMs(text: string): number {
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }
 
+/** durationMs, or NaN for a malformed one (zod runs every check even after the format check failed). */
+const msOrNaN = (text: string) => (DURATION.test(text) ? durationMs(text) : Number.NaN);
+
 const duration = (min: { ms: number; text: string }, max: { ms: number; text: string }) =>
   z
     .string({ error: 'expected a duration such as "30s", "10m", "6h" or "7d"' })
     .regex(DURATION, 'expected a duration: a whole number and one of ms, s, m, h, d (such as "30s", "10m", "6h" or "7d")')
-    .refine((d) => durationMs(d) >= min.ms, `expected at least ${min.text}`)
-    .refine((d) => durationMs(d) <= max.ms, `expected at most ${max.text}`);
+    .refine((d) => !(msOrNaN(d) < min.ms), `expected at least ${min.text}`)
+    .refine((d) => !(msOrNaN(d) > max.ms), `expected at most ${max.text}`);
 
 const YEAR = { ms: 366 * UNIT_MS.d, text: "366d" };
 
@@ -87,7 +90,7 @@ export const scheduleSpecSchema = z
     jitter: duration({ ms: 0, text: "0s" }, YEAR).optional(),
   })
   .refine((s) => s.cron.length + s.intervals.length > 0, "expected at least one cron expression or interval")
-  .refine((s) => s.intervals.every((i) => i.offset === undefined || durationMs(i.offset) < durationMs(i.every)), "expected each interval's offset to be below its every");
+  .refine((s) => s.intervals.every((i) => i.offset === undefined || !(msOrNaN(i.offset) >= msOrNaN(i.every))), "expected each interval's offset to be below its every");
 
 export const scheduleConfigSchema = z.strictObject({
   /** Temporal schedule id, and the prefix of each run's campaign id. */
@@ -112,12 +115,20 @@ export type ScheduleConfig = z.infer<typeof scheduleConfigSchema>;
 export const schedulesSchema = z
   .array(scheduleConfigSchema, { error: "expected a list of schedules" })
   .max(SCHEDULE_LIMITS.schedules, atMost(SCHEDULE_LIMITS.schedules))
-  .superRefine((list, ctx) => {
-    const seen = new Map<string, number>();
-    list.forEach((s, i) => {
-      const earlier = seen.get(s.id);
-      if (earlier !== undefined) ctx.addIssue({ code: "custom", path: [i, "id"], message: `duplicate schedule id "${s.id}" (also schedules[${earlier}])` });
-      else seen.set(s.id, i);
-    });
-  })
+  // `when`: duplicates are reported together with the entries' own problems (the list may be half-parsed).
+  .check(
+    z.superRefine(
+      (list: unknown[], ctx) => {
+        const seen = new Map<string, number>();
+        list.forEach((s, i) => {
+          const id = typeof s === "object" && s !== null ? (s as { id?: unknown }).id : undefined;
+          if (typeof id !== "string") return;
+          const earlier = seen.get(id);
+          if (earlier !== undefined) ctx.addIssue({ code: "custom", path: [i, "id"], message: `duplicate schedule id ${preview(id)} (also schedules[${earlier}])` });
+          else seen.set(id, i);
+        });
+      },
+      { when: (payload) => Array.isArray(payload.value) },
+    ),
+  )
   .optional();
