@@ -8,6 +8,9 @@ import type { Db } from "../client.js";
 import { campaigns, modelVersions, poolMembers, type ModelVersionKind } from "../schema.js";
 import { latestModelVersion, type ModelVersionRow } from "./modelVersions.js";
 
+/** Above every iteration (the column is a 32-bit integer). */
+const ANY_ITERATION = 2_147_483_647;
+
 /** The policy a campaign registers when it trains: train.merge's output, the model later rounds start from. */
 export const REGISTERED_POLICY_KIND: ModelVersionKind = "merged";
 
@@ -51,7 +54,7 @@ export async function latestModelVersionOrPredecessor(
   const own = await latestModelVersion(db, campaignId, kind, beforeIteration);
   if (own) return own;
   const previous = await predecessorOf(db, campaignId);
-  return previous ? latestModelVersion(db, previous, kind, Number.MAX_SAFE_INTEGER) : undefined;
+  return previous ? latestModelVersion(db, previous, kind, ANY_ITERATION) : undefined;
 }
 
 /** A round whose pool the next selection builds on. */
@@ -69,7 +72,7 @@ export async function previousPoolRound(db: Db, campaignId: string, iteration: n
   if (own !== undefined) return { campaignId, iteration: iteration - 1 };
   const previous = await predecessorOf(db, campaignId);
   if (!previous) return undefined;
-  const theirs = await latestPoolIteration(db, previous, Number.MAX_SAFE_INTEGER);
+  const theirs = await latestPoolIteration(db, previous, ANY_ITERATION);
   return theirs === undefined ? undefined : { campaignId: previous, iteration: theirs };
 }
 
