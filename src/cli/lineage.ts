@@ -68,7 +68,8 @@ export function formatLineage(
     for (const v of s.verdicts) out.push(`    verdict ${v.verifier}: ${v.ok ? "ok" : `rejected (${v.reasons.slice(0, 3).join("; ")})`}`);
     // A scheduled run's pool can hold samples of the campaign it continues: name the other campaign.
     const where = (campaignId: string) => (campaignId === s.campaignId ? "" : ` of campaign ${campaignId}`);
-    for (const p of step.pools) out.push(`    pool of iteration ${p.iteration}${where(p.campaignId)}: ${p.reason}${p.weight !== 1 ? `, weight ${p.weight}` : ""}`);
+    for (const p of step.pools)
+      out.push(`    pool of iteration ${p.iteration}${where(p.campaignId)}: ${p.reason}${p.weight !== 1 ? `, weight ${p.weight}` : ""}`);
     for (const x of step.exclusions) out.push(`    left out of iteration ${x.iteration}'s pool: ${x.reason}`);
     for (const sc of step.scores)
       out.push(

@@ -37,7 +37,8 @@ function overlapOption(value: string | undefined, flag = "--overlap"): ScheduleO
 
 function timeOption(value: string, flag: string): Date {
   const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) throw new CliError(`${flag}: expected an ISO 8601 time such as 2026-12-07T06:00:00Z, got ${JSON.stringify(value)}`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime()))
+    throw new CliError(`${flag}: expected an ISO 8601 time such as 2026-12-07T06:00:00Z, got ${JSON.stringify(value)}`);
   return d;
 }
 
@@ -57,7 +58,10 @@ export function registerScheduleCommands(program: Command): void {
       .action(async (opts: { config: string; schedule?: string }) => {
         const { config, frozen, hash } = readConfigFile(opts.config);
         const all = config.schedules ?? [];
-        if (all.length === 0) throw new CliError(`${opts.config}: schedules: the config has no schedules; add one, e.g. "schedules": [{ "id": "weekly", "spec": { "cron": ["0 6 * * MON"] } }]`);
+        if (all.length === 0)
+          throw new CliError(
+            `${opts.config}: schedules: the config has no schedules; add one, e.g. "schedules": [{ "id": "weekly", "spec": { "cron": ["0 6 * * MON"] } }]`,
+          );
         const chosen = opts.schedule === undefined ? all : all.filter((s) => s.id === opts.schedule);
         if (chosen.length === 0) throw new CliError(`--schedule: no schedule "${opts.schedule}" in ${opts.config}; it has: ${all.map((s) => s.id).join(", ")}`);
         await checkToolSources(config, opts.config);
@@ -105,7 +109,9 @@ export function registerScheduleCommands(program: Command): void {
         if (opts.json) return console.log(JSON.stringify(rows, null, 2));
         if (rows.length === 0) return console.log("no schedules");
         for (const r of rows)
-          console.log(`${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, last run ${r.recent ?? "-"}, next ${r.next ?? "-"}${r.note ? ` (note: ${r.note})` : ""}`);
+          console.log(
+            `${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, last run ${r.recent ?? "-"}, next ${r.next ?? "-"}${r.note ? ` (note: ${r.note})` : ""}`,
+          );
       });
     });
 

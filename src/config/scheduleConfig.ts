@@ -73,7 +73,10 @@ export type OverlapPolicyName = (typeof OVERLAP_POLICIES)[number];
 export const scheduleSpecSchema = z
   .strictObject({
     /** Cron expressions, evaluated in `timezone`. */
-    cron: z.array(cronExpression, { error: "expected a list of cron expressions" }).max(SCHEDULE_LIMITS.cronExpressions, atMost(SCHEDULE_LIMITS.cronExpressions)).default([]),
+    cron: z
+      .array(cronExpression, { error: "expected a list of cron expressions" })
+      .max(SCHEDULE_LIMITS.cronExpressions, atMost(SCHEDULE_LIMITS.cronExpressions))
+      .default([]),
     /** Fixed intervals counted from the Unix epoch plus `offset`: `{ "every": "7d", "offset": "102h" }` is Mondays 06:00 UTC (the epoch was a Thursday). */
     intervals: z
       .array(
@@ -90,7 +93,10 @@ export const scheduleSpecSchema = z
     jitter: duration({ ms: 0, text: "0s" }, YEAR).optional(),
   })
   .refine((s) => s.cron.length + s.intervals.length > 0, "expected at least one cron expression or interval")
-  .refine((s) => s.intervals.every((i) => i.offset === undefined || !(msOrNaN(i.offset) >= msOrNaN(i.every))), "expected each interval's offset to be below its every");
+  .refine(
+    (s) => s.intervals.every((i) => i.offset === undefined || !(msOrNaN(i.offset) >= msOrNaN(i.every))),
+    "expected each interval's offset to be below its every",
+  );
 
 export const scheduleConfigSchema = z.strictObject({
   /** Temporal schedule id, and the prefix of each run's campaign id. */
@@ -124,7 +130,8 @@ export const schedulesSchema = z
           const id = typeof s === "object" && s !== null ? (s as { id?: unknown }).id : undefined;
           if (typeof id !== "string") return;
           const earlier = seen.get(id);
-          if (earlier !== undefined) ctx.addIssue({ code: "custom", path: [i, "id"], message: `duplicate schedule id ${preview(id)} (also schedules[${earlier}])` });
+          if (earlier !== undefined)
+            ctx.addIssue({ code: "custom", path: [i, "id"], message: `duplicate schedule id ${preview(id)} (also schedules[${earlier}])` });
           else seen.set(id, i);
         });
       },

@@ -18,7 +18,8 @@ export function scheduledRunSeed(baseSeed: number, scheduleId: string, scheduled
 export function scheduledRunProblem(run: ScheduledRun): string | undefined {
   if (typeof run.scheduleId !== "string" || !SCHEDULE_ID.test(run.scheduleId))
     return `schedule.id: expected letters, digits, '_' or '-' (at most ${SCHEDULE_LIMITS.idLength}, starting with a letter or digit), got ${JSON.stringify(run.scheduleId)}`;
-  if (typeof run.scheduledTime !== "string" || Number.isNaN(Date.parse(run.scheduledTime))) return `schedule.scheduledTime: expected an ISO 8601 time, got ${JSON.stringify(run.scheduledTime)}`;
+  if (typeof run.scheduledTime !== "string" || Number.isNaN(Date.parse(run.scheduledTime)))
+    return `schedule.scheduledTime: expected an ISO 8601 time, got ${JSON.stringify(run.scheduledTime)}`;
   return undefined;
 }
 

@@ -119,7 +119,15 @@ export async function upsertSchedule(
 
 const fmt = (d: Date | undefined) => (d ? d.toISOString() : "-");
 const durationText = (ms: number) =>
-  ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  ms % 86_400_000 === 0
+    ? `${ms / 86_400_000}d`
+    : ms % 3_600_000 === 0
+      ? `${ms / 3_600_000}h`
+      : ms % 60_000 === 0
+        ? `${ms / 60_000}m`
+        : ms % 1000 === 0
+          ? `${ms / 1000}s`
+          : `${ms}ms`;
 
 /** A schedule's description as the CLI prints it: spec, policies, state, counts, recent and next runs. */
 export function renderScheduleDescription(d: ScheduleDescription, out: string[] = []): string[] {
@@ -131,7 +139,9 @@ export function renderScheduleDescription(d: ScheduleDescription, out: string[] 
   ];
   out.push(`schedule ${d.scheduleId}: ${d.state.paused ? "PAUSED" : "active"}${d.state.note ? ` (note: ${d.state.note})` : ""}`);
   out.push(`  when: ${when.join(", ") || "(none)"}; timezone ${spec.timezone ?? "UTC"}${spec.jitter ? `; jitter ${durationText(spec.jitter)}` : ""}`);
-  out.push(`  overlap ${d.policies.overlap}, catch-up window ${durationText(d.policies.catchupWindow)}, pause on failure ${d.policies.pauseOnFailure ? "yes" : "no"}`);
+  out.push(
+    `  overlap ${d.policies.overlap}, catch-up window ${durationText(d.policies.catchupWindow)}, pause on failure ${d.policies.pauseOnFailure ? "yes" : "no"}`,
+  );
   const action = d.action;
   out.push(`  action: start ${action.workflowType} on ${action.taskQueue}, workflow ids ${action.workflowId}-<scheduled time>`);
   const memo = d.memo as { toolloopConfigSha256?: string; campaignName?: string } | undefined;
@@ -140,7 +150,8 @@ export function renderScheduleDescription(d: ScheduleDescription, out: string[] 
     `  runs: ${d.info.numActionsTaken} taken, ${d.info.numActionsSkippedOverlap} skipped (overlap), ${d.info.numActionsMissedCatchupWindow} missed (catch-up window)`,
   );
   for (const r of d.info.runningActions) out.push(`  running: ${r.workflow.workflowId}`);
-  for (const r of d.info.recentActions.slice(-5)) out.push(`  recent: scheduled ${fmt(r.scheduledAt)}, started ${fmt(r.takenAt)}: ${r.action.workflow.workflowId}`);
+  for (const r of d.info.recentActions.slice(-5))
+    out.push(`  recent: scheduled ${fmt(r.scheduledAt)}, started ${fmt(r.takenAt)}: ${r.action.workflow.workflowId}`);
   for (const t of d.info.nextActionTimes.slice(0, 3)) out.push(`  next: ${fmt(t)}`);
   return out;
 }

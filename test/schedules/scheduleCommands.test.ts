@@ -27,7 +27,13 @@ const scheduleId = `ops-${Date.now().toString(36)}`;
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     encoding: "utf8",
-    env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress, TEMPORAL_NAMESPACE: env.namespace, DATABASE_URL: env.databaseUrl, TOOLLOOP_QUEUE_PREFIX: env.queuePrefix },
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.temporalAddress,
+      TEMPORAL_NAMESPACE: env.namespace,
+      DATABASE_URL: env.databaseUrl,
+      TOOLLOOP_QUEUE_PREFIX: env.queuePrefix,
+    },
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -67,16 +67,31 @@ test("a config without schedules freezes to the same hash as before schedules ex
 
 test("bad schedules are refused with the field's path", () => {
   assert.deepEqual(issues([{ id: "w", spec: {} }]), ["schedules[0].spec: expected at least one cron expression or interval"]);
-  assert.match(issues([{ id: "w", spec: { intervals: [{ every: "7 days" }] } }]).join("\n"), /^schedules\[0\]\.spec\.intervals\[0\]\.every: expected a duration/m);
-  assert.match(issues([{ id: "w", spec: { intervals: [{ every: "500ms" }] } }]).join("\n"), /^schedules\[0\]\.spec\.intervals\[0\]\.every: expected at least 1s$/m);
+  assert.match(
+    issues([{ id: "w", spec: { intervals: [{ every: "7 days" }] } }]).join("\n"),
+    /^schedules\[0\]\.spec\.intervals\[0\]\.every: expected a duration/m,
+  );
+  assert.match(
+    issues([{ id: "w", spec: { intervals: [{ every: "500ms" }] } }]).join("\n"),
+    /^schedules\[0\]\.spec\.intervals\[0\]\.every: expected at least 1s$/m,
+  );
   assert.match(issues([{ id: "w", spec: { cron: ["every monday"] } }]).join("\n"), /^schedules\[0\]\.spec\.cron\[0\]: expected a cron expression/m);
-  assert.match(issues([{ id: "w", spec: { cron: ["@weekly"], timezone: "Mars/Olympus" } }]).join("\n"), /^schedules\[0\]\.spec\.timezone: expected an IANA time zone/m);
+  assert.match(
+    issues([{ id: "w", spec: { cron: ["@weekly"], timezone: "Mars/Olympus" } }]).join("\n"),
+    /^schedules\[0\]\.spec\.timezone: expected an IANA time zone/m,
+  );
   assert.match(issues([{ id: "w", spec: { cron: ["@weekly"] }, overlap: "SKIP" }]).join("\n"), /^schedules\[0\]\.overlap: expected one of "skip", /m);
   assert.match(issues([{ id: "w", spec: { cron: ["@weekly"] }, catchupWindow: "5s" }]).join("\n"), /^schedules\[0\]\.catchupWindow: expected at least 10s$/m);
   assert.match(issues([{ id: "has:colon", spec: { cron: ["@weekly"] } }]).join("\n"), /^schedules\[0\]\.id: expected letters, digits/m);
   assert.match(issues([{ id: "x".repeat(41), spec: { cron: ["@weekly"] } }]).join("\n"), /^schedules\[0\]\.id: expected .*at most 40/m);
-  assert.match(issues([{ id: "w", spec: { intervals: [{ every: "1h", offset: "2h" }] } }]).join("\n"), /^schedules\[0\]\.spec: expected each interval's offset to be below/m);
-  assert.match(issues([{ id: "w", spec: { cron: ["@weekly"] }, pauseOnFailure: "yes" }]).join("\n"), /^schedules\[0\]\.pauseOnFailure: expected true or false$/m);
+  assert.match(
+    issues([{ id: "w", spec: { intervals: [{ every: "1h", offset: "2h" }] } }]).join("\n"),
+    /^schedules\[0\]\.spec: expected each interval's offset to be below/m,
+  );
+  assert.match(
+    issues([{ id: "w", spec: { cron: ["@weekly"] }, pauseOnFailure: "yes" }]).join("\n"),
+    /^schedules\[0\]\.pauseOnFailure: expected true or false$/m,
+  );
   assert.match(issues([{ id: "w", spec: { cron: ["@weekly"] }, colour: "red" }]).join("\n"), /^schedules\[0\]: unknown field "colour"$/m);
   assert.deepEqual(
     issues([
