@@ -207,6 +207,7 @@ export function createActivities(deps: ActivityDeps) {
       id: campaignId,
       name: frozen.config.name,
       config: submitted,
+      workflowId: input.workflowId,
       ...(run ? { scheduleId: run.scheduleId, scheduledAt: new Date(run.scheduledTime), continuesFrom } : {}),
     });
     await upsertTools(

@@ -65,6 +65,8 @@ export function registerScheduleCommands(program: Command): void {
         const chosen = opts.schedule === undefined ? all : all.filter((s) => s.id === opts.schedule);
         if (chosen.length === 0) throw new CliError(`--schedule: no schedule "${opts.schedule}" in ${opts.config}; it has: ${all.map((s) => s.id).join(", ")}`);
         await checkToolSources(config, opts.config);
+        if (config.campaignId !== undefined)
+          console.error(`warning: campaignId "${config.campaignId}" is not used by scheduled runs: each is named <schedule id>-<scheduled UTC time>`);
         await withClient(async (client, e) => {
           for (const s of chosen) {
             const r = await upsertSchedule(client, { schedule: s, frozen, configHash: hash, queuePrefix: e.queuePrefix });

@@ -32,6 +32,8 @@ export const campaigns = pgTable(
     status: text("status", { enum: CAMPAIGN_STATUSES }).notNull().default("running"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    /** The campaign workflow's id (a scheduled run's is `campaign-<schedule>-<RFC 3339 time>`, not `campaign-<id>`); null before it was recorded. */
+    workflowId: text("workflow_id"),
     /** The schedule that started it (`schedules[].id`), null for a campaign started by hand. */
     scheduleId: text("schedule_id"),
     /** The time its schedule started it for (Temporal's TemporalScheduledStartTime). */

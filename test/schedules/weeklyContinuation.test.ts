@@ -124,6 +124,11 @@ test(
       assert.equal(c.id, `${scheduleId}-${c.scheduledAt!.toISOString().slice(0, 19).replace(/[-:]/g, "")}Z`);
     }
     assert.notEqual(first.id, second.id);
+    // The workflow id is the schedule's prefix plus the time as Temporal appends it; the campaign row records it.
+    for (const c of [first, second]) {
+      assert.equal(c.workflowId, `campaign-${scheduleId}-${c.scheduledAt!.toISOString().replace(".000Z", "Z")}`);
+      assert.equal((await env.client.workflow.getHandle(c.workflowId!).describe()).status.name, "COMPLETED");
+    }
     assert.ok(second.scheduledAt!.getTime() > first.scheduledAt!.getTime());
 
     // Seeds: derived from the scheduled time, so different; both differ from the config's own.

@@ -8,7 +8,7 @@ import { campaigns, iterations, type CampaignRowStatus, type IterationRowStatus 
  */
 export async function insertCampaign(
   db: Db,
-  c: { id: string; name: string; config: unknown; scheduleId?: string; scheduledAt?: Date; continuesFrom?: string },
+  c: { id: string; name: string; config: unknown; workflowId?: string; scheduleId?: string; scheduledAt?: Date; continuesFrom?: string },
 ): Promise<void> {
   await db
     .insert(campaigns)
@@ -16,6 +16,7 @@ export async function insertCampaign(
       id: c.id,
       name: c.name,
       config: c.config,
+      workflowId: c.workflowId ?? null,
       scheduleId: c.scheduleId ?? null,
       scheduledAt: c.scheduledAt ?? null,
       continuesFrom: c.continuesFrom ?? null,
@@ -30,6 +31,12 @@ export async function lastCompletedIteration(db: Db, campaignId: string): Promis
     .from(iterations)
     .where(and(eq(iterations.campaignId, campaignId), eq(iterations.status, "completed")));
   return Number(rows[0]?.n ?? 0);
+}
+
+/** The campaign's workflow id as registered (scheduled runs' ids are not `campaign-<id>`). */
+export async function campaignWorkflowIdOf(db: Db, campaignId: string): Promise<string | undefined> {
+  const rows = await db.select({ workflowId: campaigns.workflowId }).from(campaigns).where(eq(campaigns.id, campaignId)).limit(1);
+  return rows[0]?.workflowId ?? undefined;
 }
 
 export async function getCampaign(db: Db, id: string) {
