@@ -31,7 +31,8 @@ import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StageP
 import { createClusterJobActivities, type StageJobRef } from "./clusterJobs.js";
 import { isClusterJobHandler } from "../src/framework/clusterJob.js";
 import { createLauncher } from "../src/training/launchers/index.js";
-import { latestModelVersion } from "../src/db/repos/modelVersions.js";
+import { latestModelVersionOrPredecessor, previousScheduledCampaign } from "../src/db/repos/continuation.js";
+import { scheduledRunProblem, withScheduledRun } from "../src/schedules/scheduledConfig.js";
 import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolicy.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
 import type { CampaignConfig } from "../src/config/campaignConfig.js";
@@ -112,7 +113,8 @@ export function createActivities(deps: ActivityDeps) {
       ref.stage,
       ref.iteration,
     );
-    const served = bound > 1 ? await latestModelVersion(db, ref.campaignId, "served", bound) : undefined;
+    // Iteration 1 of a campaign that continues another calls the policy that campaign served last.
+    const served = await latestModelVersionOrPredecessor(db, ref.campaignId, "served", bound);
     const bindsServed = Boolean(served?.url && served.servedModel);
     const config = bindsServed
       ? withServedPolicy(frozen.config, { iteration: served!.iteration, url: served!.url!, servedModel: served!.servedModel! })
@@ -158,11 +160,27 @@ export function createActivities(deps: ActivityDeps) {
   });
 
   async function registerCampaign(input: RegisterCampaignInput): Promise<RegisterCampaignResult> {
-    const { frozen, hash, warnings } = freeze(input.config, input.configDir ?? deps.baseDir);
+    const run = input.schedule;
+    const problem = run && scheduledRunProblem(run);
+    if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.invalidConfig);
+    // A scheduled run registers the schedule's config with its own id and a seed of its scheduled time.
+    const submitted = run && input.campaignId ? withScheduledRun(input.config, run, input.campaignId).config : input.config;
+    const { frozen, hash, warnings } = freeze(submitted, input.configDir ?? deps.baseDir);
     const campaignId = input.campaignId ?? frozen.config.campaignId ?? input.workflowId;
     if (!campaignId)
       throw ApplicationFailure.nonRetryable("registerCampaign: no campaign id (none given, none in the config, no workflow id)", ErrorType.invalidConfig);
     const db = await deps.getDb();
+    // Recorded once: a retried registration keeps the predecessor it found first.
+    const registered = await getCampaign(db, campaignId);
+    const continuesFrom = run
+      ? registered
+        ? (registered.continuesFrom ?? undefined)
+        : await previousScheduledCampaign(db, { scheduleId: run.scheduleId, before: new Date(run.scheduledTime), excludeId: campaignId })
+      : undefined;
+    if (run && !registered)
+      deps.log(
+        `[schedule] ${run.scheduleId}: campaign ${campaignId} scheduled for ${run.scheduledTime}, seed ${frozen.config.seed}, ${continuesFrom ? `continues from ${continuesFrom}` : "starts from scratch (no earlier campaign of this schedule registered a policy)"}`,
+      );
     const { tools, errors } = await loadToolLibrary(frozen.config.tools.sources, frozen.configDir);
     const messages = errors.map((e) => `${e.source}: ${e.message}`);
     for (const m of messages.slice(0, 50)) deps.log(`[tools] rejected: ${m}`);
@@ -189,7 +207,13 @@ export function createActivities(deps: ActivityDeps) {
         ErrorType.configChanged,
       );
     }
-    await insertCampaign(db, { id: campaignId, name: frozen.config.name, config: input.config });
+    await insertCampaign(db, {
+      id: campaignId,
+      name: frozen.config.name,
+      config: submitted,
+      workflowId: input.workflowId,
+      ...(run ? { scheduleId: run.scheduleId, scheduledAt: new Date(run.scheduledTime), continuesFrom } : {}),
+    });
     await upsertTools(
       db,
       campaignId,

@@ -1,5 +1,6 @@
 /** Activity inputs and outputs: ids and counts only, never datasets. Pure types (workflows import them). */
 import type { CampaignPlan } from "../src/config/plan.js";
+import type { ScheduledRun } from "../src/schedules/scheduledRun.js";
 
 export type { CampaignPlan };
 export interface StageRef {
@@ -18,6 +19,8 @@ export interface RegisterCampaignInput {
   configDir?: string;
   /** A config that differs from the campaign's stored one becomes a new version (else it is refused with a diff). */
   newConfigVersion?: boolean;
+  /** A run started by a schedule: its seed is derived from the scheduled time and it continues from the schedule's previous campaign. */
+  schedule?: ScheduledRun;
 }
 
 export interface RegisterCampaignResult {

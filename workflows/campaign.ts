@@ -15,8 +15,10 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from "@temporalio/workflow";
+import { defineSearchAttributeKey, SearchAttributeType } from "@temporalio/common";
 import type { Activities } from "../activities/index.js";
 import type { CampaignPlan } from "../src/config/plan.js";
+import { scheduledCampaignId, scheduledTimeOf, type ScheduledRun, type ScheduleInput } from "../src/schedules/scheduledRun.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
 import { bookkeepingActivities, frozenConfig, retryByCause } from "./activityOptions.js";
@@ -51,6 +53,8 @@ export interface CampaignInput {
   registered?: boolean;
   paused?: boolean;
   completedIterations?: CampaignStatus["completedIterations"];
+  /** Set by a schedule's action (`toolloop schedule create`): each run is a new campaign named after the schedule and its scheduled time. */
+  schedule?: ScheduleInput;
 }
 
 export interface CampaignResult {
@@ -73,7 +77,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   // Workflows started before configs were frozen parse their input themselves (legacyInput.ts).
   const legacy = frozen ? undefined : legacyPlan(input?.config, "");
-  let campaignId = input.campaignId ?? legacy?.campaignIdInConfig ?? info.workflowId;
+  // A scheduled run's id and time come from its start (search attribute recorded then): deterministic.
+  const scheduled = frozen && input.schedule && !input.registered ? scheduledRunOf(input.schedule, info) : undefined;
+  let campaignId = input.campaignId ?? scheduled?.campaignId ?? legacy?.campaignIdInConfig ?? info.workflowId;
   const status: CampaignStatus = {
     campaignId,
     name: legacy?.name ?? "",
@@ -168,11 +174,12 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         ? await acts.loadCampaignPlan({ campaignId, iteration })
         : (
             await acts.registerCampaign({
-              campaignId: input.campaignId,
+              campaignId: input.campaignId ?? scheduled?.campaignId,
               workflowId: info.workflowId,
               config: input.config,
               configDir: input.configDir,
               newConfigVersion: input.newConfigVersion,
+              ...(scheduled ? { schedule: scheduled.run } : {}),
             })
           ).plan;
     } catch (err) {
@@ -242,6 +249,19 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   await acts.setCampaignStatus({ campaignId, status: "completed" });
   if (frozen) await condition(allHandlersFinished);
   return { campaignId, state: "completed", iterations: status.completedIterations };
+}
+
+/** Set by the server on every run a schedule starts (trigger and backfill included). */
+const ScheduledStartTimeKey = defineSearchAttributeKey("TemporalScheduledStartTime", SearchAttributeType.DATETIME);
+
+/** The scheduled run this start is: the schedule's id and the time it was scheduled for (else the start time). */
+function scheduledRunOf(schedule: ScheduleInput, info: ReturnType<typeof workflowInfo>): { campaignId: string; run: ScheduledRun } {
+  const fromAttribute = scheduledTimeOf(info.typedSearchAttributes.get(ScheduledStartTimeKey));
+  const time = fromAttribute ?? info.startTime;
+  return {
+    campaignId: scheduledCampaignId(schedule.id, time),
+    run: { scheduleId: schedule.id, scheduledTime: time.toISOString(), timeSource: fromAttribute ? "TemporalScheduledStartTime" : "workflowStartTime" },
+  };
 }
 
 /** The bookkeeping proxy workflows used before retry-by-cause (their histories replay with it). */

@@ -66,11 +66,14 @@ export function formatLineage(
     out.push(`    user: ${userText(s.messages)}`);
     out.push(`    label: ${answerText(s.messages)}`);
     for (const v of s.verdicts) out.push(`    verdict ${v.verifier}: ${v.ok ? "ok" : `rejected (${v.reasons.slice(0, 3).join("; ")})`}`);
-    for (const p of step.pools) out.push(`    pool of iteration ${p.iteration}: ${p.reason}${p.weight !== 1 ? `, weight ${p.weight}` : ""}`);
+    // A scheduled run's pool can hold samples of the campaign it continues: name the other campaign.
+    const where = (campaignId: string) => (campaignId === s.campaignId ? "" : ` of campaign ${campaignId}`);
+    for (const p of step.pools)
+      out.push(`    pool of iteration ${p.iteration}${where(p.campaignId)}: ${p.reason}${p.weight !== 1 ? `, weight ${p.weight}` : ""}`);
     for (const x of step.exclusions) out.push(`    left out of iteration ${x.iteration}'s pool: ${x.reason}`);
     for (const sc of step.scores)
       out.push(
-        `    score ${sc.metric} (iteration ${sc.iteration}, ${sc.model}): ${num(sc.value)}${sc.metric === "consistency" ? ` ${(sc.details as { class?: string } | null)?.class ?? ""}` : ""}`,
+        `    score ${sc.metric} (iteration ${sc.iteration}${where(sc.campaignId)}, ${sc.model}): ${num(sc.value)}${sc.metric === "consistency" ? ` ${(sc.details as { class?: string } | null)?.class ?? ""}` : ""}`,
       );
     for (const p of step.probes) {
       const pred = p.prediction as { content?: string | null; tool_calls?: { function: { name: string; arguments: string } }[] };

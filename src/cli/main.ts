@@ -11,6 +11,7 @@ import { registerWorkerCommands } from "./worker.js";
 import { registerModelCommands } from "./model.js";
 import { registerSampleCommands } from "./lineage.js";
 import { registerReportCommands } from "./report.js";
+import { registerScheduleCommands } from "./schedule.js";
 
 const program = new Command();
 program
@@ -28,6 +29,7 @@ registerModelCommands(program);
 registerSampleCommands(program);
 registerRewardCommands(program);
 registerReportCommands(program);
+registerScheduleCommands(program);
 
 // --debug is taken out of argv here so it works anywhere on the line (commander would refuse it after a
 // subcommand), and so a failure while parsing still knows about it.

@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { AnyStageSpec } from "../framework/stageSpec.js";
 import { STAGE_SPECS, type StageConfig, type StageName } from "../stages/specs.js";
 import { clusterConfigSchema, DEFAULT_CLUSTER } from "../training/clusterConfig.js";
+import { schedulesSchema } from "./scheduleConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, temperature } from "./fields.js";
 
 export { CONFIG_LIMITS } from "./fields.js";
@@ -123,6 +124,8 @@ function buildCampaignConfigSchema<C>(stage: z.ZodType<C>, specs: readonly AnySt
         output: z.strictObject({ dir: filePath.default(".toolloop/output") }).default({ dir: ".toolloop/output" }),
         /** Where training, merge and serving jobs run, and the reward service they call. */
         cluster: clusterConfigSchema.default(DEFAULT_CLUSTER),
+        /** Schedules (slice: weekly campaigns): Temporal Schedules starting a new campaign from this config (src/config/scheduleConfig.ts). */
+        schedules: schedulesSchema,
       })
       // `when`: cross-field problems are reported together with field problems, not only once those are fixed.
       .check(

@@ -23,14 +23,26 @@ export type LlmRequestStatus = (typeof LLM_REQUEST_STATUSES)[number];
 export const SLOT_OUTCOMES = ["failed", "duplicate"] as const;
 export type SlotOutcome = (typeof SLOT_OUTCOMES)[number];
 
-export const campaigns = pgTable("campaigns", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  config: jsonb("config").notNull(),
-  status: text("status", { enum: CAMPAIGN_STATUSES }).notNull().default("running"),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
-});
+export const campaigns = pgTable(
+  "campaigns",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    config: jsonb("config").notNull(),
+    status: text("status", { enum: CAMPAIGN_STATUSES }).notNull().default("running"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    /** The campaign workflow's id (a scheduled run's is `campaign-<schedule>-<RFC 3339 time>`, not `campaign-<id>`); null before it was recorded. */
+    workflowId: text("workflow_id"),
+    /** The schedule that started it (`schedules[].id`), null for a campaign started by hand. */
+    scheduleId: text("schedule_id"),
+    /** The time its schedule started it for (Temporal's TemporalScheduledStartTime). */
+    scheduledAt: timestamp("scheduled_at", { withTimezone: true }),
+    /** The schedule's previous campaign whose latest policy and pool its first iteration starts from (recorded at registration). */
+    continuesFrom: text("continues_from"),
+  },
+  (t) => [index("campaigns_schedule_idx").on(t.scheduleId, t.scheduledAt)],
+);
 
 /**
  * Frozen configs of a campaign (src/config/frozen.ts), one row per version: version 1 when the

@@ -6,8 +6,22 @@ import { campaigns, iterations, type CampaignRowStatus, type IterationRowStatus 
  * Records a campaign once; `config` is the config as first submitted (the frozen versions live in
  * campaign_configs). A second registration never overwrites it.
  */
-export async function insertCampaign(db: Db, c: { id: string; name: string; config: unknown }): Promise<void> {
-  await db.insert(campaigns).values({ id: c.id, name: c.name, config: c.config }).onConflictDoNothing();
+export async function insertCampaign(
+  db: Db,
+  c: { id: string; name: string; config: unknown; workflowId?: string; scheduleId?: string; scheduledAt?: Date; continuesFrom?: string },
+): Promise<void> {
+  await db
+    .insert(campaigns)
+    .values({
+      id: c.id,
+      name: c.name,
+      config: c.config,
+      workflowId: c.workflowId ?? null,
+      scheduleId: c.scheduleId ?? null,
+      scheduledAt: c.scheduledAt ?? null,
+      continuesFrom: c.continuesFrom ?? null,
+    })
+    .onConflictDoNothing();
 }
 
 /** The highest iteration that completed (0 when none did). */
@@ -17,6 +31,12 @@ export async function lastCompletedIteration(db: Db, campaignId: string): Promis
     .from(iterations)
     .where(and(eq(iterations.campaignId, campaignId), eq(iterations.status, "completed")));
   return Number(rows[0]?.n ?? 0);
+}
+
+/** The campaign's workflow id as registered (scheduled runs' ids are not `campaign-<id>`). */
+export async function campaignWorkflowIdOf(db: Db, campaignId: string): Promise<string | undefined> {
+  const rows = await db.select({ workflowId: campaigns.workflowId }).from(campaigns).where(eq(campaigns.id, campaignId)).limit(1);
+  return rows[0]?.workflowId ?? undefined;
 }
 
 export async function getCampaign(db: Db, id: string) {

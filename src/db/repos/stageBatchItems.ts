@@ -36,7 +36,10 @@ export async function planSelection(
   batchSize: number,
   oneBatch: boolean,
 ): Promise<{ items: number; batches: number }> {
-  const conds = [sql`campaign_id = ${k.campaignId}`, scopeCondition(k, selection.scope)];
+  // Pool, mismatch and error-seed scopes are the campaign's own rows already; their samples may be an
+  // earlier campaign's (the pool a scheduled run continues from). An iteration's samples are its own.
+  const conds =
+    selection.scope === "iteration" ? [sql`campaign_id = ${k.campaignId}`, scopeCondition(k, selection.scope)] : [scopeCondition(k, selection.scope)];
   if (selection.origins)
     conds.push(
       selection.origins.length

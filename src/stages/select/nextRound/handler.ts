@@ -7,10 +7,10 @@
  */
 import type { PoolReason } from "../../../db/schema.js";
 import { poolComposition } from "../../../db/repos/pools.js";
+import { previousPoolRound, type PoolRound } from "../../../db/repos/continuation.js";
 import {
   exclusionCounts,
   expansionsOf,
-  hasEarlierPool,
   judgementsWith,
   replaceSelection,
   retiredLabels,
@@ -52,7 +52,7 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
   name: "select.nextRound",
 
   async plan(ctx) {
-    const firstRound = !(await hasEarlierPool(ctx.deps.db, ctx.campaignId, ctx.iteration));
+    const firstRound = !(await previousPoolRound(ctx.deps.db, ctx.campaignId, ctx.iteration));
     return { batches: 1, items: firstRound ? ctx.stage.seedBudget : ctx.stage.budget };
   },
 
@@ -63,7 +63,9 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     const state: SelectionProgress = { phase: "loading", candidates: 0, selected: 0, excluded: 0 };
     progress.report({ ...state });
 
-    const firstRound = !(await hasEarlierPool(db, campaignId, iteration));
+    // The previous round: this campaign's last iteration, or (iteration 1 of a scheduled run) the latest pool of the campaign it continues.
+    const previous = await previousPoolRound(db, campaignId, iteration);
+    const firstRound = !previous;
     const budget = firstRound ? stage.seedBudget : stage.budget;
     const seedSource: SelectionSource = firstRound ? "seed" : "unused_seed";
     const base: Omit<SelectionInput, "sources" | "mix" | "budget"> = {
@@ -74,10 +76,12 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       nearDuplicate: { threshold: stage.nearDuplicate.threshold, shingleSize: stage.nearDuplicate.shingleSize },
     };
     const mix: SelectionInput["mix"] = firstRound ? { seed: 1 } : { ...stage.mix };
-    const sources: SelectionInput["sources"] = firstRound ? {} : await loadJudgedSources(ctx, mix);
+    const sources: SelectionInput["sources"] = previous ? await loadJudgedSources(ctx, mix, previous) : {};
     const retired = new Map<string, RetiredLabel>();
     if (!firstRound) {
-      for (const j of await retiredLabels(db, campaignId, iteration))
+      const judged = [...(await retiredLabels(db, campaignId, iteration))];
+      if (previous && previous.campaignId !== campaignId) judged.push(...(await retiredLabels(db, previous.campaignId, previous.iteration + 1)));
+      for (const j of judged)
         if (!retired.has(j.sampleId)) retired.set(j.sampleId, { action: j.action, iteration: j.iteration, resultSampleId: j.resultSampleId });
     }
     ctx.signal.throwIfAborted();
@@ -168,10 +172,9 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
 };
 
 /** The previous round's sources: high_ppl, repaired, error_seed, expanded (those with a share). */
-async function loadJudgedSources(ctx: StageContext<SelectStage>, mix: SelectionInput["mix"]): Promise<SelectionInput["sources"]> {
+async function loadJudgedSources(ctx: StageContext<SelectStage>, mix: SelectionInput["mix"], previous: PoolRound): Promise<SelectionInput["sources"]> {
   const { db } = ctx.deps;
-  const { campaignId } = ctx;
-  const prev = ctx.iteration - 1;
+  const { campaignId, iteration: prev } = previous;
   const sources: SelectionInput["sources"] = {};
   const wanted = (s: SelectionSource) => (mix[s] ?? 0) > 0;
   const toCandidates = (rows: ContentRow[], extra: (r: ContentRow) => Partial<Candidate>): Candidate[] =>

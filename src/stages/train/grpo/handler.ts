@@ -7,7 +7,8 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
-import { getModelVersion, latestModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
+import { getModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
+import { latestModelVersionOrPredecessor } from "../../../db/repos/continuation.js";
 import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
 import { REWARD_URL_FILE, writeRewardShim } from "../../../reward/shim.js";
@@ -110,11 +111,11 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
   },
 };
 
-/** This iteration's SFT model, else the policy the last iteration merged, else the configured base model. */
+/** This iteration's SFT model, else the policy the last iteration merged (in iteration 1 of a continuing campaign: the one its predecessor merged last), else the configured base model. */
 async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0]) {
   const { db } = ctx.deps;
   const sft = await getModelVersion(db, ctx.campaignId, ctx.iteration, "sft");
-  const prior = sft ?? (await latestModelVersion(db, ctx.campaignId, "merged", ctx.iteration));
+  const prior = sft ?? (await latestModelVersionOrPredecessor(db, ctx.campaignId, "merged", ctx.iteration));
   if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
   return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
 }

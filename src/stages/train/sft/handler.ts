@@ -6,7 +6,8 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
-import { latestModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
+import { upsertModelVersion } from "../../../db/repos/modelVersions.js";
+import { latestModelVersionOrPredecessor } from "../../../db/repos/continuation.js";
 import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
@@ -114,9 +115,9 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
   },
 };
 
-/** The policy the last iteration merged, else the configured base model. */
+/** The policy the last iteration merged (in iteration 1 of a continuing campaign: the one its predecessor merged last), else the configured base model. */
 async function startingModel(ctx: Parameters<typeof trainSftHandler.prepare>[0]) {
-  const prior = await latestModelVersion(ctx.deps.db, ctx.campaignId, "merged", ctx.iteration);
+  const prior = await latestModelVersionOrPredecessor(ctx.deps.db, ctx.campaignId, "merged", ctx.iteration);
   if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
   return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
 }

@@ -1,0 +1,179 @@
+/**
+ * `toolloop schedule ...`: the config's `schedules[]` as Temporal Schedules (weekly campaigns).
+ * create/update are the same idempotent upsert: created when absent, else updated keeping the
+ * schedule's state (paused, note, running campaigns, action counts).
+ */
+import { ScheduleNotFoundError, type Client, type ScheduleOverlapPolicy } from "@temporalio/client";
+import type { Command } from "commander";
+import { OVERLAP_POLICIES, type OverlapPolicyName } from "../config/scheduleConfig.js";
+import { OVERLAP, renderScheduleDescription, scheduledWorkflowIdPrefix, upsertSchedule } from "../schedules/temporalSchedule.js";
+import { checkToolSources, readConfigFile } from "./campaign.js";
+import { cliEnv, type CliEnv } from "./env.js";
+import { CliError, temporalCliError } from "./errors.js";
+import { connectClient } from "./temporal.js";
+
+async function withClient<T>(fn: (client: Client, e: CliEnv) => Promise<T>, scheduleId?: string): Promise<T> {
+  const e = cliEnv();
+  const { client, close } = await connectClient(e);
+  try {
+    return await fn(client, e);
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError)
+      throw new CliError(`no such schedule: ${scheduleId ?? err.scheduleId}; \`schedule list\` shows the schedules of namespace ${e.namespace}`, undefined, {
+        cause: err,
+      });
+    throw temporalCliError(err, e) ?? err;
+  } finally {
+    await close();
+  }
+}
+
+function overlapOption(value: string | undefined, flag = "--overlap"): ScheduleOverlapPolicy | undefined {
+  if (value === undefined) return undefined;
+  if (!(OVERLAP_POLICIES as readonly string[]).includes(value))
+    throw new CliError(`${flag}: expected one of ${OVERLAP_POLICIES.join(", ")}, got ${JSON.stringify(value)}`);
+  return OVERLAP[value as OverlapPolicyName];
+}
+
+function timeOption(value: string, flag: string): Date {
+  const d = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime()))
+    throw new CliError(`${flag}: expected an ISO 8601 time such as 2026-12-07T06:00:00Z, got ${JSON.stringify(value)}`);
+  return d;
+}
+
+export function registerScheduleCommands(program: Command): void {
+  const schedule = program.command("schedule").description("weekly (or any cadence) campaigns with Temporal Schedules: the config's schedules[]");
+
+  for (const name of ["create", "update"] as const) {
+    schedule
+      .command(name)
+      .description(
+        name === "create"
+          ? "create the config's schedules (an existing one is updated, keeping its state)"
+          : "update the config's schedules, keeping their state (paused, running campaigns, counts); one that is absent is created",
+      )
+      .requiredOption("--config <file>", "campaign config (JSON) with schedules[]")
+      .option("--schedule <id>", "only this schedule of the config")
+      .action(async (opts: { config: string; schedule?: string }) => {
+        const { config, frozen, hash } = readConfigFile(opts.config);
+        const all = config.schedules ?? [];
+        if (all.length === 0)
+          throw new CliError(
+            `${opts.config}: schedules: the config has no schedules; add one, e.g. "schedules": [{ "id": "weekly", "spec": { "cron": ["0 6 * * MON"] } }]`,
+          );
+        const chosen = opts.schedule === undefined ? all : all.filter((s) => s.id === opts.schedule);
+        if (chosen.length === 0) throw new CliError(`--schedule: no schedule "${opts.schedule}" in ${opts.config}; it has: ${all.map((s) => s.id).join(", ")}`);
+        await checkToolSources(config, opts.config);
+        if (config.campaignId !== undefined)
+          console.error(`warning: campaignId "${config.campaignId}" is not used by scheduled runs: each is named <schedule id>-<scheduled UTC time>`);
+        await withClient(async (client, e) => {
+          for (const s of chosen) {
+            const r = await upsertSchedule(client, { schedule: s, frozen, configHash: hash, queuePrefix: e.queuePrefix });
+            console.log(`${r.outcome} schedule ${s.id} (config sha256 ${hash}); runs start workflows ${scheduledWorkflowIdPrefix(s.id)}-<scheduled time>`);
+            console.log(`Temporal UI: ${e.uiUrl}/namespaces/${encodeURIComponent(e.namespace)}/schedules/${encodeURIComponent(s.id)}`);
+          }
+        });
+      });
+  }
+
+  schedule
+    .command("describe <id>")
+    .description("a schedule's spec, policies, state, counts, running, recent and next runs")
+    .option("--json", "print the description as JSON")
+    .action(async (id: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const d = await client.schedule.getHandle(id).describe();
+        if (opts.json) {
+          const { raw: _raw, ...rest } = d;
+          console.log(JSON.stringify({ ...rest, action: { ...rest.action, args: undefined } }, null, 2));
+        } else console.log(renderScheduleDescription(d).join("\n"));
+      }, id);
+    });
+
+  schedule
+    .command("list")
+    .description("the namespace's schedules")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const rows: { scheduleId: string; paused: boolean; note?: string; workflowType?: string; recent?: string; next?: string }[] = [];
+        for await (const s of client.schedule.list()) {
+          rows.push({
+            scheduleId: s.scheduleId,
+            paused: s.state.paused,
+            note: s.state.note,
+            workflowType: s.action?.workflowType,
+            recent: s.info.recentActions.at(-1)?.scheduledAt.toISOString(),
+            next: s.info.nextActionTimes[0]?.toISOString(),
+          });
+        }
+        if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+        if (rows.length === 0) return console.log("no schedules");
+        for (const r of rows)
+          console.log(
+            `${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, last run ${r.recent ?? "-"}, next ${r.next ?? "-"}${r.note ? ` (note: ${r.note})` : ""}`,
+          );
+      });
+    });
+
+  for (const [name, desc] of [
+    ["pause", "stop starting runs (running campaigns go on)"],
+    ["unpause", "start runs again at the next scheduled time (missed ones within the catch-up window start now)"],
+  ] as const) {
+    schedule
+      .command(`${name} <id>`)
+      .description(desc)
+      .option("--note <text>", "shown beside the schedule's state")
+      .action(async (id: string, opts: { note?: string }) => {
+        await withClient(async (client) => {
+          const h = client.schedule.getHandle(id);
+          const note = opts.note ?? `${name}d with toolloop schedule ${name}`;
+          if (name === "pause") await h.pause(note);
+          else await h.unpause(note);
+          console.log(`${name}: schedule ${id} (${note})`);
+        }, id);
+      });
+  }
+
+  schedule
+    .command("trigger <id>")
+    .description("start a run now (a new campaign scheduled for now)")
+    .option("--overlap <policy>", `if a run is still going: ${OVERLAP_POLICIES.join(", ")} (default: the schedule's own policy)`)
+    .action(async (id: string, opts: { overlap?: string }) => {
+      const overlap = overlapOption(opts.overlap);
+      await withClient(async (client) => {
+        const h = client.schedule.getHandle(id);
+        const policy = overlap ?? (await h.describe()).policies.overlap;
+        await h.trigger(policy);
+        console.log(`trigger: schedule ${id} asked to start a run now (overlap ${policy}); \`schedule describe ${id}\` shows it`);
+      }, id);
+    });
+
+  schedule
+    .command("backfill <id>")
+    .description("start the runs the schedule would have started between two times (one campaign each, each continuing from the one before)")
+    .requiredOption("--from <time>", "ISO 8601 start (inclusive)")
+    .requiredOption("--to <time>", "ISO 8601 end (exclusive)")
+    .option("--overlap <policy>", `${OVERLAP_POLICIES.join(", ")} (default bufferAll: the runs go one after another, so each continues from the one before)`)
+    .action(async (id: string, opts: { from: string; to: string; overlap?: string }) => {
+      const start = timeOption(opts.from, "--from");
+      const end = timeOption(opts.to, "--to");
+      if (end.getTime() <= start.getTime()) throw new CliError(`--to: expected a time after --from (${start.toISOString()}), got ${end.toISOString()}`);
+      const overlap = overlapOption(opts.overlap) ?? OVERLAP.bufferAll;
+      await withClient(async (client) => {
+        await client.schedule.getHandle(id).backfill({ start, end, overlap });
+        console.log(`backfill: schedule ${id} from ${start.toISOString()} to ${end.toISOString()} (overlap ${overlap})`);
+      }, id);
+    });
+
+  schedule
+    .command("delete <id>")
+    .description("delete the schedule (campaigns it started keep running; their data stays)")
+    .action(async (id: string) => {
+      await withClient(async (client) => {
+        await client.schedule.getHandle(id).delete();
+        console.log(`deleted schedule ${id}`);
+      }, id);
+    });
+}

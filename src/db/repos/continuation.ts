@@ -1,0 +1,86 @@
+/**
+ * Campaigns that continue another: a scheduled run starts from its schedule's previous campaign
+ * (recorded in campaigns.continues_from at registration). Its first iteration takes that campaign's
+ * latest registered policy (model_versions) and latest pool (pool_members) as "the previous round".
+ */
+import { and, desc, eq, lt, max, ne, sql } from "drizzle-orm";
+import type { Db } from "../client.js";
+import { campaigns, modelVersions, poolMembers, type ModelVersionKind } from "../schema.js";
+import { latestModelVersion, type ModelVersionRow } from "./modelVersions.js";
+
+/** Above every iteration (the column is a 32-bit integer). */
+const ANY_ITERATION = 2_147_483_647;
+
+/** The policy a campaign registers when it trains: train.merge's output, the model later rounds start from. */
+export const REGISTERED_POLICY_KIND: ModelVersionKind = "merged";
+
+/**
+ * The schedule's latest campaign scheduled before `before` that registered a policy: what a new run
+ * continues from. Campaigns that trained nothing (failed early, or no training stage) are passed over.
+ */
+export async function previousScheduledCampaign(db: Db, p: { scheduleId: string; before: Date; excludeId: string }): Promise<string | undefined> {
+  const rows = await db
+    .select({ id: campaigns.id })
+    .from(campaigns)
+    .where(
+      and(
+        eq(campaigns.scheduleId, p.scheduleId),
+        lt(campaigns.scheduledAt, p.before),
+        ne(campaigns.id, p.excludeId),
+        sql`EXISTS (SELECT 1 FROM ${modelVersions} m WHERE m.campaign_id = ${campaigns.id} AND m.kind = ${REGISTERED_POLICY_KIND})`,
+      ),
+    )
+    .orderBy(desc(campaigns.scheduledAt))
+    .limit(1);
+  return rows[0]?.id;
+}
+
+/** The campaign this one continues from (null: it starts from scratch). */
+export async function predecessorOf(db: Db, campaignId: string): Promise<string | undefined> {
+  const rows = await db.select({ continuesFrom: campaigns.continuesFrom }).from(campaigns).where(eq(campaigns.id, campaignId)).limit(1);
+  return rows[0]?.continuesFrom ?? undefined;
+}
+
+/**
+ * The newest model version of `kind` made before `beforeIteration` in this campaign, else (nothing of
+ * its own yet) the newest one the campaign it continues from made in any iteration.
+ */
+export async function latestModelVersionOrPredecessor(
+  db: Db,
+  campaignId: string,
+  kind: ModelVersionKind,
+  beforeIteration: number,
+): Promise<ModelVersionRow | undefined> {
+  const own = await latestModelVersion(db, campaignId, kind, beforeIteration);
+  if (own) return own;
+  const previous = await predecessorOf(db, campaignId);
+  return previous ? latestModelVersion(db, previous, kind, ANY_ITERATION) : undefined;
+}
+
+/** A round whose pool the next selection builds on. */
+export interface PoolRound {
+  campaignId: string;
+  iteration: number;
+}
+
+/**
+ * The round before `iteration`: this campaign's previous iteration when it has an earlier pool, else
+ * the latest pool of the campaign it continues from, else none (a first round: seeds only).
+ */
+export async function previousPoolRound(db: Db, campaignId: string, iteration: number): Promise<PoolRound | undefined> {
+  const own = await latestPoolIteration(db, campaignId, iteration);
+  if (own !== undefined) return { campaignId, iteration: iteration - 1 };
+  const previous = await predecessorOf(db, campaignId);
+  if (!previous) return undefined;
+  const theirs = await latestPoolIteration(db, previous, ANY_ITERATION);
+  return theirs === undefined ? undefined : { campaignId: previous, iteration: theirs };
+}
+
+async function latestPoolIteration(db: Db, campaignId: string, beforeIteration: number): Promise<number | undefined> {
+  const rows = await db
+    .select({ n: max(poolMembers.iteration) })
+    .from(poolMembers)
+    .where(and(eq(poolMembers.campaignId, campaignId), lt(poolMembers.iteration, beforeIteration)));
+  const n = rows[0]?.n;
+  return n === null || n === undefined ? undefined : Number(n);
+}

@@ -1,0 +1,43 @@
+/**
+ * What makes each scheduled run a campaign of its own: its id comes from the schedule id and the
+ * time it was scheduled for (Temporal's `TemporalScheduledStartTime` search attribute, recorded at
+ * the run's start, so reading it in a workflow is deterministic). Pure: workflows import it.
+ */
+
+/** The `schedule` field of a campaign workflow's input, set by the schedule's action. */
+export interface ScheduleInput {
+  /** The schedule id (`schedules[].id`). */
+  id: string;
+}
+
+/** What a scheduled run passes to its registration. */
+export interface ScheduledRun {
+  scheduleId: string;
+  /** ISO 8601 UTC, the nominal time the schedule started this run for (not when it actually started). */
+  scheduledTime: string;
+  /** Where the time came from: the search attribute, or the run's start time when the attribute is absent (a hand-made start). */
+  timeSource: "TemporalScheduledStartTime" | "workflowStartTime";
+}
+
+/**
+ * `weekly-20261207T060000Z`: the schedule id and the scheduled UTC time, with no `:` or other
+ * character a path, a URL or a shell would trip on. Milliseconds appear only when not zero (two
+ * `trigger`s within one second are two campaigns).
+ */
+export function scheduledCampaignId(scheduleId: string, scheduledTime: Date): string {
+  const iso = scheduledTime.toISOString(); // 2026-12-07T06:00:00.000Z
+  const ms = iso.slice(20, 23);
+  const compact = iso.slice(0, 19).replace(/[-:]/g, "");
+  return `${scheduleId}-${compact}${ms === "000" ? "" : `.${ms}`}Z`;
+}
+
+/** The scheduled time from the run's search attributes (a Date, or the server's ISO string form). */
+export function scheduledTimeOf(value: unknown): Date | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v;
+  if (typeof v === "string") {
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? undefined : d;
+  }
+  return undefined;
+}

@@ -1,0 +1,157 @@
+/**
+ * A config's `schedules[]` as Temporal Schedules: each one's action starts `campaignWorkflow` with
+ * the frozen config and the schedule's id; every run registers as a campaign of its own
+ * (src/schedules/scheduledRun.ts) and continues from the schedule's previous campaign.
+ */
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleOptions,
+  type ScheduleOptionsStartWorkflowAction,
+} from "@temporalio/client";
+import { TypedSearchAttributes, type Workflow } from "@temporalio/common";
+import type { FrozenCampaignConfig } from "../config/frozen.js";
+import { durationMs, type OverlapPolicyName, type ScheduleConfig } from "../config/scheduleConfig.js";
+import { taskQueues } from "../taskQueues.js";
+import { campaignWorkflowId } from "../../workflows/definitions.js";
+import { CampaignStatusKey, IterationKey } from "../../workflows/searchAttributes.js";
+import type { ScheduleInput } from "./scheduledRun.js";
+
+export const OVERLAP: Record<OverlapPolicyName, ScheduleOverlapPolicy> = {
+  skip: ScheduleOverlapPolicy.SKIP,
+  bufferOne: ScheduleOverlapPolicy.BUFFER_ONE,
+  bufferAll: ScheduleOverlapPolicy.BUFFER_ALL,
+  cancelOther: ScheduleOverlapPolicy.CANCEL_OTHER,
+  terminateOther: ScheduleOverlapPolicy.TERMINATE_OTHER,
+  allowAll: ScheduleOverlapPolicy.ALLOW_ALL,
+};
+
+/** The workflow id prefix of a schedule's runs; Temporal appends each run's scheduled time (`-2026-12-07T06:00:00Z`). */
+export const scheduledWorkflowIdPrefix = (scheduleId: string) => campaignWorkflowId(scheduleId);
+
+type Action = ScheduleOptionsStartWorkflowAction<Workflow>;
+
+/** The schedule's action: start campaignWorkflow with the frozen config; the run derives its campaign id and seed. */
+export function scheduleAction(schedule: ScheduleConfig, frozen: FrozenCampaignConfig, queuePrefix: string): Action {
+  const input: { config: FrozenCampaignConfig; schedule: ScheduleInput } = { config: frozen, schedule: { id: schedule.id } };
+  return {
+    type: "startWorkflow",
+    workflowType: "campaignWorkflow",
+    workflowId: scheduledWorkflowIdPrefix(schedule.id),
+    taskQueue: taskQueues(queuePrefix).workflows,
+    args: [input],
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: IterationKey, value: 1 },
+      { key: CampaignStatusKey, value: "running" },
+    ]),
+    staticSummary: `toolloop campaign "${frozen.config.name}" from schedule ${schedule.id}`,
+  };
+}
+
+export function scheduleSpecOf(schedule: ScheduleConfig): ScheduleOptions["spec"] {
+  const { spec } = schedule;
+  return {
+    ...(spec.cron.length ? { cronExpressions: spec.cron } : {}),
+    ...(spec.intervals.length
+      ? { intervals: spec.intervals.map((i) => ({ every: durationMs(i.every), ...(i.offset !== undefined ? { offset: durationMs(i.offset) } : {}) })) }
+      : {}),
+    timezone: spec.timezone,
+    ...(spec.jitter !== undefined ? { jitter: durationMs(spec.jitter) } : {}),
+  };
+}
+
+export function schedulePolicies(schedule: ScheduleConfig): NonNullable<ScheduleOptions["policies"]> {
+  return { overlap: OVERLAP[schedule.overlap], catchupWindow: durationMs(schedule.catchupWindow), pauseOnFailure: schedule.pauseOnFailure };
+}
+
+export interface UpsertResult {
+  scheduleId: string;
+  outcome: "created" | "updated";
+}
+
+/**
+ * Creates the schedule when absent, else updates its spec, action and policies and keeps its state
+ * (paused or not, its note, remaining actions), its running campaigns and its action counts.
+ */
+export async function upsertSchedule(
+  client: Client,
+  p: { schedule: ScheduleConfig; frozen: FrozenCampaignConfig; configHash: string; queuePrefix: string },
+): Promise<UpsertResult> {
+  const { schedule } = p;
+  const handle = client.schedule.getHandle(schedule.id);
+  const spec = scheduleSpecOf(schedule);
+  const action = scheduleAction(schedule, p.frozen, p.queuePrefix);
+  const policies = schedulePolicies(schedule);
+  const update = async (): Promise<UpsertResult> => {
+    await handle.update((prev: ScheduleDescription) => ({
+      spec,
+      action,
+      policies,
+      state: { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions },
+    }));
+    return { scheduleId: schedule.id, outcome: "updated" };
+  };
+  try {
+    await handle.describe();
+    return await update();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  try {
+    await client.schedule.create({
+      scheduleId: schedule.id,
+      spec,
+      action,
+      policies,
+      memo: { toolloopConfigSha256: p.configHash, campaignName: p.frozen.config.name },
+      state: { paused: schedule.paused, ...(schedule.note !== undefined ? { note: schedule.note } : {}) },
+    });
+    return { scheduleId: schedule.id, outcome: "created" };
+  } catch (err) {
+    // Created by someone else between the describe and the create: update it like any existing one.
+    if (err instanceof ScheduleAlreadyRunning) return update();
+    throw err;
+  }
+}
+
+const fmt = (d: Date | undefined) => (d ? d.toISOString() : "-");
+const durationText = (ms: number) =>
+  ms % 86_400_000 === 0
+    ? `${ms / 86_400_000}d`
+    : ms % 3_600_000 === 0
+      ? `${ms / 3_600_000}h`
+      : ms % 60_000 === 0
+        ? `${ms / 60_000}m`
+        : ms % 1000 === 0
+          ? `${ms / 1000}s`
+          : `${ms}ms`;
+
+/** A schedule's description as the CLI prints it: spec, policies, state, counts, recent and next runs. */
+export function renderScheduleDescription(d: ScheduleDescription, out: string[] = []): string[] {
+  const spec = d.spec;
+  const when = [
+    // The server keeps cron lines as calendar specs; the next times below show what they mean.
+    ...(spec.calendars ?? []).map((c) => `calendar ${JSON.stringify(c)}`),
+    ...(spec.intervals ?? []).map((i) => `every ${durationText(Number(i.every))}${i.offset ? ` (offset ${durationText(Number(i.offset))})` : ""}`),
+  ];
+  out.push(`schedule ${d.scheduleId}: ${d.state.paused ? "PAUSED" : "active"}${d.state.note ? ` (note: ${d.state.note})` : ""}`);
+  out.push(`  when: ${when.join(", ") || "(none)"}; timezone ${spec.timezone ?? "UTC"}${spec.jitter ? `; jitter ${durationText(spec.jitter)}` : ""}`);
+  out.push(
+    `  overlap ${d.policies.overlap}, catch-up window ${durationText(d.policies.catchupWindow)}, pause on failure ${d.policies.pauseOnFailure ? "yes" : "no"}`,
+  );
+  const action = d.action;
+  out.push(`  action: start ${action.workflowType} on ${action.taskQueue}, workflow ids ${action.workflowId}-<scheduled time>`);
+  const memo = d.memo as { toolloopConfigSha256?: string; campaignName?: string } | undefined;
+  if (memo?.toolloopConfigSha256) out.push(`  campaign "${memo.campaignName ?? "?"}", config sha256 ${memo.toolloopConfigSha256} (at creation)`);
+  out.push(
+    `  runs: ${d.info.numActionsTaken} taken, ${d.info.numActionsSkippedOverlap} skipped (overlap), ${d.info.numActionsMissedCatchupWindow} missed (catch-up window)`,
+  );
+  for (const r of d.info.runningActions) out.push(`  running: ${r.workflow.workflowId}`);
+  for (const r of d.info.recentActions.slice(-5))
+    out.push(`  recent: scheduled ${fmt(r.scheduledAt)}, started ${fmt(r.takenAt)}: ${r.action.workflow.workflowId}`);
+  for (const t of d.info.nextActionTimes.slice(0, 3)) out.push(`  next: ${fmt(t)}`);
+  return out;
+}

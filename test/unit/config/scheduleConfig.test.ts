@@ -1,0 +1,158 @@
+/** schedules[] in the campaign config, scheduled campaign ids and seeds: plain logic, no Temporal. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { freezeCampaignConfig } from "../../../src/config/frozen.js";
+import { parseCampaignConfig } from "../../../src/config/campaignConfig.js";
+import { DEFAULT_CATCHUP_WINDOW, durationMs } from "../../../src/config/scheduleConfig.js";
+import { scheduledRunProblem, scheduledRunSeed, withScheduledRun } from "../../../src/schedules/scheduledConfig.js";
+import { scheduledCampaignId, scheduledTimeOf } from "../../../src/schedules/scheduledRun.js";
+import { schedulePolicies, scheduleSpecOf } from "../../../src/schedules/temporalSchedule.js";
+
+const base = {
+  name: "weekly-test",
+  endpoints: { sim: { baseUrl: "http://127.0.0.1:1/v1" } },
+  roles: { generator: { endpoint: "sim", model: "m" } },
+  tools: { sources: [{ kind: "example" }] },
+  stages: [{ name: "synthesize.singleTurn", count: 4, batchSize: 4 }],
+};
+
+function issues(schedules: unknown): string[] {
+  const r = parseCampaignConfig({ ...base, schedules });
+  assert.equal(r.ok, false, "expected the config to be refused");
+  return r.ok ? [] : r.error.issues.map((i) => `${i.path}: ${i.message}`);
+}
+
+test("a schedule gets explicit defaults: overlap skip, a one-day catch-up window, pause on failure, UTC", () => {
+  const r = parseCampaignConfig({ ...base, schedules: [{ id: "weekly", spec: { cron: ["0 6 * * MON"] } }] });
+  assert.ok(r.ok, r.ok ? "" : r.error.message);
+  const s = r.config.schedules![0]!;
+  assert.deepEqual(s, {
+    id: "weekly",
+    spec: { cron: ["0 6 * * MON"], intervals: [], timezone: "UTC" },
+    overlap: "skip",
+    catchupWindow: DEFAULT_CATCHUP_WINDOW,
+    pauseOnFailure: true,
+    paused: false,
+  });
+  assert.deepEqual(scheduleSpecOf(s), { cronExpressions: ["0 6 * * MON"], timezone: "UTC" });
+  assert.deepEqual(schedulePolicies(s), { overlap: "SKIP", catchupWindow: 86_400_000, pauseOnFailure: true });
+});
+
+test("every field is configurable: intervals with offset, time zone, jitter, overlap, catch-up window, pause on failure, note", () => {
+  const r = parseCampaignConfig({
+    ...base,
+    schedules: [
+      {
+        id: "mondays",
+        spec: { intervals: [{ every: "7d", offset: "102h" }], timezone: "Europe/Berlin", jitter: "10m" },
+        overlap: "bufferOne",
+        catchupWindow: "6h",
+        pauseOnFailure: false,
+        paused: true,
+        note: "retrain weekly",
+      },
+    ],
+  });
+  assert.ok(r.ok, r.ok ? "" : r.error.message);
+  const s = r.config.schedules![0]!;
+  assert.deepEqual(scheduleSpecOf(s), { intervals: [{ every: 7 * 86_400_000, offset: 102 * 3_600_000 }], timezone: "Europe/Berlin", jitter: 600_000 });
+  assert.deepEqual(schedulePolicies(s), { overlap: "BUFFER_ONE", catchupWindow: 6 * 3_600_000, pauseOnFailure: false });
+});
+
+test("a config without schedules freezes to the same hash as before schedules existed", () => {
+  const a = freezeCampaignConfig(base, { configDir: "/tmp" });
+  assert.ok(a.ok);
+  assert.equal("schedules" in a.frozen.config, false);
+});
+
+test("bad schedules are refused with the field's path", () => {
+  assert.deepEqual(issues([{ id: "w", spec: {} }]), ["schedules[0].spec: expected at least one cron expression or interval"]);
+  assert.match(
+    issues([{ id: "w", spec: { intervals: [{ every: "7 days" }] } }]).join("\n"),
+    /^schedules\[0\]\.spec\.intervals\[0\]\.every: expected a duration/m,
+  );
+  assert.match(
+    issues([{ id: "w", spec: { intervals: [{ every: "500ms" }] } }]).join("\n"),
+    /^schedules\[0\]\.spec\.intervals\[0\]\.every: expected at least 1s$/m,
+  );
+  assert.match(issues([{ id: "w", spec: { cron: ["every monday"] } }]).join("\n"), /^schedules\[0\]\.spec\.cron\[0\]: expected a cron expression/m);
+  assert.match(
+    issues([{ id: "w", spec: { cron: ["@weekly"], timezone: "Mars/Olympus" } }]).join("\n"),
+    /^schedules\[0\]\.spec\.timezone: expected an IANA time zone/m,
+  );
+  assert.match(issues([{ id: "w", spec: { cron: ["@weekly"] }, overlap: "SKIP" }]).join("\n"), /^schedules\[0\]\.overlap: expected one of "skip", /m);
+  assert.match(issues([{ id: "w", spec: { cron: ["@weekly"] }, catchupWindow: "5s" }]).join("\n"), /^schedules\[0\]\.catchupWindow: expected at least 10s$/m);
+  assert.match(issues([{ id: "has:colon", spec: { cron: ["@weekly"] } }]).join("\n"), /^schedules\[0\]\.id: expected letters, digits/m);
+  assert.match(issues([{ id: "x".repeat(41), spec: { cron: ["@weekly"] } }]).join("\n"), /^schedules\[0\]\.id: expected .*at most 40/m);
+  assert.match(
+    issues([{ id: "w", spec: { intervals: [{ every: "1h", offset: "2h" }] } }]).join("\n"),
+    /^schedules\[0\]\.spec: expected each interval's offset to be below/m,
+  );
+  assert.match(
+    issues([{ id: "w", spec: { cron: ["@weekly"] }, pauseOnFailure: "yes" }]).join("\n"),
+    /^schedules\[0\]\.pauseOnFailure: expected true or false$/m,
+  );
+  assert.match(issues([{ id: "w", spec: { cron: ["@weekly"] }, colour: "red" }]).join("\n"), /^schedules\[0\]: unknown field "colour"$/m);
+  assert.deepEqual(
+    issues([
+      { id: "w", spec: { cron: ["@weekly"] } },
+      { id: "w", spec: { cron: ["@daily"] } },
+    ]),
+    ['schedules[1].id: duplicate schedule id "w" (also schedules[0])'],
+  );
+  assert.match(issues("weekly").join("\n"), /^schedules: expected a list of schedules$/m);
+});
+
+test("durations", () => {
+  assert.equal(durationMs("250ms"), 250);
+  assert.equal(durationMs("30s"), 30_000);
+  assert.equal(durationMs("7d"), 604_800_000);
+  assert.throws(() => durationMs("7 d"));
+});
+
+test("a scheduled run's campaign id: schedule id and UTC time, path-safe, a valid campaign id; milliseconds only when not zero", () => {
+  assert.equal(scheduledCampaignId("weekly", new Date("2026-12-07T06:00:00Z")), "weekly-20261207T060000Z");
+  assert.equal(scheduledCampaignId("weekly", new Date("2026-12-07T06:00:00.042Z")), "weekly-20261207T060000.042Z");
+  const longest = scheduledCampaignId("x".repeat(40), new Date("2026-12-07T06:00:00.042Z"));
+  assert.ok(longest.length <= 63, longest);
+  const r = parseCampaignConfig({ ...base, campaignId: longest });
+  assert.ok(r.ok, "the id is a valid campaignId");
+  assert.match(longest, /^[A-Za-z0-9._-]+$/);
+});
+
+test("the scheduled time comes from the search attribute's value as the SDK gives it", () => {
+  const d = new Date("2026-12-07T06:00:00Z");
+  assert.equal(scheduledTimeOf(d)?.toISOString(), d.toISOString());
+  assert.equal(scheduledTimeOf([d])?.toISOString(), d.toISOString());
+  assert.equal(scheduledTimeOf("2026-12-07T06:00:00Z")?.toISOString(), d.toISOString());
+  assert.equal(scheduledTimeOf(undefined), undefined);
+  assert.equal(scheduledTimeOf("soon"), undefined);
+});
+
+test("seeds: the same scheduled time gives the same seed, other times and other schedules other seeds", () => {
+  const t1 = "2026-12-07T06:00:00.000Z";
+  const t2 = "2026-12-14T06:00:00.000Z";
+  assert.equal(scheduledRunSeed(7, "weekly", t1), scheduledRunSeed(7, "weekly", t1));
+  assert.notEqual(scheduledRunSeed(7, "weekly", t1), scheduledRunSeed(7, "weekly", t2));
+  assert.notEqual(scheduledRunSeed(7, "weekly", t1), scheduledRunSeed(7, "daily", t1));
+  assert.notEqual(scheduledRunSeed(7, "weekly", t1), scheduledRunSeed(8, "weekly", t1));
+  const seed = scheduledRunSeed(7, "weekly", t1);
+  assert.ok(Number.isSafeInteger(seed) && seed >= 0);
+  // The seed and id replace the config's: frozen and as written alike.
+  const frozen = freezeCampaignConfig({ ...base, seed: 7 }, { configDir: "/tmp" });
+  assert.ok(frozen.ok);
+  const run = { scheduleId: "weekly", scheduledTime: t1, timeSource: "TemporalScheduledStartTime" as const };
+  const a = withScheduledRun(frozen.frozen, run, "weekly-20261207T060000Z");
+  const b = withScheduledRun({ ...base, seed: 7 }, run, "weekly-20261207T060000Z");
+  assert.equal(a.seed, seed);
+  assert.equal(b.seed, seed);
+  assert.equal((a.config as typeof frozen.frozen).config.seed, seed);
+  assert.equal((a.config as typeof frozen.frozen).config.campaignId, "weekly-20261207T060000Z");
+  assert.equal((b.config as { seed: number }).seed, seed);
+});
+
+test("a hand-made scheduled start with a bad schedule is refused naming the field", () => {
+  assert.match(scheduledRunProblem({ scheduleId: "a/b", scheduledTime: "2026-12-07T06:00:00Z", timeSource: "workflowStartTime" })!, /^schedule\.id: /);
+  assert.match(scheduledRunProblem({ scheduleId: "ok", scheduledTime: "later", timeSource: "workflowStartTime" })!, /^schedule\.scheduledTime: /);
+  assert.equal(scheduledRunProblem({ scheduleId: "ok", scheduledTime: "2026-12-07T06:00:00Z", timeSource: "workflowStartTime" }), undefined);
+});
