@@ -100,7 +100,7 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
   const notes = [...s.notes];
   if (s.client) {
     try {
-      wf = await readWorkflowFacts(s.client, campaignWorkflowId(campaignId));
+      wf = await readWorkflowFacts(s.client, dbFacts?.workflowId ?? campaignWorkflowId(campaignId));
       if (!wf && id.startsWith("campaign-") && !dbFacts) {
         wf = await readWorkflowFacts(s.client, id);
         if (wf) campaignId = id.slice("campaign-".length);
@@ -111,7 +111,9 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
       notes.push(`Temporal: ${known.message}`);
     }
     if (dbFacts && !wf)
-      notes.push(`Temporal (namespace ${e.namespace}) has no workflow ${campaignWorkflowId(campaignId)}: its history may have passed the retention period`);
+      notes.push(
+        `Temporal (namespace ${e.namespace}) has no workflow ${dbFacts.workflowId ?? campaignWorkflowId(campaignId)}: its history may have passed the retention period`,
+      );
   }
   if (!dbFacts && !wf) {
     // One source is down and the other does not know the id: the campaign may well exist.
@@ -186,7 +188,7 @@ async function printList(opts: { json?: boolean; limit: string }): Promise<void>
       rows.map((row) =>
         run(async () => {
           const wf = s.client
-            ? await readWorkflowFacts(s.client, campaignWorkflowId(row.campaignId), { checkPollers: false }).catch(() => undefined)
+            ? await readWorkflowFacts(s.client, row.workflowId ?? campaignWorkflowId(row.campaignId), { checkPollers: false }).catch(() => undefined)
             : undefined;
           return campaignListEntry(row, wf);
         }),

@@ -68,6 +68,8 @@ export interface DbFacts {
   name: string;
   /** campaigns.status: running, completed, failed, aborted. */
   status: string;
+  /** The campaign workflow's id when registration recorded it (a scheduled run's is not campaign-<id>). */
+  workflowId?: string;
   createdAt: string;
   updatedAt: string;
   iterationsTotal?: number;

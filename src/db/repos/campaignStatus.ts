@@ -25,6 +25,7 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
     campaignId,
     name: row.name,
     status: row.status,
+    ...(row.workflowId ? { workflowId: row.workflowId } : {}),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     stages: [],
@@ -120,6 +121,8 @@ export interface CampaignListRow {
   campaignId: string;
   name: string;
   status: string;
+  /** The campaign workflow's id when registration recorded it. */
+  workflowId?: string;
   createdAt: string;
   updatedAt: string;
   iteration?: number;
@@ -167,6 +170,7 @@ export async function listCampaignRows(db: Db, opts: { limit: number; since?: Da
       campaignId: r.id,
       name: r.name,
       status: r.status,
+      ...(r.workflowId ? { workflowId: r.workflowId } : {}),
       createdAt: r.createdAt.toISOString(),
       updatedAt: r.updatedAt.toISOString(),
       ...(n !== undefined ? { iteration: n } : {}),
