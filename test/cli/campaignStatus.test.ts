@@ -225,12 +225,11 @@ test("status --watch follows a campaign to its end: each new state once, exit 0 
     const headers = r.stdout.split("\n").filter((l) => l.startsWith(`campaign ${campaignId}`));
     assert.match(headers.at(-1) ?? "", /: COMPLETED, iteration 1\/1$/);
     assert.match(r.stdout, /^ {2}export\.dataset +20\/20 \(100%\) {2}succeeded in \d+s$/m);
-    // The campaign report's path is printed once the file exists (slice E writes it; planted here).
+    // The campaign report's path is printed once the file exists (the iteration's end writes it).
     const v = JSON.parse((await cli(["campaign", "status", campaignId, "--json"])).stdout) as { outputDir?: string; reportPath?: string };
     assert.equal(v.outputDir, path.join(env.workDir, ".toolloop/output", campaignId));
-    assert.equal(v.reportPath, undefined);
-    fs.mkdirSync(v.outputDir, { recursive: true });
-    fs.writeFileSync(path.join(v.outputDir, "report.html"), "<!doctype html><title>planted by the test</title>");
+    assert.equal(v.reportPath, path.join(v.outputDir, "report.html"));
+    assert.ok(fs.existsSync(v.reportPath), "finishIteration wrote the campaign report");
     const withReport = await cli(["campaign", "status", campaignId]);
     assert.match(withReport.stdout, new RegExp(`^report: ${path.join(v.outputDir, "report.html").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
   } finally {

@@ -197,7 +197,7 @@ test("report data: per-chart figures for the campaign and for one iteration, the
     assert.equal(all.bfcl.length, 2);
     assert.deepEqual(all.exclusions, [{ iteration: 2, reason: "duplicate", n: 1 }]);
     assert.equal(all.simulated.training, true);
-    assert.equal(all.simulated.llm, undefined, "this ledger does not record the simulator");
+    assert.deepEqual(all.simulated.llm, { simulated: 0, total: 2 }, "the ledger records which requests the simulator answered");
     assert.deepEqual(all.reward, [
       {
         iteration: 1,
