@@ -60,7 +60,7 @@ export function endpointNeeds(
     for (const role of new Set(roles)) {
       const runIn = (stage as { runIn?: string }).runIn;
       if (role === "policy" && serveAt >= 0 && (i > serveAt || runIn === "later")) {
-        notChecked.push(`${role} for ${stage.name}: the model serve.policy serves`);
+        notChecked.push(`${role} for ${stage.name}`);
         continue;
       }
       let resolved;
@@ -139,7 +139,7 @@ export async function checkCampaignEndpoints(
   for (const r of results) {
     opts.log?.(`endpoint ${r.need.endpoint} (${r.need.baseUrl}): serves ${r.need.roles.map((x) => `${x.model} for ${x.role}`).join(", ")}`);
   }
-  for (const n of notChecked) opts.log?.(`endpoint check: not checked: ${n}`);
+  if (notChecked.length > 0) opts.log?.(`endpoint check: not checked (served by serve.policy at run time): ${notChecked.join(", ")}`);
   return results;
 }
 
