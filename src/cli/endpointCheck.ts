@@ -8,7 +8,8 @@ export async function checkEndpointsForStart(config: CampaignConfig): Promise<vo
     await checkCampaignEndpoints(config, { log: (line) => console.log(line) });
   } catch (err) {
     // An endpoint that does not answer is the environment's fault (exit 1); a model it does not serve, or a role without a key, the config's (exit 2).
-    if (err instanceof EndpointCheckError) throw new CliError(err.message, err.results.some((r) => !r.answer.ok) ? EXIT_ENVIRONMENT : undefined, { cause: err });
+    if (err instanceof EndpointCheckError)
+      throw new CliError(err.message, err.results.some((r) => !r.answer.ok) ? EXIT_ENVIRONMENT : undefined, { cause: err });
     throw err;
   }
 }

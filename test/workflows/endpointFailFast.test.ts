@@ -69,7 +69,10 @@ test("a refusing endpoint: the stage waits for an operator within seconds, the r
   const { stage, seconds, failures } = await waitingFor(baseUrl, "refused", { attemptBudget: 3, connectTimeoutMs: 1000 });
   assert.equal(stage?.name, "synthesize.singleTurn");
   assert.equal(stage?.state, "waiting_for_operator");
-  assert.match(stage?.lastError ?? "", new RegExp(`endpoint sim \\(http://127\\.0\\.0\\.1:${port}/v1\\) is unavailable for role generator: 3 attempts in a row got no answer`));
+  assert.match(
+    stage?.lastError ?? "",
+    new RegExp(`endpoint sim \\(http://127\\.0\\.0\\.1:${port}/v1\\) is unavailable for role generator: 3 attempts in a row got no answer`),
+  );
   assert.match(stage?.lastError ?? "", /connection refused/);
   console.log(`refusing endpoint: waiting_for_operator after ${seconds.toFixed(1)} s`);
   assert.ok(seconds < 20, `waiting after ${seconds.toFixed(1)} s`);

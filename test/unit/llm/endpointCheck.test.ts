@@ -83,7 +83,10 @@ describe("campaign start's endpoint check", () => {
     const hung = await startHungServer();
     try {
       const started = performance.now();
-      const timedOut = await checkError(configFor((raw) => setBaseUrl(raw, hung.baseUrl)), 300);
+      const timedOut = await checkError(
+        configFor((raw) => setBaseUrl(raw, hung.baseUrl)),
+        300,
+      );
       assert.match(timedOut.message, /GET \/models failed: no answer within 300 ms \(timeout\)/);
       assert.ok(performance.now() - started < 3000);
     } finally {

@@ -55,7 +55,10 @@ describe("failing fast on dead and hung endpoints", () => {
     assert.equal(err.kind, "unavailable");
     assert.equal(err.retryable, true, "callers stop the batch rather than failing the item");
     assert.equal(err.attempts, 3);
-    assert.match(err.message, new RegExp(`^endpoint gen \\(${baseUrl.replace(/[/.]/g, "\\$&")}\\) is unavailable for role generator: 3 attempts in a row got no answer`));
+    assert.match(
+      err.message,
+      new RegExp(`^endpoint gen \\(${baseUrl.replace(/[/.]/g, "\\$&")}\\) is unavailable for role generator: 3 attempts in a row got no answer`),
+    );
     assert.match(err.message, /connection refused by 127\.0\.0\.1:\d+/);
     assert.ok(ms < 2000, `took ${ms} ms`);
     const afterCount = await counterValue("toolloop_llm_requests_total", { endpoint: "gen", outcome: "unreachable" });
@@ -70,7 +73,10 @@ describe("failing fast on dead and hung endpoints", () => {
     const err = await failure(ask(client(hung.baseUrl, { firstByteTimeoutMs: 300, attemptBudget: 2, timeoutMs: 60_000 })));
     const ms = performance.now() - started;
     assert.equal(err.kind, "unavailable");
-    assert.match(err.message, /2 attempts in a row got no answer \(attemptBudget 2\); last: \/chat\/completions: connected, but no response headers within 300 ms \(firstByteTimeoutMs\)/);
+    assert.match(
+      err.message,
+      /2 attempts in a row got no answer \(attemptBudget 2\); last: \/chat\/completions: connected, but no response headers within 300 ms \(firstByteTimeoutMs\)/,
+    );
     assert.ok(ms >= 550 && ms < 5000, `took ${ms} ms`);
     assert.ok(hung.connections() >= 2, "the requests were really sent");
   });
