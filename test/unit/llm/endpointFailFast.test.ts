@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
-import { LlmClient, LlmError, type LlmClientOptions } from "../../../src/llm/client.js";
+import { ENDPOINT_FAIL_FAST_DEFAULTS, parseCampaignConfig } from "../../../src/config/campaignConfig.js";
+import { createRoleClient, LlmClient, LlmError, type LlmClientOptions } from "../../../src/llm/client.js";
 import { probeConnect, ConnectProbeError } from "../../../src/llm/connectProbe.js";
 import { metricsRegistry } from "../../../src/metrics/toolloopMetrics.js";
 import { closedPort, startHungServer } from "../../helpers/deadEndpoints.js";
@@ -128,5 +129,40 @@ describe("failing fast on dead and hung endpoints", () => {
     const hung = await startHungServer();
     closers.push(hung.close);
     await probeConnect(hung.baseUrl, 1000);
+  });
+});
+
+describe("endpoint fail-fast config", () => {
+  const base = {
+    name: "t",
+    endpoints: { sim: { baseUrl: "http://127.0.0.1:1/v1" } },
+    roles: { generator: { endpoint: "sim", model: "m" } },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "synthesize.singleTurn", count: 4, batchSize: 4 }],
+  };
+
+  it("bad values are refused naming the field; absent fields stay absent (the frozen config and its hash do not change)", () => {
+    const bad = parseCampaignConfig({
+      ...base,
+      endpoints: { sim: { baseUrl: "http://127.0.0.1:1/v1", connectTimeoutMs: 0, firstByteTimeoutMs: 1.5, attemptBudget: 101 } },
+    });
+    assert.equal(bad.ok, false);
+    const messages = bad.ok ? [] : bad.error.issues.map((i) => `${i.path}: ${i.message}`);
+    assert.ok(messages.includes("endpoints.sim.connectTimeoutMs: expected a positive integer"), messages.join("\n"));
+    assert.ok(messages.includes("endpoints.sim.firstByteTimeoutMs: expected a positive integer"), messages.join("\n"));
+    assert.ok(messages.includes("endpoints.sim.attemptBudget: expected at most 100"), messages.join("\n"));
+    const good = parseCampaignConfig(base);
+    assert.ok(good.ok);
+    assert.deepEqual(Object.keys(good.ok ? good.config.endpoints.sim! : {}).sort(), ["baseUrl", "maxConcurrency", "maxRetries", "timeoutMs"]);
+  });
+
+  it("role clients get the documented defaults", async () => {
+    const parsed = parseCampaignConfig(base);
+    assert.ok(parsed.ok);
+    const c = createRoleClient(parsed.config, "generator") as unknown as Record<string, unknown>;
+    assert.equal(c.connectTimeoutMs, ENDPOINT_FAIL_FAST_DEFAULTS.connectTimeoutMs);
+    assert.equal(c.firstByteTimeoutMs, ENDPOINT_FAIL_FAST_DEFAULTS.firstByteTimeoutMs);
+    assert.equal(c.attemptBudget, 3);
+    assert.equal(c.endpointName, "sim");
   });
 });
