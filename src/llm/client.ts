@@ -444,14 +444,10 @@ export class LlmClient {
     } catch (err) {
       let failure: AttemptFailure;
       if (err instanceof AttemptFailure) failure = err;
-      else if (noFirstByte && !userSignal?.aborted) {
-        failure = new AttemptFailure(
-          "timeout",
-          `connected, but no response headers within ${this.firstByteTimeoutMs} ms (firstByteTimeoutMs)`,
-          undefined,
-          undefined,
-          err,
-        );
+      else if ((noFirstByte || (timedOut && !headersReceived)) && !userSignal?.aborted) {
+        // Silent until a deadline (the first-byte one, or the whole request's when that is shorter).
+        const [ms, field] = noFirstByte ? [this.firstByteTimeoutMs, "firstByteTimeoutMs"] : [this.timeoutMs, "timeoutMs"];
+        failure = new AttemptFailure("timeout", `connected, but no response headers within ${ms} ms (${field})`, undefined, undefined, err);
         failure.unreachable = true;
       } else {
         failure = this.classify(err, timedOut, userSignal);

@@ -166,3 +166,13 @@ describe("endpoint fail-fast config", () => {
     assert.equal(c.endpointName, "sim");
   });
 });
+
+describe("a request timeout shorter than the first-byte timeout", () => {
+  it("still counts a silent server as unreachable", async () => {
+    const hung = await startHungServer();
+    closers.push(hung.close);
+    const err = await failure(ask(client(hung.baseUrl, { timeoutMs: 300, firstByteTimeoutMs: 40_000, attemptBudget: 2 })));
+    assert.equal(err.kind, "unavailable");
+    assert.match(err.message, /connected, but no response headers within 300 ms \(timeoutMs\)/);
+  });
+});
