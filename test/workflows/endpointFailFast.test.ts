@@ -71,7 +71,9 @@ test("a refusing endpoint: the stage waits for an operator within seconds, the r
   assert.equal(stage?.state, "waiting_for_operator");
   assert.match(
     stage?.lastError ?? "",
-    new RegExp(`endpoint sim \\(http://127\\.0\\.0\\.1:${port}/v1\\) is unavailable for role generator: 3 attempts in a row got no answer`),
+    new RegExp(
+      `endpoint sim \\(http://127\\.0\\.0\\.1:${port}/v1\\) is unavailable for role generator: \\d+ attempts in a row got no answer \\(attemptBudget 3\\)`,
+    ),
   );
   assert.match(stage?.lastError ?? "", /connection refused/);
   console.log(`refusing endpoint: waiting_for_operator after ${seconds.toFixed(1)} s`);
@@ -86,9 +88,9 @@ test("a hung endpoint: the stage waits for an operator after the attempt budget 
   assert.equal(stage?.state, "waiting_for_operator");
   assert.match(
     stage?.lastError ?? "",
-    /endpoint sim \(http:\/\/127\.0\.0\.1:\d+\/v1\) is unavailable for role generator: 2 attempts in a row got no answer \(attemptBudget 2\); last: \/chat\/completions: connected, but no response headers within 1500 ms/,
+    /endpoint sim \(http:\/\/127\.0\.0\.1:\d+\/v1\) is unavailable for role generator: \d+ attempts in a row got no answer \(attemptBudget 2\); last: \/chat\/completions: connected, but no response headers within 1500 ms/,
   );
-  // Two first-byte timeouts (concurrent requests share the streak), one activity attempt: no Temporal retries.
+  // Concurrent requests share the streak (so it may pass the budget by the time one throws); one activity attempt: no Temporal retries.
   console.log(`hung endpoint: waiting_for_operator after ${seconds.toFixed(1)} s`);
   assert.ok(seconds >= 1.5 && seconds < 20, `waiting after ${seconds.toFixed(1)} s`);
   assert.ok(hung.connections() >= 2);
