@@ -25,6 +25,9 @@ export async function classifyActivityError(err: unknown, opts: { getDb(): Promi
   if (err instanceof ApplicationFailure && (err.nonRetryable || err.type === ErrorType.infrastructure)) return err;
   if (err instanceof StageInputError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
   if (err instanceof LlmError && err.kind === "client") return ApplicationFailure.nonRetryable(err.message, ErrorType.llmClient);
+  // A dead or hung endpoint: retrying the activity would wait out the same timeouts; an operator checks it.
+  const unavailable = unavailableEndpoint(err);
+  if (unavailable) return ApplicationFailure.nonRetryable(unavailable.message, ErrorType.endpointUnavailable);
   if (isInfrastructure(err)) return infrastructureFailure(err);
 
   const type =
@@ -56,6 +59,14 @@ export async function classifyActivityError(err: unknown, opts: { getDb(): Promi
     });
   }
   return ApplicationFailure.create({ type, message: `${message} (attempt ${failures} of ${opts.budget})`, cause: err instanceof Error ? err : undefined });
+}
+
+/** The "unavailable" LlmError in err's cause chain (a handler may wrap the error it stopped on). */
+function unavailableEndpoint(err: unknown): LlmError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof LlmError && e.kind === "unavailable") return e;
+  }
+  return undefined;
 }
 
 function isInfrastructure(err: unknown): boolean {

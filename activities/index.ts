@@ -26,6 +26,7 @@ import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
 import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
+import { countStageBatch } from "../src/metrics/toolloopMetrics.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
 import { createClusterJobActivities, type StageJobRef } from "./clusterJobs.js";
@@ -356,7 +357,8 @@ export function createActivities(deps: ActivityDeps) {
 
     planStage: (ref: StageRef): Promise<StagePlanResult> => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref))),
 
-    runStageBatch: (ref: StageRef & { batchIndex: number }): Promise<BatchCounts> => withFailurePolicy(asBatch, () => runStageBatch(ref)),
+    runStageBatch: (ref: StageRef & { batchIndex: number }): Promise<BatchCounts> =>
+      countStageBatch(ref.stage, () => withFailurePolicy(asBatch, () => runStageBatch(ref))),
 
     // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
     completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(asBatch, () => withHeartbeat(() => completeStage(ref))),

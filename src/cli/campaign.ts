@@ -28,6 +28,7 @@ import { CliError, temporalCliError, type TemporalContext } from "./errors.js";
 import { registerStatusCommands } from "./campaignStatus.js";
 import { renderStatus } from "./progress.js";
 import { readWorkflowFacts } from "../status/workflowFacts.js";
+import { checkEndpointsForStart } from "./endpointCheck.js";
 import { connectClient } from "./temporal.js";
 
 export { CliError } from "./errors.js";
@@ -168,7 +169,8 @@ export function registerCampaignCommands(program: Command): void {
     .option("--id <campaignId>", "campaign id (default: config.campaignId, else name + UTC timestamp); reuse an id to resume a finished or failed campaign")
     .option("--wait", "follow progress until the campaign ends")
     .option("--config-version", "the id exists with another config: record this one as its next version, applying from the next iteration")
-    .action(async (opts: { config: string; id?: string; wait?: boolean; configVersion?: boolean }) => {
+    .option("--skip-endpoint-check", "start without checking that every endpoint answers GET /models and serves the configured models")
+    .action(async (opts: { config: string; id?: string; wait?: boolean; configVersion?: boolean; skipEndpointCheck?: boolean }) => {
       const { config, frozen, hash } = readConfigFile(opts.config);
       if (opts.id !== undefined && !CAMPAIGN_ID.test(opts.id))
         throw new CliError(`--id: expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit), got ${JSON.stringify(opts.id)}`);
@@ -176,6 +178,7 @@ export function registerCampaignCommands(program: Command): void {
       const campaignId = opts.id ?? defaultCampaignId(config);
       await checkConfigChange(campaignId, frozen, hash, opts.configVersion ?? false);
       await withClient({ campaignId }, async (client, e) => {
+        if (!opts.skipEndpointCheck) await checkEndpointsForStart(config);
         const handle = await startCampaign(client, e, { frozen, campaignId, newConfigVersion: opts.configVersion });
         console.log(`config sha256 ${hash}`);
         console.log(`started campaign ${campaignId}`);

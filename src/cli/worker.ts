@@ -9,6 +9,9 @@ import { migrateDatabase, openDatabase, pingDatabase, type DbHandle } from "../d
 import { createRoleClient } from "../llm/client.js";
 import { createRewardServiceHost } from "../reward/serviceHost.js";
 import type { LatencyClass } from "../taskQueues.js";
+import { metricsRegistry } from "../metrics/toolloopMetrics.js";
+import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
+import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { cliEnv } from "./env.js";
 import { CliError, databaseCliError, ensureTemporalReachable } from "./errors.js";
 
@@ -54,6 +57,19 @@ async function ensureDatabaseReachable(databaseUrl: string): Promise<void> {
   }
 }
 
+/** `--metrics-address`, else TOOLLOOP_METRICS_ADDRESS, else off; checked before anything starts. */
+function metricsAddressOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env.TOOLLOOP_METRICS_ADDRESS?.trim() ? env.TOOLLOOP_METRICS_ADDRESS.trim() : undefined;
+  const address = flag ?? fromEnv;
+  if (address === undefined) return undefined;
+  try {
+    parseMetricsAddress(address);
+  } catch (err) {
+    throw new CliError(`${flag !== undefined ? "--metrics-address" : "TOOLLOOP_METRICS_ADDRESS"}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return address;
+}
+
 export function registerWorkerCommands(program: Command): void {
   program
     .command("worker")
@@ -61,8 +77,13 @@ export function registerWorkerCommands(program: Command): void {
     .option("--roles <list>", "comma list of workflows,llm,default,cluster", "workflows,llm,default,cluster")
     .option("--base-dir <dir>", "directory campaign outputs are resolved against", process.cwd())
     .option("--llm-concurrency <n>", "concurrent LLM-bound activities", "16")
-    .action(async (opts: { roles: string; baseDir: string; llmConcurrency: string }) => {
+    .option(
+      "--metrics-address <host:port>",
+      "serve Prometheus metrics (toolloop's and the Temporal SDK's) at http://<host:port>/metrics; default $TOOLLOOP_METRICS_ADDRESS, else off",
+    )
+    .action(async (opts: { roles: string; baseDir: string; llmConcurrency: string; metricsAddress?: string }) => {
       const e = cliEnv();
+      const metricsAddress = metricsAddressOf(opts.metricsAddress);
       if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
       const roles = opts.roles.split(",").map((r) => r.trim()) as ("workflows" | LatencyClass)[];
       const known = ["workflows", "llm", "default", "cluster"];
@@ -71,6 +92,8 @@ export function registerWorkerCommands(program: Command): void {
       installLastResortHandlers();
       await ensureTemporalReachable(e);
       await ensureDatabaseReachable(e.databaseUrl);
+      // Before the first NativeConnection: the SDK's runtime is configured once per process.
+      const sdkMetricsUrl = metricsAddress ? await installRuntimeWithMetrics() : undefined;
       const db = await openDatabase(e.databaseUrl);
       const connection = await NativeConnection.connect({ address: e.temporalAddress });
       // Activities that talk to other workflows (forwarding an operator decision) use this client.
@@ -85,9 +108,12 @@ export function registerWorkerCommands(program: Command): void {
         maxConcurrentActivities: Number(opts.llmConcurrency),
       });
       console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
+      const metrics = metricsAddress ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }) : undefined;
+      if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
       try {
         await runWorkers(workers);
       } finally {
+        await metrics?.close();
         await clientConnection.close();
         await connection.close();
         await db.close();

@@ -29,6 +29,10 @@ const reservedMessage = (n: string) => `"${n}" is a reserved name (it collides w
 
 export const ENV_VAR_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
+/** Defaults of the endpoint fail-fast fields: a dead endpoint stops its stage in seconds, a hung one in about two minutes. */
+export const ENDPOINT_FAIL_FAST_DEFAULTS = { connectTimeoutMs: 5_000, firstByteTimeoutMs: 40_000, attemptBudget: 3 } as const;
+export const ENDPOINT_FAIL_FAST_LIMITS = { connectTimeoutMs: 60_000, attemptBudget: 100 } as const;
+
 export const endpointSchema = z.strictObject({
   /** OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 */
   baseUrl: z
@@ -42,6 +46,15 @@ export const endpointSchema = z.strictObject({
   maxConcurrency: positiveInt.max(CONFIG_LIMITS.maxConcurrency, atMost(CONFIG_LIMITS.maxConcurrency)).default(16),
   timeoutMs: positiveInt.max(CONFIG_LIMITS.timeoutMs, atMost(CONFIG_LIMITS.timeoutMs, " (one hour)")).default(120_000),
   maxRetries: nonNegativeInt.max(CONFIG_LIMITS.maxRetries, atMost(CONFIG_LIMITS.maxRetries)).default(5),
+  // Failing fast on dead or hung endpoints (README "Endpoint timeouts and attempt budget"). Optional,
+  // with defaults applied where clients are built (ENDPOINT_FAIL_FAST_DEFAULTS), so configs that do
+  // not set them keep the frozen form and hash they had before these fields existed.
+  /** TCP connect deadline, checked while the endpoint is not known to answer. */
+  connectTimeoutMs: positiveInt.max(ENDPOINT_FAIL_FAST_LIMITS.connectTimeoutMs, atMost(ENDPOINT_FAIL_FAST_LIMITS.connectTimeoutMs, " (one minute)")).optional(),
+  /** Deadline for response headers (for non-streaming requests: the whole generation); capped by timeoutMs. */
+  firstByteTimeoutMs: positiveInt.max(CONFIG_LIMITS.timeoutMs, atMost(CONFIG_LIMITS.timeoutMs, " (one hour)")).optional(),
+  /** Unreachable attempts in a row (per worker process) after which the stage waits for an operator. */
+  attemptBudget: positiveInt.max(ENDPOINT_FAIL_FAST_LIMITS.attemptBudget, atMost(ENDPOINT_FAIL_FAST_LIMITS.attemptBudget)).optional(),
 });
 export type EndpointConfig = z.infer<typeof endpointSchema>;
 

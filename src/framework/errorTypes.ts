@@ -20,6 +20,8 @@ export const ErrorType = {
   decisionRefused: "DecisionRefused",
   /** A cluster job (training, merge, serving) failed, was cancelled outside toolloop or was lost by its scheduler. */
   clusterJobFailed: "ClusterJobFailed",
+  /** An LLM endpoint failed its attempt budget (refused, no connection, no response): an operator checks it. */
+  endpointUnavailable: "EndpointUnavailable",
 } as const;
 
 /** Failures no retry can fix: Temporal must not retry these. */
@@ -33,4 +35,5 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   ErrorType.failedAfterRetries,
   ErrorType.decisionRefused,
   ErrorType.clusterJobFailed,
+  ErrorType.endpointUnavailable,
 ];

@@ -8,9 +8,12 @@ import { randomUUID } from "node:crypto";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { LimitFunction } from "p-limit";
 import type { z } from "zod";
-import { formatPath, type CampaignConfig } from "../config/campaignConfig.js";
+import { ENDPOINT_FAIL_FAST_DEFAULTS, formatPath, type CampaignConfig } from "../config/campaignConfig.js";
 import type { ChatMessage, OpenAiTool, ToolCall } from "../domain/types.js";
+import { llmFailures, llmRequestDuration, llmRequests, llmTokens } from "../metrics/toolloopMetrics.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from "./backoff.js";
+import { ConnectProbeError, probeConnect } from "./connectProbe.js";
+import { endpointHealth, type EndpointHealth } from "./endpointHealth.js";
 import { endpointLimiter, withSlot } from "./endpointLimiter.js";
 import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
@@ -58,6 +61,18 @@ export interface LlmClientOptions {
   maxTokens?: number;
   usage?: UsageSink;
   backoff?: BackoffOptions;
+  /** The endpoint's name in the campaign config, for messages and metrics (default: the base URL). */
+  endpointName?: string;
+  /** Deadline of the TCP connection made while the endpoint is not known to answer (default 5000). */
+  connectTimeoutMs?: number;
+  /** Deadline for the response headers of each attempt, capped by timeoutMs (default: timeoutMs). */
+  firstByteTimeoutMs?: number;
+  /**
+   * Unreachable attempts in a row (refused, no connection, no response headers), counted across every
+   * client of the endpoint in this process, after which a request fails as "unavailable" instead of
+   * retrying (default: no limit).
+   */
+  attemptBudget?: number;
 }
 
 export interface CallOptions {
@@ -74,6 +89,13 @@ const simulatorBodies = new WeakSet<object>();
 
 /** One failed HTTP attempt, before the retry loop decides what to do with it. */
 class AttemptFailure extends Error {
+  /**
+   * The endpoint did not answer at all: no connection, or no response headers in time. Counted
+   * against the endpoint's attempt budget. `suspect`: the connection broke before any answer
+   * (refused or reset), so the next attempt checks the endpoint can be connected to first.
+   */
+  unreachable = false;
+  suspect = false;
   constructor(
     readonly kind: LlmErrorKind,
     message: string,
@@ -84,6 +106,8 @@ class AttemptFailure extends Error {
     super(message);
   }
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 export class LlmClient {
   readonly role: string;
@@ -99,6 +123,11 @@ export class LlmClient {
   private readonly backoff: BackoffOptions;
   /** Responses this client received from the LLM simulator (it marks each one), for provenance. */
   simulatedResponses = 0;
+  private readonly endpointName: string;
+  private readonly connectTimeoutMs: number;
+  private readonly firstByteTimeoutMs: number;
+  private readonly attemptBudget: number;
+  private readonly health: EndpointHealth;
 
   constructor(opts: LlmClientOptions) {
     requireOption(typeof opts.baseUrl === "string" && /^https?:\/\/./.test(opts.baseUrl), "baseUrl", "an http(s) URL", opts.baseUrl);
@@ -107,6 +136,10 @@ export class LlmClient {
     requireOption(Number.isInteger(opts.timeoutMs) && opts.timeoutMs > 0, "timeoutMs", "a positive integer", opts.timeoutMs);
     requireOption(Number.isInteger(opts.maxRetries) && opts.maxRetries >= 0, "maxRetries", "a non-negative integer", opts.maxRetries);
     requireOption(Number.isInteger(opts.maxConcurrency) && opts.maxConcurrency > 0, "maxConcurrency", "a positive integer", opts.maxConcurrency);
+    const positiveOrAbsent = (v: number | undefined) => v === undefined || (Number.isInteger(v) && v > 0);
+    requireOption(positiveOrAbsent(opts.connectTimeoutMs), "connectTimeoutMs", "a positive integer", opts.connectTimeoutMs);
+    requireOption(positiveOrAbsent(opts.firstByteTimeoutMs), "firstByteTimeoutMs", "a positive integer", opts.firstByteTimeoutMs);
+    requireOption(positiveOrAbsent(opts.attemptBudget), "attemptBudget", "a positive integer", opts.attemptBudget);
     const backoff = opts.backoff ?? DEFAULT_BACKOFF;
     requireOption(Number.isFinite(backoff.baseMs) && backoff.baseMs >= 0, "backoff.baseMs", "a non-negative number", backoff.baseMs);
     requireOption(Number.isFinite(backoff.maxMs) && backoff.maxMs >= backoff.baseMs, "backoff.maxMs", "a number >= backoff.baseMs", backoff.maxMs);
@@ -120,6 +153,11 @@ export class LlmClient {
     this.maxTokens = opts.maxTokens;
     this.usage = opts.usage;
     this.backoff = backoff;
+    this.endpointName = opts.endpointName ?? opts.baseUrl;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.firstByteTimeoutMs = Math.min(opts.firstByteTimeoutMs ?? opts.timeoutMs, opts.timeoutMs);
+    this.attemptBudget = opts.attemptBudget ?? Number.POSITIVE_INFINITY;
+    this.health = endpointHealth(opts.baseUrl);
     this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency);
     // organization/project are pinned to null so OPENAI_ORG_ID etc. in the environment never leak
     // into requests to self-hosted servers.
@@ -291,7 +329,7 @@ export class LlmClient {
   }
 
   private describe(): string {
-    return `LLM ${this.role} (${this.model} at ${this.baseUrl})`;
+    return `LLM ${this.role} (${this.model} at endpoint ${this.endpointName === this.baseUrl ? this.baseUrl : `${this.endpointName}, ${this.baseUrl}`})`;
   }
 
   /**
@@ -318,8 +356,19 @@ export class LlmClient {
         failure = err;
       }
       const retriesLeft = this.maxRetries - (attempts - 1);
+      const streak = failure.unreachable ? this.health.unreachable() : this.health.consecutiveUnreachable;
+      if (failure.unreachable && streak >= this.attemptBudget) {
+        llmFailures.inc({ role: this.role, endpoint: this.endpointName, kind: "unavailable" });
+        throw new LlmError(
+          "unavailable",
+          `endpoint ${this.endpointName} (${this.baseUrl}) is unavailable for role ${this.role}: ${streak} attempts in a row got no answer ` +
+            `(attemptBudget ${this.attemptBudget}); last: ${path}: ${failure.message}`,
+          { attempts, cause: failure.cause },
+        );
+      }
       if (failure.kind === "client" || retriesLeft <= 0) {
         const after = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
+        llmFailures.inc({ role: this.role, endpoint: this.endpointName, kind: failure.kind });
         throw new LlmError(failure.kind, `${this.describe()} ${path}: ${failure.message} (after ${after})`, {
           status: failure.status,
           attempts,
@@ -341,6 +390,9 @@ export class LlmClient {
    */
   private async attempt(path: string, body: Json, userSignal: AbortSignal | undefined, problemOf: (json: Json) => string | undefined): Promise<Json> {
     if (userSignal?.aborted) throw new AttemptFailure("aborted", "aborted", undefined, undefined, userSignal.reason);
+    // Not known to answer (first contact, or it stopped answering): check it accepts connections at all,
+    // so a dead host fails in connectTimeoutMs instead of the whole request timeout. Nothing was sent.
+    if (!this.health.reachable) await this.probe(userSignal);
     const requestId = randomUUID();
     const start = { requestId, role: this.role, model: this.model };
     const announced = this.usage?.sending?.(start);
@@ -353,16 +405,34 @@ export class LlmClient {
     // Our own deadline covers reading the body too; the SDK's `timeout` stops at the headers.
     const controller = new AbortController();
     let timedOut = false;
+    let noFirstByte = false;
+    let headersReceived = false;
+    const startedAt = performance.now();
+    let simulatedLabel = "unknown";
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort(new Error("timeout"));
     }, this.timeoutMs);
+    // Non-streaming responses send their headers when the completion is done, so this bounds the
+    // server's silence, generation included; it is what tells a hung server from a slow body.
+    const firstByteTimer =
+      this.firstByteTimeoutMs < this.timeoutMs
+        ? setTimeout(() => {
+            noFirstByte = true;
+            controller.abort(new Error("no response headers"));
+          }, this.firstByteTimeoutMs)
+        : undefined;
     const onAbort = (): void => controller.abort(userSignal?.reason);
     userSignal?.addEventListener("abort", onAbort, { once: true });
+    let outcome = "ok";
     try {
       const response = await this.sdk
         .post(path, { body, signal: controller.signal, timeout: this.timeoutMs, maxRetries: 0, headers: { "X-Request-Id": requestId } })
         .asResponse();
+      headersReceived = true;
+      clearTimeout(firstByteTimer);
+      this.health.answered();
+      simulatedLabel = isSimulatorResponse(response.headers, undefined) ? "true" : "false";
       const text = await response.text();
       let json: unknown;
       try {
@@ -380,16 +450,49 @@ export class LlmClient {
       if (simulated) this.simulatedResponses++;
       this.record(requestId, usage.promptTokens, usage.completionTokens, false, simulated);
       if (simulated) simulatorBodies.add(json);
+      llmTokens.inc({ role: this.role, endpoint: this.endpointName, direction: "prompt" }, usage.promptTokens);
+      llmTokens.inc({ role: this.role, endpoint: this.endpointName, direction: "completion" }, usage.completionTokens);
       return json as Json;
     } catch (err) {
-      const failure = err instanceof AttemptFailure ? err : this.classify(err, timedOut, userSignal);
+      let failure: AttemptFailure;
+      if (err instanceof AttemptFailure) failure = err;
+      else if ((noFirstByte || (timedOut && !headersReceived)) && !userSignal?.aborted) {
+        // Silent until a deadline (the first-byte one, or the whole request's when that is shorter).
+        const [ms, field] = noFirstByte ? [this.firstByteTimeoutMs, "firstByteTimeoutMs"] : [this.timeoutMs, "timeoutMs"];
+        failure = new AttemptFailure("timeout", `connected, but no response headers within ${ms} ms (${field})`, undefined, undefined, err);
+        failure.unreachable = true;
+      } else {
+        failure = this.classify(err, timedOut, userSignal);
+        // Broken before any answer (refused, reset): the next attempt checks the endpoint first.
+        if (failure.kind === "network" && !headersReceived) failure.suspect = true;
+      }
+      if (failure.suspect) this.health.suspect();
+      outcome = failure.unreachable ? "unreachable" : failure.kind;
       // Given up by the caller while in flight: whether the server got it is unknown, as for a killed
       // worker, so its ledger row stays "sent" (outcome unknown) rather than claiming an outcome.
       if (failure.kind !== "aborted") this.record(requestId, 0, 0, true, failureFromSimulator(failure));
       throw failure;
     } finally {
       clearTimeout(timer);
+      clearTimeout(firstByteTimer);
       userSignal?.removeEventListener("abort", onAbort);
+      const labels = { role: this.role, endpoint: this.endpointName, outcome };
+      llmRequests.inc({ ...labels, simulated: simulatedLabel });
+      llmRequestDuration.observe(labels, (performance.now() - startedAt) / 1000);
+    }
+  }
+
+  /** The connect check of an endpoint not known to answer; its failure counts against the attempt budget. */
+  private async probe(userSignal: AbortSignal | undefined): Promise<void> {
+    try {
+      await probeConnect(this.baseUrl, this.connectTimeoutMs, userSignal);
+    } catch (err) {
+      if (userSignal?.aborted) throw new AttemptFailure("aborted", "aborted", undefined, undefined, userSignal.reason);
+      if (!(err instanceof ConnectProbeError)) throw err;
+      const failure = new AttemptFailure(err.reason === "timeout" ? "timeout" : "network", err.message, undefined, undefined, err);
+      failure.unreachable = true;
+      llmRequests.inc({ role: this.role, endpoint: this.endpointName, outcome: "unreachable", simulated: "unknown" });
+      throw failure;
     }
   }
 
@@ -440,6 +543,10 @@ export function createRoleClient(config: CampaignConfig, role: string, opts: { u
     role,
     timeoutMs: r.endpoint.timeoutMs,
     maxRetries: r.endpoint.maxRetries,
+    endpointName: r.endpointName,
+    connectTimeoutMs: r.endpoint.connectTimeoutMs ?? ENDPOINT_FAIL_FAST_DEFAULTS.connectTimeoutMs,
+    firstByteTimeoutMs: r.endpoint.firstByteTimeoutMs ?? ENDPOINT_FAIL_FAST_DEFAULTS.firstByteTimeoutMs,
+    attemptBudget: r.endpoint.attemptBudget ?? ENDPOINT_FAIL_FAST_DEFAULTS.attemptBudget,
     maxConcurrency: r.endpoint.maxConcurrency,
     temperature: r.roleConfig.temperature,
     maxTokens: r.roleConfig.maxTokens,

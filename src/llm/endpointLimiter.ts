@@ -19,7 +19,7 @@ export function endpointLimiter(baseUrl: string, maxConcurrency: number): LimitF
 }
 
 /** `http://h:1/v1/` and `http://h:1/v1` are the same endpoint. */
-function normaliseBaseUrl(baseUrl: string): string {
+export function normaliseBaseUrl(baseUrl: string): string {
   return baseUrl.replace(/\/+$/, "");
 }
 

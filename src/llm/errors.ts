@@ -1,9 +1,14 @@
 /** The one error type the LLM layer throws; `kind` tells callers whether trying again later can help. */
 
-export type LlmErrorKind = "rate_limited" | "server" | "timeout" | "network" | "bad_response" | "aborted" | "client";
+/**
+ * `unavailable`: the endpoint failed its attempt budget (refused connections, no connection, no
+ * response headers) in a row. Retryable for callers (the item is not at fault: a batch stops rather
+ * than marking it failed), but the activity layer fails it without retries so an operator is asked.
+ */
+export type LlmErrorKind = "rate_limited" | "server" | "timeout" | "network" | "bad_response" | "aborted" | "client" | "unavailable";
 
 /** Transport trouble: a later attempt may succeed. Everything else is final for this request. */
-const RETRYABLE_KINDS: ReadonlySet<LlmErrorKind> = new Set(["rate_limited", "server", "timeout", "network"]);
+const RETRYABLE_KINDS: ReadonlySet<LlmErrorKind> = new Set(["rate_limited", "server", "timeout", "network", "unavailable"]);
 
 export function isRetryableKind(kind: LlmErrorKind): boolean {
   return RETRYABLE_KINDS.has(kind);

@@ -2,6 +2,7 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { ChatMessage, McpTool, SampleStatus, Verdict } from "../../domain/types.js";
 import type { Db } from "../client.js";
 import { samples } from "../schema.js";
+import { samplesWritten } from "../../metrics/toolloopMetrics.js";
 
 export type SampleRow = typeof samples.$inferSelect;
 export type NewSample = typeof samples.$inferInsert;
@@ -9,7 +10,8 @@ export type NewSample = typeof samples.$inferInsert;
 /** Idempotent insert: a sample whose id or slot already exists is left as it is. Returns the ids written. */
 export async function insertSamples(db: Db, rows: NewSample[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
-  const written = await db.insert(samples).values(rows).onConflictDoNothing().returning({ id: samples.id });
+  const written = await db.insert(samples).values(rows).onConflictDoNothing().returning({ id: samples.id, kind: samples.kind, origin: samples.origin });
+  for (const r of written) samplesWritten.inc({ kind: r.kind, origin: r.origin });
   return new Set(written.map((r) => r.id));
 }
 

@@ -36,6 +36,11 @@ after(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
+/** Resolves once the server has received `n` requests. */
+async function whenReceived(s: ScriptedServer, n: number): Promise<void> {
+  while (s.requests.length < n) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** A loopback OpenAI-compatible server whose every reply is decided by `script` (n = 0-based request number). */
 async function startServer(script: (req: Seen, n: number) => Reply): Promise<ScriptedServer> {
   const state: ScriptedServer = { baseUrl: "", requests: [], maxInFlight: 0, close: async () => {} };
@@ -258,12 +263,14 @@ describe("LlmClient.chat transport", () => {
   it("aborts mid-request without sending more requests", async () => {
     const s = await startServer(() => ({ hang: true }));
     const ac = new AbortController();
-    setTimeout(() => ac.abort(new Error("user cancelled")), 50);
+    // Aborted once the server holds the request (a fixed delay races the first fetch's warm-up on a busy machine).
+    const aborted = whenReceived(s, 1).then(() => ac.abort(new Error("user cancelled")));
     await rejectsWith(client(s.baseUrl, { maxRetries: 5 }).chat(hello, { signal: ac.signal }), (err) => {
       assert.equal(err.kind, "aborted");
       assert.equal(err.retryable, false);
       assert.match(err.message, /user cancelled/);
     });
+    await aborted;
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(s.requests.length, 1);
   });
@@ -273,8 +280,9 @@ describe("LlmClient.chat transport", () => {
     const ac = new AbortController();
     const c = client(s.baseUrl, { backoff: { baseMs: 1, maxMs: 5000 } });
     const t0 = Date.now();
-    setTimeout(() => ac.abort(), 50);
+    const aborting = whenReceived(s, 1).then(() => setTimeout(() => ac.abort(), 50));
     await rejectsWith(c.chat(hello, { signal: ac.signal }), (err) => assert.equal(err.kind, "aborted"));
+    await aborting;
     assert.ok(Date.now() - t0 < 2000, "the Retry-After sleep was not interrupted");
     assert.equal(s.requests.length, 1);
   });

@@ -1,0 +1,54 @@
+/**
+ * A TCP connection to an endpoint's host and port, opened and closed again, within a deadline.
+ * Node's fetch exposes no connect timeout of its own, so before a request to an endpoint that has
+ * not answered yet (or has stopped answering) the client checks it can connect at all: a dead host
+ * is told apart from a server that accepts and never answers, and neither waits for the whole
+ * request timeout. Endpoints that answer are not probed.
+ */
+import net from "node:net";
+
+export class ConnectProbeError extends Error {
+  override name = "ConnectProbeError";
+  constructor(
+    message: string,
+    readonly reason: "refused" | "timeout" | "error",
+  ) {
+    super(message);
+  }
+}
+
+/** The host and port a base URL connects to (default ports by scheme). */
+export function hostPortOf(baseUrl: string): { host: string; port: number } {
+  const url = new URL(baseUrl);
+  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+  // URL keeps IPv6 literals bracketed; net.connect wants them bare.
+  return { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+export function probeConnect(baseUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const { host, port } = hostPortOf(baseUrl);
+  return new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    let settled = false;
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const onAbort = (): void => finish(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    const timer = setTimeout(
+      () => finish(new ConnectProbeError(`no TCP connection to ${host}:${port} within ${timeoutMs} ms (connectTimeoutMs)`, "timeout")),
+      timeoutMs,
+    );
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("connect", () => finish());
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "ECONNREFUSED") finish(new ConnectProbeError(`connection refused by ${host}:${port}`, "refused"));
+      else finish(new ConnectProbeError(`cannot connect to ${host}:${port}: ${err.code ?? err.message}`, "error"));
+    });
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * A dead endpoint (refuses connections) and a hung one (accepts, never answers) put the stage in
+ * waiting_for_operator with a reason naming the endpoint, within seconds at short configured
+ * timeouts, instead of retrying activities for half an hour. Real dev server and PostgreSQL.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { eq } from "drizzle-orm";
+import { activityFailures } from "../../src/db/schema.js";
+import { taskQueues } from "../../src/taskQueues.js";
+import { campaignWorkflowId, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import { simulatorCampaign } from "../helpers/configs.js";
+import { closedPort, startHungServer } from "../helpers/deadEndpoints.js";
+import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
+
+let env: TestEnv;
+let workers: Awaited<ReturnType<TestEnv["startWorkers"]>>;
+const closers: (() => Promise<void>)[] = [];
+
+before(async () => {
+  env = await createTestEnv("endpoints");
+  workers = await env.startWorkers();
+});
+
+after(async () => {
+  await workers?.stop();
+  await Promise.all(closers.map((c) => c()));
+  await env?.close();
+});
+
+async function iterationStatus(campaignWfId: string): Promise<IterationStatus | undefined> {
+  const c = (await env.client.workflow.getHandle(campaignWfId).query(statusQuery)) as CampaignStatus;
+  if (!c.iterationWorkflowId) return undefined;
+  return (await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus;
+}
+
+/** Starts a small campaign on `baseUrl` and returns the waiting stage, how long it took, and the campaign's counted activity failures. */
+async function waitingFor(baseUrl: string, name: string, fastFail: Record<string, number>) {
+  const campaignId = `${name}-${Date.now().toString(36)}`;
+  const config = simulatorCampaign(baseUrl, { count: 8, batchSize: 4 });
+  config.endpoints = { sim: { baseUrl, maxConcurrency: 2, timeoutMs: 60_000, maxRetries: 5, ...fastFail } };
+  const started = performance.now();
+  const handle = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(campaignId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId }],
+  });
+  const waiting = await waitFor(
+    `${name}: the stage to wait for an operator`,
+    async () => {
+      const s = await iterationStatus(handle.workflowId).catch(() => undefined);
+      return s?.state === "waiting_for_operator" ? s : undefined;
+    },
+    60_000,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const c = (await env.client.workflow.getHandle(handle.workflowId).query(statusQuery)) as CampaignStatus;
+  const failures = await env.db.db
+    .select()
+    .from(activityFailures)
+    .where(eq(activityFailures.workflowId, c.iterationWorkflowId ?? ""));
+  await handle.terminate("test done");
+  return { stage: waiting.stages[0], seconds, failures };
+}
+
+test("a refusing endpoint: the stage waits for an operator within seconds, the reason names endpoint, role and URL", async () => {
+  const port = await closedPort();
+  const baseUrl = `http://127.0.0.1:${port}/v1`;
+  const { stage, seconds, failures } = await waitingFor(baseUrl, "refused", { attemptBudget: 3, connectTimeoutMs: 1000 });
+  assert.equal(stage?.name, "synthesize.singleTurn");
+  assert.equal(stage?.state, "waiting_for_operator");
+  assert.match(
+    stage?.lastError ?? "",
+    new RegExp(
+      `endpoint sim \\(http://127\\.0\\.0\\.1:${port}/v1\\) is unavailable for role generator: \\d+ attempts in a row got no answer \\(attemptBudget 3\\)`,
+    ),
+  );
+  assert.match(stage?.lastError ?? "", /connection refused/);
+  console.log(`refusing endpoint: waiting_for_operator after ${seconds.toFixed(1)} s`);
+  assert.ok(seconds < 20, `waiting after ${seconds.toFixed(1)} s`);
+  assert.deepEqual(failures, [], "failed at once, non-retryably: no counted activity retries");
+});
+
+test("a hung endpoint: the stage waits for an operator after the attempt budget of first-byte timeouts, not the request timeout", async () => {
+  const hung = await startHungServer();
+  closers.push(hung.close);
+  const { stage, seconds, failures } = await waitingFor(hung.baseUrl, "hung", { attemptBudget: 2, firstByteTimeoutMs: 1500 });
+  assert.equal(stage?.state, "waiting_for_operator");
+  assert.match(
+    stage?.lastError ?? "",
+    /endpoint sim \(http:\/\/127\.0\.0\.1:\d+\/v1\) is unavailable for role generator: \d+ attempts in a row got no answer \(attemptBudget 2\); last: \/chat\/completions: connected, but no response headers within 1500 ms/,
+  );
+  // Concurrent requests share the streak (so it may pass the budget by the time one throws); one activity attempt: no Temporal retries.
+  console.log(`hung endpoint: waiting_for_operator after ${seconds.toFixed(1)} s`);
+  assert.ok(seconds >= 1.5 && seconds < 20, `waiting after ${seconds.toFixed(1)} s`);
+  assert.ok(hung.connections() >= 2);
+  assert.deepEqual(failures, []);
+});
