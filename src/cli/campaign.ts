@@ -24,6 +24,7 @@ import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, temporalCliError, type TemporalContext } from "./errors.js";
+import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { renderStatus } from "./progress.js";
 import { connectClient } from "./temporal.js";
 
@@ -105,6 +106,8 @@ export function defaultCampaignId(config: CampaignConfig, now = new Date()): str
 export async function startCampaign(client: Client, e: CliEnv, p: { frozen: FrozenCampaignConfig; campaignId: string; newConfigVersion?: boolean }) {
   const workflowId = campaignWorkflowId(p.campaignId);
   const handle = await client.workflow.start("campaignWorkflow", {
+    // What the Temporal UI shows above the campaign's page (user metadata, fixed at start).
+    ...campaignStartMetadata(p.frozen, p.campaignId),
     workflowId,
     taskQueue: taskQueues(e.queuePrefix).workflows,
     args: [{ config: p.frozen, campaignId: p.campaignId, ...(p.newConfigVersion ? { newConfigVersion: true } : {}) }],
@@ -263,8 +266,8 @@ export function registerCampaignCommands(program: Command): void {
     .option("--reason <text>", "recorded in the status")
     .action(async (id: string, opts: { reason?: string }) => {
       await withClient({ campaignId: id }, async (client) => {
-        await client.workflow.getHandle(toWorkflowId(id)).signal(abortSignal, { reason: opts.reason });
-        console.log(`abort: sent to ${toWorkflowId(id)}`);
+        await abortCampaign(client, toWorkflowId(id), opts.reason);
+        console.log(`abort: sent to ${toWorkflowId(id)} (the workflow records the reason, then ends as Canceled)`);
       });
     });
 }
