@@ -114,7 +114,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const askForCancel = () => {
     if (cancelAsked) return;
     cancelAsked = true;
-    acts.requestWorkflowCancel({ workflowId: info.workflowId, runId: info.runId }).catch((err) => log.warn("cancel request failed", { error: String(err) }));
+    // Not cancellable: the cancel request it makes may arrive before its own completion.
+    CancellationScope.nonCancellable(() => acts.requestWorkflowCancel({ workflowId: info.workflowId, runId: info.runId })).catch((err) =>
+      log.warn("cancel request failed", { error: String(err) }),
+    );
   };
   const recordAbortReason = (reason: string) => {
     if (abortReason) return; // the first reason stays: abort is idempotent

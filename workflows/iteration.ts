@@ -31,7 +31,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const surface = patched(PATCH_OPERATOR_SURFACE);
   const bookkeeping = bookkeepingActivities(byCause);
   const state = new IterationState(campaignId, iteration);
-  state.installHandlers(surface ? { askForCancel: () => bookkeeping.requestWorkflowCancel({ workflowId: state.workflowId, runId: state.runId }) } : undefined);
+  state.installHandlers(surface ? { askForCancel: () => CancellationScope.nonCancellable(() => bookkeeping.requestWorkflowCancel({ workflowId: state.workflowId, runId: state.runId })) } : undefined);
 
   // The frozen config's plan for this iteration, recorded in history: replays never re-apply defaults.
   const plan: CampaignPlan = frozen ? await bookkeeping.loadCampaignPlan({ campaignId, iteration }) : legacyPlan(input.config, campaignId);
