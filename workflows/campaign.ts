@@ -116,7 +116,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     cancelAsked = true;
     // Not cancellable: the cancel request it makes may arrive before its own completion.
     CancellationScope.nonCancellable(() => acts.requestWorkflowCancel({ workflowId: info.workflowId, runId: info.runId })).catch((err) =>
-      log.warn("cancel request failed", { error: String(err) }),
+      isCancellation(err) ? undefined : log.warn("cancel request failed", { error: String(err) }),
     );
   };
   const recordAbortReason = (reason: string) => {

@@ -5,6 +5,7 @@
  */
 import {
   getExternalWorkflowHandle,
+  isCancellation,
   log,
   setCurrentDetails,
   setDefaultSignalHandler,
@@ -117,7 +118,7 @@ export class IterationState {
       this.stageScope?.cancel();
       if (surface && !req?.viaCampaign && !cancelAsked) {
         cancelAsked = true;
-        surface.askForCancel().catch((err) => log.warn("cancel request failed", { error: String(err) }));
+        surface.askForCancel().catch((err) => (isCancellation(err) ? undefined : log.warn("cancel request failed", { error: String(err) })));
       }
       if (surface) this.showDetails();
     });
