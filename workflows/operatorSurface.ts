@@ -55,9 +55,9 @@ const compact = (counts: Record<string, number>): string =>
 
 export function stageLine(s: StageStatus): string {
   const parts = [`**${s.name}**: ${s.state.replace(/_/g, " ")}`];
-  if (s.batchesTotal > 0) parts.push(`batches ${s.batchesDone}/${s.batchesTotal}`);
-  if (s.itemsTotal > 0) parts.push(`items ${s.itemsDone}/${s.itemsTotal}`);
-  if (s.job) parts.push(`job ${s.job.name} ${s.job.state}${s.job.total ? ` ${s.job.done ?? 0}/${s.job.total}` : ""}`);
+  if (s.batchesTotal > 0) parts.push(`batches ${s.batchesDone} of ${s.batchesTotal}`);
+  if (s.itemsTotal > 0) parts.push(`items ${s.itemsDone} of ${s.itemsTotal}`);
+  if (s.job) parts.push(`job ${s.job.name} ${s.job.state}${s.job.total ? ` ${s.job.done ?? 0} of ${s.job.total}` : ""}`);
   const counts = compact(s.counts);
   if (counts) parts.push(counts);
   if (s.attempts > 1) parts.push(`attempt ${s.attempts}`);
@@ -82,14 +82,14 @@ export interface CampaignView {
 export function campaignDetails(status: CampaignStatus, view: CampaignView): string {
   const it = status.currentIteration;
   const head = [`**Campaign ${status.campaignId}**${status.name ? ` (${status.name})` : ""}: ${status.state.replace(/_/g, " ")}${status.paused ? " (paused)" : ""}`];
-  head.push(`Iteration ${status.iteration} of ${status.iterationsTotal || "?"}${it?.currentStage ? ` · stage ${it.currentStage}` : ""}`);
+  head.push("", `Iteration ${status.iteration} of ${status.iterationsTotal || "?"}${it?.currentStage ? ` · stage ${it.currentStage}` : ""}`);
   const lines = [...head, ""];
   if (it && it.iteration === status.iteration) lines.push(...stagesBlock(it), "");
-  if (status.lastError) lines.push(`**Last error**: ${status.lastError}`, "");
-  lines.push("**Next commands**:", ...nextCommands(status.campaignId, status.state).map((c) => `- \`${c}\``), "");
+  if (status.lastError && status.state !== "waiting_for_operator") lines.push(`**Last error**: ${status.lastError}`, "");
+  lines.push("**Next commands**:", "", ...nextCommands(status.campaignId, status.state).map((c) => `- \`${c}\``), "");
   const reports = reportPaths(view.outputDir, status.iteration);
-  if (reports.campaignReport) lines.push(`**Report**: ${reports.campaignReport} (iteration: ${reports.iterationReport})`);
-  if (view.outputDir) lines.push(`**Output folder**: ${view.outputDir}`);
+  if (reports.campaignReport) lines.push(`**Report**: ${reports.campaignReport} (iteration: ${reports.iterationReport})`, "");
+  if (view.outputDir) lines.push(`**Output folder**: ${view.outputDir}`, "");
   if (view.configHash) lines.push(`**Config**: version ${view.configVersion ?? "?"}, sha256 ${view.configHash}`);
   return lines.join("\n").trim();
 }
@@ -102,8 +102,9 @@ export function iterationDetails(status: IterationStatus, outputDir?: string): s
     ...stagesBlock(status),
     "",
   ];
-  if (status.lastError) lines.push(`**Last error**: ${status.lastError}`, "");
-  lines.push("**Next commands** (sent to the campaign):", ...nextCommands(status.campaignId, status.state).map((c) => `- \`${c}\``));
+  // A waiting stage's error is said above; lastError adds what else went wrong (an abort's reason).
+  if (status.lastError && !status.stages.some((s) => s.state === "waiting_for_operator")) lines.push(`**Last error**: ${status.lastError}`, "");
+  lines.push("**Next commands** (sent to the campaign):", "", ...nextCommands(status.campaignId, status.state).map((c) => `- \`${c}\``));
   const reports = reportPaths(outputDir, status.iteration);
   if (reports.iterationReport) lines.push("", `**Report**: ${reports.iterationReport}`);
   return lines.join("\n").trim();

@@ -145,7 +145,7 @@ test("current details follow the stage, the memo carries the config, and only op
   const iteration = await runningIteration(h);
   const first = await metadata(iteration);
   assert.match(first.currentDetails, /stage synthesize\.singleTurn/);
-  assert.match(first.currentDetails, /\*\*synthesize\.singleTurn\*\*: running · batches \d+\/12/);
+  assert.match(first.currentDetails, /\*\*synthesize\.singleTurn\*\*: running · batches \d+ of 12/);
   assert.match(first.currentDetails, /toolloop campaign pause /);
   const campaignDetails = await waitFor("the campaign's details name the stage", async () => {
     const d = (await metadata(h)).currentDetails;
