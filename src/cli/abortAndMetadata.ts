@@ -19,9 +19,9 @@ export function campaignStartMetadata(frozen: FrozenCampaignConfig, campaignId: 
       `**Stages**: ${c.stages.map((s) => s.name).join(" → ")}`,
       `**Roles**: ${roles}`,
       `**Seed**: ${c.seed}`,
-      "",
       "Operate from the CLI (`toolloop campaign status|pause|resume|retry-stage|skip-stage|abort " + campaignId + "`) or from this page: docs/ui.md.",
-    ].join("\n"),
+    ].join("\n\n"), // markdown: one paragraph each
+
   };
 }
 
