@@ -27,7 +27,9 @@ export async function runBatchLanes(acts: StageActivities, ref: StageRef, batche
       if (batchIndex === undefined) return;
       try {
         const args = { ...ref, batchIndex };
-        control.onBatchDone(control.summary ? await acts.runStageBatch.executeWithOptions({ summary: control.summary(batchIndex) }, [args]) : await acts.runStageBatch(args));
+        control.onBatchDone(
+          control.summary ? await acts.runStageBatch.executeWithOptions({ summary: control.summary(batchIndex) }, [args]) : await acts.runStageBatch(args),
+        );
       } catch (err) {
         firstError ??= err;
       }

@@ -102,7 +102,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   let abortReason: string | undefined;
   let plan: CampaignPlan | undefined = legacy;
 
-  const showDetails = () => setCurrentDetails(campaignDetails(status, { configVersion: plan?.configVersion, configHash: plan?.configHash, outputDir: plan?.outputDir }));
+  const showDetails = () =>
+    setCurrentDetails(campaignDetails(status, { configVersion: plan?.configVersion, configHash: plan?.configHash, outputDir: plan?.outputDir }));
   const publish = () => {
     const it = status.currentIteration;
     if ((!aborted && status.state === "running") || status.state === "paused" || status.state === "waiting_for_operator") {
@@ -236,102 +237,102 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   }
 
   async function runCampaign(): Promise<CampaignResult> {
-  if (frozen) {
-    try {
-      plan = input.registered
-        ? await acts.loadCampaignPlan({ campaignId, iteration })
-        : (
-            await acts.registerCampaign({
-              campaignId: input.campaignId,
-              workflowId: info.workflowId,
-              config: input.config,
-              configDir: input.configDir,
-              newConfigVersion: input.newConfigVersion,
-            })
-          ).plan;
-    } catch (err) {
-      // A bad config (or a changed one) fails the campaign with the activity's own message and type.
-      const cause = (err as { cause?: unknown }).cause;
-      if (cause instanceof ApplicationFailure && cause.nonRetryable)
-        throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? undefined, ...(cause.details ?? []));
-      throw err;
+    if (frozen) {
+      try {
+        plan = input.registered
+          ? await acts.loadCampaignPlan({ campaignId, iteration })
+          : (
+              await acts.registerCampaign({
+                campaignId: input.campaignId,
+                workflowId: info.workflowId,
+                config: input.config,
+                configDir: input.configDir,
+                newConfigVersion: input.newConfigVersion,
+              })
+            ).plan;
+      } catch (err) {
+        // A bad config (or a changed one) fails the campaign with the activity's own message and type.
+        const cause = (err as { cause?: unknown }).cause;
+        if (cause instanceof ApplicationFailure && cause.nonRetryable)
+          throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? undefined, ...(cause.details ?? []));
+        throw err;
+      }
+      if (!plan) throw ApplicationFailure.nonRetryable("registration returned no plan", ErrorType.invalidConfig);
+      campaignId = plan.campaignId;
+      Object.assign(status, { campaignId, name: plan.name, iterationsTotal: plan.iterations });
+      if (surface) {
+        Object.assign(status, { configVersion: plan.configVersion, configHash: plan.configHash, outputDir: plan.outputDir });
+        upsertMemo(campaignMemo(plan));
+      }
+      publish();
+    } else if (!input.registered) {
+      const reg = await acts.registerCampaign({ campaignId, config: input.config });
+      if (reg.toolErrors > 0) status.lastError = `${reg.toolErrors} tool definitions rejected; first: ${reg.toolErrorMessages[0] ?? ""}`;
     }
-    if (!plan) throw ApplicationFailure.nonRetryable("registration returned no plan", ErrorType.invalidConfig);
-    campaignId = plan.campaignId;
-    Object.assign(status, { campaignId, name: plan.name, iterationsTotal: plan.iterations });
-    if (surface) {
-      Object.assign(status, { configVersion: plan.configVersion, configHash: plan.configHash, outputDir: plan.outputDir });
-      upsertMemo(campaignMemo(plan));
+    const iterationsTotal = (plan as CampaignPlan).iterations;
+
+    // A paused campaign does not start its next iteration.
+    await condition(() => !status.paused || aborted);
+
+    if (!aborted) {
+      child = await startChild(iterationWorkflow, {
+        workflowId: iterationWorkflowId(info.workflowId, iteration),
+        taskQueue: info.taskQueue,
+        args: [frozen ? { campaignId, iteration } : { campaignId, iteration, config: input.config }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        ...(surface ? { staticSummary: iterationSummary(campaignId, iteration, iterationsTotal), staticDetails: stagesOf(plan as CampaignPlan) } : {}),
+      });
+      status.iterationWorkflowId = child.workflowId;
+      if (status.paused) await child.signal(pauseSignal);
+      try {
+        const result = await child.result();
+        status.completedIterations = [...status.completedIterations, { iteration, state: result.state, samples: result.samples }].slice(-KEEP_SUMMARIES);
+        if (result.state === "aborted") aborted = true;
+      } catch (err) {
+        if (surface && isCancellation(err)) throw err; // the abort path (above)
+        status.state = "failed";
+        const real = firstRealError(err);
+        status.lastError = surface ? real.message : err instanceof Error ? err.message : String(err);
+        if (surface && real.type) status.lastErrorType = real.type;
+        sa.update({ status: "failed" });
+        if (surface) showDetails();
+        await acts.setCampaignStatus({ campaignId, status: "failed" });
+        // The campaign fails with the stage's own message and type, not "Child Workflow execution failed".
+        if (surface) throw ApplicationFailure.nonRetryable(real.message, real.type);
+        throw err;
+      }
     }
-    publish();
-  } else if (!input.registered) {
-    const reg = await acts.registerCampaign({ campaignId, config: input.config });
-    if (reg.toolErrors > 0) status.lastError = `${reg.toolErrors} tool definitions rejected; first: ${reg.toolErrorMessages[0] ?? ""}`;
-  }
-  const iterationsTotal = (plan as CampaignPlan).iterations;
 
-  // A paused campaign does not start its next iteration.
-  await condition(() => !status.paused || aborted);
-
-  if (!aborted) {
-    child = await startChild(iterationWorkflow, {
-      workflowId: iterationWorkflowId(info.workflowId, iteration),
-      taskQueue: info.taskQueue,
-      args: [frozen ? { campaignId, iteration } : { campaignId, iteration, config: input.config }],
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      ...(surface ? { staticSummary: iterationSummary(campaignId, iteration, iterationsTotal), staticDetails: stagesOf(plan as CampaignPlan) } : {}),
-    });
-    status.iterationWorkflowId = child.workflowId;
-    if (status.paused) await child.signal(pauseSignal);
-    try {
-      const result = await child.result();
-      status.completedIterations = [...status.completedIterations, { iteration, state: result.state, samples: result.samples }].slice(-KEEP_SUMMARIES);
-      if (result.state === "aborted") aborted = true;
-    } catch (err) {
-      if (surface && isCancellation(err)) throw err; // the abort path (above)
-      status.state = "failed";
-      const real = firstRealError(err);
-      status.lastError = surface ? real.message : err instanceof Error ? err.message : String(err);
-      if (surface && real.type) status.lastErrorType = real.type;
-      sa.update({ status: "failed" });
-      if (surface) showDetails();
-      await acts.setCampaignStatus({ campaignId, status: "failed" });
-      // The campaign fails with the stage's own message and type, not "Child Workflow execution failed".
-      if (surface) throw ApplicationFailure.nonRetryable(real.message, real.type);
-      throw err;
+    if (aborted && surface) {
+      // An abort that arrived before the iteration started: wait for the cancel request it asked for.
+      await condition(() => false);
     }
-  }
-
-  if (aborted && surface) {
-    // An abort that arrived before the iteration started: wait for the cancel request it asked for.
-    await condition(() => false);
-  }
-  if (aborted) {
-    status.state = "aborted";
-    sa.update({ status: "aborted" });
-    await acts.setCampaignStatus({ campaignId, status: "aborted" });
+    if (aborted) {
+      status.state = "aborted";
+      sa.update({ status: "aborted" });
+      await acts.setCampaignStatus({ campaignId, status: "aborted" });
+      if (frozen) await condition(allHandlersFinished);
+      return { campaignId, state: "aborted", iterations: status.completedIterations };
+    }
+    if (iteration < iterationsTotal) {
+      // An update still being answered would be cut off by continue-as-new.
+      if (frozen) await condition(allHandlersFinished);
+      await continueAsNew<typeof campaignWorkflow>({
+        // The legacy path re-parses its config each run; the frozen path needs only the id.
+        ...(frozen ? {} : { config: input.config }),
+        campaignId,
+        iteration: iteration + 1,
+        registered: true,
+        paused: status.paused,
+        completedIterations: status.completedIterations,
+      });
+    }
+    status.state = "completed";
+    sa.update({ status: "completed", stage: "" });
+    if (surface) showDetails();
+    await acts.setCampaignStatus({ campaignId, status: "completed" });
     if (frozen) await condition(allHandlersFinished);
-    return { campaignId, state: "aborted", iterations: status.completedIterations };
-  }
-  if (iteration < iterationsTotal) {
-    // An update still being answered would be cut off by continue-as-new.
-    if (frozen) await condition(allHandlersFinished);
-    await continueAsNew<typeof campaignWorkflow>({
-      // The legacy path re-parses its config each run; the frozen path needs only the id.
-      ...(frozen ? {} : { config: input.config }),
-      campaignId,
-      iteration: iteration + 1,
-      registered: true,
-      paused: status.paused,
-      completedIterations: status.completedIterations,
-    });
-  }
-  status.state = "completed";
-  sa.update({ status: "completed", stage: "" });
-  if (surface) showDetails();
-  await acts.setCampaignStatus({ campaignId, status: "completed" });
-  if (frozen) await condition(allHandlersFinished);
-  return { campaignId, state: "completed", iterations: status.completedIterations };
+    return { campaignId, state: "completed", iterations: status.completedIterations };
   }
 }
 

@@ -31,7 +31,11 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const surface = patched(PATCH_OPERATOR_SURFACE);
   const bookkeeping = bookkeepingActivities(byCause);
   const state = new IterationState(campaignId, iteration);
-  state.installHandlers(surface ? { askForCancel: () => CancellationScope.nonCancellable(() => bookkeeping.requestWorkflowCancel({ workflowId: state.workflowId, runId: state.runId })) } : undefined);
+  state.installHandlers(
+    surface
+      ? { askForCancel: () => CancellationScope.nonCancellable(() => bookkeeping.requestWorkflowCancel({ workflowId: state.workflowId, runId: state.runId })) }
+      : undefined,
+  );
 
   // The frozen config's plan for this iteration, recorded in history: replays never re-apply defaults.
   const plan: CampaignPlan = frozen ? await bookkeeping.loadCampaignPlan({ campaignId, iteration }) : legacyPlan(input.config, campaignId);
@@ -72,62 +76,62 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   };
 
   async function runStages(): Promise<void> {
-  await bookkeeping.startIteration({ campaignId, iteration });
+    await bookkeeping.startIteration({ campaignId, iteration });
 
-  for (const [i, scheduling] of plan.stages.entries()) {
-    if (state.aborted) break;
-    const st = status.stages[i] as StageStatus;
-    status.currentStage = st.name;
-    const acts = stageActivities(scheduling, byCause);
-    const ref = { campaignId, iteration, stage: scheduling.name };
+    for (const [i, scheduling] of plan.stages.entries()) {
+      if (state.aborted) break;
+      const st = status.stages[i] as StageStatus;
+      status.currentStage = st.name;
+      const acts = stageActivities(scheduling, byCause);
+      const ref = { campaignId, iteration, stage: scheduling.name };
 
-    for (;;) {
-      st.state = "running";
-      st.attempts++;
-      await state.publish();
-      try {
-        state.stageScope = new CancellationScope();
-        await state.stageScope.run(() => runStage(state, acts, ref, st, plan.batchesInParallel, frozen ? scheduling : undefined, surface));
-        st.lastError = undefined;
-        break;
-      } catch (err) {
-        if (state.aborted || isCancellation(err)) {
-          state.aborted = true;
+      for (;;) {
+        st.state = "running";
+        st.attempts++;
+        await state.publish();
+        try {
+          state.stageScope = new CancellationScope();
+          await state.stageScope.run(() => runStage(state, acts, ref, st, plan.batchesInParallel, frozen ? scheduling : undefined, surface));
+          st.lastError = undefined;
           break;
+        } catch (err) {
+          if (state.aborted || isCancellation(err)) {
+            state.aborted = true;
+            break;
+          }
+          const message = describe(err);
+          st.lastError = message;
+          status.lastError = `${st.name}: ${message}`;
+          if (plan.onStageFailure === "fail") {
+            st.state = "failed";
+            status.state = "failed";
+            await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
+            await state.publish();
+            throw ApplicationFailure.nonRetryable(`stage ${st.name} failed: ${message}`, ErrorType.stageFailed);
+          }
+          if (plan.onStageFailure === "skip") {
+            state.decision = { action: "skip", stage: st.name };
+          } else {
+            st.state = "waiting_for_operator";
+            await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
+            await state.publish();
+            await condition(() => state.decision !== undefined || state.aborted);
+            if (state.aborted) break;
+          }
+          const d = state.decision;
+          state.decision = undefined;
+          if (d?.action === "skip") {
+            st.state = "skipped";
+            await bookkeeping.recordStageOutcome({ ...ref, status: "skipped", error: message });
+            break;
+          }
+          // retry: loop; planning returns only the batches not done yet.
+        } finally {
+          state.stageScope = undefined;
         }
-        const message = describe(err);
-        st.lastError = message;
-        status.lastError = `${st.name}: ${message}`;
-        if (plan.onStageFailure === "fail") {
-          st.state = "failed";
-          status.state = "failed";
-          await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
-          await state.publish();
-          throw ApplicationFailure.nonRetryable(`stage ${st.name} failed: ${message}`, ErrorType.stageFailed);
-        }
-        if (plan.onStageFailure === "skip") {
-          state.decision = { action: "skip", stage: st.name };
-        } else {
-          st.state = "waiting_for_operator";
-          await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
-          await state.publish();
-          await condition(() => state.decision !== undefined || state.aborted);
-          if (state.aborted) break;
-        }
-        const d = state.decision;
-        state.decision = undefined;
-        if (d?.action === "skip") {
-          st.state = "skipped";
-          await bookkeeping.recordStageOutcome({ ...ref, status: "skipped", error: message });
-          break;
-        }
-        // retry: loop; planning returns only the batches not done yet.
-      } finally {
-        state.stageScope = undefined;
       }
+      if (state.aborted) break;
     }
-    if (state.aborted) break;
-  }
   }
 }
 

@@ -81,7 +81,9 @@ export interface CampaignView {
 /** The campaign workflow's current details. */
 export function campaignDetails(status: CampaignStatus, view: CampaignView): string {
   const it = status.currentIteration;
-  const head = [`**Campaign ${status.campaignId}**${status.name ? ` (${status.name})` : ""}: ${status.state.replace(/_/g, " ")}${status.paused ? " (paused)" : ""}`];
+  const head = [
+    `**Campaign ${status.campaignId}**${status.name ? ` (${status.name})` : ""}: ${status.state.replace(/_/g, " ")}${status.paused ? " (paused)" : ""}`,
+  ];
   head.push("", `Iteration ${status.iteration} of ${status.iterationsTotal || "?"}${it?.currentStage ? ` · stage ${it.currentStage}` : ""}`);
   const lines = [...head, ""];
   if (it && it.iteration === status.iteration) lines.push(...stagesBlock(it), "");

@@ -69,7 +69,11 @@ export async function runStage(
         taskQueue: workflowInfo().taskQueue,
         args: [{ ref, batches: plan.pendingBatches.slice(from, from + BATCHES_PER_CHILD), parallelism, paused: state.status.paused, scheduling }],
         ...(summaries
-          ? { staticSummary: label(`batches ${plan.pendingBatches[from]}..${plan.pendingBatches[Math.min(from + BATCHES_PER_CHILD, plan.pendingBatches.length) - 1]}`) }
+          ? {
+              staticSummary: label(
+                `batches ${plan.pendingBatches[from]}..${plan.pendingBatches[Math.min(from + BATCHES_PER_CHILD, plan.pendingBatches.length) - 1]}`,
+              ),
+            }
           : {}),
       });
       state.chunk = chunk;

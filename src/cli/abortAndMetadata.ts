@@ -21,7 +21,6 @@ export function campaignStartMetadata(frozen: FrozenCampaignConfig, campaignId: 
       `**Seed**: ${c.seed}`,
       "Operate from the CLI (`toolloop campaign status|pause|resume|retry-stage|skip-stage|abort " + campaignId + "`) or from this page: docs/ui.md.",
     ].join("\n\n"), // markdown: one paragraph each
-
   };
 }
 

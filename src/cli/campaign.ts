@@ -4,7 +4,6 @@ import { WorkflowIdConflictPolicy, type Client } from "@temporalio/client";
 import { TypedSearchAttributes } from "@temporalio/common";
 import type { Command } from "commander";
 import {
-  abortSignal,
   campaignWorkflowId,
   pauseSignal,
   resumeSignal,

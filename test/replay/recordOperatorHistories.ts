@@ -14,7 +14,15 @@ import { abortCampaign } from "../../src/cli/abortAndMetadata.js";
 import { findTemporalCli } from "../../src/services/temporalCli.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { campaignWorkflowId, pauseSignal, resumeSignal, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import {
+  campaignWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  retryStageUpdate,
+  statusQuery,
+  type CampaignStatus,
+  type IterationStatus,
+} from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 
@@ -39,7 +47,11 @@ const save = (workflowId: string, runId: string | undefined, name: string) => {
 };
 const start = (name: string, config: unknown) => {
   const id = `replay-${name}-${Date.now()}`;
-  return env.client.workflow.start("campaignWorkflow", { workflowId: campaignWorkflowId(id), taskQueue: taskQueues(env.queuePrefix).workflows, args: [{ config, campaignId: id }] });
+  return env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(id),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId: id }],
+  });
 };
 const iterationOf = async (h: { query: (q: typeof statusQuery) => Promise<unknown> }) => {
   const c = (await h.query(statusQuery)) as CampaignStatus;

@@ -138,10 +138,7 @@ test("a failed stage fails the campaign with the stage's own message and type", 
 });
 
 test("current details follow the stage, the memo carries the config, and only operator controls are listed", async () => {
-  const h = await start(
-    simulatorCampaign(sim.url, { count: 120, batchSize: 10, concurrency: { batchesInParallel: 1 } }),
-    "details",
-  );
+  const h = await start(simulatorCampaign(sim.url, { count: 120, batchSize: 10, concurrency: { batchesInParallel: 1 } }), "details");
   const iteration = await runningIteration(h);
   const first = await metadata(iteration);
   assert.match(first.currentDetails, /stage synthesize\.singleTurn/);

@@ -43,8 +43,27 @@ const iteration = (over: Partial<IterationStatus> = {}): IterationStatus => ({
   paused: false,
   currentStage: "verify.rules",
   stages: [
-    { name: "synthesize.singleTurn", state: "succeeded", batchesTotal: 4, batchesDone: 4, itemsTotal: 40, itemsDone: 40, counts: { written: 40, failed: 0 }, attempts: 1 },
-    { name: "verify.rules", state: "waiting_for_operator", batchesTotal: 2, batchesDone: 1, itemsTotal: 40, itemsDone: 25, counts: {}, attempts: 2, lastError: "boom" },
+    {
+      name: "synthesize.singleTurn",
+      state: "succeeded",
+      batchesTotal: 4,
+      batchesDone: 4,
+      itemsTotal: 40,
+      itemsDone: 40,
+      counts: { written: 40, failed: 0 },
+      attempts: 1,
+    },
+    {
+      name: "verify.rules",
+      state: "waiting_for_operator",
+      batchesTotal: 2,
+      batchesDone: 1,
+      itemsTotal: 40,
+      itemsDone: 25,
+      counts: {},
+      attempts: 2,
+      lastError: "boom",
+    },
   ],
   lastError: "verify.rules: boom",
   ...over,
@@ -85,7 +104,14 @@ test("the first real error is the innermost application failure, not the wrapper
   const stage = ApplicationFailure.nonRetryable("stage verify.rules failed: bad schema", "StageFailed");
   const child = new ChildWorkflowFailure("default", { workflowId: "w", runId: "r" }, "iterationWorkflow", RetryState.NON_RETRYABLE_FAILURE, stage);
   assert.deepEqual(firstRealError(child), { message: "stage verify.rules failed: bad schema", type: "StageFailed" });
-  const activity = new ActivityFailure("Activity task failed", "planStage", "1", RetryState.NON_RETRYABLE_FAILURE, "", ApplicationFailure.create({ message: "db down", type: "InfrastructureError" }));
+  const activity = new ActivityFailure(
+    "Activity task failed",
+    "planStage",
+    "1",
+    RetryState.NON_RETRYABLE_FAILURE,
+    "",
+    ApplicationFailure.create({ message: "db down", type: "InfrastructureError" }),
+  );
   assert.deepEqual(firstRealError(activity), { message: "db down", type: "InfrastructureError" });
   assert.deepEqual(firstRealError(new Error("plain")), { message: "plain" });
 });
