@@ -1,9 +1,9 @@
 /**
  * The client side of the campaign's operator surface: what the Temporal UI shows above a campaign
  * started from the CLI (static summary and details, fixed at start), and abort as an operator
- * means it (the reason recorded by the workflow, then a cancel request, so the UI shows Canceled).
+ * means it (the reason recorded by the workflow, which then ends as Canceled).
  */
-import { WorkflowNotFoundError, type Client } from "@temporalio/client";
+import type { Client } from "@temporalio/client";
 import { abortSignal } from "../../workflows/definitions.js";
 import { frozenConfigHash, type FrozenCampaignConfig } from "../config/frozen.js";
 
@@ -25,16 +25,11 @@ export function campaignStartMetadata(frozen: FrozenCampaignConfig, campaignId: 
 }
 
 /**
- * Records the reason (the `abort` signal), then requests cancellation: the workflow cancels its
- * running work, records the abort in Postgres and ends as Canceled. Safe to repeat.
+ * Sends the `abort` signal with the reason. The workflow records it and asks Temporal to cancel
+ * itself (an activity: a workflow cannot cancel itself), so it ends as Canceled. The CLI does not
+ * send the cancel request itself: a campaign started before the operator-surface patch ends its
+ * own way on the signal, and a cancel request would cut its abort bookkeeping short. Safe to repeat.
  */
 export async function abortCampaign(client: Client, workflowId: string, reason?: string): Promise<void> {
-  const handle = client.workflow.getHandle(workflowId);
-  await handle.signal(abortSignal, reason ? { reason } : {});
-  try {
-    await handle.cancel();
-  } catch (err) {
-    // Closed between the signal and the cancel request (the workflow asks for its own cancellation too).
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-  }
+  await client.workflow.getHandle(workflowId).signal(abortSignal, reason ? { reason } : {});
 }

@@ -266,7 +266,7 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (id: string, opts: { reason?: string }) => {
       await withClient({ campaignId: id }, async (client) => {
         await abortCampaign(client, toWorkflowId(id), opts.reason);
-        console.log(`abort: sent to ${toWorkflowId(id)} (the workflow records the reason, then ends as Canceled)`);
+        console.log(`abort: sent to ${toWorkflowId(id)} (the workflow records the reason, cancels its work and ends as Canceled)`);
       });
     });
 }

@@ -1,7 +1,7 @@
 /**
  * Records histories of the operator-surface path (PATCH_OPERATOR_SURFACE): a two-iteration
- * campaign (first run and its iteration), an abort from the CLI (reason, then a cancel request:
- * campaign and iteration end Canceled), an iteration that waited for an operator and was retried,
+ * campaign (first run and its iteration), an abort from the CLI (the abort signal; the workflow
+ * requests its own cancellation: campaign and iteration end Canceled), an iteration that waited for an operator and was retried,
  * and a campaign that failed with its stage's error. The other recorders keep their own paths.
  * Run: `node dist/test/replay/recordOperatorHistories.js` with TEMPORAL_ADDRESS and DATABASE_URL set
  * (or none, to start private servers). Commit the JSON files it writes.

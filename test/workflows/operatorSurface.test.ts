@@ -83,7 +83,7 @@ async function assertCanceledWithReason(h: WorkflowHandle, iteration: WorkflowHa
   assert.equal(await campaignRowStatus(status.campaignId), "aborted", "Postgres records the abort");
 }
 
-test("campaign abort (the CLI's: reason, then a cancel request) ends campaign and iteration as Canceled with the reason", async () => {
+test("campaign abort (the CLI's: the abort signal with a reason) ends campaign and iteration as Canceled with the reason", async () => {
   const h = await start(slowCampaign(), "abort-cli");
   const iteration = await runningIteration(h);
   await abortCampaign(env.client, h.workflowId, "wrong tool set");
