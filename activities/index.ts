@@ -3,7 +3,7 @@
  * their dependencies so tests can pass a real database, a simulator endpoint or extra stages.
  */
 import { ApplicationFailure, Context } from "@temporalio/activity";
-import { WorkflowUpdateFailedError, type Client } from "@temporalio/client";
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from "@temporalio/client";
 import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { campaignOutputDir } from "../src/output/layout.js";
@@ -378,6 +378,25 @@ export function createActivities(deps: ActivityDeps) {
             .executeUpdate(d.action === "retry" ? retryStageUpdate : skipStageUpdate, { args: [{ stage: d.stage }] });
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError) throw ApplicationFailure.nonRetryable(err.cause?.message ?? err.message, ErrorType.decisionRefused);
+          throw err;
+        }
+      }),
+
+    /**
+     * Asks Temporal to cancel a workflow (the campaign's own, on an `abort` signal): a workflow cannot
+     * cancel itself, and only a cancel request ends it as Canceled. Idempotent: a repeated request,
+     * or one for a workflow already closed, changes nothing.
+     */
+    requestWorkflowCancel: (d: { workflowId: string; runId?: string }) =>
+      withFailurePolicy(asBookkeeping, async () => {
+        if (!deps.temporalClient)
+          throw ApplicationFailure.nonRetryable("this worker has no Temporal client to request a cancellation with", ErrorType.stageInput);
+        const client = await deps.temporalClient();
+        try {
+          await client.workflow.getHandle(d.workflowId, d.runId).cancel();
+          return { requested: true };
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return { requested: false };
           throw err;
         }
       }),

@@ -11,6 +11,8 @@ export interface LaneControl {
   paused(): boolean;
   aborted(): boolean;
   onBatchDone(result: BatchCounts): void;
+  /** The activity's summary in the UI (operator-surface patch); absent: none. */
+  summary?(batchIndex: number): string;
 }
 
 export async function runBatchLanes(acts: StageActivities, ref: StageRef, batches: number[], parallelism: number, control: LaneControl): Promise<void> {
@@ -24,7 +26,10 @@ export async function runBatchLanes(acts: StageActivities, ref: StageRef, batche
       const batchIndex = queue.shift();
       if (batchIndex === undefined) return;
       try {
-        control.onBatchDone(await acts.runStageBatch({ ...ref, batchIndex }));
+        const args = { ...ref, batchIndex };
+        control.onBatchDone(
+          control.summary ? await acts.runStageBatch.executeWithOptions({ summary: control.summary(batchIndex) }, [args]) : await acts.runStageBatch(args),
+        );
       } catch (err) {
         firstError ??= err;
       }

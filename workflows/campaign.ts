@@ -5,13 +5,20 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
+  log,
+  patched,
   proxyActivities,
+  setCurrentDetails,
+  setDefaultSignalHandler,
   setHandler,
   startChild,
+  upsertMemo,
   workflowInfo,
   type ChildWorkflowHandle,
 } from "@temporalio/workflow";
@@ -32,11 +39,14 @@ import {
   retryStageUpdate,
   skipStageUpdate,
   statusQuery,
+  type AbortRequest,
   type CampaignStatus,
+  type IterationStatus,
   type StageDecision,
 } from "./definitions.js";
 import { iterationWorkflow } from "./iteration.js";
 import { legacyPlan } from "./legacyInput.js";
+import { CANCEL_WITHOUT_REASON, PATCH_OPERATOR_SURFACE, campaignDetails, campaignMemo, firstRealError, iterationSummary } from "./operatorSurface.js";
 import { SearchAttributeTracker } from "./searchAttributes.js";
 
 export interface CampaignInput {
@@ -70,6 +80,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const info = workflowInfo();
   const byCause = retryByCause();
   const frozen = frozenConfig();
+  // Abort ends as Canceled, failures carry the first real error, memo, internal signals unlisted.
+  const surface = patched(PATCH_OPERATOR_SURFACE);
   const queues = taskQueues(queuePrefixOf(info.taskQueue));
   const acts = byCause ? bookkeepingActivities(true, queues.default) : legacyCampaignActivities(queues.default);
   const iteration = input?.iteration ?? 1;
@@ -91,13 +103,35 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   };
   let aborted = false;
   let child: ChildWorkflowHandle<typeof iterationWorkflow> | undefined;
+  /** The cancel request this workflow asked for (a workflow cannot cancel itself: an activity asks Temporal). */
+  let cancelAsked = false;
+  let abortReason: string | undefined;
+  let plan: CampaignPlan | undefined = legacy;
 
+  const showDetails = () =>
+    setCurrentDetails(campaignDetails(status, { configVersion: plan?.configVersion, configHash: plan?.configHash, outputDir: plan?.outputDir }));
   const publish = () => {
     const it = status.currentIteration;
     if ((!aborted && status.state === "running") || status.state === "paused" || status.state === "waiting_for_operator") {
       status.state = it?.state === "waiting_for_operator" ? "waiting_for_operator" : status.paused ? "paused" : "running";
     }
     sa.update({ campaignId, iteration, stage: it?.currentStage ?? "", status: status.state });
+    showDetails();
+  };
+  const askForCancel = () => {
+    if (cancelAsked) return;
+    cancelAsked = true;
+    // Not cancellable: the cancel request it makes may arrive before its own completion.
+    CancellationScope.nonCancellable(() => acts.requestWorkflowCancel({ workflowId: info.workflowId, runId: info.runId })).catch((err) =>
+      isCancellation(err) ? undefined : log.warn("cancel request failed", { error: String(err) }),
+    );
+  };
+  const recordAbortReason = (reason: string) => {
+    if (abortReason) return; // the first reason stays: abort is idempotent
+    aborted = true;
+    abortReason = reason;
+    status.lastError = reason;
+    showDetails();
   };
   const forward = (fn: (c: ChildWorkflowHandle<typeof iterationWorkflow>) => Promise<void>) => {
     if (child) fn(child).catch(() => undefined);
@@ -115,21 +149,36 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     publish();
   });
   setHandler(abortSignal, (req) => {
-    aborted = true;
-    status.lastError = `aborted by operator${req?.reason ? `: ${req.reason}` : ""}`;
-    forward((c) => c.signal(abortSignal, req));
+    if (!surface) {
+      aborted = true;
+      status.lastError = `aborted by operator${req?.reason ? `: ${req.reason}` : ""}`;
+      forward((c) => c.signal(abortSignal, req));
+      return;
+    }
+    // The reason is recorded here; the cancel request (asked for here, or sent by the CLI) does the rest.
+    const first = !abortReason;
+    recordAbortReason(`aborted by operator${req?.reason ? `: ${req.reason}` : ""}`);
+    if (first) forward((c) => c.signal(abortSignal, { reason: req?.reason, viaCampaign: true } satisfies AbortRequest));
+    askForCancel();
   });
   // The iteration reports its state at transitions, so the campaign's status tells the truth
-  // (waiting_for_operator, paused). The description says it is not an operator control.
-  setHandler(
-    iterationProgressSignal,
-    (s) => {
-      if (s.iteration !== iteration) return;
-      status.currentIteration = s;
-      publish();
-    },
-    { description: "internal: progress reports from the iteration child workflow; not an operator control" },
-  );
+  // (waiting_for_operator, paused).
+  const onIterationProgress = (s: IterationStatus) => {
+    if (s.iteration !== iteration) return;
+    status.currentIteration = s;
+    publish();
+  };
+  if (surface) {
+    // Internal signals go through the default handler: the UI lists only the operator controls.
+    setDefaultSignalHandler((name, ...args) => {
+      if (name === iterationProgressSignal.name) onIterationProgress(args[0] as IterationStatus);
+      else log.warn("signal not handled by the campaign workflow", { signal: name });
+    });
+  } else {
+    setHandler(iterationProgressSignal, onIterationProgress, {
+      description: "internal: progress reports from the iteration child workflow; not an operator control",
+    });
+  }
   if (frozen) {
     // The iteration owns its stages' state (query it, or filter on its search attributes); a decision
     // sent here is forwarded to it as the same update, and its answer (or refusal) is returned.
@@ -167,88 +216,136 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   }
 
   publish();
-  let plan: CampaignPlan | undefined = legacy;
-  if (frozen) {
-    try {
-      plan = input.registered
-        ? await acts.loadCampaignPlan({ campaignId, iteration })
-        : (
-            await acts.registerCampaign({
-              campaignId: input.campaignId ?? scheduled?.campaignId,
-              workflowId: info.workflowId,
-              config: input.config,
-              configDir: input.configDir,
-              newConfigVersion: input.newConfigVersion,
-              ...(scheduled ? { schedule: scheduled.run } : {}),
-            })
-          ).plan;
-    } catch (err) {
-      // A bad config (or a changed one) fails the campaign with the activity's own message and type.
-      const cause = (err as { cause?: unknown }).cause;
-      if (cause instanceof ApplicationFailure && cause.nonRetryable)
-        throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? undefined, ...(cause.details ?? []));
-      throw err;
+  if (!surface) return await runCampaign();
+  try {
+    return await runCampaign();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Aborted: by a cancel request (the CLI's abort, the UI's Cancel button), or the iteration was cancelled alone.
+    let cancelled = err;
+    if (!CancellationScope.current().consideredCancelled) {
+      recordAbortReason(`the iteration workflow ${child?.workflowId ?? ""} was cancelled`);
+      askForCancel();
+      try {
+        await condition(() => false);
+      } catch (e) {
+        if (!isCancellation(e)) throw e;
+        cancelled = e;
+      }
     }
-    if (!plan) throw ApplicationFailure.nonRetryable("registration returned no plan", ErrorType.invalidConfig);
-    campaignId = plan.campaignId;
-    Object.assign(status, { campaignId, name: plan.name, iterationsTotal: plan.iterations });
-    publish();
-  } else if (!input.registered) {
-    const reg = await acts.registerCampaign({ campaignId, config: input.config });
-    if (reg.toolErrors > 0) status.lastError = `${reg.toolErrors} tool definitions rejected; first: ${reg.toolErrorMessages[0] ?? ""}`;
-  }
-  const iterationsTotal = (plan as CampaignPlan).iterations;
-
-  // A paused campaign does not start its next iteration.
-  await condition(() => !status.paused || aborted);
-
-  if (!aborted) {
-    child = await startChild(iterationWorkflow, {
-      workflowId: iterationWorkflowId(info.workflowId, iteration),
-      taskQueue: info.taskQueue,
-      args: [frozen ? { campaignId, iteration } : { campaignId, iteration, config: input.config }],
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    });
-    status.iterationWorkflowId = child.workflowId;
-    if (status.paused) await child.signal(pauseSignal);
-    try {
-      const result = await child.result();
-      status.completedIterations = [...status.completedIterations, { iteration, state: result.state, samples: result.samples }].slice(-KEEP_SUMMARIES);
-      if (result.state === "aborted") aborted = true;
-    } catch (err) {
-      status.state = "failed";
-      status.lastError = err instanceof Error ? err.message : String(err);
-      sa.update({ status: "failed" });
-      await acts.setCampaignStatus({ campaignId, status: "failed" });
-      throw err;
-    }
-  }
-
-  if (aborted) {
+    recordAbortReason(CANCEL_WITHOUT_REASON);
     status.state = "aborted";
     sa.update({ status: "aborted" });
-    await acts.setCampaignStatus({ campaignId, status: "aborted" });
-    if (frozen) await condition(allHandlersFinished);
-    return { campaignId, state: "aborted", iterations: status.completedIterations };
+    showDetails();
+    await CancellationScope.nonCancellable(() => acts.setCampaignStatus({ campaignId, status: "aborted" }));
+    // Rethrown under a cancel request, the cancellation ends this workflow as Canceled.
+    throw cancelled;
   }
-  if (iteration < iterationsTotal) {
-    // An update still being answered would be cut off by continue-as-new.
+
+  async function runCampaign(): Promise<CampaignResult> {
+    if (frozen) {
+      try {
+        plan = input.registered
+          ? await acts.loadCampaignPlan({ campaignId, iteration })
+          : (
+              await acts.registerCampaign({
+                campaignId: input.campaignId ?? scheduled?.campaignId,
+                workflowId: info.workflowId,
+                config: input.config,
+                configDir: input.configDir,
+                newConfigVersion: input.newConfigVersion,
+                ...(scheduled ? { schedule: scheduled.run } : {}),
+              })
+            ).plan;
+      } catch (err) {
+        // A bad config (or a changed one) fails the campaign with the activity's own message and type.
+        const cause = (err as { cause?: unknown }).cause;
+        if (cause instanceof ApplicationFailure && cause.nonRetryable)
+          throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? undefined, ...(cause.details ?? []));
+        throw err;
+      }
+      if (!plan) throw ApplicationFailure.nonRetryable("registration returned no plan", ErrorType.invalidConfig);
+      campaignId = plan.campaignId;
+      Object.assign(status, { campaignId, name: plan.name, iterationsTotal: plan.iterations });
+      if (surface) {
+        Object.assign(status, { configVersion: plan.configVersion, configHash: plan.configHash, outputDir: plan.outputDir });
+        upsertMemo(campaignMemo(plan));
+      }
+      publish();
+    } else if (!input.registered) {
+      const reg = await acts.registerCampaign({ campaignId, config: input.config });
+      if (reg.toolErrors > 0) status.lastError = `${reg.toolErrors} tool definitions rejected; first: ${reg.toolErrorMessages[0] ?? ""}`;
+    }
+    const iterationsTotal = (plan as CampaignPlan).iterations;
+
+    // A paused campaign does not start its next iteration.
+    await condition(() => !status.paused || aborted);
+
+    if (!aborted) {
+      child = await startChild(iterationWorkflow, {
+        workflowId: iterationWorkflowId(info.workflowId, iteration),
+        taskQueue: info.taskQueue,
+        args: [frozen ? { campaignId, iteration } : { campaignId, iteration, config: input.config }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        ...(surface ? { staticSummary: iterationSummary(campaignId, iteration, iterationsTotal), staticDetails: stagesOf(plan as CampaignPlan) } : {}),
+      });
+      status.iterationWorkflowId = child.workflowId;
+      if (status.paused) await child.signal(pauseSignal);
+      try {
+        const result = await child.result();
+        status.completedIterations = [...status.completedIterations, { iteration, state: result.state, samples: result.samples }].slice(-KEEP_SUMMARIES);
+        if (result.state === "aborted") aborted = true;
+      } catch (err) {
+        if (surface && isCancellation(err)) throw err; // the abort path (above)
+        status.state = "failed";
+        const real = firstRealError(err);
+        status.lastError = surface ? real.message : err instanceof Error ? err.message : String(err);
+        if (surface && real.type) status.lastErrorType = real.type;
+        sa.update({ status: "failed" });
+        if (surface) showDetails();
+        await acts.setCampaignStatus({ campaignId, status: "failed" });
+        // The campaign fails with the stage's own message and type, not "Child Workflow execution failed".
+        if (surface) throw ApplicationFailure.nonRetryable(real.message, real.type);
+        throw err;
+      }
+    }
+
+    if (aborted && surface) {
+      // An abort that arrived before the iteration started: wait for the cancel request it asked for.
+      await condition(() => false);
+    }
+    if (aborted) {
+      status.state = "aborted";
+      sa.update({ status: "aborted" });
+      await acts.setCampaignStatus({ campaignId, status: "aborted" });
+      if (frozen) await condition(allHandlersFinished);
+      return { campaignId, state: "aborted", iterations: status.completedIterations };
+    }
+    if (iteration < iterationsTotal) {
+      // An update still being answered would be cut off by continue-as-new.
+      if (frozen) await condition(allHandlersFinished);
+      await continueAsNew<typeof campaignWorkflow>({
+        // The legacy path re-parses its config each run; the frozen path needs only the id.
+        ...(frozen ? {} : { config: input.config }),
+        campaignId,
+        iteration: iteration + 1,
+        registered: true,
+        paused: status.paused,
+        completedIterations: status.completedIterations,
+      });
+    }
+    status.state = "completed";
+    sa.update({ status: "completed", stage: "" });
+    if (surface) showDetails();
+    await acts.setCampaignStatus({ campaignId, status: "completed" });
     if (frozen) await condition(allHandlersFinished);
-    await continueAsNew<typeof campaignWorkflow>({
-      // The legacy path re-parses its config each run; the frozen path needs only the id.
-      ...(frozen ? {} : { config: input.config }),
-      campaignId,
-      iteration: iteration + 1,
-      registered: true,
-      paused: status.paused,
-      completedIterations: status.completedIterations,
-    });
+    return { campaignId, state: "completed", iterations: status.completedIterations };
   }
-  status.state = "completed";
-  sa.update({ status: "completed", stage: "" });
-  await acts.setCampaignStatus({ campaignId, status: "completed" });
-  if (frozen) await condition(allHandlersFinished);
-  return { campaignId, state: "completed", iterations: status.completedIterations };
+}
+
+/** The iteration child's static details: its stages in order. */
+function stagesOf(plan: CampaignPlan): string {
+  return `Stages: ${plan.stages.map((s) => s.name).join(" → ")}`;
 }
 
 /** Set by the server on every run a schedule starts (trigger and backfill included). */

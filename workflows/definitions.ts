@@ -53,6 +53,12 @@ export interface CampaignStatus {
   currentIteration?: IterationStatus;
   completedIterations: { iteration: number; state: string; samples: Record<string, number> }[];
   lastError?: string;
+  /** Since the operator-surface patch: the frozen config (version, sha256) and the campaign's output folder. */
+  configVersion?: number;
+  configHash?: string;
+  outputDir?: string;
+  /** Since the operator-surface patch: the error type of lastError when the campaign failed (e.g. StageFailed). */
+  lastErrorType?: string;
 }
 
 export interface StageDecision {
@@ -62,6 +68,8 @@ export interface StageDecision {
 
 export interface AbortRequest {
   reason?: string;
+  /** Set when the campaign forwards its abort to the iteration: the campaign's cancellation ends the child. */
+  viaCampaign?: boolean;
 }
 
 export const statusQuery = defineQuery<IterationStatus | CampaignStatus>("status");
@@ -71,6 +79,11 @@ export const abortSignal = defineSignal<[AbortRequest?]>("abort");
 export const retryStageUpdate = defineUpdate<{ stage: string; accepted: true }, [StageDecision]>("retryStage");
 export const skipStageUpdate = defineUpdate<{ stage: string; accepted: true }, [StageDecision]>("skipStage");
 
+/**
+ * Internal signals. Since the operator-surface patch they reach the workflows through a default
+ * signal handler, so the UI's handler lists (the `__temporal_workflow_metadata` query) show only the
+ * operator controls above.
+ */
 /** Child -> parent: the iteration's status at stage transitions (a handful per iteration). */
 export const iterationProgressSignal = defineSignal<[IterationStatus]>("iterationProgress");
 /** Parent -> child: forwards an operator decision received by the campaign workflow. */

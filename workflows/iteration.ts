@@ -4,13 +4,14 @@
  * stage waits for an operator decision (retryStage / skipStage / abort) unless configured otherwise.
  * The state and the operator surface live in iterationState.ts, one stage's run in stageRunner.ts.
  */
-import { ApplicationFailure, CancellationScope, condition, isCancellation } from "@temporalio/workflow";
+import { ApplicationFailure, CancellationScope, CancelledFailure, condition, isCancellation, patched } from "@temporalio/workflow";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { bookkeepingActivities, frozenConfig, retryByCause, stageActivities } from "./activityOptions.js";
 import type { IterationResult, StageStatus } from "./definitions.js";
 import { IterationState } from "./iterationState.js";
 import { legacyPlan } from "./legacyInput.js";
+import { CANCEL_WITHOUT_REASON, PATCH_OPERATOR_SURFACE } from "./operatorSurface.js";
 import { runStage } from "./stageRunner.js";
 
 export { PATCH_STAGE_CHUNKS } from "./stageRunner.js";
@@ -26,77 +27,46 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   const { campaignId, iteration } = input;
   const byCause = retryByCause();
   const frozen = frozenConfig();
+  // Abort ends as Canceled, internal signals unlisted, activity and child summaries (operatorSurface.ts).
+  const surface = patched(PATCH_OPERATOR_SURFACE);
   const bookkeeping = bookkeepingActivities(byCause);
   const state = new IterationState(campaignId, iteration);
-  state.installHandlers();
+  state.installHandlers(
+    surface
+      ? { askForCancel: () => CancellationScope.nonCancellable(() => bookkeeping.requestWorkflowCancel({ workflowId: state.workflowId, runId: state.runId })) }
+      : undefined,
+  );
 
   // The frozen config's plan for this iteration, recorded in history: replays never re-apply defaults.
   const plan: CampaignPlan = frozen ? await bookkeeping.loadCampaignPlan({ campaignId, iteration }) : legacyPlan(input.config, campaignId);
   state.setStages(plan.stages.map((s) => s.name));
+  state.outputDir = plan.outputDir;
+  state.showDetails();
   const status = state.status;
 
-  await bookkeeping.startIteration({ campaignId, iteration });
-
-  for (const [i, scheduling] of plan.stages.entries()) {
-    if (state.aborted) break;
-    const st = status.stages[i] as StageStatus;
-    status.currentStage = st.name;
-    const acts = stageActivities(scheduling, byCause);
-    const ref = { campaignId, iteration, stage: scheduling.name };
-
-    for (;;) {
-      st.state = "running";
-      st.attempts++;
-      await state.publish();
-      try {
-        state.stageScope = new CancellationScope();
-        await state.stageScope.run(() => runStage(state, acts, ref, st, plan.batchesInParallel, frozen ? scheduling : undefined));
-        st.lastError = undefined;
-        break;
-      } catch (err) {
-        if (state.aborted || isCancellation(err)) {
-          state.aborted = true;
-          break;
-        }
-        const message = describe(err);
-        st.lastError = message;
-        status.lastError = `${st.name}: ${message}`;
-        if (plan.onStageFailure === "fail") {
-          st.state = "failed";
-          status.state = "failed";
-          await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
-          await state.publish();
-          throw ApplicationFailure.nonRetryable(`stage ${st.name} failed: ${message}`, ErrorType.stageFailed);
-        }
-        if (plan.onStageFailure === "skip") {
-          state.decision = { action: "skip", stage: st.name };
-        } else {
-          st.state = "waiting_for_operator";
-          await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
-          await state.publish();
-          await condition(() => state.decision !== undefined || state.aborted);
-          if (state.aborted) break;
-        }
-        const d = state.decision;
-        state.decision = undefined;
-        if (d?.action === "skip") {
-          st.state = "skipped";
-          await bookkeeping.recordStageOutcome({ ...ref, status: "skipped", error: message });
-          break;
-        }
-        // retry: loop; planning returns only the batches not done yet.
-      } finally {
-        state.stageScope = undefined;
-      }
+  if (!surface) await runStages();
+  else {
+    try {
+      await runStages();
+    } catch (err) {
+      // A cancel request (the campaign's abort, the UI's Cancel button) while no stage scope caught it.
+      if (!isCancellation(err)) throw err;
+      state.aborted = true;
     }
-    if (state.aborted) break;
   }
 
   const finalState = state.aborted ? "aborted" : "completed";
   status.state = finalState;
   status.currentStage = undefined;
+  if (state.aborted && surface) status.lastError = state.abortReason ?? CANCEL_WITHOUT_REASON;
   const samples = await CancellationScope.nonCancellable(() => bookkeeping.finishIteration({ campaignId, iteration, status: finalState }));
-  await state.publish();
+  if (!surface) await state.publish();
+  else await CancellationScope.nonCancellable(() => state.publish());
+  if (state.aborted && surface) {
+    // Ends as Canceled: under the cancel request the campaign (or this workflow, on a direct abort) asked for.
+    if (!CancellationScope.current().consideredCancelled) await condition(() => false);
+    throw new CancelledFailure(status.lastError ?? CANCEL_WITHOUT_REASON);
+  }
   return {
     campaignId,
     iteration,
@@ -104,6 +74,65 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     stages: status.stages.map((s) => ({ name: s.name, state: s.state, counts: s.counts })),
     samples,
   };
+
+  async function runStages(): Promise<void> {
+    await bookkeeping.startIteration({ campaignId, iteration });
+
+    for (const [i, scheduling] of plan.stages.entries()) {
+      if (state.aborted) break;
+      const st = status.stages[i] as StageStatus;
+      status.currentStage = st.name;
+      const acts = stageActivities(scheduling, byCause);
+      const ref = { campaignId, iteration, stage: scheduling.name };
+
+      for (;;) {
+        st.state = "running";
+        st.attempts++;
+        await state.publish();
+        try {
+          state.stageScope = new CancellationScope();
+          await state.stageScope.run(() => runStage(state, acts, ref, st, plan.batchesInParallel, frozen ? scheduling : undefined, surface));
+          st.lastError = undefined;
+          break;
+        } catch (err) {
+          if (state.aborted || isCancellation(err)) {
+            state.aborted = true;
+            break;
+          }
+          const message = describe(err);
+          st.lastError = message;
+          status.lastError = `${st.name}: ${message}`;
+          if (plan.onStageFailure === "fail") {
+            st.state = "failed";
+            status.state = "failed";
+            await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
+            await state.publish();
+            throw ApplicationFailure.nonRetryable(`stage ${st.name} failed: ${message}`, ErrorType.stageFailed);
+          }
+          if (plan.onStageFailure === "skip") {
+            state.decision = { action: "skip", stage: st.name };
+          } else {
+            st.state = "waiting_for_operator";
+            await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
+            await state.publish();
+            await condition(() => state.decision !== undefined || state.aborted);
+            if (state.aborted) break;
+          }
+          const d = state.decision;
+          state.decision = undefined;
+          if (d?.action === "skip") {
+            st.state = "skipped";
+            await bookkeeping.recordStageOutcome({ ...ref, status: "skipped", error: message });
+            break;
+          }
+          // retry: loop; planning returns only the batches not done yet.
+        } finally {
+          state.stageScope = undefined;
+        }
+      }
+      if (state.aborted) break;
+    }
+  }
 }
 
 function describe(err: unknown): string {

@@ -28,8 +28,11 @@ export async function runStage(
   parallelism: number,
   /** Passed to chunk children; absent for workflows started before configs were frozen. */
   scheduling: StageScheduling | undefined,
+  /** The operator-surface patch: activities and children carry summaries the UI shows. */
+  summaries = false,
 ): Promise<void> {
-  const plan = await acts.planStage(ref);
+  const label = (what: string) => `${ref.stage} ${what} (iteration ${ref.iteration})`;
+  const plan = summaries ? await acts.planStage.executeWithOptions({ summary: label("plan") }, [ref]) : await acts.planStage(ref);
   if (plan.alreadyDone) {
     st.state = plan.status;
     st.counts = numericCounts(plan.result);
@@ -52,6 +55,7 @@ export async function runStage(
       workflowId: `${info.workflowId}-${ref.stage}-job-a${st.attempts}`,
       taskQueue: info.taskQueue,
       args: [{ ref, attempt: st.attempts, parentWorkflowId: info.workflowId, windowSeconds: watch.windowSeconds, pollSeconds: watch.pollSeconds }],
+      ...(summaries ? { staticSummary: label(`cluster job, attempt ${st.attempts}`) } : {}),
     });
     st.batchesDone = 1;
     st.counts.reusedJob = r.reused ? 1 : 0;
@@ -64,6 +68,13 @@ export async function runStage(
         workflowId: `${workflowInfo().workflowId}-${ref.stage}-a${st.attempts}-from${plan.pendingBatches[from]}`,
         taskQueue: workflowInfo().taskQueue,
         args: [{ ref, batches: plan.pendingBatches.slice(from, from + BATCHES_PER_CHILD), parallelism, paused: state.status.paused, scheduling }],
+        ...(summaries
+          ? {
+              staticSummary: label(
+                `batches ${plan.pendingBatches[from]}..${plan.pendingBatches[Math.min(from + BATCHES_PER_CHILD, plan.pendingBatches.length) - 1]}`,
+              ),
+            }
+          : {}),
       });
       state.chunk = chunk;
       // A pause that arrived while the child was starting.
@@ -77,6 +88,7 @@ export async function runStage(
       st.batchesDone += r.batchesDone;
       st.itemsDone += r.items;
       addCounts(r.counts);
+      state.showDetails();
     }
   } else {
     await runBatchLanes(acts, ref, plan.pendingBatches, parallelism, {
@@ -86,10 +98,12 @@ export async function runStage(
         st.batchesDone++;
         st.itemsDone += r.items;
         addCounts(r);
+        state.showDetails();
       },
+      ...(summaries ? { summary: (batchIndex: number) => label(`batch ${batchIndex + 1} of ${plan.batches}`) } : {}),
     });
   }
-  const summary = await acts.completeStage(ref);
+  const summary = summaries ? await acts.completeStage.executeWithOptions({ summary: label("finalize") }, [ref]) : await acts.completeStage(ref);
   st.state = "succeeded";
   st.counts = { ...st.counts, ...numericCounts(summary) };
 }

@@ -4,7 +4,6 @@ import { WorkflowIdConflictPolicy, type Client } from "@temporalio/client";
 import { TypedSearchAttributes } from "@temporalio/common";
 import type { Command } from "commander";
 import {
-  abortSignal,
   campaignWorkflowId,
   pauseSignal,
   resumeSignal,
@@ -26,6 +25,7 @@ import { outputFolderLine } from "./outputFolder.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, temporalCliError, type TemporalContext } from "./errors.js";
 import { registerStatusCommands } from "./campaignStatus.js";
+import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { renderStatus } from "./progress.js";
 import { readWorkflowFacts } from "../status/workflowFacts.js";
 import { checkEndpointsForStart } from "./endpointCheck.js";
@@ -109,6 +109,8 @@ export function defaultCampaignId(config: CampaignConfig, now = new Date()): str
 export async function startCampaign(client: Client, e: CliEnv, p: { frozen: FrozenCampaignConfig; campaignId: string; newConfigVersion?: boolean }) {
   const workflowId = campaignWorkflowId(p.campaignId);
   const handle = await client.workflow.start("campaignWorkflow", {
+    // What the Temporal UI shows above the campaign's page (user metadata, fixed at start).
+    ...campaignStartMetadata(p.frozen, p.campaignId),
     workflowId,
     taskQueue: taskQueues(e.queuePrefix).workflows,
     args: [{ config: p.frozen, campaignId: p.campaignId, ...(p.newConfigVersion ? { newConfigVersion: true } : {}) }],
@@ -138,7 +140,20 @@ export async function fetchStatus(client: Client, workflowId: string): Promise<{
 /** The id `campaign start --id` accepts: what the config's campaignId accepts. */
 const CAMPAIGN_ID = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
 
-const toWorkflowId = (id: string) => (id.startsWith("campaign-") ? id : campaignWorkflowId(id));
+/**
+ * The campaign workflow's id: `campaign-<id>` for a campaign started by `campaign start`; a scheduled
+ * run's (`campaign-<schedule>-<time>`) is found by its CampaignId search attribute.
+ */
+async function toWorkflowId(client: Client, id: string): Promise<string> {
+  if (id.startsWith("campaign-")) return id;
+  const query = `WorkflowType = "campaignWorkflow" AND CampaignId = ${JSON.stringify(id)}`;
+  try {
+    for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
+  } catch {
+    // Visibility without the search attribute (or unreachable): the conventional id below.
+  }
+  return campaignWorkflowId(id);
+}
 
 /** Runs `fn` with a connected client; what the SDK throws becomes a CliError that says what to do. */
 async function withClient<T>(ctx: TemporalContext, fn: (client: Client, e: CliEnv) => Promise<T>): Promise<T> {
@@ -226,7 +241,7 @@ export function registerCampaignCommands(program: Command): void {
       .option("--stage <name>", "the stage expected to be waiting")
       .action(async (id: string, opts: { stage?: string }) => {
         await withClient({ campaignId: id }, async (client) => {
-          const { campaign: c } = await fetchStatus(client, toWorkflowId(id));
+          const { campaign: c } = await fetchStatus(client, await toWorkflowId(client, id));
           if (!c.iterationWorkflowId) throw new CliError(`campaign ${id} has no running iteration`);
           try {
             const r = await client.workflow.getHandle(c.iterationWorkflowId).executeUpdate(update, { args: [{ stage: opts.stage }] });
@@ -247,8 +262,9 @@ export function registerCampaignCommands(program: Command): void {
       .description(desc)
       .action(async (id: string) => {
         await withClient({ campaignId: id }, async (client) => {
-          await client.workflow.getHandle(toWorkflowId(id)).signal(signal);
-          console.log(`${name}: sent to ${toWorkflowId(id)}`);
+          const workflowId = await toWorkflowId(client, id);
+          await client.workflow.getHandle(workflowId).signal(signal);
+          console.log(`${name}: sent to ${workflowId}`);
         });
       });
   }
@@ -259,8 +275,9 @@ export function registerCampaignCommands(program: Command): void {
     .option("--reason <text>", "recorded in the status")
     .action(async (id: string, opts: { reason?: string }) => {
       await withClient({ campaignId: id }, async (client) => {
-        await client.workflow.getHandle(toWorkflowId(id)).signal(abortSignal, { reason: opts.reason });
-        console.log(`abort: sent to ${toWorkflowId(id)}`);
+        const workflowId = await toWorkflowId(client, id);
+        await abortCampaign(client, workflowId, opts.reason);
+        console.log(`abort: sent to ${workflowId} (the workflow records the reason, cancels its work and ends as Canceled)`);
       });
     });
 }

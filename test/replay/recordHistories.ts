@@ -33,7 +33,7 @@ const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..
 fs.mkdirSync(outDir, { recursive: true });
 
 /** Names the code path recorded: bump it with each patched() change and keep the older files. */
-const HISTORY_TAG = "frozen-config";
+const HISTORY_TAG = "operator-surface";
 
 const env = await createTestEnv("record");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });

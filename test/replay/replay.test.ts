@@ -3,7 +3,8 @@
  * nondeterminism, histories of older code paths included (each patched() change keeps them). The
  * code is bundled fresh from the compiled workflows, never taken from a bundle file that may be
  * stale. A deliberately changed workflow must fail to replay (the negative case). Record new
- * histories with `node dist/test/replay/recordHistories.js` after a deliberate, patched() change.
+ * histories with `node dist/test/replay/recordHistories.js` after a deliberate, patched() change
+ * (the operator-surface path: recordOperatorHistories.js).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -14,6 +15,7 @@ import { DeterminismViolationError } from "@temporalio/workflow";
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
 import { PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
 import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
+import { PATCH_OPERATOR_SURFACE } from "../../workflows/operatorSurface.js";
 import { PATCH_CLUSTER_JOB_STAGES } from "../../workflows/stageRunner.js";
 import { WORKFLOWS_PATH } from "../../workers/createWorkers.js";
 
@@ -54,7 +56,7 @@ test("committed histories cover every workflow type and every patch", () => {
     );
   }
   const markers = new Set(files.flatMap(patchesIn));
-  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG, PATCH_CLUSTER_JOB_STAGES])
+  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG, PATCH_CLUSTER_JOB_STAGES, PATCH_OPERATOR_SURFACE])
     assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(
     files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0),

@@ -103,8 +103,10 @@ test("aborting the campaign cancels the running job on its cluster", { timeout: 
   const pid = Number((await jobsOf(id))[0]?.externalId);
   assert.ok(pid > 0);
   await handle.signal(abortSignal, { reason: "test" });
-  const result = await handle.result();
-  assert.equal(result.state, "aborted");
+  // Abort ends the campaign as Canceled (operator-surface patch), with the reason in its status.
+  await assert.rejects(handle.result());
+  assert.equal((await handle.describe()).status.name, "CANCELLED");
+  assert.equal(((await handle.query(statusQuery)) as CampaignStatus).state, "aborted");
   const job = await waitFor("the job row to say cancelled", async () => {
     const j = (await jobsOf(id))[0];
     return j?.state === "cancelled" ? j : undefined;

@@ -1,0 +1,103 @@
+/**
+ * Records histories of the operator-surface path (PATCH_OPERATOR_SURFACE): a two-iteration
+ * campaign (first run and its iteration), an abort from the CLI (the abort signal; the workflow
+ * requests its own cancellation: campaign and iteration end Canceled), an iteration that waited for an operator and was retried,
+ * and a campaign that failed with its stage's error. The other recorders keep their own paths.
+ * Run: `node dist/test/replay/recordOperatorHistories.js` with TEMPORAL_ADDRESS and DATABASE_URL set
+ * (or none, to start private servers). Commit the JSON files it writes.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
+import { abortCampaign } from "../../src/cli/abortAndMetadata.js";
+import { findTemporalCli } from "../../src/services/temporalCli.js";
+import { startSimulator } from "../../src/llm/simulator/server.js";
+import { taskQueues } from "../../src/taskQueues.js";
+import {
+  campaignWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  retryStageUpdate,
+  statusQuery,
+  type CampaignStatus,
+  type IterationStatus,
+} from "../../workflows/definitions.js";
+import { simulatorCampaign } from "../helpers/configs.js";
+import { createTestEnv, waitFor } from "../helpers/testEnv.js";
+
+const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/replay/histories");
+const HISTORY_TAG = "operator-surface";
+
+const env = await createTestEnv("record-ops");
+const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
+const workers = await env.startWorkers();
+const temporalCli = await findTemporalCli();
+const save = (workflowId: string, runId: string | undefined, name: string) => {
+  const args = ["workflow", "show", "--address", env.temporalAddress, "--namespace", env.namespace, "-w", workflowId, "-o", "json"];
+  if (runId) args.push("-r", runId);
+  const json = execFileSync(temporalCli, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const file = `${name}-${HISTORY_TAG}.json`;
+  fs.writeFileSync(path.join(outDir, file), json);
+  const indexFile = path.join(outDir, "index.json");
+  const index = JSON.parse(fs.readFileSync(indexFile, "utf8")) as Record<string, string>;
+  index[file] = workflowId;
+  fs.writeFileSync(indexFile, JSON.stringify(index, null, 2) + "\n");
+  console.log(`wrote ${file} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
+};
+const start = (name: string, config: unknown) => {
+  const id = `replay-${name}-${Date.now()}`;
+  return env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(id),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId: id }],
+  });
+};
+const iterationOf = async (h: { query: (q: typeof statusQuery) => Promise<unknown> }) => {
+  const c = (await h.query(statusQuery)) as CampaignStatus;
+  return c.iterationWorkflowId ? ((await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus) : undefined;
+};
+try {
+  const h1 = await start("two-iterations", simulatorCampaign(sim.url, { iterations: 2, count: 20, batchSize: 10 }));
+  await h1.result();
+  save(h1.workflowId, h1.firstExecutionRunId, "campaignWorkflow-two-iterations-run1");
+  save(`${h1.workflowId}-iter-1`, undefined, "iterationWorkflow-iteration1");
+
+  const hAbort = await start("abort", simulatorCampaign(sim.url, { count: 200, batchSize: 10, concurrency: { batchesInParallel: 1 } }));
+  await waitFor("a batch", async () => ((await iterationOf(hAbort))?.stages[0]?.batchesDone ?? 0) >= 1);
+  await hAbort.signal(pauseSignal);
+  await new Promise((r) => setTimeout(r, 300));
+  await abortCampaign(env.client, hAbort.workflowId, "recording the abort path");
+  await hAbort.result().catch(() => undefined);
+  save(hAbort.workflowId, hAbort.firstExecutionRunId, "campaignWorkflow-pause-abort");
+  save(`${hAbort.workflowId}-iter-1`, undefined, "iterationWorkflow-pause-abort");
+
+  const failing = (over: Record<string, unknown>) =>
+    simulatorCampaign(sim.url, {
+      count: 10,
+      batchSize: 5,
+      concurrency: { batchesInParallel: 1 },
+      ...over,
+      endpoints: { sim: { baseUrl: sim.url, maxConcurrency: 8, timeoutMs: 10_000, maxRetries: 0 } },
+    });
+  sim.setFaults({ rate500: 1 });
+  const hRetry = await start("operator", failing({}));
+  await waitFor("operator wait", async () => (await iterationOf(hRetry))?.state === "waiting_for_operator", 120_000);
+  sim.setFaults({});
+  await hRetry.signal(resumeSignal);
+  await hRetry.executeUpdate(retryStageUpdate, { args: [{}] });
+  await hRetry.result();
+  save(hRetry.workflowId, hRetry.firstExecutionRunId, "campaignWorkflow-operator-retry");
+  save(`${hRetry.workflowId}-iter-1`, undefined, "iterationWorkflow-operator-retry");
+
+  sim.setFaults({ rate500: 1 });
+  const hFail = await start("fail", failing({ onStageFailure: "fail" }));
+  await hFail.result().catch(() => undefined);
+  sim.setFaults({});
+  save(hFail.workflowId, hFail.firstExecutionRunId, "campaignWorkflow-policy-fail");
+  save(`${hFail.workflowId}-iter-1`, undefined, "iterationWorkflow-policy-fail");
+} finally {
+  await workers.stop();
+  await sim.close();
+  await env.close();
+}
