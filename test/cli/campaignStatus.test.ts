@@ -5,22 +5,18 @@
  * terminated) with the real reason.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { and, eq, sql } from "drizzle-orm";
 import { stageBatches, stageRuns } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
+import { runCli, type CliResult } from "../helpers/cli.js";
+import { closedPort } from "../helpers/deadEndpoints.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const MAIN = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
 
 let env: TestEnv;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
@@ -35,25 +31,9 @@ after(async () => {
   await env?.close();
 });
 
-/** The CLI as a child process (asynchronously: a worker in this process keeps running meanwhile). */
-function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [MAIN, ...args],
-      {
-        encoding: "utf8",
-        timeout: 60_000,
-        env: { ...process.env, TEMPORAL_ADDRESS: env.temporalAddress, TEMPORAL_NAMESPACE: env.namespace, DATABASE_URL: env.databaseUrl, ...extraEnv },
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code as number) : -1) : 0;
-        resolve({ status: code, stdout, stderr, ms: Date.now() - started });
-      },
-    );
-  });
-}
+/** The CLI as a child process against the test environment (no task-queue prefix: status needs none). */
+const cli = (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> =>
+  runCli(args, { TEMPORAL_ADDRESS: env.temporalAddress, TEMPORAL_NAMESPACE: env.namespace, DATABASE_URL: env.databaseUrl, ...extraEnv });
 
 function start(config: unknown, campaignId: string) {
   return env.client.workflow.start("campaignWorkflow", {
@@ -89,15 +69,6 @@ async function assertPrompt(r: { ms: number }, what: string, t: { diagnostic(m: 
   const baseline = (await cli(["--help"])).ms;
   t.diagnostic(`status (${what}, no worker) took ${r.ms} ms; \`--help\` took ${baseline} ms`);
   assert.ok(r.ms - baseline < 5000 && r.ms < 25_000, `status (${what}) took ${r.ms} ms, --help ${baseline} ms`);
-}
-
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 test("with the worker stopped, status tells running (with rate), then waiting for an operator (with the next commands), then aborted", async (t) => {

@@ -20,11 +20,10 @@ import { campaignOutputDir, campaignReportPath, iterationReportPath } from "../.
 import { stopServedPolicies } from "../../src/training/servedPolicyJobs.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
-import { simulatorCampaign } from "../helpers/configs.js";
+import { selfEvolvingLoopConfig } from "../helpers/loopCampaign.js";
 import { checkReportPage, launchChromium, type PageCheck } from "../helpers/reportBrowser.js";
-import { standinTrainingStages } from "../helpers/standinTraining.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
-import { REPO_ROOT, trainVenvPython } from "../helpers/trainVenv.js";
+import { REPO_ROOT } from "../helpers/trainVenv.js";
 
 const CLI = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
 
@@ -50,32 +49,26 @@ after(async () => {
 });
 
 function loopConfig() {
-  const committee = { members: [{ role: "judge", samples: 3 }], consensus: 2 };
-  const stages = [
-    { name: "synthesize.singleTurn", runIn: "first", count: 60, batchSize: 30, mix: { standard: 0.6, parallel: 0.25, irrelevance: 0.15 } },
-    { name: "verify.rules", runIn: "first", batchSize: 60 },
-    { name: "dedupe.exact", runIn: "first" },
-    { name: "select.nextRound", seedBudget: 30, budget: 36, mix: { high_ppl: 0.35, repaired: 0.15, error_seed: 0.1, expanded: 0.2, unused_seed: 0.2 } },
-    { name: "export.verl", from: "pool", valFraction: 0.1, sft: true },
-    ...standinTrainingStages({ stepSeconds: "0.01", mistakeRate: 0.2, serveSeed: 3, grpoEpochs: 2 }),
-    { name: "evaluate.bfclFast", categories: ["simple", "parallel"], limitPerCategory: 5, batchSize: 10 },
-    { name: "score.perplexity", batchSize: 40 },
-    { name: "score.consistency", k: 2, batchSize: 40 },
-    { name: "probe.greedy", batchSize: 40 },
-    { name: "repair.labels", batchSize: 20, committee },
-    { name: "expand.errors", perSeed: 1, batchSize: 20, committee },
-  ];
-  return simulatorCampaign(sim.url, {
-    iterations: 2,
-    roles: {
-      generator: { endpoint: "sim", model: "toolloop-sim-generator", temperature: 0.7 },
-      judge: { endpoint: "sim", model: "toolloop-sim-judge", temperature: 0.7 },
-      policy: { endpoint: "sim", model: "toolloop-sim-policy", temperature: 0 },
-    },
-    stages: stages as never,
-    cluster: { launcher: { kind: "local", stateDir: path.join(env.workDir, "local-jobs") }, python: trainVenvPython() },
+  return selfEvolvingLoopConfig({
+    simUrl: sim.url,
+    workDir: env.workDir,
     campaignId,
-  } as never);
+    sizes: {
+      iterations: 2,
+      count: 60,
+      synthBatch: 30,
+      verifyBatch: 60,
+      seedBudget: 30,
+      budget: 36,
+      standin: { stepSeconds: "0.01", mistakeRate: 0.2, serveSeed: 3, grpoEpochs: 2 },
+      bfclCategories: ["simple", "parallel"],
+      bfclLimit: 5,
+      scoreBatch: 40,
+      consistencyK: 2,
+      repairBatch: 20,
+      perSeed: 1,
+    },
+  });
 }
 
 function assertPageRenders(page: PageCheck, what: string, expectTitles: string[]): void {

@@ -19,10 +19,8 @@ import { labelErrorRate, labelIsWrong } from "../../src/llm/simulator/truth.js";
 import { stopServedPolicies } from "../../src/training/servedPolicyJobs.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
-import { simulatorCampaign } from "../helpers/configs.js";
+import { selfEvolvingLoopConfig } from "../helpers/loopCampaign.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
-import { standinTrainingStages } from "../helpers/standinTraining.js";
-import { trainVenvPython } from "../helpers/trainVenv.js";
 
 let env: TestEnv;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
@@ -43,33 +41,26 @@ after(async () => {
   await env?.close();
 });
 
-function loopConfig(campaignId: string) {
-  const committee = { members: [{ role: "judge", samples: 3 }], consensus: 2 };
-  const stages = [
-    { name: "synthesize.singleTurn", runIn: "first", count: 240, batchSize: 80, mix: { standard: 0.6, parallel: 0.25, irrelevance: 0.15 } },
-    { name: "verify.rules", runIn: "first", batchSize: 240 },
-    { name: "dedupe.exact", runIn: "first" },
-    { name: "select.nextRound", seedBudget: 100, budget: 120, mix: { high_ppl: 0.35, repaired: 0.15, error_seed: 0.1, expanded: 0.2, unused_seed: 0.2 } },
-    { name: "export.verl", from: "pool", valFraction: 0.1, sft: true },
-    ...standinTrainingStages({ stepSeconds: "0.02", mistakeRate: 0.15, serveSeed: 3 }),
-    { name: "evaluate.bfclFast", categories: ["simple", "multiple", "parallel"], limitPerCategory: 20, batchSize: 10 },
-    { name: "score.perplexity", batchSize: 60 },
-    { name: "score.consistency", k: 3, batchSize: 60 },
-    { name: "probe.greedy", batchSize: 60 },
-    { name: "repair.labels", batchSize: 30, committee },
-    { name: "expand.errors", perSeed: 2, batchSize: 20, committee },
-  ];
-  return simulatorCampaign(sim.url, {
-    iterations: 3,
-    roles: {
-      generator: { endpoint: "sim", model: "toolloop-sim-generator", temperature: 0.7 },
-      judge: { endpoint: "sim", model: "toolloop-sim-judge", temperature: 0.7 },
-      policy: { endpoint: "sim", model: "toolloop-sim-policy", temperature: 0 },
+function loopConfig() {
+  return selfEvolvingLoopConfig({
+    simUrl: sim.url,
+    workDir: env.workDir,
+    sizes: {
+      iterations: 3,
+      count: 240,
+      synthBatch: 80,
+      verifyBatch: 240,
+      seedBudget: 100,
+      budget: 120,
+      standin: { stepSeconds: "0.02", mistakeRate: 0.15, serveSeed: 3 },
+      bfclCategories: ["simple", "multiple", "parallel"],
+      bfclLimit: 20,
+      scoreBatch: 60,
+      consistencyK: 3,
+      repairBatch: 30,
+      perSeed: 2,
     },
-    stages: stages as never,
-    cluster: { launcher: { kind: "local", stateDir: path.join(env.workDir, "local-jobs") }, python: trainVenvPython() },
-    campaignId,
-  } as never);
+  });
 }
 
 test(
@@ -81,7 +72,7 @@ test(
     const handle = await env.client.workflow.start("campaignWorkflow", {
       workflowId: campaignWorkflowId(id),
       taskQueue: taskQueues(env.queuePrefix).workflows,
-      args: [{ config: loopConfig(id), campaignId: id }],
+      args: [{ config: loopConfig(), campaignId: id }],
     });
     const result = await handle.result();
     assert.equal(result.state, "completed", JSON.stringify(result));

@@ -5,7 +5,6 @@
  * scheduled times, different seeds); delete. The campaign is a tiny synthesis on the LLM simulator.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -14,30 +13,15 @@ import type { FrozenCampaignConfig } from "../../src/config/frozen.js";
 import { campaignConfigs, campaigns } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { simulatorCampaign } from "../helpers/configs.js";
+import { cliEnvOf, runCli } from "../helpers/cli.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
-import { REPO_ROOT } from "../helpers/trainVenv.js";
-
-const MAIN = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
 
 let env: TestEnv;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
 let workers: Awaited<ReturnType<TestEnv["startWorkers"]>>;
 const scheduleId = `ops-${Date.now().toString(36)}`;
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [MAIN, ...args], {
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.temporalAddress,
-      TEMPORAL_NAMESPACE: env.namespace,
-      DATABASE_URL: env.databaseUrl,
-      TOOLLOOP_QUEUE_PREFIX: env.queuePrefix,
-    },
-    timeout: 60_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, cliEnvOf(env));
 
 function configFile(name: string, schedules: unknown): string {
   const file = path.join(env.workDir, name);
@@ -51,30 +35,30 @@ before(async () => {
   workers = await env.startWorkers();
 });
 after(async () => {
-  cli(["schedule", "delete", scheduleId]);
+  await cli(["schedule", "delete", scheduleId]);
   await workers?.stop();
   await sim?.close();
   await env?.close();
 });
 
-test("a bad schedule config is refused with its field path (exit 2), and nothing is created", () => {
+test("a bad schedule config is refused with its field path (exit 2), and nothing is created", async () => {
   const bad = configFile("bad.json", [
     { id: scheduleId, spec: { intervals: [{ every: "1 week" }], timezone: "Nowhere/Land" }, overlap: "sometimes" },
     { id: scheduleId, spec: { cron: ["@weekly"] } },
   ]);
-  const r = cli(["schedule", "create", "--config", bad]);
+  const r = await cli(["schedule", "create", "--config", bad]);
   assert.equal(r.status, 2, r.stdout + r.stderr);
   assert.match(r.stderr, /^ {2}schedules\[0\]\.spec\.intervals\[0\]\.every: expected a duration/m);
   assert.match(r.stderr, /^ {2}schedules\[0\]\.spec\.timezone: expected an IANA time zone name/m);
   assert.match(r.stderr, /^ {2}schedules\[0\]\.overlap: expected one of "skip"/m);
   assert.match(r.stderr, new RegExp(`^ {2}schedules\\[1\\]\\.id: duplicate schedule id "${scheduleId}"`, "m"));
-  const none = cli(["schedule", "create", "--config", configFile("none.json", undefined)]);
+  const none = await cli(["schedule", "create", "--config", configFile("none.json", undefined)]);
   assert.equal(none.status, 2);
   assert.match(none.stderr, /schedules: the config has no schedules/);
-  const absent = cli(["schedule", "describe", scheduleId]);
+  const absent = await cli(["schedule", "describe", scheduleId]);
   assert.equal(absent.status, 2);
   assert.match(absent.stderr, new RegExp(`no such schedule: ${scheduleId}`));
-  const badBackfill = cli(["schedule", "backfill", scheduleId, "--from", "yesterday", "--to", "2026-01-01T00:00:00Z"]);
+  const badBackfill = await cli(["schedule", "backfill", scheduleId, "--from", "yesterday", "--to", "2026-01-01T00:00:00Z"]);
   assert.equal(badBackfill.status, 2);
   assert.match(badBackfill.stderr, /--from: expected an ISO 8601 time/);
 });
@@ -82,13 +66,18 @@ test("a bad schedule config is refused with its field path (exit 2), and nothing
 test("create, create again (update keeps state), pause/unpause, list, trigger, backfill and delete", { timeout: 170_000 }, async (t) => {
   const db = env.db.db;
   // Mondays 06:00 UTC: nothing runs by itself during the test.
-  const created = cli(["schedule", "create", "--config", configFile("v1.json", [{ id: scheduleId, spec: { cron: ["0 6 * * MON"] } }])]);
+  const created = await cli(["schedule", "create", "--config", configFile("v1.json", [{ id: scheduleId, spec: { cron: ["0 6 * * MON"] } }])]);
   assert.equal(created.status, 0, created.stderr);
   assert.match(created.stdout, new RegExp(`^created schedule ${scheduleId} `, "m"));
-  assert.equal(cli(["schedule", "pause", scheduleId, "--note", "held by the operator"]).status, 0);
+  assert.equal((await cli(["schedule", "pause", scheduleId, "--note", "held by the operator"])).status, 0);
 
   // Create again with another spec: an update; the schedule stays paused with its note.
-  const again = cli(["schedule", "create", "--config", configFile("v2.json", [{ id: scheduleId, spec: { cron: ["0 7 * * MON"] }, overlap: "bufferAll" }])]);
+  const again = await cli([
+    "schedule",
+    "create",
+    "--config",
+    configFile("v2.json", [{ id: scheduleId, spec: { cron: ["0 7 * * MON"] }, overlap: "bufferAll" }]),
+  ]);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, new RegExp(`^updated schedule ${scheduleId} `, "m"));
   const d1 = await env.client.schedule.getHandle(scheduleId).describe();
@@ -96,27 +85,28 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   assert.equal(d1.state.note, "held by the operator");
   assert.equal(d1.policies.overlap, "BUFFER_ALL", "and applies the new policy");
   assert.equal(d1.info.nextActionTimes[0]?.getUTCHours(), 7, "and the new spec");
-  const described = cli(["schedule", "describe", scheduleId]);
+  const described = await cli(["schedule", "describe", scheduleId]);
   assert.equal(described.status, 0, described.stderr);
   assert.match(described.stdout, new RegExp(`^schedule ${scheduleId}: PAUSED \\(note: held by the operator\\)$`, "m"));
   assert.match(described.stdout, /^ {2}next: \d{4}-\d{2}-\d{2}T07:00:00\.000Z$/m);
 
-  const listed = cli(["schedule", "list", "--json"]);
+  const listed = await cli(["schedule", "list", "--json"]);
   assert.equal(listed.status, 0, listed.stderr);
   await waitFor(
     "the schedule in the list (visibility is eventually consistent)",
-    async () => (JSON.parse(cli(["schedule", "list", "--json"]).stdout) as { scheduleId: string; paused: boolean }[]).find((s) => s.scheduleId === scheduleId),
+    async () =>
+      (JSON.parse((await cli(["schedule", "list", "--json"])).stdout) as { scheduleId: string; paused: boolean }[]).find((s) => s.scheduleId === scheduleId),
     20_000,
     1000,
   );
 
-  assert.equal(cli(["schedule", "unpause", scheduleId]).status, 0);
+  assert.equal((await cli(["schedule", "unpause", scheduleId])).status, 0);
   assert.equal((await env.client.schedule.getHandle(scheduleId).describe()).state.paused, false);
 
   // trigger: a run now; backfill: the two Mondays 07:00 of 2026-01-05 .. 2026-01-13.
-  const triggered = cli(["schedule", "trigger", scheduleId]);
+  const triggered = await cli(["schedule", "trigger", scheduleId]);
   assert.equal(triggered.status, 0, triggered.stderr);
-  const backfilled = cli(["schedule", "backfill", scheduleId, "--from", "2026-01-05T00:00:00Z", "--to", "2026-01-13T00:00:00Z"]);
+  const backfilled = await cli(["schedule", "backfill", scheduleId, "--from", "2026-01-05T00:00:00Z", "--to", "2026-01-13T00:00:00Z"]);
   assert.equal(backfilled.status, 0, backfilled.stderr);
 
   const rows = await waitFor(
@@ -142,9 +132,9 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
 
   const d2 = await env.client.schedule.getHandle(scheduleId).describe();
   assert.equal(d2.info.recentActions.length, 3);
-  const deleted = cli(["schedule", "delete", scheduleId]);
+  const deleted = await cli(["schedule", "delete", scheduleId]);
   assert.equal(deleted.status, 0, deleted.stderr);
-  const gone = cli(["schedule", "describe", scheduleId]);
+  const gone = await cli(["schedule", "describe", scheduleId]);
   assert.equal(gone.status, 2);
   assert.match(gone.stderr, /no such schedule/);
 });

@@ -6,7 +6,6 @@
  * pool. Training is the stand-in trainer (SIMULATED) and the policy is served by the LLM simulator.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -19,30 +18,16 @@ import { stopServedPolicies } from "../../src/training/servedPolicyJobs.js";
 import type { FrozenCampaignConfig } from "../../src/config/frozen.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { standinTrainingStages } from "../helpers/standinTraining.js";
+import { cliEnvOf, runCli } from "../helpers/cli.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
-import { REPO_ROOT, trainVenvPython } from "../helpers/trainVenv.js";
-
-const MAIN = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
+import { trainVenvPython } from "../helpers/trainVenv.js";
 
 let env: TestEnv;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
 let workers: Awaited<ReturnType<TestEnv["startWorkers"]>>;
 const scheduleId = `wk-${Date.now().toString(36)}`;
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [MAIN, ...args], {
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.temporalAddress,
-      TEMPORAL_NAMESPACE: env.namespace,
-      DATABASE_URL: env.databaseUrl,
-      TOOLLOOP_QUEUE_PREFIX: env.queuePrefix,
-    },
-    timeout: 60_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, cliEnvOf(env));
 
 before(async () => {
   env = await createTestEnv("weekly");
@@ -50,7 +35,7 @@ before(async () => {
   workers = await env.startWorkers();
 });
 after(async () => {
-  cli(["schedule", "delete", scheduleId]);
+  await cli(["schedule", "delete", scheduleId]);
   const launcher = { kind: "local" as const, stateDir: path.join(env.workDir, "local-jobs") };
   const rows = await env.db.db.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.scheduleId, scheduleId));
   for (const r of rows) await stopServedPolicies(env.db.db, r.id, launcher, () => undefined).catch(() => undefined);
@@ -94,7 +79,7 @@ test(
   async (t) => {
     const file = path.join(env.workDir, "weekly.campaign.json");
     writeFileSync(file, JSON.stringify(weeklyConfig(), null, 2));
-    const created = cli(["schedule", "create", "--config", file]);
+    const created = await cli(["schedule", "create", "--config", file]);
     assert.equal(created.status, 0, created.stderr);
     assert.match(created.stdout, new RegExp(`^created schedule ${scheduleId} `, "m"));
 
@@ -102,7 +87,7 @@ test(
     const ofSchedule = () => db.select().from(campaigns).where(eq(campaigns.scheduleId, scheduleId)).orderBy(asc(campaigns.scheduledAt));
     // The second run starts only once the first has finished (overlap skip): then no third is wanted.
     await waitFor("the schedule's second campaign", async () => (await ofSchedule()).length >= 2, 180_000, 500);
-    const paused = cli(["schedule", "pause", scheduleId, "--note", "two runs are enough"]);
+    const paused = await cli(["schedule", "pause", scheduleId, "--note", "two runs are enough"]);
     assert.equal(paused.status, 0, paused.stderr);
     const [first, second] = await waitFor(
       "both campaigns to finish",
@@ -200,11 +185,11 @@ test(
     const chain = await sampleLineage(db, carried.sampleId);
     const pools = chain[0]!.pools.map((p) => p.campaignId);
     assert.ok(pools.includes(first.id) && pools.includes(second.id), `lineage shows both pools: ${JSON.stringify(pools)}`);
-    const lineage = cli(["sample", "lineage", carried.sampleId]);
+    const lineage = await cli(["sample", "lineage", carried.sampleId]);
     assert.equal(lineage.status, 0, lineage.stderr);
     assert.ok(lineage.stdout.includes(second.id), lineage.stdout);
 
-    const described = cli(["schedule", "describe", scheduleId]);
+    const described = await cli(["schedule", "describe", scheduleId]);
     assert.equal(described.status, 0, described.stderr);
     assert.match(described.stdout, new RegExp(`^schedule ${scheduleId}: PAUSED \\(note: two runs are enough\\)$`, "m"));
     assert.match(described.stdout, /overlap SKIP, catch-up window 10s, pause on failure yes/);
