@@ -143,5 +143,8 @@ function describe(err: unknown): string {
     parts.push(e.message);
     e = (e as Error & { cause?: unknown }).cause;
   }
-  return parts.filter((p) => p && p !== "Activity task failed").join(": ") || String(err);
+  // A wrapper often repeats its cause's message (with a suffix): each message is said once.
+  const kept: string[] = [];
+  for (const p of parts) if (p && p !== "Activity task failed" && !kept.some((k) => k.includes(p))) kept.push(p);
+  return kept.join(": ") || String(err);
 }

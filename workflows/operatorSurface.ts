@@ -53,8 +53,11 @@ const compact = (counts: Record<string, number>): string =>
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");
 
-export function stageLine(s: StageStatus): string {
-  const parts = [`**${s.name}**: ${s.state.replace(/_/g, " ")}`];
+/** A stage line; a stage still marked running in an iteration that ended says it was stopped. */
+export function stageLine(s: StageStatus, runState?: IterationStatus["state"]): string {
+  const ended = runState === "aborted" || runState === "failed" || runState === "completed";
+  const state = ended && s.state === "running" ? `stopped (${runState})` : s.state.replace(/_/g, " ");
+  const parts = [`**${s.name}**: ${state}`];
   if (s.batchesTotal > 0) parts.push(`batches ${s.batchesDone} of ${s.batchesTotal}`);
   if (s.itemsTotal > 0) parts.push(`items ${s.itemsDone} of ${s.itemsTotal}`);
   if (s.job) parts.push(`job ${s.job.name} ${s.job.state}${s.job.total ? ` ${s.job.done ?? 0} of ${s.job.total}` : ""}`);
@@ -65,8 +68,8 @@ export function stageLine(s: StageStatus): string {
 }
 
 /** Markdown of the iteration's stages, the one waiting and why. */
-function stagesBlock(it: IterationStatus): string[] {
-  const lines = it.stages.map(stageLine);
+function stagesBlock(it: IterationStatus, runState: IterationStatus["state"] = it.state): string[] {
+  const lines = it.stages.map((s) => stageLine(s, runState));
   const waiting = it.stages.find((s) => s.state === "waiting_for_operator");
   if (waiting) lines.push("", `**Waiting for an operator**: stage ${waiting.name} failed: ${waiting.lastError ?? "(no message)"}`);
   return lines;
@@ -86,7 +89,9 @@ export function campaignDetails(status: CampaignStatus, view: CampaignView): str
   ];
   head.push("", `Iteration ${status.iteration} of ${status.iterationsTotal || "?"}${it?.currentStage ? ` · stage ${it.currentStage}` : ""}`);
   const lines = [...head, ""];
-  if (it && it.iteration === status.iteration) lines.push(...stagesBlock(it), "");
+  // The iteration's last report may predate the campaign's end (an abort): the campaign's state wins then.
+  const ended = status.state === "aborted" || status.state === "failed" || status.state === "completed";
+  if (it && it.iteration === status.iteration) lines.push(...stagesBlock(it, ended ? status.state : it.state), "");
   if (status.lastError && status.state !== "waiting_for_operator") lines.push(`**Last error**: ${status.lastError}`, "");
   lines.push("**Next commands**:", "", ...nextCommands(status.campaignId, status.state).map((c) => `- \`${c}\``), "");
   const reports = reportPaths(view.outputDir, status.iteration);

@@ -115,3 +115,23 @@ test("the first real error is the innermost application failure, not the wrapper
   assert.deepEqual(firstRealError(activity), { message: "db down", type: "InfrastructureError" });
   assert.deepEqual(firstRealError(new Error("plain")), { message: "plain" });
 });
+
+test("a stage still marked running when the campaign ended (an abort) is shown as stopped, not running", () => {
+  const running = iteration({ state: "running" });
+  running.stages[1] = { ...(running.stages[1] as IterationStatus["stages"][number]), state: "running", lastError: undefined };
+  const status: CampaignStatus = {
+    campaignId: "c1",
+    name: "weekly",
+    state: "aborted",
+    paused: false,
+    iteration: 1,
+    iterationsTotal: 3,
+    currentIteration: running,
+    completedIterations: [],
+    lastError: "aborted by operator",
+  };
+  const d = campaignDetails(status, {});
+  assert.match(d, /\*\*verify\.rules\*\*: stopped \(aborted\)/);
+  assert.doesNotMatch(d, /\*\*verify\.rules\*\*: running/);
+  assert.match(campaignDetails({ ...status, state: "running" }, {}), /\*\*verify\.rules\*\*: running/);
+});
