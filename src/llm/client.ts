@@ -460,7 +460,8 @@ export class LlmClient {
         // Silent until a deadline (the first-byte one, or the whole request's when that is shorter).
         const [ms, field] = noFirstByte ? [this.firstByteTimeoutMs, "firstByteTimeoutMs"] : [this.timeoutMs, "timeoutMs"];
         failure = new AttemptFailure("timeout", `connected, but no response headers within ${ms} ms (${field})`, undefined, undefined, err);
-        failure.unreachable = true;
+        // Unreachable only if the endpoint answered nobody meanwhile: one hung request on a live server is a timeout.
+        failure.unreachable = !this.health.answeredSince(startedAt);
       } else {
         failure = this.classify(err, timedOut, userSignal);
         // Broken before any answer (refused, reset): the next attempt checks the endpoint first.

@@ -3,7 +3,8 @@
  * the concurrency limiter): the generator and judge roles on one dead server see the same streak.
  * Only "unreachable" failures count (connection refused or reset before any answer, no TCP
  * connection within the connect timeout, no response headers within the first-byte timeout); an
- * HTTP error status is an answer, so the server is up. Any answer ends the streak.
+ * HTTP error status is an answer, so the server is up. Any answer ends the streak, and a request left
+ * unanswered while the endpoint answered others is a slow request, not a dead server.
  */
 import { normaliseBaseUrl } from "./endpointLimiter.js";
 
@@ -14,6 +15,8 @@ export interface EndpointHealth {
   readonly reachable: boolean;
   /** The endpoint answered (any HTTP status). */
   answered(): void;
+  /** Whether it answered any request at or after `since` (performance.now() ms). */
+  answeredSince(since: number): boolean;
   /** An attempt found the endpoint unreachable; returns the streak including it. */
   unreachable(): number;
   /** A connection broke before any answer (refused, reset): not counted, but no longer known to answer. */
@@ -23,10 +26,16 @@ export interface EndpointHealth {
 class EndpointHealthState implements EndpointHealth {
   consecutiveUnreachable = 0;
   reachable = false;
+  private lastAnswerAt = -Infinity;
 
   answered(): void {
     this.reachable = true;
     this.consecutiveUnreachable = 0;
+    this.lastAnswerAt = performance.now();
+  }
+
+  answeredSince(since: number): boolean {
+    return this.lastAnswerAt >= since;
   }
 
   unreachable(): number {

@@ -123,6 +123,48 @@ describe("failing fast on dead and hung endpoints", () => {
     assert.ok(n >= 6);
   });
 
+  it("one hung request on an endpoint that answers others is a timeout, not an unavailable endpoint (faults under load)", async () => {
+    const server = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        if (body.includes("hang")) return; // this request never gets an answer
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            id: "c",
+            object: "chat.completion",
+            created: 0,
+            model: "m",
+            choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    server.on("connection", (s) => closers.push(async () => void s.destroy()));
+    const port = (server.address() as AddressInfo).port;
+    const c = client(`http://127.0.0.1:${port}/loaded/v1`, { firstByteTimeoutMs: 300, timeoutMs: 5000, attemptBudget: 1, maxRetries: 1 });
+    // Other requests are answered all the while the hung one waits.
+    let answering = true;
+    const others = (async () => {
+      let ok = 0;
+      while (answering) {
+        await ask(c);
+        ok++;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      return ok;
+    })();
+    const err = await failure(c.chat({ messages: [{ role: "user", content: "hang" }] }));
+    answering = false;
+    assert.ok((await others) > 3, "the endpoint kept answering");
+    assert.equal(err.kind, "timeout", err.message);
+    assert.equal(err.attempts, 2, "retried as a plain timeout, not stopped by the attempt budget of 1");
+  });
+
   it("probeConnect tells refused from connected", async () => {
     const port = await closedPort();
     await assert.rejects(probeConnect(`http://127.0.0.1:${port}/v1`, 1000), (e: unknown) => e instanceof ConnectProbeError && e.reason === "refused");
