@@ -171,7 +171,10 @@ test("the README's and examples/' configs validate", () => {
   const examples = readdirSync(path.join(REPO_ROOT, "examples")).filter((f) => f.endsWith(".json"));
   assert.ok(examples.length > 0);
   for (const f of examples) {
-    const r = parseCampaignConfig(parseJsonText(readFileSync(path.join(REPO_ROOT, "examples", f), "utf8"), f));
+    const json = parseJsonText(readFileSync(path.join(REPO_ROOT, "examples", f), "utf8"), f) as { workflowType?: string; input?: { config?: unknown } };
+    // A UI start example (workflow type, task queue, id, input) carries its config in the input.
+    const config = json.workflowType !== undefined ? json.input?.config : json;
+    const r = parseCampaignConfig(config);
     assert.ok(r.ok, `${f}: ${r.ok ? "" : r.error.message}`);
   }
   // The README's "Starting a campaign from the Temporal UI" input carries a config.
