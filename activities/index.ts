@@ -7,7 +7,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from "@
 import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { campaignOutputDir } from "../src/output/layout.js";
-import { writeIterationReports } from "../src/reports/build.js";
+import { writeCampaignReport, writeIterationReports } from "../src/reports/build.js";
 import type { Db } from "../src/db/client.js";
 import { configForIteration, insertConfigVersion, latestConfig, type StoredConfig } from "../src/db/repos/campaignConfigs.js";
 import { getCampaign, insertCampaign, lastCompletedIteration, setCampaignStatus, upsertIteration } from "../src/db/repos/campaigns.js";
@@ -303,13 +303,21 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /** The iteration's report and the refreshed campaign report, within a time budget; what happened, for the iteration's summary. */
-  async function writeReportsBestEffort(db: Db, ref: { campaignId: string; iteration: number }): Promise<{ path: string } | { error: string }> {
+  async function withinReportBudget<T>(write: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`took longer than ${REPORT_BUDGET_MS / 1000} s`)), REPORT_BUDGET_MS);
     });
     try {
-      const written = await Promise.race([writeIterationReports(db, { baseDir: deps.baseDir, ...ref }), budget]);
+      return await Promise.race([write(), budget]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function writeReportsBestEffort(db: Db, ref: { campaignId: string; iteration: number }): Promise<{ path: string } | { error: string }> {
+    try {
+      const written = await withinReportBudget(() => writeIterationReports(db, { baseDir: deps.baseDir, ...ref }));
       deps.log(`[report] ${ref.campaignId} iteration ${ref.iteration}: ${written.iterationReport} (campaign report ${written.campaignReport})`);
       return { path: written.iterationReport };
     } catch (err) {
@@ -318,8 +326,6 @@ export function createActivities(deps: ActivityDeps) {
         `[report] ${ref.campaignId} iteration ${ref.iteration}: no report written (${error}); build it with: toolloop report build ${ref.campaignId} --iteration ${ref.iteration}`,
       );
       return { error };
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -352,7 +358,17 @@ export function createActivities(deps: ActivityDeps) {
       ),
 
     async setCampaignStatus(ref: { campaignId: string; status: Exclude<CampaignRowStatus, "running"> }): Promise<void> {
-      await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => setCampaignStatus(await deps.getDb(), ref.campaignId, ref.status)));
+      await withFailurePolicy(asBookkeeping, () =>
+        withHeartbeat(async () => {
+          const db = await deps.getDb();
+          await setCampaignStatus(db, ref.campaignId, ref.status);
+          // The campaign report written at the last iteration's end still said "running": refresh it (best effort).
+          await withinReportBudget(() => writeCampaignReport(db, { baseDir: deps.baseDir, campaignId: ref.campaignId })).then(
+            (file) => deps.log(`[report] ${ref.campaignId} ${ref.status}: ${file}`),
+            (err: unknown) => deps.log(`[report] ${ref.campaignId}: campaign report not refreshed (${err instanceof Error ? err.message : String(err)})`),
+          );
+        }),
+      );
     },
 
     planStage: (ref: StageRef): Promise<StagePlanResult> => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref))),

@@ -54,3 +54,10 @@ export async function writeIterationReports(
   await writeFileAtomic(campaignReport, await buildReportHtml(db, { campaignId: p.campaignId }));
   return { iterationReport, campaignReport };
 }
+
+/** The campaign report alone (when the campaign ends: its final status is in the page). */
+export async function writeCampaignReport(db: Db, p: { baseDir: string; campaignId: string }): Promise<string> {
+  const file = campaignReportPath(await campaignReportDir(db, p.baseDir, p.campaignId));
+  await writeFileAtomic(file, await buildReportHtml(db, { campaignId: p.campaignId }));
+  return file;
+}

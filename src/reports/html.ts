@@ -52,7 +52,7 @@ function stacked<R>(rows: R[], x: (r: R) => string, series: (r: R) => string, va
   return {
     type: "bar",
     data: { labels, datasets },
-    options: { ...(horizontal ? { indexAxis: "y" } : {}), scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+    options: { ...(horizontal ? { indexAxis: "y" } : {}), scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
   };
 }
 
@@ -63,7 +63,7 @@ function histogramChart(h: Histogram, i: number): ChartSpec["config"] {
       labels: h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`),
       datasets: [{ label: `${h.metric} (${h.count} samples, mean ${fmt(h.mean)})`, data: h.bins.map((b) => b.n), backgroundColor: color(i) }],
     },
-    options: { scales: { y: { beginAtZero: true, title: { display: true, text: "samples" } } } },
+    options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "samples" } } } },
   };
 }
 
@@ -95,7 +95,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
         labels: d.rejectionReasons.map((r) => r.reason),
         datasets: [{ label: "rejected samples", data: d.rejectionReasons.map((r) => r.n), backgroundColor: "#e15759" }],
       },
-      options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
+      options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
     },
   }));
   const usageLabels = d.usage.map((u) => `${u.role} (${u.model})`);
@@ -110,7 +110,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
           { label: "completion tokens", data: d.usage.map((u) => u.completionTokens), backgroundColor: color(1) },
         ],
       },
-      options: { scales: { y: { beginAtZero: true } } },
+      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
     },
   }));
   add(d.usage.length > 0, "Requests per role", "no LLM request was made", () => ({
@@ -124,7 +124,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
           { label: "failures", data: d.usage.map((u) => u.failures), backgroundColor: "#e15759" },
         ],
       },
-      options: { scales: { y: { beginAtZero: true } } },
+      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
     },
   }));
   add(d.kindDomain.length > 0, "Samples per kind and domain", "no sample was accepted", () => ({

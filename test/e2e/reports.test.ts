@@ -107,6 +107,8 @@ test("reports of a two-iteration loop: written after each iteration, every chart
     assert.deepEqual((row?.summary as { report?: unknown }).report, { path: iterationReportPath(dir, it) });
   }
   assert.ok(fs.existsSync(campaignReportPath(dir)));
+  // Refreshed when the campaign ended: its final status is in the page.
+  assert.match(fs.readFileSync(campaignReportPath(dir), "utf8"), /<tr><th>status \(when generated\)<\/th><td>completed<\/td><\/tr>/);
   const size = fs.statSync(campaignReportPath(dir)).size;
   t.diagnostic(`campaign report: ${campaignReportPath(dir)} (${(size / 1024).toFixed(0)} KiB)`);
 
