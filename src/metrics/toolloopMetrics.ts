@@ -52,6 +52,20 @@ export const verificationVerdicts = new Counter({
   registers: [metricsRegistry],
 });
 
+export const judgeVotesCounted = new Counter({
+  name: "toolloop_judge_votes_total",
+  help: "Votes of judge committees recorded (repair.labels, expand.errors), by verdict (unreadable: the answer could not be read)",
+  labelNames: ["verdict"] as const,
+  registers: [metricsRegistry],
+});
+
+export const labelDecisions = new Counter({
+  name: "toolloop_label_judgements_total",
+  help: "Committee decisions on probed labels, by action (repaired, kept_label, error_seed, dropped, no_consensus, ...)",
+  labelNames: ["action"] as const,
+  registers: [metricsRegistry],
+});
+
 export const stageBatches = new Counter({
   name: "toolloop_stage_batches_total",
   help: "Stage batch activities that ended in this worker, by stage and outcome (done or failed; a failed attempt may be retried)",

@@ -9,6 +9,7 @@ import { after, before, test } from "node:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
 import { planSelection } from "../../src/db/repos/stageBatchItems.js";
+import { judgeVotesCounted, labelDecisions } from "../../src/metrics/toolloopMetrics.js";
 import { judgeVotes, labelJudgements, samples, sampleScores, type JudgeVerdict } from "../../src/db/schema.js";
 import { StageInputError } from "../../src/framework/stage.js";
 import { createRoleClient } from "../../src/llm/client.js";
@@ -107,6 +108,11 @@ test("a committee member whose role is not configured is refused with the member
   );
 });
 
+/** The sum of a counter over all its label values. */
+async function counterTotal(c: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
+  return (await c.get()).values.reduce((a, v) => a + v.value, 0);
+}
+
 test(
   "each verdict's action: repaired, error seed, dropped, no consensus; every vote stored; resume asks only missing votes",
   { timeout: 180_000 },
@@ -147,6 +153,7 @@ test(
     }
     const ctx = stageContext<RepairStage>(db, res.workDir, campaignId, config, "repair.labels");
     const asked = judge.requests.length;
+    const metricsBefore = { votes: await counterTotal(judgeVotesCounted), decisions: await counterTotal(labelDecisions) };
     const batches = await planAndRun(db, ctx, repairLabelsHandler);
     assert.equal(judge.requests.length - asked, 12, "three votes per mismatch");
     assert.equal(
@@ -157,6 +164,8 @@ test(
     const ids = Object.values(cases).map((c) => c.sample.id);
     const votes = await db.select().from(judgeVotes).where(eq(judgeVotes.campaignId, campaignId));
     assert.equal(votes.length, 12, "every vote is stored");
+    assert.equal((await counterTotal(judgeVotesCounted)) - metricsBefore.votes, 12, "each stored vote is counted in the worker's metrics");
+    assert.equal((await counterTotal(labelDecisions)) - metricsBefore.decisions, 4, "each decision is counted");
     assert.deepEqual([...new Set(votes.map((v) => v.judge))].sort(), ["judge#0", "judge#1", "judge#2"]);
     assert.ok(votes.every((v) => v.model === "scripted-judge" && v.analysis.startsWith("scripted: ")));
 
