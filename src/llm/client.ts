@@ -361,7 +361,7 @@ export class LlmClient {
         llmFailures.inc({ role: this.role, endpoint: this.endpointName, kind: "unavailable" });
         throw new LlmError(
           "unavailable",
-          `endpoint ${this.endpointName} (${this.baseUrl}) is unavailable for role ${this.role}: ${streak} attempts in a row got no answer ` +
+          `endpoint ${this.endpointName} (${this.baseUrl}) is unavailable for role ${this.role}: ${streak === 1 ? "1 attempt" : `${streak} attempts`} in a row got no answer ` +
             `(attemptBudget ${this.attemptBudget}); last: ${path}: ${failure.message}`,
           { attempts, cause: failure.cause },
         );

@@ -14,6 +14,7 @@ import { campaignConfigs, campaigns } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { cliEnvOf, runCli } from "../helpers/cli.js";
+import { closedPort } from "../helpers/deadEndpoints.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
 let env: TestEnv;
@@ -137,4 +138,42 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   const gone = await cli(["schedule", "describe", scheduleId]);
   assert.equal(gone.status, 2);
   assert.match(gone.stderr, /no such schedule/);
+});
+
+test("a scheduled campaign that fails pauses its schedule (pauseOnFailure, the default); the status names the failure", { timeout: 120_000 }, async (t) => {
+  const failingId = `${scheduleId}-fail`;
+  // An endpoint nothing listens on, one attempt, and stages that fail the campaign instead of waiting.
+  const config = simulatorCampaign(`http://127.0.0.1:${await closedPort()}/v1`, { name: "ops-fail", count: 4, batchSize: 4 }) as {
+    endpoints: Record<string, Record<string, unknown>>;
+  };
+  for (const e of Object.values(config.endpoints)) Object.assign(e, { maxRetries: 0, attemptBudget: 1, connectTimeoutMs: 500 });
+  const file = path.join(env.workDir, "failing.json");
+  writeFileSync(file, JSON.stringify({ ...config, onStageFailure: "fail", schedules: [{ id: failingId, spec: { cron: ["0 6 * * MON"] } }] }, null, 2));
+  try {
+    const created = await cli(["schedule", "create", "--config", file]);
+    assert.equal(created.status, 0, created.stdout + created.stderr);
+    assert.equal((await env.client.schedule.getHandle(failingId).describe()).state.paused, false);
+    assert.equal((await cli(["schedule", "trigger", failingId])).status, 0);
+    const failed = await waitFor(
+      "the triggered campaign to fail",
+      async () => (await env.db.db.select().from(campaigns).where(eq(campaigns.scheduleId, failingId))).find((c) => c.status === "failed"),
+      90_000,
+      500,
+    );
+    const paused = await waitFor(
+      "the schedule to pause itself",
+      async () => {
+        const d = await env.client.schedule.getHandle(failingId).describe();
+        return d.state.paused ? d : undefined;
+      },
+      30_000,
+      500,
+    );
+    t.diagnostic(`campaign ${failed.id} failed; schedule paused with note: ${paused.state.note ?? ""}`);
+    const status = await cli(["campaign", "status", failed.id]);
+    assert.match(status.stdout, /FAILED/, status.stdout + status.stderr);
+    assert.match(status.stdout, /unavailable|refused/, "the reason names the endpoint failure");
+  } finally {
+    await cli(["schedule", "delete", failingId]);
+  }
 });
