@@ -10,8 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { execFileSync } from "node:child_process";
-import { findTemporalCli } from "../../src/services/temporalCli.js";
+import { historySaver } from "./historyFiles.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import {
@@ -39,20 +38,8 @@ const env = await createTestEnv("record");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
 const workers = await env.startWorkers();
 // The Temporal CLI's JSON export is the format every Temporal tool (and Worker.runReplayHistory) reads.
-const temporalCli = await findTemporalCli();
-const save = async (workflowId: string, runId: string | undefined, name: string) => {
-  const args = ["workflow", "show", "--address", env.temporalAddress, "--namespace", env.namespace, "-w", workflowId, "-o", "json"];
-  if (runId) args.push("-r", runId);
-  const json = execFileSync(temporalCli, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-  name = `${name}-${HISTORY_TAG}`;
-  fs.writeFileSync(path.join(outDir, `${name}.json`), json);
-  // Replay needs the original workflow id (child ids derive from it); the export does not carry it.
-  const indexFile = path.join(outDir, "index.json");
-  const index = fs.existsSync(indexFile) ? (JSON.parse(fs.readFileSync(indexFile, "utf8")) as Record<string, string>) : {};
-  index[`${name}.json`] = workflowId;
-  fs.writeFileSync(indexFile, JSON.stringify(index, null, 2) + "\n");
-  console.log(`wrote ${name}.json (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
-};
+const saveHistory = await historySaver(env);
+const save = (workflowId: string, runId: string | undefined, name: string) => saveHistory(workflowId, `${name}-${HISTORY_TAG}.json`, runId);
 try {
   const id1 = `replay-two-iterations`;
   const h1 = await env.client.workflow.start("campaignWorkflow", {

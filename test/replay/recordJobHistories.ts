@@ -5,38 +5,23 @@
  * launcher. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
  * set, or none); commit the JSON files it writes.
  */
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startSimulator } from "../../src/llm/simulator/server.js";
-import { findTemporalCli } from "../../src/services/temporalCli.js";
+import { historySaver } from "./historyFiles.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 import { testJobRegistry } from "../helpers/testJobStage.js";
 
-const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/replay/histories");
 const HISTORY_TAG = "cluster-job-stages";
 
 const env = await createTestEnv("record-jobs");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
 const workers = await env.startWorkers({ stages: testJobRegistry });
-const temporalCli = await findTemporalCli();
-const save = (workflowId: string, name: string) => {
-  const json = execFileSync(temporalCli, ["workflow", "show", "--address", env.temporalAddress, "--namespace", env.namespace, "-w", workflowId, "-o", "json"], {
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const file = `${name}-${HISTORY_TAG}.json`;
-  fs.writeFileSync(path.join(outDir, file), json);
-  const indexFile = path.join(outDir, "index.json");
-  const index = JSON.parse(fs.readFileSync(indexFile, "utf8")) as Record<string, string>;
-  index[file] = workflowId;
-  fs.writeFileSync(indexFile, JSON.stringify(index, null, 2) + "\n");
-  console.log(`wrote ${file} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
-};
+const saveHistory = await historySaver(env);
+const save = (workflowId: string, name: string) => saveHistory(workflowId, `${name}-${HISTORY_TAG}.json`);
 try {
   const campaignId = `replay-job-${Date.now()}`;
   const dir = path.join(env.workDir, ".toolloop/output", campaignId, "iter-1");

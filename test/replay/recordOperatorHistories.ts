@@ -6,12 +6,8 @@
  * Run: `node dist/test/replay/recordOperatorHistories.js` with TEMPORAL_ADDRESS and DATABASE_URL set
  * (or none, to start private servers). Commit the JSON files it writes.
  */
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { execFileSync } from "node:child_process";
 import { abortCampaign } from "../../src/cli/abortAndMetadata.js";
-import { findTemporalCli } from "../../src/services/temporalCli.js";
+import { historySaver } from "./historyFiles.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import {
@@ -26,25 +22,13 @@ import {
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 
-const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/replay/histories");
 const HISTORY_TAG = "operator-surface";
 
 const env = await createTestEnv("record-ops");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
 const workers = await env.startWorkers();
-const temporalCli = await findTemporalCli();
-const save = (workflowId: string, runId: string | undefined, name: string) => {
-  const args = ["workflow", "show", "--address", env.temporalAddress, "--namespace", env.namespace, "-w", workflowId, "-o", "json"];
-  if (runId) args.push("-r", runId);
-  const json = execFileSync(temporalCli, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-  const file = `${name}-${HISTORY_TAG}.json`;
-  fs.writeFileSync(path.join(outDir, file), json);
-  const indexFile = path.join(outDir, "index.json");
-  const index = JSON.parse(fs.readFileSync(indexFile, "utf8")) as Record<string, string>;
-  index[file] = workflowId;
-  fs.writeFileSync(indexFile, JSON.stringify(index, null, 2) + "\n");
-  console.log(`wrote ${file} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
-};
+const saveHistory = await historySaver(env);
+const save = (workflowId: string, runId: string | undefined, name: string) => saveHistory(workflowId, `${name}-${HISTORY_TAG}.json`, runId);
 const start = (name: string, config: unknown) => {
   const id = `replay-${name}-${Date.now()}`;
   return env.client.workflow.start("campaignWorkflow", {

@@ -7,19 +7,14 @@
  * Run: `node dist/test/replay/recordScheduleHistory.js` with TEMPORAL_ADDRESS and DATABASE_URL set
  * (or none, to start private servers). Commit the JSON file it writes and index.json.
  */
-import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
 import { freezeCampaignConfig } from "../../src/config/frozen.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { upsertSchedule } from "../../src/schedules/temporalSchedule.js";
-import { findTemporalCli } from "../../src/services/temporalCli.js";
+import { historySaver } from "./historyFiles.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 
-const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/replay/histories");
 const NAME = "campaignWorkflow-scheduled-run-frozen-config";
 
 const env = await createTestEnv("record-schedule");
@@ -38,17 +33,7 @@ try {
   const workflowId = await waitFor("the triggered run", async () => (await handle.describe()).info.recentActions[0]?.action.workflow.workflowId, 30_000);
   await env.client.workflow.getHandle(workflowId).result();
   await handle.delete();
-  const temporalCli = await findTemporalCli();
-  const json = execFileSync(temporalCli, ["workflow", "show", "--address", env.temporalAddress, "--namespace", env.namespace, "-w", workflowId, "-o", "json"], {
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  fs.writeFileSync(path.join(outDir, `${NAME}.json`), json);
-  const indexFile = path.join(outDir, "index.json");
-  const index = JSON.parse(fs.readFileSync(indexFile, "utf8")) as Record<string, string>;
-  index[`${NAME}.json`] = workflowId;
-  fs.writeFileSync(indexFile, JSON.stringify(index, null, 2) + "\n");
-  console.log(`wrote ${NAME}.json (${(JSON.parse(json) as { events: unknown[] }).events.length} events) for ${workflowId}`);
+  (await historySaver(env))(workflowId, `${NAME}.json`);
 } finally {
   await workers.stop();
   await sim.close();
