@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { historySaver } from "./historyFiles.js";
+import { failingCampaign, historySaver, iterationStatusOf, startReplayCampaign } from "./historyFiles.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import {
@@ -96,26 +96,9 @@ try {
   await save(`${iteration3}-synthesize.singleTurn-a1-from${BATCHES_PER_CHILD}`, undefined, "stageBatchesWorkflow-chunk");
 
   // Every failure policy, and the remaining stage kinds (dedupe.exact, evaluate.bfclFast).
-  const failing = (over: Record<string, unknown>) =>
-    simulatorCampaign(sim.url, {
-      count: 10,
-      batchSize: 5,
-      concurrency: { batchesInParallel: 1 },
-      ...over,
-      endpoints: { sim: { baseUrl: sim.url, maxConcurrency: 8, timeoutMs: 10_000, maxRetries: 0 } },
-    });
-  const startPolicy = async (name: string, config: unknown) => {
-    const id = `replay-${name}-${Date.now()}`;
-    return env.client.workflow.start("campaignWorkflow", {
-      workflowId: campaignWorkflowId(id),
-      taskQueue: taskQueues(env.queuePrefix).workflows,
-      args: [{ config, campaignId: id }],
-    });
-  };
-  const iterationOf = async (h: { query: (q: typeof statusQuery) => Promise<unknown> }) => {
-    const c = (await h.query(statusQuery)) as CampaignStatus;
-    return c.iterationWorkflowId ? ((await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus) : undefined;
-  };
+  const failing = (over: Record<string, unknown>) => failingCampaign(sim.url, over);
+  const startPolicy = (name: string, config: unknown) => startReplayCampaign(env, name, config);
+  const iterationOf = (h: Parameters<typeof iterationStatusOf>[1]) => iterationStatusOf(env, h);
 
   sim.setFaults({ rate500: 1 });
   const hSkipWait = await startPolicy("wait-skip", failing({}));

@@ -7,18 +7,9 @@
  * (or none, to start private servers). Commit the JSON files it writes.
  */
 import { abortCampaign } from "../../src/cli/abortAndMetadata.js";
-import { historySaver } from "./historyFiles.js";
+import { failingCampaign, historySaver, iterationStatusOf, startReplayCampaign } from "./historyFiles.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
-import { taskQueues } from "../../src/taskQueues.js";
-import {
-  campaignWorkflowId,
-  pauseSignal,
-  resumeSignal,
-  retryStageUpdate,
-  statusQuery,
-  type CampaignStatus,
-  type IterationStatus,
-} from "../../workflows/definitions.js";
+import { pauseSignal, resumeSignal, retryStageUpdate } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 
@@ -28,19 +19,10 @@ const env = await createTestEnv("record-ops");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
 const workers = await env.startWorkers();
 const saveHistory = await historySaver(env);
+const start = (name: string, config: unknown) => startReplayCampaign(env, name, config);
+const iterationOf = (h: Parameters<typeof iterationStatusOf>[1]) => iterationStatusOf(env, h);
+const failing = (over: Record<string, unknown>) => failingCampaign(sim.url, over);
 const save = (workflowId: string, runId: string | undefined, name: string) => saveHistory(workflowId, `${name}-${HISTORY_TAG}.json`, runId);
-const start = (name: string, config: unknown) => {
-  const id = `replay-${name}-${Date.now()}`;
-  return env.client.workflow.start("campaignWorkflow", {
-    workflowId: campaignWorkflowId(id),
-    taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config, campaignId: id }],
-  });
-};
-const iterationOf = async (h: { query: (q: typeof statusQuery) => Promise<unknown> }) => {
-  const c = (await h.query(statusQuery)) as CampaignStatus;
-  return c.iterationWorkflowId ? ((await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus) : undefined;
-};
 try {
   const h1 = await start("two-iterations", simulatorCampaign(sim.url, { iterations: 2, count: 20, batchSize: 10 }));
   await h1.result();
@@ -56,14 +38,6 @@ try {
   save(hAbort.workflowId, hAbort.firstExecutionRunId, "campaignWorkflow-pause-abort");
   save(`${hAbort.workflowId}-iter-1`, undefined, "iterationWorkflow-pause-abort");
 
-  const failing = (over: Record<string, unknown>) =>
-    simulatorCampaign(sim.url, {
-      count: 10,
-      batchSize: 5,
-      concurrency: { batchesInParallel: 1 },
-      ...over,
-      endpoints: { sim: { baseUrl: sim.url, maxConcurrency: 8, timeoutMs: 10_000, maxRetries: 0 } },
-    });
   sim.setFaults({ rate500: 1 });
   const hRetry = await start("operator", failing({}));
   await waitFor("operator wait", async () => (await iterationOf(hRetry))?.state === "waiting_for_operator", 120_000);
