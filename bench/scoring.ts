@@ -26,7 +26,7 @@ import { parseCampaignConfig, type CampaignConfig } from "../src/config/campaign
 import { insertPoolMembers } from "../src/db/repos/pools.js";
 import { insertSamples, type NewSample } from "../src/db/repos/samples.js";
 import { planSelection } from "../src/db/repos/stageBatchItems.js";
-import type { SampleKind } from "../src/domain/types.js";
+import type { SingleTurnKind } from "../src/domain/types.js";
 import type { BatchResult } from "../src/framework/stage.js";
 import { buildStageContext } from "../src/framework/stageContext.js";
 import { createRoleClient, type LlmClient } from "../src/llm/client.js";
@@ -124,7 +124,7 @@ try {
   const rows: NewSample[] = await Promise.all(
     Array.from({ length: samples }, (_, slot) =>
       limit(async () => {
-        const kind = kinds[slot] as SampleKind;
+        const kind = kinds[slot] as SingleTurnKind;
         const { targets, offered } = selectToolsForSlot(library, { kind, seed: 1, iteration: 1, slotIndex: slot, toolsPerSample: 4, maxParallelCalls: 3 });
         const s = await synthesizeSingleTurn({ kind, targets, offered, generator });
         return {

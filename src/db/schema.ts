@@ -5,6 +5,8 @@
 import { sql } from "drizzle-orm";
 import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { SAMPLE_STATUSES, type ChatMessage, type McpTool, type Verdict } from "../domain/types.js";
+import type { DialoguePlan, ToolResult } from "../dialogue/protocol.js";
+import { DIALOGUE_STATUSES, type DialogueOutcome, type DialogueTurn } from "../dialogue/types.js";
 
 /*
  * Status columns are text with a TypeScript-only enum: every write is checked at compile time, and
@@ -545,4 +547,84 @@ export const selectionExclusions = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId] })],
+);
+
+/**
+ * A multi-turn dialogue (synthesize.multiTurn), one per work slot; its id is the slot key. Written
+ * when the slot starts, its plan once the planner answered, its outcome when it ends. A resumed batch
+ * reads it back with its turns and continues at the last stored turn.
+ */
+export const dialogues = pgTable(
+  "dialogues",
+  {
+    id: text("id").primaryKey(),
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    slot: integer("slot").notNull(),
+    /** running | kept | dropped | failed (DialogueStatus). */
+    status: text("status", { enum: DIALOGUE_STATUSES }).notNull().default("running"),
+    persona: text("persona").notNull(),
+    style: text("style").notNull(),
+    tools: jsonb("tools").$type<McpTool[]>().notNull(),
+    targetTurns: integer("target_turns").notNull(),
+    seed: bigint("seed", { mode: "number" }).notNull(),
+    plan: jsonb("plan").$type<DialoguePlan>(),
+    /** The DialogueOutcome once it ended (counts, drop reason and detail). */
+    outcome: jsonb("outcome").$type<DialogueOutcome>(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("dialogues_campaign_iteration_idx").on(t.campaignId, t.iteration, t.status)],
+);
+
+/** Every message of a dialogue in order, with what produced it (votes, reflection, negotiation): `turn` is a DialogueTurn. */
+export const dialogueTurns = pgTable(
+  "dialogue_turns",
+  {
+    dialogueId: text("dialogue_id").notNull(),
+    seq: integer("seq").notNull(),
+    /** system | user | assistant | tool */
+    kind: text("kind").notNull(),
+    turn: jsonb("turn").$type<DialogueTurn>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.dialogueId, t.seq] })],
+);
+
+/**
+ * Each tool call a dialogue made, recorded before it is executed (started) and with its result after
+ * (done): a resumed dialogue reuses a recorded result and never executes a call twice.
+ */
+export const toolExecutions = pgTable(
+  "tool_executions",
+  {
+    dialogueId: text("dialogue_id").notNull(),
+    callId: text("call_id").notNull(),
+    name: text("name").notNull(),
+    arguments: jsonb("arguments").notNull(),
+    status: text("status", { enum: ["started", "done"] }).notNull(),
+    result: jsonb("result").$type<ToolResult>(),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.dialogueId, t.callId] })],
+);
+
+export const SAMPLE_CHECK_VERDICTS = ["CORRECT", "INCORRECT"] as const;
+
+/** Every vote of verify.judges' committee on a sample; judge = `<role>#<sample>`. */
+export const sampleCheckVotes = pgTable(
+  "sample_check_votes",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    sampleId: text("sample_id").notNull(),
+    judge: text("judge").notNull(),
+    model: text("model").notNull(),
+    /** null when the judge's answer could not be read (its raw text is in analysis). */
+    verdict: text("verdict", { enum: SAMPLE_CHECK_VERDICTS }),
+    analysis: text("analysis").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId, t.judge] })],
 );

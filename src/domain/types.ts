@@ -30,7 +30,9 @@ export type ChatMessage =
   | { role: "assistant"; content: string | null; tool_calls?: ToolCall[] }
   | { role: "tool"; tool_call_id: string; content: string };
 
-export type SampleKind = "standard" | "parallel" | "irrelevance";
+/** multi_turn: an assistant turn of a role-played dialogue, with the dialogue up to it as its prompt. */
+export type SingleTurnKind = "standard" | "parallel" | "irrelevance";
+export type SampleKind = SingleTurnKind | "multi_turn";
 /** pending until a verifier has judged it; verified once every verdict is ok, rejected otherwise. */
 /** `duplicate`: an exact duplicate of another sample of its iteration (dedupe.exact keeps one of each). */
 export const SAMPLE_STATUSES = ["pending", "verified", "rejected", "duplicate"] as const;

@@ -11,7 +11,7 @@
  * - The reply is a JSON object `{"query": string}` (response_format json_schema "user_query").
  * Changing any of this text changes every synthesized sample: bump PROMPT_VERSION.
  */
-import type { McpTool, SampleKind } from "../domain/types.js";
+import type { McpTool, SingleTurnKind } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 
 export const PROMPT_VERSION = "single-turn/v1";
@@ -24,7 +24,7 @@ export const USER_QUERY_SYSTEM_PROMPT = [
   'Reply with only a JSON object of the form {"query": "<the request>"}.',
 ].join("\n");
 
-const KIND_INSTRUCTIONS: Record<SampleKind, string> = {
+const KIND_INSTRUCTIONS: Record<SingleTurnKind, string> = {
   standard: "Write one request that is served by exactly one call of the tool below. Mention a value for every required parameter, and for some optional ones.",
   parallel:
     "Write one request that needs all of the calls below, made independently of each other (one call per entry; a repeated tool means the same tool with different values). Mention a value for every required parameter of every call.",
@@ -39,7 +39,7 @@ export const USER_QUERY_RESPONSE_SCHEMA: Record<string, unknown> = {
   additionalProperties: false,
 };
 
-export function buildUserQueryPrompt(kind: SampleKind, targets: readonly McpTool[], offered: readonly McpTool[]): string {
+export function buildUserQueryPrompt(kind: SingleTurnKind, targets: readonly McpTool[], offered: readonly McpTool[]): string {
   const block = (tools: readonly McpTool[]) => ["```json", JSON.stringify(tools.map(toOpenAiTool), null, 2), "```"];
   if (kind === "irrelevance")
     return [`kind: ${kind}`, KIND_INSTRUCTIONS[kind], "", "Tools the request must not be answerable by:", ...block(offered)].join("\n");

@@ -4,14 +4,14 @@
  * Every choice is a pure function of (seed, iteration, slot), so a re-run yields the same samples.
  */
 import { z } from "zod";
-import type { ChatMessage, McpTool, SampleKind } from "../domain/types.js";
+import type { ChatMessage, McpTool, SingleTurnKind } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 import type { LlmClient } from "../llm/client.js";
 import { seedFrom } from "../util/ids.js";
 import { SeededRandom } from "../util/random.js";
 import { ASSISTANT_SYSTEM_PROMPT, buildUserQueryPrompt, PROMPT_VERSION, USER_QUERY_RESPONSE_SCHEMA, USER_QUERY_SYSTEM_PROMPT } from "./prompts.js";
 
-const KINDS: readonly SampleKind[] = ["standard", "parallel", "irrelevance"];
+const KINDS: readonly SingleTurnKind[] = ["standard", "parallel", "irrelevance"];
 
 /** Kinds for `count` slots in the mix's proportions (largest remainder), shuffled by seed and iteration. */
 export function planSingleTurnKinds(p: {
@@ -19,7 +19,7 @@ export function planSingleTurnKinds(p: {
   mix: { standard: number; parallel: number; irrelevance: number };
   seed: number;
   iteration: number;
-}): SampleKind[] {
+}): SingleTurnKind[] {
   if (!Number.isInteger(p.count) || p.count < 0) throw new Error(`planSingleTurnKinds: count must be a non-negative integer (got ${p.count})`);
   const weights = KINDS.map((k) => p.mix[k]);
   weights.forEach((w, i) => {
@@ -37,7 +37,7 @@ export function planSingleTurnKinds(p: {
     counts[i]!++;
     left--;
   }
-  const kinds: SampleKind[] = [];
+  const kinds: SingleTurnKind[] = [];
   KINDS.forEach((k, i) => {
     for (let n = 0; n < counts[i]!; n++) kinds.push(k);
   });
@@ -109,7 +109,7 @@ function nthPermutation<T>(items: readonly T[], index: number): T[] {
  */
 export function selectToolsForSlot(
   library: McpTool[],
-  p: { kind: SampleKind; seed: number; iteration: number; slotIndex: number; toolsPerSample: number; maxParallelCalls: number },
+  p: { kind: SingleTurnKind; seed: number; iteration: number; slotIndex: number; toolsPerSample: number; maxParallelCalls: number },
 ): { targets: McpTool[]; offered: McpTool[] } {
   if (!Number.isInteger(p.toolsPerSample) || p.toolsPerSample < 1)
     throw new Error(`selectToolsForSlot: toolsPerSample must be a positive integer (got ${p.toolsPerSample})`);
@@ -154,7 +154,7 @@ export function selectToolsForSlot(
 const userQuerySchema = z.object({ query: z.string().trim().min(1, "query must be a non-empty string") });
 
 export interface SingleTurnSample {
-  kind: SampleKind;
+  kind: SingleTurnKind;
   messages: ChatMessage[];
   tools: McpTool[];
   metadata: Record<string, unknown>;
@@ -162,7 +162,7 @@ export interface SingleTurnSample {
 
 /** Exactly two generator requests: the query writer (structured), then the assistant (chat with tools). */
 export async function synthesizeSingleTurn(p: {
-  kind: SampleKind;
+  kind: SingleTurnKind;
   targets: McpTool[];
   offered: McpTool[];
   generator: LlmClient;

@@ -10,7 +10,7 @@ import type { StageConfigOf } from "../../specs.js";
 import { insertSamples, type NewSample } from "../../../db/repos/samples.js";
 import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
 import { listTools } from "../../../db/repos/tools.js";
-import type { McpTool, SampleKind } from "../../../domain/types.js";
+import type { McpTool, SampleKind, SingleTurnKind } from "../../../domain/types.js";
 import { LlmError } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../../synthesis/singleTurn.js";
@@ -106,7 +106,7 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
       todo.map((slot) =>
         limit(async () => {
           if (batch.signal.aborted) return;
-          const kind = kinds[slot] as SampleKind;
+          const kind = kinds[slot] as SingleTurnKind;
           const { targets, offered } = selectToolsForSlot(library, {
             kind,
             seed: config.seed,
