@@ -1,0 +1,41 @@
+/**
+ * The MCP server simulator as a ToolExecutor: the campaign's `toolServer` role (an LLM, or the
+ * toolloop simulator) plays the server, given the tool, the call, the session's earlier calls and
+ * results, and, when the engine drew one, the error to produce. Its answers are read under the
+ * tool_result schema with one bounded repair; an answer that still cannot be read becomes an
+ * `unavailable` error result (the server misbehaved, the assistant's call was not wrong).
+ * Idempotent: the answer depends only on the request (the session's history is part of it).
+ */
+import type { LlmClient } from "../llm/client.js";
+import { LlmError } from "../llm/errors.js";
+import type { ToolCallRequest, ToolExecutor } from "./executor.js";
+import { TOOL_RESULT_RESPONSE_FORMAT, toolResultSchema, toolServerMessages, type ToolResult } from "./protocol.js";
+
+export class LlmToolServer implements ToolExecutor {
+  readonly idempotent = true;
+  readonly simulated = true;
+  readonly describe: string;
+
+  constructor(private readonly client: LlmClient) {
+    this.describe = `simulated MCP server (role ${client.role}, model ${client.model})`;
+  }
+
+  async execute(call: ToolCallRequest, signal: AbortSignal): Promise<ToolResult> {
+    const messages = toolServerMessages({
+      tool: call.tool,
+      call: { name: call.name, arguments: call.arguments },
+      history: call.history,
+      ...(call.injectError ? { fail: call.injectError } : {}),
+    });
+    try {
+      return await this.client.structured({ messages, responseFormat: TOOL_RESULT_RESPONSE_FORMAT, temperature: 0 }, toolResultSchema, {
+        signal,
+        maxRepairs: 1,
+      });
+    } catch (err) {
+      if (err instanceof LlmError && err.kind === "bad_response")
+        return { ok: false, error: { type: "unavailable", message: `the tool server's answer could not be read: ${err.message.slice(0, 300)}` } };
+      throw err;
+    }
+  }
+}
