@@ -107,7 +107,13 @@ test("Temporal unreachable: exit 1, one line with the address, the cause and wha
     r.stderr,
     `error: cannot reach Temporal at 127.0.0.1:${port} (TEMPORAL_ADDRESS): connection refused; start it with \`node dist/src/services/main.js up\` or set TEMPORAL_ADDRESS\n`,
   );
-  assert.ok(Date.now() - started < 8000, "a refused port fails fast, not after the SDK's deadline");
+  // The SDK's connect deadline is 10 s: a refused port must not wait for it. Node's own start-up
+  // dominates on a loaded machine, so the bound is on what this run adds to `--help` run just after.
+  const elapsed = Date.now() - started;
+  const baselineStart = Date.now();
+  cli(["--help"]);
+  const baseline = Date.now() - baselineStart;
+  assert.ok(elapsed - baseline < 8000, `a refused port fails fast, not after the SDK's 10 s deadline (took ${elapsed} ms, --help ${baseline} ms)`);
   const debug = cli(["campaign", "status", "x", "--debug"], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
   assert.equal(debug.status, 1);
   assert.match(debug.stderr, /cannot reach Temporal/);

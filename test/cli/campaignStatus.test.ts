@@ -63,12 +63,13 @@ const NO_STACK = /\n\s+at /;
 /**
  * A query without a worker hangs until its deadline (30 s and more); status must answer promptly.
  * Node startup and module loading dominate a CLI process on a loaded machine, so the bound is on what
- * status adds to `--help` run just before (its reads take a few hundred ms), plus a hard ceiling.
+ * status adds to `--help` run just before (its reads take a few hundred ms; a hang adds 30 s).
  */
 async function assertPrompt(r: { ms: number }, what: string, t: { diagnostic(m: string): void }): Promise<void> {
   const baseline = (await cli(["--help"])).ms;
   t.diagnostic(`status (${what}, no worker) took ${r.ms} ms; \`--help\` took ${baseline} ms`);
-  assert.ok(r.ms - baseline < 5000 && r.ms < 25_000, `status (${what}) took ${r.ms} ms, --help ${baseline} ms`);
+  // A hang would add the query's 30 s deadline; a loaded machine slows both runs alike.
+  assert.ok(r.ms - baseline < 15_000, `status (${what}) took ${r.ms} ms, --help ${baseline} ms`);
 }
 
 test("with the worker stopped, status tells running (with rate), then waiting for an operator (with the next commands), then aborted", async (t) => {
