@@ -536,6 +536,7 @@ test("a crash after any write resumes at the right seq: same turns, no duplicate
       // (the next test shows the other kind dropped); every other crash point must work for side effects too.
       const executor = new RecordingExecutor(write === "callStarted");
       store.crashAfter(write, n);
+      const requestsBefore = roles.requests.length;
       const seqs: number[] = [];
       await assert.rejects(run({ store, executor, seqs }), (err) => err instanceof SimulatedCrash && err.write === write && err.count === n);
       crashes++;
@@ -551,6 +552,8 @@ test("a crash after any write resumes at the right seq: same turns, no duplicate
         reference.turns.slice(storedBefore).map((t) => t.seq),
         `${where}: resumed at seq ${storedBefore}, each later seq appended once`,
       );
+      assert.equal(store.writeCount("appendTurn"), reference.turns.length, `${where}: no seq was appended twice, not even as a no-op`);
+      assert.equal(roles.requests.slice(requestsBefore).filter((r) => r.role === "planner").length, 1, `${where}: the stored plan was reused`);
       // Every call ran exactly once, the executor with side effects included.
       assert.deepEqual(
         executor.executed.map((c) => c.callId),
