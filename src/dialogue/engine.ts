@@ -233,7 +233,16 @@ class DialogueRun {
     try {
       answer = await roles.user.structured(
         {
-          messages: userTurnMessages({ plan, persona: header.persona, style: header.style, transcript: this.transcript(), turn, maxTurns: stage.turns.max }),
+          messages: userTurnMessages({
+            plan,
+            persona: header.persona,
+            style: header.style,
+            transcript: this.transcript(),
+            turn,
+            maxTurns: stage.turns.max,
+            // With the tools the user knows which values are required, and may leave one out for the assistant to ask.
+            tools: header.tools,
+          }),
           responseFormat: USER_TURN_RESPONSE_FORMAT,
           seed: seedFrom("dialogue-user", header.seed, turn + 1),
         },
