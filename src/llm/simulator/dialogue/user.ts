@@ -166,7 +166,10 @@ export function stepRequest(rng: SeededRandom, c: UserCase, step: PlanStep, omit
         else if (!(omit && omit.call === i && omit.param === k)) args[k] = v;
       }
       let clause = clauseFor(rng, tool, args);
-      if (fromResult !== undefined) clause = `${clause.replace(/[.?!]+$/, "")}, using the ${words(fromResult)} from that result.`;
+      if (fromResult !== undefined) {
+        const verb = clause.includes(", using ") ? "taking" : "using";
+        clause = `${clause.replace(/[.?!]+$/, "")}, ${verb} the ${words(fromResult)} from that result.`;
+      }
       if (i === 0) return clause;
       return (step.need === "multi" ? "Then " : rng.pick(LINKS)) + lowerFirst(clause);
     })
