@@ -26,6 +26,9 @@ import {
   type UserTurn,
   type UserView,
 } from "../../src/dialogue/protocol.js";
+import { normaliseDialogueOptions, type DialogueSimOptions } from "../../src/llm/simulator/dialogue/options.js";
+import { chatRequestSchema } from "../../src/llm/simulator/requests.js";
+import { scriptChat, type ScriptedChat } from "../../src/llm/simulator/scripts.js";
 
 export interface ChatAnswer {
   content: string | null;
@@ -115,4 +118,30 @@ export async function playDialogue(
     }
   }
   return { plan, messages, userTurns, results, finished };
+}
+
+/** An Ask that calls the simulator's scripts in process (no HTTP), with the given dialogue rates. */
+export function inProcessAsk(seed: number, options: { dialogue?: DialogueSimOptions; judgeErrorRate?: number } = {}): Ask {
+  const dialogue = normaliseDialogueOptions(options.dialogue);
+  return async (body) => {
+    const s = scriptChat(chatRequestSchema.parse(body), seed, 0, undefined, { dialogue, judgeErrorRate: options.judgeErrorRate ?? 0 });
+    return {
+      content: s.content,
+      ...(s.toolCalls.length > 0
+        ? { tool_calls: s.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } })) }
+        : {}),
+    };
+  };
+}
+
+/** The same, synchronous, returning the scripted answer itself (role, fault). */
+export function scriptedAnswer(
+  seed: number,
+  body: Record<string, unknown>,
+  options: { dialogue?: DialogueSimOptions; judgeErrorRate?: number } = {},
+): ScriptedChat {
+  return scriptChat(chatRequestSchema.parse(body), seed, 0, undefined, {
+    dialogue: normaliseDialogueOptions(options.dialogue),
+    judgeErrorRate: options.judgeErrorRate ?? 0,
+  });
 }
