@@ -140,3 +140,47 @@ test("wording follows the style and the user is deterministic for a request", as
   assert.ok(texts.size >= 12, `varied wording (${texts.size} distinct)`);
   for (const t of texts) assert.ok(t.includes('"Oslo"'), t);
 });
+
+test("a transcript without steps: the user infers them (next step after a served one, the same after a question)", () => {
+  const plan: DialoguePlan = {
+    scenario: "x",
+    targetTurns: 3,
+    steps: ["Oslo", "Lima", "Paris"].map((city) => ({
+      need: "single" as const,
+      intent: "get the weather",
+      calls: [{ name: "get_weather", arguments: { city } }],
+    })),
+  };
+  const next = (transcript: { role: "user" | "assistant"; content: string }[]) =>
+    userTurnSchema.parse(
+      JSON.parse(
+        scriptedAnswer(
+          0,
+          {
+            messages: userTurnMessages({
+              plan,
+              persona: "p",
+              style: "terse",
+              transcript,
+              turn: transcript.filter((v) => v.role === "user").length,
+              maxTurns: 9,
+            }),
+            response_format: { type: "json_schema", json_schema: USER_TURN_RESPONSE_FORMAT },
+          },
+          { dialogue: NO_FAULTS },
+        ).content!,
+      ),
+    );
+  const served = [
+    { role: "user" as const, content: 'Get the weather with city "Oslo".' },
+    { role: "assistant" as const, content: "It is cold in Oslo." },
+  ];
+  assert.deepEqual([next(served).action, next(served).step], ["request", 1]);
+  const asked = [
+    { role: "user" as const, content: "Get the weather." },
+    { role: "assistant" as const, content: "Which city?" },
+  ];
+  const clarify = next(asked);
+  assert.deepEqual([clarify.action, clarify.step], ["clarify", 0]);
+  assert.match(clarify.message, /city "Oslo"/);
+});
