@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ChatMessage } from "../../../src/domain/types.js";
-import { SAMPLE_CHECK_MARKER, sampleCheckMessages } from "../../../src/dialogue/protocol.js";
+import { ASSISTANT_SYSTEM, SAMPLE_CHECK_MARKER, sampleCheckMessages } from "../../../src/dialogue/protocol.js";
 import { checkAnswerSchema, CHECK_RESPONSE_FORMAT, judgedAnswer } from "../../../src/judging/protocol.js";
 import { inProcessAsk, playDialogue, scriptedAnswer } from "../../helpers/simDialogue.js";
 import { DIALOGUE_TOOLS } from "../../helpers/simDialogueTools.js";
@@ -69,6 +69,17 @@ test("multi-turn samples: every turn of a faultless dialogue is CORRECT; planted
   }
   assert.ok(textLabels >= 2, "final answers (and questions) were checked");
   assert.ok(chained >= 1, "a call that takes an id from a previous result was checked");
+});
+
+test("a dialogue's first turn: asking for a left-out required value is CORRECT, inventing it INCORRECT", () => {
+  const prompt: ChatMessage[] = [
+    { role: "system", content: ASSISTANT_SYSTEM },
+    { role: "user", content: 'Please create an order for a product with product id "ORD-1042".' },
+  ];
+  assert.equal(check(prompt, { role: "assistant", content: "To create an order for a product I need the quantity. Could you tell me it?" }).verdict, "CORRECT");
+  const invented = check(prompt, { role: "assistant", content: null, tool_calls: [call("create_order", { product_id: "ORD-1042", quantity: 1 })] });
+  assert.equal(invented.verdict, "INCORRECT");
+  assert.match(invented.analysis, /question for the missing values/);
 });
 
 test("judgeErrorRate: a judge that always errs flips every verdict", () => {
