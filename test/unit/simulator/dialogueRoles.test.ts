@@ -265,6 +265,26 @@ test("reflection: fixes the argument the critique names and keeps the calls it d
     tools: openAi,
   });
   assert.deepEqual(callsOf(hallucinated)[0], { name: "create_order", args: { product_id: "A1B2C3", quantity: 2 } });
+
+  // The engine's critique lines say which call they are about; a call no line is about stays as it was.
+  const engineStyle = scriptedAnswer(0, {
+    messages: reflectMessages({
+      dialogue,
+      original: {
+        ...original,
+        tool_calls: [
+          { id: "c0", type: "function", function: { name: "create_order_v2", arguments: '{"product_id": "A1B2C3", "quantity": 2}' } },
+          { id: "c1", type: "function", function: { name: "get_stock_price", arguments: '{"symbol": "NVDA", "exchange": "NYSE"}' } },
+        ],
+      },
+      critique: [`call 0 (create_order_v2): "create_order_v2" is not one of the offered tools (${TOOLS.map((t) => t.name).join(", ")})`],
+    }),
+    tools: openAi,
+  });
+  assert.deepEqual(callsOf(engineStyle), [
+    { name: "create_order", args: { product_id: "A1B2C3", quantity: 2 } },
+    { name: "get_stock_price", args: { symbol: "NVDA", exchange: "NYSE" } },
+  ]);
 });
 
 test("negotiation: picks the candidate the truthful reading agrees with, or rejects all, with reasons", () => {

@@ -52,7 +52,7 @@ export function revise(seed: number, c: ReflectCase, tools: readonly SimTool[]):
   const truth = truthfulReply(seed, c.dialogue, tools);
   if (truth.calls.length === 0 || c.original.calls.length === 0) return truth;
   const offered = new Set(tools.map((t) => t.name));
-  const namesAny = c.original.calls.some((call) => c.critique.some((l) => mentions(l, call.name)));
+  const namesAny = c.original.calls.some((call, i) => c.critique.some((l) => mentions(l, call.name) || new RegExp(`^\\s*call ${i}\\b`, "i").test(l)));
   const used = new Set<number>();
   const counterpart = (name: string, i: number): AgentCall | undefined => {
     let j = truth.calls.findIndex((t, k) => !used.has(k) && t.name === name);
@@ -63,7 +63,12 @@ export function revise(seed: number, c: ReflectCase, tools: readonly SimTool[]):
   };
   const calls: AgentCall[] = [];
   c.original.calls.forEach((call, i) => {
-    const lines = c.critique.filter((l) => !namesAny || mentions(l, call.name));
+    const lines = c.critique.filter((l) => {
+      // A line that says which call it is about ("call 1 (name): ...") is about that call only.
+      const at = /^\s*call (\d+)\b/i.exec(l);
+      if (at) return Number(at[1]) === i;
+      return !namesAny || mentions(l, call.name);
+    });
     const twin = counterpart(offered.has(call.name) ? call.name : "", i);
     if (!call.args || !offered.has(call.name)) {
       if (twin) calls.push(twin);
