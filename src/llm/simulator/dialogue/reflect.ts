@@ -4,7 +4,7 @@
  * about a call takes the truthful reading's value (or goes, when the truthful call has no such
  * argument); a call whose tool is not offered, or a critique line naming the call but none of its
  * arguments, gets the truthful call whole; calls the critique does not name stay as they were. A
- * text turn is rewritten as the truthful reply.
+ * text turn is rewritten as the truthful reply. A request without tools gets the turn back unchanged.
  */
 import type { SimTool } from "../queryWriter.js";
 import type { AgentCall } from "../toolAgent.js";
@@ -44,10 +44,15 @@ function mentions(line: string, word: string): boolean {
 }
 
 export function revise(seed: number, c: ReflectCase, tools: readonly SimTool[]): AssistantReply {
+  // Without the offered tools nothing can be checked or fixed: the turn comes back as it was.
+  if (tools.length === 0)
+    return c.original.calls.length > 0
+      ? { content: null, calls: c.original.calls.map((x) => ({ name: x.name, args: x.args ?? {} })), move: "calls" }
+      : { content: c.original.content, calls: [], move: "final" };
   const truth = truthfulReply(seed, c.dialogue, tools);
   if (truth.calls.length === 0 || c.original.calls.length === 0) return truth;
   const offered = new Set(tools.map((t) => t.name));
-  const namesAny = c.original.calls.some((call) => c.critique.some((l) => mentions(l, call.name)));
+  const namesAny = c.original.calls.some((call, i) => c.critique.some((l) => mentions(l, call.name) || new RegExp(`^\\s*call ${i}\\b`, "i").test(l)));
   const used = new Set<number>();
   const counterpart = (name: string, i: number): AgentCall | undefined => {
     let j = truth.calls.findIndex((t, k) => !used.has(k) && t.name === name);
@@ -58,7 +63,12 @@ export function revise(seed: number, c: ReflectCase, tools: readonly SimTool[]):
   };
   const calls: AgentCall[] = [];
   c.original.calls.forEach((call, i) => {
-    const lines = c.critique.filter((l) => !namesAny || mentions(l, call.name));
+    const lines = c.critique.filter((l) => {
+      // A line that says which call it is about ("call 1 (name): ...") is about that call only.
+      const at = /^\s*call (\d+)\b/i.exec(l);
+      if (at) return Number(at[1]) === i;
+      return !namesAny || mentions(l, call.name);
+    });
     const twin = counterpart(offered.has(call.name) ? call.name : "", i);
     if (!call.args || !offered.has(call.name)) {
       if (twin) calls.push(twin);
