@@ -136,19 +136,25 @@ export interface DialogueProgressCounts {
   kept: number;
   dropped: number;
   failed: number;
+  /** Dialogues that ended after `since` (for a rate); 0 without `since`. */
+  settledSince: number;
   /** Messages stored across the iteration's dialogues. */
   turns: number;
 }
 
 /** Counts for `status` while the stage runs: dialogues by status and stored turns (two aggregate queries). */
-export async function dialogueProgress(db: Db, campaignId: string, iteration: number): Promise<DialogueProgressCounts> {
+export async function dialogueProgress(db: Db, campaignId: string, iteration: number, since?: Date): Promise<DialogueProgressCounts> {
+  const recent = since ? sql`count(*) filter (where ${dialogues.updatedAt} > ${since.toISOString()}::timestamptz)::int` : sql`0`;
   const byStatus = await db
-    .select({ status: dialogues.status, n: sql<number>`count(*)::int` })
+    .select({ status: dialogues.status, n: sql<number>`count(*)::int`, recent: sql<number>`${recent}` })
     .from(dialogues)
     .where(and(eq(dialogues.campaignId, campaignId), eq(dialogues.iteration, iteration)))
     .groupBy(dialogues.status);
-  const out: DialogueProgressCounts = { running: 0, kept: 0, dropped: 0, failed: 0, turns: 0 };
-  for (const r of byStatus) out[r.status] = Number(r.n);
+  const out: DialogueProgressCounts = { running: 0, kept: 0, dropped: 0, failed: 0, settledSince: 0, turns: 0 };
+  for (const r of byStatus) {
+    out[r.status] = Number(r.n);
+    if (r.status !== "running") out.settledSince += Number(r.recent);
+  }
   const [turns] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(dialogueTurns)
@@ -167,4 +173,21 @@ export async function toolExecutionsOf(db: Db, dialogueIds: readonly string[]): 
     .where(inArray(toolExecutions.dialogueId, [...dialogueIds]))
     .orderBy(asc(toolExecutions.dialogueId), asc(toolExecutions.callId));
   return rows.map(toRecord);
+}
+
+/** Why each rejected assistant turn of an iteration's dialogues was rejected (one entry per rejected turn). */
+export async function rejectedTurnReasons(db: Db, campaignId: string, iteration: number): Promise<string[]> {
+  const rows = await db
+    .select({ reason: sql<string | null>`${dialogueTurns.turn}->'review'->>'rejectReason'` })
+    .from(dialogueTurns)
+    .innerJoin(dialogues, eq(dialogues.id, dialogueTurns.dialogueId))
+    .where(
+      and(
+        eq(dialogues.campaignId, campaignId),
+        eq(dialogues.iteration, iteration),
+        eq(dialogueTurns.kind, "assistant"),
+        sql`(${dialogueTurns.turn}->>'accepted')::boolean = false`,
+      ),
+    );
+  return rows.map((r) => r.reason ?? "(no reason recorded)");
 }

@@ -89,13 +89,13 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     assert.deepEqual(reopened.plan, plan, "the first plan stays");
     assert.deepEqual(reopened.turns, turns, "turns in seq order, each once, as first written");
     assert.equal(reopened.outcome, null);
-    assert.deepEqual(await dialogueProgress(h.db, "c", 1), { running: 1, kept: 0, dropped: 0, failed: 0, turns: 4 });
+    assert.deepEqual(await dialogueProgress(h.db, "c", 1), { running: 1, kept: 0, dropped: 0, failed: 0, settledSince: 0, turns: 4 });
 
     await store.finish(header.id, outcome);
     await store.finish(header.id, { ...outcome, status: "dropped", dropReason: "unfinished" });
     assert.deepEqual((await store.open(header)).outcome, outcome, "the first outcome stays");
     assert.deepEqual([...(await dialogueOutcomes(h.db, [header.id, "c/1/synthesize.multiTurn/9"]))], [[header.id, outcome]]);
-    assert.deepEqual(await dialogueProgress(h.db, "c", 1), { running: 0, kept: 1, dropped: 0, failed: 0, turns: 4 });
+    assert.deepEqual(await dialogueProgress(h.db, "c", 1, new Date(Date.now() - 60_000)), { running: 0, kept: 1, dropped: 0, failed: 0, settledSince: 1, turns: 4 });
     assert.deepEqual(await dialogueTurnsOf(h.db, header.id), turns);
     assert.equal((await toolExecutionsOf(h.db, [header.id])).length, 1);
   } finally {
