@@ -91,6 +91,12 @@ export interface ToolExecutionRecord {
   arguments: unknown;
   status: "started" | "done";
   result?: ToolResult;
+  /**
+   * Set by callStarted: true when the record was already there (an earlier attempt's), false when this
+   * call created it. A store that leaves it out makes the engine assume an earlier attempt for the
+   * calls of a turn it resumed (safe: never a second execution by a non-idempotent executor).
+   */
+  existed?: boolean;
 }
 
 export interface DialogueOutcome {

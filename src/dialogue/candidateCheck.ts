@@ -1,0 +1,81 @@
+/**
+ * The rules an assistant turn must keep before it can be voted on (InfTool's schema and style check):
+ * every call names an offered tool, its arguments are a JSON object that validates against the tool's
+ * input schema (the project's one Ajv setup, string formats included: verification/argumentValidator),
+ * call ids are unique, and the text is an answer to the user: present when there are no calls, not raw
+ * JSON or a call written out as text, no trace of the role-play prompts, not endless. Pure.
+ *
+ * The violations are human-readable and name the tool and the argument, because they are shown to the
+ * assistant as its critique (reflection.ts) and kept for analysis.
+ */
+import type { ChatMessage, McpTool } from "../domain/types.js";
+import { argumentProblems } from "../verification/argumentValidator.js";
+
+export type AssistantMessage = Extract<ChatMessage, { role: "assistant" }>;
+
+/** A longer text answer is a rambling turn, not a training label. */
+export const MAX_TEXT_CHARS = 4000;
+
+/** Keys of the planner's and user simulator's JSON: in the assistant's text they mean the prompt leaked. */
+const LEAKED_KEYS = ["scenario", "steps", "intent", "targetTurns", "action", "persona"] as const;
+
+function textProblems(text: string, maxTextChars: number): string[] {
+  const problems: string[] = [];
+  if (/#{2,4}\s*task\s*:/i.test(text)) problems.push("text: leaks a role-play instruction (a '### task:' line)");
+  const leaked = LEAKED_KEYS.filter((k) => new RegExp(`"${k}"\\s*:`).test(text));
+  if (leaked.length > 0) problems.push(`text: leaks the dialogue plan (JSON key${leaked.length > 1 ? "s" : ""} ${leaked.map((k) => `"${k}"`).join(", ")})`);
+  if (/<\/?tool_call>/.test(text) || /\{\s*"name"\s*:\s*"[^"]*"\s*,\s*"(arguments|parameters)"\s*:/.test(text))
+    problems.push("text: writes a tool call out as text; calls belong in tool_calls");
+  else if (/```json/i.test(text)) problems.push("text: contains a ```json block instead of an answer in words");
+  else if (isJsonValue(text)) problems.push("text: is raw JSON, not an answer to the user");
+  if (text.length > maxTextChars) problems.push(`text: ${text.length} characters long; at most ${maxTextChars}`);
+  return problems;
+}
+
+function isJsonValue(text: string): boolean {
+  const t = text.trim();
+  if (!(t.startsWith("{") || t.startsWith("["))) return false;
+  try {
+    JSON.parse(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every rule the candidate breaks (empty: it may be voted on). */
+export function checkCandidate(message: AssistantMessage, tools: readonly McpTool[], opts: { maxTextChars?: number } = {}): string[] {
+  const problems: string[] = [];
+  const calls = message.tool_calls ?? [];
+  const text = message.content ?? "";
+  if (calls.length === 0 && text.trim() === "") problems.push("the turn is empty: neither text nor tool calls");
+  if (text.trim() !== "") problems.push(...textProblems(text, opts.maxTextChars ?? MAX_TEXT_CHARS));
+
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  const firstWithId = new Map<string, number>();
+  calls.forEach((c, i) => {
+    const name = c.function.name;
+    const where = `call ${i} (${name})`;
+    const earlier = firstWithId.get(c.id);
+    if (earlier !== undefined) problems.push(`${where}: duplicate call id "${c.id}" (also call ${earlier})`);
+    else firstWithId.set(c.id, i);
+    const tool = byName.get(name);
+    if (!tool) {
+      problems.push(`${where}: "${name}" is not one of the offered tools (${[...byName.keys()].join(", ")})`);
+      return;
+    }
+    let args: unknown;
+    try {
+      args = JSON.parse(c.function.arguments);
+    } catch (err) {
+      problems.push(`${where}: arguments are not valid JSON (${(err as Error).message})`);
+      return;
+    }
+    if (typeof args !== "object" || args === null || Array.isArray(args)) {
+      problems.push(`${where}: arguments must be a JSON object`);
+      return;
+    }
+    for (const p of argumentProblems(tool, args as Record<string, unknown>)) problems.push(`${where}: ${p}`);
+  });
+  return problems;
+}

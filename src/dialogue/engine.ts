@@ -1,0 +1,383 @@
+/**
+ * The dialogue engine (InfTool / LoopTool multi-turn role-play): plans a dialogue over the header's
+ * tools, then alternates the user simulator and voted assistant turns, executing the assistant's tool
+ * calls through the executor, and stores every message as it goes. Plain code over the store, role
+ * clients and executor interfaces (types.ts): no Temporal, no database.
+ *
+ * Resume: every decision is a function of the stored turns (what comes next is read from the last
+ * stored turn) and of seeds derived from the dialogue's seed, so a dialogue reopened after a crash
+ * continues at its last stored turn, appends each seq once, and asks the same questions again.
+ * Tool calls are exactly-once towards the executor: each call is recorded (callStarted) before it is
+ * executed and its result (callDone) after; a recorded result is reused, and a call that was started
+ * by an earlier attempt but never finished is re-executed only by an idempotent executor; any other
+ * drops the dialogue (tool_call_outcome_unknown), because nobody knows whether its side effect happened.
+ *
+ * Failures: a role's answer that cannot be read after its one repair drops the dialogue
+ * (unusable_answer; bad_plan for the planner); transport errors and aborts propagate (the stage retries
+ * and the dialogue resumes).
+ */
+import type { ChatMessage } from "../domain/types.js";
+import { LlmError } from "../llm/errors.js";
+import { seedFrom } from "../util/ids.js";
+import { SeededRandom } from "../util/random.js";
+import { needShares } from "./draws.js";
+import {
+  ASSISTANT_SYSTEM,
+  dialoguePlanSchema,
+  INJECTED_ERROR_TYPES,
+  PLAN_RESPONSE_FORMAT,
+  planMessages,
+  toolMessageContent,
+  USER_TURN_RESPONSE_FORMAT,
+  userTurnMessages,
+  userTurnSchema,
+  type DialoguePlan,
+  type ToolErrorType,
+  type ToolHistoryEntry,
+  type ToolResult,
+  type UserView,
+} from "./protocol.js";
+import type { DialogueOutcome, DialogueTurn, DropReason, RunDialogueInput } from "./types.js";
+import { voteOnTurn } from "./voting.js";
+import type { z } from "zod";
+
+type AssistantTurn = Extract<DialogueTurn, { kind: "assistant" }>;
+
+/** What comes next, read from the stored turns. */
+type Step =
+  { kind: "user" } | { kind: "assistant"; userTurn: number; round: number } | { kind: "tools"; turn: AssistantTurn } | { kind: "unfinished"; detail: string };
+
+/** How a dialogue ends, before the counts are added. */
+type Ending = { kind: "done" } | { kind: "unfinished"; detail: string } | { kind: "drop"; reason: DropReason; detail: string };
+
+/** The plan's calls must name the dialogue's tools; saying so inside structured() gives the planner its one repair. */
+function planSchemaFor(toolNames: ReadonlySet<string>): z.ZodType<DialoguePlan> {
+  return dialoguePlanSchema.superRefine((plan, ctx) => {
+    plan.steps.forEach((step, i) =>
+      step.calls.forEach((call, j) => {
+        if (!toolNames.has(call.name))
+          ctx.addIssue({
+            code: "custom",
+            path: ["steps", i, "calls", j, "name"],
+            message: `"${call.name}" is not one of the given tools (${[...toolNames].join(", ")})`,
+          });
+      }),
+    );
+  }) as z.ZodType<DialoguePlan>;
+}
+
+/** A user turn says something unless the user is done. */
+const userAnswerSchema = userTurnSchema.refine((u) => u.action === "done" || u.message.trim() !== "", {
+  message: "expected a non-empty message (only a 'done' turn may be empty)",
+  path: ["message"],
+});
+
+function parseArguments(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function readableFailure(err: unknown): err is LlmError {
+  return err instanceof LlmError && err.kind === "bad_response";
+}
+
+export function sortedTurns(dialogueId: string, turns: readonly DialogueTurn[]): DialogueTurn[] {
+  const sorted = [...turns].sort((a, b) => a.seq - b.seq);
+  sorted.forEach((t, i) => {
+    if (t.seq !== i) throw new Error(`dialogue ${dialogueId}: stored turns are not contiguous (seq ${t.seq} at position ${i})`);
+  });
+  return sorted;
+}
+
+/** The outcome's counts, read from the stored turns (so a resumed dialogue counts the same). */
+export function countTurns(turns: readonly DialogueTurn[]): Omit<DialogueOutcome, "status" | "dropReason" | "detail" | "finished"> {
+  const c = { userTurns: 0, acceptedTurns: 0, rejectedTurns: 0, toolCalls: 0, toolErrors: 0, reflections: 0, negotiations: 0 };
+  for (const t of turns) {
+    if (t.kind === "user") c.userTurns++;
+    else if (t.kind === "tool") {
+      c.toolCalls++;
+      if (!t.result.ok) c.toolErrors++;
+    } else if (t.kind === "assistant") {
+      if (t.accepted) c.acceptedTurns++;
+      else c.rejectedTurns++;
+      c.reflections += t.review.candidates.filter((x) => x.reflection).length;
+      if (t.review.negotiation) c.negotiations++;
+    }
+  }
+  return c;
+}
+
+export async function runDialogue(input: RunDialogueInput): Promise<DialogueOutcome> {
+  input.signal.throwIfAborted();
+  const opened = await input.store.open(input.header);
+  if (opened.outcome) return opened.outcome;
+  return new DialogueRun(input, sortedTurns(input.header.id, opened.turns)).run(opened.plan);
+}
+
+class DialogueRun {
+  private readonly id: string;
+  /** Turns with a smaller seq were stored by an earlier attempt. */
+  private readonly resumedTurns: number;
+
+  constructor(
+    private readonly input: RunDialogueInput,
+    private readonly turns: DialogueTurn[],
+  ) {
+    this.id = input.header.id;
+    this.resumedTurns = turns.length;
+  }
+
+  async run(storedPlan: DialoguePlan | null): Promise<DialogueOutcome> {
+    const { store, signal } = this.input;
+    let plan = storedPlan;
+    if (!plan) {
+      const made = await this.makePlan();
+      if ("drop" in made) return this.end(made.drop);
+      plan = made.plan;
+      await store.savePlan(this.id, plan);
+    }
+    if (this.turns.length === 0) await this.append({ seq: 0, kind: "system", message: { role: "system", content: ASSISTANT_SYSTEM } });
+
+    for (;;) {
+      signal.throwIfAborted();
+      const { rejectedTurns } = countTurns(this.turns);
+      const maxRejected = this.input.stage.maxRejectedTurns;
+      if (rejectedTurns > maxRejected)
+        return this.end({
+          kind: "drop",
+          reason: "too_many_rejected_turns",
+          detail: `${rejectedTurns} assistant turns rejected; at most ${maxRejected} allowed`,
+        });
+      const step = this.nextStep();
+      let ending: Ending | undefined;
+      switch (step.kind) {
+        case "unfinished":
+          ending = step;
+          break;
+        case "user":
+          ending = await this.userTurn(plan);
+          break;
+        case "assistant":
+          ending = await this.assistantTurn(step.userTurn, step.round);
+          break;
+        case "tools":
+          ending = await this.executeCalls(step.turn);
+          break;
+      }
+      if (ending) return this.end(ending);
+    }
+  }
+
+  private nextStep(): Step {
+    const last = this.turns.at(-1);
+    const { stage } = this.input;
+    if (!last || last.kind === "system") return { kind: "user" };
+    if (last.kind === "user") return { kind: "assistant", userTurn: last.userTurn, round: 0 };
+    const assistant = this.lastAssistant();
+    if (!assistant) throw new Error(`dialogue ${this.id}: a tool turn at seq ${last.seq} follows no assistant turn`);
+    const calls = assistant.message.tool_calls ?? [];
+    if (calls.length === 0) {
+      const { userTurns } = countTurns(this.turns);
+      if (userTurns >= stage.turns.max) return { kind: "unfinished", detail: `reached turns.max (${stage.turns.max} user turns) before the user said done` };
+      return { kind: "user" };
+    }
+    if (assistant.round >= stage.maxToolRounds)
+      return {
+        kind: "unfinished",
+        detail: `user turn ${assistant.userTurn}: the assistant still called tools after maxToolRounds (${stage.maxToolRounds}) rounds`,
+      };
+    if (this.pendingCalls(assistant).length > 0) return { kind: "tools", turn: assistant };
+    return { kind: "assistant", userTurn: assistant.userTurn, round: assistant.round + 1 };
+  }
+
+  private lastAssistant(): AssistantTurn | undefined {
+    for (let i = this.turns.length - 1; i >= 0; i--) {
+      const t = this.turns[i]!;
+      if (t.kind === "assistant") return t;
+      if (t.kind !== "tool") return undefined;
+    }
+    return undefined;
+  }
+
+  private pendingCalls(turn: AssistantTurn) {
+    const answered = new Set(this.turns.filter((t) => t.seq > turn.seq && t.kind === "tool").map((t) => (t.message as { tool_call_id: string }).tool_call_id));
+    return (turn.message.tool_calls ?? []).filter((c) => !answered.has(c.id));
+  }
+
+  private async makePlan(): Promise<{ plan: DialoguePlan } | { drop: Ending }> {
+    const { header, stage, roles, signal } = this.input;
+    try {
+      const plan = await roles.planner.structured(
+        {
+          messages: planMessages({ tools: header.tools, targetTurns: header.targetTurns, needs: needShares(stage.needs) }),
+          responseFormat: PLAN_RESPONSE_FORMAT,
+          seed: seedFrom("dialogue-plan", header.seed),
+        },
+        planSchemaFor(new Set(header.tools.map((t) => t.name))),
+        { signal, maxRepairs: 1 },
+      );
+      return { plan };
+    } catch (err) {
+      if (readableFailure(err)) return { drop: { kind: "drop", reason: "bad_plan", detail: err.message } };
+      throw err;
+    }
+  }
+
+  private async userTurn(plan: DialoguePlan): Promise<Ending | undefined> {
+    const { header, stage, roles, signal } = this.input;
+    const turn = countTurns(this.turns).userTurns;
+    let answer;
+    try {
+      answer = await roles.user.structured(
+        {
+          messages: userTurnMessages({ plan, persona: header.persona, style: header.style, transcript: this.transcript(), turn, maxTurns: stage.turns.max }),
+          responseFormat: USER_TURN_RESPONSE_FORMAT,
+          seed: seedFrom("dialogue-user", header.seed, turn + 1),
+        },
+        userAnswerSchema,
+        { signal, maxRepairs: 1 },
+      );
+    } catch (err) {
+      if (readableFailure(err)) return { kind: "drop", reason: "unusable_answer", detail: `the user simulator, turn ${turn + 1}: ${err.message}` };
+      throw err;
+    }
+    // "done" ends the dialogue; it is not a message of it.
+    if (answer.action === "done") return { kind: "done" };
+    await this.append({ seq: this.turns.length, kind: "user", message: { role: "user", content: answer.message }, user: answer, userTurn: turn + 1 });
+    return undefined;
+  }
+
+  /** What the user simulator sees: user and assistant text only, no tool traffic. */
+  private transcript(): UserView[] {
+    const view: UserView[] = [];
+    for (const t of this.turns) {
+      if (t.kind === "user") view.push({ role: "user", content: t.message.content, step: t.user.step });
+      else if (t.kind === "assistant" && (t.message.content ?? "").trim() !== "") view.push({ role: "assistant", content: t.message.content! });
+    }
+    return view;
+  }
+
+  private async assistantTurn(userTurn: number, round: number): Promise<Ending | undefined> {
+    const { header, stage, roles, signal } = this.input;
+    const seq = this.turns.length;
+    let vote;
+    try {
+      vote = await voteOnTurn({
+        assistant: roles.assistant,
+        ...(roles.negotiator ? { negotiator: roles.negotiator } : {}),
+        dialogue: this.messages(),
+        tools: header.tools,
+        voting: stage.voting,
+        reflection: stage.reflection.enabled,
+        dialogueSeed: header.seed,
+        userTurn,
+        round,
+        seq,
+        signal,
+      });
+    } catch (err) {
+      if (readableFailure(err)) return { kind: "drop", reason: "unusable_answer", detail: `user turn ${userTurn}, round ${round}: ${err.message}` };
+      throw err;
+    }
+    await this.append({ seq, kind: "assistant", message: vote.message, review: vote.review, userTurn, round, accepted: vote.accepted });
+    return undefined;
+  }
+
+  private async executeCalls(turn: AssistantTurn): Promise<Ending | undefined> {
+    const { header, stage, executor, store, signal } = this.input;
+    for (const call of this.pendingCalls(turn)) {
+      signal.throwIfAborted();
+      const name = call.function.name;
+      const args = parseArguments(call.function.arguments);
+      const rec = await store.callStarted({ dialogueId: this.id, callId: call.id, name, arguments: args });
+      let result: ToolResult;
+      if (rec.status === "done" && rec.result) result = rec.result;
+      else {
+        // A store that cannot tell says nothing; then a call of a turn stored by an earlier attempt may have started.
+        const earlierAttempt = rec.existed ?? turn.seq < this.resumedTurns;
+        if (earlierAttempt && !executor.idempotent)
+          return {
+            kind: "drop",
+            reason: "tool_call_outcome_unknown",
+            detail: `call ${call.id} (${name}) was started by an earlier attempt that left no result, and ${executor.describe} is not idempotent`,
+          };
+        const injectError = this.injectedError(call.id, stage.toolErrorRate);
+        result = await executor.execute(
+          {
+            dialogueId: this.id,
+            callId: call.id,
+            name,
+            arguments: args,
+            tool: header.tools.find((t) => t.name === name),
+            history: this.toolHistory(),
+            ...(injectError ? { injectError } : {}),
+          },
+          signal,
+        );
+        await store.callDone(this.id, call.id, result);
+      }
+      await this.append({
+        seq: this.turns.length,
+        kind: "tool",
+        message: { role: "tool", tool_call_id: call.id, content: toolMessageContent(result) },
+        result,
+        callName: name,
+      });
+    }
+    return undefined;
+  }
+
+  /** Seeded per call: the same call meets the same trouble on every attempt. */
+  private injectedError(callId: string, rate: number): ToolErrorType | undefined {
+    if (rate <= 0) return undefined;
+    const rng = new SeededRandom(seedFrom("dialogue-tool-error", this.input.header.seed, callId));
+    return rng.chance(rate) ? rng.pick(INJECTED_ERROR_TYPES) : undefined;
+  }
+
+  /** The dialogue's earlier calls with their results, in order (the tool server keeps them consistent). */
+  private toolHistory(): ToolHistoryEntry[] {
+    const calls = new Map<string, { name: string; arguments: unknown }>();
+    const history: ToolHistoryEntry[] = [];
+    for (const t of this.turns) {
+      if (t.kind === "assistant")
+        for (const c of t.message.tool_calls ?? []) calls.set(c.id, { name: c.function.name, arguments: parseArguments(c.function.arguments) });
+      else if (t.kind === "tool") {
+        const c = calls.get(t.message.tool_call_id);
+        history.push({ name: c?.name ?? t.callName, arguments: c?.arguments ?? null, result: t.result });
+      }
+    }
+    return history;
+  }
+
+  private messages(): ChatMessage[] {
+    return this.turns.map((t) => t.message);
+  }
+
+  private async append(turn: DialogueTurn): Promise<void> {
+    await this.input.store.appendTurn(this.id, turn);
+    this.turns.push(turn);
+    this.input.onTurn?.({ dialogueId: this.id, seq: turn.seq, kind: turn.kind });
+  }
+
+  private async end(ending: Ending): Promise<DialogueOutcome> {
+    const counts = countTurns(this.turns);
+    const { keepUnfinished } = this.input.stage;
+    let outcome: DialogueOutcome;
+    const finished = ending.kind === "done";
+    const noAccepted = counts.acceptedTurns === 0;
+    if (ending.kind === "drop") outcome = { status: "dropped", dropReason: ending.reason, detail: ending.detail, ...counts, finished };
+    else if (ending.kind === "unfinished" && !keepUnfinished)
+      outcome = { status: "dropped", dropReason: "unfinished", detail: ending.detail, ...counts, finished };
+    else if (noAccepted) {
+      const detail = finished
+        ? "the user said done before any assistant turn was accepted"
+        : `no assistant turn was accepted; ${ending.kind === "unfinished" ? ending.detail : ""}`;
+      outcome = { status: "dropped", dropReason: "no_accepted_turns", detail, ...counts, finished };
+    } else outcome = { status: "kept", ...(ending.kind === "unfinished" ? { detail: ending.detail } : {}), ...counts, finished };
+    await this.input.store.finish(this.id, outcome);
+    return outcome;
+  }
+}
