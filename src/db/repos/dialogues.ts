@@ -51,17 +51,19 @@ export class PostgresDialogueStore implements DialogueStore {
     await this.db.update(dialogues).set({ updatedAt: new Date() }).where(eq(dialogues.id, dialogueId));
   }
 
+  /** `existed` says whether an earlier attempt had recorded the call (the engine then never assumes a fresh one). */
   async callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord> {
-    await this.db
+    const created = await this.db
       .insert(toolExecutions)
       .values({ dialogueId: rec.dialogueId, callId: rec.callId, name: rec.name, arguments: rec.arguments ?? {}, status: "started" })
-      .onConflictDoNothing();
+      .onConflictDoNothing()
+      .returning({ callId: toolExecutions.callId });
     const [row] = await this.db
       .select()
       .from(toolExecutions)
       .where(and(eq(toolExecutions.dialogueId, rec.dialogueId), eq(toolExecutions.callId, rec.callId)));
     if (!row) throw new Error(`tool call ${rec.dialogueId} ${rec.callId} was not stored`);
-    return toRecord(row);
+    return { ...toRecord(row), existed: created.length === 0 };
   }
 
   /** The first result stored stays: a call is done once. */

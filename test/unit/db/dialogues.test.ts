@@ -78,12 +78,14 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     await store.appendTurn(header.id, { ...(turns[1] as DialogueTurn), message: { role: "user", content: "changed" } } as DialogueTurn);
 
     const first = await store.callStarted({ dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" } });
-    assert.deepEqual(first, { dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" }, status: "started" });
+    assert.deepEqual(first, { dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" }, status: "started", existed: false });
     await store.callDone(header.id, "call_1", { ok: true, result: { temp: 21 } });
     await store.callDone(header.id, "call_1", { ok: true, result: { temp: 99 } });
     const again = await store.callStarted({ dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Rome" } });
     assert.deepEqual(again.result, { ok: true, result: { temp: 21 } }, "a resumed call gets the first recorded result");
     assert.equal(again.status, "done");
+    assert.equal(again.existed, true);
+    assert.deepEqual(again.arguments, { city: "Paris" }, "the first recorded arguments stay");
 
     const reopened = await store.open({ ...header, persona: "someone else" });
     assert.deepEqual(reopened.plan, plan, "the first plan stays");
@@ -95,7 +97,14 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     await store.finish(header.id, { ...outcome, status: "dropped", dropReason: "unfinished" });
     assert.deepEqual((await store.open(header)).outcome, outcome, "the first outcome stays");
     assert.deepEqual([...(await dialogueOutcomes(h.db, [header.id, "c/1/synthesize.multiTurn/9"]))], [[header.id, outcome]]);
-    assert.deepEqual(await dialogueProgress(h.db, "c", 1, new Date(Date.now() - 60_000)), { running: 0, kept: 1, dropped: 0, failed: 0, settledSince: 1, turns: 4 });
+    assert.deepEqual(await dialogueProgress(h.db, "c", 1, new Date(Date.now() - 60_000)), {
+      running: 0,
+      kept: 1,
+      dropped: 0,
+      failed: 0,
+      settledSince: 1,
+      turns: 4,
+    });
     assert.deepEqual(await dialogueTurnsOf(h.db, header.id), turns);
     assert.equal((await toolExecutionsOf(h.db, [header.id])).length, 1);
   } finally {

@@ -206,7 +206,16 @@ test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s a
   const done = renderCampaignView(
     campaignView({
       campaignId: "weekly",
-      db: dbFacts([stage("synthesize.multiTurn", { status: "succeeded", itemsTotal: 60, itemsDone: 60, startedAt: at(120_000), finishedAt: at(0), dialogues: { ...dialogues, running: 0, kept: 56 } })]),
+      db: dbFacts([
+        stage("synthesize.multiTurn", {
+          status: "succeeded",
+          itemsTotal: 60,
+          itemsDone: 60,
+          startedAt: at(120_000),
+          finishedAt: at(0),
+          dialogues: { ...dialogues, running: 0, kept: 56 },
+        }),
+      ]),
       wf: wf({}),
     }),
   );

@@ -151,7 +151,8 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
     const cutKeys: string[] = [];
     for (const [id, o] of final) {
       (result[o.status] as number)++;
-      if (o.status === "kept") for (const t of await dialogueTurnsOf(db, id)) if (t.kind === "assistant" && t.accepted) cutKeys.push(multiTurnSlotKey(id, t.seq));
+      if (o.status === "kept")
+        for (const t of await dialogueTurnsOf(db, id)) if (t.kind === "assistant" && t.accepted) cutKeys.push(multiTurnSlotKey(id, t.seq));
     }
     result.samples = (await existingSlotKeys(db, cutKeys)).size;
     result.duplicates = cutKeys.length - result.samples;
