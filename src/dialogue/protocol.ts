@@ -154,12 +154,22 @@ export function userTurnMessages(p: {
   /** User turns so far, and the most the dialogue may take. */
   turn: number;
   maxTurns: number;
+  /** The offered tools, optional: with them the user knows which values are required (and so which it may leave out for the assistant to ask). */
+  tools?: readonly McpTool[];
 }): ChatMessage[] {
   return [
     { role: "system", content: `${USER_SYSTEM}\nPersona: ${p.persona}\nStyle: ${p.style}` },
     {
       role: "user",
-      content: caseMessage({ plan: p.plan, persona: p.persona, style: p.style, transcript: p.transcript, turn: p.turn, maxTurns: p.maxTurns }),
+      content: caseMessage({
+        plan: p.plan,
+        persona: p.persona,
+        style: p.style,
+        transcript: p.transcript,
+        turn: p.turn,
+        maxTurns: p.maxTurns,
+        ...(p.tools ? { tools: p.tools.map(toOpenAiTool) } : {}),
+      }),
     },
   ];
 }

@@ -7,6 +7,7 @@
  *     --checkpoint-profile merged/toolloop_profile.json --idle-exit-minutes 120
  */
 import { Command, InvalidArgumentError } from "commander";
+import { DEFAULT_DIALOGUE_RATES, DIALOGUE_RATE_NAMES, dialogueRateFlag, type DialogueSimOptions } from "./dialogue/options.js";
 import { CheckpointProfileError, loadCheckpointProfile, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { watchIdle } from "./idleExit.js";
 import { startSimulator } from "./server.js";
@@ -68,6 +69,20 @@ const program = new Command()
   .option("--checkpoint-profile <file>", "serve as the SIMULATED policy of a stand-in checkpoint: its toolloop_profile.json scales the mistake rate per tool")
   .option("--idle-exit-minutes <n>", "exit after this many minutes without requests (decimals allowed; 0: never)", minutesArg, 0);
 
+const DIALOGUE_RATE_HELP: Record<(typeof DIALOGUE_RATE_NAMES)[number], string> = {
+  assistantSchemaViolationRate: "multi-turn: fraction of assistant answers whose calls break the tool's schema",
+  assistantDisagreementRate: "multi-turn: at temperature > 0, fraction of assistant samples that disagree with the truthful answer",
+  userEarlyStopRate: "multi-turn: fraction of dialogues whose user says done before the plan is served",
+  userChangeOfMindRate: "multi-turn: per user turn, chance of changing an earlier request",
+  missingParameterRate: "multi-turn: per user request, chance a required value is left out",
+  toolServerErrorRate: "multi-turn: fraction of tool calls the simulated tool server fails on its own",
+  plannerBadPlanRate: "multi-turn: fraction of planner answers that cannot be used",
+};
+for (const name of DIALOGUE_RATE_NAMES) {
+  const flag = dialogueRateFlag(name);
+  program.option(`${flag} <p>`, DIALOGUE_RATE_HELP[name], rateArg(flag), DEFAULT_DIALOGUE_RATES[name]);
+}
+
 program.parse();
 const o = program.opts<{
   host: string;
@@ -88,6 +103,8 @@ const o = program.opts<{
   checkpointProfile?: string;
   idleExitMinutes: number;
 }>();
+const allOpts = program.opts<Record<string, unknown>>();
+const dialogue: DialogueSimOptions = Object.fromEntries(DIALOGUE_RATE_NAMES.map((n) => [n, allOpts[`dialogue${n[0]!.toUpperCase()}${n.slice(1)}`]]));
 
 let checkpointProfile: LoadedCheckpointProfile | undefined;
 if (o.checkpointProfile !== undefined) {
@@ -128,6 +145,7 @@ const sim = await startSimulator({
   mistakeRate: o.mistakeRate,
   silentMistakeRate: o.silentMistakeRate,
   judgeErrorRate: o.judgeErrorRate,
+  dialogue,
   ...(o.model ? { models: o.model } : {}),
   ...(checkpointProfile ? { checkpointProfile } : {}),
   faults: {

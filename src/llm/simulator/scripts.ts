@@ -10,6 +10,8 @@
  *   per sentence that matches a tool (toolAgent.ts), or a short refusal when nothing matches.
  * - Judges (contract A): `### task: label-judgement` / `### task: label-check` (judge.ts).
  * - Error expansion (contract B): `### task: error-expansion` (expansion.ts).
+ * - Multi-turn roles (src/dialogue/protocol.ts markers, and any chat request with tools whose last
+ *   message is a tool result): dialogue/roles.ts.
  * - `response_format: json_schema` otherwise: an object generated from the schema.
  * - Anything else: a short plain-text reply.
  */
@@ -19,6 +21,8 @@ import { ERROR_EXPANSION_TASK, expandSeed, parseExpansionCase } from "./expansio
 import { checkLabel, judgeLabel, LABEL_CHECK_TASK, LABEL_JUDGEMENT_TASK, parseJudgeCase } from "./judge.js";
 import { parseQueryTask, toSimTool, writeQuery, type SimTool } from "./queryWriter.js";
 import type { ChatRequestBody } from "./requests.js";
+import { normaliseDialogueOptions, type DialogueSimOptions } from "./dialogue/options.js";
+import { scriptDialogue, type DialogueChatRole } from "./dialogue/roles.js";
 import { pythonJson } from "./tokenizer.js";
 import { objectForSchema, valueForSchema } from "./schemaValues.js";
 import { lastUserText, messageText, runToolAgent, type MistakeKind, type MistakeScale, type ToolChoice } from "./toolAgent.js";
@@ -34,8 +38,10 @@ export interface ScriptedToolCall {
 export interface ScriptedChat {
   content: string | null;
   toolCalls: ScriptedToolCall[];
-  role: "user-query" | "tool-agent" | "judge" | "error-expansion" | "json-schema" | "text";
+  role: "user-query" | "tool-agent" | "judge" | "error-expansion" | "json-schema" | "text" | DialogueChatRole;
   mistake?: MistakeKind;
+  /** The scripted fault a multi-turn role's answer carries (dialogue/options.ts rates), for tests. */
+  fault?: string;
 }
 
 export function contentRng(seed: number, body: unknown): SeededRandom {
@@ -83,7 +89,11 @@ export interface ScriptOptions {
   silentMistakeRate?: number;
   /** How often a simulated judge gives a wrong verdict (contract A). */
   judgeErrorRate?: number;
+  /** The multi-turn roles' rates (dialogue/options.ts); absent: their defaults. */
+  dialogue?: Required<DialogueSimOptions>;
 }
+
+const DEFAULT_DIALOGUE = normaliseDialogueOptions(undefined);
 
 /** The silent-mistake stream: seeded like the content stream but separate from it. */
 export function silentRng(seed: number, body: unknown): SeededRandom {
@@ -125,6 +135,8 @@ export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: num
     const c = parseExpansionCase(messages);
     if (c) return { content: JSON.stringify({ query: expandSeed(rng, c) }), toolCalls: [], role: "error-expansion" };
   }
+  const dialogue = scriptDialogue(body, seed, { rates: options.dialogue ?? DEFAULT_DIALOGUE, judgeErrorRate: options.judgeErrorRate ?? 0 });
+  if (dialogue) return dialogue;
 
   const tools = (body.tools ?? []).map(toSimTool).filter((t): t is SimTool => t !== undefined);
   const choice = toolChoiceOf(body);

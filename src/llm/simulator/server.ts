@@ -29,6 +29,7 @@ import {
   type TokenizeRequestBody,
 } from "./requests.js";
 import { agreementLogprobs, policyRequestOf, renderedAnswerTurn, scoresFinalAssistantTurn } from "./promptLogprobs.js";
+import { normaliseDialogueOptions, type DialogueSimOptions } from "./dialogue/options.js";
 import { contentRng, scriptChat, scriptCompletion } from "./scripts.js";
 import { chatLogprobs, completionLogprobs, errorBody, MAX_MODEL_LEN, modelCard, promptLogprobs, SYSTEM_FINGERPRINT, usage } from "./shapes.js";
 import { countTokens, renderChatPrompt, tokenize, tokenPieces, type ChatTemplateOptions } from "./tokenizer.js";
@@ -54,6 +55,8 @@ export interface SimulatorOptions {
   silentMistakeRate?: number;
   /** How often a simulated judge (label-judgement / label-check) gives a wrong verdict (default 0). */
   judgeErrorRate?: number;
+  /** The multi-turn roles' scriptable rates (dialogue/options.ts; each its own random stream). */
+  dialogue?: DialogueSimOptions;
   /** Served model names; by default the toolloop-sim family (any name starting "toolloop-sim"). */
   models?: string[];
   /** Bind address (default 127.0.0.1). */
@@ -150,6 +153,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const scriptOptions = {
     silentMistakeRate: checkRate("silentMistakeRate", opts.silentMistakeRate),
     judgeErrorRate: checkRate("judgeErrorRate", opts.judgeErrorRate),
+    dialogue: normaliseDialogueOptions(opts.dialogue),
   };
   let faults = normaliseFaults(opts.faults ?? {});
   let latencyMs = opts.latencyMs ?? 0;
