@@ -1,0 +1,624 @@
+/**
+ * The dialogue engine against SCRIPTED role players (test/helpers/scriptedRoles.ts: planted plans, user
+ * turns, candidates, revisions and verdicts, not a model) and an in-memory store: each mechanism is
+ * observed doing its job: votes that agree, negotiation that picks or rejects, reflection that fixes a
+ * schema violation or fails to, injected tool errors, a user who stops early, drops with their reasons,
+ * and crashes at every write that resume at the right seq without a duplicate turn or a second execution.
+ */
+import assert from "node:assert/strict";
+import { after, before, beforeEach, test } from "node:test";
+import { cutSamples } from "../../../src/dialogue/cut.js";
+import { runDialogue } from "../../../src/dialogue/engine.js";
+import type { ToolCallRequest, ToolExecutor } from "../../../src/dialogue/executor.js";
+import { LlmToolServer } from "../../../src/dialogue/llmToolServer.js";
+import { MemoryDialogueStore, SimulatedCrash, type StoreWrite } from "../../../src/dialogue/memoryStore.js";
+import { INJECTED_ERROR_TYPES, type DialoguePlan, type ToolResult } from "../../../src/dialogue/protocol.js";
+import type { DialogueHeader, DialogueOutcome, DialogueStore, DialogueTurn, RunDialogueInput } from "../../../src/dialogue/types.js";
+import { candidateSeed } from "../../../src/dialogue/voting.js";
+import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
+import { multiTurnStageSchema, type MultiTurnStage } from "../../../src/stages/synthesize/multiTurn/spec.js";
+import { startScriptedRoles, type RoleRequest, type RoleScripts, type ScriptedReply, type ScriptedRoles } from "../../helpers/scriptedRoles.js";
+
+const TOOLS: McpTool[] = [
+  {
+    name: "get_weather",
+    description: "Current weather for a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } }, required: ["city"] },
+  },
+  {
+    name: "send_email",
+    description: "Send an email",
+    inputSchema: { type: "object", properties: { to: { type: "string", format: "email" }, subject: { type: "string" } }, required: ["to", "subject"] },
+  },
+];
+
+const PLAN: DialoguePlan = {
+  scenario: "A traveller checks the weather and tells a friend.",
+  steps: [
+    { need: "single", intent: "the weather in Paris", calls: [{ name: "get_weather", arguments: { city: "Paris" } }] },
+    { need: "single", intent: "email Bob the forecast", calls: [{ name: "send_email", arguments: { to: "bob@example.com", subject: "Forecast" } }] },
+  ],
+  targetTurns: 2,
+};
+
+const HEADER: DialogueHeader = {
+  id: "c1/1/synthesize.multiTurn/0",
+  campaignId: "c1",
+  iteration: 1,
+  slot: 0,
+  persona: "a traveller abroad",
+  style: "terse",
+  tools: TOOLS,
+  targetTurns: 2,
+  seed: 4242,
+};
+
+const stageOf = (over: Record<string, unknown> = {}): MultiTurnStage =>
+  multiTurnStageSchema.parse({ name: "synthesize.multiTurn", dialogues: 1, toolErrorRate: 0, ...over });
+
+/** Which candidate (user turn, round, index) a request's seed belongs to. */
+function candidateOf(seed: number | undefined, k = 3): { userTurn: number; round: number; i: number } {
+  for (let userTurn = 1; userTurn <= 16; userTurn++)
+    for (let round = 0; round <= 16; round++)
+      for (let i = 0; i < k; i++) if (candidateSeed(HEADER.seed, userTurn, round, i) === seed) return { userTurn, round, i };
+  throw new Error(`seed ${seed} is no candidate seed of the test dialogue`);
+}
+
+const lastMessage = (r: RoleRequest): ChatMessage => r.messages.at(-1)!;
+/** The plan step a user message asked for ("step N: ..."). */
+const stepOf = (text: string): number => Number(/^step (\d+)/.exec(text)?.[1] ?? NaN);
+
+/** The plan's calls for the latest user request; after tool results, a text answer. */
+function goodAssistant(r: RoleRequest): ScriptedReply {
+  const last = lastMessage(r);
+  if (last.role === "tool") return { content: `Done: ${last.content}` };
+  if (last.role !== "user") throw new Error(`unexpected last message ${last.role}`);
+  const step = PLAN.steps[stepOf(last.content)];
+  if (!step) return { content: "Could you say that again?" };
+  return { toolCalls: step.calls.map((c) => ({ name: c.name, arguments: c.arguments })) };
+}
+
+/** Asks for each plan step in turn, then says done. */
+function planFollowingUser(r: RoleRequest): ScriptedReply {
+  const turn = r.case!.turn as number;
+  const plan = r.case!.plan as DialoguePlan;
+  const step = plan.steps[turn];
+  if (!step) return { json: { message: "Thanks, that is all.", action: "done", step: turn - 1 } };
+  return { json: { message: `step ${turn}: ${step.intent}`, action: "request", step: turn } };
+}
+
+const goodScripts = (over: RoleScripts = {}): RoleScripts => ({
+  planner: () => ({ json: PLAN }),
+  user: planFollowingUser,
+  assistant: goodAssistant,
+  ...over,
+});
+
+/** An executor with a deterministic result per call that records every execution. */
+class RecordingExecutor implements ToolExecutor {
+  readonly describe: string;
+  readonly simulated = false;
+  readonly executed: ToolCallRequest[] = [];
+  /** Throw after executing the n-th call (the worker died while the call ran). */
+  dieAfterExecuting: number | undefined;
+
+  constructor(readonly idempotent = true) {
+    this.describe = idempotent ? "test executor (idempotent)" : "test executor (side effects)";
+  }
+
+  execute(call: ToolCallRequest): Promise<ToolResult> {
+    this.executed.push(call);
+    if (this.dieAfterExecuting === this.executed.length) {
+      this.dieAfterExecuting = undefined;
+      return Promise.reject(new Error("the worker died while the call ran"));
+    }
+    return Promise.resolve({ ok: true, result: { tool: call.name, arguments: call.arguments, earlierCalls: call.history.length } });
+  }
+}
+
+let roles: ScriptedRoles;
+before(async () => {
+  roles = await startScriptedRoles();
+});
+after(async () => {
+  await roles.close();
+});
+beforeEach(() => {
+  roles.requests.length = 0;
+});
+
+interface RunOptions {
+  stage?: Record<string, unknown>;
+  store?: DialogueStore;
+  executor?: ToolExecutor;
+  negotiator?: boolean;
+  signal?: AbortSignal;
+  seqs?: number[];
+}
+
+function inputFor(o: RunOptions = {}): RunDialogueInput & { store: DialogueStore } {
+  return {
+    header: HEADER,
+    stage: stageOf(o.stage),
+    roles: {
+      planner: roles.client("planner"),
+      user: roles.client("user"),
+      assistant: roles.client("assistant"),
+      ...(o.negotiator ? { negotiator: roles.client("negotiator") } : {}),
+    },
+    executor: o.executor ?? new RecordingExecutor(),
+    store: o.store ?? new MemoryDialogueStore(),
+    signal: o.signal ?? new AbortController().signal,
+    onTurn: (e) => o.seqs?.push(e.seq),
+  };
+}
+
+async function run(o: RunOptions = {}): Promise<{ outcome: DialogueOutcome; turns: DialogueTurn[]; store: MemoryDialogueStore }> {
+  const store = (o.store as MemoryDialogueStore | undefined) ?? new MemoryDialogueStore();
+  const outcome = await runDialogue(inputFor({ ...o, store }));
+  return { outcome, turns: store.turns(HEADER.id), store };
+}
+
+const assistantTurns = (turns: DialogueTurn[]) => turns.filter((t): t is Extract<DialogueTurn, { kind: "assistant" }> => t.kind === "assistant");
+
+test("agreeing candidates: every turn accepted by vote, calls executed once with stable ids, the user's done ends it", async () => {
+  roles.script(goodScripts());
+  const executor = new RecordingExecutor();
+  const seqs: number[] = [];
+  const { outcome, turns, store } = await run({ executor, seqs });
+  assert.deepEqual(outcome, {
+    status: "kept",
+    userTurns: 2,
+    acceptedTurns: 4,
+    rejectedTurns: 0,
+    toolCalls: 2,
+    toolErrors: 0,
+    reflections: 0,
+    negotiations: 0,
+    finished: true,
+  });
+  assert.deepEqual(store.outcome(HEADER.id), outcome, "finish() stored the outcome");
+  assert.deepEqual(store.plan(HEADER.id), PLAN);
+  assert.deepEqual(
+    turns.map((t) => t.kind),
+    ["system", "user", "assistant", "tool", "assistant", "user", "assistant", "tool", "assistant"],
+  );
+  assert.deepEqual(seqs, [0, 1, 2, 3, 4, 5, 6, 7, 8], "onTurn after each stored turn");
+  assert.deepEqual(
+    turns.map((t) => t.seq),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
+  );
+  const first = assistantTurns(turns)[0]!;
+  assert.deepEqual(first.review.votes, { groups: [3], agreeRequired: 2 });
+  assert.equal(first.review.decision, "vote");
+  assert.equal(first.accepted, true);
+  assert.deepEqual(first.message.tool_calls, [{ id: "call_2_0", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }]);
+  for (const c of first.review.candidates) assert.equal(c.message.tool_calls![0]!.id, "call_2_0", "every candidate gets the stable id");
+  const tool = turns[3]!;
+  assert.ok(tool.kind === "tool");
+  assert.equal(tool.message.tool_call_id, "call_2_0");
+  assert.deepEqual(JSON.parse(tool.message.content), { tool: "get_weather", arguments: { city: "Paris" }, earlierCalls: 0 });
+  // Executed exactly once each, the second with the first in its history, both recorded done.
+  assert.deepEqual(
+    executor.executed.map((c) => [c.callId, c.name, c.history.length, c.injectError]),
+    [
+      ["call_2_0", "get_weather", 0, undefined],
+      ["call_6_0", "send_email", 1, undefined],
+    ],
+  );
+  assert.deepEqual(
+    store.calls(HEADER.id).map((c) => [c.callId, c.status]),
+    [
+      ["call_2_0", "done"],
+      ["call_6_0", "done"],
+    ],
+  );
+  // k = 3 candidates per assistant turn, each with its own seed, at voting.temperature.
+  const asked = roles.of("assistant");
+  assert.equal(asked.length, 12);
+  assert.equal(new Set(asked.map((r) => r.seed)).size, 12);
+  assert.ok(asked.every((r) => r.temperature === 0.7 && Array.isArray(r.body.tools) && r.body.tool_choice === "auto"));
+  // The planner got the header's tools, target and need shares; the user a transcript of text only.
+  const planReq = roles.of("planner")[0]!;
+  assert.deepEqual(planReq.case!.needs, { single: 0.5, multi: 0.3, parallel: 0.2 });
+  assert.equal(planReq.case!.targetTurns, 2);
+  const lastUserReq = roles.of("user").at(-1)!;
+  assert.deepEqual(
+    (lastUserReq.case!.transcript as { role: string }[]).map((v) => v.role),
+    ["user", "assistant", "user", "assistant"],
+  );
+  assert.equal(lastUserReq.case!.turn, 2);
+  // Running a finished dialogue again asks nobody anything.
+  const before = roles.requests.length;
+  assert.deepEqual(await runDialogue(inputFor({ store })), outcome);
+  assert.equal(roles.requests.length, before);
+});
+
+test("disagreeing candidates: the negotiator picks one with reasons", async () => {
+  const cities = ["Lyon", "Paris", "Rome"];
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const c = candidateOf(r.seed);
+        if (c.userTurn === 1 && c.round === 0) return { toolCalls: [{ name: "get_weather", arguments: { city: cities[c.i] } }] };
+        return goodAssistant(r);
+      },
+      negotiation: (r) => {
+        const offered = r.case!.candidates as { tool_calls: { arguments: { city: string } }[] }[];
+        return { json: { choice: offered.findIndex((c) => c.tool_calls[0]?.arguments.city === "Paris"), reasons: "the user asked about Paris" } };
+      },
+    }),
+  );
+  const { outcome, turns } = await run({ negotiator: true });
+  assert.equal(outcome.status, "kept");
+  assert.equal(outcome.negotiations, 1);
+  assert.equal(outcome.acceptedTurns, 4);
+  const t = assistantTurns(turns)[0]!;
+  assert.deepEqual(t.review.votes.groups, [1, 1, 1]);
+  assert.equal(t.review.decision, "negotiation");
+  assert.deepEqual(t.review.negotiation, { choice: 1, reasons: "the user asked about Paris", model: "negotiator-model" });
+  assert.equal(t.review.chosen, 1);
+  assert.equal(t.accepted, true);
+  assert.equal(JSON.parse(t.message.tool_calls![0]!.function.arguments).city, "Paris");
+  assert.equal(roles.of("negotiation").length, 1);
+});
+
+test("disagreeing candidates: the negotiator rejects all; the turn is rejected, carries on with the plurality candidate, and is never a label", async () => {
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const c = candidateOf(r.seed);
+        // Two of three agree on Lyon (but m = 3), one says Paris.
+        if (c.userTurn === 1 && c.round === 0) return { toolCalls: [{ name: "get_weather", arguments: { city: c.i === 1 ? "Paris" : "Lyon" } }] };
+        return goodAssistant(r);
+      },
+      negotiation: () => ({ json: { choice: null, reasons: "none asks what the user asked" } }),
+    }),
+  );
+  const { outcome, turns } = await run({ negotiator: true, stage: { voting: { k: 3, m: 3, negotiator: "negotiator" } } });
+  assert.deepEqual([outcome.status, outcome.rejectedTurns, outcome.acceptedTurns, outcome.negotiations], ["kept", 1, 3, 1]);
+  const t = assistantTurns(turns)[0]!;
+  assert.deepEqual(t.review.votes, { groups: [2, 1], agreeRequired: 3 });
+  assert.equal(t.review.decision, "rejected");
+  assert.equal(t.accepted, false);
+  assert.match(t.review.rejectReason!, /the negotiator rejected every candidate: none asks what the user asked/);
+  assert.equal(t.review.chosen, 0, "the first of the largest group");
+  assert.equal(JSON.parse(t.message.tool_calls![0]!.function.arguments).city, "Lyon");
+  assert.equal(turns[3]!.kind, "tool", "the rejected turn's call still ran: it is the dialogue's history");
+  const cuts = cutSamples(turns);
+  assert.deepEqual(
+    cuts.map((c) => c.labelSeq),
+    [4, 6, 8],
+  );
+  assert.deepEqual(cuts[0]!.messages[2], t.message, "the rejected turn stays in later prompts");
+});
+
+test("disagreement without a negotiator rejects the turn; more rejected turns than maxRejectedTurns drops the dialogue", async () => {
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const c = candidateOf(r.seed);
+        if (lastMessage(r).role === "user") return { toolCalls: [{ name: "get_weather", arguments: { city: ["Lyon", "Paris", "Rome"][c.i] } }] };
+        return goodAssistant(r);
+      },
+    }),
+  );
+  const { outcome, turns } = await run({ stage: { maxRejectedTurns: 1 } });
+  assert.equal(outcome.status, "dropped");
+  assert.equal(outcome.dropReason, "too_many_rejected_turns");
+  assert.equal(outcome.detail, "2 assistant turns rejected; at most 1 allowed");
+  assert.equal(outcome.rejectedTurns, 2);
+  const rejected = assistantTurns(turns).filter((t) => !t.accepted);
+  assert.equal(rejected.length, 2);
+  assert.match(rejected[0]!.review.rejectReason!, /only 1 of 3 candidates agree; 2 required and no negotiator is configured/);
+  assert.equal(turns.at(-1), rejected[1], "dropped right after the turn that exceeded the limit");
+  assert.equal(roles.of("negotiation").length, 0);
+});
+
+test("a schema violation is fixed by one reflect-and-revise call; original, critique and revision are kept", async () => {
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const last = lastMessage(r);
+        if (last.role === "user" && stepOf(last.content) === 1)
+          return { toolCalls: [{ name: "send_email", arguments: { to: "bob at example dot com", subject: "Forecast" } }] };
+        return goodAssistant(r);
+      },
+      reflect: (r) => {
+        assert.deepEqual(r.case!.critique, ['call 0 (send_email): argument "to": must match format "email"']);
+        return { toolCalls: [{ name: "send_email", arguments: { to: "bob@example.com", subject: "Forecast" } }] };
+      },
+    }),
+  );
+  const { outcome, turns } = await run();
+  assert.deepEqual([outcome.status, outcome.reflections, outcome.acceptedTurns, outcome.rejectedTurns], ["kept", 3, 4, 0]);
+  const t = assistantTurns(turns)[2]!;
+  assert.equal(t.review.decision, "vote");
+  for (const c of t.review.candidates) {
+    assert.equal(c.valid, true);
+    assert.equal(JSON.parse(c.reflection!.original.tool_calls![0]!.function.arguments).to, "bob at example dot com");
+    assert.deepEqual(c.reflection!.critique, ['call 0 (send_email): argument "to": must match format "email"']);
+    assert.equal(JSON.parse(c.reflection!.revision!.tool_calls![0]!.function.arguments).to, "bob@example.com");
+    assert.deepEqual(c.reflection!.stillInvalid, []);
+  }
+  assert.equal(JSON.parse(t.message.tool_calls![0]!.function.arguments).to, "bob@example.com");
+  const reflectReqs = roles.of("reflect");
+  assert.equal(reflectReqs.length, 3, "one reflection per violating candidate");
+  // The reflection request carries the dialogue (without the assistant's system prompt) and the tools.
+  assert.equal(reflectReqs[0]!.messages.filter((m) => m.role === "system").length, 1);
+  assert.ok(Array.isArray(reflectReqs[0]!.body.tools));
+});
+
+test("a revision that still violates leaves the candidate invalid; with none valid the turn is rejected", async () => {
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const last = lastMessage(r);
+        if (last.role === "user" && stepOf(last.content) === 0) return { toolCalls: [{ name: "get_weather", arguments: { town: "Paris" } }] };
+        return goodAssistant(r);
+      },
+      reflect: () => ({ toolCalls: [{ name: "get_weather", arguments: { town: "Paris", unit: "kelvin" } }] }),
+    }),
+  );
+  const { outcome, turns } = await run();
+  const t = assistantTurns(turns)[0]!;
+  assert.equal(t.accepted, false);
+  assert.equal(t.review.rejectReason, "none of the 3 candidates is valid");
+  assert.deepEqual(t.review.votes.groups, []);
+  for (const c of t.review.candidates) {
+    assert.equal(c.valid, false);
+    assert.deepEqual(c.reflection!.critique, ['call 0 (get_weather): missing required argument "city"', 'call 0 (get_weather): unknown argument "town"']);
+    assert.deepEqual(c.reflection!.stillInvalid, [
+      'call 0 (get_weather): missing required argument "city"',
+      'call 0 (get_weather): unknown argument "town"',
+      'call 0 (get_weather): argument "unit": must be one of "celsius", "fahrenheit"',
+    ]);
+  }
+  assert.equal(outcome.rejectedTurns, 1);
+  assert.equal(outcome.reflections, 3);
+});
+
+test("with reflection off a violating candidate is invalid and no revision is asked for", async () => {
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const c = candidateOf(r.seed);
+        if (c.userTurn === 1 && c.round === 0 && c.i === 0) return { toolCalls: [{ name: "get_weather", arguments: { city: 7 } }] };
+        return goodAssistant(r);
+      },
+    }),
+  );
+  const { outcome, turns } = await run({ stage: { reflection: { enabled: false } } });
+  const t = assistantTurns(turns)[0]!;
+  assert.deepEqual(
+    t.review.candidates.map((c) => [c.valid, c.reflection]),
+    [
+      [false, undefined],
+      [true, undefined],
+      [true, undefined],
+    ],
+  );
+  assert.deepEqual([t.review.decision, t.review.chosen, t.review.votes.groups], ["vote", 1, [2]]);
+  assert.equal(outcome.reflections, 0);
+  assert.equal(roles.of("reflect").length, 0);
+});
+
+test("injected tool errors reach the tool server and come back as the tool turn's error result", async () => {
+  roles.script(
+    goodScripts({
+      toolServer: (r) => {
+        const fail = r.case!.fail as string | undefined;
+        if (fail) return { json: { ok: false, error: { type: fail, message: `simulated ${fail}` } } };
+        return { json: { ok: true, result: { fine: true } } };
+      },
+    }),
+  );
+  const executor = new LlmToolServer(roles.client("toolServer"));
+  const { outcome, turns } = await run({ executor, stage: { toolErrorRate: 1 } });
+  assert.equal(outcome.status, "kept");
+  assert.deepEqual([outcome.toolCalls, outcome.toolErrors], [2, 2]);
+  const tools = turns.filter((t): t is Extract<DialogueTurn, { kind: "tool" }> => t.kind === "tool");
+  for (const t of tools) {
+    assert.equal(t.result.ok, false);
+    const type = !t.result.ok ? t.result.error.type : undefined;
+    assert.ok((INJECTED_ERROR_TYPES as readonly string[]).includes(type!), String(type));
+    assert.deepEqual(JSON.parse(t.message.content), { error: { type, message: `simulated ${type}` } });
+  }
+  const serverReqs = roles.of("toolServer");
+  assert.equal(serverReqs.length, 2);
+  assert.ok(serverReqs.every((r) => typeof r.case!.fail === "string"));
+  assert.equal((serverReqs[1]!.case!.history as unknown[]).length, 1, "the server sees the session's earlier call and result");
+  // The assistant saw the error and answered it (its text carries the tool message).
+  assert.match(assistantTurns(turns)[1]!.message.content!, /simulated/);
+
+  // At rate 0 nothing is injected.
+  roles.requests.length = 0;
+  const clean = await run({ executor, stage: { toolErrorRate: 0 } });
+  assert.deepEqual([clean.outcome.toolCalls, clean.outcome.toolErrors], [2, 0]);
+  assert.ok(roles.of("toolServer").every((r) => r.case!.fail === undefined));
+});
+
+test("the user stops early: finished after one step of a two-step plan; done is not a stored message", async () => {
+  roles.script(
+    goodScripts({
+      user: (r) => ((r.case!.turn as number) === 0 ? planFollowingUser(r) : { json: { message: "", action: "done", step: 0 } }),
+    }),
+  );
+  const { outcome, turns } = await run();
+  assert.deepEqual([outcome.status, outcome.finished, outcome.userTurns, outcome.acceptedTurns], ["kept", true, 1, 2]);
+  assert.deepEqual(
+    turns.map((t) => t.kind),
+    ["system", "user", "assistant", "tool", "assistant"],
+  );
+});
+
+test("a user who says done before any accepted turn drops the dialogue (no_accepted_turns)", async () => {
+  roles.script(goodScripts({ user: () => ({ json: { message: "never mind", action: "done", step: 0 } }) }));
+  const { outcome, turns } = await run();
+  assert.deepEqual([outcome.status, outcome.dropReason, outcome.finished], ["dropped", "no_accepted_turns", true]);
+  assert.deepEqual(
+    turns.map((t) => t.kind),
+    ["system"],
+  );
+});
+
+test("turns.max ends a dialogue whose user never says done: kept when keepUnfinished, else dropped unfinished", async () => {
+  const endless: RoleScripts = goodScripts({
+    user: (r) => ({ json: { message: `step ${(r.case!.turn as number) % 2}: again`, action: "request", step: 0 } }),
+  });
+  roles.script(endless);
+  const kept = await run({ stage: { turns: { mean: 2, max: 3 } } });
+  assert.deepEqual([kept.outcome.status, kept.outcome.finished, kept.outcome.userTurns], ["kept", false, 3]);
+  assert.match(kept.outcome.detail!, /reached turns\.max \(3 user turns\)/);
+  const dropped = await run({ stage: { turns: { mean: 2, max: 3 }, keepUnfinished: false } });
+  assert.deepEqual([dropped.outcome.status, dropped.outcome.dropReason], ["dropped", "unfinished"]);
+});
+
+test("an assistant still calling tools after maxToolRounds ends the dialogue unfinished", async () => {
+  roles.script(goodScripts({ assistant: () => ({ toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }] }) }));
+  const executor = new RecordingExecutor();
+  const { outcome, turns } = await run({ executor, stage: { maxToolRounds: 2, keepUnfinished: false } });
+  assert.deepEqual([outcome.status, outcome.dropReason], ["dropped", "unfinished"]);
+  assert.match(outcome.detail!, /user turn 1: the assistant still called tools after maxToolRounds \(2\) rounds/);
+  assert.deepEqual(
+    assistantTurns(turns).map((t) => t.round),
+    [0, 1, 2],
+  );
+  assert.equal(executor.executed.length, 2, "the calls of the round past the limit are not executed");
+});
+
+test("a plan naming an unknown tool gets one repair, then drops the dialogue as bad_plan", async () => {
+  const bad = { ...PLAN, steps: [{ need: "single", intent: "wipe", calls: [{ name: "delete_everything", arguments: {} }] }] };
+  roles.script(goodScripts({ planner: () => ({ json: bad }) }));
+  const { outcome, turns, store } = await run();
+  assert.deepEqual([outcome.status, outcome.dropReason], ["dropped", "bad_plan"]);
+  assert.match(outcome.detail!, /steps\[0\]\.calls\[0\]\.name.*"delete_everything" is not one of the given tools \(get_weather, send_email\)/);
+  const asked = roles.of("planner");
+  assert.deepEqual(
+    asked.map((r) => r.repairs),
+    [0, 1],
+  );
+  assert.deepEqual(turns, []);
+  assert.equal(store.plan(HEADER.id), null);
+  assert.equal(roles.of("user").length, 0);
+});
+
+test("a user answer that cannot be read after its repair drops the dialogue as unusable_answer", async () => {
+  roles.script(goodScripts({ user: () => ({ content: "I would like the weather please" }) }));
+  const { outcome } = await run();
+  assert.deepEqual([outcome.status, outcome.dropReason], ["dropped", "unusable_answer"]);
+  assert.match(outcome.detail!, /the user simulator, turn 1: .*no valid "user_turn" reply after 2 attempts/);
+  assert.equal(roles.of("user").length, 2);
+});
+
+test("transport errors propagate (the stage retries); an aborted signal stops the dialogue", async () => {
+  roles.script(goodScripts({ assistant: () => ({ httpStatus: 400, message: "context too long" }) }));
+  const store = new MemoryDialogueStore();
+  await assert.rejects(run({ store }), (err: Error) => err.name === "LlmError" && /context too long/.test(err.message));
+  assert.equal(store.outcome(HEADER.id), null, "not finished: a retry resumes it");
+  const controller = new AbortController();
+  controller.abort(new Error("stage cancelled"));
+  roles.script(goodScripts());
+  await assert.rejects(run({ signal: controller.signal }), /stage cancelled/);
+});
+
+/** A reference run, then a crash after each write of each kind in turn: the resumed run must end the same. */
+test("a crash after any write resumes at the right seq: same turns, no duplicate, no call executed twice", async () => {
+  roles.script(goodScripts());
+  const reference = await run();
+  const writes: StoreWrite[] = ["savePlan", "appendTurn", "callStarted", "callDone", "finish"];
+  const totals = { savePlan: 1, appendTurn: reference.turns.length, callStarted: 2, callDone: 2, finish: 1 };
+  let crashes = 0;
+  for (const write of writes) {
+    for (let n = 1; n <= totals[write]; n++) {
+      const store = new MemoryDialogueStore();
+      // Right after callStarted nobody can know whether the call ran: only an idempotent executor may go on
+      // (the next test shows the other kind dropped); every other crash point must work for side effects too.
+      const executor = new RecordingExecutor(write === "callStarted");
+      store.crashAfter(write, n);
+      const requestsBefore = roles.requests.length;
+      const seqs: number[] = [];
+      await assert.rejects(run({ store, executor, seqs }), (err) => err instanceof SimulatedCrash && err.write === write && err.count === n);
+      crashes++;
+      const storedBefore = store.turns(HEADER.id).length;
+      const resumedSeqs: number[] = [];
+      const resumed = await run({ store, executor, seqs: resumedSeqs });
+      const where = `crash after ${write} #${n}`;
+      assert.deepEqual(resumed.outcome, reference.outcome, where);
+      assert.deepEqual(resumed.turns, reference.turns, where);
+      assert.ok(seqs.every((s, i) => s === i) && seqs.length <= storedBefore, `${where}: the first attempt appended in order`);
+      assert.deepEqual(
+        resumedSeqs,
+        reference.turns.slice(storedBefore).map((t) => t.seq),
+        `${where}: resumed at seq ${storedBefore}, each later seq appended once`,
+      );
+      assert.equal(store.writeCount("appendTurn"), reference.turns.length, `${where}: no seq was appended twice, not even as a no-op`);
+      assert.equal(roles.requests.slice(requestsBefore).filter((r) => r.role === "planner").length, 1, `${where}: the stored plan was reused`);
+      // Every call ran exactly once, the executor with side effects included.
+      assert.deepEqual(
+        executor.executed.map((c) => c.callId),
+        ["call_2_0", "call_6_0"],
+        where,
+      );
+    }
+  }
+  assert.equal(crashes, 1 + reference.turns.length + 2 + 2 + 1);
+});
+
+test("a call started but never finished: an idempotent executor re-executes it, any other drops the dialogue", async () => {
+  roles.script(goodScripts());
+  // Idempotent: the interrupted call runs again (harmless by declaration), and the dialogue ends as usual.
+  const idem = new RecordingExecutor(true);
+  idem.dieAfterExecuting = 2;
+  const store = new MemoryDialogueStore();
+  await assert.rejects(run({ store, executor: idem }), /the worker died/);
+  const resumed = await run({ store, executor: idem });
+  assert.equal(resumed.outcome.status, "kept");
+  assert.deepEqual(
+    idem.executed.map((c) => c.callId),
+    ["call_2_0", "call_6_0", "call_6_0"],
+  );
+
+  // Not idempotent: whether the side effect happened is unknown, so the dialogue ends there.
+  const effects = new RecordingExecutor(false);
+  effects.dieAfterExecuting = 2;
+  const store2 = new MemoryDialogueStore();
+  await assert.rejects(run({ store: store2, executor: effects }), /the worker died/);
+  const dropped = await run({ store: store2, executor: effects });
+  assert.deepEqual([dropped.outcome.status, dropped.outcome.dropReason], ["dropped", "tool_call_outcome_unknown"]);
+  assert.match(
+    dropped.outcome.detail!,
+    /call call_6_0 \(send_email\) was started by an earlier attempt that left no result, and test executor \(side effects\) is not idempotent/,
+  );
+  assert.equal(effects.executed.length, 2, "never executed a second time");
+  assert.deepEqual(
+    store2.calls(HEADER.id).map((c) => [c.callId, c.status]),
+    [
+      ["call_2_0", "done"],
+      ["call_6_0", "started"],
+    ],
+  );
+});
+
+test("a store that does not say whether a call record existed: calls of a resumed turn count as possibly started", async () => {
+  roles.script(goodScripts());
+  /** Forwards to a memory store but leaves `existed` out, like a store that cannot tell. */
+  class SilentStore extends MemoryDialogueStore {
+    override async callStarted(rec: Parameters<MemoryDialogueStore["callStarted"]>[0]) {
+      const { existed: _ignored, ...r } = await super.callStarted(rec);
+      return r;
+    }
+  }
+  // No crash: fresh calls of turns this run stored are executed normally.
+  const fresh = await run({ store: new SilentStore(), executor: new RecordingExecutor(false) });
+  assert.equal(fresh.outcome.status, "kept");
+  // Crash right after the assistant turn with the second call was stored: the safe reading drops it.
+  const store = new SilentStore();
+  const executor = new RecordingExecutor(false);
+  store.crashAfter("appendTurn", 7);
+  await assert.rejects(run({ store, executor }), SimulatedCrash);
+  assert.equal(store.turns(HEADER.id).at(-1)!.kind, "assistant");
+  const resumed = await run({ store, executor });
+  assert.equal(resumed.outcome.dropReason, "tool_call_outcome_unknown");
+  assert.equal(executor.executed.length, 1);
+});
