@@ -27,6 +27,7 @@ import type { MultiTurnSummary } from "../../src/stages/synthesize/multiTurn/sum
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { EXAMPLE_TOOLS } from "../../src/tools/examples.js";
 import { verifyRules } from "../../src/verification/rules.js";
+import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 
 type MultiTurnStage = StageConfigOf<"synthesize.multiTurn">;
@@ -34,10 +35,28 @@ const STAGE = "synthesize.multiTurn";
 const RUN = Date.now().toString(36);
 
 let res: StageResources;
+/** A simulator whose roles misbehave at rates that make every mechanism show in the summary. */
+let sim: SimulatorHandle;
 before(async () => {
   res = await startStageResources("multi-turn", 5);
+  sim = await startSimulator({
+    seed: 5,
+    latencyMs: 5,
+    maxConcurrency: 8,
+    quiet: true,
+    dialogue: {
+      assistantSchemaViolationRate: 0.15,
+      assistantDisagreementRate: 0.35,
+      plannerBadPlanRate: 0.5,
+      userEarlyStopRate: 0.1,
+      toolServerErrorRate: 0.05,
+    },
+  });
 });
-after(async () => res?.close());
+after(async () => {
+  await sim?.close();
+  await res?.close();
+});
 
 function rawConfig(simUrl: string, stage: Record<string, unknown>): Record<string, unknown> {
   const role = (model: string) => ({ endpoint: "sim", model });
@@ -58,7 +77,7 @@ function rawConfig(simUrl: string, stage: Record<string, unknown>): Record<strin
 }
 
 function config(stage: Record<string, unknown>): CampaignConfig {
-  const parsed = parseCampaignConfig(rawConfig(res.sim.url, stage));
+  const parsed = parseCampaignConfig(rawConfig(sim.url, stage));
   if (!parsed.ok) throw parsed.error;
   return parsed.config;
 }
@@ -103,13 +122,13 @@ test("config: registered; m > k and an empty persona list are rejected with the 
 test("dialogues stored turn by turn, samples cut per accepted turn, summary from the rows, a rerun asks nothing", { timeout: 300_000 }, async () => {
   const campaignId = `multi-turn-${RUN}`;
   await loadTools(campaignId);
-  const cfg = config({ dialogues: 12, batchSize: 5, turns: { mean: 4, max: 8 }, voting: { k: 3, m: 2, negotiator: "negotiator" } });
+  const cfg = config({ dialogues: 16, batchSize: 6, turns: { mean: 4, max: 8 }, maxRejectedTurns: 1, voting: { k: 3, m: 2, negotiator: "negotiator" } });
   const { ctx, ledger } = context(campaignId, cfg);
   const db = res.db.db;
-  const chats = () => res.sim.stats().byPath["/v1/chat/completions"] ?? 0;
+  const chats = () => sim.stats().byPath["/v1/chat/completions"] ?? 0;
 
   const plan = await synthesizeMultiTurnHandler.plan!(ctx);
-  assert.deepEqual(plan, { batches: 3, items: 12 });
+  assert.deepEqual(plan, { batches: 3, items: 16 });
   const reports: MultiTurnProgress[] = [];
   const batches: BatchResult[] = [];
   const started = chats();
@@ -119,7 +138,7 @@ test("dialogues stored turn by turn, samples cut per accepted turn, summary from
   const requests = chats() - started;
   assert.deepEqual(
     batches.map((b) => b.items),
-    [5, 5, 2],
+    [6, 6, 4],
   );
   assert.ok(
     reports.some((r) => r.turns > 0 && r.running > 0),
@@ -130,7 +149,7 @@ test("dialogues stored turn by turn, samples cut per accepted turn, summary from
   const dialogues = await iterationDialogues(db, campaignId, 1);
   assert.deepEqual(
     dialogues.map((d) => d.id),
-    Array.from({ length: 12 }, (_, i) => dialogueId(campaignId, 1, i)),
+    Array.from({ length: 16 }, (_, i) => dialogueId(campaignId, 1, i)),
   );
   const kept = dialogues.filter((d) => d.status === "kept");
   assert.ok(kept.length > 0, "some dialogues are kept");
@@ -192,9 +211,18 @@ test("dialogues stored turn by turn, samples cut per accepted turn, summary from
 
   // The summary agrees with the rows and the request ledger.
   const summary = (await synthesizeMultiTurnHandler.finalize!(ctx, batches)) as MultiTurnSummary;
-  assert.equal(summary.dialogues.attempted, 12);
+  assert.equal(summary.dialogues.attempted, 16);
   assert.equal(summary.dialogues.kept, kept.length);
-  assert.equal(summary.dialogues.kept + summary.dialogues.dropped + summary.dialogues.failed, 12);
+  assert.equal(summary.dialogues.kept + summary.dialogues.dropped + summary.dialogues.failed, 16);
+  assert.equal(summary.dialogues.dropped, dialogues.filter((d) => d.status === "dropped").length);
+  for (const [reason, n] of Object.entries(summary.dropReasons))
+    assert.equal(dialogues.filter((d) => d.outcome?.dropReason === reason).length, n, `drop reason ${reason}`);
+  // The misbehaving roles show: schema violations revised, disagreements negotiated, some dialogues dropped.
+  assert.ok(summary.reflections > 0, "reflections counted");
+  assert.ok(summary.negotiations > 0, "negotiations counted");
+  assert.ok(summary.dialogues.dropped > 0, `dropped dialogues counted: ${JSON.stringify(summary)}`);
+  assert.equal(summary.reflections, allReflections(turnsOf));
+  assert.equal(summary.negotiations, [...turnsOf.values()].flat().filter((t) => t.kind === "assistant" && t.review.negotiation).length);
   assert.equal(
     Object.values(summary.turnLengths.histogram).reduce((a, b) => a + b, 0),
     kept.length,
@@ -224,7 +252,7 @@ test("dialogues stored turn by turn, samples cut per accepted turn, summary from
   for (const role of ["planner", "user", "assistant", "toolServer"]) assert.ok((summary.tokensByRole[role]?.requests ?? 0) > 0, `${role} made requests`);
   assert.ok((summary.tokensByRole.assistant?.promptTokens ?? 0) > 0, "tokens per role");
   console.log(
-    `multiTurn: ${kept.length}/12 kept, ${samples.length} samples, ${requests} requests (${(requests / 12).toFixed(1)} per dialogue), ` +
+    `multiTurn: ${kept.length}/16 kept, ${samples.length} samples, ${requests} requests (${(requests / 16).toFixed(1)} per dialogue), ${summary.reflections} reflections, ${summary.negotiations} negotiations, ` +
       `turns ${JSON.stringify(summary.turnLengths)}, drops ${JSON.stringify(summary.dropReasons)}, rejections ${JSON.stringify(summary.assistantTurns.rejectionReasons)}`,
   );
 
@@ -236,6 +264,12 @@ test("dialogues stored turn by turn, samples cut per accepted turn, summary from
   assert.deepEqual(again, batches, "the batch counters are read from the rows");
   assert.equal((await pageSamples(db, { campaignId, iteration: 1, limit: 10_000 })).length, samples.length);
 });
+
+function allReflections(turns: Map<string, DialogueTurn[]>): number {
+  let n = 0;
+  for (const t of [...turns.values()].flat()) if (t.kind === "assistant") n += t.review.candidates.filter((c) => c.reflection).length;
+  return n;
+}
 
 /** The tools a dialogue offered (its header row). */
 async function dialogueHeaderTools(id: string) {
