@@ -70,6 +70,18 @@ function startSimulatorProcess(): Promise<{ url: string; child: ChildProcess }> 
   });
 }
 
+const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+
+/** User + system CPU seconds of a process (Linux /proc; 0 where unavailable). */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-bench-multiturn-"));
 const stops: (() => Promise<void>)[] = [];
 try {
@@ -131,6 +143,7 @@ try {
   });
 
   const plan = await synthesizeMultiTurnHandler.plan!(ctx);
+  const cpuBefore = { bench: process.cpuUsage(), sim: processCpuSeconds(sim.child.pid) };
   const queue = Array.from({ length: plan.batches }, (_, i) => i);
   const results: BatchResult[] = [];
   let settled = 0;
@@ -158,6 +171,8 @@ try {
   );
   const wall = (Date.now() - started) / 1000;
   clearInterval(progress);
+  const benchCpu = cpuSeconds(process.cpuUsage(cpuBefore.bench));
+  const simCpu = processCpuSeconds(sim.child.pid) - cpuBefore.sim;
   await ledger.drain();
 
   const usage = await usageTotals(db, { campaignId, iteration: 1, stage: STAGE });
@@ -181,6 +196,11 @@ try {
     `requests=${requests} (${perDialogue.toFixed(1)} per dialogue; by role ${JSON.stringify(byRole)}), achieved ${(requests / wall).toFixed(1)} req/s`,
   );
   console.log(`wall ${wall.toFixed(1)} s: ${achievedPerMin.toFixed(1)} dialogues/min`);
+  // On a shared host the client and the simulator compete for CPU: a run whose processes were busy
+  // most of the wall time measured the host, not the stage.
+  console.log(
+    `CPU: stage process ${benchCpu.toFixed(1)} s (${((benchCpu / requests) * 1000).toFixed(1)} ms per request), simulator ${simCpu.toFixed(1)} s, over ${wall.toFixed(1)} s wall on ${os.cpus().length} cores (load average ${os.loadavg()[0]?.toFixed(1)})`,
+  );
   console.log(
     `capacity (C/L)/requests-per-dialogue = ${capacityRps.toFixed(1)}/${perDialogue.toFixed(1)} = ${capacityPerMin.toFixed(1)} dialogues/min; fraction = ${fraction.toFixed(3)} (target >= 0.85)`,
   );

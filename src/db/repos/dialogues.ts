@@ -46,9 +46,9 @@ export class PostgresDialogueStore implements DialogueStore {
       .where(and(eq(dialogues.id, dialogueId), sql`${dialogues.plan} IS NULL`));
   }
 
+  /** One statement per turn (a dialogue stores tens of them; its row's updated_at moves with the plan and the outcome only). */
   async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void> {
     await this.db.insert(dialogueTurns).values({ dialogueId, seq: turn.seq, kind: turn.kind, turn }).onConflictDoNothing();
-    await this.db.update(dialogues).set({ updatedAt: new Date() }).where(eq(dialogues.id, dialogueId));
   }
 
   /** `existed` says whether an earlier attempt had recorded the call (the engine then never assumes a fresh one). */
