@@ -10,7 +10,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { and, eq } from "drizzle-orm";
-import { iterationDialogues } from "../../src/db/repos/dialogues.js";
+import { renderCampaignView } from "../../src/cli/statusView.js";
+import { readCampaignFacts } from "../../src/db/repos/campaignStatus.js";
+import { dialogueTurnsOf, iterationDialogues } from "../../src/db/repos/dialogues.js";
+import { campaignView } from "../../src/status/campaignView.js";
 import { samples, stageRuns } from "../../src/db/schema.js";
 import type { ChatMessage } from "../../src/domain/types.js";
 import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
@@ -111,6 +114,22 @@ test(
           for (const c of m.tool_calls) assert.equal(typeof c.function.arguments, "string", "arguments as a JSON string");
         if (m.role === "tool") assert.equal(typeof m.tool_call_id, "string");
       }
+    // `campaign status` reads the stage's progress from its dialogues.
+    let stored = 0;
+    for (const d of dialogues) stored += (await dialogueTurnsOf(db, d.id)).length;
+    const facts = await readCampaignFacts(db, campaignId);
+    const stage = facts?.stages.find((s) => s.name === "synthesize.multiTurn");
+    assert.deepEqual(stage?.dialogues, {
+      running: 0,
+      kept: kept.length,
+      dropped: dialogues.filter((d) => d.status === "dropped").length,
+      failed: dialogues.filter((d) => d.status === "failed").length,
+      turns: stored,
+    });
+    assert.equal(stage?.itemsDone, 12);
+    const text = renderCampaignView(campaignView({ campaignId, db: facts }));
+    assert.match(text, new RegExp(`^ +dialogues: ${kept.length} kept, \\d+ dropped, \\d+ failed; [\\d,]+ messages stored$`, "m"));
+
     console.log(`multi-turn campaign: ${kept.length}/12 dialogues kept, ${rows.length} samples, ${verified.length} verified, ${lines.length} exported`);
   },
 );
