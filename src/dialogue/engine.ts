@@ -12,10 +12,17 @@
  * by an earlier attempt but never finished is re-executed only by an idempotent executor; any other
  * drops the dialogue (tool_call_outcome_unknown), because nobody knows whether its side effect happened.
  *
+ * Length: header.targetTurns is what the planner plans for and the user simulator follows (the plan
+ * carries it); the dialogue ends when the user says done, and is cut as unfinished at turns.max user
+ * turns, or when the assistant still calls tools in round maxToolRounds of one user turn (rounds 0 to
+ * maxToolRounds - 1 may call tools; the round after them must answer). The outcome's counts are read
+ * from the stored turns, so a resumed dialogue reports the same numbers as one that never stopped.
+ *
  * Failures: a role's answer that cannot be read after its one repair drops the dialogue
  * (unusable_answer; bad_plan for the planner); transport errors and aborts propagate (the stage retries
  * and the dialogue resumes).
  */
+import type { z } from "zod";
 import type { ChatMessage } from "../domain/types.js";
 import { LlmError } from "../llm/errors.js";
 import { seedFrom } from "../util/ids.js";
@@ -39,7 +46,6 @@ import {
 } from "./protocol.js";
 import type { DialogueOutcome, DialogueTurn, DropReason, RunDialogueInput } from "./types.js";
 import { voteOnTurn } from "./voting.js";
-import type { z } from "zod";
 
 type AssistantTurn = Extract<DialogueTurn, { kind: "assistant" }>;
 
@@ -233,7 +239,16 @@ class DialogueRun {
     try {
       answer = await roles.user.structured(
         {
-          messages: userTurnMessages({ plan, persona: header.persona, style: header.style, transcript: this.transcript(), turn, maxTurns: stage.turns.max }),
+          messages: userTurnMessages({
+            plan,
+            persona: header.persona,
+            style: header.style,
+            transcript: this.transcript(),
+            turn,
+            maxTurns: stage.turns.max,
+            // With the tools the user knows which values are required, and may leave one out for the assistant to ask.
+            tools: header.tools,
+          }),
           responseFormat: USER_TURN_RESPONSE_FORMAT,
           seed: seedFrom("dialogue-user", header.seed, turn + 1),
         },

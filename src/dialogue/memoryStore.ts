@@ -63,27 +63,26 @@ export class MemoryDialogueStore implements DialogueStore {
     return clone(this.get(dialogueId).outcome);
   }
 
-  open(header: DialogueHeader): Promise<{ plan: DialoguePlan | null; turns: DialogueTurn[]; outcome: DialogueOutcome | null }> {
+  async open(header: DialogueHeader): Promise<{ plan: DialoguePlan | null; turns: DialogueTurn[]; outcome: DialogueOutcome | null }> {
     let d = this.dialogues.get(header.id);
     if (!d) {
       d = { header: clone(header), plan: null, turns: [], calls: new Map(), outcome: null };
       this.dialogues.set(header.id, d);
     }
-    return Promise.resolve({ plan: clone(d.plan), turns: clone(d.turns), outcome: clone(d.outcome) });
+    return { plan: clone(d.plan), turns: clone(d.turns), outcome: clone(d.outcome) };
   }
 
-  savePlan(dialogueId: string, plan: DialoguePlan): Promise<void> {
+  async savePlan(dialogueId: string, plan: DialoguePlan): Promise<void> {
     const d = this.get(dialogueId);
     d.plan ??= clone(plan);
-    return this.wrote("savePlan");
+    this.wrote("savePlan");
   }
 
-  appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void> {
+  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void> {
     const d = this.get(dialogueId);
-    if (turn.seq > d.turns.length)
-      return Promise.reject(new Error(`appendTurn ${dialogueId}: seq ${turn.seq} leaves a gap after ${d.turns.length} stored turns`));
+    if (turn.seq > d.turns.length) throw new Error(`appendTurn ${dialogueId}: seq ${turn.seq} leaves a gap after ${d.turns.length} stored turns`);
     if (turn.seq === d.turns.length) d.turns.push(clone(turn));
-    return this.wrote("appendTurn");
+    this.wrote("appendTurn");
   }
 
   async callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord> {
@@ -91,21 +90,21 @@ export class MemoryDialogueStore implements DialogueStore {
     const earlier = d.calls.get(rec.callId);
     if (!earlier)
       d.calls.set(rec.callId, { dialogueId: rec.dialogueId, callId: rec.callId, name: rec.name, arguments: clone(rec.arguments), status: "started" });
-    await this.wrote("callStarted");
+    this.wrote("callStarted");
     return { ...clone(d.calls.get(rec.callId)!), existed: earlier !== undefined };
   }
 
-  callDone(dialogueId: string, callId: string, result: ToolResult): Promise<void> {
+  async callDone(dialogueId: string, callId: string, result: ToolResult): Promise<void> {
     const rec = this.get(dialogueId).calls.get(callId);
-    if (!rec) return Promise.reject(new Error(`callDone ${dialogueId}: call ${callId} was never started`));
+    if (!rec) throw new Error(`callDone ${dialogueId}: call ${callId} was never started`);
     if (rec.status !== "done") Object.assign(rec, { status: "done", result: clone(result) });
-    return this.wrote("callDone");
+    this.wrote("callDone");
   }
 
-  finish(dialogueId: string, outcome: DialogueOutcome): Promise<void> {
+  async finish(dialogueId: string, outcome: DialogueOutcome): Promise<void> {
     const d = this.get(dialogueId);
     d.outcome ??= clone(outcome);
-    return this.wrote("finish");
+    this.wrote("finish");
   }
 
   private get(dialogueId: string): StoredDialogue {
@@ -114,13 +113,13 @@ export class MemoryDialogueStore implements DialogueStore {
     return d;
   }
 
-  private wrote(write: StoreWrite): Promise<void> {
+  /** Counts a write that has happened; throws SimulatedCrash when it is the chosen one. */
+  private wrote(write: StoreWrite): void {
     const n = (this.writes.get(write) ?? 0) + 1;
     this.writes.set(write, n);
     if (this.crash?.write === write && this.crash.after === n) {
       this.crash = undefined;
-      return Promise.reject(new SimulatedCrash(write, n));
+      throw new SimulatedCrash(write, n);
     }
-    return Promise.resolve();
   }
 }

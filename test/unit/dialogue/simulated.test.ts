@@ -1,0 +1,154 @@
+/**
+ * The engine against the toolloop LLM SIMULATOR playing every role (planner, user, assistant, tool
+ * server, reflection, negotiation), in process with an in-memory store: whole dialogues come out kept,
+ * with the shape the stage writes as samples, and the simulator's scriptable faults (schema
+ * violations, disagreements, early stops, tool errors) show up as reflections, negotiations, rejected
+ * turns and error results. The answers are simulated, not a model's; this checks the engine and the
+ * simulator speak the same protocol end to end.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { cutSamples } from "../../../src/dialogue/cut.js";
+import { drawDialogueHeader } from "../../../src/dialogue/draws.js";
+import { runDialogue } from "../../../src/dialogue/engine.js";
+import { LlmToolServer } from "../../../src/dialogue/llmToolServer.js";
+import { MemoryDialogueStore } from "../../../src/dialogue/memoryStore.js";
+import type { DialogueOutcome, DialogueTurn } from "../../../src/dialogue/types.js";
+import type { McpTool } from "../../../src/domain/types.js";
+import { LlmClient } from "../../../src/llm/client.js";
+import type { DialogueSimOptions } from "../../../src/llm/simulator/dialogue/options.js";
+import { startSimulator } from "../../../src/llm/simulator/server.js";
+import { multiTurnStageSchema } from "../../../src/stages/synthesize/multiTurn/spec.js";
+
+const LIBRARY: McpTool[] = [
+  {
+    name: "get_weather",
+    description: "Current weather for a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } }, required: ["city"] },
+  },
+  {
+    name: "send_email",
+    description: "Send an email to one recipient",
+    inputSchema: {
+      type: "object",
+      properties: { to: { type: "string", format: "email" }, subject: { type: "string" }, body: { type: "string" } },
+      required: ["to", "subject"],
+    },
+  },
+  {
+    name: "create_event",
+    description: "Create a calendar event",
+    inputSchema: {
+      type: "object",
+      properties: { title: { type: "string" }, date: { type: "string", format: "date" }, duration_minutes: { type: "integer", minimum: 1 } },
+      required: ["title", "date"],
+    },
+  },
+  {
+    name: "convert_currency",
+    description: "Convert an amount between currencies",
+    inputSchema: {
+      type: "object",
+      properties: { amount: { type: "number" }, from: { type: "string" }, to: { type: "string" } },
+      required: ["amount", "from", "to"],
+    },
+  },
+  {
+    name: "search_flights",
+    description: "Search flights between two airports on a day",
+    inputSchema: {
+      type: "object",
+      properties: {
+        origin: { type: "string" },
+        destination: { type: "string" },
+        date: { type: "string", format: "date" },
+        passengers: { type: "integer", minimum: 1 },
+      },
+      required: ["origin", "destination", "date"],
+    },
+  },
+  {
+    name: "list_files",
+    description: "List the files in a folder",
+    inputSchema: { type: "object", properties: { path: { type: "string" }, recursive: { type: "boolean" } }, required: ["path"] },
+  },
+];
+
+async function runMany(
+  count: number,
+  stageOver: Record<string, unknown>,
+  rates: DialogueSimOptions,
+): Promise<{ outcome: DialogueOutcome; turns: DialogueTurn[] }[]> {
+  const stage = multiTurnStageSchema.parse({ name: "synthesize.multiTurn", dialogues: count, turns: { mean: 3, max: 6 }, ...stageOver });
+  // The simulator's dialogue rates are per server: one server per scenario.
+  const own = await startSimulator({ seed: 5, latencyMs: 0, maxConcurrency: 64, quiet: true, dialogue: rates });
+  try {
+    const c = (role: string) => new LlmClient({ baseUrl: own.url, model: "toolloop-sim", role, timeoutMs: 20_000, maxRetries: 0, maxConcurrency: 64 });
+    const store = new MemoryDialogueStore();
+    return await Promise.all(
+      Array.from({ length: count }, async (_, slot) => {
+        const header = drawDialogueHeader({ campaignId: "sim", iteration: 1, slot, seed: 99, library: LIBRARY, stage });
+        const outcome = await runDialogue({
+          header,
+          stage,
+          roles: { planner: c("planner"), user: c("user"), assistant: c("assistant"), ...(stage.voting.negotiator ? { negotiator: c("judge") } : {}) },
+          executor: new LlmToolServer(c("toolServer")),
+          store,
+          signal: new AbortController().signal,
+        });
+        return { outcome, turns: store.turns(header.id) };
+      }),
+    );
+  } finally {
+    await own.close();
+  }
+}
+
+const sum = (xs: { outcome: DialogueOutcome }[], f: (o: DialogueOutcome) => number) => xs.reduce((s, x) => s + f(x.outcome), 0);
+
+test("with the simulator's default behaviour, dialogues are kept whole and cut into real message lists", async () => {
+  const runs = await runMany(6, {}, {});
+  const kept = runs.filter((r) => r.outcome.status === "kept");
+  assert.ok(kept.length >= 5, `kept ${kept.length} of 6: ${JSON.stringify(runs.map((r) => [r.outcome.status, r.outcome.dropReason, r.outcome.detail]))}`);
+  assert.ok(
+    kept.every((r) => r.outcome.finished),
+    "the simulated user says done",
+  );
+  assert.ok(sum(kept, (o) => o.userTurns) / kept.length >= 2, "several user turns per dialogue");
+  assert.ok(sum(kept, (o) => o.toolCalls) >= kept.length, "tools were called");
+  for (const { turns, outcome } of kept) {
+    const cuts = cutSamples(turns);
+    assert.equal(cuts.length, outcome.acceptedTurns);
+    for (const cut of cuts) {
+      assert.equal(cut.messages[0]!.role, "system");
+      assert.equal(cut.messages.at(-1)!.role, "assistant");
+      // Every tool message answers a call of an earlier assistant message.
+      const ids = new Set(cut.messages.flatMap((m) => (m.role === "assistant" ? (m.tool_calls ?? []).map((c) => c.id) : [])));
+      for (const m of cut.messages) if (m.role === "tool") assert.ok(ids.has(m.tool_call_id));
+    }
+  }
+});
+
+test("the simulator's faults show up as reflections, negotiations, rejected turns, early stops and tool errors", async () => {
+  const runs = await runMany(
+    10,
+    { toolErrorRate: 0.3, voting: { k: 3, m: 2, temperature: 0.7, negotiator: "judge" }, maxRejectedTurns: 8 },
+    { assistantSchemaViolationRate: 0.3, assistantDisagreementRate: 0.5, userEarlyStopRate: 0.3 },
+  );
+  const reflections = sum(runs, (o) => o.reflections);
+  const negotiations = sum(runs, (o) => o.negotiations);
+  const toolErrors = sum(runs, (o) => o.toolErrors);
+  assert.ok(reflections > 0, "schema violations were reflected on");
+  assert.ok(negotiations > 0, "disagreements went to the negotiator");
+  assert.ok(toolErrors > 0, "tool errors came back");
+  assert.ok(
+    runs.some((r) => r.outcome.status === "kept"),
+    "some dialogues survive the faults",
+  );
+  const reviews = runs.flatMap((r) => r.turns.flatMap((t) => (t.kind === "assistant" ? [t.review] : [])));
+  assert.ok(
+    reviews.some((r) => r.candidates.some((c) => c.reflection && c.reflection.revision && c.reflection.stillInvalid.length === 0)),
+    "a revision fixed a violation",
+  );
+  assert.ok(reviews.some((r) => r.decision === "negotiation"));
+});
