@@ -18,36 +18,42 @@ function copy(calls: readonly AgentCall[]): AgentCall[] {
   return calls.map((c) => ({ name: c.name, args: { ...c.args } }));
 }
 
-/** One call of the answer broken against its tool's schema; the kind is drawn, falling back to an extra parameter. */
+/**
+ * One call of the answer broken against its tool's schema, by a kind that applies to it: a wrongly
+ * typed value, a required argument dropped, an unknown parameter (only where the schema forbids extra
+ * ones, so the call really breaks it), or a tool name that is not offered (always possible).
+ */
 export function violateSchema(rng: SeededRandom, calls: readonly AgentCall[], tools: readonly SimTool[]): { calls: AgentCall[]; kind: SchemaViolation } {
   const out = copy(calls);
-  const i = rng.int(0, out.length - 1);
-  const target = out[i]!;
+  const target = out[rng.int(0, out.length - 1)]!;
   const tool = tools.find((t) => t.name === target.name);
-  let kind = rng.pick<SchemaViolation>(["wrong_type", "missing_required", "extra_param", "hallucinated_tool"]);
+  const props = tool ? propertiesOf(tool) : {};
+  const typed = Object.keys(target.args).filter((k) => {
+    const t = props[k] ? schemaType(props[k]) : undefined;
+    return t === "integer" || t === "number" || t === "boolean" || t === "string";
+  });
+  const required = tool ? requiredOf(tool).filter((r) => Object.hasOwn(target.args, r)) : [];
+  const closed = tool?.parameters.additionalProperties === false;
+  const kinds: SchemaViolation[] = [
+    ...(typed.length > 0 ? (["wrong_type"] as const) : []),
+    ...(required.length > 0 ? (["missing_required"] as const) : []),
+    ...(closed ? (["extra_param"] as const) : []),
+    "hallucinated_tool",
+  ];
+  const kind = rng.pick(kinds);
   if (kind === "wrong_type") {
-    const props = tool ? propertiesOf(tool) : {};
-    const key = Object.keys(target.args).find((k) => {
-      const t = props[k] ? schemaType(props[k]) : undefined;
-      return t === "integer" || t === "number" || t === "boolean" || t === "string";
-    });
-    if (key === undefined) kind = "extra_param";
-    else {
-      const v = target.args[key];
-      target.args[key] = typeof v === "string" ? (Number.isNaN(Number(v)) ? { value: v } : Number(v)) : String(v);
-    }
-  }
-  if (kind === "missing_required") {
-    const req = tool ? requiredOf(tool).filter((r) => Object.hasOwn(target.args, r)) : [];
-    if (req.length === 0) kind = "extra_param";
-    else delete target.args[rng.pick(req)];
-  }
-  if (kind === "extra_param") {
-    const known = new Set(tool ? Object.keys(propertiesOf(tool)) : []);
-    const unknown = ["verbose", "user_id", "format_hint", "confirm", "x_request_note"].filter((k) => !known.has(k));
+    const key = rng.pick(typed);
+    const v = target.args[key];
+    target.args[key] =
+      schemaType(props[key]!) === "string" ? (typeof v === "string" && v !== "" && !Number.isNaN(Number(v)) ? Number(v) : { value: v }) : String(v);
+  } else if (kind === "missing_required") {
+    delete target.args[rng.pick(required)];
+  } else if (kind === "extra_param") {
+    const unknown = ["verbose", "user_id", "format_hint", "confirm", "x_request_note"].filter((k) => !Object.hasOwn(props, k));
     target.args[rng.pick(unknown)] = rng.pick([true, "auto", 1]);
+  } else {
+    target.name = `${target.name}${rng.pick(["_v2", "_advanced", "_lookup"])}`;
   }
-  if (kind === "hallucinated_tool") target.name = `${target.name}${rng.pick(["_v2", "_advanced", "_lookup"])}`;
   return { calls: out, kind };
 }
 

@@ -2,9 +2,11 @@
  * The simulated planner (DIALOGUE_PLAN_MARKER): from the case's tools, target number of user turns
  * and step-need proportions, a plan whose steps use only those tools with schema-valid values
  * (schemaValues.ts). Needs are apportioned to the proportions (largest remainder) and shuffled, seeded
- * by the case. A "multi" step is two calls where the second takes one value from the first's result:
- * its plan value is RESULT_REFERENCE, which the simulated user turns into "using the <param> from that
- * result". Steps: about 0.8 per target turn, leaving room for clarifications and changes of mind.
+ * by the case, and tools are visited in a seeded rotation. A "multi" step is two calls where the
+ * second takes an id from the first's result: that argument's plan value is RESULT_REFERENCE, which
+ * the simulated user turns into "using the <param> from that result" (a plan without a tool taking a
+ * required id has single steps instead). Steps: about 0.8 per target turn, leaving room for
+ * clarifications and changes of mind.
  */
 import { PLAN_NEEDS, type DialoguePlan, type PlanNeed, type PlanStep } from "../../../dialogue/protocol.js";
 import type { SeededRandom } from "../../../util/random.js";
@@ -57,24 +59,41 @@ function argsFor(rng: SeededRandom, tool: SimTool): Record<string, unknown> {
   return objectForSchema(rng, tool.parameters, tool.parameters, { optionalRate: 0.3 });
 }
 
-/** A required string parameter free of enum/format/pattern that a result's value can fill (ids first). */
+/** A required id parameter (a plain string, no enum/format/pattern) that a previous result's id can fill. */
 export function resultParamOf(tool: SimTool): string | undefined {
   const props = propertiesOf(tool);
-  const free = requiredOf(tool).filter((p) => {
+  return requiredOf(tool).find((p) => {
     const s = props[p] ?? {};
-    return schemaType(s) === "string" && s.enum === undefined && s.const === undefined && s.format === undefined && s.pattern === undefined;
+    const plain = schemaType(s) === "string" && s.enum === undefined && s.const === undefined && s.format === undefined && s.pattern === undefined;
+    return plain && identifierWords(p).includes("id");
   });
-  return free.find((p) => identifierWords(p).includes("id")) ?? free[0];
 }
 
-function singleStep(rng: SeededRandom, tools: SimTool[]): PlanStep {
-  const tool = rng.pick(tools);
+function singular(w: string): string {
+  return w.length > 3 && w.endsWith("s") && !w.endsWith("ss") ? w.slice(0, -1) : w;
+}
+
+/** Tools are taken in a seeded rotation, so a plan visits many of them before repeating one. */
+class ToolRotation {
+  private queue: SimTool[] = [];
+  constructor(
+    private readonly rng: SeededRandom,
+    private readonly tools: SimTool[],
+  ) {}
+  next(): SimTool {
+    if (this.queue.length === 0) this.queue = this.rng.shuffle(this.tools);
+    return this.queue.shift()!;
+  }
+}
+
+function singleStep(rng: SeededRandom, tools: ToolRotation): PlanStep {
+  const tool = tools.next();
   return { need: "single", intent: intentOf(tool), calls: [{ name: tool.name, arguments: argsFor(rng, tool) }] };
 }
 
-function parallelStep(rng: SeededRandom, tools: SimTool[]): PlanStep {
-  const n = Math.min(rng.int(2, 3), Math.max(2, tools.length));
-  const picked = tools.length >= n ? rng.shuffle(tools).slice(0, n) : Array.from({ length: n }, () => rng.pick(tools));
+function parallelStep(rng: SeededRandom, all: SimTool[], tools: ToolRotation): PlanStep {
+  const n = Math.min(rng.int(2, 3), Math.max(2, all.length));
+  const picked = Array.from({ length: n }, () => tools.next());
   const seen = new Set<string>();
   const calls = picked.map((tool) => {
     let args = argsFor(rng, tool);
@@ -86,13 +105,24 @@ function parallelStep(rng: SeededRandom, tools: SimTool[]): PlanStep {
   return { need: "parallel", intent: joinList([...new Set(picked.map(intentOf))]), calls };
 }
 
+/**
+ * Two calls, the second taking an id from the first's result: the second has a required id
+ * parameter; the first is preferably a tool whose name shares that id's noun (`create_order` before
+ * `get_order_status(order_id)`, `search_products` before `create_order(product_id)`).
+ */
 function multiStep(rng: SeededRandom, tools: SimTool[]): PlanStep | undefined {
   const seconds = tools.filter((t) => resultParamOf(t) !== undefined);
   if (seconds.length === 0) return undefined;
   const second = rng.pick(seconds);
-  const others = tools.filter((t) => t !== second);
-  const first = others.length > 0 ? rng.pick(others) : second;
   const param = resultParamOf(second)!;
+  const nouns = new Set(
+    identifierWords(param)
+      .filter((w) => w !== "id")
+      .map(singular),
+  );
+  const others = tools.filter((t) => t !== second);
+  const producers = others.filter((t) => identifierWords(t.name).some((w) => nouns.has(singular(w))));
+  const first = producers.length > 0 ? rng.pick(producers) : others.length > 0 ? rng.pick(others) : second;
   return {
     need: "multi",
     intent: `${intentOf(first)}, then ${intentOf(second)} using its result`,
@@ -107,10 +137,11 @@ export function writePlan(rng: SeededRandom, c: PlanCase): DialoguePlan {
   const n = stepsFor(c.targetTurns);
   const counts = apportion(n, c.needs);
   const needs = rng.shuffle(PLAN_NEEDS.flatMap((k) => Array.from({ length: counts[k] }, () => k)));
+  const rotation = new ToolRotation(rng, c.tools);
   const steps = needs.map((need) => {
-    if (need === "multi") return multiStep(rng, c.tools) ?? singleStep(rng, c.tools);
-    if (need === "parallel") return parallelStep(rng, c.tools);
-    return singleStep(rng, c.tools);
+    if (need === "multi") return multiStep(rng, c.tools) ?? singleStep(rng, rotation);
+    if (need === "parallel") return parallelStep(rng, c.tools, rotation);
+    return singleStep(rng, rotation);
   });
   const intents = [...new Set(steps.map((s) => s.intent))].slice(0, 3);
   const scenario = `Someone who needs to ${joinList(intents)}${steps.length > 3 ? ", among other things" : ""}.`;

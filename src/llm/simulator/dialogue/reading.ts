@@ -65,7 +65,7 @@ function orderedArgs(tool: SimTool, args: Record<string, unknown>): Record<strin
 
 /** The parameter a from-result phrase names ("using the order id from that result"), else the first missing one. */
 function resultParam(sentence: string, missing: readonly string[]): string | undefined {
-  const named = /\busing (?:the |its |that )?([\p{L}\p{N} _-]+?) from /iu.exec(sentence)?.[1];
+  const named = /\b(?:using|taking|take|with) (?:the |its |that )?([\p{L}\p{N} _-]+?) from /iu.exec(sentence)?.[1];
   if (named) {
     const words = identifierWords(named).join(" ");
     const hit = missing.find((p) => identifierWords(p).join(" ") === words);

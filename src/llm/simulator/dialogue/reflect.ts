@@ -4,7 +4,7 @@
  * about a call takes the truthful reading's value (or goes, when the truthful call has no such
  * argument); a call whose tool is not offered, or a critique line naming the call but none of its
  * arguments, gets the truthful call whole; calls the critique does not name stay as they were. A
- * text turn is rewritten as the truthful reply.
+ * text turn is rewritten as the truthful reply. A request without tools gets the turn back unchanged.
  */
 import type { SimTool } from "../queryWriter.js";
 import type { AgentCall } from "../toolAgent.js";
@@ -44,6 +44,11 @@ function mentions(line: string, word: string): boolean {
 }
 
 export function revise(seed: number, c: ReflectCase, tools: readonly SimTool[]): AssistantReply {
+  // Without the offered tools nothing can be checked or fixed: the turn comes back as it was.
+  if (tools.length === 0)
+    return c.original.calls.length > 0
+      ? { content: null, calls: c.original.calls.map((x) => ({ name: x.name, args: x.args ?? {} })), move: "calls" }
+      : { content: c.original.content, calls: [], move: "final" };
   const truth = truthfulReply(seed, c.dialogue, tools);
   if (truth.calls.length === 0 || c.original.calls.length === 0) return truth;
   const offered = new Set(tools.map((t) => t.name));

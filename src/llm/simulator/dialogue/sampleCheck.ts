@@ -1,16 +1,17 @@
 /**
  * The simulated sample checker (SAMPLE_CHECK_MARKER, verify.judges): CORRECT or INCORRECT with an
- * analysis. A single-turn sample (the prompt has no assistant or tool message) is checked exactly as
- * judge.ts checks a label (the truth is what the simulated user query was written from). A multi-turn
- * sample's label (the last message) is compared under src/matching with what the truthful reading of
- * its prompt answers (assistant.ts): the same calls, or text where text is due. Either way the verdict
- * is wrong at judgeErrorRate, from the sample-check stream.
+ * analysis. A single-turn sample (no assistant or tool message in the prompt, and not opened by the
+ * dialogue assistant's system prompt) is checked exactly as judge.ts checks a label (the truth is what
+ * the simulated user query was written from). A multi-turn sample's label (the last message) is
+ * compared under src/matching with what the truthful reading of its prompt answers (assistant.ts):
+ * the same calls, or text where text is due. Either way the verdict is wrong at judgeErrorRate, from
+ * the sample-check stream.
  */
 import { checkLabel, parseJudgeCase } from "../judge.js";
 import type { SeededRandom } from "../../../util/random.js";
 import { mcpToolOf } from "../truth.js";
 import { truthfulReply } from "./assistant.js";
-import { isObject, simToolsOf } from "./cases.js";
+import { isObject, markedRole, simToolsOf } from "./cases.js";
 import { agreement, candidateOf } from "./negotiation.js";
 
 export interface SampleCheckAnswer {
@@ -19,8 +20,9 @@ export interface SampleCheckAnswer {
   erred: boolean;
 }
 
+/** A dialogue's sample: its prompt opens with the dialogue assistant's system prompt, or carries earlier turns. */
 function isMultiTurn(prompt: readonly unknown[]): boolean {
-  return prompt.some((m) => isObject(m) && (m.role === "assistant" || m.role === "tool"));
+  return markedRole(prompt) === "assistant" || prompt.some((m) => isObject(m) && (m.role === "assistant" || m.role === "tool"));
 }
 
 export function checkSample(

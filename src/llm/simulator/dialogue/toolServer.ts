@@ -114,52 +114,86 @@ function knownValues(history: ToolServerCase["history"]): Set<string> {
 }
 
 function isIdKey(k: string): boolean {
-  const w = identifierWords(k);
-  return w.at(-1) === "id" || w.at(-1) === "ids";
+  return identifierWords(k).at(-1) === "id";
 }
 
-/** Objects of earlier results that carry an id, by that id: what the session has created or seen. */
-function entities(history: ToolServerCase["history"]): Map<string, Record<string, unknown>> {
-  const out = new Map<string, Record<string, unknown>>();
+interface Entity {
+  key: string;
+  value: string;
+  fields: Record<string, unknown>;
+}
+
+/** Objects of earlier results that carry an id (`id` or `<noun>_id`): what the session has created or seen. */
+function entities(history: ToolServerCase["history"]): Entity[] {
+  const out: Entity[] = [];
   const walk = (v: unknown, depth: number) => {
     if (depth > 8) return;
     if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
     else if (isObject(v)) {
-      for (const [k, x] of Object.entries(v)) if (isIdKey(k) && (typeof x === "string" || typeof x === "number")) out.set(String(x), v);
+      for (const [k, x] of Object.entries(v))
+        if (isIdKey(k) && (typeof x === "string" || typeof x === "number")) out.push({ key: k, value: String(x), fields: v });
       for (const x of Object.values(v)) walk(x, depth + 1);
     }
   };
-  for (const h of history) {
-    const r = isObject(h.result) && h.result.ok === true ? h.result.result : undefined;
-    walk(r, 0);
-  }
+  for (const h of history) walk(isObject(h.result) && h.result.ok === true ? h.result.result : undefined, 0);
   return out;
 }
+
+/** The entity an id argument names: the same key (`order_id` = `order_id`), or an `id` read back through `<noun>_id` / `id`. Newest first. */
+function referencedEntity(known: readonly Entity[], args: Record<string, unknown>): Record<string, unknown> | undefined {
+  for (const [k, v] of Object.entries(args)) {
+    if (!isIdKey(k) || (typeof v !== "string" && typeof v !== "number")) continue;
+    for (let i = known.length - 1; i >= 0; i--) {
+      const e = known[i]!;
+      if (e.value === String(v) && (e.key === k || e.key === "id")) return e.fields;
+    }
+  }
+  return undefined;
+}
+
+/** Tools that make something new get their own id even when an argument names an existing item. */
+const CREATES = /^(create|add|new|make|book|place|post|submit|register|insert|open|start|schedule|send|upload)$/;
 
 function sameKind(a: unknown, b: unknown): boolean {
   return typeof a === typeof b && Array.isArray(a) === Array.isArray(b);
 }
 
+/** A value may replace a generated one when it has the same kind and, for an enum, is a member. */
+function fits(schema: unknown, generated: unknown, value: unknown): boolean {
+  if (!sameKind(generated, value)) return false;
+  const e = isObject(schema) && Array.isArray(schema.enum) ? schema.enum : undefined;
+  return !e || e.some((x) => JSON.stringify(x) === JSON.stringify(value));
+}
+
+/** What a lookup without an output schema reports besides the echoed arguments, by the tool's noun. */
+function flavour(rng: ReturnType<typeof dialogueRng>, noun: string): Record<string, unknown> {
+  if (/^(weather|forecast|temperature)$/.test(noun))
+    return { temperature_c: rng.int(-5, 34), conditions: rng.pick(["sunny", "cloudy", "light rain", "windy", "clear"]) };
+  if (/^(price|quote|rate|cost)$/.test(noun)) return { price: Math.round((10 + rng.next() * 490) * 100) / 100, currency: "USD" };
+  if (/^(product|item|result|record|match)$/.test(noun))
+    return { name: rng.pick(["Aurora 2", "Model X100", "Classic", "Pro Edition"]), in_stock: rng.chance(0.8) };
+  return {};
+}
+
 function resultOf(seed: number, c: ToolServerCase, args: Record<string, unknown>): unknown {
   const tool = c.tool!;
-  const known = entities(c.history);
-  const referenced = Object.values(args)
-    .filter((v): v is string | number => typeof v === "string" || typeof v === "number")
-    .map((v) => known.get(String(v)))
-    .find((e) => e !== undefined);
+  const verb = identifierWords(tool.name)[0] ?? "";
+  const referenced = CREATES.test(verb) ? undefined : referencedEntity(entities(c.history), args);
   const rng = dialogueRng("tool-result", seed, tool.name, args);
   const id = `${noun(tool.name)}_${sha256Hex(`${seed}\u0000${tool.name}\u0000${canonicalJson(args)}`).slice(0, 8)}`;
 
   if (isObject(tool.outputSchema)) {
     const value = valueForSchema(rng, tool.outputSchema, "result", tool.outputSchema, { optionalRate: 0.5 });
     if (!isObject(value)) return value;
+    const props = isObject(tool.outputSchema.properties) ? tool.outputSchema.properties : {};
     for (const k of Object.keys(value)) {
-      if (referenced && Object.hasOwn(referenced, k) && sameKind(referenced[k], value[k])) value[k] = referenced[k];
-      if (Object.hasOwn(args, k) && sameKind(args[k], value[k])) value[k] = args[k];
+      if (referenced && Object.hasOwn(referenced, k) && fits(props[k], value[k], referenced[k])) value[k] = referenced[k];
+      if (Object.hasOwn(args, k) && fits(props[k], value[k], args[k])) value[k] = args[k];
     }
     return value;
   }
-  const out: Record<string, unknown> = referenced ? { ...referenced } : { id };
+  // A read of an item the session has seen gives that item back; anything else is a new item.
+  const out: Record<string, unknown> = referenced ? { ...referenced } : { id, ...flavour(rng, noun(tool.name)) };
   for (const [k, v] of Object.entries(args)) out[k] = v;
   if (!Object.hasOwn(out, "status")) out.status = "ok";
   return out;

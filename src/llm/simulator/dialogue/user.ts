@@ -34,11 +34,19 @@ export interface UserCase {
 export function parseUserCase(c: Record<string, unknown>): UserCase | undefined {
   const plan = dialoguePlanSchema.safeParse(c.plan);
   if (!plan.success) return undefined;
-  const transcript = (Array.isArray(c.transcript) ? c.transcript : []).filter(isObject).map((v): UserView => ({
-    role: v.role === "user" ? "user" : "assistant",
-    content: typeof v.content === "string" ? v.content : "",
-    ...(typeof v.step === "number" && Number.isInteger(v.step) ? { step: v.step } : {}),
-  }));
+  // A user view without its step (the field is optional) is taken as the step after the previous
+  // one, or the same step when it answers a question.
+  let previous = -1;
+  const transcript = (Array.isArray(c.transcript) ? c.transcript : []).filter(isObject).map((v, i, all): UserView => {
+    const role = v.role === "user" ? "user" : "assistant";
+    const content = typeof v.content === "string" ? v.content : "";
+    if (role === "assistant") return { role, content };
+    const before = all[i - 1];
+    const answersQuestion = isObject(before) && before.role !== "user" && typeof before.content === "string" && before.content.includes("?");
+    const step = typeof v.step === "number" && Number.isInteger(v.step) && v.step >= 0 ? v.step : answersQuestion ? Math.max(0, previous) : previous + 1;
+    previous = Math.max(previous, step);
+    return { role, content, step };
+  });
   const num = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) ? v : d);
   return {
     plan: plan.data,
@@ -166,7 +174,10 @@ export function stepRequest(rng: SeededRandom, c: UserCase, step: PlanStep, omit
         else if (!(omit && omit.call === i && omit.param === k)) args[k] = v;
       }
       let clause = clauseFor(rng, tool, args);
-      if (fromResult !== undefined) clause = `${clause.replace(/[.?!]+$/, "")}, using the ${words(fromResult)} from that result.`;
+      if (fromResult !== undefined) {
+        const verb = clause.includes(", using ") ? "taking" : "using";
+        clause = `${clause.replace(/[.?!]+$/, "")}, ${verb} the ${words(fromResult)} from that result.`;
+      }
       if (i === 0) return clause;
       return (step.need === "multi" ? "Then " : rng.pick(LINKS)) + lowerFirst(clause);
     })
