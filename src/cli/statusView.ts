@@ -39,9 +39,17 @@ function stageLine(s: StageView, width: number, waiting: boolean, reason: string
             ? "waiting for operator"
             : `failed (attempt ${s.attempts})`
           : `${s.status}${elapsed}`;
-    lines.push(`  ${renderProgressLine(s.name, s.progress, { nameWidth: width, ...(note !== undefined ? { note } : {}) })}`);
+    const unit = s.dialogues ? { unit: "dialogues" } : {};
+    lines.push(`  ${renderProgressLine(s.name, s.progress, { nameWidth: width, ...unit, ...(note !== undefined ? { note } : {}) })}`);
   } else {
     lines.push(`  ${name}  ${s.status}${s.status === "failed" && waiting ? " (waiting for operator)" : ""}`);
+  }
+  if (s.dialogues) {
+    const d = s.dialogues;
+    const running = d.running > 0 ? `, ${formatCount(d.running)} in progress` : "";
+    lines.push(
+      `  ${" ".repeat(width)}  dialogues: ${formatCount(d.kept)} kept, ${formatCount(d.dropped)} dropped, ${formatCount(d.failed)} failed${running}; ${formatCount(d.turns)} messages stored`,
+    );
   }
   // The campaign's reason line already quotes the waiting or failed stage's error.
   const quoted = reason !== undefined && s.error !== undefined && reason.includes(s.error);

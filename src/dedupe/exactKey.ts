@@ -5,6 +5,8 @@
  * - every assistant turn, in order: its tool calls (name + arguments as canonical JSON) as a sorted
  *   multiset, since the calls of one parallel turn have no meaningful order, while separate turns
  *   (sequential calls) keep theirs; a turn without calls counts by its normalised text.
+ * A multi-turn sample (kind multi_turn) counts its user turns and its label (the last message) only:
+ * the assistant turns before the label are the dialogue's context, not what the sample teaches.
  * The tools offered are deliberately left out: the same question with the same answer is a duplicate
  * whichever distractor tools surrounded it. System prompts and tool results are left out too: they
  * are context, not what the sample teaches.
@@ -50,6 +52,7 @@ function canonicalTurns(messages: ChatMessage[]): CanonicalTurn[] {
 }
 
 /** sha256 (hex) of the sample's canonical question-and-answer form; equal keys mean exact duplicates. */
-export function exactDuplicateKey(sample: { messages: ChatMessage[]; tools: McpTool[] }): string {
-  return sha256Hex(JSON.stringify([KEY_VERSION, canonicalTurns(sample.messages)]));
+export function exactDuplicateKey(sample: { messages: ChatMessage[]; tools: McpTool[]; kind?: string }): string {
+  const messages = sample.kind === "multi_turn" ? sample.messages.filter((m, i) => m.role === "user" || i === sample.messages.length - 1) : sample.messages;
+  return sha256Hex(JSON.stringify([KEY_VERSION, canonicalTurns(messages)]));
 }

@@ -13,6 +13,7 @@ import type { StageConfigOf, StageName } from "./specs.js";
 import { scoreConsistencyHandler } from "./score/consistency/handler.js";
 import { scorePerplexityHandler } from "./score/perplexity/handler.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
+import { synthesizeMultiTurnHandler } from "./synthesize/multiTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
 import { expandErrorsHandler } from "./expand/errors/handler.js";
 import { selectNextRoundHandler } from "./select/nextRound/handler.js";
@@ -25,6 +26,7 @@ import { trainSftHandler } from "./train/sft/handler.js";
 
 export const STAGE_HANDLERS = {
   "synthesize.singleTurn": synthesizeSingleTurnHandler,
+  "synthesize.multiTurn": synthesizeMultiTurnHandler,
   "verify.rules": verifyRulesHandler,
   "dedupe.exact": dedupeExactHandler,
   "export.dataset": exportDatasetHandler,

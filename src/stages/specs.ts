@@ -12,6 +12,7 @@ import { exportVerlSpec } from "./export/verl/spec.js";
 import { scoreConsistencySpec } from "./score/consistency/spec.js";
 import { scorePerplexitySpec } from "./score/perplexity/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
+import { synthesizeMultiTurnSpec } from "./synthesize/multiTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
 import { expandErrorsSpec } from "./expand/errors/spec.js";
 import { selectNextRoundSpec } from "./select/nextRound/spec.js";
@@ -24,6 +25,7 @@ import { trainSftSpec } from "./train/sft/spec.js";
 
 export const STAGE_SPECS = [
   synthesizeSingleTurnSpec,
+  synthesizeMultiTurnSpec,
   verifyRulesSpec,
   dedupeExactSpec,
   exportDatasetSpec,

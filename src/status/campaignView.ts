@@ -60,6 +60,17 @@ export interface StageFacts {
   startedAt?: string;
   finishedAt?: string;
   job?: JobFacts;
+  /** synthesize.multiTurn: the iteration's dialogues by status and the messages stored so far. */
+  dialogues?: DialogueFacts;
+}
+
+export interface DialogueFacts {
+  running: number;
+  kept: number;
+  dropped: number;
+  failed: number;
+  /** Messages (turns) stored across the iteration's dialogues. */
+  turns: number;
 }
 
 /** What PostgreSQL recorded of the campaign. */

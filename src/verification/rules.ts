@@ -27,10 +27,11 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-/** A call as found in the messages, numbered across the whole sample. */
+/** A call as found in the messages, numbered across the whole sample, with the message it is in. */
 interface FoundCall {
   index: number;
   call: unknown;
+  message: number;
 }
 
 /**
@@ -84,7 +85,7 @@ function checkStructure(messages: unknown, reasons: string[]): FoundCall[] {
         const hasText = typeof content === "string" && content.trim() !== "";
         if (!hasText && list.length === 0) reasons.push(`${where}: assistant message has neither content nor tool calls`);
         for (const call of list) {
-          calls.push({ index: calls.length, call });
+          calls.push({ index: calls.length, call, message: i });
           if (isPlainObject(call) && typeof call.id === "string" && call.id !== "") pending.add(call.id);
         }
         pendingFrom = i;
@@ -128,8 +129,11 @@ function checkCallCount(kind: unknown, calls: FoundCall[], reasons: string[]): v
         reasons.push(`irrelevance sample must not call a tool (called ${[...new Set(names)].join(", ")})`);
       }
       break;
+    case "multi_turn":
+      // The label may be tool calls or text (a question for a missing parameter, a final answer).
+      break;
     default:
-      reasons.push(`unknown sample kind ${JSON.stringify(kind)} (expected standard, parallel or irrelevance)`);
+      reasons.push(`unknown sample kind ${JSON.stringify(kind)} (expected standard, parallel, irrelevance or multi_turn)`);
   }
 }
 
@@ -222,10 +226,16 @@ function checkCall(
   if (tool) for (const problem of argumentProblems(tool, args)) reasons.push(`${label}: ${problem}`);
 }
 
-/** Runs every rule on the sample; `ok` exactly when there is no reason to reject it. */
+/**
+ * Runs every rule on the sample; `ok` exactly when there is no reason to reject it. A multi-turn
+ * sample's whole message list must be well formed, but its call rules apply to the label (the last
+ * message) only: the earlier turns are context, and a dialogue may repeat a call the user asked again.
+ */
 export function verifyRules(sample: RuleSample): Verdict {
   const reasons: string[] = [];
-  const calls = checkStructure(sample.messages, reasons);
+  const all = checkStructure(sample.messages, reasons);
+  const labelAt = Array.isArray(sample.messages) ? sample.messages.length - 1 : -1;
+  const calls = sample.kind === "multi_turn" ? all.filter((c) => c.message === labelAt).map((c, index) => ({ ...c, index })) : all;
   checkCallCount(sample.kind, calls, reasons);
   const tools = toolsByName(sample.tools, reasons);
   const seen = { ids: new Map<string, number>(), signatures: new Map<string, number>() };

@@ -10,6 +10,10 @@ import { RATE_WINDOW_MS } from "../../status/progressLine.js";
 import type { Db } from "../client.js";
 import { campaigns, clusterJobs, iterations, stageBatches, stageRuns } from "../schema.js";
 import { configForIteration, latestConfig } from "./campaignConfigs.js";
+import { dialogueProgress } from "./dialogues.js";
+
+/** The stage whose progress `status` reads from its dialogues (src/stages/synthesize/multiTurn). */
+const MULTI_TURN_STAGE = "synthesize.multiTurn";
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
 
@@ -91,6 +95,14 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
       ...(j ? { job: jobFacts(j) } : {}),
     };
   });
+  // A multi-turn batch runs for minutes: its dialogues, not its batches, show the stage moving.
+  for (const s of facts.stages) {
+    if (s.name !== MULTI_TURN_STAGE || s.status === "pending") continue;
+    const d = await dialogueProgress(db, campaignId, n, windowStart);
+    s.dialogues = { running: d.running, kept: d.kept, dropped: d.dropped, failed: d.failed, turns: d.turns };
+    s.itemsDone = Math.max(s.itemsDone, d.kept + d.dropped + d.failed);
+    if (s.status === "running") s.windowItems = Math.max(s.windowItems, d.settledSince);
+  }
   return facts;
 }
 

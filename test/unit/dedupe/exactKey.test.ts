@@ -92,3 +92,24 @@ test("system prompts and tool results are context, not part of the key", () => {
   const withSystem = { ...base, messages: [{ role: "system", content: "You are helpful." } as ChatMessage, ...base.messages] };
   assert.equal(key(withSystem), key(base));
 });
+
+test("multi_turn: the key counts every user turn and the label, not the assistant turns in between", () => {
+  const dialogue = (middle: string, label: ChatMessage, secondUser = "And in Rome?"): ChatMessage[] => [
+    { role: "system", content: "You are helpful." },
+    { role: "user", content: "Weather in Paris?" },
+    { role: "assistant", content: middle },
+    { role: "user", content: secondUser },
+    label,
+  ];
+  const label: ChatMessage = { role: "assistant", content: null, tool_calls: [call("get_weather", '{"city":"Rome"}')] };
+  const a = key({ kind: "multi_turn", messages: dialogue("It is sunny in Paris.", label), tools: [weather] });
+  assert.equal(key({ kind: "multi_turn", messages: dialogue("Paris: 21 degrees and clear.", label), tools: [weather] }), a, "context turns differ");
+  assert.notEqual(key({ kind: "multi_turn", messages: dialogue("It is sunny in Paris.", label, "And in Milan?"), tools: [weather] }), a);
+  const other: ChatMessage = { role: "assistant", content: null, tool_calls: [call("get_weather", '{"city":"Roma"}')] };
+  assert.notEqual(key({ kind: "multi_turn", messages: dialogue("It is sunny in Paris.", other), tools: [weather] }), a);
+  // Without the kind the middle turn counts, as for single-turn samples.
+  assert.notEqual(
+    key({ messages: dialogue("Paris: 21 degrees and clear.", label), tools: [weather] }),
+    key({ messages: dialogue("It is sunny in Paris.", label), tools: [weather] }),
+  );
+});

@@ -193,3 +193,31 @@ test("a cluster-job stage shows its job, state, steps and headline metrics inste
   assert.equal(v.stages[0]?.progress, undefined);
   assert.match(renderCampaignView(v), /^ {2}train\.grpo {2}running {2}job tl-weekly-2-train-grpo-a1: running, step 7\/12, critic\/score\/mean 0\.61$/m);
 });
+
+test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s and a line of outcomes", () => {
+  const dialogues = { running: 16, kept: 40, dropped: 3, failed: 1, turns: 2_718 };
+  const stages = [
+    stage("synthesize.multiTurn", { status: "running", itemsTotal: 200, itemsDone: 44, windowItems: 44, startedAt: at(120_000), dialogues }),
+    stage("verify.rules"),
+  ];
+  const text = renderCampaignView(campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "running", workerPolling: true }) }));
+  assert.match(text, /^ {2}synthesize\.multiTurn {2}44\/200 \(22%\) {2}0\.37 dialogues\/s {2}ETA 7m06s$/m);
+  assert.match(text, /^ {24}dialogues: 40 kept, 3 dropped, 1 failed, 16 in progress; 2,718 messages stored$/m);
+  const done = renderCampaignView(
+    campaignView({
+      campaignId: "weekly",
+      db: dbFacts([
+        stage("synthesize.multiTurn", {
+          status: "succeeded",
+          itemsTotal: 60,
+          itemsDone: 60,
+          startedAt: at(120_000),
+          finishedAt: at(0),
+          dialogues: { ...dialogues, running: 0, kept: 56 },
+        }),
+      ]),
+      wf: wf({}),
+    }),
+  );
+  assert.match(done, /^ {24}dialogues: 56 kept, 3 dropped, 1 failed; 2,718 messages stored$/m);
+});

@@ -304,3 +304,28 @@ test("an offered tool nested past the limit is a reason, and the other tools are
   assert.equal(v.reasons.length, 1);
   assert.match(v.reasons[0] as string, /^tools\[1\] "deep_tool": nests deeper than 160 levels at tools\[1\]\.inputSchema\.properties\.a\.properties/);
 });
+
+test("multi_turn: the whole dialogue must be well formed; call rules apply to the label (last message) only", () => {
+  const dialogue = (label: ChatMessage): ChatMessage[] => [
+    { role: "system", content: "You are a helpful assistant." },
+    { role: "user", content: "Weather in Paris for 3 days?" },
+    // An earlier (rejected-then-continued) turn with an argument the schema forbids: context, not the label.
+    { role: "assistant", content: null, tool_calls: [call("c1", "get_weather", { city: "Paris", days: 99 })] },
+    { role: "tool", tool_call_id: "c1", content: '{"error":{"type":"invalid_call","message":"days out of range"}}' },
+    { role: "assistant", content: null, tool_calls: [call("c2", "get_weather", { city: "Paris", days: 3 })] },
+    { role: "tool", tool_call_id: "c2", content: '{"forecast":["sun","sun","rain"]}' },
+    { role: "assistant", content: "Sun for two days, then rain." },
+    { role: "user", content: "And again, the same for Paris, 3 days?" },
+    label,
+  ];
+  const ok = (label: ChatMessage) => verifyRules({ kind: "multi_turn", messages: dialogue(label), tools });
+  // The same call again in a later turn is not a repeat within the label.
+  assert.deepEqual(ok({ role: "assistant", content: null, tool_calls: [call("c3", "get_weather", { city: "Paris", days: 3 })] }).reasons, []);
+  assert.deepEqual(ok({ role: "assistant", content: "Which unit would you like?" }).reasons, [], "a text label (a question) is a label");
+  assert.deepEqual(ok({ role: "assistant", content: null, tool_calls: [call("c3", "get_weather", { city: "Paris", days: 30 })] }).reasons, [
+    'call[0] get_weather: argument "days": must be <= 14',
+  ]);
+  // Structure is checked across the dialogue: a prompt that ends on a tool message needs an assistant label.
+  const broken = verifyRules({ kind: "multi_turn", messages: dialogue({ role: "assistant", content: "x" }).slice(0, 4), tools });
+  assert.deepEqual(broken.reasons, ["last message must be an assistant message (found tool)"]);
+});

@@ -1,0 +1,195 @@
+/**
+ * Multi-turn dialogues in PostgreSQL (dialogues, dialogue_turns, tool_executions): the DialogueStore
+ * the synthesize.multiTurn stage gives the dialogue engine, and the reads its batches, summary and
+ * `status` need. Every write is idempotent — a (dialogue, seq) or (dialogue, callId) already stored
+ * stays as it is, an outcome once stored is kept — so a batch retried after a crash replays its
+ * writes harmlessly and resumes each dialogue at its last stored turn.
+ */
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import type { DialoguePlan, ToolResult } from "../../dialogue/protocol.js";
+import type { DialogueHeader, DialogueOutcome, DialogueStatus, DialogueStore, DialogueTurn, ToolExecutionRecord } from "../../dialogue/types.js";
+import type { Db } from "../client.js";
+import { dialogues, dialogueTurns, toolExecutions } from "../schema.js";
+
+export class PostgresDialogueStore implements DialogueStore {
+  constructor(private readonly db: Db) {}
+
+  async open(header: DialogueHeader): Promise<{ plan: DialoguePlan | null; turns: DialogueTurn[]; outcome: DialogueOutcome | null }> {
+    await this.db
+      .insert(dialogues)
+      .values({
+        id: header.id,
+        campaignId: header.campaignId,
+        iteration: header.iteration,
+        slot: header.slot,
+        persona: header.persona,
+        style: header.style,
+        tools: header.tools,
+        targetTurns: header.targetTurns,
+        seed: header.seed,
+      })
+      .onConflictDoNothing();
+    const [row] = await this.db.select({ plan: dialogues.plan, outcome: dialogues.outcome }).from(dialogues).where(eq(dialogues.id, header.id));
+    const turns = await this.db
+      .select({ turn: dialogueTurns.turn })
+      .from(dialogueTurns)
+      .where(eq(dialogueTurns.dialogueId, header.id))
+      .orderBy(asc(dialogueTurns.seq));
+    return { plan: row?.plan ?? null, turns: turns.map((t) => t.turn), outcome: row?.outcome ?? null };
+  }
+
+  /** The first plan stored stays (a resumed dialogue continues the plan its turns followed). */
+  async savePlan(dialogueId: string, plan: DialoguePlan): Promise<void> {
+    await this.db
+      .update(dialogues)
+      .set({ plan, updatedAt: new Date() })
+      .where(and(eq(dialogues.id, dialogueId), sql`${dialogues.plan} IS NULL`));
+  }
+
+  /** One statement per turn (a dialogue stores tens of them; its row's updated_at moves with the plan and the outcome only). */
+  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void> {
+    await this.db.insert(dialogueTurns).values({ dialogueId, seq: turn.seq, kind: turn.kind, turn }).onConflictDoNothing();
+  }
+
+  /** `existed` says whether an earlier attempt had recorded the call (the engine then never assumes a fresh one). */
+  async callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord> {
+    const created = await this.db
+      .insert(toolExecutions)
+      .values({ dialogueId: rec.dialogueId, callId: rec.callId, name: rec.name, arguments: rec.arguments ?? {}, status: "started" })
+      .onConflictDoNothing()
+      .returning({ callId: toolExecutions.callId });
+    const [row] = await this.db
+      .select()
+      .from(toolExecutions)
+      .where(and(eq(toolExecutions.dialogueId, rec.dialogueId), eq(toolExecutions.callId, rec.callId)));
+    if (!row) throw new Error(`tool call ${rec.dialogueId} ${rec.callId} was not stored`);
+    return { ...toRecord(row), existed: created.length === 0 };
+  }
+
+  /** The first result stored stays: a call is done once. */
+  async callDone(dialogueId: string, callId: string, result: ToolResult): Promise<void> {
+    await this.db
+      .update(toolExecutions)
+      .set({ status: "done", result, finishedAt: new Date() })
+      .where(and(eq(toolExecutions.dialogueId, dialogueId), eq(toolExecutions.callId, callId), eq(toolExecutions.status, "started")));
+  }
+
+  /** The first outcome stored stays (a replayed finish changes nothing). */
+  async finish(dialogueId: string, outcome: DialogueOutcome): Promise<void> {
+    await this.db
+      .update(dialogues)
+      .set({ status: outcome.status, outcome, updatedAt: new Date() })
+      .where(and(eq(dialogues.id, dialogueId), eq(dialogues.status, "running")));
+  }
+}
+
+function toRecord(row: typeof toolExecutions.$inferSelect): ToolExecutionRecord {
+  return {
+    dialogueId: row.dialogueId,
+    callId: row.callId,
+    name: row.name,
+    arguments: row.arguments,
+    status: row.status,
+    ...(row.result ? { result: row.result } : {}),
+  };
+}
+
+/** Stored outcomes of these dialogues (absent: not started, or still running). */
+export async function dialogueOutcomes(db: Db, ids: readonly string[]): Promise<Map<string, DialogueOutcome>> {
+  const out = new Map<string, DialogueOutcome>();
+  if (ids.length === 0) return out;
+  const rows = await db
+    .select({ id: dialogues.id, outcome: dialogues.outcome })
+    .from(dialogues)
+    .where(inArray(dialogues.id, [...ids]));
+  for (const r of rows) if (r.outcome) out.set(r.id, r.outcome);
+  return out;
+}
+
+/** The stored turns of one dialogue, in order. */
+export async function dialogueTurnsOf(db: Db, dialogueId: string): Promise<DialogueTurn[]> {
+  const rows = await db
+    .select({ turn: dialogueTurns.turn })
+    .from(dialogueTurns)
+    .where(eq(dialogueTurns.dialogueId, dialogueId))
+    .orderBy(asc(dialogueTurns.seq));
+  return rows.map((r) => r.turn);
+}
+
+export interface DialogueRow {
+  id: string;
+  slot: number;
+  status: DialogueStatus;
+  outcome: DialogueOutcome | null;
+}
+
+/** Every dialogue of an iteration with its status and outcome, by slot. */
+export async function iterationDialogues(db: Db, campaignId: string, iteration: number): Promise<DialogueRow[]> {
+  return db
+    .select({ id: dialogues.id, slot: dialogues.slot, status: dialogues.status, outcome: dialogues.outcome })
+    .from(dialogues)
+    .where(and(eq(dialogues.campaignId, campaignId), eq(dialogues.iteration, iteration)))
+    .orderBy(asc(dialogues.slot));
+}
+
+export interface DialogueProgressCounts {
+  /** Dialogues started (a row exists), by status. */
+  running: number;
+  kept: number;
+  dropped: number;
+  failed: number;
+  /** Dialogues that ended after `since` (for a rate); 0 without `since`. */
+  settledSince: number;
+  /** Messages stored across the iteration's dialogues. */
+  turns: number;
+}
+
+/** Counts for `status` while the stage runs: dialogues by status and stored turns (two aggregate queries). */
+export async function dialogueProgress(db: Db, campaignId: string, iteration: number, since?: Date): Promise<DialogueProgressCounts> {
+  const recent = since ? sql`count(*) filter (where ${dialogues.updatedAt} > ${since.toISOString()}::timestamptz)::int` : sql`0`;
+  const byStatus = await db
+    .select({ status: dialogues.status, n: sql<number>`count(*)::int`, recent: sql<number>`${recent}` })
+    .from(dialogues)
+    .where(and(eq(dialogues.campaignId, campaignId), eq(dialogues.iteration, iteration)))
+    .groupBy(dialogues.status);
+  const out: DialogueProgressCounts = { running: 0, kept: 0, dropped: 0, failed: 0, settledSince: 0, turns: 0 };
+  for (const r of byStatus) {
+    out[r.status] = Number(r.n);
+    if (r.status !== "running") out.settledSince += Number(r.recent);
+  }
+  const [turns] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(dialogueTurns)
+    .innerJoin(dialogues, eq(dialogues.id, dialogueTurns.dialogueId))
+    .where(and(eq(dialogues.campaignId, campaignId), eq(dialogues.iteration, iteration)));
+  out.turns = Number(turns?.n ?? 0);
+  return out;
+}
+
+/** Tool executions of these dialogues (the chaos test counts them per call). */
+export async function toolExecutionsOf(db: Db, dialogueIds: readonly string[]): Promise<ToolExecutionRecord[]> {
+  if (dialogueIds.length === 0) return [];
+  const rows = await db
+    .select()
+    .from(toolExecutions)
+    .where(inArray(toolExecutions.dialogueId, [...dialogueIds]))
+    .orderBy(asc(toolExecutions.dialogueId), asc(toolExecutions.callId));
+  return rows.map(toRecord);
+}
+
+/** Why each rejected assistant turn of an iteration's dialogues was rejected (one entry per rejected turn). */
+export async function rejectedTurnReasons(db: Db, campaignId: string, iteration: number): Promise<string[]> {
+  const rows = await db
+    .select({ reason: sql<string | null>`${dialogueTurns.turn}->'review'->>'rejectReason'` })
+    .from(dialogueTurns)
+    .innerJoin(dialogues, eq(dialogues.id, dialogueTurns.dialogueId))
+    .where(
+      and(
+        eq(dialogues.campaignId, campaignId),
+        eq(dialogues.iteration, iteration),
+        eq(dialogueTurns.kind, "assistant"),
+        sql`(${dialogueTurns.turn}->>'accepted')::boolean = false`,
+      ),
+    );
+  return rows.map((r) => r.reason ?? "(no reason recorded)");
+}
