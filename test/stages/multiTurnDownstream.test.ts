@@ -22,7 +22,7 @@ import { insertPoolMembers } from "../../src/db/repos/pools.js";
 import { probeResultsOf } from "../../src/db/repos/probes.js";
 import { insertSamples } from "../../src/db/repos/samples.js";
 import { listSampleScores } from "../../src/db/repos/scores.js";
-import { judgeVotes, samples } from "../../src/db/schema.js";
+import { judgeVotes, samples, selectionExclusions } from "../../src/db/schema.js";
 import type { ChatMessage } from "../../src/domain/types.js";
 import { buildStageContext } from "../../src/framework/stageContext.js";
 import { RequestLedger } from "../../src/framework/requestLedger.js";
@@ -35,6 +35,8 @@ import { expandErrorsHandler, MULTI_TURN_SKIP_REASON } from "../../src/stages/ex
 import { exportDatasetHandler } from "../../src/stages/export/dataset/handler.js";
 import { exportVerlHandler } from "../../src/stages/export/verl/handler.js";
 import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
+import { selectNextRoundHandler } from "../../src/stages/select/nextRound/handler.js";
+import { listPoolMembers } from "../../src/db/repos/pools.js";
 import { repairLabelsHandler } from "../../src/stages/repair/labels/handler.js";
 import { scoreConsistencyHandler } from "../../src/stages/score/consistency/handler.js";
 import { scorePerplexityHandler } from "../../src/stages/score/perplexity/handler.js";
@@ -100,6 +102,7 @@ test("verify.rules and dedupe.exact on multi-turn rows", { timeout: 60_000 }, as
       { name: "expand.errors", perSeed: 2, committee },
       { name: "export.dataset", format: "openai-strict" },
       { name: "export.verl", valFraction: 0, sft: true },
+      { name: "select.nextRound", seedBudget: 100, nearDuplicate: { threshold: 0.5 }, decontaminate: { enabled: false } },
     ],
   });
   kept = await insertMultiTurnSamples(res.db, [travelDialogue(0, "Lisbon"), travelDialogue(1, "Porto")], { campaignId });
@@ -309,4 +312,22 @@ test("export.dataset writes OpenAI rows with tool_calls and tool messages; expor
   );
   const sft = (await readFile(path.join(dir, "sft.jsonl"), "utf8")).trim().split("\n");
   assert.equal(sft.length, verified.length + repairedVerified);
+});
+
+test("select.nextRound compares all user turns across dialogues, never a dialogue's cuts with each other", { timeout: 60_000 }, async () => {
+  const db = res.db.db;
+  const sctx = context<StageConfigOf<"select.nextRound">>(db, config, "select.nextRound");
+  await selectNextRoundHandler.runBatch(sctx, 0, { resumeFrom: undefined, report: () => undefined });
+  const members = await listPoolMembers(db, campaignId, 1);
+  const excluded = await db.select().from(selectionExclusions).where(eq(selectionExclusions.campaignId, campaignId));
+  const dialogueOf = new Map([...kept, ...copies].map((r) => [r.id as string, (r.metadata as { dialogue: { id: string } }).dialogue.id]));
+  const near = excluded.filter((e) => e.reason === "near_duplicate");
+  assert.ok(near.length > 0, "dialogue 1 asks what dialogue 0 asks (another city): some cuts are near-duplicates");
+  for (const e of near) {
+    const keptId = (e.details as { keptSampleId: string }).keptSampleId;
+    assert.ok(dialogueOf.has(e.sampleId) && dialogueOf.has(keptId));
+    assert.notEqual(dialogueOf.get(e.sampleId), dialogueOf.get(keptId), "a near-duplicate of another dialogue's cut, never of its own");
+  }
+  assert.equal(members.length + near.length, 10, "every verified synthesized cut is either in the pool or a near-duplicate");
+  console.log(`select.nextRound on two near-identical dialogues (10 cuts): ${members.length} in the pool, ${near.length} near-duplicates`);
 });
