@@ -55,7 +55,11 @@ export interface PreparedSample {
   tools: string;
   /** The chat messages up to and including the label turn, for the SFT set. */
   messages: ChatMessage[];
-  /** The same conversation as verl's SFT dataset reads it: the prompt as shown plus the label turn as text. */
+  /**
+   * The same conversation as verl's SFT dataset reads it (role and content): the real messages, tool
+   * results kept as role "tool" for the chat template to render, assistant calls as Hermes text (the
+   * struct has no tool_calls), tools in the system turn as in the prompt, and the label turn as text.
+   */
   sftMessages: VerlPromptMessage[];
 }
 
@@ -211,7 +215,7 @@ export function prepareSample(s: VerlSourceSample, toolsInPrompt: ToolsInPrompt 
       openAiTools,
       tools: JSON.stringify(openAiTools),
       messages: s.messages,
-      sftMessages: [...shown, labelTurn],
+      sftMessages: [...(toolsInPrompt === "hermesSystem" ? withToolsInSystem(prompt, openAiTools) : prompt), labelTurn],
     },
   };
 }

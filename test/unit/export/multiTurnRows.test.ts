@@ -137,7 +137,14 @@ test("verl: earlier calls and tool results rendered as Hermes blocks, ground tru
     ["book_flight", "get_current_weather", "convert_currency"],
   );
   assert.deepEqual(truth.calls[2]!.arguments, { amount: 500, from_currency: "USD", to_currency: "EUR" });
-  assert.equal(p.sample.messages, parallelCut.messages, "sft.parquet keeps the real messages");
+  assert.equal(p.sample.messages, parallelCut.messages, "sft.jsonl keeps the real messages");
+  // sft.parquet: the real turns (tool results stay role tool), the label turn last.
+  assert.deepEqual(
+    p.sample.sftMessages.map((m) => m.role),
+    ["system", "user", "assistant", "tool", "assistant", "user", "assistant", "user", "assistant"],
+  );
+  assert.equal(p.sample.sftMessages[0]!.content, p.sample.prompt[0]!.content, "the same tools block as the prompt");
+  assert.match(p.sample.sftMessages[8]!.content, /<tool_call>[\s\S]*"book_flight"[\s\S]*"convert_currency"/);
 
   // Consecutive tool results share one user turn; a text label's ground truth has no calls.
   const f = prepareSample({ id: "s2", messages: final.messages, tools: final.tools });
