@@ -134,7 +134,8 @@ export class NearDuplicateIndex<K> {
     }
   }
 
-  find(text: string): NearDuplicateMatch<K> | undefined {
+  /** The most similar stored text at or above the threshold; `eligible` (when given) leaves out stored keys it refuses. */
+  find(text: string, eligible?: (key: K) => boolean): NearDuplicateMatch<K> | undefined {
     const set = shingles(text, this.shingleSize);
     if (set.size === 0) return undefined;
     const seen = new Set<number>();
@@ -143,6 +144,7 @@ export class NearDuplicateIndex<K> {
       for (const at of this.buckets.get(k) ?? []) {
         if (seen.has(at)) continue;
         seen.add(at);
+        if (eligible && !eligible(this.entries[at]!.key)) continue;
         const similarity = jaccard(set, this.entries[at]!.shingles);
         if (similarity >= this.threshold && (!best || similarity > best.similarity || (similarity === best.similarity && at < best.at)))
           best = { at, similarity };

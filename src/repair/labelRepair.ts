@@ -62,11 +62,12 @@ export interface RepairedSample {
  * The sample a repair writes: the original's prompt and tools with the prediction as its label. Call
  * ids are derived from the original's id (the policy's own ids are arbitrary), so the same repair
  * always yields the same sample id and a re-run writes nothing new. Verified by the rules like any
- * synthesized sample; the kind is the one the new label's call count makes.
+ * synthesized sample; the kind is the one the new label's call count makes (a multi_turn original's
+ * repair stays multi_turn: the whole dialogue before the label is its prompt).
  */
 export function repairedSample(
   campaignId: string,
-  original: { id: string; messages: ChatMessage[]; tools: McpTool[] },
+  original: { id: string; messages: ChatMessage[]; tools: McpTool[]; kind?: SampleKind | string },
   prediction: AssistantAnswer,
 ): RepairedSample {
   const calls: ToolCall[] = (prediction.tool_calls ?? []).map((c, i) => ({
@@ -77,7 +78,8 @@ export function repairedSample(
   const label: ChatMessage =
     calls.length > 0 ? { role: "assistant", content: prediction.content, tool_calls: calls } : { role: "assistant", content: prediction.content };
   const messages = [...promptOf(original.messages), label];
-  const kind = kindOfAnswer({ content: prediction.content, tool_calls: calls });
+  // A dialogue's turn stays a multi_turn sample (its prompt is the dialogue); a single-turn kind follows the new label.
+  const kind: SampleKind = original.kind === "multi_turn" ? "multi_turn" : kindOfAnswer({ content: prediction.content, tool_calls: calls });
   const verdict = verifyRules({ kind, messages, tools: original.tools });
   return {
     id: sampleId(campaignId, { messages, tools: original.tools }),

@@ -18,6 +18,7 @@ import {
   iterationRows,
   judgeVoteCounts,
   labelJudgementCounts,
+  multiTurnCounts,
   poolComposition,
   probeCounts,
   rejectionReasons,
@@ -27,6 +28,7 @@ import {
   simulatedRequestCount,
   trainingJobs,
   usageByRole,
+  type MultiTurnCounts,
   type ReportScope,
 } from "../db/repos/reportData.js";
 import { parseMetricLine } from "../training/jobOutputs.js";
@@ -81,6 +83,8 @@ export interface ReportData {
   reward: RewardCurve[];
   /** Why some training jobs' curves are missing (a log no longer on disk, a Ray job). */
   rewardNotes: string[];
+  /** synthesize.multiTurn's dialogues (kept/dropped, lengths, turn decisions, reflections, tool results); absent in data from before it. */
+  multiTurn?: MultiTurnCounts;
 }
 
 export class UnknownCampaignError extends Error {}
@@ -89,23 +93,25 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
   const campaign = await campaignRow(db, scope.campaignId);
   if (!campaign) throw new UnknownCampaignError(`no campaign with id ${JSON.stringify(scope.campaignId)} in the database`);
   const stored = scope.iteration === undefined ? await latestConfig(db, scope.campaignId) : await configForIteration(db, scope.campaignId, scope.iteration);
-  const [its, funnel, reasons, usage, kindDomain, values, votes, judgements, probeRows, bfcl, pool, exclusions, jobs, simTraining, simLlm] = await Promise.all([
-    iterationRows(db, scope),
-    samplesByStageKindStatus(db, scope),
-    rejectionReasons(db, scope),
-    usageByRole(db, scope),
-    samplesByKindAndDomain(db, scope),
-    scoreValues(db, scope),
-    judgeVoteCounts(db, scope),
-    labelJudgementCounts(db, scope),
-    probeCounts(db, scope),
-    bfclScoreRows(db, scope),
-    poolComposition(db, scope),
-    exclusionCounts(db, scope),
-    trainingJobs(db, scope),
-    anySimulatedModelVersion(db, scope),
-    simulatedRequestCount(db, scope),
-  ]);
+  const [its, funnel, reasons, usage, kindDomain, values, votes, judgements, probeRows, bfcl, pool, exclusions, jobs, simTraining, simLlm, multiTurn] =
+    await Promise.all([
+      iterationRows(db, scope),
+      samplesByStageKindStatus(db, scope),
+      rejectionReasons(db, scope),
+      usageByRole(db, scope),
+      samplesByKindAndDomain(db, scope),
+      scoreValues(db, scope),
+      judgeVoteCounts(db, scope),
+      labelJudgementCounts(db, scope),
+      probeCounts(db, scope),
+      bfclScoreRows(db, scope),
+      poolComposition(db, scope),
+      exclusionCounts(db, scope),
+      trainingJobs(db, scope),
+      anySimulatedModelVersion(db, scope),
+      simulatedRequestCount(db, scope),
+      multiTurnCounts(db, scope),
+    ]);
   if (scope.iteration !== undefined && !its.some((i) => i.iteration === scope.iteration))
     throw new UnknownCampaignError(`campaign ${scope.campaignId} has no iteration ${scope.iteration}`);
 
@@ -144,6 +150,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     exclusions,
     reward: curves,
     rewardNotes: notes,
+    multiTurn,
   };
 }
 

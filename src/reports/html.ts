@@ -243,8 +243,95 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       (r) => r.n,
     ),
   }));
+  multiTurnCharts(d, add);
   for (const c of charts) c.config.options = { animation: false, responsive: true, maintainAspectRatio: false, ...c.config.options };
   return { charts, omitted };
+}
+
+const DIALOGUE_COLORS: Record<string, string> = { kept: "#59a14f", dropped: "#e15759", failed: "#b07aa1", running: "#bab0ac" };
+
+/** One bar per label, one dataset. */
+function bars(labels: string[], label: string, data: number[], backgroundColor: string | string[], horizontal = false): ChartSpec["config"] {
+  return {
+    type: "bar",
+    data: { labels, datasets: [{ label, data, backgroundColor }] },
+    options: { ...(horizontal ? { indexAxis: "y" } : {}), scales: { [horizontal ? "x" : "y"]: { beginAtZero: true, ticks: { precision: 0 } } } },
+  };
+}
+
+/** The multi-turn section (synthesize.multiTurn's dialogues and turns), each chart left out with its note when there is no data. */
+function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note: string, make: () => Omit<ChartSpec, "id" | "title">) => void): void {
+  const m = d.multiTurn;
+  const none = "no multi-turn dialogue ran (no synthesize.multiTurn)";
+  const ran = m !== undefined && m.dialogues.length > 0;
+  add(ran, "Multi-turn dialogues kept and dropped", none, () => {
+    const rows = m!.dialogues.map((r) => ({ label: r.reason ? `${r.status}: ${r.reason}` : r.status, status: r.status, n: r.n }));
+    return {
+      caption: "Dialogues by outcome; a dropped dialogue by its drop reason (too many rejected turns, no accepted turn, a bad plan, ...).",
+      config: bars(
+        rows.map((r) => r.label),
+        "dialogues",
+        rows.map((r) => r.n),
+        rows.map((r) => DIALOGUE_COLORS[r.status] ?? PALETTE[0]!),
+        true,
+      ),
+    };
+  });
+  const lengths = m?.userTurns ?? [];
+  add(ran && lengths.length > 0, "Multi-turn dialogue length", ran ? "no dialogue has ended yet" : none, () => {
+    const min = Math.min(1, ...lengths.map((l) => l.turns));
+    const max = Math.max(...lengths.map((l) => l.turns));
+    const turns = Array.from({ length: max - min + 1 }, (_, i) => min + i);
+    return {
+      caption: "Ended dialogues by the number of user turns they took.",
+      config: {
+        ...bars(
+          turns.map(String),
+          "dialogues",
+          turns.map((t) => lengths.find((l) => l.turns === t)?.n ?? 0),
+          color(0),
+        ),
+        options: {
+          scales: {
+            x: { title: { display: true, text: "user turns" } },
+            y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "dialogues" } },
+          },
+        },
+      },
+    };
+  });
+  const decisions = m?.decisions ?? [];
+  add(ran && decisions.length > 0, "Multi-turn assistant turn decisions", ran ? "no assistant turn was decided" : none, () => ({
+    caption: "How each assistant turn was decided: m of k candidates agreed (vote), a judge chose among them (negotiation), or it was rejected.",
+    config: bars(
+      decisions.map((r) => r.decision),
+      "assistant turns",
+      decisions.map((r) => r.n),
+      decisions.map((r) => (r.decision === "rejected" ? "#e15759" : r.decision === "negotiation" ? "#f28e2b" : "#59a14f")),
+    ),
+  }));
+  const reflections = m?.reflections ?? [];
+  add(ran && reflections.length > 0, "Multi-turn self-reflection", ran ? "no assistant candidate broke a rule, so none was reflected on" : none, () => ({
+    caption: "Candidates that broke a schema or style rule and got one reflect-and-revise call, by what came of it.",
+    config: bars(
+      reflections.map((r) => r.result),
+      "candidates",
+      reflections.map((r) => r.n),
+      reflections.map((r) => (r.result === "revised" ? "#59a14f" : "#e15759")),
+    ),
+  }));
+  const tools = m?.toolResults ?? [];
+  add(ran && tools.length > 0, "Multi-turn tool results", ran ? "no dialogue called a tool" : none, () => ({
+    caption: "Tool results per tool in the dialogues: ok, or the error the tool server returned (injected or caused by the call).",
+    config: stacked(
+      tools,
+      (r) => r.tool,
+      (r) => r.result,
+      (r) => r.n,
+      { ok: "#59a14f" },
+      true,
+    ),
+  }));
 }
 
 function simulatedBanner(d: ReportData): string | undefined {
@@ -271,6 +358,11 @@ function summaryTable(d: ReportData): string {
   const byStatus = new Map<string, number>();
   for (const f of d.funnel) byStatus.set(f.status, (byStatus.get(f.status) ?? 0) + f.n);
   rows.push(row("samples", [...byStatus].map(([s, n]) => `${n} ${s}`).join(", ") || "none"));
+  if (d.multiTurn && d.multiTurn.dialogues.length > 0) {
+    const byDialogueStatus = new Map<string, number>();
+    for (const r of d.multiTurn.dialogues) byDialogueStatus.set(r.status, (byDialogueStatus.get(r.status) ?? 0) + r.n);
+    rows.push(row("multi-turn dialogues", [...byDialogueStatus].map(([s, n]) => `${n} ${s}`).join(", ")));
+  }
   const requests = d.usage.reduce((s, u) => s + u.requests, 0);
   const tokens = d.usage.reduce((s, u) => s + u.promptTokens + u.completionTokens, 0);
   rows.push(row("LLM requests", `${requests} (${tokens} tokens)`));

@@ -22,6 +22,9 @@
  * usable repair); excluded when it asks a BFCL question or offers a BFCL function
  * (`contaminated_query`, `contaminated_signature`); excluded when it duplicates a sample already
  * kept, exactly (`duplicate`, same exact key) or by its user query (`near_duplicate`); else kept.
+ * A multi_turn sample's user query is all its user turns; samples cut from the same dialogue are never
+ * near-duplicates of each other (they share the dialogue's opening turns but teach different turns:
+ * a call, the answer after its result, the next request), only of other dialogues' samples.
  * So of duplicates the one kept is the first by source priority, then by the source's rank (label
  * PPL descending for high_ppl, a seeded random order for the others; id breaks ties). Candidates of
  * the judged sources (repaired, error_seed, expanded, high_ppl) never reached are recorded as
@@ -57,6 +60,8 @@ export interface Candidate {
   consistencyClass?: ConsistencyClass;
   /** Why it is a candidate (the judgement, the parent seed, ...): copied into the member's details. */
   details?: Record<string, unknown>;
+  /** The dialogue a multi_turn sample was cut from: its siblings are not its near-duplicates. */
+  dialogueId?: string;
 }
 
 export interface SourceCandidates {
@@ -197,6 +202,8 @@ export function selectNextRound(input: SelectionInput): SelectionResult {
   const decided = new Set<string>();
   const keptExact = new Map<string, string>();
   const keptNear = input.nearDuplicate ? new NearDuplicateIndex<string>(input.nearDuplicate.threshold, input.nearDuplicate.shingleSize) : undefined;
+  /** Dialogue of each kept multi_turn sample, by sample id. */
+  const keptDialogue = new Map<string, string>();
   let needsMore: SelectionSource | undefined;
 
   const exclude = (c: Candidate, source: SelectionSource, reason: Exclusion["reason"], details: Record<string, unknown>) => {
@@ -230,7 +237,7 @@ export function selectNextRound(input: SelectionInput): SelectionResult {
         continue;
       }
       const query = userQueryOf(c.messages);
-      const near = keptNear?.find(query);
+      const near = keptNear?.find(query, c.dialogueId === undefined ? undefined : (keptId) => keptDialogue.get(keptId) !== c.dialogueId);
       if (near) {
         exclude(c, source, "near_duplicate", { keptSampleId: near.key, similarity: near.similarity });
         continue;
@@ -238,6 +245,7 @@ export function selectNextRound(input: SelectionInput): SelectionResult {
       decided.add(c.id);
       keptExact.set(key, c.id);
       keptNear?.add(c.id, query);
+      if (c.dialogueId !== undefined) keptDialogue.set(c.id, c.dialogueId);
       const weight = c.consistencyClass === "hard" ? input.weights.hard : c.consistencyClass === "easy" ? input.weights.easy : 1;
       members.push({
         sampleId: c.id,

@@ -2,6 +2,14 @@
  * Rule verification: deterministic checks a sample must pass before anything costlier looks at it.
  * Every reason is collected (not just the first), so a rejected sample says all that is wrong with it:
  * message structure, the call count its kind requires, and each call's tool and arguments.
+ *
+ * A multi_turn sample (an assistant turn of a dialogue, the dialogue up to it as its prompt) is judged
+ * on its label, the last message: a text answer or any number of calls, each to an offered tool with
+ * arguments its schema accepts. Its history must hold together (every tool message answers a call of
+ * the assistant message before it, every call id once, every call to an offered tool), but earlier
+ * calls' arguments are not held to the schema: a call the tool server answered with an error, then
+ * corrected, is part of what the dialogue teaches. The same call may recur in a later turn (the user
+ * asked again), so repeated calls are only flagged within one assistant message.
  */
 import type { ChatMessage, McpTool, SampleKind, ToolCall, Verdict } from "../domain/types.js";
 import { canonicalJson } from "../util/ids.js";
@@ -27,10 +35,11 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-/** A call as found in the messages, numbered across the whole sample, with the message it is in. */
+/** A call as found in the messages, numbered across the whole sample. */
 interface FoundCall {
   index: number;
   call: unknown;
+  /** Index of the assistant message that made it. */
   message: number;
 }
 
@@ -130,7 +139,7 @@ function checkCallCount(kind: unknown, calls: FoundCall[], reasons: string[]): v
       }
       break;
     case "multi_turn":
-      // The label may be tool calls or text (a question for a missing parameter, a final answer).
+      // The label may be calls (one or several) or text (a question for a missing parameter, a final answer).
       break;
     default:
       reasons.push(`unknown sample kind ${JSON.stringify(kind)} (expected standard, parallel, irrelevance or multi_turn)`);
@@ -161,12 +170,16 @@ function toolsByName(tools: unknown, reasons: string[]): Map<string, McpTool> {
   return byName;
 }
 
-/** Checks one call's shape, id, tool and arguments. `seen` tracks ids and (name, arguments) pairs. */
+/**
+ * Checks one call's shape, id, tool and arguments (`schema` false: that the arguments are a JSON object
+ * only, for a multi-turn sample's earlier calls). `seen` tracks ids and (name, arguments) pairs.
+ */
 function checkCall(
   found: FoundCall,
   tools: Map<string, McpTool>,
   seen: { ids: Map<string, number>; signatures: Map<string, number> },
   reasons: string[],
+  schema = true,
 ): void {
   const { index, call } = found;
   if (!isPlainObject(call)) {
@@ -223,22 +236,25 @@ function checkCall(
   if (same !== undefined) reasons.push(`${label}: repeats call[${same}] with the same arguments`);
   else seen.signatures.set(signature, index);
 
-  if (tool) for (const problem of argumentProblems(tool, args)) reasons.push(`${label}: ${problem}`);
+  if (tool && schema) for (const problem of argumentProblems(tool, args)) reasons.push(`${label}: ${problem}`);
 }
 
-/**
- * Runs every rule on the sample; `ok` exactly when there is no reason to reject it. A multi-turn
- * sample's whole message list must be well formed, but its call rules apply to the label (the last
- * message) only: the earlier turns are context, and a dialogue may repeat a call the user asked again.
- */
+/** Runs every rule on the sample; `ok` exactly when there is no reason to reject it. */
 export function verifyRules(sample: RuleSample): Verdict {
   const reasons: string[] = [];
-  const all = checkStructure(sample.messages, reasons);
-  const labelAt = Array.isArray(sample.messages) ? sample.messages.length - 1 : -1;
-  const calls = sample.kind === "multi_turn" ? all.filter((c) => c.message === labelAt).map((c, index) => ({ ...c, index })) : all;
+  const calls = checkStructure(sample.messages, reasons);
   checkCallCount(sample.kind, calls, reasons);
   const tools = toolsByName(sample.tools, reasons);
   const seen = { ids: new Map<string, number>(), signatures: new Map<string, number>() };
-  for (const found of calls) checkCall(found, tools, seen, reasons);
+  if (sample.kind === "multi_turn") {
+    const labelMessage = Array.isArray(sample.messages) ? sample.messages.length - 1 : -1;
+    let turn = -1;
+    for (const found of calls) {
+      // Repeats count within one assistant message only: a later turn may rightly make the same call again.
+      if (found.message !== turn) seen.signatures = new Map();
+      turn = found.message;
+      checkCall(found, tools, seen, reasons, found.message === labelMessage);
+    }
+  } else for (const found of calls) checkCall(found, tools, seen, reasons);
   return { verifier: RULES_VERIFIER, ok: reasons.length === 0, reasons };
 }

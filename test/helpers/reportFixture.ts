@@ -76,6 +76,31 @@ export function fullReportData(overrides: Partial<ReportData> = {}): ReportData 
       },
     ],
     rewardNotes: [],
+    multiTurn: {
+      dialogues: [
+        { status: "dropped", reason: "too_many_rejected_turns", n: 2 },
+        { status: "kept", reason: "", n: 9 },
+      ],
+      userTurns: [
+        { turns: 3, n: 2 },
+        { turns: 7, n: 6 },
+        { turns: 12, n: 3 },
+      ],
+      decisions: [
+        { decision: "negotiation", n: 5 },
+        { decision: "rejected", n: 4 },
+        { decision: "vote", n: 60 },
+      ],
+      reflections: [
+        { result: "revised", n: 7 },
+        { result: "revision still invalid", n: 2 },
+      ],
+      toolResults: [
+        { tool: "get_current_weather", result: "ok", n: 20 },
+        { tool: "get_current_weather", result: "rate_limited", n: 2 },
+        { tool: "search_flights", result: "ok", n: 11 },
+      ],
+    },
     ...overrides,
   };
 }
@@ -92,5 +117,6 @@ export function synthesisOnlyReportData(): ReportData {
     pool: [],
     exclusions: [],
     reward: [],
+    multiTurn: undefined,
   });
 }

@@ -9,6 +9,8 @@ import {
   bfclScores,
   campaigns,
   clusterJobs,
+  dialogues,
+  dialogueTurns,
   iterations,
   judgeVotes,
   labelJudgements,
@@ -216,4 +218,57 @@ export async function simulatedRequestCount(db: Db, scope: ReportScope): Promise
     .from(llmRequests)
     .where(and(eq(llmRequests.campaignId, scope.campaignId), scope.iteration === undefined ? undefined : eq(llmRequests.iteration, scope.iteration)));
   return { simulated: Number(rows[0]?.simulated ?? 0), total: Number(rows[0]?.total ?? 0) };
+}
+
+/** The multi-turn section's figures (synthesize.multiTurn's dialogues and their stored turns). */
+export interface MultiTurnCounts {
+  /** Dialogues per status and drop reason ("" when kept, running or failed without one). */
+  dialogues: { status: string; reason: string; n: number }[];
+  /** Ended dialogues per number of user turns taken. */
+  userTurns: { turns: number; n: number }[];
+  /** Assistant turns per decision (vote, negotiation, rejected). */
+  decisions: { decision: string; n: number }[];
+  /** Self-reflections on assistant candidates, by what came of them. */
+  reflections: { result: string; n: number }[];
+  /** Tool results per tool, ok or the error type. */
+  toolResults: { tool: string; result: string; n: number }[];
+}
+
+export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<MultiTurnCounts> {
+  const it = scope.iteration === undefined ? sql`` : sql` AND d.iteration = ${scope.iteration}`;
+  const inScope = sql`d.campaign_id = ${scope.campaignId}${it}`;
+  const [byStatus, byTurns, byDecision, byReflection, byTool] = await Promise.all([
+    db.execute(sql`
+      SELECT d.status AS status, coalesce(d.outcome->>'dropReason', '') AS reason, count(*)::int AS n
+      FROM ${dialogues} d WHERE ${inScope} GROUP BY 1, 2 ORDER BY 1, 2`),
+    db.execute(sql`
+      SELECT (d.outcome->>'userTurns')::int AS turns, count(*)::int AS n
+      FROM ${dialogues} d WHERE ${inScope} AND d.outcome IS NOT NULL AND d.outcome ? 'userTurns' GROUP BY 1 ORDER BY 1`),
+    db.execute(sql`
+      SELECT coalesce(t.turn->'review'->>'decision', 'unknown') AS decision, count(*)::int AS n
+      FROM ${dialogueTurns} t JOIN ${dialogues} d ON d.id = t.dialogue_id
+      WHERE ${inScope} AND t.kind = 'assistant' GROUP BY 1 ORDER BY 1`),
+    db.execute(sql`
+      SELECT CASE
+          WHEN c->'reflection'->'revision' IS NULL OR jsonb_typeof(c->'reflection'->'revision') = 'null' THEN 'no revision'
+          WHEN jsonb_array_length(coalesce(c->'reflection'->'stillInvalid', '[]'::jsonb)) > 0 THEN 'revision still invalid'
+          ELSE 'revised'
+        END AS result, count(*)::int AS n
+      FROM ${dialogueTurns} t JOIN ${dialogues} d ON d.id = t.dialogue_id,
+        jsonb_array_elements(coalesce(t.turn->'review'->'candidates', '[]'::jsonb)) c
+      WHERE ${inScope} AND t.kind = 'assistant' AND c ? 'reflection' GROUP BY 1 ORDER BY 1`),
+    db.execute(sql`
+      SELECT coalesce(t.turn->>'callName', '?') AS tool,
+        CASE WHEN (t.turn->'result'->>'ok')::boolean THEN 'ok' ELSE coalesce(t.turn->'result'->'error'->>'type', 'error') END AS result,
+        count(*)::int AS n
+      FROM ${dialogueTurns} t JOIN ${dialogues} d ON d.id = t.dialogue_id
+      WHERE ${inScope} AND t.kind = 'tool' GROUP BY 1, 2 ORDER BY 1, 2`),
+  ]);
+  return {
+    dialogues: rowsOf(byStatus).map((r) => ({ status: String(r.status), reason: String(r.reason), n: Number(r.n) })),
+    userTurns: rowsOf(byTurns).map((r) => ({ turns: Number(r.turns), n: Number(r.n) })),
+    decisions: rowsOf(byDecision).map((r) => ({ decision: String(r.decision), n: Number(r.n) })),
+    reflections: rowsOf(byReflection).map((r) => ({ result: String(r.result), n: Number(r.n) })),
+    toolResults: rowsOf(byTool).map((r) => ({ tool: String(r.tool), result: String(r.result), n: Number(r.n) })),
+  };
 }

@@ -50,7 +50,18 @@ export interface ContentRow {
   messages: ChatMessage[];
   tools: McpTool[];
   parentId: string | null;
+  /** The dialogue a multi_turn sample was cut from (metadata.dialogue.id); null for single-turn samples. */
+  dialogueId: string | null;
 }
+
+/** The columns a ContentRow reads. */
+const contentColumns = {
+  id: samples.id,
+  messages: samples.messages,
+  tools: samples.tools,
+  parentId: samples.parentId,
+  dialogueId: sql<string | null>`${samples.metadata}->'dialogue'->>'id'`,
+};
 
 /** The content of these samples, those in status verified only. */
 export async function verifiedContent(db: Db, ids: readonly string[]): Promise<ContentRow[]> {
@@ -60,7 +71,7 @@ export async function verifiedContent(db: Db, ids: readonly string[]): Promise<C
     if (chunk.length === 0) continue;
     out.push(
       ...(await db
-        .select({ id: samples.id, messages: samples.messages, tools: samples.tools, parentId: samples.parentId })
+        .select(contentColumns)
         .from(samples)
         .where(and(inArray(samples.id, chunk), eq(samples.status, "verified")))),
     );
@@ -127,7 +138,7 @@ export async function expansionsOf(db: Db, campaignId: string, iteration: number
     if (chunk.length === 0) continue;
     out.push(
       ...(await db
-        .select({ id: samples.id, messages: samples.messages, tools: samples.tools, parentId: samples.parentId })
+        .select(contentColumns)
         .from(samples)
         .where(
           and(

@@ -55,7 +55,11 @@ export interface PreparedSample {
   tools: string;
   /** The chat messages up to and including the label turn, for the SFT set. */
   messages: ChatMessage[];
-  /** The same conversation as verl's SFT dataset reads it: the prompt as shown plus the label turn as text. */
+  /**
+   * The same conversation as verl's SFT dataset reads it (role and content): the real messages, tool
+   * results kept as role "tool" for the chat template to render, assistant calls as Hermes text (the
+   * struct has no tool_calls), tools in the system turn as in the prompt, and the label turn as text.
+   */
   sftMessages: VerlPromptMessage[];
 }
 
@@ -122,8 +126,10 @@ function groundTruthOf(label: Extract<ChatMessage, { role: "assistant" }>, label
 /**
  * Where the policy sees its tools. verl 0.9.1's RL dataset applies the chat template without a
  * per-row tools list (only one global list from data.tool_config_path), so by default the tools are
- * written into the system turn the way Hermes/Qwen templates present them ("hermesSystem"); "none"
- * leaves the prompt as stored, for a custom dataset class that reads extra_info.tools itself.
+ * written into the system turn the way Hermes/Qwen templates present them ("hermesSystem"), and a
+ * multi-turn prompt's earlier calls and tool results are written as Hermes `<tool_call>` and
+ * `<tool_response>` blocks; "none" leaves the prompt as stored (tool results stay role "tool"), for
+ * a custom dataset class that reads extra_info.tools itself.
  */
 export const TOOLS_IN_PROMPT = ["hermesSystem", "none"] as const;
 export type ToolsInPrompt = (typeof TOOLS_IN_PROMPT)[number];
@@ -145,6 +151,30 @@ export function hermesToolsBlock(tools: OpenAiTool[]): string {
     '{"name": <function-name>, "arguments": <args-json-object>}',
     "</tool_call>",
   ].join("\n");
+}
+
+/**
+ * Tool results in a multi-turn prompt, the way Hermes/Qwen templates show them: a run of tool
+ * messages becomes one user turn with a `<tool_response>` block per result, in order. Goes with
+ * "hermesSystem": the prompt then needs no template support for tools at all (verl applies the chat
+ * template to role and content only, without tool_call_id or tools).
+ */
+export function withToolResultsAsHermes(prompt: VerlPromptMessage[]): VerlPromptMessage[] {
+  const out: VerlPromptMessage[] = [];
+  let previousWasTool = false;
+  for (const m of prompt) {
+    if (m.role !== "tool") {
+      out.push(m);
+      previousWasTool = false;
+      continue;
+    }
+    const block = `<tool_response>\n${m.content}\n</tool_response>`;
+    const last = out[out.length - 1];
+    if (previousWasTool && last) last.content = `${last.content}\n${block}`;
+    else out.push({ role: "user", content: block });
+    previousWasTool = true;
+  }
+  return out;
 }
 
 function withToolsInSystem(prompt: VerlPromptMessage[], tools: OpenAiTool[]): VerlPromptMessage[] {
@@ -173,7 +203,7 @@ export function prepareSample(s: VerlSourceSample, toolsInPrompt: ToolsInPrompt 
   const truth = groundTruthOf(label, labelIndex);
   if (typeof truth === "string") return fail(truth);
   const openAiTools = s.tools.map(toOpenAiTool);
-  const shown = toolsInPrompt === "hermesSystem" ? withToolsInSystem(prompt, openAiTools) : prompt;
+  const shown = toolsInPrompt === "hermesSystem" ? withToolsInSystem(withToolResultsAsHermes(prompt), openAiTools) : prompt;
   const labelTurn = promptMessage(label, labelIndex);
   if (typeof labelTurn === "string") return fail(labelTurn);
   return {
@@ -185,7 +215,7 @@ export function prepareSample(s: VerlSourceSample, toolsInPrompt: ToolsInPrompt 
       openAiTools,
       tools: JSON.stringify(openAiTools),
       messages: s.messages,
-      sftMessages: [...shown, labelTurn],
+      sftMessages: [...(toolsInPrompt === "hermesSystem" ? withToolsInSystem(prompt, openAiTools) : prompt), labelTurn],
     },
   };
 }

@@ -30,7 +30,7 @@ test("every chart of a full report renders in Chromium, from a file, with no net
   const page = await checkReportPage(browser, pathToFileURL(file).href);
   assert.deepEqual(page.consoleErrors, []);
   assert.deepEqual(page.failedRequests, []);
-  assert.equal(page.charts.length, 15);
+  assert.equal(page.charts.length, 20);
   for (const c of page.charts) {
     assert.ok(c.type, `${c.title}: a Chart instance`);
     assert.ok(c.datasets > 0 && c.points > 0, `${c.title}: data (${JSON.stringify(c)})`);
@@ -46,6 +46,6 @@ test("a report with charts left out lists them and draws only the others", async
   assert.deepEqual(page.consoleErrors, []);
   assert.equal(page.charts.length, 5);
   assert.ok(page.charts.every((c) => c.type && c.points > 0 && c.paintedPixels > 500));
-  assert.equal(page.omittedNotes.length, 10);
+  assert.equal(page.omittedNotes.length, 15);
   assert.equal(page.bannerText, null);
 });

@@ -36,6 +36,11 @@ test("every chart of a full campaign is drawn with data; nothing is listed as no
       "Training reward curve",
       "Pool composition",
       "Left out of the pool",
+      "Multi-turn dialogues kept and dropped",
+      "Multi-turn dialogue length",
+      "Multi-turn assistant turn decisions",
+      "Multi-turn self-reflection",
+      "Multi-turn tool results",
     ],
   );
   const html = renderReportHtml(d, { chartJs: CHART_JS });
@@ -75,11 +80,12 @@ test("a chart without data is left out with a one-line note, never drawn empty",
     charts.map((c) => c.title),
     ["Acceptance funnel", "Rejection reasons", "Tokens per role", "Requests per role", "Samples per kind and domain"],
   );
-  assert.equal(omitted.length, 10);
+  assert.equal(omitted.length, 15);
   const html = renderReportHtml(d, { chartJs: CHART_JS });
   assert.equal(embeddedCharts(html).length, 5);
   assert.equal((html.match(/<canvas /g) ?? []).length, 5);
   assert.ok(html.includes("<li>Training reward curve: no GRPO training ran.</li>"));
+  assert.ok(html.includes("<li>Multi-turn dialogue length: no multi-turn dialogue ran (no synthesize.multiTurn).</li>"));
   assert.ok(html.includes("<li>Score distribution: consistency: no sample was scored with this metric (no score stage ran).</li>"));
   assert.ok(!html.includes("SIMULATED"), "no banner when nothing says the run was simulated");
   assert.ok(html.includes("not recorded by this database&#39;s request ledger"), "an unknowable simulator use says so");

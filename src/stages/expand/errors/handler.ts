@@ -5,6 +5,12 @@
  * when they pass, by the judge committee's label check; it is stored verified or rejected with every
  * verdict (origin expanded, parent the seed). A model failure or a duplicate settles the slot as an
  * outcome row instead.
+ *
+ * A multi_turn error seed (a dialogue turn the policy got wrong) is not expanded: it is counted as
+ * skipped with MULTI_TURN_SKIP_REASON. Expansion rewrites one user request and its answer, but a
+ * dialogue turn's right answer depends on the whole history (earlier tool results, what the user
+ * already gave), so a varied last user turn over the same history would teach answers the history
+ * does not support; the seed itself still reaches the next round's pool as an error_seed.
  */
 import pLimit from "p-limit";
 import { expansionStatusCounts } from "../../../db/repos/expansions.js";
@@ -35,6 +41,8 @@ export interface ExpansionProgress {
 export const expansionSlotKey = (campaignId: string, iteration: number, seedId: string, n: number) => `${campaignId}/${iteration}/expand.errors/${seedId}/${n}`;
 
 export const COMMITTEE_VERIFIER = "judge-committee";
+export const MULTI_TURN_SKIP_REASON =
+  "multi_turn error seeds are not expanded: a dialogue turn's answer depends on its whole history, which a varied request would not match";
 const PAGE = 200;
 const KINDS: readonly SampleKind[] = ["standard", "parallel", "irrelevance"];
 
@@ -51,9 +59,11 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
       if (page.length < PAGE) break;
       afterId = page[page.length - 1]?.id;
     }
-    const slots = seeds.flatMap((seed) =>
-      Array.from({ length: stage.perSeed }, (_, n) => ({ seed, n, key: expansionSlotKey(campaignId, iteration, seed.id, n) })),
-    );
+    const skippedMultiTurnSeeds = seeds.filter((s) => s.kind === "multi_turn").length;
+    if (skippedMultiTurnSeeds > 0) ctx.deps.log(`expand.errors: batch ${batchIndex}: ${skippedMultiTurnSeeds} seeds skipped; ${MULTI_TURN_SKIP_REASON}`);
+    const slots = seeds
+      .filter((seed) => seed.kind !== "multi_turn")
+      .flatMap((seed) => Array.from({ length: stage.perSeed }, (_, n) => ({ seed, n, key: expansionSlotKey(campaignId, iteration, seed.id, n) })));
     const keys = slots.map((s) => s.key);
     const before = await settledSlots(db, keys);
     const state: ExpansionProgress = { seeds: seeds.length, settled: before.size, total: slots.length };
@@ -170,12 +180,16 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
       else if (o === "failed") counts.failed++;
       else counts.duplicates++;
     }
-    return { items: keys.length, seeds: seeds.length, ...counts };
+    return { items: keys.length, seeds: seeds.length, skippedMultiTurnSeeds, ...counts };
   },
 
   async finalize(ctx, batches) {
     const sum: Record<string, number> = {};
     for (const b of batches) for (const [k, v] of Object.entries(b)) sum[k] = (sum[k] ?? 0) + v;
-    return { ...sum, byStatus: await expansionStatusCounts(ctx.deps.db, ctx.campaignId, ctx.iteration) };
+    return {
+      ...sum,
+      ...((sum.skippedMultiTurnSeeds ?? 0) > 0 ? { skippedReason: MULTI_TURN_SKIP_REASON } : {}),
+      byStatus: await expansionStatusCounts(ctx.deps.db, ctx.campaignId, ctx.iteration),
+    };
   },
 };

@@ -151,7 +151,15 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
             tools: r.tools,
             status: r.status,
             verdicts: [r.verdict],
-            metadata: { repairedFrom: sample.id, verdict, probeModel: probe.model, probeModelVersionId: probe.modelVersionId, provenance },
+            metadata: {
+              repairedFrom: sample.id,
+              verdict,
+              probeModel: probe.model,
+              probeModelVersionId: probe.modelVersionId,
+              provenance,
+              // A dialogue turn's repair is the same turn of the same dialogue (reports and selection group by it).
+              ...(sample.metadata.dialogue !== undefined ? { dialogue: sample.metadata.dialogue } : {}),
+            },
           },
         ]);
         return { id: r.id, ok: r.status === "verified", reasons: r.verdict.reasons };

@@ -115,7 +115,7 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     for (;;) {
       ctx.signal.throwIfAborted();
       const seeds: SourceCandidates = {
-        candidates: seedRows.map((r) => ({ id: r.id, messages: r.messages, tools: r.tools })),
+        candidates: seedRows.map((r) => ({ id: r.id, messages: r.messages, tools: r.tools, ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}) })),
         truncated: seedPrefix < seedIds.length,
       };
       result = selectNextRound({ ...base, budget, mix, retired, contamination, sources: { ...sources, [seedSource]: seeds } });
@@ -178,7 +178,7 @@ async function loadJudgedSources(ctx: StageContext<SelectStage>, mix: SelectionI
   const sources: SelectionInput["sources"] = {};
   const wanted = (s: SelectionSource) => (mix[s] ?? 0) > 0;
   const toCandidates = (rows: ContentRow[], extra: (r: ContentRow) => Partial<Candidate>): Candidate[] =>
-    rows.map((r) => ({ id: r.id, messages: r.messages, tools: r.tools, ...extra(r) }));
+    rows.map((r) => ({ id: r.id, messages: r.messages, tools: r.tools, ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}), ...extra(r) }));
 
   const pool = await scoredPool(db, campaignId, prev);
   const poolById = new Map(pool.map((p) => [p.sampleId, p]));

@@ -1,0 +1,218 @@
+/**
+ * The report's multi-turn section on PGlite: dialogues kept and dropped by reason, the user-turn
+ * length histogram, assistant turn decisions, self-reflections and tool results per tool, counted
+ * from the dialogues / dialogue_turns tables for the campaign and for one iteration; the charts drawn
+ * from them, and each left out with its note when there is nothing to show.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
+import { insertCampaign, upsertIteration } from "../../../src/db/repos/campaigns.js";
+import { dialogues, dialogueTurns } from "../../../src/db/schema.js";
+import type { AssistantTurnReview, DialogueOutcome, DialogueTurn } from "../../../src/dialogue/types.js";
+import type { ChatMessage } from "../../../src/domain/types.js";
+import { gatherReportData } from "../../../src/reports/data.js";
+import { reportCharts } from "../../../src/reports/html.js";
+import { rawCampaign } from "../../helpers/selfEvolution.js";
+import { travelDialogue } from "../../helpers/multiTurnSamples.js";
+
+type Assistant = Extract<ChatMessage, { role: "assistant" }>;
+
+const outcome = (o: Partial<DialogueOutcome> & Pick<DialogueOutcome, "status">): DialogueOutcome => ({
+  userTurns: 3,
+  acceptedTurns: 4,
+  rejectedTurns: 0,
+  toolCalls: 4,
+  toolErrors: 0,
+  reflections: 0,
+  negotiations: 0,
+  finished: true,
+  ...o,
+});
+
+const review = (message: Assistant, decision: AssistantTurnReview["decision"], reflection?: "revised" | "still" | "none"): AssistantTurnReview => ({
+  candidates: [
+    {
+      message,
+      valid: reflection !== "still",
+      ...(reflection
+        ? {
+            reflection: {
+              original: message,
+              critique: ["argument unit: expected one of celsius, fahrenheit"],
+              revision: reflection === "none" ? null : message,
+              stillInvalid: reflection === "still" ? ["argument unit: expected one of celsius, fahrenheit"] : [],
+            },
+          }
+        : {}),
+    },
+  ],
+  votes: { groups: [1], agreeRequired: 1 },
+  decision,
+  chosen: 0,
+});
+
+/** The travel dialogue's messages as stored turns; the assistant turns decided as `decisions` says, in order. */
+function turnsOf(decisions: [AssistantTurnReview["decision"], ("revised" | "still" | "none")?][], toolError = false): DialogueTurn[] {
+  const { messages } = travelDialogue(0);
+  let userTurn = 0;
+  let round = 0;
+  let a = 0;
+  return messages.map((message, seq): DialogueTurn => {
+    switch (message.role) {
+      case "system":
+        return { seq, kind: "system", message };
+      case "user":
+        userTurn++;
+        round = 0;
+        return { seq, kind: "user", message, user: { text: message.content, done: false } as never, userTurn };
+      case "assistant": {
+        const [decision, reflection] = decisions[a++] ?? ["vote"];
+        return { seq, kind: "assistant", message, review: review(message, decision, reflection), userTurn, round: round++, accepted: decision !== "rejected" };
+      }
+      case "tool": {
+        const fail = toolError && message.tool_call_id.endsWith("c3");
+        return {
+          seq,
+          kind: "tool",
+          message,
+          result: fail ? { ok: false, error: { type: "rate_limited", message: "slow down" } } : { ok: true, result: JSON.parse(message.content) as unknown },
+          callName: { c1: "search_flights", c2: "book_flight", c3: "get_current_weather", c4: "convert_currency" }[message.tool_call_id.slice(-2)] ?? "?",
+        };
+      }
+    }
+  });
+}
+
+test("report data: the multi-turn section's figures for the campaign and for one iteration, and its charts", async () => {
+  const h = await openDatabase("pglite:memory");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-mt-"));
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    const raw = rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] });
+    await insertCampaign(db, { id: "c", name: "mt", config: raw });
+    await insertCampaign(db, { id: "other", name: "other", config: raw });
+    await upsertIteration(db, { campaignId: "c", iteration: 1, status: "completed" });
+    await upsertIteration(db, { campaignId: "c", iteration: 2, status: "completed" });
+    await upsertIteration(db, { campaignId: "other", iteration: 1, status: "completed" });
+    const tools = travelDialogue(0).tools;
+    const dialogue = (campaignId: string, iteration: number, slot: number, o: DialogueOutcome | null) => ({
+      id: `${campaignId}/${iteration}/synthesize.multiTurn/${slot}`,
+      campaignId,
+      iteration,
+      slot,
+      status: o?.status ?? ("running" as const),
+      persona: "a busy parent",
+      style: "terse",
+      tools,
+      targetTurns: 3,
+      seed: slot,
+      outcome: o,
+    });
+    await db
+      .insert(dialogues)
+      .values([
+        dialogue("c", 1, 0, outcome({ status: "kept" })),
+        dialogue("c", 1, 1, outcome({ status: "kept", userTurns: 5 })),
+        dialogue("c", 1, 2, outcome({ status: "dropped", dropReason: "too_many_rejected_turns", userTurns: 2 })),
+        dialogue("c", 1, 3, null),
+        dialogue("c", 2, 0, outcome({ status: "dropped", dropReason: "bad_plan", userTurns: 0 })),
+        dialogue("other", 1, 0, outcome({ status: "kept" })),
+      ]);
+    const store = (id: string, turns: DialogueTurn[]) => turns.map((turn) => ({ dialogueId: id, seq: turn.seq, kind: turn.kind, turn }));
+    await db
+      .insert(dialogueTurns)
+      .values([
+        ...store("c/1/synthesize.multiTurn/0", turnsOf([["vote"], ["vote", "revised"], ["negotiation"], ["vote"], ["vote"]], true)),
+        ...store("c/1/synthesize.multiTurn/2", turnsOf([["rejected", "still"], ["rejected", "none"], ["vote"], ["negotiation"], ["rejected"]])),
+        ...store("other/1/synthesize.multiTurn/0", turnsOf([["rejected"]])),
+      ]);
+
+    const it1 = (await gatherReportData(db, { campaignId: "c", iteration: 1 })).multiTurn!;
+    assert.deepEqual(it1.dialogues, [
+      { status: "dropped", reason: "too_many_rejected_turns", n: 1 },
+      { status: "kept", reason: "", n: 2 },
+      { status: "running", reason: "", n: 1 },
+    ]);
+    assert.deepEqual(it1.userTurns, [
+      { turns: 2, n: 1 },
+      { turns: 3, n: 1 },
+      { turns: 5, n: 1 },
+    ]);
+    assert.deepEqual(it1.decisions, [
+      { decision: "negotiation", n: 2 },
+      { decision: "rejected", n: 3 },
+      { decision: "vote", n: 5 },
+    ]);
+    assert.deepEqual(it1.reflections, [
+      { result: "no revision", n: 1 },
+      { result: "revised", n: 1 },
+      { result: "revision still invalid", n: 1 },
+    ]);
+    const weather = it1.toolResults.filter((r) => r.tool === "get_current_weather");
+    assert.deepEqual(weather, [
+      { tool: "get_current_weather", result: "ok", n: 1 },
+      { tool: "get_current_weather", result: "rate_limited", n: 1 },
+    ]);
+    assert.equal(
+      it1.toolResults.reduce((n, r) => n + r.n, 0),
+      8,
+      "four results in each of the two dialogues with turns",
+    );
+
+    const all = await gatherReportData(db, { campaignId: "c" });
+    assert.deepEqual(
+      all.multiTurn!.dialogues.find((r) => r.reason === "bad_plan"),
+      { status: "dropped", reason: "bad_plan", n: 1 },
+      "the campaign report counts every iteration",
+    );
+    assert.equal(all.multiTurn!.userTurns.find((r) => r.turns === 0)?.n, 1);
+
+    const { charts, omitted } = reportCharts(await gatherReportData(db, { campaignId: "c", iteration: 1 }));
+    const mt = charts.filter((c) => c.title.startsWith("Multi-turn"));
+    assert.deepEqual(
+      mt.map((c) => c.title),
+      [
+        "Multi-turn dialogues kept and dropped",
+        "Multi-turn dialogue length",
+        "Multi-turn assistant turn decisions",
+        "Multi-turn self-reflection",
+        "Multi-turn tool results",
+      ],
+    );
+    assert.ok(!omitted.some((o) => o.title.startsWith("Multi-turn")));
+    const length = mt[1]!.config;
+    assert.deepEqual(length.data.labels, ["1", "2", "3", "4", "5"]);
+    assert.deepEqual(length.data.datasets[0]!.data, [0, 1, 1, 0, 1]);
+    assert.deepEqual(mt[0]!.config.data.labels, ["dropped: too_many_rejected_turns", "kept", "running"]);
+
+    // Iteration 2: dialogues, but no turns stored: the turn charts are left out with their notes.
+    const two = reportCharts(await gatherReportData(db, { campaignId: "c", iteration: 2 }));
+    const twoCharts = two.charts.filter((c) => c.title.startsWith("Multi-turn"));
+    assert.deepEqual(
+      twoCharts.map((c) => c.title),
+      ["Multi-turn dialogues kept and dropped", "Multi-turn dialogue length"],
+    );
+    assert.deepEqual(twoCharts[1]!.config.data.labels, ["0"], "a dialogue that ended before any user turn is counted at 0");
+    assert.deepEqual(twoCharts[1]!.config.data.datasets[0]!.data, [1]);
+    assert.deepEqual(
+      two.omitted.filter((o) => o.title.startsWith("Multi-turn")).map((o) => o.note),
+      ["no assistant turn was decided", "no assistant candidate broke a rule, so none was reflected on", "no dialogue called a tool"],
+    );
+    // A campaign without dialogues lists the section as not shown, one note per chart.
+    await insertCampaign(db, { id: "single", name: "single", config: raw });
+    await upsertIteration(db, { campaignId: "single", iteration: 1, status: "completed" });
+    const single = reportCharts(await gatherReportData(db, { campaignId: "single", iteration: 1 }));
+    assert.equal(single.charts.filter((c) => c.title.startsWith("Multi-turn")).length, 0);
+    const notes = single.omitted.filter((o) => o.title.startsWith("Multi-turn"));
+    assert.equal(notes.length, 5);
+    assert.ok(notes.every((o) => o.note === "no multi-turn dialogue ran (no synthesize.multiTurn)"));
+  } finally {
+    await h.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
