@@ -14,6 +14,7 @@ import { scoreConsistencyHandler } from "./score/consistency/handler.js";
 import { scorePerplexityHandler } from "./score/perplexity/handler.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
+import { verifyJudgesHandler } from "./verify/judges/handler.js";
 import { expandErrorsHandler } from "./expand/errors/handler.js";
 import { selectNextRoundHandler } from "./select/nextRound/handler.js";
 import { probeGreedyHandler } from "./probe/greedy/handler.js";
@@ -26,6 +27,7 @@ import { trainSftHandler } from "./train/sft/handler.js";
 export const STAGE_HANDLERS = {
   "synthesize.singleTurn": synthesizeSingleTurnHandler,
   "verify.rules": verifyRulesHandler,
+  "verify.judges": verifyJudgesHandler,
   "dedupe.exact": dedupeExactHandler,
   "export.dataset": exportDatasetHandler,
   "evaluate.bfcl": evaluateBfclHandler,

@@ -13,6 +13,7 @@ import { scoreConsistencySpec } from "./score/consistency/spec.js";
 import { scorePerplexitySpec } from "./score/perplexity/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
+import { verifyJudgesSpec } from "./verify/judges/spec.js";
 import { expandErrorsSpec } from "./expand/errors/spec.js";
 import { selectNextRoundSpec } from "./select/nextRound/spec.js";
 import { probeGreedySpec } from "./probe/greedy/spec.js";
@@ -25,6 +26,7 @@ import { trainSftSpec } from "./train/sft/spec.js";
 export const STAGE_SPECS = [
   synthesizeSingleTurnSpec,
   verifyRulesSpec,
+  verifyJudgesSpec,
   dedupeExactSpec,
   exportDatasetSpec,
   evaluateBfclSpec,
