@@ -69,7 +69,8 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
     progress.report({ ...state });
 
     const generator = ctx.llm("generator");
-    const trajectories = stage.completeTrajectory;
+    // Configs frozen before completeTrajectory existed have none: off.
+    const trajectories = (stage.completeTrajectory as typeof stage.completeTrajectory | undefined) ?? { enabled: false, maxRounds: 4 };
     const toolServer = trajectories.enabled ? new LlmToolServer(ctx.llm("toolServer")) : undefined;
     const roles = toolServer ? ["generator", "toolServer"] : ["generator"];
     // Stop the whole batch on the first transport failure: the endpoint is down, retrying per slot is waste.

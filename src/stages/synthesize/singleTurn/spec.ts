@@ -9,7 +9,8 @@ export const synthesizeSingleTurnSpec = defineStage({
   batchTimeoutMinutes: 60,
   roles: ["generator"],
   // Completing trajectories executes the label's calls through the MCP server simulator (the toolServer role).
-  configuredRoles: (c) => (c.completeTrajectory.enabled ? [{ role: "toolServer", path: ["completeTrajectory", "enabled"] }] : []),
+  configuredRoles: (c) =>
+    (c.completeTrajectory as typeof c.completeTrajectory | undefined)?.enabled ? [{ role: "toolServer", path: ["completeTrajectory", "enabled"] }] : [],
   reads: { kind: "slots", items: (c) => c.count, describe: "count numbered slots of the iteration; tools from the campaign's library" },
   writes:
     "samples (origin synthesized, one per slot; with completeTrajectory, metadata.trajectory: tool results and the final answer) or a slot outcome (model failed, duplicate content); LLM requests",
