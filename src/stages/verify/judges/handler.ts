@@ -9,7 +9,7 @@
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
 import { insertSampleCheckVotes, iterationSampleCheckVotes, sampleCheckVotesOf } from "../../../db/repos/sampleChecks.js";
-import { setVerdicts } from "../../../db/repos/samples.js";
+import { setVerdicts, type SampleRow } from "../../../db/repos/samples.js";
 import { usageTotals } from "../../../db/repos/usage.js";
 import type { SampleStatus, Verdict } from "../../../domain/types.js";
 import { committeeRoles, committeeSize, judgeId, judgeReliability, tally, type Vote } from "../../../judging/committee.js";
@@ -18,6 +18,7 @@ import type { LlmClient } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { verificationVerdicts } from "../../../metrics/toolloopMetrics.js";
 import { allBatchSamples, StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
+import { BatchAbort } from "../../../framework/batchAbort.js";
 
 type JudgesStage = StageConfigOf<"verify.judges">;
 
@@ -70,47 +71,52 @@ export const verifyJudgesHandler: StageHandler<JudgesStage, JudgesProgress> = {
     const fresh: Verdict[] = [];
     const counters = { correct: 0, incorrect: 0, noConsensus: 0, resumedVotes: 0 };
 
+    // The first failure (a judge endpoint down) stops every committee still asking; settled votes stay stored.
+    const batch = new BatchAbort(ctx.signal);
+    const judgeSample = async (sample: SampleRow): Promise<void> => {
+      // Votes already stored (an earlier attempt) are not asked again.
+      const before: Vote<SampleCheckVerdict>[] = (stored.get(sample.id) ?? [])
+        .filter((v) => judges.has(v.judge))
+        .map((v) => ({ judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis }));
+      counters.resumedVotes += before.length;
+      const check = await checkSample({ committee, clientFor, sample, before, signal: batch.signal });
+      await insertSampleCheckVotes(
+        db,
+        check.fresh.map((v) => ({ campaignId, iteration, sampleId: sample.id, judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis })),
+      );
+      state.votesAsked += check.fresh.length;
+      const d = decideSample({
+        verdict: check.verdict,
+        counts: check.counts,
+        consensus: committee.consensus,
+        committeeSize: n,
+        noConsensus,
+        otherVerdicts: sample.verdicts,
+      });
+      if (check.verdict === "CORRECT") counters.correct++;
+      else if (check.verdict === "INCORRECT") counters.incorrect++;
+      else counters.noConsensus++;
+      fresh.push(d.verdict);
+      updates.push({ id: sample.id, status: d.status, verdicts: [...sample.verdicts.filter((v) => v.verifier !== d.verdict.verifier), d.verdict] });
+      state.done++;
+      progress.report({ ...state });
+    };
+
     const concurrency = Math.max(...committeeRoles(committee).map((role) => resolveRole(ctx.config, role).endpoint.maxConcurrency));
     const limit = pLimit(concurrency);
     await Promise.all(
       rows.map((sample) =>
         limit(async () => {
-          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
-          // Votes already stored (an earlier attempt) are not asked again.
-          const before: Vote<SampleCheckVerdict>[] = (stored.get(sample.id) ?? [])
-            .filter((v) => judges.has(v.judge))
-            .map((v) => ({ judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis }));
-          counters.resumedVotes += before.length;
-          let check;
+          if (batch.signal.aborted) return;
           try {
-            check = await checkSample({ committee, clientFor, sample, before, signal: ctx.signal });
+            await judgeSample(sample);
           } catch (err) {
-            if (err instanceof NoLabelError) throw new StageInputError(err.message);
-            throw err;
+            if (!batch.signal.aborted) batch.fail(err instanceof NoLabelError ? new StageInputError(err.message) : err);
           }
-          await insertSampleCheckVotes(
-            db,
-            check.fresh.map((v) => ({ campaignId, iteration, sampleId: sample.id, judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis })),
-          );
-          state.votesAsked += check.fresh.length;
-          const d = decideSample({
-            verdict: check.verdict,
-            counts: check.counts,
-            consensus: committee.consensus,
-            committeeSize: n,
-            noConsensus,
-            otherVerdicts: sample.verdicts,
-          });
-          if (check.verdict === "CORRECT") counters.correct++;
-          else if (check.verdict === "INCORRECT") counters.incorrect++;
-          else counters.noConsensus++;
-          fresh.push(d.verdict);
-          updates.push({ id: sample.id, status: d.status, verdicts: [...sample.verdicts.filter((v) => v.verifier !== d.verdict.verifier), d.verdict] });
-          state.done++;
-          progress.report({ ...state });
         }),
       ),
     );
+    batch.close();
     for (let i = 0; i < updates.length; i += 500) await setVerdicts(db, updates.slice(i, i + 500));
     for (const v of fresh) verificationVerdicts.inc({ verifier: v.verifier, verdict: v.ok ? "pass" : "fail" });
     const verified = updates.filter((u) => u.status === "verified").length;
