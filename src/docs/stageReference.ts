@@ -62,6 +62,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** The fixed roles, and the roles its config names (a committee's members) as they are by default. */
+function rolesLine(spec: AnyStageSpec): string {
+  const fixed = spec.roles.map((r) => `\`${r}\``);
+  if (!spec.configuredRoles) return fixed.length > 0 ? fixed.join(", ") : "none (no LLM calls)";
+  const defaults = (spec.schema as z.ZodType).safeParse({ name: spec.name });
+  const named = defaults.success ? [...new Set(spec.configuredRoles(defaults.data as never).map((r) => `\`${r.role}\``))] : [];
+  const configured = `the roles its config names${named.length > 0 ? ` (by default ${named.join(", ")})` : ""}`;
+  return fixed.length > 0 ? `${fixed.join(", ")}, and ${configured}` : configured;
+}
+
 export function renderStageReference(spec: AnyStageSpec): string {
   const schema = z.toJSONSchema(spec.schema as z.ZodType, { io: "input", unrepresentable: "any" }) as {
     properties?: Record<string, JsonSchemaNode>;
@@ -73,7 +83,7 @@ export function renderStageReference(spec: AnyStageSpec): string {
     "",
     `- **Stage**: \`${spec.name}\` (${spec.title})`,
     `- **Task queue**: \`<prefix>-${spec.latency}\` (\`toolloop-${spec.latency}\` by default)`,
-    `- **Roles**: ${spec.roles.length > 0 ? spec.roles.map((r) => `\`${r}\``).join(", ") : "none (no LLM calls)"}`,
+    `- **Roles**: ${rolesLine(spec)}`,
     `- **Reads**: ${spec.reads.describe}`,
     `- **Writes**: ${spec.writes}`,
     "",

@@ -54,7 +54,7 @@ export const verificationVerdicts = new Counter({
 
 export const judgeVotesCounted = new Counter({
   name: "toolloop_judge_votes_total",
-  help: "Votes of judge committees recorded (repair.labels, expand.errors), by verdict (unreadable: the answer could not be read)",
+  help: "Votes of judge committees recorded (repair.labels, expand.errors, verify.judges), by verdict (unreadable: the answer could not be read)",
   labelNames: ["verdict"] as const,
   registers: [metricsRegistry],
 });

@@ -15,6 +15,7 @@ import { scorePerplexityHandler } from "./score/perplexity/handler.js";
 import { synthesizeSingleTurnHandler } from "./synthesize/singleTurn/handler.js";
 import { synthesizeMultiTurnHandler } from "./synthesize/multiTurn/handler.js";
 import { verifyRulesHandler } from "./verify/rules/handler.js";
+import { verifyJudgesHandler } from "./verify/judges/handler.js";
 import { expandErrorsHandler } from "./expand/errors/handler.js";
 import { selectNextRoundHandler } from "./select/nextRound/handler.js";
 import { probeGreedyHandler } from "./probe/greedy/handler.js";
@@ -28,6 +29,7 @@ export const STAGE_HANDLERS = {
   "synthesize.singleTurn": synthesizeSingleTurnHandler,
   "synthesize.multiTurn": synthesizeMultiTurnHandler,
   "verify.rules": verifyRulesHandler,
+  "verify.judges": verifyJudgesHandler,
   "dedupe.exact": dedupeExactHandler,
   "export.dataset": exportDatasetHandler,
   "evaluate.bfcl": evaluateBfclHandler,

@@ -14,6 +14,7 @@ import { scorePerplexitySpec } from "./score/perplexity/spec.js";
 import { synthesizeSingleTurnSpec } from "./synthesize/singleTurn/spec.js";
 import { synthesizeMultiTurnSpec } from "./synthesize/multiTurn/spec.js";
 import { verifyRulesSpec } from "./verify/rules/spec.js";
+import { verifyJudgesSpec } from "./verify/judges/spec.js";
 import { expandErrorsSpec } from "./expand/errors/spec.js";
 import { selectNextRoundSpec } from "./select/nextRound/spec.js";
 import { probeGreedySpec } from "./probe/greedy/spec.js";
@@ -27,6 +28,7 @@ export const STAGE_SPECS = [
   synthesizeSingleTurnSpec,
   synthesizeMultiTurnSpec,
   verifyRulesSpec,
+  verifyJudgesSpec,
   dedupeExactSpec,
   exportDatasetSpec,
   evaluateBfclSpec,

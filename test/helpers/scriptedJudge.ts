@@ -1,6 +1,6 @@
 /**
- * A SCRIPTED judge for tests: a tiny OpenAI-compatible server whose label-judgement answers come from
- * a function of the case and the request's seed, so a test can plant exactly the verdicts it needs.
+ * A SCRIPTED judge for tests: a tiny OpenAI-compatible server whose answers to judge tasks (label
+ * judgement by default; sample check when asked) come from a function of the case and the request's seed, so a test can plant exactly the verdicts it needs.
  * It is not a model and decides nothing itself; tests that want a judge deciding from the simulated
  * user's intent use the LLM simulator instead.
  */
@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net";
 import { LABEL_JUDGEMENT_MARKER, parseCaseMessage } from "../../src/judging/protocol.js";
 
 export interface JudgeRequest {
+  /** The task marker the request's system prompt carries (LABEL_JUDGEMENT_MARKER, SAMPLE_CHECK_MARKER). */
+  marker: string;
   model: string;
   seed: number | undefined;
   /** The case from the last user message's ```json block. */
@@ -16,8 +18,8 @@ export interface JudgeRequest {
   body: Record<string, unknown>;
 }
 
-/** The verdict and analysis to answer, or a raw reply text (to test unreadable answers). */
-export type ScriptedAnswer = { verdict: string; analysis: string } | { raw: string };
+/** The verdict and analysis to answer, a raw reply text (to test unreadable answers), or an HTTP error status (a judge endpoint failing). */
+export type ScriptedAnswer = { verdict: string; analysis: string } | { raw: string } | { httpStatus: number };
 
 export interface ScriptedJudge {
   url: string;
@@ -25,7 +27,12 @@ export interface ScriptedJudge {
   close(): Promise<void>;
 }
 
-export async function startScriptedJudge(answer: (req: JudgeRequest) => ScriptedAnswer): Promise<ScriptedJudge> {
+/**
+ * `markers`: the task markers answered (default: label judgement only; pass SAMPLE_CHECK_MARKER from
+ * src/dialogue/protocol.ts for verify.judges); any other request is refused with a 400.
+ */
+export async function startScriptedJudge(answer: (req: JudgeRequest) => ScriptedAnswer, opts: { markers?: readonly string[] } = {}): Promise<ScriptedJudge> {
+  const markers = opts.markers ?? [LABEL_JUDGEMENT_MARKER];
   const requests: JudgeRequest[] = [];
   let n = 0;
   const server = http.createServer((req, res) => {
@@ -41,17 +48,19 @@ export async function startScriptedJudge(answer: (req: JudgeRequest) => Scripted
       const messages = body.messages as { role: string; content: string }[];
       const system = messages.find((m) => m.role === "system")?.content ?? "";
       // The newest user message with a case: a structured-output repair turn appended after it has none.
-      const c = system.includes(LABEL_JUDGEMENT_MARKER)
+      const marker = markers.find((m) => system.includes(m));
+      const c = marker
         ? [...messages]
             .reverse()
             .filter((m) => m.role === "user")
             .map((m) => parseCaseMessage(m.content))
             .find((x) => x !== undefined)
         : undefined;
-      if (!c) return reply(400, { error: { message: "scripted judge: not a label-judgement request" } });
-      const jr: JudgeRequest = { model: String(body.model), seed: typeof body.seed === "number" ? body.seed : undefined, case: c, body };
+      if (!c || !marker) return reply(400, { error: { message: `scripted judge: not a request for ${markers.join(" or ")}` } });
+      const jr: JudgeRequest = { marker, model: String(body.model), seed: typeof body.seed === "number" ? body.seed : undefined, case: c, body };
       requests.push(jr);
       const a = answer(jr);
+      if ("httpStatus" in a) return reply(a.httpStatus, { error: { message: `scripted judge: planted HTTP ${a.httpStatus}` } });
       const content = "raw" in a ? a.raw : JSON.stringify(a);
       reply(200, {
         id: `chatcmpl-scripted-${++n}`,

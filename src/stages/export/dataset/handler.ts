@@ -1,9 +1,13 @@
-/** Dataset export: verified samples of the iteration as OpenAI chat JSONL plus a manifest. */
+/**
+ * Dataset export: verified samples of the iteration as OpenAI chat JSONL plus a manifest; with
+ * `wholeTrajectories`, a sample's stored trajectory (tool results, final answer) is appended to its row.
+ */
 import path from "node:path";
 import type { StageConfigOf } from "../../specs.js";
 import { datasetExports } from "../../../db/schema.js";
 import { exportDataset, type ExportRow } from "../../../export/dataset.js";
 import type { StageHandler } from "../../../framework/stage.js";
+import { storedTrajectory, wholeTrajectory } from "../../../synthesis/trajectory.js";
 
 type ExportStage = StageConfigOf<"export.dataset">;
 
@@ -14,13 +18,26 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
   async runBatch(ctx, _batchIndex, progress) {
     const { db } = ctx.deps;
     const dir = ctx.outputDir();
+    let appended = 0;
+    // The trajectory's messages move into the row; its metadata keeps how it was made.
+    const withTrajectory = (r: Pick<ExportRow, "id" | "kind" | "status" | "messages" | "tools"> & { metadata: Record<string, unknown> }): ExportRow => {
+      const t = storedTrajectory(r.metadata);
+      const whole = wholeTrajectory(r.messages, t);
+      if (!whole || !t) return { id: r.id, kind: r.kind, status: r.status, messages: r.messages, tools: r.tools, metadata: r.metadata };
+      appended++;
+      const { messages: _moved, ...how } = t;
+      return { id: r.id, kind: r.kind, status: r.status, messages: whole, tools: r.tools, metadata: { ...r.metadata, trajectory: { ...how, appended: true } } };
+    };
     async function* rows(): AsyncIterable<ExportRow> {
       let afterId: string | undefined;
       for (;;) {
         if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
         const page = await ctx.batchSamples(0, { afterId, limit: ctx.stage.batchSize });
         if (page.length === 0) return;
-        for (const r of page) yield { id: r.id, kind: r.kind, status: r.status, messages: r.messages, tools: r.tools, metadata: r.metadata };
+        for (const r of page)
+          yield ctx.stage.wholeTrajectories
+            ? withTrajectory(r)
+            : { id: r.id, kind: r.kind, status: r.status, messages: r.messages, tools: r.tools, metadata: r.metadata };
         afterId = page[page.length - 1]?.id;
       }
     }
@@ -34,6 +51,7 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
         iteration: ctx.iteration,
         include: ctx.stage.include,
         from: ctx.stage.from,
+        ...(ctx.stage.wholeTrajectories ? { wholeTrajectories: true } : {}),
         provenance: await ctx.exportProvenance(),
       },
       onProgress: (n) => progress.report({ rows: n }),
@@ -42,10 +60,11 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
       .insert(datasetExports)
       .values({ campaignId: ctx.campaignId, iteration: ctx.iteration, path: path.join(dir, manifest.file), manifest })
       .onConflictDoUpdate({ target: [datasetExports.campaignId, datasetExports.iteration], set: { path: path.join(dir, manifest.file), manifest } });
-    return { items: manifest.rows, rows: manifest.rows };
+    return { items: manifest.rows, rows: manifest.rows, ...(ctx.stage.wholeTrajectories ? { trajectoriesAppended: appended } : {}) };
   },
 
   async finalize(_ctx, batches) {
-    return { rows: batches[0]?.rows ?? 0 };
+    const appended = batches[0]?.trajectoriesAppended;
+    return { rows: batches[0]?.rows ?? 0, ...(appended !== undefined ? { trajectoriesAppended: appended } : {}) };
   },
 };

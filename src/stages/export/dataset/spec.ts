@@ -39,5 +39,11 @@ export const exportDatasetSpec = defineStage({
      * `messages` and `tools` with OpenAI's documented fields, for uploaders that reject other keys.
      */
     format: z.enum(DATASET_ROW_FORMATS, { error: 'expected "toolloop" or "openai-strict"' }).default("toolloop"),
+    /**
+     * Rows of samples synthesized with `completeTrajectory` carry the whole trajectory: the label's
+     * calls, the tool messages, any further steps and the final assistant answer. Samples without a
+     * finished trajectory are written as they are.
+     */
+    wholeTrajectories: z.boolean({ error: "expected true or false" }).default(false),
   }),
 });

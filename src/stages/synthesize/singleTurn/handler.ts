@@ -3,7 +3,9 @@
  * contiguous range of slots. Every slot's outcome is durable — a sample stored under its slot key,
  * or an outcome row (the model failed, or the sample duplicated one already stored) — so a crashed or
  * retried batch generates only the slots still open, and its counters, read back from the database,
- * count each slot exactly once however many attempts it took.
+ * count each slot exactly once however many attempts it took. With completeTrajectory on, a sample
+ * whose label calls tools is completed (src/synthesis/trajectory.ts) before it is written, so its
+ * trajectory is durable with it.
  */
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
@@ -14,6 +16,8 @@ import type { McpTool, SampleKind, SingleTurnKind } from "../../../domain/types.
 import { LlmError } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../../synthesis/singleTurn.js";
+import { completeTrajectory } from "../../../synthesis/trajectory.js";
+import { LlmToolServer } from "../../../dialogue/llmToolServer.js";
 import { sampleId } from "../../../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
@@ -65,6 +69,10 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
     progress.report({ ...state });
 
     const generator = ctx.llm("generator");
+    // Configs frozen before completeTrajectory existed have none: off.
+    const trajectories = (stage.completeTrajectory as typeof stage.completeTrajectory | undefined) ?? { enabled: false, maxRounds: 4 };
+    const toolServer = trajectories.enabled ? new LlmToolServer(ctx.llm("toolServer")) : undefined;
+    const roles = toolServer ? ["generator", "toolServer"] : ["generator"];
     // Stop the whole batch on the first transport failure: the endpoint is down, retrying per slot is waste.
     const batch = new BatchAbort(ctx.signal);
     const fail = batch.fail;
@@ -117,8 +125,24 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
           });
           try {
             const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal });
-            const provenance = await ctx.sampleProvenance(["generator"]);
-            settle({ slot, row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, { ...s.metadata, provenance }) });
+            const label = s.messages[s.messages.length - 1];
+            const trajectory =
+              toolServer && label?.role === "assistant" && (label.tool_calls?.length ?? 0) > 0
+                ? await completeTrajectory({
+                    sessionId: slotKey(campaignId, iteration, slot),
+                    messages: s.messages,
+                    tools: s.tools,
+                    agent: generator,
+                    executor: toolServer,
+                    maxRounds: trajectories.maxRounds,
+                    signal: batch.signal,
+                  })
+                : undefined;
+            const provenance = await ctx.sampleProvenance(roles);
+            settle({
+              slot,
+              row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, { ...s.metadata, ...(trajectory ? { trajectory } : {}), provenance }),
+            });
           } catch (err) {
             if (batch.signal.aborted) return;
             // The model could not produce a usable answer for this slot: record it and move on.

@@ -8,8 +8,12 @@ export const synthesizeSingleTurnSpec = defineStage({
   latency: "llm",
   batchTimeoutMinutes: 60,
   roles: ["generator"],
+  // Completing trajectories executes the label's calls through the MCP server simulator (the toolServer role).
+  configuredRoles: (c) =>
+    (c.completeTrajectory as typeof c.completeTrajectory | undefined)?.enabled ? [{ role: "toolServer", path: ["completeTrajectory", "enabled"] }] : [],
   reads: { kind: "slots", items: (c) => c.count, describe: "count numbered slots of the iteration; tools from the campaign's library" },
-  writes: "samples (origin synthesized, one per slot) or a slot outcome (model failed, duplicate content); LLM requests",
+  writes:
+    "samples (origin synthesized, one per slot; with completeTrajectory, metadata.trajectory: tool results and the final answer) or a slot outcome (model failed, duplicate content); LLM requests",
   schema: z.strictObject({
     name: z.literal("synthesize.singleTurn"),
     runIn,
@@ -24,5 +28,13 @@ export const synthesizeSingleTurnSpec = defineStage({
     /** Tools offered per sample (the target tools plus distractors). */
     toolsPerSample: positiveInt.max(32, atMost(32)).default(4),
     maxParallelCalls: positiveInt.max(8, atMost(8)).default(3),
+    /**
+     * Whole trajectories: after the label (tool calls), execute the calls through the tool server
+     * (the toolServer role) and ask the generator for the next step until it answers in text, at
+     * most `maxRounds` steps; stored in metadata.trajectory, the sample's messages unchanged.
+     */
+    completeTrajectory: z
+      .strictObject({ enabled: z.boolean({ error: "expected true or false" }).default(false), maxRounds: positiveInt.max(16, atMost(16)).default(4) })
+      .default({ enabled: false, maxRounds: 4 }),
   }),
 });
