@@ -11,7 +11,7 @@ export class BatchAbort {
   private readonly onOuterAbort = () => this.controller.abort(this.outer.reason);
 
   constructor(private readonly outer: AbortSignal) {
-    // Every in-flight request listens on this signal; their number is bounded by the endpoint limit.
+    // Requests share one listener (their AbortSet); retries sleeping out a backoff still add their own.
     setMaxListeners(0, this.controller.signal);
     if (outer.aborted) this.controller.abort(outer.reason);
     else outer.addEventListener("abort", this.onOuterAbort, { once: true });
