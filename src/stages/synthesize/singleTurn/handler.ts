@@ -13,8 +13,8 @@ import { listTools } from "../../../db/repos/tools.js";
 import type { McpTool, SampleKind, SingleTurnKind } from "../../../domain/types.js";
 import { LlmError } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
-import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../../synthesis/singleTurn.js";
-import { sampleId } from "../../../util/ids.js";
+import { planSingleTurnKinds, synthesizeSingleTurn, ToolSelector } from "../../../synthesis/singleTurn.js";
+import { sampleId, ToolJsonCache } from "../../../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
 import { WriteBuffer } from "../../../framework/writeBuffer.js";
@@ -56,6 +56,14 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
     const library = (await listTools(db, campaignId)).map((r) => r.tool);
     if (library.length === 0) throw new StageInputError(`campaign ${campaignId} has no tools loaded`);
     const kinds = planSingleTurnKinds({ count: stage.count, mix: stage.mix, seed: config.seed, iteration });
+    // Per batch, not per slot: the library's order and rankings, and each tool's canonical JSON for ids.
+    const selector = new ToolSelector(library, {
+      seed: config.seed,
+      iteration,
+      toolsPerSample: stage.toolsPerSample,
+      maxParallelCalls: stage.maxParallelCalls,
+    });
+    const toolJson = new ToolJsonCache();
 
     const slots = range(start, end);
     const keys = slots.map((s) => slotKey(campaignId, iteration, s));
@@ -107,18 +115,11 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
         limit(async () => {
           if (batch.signal.aborted) return;
           const kind = kinds[slot] as SingleTurnKind;
-          const { targets, offered } = selectToolsForSlot(library, {
-            kind,
-            seed: config.seed,
-            iteration,
-            slotIndex: slot,
-            toolsPerSample: stage.toolsPerSample,
-            maxParallelCalls: stage.maxParallelCalls,
-          });
+          const { targets, offered } = selector.select(kind, slot);
           try {
             const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal });
             const provenance = await ctx.sampleProvenance(["generator"]);
-            settle({ slot, row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, { ...s.metadata, provenance }) });
+            settle({ slot, row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, { ...s.metadata, provenance }, toolJson) });
           } catch (err) {
             if (batch.signal.aborted) return;
             // The model could not produce a usable answer for this slot: record it and move on.
@@ -154,9 +155,10 @@ function toRow(
   messages: NewSample["messages"],
   tools: McpTool[],
   metadata: Record<string, unknown>,
+  toolJson: ToolJsonCache,
 ): NewSample {
   return {
-    id: sampleId(campaignId, { messages, tools }),
+    id: sampleId(campaignId, { messages, tools }, toolJson),
     campaignId,
     iteration,
     kind,
