@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { SimulatorStats } from "../src/llm/simulator/server.js";
 import { taskQueues } from "../src/taskQueues.js";
+import { sql } from "drizzle-orm";
 import { campaignWorkflowId, iterationWorkflowId } from "../workflows/definitions.js";
 import { createTestEnv } from "../test/helpers/testEnv.js";
 
@@ -93,6 +94,12 @@ try {
   };
   const wfId = campaignWorkflowId(campaignId);
   const started = Date.now();
+  const transactions = async (): Promise<number> => {
+    const r = await env.db.db.execute(sql`SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()`);
+    const rows = (r as { rows?: { n: string | number }[] }).rows ?? (r as unknown as { n: string | number }[]);
+    return Number(rows[0]?.n ?? 0);
+  };
+  const xact0 = await transactions();
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   const handle = await env.client.workflow.start("campaignWorkflow", {
@@ -104,6 +111,9 @@ try {
   const workerCpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
   const wall = (Date.now() - started) / 1000;
+  // Postgres counts its statistics asynchronously (every ~0.5 s); wait for them to settle.
+  await new Promise((r) => setTimeout(r, 1500));
+  const dbTransactions = (await transactions()) - xact0;
   const st = await simStats();
   const active = ((st.lastResponseAt ?? 0) - (st.firstRequestAt ?? 0)) / 1000;
   const rps = st.completed / active;
@@ -144,6 +154,7 @@ try {
   console.log(
     `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity, ${plainMsPerRequest.toFixed(3)} ms CPU per request, ${p.failures} failures`,
   );
+  console.log(`database: ${dbTransactions} transactions (all clients of the database) = ${(dbTransactions / st.completed).toFixed(2)} per LLM request`);
   console.log(`worker / plain CPU per request = ${(workerMsPerRequest / plainMsPerRequest).toFixed(2)}x (target <= 2)`);
   console.log(`history events: ${events} (campaign + iteration) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 20)`);
   if (values.json) {
@@ -159,6 +170,7 @@ try {
         worker: { rps, ratio: rps / capacity, cpuMsPerRequest: workerMsPerRequest, eventLoopUtilization: elu.utilization },
         plain: { rps: plainRps, ratio: plainRps / capacity, cpuMsPerRequest: plainMsPerRequest, failures: p.failures },
         cpuRatio: workerMsPerRequest / plainMsPerRequest,
+        dbTransactionsPerRequest: dbTransactions / st.completed,
         historyEventsPer1000: perThousand,
       }),
     );
