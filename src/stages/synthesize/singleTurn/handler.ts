@@ -33,9 +33,13 @@ export interface SynthesisProgress {
 
 export const slotKey = (campaignId: string, iteration: number, slot: number) => `${campaignId}/${iteration}/synthesize.singleTurn/${slot}`;
 
-/** A finished sample waits at most this long (or for this many others) before it is written. */
-const FLUSH_EVERY = 50;
-const FLUSH_AFTER_MS = 200;
+/**
+ * A finished sample waits at most this long (or for this many others) before it is written. A write
+ * is three statements (insert, then the slots' outcomes read back): every 200 ms per batch they were
+ * most of the database's transactions per LLM request; at 1 s progress still shows every second.
+ */
+const FLUSH_EVERY = 200;
+const FLUSH_AFTER_MS = 1000;
 
 type Settled = { slot: number; row: NewSample } | { slot: number; outcome: "failed"; detail: string };
 
