@@ -29,24 +29,23 @@ const sim = await startSimulator({
     if (path === "/v1/chat/completions") bodies.push(body);
   },
 });
+const closeAndExit = (): void => {
+  sim.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
 process.on("message", (m: Command) => {
-  void (async () => {
-    if (m.type === "stats") send({ type: "stats", stats: sim.stats() });
-    else if (m.type === "resetStats") {
-      sim.resetStats();
-      send({ type: "reset" });
-    } else if (m.type === "dumpBodies") {
-      // JSON request bodies have no raw newlines, so one per line is unambiguous.
-      fs.writeFileSync(m.file, bodies.join("\n"));
-      send({ type: "dumped", count: bodies.length });
-    } else if (m.type === "close") {
-      await sim.close();
-      process.exit(0);
-    }
-  })();
+  if (m.type === "stats") send({ type: "stats", stats: sim.stats() });
+  else if (m.type === "resetStats") {
+    sim.resetStats();
+    send({ type: "reset" });
+  } else if (m.type === "dumpBodies") {
+    // JSON request bodies have no raw newlines, so one per line is unambiguous.
+    fs.writeFileSync(m.file, bodies.join("\n"));
+    send({ type: "dumped", count: bodies.length });
+  } else if (m.type === "close") closeAndExit();
 });
 // The parent going away takes the simulator with it.
-process.on("disconnect", () => {
-  void sim.close().finally(() => process.exit(0));
-});
+process.on("disconnect", closeAndExit);
 send({ type: "ready", url: sim.url });
