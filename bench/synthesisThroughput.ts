@@ -121,9 +121,13 @@ try {
   const workerCpuMs = (workerCpu.user + workerCpu.system) / 1000;
   const workerMsPerRequest = workerCpuMs / st.completed;
   let events = 0;
+  const perWorkflow: number[] = [];
+  let batches = 0;
   for (const id of [wfId, iterationWorkflowId(wfId, 1)]) {
     const h = await env.client.workflow.getHandle(id).fetchHistory();
+    perWorkflow.push(h.events?.length ?? 0);
     events += h.events?.length ?? 0;
+    batches += (h.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === "runStageBatch").length;
   }
   const perThousand = events / (samples / 1000);
 
@@ -156,7 +160,9 @@ try {
   );
   console.log(`database: ${dbTransactions} transactions (all clients of the database) = ${(dbTransactions / st.completed).toFixed(2)} per LLM request`);
   console.log(`worker / plain CPU per request = ${(workerMsPerRequest / plainMsPerRequest).toFixed(2)}x (target <= 2)`);
-  console.log(`history events: ${events} (campaign + iteration) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 20)`);
+  console.log(
+    `history events: ${events} (campaign ${perWorkflow[0]} + iteration ${perWorkflow[1]}, ${batches} batches) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 20)`,
+  );
   if (values.json) {
     fs.writeFileSync(
       values.json,
@@ -172,6 +178,7 @@ try {
         cpuRatio: workerMsPerRequest / plainMsPerRequest,
         dbTransactionsPerRequest: dbTransactions / st.completed,
         historyEventsPer1000: perThousand,
+        historyEvents: { campaign: perWorkflow[0], iteration: perWorkflow[1], batches },
       }),
     );
   }
