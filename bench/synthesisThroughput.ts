@@ -1,16 +1,34 @@
 /**
- * Synthesis throughput through Temporal against the simulator with latency L and concurrency cap C.
- * Prints achieved requests/s divided by the endpoint's capacity C/L, and Temporal history events per
- * 1,000 samples. Target (issue #2): ratio >= 0.9 and <= 50 events per 1,000 samples at C=32,
- * L=200 ms, 5,000 samples.
+ * What one worker process costs per LLM request, and whether it keeps an endpoint busy. Runs a
+ * single-turn synthesis campaign through Temporal against the LLM simulator, which runs in a process
+ * of its own (bench/simulatorProcess.ts) with latency L and concurrency cap C, then replays the same
+ * request bodies with a plain keep-alive `node:http` client (bench/plainHttpClient.ts, also its own
+ * process) at the same client concurrency. Prints, for both: requests/s (and its ratio to the
+ * endpoint's capacity C/L), ms of CPU per request from the process's own accounting
+ * (process.cpuUsage, every thread: for the worker that includes the Temporal SDK's core and the
+ * database writes); the worker's main-thread event-loop utilisation; and Temporal history events per
+ * 1,000 samples (campaign and iteration workflows, read back through the client).
  *
- *   node dist/bench/synthesisThroughput.js [--samples 5000] [--latency-ms 200] [--concurrency 32] [--client-concurrency 64] [--batch-size 250]
+ * Targets (issue 13): worker CPU per request <= 2x the plain client's; at C=32, L=200 ms a ratio
+ * >= 0.97 of capacity; <= 20 history events per 1,000 samples at the default batch size.
  *
- * Uses TEMPORAL_ADDRESS / DATABASE_URL when set, else starts private servers.
+ *   node dist/bench/synthesisThroughput.js [--samples 5000] [--latency-ms 200] [--concurrency 32]
+ *     [--client-concurrency 64] [--batch-size <default of the stage>] [--batches-in-parallel 4]
+ *     [--json out.json]
+ *
+ * Uses TEMPORAL_ADDRESS / DATABASE_URL when set, else starts private servers. Profile the worker
+ * with `node --cpu-prof --cpu-prof-dir=prof dist/bench/synthesisThroughput.js ...`.
  */
+import { fork, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startSimulator } from "../src/llm/simulator/server.js";
+import type { SimulatorStats } from "../src/llm/simulator/server.js";
 import { taskQueues } from "../src/taskQueues.js";
+import { sql } from "drizzle-orm";
 import { campaignWorkflowId, iterationWorkflowId } from "../workflows/definitions.js";
 import { createTestEnv } from "../test/helpers/testEnv.js";
 
@@ -22,60 +40,151 @@ const { values } = parseArgs({
     // Requests the client keeps open; above C so the server's queue never runs dry between a
     // response and the next request (as one configures a client in front of a vLLM server).
     "client-concurrency": { type: "string" },
-    "batch-size": { type: "string", default: "250" },
+    // Default: the stage's own default batch size (what the history-events target is about).
+    "batch-size": { type: "string" },
     "batches-in-parallel": { type: "string", default: "4" },
+    json: { type: "string" },
   },
 });
 const samples = Number(values.samples);
 const latencyMs = Number(values["latency-ms"]);
 const cap = Number(values.concurrency);
-const batchSize = Number(values["batch-size"]);
 const clientConcurrency = Number(values["client-concurrency"] ?? 2 * cap);
+const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** A forked helper and a way to ask it something: the next message of `type`. */
+function forkHelper(script: string, arg: unknown): { child: ChildProcess; next<T>(type: string): Promise<T> } {
+  const child = fork(path.join(here, script), [JSON.stringify(arg)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const waiting = new Map<string, ((m: unknown) => void)[]>();
+  child.on("message", (m: { type: string }) => waiting.get(m.type)?.shift()?.(m));
+  return {
+    child,
+    next: <T>(type: string) =>
+      new Promise<T>((resolve, reject) => {
+        const list = waiting.get(type) ?? [];
+        list.push(resolve as (m: unknown) => void);
+        waiting.set(type, list);
+        child.once("exit", (code) => reject(new Error(`${script} exited (${code}) before sending "${type}"`)));
+      }),
+  };
+}
+
+const sim = forkHelper("simulatorProcess.js", { seed: 1, latencyMs, maxConcurrency: cap });
+const { url } = await sim.next<{ url: string }>("ready");
+const simStats = async (): Promise<SimulatorStats> => {
+  const reply = sim.next<{ stats: SimulatorStats }>("stats");
+  sim.child.send({ type: "stats" });
+  return (await reply).stats;
+};
 
 const env = await createTestEnv("bench");
-const sim = await startSimulator({ seed: 1, latencyMs, maxConcurrency: cap, quiet: true });
 const workers = await env.startWorkers({ heartbeatIntervalMs: 5000 });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-bench-"));
 try {
   const campaignId = `bench-${Date.now().toString(36)}`;
   const config = {
     name: "bench",
     seed: 1,
-    endpoints: { sim: { baseUrl: sim.url, maxConcurrency: clientConcurrency, timeoutMs: 60_000, maxRetries: 3 } },
+    endpoints: { sim: { baseUrl: url, maxConcurrency: clientConcurrency, timeoutMs: 60_000, maxRetries: 3 } },
     roles: { generator: { endpoint: "sim", model: "toolloop-sim" } },
     tools: { sources: [{ kind: "example" }] },
-    stages: [{ name: "synthesize.singleTurn", count: samples, batchSize }],
+    stages: [{ name: "synthesize.singleTurn", count: samples, ...(batchSize === undefined ? {} : { batchSize }) }],
     concurrency: { batchesInParallel: Number(values["batches-in-parallel"]) },
   };
   const wfId = campaignWorkflowId(campaignId);
   const started = Date.now();
+  const transactions = async (): Promise<number> => {
+    const r = await env.db.db.execute(sql`SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()`);
+    const rows = (r as { rows?: { n: string | number }[] }).rows ?? (r as unknown as { n: string | number }[]);
+    return Number(rows[0]?.n ?? 0);
+  };
+  const xact0 = await transactions();
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const handle = await env.client.workflow.start("campaignWorkflow", {
     workflowId: wfId,
     taskQueue: taskQueues(env.queuePrefix).workflows,
     args: [{ config, campaignId }],
   });
-  const progress = setInterval(() => process.stderr.write(`\r${sim.stats().completed} requests done`), 1000);
   await handle.result();
-  clearInterval(progress);
+  const workerCpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0);
   const wall = (Date.now() - started) / 1000;
-  const st = sim.stats();
+  // Postgres counts its statistics asynchronously (every ~0.5 s); wait for them to settle.
+  await new Promise((r) => setTimeout(r, 1500));
+  const dbTransactions = (await transactions()) - xact0;
+  const st = await simStats();
   const active = ((st.lastResponseAt ?? 0) - (st.firstRequestAt ?? 0)) / 1000;
   const rps = st.completed / active;
   const capacity = cap / (latencyMs / 1000);
+  const workerCpuMs = (workerCpu.user + workerCpu.system) / 1000;
+  const workerMsPerRequest = workerCpuMs / st.completed;
   let events = 0;
+  const perWorkflow: number[] = [];
+  let batches = 0;
   for (const id of [wfId, iterationWorkflowId(wfId, 1)]) {
     const h = await env.client.workflow.getHandle(id).fetchHistory();
+    perWorkflow.push(h.events?.length ?? 0);
     events += h.events?.length ?? 0;
+    batches += (h.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === "runStageBatch").length;
   }
   const perThousand = events / (samples / 1000);
-  console.log("");
+
+  // The same request bodies, the same number of requests, the same client concurrency, plain http.
+  const bodiesFile = path.join(tmp, "bodies.jsonl");
+  const dumped = sim.next<{ count: number }>("dumped");
+  sim.child.send({ type: "dumpBodies", file: bodiesFile });
+  const { count: bodyCount } = await dumped;
+  const reset = sim.next("reset");
+  sim.child.send({ type: "resetStats" });
+  await reset;
+  const plain = forkHelper("plainHttpClient.js", { url, bodiesFile, concurrency: clientConcurrency, requests: st.completed });
+  const p = await plain.next<{ requests: number; failures: number; cpuMs: number; wallMs: number }>("done");
+  const pst = await simStats();
+  const plainActive = ((pst.lastResponseAt ?? 0) - (pst.firstRequestAt ?? 0)) / 1000;
+  const plainRps = pst.completed / plainActive;
+  const plainMsPerRequest = p.cpuMs / p.requests;
+
+  const batch = batchSize ?? "default";
   console.log(
-    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batchSize=${batchSize} requests=${st.completed} maxInFlight=${st.maxInFlight}`,
+    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batchSize=${batch} requests=${st.completed} maxInFlight=${st.maxInFlight} cores=${os.availableParallelism()}`,
   );
   console.log(`wall ${wall.toFixed(1)} s (campaign start to result), endpoint busy ${active.toFixed(1)} s`);
-  console.log(`achieved ${rps.toFixed(1)} req/s; capacity C/L = ${capacity.toFixed(1)} req/s; ratio = ${(rps / capacity).toFixed(3)} (target >= 0.9)`);
-  console.log(`history events: ${events} (campaign + iteration) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 50)`);
+  console.log(`worker: ${rps.toFixed(1)} req/s = ${(rps / capacity).toFixed(3)} of capacity C/L ${capacity.toFixed(1)} req/s (target >= 0.97 at C=32, L=200)`);
+  console.log(
+    `worker: ${workerMsPerRequest.toFixed(3)} ms CPU per request (${workerCpuMs.toFixed(0)} ms over ${st.completed}), main-thread event loop ${(elu.utilization * 100).toFixed(1)}% busy`,
+  );
+  console.log(
+    `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity, ${plainMsPerRequest.toFixed(3)} ms CPU per request, ${p.failures} failures`,
+  );
+  console.log(`database: ${dbTransactions} transactions (all clients of the database) = ${(dbTransactions / st.completed).toFixed(2)} per LLM request`);
+  console.log(`worker / plain CPU per request = ${(workerMsPerRequest / plainMsPerRequest).toFixed(2)}x (target <= 2)`);
+  console.log(
+    `history events: ${events} (campaign ${perWorkflow[0]} + iteration ${perWorkflow[1]}, ${batches} batches) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 20)`,
+  );
+  if (values.json) {
+    fs.writeFileSync(
+      values.json,
+      JSON.stringify({
+        samples,
+        concurrency: cap,
+        clientConcurrency,
+        latencyMs,
+        batchSize: batch,
+        requests: st.completed,
+        worker: { rps, ratio: rps / capacity, cpuMsPerRequest: workerMsPerRequest, eventLoopUtilization: elu.utilization },
+        plain: { rps: plainRps, ratio: plainRps / capacity, cpuMsPerRequest: plainMsPerRequest, failures: p.failures },
+        cpuRatio: workerMsPerRequest / plainMsPerRequest,
+        dbTransactionsPerRequest: dbTransactions / st.completed,
+        historyEventsPer1000: perThousand,
+        historyEvents: { campaign: perWorkflow[0], iteration: perWorkflow[1], batches },
+      }),
+    );
+  }
 } finally {
   await workers.stop();
-  await sim.close();
+  sim.child.send({ type: "close" });
   await env.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
 }

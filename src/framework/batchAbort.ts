@@ -2,6 +2,9 @@
  * The abort signal of one batch's fan-out: it follows the step's cancellation, and the first fatal
  * error (a transport failure: the endpoint is down, retrying item by item is waste) stops every call
  * still in flight. `close()` detaches it from the step's signal and rethrows what stopped the batch.
+ *
+ * In-flight requests do not each listen on it: the LLM client and the endpoint limiter join the
+ * signal's AbortSet (src/util/abortSet.ts), whose one listener cancels the set of requests in flight.
  */
 import { setMaxListeners } from "node:events";
 
@@ -11,7 +14,7 @@ export class BatchAbort {
   private readonly onOuterAbort = () => this.controller.abort(this.outer.reason);
 
   constructor(private readonly outer: AbortSignal) {
-    // Every in-flight request listens on this signal; their number is bounded by the endpoint limit.
+    // Requests share one listener (their AbortSet); retries sleeping out a backoff still add their own.
     setMaxListeners(0, this.controller.signal);
     if (outer.aborted) this.controller.abort(outer.reason);
     else outer.addEventListener("abort", this.onOuterAbort, { once: true });

@@ -17,8 +17,17 @@ export interface LedgerKey {
   batchIndex: number | null;
 }
 
-/** Rows per statement: keeps one statement's parameters well under Postgres' limit. */
+/** Rows per statement: keeps one statement's size well within limits. */
 const ROWS_PER_STATEMENT = 1000;
+
+/**
+ * Before a write that would carry only a few rows, wait this long for more: at hundreds of requests
+ * a second, a write per round trip was a statement every millisecond or two, each costing the
+ * worker more than the LLM request it records. The wait delays a request's send by at most this
+ * much, small beside any model's latency.
+ */
+const LINGER_MS = 40;
+const LINGER_UNTIL_ROWS = 64;
 
 /** A ledger row, or the withdrawal of one whose request was never sent. */
 type LedgerRow = Omit<LlmRequestRow, "status"> & { status: LlmRequestRow["status"] | "unsent" };
@@ -73,6 +82,7 @@ export class RequestLedger implements UsageSink {
 
   private async writeLoop(): Promise<void> {
     while (this.pending.size > 0) {
+      if (this.pending.size < LINGER_UNTIL_ROWS) await new Promise((r) => setTimeout(r, LINGER_MS));
       const rows = [...this.pending.values()];
       const waiting = this.announced;
       this.pending = new Map();

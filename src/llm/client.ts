@@ -1,21 +1,25 @@
 /**
- * OpenAI-compatible LLM client for one role (generator, judge, policy). The `openai` SDK is only the
- * transport: its retries are off, and retries, backoff, Retry-After, token accounting, error
- * classification and the per-endpoint concurrency limit are ours, so they behave the same against
- * vLLM, SGLang, OpenAI and the simulator.
+ * OpenAI-compatible LLM client for one role (generator, judge, policy). The transport is a keep-alive
+ * `node:http` pool (src/llm/httpTransport.ts); retries, backoff, Retry-After, deadlines, token
+ * accounting, error classification and the per-endpoint concurrency limit are ours, so they behave
+ * the same against vLLM, SGLang, OpenAI and the simulator. The hot path has one abort listener per
+ * caller signal (src/util/abortSet.ts) and one deadline timer per endpoint (src/llm/deadlines.ts),
+ * not a listener, controller and timers per attempt.
  */
 import { randomUUID } from "node:crypto";
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { LimitFunction } from "p-limit";
 import type { z } from "zod";
 import { ENDPOINT_FAIL_FAST_DEFAULTS, formatPath, type CampaignConfig } from "../config/campaignConfig.js";
 import type { ChatMessage, OpenAiTool, ToolCall } from "../domain/types.js";
 import { llmFailures, llmRequestDuration, llmRequests, llmTokens } from "../metrics/toolloopMetrics.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from "./backoff.js";
+import { abortSetOf, type Abortable } from "../util/abortSet.js";
 import { ConnectProbeError, probeConnect } from "./connectProbe.js";
+import { DeadlineTimer, type Deadline } from "./deadlines.js";
 import { endpointHealth, type EndpointHealth } from "./endpointHealth.js";
-import { endpointLimiter, withSlot } from "./endpointLimiter.js";
+import { endpointLimiter, normaliseBaseUrl, withSlot } from "./endpointLimiter.js";
 import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
+import { HttpTransport, TransportError, type HeaderReader } from "./httpTransport.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
 import { isSimulatorResponse } from "./simulatorMark.js";
 import type { UsageSink } from "./usage.js";
@@ -79,7 +83,7 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** vLLM (and most self-hosted servers) accept any key; the SDK insists on a non-empty one. */
+/** vLLM (and most self-hosted servers) accept any key; OpenAI-compatible clients send a non-empty one. */
 const PLACEHOLDER_API_KEY = "EMPTY";
 
 type Json = Record<string, unknown>;
@@ -96,6 +100,8 @@ class AttemptFailure extends Error {
    */
   unreachable = false;
   suspect = false;
+  /** An HTTP error answered by the simulator (its headers carry the mark). */
+  fromSimulator = false;
   constructor(
     readonly kind: LlmErrorKind,
     message: string,
@@ -109,11 +115,64 @@ class AttemptFailure extends Error {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
+/** One deadline timer per endpoint, shared like the limiter. */
+const deadlineTimers = new Map<string, DeadlineTimer>();
+function deadlineTimerFor(baseUrl: string): DeadlineTimer {
+  const key = normaliseBaseUrl(baseUrl);
+  let t = deadlineTimers.get(key);
+  if (!t) {
+    t = new DeadlineTimer();
+    deadlineTimers.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * What stopped an attempt from our side: its deadline (before or after the response headers) or the
+ * caller's signal. It is both the attempt's deadline entry and its member of the signal's AbortSet.
+ */
+class AttemptGuard implements Deadline, Abortable {
+  at: number;
+  headersReceived = false;
+  stopped: "timeout" | "noFirstByte" | "aborted" | undefined;
+  cancel: ((reason: Error) => void) | undefined;
+
+  constructor(
+    readonly startedAt: number,
+    private readonly timeoutMs: number,
+    private readonly firstByteTimeoutMs: number,
+  ) {
+    this.at = startedAt + Math.min(timeoutMs, firstByteTimeoutMs);
+  }
+
+  /** Headers in: only the whole request's deadline applies now. */
+  readonly onHeaders = (): void => {
+    this.headersReceived = true;
+    this.at = this.startedAt + this.timeoutMs;
+  };
+
+  expire(): void {
+    if (this.stopped) return;
+    // Non-streaming responses send their headers when the completion is done, so the first-byte
+    // deadline bounds the server's silence, generation included: it tells a hung server from a slow body.
+    this.stopped = !this.headersReceived && this.firstByteTimeoutMs < this.timeoutMs ? "noFirstByte" : "timeout";
+    this.cancel?.(new Error(this.stopped === "noFirstByte" ? "no response headers" : "timeout"));
+  }
+
+  abort(reason: unknown): void {
+    if (this.stopped) return;
+    this.stopped = "aborted";
+    this.cancel?.(reason instanceof Error ? reason : new Error("aborted"));
+  }
+}
+
 export class LlmClient {
   readonly role: string;
   readonly model: string;
   readonly baseUrl: string;
-  private readonly sdk: OpenAI;
+  private readonly transport: HttpTransport;
+  private readonly deadlines: DeadlineTimer;
+  private readonly headers: Record<string, string>;
   private readonly limit: LimitFunction;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
@@ -159,16 +218,14 @@ export class LlmClient {
     this.attemptBudget = opts.attemptBudget ?? Number.POSITIVE_INFINITY;
     this.health = endpointHealth(opts.baseUrl);
     this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency);
-    // organization/project are pinned to null so OPENAI_ORG_ID etc. in the environment never leak
-    // into requests to self-hosted servers.
-    this.sdk = new OpenAI({
-      baseURL: opts.baseUrl,
-      apiKey: opts.apiKey ?? PLACEHOLDER_API_KEY,
-      organization: null,
-      project: null,
-      maxRetries: 0,
-      timeout: opts.timeoutMs,
-    });
+    this.transport = new HttpTransport(opts.baseUrl);
+    this.deadlines = deadlineTimerFor(opts.baseUrl);
+    // Nothing from the environment (OPENAI_ORG_ID etc.) leaks into requests to self-hosted servers.
+    this.headers = {
+      "content-type": "application/json",
+      accept: "application/json",
+      authorization: `Bearer ${opts.apiKey ?? PLACEHOLDER_API_KEY}`,
+    };
   }
 
   async chat(req: ChatRequest, opts: CallOptions = {}): Promise<ChatResult> {
@@ -337,6 +394,8 @@ export class LlmClient {
    * unusable as a transport-level response (e.g. no `choices`); such replies are retried like 5xx.
    */
   private async request(path: string, body: Json, signal: AbortSignal | undefined, problemOf: (json: Json) => string | undefined): Promise<Json> {
+    // Serialised once for every attempt.
+    const text = JSON.stringify(body);
     let attempts = 0;
     for (;;) {
       if (signal?.aborted) throw this.abortedError(signal, attempts);
@@ -346,7 +405,7 @@ export class LlmClient {
           this.limit,
           () => {
             attempts++;
-            return this.attempt(path, body, signal, problemOf);
+            return this.attempt(path, text, signal, problemOf);
           },
           signal,
         );
@@ -388,7 +447,7 @@ export class LlmClient {
    * One HTTP call, inside a concurrency slot. Announced to the usage sink before it is sent (a
    * ledger failing to record it fails the call unsent) and recorded once its outcome is known.
    */
-  private async attempt(path: string, body: Json, userSignal: AbortSignal | undefined, problemOf: (json: Json) => string | undefined): Promise<Json> {
+  private async attempt(path: string, text: string, userSignal: AbortSignal | undefined, problemOf: (json: Json) => string | undefined): Promise<Json> {
     if (userSignal?.aborted) throw new AttemptFailure("aborted", "aborted", undefined, undefined, userSignal.reason);
     // Not known to answer (first contact, or it stopped answering): check it accepts connections at all,
     // so a dead host fails in connectTimeoutMs instead of the whole request timeout. Nothing was sent.
@@ -402,85 +461,81 @@ export class LlmClient {
       this.usage?.withdrawn?.(start);
       throw new AttemptFailure("aborted", "aborted", undefined, undefined, userSignal.reason);
     }
-    // Our own deadline covers reading the body too; the SDK's `timeout` stops at the headers.
-    const controller = new AbortController();
-    let timedOut = false;
-    let noFirstByte = false;
-    let headersReceived = false;
-    const startedAt = performance.now();
+    const guard = new AttemptGuard(performance.now(), this.timeoutMs, this.firstByteTimeoutMs);
+    const abortSet = userSignal ? abortSetOf(userSignal) : undefined;
     let simulatedLabel = "unknown";
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error("timeout"));
-    }, this.timeoutMs);
-    // Non-streaming responses send their headers when the completion is done, so this bounds the
-    // server's silence, generation included; it is what tells a hung server from a slow body.
-    const firstByteTimer =
-      this.firstByteTimeoutMs < this.timeoutMs
-        ? setTimeout(() => {
-            noFirstByte = true;
-            controller.abort(new Error("no response headers"));
-          }, this.firstByteTimeoutMs)
-        : undefined;
-    const onAbort = (): void => controller.abort(userSignal?.reason);
-    userSignal?.addEventListener("abort", onAbort, { once: true });
     let outcome = "ok";
     try {
-      const response = await this.sdk
-        .post(path, { body, signal: controller.signal, timeout: this.timeoutMs, maxRetries: 0, headers: { "X-Request-Id": requestId } })
-        .asResponse();
-      headersReceived = true;
-      clearTimeout(firstByteTimer);
+      const pending = this.transport.post(path, text, { ...this.headers, "x-request-id": requestId }, guard.onHeaders);
+      guard.cancel = pending.cancel;
+      this.deadlines.add(guard);
+      abortSet?.add(guard);
+      const response = await pending.response;
+      // Any status is an answer: the endpoint is up.
       this.health.answered();
-      simulatedLabel = isSimulatorResponse(response.headers, undefined) ? "true" : "false";
-      const text = await response.text();
+      const simulated = isSimulatorResponse(response.headers, undefined);
+      simulatedLabel = simulated ? "true" : "false";
+      if (response.status < 200 || response.status > 299) throw this.httpFailure(response.status, response.headers, response.text, simulated);
       let json: unknown;
       try {
-        json = JSON.parse(text);
+        json = JSON.parse(response.text);
       } catch {
-        throw new AttemptFailure("server", `HTTP ${response.status} body is not JSON: ${preview(text)}`, response.status);
+        throw new AttemptFailure("server", `HTTP ${response.status} body is not JSON: ${preview(response.text)}`, response.status);
       }
       if (json === null || typeof json !== "object" || Array.isArray(json)) {
-        throw new AttemptFailure("server", `HTTP ${response.status} body is not a JSON object: ${preview(text)}`, response.status);
+        throw new AttemptFailure("server", `HTTP ${response.status} body is not a JSON object: ${preview(response.text)}`, response.status);
       }
       const problem = problemOf(json as Json);
-      if (problem !== undefined) throw new AttemptFailure("server", `HTTP ${response.status} ${problem}: ${preview(text)}`, response.status);
+      if (problem !== undefined) throw new AttemptFailure("server", `HTTP ${response.status} ${problem}: ${preview(response.text)}`, response.status);
       const usage = tokenUsage(json as Json);
-      const simulated = isSimulatorResponse(response.headers, json);
-      if (simulated) this.simulatedResponses++;
-      this.record(requestId, usage.promptTokens, usage.completionTokens, false, simulated);
-      if (simulated) simulatorBodies.add(json);
+      const simulatedBody = simulated || isSimulatorResponse(undefined, json);
+      if (simulatedBody) this.simulatedResponses++;
+      this.record(requestId, usage.promptTokens, usage.completionTokens, false, simulatedBody);
+      if (simulatedBody) simulatorBodies.add(json);
       llmTokens.inc({ role: this.role, endpoint: this.endpointName, direction: "prompt" }, usage.promptTokens);
       llmTokens.inc({ role: this.role, endpoint: this.endpointName, direction: "completion" }, usage.completionTokens);
       return json as Json;
     } catch (err) {
       let failure: AttemptFailure;
       if (err instanceof AttemptFailure) failure = err;
-      else if ((noFirstByte || (timedOut && !headersReceived)) && !userSignal?.aborted) {
+      else if (guard.stopped === "aborted" || userSignal?.aborted) failure = new AttemptFailure("aborted", "aborted", undefined, undefined, err);
+      else if (guard.stopped === "noFirstByte" || (guard.stopped === "timeout" && !guard.headersReceived)) {
         // Silent until a deadline (the first-byte one, or the whole request's when that is shorter).
-        const [ms, field] = noFirstByte ? [this.firstByteTimeoutMs, "firstByteTimeoutMs"] : [this.timeoutMs, "timeoutMs"];
+        const [ms, field] = guard.stopped === "noFirstByte" ? [this.firstByteTimeoutMs, "firstByteTimeoutMs"] : [this.timeoutMs, "timeoutMs"];
         failure = new AttemptFailure("timeout", `connected, but no response headers within ${ms} ms (${field})`, undefined, undefined, err);
         // Unreachable only if the endpoint answered nobody meanwhile: one hung request on a live server is a timeout.
-        failure.unreachable = !this.health.answeredSince(startedAt);
+        failure.unreachable = !this.health.answeredSince(guard.startedAt);
+      } else if (guard.stopped === "timeout") {
+        failure = new AttemptFailure("timeout", `no complete response within ${this.timeoutMs} ms`, undefined, undefined, err);
       } else {
-        failure = this.classify(err, timedOut, userSignal);
+        // The exchange broke: refused, reset, or cut off mid-body.
+        const where = err instanceof TransportError && err.headersReceived ? "request failed" : "connection failed";
+        failure = new AttemptFailure("network", `${where}: ${causeMessage(err)}`, undefined, undefined, err);
         // Broken before any answer (refused, reset): the next attempt checks the endpoint first.
-        if (failure.kind === "network" && !headersReceived) failure.suspect = true;
+        if (!guard.headersReceived) failure.suspect = true;
       }
       if (failure.suspect) this.health.suspect();
       outcome = failure.unreachable ? "unreachable" : failure.kind;
       // Given up by the caller while in flight: whether the server got it is unknown, as for a killed
       // worker, so its ledger row stays "sent" (outcome unknown) rather than claiming an outcome.
-      if (failure.kind !== "aborted") this.record(requestId, 0, 0, true, failureFromSimulator(failure));
+      if (failure.kind !== "aborted") this.record(requestId, 0, 0, true, failure.fromSimulator);
       throw failure;
     } finally {
-      clearTimeout(timer);
-      clearTimeout(firstByteTimer);
-      userSignal?.removeEventListener("abort", onAbort);
+      this.deadlines.delete(guard);
+      abortSet?.delete(guard);
       const labels = { role: this.role, endpoint: this.endpointName, outcome };
       llmRequests.inc({ ...labels, simulated: simulatedLabel });
-      llmRequestDuration.observe(labels, (performance.now() - startedAt) / 1000);
+      llmRequestDuration.observe(labels, (performance.now() - guard.startedAt) / 1000);
     }
+  }
+
+  /** An HTTP error status: its kind, the server's own message, and Retry-After for retryable ones. */
+  private httpFailure(status: number, headers: HeaderReader, text: string, simulated: boolean): AttemptFailure {
+    const kind = kindForStatus(status);
+    const retryAfter = kind === "client" ? undefined : retryAfterMs(headers, this.backoff.maxMs * 4);
+    const failure = new AttemptFailure(kind, `HTTP ${status}: ${errorMessageOf(text)}`, status, retryAfter);
+    failure.fromSimulator = simulated;
+    return failure;
   }
 
   /** The connect check of an endpoint not known to answer; its failure counts against the attempt budget. */
@@ -495,22 +550,6 @@ export class LlmClient {
       llmRequests.inc({ role: this.role, endpoint: this.endpointName, outcome: "unreachable", simulated: "unknown" });
       throw failure;
     }
-  }
-
-  private classify(err: unknown, timedOut: boolean, userSignal: AbortSignal | undefined): AttemptFailure {
-    if (userSignal?.aborted) return new AttemptFailure("aborted", "aborted", undefined, undefined, err);
-    if (timedOut || err instanceof APIConnectionTimeoutError) {
-      return new AttemptFailure("timeout", `no complete response within ${this.timeoutMs} ms`, undefined, undefined, err);
-    }
-    if (err instanceof APIError && typeof err.status === "number") {
-      const kind = kindForStatus(err.status);
-      const retryAfter = kind === "client" ? undefined : retryAfterMs(err.headers, this.backoff.maxMs * 4);
-      return new AttemptFailure(kind, `HTTP ${err.status}: ${err.message}`, err.status, retryAfter, err);
-    }
-    if (err instanceof APIUserAbortError) return new AttemptFailure("aborted", "aborted", undefined, undefined, err);
-    if (err instanceof APIConnectionError) return new AttemptFailure("network", `connection failed: ${causeMessage(err)}`, undefined, undefined, err);
-    // Errors while reading the body (socket reset mid-stream) surface as plain fetch errors.
-    return new AttemptFailure("network", `request failed: ${causeMessage(err)}`, undefined, undefined, err);
   }
 
   private abortedError(signal: AbortSignal, attempts: number): LlmError {
@@ -553,12 +592,6 @@ export function createRoleClient(config: CampaignConfig, role: string, opts: { u
     maxTokens: r.roleConfig.maxTokens,
     usage: opts.usage,
   });
-}
-
-/** An HTTP error answered by the simulator (its headers carry the mark); transport failures had no answer. */
-function failureFromSimulator(failure: AttemptFailure): boolean {
-  const cause = failure.cause;
-  return cause instanceof APIError && cause.headers !== undefined && isSimulatorResponse(cause.headers, undefined);
 }
 
 function requireOption(ok: boolean, field: string, expected: string, got: unknown): void {
@@ -626,6 +659,20 @@ function parseStructured<T>(content: string | null, schema: z.ZodType<T>): Struc
 function stripCodeFence(s: string): string {
   const m = /^\s*```(?:json)?\s*\n([\s\S]*?)\n?```\s*$/.exec(s);
   return m?.[1] ?? s;
+}
+
+/** The message an OpenAI-compatible error body carries (`{"error": {"message"}}`, `{"error": "..."}`, `{"message"}`), else the body's start. */
+function errorMessageOf(text: string): string {
+  try {
+    const j = JSON.parse(text) as Json | null;
+    const e = j?.error;
+    if (e && typeof e === "object" && typeof (e as Json).message === "string") return (e as Json).message as string;
+    if (typeof e === "string") return e;
+    if (typeof j?.message === "string") return j.message;
+  } catch {
+    // not JSON: shown as it is
+  }
+  return text === "" ? "(empty body)" : preview(text);
 }
 
 function preview(text: string): string {

@@ -5,6 +5,7 @@
  * clients with another value share the existing limiter (first one wins, so the size is stable).
  */
 import pLimit, { type LimitFunction } from "p-limit";
+import { abortSetOf, type Abortable } from "../util/abortSet.js";
 
 const limiters = new Map<string, LimitFunction>();
 
@@ -30,19 +31,21 @@ export function normaliseBaseUrl(baseUrl: string): string {
 export function withSlot<T>(limit: LimitFunction, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return limit(fn);
   if (signal.aborted) return Promise.reject(signal.reason ?? new Error("aborted"));
+  // A member of the signal's AbortSet, not a listener of its own: a batch queues hundreds of these.
+  const waiters = abortSetOf(signal);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason ?? new Error("aborted"));
-    signal.addEventListener("abort", onAbort, { once: true });
+    const waiter: Abortable = { abort: (reason) => reject(reason ?? new Error("aborted")) };
+    waiters.add(waiter);
     limit(async () => {
       if (signal.aborted) throw signal.reason ?? new Error("aborted");
       return fn();
     }).then(
       (v) => {
-        signal.removeEventListener("abort", onAbort);
+        waiters.delete(waiter);
         resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
+        waiters.delete(waiter);
         reject(e);
       },
     );

@@ -52,15 +52,11 @@ function nameWords(name: string): string[] {
     .filter((w) => w.length > 1);
 }
 
-/** How "same-domain" a candidate looks next to the targets: a shared first name word counts most. */
-function affinity(candidate: McpTool, targets: readonly McpTool[]): number {
-  const words = nameWords(candidate.name);
+/** How "same-domain" a candidate looks next to the anchor: a shared first name word counts most. */
+function affinity(words: readonly string[], anchorWords: readonly string[]): number {
   let score = 0;
-  for (const t of targets) {
-    const tw = nameWords(t.name);
-    if (words[0] !== undefined && words[0] === tw[0]) score += 2;
-    score += words.filter((w) => tw.includes(w)).length;
-  }
+  if (words[0] !== undefined && words[0] === anchorWords[0]) score += 2;
+  for (const w of words) if (anchorWords.includes(w)) score++;
   return score;
 }
 
@@ -97,8 +93,15 @@ function nthPermutation<T>(items: readonly T[], index: number): T[] {
   return out;
 }
 
+export interface ToolSelectionOptions {
+  seed: number;
+  iteration: number;
+  toolsPerSample: number;
+  maxParallelCalls: number;
+}
+
 /**
- * The slot's target calls and offered tools. standard: one target; parallel: 2..maxParallelCalls
+ * The slots' target calls and offered tools. standard: one target; parallel: 2..maxParallelCalls
  * calls (one tool may repeat); irrelevance: none. Offered = an anchor tool plus same-domain-looking
  * distractors up to `toolsPerSample`, ordered.
  *
@@ -106,49 +109,86 @@ function nthPermutation<T>(items: readonly T[], index: number): T[] {
  * the same tools would yield the same sample. Slots therefore map injectively onto (anchor,
  * distractor set, order): the anchor cycles through a seeded permutation of the library, and each
  * further round for an anchor takes the next distractor subset in colex order of affinity rank.
+ *
+ * Made once per batch: the library's order, the anchor permutation and each anchor's ranking depend
+ * on the library, seed and iteration only, so they are computed once (rankings on first use) and
+ * every slot of the batch reuses them.
  */
+export class ToolSelector {
+  private readonly tools: McpTool[];
+  private readonly words = new Map<McpTool, string[]>();
+  private readonly anchors: McpTool[];
+  private readonly rankings = new Map<McpTool, McpTool[]>();
+  private readonly cap: number;
+  private readonly subsets: number;
+
+  constructor(
+    library: readonly McpTool[],
+    private readonly p: ToolSelectionOptions,
+  ) {
+    if (!Number.isInteger(p.toolsPerSample) || p.toolsPerSample < 1)
+      throw new Error(`selectToolsForSlot: toolsPerSample must be a positive integer (got ${p.toolsPerSample})`);
+    if (!Number.isInteger(p.maxParallelCalls) || p.maxParallelCalls < 1)
+      throw new Error(`selectToolsForSlot: maxParallelCalls must be a positive integer (got ${p.maxParallelCalls})`);
+    // Sorted, de-duplicated by name: the result depends on the library's content, not its order.
+    const byName = new Map<string, McpTool>();
+    for (const t of library) if (!byName.has(t.name)) byName.set(t.name, t);
+    this.tools = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (this.tools.length === 0) throw new Error("selectToolsForSlot: the tool library is empty");
+    for (const t of this.tools) this.words.set(t, nameWords(t.name));
+    this.cap = Math.min(p.toolsPerSample, this.tools.length);
+    this.subsets = binomial(this.tools.length - 1, this.cap - 1);
+    this.anchors = new SeededRandom(seedFrom("single-turn-anchors", p.seed, p.iteration)).shuffle(this.tools);
+  }
+
+  select(kind: SingleTurnKind, slotIndex: number): { targets: McpTool[]; offered: McpTool[] } {
+    if (!Number.isInteger(slotIndex) || slotIndex < 0) throw new Error(`selectToolsForSlot: slotIndex must be a non-negative integer (got ${slotIndex})`);
+    const { seed, iteration } = this.p;
+    const n = this.tools.length;
+    const cap = this.cap;
+    const anchor = this.anchors[slotIndex % n]!;
+    const round = Math.floor(slotIndex / n);
+    const ranked = this.ranking(anchor);
+    const subsets = this.subsets;
+    const subset = colexSubset(round % subsets, cap - 1).map((i) => ranked[i]!);
+    const baseOrder = new SeededRandom(seedFrom("single-turn-order", seed, iteration, anchor.name, round % subsets)).shuffle([anchor, ...subset]);
+    const offered = nthPermutation(baseOrder, Math.floor(round / subsets));
+
+    const rng = new SeededRandom(seedFrom("single-turn-targets", seed, iteration, slotIndex, kind));
+    let targets: McpTool[] = [];
+    if (kind === "standard") targets = [anchor];
+    else if (kind === "parallel") {
+      const calls = rng.int(2, Math.max(2, this.p.maxParallelCalls));
+      const others = rng.shuffle(offered.filter((t) => t !== anchor));
+      const distinct = cap === 1 || rng.chance(0.3) ? 1 : Math.min(calls, cap);
+      const chosen = [anchor, ...others.slice(0, distinct - 1)];
+      targets = Array.from({ length: calls }, (_, i) => chosen[i % chosen.length]!);
+    }
+    return { targets, offered };
+  }
+
+  /** Same-domain tools first; ties broken by a shuffle fixed per anchor (not per slot), so rounds enumerate one ranking. */
+  private ranking(anchor: McpTool): McpTool[] {
+    let ranked = this.rankings.get(anchor);
+    if (!ranked) {
+      const anchorWords = this.words.get(anchor)!;
+      ranked = new SeededRandom(seedFrom("single-turn-ranking", this.p.seed, this.p.iteration, anchor.name))
+        .shuffle(this.tools.filter((t) => t !== anchor))
+        .map((t) => ({ t, score: affinity(this.words.get(t)!, anchorWords) }))
+        .sort((a, b) => b.score - a.score)
+        .map((x) => x.t);
+      this.rankings.set(anchor, ranked);
+    }
+    return ranked;
+  }
+}
+
+/** One slot's selection; a batch makes one ToolSelector and asks it for each of its slots. */
 export function selectToolsForSlot(
   library: McpTool[],
   p: { kind: SingleTurnKind; seed: number; iteration: number; slotIndex: number; toolsPerSample: number; maxParallelCalls: number },
 ): { targets: McpTool[]; offered: McpTool[] } {
-  if (!Number.isInteger(p.toolsPerSample) || p.toolsPerSample < 1)
-    throw new Error(`selectToolsForSlot: toolsPerSample must be a positive integer (got ${p.toolsPerSample})`);
-  if (!Number.isInteger(p.maxParallelCalls) || p.maxParallelCalls < 1)
-    throw new Error(`selectToolsForSlot: maxParallelCalls must be a positive integer (got ${p.maxParallelCalls})`);
-  if (!Number.isInteger(p.slotIndex) || p.slotIndex < 0) throw new Error(`selectToolsForSlot: slotIndex must be a non-negative integer (got ${p.slotIndex})`);
-  // Sorted, de-duplicated by name: the result depends on the library's content, not its order.
-  const byName = new Map<string, McpTool>();
-  for (const t of library) if (!byName.has(t.name)) byName.set(t.name, t);
-  const tools = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (tools.length === 0) throw new Error("selectToolsForSlot: the tool library is empty");
-  const n = tools.length;
-  const cap = Math.min(p.toolsPerSample, n);
-
-  const anchors = new SeededRandom(seedFrom("single-turn-anchors", p.seed, p.iteration)).shuffle(tools);
-  const anchor = anchors[p.slotIndex % n]!;
-  const round = Math.floor(p.slotIndex / n);
-  // Same-domain tools first; ties broken by a shuffle fixed per anchor (not per slot), so rounds enumerate one ranking.
-  const ranked = new SeededRandom(seedFrom("single-turn-ranking", p.seed, p.iteration, anchor.name))
-    .shuffle(tools.filter((t) => t !== anchor))
-    .map((t) => ({ t, score: affinity(t, [anchor]) }))
-    .sort((a, b) => b.score - a.score)
-    .map((x) => x.t);
-  const subsets = binomial(n - 1, cap - 1);
-  const subset = colexSubset(round % subsets, cap - 1).map((i) => ranked[i]!);
-  const baseOrder = new SeededRandom(seedFrom("single-turn-order", p.seed, p.iteration, anchor.name, round % subsets)).shuffle([anchor, ...subset]);
-  const offered = nthPermutation(baseOrder, Math.floor(round / subsets));
-
-  const rng = new SeededRandom(seedFrom("single-turn-targets", p.seed, p.iteration, p.slotIndex, p.kind));
-  let targets: McpTool[] = [];
-  if (p.kind === "standard") targets = [anchor];
-  else if (p.kind === "parallel") {
-    const calls = rng.int(2, Math.max(2, p.maxParallelCalls));
-    const others = rng.shuffle(offered.filter((t) => t !== anchor));
-    const distinct = cap === 1 || rng.chance(0.3) ? 1 : Math.min(calls, cap);
-    const chosen = [anchor, ...others.slice(0, distinct - 1)];
-    targets = Array.from({ length: calls }, (_, i) => chosen[i % chosen.length]!);
-  }
-  return { targets, offered };
+  return new ToolSelector(library, p).select(p.kind, p.slotIndex);
 }
 
 const userQuerySchema = z.object({ query: z.string().trim().min(1, "query must be a non-empty string") });

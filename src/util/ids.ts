@@ -11,25 +11,96 @@ export class JsonTooDeepError extends Error {
   }
 }
 
-/** JSON with object keys sorted recursively, so equal values serialise identically. */
+/**
+ * JSON with object keys sorted recursively, so equal values serialise identically. Written in one
+ * pass (no key-sorted copy of the value is built): byte-identical to JSON.stringify of such a copy,
+ * which is how ids were first defined (test/unit/util/sampleIdStability.test.ts holds it to that).
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value, 0));
+  return writeCanonical(value, 0) as string;
 }
 
-function sortKeys(v: unknown, depth: number): unknown {
+/** The canonical text of `v`, or undefined for what JSON leaves out (undefined, functions, symbols). */
+function writeCanonical(v: unknown, depth: number): string | undefined {
   if (depth > CANONICAL_JSON_MAX_DEPTH) throw new JsonTooDeepError(CANONICAL_JSON_MAX_DEPTH);
-  if (Array.isArray(v)) return v.map((x) => sortKeys(x, depth + 1));
-  if (v && typeof v === "object") {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) {
-      const x = (v as Record<string, unknown>)[k];
-      // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key instead of
-      // becoming the prototype and vanishing from the output.
-      if (x !== undefined) Object.defineProperty(out, k, { value: sortKeys(x, depth + 1), enumerable: true, writable: true, configurable: true });
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v);
+    case "number":
+      return Number.isFinite(v) ? String(v) : "null";
+    case "boolean":
+      return v ? "true" : "false";
+    case "bigint":
+      return JSON.stringify(v); // throws, as JSON.stringify does for a BigInt anywhere
+    case "object": {
+      if (v === null) return "null";
+      if (Array.isArray(v)) {
+        let out = "[";
+        for (let i = 0; i < v.length; i++) {
+          if (i > 0) out += ",";
+          out += writeCanonical(v[i], depth + 1) ?? "null";
+        }
+        return out + "]";
+      }
+      // Own enumerable keys only (a Date or Map has none, so is "{}"), undefined values skipped; a
+      // "__proto__" key (JSON.parse makes it an own property) is a key like any other.
+      const obj = v as Record<string, unknown>;
+      const keys = Object.keys(obj).sort(keyOrder);
+      let out = "{";
+      let first = true;
+      for (const k of keys) {
+        const x = obj[k];
+        if (x === undefined) continue;
+        const text = writeCanonical(x, depth + 1);
+        if (text === undefined) continue;
+        out += (first ? "" : ",") + JSON.stringify(k) + ":" + text;
+        first = false;
+      }
+      return out + "}";
     }
-    return out;
+    default:
+      return undefined;
   }
-  return v;
+}
+
+/**
+ * The order JSON.stringify wrote the keys of a key-sorted copy in: JavaScript enumerates integer-like
+ * keys ("2", "10": array indices) first, in numeric order, then the others in the order they were
+ * added (sorted). Ids were defined by that output, so it is kept exactly.
+ */
+function keyOrder(a: string, b: string): number {
+  const ai = isArrayIndex(a);
+  const bi = isArrayIndex(b);
+  if (ai && bi) return Number(a) - Number(b);
+  if (ai !== bi) return ai ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const MAX_ARRAY_INDEX = 2 ** 32 - 2;
+function isArrayIndex(k: string): boolean {
+  const c = k.charCodeAt(0);
+  if (!(c >= 48 && c <= 57)) return false; // fast path: most keys start with a letter
+  return /^(?:0|[1-9][0-9]*)$/.test(k) && Number(k) <= MAX_ARRAY_INDEX;
+}
+
+/**
+ * Canonical JSON of tools, each computed once: a batch offers the same few library tools to hundreds
+ * of samples. Keyed by object identity, so it is only for tools nobody mutates while it lives (a
+ * batch's library, read from the database for that batch).
+ */
+export class ToolJsonCache {
+  private readonly texts = new WeakMap<object, string>();
+
+  /** The tool's canonical JSON at `depth` (where a sample's tools sit in the hashed value). */
+  text(tool: unknown, depth: number): string {
+    if (tool === null || typeof tool !== "object") return writeCanonical(tool, depth) ?? "null";
+    let t = this.texts.get(tool);
+    if (t === undefined) {
+      t = writeCanonical(tool, depth) ?? "null";
+      this.texts.set(tool, t);
+    }
+    return t;
+  }
 }
 
 export function sha256Hex(data: string | Buffer): string {
@@ -37,8 +108,19 @@ export function sha256Hex(data: string | Buffer): string {
 }
 
 /** Sample id: hash of the campaign and the content (messages + tools); 24 hex chars = 96 bits. */
-export function sampleId(campaignId: string, content: { messages: unknown; tools: unknown }): string {
-  return "s_" + sha256Hex(campaignId + "\n" + canonicalJson({ messages: content.messages, tools: content.tools })).slice(0, 24);
+export function sampleId(campaignId: string, content: { messages: unknown; tools: unknown }, tools?: ToolJsonCache): string {
+  return "s_" + sha256Hex(campaignId + "\n" + sampleContentJson(content, tools)).slice(0, 24);
+}
+
+/** canonicalJson({messages, tools}), with each tool's text from `cache` when given. */
+function sampleContentJson(content: { messages: unknown; tools: unknown }, cache: ToolJsonCache | undefined): string {
+  if (!cache || !Array.isArray(content.tools)) return canonicalJson({ messages: content.messages, tools: content.tools });
+  // {"messages": ..., "tools": [...]}: keys in sorted order, each at the depth it has in that object.
+  const messages = writeCanonical(content.messages, 1);
+  let tools = "[";
+  for (let i = 0; i < content.tools.length; i++) tools += (i > 0 ? "," : "") + cache.text(content.tools[i], 2);
+  tools += "]";
+  return messages === undefined ? `{"tools":${tools}}` : `{"messages":${messages},"tools":${tools}}`;
 }
 
 /** A 32-bit seed derived from any parts; used to seed per-slot RNGs. */

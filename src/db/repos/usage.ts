@@ -27,35 +27,38 @@ export interface LlmRequestRow {
  */
 export async function upsertLlmRequests(db: Db, rows: LlmRequestRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await db
-    .insert(llmRequests)
-    .values(
-      rows.map((r) => ({
-        id: r.id,
-        campaignId: r.campaignId,
-        iteration: r.iteration,
-        stage: r.stage,
-        batchIndex: r.batchIndex,
-        role: r.role,
-        model: r.model,
-        status: r.status,
-        promptTokens: r.promptTokens,
-        completionTokens: r.completionTokens,
-        simulated: r.simulated ?? false,
-        finishedAt: r.finished ? sql`now()` : null,
-      })),
-    )
-    .onConflictDoUpdate({
-      target: llmRequests.id,
-      set: {
-        status: sql`excluded.status`,
-        promptTokens: sql`excluded.prompt_tokens`,
-        completionTokens: sql`excluded.completion_tokens`,
-        simulated: sql`excluded.simulated`,
-        finishedAt: sql`coalesce(${llmRequests.finishedAt}, excluded.finished_at)`,
-      },
-      setWhere: sql`excluded.status <> 'sent'`,
-    });
+  // One statement, one parameter: the rows as a JSON array unpacked by jsonb_to_recordset (the ledger
+  // writes a row per request attempt; a query builder binding ten parameters per row costs more).
+  const payload = JSON.stringify(
+    rows.map((r) => ({
+      id: r.id,
+      campaign_id: r.campaignId,
+      iteration: r.iteration,
+      stage: r.stage,
+      batch_index: r.batchIndex,
+      role: r.role,
+      model: r.model,
+      status: r.status,
+      prompt_tokens: r.promptTokens,
+      completion_tokens: r.completionTokens,
+      simulated: r.simulated ?? false,
+      finished: r.finished,
+    })),
+  );
+  await db.execute(sql`
+    INSERT INTO ${llmRequests} AS q (id, campaign_id, iteration, stage, batch_index, role, model, status, prompt_tokens, completion_tokens, simulated, finished_at)
+    SELECT r.id, r.campaign_id, r.iteration, r.stage, r.batch_index, r.role, r.model, r.status, r.prompt_tokens, r.completion_tokens, r.simulated,
+      CASE WHEN r.finished THEN now() END
+    FROM jsonb_to_recordset(${payload}::jsonb) AS r(
+      id text, campaign_id text, iteration integer, stage text, batch_index integer, role text, model text, status text,
+      prompt_tokens integer, completion_tokens integer, simulated boolean, finished boolean)
+    ON CONFLICT (id) DO UPDATE SET
+      status = excluded.status,
+      prompt_tokens = excluded.prompt_tokens,
+      completion_tokens = excluded.completion_tokens,
+      simulated = excluded.simulated,
+      finished_at = coalesce(q.finished_at, excluded.finished_at)
+    WHERE excluded.status <> 'sent'`);
 }
 
 /** Removes announced requests that were never sent (only while they are still just "sent"). */

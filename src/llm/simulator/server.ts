@@ -64,6 +64,8 @@ export interface SimulatorOptions {
   /** Serve as the SIMULATED policy of a stand-in checkpoint: mistake rate scaled per tool by its profile. */
   checkpointProfile?: LoadedCheckpointProfile;
   quiet?: boolean;
+  /** Sees every POST body as received (bench/synthesisThroughput.ts replays them with a plain HTTP client). */
+  onRequestBody?: (path: string, body: string) => void;
 }
 
 export interface SimulatorStats {
@@ -462,6 +464,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (req.method !== "POST") return send(res, { status: 405, body: { detail: "Method Not Allowed" } });
 
     const raw = await readBody(req);
+    opts.onRequestBody?.(path, raw);
     const fault = drawFault(path);
     if (fault === "429") {
       countFault(fault);

@@ -32,7 +32,7 @@ test("a minimal config parses and gets defaults", () => {
   assert.equal(r.config.onStageFailure, "wait");
   const synth = r.config.stages[0];
   assert.equal(synth?.name, "synthesize.singleTurn");
-  assert.equal(synth?.batchSize, 200);
+  assert.equal(synth?.batchSize, 1000);
   assert.deepEqual(r.config.endpoints.sim?.maxConcurrency, 16);
 });
 
@@ -180,7 +180,7 @@ test("a stage may plan at most 10,000 batches; the message says how far to raise
     "stages[0].batchSize: would plan 1000000 batches (count 1000000 / batchSize 1); a stage may plan at most 10000: raise batchSize to at least 100",
     "stages[1].batchSize: would plan 100000 batches (1000000 samples from stages[0].count / batchSize 10); a stage may plan at most 10000: raise batchSize to at least 100",
   ]);
-  // The default batchSize (200) counts too: 1,000,000 / 200 = 5,000 batches is fine.
+  // The default batchSize (1000) counts too: 1,000,000 / 1000 = 1,000 batches is fine.
   assert.ok(parseCampaignConfig({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 1_000_000 }] }).ok);
   assert.ok(parseCampaignConfig({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 10_000, batchSize: 1 }] }).ok);
 });

@@ -3,13 +3,15 @@
  * whose assistant turn calls the target tools with schema-valid arguments taken from the query.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import type { McpTool, SampleKind } from "../../../src/domain/types.js";
 import { LlmClient } from "../../../src/llm/client.js";
 import { startSimulator } from "../../../src/llm/simulator/server.js";
-import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../../src/synthesis/singleTurn.js";
+import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn, ToolSelector } from "../../../src/synthesis/singleTurn.js";
+import { loadToolSource } from "../../../src/tools/library.js";
 import { EXAMPLE_TOOLS } from "../../../src/tools/examples.js";
 
 const LIBRARY: McpTool[] = [
@@ -214,4 +216,24 @@ test("over the example library, >= 95% of standard samples call the target with 
     else bad.push(`${target.name}: ${s.messages[1]!.content as string} -> ${JSON.stringify(calls)} ${ajv.errorsText()}`);
   }
   assert.ok(good / n >= 0.95, `${good}/${n} good; failures:\n${bad.join("\n")}`);
+});
+
+test("ToolSelector: one selector per batch makes exactly the selections that were made slot by slot (digest of 6,300 selections)", async () => {
+  const library = (await loadToolSource({ kind: "example" }, ".")).tools.map((t) => t.tool);
+  const h = createHash("sha256");
+  for (const [toolsPerSample, maxParallelCalls] of [
+    [3, 3],
+    [5, 4],
+    [1, 2],
+  ] as const) {
+    const selector = new ToolSelector(library, { seed: 11, iteration: 2, toolsPerSample, maxParallelCalls });
+    for (let slot = 0; slot < 700; slot++)
+      for (const kind of ["standard", "parallel", "irrelevance"] as const) {
+        const r = selector.select(kind, slot);
+        h.update(`${toolsPerSample}/${maxParallelCalls}/${slot}/${kind}:${r.targets.map((t) => t.name).join(",")}|${r.offered.map((t) => t.name).join(",")}\n`);
+      }
+  }
+  // Computed with the per-slot implementation this class replaced, over the 35 example tools.
+  assert.equal(library.length, 35);
+  assert.equal(h.digest("hex"), "ce015e01527d39b4e406f3d744917c898af3c6181c754e10f5031ef216718b43");
 });

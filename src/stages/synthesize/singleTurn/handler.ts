@@ -15,10 +15,10 @@ import { listTools } from "../../../db/repos/tools.js";
 import type { McpTool, SampleKind, SingleTurnKind } from "../../../domain/types.js";
 import { LlmError } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
-import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../../synthesis/singleTurn.js";
+import { planSingleTurnKinds, synthesizeSingleTurn, ToolSelector } from "../../../synthesis/singleTurn.js";
 import { completeTrajectory } from "../../../synthesis/trajectory.js";
 import { LlmToolServer } from "../../../dialogue/llmToolServer.js";
-import { sampleId } from "../../../util/ids.js";
+import { sampleId, ToolJsonCache } from "../../../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
 import { WriteBuffer } from "../../../framework/writeBuffer.js";
@@ -37,9 +37,13 @@ export interface SynthesisProgress {
 
 export const slotKey = (campaignId: string, iteration: number, slot: number) => `${campaignId}/${iteration}/synthesize.singleTurn/${slot}`;
 
-/** A finished sample waits at most this long (or for this many others) before it is written. */
-const FLUSH_EVERY = 50;
-const FLUSH_AFTER_MS = 200;
+/**
+ * A finished sample waits at most this long (or for this many others) before it is written. A write
+ * is three statements (insert, then the slots' outcomes read back): every 200 ms per batch they were
+ * most of the database's transactions per LLM request; at 1 s progress still shows every second.
+ */
+const FLUSH_EVERY = 200;
+const FLUSH_AFTER_MS = 1000;
 
 type Settled = { slot: number; row: NewSample } | { slot: number; outcome: "failed"; detail: string };
 
@@ -60,6 +64,14 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
     const library = (await listTools(db, campaignId)).map((r) => r.tool);
     if (library.length === 0) throw new StageInputError(`campaign ${campaignId} has no tools loaded`);
     const kinds = planSingleTurnKinds({ count: stage.count, mix: stage.mix, seed: config.seed, iteration });
+    // Per batch, not per slot: the library's order and rankings, and each tool's canonical JSON for ids.
+    const selector = new ToolSelector(library, {
+      seed: config.seed,
+      iteration,
+      toolsPerSample: stage.toolsPerSample,
+      maxParallelCalls: stage.maxParallelCalls,
+    });
+    const toolJson = new ToolJsonCache();
 
     const slots = range(start, end);
     const keys = slots.map((s) => slotKey(campaignId, iteration, s));
@@ -115,14 +127,7 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
         limit(async () => {
           if (batch.signal.aborted) return;
           const kind = kinds[slot] as SingleTurnKind;
-          const { targets, offered } = selectToolsForSlot(library, {
-            kind,
-            seed: config.seed,
-            iteration,
-            slotIndex: slot,
-            toolsPerSample: stage.toolsPerSample,
-            maxParallelCalls: stage.maxParallelCalls,
-          });
+          const { targets, offered } = selector.select(kind, slot);
           try {
             const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal });
             const label = s.messages[s.messages.length - 1];
@@ -141,7 +146,16 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
             const provenance = await ctx.sampleProvenance(roles);
             settle({
               slot,
-              row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, { ...s.metadata, ...(trajectory ? { trajectory } : {}), provenance }),
+              row: toRow(
+                campaignId,
+                iteration,
+                slot,
+                s.kind,
+                s.messages,
+                s.tools,
+                { ...s.metadata, ...(trajectory ? { trajectory } : {}), provenance },
+                toolJson,
+              ),
             });
           } catch (err) {
             if (batch.signal.aborted) return;
@@ -178,9 +192,10 @@ function toRow(
   messages: NewSample["messages"],
   tools: McpTool[],
   metadata: Record<string, unknown>,
+  toolJson: ToolJsonCache,
 ): NewSample {
   return {
-    id: sampleId(campaignId, { messages, tools }),
+    id: sampleId(campaignId, { messages, tools }, toolJson),
     campaignId,
     iteration,
     kind,

@@ -17,7 +17,10 @@ export const synthesizeSingleTurnSpec = defineStage({
   schema: z.strictObject({
     name: z.literal("synthesize.singleTurn"),
     runIn,
-    batchSize: batchSize(200),
+    // Large enough that a campaign costs at most ~20 Temporal history events per 1,000 samples (bench/synthesisThroughput.ts):
+    // each batch is a few events whatever its size, and a batch alone can fill the endpoint (its slots are durable, so a
+    // retried batch redoes nothing).
+    batchSize: batchSize(1000),
     /** Samples to synthesize per iteration. */
     count: positiveInt.max(CONFIG_LIMITS.count, atMost(CONFIG_LIMITS.count, " samples per iteration")),
     /** Relative proportions of the three single-turn kinds; normalised, at least one must be > 0. */

@@ -1,0 +1,68 @@
+/**
+ * The baseline the worker's CPU per request is compared with: a plain keep-alive `node:http` client
+ * sending the same request bodies to the same simulator at the same concurrency, each response read
+ * and JSON-parsed, nothing else (no retries, no accounting, no database). Forked by
+ * bench/synthesisThroughput.ts so that its CPU is counted alone, from its own process.cpuUsage().
+ *
+ *   argv[2]: JSON { url, bodiesFile, concurrency, requests }
+ *   -> { type: "done", requests, failures, cpuMs, wallMs }
+ */
+import fs from "node:fs";
+import http from "node:http";
+
+const { url, bodiesFile, concurrency, requests } = JSON.parse(process.argv[2] ?? "{}") as {
+  url: string;
+  bodiesFile: string;
+  concurrency: number;
+  requests: number;
+};
+const bodies = fs.readFileSync(bodiesFile, "utf8").split("\n");
+const target = new URL(url.replace(/\/+$/, "") + "/chat/completions");
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+
+function post(body: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      {
+        agent,
+        hostname: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.setEncoding("utf8");
+        let text = "";
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => {
+          try {
+            JSON.parse(text);
+            resolve(res.statusCode === 200);
+          } catch {
+            resolve(false);
+          }
+        });
+      },
+    );
+    req.on("error", () => resolve(false));
+    req.end(body);
+  });
+}
+
+let next = 0;
+let failures = 0;
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (next < requests) {
+      const body = bodies[next++ % bodies.length]!;
+      if (!(await post(body))) failures++;
+    }
+  }),
+);
+const cpu = process.cpuUsage(cpu0);
+process.send?.({ type: "done", requests, failures, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0 });
+agent.destroy();
+process.disconnect?.();
