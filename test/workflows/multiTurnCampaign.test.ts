@@ -1,6 +1,7 @@
 /**
  * examples/multi-turn.json end to end through the real Temporal dev server and workers, with the LLM
- * simulator playing every role: synthesize.multiTurn -> verify.rules -> dedupe.exact -> export.dataset.
+ * simulator playing every role: synthesize.multiTurn -> verify.rules -> verify.judges (a committee of three
+ * samples of the simulated judge, reading each turn's whole prompt) -> dedupe.exact -> export.dataset.
  * The exported rows are OpenAI chat rows whose prompts hold the dialogue as it happened (assistant
  * tool_calls, tool messages, several user turns) and whose last message is the label; the stage's
  * summary is what the rows say.
@@ -14,6 +15,8 @@ import { renderCampaignView } from "../../src/cli/statusView.js";
 import { readCampaignFacts } from "../../src/db/repos/campaignStatus.js";
 import { dialogueTurnsOf, iterationDialogues } from "../../src/db/repos/dialogues.js";
 import { campaignView } from "../../src/status/campaignView.js";
+import { iterationSampleCheckVotes } from "../../src/db/repos/sampleChecks.js";
+import { JUDGES_VERIFIER } from "../../src/judging/sampleCheck.js";
 import { samples, stageRuns } from "../../src/db/schema.js";
 import type { ChatMessage } from "../../src/domain/types.js";
 import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
@@ -79,6 +82,18 @@ test(
     const verified = rows.filter((r) => r.status === "verified");
     assert.ok(verified.length > 0, `verify.rules passes multi-turn samples (statuses: ${[...new Set(rows.map((r) => r.status))].join(", ")})`);
 
+    // verify.judges: every sample that passed the rules got three votes and a judges verdict.
+    const votes = await iterationSampleCheckVotes(db, campaignId, 1);
+    const passedRules = rows.filter((r) => r.verdicts.some((v) => v.verifier === "rules" && v.ok));
+    assert.ok(passedRules.length > 0);
+    for (const r of passedRules) {
+      assert.equal(votes.get(r.id)?.length, 3, `three votes for ${r.id}`);
+      const judged = r.verdicts.find((v) => v.verifier === JUDGES_VERIFIER);
+      assert.ok(judged, `a judges verdict on ${r.id}`);
+      assert.equal(r.status === "rejected", !judged.ok || r.verdicts.some((v) => !v.ok));
+    }
+    const judgedIncorrect = passedRules.filter((r) => r.verdicts.some((v) => v.verifier === JUDGES_VERIFIER && !v.ok)).length;
+
     const [run] = await db
       .select()
       .from(stageRuns)
@@ -130,6 +145,8 @@ test(
     const text = renderCampaignView(campaignView({ campaignId, db: facts }));
     assert.match(text, new RegExp(`^ +dialogues: ${kept.length} kept, \\d+ dropped, \\d+ failed; [\\d,]+ messages stored$`, "m"));
 
-    console.log(`multi-turn campaign: ${kept.length}/12 dialogues kept, ${rows.length} samples, ${verified.length} verified, ${lines.length} exported`);
+    console.log(
+      `multi-turn campaign: ${kept.length}/12 dialogues kept, ${rows.length} samples, ${verified.length} verified (${judgedIncorrect} rejected by the judges), ${lines.length} exported`,
+    );
   },
 );
