@@ -23,11 +23,11 @@ test("the exact key counts every user turn and the label; formatting does not co
   const keys = new Set(rows.map((r) => exactDuplicateKey(r)));
   assert.equal(keys.size, rows.length, "each cut of a dialogue is its own sample");
   const reformatted = final.messages.map((m) => (m.role === "user" ? { ...m, content: `  ${m.content.toUpperCase()}  ` } : m));
-  assert.equal(exactDuplicateKey({ messages: reformatted, tools: [] }), exactDuplicateKey(final));
+  assert.equal(exactDuplicateKey({ kind: "multi_turn", messages: reformatted, tools: [] }), exactDuplicateKey(final));
   const earlierTurnChanged = final.messages.map((m, i) => (i === 5 ? { role: "user" as const, content: "No, do not book it yet." } : m));
-  assert.notEqual(exactDuplicateKey({ messages: earlierTurnChanged, tools: final.tools }), exactDuplicateKey(final));
+  assert.notEqual(exactDuplicateKey({ kind: "multi_turn", messages: earlierTurnChanged, tools: final.tools }), exactDuplicateKey(final));
   const labelChanged: ChatMessage[] = [...final.messages.slice(0, -1), { role: "assistant", content: "Done." }];
-  assert.notEqual(exactDuplicateKey({ messages: labelChanged, tools: final.tools }), exactDuplicateKey(final));
+  assert.notEqual(exactDuplicateKey({ kind: "multi_turn", messages: labelChanged, tools: final.tools }), exactDuplicateKey(final));
 });
 
 test("next-round near-duplicates compare all user turns; cuts of one dialogue are not each other's near-duplicates", () => {

@@ -323,7 +323,7 @@ test("multi_turn: the whole dialogue must be well formed; call rules apply to th
   assert.deepEqual(ok({ role: "assistant", content: null, tool_calls: [call("c3", "get_weather", { city: "Paris", days: 3 })] }).reasons, []);
   assert.deepEqual(ok({ role: "assistant", content: "Which unit would you like?" }).reasons, [], "a text label (a question) is a label");
   assert.deepEqual(ok({ role: "assistant", content: null, tool_calls: [call("c3", "get_weather", { city: "Paris", days: 30 })] }).reasons, [
-    'call[0] get_weather: argument "days": must be <= 14',
+    'call[2] get_weather: argument "days": must be <= 14',
   ]);
   // Structure is checked across the dialogue: a prompt that ends on a tool message needs an assistant label.
   const broken = verifyRules({ kind: "multi_turn", messages: dialogue({ role: "assistant", content: "x" }).slice(0, 4), tools });
