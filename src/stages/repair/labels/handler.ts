@@ -30,7 +30,9 @@ import { resolveRole } from "../../../llm/roles.js";
 import { labelOf, promptOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
 import { keepHigherPerplexity, REPAIR_STAGE, repairedSample, stepFor } from "../../../repair/labelRepair.js";
 import { perplexityOfAnswer } from "../../../scoring/labelPerplexity.js";
-import { StageInputError, type BatchResult, type StageContext, type StageHandler, allBatchSamples } from "../../../framework/stage.js";
+import { StageInputError, type BatchResult, type StageHandler, allBatchSamples } from "../../../framework/stage.js";
+
+import { checkCommitteeRoles } from "../../../judging/committeeRoles.js";
 
 type RepairStage = StageConfigOf<"repair.labels">;
 
@@ -38,17 +40,6 @@ export interface RepairProgress {
   done: number;
   total: number;
   votesAsked: number;
-}
-
-/** Every committee member's role must be configured; named by its field path like a config error. */
-function checkCommitteeRoles(ctx: StageContext<RepairStage>): void {
-  const stageIndex = ctx.config.stages.findIndex((s) => s.name === ctx.stage.name);
-  ctx.stage.committee.members.forEach((m, j) => {
-    if (!Object.hasOwn(ctx.config.roles, m.role))
-      throw new StageInputError(
-        `stages[${stageIndex}].committee.members[${j}].role: the ${m.role} role is not configured; add roles.${m.role} ({ "endpoint": ..., "model": ... })`,
-      );
-  });
 }
 
 interface Outcome {

@@ -17,7 +17,8 @@ import { checkSample, decideSample, NoLabelError, type SampleCheckVerdict } from
 import type { LlmClient } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { verificationVerdicts } from "../../../metrics/toolloopMetrics.js";
-import { allBatchSamples, StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
+import { allBatchSamples, StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
+import { checkCommitteeRoles } from "../../../judging/committeeRoles.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
 
 type JudgesStage = StageConfigOf<"verify.judges">;
@@ -26,17 +27,6 @@ export interface JudgesProgress {
   done: number;
   total: number;
   votesAsked: number;
-}
-
-/** Every committee member's role must be configured; named by its field path like a config error. */
-function checkCommitteeRoles(ctx: StageContext<JudgesStage>): void {
-  const stageIndex = ctx.config.stages.findIndex((s) => s.name === ctx.stage.name);
-  ctx.stage.committee.members.forEach((m, j) => {
-    if (!Object.hasOwn(ctx.config.roles, m.role))
-      throw new StageInputError(
-        `stages[${stageIndex}].committee.members[${j}].role: the ${m.role} role is not configured; add roles.${m.role} ({ "endpoint": ..., "model": ... })`,
-      );
-  });
 }
 
 export const verifyJudgesHandler: StageHandler<JudgesStage, JudgesProgress> = {
