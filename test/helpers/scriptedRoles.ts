@@ -6,8 +6,6 @@
  * nothing itself: tests plant exactly the plans, user turns, candidates, revisions and verdicts they
  * need. Every request is recorded so a test can count and inspect them.
  */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import {
   ASSISTANT_MARKER,
   DIALOGUE_PLAN_MARKER,
@@ -20,6 +18,7 @@ import {
 import type { ChatMessage } from "../../src/domain/types.js";
 import { parseCaseMessage } from "../../src/judging/protocol.js";
 import { LlmClient } from "../../src/llm/client.js";
+import { chatCompletion, chatError, startScriptedChatServer } from "./scriptedChatServer.js";
 
 export const SCRIPTED_ROLES = ["planner", "user", "assistant", "reflect", "negotiation", "toolServer"] as const;
 export type ScriptedRole = (typeof SCRIPTED_ROLES)[number];
@@ -70,77 +69,57 @@ export async function startScriptedRoles(initial: RoleScripts = {}): Promise<Scr
   const requests: RoleRequest[] = [];
   let scripts = initial;
   let n = 0;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const reply = (status: number, body: unknown) => {
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(JSON.stringify(body));
-      };
-      if (req.method !== "POST" || req.url !== "/v1/chat/completions") return reply(404, { error: { message: `scripted roles: no route ${req.url}` } });
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
-      const messages = body.messages as ChatMessage[];
-      const system = messages[0]?.role === "system" ? messages[0].content : "";
-      const role = MARKERS.find(([, re]) => re.test(system))?.[0];
-      if (!role) return reply(400, { error: { message: "scripted roles: no dialogue task marker in the system message" } });
-      const userTexts = messages.filter((m) => m.role === "user").map((m) => m.content);
-      const rr: RoleRequest = {
-        role,
-        model: String(body.model),
-        seed: typeof body.seed === "number" ? body.seed : undefined,
-        temperature: typeof body.temperature === "number" ? body.temperature : undefined,
-        messages,
-        case:
-          role === "assistant"
-            ? undefined
-            : [...userTexts]
-                .reverse()
-                .map(parseCaseMessage)
-                .find((c) => c !== undefined),
-        repairs: userTexts.filter((t) => t.startsWith(REPAIR_PREFIX)).length,
-        body,
-      };
-      requests.push(rr);
-      const fn = scripts[role];
-      if (!fn) return reply(400, { error: { message: `scripted roles: no script for role ${role}` } });
-      let a: ScriptedReply;
-      try {
-        a = fn(rr);
-      } catch (err) {
-        return reply(400, { error: { message: `scripted roles: the ${role} script threw: ${(err as Error).message}` } });
-      }
-      if ("httpStatus" in a) return reply(a.httpStatus, { error: { message: a.message } });
-      const message =
-        "json" in a
-          ? { role: "assistant", content: JSON.stringify(a.json) }
-          : {
-              role: "assistant",
-              content: a.content ?? null,
-              ...(a.toolCalls && a.toolCalls.length > 0
-                ? {
-                    tool_calls: a.toolCalls.map((c, i) => ({
-                      id: c.id ?? `chatcmpl-tool-${n}-${i}`,
-                      type: "function",
-                      function: { name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments) },
-                    })),
-                  }
-                : {}),
-            };
-      const calls = "tool_calls" in message;
-      reply(200, {
-        id: `chatcmpl-scripted-${++n}`,
-        object: "chat.completion",
-        created: Math.floor(Date.now() / 1000),
-        model: rr.model,
-        choices: [{ index: 0, message, logprobs: null, finish_reason: calls ? "tool_calls" : "stop" }],
-        usage: { prompt_tokens: 20, completion_tokens: 10, total_tokens: 30 },
-      });
-    });
+  const server = await startScriptedChatServer("scripted roles", (body) => {
+    const messages = body.messages as ChatMessage[];
+    const system = messages[0]?.role === "system" ? messages[0].content : "";
+    const role = MARKERS.find(([, re]) => re.test(system))?.[0];
+    if (!role) return chatError(400, "scripted roles: no dialogue task marker in the system message");
+    const userTexts = messages.filter((m) => m.role === "user").map((m) => m.content);
+    const rr: RoleRequest = {
+      role,
+      model: String(body.model),
+      seed: typeof body.seed === "number" ? body.seed : undefined,
+      temperature: typeof body.temperature === "number" ? body.temperature : undefined,
+      messages,
+      case:
+        role === "assistant"
+          ? undefined
+          : [...userTexts]
+              .reverse()
+              .map(parseCaseMessage)
+              .find((c) => c !== undefined),
+      repairs: userTexts.filter((t) => t.startsWith(REPAIR_PREFIX)).length,
+      body,
+    };
+    requests.push(rr);
+    const fn = scripts[role];
+    if (!fn) return chatError(400, `scripted roles: no script for role ${role}`);
+    let a: ScriptedReply;
+    try {
+      a = fn(rr);
+    } catch (err) {
+      return chatError(400, `scripted roles: the ${role} script threw: ${(err as Error).message}`);
+    }
+    if ("httpStatus" in a) return chatError(a.httpStatus, a.message);
+    const message =
+      "json" in a
+        ? { role: "assistant", content: JSON.stringify(a.json) }
+        : {
+            role: "assistant",
+            content: a.content ?? null,
+            ...(a.toolCalls && a.toolCalls.length > 0
+              ? {
+                  tool_calls: a.toolCalls.map((c, i) => ({
+                    id: c.id ?? `chatcmpl-tool-${n}-${i}`,
+                    type: "function",
+                    function: { name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments) },
+                  })),
+                }
+              : {}),
+          };
+    return chatCompletion({ id: `chatcmpl-scripted-${++n}`, model: rr.model, message, usage: { prompt_tokens: 20, completion_tokens: 10 } });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}/v1`;
+  const url = server.url;
   return {
     url,
     requests,
@@ -149,6 +128,6 @@ export async function startScriptedRoles(initial: RoleScripts = {}): Promise<Scr
     },
     of: (role) => requests.filter((r) => r.role === role),
     client: (role, model = `${role}-model`) => new LlmClient({ baseUrl: url, model, role, timeoutMs: 10_000, maxRetries: 0, maxConcurrency: 16 }),
-    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
+    close: server.close,
   };
 }

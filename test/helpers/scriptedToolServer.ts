@@ -6,10 +6,9 @@
  * is forwarded to `forwardTo` (the LLM simulator, which writes queries and labels), or refused.
  * It is not a model and decides nothing itself: tests plant exactly the results and steps they need.
  */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { TOOL_SERVER_MARKER, type ToolHistoryEntry, type ToolResult } from "../../src/dialogue/protocol.js";
 import { parseCaseMessage } from "../../src/judging/protocol.js";
+import { chatCompletion, chatError, startScriptedChatServer } from "./scriptedChatServer.js";
 
 export interface ToolServerCase {
   tool: { function: { name: string } } | null;
@@ -44,65 +43,39 @@ export async function startScriptedToolServer(
   const step = opts.step ?? defaultStep;
   const state: Omit<ScriptedToolServer, "url" | "close"> = { toolServerCases: [], agentRequests: [], forwarded: 0 };
   let n = 0;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      void (async () => {
-        const reply = (status: number, body: unknown) => {
-          res.writeHead(status, { "content-type": "application/json" });
-          res.end(JSON.stringify(body));
-        };
-        const completion = (model: string, message: Record<string, unknown>, finish: string) =>
-          reply(200, {
-            id: `chatcmpl-scripted-tools-${++n}`,
-            object: "chat.completion",
-            created: Math.floor(Date.now() / 1000),
-            model,
-            choices: [{ index: 0, message: { role: "assistant", ...message }, finish_reason: finish }],
-            usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
-          });
-        if (req.method !== "POST" || req.url !== "/v1/chat/completions") return reply(404, { error: { message: `scripted tool server: no route ${req.url}` } });
-        const raw = Buffer.concat(chunks).toString("utf8");
-        const body = JSON.parse(raw) as { model: string; messages: WireMessage[]; tools?: unknown[] };
-        const system = body.messages.find((m) => m.role === "system")?.content ?? "";
-        const last = body.messages[body.messages.length - 1];
-        if (system.includes(TOOL_SERVER_MARKER)) {
-          const user = [...body.messages].reverse().find((m) => m.role === "user");
-          const c = parseCaseMessage(user?.content ?? "") as ToolServerCase | undefined;
-          if (!c) return reply(400, { error: { message: "scripted tool server: no case in the tool-server request" } });
-          state.toolServerCases.push(c);
-          return completion(body.model, { content: JSON.stringify(result(c)) }, "stop");
-        }
-        if (Array.isArray(body.tools) && last?.role === "tool") {
-          state.agentRequests.push(body.messages);
-          const s = step(body.messages);
-          if ("content" in s) return completion(body.model, { content: s.content }, "stop");
-          const calls = s.calls.map((c, i) => ({
-            id: `call_s${n + 1}_${i}`,
-            type: "function",
-            function: { name: c.name, arguments: JSON.stringify(c.arguments) },
-          }));
-          return completion(body.model, { content: null, tool_calls: calls }, "tool_calls");
-        }
-        if (!opts.forwardTo) return reply(400, { error: { message: "scripted tool server: not a tool-server or follow-up request" } });
-        state.forwarded++;
-        const r = await fetch(`${opts.forwardTo}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: raw });
-        const headers: Record<string, string> = { "content-type": r.headers.get("content-type") ?? "application/json" };
-        const mark = r.headers.get("x-toolloop-simulator");
-        if (mark) headers["x-toolloop-simulator"] = mark;
-        res.writeHead(r.status, headers);
-        res.end(await r.text());
-      })().catch((err: unknown) => {
-        res.writeHead(500, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: { message: `scripted tool server: ${String(err)}` } }));
-      });
-    });
+  const server = await startScriptedChatServer("scripted tool server", async (parsed, raw) => {
+    const body = parsed as { model: string; messages: WireMessage[]; tools?: unknown[] };
+    const completion = (message: Record<string, unknown>) => chatCompletion({ id: `chatcmpl-scripted-tools-${++n}`, model: body.model, message });
+    const system = body.messages.find((m) => m.role === "system")?.content ?? "";
+    const last = body.messages[body.messages.length - 1];
+    if (system.includes(TOOL_SERVER_MARKER)) {
+      const user = [...body.messages].reverse().find((m) => m.role === "user");
+      const c = parseCaseMessage(user?.content ?? "") as ToolServerCase | undefined;
+      if (!c) return chatError(400, "scripted tool server: no case in the tool-server request");
+      state.toolServerCases.push(c);
+      return completion({ content: JSON.stringify(result(c)) });
+    }
+    if (Array.isArray(body.tools) && last?.role === "tool") {
+      state.agentRequests.push(body.messages);
+      const s = step(body.messages);
+      if ("content" in s) return completion({ content: s.content });
+      const calls = s.calls.map((c, i) => ({
+        id: `call_s${n + 1}_${i}`,
+        type: "function",
+        function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+      }));
+      return completion({ content: null, tool_calls: calls });
+    }
+    if (!opts.forwardTo) return chatError(400, "scripted tool server: not a tool-server or follow-up request");
+    state.forwarded++;
+    const r = await fetch(`${opts.forwardTo}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: raw });
+    const headers: Record<string, string> = { "content-type": r.headers.get("content-type") ?? "application/json" };
+    const mark = r.headers.get("x-toolloop-simulator");
+    if (mark) headers["x-toolloop-simulator"] = mark;
+    return { status: r.status, raw: await r.text(), headers };
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
   return Object.assign(state, {
-    url: `http://127.0.0.1:${port}/v1`,
-    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
+    url: server.url,
+    close: server.close,
   });
 }
