@@ -13,6 +13,7 @@ import { finished } from "node:stream/promises";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type SampleKind } from "../domain/types.js";
 import { sha256Hex } from "../util/ids.js";
 import type { DatasetRowFormat } from "./rowFormats.js";
+import { withoutTaskMarkers } from "./trainingMessages.js";
 import { STRICT_DATASET_FORMAT, strictLineProblems, toStrictLine, type StrictLine } from "./openaiStrict.js";
 import { sweepStaleTemps, syncDir, tempPath } from "../util/atomicFiles.js";
 
@@ -74,7 +75,13 @@ export function datasetFileNames(baseName: string): { data: string; manifest: st
 }
 
 export function toDatasetLine(row: ExportRow): DatasetLine {
-  return { id: row.id, kind: row.kind, messages: row.messages, tools: row.tools.map(toOpenAiTool), metadata: { ...row.metadata, status: row.status } };
+  return {
+    id: row.id,
+    kind: row.kind,
+    messages: withoutTaskMarkers(row.messages),
+    tools: row.tools.map(toOpenAiTool),
+    metadata: { ...row.metadata, status: row.status },
+  };
 }
 
 function checkRow(row: unknown, index: number): asserts row is ExportRow {
@@ -107,7 +114,7 @@ interface WrittenData {
 
 /** A strict row, checked against the schema so that a strict uploader never sees a row it rejects. */
 function strictLineOf(row: ExportRow): StrictLine {
-  const line = toStrictLine(row.messages, row.tools);
+  const line = toStrictLine(withoutTaskMarkers(row.messages), row.tools);
   const problems = strictLineProblems(line);
   if (problems.length > 0) throw new Error(`export row ${row.id}: not a valid OpenAI fine-tuning row (openai-strict): ${problems.join("; ")}`);
   return line;

@@ -114,6 +114,7 @@ test(
     for (const line of lines) {
       assert.equal(line.kind, "multi_turn");
       assert.equal(line.messages.at(-1)?.role, "assistant", "the label is the last message");
+      assert.doesNotMatch(JSON.stringify(line.messages), /#{2,4} ?task:/, "no role-play task marker in training data");
       assert.ok(line.tools.every((t) => t.type === "function"));
     }
     const withToolTraffic = lines.filter(

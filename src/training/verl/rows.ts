@@ -4,6 +4,7 @@
  * message whose tool calls are the ground truth (none at all means the right answer is a text reply,
  * as in irrelevance samples). Pure; a sample that cannot become a row gets a reason, never a throw.
  */
+import { withoutTaskMarkers } from "../../export/trainingMessages.js";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type ToolCall } from "../../domain/types.js";
 
 /** Routes the reward: verl passes it to the reward function, whose shim sends it to our service. */
@@ -185,10 +186,12 @@ function withToolsInSystem(prompt: VerlPromptMessage[], tools: OpenAiTool[]): Ve
   return [{ role: "system", content: block }, ...prompt];
 }
 
-export function prepareSample(s: VerlSourceSample, toolsInPrompt: ToolsInPrompt = "hermesSystem"): Prepared {
+export function prepareSample(source: VerlSourceSample, toolsInPrompt: ToolsInPrompt = "hermesSystem"): Prepared {
   const fail = (reason: string): Prepared => ({ ok: false, reason });
-  if (!isObject(s) || typeof s.id !== "string" || s.id === "") return fail("id: must be a non-empty string");
-  if (!Array.isArray(s.messages) || s.messages.length < 2) return fail("messages: expected a prompt and a label turn");
+  if (!isObject(source) || typeof source.id !== "string" || source.id === "") return fail("id: must be a non-empty string");
+  if (!Array.isArray(source.messages) || source.messages.length < 2) return fail("messages: expected a prompt and a label turn");
+  // Training data carries no role-play task marker (src/export/trainingMessages.ts).
+  const s = { ...source, messages: withoutTaskMarkers(source.messages) };
   if (!Array.isArray(s.tools) || !s.tools.every((t) => isObject(t) && typeof t.name === "string")) return fail("tools: must be a list of named tools");
   const labelIndex = s.messages.length - 1;
   const label = s.messages[labelIndex];
