@@ -137,7 +137,7 @@ function buildCampaignConfigSchema<C>(stage: z.ZodType<C>, specs: readonly AnySt
         output: z.strictObject({ dir: filePath.default(".toolloop/output") }).default({ dir: ".toolloop/output" }),
         /** Where training, merge and serving jobs run, and the reward service they call. */
         cluster: clusterConfigSchema.default(DEFAULT_CLUSTER),
-        /** Schedules (slice: weekly campaigns): Temporal Schedules starting a new campaign from this config (src/config/scheduleConfig.ts). */
+        /** Schedules (weekly campaigns): Temporal Schedules starting a new campaign from this config (src/config/scheduleConfig.ts). */
         schedules: schedulesSchema,
       })
       // `when`: cross-field problems are reported together with field problems, not only once those are fixed.

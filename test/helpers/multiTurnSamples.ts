@@ -1,5 +1,5 @@
 /**
- * Multi-turn sample rows as synthesize.multiTurn writes them (the shape in the common brief), built
+ * Multi-turn sample rows as synthesize.multiTurn writes them (src/stages/synthesize/multiTurn/handler.ts sampleRows), built
  * from hand-written dialogues over the example tools, so the stages after synthesis can be tested
  * without waiting for the synthesis stage: kind multi_turn, origin synthesized, stage
  * synthesize.multiTurn, slotKey `${dialogueId}#${labelSeq}`, messages = the dialogue cut at an

@@ -253,8 +253,7 @@ test(
 );
 
 /**
- * Needs the simulator's label perplexity (contracts C: /tokenize spans that agree with prompt_logprobs),
- * which the simulator slice brings; until it is merged this test fails at the span check.
+ * Relies on the simulator's label perplexity (/tokenize spans that agree with prompt_logprobs).
  */
 test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is harder, else the prediction as a new sample", { timeout: 120_000 }, async () => {
   const db = res.db.db;

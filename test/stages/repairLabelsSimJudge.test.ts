@@ -1,8 +1,6 @@
 /**
- * repair.labels with the LLM simulator as the judge (contracts A/E: the simulated judge decides from
- * the intent the simulated user query was written from) and the simulator's policy as the prober.
- * Needs the simulator slice (judge protocol support); before it is merged the simulator answers the
- * judgement schema with arbitrary verdicts and this test fails.
+ * repair.labels with the LLM simulator as the judge (it decides from the intent the simulated user
+ * query was written from) and the simulator's policy as the prober.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";

@@ -5,9 +5,9 @@
  * policy's model and version, a rerun that sends nothing and writes nothing new, per-sample failures
  * that do not stop the batch, transport failures that do, and the easy/hard split of consistency.
  *
- * Needs the simulator slice (contract C: /tokenize rendering messages + tools without the generation
- * prompt exactly like the chat endpoint's prompt_logprobs, and label-aware logprobs) for the label-PPL
- * rows and the PPL ordering; before that the label PPL of every sample fails as a bad response.
+ * Relies on the simulator's /tokenize rendering messages + tools without the generation prompt exactly
+ * like the chat endpoint's prompt_logprobs, and on its label-aware logprobs, for the label-PPL rows and
+ * the PPL ordering.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -279,8 +279,8 @@ describe("score.perplexity", () => {
     assert.equal((first.summary.ownPpl as { n: number }).n, N + 1);
   });
 
-  // Needs the simulator slice's contract C (/tokenize with tools and add_generation_prompt, rendering
-  // exactly like the chat endpoint's prompt_logprobs, logprobs that follow the simulated policy).
+  // Relies on the simulator's /tokenize (tools, add_generation_prompt) rendering exactly like the chat
+  // endpoint's prompt_logprobs, and on logprobs that follow the simulated policy.
   it(
     "writes the label PPL of every labelled sample over exactly its span, higher for corrupted labels; a rerun retries only the failure",
     { timeout: 120_000 },

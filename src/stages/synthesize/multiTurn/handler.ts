@@ -173,7 +173,7 @@ export function dialoguesInFlight(config: CampaignConfig, todo: number): number 
   return Math.max(1, Math.min(todo, resolveRole(config, "assistant").endpoint.maxConcurrency));
 }
 
-/** The samples of a kept dialogue: one per accepted assistant turn (shape: see the common contract). */
+/** The samples of a kept dialogue: one per accepted assistant turn: the messages up to and including it, the label last. */
 export function sampleRows(p: {
   campaignId: string;
   iteration: number;
