@@ -53,6 +53,12 @@ const clientConcurrency = Number(values["client-concurrency"] ?? 2 * cap);
 const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+/** An event's kind: the attributes field it carries, without the "EventAttributes" suffix. */
+function eventKind(e: object): string {
+  const field = Object.keys(e).find((k) => k.endsWith("EventAttributes") && (e as Record<string, unknown>)[k] != null);
+  return field ? field.replace(/EventAttributes$/, "") : "unknown";
+}
+
 /** A forked helper and a way to ask it something: the next message of `type`. */
 function forkHelper(script: string, arg: unknown): { child: ChildProcess; next<T>(type: string): Promise<T> } {
   const child = fork(path.join(here, script), [JSON.stringify(arg)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -123,10 +129,16 @@ try {
   let events = 0;
   const perWorkflow: number[] = [];
   let batches = 0;
+  // Which kinds of event the histories hold: where a change to the workflows would save events.
+  const byType = new Map<string, number>();
   for (const id of [wfId, iterationWorkflowId(wfId, 1)]) {
     const h = await env.client.workflow.getHandle(id).fetchHistory();
     perWorkflow.push(h.events?.length ?? 0);
     events += h.events?.length ?? 0;
+    for (const e of h.events ?? []) {
+      const kind = eventKind(e);
+      byType.set(kind, (byType.get(kind) ?? 0) + 1);
+    }
     batches += (h.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === "runStageBatch").length;
   }
   const perThousand = events / (samples / 1000);
@@ -163,6 +175,12 @@ try {
   console.log(
     `history events: ${events} (campaign ${perWorkflow[0]} + iteration ${perWorkflow[1]}, ${batches} batches) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 20)`,
   );
+  console.log(
+    `  by kind: ${[...byType.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")}`,
+  );
   if (values.json) {
     fs.writeFileSync(
       values.json,
@@ -178,7 +196,7 @@ try {
         cpuRatio: workerMsPerRequest / plainMsPerRequest,
         dbTransactionsPerRequest: dbTransactions / st.completed,
         historyEventsPer1000: perThousand,
-        historyEvents: { campaign: perWorkflow[0], iteration: perWorkflow[1], batches },
+        historyEvents: { campaign: perWorkflow[0], iteration: perWorkflow[1], batches, byKind: Object.fromEntries(byType) },
       }),
     );
   }
