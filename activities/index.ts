@@ -145,6 +145,8 @@ export function createActivities(deps: ActivityDeps) {
   /** Heartbeats on a timer while fn runs, so steps without their own progress survive the heartbeat timeout. */
   async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
     const actx = Context.current();
+    // A local activity cannot heartbeat: the workflow task it runs in keeps it alive.
+    if (actx.info.isLocal) return fn();
     const timer = setInterval(() => actx.heartbeat(), heartbeatIntervalMs);
     try {
       return await fn();

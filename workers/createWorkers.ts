@@ -46,6 +46,9 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
         taskQueue: queues.workflows,
         workflowBundle: await workflowBundle(),
         maxCachedWorkflows: 200,
+        // Light bookkeeping runs as local activities in the workflow task (workflows/codePaths.ts):
+        // this worker runs them, so it needs the database as the activity workers do.
+        activities: localBookkeeping(activities),
       }),
     );
   }
@@ -65,6 +68,12 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
     );
   }
   return workers;
+}
+
+/** The activities workflows call as local activities (workflows/activityOptions.ts localBookkeepingActivities). */
+export function localBookkeeping(activities: ReturnType<typeof createActivities>) {
+  const { loadCampaignPlan, startIteration, planStage } = activities;
+  return { loadCampaignPlan, startIteration, planStage };
 }
 
 /** Runs workers until they shut down (SIGINT/SIGTERM are handled by the SDK's runtime). */

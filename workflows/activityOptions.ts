@@ -5,7 +5,7 @@
  * application failures have used up their budget (activities/failurePolicy.ts) by failing with a
  * non-retryable type. Workflows started before the patch keep the old three-attempt policy.
  */
-import { patched, proxyActivities, workflowInfo } from "@temporalio/workflow";
+import { proxyActivities, proxyLocalActivities, workflowInfo } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/framework/errorTypes.js";
 import type { StageScheduling } from "../src/framework/stageSpec.js";
@@ -19,16 +19,6 @@ export const PATCH_FROZEN_CONFIG = "frozen-config-v1";
 const HEARTBEAT_TIMEOUT = "6 seconds";
 
 const queues = () => taskQueues(queuePrefixOf(workflowInfo().taskQueue));
-
-/** Must be called at the same point of every run (before the first activity), so replay sees the same answer. */
-export function retryByCause(): boolean {
-  return patched(PATCH_RETRY_BY_CAUSE);
-}
-
-/** Same rule: called once, right after retryByCause(). */
-export function frozenConfig(): boolean {
-  return patched(PATCH_FROZEN_CONFIG);
-}
 
 export function bookkeepingActivities(byCause: boolean, taskQueue = queues().default) {
   if (!byCause) {
@@ -47,6 +37,21 @@ export function bookkeepingActivities(byCause: boolean, taskQueue = queues().def
     taskQueue,
     startToCloseTimeout: "10 minutes",
     heartbeatTimeout: HEARTBEAT_TIMEOUT,
+    retry: { initialInterval: "1s", maximumInterval: "10s", backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  });
+}
+
+/**
+ * Light bookkeeping as local activities (the lean-history patch): a few database reads and writes
+ * that finish in milliseconds, run by the workflow worker inside the workflow task, so each costs
+ * one marker event instead of six. The same retry-by-cause policy; the workflow task keeps them
+ * alive (no heartbeat). Only loadCampaignPlan, startIteration and planStage (of stages whose
+ * planning is light: StageScheduling.plannedLocally) are called this way: registration reads tool
+ * files, bfcl-eval planning may install its environment, finalizing and reports may take minutes.
+ */
+export function localBookkeepingActivities() {
+  return proxyLocalActivities<Activities>({
+    startToCloseTimeout: "1 minute",
     retry: { initialInterval: "1s", maximumInterval: "10s", backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
   });
 }

@@ -12,7 +12,6 @@ import {
   continueAsNew,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setDefaultSignalHandler,
@@ -28,7 +27,8 @@ import type { CampaignPlan } from "../src/config/plan.js";
 import { scheduledCampaignId, scheduledTimeOf, type ScheduledRun, type ScheduleInput } from "../src/schedules/scheduledRun.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
-import { bookkeepingActivities, frozenConfig, retryByCause } from "./activityOptions.js";
+import { bookkeepingActivities, localBookkeepingActivities } from "./activityOptions.js";
+import { codePaths } from "./codePaths.js";
 import {
   abortSignal,
   iterationProgressSignal,
@@ -46,7 +46,7 @@ import {
 } from "./definitions.js";
 import { iterationWorkflow } from "./iteration.js";
 import { legacyPlan } from "./legacyInput.js";
-import { CANCEL_WITHOUT_REASON, PATCH_OPERATOR_SURFACE, campaignDetails, campaignMemo, firstRealError, iterationSummary } from "./operatorSurface.js";
+import { CANCEL_WITHOUT_REASON, campaignDetails, campaignMemo, firstRealError, iterationSummary } from "./operatorSurface.js";
 import { SearchAttributeTracker } from "./searchAttributes.js";
 
 export interface CampaignInput {
@@ -78,12 +78,12 @@ const KEEP_SUMMARIES = 50;
 
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignResult> {
   const info = workflowInfo();
-  const byCause = retryByCause();
-  const frozen = frozenConfig();
-  // Abort ends as Canceled, failures carry the first real error, memo, internal signals unlisted.
-  const surface = patched(PATCH_OPERATOR_SURFACE);
+  // Abort ends as Canceled, failures carry the first real error, memo, internal signals unlisted;
+  // since the lean-history patch the plan of a later run loads in a local activity (codePaths.ts).
+  const { retryByCause: byCause, frozenConfig: frozen, operatorSurface: surface, leanHistory: lean } = codePaths();
   const queues = taskQueues(queuePrefixOf(info.taskQueue));
   const acts = byCause ? bookkeepingActivities(true, queues.default) : legacyCampaignActivities(queues.default);
+  const loadCampaignPlan = lean ? localBookkeepingActivities().loadCampaignPlan : acts.loadCampaignPlan;
   const iteration = input?.iteration ?? 1;
   const sa = new SearchAttributeTracker();
 
@@ -246,7 +246,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     if (frozen) {
       try {
         plan = input.registered
-          ? await acts.loadCampaignPlan({ campaignId, iteration })
+          ? await loadCampaignPlan({ campaignId, iteration })
           : (
               await acts.registerCampaign({
                 campaignId: input.campaignId ?? scheduled?.campaignId,
@@ -293,6 +293,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       if (status.paused) await child.signal(pauseSignal);
       try {
         const result = await child.result();
+        if (result.status) {
+          // The lean path's last iteration status comes in the result, not a signal.
+          status.currentIteration = result.status;
+          showDetails();
+        }
         status.completedIterations = [...status.completedIterations, { iteration, state: result.state, samples: result.samples }].slice(-KEEP_SUMMARIES);
         if (result.state === "aborted") aborted = true;
       } catch (err) {

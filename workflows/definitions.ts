@@ -39,6 +39,8 @@ export interface IterationResult {
   state: "completed" | "aborted";
   stages: { name: string; state: StageState; counts: Record<string, number> }[];
   samples: Record<string, number>;
+  /** The iteration's final status (lean-history path): what its last progress signal carried before. */
+  status?: IterationStatus;
 }
 
 export interface CampaignStatus {

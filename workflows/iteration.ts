@@ -4,14 +4,16 @@
  * stage waits for an operator decision (retryStage / skipStage / abort) unless configured otherwise.
  * The state and the operator surface live in iterationState.ts, one stage's run in stageRunner.ts.
  */
-import { ApplicationFailure, CancellationScope, CancelledFailure, condition, isCancellation, patched } from "@temporalio/workflow";
+import { ApplicationFailure, CancellationScope, CancelledFailure, condition, isCancellation } from "@temporalio/workflow";
+import type { StageRef } from "../activities/types.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
-import { bookkeepingActivities, frozenConfig, retryByCause, stageActivities } from "./activityOptions.js";
+import { bookkeepingActivities, localBookkeepingActivities, stageActivities } from "./activityOptions.js";
+import { codePaths } from "./codePaths.js";
 import type { IterationResult, StageStatus } from "./definitions.js";
 import { IterationState } from "./iterationState.js";
 import { legacyPlan } from "./legacyInput.js";
-import { CANCEL_WITHOUT_REASON, PATCH_OPERATOR_SURFACE } from "./operatorSurface.js";
+import { CANCEL_WITHOUT_REASON } from "./operatorSurface.js";
 import { runStage } from "./stageRunner.js";
 
 export { PATCH_STAGE_CHUNKS } from "./stageRunner.js";
@@ -25,11 +27,13 @@ export interface IterationInput {
 
 export async function iterationWorkflow(input: IterationInput): Promise<IterationResult> {
   const { campaignId, iteration } = input;
-  const byCause = retryByCause();
-  const frozen = frozenConfig();
-  // Abort ends as Canceled, internal signals unlisted, activity and child summaries (operatorSurface.ts).
-  const surface = patched(PATCH_OPERATOR_SURFACE);
+  // Abort ends as Canceled, internal signals unlisted, activity and child summaries (operatorSurface.ts);
+  // since the lean-history patch light bookkeeping runs as local activities (codePaths.ts).
+  const { retryByCause: byCause, frozenConfig: frozen, operatorSurface: surface, leanHistory: lean } = codePaths();
   const bookkeeping = bookkeepingActivities(byCause);
+  // Loading the plan, marking the iteration started and planning stages: milliseconds of database work.
+  const local = lean ? localBookkeepingActivities() : undefined;
+  const light = local ?? bookkeeping;
   const state = new IterationState(campaignId, iteration);
   state.installHandlers(
     surface
@@ -38,7 +42,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   );
 
   // The frozen config's plan for this iteration, recorded in history: replays never re-apply defaults.
-  const plan: CampaignPlan = frozen ? await bookkeeping.loadCampaignPlan({ campaignId, iteration }) : legacyPlan(input.config, campaignId);
+  const plan: CampaignPlan = frozen ? await light.loadCampaignPlan({ campaignId, iteration }) : legacyPlan(input.config, campaignId);
   state.setStages(plan.stages.map((s) => s.name));
   state.outputDir = plan.outputDir;
   state.showDetails();
@@ -60,8 +64,10 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   status.currentStage = undefined;
   if (state.aborted && surface) status.lastError = state.abortReason ?? CANCEL_WITHOUT_REASON;
   const samples = await CancellationScope.nonCancellable(() => bookkeeping.finishIteration({ campaignId, iteration, status: finalState }));
+  // A completed iteration's last status reaches the campaign in the result (lean path): no last signal.
+  const statusInResult = lean && !state.aborted;
   if (!surface) await state.publish();
-  else await CancellationScope.nonCancellable(() => state.publish());
+  else await CancellationScope.nonCancellable(() => state.publish({ toParent: !statusInResult }));
   if (state.aborted && surface) {
     // Ends as Canceled: under the cancel request the campaign (or this workflow, on a direct abort) asked for.
     if (!CancellationScope.current().consideredCancelled) await condition(() => false);
@@ -73,10 +79,11 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     state: finalState,
     stages: status.stages.map((s) => ({ name: s.name, state: s.state, counts: s.counts })),
     samples,
+    ...(statusInResult ? { status } : {}),
   };
 
   async function runStages(): Promise<void> {
-    await bookkeeping.startIteration({ campaignId, iteration });
+    await light.startIteration({ campaignId, iteration });
 
     for (const [i, scheduling] of plan.stages.entries()) {
       if (state.aborted) break;
@@ -84,6 +91,16 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
       status.currentStage = st.name;
       const acts = stageActivities(scheduling, byCause);
       const ref = { campaignId, iteration, stage: scheduling.name };
+      // Planned in the workflow task when that is milliseconds of work (lean path); else on the stage's own queue, as before.
+      const planLocally = local && scheduling.plannedLocally ? local : undefined;
+      const planStage = (r: StageRef, summary: string | undefined) =>
+        planLocally
+          ? summary === undefined
+            ? planLocally.planStage(r)
+            : planLocally.planStage.executeWithOptions({ summary }, [r])
+          : summary === undefined
+            ? acts.planStage(r)
+            : acts.planStage.executeWithOptions({ summary }, [r]);
 
       for (;;) {
         st.state = "running";
@@ -91,7 +108,15 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
         await state.publish();
         try {
           state.stageScope = new CancellationScope();
-          await state.stageScope.run(() => runStage(state, acts, ref, st, plan.batchesInParallel, frozen ? scheduling : undefined, surface));
+          await state.stageScope.run(() =>
+            runStage(state, acts, ref, st, {
+              parallelism: plan.batchesInParallel,
+              scheduling: frozen ? scheduling : undefined,
+              summaries: surface,
+              lean,
+              planStage,
+            }),
+          );
           st.lastError = undefined;
           break;
         } catch (err) {

@@ -72,15 +72,19 @@ export class IterationState {
     return this.status.stages.find((s) => s.state === "waiting_for_operator");
   }
 
-  /** Tells the parent at transitions only, so the campaign's status is current without per-batch events. */
-  async publish(): Promise<void> {
+  /**
+   * Tells the parent at transitions only, so the campaign's status is current without per-batch
+   * events. `toParent: false` refreshes this workflow's own search attributes and details only (the
+   * lean path's last status, which the campaign reads from the result).
+   */
+  async publish(opts: { toParent?: boolean } = {}): Promise<void> {
     const status = this.status;
     if (status.state !== "completed" && status.state !== "aborted" && status.state !== "failed") {
       status.state = this.waitingStage() ? "waiting_for_operator" : status.paused ? "paused" : "running";
     }
     this.sa.update({ campaignId: status.campaignId, iteration: status.iteration, stage: status.currentStage, status: status.state });
     this.showDetails();
-    if (this.parent)
+    if (this.parent && opts.toParent !== false)
       await getExternalWorkflowHandle(this.parent.workflowId)
         .signal(iterationProgressSignal, status)
         .catch(() => undefined);

@@ -3,7 +3,7 @@
  * children when there are more than one history should hold — and the finalize step.
  */
 import { condition, executeChild, patched, startChild, workflowInfo } from "@temporalio/workflow";
-import type { BatchCounts, StageRef } from "../activities/types.js";
+import type { BatchCounts, StagePlanResult, StageRef } from "../activities/types.js";
 import type { StageScheduling } from "../src/framework/stageSpec.js";
 import type { StageActivities } from "./activityOptions.js";
 import { runBatchLanes } from "./batchLanes.js";
@@ -20,19 +20,22 @@ export const PATCH_CLUSTER_JOB_STAGES = "cluster-job-stages-v1";
 /** How long one watch activity polls a job, and how often. */
 export const JOB_WATCH = { windowSeconds: 300, pollSeconds: 10 } as const;
 
-export async function runStage(
-  state: IterationState,
-  acts: StageActivities,
-  ref: StageRef,
-  st: StageStatus,
-  parallelism: number,
+export interface StageRunOptions {
+  parallelism: number;
   /** Passed to chunk children; absent for workflows started before configs were frozen. */
-  scheduling: StageScheduling | undefined,
+  scheduling: StageScheduling | undefined;
   /** The operator-surface patch: activities and children carry summaries the UI shows. */
-  summaries = false,
-): Promise<void> {
+  summaries: boolean;
+  /** The lean-history patch: implies the stage-chunks and cluster-job-stages patches (codePaths.ts). */
+  lean: boolean;
+  /** Plans the stage (a local activity on the lean path, else the stage's own activity), with the UI summary if any. */
+  planStage(ref: StageRef, summary: string | undefined): Promise<StagePlanResult>;
+}
+
+export async function runStage(state: IterationState, acts: StageActivities, ref: StageRef, st: StageStatus, opts: StageRunOptions): Promise<void> {
+  const { parallelism, scheduling, summaries, lean } = opts;
   const label = (what: string) => `${ref.stage} ${what} (iteration ${ref.iteration})`;
-  const plan = summaries ? await acts.planStage.executeWithOptions({ summary: label("plan") }, [ref]) : await acts.planStage(ref);
+  const plan = await opts.planStage(ref, summaries ? label("plan") : undefined);
   if (plan.alreadyDone) {
     st.state = plan.status;
     st.counts = numericCounts(plan.result);
@@ -47,7 +50,8 @@ export async function runStage(
     for (const [k, v] of Object.entries(counts)) st.counts[k] = (st.counts[k] ?? 0) + v;
   };
 
-  if (scheduling?.execution === "clusterJob" && patched(PATCH_CLUSTER_JOB_STAGES)) {
+  // `lean ||` first: on the lean path these patches are implied and their markers never recorded.
+  if (scheduling?.execution === "clusterJob" && (lean || patched(PATCH_CLUSTER_JOB_STAGES))) {
     // One job, watched in a history of its own; cancelling this scope cancels the child, which cancels the job.
     const info = workflowInfo();
     const watch = scheduling.jobWatch ?? JOB_WATCH;
@@ -59,7 +63,7 @@ export async function runStage(
     });
     st.batchesDone = 1;
     st.counts.reusedJob = r.reused ? 1 : 0;
-  } else if (plan.pendingBatches.length > BATCHES_PER_CHILD && patched(PATCH_STAGE_CHUNKS)) {
+  } else if (plan.pendingBatches.length > BATCHES_PER_CHILD && (lean || patched(PATCH_STAGE_CHUNKS))) {
     // Each chunk's batches run in a child's history; this one records only the children.
     for (let from = 0; from < plan.pendingBatches.length && !state.aborted; from += BATCHES_PER_CHILD) {
       await condition(() => !state.status.paused || state.aborted);

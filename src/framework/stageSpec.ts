@@ -52,6 +52,12 @@ export interface StageSpec<N extends string = string, C extends { name: N; batch
   latency: LatencyClass;
   /** Upper bound for one batch activity. */
   batchTimeoutMinutes: number;
+  /**
+   * Its plan() may take long (evaluate.bfcl sets up the bfcl-eval environment): planned in an
+   * activity on the stage's queue. Other stages plan in milliseconds and are planned in a local
+   * activity inside the workflow task (the lean-history path).
+   */
+  heavyPlanning?: true;
   /** Config schema of one `stages[]` entry: a strict object whose `name` is this stage's name. */
   schema: z.ZodType<C, unknown>;
   /** Roles the stage calls; a config naming the stage must configure each. */
@@ -85,6 +91,8 @@ export interface StageScheduling {
   runIn?: "first" | "later";
   /** For cluster jobs: how long one watch activity polls, and how often (from the stage's config). */
   jobWatch?: { windowSeconds: number; pollSeconds: number };
+  /** Planned in a local activity on the lean-history path; absent: an activity on its queue (heavy planning, or plans made before). */
+  plannedLocally?: true;
 }
 
 /** Whether a stage scheduled so runs in `iteration` (1-based). */
@@ -95,11 +103,12 @@ export function runsInIteration(s: Pick<StageScheduling, "runIn">, iteration: nu
 }
 
 export function schedulingOf(
-  spec: Pick<StageSpec, "name" | "title" | "latency" | "batchTimeoutMinutes" | "reads">,
+  spec: Pick<StageSpec, "name" | "title" | "latency" | "batchTimeoutMinutes" | "reads" | "heavyPlanning">,
   stage?: { watch?: { windowSeconds: number; pollSeconds: number }; runIn?: "first" | "later" | "every" },
 ): StageScheduling {
   const s: StageScheduling = { name: spec.name, title: spec.title, latency: spec.latency, batchTimeoutMinutes: spec.batchTimeoutMinutes };
   if (stage?.runIn === "first" || stage?.runIn === "later") s.runIn = stage.runIn;
+  if (!spec.heavyPlanning) s.plannedLocally = true;
   if (spec.reads.kind === "job") {
     s.execution = "clusterJob";
     if (stage?.watch) s.jobWatch = { windowSeconds: stage.watch.windowSeconds, pollSeconds: stage.watch.pollSeconds };

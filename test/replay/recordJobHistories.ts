@@ -1,5 +1,5 @@
 /**
- * Records the histories of the cluster-job path (patch cluster-job-stages-v1): an iteration whose
+ * Records the histories of the cluster-job path (since patch cluster-job-stages-v1): an iteration whose
  * job stage failed on attempt 1, waited for the operator and succeeded on attempt 2, with both
  * stageJob children. Uses the test job stage (test/helpers/testJobStage.ts) on the real local
  * launcher. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
@@ -15,7 +15,8 @@ import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 import { testJobRegistry } from "../helpers/testJobStage.js";
 
-const HISTORY_TAG = "cluster-job-stages";
+/** Names the code path recorded (the newest patch); files of older paths stay committed. */
+const HISTORY_TAG = "lean-history";
 
 const env = await createTestEnv("record-jobs");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });

@@ -1,5 +1,5 @@
 /**
- * Records histories of the operator-surface path (PATCH_OPERATOR_SURFACE): a two-iteration
+ * Records histories of the operator surface (since PATCH_OPERATOR_SURFACE; now on the lean-history path): a two-iteration
  * campaign (first run and its iteration), an abort from the CLI (the abort signal; the workflow
  * requests its own cancellation: campaign and iteration end Canceled), an iteration that waited for an operator and was retried,
  * and a campaign that failed with its stage's error. The other recorders keep their own paths.
@@ -13,7 +13,8 @@ import { pauseSignal, resumeSignal, retryStageUpdate } from "../../workflows/def
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 
-const HISTORY_TAG = "operator-surface";
+/** Names the code path recorded (the newest patch); files of older paths stay committed. */
+const HISTORY_TAG = "lean-history";
 
 const env = await createTestEnv("record-ops");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
@@ -28,6 +29,7 @@ try {
   await h1.result();
   save(h1.workflowId, h1.firstExecutionRunId, "campaignWorkflow-two-iterations-run1");
   save(`${h1.workflowId}-iter-1`, undefined, "iterationWorkflow-iteration1");
+  save(h1.workflowId, undefined, "campaignWorkflow-two-iterations-run2");
 
   const hAbort = await start("abort", simulatorCampaign(sim.url, { count: 200, batchSize: 10, concurrency: { batchesInParallel: 1 } }));
   await waitFor("a batch", async () => ((await iterationOf(hAbort))?.stages[0]?.batchesDone ?? 0) >= 1);

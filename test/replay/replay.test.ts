@@ -14,6 +14,7 @@ import { before, test } from "node:test";
 import { DeterminismViolationError } from "@temporalio/workflow";
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
 import { PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
+import { PATCH_LEAN_HISTORY } from "../../workflows/codePaths.js";
 import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
 import { PATCH_OPERATOR_SURFACE } from "../../workflows/operatorSurface.js";
 import { PATCH_CLUSTER_JOB_STAGES } from "../../workflows/stageRunner.js";
@@ -56,7 +57,7 @@ test("committed histories cover every workflow type and every patch", () => {
     );
   }
   const markers = new Set(files.flatMap(patchesIn));
-  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG, PATCH_CLUSTER_JOB_STAGES, PATCH_OPERATOR_SURFACE])
+  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG, PATCH_CLUSTER_JOB_STAGES, PATCH_OPERATOR_SURFACE, PATCH_LEAN_HISTORY])
     assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(
     files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0),

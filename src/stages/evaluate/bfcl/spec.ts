@@ -8,6 +8,8 @@ export const evaluateBfclSpec = defineStage({
   title: "BFCL evaluation (bfcl-eval)",
   latency: "llm",
   batchTimeoutMinutes: 240,
+  // Planning checks (and on first use installs) the bfcl-eval environment: minutes, not a workflow task's work.
+  heavyPlanning: true,
   roles: ["policy"],
   reads: { kind: "external", describe: "the BFCL v3 data; the official bfcl-eval package asks the policy endpoint" },
   writes: "bfcl_scores rows (evaluator bfcl-eval): per category and the leaderboard's group scores",
