@@ -4,7 +4,10 @@
  * of its own (bench/simulatorProcess.ts) with latency L and concurrency cap C, then replays the same
  * request bodies with a plain keep-alive `node:http` client (bench/plainHttpClient.ts, also its own
  * process) at the same client concurrency. Prints, for both: requests/s (and its ratio to the
- * endpoint's capacity C/L), ms of CPU per request from the process's own accounting
+ * endpoint's capacity C/L; with the share of engine slots the client left idle while the server was
+ * busy, and the mean service time, L plus the simulator's own delays: on this shared machine the
+ * two tell a client that does not keep the engine full from a simulator slowed by its neighbours),
+ * ms of CPU per request from the process's own accounting
  * (process.cpuUsage, every thread: for the worker that includes the Temporal SDK's core and the
  * database writes); the worker's main-thread event-loop utilisation; and Temporal history events per
  * 1,000 samples (campaign and iteration workflows, read back through the client).
@@ -123,6 +126,10 @@ try {
   const st = await simStats();
   const active = ((st.lastResponseAt ?? 0) - (st.firstRequestAt ?? 0)) / 1000;
   const rps = st.completed / active;
+  // The share of the engine's slots nobody asked for while it was busy: the client did not keep it full.
+  const idleShare = st.idleSlotMs / (cap * active * 1000);
+  // L plus the simulator's own delays (its CPU work, timers firing late on a shared machine).
+  const serviceMs = st.servedMs / st.completed;
   const capacity = cap / (latencyMs / 1000);
   const workerCpuMs = (workerCpu.user + workerCpu.system) / 1000;
   const workerMsPerRequest = workerCpuMs / st.completed;
@@ -156,6 +163,8 @@ try {
   const pst = await simStats();
   const plainActive = ((pst.lastResponseAt ?? 0) - (pst.firstRequestAt ?? 0)) / 1000;
   const plainRps = pst.completed / plainActive;
+  const plainIdleShare = pst.idleSlotMs / (cap * plainActive * 1000);
+  const plainServiceMs = pst.servedMs / pst.completed;
   const plainMsPerRequest = p.cpuMs / p.requests;
 
   const batch = batchSize ?? "default";
@@ -163,12 +172,14 @@ try {
     `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batchSize=${batch} requests=${st.completed} maxInFlight=${st.maxInFlight} cores=${os.availableParallelism()}`,
   );
   console.log(`wall ${wall.toFixed(1)} s (campaign start to result), endpoint busy ${active.toFixed(1)} s`);
-  console.log(`worker: ${rps.toFixed(1)} req/s = ${(rps / capacity).toFixed(3)} of capacity C/L ${capacity.toFixed(1)} req/s (target >= 0.97 at C=32, L=200)`);
+  console.log(
+    `worker: ${rps.toFixed(1)} req/s = ${(rps / capacity).toFixed(3)} of capacity C/L ${capacity.toFixed(1)} req/s (target >= 0.97 at C=32, L=200); engine slots left idle ${(idleShare * 100).toFixed(1)}%, mean service time ${serviceMs.toFixed(1)} ms`,
+  );
   console.log(
     `worker: ${workerMsPerRequest.toFixed(3)} ms CPU per request (${workerCpuMs.toFixed(0)} ms over ${st.completed}), main-thread event loop ${(elu.utilization * 100).toFixed(1)}% busy`,
   );
   console.log(
-    `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity, ${plainMsPerRequest.toFixed(3)} ms CPU per request, ${p.failures} failures`,
+    `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity (engine slots left idle ${(plainIdleShare * 100).toFixed(1)}%, mean service time ${plainServiceMs.toFixed(1)} ms), ${plainMsPerRequest.toFixed(3)} ms CPU per request, ${p.failures} failures`,
   );
   console.log(`database: ${dbTransactions} transactions (all clients of the database) = ${(dbTransactions / st.completed).toFixed(2)} per LLM request`);
   console.log(`worker / plain CPU per request = ${(workerMsPerRequest / plainMsPerRequest).toFixed(2)}x (target <= 2)`);
@@ -191,8 +202,15 @@ try {
         latencyMs,
         batchSize: batch,
         requests: st.completed,
-        worker: { rps, ratio: rps / capacity, cpuMsPerRequest: workerMsPerRequest, eventLoopUtilization: elu.utilization },
-        plain: { rps: plainRps, ratio: plainRps / capacity, cpuMsPerRequest: plainMsPerRequest, failures: p.failures },
+        worker: { rps, ratio: rps / capacity, idleSlotShare: idleShare, serviceMs, cpuMsPerRequest: workerMsPerRequest, eventLoopUtilization: elu.utilization },
+        plain: {
+          rps: plainRps,
+          ratio: plainRps / capacity,
+          idleSlotShare: plainIdleShare,
+          serviceMs: plainServiceMs,
+          cpuMsPerRequest: plainMsPerRequest,
+          failures: p.failures,
+        },
         cpuRatio: workerMsPerRequest / plainMsPerRequest,
         dbTransactionsPerRequest: dbTransactions / st.completed,
         historyEventsPer1000: perThousand,

@@ -78,6 +78,14 @@ export interface SimulatorStats {
   requestsWithId: number;
   firstRequestAt?: number;
   lastResponseAt?: number;
+  /**
+   * Engine slots left unused while the server was busy (from the first request on), in slot-ms: the
+   * integral of (maxConcurrency - requests being served) over time. Divided by maxConcurrency times the
+   * busy window it is the share of capacity the clients did not ask for (they did not keep it full).
+   */
+  idleSlotMs: number;
+  /** Time requests held an engine slot, summed (ms): over `completed` it is the mean service time, L plus the server's own delays. */
+  servedMs: number;
 }
 
 export interface SimulatorHandle {
@@ -138,7 +146,7 @@ function normaliseFaults(f: SimulatorFaults): Required<SimulatorFaults> {
 }
 
 function emptyStats(): SimulatorStats {
-  return { requests: 0, completed: 0, byPath: {}, faultsInjected: {}, maxInFlight: 0, requestsWithId: 0 };
+  return { requests: 0, completed: 0, byPath: {}, faultsInjected: {}, maxInFlight: 0, requestsWithId: 0, idleSlotMs: 0, servedMs: 0 };
 }
 
 /** vLLM's chat-template switches (add_generation_prompt defaults to true, continue_final_message to false); both true is a 400 as in vLLM. */
@@ -187,18 +195,26 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   // FIFO admission: `active` requests are being served; the rest wait in `waiting`.
   let active = 0;
+  let activeSince = 0;
+  /** Accounts the slots unused since the last change of `active` (only once requests have come). */
+  const setActive = (n: number) => {
+    const now = performance.now();
+    if (stats.firstRequestAt !== undefined && activeSince > 0) stats.idleSlotMs += (capacity - active) * (now - activeSince);
+    active = n;
+    activeSince = now;
+  };
   const waiting: (() => void)[] = [];
   const acquire = () =>
     new Promise<void>((resolve) => {
       if (active < capacity) {
-        active++;
+        setActive(active + 1);
         resolve();
       } else waiting.push(resolve);
     });
   const release = () => {
     const next = waiting.shift();
     if (next) next();
-    else active--;
+    else setActive(active - 1);
   };
 
   const inFlightAborts = new Set<AbortController>();
@@ -495,8 +511,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     inFlightAborts.add(abort);
     // vLLM answers /tokenize in its API server process: no engine slot, no generation latency.
     const usesEngine = path !== "/tokenize";
+    let servedFrom = 0;
     if (usesEngine) {
       await acquire();
+      servedFrom = performance.now();
       stats.maxInFlight = Math.max(stats.maxInFlight, active);
     }
     try {
@@ -524,7 +542,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     } finally {
       inFlightAborts.delete(abort);
       res.off("close", onClose);
-      if (usesEngine) release();
+      if (usesEngine) {
+        stats.servedMs += performance.now() - servedFrom;
+        release();
+      }
     }
   }
 
@@ -571,6 +592,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     idleForMs: () => (inFlight > 0 ? 0 : Date.now() - lastActivityAt),
     resetStats: () => {
       stats = emptyStats();
+      activeSince = 0;
       receivedIds = new Set();
     },
     setFaults: (f) => {
