@@ -519,20 +519,33 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     try {
       if (closed || abort.signal.aborted) return;
-      if (usesEngine) await sleep(latencyMs + (jitterMs > 0 ? jitterRng.next() * jitterMs : 0), abort.signal);
+      // The reply is worked out while the request holds its slot: an engine's latency includes its
+      // compute, so the simulator's own work does not add to `latencyMs` (capacity stays C/L).
+      const slotMs = usesEngine ? latencyMs + (jitterMs > 0 ? jitterRng.next() * jitterMs : 0) : 0;
+      const computeFrom = performance.now();
+      let computed: { reply: Reply; truncated: boolean } | { error: unknown } | undefined;
+      if (fault !== "500") {
+        try {
+          if (path === "/v1/chat/completions") {
+            const r = chatCompletion(validated(chatRequestSchema, body), fault);
+            computed = { reply: r.reply, truncated: r.applied };
+          } else if (path === "/v1/completions") computed = { reply: completion(validated(completionRequestSchema, body)), truncated: false };
+          else if (path === "/v1/embeddings") computed = { reply: embeddings(validated(embeddingRequestSchema, body)), truncated: false };
+          else computed = { reply: tokenizeReply(validated(tokenizeRequestSchema, body)), truncated: false };
+        } catch (err) {
+          // Answered (as a 400) once the slot time has passed, as before.
+          computed = { error: err };
+        }
+      }
+      if (usesEngine) await sleep(slotMs - (performance.now() - computeFrom), abort.signal);
       if (closed || abort.signal.aborted) return;
-      if (fault === "500") {
-        countFault(fault);
+      if (computed === undefined) {
+        countFault("500");
         return send(res, { status: 500, body: errorBody(500, "Internal server error (simulated fault): the engine failed while processing the request.") });
       }
-      let reply: Reply;
-      if (path === "/v1/chat/completions") {
-        const r = chatCompletion(validated(chatRequestSchema, body), fault);
-        if (r.applied) countFault("truncatedToolCalls");
-        reply = r.reply;
-      } else if (path === "/v1/completions") reply = completion(validated(completionRequestSchema, body));
-      else if (path === "/v1/embeddings") reply = embeddings(validated(embeddingRequestSchema, body));
-      else reply = tokenizeReply(validated(tokenizeRequestSchema, body));
+      if ("error" in computed) throw computed.error;
+      if (computed.truncated) countFault("truncatedToolCalls");
+      const reply = computed.reply;
       if (fault === "malformedJson" && reply.status === 200) {
         countFault(fault);
         const text = JSON.stringify(reply.body);
