@@ -120,15 +120,20 @@ export class RequestLedger implements UsageSink {
  * carried in their ledgers for the next write (or drain), as one ledger alone would.
  */
 class LedgerWriter {
-  writing: Promise<void> | undefined;
+  /** The loop is running; cleared by the loop itself in the same step as it decides to stop, so a row added later always starts a new one. */
+  private running = false;
   private readonly dirty = new Set<RequestLedger>();
 
   constructor(private readonly db: Db) {}
 
   start(ledger: RequestLedger): void {
     this.dirty.add(ledger);
-    this.writing ??= this.writeLoop().finally(() => {
-      this.writing = undefined;
+    if (this.running) return;
+    this.running = true;
+    this.writeLoop().catch((err: unknown) => {
+      // Not expected (writes report their own failures): leave the error where drain() finds it.
+      this.running = false;
+      for (const l of this.dirty) l.lastError = err;
     });
   }
 
@@ -138,8 +143,13 @@ class LedgerWriter {
     return n;
   }
 
+  /** Never rejects: a failed write is reported to the ledgers it carried, then the loop stops until the next row. */
   private async writeLoop(): Promise<void> {
-    while (this.pendingRows() > 0) {
+    for (;;) {
+      if (this.pendingRows() === 0) {
+        this.running = false;
+        return;
+      }
       if (this.pendingRows() < LINGER_UNTIL_ROWS) await new Promise((r) => setTimeout(r, LINGER_MS));
       const taken: { ledger: RequestLedger; rows: LedgerRow[]; waiting: RequestLedger["announced"]; after: (() => void)[] }[] = [];
       let settle!: () => void;
@@ -182,7 +192,10 @@ class LedgerWriter {
         }
         settle();
       }
-      if (failed) return;
+      if (failed) {
+        this.running = false;
+        return;
+      }
     }
   }
 }
