@@ -3,7 +3,9 @@
  * `llm_requests` ledger before it is sent and completed when its outcome is known, so a killed
  * attempt's requests are counted (status "sent") and nothing is counted twice (rows are keyed by the
  * request id). Writes are group-committed: while one write is in flight the next ones queue, so at
- * a thousand requests a second the ledger costs a few statements a second, not one per request.
+ * a thousand requests a second the ledger costs a few statements a second, not one per request. The
+ * ledgers of one database handle (a worker's concurrent batches) share one writer, so their rows go
+ * out together: one statement per linger for the whole worker, not one per batch.
  */
 import type { Db } from "../db/client.js";
 import { deleteUnsentLlmRequests, upsertLlmRequests, type LlmRequestRow } from "../db/repos/usage.js";
@@ -33,27 +35,34 @@ const LINGER_UNTIL_ROWS = 64;
 type LedgerRow = Omit<LlmRequestRow, "status"> & { status: LlmRequestRow["status"] | "unsent" };
 
 export class RequestLedger implements UsageSink {
-  private pending = new Map<string, LedgerRow>();
-  private announced: { resolve(): void; reject(err: unknown): void }[] = [];
-  private writing: Promise<void> | undefined;
-  private lastError: unknown;
+  /** Rows not yet handed to a write, and the announcements waiting for them. Read by the writer. */
+  pending = new Map<string, LedgerRow>();
+  announced: { resolve(): void; reject(err: unknown): void }[] = [];
+  lastError: unknown;
+  /** The write carrying rows of this ledger, while one is under way (it never rejects). */
+  inFlight: Promise<void> | undefined;
+  /** Called when the next write carrying rows of this ledger has finished, whatever its outcome. */
+  afterNextWrite: (() => void)[] = [];
+  private readonly writer: LedgerWriter;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly key: LedgerKey,
-  ) {}
+  ) {
+    this.writer = writerFor(db);
+  }
 
   sending(e: RequestStart): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, "sent", 0, 0, false, false));
       this.announced.push({ resolve, reject });
-      this.startWriting();
+      this.writer.start(this);
     });
   }
 
   withdrawn(e: RequestStart): void {
     this.pending.set(e.requestId, this.row(e.requestId, e.role, e.model, "unsent", 0, 0, false, false));
-    this.startWriting();
+    this.writer.start(this);
   }
 
   record(e: UsageEvent): void {
@@ -61,50 +70,20 @@ export class RequestLedger implements UsageSink {
       e.requestId,
       this.row(e.requestId, e.role, e.model, e.failed ? "failed" : "ok", e.promptTokens, e.completionTokens, true, e.simulated ?? false),
     );
-    this.startWriting();
+    this.writer.start(this);
   }
 
   /** Waits until everything recorded so far is written; throws if the last write failed. */
   async drain(): Promise<void> {
-    while (this.writing) await this.writing;
-    if (this.pending.size > 0) {
-      this.startWriting();
-      while (this.writing) await this.writing;
+    while (this.inFlight) await this.inFlight;
+    // The writer serves other ledgers too: wait for the writes that carry this ledger's rows, not for it to go idle.
+    while (this.pending.size > 0) {
+      const written = new Promise<void>((resolve) => this.afterNextWrite.push(resolve));
+      this.writer.start(this);
+      await written;
+      if (this.lastError !== undefined) break;
     }
     if (this.pending.size > 0) throw this.lastError ?? new Error("request ledger: rows left unwritten");
-  }
-
-  private startWriting(): void {
-    this.writing ??= this.writeLoop().finally(() => {
-      this.writing = undefined;
-    });
-  }
-
-  private async writeLoop(): Promise<void> {
-    while (this.pending.size > 0) {
-      if (this.pending.size < LINGER_UNTIL_ROWS) await new Promise((r) => setTimeout(r, LINGER_MS));
-      const rows = [...this.pending.values()];
-      const waiting = this.announced;
-      this.pending = new Map();
-      this.announced = [];
-      try {
-        const written = rows.filter((r): r is LlmRequestRow => r.status !== "unsent");
-        for (let i = 0; i < written.length; i += ROWS_PER_STATEMENT) await upsertLlmRequests(this.db, written.slice(i, i + ROWS_PER_STATEMENT));
-        await deleteUnsentLlmRequests(
-          this.db,
-          rows.filter((r) => r.status === "unsent").map((r) => r.id),
-        );
-        this.lastError = undefined;
-        for (const w of waiting) w.resolve();
-      } catch (err) {
-        // The pool already retried a transient outage for a while. Requests waiting to be announced
-        // fail unsent; outcomes are kept for the next write (or drain) so none is lost.
-        this.lastError = err;
-        for (const w of waiting) w.reject(err);
-        for (const r of rows) if (r.status !== "sent" && !this.pending.has(r.id)) this.pending.set(r.id, r);
-        return;
-      }
-    }
   }
 
   private row(
@@ -117,6 +96,116 @@ export class RequestLedger implements UsageSink {
     finished: boolean,
     simulated: boolean,
   ): LedgerRow {
-    return { id, ...this.key, role, model, status, promptTokens, completionTokens, finished, simulated };
+    const k = this.key;
+    return {
+      id,
+      campaignId: k.campaignId,
+      iteration: k.iteration,
+      stage: k.stage,
+      batchIndex: k.batchIndex,
+      role,
+      model,
+      status,
+      promptTokens,
+      completionTokens,
+      finished,
+      simulated,
+    };
   }
+}
+
+/**
+ * The write loop of every ledger of one database handle. Each write takes the rows of all ledgers
+ * with some pending; a failed write fails the announcements it carried and keeps the outcomes it
+ * carried in their ledgers for the next write (or drain), as one ledger alone would.
+ */
+class LedgerWriter {
+  /** The loop is running; cleared by the loop itself in the same step as it decides to stop, so a row added later always starts a new one. */
+  private running = false;
+  private readonly dirty = new Set<RequestLedger>();
+
+  constructor(private readonly db: Db) {}
+
+  start(ledger: RequestLedger): void {
+    this.dirty.add(ledger);
+    if (this.running) return;
+    this.running = true;
+    this.writeLoop().catch((err: unknown) => {
+      // Not expected (writes report their own failures): leave the error where drain() finds it.
+      this.running = false;
+      for (const l of this.dirty) l.lastError = err;
+    });
+  }
+
+  private pendingRows(): number {
+    let n = 0;
+    for (const l of this.dirty) n += l.pending.size;
+    return n;
+  }
+
+  /** Never rejects: a failed write is reported to the ledgers it carried, then the loop stops until the next row. */
+  private async writeLoop(): Promise<void> {
+    for (;;) {
+      if (this.pendingRows() === 0) {
+        this.running = false;
+        return;
+      }
+      if (this.pendingRows() < LINGER_UNTIL_ROWS) await new Promise((r) => setTimeout(r, LINGER_MS));
+      const taken: { ledger: RequestLedger; rows: LedgerRow[]; waiting: RequestLedger["announced"]; after: (() => void)[] }[] = [];
+      let settle!: () => void;
+      const inFlight = new Promise<void>((resolve) => (settle = resolve));
+      for (const ledger of this.dirty) {
+        taken.push({ ledger, rows: [...ledger.pending.values()], waiting: ledger.announced, after: ledger.afterNextWrite });
+        ledger.pending = new Map();
+        ledger.announced = [];
+        ledger.afterNextWrite = [];
+        ledger.inFlight = inFlight;
+      }
+      this.dirty.clear();
+      let failed = false;
+      try {
+        const rows = taken.flatMap((t) => t.rows);
+        const written = rows.filter((r): r is LlmRequestRow => r.status !== "unsent");
+        for (let i = 0; i < written.length; i += ROWS_PER_STATEMENT) await upsertLlmRequests(this.db, written.slice(i, i + ROWS_PER_STATEMENT));
+        await deleteUnsentLlmRequests(
+          this.db,
+          rows.filter((r) => r.status === "unsent").map((r) => r.id),
+        );
+        for (const t of taken) {
+          t.ledger.lastError = undefined;
+          for (const w of t.waiting) w.resolve();
+        }
+      } catch (err) {
+        // The pool already retried a transient outage for a while. Requests waiting to be announced
+        // fail unsent; outcomes are kept for the next write (or drain) so none is lost.
+        failed = true;
+        for (const t of taken) {
+          t.ledger.lastError = err;
+          for (const w of t.waiting) w.reject(err);
+          for (const r of t.rows) if (r.status !== "sent" && !t.ledger.pending.has(r.id)) t.ledger.pending.set(r.id, r);
+          if (t.ledger.pending.size > 0) this.dirty.add(t.ledger);
+        }
+      } finally {
+        for (const t of taken) {
+          if (t.ledger.inFlight === inFlight) t.ledger.inFlight = undefined;
+          for (const after of t.after) after();
+        }
+        settle();
+      }
+      if (failed) {
+        this.running = false;
+        return;
+      }
+    }
+  }
+}
+
+const writers = new WeakMap<Db, LedgerWriter>();
+function writerFor(db: Db): LedgerWriter {
+  let w = writers.get(db);
+  if (!w) {
+    w = new LedgerWriter(db);
+    writers.set(db, w);
+  }
+  return w;
 }

@@ -166,6 +166,44 @@ class AttemptGuard implements Deadline, Abortable {
   }
 }
 
+/**
+ * The metric label sets of one client, each made once: every attempt records four metrics. Never
+ * changed after they are made (prom-client keeps the first object it sees for a label set).
+ */
+class MetricLabels {
+  readonly promptTokens: { role: string; endpoint: string; direction: string };
+  readonly completionTokens: { role: string; endpoint: string; direction: string };
+  private readonly requests = new Map<string, { role: string; endpoint: string; outcome: string; simulated: string }>();
+  private readonly durations = new Map<string, { role: string; endpoint: string; outcome: string }>();
+
+  constructor(
+    private readonly role: string,
+    private readonly endpoint: string,
+  ) {
+    this.promptTokens = { role, endpoint, direction: "prompt" };
+    this.completionTokens = { role, endpoint, direction: "completion" };
+  }
+
+  request(outcome: string, simulated: string): { role: string; endpoint: string; outcome: string; simulated: string } {
+    const key = `${outcome}\n${simulated}`;
+    let l = this.requests.get(key);
+    if (!l) {
+      l = { role: this.role, endpoint: this.endpoint, outcome, simulated };
+      this.requests.set(key, l);
+    }
+    return l;
+  }
+
+  duration(outcome: string): { role: string; endpoint: string; outcome: string } {
+    let l = this.durations.get(outcome);
+    if (!l) {
+      l = { role: this.role, endpoint: this.endpoint, outcome };
+      this.durations.set(outcome, l);
+    }
+    return l;
+  }
+}
+
 export class LlmClient {
   readonly role: string;
   readonly model: string;
@@ -187,6 +225,7 @@ export class LlmClient {
   private readonly firstByteTimeoutMs: number;
   private readonly attemptBudget: number;
   private readonly health: EndpointHealth;
+  private readonly labels: MetricLabels;
 
   constructor(opts: LlmClientOptions) {
     requireOption(typeof opts.baseUrl === "string" && /^https?:\/\/./.test(opts.baseUrl), "baseUrl", "an http(s) URL", opts.baseUrl);
@@ -217,6 +256,7 @@ export class LlmClient {
     this.firstByteTimeoutMs = Math.min(opts.firstByteTimeoutMs ?? opts.timeoutMs, opts.timeoutMs);
     this.attemptBudget = opts.attemptBudget ?? Number.POSITIVE_INFINITY;
     this.health = endpointHealth(opts.baseUrl);
+    this.labels = new MetricLabels(this.role, this.endpointName);
     this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency);
     this.transport = new HttpTransport(opts.baseUrl);
     this.deadlines = deadlineTimerFor(opts.baseUrl);
@@ -492,8 +532,8 @@ export class LlmClient {
       if (simulatedBody) this.simulatedResponses++;
       this.record(requestId, usage.promptTokens, usage.completionTokens, false, simulatedBody);
       if (simulatedBody) simulatorBodies.add(json);
-      llmTokens.inc({ role: this.role, endpoint: this.endpointName, direction: "prompt" }, usage.promptTokens);
-      llmTokens.inc({ role: this.role, endpoint: this.endpointName, direction: "completion" }, usage.completionTokens);
+      llmTokens.inc(this.labels.promptTokens, usage.promptTokens);
+      llmTokens.inc(this.labels.completionTokens, usage.completionTokens);
       return json as Json;
     } catch (err) {
       let failure: AttemptFailure;
@@ -523,9 +563,8 @@ export class LlmClient {
     } finally {
       this.deadlines.delete(guard);
       abortSet?.delete(guard);
-      const labels = { role: this.role, endpoint: this.endpointName, outcome };
-      llmRequests.inc({ ...labels, simulated: simulatedLabel });
-      llmRequestDuration.observe(labels, (performance.now() - guard.startedAt) / 1000);
+      llmRequests.inc(this.labels.request(outcome, simulatedLabel));
+      llmRequestDuration.observe(this.labels.duration(outcome), (performance.now() - guard.startedAt) / 1000);
     }
   }
 

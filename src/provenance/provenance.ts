@@ -44,8 +44,22 @@ export interface ExportProvenance extends CampaignProvenance {
   simulated: boolean;
 }
 
+/** Endpoint URLs already redacted: every sample of a batch records the same few, and URL parsing is not cheap. */
+const redactedUrls = new Map<string, string>();
+const REDACTED_URLS_KEPT = 256;
+
 /** A URL safe to record: user info, query and fragment removed; an unparsable one is reduced to "(unparsable URL)". */
 export function redactedUrl(url: string): string {
+  let r = redactedUrls.get(url);
+  if (r === undefined) {
+    if (redactedUrls.size >= REDACTED_URLS_KEPT) redactedUrls.clear();
+    r = redactUrl(url);
+    redactedUrls.set(url, r);
+  }
+  return r;
+}
+
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     u.username = "";

@@ -11,7 +11,7 @@
  * - The reply is a JSON object `{"query": string}` (response_format json_schema "user_query").
  * Changing any of this text changes every synthesized sample: bump PROMPT_VERSION.
  */
-import type { McpTool, SingleTurnKind } from "../domain/types.js";
+import type { McpTool, OpenAiTool, SingleTurnKind } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 
 export const PROMPT_VERSION = "single-turn/v1";
@@ -39,8 +39,51 @@ export const USER_QUERY_RESPONSE_SCHEMA: Record<string, unknown> = {
   additionalProperties: false,
 };
 
-export function buildUserQueryPrompt(kind: SingleTurnKind, targets: readonly McpTool[], offered: readonly McpTool[]): string {
-  const block = (tools: readonly McpTool[]) => ["```json", JSON.stringify(tools.map(toOpenAiTool), null, 2), "```"];
+/**
+ * The tools' OpenAI form and its pretty-printed JSON, made once per tool: a batch puts the same few
+ * library tools into hundreds of prompts and requests. Keyed by object identity, so only for tools
+ * nobody mutates while it lives (a batch's library, read from the database for that batch).
+ */
+export class ToolRenderCache {
+  private readonly openAi = new WeakMap<McpTool, OpenAiTool>();
+  private readonly pretty = new WeakMap<McpTool, string>();
+
+  openAiTool(tool: McpTool): OpenAiTool {
+    let t = this.openAi.get(tool);
+    if (t === undefined) {
+      t = toOpenAiTool(tool);
+      this.openAi.set(tool, t);
+    }
+    return t;
+  }
+
+  /** Byte-identical to JSON.stringify(tools.map(toOpenAiTool), null, 2). */
+  prettyJsonArray(tools: readonly McpTool[]): string {
+    if (tools.length === 0) return "[]";
+    let out = "[";
+    for (let i = 0; i < tools.length; i++) out += (i > 0 ? ",\n  " : "\n  ") + this.prettyElement(tools[i]!);
+    return out + "\n]";
+  }
+
+  /** The tool as an element of a pretty-printed array: one level deeper, so every line indented by two more spaces. */
+  private prettyElement(tool: McpTool): string {
+    let text = this.pretty.get(tool);
+    if (text === undefined) {
+      // JSON strings hold no raw newlines, so every newline is a line break of the layout.
+      text = JSON.stringify(this.openAiTool(tool), null, 2).replaceAll("\n", "\n  ");
+      this.pretty.set(tool, text);
+    }
+    return text;
+  }
+}
+
+export function buildUserQueryPrompt(
+  kind: SingleTurnKind,
+  targets: readonly McpTool[],
+  offered: readonly McpTool[],
+  cache: ToolRenderCache = new ToolRenderCache(),
+): string {
+  const block = (tools: readonly McpTool[]) => ["```json", cache.prettyJsonArray(tools), "```"];
   if (kind === "irrelevance")
     return [`kind: ${kind}`, KIND_INSTRUCTIONS[kind], "", "Tools the request must not be answerable by:", ...block(offered)].join("\n");
   const targetNames = new Set(targets.map((t) => t.name));

@@ -9,7 +9,14 @@ import { toOpenAiTool } from "../domain/types.js";
 import type { LlmClient } from "../llm/client.js";
 import { seedFrom } from "../util/ids.js";
 import { SeededRandom } from "../util/random.js";
-import { ASSISTANT_SYSTEM_PROMPT, buildUserQueryPrompt, PROMPT_VERSION, USER_QUERY_RESPONSE_SCHEMA, USER_QUERY_SYSTEM_PROMPT } from "./prompts.js";
+import {
+  ASSISTANT_SYSTEM_PROMPT,
+  buildUserQueryPrompt,
+  PROMPT_VERSION,
+  ToolRenderCache,
+  USER_QUERY_RESPONSE_SCHEMA,
+  USER_QUERY_SYSTEM_PROMPT,
+} from "./prompts.js";
 
 const KINDS: readonly SingleTurnKind[] = ["standard", "parallel", "irrelevance"];
 
@@ -207,21 +214,24 @@ export async function synthesizeSingleTurn(p: {
   offered: McpTool[];
   generator: LlmClient;
   signal?: AbortSignal;
+  /** Shared by a batch's slots (their tools come from one library); a fresh one otherwise. */
+  toolRender?: ToolRenderCache;
 }): Promise<SingleTurnSample> {
+  const toolRender = p.toolRender ?? new ToolRenderCache();
   if (p.offered.length === 0) throw new Error("synthesizeSingleTurn: offered must hold at least one tool");
   if (p.kind !== "irrelevance" && p.targets.length === 0) throw new Error(`synthesizeSingleTurn: a ${p.kind} sample needs at least one target tool`);
   const { query } = await p.generator.structured(
     {
       messages: [
         { role: "system", content: USER_QUERY_SYSTEM_PROMPT },
-        { role: "user", content: buildUserQueryPrompt(p.kind, p.targets, p.offered) },
+        { role: "user", content: buildUserQueryPrompt(p.kind, p.targets, p.offered, toolRender) },
       ],
       responseFormat: { name: "user_query", schema: USER_QUERY_RESPONSE_SCHEMA },
     },
     userQuerySchema,
     { signal: p.signal },
   );
-  const { messages, finishReason } = await answerAsToolAgent(p.generator, query, p.offered, p.signal);
+  const { messages, finishReason } = await answerAsToolAgent(p.generator, query, p.offered, p.signal, toolRender);
   return {
     kind: p.kind,
     messages,
@@ -239,10 +249,14 @@ export async function answerAsToolAgent(
   query: string,
   offered: readonly McpTool[],
   signal?: AbortSignal,
+  toolRender?: ToolRenderCache,
 ): Promise<{ messages: ChatMessage[]; finishReason: string }> {
   const system: ChatMessage = { role: "system", content: ASSISTANT_SYSTEM_PROMPT };
   const user: ChatMessage = { role: "user", content: query.trim() };
-  const res = await generator.chat({ messages: [system, user], tools: offered.map(toOpenAiTool), toolChoice: "auto" }, { signal });
+  const res = await generator.chat(
+    { messages: [system, user], tools: offered.map((t) => (toolRender ? toolRender.openAiTool(t) : toOpenAiTool(t))), toolChoice: "auto" },
+    { signal },
+  );
   const calls = res.message.tool_calls ?? [];
   const assistant: ChatMessage =
     calls.length > 0

@@ -1,5 +1,5 @@
 /** Deterministic ids: the same content always gets the same id, so writes are idempotent upserts. */
-import { createHash } from "node:crypto";
+import crypto, { createHash } from "node:crypto";
 
 /** Deeper values are refused: the walk recurses, and callers validate depth long before this. */
 export const CANONICAL_JSON_MAX_DEPTH = 512;
@@ -103,7 +103,11 @@ export class ToolJsonCache {
   }
 }
 
+/** One-shot crypto.hash (Node >= 20.12) skips the Hash object's per-call setup; same digest. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: "hex") => string }).hash;
+
 export function sha256Hex(data: string | Buffer): string {
+  if (oneShotHash) return oneShotHash("sha256", data, "hex");
   return createHash("sha256").update(data).digest("hex");
 }
 

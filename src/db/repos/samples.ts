@@ -9,40 +9,62 @@ export type NewSample = typeof samples.$inferInsert;
 
 /**
  * Idempotent insert: a sample whose id or slot already exists is left as it is. Returns the ids written.
- * One statement with one parameter: the rows travel as a JSON array that Postgres unpacks with
- * jsonb_to_recordset, so a batch of samples costs one JSON.stringify, not a query builder walking
- * fourteen columns of every row into hundreds of bound parameters.
+ * One statement: the rows travel as a JSON array that Postgres unpacks with jsonb_to_recordset, so a
+ * batch of samples costs one JSON.stringify, not a query builder walking fourteen columns of every
+ * row into hundreds of bound parameters. Samples of a batch offer the same few library tools, which
+ * are most of a row's text: each distinct tool object travels once, in a second parameter, and rows
+ * refer to it by index (a row whose tools are not all objects carries them itself).
  */
 export async function insertSamples(db: Db, rows: NewSample[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
+  const toolTable: unknown[] = [];
+  const toolIndex = new Map<object, number>();
+  const toolRefs = (tools: unknown): number[] | null => {
+    if (!Array.isArray(tools) || !tools.every((t) => t !== null && typeof t === "object")) return null;
+    return tools.map((t: object) => {
+      let i = toolIndex.get(t);
+      if (i === undefined) {
+        i = toolTable.push(t) - 1;
+        toolIndex.set(t, i);
+      }
+      return i;
+    });
+  };
   const payload = JSON.stringify(
-    rows.map((r) => ({
-      id: r.id,
-      campaign_id: r.campaignId,
-      iteration: r.iteration,
-      kind: r.kind,
-      origin: r.origin,
-      parent_id: r.parentId ?? null,
-      stage: r.stage ?? null,
-      slot_key: r.slotKey ?? null,
-      messages: r.messages,
-      tools: r.tools,
-      status: r.status ?? null,
-      verdicts: r.verdicts ?? null,
-      metadata: r.metadata ?? null,
-      exact_key: r.exactKey ?? null,
-      created_at: r.createdAt ?? null,
-      updated_at: r.updatedAt ?? null,
-    })),
+    rows.map((r) => {
+      const refs = toolRefs(r.tools);
+      return {
+        id: r.id,
+        campaign_id: r.campaignId,
+        iteration: r.iteration,
+        kind: r.kind,
+        origin: r.origin,
+        parent_id: r.parentId ?? null,
+        stage: r.stage ?? null,
+        slot_key: r.slotKey ?? null,
+        messages: r.messages,
+        tools: refs === null ? r.tools : null,
+        tool_refs: refs,
+        status: r.status ?? null,
+        verdicts: r.verdicts ?? null,
+        metadata: r.metadata ?? null,
+        exact_key: r.exactKey ?? null,
+        created_at: r.createdAt ?? null,
+        updated_at: r.updatedAt ?? null,
+      };
+    }),
   );
   const result = await db.execute(sql`
     INSERT INTO ${samples} (id, campaign_id, iteration, kind, origin, parent_id, stage, slot_key, messages, tools, status, verdicts, metadata, exact_key, created_at, updated_at)
-    SELECT r.id, r.campaign_id, r.iteration, r.kind, r.origin, r.parent_id, r.stage, r.slot_key, r.messages, r.tools,
+    SELECT r.id, r.campaign_id, r.iteration, r.kind, r.origin, r.parent_id, r.stage, r.slot_key, r.messages,
+      CASE WHEN r.tool_refs IS NULL THEN r.tools
+        ELSE (SELECT coalesce(jsonb_agg(tt.tools -> t.ref ORDER BY t.ord), '[]'::jsonb) FROM unnest(r.tool_refs) WITH ORDINALITY AS t(ref, ord)) END,
       coalesce(r.status, 'pending'), coalesce(r.verdicts, '[]'::jsonb), coalesce(r.metadata, '{}'::jsonb), r.exact_key,
       coalesce(r.created_at, now()), coalesce(r.updated_at, now())
     FROM jsonb_to_recordset(${payload}::jsonb) AS r(
       id text, campaign_id text, iteration integer, kind text, origin text, parent_id text, stage text, slot_key text,
-      messages jsonb, tools jsonb, status text, verdicts jsonb, metadata jsonb, exact_key text, created_at timestamptz, updated_at timestamptz)
+      messages jsonb, tools jsonb, tool_refs integer[], status text, verdicts jsonb, metadata jsonb, exact_key text, created_at timestamptz, updated_at timestamptz),
+      (SELECT ${JSON.stringify(toolTable)}::jsonb AS tools) AS tt
     ON CONFLICT DO NOTHING
     RETURNING id, kind, origin`);
   const written =

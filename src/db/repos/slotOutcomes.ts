@@ -1,5 +1,5 @@
 /** Durable outcomes of work slots that produced no sample of their own (see schema.stageSlotOutcomes). */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { samples, stageSlotOutcomes, type SlotOutcome } from "../schema.js";
 
@@ -24,17 +24,24 @@ export interface SettledSlots {
   settled: Map<string, "written" | SlotOutcome>;
 }
 
-/** Which of these slot keys are settled: a sample stored under the key, or an outcome row. */
+/**
+ * Which of these slot keys are settled: a sample stored under the key, or an outcome row. One
+ * statement with the keys as one array parameter: a batch asks this about hundreds of keys after
+ * every write, and an IN list binds (and the query builder walks) one parameter per key, per table.
+ */
 export async function settledSlots(db: Db, slotKeys: string[]): Promise<Map<string, "written" | SlotOutcome>> {
   const out = new Map<string, "written" | SlotOutcome>();
   if (slotKeys.length === 0) return out;
-  const written = await db.select({ slotKey: samples.slotKey }).from(samples).where(inArray(samples.slotKey, slotKeys));
-  for (const r of written) if (r.slotKey !== null) out.set(r.slotKey, "written");
-  const other = await db
-    .select({ slotKey: stageSlotOutcomes.slotKey, outcome: stageSlotOutcomes.outcome })
-    .from(stageSlotOutcomes)
-    .where(inArray(stageSlotOutcomes.slotKey, slotKeys));
-  for (const r of other) if (!out.has(r.slotKey)) out.set(r.slotKey, r.outcome);
+  const keys = sql.param(slotKeys);
+  const result = await db.execute(sql`
+    SELECT ${samples.slotKey} AS slot_key, 'written' AS outcome FROM ${samples} WHERE ${samples.slotKey} = ANY(${keys}::text[])
+    UNION ALL
+    SELECT ${stageSlotOutcomes.slotKey}, ${stageSlotOutcomes.outcome} FROM ${stageSlotOutcomes} WHERE ${stageSlotOutcomes.slotKey} = ANY(${keys}::text[])`);
+  const rows =
+    (result as { rows?: { slot_key: string; outcome: "written" | SlotOutcome }[] }).rows ??
+    (result as unknown as { slot_key: string; outcome: "written" | SlotOutcome }[]);
+  // A stored sample wins over an outcome row of the same slot, whichever the database returns first.
+  for (const r of rows) if (r.outcome === "written" || !out.has(r.slot_key)) out.set(r.slot_key, r.outcome);
   return out;
 }
 

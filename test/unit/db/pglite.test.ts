@@ -86,3 +86,23 @@ test("PGlite: migrations apply twice, repositories write idempotently", async ()
     await h.close();
   }
 });
+
+test("insertSamples: rows sharing tool objects store the same tools as rows carrying their own", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    await insertCampaign(h.db, { id: "c", name: "c", config: { a: 1 } });
+    const a = { name: "a", description: "first", inputSchema: { type: "object" as const, properties: { x: { type: "string" } }, required: ["x"] } };
+    const b = { name: "b", description: 'line\nbreak "quoted"', inputSchema: { type: "object" as const, properties: {} } };
+    const toolLists = [[a, b], [b, a, a], [], [a], [{ ...a }, b]];
+    const rows = toolLists.map((tools, i) => {
+      const messages = [{ role: "user" as const, content: `q${i}` }];
+      return { id: sampleId("c", { messages, tools }), campaignId: "c", iteration: 1, kind: "standard", origin: "synthesized", messages, tools };
+    });
+    assert.equal((await insertSamples(h.db, rows)).size, rows.length);
+    const stored = new Map((await pageSamples(h.db, { campaignId: "c", iteration: 1, limit: 10 })).map((r) => [r.id, r.tools]));
+    for (const r of rows) assert.deepEqual(stored.get(r.id), r.tools, `tools of ${r.id}, in order, repeats kept`);
+  } finally {
+    await h.close();
+  }
+});

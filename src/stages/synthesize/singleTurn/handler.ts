@@ -17,6 +17,7 @@ import { LlmError } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { planSingleTurnKinds, synthesizeSingleTurn, ToolSelector } from "../../../synthesis/singleTurn.js";
 import { completeTrajectory } from "../../../synthesis/trajectory.js";
+import { ToolRenderCache } from "../../../synthesis/prompts.js";
 import { LlmToolServer } from "../../../dialogue/llmToolServer.js";
 import { sampleId, ToolJsonCache } from "../../../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
@@ -72,6 +73,7 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
       maxParallelCalls: stage.maxParallelCalls,
     });
     const toolJson = new ToolJsonCache();
+    const toolRender = new ToolRenderCache();
 
     const slots = range(start, end);
     const keys = slots.map((s) => slotKey(campaignId, iteration, s));
@@ -129,7 +131,7 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
           const kind = kinds[slot] as SingleTurnKind;
           const { targets, offered } = selector.select(kind, slot);
           try {
-            const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal });
+            const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal, toolRender });
             const label = s.messages[s.messages.length - 1];
             const trajectory =
               toolServer && label?.role === "assistant" && (label.tool_calls?.length ?? 0) > 0
