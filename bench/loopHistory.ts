@@ -139,7 +139,8 @@ function eventBreakdown(events: HistoryEvent[], into: Map<string, number>, owner
     else if (e.workflowExecutionSignaledEventAttributes) {
       add(`${owner} signals received`);
       wokenBy = "a signal received";
-    } else if (e.markerRecordedEventAttributes) add(`${owner} markers (patches)`);
+    } else if (e.markerRecordedEventAttributes)
+      add(e.markerRecordedEventAttributes.markerName === "core_local_activity" ? `${owner} local activities (bookkeeping)` : `${owner} markers (patches)`);
     else if (e.timerStartedEventAttributes || e.timerFiredEventAttributes) {
       add(`${owner} timers`);
       if (e.timerFiredEventAttributes) wokenBy = "a timer";
