@@ -87,6 +87,7 @@ test("a stage defined only by a spec and a handler (in this test) runs in a camp
     title: "count samples by kind (test fixture)",
     latency: "default",
     batchTimeoutMinutes: 5,
+    plannedLocally: true,
   });
   const result = (await run(frozen.frozen, campaignId)) as { state: string };
   assert.equal(result.state, "completed");
