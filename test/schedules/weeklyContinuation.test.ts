@@ -112,6 +112,8 @@ test(
     // The workflow id is the schedule's prefix plus the time as Temporal appends it; the campaign row records it.
     for (const c of [first, second]) {
       assert.equal(c.workflowId, `campaign-${scheduleId}-${c.scheduledAt!.toISOString().replace(".000Z", "Z")}`);
+      // The row says completed one workflow task before the workflow closes: its result is the proof.
+      await env.client.workflow.getHandle(c.workflowId!).result();
       assert.equal((await env.client.workflow.getHandle(c.workflowId!).describe()).status.name, "COMPLETED");
     }
     assert.ok(second.scheduledAt!.getTime() > first.scheduledAt!.getTime());
