@@ -92,15 +92,8 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
       const acts = stageActivities(scheduling, byCause);
       const ref = { campaignId, iteration, stage: scheduling.name };
       // Planned in the workflow task when that is milliseconds of work (lean path); else on the stage's own queue, as before.
-      const planLocally = local && scheduling.plannedLocally ? local : undefined;
-      const planStage = (r: StageRef, summary: string | undefined) =>
-        planLocally
-          ? summary === undefined
-            ? planLocally.planStage(r)
-            : planLocally.planStage.executeWithOptions({ summary }, [r])
-          : summary === undefined
-            ? acts.planStage(r)
-            : acts.planStage.executeWithOptions({ summary }, [r]);
+      const planner = local && scheduling.plannedLocally ? local.planStage : acts.planStage;
+      const planStage = (r: StageRef, summary: string | undefined) => (summary === undefined ? planner(r) : planner.executeWithOptions({ summary }, [r]));
 
       for (;;) {
         st.state = "running";
