@@ -3,6 +3,9 @@
  * batch does only the slots still open, and cancellation stops its work promptly.
  */
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, test } from "node:test";
 import { CancelledFailure } from "@temporalio/common";
 import { MockActivityEnvironment } from "@temporalio/testing";
@@ -85,6 +88,42 @@ test("a retried batch generates only the slots still open and counts each slot o
   const again = await new MockActivityEnvironment().run(activities.runStageBatch, ref);
   assert.deepEqual(again, result);
   assert.equal(sim.stats().requests, 0);
+});
+
+test("slots whose samples come out identical in one write: one is written, the others are duplicates, and the batch settles", async () => {
+  // One tool, standard requests only: every slot asks the simulator the same thing, and its content
+  // is a function of the request, so all ten samples are one sample (one id) in one write.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-one-tool-"));
+  const toolsFile = path.join(dir, "tools.json");
+  const tool = {
+    type: "function",
+    function: {
+      name: "get_weather",
+      description: "Current weather of a city.",
+      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+    },
+  };
+  fs.writeFileSync(toolsFile, JSON.stringify([tool]));
+  try {
+    const campaignId = `same-${Date.now().toString(36)}`;
+    const config = simulatorCampaign(sim.url, {
+      tools: { sources: [{ kind: "openai", path: toolsFile }] },
+      stages: [{ name: "synthesize.singleTurn", count: 10, batchSize: 10, mix: { standard: 1, parallel: 0, irrelevance: 0 }, toolsPerSample: 1 }],
+    });
+    await new MockActivityEnvironment().run(activities.registerCampaign, { campaignId, config });
+    await new MockActivityEnvironment().run(activities.planStage, { campaignId, iteration: 1, stage: "synthesize.singleTurn" });
+    const result = await new MockActivityEnvironment().run(activities.runStageBatch, {
+      campaignId,
+      iteration: 1,
+      stage: "synthesize.singleTurn",
+      batchIndex: 0,
+    });
+    assert.deepEqual(result, { items: 10, written: 1, failed: 0, duplicates: 9 });
+    const rows = await env.db.db.select({ id: samples.id }).from(samples).where(eq(samples.campaignId, campaignId));
+    assert.equal(rows.length, 1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("cancellation stops a batch promptly: in-flight calls are aborted and no new ones start", async () => {

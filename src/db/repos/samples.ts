@@ -7,16 +7,23 @@ import { samplesWritten } from "../../metrics/toolloopMetrics.js";
 export type SampleRow = typeof samples.$inferSelect;
 export type NewSample = typeof samples.$inferInsert;
 
+/** Idempotent insert: a sample whose id or slot already exists is left as it is. Returns the ids written. */
+export async function insertSamples(db: Db, rows: NewSample[]): Promise<Set<string>> {
+  return (await insertSamplesWritten(db, rows)).ids;
+}
+
 /**
- * Idempotent insert: a sample whose id or slot already exists is left as it is. Returns the ids written.
+ * insertSamples, also saying which slots got their row. Two rows of one call can carry the same
+ * content (the same id) under different slot keys: only the first is written, and the id alone
+ * would tell the caller that both were. The slot keys written tell which slot holds the row.
  * One statement: the rows travel as a JSON array that Postgres unpacks with jsonb_to_recordset, so a
  * batch of samples costs one JSON.stringify, not a query builder walking fourteen columns of every
  * row into hundreds of bound parameters. Samples of a batch offer the same few library tools, which
  * are most of a row's text: each distinct tool object travels once, in a second parameter, and rows
  * refer to it by index (a row whose tools are not all objects carries them itself).
  */
-export async function insertSamples(db: Db, rows: NewSample[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
+export async function insertSamplesWritten(db: Db, rows: NewSample[]): Promise<{ ids: Set<string>; slotKeys: Set<string> }> {
+  if (rows.length === 0) return { ids: new Set(), slotKeys: new Set() };
   const toolTable: unknown[] = [];
   const toolIndex = new Map<object, number>();
   const toolRefs = (tools: unknown): number[] | null => {
@@ -66,11 +73,15 @@ export async function insertSamples(db: Db, rows: NewSample[]): Promise<Set<stri
       messages jsonb, tools jsonb, tool_refs integer[], status text, verdicts jsonb, metadata jsonb, exact_key text, created_at timestamptz, updated_at timestamptz),
       (SELECT ${JSON.stringify(toolTable)}::jsonb AS tools) AS tt
     ON CONFLICT DO NOTHING
-    RETURNING id, kind, origin`);
-  const written =
-    (result as { rows?: { id: string; kind: string; origin: string }[] }).rows ?? (result as unknown as { id: string; kind: string; origin: string }[]);
-  for (const r of written) samplesWritten.inc({ kind: r.kind, origin: r.origin });
-  return new Set(written.map((r) => r.id));
+    RETURNING id, slot_key, kind, origin`);
+  type Written = { id: string; slot_key: string | null; kind: string; origin: string };
+  const written = (result as { rows?: Written[] }).rows ?? (result as unknown as Written[]);
+  const slotKeys = new Set<string>();
+  for (const r of written) {
+    samplesWritten.inc({ kind: r.kind, origin: r.origin });
+    if (r.slot_key !== null) slotKeys.add(r.slot_key);
+  }
+  return { ids: new Set(written.map((r) => r.id)), slotKeys };
 }
 
 export async function existingSlotKeys(db: Db, slotKeys: string[]): Promise<Set<string>> {

@@ -9,7 +9,7 @@
  */
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
-import { insertSamples, type NewSample } from "../../../db/repos/samples.js";
+import { insertSamplesWritten, type NewSample } from "../../../db/repos/samples.js";
 import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
 import { listTools } from "../../../db/repos/tools.js";
 import type { McpTool, SampleKind, SingleTurnKind } from "../../../domain/types.js";
@@ -94,12 +94,13 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
     // Finished slots are written in small groups, one write at a time, in order.
     const writeSettled = async (chunk: Settled[]) => {
       const rows = chunk.flatMap((c) => ("row" in c ? [c.row] : []));
-      const written = await insertSamples(db, rows);
+      // By slot key, not id: two slots of one write may produce the same content (one id); one is written.
+      const written = (await insertSamplesWritten(db, rows)).slotKeys;
       const outcomes: SlotOutcomeRow[] = [];
       for (const c of chunk) {
         const key = slotKey(campaignId, iteration, c.slot);
         if ("outcome" in c) outcomes.push({ slotKey: key, campaignId, iteration, stage: stage.name, slot: c.slot, outcome: "failed", detail: c.detail });
-        else if (!written.has(c.row.id as string))
+        else if (!written.has(key))
           outcomes.push({ slotKey: key, campaignId, iteration, stage: stage.name, slot: c.slot, outcome: "duplicate", detail: c.row.id as string });
       }
       // A row not written is either a duplicate of stored content or a slot another attempt settled
