@@ -7,7 +7,6 @@
  * not a listener, controller and timers per attempt.
  */
 import { randomUUID } from "node:crypto";
-import type { LimitFunction } from "p-limit";
 import type { z } from "zod";
 import { ENDPOINT_FAIL_FAST_DEFAULTS, formatPath, type CampaignConfig } from "../config/campaignConfig.js";
 import type { ChatMessage, OpenAiTool, ToolCall } from "../domain/types.js";
@@ -17,7 +16,7 @@ import { abortSetOf, type Abortable } from "../util/abortSet.js";
 import { ConnectProbeError, probeConnect } from "./connectProbe.js";
 import { DeadlineTimer, type Deadline } from "./deadlines.js";
 import { endpointHealth, type EndpointHealth } from "./endpointHealth.js";
-import { endpointLimiter, normaliseBaseUrl, withSlot } from "./endpointLimiter.js";
+import { endpointLimiter, normaliseBaseUrl, withSlot, type EndpointSlots } from "./endpointLimiter.js";
 import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
 import { HttpTransport, TransportError, type HeaderReader } from "./httpTransport.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
@@ -211,7 +210,7 @@ export class LlmClient {
   private readonly transport: HttpTransport;
   private readonly deadlines: DeadlineTimer;
   private readonly headers: Record<string, string>;
-  private readonly limit: LimitFunction;
+  private readonly limit: EndpointSlots;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly temperature: number | undefined;

@@ -6,6 +6,7 @@
  * request timeout. Endpoints that answer are not probed.
  */
 import net from "node:net";
+import { abortSetOf, type Abortable } from "../util/abortSet.js";
 
 export class ConnectProbeError extends Error {
   override name = "ConnectProbeError";
@@ -34,17 +35,19 @@ export function probeConnect(baseUrl: string, timeoutMs: number, signal?: AbortS
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      if (signal) abortSetOf(signal).delete(member);
       socket.destroy();
       if (err) reject(err);
       else resolve();
     };
-    const onAbort = (): void => finish(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    // A member of the signal's AbortSet, not a listener of its own: every request of a batch that
+    // starts before the endpoint has answered probes it, on the batch's one signal.
+    const member: Abortable = { abort: (reason) => finish(reason instanceof Error ? reason : new Error("aborted")) };
     const timer = setTimeout(
       () => finish(new ConnectProbeError(`no TCP connection to ${host}:${port} within ${timeoutMs} ms (connectTimeoutMs)`, "timeout")),
       timeoutMs,
     );
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal && !abortSetOf(signal).add(member)) member.abort(signal.reason);
     socket.once("connect", () => finish());
     socket.once("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "ECONNREFUSED") finish(new ConnectProbeError(`connection refused by ${host}:${port}`, "refused"));
