@@ -54,6 +54,43 @@ const latencyMs = Number(values["latency-ms"]);
 const cap = Number(values.concurrency);
 const clientConcurrency = Number(values["client-concurrency"] ?? 2 * cap);
 const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
+/**
+ * CPU seconds of each of this process's threads, by kind (Linux /proc; empty elsewhere): the main
+ * thread, V8's and libuv's helpers ("node"-named threads: GC, compiler, file and DNS work), the
+ * Temporal SDK's core (tokio) and the workflow sandbox threads. Shows which side of the worker a
+ * change moved.
+ */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime and stime, fields 14 and 15 of stat(5) (11 and 12 after the name), in clock ticks.
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      const kind =
+        Number(tid) === process.pid
+          ? "main"
+          : /^tokio|^temporal/.test(name)
+            ? "temporal core"
+            : /^workflow/.test(name)
+              ? "workflow threads"
+              : "node helpers (GC, compiler, libuv)";
+      out.set(kind, (out.get(kind) ?? 0) + ticks / 100);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** An event's kind: the attributes field it carries, without the "EventAttributes" suffix. */
@@ -120,6 +157,7 @@ try {
   };
   const xact0 = await transactions();
   const cpu0 = process.cpuUsage();
+  const threads0 = threadCpu();
   const elu0 = performance.eventLoopUtilization();
   const handle = await env.client.workflow.start("campaignWorkflow", {
     workflowId: wfId,
@@ -128,6 +166,7 @@ try {
   });
   await handle.result();
   const workerCpu = process.cpuUsage(cpu0);
+  const threads1 = threadCpu();
   const elu = performance.eventLoopUtilization(elu0);
   const wall = (Date.now() - started) / 1000;
   // Postgres counts its statistics asynchronously (every ~0.5 s); wait for them to settle.
@@ -189,6 +228,13 @@ try {
   console.log(
     `worker: ${workerMsPerRequest.toFixed(3)} ms CPU per request (${workerCpuMs.toFixed(0)} ms over ${st.completed}), main-thread event loop ${(elu.utilization * 100).toFixed(1)}% busy`,
   );
+  if (threads1.size > 0) {
+    const parts = [...threads1.entries()]
+      .map(([kind, s]) => [kind, ((s - (threads0.get(kind) ?? 0)) * 1000) / st.completed] as const)
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, ms]) => `${kind} ${ms.toFixed(3)}`);
+    console.log(`worker CPU per request by thread (ms; threads that ended in between are not counted): ${parts.join(", ")}`);
+  }
   console.log(
     `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity (engine slots left idle ${(plainIdleShare * 100).toFixed(1)}%, mean service time ${plainServiceMs.toFixed(1)} ms), ${plainMsPerRequest.toFixed(3)} ms CPU per request, ${p.failures} failures`,
   );
