@@ -7,7 +7,6 @@
  * whose label calls tools is completed (src/synthesis/trajectory.ts) before it is written, so its
  * trajectory is durable with it.
  */
-import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
 import { insertSamplesWritten, type NewSample } from "../../../db/repos/samples.js";
 import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
@@ -23,6 +22,7 @@ import { sampleId, ToolJsonCache } from "../../../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
 import { WriteBuffer } from "../../../framework/writeBuffer.js";
+import { forEachConcurrently } from "../../../util/concurrently.js";
 
 type SynthStage = StageConfigOf<"synthesize.singleTurn">;
 
@@ -123,52 +123,38 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
     const writes = new WriteBuffer<Settled>(writeSettled, fail, { every: FLUSH_EVERY, afterMs: FLUSH_AFTER_MS });
     const settle = (item: Settled) => writes.push(item);
 
-    const limit = pLimit(resolveRole(config, "generator").endpoint.maxConcurrency);
     const todo = slots.filter((s, i) => !before.has(keys[i] as string));
-    await Promise.all(
-      todo.map((slot) =>
-        limit(async () => {
-          if (batch.signal.aborted) return;
-          const kind = kinds[slot] as SingleTurnKind;
-          const { targets, offered } = selector.select(kind, slot);
-          try {
-            const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal, toolRender });
-            const label = s.messages[s.messages.length - 1];
-            const trajectory =
-              toolServer && label?.role === "assistant" && (label.tool_calls?.length ?? 0) > 0
-                ? await completeTrajectory({
-                    sessionId: slotKey(campaignId, iteration, slot),
-                    messages: s.messages,
-                    tools: s.tools,
-                    agent: generator,
-                    executor: toolServer,
-                    maxRounds: trajectories.maxRounds,
-                    signal: batch.signal,
-                  })
-                : undefined;
-            const provenance = await ctx.sampleProvenance(roles);
-            settle({
-              slot,
-              row: toRow(
-                campaignId,
-                iteration,
-                slot,
-                s.kind,
-                s.messages,
-                s.tools,
-                { ...s.metadata, ...(trajectory ? { trajectory } : {}), provenance },
-                toolJson,
-              ),
-            });
-          } catch (err) {
-            if (batch.signal.aborted) return;
-            // The model could not produce a usable answer for this slot: record it and move on.
-            if (err instanceof LlmError && !err.retryable) settle({ slot, outcome: "failed", detail: err.message.slice(0, 2000) });
-            else fail(err);
-          }
-        }),
-      ),
-    );
+    await forEachConcurrently(todo, resolveRole(config, "generator").endpoint.maxConcurrency, async (slot) => {
+      if (batch.signal.aborted) return;
+      const kind = kinds[slot] as SingleTurnKind;
+      const { targets, offered } = selector.select(kind, slot);
+      try {
+        const s = await synthesizeSingleTurn({ kind, targets, offered, generator, signal: batch.signal, toolRender });
+        const label = s.messages[s.messages.length - 1];
+        const trajectory =
+          toolServer && label?.role === "assistant" && (label.tool_calls?.length ?? 0) > 0
+            ? await completeTrajectory({
+                sessionId: slotKey(campaignId, iteration, slot),
+                messages: s.messages,
+                tools: s.tools,
+                agent: generator,
+                executor: toolServer,
+                maxRounds: trajectories.maxRounds,
+                signal: batch.signal,
+              })
+            : undefined;
+        const provenance = await ctx.sampleProvenance(roles);
+        settle({
+          slot,
+          row: toRow(campaignId, iteration, slot, s.kind, s.messages, s.tools, { ...s.metadata, ...(trajectory ? { trajectory } : {}), provenance }, toolJson),
+        });
+      } catch (err) {
+        if (batch.signal.aborted) return;
+        // The model could not produce a usable answer for this slot: record it and move on.
+        if (err instanceof LlmError && !err.retryable) settle({ slot, outcome: "failed", detail: err.message.slice(0, 2000) });
+        else fail(err);
+      }
+    });
     await writes.flush();
     batch.close();
     // Counters from the database: each slot once, whichever attempt settled it.
