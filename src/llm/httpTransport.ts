@@ -64,7 +64,10 @@ const agents = new Map<string, http.Agent>();
 function agentFor(url: URL): http.Agent {
   let agent = agents.get(url.origin);
   if (!agent) {
-    const opts = { keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, scheduling: "lifo" as const };
+    // Idle sockets are kept however many there are (Node's default keeps 256 and closes the rest):
+    // their number is bounded by the endpoint limiter, and a worker running hundreds of requests
+    // would otherwise close and reopen connections each time its load dips.
+    const opts = { keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: Number.POSITIVE_INFINITY, scheduling: "lifo" as const };
     agent = url.protocol === "https:" ? new https.Agent(opts) : new http.Agent(opts);
     agents.set(url.origin, agent);
   }
@@ -82,9 +85,11 @@ export class HttpTransport {
 
   /**
    * POSTs `body` to `pathOrUrl`: a path under the base URL (`/chat/completions`) or an absolute
-   * URL. `onHeaders` runs when the response headers arrive, before the body is read.
+   * URL. `onHeaders` runs when the response headers arrive, before the body is read. The body is
+   * bytes, encoded once by the caller for every attempt: a string body would be measured, joined
+   * to the request head and encoded again on each send.
    */
-  post(pathOrUrl: string, body: string, headers: OutgoingHttpHeaders, onHeaders?: () => void): PendingPost {
+  post(pathOrUrl: string, body: Buffer, headers: OutgoingHttpHeaders, onHeaders?: () => void): PendingPost {
     const t = this.target(pathOrUrl);
     let req: http.ClientRequest | undefined;
     let cancelled: Error | undefined;
@@ -106,7 +111,7 @@ export class HttpTransport {
         port: t.port,
         path: t.path,
         method: "POST",
-        headers: { ...headers, "content-length": Buffer.byteLength(body) },
+        headers: { ...headers, "content-length": body.length },
       });
       req.once("error", fail);
       req.once("response", (res) => {
