@@ -45,7 +45,7 @@ function writeCanonical(v: unknown, depth: number): string | undefined {
       // Own enumerable keys only (a Date or Map has none, so is "{}"), undefined values skipped; a
       // "__proto__" key (JSON.parse makes it an own property) is a key like any other.
       const obj = v as Record<string, unknown>;
-      const keys = Object.keys(obj).sort(keyOrder);
+      const keys = sortKeys(Object.keys(obj));
       let out = "{";
       let first = true;
       for (const k of keys) {
@@ -74,6 +74,26 @@ function keyOrder(a: string, b: string): number {
   if (ai && bi) return Number(a) - Number(b);
   if (ai !== bi) return ai ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Keys in keyOrder. Most objects hashed are small (a message, a tool call, a schema property):
+ * sorted in place by insertion, which unlike Array.prototype.sort allocates nothing (the native
+ * sort's scratch space was a tenth of what computing ids allocated). Keys are distinct, so any
+ * correct sort gives the same order.
+ */
+function sortKeys(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort(keyOrder);
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && keyOrder(keys[j] as string, k) > 0) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
 }
 
 const MAX_ARRAY_INDEX = 2 ** 32 - 2;
