@@ -35,20 +35,34 @@ import { sql } from "drizzle-orm";
 import { campaignWorkflowId, iterationWorkflowId } from "../workflows/definitions.js";
 import { createTestEnv } from "../test/helpers/testEnv.js";
 
-const { values } = parseArgs({
-  options: {
-    samples: { type: "string", default: "5000" },
-    "latency-ms": { type: "string", default: "200" },
-    concurrency: { type: "string", default: "32" },
-    // Requests the client keeps open; above C so the server's queue never runs dry between a
-    // response and the next request (as one configures a client in front of a vLLM server).
-    "client-concurrency": { type: "string" },
-    // Default: the stage's own default batch size (what the history-events target is about).
-    "batch-size": { type: "string" },
-    "batches-in-parallel": { type: "string", default: "4" },
-    json: { type: "string" },
-  },
-});
+const USAGE = `usage: node dist/bench/synthesisThroughput.js [--samples 5000] [--latency-ms 200] [--concurrency 32]
+  [--client-concurrency 64] [--batch-size N] [--batches-in-parallel 4] [--json out.json]`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      help: { type: "boolean" },
+      samples: { type: "string", default: "5000" },
+      "latency-ms": { type: "string", default: "200" },
+      concurrency: { type: "string", default: "32" },
+      // Requests the client keeps open; above C so the server's queue never runs dry between a
+      // response and the next request (as one configures a client in front of a vLLM server).
+      "client-concurrency": { type: "string" },
+      // Default: the stage's own default batch size (what the history-events target is about).
+      "batch-size": { type: "string" },
+      "batches-in-parallel": { type: "string", default: "4" },
+      json: { type: "string" },
+    },
+  });
+} catch (err) {
+  console.error(`${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const samples = Number(values.samples);
 const latencyMs = Number(values["latency-ms"]);
 const cap = Number(values.concurrency);
@@ -91,6 +105,18 @@ function threadCpu(): Map<string, number> {
   return out;
 }
 
+for (const [name, n] of Object.entries({
+  samples,
+  "latency-ms": latencyMs,
+  concurrency: cap,
+  "client-concurrency": clientConcurrency,
+  "batch-size": batchSize ?? 1,
+})) {
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} must be a positive integer, got ${String(n)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** An event's kind: the attributes field it carries, without the "EventAttributes" suffix. */
