@@ -11,7 +11,7 @@
  */
 import { abortSetOf, type Abortable } from "../util/abortSet.js";
 
-/** A request waiting for a slot; `granted` once a slot is handed to it, `done` once settled either way. */
+/** A request waiting for a slot: `grant` hands it one; `done` once it was granted or aborted (later calls do nothing). */
 interface Waiter extends Abortable {
   grant(): void;
   done: boolean;
