@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -10,20 +9,12 @@ import { fileURLToPath } from "node:url";
 import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from "@temporalio/client";
 import { cliEnv } from "../../src/cli/env.js";
 import { CliError, databaseCliError, describeDatabaseUrl, renderCliFailure, splitAddress, temporalCliError } from "../../src/cli/errors.js";
+import { closedPort } from "../helpers/deadEndpoints.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const MAIN = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
 const EXAMPLE = path.join(REPO_ROOT, "examples", "demo.campaign.json");
 const tmp = mkdtempSync(path.join(tmpdir(), "toolloop-campaign-cli-"));
-
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
