@@ -4,14 +4,16 @@
  * and JSON-parsed, nothing else (no retries, no accounting, no database). Forked by
  * bench/synthesisThroughput.ts so that its CPU is counted alone, from its own process.cpuUsage().
  *
- *   argv[2]: JSON { url, bodiesFile, concurrency, requests }
- *   -> { type: "done", requests, failures, cpuMs, wallMs }
+ *   argv[2]: JSON { url, bodiesFile, concurrency, requests, warmUpShare }
+ *   -> { type: "done", requests, failures, cpuMs, wallMs, steady: { requests, cpuMs } } (steady: the
+ *      requests after the first warmUpShare of them, and the CPU they took)
  */
 import fs from "node:fs";
 import http from "node:http";
 
-const { url, bodiesFile, concurrency, requests } = JSON.parse(process.argv[2] ?? "{}") as {
+const { url, bodiesFile, concurrency, requests, warmUpShare } = JSON.parse(process.argv[2] ?? "{}") as {
   url: string;
+  warmUpShare: number;
   bodiesFile: string;
   concurrency: number;
   requests: number;
@@ -51,7 +53,11 @@ function post(body: string): Promise<boolean> {
 }
 
 let next = 0;
+let completed = 0;
 let failures = 0;
+// The steady-state window starts when this share of the requests has completed (as in the worker's).
+const warmUpAt = Math.ceil(requests * Number(warmUpShare));
+let warm: NodeJS.CpuUsage | undefined;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await Promise.all(
@@ -59,10 +65,19 @@ await Promise.all(
     while (next < requests) {
       const body = bodies[next++ % bodies.length]!;
       if (!(await post(body))) failures++;
+      if (++completed === warmUpAt) warm = process.cpuUsage();
     }
   }),
 );
 const cpu = process.cpuUsage(cpu0);
-process.send?.({ type: "done", requests, failures, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0 });
+const steady = process.cpuUsage(warm);
+process.send?.({
+  type: "done",
+  requests,
+  failures,
+  cpuMs: (cpu.user + cpu.system) / 1000,
+  wallMs: performance.now() - t0,
+  steady: { requests: requests - warmUpAt, cpuMs: (steady.user + steady.system) / 1000 },
+});
 agent.destroy();
 process.disconnect?.();

@@ -9,8 +9,10 @@
  * two tell a client that does not keep the engine full from a simulator slowed by its neighbours),
  * ms of CPU per request from the process's own accounting
  * (process.cpuUsage, every thread: for the worker that includes the Temporal SDK's core and the
- * database writes); the worker's main-thread event-loop utilisation; and Temporal history events per
- * 1,000 samples (campaign and iteration workflows, read back through the client).
+ * database writes), over the whole run and in steady state (the requests after the first quarter of
+ * each run: the same window for both clients); the worker's main-thread event-loop utilisation; and
+ * Temporal history events per 1,000 samples (campaign and iteration workflows, read back through the
+ * client).
  *
  * Targets (issue 13): worker CPU per request <= 2x the plain client's; at C=32, L=200 ms a ratio
  * >= 0.97 of capacity; <= 20 history events per 1,000 samples at the default batch size.
@@ -118,6 +120,9 @@ for (const [name, n] of Object.entries({
   }
 }
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** The share of a run's requests counted as warm-up by the steady-state figures. */
+const WARM_UP_SHARE = 0.25;
+const cpuMs = (end: NodeJS.CpuUsage, start: NodeJS.CpuUsage): number => (end.user - start.user + end.system - start.system) / 1000;
 
 /** An event's kind: the attributes field it carries, without the "EventAttributes" suffix. */
 function eventKind(e: object): string {
@@ -185,6 +190,20 @@ try {
   const cpu0 = process.cpuUsage();
   const threads0 = threadCpu();
   const elu0 = performance.eventLoopUtilization();
+  // Steady state: CPU from the moment a quarter of the requests had completed (JIT compilation and
+  // the first batches' set-up behind it) to the end, per request completed in that window. The plain
+  // client measures the same window of its own run (bench/plainHttpClient.ts).
+  const expectedRequests = 2 * samples;
+  let warm: { completed: number; cpu: NodeJS.CpuUsage } | undefined;
+  let polling = true;
+  const poller = (async () => {
+    while (polling && !warm) {
+      await new Promise((r) => setTimeout(r, 250));
+      const cpu = process.cpuUsage();
+      const { completed } = await simStats();
+      if (completed >= expectedRequests * WARM_UP_SHARE) warm = { completed, cpu };
+    }
+  })();
   const handle = await env.client.workflow.start("campaignWorkflow", {
     workflowId: wfId,
     taskQueue: taskQueues(env.queuePrefix).workflows,
@@ -192,6 +211,9 @@ try {
   });
   await handle.result();
   const workerCpu = process.cpuUsage(cpu0);
+  const workerCpuEnd = process.cpuUsage();
+  polling = false;
+  await poller;
   const threads1 = threadCpu();
   const elu = performance.eventLoopUtilization(elu0);
   const wall = (Date.now() - started) / 1000;
@@ -208,6 +230,7 @@ try {
   const capacity = cap / (latencyMs / 1000);
   const workerCpuMs = (workerCpu.user + workerCpu.system) / 1000;
   const workerMsPerRequest = workerCpuMs / st.completed;
+  const workerSteadyMsPerRequest = warm ? cpuMs(workerCpuEnd, warm.cpu) / (st.completed - warm.completed) : Number.NaN;
   let events = 0;
   const perWorkflow: number[] = [];
   let batches = 0;
@@ -233,14 +256,15 @@ try {
   const reset = sim.next("reset");
   sim.child.send({ type: "resetStats" });
   await reset;
-  const plain = forkHelper("plainHttpClient.js", { url, bodiesFile, concurrency: clientConcurrency, requests: st.completed });
-  const p = await plain.next<{ requests: number; failures: number; cpuMs: number; wallMs: number }>("done");
+  const plain = forkHelper("plainHttpClient.js", { url, bodiesFile, concurrency: clientConcurrency, requests: st.completed, warmUpShare: WARM_UP_SHARE });
+  const p = await plain.next<{ requests: number; failures: number; cpuMs: number; wallMs: number; steady: { requests: number; cpuMs: number } }>("done");
   const pst = await simStats();
   const plainActive = ((pst.lastResponseAt ?? 0) - (pst.firstRequestAt ?? 0)) / 1000;
   const plainRps = pst.completed / plainActive;
   const plainIdleShare = pst.idleSlotMs / (cap * plainActive * 1000);
   const plainServiceMs = pst.servedMs / pst.completed;
   const plainMsPerRequest = p.cpuMs / p.requests;
+  const plainSteadyMsPerRequest = p.steady.cpuMs / p.steady.requests;
 
   const batch = batchSize ?? "default";
   console.log(
@@ -265,7 +289,10 @@ try {
     `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity (engine slots left idle ${(plainIdleShare * 100).toFixed(1)}%, mean service time ${plainServiceMs.toFixed(1)} ms), ${plainMsPerRequest.toFixed(3)} ms CPU per request, ${p.failures} failures`,
   );
   console.log(`database: ${dbTransactions} transactions (all clients of the database) = ${(dbTransactions / st.completed).toFixed(2)} per LLM request`);
-  console.log(`worker / plain CPU per request = ${(workerMsPerRequest / plainMsPerRequest).toFixed(2)}x (target <= 2)`);
+  console.log(`worker / plain CPU per request = ${(workerMsPerRequest / plainMsPerRequest).toFixed(2)}x (target <= 2), whole run`);
+  console.log(
+    `steady state (the requests after the first ${WARM_UP_SHARE * 100}% of each run): worker ${workerSteadyMsPerRequest.toFixed(3)} ms over ${warm ? st.completed - warm.completed : 0} requests, plain ${plainSteadyMsPerRequest.toFixed(3)} ms over ${p.steady.requests} = ${(workerSteadyMsPerRequest / plainSteadyMsPerRequest).toFixed(2)}x`,
+  );
   console.log(
     `history events: ${events} (campaign ${perWorkflow[0]} + iteration ${perWorkflow[1]}, ${batches} batches) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 20)`,
   );
@@ -295,6 +322,12 @@ try {
           failures: p.failures,
         },
         cpuRatio: workerMsPerRequest / plainMsPerRequest,
+        steadyState: {
+          warmUpShare: WARM_UP_SHARE,
+          workerCpuMsPerRequest: workerSteadyMsPerRequest,
+          plainCpuMsPerRequest: plainSteadyMsPerRequest,
+          cpuRatio: workerSteadyMsPerRequest / plainSteadyMsPerRequest,
+        },
         dbTransactionsPerRequest: dbTransactions / st.completed,
         historyEventsPer1000: perThousand,
         historyEvents: { campaign: perWorkflow[0], iteration: perWorkflow[1], batches, byKind: Object.fromEntries(byType) },
