@@ -5,7 +5,7 @@
  * bench/synthesisThroughput.ts so that its CPU is counted alone, from its own process.cpuUsage().
  *
  *   argv[2]: JSON { url, bodiesFile, concurrency, requests, warmUpShare }
- *   -> { type: "done", requests, failures, cpuMs, wallMs, steady: { requests, cpuMs } } (steady: the
+ *   -> { type: "done", requests, failures, cpuMs, systemCpuMs, wallMs, steady: { requests, cpuMs } } (steady: the
  *      requests after the first warmUpShare of them, and the CPU they took)
  */
 import fs from "node:fs";
@@ -76,6 +76,7 @@ process.send?.({
   requests,
   failures,
   cpuMs: (cpu.user + cpu.system) / 1000,
+  systemCpuMs: cpu.system / 1000,
   wallMs: performance.now() - t0,
   steady: { requests: requests - warmUpAt, cpuMs: (steady.user + steady.system) / 1000 },
 });

@@ -257,7 +257,14 @@ try {
   sim.child.send({ type: "resetStats" });
   await reset;
   const plain = forkHelper("plainHttpClient.js", { url, bodiesFile, concurrency: clientConcurrency, requests: st.completed, warmUpShare: WARM_UP_SHARE });
-  const p = await plain.next<{ requests: number; failures: number; cpuMs: number; wallMs: number; steady: { requests: number; cpuMs: number } }>("done");
+  const p = await plain.next<{
+    requests: number;
+    failures: number;
+    cpuMs: number;
+    systemCpuMs: number;
+    wallMs: number;
+    steady: { requests: number; cpuMs: number };
+  }>("done");
   const pst = await simStats();
   const plainActive = ((pst.lastResponseAt ?? 0) - (pst.firstRequestAt ?? 0)) / 1000;
   const plainRps = pst.completed / plainActive;
@@ -276,7 +283,7 @@ try {
     `worker: ${rps.toFixed(1)} req/s = ${(rps / capacity).toFixed(3)} of capacity C/L ${capacity.toFixed(1)} req/s (target >= 0.97 at C=32, L=200); engine slots left idle ${(idleShare * 100).toFixed(1)}%, mean service time ${serviceMs.toFixed(1)} ms`,
   );
   console.log(
-    `worker: ${workerMsPerRequest.toFixed(3)} ms CPU per request (${workerCpuMs.toFixed(0)} ms over ${st.completed}), main-thread event loop ${(elu.utilization * 100).toFixed(1)}% busy`,
+    `worker: ${workerMsPerRequest.toFixed(3)} ms CPU per request (${workerCpuMs.toFixed(0)} ms over ${st.completed}; in the kernel ${((100 * workerCpu.system) / (workerCpu.user + workerCpu.system)).toFixed(0)}%), main-thread event loop ${(elu.utilization * 100).toFixed(1)}% busy`,
   );
   if (threads1.size > 0) {
     const parts = [...threads1.entries()]
@@ -286,7 +293,7 @@ try {
     console.log(`worker CPU per request by thread (ms; threads that ended in between are not counted): ${parts.join(", ")}`);
   }
   console.log(
-    `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity (engine slots left idle ${(plainIdleShare * 100).toFixed(1)}%, mean service time ${plainServiceMs.toFixed(1)} ms), ${plainMsPerRequest.toFixed(3)} ms CPU per request, ${p.failures} failures`,
+    `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity (engine slots left idle ${(plainIdleShare * 100).toFixed(1)}%, mean service time ${plainServiceMs.toFixed(1)} ms), ${plainMsPerRequest.toFixed(3)} ms CPU per request (in the kernel ${((100 * p.systemCpuMs) / p.cpuMs).toFixed(0)}%), ${p.failures} failures`,
   );
   console.log(`database: ${dbTransactions} transactions (all clients of the database) = ${(dbTransactions / st.completed).toFixed(2)} per LLM request`);
   console.log(`worker / plain CPU per request = ${(workerMsPerRequest / plainMsPerRequest).toFixed(2)}x (target <= 2), whole run`);
