@@ -139,10 +139,15 @@ function forkHelper(script: string, arg: unknown): { child: ChildProcess; next<T
     child,
     next: <T>(type: string) =>
       new Promise<T>((resolve, reject) => {
+        // The exit listener goes when the answer comes: the steady-state poller asks every 250 ms.
+        const onExit = (code: number | null) => reject(new Error(`${script} exited (${code}) before sending "${type}"`));
         const list = waiting.get(type) ?? [];
-        list.push(resolve as (m: unknown) => void);
+        list.push((m: unknown) => {
+          child.off("exit", onExit);
+          resolve(m as T);
+        });
         waiting.set(type, list);
-        child.once("exit", (code) => reject(new Error(`${script} exited (${code}) before sending "${type}"`)));
+        child.once("exit", onExit);
       }),
   };
 }
