@@ -13,10 +13,10 @@ import http from "node:http";
 
 const { url, bodiesFile, concurrency, requests, warmUpShare } = JSON.parse(process.argv[2] ?? "{}") as {
   url: string;
-  warmUpShare: number;
   bodiesFile: string;
   concurrency: number;
   requests: number;
+  warmUpShare: number;
 };
 const bodies = fs.readFileSync(bodiesFile, "utf8").split("\n");
 const target = new URL(url.replace(/\/+$/, "") + "/chat/completions");
@@ -56,7 +56,7 @@ let next = 0;
 let completed = 0;
 let failures = 0;
 // The steady-state window starts when this share of the requests has completed (as in the worker's).
-const warmUpAt = Math.ceil(requests * Number(warmUpShare));
+const warmUpAt = Math.ceil(requests * warmUpShare);
 let warm: NodeJS.CpuUsage | undefined;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();

@@ -20,7 +20,6 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import pLimit from "p-limit";
 import { parseCampaignConfig, type CampaignConfig } from "../src/config/campaignConfig.js";
 import { insertPoolMembers } from "../src/db/repos/pools.js";
@@ -36,27 +35,12 @@ import type { StageConfigOf } from "../src/stages/specs.js";
 import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../src/synthesis/singleTurn.js";
 import { EXAMPLE_TOOLS } from "../src/tools/examples.js";
 import { startStageResources } from "../test/helpers/stageResources.js";
+import { loadSettings, parseBenchArgs } from "./loadOptions.js";
 
-const { values } = parseArgs({
-  options: {
-    samples: { type: "string", default: "5000" },
-    "latency-ms": { type: "string", default: "200" },
-    concurrency: { type: "string", default: "32" },
-    // Requests the client keeps open; above C so the server's queue never runs dry between a
-    // response and the next request (as one configures a client in front of a vLLM server).
-    "client-concurrency": { type: "string" },
-    // Default: the stage's own default batch size.
-    "batch-size": { type: "string" },
-    "batches-in-parallel": { type: "string", default: "4" },
-    "own-output": { type: "boolean", default: false },
-  },
-});
-const samples = Number(values.samples);
-const latencyMs = Number(values["latency-ms"]);
-const cap = Number(values.concurrency);
-const clientConcurrency = Number(values["client-concurrency"] ?? 2 * cap);
-const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
-const batchesInParallel = Number(values["batches-in-parallel"]);
+const USAGE = `usage: node dist/bench/scoring.js [--samples 5000] [--latency-ms 200] [--concurrency 32] [--client-concurrency 64]
+  [--batch-size N] [--batches-in-parallel 4] [--own-output]`;
+const values = parseBenchArgs(USAGE, { "own-output": { type: "boolean", default: false } });
+const { samples, latencyMs, cap, clientConcurrency, batchSize, batchesInParallel } = loadSettings(values, USAGE);
 
 /** The simulator in its own process, as a vLLM server would be: its URL from its first log line. */
 async function spawnSimulator(): Promise<{ url: string; cpuSeconds(): number | undefined; stop(): Promise<void> }> {

@@ -30,46 +30,17 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import type { SimulatorStats } from "../src/llm/simulator/server.js";
 import { taskQueues } from "../src/taskQueues.js";
 import { sql } from "drizzle-orm";
 import { campaignWorkflowId, iterationWorkflowId } from "../workflows/definitions.js";
 import { createTestEnv } from "../test/helpers/testEnv.js";
+import { loadSettings, parseBenchArgs } from "./loadOptions.js";
 
 const USAGE = `usage: node dist/bench/synthesisThroughput.js [--samples 5000] [--latency-ms 200] [--concurrency 32]
   [--client-concurrency 64] [--batch-size N] [--batches-in-parallel 4] [--json out.json]`;
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      help: { type: "boolean" },
-      samples: { type: "string", default: "5000" },
-      "latency-ms": { type: "string", default: "200" },
-      concurrency: { type: "string", default: "32" },
-      // Requests the client keeps open; above C so the server's queue never runs dry between a
-      // response and the next request (as one configures a client in front of a vLLM server).
-      "client-concurrency": { type: "string" },
-      // Default: the stage's own default batch size (what the history-events target is about).
-      "batch-size": { type: "string" },
-      "batches-in-parallel": { type: "string", default: "4" },
-      json: { type: "string" },
-    },
-  });
-} catch (err) {
-  console.error(`${(err as Error).message}\n${USAGE}`);
-  process.exit(2);
-}
-const { values } = parsed;
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const samples = Number(values.samples);
-const latencyMs = Number(values["latency-ms"]);
-const cap = Number(values.concurrency);
-const clientConcurrency = Number(values["client-concurrency"] ?? 2 * cap);
-const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
+const values = parseBenchArgs(USAGE, { json: { type: "string" } });
+const { samples, latencyMs, cap, clientConcurrency, batchSize, batchesInParallel } = loadSettings(values, USAGE);
 /**
  * CPU seconds of each of this process's threads, by kind (Linux /proc; empty elsewhere): the main
  * thread, V8's and libuv's helpers ("node"-named threads: GC, compiler, file and DNS work), the
@@ -107,18 +78,6 @@ function threadCpu(): Map<string, number> {
   return out;
 }
 
-for (const [name, n] of Object.entries({
-  samples,
-  "latency-ms": latencyMs,
-  concurrency: cap,
-  "client-concurrency": clientConcurrency,
-  "batch-size": batchSize ?? 1,
-})) {
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a positive integer, got ${String(n)}\n${USAGE}`);
-    process.exit(2);
-  }
-}
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The share of a run's requests counted as warm-up by the steady-state figures. */
 const WARM_UP_SHARE = 0.25;
@@ -182,7 +141,7 @@ try {
     roles: { generator: { endpoint: "sim", model: "toolloop-sim" } },
     tools: { sources: [{ kind: "example" }] },
     stages: [{ name: "synthesize.singleTurn", count: samples, ...(batchSize === undefined ? {} : { batchSize }) }],
-    concurrency: { batchesInParallel: Number(values["batches-in-parallel"]) },
+    concurrency: { batchesInParallel },
   };
   const wfId = campaignWorkflowId(campaignId);
   const started = Date.now();
