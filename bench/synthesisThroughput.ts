@@ -22,13 +22,17 @@
  *     [--json out.json]
  *
  * Uses TEMPORAL_ADDRESS / DATABASE_URL when set, else starts private servers. Profile the worker
- * with `node --cpu-prof --cpu-prof-dir=prof dist/bench/synthesisThroughput.js ...`.
+ * with `node --cpu-prof --cpu-prof-dir=prof dist/bench/synthesisThroughput.js ...`. Node flags given
+ * to the bench (`node --max-semi-space-size=64 ...`, or NODE_OPTIONS) reach the forked plain client
+ * and simulator too, so both clients run under the same V8 settings; the bench prints them, and the
+ * worker's peak RSS.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import v8 from "node:v8";
 import { fileURLToPath } from "node:url";
 import type { SimulatorStats } from "../src/llm/simulator/server.js";
 import { taskQueues } from "../src/taskQueues.js";
@@ -82,6 +86,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The share of a run's requests counted as warm-up by the steady-state figures. */
 const WARM_UP_SHARE = 0.25;
 const cpuMs = (end: NodeJS.CpuUsage, start: NodeJS.CpuUsage): number => (end.user - start.user + end.system - start.system) / 1000;
+
+/** The Node options this process runs with (command line, then NODE_OPTIONS), e.g. the worker's --max-semi-space-size. */
+function nodeFlags(): string {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].filter((a) => a.startsWith("--")).join(" ");
+}
 
 /** An event's kind: the attributes field it carries, without the "EventAttributes" suffix. */
 function eventKind(e: object): string {
@@ -180,6 +189,9 @@ try {
   await poller;
   const threads1 = threadCpu();
   const elu = performance.eventLoopUtilization(elu0);
+  // Before the plain client runs (its own process): the peak is the worker's (and this harness's).
+  const workerPeakRssMiB = process.resourceUsage().maxRSS / 1024;
+  const youngGenerationMiB = (v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0) / 1048576;
   const wall = (Date.now() - started) / 1000;
   // Postgres counts its statistics asynchronously (every ~0.5 s); wait for them to settle.
   await new Promise((r) => setTimeout(r, 1500));
@@ -242,6 +254,8 @@ try {
     `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batchSize=${batch} requests=${st.completed} maxInFlight=${st.maxInFlight} cores=${os.availableParallelism()}`,
   );
   console.log(`simulator process priority: ${simulatorPriority}`);
+  // Forked helpers inherit this process's Node flags: the plain client runs under the same V8 settings as the worker.
+  console.log(`node flags (the worker's, inherited by the plain client and the simulator): ${nodeFlags() || "(none)"}`);
   console.log(`wall ${wall.toFixed(1)} s (campaign start to result), endpoint busy ${active.toFixed(1)} s`);
   console.log(
     `worker: ${rps.toFixed(1)} req/s = ${(rps / capacity).toFixed(3)} of capacity C/L ${capacity.toFixed(1)} req/s (target >= 0.97 at C=32, L=200); engine slots left idle ${(idleShare * 100).toFixed(1)}%, mean service time ${serviceMs.toFixed(1)} ms`,
@@ -256,6 +270,9 @@ try {
       .map(([kind, ms]) => `${kind} ${ms.toFixed(3)}`);
     console.log(`worker CPU per request by thread (ms; threads that ended in between are not counted): ${parts.join(", ")}`);
   }
+  console.log(
+    `worker memory: peak RSS ${workerPeakRssMiB.toFixed(0)} MiB (worker and this harness), V8 young generation ${youngGenerationMiB.toFixed(0)} MiB at the end`,
+  );
   console.log(
     `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity (engine slots left idle ${(plainIdleShare * 100).toFixed(1)}%, mean service time ${plainServiceMs.toFixed(1)} ms), ${plainMsPerRequest.toFixed(3)} ms CPU per request (in the kernel ${((100 * p.systemCpuMs) / p.cpuMs).toFixed(0)}%), ${p.failures} failures`,
   );
@@ -283,7 +300,17 @@ try {
         latencyMs,
         batchSize: batch,
         requests: st.completed,
-        worker: { rps, ratio: rps / capacity, idleSlotShare: idleShare, serviceMs, cpuMsPerRequest: workerMsPerRequest, eventLoopUtilization: elu.utilization },
+        nodeFlags: nodeFlags(),
+        worker: {
+          rps,
+          ratio: rps / capacity,
+          idleSlotShare: idleShare,
+          serviceMs,
+          cpuMsPerRequest: workerMsPerRequest,
+          eventLoopUtilization: elu.utilization,
+          peakRssMiB: workerPeakRssMiB,
+          youngGenerationMiB,
+        },
         plain: {
           rps: plainRps,
           ratio: plainRps / capacity,
