@@ -89,7 +89,8 @@ const cpuMs = (end: NodeJS.CpuUsage, start: NodeJS.CpuUsage): number => (end.use
 
 /** The Node options this process runs with (command line, then NODE_OPTIONS), e.g. the worker's --max-semi-space-size. */
 function nodeFlags(): string {
-  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].filter((a) => a.startsWith("--")).join(" ");
+  // As given, values included (`--require x`, `--cpu-prof-dir=prof`).
+  return [...process.execArgv, process.env.NODE_OPTIONS ?? ""].filter((a) => a !== "").join(" ");
 }
 
 /** An event's kind: the attributes field it carries, without the "EventAttributes" suffix. */
