@@ -260,7 +260,15 @@ test(
         ["get_current_weather"],
       );
     }
-    assert.deepEqual(mtReq.map((r) => r.seed).sort(), [0, 1, 2], "each repeated sample of the role is its own request with its own seed");
+    assert.deepEqual([...new Set(mtReq.map((r) => r.seed))].sort(), [0, 1, 2], "each repeated sample of the role is its own request with its own seed");
+    // A seed is asked twice only when the crash stopped its first ask before the vote was stored.
+    const mtStoredAfterCrash = new Set(storedAfterCrash.filter((v) => v.sampleId === mtId).map((v) => v.judge));
+    for (const seed of [0, 1, 2]) {
+      const asked = mtReq.filter((r) => r.seed === seed);
+      const inRerun = asked.filter((r) => judge.requests.indexOf(r) >= beforeRerun).length;
+      assert.equal(asked.length - inRerun <= 1 && inRerun <= 1, true, `seed ${seed} asked at most once per attempt`);
+      assert.equal(inRerun, mtStoredAfterCrash.has(`judge#${seed}`) ? 0 : 1, `seed ${seed} asked again only if its vote was not stored`);
+    }
 
     const summary = await verifyJudgesHandler.finalize!(ctx, batches);
     assert.equal(summary.judged, 6);
