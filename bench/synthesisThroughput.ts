@@ -10,7 +10,8 @@
  * ms of CPU per request from the process's own accounting
  * (process.cpuUsage, every thread: for the worker that includes the Temporal SDK's core and the
  * database writes), over the whole run and in steady state (the requests after the first quarter of
- * each run: the same window for both clients); the worker's main-thread event-loop utilisation; and
+ * each run: the same window for both clients), the worker's split by thread in both windows; the
+ * worker's main-thread event-loop utilisation; and
  * Temporal history events per 1,000 samples (campaign and iteration workflows, read back through the
  * client).
  *
@@ -81,6 +82,12 @@ function threadCpu(): Map<string, number> {
   }
   return out;
 }
+
+/** Each kind of thread's CPU between two readings, in ms per request, largest first. */
+function byThread(from: Map<string, number>, to: Map<string, number>, requests: number): [string, number][] {
+  return [...to.entries()].map(([kind, s]): [string, number] => [kind, ((s - (from.get(kind) ?? 0)) * 1000) / requests]).sort((a, b) => b[1] - a[1]);
+}
+const showThreads = (split: [string, number][]): string => split.map(([kind, ms]) => `${kind} ${ms.toFixed(3)}`).join(", ");
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The share of a run's requests counted as warm-up by the steady-state figures. */
@@ -168,14 +175,14 @@ try {
   // the first batches' set-up behind it) to the end, per request completed in that window. The plain
   // client measures the same window of its own run (bench/plainHttpClient.ts).
   const expectedRequests = 2 * samples;
-  let warm: { completed: number; cpu: NodeJS.CpuUsage } | undefined;
+  let warm: { completed: number; cpu: NodeJS.CpuUsage; threads: Map<string, number> } | undefined;
   let polling = true;
   const poller = (async () => {
     while (polling && !warm) {
       await new Promise((r) => setTimeout(r, 250));
       const cpu = process.cpuUsage();
       const { completed } = await simStats();
-      if (completed >= expectedRequests * WARM_UP_SHARE) warm = { completed, cpu };
+      if (completed >= expectedRequests * WARM_UP_SHARE) warm = { completed, cpu, threads: threadCpu() };
     }
   })();
   const handle = await env.client.workflow.start("campaignWorkflow", {
@@ -264,12 +271,11 @@ try {
   console.log(
     `worker: ${workerMsPerRequest.toFixed(3)} ms CPU per request (${workerCpuMs.toFixed(0)} ms over ${st.completed}; in the kernel ${((100 * workerCpu.system) / (workerCpu.user + workerCpu.system)).toFixed(0)}%), main-thread event loop ${(elu.utilization * 100).toFixed(1)}% busy`,
   );
+  const threadSplit = byThread(threads0, threads1, st.completed);
+  const steadyThreadSplit = warm ? byThread(warm.threads, threads1, st.completed - warm.completed) : [];
   if (threads1.size > 0) {
-    const parts = [...threads1.entries()]
-      .map(([kind, s]) => [kind, ((s - (threads0.get(kind) ?? 0)) * 1000) / st.completed] as const)
-      .sort((a, b) => b[1] - a[1])
-      .map(([kind, ms]) => `${kind} ${ms.toFixed(3)}`);
-    console.log(`worker CPU per request by thread (ms; threads that ended in between are not counted): ${parts.join(", ")}`);
+    console.log(`worker CPU per request by thread (ms; threads that ended in between are not counted): ${showThreads(threadSplit)}`);
+    if (warm) console.log(`  in steady state (the window below): ${showThreads(steadyThreadSplit)}`);
   }
   console.log(
     `worker memory: peak RSS ${workerPeakRssMiB.toFixed(0)} MiB (worker and this harness), V8 young generation ${youngGenerationMiB.toFixed(0)} MiB at the end`,
@@ -308,6 +314,7 @@ try {
           idleSlotShare: idleShare,
           serviceMs,
           cpuMsPerRequest: workerMsPerRequest,
+          cpuMsPerRequestByThread: Object.fromEntries(threadSplit),
           eventLoopUtilization: elu.utilization,
           peakRssMiB: workerPeakRssMiB,
           youngGenerationMiB,
@@ -324,6 +331,7 @@ try {
         steadyState: {
           warmUpShare: WARM_UP_SHARE,
           workerCpuMsPerRequest: workerSteadyMsPerRequest,
+          workerCpuMsPerRequestByThread: Object.fromEntries(steadyThreadSplit),
           plainCpuMsPerRequest: plainSteadyMsPerRequest,
           cpuRatio: workerSteadyMsPerRequest / plainSteadyMsPerRequest,
         },
