@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from "@temporalio/worker";
 import { createActivities, type ActivityDeps } from "../activities/index.js";
 import { DEFAULT_QUEUE_PREFIX, taskQueues, type LatencyClass } from "../src/taskQueues.js";
+import { applyWorkerHeapGrowth } from "../src/util/heapGrowth.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const WORKFLOWS_PATH = path.resolve(here, "../workflows/index.js");
@@ -34,6 +35,8 @@ export async function workflowBundle(): Promise<WorkflowBundleOption> {
 }
 
 export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
+  // Before the workers allocate: this process will run for days mostly waiting on LLM responses.
+  applyWorkerHeapGrowth();
   const roles = opts.roles ?? ["workflows", "llm", "default", "cluster"];
   const activities = createActivities(opts.activityDeps);
   const queues = taskQueues(opts.queuePrefix ?? DEFAULT_QUEUE_PREFIX);

@@ -12,6 +12,7 @@ import type { LatencyClass } from "../taskQueues.js";
 import { metricsRegistry } from "../metrics/toolloopMetrics.js";
 import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
 import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
+import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
 import { cliEnv } from "./env.js";
 import { CliError, databaseCliError, ensureTemporalReachable } from "./errors.js";
 
@@ -89,6 +90,12 @@ export function registerWorkerCommands(program: Command): void {
       const known = ["workflows", "llm", "default", "cluster"];
       const bad = roles.filter((r) => !known.includes(r));
       if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
+      let heap: HeapGrowthDecision;
+      try {
+        heap = applyWorkerHeapGrowth();
+      } catch (err) {
+        throw new CliError(err instanceof Error ? err.message : String(err));
+      }
       installLastResortHandlers();
       await ensureTemporalReachable(e);
       await ensureDatabaseReachable(e.databaseUrl);
@@ -108,6 +115,7 @@ export function registerWorkerCommands(program: Command): void {
         maxConcurrentActivities: Number(opts.llmConcurrency),
       });
       console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
+      console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
       const metrics = metricsAddress ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }) : undefined;
       if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
       try {
