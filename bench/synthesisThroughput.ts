@@ -41,6 +41,7 @@ import { sql } from "drizzle-orm";
 import { campaignWorkflowId, iterationWorkflowId } from "../workflows/definitions.js";
 import { createTestEnv } from "../test/helpers/testEnv.js";
 import { loadSettings, parseBenchArgs } from "./loadOptions.js";
+import { applyWorkerHeapGrowth } from "../src/util/heapGrowth.js";
 
 const USAGE = `usage: node dist/bench/synthesisThroughput.js [--samples 5000] [--latency-ms 200] [--concurrency 32]
   [--client-concurrency 64] [--batch-size N] [--batches-in-parallel 4] [--json out.json]`;
@@ -264,6 +265,9 @@ try {
   console.log(`simulator process priority: ${simulatorPriority}`);
   // Forked helpers inherit this process's Node flags: the plain client runs under the same V8 settings as the worker.
   console.log(`node flags (the worker's, inherited by the plain client and the simulator): ${nodeFlags() || "(none)"}`);
+  // Set by createWorkers in this process only (the forked plain client runs with V8's defaults).
+  const heap = applyWorkerHeapGrowth();
+  console.log(`worker's V8 heap growth: ${heap.apply ? heap.flag : heap.reason} (src/util/heapGrowth.ts)`);
   console.log(`wall ${wall.toFixed(1)} s (campaign start to result), endpoint busy ${active.toFixed(1)} s`);
   console.log(
     `worker: ${rps.toFixed(1)} req/s = ${(rps / capacity).toFixed(3)} of capacity C/L ${capacity.toFixed(1)} req/s (target >= 0.97 at C=32, L=200); engine slots left idle ${(idleShare * 100).toFixed(1)}%, mean service time ${serviceMs.toFixed(1)} ms`,
@@ -308,6 +312,7 @@ try {
         batchSize: batch,
         requests: st.completed,
         nodeFlags: nodeFlags(),
+        workerHeapGrowth: heap.apply ? heap.flag : heap.reason,
         worker: {
           rps,
           ratio: rps / capacity,
