@@ -151,6 +151,8 @@ test("CLI: --host, --checkpoint-profile (listed model, marked answers, logs) and
   ]);
   try {
     const url = await waitFor("the listening line", () => /listening on (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(p.output())?.[1]);
+    // Printed by a later write than the listening line: the pipe may deliver it in a later chunk.
+    await waitFor("the profile lines", () => (/get_weather x0\.1/.test(p.output()) ? true : undefined));
     assert.match(p.output(), /serving camp-iter-1 as the SIMULATED policy of a stand-in checkpoint \(nothing was trained\): profile .*toolloop_profile\.json/);
     assert.match(p.output(), /get_weather x0\.1/);
     const models = (await (await fetch(`${url}/models`)).json()) as { data: { id: string; root: string }[] };
