@@ -6,8 +6,8 @@
  *   argv[2]: JSON SimulatorOptions (seed, latencyMs, maxConcurrency, ...)
  *   -> { type: "ready", url }
  *   <- { type: "stats" }                 -> { type: "stats", stats }
- *   <- { type: "resetStats" }            -> { type: "reset" }
- *   <- { type: "dumpBodies", file }      -> { type: "dumped", count }   (chat request bodies, one JSON per line)
+ *   <- { type: "resetStats" }            -> { type: "reset" }   (the counters and the recorded bodies start again)
+ *   <- { type: "dumpBodies", file }      -> { type: "dumped", count }   (chat request bodies since the last reset, one JSON per line)
  *   <- { type: "close" }                 -> exits
  */
 import fs from "node:fs";
@@ -39,6 +39,8 @@ process.on("message", (m: Command) => {
   if (m.type === "stats") send({ type: "stats", stats: sim.stats() });
   else if (m.type === "resetStats") {
     sim.resetStats();
+    // A bench running several trials replays each campaign's own bodies.
+    bodies.length = 0;
     send({ type: "reset" });
   } else if (m.type === "dumpBodies") {
     // JSON request bodies have no raw newlines, so one per line is unambiguous.

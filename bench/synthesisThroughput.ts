@@ -20,7 +20,14 @@
  *
  *   node dist/bench/synthesisThroughput.js [--samples 5000] [--latency-ms 200] [--concurrency 32]
  *     [--client-concurrency 64] [--batch-size <default of the stage>] [--batches-in-parallel 4]
- *     [--json out.json]
+ *     [--trials 1] [--json out.json]
+ *
+ * `--trials N` repeats the pair (a fresh campaign through the same worker, then the plain client on
+ * that campaign's bodies) N times and prints the median of each figure with its range: on a shared
+ * machine one pair's ratio moves by 10-15% from run to run, and alternating the two clients lets a
+ * drift of the machine's speed reach both sides of every pair. Trial 1 is the worker's first
+ * campaign (its code not yet compiled, as for a worker just started); the later ones show a worker
+ * that has been running. `--json` writes every trial and the medians.
  *
  * Uses TEMPORAL_ADDRESS / DATABASE_URL when set, else starts private servers. Profile the worker
  * with `node --cpu-prof --cpu-prof-dir=prof dist/bench/synthesisThroughput.js ...`. Node flags given
@@ -44,9 +51,14 @@ import { loadSettings, parseBenchArgs } from "./loadOptions.js";
 import { applyWorkerHeapGrowth } from "../src/util/heapGrowth.js";
 
 const USAGE = `usage: node dist/bench/synthesisThroughput.js [--samples 5000] [--latency-ms 200] [--concurrency 32]
-  [--client-concurrency 64] [--batch-size N] [--batches-in-parallel 4] [--json out.json]`;
-const values = parseBenchArgs(USAGE, { json: { type: "string" } });
+  [--client-concurrency 64] [--batch-size N] [--batches-in-parallel 4] [--trials 1] [--json out.json]`;
+const values = parseBenchArgs(USAGE, { json: { type: "string" }, trials: { type: "string", default: "1" } });
 const { samples, latencyMs, cap, clientConcurrency, batchSize, batchesInParallel } = loadSettings(values, USAGE);
+const trials = Number(values.trials);
+if (!Number.isInteger(trials) || trials < 1) {
+  console.error(`--trials must be a positive integer, got ${String(values.trials)}\n${USAGE}`);
+  process.exit(2);
+}
 /**
  * CPU seconds of each of this process's threads, by kind (Linux /proc; empty elsewhere): the main
  * thread, V8's and libuv's helpers ("node"-named threads: GC, compiler, file and DNS work), the
@@ -147,11 +159,73 @@ const simStats = async (): Promise<SimulatorStats> => {
   return (await reply).stats;
 };
 
+/** What one trial measured: a campaign through the worker, then the plain client on its bodies. */
+interface Trial {
+  trial: number;
+  requests: number;
+  wallS: number;
+  endpointBusyS: number;
+  worker: {
+    rps: number;
+    ratio: number;
+    idleSlotShare: number;
+    serviceMs: number;
+    /** The most requests the simulator had in flight at once (at most C: the client keeps the engine full). */
+    maxInFlight: number;
+    cpuMsPerRequest: number;
+    kernelShare: number;
+    cpuMsPerRequestByThread: Record<string, number>;
+    eventLoopUtilization: number;
+    peakRssMiB: number;
+    youngGenerationMiB: number;
+  };
+  plain: {
+    rps: number;
+    ratio: number;
+    idleSlotShare: number;
+    serviceMs: number;
+    cpuMsPerRequest: number;
+    kernelShare: number;
+    failures: number;
+    bodies: number;
+  };
+  cpuRatio: number;
+  steadyState: {
+    warmUpShare: number;
+    workerRequests: number;
+    workerCpuMsPerRequest: number;
+    workerCpuMsPerRequestByThread: Record<string, number>;
+    plainRequests: number;
+    plainCpuMsPerRequest: number;
+    cpuRatio: number;
+  };
+  dbTransactions: number;
+  dbTransactionsPerRequest: number;
+  historyEventsPer1000: number;
+  historyEvents: { campaign: number; iteration: number; batches: number; byKind: Record<string, number> };
+}
+
 const env = await createTestEnv("bench");
 const workers = await env.startWorkers({ heartbeatIntervalMs: 5000 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-bench-"));
-try {
-  const campaignId = `bench-${Date.now().toString(36)}`;
+const capacity = cap / (latencyMs / 1000);
+const batch = batchSize ?? "default";
+
+const transactions = async (): Promise<number> => {
+  const r = await env.db.db.execute(sql`SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()`);
+  const rows = (r as { rows?: { n: string | number }[] }).rows ?? (r as unknown as { n: string | number }[]);
+  return Number(rows[0]?.n ?? 0);
+};
+
+async function resetSimulatorStats(): Promise<void> {
+  const reset = sim.next("reset");
+  sim.child.send({ type: "resetStats" });
+  await reset;
+}
+
+async function runTrial(trial: number): Promise<Trial> {
+  await resetSimulatorStats();
+  const campaignId = `bench-${Date.now().toString(36)}-t${trial}`;
   const config = {
     name: "bench",
     seed: 1,
@@ -163,11 +237,6 @@ try {
   };
   const wfId = campaignWorkflowId(campaignId);
   const started = Date.now();
-  const transactions = async (): Promise<number> => {
-    const r = await env.db.db.execute(sql`SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()`);
-    const rows = (r as { rows?: { n: string | number }[] }).rows ?? (r as unknown as { n: string | number }[]);
-    return Number(rows[0]?.n ?? 0);
-  };
   const xact0 = await transactions();
   const cpu0 = process.cpuUsage();
   const threads0 = threadCpu();
@@ -201,18 +270,13 @@ try {
   // Before the plain client runs (its own process): the peak is the worker's (and this harness's).
   const workerPeakRssMiB = process.resourceUsage().maxRSS / 1024;
   const youngGenerationMiB = (v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0) / 1048576;
-  const wall = (Date.now() - started) / 1000;
+  const wallS = (Date.now() - started) / 1000;
   // Postgres counts its statistics asynchronously (every ~0.5 s); wait for them to settle.
   await new Promise((r) => setTimeout(r, 1500));
   const dbTransactions = (await transactions()) - xact0;
   const st = await simStats();
   const active = ((st.lastResponseAt ?? 0) - (st.firstRequestAt ?? 0)) / 1000;
   const rps = st.completed / active;
-  // The share of the engine's slots nobody asked for while it was busy: the client did not keep it full.
-  const idleShare = st.idleSlotMs / (cap * active * 1000);
-  // L plus the simulator's own delays (its CPU work, timers firing late on a shared machine).
-  const serviceMs = st.servedMs / st.completed;
-  const capacity = cap / (latencyMs / 1000);
   const workerCpuMs = (workerCpu.user + workerCpu.system) / 1000;
   const workerMsPerRequest = workerCpuMs / st.completed;
   const workerSteadyMsPerRequest = warm ? cpuMs(workerCpuEnd, warm.cpu) / (st.completed - warm.completed) : Number.NaN;
@@ -220,27 +284,24 @@ try {
   const perWorkflow: number[] = [];
   let batches = 0;
   // Which kinds of event the histories hold: where a change to the workflows would save events.
-  const byType = new Map<string, number>();
+  const byKind = new Map<string, number>();
   for (const id of [wfId, iterationWorkflowId(wfId, 1)]) {
     const h = await env.client.workflow.getHandle(id).fetchHistory();
     perWorkflow.push(h.events?.length ?? 0);
     events += h.events?.length ?? 0;
     for (const e of h.events ?? []) {
       const kind = eventKind(e);
-      byType.set(kind, (byType.get(kind) ?? 0) + 1);
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
     }
     batches += (h.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === "runStageBatch").length;
   }
-  const perThousand = events / (samples / 1000);
 
   // The same request bodies, the same number of requests, the same client concurrency, plain http.
-  const bodiesFile = path.join(tmp, "bodies.jsonl");
+  const bodiesFile = path.join(tmp, `bodies-${trial}.jsonl`);
   const dumped = sim.next<{ count: number }>("dumped");
   sim.child.send({ type: "dumpBodies", file: bodiesFile });
   const { count: bodyCount } = await dumped;
-  const reset = sim.next("reset");
-  sim.child.send({ type: "resetStats" });
-  await reset;
+  await resetSimulatorStats();
   const plain = forkHelper("plainHttpClient.js", { url, bodiesFile, concurrency: clientConcurrency, requests: st.completed, warmUpShare: WARM_UP_SHARE });
   const p = await plain.next<{
     requests: number;
@@ -250,17 +311,112 @@ try {
     wallMs: number;
     steady: { requests: number; cpuMs: number };
   }>("done");
+  fs.rmSync(bodiesFile, { force: true });
   const pst = await simStats();
   const plainActive = ((pst.lastResponseAt ?? 0) - (pst.firstRequestAt ?? 0)) / 1000;
   const plainRps = pst.completed / plainActive;
-  const plainIdleShare = pst.idleSlotMs / (cap * plainActive * 1000);
-  const plainServiceMs = pst.servedMs / pst.completed;
   const plainMsPerRequest = p.cpuMs / p.requests;
   const plainSteadyMsPerRequest = p.steady.cpuMs / p.steady.requests;
+  return {
+    trial,
+    requests: st.completed,
+    wallS,
+    endpointBusyS: active,
+    worker: {
+      rps,
+      ratio: rps / capacity,
+      // The share of the engine's slots nobody asked for while it was busy: the client did not keep it full.
+      idleSlotShare: st.idleSlotMs / (cap * active * 1000),
+      // L plus the simulator's own delays (its CPU work, timers firing late on a shared machine).
+      serviceMs: st.servedMs / st.completed,
+      maxInFlight: st.maxInFlight,
+      cpuMsPerRequest: workerMsPerRequest,
+      kernelShare: workerCpu.system / (workerCpu.user + workerCpu.system),
+      cpuMsPerRequestByThread: Object.fromEntries(byThread(threads0, threads1, st.completed)),
+      eventLoopUtilization: elu.utilization,
+      peakRssMiB: workerPeakRssMiB,
+      youngGenerationMiB,
+    },
+    plain: {
+      rps: plainRps,
+      ratio: plainRps / capacity,
+      idleSlotShare: pst.idleSlotMs / (cap * plainActive * 1000),
+      serviceMs: pst.servedMs / pst.completed,
+      cpuMsPerRequest: plainMsPerRequest,
+      kernelShare: p.systemCpuMs / p.cpuMs,
+      failures: p.failures,
+      bodies: bodyCount,
+    },
+    cpuRatio: workerMsPerRequest / plainMsPerRequest,
+    steadyState: {
+      warmUpShare: WARM_UP_SHARE,
+      workerRequests: warm ? st.completed - warm.completed : 0,
+      workerCpuMsPerRequest: workerSteadyMsPerRequest,
+      workerCpuMsPerRequestByThread: warm ? Object.fromEntries(byThread(warm.threads, threads1, st.completed - warm.completed)) : {},
+      plainRequests: p.steady.requests,
+      plainCpuMsPerRequest: plainSteadyMsPerRequest,
+      cpuRatio: workerSteadyMsPerRequest / plainSteadyMsPerRequest,
+    },
+    dbTransactions,
+    dbTransactionsPerRequest: dbTransactions / st.completed,
+    historyEventsPer1000: events / (samples / 1000),
+    historyEvents: { campaign: perWorkflow[0] ?? 0, iteration: perWorkflow[1] ?? 0, batches, byKind: Object.fromEntries(byKind) },
+  };
+}
 
-  const batch = batchSize ?? "default";
+const showSplit = (split: Record<string, number>): string => showThreads(Object.entries(split));
+const pct = (share: number): string => (share * 100).toFixed(1);
+
+function printTrial(t: Trial): void {
+  if (trials > 1) console.log(`--- trial ${t.trial} of ${trials}${t.trial === 1 ? " (the worker's first campaign: its code not yet compiled)" : ""}`);
+  console.log(`wall ${t.wallS.toFixed(1)} s (campaign start to result), endpoint busy ${t.endpointBusyS.toFixed(1)} s`);
+  const w = t.worker;
   console.log(
-    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batchSize=${batch} requests=${st.completed} maxInFlight=${st.maxInFlight} cores=${os.availableParallelism()}`,
+    `worker: ${w.rps.toFixed(1)} req/s = ${w.ratio.toFixed(3)} of capacity C/L ${capacity.toFixed(1)} req/s (target >= 0.97 at C=32, L=200); engine slots left idle ${pct(w.idleSlotShare)}%, at most ${w.maxInFlight} in flight, mean service time ${w.serviceMs.toFixed(1)} ms`,
+  );
+  console.log(
+    `worker: ${w.cpuMsPerRequest.toFixed(3)} ms CPU per request (${(w.cpuMsPerRequest * t.requests).toFixed(0)} ms over ${t.requests}; in the kernel ${(w.kernelShare * 100).toFixed(0)}%), main-thread event loop ${pct(w.eventLoopUtilization)}% busy`,
+  );
+  if (Object.keys(w.cpuMsPerRequestByThread).length > 0) {
+    console.log(`worker CPU per request by thread (ms; threads that ended in between are not counted): ${showSplit(w.cpuMsPerRequestByThread)}`);
+    if (t.steadyState.workerRequests > 0) console.log(`  in steady state (the window below): ${showSplit(t.steadyState.workerCpuMsPerRequestByThread)}`);
+  }
+  console.log(
+    `worker memory: peak RSS ${w.peakRssMiB.toFixed(0)} MiB (worker and this harness), V8 young generation ${w.youngGenerationMiB.toFixed(0)} MiB at the end`,
+  );
+  const p = t.plain;
+  console.log(
+    `plain keep-alive node:http on the same ${p.bodies} bodies: ${p.rps.toFixed(1)} req/s = ${p.ratio.toFixed(3)} of capacity (engine slots left idle ${pct(p.idleSlotShare)}%, mean service time ${p.serviceMs.toFixed(1)} ms), ${p.cpuMsPerRequest.toFixed(3)} ms CPU per request (in the kernel ${(p.kernelShare * 100).toFixed(0)}%), ${p.failures} failures`,
+  );
+  console.log(`database: ${t.dbTransactions} transactions (all clients of the database) = ${t.dbTransactionsPerRequest.toFixed(2)} per LLM request`);
+  console.log(`worker / plain CPU per request = ${t.cpuRatio.toFixed(2)}x (target <= 2), whole run`);
+  const s = t.steadyState;
+  console.log(
+    `steady state (the requests after the first ${s.warmUpShare * 100}% of each run): worker ${s.workerCpuMsPerRequest.toFixed(3)} ms over ${s.workerRequests} requests, plain ${s.plainCpuMsPerRequest.toFixed(3)} ms over ${s.plainRequests} = ${s.cpuRatio.toFixed(2)}x`,
+  );
+  const h = t.historyEvents;
+  console.log(
+    `history events: ${h.campaign + h.iteration} (campaign ${h.campaign} + iteration ${h.iteration}, ${h.batches} batches) = ${t.historyEventsPer1000.toFixed(1)} per 1,000 samples (target <= 20)`,
+  );
+  console.log(
+    `  by kind: ${Object.entries(h.byKind)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")}`,
+  );
+}
+
+/** The median of a figure over the trials, with its range. */
+function spread(values: number[]): { median: number; min: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  const median = sorted.length % 2 === 1 ? (sorted[Math.floor(mid)] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number };
+}
+
+try {
+  console.log(
+    `samples=${samples} C=${cap} (client keeps ${clientConcurrency} open) L=${latencyMs}ms batchSize=${batch} trials=${trials} cores=${os.availableParallelism()}`,
   );
   console.log(`simulator process priority: ${simulatorPriority}`);
   // Forked helpers inherit this process's Node flags: the plain client runs under the same V8 settings as the worker.
@@ -268,39 +424,36 @@ try {
   // Set by createWorkers in this process only (the forked plain client runs with V8's defaults).
   const heap = applyWorkerHeapGrowth();
   console.log(`worker's V8 heap growth: ${heap.apply ? heap.flag : heap.reason} (src/util/heapGrowth.ts)`);
-  console.log(`wall ${wall.toFixed(1)} s (campaign start to result), endpoint busy ${active.toFixed(1)} s`);
-  console.log(
-    `worker: ${rps.toFixed(1)} req/s = ${(rps / capacity).toFixed(3)} of capacity C/L ${capacity.toFixed(1)} req/s (target >= 0.97 at C=32, L=200); engine slots left idle ${(idleShare * 100).toFixed(1)}%, mean service time ${serviceMs.toFixed(1)} ms`,
-  );
-  console.log(
-    `worker: ${workerMsPerRequest.toFixed(3)} ms CPU per request (${workerCpuMs.toFixed(0)} ms over ${st.completed}; in the kernel ${((100 * workerCpu.system) / (workerCpu.user + workerCpu.system)).toFixed(0)}%), main-thread event loop ${(elu.utilization * 100).toFixed(1)}% busy`,
-  );
-  const threadSplit = byThread(threads0, threads1, st.completed);
-  const steadyThreadSplit = warm ? byThread(warm.threads, threads1, st.completed - warm.completed) : [];
-  if (threads1.size > 0) {
-    console.log(`worker CPU per request by thread (ms; threads that ended in between are not counted): ${showThreads(threadSplit)}`);
-    if (warm) console.log(`  in steady state (the window below): ${showThreads(steadyThreadSplit)}`);
+  const results: Trial[] = [];
+  for (let trial = 1; trial <= trials; trial++) {
+    const t = await runTrial(trial);
+    results.push(t);
+    printTrial(t);
   }
-  console.log(
-    `worker memory: peak RSS ${workerPeakRssMiB.toFixed(0)} MiB (worker and this harness), V8 young generation ${youngGenerationMiB.toFixed(0)} MiB at the end`,
-  );
-  console.log(
-    `plain keep-alive node:http on the same ${bodyCount} bodies: ${plainRps.toFixed(1)} req/s = ${(plainRps / capacity).toFixed(3)} of capacity (engine slots left idle ${(plainIdleShare * 100).toFixed(1)}%, mean service time ${plainServiceMs.toFixed(1)} ms), ${plainMsPerRequest.toFixed(3)} ms CPU per request (in the kernel ${((100 * p.systemCpuMs) / p.cpuMs).toFixed(0)}%), ${p.failures} failures`,
-  );
-  console.log(`database: ${dbTransactions} transactions (all clients of the database) = ${(dbTransactions / st.completed).toFixed(2)} per LLM request`);
-  console.log(`worker / plain CPU per request = ${(workerMsPerRequest / plainMsPerRequest).toFixed(2)}x (target <= 2), whole run`);
-  console.log(
-    `steady state (the requests after the first ${WARM_UP_SHARE * 100}% of each run): worker ${workerSteadyMsPerRequest.toFixed(3)} ms over ${warm ? st.completed - warm.completed : 0} requests, plain ${plainSteadyMsPerRequest.toFixed(3)} ms over ${p.steady.requests} = ${(workerSteadyMsPerRequest / plainSteadyMsPerRequest).toFixed(2)}x`,
-  );
-  console.log(
-    `history events: ${events} (campaign ${perWorkflow[0]} + iteration ${perWorkflow[1]}, ${batches} batches) = ${perThousand.toFixed(1)} per 1,000 samples (target <= 20)`,
-  );
-  console.log(
-    `  by kind: ${[...byType.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, n]) => `${k} ${n}`)
-      .join(", ")}`,
-  );
+  const summary = {
+    cpuRatio: spread(results.map((t) => t.cpuRatio)),
+    steadyStateCpuRatio: spread(results.map((t) => t.steadyState.cpuRatio)),
+    workerCpuMsPerRequest: spread(results.map((t) => t.worker.cpuMsPerRequest)),
+    plainCpuMsPerRequest: spread(results.map((t) => t.plain.cpuMsPerRequest)),
+    workerSteadyCpuMsPerRequest: spread(results.map((t) => t.steadyState.workerCpuMsPerRequest)),
+    plainSteadyCpuMsPerRequest: spread(results.map((t) => t.steadyState.plainCpuMsPerRequest)),
+    capacityRatio: spread(results.map((t) => t.worker.ratio)),
+    historyEventsPer1000: spread(results.map((t) => t.historyEventsPer1000)),
+  };
+  if (trials > 1) {
+    // Worker and plain client alternate, so a drift of the shared machine's speed reaches both sides
+    // of each trial's ratio; the median reads through the run-to-run spread of a single trial.
+    const show = (s: { median: number; min: number; max: number }, digits: number, unit = ""): string =>
+      `median ${s.median.toFixed(digits)}${unit} (${s.min.toFixed(digits)}-${s.max.toFixed(digits)})`;
+    console.log(`=== over ${trials} trials (each: a campaign through the worker, then the plain client on its bodies)`);
+    console.log(`worker / plain CPU per request, whole run: ${show(summary.cpuRatio, 2, "x")} (target <= 2)`);
+    console.log(`  steady state: ${show(summary.steadyStateCpuRatio, 2, "x")}`);
+    console.log(`worker ms CPU per request: whole run ${show(summary.workerCpuMsPerRequest, 3)}, steady state ${show(summary.workerSteadyCpuMsPerRequest, 3)}`);
+    console.log(`plain ms CPU per request: whole run ${show(summary.plainCpuMsPerRequest, 3)}, steady state ${show(summary.plainSteadyCpuMsPerRequest, 3)}`);
+    console.log(
+      `worker share of capacity: ${show(summary.capacityRatio, 3)} (target >= 0.97); history events per 1,000 samples: ${show(summary.historyEventsPer1000, 1)} (target <= 20)`,
+    );
+  }
   if (values.json) {
     fs.writeFileSync(
       values.json,
@@ -310,39 +463,11 @@ try {
         clientConcurrency,
         latencyMs,
         batchSize: batch,
-        requests: st.completed,
         nodeFlags: nodeFlags(),
         workerHeapGrowth: heap.apply ? heap.flag : heap.reason,
-        worker: {
-          rps,
-          ratio: rps / capacity,
-          idleSlotShare: idleShare,
-          serviceMs,
-          cpuMsPerRequest: workerMsPerRequest,
-          cpuMsPerRequestByThread: Object.fromEntries(threadSplit),
-          eventLoopUtilization: elu.utilization,
-          peakRssMiB: workerPeakRssMiB,
-          youngGenerationMiB,
-        },
-        plain: {
-          rps: plainRps,
-          ratio: plainRps / capacity,
-          idleSlotShare: plainIdleShare,
-          serviceMs: plainServiceMs,
-          cpuMsPerRequest: plainMsPerRequest,
-          failures: p.failures,
-        },
-        cpuRatio: workerMsPerRequest / plainMsPerRequest,
-        steadyState: {
-          warmUpShare: WARM_UP_SHARE,
-          workerCpuMsPerRequest: workerSteadyMsPerRequest,
-          workerCpuMsPerRequestByThread: Object.fromEntries(steadyThreadSplit),
-          plainCpuMsPerRequest: plainSteadyMsPerRequest,
-          cpuRatio: workerSteadyMsPerRequest / plainSteadyMsPerRequest,
-        },
-        dbTransactionsPerRequest: dbTransactions / st.completed,
-        historyEventsPer1000: perThousand,
-        historyEvents: { campaign: perWorkflow[0], iteration: perWorkflow[1], batches, byKind: Object.fromEntries(byType) },
+        simulatorPriority,
+        trials: results,
+        summary,
       }),
     );
   }
