@@ -4,20 +4,26 @@
  * and JSON-parsed, nothing else (no retries, no accounting, no database). Forked by
  * bench/synthesisThroughput.ts so that its CPU is counted alone, from its own process.cpuUsage().
  *
- *   argv[2]: JSON { url, bodiesFile, concurrency, requests, warmUpShare }
+ * With `loadModules` it first imports those modules (and runs nothing of them): the same client in a
+ * process that carries the worker's code, to tell what the process's size costs the same HTTP work
+ * from what the worker does per request.
+ *
+ *   argv[2]: JSON { url, bodiesFile, concurrency, requests, warmUpShare, loadModules? }
  *   -> { type: "done", requests, failures, cpuMs, systemCpuMs, wallMs, steady: { requests, cpuMs } } (steady: the
  *      requests after the first warmUpShare of them, and the CPU they took)
  */
 import fs from "node:fs";
 import http from "node:http";
 
-const { url, bodiesFile, concurrency, requests, warmUpShare } = JSON.parse(process.argv[2] ?? "{}") as {
+const { url, bodiesFile, concurrency, requests, warmUpShare, loadModules } = JSON.parse(process.argv[2] ?? "{}") as {
   url: string;
   bodiesFile: string;
   concurrency: number;
   requests: number;
   warmUpShare: number;
+  loadModules?: string[];
 };
+for (const m of loadModules ?? []) await import(m);
 const bodies = fs.readFileSync(bodiesFile, "utf8").split("\n");
 const target = new URL(url.replace(/\/+$/, "") + "/chat/completions");
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });

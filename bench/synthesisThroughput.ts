@@ -41,7 +41,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import v8 from "node:v8";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { SimulatorStats } from "../src/llm/simulator/server.js";
 import { taskQueues } from "../src/taskQueues.js";
 import { sql } from "drizzle-orm";
@@ -105,6 +105,8 @@ const showThreads = (split: [string, number][]): string => split.map(([kind, ms]
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The share of a run's requests counted as warm-up by the steady-state figures. */
 const WARM_UP_SHARE = 0.25;
+/** The worker's code as a worker process loads it: the worker set and, through it, the activities and the Temporal SDK. */
+const WORKER_MODULES = pathToFileURL(path.resolve(here, "../workers/createWorkers.js")).href;
 const cpuMs = (end: NodeJS.CpuUsage, start: NodeJS.CpuUsage): number => (end.user - start.user + end.system - start.system) / 1000;
 
 /** The Node options this process runs with (command line, then NODE_OPTIONS), e.g. the worker's --max-semi-space-size. */
@@ -190,6 +192,16 @@ interface Trial {
     bodies: number;
   };
   cpuRatio: number;
+  /** The plain client once more, in a process that has imported the worker's modules (bench/plainHttpClient.ts). */
+  plainWithWorkerModules: {
+    cpuMsPerRequest: number;
+    steadyCpuMsPerRequest: number;
+    failures: number;
+    versusPlain: number;
+    steadyVersusPlain: number;
+    workerRatio: number;
+    steadyWorkerRatio: number;
+  };
   steadyState: {
     warmUpShare: number;
     workerRequests: number;
@@ -301,22 +313,36 @@ async function runTrial(trial: number): Promise<Trial> {
   const dumped = sim.next<{ count: number }>("dumped");
   sim.child.send({ type: "dumpBodies", file: bodiesFile });
   const { count: bodyCount } = await dumped;
-  await resetSimulatorStats();
-  const plain = forkHelper("plainHttpClient.js", { url, bodiesFile, concurrency: clientConcurrency, requests: st.completed, warmUpShare: WARM_UP_SHARE });
-  const p = await plain.next<{
-    requests: number;
-    failures: number;
-    cpuMs: number;
-    systemCpuMs: number;
-    wallMs: number;
-    steady: { requests: number; cpuMs: number };
-  }>("done");
+  const runPlain = async (loadModules: string[] = []) => {
+    await resetSimulatorStats();
+    const plain = forkHelper("plainHttpClient.js", {
+      url,
+      bodiesFile,
+      concurrency: clientConcurrency,
+      requests: st.completed,
+      warmUpShare: WARM_UP_SHARE,
+      loadModules,
+    });
+    const run = await plain.next<{
+      requests: number;
+      failures: number;
+      cpuMs: number;
+      systemCpuMs: number;
+      wallMs: number;
+      steady: { requests: number; cpuMs: number };
+    }>("done");
+    return { run, stats: await simStats() };
+  };
+  const { run: p, stats: pst } = await runPlain();
+  // The same client again, in a process that has imported the worker's code (nothing of it run).
+  const { run: pl } = await runPlain([WORKER_MODULES]);
   fs.rmSync(bodiesFile, { force: true });
-  const pst = await simStats();
   const plainActive = ((pst.lastResponseAt ?? 0) - (pst.firstRequestAt ?? 0)) / 1000;
   const plainRps = pst.completed / plainActive;
   const plainMsPerRequest = p.cpuMs / p.requests;
   const plainSteadyMsPerRequest = p.steady.cpuMs / p.steady.requests;
+  const loadedMsPerRequest = pl.cpuMs / pl.requests;
+  const loadedSteadyMsPerRequest = pl.steady.cpuMs / pl.steady.requests;
   return {
     trial,
     requests: st.completed,
@@ -348,6 +374,16 @@ async function runTrial(trial: number): Promise<Trial> {
       bodies: bodyCount,
     },
     cpuRatio: workerMsPerRequest / plainMsPerRequest,
+    plainWithWorkerModules: {
+      cpuMsPerRequest: loadedMsPerRequest,
+      steadyCpuMsPerRequest: loadedSteadyMsPerRequest,
+      failures: pl.failures,
+      // What the process's size alone costs the same HTTP work, and the worker against that client.
+      versusPlain: loadedMsPerRequest / plainMsPerRequest,
+      steadyVersusPlain: loadedSteadyMsPerRequest / plainSteadyMsPerRequest,
+      workerRatio: workerMsPerRequest / loadedMsPerRequest,
+      steadyWorkerRatio: workerSteadyMsPerRequest / loadedSteadyMsPerRequest,
+    },
     steadyState: {
       warmUpShare: WARM_UP_SHARE,
       workerRequests: warm ? st.completed - warm.completed : 0,
@@ -394,6 +430,10 @@ function printTrial(t: Trial): void {
   console.log(
     `steady state (the requests after the first ${s.warmUpShare * 100}% of each run): worker ${s.workerCpuMsPerRequest.toFixed(3)} ms over ${s.workerRequests} requests, plain ${s.plainCpuMsPerRequest.toFixed(3)} ms over ${s.plainRequests} = ${s.cpuRatio.toFixed(2)}x`,
   );
+  const l = t.plainWithWorkerModules;
+  console.log(
+    `the plain client with the worker's modules imported (nothing of them run): ${l.cpuMsPerRequest.toFixed(3)} ms CPU per request, steady ${l.steadyCpuMsPerRequest.toFixed(3)} ms = ${l.versusPlain.toFixed(2)}x the bare client (steady ${l.steadyVersusPlain.toFixed(2)}x), ${l.failures} failures; worker / it = ${l.workerRatio.toFixed(2)}x (steady ${l.steadyWorkerRatio.toFixed(2)}x)`,
+  );
   const h = t.historyEvents;
   console.log(
     `history events: ${h.campaign + h.iteration} (campaign ${h.campaign} + iteration ${h.iteration}, ${h.batches} batches) = ${t.historyEventsPer1000.toFixed(1)} per 1,000 samples (target <= 20)`,
@@ -437,6 +477,9 @@ try {
     plainCpuMsPerRequest: spread(results.map((t) => t.plain.cpuMsPerRequest)),
     workerSteadyCpuMsPerRequest: spread(results.map((t) => t.steadyState.workerCpuMsPerRequest)),
     plainSteadyCpuMsPerRequest: spread(results.map((t) => t.steadyState.plainCpuMsPerRequest)),
+    plainWithWorkerModulesVersusPlain: spread(results.map((t) => t.plainWithWorkerModules.versusPlain)),
+    workerVersusPlainWithWorkerModules: spread(results.map((t) => t.plainWithWorkerModules.workerRatio)),
+    steadyWorkerVersusPlainWithWorkerModules: spread(results.map((t) => t.plainWithWorkerModules.steadyWorkerRatio)),
     capacityRatio: spread(results.map((t) => t.worker.ratio)),
     historyEventsPer1000: spread(results.map((t) => t.historyEventsPer1000)),
   };
@@ -450,6 +493,9 @@ try {
     console.log(`  steady state: ${show(summary.steadyStateCpuRatio, 2, "x")}`);
     console.log(`worker ms CPU per request: whole run ${show(summary.workerCpuMsPerRequest, 3)}, steady state ${show(summary.workerSteadyCpuMsPerRequest, 3)}`);
     console.log(`plain ms CPU per request: whole run ${show(summary.plainCpuMsPerRequest, 3)}, steady state ${show(summary.plainSteadyCpuMsPerRequest, 3)}`);
+    console.log(
+      `the plain client with the worker's modules imported: ${show(summary.plainWithWorkerModulesVersusPlain, 2, "x")} the bare client; worker / it ${show(summary.workerVersusPlainWithWorkerModules, 2, "x")}, steady state ${show(summary.steadyWorkerVersusPlainWithWorkerModules, 2, "x")}`,
+    );
     console.log(
       `worker share of capacity: ${show(summary.capacityRatio, 3)} (target >= 0.97); history events per 1,000 samples: ${show(summary.historyEventsPer1000, 1)} (target <= 20)`,
     );
