@@ -20,7 +20,8 @@
  * a process the size of a worker. It often costs more, mostly because loading that much code arms
  * V8's memory reducer, whose full collections mid-run deoptimise node:http's hot code (README "Worker
  * throughput"); the worker, whose old generation grows to twice its live size, made none in a
- * 4,000-sample campaign under --trace-gc. Printed beside the worker's ratio to it as a control, not as the worker's baseline.
+ * 4,000-sample campaign under --trace-gc. Printed beside the worker's ratio to it as a control, not
+ * as the worker's baseline.
  *
  * Targets (issue 13): worker CPU per request <= 2x the (bare) plain client's; at C=32, L=200 ms a ratio
  * >= 0.97 of capacity; <= 20 history events per 1,000 samples at the default batch size.
