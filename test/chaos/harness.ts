@@ -27,7 +27,6 @@ import { listTools } from "../../src/db/repos/tools.js";
 import { UsageAccumulator, createRoleClient } from "../../src/llm/client.js";
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from "../../src/llm/simulator/server.js";
 import { startPostgres, type PostgresServer } from "../../src/services/postgres.js";
-import { findFreePorts } from "../../src/services/ports.js";
 import { startTemporalDevServer, type TemporalDevServer } from "../../src/services/temporalDevServer.js";
 import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../src/synthesis/singleTurn.js";
 import { taskQueues } from "../../src/taskQueues.js";
@@ -36,7 +35,6 @@ import { simulatorCampaign } from "../helpers/configs.js";
 import { campaignWorkflowId, iterationWorkflowId, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
 
 const CLI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
-const HOST = "127.0.0.1";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -92,9 +90,11 @@ export async function createChaosHarness(name: string, simOptions: SimulatorOpti
   });
 
   try {
-    const [temporalPort, uiPort] = (await findFreePorts(2, HOST)) as [number, number];
     const temporalDir = path.join(workDir, "temporal");
-    let temporal: TemporalDevServer | undefined = await startTemporalDevServer({ stateDir: temporalDir, port: temporalPort, uiPort });
+    // The server picks its free ports (retrying if another process takes one first); restarts reuse them.
+    let temporal: TemporalDevServer | undefined = await startTemporalDevServer({ stateDir: temporalDir });
+    const temporalPort = Number(new URL(`http://${temporal.address}`).port);
+    const uiPort = Number(new URL(temporal.uiUrl).port);
     stops.push(async () => temporal?.stop());
     const temporalAddress = temporal.address;
 
