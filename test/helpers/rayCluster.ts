@@ -46,7 +46,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Distinct free ports, all above Ray's default worker port range (10002..19999). */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < count) {
     const port = await freePort();
@@ -111,12 +111,52 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-export async function startRayHead(opts: { log?: (m: string) => void; readyTimeoutMs?: number } = {}): Promise<RayHead> {
+export interface RayHeadOptions {
+  log?: (m: string) => void;
+  readyTimeoutMs?: number;
+  /**
+   * The seven ports `ray start` is given (dashboard, GCS, client server, agent HTTP and gRPC, runtime
+   * env agent, metrics) for each start attempt (1, 2, ...); free ones by default. Tests of the retry
+   * hand it a taken one.
+   */
+  pickPorts?: (attempt: number) => Promise<number[]>;
+}
+
+/** How many port sets a start tries before it reports the failure. */
+const PORT_ATTEMPTS = 3;
+
+/**
+ * What `ray start` prints when a port it was given is taken: the dashboard's "Failed to bind to
+ * 127.0.0.1:N because it's already occupied" (at once), or the GCS's "Failed to start the grpc
+ * server. The specified port is N" (after ~40 s of its own retries).
+ */
+const PORT_TAKEN = /already occupied|Failed to start the grpc server|address already in use/i;
+
+/**
+ * Starts a Ray head on free loopback ports. The ports are free when probed, but another process of
+ * a parallel test run can bind one before Ray does, and Ray has no "pick your own" for all of them:
+ * a start that fails on a taken port is retried on new ones; other failures are not.
+ */
+export async function startRayHead(opts: RayHeadOptions = {}): Promise<RayHead> {
+  const log = opts.log ?? (() => undefined);
+  const pickPorts = opts.pickPorts ?? (() => freePorts(7));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRayHeadOn(await pickPorts(attempt), opts);
+    } catch (err) {
+      if (attempt >= PORT_ATTEMPTS || !(err instanceof Error) || !PORT_TAKEN.test(err.message)) throw err;
+      const line = err.message.split("\n").find((l) => PORT_TAKEN.test(l)) ?? "";
+      log(`[ray-head] start attempt ${attempt} of ${PORT_ATTEMPTS} hit a taken port, retrying on new ports: ${line.trim().slice(0, 300)}`);
+    }
+  }
+}
+
+async function startRayHeadOn(ports: number[], opts: RayHeadOptions): Promise<RayHead> {
   const log = opts.log ?? (() => undefined);
   const rayCli = ensureRayVenv();
   // Short: Ray's Unix socket paths live under it (at most 107 bytes).
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir().length <= 20 ? os.tmpdir() : "/tmp", "tlray-"));
-  const [dashboardPort, gcsPort, clientPort, agentHttpPort, agentGrpcPort, runtimeEnvPort, metricsPort] = await freePorts(7);
+  const [dashboardPort, gcsPort, clientPort, agentHttpPort, agentGrpcPort, runtimeEnvPort, metricsPort] = ports;
   const args = [
     "start",
     "--head",

@@ -1,0 +1,44 @@
+/**
+ * The Ray head's start when its dashboard port is taken between the probe and the bind (another
+ * process of the parallel suite got it first): `ray start` fails at once ("already occupied"), the
+ * start retries on new ports, and the head's Jobs API answers, instead of the tests that needed it
+ * failing in their set-up.
+ */
+import assert from "node:assert/strict";
+import net from "node:net";
+import { test } from "node:test";
+import { freePorts, startRayHead } from "../helpers/rayCluster.js";
+
+test("a Ray head whose dashboard port is taken starts on new ports", async () => {
+  const squatter = net.createServer();
+  await new Promise<void>((resolve) => squatter.listen({ port: 0, host: "127.0.0.1" }, resolve));
+  const taken = (squatter.address() as net.AddressInfo).port;
+  const logs: string[] = [];
+  const attempts: number[] = [];
+  try {
+    const head = await startRayHead({
+      log: (m) => logs.push(m),
+      pickPorts: async (attempt) => {
+        attempts.push(attempt);
+        const ports = (await freePorts(8)).filter((p) => p !== taken).slice(0, 7);
+        if (attempt === 1) ports[0] = taken;
+        return ports;
+      },
+    });
+    try {
+      assert.deepEqual(attempts, [1, 2], `one retry after the clash; log:\n${logs.join("\n")}`);
+      assert.ok(
+        logs.some((m) => m.includes("start attempt 1 of 3 hit a taken port") && m.includes(String(taken))),
+        logs.join("\n"),
+      );
+      assert.notEqual(new URL(head.address).port, String(taken));
+      const res = await fetch(`${head.address}/api/jobs/`);
+      assert.equal(res.status, 200);
+      assert.ok(Array.isArray(await res.json()), "the Jobs API lists jobs");
+    } finally {
+      await head.stop();
+    }
+  } finally {
+    squatter.close();
+  }
+});
