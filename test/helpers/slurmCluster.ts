@@ -246,7 +246,12 @@ export async function startSlurmCluster(opts: SlurmClusterOptions): Promise<Slur
         await waitUntil(
           "the Slurm node to be idle",
           async () => {
-            if (attempt < PORT_ATTEMPTS && (clash() || exited())) throw new PortClash();
+            if (clash() || exited()) {
+              if (attempt < PORT_ATTEMPTS) throw new PortClash();
+              throw new Error(
+                `Slurm test cluster: a daemon exited or its port was taken, ${attempt} times\n${logs.map((f) => `--- ${f}\n${tailFile(f, 15)}`).join("\n")}`,
+              );
+            }
             // sinfo waits ~10 s for a controller that is not there: a daemon's exit ends the wait.
             const r = await Promise.race([run(bin("sinfo"), ["--noheader", "--nodes", nodeName, "--format=%T"], env), anExit]);
             return r !== undefined && r.code === 0 && /^idle/.test(r.stdout.trim());
