@@ -5,14 +5,13 @@
  * failing in their set-up.
  */
 import assert from "node:assert/strict";
-import net from "node:net";
 import { test } from "node:test";
 import { freePorts, startRayHead } from "../helpers/rayCluster.js";
+import { squatPort } from "../helpers/portSquatter.js";
 
 test("a Ray head whose dashboard port is taken starts on new ports", async () => {
-  const squatter = net.createServer();
-  await new Promise<void>((resolve) => squatter.listen({ port: 0, host: "127.0.0.1" }, resolve));
-  const taken = (squatter.address() as net.AddressInfo).port;
+  const squatter = await squatPort();
+  const taken = squatter.port;
   const logs: string[] = [];
   const attempts: number[] = [];
   try {
@@ -39,6 +38,6 @@ test("a Ray head whose dashboard port is taken starts on new ports", async () =>
       await head.stop();
     }
   } finally {
-    squatter.close();
+    await squatter.close();
   }
 });

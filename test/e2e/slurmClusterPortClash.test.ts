@@ -6,19 +6,17 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { findFreePorts } from "../../src/services/ports.js";
 import { startSlurmCluster } from "../helpers/slurmCluster.js";
+import { squatPort } from "../helpers/portSquatter.js";
 
 test("a Slurm cluster whose first ports are taken starts on new ones", async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-slurm-clash-"));
-  // Holds a loopback port the way another process would: bound and listening.
-  const squatter = net.createServer();
-  await new Promise<void>((resolve) => squatter.listen({ port: 0, host: "127.0.0.1" }, resolve));
-  const taken = (squatter.address() as net.AddressInfo).port;
+  const squatter = await squatPort();
+  const taken = squatter.port;
   const logs: string[] = [];
   const attempts: number[] = [];
   try {
@@ -51,7 +49,7 @@ test("a Slurm cluster whose first ports are taken starts on new ones", async () 
       await cluster.stop();
     }
   } finally {
-    squatter.close();
+    await squatter.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
 });

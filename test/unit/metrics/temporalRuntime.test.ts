@@ -4,15 +4,14 @@
  * (Its own test file: the SDK runtime is installed once per process.)
  */
 import assert from "node:assert/strict";
-import net from "node:net";
 import { test } from "node:test";
 import { installRuntimeWithMetrics } from "../../../src/metrics/temporalRuntime.js";
 import { findFreePort } from "../../../src/services/ports.js";
+import { squatPort } from "../../helpers/portSquatter.js";
 
 test("the SDK's metrics exporter moves to another port when its first is taken", async () => {
-  const squatter = net.createServer();
-  await new Promise<void>((resolve) => squatter.listen({ port: 0, host: "127.0.0.1" }, resolve));
-  const taken = (squatter.address() as net.AddressInfo).port;
+  const squatter = await squatPort();
+  const taken = squatter.port;
   const attempts: number[] = [];
   try {
     const url = await installRuntimeWithMetrics(async (attempt) => {
@@ -25,6 +24,6 @@ test("the SDK's metrics exporter moves to another port when its first is taken",
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
   } finally {
-    squatter.close();
+    await squatter.close();
   }
 });
