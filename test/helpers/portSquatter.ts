@@ -10,7 +10,8 @@ export interface SquattedPort {
 }
 
 export async function squatPort(host = "127.0.0.1"): Promise<SquattedPort> {
-  const server = net.createServer();
+  // It takes no part in any exchange: a connection (a daemon looking for its peer) is dropped at once.
+  const server = net.createServer((socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ port: 0, host }, resolve);
