@@ -14,6 +14,7 @@ import { recordActivityFailure } from "../src/db/repos/activityFailures.js";
 import { isTransientDbError } from "../src/db/transient.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { LlmError } from "../src/llm/client.js";
+import { isEndpointMisconfigured } from "../src/llm/errors.js";
 import { StageInputError } from "../src/framework/stage.js";
 
 /** Application failures an activity may have before it gives up. */
@@ -24,7 +25,13 @@ export async function classifyActivityError(err: unknown, opts: { getDb(): Promi
   if (err instanceof CancelledFailure || actx.cancellationSignal.aborted) return err;
   if (err instanceof ApplicationFailure && (err.nonRetryable || err.type === ErrorType.infrastructure)) return err;
   if (err instanceof StageInputError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
-  if (err instanceof LlmError && err.kind === "client") return ApplicationFailure.nonRetryable(err.message, ErrorType.llmClient);
+  if (err instanceof LlmError && err.kind === "client") {
+    // A wrong key, path or model: every request gets the same answer until someone fixes the endpoint or the config.
+    const hint = isEndpointMisconfigured(err)
+      ? "; the endpoint answers every request so: check its baseUrl, its API key (apiKeyEnv) and the role's model, then retry the stage"
+      : "";
+    return ApplicationFailure.nonRetryable(err.message + hint, ErrorType.llmClient);
+  }
   // A dead or hung endpoint: retrying the activity would wait out the same timeouts; an operator checks it.
   const unavailable = unavailableEndpoint(err);
   if (unavailable) return ApplicationFailure.nonRetryable(unavailable.message, ErrorType.endpointUnavailable);

@@ -9,7 +9,7 @@ import type { AnyStageSpec } from "../framework/stageSpec.js";
 import { STAGE_SPECS, type StageConfig, type StageName } from "../stages/specs.js";
 import { clusterConfigSchema, DEFAULT_CLUSTER } from "../training/clusterConfig.js";
 import { schedulesSchema } from "./scheduleConfig.js";
-import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, temperature } from "./fields.js";
+import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, serviceUrl, temperature } from "./fields.js";
 
 export { CONFIG_LIMITS } from "./fields.js";
 export { BFCL_EVAL_CATEGORIES, BFCL_FAST_CATEGORIES } from "../bfcl/categoryNames.js";
@@ -35,9 +35,7 @@ export const ENDPOINT_FAIL_FAST_LIMITS = { connectTimeoutMs: 60_000, attemptBudg
 
 export const endpointSchema = z.strictObject({
   /** OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 */
-  baseUrl: z
-    .url({ protocol: /^https?$/, error: "expected an http: or https: URL such as http://127.0.0.1:8000/v1" })
-    .max(CONFIG_LIMITS.urlLength, `expected at most ${CONFIG_LIMITS.urlLength} characters (a URL)`),
+  baseUrl: serviceUrl("http://127.0.0.1:8000/v1"),
   /** Name of the environment variable holding the API key; never the key itself. */
   apiKeyEnv: z
     .string({ error: "expected the name of an environment variable" })

@@ -58,6 +58,33 @@ export const model = boundedString(CONFIG_LIMITS.modelLength, "a model name");
 export const filePath = boundedString(CONFIG_LIMITS.pathLength, "a path").refine((p) => !p.includes("\0"), "must not contain a NUL character");
 
 /** A stage's `batchSize`, with its own default and ceiling. */
+/**
+ * The base URL of a service toolloop calls (an LLM endpoint, the Ray dashboard, a reward service):
+ * http or https, bounded, and without user info, query or fragment. Paths are appended to it
+ * (`/chat/completions`), which a query or fragment would swallow, and secrets belong in the
+ * environment (an endpoint's `apiKeyEnv`, the Ray launcher's `headers`), not in a config that is
+ * stored, hashed and shown in the Temporal UI. The messages never repeat the URL, which may hold one.
+ */
+export const serviceUrl = (example: string, what = "an http: or https: URL such as") =>
+  z
+    .url({ protocol: /^https?$/, error: `expected ${what} ${example}` })
+    .max(CONFIG_LIMITS.urlLength, atMost(CONFIG_LIMITS.urlLength, " characters (a URL)"))
+    .refine((u) => {
+      const url = parsedUrl(u);
+      return url === undefined || (url.username === "" && url.password === "");
+    }, "must not carry a user name or password (user:password@): configs are stored and shown in the Temporal UI; put an API key in the environment variable an endpoint's apiKeyEnv names")
+    .refine((u) => !u.includes("?"), `must not carry a query (?...): paths such as /chat/completions are appended to it; e.g. ${example}`)
+    .refine((u) => !u.includes("#"), `must not carry a fragment (#...): paths are appended to it; e.g. ${example}`);
+
+/** The URL, or undefined where it does not parse (the URL check has said so already). */
+function parsedUrl(u: string): URL | undefined {
+  try {
+    return new URL(u);
+  } catch {
+    return undefined;
+  }
+}
+
 export const batchSize = (defaultSize: number, max = 2000) => positiveInt.max(max, atMost(max)).default(defaultSize);
 export const limitPerCategory = positiveInt.max(CONFIG_LIMITS.limitPerCategory, atMost(CONFIG_LIMITS.limitPerCategory));
 

@@ -31,6 +31,30 @@ export class LlmError extends Error {
   }
 }
 
+/**
+ * 4xx statuses that say the endpoint, not the request, is wrong: a bad or missing key (401, 403), a
+ * wrong path or model name (404: vLLM's "The model `x` does not exist."), a path that does not take
+ * the method (405), a proxy asking for credentials (407). Every request would get the same answer.
+ */
+const ENDPOINT_MISCONFIGURED_STATUSES: ReadonlySet<number> = new Set([401, 403, 404, 405, 407]);
+
+/** Whether the endpoint refused the request because of how it is configured (see the statuses above). */
+export function isEndpointMisconfigured(err: LlmError): boolean {
+  return err.kind === "client" && err.status !== undefined && ENDPOINT_MISCONFIGURED_STATUSES.has(err.status);
+}
+
+/**
+ * Whether a failed request is the item's own (its answer unusable after the client's repairs, its
+ * prompt refused with a 400 such as a context-length error): record it against the item and go on.
+ * Not for transport trouble (retryable kinds), an aborted request (the batch is stopping), or an
+ * endpoint that refuses every request (isEndpointMisconfigured): those stop the batch, and the
+ * activity layer fails a misconfigured endpoint without retries so that an operator is asked, instead
+ * of a stage that records every item failed and "succeeds" with nothing.
+ */
+export function isItemFailure(err: unknown): err is LlmError {
+  return err instanceof LlmError && !err.retryable && err.kind !== "aborted" && !isEndpointMisconfigured(err);
+}
+
 /** Maps an HTTP error status onto a kind: 408/429/5xx are transient, any other 4xx is the caller's fault. */
 export function kindForStatus(status: number): LlmErrorKind {
   if (status === 429) return "rate_limited";

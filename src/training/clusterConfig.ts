@@ -3,15 +3,12 @@
  * and where the reward service the trainer calls is. Pure (the campaign config schema embeds it).
  */
 import { z } from "zod";
-import { atMost, boundedString, CONFIG_LIMITS } from "../config/fields.js";
+import { boundedString, CONFIG_LIMITS, serviceUrl } from "../config/fields.js";
 import { launcherConfigSchema } from "./launchers/config.js";
 
 export const rewardServiceSchema = z.strictObject({
   /** An external `toolloop reward serve` (http://host:port); absent: the cluster worker hosts one. */
-  url: z
-    .url({ protocol: /^https?$/, error: "expected an http: or https: URL such as http://10.0.0.5:8900" })
-    .max(CONFIG_LIMITS.urlLength, atMost(CONFIG_LIMITS.urlLength))
-    .optional(),
+  url: serviceUrl("http://10.0.0.5:8900").optional(),
   /** Address the worker-hosted service binds and jobs reach it at (a node of a real cluster needs a routable one). */
   host: boundedString(255, "a host name or address").default("127.0.0.1"),
   /** 0 picks a free port. */

@@ -1,12 +1,15 @@
 /**
  * A dead endpoint (refuses connections) and a hung one (accepts, never answers) put the stage in
  * waiting_for_operator with a reason naming the endpoint, within seconds at short configured
- * timeouts, instead of retrying activities for half an hour. Real dev server and PostgreSQL.
+ * timeouts, instead of retrying activities for half an hour; so does one that answers every request
+ * with a 404 (the model renamed after the start), instead of a stage that records every slot failed
+ * and succeeds with nothing. Real dev server and PostgreSQL.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
-import { activityFailures } from "../../src/db/schema.js";
+import { activityFailures, samples, stageSlotOutcomes } from "../../src/db/schema.js";
+import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
@@ -35,10 +38,11 @@ async function iterationStatus(campaignWfId: string): Promise<IterationStatus | 
 }
 
 /** Starts a small campaign on `baseUrl` and returns the waiting stage, how long it took, and the campaign's counted activity failures. */
-async function waitingFor(baseUrl: string, name: string, fastFail: Record<string, number>) {
+async function waitingFor(baseUrl: string, name: string, fastFail: Record<string, number>, model = "toolloop-sim") {
   const campaignId = `${name}-${Date.now().toString(36)}`;
   const config = simulatorCampaign(baseUrl, { count: 8, batchSize: 4 });
   config.endpoints = { sim: { baseUrl, maxConcurrency: 2, timeoutMs: 60_000, maxRetries: 5, ...fastFail } };
+  config.roles = { generator: { endpoint: "sim", model } };
   const started = performance.now();
   const handle = await env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(campaignId),
@@ -60,7 +64,7 @@ async function waitingFor(baseUrl: string, name: string, fastFail: Record<string
     .from(activityFailures)
     .where(eq(activityFailures.workflowId, c.iterationWorkflowId ?? ""));
   await handle.terminate("test done");
-  return { stage: waiting.stages[0], seconds, failures };
+  return { campaignId, stage: waiting.stages[0], seconds, failures };
 }
 
 test("a refusing endpoint: the stage waits for an operator within seconds, the reason names endpoint, role and URL", async () => {
@@ -95,4 +99,21 @@ test("a hung endpoint: the stage waits for an operator after the attempt budget 
   assert.ok(seconds >= 1.5 && seconds < 20, `waiting after ${seconds.toFixed(1)} s`);
   assert.ok(hung.connections() >= 2);
   assert.deepEqual(failures, []);
+});
+
+test("an endpoint that answers 404 for the role's model: the stage waits for an operator with the answer, no slot is recorded failed", async () => {
+  const sim = await startSimulator({ seed: 11, latencyMs: 5, maxConcurrency: 4, quiet: true });
+  closers.push(() => sim.close());
+  // As when the served model is renamed mid-campaign: the start-time endpoint check passed, every request now gets a 404.
+  const { campaignId, stage, failures } = await waitingFor(sim.url, "wrong-model", {}, "qwen-renamed");
+  assert.equal(stage?.name, "synthesize.singleTurn");
+  assert.equal(stage?.state, "waiting_for_operator");
+  assert.match(stage?.lastError ?? "", /LLM generator \(qwen-renamed at endpoint sim, http:\/\/127\.0\.0\.1:\d+\/v1\) \/chat\/completions/);
+  assert.match(stage?.lastError ?? "", /check its baseUrl, its API key \(apiKeyEnv\) and the role's model, then retry the stage/);
+  assert.match(stage?.lastError ?? "", /HTTP 404/);
+  assert.match(stage?.lastError ?? "", /The model `qwen-renamed` does not exist/);
+  assert.deepEqual(failures, [], "failed at once, non-retryably: no counted activity retries");
+  const recorded = await env.db.db.select().from(stageSlotOutcomes).where(eq(stageSlotOutcomes.campaignId, campaignId));
+  assert.deepEqual(recorded, [], "no slot recorded as the model's failure");
+  assert.deepEqual(await env.db.db.select().from(samples).where(eq(samples.campaignId, campaignId)), []);
 });

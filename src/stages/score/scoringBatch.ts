@@ -2,9 +2,10 @@
  * One batch of a scoring stage (score.perplexity, score.consistency): the batch's planned samples,
  * the metrics each still lacks in this iteration (a rerun or retried batch scores only those), the
  * policy's requests fanned out at the endpoint's concurrency, and the scores written in small
- * buffered groups with an idempotent upsert. A sample the model cannot score (a non-retryable
- * LlmError, no label) is counted failed with its reason and gets no row; a transport failure stops
- * the whole batch so the activity is retried.
+ * buffered groups with an idempotent upsert. A sample the model cannot score (its own request
+ * refused or its answer unusable: isItemFailure; no label) is counted failed with its reason and gets
+ * no row; a transport failure stops the whole batch so the activity is retried, and an endpoint that
+ * refuses every request (a wrong key, path or model) stops it for an operator.
  */
 import { BatchAbort } from "../../framework/batchAbort.js";
 import { WriteBuffer } from "../../framework/writeBuffer.js";
@@ -13,7 +14,7 @@ import { scoredMetrics, upsertSampleScores, type NewSampleScore } from "../../db
 import type { SampleRow } from "../../db/repos/samples.js";
 import type { ScoreMetric } from "../../db/schema.js";
 import { StageInputError, type BatchProgress, type BatchResult, type StageContext, type StageEntry } from "../../framework/stage.js";
-import { LlmError } from "../../llm/client.js";
+import { isItemFailure } from "../../llm/errors.js";
 import { resolveRole } from "../../llm/roles.js";
 import { UnscorableSampleError } from "../../scoring/labelPerplexity.js";
 
@@ -40,7 +41,7 @@ const MAX_FAILURES_SHOWN = 20;
 
 /** Whether an error is the sample's own (count it failed, go on) rather than the endpoint's or the batch's. */
 export function isSampleFailure(err: unknown): boolean {
-  return (err instanceof LlmError && !err.retryable && err.kind !== "aborted") || err instanceof UnscorableSampleError;
+  return isItemFailure(err) || err instanceof UnscorableSampleError;
 }
 
 export async function runScoringBatch<S extends StageEntry>(

@@ -4,7 +4,7 @@
  * the machine (the local state folder, PATH) are resolved by the launcher at run time.
  */
 import { z } from "zod";
-import { atMost, boundedString, CONFIG_LIMITS, filePath } from "../../config/fields.js";
+import { atMost, boundedString, filePath, serviceUrl } from "../../config/fields.js";
 
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** RFC 9110 token: what an HTTP header name may be. */
@@ -77,9 +77,7 @@ export const slurmLauncherConfigSchema = z.strictObject({
 export const rayLauncherConfigSchema = z.strictObject({
   kind: z.literal("ray"),
   /** The Ray dashboard (Jobs API), e.g. http://127.0.0.1:8265. */
-  address: z
-    .url({ protocol: /^https?$/, error: "expected the http: or https: URL of the Ray dashboard, such as http://127.0.0.1:8265" })
-    .max(CONFIG_LIMITS.urlLength, atMost(CONFIG_LIMITS.urlLength)),
+  address: serviceUrl("http://127.0.0.1:8265", "the http: or https: URL of the Ray dashboard, such as"),
   runtimeEnv: z
     .strictObject({
       workingDir: filePath.optional(),

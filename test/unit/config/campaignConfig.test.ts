@@ -127,6 +127,32 @@ test("baseUrl must be http: or https:", () => {
   assert.deepEqual(issues({ ...valid(), endpoints: { sim: { baseUrl: long } } }), ["endpoints.sim.baseUrl: expected at most 2048 characters (a URL)"]);
 });
 
+test("service URLs carry no credentials, query or fragment, and the message does not repeat them", () => {
+  const cases: [string, RegExp][] = [
+    ["http://user:s3cret@127.0.0.1:8000/v1", /^endpoints\.sim\.baseUrl: must not carry a user name or password/],
+    ["http://token@127.0.0.1:8000/v1", /^endpoints\.sim\.baseUrl: must not carry a user name or password/],
+    ["http://127.0.0.1:8000/v1?api_key=s3cret", /^endpoints\.sim\.baseUrl: must not carry a query/],
+    ["http://127.0.0.1:8000/v1?", /^endpoints\.sim\.baseUrl: must not carry a query/],
+    ["http://127.0.0.1:8000/v1#s3cret", /^endpoints\.sim\.baseUrl: must not carry a fragment/],
+  ];
+  for (const [url, expected] of cases) {
+    const msgs = issues({ ...valid(), endpoints: { sim: { baseUrl: url } } });
+    assert.equal(msgs.length, 1, `${url}: ${msgs.join(" | ")}`);
+    assert.match(msgs[0] as string, expected, url);
+    assert.doesNotMatch(msgs[0] as string, /s3cret|token@/, "the message does not repeat the secret");
+  }
+  // All three are found at once.
+  assert.equal(issues({ ...valid(), endpoints: { sim: { baseUrl: "http://u:p@h/v1?q=1#f" } } }).length, 3);
+  // The same rule for the Ray dashboard and an external reward service.
+  const cluster = (c: unknown) => issues({ ...valid(), cluster: c });
+  assert.match(
+    cluster({ launcher: { kind: "ray", address: "http://u:p@127.0.0.1:8265" } }).join("\n"),
+    /^cluster\.launcher\.address: must not carry a user name or password/,
+  );
+  assert.match(cluster({ rewardService: { url: "http://10.0.0.5:8900/?k=1" } }).join("\n"), /^cluster\.rewardService\.url: must not carry a query/);
+  assert.ok(parseCampaignConfig({ ...valid(), endpoints: { sim: { baseUrl: "https://api.example.com:8443/openai/v1" } } }).ok);
+});
+
 test("every count has an upper bound with a message naming the field", () => {
   const ep = (over: Record<string, unknown>) => ({ ...valid(), endpoints: { sim: { baseUrl: "http://127.0.0.1:8000/v1", ...over } } });
   assert.deepEqual(issues(ep({ maxRetries: 21 })), ["endpoints.sim.maxRetries: expected at most 20"]);

@@ -14,7 +14,9 @@ function config() {
     seed: 11,
     endpoints: {
       sim: { baseUrl: "http://127.0.0.1:8000/v1", apiKeyEnv: "TOOLLOOP_TEST_PROV_KEY" },
-      remote: { baseUrl: "https://user:s3cret@api.example.com/v1?api-key=s3cret#frag" },
+      // A config refuses user info, query and fragment in a URL (src/config/fields.ts serviceUrl); a
+      // trailing slash is dropped from the recorded URL.
+      remote: { baseUrl: "https://api.example.com/v1/" },
     },
     roles: { generator: { endpoint: "sim", model: "gen" }, judge: { endpoint: "remote", model: "judge-m" } },
     tools: { sources: [{ kind: "example" }] },

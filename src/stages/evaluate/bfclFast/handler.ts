@@ -11,7 +11,8 @@ import type { StageConfigOf } from "../../specs.js";
 import { loadBfclCategory } from "../../../bfcl/data.js";
 import { runFastProbe, type ProbeChatClient } from "../../../bfcl/fastProbe.js";
 import { listBfclScores, upsertBfclScores, type BfclScoreRow } from "../../../db/repos/bfclScores.js";
-import { LlmError, type LlmClient } from "../../../llm/client.js";
+import { type LlmClient } from "../../../llm/client.js";
+import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole, RoleResolutionError } from "../../../llm/roles.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 
@@ -71,7 +72,7 @@ export function probeClient(policy: LlmClient, counters: { failedRequests: numbe
       try {
         return await policy.chat(req as Parameters<LlmClient["chat"]>[0], opts);
       } catch (err) {
-        if (err instanceof LlmError && !err.retryable && err.kind !== "aborted") {
+        if (isItemFailure(err)) {
           counters.failedRequests++;
           return { message: { content: null } };
         }

@@ -22,7 +22,7 @@ import type { BatchResult, StageHandler } from "../../../framework/stage.js";
 import { checkAnswerSchema, CHECK_RESPONSE_FORMAT, judgedAnswer, labelCheckMessages } from "../../../judging/protocol.js";
 import { committeeRoles, committeeSize, convene, tally } from "../../../judging/committee.js";
 import { storedSimulated } from "../../../provenance/provenance.js";
-import { LlmError } from "../../../llm/client.js";
+import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { labelOf, promptOf } from "../../../matching/labelAgreement.js";
 import { sampleId } from "../../../util/ids.js";
@@ -99,7 +99,7 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
               });
             } catch (err) {
               // The model could not produce a usable request or answer, or the seed cannot be read: record it and move on.
-              if ((err instanceof LlmError && !err.retryable) || err instanceof ExpansionSeedError) {
+              if (isItemFailure(err) || err instanceof ExpansionSeedError) {
                 await insertSlotOutcomes(db, [outcome((err as Error).message)]);
                 state.settled++;
                 progress.report({ ...state });

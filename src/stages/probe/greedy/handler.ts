@@ -8,7 +8,7 @@ import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
 import { insertProbeResults, probeResultsOf, probeSummary, type NewProbeResult } from "../../../db/repos/probes.js";
 import { toOpenAiTool } from "../../../domain/types.js";
-import { LlmError } from "../../../llm/client.js";
+import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { compareToLabel, labelOf, promptOf } from "../../../matching/labelAgreement.js";
 import { allBatchSamples, type BatchResult, type StageHandler } from "../../../framework/stage.js";
@@ -80,8 +80,8 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
             answer = res.message;
           } catch (err) {
             // An answer the client cannot use (after its own retries) leaves the sample unprobed; a
-            // later run asks again. Transport failures fail the batch.
-            if (err instanceof LlmError && !err.retryable) {
+            // later run asks again. Transport failures and a misconfigured endpoint fail the batch.
+            if (isItemFailure(err)) {
               failed++;
               ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${err.message}`);
               return;

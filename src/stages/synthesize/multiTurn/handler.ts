@@ -22,7 +22,7 @@ import { LlmToolServer } from "../../../dialogue/llmToolServer.js";
 import type { DialogueOutcome, DialogueRoles, DialogueTurn } from "../../../dialogue/types.js";
 import type { CampaignConfig } from "../../../config/campaignConfig.js";
 import type { McpTool } from "../../../domain/types.js";
-import { LlmError } from "../../../llm/errors.js";
+import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { sampleId } from "../../../util/ids.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
@@ -121,8 +121,8 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
           } catch (err) {
             if (batch.signal.aborted) return;
             // A request the endpoint refuses for good (a 400: prompt too long, unknown parameter): the
-            // dialogue fails with what it stored; transport failures stop the batch instead.
-            if (!(err instanceof LlmError) || err.retryable || err.kind === "aborted") return batch.fail(err);
+            // dialogue fails with what it stored; transport failures and a misconfigured endpoint stop the batch instead.
+            if (!isItemFailure(err)) return batch.fail(err);
             outcome = { status: "failed", detail: err.message.slice(0, 2000), finished: false, ...countTurns(await dialogueTurnsOf(db, header.id)) };
             await store.finish(header.id, outcome);
           } finally {

@@ -12,7 +12,7 @@ import { insertSamplesWritten, type NewSample } from "../../../db/repos/samples.
 import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
 import { listTools } from "../../../db/repos/tools.js";
 import type { McpTool, SampleKind, SingleTurnKind } from "../../../domain/types.js";
-import { LlmError } from "../../../llm/client.js";
+import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { planSingleTurnKinds, synthesizeSingleTurn, ToolSelector } from "../../../synthesis/singleTurn.js";
 import { completeTrajectory } from "../../../synthesis/trajectory.js";
@@ -151,7 +151,7 @@ export const synthesizeSingleTurnHandler: StageHandler<SynthStage, SynthesisProg
       } catch (err) {
         if (batch.signal.aborted) return;
         // The model could not produce a usable answer for this slot: record it and move on.
-        if (err instanceof LlmError && !err.retryable) settle({ slot, outcome: "failed", detail: err.message.slice(0, 2000) });
+        if (isItemFailure(err)) settle({ slot, outcome: "failed", detail: err.message.slice(0, 2000) });
         else fail(err);
       }
     });
