@@ -10,6 +10,7 @@ import { STAGE_SPECS, type StageConfig, type StageName } from "../stages/specs.j
 import { clusterConfigSchema, DEFAULT_CLUSTER } from "../training/clusterConfig.js";
 import { schedulesSchema } from "./scheduleConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, serviceUrl, temperature } from "./fields.js";
+import { poolWeightRepeats } from "../selection/poolWeight.js";
 
 export { CONFIG_LIMITS } from "./fields.js";
 export { BFCL_EVAL_CATEGORIES, BFCL_FAST_CATEGORIES } from "../bfcl/categoryNames.js";
@@ -335,7 +336,7 @@ export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[]
   const { input, warnings } = renameFormerStages(raw, specs);
   const r = schemaFor(specs).safeParse(input);
   const reserved = reservedKeyIssues(input);
-  if (r.success && reserved.length === 0) return { ok: true, config: r.data, warnings };
+  if (r.success && reserved.length === 0) return { ok: true, config: r.data, warnings: [...warnings, ...poolWeightWarnings(r.data)] };
   const issues = [...reserved, ...(r.success ? [] : r.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) })))];
   if (issues.length > MAX_REPORTED_ISSUES) {
     const rest = issues.length - MAX_REPORTED_ISSUES;
@@ -343,6 +344,26 @@ export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[]
     issues.push({ path: "(root)", message: `and ${rest} more problem${rest === 1 ? "" : "s"} not listed` });
   }
   return { ok: false, error: new InvalidCampaignConfigError(issues) };
+}
+
+/**
+ * Pool weights become whole repeats of an item's train rows in export.verl (verl's parquet has no
+ * per-row weight): rounded, at least one. A weight that rounding changes is accepted (stored
+ * configs keep working) and said once here.
+ */
+function poolWeightWarnings(config: CampaignConfig): string[] {
+  const warnings: string[] = [];
+  config.stages.forEach((s, i) => {
+    if (s.name !== "select.nextRound") return;
+    for (const field of ["hardWeight", "easyWeight"] as const) {
+      const w = (s as Record<string, unknown>)[field];
+      if (typeof w !== "number" || w === poolWeightRepeats(w)) continue;
+      warnings.push(
+        `stages[${i}].${field}: ${w} becomes ${poolWeightRepeats(w)} train row${poolWeightRepeats(w) === 1 ? "" : "s"} per item in export.verl (weights are whole repeats, at least 1: verl's parquet has no per-row weight)`,
+      );
+    }
+  });
+  return warnings;
 }
 
 /** zod says "Invalid key in record" for a bad endpoint name; the key's own problem is what helps. */

@@ -316,3 +316,26 @@ test("a judge committee's member roles must be configured, named by their path; 
     /stages\[0\]\.committee\.consensus: .*more than half \(at least 3\)/,
   );
 });
+
+test("a pool weight that rounding to whole train rows changes is accepted with a warning naming the field", () => {
+  const withWeights = (w: Record<string, number>) =>
+    parseCampaignConfig({
+      ...valid(),
+      stages: [
+        { name: "synthesize.singleTurn", count: 10 },
+        { name: "select.nextRound", ...w },
+      ],
+    });
+  const r = withWeights({ hardWeight: 2.4, easyWeight: 0.5 });
+  assert.ok(r.ok);
+  assert.deepEqual(r.warnings, [
+    "stages[1].hardWeight: 2.4 becomes 2 train rows per item in export.verl (weights are whole repeats, at least 1: verl's parquet has no per-row weight)",
+    "stages[1].easyWeight: 0.5 becomes 1 train row per item in export.verl (weights are whole repeats, at least 1: verl's parquet has no per-row weight)",
+  ]);
+  const defaults = withWeights({});
+  assert.ok(defaults.ok);
+  assert.deepEqual(defaults.warnings, [], "the defaults (2 and 1) are whole");
+  const whole = withWeights({ hardWeight: 3, easyWeight: 1 });
+  assert.ok(whole.ok);
+  assert.deepEqual(whole.warnings, []);
+});

@@ -4,6 +4,7 @@ import { listPoolMembers } from "../../../db/repos/pools.js";
 import { configForIteration } from "../../../db/repos/campaignConfigs.js";
 import { recordTrainingDataset } from "../../../db/repos/trainingDatasets.js";
 import type { StageHandler } from "../../../framework/stage.js";
+import { poolWeightRepeats } from "../../../selection/poolWeight.js";
 import { writeVerlDataset } from "../../../training/verl/dataset.js";
 import type { VerlSourceSample } from "../../../training/verl/rows.js";
 import type { StageConfigOf } from "../../specs.js";
@@ -26,7 +27,7 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
         const page = await ctx.batchSamples(0, { afterId, limit: ctx.stage.batchSize });
         if (page.length === 0) return;
-        for (const r of page) yield { id: r.id, messages: r.messages, tools: r.tools, repeats: Math.max(1, Math.round(weights?.get(r.id) ?? 1)) };
+        for (const r of page) yield { id: r.id, messages: r.messages, tools: r.tools, repeats: poolWeightRepeats(weights?.get(r.id) ?? 1) };
         afterId = page[page.length - 1]?.id;
       }
     }
