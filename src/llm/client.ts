@@ -6,6 +6,7 @@
  * caller signal (src/util/abortSet.ts) and one deadline timer per endpoint (src/llm/deadlines.ts),
  * not a listener, controller and timers per attempt.
  */
+import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { ENDPOINT_FAIL_FAST_DEFAULTS, formatPath, type CampaignConfig } from "../config/campaignConfig.js";
@@ -86,6 +87,13 @@ export interface CallOptions {
 const PLACEHOLDER_API_KEY = "EMPTY";
 
 type Json = Record<string, unknown>;
+
+/**
+ * The chat completion body we send, checked by the compiler against the official `openai` SDK's
+ * parameter types (a type-only import: nothing of the SDK is loaded or run), so a field we name or
+ * shape differently from the API fails the build. vLLM's extensions go in through `extraBody`.
+ */
+type ChatBody = ChatCompletionCreateParamsNonStreaming & Json;
 
 /** Parsed response bodies the simulator answered: how the mark reaches chat() without becoming a body field. */
 const simulatorBodies = new WeakSet<object>();
@@ -268,7 +276,7 @@ export class LlmClient {
   }
 
   async chat(req: ChatRequest, opts: CallOptions = {}): Promise<ChatResult> {
-    const body: Json = { model: this.model, messages: req.messages };
+    const body: ChatBody = { model: this.model, messages: req.messages };
     const temperature = req.temperature ?? this.temperature;
     if (temperature !== undefined) body.temperature = temperature;
     const maxTokens = req.maxTokens ?? this.maxTokens;
