@@ -30,7 +30,10 @@ export function jobLine(job: StageStatus["job"]): string {
 }
 
 export function renderStatus(c: CampaignStatus, it?: IterationStatus): string {
-  const lines = [`campaign ${c.campaignId} (${c.name}): ${c.state}${c.paused ? " (paused)" : ""}, iteration ${c.iteration}/${c.iterationsTotal}`];
+  // Until the workflow has registered its config it knows neither the name nor the iteration count.
+  const registered = c.iterationsTotal > 0;
+  const head = `campaign ${c.campaignId}${c.name ? ` (${c.name})` : ""}: ${c.state}${c.paused ? " (paused)" : ""}`;
+  const lines = [registered ? `${head}, iteration ${c.iteration}/${c.iterationsTotal}` : `${head}, registering its config`];
   const current = it ?? c.currentIteration;
   if (current) {
     lines.push(`iteration ${current.iteration}: ${current.state}${c.iterationWorkflowId ? ` (workflow ${c.iterationWorkflowId})` : ""}`);

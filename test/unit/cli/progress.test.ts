@@ -31,3 +31,17 @@ test("status shows a cluster job under its stage: name, state, steps and headlin
   assert.match(out, /train\.grpo\s+running\s+\[#+-+\]\s+58% 7\/12/);
   assert.match(out, /\n {6}job tl-c-1-train-grpo-a1: running, step 7\/12, critic\/score\/mean 0\.61$/m);
 });
+
+test("before the workflow has registered its config, status says so instead of an empty name and iteration 1/0", () => {
+  const status = {
+    campaignId: "c",
+    name: "",
+    state: "running",
+    paused: false,
+    iteration: 1,
+    iterationsTotal: 0,
+    completedIterations: [],
+  } as unknown as CampaignStatus;
+  assert.equal(renderStatus(status), "campaign c: running, registering its config");
+  assert.equal(renderStatus({ ...status, name: "demo", iterationsTotal: 3 }), "campaign c (demo): running, iteration 1/3");
+});
