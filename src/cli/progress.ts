@@ -1,5 +1,6 @@
 /** Renders campaign and iteration status for a terminal: one line per stage with a progress bar. */
 import type { CampaignStatus, IterationStatus, StageStatus } from "../../workflows/definitions.js";
+import { nextCommandsFor } from "../status/campaignView.js";
 
 export function progressBar(done: number, total: number, width = 24): string {
   const frac = total > 0 ? Math.min(1, done / total) : 0;
@@ -12,9 +13,12 @@ function stageLine(s: StageStatus): string {
     .filter(([k]) => k !== "items")
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
-  const bar = s.state === "pending" ? " ".repeat(31) : progressBar(s.itemsDone, s.itemsTotal);
+  // A stage of a resumed campaign whose batches had all finished before plans nothing this run.
+  const nothingLeft = s.state === "succeeded" && s.itemsTotal === 0;
+  const bar = s.state === "pending" ? " ".repeat(31) : nothingLeft ? progressBar(1, 1) : progressBar(s.itemsDone, s.itemsTotal);
+  const items = nothingLeft ? "nothing left to do" : `${s.itemsDone}/${s.itemsTotal}`;
   const err = s.lastError ? `\n      last error: ${s.lastError}` : "";
-  return `  ${s.name.padEnd(24)} ${s.state.padEnd(21)} ${bar} ${s.itemsDone}/${s.itemsTotal} ${counts}${jobLine(s.job)}${err}`;
+  return `  ${s.name.padEnd(24)} ${s.state.padEnd(21)} ${bar} ${items} ${counts}${jobLine(s.job)}${err}`;
 }
 
 /** A cluster job under its stage: name, scheduler state, steps, headline metrics. */
@@ -43,5 +47,15 @@ export function renderStatus(c: CampaignStatus, it?: IterationStatus): string {
     lines.push(`  done: iteration ${done.iteration} ${done.state} samples ${JSON.stringify(done.samples)}`);
   }
   if (c.lastError) lines.push(`last error: ${c.lastError}`);
+  // Following a campaign that waits (for an operator, or a resume) would otherwise only sit there.
+  const waiting = c.state === "waiting_for_operator" || current?.state === "waiting_for_operator" ? "waiting_for_operator" : c.paused ? "paused" : undefined;
+  if (waiting) {
+    const next = nextCommandsFor(waiting, c.campaignId);
+    const width = Math.max(...next.map((n) => n.command.length));
+    lines.push(
+      `${waiting === "paused" ? "paused" : "waiting for an operator"}; next (from another terminal; this one keeps following until the campaign ends):`,
+    );
+    for (const n of next) lines.push(`  ${n.command.padEnd(width)}  # ${n.what}`);
+  }
   return lines.join("\n");
 }

@@ -45,3 +45,38 @@ test("before the workflow has registered its config, status says so instead of a
   assert.equal(renderStatus(status), "campaign c: running, registering its config");
   assert.equal(renderStatus({ ...status, name: "demo", iterationsTotal: 3 }), "campaign c (demo): running, iteration 1/3");
 });
+
+test("following a campaign that waits for an operator prints the next commands; a stage with nothing left to do shows as done", () => {
+  const stage = (name: string, state: string, done: number, total: number, counts: Record<string, number> = {}) => ({
+    name,
+    state,
+    itemsDone: done,
+    itemsTotal: total,
+    counts,
+  });
+  const status = {
+    campaignId: "mt-1",
+    name: "demo",
+    state: "running",
+    paused: false,
+    iteration: 1,
+    iterationsTotal: 1,
+    completedIterations: [],
+    currentIteration: {
+      iteration: 1,
+      state: "waiting_for_operator",
+      stages: [stage("synthesize.singleTurn", "succeeded", 0, 0, { written: 200 }), stage("verify.rules", "waiting_for_operator", 0, 200)],
+    },
+  } as unknown as CampaignStatus;
+  const out = renderStatus(status);
+  assert.match(out, /synthesize\.singleTurn\s+succeeded\s+\[#{24}\] 100% nothing left to do written=200/);
+  assert.match(
+    out,
+    /\nwaiting for an operator; next \(from another terminal; this one keeps following until the campaign ends\):\n {2}toolloop campaign retry-stage mt-1 +# re-run/,
+  );
+  assert.match(out, /\n {2}toolloop campaign skip-stage mt-1 /);
+  assert.match(out, /\n {2}toolloop campaign abort mt-1 /);
+  const paused = renderStatus({ ...status, paused: true, currentIteration: { ...status.currentIteration!, state: "running" } });
+  assert.match(paused, /\npaused; next .*\n {2}toolloop campaign resume mt-1 /);
+  assert.doesNotMatch(renderStatus({ ...status, currentIteration: { ...status.currentIteration!, state: "running" } }), /next \(from another terminal/);
+});
