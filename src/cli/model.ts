@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { openDatabase } from "../db/client.js";
+import { getCampaign } from "../db/repos/campaigns.js";
 import { listModelVersions, type ModelVersionRow } from "../db/repos/modelVersions.js";
 import { cliEnv } from "./env.js";
 import { CliError, EXIT_ENVIRONMENT } from "./errors.js";
@@ -22,6 +23,10 @@ export function registerModelCommands(program: Command): void {
       const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
       try {
         const rows = await listModelVersions(db.db, campaignId);
+        // No rows and no campaign: a mistyped id, not a campaign that has not trained yet.
+        if (rows.length === 0 && !(await getCampaign(db.db, campaignId))) {
+          throw new CliError(`no campaign ${JSON.stringify(campaignId)} in PostgreSQL; check the id (\`campaign list\` shows them)`);
+        }
         if (opts.json) {
           console.log(JSON.stringify(rows, null, 2));
           return;

@@ -14,7 +14,7 @@ import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
 import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
 import { cliEnv } from "./env.js";
-import { CliError, databaseCliError, ensureTemporalReachable } from "./errors.js";
+import { CliError, databaseCliError, ensureTemporalReachable, EXIT_ENVIRONMENT } from "./errors.js";
 
 export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) => void = (m) => console.log(m)): ActivityDeps {
   // Training jobs this worker launches score through a reward service it hosts (unless the config names one).
@@ -101,30 +101,42 @@ export function registerWorkerCommands(program: Command): void {
       await ensureDatabaseReachable(e.databaseUrl);
       // Before the first NativeConnection: the SDK's runtime is configured once per process.
       const sdkMetricsUrl = metricsAddress ? await installRuntimeWithMetrics() : undefined;
-      const db = await openDatabase(e.databaseUrl);
-      const connection = await NativeConnection.connect({ address: e.temporalAddress });
-      // Activities that talk to other workflows (forwarding an operator decision) use this client.
-      const clientConnection = await Connection.connect({ address: e.temporalAddress });
-      const client = new Client({ connection: clientConnection, namespace: e.namespace });
-      const workers = await createWorkers({
-        connection,
-        namespace: e.namespace,
-        queuePrefix: e.queuePrefix,
-        roles,
-        activityDeps: { ...activityDepsFor(db, path.resolve(opts.baseDir)), temporalClient: async () => client },
-        maxConcurrentActivities: Number(opts.llmConcurrency),
-      });
-      console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
-      console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
-      const metrics = metricsAddress ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }) : undefined;
-      if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
+      // Listening first: a taken port stops the start before anything else holds the process open.
+      const metrics = metricsAddress
+        ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }).catch((err: unknown) => {
+            throw new CliError(
+              `${err instanceof Error ? err.message : String(err)}; choose another --metrics-address (or TOOLLOOP_METRICS_ADDRESS), or stop what listens there`,
+              EXIT_ENVIRONMENT,
+              { cause: err },
+            );
+          })
+        : undefined;
       try {
-        await runWorkers(workers);
+        const db = await openDatabase(e.databaseUrl);
+        const connection = await NativeConnection.connect({ address: e.temporalAddress });
+        // Activities that talk to other workflows (forwarding an operator decision) use this client.
+        const clientConnection = await Connection.connect({ address: e.temporalAddress });
+        const client = new Client({ connection: clientConnection, namespace: e.namespace });
+        const workers = await createWorkers({
+          connection,
+          namespace: e.namespace,
+          queuePrefix: e.queuePrefix,
+          roles,
+          activityDeps: { ...activityDepsFor(db, path.resolve(opts.baseDir)), temporalClient: async () => client },
+          maxConcurrentActivities: Number(opts.llmConcurrency),
+        });
+        console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
+        console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
+        if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
+        try {
+          await runWorkers(workers);
+        } finally {
+          await clientConnection.close();
+          await connection.close();
+          await db.close();
+        }
       } finally {
         await metrics?.close();
-        await clientConnection.close();
-        await connection.close();
-        await db.close();
       }
     });
 

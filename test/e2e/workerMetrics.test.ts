@@ -2,7 +2,8 @@
  * A real worker process with `--metrics-address` runs a small campaign on the LLM simulator; one
  * scrape of its /metrics shows toolloop's counters moved (LLM requests per role and endpoint,
  * samples written, verdicts, batches) and the Temporal SDK's runtime metrics beside them. Then
- * `campaign start` refuses a config whose role asks for a model the endpoint does not serve.
+ * `campaign start` refuses a config whose role asks for a model the endpoint does not serve; a
+ * taken metrics port and an unknown campaign id get one-line errors with the right exit codes.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -14,6 +15,7 @@ import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
+import { squatPort } from "../helpers/portSquatter.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
 const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
@@ -145,4 +147,23 @@ test("campaign start refuses a model the endpoint does not serve, naming role an
   assert.equal(good.status, 0, good.stderr);
   assert.match(good.stdout, /endpoint sim \(http:\/\/127\.0\.0\.1:\d+\/v1\): serves toolloop-sim-generator for generator\n/);
   await env.client.workflow.getHandle(campaignWorkflowId(`${id}-ok`)).terminate("test done");
+});
+
+test("a metrics address already in use stops the worker's start with what to do, exit 1; model list of an unknown campaign says so, exit 2", async () => {
+  const squatter = await squatPort();
+  try {
+    const taken = await runCli(["worker", "--base-dir", env.workDir, "--metrics-address", `127.0.0.1:${squatter.port}`]);
+    assert.equal(taken.status, 1, taken.stderr);
+    assert.match(
+      taken.stderr,
+      new RegExp(
+        `^error: cannot listen for metrics on 127\\.0\\.0\\.1:${squatter.port}: address in use; choose another --metrics-address \\(or TOOLLOOP_METRICS_ADDRESS\\), or stop what listens there\\n$`,
+      ),
+    );
+  } finally {
+    await squatter.close();
+  }
+  const unknown = await runCli(["model", "list", "no-such-campaign"]);
+  assert.equal(unknown.status, 2, unknown.stderr);
+  assert.match(unknown.stderr, /^error: no campaign "no-such-campaign" in PostgreSQL; check the id/);
 });
