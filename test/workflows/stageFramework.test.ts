@@ -230,7 +230,7 @@ test("dedupe.exact marks all but one sample of each exact key as duplicate", { t
   assert.equal(plan.batches, 3);
   for (let b = 0; b < 3; b++) await new MockActivityEnvironment().run(activities.runStageBatch, { ...ref, batchIndex: b });
   const summary = await new MockActivityEnvironment().run(activities.completeStage, ref);
-  assert.deepEqual(summary, { keyed: 5, duplicates: 2, kept: 3 });
+  assert.deepEqual(summary, { keyed: 5, duplicates: 2, kept: 3, rejected: 0 });
   const rows = await env.db.db
     .select({ id: samples.id, status: samples.status })
     .from(samples)

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNotNull, sql } from "drizzle-orm";
 import type { ChatMessage, McpTool, SampleStatus, Verdict } from "../../domain/types.js";
 import type { Db } from "../client.js";
 import { samples } from "../schema.js";
@@ -157,23 +157,45 @@ export async function setExactKeys(db: Db, keys: { id: string; exactKey: string 
   await db.execute(sql`UPDATE ${samples} AS s SET exact_key = v.exact_key FROM (VALUES ${values}) AS v(id, exact_key) WHERE s.id = v.id`);
 }
 
+/** What markExactDuplicates leaves among the iteration's keyed samples. */
+export interface ExactDedupeCounts {
+  /** Samples with status `duplicate`. */
+  duplicates: number;
+  /** Samples still `pending` or `verified`: at most one per exact key, the keeper. */
+  kept: number;
+  /** Samples the verifiers rejected: never marked `duplicate`, never the reason another sample is. */
+  rejected: number;
+}
+
 /**
- * Marks every sample of the iteration whose exact key an earlier sample (by id) already has as
- * `duplicate`; idempotent. Returns how many samples of the iteration are duplicates now.
+ * Marks exact duplicates in one iteration (dedupe.exact's finalize step), one exact key at a time.
+ * The keeper of a key is its first `verified` sample by id, else (nothing verified yet: dedupe runs
+ * before verification) its first `pending` one; every other `pending` or `verified` sample of the key
+ * becomes `duplicate`. `rejected` samples keep their status and verdicts, and are never a keeper:
+ * a rejected first copy does not push out a later copy that passed. Samples already `duplicate` stay
+ * so (never restored: they were left out of the verification that ran meanwhile) and are never a
+ * keeper either. One statement, and idempotent: the keeper is never written, so a rerun (or a retry
+ * through a database restart) picks the same keeper and changes nothing; the result does not depend
+ * on how the keys were written in batches.
  */
-export async function markExactDuplicates(db: Db, campaignId: string, iteration: number): Promise<number> {
+export async function markExactDuplicates(db: Db, campaignId: string, iteration: number): Promise<ExactDedupeCounts> {
   await db.execute(sql`
     UPDATE ${samples} AS s SET status = 'duplicate', updated_at = now()
     FROM (
-      SELECT id, row_number() OVER (PARTITION BY exact_key ORDER BY id) AS n
+      SELECT id, first_value(id) OVER (
+        PARTITION BY exact_key
+        ORDER BY CASE status WHEN 'verified' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, id
+      ) AS keeper
       FROM ${samples} WHERE campaign_id = ${campaignId} AND iteration = ${iteration} AND exact_key IS NOT NULL
     ) AS d
-    WHERE s.id = d.id AND d.n > 1 AND s.status <> 'duplicate'`);
+    WHERE s.id = d.id AND d.id <> d.keeper AND s.status IN ('pending', 'verified')`);
   const rows = await db
-    .select({ n: sql<number>`count(*)::int` })
+    .select({ status: samples.status, n: sql<number>`count(*)::int` })
     .from(samples)
-    .where(and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration), eq(samples.status, "duplicate")));
-  return Number(rows[0]?.n ?? 0);
+    .where(and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration), isNotNull(samples.exactKey)))
+    .groupBy(samples.status);
+  const n = (...statuses: string[]) => rows.filter((r) => statuses.includes(r.status)).reduce((a, r) => a + Number(r.n), 0);
+  return { duplicates: n("duplicate"), kept: n("pending", "verified"), rejected: n("rejected") };
 }
 
 export type { ChatMessage, McpTool };

@@ -1,7 +1,9 @@
 /**
  * Exact-duplicate removal: each batch stores its samples' exact keys (src/dedupe/exactKey.ts); the
- * finalize step keeps the first sample (by id) of each key in the iteration and marks the others
- * `duplicate`, so exports and later stages see each question-and-answer once.
+ * finalize step keeps one sample of each key in the iteration (the first verified by id, else the
+ * first pending) and marks the other pending or verified ones `duplicate`, so exports and later
+ * stages see each question-and-answer once. Rejected samples keep their status (markExactDuplicates
+ * in src/db/repos/samples.ts has the rule).
  */
 import { markExactDuplicates, setExactKeys } from "../../../db/repos/samples.js";
 import { exactDuplicateKey } from "../../../dedupe/exactKey.js";
@@ -34,8 +36,10 @@ export const dedupeExactHandler: StageHandler<DedupeStage, { keyed: number }> = 
   },
 
   async finalize(ctx, batches) {
-    const duplicates = await markExactDuplicates(ctx.deps.db, ctx.campaignId, ctx.iteration);
+    const { duplicates, kept, rejected } = await markExactDuplicates(ctx.deps.db, ctx.campaignId, ctx.iteration);
     const keyed = batches.reduce((n, b) => n + (b.keyed ?? 0), 0);
-    return { keyed, duplicates, kept: keyed - duplicates };
+    // Counted over the iteration's keyed samples, not this run's batches: a rerun keys only the
+    // samples not yet duplicate, and rejected samples are neither kept nor duplicates.
+    return { keyed, duplicates, kept, rejected };
   },
 };

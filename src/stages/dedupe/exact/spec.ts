@@ -13,6 +13,7 @@ export const dedupeExactSpec = defineStage({
     selection: () => ({ scope: "iteration", statuses: ["pending", "verified", "rejected"] }),
     describe: "the iteration's samples not yet marked duplicate, fixed into batches at planning",
   },
-  writes: "each sample's exact key (normalised user turns + answer); status duplicate on all but the first sample (by id) of each key",
+  writes:
+    "each sample's exact key (normalised user turns + answer); status duplicate on every pending or verified sample of a key but its keeper (the first verified by id, else the first pending); rejected samples keep their status",
   schema: z.strictObject({ name: z.literal("dedupe.exact"), runIn, batchSize: batchSize(1000, 10_000) }),
 });
