@@ -3,6 +3,7 @@
  * at each scheduled time (weekly retraining). Pure (workflows import the campaign config schema).
  */
 import { z } from "zod";
+import { parseCronLine } from "../schedules/cronSpec.js";
 import { atMost, boundedString, preview } from "./fields.js";
 
 export const SCHEDULE_LIMITS = {
@@ -41,21 +42,19 @@ const duration = (min: { ms: number; text: string }, max: { ms: number; text: st
 const YEAR = { ms: 366 * UNIT_MS.d, text: "366d" };
 
 /**
- * A cron expression as Temporal reads it: 5 fields (minute hour day-of-month month day-of-week),
- * optionally with seconds first and a year last, or a shorthand such as `@weekly`. The server checks
- * the fields' values at `schedule create`; this catches what is not a cron line at all.
+ * A cron line as the Temporal server reads it (src/schedules/cronSpec.ts): 5 fields (minute hour
+ * day-of-month month day-of-week), optionally a year last and seconds first, or a macro such as
+ * `@weekly`. Every problem the server would refuse at `schedule create` is reported here, each
+ * naming the field and the range or form it expects.
  */
-const CRON_FIELD = /^[0-9A-Za-z*/,?#-]+$/;
-const CRON_SHORTHANDS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
 const cronExpression = z
   .string({ error: "expected a cron expression string" })
   .max(200, atMost(200, " characters"))
-  .refine((c) => {
-    const t = c.trim();
-    if (t.startsWith("@")) return CRON_SHORTHANDS.includes(t) || /^@every \d+[smhd]$/.test(t);
-    const fields = t.split(/\s+/);
-    return fields.length >= 5 && fields.length <= 7 && fields.every((f) => CRON_FIELD.test(f));
-  }, 'expected a cron expression: 5 fields "minute hour day-of-month month day-of-week" (e.g. "0 6 * * MON"), or @daily, @weekly, ...');
+  .superRefine((c, ctx) => {
+    if (c.length > 200) return;
+    const r = parseCronLine(c);
+    if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: "custom", message, input: c });
+  });
 
 /** An IANA time zone name (`Europe/Berlin`, `UTC`), checked with the runtime's time zone database. */
 const timezone = boundedString(64, "a time zone name").refine((tz) => {
