@@ -89,6 +89,35 @@ test("a file with no valid tool is refused before anything starts", () => {
   assert.match(r.stderr, /^error: no valid tool loads from tools\.sources .*:\n {2}all-bad-tools\.json: tools\[0\] "x y": name: "x y" must be 1-64 characters/);
 });
 
+test("a cron line out of range is refused by validate and by schedule create (before Temporal), with every other schedule error", async () => {
+  const f = configFile("bad-cron.json", (c) => {
+    c.schedules = [
+      { id: "weekly", spec: { cron: ["0 6 * * MON", "61 6 * * FUNDAY"], timezone: "Mars/Olympus", jitter: "soon" }, overlap: "sometimes", catchupWindow: "1s" },
+    ];
+  });
+  const expected = [
+    "schedules[0].spec.cron[1]: minute 61 is out of range 0-59",
+    'schedules[0].spec.cron[1]: day of week "FUNDAY" is not a day of week 0-7 (0 and 7 are Sunday) or a name such as MON',
+    "schedules[0].spec.timezone: expected an IANA time zone name",
+    "schedules[0].spec.jitter: expected a duration",
+    'schedules[0].overlap: expected one of "skip"',
+    "schedules[0].catchupWindow: expected at least 10s",
+  ];
+  const port = await closedPort();
+  for (const args of [
+    ["campaign", "validate", "--config", f],
+    ["schedule", "create", "--config", f],
+  ]) {
+    const r = cli(args, { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stdout, "", args.join(" "));
+    assert.match(r.stderr, /^error: invalid campaign config .*bad-cron\.json:\n/, args.join(" "));
+    const lines = r.stderr.split("\n").filter((l) => l.startsWith("  "));
+    assert.equal(lines.length, expected.length, `${args.join(" ")}: ${r.stderr}`);
+    for (const [i, e] of expected.entries()) assert.ok(lines[i]!.startsWith(`  ${e}`), `${args.join(" ")}: line ${i}: ${lines[i]}`);
+  }
+});
+
 test("Temporal unreachable: exit 1, one line with the address, the cause and what to do; --debug adds the stack", async () => {
   const port = await closedPort();
   const started = Date.now();
