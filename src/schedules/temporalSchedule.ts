@@ -129,14 +129,76 @@ const durationText = (ms: number) =>
           ? `${ms / 1000}s`
           : `${ms}ms`;
 
+type CalendarDescription = NonNullable<ScheduleDescription["spec"]["calendars"]>[number];
+type RangeDescription = { start: number | string; end?: number | string; step?: number };
+
+/** One calendar field as cron writes it: `*`, `6`, `1-5/2`, `*\/15`, `MON-FRI`, lists of these. `names[i]` is the value `i + first`. */
+function cronField(ranges: readonly RangeDescription[] | undefined, min: number, max: number, names?: { list: readonly string[]; first: number }): string {
+  if (!ranges || ranges.length === 0) return "*";
+  const num = (v: number | string) => (typeof v === "number" ? v : names ? names.list.indexOf(v) + names.first : Number.NaN);
+  const text = (v: number) => names?.list[v - names.first]?.slice(0, 3) ?? String(v);
+  return ranges
+    .map((r) => {
+      const start = num(r.start);
+      const end = Math.max(start, num(r.end ?? r.start));
+      const base = start === min && end === max ? "*" : start === end ? text(start) : `${text(start)}-${text(end)}`;
+      return r.step && r.step > 1 ? `${base}/${r.step}` : base;
+    })
+    .join(",");
+}
+
+const MONTH_NAMES = ["JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE", "JULY", "AUGUST", "SEPTEMBER", "OCTOBER", "NOVEMBER", "DECEMBER"];
+const DAY_NAMES = ["SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"];
+
+/**
+ * The server's calendar spec (what it made of a cron line) as a cron line again: 5 fields, or 7
+ * (seconds first, year last) when the seconds or the year are not the defaults.
+ */
+export function calendarAsCron(c: CalendarDescription): string {
+  const r = c as unknown as Record<string, readonly RangeDescription[] | undefined>;
+  const second = cronField(r.second, 0, 59);
+  const year = cronField(r.year, 2000, 2100);
+  const five = [
+    cronField(r.minute, 0, 59),
+    cronField(r.hour, 0, 23),
+    cronField(r.dayOfMonth, 1, 31),
+    cronField(r.month, 1, 12, { list: MONTH_NAMES, first: 1 }),
+    cronField(r.dayOfWeek, 0, 6, { list: DAY_NAMES, first: 0 }),
+  ];
+  const line = second === "0" && year === "*" ? five.join(" ") : [second, ...five, year].join(" ");
+  return c.comment ? `${line} # ${c.comment}` : line;
+}
+
+/** The config's own schedule entry, from the frozen config the schedule's action starts runs with (updated with the spec at each upsert). */
+function configuredSchedule(d: ScheduleDescription): ScheduleConfig | undefined {
+  const input = (d.action as { args?: unknown[] }).args?.[0] as { config?: FrozenCampaignConfig; schedule?: ScheduleInput } | undefined;
+  const id = input?.schedule?.id;
+  const list = input?.config?.config?.schedules;
+  return Array.isArray(list) ? list.find((s) => s.id === id) : undefined;
+}
+
+/**
+ * What `when:` says: the config's cron lines and intervals as written, or, for a schedule whose
+ * action carries no toolloop config, the server's calendars as cron lines and its intervals.
+ */
+export function describeWhen(d: ScheduleDescription): string[] {
+  const own = configuredSchedule(d);
+  if (own && Array.isArray(own.spec?.cron) && Array.isArray(own.spec?.intervals))
+    return [
+      ...own.spec.cron.map((c) => `cron "${c}"`),
+      ...own.spec.intervals.map((i) => `every ${i.every}${i.offset !== undefined ? ` (offset ${i.offset})` : ""}`),
+    ];
+  const spec = d.spec;
+  return [
+    ...(spec.calendars ?? []).map((c) => `calendar "${calendarAsCron(c)}"`),
+    ...(spec.intervals ?? []).map((i) => `every ${durationText(Number(i.every))}${i.offset ? ` (offset ${durationText(Number(i.offset))})` : ""}`),
+  ];
+}
+
 /** A schedule's description as the CLI prints it: spec, policies, state, counts, recent and next runs. */
 export function renderScheduleDescription(d: ScheduleDescription, out: string[] = []): string[] {
   const spec = d.spec;
-  const when = [
-    // The server keeps cron lines as calendar specs; the next times below show what they mean.
-    ...(spec.calendars ?? []).map((c) => `calendar ${JSON.stringify(c)}`),
-    ...(spec.intervals ?? []).map((i) => `every ${durationText(Number(i.every))}${i.offset ? ` (offset ${durationText(Number(i.offset))})` : ""}`),
-  ];
+  const when = describeWhen(d);
   out.push(`schedule ${d.scheduleId}: ${d.state.paused ? "PAUSED" : "active"}${d.state.note ? ` (note: ${d.state.note})` : ""}`);
   out.push(`  when: ${when.join(", ") || "(none)"}; timezone ${spec.timezone ?? "UTC"}${spec.jitter ? `; jitter ${durationText(spec.jitter)}` : ""}`);
   out.push(

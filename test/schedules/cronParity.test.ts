@@ -1,13 +1,15 @@
 /**
  * src/schedules/cronSpec.ts against the Temporal server it follows: each line is accepted by both or
  * refused by both, and an accepted line matches the same seconds, minutes, ... years (the server's
- * calendar spec as `describe` gives it) or the same interval. Needs the dev server (TEMPORAL_ADDRESS,
+ * calendar spec as `describe` gives it) or the same interval; `schedule describe`'s rendering of
+ * that calendar reads back the same. Needs the dev server (TEMPORAL_ADDRESS,
  * else one is started); schedules are created paused and deleted.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Client, ScheduleDescription } from "@temporalio/client";
 import { parseCronLine, type CronCalendar } from "../../src/schedules/cronSpec.js";
+import { calendarAsCron } from "../../src/schedules/temporalSchedule.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
 
 let env: TestEnv;
@@ -139,5 +141,9 @@ test("every line the server accepts is accepted with the same times; every line 
     for (const field of ["second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek"] as const)
       assert.deepEqual(got[field], values(cal[field]), `${line}: ${field}`);
     assert.deepEqual(got.year, cal.year.length === 0 ? undefined : values(cal.year), `${line}: year`);
+    // `schedule describe` writes the server's calendar as a cron line that reads back the same.
+    const again = parseCronLine(calendarAsCron(server.calendars![0]!));
+    assert.ok(again.ok && again.value.kind === "calendar", `${line}: ${calendarAsCron(server.calendars![0]!)}`);
+    assert.deepEqual(again.value.calendar, got, `${line}: ${calendarAsCron(server.calendars![0]!)}`);
   }
 });

@@ -90,6 +90,8 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   assert.equal(described.status, 0, described.stderr);
   assert.match(described.stdout, new RegExp(`^schedule ${scheduleId}: PAUSED \\(note: held by the operator\\)$`, "m"));
   assert.match(described.stdout, /^ {2}next: \d{4}-\d{2}-\d{2}T07:00:00\.000Z$/m);
+  // The config's cron line as written, not the server's calendar spec.
+  assert.match(described.stdout, /^ {2}when: cron "0 7 \* \* MON"; timezone UTC$/m);
 
   const listed = await cli(["schedule", "list", "--json"]);
   assert.equal(listed.status, 0, listed.stderr);

@@ -6,7 +6,8 @@ import { parseCampaignConfig } from "../../../src/config/campaignConfig.js";
 import { DEFAULT_CATCHUP_WINDOW, durationMs } from "../../../src/config/scheduleConfig.js";
 import { scheduledRunProblem, scheduledRunSeed, withScheduledRun } from "../../../src/schedules/scheduledConfig.js";
 import { scheduledCampaignId, scheduledTimeOf } from "../../../src/schedules/scheduledRun.js";
-import { schedulePolicies, scheduleSpecOf } from "../../../src/schedules/temporalSchedule.js";
+import type { ScheduleDescription } from "@temporalio/client";
+import { calendarAsCron, describeWhen, renderScheduleDescription, schedulePolicies, scheduleSpecOf } from "../../../src/schedules/temporalSchedule.js";
 
 const base = {
   name: "weekly-test",
@@ -155,4 +156,76 @@ test("a hand-made scheduled start with a bad schedule is refused naming the fiel
   assert.match(scheduledRunProblem({ scheduleId: "a/b", scheduledTime: "2026-12-07T06:00:00Z", timeSource: "workflowStartTime" })!, /^schedule\.id: /);
   assert.match(scheduledRunProblem({ scheduleId: "ok", scheduledTime: "later", timeSource: "workflowStartTime" })!, /^schedule\.scheduledTime: /);
   assert.equal(scheduledRunProblem({ scheduleId: "ok", scheduledTime: "2026-12-07T06:00:00Z", timeSource: "workflowStartTime" }), undefined);
+});
+
+/** A described schedule as the client gives it, with only what `when:` and the other lines read. */
+function description(spec: Partial<ScheduleDescription["spec"]>, args: unknown[] = []): ScheduleDescription {
+  return {
+    scheduleId: "weekly",
+    spec: { timezone: "UTC", ...spec },
+    action: { type: "startWorkflow", workflowType: "campaignWorkflow", workflowId: "campaign-weekly", taskQueue: "q", args },
+    policies: { overlap: "SKIP", catchupWindow: 86_400_000, pauseOnFailure: true },
+    state: { paused: false, remainingActions: undefined },
+    info: { numActionsTaken: 0, numActionsSkippedOverlap: 0, numActionsMissedCatchupWindow: 0, runningActions: [], recentActions: [], nextActionTimes: [] },
+    memo: {},
+  } as unknown as ScheduleDescription;
+}
+
+const r = (start: number | string, end = start, step = 1) => ({ start, end, step });
+/** What the server makes of "0 6 * * MON". */
+const mondaysAt6 = {
+  second: [r(0)],
+  minute: [r(0)],
+  hour: [r(6)],
+  dayOfMonth: [r(1, 31)],
+  month: [r("JANUARY", "DECEMBER")],
+  year: [],
+  dayOfWeek: [r("MONDAY")],
+  comment: "",
+};
+
+test("describe: `when:` shows the config's cron lines and intervals as written, from the frozen config the schedule runs", () => {
+  const config = {
+    ...base,
+    schedules: [
+      { id: "daily", spec: { cron: ["@daily"] } },
+      {
+        id: "weekly",
+        spec: { cron: ["0 6 * * MON", "30 18 * * FRI"], intervals: [{ every: "7d", offset: "102h" }], timezone: "Europe/Berlin", jitter: "10m" },
+      },
+    ],
+  };
+  const frozen = freezeCampaignConfig(config, { configDir: "/tmp" });
+  assert.ok(frozen.ok);
+  const d = description(
+    { calendars: [mondaysAt6 as never], intervals: [{ every: 604_800_000, offset: 367_200_000 }], timezone: "Europe/Berlin", jitter: 600_000 },
+    [{ config: frozen.frozen, schedule: { id: "weekly" } }],
+  );
+  assert.deepEqual(describeWhen(d), ['cron "0 6 * * MON"', 'cron "30 18 * * FRI"', "every 7d (offset 102h)"]);
+  const text = renderScheduleDescription(d).join("\n");
+  assert.match(text, /^ {2}when: cron "0 6 \* \* MON", cron "30 18 \* \* FRI", every 7d \(offset 102h\); timezone Europe\/Berlin; jitter 10m$/m);
+  assert.doesNotMatch(text, /"start"|\{/);
+});
+
+test("describe: a schedule without a toolloop config shows the server's calendars as compact cron lines", () => {
+  assert.deepEqual(describeWhen(description({ calendars: [mondaysAt6 as never] })), ['calendar "0 6 * * MON"']);
+  assert.equal(calendarAsCron(mondaysAt6 as never), "0 6 * * MON");
+  assert.equal(
+    calendarAsCron({
+      second: [r(0)],
+      minute: [r(0, 59, 15)],
+      hour: [r(9, 17)],
+      dayOfMonth: [r(1, 5, 2), r(20)],
+      month: [r("JANUARY", "MARCH")],
+      year: [],
+      dayOfWeek: [r("SUNDAY"), r("FRIDAY", "SATURDAY")],
+      comment: "",
+    } as never),
+    "*/15 9-17 1-5/2,20 JAN-MAR SUN,FRI-SAT",
+  );
+  // Seconds or a year other than the defaults: 7 fields; a comment after "#".
+  assert.equal(calendarAsCron({ ...mondaysAt6, second: [r(30)], year: [r(2027, 2028)], comment: "retrain" } as never), "30 0 6 * * MON 2027-2028 # retrain");
+  assert.deepEqual(describeWhen(description({ intervals: [{ every: 21_600_000, offset: 0 }] })), ["every 6h"]);
+  assert.deepEqual(describeWhen(description({})), []);
+  assert.match(renderScheduleDescription(description({})).join("\n"), /^ {2}when: \(none\); timezone UTC$/m);
 });
