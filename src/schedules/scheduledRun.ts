@@ -21,8 +21,11 @@ export interface ScheduledRun {
 
 /**
  * `weekly-20261207T060000Z`: the schedule id and the scheduled UTC time, with no `:` or other
- * character a path, a URL or a shell would trip on. Milliseconds appear only when not zero (two
- * `trigger`s within one second are two campaigns).
+ * character a path, a URL or a shell would trip on. Milliseconds appear only when not zero, which
+ * a schedule's run never has: the server records `TemporalScheduledStartTime` truncated to the
+ * second (a trigger at 07:20:19.130Z is `weekly-20261205T072019Z`; two triggers within one second
+ * share the time and the workflow id the server derives from it). Only a hand-made start without
+ * the attribute, which uses the workflow's start time, can carry them (`...T072019.130Z`).
  */
 export function scheduledCampaignId(scheduleId: string, scheduledTime: Date): string {
   const iso = scheduledTime.toISOString(); // 2026-12-07T06:00:00.000Z
