@@ -178,6 +178,10 @@ function fetchProblem(err: unknown, timeoutMs: number): string {
   };
   if (code && words[code]) return words[code];
   if (code) return `${code}${cause?.message ? ` (${cause.message})` : ""}`;
+  // fetch refuses ports on the WHATWG "bad ports" list (1, 22, 25, 6000, ...) without trying them.
+  if (cause?.message === "bad port")
+    return "fetch refuses this port (on the WHATWG list of blocked ports, such as 1, 22, 25 or 6000): serve the endpoint on another port";
+  if (err instanceof Error && cause?.message) return `${err.message}: ${cause.message}`;
   return err instanceof Error ? err.message : String(err);
 }
 

@@ -110,6 +110,12 @@ describe("campaign start's endpoint check", () => {
     }
   });
 
+  it("a port fetch refuses outright (the WHATWG bad-ports list) is named as such, not 'fetch failed'", async () => {
+    const blocked = await fetchServedModels("http://127.0.0.1:1/v1");
+    assert.equal(blocked.ok, false);
+    assert.match(blocked.ok ? "" : blocked.problem, /^fetch refuses this port \(on the WHATWG list of blocked ports/);
+  });
+
   it("only roles the stages use are checked; the policy served by serve.policy is left to run time", () => {
     const config = configFor((raw) => {
       raw.endpoints = { ...(raw.endpoints as object), other: { baseUrl: "http://127.0.0.1:9/v1" } };
