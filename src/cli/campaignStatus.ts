@@ -8,7 +8,7 @@ import type { Client } from "@temporalio/client";
 import type { Command } from "commander";
 import pLimit from "p-limit";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
-import { openDatabase, type DbHandle } from "../db/client.js";
+import { openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
 import { listCampaignRows, readCampaignFacts } from "../db/repos/campaignStatus.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
 import { campaignListEntry } from "../status/campaignList.js";
@@ -44,12 +44,18 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
       // second process opening it could corrupt it.
       notes.push(`DATABASE_URL is an embedded PGlite folder, owned by the process that runs it: not opened (Temporal's records only)`);
     } else {
+      let opened: DbHandle | undefined;
       try {
-        db = await openDatabase(e.databaseUrl, { poolSize: 2, transientRetry: { maxWaitMs: 0 } });
+        opened = await openDatabase(e.databaseUrl, { poolSize: 2, transientRetry: { maxWaitMs: 0 }, connectTimeoutMs: DB_CONNECT_TIMEOUT_MS });
+        // The pool connects lazily: without a round trip here an unreachable server would surface
+        // only at the first read, past the point where Temporal can fill in.
+        await pingDatabase(opened);
+        db = opened;
       } catch (err) {
-        const known = databaseCliError(err, e.databaseUrl) ?? new CliError(`DATABASE_URL: ${err instanceof Error ? err.message : String(err)}`);
+        await opened?.close().catch(() => undefined);
+        const known = databaseCliError(err, e.databaseUrl) ?? databaseOtherError(err, e.databaseUrl);
         errors.push(known);
-        notes.push(`${known.message.replace(/; start it .*$/, "")}: Temporal's records only`);
+        notes.push(`${withoutAdvice(known.message)}: Temporal's records only`);
       }
     }
   }
@@ -62,10 +68,10 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
       const known = temporalCliError(err, e) ?? (err instanceof CliError ? err : undefined);
       if (!known) throw err;
       errors.push(known);
-      notes.push(`${known.message.replace(/; start it .*$/, "")}: PostgreSQL's records only`);
+      notes.push(`${withoutAdvice(known.message)}: PostgreSQL's records only`);
     }
   }
-  if (!db && !client) throw errors[0] ?? new CliError("neither DATABASE_URL nor TEMPORAL_ADDRESS can be read", EXIT_ENVIRONMENT);
+  if (!db && !client) throw bothMissing(errors);
   return {
     db,
     client,
@@ -76,6 +82,36 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
       await db?.close().catch(() => undefined);
     },
   };
+}
+
+/** How long `status` and `list` wait for PostgreSQL to accept a connection before going on without it. */
+const DB_CONNECT_TIMEOUT_MS = 5000;
+
+/** What databaseCliError does not classify: the pool's connect timeout, a bad URL, a server error. */
+function databaseOtherError(err: unknown, url: string): CliError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/connection timeout|timeout expired/i.test(message))
+    return new CliError(
+      `cannot reach PostgreSQL at ${describeDatabaseUrl(url)} (DATABASE_URL): no answer within ${DB_CONNECT_TIMEOUT_MS / 1000}s; check that it is running`,
+      EXIT_ENVIRONMENT,
+      { cause: err },
+    );
+  return new CliError(`PostgreSQL at ${describeDatabaseUrl(url)} (DATABASE_URL): ${message.split("\n")[0]}`, EXIT_ENVIRONMENT, { cause: err });
+}
+
+/** A source's error as the cause alone: a note, or one half of the both-down error, gives its own advice. */
+const withoutAdvice = (message: string) => message.replace(/; (start it|check that) .*$/, "");
+
+/** Neither source can be read: one line naming each cause (a single one keeps its own advice). */
+function bothMissing(errors: CliError[]): CliError {
+  if (errors.length === 0) return new CliError("neither DATABASE_URL nor TEMPORAL_ADDRESS can be read", EXIT_ENVIRONMENT);
+  if (errors.length === 1) return errors[0] as CliError;
+  const causes = errors.map((err) => withoutAdvice(err.message));
+  return new CliError(
+    `${causes.join("; and ")}; start them with \`node dist/src/services/main.js up\` or set DATABASE_URL and TEMPORAL_ADDRESS`,
+    EXIT_ENVIRONMENT,
+    { cause: errors[0] },
+  );
 }
 
 /** `campaign-x` is accepted for `x` (the workflow id), unless a campaign is really called `campaign-x`. */
@@ -181,7 +217,8 @@ async function printList(opts: { json?: boolean; limit: string }): Promise<void>
   if (!e.databaseUrl) throw new CliError("campaign list reads the campaigns from PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
   const s = await openSources(e);
   try {
-    if (!s.db) throw new CliError(s.notes[0] ?? "PostgreSQL cannot be reached (DATABASE_URL)", EXIT_ENVIRONMENT);
+    // The campaigns come from PostgreSQL: Temporal alone cannot list them.
+    if (!s.db) throw s.errors[0] ?? new CliError("PostgreSQL cannot be reached (DATABASE_URL)", EXIT_ENVIRONMENT);
     const rows = await listCampaignRows(s.db.db, { limit });
     const run = pLimit(8);
     const entries = await Promise.all(

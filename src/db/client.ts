@@ -22,7 +22,10 @@ export interface DbHandle {
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../migrations");
 
 /** `postgres://...` -> node-postgres pool; `pglite:<dir>` or `pglite:memory` -> embedded PGlite. */
-export async function openDatabase(url: string, opts: { poolSize?: number; transientRetry?: TransientRetryOptions } = {}): Promise<DbHandle> {
+export async function openDatabase(
+  url: string,
+  opts: { poolSize?: number; transientRetry?: TransientRetryOptions; /** node-postgres only; default: no limit. */ connectTimeoutMs?: number } = {},
+): Promise<DbHandle> {
   if (url.startsWith("pglite:")) {
     const { PGlite } = await import("@electric-sql/pglite");
     const { drizzle } = await import("drizzle-orm/pglite");
@@ -34,7 +37,11 @@ export async function openDatabase(url: string, opts: { poolSize?: number; trans
   if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`DATABASE_URL: expected postgres://... or pglite:<dir>, got "${url}"`);
   const pg = await import("pg");
   const { drizzle } = await import("drizzle-orm/node-postgres");
-  const pool = resilientPool(pg.default.Pool, { connectionString: url, max: opts.poolSize ?? 10 }, opts.transientRetry);
+  const pool = resilientPool(
+    pg.default.Pool,
+    { connectionString: url, max: opts.poolSize ?? 10, ...(opts.connectTimeoutMs !== undefined ? { connectionTimeoutMillis: opts.connectTimeoutMs } : {}) },
+    opts.transientRetry,
+  );
   // An idle client dropped by a server restart is replaced on next use; without a listener the pool would crash the process.
   pool.on("error", (err) => console.error(`[db] idle client error: ${err.message}`));
   return { db: drizzle(pool, { schema }) as unknown as Db, driver: "pg", close: () => pool.end() };

@@ -227,3 +227,65 @@ test("an unknown id: a clear error naming both sources, exit 2, no stack trace",
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^error: --limit: expected an integer from 1 to 1000, got "0"\n$/);
 });
+
+test("PostgreSQL unreachable or refusing: status falls back to Temporal with a note (exit 0); list needs it (exit 1); both down names both", async () => {
+  const campaignId = `st-nodb-${Date.now().toString(36)}`;
+  const handle = await start(simulatorCampaign(sim.url), campaignId);
+  try {
+    const pgPort = await closedPort();
+    const refused = await cli(["campaign", "status", campaignId], { DATABASE_URL: `postgres://postgres:s3cret@127.0.0.1:${pgPort}/toolloop` });
+    assert.equal(refused.status, 0, refused.stderr);
+    assert.match(refused.stdout, new RegExp(`^campaign ${campaignId}: RUNNING$`, "m"));
+    assert.match(refused.stdout, new RegExp(`^workflow: campaign-${campaignId} RUNNING `, "m"));
+    assert.match(
+      refused.stdout,
+      new RegExp(`^note: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${pgPort}/toolloop \\(DATABASE_URL\\): connection refused: Temporal's records only$`, "m"),
+    );
+    assert.doesNotMatch(refused.stdout + refused.stderr, /s3cret/);
+    const json = JSON.parse(
+      (await cli(["campaign", "status", campaignId, "--json"], { DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/toolloop` })).stdout,
+    ) as {
+      state: string;
+      notes: string[];
+    };
+    assert.equal(json.state, "running");
+    assert.ok(
+      json.notes.some((n) => n.startsWith("cannot reach PostgreSQL")),
+      json.notes.join("\n"),
+    );
+
+    // A server that answers but refuses (here: no such database) is a missing source too.
+    const url = new URL(env.databaseUrl);
+    url.pathname = "/no_such_database";
+    const refusing = await cli(["campaign", "status", campaignId], { DATABASE_URL: url.toString() });
+    assert.equal(refusing.status, 0, refusing.stderr);
+    assert.match(
+      refusing.stdout,
+      /^note: cannot reach PostgreSQL at .*\/no_such_database \(DATABASE_URL\): the database does not exist: Temporal's records only$/m,
+    );
+
+    // `campaign list` reads the campaigns from PostgreSQL: without it, the environment error.
+    const list = await cli(["campaign", "list"], { DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/toolloop` });
+    assert.equal(list.status, 1);
+    assert.equal(
+      list.stderr,
+      `error: cannot reach PostgreSQL at 127.0.0.1:${pgPort}/toolloop (DATABASE_URL): connection refused; start it with \`node dist/src/services/main.js up\` or set DATABASE_URL\n`,
+    );
+
+    const tPort = await closedPort();
+    const both = await cli(["campaign", "status", campaignId], {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/toolloop`,
+      TEMPORAL_ADDRESS: `127.0.0.1:${tPort}`,
+    });
+    assert.equal(both.status, 1);
+    assert.equal(both.stdout, "");
+    assert.match(
+      both.stderr,
+      new RegExp(
+        `^error: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${pgPort}/toolloop \\(DATABASE_URL\\): connection refused; and cannot reach Temporal at 127\\.0\\.0\\.1:${tPort} \\(TEMPORAL_ADDRESS\\): connection refused; start them with .* or set DATABASE_URL and TEMPORAL_ADDRESS\\n$`,
+      ),
+    );
+  } finally {
+    await handle.terminate("test done");
+  }
+});
