@@ -89,8 +89,12 @@ const DB_CONNECT_TIMEOUT_MS = 5000;
 
 /** What databaseCliError does not classify: the pool's connect timeout, a bad URL, a server error. */
 function databaseOtherError(err: unknown, url: string): CliError {
-  const message = err instanceof Error ? err.message : String(err);
-  if (/connection timeout|timeout expired/i.test(message))
+  // drizzle wraps the driver's error ("Failed query: SELECT 1"), and pg its timeout's socket error.
+  const chain: string[] = [];
+  for (let cur: unknown = err, n = 0; cur !== undefined && n < 5; cur = cur instanceof Error ? cur.cause : undefined, n++)
+    chain.push(cur instanceof Error ? cur.message : String(cur));
+  const message = chain.find((m) => !m.startsWith("Failed query:")) ?? (chain[0] as string);
+  if (chain.some((m) => /connection timeout|timeout expired/i.test(m)))
     return new CliError(
       `cannot reach PostgreSQL at ${describeDatabaseUrl(url)} (DATABASE_URL): no answer within ${DB_CONNECT_TIMEOUT_MS / 1000}s; check that it is running`,
       EXIT_ENVIRONMENT,

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { and, eq, sql } from "drizzle-orm";
@@ -263,6 +264,24 @@ test("PostgreSQL unreachable or refusing: status falls back to Temporal with a n
       refusing.stdout,
       /^note: cannot reach PostgreSQL at .*\/no_such_database \(DATABASE_URL\): the database does not exist: Temporal's records only$/m,
     );
+
+    // A port that accepts and never answers: the connect timeout, not a hang.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const silentPort = (silent.address() as net.AddressInfo).port;
+      const mute = await cli(["campaign", "status", campaignId], { DATABASE_URL: `postgres://postgres@127.0.0.1:${silentPort}/toolloop` });
+      assert.equal(mute.status, 0, mute.stderr);
+      assert.match(
+        mute.stdout,
+        new RegExp(
+          `^note: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${silentPort}/toolloop \\(DATABASE_URL\\): no answer within 5s: Temporal's records only$`,
+          "m",
+        ),
+      );
+    } finally {
+      silent.close();
+    }
 
     // `campaign list` reads the campaigns from PostgreSQL: without it, the environment error.
     const list = await cli(["campaign", "list"], { DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/toolloop` });
