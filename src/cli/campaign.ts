@@ -1,6 +1,6 @@
 /** `toolloop campaign ...`: start campaigns and drive them (status, pause, resume, retry, skip, abort). */
 import path from "node:path";
-import { WorkflowIdConflictPolicy, type Client } from "@temporalio/client";
+import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from "@temporalio/client";
 import { TypedSearchAttributes } from "@temporalio/common";
 import type { Command } from "commander";
 import {
@@ -23,7 +23,7 @@ import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
 import { outputFolderLine } from "./outputFolder.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
-import { CliError, temporalCliError, type TemporalContext } from "./errors.js";
+import { CliError, campaignEndedError, temporalCliError, type TemporalContext } from "./errors.js";
 import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { renderStatus } from "./progress.js";
@@ -155,6 +155,33 @@ async function toWorkflowId(client: Client, id: string): Promise<string> {
   return campaignWorkflowId(id);
 }
 
+/**
+ * The error for an operator command that reached a closed campaign workflow, or undefined when the
+ * workflow is open or absent. Temporal answers a signal to a closed workflow with the same
+ * WorkflowNotFoundError as for a missing one; describe() tells them apart.
+ */
+async function endedCampaign(client: Client, workflowId: string, id: string, verb: string): Promise<CliError | undefined> {
+  const desc = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+  if (!desc || desc.status.name === "RUNNING") return undefined;
+  return campaignEndedError(id, workflowId, desc.status.name, verb);
+}
+
+/** Sends an operator signal; a closed campaign is reported as ended rather than as missing. */
+async function signalCampaign(client: Client, workflowId: string, id: string, verb: string, send: () => Promise<void>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw (await endedCampaign(client, workflowId, id, verb)) ?? err;
+    throw err;
+  }
+}
+
 /** Runs `fn` with a connected client; what the SDK throws becomes a CliError that says what to do. */
 async function withClient<T>(ctx: TemporalContext, fn: (client: Client, e: CliEnv) => Promise<T>): Promise<T> {
   const e = cliEnv();
@@ -241,7 +268,12 @@ export function registerCampaignCommands(program: Command): void {
       .option("--stage <name>", "the stage expected to be waiting")
       .action(async (id: string, opts: { stage?: string }) => {
         await withClient({ campaignId: id }, async (client) => {
-          const { campaign: c } = await fetchStatus(client, await toWorkflowId(client, id));
+          const workflowId = await toWorkflowId(client, id);
+          // A closed campaign first: its status query would wait for a worker, and its iteration has
+          // ended too ("workflow execution already completed").
+          const ended = await endedCampaign(client, workflowId, id, name.replace(/-stage$/, ""));
+          if (ended) throw ended;
+          const { campaign: c } = await fetchStatus(client, workflowId);
           if (!c.iterationWorkflowId) throw new CliError(`campaign ${id} has no running iteration`);
           try {
             const r = await client.workflow.getHandle(c.iterationWorkflowId).executeUpdate(update, { args: [{ stage: opts.stage }] });
@@ -263,7 +295,7 @@ export function registerCampaignCommands(program: Command): void {
       .action(async (id: string) => {
         await withClient({ campaignId: id }, async (client) => {
           const workflowId = await toWorkflowId(client, id);
-          await client.workflow.getHandle(workflowId).signal(signal);
+          await signalCampaign(client, workflowId, id, name, () => client.workflow.getHandle(workflowId).signal(signal));
           console.log(`${name}: sent to ${workflowId}`);
         });
       });
@@ -276,7 +308,7 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (id: string, opts: { reason?: string }) => {
       await withClient({ campaignId: id }, async (client) => {
         const workflowId = await toWorkflowId(client, id);
-        await abortCampaign(client, workflowId, opts.reason);
+        await signalCampaign(client, workflowId, id, "abort", () => abortCampaign(client, workflowId, opts.reason));
         console.log(`abort: sent to ${workflowId} (the workflow records the reason, cancels its work and ends as Canceled)`);
       });
     });

@@ -169,6 +169,29 @@ export function databaseCliError(err: unknown, databaseUrl: string | undefined):
   return undefined;
 }
 
+/** Temporal's closed execution statuses in the words its UI uses. */
+const ENDED_WORDS: Record<string, string> = {
+  COMPLETED: "Completed",
+  FAILED: "Failed",
+  CANCELLED: "Canceled",
+  CANCELED: "Canceled",
+  TERMINATED: "Terminated",
+  TIMED_OUT: "Timed out",
+  CONTINUED_AS_NEW: "Continued as new",
+};
+
+/**
+ * An operator command (`pause`, `abort`, ...) sent to a campaign whose workflow has closed: bad input,
+ * since nothing can change it now. `status` is Temporal's execution status name (COMPLETED, ...).
+ */
+export function campaignEndedError(id: string, workflowId: string, status: string, verb: string): CliError {
+  const ended = ENDED_WORDS[status] ?? status;
+  return new CliError(
+    `campaign ${id} has already ended (workflow ${workflowId}: ${ended}): there is nothing to ${verb}; \`toolloop campaign status ${id}\` shows how it ended`,
+    EXIT_BAD_INPUT,
+  );
+}
+
 /** Everything main() knows how to explain; anything else is an unexpected error. */
 export function toCliError(err: unknown, e: CliEnv): CliError | undefined {
   return temporalCliError(err, e) ?? databaseCliError(err, e.databaseUrl);

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from "@temporalio/client";
 import { cliEnv } from "../../src/cli/env.js";
-import { CliError, databaseCliError, describeDatabaseUrl, renderCliFailure, splitAddress, temporalCliError } from "../../src/cli/errors.js";
+import { CliError, campaignEndedError, databaseCliError, describeDatabaseUrl, renderCliFailure, splitAddress, temporalCliError } from "../../src/cli/errors.js";
 import { closedPort } from "../helpers/deadEndpoints.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -165,6 +165,14 @@ test("SDK errors map to CliErrors that say what to do", () => {
   const missing = temporalCliError(new WorkflowNotFoundError("not found", "campaign-x", undefined), e);
   assert.equal(missing?.exitCode, 2);
   assert.match(missing?.message ?? "", /^no such campaign workflow: campaign-x; check the id/);
+  // A closed workflow is not a missing one: Temporal's status in its UI's words, and what to run instead.
+  const ended = campaignEndedError("weekly", "campaign-weekly", "CANCELLED", "pause");
+  assert.equal(ended.exitCode, 2);
+  assert.equal(
+    ended.message,
+    "campaign weekly has already ended (workflow campaign-weekly: Canceled): there is nothing to pause; `toolloop campaign status weekly` shows how it ended",
+  );
+  assert.match(campaignEndedError("w", "campaign-w", "FAILED", "abort").message, /\(workflow campaign-w: Failed\): there is nothing to abort;/);
   const grpc = Object.assign(new Error("14 UNAVAILABLE: connection dropped"), { code: 14, details: "", metadata: {} });
   const lost = temporalCliError(new ServiceError("Failed to query workflow", { cause: grpc }), e);
   assert.equal(lost?.exitCode, 1);
