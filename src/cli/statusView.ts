@@ -16,7 +16,7 @@ const oneLine = (text: string, max: number) => {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 };
 
-function stageLine(s: StageView, width: number, waiting: boolean, reason: string | undefined): string[] {
+function stageLine(s: StageView, width: number, waiting: boolean, paused: boolean, reason: string | undefined): string[] {
   const lines: string[] = [];
   const name = s.name.padEnd(width);
   if (s.job) {
@@ -40,7 +40,8 @@ function stageLine(s: StageView, width: number, waiting: boolean, reason: string
             : `failed (attempt ${s.attempts})`
           : `${s.status}${elapsed}`;
     const unit = s.dialogues ? { unit: "dialogues" } : {};
-    lines.push(`  ${renderProgressLine(s.name, s.progress, { nameWidth: width, ...unit, ...(note !== undefined ? { note } : {}) })}`);
+    const eta = paused && s.status === "running" ? { eta: "paused" } : {};
+    lines.push(`  ${renderProgressLine(s.name, s.progress, { nameWidth: width, ...unit, ...eta, ...(note !== undefined ? { note } : {}) })}`);
   } else {
     lines.push(`  ${name}  ${s.status}${s.status === "failed" && waiting ? " (waiting for operator)" : ""}`);
   }
@@ -65,7 +66,8 @@ export function renderCampaignView(v: CampaignView, opts: { uiLink?: string } = 
   if (v.stages.length > 0) {
     lines.push(`iteration ${v.iteration ?? "?"} stages${v.iterationStatus ? ` (${v.iterationStatus})` : ""}:`);
     const width = Math.max(...v.stages.map((s) => s.name.length));
-    for (const s of v.stages) lines.push(...stageLine(s, width, v.state === "waiting_for_operator" && s.name === v.waitingStage, v.reason));
+    for (const s of v.stages)
+      lines.push(...stageLine(s, width, v.state === "waiting_for_operator" && s.name === v.waitingStage, v.state === "paused", v.reason));
   }
   if (v.reportPath) lines.push(`report: ${v.reportPath}`);
   else if (v.outputDir) lines.push(`outputs: ${v.outputDir}`);

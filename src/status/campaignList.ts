@@ -41,6 +41,8 @@ export function campaignListEntry(row: CampaignListRow, wf: WorkflowFacts | unde
   });
   return {
     ...row,
+    // The view's word for the stage: `stopped` when the campaign ended while its row said running.
+    ...(v.stages[0] ? { stageStatus: v.stages[0].status } : {}),
     state: v.state,
     ...(v.reason !== undefined ? { reason: v.reason } : {}),
     ...(wf ? { workflowStatus: wf.status } : {}),

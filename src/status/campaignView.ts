@@ -94,7 +94,12 @@ export interface DbFacts {
   nowMs: number;
 }
 
-export interface StageView extends StageFacts {
+export interface StageView extends Omit<StageFacts, "status"> {
+  /**
+   * The row's status, except `stopped`: the row still says running but the campaign has ended
+   * (aborted, failed, terminated, timed out), so nothing runs and no rate or ETA is shown.
+   */
+  status: StageFacts["status"] | "stopped";
   progress?: StageProgress;
 }
 
@@ -135,6 +140,9 @@ const CLOSED: Record<string, CampaignState> = {
 };
 
 const RUNNING_STATES = new Set<string>(["running", "paused", "waiting_for_operator"]);
+
+/** States in which no work runs any more: a stage or iteration row still marked running was cut short. */
+const ENDED_STATES = new Set<CampaignState>(["completed", "failed", "aborted", "terminated", "timed_out"]);
 
 const CLI = "toolloop";
 
@@ -217,20 +225,24 @@ export function campaignView(input: ViewInput): CampaignView {
     throw new Error("campaignView needs PostgreSQL or Temporal facts");
   }
 
-  const stages: StageView[] = (db?.stages ?? []).map((s) => {
+  const ended = ENDED_STATES.has(state);
+  const stages: StageView[] = (db?.stages ?? []).map((facts) => {
+    // The workflow's end (a cancel, a terminate) does not close its stage rows.
+    const s: StageView = ended && facts.status === "running" ? { ...facts, status: "stopped" } : { ...facts };
     const timed = s.itemsTotal !== undefined && s.itemsTotal > 0 && !s.job;
-    if (!timed || s.status === "pending") return { ...s };
-    return {
-      ...s,
-      progress: stageProgress({
-        done: s.itemsDone,
-        total: s.itemsTotal as number,
-        windowItems: s.status === "running" ? s.windowItems : 0,
-        nowMs: db?.nowMs ?? 0,
-        startedAtMs: s.startedAt ? Date.parse(s.startedAt) : undefined,
-      }),
-    };
+    if (!timed || s.status === "pending") return s;
+    const progress = stageProgress({
+      done: s.itemsDone,
+      total: s.itemsTotal as number,
+      windowItems: s.status === "running" ? s.windowItems : 0,
+      nowMs: db?.nowMs ?? 0,
+      startedAtMs: s.startedAt ? Date.parse(s.startedAt) : undefined,
+    });
+    // Paused: batches in flight finish (a real rate) but nothing new starts until resume, so no ETA.
+    if (state === "paused" && s.status === "running" && progress.done < progress.total) delete progress.etaSeconds;
+    return { ...s, progress };
   });
+  const iterationStatus = db?.iteration ? (ended && db.iteration.status === "running" ? "stopped" : db.iteration.status) : undefined;
 
   let waitingStage: string | undefined;
   if (state === "waiting_for_operator") {
@@ -246,7 +258,7 @@ export function campaignView(input: ViewInput): CampaignView {
     ...(wf ? { workflowStatus: wf.status, workflowId: wf.workflowId, runId: wf.runId } : {}),
     ...(db?.iteration || wf?.searchIteration !== undefined ? { iteration: db?.iteration?.n ?? wf?.searchIteration } : {}),
     ...(db?.iterationsTotal !== undefined ? { iterationsTotal: db.iterationsTotal } : {}),
-    ...(db?.iteration ? { iterationStatus: db.iteration.status } : {}),
+    ...(iterationStatus !== undefined ? { iterationStatus } : {}),
     stages,
     ...(waitingStage ? { waitingStage } : {}),
     nextCommands: nextCommandsFor(state, db?.campaignId ?? input.campaignId),

@@ -74,15 +74,15 @@ export function formatDuration(seconds: number): string {
 
 /**
  * `name  done/total (pct%)  rate items/s  ETA d`; `note` replaces rate and ETA (a stage waiting for
- * an operator has neither).
+ * an operator has neither), `eta` replaces the ETA alone (a paused campaign's stage: `paused`).
  */
-export function renderProgressLine(name: string, p: StageProgress, opts: { unit?: string; note?: string; nameWidth?: number } = {}): string {
+export function renderProgressLine(name: string, p: StageProgress, opts: { unit?: string; note?: string; eta?: string; nameWidth?: number } = {}): string {
   const unit = opts.unit ?? "items";
   const pct = `${Math.floor(p.fraction * 100)}%`;
   const head = `${name.padEnd(opts.nameWidth ?? 0)}  ${formatCount(p.done)}/${formatCount(p.total)} (${pct})`;
   if (opts.note !== undefined) return `${head}  ${opts.note}`;
   if (p.done >= p.total && p.total > 0) return head;
   const rate = p.ratePerSec === undefined ? `-- ${unit}/s` : `${formatRate(p.ratePerSec)} ${unit}/s`;
-  const eta = p.etaSeconds === undefined ? "ETA --" : `ETA ${formatDuration(p.etaSeconds)}`;
+  const eta = opts.eta ?? (p.etaSeconds === undefined ? "ETA --" : `ETA ${formatDuration(p.etaSeconds)}`);
   return `${head}  ${rate}  ${eta}`;
 }

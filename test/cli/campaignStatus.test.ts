@@ -308,3 +308,48 @@ test("PostgreSQL unreachable or refusing: status falls back to Temporal with a n
     await handle.terminate("test done");
   }
 });
+
+test("paused: the running stage shows its rate and 'paused', no ETA; aborted mid-stage: the stage shows stopped in status, --json and list", async () => {
+  const campaignId = `st-stop-${Date.now().toString(36)}`;
+  const count = 200;
+  const config = simulatorCampaign(sim.url, {
+    count,
+    batchSize: 10,
+    concurrency: { batchesInParallel: 1 },
+    stages: [{ name: "synthesize.singleTurn", count, batchSize: 10 }],
+  });
+  const workers = await env.startWorkers();
+  try {
+    const handle = await start(config, campaignId);
+    await waitFor("two finished batches", async () => (await batchesDone(campaignId)) >= 2, 120_000);
+    const pause = await cli(["campaign", "pause", campaignId]);
+    assert.equal(pause.status, 0, pause.stderr);
+    const paused = await waitFor("status to say paused", async () => {
+      const r = await cli(["campaign", "status", campaignId]);
+      return /: PAUSED, iteration 1\/1$/m.test(r.stdout) ? r : undefined;
+    });
+    assert.match(paused.stdout, /^ {2}synthesize\.singleTurn {2}\d+\/200 \(\d+%\) {2}[\d.]+ items\/s {2}paused$/m);
+    assert.doesNotMatch(paused.stdout, /ETA/);
+
+    const abort = await cli(["campaign", "abort", campaignId, "--reason", "x"]);
+    assert.equal(abort.status, 0, abort.stderr);
+    await waitFor("the campaign to close", async () => (await handle.describe()).status.name !== "RUNNING", 60_000);
+  } finally {
+    await workers.stop();
+  }
+  assert.equal(await stageStatus(campaignId, "synthesize.singleTurn"), "running", "the abort leaves the stage row as it was");
+  const text = await cli(["campaign", "status", campaignId]);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /: ABORTED, iteration 1\/1\nreason: aborted by operator: x$/m);
+  assert.match(text.stdout, /^ {2}synthesize\.singleTurn {2}\d+\/200 \(\d+%\) {2}stopped$/m);
+  assert.doesNotMatch(text.stdout, /items\/s|ETA/);
+  const json = JSON.parse((await cli(["campaign", "status", campaignId, "--json"])).stdout) as {
+    stages: { status: string; progress: Record<string, unknown> }[];
+  };
+  assert.equal(json.stages[0]?.status, "stopped");
+  assert.equal(json.stages[0]?.progress.ratePerSec, undefined);
+  assert.equal(json.stages[0]?.progress.etaSeconds, undefined);
+  const list = await cli(["campaign", "list", "--limit", "50"]);
+  assert.equal(list.status, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`^${campaignId} +test +aborted +1/1 +synthesize\\.singleTurn \\(stopped\\) `, "m"));
+});

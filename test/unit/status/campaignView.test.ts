@@ -221,3 +221,58 @@ test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s a
   );
   assert.match(done, /^ {24}dialogues: 56 kept, 3 dropped, 1 failed; 2,718 messages stored$/m);
 });
+
+test("a stage still running when the campaign ended shows as stopped, with no rate or ETA, in the view, --json and the list", () => {
+  // An abort cancels the batches; the stage row keeps `running` with batches in the rate window.
+  const running = stage("synthesize.singleTurn", { status: "running", itemsTotal: 2000, itemsDone: 800, windowItems: 2_820, startedAt: at(600_000) });
+  const cases: [Partial<WorkflowFacts>, string][] = [
+    [{ status: "CANCELLED", abortReason: "aborted by operator: x" }, "ABORTED"],
+    [{ status: "FAILED", failure: { message: "stage verify.rules failed: boom" } }, "FAILED"],
+    [{ status: "TERMINATED", terminateReason: "bad deploy" }, "TERMINATED"],
+    [{ status: "TIMED_OUT" }, "TIMED OUT"],
+  ];
+  for (const [facts, word] of cases) {
+    const v = campaignView({ campaignId: "weekly", db: dbFacts([running, stage("verify.rules")]), wf: wf(facts) });
+    assert.equal(v.stages[0]?.status, "stopped", word);
+    assert.equal(v.stages[0]?.progress?.ratePerSec, undefined, word);
+    assert.equal(v.stages[0]?.progress?.etaSeconds, undefined, word);
+    assert.equal(v.stages[1]?.status, "pending", word);
+    assert.equal(v.iterationStatus, "stopped", word);
+    const text = renderCampaignView(v);
+    assert.match(text, new RegExp(`^campaign weekly \\(demo\\): ${word}, iteration 2/3$`, "m"));
+    assert.match(text, /^iteration 2 stages \(stopped\):$/m);
+    assert.match(text, /^ {2}synthesize\.singleTurn {2}800\/2,000 \(40%\) {2}stopped$/m, word);
+    assert.doesNotMatch(text, /items\/s|ETA/, word);
+    const json = JSON.parse(JSON.stringify(v)) as { stages: { status: string; progress: Record<string, unknown> }[] };
+    assert.equal(json.stages[0]?.status, "stopped");
+    assert.deepEqual(Object.keys(json.stages[0]?.progress ?? {}).sort(), ["done", "fraction", "total"]);
+  }
+  // Finished stages keep their own words.
+  const done = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("synthesize.singleTurn", { status: "succeeded", itemsTotal: 20, itemsDone: 20 })], { status: "aborted" }),
+    wf: wf({ status: "CANCELLED" }),
+  });
+  assert.equal(done.stages[0]?.status, "succeeded");
+
+  const row = { campaignId: "weekly", name: "demo", status: "running", createdAt: at(10_000), updatedAt: at(5_000), iteration: 1, iterationsTotal: 1 };
+  const aborted = campaignListEntry({ ...row, stage: "synthesize.singleTurn", stageStatus: "running" }, wf({ status: "CANCELLED", abortReason: "x" }));
+  assert.equal(aborted.state, "aborted");
+  assert.equal(aborted.stageStatus, "stopped");
+  assert.match(renderCampaignList([aborted]), /^weekly +demo +aborted +1\/1 +synthesize\.singleTurn \(stopped\) /m);
+  const live = campaignListEntry({ ...row, stage: "synthesize.singleTurn", stageStatus: "running" }, wf({ searchStatus: "running" }));
+  assert.equal(live.stageStatus, "running");
+});
+
+test("while paused a running stage keeps a real rate but shows no ETA (nothing new starts until resume)", () => {
+  const running = stage("synthesize.singleTurn", { status: "running", itemsTotal: 4000, itemsDone: 1250, windowItems: 12_630, startedAt: at(3_600_000) });
+  const v = campaignView({ campaignId: "weekly", db: dbFacts([running]), wf: wf({ searchStatus: "paused" }) });
+  assert.equal(v.state, "paused");
+  assert.equal(v.stages[0]?.status, "running");
+  assert.ok(Math.abs((v.stages[0]?.progress?.ratePerSec as number) - 42.1) < 1e-9);
+  assert.equal(v.stages[0]?.progress?.etaSeconds, undefined);
+  assert.match(renderCampaignView(v), /^ {2}synthesize\.singleTurn {2}1,250\/4,000 \(31%\) {2}42\.1 items\/s {2}paused$/m);
+  // No batch finished in the window: no rate either.
+  const idle = campaignView({ campaignId: "weekly", db: dbFacts([{ ...running, windowItems: 0 }]), wf: wf({ searchStatus: "paused" }) });
+  assert.match(renderCampaignView(idle), /^ {2}synthesize\.singleTurn {2}1,250\/4,000 \(31%\) {2}-- items\/s {2}paused$/m);
+});

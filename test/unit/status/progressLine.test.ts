@@ -23,6 +23,8 @@ test("no batch finished within the window: no rate and no ETA (a stalled stage d
   assert.equal(p.ratePerSec, undefined);
   assert.equal(p.etaSeconds, undefined);
   assert.equal(renderProgressLine("verify.rules", p, { nameWidth: 14 }), "verify.rules    30/60 (50%)  -- items/s  ETA --");
+  // `eta` replaces the ETA alone (a paused campaign's stage).
+  assert.equal(renderProgressLine("verify.rules", p, { nameWidth: 14, eta: "paused" }), "verify.rules    30/60 (50%)  -- items/s  paused");
 });
 
 test("done stages, empty plans, clock skew and overshoot stay sane", () => {
