@@ -169,7 +169,9 @@ test("a failed campaign shows failed with the stage's real message, never the ch
   assert.doesNotMatch(r.stdout, /Child Workflow execution failed/);
   assert.match(r.stdout, /^ {2}synthesize\.singleTurn +.*failed/m);
   assert.match(r.stdout, new RegExp(`toolloop campaign start --config <file> --id ${campaignId}`));
-  const list = JSON.parse((await cli(["campaign", "list", "--json"])).stdout) as { campaigns: { campaignId: string; state: string; reason?: string }[] };
+  const listed = await cli(["campaign", "list", "--json"]);
+  assert.equal(listed.status, 0, `campaign list --json (exit ${listed.status}, ${listed.ms} ms): ${listed.stderr}`);
+  const list = JSON.parse(listed.stdout) as { campaigns: { campaignId: string; state: string; reason?: string }[] };
   const row = list.campaigns.find((c) => c.campaignId === campaignId);
   assert.equal(row?.state, "failed");
   assert.match(row?.reason ?? "", /^stage synthesize\.singleTurn failed: /);
