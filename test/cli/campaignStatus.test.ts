@@ -73,15 +73,20 @@ async function assertPrompt(r: { ms: number }, what: string, t: { diagnostic(m: 
   assert.ok(r.ms - baseline < 15_000, `status (${what}) took ${r.ms} ms, --help ${baseline} ms`);
 }
 
-test("with the worker stopped, status tells running (with rate), then waiting for an operator (with the next commands), then aborted", async (t) => {
-  const campaignId = `st-run-${Date.now().toString(36)}`;
+/** One synthesis stage of 200 samples run one batch of 10 at a time: slow enough to watch mid-stage. */
+function oneBatchAtATime() {
   const count = 200;
-  const config = simulatorCampaign(sim.url, {
+  return simulatorCampaign(sim.url, {
     count,
     batchSize: 10,
     concurrency: { batchesInParallel: 1 },
     stages: [{ name: "synthesize.singleTurn", count, batchSize: 10 }],
   });
+}
+
+test("with the worker stopped, status tells running (with rate), then waiting for an operator (with the next commands), then aborted", async (t) => {
+  const campaignId = `st-run-${Date.now().toString(36)}`;
+  const config = oneBatchAtATime();
   let workers = await env.startWorkers();
   const handle = await start(config, campaignId);
   try {
@@ -313,13 +318,7 @@ test("PostgreSQL unreachable or refusing: status falls back to Temporal with a n
 
 test("paused: the running stage shows its rate and 'paused', no ETA; aborted mid-stage: the stage shows stopped in status, --json and list", async () => {
   const campaignId = `st-stop-${Date.now().toString(36)}`;
-  const count = 200;
-  const config = simulatorCampaign(sim.url, {
-    count,
-    batchSize: 10,
-    concurrency: { batchesInParallel: 1 },
-    stages: [{ name: "synthesize.singleTurn", count, batchSize: 10 }],
-  });
+  const config = oneBatchAtATime();
   const workers = await env.startWorkers();
   try {
     const handle = await start(config, campaignId);
