@@ -6,10 +6,10 @@
 import { ScheduleNotFoundError, type Client, type ScheduleOverlapPolicy } from "@temporalio/client";
 import type { Command } from "commander";
 import { OVERLAP_POLICIES, type OverlapPolicyName } from "../config/scheduleConfig.js";
-import { OVERLAP, renderScheduleDescription, scheduledWorkflowIdPrefix, upsertSchedule } from "../schedules/temporalSchedule.js";
+import { OVERLAP, renderScheduleDescription, scheduleRefusal, scheduledWorkflowIdPrefix, upsertSchedule } from "../schedules/temporalSchedule.js";
 import { checkToolSources, readConfigFile } from "./campaign.js";
 import { cliEnv, type CliEnv } from "./env.js";
-import { CliError, temporalCliError } from "./errors.js";
+import { CliError, EXIT_BAD_INPUT, temporalCliError } from "./errors.js";
 import { connectClient } from "./temporal.js";
 
 async function withClient<T>(fn: (client: Client, e: CliEnv) => Promise<T>, scheduleId?: string): Promise<T> {
@@ -69,7 +69,16 @@ export function registerScheduleCommands(program: Command): void {
           console.error(`warning: campaignId "${config.campaignId}" is not used by scheduled runs: each is named <schedule id>-<scheduled UTC time>`);
         await withClient(async (client, e) => {
           for (const s of chosen) {
-            const r = await upsertSchedule(client, { schedule: s, frozen, configHash: hash, queuePrefix: e.queuePrefix });
+            const r = await upsertSchedule(client, { schedule: s, frozen, configHash: hash, queuePrefix: e.queuePrefix }).catch((err: unknown) => {
+              // What the config check let through but the server refuses (its rules may differ): bad input, in its words.
+              const reason = scheduleRefusal(err);
+              if (reason === undefined) throw err;
+              throw new CliError(
+                `schedule ${s.id} (${opts.config}, schedules[${all.indexOf(s)}]): Temporal at ${e.temporalAddress} refused it: ${reason}`,
+                EXIT_BAD_INPUT,
+                { cause: err },
+              );
+            });
             console.log(`${r.outcome} schedule ${s.id} (config sha256 ${hash}); runs start workflows ${scheduledWorkflowIdPrefix(s.id)}-<scheduled time>`);
             console.log(`Temporal UI: ${e.uiUrl}/namespaces/${encodeURIComponent(e.namespace)}/schedules/${encodeURIComponent(s.id)}`);
           }

@@ -7,6 +7,8 @@ import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
+  ServiceError,
+  isGrpcServiceError,
   type Client,
   type ScheduleDescription,
   type ScheduleOptions,
@@ -115,6 +117,24 @@ export async function upsertSchedule(
     if (err instanceof ScheduleAlreadyRunning) return update();
     throw err;
   }
+}
+
+/** gRPC status INVALID_ARGUMENT (from @grpc/grpc-js): the server refused the request's content. */
+const GRPC_INVALID_ARGUMENT = 3;
+
+/**
+ * The server's reason when `err` is its refusal (INVALID_ARGUMENT) of a schedule at create or
+ * update, or undefined for anything else. @temporalio/client (1.24) rethrows a refused spec
+ * ("Invalid schedule spec: unknown time zone ...") as a plain TypeError carrying only the reason,
+ * from ScheduleClient.rethrowGrpcError, and any other INVALID_ARGUMENT as a ServiceError whose
+ * cause is the gRPC error; a TypeError thrown anywhere else (a bug) is not a refusal.
+ */
+export function scheduleRefusal(err: unknown): string | undefined {
+  if (err instanceof TypeError && /^\s+at .*\brethrowGrpcError\b/.test(err.stack?.split("\n").find((l) => /^\s+at /.test(l)) ?? ""))
+    return `invalid schedule spec: ${err.message}`;
+  const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
+  if (grpc?.code === GRPC_INVALID_ARGUMENT) return grpc.details || grpc.message;
+  return undefined;
 }
 
 const fmt = (d: Date | undefined) => (d ? d.toISOString() : "-");

@@ -42,7 +42,7 @@ after(async () => {
   await env?.close();
 });
 
-test("a bad schedule config is refused with its field path (exit 2), and nothing is created", async () => {
+test("a bad schedule config is refused with its field path (exit 2), one the server refuses with its reason (exit 2), and nothing is created", async () => {
   const bad = configFile("bad.json", [
     { id: scheduleId, spec: { intervals: [{ every: "1 week" }], timezone: "Nowhere/Land" }, overlap: "sometimes" },
     { id: scheduleId, spec: { cron: ["@weekly"] } },
@@ -56,6 +56,21 @@ test("a bad schedule config is refused with its field path (exit 2), and nothing
   const none = await cli(["schedule", "create", "--config", configFile("none.json", undefined)]);
   assert.equal(none.status, 2);
   assert.match(none.stderr, /schedules: the config has no schedules/);
+  // A zone this runtime knows (an old alias) but the server's zone files do not: the server's refusal,
+  // in its words, as bad input.
+  const refused = await cli([
+    "schedule",
+    "create",
+    "--config",
+    configFile("alias.json", [{ id: scheduleId, spec: { cron: ["@weekly"], timezone: "US/Pacific-New" } }]),
+  ]);
+  assert.equal(refused.status, 2, refused.stdout + refused.stderr);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `schedule ${scheduleId} \\(.*alias\\.json, schedules\\[0\\]\\): Temporal at .* refused it: invalid schedule spec: unknown time zone US/Pacific-New`,
+    ),
+  );
   const absent = await cli(["schedule", "describe", scheduleId]);
   assert.equal(absent.status, 2);
   assert.match(absent.stderr, new RegExp(`no such schedule: ${scheduleId}`));

@@ -7,7 +7,15 @@ import { DEFAULT_CATCHUP_WINDOW, durationMs } from "../../../src/config/schedule
 import { scheduledRunProblem, scheduledRunSeed, withScheduledRun } from "../../../src/schedules/scheduledConfig.js";
 import { scheduledCampaignId, scheduledTimeOf } from "../../../src/schedules/scheduledRun.js";
 import type { ScheduleDescription } from "@temporalio/client";
-import { calendarAsCron, describeWhen, renderScheduleDescription, schedulePolicies, scheduleSpecOf } from "../../../src/schedules/temporalSchedule.js";
+import {
+  calendarAsCron,
+  describeWhen,
+  renderScheduleDescription,
+  schedulePolicies,
+  scheduleRefusal,
+  scheduleSpecOf,
+} from "../../../src/schedules/temporalSchedule.js";
+import { ServiceError } from "@temporalio/client";
 
 const base = {
   name: "weekly-test",
@@ -58,6 +66,30 @@ test("every field is configurable: intervals with offset, time zone, jitter, ove
   const s = r.config.schedules![0]!;
   assert.deepEqual(scheduleSpecOf(s), { intervals: [{ every: 7 * 86_400_000, offset: 102 * 3_600_000 }], timezone: "Europe/Berlin", jitter: 600_000 });
   assert.deepEqual(schedulePolicies(s), { overlap: "BUFFER_ONE", catchupWindow: 6 * 3_600_000, pauseOnFailure: false });
+});
+
+test("a time zone written in another case is stored as the zone database spells it (the server's lookup is case-sensitive); aliases stay", () => {
+  const zoneOf = (timezone: string) => {
+    const r = parseCampaignConfig({ ...base, schedules: [{ id: "w", spec: { cron: ["@weekly"], timezone } }] });
+    assert.ok(r.ok, r.ok ? "" : r.error.message);
+    return r.config.schedules![0]!.spec.timezone;
+  };
+  assert.equal(zoneOf("utc"), "UTC");
+  assert.equal(zoneOf("europe/berlin"), "Europe/Berlin");
+  assert.equal(zoneOf("Europe/Berlin"), "Europe/Berlin");
+  // An alias the runtime maps to another zone is kept as written: the schedule runs in the zone named.
+  assert.equal(zoneOf("US/Pacific-New"), "US/Pacific-New");
+});
+
+test("scheduleRefusal: the server's INVALID_ARGUMENT in its words; anything else is not a refusal", () => {
+  const grpc = (code: number, details: string) => Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+  assert.equal(scheduleRefusal(grpc(3, "unknown time zone US/Pacific-New")), "unknown time zone US/Pacific-New");
+  assert.equal(scheduleRefusal(new ServiceError("Failed to create schedule", { cause: grpc(3, "bad jitter") })), "bad jitter");
+  assert.equal(scheduleRefusal(new ServiceError("Failed to create schedule", { cause: grpc(14, "unavailable") })), undefined);
+  assert.equal(scheduleRefusal(grpc(14, "connection refused")), undefined);
+  // A TypeError from our own code is a bug, not the server's word.
+  assert.equal(scheduleRefusal(new TypeError("x is undefined")), undefined);
+  assert.equal(scheduleRefusal(undefined), undefined);
 });
 
 test("a config without schedules freezes to the same hash as before schedules existed", () => {
