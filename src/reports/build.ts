@@ -28,7 +28,12 @@ export async function buildReportHtml(db: Db, scope: { campaignId: string; itera
 /** The campaign's output folder, from its frozen config (output.dir resolved against `baseDir`, as the worker does). */
 export async function campaignReportDir(db: Db, baseDir: string, campaignId: string, iteration?: number): Promise<string> {
   const stored = iteration === undefined ? await latestConfig(db, campaignId) : await configForIteration(db, campaignId, iteration);
-  if (!stored) throw new UnknownCampaignError(`campaign ${JSON.stringify(campaignId)} has no stored config (is it registered?)`);
+  if (!stored) {
+    if (iteration !== undefined && (await latestConfig(db, campaignId))) throw new UnknownCampaignError(`campaign ${campaignId} has no iteration ${iteration}`);
+    throw new UnknownCampaignError(
+      `no campaign ${JSON.stringify(campaignId)} in PostgreSQL (a campaign registers when a worker first runs it); \`toolloop campaign list\` shows the campaigns`,
+    );
+  }
   return campaignOutputDir(baseDir, stored.frozen.config.output.dir, campaignId);
 }
 

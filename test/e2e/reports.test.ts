@@ -158,7 +158,10 @@ test("reports of a two-iteration loop: written after each iteration, every chart
   assertPageRenders(await checkReportPage(browser, pathToFileURL(out).href), "report build --iteration 1", ["Acceptance funnel", "Training reward curve"]);
   const unknown = spawnSync(process.execPath, [CLI, "report", "build", "no-such-campaign"], { env: cliEnv(), encoding: "utf8" });
   assert.equal(unknown.status, 2);
-  assert.match(unknown.stderr, /no-such-campaign/);
+  assert.match(unknown.stderr, /no campaign "no-such-campaign" in PostgreSQL .*campaign list/);
+  const noIteration = spawnSync(process.execPath, [CLI, "report", "build", campaignId, "--iteration", "99"], { env: cliEnv(), encoding: "utf8" });
+  assert.equal(noIteration.status, 2);
+  assert.match(noIteration.stderr, new RegExp(`campaign ${campaignId} has no iteration 99`));
   const badIteration = spawnSync(process.execPath, [CLI, "report", "build", campaignId, "--iteration", "x"], { env: cliEnv(), encoding: "utf8" });
   assert.equal(badIteration.status, 2);
   assert.match(badIteration.stderr, /--iteration: expected a positive whole number, got "x"/);
