@@ -12,6 +12,7 @@ import { labelJudgements, samples } from "../../src/db/schema.js";
 import { createRoleClient } from "../../src/llm/client.js";
 import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
 import { labelIsWrong } from "../../src/llm/simulator/truth.js";
+import { judgeVotesCounted } from "../../src/metrics/toolloopMetrics.js";
 import { decodeToolCalls, labelOf } from "../../src/matching/labelAgreement.js";
 import { expandErrorsHandler } from "../../src/stages/expand/errors/handler.js";
 import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
@@ -55,6 +56,7 @@ test("a planted policy error becomes an error seed and is expanded into verified
   assert.ok(errorSeeds.length >= 3, `most policy mistakes are judged PRED_WRONG (error seeds: ${errorSeeds.length} of ${judged.length} judged)`);
 
   const ctx = stageContext<StageConfigOf<"expand.errors">>(db, res.workDir, campaignId, config, "expand.errors");
+  const votesBefore = await counterTotal(judgeVotesCounted);
   const batches = await planAndRun(db, ctx, expandErrorsHandler);
   const summary = await expandErrorsHandler.finalize!(ctx, batches);
   console.log(`expand.errors on ${errorSeeds.length} error seeds: ${JSON.stringify(summary)}`);
@@ -85,6 +87,10 @@ test("a planted policy error becomes an error seed and is expanded into verified
     assert.equal(labelIsWrong(e), false, "a verified expansion's label is right (simulator truth)");
   }
   assert.ok(verified >= expanded.length / 2, `most expansions pass rules and the judges (${verified}/${expanded.length})`);
+  // Each committee vote stored with a sample is counted once in the worker's metrics.
+  const storedVotes = expanded.reduce((n, e) => n + ((e.metadata.committee as { votes?: unknown[] } | undefined)?.votes?.length ?? 0), 0);
+  assert.ok(storedVotes > 0);
+  assert.equal((await counterTotal(judgeVotesCounted)) - votesBefore, storedVotes, "each stored committee vote is counted once");
   // A rerun writes nothing new.
   await planAndRun(db, ctx, expandErrorsHandler);
   const again = await db
@@ -92,4 +98,9 @@ test("a planted policy error becomes an error seed and is expanded into verified
     .from(samples)
     .where(and(eq(samples.campaignId, campaignId), eq(samples.origin, "expanded")));
   assert.equal(again.length, expanded.length);
+  assert.equal((await counterTotal(judgeVotesCounted)) - votesBefore, storedVotes, "a rerun counts no vote again");
 });
+
+async function counterTotal(c: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
+  return (await c.get()).values.reduce((n, v) => n + v.value, 0);
+}

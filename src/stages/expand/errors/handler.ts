@@ -24,6 +24,7 @@ import { committeeRoles, committeeSize, convene, tally } from "../../../judging/
 import { storedSimulated } from "../../../provenance/provenance.js";
 import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
+import { judgeVotesCounted } from "../../../metrics/toolloopMetrics.js";
 import { labelOf, promptOf } from "../../../matching/labelAgreement.js";
 import { sampleId } from "../../../util/ids.js";
 import { verifyRules } from "../../../verification/rules.js";
@@ -110,6 +111,7 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
             const rules = verifyRules({ kind: expanded.kind, messages: expanded.messages, tools: expanded.tools });
             const verdicts: Verdict[] = [rules];
             let committee: Record<string, unknown> | undefined;
+            let votesCast: { verdict: string | null }[] = [];
             if (rules.ok) {
               const label = labelOf(expanded.messages);
               const votes = await convene(
@@ -122,6 +124,7 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
                 },
                 ctx.signal,
               );
+              votesCast = votes;
               const t = tally(votes, stage.committee.consensus);
               committee = {
                 verdict: t.verdict,
@@ -157,6 +160,8 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
               metadata: { ...expanded.metadata, slot: n, ...(committee ? { committee } : {}), provenance },
             };
             const written = await insertSamples(db, [row]);
+            // The committee's votes count once, with the sample that stores them (in its metadata).
+            if (written.has(row.id as string)) for (const v of votesCast) judgeVotesCounted.inc({ verdict: v.verdict ?? "unreadable" });
             if (!written.has(row.id as string)) {
               // Not written: the same content is already stored, or another attempt settled this slot meanwhile.
               const now = await settledSlots(db, [key]);
