@@ -9,11 +9,12 @@ import type { Command } from "commander";
 import pLimit from "p-limit";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
-import { listCampaignRows, readCampaignFacts } from "../db/repos/campaignStatus.js";
+import { listCampaignRows, readCampaignFacts, registeredCampaigns } from "../db/repos/campaignStatus.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
-import { campaignListEntry } from "../status/campaignList.js";
+import { campaignListEntry, mergeCampaignList, unregisteredListEntry, unregisteredWorkflows } from "../status/campaignList.js";
 import { campaignView, type CampaignState, type CampaignView, type DbFacts, type WorkflowFacts } from "../status/campaignView.js";
-import { readWorkflowFacts } from "../status/workflowFacts.js";
+import { listCampaignWorkflows, readWorkflowFacts } from "../status/workflowFacts.js";
+import { taskQueues } from "../taskQueues.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
 import { renderCampaignList, renderCampaignView } from "./statusView.js";
@@ -221,24 +222,41 @@ async function printList(opts: { json?: boolean; limit: string }): Promise<void>
   if (!e.databaseUrl) throw new CliError("campaign list reads the campaigns from PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
   const s = await openSources(e);
   try {
-    // The campaigns come from PostgreSQL: Temporal alone cannot list them.
+    // The campaigns come from PostgreSQL (Temporal alone cannot tell a campaign's name, stages or
+    // progress); Temporal adds only the campaign workflows PostgreSQL has no record of yet.
     if (!s.db) throw s.errors[0] ?? new CliError("PostgreSQL cannot be reached (DATABASE_URL)", EXIT_ENVIRONMENT);
-    const rows = await listCampaignRows(s.db.db, { limit });
+    const db = s.db.db;
+    const client = s.client;
+    const notes = [...s.notes];
+    // Campaign workflows Temporal has on this deployment's queue but PostgreSQL does not (started
+    // while no worker ran): one visibility query, read alongside PostgreSQL's rows. A failure is a
+    // note: the list is PostgreSQL's then, as before.
+    const taskQueue = taskQueues(e.queuePrefix).workflows;
+    const [rows, listed] = await Promise.all([
+      listCampaignRows(db, { limit }),
+      client
+        ? listCampaignWorkflows(client, { taskQueue, limit }).catch((err: unknown) => {
+            const known = temporalCliError(err, e);
+            notes.push(
+              `Temporal (namespace ${e.namespace}) could not list the campaign workflows on ${taskQueue}: ${withoutAdvice(known?.message ?? (err instanceof Error ? err.message : String(err))).split("\n")[0]}; campaigns no worker has run are not shown`,
+            );
+            return [];
+          })
+        : Promise.resolve([]),
+    ]);
+    const unregistered = unregisteredWorkflows(listed, await registeredCampaigns(db, listed));
     const run = pLimit(8);
-    const entries = await Promise.all(
-      rows.map((row) =>
-        run(async () => {
-          const wf = s.client
-            ? await readWorkflowFacts(s.client, row.workflowId ?? campaignWorkflowId(row.campaignId), { checkPollers: false }).catch(() => undefined)
-            : undefined;
-          return campaignListEntry(row, wf);
-        }),
-      ),
-    );
-    if (opts.json) console.log(JSON.stringify({ campaigns: entries, notes: s.notes }, null, 2));
+    const wfFacts = (workflowId: string) =>
+      client ? readWorkflowFacts(client, workflowId, { checkPollers: false }).catch(() => undefined) : Promise.resolve(undefined);
+    const [registered, temporalOnly] = await Promise.all([
+      Promise.all(rows.map((row) => run(async () => campaignListEntry(row, await wfFacts(row.workflowId ?? campaignWorkflowId(row.campaignId)))))),
+      Promise.all(unregistered.map((w) => run(async () => unregisteredListEntry(w, await wfFacts(w.workflowId))))),
+    ]);
+    const entries = mergeCampaignList(registered, temporalOnly, limit);
+    if (opts.json) console.log(JSON.stringify({ campaigns: entries, notes }, null, 2));
     else {
       console.log(renderCampaignList(entries));
-      for (const n of s.notes) console.log(`note: ${n}`);
+      for (const n of notes) console.log(`note: ${n}`);
     }
   } finally {
     await s.close();

@@ -84,12 +84,13 @@ export function renderCampaignList(rows: CampaignListEntry[]): string {
   if (rows.length === 0) return "no campaigns";
   const table = rows.map((r) => [
     r.campaignId,
-    r.name,
+    r.name || "-",
     r.state,
     r.iteration !== undefined ? `${r.iteration}${r.iterationsTotal !== undefined ? `/${r.iterationsTotal}` : ""}` : "-",
     r.stage ? `${r.stage} (${r.stageStatus ?? "?"})` : "-",
     r.updatedAt.replace("T", " ").replace(/\.\d+Z$/, "Z"),
-    r.reason ? oneLine(r.reason, MAX_LIST_REASON) : "",
+    // A campaign only Temporal knows says so after its reason (a terminated one has both).
+    [r.reason ? oneLine(r.reason, MAX_LIST_REASON) : undefined, r.note].filter(Boolean).join("; "),
   ]);
   const head = ["CAMPAIGN", "NAME", "STATE", "ITER", "STAGE", "UPDATED", "REASON"];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));

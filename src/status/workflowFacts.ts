@@ -5,7 +5,8 @@
  */
 import { WorkflowNotFoundError, type Client } from "@temporalio/client";
 import { defaultPayloadConverter } from "@temporalio/common";
-import { CampaignStatusKey, IterationKey, StageKey } from "../../workflows/searchAttributes.js";
+import { CampaignIdKey, CampaignStatusKey, IterationKey, StageKey } from "../../workflows/searchAttributes.js";
+import type { ListedWorkflow } from "./campaignList.js";
 import type { WorkflowFacts } from "./campaignView.js";
 import { historyFacts, type HistoryEventLike } from "./historyFacts.js";
 
@@ -81,4 +82,27 @@ async function workerPolling(client: Client, taskQueue: string): Promise<boolean
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The newest campaign workflows on one workflow task queue, from one visibility query (one page of
+ * at most `limit`): what `campaign list` adds for campaigns PostgreSQL has no record of.
+ */
+export async function listCampaignWorkflows(client: Client, opts: { taskQueue: string; limit: number }): Promise<ListedWorkflow[]> {
+  const quote = (v: string) => `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  const query = `WorkflowType = 'campaignWorkflow' AND TaskQueue = ${quote(opts.taskQueue)}`;
+  const out: ListedWorkflow[] = [];
+  for await (const w of client.workflow.list({ query, pageSize: opts.limit })) {
+    const sa = w.typedSearchAttributes.get(CampaignIdKey);
+    out.push({
+      workflowId: w.workflowId,
+      campaignId: sa || (w.workflowId.startsWith("campaign-") ? w.workflowId.slice("campaign-".length) : w.workflowId),
+      startTime: w.startTime.toISOString(),
+      status: w.status.name,
+      ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}),
+    });
+    // One page only: the iterator would fetch the next one.
+    if (out.length >= opts.limit) break;
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
  * iteration, that iteration's stages in plan order with batch progress (done items, items finished
  * within the rate window) and cluster jobs. Reads only; works with no worker running.
  */
-import { and, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, or, sql } from "drizzle-orm";
 import { planOf } from "../../config/frozen.js";
 import type { DbFacts, JobFacts, StageFacts } from "../../status/campaignView.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
@@ -191,6 +191,39 @@ export async function listCampaignRows(db: Db, opts: { limit: number; since?: Da
     });
   }
   return out;
+}
+
+/**
+ * Which of these campaign workflows PostgreSQL has a campaign for (by campaign id or by the workflow
+ * id registration recorded): one query for a whole `campaign list` page.
+ */
+export async function registeredCampaigns(
+  db: Db,
+  candidates: { campaignId: string; workflowId: string }[],
+): Promise<{ ids: Set<string>; workflowIds: Set<string> }> {
+  const ids = new Set<string>();
+  const workflowIds = new Set<string>();
+  if (candidates.length === 0) return { ids, workflowIds };
+  const rows = await db
+    .select({ id: campaigns.id, workflowId: campaigns.workflowId })
+    .from(campaigns)
+    .where(
+      or(
+        inArray(
+          campaigns.id,
+          candidates.map((c) => c.campaignId),
+        ),
+        inArray(
+          campaigns.workflowId,
+          candidates.map((c) => c.workflowId),
+        ),
+      ),
+    );
+  for (const r of rows) {
+    ids.add(r.id);
+    if (r.workflowId) workflowIds.add(r.workflowId);
+  }
+  return { ids, workflowIds };
 }
 
 /** Rows of db.execute(): node-postgres returns { rows }, PGlite returns { rows } too; some drivers an array. */
