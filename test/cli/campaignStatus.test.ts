@@ -10,12 +10,13 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { and, eq, sql } from "drizzle-orm";
-import { stageBatches, stageRuns } from "../../src/db/schema.js";
+import { campaigns, stageBatches, stageRuns } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
+import { NOT_REGISTERED_NOTE, type CampaignListEntry } from "../../src/status/campaignList.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
-import { runCli, type CliResult } from "../helpers/cli.js";
+import { cliEnvOf, runCli, type CliResult } from "../helpers/cli.js";
 import { closedPort } from "../helpers/deadEndpoints.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
@@ -353,4 +354,82 @@ test("paused: the running stage shows its rate and 'paused', no ETA; aborted mid
   const list = await cli(["campaign", "list", "--limit", "50"]);
   assert.equal(list.status, 0, list.stderr);
   assert.match(list.stdout, new RegExp(`^${campaignId} +test +aborted +1/1 +synthesize\\.singleTurn \\(stopped\\) `, "m"));
+});
+
+test("list shows a campaign started while no worker runs, from Temporal with the not-registered note; once a worker registers it, one row", async () => {
+  const campaignId = `st-unreg-${Date.now().toString(36)}`;
+  const configPath = path.join(env.workDir, `${campaignId}.json`);
+  fs.writeFileSync(configPath, JSON.stringify(simulatorCampaign(sim.url, { count: 20, batchSize: 10 })));
+  // This file's task queues: list reads the campaign workflows on this deployment's queue only.
+  const deployed = (args: string[]) => runCli(args, cliEnvOf(env));
+  const started = await deployed(["campaign", "start", "--config", configPath, "--id", campaignId]);
+  assert.equal(started.status, 0, started.stderr);
+  const handle = env.client.workflow.getHandle(campaignWorkflowId(campaignId));
+  let workers: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
+  try {
+    const rowsOf = (text: string) => text.split("\n").filter((l) => l.startsWith(`${campaignId} `));
+    const listed = await deployed(["campaign", "list", "--limit", "50"]);
+    assert.equal(listed.status, 0, `campaign list (exit ${listed.status}, ${listed.ms} ms): ${listed.stderr}`);
+    assert.deepEqual(rowsOf(listed.stdout).length, 1, listed.stdout);
+    const note = NOT_REGISTERED_NOTE.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    assert.match(listed.stdout, new RegExp(`^${campaignId} +- +running +1 +- +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ {2}${note}$`, "m"));
+    assert.doesNotMatch(listed.stdout, /^note: /m);
+
+    const json = await deployed(["campaign", "list", "--json", "--limit", "50"]);
+    assert.equal(json.status, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout) as { campaigns: CampaignListEntry[]; notes: string[] };
+    assert.deepEqual(parsed.notes, []);
+    const mine = parsed.campaigns.filter((c) => c.campaignId === campaignId);
+    assert.equal(mine.length, 1);
+    assert.deepEqual(
+      { ...mine[0], createdAt: undefined, updatedAt: undefined },
+      {
+        campaignId,
+        name: "",
+        status: "",
+        registered: false,
+        note: NOT_REGISTERED_NOTE,
+        workflowId: `campaign-${campaignId}`,
+        createdAt: undefined,
+        updatedAt: undefined,
+        iteration: 1,
+        state: "running",
+        workflowStatus: "RUNNING",
+      },
+    );
+    // --limit holds with the rows Temporal adds.
+    const one = JSON.parse((await deployed(["campaign", "list", "--json", "--limit", "1"])).stdout) as { campaigns: unknown[] };
+    assert.equal(one.campaigns.length, 1);
+
+    // A worker runs it: registration records the campaign, and the list shows PostgreSQL's row once.
+    workers = await env.startWorkers();
+    await waitFor("the campaign's registration", async () => (await env.db.db.select().from(campaigns).where(eq(campaigns.id, campaignId))).length > 0);
+    const once = await deployed(["campaign", "list", "--json", "--limit", "50"]);
+    assert.equal(once.status, 0, once.stderr);
+    const rows = (JSON.parse(once.stdout) as { campaigns: CampaignListEntry[] }).campaigns.filter((c) => c.campaignId === campaignId);
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    assert.equal(rows[0]?.registered, true);
+    assert.equal(rows[0]?.name, "test");
+    assert.equal(rows[0]?.note, undefined);
+    const text = await deployed(["campaign", "list", "--limit", "50"]);
+    assert.equal(rowsOf(text.stdout).length, 1, text.stdout);
+    assert.match(text.stdout, new RegExp(`^${campaignId} +test +`, "m"));
+    assert.doesNotMatch(rowsOf(text.stdout)[0] ?? "", /not registered/);
+  } finally {
+    await handle.terminate("test done").catch(() => undefined);
+    await workers?.stop();
+  }
+});
+
+test("list: Temporal failing to list the campaign workflows is a note, not a failure", async () => {
+  // A namespace Temporal does not have: the connection succeeds, every call on it fails.
+  const r = await runCli(["campaign", "list", "--json", "--limit", "5"], { ...cliEnvOf(env), TEMPORAL_NAMESPACE: `no-such-ns-${Date.now().toString(36)}` });
+  assert.equal(r.status, 0, r.stderr);
+  const parsed = JSON.parse(r.stdout) as { campaigns: CampaignListEntry[]; notes: string[] };
+  assert.ok(parsed.campaigns.length <= 5);
+  assert.ok(
+    parsed.notes.some((n) => /could not list the campaign workflows on t-status-\S+-workflows: .*; campaigns no worker has run are not shown$/.test(n)),
+    parsed.notes.join("\n"),
+  );
+  assert.ok(parsed.campaigns.every((c) => c.registered));
 });
