@@ -5,7 +5,7 @@
  *
  *   <output.dir>/<campaignId>/report.html            the campaign report (all iterations)
  *   <output.dir>/<campaignId>/iter-<N>/report.html   the iteration report
- *   <output.dir>/<campaignId>/iter-<N>/dataset/...   export.dataset, export.verl in verl/, train/ ...
+ *   <output.dir>/<campaignId>/iter-<N>/...           export.dataset (dataset.jsonl ...), export.verl in verl/, train/ ...
  */
 import path from "node:path";
 
