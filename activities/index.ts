@@ -38,6 +38,7 @@ import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolic
 import { clusterOf } from "../src/training/clusterConfig.js";
 import type { CampaignConfig } from "../src/config/campaignConfig.js";
 import type { JobLauncher } from "../src/training/launchers/launcher.js";
+import { createProgressBeat } from "../src/util/progressBeat.js";
 
 /** How long finishIteration spends on reports at most (its activity has a few minutes in all). */
 const REPORT_BUDGET_MS = 90_000;
@@ -263,23 +264,21 @@ export function createActivities(deps: ActivityDeps) {
     const already = (await listDoneBatches(db, ref)).find((d) => d.batchIndex === ref.batchIndex);
     if (already) return already.result as BatchCounts;
     const actx = Context.current();
-    let latest: unknown = actx.info.heartbeatDetails;
-    const timer = setInterval(() => actx.heartbeat(latest), heartbeatIntervalMs);
+    // At most about one heartbeat per interval, the latest progress always sent last (src/util/progressBeat.ts).
+    const beat = createProgressBeat((d) => actx.heartbeat(d), heartbeatIntervalMs, actx.info.heartbeatDetails);
+    const timer = setInterval(beat.tick, heartbeatIntervalMs);
     try {
       const result = await withStageContext(ref, (ctx, handler) => {
         if (isClusterJobHandler(handler)) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" runs a cluster job, not batches`, ErrorType.stageInput);
-        return handler.runBatch(ctx, ref.batchIndex, {
-          resumeFrom: actx.info.heartbeatDetails,
-          report: (d: unknown) => {
-            latest = d;
-            actx.heartbeat(d);
-          },
-        });
+        return handler.runBatch(ctx, ref.batchIndex, { resumeFrom: actx.info.heartbeatDetails, report: beat.report });
       });
+      beat.flush();
       await recordBatchDone(db, ref, ref.batchIndex, result);
       return result as BatchCounts;
     } finally {
       clearInterval(timer);
+      // A failed attempt's latest progress goes out with it (the SDK flushes the last heartbeat), for the retry to resume from.
+      beat.flush();
     }
   }
 
