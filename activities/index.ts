@@ -272,12 +272,11 @@ export function createActivities(deps: ActivityDeps) {
         if (isClusterJobHandler(handler)) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" runs a cluster job, not batches`, ErrorType.stageInput);
         return handler.runBatch(ctx, ref.batchIndex, { resumeFrom: actx.info.heartbeatDetails, report: beat.report });
       });
-      beat.flush();
       await recordBatchDone(db, ref, ref.batchIndex, result);
       return result as BatchCounts;
     } finally {
       clearInterval(timer);
-      // A failed attempt's latest progress goes out with it (the SDK flushes the last heartbeat), for the retry to resume from.
+      // The latest progress goes out last, also with a failed attempt (the SDK flushes its last heartbeat), for a retry to resume from.
       beat.flush();
     }
   }

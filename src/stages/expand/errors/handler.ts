@@ -160,9 +160,10 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
               metadata: { ...expanded.metadata, slot: n, ...(committee ? { committee } : {}), provenance },
             };
             const written = await insertSamples(db, [row]);
-            // The committee's votes count once, with the sample that stores them (in its metadata).
-            if (written.has(row.id as string)) for (const v of votesCast) judgeVotesCounted.inc({ verdict: v.verdict ?? "unreadable" });
-            if (!written.has(row.id as string)) {
+            if (written.has(row.id as string)) {
+              // The committee's votes count once, with the sample that stores them (in its metadata).
+              for (const v of votesCast) judgeVotesCounted.inc({ verdict: v.verdict ?? "unreadable" });
+            } else {
               // Not written: the same content is already stored, or another attempt settled this slot meanwhile.
               const now = await settledSlots(db, [key]);
               if (!now.has(key))
