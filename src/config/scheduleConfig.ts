@@ -57,21 +57,18 @@ const cronExpression = z
   });
 
 /** An IANA time zone name (`Europe/Berlin`, `UTC`), checked with the runtime's time zone database. */
-const timezone = boundedString(64, "a time zone name")
-  .refine((tz) => {
-    try {
-      new Intl.DateTimeFormat("en-US", { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'expected an IANA time zone name such as "UTC" or "Europe/Berlin"')
+const timezone = boundedString(64, "a time zone name").transform((tz, ctx) => {
+  let canonical: string;
+  try {
+    canonical = new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone;
+  } catch {
+    ctx.addIssue({ code: "custom", message: 'expected an IANA time zone name such as "UTC" or "Europe/Berlin"', input: tz });
+    return z.NEVER;
+  }
   // The runtime matches names regardless of case; Temporal's server (Go's zone files) does not: "utc"
   // becomes "UTC". Other aliases stay as written (the server may still refuse one it lacks).
-  .transform((tz) => {
-    const canonical = new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone;
-    return canonical.toLowerCase() === tz.toLowerCase() ? canonical : tz;
-  });
+  return canonical.toLowerCase() === tz.toLowerCase() ? canonical : tz;
+});
 
 export const OVERLAP_POLICIES = ["skip", "bufferOne", "bufferAll", "cancelOther", "terminateOther", "allowAll"] as const;
 export type OverlapPolicyName = (typeof OVERLAP_POLICIES)[number];
