@@ -28,6 +28,7 @@ import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { renderStatus } from "./progress.js";
 import { readWorkflowFacts } from "../status/workflowFacts.js";
+import { noWorkerYetNote } from "../status/campaignView.js";
 import { checkEndpointsForStart } from "./endpointCheck.js";
 import { connectClient } from "./temporal.js";
 
@@ -182,6 +183,15 @@ async function signalCampaign(client: Client, workflowId: string, id: string, ve
   }
 }
 
+/**
+ * After a signal or an abort: when no worker has run the campaign yet, says that what was sent waits
+ * until one does, and how to end it without one. Sent is sent: failing to read this is not an error.
+ */
+async function noteIfNoWorkerYet(client: Client, workflowId: string): Promise<void> {
+  const facts = await readWorkflowFacts(client, workflowId).catch(() => undefined);
+  if (facts?.status === "RUNNING" && facts.noWorkerYet) console.log(`note: ${noWorkerYetNote(facts)}`);
+}
+
 /** Runs `fn` with a connected client; what the SDK throws becomes a CliError that says what to do. */
 async function withClient<T>(ctx: TemporalContext, fn: (client: Client, e: CliEnv) => Promise<T>): Promise<T> {
   const e = cliEnv();
@@ -297,6 +307,7 @@ export function registerCampaignCommands(program: Command): void {
           const workflowId = await toWorkflowId(client, id);
           await signalCampaign(client, workflowId, id, name, () => client.workflow.getHandle(workflowId).signal(signal));
           console.log(`${name}: sent to ${workflowId}`);
+          await noteIfNoWorkerYet(client, workflowId);
         });
       });
   }
@@ -310,6 +321,7 @@ export function registerCampaignCommands(program: Command): void {
         const workflowId = await toWorkflowId(client, id);
         await signalCampaign(client, workflowId, id, "abort", () => abortCampaign(client, workflowId, opts.reason));
         console.log(`abort: sent to ${workflowId} (the workflow records the reason, cancels its work and ends as Canceled)`);
+        await noteIfNoWorkerYet(client, workflowId);
       });
     });
 }

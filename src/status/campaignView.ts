@@ -34,6 +34,8 @@ export interface WorkflowFacts {
   outputDir?: string;
   /** Whether a worker polled the workflow task queue recently; undefined when unknown. */
   workerPolling?: boolean;
+  /** No worker has taken a workflow task of this (first) run: nothing of the campaign has run yet. */
+  noWorkerYet?: true;
 }
 
 export interface JobFacts {
@@ -183,6 +185,24 @@ export interface ViewInput {
   reportPath?: string;
 }
 
+/**
+ * What to know of a running campaign no worker has run yet (WorkflowFacts.noWorkerYet): what is sent
+ * to it waits in its history until a worker on its task queue starts it, and how to end it without one.
+ */
+export function noWorkerYetNote(wf: Pick<WorkflowFacts, "workflowId" | "taskQueue" | "workerPolling">): string {
+  // workerPolling reads Temporal's pollers of the last minutes: a worker stopped a minute ago still counts.
+  const polling =
+    wf.workerPolling === false
+      ? `no worker has polled task queue ${wf.taskQueue} recently`
+      : wf.workerPolling
+        ? `a worker polled task queue ${wf.taskQueue} in the last minutes`
+        : `task queue ${wf.taskQueue}`;
+  return (
+    `no worker has run this campaign yet (${polling}): it starts, and what was sent to it (pause, resume, abort) takes effect, when a worker on that queue picks it up (\`${CLI} worker\`); ` +
+    `to end it now without a worker: temporal workflow terminate --workflow-id ${wf.workflowId} --reason "<why>"`
+  );
+}
+
 export function campaignView(input: ViewInput): CampaignView {
   const { db, wf } = input;
   const notes = [...(input.notes ?? [])];
@@ -211,9 +231,12 @@ export function campaignView(input: ViewInput): CampaignView {
       else if (wf.searchStatus && RUNNING_STATES.has(wf.searchStatus)) state = wf.searchStatus as CampaignState;
       else state = "running";
       if (wf.abortReason) {
-        reason = `abort requested (${wf.abortReason}); the running work is being cancelled`;
+        reason = wf.noWorkerYet
+          ? `abort requested (${wf.abortReason}); no worker has run the campaign yet, so it ends when one picks it up`
+          : `abort requested (${wf.abortReason}); the running work is being cancelled`;
       }
-      if (wf.workerPolling === false)
+      if (wf.noWorkerYet) notes.push(noWorkerYetNote(wf));
+      else if (wf.workerPolling === false)
         notes.push(
           `no worker has polled task queue ${wf.taskQueue} recently: the campaign makes no progress until one runs (\`${CLI} worker\`); this status comes from PostgreSQL and Temporal's records`,
         );

@@ -17,6 +17,8 @@ export interface HistoryEventLike {
   workflowExecutionSignaledEventAttributes?: { signalName?: string | null; input?: Payloads } | null;
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
   activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown; result?: Payloads } | null;
+  workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string | null } | null;
+  workflowTaskStartedEventAttributes?: object | null;
 }
 
 export interface HistoryFacts {
@@ -25,6 +27,11 @@ export interface HistoryFacts {
   abortReason?: string;
   resultState?: string;
   outputDir?: string;
+  /**
+   * No worker has taken a workflow task of this run, and it is a campaign's first run (not one a
+   * continue-as-new started): nothing of the campaign has run, and what is sent to it waits.
+   */
+  noWorkerYet?: true;
 }
 
 /** Activities whose result carries the campaign's plan (and so its output folder). */
@@ -45,7 +52,12 @@ export function historyFacts(events: HistoryEventLike[], decode: (payload: unkno
   const planActivityIds = new Set<string>();
   let abortSignalled: string | undefined;
   let cancelCause: string | undefined;
+  let taskStarted = false;
+  let firstRun = false;
   for (const e of events) {
+    if (e.workflowTaskStartedEventAttributes) taskStarted = true;
+    const started = e.workflowExecutionStartedEventAttributes;
+    if (started) firstRun = !started.continuedExecutionRunId;
     const failed = e.workflowExecutionFailedEventAttributes;
     if (failed) {
       const root = rootCause(failed.failure);
@@ -76,5 +88,6 @@ export function historyFacts(events: HistoryEventLike[], decode: (payload: unkno
   }
   const abort = abortSignalled ?? (cancelCause ? `canceled: ${cancelCause}` : undefined);
   if (abort) out.abortReason = abort;
+  if (firstRun && !taskStarted) out.noWorkerYet = true;
   return out;
 }

@@ -137,6 +137,8 @@ test("with the worker stopped, status tells running (with rate), then waiting fo
   try {
     const abort = await cli(["campaign", "abort", campaignId, "--reason", "endpoint retired"]);
     assert.equal(abort.status, 0, abort.stderr);
+    // A worker has run this campaign: no note that what was sent waits for one.
+    assert.doesNotMatch(abort.stdout, /no worker has run/);
     await waitFor("the campaign to close", async () => (await handle.describe()).status.name !== "RUNNING", 60_000);
   } finally {
     await workers.stop();
@@ -418,6 +420,49 @@ test("list shows a campaign started while no worker runs, from Temporal with the
   } finally {
     await handle.terminate("test done").catch(() => undefined);
     await workers?.stop();
+  }
+});
+
+test("pause and abort of a campaign no worker has run yet: sent, with a note that they wait for a worker and how to end it without one; status says so", async () => {
+  const campaignId = `st-noworker-${Date.now().toString(36)}`;
+  const handle = await start(simulatorCampaign(sim.url, { count: 20, batchSize: 10 }), campaignId);
+  const workflowId = campaignWorkflowId(campaignId);
+  try {
+    const note = (out: string) => out.split("\n").find((l) => l.startsWith("note: no worker has run this campaign yet"));
+    const paused = await cli(["campaign", "pause", campaignId]);
+    assert.equal(paused.status, 0, paused.stderr);
+    assert.match(paused.stdout, new RegExp(`^pause: sent to ${workflowId}$`, "m"));
+    assert.ok(note(paused.stdout), paused.stdout);
+
+    const abort = await cli(["campaign", "abort", campaignId, "--reason", "wrong endpoint"]);
+    assert.equal(abort.status, 0, abort.stderr);
+    const line = note(abort.stdout) ?? "";
+    // Whether a poller shows depends on the workers earlier tests of this file stopped (Temporal keeps them a few minutes).
+    assert.match(
+      line,
+      /^note: no worker has run this campaign yet \((no worker has polled|a worker polled) task queue t-status-\S+-workflows (recently|in the last minutes)\): /,
+    );
+    assert.ok(line.endsWith(`to end it now without a worker: temporal workflow terminate --workflow-id ${workflowId} --reason "<why>"`), line);
+    assert.equal((await handle.describe()).status.name, "RUNNING");
+
+    const status = await cli(["campaign", "status", campaignId, "--json"]);
+    assert.equal(status.status, 0, status.stderr);
+    const v = JSON.parse(status.stdout) as { state: string; reason: string; notes: string[] };
+    assert.equal(v.state, "running");
+    assert.equal(v.reason, "abort requested (aborted by operator: wrong endpoint); no worker has run the campaign yet, so it ends when one picks it up");
+    assert.ok(
+      v.notes.some((n) => n.startsWith("no worker has run this campaign yet")),
+      JSON.stringify(v.notes),
+    );
+    // One note, not also the generic "no worker has polled" one.
+    assert.ok(!v.notes.some((n) => n.startsWith("no worker has polled")), JSON.stringify(v.notes));
+
+    // What the note says ends it without a worker does.
+    await handle.terminate("wrong endpoint");
+    const ended = await cli(["campaign", "status", campaignId]);
+    assert.match(ended.stdout, new RegExp(`^campaign ${campaignId}: TERMINATED\\nreason: terminated: wrong endpoint$`, "m"));
+  } finally {
+    await handle.terminate("test done").catch(() => undefined);
   }
 });
 

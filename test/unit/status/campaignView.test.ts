@@ -276,3 +276,27 @@ test("while paused a running stage keeps a real rate but shows no ETA (nothing n
   const idle = campaignView({ campaignId: "weekly", db: dbFacts([{ ...running, windowItems: 0 }]), wf: wf({ searchStatus: "paused" }) });
   assert.match(renderCampaignView(idle), /^ {2}synthesize\.singleTurn {2}1,250\/4,000 \(31%\) {2}-- items\/s {2}paused$/m);
 });
+
+test("noWorkerYet: a first run whose workflow task no worker has started; not a run a worker took, nor a continue-as-new successor", () => {
+  const started = { eventId: 1, workflowExecutionStartedEventAttributes: {} };
+  const scheduled = { eventId: 2, workflowTaskScheduledEventAttributes: {} };
+  const signalled = { eventId: 3, workflowExecutionSignaledEventAttributes: { signalName: "pause", input: { payloads: [] } } };
+  assert.deepEqual(
+    historyFacts([started, scheduled], (p) => p),
+    { noWorkerYet: true },
+  );
+  assert.deepEqual(
+    historyFacts([started, scheduled, signalled], (p) => p),
+    { noWorkerYet: true },
+  );
+  // A worker took the first task (even one that failed, or has not completed yet).
+  assert.deepEqual(
+    historyFacts([started, scheduled, { eventId: 3, workflowTaskStartedEventAttributes: {} }], (p) => p),
+    {},
+  );
+  // The run a continue-as-new started: its worker was there a moment ago.
+  assert.deepEqual(
+    historyFacts([{ eventId: 1, workflowExecutionStartedEventAttributes: { continuedExecutionRunId: "r1" } }, scheduled], (p) => p),
+    {},
+  );
+});
