@@ -23,12 +23,13 @@ import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
 import { outputFolderLine } from "./outputFolder.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
-import { CliError, campaignEndedError, temporalCliError, type TemporalContext } from "./errors.js";
+import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isDeadlineExceeded, temporalCliError, type TemporalContext } from "./errors.js";
 import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { renderStatus } from "./progress.js";
 import { readWorkflowFacts } from "../status/workflowFacts.js";
 import { noWorkerYetNote } from "../status/campaignView.js";
+import { noAnswerFromWorker, operatorCallRefusal } from "../status/operatorCalls.js";
 import { checkEndpointsForStart } from "./endpointCheck.js";
 import { connectClient } from "./temporal.js";
 
@@ -283,7 +284,14 @@ export function registerCampaignCommands(program: Command): void {
           // ended too ("workflow execution already completed").
           const ended = await endedCampaign(client, workflowId, id, name.replace(/-stage$/, ""));
           if (ended) throw ended;
-          const { campaign: c } = await fetchStatus(client, workflowId);
+          // The status query and the update are answered by a worker: without one, say so now rather
+          // than after Temporal's 30 s deadline as a server that "did not answer".
+          const facts = await readWorkflowFacts(client, workflowId).catch(() => undefined);
+          const refusal = facts && operatorCallRefusal(name, id, facts);
+          if (refusal) throw new CliError(refusal, EXIT_ENVIRONMENT);
+          const { campaign: c } = await fetchStatus(client, workflowId).catch((err: unknown) => {
+            throw isDeadlineExceeded(err) && facts ? new CliError(noAnswerFromWorker(name, facts), EXIT_ENVIRONMENT, { cause: err }) : err;
+          });
           if (!c.iterationWorkflowId) throw new CliError(`campaign ${id} has no running iteration`);
           try {
             const r = await client.workflow.getHandle(c.iterationWorkflowId).executeUpdate(update, { args: [{ stage: opts.stage }] });

@@ -78,6 +78,11 @@ function grpcCode(err: unknown): number | undefined {
   return undefined;
 }
 
+/** Temporal's deadline passed (e.g. a query no worker answered). */
+export function isDeadlineExceeded(err: unknown): boolean {
+  return grpcCode(err) === GRPC_DEADLINE_EXCEEDED;
+}
+
 export interface TemporalContext {
   /** The campaign the command was about, for messages that suggest the next command. */
   campaignId?: string;

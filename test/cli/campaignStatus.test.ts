@@ -423,7 +423,7 @@ test("list shows a campaign started while no worker runs, from Temporal with the
   }
 });
 
-test("pause and abort of a campaign no worker has run yet: sent, with a note that they wait for a worker and how to end it without one; status says so", async () => {
+test("pause and abort of a campaign no worker has run yet: sent, with a note that they wait for a worker and how to end it without one; status says so; retry/skip-stage refused at once", async (t) => {
   const campaignId = `st-noworker-${Date.now().toString(36)}`;
   const handle = await start(simulatorCampaign(sim.url, { count: 20, batchSize: 10 }), campaignId);
   const workflowId = campaignWorkflowId(campaignId);
@@ -456,6 +456,18 @@ test("pause and abort of a campaign no worker has run yet: sent, with a note tha
     );
     // One note, not also the generic "no worker has polled" one.
     assert.ok(!v.notes.some((n) => n.startsWith("no worker has polled")), JSON.stringify(v.notes));
+
+    // retry-stage and skip-stage need a worker to answer: refused at once, not after Temporal's 30 s deadline.
+    for (const verb of ["retry-stage", "skip-stage"]) {
+      const r = await cli(["campaign", verb, campaignId]);
+      assert.equal(r.status, 1, `${verb}: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`^error: ${verb}: no stage of campaign ${campaignId} waits for an operator: no worker has run this campaign yet `, "m"),
+      );
+      assert.doesNotMatch(r.stderr, NO_STACK);
+      await assertPrompt(r, verb, t);
+    }
 
     // What the note says ends it without a worker does.
     await handle.terminate("wrong endpoint");
