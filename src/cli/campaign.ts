@@ -23,7 +23,7 @@ import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
 import { outputFolderLine } from "./outputFolder.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
-import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isDeadlineExceeded, temporalCliError, type TemporalContext } from "./errors.js";
+import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isNoWorkerAnswer, temporalCliError, type TemporalContext } from "./errors.js";
 import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { renderStatus } from "./progress.js";
@@ -290,7 +290,7 @@ export function registerCampaignCommands(program: Command): void {
           const refusal = facts && operatorCallRefusal(name, id, facts);
           if (refusal) throw new CliError(refusal, EXIT_ENVIRONMENT);
           const { campaign: c } = await fetchStatus(client, workflowId).catch((err: unknown) => {
-            throw isDeadlineExceeded(err) && facts ? new CliError(noAnswerFromWorker(name, facts), EXIT_ENVIRONMENT, { cause: err }) : err;
+            throw isNoWorkerAnswer(err) && facts ? new CliError(noAnswerFromWorker(name, facts), EXIT_ENVIRONMENT, { cause: err }) : err;
           });
           if (!c.iterationWorkflowId) throw new CliError(`campaign ${id} has no running iteration`);
           try {

@@ -69,6 +69,7 @@ export async function ensureTemporalReachable(e: CliEnv): Promise<void> {
 /** gRPC status codes (from @grpc/grpc-js) we explain; the rest keep the server's words. */
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_FAILED_PRECONDITION = 9;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAUTHENTICATED = 16;
 
@@ -78,9 +79,18 @@ function grpcCode(err: unknown): number | undefined {
   return undefined;
 }
 
-/** Temporal's deadline passed (e.g. a query no worker answered). */
-export function isDeadlineExceeded(err: unknown): boolean {
-  return grpcCode(err) === GRPC_DEADLINE_EXCEEDED;
+/**
+ * A query no worker answered: Temporal's deadline passed, or the server gave up because no worker
+ * polled the task queue lately (FAILED_PRECONDITION "no poller seen for task queue recently").
+ */
+export function isNoWorkerAnswer(err: unknown): boolean {
+  const code = grpcCode(err);
+  return code === GRPC_DEADLINE_EXCEEDED || (code === GRPC_FAILED_PRECONDITION && /no poller seen/i.test(grpcDetails(err)));
+}
+
+function grpcDetails(err: unknown): string {
+  const e = err instanceof ServiceError ? err.cause : err;
+  return isGrpcServiceError(e) ? e.details : "";
 }
 
 export interface TemporalContext {

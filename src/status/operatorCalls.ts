@@ -19,10 +19,10 @@ export function operatorCallRefusal(verb: string, campaignId: string, facts: Wor
   return undefined;
 }
 
-/** The status query reached Temporal's deadline although a worker polled the queue lately. */
+/** No worker answered the status query (Temporal's deadline, or its "no poller seen"), though one polled the queue lately. */
 export function noAnswerFromWorker(verb: string, facts: Pick<WorkflowFacts, "taskQueue">): string {
   return (
-    `${verb}: no worker answered the campaign's status query within Temporal's deadline; it needs a running worker on task queue ${facts.taskQueue} ` +
+    `${verb}: no worker answered the campaign's status query; it needs a running worker on task queue ${facts.taskQueue} ` +
     `(one polled it in the last minutes: it may have stopped since, or be too busy to answer); start one (\`${CLI} worker\`) and try again`
   );
 }

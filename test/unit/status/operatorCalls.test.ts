@@ -33,6 +33,6 @@ test("retry/skip-stage: refused when no worker has run the campaign or none poll
 
   assert.match(
     noAnswerFromWorker("retry-stage", facts({})),
-    /^retry-stage: no worker answered the campaign's status query within Temporal's deadline; it needs a running worker on task queue toolloop-workflows /,
+    /^retry-stage: no worker answered the campaign's status query; it needs a running worker on task queue toolloop-workflows /,
   );
 });
