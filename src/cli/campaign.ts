@@ -334,22 +334,45 @@ export function registerCampaignCommands(program: Command): void {
     });
 }
 
+/** How long `--wait` lets a worker take a new campaign before saying that none has. */
+const WAITING_FOR_WORKER_AFTER_MS = 5_000;
+
 /** Prints status whenever it changes until the campaign workflow closes. */
 export async function follow(client: Client, workflowId: string, intervalMs = 1000, out: (s: string) => void = (s) => console.log(s)): Promise<CampaignStatus> {
   let last = "";
+  const started = Date.now();
+  // Until a worker has taken the campaign, its status query would only wait for Temporal's deadline.
+  let workerSeen = false;
+  let saidWaiting = false;
   for (;;) {
     const desc = await client.workflow.getHandle(workflowId).describe();
     const open = desc.status.name === "RUNNING";
-    let rendered: string;
+    let rendered: string | undefined;
     let status: CampaignStatus | undefined;
-    try {
-      const s = await fetchStatus(client, workflowId);
-      status = s.campaign;
-      rendered = renderStatus(s.campaign, s.iteration);
-    } catch (err) {
-      rendered = `(status unavailable: ${err instanceof Error ? err.message : String(err)})`;
+    let facts: Awaited<ReturnType<typeof readWorkflowFacts>>;
+    if (open && !workerSeen) {
+      facts = await readWorkflowFacts(client, workflowId).catch(() => undefined);
+      if (facts && !facts.noWorkerYet) workerSeen = true;
     }
-    if (rendered !== last) {
+    if (open && !workerSeen) {
+      // A worker usually takes it within a second or two: said only when it does not.
+      // Said once: a worker starting to poll changes the note's words, not what the operator should know.
+      if (facts && !saidWaiting && (facts.workerPolling === false || Date.now() - started >= WAITING_FOR_WORKER_AFTER_MS)) {
+        rendered = `(waiting: ${noWorkerYetNote(facts)})`;
+        saidWaiting = true;
+      }
+    } else {
+      try {
+        const s = await fetchStatus(client, workflowId);
+        status = s.campaign;
+        rendered = renderStatus(s.campaign, s.iteration);
+      } catch (err) {
+        rendered = isNoWorkerAnswer(err)
+          ? `(status unavailable: no worker answered the status query; is a worker running on task queue ${desc.taskQueue}?)`
+          : `(status unavailable: ${err instanceof Error ? err.message : String(err)})`;
+      }
+    }
+    if (rendered !== undefined && rendered !== last) {
       out(rendered);
       last = rendered;
     }

@@ -478,6 +478,37 @@ test("pause and abort of a campaign no worker has run yet: sent, with a note tha
   }
 });
 
+test("start --wait with no worker says once that the campaign waits for one (no status query hanging), then follows it once a worker runs it", async () => {
+  const campaignId = `st-wait-${Date.now().toString(36)}`;
+  const configPath = path.join(env.workDir, `${campaignId}.json`);
+  fs.writeFileSync(configPath, JSON.stringify(simulatorCampaign(sim.url, { count: 20, batchSize: 10 })));
+  const waiting = runCli(["campaign", "start", "--config", configPath, "--id", campaignId, "--wait"], cliEnvOf(env), 180_000);
+  let workers: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
+  try {
+    // Past the 5 s a worker is given to take it before --wait says it has not.
+    await new Promise((r) => setTimeout(r, 8000));
+    workers = await env.startWorkers();
+    const r = await waiting;
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const lines = r.stdout.split("\n");
+    const waits = lines.filter((l) => l.startsWith("(waiting: no worker has run this campaign yet ("));
+    assert.equal(waits.length, 1, r.stdout);
+    assert.ok(waits[0]?.includes(`temporal workflow terminate --workflow-id ${campaignWorkflowId(campaignId)}`), waits[0]);
+    const at = lines.indexOf(waits[0] ?? "");
+    assert.ok(
+      lines.slice(at + 1).some((l) => l.startsWith(`campaign ${campaignId} (test): `)),
+      r.stdout,
+    );
+    assert.doesNotMatch(r.stdout, /status unavailable/);
+  } finally {
+    await env.client.workflow
+      .getHandle(campaignWorkflowId(campaignId))
+      .terminate("test done")
+      .catch(() => undefined);
+    await workers?.stop();
+  }
+});
+
 test("list: Temporal failing to list the campaign workflows is a note, not a failure", async () => {
   // A namespace Temporal does not have: the connection succeeds, every call on it fails.
   const r = await runCli(["campaign", "list", "--json", "--limit", "5"], { ...cliEnvOf(env), TEMPORAL_NAMESPACE: `no-such-ns-${Date.now().toString(36)}` });
