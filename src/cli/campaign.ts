@@ -350,14 +350,15 @@ export async function follow(client: Client, workflowId: string, intervalMs = 10
     let rendered: string | undefined;
     let status: CampaignStatus | undefined;
     let facts: Awaited<ReturnType<typeof readWorkflowFacts>>;
-    if (open && !workerSeen) {
+    if (!workerSeen) {
       facts = await readWorkflowFacts(client, workflowId).catch(() => undefined);
       if (facts && !facts.noWorkerYet) workerSeen = true;
     }
-    if (open && !workerSeen) {
-      // A worker usually takes it within a second or two: said only when it does not.
-      // Said once: a worker starting to poll changes the note's words, not what the operator should know.
-      if (facts && !saidWaiting && (facts.workerPolling === false || Date.now() - started >= WAITING_FOR_WORKER_AFTER_MS)) {
+    if (!workerSeen && facts) {
+      // No worker has taken it: nothing to ask (a closed one, terminated, is reported below). A worker
+      // usually takes a new campaign within a second or two, so this is said only when it does not;
+      // and once: a worker starting to poll changes the note's words, not what the operator should know.
+      if (open && !saidWaiting && (facts.workerPolling === false || Date.now() - started >= WAITING_FOR_WORKER_AFTER_MS)) {
         rendered = `(waiting: ${noWorkerYetNote(facts)})`;
         saidWaiting = true;
       }

@@ -509,6 +509,23 @@ test("start --wait with no worker says once that the campaign waits for one (no 
   }
 });
 
+test("start --wait on a campaign terminated before any worker ran it ends at once with the reason (no status query left to time out)", async () => {
+  const campaignId = `st-wait-term-${Date.now().toString(36)}`;
+  const configPath = path.join(env.workDir, `${campaignId}.json`);
+  fs.writeFileSync(configPath, JSON.stringify(simulatorCampaign(sim.url, { count: 20, batchSize: 10 })));
+  const waiting = runCli(["campaign", "start", "--config", configPath, "--id", campaignId, "--wait"], cliEnvOf(env), 120_000);
+  const handle = env.client.workflow.getHandle(campaignWorkflowId(campaignId));
+  await waitFor("the campaign to start", async () => (await handle.describe().catch(() => undefined)) !== undefined);
+  await handle.terminate("started on the wrong queue");
+  const terminatedAt = Date.now();
+  const r = await waiting;
+  assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`^error: campaign workflow ${campaignWorkflowId(campaignId)} ended TERMINATED: started on the wrong queue$`, "m"));
+  assert.doesNotMatch(r.stdout, /status unavailable/);
+  // A status query of the closed workflow would wait ~30 s for a worker.
+  assert.ok(Date.now() - terminatedAt < 15_000, `--wait took ${Date.now() - terminatedAt} ms after the terminate`);
+});
+
 test("list: Temporal failing to list the campaign workflows is a note, not a failure", async () => {
   // A namespace Temporal does not have: the connection succeeds, every call on it fails.
   const r = await runCli(["campaign", "list", "--json", "--limit", "5"], { ...cliEnvOf(env), TEMPORAL_NAMESPACE: `no-such-ns-${Date.now().toString(36)}` });
