@@ -146,7 +146,8 @@ const RUNNING_STATES = new Set<string>(["running", "paused", "waiting_for_operat
 /** States in which no work runs any more: a stage or iteration row still marked running was cut short. */
 const ENDED_STATES = new Set<CampaignState>(["completed", "failed", "aborted", "terminated", "timed_out"]);
 
-const CLI = "toolloop";
+/** The command operators type, in the next commands and notes this view suggests. */
+export const CLI = "toolloop";
 
 export function nextCommandsFor(state: CampaignState, campaignId: string): CampaignView["nextCommands"] {
   const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);

@@ -3,9 +3,7 @@
  * an update of its iteration): what to tell the operator instead when Temporal's records show that no
  * worker can answer, rather than a server that "did not answer in time" after its 30 s deadline.
  */
-import { noWorkerYetNote, type WorkflowFacts } from "./campaignView.js";
-
-const CLI = "toolloop";
+import { CLI, noWorkerYetNote, type WorkflowFacts } from "./campaignView.js";
 
 /** Why the call cannot be answered now, or undefined when a worker may answer it. */
 export function operatorCallRefusal(verb: string, campaignId: string, facts: WorkflowFacts): string | undefined {
