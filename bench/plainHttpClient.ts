@@ -6,7 +6,7 @@
  *
  * With `loadModules` it first imports those modules (and runs nothing of them): the same client in a
  * process that carries the worker's code, a control for what the process's size costs the same HTTP
- * work (mostly V8's memory reducer, armed by the load: README "Worker throughput").
+ * work (mostly V8's memory reducer, armed by the load: docs/worker-throughput.md).
  *
  *   argv[2]: JSON { url, bodiesFile, concurrency, requests, warmUpShare, loadModules? }
  *   -> { type: "done", requests, failures, cpuMs, systemCpuMs, wallMs, steady: { requests, cpuMs } } (steady: the

@@ -5,7 +5,7 @@
  * of awaited async calls in two fresh processes, one plain and one inside a running
  * AsyncLocalStorage (as an activity is), and prints ns per promise for both, their difference, and
  * what that difference comes to per LLM request at the given number of promises per request (the
- * worker's hot path creates ~22; README "Worker throughput").
+ * worker's hot path creates ~22; docs/worker-throughput.md).
  *
  *   node dist/bench/promiseHookCost.js [--iterations 2000000] [--promises-per-request 22] [--rounds 3]
  */

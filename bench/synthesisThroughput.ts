@@ -18,8 +18,8 @@
  * Each trial then runs the plain client once more in a process that has first imported the worker's
  * modules (workers/createWorkers.js and its imports; nothing of them is run): the same HTTP work in
  * a process the size of a worker. It often costs more, mostly because loading that much code arms
- * V8's memory reducer, whose full collections mid-run deoptimise node:http's hot code (README "Worker
- * throughput"); the worker, whose old generation grows to twice its live size, made none in a
+ * V8's memory reducer, whose full collections mid-run deoptimise node:http's hot code
+ * (docs/worker-throughput.md); the worker, whose old generation grows to twice its live size, made none in a
  * 4,000-sample campaign under --trace-gc. Printed beside the worker's ratio to it as a control, not
  * as the worker's baseline.
  *

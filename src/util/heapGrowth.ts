@@ -6,7 +6,7 @@
  * and their marking kept V8's helper threads busy. A fixed factor of 2 (the trigger at twice the
  * live size) halved the helper threads' CPU in a 20,000-sample campaign (0.051 ms per request in
  * steady state against 0.104-0.108), for no higher peak RSS (311 MiB against 317):
- * bench/synthesisThroughput.ts, README "Worker throughput".
+ * bench/synthesisThroughput.ts, docs/worker-throughput.md.
  *
  * An operator's own `node --heap-growing-percent=N` wins (Node refuses it in NODE_OPTIONS); else
  * TOOLLOOP_WORKER_HEAP_GROWING_PERCENT sets the percentage (0: V8's own choice).
