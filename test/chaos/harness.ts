@@ -23,15 +23,12 @@ import { eq, sql } from "drizzle-orm";
 import { parseCampaignConfig, type CampaignConfigInput } from "../../src/config/campaignConfig.js";
 import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
 import { llmRequests, samples, stageSlotOutcomes } from "../../src/db/schema.js";
-import { listTools } from "../../src/db/repos/tools.js";
-import { UsageAccumulator, createRoleClient } from "../../src/llm/client.js";
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from "../../src/llm/simulator/server.js";
 import { startPostgres, type PostgresServer } from "../../src/services/postgres.js";
 import { startTemporalDevServer, type TemporalDevServer } from "../../src/services/temporalDevServer.js";
-import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../src/synthesis/singleTurn.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { sampleId } from "../../src/util/ids.js";
 import { simulatorCampaign } from "../helpers/configs.js";
+import { expectedSingleTurnSampleIds } from "../helpers/expectedSampleIds.js";
 import { campaignWorkflowId, iterationWorkflowId, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
 
 const CLI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
@@ -249,31 +246,10 @@ function tail(file: string, lines: number): string {
 export async function expectedSampleIds(h: ChaosHarness, raw: CampaignConfigInput, campaignId: string, simSeed: number): Promise<Set<string>> {
   const parsed = parseCampaignConfig(raw);
   if (!parsed.ok) throw new Error(`campaign config does not parse: ${JSON.stringify(parsed)}`);
-  const config = parsed.config;
-  const stage = config.stages.find((s) => s.name === "synthesize.singleTurn");
-  if (stage?.name !== "synthesize.singleTurn") throw new Error("the campaign has no synthesize.singleTurn stage");
   const reference = await startSimulator({ seed: simSeed, quiet: true });
   try {
-    const endpoints = Object.fromEntries(Object.entries(config.endpoints).map(([k, e]) => [k, { ...e, baseUrl: reference.url }]));
-    const referenceConfig = { ...config, endpoints };
-    const library = (await listTools(h.db.db, campaignId)).map((r) => r.tool);
-    const kinds = planSingleTurnKinds({ count: stage.count, mix: stage.mix, seed: config.seed, iteration: 1 });
-    const generator = createRoleClient(referenceConfig, "generator", { usage: new UsageAccumulator() });
-    const expected = new Set<string>();
-    for (let slot = 0; slot < stage.count; slot++) {
-      const kind = kinds[slot]!;
-      const picked = selectToolsForSlot(library, {
-        kind,
-        seed: config.seed,
-        iteration: 1,
-        slotIndex: slot,
-        toolsPerSample: stage.toolsPerSample,
-        maxParallelCalls: stage.maxParallelCalls,
-      });
-      const s = await synthesizeSingleTurn({ kind, ...picked, generator });
-      expected.add(sampleId(campaignId, { messages: s.messages, tools: s.tools }));
-    }
-    return expected;
+    const endpoints = Object.fromEntries(Object.entries(parsed.config.endpoints).map(([k, e]) => [k, { ...e, baseUrl: reference.url }]));
+    return await expectedSingleTurnSampleIds(h.db.db, { ...parsed.config, endpoints }, campaignId);
   } finally {
     await reference.close();
   }

@@ -11,14 +11,11 @@ import { after, before, test } from "node:test";
 import { eq, sql } from "drizzle-orm";
 import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
 import { samples } from "../../src/db/schema.js";
-import { UsageAccumulator, createRoleClient } from "../../src/llm/client.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
-import { planSingleTurnKinds, selectToolsForSlot, synthesizeSingleTurn } from "../../src/synthesis/singleTurn.js";
-import { listTools } from "../../src/db/repos/tools.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { sampleId } from "../../src/util/ids.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
+import { expectedSingleTurnSampleIds } from "../helpers/expectedSampleIds.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
 const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/main.js");
@@ -92,27 +89,7 @@ test("kill -9 of the worker during synthesis: the campaign completes with exactl
   // Expected set, computed without Temporal: the same slots synthesized directly against the same simulator.
   const parsed = parseCampaignConfig(raw);
   assert.ok(parsed.ok);
-  const config = parsed.config;
-  const stage = config.stages[0];
-  assert.equal(stage?.name, "synthesize.singleTurn");
-  if (stage?.name !== "synthesize.singleTurn") return;
-  const library = (await listTools(env.db.db, campaignId)).map((r) => r.tool);
-  const kinds = planSingleTurnKinds({ count, mix: stage.mix, seed: config.seed, iteration: 1 });
-  const generator = createRoleClient(config, "generator", { usage: new UsageAccumulator() });
-  const expected = new Set<string>();
-  for (let slot = 0; slot < count; slot++) {
-    const kind = kinds[slot]!;
-    const picked = selectToolsForSlot(library, {
-      kind,
-      seed: config.seed,
-      iteration: 1,
-      slotIndex: slot,
-      toolsPerSample: stage.toolsPerSample,
-      maxParallelCalls: stage.maxParallelCalls,
-    });
-    const s = await synthesizeSingleTurn({ kind, ...picked, generator });
-    expected.add(sampleId(campaignId, { messages: s.messages, tools: s.tools }));
-  }
+  const expected = await expectedSingleTurnSampleIds(env.db.db, parsed.config, campaignId);
   const ids = stored.map((r) => r.id);
   assert.equal(new Set(ids).size, ids.length, "no sample stored twice");
   assert.equal(new Set(stored.map((r) => r.slotKey)).size, count, "every slot once");

@@ -3,7 +3,6 @@
  * launcher's wrapper; the "process table" assertions read /proc.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +10,7 @@ import { after, before, test } from "node:test";
 import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/training/launchers/launcher.js";
 import { TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
 import { LOCAL_JOB_PROCESS_TAG, LocalLauncher } from "../../src/training/launchers/local.js";
+import { submitThenKill } from "../helpers/submitThenKill.js";
 
 let root: string;
 let stateDir: string;
@@ -163,25 +163,8 @@ test("local launcher: the same name submitted twice (concurrently, then again) s
 
 test("local launcher: a worker killed -9 right after submit returns; a fresh launcher finds the job and never starts a second", async () => {
   const req = request("kill9-job", "echo kill9 running; sleep 300");
-  const helper = path.join(import.meta.dirname, "..", "helpers", "submitThenHang.js");
-  const child = spawn(process.execPath, [helper, JSON.stringify({ kind: "local", stateDir }), JSON.stringify(req)], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) {
-        child.kill("SIGKILL"); // the moment the line appears: the "worker" recorded nothing
-        resolve(out.split("\n")[0]!);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`helper exited (${code}) before printing: ${stderr}`)));
-  });
-  await new Promise((r) => child.once("exit", r));
-  assert.equal(child.signalCode, "SIGKILL");
-  const [, externalId, submitted] = line.split(" ");
-  assert.equal(submitted, "true");
+  const { externalId, submitted } = await submitThenKill({ kind: "local", stateDir }, req);
+  assert.equal(submitted, true);
 
   const fresh = new LocalLauncher({ kind: "local", stateDir }, { log: () => undefined });
   const found = await fresh.find("kill9-job");

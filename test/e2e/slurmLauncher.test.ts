@@ -4,7 +4,7 @@
  * shell commands; "the scheduler's own job list" is squeue's.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +14,7 @@ import { TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
 import { slurmBatchScript } from "../../src/training/launchers/slurmBatchScript.js";
 import { startSlurmCluster, type SlurmCluster } from "../helpers/slurmCluster.js";
+import { submitThenKill } from "../helpers/submitThenKill.js";
 
 let root: string;
 let cluster: SlurmCluster;
@@ -155,26 +156,8 @@ test("slurm launcher: racing submits that share no work folder (no lock) still l
 
 test("slurm launcher: a worker killed -9 right after submit returns; a fresh launcher finds the job and never submits a second", async () => {
   const req = request("kill9-job", "echo kill9 running; exec sleep 300");
-  const helper = path.join(import.meta.dirname, "..", "helpers", "submitThenHang.js");
-  const config = { kind: "slurm", partition: cluster.partition };
-  const child = spawn(process.execPath, [helper, JSON.stringify(config), JSON.stringify(req)], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) {
-        child.kill("SIGKILL"); // the moment the line appears: the "worker" recorded nothing
-        resolve(out.split("\n")[0]!);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`helper exited (${code}) before printing: ${stderr}`)));
-  });
-  await new Promise((r) => child.once("exit", r));
-  assert.equal(child.signalCode, "SIGKILL");
-  const [, externalId, submitted] = line.split(" ");
-  assert.equal(submitted, "true");
+  const { externalId, submitted } = await submitThenKill({ kind: "slurm", partition: cluster.partition }, req);
+  assert.equal(submitted, true);
 
   const fresh = new SlurmLauncher(
     { kind: "slurm", partition: cluster.partition, extraSbatchArgs: [], rayPort: 6379, setupCommands: [] },
