@@ -19,8 +19,8 @@
  * modules (workers/createWorkers.js and its imports; nothing of them is run): the same HTTP work in
  * a process the size of a worker. It often costs more, mostly because loading that much code arms
  * V8's memory reducer, whose full collections mid-run deoptimise node:http's hot code
- * (docs/worker-throughput.md); the worker, whose old generation grows to twice its live size, made none in a
- * 4,000-sample campaign under --trace-gc. Printed beside the worker's ratio to it as a control, not
+ * (docs/worker-throughput.md); the worker, whose old generation grows to twice its live size, made
+ * none in a 4,000-sample campaign under --trace-gc. Printed beside the worker's ratio to it as a control, not
  * as the worker's baseline.
  *
  * Targets (issue 13): worker CPU per request <= 2x the (bare) plain client's; at C=32, L=200 ms a ratio
