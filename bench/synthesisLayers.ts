@@ -20,12 +20,11 @@
  *   node dist/bench/synthesisLayers.js [--samples 2000] [--rounds 3] [--latency-ms 200] [--concurrency 32]
  *     [--client-concurrency 2C] [--layers plain,llmClient,synthesis,synthesisLoaded] [--json out.json]
  */
-import { fork } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { forkHelper } from "./forkHelper.js";
 
 const USAGE = `usage: node dist/bench/synthesisLayers.js [--samples 2000] [--rounds 3] [--latency-ms 200] [--concurrency 32]
   [--client-concurrency 2C] [--layers plain,llmClient,synthesis,synthesisLoaded] [--json out.json]`;
@@ -73,27 +72,8 @@ const layers = values.layers.split(",").map((l) => l.trim()) as Layer[];
 for (const l of layers) if (!LAYERS.includes(l)) exitWithUsage(`--layers: unknown layer "${l}" (expected some of ${LAYERS.join(", ")})`);
 const requests = 2 * samples;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-layers-"));
 const bodiesFile = path.join(workDir, "bodies.jsonl");
-
-/** A forked process, its messages by type, and its exit turned into an error while one is awaited. */
-function forkChild(script: string, arg: unknown) {
-  const child = fork(path.join(here, script), [JSON.stringify(arg)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const next = <T>(type: string): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const onMessage = (m: { type: string }) => {
-        if (m.type !== type) return;
-        child.off("message", onMessage);
-        child.off("exit", onExit);
-        resolve(m as T);
-      };
-      const onExit = (code: number | null) => reject(new Error(`${script} exited (${code}) before sending "${type}"`));
-      child.on("message", onMessage);
-      child.once("exit", onExit);
-    });
-  return { child, next };
-}
 
 interface Done {
   requests: number;
@@ -103,7 +83,7 @@ interface Done {
   steady: { requests: number; cpuMs: number };
 }
 
-const sim = forkChild("simulatorProcess.js", { seed: 1, latencyMs, maxConcurrency: cap });
+const sim = forkHelper("simulatorProcess.js", { seed: 1, latencyMs, maxConcurrency: cap });
 const { url } = await sim.next<{ url: string }>("ready");
 // As in bench/synthesisThroughput.ts: the simulator stands in for servers of their own, so it gets the CPU first.
 try {
@@ -114,7 +94,7 @@ try {
 
 async function runLayer(layer: Layer): Promise<Done> {
   const arg = { url, bodiesFile, concurrency: clientConcurrency, requests, warmUpShare: WARM_UP_SHARE };
-  const c = layer === "plain" ? forkChild("plainHttpClient.js", arg) : forkChild("synthesisLayerClient.js", { ...arg, layer });
+  const c = layer === "plain" ? forkHelper("plainHttpClient.js", arg) : forkHelper("synthesisLayerClient.js", { ...arg, layer });
   const done = await c.next<Done>("done");
   if (done.failures > 0) throw new Error(`layer ${layer}: ${done.failures} of ${done.requests} requests failed`);
   return done;

@@ -43,7 +43,6 @@
  * and simulator too, so both clients run under the same V8 settings; the bench prints them, and the
  * worker's peak RSS.
  */
-import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -57,6 +56,7 @@ import { campaignWorkflowId, iterationWorkflowId } from "../workflows/definition
 import { createTestEnv } from "../test/helpers/testEnv.js";
 import { loadSettings, parseBenchArgs } from "./loadOptions.js";
 import { applyWorkerHeapGrowth } from "../src/util/heapGrowth.js";
+import { forkHelper } from "./forkHelper.js";
 
 const USAGE = `usage: node dist/bench/synthesisThroughput.js [--samples 5000] [--latency-ms 200] [--concurrency 32]
   [--client-concurrency 64] [--batch-size N] [--batches-in-parallel 4] [--trials 1] [--json out.json]`;
@@ -127,28 +127,6 @@ function nodeFlags(): string {
 function eventKind(e: object): string {
   const field = Object.keys(e).find((k) => k.endsWith("EventAttributes") && (e as Record<string, unknown>)[k] != null);
   return field ? field.replace(/EventAttributes$/, "") : "unknown";
-}
-
-/** A forked helper and a way to ask it something: the next message of `type`. */
-function forkHelper(script: string, arg: unknown): { child: ChildProcess; next<T>(type: string): Promise<T> } {
-  const child = fork(path.join(here, script), [JSON.stringify(arg)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const waiting = new Map<string, ((m: unknown) => void)[]>();
-  child.on("message", (m: { type: string }) => waiting.get(m.type)?.shift()?.(m));
-  return {
-    child,
-    next: <T>(type: string) =>
-      new Promise<T>((resolve, reject) => {
-        // The exit listener goes when the answer comes: the steady-state poller asks every 250 ms.
-        const onExit = (code: number | null) => reject(new Error(`${script} exited (${code}) before sending "${type}"`));
-        const list = waiting.get(type) ?? [];
-        list.push((m: unknown) => {
-          child.off("exit", onExit);
-          resolve(m as T);
-        });
-        waiting.set(type, list);
-        child.once("exit", onExit);
-      }),
-  };
 }
 
 const sim = forkHelper("simulatorProcess.js", { seed: 1, latencyMs, maxConcurrency: cap });
