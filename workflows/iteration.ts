@@ -8,6 +8,7 @@ import { ApplicationFailure, CancellationScope, CancelledFailure, condition, isC
 import type { StageRef } from "../activities/types.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
+import { failureChainMessage } from "../src/status/failureCause.js";
 import { bookkeepingActivities, localBookkeepingActivities, stageActivities } from "./activityOptions.js";
 import { codePaths } from "./codePaths.js";
 import type { IterationResult, StageStatus } from "./definitions.js";
@@ -117,7 +118,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
             state.aborted = true;
             break;
           }
-          const message = describe(err);
+          const message = failureChainMessage(err);
           st.lastError = message;
           status.lastError = `${st.name}: ${message}`;
           if (plan.onStageFailure === "fail") {
@@ -151,18 +152,4 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
       if (state.aborted) break;
     }
   }
-}
-
-function describe(err: unknown): string {
-  let e: unknown = err;
-  const parts: string[] = [];
-  // ActivityFailure wraps the ApplicationFailure that carries the real message.
-  while (e instanceof Error) {
-    parts.push(e.message);
-    e = (e as Error & { cause?: unknown }).cause;
-  }
-  // A wrapper often repeats its cause's message (with a suffix): each message is said once.
-  const kept: string[] = [];
-  for (const p of parts) if (p && p !== "Activity task failed" && !kept.some((k) => k.includes(p))) kept.push(p);
-  return kept.join(": ") || String(err);
 }
