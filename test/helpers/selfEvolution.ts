@@ -71,7 +71,12 @@ export function stageContext<S extends StageEntry>(
 }
 
 /** Plans the stage's selection the way the framework does, then runs every batch. */
-export async function planAndRun<S extends StageEntry>(db: Db, ctx: StageContext<S>, handler: StageHandler<S, unknown>): Promise<BatchResult[]> {
+export async function planAndRun<S extends StageEntry>(
+  db: Db,
+  ctx: StageContext<S>,
+  handler: StageHandler<S, unknown>,
+  onReport: (batchIndex: number, details: unknown) => void = () => undefined,
+): Promise<BatchResult[]> {
   const spec = STAGE_SPECS.find((s) => s.name === ctx.stage.name)!;
   if (spec.reads.kind !== "samples") throw new Error(`${spec.name} does not read samples`);
   const plan = await planSelection(
@@ -82,7 +87,7 @@ export async function planAndRun<S extends StageEntry>(db: Db, ctx: StageContext
     false,
   );
   const out: BatchResult[] = [];
-  for (let b = 0; b < plan.batches; b++) out.push(await handler.runBatch(ctx, b, { resumeFrom: undefined, report: () => undefined }));
+  for (let b = 0; b < plan.batches; b++) out.push(await handler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => onReport(b, d) }));
   return out;
 }
 

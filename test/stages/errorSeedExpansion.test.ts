@@ -14,7 +14,7 @@ import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/se
 import { labelIsWrong } from "../../src/llm/simulator/truth.js";
 import { judgeVotesCounted } from "../../src/metrics/toolloopMetrics.js";
 import { decodeToolCalls, labelOf } from "../../src/matching/labelAgreement.js";
-import { expandErrorsHandler } from "../../src/stages/expand/errors/handler.js";
+import { expandErrorsHandler, type ExpansionProgress } from "../../src/stages/expand/errors/handler.js";
 import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
 import { repairLabelsHandler } from "../../src/stages/repair/labels/handler.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
@@ -57,9 +57,22 @@ test("a planted policy error becomes an error seed and is expanded into verified
 
   const ctx = stageContext<StageConfigOf<"expand.errors">>(db, res.workDir, campaignId, config, "expand.errors");
   const votesBefore = await counterTotal(judgeVotesCounted);
-  const batches = await planAndRun(db, ctx, expandErrorsHandler);
+  const reports: ExpansionProgress[] = [];
+  const batches = await planAndRun(db, ctx, expandErrorsHandler, (_, d) => reports.push(d as ExpansionProgress));
   const summary = await expandErrorsHandler.finalize!(ctx, batches);
   console.log(`expand.errors on ${errorSeeds.length} error seeds: ${JSON.stringify(summary)}`);
+  // The stage's items are its planned seeds (the plan's total counts seeds), its slots the samples asked for.
+  assert.equal(summary.items, errorSeeds.length, "items: the seeds planned");
+  assert.equal(summary.slots, errorSeeds.length * 2, "slots: perSeed per seed");
+  const last = reports[reports.length - 1];
+  assert.deepEqual(last && { done: last.done, settled: last.settled }, { done: errorSeeds.length, settled: errorSeeds.length * 2 });
+  for (let i = 1; i < reports.length; i++) {
+    const [a, b] = [reports[i - 1] as ExpansionProgress, reports[i] as ExpansionProgress];
+    assert.ok(
+      b.done >= a.done && b.done <= b.seeds && b.done <= Math.floor(b.settled / 2),
+      `progress in seeds never runs ahead of its slots (${JSON.stringify(b)})`,
+    );
+  }
 
   const expanded = await db
     .select()

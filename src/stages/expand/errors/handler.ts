@@ -34,7 +34,12 @@ type ExpandStage = StageConfigOf<"expand.errors">;
 
 export interface ExpansionProgress {
   seeds: number;
-  /** Slots of the batch settled so far (this attempt and earlier ones). */
+  /**
+   * Seeds of the batch done (every slot of theirs settled, or skipped as multi-turn): the stage's
+   * items are its planned seeds, so this is what status views count.
+   */
+  done: number;
+  /** Slots of the batch (perSeed per expanded seed) settled so far (this attempt and earlier ones). */
   settled: number;
   total: number;
 }
@@ -67,8 +72,18 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
       .flatMap((seed) => Array.from({ length: stage.perSeed }, (_, n) => ({ seed, n, key: expansionSlotKey(campaignId, iteration, seed.id, n) })));
     const keys = slots.map((s) => s.key);
     const before = await settledSlots(db, keys);
-    const state: ExpansionProgress = { seeds: seeds.length, settled: before.size, total: slots.length };
+    // Slots still open per seed: a seed is done when its last one settles.
+    const open = new Map<string, number>();
+    for (const s of slots) if (!before.has(s.key)) open.set(s.seed.id, (open.get(s.seed.id) ?? 0) + 1);
+    const state: ExpansionProgress = { seeds: seeds.length, done: seeds.length - open.size, settled: before.size, total: slots.length };
     progress.report({ ...state });
+    const settleSlot = (seedId: string) => {
+      state.settled++;
+      const left = (open.get(seedId) ?? 1) - 1;
+      if (left > 0) open.set(seedId, left);
+      else if (open.delete(seedId)) state.done++;
+      progress.report({ ...state });
+    };
 
     const generator = ctx.llm("generator");
     const limit = pLimit(resolveRole(config, "generator").endpoint.maxConcurrency);
@@ -102,8 +117,7 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
               // The model could not produce a usable request or answer, or the seed cannot be read: record it and move on.
               if (isItemFailure(err) || err instanceof ExpansionSeedError) {
                 await insertSlotOutcomes(db, [outcome((err as Error).message)]);
-                state.settled++;
-                progress.report({ ...state });
+                settleSlot(seed.id);
                 return;
               }
               throw err;
@@ -171,8 +185,7 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
                   { slotKey: key, campaignId, iteration, stage: stage.name, slot: n, outcome: "duplicate", detail: row.id as string },
                 ]);
             }
-            state.settled++;
-            progress.report({ ...state });
+            settleSlot(seed.id);
           }),
         ),
     );
@@ -186,7 +199,8 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
       else if (o === "failed") counts.failed++;
       else counts.duplicates++;
     }
-    return { items: keys.length, seeds: seeds.length, skippedMultiTurnSeeds, ...counts };
+    // Items are the planned seeds (what the plan's total counts), the samples made are its slots.
+    return { items: seeds.length, slots: keys.length, seeds: seeds.length, skippedMultiTurnSeeds, ...counts };
   },
 
   async finalize(ctx, batches) {
