@@ -74,7 +74,8 @@ export interface ReportData {
   usage: { role: string; model: string; requests: number; failures: number; promptTokens: number; completionTokens: number }[];
   kindDomain: { kind: string; domain: string; n: number }[];
   scores: Histogram[];
-  judgeVotes: { model: string; verdict: string; n: number }[];
+  /** Every stored vote per committee stage (repair.labels, verify.judges, expand.errors), judge model and verdict. */
+  judgeVotes: { stage: string; model: string; verdict: string; n: number }[];
   labelJudgements: { verdict: string; action: string; n: number }[];
   probe: { iteration: number; matched: number; mismatched: number }[];
   bfcl: { iteration: number; evaluator: string; category: string; accuracy: number; total: number }[];

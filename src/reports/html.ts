@@ -147,11 +147,12 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       config: histogramChart(h!, charts.length),
     }));
   }
-  add(d.judgeVotes.length > 0, "Judges' verdicts", "no judge voted (no repair.labels or expand.errors committee ran)", () => ({
-    caption: "Every vote of every judge on probed mismatches, per judge model.",
+  add(d.judgeVotes.length > 0, "Judges' verdicts", "no judge voted (no verify.judges, repair.labels or expand.errors committee ran)", () => ({
+    caption:
+      "Every stored vote of every judge, per committee and judge model: verify.judges on synthesized samples and expand.errors on its new labels (CORRECT / INCORRECT), repair.labels on probed mismatches (LABEL_WRONG, PRED_WRONG, BOTH_CORRECT, BOTH_WRONG).",
     config: stacked(
       d.judgeVotes,
-      (r) => r.model,
+      (r) => `${r.stage} · ${r.model}`,
       (r) => r.verdict,
       (r) => r.n,
     ),

@@ -45,8 +45,9 @@ export function fullReportData(overrides: Partial<ReportData> = {}): ReportData 
       ...[0, 0.33, 0.67, 1, 1].map((value) => ({ metric: "consistency", value })),
     ]),
     judgeVotes: [
-      { model: "toolloop-sim-judge", verdict: "LABEL_WRONG", n: 6 },
-      { model: "toolloop-sim-judge", verdict: "PRED_WRONG", n: 9 },
+      { stage: "repair.labels", model: "toolloop-sim-judge", verdict: "LABEL_WRONG", n: 6 },
+      { stage: "repair.labels", model: "toolloop-sim-judge", verdict: "PRED_WRONG", n: 9 },
+      { stage: "verify.judges", model: "toolloop-sim-judge", verdict: "CORRECT", n: 40 },
     ],
     labelJudgements: [
       { verdict: "LABEL_WRONG", action: "repaired", n: 2 },

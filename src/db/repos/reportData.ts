@@ -20,6 +20,7 @@ import {
   poolMembers,
   probeResults,
   samples,
+  sampleCheckVotes,
   sampleScores,
   selectionExclusions,
   tools,
@@ -120,14 +121,29 @@ export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric:
     .where(scoped(scope, sampleScores.campaignId, sampleScores.iteration));
 }
 
-/** Judges' votes per (judge model, verdict); a null verdict is an unreadable answer. */
-export async function judgeVoteCounts(db: Db, scope: ReportScope) {
-  return db
-    .select({ model: judgeVotes.model, verdict: sql<string>`coalesce(${judgeVotes.verdict}, 'unreadable')`, n: count })
-    .from(judgeVotes)
-    .where(scoped(scope, judgeVotes.campaignId, judgeVotes.iteration))
-    .groupBy(judgeVotes.model, sql`2`)
-    .orderBy(asc(judgeVotes.model), sql`2`);
+/**
+ * Every stored judge vote per (stage, judge model, verdict); a null verdict is an unreadable answer.
+ * Three committees store votes: repair.labels on probed mismatches (judge_votes), verify.judges on
+ * samples (sample_check_votes) and expand.errors on its new labels (in the written sample's
+ * metadata.committee.votes).
+ */
+export async function judgeVoteCounts(db: Db, scope: ReportScope): Promise<{ stage: string; model: string; verdict: string; n: number }[]> {
+  const at = (col: SQL) => (scope.iteration === undefined ? sql`` : sql` AND ${col} = ${scope.iteration}`);
+  const result = await db.execute(sql`
+    SELECT stage, model, verdict, count(*)::int AS n FROM (
+      SELECT 'repair.labels' AS stage, model, coalesce(verdict, 'unreadable') AS verdict
+        FROM ${judgeVotes} WHERE campaign_id = ${scope.campaignId}${at(sql`iteration`)}
+      UNION ALL
+      SELECT 'verify.judges', model, coalesce(verdict, 'unreadable')
+        FROM ${sampleCheckVotes} WHERE campaign_id = ${scope.campaignId}${at(sql`iteration`)}
+      UNION ALL
+      SELECT s.stage, coalesce(v->>'model', 'unknown'), coalesce(v->>'verdict', 'unreadable')
+        FROM ${samples} s CROSS JOIN LATERAL jsonb_array_elements(
+          CASE WHEN jsonb_typeof(s.metadata->'committee'->'votes') = 'array' THEN s.metadata->'committee'->'votes' ELSE '[]'::jsonb END) v
+        WHERE s.campaign_id = ${scope.campaignId} AND s.origin = 'expanded'${at(sql`s.iteration`)}
+    ) votes
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
+  return rowsOf(result).map((r) => ({ stage: String(r.stage), model: String(r.model), verdict: String(r.verdict), n: Number(r.n) }));
 }
 
 /** The committees' decisions per (consensus verdict, action). */

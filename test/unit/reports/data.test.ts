@@ -21,10 +21,12 @@ import {
   poolMembers,
   probeResults,
   samples,
+  sampleCheckVotes,
   sampleScores,
   selectionExclusions,
   tools,
 } from "../../../src/db/schema.js";
+import { judgeVoteCounts } from "../../../src/db/repos/reportData.js";
 import { gatherReportData, jobLogPath, UnknownCampaignError } from "../../../src/reports/data.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
 
@@ -186,8 +188,8 @@ test("report data: per-chart figures for the campaign and for one iteration, the
       ],
     );
     assert.deepEqual(all.judgeVotes, [
-      { model: "j", verdict: "LABEL_WRONG", n: 1 },
-      { model: "j", verdict: "unreadable", n: 1 },
+      { stage: "repair.labels", model: "j", verdict: "LABEL_WRONG", n: 1 },
+      { stage: "repair.labels", model: "j", verdict: "unreadable", n: 1 },
     ]);
     assert.deepEqual(all.labelJudgements, [{ verdict: "no consensus", action: "no_consensus", n: 1 }]);
     assert.deepEqual(all.probe, [
@@ -243,6 +245,72 @@ test("report data: per-chart figures for the campaign and for one iteration, the
   } finally {
     await h.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("judges' verdicts count the votes of every committee: verify.judges, repair.labels and expand.errors (in its samples' metadata)", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    const raw = rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] });
+    for (const id of ["c", "other"]) await insertCampaign(db, { id, name: id, config: raw });
+    const check = (campaignId: string, iteration: number, sampleId: string, judge: string, verdict: "CORRECT" | "INCORRECT" | null) => ({
+      campaignId,
+      iteration,
+      sampleId,
+      judge,
+      model: "sim-judge",
+      verdict,
+      analysis: "",
+    });
+    await db
+      .insert(sampleCheckVotes)
+      .values([
+        check("c", 1, "s1", "judge#0", "CORRECT"),
+        check("c", 1, "s1", "judge#1", "INCORRECT"),
+        check("c", 2, "s2", "judge#0", "CORRECT"),
+        check("c", 2, "s2", "judge#1", null),
+        check("other", 1, "o1", "judge#0", "CORRECT"),
+      ]);
+    await db
+      .insert(judgeVotes)
+      .values({ campaignId: "c", iteration: 2, sampleId: "s1", judge: "judge#0", model: "sim-judge", verdict: "PRED_WRONG", analysis: "" });
+    const expanded = (id: string, iteration: number, votes: unknown) => ({
+      id,
+      campaignId: "c",
+      iteration,
+      kind: "standard",
+      origin: "expanded",
+      stage: "expand.errors",
+      messages: [{ role: "user" as const, content: id }],
+      tools: [TOOL],
+      status: "verified" as const,
+      metadata: votes === undefined ? {} : { committee: { verdict: "CORRECT", votes } },
+    });
+    await db.insert(samples).values([
+      expanded("e1", 2, [
+        { judge: "judge#0", model: "big-judge", verdict: "CORRECT" },
+        { judge: "judge#1", model: "big-judge", verdict: "CORRECT" },
+        { judge: "judge#2", model: "big-judge", verdict: null },
+      ]),
+      // Failed the rules: no committee ran, nothing to count.
+      expanded("e2", 2, undefined),
+    ]);
+    assert.deepEqual(await judgeVoteCounts(db, { campaignId: "c" }), [
+      { stage: "expand.errors", model: "big-judge", verdict: "CORRECT", n: 2 },
+      { stage: "expand.errors", model: "big-judge", verdict: "unreadable", n: 1 },
+      { stage: "repair.labels", model: "sim-judge", verdict: "PRED_WRONG", n: 1 },
+      { stage: "verify.judges", model: "sim-judge", verdict: "CORRECT", n: 2 },
+      { stage: "verify.judges", model: "sim-judge", verdict: "INCORRECT", n: 1 },
+      { stage: "verify.judges", model: "sim-judge", verdict: "unreadable", n: 1 },
+    ]);
+    assert.deepEqual(await judgeVoteCounts(db, { campaignId: "c", iteration: 1 }), [
+      { stage: "verify.judges", model: "sim-judge", verdict: "CORRECT", n: 1 },
+      { stage: "verify.judges", model: "sim-judge", verdict: "INCORRECT", n: 1 },
+    ]);
+  } finally {
+    await h.close();
   }
 });
 
