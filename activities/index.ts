@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure, Context } from "@temporalio/activity";
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from "@temporalio/client";
+import { newConfigVersionRefusal } from "../src/config/configVersion.js";
 import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { campaignOutputDir } from "../src/output/layout.js";
@@ -199,7 +200,15 @@ export function createActivities(deps: ActivityDeps) {
     } else if (current.sha256 === hash) {
       inForce = current;
     } else if (input.newConfigVersion) {
-      const next = (await lastCompletedIteration(db, campaignId)) + 1;
+      const completed = await lastCompletedIteration(db, campaignId);
+      const refusal = newConfigVersionRefusal({
+        campaignId,
+        currentVersion: current.version,
+        lastCompletedIteration: completed,
+        newIterations: frozen.config.iterations,
+      });
+      if (refusal) throw ApplicationFailure.nonRetryable(refusal, ErrorType.configChanged);
+      const next = completed + 1;
       inForce = { version: current.version + 1, sha256: hash, frozen, appliesFromIteration: next };
       await insertConfigVersion(db, campaignId, inForce);
       deps.log(`[config] campaign ${campaignId}: config version ${inForce.version} applies from iteration ${next}`);

@@ -18,6 +18,8 @@ import { CONFIG_LIMITS, CONFIG_SIZE_HINT, type CampaignConfig } from "../config/
 import { describeConfigDiff, freezeCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
 import { openDatabase, type DbHandle } from "../db/client.js";
 import { latestConfig } from "../db/repos/campaignConfigs.js";
+import { lastCompletedIteration } from "../db/repos/campaigns.js";
+import { newConfigVersionRefusal } from "../config/configVersion.js";
 import { loadToolLibrary, type ToolLoadResult } from "../tools/library.js";
 import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
@@ -71,6 +73,13 @@ async function checkConfigChange(campaignId: string, frozen: FrozenCampaignConfi
     const current = await latestConfig(db.db, campaignId).catch(() => undefined);
     if (!current || current.sha256 === hash) return;
     if (newVersion) {
+      const refusal = newConfigVersionRefusal({
+        campaignId,
+        currentVersion: current.version,
+        lastCompletedIteration: await lastCompletedIteration(db.db, campaignId),
+        newIterations: frozen.config.iterations,
+      });
+      if (refusal) throw new CliError(refusal);
       console.log(`config version ${current.version + 1} will apply to campaign ${campaignId} from its next iteration`);
       return;
     }

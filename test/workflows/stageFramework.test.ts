@@ -18,6 +18,7 @@ import type { BatchCounts, RegisterCampaignResult, StagePlanResult } from "../..
 import { activityDepsFor } from "../../src/cli/worker.js";
 import { freezeCampaignConfig } from "../../src/config/frozen.js";
 import { batchSampleIds } from "../../src/db/repos/stageBatchItems.js";
+import { upsertIteration } from "../../src/db/repos/campaigns.js";
 import { insertSamples } from "../../src/db/repos/samples.js";
 import { campaignConfigs, samples } from "../../src/db/schema.js";
 import { batchSize } from "../../src/config/fields.js";
@@ -177,10 +178,30 @@ test("a changed config on an existing campaign id is refused with the difference
     "no iteration completed yet: version 2 applies from iteration 1",
   );
 
+  // Once every iteration has completed, a new version would apply to none: refused, unless it adds iterations.
+  await upsertIteration(env.db.db, { campaignId, iteration: 1, status: "completed" });
+  const v3 = simulatorCampaign(sim.url, { count: 13, batchSize: 5 });
+  assert.equal(v3.iterations ?? 1, 1);
+  await assert.rejects(new MockActivityEnvironment().run(activities.registerCampaign, { campaignId, config: v3, newConfigVersion: true }), (err: unknown) => {
+    const e = err as { type?: string; message: string; nonRetryable?: boolean };
+    assert.equal(e.type, "ConfigChanged");
+    assert.equal(e.nonRetryable, true);
+    assert.match(e.message, /has completed 1 iteration: config version 3 would apply from iteration 2, past its iterations \(1\)/);
+    return true;
+  });
+  const more = (await new MockActivityEnvironment().run(activities.registerCampaign, {
+    campaignId,
+    config: { ...v3, iterations: 2 },
+    newConfigVersion: true,
+  })) as RegisterCampaignResult;
+  assert.equal(more.plan?.configVersion, 3);
+  const v3Row = (await env.db.db.select().from(campaignConfigs).where(eq(campaignConfigs.campaignId, campaignId))).find((v) => v.version === 3);
+  assert.equal(v3Row?.appliesFromIteration, 2, "a version that adds an iteration applies from it");
+
   // Through the workflow: the refusal is the campaign's failure, with the same message.
   await assert.rejects(run(simulatorCampaign(sim.url, { count: 14, batchSize: 5 }), campaignId), (err: unknown) => {
     assert.ok(err instanceof WorkflowFailedError);
-    assert.match(String((err.cause as Error).message), /stages\[0\]\.count: 12 -> 14/);
+    assert.match(String((err.cause as Error).message), /stages\[0\]\.count: 13 -> 14/);
     return true;
   });
 });
