@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { openDatabase } from "../db/client.js";
 import { childrenOf, sampleLineage, type LineageStep } from "../db/repos/lineage.js";
 import type { ChatMessage } from "../domain/types.js";
+import { shownReasons, type StoredReason } from "../matching/shownReasons.js";
 import { cliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
 
@@ -78,9 +79,9 @@ export function formatLineage(
     for (const p of step.probes) {
       const pred = p.prediction as { content?: string | null; tool_calls?: { function: { name: string; arguments: string } }[] };
       const calls = (pred.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`).join(", ");
-      const reasons = (p.reasons as { message?: string }[]).map((r) => r.message).filter(Boolean);
+      const reasons = shownReasons(p.reasons as StoredReason[]);
       out.push(
-        `    probe (iteration ${p.iteration}, ${p.model}): ${p.match ? "match" : `MISMATCH — predicted ${calls || JSON.stringify(pred.content ?? "")}${reasons.length ? ` (${reasons.slice(0, 2).join("; ")})` : ""}`}`,
+        `    probe (iteration ${p.iteration}, ${p.model}): ${p.match ? "match" : `MISMATCH — predicted ${calls || JSON.stringify(pred.content ?? "")}${reasons.length ? ` (${reasons.join("; ")})` : ""}`}`,
       );
     }
     for (const v of step.votes)
