@@ -106,28 +106,41 @@ export function registerScheduleCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
       await withClient(async (client) => {
-        const rows: { scheduleId: string; paused: boolean; note?: string; workflowType?: string; recent?: string; next?: string }[] = [];
+        const rows: {
+          scheduleId: string;
+          paused: boolean;
+          note?: string;
+          workflowType?: string;
+          /** The scheduled time of the run started last (a backfilled run's is in the past). */
+          recent?: string;
+          /** When that run started. */
+          recentStartedAt?: string;
+          next?: string;
+        }[] = [];
         for await (const s of client.schedule.list()) {
+          // The run started last, by when it started: a backfill starts runs scheduled weeks ago.
+          const last = [...s.info.recentActions].sort((a, b) => a.takenAt.getTime() - b.takenAt.getTime()).at(-1);
           rows.push({
             scheduleId: s.scheduleId,
             paused: s.state.paused,
             note: s.state.note,
             workflowType: s.action?.workflowType,
-            recent: s.info.recentActions.at(-1)?.scheduledAt.toISOString(),
+            recent: last?.scheduledAt.toISOString(),
+            recentStartedAt: last?.takenAt.toISOString(),
             next: s.info.nextActionTimes[0]?.toISOString(),
           });
         }
         if (opts.json) return console.log(JSON.stringify(rows, null, 2));
         if (rows.length === 0) return console.log("no schedules");
-        for (const r of rows)
-          console.log(
-            `${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, last run ${r.recent ?? "-"}, next ${r.next ?? "-"}${r.note ? ` (note: ${r.note})` : ""}`,
-          );
+        for (const r of rows) {
+          const last = r.recent ? `last run started ${r.recentStartedAt} (scheduled for ${r.recent})` : "no run yet";
+          console.log(`${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, ${last}, next ${r.next ?? "-"}${r.note ? ` (note: ${r.note})` : ""}`);
+        }
       });
     });
 
   for (const [name, desc] of [
-    ["pause", "stop starting runs (running campaigns go on)"],
+    ["pause", "stop starting timed runs (running campaigns go on; trigger and backfill still start runs)"],
     ["unpause", "start runs again at the next scheduled time (missed ones within the catch-up window start now)"],
   ] as const) {
     schedule
@@ -153,9 +166,12 @@ export function registerScheduleCommands(program: Command): void {
       const overlap = overlapOption(opts.overlap);
       await withClient(async (client) => {
         const h = client.schedule.getHandle(id);
-        const policy = overlap ?? (await h.describe()).policies.overlap;
+        const d = await h.describe();
+        const policy = overlap ?? d.policies.overlap;
         await h.trigger(policy);
         console.log(`trigger: schedule ${id} asked to start a run now (overlap ${policy}); \`schedule describe ${id}\` shows it`);
+        // Temporal starts a triggered run of a paused schedule too: say so, pausing stops only the timed runs.
+        if (d.state.paused) console.log(`note: schedule ${id} is paused: this run starts anyway; its timed runs stay stopped until \`schedule unpause ${id}\``);
       }, id);
     });
 

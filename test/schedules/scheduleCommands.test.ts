@@ -150,6 +150,20 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
 
   const d2 = await env.client.schedule.getHandle(scheduleId).describe();
   assert.equal(d2.info.recentActions.length, 3);
+  // list's last run is the one started last (a backfilled run, scheduled in January), with both times.
+  const startedLast = [...d2.info.recentActions].sort((a, b) => a.takenAt.getTime() - b.takenAt.getTime()).at(-1)!;
+  const row = await waitFor(
+    "the list showing the last run (visibility is eventually consistent)",
+    async () =>
+      (JSON.parse((await cli(["schedule", "list", "--json"])).stdout) as { scheduleId: string; recent?: string; recentStartedAt?: string }[]).find(
+        (s) => s.scheduleId === scheduleId && s.recentStartedAt === startedLast.takenAt.toISOString(),
+      ),
+    20_000,
+    1000,
+  );
+  assert.equal(row.recent, startedLast.scheduledAt.toISOString());
+  const text = await cli(["schedule", "list"]);
+  assert.match(text.stdout, new RegExp(`^${scheduleId}: active, last run started \\S+ \\(scheduled for \\S+\\), next `, "m"));
   const deleted = await cli(["schedule", "delete", scheduleId]);
   assert.equal(deleted.status, 0, deleted.stderr);
   const gone = await cli(["schedule", "describe", scheduleId]);
