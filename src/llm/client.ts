@@ -470,7 +470,7 @@ export class LlmClient {
         throw new LlmError(
           "unavailable",
           `endpoint ${this.endpointName} (${this.baseUrl}) is unavailable for role ${this.role}: ${streak === 1 ? "1 attempt" : `${streak} attempts`} in a row got no answer ` +
-            `(attemptBudget ${this.attemptBudget}); last: ${path}: ${failure.message}`,
+            `(attemptBudget ${this.attemptBudget})${streak > this.attemptBudget ? ", attempts already in flight when it was reached counted too" : ""}; last: ${path}: ${failure.message}`,
           { attempts, cause: failure.cause },
         );
       }

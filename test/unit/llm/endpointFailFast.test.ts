@@ -93,6 +93,20 @@ describe("failing fast on dead and hung endpoints", () => {
     assert.match(err.message, /for role judge: 2 attempts in a row/);
   });
 
+  it("concurrent requests share the streak: one past the budget says the attempts in flight were counted too", async () => {
+    const hung = await startHungServer();
+    closers.push(hung.close);
+    const c = client(hung.baseUrl, { firstByteTimeoutMs: 300, attemptBudget: 2, maxRetries: 0 });
+    // Three attempts in flight at once: the budget (2) is passed by the third to fail.
+    const errs = await Promise.all([ask(c), ask(c), ask(c)].map((p) => failure(p)));
+    const messages = errs.map((e) => e.message).sort();
+    assert.ok(
+      messages.some((m) => /3 attempts in a row got no answer \(attemptBudget 2\), attempts already in flight when it was reached counted too; last:/.test(m)),
+      messages.join("\n"),
+    );
+    assert.ok(!messages.some((m) => /2 attempts in a row got no answer \(attemptBudget 2\),/.test(m)), "at the budget itself: no note");
+  });
+
   it("slow answers are not unreachable: headers then a stalled body end as a plain timeout; HTTP errors keep the server alive", async () => {
     let n = 0;
     const server = http.createServer((req, res) => {
