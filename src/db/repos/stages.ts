@@ -1,11 +1,22 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
-import { stageBatches, stageRuns, type StageRunStatus } from "../schema.js";
+import { campaigns, stageBatches, stageRuns, type StageRunStatus } from "../schema.js";
 
 export interface StageKey {
   campaignId: string;
   iteration: number;
   stage: string;
+}
+
+/**
+ * A stage starting or ending is a change of its campaign: `campaign list` orders and shows campaigns
+ * by their last update (a stage waiting for an operator would otherwise leave it at its start time).
+ */
+async function touchCampaign(db: Db, campaignId: string): Promise<void> {
+  await db
+    .update(campaigns)
+    .set({ updatedAt: sql`now()` })
+    .where(eq(campaigns.id, campaignId));
 }
 
 const keyWhere = (k: StageKey) => and(eq(stageRuns.campaignId, k.campaignId), eq(stageRuns.iteration, k.iteration), eq(stageRuns.stage, k.stage));
@@ -30,6 +41,7 @@ export async function beginStageRun(db: Db, k: StageKey, batchesTotal: number, i
         attempts: sql`CASE WHEN ${stageRuns.status} = 'running' THEN ${stageRuns.attempts} ELSE ${stageRuns.attempts} + 1 END`,
       },
     });
+  await touchCampaign(db, k.campaignId);
 }
 
 export async function finishStageRun(db: Db, k: StageKey, status: Exclude<StageRunStatus, "running">, result: unknown, error?: string): Promise<void> {
@@ -40,6 +52,7 @@ export async function finishStageRun(db: Db, k: StageKey, status: Exclude<StageR
       target: [stageRuns.campaignId, stageRuns.iteration, stageRuns.stage],
       set: { status, result: result ?? null, error: error ?? null, finishedAt: sql`now()` },
     });
+  await touchCampaign(db, k.campaignId);
 }
 
 export async function listDoneBatches(db: Db, k: StageKey): Promise<{ batchIndex: number; result: unknown }[]> {
