@@ -14,6 +14,7 @@ import type { AnyStageHandler } from "../src/framework/registry.js";
 import type { StageContext } from "../src/framework/stage.js";
 import type { AnyStageSpec } from "../src/framework/stageSpec.js";
 import { stageJobName } from "../src/training/jobNames.js";
+import { recordServedStopped } from "../src/training/servedPolicyJobs.js";
 import { TERMINAL_JOB_STATES, type JobLauncher, type JobRequest, type JobStatus } from "../src/training/launchers/launcher.js";
 import type { StageRef } from "./types.js";
 
@@ -201,6 +202,7 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
         message: `superseded by ${job.name}`,
         finished: true,
       });
+      await recordServedStopped(db, name);
       deps.log(`[job] stopped ${launcher.kind} job ${name}: superseded by ${job.name}`);
       retired.push(name);
     }

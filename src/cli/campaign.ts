@@ -28,6 +28,7 @@ import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isNoWorkerAnswer, temporalCliError, type TemporalContext } from "./errors.js";
 import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
+import { policyServerNote } from "./model.js";
 import { renderStatus } from "./progress.js";
 import { readWorkflowFacts } from "../status/workflowFacts.js";
 import { noWorkerYetNote } from "../status/campaignView.js";
@@ -247,7 +248,14 @@ export function registerCampaignCommands(program: Command): void {
         console.log(`workflow id: ${handle.workflowId}`);
         console.log(`Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
         console.log(outputFolderLine(config.output.dir, campaignId));
-        if (opts.wait) await follow(client, handle.workflowId);
+        if (opts.wait) {
+          try {
+            await follow(client, handle.workflowId);
+          } finally {
+            const note = await policyServerNote(campaignId, "ended");
+            if (note) console.log(note);
+          }
+        }
       });
     });
 
@@ -339,6 +347,8 @@ export function registerCampaignCommands(program: Command): void {
         await signalCampaign(client, workflowId, id, "abort", () => abortCampaign(client, workflowId, opts.reason));
         console.log(`abort: sent to ${workflowId} (the workflow records the reason, cancels its work and ends as Canceled)`);
         await noteIfNoWorkerYet(client, workflowId);
+        const note = await policyServerNote(id, "abort");
+        if (note) console.log(note);
       });
     });
 }

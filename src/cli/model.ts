@@ -1,14 +1,19 @@
 /**
  * `toolloop model list ID`: a campaign's policy lineage from model_versions (base -> checkpoint ->
- * merged -> served, per iteration, with the job and the training data that made each). Reads
- * PostgreSQL only: no worker or Temporal needed.
+ * merged -> served, per iteration, with the job and the training data that made each, and whether a
+ * served one still serves). `toolloop model stop ID`: stops its policy servers through their
+ * launcher. Both read PostgreSQL only: no worker or Temporal needed.
  */
 import type { Command } from "commander";
 import { openDatabase } from "../db/client.js";
 import { getCampaign } from "../db/repos/campaigns.js";
+import { livePolicyServers } from "../db/repos/campaignStatus.js";
+import { listCampaignStageJobs, type ClusterJobRow } from "../db/repos/clusterJobs.js";
 import { listModelVersions, type ModelVersionRow } from "../db/repos/modelVersions.js";
+import { CLI } from "../status/campaignView.js";
+import { servingState, stopServedPolicy, StopServedPolicyError, type StopOutcome } from "../training/servedPolicyJobs.js";
 import { cliEnv } from "./env.js";
-import { CliError, EXIT_ENVIRONMENT } from "./errors.js";
+import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
 
 export function registerModelCommands(program: Command): void {
   const model = program.command("model").description("the policy versions a campaign trained and served");
@@ -22,7 +27,8 @@ export function registerModelCommands(program: Command): void {
       if (!url) throw new CliError("model list reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
       const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
       try {
-        const rows = await listModelVersions(db.db, campaignId);
+        const jobs = new Map((await listCampaignStageJobs(db.db, campaignId, "serve.policy")).map((j) => [j.name, j]));
+        const rows = (await listModelVersions(db.db, campaignId)).map((r) => withServing(r, jobs));
         // No rows and no campaign: a mistyped id, not a campaign that has not trained yet.
         if (rows.length === 0 && !(await getCampaign(db.db, campaignId))) {
           throw new CliError(`no campaign ${JSON.stringify(campaignId)} in PostgreSQL; check the id (\`campaign list\` shows them)`);
@@ -40,12 +46,111 @@ export function registerModelCommands(program: Command): void {
         await db.close();
       }
     });
+  model
+    .command("stop")
+    .argument("<campaignId>")
+    .option("--iteration <n>", "only the server of this iteration")
+    .option("--version <id>", "only this served version (an id `model list` prints, e.g. ID:2:served)")
+    .option("--force", "stop it even while a running campaign calls it")
+    .option("--json", "print what was done as JSON")
+    .description("stop the campaign's policy servers through the launcher that started them (needs DATABASE_URL)")
+    .action(async (campaignId: string, opts: { iteration?: string; version?: string; force?: boolean; json?: boolean }) => {
+      const iteration = iterationOption(campaignId, opts);
+      const url = cliEnv().databaseUrl;
+      if (!url) throw new CliError("model stop reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
+      const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+      try {
+        let outcomes: StopOutcome[];
+        try {
+          outcomes = await stopServedPolicy(db.db, { campaignId, ...(iteration !== undefined ? { iteration } : {}), force: Boolean(opts.force) });
+        } catch (e) {
+          if (!(e instanceof StopServedPolicyError)) throw e;
+          throw new CliError(e.message, e.kind === "unknown-campaign" || e.kind === "unknown-version" ? EXIT_BAD_INPUT : EXIT_ENVIRONMENT);
+        }
+        if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
+        else for (const line of formatStopOutcomes(campaignId, outcomes)) console.log(line);
+      } finally {
+        await db.close();
+      }
+    });
+}
+
+/**
+ * Said where a campaign ends (`campaign start --wait`) or is aborted: no campaign end stops its
+ * policy servers. Best effort: nothing without DATABASE_URL or when PostgreSQL cannot be read.
+ */
+export async function policyServerNote(campaignId: string, when: "ended" | "abort"): Promise<string | undefined> {
+  const url = cliEnv().databaseUrl;
+  if (!url) return undefined;
+  try {
+    const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+    try {
+      const servers = await livePolicyServers(db.db, campaignId);
+      if (servers.length === 0) return undefined;
+      const which = servers.map((s) => `iteration ${s.iteration}${s.url ? ` at ${s.url}` : ""}`).join(", ");
+      const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);
+      return when === "abort"
+        ? `its policy server keeps running after the abort (${which}): stop it with \`${CLI} model stop ${id}\` once the campaign has ended`
+        : `its policy server keeps running (${which}): stop it with \`${CLI} model stop ${id}\` when nothing calls it any more`;
+    } finally {
+      await db.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** --iteration N or --version <campaign>:<N>:served, checked against the campaign id. */
+function iterationOption(campaignId: string, opts: { iteration?: string; version?: string }): number | undefined {
+  if (opts.iteration !== undefined && opts.version !== undefined) throw new CliError("give --iteration or --version, not both");
+  if (opts.version !== undefined) {
+    const prefix = `${campaignId}:`;
+    const m = opts.version.startsWith(prefix) ? /^(\d+):served$/.exec(opts.version.slice(prefix.length)) : null;
+    if (!m)
+      throw new CliError(
+        `--version ${JSON.stringify(opts.version)} is not a served version of ${campaignId}: expected ${campaignId}:<iteration>:served, as \`model list ${campaignId}\` prints`,
+      );
+    return Number(m[1]);
+  }
+  if (opts.iteration === undefined) return undefined;
+  if (!/^[1-9]\d{0,8}$/.test(opts.iteration)) throw new CliError(`--iteration ${JSON.stringify(opts.iteration)}: expected a positive whole number`);
+  return Number(opts.iteration);
+}
+
+/** One line per server: what was done to it. */
+export function formatStopOutcomes(campaignId: string, outcomes: StopOutcome[]): string[] {
+  if (outcomes.length === 0) return [`campaign ${campaignId} has no policy server (serve.policy never submitted a job); nothing to stop`];
+  if (outcomes.every((o) => o.action === "unchanged")) {
+    return [
+      `no policy server of ${campaignId} is running; nothing to stop`,
+      ...outcomes.map((o) => `  iteration ${o.iteration} ${o.job}: ${o.state}${o.message ? ` (${o.message})` : ""}`),
+    ];
+  }
+  return outcomes.map((o) => {
+    const what = o.action === "stopped" ? "stopped" : o.action === "ended" ? "had ended already" : "not running";
+    return `iteration ${o.iteration} ${o.job} (${o.launcher}): ${what}, ${o.state}${o.message && o.action !== "stopped" ? ` (${o.message})` : ""}`;
+  });
+}
+
+type ListedVersion = ModelVersionRow & { serving?: "serving" | "stopped" | "ended" };
+
+function withServing(r: ModelVersionRow, jobs: Map<string, ClusterJobRow>): ListedVersion {
+  const serving = servingState(r, jobs);
+  return serving ? { ...r, serving } : r;
 }
 
 /** Two lines per version: what and where, then its id, parent, job and training data counts. */
-export function formatModelVersions(rows: ModelVersionRow[]): string[] {
+export function formatModelVersions(rows: ListedVersion[]): string[] {
   return rows.map((r) => {
-    const where = r.url ? `${r.url} (${r.servedModel})` : (r.path ?? "");
+    const state =
+      r.serving === "serving"
+        ? "  SERVING"
+        : r.serving === "stopped"
+          ? `  stopped${r.stoppedAt ? ` ${new Date(r.stoppedAt).toISOString()}` : ""}`
+          : r.serving
+            ? "  ended"
+            : "";
+    const where = r.url ? `${r.url} (${r.servedModel})${state}` : (r.path ?? "");
     const data = (r.dataset as { counts?: Record<string, number> } | null)?.counts;
     return (
       `iteration ${r.iteration} ${r.kind.padEnd(10)} ${where}${r.simulated ? "  [SIMULATED]" : ""}\n` +

@@ -409,6 +409,8 @@ export const modelVersions = pgTable(
     simulated: boolean("simulated").notNull().default(false),
     details: jsonb("details"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** A served version whose server was stopped (superseded, or `model stop`); null while it serves. */
+    stoppedAt: timestamp("stopped_at", { withTimezone: true }),
   },
   (t) => [index("model_versions_campaign_idx").on(t.campaignId, t.iteration)],
 );

@@ -92,6 +92,8 @@ export interface DbFacts {
   outputDirSetting?: string;
   iteration?: { n: number; status: string; startedAt: string; finishedAt?: string };
   stages: StageFacts[];
+  /** Policy servers (serve.policy jobs) last recorded running and not stopped: they outlive the campaign. */
+  policyServers?: { iteration: number; job: string; url?: string }[];
   /** The database's clock, so rates never mix two clocks. */
   nowMs: number;
 }
@@ -175,6 +177,21 @@ export function nextCommandsFor(state: CampaignState, campaignId: string): Campa
     default:
       return [];
   }
+}
+
+/**
+ * An ended campaign keeps its policy servers (a completed one's last server is its product; a
+ * scheduled run continuing it calls it): the command that stops them, with what runs.
+ */
+export function stopServersCommand(
+  state: CampaignState,
+  campaignId: string,
+  servers: NonNullable<DbFacts["policyServers"]>,
+): CampaignView["nextCommands"][number] {
+  const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);
+  const which = servers.map((s) => `iteration ${s.iteration}${s.url ? ` at ${s.url}` : ""}`).join(", ");
+  const why = state === "completed" ? "kept running as the campaign's product" : `left running when it ${state === "aborted" ? "was aborted" : "ended"}`;
+  return { command: `${CLI} model stop ${id}`, what: `stop its policy server (${which}; ${why}) when nothing calls it any more` };
 }
 
 export interface ViewInput {
@@ -285,7 +302,10 @@ export function campaignView(input: ViewInput): CampaignView {
     ...(iterationStatus !== undefined ? { iterationStatus } : {}),
     stages,
     ...(waitingStage ? { waitingStage } : {}),
-    nextCommands: nextCommandsFor(state, db?.campaignId ?? input.campaignId),
+    nextCommands: [
+      ...nextCommandsFor(state, db?.campaignId ?? input.campaignId),
+      ...(ended && db?.policyServers?.length ? [stopServersCommand(state, db.campaignId, db.policyServers)] : []),
+    ],
     ...(wf?.outputDir ? { outputDir: wf.outputDir } : {}),
     ...(input.reportPath ? { reportPath: input.reportPath } : {}),
     ...(db?.configHash ? { configHash: db.configHash } : {}),

@@ -8,7 +8,8 @@ import { planOf } from "../../config/frozen.js";
 import type { DbFacts, JobFacts, StageFacts } from "../../status/campaignView.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
 import type { Db } from "../client.js";
-import { campaigns, clusterJobs, iterations, stageBatches, stageRuns } from "../schema.js";
+import { LIVE_SERVE_STATES } from "../../training/servedPolicyJobs.js";
+import { campaigns, clusterJobs, iterations, modelVersions, stageBatches, stageRuns } from "../schema.js";
 import { configForIteration, latestConfig } from "./campaignConfigs.js";
 import { dialogueProgress } from "./dialogues.js";
 
@@ -43,6 +44,8 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
         }
       : {}),
   };
+  const servers = await livePolicyServers(db, campaignId);
+  if (servers.length > 0) facts.policyServers = servers;
   // Stage rows of an iteration not recorded yet (between registration and startIteration) still tell the truth.
   const n = it?.iteration ?? (await latestStageIteration(db, campaignId));
   if (n === undefined) return facts;
@@ -104,6 +107,17 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
     if (s.status === "running") s.windowItems = Math.max(s.windowItems, d.settledSince);
   }
   return facts;
+}
+
+/** serve.policy jobs last recorded live whose served version was not stopped: servers that may hold GPUs. */
+export async function livePolicyServers(db: Db, campaignId: string): Promise<NonNullable<DbFacts["policyServers"]>> {
+  const rows = await db
+    .select({ iteration: clusterJobs.iteration, job: clusterJobs.name, url: modelVersions.url, stoppedAt: modelVersions.stoppedAt })
+    .from(clusterJobs)
+    .leftJoin(modelVersions, and(eq(modelVersions.jobName, clusterJobs.name), eq(modelVersions.kind, "served")))
+    .where(and(eq(clusterJobs.campaignId, campaignId), eq(clusterJobs.stage, "serve.policy"), inArray(clusterJobs.state, LIVE_SERVE_STATES)))
+    .orderBy(clusterJobs.iteration);
+  return rows.filter((r) => !r.stoppedAt).map((r) => ({ iteration: r.iteration, job: r.job, ...(r.url ? { url: r.url } : {}) }));
 }
 
 function jobFacts(j: typeof clusterJobs.$inferSelect): JobFacts {

@@ -300,3 +300,28 @@ test("noWorkerYet: a first run whose workflow task no worker has started; not a 
     {},
   );
 });
+
+test("an ended campaign whose policy server runs names the stop command; a running one does not", () => {
+  const policyServers = [{ iteration: 3, job: "tl-weekly-ab12-i3-serve-policy-a1", url: "http://node7:8000/v1" }];
+  const done = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([], { status: "completed", policyServers }),
+    wf: wf({ status: "COMPLETED", resultState: "completed" }),
+  });
+  assert.deepEqual(done.nextCommands, [
+    {
+      command: "toolloop model stop weekly",
+      what: "stop its policy server (iteration 3 at http://node7:8000/v1; kept running as the campaign's product) when nothing calls it any more",
+    },
+  ]);
+  const aborted = campaignView({ campaignId: "weekly", db: dbFacts([], { status: "aborted", policyServers }), wf: wf({ status: "CANCELLED" }) });
+  assert.match(aborted.nextCommands.at(-1)?.what ?? "", /left running when it was aborted/);
+  const failed = campaignView({ campaignId: "weekly", db: dbFacts([], { status: "failed", policyServers }), wf: wf({ status: "FAILED" }) });
+  assert.deepEqual(
+    failed.nextCommands.map((c) => c.command),
+    ["toolloop campaign start --config <file> --id weekly", "toolloop model stop weekly"],
+  );
+  const running = campaignView({ campaignId: "weekly", db: dbFacts([], { policyServers }), wf: wf({ searchStatus: "running" }) });
+  assert.ok(!running.nextCommands.some((c) => c.command.includes("model stop")), "a running campaign calls its server");
+  assert.match(renderCampaignView(done), /next:\n {2}toolloop model stop weekly {2}# stop its policy server/);
+});

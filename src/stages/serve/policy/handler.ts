@@ -108,6 +108,8 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
       dataset: merged.dataset,
       simulated,
       details: { engine: ctx.stage.engine },
+      // A re-served iteration (retry-stage after a stop) serves again.
+      stoppedAt: null,
     });
     ctx.deps.log(
       `[serve.policy] ${ctx.campaignId} iteration ${ctx.iteration}: ${servedName(ctx)} serves at ${url}${simulated ? " (SIMULATED: the LLM simulator serving a stand-in checkpoint profile)" : ""}`,

@@ -1,0 +1,1 @@
+ALTER TABLE "model_versions" ADD COLUMN "stopped_at" timestamp with time zone;
