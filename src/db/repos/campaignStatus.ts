@@ -6,6 +6,7 @@
 import { and, desc, eq, gt, inArray, or, sql } from "drizzle-orm";
 import { planOf } from "../../config/frozen.js";
 import type { DbFacts, JobFacts, StageFacts } from "../../status/campaignView.js";
+import { batchKey } from "../../status/inflight.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
 import type { Db } from "../client.js";
 import { campaigns, clusterJobs, iterations, stageBatches, stageRuns } from "../schema.js";
@@ -104,6 +105,32 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
     if (s.status === "running") s.windowItems = Math.max(s.windowItems, d.settledSince);
   }
   return facts;
+}
+
+/**
+ * Which of these batches have their stage_batches row (finished), as `batchKey`s: a batch whose
+ * activity Temporal still lists as pending may have written its row a moment ago.
+ */
+export async function finishedBatchKeys(db: Db, campaignId: string, iteration: number, batches: { stage: string; batchIndex: number }[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  const stages = [...new Set(batches.map((b) => b.stage))];
+  if (stages.length === 0) return out;
+  const rows = await db
+    .select({ stage: stageBatches.stage, batchIndex: stageBatches.batchIndex })
+    .from(stageBatches)
+    .where(
+      and(
+        eq(stageBatches.campaignId, campaignId),
+        eq(stageBatches.iteration, iteration),
+        inArray(stageBatches.stage, stages),
+        inArray(
+          stageBatches.batchIndex,
+          batches.map((b) => b.batchIndex),
+        ),
+      ),
+    );
+  for (const r of rows) out.add(batchKey(r.stage, r.batchIndex));
+  return out;
 }
 
 function jobFacts(j: typeof clusterJobs.$inferSelect): JobFacts {
