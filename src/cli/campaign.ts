@@ -30,8 +30,9 @@ import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { policyServerNote } from "./model.js";
 import { renderStatus } from "./progress.js";
-import { readWorkflowFacts } from "../status/workflowFacts.js";
+import { readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
 import { noWorkerYetNote } from "../status/campaignView.js";
+import { iterationWithInflight } from "../status/inflight.js";
 import { noAnswerFromWorker, operatorCallRefusal } from "../status/operatorCalls.js";
 import { checkEndpointsForStart } from "./endpointCheck.js";
 import { connectClient } from "./temporal.js";
@@ -353,6 +354,17 @@ export function registerCampaignCommands(program: Command): void {
     });
 }
 
+/**
+ * The iteration's status with its running batches' items (their heartbeats; the workflow counts a
+ * batch once it finishes). Read after the status query (iterationWithInflight); unreadable: as queried.
+ */
+async function withRunningBatches(client: Client, c: CampaignStatus, it: IterationStatus | undefined): Promise<IterationStatus | undefined> {
+  if (!it || !c.iterationWorkflowId || !it.stages.some((s) => s.state === "running")) return it;
+  const batches = await readInflightBatches(client, c.iterationWorkflowId).catch(() => []);
+  const mine = batches.filter((b) => b.iteration === it.iteration);
+  return mine.length > 0 ? { ...it, stages: iterationWithInflight(it.stages, mine) } : it;
+}
+
 /** How long `--wait` lets a worker take a new campaign before saying that none has. */
 const WAITING_FOR_WORKER_AFTER_MS = 5_000;
 
@@ -385,7 +397,7 @@ export async function follow(client: Client, workflowId: string, intervalMs = 10
       try {
         const s = await fetchStatus(client, workflowId);
         status = s.campaign;
-        rendered = renderStatus(s.campaign, s.iteration);
+        rendered = renderStatus(s.campaign, await withRunningBatches(client, s.campaign, s.iteration));
       } catch (err) {
         rendered = isNoWorkerAnswer(err)
           ? `(status unavailable: no worker answered the status query; is a worker running on task queue ${desc.taskQueue}?)`

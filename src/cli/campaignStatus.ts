@@ -9,11 +9,12 @@ import type { Command } from "commander";
 import pLimit from "p-limit";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
-import { listCampaignRows, readCampaignFacts, registeredCampaigns } from "../db/repos/campaignStatus.js";
+import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns } from "../db/repos/campaignStatus.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
 import { campaignListEntry, mergeCampaignList, unregisteredListEntry, unregisteredWorkflows } from "../status/campaignList.js";
 import { campaignView, type CampaignState, type CampaignView, type DbFacts, type WorkflowFacts } from "../status/campaignView.js";
-import { listCampaignWorkflows, readWorkflowFacts } from "../status/workflowFacts.js";
+import { withInflight } from "../status/inflight.js";
+import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
@@ -156,6 +157,7 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
         `Temporal (namespace ${e.namespace}) has no workflow ${dbFacts.workflowId ?? campaignWorkflowId(campaignId)}: its history may have passed the retention period`,
       );
   }
+  if (s.client && s.db && dbFacts) await addInflight(s.client, s.db, dbFacts, wf, notes);
   if (!dbFacts && !wf) {
     // One source is down and the other does not know the id: the campaign may well exist.
     if (s.errors[0]) throw s.errors[0];
@@ -166,6 +168,25 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
     throw new CliError(`no such campaign: ${id}; ${where.join(" and ")}; \`toolloop campaign list\` shows the campaigns`, EXIT_BAD_INPUT);
   }
   return campaignView({ campaignId, db: dbFacts, wf, notes, reportPath: findReport(campaignId, wf?.outputDir, dbFacts?.outputDirSetting) });
+}
+
+/**
+ * The running batches' progress (their activities' heartbeats, from Temporal's description of the
+ * running iteration and its chunk children) added to their stages: PostgreSQL records a batch only
+ * once it finishes. A failure to read it is a note; the finished batches still show.
+ */
+async function addInflight(client: Client, db: DbHandle, facts: DbFacts, wf: WorkflowFacts | undefined, notes: string[]): Promise<void> {
+  const n = facts.iteration?.n;
+  if (wf?.status !== "RUNNING" || !wf.iterationWorkflowId || n === undefined || !facts.stages.some((st) => st.status === "running")) return;
+  try {
+    const batches = (await readInflightBatches(client, wf.iterationWorkflowId)).filter((b) => b.iteration === n);
+    if (batches.length === 0) return;
+    facts.stages = withInflight(facts.stages, batches, await finishedBatchKeys(db.db, facts.campaignId, n, batches));
+  } catch (err) {
+    notes.push(
+      `the running batches' progress could not be read from Temporal (${err instanceof Error ? err.message.split("\n")[0] : String(err)}): finished batches only`,
+    );
+  }
 }
 
 /**

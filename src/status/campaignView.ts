@@ -36,6 +36,8 @@ export interface WorkflowFacts {
   workerPolling?: boolean;
   /** No worker has taken a workflow task of this (first) run: nothing of the campaign has run yet. */
   noWorkerYet?: true;
+  /** The iteration workflow the campaign runs now (its pending child). */
+  iterationWorkflowId?: string;
 }
 
 export interface JobFacts {
@@ -56,9 +58,15 @@ export interface StageFacts {
   batchesTotal?: number;
   batchesDone: number;
   itemsTotal?: number;
+  /** Items of finished batches, plus those of running batches (inFlight.items) when Temporal was read. */
   itemsDone: number;
   /** Items of batches finished within the rate window (src/status/progressLine.ts). */
   windowItems: number;
+  /**
+   * Batches running now, from their activities' heartbeats (src/status/inflight.ts): how many, the
+   * items they settled (already in itemsDone), and whether one is running on a worker now.
+   */
+  inFlight?: { batches: number; items: number; running: boolean };
   startedAt?: string;
   finishedAt?: string;
   job?: JobFacts;
@@ -272,12 +280,17 @@ export function campaignView(input: ViewInput): CampaignView {
     const s: StageView = ended && facts.status === "running" ? { ...facts, status: "stopped" } : { ...facts };
     const timed = s.itemsTotal !== undefined && s.itemsTotal > 0 && !s.job;
     if (!timed || s.status === "pending") return s;
+    const running = s.status === "running";
+    // On a stage's first run every item it counts was settled after its start (a retried or resumed
+    // stage's running batches carry items an earlier run settled, at unknown times).
+    const sinceStart = running && s.inFlight && s.inFlight.items > 0 && s.attempts <= 1 ? { items: s.itemsDone, live: s.inFlight.running } : undefined;
     const progress = stageProgress({
       done: s.itemsDone,
       total: s.itemsTotal as number,
-      windowItems: s.status === "running" ? s.windowItems : 0,
+      windowItems: running ? s.windowItems : 0,
       nowMs: db?.nowMs ?? 0,
       startedAtMs: s.startedAt ? Date.parse(s.startedAt) : undefined,
+      ...(sinceStart ? { sinceStart } : {}),
     });
     // Paused: batches in flight finish (a real rate) but nothing new starts until resume, so no ETA.
     if (state === "paused" && s.status === "running" && progress.done < progress.total) delete progress.etaSeconds;

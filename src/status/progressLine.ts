@@ -2,7 +2,9 @@
  * A long stage's progress as one line: done/total, percent, the rate over a recent window and the
  * time left at that rate (`synthesize.singleTurn  1,250/4,000 (31%)  42.1 items/s  ETA 1m05s`).
  * The rate comes from batch completion times in PostgreSQL, so it needs no worker; a stage that stops
- * finishing batches decays to no rate (and no ETA) once the window has passed.
+ * finishing batches decays to no rate (and no ETA) once the window has passed. Running batches'
+ * items (their heartbeats) count only where they were certainly settled in the time divided by:
+ * see `sinceStart`.
  */
 
 /** How far back batch completions count toward the rate. */
@@ -17,6 +19,15 @@ export interface ProgressInput {
   /** When the stage run started: a window reaching before it is cut there (a young stage is not diluted). */
   startedAtMs?: number;
   windowMs?: number;
+  /**
+   * Every item the stage settled since `startedAtMs` (finished batches and running ones), given only
+   * when that count is exact (the stage's first run) and running batches add to it. It gives the rate
+   * of a stage younger than the window (all of it happened inside), and of an older one no batch
+   * finished within the window (the run's average rate, while a batch runs on a worker: `live`).
+   * Batch completions over the window stay the rate of an older stage otherwise: adding running
+   * batches' items there would count items settled before the window as if settled in it.
+   */
+  sinceStart?: { items: number; live: boolean };
 }
 
 export interface StageProgress {
@@ -37,8 +48,15 @@ export function stageProgress(p: ProgressInput): StageProgress {
   const windowMs = p.windowMs ?? RATE_WINDOW_MS;
   const elapsed = p.startedAtMs === undefined ? windowMs : Math.min(windowMs, p.nowMs - p.startedAtMs);
   const out: StageProgress = { done, total, fraction };
-  if (elapsed > 0 && p.windowItems > 0) {
-    out.ratePerSec = p.windowItems / (elapsed / 1000);
+  const age = p.startedAtMs === undefined ? undefined : p.nowMs - p.startedAtMs;
+  let items = p.windowItems;
+  let over = elapsed;
+  if (p.sinceStart && age !== undefined && age > 0 && (age <= windowMs || (p.windowItems <= 0 && p.sinceStart.live))) {
+    items = p.sinceStart.items;
+    over = age;
+  }
+  if (over > 0 && items > 0) {
+    out.ratePerSec = items / (over / 1000);
     out.etaSeconds = Math.max(0, total - done) / out.ratePerSec;
   } else if (total > 0 && done >= total) {
     out.etaSeconds = 0;

@@ -14,7 +14,9 @@ import { campaigns, stageBatches, stageRuns } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { NOT_REGISTERED_NOTE, type CampaignListEntry } from "../../src/status/campaignList.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { campaignWorkflowId } from "../../workflows/definitions.js";
+import { defaultPayloadConverter } from "@temporalio/common";
+import { follow } from "../../src/cli/campaign.js";
+import { campaignWorkflowId, iterationWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { cliEnvOf, runCli, type CliResult } from "../helpers/cli.js";
 import { closedPort } from "../helpers/deadEndpoints.js";
@@ -537,4 +539,85 @@ test("list: Temporal failing to list the campaign workflows is a note, not a fai
     parsed.notes.join("\n"),
   );
   assert.ok(parsed.campaigns.every((c) => c.registered));
+});
+
+/** The heartbeat of the iteration's running synthesis batch, read here straight from Temporal's description. */
+async function heartbeatSettled(campaignId: string): Promise<number | undefined> {
+  const desc = await env.client.workflow.getHandle(iterationWorkflowId(campaignWorkflowId(campaignId), 1)).describe();
+  const a = (desc.raw.pendingActivities ?? []).find((p) => p.activityType?.name === "runStageBatch");
+  const payload = a?.heartbeatDetails?.payloads?.[0];
+  if (!payload) return undefined;
+  return (defaultPayloadConverter.fromPayload(payload) as { settled?: number }).settled;
+}
+
+test("one batch of 800 still running: status, --json and start --wait count its settled items (its heartbeat), with a rate and ETA; done, it counts 800 once", async (t) => {
+  const campaignId = `st-inflight-${Date.now().toString(36)}`;
+  const count = 800;
+  const config = simulatorCampaign(sim.url, { count, batchSize: count, stages: [{ name: "synthesize.singleTurn", count, batchSize: count }] });
+  const workers = await env.startWorkers();
+  try {
+    const handle = await start(config, campaignId);
+    // start --wait's loop, in process, alongside.
+    const followed: string[] = [];
+    const following = follow(env.client, handle.workflowId, 500, (s) => followed.push(s));
+
+    const before = await waitFor(
+      "the batch's heartbeat to report 100 settled slots",
+      async () => {
+        const n = await heartbeatSettled(campaignId);
+        return n !== undefined && n >= 100 ? n : undefined;
+      },
+      120_000,
+    );
+    assert.equal(await batchesDone(campaignId), 0, "no stage_batches row yet: finished batches alone would read 0/800");
+    const json = JSON.parse((await cli(["campaign", "status", campaignId, "--json"])).stdout) as {
+      stages: {
+        name: string;
+        itemsDone: number;
+        batchesDone: number;
+        inFlight?: { batches: number; items: number; running: boolean };
+        progress: { done: number; total: number; ratePerSec: number; etaSeconds: number };
+      }[];
+    };
+    const text = await cli(["campaign", "status", campaignId]);
+    const after = (await heartbeatSettled(campaignId)) ?? count;
+    const s = json.stages[0];
+    t.diagnostic(`heartbeat ${before}..${after}; status ${JSON.stringify(s?.progress)}`);
+    assert.equal(s?.name, "synthesize.singleTurn");
+    assert.equal(s.batchesDone, 0);
+    assert.ok(s.itemsDone >= before && s.itemsDone <= after, `itemsDone ${s.itemsDone}, heartbeat ${before}..${after}`);
+    assert.deepEqual(s.inFlight, { batches: 1, items: s.itemsDone, running: true });
+    assert.equal(s.progress.done, s.itemsDone);
+    assert.equal(s.progress.total, count);
+    // A stage younger than the rate window: its items over its age, and the ETA for what is left at that rate.
+    assert.ok(s.progress.ratePerSec > 0, JSON.stringify(s.progress));
+    assert.ok(Math.abs(s.progress.etaSeconds - (count - s.itemsDone) / s.progress.ratePerSec) < 1e-6, JSON.stringify(s.progress));
+    assert.equal(text.status, 0, text.stderr);
+    const line = /^ {2}synthesize\.singleTurn {2}(\d+)\/800 \(\d+%\) {2}[\d.]+ items\/s {2}ETA (\d+[dhm])?\d+[smh]$/m.exec(text.stdout);
+    assert.ok(line, text.stdout);
+    assert.ok(Number(line[1]) >= before && Number(line[1]) <= after, `${line[1]} not within ${before}..${after}`);
+
+    await following;
+    // --wait showed the running batch's items before the batch finished.
+    const mid = followed
+      .map((f) => /synthesize\.singleTurn\s+running\s+\[[#-]+\]\s+\d+% (\d+)\/800/.exec(f)?.[1])
+      .filter((n) => n !== undefined)
+      .map(Number);
+    assert.ok(
+      mid.some((n) => n > 0 && n < count),
+      followed.join("\n---\n"),
+    );
+    t.diagnostic(`--wait read ${mid.join(", ")}`);
+    for (let i = 1; i < mid.length; i++) assert.ok((mid[i] as number) >= (mid[i - 1] as number), `--wait went backwards: ${mid.join(", ")}`);
+  } finally {
+    await workers.stop();
+  }
+  // Finished: its row counts the 800, no heartbeat adds to them.
+  const done = JSON.parse((await cli(["campaign", "status", campaignId, "--json"])).stdout) as {
+    state: string;
+    stages: { itemsDone: number; inFlight?: unknown }[];
+  };
+  assert.equal(done.state, "completed");
+  assert.equal(done.stages[0]?.itemsDone, count);
+  assert.equal(done.stages[0]?.inFlight, undefined);
 });

@@ -6,6 +6,7 @@
 import { and, desc, eq, gt, inArray, or, sql } from "drizzle-orm";
 import { planOf } from "../../config/frozen.js";
 import type { DbFacts, JobFacts, StageFacts } from "../../status/campaignView.js";
+import { batchKey } from "../../status/inflight.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
 import type { Db } from "../client.js";
 import { LIVE_SERVE_STATES } from "../../training/servedPolicyJobs.js";
@@ -118,6 +119,32 @@ export async function livePolicyServers(db: Db, campaignId: string): Promise<Non
     .where(and(eq(clusterJobs.campaignId, campaignId), eq(clusterJobs.stage, "serve.policy"), inArray(clusterJobs.state, LIVE_SERVE_STATES)))
     .orderBy(clusterJobs.iteration);
   return rows.filter((r) => !r.stoppedAt).map((r) => ({ iteration: r.iteration, job: r.job, ...(r.url ? { url: r.url } : {}) }));
+}
+
+/**
+ * Which of these batches have their stage_batches row (finished), as `batchKey`s: a batch whose
+ * activity Temporal still lists as pending may have written its row a moment ago.
+ */
+export async function finishedBatchKeys(db: Db, campaignId: string, iteration: number, batches: { stage: string; batchIndex: number }[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  const stages = [...new Set(batches.map((b) => b.stage))];
+  if (stages.length === 0) return out;
+  const rows = await db
+    .select({ stage: stageBatches.stage, batchIndex: stageBatches.batchIndex })
+    .from(stageBatches)
+    .where(
+      and(
+        eq(stageBatches.campaignId, campaignId),
+        eq(stageBatches.iteration, iteration),
+        inArray(stageBatches.stage, stages),
+        inArray(
+          stageBatches.batchIndex,
+          batches.map((b) => b.batchIndex),
+        ),
+      ),
+    );
+  for (const r of rows) out.add(batchKey(r.stage, r.batchIndex));
+  return out;
 }
 
 function jobFacts(j: typeof clusterJobs.$inferSelect): JobFacts {
