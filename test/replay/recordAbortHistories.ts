@@ -2,7 +2,8 @@
  * Records aborts that catch batches in flight (no pause first, unlike recordOperatorHistories'
  * pause-abort): a campaign whose iteration runs its batches in lanes, and one whose large stage runs
  * them in a chunk child. Their histories hold the cancelled batch activities, so the replay test
- * covers how the code path of HISTORY_TAG handles a batch's cancellation.
+ * covers how the code path of HISTORY_TAG handles a batch's cancellation: `lean-history` files
+ * the batch left running (TRY_CANCEL), `abort-waits` ones the batch waited for until it stopped.
  * Run: `node dist/test/replay/recordAbortHistories.js` with TEMPORAL_ADDRESS and DATABASE_URL set
  * (or none, to start private servers). Commit the JSON files it writes.
  */
@@ -14,11 +15,12 @@ import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 
 /** Names the code path recorded (the newest patch); files of older paths stay committed. */
-const HISTORY_TAG = "lean-history";
+const HISTORY_TAG = "abort-waits";
 
 const env = await createTestEnv("record-abort");
-// Slow enough answers that each batch is still running when the abort arrives.
-const sim = await startSimulator({ seed: 1, latencyMs: 40, maxConcurrency: 16, quiet: true });
+// Batches of a few seconds (more than the ~5 s a cancel may take to reach a heartbeating activity at
+// most): the abort catches them in flight.
+const sim = await startSimulator({ seed: 1, latencyMs: 100, maxConcurrency: 16, quiet: true });
 const workers = await env.startWorkers();
 const saveHistory = await historySaver(env);
 const save = (workflowId: string, runId: string | undefined, name: string) => saveHistory(workflowId, `${name}-${HISTORY_TAG}.json`, runId);
@@ -34,7 +36,7 @@ const chunkOf = (h: Handle) => `${h.workflowId}-iter-1-synthesize.singleTurn-a1-
 try {
   const lanes = await abortMidBatch(
     "abort-lanes",
-    simulatorCampaign(sim.url, { count: 400, batchSize: 10, concurrency: { batchesInParallel: 2 } }),
+    simulatorCampaign(sim.url, { count: 2000, batchSize: 200, concurrency: { batchesInParallel: 2 } }),
     async (h) => ((await iterationStatusOf(env, h))?.stages[0]?.batchesDone ?? 0) >= 1,
   );
   save(lanes.workflowId, lanes.firstExecutionRunId, "campaignWorkflow-abort-mid-batch");
@@ -53,7 +55,7 @@ try {
         .fetchHistory()
         .then((hist) => hist.events ?? [])
         .catch(() => []);
-      return events.filter((e) => e.activityTaskCompletedEventAttributes).length >= 3;
+      return events.filter((e) => e.activityTaskCompletedEventAttributes).length >= 2;
     },
   );
   save(`${chunked.workflowId}-iter-1`, undefined, "iterationWorkflow-abort-mid-chunk");
