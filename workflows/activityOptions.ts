@@ -5,7 +5,7 @@
  * application failures have used up their budget (activities/failurePolicy.ts) by failing with a
  * non-retryable type. Workflows started before the patch keep the old three-attempt policy.
  */
-import { proxyActivities, proxyLocalActivities, workflowInfo } from "@temporalio/workflow";
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities, workflowInfo } from "@temporalio/workflow";
 import type { Activities } from "../activities/index.js";
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/framework/errorTypes.js";
 import type { StageScheduling } from "../src/framework/stageSpec.js";
@@ -14,6 +14,11 @@ import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
 export const PATCH_RETRY_BY_CAUSE = "retry-by-cause-v1";
 /** Workflows load the frozen config's plan through an activity instead of parsing their input. */
 export const PATCH_FROZEN_CONFIG = "frozen-config-v1";
+/**
+ * A cancelled stage activity (an abort) is waited for until it has stopped, not left running while
+ * the workflow moves on to its reports (workflows/codePaths.ts: abortWaitsForStageWork).
+ */
+export const PATCH_ABORT_WAITS = "abort-waits-for-stage-work-v1";
 
 /** Short, so a lost worker's batches are retried elsewhere within seconds (activities heartbeat every second). */
 const HEARTBEAT_TIMEOUT = "6 seconds";
@@ -56,9 +61,17 @@ export function localBookkeepingActivities() {
   });
 }
 
-export function stageActivities(sched: StageScheduling, byCause: boolean) {
+/**
+ * `waitForCancel` (the abort-waits patch): a cancelled activity's promise settles only once the
+ * activity has stopped (it sees the cancel at its next heartbeat; one on a lost worker times out
+ * within HEARTBEAT_TIMEOUT, and a cancelled activity is not retried), so nothing the stage writes
+ * comes after the iteration's report. Before it, the promise rejected at once (TRY_CANCEL).
+ */
+export function stageActivities(sched: StageScheduling, byCause: boolean, waitForCancel = false) {
+  const cancellation = waitForCancel ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {};
   if (!byCause) {
     return proxyActivities<Activities>({
+      ...cancellation,
       taskQueue: queues()[sched.latency],
       startToCloseTimeout: `${sched.batchTimeoutMinutes} minutes`,
       heartbeatTimeout: "20 seconds",
@@ -72,6 +85,7 @@ export function stageActivities(sched: StageScheduling, byCause: boolean) {
     });
   }
   return proxyActivities<Activities>({
+    ...cancellation,
     taskQueue: queues()[sched.latency],
     startToCloseTimeout: `${sched.batchTimeoutMinutes} minutes`,
     heartbeatTimeout: HEARTBEAT_TIMEOUT,

@@ -10,6 +10,12 @@ import type { StageActivities } from "./activityOptions.js";
 export interface LaneControl {
   paused(): boolean;
   aborted(): boolean;
+  /**
+   * Return only once every lane has stopped (the abort-waits patch): a lane whose batch finished
+   * just before a cancellation stops at once, while the others still wait for theirs to stop.
+   * Without it the first lane to throw ended the wait.
+   */
+  waitForAll?: boolean;
   onBatchDone(result: BatchCounts): void;
   /** The activity's summary in the UI (operator-surface patch); absent: none. */
   summary?(batchIndex: number): string;
@@ -35,6 +41,8 @@ export async function runBatchLanes(acts: StageActivities, ref: StageRef, batche
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(parallelism, Math.max(1, queue.length)) }, lane));
+  const lanes = Array.from({ length: Math.min(parallelism, Math.max(1, queue.length)) }, lane);
+  if (!control.waitForAll) await Promise.all(lanes);
+  else for (const r of await Promise.allSettled(lanes)) if (r.status === "rejected") firstError ??= r.reason;
   if (firstError !== undefined) throw firstError;
 }

@@ -9,7 +9,7 @@
  * so they go on asking the earlier patches one by one, in the order they always did.
  */
 import { patched } from "@temporalio/workflow";
-import { PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "./activityOptions.js";
+import { PATCH_ABORT_WAITS, PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "./activityOptions.js";
 import { PATCH_OPERATOR_SURFACE } from "./operatorSurface.js";
 
 /**
@@ -39,4 +39,14 @@ export function codePaths(): CodePaths {
   const frozenConfig = patched(PATCH_FROZEN_CONFIG);
   const operatorSurface = patched(PATCH_OPERATOR_SURFACE);
   return { leanHistory: false, retryByCause, frozenConfig, operatorSurface };
+}
+
+/**
+ * The abort-waits patch (activityOptions.ts): an abort waits until the stage's running activities
+ * have stopped before the iteration finishes and writes its reports. Newer than the lean marker, so
+ * asked on its own, by the iteration only (the campaign runs no stage work; chunk children get it in
+ * their input), once at its start: runs without its marker keep the old path however they replay.
+ */
+export function abortWaitsForStageWork(): boolean {
+  return patched(PATCH_ABORT_WAITS);
 }

@@ -10,7 +10,7 @@ import type { CampaignPlan } from "../src/config/plan.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { failureChainMessage } from "../src/status/failureCause.js";
 import { bookkeepingActivities, localBookkeepingActivities, stageActivities } from "./activityOptions.js";
-import { codePaths } from "./codePaths.js";
+import { abortWaitsForStageWork, codePaths } from "./codePaths.js";
 import type { IterationResult, StageStatus } from "./definitions.js";
 import { IterationState } from "./iterationState.js";
 import { legacyPlan } from "./legacyInput.js";
@@ -31,6 +31,8 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   // Abort ends as Canceled, internal signals unlisted, activity and child summaries (operatorSurface.ts);
   // since the lean-history patch light bookkeeping runs as local activities (codePaths.ts).
   const { retryByCause: byCause, frozenConfig: frozen, operatorSurface: surface, leanHistory: lean } = codePaths();
+  // An abort waits for the stage's running activities to stop, so the reports come after the last write.
+  const abortWaits = abortWaitsForStageWork();
   const bookkeeping = bookkeepingActivities(byCause);
   // Loading the plan, marking the iteration started and planning stages: milliseconds of database work.
   const local = lean ? localBookkeepingActivities() : undefined;
@@ -90,7 +92,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
       if (state.aborted) break;
       const st = status.stages[i] as StageStatus;
       status.currentStage = st.name;
-      const acts = stageActivities(scheduling, byCause);
+      const acts = stageActivities(scheduling, byCause, abortWaits);
       const ref = { campaignId, iteration, stage: scheduling.name };
       // Planned in the workflow task when that is milliseconds of work (lean path); else on the stage's own queue, as before.
       const planner = local && scheduling.plannedLocally ? local.planStage : acts.planStage;
@@ -108,6 +110,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
               scheduling: frozen ? scheduling : undefined,
               summaries: surface,
               lean,
+              abortWaits,
               planStage,
             }),
           );

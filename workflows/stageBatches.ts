@@ -21,6 +21,8 @@ export interface StageBatchesInput {
   paused: boolean;
   /** The stage's scheduling from the frozen plan; absent in chunks started before configs were frozen. */
   scheduling?: StageScheduling;
+  /** Set by iterations on the abort-waits patch: a cancelled batch is waited for until it has stopped. */
+  abortWaits?: boolean;
 }
 
 export interface StageBatchesResult {
@@ -38,11 +40,13 @@ export async function stageBatchesWorkflow(input: StageBatchesInput): Promise<St
     paused = false;
   });
   // Chunks exist only in workflows started after the retry-by-cause patch.
-  const acts = stageActivities(input.scheduling ?? legacyScheduling(input.ref.stage), true);
+  const waitForCancel = input.abortWaits ?? false;
+  const acts = stageActivities(input.scheduling ?? legacyScheduling(input.ref.stage), true, waitForCancel);
   const result: StageBatchesResult = { batchesDone: 0, items: 0, counts: {} };
   await runBatchLanes(acts, input.ref, input.batches, input.parallelism, {
     paused: () => paused,
     aborted: () => false,
+    waitForAll: waitForCancel,
     onBatchDone: (r) => {
       result.batchesDone++;
       result.items += r.items;

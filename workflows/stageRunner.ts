@@ -28,12 +28,14 @@ export interface StageRunOptions {
   summaries: boolean;
   /** The lean-history patch: implies the stage-chunks and cluster-job-stages patches (codePaths.ts). */
   lean: boolean;
+  /** The abort-waits patch (codePaths.ts): a cancelled batch is waited for, here and in chunk children. */
+  abortWaits: boolean;
   /** Plans the stage (a local activity on the lean path, else the stage's own activity), with the UI summary if any. */
   planStage(ref: StageRef, summary: string | undefined): Promise<StagePlanResult>;
 }
 
 export async function runStage(state: IterationState, acts: StageActivities, ref: StageRef, st: StageStatus, opts: StageRunOptions): Promise<void> {
-  const { parallelism, scheduling, summaries, lean } = opts;
+  const { parallelism, scheduling, summaries, lean, abortWaits } = opts;
   const label = (what: string) => `${ref.stage} ${what} (iteration ${ref.iteration})`;
   const plan = await opts.planStage(ref, summaries ? label("plan") : undefined);
   if (plan.alreadyDone) {
@@ -71,7 +73,17 @@ export async function runStage(state: IterationState, acts: StageActivities, ref
       const chunk = await startChild(stageBatchesWorkflow, {
         workflowId: `${workflowInfo().workflowId}-${ref.stage}-a${st.attempts}-from${plan.pendingBatches[from]}`,
         taskQueue: workflowInfo().taskQueue,
-        args: [{ ref, batches: plan.pendingBatches.slice(from, from + BATCHES_PER_CHILD), parallelism, paused: state.status.paused, scheduling }],
+        args: [
+          {
+            ref,
+            batches: plan.pendingBatches.slice(from, from + BATCHES_PER_CHILD),
+            parallelism,
+            paused: state.status.paused,
+            scheduling,
+            // In the child's input (its history): the child needs no patch marker of its own.
+            ...(abortWaits ? { abortWaits } : {}),
+          },
+        ],
         ...(summaries
           ? {
               staticSummary: label(
@@ -98,6 +110,7 @@ export async function runStage(state: IterationState, acts: StageActivities, ref
     await runBatchLanes(acts, ref, plan.pendingBatches, parallelism, {
       paused: () => state.status.paused,
       aborted: () => state.aborted,
+      waitForAll: abortWaits,
       onBatchDone: (r: BatchCounts) => {
         st.batchesDone++;
         st.itemsDone += r.items;

@@ -53,6 +53,8 @@ export interface ReportData {
   status: string;
   /** Set for an iteration report. */
   iteration?: number;
+  /** An iteration report's own iteration row status: the campaign's says running while a later iteration may follow. */
+  iterationStatus?: string;
   generatedAt: string;
   config?: {
     version: number;
@@ -128,7 +130,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     campaignId: campaign.id,
     name: campaign.name,
     status: campaign.status,
-    ...(scope.iteration !== undefined ? { iteration: scope.iteration } : {}),
+    ...(scope.iteration !== undefined ? { iteration: scope.iteration, iterationStatus: its.find((i) => i.iteration === scope.iteration)?.status } : {}),
     generatedAt: (opts.now ?? new Date()).toISOString(),
     ...(stored ? { config: configSummary(stored.frozen, stored.version, stored.sha256) } : {}),
     iterations: its.map((i) => ({

@@ -348,7 +348,11 @@ function row(k: string, v: string): string {
 }
 
 function summaryTable(d: ReportData): string {
-  const rows: string[] = [row("campaign", `${d.name} (${d.campaignId})`), row("status (when generated)", d.status)];
+  const rows: string[] = [row("campaign", `${d.name} (${d.campaignId})`)];
+  // An iteration report states its iteration's status (aborted, completed), then the campaign's.
+  if (d.iterationStatus !== undefined)
+    rows.push(row("status (when generated)", `iteration ${d.iterationStatus}`), row("campaign status (when generated)", d.status));
+  else rows.push(row("status (when generated)", d.status));
   if (d.config) {
     rows.push(row("config", `version ${d.config.version}, sha256 ${d.config.hash}`));
     rows.push(row("seed", String(d.config.seed)));

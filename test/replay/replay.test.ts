@@ -4,7 +4,8 @@
  * code is bundled fresh from the compiled workflows, never taken from a bundle file that may be
  * stale. A deliberately changed workflow must fail to replay (the negative case). Record new
  * histories with `node dist/test/replay/recordHistories.js` after a deliberate, patched() change
- * (the operator-surface path: recordOperatorHistories.js).
+ * (the operator-surface path: recordOperatorHistories.js; aborts with batches in flight:
+ * recordAbortHistories.js).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -13,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { before, test } from "node:test";
 import { DeterminismViolationError } from "@temporalio/workflow";
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
-import { PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
+import { PATCH_ABORT_WAITS, PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
 import { PATCH_LEAN_HISTORY } from "../../workflows/codePaths.js";
 import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
 import { PATCH_OPERATOR_SURFACE } from "../../workflows/operatorSurface.js";
@@ -57,7 +58,15 @@ test("committed histories cover every workflow type and every patch", () => {
     );
   }
   const markers = new Set(files.flatMap(patchesIn));
-  for (const patch of [PATCH_RETRY_BY_CAUSE, PATCH_STAGE_CHUNKS, PATCH_FROZEN_CONFIG, PATCH_CLUSTER_JOB_STAGES, PATCH_OPERATOR_SURFACE, PATCH_LEAN_HISTORY])
+  for (const patch of [
+    PATCH_RETRY_BY_CAUSE,
+    PATCH_STAGE_CHUNKS,
+    PATCH_FROZEN_CONFIG,
+    PATCH_CLUSTER_JOB_STAGES,
+    PATCH_OPERATOR_SURFACE,
+    PATCH_LEAN_HISTORY,
+    PATCH_ABORT_WAITS,
+  ])
     assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(
     files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0),

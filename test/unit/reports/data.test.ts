@@ -215,6 +215,8 @@ test("report data: per-chart figures for the campaign and for one iteration, the
     // Iteration 1 only: its own samples and scores; figures across iterations stop at it.
     const one = await gatherReportData(db, { campaignId: "c", iteration: 1 });
     assert.equal(one.iteration, 1);
+    assert.equal(one.iterationStatus, "completed", "an iteration report carries its own iteration's status");
+    assert.equal(all.iterationStatus, undefined);
     assert.deepEqual(
       one.funnel.map((f) => [f.status, f.n]),
       [

@@ -126,6 +126,15 @@ test("an iteration report links back to the campaign report and to the other ite
   assert.ok(html.includes("<h1>Campaign camp-1, iteration 2</h1>"));
 });
 
+test("an iteration report states its own iteration's status, then the campaign's; a campaign report only the campaign's", () => {
+  const iterationHtml = renderReportHtml(fullReportData({ status: "running", iteration: 1, iterationStatus: "aborted" }), { chartJs: CHART_JS });
+  assert.ok(iterationHtml.includes("<tr><th>status (when generated)</th><td>iteration aborted</td></tr>"));
+  assert.ok(iterationHtml.includes("<tr><th>campaign status (when generated)</th><td>running</td></tr>"));
+  const campaignHtml = renderReportHtml(fullReportData({ status: "aborted" }), { chartJs: CHART_JS });
+  assert.ok(campaignHtml.includes("<tr><th>status (when generated)</th><td>aborted</td></tr>"));
+  assert.ok(!campaignHtml.includes("campaign status (when generated)"));
+});
+
 test("histograms: equal-width bins over the value range, every value counted once", () => {
   const [h] = histograms(
     [0, 0.1, 0.5, 0.99, 1].map((value) => ({ metric: "consistency", value })),
