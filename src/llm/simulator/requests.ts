@@ -78,6 +78,19 @@ const tokenizeChatSchema = z.looseObject({
 });
 export const tokenizeRequestSchema = z.union([tokenizeCompletionSchema, tokenizeChatSchema]);
 export type TokenizeRequestBody = z.infer<typeof tokenizeRequestSchema>;
+
+/**
+ * A /tokenize body: text (`prompt`) or a chat (`messages`), as vLLM's union of the two. z.union
+ * reports only "Invalid input" at the root when both fail, so the error comes from the form the
+ * body's keys ask for, naming the field.
+ */
+export function parseTokenizeBody(body: unknown): Parsed<TokenizeRequestBody> {
+  const r = parseBody(tokenizeRequestSchema, body);
+  if (r.ok || !isRecord(body)) return r;
+  if (Object.hasOwn(body, "messages")) return parseBody(tokenizeChatSchema, body);
+  if (Object.hasOwn(body, "prompt")) return parseBody(tokenizeCompletionSchema, body);
+  return { ok: false, message: "Invalid request: prompt or messages: Field required (prompt: a string to tokenize; messages: a chat)" };
+}
 export type TokenizeChatBody = z.infer<typeof tokenizeChatSchema>;
 
 /** "messages: Field required; tools.0.function.name: Invalid input: expected string, received number". */

@@ -1,6 +1,7 @@
 /**
  * Bad request bodies get vLLM's 400 error JSON naming the field, never a 500: bodies nested deeper
- * than the simulator walks (tool schemas, message content, tool-call arguments).
+ * than the simulator walks (tool schemas, message content, tool-call arguments) and /tokenize bodies
+ * of either form.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -82,4 +83,22 @@ test("message content, tool-call arguments and unknown fields nested too deep: 4
     chat(`,"tools":[${tool(WEATHER_PARAMS)}]`, `[${USER},${callTurn(JSON.stringify(objects(MAX_REQUEST_JSON_DEPTH)))}]`),
   );
   assert.equal(args.status, 200, JSON.stringify(args.json).slice(0, 300));
+});
+
+test("/tokenize: the form the body's keys ask for names the field", async () => {
+  assertBadRequest(await post("/tokenize", "{}"), "prompt or messages: Field required (prompt: a string to tokenize; messages: a chat)", "{}");
+  assertBadRequest(
+    await post("/tokenize", '{"model":"toolloop-sim-policy","messages":5}'),
+    "messages: Invalid input: expected array, received number",
+    "messages",
+  );
+  assertBadRequest(await post("/tokenize", '{"prompt":5}'), "prompt: Invalid input: expected string, received number", "prompt");
+  assertBadRequest(
+    await post("/tokenize", '{"messages":[{"role":"robot"}]}'),
+    'messages.0.role: Invalid option: expected one of "system"|"user"|"assistant"|"tool"|"developer"|"function"',
+    "role",
+  );
+  const ok = await post("/tokenize", '{"prompt":"hello world"}');
+  assert.equal(ok.status, 200);
+  assert.equal(typeof ok.json.count, "number");
 });
