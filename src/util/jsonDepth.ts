@@ -57,3 +57,43 @@ export function formatJsonPath(base: string, path: JsonPath, maxLength = 160): s
   }
   return out;
 }
+
+/**
+ * Whether `value` nests deeper than `limit` containers (pathDeeperThan's question, same counting):
+ * no frames and no seen-set, for checks on every request (a tenth of pathDeeperThan's time on a
+ * chat body). It recurses at most `limit` calls deep, so keep limits in the hundreds; meant for
+ * JSON.parse output (no cycles: a cycle reads as too deep).
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (limit <= 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestsDeeperThan(value[i], limit - 1)) return true;
+    return false;
+  }
+  for (const k in value) if (Object.hasOwn(value, k) && nestsDeeperThan((value as Record<string, unknown>)[k], limit - 1)) return true;
+  return false;
+}
+
+/**
+ * Whether JSON text would parse to a value nesting deeper than `limit` containers, by counting
+ * brackets outside strings (not parsing it): for JSON carried in strings, such as a tool call's
+ * `arguments`, before something parses and walks it. Invalid JSON is measured the same way.
+ */
+export function jsonTextDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip the string: up to the next quote not escaped by a backslash.
+      for (i++; i < text.length; i++) {
+        const s = text.charCodeAt(i);
+        if (s === 0x5c) i++;
+        else if (s === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}

@@ -5,9 +5,9 @@
  * policy "trained" on a tool makes visibly fewer mistakes on it. Nothing was trained; the profile
  * says so itself (`simulated: true`), and the simulator says so in its logs and responses.
  */
-import { readFile, stat } from "node:fs/promises";
 import { z } from "zod";
 import { fraction, nonNegativeInt } from "../../config/fields.js";
+import { JsonFileError, parseJsonText, readJsonFile } from "../../util/jsonFile.js";
 
 export const CHECKPOINT_PROFILE_FORMAT = "toolloop-standin-profile/v1";
 /** A profile is a few kilobytes; anything near this is not one. */
@@ -36,12 +36,13 @@ export interface LoadedCheckpointProfile {
   profile: CheckpointProfile;
 }
 
+/** Errors name the flag the profile comes in by (the simulator's only way to load one) and the file. */
 export class CheckpointProfileError extends Error {
   constructor(
     readonly file: string,
     message: string,
   ) {
-    super(`checkpoint profile ${file}: ${message}`);
+    super(message);
     this.name = "CheckpointProfileError";
   }
 }
@@ -50,34 +51,43 @@ function fieldPath(path: readonly PropertyKey[]): string {
   return path.length === 0 ? "(the file)" : path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".");
 }
 
-/** Parses a profile's JSON text; errors name the file and the field. */
-export function parseCheckpointProfile(text: string, file: string): CheckpointProfile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new CheckpointProfileError(file, `not valid JSON (${(err as Error).message})`);
-  }
+/** A JSON value read from `file` as a profile; errors name the field. */
+function checkCheckpointProfile(raw: unknown, file: string): CheckpointProfile {
   const r = checkpointProfileSchema.safeParse(raw);
   if (!r.success) {
     const issues = r.error.issues.slice(0, 5).map((i) => `${fieldPath(i.path)}: ${i.message}`);
     const more = r.error.issues.length > 5 ? ` (and ${r.error.issues.length - 5} more)` : "";
-    throw new CheckpointProfileError(file, `${issues.join("; ")}${more}`);
+    throw new CheckpointProfileError(file, `--checkpoint-profile ${file}: ${issues.join("; ")}${more}`);
   }
   return r.data;
 }
 
-export async function loadCheckpointProfile(file: string): Promise<LoadedCheckpointProfile> {
-  let size: number;
+/** The shared reader's message (it names the file) under the flag; a missing file is likely not a stand-in checkpoint. */
+function fileError(file: string, err: JsonFileError): CheckpointProfileError {
+  const hint = err.problem === "not_found" ? " (is this a stand-in checkpoint?)" : "";
+  return new CheckpointProfileError(file, `--checkpoint-profile: ${err.message}${hint}`);
+}
+
+/** Parses a profile's JSON text; errors name the file and the field (or the line of bad JSON). */
+export function parseCheckpointProfile(text: string, file: string): CheckpointProfile {
+  let raw: unknown;
   try {
-    size = (await stat(file)).size;
+    raw = parseJsonText(text, file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CheckpointProfileError(file, code === "ENOENT" ? "no such file (is this a stand-in checkpoint?)" : `cannot read (${code ?? String(err)})`);
+    throw err instanceof JsonFileError ? fileError(file, err) : err;
   }
-  if (size > MAX_CHECKPOINT_PROFILE_BYTES)
-    throw new CheckpointProfileError(file, `${size} bytes, more than a profile can be (${MAX_CHECKPOINT_PROFILE_BYTES})`);
-  return { file, profile: parseCheckpointProfile(await readFile(file, "utf8"), file) };
+  return checkCheckpointProfile(raw, file);
+}
+
+/** Reads a profile with the shared bounded reader: a folder, a device (/dev/zero) or a huge file is one clear error. */
+export async function loadCheckpointProfile(file: string): Promise<LoadedCheckpointProfile> {
+  let raw: unknown;
+  try {
+    raw = await readJsonFile(file, { maxBytes: MAX_CHECKPOINT_PROFILE_BYTES, what: "a checkpoint profile" });
+  } catch (err) {
+    throw err instanceof JsonFileError ? fileError(file, err) : err;
+  }
+  return { file, profile: checkCheckpointProfile(raw, file) };
 }
 
 /** The factor on the base mistake rate for a call of `tool`. */

@@ -6,7 +6,8 @@
  *   node dist/src/llm/simulator/main.js --host 0.0.0.0 --port 8000 --model my-policy --mistake-rate 0.3 \
  *     --checkpoint-profile merged/toolloop_profile.json --idle-exit-minutes 120
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { describeListenFailure, hostProblem } from "../../util/listenAddress.js";
 import { DEFAULT_DIALOGUE_RATES, DIALOGUE_RATE_NAMES, dialogueRateFlag, type DialogueSimOptions } from "./dialogue/options.js";
 import { CheckpointProfileError, loadCheckpointProfile, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { watchIdle } from "./idleExit.js";
@@ -14,11 +15,15 @@ import { startSimulator } from "./server.js";
 
 /** A week: longer than any campaign leaves a policy unused on purpose. */
 const MAX_IDLE_MINUTES = 7 * 24 * 60;
+/** Exit statuses as the toolloop CLI's (src/cli/errors.ts): a value that can never work, or the machine's state. */
+const EXIT_BAD_INPUT = 2;
+const EXIT_ENVIRONMENT = 1;
 
-function intArg(name: string, min: number) {
+function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min} (got "${v}")`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`} (got "${v}")`);
     return n;
   };
 }
@@ -39,7 +44,8 @@ function minutesArg(v: string): number {
 }
 
 function hostArg(v: string): string {
-  if (!/^[A-Za-z0-9.:%_-]{1,255}$/.test(v)) throw new InvalidArgumentError(`--host must be an IP address or host name (got "${v.slice(0, 64)}")`);
+  const problem = hostProblem(v);
+  if (problem) throw new InvalidArgumentError(`--host: ${problem}`);
   return v;
 }
 
@@ -47,7 +53,7 @@ const program = new Command()
   .name("toolloop-simulator")
   .description("Scripted LLM server with vLLM's OpenAI-compatible API (for tests and demos; not a model)")
   .option("--host <addr>", "bind address", hostArg, "127.0.0.1")
-  .option("--port <n>", "port (0 picks a free one)", intArg("--port", 0), 8000)
+  .option("--port <n>", "port (0 picks a free one)", intArg("--port", 0, 65535), 8000)
   .option("--seed <n>", "content seed", intArg("--seed", 0), 0)
   .option("--latency-ms <n>", "latency per request", intArg("--latency-ms", 0), 0)
   .option("--latency-jitter-ms <n>", "extra random latency up to this", intArg("--latency-jitter-ms", 0), 0)
@@ -83,7 +89,14 @@ for (const name of DIALOGUE_RATE_NAMES) {
   program.option(`${flag} <p>`, DIALOGUE_RATE_HELP[name], rateArg(flag), DEFAULT_DIALOGUE_RATES[name]);
 }
 
-program.parse();
+// Commander exits 1 on a bad flag; a bad flag is bad input, as everywhere in toolloop.
+program.exitOverride();
+try {
+  program.parse();
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
+}
 const o = program.opts<{
   host: string;
   port: number;
@@ -113,7 +126,7 @@ if (o.checkpointProfile !== undefined) {
   } catch (err) {
     if (!(err instanceof CheckpointProfileError)) throw err;
     console.error(`[toolloop-simulator] ${err.message}`);
-    process.exit(1);
+    process.exit(EXIT_BAD_INPUT);
   }
 }
 
@@ -135,6 +148,7 @@ const stop = (signal: string) => {
 process.on("SIGINT", () => stop("SIGINT"));
 process.on("SIGTERM", () => stop("SIGTERM"));
 
+// A listen failure (port in use, an address not this machine's) is one line naming the flag, no stack.
 const sim = await startSimulator({
   host: o.host,
   port: o.port,
@@ -155,6 +169,10 @@ const sim = await startSimulator({
     rateMalformedJson: o.rateMalformedJson,
     rateTruncatedToolCalls: o.rateTruncatedToolCalls,
   },
+}).catch((err: unknown) => {
+  const failure = describeListenFailure(err, o.host, o.port);
+  console.error(`[toolloop-simulator] ${failure.message}`);
+  process.exit(failure.badInput ? EXIT_BAD_INPUT : EXIT_ENVIRONMENT);
 });
 
 running.sim = sim;

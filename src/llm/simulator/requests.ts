@@ -3,6 +3,8 @@
  * wrong or missing ones give a 400 whose message names the field.
  */
 import { z } from "zod";
+import { MAX_TOOL_JSON_DEPTH } from "../../jsonSchema/keywords.js";
+import { jsonTextDeeperThan, nestsDeeperThan, pathDeeperThan, type JsonPath } from "../../util/jsonDepth.js";
 
 const optInt = z.number().int().nullish();
 const jsonObject = z.record(z.string(), z.unknown());
@@ -76,6 +78,19 @@ const tokenizeChatSchema = z.looseObject({
 });
 export const tokenizeRequestSchema = z.union([tokenizeCompletionSchema, tokenizeChatSchema]);
 export type TokenizeRequestBody = z.infer<typeof tokenizeRequestSchema>;
+
+/**
+ * A /tokenize body: text (`prompt`) or a chat (`messages`), as vLLM's union of the two. z.union
+ * reports only "Invalid input" at the root when both fail, so the error comes from the form the
+ * body's keys ask for, naming the field.
+ */
+export function parseTokenizeBody(body: unknown): Parsed<TokenizeRequestBody> {
+  const r = parseBody(tokenizeRequestSchema, body);
+  if (r.ok || !isRecord(body)) return r;
+  if (Object.hasOwn(body, "messages")) return parseBody(tokenizeChatSchema, body);
+  if (Object.hasOwn(body, "prompt")) return parseBody(tokenizeCompletionSchema, body);
+  return { ok: false, message: "Invalid request: prompt or messages: Field required (prompt: a string to tokenize; messages: a chat)" };
+}
 export type TokenizeChatBody = z.infer<typeof tokenizeChatSchema>;
 
 /** "messages: Field required; tools.0.function.name: Invalid input: expected string, received number". */
@@ -90,10 +105,74 @@ export function describeIssues(error: z.ZodError): string {
     .join("; ");
 }
 
+/**
+ * How deep a request body may nest. The scripts walk messages, tools and arguments recursively
+ * (templates, canonical JSON for seeds); a body nested thousands of levels would overflow the stack.
+ * Tools nest 4 levels in, so their schemas fit at the tool loader's bound (MAX_TOOL_JSON_DEPTH).
+ */
+export const MAX_REQUEST_JSON_DEPTH = 256;
+
+type Shape = { [key: string]: Shape | [Shape] };
+/** The parts of a request the simulator knows the layout of; below them a value is one field. */
+const REQUEST_SHAPE: Shape = {
+  messages: [{ tool_calls: [{ function: {} }] }],
+  tools: [{ function: {} }],
+  response_format: { json_schema: {} },
+};
+
+/** The request field a path lies in, as describeIssues names fields: "messages.0.content", "tools.1.function.parameters". */
+function fieldOf(path: JsonPath): string {
+  let shape: Shape | [Shape] | undefined = REQUEST_SHAPE;
+  const out: (string | number)[] = [];
+  for (const key of path) {
+    if (shape === undefined) break;
+    out.push(key);
+    if (Array.isArray(shape)) shape = typeof key === "number" ? shape[0] : undefined;
+    else shape = typeof key === "string" && Object.hasOwn(shape, key) ? shape[key] : undefined;
+  }
+  return out.join(".") || "(body)";
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const at = (v: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((o, k) => (isRecord(o) ? o[k] : undefined), v);
+
+/**
+ * Why a body nests too deep to serve, naming the field, or undefined. Tool schemas get the tool
+ * loader's bound, the rest of the body MAX_REQUEST_JSON_DEPTH, and so do tool-call arguments sent
+ * as JSON text (the chat template parses them).
+ */
+export function depthProblem(body: Record<string, unknown>): string | undefined {
+  // Tool schemas start 4 levels in (response_format's 3): a body within 3 + their bound needs one walk.
+  if (nestsDeeperThan(body, 3 + MAX_TOOL_JSON_DEPTH)) {
+    const schemas: [string, unknown][] = Array.isArray(body.tools)
+      ? body.tools.map((t, i) => [`tools.${i}.function.parameters`, at(t, "function", "parameters")])
+      : [];
+    schemas.push(["response_format.json_schema.schema", at(body, "response_format", "json_schema", "schema")]);
+    for (const [field, schema] of schemas) if (nestsDeeperThan(schema, MAX_TOOL_JSON_DEPTH)) return `${field}: nests deeper than ${MAX_TOOL_JSON_DEPTH} levels`;
+    if (nestsDeeperThan(body, MAX_REQUEST_JSON_DEPTH)) {
+      const path = pathDeeperThan(body, MAX_REQUEST_JSON_DEPTH) ?? [];
+      return `${fieldOf(path)}: nested too deep (a request body may nest at most ${MAX_REQUEST_JSON_DEPTH} levels)`;
+    }
+  }
+  if (!Array.isArray(body.messages)) return undefined;
+  for (const [i, message] of body.messages.entries()) {
+    const calls = at(message, "tool_calls");
+    if (!Array.isArray(calls)) continue;
+    for (const [j, call] of calls.entries()) {
+      const args = at(call, "function", "arguments");
+      if (typeof args === "string" && jsonTextDeeperThan(args, MAX_REQUEST_JSON_DEPTH))
+        return `messages.${i}.tool_calls.${j}.function.arguments: JSON nested deeper than ${MAX_REQUEST_JSON_DEPTH} levels`;
+    }
+  }
+  return undefined;
+}
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): Parsed<T> {
   if (!body || typeof body !== "object" || Array.isArray(body)) return { ok: false, message: "request body must be a JSON object" };
+  const deep = depthProblem(body as Record<string, unknown>);
+  if (deep) return { ok: false, message: `Invalid request: ${deep}` };
   const r = schema.safeParse(body);
   return r.success ? { ok: true, value: r.data } : { ok: false, message: `Invalid request: ${describeIssues(r.error)}` };
 }

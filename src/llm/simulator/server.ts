@@ -21,7 +21,8 @@ import {
   completionRequestSchema,
   embeddingRequestSchema,
   parseBody,
-  tokenizeRequestSchema,
+  parseTokenizeBody,
+  type Parsed,
   type ChatRequestBody,
   type CompletionRequestBody,
   type EmbeddingRequestBody,
@@ -270,7 +271,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const now = () => Math.floor(Date.now() / 1000);
 
   function validated<T>(schema: Parameters<typeof parseBody<T>>[0], body: unknown): T {
-    const p = parseBody(schema, body);
+    return accepted(parseBody(schema, body));
+  }
+  function accepted<T>(p: Parsed<T>): T {
     if (!p.ok) throw new HttpError(400, p.message);
     return p.value;
   }
@@ -531,7 +534,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
             computed = { reply: r.reply, truncated: r.applied };
           } else if (path === "/v1/completions") computed = { reply: completion(validated(completionRequestSchema, body)), truncated: false };
           else if (path === "/v1/embeddings") computed = { reply: embeddings(validated(embeddingRequestSchema, body)), truncated: false };
-          else computed = { reply: tokenizeReply(validated(tokenizeRequestSchema, body)), truncated: false };
+          else computed = { reply: tokenizeReply(accepted(parseTokenizeBody(body))), truncated: false };
         } catch (err) {
           // Answered (as a 400) once the slot time has passed, as before.
           computed = { error: err };

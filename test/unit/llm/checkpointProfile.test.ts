@@ -53,20 +53,24 @@ test("bad profiles fail with the file and the field in the message", () => {
     assert.throws(
       () => parseCheckpointProfile(JSON.stringify(value), "/ckpt/toolloop_profile.json"),
       (err: unknown) =>
-        err instanceof CheckpointProfileError && err.message.startsWith("checkpoint profile /ckpt/toolloop_profile.json: ") && message.test(err.message),
+        err instanceof CheckpointProfileError && err.message.startsWith("--checkpoint-profile /ckpt/toolloop_profile.json: ") && message.test(err.message),
       String(message),
     );
   }
-  assert.throws(() => parseCheckpointProfile("{not json", "x.json"), /checkpoint profile x\.json: not valid JSON/);
+  assert.throws(() => parseCheckpointProfile("{not json", "x.json"), /^CheckpointProfileError: --checkpoint-profile: x\.json: invalid JSON at line 1 column 2/);
 });
 
 test("loading: a missing file and an oversized one are clear errors, a real file loads", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "profile-"));
   try {
-    await assert.rejects(loadCheckpointProfile(path.join(dir, "missing.json")), /missing\.json: no such file/);
+    await assert.rejects(
+      loadCheckpointProfile(path.join(dir, "missing.json")),
+      /--checkpoint-profile: file not found: .*missing\.json \(is this a stand-in checkpoint\?\)/,
+    );
     const big = path.join(dir, "big.json");
     fs.writeFileSync(big, " ".repeat(5 * 1024 * 1024));
-    await assert.rejects(loadCheckpointProfile(big), /big\.json: \d+ bytes, more than a profile can be/);
+    await assert.rejects(loadCheckpointProfile(big), /--checkpoint-profile: .*big\.json is 5 MiB; a checkpoint profile may be at most 4 MiB/);
+    await assert.rejects(loadCheckpointProfile(dir), /--checkpoint-profile: .* is a directory, not a JSON file/);
     const good = path.join(dir, "toolloop_profile.json");
     fs.writeFileSync(good, JSON.stringify(VALID));
     const loaded = await loadCheckpointProfile(good);

@@ -187,14 +187,14 @@ test("CLI: a bad profile stops start-up with the file and field named", async ()
   fs.writeFileSync(file, JSON.stringify({ ...PROFILE, mistakeRateScale: { get_weather: 3 } }));
   const p = runMain(["--port", "0", "--checkpoint-profile", file]);
   try {
-    assert.equal(await p.exited, 1);
+    assert.equal(await p.exited, 2);
     assert.match(
       p.output(),
-      new RegExp(`checkpoint profile ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: mistakeRateScale\\.get_weather: expected a number between 0 and 1`),
+      new RegExp(`--checkpoint-profile ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: mistakeRateScale\\.get_weather: expected a number between 0 and 1`),
     );
     assert.doesNotMatch(p.output(), /listening/);
     const bad = runMain(["--port", "0", "--idle-exit-minutes", "-1"]);
-    assert.equal(await bad.exited, 1);
+    assert.equal(await bad.exited, 2);
     assert.match(bad.output(), /--idle-exit-minutes must be a number of minutes/);
   } finally {
     p.child.kill("SIGKILL");
@@ -258,6 +258,6 @@ test("CLI: --silent-mistake-rate and --judge-error-rate reach the server and are
     await clean.close();
   }
   const bad = runMain(["--port", "0", "--judge-error-rate", "2"]);
-  assert.equal(await bad.exited, 1);
+  assert.equal(await bad.exited, 2);
   assert.match(bad.output(), /--judge-error-rate must be a number between 0 and 1/);
 });

@@ -4,7 +4,7 @@ import { toOpenAiTools } from "../../../src/bfcl/toolSchema.js";
 import { objectForSchema, valueForSchema } from "../../../src/llm/simulator/schemaValues.js";
 import type { FunctionDoc } from "../../../src/matching/types.js";
 import { canonicalJson, CANONICAL_JSON_MAX_DEPTH, JsonTooDeepError } from "../../../src/util/ids.js";
-import { formatJsonPath, pathDeeperThan } from "../../../src/util/jsonDepth.js";
+import { formatJsonPath, jsonTextDeeperThan, nestsDeeperThan, pathDeeperThan } from "../../../src/util/jsonDepth.js";
 import { SeededRandom } from "../../../src/util/random.js";
 
 /** `{"a": {"a": ... {}}}` with `levels` objects, built from text the way a hostile file arrives. */
@@ -46,4 +46,22 @@ test("BFCL function docs nested past the limit are refused by name, not with a R
   for (let i = 0; i < 5000; i++) props = { p: { type: "dict", properties: props } };
   const fn = { name: "deep.fn", description: "d", parameters: { type: "dict", properties: props, required: [] } } as unknown as FunctionDoc;
   assert.throws(() => toOpenAiTools([fn], "simple"), /^Error: function "deep\.fn": nests deeper than 160 levels at parameters\.properties\.p\.properties\.p/);
+});
+
+test("nestsDeeperThan counts like pathDeeperThan; jsonTextDeeperThan counts brackets outside strings", () => {
+  for (const [value, limit] of [
+    [{ a: [1, { b: 2 }] }, 3],
+    [{ a: [1, { b: {} }] }, 3],
+    ["scalar", 0],
+    [[], 0],
+    [nestedObjects(70), 64],
+    [nestedObjects(64), 64],
+  ] as [unknown, number][]) {
+    assert.equal(nestsDeeperThan(value, limit), pathDeeperThan(value, limit) !== undefined, JSON.stringify(value).slice(0, 40));
+    assert.equal(jsonTextDeeperThan(JSON.stringify(value), limit), pathDeeperThan(value, limit) !== undefined, JSON.stringify(value).slice(0, 40));
+  }
+  assert.equal(nestsDeeperThan(nestedObjects(200_000), 256), true);
+  assert.equal(jsonTextDeeperThan('{"a":"[[[[\\"[[[","b":[]}', 2), false, "brackets in strings, escaped quotes");
+  assert.equal(jsonTextDeeperThan('{"a":"\\\\","b":[[]]}', 2), true, "an escaped backslash ends before the quote");
+  assert.equal(jsonTextDeeperThan("[".repeat(300), 256), true, "unclosed text is measured too");
 });
