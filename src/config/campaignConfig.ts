@@ -296,12 +296,40 @@ export function configSizeIssue(input: unknown): string | undefined {
   return utf8Length(text) > CONFIG_LIMITS.configBytes ? CONFIG_TOO_LARGE : undefined;
 }
 
-/** Endpoint names zod's record parsing would drop without a word (`__proto__`) or that collide with built-ins. */
+/**
+ * Every `__proto__` key anywhere in the parsed JSON. zod's record parsing drops it without a word
+ * (a role or env entry would vanish from the frozen config), so it is refused wherever it appears,
+ * records with user-chosen keys (endpoints, roles, env, headers, ...) and fixed objects alike.
+ * Iterative, with paths built only for a hit: the size check bounds the input, not its depth.
+ */
 function reservedKeyIssues(input: unknown): { path: string; message: string }[] {
-  if (!isRecord(input) || !isRecord(input.endpoints)) return [];
-  return Object.keys(input.endpoints)
-    .filter((k) => k === "__proto__")
-    .map((k) => ({ path: formatPath(["endpoints", k]), message: reservedMessage(k) }));
+  type Node = { value: unknown; key?: string | number; parent?: Node };
+  const issues: { path: string; message: string }[] = [];
+  const stack: Node[] = [{ value: input }];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    const { value, key } = node;
+    if (key === "__proto__") {
+      const path: (string | number)[] = [];
+      for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) path.unshift(n.key);
+      issues.push({ path: formatPath(path), message: reservedMessage(key) });
+    } else if (Array.isArray(value)) {
+      // Children pushed last-first, so issues come out in the document's order.
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: i, parent: node });
+    } else if (isRecord(value)) {
+      const keys = Object.keys(value);
+      for (let i = keys.length - 1; i >= 0; i--) stack.push({ value: value[keys[i]!], key: keys[i], parent: node });
+    }
+  }
+  return issues;
+}
+
+/** zod issues less what reservedKeyIssues says better: a fixed object's "unknown field" for `__proto__`. */
+function withoutReservedKeys(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((i) => {
+    if (i.code !== "unrecognized_keys" || !i.keys.includes("__proto__")) return [i];
+    const keys = i.keys.filter((k) => k !== "__proto__");
+    return keys.length === 0 ? [] : [{ ...i, keys }];
+  });
 }
 
 const schemas = new WeakMap<readonly AnyStageSpec[], z.ZodType<CampaignConfig>>();
@@ -337,7 +365,8 @@ export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[]
   const r = schemaFor(specs).safeParse(input);
   const reserved = reservedKeyIssues(input);
   if (r.success && reserved.length === 0) return { ok: true, config: r.data, warnings: [...warnings, ...poolWeightWarnings(r.data)] };
-  const issues = [...reserved, ...(r.success ? [] : r.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) })))];
+  const zodIssues = r.success ? [] : withoutReservedKeys(r.error.issues);
+  const issues = [...reserved, ...zodIssues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) }))];
   if (issues.length > MAX_REPORTED_ISSUES) {
     const rest = issues.length - MAX_REPORTED_ISSUES;
     issues.length = MAX_REPORTED_ISSUES;

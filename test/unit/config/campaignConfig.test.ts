@@ -114,6 +114,27 @@ test("built-in object property names are refused as endpoint names, __proto__ in
   }
 });
 
+test("a __proto__ key is refused wherever the JSON text has one, not dropped (records with user keys, fixed objects)", () => {
+  const reserved = '"__proto__" is a reserved name (it collides with a built-in JavaScript object property); choose another name';
+  const text = JSON.stringify({
+    ...valid(),
+    roles: { generator: { endpoint: "sim", model: "m" }, PROTO: { endpoint: "sim", model: "x" } },
+    tools: { sources: [{ kind: "example" }], PROTO: 1 },
+    stages: [...valid().stages, { name: "train.sft", baseModel: "m", env: { A: "1", PROTO: "z" } }],
+    cluster: { launcher: { kind: "ray", address: "http://127.0.0.1:8265", headers: { PROTO: "x" }, runtimeEnv: { envVars: { PROTO: "y" } } } },
+  });
+  // JSON.parse keeps "__proto__" as an own key; an object literal here would set the prototype instead.
+  assert.deepEqual(issues(JSON.parse(text.replaceAll('"PROTO"', '"__proto__"'))), [
+    `roles.__proto__: ${reserved}`,
+    `tools.__proto__: ${reserved}`,
+    `stages[3].env.__proto__: ${reserved}`,
+    `cluster.launcher.headers.__proto__: ${reserved}`,
+    `cluster.launcher.runtimeEnv.envVars.__proto__: ${reserved}`,
+  ]);
+  // Any other key: the records take it, the fixed object names it as unknown (once, not twice).
+  assert.deepEqual(issues(JSON.parse(text.replaceAll('"PROTO"', '"other"'))), ['tools: unknown field "other"']);
+});
+
 test("baseUrl must be http: or https:", () => {
   for (const url of ["javascript:alert(1)", "file:///etc/passwd", "ftp://host/v1", "data:text/plain,x"]) {
     assert.deepEqual(
