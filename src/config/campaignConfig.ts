@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { AnyStageSpec } from "../framework/stageSpec.js";
 import { STAGE_SPECS, type StageConfig, type StageName } from "../stages/specs.js";
 import { clusterConfigSchema, DEFAULT_CLUSTER } from "../training/clusterConfig.js";
+import { ENV_NAME, ENV_NAME_RULE } from "./envVar.js";
 import { schedulesSchema } from "./scheduleConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, serviceUrl, temperature } from "./fields.js";
 import { poolWeightRepeats } from "../selection/poolWeight.js";
@@ -28,8 +29,6 @@ export const CONFIG_TOO_LARGE = `the config is larger than ${CONFIG_LIMITS.confi
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), "prototype"]);
 const reservedMessage = (n: string) => `"${n}" is a reserved name (it collides with a built-in JavaScript object property); choose another name`;
 
-export const ENV_VAR_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-
 /** Defaults of the endpoint fail-fast fields: a dead endpoint stops its stage in seconds, a hung one in about two minutes. */
 export const ENDPOINT_FAIL_FAST_DEFAULTS = { connectTimeoutMs: 5_000, firstByteTimeoutMs: 40_000, attemptBudget: 3 } as const;
 export const ENDPOINT_FAIL_FAST_LIMITS = { connectTimeoutMs: 60_000, attemptBudget: 100 } as const;
@@ -40,7 +39,7 @@ export const endpointSchema = z.strictObject({
   /** Name of the environment variable holding the API key; never the key itself. */
   apiKeyEnv: z
     .string({ error: "expected the name of an environment variable" })
-    .regex(ENV_VAR_PATTERN, "expected an environment variable name (a letter or '_', then letters, digits or '_'; at most 128), not the key itself")
+    .regex(ENV_NAME, `expected an environment variable name (${ENV_NAME_RULE}), not the key itself`)
     .optional(),
   maxConcurrency: positiveInt.max(CONFIG_LIMITS.maxConcurrency, atMost(CONFIG_LIMITS.maxConcurrency)).default(16),
   timeoutMs: positiveInt.max(CONFIG_LIMITS.timeoutMs, atMost(CONFIG_LIMITS.timeoutMs, " (one hour)")).default(120_000),
