@@ -3,7 +3,7 @@
  * at each scheduled time (weekly retraining). Pure (workflows import the campaign config schema).
  */
 import { z } from "zod";
-import { parseCronLine } from "../schedules/cronSpec.js";
+import { cronNeverFires, parseCronLine } from "../schedules/cronSpec.js";
 import { atMost, boundedString, preview } from "./fields.js";
 
 export const SCHEDULE_LIMITS = {
@@ -54,6 +54,9 @@ const cronExpression = z
     if (c.length > 200) return;
     const r = parseCronLine(c);
     if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: "custom", message, input: c });
+    // The server takes a line such as February 31st and never runs it: refused here instead.
+    const never = r.ok && r.value.kind === "calendar" ? cronNeverFires(r.value.calendar) : undefined;
+    if (never !== undefined) ctx.addIssue({ code: "custom", message: never, input: c });
   });
 
 /** An IANA time zone name (`Europe/Berlin`, `UTC`), checked with the runtime's time zone database. */
