@@ -322,6 +322,18 @@ function reservedKeyIssues(input: unknown): { path: string; message: string }[] 
   return issues;
 }
 
+/**
+ * zod issues less the safe-integer range issue of a field that has another: 1e300 is an integer but
+ * not a safe one, and the field's own bound ("expected at most 10000") is the message that helps.
+ */
+function withoutShadowedIssues(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const safeRange = (i: z.core.$ZodIssue) => (i.code === "too_big" || i.code === "too_small") && i.origin === "int";
+  const perPath = new Map<string, number>();
+  const key = (i: z.core.$ZodIssue) => JSON.stringify(i.path.map(String));
+  for (const i of issues) perPath.set(key(i), (perPath.get(key(i)) ?? 0) + 1);
+  return issues.filter((i) => !(safeRange(i) && perPath.get(key(i))! > 1));
+}
+
 /** zod issues less what reservedKeyIssues says better: a fixed object's "unknown field" for `__proto__`. */
 function withoutReservedKeys(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
   return issues.flatMap((i) => {
@@ -364,7 +376,7 @@ export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[]
   const r = schemaFor(specs).safeParse(input);
   const reserved = reservedKeyIssues(input);
   if (r.success && reserved.length === 0) return { ok: true, config: r.data, warnings: [...warnings, ...poolWeightWarnings(r.data)] };
-  const zodIssues = r.success ? [] : withoutReservedKeys(r.error.issues);
+  const zodIssues = r.success ? [] : withoutShadowedIssues(withoutReservedKeys(r.error.issues));
   const issues = [...reserved, ...zodIssues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) }))];
   if (issues.length > MAX_REPORTED_ISSUES) {
     const rest = issues.length - MAX_REPORTED_ISSUES;

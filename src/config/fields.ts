@@ -41,6 +41,13 @@ export function preview(v: unknown): string {
 }
 
 export const int = (what: string) => z.number({ error: `expected ${what}` }).int(`expected ${what}`);
+
+/**
+ * Params of a check across an object's fields: it runs only once every field passed its own checks.
+ * zod would run it after a field's bound failed, and comparing a value already refused only repeats
+ * that problem, often with absurd numbers ("consensus 1 of 1000000000 votes").
+ */
+export const onceFieldsValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
 export const positiveInt = int("a positive integer").positive("expected a positive integer");
 export const nonNegativeInt = int("a non-negative integer").min(0, "expected a non-negative integer");
 export const atMost = (n: number, why = "") => `expected at most ${n}${why}`;
@@ -98,7 +105,7 @@ export const jobWatch = z
     windowSeconds: positiveInt.min(5, "expected at least 5").max(3600, atMost(3600, " (one hour)")).default(300),
     pollSeconds: positiveInt.max(600, atMost(600)).default(10),
   })
-  .refine((w) => w.pollSeconds <= w.windowSeconds, "expected pollSeconds <= windowSeconds")
+  .refine((w) => w.pollSeconds <= w.windowSeconds, { message: "expected pollSeconds <= windowSeconds", ...onceFieldsValid })
   .default({ windowSeconds: 300, pollSeconds: 10 });
 
 /**

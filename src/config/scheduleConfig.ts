@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { cronNeverFires, parseCronLine } from "../schedules/cronSpec.js";
-import { atMost, boundedString, preview } from "./fields.js";
+import { atMost, boundedString, onceFieldsValid, preview } from "./fields.js";
 
 export const SCHEDULE_LIMITS = {
   schedules: 16,
@@ -99,10 +99,10 @@ export const scheduleSpecSchema = z
     jitter: duration({ ms: 0, text: "0s" }, YEAR).optional(),
   })
   .refine((s) => s.cron.length + s.intervals.length > 0, "expected at least one cron expression or interval")
-  .refine(
-    (s) => s.intervals.every((i) => i.offset === undefined || !(msOrNaN(i.offset) >= msOrNaN(i.every))),
-    "expected each interval's offset to be below its every",
-  );
+  .refine((s) => s.intervals.every((i) => i.offset === undefined || !(msOrNaN(i.offset) >= msOrNaN(i.every))), {
+    message: "expected each interval's offset to be below its every",
+    ...onceFieldsValid,
+  });
 
 export const scheduleConfigSchema = z.strictObject({
   /** Temporal schedule id, and the prefix of each run's campaign id. */
