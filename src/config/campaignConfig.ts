@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { AnyStageSpec } from "../framework/stageSpec.js";
 import { STAGE_SPECS, type StageConfig, type StageName } from "../stages/specs.js";
 import { clusterConfigSchema, DEFAULT_CLUSTER } from "../training/clusterConfig.js";
+import { ENV_NAME, ENV_NAME_RULE } from "./envVar.js";
 import { schedulesSchema } from "./scheduleConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, serviceUrl, temperature } from "./fields.js";
 import { poolWeightRepeats } from "../selection/poolWeight.js";
@@ -28,8 +29,6 @@ export const CONFIG_TOO_LARGE = `the config is larger than ${CONFIG_LIMITS.confi
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), "prototype"]);
 const reservedMessage = (n: string) => `"${n}" is a reserved name (it collides with a built-in JavaScript object property); choose another name`;
 
-export const ENV_VAR_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-
 /** Defaults of the endpoint fail-fast fields: a dead endpoint stops its stage in seconds, a hung one in about two minutes. */
 export const ENDPOINT_FAIL_FAST_DEFAULTS = { connectTimeoutMs: 5_000, firstByteTimeoutMs: 40_000, attemptBudget: 3 } as const;
 export const ENDPOINT_FAIL_FAST_LIMITS = { connectTimeoutMs: 60_000, attemptBudget: 100 } as const;
@@ -40,7 +39,7 @@ export const endpointSchema = z.strictObject({
   /** Name of the environment variable holding the API key; never the key itself. */
   apiKeyEnv: z
     .string({ error: "expected the name of an environment variable" })
-    .regex(ENV_VAR_PATTERN, "expected an environment variable name (a letter or '_', then letters, digits or '_'; at most 128), not the key itself")
+    .regex(ENV_NAME, `expected an environment variable name (${ENV_NAME_RULE}), not the key itself`)
     .optional(),
   maxConcurrency: positiveInt.max(CONFIG_LIMITS.maxConcurrency, atMost(CONFIG_LIMITS.maxConcurrency)).default(16),
   timeoutMs: positiveInt.max(CONFIG_LIMITS.timeoutMs, atMost(CONFIG_LIMITS.timeoutMs, " (one hour)")).default(120_000),
@@ -296,12 +295,52 @@ export function configSizeIssue(input: unknown): string | undefined {
   return utf8Length(text) > CONFIG_LIMITS.configBytes ? CONFIG_TOO_LARGE : undefined;
 }
 
-/** Endpoint names zod's record parsing would drop without a word (`__proto__`) or that collide with built-ins. */
+/**
+ * Every `__proto__` key anywhere in the parsed JSON. zod's record parsing drops it without a word
+ * (a role or env entry would vanish from the frozen config), so it is refused wherever it appears,
+ * records with user-chosen keys (endpoints, roles, env, headers, ...) and fixed objects alike.
+ * Iterative, with paths built only for a hit: the size check bounds the input, not its depth.
+ */
 function reservedKeyIssues(input: unknown): { path: string; message: string }[] {
-  if (!isRecord(input) || !isRecord(input.endpoints)) return [];
-  return Object.keys(input.endpoints)
-    .filter((k) => k === "__proto__")
-    .map((k) => ({ path: formatPath(["endpoints", k]), message: reservedMessage(k) }));
+  type Node = { value: unknown; key?: string | number; parent?: Node };
+  const issues: { path: string; message: string }[] = [];
+  const stack: Node[] = [{ value: input }];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    const { value, key } = node;
+    if (key === "__proto__") {
+      const path: (string | number)[] = [];
+      for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) path.unshift(n.key);
+      issues.push({ path: formatPath(path), message: reservedMessage(key) });
+    } else if (Array.isArray(value)) {
+      // Children pushed last-first, so issues come out in the document's order.
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: i, parent: node });
+    } else if (isRecord(value)) {
+      const keys = Object.keys(value);
+      for (let i = keys.length - 1; i >= 0; i--) stack.push({ value: value[keys[i]!], key: keys[i], parent: node });
+    }
+  }
+  return issues;
+}
+
+/**
+ * zod issues less the safe-integer range issue of a field that has another: 1e300 is an integer but
+ * not a safe one, and the field's own bound ("expected at most 10000") is the message that helps.
+ */
+function withoutShadowedIssues(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const safeRange = (i: z.core.$ZodIssue) => (i.code === "too_big" || i.code === "too_small") && i.origin === "int";
+  const perPath = new Map<string, number>();
+  const key = (i: z.core.$ZodIssue) => JSON.stringify(i.path.map(String));
+  for (const i of issues) perPath.set(key(i), (perPath.get(key(i)) ?? 0) + 1);
+  return issues.filter((i) => !(safeRange(i) && perPath.get(key(i))! > 1));
+}
+
+/** zod issues less what reservedKeyIssues says better: a fixed object's "unknown field" for `__proto__`. */
+function withoutReservedKeys(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((i) => {
+    if (i.code !== "unrecognized_keys" || !i.keys.includes("__proto__")) return [i];
+    const keys = i.keys.filter((k) => k !== "__proto__");
+    return keys.length === 0 ? [] : [{ ...i, keys }];
+  });
 }
 
 const schemas = new WeakMap<readonly AnyStageSpec[], z.ZodType<CampaignConfig>>();
@@ -337,7 +376,8 @@ export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[]
   const r = schemaFor(specs).safeParse(input);
   const reserved = reservedKeyIssues(input);
   if (r.success && reserved.length === 0) return { ok: true, config: r.data, warnings: [...warnings, ...poolWeightWarnings(r.data)] };
-  const issues = [...reserved, ...(r.success ? [] : r.error.issues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) })))];
+  const zodIssues = r.success ? [] : withoutShadowedIssues(withoutReservedKeys(r.error.issues));
+  const issues = [...reserved, ...zodIssues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) }))];
   if (issues.length > MAX_REPORTED_ISSUES) {
     const rest = issues.length - MAX_REPORTED_ISSUES;
     issues.length = MAX_REPORTED_ISSUES;

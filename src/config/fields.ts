@@ -3,6 +3,7 @@
  * bounded numbers and strings with messages that say what was expected. Pure (workflows may import it).
  */
 import { z } from "zod";
+import { ENV_VALUE_RULE, envNameProblem } from "./envVar.js";
 
 /**
  * Upper bounds on everything a config can size. They keep a hostile or mistyped config from planning
@@ -40,6 +41,13 @@ export function preview(v: unknown): string {
 }
 
 export const int = (what: string) => z.number({ error: `expected ${what}` }).int(`expected ${what}`);
+
+/**
+ * Params of a check across an object's fields: it runs only once every field passed its own checks.
+ * zod would run it after a field's bound failed, and comparing a value already refused only repeats
+ * that problem, often with absurd numbers ("consensus 1 of 1000000000 votes").
+ */
+export const onceFieldsValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
 export const positiveInt = int("a positive integer").positive("expected a positive integer");
 export const nonNegativeInt = int("a non-negative integer").min(0, "expected a non-negative integer");
 export const atMost = (n: number, why = "") => `expected at most ${n}${why}`;
@@ -57,7 +65,6 @@ export const name = boundedString(CONFIG_LIMITS.nameLength, "a name");
 export const model = boundedString(CONFIG_LIMITS.modelLength, "a model name");
 export const filePath = boundedString(CONFIG_LIMITS.pathLength, "a path").refine((p) => !p.includes("\0"), "must not contain a NUL character");
 
-/** A stage's `batchSize`, with its own default and ceiling. */
 /**
  * The base URL of a service toolloop calls (an LLM endpoint, the Ray dashboard, a reward service):
  * http or https, bounded, and without user info, query or fragment. Paths are appended to it
@@ -85,6 +92,7 @@ function parsedUrl(u: string): URL | undefined {
   }
 }
 
+/** A stage's `batchSize`, with its own default and ceiling. */
 export const batchSize = (defaultSize: number, max = 2000) => positiveInt.max(max, atMost(max)).default(defaultSize);
 export const limitPerCategory = positiveInt.max(CONFIG_LIMITS.limitPerCategory, atMost(CONFIG_LIMITS.limitPerCategory));
 
@@ -97,7 +105,7 @@ export const jobWatch = z
     windowSeconds: positiveInt.min(5, "expected at least 5").max(3600, atMost(3600, " (one hour)")).default(300),
     pollSeconds: positiveInt.max(600, atMost(600)).default(10),
   })
-  .refine((w) => w.pollSeconds <= w.windowSeconds, "expected pollSeconds <= windowSeconds")
+  .refine((w) => w.pollSeconds <= w.windowSeconds, { message: "expected pollSeconds <= windowSeconds", ...onceFieldsValid })
   .default({ windowSeconds: 300, pollSeconds: 10 });
 
 /**
@@ -105,3 +113,29 @@ export const jobWatch = z
  * verification), `later` (stages that need a previous round, such as selecting the next pool).
  */
 export const runIn = z.enum(["every", "first", "later"], { error: 'expected "every", "first" or "later"' }).optional();
+
+/**
+ * A record whose keys the config's author chooses, each checked by `keyProblem` and reported at the
+ * key's own path with its reason (zod's key errors wrap it in "Invalid key in record").
+ */
+export function keyedRecord<V extends z.ZodType<unknown, string>>(value: V, keyProblem: (key: string) => string | undefined, what: string) {
+  return z.record(z.string(), value, { error: `expected an object of ${what}` }).check(
+    z.superRefine(
+      (record, ctx) => {
+        for (const key of Object.keys(record)) {
+          const problem = keyProblem(key);
+          if (problem !== undefined) ctx.addIssue({ code: "custom", path: [key], message: problem, input: key });
+        }
+      },
+      // Keys are checked even where a value failed its own check: both are reported at once.
+      { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+    ),
+  );
+}
+
+/** A cluster job's extra environment (train stages' `env`): the launchers refuse what this refuses. */
+export const jobEnv = keyedRecord(
+  boundedString(CONFIG_LIMITS.pathLength, "a value").refine((v) => !v.includes("\0"), ENV_VALUE_RULE),
+  envNameProblem,
+  "environment variable names to values",
+).default({});

@@ -3,8 +3,8 @@
  * at each scheduled time (weekly retraining). Pure (workflows import the campaign config schema).
  */
 import { z } from "zod";
-import { parseCronLine } from "../schedules/cronSpec.js";
-import { atMost, boundedString, preview } from "./fields.js";
+import { cronNeverFires, parseCronLine } from "../schedules/cronSpec.js";
+import { atMost, boundedString, onceFieldsValid, preview } from "./fields.js";
 
 export const SCHEDULE_LIMITS = {
   schedules: 16,
@@ -54,6 +54,9 @@ const cronExpression = z
     if (c.length > 200) return;
     const r = parseCronLine(c);
     if (!r.ok) for (const message of r.problems) ctx.addIssue({ code: "custom", message, input: c });
+    // The server takes a line such as February 31st and never runs it: refused here instead.
+    const never = r.ok && r.value.kind === "calendar" ? cronNeverFires(r.value.calendar) : undefined;
+    if (never !== undefined) ctx.addIssue({ code: "custom", message: never, input: c });
   });
 
 /** An IANA time zone name (`Europe/Berlin`, `UTC`), checked with the runtime's time zone database. */
@@ -96,10 +99,10 @@ export const scheduleSpecSchema = z
     jitter: duration({ ms: 0, text: "0s" }, YEAR).optional(),
   })
   .refine((s) => s.cron.length + s.intervals.length > 0, "expected at least one cron expression or interval")
-  .refine(
-    (s) => s.intervals.every((i) => i.offset === undefined || !(msOrNaN(i.offset) >= msOrNaN(i.every))),
-    "expected each interval's offset to be below its every",
-  );
+  .refine((s) => s.intervals.every((i) => i.offset === undefined || !(msOrNaN(i.offset) >= msOrNaN(i.every))), {
+    message: "expected each interval's offset to be below its every",
+    ...onceFieldsValid,
+  });
 
 export const scheduleConfigSchema = z.strictObject({
   /** Temporal schedule id, and the prefix of each run's campaign id. */

@@ -5,7 +5,7 @@
  * (LoopTool's published default, one judge and a consensus of two, could never decide anything).
  */
 import { z } from "zod";
-import { positiveInt } from "../config/fields.js";
+import { onceFieldsValid, positiveInt } from "../config/fields.js";
 
 const ROLE = /^[a-zA-Z][a-zA-Z0-9_]{0,62}$/;
 
@@ -25,19 +25,8 @@ export const committeeSchema = z
     /** Votes one verdict needs to be the committee's; more than half of all votes, at most all of them. */
     consensus: positiveInt.max(256, "expected at most 256"),
   })
+  // The vote count only once members and consensus passed their own checks (samples 1e9 is refused as such).
   .superRefine((c, ctx) => {
-    // Votes are stored under `<role>#<sample>`: a role listed twice would cast two votes under one key.
-    const firstIndex = new Map<string, number>();
-    c.members.forEach((m, j) => {
-      const earlier = firstIndex.get(m.role);
-      if (earlier === undefined) firstIndex.set(m.role, j);
-      else
-        ctx.addIssue({
-          code: "custom",
-          path: ["members", j, "role"],
-          message: `judge role "${m.role}" is already members[${earlier}]; list each role once and raise its samples instead`,
-        });
-    });
     const n = c.members.reduce((a, m) => a + m.samples, 0);
     if (c.consensus > n)
       ctx.addIssue({
@@ -51,6 +40,20 @@ export const committeeSchema = z
         path: ["consensus"],
         message: `consensus ${c.consensus} of ${n} votes lets two verdicts both reach it; use more than half (at least ${Math.floor(n / 2) + 1})`,
       });
+  }, onceFieldsValid)
+  .superRefine((c, ctx) => {
+    // Votes are stored under `<role>#<sample>`: a role listed twice would cast two votes under one key.
+    const firstIndex = new Map<string, number>();
+    c.members.forEach((m, j) => {
+      const earlier = firstIndex.get(m.role);
+      if (earlier === undefined) firstIndex.set(m.role, j);
+      else
+        ctx.addIssue({
+          code: "custom",
+          path: ["members", j, "role"],
+          message: `judge role "${m.role}" is already members[${earlier}]; list each role once and raise its samples instead`,
+        });
+    });
   });
 export type CommitteeConfig = z.infer<typeof committeeSchema>;
 

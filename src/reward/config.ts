@@ -6,7 +6,7 @@
  *   binary:         R = 1 when the calls match the ground truth, else 0
  */
 import { z } from "zod";
-import { atMost, int } from "../config/fields.js";
+import { atMost, int, onceFieldsValid } from "../config/fields.js";
 
 const MAX_WEIGHT = 100;
 const weight = z
@@ -43,7 +43,7 @@ export const rulesReasoningSchema = z
     maxChars: charCount.default(2000),
     weights: reasoningRuleWeightsSchema.default(reasoningRuleWeightsSchema.parse({})),
   })
-  .refine((r) => r.minChars <= r.maxChars, { message: "minChars must not exceed maxChars", path: ["minChars"] });
+  .refine((r) => r.minChars <= r.maxChars, { message: "minChars must not exceed maxChars", path: ["minChars"], ...onceFieldsValid });
 
 export const reasoningScorerSchema = z.discriminatedUnion("kind", [rulesReasoningSchema], {
   error: 'expected a reasoning scorer {"kind": "rules", ...} (the only kind the reward service implements)',

@@ -9,7 +9,9 @@
  *
  * Where the server would accept a line but read it other than it looks, this refuses it:
  * `MON#2` (the server takes `#2` as a comment: there is no nth-weekday), a `TZ=` prefix (the time
- * zone is `spec.timezone`), and `@every` with other than the config's own durations.
+ * zone is `spec.timezone`), and `@every` with other than the config's own durations. A line the
+ * server accepts that never fires (`0 6 31 2 *`) is parsed as the server parses it; config
+ * validation refuses it with cronNeverFires.
  * Pure (workflows import the campaign config schema).
  */
 
@@ -193,8 +195,9 @@ function parseInterval(body: string): CronParse {
   if (!m || everyMs === undefined || offsetMs === undefined || (m[1] ?? "").split("/").length > 2)
     return { ok: false, problems: [`expected "@every <duration>" or "@every <duration>/<offset>" with durations such as 30s, 6h or 7d, got ${q(body)}`] };
   const problems: string[] = [];
+  // The offset is compared only with a valid interval, and only when one was written.
   if (everyMs < 1000) problems.push(`@every ${every}: the interval is below 1s`);
-  if (offsetMs >= everyMs) problems.push(`@every ${every}/${offset}: the offset is not below the interval`);
+  else if (offset !== undefined && offsetMs >= everyMs) problems.push(`@every ${every}/${offset}: the offset is not below the interval`);
   return problems.length ? { ok: false, problems } : { ok: true, value: { kind: "interval", everyMs, offsetMs } };
 }
 
@@ -246,4 +249,30 @@ export function parseCronLine(line: string): CronParse {
     comment,
   };
   return problems.length ? { ok: false, problems } : { ok: true, value: { kind: "calendar", calendar } };
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+/** Every year the Gregorian calendar has: its weekdays and leap days repeat every 400 years. */
+const EVERY_YEAR = Array.from({ length: 400 }, (_, i) => CRON_YEARS.min + i);
+
+/**
+ * Why a calendar line never fires, or undefined when some date matches it. The server matches a
+ * date only when its day of month, month, day of week and year all match (not either day field,
+ * as classic cron does), and it accepts `0 6 31 2 *` (February 31st) without a word: such a
+ * schedule would never start a campaign. At most 400 x 12 x 31 dates, far fewer unless none match.
+ */
+export function cronNeverFires(calendar: CronCalendar): string | undefined {
+  const weekdays = new Set(calendar.dayOfWeek);
+  for (const year of calendar.year ?? EVERY_YEAR)
+    for (const month of calendar.month) {
+      const last = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
+      for (const day of calendar.dayOfMonth) {
+        if (day > last) break; // ascending
+        if (weekdays.has(new Date(Date.UTC(year, month - 1, day)).getUTCDay())) return undefined;
+      }
+    }
+  const fields = ["day of month", "month", ...(weekdays.size < 7 ? ["day of week"] : []), ...(calendar.year ? ["year"] : [])];
+  const both = weekdays.size < 7 ? " (a date must match both day fields, not either as in classic cron)" : "";
+  return `never fires: no date matches its ${fields.slice(0, -1).join(", ")} and ${fields.at(-1)!}${both}`;
 }

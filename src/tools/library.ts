@@ -164,6 +164,9 @@ interface IndexedResult {
 function normalizeIndexed(json: unknown, source: string): IndexedResult {
   const found = toolEntries(json);
   if ("error" in found) return { tools: [], errors: [{ source, index: -1, message: found.error }] };
+  // An empty list is a source error, not silence: a config naming a file meant to load its tools,
+  // and with no error the CLI's and the registration's "no valid tool" messages had nothing to name.
+  if (found.entries.length === 0) return { tools: [], errors: [{ source, index: -1, message: "lists no tools" }] };
 
   const tools: IndexedResult["tools"] = [];
   const errors: ToolLoadError[] = [];

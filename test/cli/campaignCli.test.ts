@@ -89,6 +89,25 @@ test("a file with no valid tool is refused before anything starts", () => {
   assert.match(r.stderr, /^error: no valid tool loads from tools\.sources .*:\n {2}all-bad-tools\.json: tools\[0\] "x y": name: "x y" must be 1-64 characters/);
 });
 
+test("a tool file with an empty list is refused naming the file: it lists no tools", () => {
+  writeFileSync(path.join(tmp, "empty-tools.json"), JSON.stringify({ tools: [] }));
+  const f = configFile("empty-tools-config.json", (c) => (c.tools = { sources: [{ kind: "mcp", path: "empty-tools.json" }] }));
+  const r = cli(["campaign", "validate", "--config", f]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^error: no valid tool loads from tools\.sources \(paths are relative to .*\):\n {2}empty-tools\.json: lists no tools\n$/);
+});
+
+test("a __proto__ role in the JSON text is refused, not dropped", () => {
+  const f = path.join(tmp, "proto-role.json");
+  const text = readFileSync(EXAMPLE, "utf8").replace('"roles": {', '"roles": {"__proto__": {"endpoint": "simulator", "model": "x"}, ');
+  assert.ok(text.includes('"__proto__"'), "the example config has a roles object");
+  writeFileSync(f, text);
+  const r = cli(["campaign", "validate", "--config", f]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^error: invalid campaign config .*proto-role\.json:\n {2}roles\.__proto__: "__proto__" is a reserved name \(it collides/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+});
+
 test("a cron line out of range is refused by validate and by schedule create (before Temporal), with every other schedule error", async () => {
   const f = configFile("bad-cron.json", (c) => {
     c.schedules = [

@@ -4,9 +4,9 @@
  * the machine (the local state folder, PATH) are resolved by the launcher at run time.
  */
 import { z } from "zod";
-import { atMost, boundedString, filePath, serviceUrl } from "../../config/fields.js";
+import { envNameProblem } from "../../config/envVar.js";
+import { atMost, boundedString, filePath, keyedRecord, serviceUrl } from "../../config/fields.js";
 
-const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** RFC 9110 token: what an HTTP header name may be. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 /** Slurm partition, account and QOS names: no spaces or shell characters (they become sbatch arguments). */
@@ -28,22 +28,10 @@ const port = z
   .min(1, "expected a port number in 1..65535")
   .max(65535, "expected a port number in 1..65535");
 
-/** Record messages: the whole value of the wrong type, or one key that is not allowed (the path names the key). */
-function recordError(issue: { code?: string }, whole: string, key: string): string | undefined {
-  if (issue.code === "invalid_type") return `expected ${whole}`;
-  if (issue.code === "invalid_key") return `expected ${key}`;
-  return undefined;
-}
+const headerNameProblem = (key: string) =>
+  HEADER_NAME.test(key) ? undefined : `${JSON.stringify(key)} is not an HTTP header name (letters, digits and !#$%&'*+.^_\`|~-; at most 128)`;
 
-const envVars = z
-  .record(z.string().regex(ENV_VAR_NAME), noNewline("a value"), {
-    error: (issue) =>
-      recordError(
-        issue,
-        "an object of environment variable names to values",
-        "an environment variable name (a letter or '_', then letters, digits or '_'; at most 128)",
-      ),
-  })
+const envVars = keyedRecord(noNewline("a value"), envNameProblem, "environment variable names to values")
   .refine((r) => Object.keys(r).length <= 256, atMost(256, " variables"))
   .default({});
 
@@ -86,10 +74,7 @@ export const rayLauncherConfigSchema = z.strictObject({
     })
     .optional(),
   /** Sent with every Jobs API request (e.g. an auth header of a proxy in front of the dashboard). */
-  headers: z
-    .record(z.string().regex(HEADER_NAME), noNewline("a header value"), {
-      error: (issue) => recordError(issue, "an object of HTTP header names to values", "an HTTP header name"),
-    })
+  headers: keyedRecord(noNewline("a header value"), headerNameProblem, "HTTP header names to values")
     .refine((r) => Object.keys(r).length <= MAX_LIST, atMost(MAX_LIST, " headers"))
     .default({}),
 });

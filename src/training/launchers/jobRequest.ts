@@ -1,9 +1,8 @@
 /** Checks every launcher applies before it touches a scheduler or the disk, and the log tail they share. */
 import fs from "node:fs";
 import path from "node:path";
+import { envNameProblem, envValueProblem } from "../../config/envVar.js";
 import { JOB_NAME, type JobRequest } from "./launcher.js";
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The name is also a file name and a scheduler's job name: refuse anything else before it becomes a path. */
 export function assertJobName(name: string): void {
@@ -22,9 +21,12 @@ export function assertJobRequest(request: JobRequest): void {
   if (typeof request.workDir !== "string" || !path.isAbsolute(request.workDir)) {
     throw new Error(`job ${request.name}: workDir must be an absolute path, got ${JSON.stringify(request.workDir)}`);
   }
+  // The rule config validation applies to a stage's `env` too (src/config/envVar.ts).
   for (const [key, value] of Object.entries(request.env ?? {})) {
-    if (!ENV_NAME.test(key)) throw new Error(`job ${request.name}: env name ${JSON.stringify(key)} is not a valid environment variable name`);
-    if (typeof value !== "string" || value.includes("\0")) throw new Error(`job ${request.name}: env ${key} must be a string without NUL characters`);
+    const nameProblem = envNameProblem(key);
+    if (nameProblem !== undefined) throw new Error(`job ${request.name}: env name ${nameProblem}`);
+    const valueProblem = envValueProblem(value);
+    if (valueProblem !== undefined) throw new Error(`job ${request.name}: env ${key} ${valueProblem}`);
   }
   const r = request.resources;
   if (!r || !Number.isInteger(r.nodes) || r.nodes < 1) throw new Error(`job ${request.name}: resources.nodes must be a positive integer`);

@@ -8,7 +8,7 @@
  * Pure: no I/O.
  */
 import { z } from "zod";
-import { atMost, CONFIG_LIMITS, int, positiveInt } from "../../config/fields.js";
+import { atMost, CONFIG_LIMITS, int, onceFieldsValid, positiveInt } from "../../config/fields.js";
 import { EXTRA_OVERRIDE, mergeOverrides, type HydraValue } from "./hydra.js";
 
 export const VERL_VERSION = "0.9.1";
@@ -71,7 +71,7 @@ export const grpoSettingsSchema = z
     /** Any other verl override, applied last (replaces one of ours with the same key). */
     extraOverrides,
   })
-  .refine((s) => s.ppoMiniBatchSize <= s.trainBatchSize, { path: ["ppoMiniBatchSize"], message: "expected at most trainBatchSize" });
+  .refine((s) => s.ppoMiniBatchSize <= s.trainBatchSize, { path: ["ppoMiniBatchSize"], message: "expected at most trainBatchSize", ...onceFieldsValid });
 export type GrpoSettings = z.infer<typeof grpoSettingsSchema>;
 
 export interface GrpoCommandOptions {
@@ -166,7 +166,11 @@ export const sftSettingsSchema = z
     nGpusPerNode: count(64).default(8),
     extraOverrides,
   })
-  .refine((s) => s.microBatchSizePerGpu <= s.trainBatchSize, { path: ["microBatchSizePerGpu"], message: "expected at most trainBatchSize" });
+  .refine((s) => s.microBatchSizePerGpu <= s.trainBatchSize, {
+    path: ["microBatchSizePerGpu"],
+    message: "expected at most trainBatchSize",
+    ...onceFieldsValid,
+  });
 export type SftSettings = z.infer<typeof sftSettingsSchema>;
 
 export interface SftCommandOptions {

@@ -114,6 +114,27 @@ test("built-in object property names are refused as endpoint names, __proto__ in
   }
 });
 
+test("a __proto__ key is refused wherever the JSON text has one, not dropped (records with user keys, fixed objects)", () => {
+  const reserved = '"__proto__" is a reserved name (it collides with a built-in JavaScript object property); choose another name';
+  const text = JSON.stringify({
+    ...valid(),
+    roles: { generator: { endpoint: "sim", model: "m" }, PROTO: { endpoint: "sim", model: "x" } },
+    tools: { sources: [{ kind: "example" }], PROTO: 1 },
+    stages: [...valid().stages, { name: "train.sft", baseModel: "m", env: { A: "1", PROTO: "z" } }],
+    cluster: { launcher: { kind: "ray", address: "http://127.0.0.1:8265", headers: { PROTO: "x" }, runtimeEnv: { envVars: { PROTO: "y" } } } },
+  });
+  // JSON.parse keeps "__proto__" as an own key; an object literal here would set the prototype instead.
+  assert.deepEqual(issues(JSON.parse(text.replaceAll('"PROTO"', '"__proto__"'))), [
+    `roles.__proto__: ${reserved}`,
+    `tools.__proto__: ${reserved}`,
+    `stages[3].env.__proto__: ${reserved}`,
+    `cluster.launcher.headers.__proto__: ${reserved}`,
+    `cluster.launcher.runtimeEnv.envVars.__proto__: ${reserved}`,
+  ]);
+  // Any other key: the records take it, the fixed object names it as unknown (once, not twice).
+  assert.deepEqual(issues(JSON.parse(text.replaceAll('"PROTO"', '"other"'))), ['tools: unknown field "other"']);
+});
+
 test("baseUrl must be http: or https:", () => {
   for (const url of ["javascript:alert(1)", "file:///etc/passwd", "ftp://host/v1", "data:text/plain,x"]) {
     assert.deepEqual(
@@ -186,15 +207,52 @@ test("every count has an upper bound with a message naming the field", () => {
   assert.deepEqual(issues({ ...valid(), tools: { sources: [{ kind: "mcp", path: "a\0b" }] } }), ["tools.sources[0].path: must not contain a NUL character"]);
 });
 
-test("non-finite and non-integer numbers are refused", () => {
-  for (const v of [Number.NaN, Infinity, -Infinity, 1e308, -1, 0.5]) {
-    const msgs = issues({ ...valid(), iterations: v });
-    assert.equal(msgs[0], "iterations: expected a positive integer", `${v}: ${msgs.join(" | ")}`);
-    assert.ok(
-      msgs.every((m) => m.startsWith("iterations: expected ")),
-      msgs.join(" | "),
+test("non-finite and non-integer numbers are refused with one message: the field's bound where the number is an integer beyond it", () => {
+  for (const v of [Number.NaN, Infinity, -Infinity, -1, -1e300, 0.5, 20_000.5])
+    assert.deepEqual(issues({ ...valid(), iterations: v }), ["iterations: expected a positive integer"], String(v));
+  // 1e300 and 2^53 are integers, though not safe ones: the bound says what to do, not "expected a positive integer" too.
+  for (const v of [1e300, 2 ** 53]) assert.deepEqual(issues({ ...valid(), iterations: v }), ["iterations: expected at most 10000"], String(v));
+  assert.deepEqual(issues({ ...valid(), seed: 1e300 }), ["seed: expected at most 9007199254740991"]);
+});
+
+test("a field's own problem is said once: cross-field checks of a refused value do not pile on", () => {
+  const judges = (committee: unknown) =>
+    issues({
+      ...valid(),
+      roles: { ...valid().roles, judge: { endpoint: "sim", model: "j" } },
+      stages: [...valid().stages, { name: "verify.judges", committee }],
+    });
+  assert.deepEqual(judges({ members: [{ role: "judge", samples: 1e9 }], consensus: 1 }), ["stages[3].committee.members[0].samples: expected at most 16"]);
+  for (const consensus of [0, -1])
+    assert.deepEqual(
+      judges({ members: [{ role: "judge", samples: 3 }], consensus }),
+      ["stages[3].committee.consensus: expected a positive integer"],
+      String(consensus),
     );
-  }
+  assert.deepEqual(judges({ members: [], consensus: 1 }), ["stages[3].committee.members: expected at least one judge"]);
+  // With valid fields the vote count is checked, beside a duplicate role.
+  assert.deepEqual(
+    judges({
+      members: [
+        { role: "judge", samples: 2 },
+        { role: "judge", samples: 2 },
+      ],
+      consensus: 1,
+    }),
+    [
+      "stages[3].committee.consensus: consensus 1 of 4 votes lets two verdicts both reach it; use more than half (at least 3)",
+      'stages[3].committee.members[1].role: judge role "judge" is already members[0]; list each role once and raise its samples instead',
+    ],
+  );
+  const synth = (over: Record<string, unknown>) => issues({ ...valid(), stages: [{ name: "synthesize.singleTurn", count: 10, ...over }] });
+  assert.deepEqual(synth({ mix: { standard: -1, parallel: 0, irrelevance: 0 } }), ["stages[0].mix.standard: expected a number between 0 and 1"]);
+  assert.deepEqual(synth({ mix: { standard: 0, parallel: 0, irrelevance: 0 } }), ["stages[0].mix: expected at least one proportion above 0"]);
+  const train = (watch: unknown) => issues({ ...valid(), stages: [...valid().stages, { name: "train.sft", baseModel: "m", watch }] });
+  assert.deepEqual(train({ windowSeconds: 1, pollSeconds: 10 }), ["stages[3].watch.windowSeconds: expected at least 5"]);
+  assert.deepEqual(train({ windowSeconds: 5, pollSeconds: 10 }), ["stages[3].watch: expected pollSeconds <= windowSeconds"]);
+  const every = (intervals: unknown) => issues({ ...valid(), schedules: [{ id: "w", spec: { intervals } }] });
+  assert.deepEqual(every([{ every: "0s", offset: "0s" }]), ["schedules[0].spec.intervals[0].every: expected at least 1s"]);
+  assert.deepEqual(every([{ every: "1h", offset: "2h" }]), ["schedules[0].spec: expected each interval's offset to be below its every"]);
 });
 
 test("a stage may plan at most 10,000 batches; the message says how far to raise batchSize", () => {

@@ -144,6 +144,9 @@ test("the README's macros, @every intervals and comments", () => {
   assert.equal(parseCronLine("@every 1s").ok, true);
   assert.deepEqual(problems("@every 500ms"), ["@every 500ms: the interval is below 1s"]);
   assert.deepEqual(problems("@every 1h/2h"), ["@every 1h/2h: the offset is not below the interval"]);
+  // An interval below 1s is the one problem: no offset compared with it (none was written).
+  assert.deepEqual(problems("@every 0s"), ["@every 0s: the interval is below 1s"]);
+  assert.deepEqual(problems("@every 0s/5s"), ["@every 0s: the interval is below 1s"]);
   assert.match(problems("@every week")[0]!, /^expected "@every <duration>" or "@every <duration>\/<offset>"/);
   assert.deepEqual(calendar("0 6 * * MON # retrain").comment, "retrain");
   assert.deepEqual(calendar("@weekly # Sundays").dayOfWeek, [0]);
@@ -188,4 +191,23 @@ test("validation reports every problem of every cron line with its path, with th
   // Valid lines at the bounds pass validation too.
   const ok = parseCampaignConfig({ ...base, schedules: [{ id: "w", spec: { cron: ["59 23 31 12 7", "0 0 1 JAN SUN", "@weekly", "*/5 9-17 * * MON-FRI"] } }] });
   assert.ok(ok.ok, ok.ok ? "" : ok.error.message);
+});
+
+test("a line the server accepts but that never fires (February 31st) is refused at validation, naming the line", () => {
+  assert.deepEqual(cronIssues(["@every 0s"]), ["schedules[0].spec.cron[0]: @every 0s: the interval is below 1s"]);
+  assert.deepEqual(cronIssues(["0 6 * * MON", "0 6 31 2 *", "0 0 30,31 2 *", "0 0 31 4,6,9,11 *"]), [
+    "schedules[0].spec.cron[1]: never fires: no date matches its day of month and month",
+    "schedules[0].spec.cron[2]: never fires: no date matches its day of month and month",
+    "schedules[0].spec.cron[3]: never fires: no date matches its day of month and month",
+  ]);
+  // Both day fields must match (Temporal's calendar, not classic cron's either-or); a year list counts.
+  assert.deepEqual(cronIssues(["0 0 31 2 MON", "0 0 29 2 * 2001-2003"]), [
+    "schedules[0].spec.cron[0]: never fires: no date matches its day of month, month and day of week (a date must match both day fields, not either as in classic cron)",
+    "schedules[0].spec.cron[1]: never fires: no date matches its day of month, month and year",
+  ]);
+  // Rare dates still fire: leap days, Friday the 13th, the 31st of months that have one, leap days of a listed leap year.
+  for (const line of ["0 6 29 2 *", "0 0 13 * FRI", "0 0 31 4,6,9,11,12 *", "0 0 29 2 * 2001-2004", "0 0 29 2 MON"])
+    assert.deepEqual(cronIssues([line]), [], line);
+  // The server's reading is unchanged: the line parses, validation is what refuses it.
+  assert.equal(parseCronLine("0 6 31 2 *").ok, true);
 });

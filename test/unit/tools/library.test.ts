@@ -167,6 +167,17 @@ test("unrecognised file shapes and JSON-RPC errors are one error for the source"
   assert.match(normalizeTools(null, "f").errors[0]?.message ?? "", /found null/);
 });
 
+test("an empty tool list, in any shape, is one error for the source: it lists no tools", async () => {
+  const empty = { source: "f", index: -1, message: "lists no tools" };
+  for (const json of [[], { tools: [] }, { functions: [] }, { jsonrpc: "2.0", id: 1, result: { tools: [] } }])
+    assert.deepEqual(normalizeTools(json, "f"), { tools: [], errors: [empty] }, JSON.stringify(json));
+  // Beside a source with tools, the others still load and the empty one is named.
+  await writeFile(path.join(tmp, "empty.json"), "[]");
+  const r = await loadToolLibrary([{ kind: "example" }, { kind: "mcp", path: "empty.json" }], tmp);
+  assert.ok(r.tools.length > 0);
+  assert.deepEqual(r.errors, [{ ...empty, source: "empty.json" }]);
+});
+
 test("library: duplicate names across sources keep the first and name both sources", async () => {
   const file = path.join(tmp, "dup.json");
   await writeFile(

@@ -31,10 +31,12 @@ test("launcher config: bad input is refused with a message naming the field", ()
   assert.match(messages({ kind: "slurm", rayPort: 70000 }).join("\n"), /^rayPort: expected a port number in 1\.\.65535/m);
   assert.match(messages({ kind: "slurm", setupCommands: ["module load a\nrm -rf /"] }).join("\n"), /^setupCommands\.0: must be a single line/m);
   assert.match(messages({ kind: "ray", address: "ftp://x" }).join("\n"), /^address: expected the http: or https: URL of the Ray dashboard/m);
-  assert.match(
-    messages({ kind: "ray", address: "http://h:8265", runtimeEnv: { envVars: { "1BAD": "x" } } }).join("\n"),
-    /^runtimeEnv\.envVars\.1BAD: expected an environment variable name/m,
-  );
+  assert.deepEqual(messages({ kind: "ray", address: "http://h:8265", runtimeEnv: { envVars: { "1BAD": "x" } } }), [
+    `runtimeEnv.envVars.1BAD: "1BAD" is not a valid environment variable name (a letter or '_', then letters, digits or '_'; at most 128)`,
+  ]);
+  assert.deepEqual(messages({ kind: "ray", address: "http://h:8265", headers: { "X A": "v" } }), [
+    `headers.X A: "X A" is not an HTTP header name (letters, digits and !#$%&'*+.^_\`|~-; at most 128)`,
+  ]);
   assert.match(messages({ kind: "ray", address: "http://h:8265", headers: { "X-A": "a\r\nb" } }).join("\n"), /^headers\.X-A: must be a single line/m);
   assert.match(messages({ kind: "local", stateDir: "" }).join("\n"), /^stateDir: expected a non-empty string/m);
   assert.match(messages({ kind: "local", extra: 1 }).join("\n"), /extra/);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, batchSize, fraction, positiveInt, runIn, temperature } from "../../../config/fields.js";
+import { atMost, batchSize, fraction, onceFieldsValid, positiveInt, runIn, temperature } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { scoringFrom, scoringStatuses } from "../selection.js";
 
@@ -40,5 +40,5 @@ export const scoreConsistencySpec = defineStage({
           path: ["hardAtMost"],
           message: `expected hardAtMost (${c.hardAtMost}) below easyAtLeast (${c.easyAtLeast}), or an item could be both easy and hard`,
         });
-    }),
+    }, onceFieldsValid),
 });

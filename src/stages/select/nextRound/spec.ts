@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BFCL_FAST_CATEGORIES } from "../../../bfcl/categoryNames.js";
-import { atMost, batchSize, fraction, positiveInt, preview, runIn } from "../../../config/fields.js";
+import { atMost, batchSize, fraction, onceFieldsValid, positiveInt, preview, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 /** Most samples one pool may hold. */
@@ -43,7 +43,10 @@ export const selectNextRoundSpec = defineStage({
         unused_seed: share.default(DEFAULT_MIX.unused_seed),
       })
       .default(DEFAULT_MIX)
-      .refine((m) => m.high_ppl + m.repaired + m.error_seed + m.expanded + m.unused_seed > 0, "expected at least one share above 0"),
+      .refine((m) => m.high_ppl + m.repaired + m.error_seed + m.expanded + m.unused_seed > 0, {
+        message: "expected at least one share above 0",
+        ...onceFieldsValid,
+      }),
     highPpl: z
       .strictObject({
         /** The share of the previous pool's scored samples, highest label PPL first, that are high_ppl candidates. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, batchSize, CONFIG_LIMITS, fraction, positiveInt, runIn, temperature } from "../../../config/fields.js";
+import { atMost, batchSize, CONFIG_LIMITS, fraction, onceFieldsValid, positiveInt, runIn, temperature } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 /** Personas and styles the user simulator draws from (one of each per dialogue, seeded). */
@@ -44,7 +44,7 @@ export const multiTurnStageSchema = z.strictObject({
   toolsPerDialogue: z
     .strictObject({ min: positiveInt.max(64, atMost(64)).default(3), max: positiveInt.max(64, atMost(64)).default(6) })
     .default({ min: 3, max: 6 })
-    .refine((r) => r.min <= r.max, { message: "expected min <= max", path: ["min"] }),
+    .refine((r) => r.min <= r.max, { message: "expected min <= max", path: ["min"], ...onceFieldsValid }),
   /** User turns per dialogue: drawn around `mean`, never above `max` (InfTool: 7-8 on average, up to 15). */
   turns: z
     .strictObject({
@@ -52,12 +52,12 @@ export const multiTurnStageSchema = z.strictObject({
       max: positiveInt.max(64, atMost(64)).default(15),
     })
     .default({ mean: 7.5, max: 15 })
-    .refine((t) => t.mean <= t.max, { message: "expected mean <= max", path: ["mean"] }),
+    .refine((t) => t.mean <= t.max, { message: "expected mean <= max", path: ["mean"], ...onceFieldsValid }),
   /** Relative proportions of plan step needs; at least one above 0. */
   needs: z
     .strictObject({ single: fraction.default(0.5), multi: fraction.default(0.3), parallel: fraction.default(0.2) })
     .default({ single: 0.5, multi: 0.3, parallel: 0.2 })
-    .refine((n) => n.single + n.multi + n.parallel > 0, "expected at least one proportion above 0"),
+    .refine((n) => n.single + n.multi + n.parallel > 0, { message: "expected at least one proportion above 0", ...onceFieldsValid }),
   personas: listOfText("persona").default([...DEFAULT_PERSONAS]),
   styles: listOfText("style").default([...DEFAULT_STYLES]),
   /** Assistant rounds (tool calls then results) allowed within one user turn before the turn is cut. */
@@ -78,7 +78,7 @@ export const multiTurnStageSchema = z.strictObject({
     .superRefine((v, ctx) => {
       if (v.m > v.k)
         ctx.addIssue({ code: "custom", path: ["m"], message: `m ${v.m} can never be reached: only k = ${v.k} candidates are sampled; use m <= k` });
-    }),
+    }, onceFieldsValid),
   /** InfTool self-reflection: one bounded reflect-and-revise call for a candidate that breaks its tool's schema or the style rules. */
   reflection: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
   /** A dialogue with more rejected assistant turns than this is dropped. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, batchSize, CONFIG_LIMITS, fraction, positiveInt, runIn } from "../../../config/fields.js";
+import { atMost, batchSize, CONFIG_LIMITS, fraction, onceFieldsValid, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const synthesizeSingleTurnSpec = defineStage({
@@ -27,7 +27,7 @@ export const synthesizeSingleTurnSpec = defineStage({
     mix: z
       .strictObject({ standard: fraction.default(0.6), parallel: fraction.default(0.25), irrelevance: fraction.default(0.15) })
       .default({ standard: 0.6, parallel: 0.25, irrelevance: 0.15 })
-      .refine((m) => m.standard + m.parallel + m.irrelevance > 0, "expected at least one proportion above 0"),
+      .refine((m) => m.standard + m.parallel + m.irrelevance > 0, { message: "expected at least one proportion above 0", ...onceFieldsValid }),
     /** Tools offered per sample (the target tools plus distractors). */
     toolsPerSample: positiveInt.max(32, atMost(32)).default(4),
     maxParallelCalls: positiveInt.max(8, atMost(8)).default(3),

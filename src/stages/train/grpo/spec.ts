@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, boundedString, CONFIG_LIMITS, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
+import { atMost, jobEnv, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { rewardConfigSchema } from "../../../reward/config.js";
 import { grpoSettingsSchema } from "../../../training/verl/jobSpec.js";
@@ -27,7 +27,7 @@ export const trainGrpoSpec = defineStage({
     grpo: grpoSettingsSchema.default(grpoSettingsSchema.parse({})),
     reward: rewardConfigSchema.default(rewardConfigSchema.parse({})),
     /** Extra environment for the job (no secrets: they would be stored with the job). */
-    env: z.record(boundedString(128, "an environment variable name"), boundedString(CONFIG_LIMITS.pathLength, "a value")).default({}),
+    env: jobEnv,
     timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
     watch: jobWatch,
   }),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, boundedString, CONFIG_LIMITS, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
+import { atMost, jobEnv, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { sftSettingsSchema } from "../../../training/verl/jobSpec.js";
 import { trainerKind } from "../trainerKind.js";
@@ -23,7 +23,7 @@ export const trainSftSpec = defineStage({
     sft: sftSettingsSchema.default(sftSettingsSchema.parse({})),
     /** Backend of the merge that follows the fine-tuning in the same job. */
     backend: z.enum(["fsdp", "megatron"], { error: 'expected "fsdp" or "megatron"' }).default("fsdp"),
-    env: z.record(boundedString(128, "an environment variable name"), boundedString(CONFIG_LIMITS.pathLength, "a value")).default({}),
+    env: jobEnv,
     timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
     watch: jobWatch,
   }),
