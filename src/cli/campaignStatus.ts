@@ -67,7 +67,8 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
       closeClient = c.close;
     } catch (err) {
       const known = temporalCliError(err, e) ?? (err instanceof CliError ? err : undefined);
-      if (!known) throw err;
+      // A malformed TEMPORAL_ADDRESS is the caller's to fix, not a source to do without.
+      if (!known || known.exitCode === EXIT_BAD_INPUT) throw known ?? err;
       errors.push(known);
       notes.push(`${withoutAdvice(known.message)}: PostgreSQL's records only`);
     }

@@ -24,11 +24,17 @@ export class CliError extends Error {
 
 const START_SERVICES = "start it with `node dist/src/services/main.js up` or set";
 
-/** host and port of a `host:port` address (IPv6 in brackets); the port defaults to Temporal's 7233. */
-export function splitAddress(address: string, defaultPort = 7233): { host: string; port: number } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(address) ?? /^([^:]+)(?::(\d+))?$/.exec(address);
-  if (!m) return { host: address, port: defaultPort };
-  return { host: m[1] as string, port: m[2] === undefined ? defaultPort : Number(m[2]) };
+/**
+ * host and port of a `host:port` address (IPv6 in brackets); the port defaults to Temporal's 7233.
+ * Anything else is bad input naming `name`, checked before a connection: net.connect would throw a
+ * RangeError naming neither the variable nor the value, and the SDKs a deadline later.
+ */
+export function splitAddress(address: string, defaultPort = 7233, name = "TEMPORAL_ADDRESS"): { host: string; port: number } {
+  const m = /^\[([^\]\s]+)\](?::(\d+))?$/.exec(address) ?? /^([^:/[\]\s]+)(?::(\d+))?$/.exec(address);
+  if (!m) throw new CliError(`${name}: expected host:port (e.g. 127.0.0.1:7233), got ${JSON.stringify(address)}`);
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (port < 1 || port > 65535) throw new CliError(`${name}: port ${m[2]} is out of range (1 to 65535) in ${JSON.stringify(address)}`);
+  return { host: m[1] as string, port };
 }
 
 const SOCKET_CAUSES: Record<string, string> = {
@@ -72,6 +78,7 @@ const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_FAILED_PRECONDITION = 9;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAUTHENTICATED = 16;
+const GRPC_UNIMPLEMENTED = 12;
 
 function grpcCode(err: unknown): number | undefined {
   if (isGrpcServiceError(err)) return err.code;
@@ -86,6 +93,12 @@ function grpcCode(err: unknown): number | undefined {
 export function isNoWorkerAnswer(err: unknown): boolean {
   const code = grpcCode(err);
   return code === GRPC_DEADLINE_EXCEEDED || (code === GRPC_FAILED_PRECONDITION && /no poller seen/i.test(grpcDetails(err)));
+}
+
+/** The gRPC status's own words ("12 UNIMPLEMENTED: ..."), not the SDK's wrapper ("Failed to describe workflow"). */
+function grpcMessage(err: unknown): string {
+  const e = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : err;
+  return e instanceof Error ? e.message : String(e);
 }
 
 function grpcDetails(err: unknown): string {
@@ -134,6 +147,13 @@ export function temporalCliError(err: unknown, e: CliEnv, ctx: TemporalContext =
       return new CliError(`Temporal at ${e.temporalAddress} did not answer in time; check that it is running and not overloaded`, EXIT_ENVIRONMENT, {
         cause: err,
       });
+    case GRPC_UNIMPLEMENTED:
+      // What gRPC makes of an HTTP/2 404: some other server (a proxy, the UI, another service) has the port.
+      return new CliError(
+        `${e.temporalAddress} (TEMPORAL_ADDRESS) answers but is not a Temporal frontend (${grpcMessage(err)}); check the host and port (the frontend's gRPC port, 7233 by default, not the UI's)`,
+        EXIT_ENVIRONMENT,
+        { cause: err },
+      );
     case GRPC_PERMISSION_DENIED:
     case GRPC_UNAUTHENTICATED:
       return new CliError(

@@ -1,0 +1,71 @@
+/** The environment and flags the CLI reads: blank means unset, malformed values are bad input naming the variable. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ServiceError } from "@temporalio/client";
+import { cliEnv } from "../../../src/cli/env.js";
+import { CliError, splitAddress, temporalCliError } from "../../../src/cli/errors.js";
+
+test("cliEnv: a blank variable is unset (the default applies), a set one is used as given", () => {
+  const blank = cliEnv({ TEMPORAL_ADDRESS: "", TEMPORAL_NAMESPACE: " ", TEMPORAL_UI_URL: "", DATABASE_URL: "", TOOLLOOP_QUEUE_PREFIX: "\t" });
+  assert.deepEqual(blank, {
+    temporalAddress: "127.0.0.1:7233",
+    namespace: "default",
+    uiUrl: "http://127.0.0.1:8233",
+    databaseUrl: undefined,
+    queuePrefix: "toolloop",
+  });
+  const set = cliEnv({
+    TEMPORAL_ADDRESS: "t:1",
+    TEMPORAL_NAMESPACE: "ns",
+    TEMPORAL_UI_URL: "http://ui/",
+    DATABASE_URL: "pglite:memory",
+    TOOLLOOP_QUEUE_PREFIX: "p",
+  });
+  assert.deepEqual(set, { temporalAddress: "t:1", namespace: "ns", uiUrl: "http://ui", databaseUrl: "pglite:memory", queuePrefix: "p" });
+});
+
+test("splitAddress: host:port, [IPv6]:port or a bare host; anything else is exit 2 naming the variable", () => {
+  assert.deepEqual(splitAddress("127.0.0.1:7233"), { host: "127.0.0.1", port: 7233 });
+  assert.deepEqual(splitAddress("[::1]:7234"), { host: "::1", port: 7234 });
+  assert.deepEqual(splitAddress("temporal"), { host: "temporal", port: 7233 });
+  assert.deepEqual(splitAddress("h:65535"), { host: "h", port: 65535 });
+  const bad: [string, RegExp][] = [
+    ["127.0.0.1:99999", /^TEMPORAL_ADDRESS: port 99999 is out of range \(1 to 65535\) in "127\.0\.0\.1:99999"$/],
+    ["127.0.0.1:0", /^TEMPORAL_ADDRESS: port 0 is out of range/],
+    ["[::1]:70000", /^TEMPORAL_ADDRESS: port 70000 is out of range/],
+    ["http://temporal:7233", /^TEMPORAL_ADDRESS: expected host:port \(e\.g\. 127\.0\.0\.1:7233\), got "http:\/\/temporal:7233"$/],
+    ["host:", /^TEMPORAL_ADDRESS: expected host:port/],
+    ["host:port", /^TEMPORAL_ADDRESS: expected host:port/],
+    ["::1", /^TEMPORAL_ADDRESS: expected host:port/],
+    [" host:7233", /^TEMPORAL_ADDRESS: expected host:port/],
+    ["", /^TEMPORAL_ADDRESS: expected host:port/],
+  ];
+  for (const [address, message] of bad) {
+    assert.throws(
+      () => splitAddress(address),
+      (err: unknown) => err instanceof CliError && err.exitCode === 2 && message.test(err.message),
+      address,
+    );
+  }
+  assert.throws(
+    () => splitAddress("x:1:2", 80, "--address"),
+    (err: unknown) => err instanceof CliError && err.message.startsWith("--address: expected host:port"),
+  );
+});
+
+test("gRPC UNIMPLEMENTED (an HTTP/2 server that is not Temporal) says the address answers but is not a Temporal frontend", () => {
+  const e = cliEnv({ TEMPORAL_ADDRESS: "127.0.0.1:8233" });
+  const grpc = Object.assign(new Error("12 UNIMPLEMENTED: Received HTTP status code 404"), {
+    code: 12,
+    details: "Received HTTP status code 404",
+    metadata: {},
+  });
+  for (const err of [grpc, new ServiceError("Failed to describe workflow", { cause: grpc })]) {
+    const known = temporalCliError(err, e);
+    assert.equal(known?.exitCode, 1);
+    assert.equal(
+      known?.message,
+      "127.0.0.1:8233 (TEMPORAL_ADDRESS) answers but is not a Temporal frontend (12 UNIMPLEMENTED: Received HTTP status code 404); check the host and port (the frontend's gRPC port, 7233 by default, not the UI's)",
+    );
+  }
+});
