@@ -5,6 +5,8 @@
  */
 import net from "node:net";
 import { NamespaceNotFoundError, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, isGrpcServiceError } from "@temporalio/client";
+import { DatabaseUrlError } from "../db/databaseUrl.js";
+import { thrownMessage } from "../util/thrown.js";
 import type { CliEnv } from "./env.js";
 
 /** Bad input: the config, a flag, an argument. */
@@ -184,8 +186,10 @@ const PG_CAUSES: Record<string, string> = {
   "57P03": "the server is starting up or shutting down",
 };
 
-/** A CliError for a PostgreSQL connection failure, or undefined when `err` is something else. */
+/** A CliError for an unusable DATABASE_URL or a PostgreSQL connection failure, or undefined when `err` is something else. */
 export function databaseCliError(err: unknown, databaseUrl: string | undefined): CliError | undefined {
+  // Before the variable check: openDatabase is also called with URLs that are not DATABASE_URL's.
+  if (err instanceof DatabaseUrlError) return new CliError(err.message, EXIT_BAD_INPUT, { cause: err });
   if (databaseUrl === undefined) return undefined;
   // drizzle wraps the driver's error ("Failed query: ...") in `cause`; pg reports a refused connection
   // to several addresses (IPv4 and IPv6) as an AggregateError.
@@ -238,11 +242,11 @@ export function renderCliFailure(err: unknown, e: CliEnv, debug: boolean): { tex
   if (debug) {
     const chain: string[] = [];
     for (let cur: unknown = err, n = 0; cur !== undefined && n < 5; cur = (cur as { cause?: unknown }).cause, n++) {
-      chain.push(cur instanceof Error ? (cur.stack ?? cur.message) : String(cur));
+      chain.push(cur instanceof Error ? (cur.stack ?? cur.message) : thrownMessage(cur));
     }
     return { text: `${known ? `error: ${known.message}\n` : ""}${chain.join("\ncaused by: ")}`, exitCode: known?.exitCode ?? EXIT_ENVIRONMENT };
   }
   if (known) return { text: `error: ${known.message}`, exitCode: known.exitCode };
-  const message = err instanceof Error ? err.message : String(err);
+  const message = thrownMessage(err);
   return { text: `error: ${message.split("\n")[0] ?? message} (unexpected; run with --debug for the stack trace)`, exitCode: EXIT_ENVIRONMENT };
 }

@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { checkDatabaseUrl } from "../db/databaseUrl.js";
 import { createRoleClient } from "../llm/client.js";
 import { createRewardServiceHost } from "../reward/serviceHost.js";
 import type { LatencyClass } from "../taskQueues.js";
@@ -86,6 +87,7 @@ export function registerWorkerCommands(program: Command): void {
       const e = cliEnv();
       const metricsAddress = metricsAddressOf(opts.metricsAddress);
       if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
+      checkDatabaseUrl(e.databaseUrl);
       const roles = opts.roles.split(",").map((r) => r.trim()) as ("workflows" | LatencyClass)[];
       const known = ["workflows", "llm", "default", "cluster"];
       const bad = roles.filter((r) => !known.includes(r));

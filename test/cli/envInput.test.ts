@@ -3,8 +3,11 @@
  * variable or flag, before anything is connected to (no Temporal or PostgreSQL needed), and no hang.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
 import { runCli } from "../helpers/cli.js";
 
@@ -46,4 +49,19 @@ test("TEMPORAL_ADDRESS answered by an HTTP/2 server that is not Temporal: exit 1
   } finally {
     server.close();
   }
+});
+
+test("DATABASE_URL that names no usable database: exit 2 naming it, whichever command reads it", async () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "toolloop-env-input-")), "a-file");
+  writeFileSync(file, "x");
+  const cases: [string, string][] = [
+    ["notaurl", 'DATABASE_URL: expected postgres://... or pglite:<dir>, got "notaurl"'],
+    ["pglite:", "DATABASE_URL: pglite: needs a folder (pglite:<dir>), or pglite:memory for a database lost at exit"],
+    [`pglite:${file}`, `DATABASE_URL: pglite:${file} is not a directory`],
+  ];
+  for (const [url, message] of cases) assertBadInput(await runCli(["db", "migrate"], { ...NO_SERVICES, DATABASE_URL: url }), message, `db migrate ${url}`);
+  // Checked before Temporal (nothing listens at TEMPORAL_ADDRESS here) and before the database.
+  const [url, message] = cases[0]!;
+  for (const args of [["campaign", "list"], ["campaign", "status", "x"], ["model", "list", "x"], ["worker"]])
+    assertBadInput(await runCli(args, { ...NO_SERVICES, DATABASE_URL: url, TEMPORAL_ADDRESS: "127.0.0.1:1" }), message, args.join(" "));
 });

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ServiceError } from "@temporalio/client";
 import { cliEnv } from "../../../src/cli/env.js";
-import { CliError, splitAddress, temporalCliError } from "../../../src/cli/errors.js";
+import { CliError, renderCliFailure, splitAddress, temporalCliError } from "../../../src/cli/errors.js";
+import { DatabaseUrlError } from "../../../src/db/databaseUrl.js";
+import { thrownMessage } from "../../../src/util/thrown.js";
 
 test("cliEnv: a blank variable is unset (the default applies), a set one is used as given", () => {
   const blank = cliEnv({ TEMPORAL_ADDRESS: "", TEMPORAL_NAMESPACE: " ", TEMPORAL_UI_URL: "", DATABASE_URL: "", TOOLLOOP_QUEUE_PREFIX: "\t" });
@@ -68,4 +70,19 @@ test("gRPC UNIMPLEMENTED (an HTTP/2 server that is not Temporal) says the addres
       "127.0.0.1:8233 (TEMPORAL_ADDRESS) answers but is not a Temporal frontend (12 UNIMPLEMENTED: Received HTTP status code 404); check the host and port (the frontend's gRPC port, 7233 by default, not the UI's)",
     );
   }
+});
+
+test("a DATABASE_URL problem is bad input (exit 2) in its own words; a thrown non-Error is described, never [object Object]", () => {
+  const e = cliEnv({});
+  assert.deepEqual(renderCliFailure(new DatabaseUrlError('DATABASE_URL: expected postgres://... or pglite:<dir>, got "x"'), e, false), {
+    text: 'error: DATABASE_URL: expected postgres://... or pglite:<dir>, got "x"',
+    exitCode: 2,
+  });
+  assert.equal(thrownMessage({ name: "ExitStatus", message: "Program terminated with exit(1)", status: 1 }), "ExitStatus: Program terminated with exit(1)");
+  assert.equal(thrownMessage({ status: 1 }), "{ status: 1 }");
+  assert.equal(thrownMessage("plain"), "plain");
+  assert.equal(thrownMessage(undefined), "undefined");
+  assert.equal(thrownMessage(new RangeError("r")), "r");
+  assert.deepEqual(renderCliFailure({ status: 1 }, e, false), { text: "error: { status: 1 } (unexpected; run with --debug for the stack trace)", exitCode: 1 });
+  assert.match(renderCliFailure({ name: "ExitStatus", message: "exit(1)" }, e, true).text, /^ExitStatus: exit\(1\)$/);
 });
