@@ -81,6 +81,7 @@ const GRPC_FAILED_PRECONDITION = 9;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAUTHENTICATED = 16;
 const GRPC_UNIMPLEMENTED = 12;
+const GRPC_NOT_FOUND = 5;
 
 function grpcCode(err: unknown): number | undefined {
   if (isGrpcServiceError(err)) return err.code;
@@ -149,6 +150,15 @@ export function temporalCliError(err: unknown, e: CliEnv, ctx: TemporalContext =
       return new CliError(`Temporal at ${e.temporalAddress} did not answer in time; check that it is running and not overloaded`, EXIT_ENVIRONMENT, {
         cause: err,
       });
+    case GRPC_NOT_FOUND:
+      // DescribeNamespace's answer (the worker checks the namespace before creating workers).
+      if (/^Namespace .* is not found/i.test(grpcDetails(err)))
+        return new CliError(
+          `Temporal namespace "${e.namespace}" does not exist at ${e.temporalAddress} (TEMPORAL_NAMESPACE); create it or set TEMPORAL_NAMESPACE`,
+          EXIT_ENVIRONMENT,
+          { cause: err },
+        );
+      return undefined;
     case GRPC_UNIMPLEMENTED:
       // What gRPC makes of an HTTP/2 404: some other server (a proxy, the UI, another service) has the port.
       return new CliError(

@@ -14,10 +14,25 @@ import { runCli } from "../helpers/cli.js";
 /** No services and no stray settings from the caller's environment, unless a case sets them. */
 const NO_SERVICES = { TEMPORAL_ADDRESS: "", DATABASE_URL: "", TOOLLOOP_METRICS_ADDRESS: "" };
 
+/** A hung process is killed at this (and fails the exit code check); a refused one takes a CLI start-up. */
+const PROMPTLY_MS = 20_000;
+
 function assertBadInput(r: { status: number; stderr: string }, message: string, what: string): void {
   assert.equal(r.stderr, `error: ${message}\n`, what);
   assert.equal(r.status, 2, `${what}: ${r.stderr}`);
 }
+
+test("worker --llm-concurrency that is not a positive integer: exit 2 naming it, at once (before the Temporal and database checks)", async () => {
+  for (const value of ["abc", "0", "-5", "1.5"]) {
+    // Nothing listens at port 1: had the worker connected first it would exit 1 saying so.
+    const r = await runCli(
+      ["worker", "--llm-concurrency", value],
+      { ...NO_SERVICES, DATABASE_URL: "pglite:memory", TEMPORAL_ADDRESS: "127.0.0.1:1" },
+      PROMPTLY_MS,
+    );
+    assertBadInput(r, `--llm-concurrency: expected a positive integer, got ${JSON.stringify(value)}`, `--llm-concurrency ${value} (${r.ms} ms)`);
+  }
+});
 
 test("TEMPORAL_ADDRESS that is not host:port, or a port out of range: exit 2 naming it, for any command", async () => {
   const cases: [string, string][] = [

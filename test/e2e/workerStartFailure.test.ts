@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { cliEnvOf, runCli } from "../helpers/cli.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
 
 const HELPER = path.join(path.dirname(fileURLToPath(import.meta.url)), "../helpers/workerStartFails.js");
@@ -21,6 +22,13 @@ before(async () => {
 
 after(async () => {
   await env?.close();
+});
+
+test("toolloop worker on a namespace that does not exist: exit 1 naming TEMPORAL_NAMESPACE, after opening the database and both connections", async () => {
+  const r = await runCli(["worker", "--base-dir", env.workDir], { ...cliEnvOf(env), TEMPORAL_NAMESPACE: "no-such-namespace" }, EXIT_WITHIN_MS);
+  assert.equal(r.status, 1, `exit ${r.status} after ${r.ms} ms: ${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`^error: Temporal namespace "no-such-namespace" does not exist at ${env.temporalAddress} \\(TEMPORAL_NAMESPACE\\); `, "m"));
+  assert.doesNotMatch(r.stderr, /unexpected|\n\s+at /);
 });
 
 test("createWorkers failing after the workflow worker was created releases it: the process exits by itself", async () => {

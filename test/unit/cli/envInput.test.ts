@@ -2,8 +2,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ServiceError } from "@temporalio/client";
+import { TransportError } from "@temporalio/worker";
 import { cliEnv } from "../../../src/cli/env.js";
 import { CliError, renderCliFailure, splitAddress, temporalCliError } from "../../../src/cli/errors.js";
+import { positiveInteger } from "../../../src/cli/options.js";
+import { workerStartError } from "../../../src/cli/worker.js";
 import { DatabaseUrlError } from "../../../src/db/databaseUrl.js";
 import { thrownMessage } from "../../../src/util/thrown.js";
 
@@ -85,4 +88,36 @@ test("a DATABASE_URL problem is bad input (exit 2) in its own words; a thrown no
   assert.equal(thrownMessage(new RangeError("r")), "r");
   assert.deepEqual(renderCliFailure({ status: 1 }, e, false), { text: "error: { status: 1 } (unexpected; run with --debug for the stack trace)", exitCode: 1 });
   assert.match(renderCliFailure({ name: "ExitStatus", message: "exit(1)" }, e, true).text, /^ExitStatus: exit\(1\)$/);
+});
+
+test("positiveInteger: digits only, at least 1; anything else is exit 2 naming the flag", () => {
+  assert.equal(positiveInteger("--llm-concurrency", "16"), 16);
+  assert.equal(positiveInteger("--llm-concurrency", "1"), 1);
+  for (const raw of ["abc", "0", "-5", "1.5", "1e3", "", " ", "0x10", "99999999999999999999"]) {
+    assert.throws(
+      () => positiveInteger("--llm-concurrency", raw),
+      (err: unknown) =>
+        err instanceof CliError && err.exitCode === 2 && err.message === `--llm-concurrency: expected a positive integer, got ${JSON.stringify(raw)}`,
+      raw,
+    );
+  }
+});
+
+test("a worker's start on a namespace that does not exist names TEMPORAL_NAMESPACE (DescribeNamespace's NOT_FOUND, or the worker SDK's own error)", () => {
+  const e = cliEnv({ TEMPORAL_ADDRESS: "t:7233", TEMPORAL_NAMESPACE: "nope" });
+  const expected = 'Temporal namespace "nope" does not exist at t:7233 (TEMPORAL_NAMESPACE); create it or set TEMPORAL_NAMESPACE';
+  const notFound = Object.assign(new Error("5 NOT_FOUND: Namespace nope is not found."), { code: 5, details: "Namespace nope is not found.", metadata: {} });
+  assert.deepEqual([temporalCliError(notFound, e)?.message, temporalCliError(notFound, e)?.exitCode], [expected, 1]);
+  const otherNotFound = Object.assign(new Error("5 NOT_FOUND: workflow not found"), { code: 5, details: "workflow not found", metadata: {} });
+  assert.equal(temporalCliError(otherNotFound, e), undefined);
+  const sdk = new TransportError(
+    'Namespace nope was not found or otherwise could not be described: Status { code: NotFound, message: "Namespace nope is not found." }',
+  );
+  assert.deepEqual([workerStartError(sdk, e)?.message, workerStartError(sdk, e)?.exitCode], [expected, 1]);
+  const notTemporal = workerStartError(
+    new TransportError("Failed to call GetSystemInfo: code: 'Internal error', message: \"Unexpected EOF decoding stream.\""),
+    e,
+  );
+  assert.match(notTemporal?.message ?? "", /^t:7233 \(TEMPORAL_ADDRESS\) answers but not as a Temporal frontend \(Failed to call GetSystemInfo: /);
+  assert.equal(workerStartError(new Error("Namespace nope was not found"), e), undefined);
 });
