@@ -41,36 +41,51 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
   const activities = createActivities(opts.activityDeps);
   const queues = taskQueues(opts.queuePrefix ?? DEFAULT_QUEUE_PREFIX);
   const workers: Worker[] = [];
-  if (roles.includes("workflows")) {
-    workers.push(
-      await Worker.create({
-        connection: opts.connection,
-        namespace: opts.namespace,
-        taskQueue: queues.workflows,
-        workflowBundle: await workflowBundle(),
-        maxCachedWorkflows: 200,
-        // Light bookkeeping runs as local activities in the workflow task (workflows/codePaths.ts):
-        // this worker runs them, so it needs the database as the activity workers do.
-        activities: localBookkeeping(activities),
-      }),
-    );
-  }
-  for (const cls of ["llm", "default", "cluster"] as const) {
-    if (!roles.includes(cls)) continue;
-    workers.push(
-      await Worker.create({
-        connection: opts.connection,
-        namespace: opts.namespace,
-        taskQueue: queues[cls],
-        activities,
-        maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? (cls === "llm" ? 16 : 8),
-        // On SIGTERM, batches in flight get this long to finish; then they are cancelled and
-        // retried elsewhere (resuming from what they stored), uncounted as infrastructure.
-        shutdownGraceTime: opts.shutdownGraceTime ?? "20 seconds",
-      }),
-    );
+  try {
+    if (roles.includes("workflows")) {
+      workers.push(
+        await Worker.create({
+          connection: opts.connection,
+          namespace: opts.namespace,
+          taskQueue: queues.workflows,
+          workflowBundle: await workflowBundle(),
+          maxCachedWorkflows: 200,
+          // Light bookkeeping runs as local activities in the workflow task (workflows/codePaths.ts):
+          // this worker runs them, so it needs the database as the activity workers do.
+          activities: localBookkeeping(activities),
+        }),
+      );
+    }
+    for (const cls of ["llm", "default", "cluster"] as const) {
+      if (!roles.includes(cls)) continue;
+      workers.push(
+        await Worker.create({
+          connection: opts.connection,
+          namespace: opts.namespace,
+          taskQueue: queues[cls],
+          activities,
+          maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? (cls === "llm" ? 16 : 8),
+          // On SIGTERM, batches in flight get this long to finish; then they are cancelled and
+          // retried elsewhere (resuming from what they stored), uncounted as infrastructure.
+          shutdownGraceTime: opts.shutdownGraceTime ?? "20 seconds",
+        }),
+      );
+    }
+  } catch (err) {
+    await disposeUnstarted(workers);
+    throw err;
   }
   return workers;
+}
+
+/**
+ * Releases workers that were created but will never run (a later one failed to create): each holds the
+ * connection, its workflow threads and the SDK runtime, whose SIGINT/SIGTERM handler would then stop no
+ * worker, so the process could neither exit nor be stopped short of kill -9. The SDK frees a worker
+ * only at the end of a run, so each is run to an immediate shutdown.
+ */
+async function disposeUnstarted(workers: Worker[]): Promise<void> {
+  await Promise.allSettled(workers.map((w) => w.runUntil(Promise.resolve())));
 }
 
 /** The activities workflows call as local activities (workflows/activityOptions.ts localBookkeepingActivities). */
@@ -79,9 +94,20 @@ export function localBookkeeping(activities: ReturnType<typeof createActivities>
   return { loadCampaignPlan, startIteration, planStage };
 }
 
-/** Runs workers until they shut down (SIGINT/SIGTERM are handled by the SDK's runtime). */
+/**
+ * Runs workers until they shut down (SIGINT/SIGTERM are handled by the SDK's runtime). One failing
+ * stops the others, and this returns (rethrowing the first failure) only once all have stopped: with
+ * some still running the caller could not close their connection, and the process would stay up.
+ */
 export async function runWorkers(workers: Worker[]): Promise<void> {
-  await Promise.all(workers.map((w) => w.run()));
+  const runs = workers.map((w) =>
+    w.run().catch((err: unknown) => {
+      for (const other of workers) if (other.getState() === "RUNNING") other.shutdown();
+      throw err;
+    }),
+  );
+  const failed = (await Promise.allSettled(runs)).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 const quietLogger = {

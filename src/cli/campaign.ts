@@ -17,6 +17,7 @@ import { CampaignIdKey, CampaignStatusKey, IterationKey } from "../../workflows/
 import { CONFIG_LIMITS, CONFIG_SIZE_HINT, type CampaignConfig } from "../config/campaignConfig.js";
 import { describeConfigDiff, freezeCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
 import { openDatabase, type DbHandle } from "../db/client.js";
+import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { latestConfig } from "../db/repos/campaignConfigs.js";
 import { lastCompletedIteration } from "../db/repos/campaigns.js";
 import { newConfigVersionRefusal } from "../config/configVersion.js";
@@ -65,6 +66,8 @@ export function readConfigFile(file: string): { raw: unknown; config: CampaignCo
 async function checkConfigChange(campaignId: string, frozen: FrozenCampaignConfig, hash: string, newVersion: boolean): Promise<void> {
   const url = cliEnv().databaseUrl;
   if (!url) return;
+  // A malformed DATABASE_URL is refused like in every other command; an unreachable one skips the check.
+  parseDatabaseUrl(url);
   let db: DbHandle;
   try {
     db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });

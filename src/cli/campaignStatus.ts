@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import pLimit from "p-limit";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns } from "../db/repos/campaignStatus.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
 import { campaignListEntry, mergeCampaignList, unregisteredListEntry, unregisteredWorkflows } from "../status/campaignList.js";
@@ -41,7 +42,7 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
   let closeClient: (() => Promise<void>) | undefined;
   if (need.db !== false) {
     if (!e.databaseUrl) notes.push("DATABASE_URL is not set: no stage progress (Temporal's records only)");
-    else if (e.databaseUrl.startsWith("pglite:") && e.databaseUrl !== "pglite:memory") {
+    else if ("dir" in parseDatabaseUrl(e.databaseUrl)) {
       // An embedded PGlite folder belongs to the one process that runs it (the demo's worker); a
       // second process opening it could corrupt it.
       notes.push(`DATABASE_URL is an embedded PGlite folder, owned by the process that runs it: not opened (Temporal's records only)`);
@@ -56,6 +57,8 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
       } catch (err) {
         await opened?.close().catch(() => undefined);
         const known = databaseCliError(err, e.databaseUrl) ?? databaseOtherError(err, e.databaseUrl);
+        // A malformed DATABASE_URL is the caller's to fix, not a source to do without.
+        if (known.exitCode === EXIT_BAD_INPUT) throw known;
         errors.push(known);
         notes.push(`${withoutAdvice(known.message)}: Temporal's records only`);
       }
@@ -68,7 +71,8 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
       closeClient = c.close;
     } catch (err) {
       const known = temporalCliError(err, e) ?? (err instanceof CliError ? err : undefined);
-      if (!known) throw err;
+      // A malformed TEMPORAL_ADDRESS is the caller's to fix, not a source to do without.
+      if (!known || known.exitCode === EXIT_BAD_INPUT) throw known ?? err;
       errors.push(known);
       notes.push(`${withoutAdvice(known.message)}: PostgreSQL's records only`);
     }

@@ -77,7 +77,7 @@ export function registerDemoCommand(program: Command): void {
           silentMistakeRate: Number(opts.silentMistakeRate),
           judgeErrorRate: Number(opts.judgeErrorRate),
         });
-        const databaseUrl = process.env.DATABASE_URL ?? `pglite:${path.join(stateDir, "pglite")}`;
+        const databaseUrl = cliEnv().databaseUrl ?? `pglite:${path.join(stateDir, "pglite")}`;
         const db = await openDatabase(databaseUrl);
         await migrateDatabase(db);
         console.log(`[demo] database: ${db.driver === "pglite" ? `PGlite at ${databaseUrl.slice(7)}` : "PostgreSQL (DATABASE_URL)"}`);

@@ -7,13 +7,22 @@ export interface CliEnv {
   queuePrefix: string;
 }
 
+/**
+ * A blank variable counts as unset: `TEMPORAL_ADDRESS=$UNSET` in a script or an empty line in an env
+ * file means "not given", not an empty address (or an empty DATABASE_URL) to fail on later.
+ */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v;
+}
+
 export function cliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
   return {
-    temporalAddress: env.TEMPORAL_ADDRESS ?? "127.0.0.1:7233",
-    namespace: env.TEMPORAL_NAMESPACE ?? "default",
-    uiUrl: (env.TEMPORAL_UI_URL ?? "http://127.0.0.1:8233").replace(/\/$/, ""),
-    databaseUrl: env.DATABASE_URL,
-    queuePrefix: env.TOOLLOOP_QUEUE_PREFIX ?? "toolloop",
+    temporalAddress: envValue(env, "TEMPORAL_ADDRESS") ?? "127.0.0.1:7233",
+    namespace: envValue(env, "TEMPORAL_NAMESPACE") ?? "default",
+    uiUrl: (envValue(env, "TEMPORAL_UI_URL") ?? "http://127.0.0.1:8233").replace(/\/$/, ""),
+    databaseUrl: envValue(env, "DATABASE_URL"),
+    queuePrefix: envValue(env, "TOOLLOOP_QUEUE_PREFIX") ?? "toolloop",
   };
 }
 

@@ -5,6 +5,8 @@
  */
 import net from "node:net";
 import { NamespaceNotFoundError, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, isGrpcServiceError } from "@temporalio/client";
+import { DatabaseUrlError } from "../db/databaseUrl.js";
+import { thrownMessage } from "../util/thrown.js";
 import type { CliEnv } from "./env.js";
 
 /** Bad input: the config, a flag, an argument. */
@@ -24,11 +26,17 @@ export class CliError extends Error {
 
 const START_SERVICES = "start it with `node dist/src/services/main.js up` or set";
 
-/** host and port of a `host:port` address (IPv6 in brackets); the port defaults to Temporal's 7233. */
-export function splitAddress(address: string, defaultPort = 7233): { host: string; port: number } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(address) ?? /^([^:]+)(?::(\d+))?$/.exec(address);
-  if (!m) return { host: address, port: defaultPort };
-  return { host: m[1] as string, port: m[2] === undefined ? defaultPort : Number(m[2]) };
+/**
+ * host and port of a `host:port` address (IPv6 in brackets); the port defaults to Temporal's 7233.
+ * Anything else is bad input naming `name`, checked before a connection: net.connect would throw a
+ * RangeError naming neither the variable nor the value, and the SDKs a deadline later.
+ */
+export function splitAddress(address: string, defaultPort = 7233, name = "TEMPORAL_ADDRESS"): { host: string; port: number } {
+  const m = /^\[([^\]\s]+)\](?::(\d+))?$/.exec(address) ?? /^([^:/[\]\s]+)(?::(\d+))?$/.exec(address);
+  if (!m) throw new CliError(`${name}: expected host:port (e.g. 127.0.0.1:7233), got ${JSON.stringify(address)}`);
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (port < 1 || port > 65535) throw new CliError(`${name}: port ${m[2]} is out of range (1 to 65535) in ${JSON.stringify(address)}`);
+  return { host: m[1] as string, port };
 }
 
 const SOCKET_CAUSES: Record<string, string> = {
@@ -72,6 +80,8 @@ const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_FAILED_PRECONDITION = 9;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNAUTHENTICATED = 16;
+const GRPC_UNIMPLEMENTED = 12;
+const GRPC_NOT_FOUND = 5;
 
 function grpcCode(err: unknown): number | undefined {
   if (isGrpcServiceError(err)) return err.code;
@@ -86,6 +96,12 @@ function grpcCode(err: unknown): number | undefined {
 export function isNoWorkerAnswer(err: unknown): boolean {
   const code = grpcCode(err);
   return code === GRPC_DEADLINE_EXCEEDED || (code === GRPC_FAILED_PRECONDITION && /no poller seen/i.test(grpcDetails(err)));
+}
+
+/** The gRPC status's own words ("12 UNIMPLEMENTED: ..."), not the SDK's wrapper ("Failed to describe workflow"). */
+function grpcMessage(err: unknown): string {
+  const e = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : err;
+  return e instanceof Error ? e.message : String(e);
 }
 
 function grpcDetails(err: unknown): string {
@@ -134,6 +150,22 @@ export function temporalCliError(err: unknown, e: CliEnv, ctx: TemporalContext =
       return new CliError(`Temporal at ${e.temporalAddress} did not answer in time; check that it is running and not overloaded`, EXIT_ENVIRONMENT, {
         cause: err,
       });
+    case GRPC_NOT_FOUND:
+      // DescribeNamespace's answer (the worker checks the namespace before creating workers).
+      if (/^Namespace .* is not found/i.test(grpcDetails(err)))
+        return new CliError(
+          `Temporal namespace "${e.namespace}" does not exist at ${e.temporalAddress} (TEMPORAL_NAMESPACE); create it or set TEMPORAL_NAMESPACE`,
+          EXIT_ENVIRONMENT,
+          { cause: err },
+        );
+      return undefined;
+    case GRPC_UNIMPLEMENTED:
+      // What gRPC makes of an HTTP/2 404: some other server (a proxy, the UI, another service) has the port.
+      return new CliError(
+        `${e.temporalAddress} (TEMPORAL_ADDRESS) answers but is not a Temporal frontend (${grpcMessage(err)}); check the host and port (the frontend's gRPC port, 7233 by default, not the UI's)`,
+        EXIT_ENVIRONMENT,
+        { cause: err },
+      );
     case GRPC_PERMISSION_DENIED:
     case GRPC_UNAUTHENTICATED:
       return new CliError(
@@ -164,8 +196,10 @@ const PG_CAUSES: Record<string, string> = {
   "57P03": "the server is starting up or shutting down",
 };
 
-/** A CliError for a PostgreSQL connection failure, or undefined when `err` is something else. */
+/** A CliError for an unusable DATABASE_URL or a PostgreSQL connection failure, or undefined when `err` is something else. */
 export function databaseCliError(err: unknown, databaseUrl: string | undefined): CliError | undefined {
+  // Before the variable check: openDatabase is also called with URLs that are not DATABASE_URL's.
+  if (err instanceof DatabaseUrlError) return new CliError(err.message, EXIT_BAD_INPUT, { cause: err });
   if (databaseUrl === undefined) return undefined;
   // drizzle wraps the driver's error ("Failed query: ...") in `cause`; pg reports a refused connection
   // to several addresses (IPv4 and IPv6) as an AggregateError.
@@ -218,11 +252,11 @@ export function renderCliFailure(err: unknown, e: CliEnv, debug: boolean): { tex
   if (debug) {
     const chain: string[] = [];
     for (let cur: unknown = err, n = 0; cur !== undefined && n < 5; cur = (cur as { cause?: unknown }).cause, n++) {
-      chain.push(cur instanceof Error ? (cur.stack ?? cur.message) : String(cur));
+      chain.push(cur instanceof Error ? (cur.stack ?? cur.message) : thrownMessage(cur));
     }
     return { text: `${known ? `error: ${known.message}\n` : ""}${chain.join("\ncaused by: ")}`, exitCode: known?.exitCode ?? EXIT_ENVIRONMENT };
   }
   if (known) return { text: `error: ${known.message}`, exitCode: known.exitCode };
-  const message = err instanceof Error ? err.message : String(err);
+  const message = thrownMessage(err);
   return { text: `error: ${message.split("\n")[0] ?? message} (unexpected; run with --debug for the stack trace)`, exitCode: EXIT_ENVIRONMENT };
 }

@@ -1,11 +1,12 @@
 /** `toolloop worker` and `toolloop db migrate`. */
 import path from "node:path";
 import { Client, Connection } from "@temporalio/client";
-import { NativeConnection } from "@temporalio/worker";
+import { NativeConnection, TransportError } from "@temporalio/worker";
 import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { checkDatabaseUrl } from "../db/databaseUrl.js";
 import { createRoleClient } from "../llm/client.js";
 import { createRewardServiceHost } from "../reward/serviceHost.js";
 import type { LatencyClass } from "../taskQueues.js";
@@ -13,8 +14,10 @@ import { metricsRegistry } from "../metrics/toolloopMetrics.js";
 import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
 import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
-import { cliEnv } from "./env.js";
-import { CliError, databaseCliError, ensureTemporalReachable, EXIT_ENVIRONMENT } from "./errors.js";
+import { thrownMessage } from "../util/thrown.js";
+import { cliEnv, type CliEnv } from "./env.js";
+import { CliError, databaseCliError, ensureTemporalReachable, EXIT_ENVIRONMENT, splitAddress, temporalCliError } from "./errors.js";
+import { positiveInteger } from "./options.js";
 
 export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) => void = (m) => console.log(m)): ActivityDeps {
   // Training jobs this worker launches score through a reward service it hosts (unless the config names one).
@@ -58,6 +61,31 @@ async function ensureDatabaseReachable(databaseUrl: string): Promise<void> {
   }
 }
 
+/** How long a worker that failed may take to exit by itself once everything it opened is closed. */
+const HELD_OPEN_EXIT_MS = 5000;
+
+/**
+ * The worker SDK's start-up failures that name the cause only in Rust's words: a TCP port that
+ * answers but no Temporal frontend behind it, a namespace that does not exist.
+ */
+export function workerStartError(err: unknown, e: CliEnv): CliError | undefined {
+  if (!(err instanceof TransportError)) return undefined;
+  const namespace = /^Namespace (\S+) was not found/.exec(err.message);
+  if (namespace)
+    return new CliError(
+      `Temporal namespace "${namespace[1]}" does not exist at ${e.temporalAddress} (TEMPORAL_NAMESPACE); create it or set TEMPORAL_NAMESPACE`,
+      EXIT_ENVIRONMENT,
+      { cause: err },
+    );
+  if (/GetSystemInfo/.test(err.message))
+    return new CliError(
+      `${e.temporalAddress} (TEMPORAL_ADDRESS) answers but not as a Temporal frontend (${err.message}); check the host and port (the frontend's gRPC port, 7233 by default)`,
+      EXIT_ENVIRONMENT,
+      { cause: err },
+    );
+  return undefined;
+}
+
 /** `--metrics-address`, else TOOLLOOP_METRICS_ADDRESS, else off; checked before anything starts. */
 function metricsAddressOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const fromEnv = env.TOOLLOOP_METRICS_ADDRESS?.trim() ? env.TOOLLOOP_METRICS_ADDRESS.trim() : undefined;
@@ -83,13 +111,17 @@ export function registerWorkerCommands(program: Command): void {
       "serve Prometheus metrics (toolloop's and the Temporal SDK's) at http://<host:port>/metrics; default $TOOLLOOP_METRICS_ADDRESS, else off",
     )
     .action(async (opts: { roles: string; baseDir: string; llmConcurrency: string; metricsAddress?: string }) => {
+      // Every input first: a bad one is reported before anything is connected to or started.
       const e = cliEnv();
       const metricsAddress = metricsAddressOf(opts.metricsAddress);
       if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
+      checkDatabaseUrl(e.databaseUrl);
+      splitAddress(e.temporalAddress);
       const roles = opts.roles.split(",").map((r) => r.trim()) as ("workflows" | LatencyClass)[];
       const known = ["workflows", "llm", "default", "cluster"];
       const bad = roles.filter((r) => !known.includes(r));
       if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
+      const llmConcurrency = positiveInteger("--llm-concurrency", opts.llmConcurrency);
       let heap: HeapGrowthDecision;
       try {
         heap = applyWorkerHeapGrowth();
@@ -99,44 +131,63 @@ export function registerWorkerCommands(program: Command): void {
       installLastResortHandlers();
       await ensureTemporalReachable(e);
       await ensureDatabaseReachable(e.databaseUrl);
-      // Before the first NativeConnection: the SDK's runtime is configured once per process.
-      const sdkMetricsUrl = metricsAddress ? await installRuntimeWithMetrics() : undefined;
-      // Listening first: a taken port stops the start before anything else holds the process open.
-      const metrics = metricsAddress
-        ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }).catch((err: unknown) => {
-            throw new CliError(
-              `${err instanceof Error ? err.message : String(err)}; choose another --metrics-address (or TOOLLOOP_METRICS_ADDRESS), or stop what listens there`,
-              EXIT_ENVIRONMENT,
-              { cause: err },
-            );
-          })
-        : undefined;
+      // What is open, closed in reverse however the start or the run ends: a connection or a created
+      // worker left open keeps the process alive after its error, and the SDK's runtime keeps its
+      // SIGTERM handler (with no worker to stop), so only kill -9 would end it.
+      const opened: { what: string; close: () => Promise<void> }[] = [];
+      let failed = true;
       try {
+        // Before the first NativeConnection: the SDK's runtime is configured once per process.
+        const sdkMetricsUrl = metricsAddress ? await installRuntimeWithMetrics() : undefined;
+        // Listening first: a taken port stops the start before anything else holds the process open.
+        const metrics = metricsAddress
+          ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }).catch((err: unknown) => {
+              throw new CliError(
+                `${err instanceof Error ? err.message : String(err)}; choose another --metrics-address (or TOOLLOOP_METRICS_ADDRESS), or stop what listens there`,
+                EXIT_ENVIRONMENT,
+                { cause: err },
+              );
+            })
+          : undefined;
+        if (metrics) opened.push({ what: "the metrics server", close: () => metrics.close() });
         const db = await openDatabase(e.databaseUrl);
-        const connection = await NativeConnection.connect({ address: e.temporalAddress });
+        opened.push({ what: "the database", close: () => db.close() });
+        const connection = await NativeConnection.connect({ address: e.temporalAddress }).catch((err: unknown) => {
+          throw workerStartError(err, e) ?? err;
+        });
+        opened.push({ what: "the worker connection", close: () => connection.close() });
         // Activities that talk to other workflows (forwarding an operator decision) use this client.
         const clientConnection = await Connection.connect({ address: e.temporalAddress });
+        opened.push({ what: "the client connection", close: () => clientConnection.close() });
         const client = new Client({ connection: clientConnection, namespace: e.namespace });
+        // Before any worker: Worker.create failing on a missing namespace leaves the workflow worker's
+        // threads running (SDK 1.24 does not stop them), which no close here can reach.
+        await clientConnection.workflowService.describeNamespace({ namespace: e.namespace }).catch((err: unknown) => {
+          throw temporalCliError(err, e) ?? err;
+        });
         const workers = await createWorkers({
           connection,
           namespace: e.namespace,
           queuePrefix: e.queuePrefix,
           roles,
           activityDeps: { ...activityDepsFor(db, path.resolve(opts.baseDir)), temporalClient: async () => client },
-          maxConcurrentActivities: Number(opts.llmConcurrency),
+          maxConcurrentActivities: llmConcurrency,
+        }).catch((err: unknown) => {
+          throw workerStartError(err, e) ?? err;
         });
         console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
         console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
         if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
-        try {
-          await runWorkers(workers);
-        } finally {
-          await clientConnection.close();
-          await connection.close();
-          await db.close();
-        }
+        await runWorkers(workers);
+        failed = false;
       } finally {
-        await metrics?.close();
+        for (const { what, close } of opened.reverse()) {
+          // One failing close must not keep the others open (nor hide the error that got us here).
+          await close().catch((err: unknown) => console.error(`worker: closing ${what} failed: ${thrownMessage(err)}`));
+        }
+        // Last resort after a failure: something the SDK opened and we cannot reach (see above) would
+        // keep the process up after its error. Unref'd, so a process with nothing left exits first.
+        if (failed) setTimeout(() => process.exit(), HELD_OPEN_EXIT_MS).unref();
       }
     });
 

@@ -8,6 +8,8 @@ import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type * as Pg from "pg";
 import * as schema from "./schema.js";
+import { thrownMessage } from "../util/thrown.js";
+import { checkDatabaseUrl, DatabaseUrlError } from "./databaseUrl.js";
 import { retryTransient, type TransientRetryOptions } from "./transient.js";
 
 export type Schema = typeof schema;
@@ -21,20 +23,34 @@ export interface DbHandle {
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../migrations");
 
-/** `postgres://...` -> node-postgres pool; `pglite:<dir>` or `pglite:memory` -> embedded PGlite. */
+/**
+ * `postgres://...` -> node-postgres pool; `pglite:<dir>` or `pglite:memory` -> embedded PGlite. A URL
+ * or PGlite folder that cannot be used throws DatabaseUrlError.
+ */
 export async function openDatabase(
   url: string,
   opts: { poolSize?: number; transientRetry?: TransientRetryOptions; /** node-postgres only; default: no limit. */ connectTimeoutMs?: number } = {},
 ): Promise<DbHandle> {
-  if (url.startsWith("pglite:")) {
+  const target = checkDatabaseUrl(url);
+  if (target.driver === "pglite") {
+    const dir = "dir" in target ? target.dir : undefined;
     const { PGlite } = await import("@electric-sql/pglite");
     const { drizzle } = await import("drizzle-orm/pglite");
-    const where = url.slice("pglite:".length);
-    const client = where === "memory" || where === "" ? new PGlite() : new PGlite(where);
-    await client.waitReady;
+    let client: InstanceType<typeof PGlite>;
+    const exitCode = process.exitCode;
+    try {
+      client = dir === undefined ? new PGlite() : new PGlite(dir);
+      await client.waitReady;
+    } catch (err) {
+      // PGlite's WebAssembly Postgres exiting sets the process's exit code too; the caller decides that.
+      process.exitCode = exitCode;
+      // E.g. a folder holding something other than a PGlite database: PGlite says only "exit(1)".
+      throw new DatabaseUrlError(`DATABASE_URL: PGlite cannot open ${url} (${thrownMessage(err)}); give an empty folder or one PGlite created`, {
+        cause: err,
+      });
+    }
     return { db: drizzle(client, { schema }) as unknown as Db, driver: "pglite", close: () => client.close() };
   }
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`DATABASE_URL: expected postgres://... or pglite:<dir>, got "${url}"`);
   const pg = await import("pg");
   const { drizzle } = await import("drizzle-orm/node-postgres");
   const pool = resilientPool(
