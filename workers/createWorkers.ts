@@ -23,7 +23,10 @@ export interface WorkerSetOptions {
   roles?: ("workflows" | LatencyClass)[];
   /** Task queue prefix (see src/taskQueues.ts); default "toolloop". */
   queuePrefix?: string;
-  /** Concurrent activity executions per activity worker. */
+  /**
+   * Concurrent activity executions of the llm worker (`toolloop worker --llm-concurrency`; default
+   * 16). The default and cluster workers keep 8: their activities are bookkeeping and job watches.
+   */
   maxConcurrentActivities?: number;
   /** How long in-flight activities may run on after shutdown is requested (default 20 s). */
   shutdownGraceTime?: string;
@@ -64,7 +67,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
           namespace: opts.namespace,
           taskQueue: queues[cls],
           activities,
-          maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? (cls === "llm" ? 16 : 8),
+          maxConcurrentActivityTaskExecutions: cls === "llm" ? (opts.maxConcurrentActivities ?? 16) : 8,
           // On SIGTERM, batches in flight get this long to finish; then they are cancelled and
           // retried elsewhere (resuming from what they stored), uncounted as infrastructure.
           shutdownGraceTime: opts.shutdownGraceTime ?? "20 seconds",
