@@ -26,13 +26,17 @@ const count = (v: unknown): number | undefined => (typeof v === "number" && Numb
 
 /**
  * Items of one batch settled so far, by the handlers' progress shapes: `done` (verify.judges,
- * repair.labels, probe.greedy, scoring, evaluate.bfclFast) or `settled` (synthesize.singleTurn,
- * synthesize.multiTurn, expand.errors), at most the batch's `total` when it gives one. Undefined for
+ * repair.labels, probe.greedy, scoring, evaluate.bfclFast, expand.errors: its seeds, as the plan
+ * counts) or `settled` (synthesize.singleTurn, synthesize.multiTurn), at most the batch's `total`
+ * when it gives one (expand.errors: at most its `seeds`). Undefined for
  * shapes without either (select.nextRound's phase) and for anything else: unknown is not zero.
  */
 export function batchProgressItems(stage: string, details: unknown): number | undefined {
   if (NOT_BATCH_PROGRESS.has(stage) || details === null || typeof details !== "object" || Array.isArray(details)) return undefined;
-  const d = details as { done?: unknown; settled?: unknown; total?: unknown };
+  const d = details as { done?: unknown; settled?: unknown; total?: unknown; seeds?: unknown };
+  // expand.errors' items are seeds: its `settled` and `total` count slots (perSeed a seed), so only
+  // `done` says how many items (a heartbeat of a worker from before it sent `done` says nothing).
+  if (stage === "expand.errors") return count(d.done) === undefined ? undefined : Math.min(count(d.done) as number, count(d.seeds) ?? Infinity);
   const items = count(d.done) ?? count(d.settled);
   if (items === undefined) return undefined;
   const total = count(d.total);

@@ -15,13 +15,15 @@ test("every handler's progress shape maps to the batch's settled items", () => {
   assert.equal(batchProgressItems("probe.greedy", { done: 12, total: 40, mismatched: 3 }), 12);
   assert.equal(batchProgressItems("score.perplexity", { done: 9, total: 10, scored: 8, skipped: 1, failed: 0, failures: [] }), 9);
   assert.equal(batchProgressItems("evaluate.bfclFast", { done: 250, total: 900, finished: ["simple"], category: "multiple" }), 250);
-  // settled/total: synthesize.singleTurn, synthesize.multiTurn, expand.errors.
+  // settled/total: synthesize.singleTurn, synthesize.multiTurn.
   assert.equal(batchProgressItems("synthesize.singleTurn", { settled: 412, total: 800, written: 400, failed: 10, duplicates: 2 }), 412);
   assert.equal(
     batchProgressItems("synthesize.multiTurn", { total: 50, settled: 20, kept: 18, dropped: 1, failed: 1, running: 8, turns: 300, samples: 18 }),
     20,
   );
-  assert.equal(batchProgressItems("expand.errors", { seeds: 10, settled: 30, total: 40 }), 30);
+  // expand.errors: its items are seeds (`done`); settled/total count slots (perSeed a seed).
+  assert.equal(batchProgressItems("expand.errors", { seeds: 10, done: 7, settled: 30, total: 40 }), 7);
+  assert.equal(batchProgressItems("expand.errors", { seeds: 10, settled: 30, total: 40 }), undefined, "no done: a worker from before it, in slots");
 });
 
 test("shapes it does not know count nothing (undefined, not 0): select.nextRound's phase, evaluate.bfcl's per-category done, no details, junk", () => {
