@@ -72,6 +72,12 @@ export interface StageFacts {
   job?: JobFacts;
   /** synthesize.multiTurn: the iteration's dialogues by status and the messages stored so far. */
   dialogues?: DialogueFacts;
+  /**
+   * synthesize.singleTurn while its stage_runs row says running: the slots its batches have settled
+   * (a sample or an outcome stored per slot), finished batches or not. What a stage stopped by an
+   * abort or a terminate did: its cancelled batches leave no stage_batches row.
+   */
+  settledSlots?: number;
 }
 
 export interface DialogueFacts {
@@ -277,7 +283,15 @@ export function campaignView(input: ViewInput): CampaignView {
   const ended = ENDED_STATES.has(state);
   const stages: StageView[] = (db?.stages ?? []).map((facts) => {
     // The workflow's end (a cancel, a terminate) does not close its stage rows.
-    const s: StageView = ended && facts.status === "running" ? { ...facts, status: "stopped" } : { ...facts };
+    // A stopped stage's cancelled batches finished nothing, but what they stored is there: count it.
+    const s: StageView =
+      ended && facts.status === "running"
+        ? {
+            ...facts,
+            status: "stopped",
+            itemsDone: Math.min(Math.max(facts.itemsDone, facts.settledSlots ?? 0), facts.itemsTotal ?? Number.POSITIVE_INFINITY),
+          }
+        : { ...facts };
     const timed = s.itemsTotal !== undefined && s.itemsTotal > 0 && !s.job;
     if (!timed || s.status === "pending") return s;
     const running = s.status === "running";

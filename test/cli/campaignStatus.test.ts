@@ -350,9 +350,18 @@ test("paused: the running stage shows its rate and 'paused', no ETA; aborted mid
   assert.match(text.stdout, /^ {2}synthesize\.singleTurn {2}\d+\/200 \(\d+%\) {2}stopped$/m);
   assert.doesNotMatch(text.stdout, /items\/s|ETA/);
   const json = JSON.parse((await cli(["campaign", "status", campaignId, "--json"])).stdout) as {
-    stages: { status: string; progress: Record<string, unknown> }[];
+    stages: { status: string; itemsDone: number; progress: Record<string, unknown> }[];
   };
   assert.equal(json.stages[0]?.status, "stopped");
+  // The stopped stage counts every slot its batches stored (a sample or an outcome each), finished batches or not.
+  const stored = await env.db.db.execute<{ n: number }>(
+    sql`select (select count(*) from samples where campaign_id = ${campaignId} and stage = 'synthesize.singleTurn' and slot_key is not null)
+      + (select count(*) from stage_slot_outcomes where campaign_id = ${campaignId} and stage = 'synthesize.singleTurn') as n`,
+  );
+  const settled = Number((stored as unknown as { rows: { n: number }[] }).rows[0]?.n);
+  assert.ok(settled > 0, "the batches stored slots before the abort");
+  assert.equal(json.stages[0]?.itemsDone, Math.min(200, settled));
+  assert.match(text.stdout, new RegExp(`^ {2}synthesize\\.singleTurn {2}${Math.min(200, settled)}/200 `, "m"));
   assert.equal(json.stages[0]?.progress.ratePerSec, undefined);
   assert.equal(json.stages[0]?.progress.etaSeconds, undefined);
   const list = await cli(["campaign", "list", "--limit", "50"]);

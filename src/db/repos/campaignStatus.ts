@@ -3,16 +3,32 @@
  * iteration, that iteration's stages in plan order with batch progress (done items, items finished
  * within the rate window) and cluster jobs. Reads only; works with no worker running.
  */
-import { and, desc, eq, gt, inArray, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNotNull, or, sql } from "drizzle-orm";
 import { planOf } from "../../config/frozen.js";
 import type { DbFacts, JobFacts, StageFacts } from "../../status/campaignView.js";
 import { batchKey } from "../../status/inflight.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
 import type { Db } from "../client.js";
 import { LIVE_SERVE_STATES } from "../../training/servedPolicyJobs.js";
-import { campaigns, clusterJobs, iterations, modelVersions, stageBatches, stageRuns } from "../schema.js";
+import { campaigns, clusterJobs, iterations, modelVersions, samples, stageBatches, stageRuns, stageSlotOutcomes } from "../schema.js";
 import { configForIteration, latestConfig } from "./campaignConfigs.js";
 import { dialogueProgress } from "./dialogues.js";
+
+/** The stage whose slots `status` counts for a stopped run (src/stages/synthesize/singleTurn). */
+const SINGLE_TURN_STAGE = "synthesize.singleTurn";
+
+/** Slots of a slot-numbered stage settled in an iteration: a sample stored under its slot key, or an outcome row. */
+async function settledSlotCount(db: Db, campaignId: string, iteration: number, stage: string): Promise<number> {
+  const [written] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(samples)
+    .where(and(eq(samples.campaignId, campaignId), eq(samples.iteration, iteration), eq(samples.stage, stage), isNotNull(samples.slotKey)));
+  const [other] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(stageSlotOutcomes)
+    .where(and(eq(stageSlotOutcomes.campaignId, campaignId), eq(stageSlotOutcomes.iteration, iteration), eq(stageSlotOutcomes.stage, stage)));
+  return Number(written?.n ?? 0) + Number(other?.n ?? 0);
+}
 
 /** The stage whose progress `status` reads from its dialogues (src/stages/synthesize/multiTurn). */
 const MULTI_TURN_STAGE = "synthesize.multiTurn";
@@ -99,6 +115,8 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
       ...(j ? { job: jobFacts(j) } : {}),
     };
   });
+  // Single-turn slots are durable one by one: what a stage stopped mid-batch (an abort) had stored.
+  for (const s of facts.stages) if (s.name === SINGLE_TURN_STAGE && s.status === "running") s.settledSlots = await settledSlotCount(db, campaignId, n, s.name);
   // A multi-turn batch runs for minutes: its dialogues, not its batches, show the stage moving.
   for (const s of facts.stages) {
     if (s.name !== MULTI_TURN_STAGE || s.status === "pending") continue;

@@ -222,6 +222,24 @@ test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s a
   assert.match(done, /^ {24}dialogues: 56 kept, 3 dropped, 1 failed; 2,718 messages stored$/m);
 });
 
+test("a stopped stage counts the slots its cancelled batches stored, at most its total; a running one keeps its batches' count", () => {
+  const running = (settledSlots: number) =>
+    stage("synthesize.singleTurn", { status: "running", itemsTotal: 2000, itemsDone: 500, windowItems: 0, startedAt: at(60_000), settledSlots });
+  const aborted = wf({ status: "CANCELLED", abortReason: "aborted by operator: x" });
+  assert.equal(campaignView({ campaignId: "weekly", db: dbFacts([running(1280)]), wf: aborted }).stages[0]?.itemsDone, 1280);
+  assert.equal(campaignView({ campaignId: "weekly", db: dbFacts([running(2600)]), wf: aborted }).stages[0]?.itemsDone, 2000, "capped at the total");
+  assert.equal(campaignView({ campaignId: "weekly", db: dbFacts([running(300)]), wf: aborted }).stages[0]?.itemsDone, 500, "never below its finished batches");
+  assert.equal(
+    campaignView({ campaignId: "weekly", db: dbFacts([running(1280)]), wf: wf({ status: "RUNNING" }) }).stages[0]?.itemsDone,
+    500,
+    "running: batches (and heartbeats) count",
+  );
+  assert.match(
+    renderCampaignView(campaignView({ campaignId: "weekly", db: dbFacts([running(1280)]), wf: aborted })),
+    /^ {2}synthesize\.singleTurn {2}1,280\/2,000 \(64%\) {2}stopped$/m,
+  );
+});
+
 test("a stage still running when the campaign ended shows as stopped, with no rate or ETA, in the view, --json and the list", () => {
   // An abort cancels the batches; the stage row keeps `running` with batches in the rate window.
   const running = stage("synthesize.singleTurn", { status: "running", itemsTotal: 2000, itemsDone: 800, windowItems: 2_820, startedAt: at(600_000) });
