@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import type { JobRef, JobRequest, JobState, JobStatus } from "../../src/training/launchers/launcher.js";
+import { launcherConfigSchema } from "../../src/training/launchers/config.js";
 import { RayJobsLauncher, type RayLauncherConfig } from "../../src/training/launchers/ray.js";
 import { startRayHead, type RayHead } from "../helpers/rayCluster.js";
 
@@ -115,6 +116,24 @@ test("a job runs in its work folder with its environment, its logs are read whil
   const finalLogs = await launcher.logs(ref);
   assert.match(finalLogs, /done-ok\n$/);
   assert.equal(await launcher.logs(ref, { tailBytes: 8 }), "done-ok\n");
+});
+
+test("runtimeEnv.workingDir: the form the config accepts (local:///dir) runs on Ray; a plain path, which Ray fails at start, is refused by the config", async () => {
+  const dir = fs.mkdtempSync(path.join(head.tempDir, "wd-"));
+  const parsed = launcherConfigSchema.parse({ kind: "ray", address: head.address, runtimeEnv: { workingDir: `local://${dir}` } });
+  assert.equal(parsed.kind, "ray");
+  const withDir = new RayJobsLauncher(parsed as RayLauncherConfig, { log });
+  const { ref } = await withDir.submit(request("tl-ray-working-dir", "echo wd-ok"));
+  const status = await waitForState(ref, ["succeeded", "failed", "cancelled"]);
+  assert.equal(status.state, "succeeded", status.message);
+  assert.match(await withDir.logs(ref), /wd-ok/);
+  // What the schema refuses is what Ray itself refuses: the same body with the plain path fails at start.
+  assert.equal(launcherConfigSchema.safeParse({ kind: "ray", address: head.address, runtimeEnv: { workingDir: dir } }).success, false);
+  const plain = new RayJobsLauncher({ ...config, runtimeEnv: { envVars: {}, workingDir: dir } }, { log });
+  const { ref: plainRef } = await plain.submit(request("tl-ray-working-dir-path", "echo never"));
+  const refused = await waitForState(plainRef, ["succeeded", "failed", "cancelled"]);
+  assert.equal(refused.state, "failed");
+  assert.match(refused.message ?? "", /is not a valid URI/);
 });
 
 test("a failing job is failed with its exit code and Ray's message", async () => {

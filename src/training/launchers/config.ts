@@ -31,6 +31,20 @@ const port = z
 const headerNameProblem = (key: string) =>
   HEADER_NAME.test(key) ? undefined : `${JSON.stringify(key)} is not an HTTP header name (letters, digits and !#$%&'*+.^_\`|~-; at most 128)`;
 
+/**
+ * The URI schemes Ray's runtime_env accepts for `working_dir` (ray/_common/runtime_env_uri.py). The Jobs
+ * REST API does not upload a local folder (only `ray job submit` and `ray.init` do): a plain path makes
+ * Ray fail the job at start ("... is not a valid URI"), so it is refused here, naming the field.
+ */
+const RAY_WORKING_DIR_URI = /^(gcs|https?|s3|gs|azure|abfss|file|local):\/\/[^\s\0]+$/i;
+
+const rayWorkingDir = boundedString(4096, "a URI").refine((s) => RAY_WORKING_DIR_URI.test(s), {
+  error: (issue) =>
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(String(issue.input))
+      ? "expected a URI with a scheme Ray accepts for working_dir: gcs, https, http, s3, gs, azure, abfss, file or local"
+      : "expected a URI, not a local path: Ray's Jobs REST API does not upload a folder; write local:///abs/path for a folder present on every node, or the URI of a zip archive (https://, s3://, gs://, file://)",
+});
+
 const envVars = keyedRecord(noNewline("a value"), envNameProblem, "environment variable names to values")
   .refine((r) => Object.keys(r).length <= 256, atMost(256, " variables"))
   .default({});
@@ -68,7 +82,8 @@ export const rayLauncherConfigSchema = z.strictObject({
   address: serviceUrl("http://127.0.0.1:8265", "the http: or https: URL of the Ray dashboard, such as"),
   runtimeEnv: z
     .strictObject({
-      workingDir: filePath.optional(),
+      /** Ray's `working_dir`: a URI (local:///dir present on every node, or a zip at https://, s3://, gs://, gcs://, file://). */
+      workingDir: rayWorkingDir.optional(),
       pip: z.array(boundedString(512, "a pip requirement"), { error: "expected a list of pip requirements" }).max(256, atMost(256, " requirements")).optional(),
       envVars,
     })

@@ -38,6 +38,18 @@ test("launcher config: bad input is refused with a message naming the field", ()
     `headers.X A: "X A" is not an HTTP header name (letters, digits and !#$%&'*+.^_\`|~-; at most 128)`,
   ]);
   assert.match(messages({ kind: "ray", address: "http://h:8265", headers: { "X-A": "a\r\nb" } }).join("\n"), /^headers\.X-A: must be a single line/m);
+  // Ray's Jobs REST API does not upload a local folder: Ray itself would fail the job at start ("... is not a valid URI").
+  assert.match(
+    messages({ kind: "ray", address: "http://h:8265", runtimeEnv: { workingDir: "/home/me/project" } }).join("\n"),
+    /^runtimeEnv\.workingDir: expected a URI, not a local path: .*local:\/\/\/abs\/path/m,
+  );
+  assert.match(
+    messages({ kind: "ray", address: "http://h:8265", runtimeEnv: { workingDir: "ftp://h/p.zip" } }).join("\n"),
+    /^runtimeEnv\.workingDir: expected a URI with a scheme Ray accepts/m,
+  );
+  for (const workingDir of ["local:///shared/project", "s3://bucket/project.zip", "https://example.com/p.zip", "gcs://_ray_pkg_abc.zip"]) {
+    assert.equal(launcherConfigSchema.parse({ kind: "ray", address: "http://h:8265", runtimeEnv: { workingDir } }).kind, "ray", workingDir);
+  }
   assert.match(messages({ kind: "local", stateDir: "" }).join("\n"), /^stateDir: expected a non-empty string/m);
   assert.match(messages({ kind: "local", extra: 1 }).join("\n"), /extra/);
 });
