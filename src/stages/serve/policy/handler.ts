@@ -128,11 +128,17 @@ function servedName(ctx: { campaignId: string; iteration: number; stage: ServeSt
   return ctx.stage.servedModelName ?? `${ctx.campaignId}-iter-${ctx.iteration}`;
 }
 
-/** The server's base URL: the port the job was given, on the node it runs on (Slurm) or the configured host. */
-function baseUrlOf(stage: ServeStage, job: StageJob, status: JobStatus): string {
+/**
+ * The server's base URL: the port the job was given, on the node it runs on when the job runs on a
+ * cluster (Slurm: the job's first node; Ray: the head node, where a job's entrypoint runs) and the
+ * host is the default, else the configured host. With the default host, vLLM binds all interfaces.
+ */
+export function baseUrlOf(stage: Pick<ServeStage, "host" | "port">, job: Pick<StageJob, "ref" | "request">, status: JobStatus): string {
   const port = job.request.env.TOOLLOOP_SERVE_PORT ?? String(stage.port);
-  const host = stage.host === "127.0.0.1" && job.ref.launcher === "slurm" && status.nodes?.[0] ? status.nodes[0] : stage.host;
-  return `http://${host}:${port}/v1`;
+  const onCluster = job.ref.launcher === "slurm" || job.ref.launcher === "ray";
+  const node = status.nodes?.[0];
+  const host = stage.host === "127.0.0.1" && onCluster && node ? node : stage.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/v1`;
 }
 
 async function freePort(host: string): Promise<number> {
