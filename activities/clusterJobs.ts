@@ -15,7 +15,7 @@ import type { StageContext } from "../src/framework/stage.js";
 import type { AnyStageSpec } from "../src/framework/stageSpec.js";
 import { stageJobName } from "../src/training/jobNames.js";
 import { recordServedStopped } from "../src/training/servedPolicyJobs.js";
-import { TERMINAL_JOB_STATES, type JobLauncher, type JobRequest, type JobStatus } from "../src/training/launchers/launcher.js";
+import { TERMINAL_JOB_STATES, type JobLauncher, type JobRef, type JobRequest, type JobStatus } from "../src/training/launchers/launcher.js";
 import type { StageRef } from "./types.js";
 
 export interface StageJobRef extends StageRef {
@@ -106,6 +106,12 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       // The launcher looks the name up first: a job submitted before a crash is returned, not doubled.
       const { ref: jobRef, submitted } = await launcher.submit(request);
       await recordJobSubmitted(db, name, jobRef.externalId);
+      // Cancelled while the scheduler took the job (an abort during a slow sbatch): the workflow may have
+      // stopped waiting for this activity, so the job is cancelled here rather than left running unwatched.
+      if (Context.current().cancellationSignal.aborted) {
+        await cancelJob(db, launcher, name, jobRef);
+        return { name, submitted, alreadyDone: false };
+      }
       deps.log(
         `[job] ${submitted ? "submitted" : "found"} ${launcher.kind} job ${name} (${jobRef.externalId}) for ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}`,
       );
@@ -167,22 +173,28 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
     });
   }
 
-  async function cancelStageJob(ref: StageJobRef & { name: string }): Promise<void> {
+  /** Cancels the attempt's job; without a name (cancelled while submitting), the attempt's deterministic one. */
+  async function cancelStageJob(ref: StageJobRef & { name?: string }): Promise<void> {
     const db = await deps.getDb();
+    const name = ref.name ?? stageJobName(ref.campaignId, ref.iteration, ref.stage, ref.attempt);
     await deps.withStageContext(ref, async (ctx) => {
       const launcher = deps.createLauncher(ctx.config);
-      const row = await knownJob(db, launcher, ref.name);
-      const found = row?.externalId ? stageJobOf(row).ref : await launcher.find(ref.name);
+      const row = await knownJob(db, launcher, name);
+      const found = row?.externalId ? stageJobOf(row).ref : await launcher.find(name);
       if (!found) return;
-      await launcher.cancel(found);
-      const status = await launcher.status(found);
-      await recordJobStatus(db, ref.name, {
-        state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state,
-        message: "cancelled by toolloop (stage cancelled)",
-        finished: true,
-      });
-      deps.log(`[job] cancelled ${launcher.kind} job ${ref.name}`);
+      await cancelJob(db, launcher, name, found);
     });
+  }
+
+  async function cancelJob(db: Db, launcher: JobLauncher, name: string, ref: JobRef): Promise<void> {
+    await launcher.cancel(ref);
+    const status = await launcher.status(ref);
+    await recordJobStatus(db, name, {
+      state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state,
+      message: "cancelled by toolloop (stage cancelled)",
+      finished: true,
+    });
+    deps.log(`[job] cancelled ${launcher.kind} job ${name}`);
   }
 
   /** Cancels the jobs a completed stage supersedes (see ClusterJobHandler.supersedes); one that is gone already is fine. */

@@ -430,7 +430,7 @@ export function createActivities(deps: ActivityDeps) {
     submitStageJob: (ref: StageJobRef) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.submitStageJob(ref))),
     watchStageJob: (ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number }) =>
       withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.watchStageJob(ref))),
-    cancelStageJob: (ref: StageJobRef & { name: string }) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.cancelStageJob(ref))),
+    cancelStageJob: (ref: StageJobRef & { name?: string }) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.cancelStageJob(ref))),
 
     async recordStageOutcome(ref: StageRef & { status: "failed" | "skipped"; error?: string }): Promise<void> {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error)));

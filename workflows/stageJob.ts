@@ -7,11 +7,14 @@
  * operator, whose retry starts the next attempt (a new job that resumes from the last checkpoint).
  */
 import {
+  ActivityCancellationType,
   ApplicationFailure,
+  CancelledFailure,
   CancellationScope,
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   workflowInfo,
 } from "@temporalio/workflow";
@@ -20,6 +23,13 @@ import type { StageRef } from "../activities/types.js";
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from "../src/framework/errorTypes.js";
 import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
 import { jobProgressSignal } from "./definitions.js";
+
+/**
+ * A cancellation (abort, campaign cancel) that arrives while the job is being submitted cancels the
+ * job too: the workflow waits for the submit activity to end (it may submit after the request) and
+ * then cancels the job under its deterministic name. Before it, such a job ran on, unwatched.
+ */
+export const PATCH_CANCEL_DURING_SUBMIT = "cancel-during-submit-v1";
 
 /** About 6 events per window: 200 windows keep a run under ~1,300 events. */
 export const WATCHES_PER_RUN = 200;
@@ -56,12 +66,29 @@ export async function stageJobWorkflow(input: StageJobInput): Promise<StageJobRe
   const jobRef = { ...input.ref, attempt: input.attempt };
 
   let name = input.jobName;
-  if (name === undefined) {
+  // Asked once, before the submit, in a run that submits: runs recorded without it keep the old path.
+  const cancelDuringSubmit = name === undefined && patched(PATCH_CANCEL_DURING_SUBMIT);
+  if (name === undefined && !cancelDuringSubmit) {
     const submitted = await acts.submitStageJob(jobRef);
     if (submitted.alreadyDone) return { job: submitted.name, state: "succeeded", reused: true };
     name = submitted.name;
   }
   try {
+    if (name === undefined) {
+      // Waits for the submit to end even when cancelled, so a job it submits is known and cancelled below.
+      const submitter = proxyActivities<Activities>({
+        taskQueue: queue,
+        startToCloseTimeout: "10 minutes",
+        heartbeatTimeout: "6 seconds",
+        retry,
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      });
+      const submitted = await submitter.submitStageJob(jobRef);
+      if (submitted.alreadyDone) return { job: submitted.name, state: "succeeded", reused: true };
+      name = submitted.name;
+      // Cancelled while submitting: the job exists now; the catch below cancels it.
+      if (CancellationScope.current().consideredCancelled) throw new CancelledFailure("cancelled while the job was submitted");
+    }
     for (let watches = 0; ; watches++) {
       if (watches >= WATCHES_PER_RUN) await continueAsNew<typeof stageJobWorkflow>({ ...input, jobName: name });
       const w = await watcher.watchStageJob({ ...jobRef, name, windowSeconds: input.windowSeconds, pollSeconds: input.pollSeconds });
@@ -81,7 +108,12 @@ export async function stageJobWorkflow(input: StageJobInput): Promise<StageJobRe
   } catch (err) {
     if (isCancellation(err)) {
       const job = name;
-      await CancellationScope.nonCancellable(() => acts.cancelStageJob({ ...jobRef, name: job }));
+      if (job !== undefined) await CancellationScope.nonCancellable(() => acts.cancelStageJob({ ...jobRef, name: job }));
+      // The submit ended as cancelled: a job it may have submitted is found under the attempt's name.
+      else if (cancelDuringSubmit) await CancellationScope.nonCancellable(() => acts.cancelStageJob(jobRef));
+    } else if (name === undefined && cancelDuringSubmit && CancellationScope.current().consideredCancelled) {
+      // Cancelled, then the submit timed out or failed: cancel whatever it may have submitted.
+      await CancellationScope.nonCancellable(() => acts.cancelStageJob(jobRef));
     }
     throw err;
   }

@@ -22,7 +22,13 @@ export const testJobSpec = defineStage({
   roles: [],
   reads: { kind: "job", describe: "nothing" },
   writes: "attempts.txt in the iteration's output folder",
-  schema: z.strictObject({ name: z.literal("test.job"), batchSize: batchSize(1), sleepMs: z.number().default(1500), watch: jobWatch }),
+  schema: z.strictObject({
+    name: z.literal("test.job"),
+    batchSize: batchSize(1),
+    sleepMs: z.number().default(1500),
+    prepareDelayMs: z.number().default(0),
+    watch: jobWatch,
+  }),
 });
 const JOB_SCRIPT = `
 const fs = require("node:fs"), path = require("node:path");
@@ -39,12 +45,15 @@ export const testJobHandler: ClusterJobHandler<{
   name: "test.job";
   batchSize: number;
   sleepMs: number;
+  /** How long prepare takes (a slow submit, e.g. sbatch on a busy controller). */
+  prepareDelayMs: number;
   watch: { windowSeconds: number; pollSeconds: number };
 }> = {
   kind: "clusterJob",
   name: "test.job",
   completion: "exit",
   async prepare(ctx, attempt) {
+    if (ctx.stage.prepareDelayMs > 0) await new Promise((r) => setTimeout(r, ctx.stage.prepareDelayMs));
     const dir = ctx.outputDir();
     fs.mkdirSync(dir, { recursive: true });
     return {

@@ -2,7 +2,9 @@
  * Records the histories of the cluster-job path (since patch cluster-job-stages-v1): an iteration whose
  * job stage failed on attempt 1, waited for the operator and succeeded on attempt 2, with both
  * stageJob children. Uses the test job stage (test/helpers/testJobStage.ts) on the real local
- * launcher. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
+ * launcher; and (since patch cancel-during-submit-v1, whose marker only the stageJob children carry: the
+ * iteration file it writes repeats the lean-history path and need not be committed) a stageJob child whose campaign was aborted while
+ * the job was being submitted. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
  * set, or none); commit the JSON files it writes.
  */
 import fs from "node:fs";
@@ -10,13 +12,13 @@ import path from "node:path";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { historySaver } from "./historyFiles.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import { abortSignal, campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 import { testJobRegistry } from "../helpers/testJobStage.js";
 
 /** Names the code path recorded (the newest patch); files of older paths stay committed. */
-const HISTORY_TAG = "lean-history";
+const HISTORY_TAG = "cancel-during-submit";
 
 const env = await createTestEnv("record-jobs");
 const sim = await startSimulator({ seed: 1, latencyMs: 5, maxConcurrency: 16, quiet: true });
@@ -49,6 +51,36 @@ try {
   save(iterationId, "iterationWorkflow-job-retry");
   save(`${iterationId}-test.job-job-a1`, "stageJobWorkflow-failed");
   save(`${iterationId}-test.job-job-a2`, "stageJobWorkflow-succeeded");
+
+  // Aborted while the job is being submitted (prepare takes 8 s): the child waits for the submit, then cancels the job.
+  const abortedId = `replay-job-abort-${Date.now()}`;
+  const a = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(abortedId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [
+      {
+        config: simulatorCampaign(sim.url, {
+          stages: [{ name: "test.job", sleepMs: 60_000, prepareDelayMs: 8000, watch: { windowSeconds: 5, pollSeconds: 1 } }] as never,
+        }),
+        campaignId: abortedId,
+      },
+    ],
+  });
+  const childId = `${a.workflowId}-iter-1-test.job-job-a1`;
+  await waitFor("the job child to run", async () => {
+    try {
+      return (await env.client.workflow.getHandle(childId).describe()).status.name === "RUNNING";
+    } catch {
+      return false;
+    }
+  });
+  await a.signal(abortSignal, { reason: "record" });
+  await a.result().catch(() => undefined);
+  await env.client.workflow
+    .getHandle(childId)
+    .result()
+    .catch(() => undefined);
+  save(childId, "stageJobWorkflow-abort-during-submit");
 } finally {
   await workers.stop();
   await sim.close();

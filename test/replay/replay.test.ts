@@ -18,6 +18,7 @@ import { PATCH_ABORT_WAITS, PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "..
 import { PATCH_LEAN_HISTORY } from "../../workflows/codePaths.js";
 import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
 import { PATCH_OPERATOR_SURFACE } from "../../workflows/operatorSurface.js";
+import { PATCH_CANCEL_DURING_SUBMIT } from "../../workflows/stageJob.js";
 import { PATCH_CLUSTER_JOB_STAGES } from "../../workflows/stageRunner.js";
 import { WORKFLOWS_PATH } from "../../workers/createWorkers.js";
 
@@ -66,6 +67,7 @@ test("committed histories cover every workflow type and every patch", () => {
     PATCH_OPERATOR_SURFACE,
     PATCH_LEAN_HISTORY,
     PATCH_ABORT_WAITS,
+    PATCH_CANCEL_DURING_SUBMIT,
   ])
     assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(

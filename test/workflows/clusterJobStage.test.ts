@@ -32,8 +32,8 @@ after(async () => {
 });
 
 const watch = { windowSeconds: 5, pollSeconds: 1 };
-function start(campaignId: string, sleepMs = 1500) {
-  const config = simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs, watch }] as never });
+function start(campaignId: string, sleepMs = 1500, prepareDelayMs = 0) {
+  const config = simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs, prepareDelayMs, watch }] as never });
   return env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(campaignId),
     taskQueue: taskQueues(env.queuePrefix).workflows,
@@ -112,6 +112,47 @@ test("aborting the campaign cancels the running job on its cluster", { timeout: 
     return j?.state === "cancelled" ? j : undefined;
   });
   assert.ok(job.finishedAt);
+  await waitFor("the job's process to be gone", async () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+});
+
+test("aborting the campaign while its job is being submitted cancels the job once submitted (it never runs on unwatched)", { timeout: 120_000 }, async () => {
+  const id = `job-abort-submit-${Date.now().toString(36)}`;
+  // prepare takes 12 s (a slow submit: sbatch on a busy controller; longer than the 6 s heartbeat timeout); the job itself would run 120 s.
+  const handle = await start(id, 120_000, 12_000);
+  const childId = `${handle.workflowId}-iter-1-test.job-job-a1`;
+  await waitFor("the job stage to start submitting", async () => {
+    try {
+      return (await env.client.workflow.getHandle(childId).describe()).status.name === "RUNNING";
+    } catch {
+      return false;
+    }
+  });
+  assert.equal((await jobsOf(id)).length, 0, "aborted before the job was submitted");
+  await handle.signal(abortSignal, { reason: "test" });
+  await assert.rejects(handle.result());
+  assert.equal((await handle.describe()).status.name, "CANCELLED");
+  // The stage's job workflow waited for the submit, then cancelled the job it started: its process is gone.
+  await assert.rejects(env.client.workflow.getHandle(childId).result());
+  // The submit went on after the abort and started the job; it must not be left running, unwatched.
+  await waitFor("the job to be submitted", async () => Boolean((await jobsOf(id))[0]?.externalId), 30_000);
+  const job = await waitFor(
+    "the job row to say cancelled",
+    async () => {
+      const j = (await jobsOf(id))[0];
+      return j?.state === "cancelled" ? j : undefined;
+    },
+    20_000,
+  );
+  assert.equal(job.message, "cancelled by toolloop (stage cancelled)");
+  const pid = Number(job.externalId);
+  assert.ok(pid > 0);
   await waitFor("the job's process to be gone", async () => {
     try {
       process.kill(pid, 0);
