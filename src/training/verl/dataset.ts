@@ -12,6 +12,7 @@ import path from "node:path";
 import type { RoleProvenance } from "../../provenance/provenance.js";
 import type { ChatMessage, OpenAiTool } from "../../domain/types.js";
 import { sha256Hex } from "../../util/ids.js";
+import { withPromptTurnsUntrained, type UntrainedAssistant } from "../../export/trainingMessages.js";
 import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
 import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
 import { splitBySeed } from "./split.js";
@@ -72,7 +73,8 @@ export interface VerlManifest {
 
 /** One SFT line: what chat fine-tuning reads, the label turn included. */
 export interface VerlSftLine {
-  messages: ChatMessage[];
+  /** Assistant turns before the label carry `weight: 0` (a multi-turn sample's earlier turns are prompt). */
+  messages: (ChatMessage | UntrainedAssistant)[];
   tools: OpenAiTool[];
 }
 
@@ -158,7 +160,7 @@ function sftLines(ids: string[], prepared: Map<string, PreparedSample>): string 
   return ids
     .map((id) => {
       const s = prepared.get(id)!;
-      return JSON.stringify({ messages: s.messages, tools: s.openAiTools } satisfies VerlSftLine) + "\n";
+      return JSON.stringify({ messages: withPromptTurnsUntrained(s.messages), tools: s.openAiTools } satisfies VerlSftLine) + "\n";
     })
     .join("");
 }

@@ -39,6 +39,8 @@ const rows: ExportRow[] = [
     ],
     tools: [tool],
     metadata: { provenance: { simulated: true }, slot: 1 },
+    // A whole-trajectory row: the label is the call turn, the tool results and the answer follow it.
+    labelIndex: 2,
   },
   {
     id: "s2",
