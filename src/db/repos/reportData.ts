@@ -74,13 +74,17 @@ export async function samplesByStageKindStatus(db: Db, scope: ReportScope) {
     .orderBy(sql`1`, asc(samples.kind), asc(samples.status));
 }
 
-/** Rejection reasons (the verifier's, without the `call[i] ` prefix), most frequent first. */
+/**
+ * Rejection reasons of the failing verdicts, each as `<verifier>: <reason>` (without the `call[i] `
+ * prefix), most frequent first: a sample is rejected by the rules or the judges, and the chart says which.
+ */
 export async function rejectionReasons(db: Db, scope: ReportScope, limit = 15): Promise<{ reason: string; n: number }[]> {
   const it = scope.iteration === undefined ? sql`` : sql` AND ${samples.iteration} = ${scope.iteration}`;
   const result = await db.execute(sql`
-    SELECT regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
+    SELECT coalesce(v->>'verifier' || ': ', '') || regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
     FROM ${samples}, jsonb_array_elements(${samples.verdicts}) v, jsonb_array_elements_text(v->'reasons') reason
     WHERE ${samples.campaignId} = ${scope.campaignId} AND ${samples.status} = 'rejected'${it}
+      AND v->'ok' IS DISTINCT FROM 'true'::jsonb
     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${limit}`);
   return rowsOf(result).map((r) => ({ reason: String(r.reason), n: Number(r.n) }));
 }

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { eq } from "drizzle-orm";
 import { freezeCampaignConfig } from "../../../src/config/frozen.js";
 import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
 import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
@@ -68,6 +69,17 @@ test("report data: per-chart figures for the campaign and for one iteration, the
         sample("c", "s4", 2, "rejected", ["call[1] missing argument <city>"]),
         sample("other", "o1", 1, "rejected", ["not ours"]),
       ]);
+    // A passing verdict's note is no rejection reason; a judges' rejection is named as the judges'.
+    await db
+      .update(samples)
+      .set({
+        verdicts: [
+          { verifier: "rules", ok: false, reasons: ["call[1] missing argument <city>"] },
+          { verifier: "style", ok: true, reasons: ["note: optional argument <units> left out"] },
+          { verifier: "judges", ok: false, reasons: ["judged INCORRECT: 0 CORRECT, 3 INCORRECT of 3 votes (consensus 2)"] },
+        ],
+      })
+      .where(eq(samples.id, "s4"));
     await upsertLlmRequests(db, [
       {
         id: "r1",
@@ -177,7 +189,10 @@ test("report data: per-chart figures for the campaign and for one iteration, the
       { stage: "synthesize.singleTurn", kind: "standard", status: "rejected", n: 2 },
       { stage: "synthesize.singleTurn", kind: "standard", status: "verified", n: 2 },
     ]);
-    assert.deepEqual(all.rejectionReasons, [{ reason: "missing argument <city>", n: 2 }]);
+    assert.deepEqual(all.rejectionReasons, [
+      { reason: "rules: missing argument <city>", n: 2 },
+      { reason: "judges: judged INCORRECT: 0 CORRECT, 3 INCORRECT of 3 votes (consensus 2)", n: 1 },
+    ]);
     assert.deepEqual(all.usage, [{ role: "generator", model: "g", requests: 2, failures: 1, promptTokens: 100, completionTokens: 10 }]);
     assert.deepEqual(all.kindDomain, [{ kind: "standard", domain: "weather", n: 2 }]);
     assert.deepEqual(
