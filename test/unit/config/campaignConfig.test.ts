@@ -424,7 +424,10 @@ test("synthesize.multiTurn: a bad value of any field is refused with a message n
     [{ toolsPerDialogue: [3, 6] }, "stages[0].toolsPerDialogue: expected an object ({ min, max })"],
     [{ needs: "single" }, "stages[0].needs: expected an object ({ single, multi, parallel })"],
     [{ voting: { k: 2, m: 3 } }, "stages[0].voting.m: m 3 can never be reached: only k = 2 candidates are sampled; use m <= k"],
-    [{ turns: { mean: 9, max: 8 } }, "stages[0].turns.mean: expected mean <= max"],
+    [{ turns: { mean: 9, max: 8 } }, "stages[0].turns.mean: expected mean <= max (mean 9, max 8)"],
+    // A default the config never wrote is named with its value.
+    [{ turns: { max: 1 } }, "stages[0].turns.mean: expected mean <= max (mean 7.5, max 1)"],
+    [{ toolsPerDialogue: { min: 7 } }, "stages[0].toolsPerDialogue.min: expected min <= max (min 7, max 6)"],
   ];
   for (const [over, message] of cases) {
     const got = multi(over);

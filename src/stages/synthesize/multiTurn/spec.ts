@@ -47,7 +47,10 @@ export const multiTurnStageSchema = z.strictObject({
   /** Tools sampled from the library per dialogue (the planner plans over them; the assistant is offered them). */
   toolsPerDialogue: objectOf({ min: positiveInt.max(64, atMost(64)).default(3), max: positiveInt.max(64, atMost(64)).default(6) }, "{ min, max }")
     .default({ min: 3, max: 6 })
-    .refine((r) => r.min <= r.max, { message: "expected min <= max", path: ["min"], ...onceFieldsValid }),
+    .superRefine((r, ctx) => {
+      // The values are named: one of them may be a default the config never wrote (max defaults to 6).
+      if (r.min > r.max) ctx.addIssue({ code: "custom", path: ["min"], message: `expected min <= max (min ${r.min}, max ${r.max})` });
+    }, onceFieldsValid),
   /** User turns per dialogue: drawn around `mean`, never above `max` (InfTool: 7-8 on average, up to 15). */
   turns: objectOf(
     {
@@ -57,7 +60,10 @@ export const multiTurnStageSchema = z.strictObject({
     "{ mean, max }",
   )
     .default({ mean: 7.5, max: 15 })
-    .refine((t) => t.mean <= t.max, { message: "expected mean <= max", path: ["mean"], ...onceFieldsValid }),
+    .superRefine((t, ctx) => {
+      // The values are named: one of them may be a default the config never wrote (mean defaults to 7.5).
+      if (t.mean > t.max) ctx.addIssue({ code: "custom", path: ["mean"], message: `expected mean <= max (mean ${t.mean}, max ${t.max})` });
+    }, onceFieldsValid),
   /** Relative proportions of plan step needs; at least one above 0. */
   needs: objectOf({ single: fraction.default(0.5), multi: fraction.default(0.3), parallel: fraction.default(0.2) }, "{ single, multi, parallel }")
     .default({ single: 0.5, multi: 0.3, parallel: 0.2 })
