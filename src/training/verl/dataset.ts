@@ -117,9 +117,10 @@ async function writeTemp(file: string, data: Uint8Array | string): Promise<{ sha
 
 async function readSamples(
   p: WriteVerlDatasetParams,
-): Promise<{ prepared: Map<string, PreparedSample>; repeats: Map<string, number>; skipped: VerlManifest["skipped"] }> {
+): Promise<{ prepared: Map<string, PreparedSample>; repeats: Map<string, number>; groups: Map<string, string>; skipped: VerlManifest["skipped"] }> {
   const prepared = new Map<string, PreparedSample>();
   const repeats = new Map<string, number>();
+  const groups = new Map<string, string>();
   const skipped: VerlManifest["skipped"] = { count: 0, examples: [] };
   const skip = (sampleId: string, reason: string) => {
     skipped.count++;
@@ -136,11 +137,12 @@ async function readSamples(
       prepared.set(result.sample.id, result.sample);
       const r = s.repeats;
       if (r !== undefined && Number.isInteger(r) && r > 1) repeats.set(result.sample.id, Math.min(r, MAX_REPEATS));
+      if (typeof s.group === "string" && s.group !== "") groups.set(result.sample.id, s.group);
     }
     if (++read % PROGRESS_EVERY === 0) p.onProgress?.(read);
   }
   if (read % PROGRESS_EVERY !== 0 || read === 0) p.onProgress?.(read);
-  return { prepared, repeats, skipped };
+  return { prepared, repeats, groups, skipped };
 }
 
 /** A weight never multiplies a sample more than this (a pool weight is a nudge, not a dataset). */
@@ -177,8 +179,9 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
   await mkdir(p.dir, { recursive: true });
   await sweepStaleTemps(p.dir, Object.values(VERL_FILE_NAMES));
 
-  const { prepared, repeats, skipped } = await readSamples(p);
-  const distinct = splitBySeed([...prepared.keys()], p.valFraction, p.seed);
+  const { prepared, repeats, groups, skipped } = await readSamples(p);
+  // A dialogue's cuts stay on one side: a later cut's prompt holds the earlier cuts' labels.
+  const distinct = splitBySeed([...prepared.keys()], p.valFraction, p.seed, (id) => groups.get(id));
   // Weighted samples train more often; validation stays one row per sample.
   const split = { train: withRepeats(distinct.train, repeats), val: distinct.val };
   const allIds = [...prepared.keys()].sort();
