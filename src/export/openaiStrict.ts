@@ -30,6 +30,13 @@ export interface StrictLine {
   tools?: StrictTool[];
 }
 
+/**
+ * OpenAI's function names: letters, digits, `_` and `-`, at most 64 (its API answers 400 otherwise).
+ * MCP allows more (dots, up to 128 characters), so a library tool like `weather.lookup` cannot be a
+ * strict row: the export fails naming the sample rather than writing a file the upload refuses.
+ */
+const OPENAI_FUNCTION_NAME = { type: "string", pattern: "^[a-zA-Z0-9_-]{1,64}$" } as const;
+
 /** JSON Schema of one strict row: every object closed (additionalProperties false). */
 export const STRICT_ROW_SCHEMA = {
   $id: "toolloop:openai-chat-strict-row",
@@ -72,7 +79,7 @@ export const STRICT_ROW_SCHEMA = {
                       type: "object",
                       additionalProperties: false,
                       required: ["name", "arguments"],
-                      properties: { name: { type: "string", minLength: 1 }, arguments: { type: "string" } },
+                      properties: { name: OPENAI_FUNCTION_NAME, arguments: { type: "string" } },
                     },
                   },
                 },
@@ -100,7 +107,7 @@ export const STRICT_ROW_SCHEMA = {
             type: "object",
             additionalProperties: false,
             required: ["name"],
-            properties: { name: { type: "string", minLength: 1 }, description: { type: "string" }, parameters: { type: "object" } },
+            properties: { name: OPENAI_FUNCTION_NAME, description: { type: "string" }, parameters: { type: "object" } },
           },
         },
       },
