@@ -129,7 +129,8 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     },
   }));
   add(d.kindDomain.length > 0, "Samples per kind and domain", "no sample was accepted", () => ({
-    caption: "Accepted samples per tool domain (of the first offered tool), by kind.",
+    caption:
+      "Accepted samples per tool domain (of the tool the sample calls, its last call for a text answer; the first offered tool when it calls none), by kind.",
     config: stacked(
       d.kindDomain,
       (r) => r.domain,
