@@ -5,8 +5,11 @@
  * - every assistant turn, in order: its tool calls (name + arguments as canonical JSON) as a sorted
  *   multiset, since the calls of one parallel turn have no meaningful order, while separate turns
  *   (sequential calls) keep theirs; a turn without calls counts by its normalised text.
- * A multi-turn sample (kind multi_turn) counts its user turns and its label (the last message) only:
- * the assistant turns before the label are the dialogue's context, not what the sample teaches.
+ * A multi-turn sample (kind multi_turn) counts its user turns, the exchange since the last user turn
+ * (the assistant's calls and the tool results the label answers: a retry after a failed call, or the
+ * call after a result, is another sample than the first call of that request) and its label (the last
+ * message); earlier user turns' assistant turns and tool results are the dialogue's context, not what
+ * the sample teaches.
  * The tools offered are deliberately left out: the same question with the same answer is a duplicate
  * whichever distractor tools surrounded it. System prompts and tool results are left out too: they
  * are context, not what the sample teaches.
@@ -16,8 +19,10 @@ import { canonicalJson, JsonTooDeepError, sha256Hex } from "../util/ids.js";
 
 /** Bumped whenever the canonical form changes, so keys of different forms never compare equal. */
 const KEY_VERSION = "exact-v1";
+/** Multi-turn keys' own form (v2: the exchange since the last user turn, tool results included). */
+const MULTI_TURN_KEY_VERSION = "exact-multi-turn-v2";
 
-type CanonicalTurn = ["user", string] | ["calls", string[]] | ["text", string];
+type CanonicalTurn = ["user", string] | ["calls", string[]] | ["text", string] | ["tool", string];
 
 export function normalizeText(text: string): string {
   return text.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
@@ -46,13 +51,23 @@ function canonicalTurns(messages: ChatMessage[]): CanonicalTurn[] {
       // Code-unit order, not localeCompare: the key must not depend on the process's locale.
       if (calls.length > 0) turns.push(["calls", calls.map(canonicalCall).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))]);
       else turns.push(["text", normalizeText(m.content ?? "")]);
-    }
+    } else if (m.role === "tool") turns.push(["tool", normalizeText(typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? null))]);
   }
   return turns;
 }
 
+/** A multi-turn sample's messages that make its key: every user turn, then everything after the last one (its calls, tool results and the label). */
+function multiTurnKeyMessages(messages: ChatMessage[]): ChatMessage[] {
+  let lastUser = -1;
+  messages.forEach((m, i) => {
+    if (m.role === "user") lastUser = i;
+  });
+  return messages.filter((m, i) => m.role === "user" || i > lastUser);
+}
+
 /** sha256 (hex) of the sample's canonical question-and-answer form; equal keys mean exact duplicates. */
 export function exactDuplicateKey(sample: { messages: ChatMessage[]; tools: McpTool[]; kind?: string }): string {
-  const messages = sample.kind === "multi_turn" ? sample.messages.filter((m, i) => m.role === "user" || i === sample.messages.length - 1) : sample.messages;
-  return sha256Hex(JSON.stringify([KEY_VERSION, canonicalTurns(messages)]));
+  if (sample.kind === "multi_turn") return sha256Hex(JSON.stringify([MULTI_TURN_KEY_VERSION, canonicalTurns(multiTurnKeyMessages(sample.messages))]));
+  // Single-turn samples carry no tool messages (a trajectory lives in metadata): their form is v1's.
+  return sha256Hex(JSON.stringify([KEY_VERSION, canonicalTurns(sample.messages.filter((m) => m.role !== "tool"))]));
 }

@@ -13,7 +13,7 @@ import { finished } from "node:stream/promises";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type SampleKind } from "../domain/types.js";
 import { sha256Hex } from "../util/ids.js";
 import type { DatasetRowFormat } from "./rowFormats.js";
-import { withoutTaskMarkers } from "./trainingMessages.js";
+import { withoutTaskMarkers, withPromptTurnsUntrained, type UntrainedAssistant } from "./trainingMessages.js";
 import { STRICT_DATASET_FORMAT, strictLineProblems, toStrictLine, type StrictLine } from "./openaiStrict.js";
 import { sweepStaleTemps, syncDir, tempPath } from "../util/atomicFiles.js";
 
@@ -29,6 +29,11 @@ export interface ExportRow {
   messages: ChatMessage[];
   tools: McpTool[];
   metadata?: Record<string, unknown>;
+  /**
+   * Index of the label turn in `messages` (default: the last message; a row with an appended
+   * trajectory has its label earlier). Assistant turns before it are prompt: exported with `weight: 0`.
+   */
+  labelIndex?: number;
 }
 
 export interface DatasetManifest {
@@ -51,7 +56,8 @@ export interface DatasetManifest {
 export interface DatasetLine {
   id: string;
   kind: SampleKind | string;
-  messages: ChatMessage[];
+  /** Assistant turns before the label carry `weight: 0` (prompt, not a training target). */
+  messages: (ChatMessage | UntrainedAssistant)[];
   tools: OpenAiTool[];
   metadata: Record<string, unknown>;
 }
@@ -78,7 +84,7 @@ export function toDatasetLine(row: ExportRow): DatasetLine {
   return {
     id: row.id,
     kind: row.kind,
-    messages: withoutTaskMarkers(row.messages),
+    messages: withPromptTurnsUntrained(withoutTaskMarkers(row.messages), row.labelIndex),
     tools: row.tools.map(toOpenAiTool),
     metadata: { ...row.metadata, status: row.status },
   };
@@ -114,7 +120,7 @@ interface WrittenData {
 
 /** A strict row, checked against the schema so that a strict uploader never sees a row it rejects. */
 function strictLineOf(row: ExportRow): StrictLine {
-  const line = toStrictLine(withoutTaskMarkers(row.messages), row.tools);
+  const line = toStrictLine(withoutTaskMarkers(row.messages), row.tools, row.labelIndex);
   const problems = strictLineProblems(line);
   if (problems.length > 0) throw new Error(`export row ${row.id}: not a valid OpenAI fine-tuning row (openai-strict): ${problems.join("; ")}`);
   return line;

@@ -17,7 +17,7 @@ export const STRICT_DATASET_FORMAT = "openai-chat-strict/v1";
 
 export type StrictMessage =
   | { role: "system" | "user"; content: string }
-  | { role: "assistant"; content?: string; tool_calls?: ToolCall[] }
+  | { role: "assistant"; content?: string; tool_calls?: ToolCall[]; weight?: 0 }
   | { role: "tool"; tool_call_id: string; content: string };
 
 export interface StrictTool {
@@ -29,6 +29,13 @@ export interface StrictLine {
   messages: StrictMessage[];
   tools?: StrictTool[];
 }
+
+/**
+ * OpenAI's function names: letters, digits, `_` and `-`, at most 64 (its API answers 400 otherwise).
+ * MCP allows more (dots, up to 128 characters), so a library tool like `weather.lookup` cannot be a
+ * strict row: the export fails naming the sample rather than writing a file the upload refuses.
+ */
+const OPENAI_FUNCTION_NAME = { type: "string", pattern: "^[a-zA-Z0-9_-]{1,64}$" } as const;
 
 /** JSON Schema of one strict row: every object closed (additionalProperties false). */
 export const STRICT_ROW_SCHEMA = {
@@ -56,6 +63,8 @@ export const STRICT_ROW_SCHEMA = {
             properties: {
               role: { const: "assistant" },
               content: { type: "string" },
+              /** OpenAI's per-message switch: 0 leaves the turn out of the loss (a prompt turn of a multi-turn row). */
+              weight: { enum: [0, 1] },
               tool_calls: {
                 type: "array",
                 minItems: 1,
@@ -70,7 +79,7 @@ export const STRICT_ROW_SCHEMA = {
                       type: "object",
                       additionalProperties: false,
                       required: ["name", "arguments"],
-                      properties: { name: { type: "string", minLength: 1 }, arguments: { type: "string" } },
+                      properties: { name: OPENAI_FUNCTION_NAME, arguments: { type: "string" } },
                     },
                   },
                 },
@@ -98,7 +107,7 @@ export const STRICT_ROW_SCHEMA = {
             type: "object",
             additionalProperties: false,
             required: ["name"],
-            properties: { name: { type: "string", minLength: 1 }, description: { type: "string" }, parameters: { type: "object" } },
+            properties: { name: OPENAI_FUNCTION_NAME, description: { type: "string" }, parameters: { type: "object" } },
           },
         },
       },
@@ -114,9 +123,13 @@ export function strictRowValidator(): ValidateFunction {
   return validator;
 }
 
-/** Only the documented fields of each message; an assistant turn without text carries no `content` key. */
-export function toStrictLine(messages: ChatMessage[], tools: McpTool[]): StrictLine {
-  const out: StrictMessage[] = messages.map((m): StrictMessage => {
+/**
+ * Only the documented fields of each message; an assistant turn without text carries no `content` key.
+ * Assistant turns before the label (`labelIndex`, default the last message) get `weight: 0`: OpenAI
+ * trains on every assistant message of a row unless told otherwise, and those are prompt.
+ */
+export function toStrictLine(messages: ChatMessage[], tools: McpTool[], labelIndex = messages.length - 1): StrictLine {
+  const out: StrictMessage[] = messages.map((m, i): StrictMessage => {
     switch (m.role) {
       case "system":
       case "user":
@@ -133,6 +146,7 @@ export function toStrictLine(messages: ChatMessage[], tools: McpTool[]): StrictL
           role: "assistant",
           ...(m.content !== null && m.content !== undefined ? { content: m.content } : calls.length === 0 ? { content: "" } : {}),
           ...(calls.length > 0 ? { tool_calls: calls } : {}),
+          ...(i < labelIndex ? { weight: 0 as const } : {}),
         };
       }
     }

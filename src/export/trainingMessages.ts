@@ -20,3 +20,19 @@ export function withoutTaskMarkers<M extends ChatMessage>(messages: M[]): M[] {
   if (!messages.some(marked)) return messages;
   return messages.map((m) => (marked(m) ? { ...m, content: m.content.replace(TASK_MARKER_LINE, "") } : m));
 }
+
+/** An assistant turn that is context, not a target: OpenAI's chat fine-tuning format skips a message with `weight: 0`. */
+export type UntrainedAssistant = Extract<ChatMessage, { role: "assistant" }> & { weight: 0 };
+
+/**
+ * A sample's messages as a training row sees them: every assistant turn before the label turn (at
+ * `labelIndex`, the last message unless a trajectory follows it) is prompt, marked `weight: 0`, so a
+ * trainer that learns every assistant message by default (OpenAI fine-tuning, and the chat-JSONL
+ * readers that follow it) learns the label and what follows it only. A multi-turn sample's prompt
+ * holds the dialogue's earlier assistant turns: some were rejected by the vote or the judges, and
+ * each is also the label of its own cut, so without the weight it would be learned once per later cut.
+ */
+export function withPromptTurnsUntrained(messages: ChatMessage[], labelIndex = messages.length - 1): (ChatMessage | UntrainedAssistant)[] {
+  if (!messages.some((m, i) => i < labelIndex && m.role === "assistant")) return messages;
+  return messages.map((m, i) => (i < labelIndex && m.role === "assistant" ? { ...m, weight: 0 as const } : m));
+}

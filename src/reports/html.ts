@@ -78,7 +78,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
   const across = d.iteration === undefined ? "per iteration" : `per iteration, up to iteration ${d.iteration}`;
 
   add(d.funnel.length > 0, "Acceptance funnel", "no samples were written", () => ({
-    caption: "Samples each stage wrote, per kind, by status (verified: accepted; rejected: failed the rules).",
+    caption: "Samples each stage wrote, per kind, by status (verified: accepted; rejected: failed a verifier, the rules or the judges).",
     config: stacked(
       d.funnel,
       (r) => `${r.stage} · ${r.kind}`,
@@ -88,7 +88,8 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     ),
   }));
   add(d.rejectionReasons.length > 0, "Rejection reasons", "no sample was rejected", () => ({
-    caption: "The most frequent reasons rule verification gave for rejecting a sample.",
+    caption:
+      "The most frequent reasons the verifiers gave for rejecting a sample, each named by its verifier (rules, judges); a passing verdict's notes are not counted.",
     config: {
       type: "bar",
       data: {
@@ -128,7 +129,8 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     },
   }));
   add(d.kindDomain.length > 0, "Samples per kind and domain", "no sample was accepted", () => ({
-    caption: "Accepted samples per tool domain (of the first offered tool), by kind.",
+    caption:
+      "Accepted samples per tool domain (of the tool the sample calls, its last call for a text answer; the first offered tool when it calls none), by kind.",
     config: stacked(
       d.kindDomain,
       (r) => r.domain,

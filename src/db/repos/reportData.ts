@@ -74,13 +74,17 @@ export async function samplesByStageKindStatus(db: Db, scope: ReportScope) {
     .orderBy(sql`1`, asc(samples.kind), asc(samples.status));
 }
 
-/** Rejection reasons (the verifier's, without the `call[i] ` prefix), most frequent first. */
+/**
+ * Rejection reasons of the failing verdicts, each as `<verifier>: <reason>` (without the `call[i] `
+ * prefix), most frequent first: a sample is rejected by the rules or the judges, and the chart says which.
+ */
 export async function rejectionReasons(db: Db, scope: ReportScope, limit = 15): Promise<{ reason: string; n: number }[]> {
   const it = scope.iteration === undefined ? sql`` : sql` AND ${samples.iteration} = ${scope.iteration}`;
   const result = await db.execute(sql`
-    SELECT regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
+    SELECT coalesce(v->>'verifier' || ': ', '') || regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
     FROM ${samples}, jsonb_array_elements(${samples.verdicts}) v, jsonb_array_elements_text(v->'reasons') reason
     WHERE ${samples.campaignId} = ${scope.campaignId} AND ${samples.status} = 'rejected'${it}
+      AND v->'ok' IS DISTINCT FROM 'true'::jsonb
     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${limit}`);
   return rowsOf(result).map((r) => ({ reason: String(r.reason), n: Number(r.n) }));
 }
@@ -102,12 +106,24 @@ export async function usageByRole(db: Db, scope: ReportScope) {
     .orderBy(asc(llmUsage.role), asc(llmUsage.model));
 }
 
-/** Accepted (verified) samples per kind and domain; a sample's domain is its first offered tool's. */
+/**
+ * Accepted (verified) samples per kind and domain. A sample's domain is its tool's: the first call of
+ * its last calling assistant turn (the label's, or for a text answer the call it answers over), else
+ * (no call at all: irrelevance) its first offered tool. A multi-turn dialogue offers its tools in a
+ * shuffled order, so the first offered one says nothing about what a cut is about.
+ */
 export async function samplesByKindAndDomain(db: Db, scope: ReportScope): Promise<{ kind: string; domain: string; n: number }[]> {
   const it = scope.iteration === undefined ? sql`` : sql` AND s.iteration = ${scope.iteration}`;
   const result = await db.execute(sql`
     SELECT s.kind AS kind, coalesce(t.domain, 'unknown') AS domain, count(*)::int AS n
-    FROM ${samples} s LEFT JOIN ${tools} t ON t.campaign_id = s.campaign_id AND t.name = s.tools->0->>'name'
+    FROM ${samples} s
+    LEFT JOIN LATERAL (
+      SELECT c.call->'function'->>'name' AS name
+      FROM jsonb_array_elements(CASE WHEN jsonb_typeof(s.messages) = 'array' THEN s.messages ELSE '[]'::jsonb END) WITH ORDINALITY AS m(msg, i),
+        jsonb_array_elements(CASE WHEN jsonb_typeof(m.msg->'tool_calls') = 'array' THEN m.msg->'tool_calls' ELSE '[]'::jsonb END) WITH ORDINALITY AS c(call, j)
+      ORDER BY m.i DESC, c.j ASC LIMIT 1
+    ) called ON true
+    LEFT JOIN ${tools} t ON t.campaign_id = s.campaign_id AND t.name = coalesce(called.name, s.tools->0->>'name')
     WHERE s.campaign_id = ${scope.campaignId} AND s.status = 'verified'${it}
     GROUP BY 1, 2 ORDER BY 1, 2`);
   return rowsOf(result).map((r) => ({ kind: String(r.kind), domain: String(r.domain), n: Number(r.n) }));

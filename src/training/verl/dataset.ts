@@ -12,6 +12,7 @@ import path from "node:path";
 import type { RoleProvenance } from "../../provenance/provenance.js";
 import type { ChatMessage, OpenAiTool } from "../../domain/types.js";
 import { sha256Hex } from "../../util/ids.js";
+import { withPromptTurnsUntrained, type UntrainedAssistant } from "../../export/trainingMessages.js";
 import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
 import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
 import { splitBySeed } from "./split.js";
@@ -72,7 +73,8 @@ export interface VerlManifest {
 
 /** One SFT line: what chat fine-tuning reads, the label turn included. */
 export interface VerlSftLine {
-  messages: ChatMessage[];
+  /** Assistant turns before the label carry `weight: 0` (a multi-turn sample's earlier turns are prompt). */
+  messages: (ChatMessage | UntrainedAssistant)[];
   tools: OpenAiTool[];
 }
 
@@ -115,9 +117,10 @@ async function writeTemp(file: string, data: Uint8Array | string): Promise<{ sha
 
 async function readSamples(
   p: WriteVerlDatasetParams,
-): Promise<{ prepared: Map<string, PreparedSample>; repeats: Map<string, number>; skipped: VerlManifest["skipped"] }> {
+): Promise<{ prepared: Map<string, PreparedSample>; repeats: Map<string, number>; groups: Map<string, string>; skipped: VerlManifest["skipped"] }> {
   const prepared = new Map<string, PreparedSample>();
   const repeats = new Map<string, number>();
+  const groups = new Map<string, string>();
   const skipped: VerlManifest["skipped"] = { count: 0, examples: [] };
   const skip = (sampleId: string, reason: string) => {
     skipped.count++;
@@ -134,11 +137,12 @@ async function readSamples(
       prepared.set(result.sample.id, result.sample);
       const r = s.repeats;
       if (r !== undefined && Number.isInteger(r) && r > 1) repeats.set(result.sample.id, Math.min(r, MAX_REPEATS));
+      if (typeof s.group === "string" && s.group !== "") groups.set(result.sample.id, s.group);
     }
     if (++read % PROGRESS_EVERY === 0) p.onProgress?.(read);
   }
   if (read % PROGRESS_EVERY !== 0 || read === 0) p.onProgress?.(read);
-  return { prepared, repeats, skipped };
+  return { prepared, repeats, groups, skipped };
 }
 
 /** A weight never multiplies a sample more than this (a pool weight is a nudge, not a dataset). */
@@ -158,7 +162,7 @@ function sftLines(ids: string[], prepared: Map<string, PreparedSample>): string 
   return ids
     .map((id) => {
       const s = prepared.get(id)!;
-      return JSON.stringify({ messages: s.messages, tools: s.openAiTools } satisfies VerlSftLine) + "\n";
+      return JSON.stringify({ messages: withPromptTurnsUntrained(s.messages), tools: s.openAiTools } satisfies VerlSftLine) + "\n";
     })
     .join("");
 }
@@ -175,8 +179,9 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
   await mkdir(p.dir, { recursive: true });
   await sweepStaleTemps(p.dir, Object.values(VERL_FILE_NAMES));
 
-  const { prepared, repeats, skipped } = await readSamples(p);
-  const distinct = splitBySeed([...prepared.keys()], p.valFraction, p.seed);
+  const { prepared, repeats, groups, skipped } = await readSamples(p);
+  // A dialogue's cuts stay on one side: a later cut's prompt holds the earlier cuts' labels.
+  const distinct = splitBySeed([...prepared.keys()], p.valFraction, p.seed, (id) => groups.get(id));
   // Weighted samples train more often; validation stays one row per sample.
   const split = { train: withRepeats(distinct.train, repeats), val: distinct.val };
   const allIds = [...prepared.keys()].sort();

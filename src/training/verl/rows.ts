@@ -44,6 +44,8 @@ export interface VerlSourceSample {
   tools: McpTool[];
   /** Times the sample appears in the train split (a pool's weight, rounded; 1 when absent). */
   repeats?: number;
+  /** Samples of one group (the cuts of one multi-turn dialogue) land on the same side of the train/validation split. */
+  group?: string;
 }
 
 /** A sample turned into everything the split and the files need, before its split and index are known. */

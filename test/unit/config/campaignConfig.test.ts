@@ -397,3 +397,41 @@ test("a pool weight that rounding to whole train rows changes is accepted with a
   assert.ok(whole.ok);
   assert.deepEqual(whole.warnings, []);
 });
+
+test("synthesize.multiTurn: a bad value of any field is refused with a message naming the field, never zod's generic text", () => {
+  const multi = (over: Record<string, unknown>) =>
+    issues({
+      ...valid(),
+      roles: {
+        ...valid().roles,
+        planner: { endpoint: "sim", model: "m" },
+        user: { endpoint: "sim", model: "m" },
+        assistant: { endpoint: "sim", model: "m" },
+        toolServer: { endpoint: "sim", model: "m" },
+      },
+      stages: [{ name: "synthesize.multiTurn", dialogues: 4, ...over }],
+    });
+  const cases: [Record<string, unknown>, string][] = [
+    [{ maxRejectedTurns: 1.5 }, "stages[0].maxRejectedTurns: expected a non-negative integer"],
+    [{ maxRejectedTurns: "2" }, "stages[0].maxRejectedTurns: expected a non-negative integer"],
+    [{ maxRejectedTurns: -1 }, "stages[0].maxRejectedTurns: expected a non-negative integer"],
+    [{ maxRejectedTurns: 65 }, "stages[0].maxRejectedTurns: expected at most 64"],
+    [{ keepUnfinished: 1 }, "stages[0].keepUnfinished: expected true or false"],
+    [{ reflection: { enabled: "yes" } }, "stages[0].reflection.enabled: expected true or false"],
+    [{ reflection: true }, 'stages[0].reflection: expected an object ({ "enabled": true })'],
+    [{ voting: null }, "stages[0].voting: expected an object ({ k, m, temperature, negotiator })"],
+    [{ turns: 7 }, "stages[0].turns: expected an object ({ mean, max })"],
+    [{ toolsPerDialogue: [3, 6] }, "stages[0].toolsPerDialogue: expected an object ({ min, max })"],
+    [{ needs: "single" }, "stages[0].needs: expected an object ({ single, multi, parallel })"],
+    [{ voting: { k: 2, m: 3 } }, "stages[0].voting.m: m 3 can never be reached: only k = 2 candidates are sampled; use m <= k"],
+    [{ turns: { mean: 9, max: 8 } }, "stages[0].turns.mean: expected mean <= max (mean 9, max 8)"],
+    // A default the config never wrote is named with its value.
+    [{ turns: { max: 1 } }, "stages[0].turns.mean: expected mean <= max (mean 7.5, max 1)"],
+    [{ toolsPerDialogue: { min: 7 } }, "stages[0].toolsPerDialogue.min: expected min <= max (min 7, max 6)"],
+  ];
+  for (const [over, message] of cases) {
+    const got = multi(over);
+    assert.deepEqual(got, [message], JSON.stringify(over));
+    assert.ok(!got.some((m) => m.includes("Invalid input")), JSON.stringify(over));
+  }
+});

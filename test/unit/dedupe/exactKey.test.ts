@@ -1,5 +1,6 @@
 /** What exactDuplicateKey treats as the same sample, and what it keeps apart. */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { exactDuplicateKey, normalizeText } from "../../../src/dedupe/exactKey.js";
 import type { ChatMessage, McpTool, ToolCall } from "../../../src/domain/types.js";
@@ -112,4 +113,54 @@ test("multi_turn: the key counts every user turn and the label, not the assistan
     key({ messages: dialogue("Paris: 21 degrees and clear.", label), tools: [weather] }),
     key({ messages: dialogue("It is sunny in Paris.", label), tools: [weather] }),
   );
+});
+
+test("multi_turn: the exchange since the last user turn counts, so a retry after a failed call is not a copy of the first call", () => {
+  const request: ChatMessage[] = [
+    { role: "system", content: "You are helpful." },
+    { role: "user", content: "Weather in Paris?" },
+    { role: "assistant", content: "Sunny." },
+    { role: "user", content: "And the AAPL price?" },
+  ];
+  const ask = (): ChatMessage => ({ role: "assistant", content: null, tool_calls: [call("get_stock", '{"ticker":"AAPL"}')] });
+  const failed: ChatMessage = { role: "tool", tool_call_id: "x", content: '{"error":{"type":"rate_limited","message":"slow down"}}' };
+  const first = { kind: "multi_turn", messages: [...request, ask()], tools: [stock] };
+  const retry = { kind: "multi_turn", messages: [...request, ask(), failed, ask()], tools: [stock] };
+  // Both cuts of one dialogue: same user turns, same label; only the failed result in between tells them apart.
+  assert.notEqual(key(retry), key(first), "the retry teaches what to do after an error");
+  // The same retry in another dialogue (other earlier context, same request and exchange) is still a copy.
+  const elsewhere = [{ role: "user", content: "Weather in Paris?" }, { role: "assistant", content: "It is 21 degrees." }, ...request.slice(3)] as ChatMessage[];
+  assert.equal(key({ kind: "multi_turn", messages: [...elsewhere, ask(), failed, ask()], tools: [stock] }), key(retry));
+  // The result it answers counts, normalised like text.
+  const ok: ChatMessage = { role: "tool", tool_call_id: "x", content: '{"price": 191.2}' };
+  const answer: ChatMessage = { role: "assistant", content: "AAPL is at 191.2." };
+  assert.notEqual(
+    key({ kind: "multi_turn", messages: [...request, ask(), ok, answer], tools: [stock] }),
+    key({ kind: "multi_turn", messages: [...request, ask(), failed, answer], tools: [stock] }),
+  );
+  assert.equal(
+    key({ kind: "multi_turn", messages: [...request, ask(), { ...ok, content: '  {"PRICE": 191.2}' }, answer], tools: [stock] }),
+    key({ kind: "multi_turn", messages: [...request, ask(), ok, answer], tools: [stock] }),
+  );
+  // Earlier user turns' tool results stay context.
+  const earlierResult = [request[0]!, request[1]!, ask(), { ...ok, content: "whatever" }, request[2]!, request[3]!, ask()] as ChatMessage[];
+  assert.equal(key({ kind: "multi_turn", messages: earlierResult, tools: [stock] }), key(first));
+});
+
+test("single-turn keys are unchanged by the multi-turn form: the v1 digest keys stored before still match", () => {
+  const s = sample("Weather in  PARIS?", [call("get_weather", '{ "city": "Paris" }')]);
+  const v1 = createHash("sha256")
+    .update(
+      JSON.stringify([
+        "exact-v1",
+        [
+          ["user", "weather in paris?"],
+          ["calls", [JSON.stringify(["get_weather", 'json:{"city":"Paris"}'])]],
+        ],
+      ]),
+    )
+    .digest("hex");
+  assert.equal(key(s), v1);
+  const withResult = { ...s, messages: [...s.messages, { role: "tool", tool_call_id: "x", content: "sunny" } as ChatMessage] };
+  assert.equal(key(withResult), v1);
 });

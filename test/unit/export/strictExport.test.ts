@@ -39,6 +39,8 @@ const rows: ExportRow[] = [
     ],
     tools: [tool],
     metadata: { provenance: { simulated: true }, slot: 1 },
+    // A whole-trajectory row: the label is the call turn, the tool results and the answer follow it.
+    labelIndex: 2,
   },
   {
     id: "s2",
@@ -123,4 +125,33 @@ test("a row that cannot be a strict row fails the export naming the sample and t
     exportDataset({ rows: iter([broken]), dir: path.join(tmp, "bad"), baseName: "dataset", format: "openai-strict" }),
     /export row s-bad: not a valid OpenAI fine-tuning row \(openai-strict\): \/messages: must NOT have fewer than 1 items/,
   );
+});
+
+test("a tool or call name OpenAI refuses (MCP allows dots and 128 characters) fails the strict export naming the sample", async () => {
+  const dotted: McpTool = { ...tool, name: "weather.v2-lookup" };
+  const row: ExportRow = {
+    id: "s-dotted",
+    kind: "standard",
+    status: "verified",
+    messages: [
+      { role: "user", content: "Weather in Paris?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "c1", type: "function", function: { name: "weather.v2-lookup", arguments: '{"city":"Paris"}' } }],
+      },
+    ],
+    tools: [dotted],
+  };
+  await assert.rejects(
+    exportDataset({ rows: iter([row]), dir: path.join(tmp, "dotted"), baseName: "dataset", format: "openai-strict" }),
+    /export row s-dotted: not a valid OpenAI fine-tuning row \(openai-strict\): .*must match pattern "\^\[a-zA-Z0-9_-\]\{1,64\}\$"/,
+  );
+  const long = "f".repeat(65);
+  const validate = createAjv().compile(STRICT_ROW_SCHEMA);
+  assert.equal(validate(toStrictLine(row.messages, [{ ...tool, name: long }])), false, "65 characters is one too many");
+  assert.equal(validate(toStrictLine([row.messages[0]!], [{ ...tool, name: "get_weather-v2" }])), true, "letters, digits, _ and - pass");
+  // The toolloop format keeps MCP's names as they are.
+  const manifest = await exportDataset({ rows: iter([row]), dir: path.join(tmp, "dotted-toolloop"), baseName: "dataset" });
+  assert.equal(manifest.rows, 1);
 });

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { eq } from "drizzle-orm";
 import { freezeCampaignConfig } from "../../../src/config/frozen.js";
 import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
 import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
@@ -29,6 +30,7 @@ import {
 import { judgeVoteCounts } from "../../../src/db/repos/reportData.js";
 import { gatherReportData, jobLogPath, UnknownCampaignError } from "../../../src/reports/data.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
+import type { ChatMessage } from "../../../src/domain/types.js";
 
 const TOOL = { name: "get_weather", description: "d", inputSchema: { type: "object" as const, properties: {} } };
 
@@ -68,6 +70,17 @@ test("report data: per-chart figures for the campaign and for one iteration, the
         sample("c", "s4", 2, "rejected", ["call[1] missing argument <city>"]),
         sample("other", "o1", 1, "rejected", ["not ours"]),
       ]);
+    // A passing verdict's note is no rejection reason; a judges' rejection is named as the judges'.
+    await db
+      .update(samples)
+      .set({
+        verdicts: [
+          { verifier: "rules", ok: false, reasons: ["call[1] missing argument <city>"] },
+          { verifier: "style", ok: true, reasons: ["note: optional argument <units> left out"] },
+          { verifier: "judges", ok: false, reasons: ["judged INCORRECT: 0 CORRECT, 3 INCORRECT of 3 votes (consensus 2)"] },
+        ],
+      })
+      .where(eq(samples.id, "s4"));
     await upsertLlmRequests(db, [
       {
         id: "r1",
@@ -177,7 +190,10 @@ test("report data: per-chart figures for the campaign and for one iteration, the
       { stage: "synthesize.singleTurn", kind: "standard", status: "rejected", n: 2 },
       { stage: "synthesize.singleTurn", kind: "standard", status: "verified", n: 2 },
     ]);
-    assert.deepEqual(all.rejectionReasons, [{ reason: "missing argument <city>", n: 2 }]);
+    assert.deepEqual(all.rejectionReasons, [
+      { reason: "rules: missing argument <city>", n: 2 },
+      { reason: "judges: judged INCORRECT: 0 CORRECT, 3 INCORRECT of 3 votes (consensus 2)", n: 1 },
+    ]);
     assert.deepEqual(all.usage, [{ role: "generator", model: "g", requests: 2, failures: 1, promptTokens: 100, completionTokens: 10 }]);
     assert.deepEqual(all.kindDomain, [{ kind: "standard", domain: "weather", n: 2 }]);
     assert.deepEqual(
@@ -310,6 +326,58 @@ test("judges' verdicts count the votes of every committee: verify.judges, repair
     assert.deepEqual(await judgeVoteCounts(db, { campaignId: "c", iteration: 1 }), [
       { stage: "verify.judges", model: "sim-judge", verdict: "CORRECT", n: 1 },
       { stage: "verify.judges", model: "sim-judge", verdict: "INCORRECT", n: 1 },
+    ]);
+  } finally {
+    await h.close();
+  }
+});
+
+test("samples per domain: a sample counts under the tool it calls (multi-turn tools are offered shuffled), else its first offered tool", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    await insertCampaign(db, { id: "mt", name: "mt", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+    const stock = { name: "get_stock", description: "d", inputSchema: { type: "object" as const, properties: {} } };
+    await db.insert(tools).values([
+      { campaignId: "mt", name: "get_weather", domain: "weather", source: "example", definition: TOOL, hash: "h1" },
+      { campaignId: "mt", name: "get_stock", domain: "finance", source: "example", definition: stock, hash: "h2" },
+    ]);
+    const weatherCall = { id: "c1", type: "function" as const, function: { name: "get_weather", arguments: "{}" } };
+    const row = (id: string, kind: string, messages: ChatMessage[]) => ({
+      id,
+      campaignId: "mt",
+      iteration: 1,
+      kind,
+      origin: "synthesized",
+      stage: "synthesize.multiTurn",
+      messages,
+      tools: [stock, TOOL],
+      status: "verified" as const,
+    });
+    await db.insert(samples).values([
+      // The label calls get_weather; the dialogue offered get_stock first.
+      row("m1", "multi_turn", [
+        { role: "user", content: "Weather?" },
+        { role: "assistant", content: null, tool_calls: [weatherCall] },
+      ]),
+      // A text answer over the get_weather result.
+      row("m2", "multi_turn", [
+        { role: "user", content: "Weather?" },
+        { role: "assistant", content: null, tool_calls: [weatherCall] },
+        { role: "tool", tool_call_id: "c1", content: "sunny" },
+        { role: "assistant", content: "Sunny." },
+      ]),
+      // No call at all: the first offered tool's domain.
+      row("i1", "irrelevance", [
+        { role: "user", content: "A joke?" },
+        { role: "assistant", content: "No tool for that." },
+      ]),
+    ]);
+    const d = await gatherReportData(db, { campaignId: "mt" });
+    assert.deepEqual(d.kindDomain, [
+      { kind: "irrelevance", domain: "finance", n: 1 },
+      { kind: "multi_turn", domain: "weather", n: 2 },
     ]);
   } finally {
     await h.close();

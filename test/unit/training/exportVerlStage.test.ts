@@ -9,6 +9,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
+import { tableFromIPC } from "apache-arrow";
+import { readParquet } from "parquet-wasm";
 import { parseCampaignConfig, type CampaignConfig } from "../../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../../src/db/client.js";
 import { insertSamples, type NewSample } from "../../../src/db/repos/samples.js";
@@ -26,6 +28,7 @@ import { STAGE_HANDLERS } from "../../../src/stages/handlers.js";
 import { STAGE_SPECS, type StageConfigOf } from "../../../src/stages/specs.js";
 import type { VerlManifest } from "../../../src/training/verl/dataset.js";
 import { startStageResources, type StageResources } from "../../helpers/stageResources.js";
+import { multiTurnRows, travelDialogue } from "../../helpers/multiTurnSamples.js";
 
 type ExportVerlStage = StageConfigOf<"export.verl">;
 
@@ -202,4 +205,31 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
   // recordTrainingDataset alone is idempotent too.
   await recordTrainingDataset(db.db, { campaignId, iteration: 2, dir: "/elsewhere", manifest });
   assert.equal((await latestTrainingDataset(db.db, campaignId, 2))?.paths.dir, "/elsewhere");
+});
+
+test("export.verl keeps each multi-turn dialogue's cuts on one side of the train/validation split", { timeout: 120_000 }, async () => {
+  const campaignId = `verl-mt-${RUN}`;
+  // Eight dialogues (two cities each, four slots), every cut verified: 8 x 7 cuts.
+  const rows = Array.from({ length: 8 }, (_, slot) =>
+    multiTurnRows(travelDialogue(slot, slot % 2 === 0 ? "Lisbon" : "Porto"), { campaignId, status: "verified" }),
+  ).flat();
+  await insertSamples(db.db, rows);
+  const dialogueOf = new Map(rows.map((r) => [r.id as string, (r.metadata as { dialogue: { id: string } }).dialogue.id]));
+  assert.equal(new Set(dialogueOf.values()).size, 8);
+  const { ctx, batch } = await runStage(campaignId, 1, parse({ valFraction: 0.25 }));
+  assert.equal(Number(batch.train) + Number(batch.val), rows.length);
+  const dir = path.join(ctx.outputDir(), "verl");
+  const idsOf = async (file: string) => {
+    const table = tableFromIPC(readParquet(new Uint8Array(await readFile(path.join(dir, file)))).intoIPCStream());
+    return (table.getChild("extra_info")!.toArray() as { sample_id: string }[]).map((e) => String(e.sample_id));
+  };
+  const train = new Set((await idsOf("train.parquet")).map((id) => dialogueOf.get(id)));
+  const val = new Set((await idsOf("val.parquet")).map((id) => dialogueOf.get(id)));
+  assert.ok(val.size >= 2, `whole dialogues are held out (${val.size})`);
+  assert.deepEqual(
+    [...val].filter((d) => train.has(d)),
+    [],
+    "no dialogue has cuts in both train and validation: a later cut's prompt holds the earlier cuts' labels",
+  );
+  assert.ok(Number(batch.val) >= Math.round(rows.length * 0.25), `validation reaches its share in whole dialogues (${batch.val} of ${rows.length})`);
 });

@@ -221,6 +221,40 @@ test("splitBySeed: exact size, independent of input order, different for another
   assert.throws(() => splitBySeed(ids, 0.1, 1.5), /seed: expected an integer/);
 });
 
+test("splitBySeed with groups: a dialogue's cuts land on one side; without groups the split is unchanged", () => {
+  const ids = Array.from({ length: 200 }, (_, i) => `id${i}`);
+  const plain = splitBySeed(ids, 0.1, 7);
+  assert.deepEqual(
+    splitBySeed(ids, 0.1, 7, () => undefined),
+    plain,
+    "ungrouped ids split exactly as before",
+  );
+  // 40 dialogues of 5 cuts each.
+  const dialogueOf = (id: string) => `d${Number(id.slice(2)) % 40}`;
+  const g = splitBySeed(ids, 0.1, 7, dialogueOf);
+  const sides = new Map<string, Set<string>>();
+  for (const [side, list] of [
+    ["train", g.train],
+    ["val", g.val],
+  ] as const)
+    for (const id of list) sides.set(dialogueOf(id), (sides.get(dialogueOf(id)) ?? new Set()).add(side));
+  assert.ok(
+    [...sides.values()].every((s) => s.size === 1),
+    "no dialogue has cuts in both train and validation",
+  );
+  assert.equal(g.val.length, 20, "whole groups of 5 reach the 10% target exactly here");
+  assert.equal(g.train.length + g.val.length, 200);
+  assert.deepEqual(splitBySeed([...ids].reverse(), 0.1, 7, dialogueOf), g, "independent of input order");
+  // Uneven groups: validation reaches at least its target, never takes everything.
+  const uneven = (id: string) => (Number(id.slice(2)) < 150 ? "big" : `small${Number(id.slice(2)) % 10}`);
+  const u = splitBySeed(ids, 0.1, 7, uneven);
+  assert.ok(u.val.length >= 20 && u.train.length > 0, `${u.val.length} / ${u.train.length}`);
+  assert.ok(!(u.val.includes("id0") && u.train.includes("id1")), "the big group is not split");
+  // One dialogue only: nothing can be held out without leaving nothing to train on.
+  const one = splitBySeed(ids.slice(0, 10), 0.5, 7, () => "d");
+  assert.deepEqual([one.val.length, one.train.length], [0, 10]);
+});
+
 test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the files, SFT set of the train split", async () => {
   const dir = path.join(root, "full");
   const samples = [

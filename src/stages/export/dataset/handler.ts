@@ -26,7 +26,16 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
       if (!whole || !t) return { id: r.id, kind: r.kind, status: r.status, messages: r.messages, tools: r.tools, metadata: r.metadata };
       appended++;
       const { messages: _moved, ...how } = t;
-      return { id: r.id, kind: r.kind, status: r.status, messages: whole, tools: r.tools, metadata: { ...r.metadata, trajectory: { ...how, appended: true } } };
+      return {
+        id: r.id,
+        kind: r.kind,
+        status: r.status,
+        messages: whole,
+        tools: r.tools,
+        metadata: { ...r.metadata, trajectory: { ...how, appended: true } },
+        // The sample's own label; the trajectory after it is trained too.
+        labelIndex: r.messages.length - 1,
+      };
     };
     async function* rows(): AsyncIterable<ExportRow> {
       let afterId: string | undefined;

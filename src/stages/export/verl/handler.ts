@@ -27,7 +27,10 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
         const page = await ctx.batchSamples(0, { afterId, limit: ctx.stage.batchSize });
         if (page.length === 0) return;
-        for (const r of page) yield { id: r.id, messages: r.messages, tools: r.tools, repeats: poolWeightRepeats(weights?.get(r.id) ?? 1) };
+        for (const r of page) {
+          const group = dialogueOf(r.metadata);
+          yield { id: r.id, messages: r.messages, tools: r.tools, repeats: poolWeightRepeats(weights?.get(r.id) ?? 1), ...(group ? { group } : {}) };
+        }
         afterId = page[page.length - 1]?.id;
       }
     }
@@ -71,3 +74,10 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
     return { train: b?.train ?? 0, val: b?.val ?? 0, sft: b?.sft ?? 0, skipped: b?.skipped ?? 0 };
   },
 };
+
+/** The dialogue a multi-turn sample was cut from (metadata.dialogue.id): its cuts share one side of the split. */
+function dialogueOf(metadata: Record<string, unknown> | null | undefined): string | undefined {
+  const d = metadata?.dialogue;
+  const id = typeof d === "object" && d !== null ? (d as { id?: unknown }).id : undefined;
+  return typeof id === "string" && id !== "" ? `dialogue:${id}` : undefined;
+}

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, batchSize, CONFIG_LIMITS, fraction, onceFieldsValid, positiveInt, runIn, temperature } from "../../../config/fields.js";
+import { atMost, batchSize, CONFIG_LIMITS, fraction, nonNegativeInt, onceFieldsValid, positiveInt, runIn, temperature } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 /** Personas and styles the user simulator draws from (one of each per dialogue, seeded). */
@@ -29,6 +29,10 @@ const listOfText = (what: string) =>
     .min(1, `expected at least one ${what} (the user simulator draws one per dialogue)`)
     .max(1000, atMost(1000, ` ${what}s`));
 
+const trueOrFalse = z.boolean({ error: "expected true or false" });
+/** An object field with its defaults: anything but an object is refused saying so. */
+const objectOf = <S extends z.core.$ZodLooseShape>(shape: S, what: string) => z.strictObject(shape, { error: `expected an object (${what})` });
+
 const roleName = z
   .string({ error: "expected a role name" })
   .regex(/^[a-zA-Z][a-zA-Z0-9_]{0,62}$/, "expected a role name (a letter, then letters, digits or '_')");
@@ -41,21 +45,27 @@ export const multiTurnStageSchema = z.strictObject({
   /** Dialogues to attempt per iteration. */
   dialogues: positiveInt.max(CONFIG_LIMITS.count, atMost(CONFIG_LIMITS.count, " dialogues per iteration")),
   /** Tools sampled from the library per dialogue (the planner plans over them; the assistant is offered them). */
-  toolsPerDialogue: z
-    .strictObject({ min: positiveInt.max(64, atMost(64)).default(3), max: positiveInt.max(64, atMost(64)).default(6) })
+  toolsPerDialogue: objectOf({ min: positiveInt.max(64, atMost(64)).default(3), max: positiveInt.max(64, atMost(64)).default(6) }, "{ min, max }")
     .default({ min: 3, max: 6 })
-    .refine((r) => r.min <= r.max, { message: "expected min <= max", path: ["min"], ...onceFieldsValid }),
+    .superRefine((r, ctx) => {
+      // The values are named: one of them may be a default the config never wrote (max defaults to 6).
+      if (r.min > r.max) ctx.addIssue({ code: "custom", path: ["min"], message: `expected min <= max (min ${r.min}, max ${r.max})` });
+    }, onceFieldsValid),
   /** User turns per dialogue: drawn around `mean`, never above `max` (InfTool: 7-8 on average, up to 15). */
-  turns: z
-    .strictObject({
+  turns: objectOf(
+    {
       mean: z.number({ error: "expected a number" }).min(1, "expected at least 1").max(64, atMost(64)).default(7.5),
       max: positiveInt.max(64, atMost(64)).default(15),
-    })
+    },
+    "{ mean, max }",
+  )
     .default({ mean: 7.5, max: 15 })
-    .refine((t) => t.mean <= t.max, { message: "expected mean <= max", path: ["mean"], ...onceFieldsValid }),
+    .superRefine((t, ctx) => {
+      // The values are named: one of them may be a default the config never wrote (mean defaults to 7.5).
+      if (t.mean > t.max) ctx.addIssue({ code: "custom", path: ["mean"], message: `expected mean <= max (mean ${t.mean}, max ${t.max})` });
+    }, onceFieldsValid),
   /** Relative proportions of plan step needs; at least one above 0. */
-  needs: z
-    .strictObject({ single: fraction.default(0.5), multi: fraction.default(0.3), parallel: fraction.default(0.2) })
+  needs: objectOf({ single: fraction.default(0.5), multi: fraction.default(0.3), parallel: fraction.default(0.2) }, "{ single, multi, parallel }")
     .default({ single: 0.5, multi: 0.3, parallel: 0.2 })
     .refine((n) => n.single + n.multi + n.parallel > 0, { message: "expected at least one proportion above 0", ...onceFieldsValid }),
   personas: listOfText("persona").default([...DEFAULT_PERSONAS]),
@@ -66,25 +76,28 @@ export const multiTurnStageSchema = z.strictObject({
   toolErrorRate: fraction.default(0.05),
   /** LoopTool voting: sample each assistant turn k times; accept when at least m agree under the matcher. */
   voting: z
-    .strictObject({
-      k: positiveInt.max(16, atMost(16)).default(3),
-      m: positiveInt.max(16, atMost(16)).default(2),
-      /** Temperature of the k samples (each has its own seed). */
-      temperature: temperature.default(0.7),
-      /** The role that negotiates when no m agree: picks a candidate with reasons or rejects all. Absent: no negotiation (the turn is rejected). */
-      negotiator: roleName.optional(),
-    })
+    .strictObject(
+      {
+        k: positiveInt.max(16, atMost(16)).default(3),
+        m: positiveInt.max(16, atMost(16)).default(2),
+        /** Temperature of the k samples (each has its own seed). */
+        temperature: temperature.default(0.7),
+        /** The role that negotiates when no m agree: picks a candidate with reasons or rejects all. Absent: no negotiation (the turn is rejected). */
+        negotiator: roleName.optional(),
+      },
+      { error: "expected an object ({ k, m, temperature, negotiator })" },
+    )
     .default({ k: 3, m: 2, temperature: 0.7 })
     .superRefine((v, ctx) => {
       if (v.m > v.k)
         ctx.addIssue({ code: "custom", path: ["m"], message: `m ${v.m} can never be reached: only k = ${v.k} candidates are sampled; use m <= k` });
     }, onceFieldsValid),
   /** InfTool self-reflection: one bounded reflect-and-revise call for a candidate that breaks its tool's schema or the style rules. */
-  reflection: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+  reflection: objectOf({ enabled: trueOrFalse.default(true) }, '{ "enabled": true }').default({ enabled: true }),
   /** A dialogue with more rejected assistant turns than this is dropped. */
-  maxRejectedTurns: z.number().int().min(0, "expected a non-negative integer").max(64, atMost(64)).default(2),
+  maxRejectedTurns: nonNegativeInt.max(64, atMost(64)).default(2),
   /** Keep a dialogue that reached turns.max before the user said done (its accepted turns are good data). */
-  keepUnfinished: z.boolean().default(true),
+  keepUnfinished: trueOrFalse.default(true),
 });
 
 export type MultiTurnStage = z.infer<typeof multiTurnStageSchema>;
