@@ -64,6 +64,9 @@ export async function runStage(state: IterationState, acts: StageActivities, ref
       ...(summaries ? { staticSummary: label(`cluster job, attempt ${st.attempts}`) } : {}),
     });
     st.batchesDone = 1;
+    // The job succeeded: all of it is done, also when it reports no steps (train.merge, serve.policy
+    // showed "0 of 1" items once succeeded) or its last steps fell between two polls.
+    st.itemsDone = st.itemsTotal;
     st.counts.reusedJob = r.reused ? 1 : 0;
   } else if (plan.pendingBatches.length > BATCHES_PER_CHILD && (lean || patched(PATCH_STAGE_CHUNKS))) {
     // Each chunk's batches run in a child's history; this one records only the children.

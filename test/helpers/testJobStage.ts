@@ -22,7 +22,13 @@ export const testJobSpec = defineStage({
   roles: [],
   reads: { kind: "job", describe: "nothing" },
   writes: "attempts.txt in the iteration's output folder",
-  schema: z.strictObject({ name: z.literal("test.job"), batchSize: batchSize(1), sleepMs: z.number().default(1500), watch: jobWatch }),
+  schema: z.strictObject({
+    name: z.literal("test.job"),
+    batchSize: batchSize(1),
+    sleepMs: z.number().default(1500),
+    steps: z.boolean().default(true),
+    watch: jobWatch,
+  }),
 });
 const JOB_SCRIPT = `
 const fs = require("node:fs"), path = require("node:path");
@@ -39,6 +45,8 @@ export const testJobHandler: ClusterJobHandler<{
   name: "test.job";
   batchSize: number;
   sleepMs: number;
+  /** false: the job reports no steps (like train.merge), so only its end says it is done. */
+  steps: boolean;
   watch: { windowSeconds: number; pollSeconds: number };
 }> = {
   kind: "clusterJob",
@@ -56,7 +64,8 @@ export const testJobHandler: ClusterJobHandler<{
       },
     };
   },
-  async progress(_ctx, _job, logTail) {
+  async progress(ctx, _job, logTail) {
+    if (!ctx.stage.steps) return undefined;
     const steps = [...(await logTail()).matchAll(/step:(\d+)/g)].map((m) => Number(m[1]));
     return steps.length ? { done: Math.max(...steps), total: 2 } : undefined;
   },

@@ -11,7 +11,15 @@ import { eq } from "drizzle-orm";
 import { clusterJobs } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { abortSignal, campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import {
+  abortSignal,
+  campaignWorkflowId,
+  iterationWorkflowId,
+  retryStageUpdate,
+  statusQuery,
+  type CampaignStatus,
+  type IterationStatus,
+} from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 import { testJobRegistry } from "../helpers/testJobStage.js";
@@ -32,8 +40,8 @@ after(async () => {
 });
 
 const watch = { windowSeconds: 5, pollSeconds: 1 };
-function start(campaignId: string, sleepMs = 1500) {
-  const config = simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs, watch }] as never });
+function start(campaignId: string, sleepMs = 1500, steps = true) {
+  const config = simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs, steps, watch }] as never });
   return env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(campaignId),
     taskQueue: taskQueues(env.queuePrefix).workflows,
@@ -64,6 +72,21 @@ test("a job stage submits one job, reports its progress, and completes when the 
   assert.equal(jobs[0]?.state, "succeeded");
   assert.equal(jobs[0]?.launcher, "local");
   assert.equal(fs.readFileSync(path.join(outDir(id), "attempts.txt"), "utf8"), "1\n");
+});
+
+test("a job that reports no steps counts as all done once it succeeded (it showed 0 of 1 items)", { timeout: 120_000 }, async () => {
+  const id = `job-nosteps-${Date.now().toString(36)}`;
+  const handle = await start(id, 300, false);
+  const result = await handle.result();
+  assert.equal(result.state, "completed");
+  const c = (await handle.query(statusQuery)) as CampaignStatus;
+  const iterationId = c.iterationWorkflowId ?? iterationWorkflowId(handle.workflowId, 1);
+  const it = (await env.client.workflow.getHandle(iterationId).query(statusQuery)) as IterationStatus;
+  const stage = it.stages.find((s) => s.name === "test.job");
+  assert.equal(stage?.state, "succeeded");
+  assert.equal(stage?.job?.total, undefined, "the job reported no steps");
+  assert.ok((stage?.itemsTotal ?? 0) > 0);
+  assert.equal(stage?.itemsDone, stage?.itemsTotal);
 });
 
 test("a failed job waits for the operator; retry runs attempt 2 as a new job over the same folder", { timeout: 180_000 }, async () => {
