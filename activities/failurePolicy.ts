@@ -12,6 +12,7 @@ import { ApplicationFailure, CancelledFailure, Context } from "@temporalio/activ
 import type { Db } from "../src/db/client.js";
 import { recordActivityFailure } from "../src/db/repos/activityFailures.js";
 import { isTransientDbError } from "../src/db/transient.js";
+import { describeQueryError } from "../src/db/queryError.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { LlmError } from "../src/llm/client.js";
 import { isEndpointMisconfigured } from "../src/llm/errors.js";
@@ -89,9 +90,12 @@ function infrastructureFailure(err: unknown, context?: string): ApplicationFailu
   });
 }
 
+/** Longest message an activity failure carries (its history event, the worker's log, the stage's last error). */
+const MAX_MESSAGE_CHARS = 2000;
+
 function describe(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
+  const full = describeQueryError(err) ?? (err instanceof Error ? err.message || err.name : String(err));
+  return full.length > MAX_MESSAGE_CHARS ? `${full.slice(0, MAX_MESSAGE_CHARS)}… (${full.length - MAX_MESSAGE_CHARS} more characters)` : full;
 }
 
 /** Runs an activity body, classifying whatever it throws. */
