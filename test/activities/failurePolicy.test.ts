@@ -142,6 +142,8 @@ test("a failed query's failure says why, not the statement's parameters (a batch
       ),
     );
     assert.equal(outage.type, ErrorType.infrastructure);
+    assert.match(outage.cause?.message ?? "", /ECONNREFUSED/, "the cause Temporal records is the driver's error");
+    assert.ok(!(outage.cause?.message ?? "").includes(samples.slice(0, 100)), "without the parameters");
     assert.match(outage.message, /^infrastructure: database query failed: connect ECONNREFUSED 127\.0\.0\.1:1 \(query: insert into samples select \$1\)$/);
   } finally {
     await pool.end();
@@ -155,6 +157,7 @@ test("a failed query's failure says why, not the statement's parameters (a batch
     ),
   );
   assert.equal(refused.nonRetryable, false);
+  assert.equal(refused.cause?.message, "division by zero");
   assert.match(refused.message, /^database query failed: division by zero \(22012\) \(query: select \$1::text, 1 \/ 0\) \(attempt 1 of 3\)$/);
   const rows = await env.db.db.select().from(activityFailures).where(eq(activityFailures.runId, runId));
   assert.equal(rows.length, 1);
