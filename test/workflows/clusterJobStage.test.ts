@@ -15,6 +15,8 @@ import {
   abortSignal,
   campaignWorkflowId,
   iterationWorkflowId,
+  pauseSignal,
+  resumeSignal,
   retryStageUpdate,
   statusQuery,
   type CampaignStatus,
@@ -87,6 +89,43 @@ test("a job that reports no steps counts as all done once it succeeded (it showe
   assert.equal(stage?.job?.total, undefined, "the job reported no steps");
   assert.ok((stage?.itemsTotal ?? 0) > 0);
   assert.equal(stage?.itemsDone, stage?.itemsTotal);
+});
+
+test("a job stage reached while paused submits its job only after resume", { timeout: 120_000 }, async () => {
+  // A slow endpoint keeps the batch stage before the job running while the pause arrives.
+  const slow = await startSimulator({ seed: 4, latencyMs: 3000, maxConcurrency: 8, quiet: true });
+  try {
+    const id = `job-paused-${Date.now().toString(36)}`;
+    const config = simulatorCampaign(slow.url, {
+      stages: [
+        { name: "synthesize.singleTurn", count: 2, batchSize: 2, mix: { standard: 1 } },
+        { name: "test.job", sleepMs: 300, watch },
+      ] as never,
+    });
+    const handle = await env.client.workflow.start("campaignWorkflow", {
+      workflowId: campaignWorkflowId(id),
+      taskQueue: taskQueues(env.queuePrefix).workflows,
+      args: [{ config, campaignId: id }],
+    });
+    await waitFor("the batch stage to run", async () => (await iterationStatus(handle.workflowId))?.stages[0]?.state === "running");
+    await handle.signal(pauseSignal);
+    await waitFor("the batch stage to finish while paused", async () => {
+      const s = await iterationStatus(handle.workflowId);
+      return s?.state === "paused" && s.stages[0]?.state === "succeeded";
+    });
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.deepEqual(await jobsOf(id), [], "no job was submitted while paused");
+    assert.equal((await iterationStatus(handle.workflowId))?.stages[1]?.job, undefined);
+    await handle.signal(resumeSignal);
+    const result = await handle.result();
+    assert.equal(result.state, "completed");
+    assert.deepEqual(
+      (await jobsOf(id)).map((j) => j.state),
+      ["succeeded"],
+    );
+  } finally {
+    await slow.close();
+  }
 });
 
 test("a failed job waits for the operator; retry runs attempt 2 as a new job over the same folder", { timeout: 180_000 }, async () => {
