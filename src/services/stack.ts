@@ -61,9 +61,7 @@ async function reusablePorts(ports: number[], what: string, log: (m: string) => 
   const busy: number[] = [];
   for (const port of ports) if (!(await isPortFree(port))) busy.push(port);
   if (busy.length === 0) return true;
-  log(
-    `${what}: the previous port ${busy.join(", ")} is taken by another process; starting on a new port, so restart workers and clients with the new env file`,
-  );
+  log(`${what} the previous port ${busy.join(", ")} is taken by another process; starting on a new port, so restart workers and clients with the new env file`);
   return false;
 }
 
