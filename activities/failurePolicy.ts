@@ -12,6 +12,7 @@ import { ApplicationFailure, CancelledFailure, Context } from "@temporalio/activ
 import type { Db } from "../src/db/client.js";
 import { recordActivityFailure } from "../src/db/repos/activityFailures.js";
 import { isTransientDbError } from "../src/db/transient.js";
+import { describeQueryError } from "../src/db/queryError.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { LlmError } from "../src/llm/client.js";
 import { isEndpointMisconfigured } from "../src/llm/errors.js";
@@ -62,10 +63,10 @@ export async function classifyActivityError(err: unknown, opts: { getDb(): Promi
       type: ErrorType.failedAfterRetries,
       message: `${message} (failed ${failures} of ${opts.budget} allowed attempts; infrastructure retries are not counted)`,
       nonRetryable: true,
-      cause: err instanceof Error ? err : undefined,
+      cause: causeOf(err),
     });
   }
-  return ApplicationFailure.create({ type, message: `${message} (attempt ${failures} of ${opts.budget})`, cause: err instanceof Error ? err : undefined });
+  return ApplicationFailure.create({ type, message: `${message} (attempt ${failures} of ${opts.budget})`, cause: causeOf(err) });
 }
 
 /** The "unavailable" LlmError in err's cause chain (a handler may wrap the error it stopped on). */
@@ -85,13 +86,25 @@ function infrastructureFailure(err: unknown, context?: string): ApplicationFailu
   return ApplicationFailure.create({
     type: ErrorType.infrastructure,
     message: context ? `${context}; then the database failed: ${why}` : `infrastructure: ${why}`,
-    cause: err instanceof Error ? err : undefined,
+    cause: causeOf(err),
   });
 }
 
+/**
+ * The failure's cause, sent to Temporal with its message: for a drizzle query error the driver's
+ * error (its own message repeats the statement and every parameter).
+ */
+function causeOf(err: unknown): Error | undefined {
+  if (describeQueryError(err) !== undefined && (err as Error).cause instanceof Error) return (err as Error).cause as Error;
+  return err instanceof Error ? err : undefined;
+}
+
+/** Longest message an activity failure carries (its history event, the worker's log, the stage's last error). */
+const MAX_MESSAGE_CHARS = 2000;
+
 function describe(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
+  const full = describeQueryError(err) ?? (err instanceof Error ? err.message || err.name : String(err));
+  return full.length > MAX_MESSAGE_CHARS ? `${full.slice(0, MAX_MESSAGE_CHARS)}… (${full.length - MAX_MESSAGE_CHARS} more characters)` : full;
 }
 
 /** Runs an activity body, classifying whatever it throws. */

@@ -17,6 +17,13 @@ export const PATCH_STAGE_CHUNKS = "stage-chunks-v1";
 /** Stages that run one cluster job (training, merge, serving) run it in a stageJob child. */
 export const PATCH_CLUSTER_JOB_STAGES = "cluster-job-stages-v1";
 
+/**
+ * A paused iteration does not start a cluster job (training, merging, serving: GPUs) until resumed,
+ * as it starts no new batch; before it, a job stage reached while paused submitted its job at once.
+ * Asked only when the stage starts paused, so runs that are not paused then record no marker.
+ */
+export const PATCH_PAUSE_HOLDS_JOBS = "pause-holds-cluster-jobs-v1";
+
 /** How long one watch activity polls a job, and how often. */
 export const JOB_WATCH = { windowSeconds: 300, pollSeconds: 10 } as const;
 
@@ -54,6 +61,10 @@ export async function runStage(state: IterationState, acts: StageActivities, ref
 
   // `lean ||` first: on the lean path these patches are implied and their markers never recorded.
   if (scheduling?.execution === "clusterJob" && (lean || patched(PATCH_CLUSTER_JOB_STAGES))) {
+    if (state.status.paused && patched(PATCH_PAUSE_HOLDS_JOBS)) {
+      await condition(() => !state.status.paused || state.aborted);
+      if (state.aborted) return;
+    }
     // One job, watched in a history of its own; cancelling this scope cancels the child, which cancels the job.
     const info = workflowInfo();
     const watch = scheduling.jobWatch ?? JOB_WATCH;
@@ -64,6 +75,9 @@ export async function runStage(state: IterationState, acts: StageActivities, ref
       ...(summaries ? { staticSummary: label(`cluster job, attempt ${st.attempts}`) } : {}),
     });
     st.batchesDone = 1;
+    // The job succeeded: all of it is done, also when it reports no steps (train.merge, serve.policy
+    // showed "0 of 1" items once succeeded) or its last steps fell between two polls.
+    st.itemsDone = st.itemsTotal;
     st.counts.reusedJob = r.reused ? 1 : 0;
   } else if (plan.pendingBatches.length > BATCHES_PER_CHILD && (lean || patched(PATCH_STAGE_CHUNKS))) {
     // Each chunk's batches run in a child's history; this one records only the children.

@@ -27,3 +27,13 @@ export async function findFreePorts(count: number, host = "127.0.0.1"): Promise<
   }
   return [...ports];
 }
+
+/** Whether `port` can be bound on `host` right now (another process may still take it later). */
+export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}

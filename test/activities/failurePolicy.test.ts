@@ -7,7 +7,10 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ApplicationFailure } from "@temporalio/common";
 import { MockActivityEnvironment } from "@temporalio/testing";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import pg from "pg";
+import { withFailurePolicy } from "../../activities/failurePolicy.js";
 import { createActivities } from "../../activities/index.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
 import { activityFailures } from "../../src/db/schema.js";
@@ -125,4 +128,38 @@ test("bad input fails at once: an unknown campaign, a stage not in the config", 
   );
   assert.deepEqual([missing.type, missing.nonRetryable], [ErrorType.stageInput, true]);
   assert.match(missing.message, /evaluate\.bfcl.*not in campaign/);
+});
+
+test("a failed query's failure says why, not the statement's parameters (a batch insert's samples)", async () => {
+  const samples = "x".repeat(50_000);
+  // A real drizzle query error against a port nothing listens on: the outage is in its cause only.
+  const pool = new pg.Pool({ host: "127.0.0.1", port: 1, user: "postgres", database: "toolloop", connectionTimeoutMillis: 2000 });
+  try {
+    const unreachable = drizzle(pool);
+    const outage = await caught(
+      new MockActivityEnvironment(execution(`q-outage-${Date.now().toString(36)}`, 1)).run(() =>
+        withFailurePolicy({ getDb: async () => env.db.db, budget: 3 }, () => unreachable.execute(sql`insert into samples select ${samples}`)),
+      ),
+    );
+    assert.equal(outage.type, ErrorType.infrastructure);
+    assert.match(outage.cause?.message ?? "", /ECONNREFUSED/, "the cause Temporal records is the driver's error");
+    assert.ok(!(outage.cause?.message ?? "").includes(samples.slice(0, 100)), "without the parameters");
+    assert.match(outage.message, /^infrastructure: database query failed: connect ECONNREFUSED 127\.0\.0\.1:1 \(query: insert into samples select \$1\)$/);
+  } finally {
+    await pool.end();
+  }
+
+  // A statement the database refuses: counted, with the server's reason and no parameters.
+  const runId = `q-error-${Date.now().toString(36)}`;
+  const refused = await caught(
+    new MockActivityEnvironment(execution(runId, 1)).run(() =>
+      withFailurePolicy({ getDb: async () => env.db.db, budget: 3 }, () => env.db.db.execute(sql`select ${samples}::text, 1 / 0`)),
+    ),
+  );
+  assert.equal(refused.nonRetryable, false);
+  assert.equal(refused.cause?.message, "division by zero");
+  assert.match(refused.message, /^database query failed: division by zero \(22012\) \(query: select \$1::text, 1 \/ 0\) \(attempt 1 of 3\)$/);
+  const rows = await env.db.db.select().from(activityFailures).where(eq(activityFailures.runId, runId));
+  assert.equal(rows.length, 1);
+  assert.ok(!rows[0]!.message.includes(samples.slice(0, 100)), "the parameters are not in the recorded message");
 });

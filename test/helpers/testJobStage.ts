@@ -27,6 +27,7 @@ export const testJobSpec = defineStage({
     batchSize: batchSize(1),
     sleepMs: z.number().default(1500),
     prepareDelayMs: z.number().default(0),
+    steps: z.boolean().default(true),
     watch: jobWatch,
   }),
 });
@@ -47,6 +48,8 @@ export const testJobHandler: ClusterJobHandler<{
   sleepMs: number;
   /** How long prepare takes (a slow submit, e.g. sbatch on a busy controller). */
   prepareDelayMs: number;
+  /** false: the job reports no steps (like train.merge), so only its end says it is done. */
+  steps: boolean;
   watch: { windowSeconds: number; pollSeconds: number };
 }> = {
   kind: "clusterJob",
@@ -65,7 +68,8 @@ export const testJobHandler: ClusterJobHandler<{
       },
     };
   },
-  async progress(_ctx, _job, logTail) {
+  async progress(ctx, _job, logTail) {
+    if (!ctx.stage.steps) return undefined;
     const steps = [...(await logTail()).matchAll(/step:(\d+)/g)].map((m) => Number(m[1]));
     return steps.length ? { done: Math.max(...steps), total: 2 } : undefined;
   },

@@ -2,9 +2,11 @@
  * Records the histories of the cluster-job path (since patch cluster-job-stages-v1): an iteration whose
  * job stage failed on attempt 1, waited for the operator and succeeded on attempt 2, with both
  * stageJob children. Uses the test job stage (test/helpers/testJobStage.ts) on the real local
- * launcher; and (since patch cancel-during-submit-v1, whose marker only the stageJob children carry: the
- * iteration file it writes repeats the lean-history path and need not be committed) a stageJob child whose campaign was aborted while
- * the job was being submitted. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
+ * launcher; an iteration paused while the stage before its job stage ran (patch
+ * pause-holds-cluster-jobs-v1: the job is submitted only after resume); and (since patch
+ * cancel-during-submit-v1, whose marker only the stageJob children carry: the iteration file it
+ * writes repeats the lean-history path and need not be committed) a stageJob child whose campaign
+ * was aborted while the job was being submitted. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
  * set, or none); commit the JSON files it writes.
  */
 import fs from "node:fs";
@@ -12,7 +14,16 @@ import path from "node:path";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { historySaver } from "./historyFiles.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { abortSignal, campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import {
+  abortSignal,
+  campaignWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  retryStageUpdate,
+  statusQuery,
+  type CampaignStatus,
+  type IterationStatus,
+} from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor } from "../helpers/testEnv.js";
 import { testJobRegistry } from "../helpers/testJobStage.js";
@@ -81,6 +92,41 @@ try {
     .result()
     .catch(() => undefined);
   save(childId, "stageJobWorkflow-abort-during-submit");
+
+  // Paused while the batch stage before the job stage runs (a slow endpoint keeps it running).
+  const slow = await startSimulator({ seed: 2, latencyMs: 3000, maxConcurrency: 16, quiet: true });
+  try {
+    const pausedId = `replay-job-paused-${Date.now()}`;
+    const hp = await env.client.workflow.start("campaignWorkflow", {
+      workflowId: campaignWorkflowId(pausedId),
+      taskQueue: taskQueues(env.queuePrefix).workflows,
+      args: [
+        {
+          config: simulatorCampaign(slow.url, {
+            stages: [
+              { name: "synthesize.singleTurn", count: 2, batchSize: 2, mix: { standard: 1 } },
+              { name: "test.job", sleepMs: 300, watch: { windowSeconds: 5, pollSeconds: 1 } },
+            ] as never,
+          }),
+          campaignId: pausedId,
+        },
+      ],
+    });
+    const pausedIteration = env.client.workflow.getHandle(`${hp.workflowId}-iter-1`);
+    const pausedStatus = async () => (await pausedIteration.query(statusQuery).catch(() => undefined)) as IterationStatus | undefined;
+    await waitFor("the batch stage to run", async () => (await pausedStatus())?.stages[0]?.state === "running");
+    await hp.signal(pauseSignal);
+    await waitFor("the batch stage to finish while paused", async () => {
+      const s = await pausedStatus();
+      return s?.state === "paused" && s.stages[0]?.state === "succeeded";
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    await hp.signal(resumeSignal);
+    await hp.result();
+    saveHistory(`${hp.workflowId}-iter-1`, "iterationWorkflow-job-paused-pause-holds-jobs.json");
+  } finally {
+    await slow.close();
+  }
 } finally {
   await workers.stop();
   await sim.close();

@@ -67,6 +67,79 @@ test("stack: up starts both services, migrates and writes the env file; the CLI 
   }
 });
 
+test("stack: down then up with the env file sourced restarts both services on the same addresses, with their data", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-svc-restart-"));
+  const stateDir = path.join(dir, "state");
+  const envFile = path.join(dir, "env");
+  const { DATABASE_URL: _suiteDb, ...baseEnv } = process.env; // the suite's shared database must not stand in for ours
+  try {
+    await execFileAsync(process.execPath, [MAIN, "up", "--state-dir", stateDir, "--env-out", envFile], { env: baseEnv });
+    const first = parseEnvFile(fs.readFileSync(envFile, "utf8"));
+    const db = new pg.Client({ connectionString: first.DATABASE_URL as string });
+    await db.connect();
+    await db.query("create table restart_probe (v text); insert into restart_probe values ('kept')");
+    await db.end();
+    const connection = await Connection.connect({ address: first.TEMPORAL_ADDRESS as string });
+    const workflowId = "restart-probe";
+    await connection.workflowService.startWorkflowExecution({
+      namespace: "default",
+      workflowId,
+      workflowType: { name: "nothingRunsThis" },
+      taskQueue: { name: "restart-probe" },
+      requestId: "restart-probe-1",
+    });
+    await connection.close();
+
+    await execFileAsync(process.execPath, [MAIN, "down", "--state-dir", stateDir], { env: baseEnv });
+    // The operator's shell still has the env file sourced (`set -a; . env; set +a`).
+    const up = await execFileAsync(process.execPath, [MAIN, "up", "--state-dir", stateDir, "--env-out", envFile], { env: { ...baseEnv, ...first } });
+    assert.doesNotMatch(up.stderr, /using DATABASE_URL from the environment/);
+    const second = parseEnvFile(fs.readFileSync(envFile, "utf8"));
+    assert.deepEqual(second, first, "same addresses after the restart");
+    const status = stackStatus({ stateDir });
+    assert.ok(typeof status.postgres === "object" && status.postgres.running, "this stack's PostgreSQL runs again");
+
+    const db2 = new pg.Client({ connectionString: second.DATABASE_URL as string });
+    await db2.connect();
+    try {
+      assert.deepEqual((await db2.query<{ v: string }>("select v from restart_probe")).rows, [{ v: "kept" }]);
+    } finally {
+      await db2.end();
+    }
+    const connection2 = await Connection.connect({ address: second.TEMPORAL_ADDRESS as string });
+    try {
+      const described = await connection2.workflowService.describeWorkflowExecution({ namespace: "default", execution: { workflowId } });
+      assert.equal(described.workflowExecutionInfo?.type?.name, "nothingRunsThis", "the workflow started before the restart is still there");
+    } finally {
+      await connection2.close();
+    }
+  } finally {
+    await stackDown({ stateDir }).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("stack: an unreachable DATABASE_URL from the environment fails naming it and the reason", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-svc-extdb-"));
+  const stateDir = path.join(dir, "state");
+  const { DATABASE_URL: _suiteDb, ...baseEnv } = process.env;
+  const url = "postgres://postgres@127.0.0.1:1/toolloop";
+  try {
+    await assert.rejects(
+      execFileAsync(process.execPath, [MAIN, "up", "--state-dir", stateDir, "--env-out", path.join(dir, "env")], { env: { ...baseEnv, DATABASE_URL: url } }),
+      (err: { stderr?: string }) => {
+        assert.match(err.stderr ?? "", /applying migrations to postgres:\/\/postgres@127\.0\.0\.1:1\/toolloop \(DATABASE_URL from the environment; unset it/);
+        assert.match(err.stderr ?? "", /ECONNREFUSED/);
+        return true;
+      },
+    );
+    assert.equal(stackStatus({ stateDir }).temporal.running, false, "the Temporal server of the failed start is stopped");
+  } finally {
+    await stackDown({ stateDir }).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("stack: down on a state dir where nothing ran is fine", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-svc-stack-empty-"));
   try {

@@ -11,7 +11,17 @@ import { eq } from "drizzle-orm";
 import { clusterJobs } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
-import { abortSignal, campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
+import {
+  abortSignal,
+  campaignWorkflowId,
+  iterationWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  retryStageUpdate,
+  statusQuery,
+  type CampaignStatus,
+  type IterationStatus,
+} from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 import { testJobRegistry } from "../helpers/testJobStage.js";
@@ -32,8 +42,10 @@ after(async () => {
 });
 
 const watch = { windowSeconds: 5, pollSeconds: 1 };
-function start(campaignId: string, sleepMs = 1500, prepareDelayMs = 0) {
-  const config = simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs, prepareDelayMs, watch }] as never });
+function start(campaignId: string, sleepMs = 1500, job: { prepareDelayMs?: number; steps?: boolean } = {}) {
+  const config = simulatorCampaign(sim.url, {
+    stages: [{ name: "test.job", sleepMs, prepareDelayMs: job.prepareDelayMs ?? 0, steps: job.steps ?? true, watch }] as never,
+  });
   return env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(campaignId),
     taskQueue: taskQueues(env.queuePrefix).workflows,
@@ -64,6 +76,58 @@ test("a job stage submits one job, reports its progress, and completes when the 
   assert.equal(jobs[0]?.state, "succeeded");
   assert.equal(jobs[0]?.launcher, "local");
   assert.equal(fs.readFileSync(path.join(outDir(id), "attempts.txt"), "utf8"), "1\n");
+});
+
+test("a job that reports no steps counts as all done once it succeeded (it showed 0 of 1 items)", { timeout: 120_000 }, async () => {
+  const id = `job-nosteps-${Date.now().toString(36)}`;
+  const handle = await start(id, 300, { steps: false });
+  const result = await handle.result();
+  assert.equal(result.state, "completed");
+  const c = (await handle.query(statusQuery)) as CampaignStatus;
+  const iterationId = c.iterationWorkflowId ?? iterationWorkflowId(handle.workflowId, 1);
+  const it = (await env.client.workflow.getHandle(iterationId).query(statusQuery)) as IterationStatus;
+  const stage = it.stages.find((s) => s.name === "test.job");
+  assert.equal(stage?.state, "succeeded");
+  assert.equal(stage?.job?.total, undefined, "the job reported no steps");
+  assert.ok((stage?.itemsTotal ?? 0) > 0);
+  assert.equal(stage?.itemsDone, stage?.itemsTotal);
+});
+
+test("a job stage reached while paused submits its job only after resume", { timeout: 120_000 }, async () => {
+  // A slow endpoint keeps the batch stage before the job running while the pause arrives.
+  const slow = await startSimulator({ seed: 4, latencyMs: 3000, maxConcurrency: 8, quiet: true });
+  try {
+    const id = `job-paused-${Date.now().toString(36)}`;
+    const config = simulatorCampaign(slow.url, {
+      stages: [
+        { name: "synthesize.singleTurn", count: 2, batchSize: 2, mix: { standard: 1 } },
+        { name: "test.job", sleepMs: 300, watch },
+      ] as never,
+    });
+    const handle = await env.client.workflow.start("campaignWorkflow", {
+      workflowId: campaignWorkflowId(id),
+      taskQueue: taskQueues(env.queuePrefix).workflows,
+      args: [{ config, campaignId: id }],
+    });
+    await waitFor("the batch stage to run", async () => (await iterationStatus(handle.workflowId))?.stages[0]?.state === "running");
+    await handle.signal(pauseSignal);
+    await waitFor("the batch stage to finish while paused", async () => {
+      const s = await iterationStatus(handle.workflowId);
+      return s?.state === "paused" && s.stages[0]?.state === "succeeded";
+    });
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.deepEqual(await jobsOf(id), [], "no job was submitted while paused");
+    assert.equal((await iterationStatus(handle.workflowId))?.stages[1]?.job, undefined);
+    await handle.signal(resumeSignal);
+    const result = await handle.result();
+    assert.equal(result.state, "completed");
+    assert.deepEqual(
+      (await jobsOf(id)).map((j) => j.state),
+      ["succeeded"],
+    );
+  } finally {
+    await slow.close();
+  }
 });
 
 test("a failed job waits for the operator; retry runs attempt 2 as a new job over the same folder", { timeout: 180_000 }, async () => {
@@ -125,7 +189,7 @@ test("aborting the campaign cancels the running job on its cluster", { timeout: 
 test("aborting the campaign while its job is being submitted cancels the job once submitted (it never runs on unwatched)", { timeout: 120_000 }, async () => {
   const id = `job-abort-submit-${Date.now().toString(36)}`;
   // prepare takes 12 s (a slow submit: sbatch on a busy controller; longer than the 6 s heartbeat timeout); the job itself would run 120 s.
-  const handle = await start(id, 120_000, 12_000);
+  const handle = await start(id, 120_000, { prepareDelayMs: 12_000 });
   const childId = `${handle.workflowId}-iter-1-test.job-job-a1`;
   await waitFor("the job stage to start submitting", async () => {
     try {
