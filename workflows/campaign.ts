@@ -12,6 +12,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setDefaultSignalHandler,
@@ -47,7 +48,7 @@ import {
 import { iterationWorkflow } from "./iteration.js";
 import { legacyPlan } from "./legacyInput.js";
 import { CANCEL_WITHOUT_REASON, campaignDetails, campaignMemo, firstRealError, iterationSummary } from "./operatorSurface.js";
-import { SearchAttributeTracker } from "./searchAttributes.js";
+import { HANDED_OVER, PATCH_HANDOVER_STATUS, SearchAttributeTracker } from "./searchAttributes.js";
 
 export interface CampaignInput {
   /** The config: frozen by the CLI, or as written (a start from the UI). Only on the first run. */
@@ -329,6 +330,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     if (iteration < iterationsTotal) {
       // An update still being answered would be cut off by continue-as-new.
       if (frozen) await condition(allHandlersFinished);
+      // The run that hands over says so: the next run inherits its search attributes and sets its own
+      // status at once, and a search for running campaigns no longer lists every closed earlier run.
+      if (patched(PATCH_HANDOVER_STATUS)) sa.update({ status: HANDED_OVER });
       await continueAsNew<typeof campaignWorkflow>({
         // The legacy path re-parses its config each run; the frozen path needs only the id.
         ...(frozen ? {} : { config: input.config }),

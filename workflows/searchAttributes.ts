@@ -6,6 +6,13 @@ export const IterationKey = defineSearchAttributeKey("Iteration", SearchAttribut
 export const StageKey = defineSearchAttributeKey("Stage", SearchAttributeType.KEYWORD);
 export const CampaignStatusKey = defineSearchAttributeKey("CampaignStatus", SearchAttributeType.KEYWORD);
 
+/**
+ * `CampaignStatus` of a campaign run that continued as new into the next iteration's run (since
+ * patch handover-status-v1). Before it such a closed run kept "running" for good.
+ */
+export const HANDED_OVER = "continued_as_new";
+export const PATCH_HANDOVER_STATUS = "handover-status-v1";
+
 /** Upserts only what changed, so the history gets one event per real transition. */
 export class SearchAttributeTracker {
   private last: Record<string, string | number | undefined> = {};

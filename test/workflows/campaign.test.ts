@@ -21,6 +21,7 @@ import {
   type IterationStatus,
 } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
+import { CampaignStatusKey, HANDED_OVER } from "../../workflows/searchAttributes.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
 let env: TestEnv;
@@ -92,6 +93,10 @@ test("a two-iteration campaign runs end to end: samples, verdicts and exports pe
   // The second iteration ran in a new run (continue-as-new), not in the first run's history.
   const desc = await env.client.workflow.getHandle(handle.workflowId).describe();
   assert.notEqual(desc.runId, handle.firstExecutionRunId);
+  // The closed first run is not listed by a search for running campaigns; the last run says completed.
+  const first = await env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
+  assert.deepEqual(first.typedSearchAttributes.get(CampaignStatusKey), HANDED_OVER);
+  assert.deepEqual(desc.typedSearchAttributes.get(CampaignStatusKey), "completed");
   const final = (await env.client.workflow.getHandle(handle.workflowId).query(statusQuery)) as CampaignStatus;
   assert.equal(final.state, "completed");
   assert.equal(final.iteration, 2);
