@@ -49,7 +49,7 @@ function stageLine(s: StageView, width: number, waiting: boolean, paused: boolea
     const d = s.dialogues;
     const running = d.running > 0 ? `, ${formatCount(d.running)} in progress` : "";
     lines.push(
-      `  ${" ".repeat(width)}  dialogues: ${formatCount(d.kept)} kept, ${formatCount(d.dropped)} dropped, ${formatCount(d.failed)} failed${running}; ${formatCount(d.turns)} messages stored`,
+      `  ${" ".repeat(width)}  dialogues: ${formatCount(d.kept)} kept, ${formatCount(d.dropped)} dropped, ${formatCount(d.failed)} failed${running}; ${formatCount(d.messages)} messages stored`,
     );
   }
   // The campaign's reason line already quotes the waiting or failed stage's error.

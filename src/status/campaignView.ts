@@ -85,8 +85,11 @@ export interface DialogueFacts {
   kept: number;
   dropped: number;
   failed: number;
-  /** Messages (turns) stored across the iteration's dialogues. */
-  turns: number;
+  /**
+   * Messages stored across the iteration's dialogues (every dialogue_turns row: system, user, assistant
+   * (rejected ones included) and tool messages); not user turns, which the stage summary's turnLengths counts.
+   */
+  messages: number;
 }
 
 /** What PostgreSQL recorded of the campaign. */

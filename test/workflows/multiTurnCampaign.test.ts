@@ -140,7 +140,7 @@ test(
       kept: kept.length,
       dropped: dialogues.filter((d) => d.status === "dropped").length,
       failed: dialogues.filter((d) => d.status === "failed").length,
-      turns: stored,
+      messages: stored,
     });
     assert.equal(stage?.itemsDone, 12);
     const text = renderCampaignView(campaignView({ campaignId, db: facts }));

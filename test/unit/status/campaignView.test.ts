@@ -195,14 +195,18 @@ test("a cluster-job stage shows its job, state, steps and headline metrics inste
 });
 
 test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s and a line of outcomes", () => {
-  const dialogues = { running: 16, kept: 40, dropped: 3, failed: 1, turns: 2_718 };
+  const dialogues = { running: 16, kept: 40, dropped: 3, failed: 1, messages: 2_718 };
   const stages = [
     stage("synthesize.multiTurn", { status: "running", itemsTotal: 200, itemsDone: 44, windowItems: 44, startedAt: at(120_000), dialogues }),
     stage("verify.rules"),
   ];
-  const text = renderCampaignView(campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "running", workerPolling: true }) }));
+  const view = campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "running", workerPolling: true }) });
+  const text = renderCampaignView(view);
   assert.match(text, /^ {2}synthesize\.multiTurn {2}44\/200 \(22%\) {2}0\.37 dialogues\/s {2}ETA 7m06s$/m);
   assert.match(text, /^ {24}dialogues: 40 kept, 3 dropped, 1 failed, 16 in progress; 2,718 messages stored$/m);
+  // `--json` names the count what the text calls it: messages stored, not turns.
+  const json = JSON.parse(JSON.stringify(view)) as { stages: { dialogues?: Record<string, number> }[] };
+  assert.deepEqual(json.stages[0]?.dialogues, { running: 16, kept: 40, dropped: 3, failed: 1, messages: 2718 });
   const done = renderCampaignView(
     campaignView({
       campaignId: "weekly",
