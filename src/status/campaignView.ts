@@ -55,6 +55,8 @@ export interface StageFacts {
   status: "pending" | "running" | "succeeded" | "failed" | "skipped";
   attempts: number;
   error?: string;
+  /** What the stage's stored summary warns of (synthesize.multiTurn: no dialogue kept, by drop reason). */
+  warning?: string;
   batchesTotal?: number;
   batchesDone: number;
   itemsTotal?: number;

@@ -226,6 +226,34 @@ test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s a
   assert.match(done, /^ {24}dialogues: 56 kept, 3 dropped, 1 failed; 2,718 messages stored$/m);
 });
 
+test("a stage whose summary warns (synthesize.multiTurn kept no dialogue) shows the warning in the text and in --json", () => {
+  const warning = "no dialogue kept, so no multi-turn sample was written: 30 dropped (too_many_rejected_turns 21, no_accepted_turns 9) of 30";
+  const view = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([
+      stage("synthesize.multiTurn", {
+        status: "succeeded",
+        itemsTotal: 30,
+        itemsDone: 30,
+        startedAt: at(120_000),
+        finishedAt: at(0),
+        dialogues: { running: 0, kept: 0, dropped: 30, failed: 0, messages: 412 },
+        warning,
+      }),
+      stage("verify.rules", { status: "succeeded" }),
+    ]),
+    wf: wf({}),
+  });
+  const text = renderCampaignView(view);
+  assert.match(
+    text,
+    /^ {24}dialogues: 0 kept, 30 dropped, 0 failed; 412 messages stored\n {24}warning: no dialogue kept, so no multi-turn sample was written: 30 dropped \(too_many_rejected_turns 21, no_accepted_turns 9\) of 30$/m,
+  );
+  assert.equal(text.match(/warning:/g)?.length, 1, "only the stage that warns");
+  const json = JSON.parse(JSON.stringify(view)) as { stages: { name: string; warning?: string }[] };
+  assert.equal(json.stages.find((s) => s.name === "synthesize.multiTurn")?.warning, warning);
+});
+
 test("a stopped stage counts the slots its cancelled batches stored, at most its total; a running one keeps its batches' count", () => {
   const running = (settledSlots: number) =>
     stage("synthesize.singleTurn", { status: "running", itemsTotal: 2000, itemsDone: 500, windowItems: 0, startedAt: at(60_000), settledSlots });
