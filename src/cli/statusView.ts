@@ -49,9 +49,10 @@ function stageLine(s: StageView, width: number, waiting: boolean, paused: boolea
     const d = s.dialogues;
     const running = d.running > 0 ? `, ${formatCount(d.running)} in progress` : "";
     lines.push(
-      `  ${" ".repeat(width)}  dialogues: ${formatCount(d.kept)} kept, ${formatCount(d.dropped)} dropped, ${formatCount(d.failed)} failed${running}; ${formatCount(d.turns)} messages stored`,
+      `  ${" ".repeat(width)}  dialogues: ${formatCount(d.kept)} kept, ${formatCount(d.dropped)} dropped, ${formatCount(d.failed)} failed${running}; ${formatCount(d.messages)} messages stored`,
     );
   }
+  if (s.warning) lines.push(`  ${" ".repeat(width)}  warning: ${s.warning}`);
   // The campaign's reason line already quotes the waiting or failed stage's error.
   const quoted = reason !== undefined && s.error !== undefined && reason.includes(s.error);
   if (s.error && !quoted && (s.status === "failed" || s.status === "skipped")) lines.push(`  ${" ".repeat(width)}  error: ${s.error.split("\n")[0]}`);

@@ -177,11 +177,17 @@ export function userTurnMessages(p: {
 // ---------------------------------------------------------------------------------------------
 // Assistant (tool agent): an ordinary chat request; this system prompt opens the dialogue.
 
-export const ASSISTANT_SYSTEM = `${ASSISTANT_MARKER}
-You are a helpful assistant with access to tools. Call a tool when it serves the user's request, with
+/**
+ * The assistant's instructions: its system prompt less the task marker line, so what a trained model
+ * is shown (the exports drop the marker, src/export/trainingMessages.ts) and what probing and scoring
+ * send it.
+ */
+export const ASSISTANT_INSTRUCTIONS = `You are a helpful assistant with access to tools. Call a tool when it serves the user's request, with
 arguments exactly as the user gave them; call independent tools together. If a required parameter is
 missing, ask the user for it instead of guessing. After tool results arrive, answer the user in plain
 language, or make the next call a result makes possible. If no tool fits, answer in text.`;
+
+export const ASSISTANT_SYSTEM = `${ASSISTANT_MARKER}\n${ASSISTANT_INSTRUCTIONS}`;
 
 // ---------------------------------------------------------------------------------------------
 // Tool server (the MCP server simulator)

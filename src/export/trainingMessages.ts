@@ -3,9 +3,13 @@
  * system prompt opens with a task marker line (`### task: dialogue-assistant`) so the LLM simulator
  * and any protocol-aware server know which role a request plays; a trained model must not learn it.
  * Exports (export.dataset, export.verl) drop such a line from system messages; stored samples keep
- * their messages exactly as they were sent (scoring and probing re-send them).
+ * their messages exactly as they were sent (their ids are hashed from them). What the policy is asked
+ * about a stored sample (probe.greedy, score.perplexity, score.consistency, and the prompt
+ * repair.labels' judges see beside the policy's prediction) is the same marker-free prompt the
+ * exports write: `policyPromptOf`.
  */
 import type { ChatMessage } from "../domain/types.js";
+import { promptOf } from "../matching/labelAgreement.js";
 
 const TASK_MARKER_LINE = /^\s*#{2,4}\s*task\s*:[^\n]*(\n|$)/i;
 
@@ -19,6 +23,15 @@ export function withoutTaskMarkers<M extends ChatMessage>(messages: M[]): M[] {
     TASK_MARKER_LINE.test((m as { content: string }).content);
   if (!messages.some(marked)) return messages;
   return messages.map((m) => (marked(m) ? { ...m, content: m.content.replace(TASK_MARKER_LINE, "") } : m));
+}
+
+/**
+ * The prompt the policy is shown for a stored sample: the messages before its label (`promptOf`)
+ * as a training row writes them, without the role-play task marker. Probing and scoring send this,
+ * so the policy is probed and scored on the prompt it was trained on, not on the synthesis agents'.
+ */
+export function policyPromptOf(messages: readonly ChatMessage[]): ChatMessage[] {
+  return promptOf(withoutTaskMarkers([...messages]));
 }
 
 /** An assistant turn that is context, not a target: OpenAI's chat fine-tuning format skips a message with `weight: 0`. */

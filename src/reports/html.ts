@@ -345,6 +345,14 @@ function simulatedBanner(d: ReportData): string | undefined {
   return parts.length ? `SIMULATED: ${parts.join("; ")}.` : undefined;
 }
 
+/** A multi-turn synthesis that kept no dialogue, shown above the summary like the simulated banner (src/dialogue/noneKept.ts). */
+function multiTurnWarnings(d: ReportData): string {
+  const ws = d.multiTurn?.warnings ?? [];
+  if (ws.length === 0) return "";
+  const items = ws.map((w) => `<li>iteration ${w.iteration}, synthesize.multiTurn: ${escapeHtml(w.warning)}</li>`).join("");
+  return `<div class="banner" id="multi-turn-warning">WARNING: a multi-turn synthesis kept no dialogue.<ul>${items}</ul></div>`;
+}
+
 function row(k: string, v: string): string {
   return `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`;
 }
@@ -370,6 +378,7 @@ function summaryTable(d: ReportData): string {
     for (const r of d.multiTurn.dialogues) byDialogueStatus.set(r.status, (byDialogueStatus.get(r.status) ?? 0) + r.n);
     rows.push(row("multi-turn dialogues", [...byDialogueStatus].map(([s, n]) => `${n} ${s}`).join(", ")));
   }
+  for (const w of d.multiTurn?.warnings ?? []) rows.push(row(`warning (iteration ${w.iteration})`, `synthesize.multiTurn: ${w.warning}`));
   const requests = d.usage.reduce((s, u) => s + u.requests, 0);
   const tokens = d.usage.reduce((s, u) => s + u.promptTokens + u.completionTokens, 0);
   rows.push(row("LLM requests", `${requests} (${tokens} tokens)`));
@@ -434,6 +443,7 @@ export function renderReportHtml(d: ReportData, opts: { chartJs: string }): stri
 <h1>${escapeHtml(title)}</h1>
 ${nav}
 ${banner ? `<div class="banner" id="simulated-banner">${escapeHtml(banner)}</div>` : ""}
+${multiTurnWarnings(d)}
 ${summaryTable(d)}
 <h2>Iterations</h2>
 ${iterationsTable(d)}

@@ -8,7 +8,8 @@
 import type { ChatMessage, McpTool, OpenAiTool, ToolCall } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 import { LlmError, type CallOptions, type LlmClient } from "../llm/client.js";
-import { labelOf, promptOf } from "../matching/labelAgreement.js";
+import { policyPromptOf } from "../export/trainingMessages.js";
+import { labelOf } from "../matching/labelAgreement.js";
 
 export interface PerplexityResult {
   /** exp(-mean logprob) over the span's tokens. */
@@ -148,7 +149,7 @@ export async function labelPerplexity(
 ): Promise<PerplexityResult> {
   const label = labelOf(sample.messages);
   if (!label) throw new UnscorableSampleError("the sample has no assistant message (label) to score");
-  return perplexityOfAnswer(client, { prompt: promptOf(sample.messages), label, tools: sample.tools }, opts);
+  return perplexityOfAnswer(client, { prompt: policyPromptOf(sample.messages), label, tools: sample.tools }, opts);
 }
 
 /**
@@ -161,7 +162,7 @@ export async function ownOutputPerplexity(
   opts: CallOptions = {},
 ): Promise<{ perplexity: number; meanLogprob: number; tokens: number; answer: { content: string | null; tool_calls?: ToolCall[] } }> {
   const tools = sample.tools.length > 0 ? sample.tools.map(toOpenAiTool) : undefined;
-  const res = await client.chat({ messages: promptOf(sample.messages), ...(tools ? { tools } : {}), temperature: 0, logprobs: true }, opts);
+  const res = await client.chat({ messages: policyPromptOf(sample.messages), ...(tools ? { tools } : {}), temperature: 0, logprobs: true }, opts);
   const content = ((res.raw as { choices?: { logprobs?: { content?: { logprob?: unknown }[] } }[] }).choices ?? [])[0]?.logprobs?.content;
   if (!Array.isArray(content) || content.length === 0)
     throw new LlmError("bad_response", `LLM ${client.role} (${client.model}): the response has no choices[0].logprobs.content`);

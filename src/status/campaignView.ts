@@ -55,6 +55,8 @@ export interface StageFacts {
   status: "pending" | "running" | "succeeded" | "failed" | "skipped";
   attempts: number;
   error?: string;
+  /** What the stage's stored summary warns of (synthesize.multiTurn: no dialogue kept, by drop reason). */
+  warning?: string;
   batchesTotal?: number;
   batchesDone: number;
   itemsTotal?: number;
@@ -85,8 +87,11 @@ export interface DialogueFacts {
   kept: number;
   dropped: number;
   failed: number;
-  /** Messages (turns) stored across the iteration's dialogues. */
-  turns: number;
+  /**
+   * Messages stored across the iteration's dialogues (every dialogue_turns row: system, user, assistant
+   * (rejected ones included) and tool messages); not user turns, which the stage summary's turnLengths counts.
+   */
+  messages: number;
 }
 
 /** What PostgreSQL recorded of the campaign. */

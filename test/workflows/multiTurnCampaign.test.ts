@@ -21,6 +21,7 @@ import { samples, stageRuns } from "../../src/db/schema.js";
 import type { ChatMessage } from "../../src/domain/types.js";
 import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
 import { iterationOutputDir } from "../../src/output/layout.js";
+import { buildReportHtml } from "../../src/reports/build.js";
 import type { MultiTurnSummary } from "../../src/stages/synthesize/multiTurn/summary.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
@@ -140,7 +141,7 @@ test(
       kept: kept.length,
       dropped: dialogues.filter((d) => d.status === "dropped").length,
       failed: dialogues.filter((d) => d.status === "failed").length,
-      turns: stored,
+      messages: stored,
     });
     assert.equal(stage?.itemsDone, 12);
     const text = renderCampaignView(campaignView({ campaignId, db: facts }));
@@ -149,5 +150,68 @@ test(
     console.log(
       `multi-turn campaign: ${kept.length}/12 dialogues kept, ${rows.length} samples, ${verified.length} verified (${judgedIncorrect} rejected by the judges), ${lines.length} exported`,
     );
+  },
+);
+
+test(
+  "a multi-turn synthesis that keeps no dialogue completes, but warns in its summary, campaign status and the report, with the drop reasons",
+  { timeout: 300_000 },
+  async () => {
+    // Every plan the simulated planner writes is unusable: each dialogue is dropped as bad_plan (after one repair).
+    const badPlans = await startSimulator({ seed: 9, latencyMs: 2, maxConcurrency: 32, quiet: true, dialogue: { plannerBadPlanRate: 1 } });
+    try {
+      const campaignId = `multi-turn-none-${Date.now().toString(36)}`;
+      const example = JSON.parse(fs.readFileSync(EXAMPLE, "utf8")) as {
+        endpoints: Record<string, { baseUrl: string }>;
+        stages: { name: string; dialogues?: number; batchSize?: number }[];
+      };
+      for (const e of Object.values(example.endpoints)) e.baseUrl = badPlans.url;
+      const synth = example.stages.find((s) => s.name === "synthesize.multiTurn")!;
+      synth.dialogues = 6;
+      synth.batchSize = 3;
+      const handle = await env.client.workflow.start("campaignWorkflow", {
+        workflowId: campaignWorkflowId(campaignId),
+        taskQueue: taskQueues(env.queuePrefix).workflows,
+        args: [{ config: example, campaignId }],
+      });
+      const result = await handle.result();
+      // As single-turn synthesis whose every slot fails, the stage is not failed for it.
+      assert.equal(result.state, "completed");
+      const db = env.db.db;
+      const dialogues = await iterationDialogues(db, campaignId, 1);
+      assert.equal(dialogues.length, 6);
+      assert.deepEqual(
+        dialogues.map((d) => [d.status, d.outcome?.dropReason]),
+        Array.from({ length: 6 }, () => ["dropped", "bad_plan"]),
+      );
+      assert.equal((await db.select().from(samples).where(eq(samples.campaignId, campaignId))).length, 0);
+
+      const warning = "no dialogue kept, so no multi-turn sample was written: 6 dropped (bad_plan 6) of 6";
+      const [run] = await db
+        .select()
+        .from(stageRuns)
+        .where(and(eq(stageRuns.campaignId, campaignId), eq(stageRuns.iteration, 1), eq(stageRuns.stage, "synthesize.multiTurn")));
+      const summary = run?.result as MultiTurnSummary | undefined;
+      assert.equal(summary?.warning, warning, "the stage summary warns");
+      assert.deepEqual(summary?.dropReasons, { bad_plan: 6 });
+
+      const facts = await readCampaignFacts(db, campaignId);
+      const view = campaignView({ campaignId, db: facts });
+      const stage = view.stages.find((s) => s.name === "synthesize.multiTurn");
+      assert.equal(stage?.warning, warning, "campaign status --json carries the warning");
+      assert.deepEqual(stage?.dialogues, { running: 0, kept: 0, dropped: 6, failed: 0, messages: 0 });
+      const text = renderCampaignView(view);
+      assert.match(
+        text,
+        /^ +dialogues: 0 kept, 6 dropped, 0 failed; 0 messages stored\n +warning: no dialogue kept, so no multi-turn sample was written: 6 dropped \(bad_plan 6\) of 6$/m,
+      );
+      for (const s of view.stages.filter((x) => x.name !== "synthesize.multiTurn")) assert.equal(s.warning, undefined);
+
+      const html = await buildReportHtml(db, { campaignId });
+      assert.match(html, /id="multi-turn-warning"/);
+      assert.ok(html.includes(`iteration 1, synthesize.multiTurn: ${warning}`), "the report warns, with the reasons");
+    } finally {
+      await badPlans.close();
+    }
   },
 );

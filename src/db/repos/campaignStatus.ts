@@ -35,6 +35,12 @@ const MULTI_TURN_STAGE = "synthesize.multiTurn";
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
 
+/** The warning a finished stage's summary carries (synthesize.multiTurn's when it kept no dialogue: src/dialogue/noneKept.ts). */
+function warningOf(result: unknown): string | undefined {
+  const w = typeof result === "object" && result !== null ? (result as { warning?: unknown }).warning : undefined;
+  return typeof w === "string" && w !== "" ? w : undefined;
+}
+
 /** The campaign's facts, or undefined when PostgreSQL has no campaign with this id. */
 export async function readCampaignFacts(db: Db, campaignId: string, windowMs = RATE_WINDOW_MS): Promise<DbFacts | undefined> {
   const row = (await db.select().from(campaigns).where(eq(campaigns.id, campaignId)).limit(1))[0];
@@ -105,6 +111,7 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
       status: r?.status ?? "pending",
       attempts: r?.attempts ?? 0,
       ...(r?.error ? { error: r.error } : {}),
+      ...(warningOf(r?.result) ? { warning: warningOf(r?.result) } : {}),
       ...(r?.batchesTotal != null ? { batchesTotal: r.batchesTotal } : {}),
       batchesDone: Number(b?.batches ?? 0),
       ...(r?.itemsTotal != null ? { itemsTotal: r.itemsTotal } : {}),
@@ -121,7 +128,7 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
   for (const s of facts.stages) {
     if (s.name !== MULTI_TURN_STAGE || s.status === "pending") continue;
     const d = await dialogueProgress(db, campaignId, n, windowStart);
-    s.dialogues = { running: d.running, kept: d.kept, dropped: d.dropped, failed: d.failed, turns: d.turns };
+    s.dialogues = { running: d.running, kept: d.kept, dropped: d.dropped, failed: d.failed, messages: d.messages };
     s.itemsDone = Math.max(s.itemsDone, d.kept + d.dropped + d.failed);
     if (s.status === "running") s.windowItems = Math.max(s.windowItems, d.settledSince);
   }

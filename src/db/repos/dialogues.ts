@@ -140,11 +140,11 @@ export interface DialogueProgressCounts {
   failed: number;
   /** Dialogues that ended after `since` (for a rate); 0 without `since`. */
   settledSince: number;
-  /** Messages stored across the iteration's dialogues. */
-  turns: number;
+  /** Messages stored across the iteration's dialogues (dialogue_turns rows: system, user, assistant, rejected assistant and tool messages). */
+  messages: number;
 }
 
-/** Counts for `status` while the stage runs: dialogues by status and stored turns (two aggregate queries). */
+/** Counts for `status` while the stage runs: dialogues by status and stored messages (two aggregate queries). */
 export async function dialogueProgress(db: Db, campaignId: string, iteration: number, since?: Date): Promise<DialogueProgressCounts> {
   const recent = since ? sql`count(*) filter (where ${dialogues.updatedAt} > ${since.toISOString()}::timestamptz)::int` : sql`0`;
   const byStatus = await db
@@ -152,17 +152,17 @@ export async function dialogueProgress(db: Db, campaignId: string, iteration: nu
     .from(dialogues)
     .where(and(eq(dialogues.campaignId, campaignId), eq(dialogues.iteration, iteration)))
     .groupBy(dialogues.status);
-  const out: DialogueProgressCounts = { running: 0, kept: 0, dropped: 0, failed: 0, settledSince: 0, turns: 0 };
+  const out: DialogueProgressCounts = { running: 0, kept: 0, dropped: 0, failed: 0, settledSince: 0, messages: 0 };
   for (const r of byStatus) {
     out[r.status] = Number(r.n);
     if (r.status !== "running") out.settledSince += Number(r.recent);
   }
-  const [turns] = await db
+  const [stored] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(dialogueTurns)
     .innerJoin(dialogues, eq(dialogues.id, dialogueTurns.dialogueId))
     .where(and(eq(dialogues.campaignId, campaignId), eq(dialogues.iteration, iteration)));
-  out.turns = Number(turns?.n ?? 0);
+  out.messages = Number(stored?.n ?? 0);
   return out;
 }
 

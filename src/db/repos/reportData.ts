@@ -5,6 +5,7 @@
  */
 import { and, asc, eq, lte, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
+import { noDialogueKeptWarning } from "../../dialogue/noneKept.js";
 import {
   bfclScores,
   campaigns,
@@ -264,12 +265,14 @@ export interface MultiTurnCounts {
   reflections: { result: string; n: number }[];
   /** Tool results per tool, ok or the error type. */
   toolResults: { tool: string; result: string; n: number }[];
+  /** Iterations whose dialogues all ended and none was kept (no multi-turn sample written), with why (src/dialogue/noneKept.ts). */
+  warnings?: { iteration: number; warning: string }[];
 }
 
 export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<MultiTurnCounts> {
   const it = scope.iteration === undefined ? sql`` : sql` AND d.iteration = ${scope.iteration}`;
   const inScope = sql`d.campaign_id = ${scope.campaignId}${it}`;
-  const [byStatus, byTurns, byDecision, byReflection, byTool] = await Promise.all([
+  const [byStatus, byTurns, byDecision, byReflection, byTool, byIteration] = await Promise.all([
     db.execute(sql`
       SELECT d.status AS status, coalesce(d.outcome->>'dropReason', '') AS reason, count(*)::int AS n
       FROM ${dialogues} d WHERE ${inScope} GROUP BY 1, 2 ORDER BY 1, 2`),
@@ -295,6 +298,9 @@ export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<Multi
         count(*)::int AS n
       FROM ${dialogueTurns} t JOIN ${dialogues} d ON d.id = t.dialogue_id
       WHERE ${inScope} AND t.kind = 'tool' GROUP BY 1, 2 ORDER BY 1, 2`),
+    db.execute(sql`
+      SELECT d.iteration AS iteration, d.status AS status, coalesce(d.outcome->>'dropReason', '') AS reason, count(*)::int AS n
+      FROM ${dialogues} d WHERE ${inScope} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`),
   ]);
   return {
     dialogues: rowsOf(byStatus).map((r) => ({ status: String(r.status), reason: String(r.reason), n: Number(r.n) })),
@@ -302,5 +308,25 @@ export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<Multi
     decisions: rowsOf(byDecision).map((r) => ({ decision: String(r.decision), n: Number(r.n) })),
     reflections: rowsOf(byReflection).map((r) => ({ result: String(r.result), n: Number(r.n) })),
     toolResults: rowsOf(byTool).map((r) => ({ tool: String(r.tool), result: String(r.result), n: Number(r.n) })),
+    warnings: noneKeptWarnings(
+      rowsOf(byIteration).map((r) => ({ iteration: Number(r.iteration), status: String(r.status), reason: String(r.reason), n: Number(r.n) })),
+    ),
   };
+}
+
+/** Per iteration whose dialogues have all ended: the no-dialogue-kept warning, if none was kept. */
+function noneKeptWarnings(rows: { iteration: number; status: string; reason: string; n: number }[]): { iteration: number; warning: string }[] {
+  const byIteration = new Map<number, { kept: number; dropped: number; failed: number; running: number; dropReasons: Record<string, number> }>();
+  for (const r of rows) {
+    const e = byIteration.get(r.iteration) ?? { kept: 0, dropped: 0, failed: 0, running: 0, dropReasons: {} };
+    byIteration.set(r.iteration, e);
+    if (r.status === "kept" || r.status === "dropped" || r.status === "failed" || r.status === "running") e[r.status] += r.n;
+    if (r.status === "dropped") e.dropReasons[r.reason] = (e.dropReasons[r.reason] ?? 0) + r.n;
+  }
+  const out: { iteration: number; warning: string }[] = [];
+  for (const [iteration, e] of [...byIteration].sort(([a], [b]) => a - b)) {
+    const warning = e.running === 0 ? noDialogueKeptWarning(e) : undefined;
+    if (warning) out.push({ iteration, warning });
+  }
+  return out;
 }

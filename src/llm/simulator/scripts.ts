@@ -10,8 +10,9 @@
  *   per sentence that matches a tool (toolAgent.ts), or a short refusal when nothing matches.
  * - Judges (contract A): `### task: label-judgement` / `### task: label-check` (judge.ts).
  * - Error expansion (contract B): `### task: error-expansion` (expansion.ts).
- * - Multi-turn roles (src/dialogue/protocol.ts markers, and any chat request with tools whose last
- *   message is a tool result): dialogue/roles.ts.
+ * - Multi-turn roles (src/dialogue/protocol.ts markers, any chat request with tools whose last
+ *   message is a tool result, and the policy asked about a dialogue's turn: no task marker, the
+ *   dialogue assistant's instructions as the system prompt): dialogue/roles.ts.
  * - `response_format: json_schema` otherwise: an object generated from the schema.
  * - Anything else: a short plain-text reply.
  */

@@ -91,7 +91,7 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     assert.deepEqual(reopened.plan, plan, "the first plan stays");
     assert.deepEqual(reopened.turns, turns, "turns in seq order, each once, as first written");
     assert.equal(reopened.outcome, null);
-    assert.deepEqual(await dialogueProgress(h.db, "c", 1), { running: 1, kept: 0, dropped: 0, failed: 0, settledSince: 0, turns: 4 });
+    assert.deepEqual(await dialogueProgress(h.db, "c", 1), { running: 1, kept: 0, dropped: 0, failed: 0, settledSince: 0, messages: 4 });
 
     await store.finish(header.id, outcome);
     await store.finish(header.id, { ...outcome, status: "dropped", dropReason: "unfinished" });
@@ -103,7 +103,7 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
       dropped: 0,
       failed: 0,
       settledSince: 1,
-      turns: 4,
+      messages: 4,
     });
     assert.deepEqual(await dialogueTurnsOf(h.db, header.id), turns);
     assert.equal((await toolExecutionsOf(h.db, [header.id])).length, 1);

@@ -3,7 +3,8 @@ import { test } from "node:test";
 import { ASSISTANT_SYSTEM } from "../../../src/dialogue/protocol.js";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
 import { toDatasetLine } from "../../../src/export/dataset.js";
-import { withoutTaskMarkers } from "../../../src/export/trainingMessages.js";
+import { policyPromptOf, withoutTaskMarkers } from "../../../src/export/trainingMessages.js";
+import { promptOf } from "../../../src/matching/labelAgreement.js";
 import { prepareSample } from "../../../src/training/verl/rows.js";
 
 const tool: McpTool = {
@@ -37,4 +38,22 @@ test("malformed messages pass through to the exporters' own checks", () => {
   const bad = [null, { role: "system", content: 3 }] as unknown as ChatMessage[];
   assert.equal(withoutTaskMarkers(bad), bad);
   assert.equal(prepareSample({ id: "x", messages: bad, tools: [] }).ok, false);
+});
+
+test("the prompt the policy is probed and scored on is the export's prompt: no task marker, the stored messages untouched", () => {
+  const stored = structuredClone(dialogue);
+  const prompt = policyPromptOf(dialogue);
+  assert.deepEqual(prompt, [{ role: "system", content: ASSISTANT_SYSTEM.replace(/^### task: dialogue-assistant\n/, "") }, dialogue[1]]);
+  assert.doesNotMatch(JSON.stringify(prompt), /### task/);
+  assert.deepEqual(dialogue, stored, "the stored messages (which the sample id hashes) are not changed");
+  // The same messages export.dataset writes before its label turn, and export.verl's prompt before its tools block.
+  const line = toDatasetLine({ id: "s1", kind: "multi_turn", messages: dialogue, tools: [tool], status: "verified", metadata: {} });
+  assert.deepEqual(line.messages.slice(0, -1), prompt);
+  const verl = prepareSample({ id: "s1", messages: dialogue, tools: [tool] }, "none");
+  assert.ok(verl.ok);
+  assert.deepEqual(verl.sample.messages.slice(0, -1), prompt, "export.verl's messages before the label");
+  assert.equal(verl.sample.prompt[0]?.content, prompt[0]?.content);
+  // A sample without a marker is asked exactly as before.
+  const plain: ChatMessage[] = [{ role: "system", content: "You are a helpful assistant." }, ...dialogue.slice(1)];
+  assert.deepEqual(policyPromptOf(plain), promptOf(plain));
 });

@@ -15,7 +15,7 @@ import { dialogues, dialogueTurns } from "../../../src/db/schema.js";
 import type { AssistantTurnReview, DialogueOutcome, DialogueTurn } from "../../../src/dialogue/types.js";
 import type { ChatMessage } from "../../../src/domain/types.js";
 import { gatherReportData } from "../../../src/reports/data.js";
-import { reportCharts } from "../../../src/reports/html.js";
+import { renderReportHtml, reportCharts } from "../../../src/reports/html.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
 import { travelDialogue } from "../../helpers/multiTurnSamples.js";
 
@@ -203,6 +203,19 @@ test("report data: the multi-turn section's figures for the campaign and for one
       two.omitted.filter((o) => o.title.startsWith("Multi-turn")).map((o) => o.note),
       ["no assistant turn was decided", "no assistant candidate broke a rule, so none was reflected on", "no dialogue called a tool"],
     );
+    // Iteration 2 kept no dialogue: the report warns, with why they were dropped; iteration 1 (two kept, one still running) does not.
+    const keptNone = "no dialogue kept, so no multi-turn sample was written: 1 dropped (bad_plan 1) of 1";
+    assert.deepEqual(it1.warnings, []);
+    const it2 = await gatherReportData(db, { campaignId: "c", iteration: 2 });
+    assert.deepEqual(it2.multiTurn!.warnings, [{ iteration: 2, warning: keptNone }]);
+    assert.deepEqual(all.multiTurn!.warnings, [{ iteration: 2, warning: keptNone }], "the campaign report names the iteration");
+    const html = renderReportHtml(all, { chartJs: "" });
+    assert.match(
+      html,
+      /<div class="banner" id="multi-turn-warning">WARNING: a multi-turn synthesis kept no dialogue\.<ul><li>iteration 2, synthesize\.multiTurn: no dialogue kept, so no multi-turn sample was written: 1 dropped \(bad_plan 1\) of 1<\/li><\/ul><\/div>/,
+    );
+    assert.match(html, /<tr><th>warning \(iteration 2\)<\/th><td>synthesize\.multiTurn: no dialogue kept/);
+    assert.doesNotMatch(renderReportHtml(await gatherReportData(db, { campaignId: "c", iteration: 1 }), { chartJs: "" }), /multi-turn-warning/);
     // A campaign without dialogues lists the section as not shown, one note per chart.
     await insertCampaign(db, { id: "single", name: "single", config: raw });
     await upsertIteration(db, { campaignId: "single", iteration: 1, status: "completed" });

@@ -195,14 +195,18 @@ test("a cluster-job stage shows its job, state, steps and headline metrics inste
 });
 
 test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s and a line of outcomes", () => {
-  const dialogues = { running: 16, kept: 40, dropped: 3, failed: 1, turns: 2_718 };
+  const dialogues = { running: 16, kept: 40, dropped: 3, failed: 1, messages: 2_718 };
   const stages = [
     stage("synthesize.multiTurn", { status: "running", itemsTotal: 200, itemsDone: 44, windowItems: 44, startedAt: at(120_000), dialogues }),
     stage("verify.rules"),
   ];
-  const text = renderCampaignView(campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "running", workerPolling: true }) }));
+  const view = campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "running", workerPolling: true }) });
+  const text = renderCampaignView(view);
   assert.match(text, /^ {2}synthesize\.multiTurn {2}44\/200 \(22%\) {2}0\.37 dialogues\/s {2}ETA 7m06s$/m);
   assert.match(text, /^ {24}dialogues: 40 kept, 3 dropped, 1 failed, 16 in progress; 2,718 messages stored$/m);
+  // `--json` names the count what the text calls it: messages stored, not turns.
+  const json = JSON.parse(JSON.stringify(view)) as { stages: { dialogues?: Record<string, number> }[] };
+  assert.deepEqual(json.stages[0]?.dialogues, { running: 16, kept: 40, dropped: 3, failed: 1, messages: 2718 });
   const done = renderCampaignView(
     campaignView({
       campaignId: "weekly",
@@ -220,6 +224,34 @@ test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s a
     }),
   );
   assert.match(done, /^ {24}dialogues: 56 kept, 3 dropped, 1 failed; 2,718 messages stored$/m);
+});
+
+test("a stage whose summary warns (synthesize.multiTurn kept no dialogue) shows the warning in the text and in --json", () => {
+  const warning = "no dialogue kept, so no multi-turn sample was written: 30 dropped (too_many_rejected_turns 21, no_accepted_turns 9) of 30";
+  const view = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([
+      stage("synthesize.multiTurn", {
+        status: "succeeded",
+        itemsTotal: 30,
+        itemsDone: 30,
+        startedAt: at(120_000),
+        finishedAt: at(0),
+        dialogues: { running: 0, kept: 0, dropped: 30, failed: 0, messages: 412 },
+        warning,
+      }),
+      stage("verify.rules", { status: "succeeded" }),
+    ]),
+    wf: wf({}),
+  });
+  const text = renderCampaignView(view);
+  assert.match(
+    text,
+    /^ {24}dialogues: 0 kept, 30 dropped, 0 failed; 412 messages stored\n {24}warning: no dialogue kept, so no multi-turn sample was written: 30 dropped \(too_many_rejected_turns 21, no_accepted_turns 9\) of 30$/m,
+  );
+  assert.equal(text.match(/warning:/g)?.length, 1, "only the stage that warns");
+  const json = JSON.parse(JSON.stringify(view)) as { stages: { name: string; warning?: string }[] };
+  assert.equal(json.stages.find((s) => s.name === "synthesize.multiTurn")?.warning, warning);
 });
 
 test("a stopped stage counts the slots its cancelled batches stored, at most its total; a running one keeps its batches' count", () => {

@@ -89,7 +89,7 @@ test("never above the stage's total; not for stages that are not running; not fo
     const [s] = withInflight([stage({ status })], [batch("synthesize.singleTurn", 1, { settled: 300 })], new Set());
     assert.equal(s?.itemsDone, 800, status);
   }
-  const mt = stage({ name: "synthesize.multiTurn", itemsDone: 35, dialogues: { running: 8, kept: 30, dropped: 3, failed: 2, turns: 400 } });
+  const mt = stage({ name: "synthesize.multiTurn", itemsDone: 35, dialogues: { running: 8, kept: 30, dropped: 3, failed: 2, messages: 400 } });
   const [m] = withInflight(
     [mt],
     [batch("synthesize.multiTurn", 0, { total: 50, settled: 35, kept: 30, dropped: 3, failed: 2, running: 8, turns: 400, samples: 30 })],

@@ -5,6 +5,7 @@
  * message that has one is read.
  */
 import {
+  ASSISTANT_INSTRUCTIONS,
   ASSISTANT_MARKER,
   DIALOGUE_PLAN_MARKER,
   markerPattern,
@@ -43,6 +44,25 @@ export function markedRole(messages: readonly unknown[]): DialogueRole | undefin
     for (const [role, re] of PATTERNS) if (re.test(text)) return role;
   }
   return undefined;
+}
+
+/** A `### task: ...` line, of any role (the synthesis agents', the judges', the expander's). */
+const ANY_TASK_MARKER = /^\s*#{2,4}\s*task\s*:/im;
+
+/**
+ * A dialogue's prompt addressed as a trained policy is addressed: no system (or developer) message
+ * carries a role-play task marker, and one holds the dialogue assistant's instructions (its system
+ * prompt less the marker line, as the exports write it and probe.greedy and the scoring stages send it).
+ */
+export function isUnmarkedDialoguePrompt(messages: readonly unknown[]): boolean {
+  let instructed = false;
+  for (const m of messages) {
+    if (!isObject(m) || (m.role !== "system" && m.role !== "developer")) continue;
+    const text = messageText(m.content);
+    if (ANY_TASK_MARKER.test(text)) return false;
+    if (text.includes(ASSISTANT_INSTRUCTIONS)) instructed = true;
+  }
+  return instructed;
 }
 
 /** The case object of the newest user message that carries one. */

@@ -2,7 +2,10 @@
  * The one dispatch point of the multi-turn roles (scripts.ts calls it before the single-turn tool
  * agent): a request is answered here when its system prompt carries a dialogue task marker
  * (src/dialogue/protocol.ts), or when it is a chat request with tools whose last message is a tool
- * result (the next call or the final answer; this also completes single-turn trajectories). Roles
+ * result (the next call or the final answer; this also completes single-turn trajectories), or when
+ * it is addressed as a trained policy is: no role-play marker at all, the dialogue assistant's
+ * instructions as its system prompt (a stored dialogue's prompt as the exports write it, which
+ * probe.greedy and the scoring stages send). Roles
  * that answer JSON put it in `content` as vLLM does under `response_format: json_schema`; the
  * assistant and the reflection answer with OpenAI tool calls or text.
  */
@@ -11,7 +14,7 @@ import type { ChatRequestBody } from "../requests.js";
 import type { ScriptedChat } from "../scripts.js";
 import { pythonJson } from "../tokenizer.js";
 import { assistantReply, type AssistantReply } from "./assistant.js";
-import { caseOf, isObject, markedRole, simToolsOf } from "./cases.js";
+import { caseOf, isObject, isUnmarkedDialoguePrompt, markedRole, simToolsOf } from "./cases.js";
 import { negotiate, parseNegotiationCase } from "./negotiation.js";
 import type { DialogueSimOptions } from "./options.js";
 import { parsePlanCase, planAnswer } from "./planner.js";
@@ -92,8 +95,10 @@ export function scriptDialogue(body: ChatRequestBody, seed: number, o: DialogueS
     case "assistant":
       return assistantChat(body, seed, assistantReply({ seed, body, messages, tools: toolsOn ? tools : [], rates: o.rates }), "dialogue-assistant");
     case undefined: {
+      if (!toolsOn) return undefined;
       const last = messages.at(-1);
-      if (!toolsOn || !isObject(last) || last.role !== "tool") return undefined;
+      // The policy asked about a dialogue's turn answers as the dialogue's assistant did (a real model reads the same prompt).
+      if ((!isObject(last) || last.role !== "tool") && !isUnmarkedDialoguePrompt(messages)) return undefined;
       return assistantChat(body, seed, assistantReply({ seed, body, messages, tools, rates: o.rates }), "dialogue-assistant");
     }
   }

@@ -10,7 +10,8 @@ import { insertProbeResults, probeResultsOf, probeSummary, type NewProbeResult }
 import { toOpenAiTool } from "../../../domain/types.js";
 import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
-import { compareToLabel, labelOf, promptOf } from "../../../matching/labelAgreement.js";
+import { policyPromptOf } from "../../../export/trainingMessages.js";
+import { compareToLabel, labelOf } from "../../../matching/labelAgreement.js";
 import { allBatchSamples, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 
 type ProbeStage = StageConfigOf<"probe.greedy">;
@@ -71,7 +72,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
           try {
             const res = await policy.chat(
               {
-                messages: promptOf(sample.messages),
+                messages: policyPromptOf(sample.messages),
                 ...(sample.tools.length > 0 ? { tools: sample.tools.map(toOpenAiTool), toolChoice: "auto" as const } : {}),
                 temperature: 0,
               },

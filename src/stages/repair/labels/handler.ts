@@ -27,7 +27,8 @@ import { committeeRoles, committeeSize, convene, judgeId, judgeReliability, tall
 import { JUDGEMENT_RESPONSE_FORMAT, judgedAnswer, judgementAnswerSchema, labelJudgementMessages } from "../../../judging/protocol.js";
 import { LlmError, type LlmClient } from "../../../llm/client.js";
 import { resolveRole } from "../../../llm/roles.js";
-import { labelOf, promptOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
+import { policyPromptOf } from "../../../export/trainingMessages.js";
+import { labelOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
 import { keepHigherPerplexity, REPAIR_STAGE, repairedSample, stepFor } from "../../../repair/labelRepair.js";
 import { perplexityOfAnswer } from "../../../scoring/labelPerplexity.js";
 import { StageInputError, type BatchResult, type StageHandler, allBatchSamples } from "../../../framework/stage.js";
@@ -86,7 +87,8 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
       const label = labelOf(sample.messages);
       if (!label) throw new StageInputError(`sample ${sample.id} has no label (assistant message) to judge`);
       const prediction = probe.prediction;
-      const prompt = promptOf(sample.messages);
+      // What the policy was asked (probe.greedy): the prediction is judged against the prompt it answered.
+      const prompt = policyPromptOf(sample.messages);
 
       // Votes already stored (an earlier attempt) are not asked again.
       const before: Vote<JudgeVerdict>[] = (stored.get(sample.id) ?? [])

@@ -8,7 +8,8 @@ import type { StageConfigOf } from "../../specs.js";
 import { consistencyClassCounts, scoreValues } from "../../../db/repos/scores.js";
 import { toOpenAiTool } from "../../../domain/types.js";
 import type { StageHandler } from "../../../framework/stage.js";
-import { labelOf, promptOf } from "../../../matching/labelAgreement.js";
+import { policyPromptOf } from "../../../export/trainingMessages.js";
+import { labelOf } from "../../../matching/labelAgreement.js";
 import { consistencyOfAnswers } from "../../../scoring/consistency.js";
 import { UnscorableSampleError } from "../../../scoring/labelPerplexity.js";
 import { distribution } from "../../../scoring/summary.js";
@@ -26,7 +27,7 @@ export const scoreConsistencyHandler: StageHandler<ConsistencyStage, ScoringProg
     const consistency: MetricScorer = async (sample, signal) => {
       const label = labelOf(sample.messages);
       if (!label) throw new UnscorableSampleError("the sample has no assistant message (label) to compare with");
-      const prompt = promptOf(sample.messages);
+      const prompt = policyPromptOf(sample.messages);
       const tools = sample.tools.length > 0 ? sample.tools.map(toOpenAiTool) : undefined;
       const answers = await Promise.all(
         Array.from({ length: k }, (_, seed) => policy.chat({ messages: prompt, ...(tools ? { tools } : {}), temperature, seed }, { signal })),

@@ -161,7 +161,9 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
   },
 
   async finalize(ctx, batches) {
-    return multiTurnSummary(ctx.deps.db, { campaignId: ctx.campaignId, iteration: ctx.iteration, batches });
+    const summary = await multiTurnSummary(ctx.deps.db, { campaignId: ctx.campaignId, iteration: ctx.iteration, batches });
+    if (summary.warning) ctx.deps.log(`synthesize.multiTurn: warning: ${ctx.campaignId} iteration ${ctx.iteration}: ${summary.warning}`);
+    return summary;
   },
 };
 

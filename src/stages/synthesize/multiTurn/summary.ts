@@ -1,8 +1,8 @@
 /**
  * The summary synthesize.multiTurn persists as its result (what `status`, the report and the UI show):
  * dialogues attempted / kept / dropped / failed, the user-turn histogram of kept dialogues, drop and
- * turn rejection reasons, reflections, negotiations, tool calls and errors, samples written, and
- * tokens per role. Counted from the stored rows — every dialogue, turn, sample and request once,
+ * turn rejection reasons, reflections, negotiations, tool calls and errors, samples written,
+ * tokens per role, and a warning when no dialogue was kept (src/dialogue/noneKept.ts). Counted from the stored rows — every dialogue, turn, sample and request once,
  * whichever attempt wrote it — so the numbers agree with the tables.
  */
 import { and, eq, sql } from "drizzle-orm";
@@ -10,6 +10,7 @@ import type { Db } from "../../../db/client.js";
 import { iterationDialogues, rejectedTurnReasons } from "../../../db/repos/dialogues.js";
 import { usageTotals } from "../../../db/repos/usage.js";
 import { samples } from "../../../db/schema.js";
+import { noDialogueKeptWarning } from "../../../dialogue/noneKept.js";
 import type { DialogueOutcome } from "../../../dialogue/types.js";
 import type { BatchResult } from "../../../framework/stage.js";
 
@@ -28,6 +29,8 @@ export type MultiTurnSummary = {
   samples: { written: number; duplicates: number };
   /** From the request ledger: requests and tokens per role (planner, user, assistant, toolServer, negotiator). */
   tokensByRole: Record<string, { requests: number; promptTokens: number; completionTokens: number; failures: number }>;
+  /** Present when dialogues ended and none was kept (so no sample was written): why, by drop reason. */
+  warning?: string;
 };
 
 /** "only 1 of 3 candidates agree; 2 required ..." -> "only N of N candidates agree; N required ...", cut before a quoted explanation. */
@@ -89,9 +92,11 @@ export async function multiTurnSummary(db: Db, p: { campaignId: string; iteratio
     t.completionTokens += Number(u.completionTokens);
     t.failures += Number(u.failures);
   }
+  const warning = noDialogueKeptWarning({ ...base.dialogues, dropReasons: base.dropReasons });
   return {
     ...base,
     samples: { written: Number(written?.n ?? 0), duplicates: p.batches.reduce((a, b) => a + (b.duplicates ?? 0), 0) },
     tokensByRole,
+    ...(warning ? { warning } : {}),
   };
 }
