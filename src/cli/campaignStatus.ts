@@ -13,7 +13,7 @@ import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns } from "../db/repos/campaignStatus.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
 import { campaignListEntry, mergeCampaignList, unregisteredListEntry, unregisteredWorkflows } from "../status/campaignList.js";
-import { campaignView, type CampaignState, type CampaignView, type DbFacts, type WorkflowFacts } from "../status/campaignView.js";
+import { campaignView, ENDED_STATES, type CampaignView, type DbFacts, type WorkflowFacts } from "../status/campaignView.js";
 import { withInflight } from "../status/inflight.js";
 import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
 import { taskQueues } from "../taskQueues.js";
@@ -21,8 +21,6 @@ import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
 import { renderCampaignList, renderCampaignView } from "./statusView.js";
 import { connectClient } from "./temporal.js";
-
-const FINAL: ReadonlySet<CampaignState> = new Set(["completed", "failed", "aborted", "terminated", "timed_out"]);
 
 /** Open connections to both sources; a source that cannot be reached is a note, not a failure (unless both are). */
 interface Sources {
@@ -143,6 +141,7 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
   const { dbFacts } = resolved;
   let { campaignId } = resolved;
   let wf: WorkflowFacts | undefined;
+  let workflowMissing: { namespace: string; workflowId: string } | undefined;
   const notes = [...s.notes];
   if (s.client) {
     try {
@@ -151,15 +150,13 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
         wf = await readWorkflowFacts(s.client, id);
         if (wf) campaignId = id.slice("campaign-".length);
       }
+      // Temporal answered: it has no such workflow.
+      if (dbFacts && !wf) workflowMissing = { namespace: e.namespace, workflowId: dbFacts.workflowId ?? campaignWorkflowId(campaignId) };
     } catch (err) {
       const known = temporalCliError(err, e);
       if (!known || !dbFacts) throw known ?? err;
       notes.push(`Temporal: ${known.message}`);
     }
-    if (dbFacts && !wf)
-      notes.push(
-        `Temporal (namespace ${e.namespace}) has no workflow ${dbFacts.workflowId ?? campaignWorkflowId(campaignId)}: its history may have passed the retention period`,
-      );
   }
   if (s.client && s.db && dbFacts) await addInflight(s.client, s.db, dbFacts, wf, notes);
   if (!dbFacts && !wf) {
@@ -171,7 +168,14 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
     ].filter(Boolean);
     throw new CliError(`no such campaign: ${id}; ${where.join(" and ")}; \`toolloop campaign list\` shows the campaigns`, EXIT_BAD_INPUT);
   }
-  return campaignView({ campaignId, db: dbFacts, wf, notes, reportPath: findReport(campaignId, wf?.outputDir, dbFacts?.outputDirSetting) });
+  return campaignView({
+    campaignId,
+    db: dbFacts,
+    wf,
+    notes,
+    reportPath: findReport(campaignId, wf?.outputDir, dbFacts?.outputDirSetting),
+    ...(workflowMissing ? { workflowMissing } : {}),
+  });
 }
 
 /**
@@ -228,7 +232,7 @@ async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; 
         console.log(text);
         last = text;
       }
-      if (FINAL.has(v.state)) {
+      if (ENDED_STATES.has(v.state)) {
         if (v.state !== "completed") process.exitCode = EXIT_ENVIRONMENT;
         return;
       }
@@ -273,8 +277,25 @@ async function printList(opts: { json?: boolean; limit: string }): Promise<void>
     const run = pLimit(8);
     const wfFacts = (workflowId: string) =>
       client ? readWorkflowFacts(client, workflowId, { checkPollers: false }).catch(() => undefined) : Promise.resolve(undefined);
+    /** The workflow's facts, and whether Temporal answered that it has none (an error is not an answer). */
+    const rowFacts = async (workflowId: string) => {
+      if (!client) return { wf: undefined };
+      try {
+        const wf = await readWorkflowFacts(client, workflowId, { checkPollers: false });
+        return wf ? { wf } : { wf, missing: { namespace: e.namespace, workflowId } };
+      } catch {
+        return { wf: undefined };
+      }
+    };
     const [registered, temporalOnly] = await Promise.all([
-      Promise.all(rows.map((row) => run(async () => campaignListEntry(row, await wfFacts(row.workflowId ?? campaignWorkflowId(row.campaignId)))))),
+      Promise.all(
+        rows.map((row) =>
+          run(async () => {
+            const { wf, missing } = await rowFacts(row.workflowId ?? campaignWorkflowId(row.campaignId));
+            return campaignListEntry(row, wf, missing);
+          }),
+        ),
+      ),
       Promise.all(unregistered.map((w) => run(async () => unregisteredListEntry(w, await wfFacts(w.workflowId))))),
     ]);
     const entries = mergeCampaignList(registered, temporalOnly, limit);

@@ -6,6 +6,7 @@ import { formatCount, formatDuration, renderProgressLine } from "../status/progr
 const STATE_WORDS: Record<string, string> = {
   waiting_for_operator: "WAITING FOR OPERATOR",
   timed_out: "TIMED OUT",
+  no_workflow: "NO WORKFLOW",
 };
 const stateWord = (s: string) => STATE_WORDS[s] ?? s.toUpperCase();
 

@@ -82,7 +82,15 @@ export function mergeCampaignList(registered: CampaignListEntry[], temporalOnly:
   return [...registered, ...temporalOnly].sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0)).slice(0, limit);
 }
 
-export function campaignListEntry(row: CampaignListRow, wf: WorkflowFacts | undefined): CampaignListEntry {
+/**
+ * `workflowMissing`: Temporal answered that it has no workflow for the row (not: it could not be
+ * asked); a campaign PostgreSQL records as running is then `no_workflow`.
+ */
+export function campaignListEntry(
+  row: CampaignListRow,
+  wf: WorkflowFacts | undefined,
+  workflowMissing?: { namespace: string; workflowId: string },
+): CampaignListEntry {
   const stage =
     row.stage !== undefined && row.stageStatus !== undefined
       ? [
@@ -100,6 +108,7 @@ export function campaignListEntry(row: CampaignListRow, wf: WorkflowFacts | unde
   const v = campaignView({
     campaignId: row.campaignId,
     wf,
+    ...(workflowMissing && !wf ? { workflowMissing } : {}),
     db: {
       campaignId: row.campaignId,
       name: row.name,

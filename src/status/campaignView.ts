@@ -6,7 +6,22 @@
 import type { RootCause } from "./failureCause.js";
 import { stageProgress, type StageProgress } from "./progressLine.js";
 
-export const CAMPAIGN_STATES = ["running", "paused", "waiting_for_operator", "completed", "failed", "aborted", "terminated", "timed_out"] as const;
+/**
+ * `no_workflow`: PostgreSQL says the campaign runs, but Temporal (asked, and answering) has no
+ * workflow for it, so nothing runs it (the Temporal state was lost, e.g. a dev server restarted
+ * without its database file, or the history passed the namespace's retention).
+ */
+export const CAMPAIGN_STATES = [
+  "running",
+  "paused",
+  "waiting_for_operator",
+  "completed",
+  "failed",
+  "aborted",
+  "terminated",
+  "timed_out",
+  "no_workflow",
+] as const;
 export type CampaignState = (typeof CAMPAIGN_STATES)[number];
 
 /** What Temporal says of the campaign workflow's latest run. */
@@ -165,7 +180,7 @@ const CLOSED: Record<string, CampaignState> = {
 const RUNNING_STATES = new Set<string>(["running", "paused", "waiting_for_operator"]);
 
 /** States in which no work runs any more: a stage or iteration row still marked running was cut short. */
-const ENDED_STATES = new Set<CampaignState>(["completed", "failed", "aborted", "terminated", "timed_out"]);
+export const ENDED_STATES: ReadonlySet<CampaignState> = new Set<CampaignState>(["completed", "failed", "aborted", "terminated", "timed_out", "no_workflow"]);
 
 /** The command operators type, in the next commands and notes this view suggests. */
 export const CLI = "toolloop";
@@ -192,6 +207,7 @@ export function nextCommandsFor(state: CampaignState, campaignId: string): Campa
     case "failed":
     case "terminated":
     case "timed_out":
+    case "no_workflow":
       return [{ command: `${CLI} campaign start --config <file> --id ${id}`, what: "run it again: finished stages and batches are not redone" }];
     default:
       return [];
@@ -220,6 +236,8 @@ export interface ViewInput {
   notes?: string[];
   /** The report file's path when it exists (the caller checks the file system). */
   reportPath?: string;
+  /** Temporal was asked and answered that it has no workflow for the campaign (not: Temporal unreachable). */
+  workflowMissing?: { namespace: string; workflowId: string };
 }
 
 /**
@@ -278,9 +296,16 @@ export function campaignView(input: ViewInput): CampaignView {
           `no worker has polled task queue ${wf.taskQueue} recently: the campaign makes no progress until one runs (\`${CLI} worker\`); this status comes from PostgreSQL and Temporal's records`,
         );
     }
+  } else if (db && input.workflowMissing && RUNNING_STATES.has(db.status)) {
+    state = "no_workflow";
+    reason = `PostgreSQL records the campaign as ${db.status}, but Temporal (namespace ${input.workflowMissing.namespace}) has no workflow ${input.workflowMissing.workflowId}: nothing runs it (Temporal's state was lost, or the history passed the retention period)`;
   } else if (db) {
     state = db.status === "running" ? (failedStage ? "waiting_for_operator" : "running") : (db.status as CampaignState);
     if (db.status === "failed") reason = stageFailure;
+    if (input.workflowMissing)
+      notes.push(
+        `Temporal (namespace ${input.workflowMissing.namespace}) has no workflow ${input.workflowMissing.workflowId}: its history may have passed the retention period`,
+      );
   } else {
     throw new Error("campaignView needs PostgreSQL or Temporal facts");
   }

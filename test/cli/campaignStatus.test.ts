@@ -550,6 +550,32 @@ test("list: Temporal failing to list the campaign workflows is a note, not a fai
   assert.ok(parsed.campaigns.every((c) => c.registered));
 });
 
+test("a campaign PostgreSQL records as running that Temporal has no workflow for: NO WORKFLOW with the reason and how to start it again, --watch ends at once, list says so", async () => {
+  // Temporal's state lost (a dev server restarted without its database file): the row stays, the workflow is gone.
+  const campaignId = `lost-${Date.now().toString(36)}`;
+  await env.db.db.insert(campaigns).values({ id: campaignId, name: "lost", config: {}, status: "running", workflowId: campaignWorkflowId(campaignId) });
+  const r = await cli(["campaign", "status", campaignId]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^campaign ${campaignId} \\(lost\\): NO WORKFLOW`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `reason: PostgreSQL records the campaign as running, but Temporal \\(namespace ${env.namespace}\\) has no workflow campaign-${campaignId}: nothing runs it`,
+    ),
+  );
+  assert.match(r.stdout, new RegExp(`toolloop campaign start --config <file> --id ${campaignId} +# run it again`));
+  assert.doesNotMatch(r.stdout, /campaign pause|--watch +#/);
+
+  const watched = await cli(["campaign", "status", campaignId, "--watch", "--interval", "1"]);
+  assert.equal(watched.status, 1, "nothing runs it: --watch ends at once, not successfully");
+
+  const list = await cli(["campaign", "list", "--json", "--limit", "1000"]);
+  assert.equal(list.status, 0, list.stderr);
+  const entry = (JSON.parse(list.stdout) as { campaigns: CampaignListEntry[] }).campaigns.find((c) => c.campaignId === campaignId);
+  assert.equal(entry?.state, "no_workflow");
+  assert.match(entry?.reason ?? "", /has no workflow/);
+});
+
 /** The heartbeat of the iteration's running synthesis batch, read here straight from Temporal's description. */
 async function heartbeatSettled(campaignId: string): Promise<number | undefined> {
   const desc = await env.client.workflow.getHandle(iterationWorkflowId(campaignWorkflowId(campaignId), 1)).describe();

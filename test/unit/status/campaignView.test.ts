@@ -375,3 +375,30 @@ test("an ended campaign whose policy server runs names the stop command; a runni
   assert.ok(!running.nextCommands.some((c) => c.command.includes("model stop")), "a running campaign calls its server");
   assert.match(renderCampaignView(done), /next:\n {2}toolloop model stop weekly {2}# stop its policy server/);
 });
+
+test("no workflow: a campaign PostgreSQL records as running or paused that Temporal answered it has no workflow for ends as no_workflow; a completed one keeps its state with a note", () => {
+  const missing = { namespace: "default", workflowId: "campaign-weekly" };
+  for (const status of ["running", "paused", "waiting_for_operator"]) {
+    const v = campaignView({
+      campaignId: "weekly",
+      db: dbFacts([stage("synthesize.singleTurn", { status: "running", itemsTotal: 40 })], { status }),
+      workflowMissing: missing,
+    });
+    assert.equal(v.state, "no_workflow");
+    assert.match(
+      v.reason ?? "",
+      new RegExp(`^PostgreSQL records the campaign as ${status}, but Temporal \\(namespace default\\) has no workflow campaign-weekly: nothing runs it`),
+    );
+    assert.deepEqual(
+      v.nextCommands.map((c) => c.command),
+      ["toolloop campaign start --config <file> --id weekly"],
+    );
+    assert.equal(v.stages[0]?.status, "stopped", "no rate or ETA for a stage nothing runs");
+    assert.match(renderCampaignView(v), /^campaign weekly \(demo\): NO WORKFLOW, iteration 2\/3/);
+  }
+  const done = campaignView({ campaignId: "weekly", db: dbFacts([], { status: "completed" }), workflowMissing: missing });
+  assert.equal(done.state, "completed");
+  assert.ok(done.notes.some((n) => /has no workflow campaign-weekly: its history may have passed the retention period/.test(n)));
+  // Temporal not asked (unreachable): PostgreSQL's word stands.
+  assert.equal(campaignView({ campaignId: "weekly", db: dbFacts([]) }).state, "running");
+});
