@@ -343,3 +343,19 @@ test("an ended campaign whose policy server runs names the stop command; a runni
   assert.ok(!running.nextCommands.some((c) => c.command.includes("model stop")), "a running campaign calls its server");
   assert.match(renderCampaignView(done), /next:\n {2}toolloop model stop weekly {2}# stop its policy server/);
 });
+
+test("a succeeded cluster-job stage shows as done (1/1, 100%) even when PostgreSQL has no job row for it; a running one keeps its count", () => {
+  // A job stage is planned as one item and runs no batch activity, so no batch row counts that item.
+  const merge = stage("train.merge", { status: "succeeded", batchesTotal: 1, itemsTotal: 1, itemsDone: 0, startedAt: at(90_000), finishedAt: at(30_000) });
+  const v = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([merge, stage("serve.policy", { status: "running", batchesTotal: 1, itemsTotal: 1, startedAt: at(20_000) })]),
+    wf: wf({ searchStatus: "running" }),
+  });
+  assert.equal(v.stages[0]?.itemsDone, 1);
+  assert.equal(v.stages[0]?.progress?.fraction, 1);
+  assert.equal(v.stages[1]?.itemsDone, 0);
+  const text = renderCampaignView(v);
+  assert.match(text, /^ {2}train\.merge {3}1\/1 \(100%\) {2}succeeded in 1m00s$/m);
+  assert.match(text, /^ {2}serve\.policy {2}0\/1 \(0%\) /m);
+});
