@@ -159,7 +159,7 @@ export function createActivities(deps: ActivityDeps) {
 
   const jobs = createClusterJobActivities({
     getDb: deps.getDb,
-    createLauncher: deps.launcherFor ?? ((config) => createLauncher(clusterOf(config).launcher, { log: deps.log })),
+    createLauncher: deps.launcherFor ?? ((config) => createLauncher(clusterOf(config).launcher, { log: deps.log, python: clusterOf(config).python })),
     withStageContext,
     log: deps.log,
   });

@@ -28,6 +28,16 @@ import { connectClient } from "./temporal.js";
 import { activityDepsFor } from "./worker.js";
 import { campaignReportPath } from "../output/layout.js";
 
+/**
+ * Why the demo's BFCL numbers are low, in every category ("multiple" included): the simulated policy
+ * reads argument values only where a question writes them after the parameter's name, as its own
+ * query writer does (src/llm/simulator/text.ts), and BFCL's wording rarely does, so it declines most
+ * entries. The request, the scoring and its choice among several functions are right
+ * (test/unit/simulator/bfclMultiple.test.ts).
+ */
+const SIMULATED_BFCL_NOTE =
+  "the simulated policy reads argument values only where a question writes them after the parameter's name; BFCL's own wording rarely does, so it declines most BFCL entries in every category: these numbers exercise the probe, they measure no model";
+
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
@@ -127,8 +137,10 @@ export function registerDemoCommand(program: Command): void {
           const versions = await listModelVersions(db.db, campaignId);
           if (versions.length) console.log("  policy lineage (toolloop model list):");
           for (const line of formatModelVersions(versions)) console.log(`    ${line.replace("\n", "\n    ")}`);
-          for (const r of await policyScoresByIteration(db.db, campaignId))
+          const bfclScores = await policyScoresByIteration(db.db, campaignId);
+          for (const r of bfclScores)
             console.log(`  BFCL fast check, iteration ${r.iteration} (policy ${r.models.join(", ")}): ${(r.accuracy * 100).toFixed(1)}% of ${r.total}`);
+          if (bfclScores.length > 0) console.log(`  (${SIMULATED_BFCL_NOTE})`);
           const loop = await loopIterationLines(db.db, campaignId, config.iterations);
           if (loop.length) console.log("\n[demo] the self-evolving loop, per iteration");
           for (const it of loop) for (const line of it.lines) console.log(`  ${line}`);

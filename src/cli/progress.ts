@@ -1,6 +1,7 @@
 /** Renders campaign and iteration status for a terminal: one line per stage with a progress bar. */
 import type { CampaignStatus, IterationStatus, StageStatus } from "../../workflows/definitions.js";
 import { nextCommandsFor } from "../status/campaignView.js";
+import { shownItemsDone } from "../status/progressLine.js";
 
 export function progressBar(done: number, total: number, width = 24): string {
   const frac = total > 0 ? Math.min(1, done / total) : 0;
@@ -15,8 +16,9 @@ function stageLine(s: StageStatus): string {
     .join(" ");
   // A stage of a resumed campaign whose batches had all finished before plans nothing this run.
   const nothingLeft = s.state === "succeeded" && s.itemsTotal === 0;
-  const bar = s.state === "pending" ? " ".repeat(31) : nothingLeft ? progressBar(1, 1) : progressBar(s.itemsDone, s.itemsTotal);
-  const items = nothingLeft ? "nothing left to do" : `${s.itemsDone}/${s.itemsTotal}`;
+  const done = shownItemsDone(s.state, s.itemsDone, s.itemsTotal);
+  const bar = s.state === "pending" ? " ".repeat(31) : nothingLeft ? progressBar(1, 1) : progressBar(done, s.itemsTotal);
+  const items = nothingLeft ? "nothing left to do" : `${done}/${s.itemsTotal}`;
   const err = s.lastError ? `\n      last error: ${s.lastError}` : "";
   return `  ${s.name.padEnd(24)} ${s.state.padEnd(21)} ${bar} ${items} ${counts}${jobLine(s.job)}${err}`;
 }

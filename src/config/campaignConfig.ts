@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { AnyStageSpec } from "../framework/stageSpec.js";
 import { STAGE_SPECS, type StageConfig, type StageName } from "../stages/specs.js";
-import { clusterConfigSchema, DEFAULT_CLUSTER } from "../training/clusterConfig.js";
+import { clusterConfigSchema, DEFAULT_CLUSTER, rewardServiceReachIssue } from "../training/clusterConfig.js";
 import { ENV_NAME, ENV_NAME_RULE } from "./envVar.js";
 import { schedulesSchema } from "./scheduleConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, serviceUrl, temperature } from "./fields.js";
@@ -158,7 +158,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /**
  * Checks that span fields: role endpoints exist, every stage's roles are configured, stage names are
- * unique, and no stage plans more batches than CONFIG_LIMITS allows. Runs on the possibly half-parsed
+ * unique, no stage plans more batches than CONFIG_LIMITS allows, and the train.grpo job can reach the
+ * reward service (clusterConfig.ts: rewardServiceReachIssue). Runs on the possibly half-parsed
  * value (field problems are reported too), so it only looks at what has the expected shape.
  */
 function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[] {
@@ -182,6 +183,8 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
   if (!Array.isArray(cfg.stages) || cfg.stages.length > CONFIG_LIMITS.stages) return issues;
   const seen = new Map<string, number>();
   let slots: { count: number; index: number } | undefined;
+  /** The stage whose job calls the reward service, and on how many nodes it runs. */
+  let rewardJob: { nodes: number } | undefined;
   cfg.stages.forEach((s: unknown, i) => {
     if (!isRecord(s) || typeof s.name !== "string") return;
     const spec = specs.find((x) => x.name === s.name);
@@ -205,6 +208,7 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
       if (!roles || !Object.hasOwn(roles, role))
         issues.push({ path: ["stages", i, ...path], message: `names the role ${JSON.stringify(role)}; add roles.${role} ({ "endpoint": ..., "model": ... })` });
     }
+    if (s.name === "train.grpo") rewardJob = { nodes: (parsed.data as { grpo: { nnodes: number } }).grpo.nnodes };
     const stage = parsed.data as { batchSize: number };
     if (spec.reads.kind === "slots") {
       const count = spec.reads.items(parsed.data);
@@ -217,6 +221,12 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
       if (issue) issues.push({ path: ["stages", i, "batchSize"], message: issue });
     }
   });
+  if (rewardJob) {
+    // Only a cluster section that parses (its field problems are reported by its own schema).
+    const cluster = clusterConfigSchema.safeParse(cfg.cluster ?? {});
+    const issue = cluster.success ? rewardServiceReachIssue(cluster.data, rewardJob.nodes) : undefined;
+    if (issue) issues.push({ path: ["cluster", ...issue.path], message: issue.message });
+  }
   return issues;
 }
 

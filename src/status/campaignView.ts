@@ -4,7 +4,7 @@
  * Pure: the readers (src/db/repos/campaignStatus.ts, src/status/workflowFacts.ts) gather the facts.
  */
 import type { RootCause } from "./failureCause.js";
-import { stageProgress, type StageProgress } from "./progressLine.js";
+import { shownItemsDone, stageProgress, type StageProgress } from "./progressLine.js";
 
 /**
  * `no_workflow`: PostgreSQL says the campaign runs, but Temporal (asked, and answering) has no
@@ -321,7 +321,7 @@ export function campaignView(input: ViewInput): CampaignView {
             status: "stopped",
             itemsDone: Math.min(Math.max(facts.itemsDone, facts.settledSlots ?? 0), facts.itemsTotal ?? Number.POSITIVE_INFINITY),
           }
-        : { ...facts };
+        : { ...facts, itemsDone: facts.itemsTotal === undefined ? facts.itemsDone : shownItemsDone(facts.status, facts.itemsDone, facts.itemsTotal) };
     const timed = s.itemsTotal !== undefined && s.itemsTotal > 0 && !s.job;
     if (!timed || s.status === "pending") return s;
     const running = s.status === "running";

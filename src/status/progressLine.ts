@@ -41,6 +41,16 @@ export interface StageProgress {
   etaSeconds?: number;
 }
 
+/**
+ * The items a status shows as done. A succeeded stage is done whatever its counter says: a
+ * cluster-job stage (train.*, serve.policy) is planned as one item, its job, and nothing counts
+ * that item when the job ends (it runs no batch activity; the job's own progress, when it reports
+ * any, is in steps and need not include the last one), so its counter can stay at 0 of 1.
+ */
+export function shownItemsDone(state: string, done: number, total: number): number {
+  return state === "succeeded" && total > 0 ? Math.max(done, total) : done;
+}
+
 export function stageProgress(p: ProgressInput): StageProgress {
   const total = Math.max(0, p.total);
   const done = Math.max(0, p.done);

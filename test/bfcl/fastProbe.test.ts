@@ -6,7 +6,7 @@ import { runFastProbe, type ProbeChatClient } from "../../src/bfcl/fastProbe.js"
 import { sanitizeToolName, toOpenAiTools } from "../../src/bfcl/toolSchema.js";
 import { stringifyPyJson } from "../../src/matching/pyJson.js";
 
-const CATEGORIES = ["simple", "java", "parallel", "irrelevance", "live_relevance"];
+const CATEGORIES = ["simple", "java", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_relevance"];
 const LIMIT = 20;
 
 /** A scripted model: answers each known question with the entry's first acceptable answer as tool calls. */
@@ -18,6 +18,11 @@ function scriptedClient(seen: { tools: number }): ProbeChatClient {
       const entry = byQuestion.get(JSON.stringify(req.messages));
       assert.ok(entry, "probe sent an unknown question");
       seen.tools += req.tools?.length ?? 0;
+      // Every function of the entry is offered ("multiple": several, of which the answer names one).
+      assert.deepEqual(
+        (req.tools ?? []).map((t) => t.function.name),
+        entry.function.map((f) => sanitizeToolName(f.name)),
+      );
       for (const t of req.tools ?? []) assert.match(t.function.name, /^[a-zA-Z0-9_-]{1,64}$/);
       if (entry.category === "irrelevance") return Promise.resolve({ message: { content: "I can't do that." } });
       const calls = entry.category === "live_relevance" ? [{ [entry.function[0]!.name]: {} }] : answerOutput(entry);

@@ -203,7 +203,7 @@ test("slurm launcher: unknown names and bad input", async () => {
 });
 
 test("slurm batch script: one node runs the command; several nodes follow verl's Ray-on-Slurm pattern (syntax checked by bash -n)", () => {
-  const single = slurmBatchScript(request("single", "echo 'quoted'"), { setupCommands: ["module load cuda"], rayPort: 6379 });
+  const single = slurmBatchScript(request("single", "echo 'quoted'"), { setupCommands: ["module load cuda"], rayPort: 6379, python: "python3" });
   assert.match(single, /^module load cuda$/m);
   assert.match(single, /^sh -c 'echo '"'"'quoted'"'"''$/m);
   assert.doesNotMatch(single, /ray start/);
@@ -212,6 +212,7 @@ test("slurm batch script: one node runs the command; several nodes follow verl's
     {
       setupCommands: [],
       rayPort: 6380,
+      python: "python3",
     },
   );
   assert.match(

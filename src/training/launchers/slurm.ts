@@ -30,6 +30,8 @@ const LOCK_WAIT_MS = 30_000;
 
 export interface SlurmLauncherOptions {
   log: (m: string) => void;
+  /** The campaign's `cluster.python` (default "python3"): a multi-node job's batch script checks the Ray nodes with it. */
+  python?: string;
 }
 
 interface CommandResult {
@@ -76,12 +78,14 @@ export function exitCodeOf(text: string | undefined): number | undefined {
 export class SlurmLauncher implements JobLauncher {
   readonly kind = "slurm" as const;
   private readonly log: (m: string) => void;
+  private readonly python: string;
 
   constructor(
     private readonly config: SlurmLauncherConfig,
     opts: SlurmLauncherOptions,
   ) {
     this.log = opts.log;
+    this.python = opts.python ?? "python3";
   }
 
   private bin(command: string): string {
@@ -194,7 +198,7 @@ export class SlurmLauncher implements JobLauncher {
   private async sbatch(request: JobRequest): Promise<string> {
     const { name, workDir, resources: r } = request;
     const script = path.join(workDir, `${name}.sbatch.sh`);
-    writeAtomically(script, slurmBatchScript(request, this.config), 0o700);
+    writeAtomically(script, slurmBatchScript(request, { setupCommands: this.config.setupCommands, rayPort: this.config.rayPort, python: this.python }), 0o700);
     const args = [
       "--parsable",
       `--job-name=${name}`,

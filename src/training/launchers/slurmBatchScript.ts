@@ -3,14 +3,28 @@
  * nodes: verl's Ray-on-Slurm pattern (verl's examples/slurm/ray_on_slurm.slurm): srun starts a Ray
  * head on the first node and a Ray worker on each other node (one task per node, `--block` so the
  * steps live as long as the job), waits until the cluster has every node, then runs the command on
- * the head node with RAY_ADDRESS set, so verl's `ray.init()` joins that cluster. Pure (no I/O).
+ * the head node with RAY_ADDRESS set, so verl's `ray.init()` joins that cluster. The wait asks Ray,
+ * with the campaign's `cluster.python`, how many nodes are alive; that check's errors go to the job
+ * log (its last error line when the wait gives up), and an interpreter without the `ray` module ends
+ * the wait at once instead of after ten minutes. Pure (no I/O).
  */
 import type { JobRequest } from "./launcher.js";
 
 export interface BatchScriptOptions {
   setupCommands: string[];
   rayPort: number;
+  /** The campaign's `cluster.python`: the interpreter that asks Ray whether every node joined (it must import `ray`). */
+  python: string;
+  /** How long a multi-node job waits for its Ray nodes to join (default 600). */
+  rayJoinWaitSeconds?: number;
 }
+
+/** Seconds between two checks of the Ray nodes that joined. */
+export const RAY_JOIN_POLL_SECONDS = 5;
+export const DEFAULT_RAY_JOIN_WAIT_SECONDS = 600;
+
+/** Prints the number of alive Ray nodes of the cluster at RAY_ADDRESS (its last stdout line). */
+const RAY_ALIVE_CHECK = 'import ray; ray.init(); print(sum(1 for n in ray.nodes() if n["Alive"]))';
 
 /** POSIX single-quoting: safe for any byte string but NUL. */
 export function shellQuote(arg: string): string {
@@ -33,6 +47,9 @@ export function slurmBatchScript(request: JobRequest, opts: BatchScriptOptions):
   const gpus = request.resources.gpusPerNode;
   const cpus = request.resources.cpusPerTask;
   const rayResources = `${cpus ? ` --num-cpus=${cpus}` : ""} --num-gpus=${gpus}`;
+  const waitSeconds = Math.max(0, opts.rayJoinWaitSeconds ?? DEFAULT_RAY_JOIN_WAIT_SECONDS);
+  const attempts = Math.max(1, Math.ceil(waitSeconds / RAY_JOIN_POLL_SECONDS));
+  const waitText = waitSeconds % 60 === 0 && waitSeconds > 0 ? `${waitSeconds / 60} minutes` : `${waitSeconds} seconds`;
   return [
     ...head,
     "# Ray on Slurm (verl's pattern): a head on the first node, a worker on each of the others.",
@@ -48,13 +65,27 @@ export function slurmBatchScript(request: JobRequest, opts: BatchScriptOptions):
     "for ((i = 1; i < ${#nodes[@]}; i++)); do",
     `  srun --nodes=1 --ntasks=1 -w "\${nodes[$i]}" ray start --address="$ip_head"${rayResources} --block &`,
     "done",
-    "# Wait (at most 10 minutes) until every node has joined.",
-    "for ((t = 0; t < 120; t++)); do",
-    '  alive="$(RAY_ADDRESS="$ip_head" srun --overlap --nodes=1 --ntasks=1 -w "$head_node" python3 -c \'import ray; ray.init(); print(sum(1 for n in ray.nodes() if n["Alive"]))\' 2>/dev/null | tail -n1)"',
+    `# Wait (at most ${waitText}) until every node has joined, asking Ray with cluster.python.`,
+    `ray_python=${shellQuote(opts.python)}`,
+    'ray_check_err="$(mktemp)"',
+    "alive=",
+    `for ((t = 0; t < ${attempts}; t++)); do`,
+    `  alive="$(RAY_ADDRESS="$ip_head" srun --overlap --nodes=1 --ntasks=1 -w "$head_node" "$ray_python" -c ${shellQuote(RAY_ALIVE_CHECK)} 2>"$ray_check_err" | tail -n1)"`,
     '  if [ "$alive" = "${#nodes[@]}" ]; then break; fi',
-    "  sleep 5",
+    "  # An interpreter without Ray (or one that cannot be run) never gets better: stop waiting.",
+    '  if grep -qE "No module named .?ray|execve\\(\\)|command not found" "$ray_check_err"; then break; fi',
+    `  if ((t + 1 < ${attempts})); then sleep ${RAY_JOIN_POLL_SECONDS}; fi`,
     "done",
-    'if [ "$alive" != "${#nodes[@]}" ]; then echo "[toolloop] only ${alive:-0} of ${#nodes[@]} Ray nodes joined" >&2; exit 1; fi',
+    'check_error="$(grep -v \'^[[:space:]]*$\' "$ray_check_err" | tail -n1)"',
+    'rm -f "$ray_check_err"',
+    'if [ "$alive" != "${#nodes[@]}" ]; then',
+    '  echo "[toolloop] only $(grep -qE \'^[0-9]+$\' <<<"$alive" && echo "$alive" || echo 0) of ${#nodes[@]} Ray nodes joined" >&2',
+    '  if [ -n "$check_error" ]; then',
+    "    echo \"[toolloop] the Ray node check ($ray_python -c 'import ray; ...' on $head_node) last failed with: $check_error\" >&2",
+    '    echo "[toolloop] check that cluster.python ($ray_python) can import ray on the cluster\'s nodes" >&2',
+    "  fi",
+    "  exit 1",
+    "fi",
     'export RAY_ADDRESS="$ip_head"',
     `srun --overlap --nodes=1 --ntasks=1 -w "$head_node" ${command}`,
     "code=$?",

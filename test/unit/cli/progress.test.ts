@@ -80,3 +80,43 @@ test("following a campaign that waits for an operator prints the next commands; 
   assert.match(paused, /\npaused; next .*\n {2}toolloop campaign resume mt-1 /);
   assert.doesNotMatch(renderStatus({ ...status, currentIteration: { ...status.currentIteration!, state: "running" } }), /next \(from another terminal/);
 });
+
+test("a succeeded single-job stage (train.merge, serve.policy) shows as done, 1/1 at 100%, not 0% 0/1", () => {
+  // What the iteration workflow reports for a cluster-job stage: planned as one item (its job), and
+  // the finished job counts its batch, not its item.
+  const jobStage = (name: string, state: string, job?: object) => ({
+    name,
+    state,
+    batchesTotal: 1,
+    batchesDone: state === "succeeded" ? 1 : 0,
+    itemsDone: 0,
+    itemsTotal: 1,
+    counts: state === "succeeded" ? { reusedJob: 0 } : {},
+    attempts: 1,
+    ...(job ? { job } : {}),
+  });
+  const status = {
+    campaignId: "c",
+    name: "demo",
+    state: "running",
+    paused: false,
+    iteration: 1,
+    iterationsTotal: 1,
+    completedIterations: [],
+    currentIteration: {
+      iteration: 1,
+      state: "running",
+      stages: [
+        jobStage("train.merge", "succeeded", { name: "tl-c-1-train-merge-a1", state: "completed" }),
+        jobStage("serve.policy", "succeeded"),
+        jobStage("evaluate.bfclFast", "running"),
+      ],
+    },
+  } as unknown as CampaignStatus;
+  const out = renderStatus(status);
+  assert.match(out, /train\.merge\s+succeeded\s+\[#{24}\] 100% 1\/1 reusedJob=0\n {6}job tl-c-1-train-merge-a1: completed/);
+  assert.match(out, /serve\.policy\s+succeeded\s+\[#{24}\] 100% 1\/1 reusedJob=0/);
+  assert.doesNotMatch(out, /succeeded\s+\[-+\]\s+0% 0\/1/);
+  // A stage still running keeps its real count.
+  assert.match(out, /evaluate\.bfclFast\s+running\s+\[-{24}\]\s+0% 0\/1/);
+});

@@ -435,3 +435,69 @@ test("synthesize.multiTurn: a bad value of any field is refused with a message n
     assert.ok(!got.some((m) => m.includes("Invalid input")), JSON.stringify(over));
   }
 });
+
+test("a loopback reward service is refused, naming the field, only where the train.grpo job certainly runs on other machines", () => {
+  const withGrpo = (cluster: unknown, nnodes = 1) => ({
+    ...valid(),
+    stages: [...valid().stages, { name: "train.grpo", baseModel: "m", grpo: { nnodes } }],
+    cluster,
+  });
+  const slurm = { kind: "slurm", partition: "gpu" };
+  const rayLocal = { kind: "ray", address: "http://127.0.0.1:8265" };
+  const rayRemote = { kind: "ray", address: "http://ray-head.cluster:8265" };
+
+  // Multi-node Slurm with the default host: refused at cluster.rewardService.host, saying what to set.
+  const host = issues(withGrpo({ launcher: slurm }, 2));
+  assert.equal(host.length, 1, host.join(" | "));
+  assert.match(host[0] as string, /^cluster\.rewardService\.host: "127\.0\.0\.1" \(the default\) is where the worker hosts the reward service/);
+  assert.match(host[0] as string, /the Slurm launcher runs the train\.grpo job on 2 nodes/);
+  assert.match(
+    host[0] as string,
+    /Set cluster\.rewardService\.host to an address of the worker's machine that the cluster's nodes can reach .*or cluster\.rewardService\.url/,
+  );
+  // Written, and other spellings of "this machine only".
+  for (const h of ["localhost", "127.0.1.1", "::1", "0.0.0.0", "::"]) {
+    const msgs = issues(withGrpo({ launcher: slurm, rewardService: { host: h } }, 4));
+    assert.equal(msgs.length, 1, `${h}: ${msgs.join(" | ")}`);
+    assert.match(
+      msgs[0] as string,
+      new RegExp(`^cluster\\.rewardService\\.host: ${JSON.stringify(JSON.stringify(h)).slice(1, -1).replace(/[.:]/g, "\\$&")} is where`),
+      h,
+    );
+  }
+  // An external service given by a loopback URL: refused at cluster.rewardService.url.
+  for (const url of ["http://127.0.0.1:8900", "http://localhost:8900", "http://[::1]:8900"]) {
+    const msgs = issues(withGrpo({ launcher: slurm, rewardService: { url } }, 2));
+    assert.equal(msgs.length, 1, `${url}: ${msgs.join(" | ")}`);
+    assert.match(
+      msgs[0] as string,
+      /^cluster\.rewardService\.url: .* reaches only the machine that calls it, and the Slurm launcher runs the train\.grpo job on 2 nodes/,
+    );
+    assert.match(
+      msgs[0] as string,
+      /Set cluster\.rewardService\.url to an address of the reward service that the cluster's nodes can reach \(e\.g\. http:\/\/10\.0\.0\.5:8900\)/,
+    );
+  }
+  // A Ray cluster reached at a non-loopback address runs the job on its own nodes, even one of them.
+  assert.match(
+    issues(withGrpo({ launcher: rayRemote })).join("\n"),
+    /^cluster\.rewardService\.host: "127\.0\.0\.1" \(the default\) .*the Ray launcher runs the train\.grpo job on the nodes of the Ray cluster at ray-head\.cluster/,
+  );
+  assert.match(issues(withGrpo({ launcher: rayLocal }, 2)).join("\n"), /^cluster\.rewardService\.host: .*the Ray launcher runs the train\.grpo job on 2 nodes/);
+
+  // What stays valid: routable addresses; the local launcher; one-node Slurm and Ray on loopback (the
+  // test suite's clusters); and a config with no train.grpo, which calls no reward service.
+  const ok = (cfg: unknown, why: string) => {
+    const r = parseCampaignConfig(cfg);
+    assert.ok(r.ok, `${why}: ${r.ok ? "" : r.error.message}`);
+  };
+  ok(withGrpo({ launcher: slurm, rewardService: { host: "10.0.0.5" } }, 2), "a routable host");
+  ok(withGrpo({ launcher: slurm, rewardService: { url: "http://reward.cluster:8900" } }, 8), "a routable URL");
+  ok(withGrpo({ launcher: rayRemote, rewardService: { host: "node-7.cluster" } }), "Ray with a routable host");
+  ok(withGrpo({ launcher: { kind: "local" } }, 2), "the local launcher");
+  ok(withGrpo({}, 1), "the default (local) launcher");
+  ok(withGrpo({ launcher: slurm }, 1), "one-node Slurm on loopback");
+  ok(withGrpo({ launcher: rayLocal }, 1), "one-node Ray on loopback");
+  ok(withGrpo({ launcher: { kind: "ray", address: "http://localhost:8265" }, rewardService: { host: "127.0.0.1", port: 8900 } }, 1), "Ray on localhost");
+  ok({ ...valid(), cluster: { launcher: rayRemote } }, "no train.grpo stage");
+});

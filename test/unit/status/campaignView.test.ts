@@ -402,3 +402,19 @@ test("no workflow: a campaign PostgreSQL records as running or paused that Tempo
   // Temporal not asked (unreachable): PostgreSQL's word stands.
   assert.equal(campaignView({ campaignId: "weekly", db: dbFacts([]) }).state, "running");
 });
+
+test("a succeeded cluster-job stage shows as done (1/1, 100%) even when PostgreSQL has no job row for it; a running one keeps its count", () => {
+  // A job stage is planned as one item and runs no batch activity, so no batch row counts that item.
+  const merge = stage("train.merge", { status: "succeeded", batchesTotal: 1, itemsTotal: 1, itemsDone: 0, startedAt: at(90_000), finishedAt: at(30_000) });
+  const v = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([merge, stage("serve.policy", { status: "running", batchesTotal: 1, itemsTotal: 1, startedAt: at(20_000) })]),
+    wf: wf({ searchStatus: "running" }),
+  });
+  assert.equal(v.stages[0]?.itemsDone, 1);
+  assert.equal(v.stages[0]?.progress?.fraction, 1);
+  assert.equal(v.stages[1]?.itemsDone, 0);
+  const text = renderCampaignView(v);
+  assert.match(text, /^ {2}train\.merge {3}1\/1 \(100%\) {2}succeeded in 1m00s$/m);
+  assert.match(text, /^ {2}serve\.policy {2}0\/1 \(0%\) /m);
+});
