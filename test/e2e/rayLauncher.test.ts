@@ -1,6 +1,6 @@
 /**
  * The Ray launcher against a real local Ray head (ray[default] from .venv-ray, started by the test):
- * submit, watch it run, read its logs, cancel, fail with an exit code, succeed; the same name submitted
+ * submit, watch it run, read its logs (a long log's tail through the state API, only its last lines), cancel, fail with an exit code, succeed; the same name submitted
  * twice (one after the other, and racing) is one job; and a worker SIGKILLed the moment its submit call
  * returned leaves one job that a fresh launcher finds by name, checked on Ray's own job list.
  * The jobs are small shell commands (no trainer here).
@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import type { JobRef, JobRequest, JobState, JobStatus } from "../../src/training/launchers/launcher.js";
 import { launcherConfigSchema } from "../../src/training/launchers/config.js";
-import { RayJobsLauncher, type RayLauncherConfig } from "../../src/training/launchers/ray.js";
+import { RayJobsLauncher, tailOf, type RayLauncherConfig } from "../../src/training/launchers/ray.js";
 import { startRayHead, type RayHead } from "../helpers/rayCluster.js";
 
 const submitOnceScript = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../helpers/raySubmitOnce.js");
@@ -116,6 +116,41 @@ test("a job runs in its work folder with its environment, its logs are read whil
   const finalLogs = await launcher.logs(ref);
   assert.match(finalLogs, /done-ok\n$/);
   assert.equal(await launcher.logs(ref, { tailBytes: 8 }), "done-ok\n");
+});
+
+test("a long log's tail comes through the state API: only the tail, cut to tailBytes, its last line whole", async () => {
+  // 200,000 lines of 60 bytes (12 MB), then a last line without a newline.
+  const script = "import sys\nfor i in range(200000): print(f'line {i:06d} ' + 'x' * 48)\nsys.stdout.write('the-end-without-newline')";
+  const { ref } = await launcher.submit({ ...request("tl-ray-long-log", ""), command: ["python3", "-c", script] });
+  const done = await waitForState(ref, ["succeeded", "failed", "cancelled"]);
+  assert.equal(done.state, "succeeded", done.message);
+  // Ray's whole log, read directly (what the launcher read on every poll before), to compare with.
+  const whole = ((await (await fetch(`${head.address}/api/jobs/tl-ray-long-log/logs`)).json()) as { logs: string }).logs;
+  assert.ok(whole.length > 12_000_000, `the whole log is ${whole.length} characters`);
+
+  const started = Date.now();
+  const progressTail = await launcher.logs(ref, { tailBytes: 16_384 });
+  const tailMs = Date.now() - started;
+  assert.equal(progressTail, tailOf(whole, 16_384));
+  assert.match(progressTail, /\nline 199999 x{48}\nthe-end-without-newline$/);
+  const failureTail = await launcher.logs(ref, { tailBytes: 2000 });
+  assert.equal(failureTail, tailOf(whole, 2000));
+  assert.equal(await launcher.logs(ref, { tailBytes: 23 }), "the-end-without-newline");
+  // The state route answered (a fallback to the whole log says so in the launcher's log).
+  assert.deepEqual(
+    logLines.filter((l) => l.includes("state API")),
+    [],
+  );
+  // What the launcher asked for, asked directly: the last lines only, not the 12 MB.
+  const node = ((await (await fetch(`${head.address}/api/jobs/tl-ray-long-log`)).json()) as { driver_node_id: string }).driver_node_id;
+  const direct = await fetch(`${head.address}/api/v0/logs/file?submission_id=tl-ray-long-log&node_id=${node}&lines=513&format=text`);
+  assert.equal(direct.status, 200);
+  const directText = await direct.text();
+  assert.ok(
+    directText.length < 40_000 && directText.endsWith("line 199999 " + "x".repeat(48) + "\nthe-end-without-newline"),
+    `${directText.length} characters`,
+  );
+  console.log(`[ray-launcher test] 16 KB tail of a ${whole.length}-character log in ${tailMs} ms`);
 });
 
 test("runtimeEnv.workingDir: the form the config accepts (local:///dir) runs on Ray; a plain path, which Ray fails at start, is refused by the config", async () => {

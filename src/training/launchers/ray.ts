@@ -9,6 +9,10 @@
  * counts as found. Ray keeps the job (its status, exit code and logs) in its own store, so nothing is
  * written under the job's work folder by this launcher.
  *
+ * Logs are read as a tail: the state API's log route (`/api/v0/logs/file`) answers the last N lines of the
+ * job's driver log, so a poll costs the tail, not the week-long log; the Jobs API's whole-log route is the
+ * fallback for Rays without it (see `logs`).
+ *
  * The entrypoint runs on the head node (no entrypoint resources are requested): a training job is itself
  * a Ray driver whose workers claim the GPUs through placement groups (verl's documented `ray job submit`),
  * and GPUs reserved for the entrypoint process would be withheld from its own workers. The requested
@@ -33,6 +37,10 @@ export interface RayJobsLauncherOptions {
   requestTimeoutMs?: number;
   /** Tries of a request that fails to connect (refused, reset, timed out) or gets 502/503/504; default 4. */
   attempts?: number;
+  /** The most a whole-log answer (`GET /api/jobs/{id}/logs`) may hold; default 256 MiB. */
+  maxResponseBytes?: number;
+  /** The most a log-tail answer of the state API may hold (a few very long lines); default 16 MiB. */
+  maxTailResponseBytes?: number;
 }
 
 /** What `GET /api/jobs/{id}` answers (the fields used here; Ray 2.60). */
@@ -41,6 +49,8 @@ interface RayJobDetails {
   status: "PENDING" | "RUNNING" | "STOPPED" | "SUCCEEDED" | "FAILED";
   message?: string | null;
   driver_exit_code?: number | null;
+  /** The node the job's driver (its entrypoint) runs on; null until it starts. */
+  driver_node_id?: string | null;
 }
 
 const RAY_STATES: Record<RayJobDetails["status"], JobState> = {
@@ -52,6 +62,22 @@ const RAY_STATES: Record<RayJobDetails["status"], JobState> = {
 };
 
 const DEFAULT_TAIL_BYTES = 65_536;
+/** Bodies above this are refused (the whole-log route answers a job's entire log in one JSON string). */
+const MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** A log-tail answer of the state API above this is cut off (its lines are that long). */
+const MAX_TAIL_RESPONSE_BYTES = 16 * 1024 * 1024;
+/**
+ * Log lines asked for per byte of tail: a line is taken to be 32 bytes or more (verl's step and metric
+ * lines are hundreds), so N lines nearly always hold `tailBytes`; an answer of shorter lines is asked
+ * again with more (see `stateLogTail`).
+ */
+const ASSUMED_LINE_BYTES = 32;
+const MAX_TAIL_LINES = 100_000;
+/**
+ * How Rays before 2.60 report a failure inside a 200 answer of the state log route: "[get_logs] Fetch log
+ * error: ..." (format=text) or a leading "0" byte (the older "leading_1" framing).
+ */
+const STATE_LOG_ERROR = /^(\[get_logs\] Fetch log error: |0Closing HTTP stream due to internal server error)/;
 /** Ray puts up to 20,000 characters of log into a failed job's message; status lines keep its head. */
 const MESSAGE_LIMIT = 2_000;
 
@@ -83,6 +109,11 @@ export class RayJobsLauncher implements JobLauncher {
   private readonly headHost: string;
   private readonly timeoutMs: number;
   private readonly attempts: number;
+  private readonly maxResponseBytes: number;
+  private readonly maxTailResponseBytes: number;
+  /** False once the dashboard answered 404 for the state API's log route: read whole logs from then on. */
+  private stateLogs = true;
+  private readonly logged = new Set<string>();
 
   constructor(
     private readonly config: RayLauncherConfig,
@@ -99,6 +130,8 @@ export class RayJobsLauncher implements JobLauncher {
     this.headHost = url.hostname.replace(/^\[|\]$/g, "");
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.attempts = Math.max(1, opts.attempts ?? 4);
+    this.maxResponseBytes = opts.maxResponseBytes ?? MAX_BODY_BYTES;
+    this.maxTailResponseBytes = opts.maxTailResponseBytes ?? MAX_TAIL_RESPONSE_BYTES;
   }
 
   async find(name: string): Promise<JobRef | undefined> {
@@ -154,12 +187,90 @@ export class RayJobsLauncher implements JobLauncher {
     return status;
   }
 
+  /**
+   * The end of the job's driver log, at most `tailBytes`, at a bounded cost whatever the log's size: the
+   * state API's log route (`GET /api/v0/logs/file?submission_id=..&lines=N`, what `ray logs job --tail N`
+   * reads) answers the last N lines only, streamed as plain text. N comes from `tailBytes` (see
+   * `tailLinesFor`), asked once more with more lines when short lines left the answer under `tailBytes`.
+   * The whole-log route (`GET /api/jobs/{id}/logs`, one JSON string of the entire log) is the fallback:
+   * for a Ray without the state route (404, then for good), a job with no driver node yet (pending) or
+   * that Ray does not know (its 404 names the job), and a state route that fails for this job.
+   */
   async logs(ref: JobRef, options?: { tailBytes?: number }): Promise<string> {
-    const route = `/api/jobs/${encodeURIComponent(ref.externalId)}/logs`;
-    const res = await this.request("GET", route);
+    const tailBytes = Math.max(0, Math.floor(options?.tailBytes ?? DEFAULT_TAIL_BYTES));
+    if (this.stateLogs) {
+      const job = await this.details(ref.externalId);
+      if (job?.driver_node_id) {
+        const tail = await this.stateLogTail(ref.externalId, job.driver_node_id, tailBytes);
+        if (tail !== undefined) return tail;
+      }
+    }
+    return this.wholeLogTail(ref.externalId, tailBytes);
+  }
+
+  /** The tail through the state API, or undefined when that route cannot give it (the caller falls back). */
+  private async stateLogTail(submissionId: string, nodeId: string, tailBytes: number): Promise<string | undefined> {
+    let lines = tailLinesFor(tailBytes);
+    for (let ask = 1; ; ask++) {
+      // format=text: Rays whose route also has a "leading_1" framing (a status byte before each chunk)
+      // default to it; Ray 2.60 has plain text only and ignores the parameter. node_id satisfies the
+      // route's check that a node is named; Ray resolves the file on the job's driver node either way.
+      const query = new URLSearchParams({ submission_id: submissionId, node_id: nodeId, lines: String(lines), format: "text" });
+      const route = `/api/v0/logs/file?${query.toString()}`;
+      const res = await this.request("GET", route, undefined, { maxBytes: this.maxTailResponseBytes, accept: "text/plain" });
+      if (res.status === 404) {
+        this.stateLogs = false;
+        this.opts.log(`[ray] ${this.base} has no state API log route (GET /api/v0/logs/file answered 404); job logs are read whole from /api/jobs/{id}/logs`);
+        return undefined;
+      }
+      const failed =
+        res.status !== 200 ? `HTTP ${res.status}: ${lastMeaningfulLine(res.text)}` : STATE_LOG_ERROR.test(res.text) ? lastMeaningfulLine(res.text) : undefined;
+      if (failed) {
+        this.logOnce(
+          `state-failed:${submissionId}`,
+          `[ray] the state API could not give job ${submissionId}'s log tail (${failed}); reading its whole log instead`,
+        );
+        return undefined;
+      }
+      if (res.overLimit) {
+        // Lines this long (a progress bar redrawn with \r and no newline): the last line alone, or nothing.
+        if (lines > 1) {
+          lines = 1;
+          continue;
+        }
+        throw new RayJobsApiError(
+          `Ray state API GET ${this.base}${route}: the last line of job ${submissionId}'s log is longer than ${this.maxTailResponseBytes} bytes; not reading it`,
+        );
+      }
+      const text = res.text;
+      // Fewer lines than asked: that is the whole log. Short lines: ask once more, for enough of them.
+      if (ask === 1 && Buffer.byteLength(text, "utf8") < tailBytes && lineCount(text) >= lines && lines < MAX_TAIL_LINES) {
+        const bytes = Math.max(1, Buffer.byteLength(text, "utf8"));
+        lines = Math.min(MAX_TAIL_LINES, Math.ceil((lines * tailBytes * 2) / bytes));
+        continue;
+      }
+      return tailOf(text, tailBytes);
+    }
+  }
+
+  /** The tail cut from the whole log (one JSON answer, refused above `maxResponseBytes`). */
+  private async wholeLogTail(submissionId: string, tailBytes: number): Promise<string> {
+    const route = `/api/jobs/${encodeURIComponent(submissionId)}/logs`;
+    const res = await this.request("GET", route, undefined, { maxBytes: this.maxResponseBytes });
+    if (res.overLimit)
+      throw new RayJobsApiError(
+        `Ray Jobs API GET ${this.base}${route}: job ${submissionId}'s whole log is larger than ${this.maxResponseBytes} bytes (this Ray cannot give only its tail); not reading it`,
+      );
     if (res.status !== 200) throw this.httpError("GET", route, res);
     const logs = this.parse<{ logs?: unknown }>("GET", route, res.text).logs;
-    return tailOf(typeof logs === "string" ? logs : "", options?.tailBytes ?? DEFAULT_TAIL_BYTES);
+    return tailOf(typeof logs === "string" ? logs : "", tailBytes);
+  }
+
+  private logOnce(key: string, message: string): void {
+    if (this.logged.has(key)) return;
+    if (this.logged.size > 1000) this.logged.clear();
+    this.logged.add(key);
+    this.opts.log(message);
   }
 
   async cancel(ref: JobRef): Promise<void> {
@@ -206,20 +317,34 @@ export class RayJobsLauncher implements JobLauncher {
    * One request with a time limit, tried again (with a growing pause) when it cannot connect, times out
    * or meets a gateway error. Retrying a POST is safe: the submission id makes a second one "already exists".
    */
-  private async request(method: "GET" | "POST", route: string, body?: unknown): Promise<{ status: number; text: string }> {
+  private async request(
+    method: "GET" | "POST",
+    route: string,
+    body?: unknown,
+    opts?: { maxBytes?: number; accept?: string },
+  ): Promise<{ status: number; text: string; overLimit: boolean }> {
     const url = `${this.base}${route}`;
     let lastError = "";
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       if (attempt > 1) await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 2)));
       const signal = AbortSignal.timeout(this.timeoutMs);
       try {
-        const res = await httpRequest(url, { method, headers: this.config.headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+        const res = await httpRequest(url, {
+          method,
+          headers: { accept: opts?.accept ?? "application/json", ...this.config.headers },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+          maxBytes: opts?.maxBytes ?? this.maxResponseBytes,
+        });
+        if (res.overLimit && opts?.maxBytes === undefined)
+          throw new RayJobsApiError(`Ray Jobs API ${method} ${url}: the answer is larger than ${this.maxResponseBytes} bytes`);
         if ([502, 503, 504].includes(res.status) && attempt < this.attempts) {
           lastError = `HTTP ${res.status}`;
           continue;
         }
         return res;
       } catch (err) {
+        if (err instanceof RayJobsApiError) throw err;
         lastError = signal.aborted ? `no answer within ${this.timeoutMs} ms` : describeConnectionError(err);
         if (attempt < this.attempts) this.opts.log(`[ray] ${method} ${url}: ${lastError}; trying again (${attempt}/${this.attempts})`);
       }
@@ -234,35 +359,61 @@ function describeConnectionError(err: unknown): string {
   return code && !message.includes(code) ? `${code} (${message})` : message;
 }
 
-/** Bodies above this are refused (a job's whole log comes in one answer; Ray has no ranged read). */
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
-
-/** One HTTP exchange with node:http(s): the status and the body as text. */
+/**
+ * One HTTP exchange with node:http(s): the status and the body as text (a chunked body, as the state
+ * API's log route streams, is read to its end). A body past `maxBytes` is not read further: the
+ * connection is dropped and what came is returned with `overLimit`.
+ */
 function httpRequest(
   url: string,
-  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
-): Promise<{ status: number; text: string }> {
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; maxBytes: number },
+): Promise<{ status: number; text: string; overLimit: boolean }> {
   return new Promise((resolve, reject) => {
     const client = url.startsWith("https:") ? https : http;
-    const headers: Record<string, string> = { accept: "application/json", ...init.headers };
+    const headers: Record<string, string> = { ...init.headers };
     if (init.body !== undefined) {
       headers["content-type"] = "application/json";
       headers["content-length"] = String(Buffer.byteLength(init.body));
     }
+    let settled = false;
     const req = client.request(url, { method: init.method, headers, signal: init.signal }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      const finish = (overLimit: boolean) => {
+        if (settled) return;
+        settled = true;
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), overLimit });
+      };
       res.on("data", (chunk: Buffer) => {
+        if (settled) return;
         size += chunk.length;
-        if (size > MAX_BODY_BYTES) req.destroy(new Error(`the answer is larger than ${MAX_BODY_BYTES} bytes`));
-        else chunks.push(chunk);
+        if (size > init.maxBytes) {
+          finish(true);
+          req.destroy();
+        } else chunks.push(chunk);
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
+      res.on("end", () => finish(false));
+      res.on("error", (err) => {
+        if (!settled) reject(err);
+      });
     });
-    req.on("error", reject);
+    req.on("error", (err) => {
+      if (!settled) reject(err);
+    });
     req.end(init.body);
   });
+}
+
+/** The lines asked of the state API for a tail of `tailBytes` (one more for a last line without newline). */
+export function tailLinesFor(tailBytes: number): number {
+  return Math.min(MAX_TAIL_LINES, Math.ceil(Math.max(0, tailBytes) / ASSUMED_LINE_BYTES) + 1);
+}
+
+/** Lines in the text, a last one without newline counted. */
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return text.length > 0 && !text.endsWith("\n") ? n + 1 : n;
 }
 
 /** Ray's error bodies are Python tracebacks; their last line says what went wrong. */

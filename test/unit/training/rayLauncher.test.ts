@@ -1,13 +1,15 @@
 /**
  * The Ray launcher's parts that need no Ray: the entrypoint's shell quoting (run by a real sh), log
- * tails, and its errors when the dashboard cannot be reached or does not answer. (Against a real Ray
+ * tails (against a local HTTP server that answers the routes as Ray 2.60 does, and as Rays without the
+ * state API's log route do), and its errors when the dashboard cannot be reached or does not answer. (Against a real Ray
  * head: test/e2e/rayLauncher.test.ts.)
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import http from "node:http";
 import net from "node:net";
 import { test } from "node:test";
-import { RayJobsLauncher, rayEntrypoint, shellQuote, tailOf } from "../../../src/training/launchers/ray.js";
+import { RayJobsLauncher, rayEntrypoint, shellQuote, tailLinesFor, tailOf } from "../../../src/training/launchers/ray.js";
 
 test("the entrypoint runs the argv as given, in the work folder, whatever the characters", () => {
   const words = ["plain", "two words", "it's", '"double"', "$HOME", "`id`", "a\nb", ""];
@@ -73,5 +75,191 @@ test("a dashboard that never answers times out per request", async () => {
   } finally {
     for (const s of sockets) s.destroy();
     await new Promise((r) => silent.close(r));
+  }
+});
+
+/**
+ * A local dashboard with one job: `GET /api/jobs/{id}` (its details), `GET /api/jobs/{id}/logs` (the whole
+ * log in one JSON string) and `GET /api/v0/logs/file` answered as Ray 2.60 does (the last `lines` lines, a
+ * last line without newline counted, streamed in chunks; 500 with Ray's text for a job it does not know;
+ * a ValueError's 500 without a node), or as a Ray without that route (404) or with a failing one.
+ */
+async function fakeRay(opts: {
+  log: string;
+  job?: string;
+  driverNodeId?: string | null;
+  stateRoute?: "ok" | "404" | "500" | "inline-error";
+}): Promise<{ address: string; requests: URL[]; stateBytes: number[]; close(): Promise<void> }> {
+  const job = opts.job ?? "tl-job";
+  const requests: URL[] = [];
+  const stateBytes: number[] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    requests.push(url);
+    const send = (status: number, body: string, type = "application/json") => {
+      res.writeHead(status, { "content-type": type });
+      res.end(body);
+    };
+    if (url.pathname === `/api/jobs/${job}`)
+      return send(200, JSON.stringify({ submission_id: job, status: "RUNNING", driver_node_id: opts.driverNodeId === undefined ? "ab12" : opts.driverNodeId }));
+    if (url.pathname === `/api/jobs/${job}/logs`) return send(200, JSON.stringify({ logs: opts.log }));
+    if (url.pathname.startsWith("/api/jobs/")) return send(404, `Job ${url.pathname.split("/")[3]} does not exist`, "text/plain");
+    if (url.pathname === "/api/v0/logs/file") {
+      const mode = opts.stateRoute ?? "ok";
+      if (mode === "404") return send(404, "404: Not Found", "text/plain");
+      if (mode === "500") return send(500, "500 Internal Server Error\n\nServer got itself in trouble", "text/plain");
+      if (mode === "inline-error") return send(200, "[get_logs] Fetch log error: no agent on node ab12", "text/plain");
+      if (!url.searchParams.get("node_id")) return send(500, "500 Internal Server Error\n\nServer got itself in trouble", "text/plain");
+      if (url.searchParams.get("submission_id") !== job)
+        return send(
+          500,
+          `Could not find a log file. Please make sure the given option exists in the cluster.\n\tsubmission_id: ${url.searchParams.get("submission_id")}\n`,
+          "text/plain",
+        );
+      const lines = Number(url.searchParams.get("lines") ?? 1000);
+      const all = opts.log.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+      const body = Buffer.from((lines === -1 ? all : all.slice(-lines)).join(""), "utf8");
+      stateBytes.push(body.length);
+      res.writeHead(200, { "content-type": "text/plain" }); // no length: chunked, as Ray streams it
+      for (let i = 0; i < body.length; i += 1000) res.write(body.subarray(i, i + 1000));
+      res.end();
+      return;
+    }
+    send(404, "404: Not Found", "text/plain");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    address,
+    requests,
+    stateBytes,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const jobRef = (name = "tl-job") => ({ launcher: "ray" as const, name, externalId: name });
+/** 20,000 numbered lines of 50 bytes (1 MB), the last one without a newline. */
+const bigLog = Array.from({ length: 20_000 }, (_, i) => `step ${String(i).padStart(6, "0")} ${"x".repeat(37)}`).join("\n");
+
+test("a log tail is read through the state API: only the last lines travel, cut to tailBytes, the last line whole", async () => {
+  const ray = await fakeRay({ log: bigLog });
+  const lines: string[] = [];
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: (m) => lines.push(m) });
+    assert.equal(await launcher.logs(jobRef(), { tailBytes: 2000 }), tailOf(bigLog, 2000));
+    assert.match(await launcher.logs(jobRef(), { tailBytes: 16_384 }), /step 019999 x{37}$/);
+    assert.equal(await launcher.logs(jobRef(), { tailBytes: 8 }), "xxxxxxxx");
+    const state = ray.requests.filter((u) => u.pathname === "/api/v0/logs/file");
+    assert.deepEqual(
+      state.map((u) => Object.fromEntries(u.searchParams)),
+      [2000, 16_384, 8].map((b) => ({ submission_id: "tl-job", node_id: "ab12", lines: String(tailLinesFor(b)), format: "text" })),
+    );
+    assert.equal(ray.requests.filter((u) => u.pathname.endsWith("/logs")).length, 0, "the whole log is never asked for");
+    assert.ok(Math.max(...ray.stateBytes) < 30_000, `each answer is bounded by the tail, not the 1 MB log: ${ray.stateBytes.join(", ")}`);
+    assert.deepEqual(lines, []);
+  } finally {
+    await ray.close();
+  }
+});
+
+test("short lines: the tail is asked once more with enough lines to fill tailBytes; a short log comes whole", async () => {
+  const shortLog = Array.from({ length: 5000 }, (_, i) => `${i}`).join("\n") + "\n";
+  const ray = await fakeRay({ log: shortLog });
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: () => undefined });
+    assert.equal(await launcher.logs(jobRef(), { tailBytes: 2000 }), tailOf(shortLog, 2000));
+    const asked = ray.requests.filter((u) => u.pathname === "/api/v0/logs/file").map((u) => Number(u.searchParams.get("lines")));
+    assert.equal(asked.length, 2);
+    assert.ok(asked[1]! > asked[0]!, `more lines the second time: ${asked.join(" then ")}`);
+  } finally {
+    await ray.close();
+  }
+  const tiny = await fakeRay({ log: "only\ntwo lines" });
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: tiny.address, headers: {} }, { log: () => undefined });
+    assert.equal(await launcher.logs(jobRef(), { tailBytes: 2000 }), "only\ntwo lines");
+    assert.equal(tiny.requests.filter((u) => u.pathname === "/api/v0/logs/file").length, 1, "fewer lines than asked: that was all of it");
+  } finally {
+    await tiny.close();
+  }
+});
+
+test("a Ray without the state log route (404): the whole log is read instead, and from then on without asking again", async () => {
+  const ray = await fakeRay({ log: bigLog, stateRoute: "404" });
+  const lines: string[] = [];
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: (m) => lines.push(m) });
+    assert.equal(await launcher.logs(jobRef(), { tailBytes: 2000 }), tailOf(bigLog, 2000));
+    assert.equal(await launcher.logs(jobRef(), { tailBytes: 100 }), tailOf(bigLog, 100));
+    assert.equal(ray.requests.filter((u) => u.pathname === "/api/v0/logs/file").length, 1);
+    assert.equal(ray.requests.filter((u) => u.pathname === "/api/jobs/tl-job/logs").length, 2);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /no state API log route .*404/);
+  } finally {
+    await ray.close();
+  }
+});
+
+test("a state log route that fails for the job (500, or an error inside a 200): that read falls back to the whole log", async () => {
+  for (const stateRoute of ["500", "inline-error"] as const) {
+    const ray = await fakeRay({ log: bigLog, stateRoute });
+    const lines: string[] = [];
+    try {
+      const launcher = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: (m) => lines.push(m) });
+      assert.equal(await launcher.logs(jobRef(), { tailBytes: 2000 }), tailOf(bigLog, 2000));
+      assert.equal(await launcher.logs(jobRef(), { tailBytes: 2000 }), tailOf(bigLog, 2000));
+      assert.equal(ray.requests.filter((u) => u.pathname === "/api/v0/logs/file").length, 2, `${stateRoute}: the state route is tried again next time`);
+      assert.equal(lines.length, 1, `${stateRoute}: said once: ${lines.join(" | ")}`);
+      assert.match(lines[0]!, stateRoute === "500" ? /job tl-job's log tail \(HTTP 500: Server got itself in trouble\)/ : /Fetch log error: no agent/);
+    } finally {
+      await ray.close();
+    }
+  }
+});
+
+test("a job without a driver node yet reads the whole (short) log; a job Ray does not know is an error that names it", async () => {
+  const ray = await fakeRay({ log: "Runtime env is setting up.\n", driverNodeId: null });
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: () => undefined });
+    assert.equal(await launcher.logs(jobRef()), "Runtime env is setting up.\n");
+    assert.equal(ray.requests.filter((u) => u.pathname === "/api/v0/logs/file").length, 0);
+    await assert.rejects(
+      launcher.logs(jobRef("tl-other")),
+      /GET http:\/\/127\.0\.0\.1:\d+\/api\/jobs\/tl-other\/logs answered HTTP 404: Job tl-other does not exist/,
+    );
+  } finally {
+    await ray.close();
+  }
+});
+
+test("answers are bounded: very long lines are asked again as the last line alone, or refused; an oversized whole log is refused once", async () => {
+  const longLines = `${"a".repeat(3000)}\n${"b".repeat(3000)}\n${"c".repeat(700)}`;
+  const ray = await fakeRay({ log: longLines });
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: () => undefined, maxTailResponseBytes: 1000 });
+    assert.equal(await launcher.logs(jobRef(), { tailBytes: 2000 }), "c".repeat(700));
+    const asked = ray.requests.filter((u) => u.pathname === "/api/v0/logs/file").map((u) => u.searchParams.get("lines"));
+    assert.deepEqual(asked, [String(tailLinesFor(2000)), "1"]);
+  } finally {
+    await ray.close();
+  }
+  const oneLongLine = await fakeRay({ log: "z".repeat(5000) });
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: oneLongLine.address, headers: {} }, { log: () => undefined, maxTailResponseBytes: 1000 });
+    await assert.rejects(launcher.logs(jobRef(), { tailBytes: 100 }), /the last line of job tl-job's log is longer than 1000 bytes/);
+  } finally {
+    await oneLongLine.close();
+  }
+  const old = await fakeRay({ log: bigLog, stateRoute: "404" });
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: old.address, headers: {} }, { log: () => undefined, maxResponseBytes: 100_000 });
+    await assert.rejects(launcher.logs(jobRef(), { tailBytes: 100 }), /job tl-job's whole log is larger than 100000 bytes/);
+    assert.equal(old.requests.filter((u) => u.pathname === "/api/jobs/tl-job/logs").length, 1, "not tried again");
+  } finally {
+    await old.close();
   }
 });
