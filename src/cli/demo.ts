@@ -136,7 +136,7 @@ export function registerDemoCommand(program: Command): void {
           for (const line of await trainingJobLines(db.db, campaignId)) console.log(`  ${line}`);
           const versions = await listModelVersions(db.db, campaignId);
           if (versions.length) console.log("  policy lineage (toolloop model list):");
-          for (const line of formatModelVersions(versions)) console.log(`    ${line.replace("\n", "\n    ")}`);
+          for (const line of formatModelVersions(versions)) console.log(`    ${line.replaceAll("\n", "\n    ")}`);
           const bfclScores = await policyScoresByIteration(db.db, campaignId);
           for (const r of bfclScores)
             console.log(`  BFCL fast check, iteration ${r.iteration} (policy ${r.models.join(", ")}): ${(r.accuracy * 100).toFixed(1)}% of ${r.total}`);

@@ -1,17 +1,25 @@
 /**
  * `toolloop model list ID`: a campaign's policy lineage from model_versions (base -> checkpoint ->
  * merged -> served, per iteration, with the job and the training data that made each, and whether a
- * served one still serves). `toolloop model stop ID`: stops its policy servers through their
- * launcher. Both read PostgreSQL only: no worker or Temporal needed.
+ * served one still serves: asked of the launcher that started it, for each PostgreSQL records as
+ * live). `toolloop model stop ID`: stops its policy servers through their launcher. Both read
+ * PostgreSQL and the launchers: no worker or Temporal needed.
  */
 import type { Command } from "commander";
-import { openDatabase } from "../db/client.js";
+import { openDatabase, type Db } from "../db/client.js";
 import { getCampaign } from "../db/repos/campaigns.js";
 import { livePolicyServers } from "../db/repos/campaignStatus.js";
 import { listCampaignStageJobs, type ClusterJobRow } from "../db/repos/clusterJobs.js";
 import { listModelVersions, type ModelVersionRow } from "../db/repos/modelVersions.js";
 import { CLI } from "../status/campaignView.js";
-import { servingState, stopServedPolicy, StopServedPolicyError, type StopOutcome } from "../training/servedPolicyJobs.js";
+import {
+  checkServedPolicies,
+  servingState,
+  stopServedPolicy,
+  StopServedPolicyError,
+  type ServerCheck,
+  type StopOutcome,
+} from "../training/servedPolicyJobs.js";
 import { cliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
 
@@ -27,8 +35,7 @@ export function registerModelCommands(program: Command): void {
       if (!url) throw new CliError("model list reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
       const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
       try {
-        const jobs = new Map((await listCampaignStageJobs(db.db, campaignId, "serve.policy")).map((j) => [j.name, j]));
-        const rows = (await listModelVersions(db.db, campaignId)).map((r) => withServing(r, jobs));
+        const rows = await listedVersions(db.db, campaignId);
         // No rows and no campaign: a mistyped id, not a campaign that has not trained yet.
         if (rows.length === 0 && !(await getCampaign(db.db, campaignId))) {
           throw new CliError(`no campaign ${JSON.stringify(campaignId)} in PostgreSQL; check the id (\`campaign list\` shows them)`);
@@ -132,29 +139,96 @@ export function formatStopOutcomes(campaignId: string, outcomes: StopOutcome[]):
   });
 }
 
-type ListedVersion = ModelVersionRow & { serving?: "serving" | "stopped" | "ended" };
+/**
+ * A served version's state: `serving` (its launcher says it runs), `unconfirmed` (PostgreSQL records
+ * it running but its launcher could not be asked: `servingNote` says why), `stopped`, or `ended` (by
+ * itself; `server` says how, as its launcher said).
+ */
+export type ListedVersion = ModelVersionRow & {
+  serving?: "serving" | "unconfirmed" | "stopped" | "ended";
+  servingNote?: string;
+  server?: { job: string; launcher: string; state: string; exitCode?: number; message?: string };
+};
 
-function withServing(r: ModelVersionRow, jobs: Map<string, ClusterJobRow>): ListedVersion {
-  const serving = servingState(r, jobs);
-  return serving ? { ...r, serving } : r;
+/**
+ * The campaign's versions, each served one with its state: those PostgreSQL records as serving are
+ * asked of their launcher, and one that ended by itself is recorded so (as `model stop` records it)
+ * before the rows are read again.
+ */
+async function listedVersions(db: Db, campaignId: string): Promise<ListedVersion[]> {
+  const read = async () => {
+    const jobs = new Map((await listCampaignStageJobs(db, campaignId, "serve.policy")).map((j) => [j.name, j]));
+    return { jobs, versions: await listModelVersions(db, campaignId) };
+  };
+  let { jobs, versions } = await read();
+  const serving = new Set(versions.filter((v) => servingState(v, jobs) === "serving" && v.jobName).map((v) => v.jobName!));
+  const checks = await checkServedPolicies(
+    db,
+    [...jobs.values()].filter((j) => serving.has(j.name)),
+    { campaignId },
+  );
+  if ([...checks.values()].some((c) => c.result === "ended")) ({ jobs, versions } = await read());
+  return versions.map((r) => withServing(r, jobs, checks));
 }
 
-/** Two lines per version: what and where, then its id, parent, job and training data counts. */
+function withServing(r: ModelVersionRow, jobs: Map<string, ClusterJobRow>, checks: Map<string, ServerCheck>): ListedVersion {
+  const serving = servingState(r, jobs);
+  if (!serving) return r;
+  const job = r.jobName ? jobs.get(r.jobName) : undefined;
+  const check = r.jobName ? checks.get(r.jobName) : undefined;
+  const server = job
+    ? {
+        server: {
+          job: job.name,
+          launcher: job.launcher,
+          state: job.state,
+          ...(job.exitCode !== null ? { exitCode: job.exitCode } : {}),
+          ...(job.message ? { message: job.message } : {}),
+        },
+      }
+    : {};
+  if (serving === "serving" && check?.result === "unknown") {
+    return {
+      ...r,
+      serving: "unconfirmed",
+      servingNote: `could not ask the ${check.launcher} launcher whether ${check.job} still runs (${check.reason}); PostgreSQL last recorded it ${job?.state ?? "running"}`,
+      ...server,
+    };
+  }
+  return { ...r, serving, ...server };
+}
+
+/** `exited failed (exit 137: ...)`: how a server that ended by itself ended, as its launcher said. */
+function endedText(server: ListedVersion["server"]): string {
+  if (!server) return "exited";
+  const { exitCode, message } = server;
+  const code = exitCode !== undefined && !(message ?? "").includes(`code ${exitCode}`) ? `exit ${exitCode}` : undefined;
+  const detail = [code, message].filter(Boolean).join(": ");
+  return `exited ${server.state}${detail ? ` (${detail})` : ""}`;
+}
+
+/**
+ * Two lines per version: what and where, then its id, parent, job and training data counts; a third,
+ * `note:`, for a server whose launcher could not be asked (shown `SERVING?`).
+ */
 export function formatModelVersions(rows: ListedVersion[]): string[] {
   return rows.map((r) => {
     const state =
       r.serving === "serving"
         ? "  SERVING"
-        : r.serving === "stopped"
-          ? `  stopped${r.stoppedAt ? ` ${new Date(r.stoppedAt).toISOString()}` : ""}`
-          : r.serving
-            ? "  ended"
-            : "";
+        : r.serving === "unconfirmed"
+          ? "  SERVING?"
+          : r.serving === "stopped"
+            ? `  stopped${r.stoppedAt ? ` ${new Date(r.stoppedAt).toISOString()}` : ""}`
+            : r.serving === "ended"
+              ? `  ${endedText(r.server)}`
+              : "";
     const where = r.url ? `${r.url} (${r.servedModel})${state}` : (r.path ?? "");
     const data = (r.dataset as { counts?: Record<string, number> } | null)?.counts;
     return (
       `iteration ${r.iteration} ${r.kind.padEnd(10)} ${where}${r.simulated ? "  [SIMULATED]" : ""}\n` +
-      `    id ${r.id}  from ${r.parentId ?? `base ${r.baseModel}`}${r.jobName ? `  job ${r.jobName}` : ""}${data ? `  data ${JSON.stringify(data)}` : ""}`
+      `    id ${r.id}  from ${r.parentId ?? `base ${r.baseModel}`}${r.jobName ? `  job ${r.jobName}` : ""}${data ? `  data ${JSON.stringify(data)}` : ""}` +
+      (r.servingNote ? `\n    note: ${r.servingNote}` : "")
     );
   });
 }

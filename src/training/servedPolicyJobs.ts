@@ -14,7 +14,7 @@ import { campaigns, modelVersions, type ClusterJobState } from "../db/schema.js"
 import { clusterOf } from "./clusterConfig.js";
 import type { LauncherConfig } from "./launchers/config.js";
 import { createLauncher } from "./launchers/index.js";
-import type { JobLauncher, JobRef, LauncherKind } from "./launchers/launcher.js";
+import type { JobLauncher, JobRef, JobStatus, LauncherKind } from "./launchers/launcher.js";
 
 /** Job states in which a server may still run (the watch stops at "ready", so the row keeps saying running). */
 export const LIVE_SERVE_STATES: ClusterJobState[] = ["submitting", "pending", "running"];
@@ -131,7 +131,13 @@ async function refuseWhileInUse(db: Db, campaignId: string, status: string | und
 }
 
 /** The launcher the job was started with: its iteration's config version names it. */
-async function launcherOf(db: Db, o: StopServedPolicyOptions, job: ClusterJobRow, log: (m: string) => void): Promise<JobLauncher> {
+async function launcherOf(
+  db: Db,
+  o: { campaignId: string; launcherConfig?: LauncherConfig },
+  job: ClusterJobRow,
+  log: (m: string) => void,
+  quickMs?: number,
+): Promise<JobLauncher> {
   const config = o.launcherConfig ? undefined : (await configForIteration(db, o.campaignId, job.iteration))?.frozen.config;
   const launcherConfig = o.launcherConfig ?? (config ? clusterOf(config).launcher : undefined);
   if (!launcherConfig)
@@ -141,7 +147,7 @@ async function launcherOf(db: Db, o: StopServedPolicyOptions, job: ClusterJobRow
     );
   if (launcherConfig.kind !== job.launcher)
     throw new StopServedPolicyError("not-found", `${job.name} ran on the ${job.launcher} launcher but the campaign's config names ${launcherConfig.kind}`);
-  return createLauncher(launcherConfig, { log });
+  return createLauncher(launcherConfig, { log, ...(quickMs !== undefined ? { quickMs } : {}) });
 }
 
 async function stopJob(db: Db, launcher: JobLauncher, job: ClusterJobRow, log: (m: string) => void): Promise<StopOutcome> {
@@ -149,21 +155,15 @@ async function stopJob(db: Db, launcher: JobLauncher, job: ClusterJobRow, log: (
   const found = await launcher.find(job.name);
   if (!found) {
     // A local job's record lives on the worker's machine: a missing one is a wrong machine or state dir, not an ended job.
-    if (launcher.kind === "local")
-      throw new StopServedPolicyError(
-        "not-found",
-        `the local launcher here has no record of ${job.name} (looked in ${(launcher as { stateDir?: string }).stateDir ?? "its state dir"}); run this on the machine whose worker started it, with that worker's TOOLLOOP_STATE_DIR`,
-      );
-    await recordJobStatus(db, job.name, { state: "lost", message: `the ${launcher.kind} scheduler no longer knows it`, finished: true });
-    await recordServedStopped(db, job.name);
-    return { ...base, action: "ended", state: "lost", message: `the ${launcher.kind} scheduler no longer knows it` };
+    if (launcher.kind === "local") throw new StopServedPolicyError("not-found", localRecordMissing(launcher, job.name));
+    const lost = await recordServerEnded(db, job.name, schedulerForgot(launcher));
+    return { ...base, action: "ended", state: lost.state, ...(lost.message ? { message: lost.message } : {}) };
   }
   const ref: JobRef = job.externalId ? { launcher: job.launcher as LauncherKind, name: job.name, externalId: job.externalId } : found;
   const before = await launcher.status(ref);
   if (before.state !== "running" && before.state !== "pending") {
     // It ended by itself (the simulator's idle exit, a crash): recorded as the launcher says, nothing to cancel.
-    await recordJobStatus(db, job.name, { state: before.state, exitCode: before.exitCode, message: before.message, finished: true });
-    await recordServedStopped(db, job.name);
+    await recordServerEnded(db, job.name, before);
     return { ...base, action: "ended", state: before.state, ...(before.message ? { message: before.message } : {}) };
   }
   await launcher.cancel(ref);
@@ -176,13 +176,149 @@ async function stopJob(db: Db, launcher: JobLauncher, job: ClusterJobRow, log: (
   return { ...base, action: "stopped", state, message: STOP_MESSAGE };
 }
 
-/** Served model versions with whether each still serves: not stopped, and its job not known to have ended. */
+function localRecordMissing(launcher: JobLauncher, name: string): string {
+  return `the local launcher here has no record of ${name} (looked in ${(launcher as { stateDir?: string }).stateDir ?? "its state dir"}); run this on the machine whose worker started it, with that worker's TOOLLOOP_STATE_DIR`;
+}
+
+/** What a launcher says of a job it no longer knows (not the local launcher: its records are per machine). */
+function schedulerForgot(launcher: JobLauncher): JobStatus {
+  return { state: "lost", message: `the ${launcher.kind} scheduler no longer knows it` };
+}
+
+/**
+ * Records a server job that ended by itself, as its launcher says: the job row in that state
+ * (finished), the served version it served marked no longer served. Only a row still recorded live
+ * is changed, so a second look, or a `model stop` that got there first, keeps the first record.
+ */
+async function recordServerEnded(db: Db, jobName: string, status: JobStatus): Promise<JobStatus> {
+  const state = status.state === "running" || status.state === "pending" ? "lost" : status.state;
+  await recordJobStatus(db, jobName, { state, exitCode: status.exitCode, message: status.message, finished: true }, LIVE_SERVE_STATES);
+  await recordServedStopped(db, jobName);
+  return { ...status, state };
+}
+
+/**
+ * Served model versions with whether each still serves, from PostgreSQL alone: a job known to have
+ * ended says so (cancelled: stopped; else ended by itself), else a version marked stopped is, else it
+ * serves as far as PostgreSQL knows (`checkServedPolicies` asks the launcher).
+ */
 export function servingState(v: ModelVersionRow, jobs: Map<string, ClusterJobRow>): "serving" | "stopped" | "ended" | undefined {
   if (v.kind !== "served") return undefined;
-  if (v.stoppedAt) return "stopped";
   const job = v.jobName ? jobs.get(v.jobName) : undefined;
   if (job && !LIVE_SERVE_STATES.includes(job.state)) return job.state === "cancelled" ? "stopped" : "ended";
+  if (v.stoppedAt) return "stopped";
   return "serving";
+}
+
+/** What the launcher said of a server job PostgreSQL records as live. */
+export type ServerCheck =
+  /** It runs (or waits to run, `pending`). */
+  | { job: string; launcher: string; result: "live"; state: "running" | "pending"; message?: string }
+  /** It had ended by itself: recorded now (job row and served version), as `model stop` records one. */
+  | { job: string; launcher: string; result: "ended"; state: string; exitCode?: number; message?: string }
+  /** The launcher could not be asked or gave no answer in time: PostgreSQL's word stands, unconfirmed. */
+  | { job: string; launcher: string; result: "unknown"; reason: string };
+
+export const CHECK_DEADLINE_MS = 5_000;
+export const CHECK_CONCURRENCY = 4;
+
+export interface CheckServedPoliciesOptions {
+  campaignId: string;
+  /** The launcher to ask instead of the campaign's configured one (tests, the demo). */
+  launcherConfig?: LauncherConfig;
+  /** Per job: the launcher's whole answer must come within this (default 5 s). */
+  deadlineMs?: number;
+  /** Jobs asked at once (default 4). */
+  concurrency?: number;
+  log?: (m: string) => void;
+}
+
+/**
+ * Asks the launcher that started each of these serve.policy jobs (those PostgreSQL records as live)
+ * whether it still runs, a few at a time and each within a deadline. One that ended by itself is
+ * recorded as ended; one whose launcher cannot be asked is reported `unknown` with the reason, never
+ * thrown. Nothing is cancelled.
+ */
+export async function checkServedPolicies(db: Db, jobs: ClusterJobRow[], o: CheckServedPoliciesOptions): Promise<Map<string, ServerCheck>> {
+  const log = o.log ?? (() => undefined);
+  const deadlineMs = o.deadlineMs ?? CHECK_DEADLINE_MS;
+  const live = jobs.filter((j) => LIVE_SERVE_STATES.includes(j.state));
+  const launchers = new Map<number, Promise<JobLauncher>>();
+  const launcherFor = (job: ClusterJobRow): Promise<JobLauncher> => {
+    let l = launchers.get(job.iteration);
+    if (!l) {
+      l = launcherOf(db, o, job, log, deadlineMs);
+      launchers.set(job.iteration, l);
+    }
+    return l;
+  };
+  const out = new Map<string, ServerCheck>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < live.length; i = next++) {
+      const job = live[i]!;
+      out.set(job.name, await checkOne(db, job, launcherFor, deadlineMs));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? CHECK_CONCURRENCY, live.length)) }, worker));
+  return out;
+}
+
+async function checkOne(db: Db, job: ClusterJobRow, launcherFor: (j: ClusterJobRow) => Promise<JobLauncher>, deadlineMs: number): Promise<ServerCheck> {
+  const base = { job: job.name, launcher: job.launcher };
+  let status: JobStatus;
+  try {
+    status = await withDeadline(deadlineMs, `the ${job.launcher} launcher gave no answer within ${deadlineMs} ms`, async () => {
+      const launcher = await launcherFor(job);
+      // As `model stop` looks: by name first; a scheduler that forgot it means it ended (lost).
+      const found = await launcher.find(job.name);
+      if (!found) {
+        // A local job's record lives on the worker's machine: a missing one is a wrong machine or state dir, not an ended job.
+        if (launcher.kind === "local") throw new Error(localRecordMissing(launcher, job.name));
+        // Being submitted now (serve.policy runs): not known yet is not lost.
+        if (job.state === "submitting" || !job.externalId)
+          throw new Error(`the ${launcher.kind} scheduler does not know ${job.name} yet (PostgreSQL records it ${job.state}, not submitted)`);
+        return schedulerForgot(launcher);
+      }
+      const ref: JobRef = job.externalId ? { launcher: job.launcher as LauncherKind, name: job.name, externalId: job.externalId } : found;
+      return launcher.status(ref);
+    });
+  } catch (e) {
+    return { ...base, result: "unknown", reason: e instanceof Error ? e.message : String(e) };
+  }
+  if (status.state === "running" || status.state === "pending") {
+    return { ...base, result: "live", state: status.state, ...(status.message ? { message: status.message } : {}) };
+  }
+  try {
+    await recordServerEnded(db, job.name, status);
+  } catch (e) {
+    // Said, not thrown: the list still shows what the launcher said.
+    return {
+      ...base,
+      result: "unknown",
+      reason: `the ${job.launcher} launcher says ${status.state}, but recording it failed: ${e instanceof Error ? e.message : String(e)}`,
+    };
+  }
+  return {
+    ...base,
+    result: "ended",
+    state: status.state,
+    ...(status.exitCode !== undefined ? { exitCode: status.exitCode } : {}),
+    ...(status.message ? { message: status.message } : {}),
+  };
+}
+
+/** `fn`'s result, or an error with `what` once `ms` have passed (the work itself is left to its own time limits). */
+async function withDeadline<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  try {
+    return await Promise.race([fn(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Stops every serve.policy job of the campaign that may still run, whoever calls it (the demo and tests at their end). */

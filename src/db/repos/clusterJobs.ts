@@ -47,8 +47,10 @@ export async function recordJobStatus(
   db: Db,
   name: string,
   s: { state: ClusterJobState; exitCode?: number; message?: string; progress?: unknown; finished?: boolean },
-): Promise<void> {
-  await db
+  /** Only while the row is in one of these states (a concurrent writer that recorded the end first wins). */
+  onlyIfStates?: ClusterJobState[],
+): Promise<boolean> {
+  const updated = await db
     .update(clusterJobs)
     .set({
       state: s.state,
@@ -58,7 +60,9 @@ export async function recordJobStatus(
       updatedAt: sql`now()`,
       ...(s.finished ? { finishedAt: sql`coalesce(${clusterJobs.finishedAt}, now())` } : {}),
     })
-    .where(eq(clusterJobs.name, name));
+    .where(and(eq(clusterJobs.name, name), onlyIfStates ? inArray(clusterJobs.state, onlyIfStates) : undefined))
+    .returning({ name: clusterJobs.name });
+  return updated.length > 0;
 }
 
 /** A campaign's jobs of one stage (every iteration and attempt), optionally in some states only. */

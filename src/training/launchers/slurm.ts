@@ -32,6 +32,8 @@ export interface SlurmLauncherOptions {
   log: (m: string) => void;
   /** The campaign's `cluster.python` (default "python3"): a multi-node job's batch script checks the Ray nodes with it. */
   python?: string;
+  /** Time limit of each Slurm command (sbatch, squeue, ...); default 60 s. */
+  commandTimeoutMs?: number;
 }
 
 interface CommandResult {
@@ -79,6 +81,7 @@ export class SlurmLauncher implements JobLauncher {
   readonly kind = "slurm" as const;
   private readonly log: (m: string) => void;
   private readonly python: string;
+  private readonly commandTimeoutMs: number;
 
   constructor(
     private readonly config: SlurmLauncherConfig,
@@ -86,6 +89,7 @@ export class SlurmLauncher implements JobLauncher {
   ) {
     this.log = opts.log;
     this.python = opts.python ?? "python3";
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
   }
 
   private bin(command: string): string {
@@ -94,7 +98,7 @@ export class SlurmLauncher implements JobLauncher {
 
   private run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.bin(command), args, { stdio: ["ignore", "pipe", "pipe"], env, timeout: COMMAND_TIMEOUT_MS });
+      const child = spawn(this.bin(command), args, { stdio: ["ignore", "pipe", "pipe"], env, timeout: this.commandTimeoutMs });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
