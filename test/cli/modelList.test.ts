@@ -13,18 +13,15 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { recordJobIntent, recordJobSubmitted } from "../../src/db/repos/clusterJobs.js";
 import { insertConfigVersion } from "../../src/db/repos/campaignConfigs.js";
 import { upsertModelVersion } from "../../src/db/repos/modelVersions.js";
-import { campaigns, clusterJobs, modelVersions } from "../../src/db/schema.js";
-import { CHECKPOINT_PROFILE_FORMAT } from "../../src/llm/simulator/checkpointProfile.js";
+import { campaigns, clusterJobs } from "../../src/db/schema.js";
 import { isSameProcessAlive, parseProcessIdentity } from "../../src/training/launchers/processIdentity.js";
 import { stopServedPolicies } from "../../src/training/servedPolicyJobs.js";
-import { taskQueues } from "../../src/taskQueues.js";
-import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { cliEnvOf, runCli, type CliResult } from "../helpers/cli.js";
-import { simulatorCampaign } from "../helpers/configs.js";
+import { runServingCampaign, servePolicyJob, servedVersion as servedVersionOf } from "../helpers/servedPolicyCampaign.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
 
 let env: TestEnv;
@@ -48,44 +45,11 @@ const launcher = () => ({ kind: "local" as const, stateDir: path.join(env.workDi
 const cli = (args: string[]): Promise<CliResult> => runCli(args, cliEnvOf(env));
 const show = (r: CliResult) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
 
-async function jobRow(campaignId: string, iteration: number) {
-  const rows = await env.db.db
-    .select()
-    .from(clusterJobs)
-    .where(and(eq(clusterJobs.campaignId, campaignId), eq(clusterJobs.iteration, iteration), eq(clusterJobs.stage, "serve.policy")));
-  assert.equal(rows.length, 1, `one serve.policy job in iteration ${iteration}`);
-  return rows[0]!;
-}
-
-async function servedVersion(campaignId: string, iteration: number) {
-  const rows = await env.db.db
-    .select()
-    .from(modelVersions)
-    .where(and(eq(modelVersions.campaignId, campaignId), eq(modelVersions.iteration, iteration), eq(modelVersions.kind, "served")));
-  return rows[0];
-}
+const jobRow = (campaignId: string, iteration: number) => servePolicyJob(env, campaignId, iteration);
+const servedVersion = (campaignId: string, iteration: number) => servedVersionOf(env, campaignId, iteration);
 
 test("model list: a policy server killed from outside reads exited, and is recorded so, once", { timeout: 300_000 }, async () => {
-  const dir = path.join(env.workDir, "merged");
-  fs.mkdirSync(dir, { recursive: true });
-  const profile = { simulated: true, format: CHECKPOINT_PROFILE_FORMAT, steps: 1, trainedTools: {}, mistakeRateScale: {}, meanReward: 0 };
-  fs.writeFileSync(path.join(dir, "toolloop_profile.json"), JSON.stringify(profile));
-  await upsertModelVersion(env.db.db, { campaignId: id, iteration: 1, kind: "merged", baseModel: "toolloop-sim-policy", path: dir, simulated: true });
-  const config = simulatorCampaign("http://127.0.0.1:9/v1", {
-    iterations: 1,
-    campaignId: id,
-    stages: [{ name: "serve.policy", engine: "simulator", simulator: { idleExitMinutes: 10 }, watch: { windowSeconds: 5, pollSeconds: 1 } }] as never,
-    cluster: { launcher: launcher() },
-  } as never);
-  const handle = await env.client.workflow.start("campaignWorkflow", {
-    workflowId: campaignWorkflowId(id),
-    taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config, campaignId: id }],
-  });
-  const result = await handle.result().catch((e: unknown) => {
-    throw new Error(`the campaign failed: ${String((e as { cause?: unknown }).cause ?? e)}`);
-  });
-  assert.equal(result.state, "completed");
+  await runServingCampaign(env, id, 1, launcher());
 
   const job = await jobRow(id, 1);
   assert.equal(job.state, "running");

@@ -10,16 +10,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { and, eq } from "drizzle-orm";
-import { upsertModelVersion } from "../../src/db/repos/modelVersions.js";
-import { campaigns, clusterJobs, modelVersions } from "../../src/db/schema.js";
-import { CHECKPOINT_PROFILE_FORMAT } from "../../src/llm/simulator/checkpointProfile.js";
+import { eq } from "drizzle-orm";
+import { campaigns } from "../../src/db/schema.js";
 import { isProcessGroupAlive, isSameProcessAlive, parseProcessIdentity } from "../../src/training/launchers/processIdentity.js";
 import { stopServedPolicies } from "../../src/training/servedPolicyJobs.js";
-import { taskQueues } from "../../src/taskQueues.js";
-import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { cliEnvOf, runCli, type CliResult } from "../helpers/cli.js";
-import { simulatorCampaign } from "../helpers/configs.js";
+import { runServingCampaign, servePolicyJob, servedVersion as servedVersionOf } from "../helpers/servedPolicyCampaign.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
 
 let env: TestEnv;
@@ -41,52 +37,11 @@ const launcher = () => ({ kind: "local" as const, stateDir: path.join(env.workDi
 const cli = (args: string[]): Promise<CliResult> => runCli(args, cliEnvOf(env));
 const show = (r: CliResult) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
 
-/** A merged version per iteration for serve.policy to serve: a folder with a stand-in profile. */
-async function writeMergedVersions(iterations: number): Promise<void> {
-  const dir = path.join(env.workDir, "merged");
-  fs.mkdirSync(dir, { recursive: true });
-  const profile = { simulated: true, format: CHECKPOINT_PROFILE_FORMAT, steps: 1, trainedTools: {}, mistakeRateScale: {}, meanReward: 0 };
-  fs.writeFileSync(path.join(dir, "toolloop_profile.json"), JSON.stringify(profile));
-  for (let iteration = 1; iteration <= iterations; iteration++) {
-    await upsertModelVersion(env.db.db, { campaignId: id, iteration, kind: "merged", baseModel: "toolloop-sim-policy", path: dir, simulated: true });
-  }
-}
-
-async function jobRow(iteration: number) {
-  const rows = await env.db.db
-    .select()
-    .from(clusterJobs)
-    .where(and(eq(clusterJobs.campaignId, id), eq(clusterJobs.iteration, iteration), eq(clusterJobs.stage, "serve.policy")));
-  assert.equal(rows.length, 1, `one serve.policy job in iteration ${iteration}`);
-  return rows[0]!;
-}
-
-async function servedVersion(iteration: number) {
-  const rows = await env.db.db
-    .select()
-    .from(modelVersions)
-    .where(and(eq(modelVersions.campaignId, id), eq(modelVersions.iteration, iteration), eq(modelVersions.kind, "served")));
-  return rows[0];
-}
+const jobRow = (iteration: number) => servePolicyJob(env, id, iteration);
+const servedVersion = (iteration: number) => servedVersionOf(env, id, iteration);
 
 test("model stop: stops a completed campaign's last policy server through its launcher, once", { timeout: 300_000 }, async () => {
-  await writeMergedVersions(2);
-  const watch = { windowSeconds: 5, pollSeconds: 1 };
-  const config = simulatorCampaign("http://127.0.0.1:9/v1", {
-    iterations: 2,
-    campaignId: id,
-    stages: [{ name: "serve.policy", engine: "simulator", simulator: { idleExitMinutes: 10 }, watch }] as never,
-    cluster: { launcher: launcher() },
-  } as never);
-  const handle = await env.client.workflow.start("campaignWorkflow", {
-    workflowId: campaignWorkflowId(id),
-    taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config, campaignId: id }],
-  });
-  const result = await handle.result().catch((e: unknown) => {
-    throw new Error(`the campaign failed: ${String((e as { cause?: unknown }).cause ?? e)}`);
-  });
-  assert.equal(result.state, "completed");
+  await runServingCampaign(env, id, 2, launcher());
 
   // Iteration 1's server was superseded once iteration 2 served; iteration 2's is the campaign's product and runs on.
   const job = await jobRow(2);
