@@ -28,8 +28,7 @@ import { buildStageContext } from "../../src/framework/stageContext.js";
 import { RequestLedger } from "../../src/framework/requestLedger.js";
 import type { StageContext, StageEntry } from "../../src/framework/stage.js";
 import { parseCaseMessage } from "../../src/judging/protocol.js";
-import { createRoleClient, type ChatRequest, type LlmClient } from "../../src/llm/client.js";
-import type { UsageSink } from "../../src/llm/usage.js";
+import { type ChatRequest } from "../../src/llm/client.js";
 import { dedupeExactHandler } from "../../src/stages/dedupe/exact/handler.js";
 import { expandErrorsHandler, MULTI_TURN_SKIP_REASON } from "../../src/stages/expand/errors/handler.js";
 import { exportDatasetHandler } from "../../src/stages/export/dataset/handler.js";
@@ -46,6 +45,7 @@ import { campaignConfig, planAndRun } from "../helpers/selfEvolution.js";
 import { insertMultiTurnSamples, multiTurnRows, travelDialogue } from "../helpers/multiTurnSamples.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import { canonicalJson } from "../../src/util/ids.js";
+import { recordingCreateLlm } from "../helpers/recordingLlm.js";
 
 let res: StageResources;
 before(async () => {
@@ -63,15 +63,7 @@ function context<S extends StageEntry>(db: Db, config: CampaignConfig, stageName
     db,
     baseDir: res.workDir,
     log: (m: string) => logs.push(m),
-    createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink): LlmClient => {
-      const client = createRoleClient(cfg, role, { usage });
-      const chat = client.chat.bind(client);
-      client.chat = (req, opts) => {
-        sent.push({ role, req });
-        return chat(req, opts);
-      };
-      return client;
-    },
+    createLlm: recordingCreateLlm(sent),
   };
   const ledger = new RequestLedger(db, { campaignId, iteration: 1, stage: stageName, batchIndex: null });
   return buildStageContext({ campaignId, iteration: 1, config, stage, signal: new AbortController().signal, deps, ledger }).ctx;

@@ -24,8 +24,7 @@ import { buildStageContext } from "../../src/framework/stageContext.js";
 import { RequestLedger } from "../../src/framework/requestLedger.js";
 import type { StageContext, StageEntry } from "../../src/framework/stage.js";
 import { parseCaseMessage } from "../../src/judging/protocol.js";
-import { createRoleClient, type ChatRequest, type LlmClient } from "../../src/llm/client.js";
-import type { UsageSink } from "../../src/llm/usage.js";
+import { type ChatRequest } from "../../src/llm/client.js";
 import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
 import { repairLabelsHandler } from "../../src/stages/repair/labels/handler.js";
 import { scoreConsistencyHandler } from "../../src/stages/score/consistency/handler.js";
@@ -37,6 +36,7 @@ import { campaignConfig, planAndRun } from "../helpers/selfEvolution.js";
 import { inProcessAsk, playDialogue } from "../helpers/simDialogue.js";
 import { DIALOGUE_TOOLS } from "../helpers/simDialogueTools.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
+import { recordingCreateLlm } from "../helpers/recordingLlm.js";
 
 let res: StageResources;
 before(async () => {
@@ -53,15 +53,7 @@ function context<S extends StageEntry>(db: Db, config: CampaignConfig, stageName
     db,
     baseDir: res.workDir,
     log: () => undefined,
-    createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink): LlmClient => {
-      const client = createRoleClient(cfg, role, { usage });
-      const chat = client.chat.bind(client);
-      client.chat = (req, opts) => {
-        sent.push({ role, req });
-        return chat(req, opts);
-      };
-      return client;
-    },
+    createLlm: recordingCreateLlm(sent),
   };
   const ledger = new RequestLedger(db, { campaignId, iteration: 1, stage: stageName, batchIndex: null });
   return buildStageContext({ campaignId, iteration: 1, config, stage, signal: new AbortController().signal, deps, ledger }).ctx;

@@ -20,9 +20,8 @@ import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import type { ChatMessage, McpTool, ToolCall } from "../../src/domain/types.js";
 import type { BatchResult, StageContext, StageEntry, StageHandler } from "../../src/framework/stage.js";
 import { buildStageContext } from "../../src/framework/stageContext.js";
-import { createRoleClient, LlmClient, type ChatRequest } from "../../src/llm/client.js";
+import { createRoleClient, type ChatRequest } from "../../src/llm/client.js";
 import type { SimulatorHandle } from "../../src/llm/simulator/server.js";
-import type { UsageSink } from "../../src/llm/usage.js";
 import { labelOf } from "../../src/matching/labelAgreement.js";
 import { selectToolsForSlot, synthesizeSingleTurn } from "../../src/synthesis/singleTurn.js";
 import { EXAMPLE_TOOLS } from "../../src/tools/examples.js";
@@ -31,6 +30,7 @@ import { scorePerplexityHandler } from "../../src/stages/score/perplexity/handle
 import type { ScoringProgress } from "../../src/stages/score/scoringBatch.js";
 import { STAGE_SPECS } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
+import { recordingCreateLlm } from "../helpers/recordingLlm.js";
 
 const RUN = Date.now().toString(36);
 const N = 12;
@@ -68,15 +68,7 @@ function context<S extends StageEntry>(campaignId: string, config: CampaignConfi
     db: db.db,
     baseDir: resources!.workDir,
     log: (m: string) => logs.push(m),
-    createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink): LlmClient => {
-      const client = createRoleClient(cfg, role, { usage });
-      const chat = client.chat.bind(client);
-      client.chat = (req, opts) => {
-        sent.push({ role, req });
-        return chat(req, opts);
-      };
-      return client;
-    },
+    createLlm: recordingCreateLlm(sent),
   };
   return buildStageContext({
     campaignId,

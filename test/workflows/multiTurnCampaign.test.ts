@@ -44,28 +44,32 @@ after(async () => {
   await env?.close();
 });
 
+/** examples/multi-turn.json, smaller (`dialogues` in batches of `batchSize`), against `url`, run to its end. */
+async function runExample(campaignId: string, url: string, dialogues: number, batchSize: number) {
+  const example = JSON.parse(fs.readFileSync(EXAMPLE, "utf8")) as {
+    endpoints: Record<string, { baseUrl: string }>;
+    stages: { name: string; dialogues?: number; batchSize?: number }[];
+  };
+  for (const e of Object.values(example.endpoints)) e.baseUrl = url;
+  const synth = example.stages.find((s) => s.name === "synthesize.multiTurn");
+  assert.ok(synth, "the example runs synthesize.multiTurn");
+  synth.dialogues = dialogues;
+  synth.batchSize = batchSize;
+  const handle = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(campaignId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config: example, campaignId }],
+  });
+  return handle.result();
+}
+
 test(
   "examples/multi-turn.json: dialogues -> verified multi-turn samples -> OpenAI chat rows with tool_calls and tool messages",
   { timeout: 300_000 },
   async () => {
     const campaignId = `multi-turn-${Date.now().toString(36)}`;
-    const example = JSON.parse(fs.readFileSync(EXAMPLE, "utf8")) as {
-      endpoints: Record<string, { baseUrl: string }>;
-      stages: { name: string; dialogues?: number; batchSize?: number }[];
-    };
-    for (const e of Object.values(example.endpoints)) e.baseUrl = sim.url;
     // A smaller run of the same campaign: 12 dialogues in three batches.
-    const synth = example.stages.find((s) => s.name === "synthesize.multiTurn");
-    assert.ok(synth, "the example runs synthesize.multiTurn");
-    synth.dialogues = 12;
-    synth.batchSize = 4;
-
-    const handle = await env.client.workflow.start("campaignWorkflow", {
-      workflowId: campaignWorkflowId(campaignId),
-      taskQueue: taskQueues(env.queuePrefix).workflows,
-      args: [{ config: example, campaignId }],
-    });
-    const result = await handle.result();
+    const result = await runExample(campaignId, sim.url, 12, 4);
     assert.equal(result.state, "completed");
 
     const db = env.db.db;
@@ -161,20 +165,7 @@ test(
     const badPlans = await startSimulator({ seed: 9, latencyMs: 2, maxConcurrency: 32, quiet: true, dialogue: { plannerBadPlanRate: 1 } });
     try {
       const campaignId = `multi-turn-none-${Date.now().toString(36)}`;
-      const example = JSON.parse(fs.readFileSync(EXAMPLE, "utf8")) as {
-        endpoints: Record<string, { baseUrl: string }>;
-        stages: { name: string; dialogues?: number; batchSize?: number }[];
-      };
-      for (const e of Object.values(example.endpoints)) e.baseUrl = badPlans.url;
-      const synth = example.stages.find((s) => s.name === "synthesize.multiTurn")!;
-      synth.dialogues = 6;
-      synth.batchSize = 3;
-      const handle = await env.client.workflow.start("campaignWorkflow", {
-        workflowId: campaignWorkflowId(campaignId),
-        taskQueue: taskQueues(env.queuePrefix).workflows,
-        args: [{ config: example, campaignId }],
-      });
-      const result = await handle.result();
+      const result = await runExample(campaignId, badPlans.url, 6, 3);
       // As single-turn synthesis whose every slot fails, the stage is not failed for it.
       assert.equal(result.state, "completed");
       const db = env.db.db;
