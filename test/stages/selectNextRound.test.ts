@@ -284,3 +284,28 @@ test("the seed round, then a later round from scores, judgements and expansions;
   assert.deepEqual(strip(await listExclusions(db.db, c, 2)), strip(excl2));
   assert.deepEqual(strip(await listPoolMembers(db.db, c, 1)), strip(pool1), "the earlier pool is untouched");
 });
+
+test("an empty pool (every sample rejected or excluded) stops the stage with the reason instead of training on nothing", { timeout: 60_000 }, async () => {
+  const c = `select-empty-${RUN}`;
+  await insertSamples(db.db, [
+    ...Array.from({ length: 3 }, (_, i) => row(c, `rej${i}`, { iteration: 1, status: "rejected" })),
+    row(c, "dup", { iteration: 1, status: "duplicate" }),
+    row(c, "bfclquery", { iteration: 1, query: "Find the area of a triangle with a base of 10 units and height of 5 units." }),
+  ]);
+  const config = campaign({ seedBudget: 10, decontaminate: { categories: ["simple"] } });
+  await assert.rejects(runStage(context(c, 1, config)), (err: Error) => {
+    assert.equal(err.name, "StageInputError", "not retried: a retry selects the same nothing");
+    assert.match(err.message, /the pool of iteration 1 is empty \(budget 10\)/);
+    assert.match(err.message, /Candidates: seed 1; excluded: 1 contaminated_query/);
+    assert.match(err.message, /The campaign's samples: .*3 rejected/);
+    assert.match(err.message, /1 duplicate/);
+    assert.match(err.message, /sample lineage/);
+    return true;
+  });
+  assert.deepEqual(await listPoolMembers(db.db, c, 1), []);
+  assert.deepEqual(
+    (await listExclusions(db.db, c, 1)).map((e) => [e.sampleId, e.reason]),
+    [[`${c}-bfclquery`, "contaminated_query"]],
+    "the exclusions that emptied the pool are stored for the operator",
+  );
+});

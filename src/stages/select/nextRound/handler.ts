@@ -7,6 +7,7 @@
  */
 import type { PoolReason } from "../../../db/schema.js";
 import { poolComposition } from "../../../db/repos/pools.js";
+import { countSamples } from "../../../db/repos/samples.js";
 import { previousPoolRound, type PoolRound } from "../../../db/repos/continuation.js";
 import {
   exclusionCounts,
@@ -137,6 +138,9 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     );
     state.phase = "done";
     progress.report({ ...state });
+    // Nothing to train on: every later stage of the iteration would fail or do nothing (train.sft on
+    // an empty set). Stop here, saying why, with the exclusions stored for the operator to read.
+    if (result.members.length === 0) throw new StageInputError(await emptyPoolMessage(ctx, firstRound, result));
 
     // Items are the budget's places, filled or not: the stage is done when all are decided.
     const counters: BatchResult = {
@@ -170,6 +174,28 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     return { composition, exclusions, budget: { budget, used, share: budget > 0 ? used / budget : 0 }, sources };
   },
 };
+
+/** Why a pool came out empty: what each source offered, what was excluded, and the samples' statuses. */
+export async function emptyPoolMessage(ctx: StageContext<SelectStage>, firstRound: boolean, result: SelectionResult): Promise<string> {
+  const { db } = ctx.deps;
+  const offered = Object.entries(result.sources)
+    .map(([source, s]) => `${source} ${s?.candidates ?? 0}`)
+    .join(", ");
+  const excluded = new Map<string, number>();
+  for (const e of result.exclusions) excluded.set(e.reason, (excluded.get(e.reason) ?? 0) + 1);
+  const exclusions = [...excluded].map(([reason, n]) => `${n} ${reason}`).join(", ");
+  const statuses = Object.entries(await countSamples(db, ctx.campaignId))
+    .map(([status, n]) => `${n} ${status}`)
+    .join(", ");
+  return [
+    `select.nextRound: the pool of iteration ${ctx.iteration} is empty (budget ${result.budget}), so there is nothing to train on.`,
+    `Candidates: ${offered || "none"}${exclusions ? `; excluded: ${exclusions} (selection_exclusions)` : ""}.`,
+    `The campaign's samples: ${statuses || "none"}.`,
+    firstRound
+      ? "The first pool takes verified synthesized samples and none is left: see why synthesis and verification rejected them (toolloop sample lineage ID), fix the generator, tools or rules and start again; campaign abort ends this campaign."
+      : "A later pool takes the previous round's scored pool, repairs, error seeds and expansions and the unused seeds, and none is usable: check that the previous round's scoring, probe and repair stages ran (campaign status), or end the campaign with campaign abort.",
+  ].join(" ");
+}
 
 /** The previous round's sources: high_ppl, repaired, error_seed, expanded (those with a share). */
 async function loadJudgedSources(ctx: StageContext<SelectStage>, mix: SelectionInput["mix"], previous: PoolRound): Promise<SelectionInput["sources"]> {
