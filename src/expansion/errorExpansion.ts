@@ -11,7 +11,7 @@
  * generator answers the new query as a tool agent, exactly as single-turn synthesis does.
  */
 import { z } from "zod";
-import type { ChatMessage, McpTool, SampleKind } from "../domain/types.js";
+import type { ChatMessage, McpTool, SampleKind, Verdict } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 import type { LlmClient } from "../llm/client.js";
 import { decodeToolCalls, labelOf } from "../matching/labelAgreement.js";
@@ -119,5 +119,27 @@ export async function expandErrorSeed(p: {
       promptVersion: EXPANSION_PROMPT_VERSION,
       finishReason,
     },
+  };
+}
+
+export const CALL_SHAPE_VERIFIER = "seed-shape";
+
+/**
+ * Whether an expansion keeps its error seed's call shape: its label calls the same tools as many
+ * times as the seed's label (a parallel answer's calls in any order, as the matcher reads them); an
+ * irrelevance seed's expansion calls none. The query writer is asked for that shape but a model may
+ * write a request that needs other calls, and the tool agent answers the request it got: such a
+ * sample is not about the policy's error, so it is rejected with the two shapes named.
+ */
+export function callShapeVerdict(seedMessages: readonly ChatMessage[], expandedMessages: readonly ChatMessage[]): Verdict {
+  const seed = seedCase(seedMessages).calls.map((c) => c.name);
+  const got = (labelOf(expandedMessages)?.tool_calls ?? []).map((c) => c.function.name);
+  const key = (names: readonly string[]) => JSON.stringify([...names].sort());
+  if (key(seed) === key(got)) return { verifier: CALL_SHAPE_VERIFIER, ok: true, reasons: [] };
+  const show = (names: readonly string[]) => (names.length === 0 ? "no call" : `calls to ${names.join(", ")}`);
+  return {
+    verifier: CALL_SHAPE_VERIFIER,
+    ok: false,
+    reasons: [`the label makes ${show(got)}; its error seed makes ${show(seed)} (an expansion keeps the seed's tools and call count)`],
   };
 }

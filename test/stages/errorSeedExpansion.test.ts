@@ -19,7 +19,12 @@ import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
 import { repairLabelsHandler } from "../../src/stages/repair/labels/handler.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
-import { planAndRun, rawCampaign, seedPool, stageContext } from "../helpers/selfEvolution.js";
+import { campaignConfig, planAndRun, rawCampaign, seedPool, stageContext, storeSeeds } from "../helpers/selfEvolution.js";
+import { chatCompletion, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
+import { startScriptedJudge } from "../helpers/scriptedJudge.js";
+import type { ChatMessage, McpTool } from "../../src/domain/types.js";
+import { CALL_SHAPE_VERIFIER, ERROR_EXPANSION_MARKER } from "../../src/expansion/errorExpansion.js";
+import { LABEL_CHECK_MARKER } from "../../src/judging/protocol.js";
 
 let res: StageResources;
 let faultyPolicy: SimulatorHandle;
@@ -117,3 +122,79 @@ test("a planted policy error becomes an error seed and is expanded into verified
 async function counterTotal(c: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
   return (await c.get()).values.reduce((n, v) => n + v.value, 0);
 }
+
+test("an expansion whose label needs other calls than its error seed is rejected for its shape, before any judge is asked", { timeout: 60_000 }, async () => {
+  const db = res.db.db;
+  const campaignId = `edde-shape-${Date.now().toString(36)}`;
+  const weather: McpTool = {
+    name: "get_weather",
+    description: "Current weather in a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  };
+  const time: McpTool = {
+    name: "get_time",
+    description: "Current time in a time zone",
+    inputSchema: { type: "object", properties: { tz: { type: "string" } }, required: ["tz"] },
+  };
+  const call = (name: string, args: Record<string, unknown>) => ({ id: "c0", type: "function" as const, function: { name, arguments: JSON.stringify(args) } });
+  const seeds = ["Oslo", "Rome"].map((city) => {
+    const messages: ChatMessage[] = [
+      { role: "user", content: `What is the weather in ${city}?` },
+      { role: "assistant", content: null, tool_calls: [call("get_weather", { city })] },
+    ];
+    return { id: `${campaignId}-${city}`, messages, tools: [weather, time], query: `What is the weather in ${city}?` };
+  });
+  await storeSeeds(db, campaignId, seeds);
+  await db
+    .insert(labelJudgements)
+    .values(seeds.map((s) => ({ campaignId, iteration: 1, sampleId: s.id, verdict: "PRED_WRONG" as const, action: "error_seed" as const, votes: 1 })));
+
+  // A SCRIPTED generator: variation 0's request is answered with the seed's tool, variation 1's with another offered tool.
+  const generator = await startScriptedChatServer("scripted generator", (body) => {
+    const messages = body.messages as { role: string; content: string }[];
+    const reply = (message: Record<string, unknown>) => chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message });
+    if (messages[0]?.content.includes(ERROR_EXPANSION_MARKER)) {
+      const block = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(messages[messages.length - 1]!.content)![1]!) as {
+        seed: { query: string };
+        variation: { index: number };
+      };
+      return reply({ content: JSON.stringify({ query: `${block.seed.query} (variant ${block.variation.index})` }) });
+    }
+    const query = messages[messages.length - 1]!.content;
+    return reply({
+      content: null,
+      tool_calls: [/variant 0/.test(query) ? call("get_weather", { city: "Lima" }) : call("get_time", { tz: "UTC" })],
+    });
+  });
+  const judge = await startScriptedJudge(() => ({ verdict: "CORRECT", analysis: "scripted: the label answers the request" }), {
+    markers: [LABEL_CHECK_MARKER],
+  });
+  try {
+    const config = campaignConfig({ simUrl: generator.url, judgeUrl: judge.url, stages: [{ name: "expand.errors", perSeed: 2 }] });
+    const ctx = stageContext<StageConfigOf<"expand.errors">>(db, res.workDir, campaignId, config, "expand.errors");
+    await planAndRun(db, ctx, expandErrorsHandler);
+    const expanded = await db
+      .select()
+      .from(samples)
+      .where(and(eq(samples.campaignId, campaignId), eq(samples.origin, "expanded")));
+    assert.equal(expanded.length, 4, "perSeed samples per error seed");
+    const byVariant = (n: number) => expanded.filter((e) => (e.metadata as { slot: number }).slot === n);
+    assert.deepEqual(
+      byVariant(0).map((e) => e.status),
+      ["verified", "verified"],
+      "the seed's tool with other values: verified",
+    );
+    for (const e of byVariant(1)) {
+      assert.equal(e.status, "rejected", "another tool than the seed's: not an expansion of the error");
+      const shape = e.verdicts.find((v) => v.verifier === CALL_SHAPE_VERIFIER);
+      assert.deepEqual(shape?.reasons, [
+        "the label makes calls to get_time; its error seed makes calls to get_weather (an expansion keeps the seed's tools and call count)",
+      ]);
+      assert.equal((e.metadata as { committee?: unknown }).committee, undefined, "no committee for a sample off its seed's shape");
+    }
+    assert.equal(judge.requests.length, 2, "the judges check only the two expansions of the seed's shape");
+  } finally {
+    await generator.close();
+    await judge.close();
+  }
+});

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
 import {
+  CALL_SHAPE_VERIFIER,
+  callShapeVerdict,
   COMPLEXITIES,
   DEFAULT_PERSONAS,
   DEFAULT_STYLES,
@@ -85,5 +87,45 @@ test("an irrelevance seed has no calls; a seed without a readable label is refus
         { role: "assistant", content: null, tool_calls: [{ id: "a", type: "function", function: { name: "f", arguments: "{" } }] },
       ]),
     /label cannot be read/,
+  );
+});
+
+test("an expansion keeps its seed's call shape: the same tools as many times (any order), none for an irrelevance seed", () => {
+  const call = (name: string, args: Record<string, unknown>, id = "x") => ({
+    id,
+    type: "function" as const,
+    function: { name, arguments: JSON.stringify(args) },
+  });
+  const answer = (...calls: ReturnType<typeof call>[]): ChatMessage[] => [
+    { role: "user", content: "new request" },
+    calls.length > 0 ? { role: "assistant", content: null, tool_calls: calls } : { role: "assistant", content: "No tool fits." },
+  ];
+  const ok = { verifier: CALL_SHAPE_VERIFIER, ok: true, reasons: [] };
+  // The seed calls get_weather twice (Oslo, Rome): other values keep the shape.
+  assert.deepEqual(callShapeVerdict(seedMessages, answer(call("get_weather", { city: "Lima" }), call("get_weather", { city: "Pune" }))), ok);
+  const mixed: ChatMessage[] = [
+    { role: "user", content: "q" },
+    { role: "assistant", content: null, tool_calls: [call("get_weather", { city: "Oslo" }), call("get_time", { tz: "CET" })] },
+  ];
+  assert.deepEqual(callShapeVerdict(mixed, answer(call("get_time", { tz: "UTC" }), call("get_weather", { city: "Rome" }))), ok, "parallel calls in any order");
+
+  const one = callShapeVerdict(seedMessages, answer(call("get_weather", { city: "Lima" })));
+  assert.equal(one.ok, false, "one call where the seed makes two");
+  assert.deepEqual(one.reasons, [
+    "the label makes calls to get_weather; its error seed makes calls to get_weather, get_weather (an expansion keeps the seed's tools and call count)",
+  ]);
+  const other = callShapeVerdict(seedMessages, answer(call("get_weather", { city: "Lima" }), call("get_time", { tz: "UTC" })));
+  assert.equal(other.ok, false, "another tool");
+  assert.match(other.reasons[0]!, /makes calls to get_weather, get_time; its error seed makes calls to get_weather, get_weather/);
+  assert.match(callShapeVerdict(seedMessages, answer()).reasons[0]!, /the label makes no call; /);
+
+  const irrelevance: ChatMessage[] = [
+    { role: "user", content: "Tell me a joke" },
+    { role: "assistant", content: "No tool fits." },
+  ];
+  assert.deepEqual(callShapeVerdict(irrelevance, answer()), ok);
+  assert.match(
+    callShapeVerdict(irrelevance, answer(call("get_weather", { city: "Oslo" }))).reasons[0]!,
+    /makes calls to get_weather; its error seed makes no call/,
   );
 });

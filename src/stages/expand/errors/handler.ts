@@ -1,8 +1,9 @@
 /**
  * expand.errors: for each error seed of the iteration, `perSeed` new samples (src/expansion/
  * errorExpansion.ts), each in its own work slot `<campaign>/<iter>/expand.errors/<seedId>/<n>`, so a
- * retried batch generates only the slots still open. Each new sample is checked by the rules and,
- * when they pass, by the judge committee's label check; it is stored verified or rejected with every
+ * retried batch generates only the slots still open. Each new sample is checked by the rules, then
+ * for its seed's call shape (callShapeVerdict: the same tools as many times), and when both pass by
+ * the judge committee's label check; it is stored verified or rejected with every
  * verdict (origin expanded, parent the seed). A model failure or a duplicate settles the slot as an
  * outcome row instead.
  *
@@ -17,7 +18,7 @@ import { expansionStatusCounts } from "../../../db/repos/expansions.js";
 import { insertSamples, type NewSample, type SampleRow } from "../../../db/repos/samples.js";
 import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
 import type { SampleKind, Verdict } from "../../../domain/types.js";
-import { drawVariation, expandErrorSeed, ExpansionSeedError } from "../../../expansion/errorExpansion.js";
+import { callShapeVerdict, drawVariation, expandErrorSeed, ExpansionSeedError } from "../../../expansion/errorExpansion.js";
 import type { BatchResult, StageHandler } from "../../../framework/stage.js";
 import { checkAnswerSchema, CHECK_RESPONSE_FORMAT, judgedAnswer, labelCheckMessages } from "../../../judging/protocol.js";
 import { committeeRoles, committeeSize, convene, tally } from "../../../judging/committee.js";
@@ -124,9 +125,11 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
             }
             const rules = verifyRules({ kind: expanded.kind, messages: expanded.messages, tools: expanded.tools });
             const verdicts: Verdict[] = [rules];
+            // Around the error or not at all: a sample needing other calls than its seed is rejected before any judge is asked.
+            if (rules.ok) verdicts.push(callShapeVerdict(seed.messages, expanded.messages));
             let committee: Record<string, unknown> | undefined;
             let votesCast: { verdict: string | null }[] = [];
-            if (rules.ok) {
+            if (verdicts.every((v) => v.ok)) {
               const label = labelOf(expanded.messages);
               const votes = await convene(
                 stage.committee,

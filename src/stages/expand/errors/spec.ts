@@ -24,7 +24,7 @@ export const expandErrorsSpec = defineStage({
     describe: "the iteration's error seeds (label_judgements action error_seed), fixed into batches at planning",
   },
   writes:
-    "perSeed samples per error seed (origin expanded, parent the seed, stage expand.errors, verified by rules and the judge committee's label check, or rejected with the verdicts), or a slot outcome; LLM requests",
+    "perSeed samples per error seed (origin expanded, parent the seed, stage expand.errors, verified by rules, the seed's call shape and the judge committee's label check, or rejected with the verdicts), or a slot outcome; LLM requests",
   schema: z.strictObject({
     name: z.literal("expand.errors"),
     runIn,
