@@ -14,7 +14,9 @@ import { after, before, describe, it } from "node:test";
 import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../src/db/client.js";
 import { insertPoolMembers } from "../../src/db/repos/pools.js";
-import { insertSamples, type NewSample } from "../../src/db/repos/samples.js";
+import { insertSamples, type NewSample, type SampleRow } from "../../src/db/repos/samples.js";
+import { samples } from "../../src/db/schema.js";
+import { inArray } from "drizzle-orm";
 import { listSampleScores } from "../../src/db/repos/scores.js";
 import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import type { ChatMessage, McpTool, ToolCall } from "../../src/domain/types.js";
@@ -28,7 +30,7 @@ import { EXAMPLE_TOOLS } from "../../src/tools/examples.js";
 import { scoreConsistencyHandler } from "../../src/stages/score/consistency/handler.js";
 import { scorePerplexityHandler } from "../../src/stages/score/perplexity/handler.js";
 import type { ScoringProgress } from "../../src/stages/score/scoringBatch.js";
-import { STAGE_SPECS } from "../../src/stages/specs.js";
+import { STAGE_SPECS, type StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import { recordingCreateLlm } from "../helpers/recordingLlm.js";
 
@@ -219,6 +221,28 @@ describe("score.consistency", () => {
     );
   });
 
+  it("after an attempt that scored part of a batch, the summary counts every stored score once (scored = rows)", { timeout: 120_000 }, async () => {
+    const planted = await plantPool(`cons-resume-${RUN}`);
+    const config = campaign({ name: "score.consistency", k: 2, batchSize: 5 });
+    const ctx = context<StageConfigOf<"score.consistency">>(planted.campaignId, config);
+    // An earlier attempt of batch 0 scored 3 samples before it was killed (its result never reported).
+    const first3 = [...planted.clean, ...planted.corrupted].sort().slice(0, 3);
+    const firstRows = (await db.db.select().from(samples).where(inArray(samples.id, first3))) as SampleRow[];
+    const partial: StageContext<StageConfigOf<"score.consistency">> = { ...ctx, batchSamples: async () => firstRows };
+    await scoreConsistencyHandler.runBatch(partial, 0, { resumeFrom: undefined, report: () => undefined });
+    const resumed = await runStage(scoreConsistencyHandler, ctx);
+    const rows = await listSampleScores(db.db, { campaignId: planted.campaignId, iteration: 1 }, "consistency");
+    assert.equal(rows.length, N);
+    assert.equal(sum(resumed.batches, "scored"), N - 3, "the batches' last attempts scored the rest");
+    assert.equal(sum(resumed.batches, "skipped"), 3);
+    assert.deepEqual(
+      [resumed.summary.items, resumed.summary.scored, resumed.summary.failed, resumed.summary.skipped],
+      [N, N, 0, 3],
+      "the stage summary: every sample scored once, none failed",
+    );
+    assert.equal((resumed.summary.consistency as { n: number }).n, N);
+  });
+
   it("a transport failure fails the batch instead of counting samples failed", { timeout: 60_000 }, async () => {
     const campaignId = `cons-down-${RUN}`;
     await plantPool(campaignId);
@@ -301,6 +325,11 @@ describe("score.perplexity", () => {
       assert.equal(sum(again.batches, "skipped"), N);
       assert.equal(sum(again.batches, "failed"), 1);
       assert.equal((await listSampleScores(db.db, key, "label_ppl")).length, N);
+      assert.deepEqual(
+        [again.summary.items, again.summary.scored, again.summary.failed],
+        [N + 1, N, 1],
+        "the summary after a rerun counts the stored scores (both metrics: N), not the rerun's own (0)",
+      );
     },
   );
 });

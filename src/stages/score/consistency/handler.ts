@@ -47,13 +47,16 @@ export const scoreConsistencyHandler: StageHandler<ConsistencyStage, ScoringProg
     const key = { campaignId: ctx.campaignId, iteration: ctx.iteration };
     const sum = (name: string) => batches.reduce((s, b) => s + (b[name] ?? 0), 0);
     const classes = await consistencyClassCounts(ctx.deps.db, key);
+    const values = await scoreValues(ctx.deps.db, key, "consistency");
+    // Counted from the stored rows (each sample once, whichever attempt scored it), not from the last attempts' own counts.
+    const items = sum("items");
     return {
-      items: sum("items"),
-      scored: sum("scored"),
+      items,
+      scored: values.size,
       skipped: sum("skipped"),
-      failed: sum("failed"),
+      failed: Math.max(0, items - values.size),
       classes: { easy: classes.easy ?? 0, medium: classes.medium ?? 0, hard: classes.hard ?? 0 },
-      consistency: distribution([...(await scoreValues(ctx.deps.db, key, "consistency")).values()]),
+      consistency: distribution([...values.values()]),
     };
   },
 };

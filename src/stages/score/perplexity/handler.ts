@@ -34,11 +34,15 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
     const sum = (k: string) => batches.reduce((s, b) => s + (b[k] ?? 0), 0);
     const label = await scoreValues(ctx.deps.db, key, "label_ppl");
     const own = ctx.stage.ownOutput ? await scoreValues(ctx.deps.db, key, "own_ppl") : undefined;
+    // Counted from the stored rows, so a sample an earlier (failed or killed) attempt scored counts once,
+    // as scored: a batch's own `scored` is only what its last attempt added (the rest it `skipped`).
+    const scored = own ? [...label.keys()].filter((id) => own.has(id)).length : label.size;
+    const items = sum("items");
     return {
-      items: sum("items"),
-      scored: sum("scored"),
+      items,
+      scored,
       skipped: sum("skipped"),
-      failed: sum("failed"),
+      failed: Math.max(0, items - scored),
       labelPpl: distribution([...label.values()]),
       ...(own ? { ownPpl: distribution([...own.values()]), halfDisagreement: halfDisagreement(label, own) } : {}),
     };
