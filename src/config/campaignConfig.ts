@@ -385,7 +385,8 @@ export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[]
   const { input, warnings } = renameFormerStages(raw, specs);
   const r = schemaFor(specs).safeParse(input);
   const reserved = reservedKeyIssues(input);
-  if (r.success && reserved.length === 0) return { ok: true, config: r.data, warnings: [...warnings, ...poolWeightWarnings(r.data)] };
+  if (r.success && reserved.length === 0)
+    return { ok: true, config: r.data, warnings: [...warnings, ...poolWeightWarnings(r.data), ...partialMixWarnings(input, r.data)] };
   const zodIssues = r.success ? [] : withoutShadowedIssues(withoutReservedKeys(r.error.issues));
   const issues = [...reserved, ...zodIssues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) }))];
   if (issues.length > MAX_REPORTED_ISSUES) {
@@ -412,6 +413,35 @@ function poolWeightWarnings(config: CampaignConfig): string[] {
         `stages[${i}].${field}: ${w} becomes ${poolWeightRepeats(w)} train row${poolWeightRepeats(w) === 1 ? "" : "s"} per item in export.verl (weights are whole repeats, at least 1: verl's parquet has no per-row weight)`,
       );
     }
+  });
+  return warnings;
+}
+
+/**
+ * A select.nextRound `mix` that names only some sources keeps the defaults of the others (a share is
+ * relative: they all split the budget). Accepted as before (stored configs keep their meaning), and
+ * said once here with the shares the budget is really split by, since a mix of two sources reads as
+ * "only these two".
+ */
+function partialMixWarnings(input: unknown, config: CampaignConfig): string[] {
+  const warnings: string[] = [];
+  const rawStages = isRecord(input) && Array.isArray(input.stages) ? input.stages : [];
+  config.stages.forEach((s, i) => {
+    if (s.name !== "select.nextRound") return;
+    const raw = rawStages[i] as unknown;
+    const given = isRecord(raw) && isRecord(raw.mix) ? raw.mix : undefined;
+    if (!given) return;
+    const mix = s.mix as Record<string, number>;
+    const omitted = Object.keys(mix).filter((k) => !Object.hasOwn(given, k) && (mix[k] ?? 0) > 0);
+    if (omitted.length === 0) return;
+    const total = Object.values(mix).reduce((a, b) => a + b, 0);
+    const split = Object.entries(mix)
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${Math.round((1000 * v) / total) / 10}%`)
+      .join(", ");
+    warnings.push(
+      `stages[${i}].mix: ${omitted.map((k) => `${k} (${mix[k]})`).join(", ")} not given, so ${omitted.length === 1 ? "it keeps its default share" : "they keep their default shares"}; the budget is split ${split}. Give a source 0 to leave it out`,
+    );
   });
   return warnings;
 }
