@@ -140,6 +140,15 @@ export function rankIds(ids: readonly string[], seed: number, iteration: number,
     .map((x) => x.id);
 }
 
+/**
+ * How many of `n` candidates are the top `fraction`: rounded up, but a product that binary floating
+ * point puts a hair above a whole number (100 x 0.07 = 7.000000000000001) is that number, not one more.
+ */
+export function topCount(n: number, fraction: number): number {
+  const exact = n * fraction;
+  return Math.max(0, Math.min(n, Math.ceil(exact - 1e-9 * Math.max(1, exact))));
+}
+
 /** A source's candidates in rank order (high_ppl: the top fraction by label PPL). */
 export function rankCandidates(
   source: SelectionSource,
@@ -149,7 +158,7 @@ export function rankCandidates(
   if (source === "high_ppl") {
     const scored = candidates.filter((c) => typeof c.labelPpl === "number" && Number.isFinite(c.labelPpl));
     scored.sort((a, b) => (b.labelPpl as number) - (a.labelPpl as number) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return scored.slice(0, Math.ceil(scored.length * (input.highPplTopFraction ?? 1)));
+    return scored.slice(0, topCount(scored.length, input.highPplTopFraction ?? 1));
   }
   const order = new Map(
     rankIds(

@@ -11,6 +11,7 @@ import { buildContaminationIndex } from "../../../src/selection/contamination.js
 import {
   quotas,
   rankCandidates,
+  topCount,
   rankIds,
   selectNextRound,
   type Candidate,
@@ -254,4 +255,17 @@ test("decontamination removes a planted copy of a BFCL query and a tool with an 
   ]);
   assert.equal(r.members.length, 20, "every clean sample is kept");
   assert.ok(!r.members.some((m) => m.sampleId.startsWith("u_")));
+});
+
+test("the top fraction is rounded up, without a candidate more where floating point overshoots a whole number", () => {
+  assert.equal(100 * 0.07, 7.000000000000001, "the overshoot this guards against");
+  assert.equal(topCount(100, 0.07), 7);
+  assert.deepEqual([topCount(40, 0.6), topCount(58, 0.6), topCount(3, 0.5), topCount(1, 0.01), topCount(0, 0.5), topCount(7, 1)], [24, 35, 2, 1, 0, 7]);
+  const scored = many("h", 100, (i) => ({ labelPpl: 1 + i }));
+  const top = rankCandidates("high_ppl", scored, { seed: 1, iteration: 2, highPplTopFraction: 0.07 });
+  assert.deepEqual(
+    top.map((c) => c.labelPpl),
+    [100, 99, 98, 97, 96, 95, 94],
+    "the 7 highest label PPLs of 100, not 8",
+  );
 });
