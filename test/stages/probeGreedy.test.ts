@@ -14,6 +14,8 @@ import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
 import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
+import { chatCompletion, chatError, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
+import type { ChatMessage, McpTool } from "../../src/domain/types.js";
 import { campaignConfig, planAndRun, rawCampaign, seedPool, stageContext, storeSeeds, withWrongLocation } from "../helpers/selfEvolution.js";
 
 type ProbeStage = StageConfigOf<"probe.greedy">;
@@ -115,4 +117,43 @@ test("planted wrong labels are mismatches; every verified pool sample is probed 
     11,
   );
   assert.deepEqual(await probeGreedyHandler.finalize!(ctx, again), summary, "the summary is read from the stored rows");
+});
+
+test("a sample the policy cannot answer or that has no label still counts as done in the batch's progress", { timeout: 60_000 }, async () => {
+  const campaignId = `probe-progress-${RUN}`;
+  const weather: McpTool = {
+    name: "get_weather",
+    description: "Current weather in a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  };
+  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const sample = (city: string, labelled = true) => {
+    const user: ChatMessage = { role: "user", content: `What is the weather in ${city}?` };
+    const messages: ChatMessage[] = labelled ? [user, { role: "assistant", content: null, tool_calls: [call(city)] }] : [user];
+    return { id: `${campaignId}-${city}`, messages, tools: [weather], query: user.content as string };
+  };
+  await storeSeeds(res.db.db, campaignId, [sample("Lima"), sample("Oslo"), sample("Rome", false)]);
+  // A SCRIPTED policy: answers Lima with the label's call and refuses Oslo's prompt (a 400: that item fails alone).
+  const policy = await startScriptedChatServer("scripted policy", (body) => {
+    const messages = body.messages as { role: string; content: string }[];
+    const text = messages.map((m) => m.content).join("\n");
+    if (text.includes("Oslo")) return chatError(400, "scripted: this prompt is over the context length");
+    return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: null, tool_calls: [call("Lima")] } });
+  });
+  try {
+    const raw = rawCampaign({ simUrl: policy.url, stages: [{ name: "probe.greedy", batchSize: 10 }] }) as { endpoints: Record<string, unknown> };
+    const parsed = parseCampaignConfig(raw);
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+    const ctx = stageContext<ProbeStage>(res.db.db, res.workDir, campaignId, parsed.config, "probe.greedy");
+    const reports: { done: number; total: number }[] = [];
+    const [result] = await planAndRun(res.db.db, ctx, probeGreedyHandler, (_, d) => reports.push(d as { done: number; total: number }));
+    assert.deepEqual(
+      { probed: result!.probed, matched: result!.matched, failed: result!.failed, unlabelled: result!.unlabelled },
+      { probed: 1, matched: 1, failed: 1, unlabelled: 1 },
+    );
+    assert.deepEqual(reports.at(-1), { done: 3, total: 3, mismatched: 0 }, "the finished batch reports every sample done");
+    for (const r of reports) assert.ok(r.done <= r.total);
+  } finally {
+    await policy.close();
+  }
 });

@@ -59,6 +59,11 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
       return writing;
     };
 
+    // Every sample of the batch counts as done once settled: probed, without a label, or without a usable answer.
+    const settled = () => {
+      state.done++;
+      progress.report({ ...state });
+    };
     await Promise.all(
       todo.map((sample) =>
         limit(async () => {
@@ -66,6 +71,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
           const label = labelOf(sample.messages);
           if (!label) {
             unlabelled++;
+            settled();
             return;
           }
           let answer;
@@ -85,6 +91,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
             if (isItemFailure(err)) {
               failed++;
               ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${err.message}`);
+              settled();
               return;
             }
             throw err;
@@ -102,10 +109,9 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
             prediction: { content: answer.content, ...(answer.tool_calls ? { tool_calls: answer.tool_calls } : {}) },
             reasons: agreement.reasons,
           });
-          state.done++;
           state.mismatched = mismatched;
           if (pending.length >= 50) await flush();
-          progress.report({ ...state });
+          settled();
         }),
       ),
     );
