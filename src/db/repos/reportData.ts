@@ -78,11 +78,13 @@ export async function samplesByStageKindStatus(db: Db, scope: ReportScope) {
 /**
  * Rejection reasons of the failing verdicts, each as `<verifier>: <reason>` (without the `call[i] `
  * prefix), most frequent first: a sample is rejected by the rules or the judges, and the chart says which.
+ * `n` counts rejected samples, not reasons: a sample that gives the same reason for two calls
+ * (`call[0] missing ...`, `call[1] missing ...`) counts once under it.
  */
 export async function rejectionReasons(db: Db, scope: ReportScope, limit = 15): Promise<{ reason: string; n: number }[]> {
   const it = scope.iteration === undefined ? sql`` : sql` AND ${samples.iteration} = ${scope.iteration}`;
   const result = await db.execute(sql`
-    SELECT coalesce(v->>'verifier' || ': ', '') || regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
+    SELECT coalesce(v->>'verifier' || ': ', '') || regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(DISTINCT ${samples.id})::int AS n
     FROM ${samples}, jsonb_array_elements(${samples.verdicts}) v, jsonb_array_elements_text(v->'reasons') reason
     WHERE ${samples.campaignId} = ${scope.campaignId} AND ${samples.status} = 'rejected'${it}
       AND v->'ok' IS DISTINCT FROM 'true'::jsonb
