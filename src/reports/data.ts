@@ -26,6 +26,7 @@ import {
   samplesByStageKindStatus,
   scoreValues,
   simulatedRequestCount,
+  stageRunRows,
   trainingJobs,
   usageByRole,
   type MultiTurnCounts,
@@ -65,6 +66,12 @@ export interface ReportData {
     stages: string[];
   };
   iterations: { iteration: number; status: string; startedAt: string; finishedAt: string | null }[];
+  /**
+   * The stage runs in scope (stage_runs: the latest attempt of each stage of each iteration), in the
+   * order they started: a failed stage and its error, a retried one's attempts. Absent in data
+   * gathered before it was recorded here.
+   */
+  stages?: { iteration: number; stage: string; status: string; attempts: number; error: string | null; startedAt: string; finishedAt: string | null }[];
   simulated: {
     /** Requests the LLM simulator answered, when the request ledger records it; absent when unknowable. */
     llm?: { simulated: number; total: number };
@@ -96,25 +103,43 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
   const campaign = await campaignRow(db, scope.campaignId);
   if (!campaign) throw new UnknownCampaignError(`no campaign with id ${JSON.stringify(scope.campaignId)} in the database`);
   const stored = scope.iteration === undefined ? await latestConfig(db, scope.campaignId) : await configForIteration(db, scope.campaignId, scope.iteration);
-  const [its, funnel, reasons, usage, kindDomain, values, votes, judgements, probeRows, bfcl, pool, exclusions, jobs, simTraining, simLlm, multiTurn] =
-    await Promise.all([
-      iterationRows(db, scope),
-      samplesByStageKindStatus(db, scope),
-      rejectionReasons(db, scope),
-      usageByRole(db, scope),
-      samplesByKindAndDomain(db, scope),
-      scoreValues(db, scope),
-      judgeVoteCounts(db, scope),
-      labelJudgementCounts(db, scope),
-      probeCounts(db, scope),
-      bfclScoreRows(db, scope),
-      poolComposition(db, scope),
-      exclusionCounts(db, scope),
-      trainingJobs(db, scope),
-      anySimulatedModelVersion(db, scope),
-      simulatedRequestCount(db, scope),
-      multiTurnCounts(db, scope),
-    ]);
+  const [
+    its,
+    funnel,
+    reasons,
+    usage,
+    kindDomain,
+    values,
+    votes,
+    judgements,
+    probeRows,
+    bfcl,
+    pool,
+    exclusions,
+    jobs,
+    simTraining,
+    simLlm,
+    multiTurn,
+    stageRows,
+  ] = await Promise.all([
+    iterationRows(db, scope),
+    samplesByStageKindStatus(db, scope),
+    rejectionReasons(db, scope),
+    usageByRole(db, scope),
+    samplesByKindAndDomain(db, scope),
+    scoreValues(db, scope),
+    judgeVoteCounts(db, scope),
+    labelJudgementCounts(db, scope),
+    probeCounts(db, scope),
+    bfclScoreRows(db, scope),
+    poolComposition(db, scope),
+    exclusionCounts(db, scope),
+    trainingJobs(db, scope),
+    anySimulatedModelVersion(db, scope),
+    simulatedRequestCount(db, scope),
+    multiTurnCounts(db, scope),
+    stageRunRows(db, scope),
+  ]);
   if (scope.iteration !== undefined && !its.some((i) => i.iteration === scope.iteration))
     throw new UnknownCampaignError(`campaign ${scope.campaignId} has no iteration ${scope.iteration}`);
 
@@ -138,6 +163,15 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
       status: i.status,
       startedAt: i.startedAt.toISOString(),
       finishedAt: i.finishedAt?.toISOString() ?? null,
+    })),
+    stages: stageRows.map((r) => ({
+      iteration: r.iteration,
+      stage: r.stage,
+      status: r.status,
+      attempts: r.attempts,
+      error: r.error,
+      startedAt: r.startedAt.toISOString(),
+      finishedAt: r.finishedAt?.toISOString() ?? null,
     })),
     simulated: { training: simTraining, llm: simLlm },
     funnel,

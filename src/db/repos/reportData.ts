@@ -24,6 +24,7 @@ import {
   sampleCheckVotes,
   sampleScores,
   selectionExclusions,
+  stageRuns,
   tools,
 } from "../schema.js";
 
@@ -63,6 +64,23 @@ export async function iterationRows(db: Db, scope: ReportScope) {
     .from(iterations)
     .where(upTo(scope, iterations.campaignId, iterations.iteration))
     .orderBy(asc(iterations.iteration));
+}
+
+/** Every stage run (one row per iteration and stage, its latest attempt): what ran, what failed and why. */
+export async function stageRunRows(db: Db, scope: ReportScope) {
+  return db
+    .select({
+      iteration: stageRuns.iteration,
+      stage: stageRuns.stage,
+      status: stageRuns.status,
+      attempts: stageRuns.attempts,
+      error: stageRuns.error,
+      startedAt: stageRuns.startedAt,
+      finishedAt: stageRuns.finishedAt,
+    })
+    .from(stageRuns)
+    .where(scoped(scope, stageRuns.campaignId, stageRuns.iteration))
+    .orderBy(asc(stageRuns.iteration), asc(stageRuns.startedAt), asc(stageRuns.stage));
 }
 
 /** Samples per (stage, kind, status): the acceptance funnel. */

@@ -11,10 +11,11 @@ import { test } from "node:test";
 import { freezeCampaignConfig } from "../../../src/config/frozen.js";
 import { migrateDatabase, openDatabase, type DbHandle } from "../../../src/db/client.js";
 import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
-import { insertCampaign, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { samples } from "../../../src/db/schema.js";
+import { eq } from "drizzle-orm";
+import { insertCampaign, setCampaignStatus, upsertIteration } from "../../../src/db/repos/campaigns.js";
+import { samples, stageRuns } from "../../../src/db/schema.js";
 import { gatherReportData } from "../../../src/reports/data.js";
-import { reportCharts } from "../../../src/reports/html.js";
+import { renderReportHtml, reportCharts, shortenMiddle } from "../../../src/reports/html.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
 
 const TOOL = { name: "get_weather", description: "d", inputSchema: { type: "object" as const, properties: {} } };
@@ -69,4 +70,66 @@ test("rejection reasons count rejected samples: the same reason for two calls of
   const rejectedSamples = d.funnel.filter((f) => f.status === "rejected").reduce((s, f) => s + f.n, 0);
   assert.equal(rejectedSamples, 3);
   for (const r of d.rejectionReasons) assert.ok(r.n <= rejectedSamples, `${r.reason}: ${r.n} > ${rejectedSamples}`);
+});
+
+test("a failed stage is reported: a banner with its error's tail, the iteration that never finished, a retried stage's attempts", async (t) => {
+  const { db } = await campaignDb(t);
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  // The job's last output (the cause) is at the end of a long error.
+  const error = `local job j1 failed (exit 1): exited with code 1\n--- last output ---\n${"[stand-in] ignoring an override\n".repeat(60)}ModuleNotFoundError: No module named 'pyarrow'`;
+  await db.insert(stageRuns).values([
+    { campaignId: "c", iteration: 1, stage: "synthesize.singleTurn", status: "succeeded", attempts: 1, startedAt: at(1), finishedAt: at(2) },
+    {
+      campaignId: "c",
+      iteration: 1,
+      stage: "export.verl",
+      status: "succeeded",
+      attempts: 2,
+      error: "ECONNRESET (retried)",
+      startedAt: at(3),
+      finishedAt: at(4),
+    },
+    { campaignId: "c", iteration: 1, stage: "train.sft", status: "failed", attempts: 1, error, startedAt: at(5), finishedAt: at(6) },
+  ]);
+  // onStageFailure "fail": the campaign row says failed, the iteration row was never finished.
+  await upsertIteration(db, { campaignId: "c", iteration: 1, status: "running" });
+  await setCampaignStatus(db, "c", "failed");
+
+  const campaign = await gatherReportData(db, { campaignId: "c" });
+  assert.deepEqual(
+    campaign.stages?.map((s) => [s.stage, s.status, s.attempts]),
+    [
+      ["synthesize.singleTurn", "succeeded", 1],
+      ["export.verl", "succeeded", 2],
+      ["train.sft", "failed", 1],
+    ],
+  );
+  const html = renderReportHtml(campaign, { chartJs: "" });
+  const banner = /<div class="banner failed" id="failed-stages">(.*?)<\/div>/s.exec(html)?.[1] ?? "";
+  assert.match(banner, /iteration 1, train\.sft \(attempt 1/);
+  assert.match(banner, /ModuleNotFoundError: No module named &#39;pyarrow&#39;/, "the cause at the error's end is shown");
+  // The iteration row still says running, but the campaign failed: it never finished.
+  const iterations = /<table class="iterations">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
+  assert.match(iterations, /running: did not finish \(campaign failed; stage train\.sft failed\)/);
+  assert.match(iterations, /2 succeeded; failed: train\.sft; attempts: export\.verl ×2/);
+
+  const iteration = renderReportHtml(await gatherReportData(db, { campaignId: "c", iteration: 1 }), { chartJs: "" });
+  assert.match(
+    iteration,
+    /<tr><th>status \(when generated\)<\/th><td>iteration running: did not finish \(campaign failed; stage train\.sft failed\)<\/td><\/tr>/,
+  );
+  const stages = /<table class="stages">(.*?)<\/table>/s.exec(iteration)?.[1] ?? "";
+  assert.match(stages, /<td>export\.verl<\/td><td>succeeded<\/td><td>2<\/td>/);
+  assert.match(stages, /<tr class="failed"><td>train\.sft<\/td><td>failed<\/td><td>1<\/td>/);
+  assert.match(stages, /<pre>local job j1 failed[^<]*ModuleNotFoundError/);
+
+  // No failed stage, no banner.
+  await db.update(stageRuns).set({ status: "succeeded", error: null }).where(eq(stageRuns.stage, "train.sft"));
+  assert.doesNotMatch(renderReportHtml(await gatherReportData(db, { campaignId: "c" }), { chartJs: "" }), /id="failed-stages"/);
+});
+
+test("shortenMiddle keeps a long error's head and tail", () => {
+  assert.equal(shortenMiddle("short", 10), "short");
+  const cut = shortenMiddle(`HEAD${"x".repeat(1000)}TAIL`, 60);
+  assert.ok(cut.length <= 60 && cut.startsWith("HEAD") && cut.endsWith("TAIL") && cut.includes(" … "), cut);
 });
