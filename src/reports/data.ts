@@ -36,9 +36,14 @@ import { parseMetricLine } from "../training/jobOutputs.js";
 
 export interface Histogram {
   metric: string;
+  /** Scores (one per sample and iteration that scored it). */
   count: number;
+  /** Distinct samples scored, when the values name them. */
+  samples?: number;
   mean: number;
   bins: { from: number; to: number; n: number }[];
+  /** The same bins per scoring iteration (each iteration's policy scores its own pool), when the values name it. */
+  iterations?: { iteration: number; count: number; mean: number; n: number[] }[];
 }
 
 export interface RewardCurve {
@@ -207,13 +212,17 @@ function configSummary(frozen: FrozenCampaignConfig, version: number, hash: stri
 
 const BINS = 20;
 
-/** Equal-width histograms per metric between its smallest and largest value. */
-export function histograms(values: { metric: string; value: number }[], bins = BINS): Histogram[] {
-  const byMetric = new Map<string, number[]>();
+/**
+ * Equal-width histograms per metric between its smallest and largest value; values that name their
+ * iteration are also counted per iteration in the same bins, and those that name their sample give
+ * the number of distinct samples (fewer than the scores when a sample was scored in several iterations).
+ */
+export function histograms(values: { metric: string; value: number; iteration?: number; sampleId?: string }[], bins = BINS): Histogram[] {
+  const byMetric = new Map<string, { value: number; iteration?: number; sampleId?: string }[]>();
   for (const v of values) {
     if (!Number.isFinite(v.value)) continue;
     const list = byMetric.get(v.metric) ?? [];
-    list.push(v.value);
+    list.push(v);
     byMetric.set(v.metric, list);
   }
   const out: Histogram[] = [];
@@ -221,16 +230,41 @@ export function histograms(values: { metric: string; value: number }[], bins = B
     let min = Infinity;
     let max = -Infinity;
     let sum = 0;
-    for (const v of vs) {
-      min = Math.min(min, v);
-      max = Math.max(max, v);
-      sum += v;
+    for (const { value } of vs) {
+      min = Math.min(min, value);
+      max = Math.max(max, value);
+      sum += value;
     }
     const n = min === max ? 1 : bins;
     const width = min === max ? 1 : (max - min) / n;
     const counts = new Array<number>(n).fill(0);
-    for (const v of vs) counts[Math.min(n - 1, Math.floor((v - min) / width))]! += 1;
-    out.push({ metric, count: vs.length, mean: sum / vs.length, bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })) });
+    const perIteration = new Map<number, { count: number; sum: number; n: number[] }>();
+    const sampleIds = new Set<string>();
+    for (const v of vs) {
+      const bin = Math.min(n - 1, Math.floor((v.value - min) / width));
+      counts[bin]! += 1;
+      if (v.sampleId !== undefined) sampleIds.add(v.sampleId);
+      if (v.iteration === undefined) continue;
+      const it = perIteration.get(v.iteration) ?? { count: 0, sum: 0, n: new Array<number>(n).fill(0) };
+      it.count += 1;
+      it.sum += v.value;
+      it.n[bin]! += 1;
+      perIteration.set(v.iteration, it);
+    }
+    out.push({
+      metric,
+      count: vs.length,
+      ...(sampleIds.size > 0 ? { samples: sampleIds.size } : {}),
+      mean: sum / vs.length,
+      bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })),
+      ...(perIteration.size > 0
+        ? {
+            iterations: [...perIteration]
+              .sort(([a], [b]) => a - b)
+              .map(([iteration, it]) => ({ iteration, count: it.count, mean: it.sum / it.count, n: it.n })),
+          }
+        : {}),
+    });
   }
   return out;
 }

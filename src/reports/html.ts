@@ -56,14 +56,39 @@ function stacked<R>(rows: R[], x: (r: R) => string, series: (r: R) => string, va
   };
 }
 
+/**
+ * A score histogram. Each iteration's policy scores its own pool, so a sample kept in several pools
+ * is scored once per iteration: the bars count scores, stacked by the iteration that scored them.
+ */
+const scoresText = (n: number) => `${n} score${n === 1 ? "" : "s"}`;
+
 function histogramChart(h: Histogram, i: number): ChartSpec["config"] {
+  const labels = h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`);
+  const of = h.samples !== undefined && h.samples !== h.count ? ` of ${h.samples} samples` : "";
+  const perIteration = h.iterations ?? [];
+  const datasets =
+    perIteration.length > 1
+      ? perIteration.map((it, j) => ({
+          label: `iteration ${it.iteration} (${scoresText(it.count)}, mean ${fmt(it.mean)})`,
+          data: it.n,
+          backgroundColor: color(i + j),
+        }))
+      : [
+          {
+            label: `${h.metric} (${scoresText(h.count)}${of}${perIteration.length === 1 ? `, iteration ${perIteration[0]!.iteration}` : ""}, mean ${fmt(h.mean)})`,
+            data: h.bins.map((b) => b.n),
+            backgroundColor: color(i),
+          },
+        ];
   return {
     type: "bar",
-    data: {
-      labels: h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`),
-      datasets: [{ label: `${h.metric} (${h.count} samples, mean ${fmt(h.mean)})`, data: h.bins.map((b) => b.n), backgroundColor: color(i) }],
+    data: { labels, datasets },
+    options: {
+      scales: {
+        x: { stacked: true, title: { display: true, text: h.metric } },
+        y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: `scores (${h.count}${of}, mean ${fmt(h.mean)})` } },
+      },
     },
-    options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "samples" } } } },
   };
 }
 
@@ -142,10 +167,11 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     const h = d.scores.find((s) => s.metric === metric);
     const title = `Score distribution: ${metric}`;
     add(h !== undefined, title, "no sample was scored with this metric (no score stage ran)", () => ({
-      caption:
+      caption: `${
         metric === "consistency"
           ? "Execution consistency of the policy's sampled answers per sample (score.consistency)."
-          : `Perplexity of the ${metric === "label_ppl" ? "label" : "policy's own answer"} under the policy (score.perplexity).`,
+          : `Perplexity of the ${metric === "label_ppl" ? "label" : "policy's own answer"} under the policy (score.perplexity).`
+      } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.`,
       config: histogramChart(h!, charts.length),
     }));
   }

@@ -150,10 +150,13 @@ export async function samplesByKindAndDomain(db: Db, scope: ReportScope): Promis
   return rowsOf(result).map((r) => ({ kind: String(r.kind), domain: String(r.domain), n: Number(r.n) }));
 }
 
-/** Every score value per metric (label_ppl, own_ppl, consistency). */
-export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric: string; value: number }[]> {
+/**
+ * Every score value per metric (label_ppl, own_ppl, consistency), with the iteration whose policy
+ * scored it and the sample: a sample in the pools of several iterations is scored once in each.
+ */
+export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric: string; iteration: number; sampleId: string; value: number }[]> {
   return db
-    .select({ metric: sampleScores.metric, value: sampleScores.value })
+    .select({ metric: sampleScores.metric, iteration: sampleScores.iteration, sampleId: sampleScores.sampleId, value: sampleScores.value })
     .from(sampleScores)
     .where(scoped(scope, sampleScores.campaignId, sampleScores.iteration));
 }

@@ -13,7 +13,7 @@ import { migrateDatabase, openDatabase, type DbHandle } from "../../../src/db/cl
 import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
 import { eq } from "drizzle-orm";
 import { insertCampaign, setCampaignStatus, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { samples, stageRuns } from "../../../src/db/schema.js";
+import { sampleScores, samples, stageRuns } from "../../../src/db/schema.js";
 import { gatherReportData } from "../../../src/reports/data.js";
 import { renderReportHtml, reportCharts, shortenMiddle } from "../../../src/reports/html.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
@@ -132,4 +132,46 @@ test("shortenMiddle keeps a long error's head and tail", () => {
   assert.equal(shortenMiddle("short", 10), "short");
   const cut = shortenMiddle(`HEAD${"x".repeat(1000)}TAIL`, 60);
   assert.ok(cut.length <= 60 && cut.startsWith("HEAD") && cut.endsWith("TAIL") && cut.includes(" … "), cut);
+});
+
+test("score histograms count scores, per scoring iteration: a sample scored in two iterations is two scores of one sample", async (t) => {
+  const { db } = await campaignDb(t);
+  await upsertIteration(db, { campaignId: "c", iteration: 2, status: "completed" });
+  await db.insert(sampleScores).values([
+    { sampleId: "a", model: "p1", metric: "label_ppl", campaignId: "c", iteration: 1, value: 1 },
+    { sampleId: "b", model: "p1", metric: "label_ppl", campaignId: "c", iteration: 1, value: 3 },
+    { sampleId: "a", model: "p2", metric: "label_ppl", campaignId: "c", iteration: 2, value: 2 },
+  ]);
+  const campaign = await gatherReportData(db, { campaignId: "c" });
+  const [h] = campaign.scores;
+  assert.equal(h?.count, 3);
+  assert.equal(h?.samples, 2);
+  assert.deepEqual(
+    h?.iterations?.map((i) => [i.iteration, i.count, i.mean]),
+    [
+      [1, 2, 2],
+      [2, 1, 2],
+    ],
+  );
+  for (let b = 0; b < h!.bins.length; b++)
+    assert.equal(
+      h!.bins[b]!.n,
+      h!.iterations!.reduce((s, i) => s + i.n[b]!, 0),
+      `bin ${b}: the iterations' bars add up to it`,
+    );
+  const chart = reportCharts(campaign).charts.find((c) => c.title === "Score distribution: label_ppl")!;
+  assert.deepEqual(
+    chart.config.data.datasets.map((d) => d.label),
+    ["iteration 1 (2 scores, mean 2)", "iteration 2 (1 score, mean 2)"],
+  );
+  const y = (chart.config.options as { scales: { y: { stacked: boolean; title: { text: string } } } }).scales.y;
+  assert.equal(y.stacked, true);
+  assert.equal(y.title.text, "scores (3 of 2 samples, mean 2)");
+  assert.doesNotMatch(JSON.stringify(chart.config), /3 samples/, "three scores are not three samples");
+
+  const one = reportCharts(await gatherReportData(db, { campaignId: "c", iteration: 2 })).charts.find((c) => c.title === "Score distribution: label_ppl")!;
+  assert.deepEqual(
+    one.config.data.datasets.map((d) => [d.label, d.data]),
+    [["label_ppl (1 score, iteration 2, mean 2)", [1]]],
+  );
 });
