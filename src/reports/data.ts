@@ -275,6 +275,7 @@ interface TrainingJob {
   launcher: string;
   externalId: string | null;
   request: unknown;
+  state?: string;
 }
 
 /** Where a job's console output is on disk (local and Slurm launchers write it under the job's workDir); undefined for Ray. */
@@ -307,13 +308,17 @@ async function rewardCurves(jobs: TrainingJob[]): Promise<{ curves: RewardCurve[
     const points = byIteration.get(job.iteration) ?? new Map();
     byIteration.set(job.iteration, points);
     const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
+    let steps = 0;
     for await (const line of lines) {
       const m = parseMetricLine(line);
       const score = m?.metrics["critic/score/mean"];
       const reward = m?.metrics["critic/rewards/mean"];
       if (!m || (score === undefined && reward === undefined)) continue;
+      steps++;
       points.set(m.step, { step: m.step, ...(score !== undefined ? { score } : {}), ...(reward !== undefined ? { reward } : {}) });
     }
+    // A job that ran (and failed, or was stopped) before its first training step: say so, not "no training ran".
+    if (steps === 0) notes.push(`${job.name}${job.state ? ` (${job.state})` : ""}: its log has no training step with a reward score`);
   }
   const curves = [...byIteration]
     .filter(([, points]) => points.size > 0)

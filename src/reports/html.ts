@@ -235,7 +235,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
   add(
     d.reward.length > 0,
     "Training reward curve",
-    d.rewardNotes.length ? `no training log could be read (${d.rewardNotes.join("; ")})` : "no GRPO training ran",
+    d.rewardNotes.length ? `no training reward could be read (${d.rewardNotes.join("; ")})` : "no GRPO training ran",
     () => ({
       caption: "Mean reward score per GRPO step (critic/score/mean), one line per iteration's training.",
       config: {

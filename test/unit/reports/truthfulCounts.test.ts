@@ -13,7 +13,7 @@ import { migrateDatabase, openDatabase, type DbHandle } from "../../../src/db/cl
 import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
 import { eq } from "drizzle-orm";
 import { insertCampaign, setCampaignStatus, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { sampleScores, samples, stageRuns } from "../../../src/db/schema.js";
+import { clusterJobs, sampleScores, samples, stageRuns } from "../../../src/db/schema.js";
 import { gatherReportData } from "../../../src/reports/data.js";
 import { renderReportHtml, reportCharts, shortenMiddle } from "../../../src/reports/html.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
@@ -174,4 +174,27 @@ test("score histograms count scores, per scoring iteration: a sample scored in t
     one.config.data.datasets.map((d) => [d.label, d.data]),
     [["label_ppl (1 score, iteration 2, mean 2)", [1]]],
   );
+});
+
+test("a GRPO job that failed before its first step is named, not reported as 'no GRPO training ran'", async (t) => {
+  const { db } = await campaignDb(t);
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-grpo-"));
+  t.after(() => fs.rmSync(workDir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(workDir, "grpo-a1.log"), "Traceback (most recent call last):\nModuleNotFoundError: No module named 'verl'\n");
+  await db.insert(clusterJobs).values({
+    name: "grpo-a1",
+    campaignId: "c",
+    iteration: 1,
+    stage: "train.grpo",
+    attempt: 1,
+    launcher: "local",
+    externalId: "1",
+    request: { workDir },
+    state: "failed",
+  });
+  const d = await gatherReportData(db, { campaignId: "c" });
+  assert.deepEqual(d.reward, []);
+  assert.deepEqual(d.rewardNotes, ["grpo-a1 (failed): its log has no training step with a reward score"]);
+  const omitted = reportCharts(d).omitted.find((o) => o.title === "Training reward curve");
+  assert.equal(omitted?.note, "no training reward could be read (grpo-a1 (failed): its log has no training step with a reward score)");
 });
