@@ -213,9 +213,18 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     },
   }));
   const bfclIterations = uniq(d.bfcl.map((b) => b.iteration)).sort((a, b) => a - b);
+  // How many entries each fast-probe accuracy rests on (a category probed with a limit has few).
+  const bfclEntries = (r: ReportData) => {
+    const sizes = uniq(r.bfcl.filter((b) => b.evaluator === "toolloop-matcher" && b.category !== "overall_probe").map((b) => b.total)).sort((a, b) => a - b);
+    return sizes.length === 0 ? "no category" : `${sizes.length === 1 ? sizes[0] : `${sizes[0]}–${sizes.at(-1)}`} entries per category`;
+  };
   const bfclSeries = uniq(d.bfcl.map((b) => `${b.category} (${b.evaluator})`)).sort();
   add(d.bfcl.length > 0, "BFCL scores per category", "no BFCL evaluation ran", () => ({
-    caption: `Accuracy per BFCL category and evaluator, ${across}.`,
+    caption: `Accuracy per BFCL category and evaluator, ${across}.${
+      d.bfcl.some((b) => b.evaluator === "toolloop-matcher")
+        ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${bfclEntries(d)}), not the official bfcl-eval score; its overall_probe is an entry-weighted mean, not the leaderboard formula.`
+        : ""
+    }`,
     config: {
       type: "line",
       data: {
@@ -228,7 +237,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
           spanGaps: true,
         })),
       },
-      options: { scales: { y: { min: 0, max: 1 } } },
+      options: { scales: { y: { min: 0, max: 1, title: { display: true, text: "accuracy" } } } },
     },
   }));
   const steps = uniq(d.reward.flatMap((c) => c.points.map((p) => p.step))).sort((a, b) => a - b);

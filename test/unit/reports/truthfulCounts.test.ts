@@ -13,7 +13,7 @@ import { migrateDatabase, openDatabase, type DbHandle } from "../../../src/db/cl
 import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
 import { eq } from "drizzle-orm";
 import { insertCampaign, setCampaignStatus, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { clusterJobs, sampleScores, samples, stageRuns } from "../../../src/db/schema.js";
+import { bfclScores, clusterJobs, sampleScores, samples, stageRuns } from "../../../src/db/schema.js";
 import { gatherReportData } from "../../../src/reports/data.js";
 import { renderReportHtml, reportCharts, shortenMiddle } from "../../../src/reports/html.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
@@ -197,4 +197,18 @@ test("a GRPO job that failed before its first step is named, not reported as 'no
   assert.deepEqual(d.rewardNotes, ["grpo-a1 (failed): its log has no training step with a reward score"]);
   const omitted = reportCharts(d).omitted.find((o) => o.title === "Training reward curve");
   assert.equal(omitted?.note, "no training reward could be read (grpo-a1 (failed): its log has no training step with a reward score)");
+});
+
+test("the BFCL chart says a toolloop-matcher score is the fast probe's, not bfcl-eval's, and on how many entries it rests", async (t) => {
+  const { db } = await campaignDb(t);
+  await db.insert(bfclScores).values([
+    { campaignId: "c", iteration: 1, evaluator: "toolloop-matcher", category: "simple", correct: 3, total: 8, accuracy: 0.375 },
+    { campaignId: "c", iteration: 1, evaluator: "toolloop-matcher", category: "overall_probe", correct: 3, total: 8, accuracy: 0.375 },
+  ]);
+  const chart = reportCharts(await gatherReportData(db, { campaignId: "c" })).charts.find((c) => c.title === "BFCL scores per category")!;
+  assert.match(chart.caption, /toolloop-matcher is the fast probe \(evaluate\.bfclFast, 8 entries per category\), not the official bfcl-eval score/);
+  await db.insert(bfclScores).values({ campaignId: "c", iteration: 1, evaluator: "bfcl-eval", category: "multiple", correct: 150, total: 200, accuracy: 0.75 });
+  await db.delete(bfclScores).where(eq(bfclScores.evaluator, "toolloop-matcher"));
+  const official = reportCharts(await gatherReportData(db, { campaignId: "c" })).charts.find((c) => c.title === "BFCL scores per category")!;
+  assert.doesNotMatch(official.caption, /fast probe/);
 });
