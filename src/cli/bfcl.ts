@@ -104,6 +104,10 @@ export interface BfclProbeReport extends FastProbeResult {
   overallProbe: { accuracy: number; correct: number; total: number; note: string };
   /** Requests the endpoint refused or answered unreadably; each counts as a wrong answer. */
   failedRequests: number;
+  /** Answers the toolloop LLM simulator gave (it marks each one): the scores are then of a scripted stand-in, not a model. */
+  simulatedResponses: number;
+  /** Whether any answer came from the simulator. */
+  simulated: boolean;
 }
 
 function positiveIntFlag(flag: string, value: string | undefined, fallback: number | undefined): number | undefined {
@@ -202,6 +206,8 @@ export async function runBfclProbe(opts: BfclProbeOptions, onProgress?: (done: n
     ...result,
     overallProbe: { accuracy: total === 0 ? 0 : correct / total, correct, total, note: OVERALL_PROBE_NOTE },
     failedRequests: counters.failedRequests,
+    simulatedResponses: llm.simulatedResponses,
+    simulated: llm.simulatedResponses > 0,
   };
 }
 
@@ -213,6 +219,10 @@ export function formatProbeReport(r: BfclProbeReport): string {
   const lines = [`evaluator: ${PROBE_EVALUATOR} (fast probe, mode ${r.mode}) — not the official bfcl-eval score`];
   for (const [c, s] of Object.entries(r.categories)) lines.push(line(c, s));
   lines.push(`${line(OVERALL_PROBE, r.overallProbe)}  (entry-weighted mean of the lines above; not the BFCL leaderboard formula)`);
+  if (r.simulatedResponses > 0)
+    lines.push(
+      `SIMULATED: ${r.simulatedResponses} of ${r.overallProbe.total} answers came from the toolloop LLM simulator (scripted, not a model): these are not a model's scores`,
+    );
   return lines.join("\n") + "\n";
 }
 

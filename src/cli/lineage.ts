@@ -55,7 +55,7 @@ const num = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)
 /** The chain, newest first: one block per sample, indented detail lines. */
 export function formatLineage(
   chain: LineageStep[],
-  children: { id: string; origin: string; stage: string | null; iteration: number; status: string }[],
+  children: { id: string; campaignId?: string; origin: string; stage: string | null; iteration: number; status: string }[],
 ): string[] {
   const out: string[] = [];
   chain.forEach((step, i) => {
@@ -66,12 +66,20 @@ export function formatLineage(
     );
     out.push(`    user: ${userText(s.messages)}`);
     out.push(`    label: ${answerText(s.messages)}`);
+    if (i === 0 || chain[i - 1]!.sample.campaignId !== s.campaignId) out.push(`    campaign: ${s.campaignId}`);
+    const provenance = provenanceLine(s.metadata);
+    if (provenance) out.push(`    provenance: ${provenance}`);
     for (const v of s.verdicts) out.push(`    verdict ${v.verifier}: ${v.ok ? "ok" : `rejected (${v.reasons.slice(0, 3).join("; ")})`}`);
+    // expand.errors keeps its committee's votes on the new label in the sample's metadata.
+    for (const v of committeeVotes(s.metadata))
+      out.push(
+        `    committee vote ${v.judge} (${v.model}): ${v.verdict ?? "unreadable"}${v.analysis ? ` — ${v.analysis.replace(/\s+/g, " ").slice(0, 140)}` : ""}`,
+      );
     // A scheduled run's pool can hold samples of the campaign it continues: name the other campaign.
     const where = (campaignId: string) => (campaignId === s.campaignId ? "" : ` of campaign ${campaignId}`);
     for (const p of step.pools)
       out.push(`    pool of iteration ${p.iteration}${where(p.campaignId)}: ${p.reason}${p.weight !== 1 ? `, weight ${p.weight}` : ""}`);
-    for (const x of step.exclusions) out.push(`    left out of iteration ${x.iteration}'s pool: ${x.reason}`);
+    for (const x of step.exclusions) out.push(`    left out of iteration ${x.iteration}${where(x.campaignId)}'s pool: ${x.reason}`);
     for (const sc of step.scores)
       out.push(
         `    score ${sc.metric} (iteration ${sc.iteration}${where(sc.campaignId)}, ${sc.model}): ${num(sc.value)}${sc.metric === "consistency" ? ` ${(sc.details as { class?: string } | null)?.class ?? ""}` : ""}`,
@@ -81,16 +89,55 @@ export function formatLineage(
       const calls = (pred.tool_calls ?? []).map((c) => `${c.function.name}(${c.function.arguments})`).join(", ");
       const reasons = shownReasons(p.reasons as StoredReason[]);
       out.push(
-        `    probe (iteration ${p.iteration}, ${p.model}): ${p.match ? "match" : `MISMATCH — predicted ${calls || JSON.stringify(pred.content ?? "")}${reasons.length ? ` (${reasons.join("; ")})` : ""}`}`,
+        `    probe (iteration ${p.iteration}${where(p.campaignId)}, ${p.model}): ${p.match ? "match" : `MISMATCH — predicted ${calls || JSON.stringify(pred.content ?? "")}${reasons.length ? ` (${reasons.join("; ")})` : ""}`}`,
       );
     }
     for (const v of step.votes)
-      out.push(`    judge ${v.judge} (${v.model}, iteration ${v.iteration}): ${v.verdict ?? "unreadable"} — ${v.analysis.replace(/\s+/g, " ").slice(0, 140)}`);
+      out.push(
+        `    judge ${v.judge} (${v.model}, iteration ${v.iteration}${where(v.campaignId)}): ${v.verdict ?? "unreadable"} — ${v.analysis.replace(/\s+/g, " ").slice(0, 140)}`,
+      );
     for (const j of step.judgements)
       out.push(
-        `    committee (iteration ${j.iteration}): ${j.verdict ?? "no consensus"} of ${j.votes} votes -> ${j.action}${j.resultSampleId ? ` -> ${j.resultSampleId}` : ""}`,
+        `    committee (iteration ${j.iteration}${where(j.campaignId)}): ${j.verdict ?? "no consensus"} of ${j.votes} votes -> ${j.action}${j.resultSampleId ? ` -> ${j.resultSampleId}` : ""}`,
       );
   });
-  for (const c of children) out.push(`  made from it: ${c.id} (${c.origin} by ${c.stage ?? "?"} in iteration ${c.iteration}, ${c.status})`);
+  const first = chain[0]?.sample.campaignId;
+  for (const c of children)
+    out.push(
+      `  made from it: ${c.id} (${c.origin} by ${c.stage ?? "?"} in iteration ${c.iteration}${c.campaignId !== undefined && c.campaignId !== first ? ` of campaign ${c.campaignId}` : ""}, ${c.status})`,
+    );
   return out;
+}
+
+/** metadata.provenance in one line: config, code and whether the LLM simulator answered (src/provenance/). */
+function provenanceLine(metadata: unknown): string | undefined {
+  const p = (metadata as { provenance?: unknown } | null)?.provenance as
+    | {
+        config?: { version?: number; sha256?: string };
+        code?: { version?: string; commit?: string | null };
+        simulated?: boolean;
+        roles?: Record<string, { model?: string }>;
+      }
+    | undefined;
+  if (!p || typeof p !== "object") return undefined;
+  const parts: string[] = [];
+  if (p.config) parts.push(`config v${p.config.version ?? "?"} sha256 ${(p.config.sha256 ?? "?").slice(0, 12)}`);
+  if (p.code) parts.push(`code ${p.code.version ?? "?"}${p.code.commit ? ` @${p.code.commit.slice(0, 12)}` : ""}`);
+  const roles = Object.entries(p.roles ?? {}).map(([role, r]) => `${role} ${r?.model ?? "?"}`);
+  if (roles.length) parts.push(`roles ${roles.join(", ")}`);
+  if (p.simulated === true) parts.push("SIMULATED (the LLM simulator answered)");
+  return parts.length ? parts.join("; ") : undefined;
+}
+
+function committeeVotes(metadata: unknown): { judge: string; model: string; verdict: string | null; analysis: string }[] {
+  const votes = ((metadata as { committee?: { votes?: unknown } } | null)?.committee?.votes ?? []) as unknown;
+  if (!Array.isArray(votes)) return [];
+  return votes
+    .filter((v): v is Record<string, unknown> => typeof v === "object" && v !== null)
+    .map((v) => ({
+      judge: typeof v.judge === "string" ? v.judge : "?",
+      model: typeof v.model === "string" ? v.model : "?",
+      verdict: typeof v.verdict === "string" ? v.verdict : null,
+      analysis: typeof v.analysis === "string" ? v.analysis : "",
+    }));
 }

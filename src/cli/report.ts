@@ -36,6 +36,37 @@ function parsePort(v: string): number {
   return n;
 }
 
+/** Writes the report; a place it cannot be written names the file (and --out when it came from there) instead of a bare errno. */
+export async function writeReportFile(file: string, html: string, fromOut: boolean): Promise<void> {
+  try {
+    await writeFileAtomic(file, html);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === "EISDIR"
+        ? "it is a directory (name a file, e.g. report.html inside it)"
+        : e.code === "EACCES" || e.code === "EPERM" || e.code === "EROFS"
+          ? "permission denied"
+          : e.code === "ENOENT" || e.code === "ENOTDIR" || e.code === "EEXIST"
+            ? "its folder cannot be created there"
+            : e.message;
+    throw new CliError(`${fromOut ? "--out: " : ""}cannot write the report to ${file}: ${why}`, fromOut ? EXIT_BAD_INPUT : EXIT_ENVIRONMENT);
+  }
+}
+
+/** A port `report serve` cannot listen on, said as such. */
+export function listenFailure(port: number, err: unknown): CliError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EADDRINUSE")
+    return new CliError(
+      `--port ${port}: 127.0.0.1:${port} is already in use (another report serve?); pick another port, or --port 0 for any free one`,
+      EXIT_BAD_INPUT,
+    );
+  if (code === "EACCES")
+    return new CliError(`--port ${port}: not allowed to listen on it (ports below 1024 need privileges); pick another port`, EXIT_BAD_INPUT);
+  return undefined;
+}
+
 const asCliError = (err: unknown): never => {
   if (err instanceof UnknownCampaignError) throw new CliError(err.message, EXIT_BAD_INPUT);
   throw err;
@@ -61,7 +92,7 @@ export function registerReportCommands(program: Command): void {
             );
         console.error(`[report] building the ${iteration === undefined ? "campaign" : `iteration ${iteration}`} report of ${campaignId} ...`);
         const html = await buildReportHtml(db, { campaignId, ...(iteration !== undefined ? { iteration } : {}) }).catch(asCliError);
-        await writeFileAtomic(file, html);
+        await writeReportFile(file, html, opts.out !== undefined);
         console.log(file);
       });
     });
@@ -75,7 +106,9 @@ export function registerReportCommands(program: Command): void {
       await withDatabase(async ({ db }) => {
         // Fail now, not on the first request, when the campaign is unknown.
         await campaignReportDir(db, process.cwd(), campaignId).catch(asCliError);
-        const server = await startReportServer(db, campaignId, { port, log: (m) => console.error(`[report] ${m}`) });
+        const server = await startReportServer(db, campaignId, { port, log: (m) => console.error(`[report] ${m}`) }).catch((err: unknown) => {
+          throw listenFailure(port, err) ?? err;
+        });
         console.log(`[report] serving ${campaignId}'s reports at ${server.url} (iterations at .../iter-N/report.html); Ctrl-C to stop`);
         await new Promise<void>((resolve) => {
           const stop = () => resolve();

@@ -3,7 +3,7 @@
  * src/output/layout.ts. Used by the finishIteration activity (after every iteration) and by
  * `toolloop report build|serve`.
  */
-import { readFile, mkdir, rename, writeFile } from "node:fs/promises";
+import { readFile, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { Db } from "../db/client.js";
@@ -41,8 +41,14 @@ export async function campaignReportDir(db: Db, baseDir: string, campaignId: str
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, content);
-  await rename(tmp, file);
+  try {
+    await writeFile(tmp, content);
+    await rename(tmp, file);
+  } catch (err) {
+    // A failed write or rename (the target is a directory, a read-only place) leaves no half file behind.
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** The iteration's report and the refreshed campaign report; returns both paths. */

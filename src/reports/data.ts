@@ -26,6 +26,7 @@ import {
   samplesByStageKindStatus,
   scoreValues,
   simulatedRequestCount,
+  stageRunRows,
   trainingJobs,
   usageByRole,
   type MultiTurnCounts,
@@ -35,9 +36,14 @@ import { parseMetricLine } from "../training/jobOutputs.js";
 
 export interface Histogram {
   metric: string;
+  /** Scores (one per sample and iteration that scored it). */
   count: number;
+  /** Distinct samples scored, when the values name them. */
+  samples?: number;
   mean: number;
   bins: { from: number; to: number; n: number }[];
+  /** The same bins per scoring iteration (each iteration's policy scores its own pool), when the values name it. */
+  iterations?: { iteration: number; count: number; mean: number; n: number[] }[];
 }
 
 export interface RewardCurve {
@@ -65,6 +71,12 @@ export interface ReportData {
     stages: string[];
   };
   iterations: { iteration: number; status: string; startedAt: string; finishedAt: string | null }[];
+  /**
+   * The stage runs in scope (stage_runs: the latest attempt of each stage of each iteration), in the
+   * order they started: a failed stage and its error, a retried one's attempts. Absent in data
+   * gathered before it was recorded here.
+   */
+  stages?: { iteration: number; stage: string; status: string; attempts: number; error: string | null; startedAt: string; finishedAt: string | null }[];
   simulated: {
     /** Requests the LLM simulator answered, when the request ledger records it; absent when unknowable. */
     llm?: { simulated: number; total: number };
@@ -96,25 +108,43 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
   const campaign = await campaignRow(db, scope.campaignId);
   if (!campaign) throw new UnknownCampaignError(`no campaign with id ${JSON.stringify(scope.campaignId)} in the database`);
   const stored = scope.iteration === undefined ? await latestConfig(db, scope.campaignId) : await configForIteration(db, scope.campaignId, scope.iteration);
-  const [its, funnel, reasons, usage, kindDomain, values, votes, judgements, probeRows, bfcl, pool, exclusions, jobs, simTraining, simLlm, multiTurn] =
-    await Promise.all([
-      iterationRows(db, scope),
-      samplesByStageKindStatus(db, scope),
-      rejectionReasons(db, scope),
-      usageByRole(db, scope),
-      samplesByKindAndDomain(db, scope),
-      scoreValues(db, scope),
-      judgeVoteCounts(db, scope),
-      labelJudgementCounts(db, scope),
-      probeCounts(db, scope),
-      bfclScoreRows(db, scope),
-      poolComposition(db, scope),
-      exclusionCounts(db, scope),
-      trainingJobs(db, scope),
-      anySimulatedModelVersion(db, scope),
-      simulatedRequestCount(db, scope),
-      multiTurnCounts(db, scope),
-    ]);
+  const [
+    its,
+    funnel,
+    reasons,
+    usage,
+    kindDomain,
+    values,
+    votes,
+    judgements,
+    probeRows,
+    bfcl,
+    pool,
+    exclusions,
+    jobs,
+    simTraining,
+    simLlm,
+    multiTurn,
+    stageRows,
+  ] = await Promise.all([
+    iterationRows(db, scope),
+    samplesByStageKindStatus(db, scope),
+    rejectionReasons(db, scope),
+    usageByRole(db, scope),
+    samplesByKindAndDomain(db, scope),
+    scoreValues(db, scope),
+    judgeVoteCounts(db, scope),
+    labelJudgementCounts(db, scope),
+    probeCounts(db, scope),
+    bfclScoreRows(db, scope),
+    poolComposition(db, scope),
+    exclusionCounts(db, scope),
+    trainingJobs(db, scope),
+    anySimulatedModelVersion(db, scope),
+    simulatedRequestCount(db, scope),
+    multiTurnCounts(db, scope),
+    stageRunRows(db, scope),
+  ]);
   if (scope.iteration !== undefined && !its.some((i) => i.iteration === scope.iteration))
     throw new UnknownCampaignError(`campaign ${scope.campaignId} has no iteration ${scope.iteration}`);
 
@@ -138,6 +168,15 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
       status: i.status,
       startedAt: i.startedAt.toISOString(),
       finishedAt: i.finishedAt?.toISOString() ?? null,
+    })),
+    stages: stageRows.map((r) => ({
+      iteration: r.iteration,
+      stage: r.stage,
+      status: r.status,
+      attempts: r.attempts,
+      error: r.error,
+      startedAt: r.startedAt.toISOString(),
+      finishedAt: r.finishedAt?.toISOString() ?? null,
     })),
     simulated: { training: simTraining, llm: simLlm },
     funnel,
@@ -173,13 +212,17 @@ function configSummary(frozen: FrozenCampaignConfig, version: number, hash: stri
 
 const BINS = 20;
 
-/** Equal-width histograms per metric between its smallest and largest value. */
-export function histograms(values: { metric: string; value: number }[], bins = BINS): Histogram[] {
-  const byMetric = new Map<string, number[]>();
+/**
+ * Equal-width histograms per metric between its smallest and largest value; values that name their
+ * iteration are also counted per iteration in the same bins, and those that name their sample give
+ * the number of distinct samples (fewer than the scores when a sample was scored in several iterations).
+ */
+export function histograms(values: { metric: string; value: number; iteration?: number; sampleId?: string }[], bins = BINS): Histogram[] {
+  const byMetric = new Map<string, { value: number; iteration?: number; sampleId?: string }[]>();
   for (const v of values) {
     if (!Number.isFinite(v.value)) continue;
     const list = byMetric.get(v.metric) ?? [];
-    list.push(v.value);
+    list.push(v);
     byMetric.set(v.metric, list);
   }
   const out: Histogram[] = [];
@@ -187,16 +230,41 @@ export function histograms(values: { metric: string; value: number }[], bins = B
     let min = Infinity;
     let max = -Infinity;
     let sum = 0;
-    for (const v of vs) {
-      min = Math.min(min, v);
-      max = Math.max(max, v);
-      sum += v;
+    for (const { value } of vs) {
+      min = Math.min(min, value);
+      max = Math.max(max, value);
+      sum += value;
     }
     const n = min === max ? 1 : bins;
     const width = min === max ? 1 : (max - min) / n;
     const counts = new Array<number>(n).fill(0);
-    for (const v of vs) counts[Math.min(n - 1, Math.floor((v - min) / width))]! += 1;
-    out.push({ metric, count: vs.length, mean: sum / vs.length, bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })) });
+    const perIteration = new Map<number, { count: number; sum: number; n: number[] }>();
+    const sampleIds = new Set<string>();
+    for (const v of vs) {
+      const bin = Math.min(n - 1, Math.floor((v.value - min) / width));
+      counts[bin]! += 1;
+      if (v.sampleId !== undefined) sampleIds.add(v.sampleId);
+      if (v.iteration === undefined) continue;
+      const it = perIteration.get(v.iteration) ?? { count: 0, sum: 0, n: new Array<number>(n).fill(0) };
+      it.count += 1;
+      it.sum += v.value;
+      it.n[bin]! += 1;
+      perIteration.set(v.iteration, it);
+    }
+    out.push({
+      metric,
+      count: vs.length,
+      ...(sampleIds.size > 0 ? { samples: sampleIds.size } : {}),
+      mean: sum / vs.length,
+      bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })),
+      ...(perIteration.size > 0
+        ? {
+            iterations: [...perIteration]
+              .sort(([a], [b]) => a - b)
+              .map(([iteration, it]) => ({ iteration, count: it.count, mean: it.sum / it.count, n: it.n })),
+          }
+        : {}),
+    });
   }
   return out;
 }
@@ -207,6 +275,7 @@ interface TrainingJob {
   launcher: string;
   externalId: string | null;
   request: unknown;
+  state?: string;
 }
 
 /** Where a job's console output is on disk (local and Slurm launchers write it under the job's workDir); undefined for Ray. */
@@ -239,13 +308,17 @@ async function rewardCurves(jobs: TrainingJob[]): Promise<{ curves: RewardCurve[
     const points = byIteration.get(job.iteration) ?? new Map();
     byIteration.set(job.iteration, points);
     const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
+    let steps = 0;
     for await (const line of lines) {
       const m = parseMetricLine(line);
       const score = m?.metrics["critic/score/mean"];
       const reward = m?.metrics["critic/rewards/mean"];
       if (!m || (score === undefined && reward === undefined)) continue;
+      steps++;
       points.set(m.step, { step: m.step, ...(score !== undefined ? { score } : {}), ...(reward !== undefined ? { reward } : {}) });
     }
+    // A job that ran (and failed, or was stopped) before its first training step: say so, not "no training ran".
+    if (steps === 0) notes.push(`${job.name}${job.state ? ` (${job.state})` : ""}: its log has no training step with a reward score`);
   }
   const curves = [...byIteration]
     .filter(([, points]) => points.size > 0)

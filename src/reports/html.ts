@@ -56,14 +56,39 @@ function stacked<R>(rows: R[], x: (r: R) => string, series: (r: R) => string, va
   };
 }
 
+/**
+ * A score histogram. Each iteration's policy scores its own pool, so a sample kept in several pools
+ * is scored once per iteration: the bars count scores, stacked by the iteration that scored them.
+ */
+const scoresText = (n: number) => `${n} score${n === 1 ? "" : "s"}`;
+
 function histogramChart(h: Histogram, i: number): ChartSpec["config"] {
+  const labels = h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`);
+  const of = h.samples !== undefined && h.samples !== h.count ? ` of ${h.samples} samples` : "";
+  const perIteration = h.iterations ?? [];
+  const datasets =
+    perIteration.length > 1
+      ? perIteration.map((it, j) => ({
+          label: `iteration ${it.iteration} (${scoresText(it.count)}, mean ${fmt(it.mean)})`,
+          data: it.n,
+          backgroundColor: color(i + j),
+        }))
+      : [
+          {
+            label: `${h.metric} (${scoresText(h.count)}${of}${perIteration.length === 1 ? `, iteration ${perIteration[0]!.iteration}` : ""}, mean ${fmt(h.mean)})`,
+            data: h.bins.map((b) => b.n),
+            backgroundColor: color(i),
+          },
+        ];
   return {
     type: "bar",
-    data: {
-      labels: h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`),
-      datasets: [{ label: `${h.metric} (${h.count} samples, mean ${fmt(h.mean)})`, data: h.bins.map((b) => b.n), backgroundColor: color(i) }],
+    data: { labels, datasets },
+    options: {
+      scales: {
+        x: { stacked: true, title: { display: true, text: h.metric } },
+        y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: `scores (${h.count}${of}, mean ${fmt(h.mean)})` } },
+      },
     },
-    options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "samples" } } } },
   };
 }
 
@@ -142,10 +167,11 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     const h = d.scores.find((s) => s.metric === metric);
     const title = `Score distribution: ${metric}`;
     add(h !== undefined, title, "no sample was scored with this metric (no score stage ran)", () => ({
-      caption:
+      caption: `${
         metric === "consistency"
           ? "Execution consistency of the policy's sampled answers per sample (score.consistency)."
-          : `Perplexity of the ${metric === "label_ppl" ? "label" : "policy's own answer"} under the policy (score.perplexity).`,
+          : `Perplexity of the ${metric === "label_ppl" ? "label" : "policy's own answer"} under the policy (score.perplexity).`
+      } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.`,
       config: histogramChart(h!, charts.length),
     }));
   }
@@ -187,9 +213,18 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     },
   }));
   const bfclIterations = uniq(d.bfcl.map((b) => b.iteration)).sort((a, b) => a - b);
+  // How many entries each fast-probe accuracy rests on (a category probed with a limit has few).
+  const bfclEntries = (r: ReportData) => {
+    const sizes = uniq(r.bfcl.filter((b) => b.evaluator === "toolloop-matcher" && b.category !== "overall_probe").map((b) => b.total)).sort((a, b) => a - b);
+    return sizes.length === 0 ? "no category" : `${sizes.length === 1 ? sizes[0] : `${sizes[0]}–${sizes.at(-1)}`} entries per category`;
+  };
   const bfclSeries = uniq(d.bfcl.map((b) => `${b.category} (${b.evaluator})`)).sort();
   add(d.bfcl.length > 0, "BFCL scores per category", "no BFCL evaluation ran", () => ({
-    caption: `Accuracy per BFCL category and evaluator, ${across}.`,
+    caption: `Accuracy per BFCL category and evaluator, ${across}.${
+      d.bfcl.some((b) => b.evaluator === "toolloop-matcher")
+        ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${bfclEntries(d)}), not the official bfcl-eval score; its overall_probe is an entry-weighted mean, not the leaderboard formula.`
+        : ""
+    }`,
     config: {
       type: "line",
       data: {
@@ -202,14 +237,14 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
           spanGaps: true,
         })),
       },
-      options: { scales: { y: { min: 0, max: 1 } } },
+      options: { scales: { y: { min: 0, max: 1, title: { display: true, text: "accuracy" } } } },
     },
   }));
   const steps = uniq(d.reward.flatMap((c) => c.points.map((p) => p.step))).sort((a, b) => a - b);
   add(
     d.reward.length > 0,
     "Training reward curve",
-    d.rewardNotes.length ? `no training log could be read (${d.rewardNotes.join("; ")})` : "no GRPO training ran",
+    d.rewardNotes.length ? `no training reward could be read (${d.rewardNotes.join("; ")})` : "no GRPO training ran",
     () => ({
       caption: "Mean reward score per GRPO step (critic/score/mean), one line per iteration's training.",
       config: {
@@ -353,6 +388,68 @@ function multiTurnWarnings(d: ReportData): string {
   return `<div class="banner" id="multi-turn-warning">WARNING: a multi-turn synthesis kept no dialogue.<ul>${items}</ul></div>`;
 }
 
+type StageRun = NonNullable<ReportData["stages"]>[number];
+
+/** A long error cut in the middle: its head says what failed, its tail (a job's last output) usually why. */
+export function shortenMiddle(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = Math.floor(max / 3);
+  return `${text.slice(0, head)} … ${text.slice(text.length - (max - head - 3))}`;
+}
+
+/** Failed stage runs (their latest attempt failed: a campaign waiting for an operator, or one that failed), shown above the summary. */
+function failedStagesBanner(d: ReportData): string {
+  const failed = (d.stages ?? []).filter((s) => s.status === "failed");
+  if (failed.length === 0) return "";
+  const items = failed
+    .map(
+      (s) =>
+        `<li>iteration ${s.iteration}, ${escapeHtml(s.stage)} (attempt ${s.attempts}${s.finishedAt ? `, ${escapeHtml(s.finishedAt)}` : ""}): ${escapeHtml(shortenMiddle(s.error ?? "no error recorded", 600))}</li>`,
+    )
+    .join("");
+  return `<div class="banner failed" id="failed-stages">FAILED: ${failed.length === 1 ? "a stage" : `${failed.length} stages`} failed.<ul>${items}</ul></div>`;
+}
+
+/** An iteration's status as it stands: a row still "running" under a failed or aborted campaign never finished. */
+function iterationStatusText(d: ReportData, iteration: number, status: string): string {
+  if (status !== "running") return status;
+  const failed = (d.stages ?? []).filter((s) => s.iteration === iteration && s.status === "failed").map((s) => s.stage);
+  if (d.status === "failed" || d.status === "aborted")
+    return `running: did not finish (campaign ${d.status}${failed.length ? `; stage ${failed.join(", ")} failed` : ""})`;
+  return failed.length ? `running; stage ${failed.join(", ")} failed` : status;
+}
+
+/** One iteration's stages in a line: counts by status, the failed ones named. */
+function stagesInLine(d: ReportData, iteration: number): string {
+  const runs = (d.stages ?? []).filter((s) => s.iteration === iteration);
+  if (runs.length === 0) return "none recorded";
+  const byStatus = new Map<string, string[]>();
+  for (const r of runs) byStatus.set(r.status, [...(byStatus.get(r.status) ?? []), r.stage]);
+  const retried = runs.filter((r) => r.attempts > 1).map((r) => `${r.stage} ×${r.attempts}`);
+  const parts = [...byStatus].map(([status, names]) =>
+    status === "succeeded" || status === "skipped" ? `${names.length} ${status}` : `${status}: ${names.join(", ")}`,
+  );
+  return `${parts.join("; ")}${retried.length ? `; attempts: ${retried.join(", ")}` : ""}`;
+}
+
+/** An iteration report's stages, in the order they started. */
+function stagesTable(d: ReportData): string {
+  if (d.iteration === undefined || d.stages === undefined) return "";
+  const runs: StageRun[] = d.stages.filter((s) => s.iteration === d.iteration);
+  if (runs.length === 0) return "<h2>Stages</h2><p>No stage of this iteration has started.</p>";
+  const stopped = d.iterationStatus !== undefined && d.iterationStatus !== "running";
+  const body = runs
+    .map((r) => {
+      const status = r.status === "running" && (stopped || d.status === "failed" || d.status === "aborted") ? "running: did not finish" : r.status;
+      const cls = r.status === "failed" ? ' class="failed"' : "";
+      // The error (a failed stage's, or a retried one's last) on its own full-width row under the stage.
+      const error = r.error ? `<tr${cls}><td colspan="5" class="error"><pre>${escapeHtml(shortenMiddle(r.error, 4000))}</pre></td></tr>` : "";
+      return `<tr${cls}><td>${escapeHtml(r.stage)}</td><td>${escapeHtml(status)}</td><td>${r.attempts}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(r.finishedAt ?? "")}</td></tr>${error}`;
+    })
+    .join("");
+  return `<h2>Stages</h2><table class="stages"><thead><tr><th>stage</th><th>status</th><th>attempts</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
 function row(k: string, v: string): string {
   return `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`;
 }
@@ -361,7 +458,10 @@ function summaryTable(d: ReportData): string {
   const rows: string[] = [row("campaign", `${d.name} (${d.campaignId})`)];
   // An iteration report states its iteration's status (aborted, completed), then the campaign's.
   if (d.iterationStatus !== undefined)
-    rows.push(row("status (when generated)", `iteration ${d.iterationStatus}`), row("campaign status (when generated)", d.status));
+    rows.push(
+      row("status (when generated)", `iteration ${iterationStatusText(d, d.iteration!, d.iterationStatus)}`),
+      row("campaign status (when generated)", d.status),
+    );
   else rows.push(row("status (when generated)", d.status));
   if (d.config) {
     rows.push(row("config", `version ${d.config.version}, sha256 ${d.config.hash}`));
@@ -400,18 +500,21 @@ function iterationsTable(d: ReportData): string {
       : i === d.iteration
         ? `iteration ${i}`
         : `<a href="../iter-${i}/report.html">iteration ${i}</a>`;
+  const withStages = d.stages !== undefined;
   const body = d.iterations
     .map(
       (i) =>
-        `<tr><td>${link(i.iteration)}</td><td>${escapeHtml(i.status)}</td><td>${escapeHtml(i.startedAt)}</td><td>${escapeHtml(i.finishedAt ?? "")}</td></tr>`,
+        `<tr><td>${link(i.iteration)}</td><td>${escapeHtml(iterationStatusText(d, i.iteration, i.status))}</td>${withStages ? `<td>${escapeHtml(stagesInLine(d, i.iteration))}</td>` : ""}<td>${escapeHtml(i.startedAt)}</td><td>${escapeHtml(i.finishedAt ?? "")}</td></tr>`,
     )
     .join("");
-  return `<table><thead><tr><th>iteration</th><th>status</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
+  return `<table class="iterations"><thead><tr><th>iteration</th><th>status</th>${withStages ? "<th>stages</th>" : ""}<th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin:0 0 .2em}
 .banner{background:#fff3cd;border:2px solid #d39e00;padding:.6em 1em;font-weight:bold;margin:1em 0}
+.banner.failed{background:#f8d7da;border-color:#b02a37}tr.failed td{background:#f8d7da}
+table.stages td{word-break:normal;white-space:nowrap}table.stages td.error pre{white-space:pre-wrap;word-break:break-word;font-size:.8em;margin:0;max-width:1000px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.9em}
 table.summary th{background:#f5f5f5;white-space:nowrap}td{word-break:break-all}
 .chart{margin:1.5em 0;page-break-inside:avoid}.chart .box{position:relative;height:320px}.caption{color:#555;font-size:.9em;margin:0 0 .5em}
@@ -443,10 +546,12 @@ export function renderReportHtml(d: ReportData, opts: { chartJs: string }): stri
 <h1>${escapeHtml(title)}</h1>
 ${nav}
 ${banner ? `<div class="banner" id="simulated-banner">${escapeHtml(banner)}</div>` : ""}
+${failedStagesBanner(d)}
 ${multiTurnWarnings(d)}
 ${summaryTable(d)}
 <h2>Iterations</h2>
 ${iterationsTable(d)}
+${stagesTable(d)}
 ${chartHtml}
 ${rewardNotes}
 ${omittedHtml}

@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { startSimulator, type SimulatorHandle } from "../../src/llm/simulator/server.js";
+import { formatProbeReport, type BfclProbeReport } from "../../src/cli/bfcl.js";
 import { REPO_ROOT } from "./officialChecker.js";
 
 const main = path.join(REPO_ROOT, "dist", "src", "cli", "main.js");
@@ -48,8 +49,10 @@ test("bfcl probe prints the evaluator header and one line per category", { timeo
   assert.equal(chatRequests() - before, 8);
   const lines = r.stdout.trimEnd().split("\n");
   assert.equal(lines[0], "evaluator: toolloop-matcher (fast probe, mode strict) — not the official bfcl-eval score");
-  assert.equal(lines.length, 4);
-  const parsed = lines.slice(1).map((l) => /^(\S+)\s+(\d\.\d{4}) \((\d+)\/(\d+)\)/.exec(l));
+  // The simulator marks every answer: the report says the scores are a scripted stand-in's.
+  assert.equal(lines.length, 5);
+  assert.equal(lines[4], "SIMULATED: 8 of 8 answers came from the toolloop LLM simulator (scripted, not a model): these are not a model's scores");
+  const parsed = lines.slice(1, 4).map((l) => /^(\S+)\s+(\d\.\d{4}) \((\d+)\/(\d+)\)/.exec(l));
   assert.deepEqual(
     parsed.map((m) => m?.[1]),
     ["simple", "irrelevance", "overall_probe"],
@@ -86,12 +89,16 @@ test("bfcl probe --json reports per-category scores with the evaluator and mode"
     mode: string;
     categories: Record<string, { total: number; correct: number; accuracy: number }>;
     overallProbe: { total: number };
+    simulated: boolean;
+    simulatedResponses: number;
   };
   assert.equal(report.evaluator, "toolloop-matcher");
   assert.equal(report.mode, "bfcl");
   assert.deepEqual(Object.keys(report.categories), ["live_simple"]);
   assert.equal(report.categories.live_simple?.total, 3);
   assert.equal(report.overallProbe.total, 3);
+  assert.equal(report.simulated, true);
+  assert.equal(report.simulatedResponses, 3);
 });
 
 test("bfcl probe: bad flags exit 2 with an error naming the flag, before any request", { timeout: 90_000 }, async () => {
@@ -114,4 +121,18 @@ test("bfcl probe: bad flags exit 2 with an error naming the flag, before any req
   assert.equal(badUrl.code, 2);
   assert.match(badUrl.stderr, /error: --base-url must be an http\(s\) URL/);
   assert.equal(chatRequests() - before, 0);
+});
+
+test("a probe of a real endpoint (no simulator mark) prints no SIMULATED line", () => {
+  const report = {
+    evaluator: "toolloop-matcher",
+    mode: "strict",
+    categories: { simple: { correct: 1, total: 2, accuracy: 0.5 } },
+    overallProbe: { accuracy: 0.5, correct: 1, total: 2, note: "" },
+    failedRequests: 0,
+    simulatedResponses: 0,
+    simulated: false,
+  } as unknown as BfclProbeReport;
+  assert.doesNotMatch(formatProbeReport(report), /SIMULATED/);
+  assert.match(formatProbeReport({ ...report, simulatedResponses: 2, simulated: true }), /\nSIMULATED: 2 of 2 answers came from the toolloop LLM simulator/);
 });

@@ -55,9 +55,19 @@ export async function sampleLineage(db: Db, sampleId: string): Promise<LineageSt
 }
 
 /** Samples made from this one (repairs, kept predictions, expansions). */
-export async function childrenOf(db: Db, sampleId: string): Promise<{ id: string; origin: string; stage: string | null; iteration: number; status: string }[]> {
+export async function childrenOf(
+  db: Db,
+  sampleId: string,
+): Promise<{ id: string; campaignId: string; origin: string; stage: string | null; iteration: number; status: string }[]> {
   return db
-    .select({ id: samples.id, origin: samples.origin, stage: samples.stage, iteration: samples.iteration, status: samples.status })
+    .select({
+      id: samples.id,
+      campaignId: samples.campaignId,
+      origin: samples.origin,
+      stage: samples.stage,
+      iteration: samples.iteration,
+      status: samples.status,
+    })
     .from(samples)
     .where(and(eq(samples.parentId, sampleId)))
     .orderBy(asc(samples.iteration), asc(samples.id));

@@ -24,6 +24,7 @@ import {
   sampleCheckVotes,
   sampleScores,
   selectionExclusions,
+  stageRuns,
   tools,
 } from "../schema.js";
 
@@ -65,6 +66,23 @@ export async function iterationRows(db: Db, scope: ReportScope) {
     .orderBy(asc(iterations.iteration));
 }
 
+/** Every stage run (one row per iteration and stage, its latest attempt): what ran, what failed and why. */
+export async function stageRunRows(db: Db, scope: ReportScope) {
+  return db
+    .select({
+      iteration: stageRuns.iteration,
+      stage: stageRuns.stage,
+      status: stageRuns.status,
+      attempts: stageRuns.attempts,
+      error: stageRuns.error,
+      startedAt: stageRuns.startedAt,
+      finishedAt: stageRuns.finishedAt,
+    })
+    .from(stageRuns)
+    .where(scoped(scope, stageRuns.campaignId, stageRuns.iteration))
+    .orderBy(asc(stageRuns.iteration), asc(stageRuns.startedAt), asc(stageRuns.stage));
+}
+
 /** Samples per (stage, kind, status): the acceptance funnel. */
 export async function samplesByStageKindStatus(db: Db, scope: ReportScope) {
   return db
@@ -78,11 +96,13 @@ export async function samplesByStageKindStatus(db: Db, scope: ReportScope) {
 /**
  * Rejection reasons of the failing verdicts, each as `<verifier>: <reason>` (without the `call[i] `
  * prefix), most frequent first: a sample is rejected by the rules or the judges, and the chart says which.
+ * `n` counts rejected samples, not reasons: a sample that gives the same reason for two calls
+ * (`call[0] missing ...`, `call[1] missing ...`) counts once under it.
  */
 export async function rejectionReasons(db: Db, scope: ReportScope, limit = 15): Promise<{ reason: string; n: number }[]> {
   const it = scope.iteration === undefined ? sql`` : sql` AND ${samples.iteration} = ${scope.iteration}`;
   const result = await db.execute(sql`
-    SELECT coalesce(v->>'verifier' || ': ', '') || regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(*)::int AS n
+    SELECT coalesce(v->>'verifier' || ': ', '') || regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(DISTINCT ${samples.id})::int AS n
     FROM ${samples}, jsonb_array_elements(${samples.verdicts}) v, jsonb_array_elements_text(v->'reasons') reason
     WHERE ${samples.campaignId} = ${scope.campaignId} AND ${samples.status} = 'rejected'${it}
       AND v->'ok' IS DISTINCT FROM 'true'::jsonb
@@ -130,10 +150,13 @@ export async function samplesByKindAndDomain(db: Db, scope: ReportScope): Promis
   return rowsOf(result).map((r) => ({ kind: String(r.kind), domain: String(r.domain), n: Number(r.n) }));
 }
 
-/** Every score value per metric (label_ppl, own_ppl, consistency). */
-export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric: string; value: number }[]> {
+/**
+ * Every score value per metric (label_ppl, own_ppl, consistency), with the iteration whose policy
+ * scored it and the sample: a sample in the pools of several iterations is scored once in each.
+ */
+export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric: string; iteration: number; sampleId: string; value: number }[]> {
   return db
-    .select({ metric: sampleScores.metric, value: sampleScores.value })
+    .select({ metric: sampleScores.metric, iteration: sampleScores.iteration, sampleId: sampleScores.sampleId, value: sampleScores.value })
     .from(sampleScores)
     .where(scoped(scope, sampleScores.campaignId, sampleScores.iteration));
 }

@@ -94,7 +94,7 @@ test("a chart without data is left out with a one-line note, never drawn empty",
 test("training logs that could not be read are named in the note", () => {
   const d = fullReportData({ reward: [], rewardNotes: ["job-a: log /x/job-a.log is not on this machine"] });
   const html = renderReportHtml(d, { chartJs: CHART_JS });
-  assert.ok(html.includes("Training reward curve: no training log could be read (job-a: log /x/job-a.log is not on this machine)."));
+  assert.ok(html.includes("Training reward curve: no training reward could be read (job-a: log /x/job-a.log is not on this machine)."));
 });
 
 test("text from the database is escaped in the page and cannot end the embedded JSON or the script", () => {
