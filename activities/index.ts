@@ -11,7 +11,7 @@ import { campaignOutputDir } from "../src/output/layout.js";
 import { writeCampaignReport, writeIterationReports } from "../src/reports/build.js";
 import type { Db } from "../src/db/client.js";
 import { configForIteration, insertConfigVersion, latestConfig, type StoredConfig } from "../src/db/repos/campaignConfigs.js";
-import { getCampaign, insertCampaign, lastCompletedIteration, setCampaignStatus, upsertIteration } from "../src/db/repos/campaigns.js";
+import { closeRunningIterations, getCampaign, insertCampaign, lastCompletedIteration, setCampaignStatus, upsertIteration } from "../src/db/repos/campaigns.js";
 import type { CampaignRowStatus, IterationRowStatus } from "../src/db/schema.js";
 import { countSamples } from "../src/db/repos/samples.js";
 import { planSelection } from "../src/db/repos/stageBatchItems.js";
@@ -371,6 +371,11 @@ export function createActivities(deps: ActivityDeps) {
         withHeartbeat(async () => {
           const db = await deps.getDb();
           await setCampaignStatus(db, ref.campaignId, ref.status);
+          // A campaign that failed in a stage left its iteration row running: it ended with the campaign.
+          if (ref.status === "failed" || ref.status === "aborted") {
+            const closed = await closeRunningIterations(db, ref.campaignId, ref.status);
+            if (closed.length) deps.log(`[campaign] ${ref.campaignId} ${ref.status}: iteration ${closed.join(", ")} recorded ${ref.status}`);
+          }
           // The campaign report written at the last iteration's end still said "running": refresh it (best effort).
           await withinReportBudget(() => writeCampaignReport(db, { baseDir: deps.baseDir, campaignId: ref.campaignId })).then(
             (file) => deps.log(`[report] ${ref.campaignId} ${ref.status}: ${file}`),

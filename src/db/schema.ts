@@ -15,8 +15,12 @@ import { DIALOGUE_STATUSES, type DialogueOutcome, type DialogueTurn } from "../d
 /** What the campaign row records: running until the campaign workflow ends one of these ways. */
 export const CAMPAIGN_STATUSES = ["running", "completed", "failed", "aborted"] as const;
 export type CampaignRowStatus = (typeof CAMPAIGN_STATUSES)[number];
-/** An iteration is running until its workflow finishes it (a failed stage waits or aborts, it does not end the iteration). */
-export const ITERATION_STATUSES = ["running", "completed", "aborted"] as const;
+/**
+ * An iteration is running until its workflow finishes it (a failed stage waits or aborts, it does not end the
+ * iteration); "failed" when its campaign failed (`onStageFailure: "fail"`) while it ran. Text without a database
+ * constraint: adding a value needs no migration.
+ */
+export const ITERATION_STATUSES = ["running", "completed", "aborted", "failed"] as const;
 export type IterationRowStatus = (typeof ITERATION_STATUSES)[number];
 export const STAGE_RUN_STATUSES = ["running", "succeeded", "failed", "skipped"] as const;
 export type StageRunStatus = (typeof STAGE_RUN_STATUSES)[number];

@@ -412,8 +412,9 @@ function failedStagesBanner(d: ReportData): string {
 
 /** An iteration's status as it stands: a row still "running" under a failed or aborted campaign never finished. */
 function iterationStatusText(d: ReportData, iteration: number, status: string): string {
-  if (status !== "running") return status;
+  if (status !== "running" && status !== "failed") return status;
   const failed = (d.stages ?? []).filter((s) => s.iteration === iteration && s.status === "failed").map((s) => s.stage);
+  if (status === "failed") return `failed${failed.length ? ` (stage ${failed.join(", ")})` : ""}`;
   if (d.status === "failed" || d.status === "aborted")
     return `running: did not finish (campaign ${d.status}${failed.length ? `; stage ${failed.join(", ")} failed` : ""})`;
   return failed.length ? `running; stage ${failed.join(", ")} failed` : status;

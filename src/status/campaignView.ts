@@ -261,7 +261,8 @@ export function noWorkerYetNote(wf: Pick<WorkflowFacts, "workflowId" | "taskQueu
 export function campaignView(input: ViewInput): CampaignView {
   const { db, wf } = input;
   const notes = [...(input.notes ?? [])];
-  const failedStage = db?.iteration?.status === "running" ? [...db.stages].reverse().find((s) => s.status === "failed") : undefined;
+  const failedStage =
+    db?.iteration?.status === "running" || db?.iteration?.status === "failed" ? [...db.stages].reverse().find((s) => s.status === "failed") : undefined;
   const stageFailure = failedStage ? `stage ${failedStage.name} failed: ${failedStage.error ?? "(no message recorded)"}` : undefined;
 
   let state: CampaignState;

@@ -10,7 +10,7 @@ import { after, before, test } from "node:test";
 import { WorkflowFailedError, type WorkflowHandle } from "@temporalio/client";
 import { eq } from "drizzle-orm";
 import { abortCampaign } from "../../src/cli/abortAndMetadata.js";
-import { campaigns } from "../../src/db/schema.js";
+import { campaigns, iterations } from "../../src/db/schema.js";
 import { ErrorType } from "../../src/framework/errorTypes.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
@@ -67,6 +67,14 @@ async function runningIteration(h: WorkflowHandle): Promise<WorkflowHandle> {
 async function campaignRowStatus(campaignId: string): Promise<string | undefined> {
   const rows = await env.db.db.select({ status: campaigns.status }).from(campaigns).where(eq(campaigns.id, campaignId));
   return rows[0]?.status;
+}
+
+async function iterationRowStatuses(campaignId: string): Promise<string[]> {
+  const rows = await env.db.db
+    .select({ status: iterations.status, finishedAt: iterations.finishedAt })
+    .from(iterations)
+    .where(eq(iterations.campaignId, campaignId));
+  return rows.map((r) => `${r.status}${r.finishedAt ? "" : " (not finished)"}`);
 }
 
 async function assertCanceledWithReason(h: WorkflowHandle, iteration: WorkflowHandle, reason: RegExp) {
@@ -132,6 +140,8 @@ test("a failed stage fails the campaign with the stage's own message and type", 
     assert.match(status.lastError ?? "", /^stage synthesize\.singleTurn failed: .*500/);
     assert.equal(status.lastErrorType, ErrorType.stageFailed);
     assert.equal(await campaignRowStatus(status.campaignId), "failed");
+    // The iteration the stage failed in ended with the campaign (its row read "running" for ever before).
+    assert.deepEqual(await iterationRowStatuses(status.campaignId), ["failed"]);
   } finally {
     await failing.close();
   }

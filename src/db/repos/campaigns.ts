@@ -51,6 +51,20 @@ export async function setCampaignStatus(db: Db, id: string, status: CampaignRowS
     .where(eq(campaigns.id, id));
 }
 
+/**
+ * Closes the campaign's iterations still recorded as running with the campaign's own end (failed or aborted):
+ * a campaign that failed in a stage ends its workflow without finishing the iteration it was in. Returns the
+ * iterations it closed; a resumed campaign's startIteration opens its iteration again.
+ */
+export async function closeRunningIterations(db: Db, campaignId: string, status: "failed" | "aborted"): Promise<number[]> {
+  const rows = await db
+    .update(iterations)
+    .set({ status, finishedAt: sql`now()` })
+    .where(and(eq(iterations.campaignId, campaignId), eq(iterations.status, "running")))
+    .returning({ iteration: iterations.iteration });
+  return rows.map((r) => r.iteration).sort((a, b) => a - b);
+}
+
 export async function upsertIteration(db: Db, it: { campaignId: string; iteration: number; status: IterationRowStatus; summary?: unknown }): Promise<void> {
   const finished = it.status === "running" ? null : sql`now()`;
   await db
