@@ -41,9 +41,12 @@ FROM ${NODE_IMAGE}
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 ca-certificates \
   && rm -rf /var/lib/apt/lists/*
+# TOOLLOOP_BASE_DIR: the default --base-dir of `worker` and `report build` (and where `campaign status`
+# looks for reports), so every command, not only the default CMD, resolves outputs under /data.
 ENV NODE_ENV=production \
   PATH=/app/.venv-train/bin:$PATH \
-  TOOLLOOP_STATE_DIR=/data/state
+  TOOLLOOP_STATE_DIR=/data/state \
+  TOOLLOOP_BASE_DIR=/data
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -1,4 +1,5 @@
 /** `toolloop worker` and `toolloop db migrate`. */
+import fs from "node:fs";
 import path from "node:path";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, TransportError } from "@temporalio/worker";
@@ -15,7 +16,7 @@ import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
 import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
 import { thrownMessage } from "../util/thrown.js";
-import { cliEnv, type CliEnv } from "./env.js";
+import { baseDirHelp, cliEnv, defaultBaseDir, type CliEnv } from "./env.js";
 import { CliError, databaseCliError, ensureTemporalReachable, EXIT_ENVIRONMENT, splitAddress, temporalCliError } from "./errors.js";
 import { positiveInteger } from "./options.js";
 
@@ -86,6 +87,23 @@ export function workerStartError(err: unknown, e: CliEnv): CliError | undefined 
   return undefined;
 }
 
+/**
+ * `--base-dir`, else TOOLLOOP_BASE_DIR, else the current folder, absolute. A folder that does not exist
+ * yet is created by the first output; a path that is something else is bad input naming its source.
+ */
+export function workerBaseDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = flag !== undefined ? path.resolve(flag) : defaultBaseDir(env);
+  const source = flag !== undefined ? "--base-dir" : "TOOLLOOP_BASE_DIR";
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    stat = undefined;
+  }
+  if (stat !== undefined && !stat.isDirectory()) throw new CliError(`${source}: ${dir} is not a folder (campaign outputs are written under it)`);
+  return dir;
+}
+
 /** `--metrics-address`, else TOOLLOOP_METRICS_ADDRESS, else off; checked before anything starts. */
 function metricsAddressOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const fromEnv = env.TOOLLOOP_METRICS_ADDRESS?.trim() ? env.TOOLLOOP_METRICS_ADDRESS.trim() : undefined;
@@ -104,13 +122,13 @@ export function registerWorkerCommands(program: Command): void {
     .command("worker")
     .description("run workflow and activity workers until SIGINT/SIGTERM")
     .option("--roles <list>", "comma list of workflows,llm,default,cluster", "workflows,llm,default,cluster")
-    .option("--base-dir <dir>", "directory campaign outputs are resolved against", process.cwd())
+    .option("--base-dir <dir>", baseDirHelp("directory campaign outputs are resolved against"))
     .option("--llm-concurrency <n>", "concurrent LLM-bound activities", "16")
     .option(
       "--metrics-address <host:port>",
       "serve Prometheus metrics (toolloop's and the Temporal SDK's) at http://<host:port>/metrics; default $TOOLLOOP_METRICS_ADDRESS, else off",
     )
-    .action(async (opts: { roles: string; baseDir: string; llmConcurrency: string; metricsAddress?: string }) => {
+    .action(async (opts: { roles: string; baseDir?: string; llmConcurrency: string; metricsAddress?: string }) => {
       // Every input first: a bad one is reported before anything is connected to or started.
       const e = cliEnv();
       const metricsAddress = metricsAddressOf(opts.metricsAddress);
@@ -122,6 +140,7 @@ export function registerWorkerCommands(program: Command): void {
       const bad = roles.filter((r) => !known.includes(r));
       if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
       const llmConcurrency = positiveInteger("--llm-concurrency", opts.llmConcurrency);
+      const baseDir = workerBaseDir(opts.baseDir);
       let heap: HeapGrowthDecision;
       try {
         heap = applyWorkerHeapGrowth();
@@ -170,7 +189,7 @@ export function registerWorkerCommands(program: Command): void {
           namespace: e.namespace,
           queuePrefix: e.queuePrefix,
           roles,
-          activityDeps: { ...activityDepsFor(db, path.resolve(opts.baseDir)), temporalClient: async () => client },
+          activityDeps: { ...activityDepsFor(db, baseDir), temporalClient: async () => client },
           maxConcurrentActivities: llmConcurrency,
         }).catch((err: unknown) => {
           throw workerStartError(err, e) ?? err;
