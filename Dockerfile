@@ -4,6 +4,7 @@
 #
 # Runtime layout (/app, the "installation root" the code finds by walking up from dist/):
 #   dist/ node_modules/ (production only) package.json   the CLI, workers and the LLM simulator
+#   bin/toolloop           the CLI as `toolloop` (on PATH; docker/toolloop)
 #   migrations/            drizzle migrations (`db migrate`)
 #   examples/              example campaign configs
 #   scripts/               the BFCL eval shim (scripts/bfcl) and the venv scripts the stages call
@@ -44,13 +45,14 @@ RUN apt-get update \
 # TOOLLOOP_BASE_DIR: the default --base-dir of `worker` and `report build` (and where `campaign status`
 # looks for reports), so every command, not only the default CMD, resolves outputs under /data.
 ENV NODE_ENV=production \
-  PATH=/app/.venv-train/bin:$PATH \
+  PATH=/app/.venv-train/bin:/app/bin:$PATH \
   TOOLLOOP_STATE_DIR=/data/state \
   TOOLLOOP_BASE_DIR=/data
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/docker/toolloop ./bin/toolloop
 COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/examples ./examples
 COPY --from=build /app/scripts ./scripts

@@ -160,6 +160,12 @@ test("--help runs from the image layout", { skip }, () => {
   assert.match(r.stdout, /worker/);
 });
 
+test("`toolloop` is on the image's PATH (the command the README and the CLI's hints name)", { skip }, () => {
+  const r = spawnSync("toolloop", ["--help"], { cwd: os.tmpdir(), env, encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.status, 0, `${r.error?.message ?? ""}${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /^Usage: toolloop /);
+});
+
 test("db migrate creates toolloop's tables in a fresh database", { skip }, async () => {
   const dbName = `image_layout_${process.pid}`;
   const admin = new pg.Client({ connectionString: databaseUrl });
