@@ -6,7 +6,8 @@ import { NativeConnection, TransportError } from "@temporalio/worker";
 import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
-import { migrateDatabase, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { migrateDatabase, MIGRATIONS_DIR, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { pendingMigrationsMessage, schemaState } from "../db/schemaVersion.js";
 import { checkDatabaseUrl } from "../db/databaseUrl.js";
 import { createRoleClient } from "../llm/client.js";
 import { createRewardServiceHost } from "../reward/serviceHost.js";
@@ -17,7 +18,7 @@ import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
 import { thrownMessage } from "../util/thrown.js";
 import { baseDirHelp, cliEnv, defaultBaseDir, type CliEnv } from "./env.js";
-import { CliError, databaseCliError, ensureTemporalReachable, EXIT_ENVIRONMENT, splitAddress, temporalCliError } from "./errors.js";
+import { CliError, databaseCliError, describeDatabaseUrl, ensureTemporalReachable, EXIT_ENVIRONMENT, splitAddress, temporalCliError } from "./errors.js";
 import { positiveInteger } from "./options.js";
 
 export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) => void = (m) => console.log(m)): ActivityDeps {
@@ -51,10 +52,16 @@ function installLastResortHandlers(): void {
  * The pool connects lazily; without this a wrong DATABASE_URL would surface in the first activity.
  * Checked once, without the pool's transient retries: a refused connection at start is an answer.
  */
-async function ensureDatabaseReachable(databaseUrl: string): Promise<void> {
+async function ensureDatabaseReachable(databaseUrl: string, opts: { requireCurrentSchema: boolean }): Promise<void> {
   const probe = await openDatabase(databaseUrl, { poolSize: 1, transientRetry: { maxWaitMs: 0 } });
   try {
     await pingDatabase(probe);
+    // A newer worker on an older schema (an upgrade before its `db migrate`) would fail every activity
+    // that touches a new column; it says so here instead, and starts once the migrations are applied.
+    if (opts.requireCurrentSchema) {
+      const pending = pendingMigrationsMessage(await schemaState(probe, MIGRATIONS_DIR), `${describeDatabaseUrl(databaseUrl)} (DATABASE_URL)`);
+      if (pending !== undefined) throw new CliError(pending, EXIT_ENVIRONMENT);
+    }
   } catch (err) {
     throw databaseCliError(err, databaseUrl) ?? err;
   } finally {
@@ -149,7 +156,7 @@ export function registerWorkerCommands(program: Command): void {
       }
       installLastResortHandlers();
       await ensureTemporalReachable(e);
-      await ensureDatabaseReachable(e.databaseUrl);
+      await ensureDatabaseReachable(e.databaseUrl, { requireCurrentSchema: true });
       // What is open, closed in reverse however the start or the run ends: a connection or a created
       // worker left open keeps the process alive after its error, and the SDK's runtime keeps its
       // SIGTERM handler (with no worker to stop), so only kill -9 would end it.
@@ -218,7 +225,7 @@ export function registerWorkerCommands(program: Command): void {
     .action(async () => {
       const e = cliEnv();
       if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
-      await ensureDatabaseReachable(e.databaseUrl);
+      await ensureDatabaseReachable(e.databaseUrl, { requireCurrentSchema: false });
       const db = await openDatabase(e.databaseUrl);
       try {
         await migrateDatabase(db);
