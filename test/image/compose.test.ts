@@ -117,6 +117,14 @@ test("every long-running service has a healthcheck and every dependency waits on
     assert.ok(hc?.test && hc.test.length > 1 && !hc.disable, `${name} has a healthcheck`);
   }
   assert.deepEqual(s("toolloop-worker").healthcheck?.test, ["CMD", "node", "/app/dist/src/ops/workerHealthcheck.js"]);
+  // A probe of the container's own port names 127.0.0.1: in the Alpine images (musl) `localhost`
+  // resolves to ::1 first, busybox nc/wget do not fall back to 127.0.0.1, and the servers here listen
+  // on IPv4 (Temporal's BIND_ON_IP=0.0.0.0), so such a check would never pass and block every dependant.
+  for (const [name, svc] of Object.entries(all)) {
+    const probe = (svc.healthcheck?.test ?? []).join(" ");
+    assert.doesNotMatch(probe, /\blocalhost\b/, `${name}'s healthcheck probes 127.0.0.1, not localhost: ${probe}`);
+  }
+  assert.deepEqual(s("temporal").healthcheck?.test, ["CMD", "nc", "-z", "127.0.0.1", "7233"]);
   // One-shots end; they are not restarted and not health-checked as workers.
   for (const name of ["temporal-schema", "temporal-setup", "toolloop-migrate"]) assert.equal(s(name).restart, "no", `${name} is one-shot`);
   assert.equal(s("toolloop-migrate").healthcheck?.disable, true);
