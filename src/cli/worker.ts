@@ -5,13 +5,16 @@ import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, TransportError } from "@temporalio/worker";
 import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
-import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
+import { activitySlots, createWorkers, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, MIGRATIONS_DIR, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
 import { pendingMigrationsMessage, schemaState } from "../db/schemaVersion.js";
 import { checkDatabaseUrl } from "../db/databaseUrl.js";
 import { createRoleClient } from "../llm/client.js";
 import { createRewardServiceHost } from "../reward/serviceHost.js";
-import type { LatencyClass } from "../taskQueues.js";
+import { taskQueues, type LatencyClass } from "../taskQueues.js";
+import { startWorkerStatusReporter } from "../ops/workerStatusFile.js";
+
+const LATENCY_CLASSES: readonly LatencyClass[] = ["llm", "default", "cluster"];
 import { metricsRegistry } from "../metrics/toolloopMetrics.js";
 import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
 import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
@@ -201,6 +204,17 @@ export function registerWorkerCommands(program: Command): void {
         }).catch((err: unknown) => {
           throw workerStartError(err, e) ?? err;
         });
+        // The HEALTHCHECK's view of a worker too busy to poll (src/ops/workerStatusFile.ts).
+        const queues = taskQueues(e.queuePrefix);
+        const slotsByQueue = new Map(LATENCY_CLASSES.map((cls) => [queues[cls], activitySlots(cls, llmConcurrency)]));
+        const status = startWorkerStatusReporter({
+          workers,
+          connection,
+          workflowTaskQueue: queues.workflows,
+          slots: (q) => slotsByQueue.get(q) ?? 0,
+          log: (m) => console.error(m),
+        });
+        opened.push({ what: "the status file", close: async () => status.stop() });
         console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
         console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
         if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
