@@ -3,7 +3,8 @@
  * (its latest migration not applied yet) refuses to start, naming `db migrate` and the missing
  * migration, instead of failing each activity that touches a new column; a CLI command that reads a
  * missing table says the same instead of "Failed query ... (unexpected)". After `db migrate` the
- * worker starts. Needs DATABASE_URL (a PostgreSQL server; a database per test is created on it) and
+ * worker starts. Two `db migrate` at once on a new database (hosts that each migrate before their
+ * worker starts) both succeed. Needs DATABASE_URL (a PostgreSQL server; a database per test is created on it) and
  * TEMPORAL_ADDRESS (the worker checks Temporal first).
  */
 import assert from "node:assert/strict";
@@ -24,8 +25,8 @@ const skip =
 
 const shipped = readJournal(MIGRATIONS_DIR);
 const latest = shipped.at(-1);
-const names = { previous: `schema_prev_${process.pid}`, empty: `schema_empty_${process.pid}` };
-let urls: { previous: string; empty: string };
+const names = { previous: `schema_prev_${process.pid}`, empty: `schema_empty_${process.pid}`, fresh: `schema_fresh_${process.pid}` };
+let urls: { previous: string; empty: string; fresh: string };
 let tmp: string;
 
 function urlOf(db: string): string {
@@ -53,7 +54,7 @@ before(async () => {
       await c.query(`CREATE DATABASE ${db}`);
     }
   });
-  urls = { previous: urlOf(names.previous), empty: urlOf(names.empty) };
+  urls = { previous: urlOf(names.previous), empty: urlOf(names.empty), fresh: urlOf(names.fresh) };
   // The previous release's schema: the shipped migrations without the latest one.
   const previousFolder = path.join(tmp, "migrations");
   fs.cpSync(MIGRATIONS_DIR, previousFolder, { recursive: true });
@@ -155,5 +156,16 @@ test("after db migrate the same worker starts", { skip }, async () => {
   } finally {
     child.kill("SIGTERM");
     await exited;
+  }
+});
+
+test("two db migrate at once on a new database both succeed (one waits for the other's lock)", { skip }, async () => {
+  const [a, b] = await Promise.all([runCli(["db", "migrate"], { DATABASE_URL: urls.fresh }), runCli(["db", "migrate"], { DATABASE_URL: urls.fresh })]);
+  assert.deepEqual([a.status, b.status], [0, 0], `${a.stderr}\n${b.stderr}`);
+  const db = await openDatabase(urls.fresh);
+  try {
+    assert.deepEqual((await schemaState(db, MIGRATIONS_DIR)).pending, []);
+  } finally {
+    await db.close();
   }
 });
