@@ -63,7 +63,8 @@ COPY --from=python /app/.venv-train ./.venv-train
 # /data: campaign outputs (`worker --base-dir /data`) and local job records; the only writable path.
 RUN mkdir -p /data/state && chown -R node:node /data
 USER node
-# Healthy when this container's worker polls its task queues on the Temporal server (commands
+# Healthy when this container's worker polls its task queues on the Temporal server, or has every
+# activity slot busy with a recent server round trip (src/ops/workerStatusFile.ts) (commands
 # other than `worker` have no poller; compose sets the check per service).
 HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 \
   CMD ["node", "/app/dist/src/ops/workerHealthcheck.js"]
