@@ -4,6 +4,7 @@
 #
 # Runtime layout (/app, the "installation root" the code finds by walking up from dist/):
 #   dist/ node_modules/ (production only) package.json   the CLI, workers and the LLM simulator
+#   bin/toolloop           the CLI as `toolloop` (on PATH; docker/toolloop)
 #   migrations/            drizzle migrations (`db migrate`)
 #   examples/              example campaign configs
 #   scripts/               the BFCL eval shim (scripts/bfcl) and the venv scripts the stages call
@@ -41,13 +42,17 @@ FROM ${NODE_IMAGE}
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 ca-certificates \
   && rm -rf /var/lib/apt/lists/*
+# TOOLLOOP_BASE_DIR: the default --base-dir of `worker` and `report build` (and where `campaign status`
+# looks for reports), so every command, not only the default CMD, resolves outputs under /data.
 ENV NODE_ENV=production \
-  PATH=/app/.venv-train/bin:$PATH \
-  TOOLLOOP_STATE_DIR=/data/state
+  PATH=/app/.venv-train/bin:/app/bin:$PATH \
+  TOOLLOOP_STATE_DIR=/data/state \
+  TOOLLOOP_BASE_DIR=/data
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/docker/toolloop ./bin/toolloop
 COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/examples ./examples
 COPY --from=build /app/scripts ./scripts
@@ -58,7 +63,8 @@ COPY --from=python /app/.venv-train ./.venv-train
 # /data: campaign outputs (`worker --base-dir /data`) and local job records; the only writable path.
 RUN mkdir -p /data/state && chown -R node:node /data
 USER node
-# Healthy when this container's worker polls its task queues on the Temporal server (commands
+# Healthy when this container's worker polls its task queues on the Temporal server, or has every
+# activity slot busy with a recent server round trip (src/ops/workerStatusFile.ts) (commands
 # other than `worker` have no poller; compose sets the check per service).
 HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 \
   CMD ["node", "/app/dist/src/ops/workerHealthcheck.js"]

@@ -25,8 +25,13 @@ else
   t operator namespace create --namespace "$namespace" --retention "$retention"
 fi
 
-# A new namespace takes a moment to reach every service's namespace cache.
-until existing="$(t operator search-attribute list --namespace "$namespace" 2>/dev/null)"; do sleep 1; done
+# A new namespace takes a moment to reach every service's namespace cache (bounded like the wait above:
+# a setup that never completes would leave the worker waiting on it with nothing said).
+until existing="$(t operator search-attribute list --namespace "$namespace" 2>/dev/null)"; do
+  tries=$((tries - 1))
+  if [ "$tries" -le 0 ]; then echo "cannot list the search attributes of namespace $namespace at $address" >&2; exit 1; fi
+  sleep 1
+done
 for pair in $attributes; do
   name="${pair%%=*}"
   type="${pair#*=}"

@@ -37,6 +37,11 @@ export async function workflowBundle(): Promise<WorkflowBundleOption> {
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
 }
 
+/** Concurrent activity executions of a class's worker: `maxConcurrentActivities` (default 16) for llm, 8 otherwise. */
+export function activitySlots(cls: LatencyClass, maxConcurrentActivities?: number): number {
+  return cls === "llm" ? (maxConcurrentActivities ?? 16) : 8;
+}
+
 export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
   // Before the workers allocate: this process will run for days mostly waiting on LLM responses.
   applyWorkerHeapGrowth();
@@ -67,7 +72,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
           namespace: opts.namespace,
           taskQueue: queues[cls],
           activities,
-          maxConcurrentActivityTaskExecutions: cls === "llm" ? (opts.maxConcurrentActivities ?? 16) : 8,
+          maxConcurrentActivityTaskExecutions: activitySlots(cls, opts.maxConcurrentActivities),
           // On SIGTERM, batches in flight get this long to finish; then they are cancelled and
           // retried elsewhere (resuming from what they stored), uncounted as infrastructure.
           shutdownGraceTime: opts.shutdownGraceTime ?? "20 seconds",

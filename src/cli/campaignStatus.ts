@@ -17,7 +17,7 @@ import { campaignView, ENDED_STATES, type CampaignView, type DbFacts, type Workf
 import { withInflight } from "../status/inflight.js";
 import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
 import { taskQueues } from "../taskQueues.js";
-import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
+import { cliEnv, defaultBaseDir, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
 import { renderCampaignList, renderCampaignView } from "./statusView.js";
 import { connectClient } from "./temporal.js";
@@ -199,10 +199,10 @@ async function addInflight(client: Client, db: DbHandle, facts: DbFacts, wf: Wor
 
 /**
  * The campaign report when the file exists: in the folder the worker resolved (memo or plan), else
- * the config's output.dir resolved here (the CLI usually runs where the worker does).
+ * the config's output.dir resolved against TOOLLOOP_BASE_DIR or the current folder, as the worker's default.
  */
 function findReport(campaignId: string, outputDir: string | undefined, setting: string | undefined): string | undefined {
-  const dirs = [outputDir, setting !== undefined ? campaignOutputDir(process.cwd(), setting, campaignId) : undefined];
+  const dirs = [outputDir, setting !== undefined ? campaignOutputDir(defaultBaseDir(), setting, campaignId) : undefined];
   for (const dir of dirs) {
     if (!dir) continue;
     const p = campaignReportPath(dir);

@@ -1,3 +1,5 @@
+import path from "node:path";
+
 /** Connection settings from the environment, with the local defaults the README uses. */
 export interface CliEnv {
   temporalAddress: string;
@@ -24,6 +26,20 @@ export function cliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
     databaseUrl: envValue(env, "DATABASE_URL"),
     queuePrefix: envValue(env, "TOOLLOOP_QUEUE_PREFIX") ?? "toolloop",
   };
+}
+
+/**
+ * The folder a relative `output.dir` is resolved against when `--base-dir` is not given: the worker's
+ * outputs, and where `report build` and `campaign status` look for them. TOOLLOOP_BASE_DIR (the
+ * image sets /data, the only folder its user may write), else the current folder.
+ */
+export function defaultBaseDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  return path.resolve(cwd, envValue(env, "TOOLLOOP_BASE_DIR") ?? ".");
+}
+
+/** The help text of a `--base-dir` option: what the default is, and in this process what it resolves to. */
+export function baseDirHelp(what: string): string {
+  return `${what}; default $TOOLLOOP_BASE_DIR, else the current folder (here: ${defaultBaseDir()})`;
 }
 
 export function workflowUiLink(e: CliEnv, workflowId: string): string {

@@ -196,6 +196,12 @@ const PG_CAUSES: Record<string, string> = {
   "57P03": "the server is starting up or shutting down",
 };
 
+/**
+ * PostgreSQL's answers when a table or column this code names is missing: the database has an older
+ * toolloop schema than the code (an upgrade whose `db migrate` has not run yet), or none at all.
+ */
+const PG_SCHEMA_CODES = new Set(["42P01", "42703"]);
+
 /** A CliError for an unusable DATABASE_URL or a PostgreSQL connection failure, or undefined when `err` is something else. */
 export function databaseCliError(err: unknown, databaseUrl: string | undefined): CliError | undefined {
   // Before the variable check: openDatabase is also called with URLs that are not DATABASE_URL's.
@@ -206,6 +212,13 @@ export function databaseCliError(err: unknown, databaseUrl: string | undefined):
   for (let cur: unknown = err, n = 0; typeof cur === "object" && cur !== null && n < 5; cur = (cur as { cause?: unknown }).cause, n++) {
     const first = cur instanceof AggregateError && cur.errors.length > 0 ? (cur.errors[0] as unknown) : cur;
     const code = (first as { code?: unknown }).code;
+    if (typeof code === "string" && PG_SCHEMA_CODES.has(code)) {
+      return new CliError(
+        `the database at ${describeDatabaseUrl(databaseUrl)} (DATABASE_URL) lacks tables or columns this version of toolloop reads (${thrownMessage(first)}): run \`toolloop db migrate\``,
+        EXIT_ENVIRONMENT,
+        { cause: err },
+      );
+    }
     const cause = typeof code === "string" ? (SOCKET_CAUSES[code] ?? PG_CAUSES[code]) : undefined;
     if (cause !== undefined) {
       return new CliError(

@@ -9,7 +9,7 @@ import { campaignOutputDir } from "../output/layout.js";
 
 export function outputFolderLine(outputDir: string, campaignId: string, workerBaseDir?: string): string {
   if (workerBaseDir !== undefined || path.isAbsolute(outputDir)) return `outputs: ${campaignOutputDir(workerBaseDir ?? "/", outputDir, campaignId)}`;
-  return `outputs: ${path.join(outputDir, campaignId)}/ under the worker's --base-dir (default: the folder the worker was started in)`;
+  return `outputs: ${path.join(outputDir, campaignId)}/ under the worker's --base-dir (default: $TOOLLOOP_BASE_DIR, else the folder the worker was started in)`;
 }
 
 /** A short listing of a campaign's output folder: its top-level files and each iteration folder's entries. */

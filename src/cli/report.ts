@@ -9,7 +9,7 @@ import { campaignReportPath, iterationReportPath } from "../output/layout.js";
 import { buildReportHtml, campaignReportDir, writeFileAtomic } from "../reports/build.js";
 import { UnknownCampaignError } from "../reports/data.js";
 import { startReportServer } from "../reports/server.js";
-import { cliEnv } from "./env.js";
+import { baseDirHelp, cliEnv, defaultBaseDir } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
 
 async function withDatabase<T>(fn: (db: DbHandle) => Promise<T>): Promise<T> {
@@ -79,14 +79,14 @@ export function registerReportCommands(program: Command): void {
     .argument("<campaignId>")
     .option("--iteration <n>", "the report of one iteration (default: the campaign report)")
     .option("--out <file>", "write here instead of the campaign's output folder")
-    .option("--base-dir <dir>", "directory the campaign's output.dir is resolved against (as the worker's --base-dir)", process.cwd())
+    .option("--base-dir <dir>", baseDirHelp("directory the campaign's output.dir is resolved against (as the worker's --base-dir)"))
     .description("build the campaign's (or one iteration's) report and write it as one self-contained HTML file")
-    .action(async (campaignId: string, opts: { iteration?: string; out?: string; baseDir: string }) => {
+    .action(async (campaignId: string, opts: { iteration?: string; out?: string; baseDir?: string }) => {
       const iteration = parseIteration(opts.iteration);
       await withDatabase(async ({ db }) => {
         const file = opts.out
           ? path.resolve(opts.out)
-          : await campaignReportDir(db, path.resolve(opts.baseDir), campaignId, iteration).then(
+          : await campaignReportDir(db, opts.baseDir !== undefined ? path.resolve(opts.baseDir) : defaultBaseDir(), campaignId, iteration).then(
               (dir) => (iteration === undefined ? campaignReportPath(dir) : iterationReportPath(dir, iteration)),
               asCliError,
             );
@@ -105,7 +105,7 @@ export function registerReportCommands(program: Command): void {
       const port = parsePort(opts.port);
       await withDatabase(async ({ db }) => {
         // Fail now, not on the first request, when the campaign is unknown.
-        await campaignReportDir(db, process.cwd(), campaignId).catch(asCliError);
+        await campaignReportDir(db, defaultBaseDir(), campaignId).catch(asCliError);
         const server = await startReportServer(db, campaignId, { port, log: (m) => console.error(`[report] ${m}`) }).catch((err: unknown) => {
           throw listenFailure(port, err) ?? err;
         });

@@ -1,22 +1,27 @@
 /** `toolloop worker` and `toolloop db migrate`. */
+import fs from "node:fs";
 import path from "node:path";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, TransportError } from "@temporalio/worker";
 import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
-import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
-import { migrateDatabase, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { activitySlots, createWorkers, runWorkers } from "../../workers/createWorkers.js";
+import { migrateDatabase, MIGRATIONS_DIR, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { pendingMigrationsMessage, schemaState } from "../db/schemaVersion.js";
 import { checkDatabaseUrl } from "../db/databaseUrl.js";
 import { createRoleClient } from "../llm/client.js";
 import { createRewardServiceHost } from "../reward/serviceHost.js";
-import type { LatencyClass } from "../taskQueues.js";
+import { taskQueues, type LatencyClass } from "../taskQueues.js";
+import { startWorkerStatusReporter } from "../ops/workerStatusFile.js";
+
+const LATENCY_CLASSES: readonly LatencyClass[] = ["llm", "default", "cluster"];
 import { metricsRegistry } from "../metrics/toolloopMetrics.js";
 import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
 import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
 import { thrownMessage } from "../util/thrown.js";
-import { cliEnv, type CliEnv } from "./env.js";
-import { CliError, databaseCliError, ensureTemporalReachable, EXIT_ENVIRONMENT, splitAddress, temporalCliError } from "./errors.js";
+import { baseDirHelp, cliEnv, defaultBaseDir, type CliEnv } from "./env.js";
+import { CliError, databaseCliError, describeDatabaseUrl, ensureTemporalReachable, EXIT_ENVIRONMENT, splitAddress, temporalCliError } from "./errors.js";
 import { positiveInteger } from "./options.js";
 
 export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) => void = (m) => console.log(m)): ActivityDeps {
@@ -50,10 +55,16 @@ function installLastResortHandlers(): void {
  * The pool connects lazily; without this a wrong DATABASE_URL would surface in the first activity.
  * Checked once, without the pool's transient retries: a refused connection at start is an answer.
  */
-async function ensureDatabaseReachable(databaseUrl: string): Promise<void> {
+async function ensureDatabaseReachable(databaseUrl: string, opts: { requireCurrentSchema: boolean }): Promise<void> {
   const probe = await openDatabase(databaseUrl, { poolSize: 1, transientRetry: { maxWaitMs: 0 } });
   try {
     await pingDatabase(probe);
+    // A newer worker on an older schema (an upgrade before its `db migrate`) would fail every activity
+    // that touches a new column; it says so here instead, and starts once the migrations are applied.
+    if (opts.requireCurrentSchema) {
+      const pending = pendingMigrationsMessage(await schemaState(probe, MIGRATIONS_DIR), `${describeDatabaseUrl(databaseUrl)} (DATABASE_URL)`);
+      if (pending !== undefined) throw new CliError(pending, EXIT_ENVIRONMENT);
+    }
   } catch (err) {
     throw databaseCliError(err, databaseUrl) ?? err;
   } finally {
@@ -86,6 +97,23 @@ export function workerStartError(err: unknown, e: CliEnv): CliError | undefined 
   return undefined;
 }
 
+/**
+ * `--base-dir`, else TOOLLOOP_BASE_DIR, else the current folder, absolute. A folder that does not exist
+ * yet is created by the first output; a path that is something else is bad input naming its source.
+ */
+export function workerBaseDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = flag !== undefined ? path.resolve(flag) : defaultBaseDir(env);
+  const source = flag !== undefined ? "--base-dir" : "TOOLLOOP_BASE_DIR";
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    stat = undefined;
+  }
+  if (stat !== undefined && !stat.isDirectory()) throw new CliError(`${source}: ${dir} is not a folder (campaign outputs are written under it)`);
+  return dir;
+}
+
 /** `--metrics-address`, else TOOLLOOP_METRICS_ADDRESS, else off; checked before anything starts. */
 function metricsAddressOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const fromEnv = env.TOOLLOOP_METRICS_ADDRESS?.trim() ? env.TOOLLOOP_METRICS_ADDRESS.trim() : undefined;
@@ -104,13 +132,13 @@ export function registerWorkerCommands(program: Command): void {
     .command("worker")
     .description("run workflow and activity workers until SIGINT/SIGTERM")
     .option("--roles <list>", "comma list of workflows,llm,default,cluster", "workflows,llm,default,cluster")
-    .option("--base-dir <dir>", "directory campaign outputs are resolved against", process.cwd())
+    .option("--base-dir <dir>", baseDirHelp("directory campaign outputs are resolved against"))
     .option("--llm-concurrency <n>", "concurrent LLM-bound activities", "16")
     .option(
       "--metrics-address <host:port>",
       "serve Prometheus metrics (toolloop's and the Temporal SDK's) at http://<host:port>/metrics; default $TOOLLOOP_METRICS_ADDRESS, else off",
     )
-    .action(async (opts: { roles: string; baseDir: string; llmConcurrency: string; metricsAddress?: string }) => {
+    .action(async (opts: { roles: string; baseDir?: string; llmConcurrency: string; metricsAddress?: string }) => {
       // Every input first: a bad one is reported before anything is connected to or started.
       const e = cliEnv();
       const metricsAddress = metricsAddressOf(opts.metricsAddress);
@@ -122,6 +150,7 @@ export function registerWorkerCommands(program: Command): void {
       const bad = roles.filter((r) => !known.includes(r));
       if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
       const llmConcurrency = positiveInteger("--llm-concurrency", opts.llmConcurrency);
+      const baseDir = workerBaseDir(opts.baseDir);
       let heap: HeapGrowthDecision;
       try {
         heap = applyWorkerHeapGrowth();
@@ -130,7 +159,7 @@ export function registerWorkerCommands(program: Command): void {
       }
       installLastResortHandlers();
       await ensureTemporalReachable(e);
-      await ensureDatabaseReachable(e.databaseUrl);
+      await ensureDatabaseReachable(e.databaseUrl, { requireCurrentSchema: true });
       // What is open, closed in reverse however the start or the run ends: a connection or a created
       // worker left open keeps the process alive after its error, and the SDK's runtime keeps its
       // SIGTERM handler (with no worker to stop), so only kill -9 would end it.
@@ -170,11 +199,22 @@ export function registerWorkerCommands(program: Command): void {
           namespace: e.namespace,
           queuePrefix: e.queuePrefix,
           roles,
-          activityDeps: { ...activityDepsFor(db, path.resolve(opts.baseDir)), temporalClient: async () => client },
+          activityDeps: { ...activityDepsFor(db, baseDir), temporalClient: async () => client },
           maxConcurrentActivities: llmConcurrency,
         }).catch((err: unknown) => {
           throw workerStartError(err, e) ?? err;
         });
+        // The HEALTHCHECK's view of a worker too busy to poll (src/ops/workerStatusFile.ts).
+        const queues = taskQueues(e.queuePrefix);
+        const slotsByQueue = new Map(LATENCY_CLASSES.map((cls) => [queues[cls], activitySlots(cls, llmConcurrency)]));
+        const status = startWorkerStatusReporter({
+          workers,
+          connection,
+          workflowTaskQueue: queues.workflows,
+          slots: (q) => slotsByQueue.get(q) ?? 0,
+          log: (m) => console.error(m),
+        });
+        opened.push({ what: "the status file", close: async () => status.stop() });
         console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
         console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
         if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
@@ -199,7 +239,7 @@ export function registerWorkerCommands(program: Command): void {
     .action(async () => {
       const e = cliEnv();
       if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
-      await ensureDatabaseReachable(e.databaseUrl);
+      await ensureDatabaseReachable(e.databaseUrl, { requireCurrentSchema: false });
       const db = await openDatabase(e.databaseUrl);
       try {
         await migrateDatabase(db);

@@ -106,7 +106,32 @@ export async function migrateDatabase(handle: DbHandle, migrationsFolder = MIGRA
     await migrate(handle.db as never, { migrationsFolder });
   } else {
     const { migrate } = await import("drizzle-orm/node-postgres/migrator");
-    await migrate(handle.db as never, { migrationsFolder });
+    await withMigrationLock(handle, () => migrate(handle.db as never, { migrationsFolder }));
+  }
+}
+
+/** pg_advisory_lock key of toolloop's migrations (any constant no other code of the database uses). */
+export const MIGRATION_LOCK_KEY = 7_411_600_001;
+
+/**
+ * One migrator at a time per database: drizzle's migrator reads the latest applied migration and then
+ * applies the newer ones, so two at once on a new database (several hosts each running `db migrate`
+ * before their worker, or `services up` beside it) both ran CREATE TABLE and one failed. The lock is
+ * held by its own session (not one of the pool's, which may have a single connection) and released
+ * when that session ends, also when this process dies.
+ */
+async function withMigrationLock(handle: DbHandle, fn: () => Promise<void>): Promise<void> {
+  const pool = (handle.db as unknown as { $client: Pg.Pool }).$client;
+  const pg = await import("pg");
+  const session = new pg.default.Client(pool.options);
+  // A dropped session releases the lock; the migration itself still runs in its own transaction.
+  session.on("error", (err) => console.error(`[db] migration lock session: ${err.message}`));
+  await session.connect();
+  try {
+    await session.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    await fn();
+  } finally {
+    await session.end();
   }
 }
 

@@ -6,7 +6,7 @@
  * simulator profile.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { before, test } from "node:test";
@@ -117,6 +117,14 @@ test("every long-running service has a healthcheck and every dependency waits on
     assert.ok(hc?.test && hc.test.length > 1 && !hc.disable, `${name} has a healthcheck`);
   }
   assert.deepEqual(s("toolloop-worker").healthcheck?.test, ["CMD", "node", "/app/dist/src/ops/workerHealthcheck.js"]);
+  // A probe of the container's own port names 127.0.0.1: in the Alpine images (musl) `localhost`
+  // resolves to ::1 first, busybox nc/wget do not fall back to 127.0.0.1, and the servers here listen
+  // on IPv4 (Temporal's BIND_ON_IP=0.0.0.0), so such a check would never pass and block every dependant.
+  for (const [name, svc] of Object.entries(all)) {
+    const probe = (svc.healthcheck?.test ?? []).join(" ");
+    assert.doesNotMatch(probe, /\blocalhost\b/, `${name}'s healthcheck probes 127.0.0.1, not localhost: ${probe}`);
+  }
+  assert.deepEqual(s("temporal").healthcheck?.test, ["CMD", "nc", "-z", "127.0.0.1", "7233"]);
   // One-shots end; they are not restarted and not health-checked as workers.
   for (const name of ["temporal-schema", "temporal-setup", "toolloop-migrate"]) assert.equal(s(name).restart, "no", `${name} is one-shot`);
   assert.equal(s("toolloop-migrate").healthcheck?.disable, true);
@@ -149,6 +157,30 @@ test("examples/compose-simulator.campaign.json reaches the simulator service as 
     const command = svc.command ?? [];
     assert.equal(command[command.indexOf("--port") + 1], url.port, `endpoint ${name}: the ${url.hostname} service listens on ${url.port}`);
     assert.equal(command[command.indexOf("--host") + 1], "0.0.0.0", `the ${url.hostname} service accepts connections from other containers`);
+  }
+});
+
+test("docker/temporal-setup.sh gives up with a message when the namespace's search attributes cannot be listed", () => {
+  // A stub `temporal` CLI: the cluster is SERVING and the namespace exists, but listing its search
+  // attributes keeps failing. The script must exit 1 saying so, not wait forever (the worker waits on it).
+  const dir = fs.mkdtempSync(path.join(REPO_ROOT, ".toolloop-setup-"));
+  try {
+    const stub = path.join(dir, "temporal");
+    fs.writeFileSync(
+      stub,
+      '#!/bin/sh\ncase "$*" in\n  *"cluster health"*) echo SERVING ;;\n  *"namespace describe"*) exit 0 ;;\n  *) echo "unavailable" >&2; exit 1 ;;\nesac\n',
+      { mode: 0o755 },
+    );
+    const r = spawnSync("sh", [path.join(REPO_ROOT, "docker", "temporal-setup.sh")], {
+      env: { PATH: `${dir}:${process.env.PATH ?? ""}`, TEMPORAL_ADDRESS: "temporal:7233", TEMPORAL_SETUP_WAIT_SECONDS: "2" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r.error, undefined, "the script ended by itself");
+    assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /^cannot list the search attributes of namespace default at temporal:7233$/m);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

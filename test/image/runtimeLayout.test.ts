@@ -119,6 +119,7 @@ after(async () => {
 
 test("the final stage runs as a non-root user with a worker HEALTHCHECK and the CLI as entrypoint", { skip }, () => {
   assert.equal(image.stage.user, "node");
+  assert.equal(env.TOOLLOOP_BASE_DIR, image.local("/data"), "the image's default --base-dir is its writable /data");
   assert.deepEqual(image.stage.entrypoint, ["node", "/app/dist/src/cli/main.js"]);
   assert.deepEqual(image.stage.cmd, ["worker", "--base-dir", "/data"]);
   assert.deepEqual(image.stage.healthcheck, ["node", "/app/dist/src/ops/workerHealthcheck.js"]);
@@ -157,6 +158,12 @@ test("--help runs from the image layout", { skip }, () => {
   assert.equal(r.status, 0, `${r.error?.message ?? ""}${r.stderr}`);
   assert.match(r.stdout, /campaign/);
   assert.match(r.stdout, /worker/);
+});
+
+test("`toolloop` is on the image's PATH (the command the README and the CLI's hints name)", { skip }, () => {
+  const r = spawnSync("toolloop", ["--help"], { cwd: os.tmpdir(), env, encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.status, 0, `${r.error?.message ?? ""}${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /^Usage: toolloop /);
 });
 
 test("db migrate creates toolloop's tables in a fresh database", { skip }, async () => {
@@ -231,6 +238,15 @@ test("worker connects, the HEALTHCHECK command tells a polling worker from none,
   } finally {
     await db.end();
   }
+  // `report build` without --base-dir (as `docker compose run ... report build ID` runs it): beside the
+  // worker's outputs under /data, not under the read-only /app it starts in.
+  const report = run(["report", "build", campaignId]);
+  assert.equal(report.status, 0, `${report.stdout}\n${report.stderr}`);
+  const reportFile = report.stdout.trim();
+  assert.ok(reportFile.startsWith(`${dataDir}${path.sep}`) && reportFile.endsWith(path.join(campaignId, "report.html")), reportFile);
+  assert.ok(fs.existsSync(reportFile), reportFile);
+  const status = run(["campaign", "status", campaignId]);
+  assert.equal(status.status, 0, `${status.stdout}\n${status.stderr}`);
   await stop(worker.child);
   await stop(sim.child);
   // The non-root user cannot write under /app: the run must not have tried to.

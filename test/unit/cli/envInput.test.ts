@@ -1,12 +1,15 @@
 /** The environment and flags the CLI reads: blank means unset, malformed values are bad input naming the variable. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { ServiceError } from "@temporalio/client";
 import { TransportError } from "@temporalio/worker";
-import { cliEnv } from "../../../src/cli/env.js";
+import { cliEnv, defaultBaseDir } from "../../../src/cli/env.js";
 import { CliError, renderCliFailure, splitAddress, temporalCliError } from "../../../src/cli/errors.js";
 import { positiveInteger } from "../../../src/cli/options.js";
-import { workerStartError } from "../../../src/cli/worker.js";
+import { workerBaseDir, workerStartError } from "../../../src/cli/worker.js";
 import { DatabaseUrlError } from "../../../src/db/databaseUrl.js";
 import { thrownMessage } from "../../../src/util/thrown.js";
 
@@ -120,4 +123,30 @@ test("a worker's start on a namespace that does not exist names TEMPORAL_NAMESPA
   );
   assert.match(notTemporal?.message ?? "", /^t:7233 \(TEMPORAL_ADDRESS\) answers but not as a Temporal frontend \(Failed to call GetSystemInfo: /);
   assert.equal(workerStartError(new Error("Namespace nope was not found"), e), undefined);
+});
+
+test("base dir: --base-dir, else TOOLLOOP_BASE_DIR (the image sets /data), else the current folder; a file is exit 2 naming its source", () => {
+  assert.equal(defaultBaseDir({}, "/srv/run"), "/srv/run");
+  assert.equal(defaultBaseDir({ TOOLLOOP_BASE_DIR: " " }, "/srv/run"), "/srv/run", "blank is unset");
+  assert.equal(defaultBaseDir({ TOOLLOOP_BASE_DIR: "/data" }, "/app"), "/data");
+  assert.equal(defaultBaseDir({ TOOLLOOP_BASE_DIR: "work" }, "/srv/run"), "/srv/run/work", "relative to the current folder");
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-basedir-"));
+  try {
+    const file = path.join(tmp, "a-file");
+    fs.writeFileSync(file, "");
+    assert.equal(workerBaseDir(undefined, { TOOLLOOP_BASE_DIR: tmp }), tmp);
+    assert.equal(workerBaseDir(path.join(tmp, "not-yet"), { TOOLLOOP_BASE_DIR: "/elsewhere" }), path.join(tmp, "not-yet"), "the flag wins; created later");
+    assert.throws(
+      () => workerBaseDir(undefined, { TOOLLOOP_BASE_DIR: file }),
+      (err: unknown) =>
+        err instanceof CliError && err.exitCode === 2 && err.message === `TOOLLOOP_BASE_DIR: ${file} is not a folder (campaign outputs are written under it)`,
+    );
+    assert.throws(
+      () => workerBaseDir(file, {}),
+      (err: unknown) => err instanceof CliError && err.exitCode === 2 && err.message.startsWith(`--base-dir: ${file} is not a folder`),
+    );
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
