@@ -171,40 +171,90 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   assert.match(gone.stderr, /no such schedule/);
 });
 
-test("a scheduled campaign that fails pauses its schedule (pauseOnFailure, the default); the status names the failure", { timeout: 120_000 }, async (t) => {
-  const failingId = `${scheduleId}-fail`;
-  // An endpoint nothing listens on, one attempt, and stages that fail the campaign instead of waiting.
-  const config = simulatorCampaign(`http://127.0.0.1:${await closedPort()}/v1`, { name: "ops-fail", count: 4, batchSize: 4 }) as {
-    endpoints: Record<string, Record<string, unknown>>;
-  };
-  for (const e of Object.values(config.endpoints)) Object.assign(e, { maxRetries: 0, attemptBudget: 1, connectTimeoutMs: 500 });
-  const file = path.join(env.workDir, "failing.json");
-  writeFileSync(file, JSON.stringify({ ...config, onStageFailure: "fail", schedules: [{ id: failingId, spec: { cron: ["0 6 * * MON"] } }] }, null, 2));
-  try {
-    const created = await cli(["schedule", "create", "--config", file]);
-    assert.equal(created.status, 0, created.stdout + created.stderr);
-    assert.equal((await env.client.schedule.getHandle(failingId).describe()).state.paused, false);
-    assert.equal((await cli(["schedule", "trigger", failingId])).status, 0);
-    const failed = await waitFor(
-      "the triggered campaign to fail",
-      async () => (await env.db.db.select().from(campaigns).where(eq(campaigns.scheduleId, failingId))).find((c) => c.status === "failed"),
-      90_000,
-      500,
-    );
-    const paused = await waitFor(
-      "the schedule to pause itself",
-      async () => {
-        const d = await env.client.schedule.getHandle(failingId).describe();
-        return d.state.paused ? d : undefined;
-      },
-      30_000,
-      500,
-    );
-    t.diagnostic(`campaign ${failed.id} failed; schedule paused with note: ${paused.state.note ?? ""}`);
-    const status = await cli(["campaign", "status", failed.id]);
-    assert.match(status.stdout, /FAILED/, status.stdout + status.stderr);
-    assert.match(status.stdout, /unavailable|refused/, "the reason names the endpoint failure");
-  } finally {
-    await cli(["schedule", "delete", failingId]);
-  }
-});
+test(
+  "a scheduled campaign that fails pauses its schedule (pauseOnFailure, the default); the status names the failure; the operator reruns the week and unpauses",
+  { timeout: 180_000 },
+  async (t) => {
+    const failingId = `${scheduleId}-fail`;
+    // An endpoint nothing listens on, one attempt, and stages that fail the campaign instead of waiting.
+    const config = simulatorCampaign(`http://127.0.0.1:${await closedPort()}/v1`, { name: "ops-fail", count: 4, batchSize: 4 }) as {
+      seed: number;
+      endpoints: Record<string, Record<string, unknown>>;
+    };
+    for (const e of Object.values(config.endpoints)) Object.assign(e, { maxRetries: 0, attemptBudget: 1, connectTimeoutMs: 500 });
+    const file = path.join(env.workDir, "failing.json");
+    writeFileSync(file, JSON.stringify({ ...config, onStageFailure: "fail", schedules: [{ id: failingId, spec: { cron: ["0 6 * * MON"] } }] }, null, 2));
+    try {
+      const created = await cli(["schedule", "create", "--config", file]);
+      assert.equal(created.status, 0, created.stdout + created.stderr);
+      assert.equal((await env.client.schedule.getHandle(failingId).describe()).state.paused, false);
+      assert.equal((await cli(["schedule", "trigger", failingId])).status, 0);
+      const failed = await waitFor(
+        "the triggered campaign to fail",
+        async () => (await env.db.db.select().from(campaigns).where(eq(campaigns.scheduleId, failingId))).find((c) => c.status === "failed"),
+        90_000,
+        500,
+      );
+      const paused = await waitFor(
+        "the schedule to pause itself",
+        async () => {
+          const d = await env.client.schedule.getHandle(failingId).describe();
+          return d.state.paused ? d : undefined;
+        },
+        30_000,
+        500,
+      );
+      t.diagnostic(`campaign ${failed.id} failed; schedule paused with note: ${paused.state.note ?? ""}`);
+      const status = await cli(["campaign", "status", failed.id]);
+      assert.match(status.stdout, /FAILED/, status.stdout + status.stderr);
+      assert.match(status.stdout, /unavailable|refused/, "the reason names the endpoint failure");
+
+      // The operator's recovery. The status's next step (`campaign start --config <file> --id <id>`)
+      // with the schedule's own file: the only differences are real ones, not the run's id and seed.
+      assert.match(status.stdout, new RegExp(`campaign start --config <file> --id ${failed.id}`));
+      const unchanged = await cli(["campaign", "start", "--config", file, "--id", failed.id, "--skip-endpoint-check"]);
+      t.diagnostic(`rerun with the schedule's file: ${unchanged.status} ${unchanged.stdout}${unchanged.stderr}`);
+      assert.doesNotMatch(unchanged.stdout + unchanged.stderr, /registered with another config|seed: |campaignId: /);
+      assert.match(unchanged.stdout, new RegExp(`campaign ${failed.id} is schedule ${failingId}'s run for `));
+      // It started under the run's own workflow id (a new run of it), so it fails again on the dead endpoint.
+      assert.equal(unchanged.status, 0, unchanged.stdout + unchanged.stderr);
+      assert.match(unchanged.stdout, new RegExp(`^workflow id: ${failed.workflowId}$`, "m"));
+      await env.client.workflow
+        .getHandle(failed.workflowId!)
+        .result()
+        .catch(() => undefined);
+      // Fix the endpoint: the schedule's config and this week's rerun, as config version 2 from iteration 1.
+      const fixed = path.join(env.workDir, "fixed.json");
+      writeFileSync(
+        fixed,
+        JSON.stringify({
+          ...config,
+          endpoints: { sim: { ...config.endpoints.sim, baseUrl: sim.url } },
+          onStageFailure: "fail",
+          schedules: [{ id: failingId, spec: { cron: ["0 6 * * MON"] } }],
+        }),
+      );
+      assert.equal((await cli(["schedule", "update", "--config", fixed])).status, 0);
+      const changed = await cli(["campaign", "start", "--config", fixed, "--id", failed.id]);
+      assert.equal(changed.status, 2, "a changed config needs --config-version");
+      assert.match(changed.stderr, /differences:\n {2}endpoints\.sim\.baseUrl: [^\n]*\nrerun with --config-version/);
+      const rerun = await cli(["campaign", "start", "--config", fixed, "--id", failed.id, "--config-version", "--wait"]);
+      assert.equal(rerun.status, 0, rerun.stdout + rerun.stderr);
+      const versions = await env.db.db.select().from(campaignConfigs).where(eq(campaignConfigs.campaignId, failed.id)).orderBy(asc(campaignConfigs.version));
+      const seeds = versions.map((v) => (v.frozen as FrozenCampaignConfig).config.seed);
+      assert.equal(seeds.length, 2);
+      assert.notEqual(seeds[0], config.seed, "the run's seed is derived from its scheduled time");
+      assert.equal(seeds[1], seeds[0], "version 2 keeps the run's seed");
+      const row = (await env.db.db.select().from(campaigns).where(eq(campaigns.id, failed.id)))[0]!;
+      assert.equal(row.status, "completed");
+      assert.equal(row.scheduleId, failingId);
+      const after = await cli(["campaign", "status", failed.id]);
+      assert.match(after.stdout, /^campaign \S+ \(ops-fail\): COMPLETED/m, after.stdout);
+      assert.match(after.stdout, new RegExp(`^workflow: ${failed.workflowId} COMPLETED`, "m"));
+      assert.equal((await cli(["schedule", "unpause", failingId, "--note", "endpoint fixed"])).status, 0);
+      assert.equal((await env.client.schedule.getHandle(failingId).describe()).state.paused, false);
+    } finally {
+      await cli(["schedule", "delete", failingId]);
+    }
+  },
+);

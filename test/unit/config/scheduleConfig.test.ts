@@ -1,10 +1,10 @@
 /** schedules[] in the campaign config, scheduled campaign ids and seeds: plain logic, no Temporal. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { freezeCampaignConfig } from "../../../src/config/frozen.js";
+import { freezeCampaignConfig, frozenConfigHash } from "../../../src/config/frozen.js";
 import { parseCampaignConfig } from "../../../src/config/campaignConfig.js";
 import { DEFAULT_CATCHUP_WINDOW, durationMs } from "../../../src/config/scheduleConfig.js";
-import { scheduledRunProblem, scheduledRunSeed, withScheduledRun } from "../../../src/schedules/scheduledConfig.js";
+import { asScheduledRerun, scheduledRunProblem, scheduledRunSeed, withScheduledRun } from "../../../src/schedules/scheduledConfig.js";
 import { scheduledCampaignId, scheduledTimeOf } from "../../../src/schedules/scheduledRun.js";
 import type { ScheduleDescription } from "@temporalio/client";
 import {
@@ -182,6 +182,28 @@ test("seeds: the same scheduled time gives the same seed, other times and other 
   assert.equal((a.config as typeof frozen.frozen).config.seed, seed);
   assert.equal((a.config as typeof frozen.frozen).config.campaignId, "weekly-20261207T060000Z");
   assert.equal((b.config as { seed: number }).seed, seed);
+});
+
+test("rerunning a scheduled run from the schedule's config file gives the config, hash and seed the run registered", () => {
+  const file = freezeCampaignConfig({ ...base, seed: 7 }, { configDir: "/tmp" });
+  assert.ok(file.ok);
+  const id = "weekly-20261207T060000Z";
+  // What the run registered: the schedule's frozen config with the run's id and the seed of its time.
+  const registered = withScheduledRun(
+    file.frozen,
+    { scheduleId: "weekly", scheduledTime: "2026-12-07T06:00:00.000Z", timeSource: "TemporalScheduledStartTime" },
+    id,
+  ).config as typeof file.frozen;
+  const rerun = asScheduledRerun(file.frozen, { scheduleId: "weekly", scheduledAt: new Date("2026-12-07T06:00:00Z") }, id);
+  assert.ok(rerun);
+  assert.equal(frozenConfigHash(rerun.frozen), frozenConfigHash(registered));
+  assert.notEqual(frozenConfigHash(file.frozen), frozenConfigHash(registered), "the file as it is differs (its seed and campaignId)");
+  assert.equal(rerun.frozen.config.seed, registered.config.seed);
+  assert.equal(rerun.frozen.config.campaignId, id);
+  assert.equal(rerun.run.scheduledTime, "2026-12-07T06:00:00.000Z");
+  // A campaign no schedule started (or none registered yet) starts with the file as it is.
+  assert.equal(asScheduledRerun(file.frozen, { scheduleId: null, scheduledAt: null }, "plain"), undefined);
+  assert.equal(asScheduledRerun(file.frozen, undefined, "plain"), undefined);
 });
 
 test("a hand-made scheduled start with a bad schedule is refused naming the field", () => {
