@@ -7,6 +7,7 @@ import { ScheduleNotFoundError, type Client, type ScheduleOverlapPolicy } from "
 import type { Command } from "commander";
 import { OVERLAP_POLICIES, type OverlapPolicyName } from "../config/scheduleConfig.js";
 import { OVERLAP, renderScheduleDescription, scheduleRefusal, scheduledWorkflowIdPrefix, upsertSchedule } from "../schedules/temporalSchedule.js";
+import { backfillRange, parseBackfillTime } from "../schedules/backfillRange.js";
 import { checkToolSources, readConfigFile } from "./campaign.js";
 import { cliEnv, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, temporalCliError } from "./errors.js";
@@ -36,10 +37,9 @@ function overlapOption(value: string | undefined, flag = "--overlap"): ScheduleO
 }
 
 function timeOption(value: string, flag: string): Date {
-  const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime()))
-    throw new CliError(`${flag}: expected an ISO 8601 time such as 2026-12-07T06:00:00Z, got ${JSON.stringify(value)}`);
-  return d;
+  const r = parseBackfillTime(value);
+  if ("problem" in r) throw new CliError(`${flag}: ${r.problem}, got ${JSON.stringify(value)}`);
+  return r.time;
 }
 
 export function registerScheduleCommands(program: Command): void {
@@ -178,8 +178,8 @@ export function registerScheduleCommands(program: Command): void {
   schedule
     .command("backfill <id>")
     .description("start the runs the schedule would have started between two times (one campaign each, each continuing from the one before)")
-    .requiredOption("--from <time>", "ISO 8601 start (inclusive)")
-    .requiredOption("--to <time>", "ISO 8601 end (exclusive)")
+    .requiredOption("--from <time>", "ISO 8601 start, inclusive (2026-11-02, or 2026-11-02T06:00:00Z: a time needs Z or an offset)")
+    .requiredOption("--to <time>", "ISO 8601 end, exclusive (a run scheduled exactly then is not started)")
     .option("--overlap <policy>", `${OVERLAP_POLICIES.join(", ")} (default bufferAll: the runs go one after another, so each continues from the one before)`)
     .action(async (id: string, opts: { from: string; to: string; overlap?: string }) => {
       const start = timeOption(opts.from, "--from");
@@ -187,8 +187,10 @@ export function registerScheduleCommands(program: Command): void {
       if (end.getTime() <= start.getTime()) throw new CliError(`--to: expected a time after --from (${start.toISOString()}), got ${end.toISOString()}`);
       const overlap = overlapOption(opts.overlap) ?? OVERLAP.bufferAll;
       await withClient(async (client) => {
-        await client.schedule.getHandle(id).backfill({ start, end, overlap });
-        console.log(`backfill: schedule ${id} from ${start.toISOString()} to ${end.toISOString()} (overlap ${overlap})`);
+        await client.schedule.getHandle(id).backfill({ ...backfillRange(start, end), overlap });
+        console.log(
+          `backfill: schedule ${id}: the runs scheduled from ${start.toISOString()} (inclusive) to ${end.toISOString()} (exclusive) (overlap ${overlap}); \`schedule describe ${id}\` shows them`,
+        );
       }, id);
     });
 

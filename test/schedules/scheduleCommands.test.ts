@@ -76,7 +76,17 @@ test("a bad schedule config is refused with its field path (exit 2), one the ser
   assert.match(absent.stderr, new RegExp(`no such schedule: ${scheduleId}`));
   const badBackfill = await cli(["schedule", "backfill", scheduleId, "--from", "yesterday", "--to", "2026-01-01T00:00:00Z"]);
   assert.equal(badBackfill.status, 2);
-  assert.match(badBackfill.stderr, /--from: expected an ISO 8601 time/);
+  assert.match(badBackfill.stderr, /--from: expected an ISO 8601 date or time/);
+  // Checked before the schedule is looked up: no rolled-over dates, no time read in the machine's zone.
+  for (const [from, reason] of [
+    ["2026-02-30T00:00:00Z", /--from: day 30 is out of range for 2026-02/],
+    ["2026-12-01T24:00:00Z", /--from: hour 24 is out of range/],
+    ["2026-12-01T06:00:00", /--from: expected a zone: add Z for UTC or an offset/],
+  ] as const) {
+    const r = await cli(["schedule", "backfill", scheduleId, "--from", from, "--to", "2027-01-01T00:00:00Z"]);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, reason);
+  }
 });
 
 test("create, create again (update keeps state), pause/unpause, list, trigger, backfill and delete", { timeout: 170_000 }, async (t) => {
@@ -164,6 +174,28 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   assert.equal(row.recent, startedLast.scheduledAt.toISOString());
   const text = await cli(["schedule", "list"]);
   assert.match(text.stdout, new RegExp(`^${scheduleId}: active, last run started \\S+ \\(scheduled for \\S+\\), next `, "m"));
+
+  // --to is exclusive: a range whose only Monday 07:00 is its end starts nothing. The server takes
+  // backfills in order, so once the next range's run (2026-02-09) has started, one for 2026-02-02
+  // would have started before it.
+  assert.equal((await cli(["schedule", "backfill", scheduleId, "--from", "2026-02-01T00:00:00Z", "--to", "2026-02-02T07:00:00Z"])).status, 0);
+  const next = await cli(["schedule", "backfill", scheduleId, "--from", "2026-02-09", "--to", "2026-02-10"]);
+  assert.equal(next.status, 0, next.stderr);
+  const d3 = await waitFor(
+    "the 2026-02-09 run to start",
+    async () => {
+      const d = await env.client.schedule.getHandle(scheduleId).describe();
+      return d.info.recentActions.some((a) => a.scheduledAt.toISOString() === "2026-02-09T07:00:00.000Z") ? d : undefined;
+    },
+    60_000,
+    500,
+  );
+  assert.deepEqual(
+    d3.info.recentActions.map((a) => a.scheduledAt.toISOString()).filter((t) => t.startsWith("2026-02")),
+    ["2026-02-09T07:00:00.000Z"],
+    "no run for the range's end",
+  );
+  assert.match(next.stdout, /from 2026-02-09T00:00:00\.000Z \(inclusive\) to 2026-02-10T00:00:00\.000Z \(exclusive\)/);
   const deleted = await cli(["schedule", "delete", scheduleId]);
   assert.equal(deleted.status, 0, deleted.stderr);
   const gone = await cli(["schedule", "describe", scheduleId]);
