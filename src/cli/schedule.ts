@@ -6,7 +6,16 @@
 import { ScheduleNotFoundError, type Client, type ScheduleOverlapPolicy } from "@temporalio/client";
 import type { Command } from "commander";
 import { OVERLAP_POLICIES, type OverlapPolicyName } from "../config/scheduleConfig.js";
-import { OVERLAP, renderScheduleDescription, scheduleRefusal, scheduledWorkflowIdPrefix, upsertSchedule } from "../schedules/temporalSchedule.js";
+import {
+  OVERLAP,
+  renderScheduleDescription,
+  scheduleRefusal,
+  scheduledWorkflowIdPrefix,
+  upsertSchedule,
+  triggerWhileRunningNote,
+  type RunningCampaign,
+} from "../schedules/temporalSchedule.js";
+import { CampaignIdKey, CampaignStatusKey, StageKey } from "../../workflows/searchAttributes.js";
 import { backfillRange, parseBackfillTime } from "../schedules/backfillRange.js";
 import { checkToolSources, readConfigFile } from "./campaign.js";
 import { cliEnv, type CliEnv } from "./env.js";
@@ -40,6 +49,30 @@ function timeOption(value: string, flag: string): Date {
   const r = parseBackfillTime(value);
   if ("problem" in r) throw new CliError(`${flag}: ${r.problem}, got ${JSON.stringify(value)}`);
   return r.time;
+}
+
+/**
+ * The state each running action's campaign publishes (its workflow's search attributes: CampaignId,
+ * CampaignStatus, Stage), read from Temporal, so no database is needed. One that cannot be read is
+ * shown without its state.
+ */
+async function runningCampaigns(client: Client, workflowIds: string[]): Promise<RunningCampaign[]> {
+  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  const all = await Promise.all(
+    workflowIds.map(async (workflowId): Promise<RunningCampaign> => {
+      const desc = await client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .catch(() => undefined);
+      const sa = desc?.typedSearchAttributes;
+      if (!sa) return { workflowId };
+      const campaignId = str(sa.get(CampaignIdKey));
+      const status = str(sa.get(CampaignStatusKey));
+      const stage = str(sa.get(StageKey));
+      return { workflowId, ...(campaignId ? { campaignId } : {}), ...(status ? { status } : {}), ...(stage ? { stage } : {}) };
+    }),
+  );
+  return all;
 }
 
 export function registerScheduleCommands(program: Command): void {
@@ -93,10 +126,14 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
         const d = await client.schedule.getHandle(id).describe();
+        const running = await runningCampaigns(
+          client,
+          d.info.runningActions.map((r) => r.workflow.workflowId),
+        );
         if (opts.json) {
           const { raw: _raw, ...rest } = d;
-          console.log(JSON.stringify({ ...rest, action: { ...rest.action, args: undefined } }, null, 2));
-        } else console.log(renderScheduleDescription(d).join("\n"));
+          console.log(JSON.stringify({ ...rest, action: { ...rest.action, args: undefined }, runningCampaigns: running }, null, 2));
+        } else console.log(renderScheduleDescription(d, [], running).join("\n"));
       }, id);
     });
 
@@ -170,6 +207,13 @@ export function registerScheduleCommands(program: Command): void {
         const policy = overlap ?? d.policies.overlap;
         await h.trigger(policy);
         console.log(`trigger: schedule ${id} asked to start a run now (overlap ${policy}); \`schedule describe ${id}\` shows it`);
+        // Under SKIP (or a buffer already taken) the server drops the run without a word: say so.
+        const open = await runningCampaigns(
+          client,
+          d.info.runningActions.map((r) => r.workflow.workflowId),
+        );
+        const note = triggerWhileRunningNote(id, policy ?? "SKIP", open);
+        if (note) console.log(`note: ${note}`);
         // Temporal starts a triggered run of a paused schedule too: say so, pausing stops only the timed runs.
         if (d.state.paused) console.log(`note: schedule ${id} is paused: this run starts anyway; its timed runs stay stopped until \`schedule unpause ${id}\``);
       }, id);

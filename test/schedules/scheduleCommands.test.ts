@@ -290,3 +290,61 @@ test(
     }
   },
 );
+
+test(
+  "a scheduled campaign waiting for an operator: describe says the schedule's runs are skipped meanwhile, and a trigger says it starts nothing",
+  { timeout: 120_000 },
+  async () => {
+    const waitingId = `${scheduleId}-wait`;
+    const config = simulatorCampaign(`http://127.0.0.1:${await closedPort()}/v1`, { name: "ops-wait", count: 4, batchSize: 4 }) as {
+      endpoints: Record<string, Record<string, unknown>>;
+    };
+    for (const e of Object.values(config.endpoints)) Object.assign(e, { maxRetries: 0, attemptBudget: 1, connectTimeoutMs: 500 });
+    const file = path.join(env.workDir, "waiting.json");
+    writeFileSync(file, JSON.stringify({ ...config, schedules: [{ id: waitingId, spec: { cron: ["0 6 * * MON"] } }] }, null, 2));
+    try {
+      assert.equal((await cli(["schedule", "create", "--config", file])).status, 0);
+      assert.equal((await cli(["schedule", "trigger", waitingId])).status, 0);
+      const described = await waitFor(
+        "describe to show the run waiting for an operator",
+        async () => {
+          const r = await cli(["schedule", "describe", waitingId]);
+          return /waiting_for_operator/.test(r.stdout) ? r.stdout : undefined;
+        },
+        60_000,
+        1000,
+      );
+      const campaignId = /\(campaign (\S+): waiting_for_operator, stage synthesize\.singleTurn\)$/m.exec(described)?.[1];
+      assert.ok(campaignId, described);
+      assert.match(
+        described,
+        new RegExp(`^ {2}note: campaign ${campaignId} waits for an operator: until it ends the runs due meanwhile are skipped \\(overlap SKIP\\)`, "m"),
+      );
+      const json = JSON.parse((await cli(["schedule", "describe", waitingId, "--json"])).stdout) as {
+        runningCampaigns: { campaignId?: string; status?: string }[];
+      };
+      assert.deepEqual(
+        json.runningCampaigns.map((c) => [c.campaignId, c.status]),
+        [[campaignId, "waiting_for_operator"]],
+      );
+      const again = await cli(["schedule", "trigger", waitingId]);
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(
+        again.stdout,
+        new RegExp(
+          `^note: campaign ${campaignId} \\(waiting_for_operator\\) of schedule ${waitingId} is still open: with overlap SKIP this trigger starts nothing`,
+          "m",
+        ),
+      );
+      await waitFor(
+        "the trigger counted as skipped",
+        async () => ((await env.client.schedule.getHandle(waitingId).describe()).info.numActionsSkippedOverlap === 1 ? true : undefined),
+        20_000,
+        500,
+      );
+      assert.equal((await cli(["campaign", "abort", campaignId, "--reason", "test over"])).status, 0);
+    } finally {
+      await cli(["schedule", "delete", waitingId]);
+    }
+  },
+);

@@ -11,6 +11,7 @@ import {
   calendarAsCron,
   describeWhen,
   renderScheduleDescription,
+  triggerWhileRunningNote,
   schedulePolicies,
   scheduleRefusal,
   scheduleSpecOf,
@@ -282,4 +283,37 @@ test("describe: a schedule without a toolloop config shows the server's calendar
   assert.deepEqual(describeWhen(description({ intervals: [{ every: 21_600_000, offset: 0 }] })), ["every 6h"]);
   assert.deepEqual(describeWhen(description({})), []);
   assert.match(renderScheduleDescription(description({})).join("\n"), /^ {2}when: \(none\); timezone UTC$/m);
+});
+
+test("describe: a running campaign shows its own state; one waiting for an operator says the schedule's runs are skipped meanwhile", () => {
+  const d = description({ intervals: [{ every: 604_800_000, offset: 0 }] });
+  const wfId = "campaign-weekly-2026-12-07T06:00:00Z";
+  d.info.runningActions.push({ workflow: { workflowId: wfId, firstExecutionRunId: "r" } } as never);
+  const waiting = { workflowId: wfId, campaignId: "weekly-20261207T060000Z", status: "waiting_for_operator", stage: "train.grpo" };
+  const text = renderScheduleDescription(d, [], [waiting]).join("\n");
+  assert.match(text, /^ {2}running: campaign-weekly-2026-12-07T06:00:00Z \(campaign weekly-20261207T060000Z: waiting_for_operator, stage train\.grpo\)$/m);
+  assert.match(
+    text,
+    /^ {2}note: campaign weekly-20261207T060000Z waits for an operator: until it ends the runs due meanwhile are skipped \(overlap SKIP\); `toolloop campaign status weekly-20261207T060000Z` says what to do$/m,
+  );
+  // A campaign that is simply running is no hold-up; one whose state could not be read shows the workflow only.
+  const busy = renderScheduleDescription(d, [], [{ ...waiting, status: "running" }]).join("\n");
+  assert.match(busy, /running: \S+ \(campaign weekly-20261207T060000Z: running, stage train\.grpo\)$/m);
+  assert.doesNotMatch(busy, /note:/);
+  assert.match(renderScheduleDescription(d).join("\n"), /^ {2}running: campaign-weekly-2026-12-07T06:00:00Z$/m);
+  // allowAll starts runs beside it: nothing is held up.
+  const all = { ...d, policies: { ...d.policies, overlap: "ALLOW_ALL" } } as ScheduleDescription;
+  assert.doesNotMatch(renderScheduleDescription(all, [], [waiting]).join("\n"), /note:/);
+});
+
+test("trigger while a campaign of the schedule is open: SKIP starts nothing, the buffers wait for it, nothing open says nothing", () => {
+  const open = [{ workflowId: "campaign-weekly-2026-12-07T06:00:00Z", campaignId: "weekly-20261207T060000Z", status: "waiting_for_operator" }];
+  assert.match(
+    triggerWhileRunningNote("weekly", "SKIP", open)!,
+    /weekly-20261207T060000Z \(waiting_for_operator\) .*this trigger starts nothing \(counted as skipped\); `--overlap bufferOne`/,
+  );
+  assert.match(triggerWhileRunningNote("weekly", "BUFFER_ALL", open)!, /this run starts when it ends \(overlap BUFFER_ALL\)$/);
+  assert.match(triggerWhileRunningNote("weekly", "BUFFER_ONE", open)!, /a run already waiting keeps its place and this one is skipped/);
+  assert.equal(triggerWhileRunningNote("weekly", "ALLOW_ALL", open), undefined);
+  assert.equal(triggerWhileRunningNote("weekly", "SKIP", []), undefined);
 });
