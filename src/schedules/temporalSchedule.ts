@@ -15,7 +15,7 @@ import {
   type ScheduleOptionsStartWorkflowAction,
 } from "@temporalio/client";
 import { TypedSearchAttributes, type Workflow } from "@temporalio/common";
-import type { FrozenCampaignConfig } from "../config/frozen.js";
+import { frozenConfigHash, isFrozenCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
 import { durationMs, type OverlapPolicyName, type ScheduleConfig } from "../config/scheduleConfig.js";
 import { taskQueues } from "../taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
@@ -189,6 +189,12 @@ export function calendarAsCron(c: CalendarDescription): string {
   return c.comment ? `${line} # ${c.comment}` : line;
 }
 
+/** The frozen config the schedule's action starts runs with (replaced at each upsert), when it carries one. */
+function actionConfig(d: ScheduleDescription): FrozenCampaignConfig | undefined {
+  const input = (d.action as { args?: unknown[] }).args?.[0] as { config?: unknown } | undefined;
+  return isFrozenCampaignConfig(input?.config) ? input.config : undefined;
+}
+
 /** The config's own schedule entry, from the frozen config the schedule's action starts runs with (updated with the spec at each upsert). */
 function configuredSchedule(d: ScheduleDescription): ScheduleConfig | undefined {
   const input = (d.action as { args?: unknown[] }).args?.[0] as { config?: FrozenCampaignConfig; schedule?: ScheduleInput } | undefined;
@@ -272,7 +278,15 @@ export function renderScheduleDescription(d: ScheduleDescription, out: string[] 
   const action = d.action;
   out.push(`  action: start ${action.workflowType} on ${action.taskQueue}, workflow ids ${action.workflowId}-<scheduled time>`);
   const memo = d.memo as { toolloopConfigSha256?: string; campaignName?: string } | undefined;
-  if (memo?.toolloopConfigSha256) out.push(`  campaign "${memo.campaignName ?? "?"}", config sha256 ${memo.toolloopConfigSha256} (at creation)`);
+  // The config the next run starts with is the action's (replaced at each update); the memo keeps the creation's.
+  const inForce = actionConfig(d);
+  if (inForce) {
+    const hash = frozenConfigHash(inForce);
+    const created = memo?.toolloopConfigSha256;
+    out.push(
+      `  campaign "${inForce.config.name}", config sha256 ${hash}${created && created !== hash ? ` (updated; at creation ${created})` : created ? " (as created)" : ""}`,
+    );
+  } else if (memo?.toolloopConfigSha256) out.push(`  campaign "${memo.campaignName ?? "?"}", config sha256 ${memo.toolloopConfigSha256} (at creation)`);
   out.push(
     `  runs: ${d.info.numActionsTaken} taken, ${d.info.numActionsSkippedOverlap} skipped (overlap), ${d.info.numActionsMissedCatchupWindow} missed (catch-up window)`,
   );

@@ -117,6 +117,12 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   assert.match(described.stdout, /^ {2}next: \d{4}-\d{2}-\d{2}T07:00:00\.000Z$/m);
   // The config's cron line as written, not the server's calendar spec.
   assert.match(described.stdout, /^ {2}when: cron "0 7 \* \* MON"; timezone UTC$/m);
+  // The config the next run starts with is the updated one; the creation's is named beside it.
+  const hashOf = (out: string) => /\(config sha256 ([0-9a-f]{64})\)/.exec(out)?.[1];
+  assert.match(
+    described.stdout,
+    new RegExp(`^ {2}campaign "ops", config sha256 ${hashOf(again.stdout)} \\(updated; at creation ${hashOf(created.stdout)}\\)$`, "m"),
+  );
 
   const listed = await cli(["schedule", "list", "--json"]);
   assert.equal(listed.status, 0, listed.stderr);

@@ -317,3 +317,17 @@ test("trigger while a campaign of the schedule is open: SKIP starts nothing, the
   assert.equal(triggerWhileRunningNote("weekly", "ALLOW_ALL", open), undefined);
   assert.equal(triggerWhileRunningNote("weekly", "SKIP", []), undefined);
 });
+
+test("describe: the config sha256 is the one the action starts runs with; after an update the creation's is named beside it", () => {
+  const v1 = freezeCampaignConfig({ ...base, schedules: [{ id: "weekly", spec: { cron: ["0 6 * * MON"] } }] }, { configDir: "/tmp" });
+  const v2 = freezeCampaignConfig({ ...base, seed: 8, schedules: [{ id: "weekly", spec: { cron: ["0 6 * * MON"] } }] }, { configDir: "/tmp" });
+  assert.ok(v1.ok && v2.ok);
+  const memo = { toolloopConfigSha256: v1.hash, campaignName: "weekly-test" };
+  const created = { ...description({}, [{ config: v1.frozen, schedule: { id: "weekly" } }]), memo };
+  assert.match(renderScheduleDescription(created).join("\n"), new RegExp(`^ {2}campaign "weekly-test", config sha256 ${v1.hash} \\(as created\\)$`, "m"));
+  const updated = { ...description({}, [{ config: v2.frozen, schedule: { id: "weekly" } }]), memo };
+  assert.match(
+    renderScheduleDescription(updated).join("\n"),
+    new RegExp(`^ {2}campaign "weekly-test", config sha256 ${v2.hash} \\(updated; at creation ${v1.hash}\\)$`, "m"),
+  );
+});
