@@ -21,6 +21,7 @@ import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { latestConfig } from "../db/repos/campaignConfigs.js";
 import { getCampaign, lastCompletedIteration } from "../db/repos/campaigns.js";
 import { asScheduledRerun } from "../schedules/scheduledConfig.js";
+import { scheduledRunWorkflowIdOf } from "../schedules/scheduledRun.js";
 import { newConfigVersionRefusal } from "../config/configVersion.js";
 import { loadToolLibrary, type ToolLoadResult } from "../tools/library.js";
 import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
@@ -198,6 +199,16 @@ async function toWorkflowId(client: Client, id: string): Promise<string> {
     for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
   } catch {
     // Visibility without the search attribute (or unreachable): the conventional id below.
+  }
+  // A schedule's run no worker has started yet has no CampaignId: its workflow id has the scheduled form.
+  const scheduled = scheduledRunWorkflowIdOf(id);
+  if (scheduled) {
+    const found = await client.workflow
+      .getHandle(scheduled)
+      .describe()
+      .then(() => true)
+      .catch(() => false);
+    if (found) return scheduled;
   }
   return campaignWorkflowId(id);
 }

@@ -17,6 +17,7 @@ import {
 } from "../schedules/temporalSchedule.js";
 import { CampaignIdKey, CampaignStatusKey, StageKey } from "../../workflows/searchAttributes.js";
 import { backfillRange, parseBackfillTime } from "../schedules/backfillRange.js";
+import { scheduledRunCampaignIdOf } from "../schedules/scheduledRun.js";
 import { checkToolSources, readConfigFile } from "./campaign.js";
 import { cliEnv, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, temporalCliError } from "./errors.js";
@@ -66,7 +67,8 @@ async function runningCampaigns(client: Client, workflowIds: string[]): Promise<
         .catch(() => undefined);
       const sa = desc?.typedSearchAttributes;
       if (!sa) return { workflowId };
-      const campaignId = str(sa.get(CampaignIdKey));
+      // A run no worker has started yet has no CampaignId: the id it will register under.
+      const campaignId = str(sa.get(CampaignIdKey)) ?? scheduledRunCampaignIdOf(workflowId);
       const status = str(sa.get(CampaignStatusKey));
       const stage = str(sa.get(StageKey));
       return { workflowId, ...(campaignId ? { campaignId } : {}), ...(status ? { status } : {}), ...(stage ? { stage } : {}) };

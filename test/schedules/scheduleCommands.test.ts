@@ -354,3 +354,58 @@ test(
     }
   },
 );
+
+test("a scheduled run no worker has started is listed, shown and paused under the campaign id it will register", { timeout: 60_000 }, async () => {
+  const idleId = `${scheduleId}-idle`;
+  // A queue prefix no worker polls: the run waits for a worker.
+  const idle = { ...cliEnvOf(env), TOOLLOOP_QUEUE_PREFIX: `${env.queuePrefix}-idle` };
+  const file = configFile("idle.json", [{ id: idleId, spec: { cron: ["0 6 * * MON"] } }]);
+  let runWorkflowId: string | undefined;
+  try {
+    assert.equal((await runCli(["schedule", "create", "--config", file], idle)).status, 0);
+    assert.equal((await runCli(["schedule", "trigger", idleId], idle)).status, 0);
+    const d = await waitFor(
+      "the triggered run",
+      async () => {
+        const x = await env.client.schedule.getHandle(idleId).describe();
+        return x.info.runningActions.length > 0 ? x : undefined;
+      },
+      20_000,
+      500,
+    );
+    const workflowId = d.info.runningActions[0]!.workflow.workflowId;
+    runWorkflowId = workflowId;
+    const campaignId = `${idleId}-${workflowId.slice(`campaign-${idleId}-`.length).replace(/[-:]/g, "")}`;
+    assert.match(campaignId, new RegExp(`^${idleId}-\\d{8}T\\d{6}Z$`));
+    const listed = await waitFor(
+      "the run in campaign list (visibility is eventually consistent)",
+      async () => {
+        const r = JSON.parse((await runCli(["campaign", "list", "--json"], idle)).stdout) as {
+          campaigns: { campaignId: string; workflowId?: string; registered: boolean }[];
+        };
+        return r.campaigns.find((c) => c.workflowId === workflowId);
+      },
+      20_000,
+      1000,
+    );
+    assert.equal(listed.campaignId, campaignId, "listed under the id it will register, not the workflow id without campaign-");
+    assert.equal(listed.registered, false);
+    const status = await runCli(["campaign", "status", campaignId], idle);
+    assert.equal(status.status, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, new RegExp(`^campaign ${campaignId}: RUNNING`, "m"));
+    assert.match(status.stdout, new RegExp(`^workflow: ${workflowId} RUNNING`, "m"));
+    assert.match(status.stdout, /no worker has run this campaign yet/);
+    const described = await runCli(["schedule", "describe", idleId], idle);
+    assert.match(described.stdout, new RegExp(`^ {2}running: ${workflowId} \\(campaign ${campaignId}: running\\)$`, "m"));
+    const paused = await runCli(["campaign", "pause", campaignId], idle);
+    assert.equal(paused.status, 0, paused.stdout + paused.stderr);
+    assert.match(paused.stdout, new RegExp(`pause: sent to ${workflowId}`));
+  } finally {
+    if (runWorkflowId)
+      await env.client.workflow
+        .getHandle(runWorkflowId)
+        .terminate("test over")
+        .catch(() => undefined);
+    await runCli(["schedule", "delete", idleId], idle);
+  }
+});

@@ -5,7 +5,7 @@ import { freezeCampaignConfig, frozenConfigHash } from "../../../src/config/froz
 import { parseCampaignConfig } from "../../../src/config/campaignConfig.js";
 import { DEFAULT_CATCHUP_WINDOW, durationMs } from "../../../src/config/scheduleConfig.js";
 import { asScheduledRerun, scheduledRunProblem, scheduledRunSeed, withScheduledRun } from "../../../src/schedules/scheduledConfig.js";
-import { scheduledCampaignId, scheduledTimeOf } from "../../../src/schedules/scheduledRun.js";
+import { scheduledCampaignId, scheduledRunCampaignIdOf, scheduledRunWorkflowIdOf, scheduledTimeOf } from "../../../src/schedules/scheduledRun.js";
 import type { ScheduleDescription } from "@temporalio/client";
 import {
   calendarAsCron,
@@ -330,4 +330,19 @@ test("describe: the config sha256 is the one the action starts runs with; after 
     renderScheduleDescription(updated).join("\n"),
     new RegExp(`^ {2}campaign "weekly-test", config sha256 ${v2.hash} \\(updated; at creation ${v1.hash}\\)$`, "m"),
   );
+});
+
+test("a scheduled run's campaign id from its workflow id and back (a run no worker has started has no CampaignId yet)", () => {
+  assert.equal(scheduledRunCampaignIdOf("campaign-weekly-2026-12-07T06:00:00Z"), "weekly-20261207T060000Z");
+  assert.equal(scheduledRunCampaignIdOf("campaign-wk_2-a-2026-12-07T06:00:00Z"), "wk_2-a-20261207T060000Z");
+  assert.equal(scheduledRunWorkflowIdOf("weekly-20261207T060000Z"), "campaign-weekly-2026-12-07T06:00:00Z");
+  assert.equal(scheduledRunWorkflowIdOf("wk_2-a-20261207T060000Z"), "campaign-wk_2-a-2026-12-07T06:00:00Z");
+  // The two agree with the id a run registers under.
+  const t = new Date("2026-12-07T06:00:00Z");
+  assert.equal(scheduledRunCampaignIdOf(scheduledRunWorkflowIdOf(scheduledCampaignId("weekly", t))!), scheduledCampaignId("weekly", t));
+  // Anything else is not a scheduled run.
+  for (const id of ["campaign-weekly", "campaign-demo-20261207-060000", "weekly", "campaign-weekly-2026-12-07T06:00:00.130Z"])
+    assert.equal(scheduledRunCampaignIdOf(id), undefined, id);
+  for (const id of ["demo-20261207-060000", "weekly", "weekly-20261207T060000.130Z", "weekly-20261399T060000Z"])
+    assert.equal(scheduledRunWorkflowIdOf(id), undefined, id);
 });
