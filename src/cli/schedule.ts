@@ -173,7 +173,9 @@ export function registerScheduleCommands(program: Command): void {
         if (rows.length === 0) return console.log("no schedules");
         for (const r of rows) {
           const last = r.recent ? `last run started ${r.recentStartedAt} (scheduled for ${r.recent})` : "no run yet";
-          console.log(`${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, ${last}, next ${r.next ?? "-"}${r.note ? ` (note: ${r.note})` : ""}`);
+          // A paused schedule starts nothing at the next time the server lists (it stops updating it: it may be past).
+          const next = r.paused ? "none while paused" : (r.next ?? "-");
+          console.log(`${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, ${last}, next ${next}${r.note ? ` (note: ${r.note})` : ""}`);
         }
       });
     });

@@ -300,6 +300,8 @@ export function renderScheduleDescription(d: ScheduleDescription, out: string[] 
     );
   for (const r of d.info.recentActions.slice(-5))
     out.push(`  recent: scheduled ${fmt(r.scheduledAt)}, started ${fmt(r.takenAt)}: ${r.action.workflow.workflowId}`);
-  for (const t of d.info.nextActionTimes.slice(0, 3)) out.push(`  next: ${fmt(t)}`);
+  // The server lists next times for a paused schedule too (computed when it paused, so possibly past): none starts.
+  if (d.state.paused) out.push(`  next: none while paused (after unpause: the next scheduled time; a missed one within the catch-up window starts at once)`);
+  else for (const t of d.info.nextActionTimes.slice(0, 3)) out.push(`  next: ${fmt(t)}`);
   return out;
 }

@@ -114,7 +114,16 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   const described = await cli(["schedule", "describe", scheduleId]);
   assert.equal(described.status, 0, described.stderr);
   assert.match(described.stdout, new RegExp(`^schedule ${scheduleId}: PAUSED \\(note: held by the operator\\)$`, "m"));
-  assert.match(described.stdout, /^ {2}next: \d{4}-\d{2}-\d{2}T07:00:00\.000Z$/m);
+  // Paused: the server's next times start nothing until unpause, and describe and list say so.
+  assert.match(described.stdout, /^ {2}next: none while paused \(after unpause/m);
+  assert.doesNotMatch(described.stdout, /^ {2}next: \d/m);
+  const pausedList = await waitFor(
+    "the paused schedule in the text list (visibility is eventually consistent)",
+    async () => (await cli(["schedule", "list"])).stdout.split("\n").find((l) => l.startsWith(`${scheduleId}: PAUSED`)),
+    20_000,
+    1000,
+  );
+  assert.match(pausedList, /, next none while paused \(note: held by the operator\)$/);
   // The config's cron line as written, not the server's calendar spec.
   assert.match(described.stdout, /^ {2}when: cron "0 7 \* \* MON"; timezone UTC$/m);
   // The config the next run starts with is the updated one; the creation's is named beside it.
@@ -136,6 +145,8 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
 
   assert.equal((await cli(["schedule", "unpause", scheduleId])).status, 0);
   assert.equal((await env.client.schedule.getHandle(scheduleId).describe()).state.paused, false);
+  // The new spec's next time (Mondays 07:00), once unpaused.
+  assert.match((await cli(["schedule", "describe", scheduleId])).stdout, /^ {2}next: \d{4}-\d{2}-\d{2}T07:00:00\.000Z$/m);
 
   // trigger: a run now; backfill: the two Mondays 07:00 of 2026-01-05 .. 2026-01-13.
   const triggered = await cli(["schedule", "trigger", scheduleId]);
