@@ -15,11 +15,13 @@ import {
 } from "../../workflows/definitions.js";
 import { CampaignIdKey, CampaignStatusKey, IterationKey } from "../../workflows/searchAttributes.js";
 import { CONFIG_LIMITS, CONFIG_SIZE_HINT, type CampaignConfig } from "../config/campaignConfig.js";
-import { describeConfigDiff, freezeCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
+import { describeConfigDiff, freezeCampaignConfig, frozenConfigHash, type FrozenCampaignConfig } from "../config/frozen.js";
 import { openDatabase, type DbHandle } from "../db/client.js";
 import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { latestConfig } from "../db/repos/campaignConfigs.js";
-import { lastCompletedIteration } from "../db/repos/campaigns.js";
+import { getCampaign, lastCompletedIteration } from "../db/repos/campaigns.js";
+import { asScheduledRerun } from "../schedules/scheduledConfig.js";
+import { scheduledRunWorkflowIdOf } from "../schedules/scheduledRun.js";
 import { newConfigVersionRefusal } from "../config/configVersion.js";
 import { loadToolLibrary, type ToolLoadResult } from "../tools/library.js";
 import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
@@ -61,22 +63,43 @@ export function readConfigFile(file: string): { raw: unknown; config: CampaignCo
 /**
  * With DATABASE_URL set, refuses early (with the differences) to start an existing campaign id with
  * another config unless a new config version is asked for; the campaign's registration enforces the
- * same rule for starts that skip the CLI.
+ * same rule for starts that skip the CLI. The id of a schedule's run (the rerun of a failed week)
+ * starts with the config as the schedule registered it: the file's config with the run's id and the
+ * seed of its scheduled time (src/schedules/scheduledConfig.ts), so an unchanged file is no change.
+ * Returns the config to start with, its hash and the workflow id the campaign registered with: a
+ * scheduled run's (`campaign-<schedule>-<time>`) is not `campaign-<id>`, and starting under another
+ * id would run a second workflow beside one still waiting for an operator, and leave `campaign
+ * status` reading the old, failed one.
  */
-async function checkConfigChange(campaignId: string, frozen: FrozenCampaignConfig, hash: string, newVersion: boolean): Promise<void> {
+async function checkConfigChange(
+  campaignId: string,
+  fileFrozen: FrozenCampaignConfig,
+  fileHash: string,
+  newVersion: boolean,
+): Promise<{ frozen: FrozenCampaignConfig; hash: string; workflowId?: string }> {
+  const asIs = { frozen: fileFrozen, hash: fileHash };
   const url = cliEnv().databaseUrl;
-  if (!url) return;
+  if (!url) return asIs;
   // A malformed DATABASE_URL is refused like in every other command; an unreachable one skips the check.
   parseDatabaseUrl(url);
   let db: DbHandle;
   try {
     db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
   } catch {
-    return;
+    return asIs;
   }
   try {
+    const row = await getCampaign(db.db, campaignId).catch(() => undefined);
+    const workflowId = row?.workflowId ?? undefined;
+    const rerun = asScheduledRerun(fileFrozen, row, campaignId);
+    const frozen = rerun?.frozen ?? fileFrozen;
+    const hash = rerun ? frozenConfigHash(frozen) : fileHash;
+    if (rerun)
+      console.log(
+        `campaign ${campaignId} is schedule ${rerun.run.scheduleId}'s run for ${rerun.run.scheduledTime}: started with that id and its seed ${frozen.config.seed} (not the file's ${fileFrozen.config.seed})`,
+      );
     const current = await latestConfig(db.db, campaignId).catch(() => undefined);
-    if (!current || current.sha256 === hash) return;
+    if (!current || current.sha256 === hash) return { frozen, hash, workflowId };
     if (newVersion) {
       const refusal = newConfigVersionRefusal({
         campaignId,
@@ -86,7 +109,7 @@ async function checkConfigChange(campaignId: string, frozen: FrozenCampaignConfi
       });
       if (refusal) throw new CliError(refusal);
       console.log(`config version ${current.version + 1} will apply to campaign ${campaignId} from its next iteration`);
-      return;
+      return { frozen, hash, workflowId };
     }
     const diff = describeConfigDiff(current.frozen.config, frozen.config);
     throw new CliError(
@@ -122,8 +145,17 @@ export function defaultCampaignId(config: CampaignConfig, now = new Date()): str
   return config.campaignId ?? `${config.name}-${now.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-")}`;
 }
 
-export async function startCampaign(client: Client, e: CliEnv, p: { frozen: FrozenCampaignConfig; campaignId: string; newConfigVersion?: boolean }) {
-  const workflowId = campaignWorkflowId(p.campaignId);
+export async function startCampaign(
+  client: Client,
+  e: CliEnv,
+  p: {
+    frozen: FrozenCampaignConfig;
+    campaignId: string;
+    newConfigVersion?: boolean;
+    /** The registered campaign's own (default `campaign-<id>`). */ workflowId?: string;
+  },
+) {
+  const workflowId = p.workflowId ?? campaignWorkflowId(p.campaignId);
   const handle = await client.workflow.start("campaignWorkflow", {
     // What the Temporal UI shows above the campaign's page (user metadata, fixed at start).
     ...campaignStartMetadata(p.frozen, p.campaignId),
@@ -167,6 +199,16 @@ async function toWorkflowId(client: Client, id: string): Promise<string> {
     for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
   } catch {
     // Visibility without the search attribute (or unreachable): the conventional id below.
+  }
+  // A schedule's run no worker has started yet has no CampaignId: its workflow id has the scheduled form.
+  const scheduled = scheduledRunWorkflowIdOf(id);
+  if (scheduled) {
+    const found = await client.workflow
+      .getHandle(scheduled)
+      .describe()
+      .then(() => true)
+      .catch(() => false);
+    if (found) return scheduled;
   }
   return campaignWorkflowId(id);
 }
@@ -238,15 +280,15 @@ export function registerCampaignCommands(program: Command): void {
     .option("--config-version", "the id exists with another config: record this one as its next version, applying from the next iteration")
     .option("--skip-endpoint-check", "start without checking that every endpoint answers GET /models and serves the configured models")
     .action(async (opts: { config: string; id?: string; wait?: boolean; configVersion?: boolean; skipEndpointCheck?: boolean }) => {
-      const { config, frozen, hash } = readConfigFile(opts.config);
+      const { config, frozen: fileFrozen, hash: fileHash } = readConfigFile(opts.config);
       if (opts.id !== undefined && !CAMPAIGN_ID.test(opts.id))
         throw new CliError(`--id: expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit), got ${JSON.stringify(opts.id)}`);
       printToolSummary(config, await checkToolSources(config, opts.config));
       const campaignId = opts.id ?? defaultCampaignId(config);
-      await checkConfigChange(campaignId, frozen, hash, opts.configVersion ?? false);
+      const { frozen, hash, workflowId } = await checkConfigChange(campaignId, fileFrozen, fileHash, opts.configVersion ?? false);
       await withClient({ campaignId }, async (client, e) => {
         if (!opts.skipEndpointCheck) await checkEndpointsForStart(config);
-        const handle = await startCampaign(client, e, { frozen, campaignId, newConfigVersion: opts.configVersion });
+        const handle = await startCampaign(client, e, { frozen, campaignId, newConfigVersion: opts.configVersion, workflowId });
         console.log(`config sha256 ${hash}`);
         console.log(`started campaign ${campaignId}`);
         console.log(`workflow id: ${handle.workflowId}`);

@@ -3,6 +3,7 @@
  * the workflow (description, history, pollers). Nothing here queries the workflow, so both answer at
  * once with no worker running; either source alone still gives an answer (with a note).
  */
+import { scheduledRunCampaignIdOf, scheduledRunWorkflowIdOf } from "../schedules/scheduledRun.js";
 import fs from "node:fs";
 import type { Client } from "@temporalio/client";
 import type { Command } from "commander";
@@ -148,8 +149,11 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
       wf = await readWorkflowFacts(s.client, dbFacts?.workflowId ?? campaignWorkflowId(campaignId));
       if (!wf && id.startsWith("campaign-") && !dbFacts) {
         wf = await readWorkflowFacts(s.client, id);
-        if (wf) campaignId = id.slice("campaign-".length);
+        if (wf) campaignId = scheduledRunCampaignIdOf(id) ?? id.slice("campaign-".length);
       }
+      // A schedule's run no worker has registered yet: its workflow id is campaign-<schedule>-<time>.
+      const scheduledWorkflowId = !wf && !dbFacts ? scheduledRunWorkflowIdOf(campaignId) : undefined;
+      if (scheduledWorkflowId) wf = await readWorkflowFacts(s.client, scheduledWorkflowId);
       // Temporal answered: it has no such workflow.
       if (dbFacts && !wf) workflowMissing = { namespace: e.namespace, workflowId: dbFacts.workflowId ?? campaignWorkflowId(campaignId) };
     } catch (err) {

@@ -6,7 +6,18 @@
 import { ScheduleNotFoundError, type Client, type ScheduleOverlapPolicy } from "@temporalio/client";
 import type { Command } from "commander";
 import { OVERLAP_POLICIES, type OverlapPolicyName } from "../config/scheduleConfig.js";
-import { OVERLAP, renderScheduleDescription, scheduleRefusal, scheduledWorkflowIdPrefix, upsertSchedule } from "../schedules/temporalSchedule.js";
+import {
+  OVERLAP,
+  renderScheduleDescription,
+  scheduleRefusal,
+  scheduledWorkflowIdPrefix,
+  upsertSchedule,
+  triggerWhileRunningNote,
+  type RunningCampaign,
+} from "../schedules/temporalSchedule.js";
+import { CampaignIdKey, CampaignStatusKey, StageKey } from "../../workflows/searchAttributes.js";
+import { backfillRange, parseBackfillTime } from "../schedules/backfillRange.js";
+import { scheduledRunCampaignIdOf } from "../schedules/scheduledRun.js";
 import { checkToolSources, readConfigFile } from "./campaign.js";
 import { cliEnv, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, temporalCliError } from "./errors.js";
@@ -36,10 +47,34 @@ function overlapOption(value: string | undefined, flag = "--overlap"): ScheduleO
 }
 
 function timeOption(value: string, flag: string): Date {
-  const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime()))
-    throw new CliError(`${flag}: expected an ISO 8601 time such as 2026-12-07T06:00:00Z, got ${JSON.stringify(value)}`);
-  return d;
+  const r = parseBackfillTime(value);
+  if ("problem" in r) throw new CliError(`${flag}: ${r.problem}, got ${JSON.stringify(value)}`);
+  return r.time;
+}
+
+/**
+ * The state each running action's campaign publishes (its workflow's search attributes: CampaignId,
+ * CampaignStatus, Stage), read from Temporal, so no database is needed. One that cannot be read is
+ * shown without its state.
+ */
+async function runningCampaigns(client: Client, workflowIds: string[]): Promise<RunningCampaign[]> {
+  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  const all = await Promise.all(
+    workflowIds.map(async (workflowId): Promise<RunningCampaign> => {
+      const desc = await client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .catch(() => undefined);
+      const sa = desc?.typedSearchAttributes;
+      if (!sa) return { workflowId };
+      // A run no worker has started yet has no CampaignId: the id it will register under.
+      const campaignId = str(sa.get(CampaignIdKey)) ?? scheduledRunCampaignIdOf(workflowId);
+      const status = str(sa.get(CampaignStatusKey));
+      const stage = str(sa.get(StageKey));
+      return { workflowId, ...(campaignId ? { campaignId } : {}), ...(status ? { status } : {}), ...(stage ? { stage } : {}) };
+    }),
+  );
+  return all;
 }
 
 export function registerScheduleCommands(program: Command): void {
@@ -93,10 +128,14 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
         const d = await client.schedule.getHandle(id).describe();
+        const running = await runningCampaigns(
+          client,
+          d.info.runningActions.map((r) => r.workflow.workflowId),
+        );
         if (opts.json) {
           const { raw: _raw, ...rest } = d;
-          console.log(JSON.stringify({ ...rest, action: { ...rest.action, args: undefined } }, null, 2));
-        } else console.log(renderScheduleDescription(d).join("\n"));
+          console.log(JSON.stringify({ ...rest, action: { ...rest.action, args: undefined }, runningCampaigns: running }, null, 2));
+        } else console.log(renderScheduleDescription(d, [], running).join("\n"));
       }, id);
     });
 
@@ -134,7 +173,9 @@ export function registerScheduleCommands(program: Command): void {
         if (rows.length === 0) return console.log("no schedules");
         for (const r of rows) {
           const last = r.recent ? `last run started ${r.recentStartedAt} (scheduled for ${r.recent})` : "no run yet";
-          console.log(`${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, ${last}, next ${r.next ?? "-"}${r.note ? ` (note: ${r.note})` : ""}`);
+          // A paused schedule starts nothing at the next time the server lists (it stops updating it: it may be past).
+          const next = r.paused ? "none while paused" : (r.next ?? "-");
+          console.log(`${r.scheduleId}: ${r.paused ? "PAUSED" : "active"}, ${last}, next ${next}${r.note ? ` (note: ${r.note})` : ""}`);
         }
       });
     });
@@ -170,6 +211,13 @@ export function registerScheduleCommands(program: Command): void {
         const policy = overlap ?? d.policies.overlap;
         await h.trigger(policy);
         console.log(`trigger: schedule ${id} asked to start a run now (overlap ${policy}); \`schedule describe ${id}\` shows it`);
+        // Under SKIP (or a buffer already taken) the server drops the run without a word: say so.
+        const open = await runningCampaigns(
+          client,
+          d.info.runningActions.map((r) => r.workflow.workflowId),
+        );
+        const note = triggerWhileRunningNote(id, policy ?? "SKIP", open);
+        if (note) console.log(`note: ${note}`);
         // Temporal starts a triggered run of a paused schedule too: say so, pausing stops only the timed runs.
         if (d.state.paused) console.log(`note: schedule ${id} is paused: this run starts anyway; its timed runs stay stopped until \`schedule unpause ${id}\``);
       }, id);
@@ -178,8 +226,8 @@ export function registerScheduleCommands(program: Command): void {
   schedule
     .command("backfill <id>")
     .description("start the runs the schedule would have started between two times (one campaign each, each continuing from the one before)")
-    .requiredOption("--from <time>", "ISO 8601 start (inclusive)")
-    .requiredOption("--to <time>", "ISO 8601 end (exclusive)")
+    .requiredOption("--from <time>", "ISO 8601 start, inclusive (2026-11-02, or 2026-11-02T06:00:00Z: a time needs Z or an offset)")
+    .requiredOption("--to <time>", "ISO 8601 end, exclusive (a run scheduled exactly then is not started)")
     .option("--overlap <policy>", `${OVERLAP_POLICIES.join(", ")} (default bufferAll: the runs go one after another, so each continues from the one before)`)
     .action(async (id: string, opts: { from: string; to: string; overlap?: string }) => {
       const start = timeOption(opts.from, "--from");
@@ -187,8 +235,10 @@ export function registerScheduleCommands(program: Command): void {
       if (end.getTime() <= start.getTime()) throw new CliError(`--to: expected a time after --from (${start.toISOString()}), got ${end.toISOString()}`);
       const overlap = overlapOption(opts.overlap) ?? OVERLAP.bufferAll;
       await withClient(async (client) => {
-        await client.schedule.getHandle(id).backfill({ start, end, overlap });
-        console.log(`backfill: schedule ${id} from ${start.toISOString()} to ${end.toISOString()} (overlap ${overlap})`);
+        await client.schedule.getHandle(id).backfill({ ...backfillRange(start, end), overlap });
+        console.log(
+          `backfill: schedule ${id}: the runs scheduled from ${start.toISOString()} (inclusive) to ${end.toISOString()} (exclusive) (overlap ${overlap}); \`schedule describe ${id}\` shows them`,
+        );
       }, id);
     });
 

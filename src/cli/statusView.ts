@@ -1,6 +1,6 @@
 /** Renders `campaign status` and `campaign list` for a terminal (pure: the view is built elsewhere). */
 import type { CampaignListEntry } from "../status/campaignList.js";
-import type { CampaignView, StageView } from "../status/campaignView.js";
+import type { CampaignView, ScheduledFacts, StageView } from "../status/campaignView.js";
 import { formatCount, formatDuration, renderProgressLine } from "../status/progressLine.js";
 
 const STATE_WORDS: Record<string, string> = {
@@ -60,11 +60,20 @@ function stageLine(s: StageView, width: number, waiting: boolean, paused: boolea
   return lines;
 }
 
+/** Which schedule started the campaign, for when, and what it continues from. */
+export function scheduleLine(s: ScheduledFacts): string {
+  const from = s.continuesFrom
+    ? `continues from ${s.continuesFrom} (its policy and pool)`
+    : "started from scratch (no earlier run of the schedule had registered a policy)";
+  return `schedule: ${s.scheduleId}, run scheduled for ${s.scheduledAt}; ${from}`;
+}
+
 export function renderCampaignView(v: CampaignView, opts: { uiLink?: string } = {}): string {
   const it = v.iteration !== undefined ? `, iteration ${v.iteration}${v.iterationsTotal !== undefined ? `/${v.iterationsTotal}` : ""}` : "";
   const lines = [`campaign ${v.campaignId}${v.name ? ` (${v.name})` : ""}: ${stateWord(v.state)}${it}`];
   if (v.reason) lines.push(`reason: ${v.reason}`);
   if (v.workflowId) lines.push(`workflow: ${v.workflowId} ${v.workflowStatus ?? ""}${opts.uiLink ? `  ${opts.uiLink}` : ""}`.trimEnd());
+  if (v.schedule) lines.push(scheduleLine(v.schedule));
   if (v.stages.length > 0) {
     lines.push(`iteration ${v.iteration ?? "?"} stages${v.iterationStatus ? ` (${v.iterationStatus})` : ""}:`);
     const width = Math.max(...v.stages.map((s) => s.name.length));

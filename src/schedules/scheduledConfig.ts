@@ -2,7 +2,7 @@
  * The config a scheduled run registers: the schedule's config with the run's own campaign id and a
  * seed derived from the scheduled time (same time, same seed; another week, other data).
  */
-import { isFrozenCampaignConfig } from "../config/frozen.js";
+import { isFrozenCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
 import { SCHEDULE_LIMITS } from "../config/scheduleConfig.js";
 import { sha256Hex } from "../util/ids.js";
 import type { ScheduledRun } from "./scheduledRun.js";
@@ -34,4 +34,27 @@ export function withScheduledRun(config: unknown, run: ScheduledRun, campaignId:
   const base = typeof raw.seed === "number" && Number.isSafeInteger(raw.seed) && raw.seed >= 0 ? raw.seed : 0;
   const seed = scheduledRunSeed(base, run.scheduleId, run.scheduledTime);
   return { config: { ...raw, campaignId, seed }, seed };
+}
+
+/** What the campaigns row records of a scheduled run (schedule_id, scheduled_at). */
+export interface RegisteredScheduledRun {
+  scheduleId: string | null;
+  scheduledAt: Date | null;
+}
+
+/**
+ * A frozen config from a file as the schedule's run `campaignId` registered it: with the run's id and
+ * the seed of its scheduled time. `campaign start --id <scheduled run>` (the rerun of a failed or
+ * aborted week) starts with it, so the same config file gives the same config hash and seed; the
+ * file's own seed and campaignId would differ from the registered ones. Undefined for a campaign no
+ * schedule started.
+ */
+export function asScheduledRerun(
+  frozen: FrozenCampaignConfig,
+  row: RegisteredScheduledRun | undefined,
+  campaignId: string,
+): { frozen: FrozenCampaignConfig; run: ScheduledRun } | undefined {
+  if (!row?.scheduleId || !row.scheduledAt) return undefined;
+  const run: ScheduledRun = { scheduleId: row.scheduleId, scheduledTime: row.scheduledAt.toISOString(), timeSource: "TemporalScheduledStartTime" };
+  return { frozen: withScheduledRun(frozen, run, campaignId).config as FrozenCampaignConfig, run };
 }

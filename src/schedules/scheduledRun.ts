@@ -44,3 +44,29 @@ export function scheduledTimeOf(value: unknown): Date | undefined {
   }
   return undefined;
 }
+
+/** `campaign-<schedule id>-2026-12-07T06:00:00Z`: the workflow id a schedule's run gets (its prefix and the time the server appends). */
+const RUN_WORKFLOW_ID = /^campaign-([a-zA-Z0-9][a-zA-Z0-9_-]*)-(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)$/;
+/** `<schedule id>-20261207T060000Z`: a schedule's run's campaign id (scheduledCampaignId). */
+const RUN_CAMPAIGN_ID = /^([a-zA-Z0-9][a-zA-Z0-9_-]*)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/**
+ * The campaign id a schedule's run will register under, from its workflow id: what to call a run no
+ * worker has started yet (it has no CampaignId search attribute until it runs). Undefined for any
+ * other workflow id.
+ */
+export function scheduledRunCampaignIdOf(workflowId: string): string | undefined {
+  const m = RUN_WORKFLOW_ID.exec(workflowId);
+  if (!m) return undefined;
+  const time = new Date(m[2]!);
+  return Number.isNaN(time.getTime()) ? undefined : scheduledCampaignId(m[1]!, time);
+}
+
+/** The inverse: the workflow id a schedule started the run `campaignId` under, when the id has a scheduled run's form. */
+export function scheduledRunWorkflowIdOf(campaignId: string): string | undefined {
+  const m = RUN_CAMPAIGN_ID.exec(campaignId);
+  if (!m) return undefined;
+  const [, schedule, y, mo, d, h, mi, s] = m;
+  const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}Z`;
+  return Number.isNaN(Date.parse(iso)) ? undefined : `campaign-${schedule}-${iso}`;
+}

@@ -15,7 +15,7 @@ import {
   type ScheduleOptionsStartWorkflowAction,
 } from "@temporalio/client";
 import { TypedSearchAttributes, type Workflow } from "@temporalio/common";
-import type { FrozenCampaignConfig } from "../config/frozen.js";
+import { frozenConfigHash, isFrozenCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
 import { durationMs, type OverlapPolicyName, type ScheduleConfig } from "../config/scheduleConfig.js";
 import { taskQueues } from "../taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
@@ -189,6 +189,12 @@ export function calendarAsCron(c: CalendarDescription): string {
   return c.comment ? `${line} # ${c.comment}` : line;
 }
 
+/** The frozen config the schedule's action starts runs with (replaced at each upsert), when it carries one. */
+function actionConfig(d: ScheduleDescription): FrozenCampaignConfig | undefined {
+  const input = (d.action as { args?: unknown[] }).args?.[0] as { config?: unknown } | undefined;
+  return isFrozenCampaignConfig(input?.config) ? input.config : undefined;
+}
+
 /** The config's own schedule entry, from the frozen config the schedule's action starts runs with (updated with the spec at each upsert). */
 function configuredSchedule(d: ScheduleDescription): ScheduleConfig | undefined {
   const input = (d.action as { args?: unknown[] }).args?.[0] as { config?: FrozenCampaignConfig; schedule?: ScheduleInput } | undefined;
@@ -215,8 +221,53 @@ export function describeWhen(d: ScheduleDescription): string[] {
   ];
 }
 
-/** A schedule's description as the CLI prints it: spec, policies, state, counts, recent and next runs. */
-export function renderScheduleDescription(d: ScheduleDescription, out: string[] = []): string[] {
+/** What the campaign a schedule's running action started says of itself (its workflow's search attributes). */
+export interface RunningCampaign {
+  workflowId: string;
+  campaignId?: string;
+  /** CampaignStatus: running, paused, waiting_for_operator, ... */
+  status?: string;
+  stage?: string;
+}
+
+/** What happens to the runs due while a campaign of the schedule is still open, by overlap policy. */
+const WHILE_OPEN: Partial<Record<string, string>> = {
+  SKIP: "the runs due meanwhile are skipped (overlap SKIP)",
+  BUFFER_ONE: "one run due meanwhile waits for it, later ones are skipped (overlap BUFFER_ONE)",
+  BUFFER_ALL: "the runs due meanwhile wait for it (overlap BUFFER_ALL)",
+};
+
+/** The state a running campaign cannot leave by itself: an operator has to act before the schedule's next run can start. */
+const STUCK: Record<string, string> = { waiting_for_operator: "waits for an operator", paused: "is paused" };
+
+/** The running action's line, with its campaign's own state when known, and what holds the schedule up. */
+function runningLines(wfId: string, overlap: string, c: RunningCampaign | undefined): string[] {
+  if (!c?.status) return [`  running: ${wfId}`];
+  const id = c.campaignId ?? wfId;
+  const lines = [`  running: ${wfId} (campaign ${id}: ${c.status}${c.stage ? `, stage ${c.stage}` : ""})`];
+  const stuck = STUCK[c.status];
+  const held = WHILE_OPEN[overlap];
+  if (stuck && held) lines.push(`  note: campaign ${id} ${stuck}: until it ends ${held}; \`toolloop campaign status ${id}\` says what to do`);
+  return lines;
+}
+
+/**
+ * What `trigger` adds when a campaign of the schedule is still open: under SKIP the server drops the
+ * triggered run (it counts it as skipped), under BUFFER_ONE/BUFFER_ALL it starts when that campaign
+ * ends. Undefined when nothing is open or the policy starts it anyway.
+ */
+export function triggerWhileRunningNote(scheduleId: string, overlap: string, open: readonly RunningCampaign[]): string | undefined {
+  if (open.length === 0) return undefined;
+  const which = open.map((c) => `${c.campaignId ?? c.workflowId}${c.status ? ` (${c.status})` : ""}`).join(", ");
+  if (overlap === "SKIP")
+    return `campaign ${which} of schedule ${scheduleId} is still open: with overlap SKIP this trigger starts nothing (counted as skipped); \`--overlap bufferOne\` starts it once that campaign ends, \`--overlap allowAll\` beside it`;
+  if (overlap === "BUFFER_ONE" || overlap === "BUFFER_ALL")
+    return `campaign ${which} of schedule ${scheduleId} is still open: this run starts when it ends (overlap ${overlap}${overlap === "BUFFER_ONE" ? "; a run already waiting keeps its place and this one is skipped" : ""})`;
+  return undefined;
+}
+
+/** A schedule's description as the CLI prints it: spec, policies, state, counts, running (with their campaigns' states), recent and next runs. */
+export function renderScheduleDescription(d: ScheduleDescription, out: string[] = [], running: readonly RunningCampaign[] = []): string[] {
   const spec = d.spec;
   const when = describeWhen(d);
   out.push(`schedule ${d.scheduleId}: ${d.state.paused ? "PAUSED" : "active"}${d.state.note ? ` (note: ${d.state.note})` : ""}`);
@@ -227,13 +278,30 @@ export function renderScheduleDescription(d: ScheduleDescription, out: string[] 
   const action = d.action;
   out.push(`  action: start ${action.workflowType} on ${action.taskQueue}, workflow ids ${action.workflowId}-<scheduled time>`);
   const memo = d.memo as { toolloopConfigSha256?: string; campaignName?: string } | undefined;
-  if (memo?.toolloopConfigSha256) out.push(`  campaign "${memo.campaignName ?? "?"}", config sha256 ${memo.toolloopConfigSha256} (at creation)`);
+  // The config the next run starts with is the action's (replaced at each update); the memo keeps the creation's.
+  const inForce = actionConfig(d);
+  if (inForce) {
+    const hash = frozenConfigHash(inForce);
+    const created = memo?.toolloopConfigSha256;
+    out.push(
+      `  campaign "${inForce.config.name}", config sha256 ${hash}${created && created !== hash ? ` (updated; at creation ${created})` : created ? " (as created)" : ""}`,
+    );
+  } else if (memo?.toolloopConfigSha256) out.push(`  campaign "${memo.campaignName ?? "?"}", config sha256 ${memo.toolloopConfigSha256} (at creation)`);
   out.push(
     `  runs: ${d.info.numActionsTaken} taken, ${d.info.numActionsSkippedOverlap} skipped (overlap), ${d.info.numActionsMissedCatchupWindow} missed (catch-up window)`,
   );
-  for (const r of d.info.runningActions) out.push(`  running: ${r.workflow.workflowId}`);
+  for (const r of d.info.runningActions)
+    out.push(
+      ...runningLines(
+        r.workflow.workflowId,
+        d.policies.overlap ?? "SKIP",
+        running.find((c) => c.workflowId === r.workflow.workflowId),
+      ),
+    );
   for (const r of d.info.recentActions.slice(-5))
     out.push(`  recent: scheduled ${fmt(r.scheduledAt)}, started ${fmt(r.takenAt)}: ${r.action.workflow.workflowId}`);
-  for (const t of d.info.nextActionTimes.slice(0, 3)) out.push(`  next: ${fmt(t)}`);
+  // The server lists next times for a paused schedule too (computed when it paused, so possibly past): none starts.
+  if (d.state.paused) out.push(`  next: none while paused (after unpause: the next scheduled time; a missed one within the catch-up window starts at once)`);
+  else for (const t of d.info.nextActionTimes.slice(0, 3)) out.push(`  next: ${fmt(t)}`);
   return out;
 }

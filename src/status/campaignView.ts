@@ -109,6 +109,15 @@ export interface DialogueFacts {
   messages: number;
 }
 
+/** A campaign a schedule started (campaigns.schedule_id, scheduled_at, continues_from). */
+export interface ScheduledFacts {
+  scheduleId: string;
+  /** ISO 8601 UTC: the time the schedule started the run for. */
+  scheduledAt: string;
+  /** The schedule's earlier campaign this one trains and selects from; absent: it started from scratch. */
+  continuesFrom?: string;
+}
+
 /** What PostgreSQL recorded of the campaign. */
 export interface DbFacts {
   campaignId: string;
@@ -119,6 +128,8 @@ export interface DbFacts {
   workflowId?: string;
   createdAt: string;
   updatedAt: string;
+  /** Set when a schedule started it. */
+  schedule?: ScheduledFacts;
   iterationsTotal?: number;
   onStageFailure?: string;
   configHash?: string;
@@ -151,6 +162,8 @@ export interface CampaignView {
   workflowStatus?: string;
   workflowId?: string;
   runId?: string;
+  /** The schedule that started it, the time it was scheduled for and the campaign it continues from. */
+  schedule?: ScheduledFacts;
   iteration?: number;
   iterationsTotal?: number;
   iterationStatus?: string;
@@ -355,6 +368,7 @@ export function campaignView(input: ViewInput): CampaignView {
     state,
     ...(reason !== undefined ? { reason } : {}),
     ...(wf ? { workflowStatus: wf.status, workflowId: wf.workflowId, runId: wf.runId } : {}),
+    ...(db?.schedule ? { schedule: db.schedule } : {}),
     ...(db?.iteration || wf?.searchIteration !== undefined ? { iteration: db?.iteration?.n ?? wf?.searchIteration } : {}),
     ...(db?.iterationsTotal !== undefined ? { iterationsTotal: db.iterationsTotal } : {}),
     ...(iterationStatus !== undefined ? { iterationStatus } : {}),

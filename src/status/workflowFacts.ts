@@ -3,6 +3,7 @@
  * (status, search attributes, memo), its history (close reason, abort reason, output folder) and
  * whether any worker polls its task queue. Queries are never sent: they need a live worker.
  */
+import { scheduledRunCampaignIdOf } from "../schedules/scheduledRun.js";
 import { WorkflowNotFoundError, type Client } from "@temporalio/client";
 import { defaultPayloadConverter } from "@temporalio/common";
 import { CampaignIdKey, CampaignStatusKey, IterationKey, StageKey } from "../../workflows/searchAttributes.js";
@@ -195,7 +196,9 @@ export async function listCampaignWorkflows(client: Client, opts: { taskQueue: s
     const sa = w.typedSearchAttributes.get(CampaignIdKey);
     out.push({
       workflowId: w.workflowId,
-      campaignId: sa || (w.workflowId.startsWith("campaign-") ? w.workflowId.slice("campaign-".length) : w.workflowId),
+      // A schedule's run no worker has started has no CampaignId yet: the id it will register under.
+      campaignId:
+        sa || scheduledRunCampaignIdOf(w.workflowId) || (w.workflowId.startsWith("campaign-") ? w.workflowId.slice("campaign-".length) : w.workflowId),
       startTime: w.startTime.toISOString(),
       status: w.status.name,
       ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}),

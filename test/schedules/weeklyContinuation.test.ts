@@ -131,6 +131,23 @@ test(
     // The first started from scratch; the second records it as its predecessor.
     assert.equal(first.continuesFrom, null);
     assert.equal(second.continuesFrom, first.id);
+    // And campaign status and list say so: which schedule, the time it was scheduled for, what it continues from.
+    const status2 = await cli(["campaign", "status", second.id]);
+    assert.equal(status2.status, 0, status2.stderr);
+    assert.match(
+      status2.stdout,
+      new RegExp(
+        `^schedule: ${scheduleId}, run scheduled for ${second.scheduledAt!.toISOString()}; continues from ${first.id} \\(its policy and pool\\)$`,
+        "m",
+      ),
+    );
+    const status1 = await cli(["campaign", "status", first.id]);
+    assert.match(status1.stdout, new RegExp(`^schedule: ${scheduleId}, run scheduled for \\S+; started from scratch`, "m"));
+    const json2 = JSON.parse((await cli(["campaign", "status", second.id, "--json"])).stdout) as { schedule?: unknown };
+    assert.deepEqual(json2.schedule, { scheduleId, scheduledAt: second.scheduledAt!.toISOString(), continuesFrom: first.id });
+    const listed = JSON.parse((await cli(["campaign", "list", "--json"])).stdout) as { campaigns: { campaignId: string; schedule?: unknown }[] };
+    assert.deepEqual(listed.campaigns.find((c) => c.campaignId === second.id)?.schedule, json2.schedule);
+    assert.deepEqual(listed.campaigns.find((c) => c.campaignId === first.id)?.schedule, { scheduleId, scheduledAt: first.scheduledAt!.toISOString() });
 
     // Policy: the second's training starts from the first's merged (registered) policy.
     const v1 = await listModelVersions(db, first.id);

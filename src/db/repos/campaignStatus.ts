@@ -5,7 +5,7 @@
  */
 import { and, desc, eq, gt, inArray, isNotNull, or, sql } from "drizzle-orm";
 import { planOf } from "../../config/frozen.js";
-import type { DbFacts, JobFacts, StageFacts } from "../../status/campaignView.js";
+import type { DbFacts, JobFacts, ScheduledFacts, StageFacts } from "../../status/campaignView.js";
 import { batchKey } from "../../status/inflight.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
 import type { Db } from "../client.js";
@@ -35,6 +35,12 @@ const MULTI_TURN_STAGE = "synthesize.multiTurn";
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
 
+/** The schedule facts of a campaigns row (none for a campaign started by hand). */
+function scheduledFacts(row: { scheduleId: string | null; scheduledAt: Date | null; continuesFrom: string | null }): ScheduledFacts | undefined {
+  if (!row.scheduleId || !row.scheduledAt) return undefined;
+  return { scheduleId: row.scheduleId, scheduledAt: row.scheduledAt.toISOString(), ...(row.continuesFrom ? { continuesFrom: row.continuesFrom } : {}) };
+}
+
 /** The warning a finished stage's summary carries (synthesize.multiTurn's when it kept no dialogue: src/dialogue/noneKept.ts). */
 function warningOf(result: unknown): string | undefined {
   const w = typeof result === "object" && result !== null ? (result as { warning?: unknown }).warning : undefined;
@@ -56,6 +62,7 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
     ...(row.workflowId ? { workflowId: row.workflowId } : {}),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+    ...(scheduledFacts(row) ? { schedule: scheduledFacts(row) } : {}),
     stages: [],
     nowMs,
     ...(latest
@@ -203,6 +210,8 @@ export interface CampaignListRow {
   workflowId?: string;
   createdAt: string;
   updatedAt: string;
+  /** Set when a schedule started it. */
+  schedule?: ScheduledFacts;
   iteration?: number;
   iterationsTotal?: number;
   /** The stage running or failed last in the latest iteration. */
@@ -251,6 +260,7 @@ export async function listCampaignRows(db: Db, opts: { limit: number; since?: Da
       ...(r.workflowId ? { workflowId: r.workflowId } : {}),
       createdAt: r.createdAt.toISOString(),
       updatedAt: r.updatedAt.toISOString(),
+      ...(scheduledFacts(r) ? { schedule: scheduledFacts(r) } : {}),
       ...(n !== undefined ? { iteration: n } : {}),
       ...(cfg ? { iterationsTotal: cfg.frozen.config.iterations } : {}),
       ...(st && st.iteration === n ? { stage: st.stage, stageStatus: st.status, ...(st.error ? { stageError: st.error } : {}) } : {}),

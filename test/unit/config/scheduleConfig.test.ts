@@ -1,16 +1,17 @@
 /** schedules[] in the campaign config, scheduled campaign ids and seeds: plain logic, no Temporal. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { freezeCampaignConfig } from "../../../src/config/frozen.js";
+import { freezeCampaignConfig, frozenConfigHash } from "../../../src/config/frozen.js";
 import { parseCampaignConfig } from "../../../src/config/campaignConfig.js";
 import { DEFAULT_CATCHUP_WINDOW, durationMs } from "../../../src/config/scheduleConfig.js";
-import { scheduledRunProblem, scheduledRunSeed, withScheduledRun } from "../../../src/schedules/scheduledConfig.js";
-import { scheduledCampaignId, scheduledTimeOf } from "../../../src/schedules/scheduledRun.js";
+import { asScheduledRerun, scheduledRunProblem, scheduledRunSeed, withScheduledRun } from "../../../src/schedules/scheduledConfig.js";
+import { scheduledCampaignId, scheduledRunCampaignIdOf, scheduledRunWorkflowIdOf, scheduledTimeOf } from "../../../src/schedules/scheduledRun.js";
 import type { ScheduleDescription } from "@temporalio/client";
 import {
   calendarAsCron,
   describeWhen,
   renderScheduleDescription,
+  triggerWhileRunningNote,
   schedulePolicies,
   scheduleRefusal,
   scheduleSpecOf,
@@ -184,6 +185,28 @@ test("seeds: the same scheduled time gives the same seed, other times and other 
   assert.equal((b.config as { seed: number }).seed, seed);
 });
 
+test("rerunning a scheduled run from the schedule's config file gives the config, hash and seed the run registered", () => {
+  const file = freezeCampaignConfig({ ...base, seed: 7 }, { configDir: "/tmp" });
+  assert.ok(file.ok);
+  const id = "weekly-20261207T060000Z";
+  // What the run registered: the schedule's frozen config with the run's id and the seed of its time.
+  const registered = withScheduledRun(
+    file.frozen,
+    { scheduleId: "weekly", scheduledTime: "2026-12-07T06:00:00.000Z", timeSource: "TemporalScheduledStartTime" },
+    id,
+  ).config as typeof file.frozen;
+  const rerun = asScheduledRerun(file.frozen, { scheduleId: "weekly", scheduledAt: new Date("2026-12-07T06:00:00Z") }, id);
+  assert.ok(rerun);
+  assert.equal(frozenConfigHash(rerun.frozen), frozenConfigHash(registered));
+  assert.notEqual(frozenConfigHash(file.frozen), frozenConfigHash(registered), "the file as it is differs (its seed and campaignId)");
+  assert.equal(rerun.frozen.config.seed, registered.config.seed);
+  assert.equal(rerun.frozen.config.campaignId, id);
+  assert.equal(rerun.run.scheduledTime, "2026-12-07T06:00:00.000Z");
+  // A campaign no schedule started (or none registered yet) starts with the file as it is.
+  assert.equal(asScheduledRerun(file.frozen, { scheduleId: null, scheduledAt: null }, "plain"), undefined);
+  assert.equal(asScheduledRerun(file.frozen, undefined, "plain"), undefined);
+});
+
 test("a hand-made scheduled start with a bad schedule is refused naming the field", () => {
   assert.match(scheduledRunProblem({ scheduleId: "a/b", scheduledTime: "2026-12-07T06:00:00Z", timeSource: "workflowStartTime" })!, /^schedule\.id: /);
   assert.match(scheduledRunProblem({ scheduleId: "ok", scheduledTime: "later", timeSource: "workflowStartTime" })!, /^schedule\.scheduledTime: /);
@@ -260,4 +283,66 @@ test("describe: a schedule without a toolloop config shows the server's calendar
   assert.deepEqual(describeWhen(description({ intervals: [{ every: 21_600_000, offset: 0 }] })), ["every 6h"]);
   assert.deepEqual(describeWhen(description({})), []);
   assert.match(renderScheduleDescription(description({})).join("\n"), /^ {2}when: \(none\); timezone UTC$/m);
+});
+
+test("describe: a running campaign shows its own state; one waiting for an operator says the schedule's runs are skipped meanwhile", () => {
+  const d = description({ intervals: [{ every: 604_800_000, offset: 0 }] });
+  const wfId = "campaign-weekly-2026-12-07T06:00:00Z";
+  d.info.runningActions.push({ workflow: { workflowId: wfId, firstExecutionRunId: "r" } } as never);
+  const waiting = { workflowId: wfId, campaignId: "weekly-20261207T060000Z", status: "waiting_for_operator", stage: "train.grpo" };
+  const text = renderScheduleDescription(d, [], [waiting]).join("\n");
+  assert.match(text, /^ {2}running: campaign-weekly-2026-12-07T06:00:00Z \(campaign weekly-20261207T060000Z: waiting_for_operator, stage train\.grpo\)$/m);
+  assert.match(
+    text,
+    /^ {2}note: campaign weekly-20261207T060000Z waits for an operator: until it ends the runs due meanwhile are skipped \(overlap SKIP\); `toolloop campaign status weekly-20261207T060000Z` says what to do$/m,
+  );
+  // A campaign that is simply running is no hold-up; one whose state could not be read shows the workflow only.
+  const busy = renderScheduleDescription(d, [], [{ ...waiting, status: "running" }]).join("\n");
+  assert.match(busy, /running: \S+ \(campaign weekly-20261207T060000Z: running, stage train\.grpo\)$/m);
+  assert.doesNotMatch(busy, /note:/);
+  assert.match(renderScheduleDescription(d).join("\n"), /^ {2}running: campaign-weekly-2026-12-07T06:00:00Z$/m);
+  // allowAll starts runs beside it: nothing is held up.
+  const all = { ...d, policies: { ...d.policies, overlap: "ALLOW_ALL" } } as ScheduleDescription;
+  assert.doesNotMatch(renderScheduleDescription(all, [], [waiting]).join("\n"), /note:/);
+});
+
+test("trigger while a campaign of the schedule is open: SKIP starts nothing, the buffers wait for it, nothing open says nothing", () => {
+  const open = [{ workflowId: "campaign-weekly-2026-12-07T06:00:00Z", campaignId: "weekly-20261207T060000Z", status: "waiting_for_operator" }];
+  assert.match(
+    triggerWhileRunningNote("weekly", "SKIP", open)!,
+    /weekly-20261207T060000Z \(waiting_for_operator\) .*this trigger starts nothing \(counted as skipped\); `--overlap bufferOne`/,
+  );
+  assert.match(triggerWhileRunningNote("weekly", "BUFFER_ALL", open)!, /this run starts when it ends \(overlap BUFFER_ALL\)$/);
+  assert.match(triggerWhileRunningNote("weekly", "BUFFER_ONE", open)!, /a run already waiting keeps its place and this one is skipped/);
+  assert.equal(triggerWhileRunningNote("weekly", "ALLOW_ALL", open), undefined);
+  assert.equal(triggerWhileRunningNote("weekly", "SKIP", []), undefined);
+});
+
+test("describe: the config sha256 is the one the action starts runs with; after an update the creation's is named beside it", () => {
+  const v1 = freezeCampaignConfig({ ...base, schedules: [{ id: "weekly", spec: { cron: ["0 6 * * MON"] } }] }, { configDir: "/tmp" });
+  const v2 = freezeCampaignConfig({ ...base, seed: 8, schedules: [{ id: "weekly", spec: { cron: ["0 6 * * MON"] } }] }, { configDir: "/tmp" });
+  assert.ok(v1.ok && v2.ok);
+  const memo = { toolloopConfigSha256: v1.hash, campaignName: "weekly-test" };
+  const created = { ...description({}, [{ config: v1.frozen, schedule: { id: "weekly" } }]), memo };
+  assert.match(renderScheduleDescription(created).join("\n"), new RegExp(`^ {2}campaign "weekly-test", config sha256 ${v1.hash} \\(as created\\)$`, "m"));
+  const updated = { ...description({}, [{ config: v2.frozen, schedule: { id: "weekly" } }]), memo };
+  assert.match(
+    renderScheduleDescription(updated).join("\n"),
+    new RegExp(`^ {2}campaign "weekly-test", config sha256 ${v2.hash} \\(updated; at creation ${v1.hash}\\)$`, "m"),
+  );
+});
+
+test("a scheduled run's campaign id from its workflow id and back (a run no worker has started has no CampaignId yet)", () => {
+  assert.equal(scheduledRunCampaignIdOf("campaign-weekly-2026-12-07T06:00:00Z"), "weekly-20261207T060000Z");
+  assert.equal(scheduledRunCampaignIdOf("campaign-wk_2-a-2026-12-07T06:00:00Z"), "wk_2-a-20261207T060000Z");
+  assert.equal(scheduledRunWorkflowIdOf("weekly-20261207T060000Z"), "campaign-weekly-2026-12-07T06:00:00Z");
+  assert.equal(scheduledRunWorkflowIdOf("wk_2-a-20261207T060000Z"), "campaign-wk_2-a-2026-12-07T06:00:00Z");
+  // The two agree with the id a run registers under.
+  const t = new Date("2026-12-07T06:00:00Z");
+  assert.equal(scheduledRunCampaignIdOf(scheduledRunWorkflowIdOf(scheduledCampaignId("weekly", t))!), scheduledCampaignId("weekly", t));
+  // Anything else is not a scheduled run.
+  for (const id of ["campaign-weekly", "campaign-demo-20261207-060000", "weekly", "campaign-weekly-2026-12-07T06:00:00.130Z"])
+    assert.equal(scheduledRunCampaignIdOf(id), undefined, id);
+  for (const id of ["demo-20261207-060000", "weekly", "weekly-20261207T060000.130Z", "weekly-20261399T060000Z"])
+    assert.equal(scheduledRunWorkflowIdOf(id), undefined, id);
 });

@@ -418,3 +418,22 @@ test("a succeeded cluster-job stage shows as done (1/1, 100%) even when PostgreS
   assert.match(text, /^ {2}train\.merge {3}1\/1 \(100%\) {2}succeeded in 1m00s$/m);
   assert.match(text, /^ {2}serve\.policy {2}0\/1 \(0%\) /m);
 });
+
+test("a scheduled campaign's status names its schedule, the time it was scheduled for and the campaign it continues from", () => {
+  const schedule = { scheduleId: "weekly", scheduledAt: "2026-12-07T06:00:00.000Z", continuesFrom: "weekly-20261130T060000Z" };
+  const v = campaignView({ campaignId: "weekly-20261207T060000Z", db: dbFacts([stage("export.verl", { status: "running" })], { schedule }), wf: wf({}) });
+  assert.deepEqual(v.schedule, schedule);
+  assert.match(
+    renderCampaignView(v),
+    /^schedule: weekly, run scheduled for 2026-12-07T06:00:00\.000Z; continues from weekly-20261130T060000Z \(its policy and pool\)$/m,
+  );
+  const first = campaignView({
+    campaignId: "weekly-20261130T060000Z",
+    db: dbFacts([], { schedule: { scheduleId: "weekly", scheduledAt: "2026-11-30T06:00:00.000Z" } }),
+  });
+  assert.match(renderCampaignView(first), /^schedule: weekly, run scheduled for 2026-11-30T06:00:00\.000Z; started from scratch/m);
+  // A campaign started by hand has no schedule line.
+  const plain = campaignView({ campaignId: "weekly", db: dbFacts([]) });
+  assert.equal(plain.schedule, undefined);
+  assert.doesNotMatch(renderCampaignView(plain), /^schedule:/m);
+});
