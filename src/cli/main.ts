@@ -12,6 +12,10 @@ import { registerModelCommands } from "./model.js";
 import { registerSampleCommands } from "./lineage.js";
 import { registerReportCommands } from "./report.js";
 import { registerScheduleCommands } from "./schedule.js";
+import { stopQuietlyOnClosedPipe } from "./closedPipe.js";
+
+stopQuietlyOnClosedPipe(process.stdout);
+stopQuietlyOnClosedPipe(process.stderr);
 
 const program = new Command();
 program
