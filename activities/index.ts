@@ -36,6 +36,7 @@ import { createLauncher } from "../src/training/launchers/index.js";
 import { latestModelVersionOrPredecessor, previousScheduledCampaign } from "../src/db/repos/continuation.js";
 import { scheduledRunProblem, withScheduledRun } from "../src/schedules/scheduledConfig.js";
 import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolicy.js";
+import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
 import type { CampaignConfig } from "../src/config/campaignConfig.js";
 import type { JobLauncher } from "../src/training/launchers/launcher.js";
@@ -138,6 +139,8 @@ export function createActivities(deps: ActivityDeps) {
     } catch (err) {
       // Outcomes of requests already made are still written; the step's own error is what matters.
       await ledger.drain().catch((drainErr: unknown) => deps.log(`[usage] request ledger not fully written: ${String(drainErr)}`));
+      // The served policy not answering: say whether its launcher says it runs, and how to bring it back.
+      if (bindsServed) await explainServedPolicyDown(db, err, ref.campaignId, served!, { log: deps.log });
       throw err;
     }
     await ledger.drain();

@@ -9,9 +9,11 @@ import type { Client } from "@temporalio/client";
 import type { Command } from "commander";
 import pLimit from "p-limit";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
-import { openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { openDatabase, pingDatabase, type Db, type DbHandle } from "../db/client.js";
 import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns } from "../db/repos/campaignStatus.js";
+import { listCampaignStageJobs } from "../db/repos/clusterJobs.js";
+import { checkServedPolicies } from "../training/servedPolicyJobs.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
 import { campaignListEntry, mergeCampaignList, unregisteredListEntry, unregisteredWorkflows } from "../status/campaignList.js";
 import { campaignView, ENDED_STATES, type CampaignView, type DbFacts, type WorkflowFacts } from "../status/campaignView.js";
@@ -136,14 +138,37 @@ async function resolveCampaign(s: Sources, id: string): Promise<{ campaignId: st
   return { campaignId: id.startsWith("campaign-") && !s.db ? id.slice("campaign-".length) : id };
 }
 
+/**
+ * PostgreSQL's word on the campaign's live policy servers, checked with the launchers that started
+ * them (as `model list` does: a few at a time, 5 s each): one that ended by itself is recorded so and
+ * the facts are read again, so the view says it is not running and how to bring it back. A launcher
+ * that cannot be asked leaves PostgreSQL's word, with a note.
+ */
+async function withServersAsked(db: Db, facts: DbFacts, notes: string[]): Promise<DbFacts> {
+  const names = new Set((facts.policyServers ?? []).map((p) => p.job));
+  try {
+    const jobs = (await listCampaignStageJobs(db, facts.campaignId, "serve.policy")).filter((j) => names.has(j.name) && j.state !== "submitting");
+    const checks = [...(await checkServedPolicies(db, jobs, { campaignId: facts.campaignId })).values()];
+    for (const c of checks)
+      if (c.result === "unknown")
+        notes.push(`policy server ${c.job}: could not ask its ${c.launcher} launcher whether it runs (${c.reason}); PostgreSQL says it does`);
+    if (!checks.some((c) => c.result === "ended")) return facts;
+    return (await readCampaignFacts(db, facts.campaignId)) ?? facts;
+  } catch (e) {
+    notes.push(`could not check the policy servers with their launchers: ${e instanceof Error ? e.message : String(e)}`);
+    return facts;
+  }
+}
+
 /** The campaign's view, or a CliError (exit 2) when neither PostgreSQL nor Temporal knows the id. */
 export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promise<CampaignView> {
   const resolved = await resolveCampaign(s, id);
-  const { dbFacts } = resolved;
+  let { dbFacts } = resolved;
   let { campaignId } = resolved;
   let wf: WorkflowFacts | undefined;
   let workflowMissing: { namespace: string; workflowId: string } | undefined;
   const notes = [...s.notes];
+  if (s.db && dbFacts?.policyServers?.length) dbFacts = await withServersAsked(s.db.db, dbFacts, notes);
   if (s.client) {
     try {
       wf = await readWorkflowFacts(s.client, dbFacts?.workflowId ?? campaignWorkflowId(campaignId));

@@ -20,6 +20,7 @@ import {
   type ServerCheck,
   type StopOutcome,
 } from "../training/servedPolicyJobs.js";
+import { restartServedPolicy, RestartServedPolicyError, type RestartOutcome } from "../training/servedPolicyRestart.js";
 import { cliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
 
@@ -80,6 +81,58 @@ export function registerModelCommands(program: Command): void {
         await db.close();
       }
     });
+  model
+    .command("restart")
+    .argument("<campaignId>")
+    .option("--iteration <n>", "the server of this iteration (default: the campaign's newest served version)")
+    .option("--version <id>", "this served version (an id `model list` prints, e.g. ID:2:served)")
+    .option("--timeout-seconds <s>", "how long the restarted server may take to answer (default 600)")
+    .option("--json", "print what was done as JSON")
+    .description("bring back a policy server that ended by itself: its job again, through the launcher that started it (needs DATABASE_URL)")
+    .action(async (campaignId: string, opts: { iteration?: string; version?: string; timeoutSeconds?: string; json?: boolean }) => {
+      const iteration = iterationOption(campaignId, opts);
+      let readyTimeoutMs: number | undefined;
+      if (opts.timeoutSeconds !== undefined) {
+        if (!/^[1-9]\d{0,5}$/.test(opts.timeoutSeconds))
+          throw new CliError(`--timeout-seconds ${JSON.stringify(opts.timeoutSeconds)}: expected a whole number of seconds from 1 to 999999`);
+        readyTimeoutMs = Number(opts.timeoutSeconds) * 1000;
+      }
+      const url = cliEnv().databaseUrl;
+      if (!url) throw new CliError("model restart reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
+      const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+      try {
+        let outcome: RestartOutcome;
+        try {
+          outcome = await restartServedPolicy(db.db, {
+            campaignId,
+            ...(iteration !== undefined ? { iteration } : {}),
+            ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}),
+            // Progress goes to stderr, so --json's stdout stays one document.
+            progress: (line) => console.error(`[model restart] ${line}`),
+            log: (line) => console.error(line),
+          });
+        } catch (e) {
+          if (!(e instanceof RestartServedPolicyError)) throw e;
+          throw new CliError(e.message, e.kind === "unknown-campaign" || e.kind === "unknown-version" ? EXIT_BAD_INPUT : EXIT_ENVIRONMENT);
+        }
+        if (opts.json) console.log(JSON.stringify(outcome, null, 2));
+        else for (const line of formatRestartOutcome(campaignId, outcome)) console.log(line);
+      } finally {
+        await db.close();
+      }
+    });
+}
+
+/** What `model restart` did, and what to run next. */
+export function formatRestartOutcome(campaignId: string, o: RestartOutcome): string[] {
+  const p = o.previous;
+  const how = `${p.state}${p.message ? ` (${p.message})` : p.exitCode !== undefined ? ` (exit ${p.exitCode})` : ""}`;
+  const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);
+  return [
+    `iteration ${o.iteration} ${o.version}: ${p.job} had ended, ${how}`,
+    `restarted as ${o.job} (${o.launcher} ${o.externalId}, attempt ${o.attempt}); ${o.servedModel} serves at ${o.url}${o.urlChanged ? " (a new URL, recorded: later stages call it)" : " (the URL recorded before)"} after ${Math.round(o.readyAfterMs / 1000)} s`,
+    `a stage waiting on it runs again with \`${CLI} campaign retry-stage ${id}\``,
+  ];
 }
 
 /**
@@ -134,7 +187,7 @@ export function formatStopOutcomes(campaignId: string, outcomes: StopOutcome[]):
     ];
   }
   return outcomes.map((o) => {
-    const what = o.action === "stopped" ? "stopped" : o.action === "ended" ? "had ended already" : "not running";
+    const what = o.action === "stopped" ? "stopped" : o.action === "ended" ? "had ended already by itself" : "not running";
     return `iteration ${o.iteration} ${o.job} (${o.launcher}): ${what}, ${o.state}${o.message && o.action !== "stopped" ? ` (${o.message})` : ""}`;
   });
 }

@@ -139,6 +139,12 @@ export interface DbFacts {
   stages: StageFacts[];
   /** Policy servers (serve.policy jobs) last recorded running and not stopped: they outlive the campaign. */
   policyServers?: { iteration: number; job: string; url?: string }[];
+  /**
+   * The campaign's newest served version, when its server ended by itself (a crash, a kill, a time
+   * limit; recorded by `model list`, `model stop`, `model restart` or `campaign status` asking its
+   * launcher): what the launcher said, so the view names it and the command that brings it back.
+   */
+  policyServerDown?: { iteration: number; job: string; launcher: string; state: string; exitCode?: number; message?: string; url?: string };
   /** The database's clock, so rates never mix two clocks. */
   nowMs: number;
 }
@@ -242,6 +248,26 @@ export function stopServersCommand(
   return { command: `${CLI} model stop ${id}`, what: `stop its policy server (${which}; ${why}) when nothing calls it any more` };
 }
 
+/** `failed (exit 137: exited with code 137 …)`: how a server ended, as its launcher said. */
+export function serverEndText(d: { state: string; exitCode?: number; message?: string }): string {
+  const code = d.exitCode !== undefined && !(d.message ?? "").includes(`code ${d.exitCode}`) ? `exit ${d.exitCode}` : undefined;
+  const detail = [code, d.message].filter(Boolean).join(": ");
+  return `${d.state}${detail ? ` (${detail})` : ""}`;
+}
+
+/** The note and command for a campaign whose newest policy server ended by itself. */
+export function policyServerDownNote(campaignId: string, d: NonNullable<DbFacts["policyServerDown"]>): string {
+  return `the policy server of iteration ${d.iteration}${d.url ? ` (${d.url})` : ""} is not running: its ${d.launcher} launcher says job ${d.job} ${serverEndText(d)}; stages that call the policy role fail until \`${restartServerCommand(campaignId, d).command}\` brings it back`;
+}
+
+export function restartServerCommand(campaignId: string, d: NonNullable<DbFacts["policyServerDown"]>): CampaignView["nextCommands"][number] {
+  const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);
+  return {
+    command: `${CLI} model restart ${id} --iteration ${d.iteration}`,
+    what: `bring back the policy server of iteration ${d.iteration} (it ended by itself: ${serverEndText(d)}), same URL and model name; then \`${CLI} campaign retry-stage ${id}\` if a stage waits on it`,
+  };
+}
+
 export interface ViewInput {
   campaignId: string;
   db?: DbFacts;
@@ -274,6 +300,7 @@ export function noWorkerYetNote(wf: Pick<WorkflowFacts, "workflowId" | "taskQueu
 export function campaignView(input: ViewInput): CampaignView {
   const { db, wf } = input;
   const notes = [...(input.notes ?? [])];
+  if (db?.policyServerDown) notes.push(policyServerDownNote(db.campaignId, db.policyServerDown));
   const failedStage =
     db?.iteration?.status === "running" || db?.iteration?.status === "failed" ? [...db.stages].reverse().find((s) => s.status === "failed") : undefined;
   const stageFailure = failedStage ? `stage ${failedStage.name} failed: ${failedStage.error ?? "(no message recorded)"}` : undefined;
@@ -375,7 +402,9 @@ export function campaignView(input: ViewInput): CampaignView {
     stages,
     ...(waitingStage ? { waitingStage } : {}),
     nextCommands: [
+      ...(db?.policyServerDown && state === "waiting_for_operator" ? [restartServerCommand(db.campaignId, db.policyServerDown)] : []),
       ...nextCommandsFor(state, db?.campaignId ?? input.campaignId),
+      ...(db?.policyServerDown && state !== "waiting_for_operator" ? [restartServerCommand(db.campaignId, db.policyServerDown)] : []),
       ...(ended && db?.policyServers?.length ? [stopServersCommand(state, db.campaignId, db.policyServers)] : []),
     ],
     ...(wf?.outputDir ? { outputDir: wf.outputDir } : {}),

@@ -131,7 +131,7 @@ async function refuseWhileInUse(db: Db, campaignId: string, status: string | und
 }
 
 /** The launcher the job was started with: its iteration's config version names it. */
-async function launcherOf(
+export async function launcherOf(
   db: Db,
   o: { campaignId: string; launcherConfig?: LauncherConfig },
   job: ClusterJobRow,
@@ -176,7 +176,7 @@ async function stopJob(db: Db, launcher: JobLauncher, job: ClusterJobRow, log: (
   return { ...base, action: "stopped", state, message: STOP_MESSAGE };
 }
 
-function localRecordMissing(launcher: JobLauncher, name: string): string {
+export function localRecordMissing(launcher: JobLauncher, name: string): string {
   return `the local launcher here has no record of ${name} (looked in ${(launcher as { stateDir?: string }).stateDir ?? "its state dir"}); run this on the machine whose worker started it, with that worker's TOOLLOOP_STATE_DIR`;
 }
 

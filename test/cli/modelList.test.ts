@@ -2,7 +2,7 @@
  * `toolloop model list` asks the launcher whether a server PostgreSQL records as running still runs.
  * A one-iteration campaign serves its policy (the LLM simulator) through the real local launcher; the
  * server process is then killed from outside (as an OOM kill or a crash would end it). The CLI as a
- * process shows it `exited failed (exited with code 137)` and records it as `model stop` records an
+ * process shows it `exited failed (exited with code 137 (ended by SIGKILL, …))` and records it as `model stop` records an
  * ended job (job row failed and finished, the served version stopped), once; `campaign status` then
  * offers no `model stop`. A launcher that cannot be reached (a Ray dashboard port nothing listens on,
  * one that never answers) gives `SERVING?` with a note naming it and the reason, and exit 0.
@@ -77,12 +77,12 @@ test("model list: a policy server killed from outside reads exited, and is recor
 
   const relisted = await cli(["model", "list", id]);
   assert.equal(relisted.status, 0, show(relisted));
-  assert.match(relisted.stdout, /iteration 1 served .* exited failed \(exited with code 137\)/);
+  assert.match(relisted.stdout, /iteration 1 served .* exited failed \(exited with code 137 \(ended by SIGKILL, e\.g\. kill -9 or the OOM killer\)\)/);
   assert.doesNotMatch(relisted.stdout, /SERVING/);
   const ended = await jobRow(id, 1);
   assert.equal(ended.state, "failed");
   assert.equal(ended.exitCode, 137);
-  assert.equal(ended.message, "exited with code 137");
+  assert.equal(ended.message, "exited with code 137 (ended by SIGKILL, e.g. kill -9 or the OOM killer)");
   assert.ok(ended.finishedAt, "the job row is finished");
   const stoppedAt = (await servedVersion(id, 1))?.stoppedAt;
   assert.ok(stoppedAt, "the served version is marked no longer served");
@@ -108,7 +108,7 @@ test("model list: a policy server killed from outside reads exited, and is recor
   const stop = await cli(["model", "stop", id]);
   assert.equal(stop.status, 0, show(stop));
   assert.match(stop.stdout, /no policy server of .* is running; nothing to stop/);
-  assert.match(stop.stdout, /iteration 1 .*: failed \(exited with code 137\)/);
+  assert.match(stop.stdout, /iteration 1 .*: failed \(exited with code 137 \(ended by SIGKILL/);
 });
 
 /** A campaign whose iteration-1 server ran on a Ray cluster at `address`, as PostgreSQL records it: running. */

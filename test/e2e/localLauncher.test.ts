@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/training/launchers/launcher.js";
 import { TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
-import { LOCAL_JOB_PROCESS_TAG, LocalLauncher } from "../../src/training/launchers/local.js";
+import { exitMessage, LOCAL_JOB_PROCESS_TAG, LocalLauncher } from "../../src/training/launchers/local.js";
 import { submitThenKill } from "../helpers/submitThenKill.js";
 
 let root: string;
@@ -61,6 +61,22 @@ const untilTerminal = (l: JobLauncher, ref: JobRef) =>
     return TERMINAL_JOB_STATES.has(s.state) ? s : undefined;
   });
 
+/** A process of the group `pgid` whose program is `program`. */
+async function groupMember(pgid: number, program: string): Promise<number | undefined> {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === pgid) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[2] === String(pgid) && argv[0] === program) return Number(entry);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return undefined;
+}
+
 /** Wrapper processes (group leaders whose $0 names the job) of this job in the process table. */
 function jobProcesses(name: string): number[] {
   const pids: number[] = [];
@@ -101,6 +117,21 @@ test("local launcher: a failing job reports its exit code", async () => {
   assert.equal(s2.state, "failed");
   assert.equal(s2.exitCode, 127);
   assert.match(await launcher.logs(missing.ref), /nonexistent/);
+});
+
+test("local launcher: a job's command killed from outside (not cancelled) is failed, with the signal named", async () => {
+  const { ref } = await submit(launcher, request("killed-job", "echo up; sleep 60"));
+  const wrapper = await waitFor("the job's wrapper", async () => jobProcesses("killed-job")[0]);
+  const child = await waitFor("the job's sleep", async () => groupMember(wrapper, "sleep"));
+  process.kill(child, "SIGKILL");
+  const status = await untilTerminal(launcher, ref);
+  // The wrapper's sh runs `sh -c script`, whose child sleep died by SIGKILL: the script's sh reports 137.
+  assert.equal(status.state, "failed");
+  assert.equal(status.exitCode, 137);
+  assert.equal(status.message, "exited with code 137 (ended by SIGKILL, e.g. kill -9 or the OOM killer)");
+  assert.equal(exitMessage(143), "exited with code 143 (ended by SIGTERM)");
+  assert.equal(exitMessage(3), "exited with code 3");
+  assert.equal(exitMessage(255), "exited with code 255");
 });
 
 test("local launcher: observe a running job, read its logs, cancel it (SIGTERM to its group)", async () => {

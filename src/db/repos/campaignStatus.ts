@@ -76,6 +76,8 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
   };
   const servers = await livePolicyServers(db, campaignId);
   if (servers.length > 0) facts.policyServers = servers;
+  const down = await endedPolicyServer(db, campaignId);
+  if (down) facts.policyServerDown = down;
   // Stage rows of an iteration not recorded yet (between registration and startIteration) still tell the truth.
   const n = it?.iteration ?? (await latestStageIteration(db, campaignId));
   if (n === undefined) return facts;
@@ -151,6 +153,40 @@ export async function livePolicyServers(db: Db, campaignId: string): Promise<Non
     .where(and(eq(clusterJobs.campaignId, campaignId), eq(clusterJobs.stage, "serve.policy"), inArray(clusterJobs.state, LIVE_SERVE_STATES)))
     .orderBy(clusterJobs.iteration);
   return rows.filter((r) => !r.stoppedAt).map((r) => ({ iteration: r.iteration, job: r.job, ...(r.url ? { url: r.url } : {}) }));
+}
+
+/**
+ * The campaign's newest served version, when its job is recorded as ended by itself (not cancelled:
+ * a `model stop` or a newer iteration's server stopped it on purpose): the server later stages call
+ * is not running. Only what PostgreSQL records; asking the launcher is the caller's.
+ */
+export async function endedPolicyServer(db: Db, campaignId: string): Promise<DbFacts["policyServerDown"]> {
+  const rows = await db
+    .select({
+      iteration: modelVersions.iteration,
+      url: modelVersions.url,
+      job: clusterJobs.name,
+      launcher: clusterJobs.launcher,
+      state: clusterJobs.state,
+      exitCode: clusterJobs.exitCode,
+      message: clusterJobs.message,
+    })
+    .from(modelVersions)
+    .innerJoin(clusterJobs, eq(clusterJobs.name, modelVersions.jobName))
+    .where(and(eq(modelVersions.campaignId, campaignId), eq(modelVersions.kind, "served")))
+    .orderBy(desc(modelVersions.iteration))
+    .limit(1);
+  const r = rows[0];
+  if (!r || LIVE_SERVE_STATES.includes(r.state) || r.state === "cancelled") return undefined;
+  return {
+    iteration: r.iteration,
+    job: r.job,
+    launcher: r.launcher,
+    state: r.state,
+    ...(r.exitCode !== null ? { exitCode: r.exitCode } : {}),
+    ...(r.message ? { message: r.message } : {}),
+    ...(r.url ? { url: r.url } : {}),
+  };
 }
 
 /**

@@ -133,9 +133,14 @@ if (o.checkpointProfile !== undefined) {
 // Handlers go in before the server starts, so a signal during start-up is not fatal.
 let stopping = false;
 const running: { sim?: Awaited<ReturnType<typeof startSimulator>> } = {};
+// Stopped by a signal, it exits 128 + the signal's number once closed (143 for SIGTERM), as a shell
+// reports a process a signal ended: a server stopped from outside did not succeed (a launcher that
+// reads the exit code, e.g. the local one, then says `failed`); only the idle exit is a clean 0.
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
+  if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = SIGNAL_EXIT[signal] ?? 1;
   const sim = running.sim;
   if (!sim) return; // start-up sees `stopping` and closes
   console.log(`[toolloop-simulator] ${signal}: stopping (${sim.stats().requests} requests received)`);

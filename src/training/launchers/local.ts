@@ -174,7 +174,7 @@ export class LocalLauncher implements JobLauncher {
     const finalCode = exitCode ?? this.readExitCode(ref.name);
     if (cancelled) return { state: "cancelled", ...(finalCode !== undefined ? { exitCode: finalCode } : {}), message: "cancelled", nodes };
     if (finalCode === 0) return { state: "succeeded", exitCode: 0, nodes };
-    if (finalCode !== undefined) return { state: "failed", exitCode: finalCode, message: `exited with code ${finalCode}`, nodes };
+    if (finalCode !== undefined) return { state: "failed", exitCode: finalCode, message: exitMessage(finalCode), nodes };
     if (!id && this.recordAgeMs(ref.name) < START_GRACE_MS) return { state: "pending", message: "starting", nodes };
     return {
       state: "lost",
@@ -240,6 +240,16 @@ export class LocalLauncher implements JobLauncher {
     const text = readOptional(this.file(name, "exit"))?.trim();
     return text && /^\d+$/.test(text) ? Number(text) : undefined;
   }
+}
+
+/** Signals a shell reports as exit code 128 + n (the wrapper's `$?`). */
+const SIGNAL_NAMES: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM" };
+
+/** `exited with code 137 (killed by SIGKILL, e.g. the OOM killer)`: the code, and the signal a code above 128 stands for. */
+export function exitMessage(code: number): string {
+  const signal = code > 128 && code < 160 ? (SIGNAL_NAMES[code - 128] ?? `signal ${code - 128}`) : undefined;
+  if (!signal) return `exited with code ${code}`;
+  return `exited with code ${code} (ended by ${signal}${code === 137 ? ", e.g. kill -9 or the OOM killer" : ""})`;
 }
 
 function readOptional(file: string): string | undefined {

@@ -181,6 +181,23 @@ test("CLI: --host, --checkpoint-profile (listed model, marked answers, logs) and
   }
 });
 
+test("CLI: stopped by SIGTERM or SIGINT it closes and exits 143 or 130 (a server stopped from outside did not succeed)", async () => {
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const) {
+    const p = runMain(["--port", "0"]);
+    try {
+      await waitFor("listening", () => (/listening/.test(p.output()) ? true : undefined));
+      p.child.kill(signal);
+      assert.equal(await p.exited, code, p.output());
+      assert.match(p.output(), new RegExp(`${signal}: stopping`));
+    } finally {
+      p.child.kill("SIGKILL");
+    }
+  }
+});
+
 test("CLI: a bad profile stops start-up with the file and field named", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "standin-serve-"));
   const file = path.join(dir, "toolloop_profile.json");

@@ -437,3 +437,45 @@ test("a scheduled campaign's status names its schedule, the time it was schedule
   assert.equal(plain.schedule, undefined);
   assert.doesNotMatch(renderCampaignView(plain), /^schedule:/m);
 });
+
+test("a campaign whose newest policy server ended by itself says so, with the launcher's word and the restart command (first while a stage waits)", () => {
+  const policyServerDown = {
+    iteration: 2,
+    job: "tl-weekly-ab12-i2-serve-policy-a1",
+    launcher: "local",
+    state: "failed",
+    exitCode: 137,
+    message: "exited with code 137 (ended by SIGKILL, e.g. kill -9 or the OOM killer)",
+    url: "http://127.0.0.1:18511/v1",
+  };
+  const waiting = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("score.perplexity", { status: "failed", attempts: 1, error: "endpoint served-policy-iter-2 … is unavailable" })], {
+      status: "waiting_for_operator",
+      policyServerDown,
+    }),
+    wf: wf({ searchStatus: "waiting_for_operator", searchStage: "score.perplexity" }),
+  });
+  assert.ok(
+    waiting.notes.includes(
+      "the policy server of iteration 2 (http://127.0.0.1:18511/v1) is not running: its local launcher says job tl-weekly-ab12-i2-serve-policy-a1 failed (exited with code 137 (ended by SIGKILL, e.g. kill -9 or the OOM killer)); stages that call the policy role fail until `toolloop model restart weekly --iteration 2` brings it back",
+    ),
+    waiting.notes.join("\n"),
+  );
+  assert.deepEqual(waiting.nextCommands[0], {
+    command: "toolloop model restart weekly --iteration 2",
+    what: "bring back the policy server of iteration 2 (it ended by itself: failed (exited with code 137 (ended by SIGKILL, e.g. kill -9 or the OOM killer))), same URL and model name; then `toolloop campaign retry-stage weekly` if a stage waits on it",
+  });
+  assert.ok(waiting.nextCommands.some((c) => c.command === "toolloop campaign retry-stage weekly"));
+  // An exit code the message does not carry is shown; a completed campaign lists it after its own commands.
+  const done = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([], { status: "completed", policyServerDown: { ...policyServerDown, state: "lost", exitCode: 9, message: "gone" } }),
+    wf: wf({ status: "COMPLETED", resultState: "completed" }),
+  });
+  assert.match(done.notes.join("\n"), /job tl-weekly-ab12-i2-serve-policy-a1 lost \(exit 9: gone\)/);
+  assert.equal(done.nextCommands.at(-1)?.command, "toolloop model restart weekly --iteration 2");
+  const fine = campaignView({ campaignId: "weekly", db: dbFacts([]), wf: wf({ searchStatus: "running" }) });
+  assert.ok(!fine.nextCommands.some((c) => c.command.includes("model restart")));
+  assert.ok(!fine.notes.some((n) => n.includes("not running")));
+});
