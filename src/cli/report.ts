@@ -2,6 +2,7 @@
  * `toolloop report build|serve`: a campaign's HTML reports (src/reports/) on demand. Reads
  * PostgreSQL (and the training jobs' logs on disk) only: no worker or Temporal needed.
  */
+import net from "node:net";
 import path from "node:path";
 import type { Command } from "commander";
 import { openDatabase, type DbHandle } from "../db/client.js";
@@ -54,18 +55,28 @@ export async function writeReportFile(file: string, html: string, fromOut: boole
   }
 }
 
-/** A port `report serve` cannot listen on, said as such. */
-export function listenFailure(port: number, err: unknown): CliError | undefined {
+/** A port (or address) `report serve` cannot listen on, said as such. */
+export function listenFailure(port: number, err: unknown, host = "127.0.0.1"): CliError | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === "EADDRINUSE")
     return new CliError(
-      `--port ${port}: 127.0.0.1:${port} is already in use (another report serve?); pick another port, or --port 0 for any free one`,
+      `--port ${port}: ${host}:${port} is already in use (another report serve?); pick another port, or --port 0 for any free one`,
       EXIT_BAD_INPUT,
     );
   if (code === "EACCES")
     return new CliError(`--port ${port}: not allowed to listen on it (ports below 1024 need privileges); pick another port`, EXIT_BAD_INPUT);
+  if (code === "EADDRNOTAVAIL")
+    return new CliError(`--host ${host}: no network interface of this machine has that address; use 127.0.0.1, or 0.0.0.0 for every interface`, EXIT_BAD_INPUT);
   return undefined;
 }
+
+/** `--host`: an IP address to listen on (a container publishing the port needs 0.0.0.0). */
+export function parseHost(v: string): string {
+  if (net.isIP(v) === 0) throw new CliError(`--host: expected an IP address to listen on (127.0.0.1, 0.0.0.0, ::), got ${JSON.stringify(v)}`, EXIT_BAD_INPUT);
+  return v;
+}
+
+const isLoopback = (host: string) => host === "::1" || host.startsWith("127.");
 
 const asCliError = (err: unknown): never => {
   if (err instanceof UnknownCampaignError) throw new CliError(err.message, EXIT_BAD_INPUT);
@@ -99,16 +110,20 @@ export function registerReportCommands(program: Command): void {
   report
     .command("serve")
     .argument("<campaignId>")
-    .option("--port <port>", "port on 127.0.0.1 (0: any free port)", "8088")
-    .description("serve the campaign's reports on 127.0.0.1, built fresh on every request, until Ctrl-C")
-    .action(async (campaignId: string, opts: { port: string }) => {
+    .option("--port <port>", "port to listen on (0: any free port)", "8088")
+    .option("--host <address>", "address to listen on (0.0.0.0: every interface, e.g. inside a container whose port is published)", "127.0.0.1")
+    .description("serve the campaign's reports (127.0.0.1 unless --host says otherwise), built fresh on every request, until Ctrl-C")
+    .action(async (campaignId: string, opts: { port: string; host: string }) => {
       const port = parsePort(opts.port);
+      const host = parseHost(opts.host);
       await withDatabase(async ({ db }) => {
         // Fail now, not on the first request, when the campaign is unknown.
         await campaignReportDir(db, defaultBaseDir(), campaignId).catch(asCliError);
-        const server = await startReportServer(db, campaignId, { port, log: (m) => console.error(`[report] ${m}`) }).catch((err: unknown) => {
-          throw listenFailure(port, err) ?? err;
+        const server = await startReportServer(db, campaignId, { port, host, log: (m) => console.error(`[report] ${m}`) }).catch((err: unknown) => {
+          throw listenFailure(port, err, host) ?? err;
         });
+        if (!isLoopback(host))
+          console.error(`[report] listening on ${host}: the reports have no access control; anyone who can reach this address and port can read them`);
         console.log(`[report] serving ${campaignId}'s reports at ${server.url} (iterations at .../iter-N/report.html); Ctrl-C to stop`);
         await new Promise<void>((resolve) => {
           const stop = () => resolve();

@@ -47,7 +47,7 @@ export async function startReportServer(db: Db, campaignId: string, opts: { port
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host}:${port}/${REPORT_FILE}`,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/${REPORT_FILE}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

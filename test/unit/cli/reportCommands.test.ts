@@ -4,7 +4,7 @@
  * CLI opens (DATABASE_URL=pglite:<dir>).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -87,4 +87,43 @@ test("writeFileAtomic: a failed rename removes its temporary file", async (t) =>
   fs.mkdirSync(path.join(dir, "taken"));
   await assert.rejects(writeFileAtomic(path.join(dir, "taken"), "x"), /EISDIR|EEXIST|ENOTEMPTY|EPERM/);
   assert.deepEqual(fs.readdirSync(dir), ["taken"]);
+});
+
+test("report serve --host: an address to listen on (0.0.0.0 for a container's published port), refused when it is not an IP address or not this machine's", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-cli-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const url = await pgliteCampaign(dir);
+
+  const named = run(["report", "serve", "c", "--host", "reports.example"], url);
+  assert.equal(named.status, 2, named.stderr);
+  assert.match(named.stderr, /--host: expected an IP address to listen on .*got "reports\.example"/);
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): no interface of this machine has it.
+  const elsewhere = run(["report", "serve", "c", "--host", "192.0.2.1", "--port", "0"], url);
+  assert.equal(elsewhere.status, 2, elsewhere.stderr);
+  assert.match(elsewhere.stderr, /--host 192\.0\.2\.1: no network interface of this machine has that address/);
+
+  const child = spawn(process.execPath, [CLI, "report", "serve", "c", "--host", "0.0.0.0", "--port", "0"], {
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => child.kill("SIGKILL"));
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+      if (out.includes("\n")) resolve(out);
+    });
+    child.on("exit", (code) => reject(new Error(`report serve exited ${code}: ${stderr}`)));
+  });
+  const port = Number(/http:\/\/0\.0\.0\.0:(\d+)\/report\.html/.exec(line)?.[1]);
+  assert.ok(port > 0, line);
+  assert.match(stderr, /listening on 0\.0\.0\.0: the reports have no access control/);
+  // Reachable through every interface, loopback included.
+  const res = await fetch(`http://127.0.0.1:${port}/report.html`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /<h1>Campaign c<\/h1>/);
+  child.kill("SIGTERM");
+  assert.equal(await new Promise((resolve) => child.once("exit", resolve)), 0);
 });
