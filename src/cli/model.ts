@@ -10,7 +10,7 @@ import { openDatabase, type Db } from "../db/client.js";
 import { getCampaign } from "../db/repos/campaigns.js";
 import { livePolicyServers } from "../db/repos/campaignStatus.js";
 import { listCampaignStageJobs, type ClusterJobRow } from "../db/repos/clusterJobs.js";
-import { listModelVersions, type ModelVersionRow } from "../db/repos/modelVersions.js";
+import { checkpointsDeletedOf, listModelVersions, type ModelVersionRow } from "../db/repos/modelVersions.js";
 import { CLI } from "../status/campaignView.js";
 import {
   checkServedPolicies,
@@ -21,6 +21,7 @@ import {
   type StopOutcome,
 } from "../training/servedPolicyJobs.js";
 import { restartServedPolicy, RestartServedPolicyError, type RestartOutcome } from "../training/servedPolicyRestart.js";
+import { formatBytes } from "../util/jsonFile.js";
 import { cliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
 
@@ -278,9 +279,14 @@ export function formatModelVersions(rows: ListedVersion[]): string[] {
               : "";
     const where = r.url ? `${r.url} (${r.servedModel})${state}` : (r.path ?? "");
     const data = (r.dataset as { counts?: Record<string, number> } | null)?.counts;
+    const deleted = checkpointsDeletedOf(r);
     return (
       `iteration ${r.iteration} ${r.kind.padEnd(10)} ${where}${r.simulated ? "  [SIMULATED]" : ""}\n` +
       `    id ${r.id}  from ${r.parentId ?? `base ${r.baseModel}`}${r.jobName ? `  job ${r.jobName}` : ""}${data ? `  data ${JSON.stringify(data)}` : ""}` +
+      (deleted
+        ? `\n    checkpoints deleted ${deleted.at} after the merge into ${deleted.mergedModel}: ` +
+          `${deleted.steps.map((s) => `global_step_${s}`).join(", ") || "no complete step"}, ${formatBytes(deleted.bytes)} freed`
+        : "") +
       (r.servingNote ? `\n    note: ${r.servingNote}` : "")
     );
   });

@@ -47,7 +47,8 @@ function localLauncher() {
   return { kind: "local" as const, stateDir: path.join(env.workDir, "local-jobs") };
 }
 
-function loopConfig(campaignId: string, over: { iterations?: number; grpoEnv?: Record<string, string> } = {}) {
+function loopConfig(campaignId: string, over: { iterations?: number; grpoEnv?: Record<string, string>; deleteCheckpointsAfterMerge?: boolean } = {}) {
+  const deleteCheckpointsAfterMerge = over.deleteCheckpointsAfterMerge ?? false;
   const stages = [
     // First in each iteration: it measures the policy the iteration starts with (iteration 2: the one iteration 1 trained).
     { name: "evaluate.bfclFast", categories: ["simple", "multiple", "parallel"], limitPerCategory: 40, batchSize: 3 },
@@ -59,6 +60,7 @@ function loopConfig(campaignId: string, over: { iterations?: number; grpoEnv?: R
       trainer: "standin",
       baseModel: "toolloop-sim-policy",
       sft: { trainBatchSize: 16, totalEpochs: 1 },
+      deleteCheckpointsAfterMerge,
       env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05" },
       watch: { windowSeconds: 10, pollSeconds: 1 },
     },
@@ -70,7 +72,7 @@ function loopConfig(campaignId: string, over: { iterations?: number; grpoEnv?: R
       env: { TOOLLOOP_STANDIN_STEP_SECONDS: "0.05", ...over.grpoEnv },
       watch: { windowSeconds: 10, pollSeconds: 1 },
     },
-    { name: "train.merge", trainer: "standin", watch: { windowSeconds: 10, pollSeconds: 1 } },
+    { name: "train.merge", trainer: "standin", deleteCheckpointsAfterMerge, watch: { windowSeconds: 10, pollSeconds: 1 } },
     {
       name: "serve.policy",
       engine: "simulator",
@@ -96,7 +98,7 @@ test("two iterations: iteration 2's policy is the model iteration 1 served, and 
   const handle = await env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(id),
     taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config: loopConfig(id), campaignId: id }],
+    args: [{ config: loopConfig(id, { deleteCheckpointsAfterMerge: true }), campaignId: id }],
   });
   const result = await handle.result();
   assert.equal(result.state, "completed", JSON.stringify(result));
@@ -121,6 +123,28 @@ test("two iterations: iteration 2's policy is the model iteration 1 served, and 
   assert.equal(v(2, "sft")?.parentId, v(1, "merged")?.id, "iteration 2 starts from iteration 1's merged policy");
   assert.equal(v(2, "checkpoint")?.parentId, v(2, "sft")?.id);
   assert.ok(fs.existsSync(path.join(v(1, "sft")?.path ?? "", "toolloop_profile.json")), "the SFT job merged its last step");
+
+  // deleteCheckpointsAfterMerge: each iteration's SFT and GRPO steps were deleted once merged, and recorded;
+  // the merged models (what iteration 2 and serving started from) stay. GRPO saved every 4 steps and
+  // verl's default max_actor_ckpt_to_keep (2) had kept the newest two until the merge.
+  for (const iteration of [1, 2]) {
+    for (const [kind, job] of [
+      ["sft", "sft"],
+      ["checkpoint", "grpo"],
+    ] as const) {
+      const deleted = (v(iteration, kind)?.details as { checkpointsDeleted?: { dir: string; steps: number[]; bytes: number; mergedModel: string } } | null)
+        ?.checkpointsDeleted;
+      assert.ok(deleted, `iteration ${iteration} ${kind}: deletion recorded`);
+      assert.match(deleted.dir, new RegExp(`iter-${iteration}[/\\\\]train[/\\\\]${job}[/\\\\]checkpoints$`));
+      assert.deepEqual(fs.readdirSync(deleted.dir), ["CHECKPOINTS_DELETED.txt"], `${deleted.dir} emptied`);
+      assert.ok(deleted.bytes > 0);
+      assert.ok(fs.existsSync(path.join(deleted.mergedModel, "config.json")), `${deleted.mergedModel} kept`);
+      if (job === "grpo") {
+        const last = (v(iteration, kind)?.details as { step: number }).step;
+        assert.deepEqual(deleted.steps, [Math.ceil(last / 4) * 4 - 4, last], "the two newest saved steps were all that was left");
+      }
+    }
+  }
 
   // Every job ran once, under its deterministic name, and succeeded (the last server keeps running).
   const jobs = await env.db.db.select().from(clusterJobs).where(eq(clusterJobs.campaignId, id));

@@ -8,6 +8,11 @@
 
 A step folder is written under a temporary name and renamed into place, and the latest file is
 replaced atomically after it, so a kill mid-save leaves the previous checkpoint as the latest.
+
+`SavedSteps` keeps at most N step folders as verl's checkpoint manager does with
+`max_actor_ckpt_to_keep` / `max_ckpt_to_keep`: before a save it frees the oldest so that N - 1 remain
+(N > 1), after it those beyond N; it counts only the steps this process saved, so a resumed run leaves
+the earlier attempt's folders alone, as verl does.
 """
 
 from __future__ import annotations
@@ -73,6 +78,33 @@ def save_checkpoint(root: str, step: int, *, profile: dict, state: dict, base_mo
     os.replace(tmp, final)
     _replace_text(os.path.join(root, LATEST_FILE), str(step))
     return os.path.join(final, "actor")
+
+
+class SavedSteps:
+    def __init__(self, root: str, max_to_keep: int | None):
+        self.root = root
+        self.max_to_keep = max_to_keep
+        self.saved: list[int] = []
+
+    def _remove(self, steps: list[int]) -> None:
+        for step in steps:
+            print(f"Checkpoint manager remove previous save local path: {os.path.abspath(step_dir(self.root, step))}", flush=True)
+            shutil.rmtree(step_dir(self.root, step), ignore_errors=True)
+
+    def before_save(self) -> None:
+        n = self.max_to_keep
+        if n and n > 1 and len(self.saved) >= n:
+            start = len(self.saved) - n + 1
+            self._remove(self.saved[:start])
+            self.saved = self.saved[start:]
+
+    def after_save(self, step: int) -> None:
+        self.saved.append(step)
+        n = self.max_to_keep
+        if n and n > 0 and len(self.saved) > n:
+            start = len(self.saved) - n
+            self._remove(self.saved[:start])
+            self.saved = self.saved[start:]
 
 
 def load_state(root: str, step: int) -> dict:

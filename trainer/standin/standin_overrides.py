@@ -21,6 +21,8 @@ KNOWN_DEFAULTS: dict[str, object] = {
     "actor_rollout_ref.actor.optim.lr": 1e-6,
     "trainer.default_local_dir": None,
     "trainer.save_freq": -1,
+    "trainer.max_actor_ckpt_to_keep": None,  # verl's main_ppo: saved steps kept (None: all)
+    "trainer.max_ckpt_to_keep": None,  # verl's SFT trainer: the same
     "trainer.test_freq": -1,
     "trainer.total_epochs": 1,
     "trainer.total_training_steps": None,

@@ -27,7 +27,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from standin_checkpoint import LATEST_FILE, MODEL_FILE, NOTE, PROFILE_FILE, PROFILE_FORMAT, latest_step, read_profile, step_dir  # noqa: E402
+from standin_checkpoint import LATEST_FILE, MODEL_FILE, NOTE, PROFILE_FILE, PROFILE_FORMAT, SavedSteps, latest_step, read_profile, step_dir  # noqa: E402
 from standin_overrides import OverrideError, parse_overrides  # noqa: E402
 from standin_policy import MIN_SCALE  # noqa: E402
 from standin_trainer import env_int, log, metric_line  # noqa: E402
@@ -105,11 +105,13 @@ def run(argv: list[str]) -> None:
     steps_per_epoch = max(1, math.ceil(len(conversations) / batch))
     total = ov.optional_int("trainer.total_training_steps", 1) or steps_per_epoch * epochs
     save_freq = ov.int_value("trainer.save_freq")
+    keep = ov.optional_int("trainer.max_ckpt_to_keep", 1)
     project, experiment = str(ov.get("trainer.project_name")), str(ov.get("trainer.experiment_name"))
     root = str(ov.get("trainer.default_local_dir") or os.path.join("checkpoints", project, experiment))
     model_path = ov.get("model.path")
     base = read_profile(str(model_path) if model_path else None) or {}
     os.makedirs(root, exist_ok=True)
+    saved_steps = SavedSteps(root, keep)
 
     seen: dict[str, int] = {}
     start = 0
@@ -154,7 +156,9 @@ def run(argv: list[str]) -> None:
         loss = round(2.0 * math.exp(-step / max(1, total / 3)) + 0.1, 4)
         print(metric_line({"train/loss": loss, "train/lr": 1e-5, "standin/simulated": 1, "training/global_step": step, "training/total_steps": total, "training/epoch": (step - 1) // steps_per_epoch}, step), flush=True)
         if step == total or (save_freq > 0 and step % save_freq == 0):
+            saved_steps.before_save()
             save(root, step, profile(step), {"simulated": True, "step": step, "seen": seen}, str(model_path) if model_path else None)
+            saved_steps.after_save(step)
         if step_seconds > 0 and step < total:
             time.sleep(step_seconds)
     log(f"done: {total} steps (SIMULATED, nothing was trained)")

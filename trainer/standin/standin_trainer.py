@@ -28,7 +28,7 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the installation (it may be read-only on a cluster)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from standin_checkpoint import PROFILE_FORMAT, NOTE, latest_step, load_state, read_profile, save_checkpoint, step_dir  # noqa: E402
+from standin_checkpoint import PROFILE_FORMAT, NOTE, SavedSteps, latest_step, load_state, read_profile, save_checkpoint, step_dir  # noqa: E402
 from standin_overrides import OverrideError, Overrides, parse_overrides  # noqa: E402
 from standin_policy import IRRELEVANCE_KEY, MIN_SCALE, SimulatedPolicy, seeded_rng  # noqa: E402
 from standin_reward import RewardFunction  # noqa: E402
@@ -122,6 +122,7 @@ class Trainer:
         self.seed = ov.int_value("data.seed", 0)
         self.lr = ov.float_value("actor_rollout_ref.actor.optim.lr")
         self.save_freq = ov.int_value("trainer.save_freq")
+        self.keep = ov.optional_int("trainer.max_actor_ckpt_to_keep", 1)
         self.test_freq = ov.int_value("trainer.test_freq")
         epochs = ov.int_value("trainer.total_epochs", 1)
         self.steps_per_epoch = max(1, len(self.train_rows) // self.batch_size)
@@ -131,6 +132,7 @@ class Trainer:
             raise OverrideError(f"trainer.resume_mode must be auto or disable for the stand-in (got {self.resume_mode!r})")
         project, experiment = str(ov.get("trainer.project_name")), str(ov.get("trainer.experiment_name"))
         self.root = str(ov.get("trainer.default_local_dir") or os.path.join("checkpoints", project, experiment))
+        self.saved_steps = SavedSteps(self.root, self.keep)
         self.model_path = ov.get("actor_rollout_ref.model.path")
         self.reward = RewardFunction(ov.require_str("reward.custom_reward_function.path"), str(ov.get("reward.custom_reward_function.name")))
         self.base_profile = read_profile(str(self.model_path) if self.model_path else None)
@@ -263,7 +265,9 @@ class Trainer:
 
     def save(self, step: int) -> None:
         state = {"simulated": True, "step": step, "seen": self.policy.seen, "reward_ema": self.reward_ema, "mean_reward": self.last_mean_reward}
+        self.saved_steps.before_save()
         actor = save_checkpoint(self.root, step, profile=self.profile(step), state=state, base_model=str(self.model_path) if self.model_path else None)
+        self.saved_steps.after_save(step)
         print(f"local_global_step_folder: {step_dir(self.root, step)}", flush=True)
         log(f"saved SIMULATED checkpoint global_step_{step} ({actor})")
 

@@ -1,7 +1,8 @@
 /** The policy's lineage (model_versions): written idempotently by training, merge and serving stages. */
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { modelVersions, type ModelVersionKind } from "../schema.js";
+import type { DeletedCheckpoints } from "../../training/checkpointRetention.js";
 
 export type ModelVersionRow = typeof modelVersions.$inferSelect;
 export type NewModelVersion = Omit<typeof modelVersions.$inferInsert, "id" | "createdAt">;
@@ -43,4 +44,18 @@ export async function latestModelVersion(db: Db, campaignId: string, kind: Model
 
 export async function listModelVersions(db: Db, campaignId: string): Promise<ModelVersionRow[]> {
   return db.select().from(modelVersions).where(eq(modelVersions.campaignId, campaignId)).orderBy(modelVersions.iteration, modelVersions.createdAt);
+}
+
+/** The checkpoint steps a version was trained in that were deleted after its merge, if any. */
+export function checkpointsDeletedOf(v: Pick<ModelVersionRow, "details">): DeletedCheckpoints | undefined {
+  const d = (v.details as { checkpointsDeleted?: DeletedCheckpoints } | null)?.checkpointsDeleted;
+  return d && typeof d === "object" ? d : undefined;
+}
+
+/** Adds `checkpointsDeleted` to a version's details, keeping the rest of them. */
+export async function recordCheckpointsDeleted(db: Db, id: string, deleted: DeletedCheckpoints): Promise<void> {
+  await db
+    .update(modelVersions)
+    .set({ details: sql`coalesce(${modelVersions.details}, '{}'::jsonb) || ${JSON.stringify({ checkpointsDeleted: deleted })}::jsonb` })
+    .where(eq(modelVersions.id, id));
 }

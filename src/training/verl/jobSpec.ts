@@ -19,6 +19,17 @@ export const REWARD_FUNCTION_NAME = "compute_score";
 const positiveNumber = (what: string) => z.number({ error: `expected ${what}` }).positive(`expected ${what}`);
 const nonNegativeNumber = (what: string) => z.number({ error: `expected ${what}` }).min(0, `expected ${what}`);
 const count = (max: number) => positiveInt.max(max, atMost(max));
+/**
+ * How many of a job's saved steps verl keeps on disk (null: every one, verl's own default). A step
+ * holds the model's shards and the optimizer's state, several times the merged model's size, and a
+ * job saves one every saveFreq steps; toolloop only ever reads the newest (resume, merge). verl frees
+ * the oldest before it saves the next, so at most this many exist at once (2: a complete one while the
+ * next is written). verl counts the steps its own process saved: a resumed job does not delete those
+ * of the attempt before it.
+ */
+const checkpointsToKeep = z
+  .union([positiveInt.max(1000, atMost(1000)), z.null()], { error: "expected a positive integer, or null to keep every saved step" })
+  .default(2);
 /** verl's "every N steps, or -1 for never" settings. */
 const everyNSteps = int("a positive integer, or -1 for never").refine((n) => n === -1 || n > 0, "expected a positive integer, or -1 for never");
 
@@ -61,6 +72,8 @@ export const grpoSettingsSchema = z
     nGpusPerNode: count(64).default(8),
     /** Save a checkpoint every N steps (-1: only verl's own end-of-training save). */
     saveFreq: everyNSteps.default(20),
+    /** Saved steps kept on disk (trainer.max_actor_ckpt_to_keep); null keeps every one. */
+    maxCheckpointsToKeep: checkpointsToKeep,
     /** Validate every N steps (-1: never). */
     testFreq: everyNSteps.default(10),
     totalEpochs: count(10_000).default(1),
@@ -92,6 +105,7 @@ export interface GrpoCommandOptions {
 function trainerOverrides(
   s: { nnodes: number; nGpusPerNode: number; saveFreq: number; testFreq: number; totalEpochs: number; totalTrainingSteps?: number | undefined },
   opts: { projectName: string; experimentName: string; checkpointDir: string; resumeMode: "auto" | "disable" },
+  keep: [string, HydraValue],
 ): [string, HydraValue][] {
   return [
     ["trainer.logger", ["console"]],
@@ -102,6 +116,7 @@ function trainerOverrides(
     ["trainer.nnodes", s.nnodes],
     ["trainer.n_gpus_per_node", s.nGpusPerNode],
     ["trainer.save_freq", s.saveFreq],
+    keep,
     ["trainer.test_freq", s.testFreq],
     ["trainer.total_epochs", s.totalEpochs],
     ...(s.totalTrainingSteps !== undefined ? ([["trainer.total_training_steps", s.totalTrainingSteps]] as [string, HydraValue][]) : []),
@@ -138,7 +153,8 @@ export function grpoOverrides(settings: GrpoSettings, opts: GrpoCommandOptions):
     ["actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", s.logProbMicroBatchSizePerGpu],
     ["reward.custom_reward_function.path", opts.rewardFunctionPath],
     ["reward.custom_reward_function.name", REWARD_FUNCTION_NAME],
-    ...trainerOverrides(s, opts),
+    // GRPO has no critic: only the actor's saves are kept to a number.
+    ...trainerOverrides(s, opts, ["trainer.max_actor_ckpt_to_keep", s.maxCheckpointsToKeep]),
   ];
   return mergeOverrides(base, s.extraOverrides);
 }
@@ -161,6 +177,8 @@ export const sftSettingsSchema = z
     totalEpochs: count(10_000).default(2),
     totalTrainingSteps: count(100_000_000).optional(),
     saveFreq: everyNSteps.default(-1),
+    /** Saved steps kept on disk (trainer.max_ckpt_to_keep); null keeps every one. */
+    maxCheckpointsToKeep: checkpointsToKeep,
     testFreq: everyNSteps.default(-1),
     nnodes: count(4096).default(1),
     nGpusPerNode: count(64).default(8),
@@ -198,7 +216,7 @@ export function sftOverrides(settings: SftSettings, opts: SftCommandOptions): st
     ["data.max_length", s.maxLength],
     ["data.truncation", s.truncation],
     ["optim.lr", s.learningRate],
-    ...trainerOverrides(s, opts),
+    ...trainerOverrides(s, opts, ["trainer.max_ckpt_to_keep", s.maxCheckpointsToKeep]),
   ];
   return mergeOverrides(base, s.extraOverrides);
 }

@@ -63,3 +63,32 @@ test("formatModelVersions: each served state, with the launcher's word", () => {
   const merged = formatModelVersions([{ ...served(1, {}), kind: "merged", id: "c:1:merged", url: null, path: "/m", parentId: null }]);
   assert.deepEqual(merged[0]!.split("\n"), ["iteration 1 merged     /m", "    id c:1:merged  from base base  job c-serve-1"]);
 });
+
+test("formatModelVersions: a version whose checkpoints were deleted after the merge says which, when and how much", () => {
+  const checkpoint: ListedVersion = {
+    ...served(2, {}),
+    id: "c:2:checkpoint",
+    kind: "checkpoint",
+    url: null,
+    servedModel: null,
+    path: "/o/c/iter-2/train/grpo/checkpoints/global_step_36/actor",
+    parentId: "c:2:sft",
+    jobName: "c-grpo-2",
+    simulated: true,
+    details: {
+      step: 36,
+      checkpointsDeleted: {
+        dir: "/o/c/iter-2/train/grpo/checkpoints",
+        steps: [32, 36],
+        bytes: 2.5 * 1024 ** 4,
+        at: "2026-12-06T15:00:00.000Z",
+        mergedModel: "/o/c/iter-2/train/merged",
+      },
+    },
+  };
+  assert.deepEqual(formatModelVersions([checkpoint])[0]!.split("\n"), [
+    "iteration 2 checkpoint /o/c/iter-2/train/grpo/checkpoints/global_step_36/actor  [SIMULATED]",
+    "    id c:2:checkpoint  from c:2:sft  job c-grpo-2",
+    "    checkpoints deleted 2026-12-06T15:00:00.000Z after the merge into /o/c/iter-2/train/merged: global_step_32, global_step_36, 2.5 TiB freed",
+  ]);
+});

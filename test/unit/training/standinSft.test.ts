@@ -98,3 +98,46 @@ test("stand-in SFT: verl's SFT checkpoint layout, falling loss, a profile for th
   assert.equal(merge.status, 0, merge.stderr);
   assert.ok(fs.existsSync(path.join(merged, "toolloop_profile.json")));
 });
+
+test("stand-in SFT keeps the newest maxCheckpointsToKeep saved steps (trainer.max_ckpt_to_keep), as verl's SFT trainer", async () => {
+  const samples = Array.from({ length: 24 }, (_, i) => ({
+    id: `k${String(i).padStart(2, "0")}`,
+    tools,
+    messages: [
+      { role: "user" as const, content: `Weather in town ${i}?` },
+      {
+        role: "assistant" as const,
+        content: null,
+        tool_calls: [{ id: "c", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city: `t${i}` }) } }],
+      },
+    ],
+  }));
+  const data = path.join(dir, "keep-data");
+  await writeVerlDataset({ samples, dir: data, valFraction: 0, seed: 1, sft: true, provenance: { campaignId: "c", iteration: 1 } });
+  const python = trainVenvPython();
+  const opts = (ckpt: string) => ({
+    python,
+    program: [python, path.join(REPO_ROOT, "trainer/standin/standin_sft.py")],
+    modelPath: "base-model",
+    trainFiles: path.join(data, "sft.parquet"),
+    checkpointDir: ckpt,
+    projectName: "p",
+    experimentName: "e",
+    resumeMode: "auto" as const,
+  });
+  const steps = (ckpt: string) =>
+    fs
+      .readdirSync(ckpt)
+      .filter((n) => n.startsWith("global_step_"))
+      .sort();
+  // 24 conversations at 4 a step over the default 2 epochs, saved every step: 12 saves.
+  const kept = path.join(dir, "keep-default");
+  const r = run(sftCommand(sftSettingsSchema.parse({ trainBatchSize: 4, microBatchSizePerGpu: 1, saveFreq: 1 }), opts(kept)));
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(steps(kept), ["global_step_11", "global_step_12"], "the default keeps two");
+  assert.equal(await latestCheckpointStep(kept), 12);
+  const every = path.join(dir, "keep-every");
+  const all = run(sftCommand(sftSettingsSchema.parse({ trainBatchSize: 4, microBatchSizePerGpu: 1, saveFreq: 1, maxCheckpointsToKeep: null }), opts(every)));
+  assert.equal(all.status, 0, all.stderr);
+  assert.equal(steps(every).length, 12);
+});

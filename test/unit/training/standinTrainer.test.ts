@@ -267,6 +267,37 @@ test("resume: killed mid-run, resume_mode=auto continues from the latest saved s
   assert.equal(latest(ckpt), "2");
 });
 
+test("max_actor_ckpt_to_keep: only the newest N saved steps stay, as verl's checkpoint manager keeps them", async () => {
+  const stepDirs = (ckpt: string) =>
+    fs
+      .readdirSync(ckpt)
+      .filter((n) => n.startsWith("global_step_"))
+      .sort((a, b) => Number(a.slice(12)) - Number(b.slice(12)));
+  // save_freq=2 over 9 steps saves 2, 4, 6, 8 and 9.
+  const two = path.join(dir, "keep-two");
+  const r = await runPython(TRAINER, overrides(two, ["trainer.total_training_steps=9", "trainer.max_actor_ckpt_to_keep=2"]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(stepDirs(two), ["global_step_8", "global_step_9"]);
+  assert.equal(latest(two), "9");
+  assert.equal((r.stdout.match(/Checkpoint manager remove previous save local path: .*global_step_\d+/g) ?? []).length, 3);
+  assert.ok(!r.stdout.includes("ignoring override trainer.max_actor_ckpt_to_keep"), "the key is read, not ignored");
+
+  const one = path.join(dir, "keep-one");
+  const r1 = await runPython(TRAINER, overrides(one, ["trainer.total_training_steps=9", "trainer.max_actor_ckpt_to_keep=1"]));
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.deepEqual(stepDirs(one), ["global_step_9"]);
+
+  // null (verl's default) keeps every saved step.
+  const all = path.join(dir, "keep-all");
+  const rn = await runPython(TRAINER, overrides(all, ["trainer.total_training_steps=9", "trainer.max_actor_ckpt_to_keep=null"]));
+  assert.equal(rn.code, 0, rn.stderr);
+  assert.deepEqual(stepDirs(all), ["global_step_2", "global_step_4", "global_step_6", "global_step_8", "global_step_9"]);
+
+  const bad = await runPython(TRAINER, overrides(path.join(dir, "keep-bad"), ["trainer.max_actor_ckpt_to_keep=0"]));
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /trainer\.max_actor_ckpt_to_keep must be >= 1 \(got 0\)/);
+});
+
 test("failure on command: exit 1 with a traceback at step k; with FAIL_ONCE the retry resumes and succeeds", async () => {
   const ckpt = path.join(dir, "run-fail");
   const env = { TOOLLOOP_STANDIN_FAIL_AT_STEP: "3", TOOLLOOP_STANDIN_FAIL_ONCE: "1" };

@@ -62,6 +62,7 @@ test(`GRPO overrides compose over verl ${VERL_VERSION}'s ppo_trainer config in s
     nnodes: 4,
     nGpusPerNode: 8,
     saveFreq: 150,
+    maxCheckpointsToKeep: 3,
     testFreq: -1,
     totalEpochs: 5,
     totalTrainingSteps: 1000,
@@ -105,6 +106,7 @@ test(`GRPO overrides compose over verl ${VERL_VERSION}'s ppo_trainer config in s
     "trainer.nnodes": 4,
     "trainer.n_gpus_per_node": 8,
     "trainer.save_freq": 150,
+    "trainer.max_actor_ckpt_to_keep": 3,
     "trainer.test_freq": -1,
     "trainer.total_epochs": 5,
     "trainer.total_training_steps": 1000,
@@ -152,6 +154,7 @@ test(`SFT overrides compose over verl ${VERL_VERSION}'s sft_trainer_engine confi
     nnodes: 2,
     nGpusPerNode: 4,
     saveFreq: 50,
+    maxCheckpointsToKeep: null,
   });
   const sftOpts = {
     python: "python3",
@@ -181,6 +184,7 @@ test(`SFT overrides compose over verl ${VERL_VERSION}'s sft_trainer_engine confi
     "trainer.nnodes": 2,
     "trainer.n_gpus_per_node": 4,
     "trainer.save_freq": 50,
+    "trainer.max_ckpt_to_keep": null,
     "trainer.test_freq": -1,
     "trainer.total_epochs": 3,
   });

@@ -41,6 +41,13 @@ test("grpoSettingsSchema: every field defaulted; bad values named by field", () 
   assert.deepEqual(issues(grpoSettingsSchema, { trainBatchSize: 32, ppoMiniBatchSize: 64 }), ["ppoMiniBatchSize: expected at most trainBatchSize"]);
   assert.deepEqual(issues(grpoSettingsSchema, { rolloutN: 0 }), ["rolloutN: expected a positive integer"]);
   assert.deepEqual(issues(grpoSettingsSchema, { saveFreq: 0 }), ["saveFreq: expected a positive integer, or -1 for never"]);
+  // verl keeps every saved step unless told: two by default (the newest complete one while the next is written).
+  assert.equal(s.maxCheckpointsToKeep, 2);
+  assert.equal(grpoSettingsSchema.parse({ maxCheckpointsToKeep: null }).maxCheckpointsToKeep, null);
+  assert.deepEqual(issues(grpoSettingsSchema, { maxCheckpointsToKeep: 0 }), ["maxCheckpointsToKeep: expected a positive integer"]);
+  assert.deepEqual(issues(grpoSettingsSchema, { maxCheckpointsToKeep: "all" }), [
+    "maxCheckpointsToKeep: expected a positive integer, or null to keep every saved step",
+  ]);
   assert.deepEqual(issues(grpoSettingsSchema, { gpuMemoryUtilization: 1.5 }), ["gpuMemoryUtilization: expected a number in (0, 1]"]);
   assert.match(issues(grpoSettingsSchema, { extraOverrides: ["trainer.val_before_train"] })[0]!, /^extraOverrides\.0: expected key=value/);
   assert.match(issues(grpoSettingsSchema, { extraOverrides: ["a=1\nb=2"] })[0]!, /^extraOverrides\.0: expected key=value/);
@@ -69,6 +76,7 @@ test("grpoCommand: verl's main_ppo with GRPO, our paths, the reward shim and res
     "trainer.nnodes=4",
     "trainer.n_gpus_per_node=8",
     "trainer.total_training_steps=300",
+    "trainer.max_actor_ckpt_to_keep=2",
     "data.train_files=/data/c1/iter-1/verl/train.parquet",
     "data.val_files=/data/c1/iter-1/verl/val.parquet",
   ])

@@ -17,6 +17,11 @@ export const trainMergeSpec = defineStage({
     batchSize: positiveInt.max(1, atMost(1)).default(1),
     trainer: trainerKind,
     backend: z.enum(["fsdp", "megatron"], { error: 'expected "fsdp" or "megatron"' }).default("fsdp"),
+    /**
+     * Delete the iteration's GRPO checkpoints (global_step_N: shards and optimizer state) once the merged model is in place
+     * and recorded: nothing in the loop reads them again. Off by default; see README "Disk".
+     */
+    deleteCheckpointsAfterMerge: z.boolean({ error: "expected true or false" }).default(false),
     watch: jobWatch,
   }),
 });

@@ -6,7 +6,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
-import { upsertModelVersion } from "../../../db/repos/modelVersions.js";
+import { checkpointsDeletedOf, getModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
 import { latestModelVersionOrPredecessor } from "../../../db/repos/continuation.js";
 import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
@@ -16,6 +16,7 @@ import { shellQuote } from "../../../training/launchers/slurmBatchScript.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
 import { mergeCommand, sftCommand } from "../../../training/verl/jobSpec.js";
 import type { StageConfigOf } from "../../specs.js";
+import { deleteCheckpointsAfterMerge } from "../checkpointsAfterMerge.js";
 import { STANDIN_TRAINER } from "../standin.js";
 
 type SftStage = StageConfigOf<"train.sft">;
@@ -91,7 +92,21 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
     const { db } = ctx.deps;
     const paths = trainingPaths(ctx.outputDir());
     const step = await latestCheckpointStep(paths.sft.checkpoints);
-    if (step === undefined) throw new StageInputError(`job ${job.name} succeeded but saved no SFT checkpoint under ${paths.sft.checkpoints}`);
+    if (step === undefined) {
+      // A re-run of this collect after the checkpoints were deleted (deleteCheckpointsAfterMerge): its row says what it did.
+      const recorded = await getModelVersion(db, ctx.campaignId, ctx.iteration, "sft");
+      const deleted = recorded && recorded.jobName === job.name ? checkpointsDeletedOf(recorded) : undefined;
+      if (recorded && deleted) {
+        const savedStep = (recorded.details as { step?: number } | null)?.step ?? deleted.steps.at(-1) ?? 0;
+        return {
+          step: savedStep,
+          modelVersion: recorded.id,
+          simulated: ctx.stage.trainer === "standin",
+          checkpointsDeleted: { steps: deleted.steps, bytes: deleted.bytes },
+        };
+      }
+      throw new StageInputError(`job ${job.name} succeeded but saved no SFT checkpoint under ${paths.sft.checkpoints}`);
+    }
     const start = await startingModel(ctx);
     const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
     const id = await upsertModelVersion(db, {
@@ -111,7 +126,17 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
     ctx.deps.log(
       `[train.sft] ${ctx.campaignId} iteration ${ctx.iteration}: step ${step}, merged at ${paths.sft.merged}${ctx.stage.trainer === "standin" ? " (STAND-IN: simulated)" : ""}`,
     );
-    return { step, modelVersion: id, simulated: ctx.stage.trainer === "standin" };
+    if (!ctx.stage.deleteCheckpointsAfterMerge) return { step, modelVersion: id, simulated: ctx.stage.trainer === "standin" };
+    const version = await getModelVersion(db, ctx.campaignId, ctx.iteration, "sft");
+    if (!version) throw new StageInputError(`the SFT model of iteration ${ctx.iteration} is gone from model_versions`);
+    const freed = await deleteCheckpointsAfterMerge(
+      ctx.deps,
+      { stage: "train.sft", campaignId: ctx.campaignId, iteration: ctx.iteration },
+      version,
+      paths.sft.checkpoints,
+      paths.sft.merged,
+    );
+    return { step, modelVersion: id, simulated: ctx.stage.trainer === "standin", checkpointsDeleted: freed };
   },
 };
 

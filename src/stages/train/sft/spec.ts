@@ -25,6 +25,11 @@ export const trainSftSpec = defineStage({
     backend: z.enum(["fsdp", "megatron"], { error: 'expected "fsdp" or "megatron"' }).default("fsdp"),
     env: jobEnv,
     timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
+    /**
+     * Delete the SFT job's checkpoints (global_step_N: shards and optimizer state) once the merged model is in place
+     * and recorded: nothing in the loop reads them again. Off by default; see README "Disk".
+     */
+    deleteCheckpointsAfterMerge: z.boolean({ error: "expected true or false" }).default(false),
     watch: jobWatch,
   }),
 });
