@@ -110,7 +110,10 @@ export async function rejectionReasons(db: Db, scope: ReportScope, limit = 15): 
   return rowsOf(result).map((r) => ({ reason: String(r.reason), n: Number(r.n) }));
 }
 
-/** LLM requests and tokens per (role, model). */
+/**
+ * LLM requests and tokens per (role, model), each role's models in the order the campaign first used
+ * them: a policy served per iteration (`<campaign>-iter-N`) reads iteration 1, 2, ..., 10, not 1, 10, 11, 2.
+ */
 export async function usageByRole(db: Db, scope: ReportScope) {
   return db
     .select({
@@ -124,7 +127,7 @@ export async function usageByRole(db: Db, scope: ReportScope) {
     .from(llmUsage)
     .where(scoped(scope, llmUsage.campaignId, llmUsage.iteration))
     .groupBy(llmUsage.role, llmUsage.model)
-    .orderBy(asc(llmUsage.role), asc(llmUsage.model));
+    .orderBy(asc(llmUsage.role), sql`min(${llmUsage.iteration})`, asc(llmUsage.model));
 }
 
 /**

@@ -392,3 +392,45 @@ test("job log paths: local and Slurm logs are under the job's workDir, Ray's are
   assert.equal(jobLogPath({ ...base, launcher: "ray", externalId: "raysubmit_1" }), undefined);
   assert.equal(jobLogPath({ ...base, launcher: "local", externalId: "1", request: null }), undefined);
 });
+
+test("tokens and requests per role: a role's models in the order the campaign first used them (policy iter-2 before iter-10)", async () => {
+  const h = await openDatabase("pglite:memory");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-usage-"));
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    const raw = { ...rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }), seed: 42, iterations: 12 };
+    await insertCampaign(db, { id: "c", name: "twelve", config: raw });
+    // A twelve-iteration loop: each iteration's evaluation asks the policy it served (c-iter-N), the judge every iteration.
+    const rows = [];
+    for (let it = 1; it <= 12; it++) {
+      await upsertIteration(db, { campaignId: "c", iteration: it, status: "completed" });
+      for (const [role, model] of [
+        ["policy", `c-iter-${it}`],
+        ["judge", "j"],
+      ] as const)
+        rows.push({
+          id: `r-${it}-${role}`,
+          campaignId: "c",
+          iteration: it,
+          stage: "evaluate.bfclFast",
+          batchIndex: 0,
+          role,
+          model,
+          status: "ok" as const,
+          promptTokens: it,
+          completionTokens: 1,
+          finished: true,
+        });
+    }
+    await upsertLlmRequests(db, rows);
+    const data = await gatherReportData(db, { campaignId: "c" });
+    assert.deepEqual(
+      data.usage.map((u) => `${u.role} ${u.model} ${u.promptTokens}`),
+      ["judge j 78", ...Array.from({ length: 12 }, (_, i) => `policy c-iter-${i + 1} ${i + 1}`)],
+    );
+  } finally {
+    await h.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
