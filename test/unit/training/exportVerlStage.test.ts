@@ -16,7 +16,7 @@ import type { DbHandle } from "../../../src/db/client.js";
 import { insertSamples, type NewSample } from "../../../src/db/repos/samples.js";
 import { planSelection } from "../../../src/db/repos/stageBatchItems.js";
 import { latestTrainingDataset, recordTrainingDataset } from "../../../src/db/repos/trainingDatasets.js";
-import { trainingDatasets } from "../../../src/db/schema.js";
+import { poolMembers, trainingDatasets } from "../../../src/db/schema.js";
 import type { McpTool } from "../../../src/domain/types.js";
 import { buildStageContext } from "../../../src/framework/stageContext.js";
 import type { StageContext } from "../../../src/framework/stage.js";
@@ -233,3 +233,23 @@ test("export.verl keeps each multi-turn dialogue's cuts on one side of the train
   );
   assert.ok(Number(batch.val) >= Math.round(rows.length * 0.25), `validation reaches its share in whole dialogues (${batch.val} of ${rows.length})`);
 });
+
+test(
+  "export.verl from a pool counts the samples it read, not the rows hard items repeat: the stage's progress never passes its total",
+  { timeout: 120_000 },
+  async () => {
+    const campaignId = `verl-pool-${RUN}`;
+    const rows = Array.from({ length: 10 }, (_, i) => sampleRow(campaignId, 1, i, "verified"));
+    await insertSamples(db.db, rows);
+    // Iteration 3's pool: the ten samples, three of them hard (weight 2: two train rows each).
+    await db.db
+      .insert(poolMembers)
+      .values(rows.map((r, i) => ({ campaignId, iteration: 3, sampleId: r.id as string, reason: "high_ppl" as const, weight: i < 3 ? 2 : 1 })));
+    const { batch, reports } = await runStage(campaignId, 3, parse({ from: "pool", valFraction: 0.2 }));
+    const planned = await db.db.select().from(poolMembers).where(eq(poolMembers.campaignId, campaignId));
+    assert.equal(planned.length, 10);
+    assert.ok(Number(batch.train) + Number(batch.val) > 10, `hard items are repeated (${batch.train} train + ${batch.val} val rows)`);
+    assert.equal(batch.items, 10, "items: the pool's samples (the planned total), not the rows written");
+    assert.deepEqual(reports.at(-1), { samples: 10 });
+  },
+);

@@ -21,6 +21,8 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
     // A pool's weights (hard items count more) become repeated train rows.
     const weights =
       ctx.stage.from === "pool" ? new Map((await listPoolMembers(db, ctx.campaignId, ctx.iteration)).map((m) => [m.sampleId, m.weight])) : undefined;
+    // The samples read (the planned items); the rows written count a hard item's repeats too.
+    let read = 0;
     async function* samples(): AsyncIterable<VerlSourceSample> {
       let afterId: string | undefined;
       for (;;) {
@@ -29,6 +31,7 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         if (page.length === 0) return;
         for (const r of page) {
           const group = dialogueOf(r.metadata);
+          read++;
           yield { id: r.id, messages: r.messages, tools: r.tools, repeats: poolWeightRepeats(weights?.get(r.id) ?? 1), ...(group ? { group } : {}) };
         }
         afterId = page[page.length - 1]?.id;
@@ -65,7 +68,6 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         `[export.verl] ${ctx.campaignId} iteration ${ctx.iteration}: skipped ${manifest.skipped.count} sample(s) that cannot be verl rows (first: ${first?.sampleId}: ${first?.reason})`,
       );
     }
-    const read = manifest.counts.train + manifest.counts.val + manifest.skipped.count;
     return { items: read, train: manifest.counts.train, val: manifest.counts.val, sft: manifest.counts.sft, skipped: manifest.skipped.count };
   },
 
