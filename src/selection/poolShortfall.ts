@@ -46,13 +46,13 @@ export function poolShortfallWarning(p: PoolShortfallInput): string | undefined 
     `the pool filled ${p.used} of its budget ${p.budget} (${pct}%)${p.previousPool !== undefined ? `; the pool before it had ${p.previousPool}` : ""}`,
   ];
   if (short.length) parts.push(`short of their quota: ${short.join(", ")}`);
-  if (left.length) parts.push(`left out: ${left.join(", ")} (selection_exclusions)`);
+  if (left.length) parts.push(`left out: ${left.join(", ")}`);
   const seeds = p.sources.unused_seed;
   const shrinking = p.previousPool !== undefined && p.used < p.previousPool;
   if (shrinking && (!seeds || seeds.selected < seeds.quota)) {
     const top = p.highPplTopFraction !== undefined ? ` (high_ppl keeps the top ${Math.round(p.highPplTopFraction * 100)}% of the last pool)` : "";
     parts.push(
-      `no fresh samples are left to fill it, so each round trains on fewer${top}: synthesize new seeds in later iterations (a synthesize stage without runIn "first"), raise highPpl.topFraction, or lower the budget`,
+      `no fresh samples are left, so each round trains on fewer${top}: synthesize seeds in later iterations (a synthesize stage without runIn "first"), raise highPpl.topFraction or lower the budget`,
     );
   }
   return parts.join("; ");

@@ -13,7 +13,7 @@ test("a pool that filled its budget warns of nothing; a first round short of see
       sources: { seed: { quota: 30, candidates: 24, selected: 22 } },
       exclusions: { contaminated_query: 1, contaminated_signature: 1 },
     }),
-    "the pool filled 22 of its budget 30 (73%); short of their quota: seed 22 of 30 (24 candidates); left out: contaminated_query 1, contaminated_signature 1 (selection_exclusions)",
+    "the pool filled 22 of its budget 30 (73%); short of their quota: seed 22 of 30 (24 candidates); left out: contaminated_query 1, contaminated_signature 1",
   );
 });
 
@@ -35,8 +35,8 @@ test("iteration 12 of a demo loop: 7 of 100 after a pool of 8, the seeds all con
   assert.equal(
     w,
     "the pool filled 7 of its budget 100 (7%); the pool before it had 8; short of their quota: high_ppl 4 of 35 (5 candidates), unused_seed 0 of 20 (46 candidates), " +
-      "expanded 2 of 20 (2 candidates), repaired 0 of 15 (no candidate), error_seed 1 of 10 (1 candidate); left out: contaminated_signature 46 (selection_exclusions); " +
-      'no fresh samples are left to fill it, so each round trains on fewer (high_ppl keeps the top 60% of the last pool): synthesize new seeds in later iterations (a synthesize stage without runIn "first"), raise highPpl.topFraction, or lower the budget',
+      "expanded 2 of 20 (2 candidates), repaired 0 of 15 (no candidate), error_seed 1 of 10 (1 candidate); left out: contaminated_signature 46; " +
+      'no fresh samples are left, so each round trains on fewer (high_ppl keeps the top 60% of the last pool): synthesize seeds in later iterations (a synthesize stage without runIn "first"), raise highPpl.topFraction or lower the budget',
   );
 });
 
