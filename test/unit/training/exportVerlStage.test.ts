@@ -253,3 +253,43 @@ test(
     assert.deepEqual(reports.at(-1), { samples: 10 });
   },
 );
+
+test(
+  "export.verl warns when its sets are smaller than one batch of the iteration's train stages (verl would have no batch), not when they hold one",
+  { timeout: 120_000 },
+  async () => {
+    const campaignId = `verl-batch-${RUN}`;
+    const rows = Array.from({ length: 12 }, (_, i) => sampleRow(campaignId, 7, i, "verified"));
+    await insertSamples(db.db, rows);
+    await db.db.insert(poolMembers).values(rows.map((r) => ({ campaignId, iteration: 7, sampleId: r.id as string, reason: "high_ppl" as const, weight: 1 })));
+    const withTraining = (grpoBatch: number, sftBatch: number, trainer: "verl" | "standin") => {
+      const raw = rawConfig({ from: "pool", valFraction: 0.2, sft: true });
+      const stages = raw.stages as Record<string, unknown>[];
+      stages.push(
+        { name: "train.sft", trainer, baseModel: "m", sft: { trainBatchSize: sftBatch, microBatchSizePerGpu: 1 } },
+        { name: "train.grpo", trainer, baseModel: "m", grpo: { trainBatchSize: grpoBatch, ppoMiniBatchSize: 1 } },
+      );
+      const r = parseCampaignConfig(raw);
+      if (!r.ok) throw r.error;
+      return r.config;
+    };
+    // Iteration 7 of a loop whose pool shrank to 12: 10 train rows (and 10 SFT rows) against batches of 32 and 16.
+    const short = await runStage(campaignId, 7, withTraining(32, 16, "verl"));
+    assert.deepEqual([short.summary.train, short.summary.sft], [10, 10]);
+    assert.equal(
+      short.summary.warning,
+      "fewer rows than one training batch: SFT set 10 < train.sft's sft.trainBatchSize 16, train split 10 < train.grpo's grpo.trainBatchSize 32. " +
+        "verl drops the incomplete batch, so it would have none and stop (`Train dataloader is empty!`). Lower the batch size or give the pool more samples (see select.nextRound's warning)",
+    );
+    const standin = await runStage(campaignId, 7, withTraining(32, 8, "standin"));
+    assert.equal(
+      standin.summary.warning,
+      "fewer rows than one training batch: train split 10 < train.grpo's grpo.trainBatchSize 32. " +
+        "verl drops the incomplete batch, so it would have none and stop (`Train dataloader is empty!`); the SIMULATED stand-in trainer runs one short step instead. " +
+        "Lower the batch size or give the pool more samples (see select.nextRound's warning)",
+      "10 SFT rows hold a batch of 8",
+    );
+    const fits = await runStage(campaignId, 7, withTraining(10, 10, "verl"));
+    assert.equal(fits.summary.warning, undefined, "10 rows hold a batch of 10");
+  },
+);

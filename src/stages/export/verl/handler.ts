@@ -8,6 +8,7 @@ import { poolWeightRepeats } from "../../../selection/poolWeight.js";
 import { writeVerlDataset } from "../../../training/verl/dataset.js";
 import type { VerlSourceSample } from "../../../training/verl/rows.js";
 import type { StageConfigOf } from "../../specs.js";
+import { batchShortfallWarning, type TrainStageLike } from "./batchFit.js";
 
 type ExportVerlStage = StageConfigOf<"export.verl">;
 
@@ -71,9 +72,13 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
     return { items: read, train: manifest.counts.train, val: manifest.counts.val, sft: manifest.counts.sft, skipped: manifest.skipped.count };
   },
 
-  async finalize(_ctx, batches) {
+  async finalize(ctx, batches) {
     const b = batches[0];
-    return { train: b?.train ?? 0, val: b?.val ?? 0, sft: b?.sft ?? 0, skipped: b?.skipped ?? 0 };
+    const counts = { train: b?.train ?? 0, val: b?.val ?? 0, sft: b?.sft ?? 0, skipped: b?.skipped ?? 0 };
+    // A set smaller than one training batch: verl would have no batch at all (a pool that shrank over a long loop).
+    const stages = ctx.config.stages as readonly TrainStageLike[];
+    const warning = batchShortfallWarning(ctx.stage.sft ? stages : stages.filter((s) => s.name !== "train.sft"), ctx.iteration, counts);
+    return { ...counts, ...(warning ? { warning } : {}) };
   },
 };
 
