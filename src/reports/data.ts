@@ -76,7 +76,17 @@ export interface ReportData {
    * order they started: a failed stage and its error, a retried one's attempts. Absent in data
    * gathered before it was recorded here.
    */
-  stages?: { iteration: number; stage: string; status: string; attempts: number; error: string | null; startedAt: string; finishedAt: string | null }[];
+  stages?: {
+    iteration: number;
+    stage: string;
+    status: string;
+    attempts: number;
+    error: string | null;
+    startedAt: string;
+    finishedAt: string | null;
+    /** The warning the stage's summary carries (a pool short of its budget, a set smaller than a batch, no dialogue kept). */
+    warning?: string;
+  }[];
   simulated: {
     /** Requests the LLM simulator answered, when the request ledger records it; absent when unknowable. */
     llm?: { simulated: number; total: number };
@@ -177,6 +187,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
       error: r.error,
       startedAt: r.startedAt.toISOString(),
       finishedAt: r.finishedAt?.toISOString() ?? null,
+      ...(r.warning ? { warning: r.warning } : {}),
     })),
     simulated: { training: simTraining, llm: simLlm },
     funnel,

@@ -430,7 +430,9 @@ function stagesInLine(d: ReportData, iteration: number): string {
   const parts = [...byStatus].map(([status, names]) =>
     status === "succeeded" || status === "skipped" ? `${names.length} ${status}` : `${status}: ${names.join(", ")}`,
   );
-  return `${parts.join("; ")}${retried.length ? `; attempts: ${retried.join(", ")}` : ""}`;
+  // Only the names here (twelve iterations of full warnings would bury the table); each iteration's report has them in full.
+  const warned = runs.filter((r) => r.warning).map((r) => r.stage);
+  return `${parts.join("; ")}${retried.length ? `; attempts: ${retried.join(", ")}` : ""}${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;
 }
 
 /** An iteration report's stages, in the order they started. */
@@ -445,7 +447,8 @@ function stagesTable(d: ReportData): string {
       const cls = r.status === "failed" ? ' class="failed"' : "";
       // The error (a failed stage's, or a retried one's last) on its own full-width row under the stage.
       const error = r.error ? `<tr${cls}><td colspan="5" class="error"><pre>${escapeHtml(shortenMiddle(r.error, 4000))}</pre></td></tr>` : "";
-      return `<tr${cls}><td>${escapeHtml(r.stage)}</td><td>${escapeHtml(status)}</td><td>${r.attempts}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(r.finishedAt ?? "")}</td></tr>${error}`;
+      const warning = r.warning ? `<tr class="warning"><td colspan="5" class="error"><pre>warning: ${escapeHtml(r.warning)}</pre></td></tr>` : "";
+      return `<tr${cls}><td>${escapeHtml(r.stage)}</td><td>${escapeHtml(status)}</td><td>${r.attempts}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(r.finishedAt ?? "")}</td></tr>${error}${warning}`;
     })
     .join("");
   return `<h2>Stages</h2><table class="stages"><thead><tr><th>stage</th><th>status</th><th>attempts</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
@@ -514,7 +517,7 @@ function iterationsTable(d: ReportData): string {
 const STYLE = `body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin:0 0 .2em}
 .banner{background:#fff3cd;border:2px solid #d39e00;padding:.6em 1em;font-weight:bold;margin:1em 0}
-.banner.failed{background:#f8d7da;border-color:#b02a37}tr.failed td{background:#f8d7da}
+.banner.failed{background:#f8d7da;border-color:#b02a37}tr.failed td{background:#f8d7da}tr.warning td{background:#fff3cd}
 table.stages td{word-break:normal;white-space:nowrap}table.stages td.error pre{white-space:pre-wrap;word-break:break-word;font-size:.8em;margin:0;max-width:1000px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.9em}
 table.summary th{background:#f5f5f5;white-space:nowrap}td{word-break:break-all}

@@ -77,6 +77,7 @@ export async function stageRunRows(db: Db, scope: ReportScope) {
       error: stageRuns.error,
       startedAt: stageRuns.startedAt,
       finishedAt: stageRuns.finishedAt,
+      warning: sql<string | null>`${stageRuns.result}->>'warning'`,
     })
     .from(stageRuns)
     .where(scoped(scope, stageRuns.campaignId, stageRuns.iteration))

@@ -16,6 +16,7 @@ import { upsertLlmRequests } from "../../../src/db/repos/usage.js";
 import {
   bfclScores,
   clusterJobs,
+  stageRuns,
   judgeVotes,
   labelJudgements,
   modelVersions,
@@ -432,5 +433,35 @@ test("tokens and requests per role: a role's models in the order the campaign fi
   } finally {
     await h.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a stage's summary warning reaches the report's stage rows; a stage without one has none", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    await insertCampaign(db, { id: "w", name: "w", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+    await upsertIteration(db, { campaignId: "w", iteration: 9, status: "completed" });
+    await db.insert(stageRuns).values([
+      {
+        campaignId: "w",
+        iteration: 9,
+        stage: "select.nextRound",
+        status: "succeeded",
+        result: { budget: { budget: 100, used: 15 }, warning: "the pool filled 15 of its budget 100 (15%)" },
+      },
+      { campaignId: "w", iteration: 9, stage: "export.dataset", status: "succeeded", result: { written: 15 } },
+    ]);
+    const data = await gatherReportData(db, { campaignId: "w", iteration: 9 });
+    assert.deepEqual(
+      data.stages?.map((s) => [s.stage, s.warning]),
+      [
+        ["export.dataset", undefined],
+        ["select.nextRound", "the pool filled 15 of its budget 100 (15%)"],
+      ],
+    );
+  } finally {
+    await h.close();
   }
 });

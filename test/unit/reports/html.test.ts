@@ -155,3 +155,33 @@ test("histograms: equal-width bins over the value range, every value counted onc
   );
   assert.deepEqual(histograms([{ metric: "x", value: Number.NaN }]), []);
 });
+
+test("stage warnings: the campaign report's iterations name the warned stages; an iteration report shows each warning in full under its stage", () => {
+  const warning = "the pool filled 7 of its budget 100 (7%); the pool before it had 8; short of their quota: high_ppl 4 of 35 (5 candidates) <b>";
+  const run = (iteration: number, stage: string, w?: string) => ({
+    iteration,
+    stage,
+    status: "succeeded",
+    attempts: 1,
+    error: null,
+    startedAt: "2026-01-01T00:00:00.000Z",
+    finishedAt: "2026-01-01T00:00:01.000Z",
+    ...(w ? { warning: w } : {}),
+  });
+  const stages = [
+    run(1, "select.nextRound"),
+    run(1, "export.verl"),
+    run(2, "select.nextRound", warning),
+    run(2, "export.verl", "fewer rows than one training batch: train split 6 < train.grpo's grpo.trainBatchSize 32."),
+  ];
+  const campaignHtml = renderReportHtml(fullReportData({ stages }), { chartJs: CHART_JS });
+  assert.ok(campaignHtml.includes("<td>2 succeeded</td>"), "iteration 1 warns of nothing");
+  assert.ok(campaignHtml.includes("<td>2 succeeded; warnings: select.nextRound, export.verl</td>"));
+  assert.ok(!campaignHtml.includes("warning: the pool filled"), "the campaign report names the stages only");
+  const iterationHtml = renderReportHtml(fullReportData({ stages, iteration: 2 }), { chartJs: CHART_JS });
+  assert.ok(
+    iterationHtml.includes(`<tr class="warning"><td colspan="5" class="error"><pre>warning: ${escapeHtml(warning)}</pre></td></tr>`),
+    "the full warning, escaped, under its stage",
+  );
+  assert.ok(iterationHtml.includes("warning: fewer rows than one training batch: train split 6 &lt; train.grpo&#39;s grpo.trainBatchSize 32."));
+});
