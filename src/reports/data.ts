@@ -24,7 +24,8 @@ import {
   rejectionReasons,
   samplesByKindAndDomain,
   samplesByStageKindStatus,
-  scoreValues,
+  scoreHistogramBins,
+  type ScoreBinRow,
   simulatedRequestCount,
   stageRunRows,
   trainingJobs,
@@ -124,7 +125,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     reasons,
     usage,
     kindDomain,
-    values,
+    scoreBins,
     votes,
     judgements,
     probeRows,
@@ -142,7 +143,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     rejectionReasons(db, scope),
     usageByRole(db, scope),
     samplesByKindAndDomain(db, scope),
-    scoreValues(db, scope),
+    scoreHistogramBins(db, scope, BINS),
     judgeVoteCounts(db, scope),
     labelJudgementCounts(db, scope),
     probeCounts(db, scope),
@@ -194,7 +195,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     rejectionReasons: reasons,
     usage,
     kindDomain,
-    scores: histograms(values),
+    scores: histogramsFromBins(scoreBins),
     judgeVotes: votes,
     labelJudgements: judgements,
     probe: [...probe.values()],
@@ -275,6 +276,42 @@ export function histograms(values: { metric: string; value: number; iteration?: 
               .map(([iteration, it]) => ({ iteration, count: it.count, mean: it.sum / it.count, n: it.n })),
           }
         : {}),
+    });
+  }
+  return out;
+}
+
+/** The histograms of `histograms` from the bins SQL counted (scoreHistogramBins): the same figures, without a row per score. */
+export function histogramsFromBins(rows: readonly ScoreBinRow[], bins = BINS): Histogram[] {
+  const byMetric = new Map<string, ScoreBinRow[]>();
+  for (const r of rows) byMetric.set(r.metric, [...(byMetric.get(r.metric) ?? []), r]);
+  const out: Histogram[] = [];
+  for (const [metric, rs] of [...byMetric].sort(([a], [b]) => a.localeCompare(b))) {
+    const { lo: min, hi: max, samples } = rs[0] as ScoreBinRow;
+    const n = min === max ? 1 : bins;
+    const width = min === max ? 1 : (max - min) / n;
+    const counts = new Array<number>(n).fill(0);
+    const perIteration = new Map<number, { count: number; sum: number; n: number[] }>();
+    let count = 0;
+    let sum = 0;
+    for (const r of rs) {
+      const bin = Math.min(n - 1, Math.max(0, r.bin));
+      counts[bin]! += r.n;
+      count += r.n;
+      sum += r.sum;
+      const it = perIteration.get(r.iteration) ?? { count: 0, sum: 0, n: new Array<number>(n).fill(0) };
+      it.count += r.n;
+      it.sum += r.sum;
+      it.n[bin]! += r.n;
+      perIteration.set(r.iteration, it);
+    }
+    out.push({
+      metric,
+      count,
+      ...(samples > 0 ? { samples } : {}),
+      mean: sum / count,
+      bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })),
+      iterations: [...perIteration].sort(([a], [b]) => a - b).map(([iteration, it]) => ({ iteration, count: it.count, mean: it.sum / it.count, n: it.n })),
     });
   }
   return out;

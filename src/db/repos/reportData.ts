@@ -1,7 +1,8 @@
 /**
  * Read-only queries behind the HTML reports (src/reports/): every figure a chart plots, for the whole
- * campaign or up to / at one iteration. Grouping and counting happen in SQL; only score values come
- * back one per row (they become histograms in src/reports/data.ts).
+ * campaign or up to / at one iteration. Grouping and counting happen in SQL, score histograms too:
+ * a report is rebuilt at the end of every iteration, so nothing it reads may come back one row per
+ * score (a 30-iteration loop with pools of 20,000 holds 1.8 million).
  */
 import { and, asc, eq, lte, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
@@ -158,6 +159,56 @@ export async function samplesByKindAndDomain(db: Db, scope: ReportScope): Promis
  * Every score value per metric (label_ppl, own_ppl, consistency), with the iteration whose policy
  * scored it and the sample: a sample in the pools of several iterations is scored once in each.
  */
+/** One row per (metric, iteration, bin) of the score histograms, with the metric's range and distinct samples. */
+export interface ScoreBinRow {
+  metric: string;
+  /** The metric's smallest and largest finite value (the histogram's range). */
+  lo: number;
+  hi: number;
+  /** Distinct samples the metric scored. */
+  samples: number;
+  iteration: number;
+  bin: number;
+  /** Scores in the bin, and their sum. */
+  n: number;
+  sum: number;
+}
+
+/**
+ * The score histograms counted in SQL: `bins` equal-width bins per metric between its smallest and
+ * largest finite value (one bin when they are equal), per scoring iteration. The bin of a value is
+ * computed as src/reports/data.ts's `histograms` does in JavaScript (same float8 operations).
+ */
+export async function scoreHistogramBins(db: Db, scope: ReportScope, bins: number): Promise<ScoreBinRow[]> {
+  if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`bins: expected a positive integer, got ${bins}`);
+  const at = scope.iteration === undefined ? sql`` : sql` AND iteration = ${scope.iteration}`;
+  const n = sql.raw(String(bins));
+  const result = await db.execute(sql`
+    WITH v AS (
+      SELECT metric, iteration, sample_id, value FROM ${sampleScores}
+      WHERE campaign_id = ${scope.campaignId}${at} AND value NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+    ), r AS (
+      SELECT metric, min(value) AS lo, max(value) AS hi, count(DISTINCT sample_id)::int AS samples FROM v GROUP BY metric
+    )
+    SELECT v.metric, r.lo, r.hi, r.samples, v.iteration,
+      CASE WHEN r.lo = r.hi THEN 0 ELSE least(${n} - 1, floor((v.value - r.lo) / ((r.hi - r.lo) / ${n})))::int END AS bin,
+      count(*)::int AS n, sum(v.value) AS sum
+    FROM v JOIN r USING (metric)
+    GROUP BY v.metric, r.lo, r.hi, r.samples, v.iteration, 6
+    ORDER BY v.metric, v.iteration, 6`);
+  return rowsOf(result).map((r) => ({
+    metric: String(r.metric),
+    lo: Number(r.lo),
+    hi: Number(r.hi),
+    samples: Number(r.samples),
+    iteration: Number(r.iteration),
+    bin: Number(r.bin),
+    n: Number(r.n),
+    sum: Number(r.sum),
+  }));
+}
+
+/** Every score's value, one row per score: for tests and small scopes only (the report uses scoreHistogramBins). */
 export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric: string; iteration: number; sampleId: string; value: number }[]> {
   return db
     .select({ metric: sampleScores.metric, iteration: sampleScores.iteration, sampleId: sampleScores.sampleId, value: sampleScores.value })

@@ -28,8 +28,8 @@ import {
   selectionExclusions,
   tools,
 } from "../../../src/db/schema.js";
-import { judgeVoteCounts } from "../../../src/db/repos/reportData.js";
-import { gatherReportData, jobLogPath, UnknownCampaignError } from "../../../src/reports/data.js";
+import { judgeVoteCounts, scoreHistogramBins, scoreValues } from "../../../src/db/repos/reportData.js";
+import { gatherReportData, histograms, jobLogPath, UnknownCampaignError } from "../../../src/reports/data.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
 import type { ChatMessage } from "../../../src/domain/types.js";
 
@@ -459,6 +459,66 @@ test("a stage's summary warning reaches the report's stage rows; a stage without
       [
         ["export.dataset", undefined],
         ["select.nextRound", "the pool filled 15 of its budget 100 (15%)"],
+      ],
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+test("score histograms are counted in SQL, not from a row per score, with the figures the per-value histograms give", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    await insertCampaign(db, { id: "hist", name: "hist", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+    await insertCampaign(db, { id: "other", name: "other", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+    const rows: (typeof sampleScores.$inferInsert)[] = [];
+    // Twelve iterations; a sample stays in several pools (scored once per iteration); label_ppl has outliers,
+    // own_ppl a value on a bin edge, consistency one value only; a NaN and infinities are left out.
+    for (let it = 1; it <= 12; it++) {
+      await upsertIteration(db, { campaignId: "hist", iteration: it, status: "completed" });
+      for (let i = 0; i < 40; i++) {
+        const sampleId = `s${(it * 7 + i) % 90}`;
+        rows.push({
+          campaignId: "hist",
+          iteration: it,
+          sampleId,
+          metric: "label_ppl",
+          model: "p",
+          value: 1 + ((i * 37 + it * 11) % 101) / 7 + (i === 3 ? 60 : 0),
+        });
+        rows.push({ campaignId: "hist", iteration: it, sampleId, metric: "own_ppl", model: "p", value: i % 2 === 0 ? 1 : 1 + i / 20 });
+        rows.push({ campaignId: "hist", iteration: it, sampleId, metric: "consistency", model: "p", value: 0.75 });
+      }
+    }
+    rows.push({ campaignId: "hist", iteration: 2, sampleId: "nan", metric: "label_ppl", model: "p", value: Number.NaN });
+    rows.push({ campaignId: "hist", iteration: 2, sampleId: "inf", metric: "label_ppl", model: "p", value: Number.POSITIVE_INFINITY });
+    rows.push({ campaignId: "hist", iteration: 3, sampleId: "-inf", metric: "own_ppl", model: "p", value: Number.NEGATIVE_INFINITY });
+    rows.push({ campaignId: "other", iteration: 1, sampleId: "x", metric: "label_ppl", model: "p", value: 1000 });
+    for (let i = 0; i < rows.length; i += 200) await db.insert(sampleScores).values(rows.slice(i, i + 200));
+    const round = (hs: ReturnType<typeof histograms>) =>
+      hs.map((x) => ({ ...x, mean: Number(x.mean.toPrecision(10)), iterations: x.iterations?.map((i) => ({ ...i, mean: Number(i.mean.toPrecision(10)) })) }));
+    for (const scope of [{ campaignId: "hist" }, { campaignId: "hist", iteration: 5 }]) {
+      const data = await gatherReportData(db, scope);
+      const expected = histograms(await scoreValues(db, scope));
+      assert.deepEqual(round(data.scores), round(expected), JSON.stringify(scope));
+    }
+    // What the report reads: a row per (metric, iteration, bin) at most, not the 1,443 scores.
+    const binRows = await scoreHistogramBins(db, { campaignId: "hist" }, 20);
+    assert.ok(binRows.length <= 3 * 12 * 20, `${binRows.length} rows`);
+    assert.equal(
+      binRows.reduce((n, r) => n + r.n, 0),
+      1440,
+      "every finite score counted once",
+    );
+    const all = await gatherReportData(db, { campaignId: "hist" });
+    assert.deepEqual(
+      all.scores.map((x) => [x.metric, x.count, x.samples, x.bins.length, x.iterations?.length]),
+      [
+        ["consistency", 480, 90, 1, 12],
+        ["label_ppl", 480, 90, 20, 12],
+        ["own_ppl", 480, 90, 20, 12],
       ],
     );
   } finally {
