@@ -4,7 +4,7 @@
  * trainer prints the same). The result is plain JSON-able data: src/reports/html.ts renders it.
  */
 import { createReadStream } from "node:fs";
-import { access } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { FrozenCampaignConfig } from "../config/frozen.js";
@@ -335,8 +335,39 @@ export function jobLogPath(job: TrainingJob): string | undefined {
   return undefined;
 }
 
+type RewardPoint = { step: number; score?: number; reward?: number };
+
+/**
+ * Reward points parsed from each job log, kept while the file's size and modification time stay the
+ * same. The campaign and iteration reports are rebuilt at every iteration's end and read every earlier
+ * job's log: without it, iteration N re-read N-1 finished logs (verl's run to tens of MB each).
+ */
+const parsedLogs = new Map<string, { size: number; mtimeMs: number; points: RewardPoint[] }>();
+const PARSED_LOGS_KEPT = 1000;
+
+/** A job log's reward points, in file order (a resumed step appears again; the caller keeps the last). */
+export async function rewardPointsOf(file: string): Promise<RewardPoint[] | undefined> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st?.isFile()) return undefined;
+  const cached = parsedLogs.get(file);
+  if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached.points;
+  const points: RewardPoint[] = [];
+  const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
+  for await (const line of lines) {
+    const m = parseMetricLine(line);
+    const score = m?.metrics["critic/score/mean"];
+    const reward = m?.metrics["critic/rewards/mean"];
+    if (!m || (score === undefined && reward === undefined)) continue;
+    points.push({ step: m.step, ...(score !== undefined ? { score } : {}), ...(reward !== undefined ? { reward } : {}) });
+  }
+  parsedLogs.delete(file);
+  parsedLogs.set(file, { size: st.size, mtimeMs: st.mtimeMs, points });
+  if (parsedLogs.size > PARSED_LOGS_KEPT) parsedLogs.delete(parsedLogs.keys().next().value as string);
+  return points;
+}
+
 async function rewardCurves(jobs: TrainingJob[]): Promise<{ curves: RewardCurve[]; notes: string[] }> {
-  const byIteration = new Map<number, Map<number, { step: number; score?: number; reward?: number }>>();
+  const byIteration = new Map<number, Map<number, RewardPoint>>();
   const notes: string[] = [];
   for (const job of jobs) {
     const file = jobLogPath(job);
@@ -344,29 +375,16 @@ async function rewardCurves(jobs: TrainingJob[]): Promise<{ curves: RewardCurve[
       notes.push(`${job.name}: its log is kept by the ${job.launcher} scheduler, not on this machine's disk`);
       continue;
     }
-    if (
-      !(await access(file).then(
-        () => true,
-        () => false,
-      ))
-    ) {
+    const parsed = await rewardPointsOf(file);
+    if (!parsed) {
       notes.push(`${job.name}: log ${file} is not on this machine`);
       continue;
     }
-    const points = byIteration.get(job.iteration) ?? new Map();
+    const points = byIteration.get(job.iteration) ?? new Map<number, RewardPoint>();
     byIteration.set(job.iteration, points);
-    const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
-    let steps = 0;
-    for await (const line of lines) {
-      const m = parseMetricLine(line);
-      const score = m?.metrics["critic/score/mean"];
-      const reward = m?.metrics["critic/rewards/mean"];
-      if (!m || (score === undefined && reward === undefined)) continue;
-      steps++;
-      points.set(m.step, { step: m.step, ...(score !== undefined ? { score } : {}), ...(reward !== undefined ? { reward } : {}) });
-    }
+    for (const p of parsed) points.set(p.step, p);
     // A job that ran (and failed, or was stopped) before its first training step: say so, not "no training ran".
-    if (steps === 0) notes.push(`${job.name}${job.state ? ` (${job.state})` : ""}: its log has no training step with a reward score`);
+    if (parsed.length === 0) notes.push(`${job.name}${job.state ? ` (${job.state})` : ""}: its log has no training step with a reward score`);
   }
   const curves = [...byIteration]
     .filter(([, points]) => points.size > 0)

@@ -29,7 +29,7 @@ import {
   tools,
 } from "../../../src/db/schema.js";
 import { judgeVoteCounts, scoreHistogramBins, scoreValues } from "../../../src/db/repos/reportData.js";
-import { gatherReportData, histograms, jobLogPath, UnknownCampaignError } from "../../../src/reports/data.js";
+import { gatherReportData, histograms, jobLogPath, rewardPointsOf, UnknownCampaignError } from "../../../src/reports/data.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
 import type { ChatMessage } from "../../../src/domain/types.js";
 
@@ -523,5 +523,36 @@ test("score histograms are counted in SQL, not from a row per score, with the fi
     );
   } finally {
     await h.close();
+  }
+});
+
+test("a job log is parsed once while it stays the same: each iteration's report rebuild reads only the logs that changed", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-logs-"));
+  try {
+    const log = path.join(dir, "tl-c-i1-train-grpo-a1.log");
+    fs.writeFileSync(log, "noise\nstep:1 - critic/score/mean:0.25 - critic/rewards/mean:0.5\nstep:2 - critic/score/mean:0.50 - critic/rewards/mean:0.6\n");
+    const written = new Date("2026-01-01T00:00:00Z");
+    fs.utimesSync(log, written, written);
+    assert.deepEqual(await rewardPointsOf(log), [
+      { step: 1, score: 0.25, reward: 0.5 },
+      { step: 2, score: 0.5, reward: 0.6 },
+    ]);
+    // The same size and modification time: the parsed points are reused, the file is not read again.
+    fs.writeFileSync(log, "noise\nstep:1 - critic/score/mean:0.99 - critic/rewards/mean:0.5\nstep:2 - critic/score/mean:0.50 - critic/rewards/mean:0.6\n");
+    fs.utimesSync(log, written, written);
+    assert.equal((await rewardPointsOf(log))?.[0]?.score, 0.25, "not read again");
+    // A log that grew (a running job, a resumed one) is read again.
+    fs.appendFileSync(log, "step:3 - critic/score/mean:0.75 - critic/rewards/mean:0.7\n");
+    assert.deepEqual(
+      (await rewardPointsOf(log))?.map((p) => [p.step, p.score]),
+      [
+        [1, 0.99],
+        [2, 0.5],
+        [3, 0.75],
+      ],
+    );
+    assert.equal(await rewardPointsOf(path.join(dir, "missing.log")), undefined);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
