@@ -43,6 +43,8 @@ export interface Histogram {
   samples?: number;
   mean: number;
   bins: { from: number; to: number; n: number }[];
+  /** "log": the bins are equal in log(value) (a perplexity spanning more than LOG_BINS_RATIO), else equal in value. */
+  scale?: "log";
   /** The same bins per scoring iteration (each iteration's policy scores its own pool), when the values name it. */
   iterations?: { iteration: number; count: number; mean: number; n: number[] }[];
 }
@@ -143,7 +145,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     rejectionReasons(db, scope),
     usageByRole(db, scope),
     samplesByKindAndDomain(db, scope),
-    scoreHistogramBins(db, scope, BINS),
+    scoreHistogramBins(db, scope, BINS, { metrics: [...LOG_METRICS], ratio: LOG_BINS_RATIO }),
     judgeVoteCounts(db, scope),
     labelJudgementCounts(db, scope),
     probeCounts(db, scope),
@@ -223,6 +225,29 @@ function configSummary(frozen: FrozenCampaignConfig, version: number, hash: stri
 }
 
 const BINS = 20;
+/**
+ * Perplexities whose largest value is more than this many times the smallest get log-spaced bins:
+ * a long loop keeps selecting the highest-PPL labels, so its range widens round after round (1.1 to
+ * 71 by iteration 12 of the demo loop) and equal-width bins put nearly every score in the first one.
+ */
+export const LOG_BINS_RATIO = 10;
+const LOG_METRICS: ReadonlySet<string> = new Set(["label_ppl", "own_ppl"]);
+
+/** Whether a metric's histogram over [min, max] is log-spaced. */
+export function logBinned(metric: string, min: number, max: number): boolean {
+  return LOG_METRICS.has(metric) && min > 0 && max / min > LOG_BINS_RATIO;
+}
+
+/** The bin edges: equal steps in value, or in log(value) (the first and last edges are min and max). */
+function binEdges(min: number, max: number, n: number, log: boolean): { from: number; to: number }[] {
+  if (!log) {
+    const width = min === max ? 1 : (max - min) / n;
+    return Array.from({ length: n }, (_, i) => ({ from: min + i * width, to: min + (i + 1) * width }));
+  }
+  const lo = Math.log(min);
+  const w = (Math.log(max) - lo) / n;
+  return Array.from({ length: n }, (_, i) => ({ from: i === 0 ? min : Math.exp(lo + i * w), to: i === n - 1 ? max : Math.exp(lo + (i + 1) * w) }));
+}
 
 /**
  * Equal-width histograms per metric between its smallest and largest value; values that name their
@@ -248,12 +273,13 @@ export function histograms(values: { metric: string; value: number; iteration?: 
       sum += value;
     }
     const n = min === max ? 1 : bins;
-    const width = min === max ? 1 : (max - min) / n;
+    const log = logBinned(metric, min, max);
+    const width = min === max ? 1 : log ? (Math.log(max) - Math.log(min)) / n : (max - min) / n;
     const counts = new Array<number>(n).fill(0);
     const perIteration = new Map<number, { count: number; sum: number; n: number[] }>();
     const sampleIds = new Set<string>();
     for (const v of vs) {
-      const bin = Math.min(n - 1, Math.floor((v.value - min) / width));
+      const bin = Math.min(n - 1, Math.floor((log ? Math.log(v.value) - Math.log(min) : v.value - min) / width));
       counts[bin]! += 1;
       if (v.sampleId !== undefined) sampleIds.add(v.sampleId);
       if (v.iteration === undefined) continue;
@@ -268,7 +294,8 @@ export function histograms(values: { metric: string; value: number; iteration?: 
       count: vs.length,
       ...(sampleIds.size > 0 ? { samples: sampleIds.size } : {}),
       mean: sum / vs.length,
-      bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })),
+      bins: binEdges(min, max, n, log).map((e, i) => ({ ...e, n: counts[i] ?? 0 })),
+      ...(log ? { scale: "log" as const } : {}),
       ...(perIteration.size > 0
         ? {
             iterations: [...perIteration]
@@ -289,7 +316,7 @@ export function histogramsFromBins(rows: readonly ScoreBinRow[], bins = BINS): H
   for (const [metric, rs] of [...byMetric].sort(([a], [b]) => a.localeCompare(b))) {
     const { lo: min, hi: max, samples } = rs[0] as ScoreBinRow;
     const n = min === max ? 1 : bins;
-    const width = min === max ? 1 : (max - min) / n;
+    const log = logBinned(metric, min, max);
     const counts = new Array<number>(n).fill(0);
     const perIteration = new Map<number, { count: number; sum: number; n: number[] }>();
     let count = 0;
@@ -310,7 +337,8 @@ export function histogramsFromBins(rows: readonly ScoreBinRow[], bins = BINS): H
       count,
       ...(samples > 0 ? { samples } : {}),
       mean: sum / count,
-      bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })),
+      bins: binEdges(min, max, n, log).map((e, i) => ({ ...e, n: counts[i] ?? 0 })),
+      ...(log ? { scale: "log" as const } : {}),
       iterations: [...perIteration].sort(([a], [b]) => a - b).map(([iteration, it]) => ({ iteration, count: it.count, mean: it.sum / it.count, n: it.n })),
     });
   }

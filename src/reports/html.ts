@@ -5,7 +5,7 @@
  * never drawn empty. Every text from the database is escaped; the embedded JSON cannot close its
  * script element.
  */
-import type { Histogram, ReportData } from "./data.js";
+import { LOG_BINS_RATIO, type Histogram, type ReportData } from "./data.js";
 
 export interface ChartSpec {
   id: string;
@@ -85,7 +85,7 @@ function histogramChart(h: Histogram, i: number): ChartSpec["config"] {
     data: { labels, datasets },
     options: {
       scales: {
-        x: { stacked: true, title: { display: true, text: h.metric } },
+        x: { stacked: true, title: { display: true, text: h.scale === "log" ? `${h.metric} (log-spaced bins)` : h.metric } },
         y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: `scores (${h.count}${of}, mean ${fmt(h.mean)})` } },
       },
     },
@@ -171,7 +171,9 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
         metric === "consistency"
           ? "Execution consistency of the policy's sampled answers per sample (score.consistency)."
           : `Perplexity of the ${metric === "label_ppl" ? "label" : "policy's own answer"} under the policy (score.perplexity).`
-      } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.`,
+      } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.${
+        h?.scale === "log" ? ` The bins are log-spaced: the values span more than a factor of ${LOG_BINS_RATIO}.` : ""
+      }`,
       config: histogramChart(h!, charts.length),
     }));
   }

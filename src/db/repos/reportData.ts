@@ -176,11 +176,25 @@ export interface ScoreBinRow {
 
 /**
  * The score histograms counted in SQL: `bins` equal-width bins per metric between its smallest and
- * largest finite value (one bin when they are equal), per scoring iteration. The bin of a value is
+ * largest finite value (one bin when they are equal; equal in log(value) for `logBins` metrics whose
+ * range is wider than its ratio), per scoring iteration. The bin of a value is
  * computed as src/reports/data.ts's `histograms` does in JavaScript (same float8 operations).
  */
-export async function scoreHistogramBins(db: Db, scope: ReportScope, bins: number): Promise<ScoreBinRow[]> {
+export async function scoreHistogramBins(
+  db: Db,
+  scope: ReportScope,
+  bins: number,
+  logBins: { metrics: readonly string[]; ratio: number } = { metrics: [], ratio: Infinity },
+): Promise<ScoreBinRow[]> {
   if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`bins: expected a positive integer, got ${bins}`);
+  // Log-spaced bins for these metrics when hi / lo > ratio (src/reports/data.ts's logBinned).
+  const logMetrics = logBins.metrics.length
+    ? sql.join(
+        logBins.metrics.map((m) => sql`${m}`),
+        sql`, `,
+      )
+    : sql`NULL`;
+  const ratio = Number.isFinite(logBins.ratio) ? logBins.ratio : 1e308;
   const at = scope.iteration === undefined ? sql`` : sql` AND iteration = ${scope.iteration}`;
   const n = sql.raw(String(bins));
   const result = await db.execute(sql`
@@ -191,7 +205,10 @@ export async function scoreHistogramBins(db: Db, scope: ReportScope, bins: numbe
       SELECT metric, min(value) AS lo, max(value) AS hi, count(DISTINCT sample_id)::int AS samples FROM v GROUP BY metric
     )
     SELECT v.metric, r.lo, r.hi, r.samples, v.iteration,
-      CASE WHEN r.lo = r.hi THEN 0 ELSE least(${n} - 1, floor((v.value - r.lo) / ((r.hi - r.lo) / ${n})))::int END AS bin,
+      CASE WHEN r.lo = r.hi THEN 0
+        WHEN v.metric IN (${logMetrics}) AND r.lo > 0 AND r.hi / r.lo > ${ratio}::float8
+          THEN least(${n} - 1, floor((ln(v.value) - ln(r.lo)) / ((ln(r.hi) - ln(r.lo)) / ${n})))::int
+        ELSE least(${n} - 1, floor((v.value - r.lo) / ((r.hi - r.lo) / ${n})))::int END AS bin,
       count(*)::int AS n, sum(v.value) AS sum
     FROM v JOIN r USING (metric)
     GROUP BY v.metric, r.lo, r.hi, r.samples, v.iteration, 6

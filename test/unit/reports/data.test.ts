@@ -514,12 +514,13 @@ test("score histograms are counted in SQL, not from a row per score, with the fi
     );
     const all = await gatherReportData(db, { campaignId: "hist" });
     assert.deepEqual(
-      all.scores.map((x) => [x.metric, x.count, x.samples, x.bins.length, x.iterations?.length]),
+      all.scores.map((x) => [x.metric, x.count, x.samples, x.bins.length, x.iterations?.length, x.scale]),
       [
-        ["consistency", 480, 90, 1, 12],
-        ["label_ppl", 480, 90, 20, 12],
-        ["own_ppl", 480, 90, 20, 12],
+        ["consistency", 480, 90, 1, 12, undefined],
+        ["label_ppl", 480, 90, 20, 12, "log"],
+        ["own_ppl", 480, 90, 20, 12, undefined],
       ],
+      "label_ppl spans 1 to 75 (log-spaced bins, SQL and JavaScript alike); own_ppl 1 to 2.95",
     );
   } finally {
     await h.close();
