@@ -155,10 +155,6 @@ export async function samplesByKindAndDomain(db: Db, scope: ReportScope): Promis
   return rowsOf(result).map((r) => ({ kind: String(r.kind), domain: String(r.domain), n: Number(r.n) }));
 }
 
-/**
- * Every score value per metric (label_ppl, own_ppl, consistency), with the iteration whose policy
- * scored it and the sample: a sample in the pools of several iterations is scored once in each.
- */
 /** One row per (metric, iteration, bin) of the score histograms, with the metric's range and distinct samples. */
 export interface ScoreBinRow {
   metric: string;
@@ -225,7 +221,11 @@ export async function scoreHistogramBins(
   }));
 }
 
-/** Every score's value, one row per score: for tests and small scopes only (the report uses scoreHistogramBins). */
+/**
+ * Every score value per metric (label_ppl, own_ppl, consistency), with the iteration whose policy
+ * scored it and the sample: a sample in the pools of several iterations is scored once in each. One
+ * row per score: for tests and small scopes only (the report uses scoreHistogramBins).
+ */
 export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric: string; iteration: number; sampleId: string; value: number }[]> {
   return db
     .select({ metric: sampleScores.metric, iteration: sampleScores.iteration, sampleId: sampleScores.sampleId, value: sampleScores.value })
