@@ -31,16 +31,27 @@ export function registerModelCommands(program: Command): void {
     .command("list")
     .argument("<campaignId>")
     .option("--json", "print the rows as JSON")
+    .option("--iteration <n>", "only the versions of this iteration")
+    .option("--last <k>", "only the versions of the last k iterations that made any (a long campaign lists 4 per iteration)")
     .description("the campaign's model versions, oldest first (needs DATABASE_URL)")
-    .action(async (campaignId: string, opts: { json?: boolean }) => {
+    .action(async (campaignId: string, opts: { json?: boolean; iteration?: string; last?: string }) => {
+      const only = listSelection(opts);
       const url = cliEnv().databaseUrl;
       if (!url) throw new CliError("model list reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
       const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
       try {
-        const rows = await listedVersions(db.db, campaignId);
+        const all = await listedVersions(db.db, campaignId);
         // No rows and no campaign: a mistyped id, not a campaign that has not trained yet.
-        if (rows.length === 0 && !(await getCampaign(db.db, campaignId))) {
+        if (all.length === 0 && !(await getCampaign(db.db, campaignId))) {
           throw new CliError(`no campaign ${JSON.stringify(campaignId)} in PostgreSQL; check the id (\`campaign list\` shows them)`);
+        }
+        const rows = versionsIn(all, only);
+        if (only.iteration !== undefined && rows.length === 0 && all.length > 0) {
+          const its = [...new Set(all.map((r) => r.iteration))].sort((a, b) => a - b);
+          throw new CliError(
+            `--iteration ${only.iteration}: campaign ${campaignId} has no model version in iteration ${only.iteration} (it has some in iterations ${its[0]}-${its[its.length - 1]})`,
+            EXIT_BAD_INPUT,
+          );
         }
         if (opts.json) {
           console.log(JSON.stringify(rows, null, 2));
@@ -162,6 +173,28 @@ export async function policyServerNote(campaignId: string, when: "ended" | "abor
 }
 
 /** --iteration N or --version <campaign>:<N>:served, checked against the campaign id. */
+/** `model list --iteration N | --last K`, checked. */
+function listSelection(opts: { iteration?: string; last?: string }): { iteration?: number; last?: number } {
+  if (opts.iteration !== undefined && opts.last !== undefined) throw new CliError("give --iteration or --last, not both", EXIT_BAD_INPUT);
+  const whole = (name: string, v: string) => {
+    if (!/^[1-9]\d{0,8}$/.test(v)) throw new CliError(`${name} ${JSON.stringify(v)}: expected a positive whole number`, EXIT_BAD_INPUT);
+    return Number(v);
+  };
+  if (opts.iteration !== undefined) return { iteration: whole("--iteration", opts.iteration) };
+  if (opts.last !== undefined) return { last: whole("--last", opts.last) };
+  return {};
+}
+
+/** The versions of one iteration, or of the last `last` iterations that have any; all of them when neither is given. */
+export function versionsIn<T extends { iteration: number }>(rows: readonly T[], only: { iteration?: number; last?: number }): T[] {
+  if (only.iteration !== undefined) return rows.filter((r) => r.iteration === only.iteration);
+  if (only.last !== undefined) {
+    const keep = new Set([...new Set(rows.map((r) => r.iteration))].sort((a, b) => b - a).slice(0, only.last));
+    return rows.filter((r) => keep.has(r.iteration));
+  }
+  return [...rows];
+}
+
 function iterationOption(campaignId: string, opts: { iteration?: string; version?: string }): number | undefined {
   if (opts.iteration !== undefined && opts.version !== undefined) throw new CliError("give --iteration or --version, not both");
   if (opts.version !== undefined) {

@@ -43,6 +43,9 @@ function stageLine(s: StageView, width: number, waiting: boolean, paused: boolea
     const unit = s.dialogues ? { unit: "dialogues" } : {};
     const eta = paused && s.status === "running" ? { eta: "paused" } : {};
     lines.push(`  ${renderProgressLine(s.name, s.progress, { nameWidth: width, ...unit, ...eta, ...(note !== undefined ? { note } : {}) })}`);
+  } else if (s.status === "succeeded" && s.itemsTotal === 0) {
+    // A late iteration with nothing left (no probe mismatch to judge, no error seed to expand): say so.
+    lines.push(`  ${name}  succeeded: nothing to do (no item planned)`);
   } else {
     lines.push(`  ${name}  ${s.status}${s.status === "failed" && waiting ? " (waiting for operator)" : ""}`);
   }

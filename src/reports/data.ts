@@ -4,7 +4,7 @@
  * trainer prints the same). The result is plain JSON-able data: src/reports/html.ts renders it.
  */
 import { createReadStream } from "node:fs";
-import { access } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { FrozenCampaignConfig } from "../config/frozen.js";
@@ -24,7 +24,8 @@ import {
   rejectionReasons,
   samplesByKindAndDomain,
   samplesByStageKindStatus,
-  scoreValues,
+  scoreHistogramBins,
+  type ScoreBinRow,
   simulatedRequestCount,
   stageRunRows,
   trainingJobs,
@@ -42,6 +43,8 @@ export interface Histogram {
   samples?: number;
   mean: number;
   bins: { from: number; to: number; n: number }[];
+  /** "log": the bins are equal in log(value) (a perplexity spanning more than LOG_BINS_RATIO), else equal in value. */
+  scale?: "log";
   /** The same bins per scoring iteration (each iteration's policy scores its own pool), when the values name it. */
   iterations?: { iteration: number; count: number; mean: number; n: number[] }[];
 }
@@ -76,7 +79,17 @@ export interface ReportData {
    * order they started: a failed stage and its error, a retried one's attempts. Absent in data
    * gathered before it was recorded here.
    */
-  stages?: { iteration: number; stage: string; status: string; attempts: number; error: string | null; startedAt: string; finishedAt: string | null }[];
+  stages?: {
+    iteration: number;
+    stage: string;
+    status: string;
+    attempts: number;
+    error: string | null;
+    startedAt: string;
+    finishedAt: string | null;
+    /** The warning the stage's summary carries (a pool short of its budget, a set smaller than a batch, no dialogue kept). */
+    warning?: string;
+  }[];
   simulated: {
     /** Requests the LLM simulator answered, when the request ledger records it; absent when unknowable. */
     llm?: { simulated: number; total: number };
@@ -114,7 +127,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     reasons,
     usage,
     kindDomain,
-    values,
+    scoreBins,
     votes,
     judgements,
     probeRows,
@@ -132,7 +145,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     rejectionReasons(db, scope),
     usageByRole(db, scope),
     samplesByKindAndDomain(db, scope),
-    scoreValues(db, scope),
+    scoreHistogramBins(db, scope, BINS, { metrics: [...LOG_METRICS], ratio: LOG_BINS_RATIO }),
     judgeVoteCounts(db, scope),
     labelJudgementCounts(db, scope),
     probeCounts(db, scope),
@@ -177,13 +190,14 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
       error: r.error,
       startedAt: r.startedAt.toISOString(),
       finishedAt: r.finishedAt?.toISOString() ?? null,
+      ...(r.warning ? { warning: r.warning } : {}),
     })),
     simulated: { training: simTraining, llm: simLlm },
     funnel,
     rejectionReasons: reasons,
     usage,
     kindDomain,
-    scores: histograms(values),
+    scores: histogramsFromBins(scoreBins),
     judgeVotes: votes,
     labelJudgements: judgements,
     probe: [...probe.values()],
@@ -211,6 +225,29 @@ function configSummary(frozen: FrozenCampaignConfig, version: number, hash: stri
 }
 
 const BINS = 20;
+/**
+ * Perplexities whose largest value is more than this many times the smallest get log-spaced bins:
+ * a long loop keeps selecting the highest-PPL labels, so its range widens round after round (1.1 to
+ * 71 by iteration 12 of the demo loop) and equal-width bins put nearly every score in the first one.
+ */
+export const LOG_BINS_RATIO = 10;
+const LOG_METRICS: ReadonlySet<string> = new Set(["label_ppl", "own_ppl"]);
+
+/** Whether a metric's histogram over [min, max] is log-spaced. */
+export function logBinned(metric: string, min: number, max: number): boolean {
+  return LOG_METRICS.has(metric) && min > 0 && max / min > LOG_BINS_RATIO;
+}
+
+/** The bin edges: equal steps in value, or in log(value) (the first and last edges are min and max). */
+function binEdges(min: number, max: number, n: number, log: boolean): { from: number; to: number }[] {
+  if (!log) {
+    const width = min === max ? 1 : (max - min) / n;
+    return Array.from({ length: n }, (_, i) => ({ from: min + i * width, to: min + (i + 1) * width }));
+  }
+  const lo = Math.log(min);
+  const w = (Math.log(max) - lo) / n;
+  return Array.from({ length: n }, (_, i) => ({ from: i === 0 ? min : Math.exp(lo + i * w), to: i === n - 1 ? max : Math.exp(lo + (i + 1) * w) }));
+}
 
 /**
  * Equal-width histograms per metric between its smallest and largest value; values that name their
@@ -236,12 +273,13 @@ export function histograms(values: { metric: string; value: number; iteration?: 
       sum += value;
     }
     const n = min === max ? 1 : bins;
-    const width = min === max ? 1 : (max - min) / n;
+    const log = logBinned(metric, min, max);
+    const width = min === max ? 1 : log ? (Math.log(max) - Math.log(min)) / n : (max - min) / n;
     const counts = new Array<number>(n).fill(0);
     const perIteration = new Map<number, { count: number; sum: number; n: number[] }>();
     const sampleIds = new Set<string>();
     for (const v of vs) {
-      const bin = Math.min(n - 1, Math.floor((v.value - min) / width));
+      const bin = Math.min(n - 1, Math.floor((log ? Math.log(v.value) - Math.log(min) : v.value - min) / width));
       counts[bin]! += 1;
       if (v.sampleId !== undefined) sampleIds.add(v.sampleId);
       if (v.iteration === undefined) continue;
@@ -256,7 +294,8 @@ export function histograms(values: { metric: string; value: number; iteration?: 
       count: vs.length,
       ...(sampleIds.size > 0 ? { samples: sampleIds.size } : {}),
       mean: sum / vs.length,
-      bins: counts.map((c, i) => ({ from: min + i * width, to: min + (i + 1) * width, n: c })),
+      bins: binEdges(min, max, n, log).map((e, i) => ({ ...e, n: counts[i] ?? 0 })),
+      ...(log ? { scale: "log" as const } : {}),
       ...(perIteration.size > 0
         ? {
             iterations: [...perIteration]
@@ -264,6 +303,43 @@ export function histograms(values: { metric: string; value: number; iteration?: 
               .map(([iteration, it]) => ({ iteration, count: it.count, mean: it.sum / it.count, n: it.n })),
           }
         : {}),
+    });
+  }
+  return out;
+}
+
+/** The histograms of `histograms` from the bins SQL counted (scoreHistogramBins): the same figures, without a row per score. */
+export function histogramsFromBins(rows: readonly ScoreBinRow[], bins = BINS): Histogram[] {
+  const byMetric = new Map<string, ScoreBinRow[]>();
+  for (const r of rows) byMetric.set(r.metric, [...(byMetric.get(r.metric) ?? []), r]);
+  const out: Histogram[] = [];
+  for (const [metric, rs] of [...byMetric].sort(([a], [b]) => a.localeCompare(b))) {
+    const { lo: min, hi: max, samples } = rs[0] as ScoreBinRow;
+    const n = min === max ? 1 : bins;
+    const log = logBinned(metric, min, max);
+    const counts = new Array<number>(n).fill(0);
+    const perIteration = new Map<number, { count: number; sum: number; n: number[] }>();
+    let count = 0;
+    let sum = 0;
+    for (const r of rs) {
+      const bin = Math.min(n - 1, Math.max(0, r.bin));
+      counts[bin]! += r.n;
+      count += r.n;
+      sum += r.sum;
+      const it = perIteration.get(r.iteration) ?? { count: 0, sum: 0, n: new Array<number>(n).fill(0) };
+      it.count += r.n;
+      it.sum += r.sum;
+      it.n[bin]! += r.n;
+      perIteration.set(r.iteration, it);
+    }
+    out.push({
+      metric,
+      count,
+      ...(samples > 0 ? { samples } : {}),
+      mean: sum / count,
+      bins: binEdges(min, max, n, log).map((e, i) => ({ ...e, n: counts[i] ?? 0 })),
+      ...(log ? { scale: "log" as const } : {}),
+      iterations: [...perIteration].sort(([a], [b]) => a - b).map(([iteration, it]) => ({ iteration, count: it.count, mean: it.sum / it.count, n: it.n })),
     });
   }
   return out;
@@ -287,8 +363,39 @@ export function jobLogPath(job: TrainingJob): string | undefined {
   return undefined;
 }
 
+type RewardPoint = { step: number; score?: number; reward?: number };
+
+/**
+ * Reward points parsed from each job log, kept while the file's size and modification time stay the
+ * same. The campaign and iteration reports are rebuilt at every iteration's end and read every earlier
+ * job's log: without it, iteration N re-read N-1 finished logs (verl's run to tens of MB each).
+ */
+const parsedLogs = new Map<string, { size: number; mtimeMs: number; points: RewardPoint[] }>();
+const PARSED_LOGS_KEPT = 1000;
+
+/** A job log's reward points, in file order (a resumed step appears again; the caller keeps the last). */
+export async function rewardPointsOf(file: string): Promise<RewardPoint[] | undefined> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st?.isFile()) return undefined;
+  const cached = parsedLogs.get(file);
+  if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached.points;
+  const points: RewardPoint[] = [];
+  const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
+  for await (const line of lines) {
+    const m = parseMetricLine(line);
+    const score = m?.metrics["critic/score/mean"];
+    const reward = m?.metrics["critic/rewards/mean"];
+    if (!m || (score === undefined && reward === undefined)) continue;
+    points.push({ step: m.step, ...(score !== undefined ? { score } : {}), ...(reward !== undefined ? { reward } : {}) });
+  }
+  parsedLogs.delete(file);
+  parsedLogs.set(file, { size: st.size, mtimeMs: st.mtimeMs, points });
+  if (parsedLogs.size > PARSED_LOGS_KEPT) parsedLogs.delete(parsedLogs.keys().next().value as string);
+  return points;
+}
+
 async function rewardCurves(jobs: TrainingJob[]): Promise<{ curves: RewardCurve[]; notes: string[] }> {
-  const byIteration = new Map<number, Map<number, { step: number; score?: number; reward?: number }>>();
+  const byIteration = new Map<number, Map<number, RewardPoint>>();
   const notes: string[] = [];
   for (const job of jobs) {
     const file = jobLogPath(job);
@@ -296,29 +403,16 @@ async function rewardCurves(jobs: TrainingJob[]): Promise<{ curves: RewardCurve[
       notes.push(`${job.name}: its log is kept by the ${job.launcher} scheduler, not on this machine's disk`);
       continue;
     }
-    if (
-      !(await access(file).then(
-        () => true,
-        () => false,
-      ))
-    ) {
+    const parsed = await rewardPointsOf(file);
+    if (!parsed) {
       notes.push(`${job.name}: log ${file} is not on this machine`);
       continue;
     }
-    const points = byIteration.get(job.iteration) ?? new Map();
+    const points = byIteration.get(job.iteration) ?? new Map<number, RewardPoint>();
     byIteration.set(job.iteration, points);
-    const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
-    let steps = 0;
-    for await (const line of lines) {
-      const m = parseMetricLine(line);
-      const score = m?.metrics["critic/score/mean"];
-      const reward = m?.metrics["critic/rewards/mean"];
-      if (!m || (score === undefined && reward === undefined)) continue;
-      steps++;
-      points.set(m.step, { step: m.step, ...(score !== undefined ? { score } : {}), ...(reward !== undefined ? { reward } : {}) });
-    }
+    for (const p of parsed) points.set(p.step, p);
     // A job that ran (and failed, or was stopped) before its first training step: say so, not "no training ran".
-    if (steps === 0) notes.push(`${job.name}${job.state ? ` (${job.state})` : ""}: its log has no training step with a reward score`);
+    if (parsed.length === 0) notes.push(`${job.name}${job.state ? ` (${job.state})` : ""}: its log has no training step with a reward score`);
   }
   const curves = [...byIteration]
     .filter(([, points]) => points.size > 0)

@@ -5,7 +5,7 @@
  * never drawn empty. Every text from the database is escaped; the embedded JSON cannot close its
  * script element.
  */
-import type { Histogram, ReportData } from "./data.js";
+import { LOG_BINS_RATIO, type Histogram, type ReportData } from "./data.js";
 
 export interface ChartSpec {
   id: string;
@@ -85,7 +85,7 @@ function histogramChart(h: Histogram, i: number): ChartSpec["config"] {
     data: { labels, datasets },
     options: {
       scales: {
-        x: { stacked: true, title: { display: true, text: h.metric } },
+        x: { stacked: true, title: { display: true, text: h.scale === "log" ? `${h.metric} (log-spaced bins)` : h.metric } },
         y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: `scores (${h.count}${of}, mean ${fmt(h.mean)})` } },
       },
     },
@@ -171,7 +171,9 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
         metric === "consistency"
           ? "Execution consistency of the policy's sampled answers per sample (score.consistency)."
           : `Perplexity of the ${metric === "label_ppl" ? "label" : "policy's own answer"} under the policy (score.perplexity).`
-      } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.`,
+      } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.${
+        h?.scale === "log" ? ` The bins are log-spaced: the values span more than a factor of ${LOG_BINS_RATIO}.` : ""
+      }`,
       config: histogramChart(h!, charts.length),
     }));
   }
@@ -430,7 +432,9 @@ function stagesInLine(d: ReportData, iteration: number): string {
   const parts = [...byStatus].map(([status, names]) =>
     status === "succeeded" || status === "skipped" ? `${names.length} ${status}` : `${status}: ${names.join(", ")}`,
   );
-  return `${parts.join("; ")}${retried.length ? `; attempts: ${retried.join(", ")}` : ""}`;
+  // Only the names here (twelve iterations of full warnings would bury the table); each iteration's report has them in full.
+  const warned = runs.filter((r) => r.warning).map((r) => r.stage);
+  return `${parts.join("; ")}${retried.length ? `; attempts: ${retried.join(", ")}` : ""}${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;
 }
 
 /** An iteration report's stages, in the order they started. */
@@ -445,7 +449,8 @@ function stagesTable(d: ReportData): string {
       const cls = r.status === "failed" ? ' class="failed"' : "";
       // The error (a failed stage's, or a retried one's last) on its own full-width row under the stage.
       const error = r.error ? `<tr${cls}><td colspan="5" class="error"><pre>${escapeHtml(shortenMiddle(r.error, 4000))}</pre></td></tr>` : "";
-      return `<tr${cls}><td>${escapeHtml(r.stage)}</td><td>${escapeHtml(status)}</td><td>${r.attempts}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(r.finishedAt ?? "")}</td></tr>${error}`;
+      const warning = r.warning ? `<tr class="warning"><td colspan="5" class="error"><pre>warning: ${escapeHtml(r.warning)}</pre></td></tr>` : "";
+      return `<tr${cls}><td>${escapeHtml(r.stage)}</td><td>${escapeHtml(status)}</td><td>${r.attempts}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(r.finishedAt ?? "")}</td></tr>${error}${warning}`;
     })
     .join("");
   return `<h2>Stages</h2><table class="stages"><thead><tr><th>stage</th><th>status</th><th>attempts</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
@@ -514,7 +519,7 @@ function iterationsTable(d: ReportData): string {
 const STYLE = `body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin:0 0 .2em}
 .banner{background:#fff3cd;border:2px solid #d39e00;padding:.6em 1em;font-weight:bold;margin:1em 0}
-.banner.failed{background:#f8d7da;border-color:#b02a37}tr.failed td{background:#f8d7da}
+.banner.failed{background:#f8d7da;border-color:#b02a37}tr.failed td{background:#f8d7da}tr.warning td{background:#fff3cd}
 table.stages td{word-break:normal;white-space:nowrap}table.stages td.error pre{white-space:pre-wrap;word-break:break-word;font-size:.8em;margin:0;max-width:1000px}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.9em}
 table.summary th{background:#f5f5f5;white-space:nowrap}td{word-break:break-all}

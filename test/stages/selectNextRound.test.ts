@@ -327,3 +327,43 @@ test("an empty pool (every sample rejected or excluded) stops the stage with the
     "the exclusions that emptied the pool are stored for the operator",
   );
 });
+
+test(
+  "a long loop whose seeds run out: each pool is smaller than the last and its summary warns with the figures (a full pool does not)",
+  { timeout: 120_000 },
+  async () => {
+    const c = `select-dry-${RUN}`;
+    // 14 verified seeds; budget 10 with the demo's shares: the seeds last one round after the first, then only high_ppl is left.
+    await insertSamples(
+      db.db,
+      Array.from({ length: 14 }, (_, i) => row(c, `seed${String(i).padStart(2, "0")}`, { iteration: 1 })),
+    );
+    const config = campaign({
+      seedBudget: 10,
+      budget: 10,
+      mix: { high_ppl: 0.35, repaired: 0.15, error_seed: 0.1, expanded: 0.2, unused_seed: 0.2 },
+      highPpl: { topFraction: 0.6 },
+      decontaminate: { enabled: false },
+    });
+    const sizes: number[] = [];
+    const warnings: (string | undefined)[] = [];
+    for (let it = 1; it <= 5; it++) {
+      const { summary } = await runStage(context(c, it, config));
+      const pool = await listPoolMembers(db.db, c, it);
+      sizes.push(pool.length);
+      warnings.push(summary.warning as string | undefined);
+      // The iteration's policy scores every label of its pool (what the next high_ppl ranks).
+      await db.db
+        .insert(sampleScores)
+        .values(pool.map((m, i) => ({ campaignId: c, iteration: it, sampleId: m.sampleId, metric: "label_ppl" as const, model: "p", value: 10 + i })));
+    }
+    assert.deepEqual(sizes, [10, 10, 6, 4, 3], "the pool shrinks once the unused seeds are gone: the top 60% of the last pool each round");
+    assert.equal(warnings[0], undefined, "a full first pool warns of nothing");
+    assert.equal(warnings[1], undefined, "a full pool warns of nothing");
+    assert.match(warnings[2] ?? "", /^the pool filled 6 of its budget 10 \(60%\); the pool before it had 10; short of their quota: /);
+    assert.match(warnings[2] ?? "", /unused_seed 0 of 2 \(no candidate\)/);
+    assert.match(warnings[2] ?? "", /repaired 0 of 2 \(no candidate\)/);
+    assert.match(warnings[2] ?? "", /each round trains on fewer \(high_ppl keeps the top 60% of the last pool\)/);
+    assert.match(warnings[4] ?? "", /^the pool filled 3 of its budget 10 \(30%\); the pool before it had 4;/);
+  },
+);

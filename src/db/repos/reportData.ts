@@ -1,7 +1,8 @@
 /**
  * Read-only queries behind the HTML reports (src/reports/): every figure a chart plots, for the whole
- * campaign or up to / at one iteration. Grouping and counting happen in SQL; only score values come
- * back one per row (they become histograms in src/reports/data.ts).
+ * campaign or up to / at one iteration. Grouping and counting happen in SQL, score histograms too:
+ * a report is rebuilt at the end of every iteration, so nothing it reads may come back one row per
+ * score (a 30-iteration loop with pools of 20,000 holds 1.8 million).
  */
 import { and, asc, eq, lte, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
@@ -77,6 +78,7 @@ export async function stageRunRows(db: Db, scope: ReportScope) {
       error: stageRuns.error,
       startedAt: stageRuns.startedAt,
       finishedAt: stageRuns.finishedAt,
+      warning: sql<string | null>`${stageRuns.result}->>'warning'`,
     })
     .from(stageRuns)
     .where(scoped(scope, stageRuns.campaignId, stageRuns.iteration))
@@ -110,7 +112,10 @@ export async function rejectionReasons(db: Db, scope: ReportScope, limit = 15): 
   return rowsOf(result).map((r) => ({ reason: String(r.reason), n: Number(r.n) }));
 }
 
-/** LLM requests and tokens per (role, model). */
+/**
+ * LLM requests and tokens per (role, model), each role's models in the order the campaign first used
+ * them: a policy served per iteration (`<campaign>-iter-N`) reads iteration 1, 2, ..., 10, not 1, 10, 11, 2.
+ */
 export async function usageByRole(db: Db, scope: ReportScope) {
   return db
     .select({
@@ -124,7 +129,7 @@ export async function usageByRole(db: Db, scope: ReportScope) {
     .from(llmUsage)
     .where(scoped(scope, llmUsage.campaignId, llmUsage.iteration))
     .groupBy(llmUsage.role, llmUsage.model)
-    .orderBy(asc(llmUsage.role), asc(llmUsage.model));
+    .orderBy(asc(llmUsage.role), sql`min(${llmUsage.iteration})`, asc(llmUsage.model));
 }
 
 /**
@@ -150,9 +155,76 @@ export async function samplesByKindAndDomain(db: Db, scope: ReportScope): Promis
   return rowsOf(result).map((r) => ({ kind: String(r.kind), domain: String(r.domain), n: Number(r.n) }));
 }
 
+/** One row per (metric, iteration, bin) of the score histograms, with the metric's range and distinct samples. */
+export interface ScoreBinRow {
+  metric: string;
+  /** The metric's smallest and largest finite value (the histogram's range). */
+  lo: number;
+  hi: number;
+  /** Distinct samples the metric scored. */
+  samples: number;
+  iteration: number;
+  bin: number;
+  /** Scores in the bin, and their sum. */
+  n: number;
+  sum: number;
+}
+
+/**
+ * The score histograms counted in SQL: `bins` equal-width bins per metric between its smallest and
+ * largest finite value (one bin when they are equal; equal in log(value) for `logBins` metrics whose
+ * range is wider than its ratio), per scoring iteration. The bin of a value is
+ * computed as src/reports/data.ts's `histograms` does in JavaScript (same float8 operations).
+ */
+export async function scoreHistogramBins(
+  db: Db,
+  scope: ReportScope,
+  bins: number,
+  logBins: { metrics: readonly string[]; ratio: number } = { metrics: [], ratio: Infinity },
+): Promise<ScoreBinRow[]> {
+  if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`bins: expected a positive integer, got ${bins}`);
+  // Log-spaced bins for these metrics when hi / lo > ratio (src/reports/data.ts's logBinned).
+  const logMetrics = logBins.metrics.length
+    ? sql.join(
+        logBins.metrics.map((m) => sql`${m}`),
+        sql`, `,
+      )
+    : sql`NULL`;
+  const ratio = Number.isFinite(logBins.ratio) ? logBins.ratio : 1e308;
+  const at = scope.iteration === undefined ? sql`` : sql` AND iteration = ${scope.iteration}`;
+  const n = sql.raw(String(bins));
+  const result = await db.execute(sql`
+    WITH v AS (
+      SELECT metric, iteration, sample_id, value FROM ${sampleScores}
+      WHERE campaign_id = ${scope.campaignId}${at} AND value NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+    ), r AS (
+      SELECT metric, min(value) AS lo, max(value) AS hi, count(DISTINCT sample_id)::int AS samples FROM v GROUP BY metric
+    )
+    SELECT v.metric, r.lo, r.hi, r.samples, v.iteration,
+      CASE WHEN r.lo = r.hi THEN 0
+        WHEN v.metric IN (${logMetrics}) AND r.lo > 0 AND r.hi / r.lo > ${ratio}::float8
+          THEN least(${n} - 1, floor((ln(v.value) - ln(r.lo)) / ((ln(r.hi) - ln(r.lo)) / ${n})))::int
+        ELSE least(${n} - 1, floor((v.value - r.lo) / ((r.hi - r.lo) / ${n})))::int END AS bin,
+      count(*)::int AS n, sum(v.value) AS sum
+    FROM v JOIN r USING (metric)
+    GROUP BY v.metric, r.lo, r.hi, r.samples, v.iteration, 6
+    ORDER BY v.metric, v.iteration, 6`);
+  return rowsOf(result).map((r) => ({
+    metric: String(r.metric),
+    lo: Number(r.lo),
+    hi: Number(r.hi),
+    samples: Number(r.samples),
+    iteration: Number(r.iteration),
+    bin: Number(r.bin),
+    n: Number(r.n),
+    sum: Number(r.sum),
+  }));
+}
+
 /**
  * Every score value per metric (label_ppl, own_ppl, consistency), with the iteration whose policy
- * scored it and the sample: a sample in the pools of several iterations is scored once in each.
+ * scored it and the sample: a sample in the pools of several iterations is scored once in each. One
+ * row per score: for tests and small scopes only (the report uses scoreHistogramBins).
  */
 export async function scoreValues(db: Db, scope: ReportScope): Promise<{ metric: string; iteration: number; sampleId: string; value: number }[]> {
   return db

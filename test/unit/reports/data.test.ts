@@ -16,6 +16,7 @@ import { upsertLlmRequests } from "../../../src/db/repos/usage.js";
 import {
   bfclScores,
   clusterJobs,
+  stageRuns,
   judgeVotes,
   labelJudgements,
   modelVersions,
@@ -27,8 +28,8 @@ import {
   selectionExclusions,
   tools,
 } from "../../../src/db/schema.js";
-import { judgeVoteCounts } from "../../../src/db/repos/reportData.js";
-import { gatherReportData, jobLogPath, UnknownCampaignError } from "../../../src/reports/data.js";
+import { judgeVoteCounts, scoreHistogramBins, scoreValues } from "../../../src/db/repos/reportData.js";
+import { gatherReportData, histograms, jobLogPath, rewardPointsOf, UnknownCampaignError } from "../../../src/reports/data.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
 import type { ChatMessage } from "../../../src/domain/types.js";
 
@@ -391,4 +392,168 @@ test("job log paths: local and Slurm logs are under the job's workDir, Ray's are
   assert.equal(jobLogPath({ ...base, launcher: "slurm", externalId: null }), undefined);
   assert.equal(jobLogPath({ ...base, launcher: "ray", externalId: "raysubmit_1" }), undefined);
   assert.equal(jobLogPath({ ...base, launcher: "local", externalId: "1", request: null }), undefined);
+});
+
+test("tokens and requests per role: a role's models in the order the campaign first used them (policy iter-2 before iter-10)", async () => {
+  const h = await openDatabase("pglite:memory");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-usage-"));
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    const raw = { ...rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }), seed: 42, iterations: 12 };
+    await insertCampaign(db, { id: "c", name: "twelve", config: raw });
+    // A twelve-iteration loop: each iteration's evaluation asks the policy it served (c-iter-N), the judge every iteration.
+    const rows = [];
+    for (let it = 1; it <= 12; it++) {
+      await upsertIteration(db, { campaignId: "c", iteration: it, status: "completed" });
+      for (const [role, model] of [
+        ["policy", `c-iter-${it}`],
+        ["judge", "j"],
+      ] as const)
+        rows.push({
+          id: `r-${it}-${role}`,
+          campaignId: "c",
+          iteration: it,
+          stage: "evaluate.bfclFast",
+          batchIndex: 0,
+          role,
+          model,
+          status: "ok" as const,
+          promptTokens: it,
+          completionTokens: 1,
+          finished: true,
+        });
+    }
+    await upsertLlmRequests(db, rows);
+    const data = await gatherReportData(db, { campaignId: "c" });
+    assert.deepEqual(
+      data.usage.map((u) => `${u.role} ${u.model} ${u.promptTokens}`),
+      ["judge j 78", ...Array.from({ length: 12 }, (_, i) => `policy c-iter-${i + 1} ${i + 1}`)],
+    );
+  } finally {
+    await h.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a stage's summary warning reaches the report's stage rows; a stage without one has none", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    await insertCampaign(db, { id: "w", name: "w", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+    await upsertIteration(db, { campaignId: "w", iteration: 9, status: "completed" });
+    await db.insert(stageRuns).values([
+      {
+        campaignId: "w",
+        iteration: 9,
+        stage: "select.nextRound",
+        status: "succeeded",
+        result: { budget: { budget: 100, used: 15 }, warning: "the pool filled 15 of its budget 100 (15%)" },
+      },
+      { campaignId: "w", iteration: 9, stage: "export.dataset", status: "succeeded", result: { written: 15 } },
+    ]);
+    const data = await gatherReportData(db, { campaignId: "w", iteration: 9 });
+    assert.deepEqual(
+      data.stages?.map((s) => [s.stage, s.warning]),
+      [
+        ["export.dataset", undefined],
+        ["select.nextRound", "the pool filled 15 of its budget 100 (15%)"],
+      ],
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+test("score histograms are counted in SQL, not from a row per score, with the figures the per-value histograms give", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    await insertCampaign(db, { id: "hist", name: "hist", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+    await insertCampaign(db, { id: "other", name: "other", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+    const rows: (typeof sampleScores.$inferInsert)[] = [];
+    // Twelve iterations; a sample stays in several pools (scored once per iteration); label_ppl has outliers,
+    // own_ppl a value on a bin edge, consistency one value only; a NaN and infinities are left out.
+    for (let it = 1; it <= 12; it++) {
+      await upsertIteration(db, { campaignId: "hist", iteration: it, status: "completed" });
+      for (let i = 0; i < 40; i++) {
+        const sampleId = `s${(it * 7 + i) % 90}`;
+        rows.push({
+          campaignId: "hist",
+          iteration: it,
+          sampleId,
+          metric: "label_ppl",
+          model: "p",
+          value: 1 + ((i * 37 + it * 11) % 101) / 7 + (i === 3 ? 60 : 0),
+        });
+        rows.push({ campaignId: "hist", iteration: it, sampleId, metric: "own_ppl", model: "p", value: i % 2 === 0 ? 1 : 1 + i / 20 });
+        rows.push({ campaignId: "hist", iteration: it, sampleId, metric: "consistency", model: "p", value: 0.75 });
+      }
+    }
+    rows.push({ campaignId: "hist", iteration: 2, sampleId: "nan", metric: "label_ppl", model: "p", value: Number.NaN });
+    rows.push({ campaignId: "hist", iteration: 2, sampleId: "inf", metric: "label_ppl", model: "p", value: Number.POSITIVE_INFINITY });
+    rows.push({ campaignId: "hist", iteration: 3, sampleId: "-inf", metric: "own_ppl", model: "p", value: Number.NEGATIVE_INFINITY });
+    rows.push({ campaignId: "other", iteration: 1, sampleId: "x", metric: "label_ppl", model: "p", value: 1000 });
+    for (let i = 0; i < rows.length; i += 200) await db.insert(sampleScores).values(rows.slice(i, i + 200));
+    const round = (hs: ReturnType<typeof histograms>) =>
+      hs.map((x) => ({ ...x, mean: Number(x.mean.toPrecision(10)), iterations: x.iterations?.map((i) => ({ ...i, mean: Number(i.mean.toPrecision(10)) })) }));
+    for (const scope of [{ campaignId: "hist" }, { campaignId: "hist", iteration: 5 }]) {
+      const data = await gatherReportData(db, scope);
+      const expected = histograms(await scoreValues(db, scope));
+      assert.deepEqual(round(data.scores), round(expected), JSON.stringify(scope));
+    }
+    // What the report reads: a row per (metric, iteration, bin) at most, not the 1,443 scores.
+    const binRows = await scoreHistogramBins(db, { campaignId: "hist" }, 20);
+    assert.ok(binRows.length <= 3 * 12 * 20, `${binRows.length} rows`);
+    assert.equal(
+      binRows.reduce((n, r) => n + r.n, 0),
+      1440,
+      "every finite score counted once",
+    );
+    const all = await gatherReportData(db, { campaignId: "hist" });
+    assert.deepEqual(
+      all.scores.map((x) => [x.metric, x.count, x.samples, x.bins.length, x.iterations?.length, x.scale]),
+      [
+        ["consistency", 480, 90, 1, 12, undefined],
+        ["label_ppl", 480, 90, 20, 12, "log"],
+        ["own_ppl", 480, 90, 20, 12, undefined],
+      ],
+      "label_ppl spans 1 to 75 (log-spaced bins, SQL and JavaScript alike); own_ppl 1 to 2.95",
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+test("a job log is parsed once while it stays the same: each iteration's report rebuild reads only the logs that changed", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-logs-"));
+  try {
+    const log = path.join(dir, "tl-c-i1-train-grpo-a1.log");
+    fs.writeFileSync(log, "noise\nstep:1 - critic/score/mean:0.25 - critic/rewards/mean:0.5\nstep:2 - critic/score/mean:0.50 - critic/rewards/mean:0.6\n");
+    const written = new Date("2026-01-01T00:00:00Z");
+    fs.utimesSync(log, written, written);
+    assert.deepEqual(await rewardPointsOf(log), [
+      { step: 1, score: 0.25, reward: 0.5 },
+      { step: 2, score: 0.5, reward: 0.6 },
+    ]);
+    // The same size and modification time: the parsed points are reused, the file is not read again.
+    fs.writeFileSync(log, "noise\nstep:1 - critic/score/mean:0.99 - critic/rewards/mean:0.5\nstep:2 - critic/score/mean:0.50 - critic/rewards/mean:0.6\n");
+    fs.utimesSync(log, written, written);
+    assert.equal((await rewardPointsOf(log))?.[0]?.score, 0.25, "not read again");
+    // A log that grew (a running job, a resumed one) is read again.
+    fs.appendFileSync(log, "step:3 - critic/score/mean:0.75 - critic/rewards/mean:0.7\n");
+    assert.deepEqual(
+      (await rewardPointsOf(log))?.map((p) => [p.step, p.score]),
+      [
+        [1, 0.99],
+        [2, 0.5],
+        [3, 0.75],
+      ],
+    );
+    assert.equal(await rewardPointsOf(path.join(dir, "missing.log")), undefined);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -155,3 +155,65 @@ test("histograms: equal-width bins over the value range, every value counted onc
   );
   assert.deepEqual(histograms([{ metric: "x", value: Number.NaN }]), []);
 });
+
+test("stage warnings: the campaign report's iterations name the warned stages; an iteration report shows each warning in full under its stage", () => {
+  const warning = "the pool filled 7 of its budget 100 (7%); the pool before it had 8; short of their quota: high_ppl 4 of 35 (5 candidates) <b>";
+  const run = (iteration: number, stage: string, w?: string) => ({
+    iteration,
+    stage,
+    status: "succeeded",
+    attempts: 1,
+    error: null,
+    startedAt: "2026-01-01T00:00:00.000Z",
+    finishedAt: "2026-01-01T00:00:01.000Z",
+    ...(w ? { warning: w } : {}),
+  });
+  const stages = [
+    run(1, "select.nextRound"),
+    run(1, "export.verl"),
+    run(2, "select.nextRound", warning),
+    run(2, "export.verl", "fewer rows than one training batch: train split 6 < train.grpo's grpo.trainBatchSize 32."),
+  ];
+  const campaignHtml = renderReportHtml(fullReportData({ stages }), { chartJs: CHART_JS });
+  assert.ok(campaignHtml.includes("<td>2 succeeded</td>"), "iteration 1 warns of nothing");
+  assert.ok(campaignHtml.includes("<td>2 succeeded; warnings: select.nextRound, export.verl</td>"));
+  assert.ok(!campaignHtml.includes("warning: the pool filled"), "the campaign report names the stages only");
+  const iterationHtml = renderReportHtml(fullReportData({ stages, iteration: 2 }), { chartJs: CHART_JS });
+  assert.ok(
+    iterationHtml.includes(`<tr class="warning"><td colspan="5" class="error"><pre>warning: ${escapeHtml(warning)}</pre></td></tr>`),
+    "the full warning, escaped, under its stage",
+  );
+  assert.ok(iterationHtml.includes("warning: fewer rows than one training batch: train split 6 &lt; train.grpo&#39;s grpo.trainBatchSize 32."));
+});
+
+test("a perplexity spanning more than a factor of 10 gets log-spaced bins (a long loop's high-PPL rounds): the bulk no longer sits in one bin", () => {
+  // Twelve iterations of label PPLs: early rounds near 1-4, later high-PPL rounds up to 71 (the demo loop's figures).
+  const values = [];
+  for (let it = 1; it <= 12; it++)
+    for (let i = 0; i < 50; i++)
+      values.push({ metric: "label_ppl", iteration: it, sampleId: `s${it}-${i}`, value: 1.09 + (i % 10) * 0.3 + (it > 8 && i % 7 === 0 ? 60 + it : 0) });
+  values.push({ metric: "consistency", iteration: 1, sampleId: "c", value: 0 }, { metric: "consistency", iteration: 1, sampleId: "d", value: 1 });
+  const hs = histograms(values);
+  const ppl = hs.find((h) => h.metric === "label_ppl")!;
+  assert.equal(ppl.scale, "log");
+  assert.equal(ppl.bins[0]!.from, 1.09);
+  assert.equal(ppl.bins.at(-1)!.to, 1.09 + 2.7 + 72);
+  assert.equal(
+    ppl.bins.reduce((n, b) => n + b.n, 0),
+    600,
+  );
+  // Equal-width bins of (74.8 - 1.09) / 20 = 3.7 wide would hold 568 of the 600 in the first bin, in 3 non-empty bins.
+  const busiest = Math.max(...ppl.bins.map((b) => b.n));
+  assert.ok(busiest <= 200, `the largest bin holds ${busiest} of 600`);
+  assert.deepEqual(
+    ppl.bins.map((b) => b.n),
+    [56, 56, 116, 56, 116, 168, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32],
+    "the early rounds' scores spread over six bins",
+  );
+  for (let i = 1; i < ppl.bins.length; i++)
+    assert.ok(Math.abs(ppl.bins[i]!.from / ppl.bins[i - 1]!.from - ppl.bins[1]!.from / ppl.bins[0]!.from) < 1e-9, "equal ratios");
+  assert.equal(hs.find((h) => h.metric === "consistency")!.scale, undefined, "consistency is never log-binned");
+  const html = renderReportHtml(fullReportData({ scores: hs }), { chartJs: CHART_JS });
+  assert.ok(html.includes("The bins are log-spaced: the values span more than a factor of 10."));
+  assert.ok(html.includes("label_ppl (log-spaced bins)"));
+});

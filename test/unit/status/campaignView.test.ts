@@ -479,3 +479,17 @@ test("a campaign whose newest policy server ended by itself says so, with the la
   assert.ok(!fine.nextCommands.some((c) => c.command.includes("model restart")));
   assert.ok(!fine.notes.some((n) => n.includes("not running")));
 });
+
+test("a stage that planned no item (a late iteration with no mismatch to judge, no error seed to expand) says it had nothing to do", () => {
+  const stages = [
+    stage("probe.greedy", { status: "succeeded", itemsTotal: 7, itemsDone: 7, batchesTotal: 1, batchesDone: 1, startedAt: at(5000), finishedAt: at(4000) }),
+    stage("repair.labels", { status: "succeeded", itemsTotal: 0, batchesTotal: 0, startedAt: at(4000), finishedAt: at(3900) }),
+    stage("expand.errors", { status: "succeeded", itemsTotal: 0, batchesTotal: 0, startedAt: at(3900), finishedAt: at(3800) }),
+    stage("train.merge", { status: "succeeded", startedAt: at(3900), finishedAt: at(3800) }),
+  ];
+  const text = renderCampaignView(campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({}) }));
+  assert.match(text, /^ {2}repair\.labels {2}succeeded: nothing to do \(no item planned\)$/m);
+  assert.match(text, /^ {2}expand\.errors {2}succeeded: nothing to do \(no item planned\)$/m);
+  assert.match(text, /^ {2}probe\.greedy {3}7\/7 \(100%\)/m);
+  assert.match(text, /^ {2}train\.merge {4}succeeded$/m, "a stage without a plan of items keeps its plain line");
+});

@@ -16,7 +16,7 @@ import type { DbHandle } from "../../../src/db/client.js";
 import { insertSamples, type NewSample } from "../../../src/db/repos/samples.js";
 import { planSelection } from "../../../src/db/repos/stageBatchItems.js";
 import { latestTrainingDataset, recordTrainingDataset } from "../../../src/db/repos/trainingDatasets.js";
-import { trainingDatasets } from "../../../src/db/schema.js";
+import { poolMembers, trainingDatasets } from "../../../src/db/schema.js";
 import type { McpTool } from "../../../src/domain/types.js";
 import { buildStageContext } from "../../../src/framework/stageContext.js";
 import type { StageContext } from "../../../src/framework/stage.js";
@@ -233,3 +233,63 @@ test("export.verl keeps each multi-turn dialogue's cuts on one side of the train
   );
   assert.ok(Number(batch.val) >= Math.round(rows.length * 0.25), `validation reaches its share in whole dialogues (${batch.val} of ${rows.length})`);
 });
+
+test(
+  "export.verl from a pool counts the samples it read, not the rows hard items repeat: the stage's progress never passes its total",
+  { timeout: 120_000 },
+  async () => {
+    const campaignId = `verl-pool-${RUN}`;
+    const rows = Array.from({ length: 10 }, (_, i) => sampleRow(campaignId, 1, i, "verified"));
+    await insertSamples(db.db, rows);
+    // Iteration 3's pool: the ten samples, three of them hard (weight 2: two train rows each).
+    await db.db
+      .insert(poolMembers)
+      .values(rows.map((r, i) => ({ campaignId, iteration: 3, sampleId: r.id as string, reason: "high_ppl" as const, weight: i < 3 ? 2 : 1 })));
+    const { batch, reports } = await runStage(campaignId, 3, parse({ from: "pool", valFraction: 0.2 }));
+    const planned = await db.db.select().from(poolMembers).where(eq(poolMembers.campaignId, campaignId));
+    assert.equal(planned.length, 10);
+    assert.ok(Number(batch.train) + Number(batch.val) > 10, `hard items are repeated (${batch.train} train + ${batch.val} val rows)`);
+    assert.equal(batch.items, 10, "items: the pool's samples (the planned total), not the rows written");
+    assert.deepEqual(reports.at(-1), { samples: 10 });
+  },
+);
+
+test(
+  "export.verl warns when its sets are smaller than one batch of the iteration's train stages (verl would have no batch), not when they hold one",
+  { timeout: 120_000 },
+  async () => {
+    const campaignId = `verl-batch-${RUN}`;
+    const rows = Array.from({ length: 12 }, (_, i) => sampleRow(campaignId, 7, i, "verified"));
+    await insertSamples(db.db, rows);
+    await db.db.insert(poolMembers).values(rows.map((r) => ({ campaignId, iteration: 7, sampleId: r.id as string, reason: "high_ppl" as const, weight: 1 })));
+    const withTraining = (grpoBatch: number, sftBatch: number, trainer: "verl" | "standin") => {
+      const raw = rawConfig({ from: "pool", valFraction: 0.2, sft: true });
+      const stages = raw.stages as Record<string, unknown>[];
+      stages.push(
+        { name: "train.sft", trainer, baseModel: "m", sft: { trainBatchSize: sftBatch, microBatchSizePerGpu: 1 } },
+        { name: "train.grpo", trainer, baseModel: "m", grpo: { trainBatchSize: grpoBatch, ppoMiniBatchSize: 1 } },
+      );
+      const r = parseCampaignConfig(raw);
+      if (!r.ok) throw r.error;
+      return r.config;
+    };
+    // Iteration 7 of a loop whose pool shrank to 12: 10 train rows (and 10 SFT rows) against batches of 32 and 16.
+    const short = await runStage(campaignId, 7, withTraining(32, 16, "verl"));
+    assert.deepEqual([short.summary.train, short.summary.sft], [10, 10]);
+    assert.equal(
+      short.summary.warning,
+      "fewer rows than one training batch: SFT set 10 < train.sft's sft.trainBatchSize 16, train split 10 < train.grpo's grpo.trainBatchSize 32. " +
+        "verl drops the incomplete batch, so it would have none and stop (`Train dataloader is empty!`). Lower the batch size or give the pool more samples (see select.nextRound's warning)",
+    );
+    const standin = await runStage(campaignId, 7, withTraining(32, 8, "standin"));
+    assert.equal(
+      standin.summary.warning,
+      "fewer rows than one training batch: train split 10 < train.grpo's grpo.trainBatchSize 32. " +
+        "verl drops the incomplete batch, so it would have none and stop (`Train dataloader is empty!`); the SIMULATED stand-in trainer runs one short step instead. " +
+        "Lower the batch size or give the pool more samples (see select.nextRound's warning)",
+      "10 SFT rows hold a batch of 8",
+    );
+    const fits = await runStage(campaignId, 7, withTraining(10, 10, "verl"));
+    assert.equal(fits.summary.warning, undefined, "10 rows hold a batch of 10");
+  },
+);

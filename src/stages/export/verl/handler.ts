@@ -8,6 +8,7 @@ import { poolWeightRepeats } from "../../../selection/poolWeight.js";
 import { writeVerlDataset } from "../../../training/verl/dataset.js";
 import type { VerlSourceSample } from "../../../training/verl/rows.js";
 import type { StageConfigOf } from "../../specs.js";
+import { batchShortfallWarning, type TrainStageLike } from "./batchFit.js";
 
 type ExportVerlStage = StageConfigOf<"export.verl">;
 
@@ -21,6 +22,8 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
     // A pool's weights (hard items count more) become repeated train rows.
     const weights =
       ctx.stage.from === "pool" ? new Map((await listPoolMembers(db, ctx.campaignId, ctx.iteration)).map((m) => [m.sampleId, m.weight])) : undefined;
+    // The samples read (the planned items); the rows written count a hard item's repeats too.
+    let read = 0;
     async function* samples(): AsyncIterable<VerlSourceSample> {
       let afterId: string | undefined;
       for (;;) {
@@ -29,6 +32,7 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         if (page.length === 0) return;
         for (const r of page) {
           const group = dialogueOf(r.metadata);
+          read++;
           yield { id: r.id, messages: r.messages, tools: r.tools, repeats: poolWeightRepeats(weights?.get(r.id) ?? 1), ...(group ? { group } : {}) };
         }
         afterId = page[page.length - 1]?.id;
@@ -65,13 +69,16 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         `[export.verl] ${ctx.campaignId} iteration ${ctx.iteration}: skipped ${manifest.skipped.count} sample(s) that cannot be verl rows (first: ${first?.sampleId}: ${first?.reason})`,
       );
     }
-    const read = manifest.counts.train + manifest.counts.val + manifest.skipped.count;
     return { items: read, train: manifest.counts.train, val: manifest.counts.val, sft: manifest.counts.sft, skipped: manifest.skipped.count };
   },
 
-  async finalize(_ctx, batches) {
+  async finalize(ctx, batches) {
     const b = batches[0];
-    return { train: b?.train ?? 0, val: b?.val ?? 0, sft: b?.sft ?? 0, skipped: b?.skipped ?? 0 };
+    const counts = { train: b?.train ?? 0, val: b?.val ?? 0, sft: b?.sft ?? 0, skipped: b?.skipped ?? 0 };
+    // A set smaller than one training batch: verl would have no batch at all (a pool that shrank over a long loop).
+    const stages = ctx.config.stages as readonly TrainStageLike[];
+    const warning = batchShortfallWarning(ctx.stage.sft ? stages : stages.filter((s) => s.name !== "train.sft"), ctx.iteration, counts);
+    return { ...counts, ...(warning ? { warning } : {}) };
   },
 };
 

@@ -22,6 +22,7 @@ import {
 } from "../../../db/repos/selection.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { loadContaminationIndex } from "../../../selection/contamination.js";
+import { poolShortfallWarning } from "../../../selection/poolShortfall.js";
 import {
   rankIds,
   selectNextRound,
@@ -171,7 +172,18 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       const s = (sources[m[2] as string] ??= { quota: 0, candidates: 0, selected: composition[m[2] as PoolReason]?.n ?? 0 });
       s[m[1] as "quota" | "candidates"] = v;
     }
-    return { composition, exclusions, budget: { budget, used, share: budget > 0 ? used / budget : 0 }, sources };
+    // A pool short of its budget says so (campaign status shows it under the stage), with the pool before it.
+    const previous = await previousPoolRound(db, ctx.campaignId, ctx.iteration);
+    const previousPool = previous ? Object.values(await poolComposition(db, previous.campaignId, previous.iteration)).reduce((n, c) => n + c.n, 0) : undefined;
+    const warning = poolShortfallWarning({
+      budget,
+      used,
+      sources,
+      exclusions,
+      ...(previousPool !== undefined ? { previousPool } : {}),
+      ...(previous ? { highPplTopFraction: ctx.stage.highPpl.topFraction } : {}),
+    });
+    return { composition, exclusions, budget: { budget, used, share: budget > 0 ? used / budget : 0 }, sources, ...(warning ? { warning } : {}) };
   },
 };
 
