@@ -17,7 +17,7 @@ import { abortSetOf, type Abortable } from "../util/abortSet.js";
 import { ConnectProbeError, probeConnect } from "./connectProbe.js";
 import { DeadlineTimer, type Deadline } from "./deadlines.js";
 import { endpointHealth, type EndpointHealth } from "./endpointHealth.js";
-import { endpointLimiter, normaliseBaseUrl, type EndpointSlots } from "./endpointLimiter.js";
+import { endpointLimiter, normaliseBaseUrl, type Slots } from "./endpointLimiter.js";
 import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
 import { HttpTransport, TransportError, type HeaderReader } from "./httpTransport.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
@@ -77,6 +77,12 @@ export interface LlmClientOptions {
    * retrying (default: no limit).
    */
   attemptBudget?: number;
+  /**
+   * Whose requests these are (the campaign id): each campaign's requests to a URL are capped by its
+   * own maxConcurrency and share the URL's slots round-robin with other campaigns on the worker
+   * (src/llm/endpointLimiter.ts). Default "": clients of no campaign share one share.
+   */
+  tenant?: string;
 }
 
 export interface CallOptions {
@@ -218,7 +224,7 @@ export class LlmClient {
   private readonly transport: HttpTransport;
   private readonly deadlines: DeadlineTimer;
   private readonly headers: Record<string, string>;
-  private readonly limit: EndpointSlots;
+  private readonly limit: Slots;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly temperature: number | undefined;
@@ -264,7 +270,7 @@ export class LlmClient {
     this.attemptBudget = opts.attemptBudget ?? Number.POSITIVE_INFINITY;
     this.health = endpointHealth(opts.baseUrl);
     this.labels = new MetricLabels(this.role, this.endpointName);
-    this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency);
+    this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency, opts.tenant ?? "");
     this.transport = new HttpTransport(opts.baseUrl);
     this.deadlines = deadlineTimerFor(opts.baseUrl);
     // Nothing from the environment (OPENAI_ORG_ID etc.) leaks into requests to self-hosted servers.
@@ -616,7 +622,11 @@ export class LlmClient {
  * Builds the client for `role` from the campaign config (endpoint, model, key: src/llm/roles.ts).
  * A role that cannot be resolved is an LlmError of kind "client": retrying cannot fix it.
  */
-export function createRoleClient(config: CampaignConfig, role: string, opts: { usage?: UsageSink; env?: NodeJS.ProcessEnv } = {}): LlmClient {
+export function createRoleClient(
+  config: CampaignConfig,
+  role: string,
+  opts: { usage?: UsageSink; env?: NodeJS.ProcessEnv; /** The campaign id: its share of the endpoint's slots. */ tenant?: string } = {},
+): LlmClient {
   let r: ResolvedRole;
   try {
     r = resolveRole(config, role, opts.env);
@@ -635,11 +645,24 @@ export function createRoleClient(config: CampaignConfig, role: string, opts: { u
     connectTimeoutMs: r.endpoint.connectTimeoutMs ?? ENDPOINT_FAIL_FAST_DEFAULTS.connectTimeoutMs,
     firstByteTimeoutMs: r.endpoint.firstByteTimeoutMs ?? ENDPOINT_FAIL_FAST_DEFAULTS.firstByteTimeoutMs,
     attemptBudget: r.endpoint.attemptBudget ?? ENDPOINT_FAIL_FAST_DEFAULTS.attemptBudget,
-    maxConcurrency: r.endpoint.maxConcurrency,
+    maxConcurrency: campaignLimitFor(config, r.endpoint),
     temperature: r.roleConfig.temperature,
     maxTokens: r.roleConfig.maxTokens,
     usage: opts.usage,
+    tenant: opts.tenant,
   });
+}
+
+/**
+ * The campaign's limit for the endpoint's URL: the lowest maxConcurrency of the config's endpoints at
+ * that URL (two names for one server), so every role client of the campaign asks the shared limiter
+ * for the same number whatever order they are made in.
+ */
+function campaignLimitFor(config: CampaignConfig, endpoint: { baseUrl: string; maxConcurrency: number }): number {
+  const url = normaliseBaseUrl(endpoint.baseUrl);
+  let limit = endpoint.maxConcurrency;
+  for (const e of Object.values(config.endpoints)) if (normaliseBaseUrl(e.baseUrl) === url && e.maxConcurrency < limit) limit = e.maxConcurrency;
+  return limit;
 }
 
 function requireOption(ok: boolean, field: string, expected: string, got: unknown): void {
