@@ -391,7 +391,7 @@ export function createActivities(deps: ActivityDeps) {
     planStage: (ref: StageRef): Promise<StagePlanResult> => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref))),
 
     runStageBatch: (ref: StageRef & { batchIndex: number }): Promise<BatchCounts> =>
-      countStageBatch(ref.stage, () => withFailurePolicy(asBatch, () => runStageBatch(ref))),
+      countStageBatch(ref.campaignId, ref.stage, () => withFailurePolicy(asBatch, () => runStageBatch(ref))),
 
     // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
     completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(asBatch, () => withHeartbeat(() => completeStage(ref))),

@@ -80,7 +80,8 @@ export interface LlmClientOptions {
   /**
    * Whose requests these are (the campaign id): each campaign's requests to a URL are capped by its
    * own maxConcurrency and share the URL's slots round-robin with other campaigns on the worker
-   * (src/llm/endpointLimiter.ts). Default "": clients of no campaign share one share.
+   * (src/llm/endpointLimiter.ts); its metrics carry it as the `campaign` label. Default "": clients
+   * of no campaign share one share.
    */
   tenant?: string;
 }
@@ -183,35 +184,49 @@ class AttemptGuard implements Deadline, Abortable {
  * The metric label sets of one client, each made once: every attempt records four metrics. Never
  * changed after they are made (prom-client keeps the first object it sees for a label set).
  */
-class MetricLabels {
-  readonly promptTokens: { role: string; endpoint: string; direction: string };
-  readonly completionTokens: { role: string; endpoint: string; direction: string };
-  private readonly requests = new Map<string, { role: string; endpoint: string; outcome: string; simulated: string }>();
-  private readonly durations = new Map<string, { role: string; endpoint: string; outcome: string }>();
+type Labels<K extends string> = { campaign: string; role: string; endpoint: string } & Record<K, string>;
 
+class MetricLabels {
+  readonly promptTokens: Labels<"direction">;
+  readonly completionTokens: Labels<"direction">;
+  private readonly requests = new Map<string, Labels<"outcome" | "simulated">>();
+  private readonly durations = new Map<string, Labels<"outcome">>();
+  private readonly failures = new Map<string, Labels<"kind">>();
+
+  /** `campaign`: whose requests (several campaigns share a worker, and each names its own endpoints). */
   constructor(
+    private readonly campaign: string,
     private readonly role: string,
     private readonly endpoint: string,
   ) {
-    this.promptTokens = { role, endpoint, direction: "prompt" };
-    this.completionTokens = { role, endpoint, direction: "completion" };
+    this.promptTokens = { campaign, role, endpoint, direction: "prompt" };
+    this.completionTokens = { campaign, role, endpoint, direction: "completion" };
   }
 
-  request(outcome: string, simulated: string): { role: string; endpoint: string; outcome: string; simulated: string } {
+  request(outcome: string, simulated: string): Labels<"outcome" | "simulated"> {
     const key = `${outcome}\n${simulated}`;
     let l = this.requests.get(key);
     if (!l) {
-      l = { role: this.role, endpoint: this.endpoint, outcome, simulated };
+      l = { campaign: this.campaign, role: this.role, endpoint: this.endpoint, outcome, simulated };
       this.requests.set(key, l);
     }
     return l;
   }
 
-  duration(outcome: string): { role: string; endpoint: string; outcome: string } {
+  duration(outcome: string): Labels<"outcome"> {
     let l = this.durations.get(outcome);
     if (!l) {
-      l = { role: this.role, endpoint: this.endpoint, outcome };
+      l = { campaign: this.campaign, role: this.role, endpoint: this.endpoint, outcome };
       this.durations.set(outcome, l);
+    }
+    return l;
+  }
+
+  failure(kind: string): Labels<"kind"> {
+    let l = this.failures.get(kind);
+    if (!l) {
+      l = { campaign: this.campaign, role: this.role, endpoint: this.endpoint, kind };
+      this.failures.set(kind, l);
     }
     return l;
   }
@@ -269,7 +284,7 @@ export class LlmClient {
     this.firstByteTimeoutMs = Math.min(opts.firstByteTimeoutMs ?? opts.timeoutMs, opts.timeoutMs);
     this.attemptBudget = opts.attemptBudget ?? Number.POSITIVE_INFINITY;
     this.health = endpointHealth(opts.baseUrl);
-    this.labels = new MetricLabels(this.role, this.endpointName);
+    this.labels = new MetricLabels(opts.tenant ?? "", this.role, this.endpointName);
     this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency, opts.tenant ?? "");
     this.transport = new HttpTransport(opts.baseUrl);
     this.deadlines = deadlineTimerFor(opts.baseUrl);
@@ -472,7 +487,7 @@ export class LlmClient {
       const retriesLeft = this.maxRetries - (attempts - 1);
       const streak = failure.unreachable ? this.health.unreachable() : this.health.consecutiveUnreachable;
       if (failure.unreachable && streak >= this.attemptBudget) {
-        llmFailures.inc({ role: this.role, endpoint: this.endpointName, kind: "unavailable" });
+        llmFailures.inc(this.labels.failure("unavailable"));
         throw new LlmError(
           "unavailable",
           `endpoint ${this.endpointName} (${this.baseUrl}) is unavailable for role ${this.role}: ${streak === 1 ? "1 attempt" : `${streak} attempts`} in a row got no answer ` +
@@ -482,7 +497,7 @@ export class LlmClient {
       }
       if (failure.kind === "client" || retriesLeft <= 0) {
         const after = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
-        llmFailures.inc({ role: this.role, endpoint: this.endpointName, kind: failure.kind });
+        llmFailures.inc(this.labels.failure(failure.kind));
         throw new LlmError(failure.kind, `${this.describe()} ${path}: ${failure.message} (after ${after})`, {
           status: failure.status,
           attempts,
@@ -601,7 +616,7 @@ export class LlmClient {
       if (!(err instanceof ConnectProbeError)) throw err;
       const failure = new AttemptFailure(err.reason === "timeout" ? "timeout" : "network", err.message, undefined, undefined, err);
       failure.unreachable = true;
-      llmRequests.inc({ role: this.role, endpoint: this.endpointName, outcome: "unreachable", simulated: "unknown" });
+      llmRequests.inc(this.labels.request("unreachable", "unknown"));
       throw failure;
     }
   }

@@ -17,6 +17,7 @@ import { parseCampaignConfig, type CampaignConfig } from "../../../src/config/ca
 import type { DbHandle } from "../../../src/db/client.js";
 import { activityDepsFor } from "../../../src/cli/worker.js";
 import { EndpointSlots } from "../../../src/llm/endpointLimiter.js";
+import { metricsRegistry } from "../../../src/metrics/toolloopMetrics.js";
 import type { UsageSink } from "../../../src/llm/usage.js";
 
 /** Takes `n` slots of `slots` (each must be granted at once) and returns how many were granted. */
@@ -152,10 +153,10 @@ describe("the worker's role clients take their campaign's share of the endpoint"
     await new Promise<void>((r) => server.close(() => r()));
   });
 
-  function campaign(model: string, maxConcurrency: number): CampaignConfig {
+  function campaign(model: string, maxConcurrency: number, baseUrl = url): CampaignConfig {
     const r = parseCampaignConfig({
       name: model,
-      endpoints: { shared: { baseUrl: url, maxConcurrency } },
+      endpoints: { shared: { baseUrl, maxConcurrency, attemptBudget: 2, maxRetries: 3 } },
       roles: { generator: { endpoint: "shared", model } },
       tools: { sources: [{ kind: "example" }] },
       stages: [{ name: "verify.rules" }],
@@ -175,5 +176,69 @@ describe("the worker's role clients take their campaign's share of the endpoint"
     assert.equal(peak.get("model-slow"), 2, "the slow campaign stays within its own maxConcurrency");
     assert.ok(peak.get("model-fast")! >= 6, `the fast campaign ran ${peak.get("model-fast")} at once (was held to the first campaign's 2)`);
     assert.ok(peakTotal <= 8, `the URL carried ${peakTotal} at once: at most the largest limit of the campaigns using it`);
+  });
+});
+
+async function counterValue(name: string, labels: Record<string, string>): Promise<number> {
+  const metric = (await metricsRegistry.getMetricsAsJSON()).find((m) => m.name === name);
+  const values = (metric?.values ?? []) as { labels: Record<string, string | number>; value: number }[];
+  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
+}
+
+describe("LLM metrics of campaigns sharing a worker", () => {
+  it("carry the campaign: two campaigns that both name their endpoint `shared`, one of them dead, are told apart", async () => {
+    const live = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            id: "x",
+            object: "chat.completion",
+            created: 0,
+            model: "m",
+            choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => live.listen(0, "127.0.0.1", r));
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, "127.0.0.1", r));
+    const deadPort = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    try {
+      const config = (baseUrl: string): CampaignConfig => {
+        const r = parseCampaignConfig({
+          name: "team",
+          endpoints: { shared: { baseUrl, attemptBudget: 2, maxRetries: 3 } },
+          roles: { generator: { endpoint: "shared", model: "m" } },
+          tools: { sources: [{ kind: "example" }] },
+          stages: [{ name: "verify.rules" }],
+        });
+        assert.ok(r.ok);
+        return r.config;
+      };
+      const deps = activityDepsFor({} as DbHandle, "/nonexistent", () => undefined);
+      const usage: UsageSink = { record: () => undefined };
+      const good = deps.createLlm(config(`http://127.0.0.1:${(live.address() as AddressInfo).port}/v1`), "generator", usage, "team-b-weekly");
+      const bad = deps.createLlm(config(`http://127.0.0.1:${deadPort}/v1`), "generator", usage, "team-a-manual");
+      const hi = { messages: [{ role: "user" as const, content: "hi" }] };
+      await Promise.all([good.chat(hi), good.chat(hi), good.chat(hi)]);
+      await assert.rejects(bad.chat(hi), /unavailable/);
+      const v = (name: string, labels: Record<string, string>) => counterValue(name, { endpoint: "shared", role: "generator", ...labels });
+      assert.equal(await v("toolloop_llm_requests_total", { campaign: "team-b-weekly", outcome: "ok" }), 3);
+      assert.equal(await v("toolloop_llm_requests_total", { campaign: "team-b-weekly", outcome: "unreachable" }), 0);
+      assert.equal(await v("toolloop_llm_requests_total", { campaign: "team-a-manual", outcome: "unreachable" }), 2);
+      assert.equal(await v("toolloop_llm_requests_total", { campaign: "team-a-manual", outcome: "ok" }), 0);
+      assert.equal(await v("toolloop_llm_failures_total", { campaign: "team-a-manual", kind: "unavailable" }), 1);
+      assert.equal(await v("toolloop_llm_failures_total", { campaign: "team-b-weekly" }), 0);
+      assert.equal(await v("toolloop_llm_tokens_total", { campaign: "team-b-weekly", direction: "prompt" }), 9);
+      assert.equal((await v("toolloop_llm_request_duration_seconds", { campaign: "team-b-weekly", outcome: "ok" })) > 0, true);
+    } finally {
+      live.closeAllConnections();
+      await new Promise<void>((r) => live.close(() => r()));
+    }
   });
 });
