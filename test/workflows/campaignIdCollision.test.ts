@@ -102,7 +102,7 @@ test("a campaign started under another campaign's iteration id fails at registra
   }
 });
 
-test("campaign start refuses such an id (exit 2) before starting anything; pause and abort of it do not reach the other campaign's iteration", async () => {
+test("campaign start refuses such an id (exit 2) before starting anything; pause, abort and status of it do not reach the other campaign's iteration", async () => {
   const owner = `clcli-${Date.now().toString(36)}`;
   const dir = fs.mkdtempSync(path.join(env.workDir, "idclash-"));
   const file = path.join(dir, "c.json");
@@ -144,6 +144,15 @@ test("campaign start refuses such an id (exit 2) before starting anything; pause
       ),
     );
   }
+  // Nor is the iteration shown as a campaign of that name (it was, RUNNING, with pause and abort as next steps).
+  const status = await runCli(["campaign", "status", `${owner}-iter-1`], cliEnv);
+  assert.equal(status.status, 2, status.stdout);
+  assert.match(
+    status.stderr,
+    new RegExp(
+      `^error: no such campaign: ${owner}-iter-1; workflow ${iterationId} is the iteration 1 of campaign ${owner} \\(workflow type iterationWorkflow\\)`,
+    ),
+  );
   const desc = await env.client.workflow.getHandle(iterationId).describe();
   assert.equal(desc.status.name, "RUNNING", "the owner's iteration was not aborted");
   await ownerHandle.terminate("test done");
