@@ -2,6 +2,7 @@
  * Activities: thin adapters from Temporal to the stage framework in src/. Built by a factory from
  * their dependencies so tests can pass a real database, a simulator endpoint or extra stages.
  */
+import { campaignWorkflowIdProblem } from "../src/config/derivedWorkflowIds.js";
 import { ApplicationFailure, Context } from "@temporalio/activity";
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from "@temporalio/client";
 import { newConfigVersionRefusal } from "../src/config/configVersion.js";
@@ -180,6 +181,9 @@ export function createActivities(deps: ActivityDeps) {
     const db = await deps.getDb();
     // Recorded once: a retried registration keeps the predecessor it found first.
     const registered = await getCampaign(db, campaignId);
+    // A new campaign started under another campaign's iteration id (a start from the Temporal UI; the CLI refuses it first).
+    const idProblem = !registered && input.workflowId ? campaignWorkflowIdProblem(input.workflowId, campaignId, "workflow id") : undefined;
+    if (idProblem) throw ApplicationFailure.nonRetryable(idProblem, ErrorType.invalidConfig);
     const continuesFrom = run
       ? registered
         ? (registered.continuesFrom ?? undefined)
@@ -391,7 +395,7 @@ export function createActivities(deps: ActivityDeps) {
     planStage: (ref: StageRef): Promise<StagePlanResult> => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref))),
 
     runStageBatch: (ref: StageRef & { batchIndex: number }): Promise<BatchCounts> =>
-      countStageBatch(ref.stage, () => withFailurePolicy(asBatch, () => runStageBatch(ref))),
+      countStageBatch(ref.campaignId, ref.stage, () => withFailurePolicy(asBatch, () => runStageBatch(ref))),
 
     // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
     completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(asBatch, () => withHeartbeat(() => completeStage(ref))),

@@ -23,6 +23,7 @@ import { getCampaign, lastCompletedIteration } from "../db/repos/campaigns.js";
 import { asScheduledRerun } from "../schedules/scheduledConfig.js";
 import { scheduledRunWorkflowIdOf } from "../schedules/scheduledRun.js";
 import { newConfigVersionRefusal } from "../config/configVersion.js";
+import { campaignWorkflowIdProblem, derivedWorkflowIdOwner } from "../config/derivedWorkflowIds.js";
 import { loadToolLibrary, type ToolLoadResult } from "../tools/library.js";
 import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
@@ -34,7 +35,7 @@ import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { policyServerNote } from "./model.js";
 import { renderStatus } from "./progress.js";
 import { readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
-import { noWorkerYetNote } from "../status/campaignView.js";
+import { CLI, noWorkerYetNote } from "../status/campaignView.js";
 import { iterationWithInflight } from "../status/inflight.js";
 import { noAnswerFromWorker, operatorCallRefusal } from "../status/operatorCalls.js";
 import { checkEndpointsForStart } from "./endpointCheck.js";
@@ -76,7 +77,7 @@ async function checkConfigChange(
   fileFrozen: FrozenCampaignConfig,
   fileHash: string,
   newVersion: boolean,
-): Promise<{ frozen: FrozenCampaignConfig; hash: string; workflowId?: string }> {
+): Promise<{ frozen: FrozenCampaignConfig; hash: string; workflowId?: string; registered?: boolean }> {
   const asIs = { frozen: fileFrozen, hash: fileHash };
   const url = cliEnv().databaseUrl;
   if (!url) return asIs;
@@ -99,7 +100,7 @@ async function checkConfigChange(
         `campaign ${campaignId} is schedule ${rerun.run.scheduleId}'s run for ${rerun.run.scheduledTime}: started with that id and its seed ${frozen.config.seed} (not the file's ${fileFrozen.config.seed})`,
       );
     const current = await latestConfig(db.db, campaignId).catch(() => undefined);
-    if (!current || current.sha256 === hash) return { frozen, hash, workflowId };
+    if (!current || current.sha256 === hash) return { frozen, hash, workflowId, registered: row !== undefined };
     if (newVersion) {
       const refusal = newConfigVersionRefusal({
         campaignId,
@@ -109,7 +110,7 @@ async function checkConfigChange(
       });
       if (refusal) throw new CliError(refusal);
       console.log(`config version ${current.version + 1} will apply to campaign ${campaignId} from its next iteration`);
-      return { frozen, hash, workflowId };
+      return { frozen, hash, workflowId, registered: row !== undefined };
     }
     const diff = describeConfigDiff(current.frozen.config, frozen.config);
     throw new CliError(
@@ -193,6 +194,32 @@ const CAMPAIGN_ID = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
  * run's (`campaign-<schedule>-<time>`) is found by its CampaignId search attribute.
  */
 async function toWorkflowId(client: Client, id: string): Promise<string> {
+  return notAnotherCampaignsPart(client, id, await campaignWorkflowIdFor(client, id));
+}
+
+/**
+ * `workflowId` itself unless it is a part of a campaign (its iteration, a stage's cluster job or
+ * batch chunk: `campaign-cx-iter-2` for `campaign abort cx-iter-2`), which an operator command must
+ * not reach: an iteration takes pause, resume, abort, retry and skip like its campaign, so a
+ * mistyped id would have stopped another campaign's work.
+ */
+async function notAnotherCampaignsPart(client: Client, id: string, workflowId: string): Promise<string> {
+  const owner = derivedWorkflowIdOwner(workflowId);
+  if (!owner) return workflowId;
+  const type = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => d.type)
+    .catch(() => undefined);
+  if (type === undefined || type === "campaignWorkflow") return workflowId;
+  const ownerId = owner.ownerWorkflowId.startsWith("campaign-") ? owner.ownerWorkflowId.slice("campaign-".length) : owner.ownerWorkflowId;
+  throw new CliError(
+    `no campaign ${JSON.stringify(id)}: workflow ${workflowId} is the ${owner.part} of campaign ${ownerId} (workflow type ${type}), not a campaign; ` +
+      `operator commands take the campaign's id (\`${CLI} campaign status ${ownerId}\`)`,
+  );
+}
+
+async function campaignWorkflowIdFor(client: Client, id: string): Promise<string> {
   if (id.startsWith("campaign-")) return id;
   const query = `WorkflowType = "campaignWorkflow" AND CampaignId = ${JSON.stringify(id)}`;
   try {
@@ -285,7 +312,17 @@ export function registerCampaignCommands(program: Command): void {
         throw new CliError(`--id: expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit), got ${JSON.stringify(opts.id)}`);
       printToolSummary(config, await checkToolSources(config, opts.config));
       const campaignId = opts.id ?? defaultCampaignId(config);
-      const { frozen, hash, workflowId } = await checkConfigChange(campaignId, fileFrozen, fileHash, opts.configVersion ?? false);
+      const { frozen, hash, workflowId, registered } = await checkConfigChange(campaignId, fileFrozen, fileHash, opts.configVersion ?? false);
+      // A new campaign must not take the workflow id another campaign's iteration runs under (a
+      // registered one is let through: refusing its rerun would not free the id it already uses).
+      const idProblem = registered
+        ? undefined
+        : campaignWorkflowIdProblem(
+            workflowId ?? campaignWorkflowId(campaignId),
+            campaignId,
+            opts.id !== undefined ? "--id" : config.campaignId ? "campaignId" : "campaign id",
+          );
+      if (idProblem) throw new CliError(idProblem);
       await withClient({ campaignId }, async (client, e) => {
         if (!opts.skipEndpointCheck) await checkEndpointsForStart(config);
         const handle = await startCampaign(client, e, { frozen, campaignId, newConfigVersion: opts.configVersion, workflowId });

@@ -3,6 +3,7 @@
  * the workflow (description, history, pollers). Nothing here queries the workflow, so both answer at
  * once with no worker running; either source alone still gives an answer (with a note).
  */
+import { derivedWorkflowIdOwner } from "../config/derivedWorkflowIds.js";
 import { scheduledRunCampaignIdOf, scheduledRunWorkflowIdOf } from "../schedules/scheduledRun.js";
 import fs from "node:fs";
 import type { Client } from "@temporalio/client";
@@ -186,6 +187,16 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
       if (!known || !dbFacts) throw known ?? err;
       notes.push(`Temporal: ${known.message}`);
     }
+  }
+  // An id PostgreSQL does not know whose workflow is another campaign's part (`cx-iter-2`: campaign cx's iteration 2).
+  if (!dbFacts && wf?.workflowType && wf.workflowType !== "campaignWorkflow") {
+    const owner = derivedWorkflowIdOwner(wf.workflowId);
+    const ownerId = owner?.ownerWorkflowId.replace(/^campaign-/, "");
+    throw new CliError(
+      `no such campaign: ${id}; workflow ${wf.workflowId} is ${owner ? `the ${owner.part} of campaign ${ownerId}` : "no campaign"} (workflow type ${wf.workflowType})` +
+        (ownerId ? `: \`toolloop campaign status ${ownerId}\`` : ""),
+      EXIT_BAD_INPUT,
+    );
   }
   if (s.client && s.db && dbFacts) await addInflight(s.client, s.db, dbFacts, wf, notes);
   if (!dbFacts && !wf) {

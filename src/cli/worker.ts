@@ -29,7 +29,7 @@ export function activityDepsFor(db: DbHandle, baseDir: string, log: (m: string) 
   const rewards = createRewardServiceHost(log);
   return {
     getDb: async () => db.db,
-    createLlm: (config, role, usage) => createRoleClient(config, role, { usage }),
+    createLlm: (config, role, usage, campaignId) => createRoleClient(config, role, { usage, tenant: campaignId }),
     rewardService: (config, bind) => rewards.urlFor(config, bind),
     baseDir,
     log,

@@ -12,8 +12,11 @@ import type { RewardConfig } from "../reward/config.js";
 
 export interface StageDeps {
   db: Db;
-  /** Builds an LLM client for a role of the campaign, recording usage to the sink. */
-  createLlm(config: CampaignConfig, role: RoleName, usage: UsageSink): LlmClient;
+  /**
+   * Builds an LLM client for a role of the campaign, recording usage to the sink. `campaignId` is
+   * whose share of the endpoint's concurrency slots its requests take (src/llm/endpointLimiter.ts).
+   */
+  createLlm(config: CampaignConfig, role: RoleName, usage: UsageSink, campaignId?: string): LlmClient;
   /** Directory campaign outputs go under (config.output.dir is resolved against it). */
   baseDir: string;
   /**

@@ -61,7 +61,7 @@ export function buildStageContext<S extends StageEntry>(p: {
     deps: p.deps,
     signal: step.signal,
     policyVersionId: p.policyVersionId ?? null,
-    llm: (role) => p.deps.createLlm(p.config, role, sink),
+    llm: (role) => p.deps.createLlm(p.config, role, sink, p.campaignId),
     batchSamples: (batchIndex, page) => pageBatchSamples(db, key, batchIndex, page),
     outputDir: () => iterationOutputDir(p.deps.baseDir, p.config.output.dir, p.campaignId, p.iteration),
     sampleProvenance: async (roles, opts = {}) =>

@@ -17,7 +17,7 @@ import { abortSetOf, type Abortable } from "../util/abortSet.js";
 import { ConnectProbeError, probeConnect } from "./connectProbe.js";
 import { DeadlineTimer, type Deadline } from "./deadlines.js";
 import { endpointHealth, type EndpointHealth } from "./endpointHealth.js";
-import { endpointLimiter, normaliseBaseUrl, type EndpointSlots } from "./endpointLimiter.js";
+import { endpointLimiter, normaliseBaseUrl, type Slots } from "./endpointLimiter.js";
 import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
 import { HttpTransport, TransportError, type HeaderReader } from "./httpTransport.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
@@ -77,6 +77,13 @@ export interface LlmClientOptions {
    * retrying (default: no limit).
    */
   attemptBudget?: number;
+  /**
+   * Whose requests these are (the campaign id): each campaign's requests to a URL are capped by its
+   * own maxConcurrency and share the URL's slots round-robin with other campaigns on the worker
+   * (src/llm/endpointLimiter.ts); its metrics carry it as the `campaign` label. Default "": clients
+   * of no campaign share one share.
+   */
+  tenant?: string;
 }
 
 export interface CallOptions {
@@ -177,35 +184,49 @@ class AttemptGuard implements Deadline, Abortable {
  * The metric label sets of one client, each made once: every attempt records four metrics. Never
  * changed after they are made (prom-client keeps the first object it sees for a label set).
  */
-class MetricLabels {
-  readonly promptTokens: { role: string; endpoint: string; direction: string };
-  readonly completionTokens: { role: string; endpoint: string; direction: string };
-  private readonly requests = new Map<string, { role: string; endpoint: string; outcome: string; simulated: string }>();
-  private readonly durations = new Map<string, { role: string; endpoint: string; outcome: string }>();
+type Labels<K extends string> = { campaign: string; role: string; endpoint: string } & Record<K, string>;
 
+class MetricLabels {
+  readonly promptTokens: Labels<"direction">;
+  readonly completionTokens: Labels<"direction">;
+  private readonly requests = new Map<string, Labels<"outcome" | "simulated">>();
+  private readonly durations = new Map<string, Labels<"outcome">>();
+  private readonly failures = new Map<string, Labels<"kind">>();
+
+  /** `campaign`: whose requests (several campaigns share a worker, and each names its own endpoints). */
   constructor(
+    private readonly campaign: string,
     private readonly role: string,
     private readonly endpoint: string,
   ) {
-    this.promptTokens = { role, endpoint, direction: "prompt" };
-    this.completionTokens = { role, endpoint, direction: "completion" };
+    this.promptTokens = { campaign, role, endpoint, direction: "prompt" };
+    this.completionTokens = { campaign, role, endpoint, direction: "completion" };
   }
 
-  request(outcome: string, simulated: string): { role: string; endpoint: string; outcome: string; simulated: string } {
+  request(outcome: string, simulated: string): Labels<"outcome" | "simulated"> {
     const key = `${outcome}\n${simulated}`;
     let l = this.requests.get(key);
     if (!l) {
-      l = { role: this.role, endpoint: this.endpoint, outcome, simulated };
+      l = { campaign: this.campaign, role: this.role, endpoint: this.endpoint, outcome, simulated };
       this.requests.set(key, l);
     }
     return l;
   }
 
-  duration(outcome: string): { role: string; endpoint: string; outcome: string } {
+  duration(outcome: string): Labels<"outcome"> {
     let l = this.durations.get(outcome);
     if (!l) {
-      l = { role: this.role, endpoint: this.endpoint, outcome };
+      l = { campaign: this.campaign, role: this.role, endpoint: this.endpoint, outcome };
       this.durations.set(outcome, l);
+    }
+    return l;
+  }
+
+  failure(kind: string): Labels<"kind"> {
+    let l = this.failures.get(kind);
+    if (!l) {
+      l = { campaign: this.campaign, role: this.role, endpoint: this.endpoint, kind };
+      this.failures.set(kind, l);
     }
     return l;
   }
@@ -218,7 +239,7 @@ export class LlmClient {
   private readonly transport: HttpTransport;
   private readonly deadlines: DeadlineTimer;
   private readonly headers: Record<string, string>;
-  private readonly limit: EndpointSlots;
+  private readonly limit: Slots;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly temperature: number | undefined;
@@ -263,8 +284,8 @@ export class LlmClient {
     this.firstByteTimeoutMs = Math.min(opts.firstByteTimeoutMs ?? opts.timeoutMs, opts.timeoutMs);
     this.attemptBudget = opts.attemptBudget ?? Number.POSITIVE_INFINITY;
     this.health = endpointHealth(opts.baseUrl);
-    this.labels = new MetricLabels(this.role, this.endpointName);
-    this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency);
+    this.labels = new MetricLabels(opts.tenant ?? "", this.role, this.endpointName);
+    this.limit = endpointLimiter(opts.baseUrl, opts.maxConcurrency, opts.tenant ?? "");
     this.transport = new HttpTransport(opts.baseUrl);
     this.deadlines = deadlineTimerFor(opts.baseUrl);
     // Nothing from the environment (OPENAI_ORG_ID etc.) leaks into requests to self-hosted servers.
@@ -466,7 +487,7 @@ export class LlmClient {
       const retriesLeft = this.maxRetries - (attempts - 1);
       const streak = failure.unreachable ? this.health.unreachable() : this.health.consecutiveUnreachable;
       if (failure.unreachable && streak >= this.attemptBudget) {
-        llmFailures.inc({ role: this.role, endpoint: this.endpointName, kind: "unavailable" });
+        llmFailures.inc(this.labels.failure("unavailable"));
         throw new LlmError(
           "unavailable",
           `endpoint ${this.endpointName} (${this.baseUrl}) is unavailable for role ${this.role}: ${streak === 1 ? "1 attempt" : `${streak} attempts`} in a row got no answer ` +
@@ -476,7 +497,7 @@ export class LlmClient {
       }
       if (failure.kind === "client" || retriesLeft <= 0) {
         const after = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
-        llmFailures.inc({ role: this.role, endpoint: this.endpointName, kind: failure.kind });
+        llmFailures.inc(this.labels.failure(failure.kind));
         throw new LlmError(failure.kind, `${this.describe()} ${path}: ${failure.message} (after ${after})`, {
           status: failure.status,
           attempts,
@@ -595,7 +616,7 @@ export class LlmClient {
       if (!(err instanceof ConnectProbeError)) throw err;
       const failure = new AttemptFailure(err.reason === "timeout" ? "timeout" : "network", err.message, undefined, undefined, err);
       failure.unreachable = true;
-      llmRequests.inc({ role: this.role, endpoint: this.endpointName, outcome: "unreachable", simulated: "unknown" });
+      llmRequests.inc(this.labels.request("unreachable", "unknown"));
       throw failure;
     }
   }
@@ -616,7 +637,11 @@ export class LlmClient {
  * Builds the client for `role` from the campaign config (endpoint, model, key: src/llm/roles.ts).
  * A role that cannot be resolved is an LlmError of kind "client": retrying cannot fix it.
  */
-export function createRoleClient(config: CampaignConfig, role: string, opts: { usage?: UsageSink; env?: NodeJS.ProcessEnv } = {}): LlmClient {
+export function createRoleClient(
+  config: CampaignConfig,
+  role: string,
+  opts: { usage?: UsageSink; env?: NodeJS.ProcessEnv; /** The campaign id: its share of the endpoint's slots. */ tenant?: string } = {},
+): LlmClient {
   let r: ResolvedRole;
   try {
     r = resolveRole(config, role, opts.env);
@@ -635,11 +660,24 @@ export function createRoleClient(config: CampaignConfig, role: string, opts: { u
     connectTimeoutMs: r.endpoint.connectTimeoutMs ?? ENDPOINT_FAIL_FAST_DEFAULTS.connectTimeoutMs,
     firstByteTimeoutMs: r.endpoint.firstByteTimeoutMs ?? ENDPOINT_FAIL_FAST_DEFAULTS.firstByteTimeoutMs,
     attemptBudget: r.endpoint.attemptBudget ?? ENDPOINT_FAIL_FAST_DEFAULTS.attemptBudget,
-    maxConcurrency: r.endpoint.maxConcurrency,
+    maxConcurrency: campaignLimitFor(config, r.endpoint),
     temperature: r.roleConfig.temperature,
     maxTokens: r.roleConfig.maxTokens,
     usage: opts.usage,
+    tenant: opts.tenant,
   });
+}
+
+/**
+ * The campaign's limit for the endpoint's URL: the lowest maxConcurrency of the config's endpoints at
+ * that URL (two names for one server), so every role client of the campaign asks the shared limiter
+ * for the same number whatever order they are made in.
+ */
+function campaignLimitFor(config: CampaignConfig, endpoint: { baseUrl: string; maxConcurrency: number }): number {
+  const url = normaliseBaseUrl(endpoint.baseUrl);
+  let limit = endpoint.maxConcurrency;
+  for (const e of Object.values(config.endpoints)) if (normaliseBaseUrl(e.baseUrl) === url && e.maxConcurrency < limit) limit = e.maxConcurrency;
+  return limit;
 }
 
 function requireOption(ok: boolean, field: string, expected: string, got: unknown): void {

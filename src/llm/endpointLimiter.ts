@@ -1,8 +1,18 @@
 /**
- * One concurrency limit per endpoint, shared by every LlmClient in the process: the generator,
- * judge and policy roles may point at the same server, and its capacity is what we must respect.
- * The limit is keyed by baseUrl and sized by the first maxConcurrency seen for that URL; later
- * clients with another value share the existing one (first one wins, so the size is stable).
+ * One concurrency limit per endpoint URL, shared by every LlmClient in the process: the generator,
+ * judge and policy roles may point at the same server, and so may several campaigns running on one
+ * worker (two teams' campaigns, a manual one beside a scheduled weekly run).
+ *
+ * Each campaign is a *tenant* of the URL's slots, with the maxConcurrency its own config gives:
+ * - a campaign never has more requests to the URL in flight than its own maxConcurrency;
+ * - the URL never has more in flight than the largest maxConcurrency of the campaigns using it now
+ *   (holding or waiting for a slot), so campaigns share the server instead of adding up;
+ * - a freed slot goes round-robin to the campaigns waiting (FIFO within one campaign), so a
+ *   campaign with hundreds of requests queued cannot starve one with a few.
+ * A campaign's limit is the one its latest client was made with (a new config version applies at
+ * once). Before, the limit was sized by the first maxConcurrency seen for the URL in the process's
+ * life: a campaign configured with 2 made every later campaign on that URL run 2 at a time, and a
+ * campaign configured lower than an earlier one was ignored.
  *
  * Not p-limit: every request of a worker passes here (hundreds a second), and p-limit costs about
  * eight promises and microtask hops per call even when a slot is free; under the async-context
@@ -17,14 +27,93 @@ interface Waiter extends Abortable {
   done: boolean;
 }
 
-export class EndpointSlots {
-  private active = 0;
-  /** FIFO of waiters; an aborted one stays until it reaches the head and is skipped there. */
-  private queue: (Waiter | undefined)[] = [];
-  private head = 0;
+/** What a client holds: take a slot, give it back. */
+export interface Slots {
+  /**
+   * Takes a slot: at once when one is free (returns undefined, no promise made), else a promise that
+   * resolves when a slot is handed over, or rejects with the signal's reason if `signal` aborts
+   * first (no slot is held then). Whoever got a slot must call release() exactly once.
+   */
+  acquire(signal?: AbortSignal): Promise<void> | undefined;
+  /** Gives a slot back. */
+  release(): void;
+}
 
-  constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new Error(`EndpointSlots: size must be a positive integer, got ${size}`);
+function requireLimit(what: string, n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what}: size must be a positive integer, got ${n}`);
+}
+
+/** One campaign's share of an endpoint's slots. */
+export class TenantSlots implements Slots {
+  active = 0;
+  /** Waiters not yet granted or aborted. */
+  waiting = 0;
+  /** FIFO of waiters; an aborted one stays until it reaches the head and is skipped there. */
+  queue: (Waiter | undefined)[] = [];
+  head = 0;
+
+  constructor(
+    private readonly pool: EndpointSlots,
+    readonly name: string,
+    public limit: number,
+  ) {}
+
+  /** Holding or waiting for a slot. */
+  get busy(): boolean {
+    return this.active > 0 || this.waiting > 0;
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> | undefined {
+    return this.pool.acquireFor(this, signal);
+  }
+
+  release(): void {
+    this.pool.releaseFor(this);
+  }
+
+  /** The longest-waiting live waiter, dropping granted or aborted ones at the head. */
+  nextWaiter(): Waiter | undefined {
+    while (this.head < this.queue.length) {
+      const w = this.queue[this.head];
+      if (w && !w.done) return w;
+      this.queue[this.head++] = undefined;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The slots of one endpoint URL. `new EndpointSlots(n)` is a single-tenant limiter of size n (its own
+ * acquire/release); `tenant(name, limit)` gives a campaign's share (see the module comment).
+ */
+export class EndpointSlots implements Slots {
+  private active = 0;
+  private readonly tenants: TenantSlots[] = [];
+  private readonly byName = new Map<string, TenantSlots>();
+  /** Round-robin cursor into `tenants`: the next one to be offered a freed slot. */
+  private cursor = 0;
+  private readonly own: TenantSlots | undefined;
+
+  constructor(size?: number) {
+    if (size !== undefined) {
+      requireLimit("EndpointSlots", size);
+      this.own = this.tenant("", size);
+    }
+  }
+
+  /** The most requests in flight at once now: the largest limit of the tenants holding or waiting (else of all). */
+  get size(): number {
+    let busy = 0;
+    let all = 0;
+    for (const t of this.tenants) {
+      if (t.limit > all) all = t.limit;
+      if (t.busy && t.limit > busy) busy = t.limit;
+    }
+    return busy > 0 ? busy : all;
   }
 
   /** Requests holding a slot now. */
@@ -35,19 +124,54 @@ export class EndpointSlots {
   /** Requests waiting for a slot now (aborted ones not yet skipped are not counted). */
   get pendingCount(): number {
     let n = 0;
-    for (let i = this.head; i < this.queue.length; i++) if (this.queue[i] && !this.queue[i]!.done) n++;
+    for (const t of this.tenants) n += t.waiting;
     return n;
   }
 
-  /**
-   * Takes a slot: at once when one is free (returns undefined, no promise made), else a promise that
-   * resolves when a slot is handed over, or rejects with the signal's reason if `signal` aborts
-   * first (no slot is held then). Whoever got a slot must call release() exactly once.
-   */
+  /** The share of `name` (a campaign id), limited to `limit` requests at once; a new limit replaces its old one. */
+  tenant(name: string, limit: number): TenantSlots {
+    requireLimit(`EndpointSlots tenant ${JSON.stringify(name)}`, limit);
+    let t = this.byName.get(name);
+    if (!t) {
+      t = new TenantSlots(this, name, limit);
+      this.byName.set(name, t);
+      this.tenants.push(t);
+    } else if (t.limit !== limit) {
+      t.limit = limit;
+      this.dispatch();
+    }
+    return t;
+  }
+
   acquire(signal?: AbortSignal): Promise<void> | undefined {
+    return this.ownTenant().acquire(signal);
+  }
+
+  release(): void {
+    this.ownTenant().release();
+  }
+
+  private ownTenant(): TenantSlots {
+    if (!this.own) throw new Error("EndpointSlots: made without a size, so only its tenants take slots");
+    return this.own;
+  }
+
+  /** The largest limit among busy tenants and `t` (which is about to be busy). */
+  private capacityWith(t: TenantSlots): number {
+    let cap = t.limit;
+    for (const o of this.tenants) if (o.busy && o.limit > cap) cap = o.limit;
+    return cap;
+  }
+
+  acquireFor(t: TenantSlots, signal?: AbortSignal): Promise<void> | undefined {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    if (this.active < this.size) {
+    // No waiter of `t` is eligible while a slot is free (dispatch hands them out), so taking it is fair.
+    if (t.active < t.limit && t.waiting === 0 && this.active < this.capacityWith(t)) {
+      const wasIdle = t.active === 0;
+      t.active++;
       this.active++;
+      // A campaign that starts using the URL may raise its cap (its limit is now among the busy ones).
+      if (wasIdle) this.dispatch();
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
@@ -63,30 +187,47 @@ export class EndpointSlots {
         abort: (reason) => {
           if (waiter.done) return;
           waiter.done = true;
+          t.waiting--;
           reject(reason ?? new Error("aborted"));
         },
       };
       waiters?.add(waiter);
-      this.queue.push(waiter);
+      t.queue.push(waiter);
+      t.waiting++;
     });
   }
 
-  /** Gives a slot back: to the longest-waiting request still waiting, else to the pool. */
-  release(): void {
-    while (this.head < this.queue.length) {
-      const next = this.queue[this.head];
-      this.queue[this.head++] = undefined;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      if (next && !next.done) {
-        // The slot passes straight to the waiter: `active` stays as it is.
-        next.grant();
-        return;
-      }
-    }
+  releaseFor(t: TenantSlots): void {
+    if (t.active <= 0) return; // nothing held: a double release must not free another tenant's slot
+    t.active--;
     this.active--;
+    this.dispatch();
+  }
+
+  /** Hands free slots to waiting tenants, round-robin, each within its own limit. */
+  private dispatch(): void {
+    const n = this.tenants.length;
+    for (;;) {
+      if (this.pendingCount === 0) return;
+      const cap = this.size;
+      if (this.active >= cap) return;
+      let granted = false;
+      for (let k = 0; k < n; k++) {
+        const i = (this.cursor + k) % n;
+        const t = this.tenants[i]!;
+        if (t.waiting === 0 || t.active >= t.limit) continue;
+        const w = t.nextWaiter();
+        if (!w) continue;
+        t.waiting--;
+        t.active++;
+        this.active++;
+        this.cursor = (i + 1) % n;
+        w.grant();
+        granted = true;
+        break;
+      }
+      if (!granted) return;
+    }
   }
 }
 
@@ -96,14 +237,18 @@ function abortReason(signal: AbortSignal): unknown {
 
 const limits = new Map<string, EndpointSlots>();
 
-export function endpointLimiter(baseUrl: string, maxConcurrency: number): EndpointSlots {
+/**
+ * The slots a client of `tenant` (its campaign id; "" for clients of no campaign) takes for requests
+ * to `baseUrl`, at most `maxConcurrency` at once (see the module comment for how campaigns share).
+ */
+export function endpointLimiter(baseUrl: string, maxConcurrency: number, tenant = ""): TenantSlots {
   const key = normaliseBaseUrl(baseUrl);
   let slots = limits.get(key);
   if (!slots) {
-    slots = new EndpointSlots(maxConcurrency);
+    slots = new EndpointSlots();
     limits.set(key, slots);
   }
-  return slots;
+  return slots.tenant(tenant, maxConcurrency);
 }
 
 /** `http://h:1/v1/` and `http://h:1/v1` are the same endpoint. */
@@ -115,7 +260,7 @@ export function normaliseBaseUrl(baseUrl: string): string {
  * Runs `fn` holding a slot. If `signal` aborts while waiting, rejects at once with the signal's
  * reason and `fn` never runs; aborted by the time the slot is granted, the slot goes back unused.
  */
-export async function withSlot<T>(slots: EndpointSlots, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+export async function withSlot<T>(slots: Slots, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const waiting = slots.acquire(signal);
   if (waiting) await waiting;
   try {

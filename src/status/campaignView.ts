@@ -28,6 +28,8 @@ export type CampaignState = (typeof CAMPAIGN_STATES)[number];
 export interface WorkflowFacts {
   workflowId: string;
   runId: string;
+  /** The workflow type (campaignWorkflow; an iteration's id given for a campaign's is another type). */
+  workflowType?: string;
   /** RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW, ... */
   status: string;
   taskQueue: string;

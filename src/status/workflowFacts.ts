@@ -45,6 +45,7 @@ export async function readWorkflowFacts(client: Client, workflowId: string, opts
   const facts: WorkflowFacts = {
     workflowId,
     runId: desc.runId,
+    workflowType: desc.type,
     status: desc.status.name,
     taskQueue: desc.taskQueue,
     startTime: desc.startTime.toISOString(),

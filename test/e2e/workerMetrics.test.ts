@@ -96,18 +96,21 @@ test("the worker's /metrics serves toolloop's counters and the Temporal SDK's ru
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
   const text = await response.text();
-  const ok = sampleValue(text, "toolloop_llm_requests_total", { role: "generator", endpoint: "sim", outcome: "ok", simulated: "true" });
+  // Every series of the campaign's work carries its id (several campaigns share a worker).
+  const campaign = campaignId;
+  const ok = sampleValue(text, "toolloop_llm_requests_total", { campaign, role: "generator", endpoint: "sim", outcome: "ok", simulated: "true" });
   assert.ok(ok >= 12, `generator requests ok: ${ok}`);
-  assert.ok(sampleValue(text, "toolloop_llm_request_duration_seconds_count", { role: "generator", endpoint: "sim" }) >= 12);
-  assert.ok(sampleValue(text, "toolloop_llm_tokens_total", { role: "generator", direction: "completion" }) > 0);
-  assert.ok(sampleValue(text, "toolloop_samples_written_total", { origin: "synthesized" }) >= 1);
-  assert.ok(sampleValue(text, "toolloop_verification_verdicts_total", { verifier: "rules", verdict: "pass" }) >= 1);
+  assert.equal(ok, sampleValue(text, "toolloop_llm_requests_total", { role: "generator", endpoint: "sim", outcome: "ok", simulated: "true" }));
+  assert.ok(sampleValue(text, "toolloop_llm_request_duration_seconds_count", { campaign, role: "generator", endpoint: "sim" }) >= 12);
+  assert.ok(sampleValue(text, "toolloop_llm_tokens_total", { campaign, role: "generator", direction: "completion" }) > 0);
+  assert.ok(sampleValue(text, "toolloop_samples_written_total", { campaign, origin: "synthesized" }) >= 1);
+  assert.ok(sampleValue(text, "toolloop_verification_verdicts_total", { campaign, verifier: "rules", verdict: "pass" }) >= 1);
   assert.equal(
-    sampleValue(text, "toolloop_verification_verdicts_total", { verifier: "rules" }),
-    sampleValue(text, "toolloop_samples_written_total"),
+    sampleValue(text, "toolloop_verification_verdicts_total", { campaign, verifier: "rules" }),
+    sampleValue(text, "toolloop_samples_written_total", { campaign }),
     "one rule verdict per written sample",
   );
-  assert.equal(sampleValue(text, "toolloop_stage_batches_total", { stage: "synthesize.singleTurn", outcome: "done" }), 2);
+  assert.equal(sampleValue(text, "toolloop_stage_batches_total", { campaign, stage: "synthesize.singleTurn", outcome: "done" }), 2);
   // The SDK's runtime metrics, from its own exporter, in the same exposition.
   assert.match(text, /^temporal_\w+/m);
   assert.match(text, /^temporal_workflow_completed_total\{/m);

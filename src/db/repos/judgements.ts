@@ -15,9 +15,9 @@ export type NewLabelJudgement = Omit<typeof labelJudgements.$inferInsert, "creat
 
 export async function insertJudgeVotes(db: Db, rows: NewJudgeVote[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const r = await db.insert(judgeVotes).values(rows).onConflictDoNothing().returning({ verdict: judgeVotes.verdict });
+  const r = await db.insert(judgeVotes).values(rows).onConflictDoNothing().returning({ verdict: judgeVotes.verdict, campaignId: judgeVotes.campaignId });
   // Counted once: a retried batch's votes already stored are not returned.
-  for (const v of r) judgeVotesCounted.inc({ verdict: v.verdict ?? "unreadable" });
+  for (const v of r) judgeVotesCounted.inc({ campaign: v.campaignId, verdict: v.verdict ?? "unreadable" });
   return r.length;
 }
 
@@ -41,7 +41,7 @@ export async function votesOf(db: Db, campaignId: string, iteration: number, sam
 /** Writes a decision; one already stored for the sample in the iteration is kept. */
 export async function insertLabelJudgement(db: Db, row: NewLabelJudgement): Promise<boolean> {
   const r = await db.insert(labelJudgements).values(row).onConflictDoNothing().returning({ id: labelJudgements.sampleId });
-  if (r.length > 0) labelDecisions.inc({ action: row.action });
+  if (r.length > 0) labelDecisions.inc({ campaign: row.campaignId, action: row.action });
   return r.length > 0;
 }
 

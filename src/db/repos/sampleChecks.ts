@@ -15,9 +15,13 @@ export type NewSampleCheckVote = Omit<typeof sampleCheckVotes.$inferInsert, "cre
 /** Stores votes; one already stored under the same (campaign, iteration, sample, judge) is kept. Returns how many were new. */
 export async function insertSampleCheckVotes(db: Db, rows: NewSampleCheckVote[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const r = await db.insert(sampleCheckVotes).values(rows).onConflictDoNothing().returning({ verdict: sampleCheckVotes.verdict });
+  const r = await db
+    .insert(sampleCheckVotes)
+    .values(rows)
+    .onConflictDoNothing()
+    .returning({ verdict: sampleCheckVotes.verdict, campaignId: sampleCheckVotes.campaignId });
   // Counted once: a retried batch's votes already stored are not returned.
-  for (const v of r) judgeVotesCounted.inc({ verdict: v.verdict ?? "unreadable" });
+  for (const v of r) judgeVotesCounted.inc({ campaign: v.campaignId, verdict: v.verdict ?? "unreadable" });
   return r.length;
 }
 

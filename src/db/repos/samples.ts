@@ -73,12 +73,12 @@ export async function insertSamplesWritten(db: Db, rows: NewSample[]): Promise<{
       messages jsonb, tools jsonb, tool_refs integer[], status text, verdicts jsonb, metadata jsonb, exact_key text, created_at timestamptz, updated_at timestamptz),
       (SELECT ${JSON.stringify(toolTable)}::jsonb AS tools) AS tt
     ON CONFLICT DO NOTHING
-    RETURNING id, slot_key, kind, origin`);
-  type Written = { id: string; slot_key: string | null; kind: string; origin: string };
+    RETURNING id, slot_key, kind, origin, campaign_id`);
+  type Written = { id: string; slot_key: string | null; kind: string; origin: string; campaign_id: string };
   const written = (result as { rows?: Written[] }).rows ?? (result as unknown as Written[]);
   const slotKeys = new Set<string>();
   for (const r of written) {
-    samplesWritten.inc({ kind: r.kind, origin: r.origin });
+    samplesWritten.inc({ campaign: r.campaign_id, kind: r.kind, origin: r.origin });
     if (r.slot_key !== null) slotKeys.add(r.slot_key);
   }
   return { ids: new Set(written.map((r) => r.id)), slotKeys };

@@ -302,12 +302,28 @@ describe("LlmClient.chat transport", () => {
     assert.equal(s.requests.length, 1);
   });
 
-  it("shares one concurrency limit per baseUrl across clients", async () => {
+  it("shares one concurrency limit per baseUrl across the clients of one campaign", async () => {
     const s = await startServer(() => ({ delayMs: 40, ...chatReply("ok") }));
-    const a = client(s.baseUrl, { maxConcurrency: 2, role: "generator" });
-    // A later client's larger maxConcurrency does not widen the shared limiter.
-    const b = client(s.baseUrl, { maxConcurrency: 8, role: "judge" });
+    const a = client(s.baseUrl, { maxConcurrency: 2, role: "generator", tenant: "c1" });
+    const b = client(s.baseUrl, { maxConcurrency: 2, role: "judge", tenant: "c1" });
     await Promise.all([...Array.from({ length: 4 }, () => a.chat(hello)), ...Array.from({ length: 4 }, () => b.chat(hello))]);
+    assert.equal(s.requests.length, 8);
+    assert.equal(s.maxInFlight, 2);
+  });
+
+  it("a campaign naming one URL under two endpoints with different limits gets the lower, whichever role's client comes first", async () => {
+    const s = await startServer(() => ({ delayMs: 40, ...chatReply("ok") }));
+    const parsed = parseCampaignConfig({
+      name: "two-names",
+      endpoints: { wide: { baseUrl: s.baseUrl, maxConcurrency: 8 }, narrow: { baseUrl: `${s.baseUrl}/`, maxConcurrency: 2 } },
+      roles: { generator: { endpoint: "wide", model: "m" }, judge: { endpoint: "narrow", model: "m" } },
+      tools: { sources: [{ kind: "example" }] },
+      stages: [{ name: "verify.rules" }],
+    });
+    assert.ok(parsed.ok);
+    const gen = createRoleClient(parsed.config, "generator", { tenant: "two-names" });
+    const judge = createRoleClient(parsed.config, "judge", { tenant: "two-names" });
+    await Promise.all([...Array.from({ length: 4 }, () => gen.chat(hello)), ...Array.from({ length: 4 }, () => judge.chat(hello))]);
     assert.equal(s.requests.length, 8);
     assert.equal(s.maxInFlight, 2);
   });

@@ -179,7 +179,7 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
             const written = await insertSamples(db, [row]);
             if (written.has(row.id as string)) {
               // The committee's votes count once, with the sample that stores them (in its metadata).
-              for (const v of votesCast) judgeVotesCounted.inc({ verdict: v.verdict ?? "unreadable" });
+              for (const v of votesCast) judgeVotesCounted.inc({ campaign: campaignId, verdict: v.verdict ?? "unreadable" });
             } else {
               // Not written: the same content is already stored, or another attempt settled this slot meanwhile.
               const now = await settledSlots(db, [key]);

@@ -108,7 +108,7 @@ export const verifyJudgesHandler: StageHandler<JudgesStage, JudgesProgress> = {
     );
     batch.close();
     for (let i = 0; i < updates.length; i += 500) await setVerdicts(db, updates.slice(i, i + 500));
-    for (const v of fresh) verificationVerdicts.inc({ verifier: v.verifier, verdict: v.ok ? "pass" : "fail" });
+    for (const v of fresh) verificationVerdicts.inc({ campaign: ctx.campaignId, verifier: v.verifier, verdict: v.ok ? "pass" : "fail" });
     const verified = updates.filter((u) => u.status === "verified").length;
     return {
       items: rows.length,

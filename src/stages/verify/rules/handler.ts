@@ -30,7 +30,7 @@ export const verifyRulesHandler: StageHandler<VerifyStage, { verified: number }>
     });
     for (let i = 0; i < updates.length; i += 500) {
       await setVerdicts(ctx.deps.db, updates.slice(i, i + 500));
-      for (const v of fresh.slice(i, i + 500)) verificationVerdicts.inc({ verifier: v.verifier, verdict: v.ok ? "pass" : "fail" });
+      for (const v of fresh.slice(i, i + 500)) verificationVerdicts.inc({ campaign: ctx.campaignId, verifier: v.verifier, verdict: v.ok ? "pass" : "fail" });
       progress.report({ verified: Math.min(updates.length, i + 500) });
     }
     return { items: rows.length, verified, rejected };
