@@ -185,6 +185,9 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
   let slots: { count: number; index: number } | undefined;
   /** The stage whose job calls the reward service, and on how many nodes it runs. */
   let rewardJob: { nodes: number } | undefined;
+  /** export.verl stages with no validation share, and the train.grpo stage that runs verl's trainer on their sets. */
+  const noValidation: number[] = [];
+  let verlGrpo: number | undefined;
   cfg.stages.forEach((s: unknown, i) => {
     if (!isRecord(s) || typeof s.name !== "string") return;
     const spec = specs.find((x) => x.name === s.name);
@@ -209,6 +212,12 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
         issues.push({ path: ["stages", i, ...path], message: `names the role ${JSON.stringify(role)}; add roles.${role} ({ "endpoint": ..., "model": ... })` });
     }
     if (s.name === "train.grpo") rewardJob = { nodes: (parsed.data as { grpo: { nnodes: number } }).grpo.nnodes };
+    if (s.name === "export.verl" && (parsed.data as { valFraction: number }).valFraction === 0) noValidation.push(i);
+    if (s.name === "train.grpo") {
+      const g = parsed.data as { trainer: string; grpo: { extraOverrides: string[] } };
+      // An override of data.val_files gives verl a validation set of the user's own.
+      if (g.trainer === "verl" && !g.grpo.extraOverrides.some((o) => /^\+{0,2}data\.val_files=/.test(o))) verlGrpo = i;
+    }
     const stage = parsed.data as { batchSize: number };
     if (spec.reads.kind === "slots") {
       const count = spec.reads.items(parsed.data);
@@ -221,6 +230,15 @@ function crossFieldIssues(cfg: unknown, specs: readonly AnyStageSpec[]): Issue[]
       if (issue) issues.push({ path: ["stages", i, "batchSize"], message: issue });
     }
   });
+  if (verlGrpo !== undefined) {
+    for (const i of noValidation)
+      issues.push({
+        path: ["stages", i, "valFraction"],
+        message:
+          `0 leaves train.grpo (stages[${verlGrpo}], trainer verl) an empty validation set, and verl's GRPO trainer stops before its first step ` +
+          "(`Validation dataloader is empty!`); use a valFraction above 0 (e.g. 0.05), or give verl a validation set in grpo.extraOverrides (data.val_files=...)",
+      });
+  }
   if (rewardJob) {
     // Only a cluster section that parses (its field problems are reported by its own schema).
     const cluster = clusterConfigSchema.safeParse(cfg.cluster ?? {});

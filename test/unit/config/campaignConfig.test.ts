@@ -501,3 +501,19 @@ test("a loopback reward service is refused, naming the field, only where the tra
   ok(withGrpo({ launcher: { kind: "ray", address: "http://localhost:8265" }, rewardService: { host: "127.0.0.1", port: 8900 } }, 1), "Ray on localhost");
   ok({ ...valid(), cluster: { launcher: rayRemote } }, "no train.grpo stage");
 });
+
+test("export.verl valFraction 0 beside verl's GRPO trainer is refused (verl stops on an empty validation set); the stand-in or a val_files override is accepted", () => {
+  const withGrpo = (valFraction: number, grpo: Record<string, unknown> = {}) => ({
+    ...valid(),
+    stages: [...valid().stages, { name: "export.verl", valFraction }, { name: "train.grpo", baseModel: "m", ...grpo }],
+  });
+  assert.deepEqual(issues(withGrpo(0)), [
+    "stages[3].valFraction: 0 leaves train.grpo (stages[4], trainer verl) an empty validation set, and verl's GRPO trainer stops before its first step " +
+      "(`Validation dataloader is empty!`); use a valFraction above 0 (e.g. 0.05), or give verl a validation set in grpo.extraOverrides (data.val_files=...)",
+  ]);
+  assert.ok(parseCampaignConfig(withGrpo(0.05)).ok);
+  assert.ok(parseCampaignConfig(withGrpo(0, { trainer: "standin" })).ok, "the stand-in skips an empty validation set");
+  assert.ok(parseCampaignConfig(withGrpo(0, { grpo: { extraOverrides: ["data.val_files=/data/held-out.parquet"] } })).ok);
+  // Without train.grpo (an export for a trainer of the user's own) nothing is asked.
+  assert.ok(parseCampaignConfig({ ...valid(), stages: [...valid().stages, { name: "export.verl", valFraction: 0 }] }).ok);
+});

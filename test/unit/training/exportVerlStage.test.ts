@@ -293,3 +293,31 @@ test(
     assert.equal(fits.summary.warning, undefined, "10 rows hold a batch of 10");
   },
 );
+
+test(
+  "export.verl warns when a pool too small to hold any out leaves train.grpo no validation rows (verl stops: Validation dataloader is empty!)",
+  { timeout: 120_000 },
+  async () => {
+    const campaignId = `verl-noval-${RUN}`;
+    // The last sample of a pool that shrank to one: nothing can be held out.
+    const rows = [sampleRow(campaignId, 9, 0, "verified")];
+    await insertSamples(db.db, rows);
+    await db.db.insert(poolMembers).values(rows.map((r) => ({ campaignId, iteration: 9, sampleId: r.id as string, reason: "high_ppl" as const, weight: 1 })));
+    const config = (trainer: "verl" | "standin") => {
+      const raw = rawConfig({ from: "pool", valFraction: 0.2 });
+      (raw.stages as Record<string, unknown>[]).push({ name: "train.grpo", trainer, baseModel: "m", grpo: { trainBatchSize: 1, ppoMiniBatchSize: 1 } });
+      const r = parseCampaignConfig(raw);
+      if (!r.ok) throw r.error;
+      return r.config;
+    };
+    const verl = await runStage(campaignId, 9, config("verl"));
+    assert.deepEqual([verl.summary.train, verl.summary.val], [1, 0]);
+    assert.equal(
+      verl.summary.warning,
+      "no validation rows (the pool is too small to hold any out, or valFraction is 0): verl's GRPO trainer stops before its first step (`Validation dataloader is empty!`). " +
+        "Give the pool more samples or raise valFraction",
+    );
+    const standin = await runStage(campaignId, 9, config("standin"));
+    assert.match(String(standin.summary.warning), /; the SIMULATED stand-in trainer skips validation instead\. Give the pool more samples/);
+  },
+);
