@@ -105,7 +105,7 @@ export interface GrpoCommandOptions {
 function trainerOverrides(
   s: { nnodes: number; nGpusPerNode: number; saveFreq: number; testFreq: number; totalEpochs: number; totalTrainingSteps?: number | undefined },
   opts: { projectName: string; experimentName: string; checkpointDir: string; resumeMode: "auto" | "disable" },
-  keep: [string, HydraValue],
+  keep: [string, HydraValue | undefined],
 ): [string, HydraValue][] {
   return [
     ["trainer.logger", ["console"]],
@@ -116,7 +116,8 @@ function trainerOverrides(
     ["trainer.nnodes", s.nnodes],
     ["trainer.n_gpus_per_node", s.nGpusPerNode],
     ["trainer.save_freq", s.saveFreq],
-    keep,
+    // Absent from a config frozen before the setting existed: verl's own default (every step kept), as that campaign was registered.
+    ...(keep[1] !== undefined ? [keep as [string, HydraValue]] : []),
     ["trainer.test_freq", s.testFreq],
     ["trainer.total_epochs", s.totalEpochs],
     ...(s.totalTrainingSteps !== undefined ? ([["trainer.total_training_steps", s.totalTrainingSteps]] as [string, HydraValue][]) : []),

@@ -8,6 +8,7 @@ import {
   mergeCommand,
   sftCommand,
   sftSettingsSchema,
+  sftOverrides,
   VERL_VERSION,
   vllmServeCommand,
   type GrpoCommandOptions,
@@ -88,6 +89,25 @@ test("grpoCommand: verl's main_ppo with GRPO, our paths, the reward shim and res
   const standin = grpoCommand(s, { ...opts, program: ["python3", "/app/trainer/standin/standin_trainer.py"], resumeMode: "auto" });
   assert.deepEqual(standin.slice(0, 2), ["python3", "/app/trainer/standin/standin_trainer.py"]);
   assert.deepEqual(standin.slice(2), grpoOverrides(s, { ...opts, resumeMode: "auto" }));
+});
+
+test("settings frozen before maxCheckpointsToKeep existed (a campaign registered earlier) send no retention override: verl keeps every step, as before", () => {
+  const { maxCheckpointsToKeep: _g, ...oldGrpo } = grpoSettingsSchema.parse({});
+  const grpo = grpoOverrides(oldGrpo as never, opts);
+  assert.ok(!grpo.some((o) => o.startsWith("trainer.max_actor_ckpt_to_keep=")), grpo.join(" "));
+  assert.ok(grpoOverrides(grpoSettingsSchema.parse({}), opts).includes("trainer.max_actor_ckpt_to_keep=2"));
+  const { maxCheckpointsToKeep: _s, ...oldSft } = sftSettingsSchema.parse({});
+  const sftOpts = {
+    python: "python3",
+    modelPath: "m",
+    trainFiles: "/t.parquet",
+    checkpointDir: "/c",
+    projectName: "p",
+    experimentName: "e",
+    resumeMode: "auto" as const,
+  };
+  assert.ok(!sftOverrides(oldSft as never, sftOpts).some((o) => o.startsWith("trainer.max_ckpt_to_keep=")));
+  assert.ok(sftOverrides(sftSettingsSchema.parse({ maxCheckpointsToKeep: null }), sftOpts).includes("trainer.max_ckpt_to_keep=null"));
 });
 
 test("grpoOverrides: an extra override replaces ours in place; new keys come last", () => {
