@@ -19,6 +19,7 @@ import { activityDepsFor } from "../../../src/cli/worker.js";
 import { EndpointSlots } from "../../../src/llm/endpointLimiter.js";
 import { metricsRegistry } from "../../../src/metrics/toolloopMetrics.js";
 import type { UsageSink } from "../../../src/llm/usage.js";
+import { chatCompletion } from "../../helpers/scriptedChatServer.js";
 
 /** Takes `n` slots of `slots` (each must be granted at once) and returns how many were granted. */
 function takeAtOnce(slots: { acquire(): Promise<void> | undefined }, n: number): number {
@@ -132,16 +133,7 @@ describe("the worker's role clients take their campaign's share of the endpoint"
           inFlight.set(model, inFlight.get(model)! - 1);
           total--;
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(
-            JSON.stringify({
-              id: "x",
-              object: "chat.completion",
-              created: 0,
-              model,
-              choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
-              usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-            }),
-          );
+          res.end(JSON.stringify(chatCompletion({ id: "x", model, message: { content: "ok" }, usage: { prompt_tokens: 1, completion_tokens: 1 } }).body));
         }, 30);
       });
     });
@@ -191,16 +183,7 @@ describe("LLM metrics of campaigns sharing a worker", () => {
       req.resume();
       req.on("end", () => {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(
-          JSON.stringify({
-            id: "x",
-            object: "chat.completion",
-            created: 0,
-            model: "m",
-            choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
-            usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-          }),
-        );
+        res.end(JSON.stringify(chatCompletion({ id: "x", model: "m", message: { content: "ok" }, usage: { prompt_tokens: 3, completion_tokens: 2 } }).body));
       });
     });
     await new Promise<void>((r) => live.listen(0, "127.0.0.1", r));

@@ -28,7 +28,8 @@ function run(argv: string[]) {
   return spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", env: { ...process.env, TOOLLOOP_STANDIN_STEP_SECONDS: "0" }, timeout: 60_000 });
 }
 
-test("stand-in SFT: verl's SFT checkpoint layout, falling loss, a profile for the taught tools, resume, merge", async () => {
+/** 24 one-call SFT conversations (get_weather) written as the iteration's SFT parquet under `name`; returns its path. */
+async function weatherSftSet(name: string): Promise<string> {
   const samples = Array.from({ length: 24 }, (_, i) => ({
     id: `s${String(i).padStart(2, "0")}`,
     tools,
@@ -41,20 +42,30 @@ test("stand-in SFT: verl's SFT checkpoint layout, falling loss, a profile for th
       },
     ],
   }));
-  const data = path.join(dir, "data");
+  const data = path.join(dir, name);
   await writeVerlDataset({ samples, dir: data, valFraction: 0, seed: 1, sft: true, provenance: { campaignId: "c", iteration: 1 } });
-  const ckpt = path.join(dir, "ckpt");
+  return path.join(data, "sft.parquet");
+}
+
+/** sftCommand's options for the stand-in SFT trainer on `trainFiles`, saving under `ckpt`. */
+function standinSftOptions(trainFiles: string, ckpt: string) {
   const python = trainVenvPython();
-  const opts = {
+  return {
     python,
     program: [python, path.join(REPO_ROOT, "trainer/standin/standin_sft.py")],
     modelPath: "base-model",
-    trainFiles: path.join(data, "sft.parquet"),
+    trainFiles,
     checkpointDir: ckpt,
     projectName: "p",
     experimentName: "e",
     resumeMode: "auto" as const,
   };
+}
+
+test("stand-in SFT: verl's SFT checkpoint layout, falling loss, a profile for the taught tools, resume, merge", async () => {
+  const ckpt = path.join(dir, "ckpt");
+  const python = trainVenvPython();
+  const opts = standinSftOptions(await weatherSftSet("data"), ckpt);
   const first = run(sftCommand(sftSettingsSchema.parse({ trainBatchSize: 8, microBatchSizePerGpu: 1, totalEpochs: 1 }), opts));
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /SIMULATED/);
@@ -100,31 +111,8 @@ test("stand-in SFT: verl's SFT checkpoint layout, falling loss, a profile for th
 });
 
 test("stand-in SFT keeps the newest maxCheckpointsToKeep saved steps (trainer.max_ckpt_to_keep), as verl's SFT trainer", async () => {
-  const samples = Array.from({ length: 24 }, (_, i) => ({
-    id: `k${String(i).padStart(2, "0")}`,
-    tools,
-    messages: [
-      { role: "user" as const, content: `Weather in town ${i}?` },
-      {
-        role: "assistant" as const,
-        content: null,
-        tool_calls: [{ id: "c", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city: `t${i}` }) } }],
-      },
-    ],
-  }));
-  const data = path.join(dir, "keep-data");
-  await writeVerlDataset({ samples, dir: data, valFraction: 0, seed: 1, sft: true, provenance: { campaignId: "c", iteration: 1 } });
-  const python = trainVenvPython();
-  const opts = (ckpt: string) => ({
-    python,
-    program: [python, path.join(REPO_ROOT, "trainer/standin/standin_sft.py")],
-    modelPath: "base-model",
-    trainFiles: path.join(data, "sft.parquet"),
-    checkpointDir: ckpt,
-    projectName: "p",
-    experimentName: "e",
-    resumeMode: "auto" as const,
-  });
+  const trainFiles = await weatherSftSet("keep-data");
+  const opts = (ckpt: string) => standinSftOptions(trainFiles, ckpt);
   const steps = (ckpt: string) =>
     fs
       .readdirSync(ckpt)
