@@ -114,7 +114,8 @@ try {
     });
     const pausedIteration = env.client.workflow.getHandle(`${hp.workflowId}-iter-1`);
     const pausedStatus = async () => (await pausedIteration.query(statusQuery).catch(() => undefined)) as IterationStatus | undefined;
-    await waitFor("the batch stage to run", async () => (await pausedStatus())?.stages[0]?.state === "running");
+    // Planned (its batch scheduled), not only "running": a pause during planning holds the batch back.
+    await waitFor("the batch stage's batch to start", async () => ((await pausedStatus())?.stages[0]?.batchesTotal ?? 0) > 0);
     await hp.signal(pauseSignal);
     await waitFor("the batch stage to finish while paused", async () => {
       const s = await pausedStatus();

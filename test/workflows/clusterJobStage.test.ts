@@ -109,7 +109,13 @@ test("a job stage reached while paused submits its job only after resume", { tim
       taskQueue: taskQueues(env.queuePrefix).workflows,
       args: [{ config, campaignId: id }],
     });
-    await waitFor("the batch stage to run", async () => (await iterationStatus(handle.workflowId))?.stages[0]?.state === "running");
+    // Planned, not only "running": the stage shows running while it is still being planned, and a
+    // pause then holds its only batch back, so it could never finish while paused. Once the plan's
+    // batch count shows, the same workflow task has already scheduled that batch.
+    await waitFor("the batch stage's batch to start", async () => {
+      const s = (await iterationStatus(handle.workflowId))?.stages[0];
+      return s?.state === "running" && s.batchesTotal > 0;
+    });
     await handle.signal(pauseSignal);
     await waitFor("the batch stage to finish while paused", async () => {
       const s = await iterationStatus(handle.workflowId);
