@@ -10,6 +10,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   patched,
@@ -22,7 +23,7 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from "@temporalio/workflow";
-import { defineSearchAttributeKey, SearchAttributeType } from "@temporalio/common";
+import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
 import type { Activities } from "../activities/index.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { scheduledCampaignId, scheduledTimeOf, type ScheduledRun, type ScheduleInput } from "../src/schedules/scheduledRun.js";
@@ -46,6 +47,13 @@ import {
   type StageDecision,
 } from "./definitions.js";
 import { iterationWorkflow } from "./iteration.js";
+import {
+  ITERATION_ID_WAIT_MS,
+  PATCH_ITERATION_ID_WAIT,
+  iterationIdHeldMessage,
+  iterationIdStillHeldMessage,
+  iterationStartBackoffMs,
+} from "./iterationStart.js";
 import { legacyPlan } from "./legacyInput.js";
 import { CANCEL_WITHOUT_REASON, campaignDetails, campaignMemo, firstRealError, iterationSummary } from "./operatorSurface.js";
 import { HANDED_OVER, PATCH_HANDOVER_STATUS, SearchAttributeTracker } from "./searchAttributes.js";
@@ -282,14 +290,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     // A paused campaign does not start its next iteration.
     await condition(() => !status.paused || aborted);
 
-    if (!aborted) {
-      child = await startChild(iterationWorkflow, {
-        workflowId: iterationWorkflowId(info.workflowId, iteration),
-        taskQueue: info.taskQueue,
-        args: [frozen ? { campaignId, iteration } : { campaignId, iteration, config: input.config }],
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        ...(surface ? { staticSummary: iterationSummary(campaignId, iteration, iterationsTotal), staticDetails: stagesOf(plan as CampaignPlan) } : {}),
-      });
+    if (!aborted) child = await startIteration(iterationsTotal);
+    if (child) {
       status.iterationWorkflowId = child.workflowId;
       if (status.paused) await child.signal(pauseSignal);
       try {
@@ -349,6 +351,58 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     await acts.setCampaignStatus({ campaignId, status: "completed" });
     if (frozen) await condition(allHandlersFinished);
     return { campaignId, state: "completed", iterations: status.completedIterations };
+  }
+
+  /** This run's iteration child; undefined when an abort arrived while its id was still held (iterationStart.ts). */
+  async function startIteration(iterationsTotal: number): Promise<ChildWorkflowHandle<typeof iterationWorkflow> | undefined> {
+    const workflowId = iterationWorkflowId(info.workflowId, iteration);
+    const errorBefore = status.lastError;
+    let waitedMs = 0;
+    for (let retry = 0; ; retry++) {
+      try {
+        const started = await startChild(iterationWorkflow, {
+          workflowId,
+          taskQueue: info.taskQueue,
+          args: [frozen ? { campaignId, iteration } : { campaignId, iteration, config: input.config }],
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          ...(surface ? { staticSummary: iterationSummary(campaignId, iteration, iterationsTotal), staticDetails: stagesOf(plan as CampaignPlan) } : {}),
+        });
+        if (retry > 0) {
+          status.lastError = errorBefore;
+          showDetails();
+          log.info("the earlier run's iteration stopped; this run's iteration started", { workflowId, waitedMs });
+        }
+        return started;
+      } catch (err) {
+        if (!patched(PATCH_ITERATION_ID_WAIT)) throw err;
+        const held = err instanceof WorkflowExecutionAlreadyStartedError;
+        if (held && waitedMs < ITERATION_ID_WAIT_MS) {
+          if (retry === 0) {
+            status.lastError = iterationIdHeldMessage(workflowId, iteration);
+            showDetails();
+            log.warn(status.lastError, { workflowId });
+            // Its parent close policy asked it already when that run was terminated; asking again
+            // covers a run that ended otherwise. It may have stopped since: nothing to cancel then.
+            await getExternalWorkflowHandle(workflowId)
+              .cancel()
+              .catch(() => undefined);
+          }
+          const pause = iterationStartBackoffMs(retry);
+          if (await condition(() => aborted, pause)) return undefined;
+          waitedMs += pause;
+          continue;
+        }
+        const message = held
+          ? iterationIdStillHeldMessage(workflowId, iteration, waitedMs)
+          : `iteration ${iteration} could not be started: ${err instanceof Error ? err.message : String(err)}`;
+        status.state = "failed";
+        status.lastError = message;
+        sa.update({ status: "failed" });
+        showDetails();
+        await acts.setCampaignStatus({ campaignId, status: "failed" });
+        throw ApplicationFailure.nonRetryable(message, ErrorType.iterationNotStarted);
+      }
+    }
   }
 }
 

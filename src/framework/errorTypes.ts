@@ -22,6 +22,8 @@ export const ErrorType = {
   clusterJobFailed: "ClusterJobFailed",
   /** An LLM endpoint failed its attempt budget (refused, no connection, no response): an operator checks it. */
   endpointUnavailable: "EndpointUnavailable",
+  /** A campaign's iteration workflow could not be started (its id still held after the wait, or Temporal refused it). */
+  iterationNotStarted: "IterationNotStarted",
 } as const;
 
 /** Failures no retry can fix: Temporal must not retry these. */
@@ -36,4 +38,5 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   ErrorType.decisionRefused,
   ErrorType.clusterJobFailed,
   ErrorType.endpointUnavailable,
+  ErrorType.iterationNotStarted,
 ];

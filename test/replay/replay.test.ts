@@ -5,7 +5,8 @@
  * stale. A deliberately changed workflow must fail to replay (the negative case). Record new
  * histories with `node dist/test/replay/recordHistories.js` after a deliberate, patched() change
  * (the operator-surface path: recordOperatorHistories.js; aborts with batches in flight:
- * recordAbortHistories.js).
+ * recordAbortHistories.js; a campaign started again while its old iteration stops:
+ * recordRestartHistory.js).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -17,6 +18,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@t
 import { PATCH_ABORT_WAITS, PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
 import { PATCH_LEAN_HISTORY } from "../../workflows/codePaths.js";
 import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
+import { PATCH_ITERATION_ID_WAIT } from "../../workflows/iterationStart.js";
 import { PATCH_OPERATOR_SURFACE } from "../../workflows/operatorSurface.js";
 import { PATCH_CANCEL_DURING_SUBMIT } from "../../workflows/stageJob.js";
 import { PATCH_CLUSTER_JOB_STAGES } from "../../workflows/stageRunner.js";
@@ -68,6 +70,7 @@ test("committed histories cover every workflow type and every patch", () => {
     PATCH_LEAN_HISTORY,
     PATCH_ABORT_WAITS,
     PATCH_CANCEL_DURING_SUBMIT,
+    PATCH_ITERATION_ID_WAIT,
   ])
     assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(
