@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { terminateProcess, tailFile } from "../util/childProcess.js";
 import type { CategoryScore, PackageSummary } from "./score.js";
 import type { PackageLayout } from "./categories.js";
+import { writeFileAtomic } from "../util/atomicFiles.js";
 
 /** Registry name the shim adds; also the name of the model folder under result/ and score/. */
 export const BFCL_REGISTRY_NAME = "toolloop-policy-FC";
@@ -273,9 +274,7 @@ export async function repairResultFile(file: string): Promise<ResultFileState> {
     kept.push(line);
   }
   if (state.dropped > 0) {
-    const tmp = `${file}.tmp-${process.pid}`;
-    await fsp.writeFile(tmp, kept.map((l) => `${l}\n`).join(""));
-    await fsp.rename(tmp, file);
+    await writeFileAtomic(file, kept.map((l) => `${l}\n`).join(""));
   }
   return state;
 }

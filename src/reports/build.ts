@@ -3,7 +3,7 @@
  * src/output/layout.ts. Used by the finishIteration activity (after every iteration) and by
  * `toolloop report build|serve`.
  */
-import { readFile, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { Db } from "../db/client.js";
@@ -11,6 +11,7 @@ import { configForIteration, latestConfig } from "../db/repos/campaignConfigs.js
 import { campaignOutputDir, campaignReportPath, iterationReportPath } from "../output/layout.js";
 import { gatherReportData, UnknownCampaignError } from "./data.js";
 import { renderReportHtml } from "./html.js";
+import { writeFileAtomic } from "../util/atomicFiles.js";
 
 let chartJs: Promise<string> | undefined;
 
@@ -35,20 +36,6 @@ export async function campaignReportDir(db: Db, baseDir: string, campaignId: str
     );
   }
   return campaignOutputDir(baseDir, stored.frozen.config.output.dir, campaignId);
-}
-
-/** Writes via a temporary file and a rename, so a reader (or `report serve`) never sees half a page. */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, content);
-    await rename(tmp, file);
-  } catch (err) {
-    // A failed write or rename (the target is a directory, a read-only place) leaves no half file behind.
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
 }
 
 /** The iteration's report and the refreshed campaign report; returns both paths. */

@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { rewardConfigSchema, type RewardConfig } from "./config.js";
 import { canonicalJson, rewardConfigId } from "./configId.js";
+import { writeFileAtomic } from "../util/atomicFiles.js";
 
 /** The template, from the repository root (this file runs as dist/src/reward/shim.js). */
 export const REWARD_SHIM_TEMPLATE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../trainer/reward/toolloop_reward_shim.py");
@@ -33,8 +34,5 @@ export async function renderRewardShim(url: string, rewardConfig: RewardConfig):
 /** Writes the shim for a job (atomically: a trainer starting meanwhile never reads half a file). */
 export async function writeRewardShim(opts: { path: string; url: string; rewardConfig: RewardConfig }): Promise<void> {
   const source = await renderRewardShim(opts.url, opts.rewardConfig);
-  await fs.mkdir(path.dirname(opts.path), { recursive: true });
-  const tmp = `${opts.path}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, source, { mode: 0o644 });
-  await fs.rename(tmp, opts.path);
+  await writeFileAtomic(opts.path, source, { mode: 0o644 });
 }

@@ -23,6 +23,7 @@ import type { SlurmLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
 import type { JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
 import { slurmBatchScript } from "./slurmBatchScript.js";
+import { writeFileAtomicSync } from "../../util/atomicFiles.js";
 
 const COMMAND_TIMEOUT_MS = 60_000;
 const LOCK_STALE_MS = 120_000;
@@ -340,9 +341,7 @@ function keyValues(text: string): Record<string, string> {
 }
 
 function writeAtomically(file: string, text: string, mode = 0o644): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode });
-  fs.renameSync(tmp, file);
+  writeFileAtomicSync(file, text, { mode });
 }
 
 function readOptional(file: string): string | undefined {

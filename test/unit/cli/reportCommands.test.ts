@@ -15,7 +15,6 @@ import { freezeCampaignConfig } from "../../../src/config/frozen.js";
 import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
 import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
 import { insertCampaign, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { writeFileAtomic } from "../../../src/reports/build.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../src/cli/main.js");
@@ -79,14 +78,6 @@ test("report serve on a port in use: a clear --port error (exit 2)", async (t) =
   assert.equal(served.status, 2, served.stderr);
   assert.match(served.stderr, new RegExp(`--port ${port}: 127\\.0\\.0\\.1:${port} is already in use`));
   assert.doesNotMatch(served.stderr, /unexpected/);
-});
-
-test("writeFileAtomic: a failed rename removes its temporary file", async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-write-"));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.mkdirSync(path.join(dir, "taken"));
-  await assert.rejects(writeFileAtomic(path.join(dir, "taken"), "x"), /EISDIR|EEXIST|ENOTEMPTY|EPERM/);
-  assert.deepEqual(fs.readdirSync(dir), ["taken"]);
 });
 
 test("report serve --host: an address to listen on (0.0.0.0 for a container's published port), refused when it is not an IP address or not this machine's", async (t) => {
