@@ -23,8 +23,9 @@ let workers: Awaited<ReturnType<TestEnv["startWorkers"]>>;
 
 before(async () => {
   env = await createTestEnv("restart");
-  // Slow enough that a batch is in flight when the campaign is terminated.
-  sim = await startSimulator({ seed: 5, latencyMs: 400, maxConcurrency: 8, quiet: true });
+  // Slow enough that a batch is in flight when the campaign is terminated, and still is when the new
+  // run reaches its iteration's start (a batch takes a few seconds).
+  sim = await startSimulator({ seed: 5, latencyMs: 1200, maxConcurrency: 8, quiet: true });
   workers = await env.startWorkers();
 });
 after(async () => {
