@@ -51,7 +51,8 @@ function stageLine(s: StageView, width: number, waiting: boolean, paused: boolea
   }
   if (s.dialogues) {
     const d = s.dialogues;
-    const running = d.running > 0 ? `, ${formatCount(d.running)} in progress` : "";
+    // Only a running stage has dialogues in progress; a stopped or failed one's resume at their last turn on a rerun.
+    const running = d.running > 0 ? `, ${formatCount(d.running)} ${s.status === "running" ? "in progress" : "unfinished"}` : "";
     lines.push(
       `  ${" ".repeat(width)}  dialogues: ${formatCount(d.kept)} kept, ${formatCount(d.dropped)} dropped, ${formatCount(d.failed)} failed${running}; ${formatCount(d.messages)} messages stored`,
     );

@@ -224,6 +224,16 @@ test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s a
     }),
   );
   assert.match(done, /^ {24}dialogues: 56 kept, 3 dropped, 1 failed; 2,718 messages stored$/m);
+  // Aborted mid-stage: the dialogues left running are not in progress any more (a rerun resumes them).
+  const aborted = renderCampaignView(
+    campaignView({
+      campaignId: "weekly",
+      db: dbFacts(stages, { status: "aborted" }),
+      wf: wf({ status: "CANCELLED", searchStatus: "aborted" }),
+    }),
+  );
+  assert.match(aborted, /^ {2}synthesize\.multiTurn {2}44\/200 \(22%\) {2}stopped$/m);
+  assert.match(aborted, /^ {24}dialogues: 40 kept, 3 dropped, 1 failed, 16 unfinished; 2,718 messages stored$/m);
 });
 
 test("a stage whose summary warns (synthesize.multiTurn kept no dialogue) shows the warning in the text and in --json", () => {
