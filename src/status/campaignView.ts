@@ -55,6 +55,8 @@ export interface WorkflowFacts {
   noWorkerYet?: true;
   /** The iteration workflow the campaign runs now (its pending child). */
   iterationWorkflowId?: string;
+  /** An earlier run's iteration still holds the id this run's iteration needs (historyFacts.ts). */
+  iterationIdHeld?: string;
 }
 
 export interface JobFacts {
@@ -333,6 +335,10 @@ export function campaignView(input: ViewInput): CampaignView {
           ? `abort requested (${wf.abortReason}); no worker has run the campaign yet, so it ends when one picks it up`
           : `abort requested (${wf.abortReason}); the running work is being cancelled`;
       }
+      if (wf.iterationIdHeld)
+        notes.push(
+          `this run waits for ${wf.iterationIdHeld}, an iteration left from an earlier run of this campaign (terminated or reset), to stop: it was asked to, and this run starts its own iteration once it has, going on from where that one got to (the stages below)`,
+        );
       if (wf.noWorkerYet) notes.push(noWorkerYetNote(wf));
       else if (wf.workerPolling === false)
         notes.push(

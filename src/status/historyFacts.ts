@@ -19,6 +19,8 @@ export interface HistoryEventLike {
   activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown; result?: Payloads } | null;
   workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string | null } | null;
   workflowTaskStartedEventAttributes?: object | null;
+  startChildWorkflowExecutionFailedEventAttributes?: { workflowId?: string | null; cause?: unknown } | null;
+  childWorkflowExecutionStartedEventAttributes?: object | null;
 }
 
 export interface HistoryFacts {
@@ -32,7 +34,15 @@ export interface HistoryFacts {
    * continue-as-new started): nothing of the campaign has run, and what is sent to it waits.
    */
   noWorkerYet?: true;
+  /**
+   * The run's latest iteration start was refused because the workflow id was taken, and no iteration
+   * has started since: it waits for an earlier run's iteration to stop (workflows/iterationStart.ts).
+   */
+  iterationIdHeld?: string;
 }
+
+/** StartChildWorkflowExecutionFailedCause WORKFLOW_ALREADY_EXISTS (a number in the protobuf, a name in JSON). */
+const ALREADY_EXISTS = new Set<unknown>([1, "START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS"]);
 
 /** Activities whose result carries the campaign's plan (and so its output folder). */
 const PLAN_ACTIVITIES = new Set(["registerCampaign", "loadCampaignPlan"]);
@@ -54,7 +64,11 @@ export function historyFacts(events: HistoryEventLike[], decode: (payload: unkno
   let cancelCause: string | undefined;
   let taskStarted = false;
   let firstRun = false;
+  let heldIterationId: string | undefined;
   for (const e of events) {
+    const refused = e.startChildWorkflowExecutionFailedEventAttributes;
+    if (refused) heldIterationId = ALREADY_EXISTS.has(refused.cause) && refused.workflowId ? refused.workflowId : undefined;
+    if (e.childWorkflowExecutionStartedEventAttributes) heldIterationId = undefined;
     if (e.workflowTaskStartedEventAttributes) taskStarted = true;
     const started = e.workflowExecutionStartedEventAttributes;
     if (started) firstRun = !started.continuedExecutionRunId;
@@ -89,5 +103,6 @@ export function historyFacts(events: HistoryEventLike[], decode: (payload: unkno
   const abort = abortSignalled ?? (cancelCause ? `canceled: ${cancelCause}` : undefined);
   if (abort) out.abortReason = abort;
   if (firstRun && !taskStarted) out.noWorkerYet = true;
+  if (heldIterationId) out.iterationIdHeld = heldIterationId;
   return out;
 }

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { renderCampaignList, renderCampaignView } from "../../../src/cli/statusView.js";
 import { campaignListEntry } from "../../../src/status/campaignList.js";
 import { campaignView, type DbFacts, type StageFacts, type WorkflowFacts } from "../../../src/status/campaignView.js";
 import { rootCause } from "../../../src/status/failureCause.js";
-import { historyFacts } from "../../../src/status/historyFacts.js";
+import { historyFacts, type HistoryEventLike } from "../../../src/status/historyFacts.js";
 
 const now = Date.parse("2026-12-02T12:00:00Z");
 const at = (msAgo: number) => new Date(now - msAgo).toISOString();
@@ -358,6 +361,33 @@ test("noWorkerYet: a first run whose workflow task no worker has started; not a 
   assert.deepEqual(
     historyFacts([{ eventId: 1, workflowExecutionStartedEventAttributes: { continuedExecutionRunId: "r1" } }, scheduled], (p) => p),
     {},
+  );
+});
+
+test("a run waiting for an earlier run's iteration to stop says so (the recorded restart history), until its own iteration starts", () => {
+  const file = path.resolve(
+    path.dirname(fileURLToPath(import.meta.url)),
+    "../../../../test/replay/histories/campaignWorkflow-restart-held-iteration-id-wait.json",
+  );
+  const events = (JSON.parse(fs.readFileSync(file, "utf8")) as { events: (HistoryEventLike & { eventId: string })[] }).events;
+  const startedAt = events.findIndex((e) => e.childWorkflowExecutionStartedEventAttributes);
+  assert.ok(startedAt > 0);
+  const heldId = "campaign-replay-restart-1796578781452-iter-1";
+  const waiting = historyFacts(events.slice(0, startedAt), () => undefined);
+  assert.equal(waiting.iterationIdHeld, heldId);
+  assert.equal(historyFacts(events, () => undefined).iterationIdHeld, undefined, "its own iteration started");
+  // The protobuf shape names the cause by number.
+  const numeric = historyFacts([{ startChildWorkflowExecutionFailedEventAttributes: { workflowId: heldId, cause: 1 } }], (p) => p);
+  assert.equal(numeric.iterationIdHeld, heldId);
+  const view = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("synthesize.singleTurn", { status: "running", itemsTotal: 40 })]),
+    wf: wf({ iterationIdHeld: heldId }),
+  });
+  assert.equal(view.state, "running");
+  assert.match(
+    renderCampaignView(view),
+    new RegExp(`^note: this run waits for ${heldId}, an iteration left from an earlier run of this campaign \\(terminated or reset\\), to stop`, "m"),
   );
 });
 
