@@ -149,11 +149,11 @@ export class SlurmLauncher implements JobLauncher {
       const raced = await this.existing(request); // another submitter may have finished while we waited
       if (raced) return { ref: raced, submitted: false };
       const id = await this.sbatch(request);
-      writeAtomically(jobIdFile(request), `${id}\n`);
+      writeFileAtomicSync(jobIdFile(request), `${id}\n`, { mode: 0o644 });
       const oldest = await this.keepOldest(request.name, id);
       if (oldest !== id) {
         this.log(`[slurm] job ${request.name}: another submitter won the race (job ${oldest}); cancelled our duplicate ${id}`);
-        writeAtomically(jobIdFile(request), `${oldest}\n`);
+        writeFileAtomicSync(jobIdFile(request), `${oldest}\n`, { mode: 0o644 });
         return { ref: { launcher: "slurm", name: request.name, externalId: oldest }, submitted: false };
       }
       this.log(
@@ -203,7 +203,9 @@ export class SlurmLauncher implements JobLauncher {
   private async sbatch(request: JobRequest): Promise<string> {
     const { name, workDir, resources: r } = request;
     const script = path.join(workDir, `${name}.sbatch.sh`);
-    writeAtomically(script, slurmBatchScript(request, { setupCommands: this.config.setupCommands, rayPort: this.config.rayPort, python: this.python }), 0o700);
+    writeFileAtomicSync(script, slurmBatchScript(request, { setupCommands: this.config.setupCommands, rayPort: this.config.rayPort, python: this.python }), {
+      mode: 0o700,
+    });
     const args = [
       "--parsable",
       `--job-name=${name}`,
@@ -338,10 +340,6 @@ function keyValues(text: string): Record<string, string> {
     if (eq > 0) out[field.slice(0, eq)] = field.slice(eq + 1);
   }
   return out;
-}
-
-function writeAtomically(file: string, text: string, mode = 0o644): void {
-  writeFileAtomicSync(file, text, { mode });
 }
 
 function readOptional(file: string): string | undefined {
