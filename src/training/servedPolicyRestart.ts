@@ -3,7 +3,9 @@
  * outside, a scheduler's time limit): `toolloop model restart`. The served version's job is submitted
  * again through the launcher that started it (the campaign's `cluster.launcher` for that iteration),
  * with the same request (command, environment, port, folder), so the URL and served model name that
- * PostgreSQL records, and that the campaign's later stages call, stay valid. The new job is a new
+ * PostgreSQL records, and that the campaign's later stages call, stay valid. A server whose port was
+ * picked where it runs (serve.policy's port 0) takes the port its port file names again when that is
+ * still free there; else another, and the URL recorded changes with it, as it does for a new node. The new job is a new
  * `cluster_jobs` row (the next attempt of the iteration's serve.policy; its name says it is a restart,
  * so it never meets a job the stage itself submits) and the served version points at it.
  */
@@ -17,6 +19,7 @@ import { stageJobName } from "./jobNames.js";
 import type { LauncherConfig } from "./launchers/config.js";
 import type { JobRequest, JobStatus } from "./launchers/launcher.js";
 import { checkServedPolicies, launcherOf, LIVE_SERVE_STATES, STOP_MESSAGE } from "./servedPolicyJobs.js";
+import { SERVE_PORT_FILE_ENV, servePortOf } from "../stages/serve/policy/servePort.js";
 
 export type RestartProblem = "unknown-campaign" | "unknown-version" | "refused" | "unconfirmed" | "not-ready";
 
@@ -167,7 +170,16 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
       );
     }
     url = urlOn(version.url, job, launcher.kind, status);
-    const answer = status.state === "running" ? await servesModel(url, version.servedModel) : "not started yet";
+    let answer: true | string;
+    if (status.state !== "running") answer = "not started yet";
+    else {
+      const port = await portOfRestarted(request);
+      if (port === undefined) answer = `no port in ${request.env[SERVE_PORT_FILE_ENV]} yet`;
+      else {
+        url = withPort(url, port);
+        answer = await servesModel(url, version.servedModel);
+      }
+    }
     if (answer === true) {
       await recordJobStatus(db, name, { state: "running", ...(status.nodes ? { progress: { done: 0, nodes: status.nodes } } : {}) }, LIVE_SERVE_STATES);
       if (url !== version.url) await pointVersionAt(db, version, name, url);
@@ -219,6 +231,20 @@ export function urlOn(recorded: string, oldJob: Pick<ClusterJobRow, "progress">,
   const u = new URL(recorded);
   if (u.hostname !== oldNode && u.hostname !== `[${oldNode}]`) return recorded;
   u.hostname = newNode.includes(":") ? `[${newNode}]` : newNode;
+  return u.toString().replace(/\/$/, "");
+}
+
+/** The port the restarted job listens on: the one it picked and wrote, when its port was picked where it runs. */
+async function portOfRestarted(request: JobRequest): Promise<number | undefined> {
+  if (request.env[SERVE_PORT_FILE_ENV] === undefined) return 0; // a fixed port, kept in the recorded URL
+  return servePortOf(request, 0);
+}
+
+/** `url` with its port replaced (0: kept). */
+function withPort(url: string, port: number): string {
+  if (port === 0) return url;
+  const u = new URL(url);
+  u.port = String(port);
   return u.toString().replace(/\/$/, "");
 }
 

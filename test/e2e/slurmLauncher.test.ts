@@ -13,6 +13,7 @@ import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/train
 import { TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
 import { slurmBatchScript } from "../../src/training/launchers/slurmBatchScript.js";
+import { installRoot } from "../../src/training/paths.js";
 import { startSlurmCluster, type SlurmCluster } from "../helpers/slurmCluster.js";
 import { submitThenKill } from "../helpers/submitThenKill.js";
 
@@ -113,6 +114,34 @@ test("slurm launcher: observe a running job, read its logs, cancel it", async ()
   // Cancelling an ended job leaves it as it is.
   await launcher.cancel(ref);
   assert.equal((await launcher.status(ref)).state, "cancelled");
+});
+
+test("slurm launcher: a policy server with port 0 picks its port on the node (serve_on_node_port.py) and is reached at the port it wrote", async () => {
+  const workDir = path.join(root, "work", "serve-port-job");
+  fs.mkdirSync(workDir, { recursive: true });
+  const portFile = path.join(workDir, "policy-server-a1.port");
+  const wrapper = path.join(installRoot(), "trainer", "serve", "serve_on_node_port.py");
+  // What serve.policy submits for vLLM, with a small HTTP server in vLLM's place.
+  const serve = ["python3", "-m", "http.server", "{port}", "--bind", "0.0.0.0", "--directory", workDir];
+  const { ref } = await launcher.submit({ ...request("serve-port-job", ""), workDir, command: ["python3", wrapper, portFile, "0.0.0.0", "--", ...serve] });
+  try {
+    const status = await untilRunning(launcher, ref).then(() => launcher.status(ref));
+    const port = await waitFor("the port file", async () =>
+      fs.existsSync(portFile) ? Number(fs.readFileSync(portFile, "utf8").trim()) || undefined : undefined,
+    );
+    const node = status.nodes?.[0];
+    assert.ok(node, "Slurm names the job's node");
+    assert.match(await launcher.logs(ref), new RegExp(`\\[toolloop serve\\] \\S+: port ${port} \\(a free port\\)`));
+    const answered = await waitFor("the server to answer", async () =>
+      fetch(`http://127.0.0.1:${port}/policy-server-a1.port`).then(
+        async (r) => (r.ok ? (await r.text()).trim() : undefined),
+        () => undefined,
+      ),
+    );
+    assert.equal(answered, String(port), "the server the job runs listens on the port it wrote");
+  } finally {
+    await launcher.cancel(ref);
+  }
 });
 
 test("slurm launcher: the same name submitted twice (concurrently, then again) gives one job", async () => {

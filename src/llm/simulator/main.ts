@@ -5,8 +5,12 @@
  * and, as the SIMULATED policy of a stand-in checkpoint (serve.policy with engine "simulator"):
  *   node dist/src/llm/simulator/main.js --host 0.0.0.0 --port 8000 --model my-policy --mistake-rate 0.3 \
  *     --checkpoint-profile merged/toolloop_profile.json --idle-exit-minutes 120
+ * With `--port 0 --port-file F` it listens on the port F names when that is free (a restarted server
+ * keeps its URL), else on any free port, and writes the port it listens on to F (serve.policy reads it).
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import fs from "node:fs";
+import { writeFileAtomicSync } from "../../util/atomicFiles.js";
 import { describeListenFailure, hostProblem } from "../../util/listenAddress.js";
 import { DEFAULT_DIALOGUE_RATES, DIALOGUE_RATE_NAMES, dialogueRateFlag, type DialogueSimOptions } from "./dialogue/options.js";
 import { CheckpointProfileError, loadCheckpointProfile, type LoadedCheckpointProfile } from "./checkpointProfile.js";
@@ -54,6 +58,7 @@ const program = new Command()
   .description("Scripted LLM server with vLLM's OpenAI-compatible API (for tests and demos; not a model)")
   .option("--host <addr>", "bind address", hostArg, "127.0.0.1")
   .option("--port <n>", "port (0 picks a free one)", intArg("--port", 0, 65535), 8000)
+  .option("--port-file <file>", "write the port listened on to this file; with --port 0, first try the port it names")
   .option("--seed <n>", "content seed", intArg("--seed", 0), 0)
   .option("--latency-ms <n>", "latency per request", intArg("--latency-ms", 0), 0)
   .option("--latency-jitter-ms <n>", "extra random latency up to this", intArg("--latency-jitter-ms", 0), 0)
@@ -100,6 +105,7 @@ try {
 const o = program.opts<{
   host: string;
   port: number;
+  portFile?: string;
   seed: number;
   latencyMs: number;
   latencyJitterMs: number;
@@ -153,34 +159,68 @@ const stop = (signal: string) => {
 process.on("SIGINT", () => stop("SIGINT"));
 process.on("SIGTERM", () => stop("SIGTERM"));
 
+/** The port a port file names, when it holds one (an earlier run of this server wrote it). */
+function portNamedBy(file: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  const n = Number(text);
+  return /^\d+$/.test(text) && n > 0 && n < 65536 ? n : undefined;
+}
+
+const earlierPort = o.port === 0 && o.portFile !== undefined ? portNamedBy(o.portFile) : undefined;
+const startOn = (port: number) =>
+  startSimulator({
+    host: o.host,
+    port,
+    seed: o.seed,
+    latencyMs: o.latencyMs,
+    latencyJitterMs: o.latencyJitterMs,
+    maxConcurrency: o.maxConcurrency,
+    mistakeRate: o.mistakeRate,
+    silentMistakeRate: o.silentMistakeRate,
+    judgeErrorRate: o.judgeErrorRate,
+    dialogue,
+    ...(o.model ? { models: o.model } : {}),
+    ...(checkpointProfile ? { checkpointProfile } : {}),
+    faults: {
+      rate429: o.rate429,
+      rate500: o.rate500,
+      rateHang: o.rateHang,
+      rateMalformedJson: o.rateMalformedJson,
+      rateTruncatedToolCalls: o.rateTruncatedToolCalls,
+    },
+  });
 // A listen failure (port in use, an address not this machine's) is one line naming the flag, no stack.
-const sim = await startSimulator({
-  host: o.host,
-  port: o.port,
-  seed: o.seed,
-  latencyMs: o.latencyMs,
-  latencyJitterMs: o.latencyJitterMs,
-  maxConcurrency: o.maxConcurrency,
-  mistakeRate: o.mistakeRate,
-  silentMistakeRate: o.silentMistakeRate,
-  judgeErrorRate: o.judgeErrorRate,
-  dialogue,
-  ...(o.model ? { models: o.model } : {}),
-  ...(checkpointProfile ? { checkpointProfile } : {}),
-  faults: {
-    rate429: o.rate429,
-    rate500: o.rate500,
-    rateHang: o.rateHang,
-    rateMalformedJson: o.rateMalformedJson,
-    rateTruncatedToolCalls: o.rateTruncatedToolCalls,
-  },
-}).catch((err: unknown) => {
+const sim = await (
+  earlierPort === undefined
+    ? startOn(o.port)
+    : startOn(earlierPort).catch((err: unknown) => {
+        // Taken since (another server on this host): any free port, and the file says which.
+        if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+        console.log(`[toolloop-simulator] port ${earlierPort} (named by ${o.portFile}) is taken; listening on a free port`);
+        return startOn(0);
+      })
+).catch((err: unknown) => {
   const failure = describeListenFailure(err, o.host, o.port);
   console.error(`[toolloop-simulator] ${failure.message}`);
   process.exit(failure.badInput ? EXIT_BAD_INPUT : EXIT_ENVIRONMENT);
 });
 
 running.sim = sim;
+if (o.portFile !== undefined) {
+  try {
+    writeFileAtomicSync(o.portFile, `${sim.port}\n`);
+  } catch (err) {
+    console.error(`[toolloop-simulator] --port-file ${o.portFile}: cannot write it: ${err instanceof Error ? err.message : String(err)}`);
+    await sim.close();
+    process.exit(EXIT_ENVIRONMENT);
+  }
+  console.log(`[toolloop-simulator] port ${sim.port} written to ${o.portFile}`);
+}
 if (o.idleExitMinutes > 0 && !stopping) {
   const idleMs = o.idleExitMinutes * 60_000;
   console.log(`[toolloop-simulator] will exit after ${o.idleExitMinutes} minutes without requests`);

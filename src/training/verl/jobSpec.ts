@@ -240,7 +240,8 @@ export function mergeCommand(opts: { python: string; program?: string[]; backend
 export interface VllmServeOptions {
   model: string;
   host: string;
-  port: number;
+  /** A number, or "{port}" for serve_on_node_port.py to fill in on the node. */
+  port: number | string;
   servedModelName: string;
   tensorParallelSize: number;
   maxModelLen: number;

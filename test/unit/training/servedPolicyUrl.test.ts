@@ -19,21 +19,21 @@ const job = (launcher: LauncherKind) => ({
   },
 });
 const running = (nodes?: string[]) => ({ state: "running" as const, ...(nodes ? { nodes } : {}) });
-const defaultHost = { host: "127.0.0.1", port: 0 };
+const defaultHost = { host: "127.0.0.1" };
 
 test("serve.policy URL: a Ray job's server is reached on the head node (where the entrypoint runs), not on the worker's loopback", () => {
-  assert.equal(baseUrlOf(defaultHost, job("ray"), running(["10.0.0.5"])), "http://10.0.0.5:8011/v1");
-  assert.equal(baseUrlOf(defaultHost, job("ray"), running(["fd00::5"])), "http://[fd00::5]:8011/v1");
+  assert.equal(baseUrlOf(defaultHost, job("ray"), running(["10.0.0.5"]), 8011), "http://10.0.0.5:8011/v1");
+  assert.equal(baseUrlOf(defaultHost, job("ray"), running(["fd00::5"]), 8011), "http://[fd00::5]:8011/v1");
 });
 
 test("serve.policy URL: a Slurm job's server is reached on its first node", () => {
-  assert.equal(baseUrlOf(defaultHost, job("slurm"), running(["gpu07", "gpu08"])), "http://gpu07:8011/v1");
+  assert.equal(baseUrlOf(defaultHost, job("slurm"), running(["gpu07", "gpu08"]), 8011), "http://gpu07:8011/v1");
 });
 
 test("serve.policy URL: a local job, a job without known nodes, or a configured host keep the host", () => {
-  assert.equal(baseUrlOf(defaultHost, job("local"), running(["somehost"])), "http://127.0.0.1:8011/v1");
-  assert.equal(baseUrlOf(defaultHost, job("ray"), running()), "http://127.0.0.1:8011/v1");
-  assert.equal(baseUrlOf({ host: "policy.internal", port: 0 }, job("ray"), running(["10.0.0.5"])), "http://policy.internal:8011/v1");
+  assert.equal(baseUrlOf(defaultHost, job("local"), running(["somehost"]), 8011), "http://127.0.0.1:8011/v1");
+  assert.equal(baseUrlOf(defaultHost, job("ray"), running(), 8011), "http://127.0.0.1:8011/v1");
+  assert.equal(baseUrlOf({ host: "policy.internal" }, job("ray"), running(["10.0.0.5"]), 8011), "http://policy.internal:8011/v1");
 });
 
 test("a restarted server's URL: the new node replaces the old job's node on a cluster; a local job or a configured host keeps the recorded URL", () => {

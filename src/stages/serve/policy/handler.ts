@@ -3,8 +3,7 @@
  * answers with the served name. The URL and name are registered in model_versions (served); from
  * the next iteration on, the policy role resolves to it (src/training/servedPolicy.ts).
  */
-import { mkdir } from "node:fs/promises";
-import { createServer } from "node:net";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Db } from "../../../db/client.js";
 import { getClusterJob, listCampaignStageJobs } from "../../../db/repos/clusterJobs.js";
@@ -12,9 +11,11 @@ import { getModelVersion, upsertModelVersion } from "../../../db/repos/modelVers
 import type { ClusterJobHandler, StageJob } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
 import type { JobStatus } from "../../../training/launchers/launcher.js";
+import { clusterOf } from "../../../training/clusterConfig.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
 import { vllmServeCommand } from "../../../training/verl/jobSpec.js";
 import type { StageConfigOf } from "../../specs.js";
+import { PORT_PLACEHOLDER, SERVE_PORT_FILE_ENV, servePortFile, servePortOf } from "./servePort.js";
 
 type ServeStage = StageConfigOf<"serve.policy">;
 
@@ -26,12 +27,16 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
   name: "serve.policy",
   completion: "ready",
 
-  async prepare(ctx) {
+  async prepare(ctx, attempt) {
     const merged = await getModelVersion(ctx.deps.db, ctx.campaignId, ctx.iteration, "merged");
     if (!merged?.path) throw new StageInputError(`no merged policy for iteration ${ctx.iteration}: put train.merge before serve.policy`);
     const workDir = trainingPaths(ctx.outputDir()).serve.workDir;
     await mkdir(workDir, { recursive: true });
-    const port = ctx.stage.port || (await freePort(ctx.stage.host));
+    // Port 0: picked where the server runs, just before it starts, and written to the port file.
+    const portFile = ctx.stage.port === 0 ? servePortFile(workDir, attempt) : undefined;
+    // A new attempt's server takes any free port (only a restart of this server prefers the one named).
+    if (portFile) await rm(portFile, { force: true });
+    const port = String(ctx.stage.port);
     const name = servedName(ctx);
     let command: string[];
     let gpus = 0;
@@ -43,7 +48,8 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
         "--host",
         ctx.stage.host,
         "--port",
-        String(port),
+        port,
+        ...(portFile ? ["--port-file", portFile] : []),
         "--model",
         name,
         "--seed",
@@ -58,10 +64,11 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
     } else {
       const v = ctx.stage.vllm;
       gpus = v.gpus;
+      const host = ctx.stage.host === "127.0.0.1" ? "0.0.0.0" : ctx.stage.host;
       command = vllmServeCommand({
         model: merged.path,
-        host: ctx.stage.host === "127.0.0.1" ? "0.0.0.0" : ctx.stage.host,
-        port,
+        host,
+        port: portFile ? PORT_PLACEHOLDER : port,
         servedModelName: name,
         tensorParallelSize: v.tensorParallelSize,
         maxModelLen: v.maxModelLen,
@@ -69,12 +76,18 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
         toolCallParser: v.toolCallParser,
         extraArgs: v.extraArgs,
       });
+      // vLLM cannot say which port it took, so a small wrapper picks it on the node, then runs vLLM there.
+      if (portFile)
+        command = [clusterOf(ctx.config).python, path.join(installRoot(), "trainer", "serve", "serve_on_node_port.py"), portFile, host, "--", ...command];
     }
-    return { request: { command, env: { TOOLLOOP_SERVE_PORT: String(port) }, workDir, resources: { nodes: 1, gpusPerNode: gpus } } };
+    const env: Record<string, string> = portFile ? { [SERVE_PORT_FILE_ENV]: portFile } : {};
+    return { request: { command, env, workDir, resources: { nodes: 1, gpusPerNode: gpus } } };
   },
 
   async ready(ctx, job, status) {
-    const url = baseUrlOf(ctx.stage, job, status);
+    const port = await servePortOf(job.request, ctx.stage.port);
+    if (port === undefined) return false; // the job has not picked its port yet
+    const url = baseUrlOf(ctx.stage, job, status, port);
     try {
       const res = await fetch(`${url}/models`, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(5000)]) });
       if (!res.ok) return false;
@@ -93,7 +106,10 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
     if (!merged) throw new StageInputError(`the merged policy of iteration ${ctx.iteration} is gone from model_versions`);
     const row = await getClusterJob(db, job.name);
     const nodes = (row?.progress as { nodes?: string[] } | null)?.nodes;
-    const url = baseUrlOf(ctx.stage, job, { state: "running", ...(nodes ? { nodes } : {}) });
+    const port = await servePortOf(job.request, ctx.stage.port);
+    if (port === undefined)
+      throw new StageInputError(`the policy server job ${job.name} served, but its port file ${job.request.env[SERVE_PORT_FILE_ENV]} names no port`);
+    const url = baseUrlOf(ctx.stage, job, { state: "running", ...(nodes ? { nodes } : {}) }, port);
     const simulated = ctx.stage.engine === "simulator" || merged.simulated;
     const id = await upsertModelVersion(db, {
       campaignId: ctx.campaignId,
@@ -129,25 +145,13 @@ function servedName(ctx: { campaignId: string; iteration: number; stage: ServeSt
 }
 
 /**
- * The server's base URL: the port the job was given, on the node it runs on when the job runs on a
+ * The server's base URL: its port (servePortOf), on the node it runs on when the job runs on a
  * cluster (Slurm: the job's first node; Ray: the head node, where a job's entrypoint runs) and the
  * host is the default, else the configured host. With the default host, vLLM binds all interfaces.
  */
-export function baseUrlOf(stage: Pick<ServeStage, "host" | "port">, job: Pick<StageJob, "ref" | "request">, status: JobStatus): string {
-  const port = job.request.env.TOOLLOOP_SERVE_PORT ?? String(stage.port);
+export function baseUrlOf(stage: Pick<ServeStage, "host">, job: Pick<StageJob, "ref">, status: JobStatus, port: number): string {
   const onCluster = job.ref.launcher === "slurm" || job.ref.launcher === "ray";
   const node = status.nodes?.[0];
   const host = stage.host === "127.0.0.1" && onCluster && node ? node : stage.host;
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}/v1`;
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }

@@ -18,7 +18,7 @@ export const servePolicySpec = defineStage({
     engine: z.enum(["vllm", "simulator"], { error: 'expected "vllm" or "simulator"' }).default("vllm"),
     /** Where the server listens and is reached; on Slurm the job's node replaces 127.0.0.1. */
     host: boundedString(255, "a host name or address").default("127.0.0.1"),
-    /** 0 picks a free port (local launcher only). */
+    /** 0: a free port, picked on the machine the server runs on (a cluster node) just before it starts. */
     port: nonNegativeInt.max(65535, atMost(65535)).default(0),
     /** How many earlier iterations' servers stay up once this one serves (0: only this iteration's; the older ones are stopped). */
     keepPrevious: nonNegativeInt.max(100, atMost(100)).default(0),
