@@ -14,6 +14,7 @@ import { after, before, test } from "node:test";
 import type { JobRef, JobRequest, JobState, JobStatus } from "../../src/training/launchers/launcher.js";
 import { launcherConfigSchema } from "../../src/training/launchers/config.js";
 import { RayJobsLauncher, tailOf, type RayLauncherConfig } from "../../src/training/launchers/ray.js";
+import { installRoot } from "../../src/training/paths.js";
 import { startRayHead, type RayHead } from "../helpers/rayCluster.js";
 
 const submitOnceScript = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../helpers/raySubmitOnce.js");
@@ -193,6 +194,33 @@ test("cancel stops a running job and its processes; cancelling it again leaves i
   await waitFor("the job's processes to end", () => processesWith(marker).length === 0);
   await launcher.cancel(ref);
   assert.equal((await launcher.status(ref)).state, "cancelled");
+});
+
+test("a policy server with port 0 picks its port where the entrypoint runs (serve_on_node_port.py), is reached there, and cancel stops it", async () => {
+  const req = request("tl-ray-serve-port", "");
+  const portFile = path.join(req.workDir, "policy-server-a1.port");
+  const wrapper = path.join(installRoot(), "trainer", "serve", "serve_on_node_port.py");
+  // What serve.policy submits for vLLM, with a small HTTP server in vLLM's place.
+  const serve = ["python3", "-m", "http.server", "{port}", "--bind", "0.0.0.0", "--directory", req.workDir];
+  const { ref } = await launcher.submit({ ...req, command: ["python3", wrapper, portFile, "0.0.0.0", "--", ...serve] });
+  try {
+    await waitForState(ref, ["running"]);
+    await waitFor("the port file", () => fs.existsSync(portFile));
+    const port = Number(fs.readFileSync(portFile, "utf8").trim());
+    let body = "";
+    await waitFor("the server to answer", async () => {
+      body = await fetch(`http://127.0.0.1:${port}/policy-server-a1.port`).then(
+        (r) => (r.ok ? r.text() : ""),
+        () => "",
+      );
+      return body !== "";
+    });
+    assert.equal(body.trim(), String(port), "the server the job runs listens on the port it wrote");
+    assert.match(await launcher.logs(ref), new RegExp(`\\[toolloop serve\\] \\S+: port ${port} \\(a free port\\)`));
+  } finally {
+    await launcher.cancel(ref);
+  }
+  assert.equal((await waitForState(ref, ["succeeded", "failed", "cancelled"])).state, "cancelled");
 });
 
 test("the same name submitted twice, one after the other or racing, is one job", async () => {
