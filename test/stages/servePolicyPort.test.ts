@@ -81,6 +81,7 @@ test("serve.policy port 0 (simulator engine): the server picks its port when it 
   assert.equal(request.env.TOOLLOOP_SERVE_PORT, undefined, "no port is picked on the worker's machine");
   const portAt = request.command.indexOf("--port");
   assert.deepEqual(request.command.slice(portAt, portAt + 4), ["--port", "0", "--port-file", portFile]);
+  assert.equal(request.command[request.command.indexOf("--host") + 1], "127.0.0.1", "on the local launcher it stays on loopback");
 
   const job = await run({ ...request, name: `${campaignId}-a1` });
   const port = await until("the port file", () => servePortOf(job.request, 0));
@@ -135,6 +136,11 @@ test("serve.policy port 0 (vLLM engine): on a cluster, cluster.python runs the p
   assert.deepEqual(request.command.slice(0, 7), ["/opt/venvs/verl/bin/python", wrapper, portFile, "0.0.0.0", "--", "vllm", "serve"]);
   const portAt = request.command.indexOf("--port");
   assert.equal(request.command[portAt + 1], "{port}", "the wrapper fills the port in on the node");
+
+  // The simulator engine on a cluster listens on every interface of its node, where the worker reaches it.
+  const simulated = await servePolicyHandler.prepare(context(campaignId, { engine: "simulator" }, { launcher: { kind: "slurm", partition: "gpu" } }), 1);
+  const hostAt = simulated.request.command.indexOf("--host");
+  assert.equal(simulated.request.command[hostAt + 1], "0.0.0.0");
 
   // A configured port is used as it is: no wrapper, no port file.
   const fixed = await servePolicyHandler.prepare(context(campaignId, { engine: "vllm", port: 8011 }, { launcher: { kind: "slurm", partition: "gpu" } }), 1);

@@ -42,11 +42,13 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
     let gpus = 0;
     if (ctx.stage.engine === "simulator") {
       const s = ctx.stage.simulator;
+      // On a cluster the worker reaches the server at its node's address (baseUrlOf), as vLLM's; locally it stays on loopback.
+      const onCluster = clusterOf(ctx.config).launcher.kind !== "local";
       command = [
         process.execPath,
         path.join(installRoot(), "dist", "src", "llm", "simulator", "main.js"),
         "--host",
-        ctx.stage.host,
+        onCluster && ctx.stage.host === "127.0.0.1" ? "0.0.0.0" : ctx.stage.host,
         "--port",
         port,
         ...(portFile ? ["--port-file", portFile] : []),
