@@ -517,3 +517,14 @@ test("export.verl valFraction 0 beside verl's GRPO trainer is refused (verl stop
   // Without train.grpo (an export for a trainer of the user's own) nothing is asked.
   assert.ok(parseCampaignConfig({ ...valid(), stages: [...valid().stages, { name: "export.verl", valFraction: 0 }] }).ok);
 });
+
+test("serve.policy: vllm.extraArgs may not repeat a flag the stage sets (vLLM takes the last, so readiness would look elsewhere) nor --api-key", () => {
+  const withServe = (extraArgs: string[]) => ({ ...valid(), stages: [...valid().stages, { name: "serve.policy", vllm: { extraArgs } }] });
+  assert.ok(parseCampaignConfig(withServe(["--enable-prefix-caching", "--max-num-seqs", "256", "--portable"])).ok, "other flags pass as they are");
+  assert.deepEqual(issues(withServe(["--max-num-seqs", "256", "--port", "8000", "--served-model-name=x", "--api-key", "secret", "-tp", "2"])), [
+    "stages[3].vllm.extraArgs[2]: --port is set by serve.policy itself: set `port` instead (0: picked on the node)",
+    "stages[3].vllm.extraArgs[4]: --served-model-name is set by serve.policy itself: set `servedModelName` instead",
+    "stages[3].vllm.extraArgs[5]: --api-key is not supported: toolloop calls the server serve.policy starts without a key (readiness and the policy role alike), so it would never be ready; keep the server on the cluster's network instead",
+    "stages[3].vllm.extraArgs[7]: -tp is set by serve.policy itself: set `vllm.tensorParallelSize` instead",
+  ]);
+});

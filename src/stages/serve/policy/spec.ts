@@ -1,6 +1,26 @@
 import { z } from "zod";
-import { atMost, boundedString, fraction, jobWatch, model, nonNegativeInt, positiveInt, runIn } from "../../../config/fields.js";
+import { atMost, boundedString, fraction, jobWatch, model, nonNegativeInt, onceFieldsValid, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
+
+/**
+ * vLLM flags serve.policy sets itself, with the field to use instead. vLLM takes the last of a
+ * repeated flag, so one of these in extraArgs would silently win: a `--port` there makes the
+ * server listen where readiness never looks (the stage would wait forever), a `--served-model-name`
+ * makes it answer to a name nothing asks for.
+ */
+const OWNED_VLLM_FLAGS: Record<string, string> = {
+  "--port": "set `port` instead (0: picked on the node)",
+  "--host": "set `host` instead",
+  "--served-model-name": "set `servedModelName` instead",
+  "--tensor-parallel-size": "set `vllm.tensorParallelSize` instead",
+  "-tp": "set `vllm.tensorParallelSize` instead",
+  "--max-model-len": "set `vllm.maxModelLen` instead",
+  "--gpu-memory-utilization": "set `vllm.gpuMemoryUtilization` instead",
+  "--tool-call-parser": "set `vllm.toolCallParser` instead",
+  "--enable-auto-tool-choice": "serve.policy always sets it",
+  "--api-key":
+    "not supported: toolloop calls the server serve.policy starts without a key (readiness and the policy role alike), so it would never be ready; keep the server on the cluster's network instead",
+};
 
 export const servePolicySpec = defineStage({
   name: "serve.policy",
@@ -33,7 +53,22 @@ export const servePolicySpec = defineStage({
           .enum(["hermes", "openai", "llama3_json", "mistral", "pythonic"], { error: "expected a vLLM tool-call parser name" })
           .default("hermes"),
         gpus: positiveInt.max(64, atMost(64)).default(1),
-        extraArgs: z.array(boundedString(256, "an argument")).max(64, atMost(64)).default([]),
+        extraArgs: z
+          .array(boundedString(256, "an argument"))
+          .max(64, atMost(64))
+          .superRefine((args, issue) => {
+            args.forEach((arg, i) => {
+              const flag = arg.split("=")[0] as string;
+              const instead = Object.hasOwn(OWNED_VLLM_FLAGS, flag) ? OWNED_VLLM_FLAGS[flag] : undefined;
+              if (instead)
+                issue.addIssue({
+                  code: "custom",
+                  path: [i],
+                  message: `${flag} ${instead.startsWith("not supported") ? "is " : "is set by serve.policy itself: "}${instead}`,
+                });
+            });
+          }, onceFieldsValid)
+          .default([]),
       })
       .default({ tensorParallelSize: 1, maxModelLen: 8192, gpuMemoryUtilization: 0.9, toolCallParser: "hermes", gpus: 1, extraArgs: [] }),
     simulator: z
