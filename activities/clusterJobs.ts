@@ -136,8 +136,12 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       // A change of state (pending -> running) ends the window early, so the iteration shows it at once.
       const stateAtStart = row.state;
       let progress: JobProgress | undefined;
+      // When a server job was first seen running (kept with its progress): its readiness deadline counts from then.
+      const readyTimeoutMs = handler.completion === "ready" ? handler.readyTimeoutMs?.(ctx) : undefined;
+      let runningSince = (row.progress as { runningSince?: string } | null)?.runningSince;
       for (;;) {
-        const status: JobStatus = await launcher.status(job.ref);
+        let status: JobStatus = await launcher.status(job.ref);
+        if (handler.completion === "ready" && status.state === "running" && runningSince === undefined) runningSince = new Date().toISOString();
         progress = (await handler.progress?.(ctx, job, () => launcher.logs(job.ref, { tailBytes: 16_384 })).catch(() => undefined)) ?? progress;
         actx.heartbeat({ state: status.state, progress });
         const terminal = TERMINAL_JOB_STATES.has(status.state);
@@ -151,19 +155,34 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
           message = `the server job ended (${status.state}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}) before it served`;
         } else if (status.state === "running" && handler.ready && (await handler.ready(ctx, job, status))) {
           outcome = "done";
+        } else if (
+          status.state === "running" &&
+          readyTimeoutMs !== undefined &&
+          runningSince !== undefined &&
+          Date.now() - Date.parse(runningSince) > readyTimeoutMs
+        ) {
+          // Running, never serving: stopped, so its GPUs are freed and the stage fails with its log instead of waiting forever.
+          outcome = "failed";
+          const ran = Date.now() - Date.parse(runningSince);
+          await launcher.cancel(job.ref);
+          status = await launcher.status(job.ref);
+          message = `the server ran ${spoken(ran)} without serving, past its readiness deadline of ${spoken(readyTimeoutMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; raise readyTimeoutMinutes if it only needs longer to start, then retry the stage`;
         }
         if (outcome === "failed") {
           const tail = await launcher.logs(job.ref, { tailBytes: 2000 }).catch((e: unknown) => `(logs unavailable: ${String(e)})`);
           message = `${launcher.kind} job ${job.name} ${status.state}${status.exitCode !== undefined ? ` (exit ${status.exitCode})` : ""}${message ? `: ${message}` : ""}\n--- last output ---\n${tail.trim().split("\n").slice(-15).join("\n")}`;
         }
         // The nodes are kept with the progress: a served model is reached on the node its job runs on.
-        const recorded = status.nodes ? { ...(progress ?? { done: 0 }), nodes: status.nodes } : progress;
+        const recorded =
+          status.nodes || runningSince
+            ? { ...(progress ?? { done: 0 }), ...(status.nodes ? { nodes: status.nodes } : {}), ...(runningSince ? { runningSince } : {}) }
+            : progress;
         await recordJobStatus(db, job.name, {
           state: status.state,
           exitCode: status.exitCode,
           message: message?.slice(0, 4000),
           progress: recorded,
-          finished: terminal,
+          finished: terminal || TERMINAL_JOB_STATES.has(status.state),
         });
         if (outcome !== "watching" || status.state !== stateAtStart || Date.now() + ref.pollSeconds * 1000 > until) {
           return { name: job.name, outcome, state: status.state, ...(message !== undefined ? { message } : {}), ...(progress ? { progress } : {}) };
@@ -230,4 +249,10 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
   }
 
   return { submitStageJob, watchStageJob, cancelStageJob, collectableJob, retireSuperseded };
+}
+
+/** A duration as an operator reads it: seconds under two minutes, else minutes. */
+function spoken(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s} s` : `${Math.round(s / 60)} minutes`;
 }

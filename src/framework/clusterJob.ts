@@ -40,6 +40,13 @@ export interface ClusterJobHandler<S extends StageEntry = StageEntry> {
   prepare(ctx: StageContext<S>, attempt: number): Promise<PreparedJob>;
   /** For "ready" jobs: whether the running job serves yet. */
   ready?(ctx: StageContext<S>, job: StageJob, status: JobStatus): Promise<boolean>;
+  /**
+   * For "ready" jobs: how long the job may run (from when it was first seen running, so time queued
+   * does not count) without serving before it is cancelled and the stage fails; undefined: no limit.
+   * A server that hangs while starting (a stuck collective, a mount that never answers) would
+   * otherwise hold its GPUs and the campaign forever without a word.
+   */
+  readyTimeoutMs?(ctx: StageContext<S>): number | undefined;
   /** Progress read from the job's outputs (checkpoints, metric lines); `logTail` reads the end of its output. */
   progress?(ctx: StageContext<S>, job: StageJob, logTail: () => Promise<string>): Promise<JobProgress | undefined>;
   /** After success: reads what the job made and registers it; the result is the stage's summary. */

@@ -78,4 +78,52 @@ export const testJobHandler: ClusterJobHandler<{
     return { attemptsSeen: attempts.length };
   },
 };
-export const testJobRegistry = createStageRegistry([...STAGE_SPECS, testJobSpec], { ...STAGE_HANDLERS, "test.job": testJobHandler });
+/**
+ * A server job for tests (completion "ready"): a Node process that keeps running and "serves" once
+ * the file `ready` exists in the iteration's output folder; `readyTimeoutSeconds` is its readiness deadline.
+ */
+export const testServerSpec = defineStage({
+  name: "test.server",
+  title: "a test's server job",
+  latency: "cluster",
+  batchTimeoutMinutes: 5,
+  roles: [],
+  reads: { kind: "job", describe: "nothing" },
+  writes: "nothing",
+  schema: z.strictObject({
+    name: z.literal("test.server"),
+    batchSize: batchSize(1),
+    readyTimeoutSeconds: z.number().optional(),
+    watch: jobWatch,
+  }),
+});
+export const testServerHandler: ClusterJobHandler<{
+  name: "test.server";
+  batchSize: number;
+  readyTimeoutSeconds?: number;
+  watch: { windowSeconds: number; pollSeconds: number };
+}> = {
+  kind: "clusterJob",
+  name: "test.server",
+  completion: "ready",
+  async prepare(ctx) {
+    const dir = ctx.outputDir();
+    fs.mkdirSync(dir, { recursive: true });
+    return {
+      request: {
+        command: [process.execPath, "-e", 'console.log("test server starting"); setInterval(() => {}, 1000);'],
+        env: {},
+        workDir: path.join(dir, "server"),
+        resources: { nodes: 1, gpusPerNode: 0 },
+      },
+    };
+  },
+  ready: async (ctx) => fs.existsSync(path.join(ctx.outputDir(), "ready")),
+  readyTimeoutMs: (ctx) => (ctx.stage.readyTimeoutSeconds !== undefined ? ctx.stage.readyTimeoutSeconds * 1000 : undefined),
+  collect: async () => ({ served: 1 }),
+};
+export const testJobRegistry = createStageRegistry([...STAGE_SPECS, testJobSpec, testServerSpec], {
+  ...STAGE_HANDLERS,
+  "test.job": testJobHandler,
+  "test.server": testServerHandler,
+});

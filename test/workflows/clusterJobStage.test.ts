@@ -232,3 +232,58 @@ test("aborting the campaign while its job is being submitted cancels the job onc
     }
   });
 });
+
+test(
+  "a server job that runs without serving past its readiness deadline is cancelled and the stage waits for the operator with its log; one that serves in time completes",
+  { timeout: 120_000 },
+  async () => {
+    const startServer = (campaignId: string, readyTimeoutSeconds: number) =>
+      env.client.workflow.start("campaignWorkflow", {
+        workflowId: campaignWorkflowId(campaignId),
+        taskQueue: taskQueues(env.queuePrefix).workflows,
+        args: [{ config: simulatorCampaign(sim.url, { stages: [{ name: "test.server", readyTimeoutSeconds, watch }] as never }), campaignId }],
+      });
+    const id = `job-hung-${Date.now().toString(36)}`;
+    const handle = await startServer(id, 3);
+    const waiting = await waitFor(
+      "the stage to wait for an operator",
+      async () => {
+        const s = await iterationStatus(handle.workflowId);
+        return s?.state === "waiting_for_operator" ? s : undefined;
+      },
+      60_000,
+    );
+    const error = waiting.stages[0]?.lastError ?? "";
+    assert.match(
+      error,
+      /local job tl-.*-a1 cancelled \(exit 143\): the server ran \d+ s without serving, past its readiness deadline of 3 s \(readyTimeoutMinutes\), and its job was cancelled/,
+    );
+    assert.match(error, /test server starting/, "the error carries the end of the server's log");
+    const [job] = await jobsOf(id);
+    assert.equal(job?.state, "cancelled");
+    assert.ok(job?.finishedAt);
+    const runningSince = (job?.progress as { runningSince?: string } | null)?.runningSince;
+    assert.ok(runningSince && Date.parse(runningSince) <= Date.now(), "the time it was first seen running is kept with its progress");
+    const pid = Number(job?.externalId);
+    await waitFor("the server's process to be gone", async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    await handle.signal(abortSignal, { reason: "test done" });
+    await assert.rejects(handle.result());
+
+    // Serving within the deadline: done, the job left running (as a policy server is).
+    const served = `job-served-${Date.now().toString(36)}`;
+    fs.mkdirSync(outDir(served), { recursive: true });
+    fs.writeFileSync(path.join(outDir(served), "ready"), "");
+    const ok = await startServer(served, 60);
+    assert.equal((await ok.result()).state, "completed");
+    const [server] = await jobsOf(served);
+    assert.equal(server?.state, "running");
+    process.kill(Number(server?.externalId), "SIGTERM");
+  },
+);

@@ -100,6 +100,9 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
     }
   },
 
+  // A config frozen before the setting existed has none: no limit, as then.
+  readyTimeoutMs: (ctx) => (ctx.stage.readyTimeoutMinutes ? ctx.stage.readyTimeoutMinutes * 60_000 : undefined),
+
   supersedes: (ctx) => supersededServers(ctx),
 
   async collect(ctx, job) {

@@ -40,6 +40,11 @@ export const servePolicySpec = defineStage({
     host: boundedString(255, "a host name or address").default("127.0.0.1"),
     /** 0: a free port, picked on the machine the server runs on (a cluster node) just before it starts. */
     port: nonNegativeInt.max(65535, atMost(65535)).default(0),
+    /**
+     * How long the server may run without serving (`/v1/models` listing it) before its job is cancelled
+     * and the stage fails, in minutes from when it started running (queueing does not count); 0: no limit.
+     */
+    readyTimeoutMinutes: nonNegativeInt.max(7 * 24 * 60, atMost(7 * 24 * 60)).default(60),
     /** How many earlier iterations' servers stay up once this one serves (0: only this iteration's; the older ones are stopped). */
     keepPrevious: nonNegativeInt.max(100, atMost(100)).default(0),
     /** Name the server answers to; default `<campaign>-iter-<n>`. */
