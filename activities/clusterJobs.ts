@@ -175,7 +175,8 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
         // The nodes are kept with the progress: a served model is reached on the node its job runs on.
         const recorded =
           status.nodes || runningSince
-            ? { ...(progress ?? { done: 0 }), ...(status.nodes ? { nodes: status.nodes } : {}), ...(runningSince ? { runningSince } : {}) }
+            ? // No steps invented for a job that reports none (status showed a merge or a server at "step 0").
+              { ...progress, ...(status.nodes ? { nodes: status.nodes } : {}), ...(runningSince ? { runningSince } : {}) }
             : progress;
         await recordJobStatus(db, job.name, {
           state: status.state,

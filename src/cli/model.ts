@@ -157,7 +157,8 @@ export async function policyServerNote(campaignId: string, when: "ended" | "abor
   try {
     const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
     try {
-      const servers = await livePolicyServers(db.db, campaignId);
+      // Only servers that served: a server still starting is its stage's own job, which the abort cancels with the stage.
+      const servers = (await livePolicyServers(db.db, campaignId)).filter((s) => s.url !== undefined);
       if (servers.length === 0) return undefined;
       const which = servers.map((s) => `iteration ${s.iteration}${s.url ? ` at ${s.url}` : ""}`).join(", ");
       const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);
