@@ -264,6 +264,7 @@ test(
     assert.ok(job?.finishedAt);
     const runningSince = (job?.progress as { runningSince?: string } | null)?.runningSince;
     assert.ok(runningSince && Date.parse(runningSince) <= Date.now(), "the time it was first seen running is kept with its progress");
+  assert.equal((job?.progress as { done?: number }).done, undefined, "no steps are invented for a job that reports none (status read 'step 0')");
     const pid = Number(job?.externalId);
     await waitFor("the server's process to be gone", async () => {
       try {
