@@ -10,6 +10,7 @@ import type { Db } from "../src/db/client.js";
 import { getClusterJob, listStageJobs, recordJobIntent, recordJobStatus, recordJobSubmitted, type ClusterJobRow } from "../src/db/repos/clusterJobs.js";
 import { isClusterJobHandler, type ClusterJobHandler, type JobProgress, type StageJob } from "../src/framework/clusterJob.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
+import { overdueJob, spokenDuration, tickJobClock, type JobClock, type JobDeadlines } from "../src/framework/jobClock.js";
 import type { AnyStageHandler } from "../src/framework/registry.js";
 import type { StageContext } from "../src/framework/stage.js";
 import type { AnyStageSpec } from "../src/framework/stageSpec.js";
@@ -136,13 +137,14 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       // A change of state (pending -> running) ends the window early, so the iteration shows it at once.
       const stateAtStart = row.state;
       let progress: JobProgress | undefined;
-      // When a server job was first seen running (kept with its progress): its readiness deadline counts from then.
-      const readyTimeoutMs = handler.completion === "ready" ? handler.readyTimeoutMs?.(ctx) : undefined;
-      let runningSince = (row.progress as { runningSince?: string } | null)?.runningSince;
+      // Its deadlines (a server's readiness, a training job's stall), timed from poll to poll and kept with its progress.
+      const deadlines: JobDeadlines =
+        handler.completion === "ready" ? { readyTimeoutMs: handler.readyTimeoutMs?.(ctx) } : { stallTimeoutMs: handler.stallTimeoutMs?.(ctx) };
+      let clock: JobClock = (row.progress as { clock?: JobClock } | null)?.clock ?? {};
       for (;;) {
         let status: JobStatus = await launcher.status(job.ref);
-        if (handler.completion === "ready" && status.state === "running" && runningSince === undefined) runningSince = new Date().toISOString();
         progress = (await handler.progress?.(ctx, job, () => launcher.logs(job.ref, { tailBytes: 16_384 })).catch(() => undefined)) ?? progress;
+        clock = tickJobClock(clock, status.state, progress?.done, Date.now());
         actx.heartbeat({ state: status.state, progress });
         const terminal = TERMINAL_JOB_STATES.has(status.state);
         let outcome: WatchStageJobResult["outcome"] = "watching";
@@ -155,29 +157,25 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
           message = `the server job ended (${status.state}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}) before it served`;
         } else if (status.state === "running" && handler.ready && (await handler.ready(ctx, job, status))) {
           outcome = "done";
-        } else if (
-          status.state === "running" &&
-          readyTimeoutMs !== undefined &&
-          runningSince !== undefined &&
-          Date.now() - Date.parse(runningSince) > readyTimeoutMs
-        ) {
-          // Running, never serving: stopped, so its GPUs are freed and the stage fails with its log instead of waiting forever.
+        }
+        const late = outcome === "watching" && status.state === "running" ? overdueJob(clock, deadlines, Date.now()) : undefined;
+        if (late) {
+          // Stopped, so its GPUs are freed and the stage fails with its log instead of waiting forever.
           outcome = "failed";
-          const ran = Date.now() - Date.parse(runningSince);
           await launcher.cancel(job.ref);
           status = await launcher.status(job.ref);
-          message = `the server ran ${spoken(ran)} without serving, past its readiness deadline of ${spoken(readyTimeoutMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; raise readyTimeoutMinutes if it only needs longer to start, then retry the stage`;
+          message =
+            late.deadline === "ready"
+              ? `the server ran ${spokenDuration(late.elapsedMs)} without serving, past its readiness deadline of ${spokenDuration(late.limitMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; raise readyTimeoutMinutes if it only needs longer to start, then retry the stage`
+              : `no new step for ${spokenDuration(late.elapsedMs)}${clock.stepDone !== undefined ? ` (at step ${clock.stepDone}${progress?.total !== undefined ? ` of ${progress.total}` : ""})` : " (no step yet)"}, past its stall deadline of ${spokenDuration(late.limitMs)} (stallTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; retry the stage to resume from its last saved checkpoint, or raise stallTimeoutMinutes if its steps only take that long`;
         }
         if (outcome === "failed") {
           const tail = await launcher.logs(job.ref, { tailBytes: 2000 }).catch((e: unknown) => `(logs unavailable: ${String(e)})`);
           message = `${launcher.kind} job ${job.name} ${status.state}${status.exitCode !== undefined ? ` (exit ${status.exitCode})` : ""}${message ? `: ${message}` : ""}\n--- last output ---\n${tail.trim().split("\n").slice(-15).join("\n")}`;
         }
         // The nodes are kept with the progress: a served model is reached on the node its job runs on.
-        const recorded =
-          status.nodes || runningSince
-            ? // No steps invented for a job that reports none (status showed a merge or a server at "step 0").
-              { ...progress, ...(status.nodes ? { nodes: status.nodes } : {}), ...(runningSince ? { runningSince } : {}) }
-            : progress;
+        // No steps invented for a job that reports none (status showed a merge or a server at "step 0").
+        const recorded = { ...progress, ...(status.nodes ? { nodes: status.nodes } : {}), clock };
         await recordJobStatus(db, job.name, {
           state: status.state,
           exitCode: status.exitCode,
@@ -250,10 +248,4 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
   }
 
   return { submitStageJob, watchStageJob, cancelStageJob, collectableJob, retireSuperseded };
-}
-
-/** A duration as an operator reads it: seconds under two minutes, else minutes. */
-function spoken(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s < 120 ? `${s} s` : `${Math.round(s / 60)} minutes`;
 }

@@ -42,11 +42,15 @@ export interface ClusterJobHandler<S extends StageEntry = StageEntry> {
   ready?(ctx: StageContext<S>, job: StageJob, status: JobStatus): Promise<boolean>;
   /**
    * For "ready" jobs: how long the job may run (from when it was first seen running, so time queued
-   * does not count) without serving before it is cancelled and the stage fails; undefined: no limit.
-   * A server that hangs while starting (a stuck collective, a mount that never answers) would
-   * otherwise hold its GPUs and the campaign forever without a word.
+   * does not count) without serving before it is cancelled and the stage fails; undefined: no limit
+   * (src/framework/jobClock.ts).
    */
   readyTimeoutMs?(ctx: StageContext<S>): number | undefined;
+  /**
+   * For "exit" jobs that report steps: how long the job may run without a new step (from when it was
+   * first seen running, for the first) before it is cancelled and the stage fails; undefined: no limit.
+   */
+  stallTimeoutMs?(ctx: StageContext<S>): number | undefined;
   /** Progress read from the job's outputs (checkpoints, metric lines); `logTail` reads the end of its output. */
   progress?(ctx: StageContext<S>, job: StageJob, logTail: () => Promise<string>): Promise<JobProgress | undefined>;
   /** After success: reads what the job made and registers it; the result is the stage's summary. */

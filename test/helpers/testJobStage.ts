@@ -28,6 +28,9 @@ export const testJobSpec = defineStage({
     sleepMs: z.number().default(1500),
     prepareDelayMs: z.number().default(0),
     steps: z.boolean().default(true),
+    /** A step line this often while it sleeps (0: only steps 1 and 2). */
+    stepEveryMs: z.number().default(0),
+    stallTimeoutSeconds: z.number().optional(),
     watch: jobWatch,
   }),
 });
@@ -36,6 +39,9 @@ const fs = require("node:fs"), path = require("node:path");
 const dir = process.env.JOB_DIR, attempt = process.env.JOB_ATTEMPT;
 fs.appendFileSync(path.join(dir, "attempts.txt"), attempt + "\\n");
 console.log("step:1 - critic/score/mean:0.25 - training/total_steps:2");
+let step = 1;
+if (Number(process.env.JOB_STEP_EVERY_MS) > 0)
+  setInterval(() => console.log("step:" + ++step + " - critic/score/mean:0.25 - training/total_steps:1000"), Number(process.env.JOB_STEP_EVERY_MS));
 setTimeout(() => {
   console.log("step:2 - critic/score/mean:0.5 - training/total_steps:2");
   const codeFile = path.join(dir, "exit-" + attempt);
@@ -50,6 +56,8 @@ export const testJobHandler: ClusterJobHandler<{
   prepareDelayMs: number;
   /** false: the job reports no steps (like train.merge), so only its end says it is done. */
   steps: boolean;
+  stepEveryMs: number;
+  stallTimeoutSeconds?: number;
   watch: { windowSeconds: number; pollSeconds: number };
 }> = {
   kind: "clusterJob",
@@ -62,12 +70,13 @@ export const testJobHandler: ClusterJobHandler<{
     return {
       request: {
         command: [process.execPath, "-e", JOB_SCRIPT],
-        env: { JOB_DIR: dir, JOB_ATTEMPT: String(attempt), JOB_SLEEP_MS: String(ctx.stage.sleepMs) },
+        env: { JOB_DIR: dir, JOB_ATTEMPT: String(attempt), JOB_SLEEP_MS: String(ctx.stage.sleepMs), JOB_STEP_EVERY_MS: String(ctx.stage.stepEveryMs) },
         workDir: path.join(dir, "job"),
         resources: { nodes: 1, gpusPerNode: 0 },
       },
     };
   },
+  stallTimeoutMs: (ctx) => (ctx.stage.stallTimeoutSeconds !== undefined ? ctx.stage.stallTimeoutSeconds * 1000 : undefined),
   async progress(ctx, _job, logTail) {
     if (!ctx.stage.steps) return undefined;
     const steps = [...(await logTail()).matchAll(/step:(\d+)/g)].map((m) => Number(m[1]));

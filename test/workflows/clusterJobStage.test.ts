@@ -262,9 +262,9 @@ test(
     const [job] = await jobsOf(id);
     assert.equal(job?.state, "cancelled");
     assert.ok(job?.finishedAt);
-    const runningSince = (job?.progress as { runningSince?: string } | null)?.runningSince;
+    const runningSince = (job?.progress as { clock?: { runningSince?: string } } | null)?.clock?.runningSince;
     assert.ok(runningSince && Date.parse(runningSince) <= Date.now(), "the time it was first seen running is kept with its progress");
-  assert.equal((job?.progress as { done?: number }).done, undefined, "no steps are invented for a job that reports none (status read 'step 0')");
+    assert.equal((job?.progress as { done?: number }).done, undefined, "no steps are invented for a job that reports none (status read 'step 0')");
     const pid = Number(job?.externalId);
     await waitFor("the server's process to be gone", async () => {
       try {
@@ -286,5 +286,48 @@ test(
     const [server] = await jobsOf(served);
     assert.equal(server?.state, "running");
     process.kill(Number(server?.externalId), "SIGTERM");
+  },
+);
+
+test(
+  "a training job with no new step past its stall deadline is cancelled and the stage waits for the operator with its log; one whose steps keep coming runs past it",
+  { timeout: 120_000 },
+  async () => {
+    const startJob = (campaignId: string, job: Record<string, unknown>) =>
+      env.client.workflow.start("campaignWorkflow", {
+        workflowId: campaignWorkflowId(campaignId),
+        taskQueue: taskQueues(env.queuePrefix).workflows,
+        args: [{ config: simulatorCampaign(sim.url, { stages: [{ name: "test.job", watch, ...job }] as never }), campaignId }],
+      });
+    // Step 1 at once, then nothing for a minute: hung.
+    const id = `job-stalled-${Date.now().toString(36)}`;
+    const handle = await startJob(id, { sleepMs: 60_000, stallTimeoutSeconds: 3 });
+    const waiting = await waitFor(
+      "the stage to wait for an operator",
+      async () => {
+        const s = await iterationStatus(handle.workflowId);
+        return s?.state === "waiting_for_operator" ? s : undefined;
+      },
+      60_000,
+    );
+    const error = waiting.stages[0]?.lastError ?? "";
+    assert.match(
+      error,
+      /local job tl-.*-a1 cancelled \(exit 143\): no new step for \d+ s \(at step 1 of 2\), past its stall deadline of 3 s \(stallTimeoutMinutes\), and its job was cancelled/,
+    );
+    assert.match(error, /step:1 - critic\/score\/mean:0\.25/, "the error carries the end of its log");
+    const [job] = await jobsOf(id);
+    assert.equal(job?.state, "cancelled");
+    await handle.signal(abortSignal, { reason: "test done" });
+    await assert.rejects(handle.result());
+
+    // A step every 500 ms for 6 s: twice the stall deadline in all, never that long without a step.
+    const steady = `job-steady-${Date.now().toString(36)}`;
+    const ok = await startJob(steady, { sleepMs: 6000, stepEveryMs: 500, stallTimeoutSeconds: 3 });
+    assert.equal((await ok.result()).state, "completed");
+    assert.deepEqual(
+      (await jobsOf(steady)).map((j) => j.state),
+      ["succeeded"],
+    );
   },
 );

@@ -66,6 +66,9 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     };
   },
 
+  // A config frozen before the setting existed has none: no limit, as then.
+  stallTimeoutMs: (ctx) => (ctx.stage.stallTimeoutMinutes ? ctx.stage.stallTimeoutMinutes * 60_000 : undefined),
+
   async progress(ctx, _job, logTail) {
     const paths = trainingPaths(ctx.outputDir());
     // A restarted worker hosts the reward service at a new address: point the running job's shim at it.

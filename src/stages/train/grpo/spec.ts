@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, jobEnv, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
+import { atMost, nonNegativeInt, jobEnv, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { rewardConfigSchema } from "../../../reward/config.js";
 import { grpoSettingsSchema } from "../../../training/verl/jobSpec.js";
@@ -29,6 +29,11 @@ export const trainGrpoSpec = defineStage({
     /** Extra environment for the job (no secrets: they would be stored with the job). */
     env: jobEnv,
     timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
+    /**
+     * How long the job may run without a new training step (the first one counted from when it starts
+     * running, model loading included) before it is cancelled as hung and the stage fails; 0: no limit.
+     */
+    stallTimeoutMinutes: nonNegativeInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).default(240),
     watch: jobWatch,
   }),
 });

@@ -77,6 +77,9 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
     };
   },
 
+  // A config frozen before the setting existed has none: no limit, as then.
+  stallTimeoutMs: (ctx) => (ctx.stage.stallTimeoutMinutes ? ctx.stage.stallTimeoutMinutes * 60_000 : undefined),
+
   async progress(ctx, _job, logTail) {
     const paths = trainingPaths(ctx.outputDir());
     const saved = await latestCheckpointStep(paths.sft.checkpoints);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { atMost, jobEnv, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
+import { atMost, nonNegativeInt, jobEnv, jobWatch, model, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { sftSettingsSchema } from "../../../training/verl/jobSpec.js";
 import { trainerKind } from "../trainerKind.js";
@@ -25,6 +25,11 @@ export const trainSftSpec = defineStage({
     backend: z.enum(["fsdp", "megatron"], { error: 'expected "fsdp" or "megatron"' }).default("fsdp"),
     env: jobEnv,
     timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
+    /**
+     * How long the job may run without a new training step (the first one counted from when it starts
+     * running, model loading included) before it is cancelled as hung and the stage fails; 0: no limit.
+     */
+    stallTimeoutMinutes: nonNegativeInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).default(240),
     /**
      * Delete the SFT job's checkpoints (global_step_N: shards and optimizer state) once the merged model is in place
      * and recorded: nothing in the loop reads them again. Off by default; see README "Disk".
