@@ -4,6 +4,7 @@
  * child workflow workflows/stageJob.ts strings them together. A job outlives any worker: every
  * step first finds the job by its name (database row, then the scheduler itself).
  */
+import { createHash } from "node:crypto";
 import { ApplicationFailure, Context, sleep } from "@temporalio/activity";
 import type { CampaignConfig } from "../src/config/campaignConfig.js";
 import type { Db } from "../src/db/client.js";
@@ -143,8 +144,13 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       let clock: JobClock = (row.progress as { clock?: JobClock } | null)?.clock ?? {};
       for (;;) {
         let status: JobStatus = await launcher.status(job.ref);
-        progress = (await handler.progress?.(ctx, job, () => launcher.logs(job.ref, { tailBytes: 16_384 })).catch(() => undefined)) ?? progress;
-        clock = tickJobClock(clock, status.state, progress?.done, Date.now());
+        // The tail the handler reads for its progress is also a sign of life: new output is a job not hung.
+        let tail: string | undefined;
+        const logTail = async () => (tail = await launcher.logs(job.ref, { tailBytes: 16_384 }));
+        const read = await handler.progress?.(ctx, job, logTail).catch(() => undefined);
+        progress = read ?? progress;
+        const output = tail === undefined ? undefined : createHash("sha1").update(tail).digest("hex").slice(0, 16);
+        clock = tickJobClock(clock, status.state, { ...(read ? { done: read.done } : {}), ...(output ? { output } : {}) }, Date.now());
         actx.heartbeat({ state: status.state, progress });
         const terminal = TERMINAL_JOB_STATES.has(status.state);
         let outcome: WatchStageJobResult["outcome"] = "watching";
@@ -167,7 +173,7 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
           message =
             late.deadline === "ready"
               ? `the server ran ${spokenDuration(late.elapsedMs)} without serving, past its readiness deadline of ${spokenDuration(late.limitMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; raise readyTimeoutMinutes if it only needs longer to start, then retry the stage`
-              : `no new step for ${spokenDuration(late.elapsedMs)}${clock.stepDone !== undefined ? ` (at step ${clock.stepDone}${progress?.total !== undefined ? ` of ${progress.total}` : ""})` : " (no step yet)"}, past its stall deadline of ${spokenDuration(late.limitMs)} (stallTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; retry the stage to resume from its last saved checkpoint, or raise stallTimeoutMinutes if its steps only take that long`;
+              : `no new step and no new output for ${spokenDuration(late.elapsedMs)}${clock.stepDone !== undefined ? ` (at step ${clock.stepDone}${progress?.total !== undefined ? ` of ${progress.total}` : ""})` : ""}, past its stall deadline of ${spokenDuration(late.limitMs)} (stallTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; retry the stage to resume from its last saved checkpoint, or raise stallTimeoutMinutes if its steps only take that long`;
         }
         if (outcome === "failed") {
           const tail = await launcher.logs(job.ref, { tailBytes: 2000 }).catch((e: unknown) => `(logs unavailable: ${String(e)})`);

@@ -1,9 +1,11 @@
 /**
  * The deadlines of a running cluster job, timed by its watcher from poll to poll (and from window to
  * window: the clock is kept with the job's recorded progress). A server that runs without serving
- * past its readiness deadline, and a training job that runs without a new step past its stall
+ * past its readiness deadline, and a training job that shows no sign of advancing past its stall
  * deadline, are stopped by the watcher: otherwise a hung job (a collective stuck at start-up, a
- * deadlocked rollout) would hold its GPUs and the campaign forever without a word. Time in the
+ * deadlocked rollout) would hold its GPUs and the campaign forever without a word. A sign of
+ * advancing is a new step or new output: a healthy job whose step lines the log's tail happens to
+ * miss (a chatty rollout between them) still writes, and a hung one has gone quiet. Time in the
  * scheduler's queue never counts: a job put back in the queue (a Slurm requeue) starts afresh when it
  * runs again. Pure.
  */
@@ -12,30 +14,44 @@ import type { JobState } from "../training/launchers/launcher.js";
 export interface JobClock {
   /** When the job was first seen running (this time round). */
   runningSince?: string;
-  /** When its step count last changed, or when it was first seen running before any step. */
-  stepSeenAt?: string;
-  /** The step count seen then. */
+  /** When it last showed a sign of advancing (a new step, new output), or was first seen running. */
+  advancedAt?: string;
+  /** The step count last seen. */
   stepDone?: number;
+  /** A digest of the output last seen (the end of its log). */
+  output?: string;
 }
 
-/** The clock after one poll that saw the job in `state` with `done` steps (undefined: it reports none). */
-export function tickJobClock(clock: JobClock, state: JobState, done: number | undefined, nowMs: number): JobClock {
+/** What one poll saw of a running job: its step count and a digest of its output, where known. */
+export interface JobSigns {
+  done?: number;
+  output?: string;
+}
+
+/** The clock after one poll that saw the job in `state` with these signs (a sign not read this time changes nothing). */
+export function tickJobClock(clock: JobClock, state: JobState, signs: JobSigns, nowMs: number): JobClock {
   if (state === "pending") return {};
   if (state !== "running") return clock;
   const at = new Date(nowMs).toISOString();
   const next: JobClock = { ...clock, runningSince: clock.runningSince ?? at };
-  if (done !== undefined && done !== clock.stepDone) {
-    next.stepDone = done;
-    next.stepSeenAt = at;
+  let advanced = false;
+  if (signs.done !== undefined && signs.done !== clock.stepDone) {
+    // The first count seen is where it stands, not a step it made (a resumed attempt starts at its checkpoint's).
+    advanced = clock.stepDone !== undefined;
+    next.stepDone = signs.done;
   }
-  next.stepSeenAt ??= at;
+  if (signs.output !== undefined && signs.output !== clock.output) {
+    advanced ||= clock.output !== undefined;
+    next.output = signs.output;
+  }
+  if (advanced || next.advancedAt === undefined) next.advancedAt = at;
   return next;
 }
 
 export interface JobDeadlines {
   /** A server's: how long it may run without serving. */
   readyTimeoutMs?: number;
-  /** A training job's: how long it may run without a new step (the first one included). */
+  /** A training job's: how long it may run without a new step or new output (the wait for the first included). */
   stallTimeoutMs?: number;
 }
 
@@ -51,7 +67,7 @@ export function overdueJob(clock: JobClock, deadlines: JobDeadlines, nowMs: numb
   const ran = since(clock.runningSince);
   if (deadlines.readyTimeoutMs !== undefined && ran !== undefined && ran > deadlines.readyTimeoutMs)
     return { deadline: "ready", elapsedMs: ran, limitMs: deadlines.readyTimeoutMs };
-  const still = since(clock.stepSeenAt);
+  const still = since(clock.advancedAt);
   if (deadlines.stallTimeoutMs !== undefined && still !== undefined && still > deadlines.stallTimeoutMs)
     return { deadline: "stall", elapsedMs: still, limitMs: deadlines.stallTimeoutMs };
   return undefined;

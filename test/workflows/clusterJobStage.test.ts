@@ -290,7 +290,7 @@ test(
 );
 
 test(
-  "a training job with no new step past its stall deadline is cancelled and the stage waits for the operator with its log; one whose steps keep coming runs past it",
+  "a training job with neither a new step nor new output past its stall deadline is cancelled and the stage waits for the operator with its log; one whose steps keep coming runs past it",
   { timeout: 120_000 },
   async () => {
     const startJob = (campaignId: string, job: Record<string, unknown>) =>
@@ -313,7 +313,7 @@ test(
     const error = waiting.stages[0]?.lastError ?? "";
     assert.match(
       error,
-      /local job tl-.*-a1 cancelled \(exit 143\): no new step for \d+ s \(at step 1 of 2\), past its stall deadline of 3 s \(stallTimeoutMinutes\), and its job was cancelled/,
+      /local job tl-.*-a1 cancelled \(exit 143\): no new step and no new output for \d+ s \(at step 1 of 2\), past its stall deadline of 3 s \(stallTimeoutMinutes\), and its job was cancelled/,
     );
     assert.match(error, /step:1 - critic\/score\/mean:0\.25/, "the error carries the end of its log");
     const [job] = await jobsOf(id);

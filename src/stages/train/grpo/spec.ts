@@ -30,8 +30,8 @@ export const trainGrpoSpec = defineStage({
     env: jobEnv,
     timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
     /**
-     * How long the job may run without a new training step (the first one counted from when it starts
-     * running, model loading included) before it is cancelled as hung and the stage fails; 0: no limit.
+     * How long the job may run with neither a new training step nor new output (the wait for the first
+     * step counted from when it starts running, model loading included) before it is cancelled as hung and the stage fails; 0: no limit.
      */
     stallTimeoutMinutes: nonNegativeInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).default(240),
     watch: jobWatch,
