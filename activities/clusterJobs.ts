@@ -181,7 +181,8 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
         }
         // The nodes are kept with the progress: a served model is reached on the node its job runs on.
         // No steps invented for a job that reports none (status showed a merge or a server at "step 0").
-        const recorded = { ...progress, ...(status.nodes ? { nodes: status.nodes } : {}), clock };
+        // The clock and the deadlines let `campaign status` say how long a server has been starting, or a job quiet.
+        const recorded = { ...progress, ...(status.nodes ? { nodes: status.nodes } : {}), clock, watch: { completion: handler.completion, ...deadlines } };
         await recordJobStatus(db, job.name, {
           state: status.state,
           exitCode: status.exitCode,

@@ -28,6 +28,7 @@ function stageLine(s: StageView, width: number, waiting: boolean, paused: boolea
       .map(([k, v]) => `${k} ${v}`)
       .join(", ");
     lines.push(`  ${name}  ${s.status}  job ${s.job.name}: ${s.job.state}${steps}${metrics ? `, ${metrics}` : ""}`);
+    if (s.job.note) lines.push(`  ${" ".repeat(width)}  ${s.job.note}`);
   } else if (s.status === "pending") {
     lines.push(`  ${name}  pending`);
   } else if (s.progress) {

@@ -66,6 +66,29 @@ export interface JobFacts {
   done?: number;
   total?: number;
   metrics?: Record<string, number>;
+  /** What its watcher timed (src/framework/jobClock.ts) and the deadlines it acts on. */
+  watch?: { completion: "exit" | "ready"; runningSince?: string; advancedAt?: string; readyTimeoutMs?: number; stallTimeoutMs?: number };
+  /** Said under a running job: how long a server has been starting, or how long a job has been quiet. */
+  note?: string;
+}
+
+/** A job quiet this long is worth a line (a step every few minutes is normal). */
+const QUIET_NOTE_MS = 5 * 60_000;
+
+/** How long a running server has been starting, or a running job quiet, against the deadline that stops it. */
+export function jobWatchNote(job: JobFacts, nowMs: number): string | undefined {
+  const w = job.watch;
+  if (job.state !== "running" || !w) return undefined;
+  const minutes = (ms: number) => `${Math.max(0, Math.round(ms / 60_000))} min`;
+  if (w.completion === "ready") {
+    if (!w.runningSince) return undefined;
+    const starting = nowMs - Date.parse(w.runningSince);
+    return `not serving yet after ${minutes(starting)}${w.readyTimeoutMs ? ` (cancelled at ${minutes(w.readyTimeoutMs)}: readyTimeoutMinutes)` : ""}`;
+  }
+  if (!w.advancedAt) return undefined;
+  const quiet = nowMs - Date.parse(w.advancedAt);
+  if (quiet < QUIET_NOTE_MS) return undefined;
+  return `no new step or output for ${minutes(quiet)}${w.stallTimeoutMs ? ` (cancelled as hung at ${minutes(w.stallTimeoutMs)}: stallTimeoutMinutes)` : ""}`;
 }
 
 export interface StageFacts {
@@ -371,6 +394,8 @@ export function campaignView(input: ViewInput): CampaignView {
             itemsDone: Math.min(Math.max(facts.itemsDone, facts.settledSlots ?? 0), facts.itemsTotal ?? Number.POSITIVE_INFINITY),
           }
         : { ...facts, itemsDone: facts.itemsTotal === undefined ? facts.itemsDone : shownItemsDone(facts.status, facts.itemsDone, facts.itemsTotal) };
+    const note = s.job && s.status === "running" && db ? jobWatchNote(s.job, db.nowMs) : undefined;
+    if (note && s.job) s.job = { ...s.job, note };
     const timed = s.itemsTotal !== undefined && s.itemsTotal > 0 && !s.job;
     if (!timed || s.status === "pending") return s;
     const running = s.status === "running";

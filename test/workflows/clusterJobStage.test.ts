@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
+import { readCampaignFacts } from "../../src/db/repos/campaignStatus.js";
 import { clusterJobs } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
@@ -285,6 +286,12 @@ test(
     assert.equal((await ok.result()).state, "completed");
     const [server] = await jobsOf(served);
     assert.equal(server?.state, "running");
+    // What `campaign status` reads of it: a server job, when it started running, and its deadline.
+    const facts = await readCampaignFacts(env.db.db, served);
+    const watched = facts?.stages.find((s) => s.name === "test.server")?.job?.watch;
+    assert.equal(watched?.completion, "ready");
+    assert.equal(watched?.readyTimeoutMs, 60_000);
+    assert.ok(watched?.runningSince && Date.parse(watched.runningSince) <= Date.now());
     process.kill(Number(server?.externalId), "SIGTERM");
   },
 );

@@ -5,6 +5,7 @@
  */
 import { and, desc, eq, gt, inArray, isNotNull, or, sql } from "drizzle-orm";
 import { planOf } from "../../config/frozen.js";
+import type { JobClock, JobDeadlines } from "../../framework/jobClock.js";
 import type { DbFacts, JobFacts, ScheduledFacts, StageFacts } from "../../status/campaignView.js";
 import { batchKey } from "../../status/inflight.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
@@ -216,7 +217,13 @@ export async function finishedBatchKeys(db: Db, campaignId: string, iteration: n
 }
 
 function jobFacts(j: typeof clusterJobs.$inferSelect): JobFacts {
-  const p = (j.progress ?? {}) as { done?: unknown; total?: unknown; metrics?: unknown };
+  const p = (j.progress ?? {}) as {
+    done?: unknown;
+    total?: unknown;
+    metrics?: unknown;
+    clock?: JobClock;
+    watch?: Partial<JobDeadlines> & { completion?: unknown };
+  };
   const metrics: Record<string, number> = {};
   if (p.metrics && typeof p.metrics === "object") for (const [k, v] of Object.entries(p.metrics)) if (typeof v === "number") metrics[k] = v;
   return {
@@ -226,6 +233,17 @@ function jobFacts(j: typeof clusterJobs.$inferSelect): JobFacts {
     ...(typeof p.done === "number" ? { done: p.done } : {}),
     ...(typeof p.total === "number" ? { total: p.total } : {}),
     ...(Object.keys(metrics).length > 0 ? { metrics } : {}),
+    ...(p.watch && (p.watch.completion === "exit" || p.watch.completion === "ready")
+      ? {
+          watch: {
+            completion: p.watch.completion,
+            ...(p.clock?.runningSince ? { runningSince: p.clock.runningSince } : {}),
+            ...(p.clock?.advancedAt ? { advancedAt: p.clock.advancedAt } : {}),
+            ...(typeof p.watch.readyTimeoutMs === "number" ? { readyTimeoutMs: p.watch.readyTimeoutMs } : {}),
+            ...(typeof p.watch.stallTimeoutMs === "number" ? { stallTimeoutMs: p.watch.stallTimeoutMs } : {}),
+          },
+        }
+      : {}),
   };
 }
 

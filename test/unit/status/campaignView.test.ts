@@ -533,3 +533,41 @@ test("a stage that planned no item (a late iteration with no mismatch to judge, 
   assert.match(text, /^ {2}probe\.greedy {3}7\/7 \(100%\)/m);
   assert.match(text, /^ {2}train\.merge {4}succeeded$/m, "a stage without a plan of items keeps its plain line");
 });
+
+test("a running server job says how long it has been starting, and a quiet training job how long it has been quiet, against the deadlines that stop them", () => {
+  const serving = stage("serve.policy", {
+    status: "running",
+    attempts: 1,
+    job: {
+      name: "tl-weekly-ab12-i2-serve-policy-a1",
+      state: "running",
+      watch: { completion: "ready", runningSince: at(12 * 60_000), advancedAt: at(12 * 60_000), readyTimeoutMs: 60 * 60_000 },
+    },
+  });
+  const training = (quietMs: number, stallTimeoutMs?: number) =>
+    stage("train.grpo", {
+      status: "running",
+      attempts: 1,
+      job: {
+        name: "tl-weekly-ab12-i2-train-grpo-a1",
+        state: "running",
+        done: 7,
+        total: 20,
+        watch: { completion: "exit", runningSince: at(90 * 60_000), advancedAt: at(quietMs), ...(stallTimeoutMs ? { stallTimeoutMs } : {}) },
+      },
+    });
+  const lines = (s: StageFacts) => renderCampaignView(campaignView({ campaignId: "weekly", db: dbFacts([s]) }));
+  assert.match(
+    lines(serving),
+    /serve\.policy +running +job tl-weekly-ab12-i2-serve-policy-a1: running\n +not serving yet after 12 min \(cancelled at 60 min: readyTimeoutMinutes\)/,
+  );
+  assert.match(
+    lines(training(47 * 60_000, 240 * 60_000)),
+    /step 7\/20\n +no new step or output for 47 min \(cancelled as hung at 240 min: stallTimeoutMinutes\)/,
+  );
+  assert.doesNotMatch(lines(training(2 * 60_000, 240 * 60_000)), /no new step/, "a step two minutes ago is normal");
+  assert.match(lines(training(47 * 60_000)), /no new step or output for 47 min$/m, "no deadline (a config frozen before it): said without one");
+  // Not running: nothing to say.
+  const ended = { ...serving, status: "failed" as const, job: { ...serving.job!, state: "cancelled" } };
+  assert.doesNotMatch(lines(ended), /not serving yet/);
+});
