@@ -200,9 +200,9 @@ test("a policy server with port 0 picks its port where the entrypoint runs (serv
   const req = request("tl-ray-serve-port", "");
   const portFile = path.join(req.workDir, "policy-server-a1.port");
   const wrapper = path.join(installRoot(), "trainer", "serve", "serve_on_node_port.py");
-  // What serve.policy submits for vLLM, with a small HTTP server in vLLM's place.
-  const serve = ["python3", "-m", "http.server", "{port}", "--bind", "0.0.0.0", "--directory", req.workDir];
-  const { ref } = await launcher.submit({ ...req, command: ["python3", wrapper, portFile, "0.0.0.0", "--", ...serve] });
+  // What serve.policy submits for vLLM, with a small HTTP server in vLLM's place (on loopback: this test cluster is one machine).
+  const serve = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1", "--directory", req.workDir];
+  const { ref } = await launcher.submit({ ...req, command: ["python3", wrapper, portFile, "127.0.0.1", "--", ...serve] });
   try {
     await waitForState(ref, ["running"]);
     await waitFor("the port file", () => fs.existsSync(portFile));

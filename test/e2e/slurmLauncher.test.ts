@@ -121,9 +121,9 @@ test("slurm launcher: a policy server with port 0 picks its port on the node (se
   fs.mkdirSync(workDir, { recursive: true });
   const portFile = path.join(workDir, "policy-server-a1.port");
   const wrapper = path.join(installRoot(), "trainer", "serve", "serve_on_node_port.py");
-  // What serve.policy submits for vLLM, with a small HTTP server in vLLM's place.
-  const serve = ["python3", "-m", "http.server", "{port}", "--bind", "0.0.0.0", "--directory", workDir];
-  const { ref } = await launcher.submit({ ...request("serve-port-job", ""), workDir, command: ["python3", wrapper, portFile, "0.0.0.0", "--", ...serve] });
+  // What serve.policy submits for vLLM, with a small HTTP server in vLLM's place (on loopback: this test cluster is one machine).
+  const serve = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1", "--directory", workDir];
+  const { ref } = await launcher.submit({ ...request("serve-port-job", ""), workDir, command: ["python3", wrapper, portFile, "127.0.0.1", "--", ...serve] });
   try {
     const status = await untilRunning(launcher, ref).then(() => launcher.status(ref));
     const port = await waitFor("the port file", async () =>

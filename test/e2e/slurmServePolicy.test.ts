@@ -2,7 +2,7 @@
  * serve.policy through a real single-node Slurm (test/helpers/slurmCluster.ts): a two-iteration
  * campaign whose serve.policy runs the LLM simulator (SIMULATED: the merged versions it serves are
  * written here, no training) as Slurm jobs, run by a worker. The port is picked by the server on the
- * node and read back from its port file; the recorded URL names the job's node and answers; iteration
+ * node and read back from its port file; the recorded URL names the node and answers; iteration
  * 2's server supersedes iteration 1's (scancel), and the last one is stopped at the end.
  */
 import assert from "node:assert/strict";
@@ -41,7 +41,9 @@ test(
   "serve.policy on Slurm: the server picks its port on the node, the recorded URL names the node and answers, the next iteration's server supersedes it",
   { timeout: 300_000 },
   async () => {
-    await runServingCampaign(env, id, 2, launcher());
+    // The node's name as the host: the server listens there (loopback on this one-machine cluster, not
+    // every interface as with the default host) and the worker reaches it by that name.
+    await runServingCampaign(env, id, 2, launcher(), { host: cluster.nodeName });
 
     const [first, second] = [await servePolicyJob(env, id, 1), await servePolicyJob(env, id, 2)];
     assert.deepEqual([first.launcher, second.launcher], ["slurm", "slurm"]);
@@ -51,7 +53,7 @@ test(
     assert.equal(request.env.TOOLLOOP_SERVE_PORT, undefined, "no port was picked on the worker's machine");
     const port = Number(fs.readFileSync(request.env[SERVE_PORT_FILE_ENV]!, "utf8").trim());
     const served = await servedVersion(env, id, 2);
-    assert.equal(served?.url, `http://${cluster.nodeName}:${port}/v1`, "the job's node and the port its server wrote");
+    assert.equal(served?.url, `http://${cluster.nodeName}:${port}/v1`, "the node and the port its server wrote");
     const models = (await (await fetch(`${served!.url}/models`)).json()) as { data: { id: string }[] };
     assert.deepEqual(
       models.data.map((m) => m.id),

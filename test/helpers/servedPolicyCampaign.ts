@@ -16,7 +16,14 @@ import { simulatorCampaign } from "./configs.js";
 import type { TestEnv } from "./testEnv.js";
 
 /** Writes a merged version per iteration (a folder with a stand-in profile), then runs the campaign to completion. */
-export async function runServingCampaign(env: TestEnv, campaignId: string, iterations: number, launcher: unknown): Promise<void> {
+/** `serve`: more serve.policy settings (e.g. a `host`). */
+export async function runServingCampaign(
+  env: TestEnv,
+  campaignId: string,
+  iterations: number,
+  launcher: unknown,
+  serve: Record<string, unknown> = {},
+): Promise<void> {
   const dir = path.join(env.workDir, "merged");
   fs.mkdirSync(dir, { recursive: true });
   const profile = { simulated: true, format: CHECKPOINT_PROFILE_FORMAT, steps: 1, trainedTools: {}, mistakeRateScale: {}, meanReward: 0 };
@@ -27,7 +34,7 @@ export async function runServingCampaign(env: TestEnv, campaignId: string, itera
   const config = simulatorCampaign("http://127.0.0.1:9/v1", {
     iterations,
     campaignId,
-    stages: [{ name: "serve.policy", engine: "simulator", simulator: { idleExitMinutes: 10 }, watch: { windowSeconds: 5, pollSeconds: 1 } }] as never,
+    stages: [{ name: "serve.policy", engine: "simulator", simulator: { idleExitMinutes: 10 }, watch: { windowSeconds: 5, pollSeconds: 1 }, ...serve }] as never,
     cluster: { launcher },
   } as never);
   const handle = await env.client.workflow.start("campaignWorkflow", {
