@@ -88,7 +88,8 @@ export const testJobHandler: ClusterJobHandler<{
   },
 };
 /**
- * A server job for tests (completion "ready"): a Node process that keeps running and "serves" once
+ * A server job for tests (completion "ready"): a Node process that runs (five minutes at most, so a test
+ * that leaves one behind leaves it briefly) and "serves" once
  * the file `ready` exists in the iteration's output folder; `readyTimeoutSeconds` is its readiness deadline.
  */
 export const testServerSpec = defineStage({
@@ -120,7 +121,7 @@ export const testServerHandler: ClusterJobHandler<{
     fs.mkdirSync(dir, { recursive: true });
     return {
       request: {
-        command: [process.execPath, "-e", 'console.log("test server starting"); setInterval(() => {}, 1000);'],
+        command: [process.execPath, "-e", 'console.log("test server starting"); setTimeout(() => process.exit(0), 300_000);'],
         env: {},
         workDir: path.join(dir, "server"),
         resources: { nodes: 1, gpusPerNode: 0 },

@@ -292,7 +292,8 @@ test(
     assert.equal(watched?.completion, "ready");
     assert.equal(watched?.readyTimeoutMs, 60_000);
     assert.ok(watched?.runningSince && Date.parse(watched.runningSince) <= Date.now());
-    process.kill(Number(server?.externalId), "SIGTERM");
+    // The whole job (the launcher runs it in a process group of its own), not only its wrapper shell.
+    process.kill(-Number(server?.externalId), "SIGTERM");
   },
 );
 
