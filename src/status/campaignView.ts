@@ -3,6 +3,7 @@
  * (its execution status, search attributes and close event) — no query, so no worker is needed.
  * Pure: the readers (src/db/repos/campaignStatus.ts, src/status/workflowFacts.ts) gather the facts.
  */
+import { spokenDuration } from "../framework/jobClock.js";
 import type { RootCause } from "./failureCause.js";
 import { shownItemsDone, stageProgress, type StageProgress } from "./progressLine.js";
 
@@ -79,7 +80,7 @@ const QUIET_NOTE_MS = 5 * 60_000;
 export function jobWatchNote(job: JobFacts, nowMs: number): string | undefined {
   const w = job.watch;
   if (job.state !== "running" || !w) return undefined;
-  const minutes = (ms: number) => `${Math.max(0, Math.round(ms / 60_000))} min`;
+  const minutes = (ms: number) => spokenDuration(Math.max(0, ms));
   if (w.completion === "ready") {
     if (!w.runningSince) return undefined;
     const starting = nowMs - Date.parse(w.runningSince);

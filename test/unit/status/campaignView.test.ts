@@ -559,14 +559,17 @@ test("a running server job says how long it has been starting, and a quiet train
   const lines = (s: StageFacts) => renderCampaignView(campaignView({ campaignId: "weekly", db: dbFacts([s]) }));
   assert.match(
     lines(serving),
-    /serve\.policy +running +job tl-weekly-ab12-i2-serve-policy-a1: running\n +not serving yet after 12 min \(cancelled at 60 min: readyTimeoutMinutes\)/,
+    /serve\.policy +running +job tl-weekly-ab12-i2-serve-policy-a1: running\n +not serving yet after 12 minutes \(cancelled at 60 minutes: readyTimeoutMinutes\)/,
   );
   assert.match(
     lines(training(47 * 60_000, 240 * 60_000)),
-    /step 7\/20\n +no new step or output for 47 min \(cancelled as hung at 240 min: stallTimeoutMinutes\)/,
+    /step 7\/20\n +no new step or output for 47 minutes \(cancelled as hung at 240 minutes: stallTimeoutMinutes\)/,
   );
   assert.doesNotMatch(lines(training(2 * 60_000, 240 * 60_000)), /no new step/, "a step two minutes ago is normal");
-  assert.match(lines(training(47 * 60_000)), /no new step or output for 47 min$/m, "no deadline (a config frozen before it): said without one");
+  assert.match(lines(training(47 * 60_000)), /no new step or output for 47 minutes$/m, "no deadline (a config frozen before it): said without one");
+  // Just started: seconds, not "0 minutes".
+  const justStarted = { ...serving, job: { ...serving.job!, watch: { ...serving.job!.watch!, runningSince: at(40_000), readyTimeoutMs: 60_000 } } };
+  assert.match(lines(justStarted), /not serving yet after 40 s \(cancelled at 60 s: readyTimeoutMinutes\)/);
   // Not running: nothing to say.
   const ended = { ...serving, status: "failed" as const, job: { ...serving.job!, state: "cancelled" } };
   assert.doesNotMatch(lines(ended), /not serving yet/);
