@@ -43,21 +43,31 @@ after(async () => {
 });
 
 const watch = { windowSeconds: 5, pollSeconds: 1 };
-function start(campaignId: string, sleepMs = 1500, job: { prepareDelayMs?: number; steps?: boolean } = {}) {
-  const config = simulatorCampaign(sim.url, {
-    stages: [{ name: "test.job", sleepMs, prepareDelayMs: job.prepareDelayMs ?? 0, steps: job.steps ?? true, watch }] as never,
-  });
+/** A campaign of one test stage (test/helpers/testJobStage.ts), watched in short windows. */
+function startWithStage(campaignId: string, stage: Record<string, unknown>) {
   return env.client.workflow.start("campaignWorkflow", {
     workflowId: campaignWorkflowId(campaignId),
     taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config, campaignId }],
+    args: [{ config: simulatorCampaign(sim.url, { stages: [{ watch, ...stage }] as never }), campaignId }],
   });
+}
+function start(campaignId: string, sleepMs = 1500, job: { prepareDelayMs?: number; steps?: boolean } = {}) {
+  return startWithStage(campaignId, { name: "test.job", sleepMs, prepareDelayMs: job.prepareDelayMs ?? 0, steps: job.steps ?? true });
 }
 async function iterationStatus(campaignWfId: string): Promise<IterationStatus | undefined> {
   const c = (await env.client.workflow.getHandle(campaignWfId).query(statusQuery)) as CampaignStatus;
   if (!c.iterationWorkflowId) return undefined;
   return (await env.client.workflow.getHandle(c.iterationWorkflowId).query(statusQuery)) as IterationStatus;
 }
+const untilWaitingForOperator = (campaignWfId: string, timeoutMs: number) =>
+  waitFor(
+    "the stage to wait for an operator",
+    async () => {
+      const s = await iterationStatus(campaignWfId);
+      return s?.state === "waiting_for_operator" ? s : undefined;
+    },
+    timeoutMs,
+  );
 const outDir = (campaignId: string) => path.join(env.workDir, ".toolloop/output", campaignId, "iter-1");
 const jobsOf = (campaignId: string) => env.db.db.select().from(clusterJobs).where(eq(clusterJobs.campaignId, campaignId)).orderBy(clusterJobs.attempt);
 
@@ -142,14 +152,7 @@ test("a failed job waits for the operator; retry runs attempt 2 as a new job ove
   fs.mkdirSync(outDir(id), { recursive: true });
   fs.writeFileSync(path.join(outDir(id), "exit-1"), "3");
   const handle = await start(id, 300);
-  const waiting = await waitFor(
-    "the stage to wait for an operator",
-    async () => {
-      const s = await iterationStatus(handle.workflowId);
-      return s?.state === "waiting_for_operator" ? s : undefined;
-    },
-    90_000,
-  );
+  const waiting = await untilWaitingForOperator(handle.workflowId, 90_000);
   assert.match(waiting.stages[0]?.lastError ?? "", /local job tl-.*-a1 failed \(exit 3\)/);
   assert.match(waiting.stages[0]?.lastError ?? "", /step:2/, "the error carries the end of the job's output");
   const c = (await env.client.workflow.getHandle(handle.workflowId).query(statusQuery)) as CampaignStatus;
@@ -238,22 +241,10 @@ test(
   "a server job that runs without serving past its readiness deadline is cancelled and the stage waits for the operator with its log; one that serves in time completes",
   { timeout: 120_000 },
   async () => {
-    const startServer = (campaignId: string, readyTimeoutSeconds: number) =>
-      env.client.workflow.start("campaignWorkflow", {
-        workflowId: campaignWorkflowId(campaignId),
-        taskQueue: taskQueues(env.queuePrefix).workflows,
-        args: [{ config: simulatorCampaign(sim.url, { stages: [{ name: "test.server", readyTimeoutSeconds, watch }] as never }), campaignId }],
-      });
+    const startServer = (campaignId: string, readyTimeoutSeconds: number) => startWithStage(campaignId, { name: "test.server", readyTimeoutSeconds });
     const id = `job-hung-${Date.now().toString(36)}`;
     const handle = await startServer(id, 3);
-    const waiting = await waitFor(
-      "the stage to wait for an operator",
-      async () => {
-        const s = await iterationStatus(handle.workflowId);
-        return s?.state === "waiting_for_operator" ? s : undefined;
-      },
-      60_000,
-    );
+    const waiting = await untilWaitingForOperator(handle.workflowId, 60_000);
     const error = waiting.stages[0]?.lastError ?? "";
     assert.match(
       error,
@@ -301,23 +292,11 @@ test(
   "a training job with neither a new step nor new output past its stall deadline is cancelled and the stage waits for the operator with its log; one whose steps keep coming runs past it",
   { timeout: 120_000 },
   async () => {
-    const startJob = (campaignId: string, job: Record<string, unknown>) =>
-      env.client.workflow.start("campaignWorkflow", {
-        workflowId: campaignWorkflowId(campaignId),
-        taskQueue: taskQueues(env.queuePrefix).workflows,
-        args: [{ config: simulatorCampaign(sim.url, { stages: [{ name: "test.job", watch, ...job }] as never }), campaignId }],
-      });
+    const startJob = (campaignId: string, job: Record<string, unknown>) => startWithStage(campaignId, { name: "test.job", ...job });
     // Step 1 at once, then nothing for a minute: hung.
     const id = `job-stalled-${Date.now().toString(36)}`;
     const handle = await startJob(id, { sleepMs: 60_000, stallTimeoutSeconds: 3 });
-    const waiting = await waitFor(
-      "the stage to wait for an operator",
-      async () => {
-        const s = await iterationStatus(handle.workflowId);
-        return s?.state === "waiting_for_operator" ? s : undefined;
-      },
-      60_000,
-    );
+    const waiting = await untilWaitingForOperator(handle.workflowId, 60_000);
     const error = waiting.stages[0]?.lastError ?? "";
     assert.match(
       error,
