@@ -172,8 +172,11 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
     url = urlOn(version.url, job, launcher.kind, status);
     let answer: true | string;
     if (status.state !== "running") answer = "not started yet";
+    else if (request.env[SERVE_PORT_FILE_ENV] === undefined)
+      answer = await servesModel(url, version.servedModel); // a fixed port, in the recorded URL
     else {
-      const port = await portOfRestarted(request);
+      // Its port was picked where it runs: the one it wrote (again the recorded one while that was free).
+      const port = await servePortOf(request, 0);
       if (port === undefined) answer = `no port in ${request.env[SERVE_PORT_FILE_ENV]} yet`;
       else {
         url = withPort(url, port);
@@ -234,15 +237,8 @@ export function urlOn(recorded: string, oldJob: Pick<ClusterJobRow, "progress">,
   return u.toString().replace(/\/$/, "");
 }
 
-/** The port the restarted job listens on: the one it picked and wrote, when its port was picked where it runs. */
-async function portOfRestarted(request: JobRequest): Promise<number | undefined> {
-  if (request.env[SERVE_PORT_FILE_ENV] === undefined) return 0; // a fixed port, kept in the recorded URL
-  return servePortOf(request, 0);
-}
-
-/** `url` with its port replaced (0: kept). */
+/** `url` with its port replaced. */
 function withPort(url: string, port: number): string {
-  if (port === 0) return url;
   const u = new URL(url);
   u.port = String(port);
   return u.toString().replace(/\/$/, "");

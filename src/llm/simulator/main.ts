@@ -11,6 +11,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import fs from "node:fs";
 import { writeFileAtomicSync } from "../../util/atomicFiles.js";
+import { portFromText } from "../../util/portFile.js";
 import { describeListenFailure, hostProblem } from "../../util/listenAddress.js";
 import { DEFAULT_DIALOGUE_RATES, DIALOGUE_RATE_NAMES, dialogueRateFlag, type DialogueSimOptions } from "./dialogue/options.js";
 import { CheckpointProfileError, loadCheckpointProfile, type LoadedCheckpointProfile } from "./checkpointProfile.js";
@@ -161,14 +162,11 @@ process.on("SIGTERM", () => stop("SIGTERM"));
 
 /** The port a port file names, when it holds one (an earlier run of this server wrote it). */
 function portNamedBy(file: string): number | undefined {
-  let text: string;
   try {
-    text = fs.readFileSync(file, "utf8").trim();
+    return portFromText(fs.readFileSync(file, "utf8"));
   } catch {
     return undefined;
   }
-  const n = Number(text);
-  return /^\d+$/.test(text) && n > 0 && n < 65536 ? n : undefined;
 }
 
 const earlierPort = o.port === 0 && o.portFile !== undefined ? portNamedBy(o.portFile) : undefined;

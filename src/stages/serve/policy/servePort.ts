@@ -9,6 +9,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { JobRequest } from "../../../training/launchers/launcher.js";
+import { portFromText } from "../../../util/portFile.js";
 
 export const SERVE_PORT_FILE_ENV = "TOOLLOOP_SERVE_PORT_FILE";
 /** The port of a job prepared before port files (picked on the worker's machine). */
@@ -31,13 +32,10 @@ export async function servePortOf(request: Pick<JobRequest, "env">, configuredPo
     const port = Number(request.env[SERVE_PORT_ENV] ?? configuredPort);
     return port > 0 ? port : undefined;
   }
-  let text: string;
   try {
-    text = (await readFile(file, "utf8")).trim();
+    return portFromText(await readFile(file, "utf8"));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  const port = Number(text);
-  return /^\d+$/.test(text) && port > 0 && port < 65536 ? port : undefined;
 }
