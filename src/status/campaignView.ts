@@ -80,16 +80,16 @@ const QUIET_NOTE_MS = 5 * 60_000;
 export function jobWatchNote(job: JobFacts, nowMs: number): string | undefined {
   const w = job.watch;
   if (job.state !== "running" || !w) return undefined;
-  const minutes = (ms: number) => spokenDuration(Math.max(0, ms));
+  const spoken = (ms: number) => spokenDuration(Math.max(0, ms));
   if (w.completion === "ready") {
     if (!w.runningSince) return undefined;
     const starting = nowMs - Date.parse(w.runningSince);
-    return `not serving yet after ${minutes(starting)}${w.readyTimeoutMs ? ` (cancelled at ${minutes(w.readyTimeoutMs)}: readyTimeoutMinutes)` : ""}`;
+    return `not serving yet after ${spoken(starting)}${w.readyTimeoutMs ? ` (cancelled at ${spoken(w.readyTimeoutMs)}: readyTimeoutMinutes)` : ""}`;
   }
   if (!w.advancedAt) return undefined;
   const quiet = nowMs - Date.parse(w.advancedAt);
   if (quiet < QUIET_NOTE_MS) return undefined;
-  return `no new step or output for ${minutes(quiet)}${w.stallTimeoutMs ? ` (cancelled as hung at ${minutes(w.stallTimeoutMs)}: stallTimeoutMinutes)` : ""}`;
+  return `no new step or output for ${spoken(quiet)}${w.stallTimeoutMs ? ` (cancelled as hung at ${spoken(w.stallTimeoutMs)}: stallTimeoutMinutes)` : ""}`;
 }
 
 export interface StageFacts {

@@ -3,23 +3,24 @@ import { atMost, boundedString, fraction, jobWatch, model, nonNegativeInt, onceF
 import { defineStage } from "../../../framework/stageSpec.js";
 
 /**
- * vLLM flags serve.policy sets itself, with the field to use instead. vLLM takes the last of a
+ * vLLM flags refused in extraArgs, with why: the ones serve.policy sets itself (and the field to use
+ * instead), and --api-key. vLLM takes the last of a
  * repeated flag, so one of these in extraArgs would silently win: a `--port` there makes the
  * server listen where readiness never looks (the stage would wait forever), a `--served-model-name`
  * makes it answer to a name nothing asks for.
  */
-const OWNED_VLLM_FLAGS: Record<string, string> = {
-  "--port": "set `port` instead (0: picked on the node)",
-  "--host": "set `host` instead",
-  "--served-model-name": "set `servedModelName` instead",
-  "--tensor-parallel-size": "set `vllm.tensorParallelSize` instead",
-  "-tp": "set `vllm.tensorParallelSize` instead",
-  "--max-model-len": "set `vllm.maxModelLen` instead",
-  "--gpu-memory-utilization": "set `vllm.gpuMemoryUtilization` instead",
-  "--tool-call-parser": "set `vllm.toolCallParser` instead",
-  "--enable-auto-tool-choice": "serve.policy always sets it",
+const REFUSED_VLLM_FLAGS: Record<string, string> = {
+  "--port": "is set by serve.policy itself: set `port` instead (0: picked on the node)",
+  "--host": "is set by serve.policy itself: set `host` instead",
+  "--served-model-name": "is set by serve.policy itself: set `servedModelName` instead",
+  "--tensor-parallel-size": "is set by serve.policy itself: set `vllm.tensorParallelSize` instead",
+  "-tp": "is set by serve.policy itself: set `vllm.tensorParallelSize` instead",
+  "--max-model-len": "is set by serve.policy itself: set `vllm.maxModelLen` instead",
+  "--gpu-memory-utilization": "is set by serve.policy itself: set `vllm.gpuMemoryUtilization` instead",
+  "--tool-call-parser": "is set by serve.policy itself: set `vllm.toolCallParser` instead",
+  "--enable-auto-tool-choice": "is set by serve.policy itself (always on)",
   "--api-key":
-    "not supported: toolloop calls the server serve.policy starts without a key (readiness and the policy role alike), so it would never be ready; keep the server on the cluster's network instead",
+    "is not supported: toolloop calls the server serve.policy starts without a key (readiness and the policy role alike), so it would never be ready; keep the server on the cluster's network instead",
 };
 
 export const servePolicySpec = defineStage({
@@ -64,13 +65,8 @@ export const servePolicySpec = defineStage({
           .superRefine((args, issue) => {
             args.forEach((arg, i) => {
               const flag = arg.split("=")[0] as string;
-              const instead = Object.hasOwn(OWNED_VLLM_FLAGS, flag) ? OWNED_VLLM_FLAGS[flag] : undefined;
-              if (instead)
-                issue.addIssue({
-                  code: "custom",
-                  path: [i],
-                  message: `${flag} ${instead.startsWith("not supported") ? "is " : "is set by serve.policy itself: "}${instead}`,
-                });
+              const why = Object.hasOwn(REFUSED_VLLM_FLAGS, flag) ? REFUSED_VLLM_FLAGS[flag] : undefined;
+              if (why) issue.addIssue({ code: "custom", path: [i], message: `${flag} ${why}` });
             });
           }, onceFieldsValid)
           .default([]),
