@@ -25,7 +25,10 @@ test("a Ray head whose dashboard port is taken starts on new ports", async () =>
       },
     });
     try {
-      assert.deepEqual(attempts, [1, 2], `one retry after the clash; log:\n${logs.join("\n")}`);
+      // A retry after the clash. Its fresh ports can be taken too by another test of the parallel
+      // suite, which the start retries the same way: one more attempt is not this test failing.
+      assert.deepEqual(attempts.slice(0, 2), [1, 2], `a retry after the clash; log:\n${logs.join("\n")}`);
+      assert.ok(attempts.length <= 3, `at most the start's three attempts; log:\n${logs.join("\n")}`);
       assert.ok(
         logs.some((m) => m.includes("start attempt 1 of 3 hit a taken port") && m.includes(String(taken))),
         logs.join("\n"),

@@ -30,7 +30,10 @@ test("a Slurm cluster whose first ports are taken starts on new ones", async () 
       },
     });
     try {
-      assert.deepEqual(attempts, [1, 2], `one retry after the clash; log:\n${logs.join("\n")}`);
+      // A retry after the clash. Its fresh ports can be taken too by another test of the parallel
+      // suite, which the start retries the same way: one more attempt is not this test failing.
+      assert.deepEqual(attempts.slice(0, 2), [1, 2], `a retry after the clash; log:\n${logs.join("\n")}`);
+      assert.ok(attempts.length <= 3, `at most the start's three attempts; log:\n${logs.join("\n")}`);
       assert.ok(
         logs.some((m) => m.includes(`start on ports ${taken}/`) && m.includes("retrying on new ports")),
         logs.join("\n"),
