@@ -16,7 +16,7 @@ import { closeRunningIterations, getCampaign, insertCampaign, lastCompletedItera
 import type { CampaignRowStatus, IterationRowStatus } from "../src/db/schema.js";
 import { countSamples } from "../src/db/repos/samples.js";
 import { planSelection } from "../src/db/repos/stageBatchItems.js";
-import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone } from "../src/db/repos/stages.js";
+import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone, stageJobAttempt } from "../src/db/repos/stages.js";
 import { upsertTools } from "../src/db/repos/tools.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import type { AnyStageHandler, StageRegistry } from "../src/framework/registry.js";
@@ -40,7 +40,7 @@ import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolic
 import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
 import type { CampaignConfig } from "../src/config/campaignConfig.js";
-import type { JobLauncher } from "../src/training/launchers/launcher.js";
+import { TERMINAL_JOB_STATES, type JobLauncher, type JobState } from "../src/training/launchers/launcher.js";
 import { createProgressBeat } from "../src/util/progressBeat.js";
 
 /** How long finishIteration spends on reports at most (its activity has a few minutes in all). */
@@ -254,9 +254,9 @@ export function createActivities(deps: ActivityDeps) {
     if (existing && (existing.status === "succeeded" || existing.status === "skipped")) {
       return { alreadyDone: true, status: existing.status, result: (existing.result as Record<string, unknown> | null) ?? null };
     }
-    const plan = await withStageContext(ref, async (ctx, handler, spec) => {
+    const plan = await withStageContext(ref, async (ctx, handler, spec): Promise<{ batches: number; items: number; job?: { completion: string } }> => {
       // A cluster-job stage is one unit of work, run by the stageJob child workflow.
-      if (spec.reads.kind === "job") return { batches: 1, items: 1 };
+      if (spec.reads.kind === "job") return { batches: 1, items: 1, job: { completion: isClusterJobHandler(handler) ? handler.completion : "exit" } };
       if (spec.reads.kind !== "samples") {
         if (isClusterJobHandler(handler) || !handler.plan)
           throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" reads ${spec.reads.kind} but its handler has no plan()`, ErrorType.stageInput);
@@ -267,7 +267,16 @@ export function createActivities(deps: ActivityDeps) {
       return planSelection(db, ref, spec.reads.selection(ctx.stage), ctx.stage.batchSize, spec.reads.oneBatch ?? false);
     });
     await beginStageRun(db, ref, plan.batches, plan.items);
-    const done = await listDoneBatches(db, ref);
+    if (plan.job) {
+      // A job that ended short of the stage's need is an earlier attempt's, never this run's (types.ts jobAttempt).
+      const completion = plan.job.completion;
+      const spent = (state: string) => TERMINAL_JOB_STATES.has(state as JobState) && (completion !== "exit" || state !== "succeeded");
+      return { ...pendingOf(plan, await listDoneBatches(db, ref)), jobAttempt: await stageJobAttempt(db, ref, spent) };
+    }
+    return pendingOf(plan, await listDoneBatches(db, ref));
+  }
+
+  function pendingOf(plan: { batches: number; items: number }, done: { batchIndex: number; result: unknown }[]): StagePlanResult & { alreadyDone: false } {
     const doneSet = new Set(done.map((d) => d.batchIndex));
     const pendingBatches: number[] = [];
     for (let b = 0; b < plan.batches; b++) if (!doneSet.has(b)) pendingBatches.push(b);

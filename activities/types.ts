@@ -35,6 +35,20 @@ export interface RegisterCampaignResult {
 
 export type StagePlanResult =
   | { alreadyDone: true; status: "succeeded" | "skipped"; result: Record<string, unknown> | null }
-  | { alreadyDone: false; batches: number; items: number; pendingBatches: number[]; doneItems: number; doneCounts: Record<string, number> };
+  | {
+      alreadyDone: false;
+      batches: number;
+      items: number;
+      pendingBatches: number[];
+      doneItems: number;
+      doneCounts: Record<string, number>;
+      /**
+       * A cluster-job stage's attempt, as the database counts it (src/db/repos/stages.ts
+       * stageJobAttempt): a resumed campaign's new iteration run starts counting at 1 again, and
+       * attempt 1's job, failed or cancelled in the run before, would be found and reported failed
+       * instead of a new job running. Absent for batch stages and in results recorded before it.
+       */
+      jobAttempt?: number;
+    };
 
 export type BatchCounts = Record<string, number> & { items: number };

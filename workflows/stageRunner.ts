@@ -24,6 +24,15 @@ export const PATCH_CLUSTER_JOB_STAGES = "cluster-job-stages-v1";
  */
 export const PATCH_PAUSE_HOLDS_JOBS = "pause-holds-cluster-jobs-v1";
 
+/**
+ * A cluster-job stage runs its job as the attempt the database counts (the plan's jobAttempt), not
+ * the one this workflow run counts: a campaign resumed after a failure or an abort runs a new
+ * iteration workflow whose count starts at 1, so it took attempt 1's failed or cancelled job for
+ * its own, reported it failed at once and waited for an operator again. Asked only when the plan
+ * carries jobAttempt (plans recorded before it do not), so older histories replay as they ran.
+ */
+export const PATCH_JOB_ATTEMPT_FROM_DATABASE = "job-attempt-from-database-v1";
+
 /** How long one watch activity polls a job, and how often. */
 export const JOB_WATCH = { windowSeconds: 300, pollSeconds: 10 } as const;
 
@@ -65,6 +74,7 @@ export async function runStage(state: IterationState, acts: StageActivities, ref
       await condition(() => !state.status.paused || state.aborted);
       if (state.aborted) return;
     }
+    if (plan.jobAttempt !== undefined && plan.jobAttempt !== st.attempts && patched(PATCH_JOB_ATTEMPT_FROM_DATABASE)) st.attempts = plan.jobAttempt;
     // One job, watched in a history of its own; cancelling this scope cancels the child, which cancels the job.
     const info = workflowInfo();
     const watch = scheduling.jobWatch ?? JOB_WATCH;

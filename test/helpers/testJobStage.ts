@@ -1,8 +1,8 @@
 /**
  * A cluster-job stage for tests: the job (a Node one-liner run by the real launcher) appends its
  * attempt to attempts.txt in the iteration's output folder, prints verl-style metric lines, sleeps
- * `sleepMs`, and exits with the code a test wrote to exit-<attempt> (default 0). The file is its
- * "checkpoint", shared by attempts.
+ * `sleepMs` (or the ms a test wrote to sleep-<attempt>), and exits with the code a test wrote to
+ * exit-<attempt> (default 0). The file is its "checkpoint", shared by attempts.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -42,11 +42,12 @@ console.log("step:1 - critic/score/mean:0.25 - training/total_steps:2");
 let step = 1;
 if (Number(process.env.JOB_STEP_EVERY_MS) > 0)
   setInterval(() => console.log("step:" + ++step + " - critic/score/mean:0.25 - training/total_steps:1000"), Number(process.env.JOB_STEP_EVERY_MS));
+const sleepFile = path.join(dir, "sleep-" + attempt);
 setTimeout(() => {
   console.log("step:2 - critic/score/mean:0.5 - training/total_steps:2");
   const codeFile = path.join(dir, "exit-" + attempt);
   process.exit(fs.existsSync(codeFile) ? Number(fs.readFileSync(codeFile, "utf8")) : 0);
-}, Number(process.env.JOB_SLEEP_MS));
+}, fs.existsSync(sleepFile) ? Number(fs.readFileSync(sleepFile, "utf8")) : Number(process.env.JOB_SLEEP_MS));
 `;
 export const testJobHandler: ClusterJobHandler<{
   name: "test.job";

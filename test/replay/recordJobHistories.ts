@@ -6,7 +6,8 @@
  * pause-holds-cluster-jobs-v1: the job is submitted only after resume); and (since patch
  * cancel-during-submit-v1, whose marker only the stageJob children carry: the iteration file it
  * writes repeats the lean-history path and need not be committed) a stageJob child whose campaign
- * was aborted while the job was being submitted. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
+ * was aborted while the job was being submitted; and (since patch job-attempt-from-database-v1) the
+ * iteration of a campaign started again after its job failed and it was aborted. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
  * set, or none); commit the JSON files it writes.
  */
 import fs from "node:fs";
@@ -92,6 +93,35 @@ try {
     .result()
     .catch(() => undefined);
   save(childId, "stageJobWorkflow-abort-during-submit");
+
+  // Started again after its job failed and the campaign was aborted (patch job-attempt-from-database-v1):
+  // the new iteration run's job runs as attempt 2, not as attempt 1's failed job.
+  const resumedId = `replay-job-resumed-${Date.now()}`;
+  const resumedDir = path.join(env.workDir, ".toolloop/output", resumedId, "iter-1");
+  fs.mkdirSync(resumedDir, { recursive: true });
+  fs.writeFileSync(path.join(resumedDir, "exit-1"), "3");
+  const startResumed = () =>
+    env.client.workflow.start("campaignWorkflow", {
+      workflowId: campaignWorkflowId(resumedId),
+      taskQueue: taskQueues(env.queuePrefix).workflows,
+      args: [
+        {
+          config: simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs: 300, watch: { windowSeconds: 5, pollSeconds: 1 } }] as never }),
+          campaignId: resumedId,
+        },
+      ],
+    });
+  const r1 = await startResumed();
+  const resumedIteration = env.client.workflow.getHandle(`${r1.workflowId}-iter-1`);
+  await waitFor(
+    "operator wait",
+    async () => ((await resumedIteration.query(statusQuery).catch(() => undefined)) as IterationStatus | undefined)?.state === "waiting_for_operator",
+    120_000,
+  );
+  await r1.signal(abortSignal, { reason: "record" });
+  await r1.result().catch(() => undefined);
+  await (await startResumed()).result();
+  saveHistory(`${r1.workflowId}-iter-1`, "iterationWorkflow-job-resumed-job-attempt-from-database.json");
 
   // Paused while the batch stage before the job stage runs (a slow endpoint keeps it running).
   const slow = await startSimulator({ seed: 2, latencyMs: 3000, maxConcurrency: 16, quiet: true });

@@ -21,7 +21,7 @@ import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
 import { PATCH_ITERATION_ID_WAIT } from "../../workflows/iterationStart.js";
 import { PATCH_OPERATOR_SURFACE } from "../../workflows/operatorSurface.js";
 import { PATCH_CANCEL_DURING_SUBMIT } from "../../workflows/stageJob.js";
-import { PATCH_CLUSTER_JOB_STAGES } from "../../workflows/stageRunner.js";
+import { PATCH_CLUSTER_JOB_STAGES, PATCH_JOB_ATTEMPT_FROM_DATABASE } from "../../workflows/stageRunner.js";
 import { WORKFLOWS_PATH } from "../../workers/createWorkers.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -71,6 +71,7 @@ test("committed histories cover every workflow type and every patch", () => {
     PATCH_ABORT_WAITS,
     PATCH_CANCEL_DURING_SUBMIT,
     PATCH_ITERATION_ID_WAIT,
+    PATCH_JOB_ATTEMPT_FROM_DATABASE,
   ])
     assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(

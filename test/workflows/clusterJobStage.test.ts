@@ -170,6 +170,66 @@ test("a failed job waits for the operator; retry runs attempt 2 as a new job ove
   assert.equal(fs.readFileSync(path.join(outDir(id), "attempts.txt"), "utf8"), "1\n2\n", "attempt 2 ran over attempt 1's folder");
 });
 
+/** The campaign's result; fails at once, with the stage's error, if a stage waits for an operator instead. */
+async function completesWithoutOperator(handle: Awaited<ReturnType<typeof start>>) {
+  const waiting = untilWaitingForOperator(handle.workflowId, 150_000).then((s) => {
+    throw new Error(`the stage waits for an operator: ${s.stages[0]?.lastError ?? ""}`);
+  });
+  waiting.catch(() => undefined);
+  return Promise.race([handle.result(), waiting]);
+}
+
+/** Aborts the campaign and waits for it to end as Canceled. */
+async function abortCampaign(handle: Awaited<ReturnType<typeof start>>): Promise<void> {
+  await handle.signal(abortSignal, { reason: "test" });
+  await assert.rejects(handle.result());
+  assert.equal((await handle.describe()).status.name, "CANCELLED");
+}
+
+test(
+  "a campaign started again after its job failed and it was aborted runs attempt 2 as a new job (not attempt 1's failed one)",
+  { timeout: 180_000 },
+  async () => {
+    const id = `job-resume-failed-${Date.now().toString(36)}`;
+    fs.mkdirSync(outDir(id), { recursive: true });
+    fs.writeFileSync(path.join(outDir(id), "exit-1"), "3");
+    const first = await start(id, 300);
+    await untilWaitingForOperator(first.workflowId, 90_000);
+    await abortCampaign(first);
+    // The operator fixed the cause and starts the campaign again under its id (README: resume a failed campaign).
+    const again = await start(id, 300);
+    const result = await completesWithoutOperator(again);
+    assert.equal(result.state, "completed", "the resumed run's job ran and succeeded");
+    assert.deepEqual(
+      (await jobsOf(id)).map((j) => [j.attempt, j.state, j.exitCode]),
+      [
+        [1, "failed", 3],
+        [2, "succeeded", 0],
+      ],
+    );
+    assert.equal(fs.readFileSync(path.join(outDir(id), "attempts.txt"), "utf8"), "1\n2\n");
+  },
+);
+
+test("a campaign started again after an abort cancelled its running job runs attempt 2 as a new job", { timeout: 180_000 }, async () => {
+  const id = `job-resume-cancelled-${Date.now().toString(36)}`;
+  fs.mkdirSync(outDir(id), { recursive: true });
+  fs.writeFileSync(path.join(outDir(id), "sleep-1"), "120000");
+  const first = await start(id, 300);
+  await waitFor("the job to run", async () => (await jobsOf(id))[0]?.state === "running");
+  await abortCampaign(first);
+  await waitFor("the job row to say cancelled", async () => (await jobsOf(id))[0]?.state === "cancelled");
+  const again = await start(id, 300);
+  assert.equal((await completesWithoutOperator(again)).state, "completed");
+  assert.deepEqual(
+    (await jobsOf(id)).map((j) => [j.attempt, j.state]),
+    [
+      [1, "cancelled"],
+      [2, "succeeded"],
+    ],
+  );
+});
+
 test("aborting the campaign cancels the running job on its cluster", { timeout: 120_000 }, async () => {
   const id = `job-abort-${Date.now().toString(36)}`;
   const handle = await start(id, 120_000);

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
-import { campaigns, stageBatches, stageRuns, type StageRunStatus } from "../schema.js";
+import { campaigns, clusterJobs, stageBatches, stageRuns, type StageRunStatus } from "../schema.js";
 
 export interface StageKey {
   campaignId: string;
@@ -42,6 +42,27 @@ export async function beginStageRun(db: Db, k: StageKey, batchesTotal: number, i
       },
     });
   await touchCampaign(db, k.campaignId);
+}
+
+/**
+ * The attempt a cluster-job stage runs its job as now (after beginStageRun): the stage run's own
+ * count, or, when the job of that attempt or a later one is `spent` (ended in a state this run cannot
+ * use: failed, cancelled by an abort, lost), the attempt after it, recorded as the stage run's count.
+ * A job still queued or running is this run's (a campaign resumed after its workflow was terminated
+ * watches the job it left).
+ */
+export async function stageJobAttempt(db: Db, k: StageKey, spent: (state: string) => boolean): Promise<number> {
+  const run = await getStageRun(db, k);
+  const counted = run?.attempts ?? 1;
+  const jobs = await db
+    .select({ attempt: clusterJobs.attempt, state: clusterJobs.state })
+    .from(clusterJobs)
+    .where(and(eq(clusterJobs.campaignId, k.campaignId), eq(clusterJobs.iteration, k.iteration), eq(clusterJobs.stage, k.stage)))
+    .orderBy(clusterJobs.attempt);
+  let attempt = counted;
+  for (const j of jobs) if (j.attempt >= attempt && spent(j.state)) attempt = j.attempt + 1;
+  if (attempt !== counted) await db.update(stageRuns).set({ attempts: attempt }).where(keyWhere(k));
+  return attempt;
 }
 
 export async function finishStageRun(db: Db, k: StageKey, status: Exclude<StageRunStatus, "running">, result: unknown, error?: string): Promise<void> {
