@@ -3,7 +3,7 @@
  * their dependencies so tests can pass a real database, a simulator endpoint or extra stages.
  */
 import { campaignWorkflowIdProblem } from "../src/config/derivedWorkflowIds.js";
-import { ApplicationFailure, Context } from "@temporalio/activity";
+import { ApplicationFailure, CancelledFailure, Context } from "@temporalio/activity";
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from "@temporalio/client";
 import { newConfigVersionRefusal } from "../src/config/configVersion.js";
 import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
@@ -16,7 +16,7 @@ import { closeRunningIterations, getCampaign, insertCampaign, lastCompletedItera
 import type { CampaignRowStatus, IterationRowStatus } from "../src/db/schema.js";
 import { countSamples } from "../src/db/repos/samples.js";
 import { planSelection } from "../src/db/repos/stageBatchItems.js";
-import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, recordBatchDone, stageJobAttempt } from "../src/db/repos/stages.js";
+import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, noteFailedStageRun, recordBatchDone, stageJobAttempt } from "../src/db/repos/stages.js";
 import { upsertTools } from "../src/db/repos/tools.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import type { AnyStageHandler, StageRegistry } from "../src/framework/registry.js";
@@ -41,6 +41,7 @@ import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
 import type { CampaignConfig } from "../src/config/campaignConfig.js";
 import { TERMINAL_JOB_STATES, type JobLauncher, type JobState } from "../src/training/launchers/launcher.js";
+import { stageEndpointNeeds, waitUntilEndpointsAnswer } from "../src/llm/endpointRecovery.js";
 import { createProgressBeat } from "../src/util/progressBeat.js";
 
 /** How long finishIteration spends on reports at most (its activity has a few minutes in all). */
@@ -101,17 +102,9 @@ export function createActivities(deps: ActivityDeps) {
     return { stage, spec, handler };
   }
 
-  /**
-   * The stage's context for one step (plan, a batch, finalize): its role clients record every
-   * request in a ledger that is drained before the step returns, whether it succeeded or not.
-   */
-  async function withStageContext<T>(
-    ref: StageRef & { batchIndex?: number },
-    fn: (ctx: StageContext, handler: AnyStageHandler, spec: AnyStageSpec) => Promise<T>,
-  ): Promise<T> {
-    const db = await deps.getDb();
+  /** The config a stage's step runs with: the frozen one, its policy role bound to the model the loop served. */
+  async function stageConfigFor(db: Db, ref: StageRef) {
     const { frozen } = await frozenFor(db, ref.campaignId, ref.iteration);
-    const { stage, spec, handler } = stageOf(frozen, ref);
     // The loop: the policy role is the model an earlier iteration served (or this one, for stages after serve.policy).
     const bound = servedPolicyBound(
       frozen.config.stages.map((s) => s.name),
@@ -124,6 +117,20 @@ export function createActivities(deps: ActivityDeps) {
     const config = bindsServed
       ? withServedPolicy(frozen.config, { iteration: served!.iteration, url: served!.url!, servedModel: served!.servedModel! })
       : frozen.config;
+    return { frozen, config, served, bindsServed };
+  }
+
+  /**
+   * The stage's context for one step (plan, a batch, finalize): its role clients record every
+   * request in a ledger that is drained before the step returns, whether it succeeded or not.
+   */
+  async function withStageContext<T>(
+    ref: StageRef & { batchIndex?: number },
+    fn: (ctx: StageContext, handler: AnyStageHandler, spec: AnyStageSpec) => Promise<T>,
+  ): Promise<T> {
+    const db = await deps.getDb();
+    const { frozen, config, served, bindsServed } = await stageConfigFor(db, ref);
+    const { stage, spec, handler } = stageOf(frozen, ref);
     const { ctx, ledger } = buildStageContext({
       campaignId: ref.campaignId,
       iteration: ref.iteration,
@@ -452,6 +459,39 @@ export function createActivities(deps: ActivityDeps) {
     watchStageJob: (ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number }) =>
       withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.watchStageJob(ref))),
     cancelStageJob: (ref: StageJobRef & { name?: string }) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.cancelStageJob(ref))),
+
+    /**
+     * While a stage waits for an operator after EndpointUnavailable: asks the endpoints its roles call
+     * `GET /models` every few seconds (src/llm/endpointRecovery.ts) until all answer, heartbeating
+     * what is still silent; returns `answered: true` then, for the iteration to retry the stage.
+     * Cancelled when the operator decides first. `watched: 0`: nothing to watch (the iteration waits
+     * for the operator alone).
+     */
+    awaitStageEndpoints: (ref: StageRef) =>
+      withFailurePolicy(asBookkeeping, async (): Promise<{ answered: boolean; watched: number }> => {
+        const actx = Context.current();
+        const db = await deps.getDb();
+        const { config } = await stageConfigFor(db, ref);
+        const needs = stageEndpointNeeds(config, ref.stage);
+        if (needs.length === 0) return { answered: false, watched: 0 };
+        await noteFailedStageRun(
+          db,
+          ref,
+          `the stage retries by itself once ${needs.map((n) => `${n.endpoint} (${n.baseUrl})`).join(" and ")} answer${needs.length === 1 ? "s" : ""} again (or decide now: campaign retry-stage / skip-stage)`,
+        );
+        const heartbeat = setInterval(() => actx.heartbeat(), 2000);
+        try {
+          const answered = await waitUntilEndpointsAnswer(needs, {
+            signal: actx.cancellationSignal,
+            onRound: (r) => actx.heartbeat({ silent: r.silent }),
+          });
+          if (!answered) throw new CancelledFailure("cancelled while waiting for the endpoints to answer");
+          deps.log(`[endpoint] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${needs.map((n) => n.endpoint).join(", ")} answer again`);
+          return { answered, watched: needs.length };
+        } finally {
+          clearInterval(heartbeat);
+        }
+      }),
 
     async recordStageOutcome(ref: StageRef & { status: "failed" | "skipped"; error?: string }): Promise<void> {
       await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error)));

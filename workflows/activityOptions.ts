@@ -47,6 +47,20 @@ export function bookkeepingActivities(byCause: boolean, taskQueue = queues().def
 }
 
 /**
+ * The watch a stage waiting after EndpointUnavailable keeps on its endpoints (awaitStageEndpoints):
+ * as long as the operator has not decided, up to a day per watch; it heartbeats every few seconds,
+ * so a lost worker's watch moves to another within seconds.
+ */
+export function endpointWatchActivities() {
+  return proxyActivities<Activities>({
+    taskQueue: queues().default,
+    startToCloseTimeout: "24 hours",
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
+    retry: { initialInterval: "1s", maximumInterval: "30s", backoffCoefficient: 2, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  });
+}
+
+/**
  * Light bookkeeping as local activities (the lean-history patch): a few database reads and writes
  * that finish in milliseconds, run by the workflow worker inside the workflow task, so each costs
  * one marker event instead of six. The same retry-by-cause policy; the workflow task keeps them

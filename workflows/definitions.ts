@@ -17,6 +17,8 @@ export interface StageStatus {
   counts: Record<string, number>;
   attempts: number;
   lastError?: string;
+  /** While waiting for an operator: what the iteration is doing to recover by itself, if anything. */
+  recovery?: string;
   /** For cluster-job stages: the job being watched and its latest progress. */
   job?: { name: string; state: string; done?: number; total?: number; metrics?: Record<string, number> };
 }

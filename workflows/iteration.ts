@@ -4,20 +4,29 @@
  * stage waits for an operator decision (retryStage / skipStage / abort) unless configured otherwise.
  * The state and the operator surface live in iterationState.ts, one stage's run in stageRunner.ts.
  */
-import { ApplicationFailure, CancellationScope, CancelledFailure, condition, isCancellation } from "@temporalio/workflow";
+import { ApplicationFailure, CancellationScope, CancelledFailure, condition, isCancellation, patched } from "@temporalio/workflow";
 import type { StageRef } from "../activities/types.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { failureChainMessage } from "../src/status/failureCause.js";
-import { bookkeepingActivities, localBookkeepingActivities, stageActivities } from "./activityOptions.js";
+import { bookkeepingActivities, endpointWatchActivities, localBookkeepingActivities, stageActivities } from "./activityOptions.js";
 import { abortWaitsForStageWork, codePaths } from "./codePaths.js";
 import type { IterationResult, StageStatus } from "./definitions.js";
 import { IterationState } from "./iterationState.js";
 import { legacyPlan } from "./legacyInput.js";
-import { CANCEL_WITHOUT_REASON } from "./operatorSurface.js";
+import { CANCEL_WITHOUT_REASON, firstRealError } from "./operatorSurface.js";
 import { runStage } from "./stageRunner.js";
 
 export { PATCH_STAGE_CHUNKS } from "./stageRunner.js";
+
+/**
+ * A stage that stopped for a cause that mends itself does not wait for a person: a lost cluster job
+ * (ClusterJobLost: its machine went away) runs its next attempt at once, up to LOST_JOB_RETRIES
+ * times per stage; an unreachable endpoint (EndpointUnavailable) is retried once it answers again.
+ * Both still show as waiting for an operator, with what the iteration does about it.
+ */
+export const PATCH_STAGE_SELF_RECOVERY = "stage-self-recovery-v1";
+export const LOST_JOB_RETRIES = 3;
 
 export interface IterationInput {
   campaignId: string;
@@ -34,6 +43,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   // An abort waits for the stage's running activities to stop, so the reports come after the last write.
   const abortWaits = abortWaitsForStageWork();
   const bookkeeping = bookkeepingActivities(byCause);
+  const endpointWatch = endpointWatchActivities();
   // Loading the plan, marking the iteration started and planning stages: milliseconds of database work.
   const local = lean ? localBookkeepingActivities() : undefined;
   const light = local ?? bookkeeping;
@@ -50,6 +60,8 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
   state.outputDir = plan.outputDir;
   state.showDetails();
   const status = state.status;
+  /** Automatic retries of a stage's lost jobs so far in this run, by stage index. */
+  const lostJobRetries = new Map<number, number>();
 
   if (!surface) await runStages();
   else {
@@ -85,6 +97,41 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
     ...(statusInResult ? { status } : {}),
   };
 
+  /**
+   * A stage that stopped on an unreachable endpoint waits for the operator and, meanwhile, watches its
+   * endpoints (activities: awaitStageEndpoints): when they all answer again before the operator
+   * decides, the stage is retried as if the operator had asked. Nothing to watch, or the watch
+   * failing, leaves the decision to the operator alone.
+   */
+  async function waitForEndpointsOrOperator(ref: StageRef, st: StageStatus): Promise<void> {
+    let answered = false;
+    let watching = true;
+    st.recovery = "retries by itself once its endpoints answer GET /models again (asked every few seconds)";
+    await state.publish();
+    const watch = new CancellationScope();
+    const watched = watch
+      .run(() => endpointWatch.awaitStageEndpoints(ref))
+      .then(
+        (r) => {
+          answered = r.answered;
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        watching = false;
+      });
+    await condition(() => state.decision !== undefined || state.aborted || answered || !watching);
+    if (!answered && watching) watch.cancel();
+    await watched;
+    st.recovery = undefined;
+    if (answered && state.decision === undefined && !state.aborted) {
+      state.decision = { action: "retry", stage: st.name };
+      return;
+    }
+    await state.publish();
+    await condition(() => state.decision !== undefined || state.aborted);
+  }
+
   async function runStages(): Promise<void> {
     await light.startIteration({ campaignId, iteration });
 
@@ -100,6 +147,7 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
 
       for (;;) {
         st.state = "running";
+        st.recovery = undefined;
         st.attempts++;
         await state.publish();
         try {
@@ -136,8 +184,18 @@ export async function iterationWorkflow(input: IterationInput): Promise<Iteratio
           } else {
             st.state = "waiting_for_operator";
             await bookkeeping.recordStageOutcome({ ...ref, status: "failed", error: message });
-            await state.publish();
-            await condition(() => state.decision !== undefined || state.aborted);
+            const cause = surface ? firstRealError(err).type : undefined;
+            if (cause === ErrorType.clusterJobLost && (lostJobRetries.get(i) ?? 0) < LOST_JOB_RETRIES && patched(PATCH_STAGE_SELF_RECOVERY)) {
+              // A machine crash, not the job's failure: the next attempt resumes from the last checkpoint.
+              lostJobRetries.set(i, (lostJobRetries.get(i) ?? 0) + 1);
+              st.lastError = `${message}; retried by itself as attempt ${st.attempts + 1} (${lostJobRetries.get(i)} of ${LOST_JOB_RETRIES} automatic retries of lost jobs)`;
+              state.decision = { action: "retry", stage: st.name };
+            } else if (cause === ErrorType.endpointUnavailable && patched(PATCH_STAGE_SELF_RECOVERY)) {
+              await waitForEndpointsOrOperator(ref, st);
+            } else {
+              await state.publish();
+              await condition(() => state.decision !== undefined || state.aborted);
+            }
             if (state.aborted) break;
           }
           const d = state.decision;

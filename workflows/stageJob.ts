@@ -31,6 +31,13 @@ import { jobProgressSignal } from "./definitions.js";
  */
 export const PATCH_CANCEL_DURING_SUBMIT = "cancel-during-submit-v1";
 
+/**
+ * A job lost by its launcher (its process or node gone without an exit code: a machine crash) fails
+ * this workflow as ClusterJobLost, not ClusterJobFailed, so the iteration can run the next attempt
+ * by itself (workflows/iteration.ts). Asked only when a lost job is seen.
+ */
+export const PATCH_LOST_JOB_TYPE = "lost-job-type-v1";
+
 /** About 6 events per window: 200 windows keep a run under ~1,300 events. */
 export const WATCHES_PER_RUN = 200;
 
@@ -103,7 +110,10 @@ export async function stageJobWorkflow(input: StageJobInput): Promise<StageJobRe
         })
         .catch(() => undefined); // progress is best effort: the iteration may be gone
       if (w.outcome === "done") return { job: name, state: w.state, reused: false };
-      if (w.outcome === "failed") throw ApplicationFailure.nonRetryable(w.message ?? `job ${name} ${w.state}`, ErrorType.clusterJobFailed);
+      if (w.outcome === "failed") {
+        const lost = w.state === "lost" && patched(PATCH_LOST_JOB_TYPE);
+        throw ApplicationFailure.nonRetryable(w.message ?? `job ${name} ${w.state}`, lost ? ErrorType.clusterJobLost : ErrorType.clusterJobFailed);
+      }
     }
   } catch (err) {
     if (isCancellation(err)) {

@@ -20,6 +20,8 @@ export const ErrorType = {
   decisionRefused: "DecisionRefused",
   /** A cluster job (training, merge, serving) failed, was cancelled outside toolloop or was lost by its scheduler. */
   clusterJobFailed: "ClusterJobFailed",
+  /** A cluster job whose process or node went away without an exit code (a machine crash): the iteration retries it by itself. */
+  clusterJobLost: "ClusterJobLost",
   /** An LLM endpoint failed its attempt budget (refused, no connection, no response): an operator checks it. */
   endpointUnavailable: "EndpointUnavailable",
   /** A campaign's iteration workflow could not be started (its id still held after the wait, or Temporal refused it). */
@@ -37,6 +39,7 @@ export const NON_RETRYABLE_ERROR_TYPES: string[] = [
   ErrorType.failedAfterRetries,
   ErrorType.decisionRefused,
   ErrorType.clusterJobFailed,
+  ErrorType.clusterJobLost,
   ErrorType.endpointUnavailable,
   ErrorType.iterationNotStarted,
 ];

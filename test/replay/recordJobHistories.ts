@@ -7,12 +7,16 @@
  * cancel-during-submit-v1, whose marker only the stageJob children carry: the iteration file it
  * writes repeats the lean-history path and need not be committed) a stageJob child whose campaign
  * was aborted while the job was being submitted; and (since patch job-attempt-from-database-v1) the
- * iteration of a campaign started again after its job failed and it was aborted. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
+ * iteration of a campaign started again after its job failed and it was aborted; and (since patches
+ * lost-job-type-v1 and stage-self-recovery-v1) a job lost with its machine, retried by the iteration
+ * itself, and a stage whose endpoint went down and came back, retried once it answered. Run: `node dist/test/replay/recordJobHistories.js` (TEMPORAL_ADDRESS and DATABASE_URL
  * set, or none); commit the JSON files it writes.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { startSimulator } from "../../src/llm/simulator/server.js";
+import { eq } from "drizzle-orm";
+import { clusterJobs } from "../../src/db/schema.js";
 import { historySaver } from "./historyFiles.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import {
@@ -122,6 +126,58 @@ try {
   await r1.result().catch(() => undefined);
   await (await startResumed()).result();
   saveHistory(`${r1.workflowId}-iter-1`, "iterationWorkflow-job-resumed-job-attempt-from-database.json");
+
+  // A job lost with its machine (patches lost-job-type-v1 and stage-self-recovery-v1): the iteration runs attempt 2 by itself.
+  const lostId = `replay-job-lost-${Date.now()}`;
+  const lostDir = path.join(env.workDir, ".toolloop/output", lostId, "iter-1");
+  fs.mkdirSync(lostDir, { recursive: true });
+  fs.writeFileSync(path.join(lostDir, "sleep-1"), "120000");
+  const lost = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(lostId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [
+      {
+        config: simulatorCampaign(sim.url, { stages: [{ name: "test.job", sleepMs: 300, watch: { windowSeconds: 5, pollSeconds: 1 } }] as never }),
+        campaignId: lostId,
+      },
+    ],
+  });
+  const lostJobPid = await waitFor("the job to run", async () => {
+    const [row] = await env.db.db.select().from(clusterJobs).where(eq(clusterJobs.campaignId, lostId));
+    return row?.state === "running" ? Number(row.externalId) : undefined;
+  });
+  process.kill(-lostJobPid, "SIGKILL");
+  await lost.result();
+  saveHistory(`${lost.workflowId}-iter-1`, "iterationWorkflow-job-lost-stage-self-recovery.json");
+  saveHistory(`${lost.workflowId}-iter-1-test.job-job-a1`, "stageJobWorkflow-lost-lost-job-type.json");
+
+  // An endpoint that is down, then back (patch stage-self-recovery-v1): the waiting stage retries by itself.
+  const down = await startSimulator({ seed: 4, latencyMs: 5, maxConcurrency: 4, quiet: true });
+  const downPort = Number(new URL(down.url).port);
+  await down.close();
+  const downUrl = `http://127.0.0.1:${downPort}/v1`;
+  const downConfig = simulatorCampaign(downUrl, { count: 8, batchSize: 4 });
+  downConfig.endpoints = { sim: { baseUrl: downUrl, maxConcurrency: 2, timeoutMs: 60_000, maxRetries: 5, attemptBudget: 3, connectTimeoutMs: 1000 } };
+  downConfig.roles = { generator: { endpoint: "sim", model: "toolloop-sim" } };
+  const downId = `replay-endpoint-back-${Date.now()}`;
+  const hd = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(downId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config: downConfig, campaignId: downId }],
+  });
+  const downIteration = env.client.workflow.getHandle(`${hd.workflowId}-iter-1`);
+  await waitFor(
+    "the stage to watch its endpoint",
+    async () => ((await downIteration.query(statusQuery).catch(() => undefined)) as IterationStatus | undefined)?.stages[0]?.recovery !== undefined,
+    60_000,
+  );
+  const back = await startSimulator({ port: downPort, seed: 4, latencyMs: 5, maxConcurrency: 4, quiet: true });
+  try {
+    await hd.result();
+  } finally {
+    await back.close();
+  }
+  saveHistory(`${hd.workflowId}-iter-1`, "iterationWorkflow-endpoint-back-stage-self-recovery.json");
 
   // Paused while the batch stage before the job stage runs (a slow endpoint keeps it running).
   const slow = await startSimulator({ seed: 2, latencyMs: 3000, maxConcurrency: 16, quiet: true });

@@ -17,10 +17,10 @@ import { DeterminismViolationError } from "@temporalio/workflow";
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
 import { PATCH_ABORT_WAITS, PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
 import { PATCH_LEAN_HISTORY } from "../../workflows/codePaths.js";
-import { PATCH_STAGE_CHUNKS } from "../../workflows/iteration.js";
+import { PATCH_STAGE_CHUNKS, PATCH_STAGE_SELF_RECOVERY } from "../../workflows/iteration.js";
 import { PATCH_ITERATION_ID_WAIT } from "../../workflows/iterationStart.js";
 import { PATCH_OPERATOR_SURFACE } from "../../workflows/operatorSurface.js";
-import { PATCH_CANCEL_DURING_SUBMIT } from "../../workflows/stageJob.js";
+import { PATCH_CANCEL_DURING_SUBMIT, PATCH_LOST_JOB_TYPE } from "../../workflows/stageJob.js";
 import { PATCH_CLUSTER_JOB_STAGES, PATCH_JOB_ATTEMPT_FROM_DATABASE } from "../../workflows/stageRunner.js";
 import { WORKFLOWS_PATH } from "../../workers/createWorkers.js";
 
@@ -72,6 +72,10 @@ test("committed histories cover every workflow type and every patch", () => {
     PATCH_CANCEL_DURING_SUBMIT,
     PATCH_ITERATION_ID_WAIT,
     PATCH_JOB_ATTEMPT_FROM_DATABASE,
+    PATCH_STAGE_SELF_RECOVERY,
+    PATCH_LOST_JOB_TYPE,
+    PATCH_STAGE_SELF_RECOVERY,
+    PATCH_LOST_JOB_TYPE,
   ])
     assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(

@@ -230,6 +230,30 @@ test("a campaign started again after an abort cancelled its running job runs att
   );
 });
 
+test(
+  "a job lost with its machine (process gone, no exit code) runs its next attempt by itself; the campaign completes without an operator",
+  { timeout: 180_000 },
+  async () => {
+    const id = `job-lost-${Date.now().toString(36)}`;
+    fs.mkdirSync(outDir(id), { recursive: true });
+    fs.writeFileSync(path.join(outDir(id), "sleep-1"), "120000");
+    const handle = await start(id, 300);
+    await waitFor("the job to run", async () => (await jobsOf(id))[0]?.state === "running");
+    const pid = Number((await jobsOf(id))[0]?.externalId);
+    // The machine goes down: the job's whole process group dies at once, nothing writes an exit code.
+    process.kill(-pid, "SIGKILL");
+    assert.equal((await completesWithoutOperator(handle)).state, "completed");
+    assert.deepEqual(
+      (await jobsOf(id)).map((j) => [j.attempt, j.state]),
+      [
+        [1, "lost"],
+        [2, "succeeded"],
+      ],
+    );
+    assert.equal(fs.readFileSync(path.join(outDir(id), "attempts.txt"), "utf8"), "1\n2\n", "attempt 2 resumed over attempt 1's folder");
+  },
+);
+
 test("aborting the campaign cancels the running job on its cluster", { timeout: 120_000 }, async () => {
   const id = `job-abort-${Date.now().toString(36)}`;
   const handle = await start(id, 120_000);

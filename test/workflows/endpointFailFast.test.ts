@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
-import { activityFailures, samples, stageSlotOutcomes } from "../../src/db/schema.js";
+import { activityFailures, samples, stageRuns, stageSlotOutcomes } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
@@ -116,4 +116,55 @@ test("an endpoint that answers 404 for the role's model: the stage waits for an 
   const recorded = await env.db.db.select().from(stageSlotOutcomes).where(eq(stageSlotOutcomes.campaignId, campaignId));
   assert.deepEqual(recorded, [], "no slot recorded as the model's failure");
   assert.deepEqual(await env.db.db.select().from(samples).where(eq(samples.campaignId, campaignId)), []);
+});
+
+test("an endpoint that comes back (a server restarted): the waiting stage retries by itself once it answers, and the campaign completes without an operator", async () => {
+  // A port a simulator listened on, closed again: the server "crashed"; it comes back on the same port.
+  const first = await startSimulator({ seed: 12, latencyMs: 5, maxConcurrency: 4, quiet: true });
+  const port = Number(new URL(first.url).port);
+  await first.close();
+  const baseUrl = `http://127.0.0.1:${port}/v1`;
+  const campaignId = `comes-back-${Date.now().toString(36)}`;
+  const config = simulatorCampaign(baseUrl, { count: 8, batchSize: 4 });
+  config.endpoints = { sim: { baseUrl, maxConcurrency: 2, timeoutMs: 60_000, maxRetries: 5, attemptBudget: 3, connectTimeoutMs: 1000 } };
+  config.roles = { generator: { endpoint: "sim", model: "toolloop-sim" } };
+  const handle = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(campaignId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId }],
+  });
+  try {
+    const waiting = await waitFor(
+      "the stage to wait, watching its endpoint",
+      async () => {
+        const s = await iterationStatus(handle.workflowId).catch(() => undefined);
+        return s?.state === "waiting_for_operator" && s.stages[0]?.recovery ? s : undefined;
+      },
+      60_000,
+    );
+    assert.match(waiting.stages[0]?.lastError ?? "", /endpoint sim .* is unavailable for role generator/);
+    assert.match(waiting.stages[0]?.recovery ?? "", /retries by itself once its endpoints answer GET \/models again/);
+    // What `campaign status` reads (PostgreSQL): the stage's error says what happens next.
+    const run = await waitFor("the stage run's note", async () => {
+      const [r] = await env.db.db.select().from(stageRuns).where(eq(stageRuns.campaignId, campaignId));
+      return r?.error?.includes("retries by itself") ? r : undefined;
+    });
+    assert.match(
+      run.error ?? "",
+      new RegExp(
+        `the stage retries by itself once sim \\(http://127\\.0\\.0\\.1:${port}/v1\\) answers again \\(or decide now: campaign retry-stage / skip-stage\\)`,
+      ),
+    );
+    const back = await startSimulator({ port, seed: 12, latencyMs: 5, maxConcurrency: 4, quiet: true });
+    closers.push(() => back.close());
+    const result = await handle.result();
+    assert.equal(result.state, "completed");
+    const stored = await env.db.db.select().from(samples).where(eq(samples.campaignId, campaignId));
+    assert.equal(stored.length > 0, true, "the retried stage wrote its samples");
+    const [after] = await env.db.db.select().from(stageRuns).where(eq(stageRuns.campaignId, campaignId));
+    assert.equal(after?.status, "succeeded");
+    assert.equal(after?.attempts, 2, "one automatic retry");
+  } finally {
+    await handle.terminate("test done").catch(() => undefined);
+  }
 });

@@ -65,6 +65,19 @@ export async function stageJobAttempt(db: Db, k: StageKey, spent: (state: string
   return attempt;
 }
 
+/**
+ * Adds `note` to a failed stage run's error once (what the iteration does about the failure, for
+ * `campaign status`); the stage's next run clears the error.
+ */
+export async function noteFailedStageRun(db: Db, k: StageKey, note: string): Promise<void> {
+  await db
+    .update(stageRuns)
+    .set({
+      error: sql`CASE WHEN strpos(coalesce(${stageRuns.error}, ''), ${note}) > 0 THEN ${stageRuns.error} ELSE concat_ws('; ', ${stageRuns.error}, ${note}::text) END`,
+    })
+    .where(and(keyWhere(k), eq(stageRuns.status, "failed")));
+}
+
 export async function finishStageRun(db: Db, k: StageKey, status: Exclude<StageRunStatus, "running">, result: unknown, error?: string): Promise<void> {
   await db
     .insert(stageRuns)
