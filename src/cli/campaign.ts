@@ -276,6 +276,23 @@ async function noteIfNoWorkerYet(client: Client, workflowId: string): Promise<vo
   if (facts?.status === "RUNNING" && facts.noWorkerYet) console.log(`note: ${noWorkerYetNote(facts)}`);
 }
 
+/** How long `pause` and `resume` wait for the status query that tells whether the campaign is paused. */
+const PAUSED_QUERY_DEADLINE_MS = 10_000;
+
+/**
+ * Whether the campaign is paused now, as its status query says; undefined when that cannot be read
+ * promptly: the workflow is not running (the signal then reports it as ended), no worker has run it
+ * yet or none polls its queue (the query would wait out Temporal's deadline), or none answered.
+ */
+async function pausedNow(client: Client, workflowId: string): Promise<{ paused: boolean; state: string } | undefined> {
+  const facts = await readWorkflowFacts(client, workflowId).catch(() => undefined);
+  if (facts?.status !== "RUNNING" || facts.noWorkerYet || facts.workerPolling === false) return undefined;
+  const status = (await client.connection
+    .withDeadline(Date.now() + PAUSED_QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowId).query(statusQuery))
+    .catch(() => undefined)) as CampaignStatus | undefined;
+  return status ? { paused: status.paused, state: status.state } : undefined;
+}
+
 /** Runs `fn` with a connected client; what the SDK throws becomes a CliError that says what to do. */
 async function withClient<T>(ctx: TemporalContext, fn: (client: Client, e: CliEnv) => Promise<T>): Promise<T> {
   const e = cliEnv();
@@ -413,6 +430,16 @@ export function registerCampaignCommands(program: Command): void {
       .action(async (id: string) => {
         await withClient({ campaignId: id }, async (client) => {
           const workflowId = await toWorkflowId(client, id);
+          // The signal alone would be accepted either way: say so instead of "sent" when it would change nothing.
+          const now = await pausedNow(client, workflowId);
+          if (now && now.paused === (name === "pause")) {
+            console.log(
+              name === "pause"
+                ? `pause: campaign ${id} is already paused; nothing sent (\`${CLI} campaign resume ${id}\` continues it)`
+                : `resume: campaign ${id} is not paused (it is ${now.state.replaceAll("_", " ")}); nothing sent`,
+            );
+            return;
+          }
           await signalCampaign(client, workflowId, id, name, () => client.workflow.getHandle(workflowId).signal(signal));
           console.log(`${name}: sent to ${workflowId}`);
           await noteIfNoWorkerYet(client, workflowId);

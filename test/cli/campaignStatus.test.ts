@@ -328,12 +328,27 @@ test("paused: the running stage shows its rate and 'paused', no ETA; aborted mid
   try {
     const handle = await start(config, campaignId);
     await waitFor("two finished batches", async () => (await batchesDone(campaignId)) >= 2, 120_000);
+    // Resuming a campaign that runs would change nothing: said so, and nothing is sent.
+    const resumeRunning = await cli(["campaign", "resume", campaignId]);
+    assert.equal(resumeRunning.status, 0, resumeRunning.stderr);
+    assert.equal(resumeRunning.stdout, `resume: campaign ${campaignId} is not paused (it is running); nothing sent\n`);
     const pause = await cli(["campaign", "pause", campaignId]);
     assert.equal(pause.status, 0, pause.stderr);
+    assert.match(pause.stdout, new RegExp(`^pause: sent to ${campaignWorkflowId(campaignId)}$`, "m"));
     const paused = await waitFor("status to say paused", async () => {
       const r = await cli(["campaign", "status", campaignId]);
       return /: PAUSED, iteration 1\/1$/m.test(r.stdout) ? r : undefined;
     });
+    const pauseAgain = await cli(["campaign", "pause", campaignId]);
+    assert.equal(pauseAgain.status, 0, pauseAgain.stderr);
+    assert.equal(
+      pauseAgain.stdout,
+      `pause: campaign ${campaignId} is already paused; nothing sent (\`toolloop campaign resume ${campaignId}\` continues it)\n`,
+    );
+    const operatorSignals = ((await handle.fetchHistory()).events ?? [])
+      .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)
+      .filter((name) => name === "pause" || name === "resume");
+    assert.deepEqual(operatorSignals, ["pause"], "only the pause that changed something was sent");
     assert.match(paused.stdout, /^ {2}synthesize\.singleTurn {2}\d+\/200 \(\d+%\) {2}[\d.]+ items\/s {2}paused$/m);
     assert.doesNotMatch(paused.stdout, /ETA/);
 
