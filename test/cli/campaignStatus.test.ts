@@ -473,9 +473,14 @@ test("pause and abort of a campaign no worker has run yet: sent, with a note tha
 
     const status = await cli(["campaign", "status", campaignId, "--json"]);
     assert.equal(status.status, 0, status.stderr);
-    const v = JSON.parse(status.stdout) as { state: string; reason: string; notes: string[] };
+    const v = JSON.parse(status.stdout) as { state: string; reason: string; notes: string[]; nextCommands: { command: string }[] };
     assert.equal(v.state, "running");
     assert.equal(v.reason, "abort requested (aborted by operator: wrong endpoint); no worker has run the campaign yet, so it ends when one picks it up");
+    // Being aborted: pausing it is no next step.
+    assert.deepEqual(
+      v.nextCommands.map((n) => n.command),
+      [`toolloop campaign status ${campaignId} --watch`],
+    );
     assert.ok(
       v.notes.some((n) => n.startsWith("no worker has run this campaign yet")),
       JSON.stringify(v.notes),
