@@ -33,7 +33,7 @@ import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isNoWorkerAnswer, tempo
 import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { policyServerNote } from "./model.js";
-import { renderStatus } from "./progress.js";
+import { changedEntries, renderStatus } from "./progress.js";
 import { readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
 import { CLI, noWorkerYetNote } from "../status/campaignView.js";
 import { iterationWithInflight } from "../status/inflight.js";
@@ -477,8 +477,18 @@ async function withRunningBatches(client: Client, c: CampaignStatus, it: Iterati
 /** How long `--wait` lets a worker take a new campaign before saying that none has. */
 const WAITING_FOR_WORKER_AFTER_MS = 5_000;
 
-/** Prints status whenever it changes until the campaign workflow closes. */
-export async function follow(client: Client, workflowId: string, intervalMs = 1000, out: (s: string) => void = (s) => console.log(s)): Promise<CampaignStatus> {
+/**
+ * Prints status whenever it changes until the campaign workflow closes: the whole view on a terminal,
+ * only its changed entries otherwise (`changesOnly`), or a log would repeat every unchanged line on
+ * every refresh.
+ */
+export async function follow(
+  client: Client,
+  workflowId: string,
+  intervalMs = 1000,
+  out: (s: string) => void = (s) => console.log(s),
+  changesOnly = !process.stdout.isTTY,
+): Promise<CampaignStatus> {
   let last = "";
   const started = Date.now();
   // Until a worker has taken the campaign, its status query would only wait for Temporal's deadline.
@@ -514,7 +524,8 @@ export async function follow(client: Client, workflowId: string, intervalMs = 10
       }
     }
     if (rendered !== undefined && rendered !== last) {
-      out(rendered);
+      const shown = changesOnly ? changedEntries(last, rendered) : rendered;
+      if (shown !== "") out(shown);
       last = rendered;
     }
     if (!open) {

@@ -540,6 +540,33 @@ test("start --wait with no worker says once that the campaign waits for one (no 
   }
 });
 
+test("start --wait into a log (stdout not a terminal) prints what changed on each refresh: an iteration's done: line once, not on every refresh after it", async () => {
+  const campaignId = `st-wait-log-${Date.now().toString(36)}`;
+  const configPath = path.join(env.workDir, `${campaignId}.json`);
+  // Two iterations: the first one's done: line is in every view of the second.
+  fs.writeFileSync(configPath, JSON.stringify(simulatorCampaign(sim.url, { count: 40, batchSize: 10, iterations: 2, concurrency: { batchesInParallel: 1 } })));
+  const workers = await env.startWorkers();
+  try {
+    const r = await runCli(["campaign", "start", "--config", configPath, "--id", campaignId, "--wait"], cliEnvOf(env), 240_000);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const lines = r.stdout.split("\n");
+    const doneFirst = lines.filter((l) => l.startsWith("  done: iteration 1 completed"));
+    assert.equal(doneFirst.length, 1, r.stdout);
+    const at = lines.indexOf(doneFirst[0] ?? "");
+    // The second iteration was followed after it: its stages' progress, each change once.
+    const later = lines.slice(at + 1).filter((l) => /^ {2}synthesize\.singleTurn /.test(l));
+    assert.ok(later.length > 0, r.stdout);
+    assert.equal(new Set(later).size, later.length, `a stage line repeated unchanged:\n${r.stdout}`);
+    assert.ok(lines.filter((l) => l.startsWith("  done: iteration 2 completed")).length <= 1, r.stdout);
+  } finally {
+    await env.client.workflow
+      .getHandle(campaignWorkflowId(campaignId))
+      .terminate("test done")
+      .catch(() => undefined);
+    await workers.stop();
+  }
+});
+
 test("start --wait on a campaign terminated before any worker ran it ends at once with the reason (no status query left to time out)", async () => {
   const campaignId = `st-wait-term-${Date.now().toString(36)}`;
   const configPath = path.join(env.workDir, `${campaignId}.json`);
