@@ -33,7 +33,7 @@ import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isNoWorkerAnswer, tempo
 import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { policyServerNote } from "./model.js";
-import { renderStatus } from "./progress.js";
+import { changedEntries, renderStatus } from "./progress.js";
 import { readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
 import { CLI, noWorkerYetNote } from "../status/campaignView.js";
 import { iterationWithInflight } from "../status/inflight.js";
@@ -276,6 +276,23 @@ async function noteIfNoWorkerYet(client: Client, workflowId: string): Promise<vo
   if (facts?.status === "RUNNING" && facts.noWorkerYet) console.log(`note: ${noWorkerYetNote(facts)}`);
 }
 
+/** How long `pause` and `resume` wait for the status query that tells whether the campaign is paused. */
+const PAUSED_QUERY_DEADLINE_MS = 10_000;
+
+/**
+ * Whether the campaign is paused now, as its status query says; undefined when that cannot be read
+ * promptly: the workflow is not running (the signal then reports it as ended), no worker has run it
+ * yet or none polls its queue (the query would wait out Temporal's deadline), or none answered.
+ */
+async function pausedNow(client: Client, workflowId: string): Promise<{ paused: boolean; state: string } | undefined> {
+  const facts = await readWorkflowFacts(client, workflowId).catch(() => undefined);
+  if (facts?.status !== "RUNNING" || facts.noWorkerYet || facts.workerPolling === false) return undefined;
+  const status = (await client.connection
+    .withDeadline(Date.now() + PAUSED_QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowId).query(statusQuery))
+    .catch(() => undefined)) as CampaignStatus | undefined;
+  return status ? { paused: status.paused, state: status.state } : undefined;
+}
+
 /** Runs `fn` with a connected client; what the SDK throws becomes a CliError that says what to do. */
 async function withClient<T>(ctx: TemporalContext, fn: (client: Client, e: CliEnv) => Promise<T>): Promise<T> {
   const e = cliEnv();
@@ -413,6 +430,16 @@ export function registerCampaignCommands(program: Command): void {
       .action(async (id: string) => {
         await withClient({ campaignId: id }, async (client) => {
           const workflowId = await toWorkflowId(client, id);
+          // The signal alone would be accepted either way: say so instead of "sent" when it would change nothing.
+          const now = await pausedNow(client, workflowId);
+          if (now && now.paused === (name === "pause")) {
+            console.log(
+              name === "pause"
+                ? `pause: campaign ${id} is already paused; nothing sent (\`${CLI} campaign resume ${id}\` continues it)`
+                : `resume: campaign ${id} is not paused (it is ${now.state.replaceAll("_", " ")}); nothing sent`,
+            );
+            return;
+          }
           await signalCampaign(client, workflowId, id, name, () => client.workflow.getHandle(workflowId).signal(signal));
           console.log(`${name}: sent to ${workflowId}`);
           await noteIfNoWorkerYet(client, workflowId);
@@ -450,8 +477,18 @@ async function withRunningBatches(client: Client, c: CampaignStatus, it: Iterati
 /** How long `--wait` lets a worker take a new campaign before saying that none has. */
 const WAITING_FOR_WORKER_AFTER_MS = 5_000;
 
-/** Prints status whenever it changes until the campaign workflow closes. */
-export async function follow(client: Client, workflowId: string, intervalMs = 1000, out: (s: string) => void = (s) => console.log(s)): Promise<CampaignStatus> {
+/**
+ * Prints status whenever it changes until the campaign workflow closes: the whole view on a terminal,
+ * only its changed entries otherwise (`changesOnly`), or a log would repeat every unchanged line on
+ * every refresh.
+ */
+export async function follow(
+  client: Client,
+  workflowId: string,
+  intervalMs = 1000,
+  out: (s: string) => void = (s) => console.log(s),
+  changesOnly = !process.stdout.isTTY,
+): Promise<CampaignStatus> {
   let last = "";
   const started = Date.now();
   // Until a worker has taken the campaign, its status query would only wait for Temporal's deadline.
@@ -487,7 +524,8 @@ export async function follow(client: Client, workflowId: string, intervalMs = 10
       }
     }
     if (rendered !== undefined && rendered !== last) {
-      out(rendered);
+      const shown = changesOnly ? changedEntries(last, rendered) : rendered;
+      if (shown !== "") out(shown);
       last = rendered;
     }
     if (!open) {

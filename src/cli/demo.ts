@@ -27,6 +27,11 @@ import { cliEnv, workflowUiLink } from "./env.js";
 import { connectClient } from "./temporal.js";
 import { activityDepsFor } from "./worker.js";
 import { campaignReportPath } from "../output/layout.js";
+import { checkDatabaseUrl } from "../db/databaseUrl.js";
+import { folderFlagProblem } from "../util/folderFlag.js";
+import { thrownMessage } from "../util/thrown.js";
+import { probability, wholeNumberUpTo } from "./options.js";
+import { EXIT_ENVIRONMENT } from "./errors.js";
 
 /**
  * Why the demo's BFCL numbers are low, in every category ("multiple" included): the simulated policy
@@ -37,6 +42,9 @@ import { campaignReportPath } from "../output/layout.js";
  */
 const SIMULATED_BFCL_NOTE =
   "the simulated policy reads argument values only where a question writes them after the parameter's name; BFCL's own wording rarely does, so it declines most BFCL entries in every category: these numbers exercise the probe, they measure no model";
+
+/** A minute per simulated call: far slower than any real endpoint, and past the demo config's endpoint timeouts. */
+const MAX_LATENCY_MS = 60_000;
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -71,52 +79,83 @@ export function registerDemoCommand(program: Command): void {
         keepRunning?: boolean;
         workerLogLevel: string;
       }) => {
-        // The demo prints its own progress; worker lifecycle chatter would bury it.
-        Runtime.install({ logger: new DefaultLogger(parseLogLevel(opts.workerLogLevel)) });
-        const stateDir = path.resolve(opts.stateDir);
-        fs.mkdirSync(stateDir, { recursive: true });
-        const { raw, config } = readConfigFile(opts.config);
-
-        console.log("[demo] starting the Temporal dev server ...");
-        const temporal = await startTemporalDevServer({ stateDir: path.join(stateDir, "temporal"), log: (m) => console.log(`[temporal] ${m}`) });
-        const sim = await startSimulator({
-          seed: config.seed,
-          latencyMs: Number(opts.latencyMs),
-          maxConcurrency: 64,
-          mistakeRate: Number(opts.mistakeRate),
-          silentMistakeRate: Number(opts.silentMistakeRate),
-          judgeErrorRate: Number(opts.judgeErrorRate),
-        });
-        const databaseUrl = cliEnv().databaseUrl ?? `pglite:${path.join(stateDir, "pglite")}`;
-        const db = await openDatabase(databaseUrl);
-        await migrateDatabase(db);
-        console.log(`[demo] database: ${db.driver === "pglite" ? `PGlite at ${databaseUrl.slice(7)}` : "PostgreSQL (DATABASE_URL)"}`);
-        console.log(`[demo] LLM endpoint: ${sim.url} (toolloop LLM simulator — scripted, not a model)`);
-
-        // Point every endpoint of the example config at the simulator; the training stages run on the
-        // local launcher with the training venv's Python and the stand-in trainer (simulated).
-        const demoRaw = JSON.parse(JSON.stringify(raw)) as DemoConfig;
-        const demoLauncher: LauncherConfig = { kind: "local", stateDir: path.join(stateDir, "local-jobs") };
-        for (const ep of Object.values(demoRaw.endpoints)) ep.baseUrl = sim.url;
-        applyDemoOutputDir(demoRaw, stateDir, opts.outputDir);
-        if (demoRaw.stages.some((st) => st.name.startsWith("train."))) {
-          demoRaw.cluster = { ...demoRaw.cluster, python: demoTrainPython(), launcher: demoLauncher };
-          for (const st of demoRaw.stages) if (st.name === "serve.policy") st.simulator = { ...st.simulator, mistakeRate: Number(opts.mistakeRate) };
-          console.log("[demo] training: the STAND-IN trainer (simulated: it trains nothing; its checkpoints carry a profile the simulator serves)");
+        // Every input is checked before anything starts: the dev server and the simulator are not
+        // started only to be stopped again over a flag.
+        const logLevel = parseLogLevel(opts.workerLogLevel);
+        const simulatorRates = {
+          latencyMs: wholeNumberUpTo("--latency-ms", opts.latencyMs, MAX_LATENCY_MS),
+          mistakeRate: probability("--mistake-rate", opts.mistakeRate),
+          silentMistakeRate: probability("--silent-mistake-rate", opts.silentMistakeRate),
+          judgeErrorRate: probability("--judge-error-rate", opts.judgeErrorRate),
+        };
+        for (const [flag, dir] of [
+          ["--state-dir", opts.stateDir],
+          ["--output-dir", opts.outputDir],
+        ] as const) {
+          const problem = dir === undefined ? undefined : folderFlagProblem(flag, dir);
+          if (problem) throw new CliError(problem);
         }
+        const stateDir = path.resolve(opts.stateDir);
+        const environmentDatabaseUrl = cliEnv().databaseUrl;
+        if (environmentDatabaseUrl !== undefined) checkDatabaseUrl(environmentDatabaseUrl);
+        const { raw, config } = readConfigFile(opts.config);
+        const demoRaw = JSON.parse(JSON.stringify(raw)) as DemoConfig;
+        const trainPython = demoRaw.stages.some((st) => st.name.startsWith("train.")) ? demoTrainPython() : undefined;
 
-        const e = { ...cliEnv(), temporalAddress: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl };
-        const connection = await NativeConnection.connect({ address: temporal.address });
-        const { client, close } = await connectClient(e);
-        const activityDeps = { ...activityDepsFor(db, stateDir, () => undefined), temporalClient: async () => client };
-        const workers = await createWorkers({ connection, namespace: e.namespace, queuePrefix: e.queuePrefix, activityDeps });
-        const running = runWorkers(workers);
+        // The demo prints its own progress; worker lifecycle chatter would bury it.
+        Runtime.install({ logger: new DefaultLogger(logLevel) });
+        fs.mkdirSync(stateDir, { recursive: true });
+        const databaseUrl = environmentDatabaseUrl ?? `pglite:${path.join(stateDir, "pglite")}`;
+        const demoLauncher: LauncherConfig = { kind: "local", stateDir: path.join(stateDir, "local-jobs") };
+        // What has started, stopped in reverse order on every way out: a dev server (a child process)
+        // or the simulator (a listening socket) left behind would keep this process from exiting.
+        const stops: { what: string; stop: () => Promise<unknown> }[] = [];
         let failed = false;
         try {
+          console.log("[demo] starting the Temporal dev server ...");
+          const temporal = await startTemporalDevServer({ stateDir: path.join(stateDir, "temporal"), log: (m) => console.log(`[temporal] ${m}`) });
+          stops.push({ what: "the Temporal dev server", stop: () => temporal.stop() });
+          const sim = await startSimulator({ seed: config.seed, maxConcurrency: 64, ...simulatorRates });
+          stops.push({ what: "the LLM simulator", stop: () => sim.close() });
+          const db = await openDatabase(databaseUrl);
+          stops.push({ what: "the database", stop: () => db.close() });
+          await migrateDatabase(db);
+          console.log(`[demo] database: ${db.driver === "pglite" ? `PGlite at ${databaseUrl.slice(7)}` : "PostgreSQL (DATABASE_URL)"}`);
+          console.log(`[demo] LLM endpoint: ${sim.url} (toolloop LLM simulator — scripted, not a model)`);
+
+          // Point every endpoint of the example config at the simulator; the training stages run on the
+          // local launcher with the training venv's Python and the stand-in trainer (simulated).
+          for (const ep of Object.values(demoRaw.endpoints)) ep.baseUrl = sim.url;
+          applyDemoOutputDir(demoRaw, stateDir, opts.outputDir);
+          if (trainPython !== undefined) {
+            demoRaw.cluster = { ...demoRaw.cluster, python: trainPython, launcher: demoLauncher };
+            for (const st of demoRaw.stages) if (st.name === "serve.policy") st.simulator = { ...st.simulator, mistakeRate: simulatorRates.mistakeRate };
+            console.log("[demo] training: the STAND-IN trainer (simulated: it trains nothing; its checkpoints carry a profile the simulator serves)");
+          }
+
+          const e = { ...cliEnv(), temporalAddress: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl };
+          const connection = await NativeConnection.connect({ address: temporal.address });
+          stops.push({ what: "the workers' Temporal connection", stop: () => connection.close() });
+          const { client, close } = await connectClient(e);
+          stops.push({ what: "the Temporal client", stop: close });
+          const activityDeps = { ...activityDepsFor(db, stateDir, () => undefined), temporalClient: async () => client };
+          const workers = await createWorkers({ connection, namespace: e.namespace, queuePrefix: e.queuePrefix, activityDeps });
+          const running = runWorkers(workers);
+          stops.push({
+            what: "the workers",
+            stop: async () => {
+              for (const w of workers) if (w.getState() === "RUNNING") w.shutdown();
+              await running.catch(() => undefined);
+            },
+          });
+
           const campaignId = defaultCampaignId(config);
           const frozen = freezeCampaignConfig(demoRaw, { configDir: path.dirname(path.resolve(opts.config)) });
           if (!frozen.ok) throw frozen.error;
           const handle = await startCampaign(client, e, { frozen: frozen.frozen, campaignId });
+          // The last iteration's served policy outlives the campaign by design; the demo stops it when it
+          // stops, a failed campaign's too.
+          stops.push({ what: "the served policies", stop: () => stopServedPolicies(db.db, campaignId, demoLauncher, (m) => console.log(`[demo] ${m}`)) });
           const outputDir = demoCampaignOutputDir(demoRaw, stateDir, campaignId);
           console.log(`[demo] campaign ${campaignId} started: workflow ${handle.workflowId}`);
           console.log(`[demo] outputs: ${outputDir}`);
@@ -154,19 +193,14 @@ export function registerDemoCommand(program: Command): void {
             console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
             await running;
           }
-          // The last iteration's served policy outlives the campaign by design; the demo stops it when it stops.
-          await stopServedPolicies(db.db, campaignId, demoLauncher, (m) => console.log(`[demo] ${m}`));
         } catch (err) {
           failed = true;
           throw err;
         } finally {
-          for (const w of workers) if (w.getState() === "RUNNING") w.shutdown();
-          await running.catch(() => undefined);
-          await close();
-          await connection.close();
-          await sim.close();
-          await db.close();
-          await temporal.stop();
+          for (const { what, stop } of stops.reverse()) {
+            // One that cannot be stopped must not leave the others running.
+            await stop().catch((err: unknown) => console.error(`[demo] stopping ${what} failed: ${thrownMessage(err)}`));
+          }
           console.log(failed ? "[demo] stopped after a failure" : "[demo] done; services stopped");
         }
       },
@@ -183,7 +217,8 @@ interface DemoConfig {
 /** The training venv scripts/demo.sh makes (scripts/ensure-train-venv.sh): pyarrow for the stand-in trainer. */
 function demoTrainPython(): string {
   const py = path.join(installRoot(), ".venv-train", "bin", "python");
-  if (!fs.existsSync(py)) throw new CliError(`the demo's training stages need ${py}: run scripts/ensure-train-venv.sh (scripts/demo.sh does)`);
+  if (!fs.existsSync(py))
+    throw new CliError(`the demo's training stages need ${py}: run scripts/ensure-train-venv.sh (scripts/demo.sh does)`, EXIT_ENVIRONMENT);
   return py;
 }
 

@@ -61,3 +61,25 @@ export function renderStatus(c: CampaignStatus, it?: IterationStatus): string {
   }
   return lines.join("\n");
 }
+
+/**
+ * The entries of a refreshed view that the view printed before lacks, in order: what a log (stdout not
+ * a terminal) gets on each refresh, so unchanged stages and the `done:` lines are not repeated. An
+ * entry is a line with the deeper-indented lines under it (a stage's job and last error), so a changed
+ * stage prints whole.
+ */
+export function changedEntries(previous: string, next: string): string {
+  const before = new Set(entriesOf(previous));
+  return entriesOf(next)
+    .filter((e) => !before.has(e))
+    .join("\n");
+}
+
+function entriesOf(view: string): string[] {
+  const entries: string[] = [];
+  for (const line of view.split("\n")) {
+    if (line.startsWith("    ") && entries.length > 0) entries[entries.length - 1] += `\n${line}`;
+    else entries.push(line);
+  }
+  return entries;
+}

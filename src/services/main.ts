@@ -5,12 +5,17 @@
  *   node dist/src/services/main.js down --state-dir D
  *   node dist/src/services/main.js status --state-dir D
  *
+ * Bad input (a missing option, a --state-dir that is a file) exits 2, anything else 1.
+ *
  * `--env-file` is accepted as an alias of `--env-out`, but Node 20 scans the whole command line for
  * its own --env-file flag (even after the script name): it exits with "not found" when the file
  * does not exist yet, and preloads an existing one into process.env. Prefer --env-out on Node 20.
  */
 import fs from "node:fs";
-import { Command } from "commander";
+import path from "node:path";
+import { Command, CommanderError } from "commander";
+import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "../cli/errors.js";
+import { folderFlagProblem, notAFolder } from "../util/folderFlag.js";
 import { formatEnvFile, stackDown, stackStatus, stackUp } from "./stack.js";
 
 /**
@@ -33,19 +38,48 @@ function forgetPreloadedEnvFile(file: string): void {
   }
 }
 
+/** `--state-dir` checked before anything is started, stopped or read in it (a file there gives bare EEXIST or ENOTDIR errors). */
+function checkStateDir(dir: string): void {
+  const problem = folderFlagProblem("--state-dir", dir);
+  if (problem) throw new CliError(problem);
+}
+
+/** The env file `up` writes last, checked first: a folder in its way would fail `up` after both services started. */
+function checkEnvFile(flag: string, file: string): void {
+  const inTheWay = notAFolder(path.dirname(path.resolve(file)));
+  if (inTheWay) throw new CliError(`${flag} ${file}: ${inTheWay.path} ${inTheWay.what}`);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`${flag} ${file} is a directory; give the path of the file to write`);
+}
+
+const ENV_FILE_CONTENTS =
+  "KEY=value lines for `set -a; . FILE; set +a` or a dotenv loader: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_UI_URL, and DATABASE_URL unless there is no database (--no-postgres without one in the environment); the same lines go to stdout";
+
 const program = new Command();
-program.name("services").description("local Temporal dev server and PostgreSQL for toolloop").showHelpAfterError();
+program
+  .name("services")
+  .description("local Temporal dev server and PostgreSQL for toolloop")
+  .showHelpAfterError()
+  // Throw instead of exiting, so usage errors get the bad-input exit code like in the toolloop CLI.
+  .exitOverride();
 
 program
   .command("up")
   .description("start the Temporal dev server and PostgreSQL (detached), apply migrations, write the env file")
-  .requiredOption("--state-dir <dir>", "where the services keep their state, logs and pids")
-  .option("--env-out <file>", "KEY=value file written with TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_UI_URL, DATABASE_URL")
-  .option("--env-file <file>", "alias of --env-out (intercepted by Node 20 itself; see the file header)")
+  .requiredOption("--state-dir <dir>", "where the services keep their state, logs and pids (required)")
+  .option("--env-out <file>", `the env file to write (required, or its alias --env-file): ${ENV_FILE_CONTENTS}`)
+  .option(
+    "--env-file <file>",
+    "alias of --env-out; Node 20 takes --env-file anywhere on the line as its own flag (it stops when the file does not exist yet and loads one that does), so prefer --env-out",
+  )
   .option("--no-postgres", "do not start PostgreSQL (DATABASE_URL from the environment is still used)")
   .action(async (o: { stateDir: string; envOut?: string; envFile?: string; postgres: boolean }) => {
     const envFile = o.envOut ?? o.envFile;
-    if (!envFile) throw new Error("up: --env-out <file> is required");
+    if (!envFile)
+      throw new CliError(
+        "--env-out <file> is required: the file `up` writes TEMPORAL_ADDRESS, DATABASE_URL and the rest to, for scripts to source (see `up --help`)",
+      );
+    checkStateDir(o.stateDir);
+    checkEnvFile(o.envOut !== undefined ? "--env-out" : "--env-file", envFile);
     if (o.envOut === undefined) forgetPreloadedEnvFile(envFile);
     const env = await stackUp({ stateDir: o.stateDir, envFile, postgres: o.postgres, log: (m) => console.error(m) });
     process.stdout.write(formatEnvFile(env));
@@ -54,8 +88,9 @@ program
 program
   .command("down")
   .description("stop what `up` started (fine when nothing runs)")
-  .requiredOption("--state-dir <dir>", "the state dir given to `up`")
+  .requiredOption("--state-dir <dir>", "the state dir given to `up` (required)")
   .action(async (o: { stateDir: string }) => {
+    checkStateDir(o.stateDir);
     const stopped = await stackDown({ stateDir: o.stateDir });
     console.log(stopped.length > 0 ? `stopped: ${stopped.join(", ")}` : "nothing was running");
   });
@@ -63,8 +98,9 @@ program
 program
   .command("status")
   .description("show whether the services of a state dir are running")
-  .requiredOption("--state-dir <dir>", "the state dir given to `up`")
+  .requiredOption("--state-dir <dir>", "the state dir given to `up` (required)")
   .action((o: { stateDir: string }) => {
+    checkStateDir(o.stateDir);
     if (!fs.existsSync(o.stateDir)) {
       console.log(`no state in ${o.stateDir}`);
       return;
@@ -79,6 +115,11 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Commander has printed its message (or the help) already.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    return;
+  }
   console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
+  process.exitCode = err instanceof CliError ? err.exitCode : EXIT_ENVIRONMENT;
 });

@@ -261,6 +261,12 @@ export function nextCommandsFor(state: CampaignState, campaignId: string): Campa
   }
 }
 
+/** A running campaign whose abort was asked for: all that is left is to see it end. */
+function abortingCommands(campaignId: string): CampaignView["nextCommands"] {
+  const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);
+  return [{ command: `${CLI} campaign status ${id} --watch`, what: "follow it until the abort has ended it" }];
+}
+
 /**
  * An ended campaign keeps its policy servers (a completed one's last server is its product; a
  * scheduled run continuing it calls it): the command that stops them, with what runs.
@@ -384,6 +390,7 @@ export function campaignView(input: ViewInput): CampaignView {
   }
 
   const ended = ENDED_STATES.has(state);
+  const abortRequested = !ended && wf?.status === "RUNNING" && wf.abortReason !== undefined;
   const stages: StageView[] = (db?.stages ?? []).map((facts) => {
     // The workflow's end (a cancel, a terminate) does not close its stage rows.
     // A stopped stage's cancelled batches finished nothing, but what they stored is there: count it.
@@ -437,7 +444,8 @@ export function campaignView(input: ViewInput): CampaignView {
     ...(waitingStage ? { waitingStage } : {}),
     nextCommands: [
       ...(db?.policyServerDown && state === "waiting_for_operator" ? [restartServerCommand(db.campaignId, db.policyServerDown)] : []),
-      ...nextCommandsFor(state, db?.campaignId ?? input.campaignId),
+      // An abort asked for and not done yet: pausing, resuming or handling a stage of it would be undone by the abort.
+      ...(abortRequested ? abortingCommands(db?.campaignId ?? input.campaignId) : nextCommandsFor(state, db?.campaignId ?? input.campaignId)),
       ...(db?.policyServerDown && state !== "waiting_for_operator" ? [restartServerCommand(db.campaignId, db.policyServerDown)] : []),
       ...(ended && db?.policyServers?.length ? [stopServersCommand(state, db.campaignId, db.policyServers)] : []),
     ],

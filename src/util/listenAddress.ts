@@ -1,7 +1,7 @@
 /**
  * The address a server we start binds (`--host`, `--port` of `toolloop reward serve` and the LLM
  * simulator): a host checked before listening, and listen failures as one line naming the flag,
- * split into bad input (a value that can never work) and the environment (a port in use).
+ * split into bad input (a value to change: a host not this machine's) and the environment (a port in use).
  */
 import net from "node:net";
 
@@ -25,7 +25,7 @@ export function hostProblem(host: string): string | undefined {
 
 export interface ListenFailure {
   message: string;
-  /** True when the value can never work (exit 2); false for the machine's state (exit 1). */
+  /** True when the flag's value is what to change (exit 2); false for the machine's state (exit 1). */
   badInput: boolean;
 }
 
@@ -38,8 +38,9 @@ export function describeListenFailure(err: unknown, host: string, port: number):
     case "EACCES":
       return { message: `--port ${port}: not allowed to listen on it at ${host} (EACCES; ports below 1024 need privileges)`, badInput: false };
     case "EADDRNOTAVAIL":
-      // A valid address that is not this machine's (now): the machine's state, not the value's form.
-      return { message: `--host ${host}: not an address of this machine (EADDRNOTAVAIL)`, badInput: false };
+      // A well-formed address that is not this machine's: the flag is what to change (use 127.0.0.1,
+      // or 0.0.0.0 for every interface), so bad input, as `report serve` says it too.
+      return { message: `--host ${host}: not an address of this machine (EADDRNOTAVAIL)`, badInput: true };
     case "ENOTFOUND":
       return { message: `--host ${host}: host name not found (ENOTFOUND)`, badInput: true };
     case "EAI_AGAIN":

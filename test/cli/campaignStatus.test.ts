@@ -328,12 +328,27 @@ test("paused: the running stage shows its rate and 'paused', no ETA; aborted mid
   try {
     const handle = await start(config, campaignId);
     await waitFor("two finished batches", async () => (await batchesDone(campaignId)) >= 2, 120_000);
+    // Resuming a campaign that runs would change nothing: said so, and nothing is sent.
+    const resumeRunning = await cli(["campaign", "resume", campaignId]);
+    assert.equal(resumeRunning.status, 0, resumeRunning.stderr);
+    assert.equal(resumeRunning.stdout, `resume: campaign ${campaignId} is not paused (it is running); nothing sent\n`);
     const pause = await cli(["campaign", "pause", campaignId]);
     assert.equal(pause.status, 0, pause.stderr);
+    assert.match(pause.stdout, new RegExp(`^pause: sent to ${campaignWorkflowId(campaignId)}$`, "m"));
     const paused = await waitFor("status to say paused", async () => {
       const r = await cli(["campaign", "status", campaignId]);
       return /: PAUSED, iteration 1\/1$/m.test(r.stdout) ? r : undefined;
     });
+    const pauseAgain = await cli(["campaign", "pause", campaignId]);
+    assert.equal(pauseAgain.status, 0, pauseAgain.stderr);
+    assert.equal(
+      pauseAgain.stdout,
+      `pause: campaign ${campaignId} is already paused; nothing sent (\`toolloop campaign resume ${campaignId}\` continues it)\n`,
+    );
+    const operatorSignals = ((await handle.fetchHistory()).events ?? [])
+      .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)
+      .filter((name) => name === "pause" || name === "resume");
+    assert.deepEqual(operatorSignals, ["pause"], "only the pause that changed something was sent");
     assert.match(paused.stdout, /^ {2}synthesize\.singleTurn {2}\d+\/200 \(\d+%\) {2}[\d.]+ items\/s {2}paused$/m);
     assert.doesNotMatch(paused.stdout, /ETA/);
 
@@ -458,9 +473,14 @@ test("pause and abort of a campaign no worker has run yet: sent, with a note tha
 
     const status = await cli(["campaign", "status", campaignId, "--json"]);
     assert.equal(status.status, 0, status.stderr);
-    const v = JSON.parse(status.stdout) as { state: string; reason: string; notes: string[] };
+    const v = JSON.parse(status.stdout) as { state: string; reason: string; notes: string[]; nextCommands: { command: string }[] };
     assert.equal(v.state, "running");
     assert.equal(v.reason, "abort requested (aborted by operator: wrong endpoint); no worker has run the campaign yet, so it ends when one picks it up");
+    // Being aborted: pausing it is no next step.
+    assert.deepEqual(
+      v.nextCommands.map((n) => n.command),
+      [`toolloop campaign status ${campaignId} --watch`],
+    );
     assert.ok(
       v.notes.some((n) => n.startsWith("no worker has run this campaign yet")),
       JSON.stringify(v.notes),
@@ -517,6 +537,33 @@ test("start --wait with no worker says once that the campaign waits for one (no 
       .terminate("test done")
       .catch(() => undefined);
     await workers?.stop();
+  }
+});
+
+test("start --wait into a log (stdout not a terminal) prints what changed on each refresh: an iteration's done: line once, not on every refresh after it", async () => {
+  const campaignId = `st-wait-log-${Date.now().toString(36)}`;
+  const configPath = path.join(env.workDir, `${campaignId}.json`);
+  // Two iterations: the first one's done: line is in every view of the second.
+  fs.writeFileSync(configPath, JSON.stringify(simulatorCampaign(sim.url, { count: 40, batchSize: 10, iterations: 2, concurrency: { batchesInParallel: 1 } })));
+  const workers = await env.startWorkers();
+  try {
+    const r = await runCli(["campaign", "start", "--config", configPath, "--id", campaignId, "--wait"], cliEnvOf(env), 240_000);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const lines = r.stdout.split("\n");
+    const doneFirst = lines.filter((l) => l.startsWith("  done: iteration 1 completed"));
+    assert.equal(doneFirst.length, 1, r.stdout);
+    const at = lines.indexOf(doneFirst[0] ?? "");
+    // The second iteration was followed after it: its stages' progress, each change once.
+    const later = lines.slice(at + 1).filter((l) => /^ {2}synthesize\.singleTurn /.test(l));
+    assert.ok(later.length > 0, r.stdout);
+    assert.equal(new Set(later).size, later.length, `a stage line repeated unchanged:\n${r.stdout}`);
+    assert.ok(lines.filter((l) => l.startsWith("  done: iteration 2 completed")).length <= 1, r.stdout);
+  } finally {
+    await env.client.workflow
+      .getHandle(campaignWorkflowId(campaignId))
+      .terminate("test done")
+      .catch(() => undefined);
+    await workers.stop();
   }
 });
 

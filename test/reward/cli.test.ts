@@ -85,7 +85,7 @@ test("toolloop reward serve --config: /dev/zero is refused at once with bounded 
   }
 });
 
-test("toolloop reward serve --host/--port: an invalid host is bad input (exit 2), a port in use is the environment (exit 1)", async () => {
+test("toolloop reward serve --host/--port: an invalid host or one not this machine's is bad input (exit 2), a port in use is the environment (exit 1)", async () => {
   for (const [host, why] of [
     ["999.1.1.1", "is not a valid IPv4 address"],
     ["::zz", "is not a valid IPv6 address"],
@@ -95,6 +95,10 @@ test("toolloop reward serve --host/--port: an invalid host is bad input (exit 2)
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`^error: --host: "${host!.replace(/\./g, "\\.")}" ${why}`, "m"));
   }
+  // TEST-NET-1 (RFC 5737): never an address of this machine; the flag is what to change, as `report serve` says (exit 2).
+  const elsewhere = await runNodeMeasured(cli, ["reward", "serve", "--port", "0", "--host", "192.0.2.1"], 20_000);
+  assert.equal(elsewhere.status, 2, elsewhere.stderr);
+  assert.match(elsewhere.stderr, /^error: --host 192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\)$/m);
   const taken = await squatPort();
   try {
     const r = await runNodeMeasured(cli, ["reward", "serve", "--port", String(taken.port)], 20_000);

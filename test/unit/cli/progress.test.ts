@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { renderStatus } from "../../../src/cli/progress.js";
+import { changedEntries, renderStatus } from "../../../src/cli/progress.js";
 import type { CampaignStatus } from "../../../workflows/definitions.js";
 
 test("status shows a cluster job under its stage: name, state, steps and headline metrics", () => {
@@ -119,4 +119,38 @@ test("a succeeded single-job stage (train.merge, serve.policy) shows as done, 1/
   assert.doesNotMatch(out, /succeeded\s+\[-+\]\s+0% 0\/1/);
   // A stage still running keeps its real count.
   assert.match(out, /evaluate\.bfclFast\s+running\s+\[-{24}\]\s+0% 0\/1/);
+});
+
+test("what a log gets of each refresh: only the entries that changed, a stage with its job line whole, each done: line once", () => {
+  const view = (lines: string[]) => lines.join("\n");
+  const first = view([
+    "campaign c (demo): running, iteration 2/3",
+    "iteration 2: running (workflow campaign-c-iter-2)",
+    "  synthesize.singleTurn    running               [#####-------------------]  20% 80/400 ok=80",
+    "  train.sft                pending                                               0/1 ",
+    "  done: iteration 1 completed samples {}",
+  ]);
+  const second = view([
+    "campaign c (demo): running, iteration 2/3",
+    "iteration 2: running (workflow campaign-c-iter-2)",
+    "  synthesize.singleTurn    succeeded             [########################] 100% 400/400 ok=400",
+    "  train.sft                running               [------------------------]   0% 0/1 \n      job tl-c-2-train-sft: running, step 3/10",
+    "  done: iteration 1 completed samples {}",
+  ]);
+  assert.equal(changedEntries("", first), first, "the first view prints whole");
+  assert.equal(
+    changedEntries(first, second),
+    view([
+      "  synthesize.singleTurn    succeeded             [########################] 100% 400/400 ok=400",
+      "  train.sft                running               [------------------------]   0% 0/1 ",
+      "      job tl-c-2-train-sft: running, step 3/10",
+    ]),
+  );
+  // Only the job's step moved: the stage line comes with it, so the job line names its stage.
+  const third = second.replace("step 3/10", "step 4/10");
+  assert.equal(
+    changedEntries(second, third),
+    "  train.sft                running               [------------------------]   0% 0/1 \n      job tl-c-2-train-sft: running, step 4/10",
+  );
+  assert.equal(changedEntries(third, third), "");
 });

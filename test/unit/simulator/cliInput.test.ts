@@ -31,7 +31,7 @@ test("simulator CLI: --port out of range and an invalid --host exit 2 naming the
   });
 });
 
-test("simulator CLI: a port in use exits 1 naming --port; an address not this machine's names --host", async () => {
+test("simulator CLI: a port in use exits 1 naming --port; an address not this machine's exits 2 naming --host", async () => {
   const taken = await squatPort();
   try {
     const r = await runNodeMeasured(MAIN, ["--port", String(taken.port)], 20_000);
@@ -43,7 +43,7 @@ test("simulator CLI: a port in use exits 1 naming --port; an address not this ma
   }
   // TEST-NET-1 (RFC 5737): never assigned to a machine's interface.
   const r = await runNodeMeasured(MAIN, ["--port", "0", "--host", "192.0.2.1"], 20_000);
-  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /^\[toolloop-simulator\] --host 192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\)$/m);
   noStack(r.stderr);
 });

@@ -122,6 +122,33 @@ test("a running stage shows rate and ETA; paused and running get their commands"
   assert.equal(paused.nextCommands[0]?.command, "toolloop campaign resume weekly");
 });
 
+test("a running campaign whose abort was asked for suggests following it to its end, not pausing, resuming or handling a stage", () => {
+  const stages = [stage("synthesize.singleTurn", { status: "running", itemsTotal: 40, itemsDone: 10, startedAt: at(60_000) })];
+  const abortReason = "aborted by operator: wrong endpoint";
+  const views = [
+    // No worker has run it yet: the abort waits in its history (the case the audit found).
+    campaignView({ campaignId: "weekly", wf: wf({ noWorkerYet: true, workerPolling: false, abortReason }) }),
+    campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "running", workerPolling: true, abortReason }) }),
+    campaignView({ campaignId: "weekly", db: dbFacts(stages), wf: wf({ searchStatus: "paused", workerPolling: true, abortReason }) }),
+    campaignView({
+      campaignId: "weekly",
+      db: dbFacts([stage("verify.rules", { status: "failed", error: "x" })]),
+      wf: wf({ searchStatus: "waiting_for_operator", workerPolling: true, abortReason }),
+    }),
+  ];
+  for (const v of views) {
+    assert.match(v.reason ?? "", /^abort requested /, v.state);
+    assert.deepEqual(
+      v.nextCommands.map((n) => n.command),
+      ["toolloop campaign status weekly --watch"],
+      v.state,
+    );
+  }
+  // Without an abort the running one still suggests pause.
+  const running = campaignView({ campaignId: "weekly", wf: wf({ noWorkerYet: true, workerPolling: false }) });
+  assert.ok(running.nextCommands.some((n) => n.command === "toolloop campaign pause weekly"));
+});
+
 test("aborted (Canceled, or the old Completed with state aborted) and terminated say so with the reason", () => {
   const events = [
     { eventId: 5, activityTaskScheduledEventAttributes: { activityType: { name: "registerCampaign" } } },
