@@ -78,3 +78,12 @@ export function committeeRoles(c: CommitteeConfig): string[] {
 export function judgeId(role: string, sample: number): string {
   return `${role}#${sample}`;
 }
+
+/**
+ * The verifier name of the verdict expand.errors' committee records on an expanded sample; each
+ * reason of a failing one is a dissenting judge's analysis, `<judgeId>: <analysis>`.
+ */
+export const COMMITTEE_VERIFIER = "judge-committee";
+
+/** What starts a committee reason: the judge that gave it (a role name, `#`, its sample). */
+export const JUDGE_REASON_PREFIX_PATTERN = "^[a-zA-Z][a-zA-Z0-9_]*#[0-9]+: ";

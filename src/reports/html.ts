@@ -114,7 +114,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
   }));
   add(d.rejectionReasons.length > 0, "Rejection reasons", "no sample was rejected", () => ({
     caption:
-      "The most frequent reasons the verifiers gave for rejecting a sample, each named by its verifier (rules, judges); a passing verdict's notes are not counted.",
+      "The most frequent reasons the verifiers gave for rejecting a sample, each named by the verifier that gave it (rules, seed-shape, judges, judge-committee); each bar counts the rejected samples that gave the reason, once per sample however many calls or judges gave it; a passing verdict's notes are not counted.",
     config: {
       type: "bar",
       data: {
