@@ -26,6 +26,18 @@ export interface OmittedChart {
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1f77b4", "#8c564b"];
 const STATUS_COLORS: Record<string, string> = { verified: "#59a14f", rejected: "#e15759", pending: "#bab0ac", duplicate: "#edc948" };
 const color = (i: number) => PALETTE[i % PALETTE.length]!;
+/** An iteration's colour, the same in every chart that has a series per iteration (score histograms, reward curve). */
+export const iterationColor = (iteration: number) => color(iteration - 1);
+/** A judge's verdict: correct green, incorrect red, in every committee's vocabulary (src/judging). */
+export const VERDICT_COLORS: Record<string, string> = {
+  CORRECT: "#59a14f",
+  INCORRECT: "#e15759",
+  BOTH_CORRECT: "#8cd17d",
+  BOTH_WRONG: "#9d2b2b",
+  LABEL_WRONG: "#f28e2b",
+  PRED_WRONG: "#4e79a7",
+  unreadable: "#bab0ac",
+};
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -64,22 +76,22 @@ function stacked<R>(rows: R[], x: (r: R) => string, series: (r: R) => string, va
  */
 const scoresText = (n: number) => `${n} score${n === 1 ? "" : "s"}`;
 
-function histogramChart(h: Histogram, i: number): ChartSpec["config"] {
+function histogramChart(h: Histogram): ChartSpec["config"] {
   const labels = h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`);
   const of = h.samples !== undefined && h.samples !== h.count ? ` of ${h.samples} samples` : "";
   const perIteration = h.iterations ?? [];
   const datasets =
     perIteration.length > 1
-      ? perIteration.map((it, j) => ({
+      ? perIteration.map((it) => ({
           label: `iteration ${it.iteration} (${scoresText(it.count)}, mean ${fmt(it.mean)})`,
           data: it.n,
-          backgroundColor: color(i + j),
+          backgroundColor: iterationColor(it.iteration),
         }))
       : [
           {
             label: `${h.metric} (${scoresText(h.count)}${of}${perIteration.length === 1 ? `, iteration ${perIteration[0]!.iteration}` : ""}, mean ${fmt(h.mean)})`,
             data: h.bins.map((b) => b.n),
-            backgroundColor: color(i),
+            backgroundColor: perIteration.length === 1 ? iterationColor(perIteration[0]!.iteration) : color(0),
           },
         ];
   return {
@@ -178,7 +190,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.${
         h?.scale === "log" ? ` The bins are log-spaced: the values span more than a factor of ${LOG_BINS_RATIO}.` : ""
       }`,
-      config: histogramChart(h!, charts.length),
+      config: histogramChart(h!),
     }));
   }
   add(d.judgeVotes.length > 0, "Judges' verdicts", "no judge voted (no verify.judges, repair.labels or expand.errors committee ran)", () => ({
@@ -189,6 +201,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       (r) => `${r.stage} · ${r.model}`,
       (r) => r.verdict,
       (r) => r.n,
+      VERDICT_COLORS,
     ),
   }));
   add(d.labelJudgements.length > 0, "Committee decisions", "no committee decided on a mismatch", () => ({
@@ -257,11 +270,11 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
         type: "line",
         data: {
           labels: steps,
-          datasets: d.reward.map((c, i) => ({
+          datasets: d.reward.map((c) => ({
             label: `iteration ${c.iteration}`,
             data: steps.map((s) => c.points.find((p) => p.step === s)?.score ?? c.points.find((p) => p.step === s)?.reward ?? null),
-            borderColor: color(i),
-            backgroundColor: color(i),
+            borderColor: iterationColor(c.iteration),
+            backgroundColor: iterationColor(c.iteration),
             spanGaps: true,
           })),
         },
