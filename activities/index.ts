@@ -355,7 +355,8 @@ export function createActivities(deps: ActivityDeps) {
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       deps.log(
-        `[report] ${ref.campaignId} iteration ${ref.iteration}: no report written (${error}); build it with: toolloop report build ${ref.campaignId} --iteration ${ref.iteration}`,
+        // With this worker's --base-dir: an iteration whose report failed leaves no record of where its folder is.
+        `[report] ${ref.campaignId} iteration ${ref.iteration}: no report written (${error}); build it with: toolloop report build ${ref.campaignId} --iteration ${ref.iteration} --base-dir ${JSON.stringify(deps.baseDir)}`,
       );
       return { error };
     }

@@ -213,7 +213,11 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
     db: dbFacts,
     wf,
     notes,
-    reportPath: findReport(campaignId, wf?.outputDir, dbFacts?.outputDirSetting),
+    reportPath: findReport(campaignId, {
+      ...(wf?.outputDir ? { outputDir: wf.outputDir } : {}),
+      ...(dbFacts?.outputDirRecorded ? { recordedDir: dbFacts.outputDirRecorded } : {}),
+      ...(dbFacts?.outputDirSetting !== undefined ? { setting: dbFacts.outputDirSetting } : {}),
+    }),
     ...(workflowMissing ? { workflowMissing } : {}),
   });
 }
@@ -238,17 +242,21 @@ async function addInflight(client: Client, db: DbHandle, facts: DbFacts, wf: Wor
 }
 
 /**
- * The campaign report when the file exists: in the folder the worker resolved (memo or plan), else
- * the config's output.dir resolved against TOOLLOOP_BASE_DIR or the current folder, as the worker's default.
+ * The campaign report when the file exists, in the campaign's own output folder: the one the worker
+ * resolved (the memo or plan, else the report folder it recorded in PostgreSQL). Only when neither
+ * is known, the config's output.dir resolved against TOOLLOOP_BASE_DIR or the current folder (the
+ * worker's default): a known folder without the report is not second-guessed, since a file at a
+ * guessed place may be a stray copy with broken links, not the campaign's report.
  */
-function findReport(campaignId: string, outputDir: string | undefined, setting: string | undefined): string | undefined {
-  const dirs = [outputDir, setting !== undefined ? campaignOutputDir(defaultBaseDir(), setting, campaignId) : undefined];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const p = campaignReportPath(dir);
-    if (fs.existsSync(p)) return p;
-  }
-  return undefined;
+export function findReport(
+  campaignId: string,
+  known: { outputDir?: string; recordedDir?: string; setting?: string },
+  baseDir = defaultBaseDir(),
+): string | undefined {
+  const dir = known.outputDir ?? known.recordedDir ?? (known.setting !== undefined ? campaignOutputDir(baseDir, known.setting, campaignId) : undefined);
+  if (!dir) return undefined;
+  const p = campaignReportPath(dir);
+  return fs.existsSync(p) ? p : undefined;
 }
 
 async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; interval: string }): Promise<void> {

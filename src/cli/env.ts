@@ -37,6 +37,12 @@ export function defaultBaseDir(env: NodeJS.ProcessEnv = process.env, cwd: string
   return path.resolve(cwd, envValue(env, "TOOLLOOP_BASE_DIR") ?? ".");
 }
 
+/** TOOLLOOP_BASE_DIR resolved, when it is set: a base dir the deployment states, unlike the current folder `defaultBaseDir` falls back to. */
+export function statedBaseDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string | undefined {
+  const v = envValue(env, "TOOLLOOP_BASE_DIR");
+  return v === undefined ? undefined : path.resolve(cwd, v);
+}
+
 /** The help text of a `--base-dir` option: what the default is, and in this process what it resolves to. */
 export function baseDirHelp(what: string): string {
   return `${what}; default $TOOLLOOP_BASE_DIR, else the current folder (here: ${defaultBaseDir()})`;

@@ -2,16 +2,17 @@
  * `toolloop report build|serve`: a campaign's HTML reports (src/reports/) on demand. Reads
  * PostgreSQL (and the training jobs' logs on disk) only: no worker or Temporal needed.
  */
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { Command } from "commander";
-import { openDatabase, type DbHandle } from "../db/client.js";
+import { openDatabase, type Db, type DbHandle } from "../db/client.js";
 import { campaignReportPath, iterationReportPath } from "../output/layout.js";
-import { buildReportHtml, campaignReportDir } from "../reports/build.js";
+import { buildReportHtml, campaignReportDir, knownCampaignReportDir } from "../reports/build.js";
 import { writeFileAtomic } from "../util/atomicFiles.js";
 import { UnknownCampaignError } from "../reports/data.js";
 import { startReportServer } from "../reports/server.js";
-import { baseDirHelp, cliEnv, defaultBaseDir } from "./env.js";
+import { cliEnv, defaultBaseDir, statedBaseDir } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
 
 async function withDatabase<T>(fn: (db: DbHandle) => Promise<T>): Promise<T> {
@@ -77,6 +78,50 @@ export function parseHost(v: string): string {
   return v;
 }
 
+/**
+ * `--out` resolved; its folder must exist: a typo in it would otherwise create a tree of folders
+ * wherever the typo points (`/nonexistent-dir/` at the filesystem root).
+ */
+export function outFile(out: string): string {
+  const file = path.resolve(out);
+  const dir = path.dirname(file);
+  try {
+    fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      throw new CliError(`--out: the folder ${dir} does not exist; create it first or name a file in an existing folder`, EXIT_BAD_INPUT);
+    // Anything else (a file where a folder should be, no permission) the write names.
+  }
+  return file;
+}
+
+/**
+ * Where `report build` writes without --out, and how that place is known: the layout's path under
+ * --base-dir when given, else in the campaign's own output folder (src/reports/build.ts
+ * knownCampaignReportDir). Refused (exit 2) when only the worker's --base-dir could say where that
+ * is: a guess (the current folder) wrote a stray copy whose links to the iteration reports were broken.
+ */
+export async function reportTarget(
+  db: Db,
+  campaignId: string,
+  opts: { iteration?: number; baseDir?: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): Promise<{ file: string; how: string }> {
+  const fileIn = (dir: string) => (opts.iteration === undefined ? campaignReportPath(dir) : iterationReportPath(dir, opts.iteration));
+  const scope = opts.iteration !== undefined ? { iteration: opts.iteration } : {};
+  if (opts.baseDir !== undefined)
+    return {
+      file: fileIn(await campaignReportDir(db, opts.baseDir, campaignId, opts.iteration)),
+      how: `output.dir resolved against --base-dir ${opts.baseDir}`,
+    };
+  const envBaseDir = statedBaseDir(opts.env, opts.cwd);
+  const known = await knownCampaignReportDir(db, campaignId, { ...scope, ...(envBaseDir !== undefined ? { envBaseDir } : {}) });
+  if ("dir" in known) return { file: fileIn(known.dir), how: known.how };
+  throw new CliError(
+    `report build: campaign ${campaignId} has recorded no report yet, and its output.dir ${JSON.stringify(known.relativeSetting)} is relative to the worker's --base-dir, which PostgreSQL does not hold: pass --base-dir DIR (the worker's) or --out FILE`,
+    EXIT_BAD_INPUT,
+  );
+}
+
 const isLoopback = (host: string) => host === "::1" || host.startsWith("127.");
 
 const asCliError = (err: unknown): never => {
@@ -91,21 +136,24 @@ export function registerReportCommands(program: Command): void {
     .argument("<campaignId>")
     .option("--iteration <n>", "the report of one iteration (default: the campaign report)")
     .option("--out <file>", "write here instead of the campaign's output folder")
-    .option("--base-dir <dir>", baseDirHelp("directory the campaign's output.dir is resolved against (as the worker's --base-dir)"))
+    .option(
+      "--base-dir <dir>",
+      "the worker's --base-dir, to resolve the campaign's output.dir against (default: the folder the worker recorded writing the campaign's reports in, else $TOOLLOOP_BASE_DIR)",
+    )
     .description("build the campaign's (or one iteration's) report and write it as one self-contained HTML file")
     .action(async (campaignId: string, opts: { iteration?: string; out?: string; baseDir?: string }) => {
       const iteration = parseIteration(opts.iteration);
+      const out = opts.out !== undefined ? outFile(opts.out) : undefined;
       await withDatabase(async ({ db }) => {
-        const file = opts.out
-          ? path.resolve(opts.out)
-          : await campaignReportDir(db, opts.baseDir !== undefined ? path.resolve(opts.baseDir) : defaultBaseDir(), campaignId, iteration).then(
-              (dir) => (iteration === undefined ? campaignReportPath(dir) : iterationReportPath(dir, iteration)),
-              asCliError,
-            );
-        console.error(`[report] building the ${iteration === undefined ? "campaign" : `iteration ${iteration}`} report of ${campaignId} ...`);
+        const target = out
+          ? { file: out, how: "--out" }
+          : await reportTarget(db, campaignId, { iteration, ...(opts.baseDir !== undefined ? { baseDir: path.resolve(opts.baseDir) } : {}) }).catch(asCliError);
+        const what = iteration === undefined ? "campaign report" : `iteration ${iteration} report`;
+        console.error(`[report] building the ${what} of ${campaignId} ...`);
         const html = await buildReportHtml(db, { campaignId, ...(iteration !== undefined ? { iteration } : {}) }).catch(asCliError);
-        await writeReportFile(file, html, opts.out !== undefined);
-        console.log(file);
+        await writeReportFile(target.file, html, out !== undefined);
+        console.error(`[report] wrote the ${what} to ${target.file} (${target.how})`);
+        console.log(target.file);
       });
     });
   report

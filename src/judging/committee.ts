@@ -1,8 +1,9 @@
 /**
  * A judge committee: n votes from several judge roles (different models) and/or repeated samples of
  * one (each sample a request with its own `seed`), decided by a consensus threshold m. The config is
- * validated so a verdict can always be reached and never two at once: 1 <= m <= n and m > n/2
+ * validated so that m is reachable and no two verdicts can both reach it: 1 <= m <= n and m > n/2
  * (LoopTool's published default, one judge and a consensus of two, could never decide anything).
+ * That makes the verdict unique, not certain: split or unreadable votes can leave none (no consensus).
  */
 import pLimit from "p-limit";
 import type { z } from "zod";

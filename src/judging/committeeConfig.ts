@@ -1,8 +1,9 @@
 /**
  * A judge committee's config, pure (zod only: stage specs import it and workflows import the specs):
  * n votes from several judge roles and/or repeated samples of one, decided by a consensus threshold m,
- * validated so a verdict can always be reached and never two at once: 1 <= m <= n and m > n/2
+ * validated so that m is reachable and no two verdicts can both reach it: 1 <= m <= n and m > n/2
  * (LoopTool's published default, one judge and a consensus of two, could never decide anything).
+ * That makes the verdict unique, not certain: split or unreadable votes can leave none (no consensus).
  */
 import { z } from "zod";
 import { onceFieldsValid, positiveInt } from "../config/fields.js";
@@ -78,3 +79,12 @@ export function committeeRoles(c: CommitteeConfig): string[] {
 export function judgeId(role: string, sample: number): string {
   return `${role}#${sample}`;
 }
+
+/**
+ * The verifier name of the verdict expand.errors' committee records on an expanded sample; each
+ * reason of a failing one is a dissenting judge's analysis, `<judgeId>: <analysis>`.
+ */
+export const COMMITTEE_VERIFIER = "judge-committee";
+
+/** What starts a committee reason: the judge that gave it (a role name, `#`, its sample). */
+export const JUDGE_REASON_PREFIX_PATTERN = "^[a-zA-Z][a-zA-Z0-9_]*#[0-9]+: ";

@@ -21,3 +21,14 @@ export function iterationOutputDir(baseDir: string, outputDir: string, campaignI
 
 export const campaignReportPath = (campaignDir: string): string => path.join(campaignDir, REPORT_FILE);
 export const iterationReportPath = (campaignDir: string, iteration: number): string => path.join(campaignDir, `iter-${iteration}`, REPORT_FILE);
+
+/**
+ * The campaign folder an iteration report was written in (`<campaign folder>/iter-<N>/report.html`),
+ * or undefined for a path of another shape: what a recorded report path says of where the worker
+ * resolved the campaign's outputs.
+ */
+export function campaignDirOfIterationReport(file: string, iteration: number): string | undefined {
+  const iterDir = path.dirname(file);
+  if (path.basename(file) !== REPORT_FILE || path.basename(iterDir) !== `iter-${iteration}`) return undefined;
+  return path.dirname(iterDir);
+}

@@ -38,7 +38,13 @@ export interface ExportProvenance extends CampaignProvenance {
   iteration: number;
   /** Every configured role as the export's iteration used it. */
   roles: Record<string, RoleProvenance>;
-  /** Per role: whether any of its requests in the campaign so far was answered by the simulator. */
+  /**
+   * Per role (every configured role, and any other the request ledger names): true when the LLM
+   * simulator answered it. A role that has made requests (the campaign up to this iteration) counts
+   * by its own answers; one that has made none yet (in iteration 1 the judges and the policy ask only
+   * after the export) counts as its endpoint: true when the simulator answered another role there.
+   * False: no simulator answer was seen for it.
+   */
   simulatedRoles: Record<string, boolean>;
   /** True when any role was. */
   simulated: boolean;
@@ -103,12 +109,37 @@ export function campaignProvenance(p: {
   };
 }
 
+/**
+ * ExportProvenance.simulatedRoles from the ledger's per-role flags (roles that made requests): a
+ * configured role absent from the ledger takes its endpoint's, known from the roles that asked there.
+ * Without that, iteration 1's manifest said only `{generator: true}` while its judge and policy sat on
+ * the same simulator, and later iterations listed all three.
+ */
+export function simulatedRolesOf(config: CampaignConfig, ledger: Record<string, boolean>): Record<string, boolean> {
+  const endpointUrl = (role: string) => {
+    const r = Object.hasOwn(config.roles, role) ? config.roles[role] : undefined;
+    const e = r && Object.hasOwn(config.endpoints, r.endpoint) ? config.endpoints[r.endpoint] : undefined;
+    return e ? redactedUrl(e.baseUrl) : undefined;
+  };
+  const simulatedEndpoints = new Set(
+    Object.entries(ledger)
+      .filter(([role, simulated]) => simulated && endpointUrl(role) !== undefined)
+      .map(([role]) => endpointUrl(role)),
+  );
+  const out: Record<string, boolean> = {};
+  for (const role of [...new Set([...Object.keys(config.roles), ...Object.keys(ledger)])].sort())
+    out[role] = Object.hasOwn(ledger, role) ? ledger[role] === true : simulatedEndpoints.has(endpointUrl(role));
+  return out;
+}
+
+/** `ledgerSimulated`: per role that made requests in the campaign up to `iteration`, whether the simulator answered any (usage.ts simulatedByRole). */
 export function exportProvenance(
   base: CampaignProvenance,
   config: CampaignConfig,
   iteration: number,
-  simulatedRoles: Record<string, boolean>,
+  ledgerSimulated: Record<string, boolean>,
 ): ExportProvenance {
+  const simulatedRoles = simulatedRolesOf(config, ledgerSimulated);
   return {
     ...base,
     iteration,

@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import type { Db } from "../db/client.js";
 import { configForIteration, latestConfig } from "../db/repos/campaignConfigs.js";
+import { recordedCampaignOutputDir } from "../db/repos/campaigns.js";
 import { campaignOutputDir, campaignReportPath, iterationReportPath } from "../output/layout.js";
 import { gatherReportData, UnknownCampaignError } from "./data.js";
 import { renderReportHtml } from "./html.js";
@@ -26,8 +27,8 @@ export async function buildReportHtml(db: Db, scope: { campaignId: string; itera
   return renderReportHtml(data, { chartJs: await chartJsSource() });
 }
 
-/** The campaign's output folder, from its frozen config (output.dir resolved against `baseDir`, as the worker does). */
-export async function campaignReportDir(db: Db, baseDir: string, campaignId: string, iteration?: number): Promise<string> {
+/** The frozen config a report of this scope reads (the iteration's, else the newest); an unknown campaign or iteration is an UnknownCampaignError. */
+async function scopeConfig(db: Db, campaignId: string, iteration?: number) {
   const stored = iteration === undefined ? await latestConfig(db, campaignId) : await configForIteration(db, campaignId, iteration);
   if (!stored) {
     if (iteration !== undefined && (await latestConfig(db, campaignId))) throw new UnknownCampaignError(`campaign ${campaignId} has no iteration ${iteration}`);
@@ -35,7 +36,35 @@ export async function campaignReportDir(db: Db, baseDir: string, campaignId: str
       `no campaign ${JSON.stringify(campaignId)} in PostgreSQL (a campaign registers when a worker first runs it); \`toolloop campaign list\` shows the campaigns`,
     );
   }
+  return stored;
+}
+
+/** The campaign's output folder, from its frozen config (output.dir resolved against `baseDir`, as the worker does). */
+export async function campaignReportDir(db: Db, baseDir: string, campaignId: string, iteration?: number): Promise<string> {
+  const stored = await scopeConfig(db, campaignId, iteration);
   return campaignOutputDir(baseDir, stored.frozen.config.output.dir, campaignId);
+}
+
+/**
+ * The campaign's output folder when no base dir is given, and how it is known: where the worker
+ * recorded writing an iteration report, else an absolute output.dir (no base dir applies), else
+ * output.dir resolved against `envBaseDir` (TOOLLOOP_BASE_DIR, the deployment's stated base dir).
+ * Otherwise `relativeSetting`: a relative output.dir that only the worker's --base-dir resolves.
+ */
+export async function knownCampaignReportDir(
+  db: Db,
+  campaignId: string,
+  opts: { iteration?: number; envBaseDir?: string },
+): Promise<{ dir: string; how: string } | { relativeSetting: string }> {
+  const stored = await scopeConfig(db, campaignId, opts.iteration);
+  const recorded = await recordedCampaignOutputDir(db, campaignId, opts.iteration);
+  if (recorded) return { dir: recorded.dir, how: `the campaign's output folder, where the worker wrote iteration ${recorded.iteration}'s report` };
+  const setting = stored.frozen.config.output.dir;
+  // An absolute output.dir ignores whatever base dir it is resolved against.
+  if (path.isAbsolute(setting)) return { dir: campaignOutputDir("/", setting, campaignId), how: `the campaign's output folder (output.dir ${setting})` };
+  if (opts.envBaseDir !== undefined)
+    return { dir: campaignOutputDir(opts.envBaseDir, setting, campaignId), how: `output.dir ${setting} resolved against TOOLLOOP_BASE_DIR ${opts.envBaseDir}` };
+  return { relativeSetting: setting };
 }
 
 /** The iteration's report and the refreshed campaign report; returns both paths. */

@@ -14,6 +14,8 @@ export interface ChartSpec {
   caption: string;
   /** A Chart.js configuration ({ type, data, options }): plain JSON. */
   config: { type: string; data: { labels: (string | number)[]; datasets: Record<string, unknown>[] }; options?: Record<string, unknown> };
+  /** The chart's height in pixels when the default (320) is too small for its bars. */
+  height?: number;
 }
 
 export interface OmittedChart {
@@ -24,6 +26,18 @@ export interface OmittedChart {
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1f77b4", "#8c564b"];
 const STATUS_COLORS: Record<string, string> = { verified: "#59a14f", rejected: "#e15759", pending: "#bab0ac", duplicate: "#edc948" };
 const color = (i: number) => PALETTE[i % PALETTE.length]!;
+/** An iteration's colour, the same in every chart that has a series per iteration (score histograms, reward curve). */
+export const iterationColor = (iteration: number) => color(iteration - 1);
+/** A judge's verdict: correct green, incorrect red, in every committee's vocabulary (src/judging). */
+export const VERDICT_COLORS: Record<string, string> = {
+  CORRECT: "#59a14f",
+  INCORRECT: "#e15759",
+  BOTH_CORRECT: "#8cd17d",
+  BOTH_WRONG: "#9d2b2b",
+  LABEL_WRONG: "#f28e2b",
+  PRED_WRONG: "#4e79a7",
+  unreadable: "#bab0ac",
+};
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -62,22 +76,22 @@ function stacked<R>(rows: R[], x: (r: R) => string, series: (r: R) => string, va
  */
 const scoresText = (n: number) => `${n} score${n === 1 ? "" : "s"}`;
 
-function histogramChart(h: Histogram, i: number): ChartSpec["config"] {
+function histogramChart(h: Histogram): ChartSpec["config"] {
   const labels = h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`);
   const of = h.samples !== undefined && h.samples !== h.count ? ` of ${h.samples} samples` : "";
   const perIteration = h.iterations ?? [];
   const datasets =
     perIteration.length > 1
-      ? perIteration.map((it, j) => ({
+      ? perIteration.map((it) => ({
           label: `iteration ${it.iteration} (${scoresText(it.count)}, mean ${fmt(it.mean)})`,
           data: it.n,
-          backgroundColor: color(i + j),
+          backgroundColor: iterationColor(it.iteration),
         }))
       : [
           {
             label: `${h.metric} (${scoresText(h.count)}${of}${perIteration.length === 1 ? `, iteration ${perIteration[0]!.iteration}` : ""}, mean ${fmt(h.mean)})`,
             data: h.bins.map((b) => b.n),
-            backgroundColor: color(i),
+            backgroundColor: perIteration.length === 1 ? iterationColor(perIteration[0]!.iteration) : color(0),
           },
         ];
   return {
@@ -114,15 +128,17 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
   }));
   add(d.rejectionReasons.length > 0, "Rejection reasons", "no sample was rejected", () => ({
     caption:
-      "The most frequent reasons the verifiers gave for rejecting a sample, each named by its verifier (rules, judges); a passing verdict's notes are not counted.",
+      "The most frequent reasons the verifiers gave for rejecting a sample, each named by the verifier that gave it (rules, seed-shape, judges, judge-committee); each bar counts the rejected samples that gave the reason, once per sample however many calls or judges gave it; a passing verdict's notes are not counted. Long reasons are cut on the axis; hover a bar for the whole text.",
     config: {
       type: "bar",
       data: {
         labels: d.rejectionReasons.map((r) => r.reason),
         datasets: [{ label: "rejected samples", data: d.rejectionReasons.map((r) => r.n), backgroundColor: "#e15759" }],
       },
-      options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+      // Every reason gets its row (Chart.js would skip every other one when they crowd).
+      options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } }, y: { ticks: { autoSkip: false } } } },
     },
+    height: Math.max(320, 60 + 22 * d.rejectionReasons.length),
   }));
   const usageLabels = d.usage.map((u) => `${u.role} (${u.model})`);
   add(d.usage.length > 0, "Tokens per role", "no LLM request was made", () => ({
@@ -174,7 +190,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.${
         h?.scale === "log" ? ` The bins are log-spaced: the values span more than a factor of ${LOG_BINS_RATIO}.` : ""
       }`,
-      config: histogramChart(h!, charts.length),
+      config: histogramChart(h!),
     }));
   }
   add(d.judgeVotes.length > 0, "Judges' verdicts", "no judge voted (no verify.judges, repair.labels or expand.errors committee ran)", () => ({
@@ -185,6 +201,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       (r) => `${r.stage} · ${r.model}`,
       (r) => r.verdict,
       (r) => r.n,
+      VERDICT_COLORS,
     ),
   }));
   add(d.labelJudgements.length > 0, "Committee decisions", "no committee decided on a mismatch", () => ({
@@ -253,11 +270,11 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
         type: "line",
         data: {
           labels: steps,
-          datasets: d.reward.map((c, i) => ({
+          datasets: d.reward.map((c) => ({
             label: `iteration ${c.iteration}`,
             data: steps.map((s) => c.points.find((p) => p.step === s)?.score ?? c.points.find((p) => p.step === s)?.reward ?? null),
-            borderColor: color(i),
-            backgroundColor: color(i),
+            borderColor: iterationColor(c.iteration),
+            backgroundColor: iterationColor(c.iteration),
             spanGaps: true,
           })),
         },
@@ -526,6 +543,32 @@ table.summary th{background:#f5f5f5;white-space:nowrap}td{word-break:break-all}
 .chart{margin:1.5em 0;page-break-inside:avoid}.chart .box{position:relative;height:320px}.caption{color:#555;font-size:.9em;margin:0 0 .5em}
 .omitted{color:#666;font-size:.9em}`;
 
+/**
+ * In the page: a horizontal bar chart's category labels (rejection reasons, drop reasons, tool names)
+ * cut with an ellipsis to the width Chart.js gives its y axis (half the chart), measured in the
+ * tick font, so a long one is shortened at its end instead of clipped at the canvas edge, mid-word.
+ * The data keep the whole label, which the tooltip shows.
+ */
+const FIT_AXIS_LABELS = `function fitCategoryLabels(options) {
+  const y = ((options.scales ??= {}).y ??= {});
+  (y.ticks ??= {}).callback = function (value) {
+    const full = String(this.getLabelForValue(value));
+    const ctx = this.ctx;
+    ctx.save();
+    ctx.font = Chart.helpers.toFont(this.options.ticks.font).string;
+    const room = this.chart.width / 2 - 2 * (this.options.ticks.padding ?? 3) - 12;
+    let text = full;
+    if (ctx.measureText(text).width > room) {
+      let n = text.length;
+      while (n > 1 && ctx.measureText(text.slice(0, n) + "\u2026").width > room) n--;
+      const space = text.lastIndexOf(" ", n);
+      text = text.slice(0, space > n * 0.6 ? space : n).trimEnd() + "\u2026";
+    }
+    ctx.restore();
+    return text;
+  };
+}`;
+
 /** The whole page. `chartJs` is Chart.js's UMD build (chart.umd.js), inlined as is. */
 export function renderReportHtml(d: ReportData, opts: { chartJs: string }): string {
   const { charts, omitted } = reportCharts(d);
@@ -535,7 +578,7 @@ export function renderReportHtml(d: ReportData, opts: { chartJs: string }): stri
   const chartHtml = charts
     .map(
       (c) =>
-        `<section class="chart"><h2>${escapeHtml(c.title)}</h2><p class="caption">${escapeHtml(c.caption)}</p><div class="box"><canvas id="${c.id}" data-title="${escapeHtml(c.title)}"></canvas></div></section>`,
+        `<section class="chart"><h2>${escapeHtml(c.title)}</h2><p class="caption">${escapeHtml(c.caption)}</p><div class="box"${c.height ? ` style="height:${c.height}px"` : ""}><canvas id="${c.id}" data-title="${escapeHtml(c.title)}"></canvas></div></section>`,
     )
     .join("\n");
   const omittedHtml = omitted.length
@@ -565,7 +608,11 @@ ${omittedHtml}
 <script type="application/json" id="report-data">${scriptJson(d)}</script>
 <script>${lib}</script>
 <script>
-for (const spec of JSON.parse(document.getElementById("report-charts").textContent)) new Chart(document.getElementById(spec.id), spec.config);
+${FIT_AXIS_LABELS}
+for (const spec of JSON.parse(document.getElementById("report-charts").textContent)) {
+  if (spec.config.options.indexAxis === "y") fitCategoryLabels(spec.config.options);
+  new Chart(document.getElementById(spec.id), spec.config);
+}
 </script>
 </body></html>
 `;

@@ -163,6 +163,8 @@ export interface DbFacts {
   configHash?: string;
   /** The config's output.dir as written (relative paths resolve against the worker's base dir). */
   outputDirSetting?: string;
+  /** The campaign's output folder where the worker recorded writing an iteration report (summary.report.path). */
+  outputDirRecorded?: string;
   iteration?: { n: number; status: string; startedAt: string; finishedAt?: string };
   stages: StageFacts[];
   /** Policy servers (serve.policy jobs) last recorded running and not stopped: they outlive the campaign. */
@@ -449,7 +451,7 @@ export function campaignView(input: ViewInput): CampaignView {
       ...(db?.policyServerDown && state !== "waiting_for_operator" ? [restartServerCommand(db.campaignId, db.policyServerDown)] : []),
       ...(ended && db?.policyServers?.length ? [stopServersCommand(state, db.campaignId, db.policyServers)] : []),
     ],
-    ...(wf?.outputDir ? { outputDir: wf.outputDir } : {}),
+    ...(wf?.outputDir || db?.outputDirRecorded ? { outputDir: wf?.outputDir || db?.outputDirRecorded } : {}),
     ...(input.reportPath ? { reportPath: input.reportPath } : {}),
     ...(db?.configHash ? { configHash: db.configHash } : {}),
     ...(db ? { createdAt: db.createdAt, updatedAt: db.updatedAt } : {}),

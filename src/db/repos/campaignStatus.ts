@@ -13,6 +13,7 @@ import type { Db } from "../client.js";
 import { LIVE_SERVE_STATES } from "../../training/servedPolicyJobs.js";
 import { campaigns, clusterJobs, iterations, modelVersions, samples, stageBatches, stageRuns, stageSlotOutcomes } from "../schema.js";
 import { configForIteration, latestConfig } from "./campaignConfigs.js";
+import { recordedCampaignOutputDir } from "./campaigns.js";
 import { dialogueProgress } from "./dialogues.js";
 
 /** The stage whose slots `status` counts for a stopped run (src/stages/synthesize/singleTurn). */
@@ -75,6 +76,8 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
         }
       : {}),
   };
+  const recorded = await recordedCampaignOutputDir(db, campaignId);
+  if (recorded) facts.outputDirRecorded = recorded.dir;
   const servers = await livePolicyServers(db, campaignId);
   if (servers.length > 0) facts.policyServers = servers;
   const down = await endedPolicyServer(db, campaignId);

@@ -1,5 +1,7 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
+import { campaignDirOfIterationReport } from "../../output/layout.js";
+import { configForIteration } from "./campaignConfigs.js";
 import { campaigns, iterations, type CampaignRowStatus, type IterationRowStatus } from "../schema.js";
 
 /**
@@ -74,4 +76,30 @@ export async function upsertIteration(db: Db, it: { campaignId: string; iteratio
       target: [iterations.campaignId, iterations.iteration],
       set: { status: it.status, summary: it.summary ?? null, finishedAt: finished },
     });
+}
+
+/**
+ * The campaign's output folder as the worker resolved it, from the iteration reports it recorded
+ * writing (`summary.report.path`, set by finishIteration): a relative `output.dir` alone cannot say
+ * where that is, since it resolves against the worker's --base-dir, which PostgreSQL does not hold.
+ * With `iteration`, that iteration's record, else another iteration's whose config has the same
+ * output.dir; without, the newest record. Undefined when no iteration recorded its report.
+ */
+export async function recordedCampaignOutputDir(db: Db, campaignId: string, iteration?: number): Promise<{ dir: string; iteration: number } | undefined> {
+  const rows = await db
+    .select({ iteration: iterations.iteration, path: sql<string | null>`${iterations.summary}->'report'->>'path'` })
+    .from(iterations)
+    .where(and(eq(iterations.campaignId, campaignId), isNotNull(sql`${iterations.summary}->'report'->>'path'`)))
+    .orderBy(desc(iterations.iteration));
+  const recorded = rows.flatMap((r) => {
+    const dir = r.path ? campaignDirOfIterationReport(r.path, r.iteration) : undefined;
+    return dir ? [{ dir, iteration: r.iteration }] : [];
+  });
+  if (iteration === undefined) return recorded[0];
+  const own = recorded.find((r) => r.iteration === iteration);
+  if (own || recorded[0] === undefined) return own;
+  const setting = async (n: number) => (await configForIteration(db, campaignId, n))?.frozen.config.output.dir;
+  const wanted = await setting(iteration);
+  for (const r of recorded) if (wanted !== undefined && (await setting(r.iteration)) === wanted) return r;
+  return undefined;
 }

@@ -7,6 +7,7 @@
 import { and, asc, eq, lte, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { noDialogueKeptWarning } from "../../dialogue/noneKept.js";
+import { COMMITTEE_VERIFIER, JUDGE_REASON_PREFIX_PATTERN } from "../../judging/committeeConfig.js";
 import {
   bfclScores,
   campaigns,
@@ -97,14 +98,18 @@ export async function samplesByStageKindStatus(db: Db, scope: ReportScope) {
 
 /**
  * Rejection reasons of the failing verdicts, each as `<verifier>: <reason>` (without the `call[i] `
- * prefix), most frequent first: a sample is rejected by the rules or the judges, and the chart says which.
- * `n` counts rejected samples, not reasons: a sample that gives the same reason for two calls
- * (`call[0] missing ...`, `call[1] missing ...`) counts once under it.
+ * prefix, nor the `<judge>: ` of a committee's reason), most frequent first: a sample is rejected by
+ * the rules or the judges, and the chart says which. `n` counts rejected samples, not reasons: a
+ * sample that gives the same reason for two calls (`call[0] missing ...`, `call[1] missing ...`), or
+ * from two judges (`judge#0: ...`, `judge#2: ...`), counts once under it.
  */
 export async function rejectionReasons(db: Db, scope: ReportScope, limit = 15): Promise<{ reason: string; n: number }[]> {
   const it = scope.iteration === undefined ? sql`` : sql` AND ${samples.iteration} = ${scope.iteration}`;
+  // A committee's reasons name the judge that gave each (`judge#2: ...`): without that prefix, judges agreeing on a sample give one reason, counted once.
   const result = await db.execute(sql`
-    SELECT coalesce(v->>'verifier' || ': ', '') || regexp_replace(reason, '^call\\[\\d+\\] ', '') AS reason, count(DISTINCT ${samples.id})::int AS n
+    SELECT coalesce(v->>'verifier' || ': ', '') || regexp_replace(
+        CASE WHEN v->>'verifier' = ${COMMITTEE_VERIFIER} THEN regexp_replace(reason, ${JUDGE_REASON_PREFIX_PATTERN}, '') ELSE reason END,
+        '^call\\[\\d+\\] ', '') AS reason, count(DISTINCT ${samples.id})::int AS n
     FROM ${samples}, jsonb_array_elements(${samples.verdicts}) v, jsonb_array_elements_text(v->'reasons') reason
     WHERE ${samples.campaignId} = ${scope.campaignId} AND ${samples.status} = 'rejected'${it}
       AND v->'ok' IS DISTINCT FROM 'true'::jsonb

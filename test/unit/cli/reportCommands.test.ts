@@ -19,25 +19,112 @@ import { rawCampaign } from "../../helpers/selfEvolution.js";
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../src/cli/main.js");
 
-async function pgliteCampaign(dir: string): Promise<string> {
+/**
+ * Campaign "c" with one completed iteration. `outputDir` is its config's output.dir (default: an
+ * absolute folder); `reportWritten` is the iteration report the worker recorded writing, as
+ * finishIteration records it in the iteration's summary.
+ */
+async function pgliteCampaign(dir: string, opts: { outputDir?: string; reportWritten?: string } = {}): Promise<string> {
   const dbDir = path.join(dir, "db");
   const h = await openDatabase(`pglite:${dbDir}`);
   try {
     await migrateDatabase(h);
-    const raw = { ...rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }), output: { dir: path.join(dir, "out") } };
+    const raw = {
+      ...rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }),
+      output: { dir: opts.outputDir ?? path.join(dir, "out") },
+    };
     const frozen = freezeCampaignConfig(raw, { configDir: dir });
     assert.ok(frozen.ok);
     await insertCampaign(h.db, { id: "c", name: "cli", config: raw });
     await insertConfigVersion(h.db, "c", { version: 1, sha256: frozen.hash, frozen: frozen.frozen, appliesFromIteration: 1 });
-    await upsertIteration(h.db, { campaignId: "c", iteration: 1, status: "completed" });
+    await upsertIteration(h.db, {
+      campaignId: "c",
+      iteration: 1,
+      status: "completed",
+      ...(opts.reportWritten ? { summary: { samples: {}, report: { path: opts.reportWritten } } } : {}),
+    });
   } finally {
     await h.close();
   }
   return `pglite:${dbDir}`;
 }
 
-const run = (args: string[], databaseUrl: string) =>
-  spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: databaseUrl }, encoding: "utf8", timeout: 120_000 });
+const run = (args: string[], databaseUrl: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
+  spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, ...opts.env },
+    encoding: "utf8",
+    timeout: 120_000,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
+
+/** Every file under dir, relative to it. */
+const filesUnder = (dir: string): string[] =>
+  (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+
+test("report build without --base-dir writes into the campaign's own output folder (where the worker wrote its reports), not under the current folder", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-cli-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // The worker ran with --base-dir <dir>/worker; the config's output.dir is relative to it.
+  const campaignDir = path.join(dir, "worker", ".toolloop", "output", "c");
+  fs.mkdirSync(path.join(campaignDir, "iter-1"), { recursive: true });
+  const url = await pgliteCampaign(dir, { outputDir: ".toolloop/output", reportWritten: path.join(campaignDir, "iter-1", "report.html") });
+  const elsewhere = path.join(dir, "elsewhere");
+  fs.mkdirSync(elsewhere);
+  const noBaseDir = { TOOLLOOP_BASE_DIR: "" };
+
+  const campaign = run(["report", "build", "c"], url, { cwd: elsewhere, env: noBaseDir });
+  assert.equal(campaign.status, 0, campaign.stderr);
+  assert.equal(campaign.stdout.trim(), path.join(campaignDir, "report.html"));
+  assert.match(campaign.stderr, /wrote the campaign report to .*report\.html \(the campaign's output folder, where the worker wrote iteration 1's report\)/);
+  const iteration = run(["report", "build", "c", "--iteration", "1"], url, { cwd: elsewhere, env: noBaseDir });
+  assert.equal(iteration.status, 0, iteration.stderr);
+  assert.equal(iteration.stdout.trim(), path.join(campaignDir, "iter-1", "report.html"));
+  assert.deepEqual(filesUnder(elsewhere), [], "no stray copy under the current folder");
+  // The campaign report's links to the iteration reports resolve beside it.
+  assert.match(fs.readFileSync(path.join(campaignDir, "report.html"), "utf8"), /<a href="iter-1\/report\.html">/);
+
+  // --base-dir still says where, when given.
+  const given = run(["report", "build", "c", "--base-dir", path.join(dir, "other")], url, { cwd: elsewhere, env: noBaseDir });
+  assert.equal(given.status, 0, given.stderr);
+  assert.equal(given.stdout.trim(), path.join(dir, "other", ".toolloop", "output", "c", "report.html"));
+  assert.match(given.stderr, /resolved against --base-dir /);
+});
+
+test("report build refuses (exit 2) when nothing says where a relative output.dir lives, unless --base-dir or TOOLLOOP_BASE_DIR does", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-cli-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // No iteration recorded writing its report (the report failed, or the first iteration still runs).
+  const url = await pgliteCampaign(dir, { outputDir: ".toolloop/output" });
+  const elsewhere = path.join(dir, "elsewhere");
+  fs.mkdirSync(elsewhere);
+
+  const unknown = run(["report", "build", "c"], url, { cwd: elsewhere, env: { TOOLLOOP_BASE_DIR: "" } });
+  assert.equal(unknown.status, 2, unknown.stderr);
+  assert.match(
+    unknown.stderr,
+    /campaign c has recorded no report yet, and its output\.dir "\.toolloop\/output" is relative to the worker's --base-dir.*pass --base-dir DIR/,
+  );
+  assert.deepEqual(filesUnder(elsewhere), []);
+
+  const stated = run(["report", "build", "c"], url, { cwd: elsewhere, env: { TOOLLOOP_BASE_DIR: path.join(dir, "data") } });
+  assert.equal(stated.status, 0, stated.stderr);
+  assert.equal(stated.stdout.trim(), path.join(dir, "data", ".toolloop", "output", "c", "report.html"));
+  assert.match(stated.stderr, /resolved against TOOLLOOP_BASE_DIR /);
+});
+
+test("report build --out in a folder that does not exist: an --out error (exit 2), and no folder is created", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-cli-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const url = await pgliteCampaign(dir);
+  const missing = path.join(dir, "no-such-folder");
+  const r = run(["report", "build", "c", "--out", path.join(missing, "x.html")], url);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /--out: the folder .*no-such-folder does not exist/);
+  assert.equal(fs.existsSync(missing), false, "report build created the folder --out named");
+});
 
 test("report build --out: a directory or a place that cannot be written is a clear --out error (exit 2), with no temporary file left", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-cli-"));

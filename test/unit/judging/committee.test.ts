@@ -1,10 +1,13 @@
 /**
- * The judge committee: its config (a consensus that can always be reached and never by two verdicts),
+ * The judge committee: its config (a consensus that is reachable and never by two verdicts),
  * tallying, judge reliability, and convene against a SCRIPTED judge server (test/helpers/scriptedJudge.ts:
  * planted answers, not a model) to check seeds, skipped votes and unreadable answers.
  */
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { committeeRoles, committeeSchema, committeeSize, convene, judgeReliability, SINGLE_JUDGE, tally, type Vote } from "../../../src/judging/committee.js";
 import { JUDGEMENT_RESPONSE_FORMAT, judgementAnswerSchema, labelJudgementMessages, type JudgeVerdict } from "../../../src/judging/protocol.js";
 import { LlmClient } from "../../../src/llm/client.js";
@@ -61,6 +64,19 @@ test("tally: the verdict with at least m votes; unreadable votes count for nothi
   assert.deepEqual(tally(votes, 3).verdict, null);
   assert.deepEqual(tally([vote("j#0", null), vote("j#1", "BOTH_WRONG"), vote("j#2", null)], 2), { verdict: null, counts: { BOTH_WRONG: 1 } });
   assert.deepEqual(tally([], 1), { verdict: null, counts: {} });
+});
+
+test("the committee rule (n/2 < m <= n) makes a verdict unique, not certain: a valid committee's split votes reach none, and the docs say so", () => {
+  const committee = { members: [{ role: "judge", samples: 3 }], consensus: 2 };
+  assert.ok(committeeSchema.safeParse(committee).success, "2 of 3 is a valid committee");
+  const split = [vote("judge#0", "LABEL_WRONG"), vote("judge#1", "PRED_WRONG"), vote("judge#2", "BOTH_WRONG")];
+  assert.equal(tally(split, committee.consensus).verdict, null, "three different answers: no consensus");
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+  for (const doc of ["README.md", "docs/stages/verify.judges.md", "docs/stages/repair.labels.md"]) {
+    const text = fs.readFileSync(path.join(root, doc), "utf8");
+    assert.doesNotMatch(text, /verdict can always be reached/, `${doc} does not promise a verdict`);
+  }
+  assert.match(fs.readFileSync(path.join(root, "README.md"), "utf8"), /at most one verdict can reach m, never two; votes that split/);
 });
 
 test("judge reliability: agreement with the committee over decided cases only", () => {

@@ -73,6 +73,46 @@ test("role, sample and export provenance name models and endpoints, never keys o
   for (const secret of ["sk-planted-unit-key", "TOOLLOOP_TEST_PROV_KEY", "s3cret", "user:"]) assert.ok(!text.includes(secret), `no ${secret} in provenance`);
 });
 
+test("a manifest's simulatedRoles: every configured role, a role that has not asked yet counted by its endpoint (iteration 1's judge and policy)", () => {
+  const r = parseCampaignConfig({
+    name: "p",
+    seed: 1,
+    endpoints: {
+      sim: { baseUrl: "http://127.0.0.1:8000/v1" },
+      alsoSim: { baseUrl: "http://127.0.0.1:8000/v1/" },
+      remote: { baseUrl: "https://api.example.com/v1" },
+    },
+    roles: {
+      generator: { endpoint: "sim", model: "gen" },
+      judge: { endpoint: "sim", model: "judge-m" },
+      policy: { endpoint: "alsoSim", model: "pol" },
+      user: { endpoint: "remote", model: "user-m" },
+    },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "synthesize.singleTurn", count: 1 }],
+  });
+  if (!r.ok) throw r.error;
+  const base = campaignProvenance({
+    campaignId: "camp",
+    config: r.config,
+    stored: undefined,
+    code: { package: "toolloop", version: "0.1.0", commit: null, dirty: null },
+  });
+  // Iteration 1's export: only the generator has asked, and the simulator answered it on sim (the same URL as alsoSim).
+  assert.deepEqual(exportProvenance(base, r.config, 1, { generator: true }).simulatedRoles, { generator: true, judge: true, policy: true, user: false });
+  // A role that asked counts by its own answers, whatever its endpoint answered others; a role the config no longer has keeps its flag.
+  assert.deepEqual(exportProvenance(base, r.config, 2, { generator: true, judge: false, retired: true }).simulatedRoles, {
+    generator: true,
+    judge: false,
+    policy: true,
+    retired: true,
+    user: false,
+  });
+  const none = exportProvenance(base, r.config, 1, {});
+  assert.deepEqual(none.simulatedRoles, { generator: false, judge: false, policy: false, user: false });
+  assert.equal(none.simulated, false);
+});
+
 test("code version: TOOLLOOP_GIT_COMMIT, then dist/build-info.json, then git; no git means commit null, not a crash", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-codeversion-"));
   try {

@@ -49,3 +49,53 @@ test("a report with charts left out lists them and draws only the others", async
   assert.equal(page.omittedNotes.length, 15);
   assert.equal(page.bannerText, null);
 });
+
+/** Runs in the page: the named chart's y-axis labels as drawn, whether each fits left of the axis, and each bar's tooltip title. */
+const AXIS_LABELS = (title: string) => `(() => {
+  const canvas = [...document.querySelectorAll("canvas")].find((c) => c.dataset.title === ${JSON.stringify(title)});
+  const chart = Chart.getChart(canvas);
+  const y = chart.scales.y;
+  const ctx = chart.ctx;
+  ctx.font = Chart.helpers.toFont(y.options.ticks.font).string;
+  return y.ticks.map((t, i) => {
+    chart.tooltip.setActiveElements([{ datasetIndex: 0, index: i }], { x: 0, y: 0 });
+    chart.update();
+    // Labels are drawn right-aligned against the axis: one wider than the room left of it is clipped at the canvas edge.
+    return { drawn: t.label, width: ctx.measureText(t.label).width, room: y.right - y.options.ticks.padding, tooltip: chart.tooltip.title.join(" ") };
+  });
+})()`;
+
+test("long rejection reasons are cut with an ellipsis to fit left of the axis, every one shown, the tooltip keeping the whole text", async () => {
+  const reasons = Array.from({ length: 15 }, (_, i) => ({
+    reason: `judge-committee: The answer send_email sets subject to "Welcome aboard number ${i}"; the request asks for "Invoice for March", not that.`,
+    n: 15 - i,
+  }));
+  reasons[3] = { reason: "rules: add_to_cart: unknown argument", n: 12 };
+  const file = path.join(dir, "long-labels.html");
+  fs.writeFileSync(file, renderReportHtml(fullReportData({ rejectionReasons: reasons }), { chartJs: await chartJsSource() }));
+  for (const width of [1200, 700]) {
+    const page = await browser.newPage();
+    try {
+      await page.setViewport({ width, height: 900 });
+      await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+      const labels = (await page.evaluate(AXIS_LABELS("Rejection reasons"))) as { drawn: string; width: number; room: number; tooltip: string }[];
+      assert.equal(labels.length, reasons.length, `${width}px: every reason has its row`);
+      labels.forEach((l, i) => {
+        const full = reasons[i]!.reason;
+        assert.ok(l.width <= l.room, `${width}px: "${l.drawn}" fits (${l.width.toFixed(0)} of ${l.room.toFixed(0)} px)`);
+        if (l.drawn !== full) {
+          assert.ok(l.drawn.endsWith("…"), `${width}px: a cut label ends in an ellipsis: "${l.drawn}"`);
+          assert.ok(full.startsWith(l.drawn.slice(0, -1)), `${width}px: "${l.drawn}" is the start of the reason`);
+        }
+        assert.equal(l.tooltip, full, `${width}px: the tooltip has the whole reason`);
+      });
+      assert.ok(
+        labels.some((l) => l.drawn !== reasons[0]!.reason),
+        `${width}px: the long reasons were cut`,
+      );
+      assert.equal(labels[3]!.drawn, "rules: add_to_cart: unknown argument", "a short reason is shown whole");
+    } finally {
+      await page.close();
+    }
+  }
+});

@@ -217,3 +217,34 @@ test("a perplexity spanning more than a factor of 10 gets log-spaced bins (a lon
   assert.ok(html.includes("The bins are log-spaced: the values span more than a factor of 10."));
   assert.ok(html.includes("label_ppl (log-spaced bins)"));
 });
+
+test("one colour per iteration in every score histogram and the reward curve; judges' CORRECT votes green, INCORRECT red", () => {
+  const scored = [1, 2, 3].flatMap((iteration) =>
+    ["label_ppl", "own_ppl", "consistency"].flatMap((metric) => [0.2, 0.5, 0.9].map((v) => ({ metric, iteration, value: v * iteration }))),
+  );
+  const d = fullReportData({
+    scores: histograms(scored),
+    reward: [1, 2, 3].map((iteration) => ({ iteration, points: [{ step: 1, score: 0.1 * iteration, reward: 0.1 * iteration }] })),
+    judgeVotes: [
+      { stage: "expand.errors", model: "toolloop-sim-judge", verdict: "CORRECT", n: 30 },
+      { stage: "expand.errors", model: "toolloop-sim-judge", verdict: "INCORRECT", n: 4 },
+      { stage: "repair.labels", model: "toolloop-sim-judge", verdict: "BOTH_WRONG", n: 1 },
+      { stage: "repair.labels", model: "toolloop-sim-judge", verdict: "BOTH_CORRECT", n: 2 },
+    ],
+  });
+  const { charts } = reportCharts(d);
+  const perIteration = charts
+    .filter((c) => c.title.startsWith("Score distribution") || c.title === "Training reward curve")
+    .map((c) => new Map(c.config.data.datasets.map((ds) => [Number(/^iteration (\d+)/.exec(String(ds.label))?.[1]), ds.backgroundColor])));
+  assert.equal(perIteration.length, 4);
+  for (const colours of perIteration) assert.deepEqual([...colours.keys()], [1, 2, 3]);
+  for (const iteration of [1, 2, 3])
+    assert.equal(new Set(perIteration.map((colours) => colours.get(iteration))).size, 1, `iteration ${iteration} has one colour in every chart`);
+  assert.equal(new Set([1, 2, 3].map((iteration) => perIteration[0]!.get(iteration))).size, 3, "each iteration its own colour");
+
+  const votes = charts.find((c) => c.title === "Judges' verdicts")!.config.data.datasets;
+  const colourOf = (verdict: string) => votes.find((ds) => ds.label === verdict)?.backgroundColor;
+  assert.equal(colourOf("CORRECT"), "#59a14f", "CORRECT is green");
+  assert.equal(colourOf("INCORRECT"), "#e15759", "INCORRECT is red");
+  assert.notEqual(colourOf("BOTH_CORRECT"), colourOf("BOTH_WRONG"));
+});

@@ -72,6 +72,29 @@ test("rejection reasons count rejected samples: the same reason for two calls of
   for (const r of d.rejectionReasons) assert.ok(r.n <= rejectedSamples, `${r.reason}: ${r.n} > ${rejectedSamples}`);
 });
 
+test("a committee's rejection reasons count samples, not judges: judges giving one reason for a sample make one count, without the judge's name", async (t) => {
+  const { db } = await campaignDb(t);
+  const committee = (id: string, reasons: string[]) => ({
+    ...rejected(id, []),
+    verdicts: [
+      { verifier: "rules", ok: true, reasons: [] },
+      { verifier: "judge-committee", ok: false, reasons },
+    ],
+  });
+  const sameText = 'The answer send_email sets subject to "Welcome aboard"; the request asks for "Invoice for March".';
+  await db
+    .insert(samples)
+    .values([
+      committee("s1", [`judge#0: ${sameText}`, `judge#2: ${sameText}`]),
+      committee("s2", [`judge#1: ${sameText}`, "judge_b#0: The answer omits the cc argument."]),
+    ]);
+  const d = await gatherReportData(db, { campaignId: "c" });
+  assert.deepEqual(d.rejectionReasons, [
+    { reason: `judge-committee: ${sameText}`, n: 2 },
+    { reason: "judge-committee: The answer omits the cc argument.", n: 1 },
+  ]);
+});
+
 test("a failed stage is reported: a banner with its error's tail, the iteration that never finished, a retried stage's attempts", async (t) => {
   const { db } = await campaignDb(t);
   const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));

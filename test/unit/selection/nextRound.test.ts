@@ -4,7 +4,10 @@
  * decontamination against the real BFCL data.
  */
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { readBfclCategorySync } from "../../../src/bfcl/data.js";
 import type { ChatMessage, McpTool, ToolCall } from "../../../src/domain/types.js";
 import { buildContaminationIndex } from "../../../src/selection/contamination.js";
@@ -89,6 +92,30 @@ test("with enough candidates the pool follows the mix exactly, high_ppl takes th
   assert.equal(exclusionsBy(r, "over_budget").length, 160 + 40 + 50 + 40);
   assert.ok(r.exclusions.every((e) => e.details.source !== "unused_seed"));
   assert.deepEqual(r.sources.repaired, { candidates: 60, quota: 20, selected: 20, redistributed: 0 });
+});
+
+test("first round: a seed is a member, an exclusion, or not reached (recorded nowhere, still an unused seed); the docs say exactly that", () => {
+  const seeds = many("s", 320);
+  // 40 seeds duplicate 40 others: of a pair the walk reaches, the second is excluded.
+  for (let i = 0; i < 40; i++) seeds[280 + i] = { ...seeds[i]!, id: `s-dup${i}` };
+  const r = selectNextRound(base({ seed: { candidates: seeds } }, { iteration: 1, budget: 150, mix: { seed: 1 } }));
+  assert.equal(r.members.length, 150);
+  assert.ok(r.exclusions.length > 0, "some seeds were left out");
+  assert.ok(
+    r.exclusions.every((e) => e.reason !== "over_budget"),
+    "no seed is over_budget",
+  );
+  const decided = new Set([...r.members.map((m) => m.sampleId), ...r.exclusions.map((e) => e.sampleId)]);
+  const unreached = seeds.filter((c) => !decided.has(c.id)).length;
+  assert.ok(unreached > 0);
+  assert.equal(r.sources.seed?.candidates, r.members.length + r.exclusions.length + unreached, "candidates = pool + exclusions + seeds not reached");
+
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+  for (const doc of ["README.md", "docs/stages/select.nextRound.md"]) {
+    const text = fs.readFileSync(path.join(root, doc), "utf8");
+    assert.doesNotMatch(text, /every candidate left out/, `${doc} does not claim every candidate is recorded`);
+    assert.match(text, /never reached .* are (not recorded|in neither)/, `${doc} says the seeds never reached are not recorded`);
+  }
 });
 
 test("the top fraction limits high_ppl candidates; its shortfall goes to the first source with candidates left", () => {

@@ -22,6 +22,7 @@ import { callShapeVerdict, drawVariation, expandErrorSeed, ExpansionSeedError } 
 import type { BatchResult, StageHandler } from "../../../framework/stage.js";
 import { checkAnswerSchema, CHECK_RESPONSE_FORMAT, judgedAnswer, labelCheckMessages } from "../../../judging/protocol.js";
 import { committeeRoles, committeeSize, convene, tally } from "../../../judging/committee.js";
+import { COMMITTEE_VERIFIER } from "../../../judging/committeeConfig.js";
 import { storedSimulated } from "../../../provenance/provenance.js";
 import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
@@ -47,7 +48,6 @@ export interface ExpansionProgress {
 
 export const expansionSlotKey = (campaignId: string, iteration: number, seedId: string, n: number) => `${campaignId}/${iteration}/expand.errors/${seedId}/${n}`;
 
-export const COMMITTEE_VERIFIER = "judge-committee";
 export const MULTI_TURN_SKIP_REASON =
   "multi_turn error seeds are not expanded: a dialogue turn's answer depends on its whole history, which a varied request would not match";
 const PAGE = 200;

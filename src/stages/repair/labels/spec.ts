@@ -3,7 +3,7 @@ import { batchSize, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { committeeRolePaths, committeeSchema, SINGLE_JUDGE } from "../../../judging/committeeConfig.js";
 
-/** LoopTool's judgement-guided label verification, with a committee whose consensus can always be reached. */
+/** LoopTool's judgement-guided label verification, with a committee whose consensus is reachable and, when reached, unique. */
 export const repairLabelsSpec = defineStage({
   name: "repair.labels",
   title: "judged label repair",
