@@ -29,7 +29,7 @@ import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
 import { outputFolderLine } from "./outputFolder.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
-import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isNoWorkerAnswer, temporalCliError, type TemporalContext } from "./errors.js";
+import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isNoWorkerAnswer, isTemporalOutage, temporalCliError, type TemporalContext } from "./errors.js";
 import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
 import { policyServerNote } from "./model.js";
@@ -494,8 +494,27 @@ export async function follow(
   // Until a worker has taken the campaign, its status query would only wait for Temporal's deadline.
   let workerSeen = false;
   let saidWaiting = false;
+  // When Temporal went away (a restart): said once, then said again when it answers; the campaign runs on without us.
+  let outageSince: number | undefined;
   for (;;) {
-    const desc = await client.workflow.getHandle(workflowId).describe();
+    let desc: Awaited<ReturnType<ReturnType<Client["workflow"]["getHandle"]>["describe"]>>;
+    try {
+      desc = await client.workflow.getHandle(workflowId).describe();
+    } catch (err) {
+      if (!isTemporalOutage(err)) throw err;
+      if (outageSince === undefined) {
+        outageSince = Date.now();
+        out(
+          `(Temporal does not answer: ${err instanceof Error ? err.message : String(err)}; still following: the campaign carries on, and this resumes when Temporal is back)`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, Math.max(intervalMs, 2000)));
+      continue;
+    }
+    if (outageSince !== undefined) {
+      out(`(Temporal answers again after ${Math.round((Date.now() - outageSince) / 1000)} s)`);
+      outageSince = undefined;
+    }
     const open = desc.status.name === "RUNNING";
     let rendered: string | undefined;
     let status: CampaignStatus | undefined;

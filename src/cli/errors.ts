@@ -89,6 +89,12 @@ function grpcCode(err: unknown): number | undefined {
   return undefined;
 }
 
+/** Temporal did not answer (down, restarting, or too slow): worth asking again, not a reason to stop following. */
+export function isTemporalOutage(err: unknown): boolean {
+  const code = grpcCode(err);
+  return code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED;
+}
+
 /**
  * A query no worker answered: Temporal's deadline passed, or the server gave up because no worker
  * polled the task queue lately (FAILED_PRECONDITION "no poller seen for task queue recently").
