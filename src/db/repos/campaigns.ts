@@ -67,14 +67,35 @@ export async function closeRunningIterations(db: Db, campaignId: string, status:
   return rows.map((r) => r.iteration).sort((a, b) => a - b);
 }
 
+/**
+ * Records an iteration's state. A completed iteration keeps its end time: a campaign started again
+ * (`campaign start --id` after a later iteration failed, or of a completed campaign) runs its done
+ * iterations again as no-ops, which marked them running and then finished "now", so the stored
+ * history and the reports had iteration 1 ending after iteration 2 started.
+ */
 export async function upsertIteration(db: Db, it: { campaignId: string; iteration: number; status: IterationRowStatus; summary?: unknown }): Promise<void> {
-  const finished = it.status === "running" ? null : sql`now()`;
+  const wasCompleted = sql`${iterations.status} = 'completed'`;
+  const finished =
+    it.status === "running"
+      ? sql`CASE WHEN ${wasCompleted} THEN ${iterations.finishedAt} ELSE NULL END`
+      : sql`CASE WHEN ${wasCompleted} AND ${it.status} = 'completed' THEN coalesce(${iterations.finishedAt}, now()) ELSE now() END`;
   await db
     .insert(iterations)
-    .values({ campaignId: it.campaignId, iteration: it.iteration, status: it.status, summary: it.summary ?? null })
+    .values({
+      campaignId: it.campaignId,
+      iteration: it.iteration,
+      status: it.status,
+      summary: it.summary ?? null,
+      ...(it.status === "running" ? {} : { finishedAt: sql`now()` }),
+    })
     .onConflictDoUpdate({
       target: [iterations.campaignId, iterations.iteration],
-      set: { status: it.status, summary: it.summary ?? null, finishedAt: finished },
+      // A done iteration run again stays completed while it replays (it does no work).
+      set: {
+        status: it.status === "running" ? sql`CASE WHEN ${wasCompleted} THEN 'completed' ELSE 'running' END` : it.status,
+        summary: it.summary ?? null,
+        finishedAt: finished,
+      },
     });
 }
 
