@@ -366,6 +366,9 @@ export function registerCampaignCommands(program: Command): void {
     .option("--json", "print only the frozen config as JSON (defaults applied, paths resolved)")
     .action(async (opts: { config: string; json?: boolean }) => {
       const { config, frozen, hash } = readConfigFile(opts.config);
+      // What `campaign start` refuses for a new campaign, refused here too (validate reads no database).
+      const idProblem = config.campaignId ? campaignWorkflowIdProblem(campaignWorkflowId(config.campaignId), config.campaignId, "campaignId") : undefined;
+      if (idProblem) throw new CliError(idProblem);
       const checked = await checkToolSources(config, opts.config);
       if (opts.json) {
         console.log(JSON.stringify({ sha256: hash, ...frozen }, null, 2));

@@ -89,6 +89,15 @@ test("a file with no valid tool is refused before anything starts", () => {
   assert.match(r.stderr, /^error: no valid tool loads from tools\.sources .*:\n {2}all-bad-tools\.json: tools\[0\] "x y": name: "x y" must be 1-64 characters/);
 });
 
+test("validate refuses a campaignId that start would refuse (it ends in -iter-<n>, another campaign's iteration id)", () => {
+  const r = cli(["campaign", "validate", "--config", configFile("derived-id.json", (c) => (c.campaignId = "x-iter-2"))]);
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(
+    r.stderr,
+    /^error: campaignId: campaign id "x-iter-2" cannot be used: its workflow id campaign-x-iter-2 is the id campaign "x" runs its iteration 2 under/,
+  );
+});
+
 test("a tool file with an empty list is refused naming the file: it lists no tools", () => {
   writeFileSync(path.join(tmp, "empty-tools.json"), JSON.stringify({ tools: [] }));
   const f = configFile("empty-tools-config.json", (c) => (c.tools = { sources: [{ kind: "mcp", path: "empty-tools.json" }] }));
