@@ -99,9 +99,10 @@ export function registerModelCommands(program: Command): void {
     .option("--iteration <n>", "the server of this iteration (default: the campaign's newest served version)")
     .option("--version <id>", "this served version (an id `model list` prints, e.g. ID:2:served)")
     .option("--timeout-seconds <s>", "how long the restarted server may take to answer (default 600)")
+    .option("--stopped", "restart it also when it was stopped on purpose (`model stop`)")
     .option("--json", "print what was done as JSON")
     .description("bring back a policy server that ended by itself: its job again, through the launcher that started it (needs DATABASE_URL)")
-    .action(async (campaignId: string, opts: { iteration?: string; version?: string; timeoutSeconds?: string; json?: boolean }) => {
+    .action(async (campaignId: string, opts: { iteration?: string; version?: string; timeoutSeconds?: string; stopped?: boolean; json?: boolean }) => {
       const iteration = iterationOption(campaignId, opts);
       let readyTimeoutMs: number | undefined;
       if (opts.timeoutSeconds !== undefined) {
@@ -119,6 +120,7 @@ export function registerModelCommands(program: Command): void {
             campaignId,
             ...(iteration !== undefined ? { iteration } : {}),
             ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}),
+            ...(opts.stopped ? { stopped: true } : {}),
             // Progress goes to stderr, so --json's stdout stays one document.
             progress: (line) => console.error(`[model restart] ${line}`),
             log: (line) => console.error(line),

@@ -44,6 +44,11 @@ export interface RestartServedPolicyOptions {
   readyTimeoutMs?: number;
   /** Between readiness checks (default 1 s). */
   pollMs?: number;
+  /**
+   * Restart a server stopped on purpose (`model stop`) too: the operator who stopped it wants it back
+   * (e.g. to evaluate a completed campaign's policy again). Without it such a server is refused.
+   */
+  stopped?: boolean;
   /** Progress lines while it waits (one per check at most every 5 s). */
   progress?: (line: string) => void;
   log?: (m: string) => void;
@@ -124,15 +129,19 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
       );
     job = (await listCampaignStageJobs(db, o.campaignId, "serve.policy")).find((j) => j.name === job!.name)!;
   }
-  if (job.state === "cancelled") {
+  if (job.state === "cancelled" && !(job.message === STOP_MESSAGE && o.stopped)) {
+    const stoppedOnPurpose = job.message === STOP_MESSAGE;
     const why = job.message?.startsWith("superseded")
       ? job.message
-      : job.message === STOP_MESSAGE
+      : stoppedOnPurpose
         ? "stopped on purpose (`model stop`)"
         : `cancelled (${job.message ?? "on purpose"})`;
     throw new RestartServedPolicyError(
       "refused",
-      `the policy server of ${o.campaignId} iteration ${it} (${job.name}) was ${why}, not ended by itself: not restarted. To serve it again, run \`campaign retry-stage\` on its serve.policy, or start the campaign's next run`,
+      `the policy server of ${o.campaignId} iteration ${it} (${job.name}) was ${why}, not ended by itself: not restarted` +
+        (stoppedOnPurpose
+          ? `. To serve it again, run \`model restart ${o.campaignId} --iteration ${it} --stopped\``
+          : `. To serve it again, run \`campaign retry-stage\` on its serve.policy while the campaign waits there, or start the campaign's next run`),
     );
   }
   const previous = {

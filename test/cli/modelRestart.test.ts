@@ -158,7 +158,19 @@ test(
     const refused = await cli(["model", "restart", id]);
     assert.equal(refused.status, 1, show(refused));
     assert.match(refused.stderr, /was stopped on purpose \(`model stop`\), not ended by itself: not restarted/);
+    assert.match(
+      refused.stderr,
+      new RegExp(`To serve it again, run \`model restart ${id} --iteration 1 --stopped\``),
+      "advice that works on a completed campaign",
+    );
     assert.equal((await serveJobs()).length, 2);
+    // The operator wants it back after all.
+    const back = await cli(["model", "restart", id, "--stopped"]);
+    assert.equal(back.status, 0, show(back));
+    assert.equal((await serveJobs()).length, 3);
+    const served = await cli(["model", "list", id]);
+    assert.match(served.stdout, /iteration 1 served .* SERVING(?!\?)/, show(served));
+    assert.equal((await cli(["model", "stop", id])).status, 0);
   },
 );
 
