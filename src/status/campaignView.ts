@@ -263,6 +263,11 @@ export function nextCommandsFor(state: CampaignState, campaignId: string): Campa
   }
 }
 
+/** A running stage whose batches Temporal holds, none of them started on a worker now (their worker went away). */
+function stalledBatches(s: StageView, state: CampaignState): boolean {
+  return state === "running" && s.status === "running" && s.inFlight !== undefined && s.inFlight.batches > 0 && !s.inFlight.running;
+}
+
 /** A running campaign whose abort was asked for: all that is left is to see it end. */
 function abortingCommands(campaignId: string): CampaignView["nextCommands"] {
   const id = /^[A-Za-z0-9._-]+$/.test(campaignId) ? campaignId : JSON.stringify(campaignId);
@@ -422,9 +427,20 @@ export function campaignView(input: ViewInput): CampaignView {
     });
     // Paused: batches in flight finish (a real rate) but nothing new starts until resume, so no ETA.
     if (state === "paused" && s.status === "running" && progress.done < progress.total) delete progress.etaSeconds;
+    // Its batches wait to be run again (their worker stopped heartbeating): nothing advances, so no rate or ETA.
+    if (stalledBatches(s, state)) {
+      delete progress.etaSeconds;
+      delete progress.ratePerSec;
+    }
     return { ...s, progress };
   });
   const iterationStatus = db?.iteration ? (ended && db.iteration.status === "running" ? "stopped" : db.iteration.status) : undefined;
+
+  for (const s of stages)
+    if (stalledBatches(s, state))
+      notes.push(
+        `no batch of ${s.name} runs on a worker now: ${s.inFlight!.batches === 1 ? "its batch waits" : `its ${s.inFlight!.batches} batches wait`} to be run again (their worker stopped heartbeating, or an attempt failed and waits out its backoff); it goes on once a worker takes ${s.inFlight!.batches === 1 ? "it" : "them"} (is one running? \`${CLI} worker\`)`,
+      );
 
   let waitingStage: string | undefined;
   if (state === "waiting_for_operator") {

@@ -601,3 +601,29 @@ test("a running server job says how long it has been starting, and a quiet train
   const ended = { ...serving, status: "failed" as const, job: { ...serving.job!, state: "cancelled" } };
   assert.doesNotMatch(lines(ended), /not serving yet/);
 });
+
+test("a running stage whose batches Temporal holds with none started on a worker (their worker was killed) says so, with no rate or ETA; one running batch is progress as usual", () => {
+  const held = stage("synthesize.singleTurn", {
+    status: "running",
+    itemsTotal: 300,
+    itemsDone: 24,
+    windowItems: 24,
+    startedAt: at(15_000),
+    inFlight: { batches: 2, items: 24, running: false },
+  });
+  const v = campaignView({ campaignId: "n1", db: dbFacts([held]), wf: wf({ searchStatus: "running", workerPolling: true }) });
+  assert.equal(v.state, "running");
+  assert.equal(v.stages[0]?.progress?.etaSeconds, undefined);
+  assert.equal(v.stages[0]?.progress?.ratePerSec, undefined);
+  assert.deepEqual(v.notes, [
+    "no batch of synthesize.singleTurn runs on a worker now: its 2 batches wait to be run again (their worker stopped heartbeating, or an attempt failed and waits out its backoff); it goes on once a worker takes them (is one running? `toolloop worker`)",
+  ]);
+  assert.match(renderCampaignView(v), /^ {2}synthesize\.singleTurn {2}24\/300 \(8%\) {2}-- items\/s {2}ETA --$/m);
+  const runningOne = campaignView({
+    campaignId: "n1",
+    db: dbFacts([{ ...held, inFlight: { batches: 2, items: 24, running: true } }]),
+    wf: wf({ searchStatus: "running", workerPolling: true }),
+  });
+  assert.deepEqual(runningOne.notes, []);
+  assert.ok((runningOne.stages[0]?.progress?.ratePerSec ?? 0) > 0);
+});
