@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { activityFailures, samples, stageRuns, stageSlotOutcomes } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { taskQueues } from "../../src/taskQueues.js";
@@ -146,7 +146,10 @@ test("an endpoint that comes back (a server restarted): the waiting stage retrie
     assert.match(waiting.stages[0]?.recovery ?? "", /retries by itself once its endpoints answer GET \/models again/);
     // What `campaign status` reads (PostgreSQL): the stage's error says what happens next.
     const run = await waitFor("the stage run's note", async () => {
-      const [r] = await env.db.db.select().from(stageRuns).where(eq(stageRuns.campaignId, campaignId));
+      const [r] = await env.db.db
+        .select()
+        .from(stageRuns)
+        .where(and(eq(stageRuns.campaignId, campaignId), eq(stageRuns.stage, "synthesize.singleTurn")));
       return r?.error?.includes("retries by itself") ? r : undefined;
     });
     assert.match(
@@ -161,7 +164,10 @@ test("an endpoint that comes back (a server restarted): the waiting stage retrie
     assert.equal(result.state, "completed");
     const stored = await env.db.db.select().from(samples).where(eq(samples.campaignId, campaignId));
     assert.equal(stored.length > 0, true, "the retried stage wrote its samples");
-    const [after] = await env.db.db.select().from(stageRuns).where(eq(stageRuns.campaignId, campaignId));
+    const [after] = await env.db.db
+      .select()
+      .from(stageRuns)
+      .where(and(eq(stageRuns.campaignId, campaignId), eq(stageRuns.stage, "synthesize.singleTurn")));
     assert.equal(after?.status, "succeeded");
     assert.equal(after?.attempts, 2, "one automatic retry");
   } finally {

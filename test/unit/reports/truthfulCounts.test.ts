@@ -11,9 +11,9 @@ import { test } from "node:test";
 import { freezeCampaignConfig } from "../../../src/config/frozen.js";
 import { migrateDatabase, openDatabase, type DbHandle } from "../../../src/db/client.js";
 import { insertConfigVersion } from "../../../src/db/repos/campaignConfigs.js";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { insertCampaign, setCampaignStatus, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { bfclScores, clusterJobs, sampleScores, samples, stageRuns } from "../../../src/db/schema.js";
+import { bfclScores, clusterJobs, iterations as iterationRows, sampleScores, samples, stageRuns } from "../../../src/db/schema.js";
 import { gatherReportData } from "../../../src/reports/data.js";
 import { renderReportHtml, reportCharts, shortenMiddle } from "../../../src/reports/html.js";
 import { rawCampaign } from "../../helpers/selfEvolution.js";
@@ -114,8 +114,12 @@ test("a failed stage is reported: a banner with its error's tail, the iteration 
     },
     { campaignId: "c", iteration: 1, stage: "train.sft", status: "failed", attempts: 1, error, startedAt: at(5), finishedAt: at(6) },
   ]);
-  // onStageFailure "fail": the campaign row says failed, the iteration row was never finished.
-  await upsertIteration(db, { campaignId: "c", iteration: 1, status: "running" });
+  // onStageFailure "fail": the campaign row says failed, the iteration row was never finished (the
+  // fixture's completed row is set back; a completed iteration run again keeps its row).
+  await db
+    .update(iterationRows)
+    .set({ status: "running", finishedAt: null })
+    .where(and(eq(iterationRows.campaignId, "c"), eq(iterationRows.iteration, 1)));
   await setCampaignStatus(db, "c", "failed");
 
   const campaign = await gatherReportData(db, { campaignId: "c" });
