@@ -170,13 +170,26 @@ test("a failed job waits for the operator; retry runs attempt 2 as a new job ove
   assert.equal(fs.readFileSync(path.join(outDir(id), "attempts.txt"), "utf8"), "1\n2\n", "attempt 2 ran over attempt 1's folder");
 });
 
-/** The campaign's result; fails at once, with the stage's error, if a stage waits for an operator instead. */
+/**
+ * The campaign's result; fails at once, with the stage's error, if a stage waits for an operator
+ * instead. The watch stops with the result (a poll left running would outlive the test's client).
+ */
 async function completesWithoutOperator(handle: Awaited<ReturnType<typeof start>>) {
-  const waiting = untilWaitingForOperator(handle.workflowId, 150_000).then((s) => {
-    throw new Error(`the stage waits for an operator: ${s.stages[0]?.lastError ?? ""}`);
-  });
-  waiting.catch(() => undefined);
-  return Promise.race([handle.result(), waiting]);
+  let settled = false;
+  const waiting = (async () => {
+    while (!settled) {
+      const s = await iterationStatus(handle.workflowId).catch(() => undefined);
+      if (!settled && s?.state === "waiting_for_operator") throw new Error(`the stage waits for an operator: ${s.stages[0]?.lastError ?? ""}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return undefined as never;
+  })();
+  try {
+    return await Promise.race([handle.result(), waiting]);
+  } finally {
+    settled = true;
+    await waiting.catch(() => undefined);
+  }
 }
 
 /** Aborts the campaign and waits for it to end as Canceled. */
