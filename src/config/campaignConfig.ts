@@ -12,6 +12,7 @@ import { ENV_NAME, ENV_NAME_RULE } from "./envVar.js";
 import { schedulesSchema } from "./scheduleConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, serviceUrl, temperature } from "./fields.js";
 import { poolWeightRepeats } from "../selection/poolWeight.js";
+import { stageOrderWarnings } from "./stageOrder.js";
 
 export { CONFIG_LIMITS } from "./fields.js";
 export { BFCL_EVAL_CATEGORIES, BFCL_FAST_CATEGORIES } from "../bfcl/categoryNames.js";
@@ -404,7 +405,11 @@ export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[]
   const r = schemaFor(specs).safeParse(input);
   const reserved = reservedKeyIssues(input);
   if (r.success && reserved.length === 0)
-    return { ok: true, config: r.data, warnings: [...warnings, ...poolWeightWarnings(r.data), ...partialMixWarnings(input, r.data)] };
+    return {
+      ok: true,
+      config: r.data,
+      warnings: [...warnings, ...poolWeightWarnings(r.data), ...partialMixWarnings(input, r.data), ...stageOrderWarnings(r.data, specs)],
+    };
   const zodIssues = r.success ? [] : withoutShadowedIssues(withoutReservedKeys(r.error.issues));
   const issues = [...reserved, ...zodIssues.map((i) => ({ path: formatPath(i.path), message: issueMessage(i) }))];
   if (issues.length > MAX_REPORTED_ISSUES) {

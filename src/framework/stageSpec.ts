@@ -69,7 +69,29 @@ export interface StageSpec<N extends string = string, C extends { name: N; batch
   writes: string;
   /** Former names still accepted in configs, each with a deprecation message naming this one. */
   formerNames?: readonly string[];
+  /** What it leaves for the stages after it in its iteration (the stage-order check, src/config/stageOrder.ts). */
+  makes?(config: C): readonly StageArtifact[];
+  /** What an earlier stage of its iteration must have made, beyond what its sample selection's scope implies. */
+  needs?(config: C): readonly StageArtifact[];
 }
+
+/**
+ * What one stage of an iteration hands the stages after it. Checked when a config is read: a stage
+ * needing one that no earlier stage of its iteration makes finds nothing to read, or fails.
+ */
+export type StageArtifact =
+  /** Samples made in the iteration (a selection of scope `iteration` reads them). */
+  | "samples"
+  /** The iteration's training pool (scope `pool`). */
+  | "pool"
+  /** The pool samples the policy got wrong (scope `probeMismatches`). */
+  | "probeMismatches"
+  /** The samples the judges made error seeds (scope `errorSeeds`). */
+  | "errorSeeds"
+  | "verlDataset"
+  | "sftDataset"
+  | "grpoCheckpoint"
+  | "mergedPolicy";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStageSpec = StageSpec<string, any>;

@@ -17,6 +17,7 @@ export const expandErrorsSpec = defineStage({
   latency: "llm",
   batchTimeoutMinutes: 60,
   roles: ["generator"],
+  makes: () => ["samples"],
   configuredRoles: (c) => committeeRolePaths(c.committee),
   reads: {
     kind: "samples",

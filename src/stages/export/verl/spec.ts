@@ -10,6 +10,7 @@ export const exportVerlSpec = defineStage({
   latency: "default",
   batchTimeoutMinutes: 30,
   roles: [],
+  makes: (c) => (c.sft ? ["verlDataset", "sftDataset"] : ["verlDataset"]),
   reads: {
     kind: "samples",
     // Frozen configs from before `from` existed have none: they read the iteration.

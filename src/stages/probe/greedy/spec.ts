@@ -12,6 +12,7 @@ export const probeGreedySpec = defineStage({
   latency: "llm",
   batchTimeoutMinutes: 30,
   roles: ["policy"],
+  makes: () => ["probeMismatches"],
   reads: {
     kind: "samples",
     selection: () => ({ scope: "pool", statuses: ["verified"] }),

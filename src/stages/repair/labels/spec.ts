@@ -11,6 +11,8 @@ export const repairLabelsSpec = defineStage({
   batchTimeoutMinutes: 30,
   // Committee members may name further roles; the handler checks those against `roles` when it runs.
   roles: ["policy"],
+  // Repaired samples are the iteration's; mismatches judged so become error seeds.
+  makes: () => ["samples", "errorSeeds"],
   configuredRoles: (c) => committeeRolePaths(c.committee),
   reads: {
     kind: "samples",

@@ -17,6 +17,7 @@ export const selectNextRoundSpec = defineStage({
   latency: "default",
   batchTimeoutMinutes: 30,
   roles: [],
+  makes: () => ["pool"],
   reads: {
     kind: "external",
     describe:

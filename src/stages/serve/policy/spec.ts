@@ -29,6 +29,7 @@ export const servePolicySpec = defineStage({
   latency: "cluster",
   batchTimeoutMinutes: 60,
   roles: [],
+  needs: () => ["mergedPolicy"],
   reads: { kind: "job", describe: "the iteration's merged checkpoint (model_versions, kind merged)" },
   writes: "a running OpenAI-compatible server; a model_versions row (served) that later iterations use as roles.policy",
   schema: z.strictObject({

@@ -108,6 +108,7 @@ export const synthesizeMultiTurnSpec = defineStage({
   latency: "llm",
   batchTimeoutMinutes: 120,
   roles: ["planner", "user", "assistant", "toolServer"],
+  makes: () => ["samples"],
   configuredRoles: (c) => (c.voting.negotiator ? [{ role: c.voting.negotiator, path: ["voting", "negotiator"] }] : []),
   reads: { kind: "slots", items: (c) => c.dialogues, describe: "dialogues numbered slots of the iteration; tools from the campaign's library" },
   writes:

@@ -8,6 +8,7 @@ export const synthesizeSingleTurnSpec = defineStage({
   latency: "llm",
   batchTimeoutMinutes: 60,
   roles: ["generator"],
+  makes: () => ["samples"],
   // Completing trajectories executes the label's calls through the MCP server simulator (the toolServer role).
   configuredRoles: (c) =>
     (c.completeTrajectory as typeof c.completeTrajectory | undefined)?.enabled ? [{ role: "toolServer", path: ["completeTrajectory", "enabled"] }] : [],

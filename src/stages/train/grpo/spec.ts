@@ -11,6 +11,8 @@ export const trainGrpoSpec = defineStage({
   latency: "cluster",
   batchTimeoutMinutes: 60,
   roles: [],
+  needs: () => ["verlDataset"],
+  makes: () => ["grpoCheckpoint"],
   reads: {
     kind: "job",
     describe: "the iteration's verl parquet (export.verl); the policy to start from (SFT of this iteration, else the last merged policy, else baseModel)",

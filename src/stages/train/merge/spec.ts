@@ -9,6 +9,8 @@ export const trainMergeSpec = defineStage({
   latency: "cluster",
   batchTimeoutMinutes: 60,
   roles: [],
+  needs: () => ["grpoCheckpoint"],
+  makes: () => ["mergedPolicy"],
   reads: { kind: "job", describe: "the iteration's GRPO checkpoint (model_versions, kind checkpoint)" },
   writes: "a Hugging Face model folder under <output>/train/merged; a model_versions row (merged)",
   schema: z.strictObject({

@@ -10,6 +10,7 @@ export const trainSftSpec = defineStage({
   latency: "cluster",
   batchTimeoutMinutes: 60,
   roles: [],
+  needs: () => ["sftDataset"],
   reads: { kind: "job", describe: "the iteration's SFT parquet (export.verl with sft: true); the last merged policy, else baseModel" },
   writes:
     "SFT checkpoints under <output>/train/sft/checkpoints, the merged model under <output>/train/sft/merged; a model_versions row (sft) that train.grpo starts from",
