@@ -42,6 +42,7 @@ import { clusterOf } from "../src/training/clusterConfig.js";
 import type { CampaignConfig } from "../src/config/campaignConfig.js";
 import { TERMINAL_JOB_STATES, type JobLauncher, type JobState } from "../src/training/launchers/launcher.js";
 import { stageEndpointNeeds, waitUntilEndpointsAnswer } from "../src/llm/endpointRecovery.js";
+import { revivalNote, revivalReadyTimeoutMs, ServedPolicyRevival } from "../src/training/servedPolicyRevival.js";
 import { createProgressBeat } from "../src/util/progressBeat.js";
 
 /** How long finishIteration spends on reports at most (its activity has a few minutes in all). */
@@ -472,19 +473,48 @@ export function createActivities(deps: ActivityDeps) {
       withFailurePolicy(asBookkeeping, async (): Promise<{ answered: boolean; watched: number }> => {
         const actx = Context.current();
         const db = await deps.getDb();
-        const { config } = await stageConfigFor(db, ref);
-        const needs = stageEndpointNeeds(config, ref.stage);
+        const { config, served, bindsServed } = await stageConfigFor(db, ref);
+        let needs = stageEndpointNeeds(config, ref.stage);
         if (needs.length === 0) return { answered: false, watched: 0 };
         await noteFailedStageRun(
           db,
           ref,
           `the stage retries by itself once ${needs.map((n) => `${n.endpoint} (${n.baseUrl})`).join(" and ")} answer${needs.length === 1 ? "s" : ""} again (or decide now: campaign retry-stage / skip-stage)`,
         );
+        // The loop's own policy server, when the stage calls it: restarted meanwhile if it ended by itself.
+        const revival =
+          bindsServed && served?.url && needs.some((n) => n.baseUrl === served.url)
+            ? new ServedPolicyRevival(
+                db,
+                { campaignId: served.campaignId, iteration: served.iteration, url: served.url },
+                {
+                  readyTimeoutMs: revivalReadyTimeoutMs(
+                    (await frozenFor(db, served.campaignId, served.iteration)).frozen.config.stages.find((s) => s.name === "serve.policy")
+                      ?.readyTimeoutMinutes as number | undefined,
+                  ),
+                  signal: actx.cancellationSignal,
+                  progress: (line) => actx.heartbeat({ restart: line }),
+                  log: deps.log,
+                },
+              )
+            : undefined;
+        const noted = new Set<string>();
         const heartbeat = setInterval(() => actx.heartbeat(), 2000);
         try {
-          const answered = await waitUntilEndpointsAnswer(needs, {
+          const answered = await waitUntilEndpointsAnswer(() => needs, {
             signal: actx.cancellationSignal,
-            onRound: (r) => actx.heartbeat({ silent: r.silent }),
+            onRound: async (r) => {
+              actx.heartbeat({ silent: r.silent });
+              const outcome = await revival?.onSilent(r.silentUrls);
+              if (!outcome) return;
+              // Each kind of refusal is said once; every restart is.
+              if (outcome.kind === "declined" && noted.has(outcome.why)) return;
+              if (outcome.kind === "declined") noted.add(outcome.why);
+              else needs = stageEndpointNeeds((await stageConfigFor(db, ref)).config, ref.stage);
+              const note = revivalNote(served!, outcome);
+              deps.log(`[endpoint] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${note}`);
+              await noteFailedStageRun(db, ref, note);
+            },
           });
           if (!answered) throw new CancelledFailure("cancelled while waiting for the endpoints to answer");
           deps.log(`[endpoint] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${needs.map((n) => n.endpoint).join(", ")} answer again`);

@@ -5,8 +5,8 @@
  * `GET /models` every few seconds, and once every one of them answers the iteration retries the
  * stage by itself. The operator's retry, skip or abort still decides first if given.
  *
- * Watched: the endpoints the stage's roles resolve to, the policy a campaign serves itself included
- * (its server comes back only when someone runs `toolloop model restart`; the stage then retries).
+ * Watched: the endpoints the stage's roles resolve to, the policy a campaign serves itself included:
+ * a served policy whose server ended by itself is restarted meanwhile (src/training/servedPolicyRevival.ts).
  */
 import type { CampaignConfig } from "../config/campaignConfig.js";
 import { endpointNeeds, fetchServedModels, type EndpointNeed } from "./endpointCheck.js";
@@ -29,22 +29,29 @@ export function stageEndpointNeeds(config: CampaignConfig, stage: string, env?: 
 export interface EndpointRound {
   /** One line per endpoint that does not answer yet ("sim (http://...): connection refused"). */
   silent: string[];
+  /** The base URLs of those endpoints. */
+  silentUrls: string[];
 }
 
 /**
  * Asks every endpoint `GET /models` until all answer in one round (then returns true), or until
- * `signal` aborts (returns false). `onRound` hears each round's outcome (heartbeat it).
+ * `signal` aborts (returns false). `needs` is asked anew each round (a restarted server may answer at
+ * another URL); `onRound` hears each round's outcome (heartbeat it, or act on it: the next round
+ * waits for it).
  */
 export async function waitUntilEndpointsAnswer(
-  needs: readonly EndpointNeed[],
-  opts: { signal: AbortSignal; pollMs?: number; timeoutMs?: number; onRound?: (r: EndpointRound) => void },
+  needs: readonly EndpointNeed[] | (() => readonly EndpointNeed[]),
+  opts: { signal: AbortSignal; pollMs?: number; timeoutMs?: number; onRound?: (r: EndpointRound) => void | Promise<void> },
 ): Promise<boolean> {
   const pollMs = opts.pollMs ?? ENDPOINT_RECOVERY_POLL_MS;
   while (!opts.signal.aborted) {
-    const answers = await Promise.all(needs.map((n) => fetchServedModels(n.baseUrl, { apiKey: n.apiKey, timeoutMs: opts.timeoutMs })));
-    const silent = answers.flatMap((a, i) => (a.ok ? [] : [`${needs[i]!.endpoint} (${needs[i]!.baseUrl}): ${a.problem}`]));
-    opts.onRound?.({ silent });
+    const round = typeof needs === "function" ? needs() : needs;
+    const answers = await Promise.all(round.map((n) => fetchServedModels(n.baseUrl, { apiKey: n.apiKey, timeoutMs: opts.timeoutMs })));
+    const silentNeeds = round.filter((_, i) => !answers[i]!.ok);
+    const silent = answers.flatMap((a, i) => (a.ok ? [] : [`${round[i]!.endpoint} (${round[i]!.baseUrl}): ${a.problem}`]));
+    await opts.onRound?.({ silent, silentUrls: silentNeeds.map((n) => n.baseUrl) });
     if (silent.length === 0) return true;
+    if (opts.signal.aborted) break;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);

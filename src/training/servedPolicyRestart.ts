@@ -51,6 +51,8 @@ export interface RestartServedPolicyOptions {
   stopped?: boolean;
   /** Progress lines while it waits (one per check at most every 5 s). */
   progress?: (line: string) => void;
+  /** Stops the wait for readiness (throwing the signal's reason); the restarted job is left starting. */
+  signal?: AbortSignal;
   log?: (m: string) => void;
 }
 
@@ -168,6 +170,7 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
   let lastSaid = 0;
   let url = version.url;
   for (;;) {
+    o.signal?.throwIfAborted();
     const status = await launcher.status(ref);
     const waited = Date.now() - started;
     if (status.state !== "running" && status.state !== "pending") {

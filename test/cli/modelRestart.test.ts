@@ -1,11 +1,12 @@
 /**
- * `toolloop model restart`: a policy server that ended by itself is brought back through the launcher
- * that started it. A one-iteration campaign serves its policy (the LLM simulator) through the real
- * local launcher; the server process is then killed from outside with SIGTERM (as `kill PID` would).
- * `campaign status` asks the launcher and says the server is not running (failed, exit 143, not
- * `succeeded`) with the restart command; `model restart` submits the same request again (same URL
- * and served name), records the new job and points the served version at it, and waits until it
- * answers. It refuses a server still running, one stopped on purpose, and unknown ids.
+ * Policy servers that end: `toolloop model restart`, and the restart a waiting stage makes by itself.
+ * A one-iteration campaign serves its policy (the LLM simulator) through the real local launcher; the
+ * server process is then killed from outside (as `kill PID` would). `campaign status` asks the
+ * launcher and says the server is not running (failed, exit 143, not `succeeded`) with the restart
+ * command; `model restart` submits the same request again (same URL and served name), records the
+ * new job and points the served version at it, and waits until it answers. It refuses a server still
+ * running, one stopped on purpose, and unknown ids. A campaign whose stage calls a killed server
+ * restarts it the same way by itself and completes; one stopped on purpose waits for the operator.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -13,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { and, eq } from "drizzle-orm";
-import { campaigns, clusterJobs } from "../../src/db/schema.js";
+import { campaigns, clusterJobs, stageRuns } from "../../src/db/schema.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
@@ -34,7 +35,7 @@ before(async () => {
   workers = await env.startWorkers();
 });
 after(async () => {
-  for (const c of [id, served2]) await stopServedPolicies(env.db.db, c, launcher(), () => undefined);
+  for (const c of [id, served2, `${id}-c`]) await stopServedPolicies(env.db.db, c, launcher(), () => undefined);
   await workers?.stop();
   await env?.close();
 });
@@ -174,30 +175,81 @@ test(
   },
 );
 
+/** Starts campaign `callerId` continuing from `servedId`: its first iteration's evaluate.bfclFast calls servedId's policy server. */
+async function startCaller(callerId: string, servedId: string) {
+  await env.db.db.insert(campaigns).values({ id: callerId, name: callerId, config: {}, status: "running", continuesFrom: servedId });
+  const config = simulatorCampaign("http://127.0.0.1:9/v1", {
+    campaignId: callerId,
+    roles: { generator: { endpoint: "sim", model: "toolloop-sim" }, policy: { endpoint: "sim", model: "toolloop-sim" } },
+    stages: [{ name: "evaluate.bfclFast", categories: ["simple"], limitPerCategory: 3, batchSize: 1 }],
+  } as never);
+  return env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(callerId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId: callerId }],
+  });
+}
+
+/** The campaign's result within `ms`, else a failure showing its status. */
+async function completesWithin<T>(handle: { result(): Promise<T> }, callerId: string, ms: number): Promise<T> {
+  return Promise.race([
+    handle.result(),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => {
+        void cli(["campaign", "status", callerId]).then((st) => reject(new Error(`not completed within ${ms / 1000} s:\n${show(st)}`)), reject);
+      }, ms).unref(),
+    ),
+  ]);
+}
+
 test(
-  "a stage calling a policy server that was killed waits with the launcher's word and the restart command; after `model restart`, `retry-stage` completes it",
+  "a stage calling a policy server that was killed restarts the server by itself through its launcher and completes without an operator",
   { timeout: 300_000 },
   async () => {
     // Campaign A serves; campaign B continues from it, so its first iteration calls A's server (deterministically after the kill).
     await runServingCampaign(env, served2, 1, launcher());
     const [job] = await serveJobs(served2);
+    const before = await servedVersion(env, served2, 1);
     assert.equal(await killServer(job!.name, "SIGKILL"), "137");
-    await env.db.db.insert(campaigns).values({ id: caller, name: caller, config: {}, status: "running", continuesFrom: served2 });
-    const config = simulatorCampaign("http://127.0.0.1:9/v1", {
-      campaignId: caller,
-      roles: { generator: { endpoint: "sim", model: "toolloop-sim" }, policy: { endpoint: "sim", model: "toolloop-sim" } },
-      stages: [{ name: "evaluate.bfclFast", categories: ["simple"], limitPerCategory: 3, batchSize: 1 }],
-    } as never);
-    const handle = await env.client.workflow.start("campaignWorkflow", {
-      workflowId: campaignWorkflowId(caller),
-      taskQueue: taskQueues(env.queuePrefix).workflows,
-      args: [{ config, campaignId: caller }],
-    });
+    const handle = await startCaller(caller, served2);
+    const result = await completesWithin(handle, caller, 150_000);
+    assert.equal(result.state, "completed");
+
+    // The restart went the way `model restart` goes: the same request, a new job, the version points at it.
+    const jobs = await serveJobs(served2);
+    assert.equal(jobs.length, 2, "one restart");
+    const [ended, restarted] = jobs as [(typeof jobs)[0], (typeof jobs)[0]];
+    assert.deepEqual({ state: ended.state, exitCode: ended.exitCode }, { state: "failed", exitCode: 137 });
+    assert.match(restarted.name, /-i1-serve-policy-res-a2$/);
+    assert.equal(restarted.state, "running");
+    assert.deepEqual(restarted.request, { ...(ended.request as object), name: restarted.name });
+    const after = await servedVersion(env, served2, 1);
+    assert.deepEqual({ url: after?.url, jobName: after?.jobName }, { url: before?.url, jobName: restarted.name });
+    assert.deepEqual(await models(after!.url!), [after!.servedModel]);
+    // The caller's stage ran twice: the attempt that found the server gone, and the retry once it answered.
+    const [run] = await env.db.db
+      .select()
+      .from(stageRuns)
+      .where(and(eq(stageRuns.campaignId, caller), eq(stageRuns.stage, "evaluate.bfclFast")));
+    assert.deepEqual({ status: run?.status, attempts: run?.attempts }, { status: "succeeded", attempts: 2 });
+  },
+);
+
+test(
+  "a stage calling a policy server stopped on purpose waits for the operator, saying why it was not restarted; `model restart --stopped` brings it back and the stage retries by itself",
+  { timeout: 300_000 },
+  async () => {
+    const servedId = `${id}-c`;
+    const callerId = `${id}-d`;
+    await runServingCampaign(env, servedId, 1, launcher());
+    const stop = await cli(["model", "stop", servedId]);
+    assert.equal(stop.status, 0, show(stop));
+    const handle = await startCaller(callerId, servedId);
 
     let status: CliResult | undefined;
     for (let waited = 0; waited < 120_000; waited += 1000) {
-      status = await cli(["campaign", "status", caller]);
-      if (/WAITING FOR OPERATOR/.test(status.stdout)) break;
+      status = await cli(["campaign", "status", callerId]);
+      if (/not restarted by itself/.test(status.stdout)) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
     assert.match(status!.stdout, /WAITING FOR OPERATOR/, show(status!));
@@ -205,24 +257,17 @@ test(
     assert.match(
       status!.stdout,
       new RegExp(
-        `it is the policy server serve\\.policy of campaign ${served2} iteration 1 started \\(job ${job!.name}\\), and it is not running: its local launcher says failed \\(exited with code 137 \\(ended by SIGKILL, e\\.g\\. kill -9 or the OOM killer\\)\\); ` +
-          `\`toolloop model restart ${served2} --iteration 1\` brings it back \\(same URL and model name\\), then \`toolloop campaign retry-stage ${caller}\``,
+        `not restarted by itself: the policy server of ${servedId} iteration 1 \\(\\S+\\) was stopped on purpose \\(\`model stop\`\\), not ended by itself`,
       ),
       show(status!),
     );
+    assert.equal((await serveJobs(servedId)).length, 1, "nothing restarted");
 
-    const restarted = await cli(["model", "restart", served2]);
-    assert.equal(restarted.status, 0, show(restarted));
-    const retried = await cli(["campaign", "retry-stage", caller]);
-    assert.equal(retried.status, 0, show(retried));
-    const result = await Promise.race([
-      handle.result(),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => {
-          void cli(["campaign", "status", caller]).then((st) => reject(new Error(`not completed 90 s after the retry:\n${show(st)}`)), reject);
-        }, 90_000).unref(),
-      ),
-    ]);
+    const back = await cli(["model", "restart", servedId, "--stopped"]);
+    assert.equal(back.status, 0, show(back));
+    // No retry-stage: the stage's watch sees the server answer and retries by itself.
+    const result = await completesWithin(handle, callerId, 90_000);
     assert.equal(result.state, "completed");
+    assert.equal((await cli(["model", "stop", servedId])).status, 0);
   },
 );
