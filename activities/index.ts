@@ -235,6 +235,8 @@ export function createActivities(deps: ActivityDeps) {
         ErrorType.configChanged,
       );
     }
+    // Said once per config recorded: a start from the Temporal UI has no CLI to print them (the result carries them too).
+    if (inForce.sha256 !== current?.sha256) for (const w of warnings) deps.log(`[config] campaign ${campaignId}: warning: ${w}`);
     await insertCampaign(db, {
       id: campaignId,
       name: frozen.config.name,
