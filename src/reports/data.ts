@@ -75,9 +75,10 @@ export interface ReportData {
   };
   iterations: { iteration: number; status: string; startedAt: string; finishedAt: string | null }[];
   /**
-   * The stage runs in scope (stage_runs: the latest attempt of each stage of each iteration), in the
-   * order they started: a failed stage and its error, a retried one's attempts. Absent in data
-   * gathered before it was recorded here.
+   * The stage runs of the iterations in scope (stage_runs: the latest attempt of each stage of each
+   * iteration; an iteration report's: those up to its iteration, as `iterations`), in the order they
+   * started: a failed stage and its error, a retried one's attempts. Absent in data gathered before
+   * it was recorded here.
    */
   stages?: {
     iteration: number;

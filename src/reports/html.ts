@@ -416,9 +416,9 @@ export function shortenMiddle(text: string, max: number): string {
   return `${text.slice(0, head)} … ${text.slice(text.length - (max - head - 3))}`;
 }
 
-/** Failed stage runs (their latest attempt failed: a campaign waiting for an operator, or one that failed), shown above the summary. */
+/** Failed stage runs (their latest attempt failed: a campaign waiting for an operator, or one that failed), shown above the summary; an iteration report's own. */
 function failedStagesBanner(d: ReportData): string {
-  const failed = (d.stages ?? []).filter((s) => s.status === "failed");
+  const failed = (d.stages ?? []).filter((s) => s.status === "failed" && (d.iteration === undefined || s.iteration === d.iteration));
   if (failed.length === 0) return "";
   const items = failed
     .map(

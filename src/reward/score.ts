@@ -14,7 +14,7 @@
  * truth, so the many responses of one GRPO group cost one label compile.
  */
 import type { RewardConfig, RewardResult } from "./config.js";
-import type { BfclAnswer, DecodeResult, DecodedCall, FunctionDoc } from "../matching/types.js";
+import type { BfclAnswer, DecodeResult, DecodedCall, FunctionDoc, ParamDoc } from "../matching/types.js";
 import { decodeOpenAiToolCalls } from "../matching/decoders.js";
 import { decodeHermesCalls } from "./hermesFast.js";
 import { matchWithCategory } from "../matching/matcher.js";
@@ -146,12 +146,38 @@ function parseGroundTruth(text: string): DecodedCall[] | string {
   return calls;
 }
 
-function toAnswer(calls: DecodedCall[]): BfclAnswer {
+const defineOwn = (o: object, key: string, value: unknown) => Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+
+/** A dict value as BFCL writes a dict parameter's acceptable value: each key's value is its one candidate. */
+function dictCandidate(v: Record<string, unknown>): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const [k, x] of Object.entries(v)) defineOwn(out, k, [x]);
+  return out;
+}
+
+/**
+ * The acceptable values of one expected argument, in the form the checker reads for its documented
+ * type: BFCL checks a dict parameter key by key (dict_checker: `[{key: [value]}]`) and a list of dicts
+ * item by item (list_dict_checker: `[[{key: [value]}, ...]]`); any other value is its own single candidate.
+ */
+function candidatesOf(doc: ParamDoc | undefined, v: unknown): unknown[] {
+  if (doc?.type === "dict" && isDict(v)) return [dictCandidate(v)];
+  if ((doc?.type === "array" || doc?.type === "list") && doc.items?.type === "dict" && Array.isArray(v) && v.every(isDict)) return [v.map(dictCandidate)];
+  return [v];
+}
+
+function paramDoc(doc: FunctionDoc | undefined, param: string): ParamDoc | undefined {
+  return doc !== undefined && Object.prototype.hasOwnProperty.call(doc.parameters.properties, param) ? doc.parameters.properties[param] : undefined;
+}
+
+/** The ground truth as a BFCL answer whose only acceptable values are its own, dict and list-of-dict values written as the checker reads them. */
+function toAnswer(calls: DecodedCall[], docs: FunctionDoc[]): BfclAnswer {
   return calls.map((c) => {
+    const doc = findDescription(docs, c.name);
     const params: Record<string, unknown[]> = {};
-    for (const [k, v] of Object.entries(c.args)) Object.defineProperty(params, k, { value: [v], enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of Object.entries(c.args)) defineOwn(params, k, candidatesOf(paramDoc(doc, k), v));
     const call: Record<string, Record<string, unknown[]>> = {};
-    Object.defineProperty(call, c.name, { value: params, enumerable: true, writable: true, configurable: true });
+    defineOwn(call, c.name, params);
     return call;
   });
 }
@@ -263,7 +289,7 @@ function paramCheck(label: Label, e: number, param: string): CompiledCall | unde
   const single: FunctionDoc = { name: doc.name, parameters: { type: "dict", properties, required: [] } };
   const answer: Record<string, Record<string, unknown[]>> = {};
   const params = {};
-  Object.defineProperty(params, param, { value: [label.expected[e]!.args[param]], enumerable: true });
+  Object.defineProperty(params, param, { value: candidatesOf(paramDoc(doc, param), label.expected[e]!.args[param]), enumerable: true });
   Object.defineProperty(answer, name, { value: params, enumerable: true });
   let compiled: CompiledCall | undefined;
   try {
@@ -324,7 +350,11 @@ export function createRewardScorer(config: RewardConfig): (item: RewardItem) => 
     let label = entry.labels.get(item.ground_truth);
     if (label === undefined) {
       const expected = parseGroundTruth(item.ground_truth);
-      label = typeof expected === "string" ? expected : { expected, docs: withInferredDocs(entry.docs, expected), answer: toAnswer(expected) };
+      if (typeof expected === "string") label = expected;
+      else {
+        const docs = withInferredDocs(entry.docs, expected);
+        label = { expected, docs, answer: toAnswer(expected, docs) };
+      }
       entry.labels.set(item.ground_truth, label);
     }
     return label;

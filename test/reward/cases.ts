@@ -53,6 +53,43 @@ export interface RewardCase {
 }
 
 const cfg = (c: RewardConfigInput = {}) => rewardConfigSchema.parse(c);
+
+/** A tool with an object parameter and a list-of-objects parameter (BFCL types dict and array of dict). */
+export const NESTED_TOOLS = JSON.stringify([
+  {
+    type: "function",
+    function: {
+      name: "book_flight",
+      description: "Book a flight for a passenger",
+      parameters: {
+        type: "object",
+        properties: {
+          flight_id: { type: "string" },
+          passenger: {
+            type: "object",
+            properties: { full_name: { type: "string" }, email: { type: "string" }, age: { type: "integer" } },
+            required: ["full_name"],
+          },
+          legs: { type: "array", items: { type: "object", properties: { from: { type: "string" }, to: { type: "string" } } } },
+        },
+        required: ["flight_id", "passenger"],
+      },
+    },
+  },
+]);
+const nestedExtra = { split: "train", index: 0, sample_id: "s-2", tools: NESTED_TOOLS };
+const flight: [string, Record<string, unknown>] = [
+  "book_flight",
+  {
+    flight_id: "TP238",
+    passenger: { full_name: "Maria Santos", email: "maria@example.com", age: 41 },
+    legs: [
+      { from: "SFO", to: "LIS" },
+      { from: "LIS", to: "OPO" },
+    ],
+  },
+];
+const flightWith = (change: Record<string, unknown>): [string, Record<string, unknown>] => ["book_flight", { ...flight[1], ...change }];
 const WEATHER_REASONING = "The user wants the forecast, so I call get_weather for Paris over 3 days.\n";
 
 export const REWARD_CASES: RewardCase[] = [
@@ -209,5 +246,64 @@ export const REWARD_CASES: RewardCase[] = [
     config: cfg(),
     item: item("  \n", truth(weather)),
     expected: { score: 0, format: 0, execution: 0, reasoning: 0, execution_correct: false, reasonIncludes: "empty" },
+  },
+  // Object and list-of-object arguments: the ground truth is written as BFCL's checker reads a dict
+  // parameter (key by key). Before, the exact answer scored as wrong (value_error:dict_value, or a
+  // checker crash for a number inside the object), so GRPO pushed the policy away from right answers.
+  {
+    name: "object and list-of-object arguments, the exact answer",
+    config: cfg(),
+    item: item(call(...flight), truth(flight), nestedExtra),
+    expected: { score: 0.8, format: 1, execution: 1, reasoning: 0, execution_correct: true },
+  },
+  {
+    name: "object argument with its keys in another order",
+    config: cfg(),
+    item: item(
+      call("book_flight", { passenger: { age: 41, email: "maria@example.com", full_name: "Maria Santos" }, legs: flight[1].legs, flight_id: "TP238" }),
+      truth(flight),
+      nestedExtra,
+    ),
+    expected: { score: 0.8, format: 1, execution: 1, reasoning: 0, execution_correct: true },
+  },
+  {
+    name: "object argument with a number inside, the exact answer",
+    config: cfg(),
+    item: item(
+      call("book_flight", { flight_id: "X1", passenger: { full_name: "Ann Lee", age: 7 } }),
+      truth(["book_flight", { flight_id: "X1", passenger: { full_name: "Ann Lee", age: 7 } }]),
+      nestedExtra,
+    ),
+    expected: { score: 0.8, format: 1, execution: 1, reasoning: 0, execution_correct: true },
+  },
+  {
+    name: "object argument with a wrong value inside",
+    config: cfg(),
+    item: item(call(...flightWith({ passenger: { full_name: "Maria Santos", email: "maria@example.com", age: 42 } })), truth(flight), nestedExtra),
+    expected: { score: 0.2, format: 1, execution: 0, reasoning: 0, execution_correct: false, reasonIncludes: "dict_value" },
+  },
+  {
+    name: "object argument missing a key the ground truth has",
+    config: cfg(),
+    item: item(call(...flightWith({ passenger: { full_name: "Maria Santos", age: 41 } })), truth(flight), nestedExtra),
+    expected: { score: 0.2, format: 1, execution: 0, reasoning: 0, execution_correct: false, reasonIncludes: "dict_key" },
+  },
+  {
+    name: "list-of-object argument with a wrong item, per-argument credit",
+    config: cfg({ partialCredit: "perArgument" }),
+    item: item(
+      call(
+        ...flightWith({
+          legs: [
+            { from: "SFO", to: "LIS" },
+            { from: "LIS", to: "FAO" },
+          ],
+        }),
+      ),
+      truth(flight),
+      nestedExtra,
+    ),
+    // flight_id and passenger right, legs wrong: 2 of 3.
+    expected: { score: 0.2 + 0.6 * (2 / 3), format: 1, execution: 2 / 3, reasoning: 0, execution_correct: false, reasonIncludes: "dict_value" },
   },
 ];

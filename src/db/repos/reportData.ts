@@ -68,7 +68,10 @@ export async function iterationRows(db: Db, scope: ReportScope) {
     .orderBy(asc(iterations.iteration));
 }
 
-/** Every stage run (one row per iteration and stage, its latest attempt): what ran, what failed and why. */
+/**
+ * Every stage run (one row per iteration and stage, its latest attempt): what ran, what failed and why.
+ * Up to the report's iteration, like its iterations table, which sums each iteration's stages.
+ */
 export async function stageRunRows(db: Db, scope: ReportScope) {
   return db
     .select({
@@ -82,7 +85,7 @@ export async function stageRunRows(db: Db, scope: ReportScope) {
       warning: sql<string | null>`${stageRuns.result}->>'warning'`,
     })
     .from(stageRuns)
-    .where(scoped(scope, stageRuns.campaignId, stageRuns.iteration))
+    .where(upTo(scope, stageRuns.campaignId, stageRuns.iteration))
     .orderBy(asc(stageRuns.iteration), asc(stageRuns.startedAt), asc(stageRuns.stage));
 }
 

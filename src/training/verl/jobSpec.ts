@@ -251,7 +251,16 @@ export interface VllmServeOptions {
   extraArgs: string[];
 }
 
-/** argv serving a merged checkpoint with vLLM's OpenAI-compatible server, tool calling on. */
+/**
+ * The flag that turns vLLM's automatic prefix caching off. The policy server is where score.perplexity
+ * and repair.labels read label perplexities (`prompt_logprobs`), and with prefix caching vLLM has
+ * returned stale prompt logprobs for cached prefix positions (FORMATS.md: score on a server started
+ * with --no-enable-prefix-caching). extraArgs come after it, so `--enable-prefix-caching` there turns
+ * caching back on for a server nothing scores on.
+ */
+export const VLLM_NO_PREFIX_CACHING = "--no-enable-prefix-caching";
+
+/** argv serving a merged checkpoint with vLLM's OpenAI-compatible server, tool calling on, prefix caching off. */
 export function vllmServeCommand(opts: VllmServeOptions): string[] {
   return [
     "vllm",
@@ -272,6 +281,7 @@ export function vllmServeCommand(opts: VllmServeOptions): string[] {
     "--enable-auto-tool-choice",
     "--tool-call-parser",
     opts.toolCallParser,
+    VLLM_NO_PREFIX_CACHING,
     ...opts.extraArgs,
   ];
 }

@@ -59,9 +59,13 @@ export interface PreparedSample {
   /** The chat messages up to and including the label turn, for the SFT set. */
   messages: ChatMessage[];
   /**
-   * The same conversation as verl's SFT dataset reads it (role and content): the real messages, tool
-   * results kept as role "tool" for the chat template to render, assistant calls as Hermes text (the
-   * struct has no tool_calls), tools in the system turn as in the prompt, and the label turn as text.
+   * The same conversation as verl's SFT dataset reads it (role and content): the real messages,
+   * assistant calls as Hermes text (the struct has no tool_calls), tools in the system turn and tool
+   * results as `<tool_response>` user turns, both as in the prompt ("hermesSystem"), and the label
+   * turn as text. verl's MultiTurnSFTDataset applies the chat template to each message alone and
+   * checks the concatenation against the whole conversation: Hermes/Qwen templates open one user turn
+   * for a run of tool messages, so consecutive role "tool" messages (parallel calls' results) would
+   * render differently alone and stop the SFT job (`AssertionError`); one user turn per run does not.
    */
   sftMessages: VerlPromptMessage[];
 }
@@ -220,7 +224,7 @@ export function prepareSample(source: VerlSourceSample, toolsInPrompt: ToolsInPr
       openAiTools,
       tools: JSON.stringify(openAiTools),
       messages: s.messages,
-      sftMessages: [...(toolsInPrompt === "hermesSystem" ? withToolsInSystem(prompt, openAiTools) : prompt), labelTurn],
+      sftMessages: [...shown, labelTurn],
     },
   };
 }

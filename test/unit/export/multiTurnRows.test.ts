@@ -138,10 +138,10 @@ test("verl: earlier calls and tool results rendered as Hermes blocks, ground tru
   );
   assert.deepEqual(truth.calls[2]!.arguments, { amount: 500, from_currency: "USD", to_currency: "EUR" });
   assert.equal(p.sample.messages, parallelCut.messages, "sft.jsonl keeps the real messages");
-  // sft.parquet: the real turns (tool results stay role tool), the label turn last.
+  // sft.parquet: the real turns, tool results as the prompt shows them (Hermes user turns), the label turn last.
   assert.deepEqual(
     p.sample.sftMessages.map((m) => m.role),
-    ["system", "user", "assistant", "tool", "assistant", "user", "assistant", "user", "assistant"],
+    ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user", "assistant"],
   );
   assert.equal(p.sample.sftMessages[0]!.content, p.sample.prompt[0]!.content, "the same tools block as the prompt");
   assert.match(p.sample.sftMessages[8]!.content, /<tool_call>[\s\S]*"book_flight"[\s\S]*"convert_currency"/);
@@ -158,4 +158,36 @@ test("verl: earlier calls and tool results rendered as Hermes blocks, ground tru
   // "none" leaves tool results as stored (role tool).
   const n = prepareSample({ id: "s3", messages: final.messages, tools: final.tools }, "none");
   assert.ok(n.ok && n.sample.prompt.filter((m) => m.role === "tool").length === 4);
+});
+
+test("verl SFT rows: a run of tool results is one user turn, so each message renders alone as in the whole conversation", () => {
+  // verl 0.9.1's MultiTurnSFTDataset applies the chat template to every message alone and asserts the
+  // concatenation equals the whole conversation's rendering. Hermes/Qwen templates open one
+  // `<|im_start|>user` for a run of role "tool" messages: the three results of a parallel turn,
+  // rendered one by one, became three user turns and stopped the SFT job with an AssertionError.
+  const f = prepareSample({ id: "s4", messages: final.messages, tools: final.tools });
+  assert.ok(f.ok, f.ok ? "" : f.reason);
+  if (!f.ok) return;
+  const sft = f.sample.sftMessages;
+  assert.deepEqual(
+    sft.filter((m) => m.role === "tool"),
+    [],
+    "no role tool message is left for the template to merge",
+  );
+  const parallelResults = sft.filter(
+    (m) => m.role === "user" && m.content.startsWith("<tool_response>") && (m.content.match(/<tool_response>/g)?.length ?? 0) === 3,
+  );
+  assert.equal(parallelResults.length, 1, "the parallel turn's three results share one user turn");
+  assert.match(
+    parallelResults[0]!.content,
+    /^<tool_response>\n[^\n]*\n<\/tool_response>\n<tool_response>\n[^\n]*\n<\/tool_response>\n<tool_response>\n[^\n]*\n<\/tool_response>$/,
+  );
+  // The SFT conversation is the RL prompt plus the label turn: SFT and GRPO train on the same context.
+  assert.deepEqual(sft.slice(0, -1), f.sample.prompt);
+  assert.deepEqual(sft.at(-1), { role: "assistant", content: (final.messages.at(-1) as { content: string }).content });
+
+  // "none" (a custom dataset class renders the turns itself) keeps them as stored.
+  const n = prepareSample({ id: "s5", messages: final.messages, tools: final.tools }, "none");
+  assert.ok(n.ok);
+  if (n.ok) assert.equal(n.sample.sftMessages.filter((m) => m.role === "tool").length, 4);
 });

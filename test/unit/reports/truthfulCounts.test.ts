@@ -155,6 +155,31 @@ test("a failed stage is reported: a banner with its error's tail, the iteration 
   assert.doesNotMatch(renderReportHtml(await gatherReportData(db, { campaignId: "c" }), { chartJs: "" }), /id="failed-stages"/);
 });
 
+test("an iteration report's iterations table sums the earlier iterations' stages from stage_runs, not 'none recorded'", async (t) => {
+  const { db } = await campaignDb(t);
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  await upsertIteration(db, { campaignId: "c", iteration: 2, status: "completed" });
+  await db.insert(stageRuns).values([
+    { campaignId: "c", iteration: 1, stage: "synthesize.singleTurn", status: "succeeded", attempts: 1, startedAt: at(1), finishedAt: at(2) },
+    { campaignId: "c", iteration: 1, stage: "verify.rules", status: "succeeded", attempts: 1, startedAt: at(3), finishedAt: at(4) },
+    { campaignId: "c", iteration: 1, stage: "train.sft", status: "failed", attempts: 2, error: "boom", startedAt: at(5), finishedAt: at(6) },
+    { campaignId: "c", iteration: 2, stage: "select.nextRound", status: "succeeded", attempts: 1, startedAt: at(7), finishedAt: at(8) },
+  ]);
+  const html = renderReportHtml(await gatherReportData(db, { campaignId: "c", iteration: 2 }), { chartJs: "" });
+  const iterations = /<table class="iterations">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
+  // Before, the iteration report read only its own iteration's stage runs: iteration 1 said "none recorded".
+  assert.doesNotMatch(iterations, /none recorded/);
+  assert.match(iterations, /iteration 1<\/a><\/td><td>completed<\/td><td>2 succeeded; failed: train\.sft; attempts: train\.sft ×2<\/td>/);
+  assert.match(iterations, /<td>iteration 2<\/td><td>completed<\/td><td>1 succeeded<\/td>/);
+  // The iteration's own stage table and failure banner stay its own.
+  const stages = /<table class="stages">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
+  assert.match(stages, /select\.nextRound/);
+  assert.doesNotMatch(stages, /synthesize\.singleTurn|train\.sft/);
+  assert.doesNotMatch(html, /id="failed-stages"/);
+  // The campaign report still shows every iteration's failure.
+  assert.match(renderReportHtml(await gatherReportData(db, { campaignId: "c" }), { chartJs: "" }), /id="failed-stages"/);
+});
+
 test("shortenMiddle keeps a long error's head and tail", () => {
   assert.equal(shortenMiddle("short", 10), "short");
   const cut = shortenMiddle(`HEAD${"x".repeat(1000)}TAIL`, 60);

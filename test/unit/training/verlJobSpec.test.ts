@@ -192,7 +192,7 @@ test("sftCommand, mergeCommand, vllmServeCommand: the argv each tool takes", () 
       maxModelLen: 8192,
       gpuMemoryUtilization: 0.9,
       toolCallParser: "hermes",
-      extraArgs: ["--no-enable-prefix-caching"],
+      extraArgs: ["--max-num-seqs", "64"],
     }),
     [
       "vllm",
@@ -214,6 +214,30 @@ test("sftCommand, mergeCommand, vllmServeCommand: the argv each tool takes", () 
       "--tool-call-parser",
       "hermes",
       "--no-enable-prefix-caching",
+      "--max-num-seqs",
+      "64",
     ],
   );
+});
+
+test("vllmServeCommand: prefix caching is off (label perplexities come from the served policy's prompt_logprobs); extraArgs can turn it back on", () => {
+  // score.perplexity and repair.labels read prompt_logprobs from this server; with prefix caching vLLM
+  // has returned stale logprobs for the cached positions (FORMATS.md). Before, the command left vLLM's
+  // default (caching on) and nothing said so.
+  const base = {
+    model: "/m",
+    host: "0.0.0.0",
+    port: 8000,
+    servedModelName: "p",
+    tensorParallelSize: 1,
+    maxModelLen: 8192,
+    gpuMemoryUtilization: 0.9,
+    toolCallParser: "hermes",
+  };
+  const argv = vllmServeCommand({ ...base, extraArgs: [] });
+  assert.ok(argv.includes("--no-enable-prefix-caching"), argv.join(" "));
+  assert.ok(!argv.includes("--enable-prefix-caching"));
+  // vLLM takes the last of a repeated boolean flag: an operator's --enable-prefix-caching comes after ours.
+  const on = vllmServeCommand({ ...base, extraArgs: ["--enable-prefix-caching"] });
+  assert.ok(on.indexOf("--enable-prefix-caching") > on.indexOf("--no-enable-prefix-caching"));
 });
