@@ -1,6 +1,6 @@
 # toolloop worker / CLI image. Build: docker build -t toolloop:local .
 # The entrypoint is the toolloop CLI: `docker run toolloop:local worker`, `... db migrate`,
-# `... campaign start examples/<config>.json`, `... --help`.
+# `... campaign start --config examples/<config>.json`, `... --help`.
 #
 # Runtime layout (/app, the "installation root" the code finds by walking up from dist/):
 #   dist/ node_modules/ (production only) package.json   the CLI, workers and the LLM simulator
