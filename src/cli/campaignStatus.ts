@@ -170,12 +170,16 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
   let workflowMissing: { namespace: string; workflowId: string } | undefined;
   const notes = [...s.notes];
   if (s.db && dbFacts?.policyServers?.length) dbFacts = await withServersAsked(s.db.db, dbFacts, notes);
+  /** The id was a workflow id that is not `campaign-<campaign id>`: a schedule's run (`campaign-weekly-2026-12-07T06:00:00Z`). */
+  let byScheduledWorkflowId = false;
   if (s.client) {
     try {
       wf = await readWorkflowFacts(s.client, dbFacts?.workflowId ?? campaignWorkflowId(campaignId));
       if (!wf && id.startsWith("campaign-") && !dbFacts) {
         wf = await readWorkflowFacts(s.client, id);
-        if (wf) campaignId = scheduledRunCampaignIdOf(id) ?? id.slice("campaign-".length);
+        const scheduledRunId = wf ? scheduledRunCampaignIdOf(id) : undefined;
+        if (wf) campaignId = scheduledRunId ?? id.slice("campaign-".length);
+        byScheduledWorkflowId = scheduledRunId !== undefined;
       }
       // A schedule's run no worker has registered yet: its workflow id is campaign-<schedule>-<time>.
       const scheduledWorkflowId = !wf && !dbFacts ? scheduledRunWorkflowIdOf(campaignId) : undefined;
@@ -187,6 +191,13 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
       if (!known || !dbFacts) throw known ?? err;
       notes.push(`Temporal: ${known.message}`);
     }
+  }
+  // A schedule's run asked for by its workflow id (what `schedule describe` and the Temporal UI show):
+  // PostgreSQL knows it by the campaign id it registered. Before, its stages, schedule line and
+  // PostgreSQL's state were left out without a word.
+  if (byScheduledWorkflowId && s.db && !dbFacts) {
+    dbFacts = await readCampaignFacts(s.db.db, campaignId);
+    if (dbFacts?.policyServers?.length) dbFacts = await withServersAsked(s.db.db, dbFacts, notes);
   }
   // An id PostgreSQL does not know whose workflow is another campaign's part (`cx-iter-2`: campaign cx's iteration 2).
   if (!dbFacts && wf?.workflowType && wf.workflowType !== "campaignWorkflow") {
