@@ -192,12 +192,24 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
       notes.push(`Temporal: ${known.message}`);
     }
   }
-  // A schedule's run asked for by its workflow id (what `schedule describe` and the Temporal UI show):
-  // PostgreSQL knows it by the campaign id it registered. Before, its stages, schedule line and
-  // PostgreSQL's state were left out without a word.
-  if (byScheduledWorkflowId && s.db && !dbFacts) {
-    dbFacts = await readCampaignFacts(s.db.db, campaignId);
-    if (dbFacts?.policyServers?.length) dbFacts = await withServersAsked(s.db.db, dbFacts, notes);
+  // PostgreSQL knows the campaign by the id it registered, which the asked id is not: a schedule's run
+  // asked for by its workflow id (what `schedule describe` and the Temporal UI show), or a campaign
+  // workflow whose CampaignId names another id (a start from the Temporal UI under `campaign-X` with
+  // no campaignId registers as `campaign-X`). Before, only Temporal's half showed, without a word.
+  const registeredAs =
+    wf?.workflowType === "campaignWorkflow" && !dbFacts
+      ? byScheduledWorkflowId
+        ? campaignId
+        : wf.searchCampaignId !== undefined && wf.searchCampaignId !== campaignId
+          ? wf.searchCampaignId
+          : undefined
+      : undefined;
+  if (registeredAs && s.db) {
+    const facts = await readCampaignFacts(s.db.db, registeredAs);
+    if (facts) {
+      campaignId = registeredAs;
+      dbFacts = facts.policyServers?.length ? await withServersAsked(s.db.db, facts, notes) : facts;
+    }
   }
   // An id PostgreSQL does not know whose workflow is another campaign's part (`cx-iter-2`: campaign cx's iteration 2).
   if (!dbFacts && wf?.workflowType && wf.workflowType !== "campaignWorkflow") {

@@ -1,8 +1,10 @@
 /**
- * `campaign status` of a schedule's run asked for by its workflow id (`campaign-<schedule>-<time>`,
- * what `schedule describe`, the Temporal UI and `campaign list --json` show), against the real dev
- * server, PostgreSQL and a worker: the same view as by its campaign id, with its stages and its
- * `schedule:` line. Before, only Temporal's half showed (no name, no stages, no schedule line).
+ * `campaign status` of a campaign asked for by an id it did not register under, against the real dev
+ * server, PostgreSQL and a worker: a schedule's run by its workflow id (`campaign-<schedule>-<time>`,
+ * what `schedule describe`, the Temporal UI and `campaign list --json` show), and a start from the
+ * Temporal UI under `campaign-X` without a campaignId (registered as `campaign-X`) asked for as `X`.
+ * Each shows the campaign as by its registered id, stages included. Before, only Temporal's half
+ * showed (no name, no stages, no schedule line) without a note.
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -10,6 +12,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { campaigns } from "../../src/db/schema.js";
+import { taskQueues } from "../../src/taskQueues.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { cliEnvOf, runCli } from "../helpers/cli.js";
@@ -67,3 +70,27 @@ test("status by a scheduled run's workflow id shows the campaign as by its id: n
   assert.equal(json.name, "runstatus");
   assert.deepEqual(json.schedule, { scheduleId, scheduledAt: row.scheduledAt?.toISOString() });
 });
+
+test(
+  "status X of a Temporal UI start under workflow id campaign-X with no campaignId (registered as campaign-X) shows that campaign",
+  { timeout: 120_000 },
+  async () => {
+    const x = `uinoid-${Date.now().toString(36)}`;
+    // As the UI sends it: the config as written, no campaignId; the workflow id is the campaign id then.
+    await env.client.workflow.execute("campaignWorkflow", {
+      workflowId: `campaign-${x}`,
+      taskQueue: taskQueues(env.queuePrefix).workflows,
+      args: [{ config: { ...simulatorCampaign(sim.url, { name: "uinoid", count: 4, batchSize: 4 }), output: { dir: env.workDir } } }],
+    });
+    const registered = await env.db.db
+      .select()
+      .from(campaigns)
+      .where(eq(campaigns.id, `campaign-${x}`));
+    assert.equal(registered.length, 1, "registered under the workflow id");
+    const asked = await cli(["campaign", "status", x]);
+    assert.equal(asked.status, 0, asked.stderr);
+    assert.match(asked.stdout, new RegExp(`^campaign campaign-${x} \\(uinoid\\): COMPLETED, iteration 1/1$`, "m"), asked.stdout);
+    assert.match(asked.stdout, /^ {2}synthesize\.singleTurn +4\/4 \(100%\)/m);
+    assert.equal(asked.stdout, (await cli(["campaign", "status", `campaign-${x}`])).stdout, "the same view as by its registered id");
+  },
+);
