@@ -1,6 +1,8 @@
 # toolloop worker / CLI image. Build: docker build -t toolloop:local .
 # The entrypoint is the toolloop CLI: `docker run toolloop:local worker`, `... db migrate`,
-# `... campaign start examples/<config>.json`, `... --help`.
+# `... campaign start --config examples/<config>.json`, `... --help`. Run it with `docker run --init`
+# (compose sets `init: true`): node as PID 1 ignores the signals it has no handler for, so Ctrl-C
+# would not stop `campaign start --wait` or `campaign status --watch`.
 #
 # Runtime layout (/app, the "installation root" the code finds by walking up from dist/):
 #   dist/ node_modules/ (production only) package.json   the CLI, workers and the LLM simulator

@@ -3,6 +3,7 @@
  * their dependencies so tests can pass a real database, a simulator endpoint or extra stages.
  */
 import { campaignWorkflowIdProblem } from "../src/config/derivedWorkflowIds.js";
+import { campaignIdProblem, missingConfigProblem } from "../src/config/campaignIdRule.js";
 import { ApplicationFailure, CancelledFailure, Context } from "@temporalio/activity";
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from "@temporalio/client";
 import { newConfigVersionRefusal } from "../src/config/configVersion.js";
@@ -180,6 +181,8 @@ export function createActivities(deps: ActivityDeps) {
     const run = input.schedule;
     const problem = run && scheduledRunProblem(run);
     if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.invalidConfig);
+    const noConfig = missingConfigProblem(input.config);
+    if (noConfig) throw ApplicationFailure.nonRetryable(noConfig, ErrorType.invalidConfig);
     // A scheduled run registers the schedule's config with its own id and a seed of its scheduled time.
     const submitted = run && input.campaignId ? withScheduledRun(input.config, run, input.campaignId).config : input.config;
     const { frozen, hash, warnings } = freeze(submitted, input.configDir ?? deps.baseDir);
@@ -192,6 +195,16 @@ export function createActivities(deps: ActivityDeps) {
     // A new campaign started under another campaign's iteration id (a start from the Temporal UI; the CLI refuses it first).
     const idProblem = !registered && input.workflowId ? campaignWorkflowIdProblem(input.workflowId, campaignId, "workflow id") : undefined;
     if (idProblem) throw ApplicationFailure.nonRetryable(idProblem, ErrorType.invalidConfig);
+    // The id names the output folder: a new one from the input or the workflow id (a start from the
+    // Temporal UI) must be one plain path segment ("../x" wrote outside output.dir). Registered ones keep theirs.
+    const badId = registered
+      ? undefined
+      : input.campaignId !== undefined
+        ? campaignIdProblem(input.campaignId, "campaignId")
+        : frozen.config.campaignId === undefined
+          ? campaignIdProblem(campaignId, 'workflow id (the campaign id when neither the input nor the config has a campaignId; add "campaignId" to the input)')
+          : undefined;
+    if (badId) throw ApplicationFailure.nonRetryable(badId, ErrorType.invalidConfig);
     const continuesFrom = run
       ? registered
         ? (registered.continuesFrom ?? undefined)

@@ -170,12 +170,16 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
   let workflowMissing: { namespace: string; workflowId: string } | undefined;
   const notes = [...s.notes];
   if (s.db && dbFacts?.policyServers?.length) dbFacts = await withServersAsked(s.db.db, dbFacts, notes);
+  /** The id was a workflow id that is not `campaign-<campaign id>`: a schedule's run (`campaign-weekly-2026-12-07T06:00:00Z`). */
+  let byScheduledWorkflowId = false;
   if (s.client) {
     try {
       wf = await readWorkflowFacts(s.client, dbFacts?.workflowId ?? campaignWorkflowId(campaignId));
       if (!wf && id.startsWith("campaign-") && !dbFacts) {
         wf = await readWorkflowFacts(s.client, id);
-        if (wf) campaignId = scheduledRunCampaignIdOf(id) ?? id.slice("campaign-".length);
+        const scheduledRunId = wf ? scheduledRunCampaignIdOf(id) : undefined;
+        if (wf) campaignId = scheduledRunId ?? id.slice("campaign-".length);
+        byScheduledWorkflowId = scheduledRunId !== undefined;
       }
       // A schedule's run no worker has registered yet: its workflow id is campaign-<schedule>-<time>.
       const scheduledWorkflowId = !wf && !dbFacts ? scheduledRunWorkflowIdOf(campaignId) : undefined;
@@ -186,6 +190,25 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
       const known = temporalCliError(err, e);
       if (!known || !dbFacts) throw known ?? err;
       notes.push(`Temporal: ${known.message}`);
+    }
+  }
+  // PostgreSQL knows the campaign by the id it registered, which the asked id is not: a schedule's run
+  // asked for by its workflow id (what `schedule describe` and the Temporal UI show), or a campaign
+  // workflow whose CampaignId names another id (a start from the Temporal UI under `campaign-X` with
+  // no campaignId registers as `campaign-X`). Before, only Temporal's half showed, without a word.
+  const registeredAs =
+    wf?.workflowType === "campaignWorkflow" && !dbFacts
+      ? byScheduledWorkflowId
+        ? campaignId
+        : wf.searchCampaignId !== undefined && wf.searchCampaignId !== campaignId
+          ? wf.searchCampaignId
+          : undefined
+      : undefined;
+  if (registeredAs && s.db) {
+    const facts = await readCampaignFacts(s.db.db, registeredAs);
+    if (facts) {
+      campaignId = registeredAs;
+      dbFacts = facts.policyServers?.length ? await withServersAsked(s.db.db, facts, notes) : facts;
     }
   }
   // An id PostgreSQL does not know whose workflow is another campaign's part (`cx-iter-2`: campaign cx's iteration 2).

@@ -189,11 +189,15 @@ export function registerScheduleCommands(program: Command): void {
       .description(desc)
       .option("--note <text>", "shown beside the schedule's state")
       .action(async (id: string, opts: { note?: string }) => {
-        await withClient(async (client) => {
+        await withClient(async (client, e) => {
           const h = client.schedule.getHandle(id);
           const note = opts.note ?? `${name}d with toolloop schedule ${name}`;
-          if (name === "pause") await h.pause(note);
-          else await h.unpause(note);
+          await (name === "pause" ? h.pause(note) : h.unpause(note)).catch((err: unknown) => {
+            // The server refuses a note over its length limit (INVALID_ARGUMENT): bad input, in its words.
+            const reason = scheduleRefusal(err);
+            if (reason === undefined) throw err;
+            throw new CliError(`--note: Temporal at ${e.temporalAddress} refused it (${note.length} characters): ${reason}`, EXIT_BAD_INPUT, { cause: err });
+          });
           console.log(`${name}: schedule ${id} (${note})`);
         }, id);
       });

@@ -12,7 +12,7 @@ export interface CampaignListEntry extends CampaignListRow {
    * knows keeps every field of a registered one, `name` and `status` (campaigns.status) empty.
    */
   registered: boolean;
-  /** Why a row is shown from Temporal alone (NOT_REGISTERED_NOTE). */
+  /** Why a row is shown from Temporal alone (NOT_REGISTERED_NOTE, or FAILED_BEFORE_REGISTRATION_NOTE). */
   note?: string;
   state: CampaignState;
   reason?: string;
@@ -21,6 +21,14 @@ export interface CampaignListEntry extends CampaignListRow {
 
 /** The marker of a campaign only Temporal knows. */
 export const NOT_REGISTERED_NOTE = "not registered: no worker has run it (PostgreSQL has no record of it yet)";
+
+/**
+ * The marker of a campaign workflow that failed without a record in PostgreSQL: a worker ran it and
+ * its registration refused it (a start from the Temporal UI with a bad config or id), so "no worker
+ * has run it" would send the operator looking for a missing worker.
+ */
+export const FAILED_BEFORE_REGISTRATION_NOTE =
+  "not registered: it failed before its registration completed (PostgreSQL has no record of it; the reason says why)";
 
 /** A campaign workflow as Temporal's visibility lists it. */
 export interface ListedWorkflow {
@@ -65,7 +73,7 @@ export function unregisteredListEntry(w: ListedWorkflow, wf: WorkflowFacts | und
     name: "",
     status: "",
     registered: false,
-    note: NOT_REGISTERED_NOTE,
+    note: facts.status === "FAILED" ? FAILED_BEFORE_REGISTRATION_NOTE : NOT_REGISTERED_NOTE,
     workflowId: w.workflowId,
     createdAt: startedAt,
     updatedAt: facts.closeTime ?? startedAt,

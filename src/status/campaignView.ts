@@ -36,6 +36,8 @@ export interface WorkflowFacts {
   taskQueue: string;
   startTime?: string;
   closeTime?: string;
+  /** The CampaignId search attribute: the id the campaign registered under (set by the workflow once it runs). */
+  searchCampaignId?: string;
   /** Search attributes the workflow keeps current: CampaignStatus, Stage, Iteration. */
   searchStatus?: string;
   searchStage?: string;

@@ -55,6 +55,8 @@ export async function readWorkflowFacts(client: Client, workflowId: string, opts
   const status = sa.get(CampaignStatusKey);
   const stage = sa.get(StageKey);
   const iteration = sa.get(IterationKey);
+  const campaignId = sa.get(CampaignIdKey);
+  if (campaignId) facts.searchCampaignId = campaignId;
   if (status) facts.searchStatus = status;
   if (stage) facts.searchStage = stage;
   if (typeof iteration === "number") facts.searchIteration = iteration;

@@ -26,6 +26,7 @@ interface Service {
   healthcheck?: { test?: string[]; disable?: boolean };
   restart?: string;
   volumes?: { source: string; target: string; type: string }[];
+  init?: boolean;
 }
 interface Loaded {
   project: { name: string; services: Record<string, Service> };
@@ -198,4 +199,13 @@ test("a broken compose file is rejected by the loader with its reason", () => {
   } finally {
     fs.rmSync(path.dirname(broken), { recursive: true, force: true });
   }
+});
+
+test("every service on the toolloop image runs with an init process: node as PID 1 ignores SIGINT and SIGTERM it has no handler for", () => {
+  const all = load(["*"]).project.services;
+  const own = Object.entries(all).filter(([, svc]) => svc.image === "toolloop:local");
+  assert.deepEqual(own.map(([name]) => name).sort(), ["simulator", "toolloop-migrate", "toolloop-worker"]);
+  // `docker compose run --rm toolloop-worker campaign start ... --wait` runs the CLI as the container's
+  // main process: without an init, Ctrl-C (SIGINT) never reached a default action and did nothing.
+  for (const [name, svc] of own) assert.equal(svc.init, true, `${name} sets init: true`);
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { renderCampaignList } from "../../../src/cli/statusView.js";
 import {
+  FAILED_BEFORE_REGISTRATION_NOTE,
   NOT_REGISTERED_NOTE,
   campaignListEntry,
   mergeCampaignList,
@@ -100,6 +101,22 @@ test("unregisteredListEntry: the state from the workflow's facts, with the not-r
   assert.equal(terminated.workflowStatus, "TERMINATED");
   assert.equal(terminated.createdAt, "2026-12-02T11:00:00.000Z");
   assert.equal(terminated.updatedAt, "2026-12-02T11:05:00.000Z", "a closed run was last updated when it closed");
+});
+
+test("unregisteredListEntry of a run that failed unregistered: a worker ran it (its registration refused it), so the note does not say none did", () => {
+  const failed = unregisteredListEntry(
+    listed("campaign-ui-bad", "2026-12-02T11:00:00.000Z"),
+    wf({ workflowId: "campaign-ui-bad", status: "FAILED", closeTime: "2026-12-02T11:00:01.000Z" }),
+  );
+  assert.equal(failed.state, "failed");
+  assert.equal(failed.note, FAILED_BEFORE_REGISTRATION_NOTE);
+  assert.doesNotMatch(failed.note ?? "", /no worker/);
+  // Without the workflow's facts, from what the list said.
+  const listedOnly = unregisteredListEntry(
+    listed("campaign-ui-bad", "2026-12-02T11:00:00.000Z", { status: "FAILED", closeTime: "2026-12-02T11:00:01.000Z" }),
+    undefined,
+  );
+  assert.equal(listedOnly.note, FAILED_BEFORE_REGISTRATION_NOTE);
 });
 
 test("unregisteredListEntry without the workflow's facts: what the list said, else running", () => {
