@@ -3,7 +3,9 @@
  * every call names an offered tool, its arguments are a JSON object that validates against the tool's
  * input schema (the project's one Ajv setup, string formats included: verification/argumentValidator),
  * call ids are unique, and the text is an answer to the user: present when there are no calls, not raw
- * JSON or a call written out as text, no trace of the role-play prompts, not endless. Pure.
+ * JSON or a call written out as text, no trace of the role-play prompts, not endless. A turn the server
+ * cut off at the token limit (finish_reason "length") breaks a rule too, whatever is left of it: a
+ * sentence cut mid-way is not a label, and vLLM returns it as an ordinary text answer. Pure.
  *
  * The violations are human-readable and name the tool and the argument, because they are shown to the
  * assistant as its critique (reflection.ts) and kept for analysis.
@@ -43,11 +45,19 @@ function isJsonValue(text: string): boolean {
   }
 }
 
+export interface CandidateCheckOptions {
+  maxTextChars?: number;
+  /** The server's finish_reason for the candidate: "length" means it was cut off at max_tokens. */
+  finishReason?: string;
+}
+
 /** Every rule the candidate breaks (empty: it may be voted on). */
-export function checkCandidate(message: AssistantMessage, tools: readonly McpTool[], opts: { maxTextChars?: number } = {}): string[] {
+export function checkCandidate(message: AssistantMessage, tools: readonly McpTool[], opts: CandidateCheckOptions = {}): string[] {
   const problems: string[] = [];
   const calls = message.tool_calls ?? [];
   const text = message.content ?? "";
+  if (opts.finishReason === "length")
+    problems.push('the turn was cut off at the token limit (finish_reason "length"): it is incomplete; give a shorter, complete turn');
   if (calls.length === 0 && text.trim() === "") problems.push("the turn is empty: neither text nor tool calls");
   if (text.trim() !== "") problems.push(...textProblems(text, opts.maxTextChars ?? MAX_TEXT_CHARS));
 

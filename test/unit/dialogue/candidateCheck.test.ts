@@ -78,3 +78,11 @@ test("style: an empty turn, leaked plan or prompt, calls written as text, raw JS
   const both: AssistantMessage = { ...calls(["get_weather", '{"city":"Paris"}']), content: '{"action": "request"}' };
   assert.deepEqual(checkCandidate(both, tools), ['text: leaks the dialogue plan (JSON key "action")', "text: is raw JSON, not an answer to the user"]);
 });
+
+test('a turn cut off at the token limit (finish_reason "length") is a violation, text or calls; "stop" and "tool_calls" are not', () => {
+  const cut = 'the turn was cut off at the token limit (finish_reason "length"): it is incomplete; give a shorter, complete turn';
+  assert.deepEqual(checkCandidate(text("Here is what I found. The weather in Paris is"), tools, { finishReason: "length" }), [cut]);
+  assert.deepEqual(checkCandidate(calls(["get_weather", '{"city":"Paris"}']), tools, { finishReason: "length" }), [cut]);
+  assert.deepEqual(checkCandidate(text("It is sunny in Paris."), tools, { finishReason: "stop" }), []);
+  assert.deepEqual(checkCandidate(calls(["get_weather", '{"city":"Paris"}']), tools, { finishReason: "tool_calls" }), []);
+});

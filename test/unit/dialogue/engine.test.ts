@@ -378,6 +378,36 @@ test("a revision that still violates leaves the candidate invalid; with none val
   assert.equal(outcome.reflections, 3);
 });
 
+test("an answer cut off at max_tokens (finish_reason length) is never accepted as it is: reflection asks for a complete one", async () => {
+  const cut = "Here is what I found. The get weather call returned city Paris and temp";
+  const truncatedAnswers = (r: RoleRequest): ScriptedReply => (lastMessage(r).role === "tool" ? { content: cut, finishReason: "length" } : goodAssistant(r));
+  roles.script(goodScripts({ assistant: truncatedAnswers, reflect: () => ({ content: "It is sunny in Paris." }) }));
+  const { outcome, turns } = await run();
+  assert.deepEqual([outcome.status, outcome.acceptedTurns, outcome.rejectedTurns], ["kept", 4, 0]);
+  const answer = assistantTurns(turns)[1]!;
+  assert.equal(answer.message.content, "It is sunny in Paris.");
+  for (const c of answer.review.candidates) {
+    assert.equal(c.reflection!.original.content, cut);
+    assert.match(c.reflection!.critique.join("\n"), /cut off at the token limit \(finish_reason "length"\)/);
+  }
+  for (const t of assistantTurns(turns)) assert.notEqual(t.message.content, cut);
+
+  // A revision cut off again, or reflection off: the turn is rejected, so the cut answer is no label.
+  roles.requests.length = 0;
+  roles.script(goodScripts({ assistant: truncatedAnswers, reflect: () => ({ content: cut, finishReason: "length" }) }));
+  const again = await run();
+  const rejected = assistantTurns(again.turns)[1]!;
+  assert.equal(rejected.accepted, false);
+  assert.equal(rejected.review.rejectReason, "none of the 3 candidates is valid");
+  assert.match(rejected.review.candidates[0]!.reflection!.stillInvalid.join("\n"), /finish_reason "length"/);
+  const off = await run({ stage: { reflection: { enabled: false } } });
+  assert.equal(assistantTurns(off.turns)[1]!.accepted, false);
+  assert.ok(
+    cutSamples(off.turns).every((c) => c.messages.at(-1)!.content !== cut),
+    "no sample has the cut answer as its label",
+  );
+});
+
 test("with reflection off a violating candidate is invalid and no revision is asked for", async () => {
   roles.script(
     goodScripts({
