@@ -10,7 +10,7 @@ import { after, before, beforeEach, test } from "node:test";
 import { cutSamples } from "../../../src/dialogue/cut.js";
 import { runDialogue } from "../../../src/dialogue/engine.js";
 import type { ToolCallRequest, ToolExecutor } from "../../../src/dialogue/executor.js";
-import { LlmToolServer } from "../../../src/dialogue/llmToolServer.js";
+import { LlmToolServer, UNREADABLE_ANSWER_MESSAGE } from "../../../src/dialogue/llmToolServer.js";
 import { MemoryDialogueStore, SimulatedCrash, type StoreWrite } from "../../../src/dialogue/memoryStore.js";
 import { INJECTED_ERROR_TYPES, type DialoguePlan, type ToolResult } from "../../../src/dialogue/protocol.js";
 import type { DialogueHeader, DialogueOutcome, DialogueStore, DialogueTurn, RunDialogueInput } from "../../../src/dialogue/types.js";
@@ -466,6 +466,20 @@ test("injected tool errors reach the tool server and come back as the tool turn'
   const clean = await run({ executor, stage: { toolErrorRate: 0 } });
   assert.deepEqual([clean.outcome.toolCalls, clean.outcome.toolErrors], [2, 0]);
   assert.ok(roles.of("toolServer").every((r) => r.case!.fail === undefined));
+});
+
+test("a tool server answer that cannot be read becomes an outage worded as a service words it; why stays out of the messages", async () => {
+  roles.script(goodScripts({ toolServer: () => ({ content: "Sure! It is sunny in Paris." }) }));
+  const { outcome, turns } = await run({ executor: new LlmToolServer(roles.client("toolServer")) });
+  assert.deepEqual([outcome.status, outcome.toolCalls, outcome.toolErrors], ["kept", 2, 2]);
+  assert.equal(roles.of("toolServer").length, 4, "each call: one answer and its one repair");
+  for (const t of turns.filter((x): x is Extract<DialogueTurn, { kind: "tool" }> => x.kind === "tool")) {
+    assert.deepEqual(JSON.parse(t.message.content), { error: { type: "unavailable", message: UNREADABLE_ANSWER_MESSAGE } });
+    assert.ok(!t.result.ok);
+    assert.match(t.result.detail!, /^the tool server's answer could not be read: .*not valid JSON/);
+  }
+  // Neither the endpoint, the model nor the parse error reaches a message a sample is cut from.
+  for (const cut of cutSamples(turns)) assert.doesNotMatch(JSON.stringify(cut.messages), /127\.0\.0\.1|toolServer-model|could not be read|not valid JSON/);
 });
 
 test("the user stops early: finished after one step of a two-step plan; done is not a stored message", async () => {
