@@ -344,11 +344,14 @@ export class LlmClient {
     }
     const messages: ChatMessage[] = [...req.messages];
     let problem = "";
+    let cutOff = false;
     for (let attempt = 0; attempt <= maxRepairs; attempt++) {
       const res = await this.chat({ ...req, messages }, { signal: opts.signal });
       const checked = parseStructured(res.message.content, schema);
       if (checked.ok) return checked.value;
-      problem = checked.problem;
+      // Cut off by the token limit, the JSON is broken because it is incomplete: say so, and which limit.
+      cutOff = res.finishReason === "length";
+      problem = cutOff ? cutOffProblem(req.maxTokens ?? this.maxTokens, checked.problem) : checked.problem;
       messages.push(
         { role: "assistant", content: res.message.content ?? "" },
         {
@@ -359,7 +362,8 @@ export class LlmClient {
     }
     throw new LlmError(
       "bad_response",
-      `${this.describe()}: no valid "${req.responseFormat.name}" reply after ${maxRepairs + 1} attempts; last problem: ${problem}`,
+      `${this.describe()}: no valid "${req.responseFormat.name}" reply after ${maxRepairs + 1} attempts; last problem: ${problem}` +
+        (cutOff ? `; raise roles.${this.role}.maxTokens if the answer needs more` : ""),
     );
   }
 
@@ -739,6 +743,12 @@ function parseStructured<T>(content: string | null, schema: z.ZodType<T>): Struc
   const issues = r.error.issues.slice(0, 10).map((i) => `${formatPath(i.path)}: ${i.message}`);
   const more = r.error.issues.length > 10 ? ` (and ${r.error.issues.length - 10} more)` : "";
   return { ok: false, problem: `the JSON does not match the schema: ${issues.join("; ")}${more}` };
+}
+
+/** The problem of a structured reply the server cut off at max_tokens (finish_reason "length"): incomplete, not malformed. */
+function cutOffProblem(maxTokens: number | undefined, parseProblem: string): string {
+  const limit = maxTokens === undefined ? "the server's token limit" : `max_tokens ${maxTokens}`;
+  return `the reply was cut off at ${limit} (finish_reason "length") before it was complete (${parseProblem})`;
 }
 
 /** Models sometimes wrap JSON in a markdown fence even when asked not to. */

@@ -365,6 +365,24 @@ describe("LlmClient.structured", () => {
     assert.equal(s2.requests.length, 1);
   });
 
+  it('a reply cut off at max_tokens (finish_reason "length") says so and names the role\'s maxTokens, not only "not valid JSON"', async () => {
+    const cut = (): Reply => {
+      const r = chatReply('{"city": "Os');
+      (r.body as { choices: { finish_reason: string }[] }).choices[0]!.finish_reason = "length";
+      return r;
+    };
+    const s = await startServer(cut);
+    await rejectsWith(client(s.baseUrl, { role: "planner", maxTokens: 60 }).structured(req, schema, { maxRepairs: 1 }), (err) => {
+      assert.equal(err.kind, "bad_response");
+      assert.match(err.message, /cut off at max_tokens 60 \(finish_reason "length"\)/);
+      assert.match(err.message, /roles\.planner\.maxTokens/);
+      assert.match(err.message, /not valid JSON/);
+    });
+    const repair = (s.requests[1]!.body.messages as { content: string }[]).at(-1)!.content;
+    assert.match(repair, /cut off at max_tokens 60/, "the repair request tells the model why too");
+    assert.doesNotMatch(repair, /roles\.planner/, "but not the operator's advice");
+  });
+
   it("accepts JSON wrapped in a markdown fence", async () => {
     const s = await startServer(() => chatReply('```json\n{"city": "Rome", "days": 2}\n```'));
     assert.deepEqual(await client(s.baseUrl).structured(req, schema), { city: "Rome", days: 2 });
