@@ -16,6 +16,7 @@ import { INJECTED_ERROR_TYPES, type DialoguePlan, type ToolResult } from "../../
 import type { DialogueHeader, DialogueOutcome, DialogueStore, DialogueTurn, RunDialogueInput } from "../../../src/dialogue/types.js";
 import { candidateSeed } from "../../../src/dialogue/voting.js";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
+import { LlmError } from "../../../src/llm/errors.js";
 import { multiTurnStageSchema, type MultiTurnStage } from "../../../src/stages/synthesize/multiTurn/spec.js";
 import { startScriptedRoles, type RoleRequest, type RoleScripts, type ScriptedReply, type ScriptedRoles } from "../../helpers/scriptedRoles.js";
 
@@ -529,6 +530,32 @@ test("an assistant still calling tools after maxToolRounds ends the dialogue unf
     [0, 1, 2],
   );
   assert.equal(executor.executed.length, 2, "the calls of the round past the limit are not executed");
+});
+
+test("a dialogue that outgrows the assistant model's context (vLLM's 400) ends unfinished: kept with its accepted turns, or dropped unfinished", async () => {
+  const tooLong =
+    "This model's maximum context length is 8192 tokens. However, you requested 8250 tokens (7226 in the messages, 1024 in the completion). Please reduce the length of the messages or completion.";
+  // The second user turn no longer fits.
+  const outgrows = (r: RoleRequest): ScriptedReply =>
+    r.messages.filter((m) => m.role === "user").length >= 2 ? { httpStatus: 400, message: tooLong } : goodAssistant(r);
+  roles.script(goodScripts({ assistant: outgrows }));
+  const { outcome, turns } = await run();
+  assert.deepEqual([outcome.status, outcome.finished, outcome.acceptedTurns, outcome.userTurns], ["kept", false, 2, 2]);
+  assert.match(outcome.detail!, /outgrew the context of a role's model after 6 messages: .*maximum context length is 8192 tokens/);
+  assert.deepEqual(
+    cutSamples(turns).map((c) => c.labelSeq),
+    [2, 4],
+    "the turns accepted before it are samples",
+  );
+
+  const dropped = await run({ stage: { keepUnfinished: false } });
+  assert.deepEqual([dropped.outcome.status, dropped.outcome.dropReason], ["dropped", "unfinished"]);
+
+  // Any other refusal is no reason to end the dialogue quietly: it propagates (the stage records it failed).
+  roles.script(
+    goodScripts({ assistant: () => ({ httpStatus: 400, message: '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set' }) }),
+  );
+  await assert.rejects(run(), (err: unknown) => err instanceof LlmError && err.kind === "client" && /auto" tool choice/.test(err.message));
 });
 
 test("a plan naming an unknown tool gets one repair, then drops the dialogue as bad_plan", async () => {
