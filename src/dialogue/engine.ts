@@ -29,6 +29,7 @@ import type { z } from "zod";
 import type { ChatMessage } from "../domain/types.js";
 import { isContextLengthError, LlmError } from "../llm/errors.js";
 import { seedFrom } from "../util/ids.js";
+import { nulFreeStrings } from "../util/nulFree.js";
 import { SeededRandom } from "../util/random.js";
 import { needShares } from "./draws.js";
 import {
@@ -81,9 +82,10 @@ const userAnswerSchema = userTurnSchema.refine((u) => u.action === "done" || u.m
   path: ["message"],
 });
 
+/** The call's arguments as stored with its execution record (jsonb: an escaped NUL in them becomes U+FFFD). */
 function parseArguments(raw: string): unknown {
   try {
-    return JSON.parse(raw);
+    return JSON.parse(raw, nulFreeStrings);
   } catch {
     return raw;
   }

@@ -23,6 +23,7 @@ import { HttpTransport, TransportError, type HeaderReader } from "./httpTranspor
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
 import { isSimulatorResponse } from "./simulatorMark.js";
 import type { UsageSink } from "./usage.js";
+import { nulFreeStrings, withoutNul } from "../util/nulFree.js";
 
 export { LlmError, type LlmErrorKind } from "./errors.js";
 export { UsageAccumulator, type UsageEvent, type UsageRow, type UsageSink } from "./usage.js";
@@ -315,7 +316,7 @@ export class LlmClient {
     const choice = (json.choices as Json[])[0] as Json;
     const message = choice.message as Json;
     const result: ChatResult = {
-      message: { content: typeof message.content === "string" ? message.content : null },
+      message: { content: typeof message.content === "string" ? withoutNul(message.content) : null },
       finishReason: typeof choice.finish_reason === "string" ? choice.finish_reason : "unknown",
       usage: tokenUsage(json),
       model: typeof json.model === "string" ? json.model : this.model,
@@ -711,14 +712,14 @@ function completionResponseProblem(json: Json): string | undefined {
   return undefined;
 }
 
-/** Wire tool call -> ToolCall. Invalid JSON in `arguments` is kept verbatim: verification judges it. */
+/** Wire tool call -> ToolCall. Invalid JSON in `arguments` is kept verbatim (a NUL aside: util/nulFree.ts): verification judges it. */
 function toToolCall(c: Json, i: number): ToolCall {
   const fn = c.function as Json;
   const args = fn.arguments;
   return {
     id: typeof c.id === "string" ? c.id : `call_${i}`,
     type: "function",
-    function: { name: fn.name as string, arguments: typeof args === "string" ? args : args === undefined ? "" : JSON.stringify(args) },
+    function: { name: withoutNul(fn.name as string), arguments: withoutNul(typeof args === "string" ? args : args === undefined ? "" : JSON.stringify(args)) },
   };
 }
 
@@ -734,7 +735,8 @@ function parseStructured<T>(content: string | null, schema: z.ZodType<T>): Struc
   if (content === null || content.trim() === "") return { ok: false, problem: "the reply was empty" };
   let value: unknown;
   try {
-    value = JSON.parse(stripCodeFence(content));
+    // An escaped NUL ("\u0000" written out) parses to a real one: replaced, as in the raw text.
+    value = JSON.parse(stripCodeFence(content), nulFreeStrings);
   } catch (err) {
     return { ok: false, problem: `the reply is not valid JSON (${err instanceof Error ? err.message : String(err)})` };
   }

@@ -558,6 +558,22 @@ test("a dialogue that outgrows the assistant model's context (vLLM's 400) ends u
   await assert.rejects(run(), (err: unknown) => err instanceof LlmError && err.kind === "client" && /auto" tool choice/.test(err.message));
 });
 
+test("an escaped NUL in a call's arguments reaches the executor and the call record as U+FFFD (PostgreSQL stores no NUL)", async () => {
+  roles.script(
+    goodScripts({
+      assistant: (r) =>
+        lastMessage(r).role === "user" && stepOf((lastMessage(r) as { content: string }).content) === 0
+          ? { toolCalls: [{ name: "get_weather", arguments: '{"city": "Par\\u0000is"}' }] }
+          : goodAssistant(r),
+    }),
+  );
+  const executor = new RecordingExecutor();
+  const store = new MemoryDialogueStore();
+  await run({ executor, store });
+  assert.deepEqual(executor.executed[0]!.arguments, { city: "Par\uFFFDis" });
+  assert.ok(!JSON.stringify(executor.executed.map((c) => c.arguments)).includes("\\u0000"));
+});
+
 test("a plan naming an unknown tool gets one repair, then drops the dialogue as bad_plan", async () => {
   const bad = { ...PLAN, steps: [{ need: "single", intent: "wipe", calls: [{ name: "delete_everything", arguments: {} }] }] };
   roles.script(goodScripts({ planner: () => ({ json: bad }) }));

@@ -161,6 +161,16 @@ describe("LlmClient.chat transport", () => {
     assert.deepEqual(r.message.tool_calls, calls);
   });
 
+  it("a NUL character in the generated text or tool call becomes U+FFFD (PostgreSQL cannot store it)", async () => {
+    const s = await startServer(() =>
+      chatReply("Done.\u0000", { tool_calls: [{ id: "t1", type: "function", function: { name: "get_weather", arguments: '{"city": "Par\u0000is"}' } }] }),
+    );
+    const r = await client(s.baseUrl).chat(hello);
+    assert.equal(r.message.content, "Done.\uFFFD");
+    assert.equal(r.message.tool_calls![0]!.function.arguments, '{"city": "Par\uFFFDis"}');
+    assert.ok(!JSON.stringify(r.message).includes("\\u0000"));
+  });
+
   it("retries a 429 after the Retry-After delay, then succeeds", async () => {
     const s = await startServer((_req, n) =>
       n === 0 ? { status: 429, headers: { "retry-after": "0.2" }, body: { error: { message: "slow down" } } } : chatReply("ok"),
@@ -381,6 +391,11 @@ describe("LlmClient.structured", () => {
     const repair = (s.requests[1]!.body.messages as { content: string }[]).at(-1)!.content;
     assert.match(repair, /cut off at max_tokens 60/, "the repair request tells the model why too");
     assert.doesNotMatch(repair, /roles\.planner/, "but not the operator's advice");
+  });
+
+  it("an escaped NUL in the JSON (\\u0000 written out) parses to U+FFFD, never a NUL", async () => {
+    const s = await startServer(() => chatReply('{"city": "Os\\u0000lo", "days": 3}'));
+    assert.deepEqual(await client(s.baseUrl).structured(req, schema), { city: "Os\uFFFDlo", days: 3 });
   });
 
   it("accepts JSON wrapped in a markdown fence", async () => {
