@@ -20,12 +20,16 @@
  *
  * Failures: a role's answer that cannot be read after its one repair drops the dialogue
  * (unusable_answer; bad_plan for the planner); transport errors and aborts propagate (the stage retries
- * and the dialogue resumes).
+ * and the dialogue resumes). A request refused because the dialogue no longer fits a role model's
+ * context (vLLM's 400 "maximum context length") ends the dialogue unfinished, as turns.max does: kept
+ * with its accepted turns when keepUnfinished, else dropped "unfinished"; any other refusal propagates
+ * (the stage records the dialogue failed).
  */
 import type { z } from "zod";
 import type { ChatMessage } from "../domain/types.js";
-import { LlmError } from "../llm/errors.js";
+import { isContextLengthError, LlmError } from "../llm/errors.js";
 import { seedFrom } from "../util/ids.js";
+import { nulFreeStrings } from "../util/nulFree.js";
 import { SeededRandom } from "../util/random.js";
 import { needShares } from "./draws.js";
 import {
@@ -78,9 +82,10 @@ const userAnswerSchema = userTurnSchema.refine((u) => u.action === "done" || u.m
   path: ["message"],
 });
 
+/** The call's arguments as stored with its execution record (jsonb: an escaped NUL in them becomes U+FFFD). */
 function parseArguments(raw: string): unknown {
   try {
-    return JSON.parse(raw);
+    return JSON.parse(raw, nulFreeStrings);
   } catch {
     return raw;
   }
@@ -159,19 +164,26 @@ class DialogueRun {
         });
       const step = this.nextStep();
       let ending: Ending | undefined;
-      switch (step.kind) {
-        case "unfinished":
-          ending = step;
-          break;
-        case "user":
-          ending = await this.userTurn(plan);
-          break;
-        case "assistant":
-          ending = await this.assistantTurn(step.userTurn, step.round);
-          break;
-        case "tools":
-          ending = await this.executeCalls(step.turn);
-          break;
+      try {
+        switch (step.kind) {
+          case "unfinished":
+            ending = step;
+            break;
+          case "user":
+            ending = await this.userTurn(plan);
+            break;
+          case "assistant":
+            ending = await this.assistantTurn(step.userTurn, step.round);
+            break;
+          case "tools":
+            ending = await this.executeCalls(step.turn);
+            break;
+        }
+      } catch (err) {
+        // The dialogue outgrew a role model's context: it can go no further, like one at turns.max,
+        // and the turns accepted so far (each of which fitted) are as good as they were.
+        if (!isContextLengthError(err)) throw err;
+        ending = { kind: "unfinished", detail: `the dialogue outgrew the context of a role's model after ${this.turns.length} messages: ${err.message}` };
       }
       if (ending) return this.end(ending);
     }

@@ -3,13 +3,18 @@
  * toolloop simulator) plays the server, given the tool, the call, the session's earlier calls and
  * results, and, when the engine drew one, the error to produce. Its answers are read under the
  * tool_result schema with one bounded repair; an answer that still cannot be read becomes an
- * `unavailable` error result (the server misbehaved, the assistant's call was not wrong).
+ * `unavailable` error result (the server misbehaved, the assistant's call was not wrong) worded as a
+ * real service would word it: the tool message is what the assistant answers and what a trained model
+ * learns from, so why it could not be read (our endpoint, model and parse error) goes in `detail` only.
  * Idempotent: the answer depends only on the request (the session's history is part of it).
  */
 import type { LlmClient } from "../llm/client.js";
 import { LlmError } from "../llm/errors.js";
 import type { ToolCallRequest, ToolExecutor } from "./executor.js";
 import { TOOL_RESULT_RESPONSE_FORMAT, toolResultSchema, toolServerMessages, type ToolResult } from "./protocol.js";
+
+/** The tool message for a tool-server answer that could not be read: an outage, as a service reports one. */
+export const UNREADABLE_ANSWER_MESSAGE = "The service is temporarily unavailable. Please try again later.";
 
 export class LlmToolServer implements ToolExecutor {
   readonly idempotent = true;
@@ -34,7 +39,11 @@ export class LlmToolServer implements ToolExecutor {
       });
     } catch (err) {
       if (err instanceof LlmError && err.kind === "bad_response")
-        return { ok: false, error: { type: "unavailable", message: `the tool server's answer could not be read: ${err.message.slice(0, 300)}` } };
+        return {
+          ok: false,
+          error: { type: "unavailable", message: UNREADABLE_ANSWER_MESSAGE },
+          detail: `the tool server's answer could not be read: ${err.message.slice(0, 300)}`,
+        };
       throw err;
     }
   }

@@ -200,7 +200,11 @@ export const toolResultSchema = z.union([
     error: z.object({ type: z.enum(["invalid_call", "not_found", "rate_limited", "unavailable", "timeout", "permission_denied"]), message: z.string() }),
   }),
 ]);
-export type ToolResult = z.infer<typeof toolResultSchema>;
+/**
+ * `detail` is ours, never the server's (parsing drops it from an answer): why the engine made this
+ * result itself, kept with the stored turn for analysis and never shown in the tool message.
+ */
+export type ToolResult = z.infer<typeof toolResultSchema> & { detail?: string };
 export type ToolErrorType = Extract<ToolResult, { ok: false }>["error"]["type"];
 /** Errors the engine may ask the tool server to produce (realistic trouble that is not the caller's fault). */
 export const INJECTED_ERROR_TYPES = ["rate_limited", "unavailable", "timeout", "permission_denied", "not_found"] as const satisfies readonly ToolErrorType[];
@@ -259,7 +263,7 @@ export function toolServerMessages(p: {
   ];
 }
 
-/** A tool result as the `tool` message's content: the result's JSON, or the error object. */
+/** A tool result as the `tool` message's content: the result's JSON, or the error object (never `detail`). */
 export function toolMessageContent(r: ToolResult): string {
   return JSON.stringify(r.ok ? r.result : { error: r.error });
 }

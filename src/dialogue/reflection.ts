@@ -34,6 +34,7 @@ export function assistantMessage(m: { content: string | null; tool_calls?: Assis
 
 export async function reflectAndRevise(p: ReflectInput): Promise<Reflection> {
   let revision: AssistantMessage;
+  let finishReason: string;
   try {
     const res = await p.client.chat(
       {
@@ -46,12 +47,13 @@ export async function reflectAndRevise(p: ReflectInput): Promise<Reflection> {
       { signal: p.signal },
     );
     revision = assistantMessage(res.message);
+    finishReason = res.finishReason;
   } catch (err) {
     // An answer that cannot be read is a failed revision, not a failed dialogue; transport errors propagate.
     if (err instanceof LlmError && err.kind === "bad_response")
       return { original: p.original, critique: p.critique, revision: null, stillInvalid: [`the revision could not be read: ${err.message.slice(0, 300)}`] };
     throw err;
   }
-  const stillInvalid = checkCandidate(revision, p.tools, p.maxTextChars !== undefined ? { maxTextChars: p.maxTextChars } : {});
+  const stillInvalid = checkCandidate(revision, p.tools, { ...(p.maxTextChars !== undefined ? { maxTextChars: p.maxTextChars } : {}), finishReason });
   return { original: p.original, critique: p.critique, revision, stillInvalid };
 }

@@ -20,7 +20,7 @@ export const DROP_REASONS = [
   "no_accepted_turns",
   /** The planner's answer could not be used (unknown tools, no steps) after its bounded repair. */
   "bad_plan",
-  /** The dialogue hit maxTurns (or maxToolRounds in one turn) without the user saying done, and keepUnfinished is off. */
+  /** The dialogue hit maxTurns (or maxToolRounds in one turn, or a role model's context) without the user saying done, and keepUnfinished is off. */
   "unfinished",
   /** A non-idempotent executor's call was interrupted by a crash: whether it ran is unknown. */
   "tool_call_outcome_unknown",

@@ -109,7 +109,7 @@ export async function voteOnTurn(p: VoteInput): Promise<VoteResult> {
         { signal: p.signal },
       );
       const original = assistantMessage(res.message);
-      const violations = checkCandidate(original, p.tools, checkOpts);
+      const violations = checkCandidate(original, p.tools, { ...checkOpts, finishReason: res.finishReason });
       if (violations.length === 0) return { message: withStableCallIds(original, p.seq), valid: true };
       if (!p.reflection) return { message: withStableCallIds(original, p.seq), valid: false };
       reflections++;

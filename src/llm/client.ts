@@ -23,6 +23,7 @@ import { HttpTransport, TransportError, type HeaderReader } from "./httpTranspor
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
 import { isSimulatorResponse } from "./simulatorMark.js";
 import type { UsageSink } from "./usage.js";
+import { nulFreeStrings, withoutNul } from "../util/nulFree.js";
 
 export { LlmError, type LlmErrorKind } from "./errors.js";
 export { UsageAccumulator, type UsageEvent, type UsageRow, type UsageSink } from "./usage.js";
@@ -315,7 +316,7 @@ export class LlmClient {
     const choice = (json.choices as Json[])[0] as Json;
     const message = choice.message as Json;
     const result: ChatResult = {
-      message: { content: typeof message.content === "string" ? message.content : null },
+      message: { content: typeof message.content === "string" ? withoutNul(message.content) : null },
       finishReason: typeof choice.finish_reason === "string" ? choice.finish_reason : "unknown",
       usage: tokenUsage(json),
       model: typeof json.model === "string" ? json.model : this.model,
@@ -344,11 +345,14 @@ export class LlmClient {
     }
     const messages: ChatMessage[] = [...req.messages];
     let problem = "";
+    let cutOff = false;
     for (let attempt = 0; attempt <= maxRepairs; attempt++) {
       const res = await this.chat({ ...req, messages }, { signal: opts.signal });
       const checked = parseStructured(res.message.content, schema);
       if (checked.ok) return checked.value;
-      problem = checked.problem;
+      // Cut off by the token limit, the JSON is broken because it is incomplete: say so, and which limit.
+      cutOff = res.finishReason === "length";
+      problem = cutOff ? cutOffProblem(req.maxTokens ?? this.maxTokens, checked.problem) : checked.problem;
       messages.push(
         { role: "assistant", content: res.message.content ?? "" },
         {
@@ -359,7 +363,8 @@ export class LlmClient {
     }
     throw new LlmError(
       "bad_response",
-      `${this.describe()}: no valid "${req.responseFormat.name}" reply after ${maxRepairs + 1} attempts; last problem: ${problem}`,
+      `${this.describe()}: no valid "${req.responseFormat.name}" reply after ${maxRepairs + 1} attempts; last problem: ${problem}` +
+        (cutOff ? `; raise roles.${this.role}.maxTokens if the answer needs more` : ""),
     );
   }
 
@@ -707,14 +712,14 @@ function completionResponseProblem(json: Json): string | undefined {
   return undefined;
 }
 
-/** Wire tool call -> ToolCall. Invalid JSON in `arguments` is kept verbatim: verification judges it. */
+/** Wire tool call -> ToolCall. Invalid JSON in `arguments` is kept verbatim (a NUL aside: util/nulFree.ts): verification judges it. */
 function toToolCall(c: Json, i: number): ToolCall {
   const fn = c.function as Json;
   const args = fn.arguments;
   return {
     id: typeof c.id === "string" ? c.id : `call_${i}`,
     type: "function",
-    function: { name: fn.name as string, arguments: typeof args === "string" ? args : args === undefined ? "" : JSON.stringify(args) },
+    function: { name: withoutNul(fn.name as string), arguments: withoutNul(typeof args === "string" ? args : args === undefined ? "" : JSON.stringify(args)) },
   };
 }
 
@@ -730,7 +735,8 @@ function parseStructured<T>(content: string | null, schema: z.ZodType<T>): Struc
   if (content === null || content.trim() === "") return { ok: false, problem: "the reply was empty" };
   let value: unknown;
   try {
-    value = JSON.parse(stripCodeFence(content));
+    // An escaped NUL ("\u0000" written out) parses to a real one: replaced, as in the raw text.
+    value = JSON.parse(stripCodeFence(content), nulFreeStrings);
   } catch (err) {
     return { ok: false, problem: `the reply is not valid JSON (${err instanceof Error ? err.message : String(err)})` };
   }
@@ -739,6 +745,12 @@ function parseStructured<T>(content: string | null, schema: z.ZodType<T>): Struc
   const issues = r.error.issues.slice(0, 10).map((i) => `${formatPath(i.path)}: ${i.message}`);
   const more = r.error.issues.length > 10 ? ` (and ${r.error.issues.length - 10} more)` : "";
   return { ok: false, problem: `the JSON does not match the schema: ${issues.join("; ")}${more}` };
+}
+
+/** The problem of a structured reply the server cut off at max_tokens (finish_reason "length"): incomplete, not malformed. */
+function cutOffProblem(maxTokens: number | undefined, parseProblem: string): string {
+  const limit = maxTokens === undefined ? "the server's token limit" : `max_tokens ${maxTokens}`;
+  return `the reply was cut off at ${limit} (finish_reason "length") before it was complete (${parseProblem})`;
 }
 
 /** Models sometimes wrap JSON in a markdown fence even when asked not to. */

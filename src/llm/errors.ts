@@ -55,6 +55,21 @@ export function isItemFailure(err: unknown): err is LlmError {
   return err instanceof LlmError && !err.retryable && err.kind !== "aborted" && !isEndpointMisconfigured(err);
 }
 
+/**
+ * Whether the server refused the request because its prompt (plus max_tokens) does not fit the model's
+ * context: vLLM's 400 "This model's maximum context length is N tokens. However, you requested M
+ * tokens ..." (and its newer "... your request has M input tokens"), OpenAI's context_length_exceeded,
+ * SGLang's "longer than the model's context length". The same prompt can never succeed there.
+ */
+export function isContextLengthError(err: unknown): err is LlmError {
+  return (
+    err instanceof LlmError &&
+    err.kind === "client" &&
+    (err.status === 400 || err.status === 413) &&
+    /maximum context length|context_length_exceeded|model's context length/i.test(err.message)
+  );
+}
+
 /** Maps an HTTP error status onto a kind: 408/429/5xx are transient, any other 4xx is the caller's fault. */
 export function kindForStatus(status: number): LlmErrorKind {
   if (status === 429) return "rate_limited";

@@ -16,8 +16,12 @@ import type { LlmClient } from "../llm/client.js";
 export interface Trajectory {
   /** What follows the label: tool messages, further assistant steps with their results, the final assistant text. */
   messages: ChatMessage[];
-  /** final: the agent answered in text; maxRounds: the limit stopped it after a tool result (no final answer). */
-  outcome: "final" | "maxRounds";
+  /**
+   * final: the agent answered in text; maxRounds: the limit stopped it after a tool result (no final
+   * answer); cutOff: the server cut the agent's next step off at max_tokens (finish_reason "length"),
+   * so it is left out and there is no final answer either.
+   */
+  outcome: "final" | "maxRounds" | "cutOff";
   /** Assistant steps asked after the label. */
   rounds: number;
   /** Tool calls executed. */
@@ -96,6 +100,8 @@ export async function completeTrajectory(p: {
     if (rounds >= p.maxRounds) return result("maxRounds");
     const res = await p.agent.chat({ messages: [...p.messages, ...added], tools: offered, toolChoice: "auto" }, { signal });
     rounds++;
+    // A step cut off mid-way (a sentence, or a call vLLM returns as raw text) is no answer to append.
+    if (res.finishReason === "length") return result("cutOff");
     const step = assistantOf(res.message);
     added.push(step);
     pending = step.role === "assistant" ? (step.tool_calls ?? []) : [];
@@ -106,14 +112,15 @@ export async function completeTrajectory(p: {
 /** The trajectory stored in a sample's metadata (metadata.trajectory), when there is one. */
 export function storedTrajectory(metadata: Record<string, unknown> | null | undefined): Trajectory | undefined {
   const t = metadata?.trajectory as Partial<Trajectory> | undefined;
-  if (!t || typeof t !== "object" || !Array.isArray(t.messages) || (t.outcome !== "final" && t.outcome !== "maxRounds")) return undefined;
+  if (!t || typeof t !== "object" || !Array.isArray(t.messages) || (t.outcome !== "final" && t.outcome !== "maxRounds" && t.outcome !== "cutOff"))
+    return undefined;
   return t as Trajectory;
 }
 
 /**
  * The sample's messages with its trajectory appended (assistant calls, tool messages with their
  * tool_call_id, the final assistant text), when the trajectory reached a final answer; undefined
- * when it did not (none stored, or cut by maxRounds after a tool result).
+ * when it did not (none stored, cut by maxRounds after a tool result, or its last step cut off).
  */
 export function wholeTrajectory(messages: readonly ChatMessage[], trajectory: Pick<Trajectory, "messages" | "outcome"> | undefined): ChatMessage[] | undefined {
   if (!trajectory || trajectory.outcome !== "final") return undefined;

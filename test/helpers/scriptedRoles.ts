@@ -45,9 +45,15 @@ export interface RoleRequest {
   body: Record<string, unknown>;
 }
 
-/** Text and/or calls (arguments other than a string are sent as their JSON), JSON as the content, or an HTTP error. */
+/**
+ * Text and/or calls (arguments other than a string are sent as their JSON; finishReason overrides the
+ * server's "stop" / "tool_calls", e.g. "length" for a turn cut off at max_tokens), JSON as the content,
+ * or an HTTP error.
+ */
 export type ScriptedReply =
-  { content?: string | null; toolCalls?: { name: string; arguments: unknown; id?: string }[] } | { json: unknown } | { httpStatus: number; message: string };
+  | { content?: string | null; toolCalls?: { name: string; arguments: unknown; id?: string }[]; finishReason?: string }
+  | { json: unknown }
+  | { httpStatus: number; message: string };
 
 export type RoleScripts = Partial<Record<ScriptedRole, (req: RoleRequest) => ScriptedReply>>;
 
@@ -117,7 +123,14 @@ export async function startScriptedRoles(initial: RoleScripts = {}): Promise<Scr
                 }
               : {}),
           };
-    return chatCompletion({ id: `chatcmpl-scripted-${++n}`, model: rr.model, message, usage: { prompt_tokens: 20, completion_tokens: 10 } });
+    const finishReason = "finishReason" in a ? a.finishReason : undefined;
+    return chatCompletion({
+      id: `chatcmpl-scripted-${++n}`,
+      model: rr.model,
+      message,
+      usage: { prompt_tokens: 20, completion_tokens: 10 },
+      ...(finishReason !== undefined ? { finishReason } : {}),
+    });
   });
   const url = server.url;
   return {

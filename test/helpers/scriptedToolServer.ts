@@ -18,8 +18,8 @@ export interface ToolServerCase {
 
 type WireMessage = { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string };
 
-/** The agent's next step: a text answer, or further calls (arguments as objects). */
-export type AgentStep = { content: string } | { calls: { name: string; arguments: Record<string, unknown> }[] };
+/** The agent's next step: a text answer (finishReason "length": cut off at max_tokens), or further calls (arguments as objects). */
+export type AgentStep = { content: string; finishReason?: string } | { calls: { name: string; arguments: Record<string, unknown> }[] };
 
 export interface ScriptedToolServer {
   url: string;
@@ -45,7 +45,8 @@ export async function startScriptedToolServer(
   let n = 0;
   const server = await startScriptedChatServer("scripted tool server", async (parsed, raw) => {
     const body = parsed as { model: string; messages: WireMessage[]; tools?: unknown[] };
-    const completion = (message: Record<string, unknown>) => chatCompletion({ id: `chatcmpl-scripted-tools-${++n}`, model: body.model, message });
+    const completion = (message: Record<string, unknown>, finishReason?: string) =>
+      chatCompletion({ id: `chatcmpl-scripted-tools-${++n}`, model: body.model, message, ...(finishReason ? { finishReason } : {}) });
     const system = body.messages.find((m) => m.role === "system")?.content ?? "";
     const last = body.messages[body.messages.length - 1];
     if (system.includes(TOOL_SERVER_MARKER)) {
@@ -58,7 +59,7 @@ export async function startScriptedToolServer(
     if (Array.isArray(body.tools) && last?.role === "tool") {
       state.agentRequests.push(body.messages);
       const s = step(body.messages);
-      if ("content" in s) return completion({ content: s.content });
+      if ("content" in s) return completion({ content: s.content }, s.finishReason);
       const calls = s.calls.map((c, i) => ({
         id: `call_s${n + 1}_${i}`,
         type: "function",

@@ -77,7 +77,12 @@ const program = new Command()
   .option("--rate-500 <p>", "fraction of requests answered 500", rateArg("--rate-500"), 0)
   .option("--rate-hang <p>", "fraction of requests never answered", rateArg("--rate-hang"), 0)
   .option("--rate-malformed-json <p>", "fraction of responses cut short", rateArg("--rate-malformed-json"), 0)
-  .option("--rate-truncated-tool-calls <p>", "fraction of tool-call answers with cut arguments", rateArg("--rate-truncated-tool-calls"), 0)
+  .option(
+    "--rate-truncated-tool-calls <p>",
+    "fraction of tool-call answers cut off inside a call (as vLLM returns them: the raw text, no tool_calls, finish_reason length)",
+    rateArg("--rate-truncated-tool-calls"),
+    0,
+  )
   .option("--checkpoint-profile <file>", "serve as the SIMULATED policy of a stand-in checkpoint: its toolloop_profile.json scales the mistake rate per tool")
   .option("--idle-exit-minutes <n>", "exit after this many minutes without requests (decimals allowed; 0: never)", minutesArg, 0);
 

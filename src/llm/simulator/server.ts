@@ -318,11 +318,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       content = tokenPieces(content).slice(0, maxTokens).join("");
       finish = "length";
     }
-    const toolCalls = scripted.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } }));
+    let toolCalls = scripted.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } }));
     let applied = false;
     if (fault === "truncatedToolCalls" && toolCalls.length > 0) {
+      // Generation stopped inside the first call's arguments. vLLM's hermes parser cannot read a cut
+      // <tool_call> block, so it returns no tool_calls and the raw generated text as the content.
       const first = toolCalls[0]!;
-      first.function.arguments = first.function.arguments.slice(0, Math.max(1, Math.floor(first.function.arguments.length / 2)));
+      const cutArguments = first.function.arguments.slice(0, Math.max(1, Math.floor(first.function.arguments.length / 2)));
+      content = (content ?? "") + `<tool_call>\n{"name": "${first.function.name}", "arguments": ${cutArguments}`;
+      toolCalls = [];
       finish = "length";
       applied = true;
     }

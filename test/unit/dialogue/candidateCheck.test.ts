@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { checkCandidate, MAX_TEXT_CHARS, type AssistantMessage } from "../../../src/dialogue/candidateCheck.js";
 import type { McpTool } from "../../../src/domain/types.js";
+import { verifyRules } from "../../../src/verification/rules.js";
 
 const tools: McpTool[] = [
   {
@@ -77,4 +78,24 @@ test("style: an empty turn, leaked plan or prompt, calls written as text, raw JS
   // Text beside calls is checked too.
   const both: AssistantMessage = { ...calls(["get_weather", '{"city":"Paris"}']), content: '{"action": "request"}' };
   assert.deepEqual(checkCandidate(both, tools), ['text: leaks the dialogue plan (JSON key "action")', "text: is raw JSON, not an answer to the user"]);
+});
+
+test('a turn cut off at the token limit (finish_reason "length") is a violation, text or calls; "stop" and "tool_calls" are not', () => {
+  const cut = 'the turn was cut off at the token limit (finish_reason "length"): it is incomplete; give a shorter, complete turn';
+  assert.deepEqual(checkCandidate(text("Here is what I found. The weather in Paris is"), tools, { finishReason: "length" }), [cut]);
+  assert.deepEqual(checkCandidate(calls(["get_weather", '{"city":"Paris"}']), tools, { finishReason: "length" }), [cut]);
+  assert.deepEqual(checkCandidate(text("It is sunny in Paris."), tools, { finishReason: "stop" }), []);
+  assert.deepEqual(checkCandidate(calls(["get_weather", '{"city":"Paris"}']), tools, { finishReason: "tool_calls" }), []);
+});
+
+test("the same call twice in one turn (keys in any order) is a violation, as verify.rules holds it; other values are not", () => {
+  const twice = calls(["get_weather", '{"city":"Paris","days":2}'], ["get_weather", '{"days":2,"city":"Paris"}']);
+  assert.deepEqual(checkCandidate(twice, tools), ["call 1 (get_weather): repeats call 0 with the same arguments"]);
+  const verdict = verifyRules({ kind: "multi_turn", messages: [{ role: "user", content: "Paris, twice" }, twice], tools });
+  assert.deepEqual(verdict.reasons, ["call[1] get_weather: repeats call[0] with the same arguments"]);
+  assert.deepEqual(checkCandidate(calls(["get_weather", '{"city":"Paris","days":2}'], ["get_weather", '{"city":"Paris","days":3}']), tools), []);
+  const deep = JSON.stringify({ city: "Paris", days: 1, extra: JSON.parse("[".repeat(70) + "]".repeat(70)) });
+  const problems = checkCandidate(calls(["get_weather", deep]), tools);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /^call 0 \(get_weather\): arguments nest deeper than 64 levels at extra\[0\]/);
 });

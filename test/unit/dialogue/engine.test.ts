@@ -10,12 +10,13 @@ import { after, before, beforeEach, test } from "node:test";
 import { cutSamples } from "../../../src/dialogue/cut.js";
 import { runDialogue } from "../../../src/dialogue/engine.js";
 import type { ToolCallRequest, ToolExecutor } from "../../../src/dialogue/executor.js";
-import { LlmToolServer } from "../../../src/dialogue/llmToolServer.js";
+import { LlmToolServer, UNREADABLE_ANSWER_MESSAGE } from "../../../src/dialogue/llmToolServer.js";
 import { MemoryDialogueStore, SimulatedCrash, type StoreWrite } from "../../../src/dialogue/memoryStore.js";
 import { INJECTED_ERROR_TYPES, type DialoguePlan, type ToolResult } from "../../../src/dialogue/protocol.js";
 import type { DialogueHeader, DialogueOutcome, DialogueStore, DialogueTurn, RunDialogueInput } from "../../../src/dialogue/types.js";
 import { candidateSeed } from "../../../src/dialogue/voting.js";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
+import { LlmError } from "../../../src/llm/errors.js";
 import { multiTurnStageSchema, type MultiTurnStage } from "../../../src/stages/synthesize/multiTurn/spec.js";
 import { startScriptedRoles, type RoleRequest, type RoleScripts, type ScriptedReply, type ScriptedRoles } from "../../helpers/scriptedRoles.js";
 
@@ -378,6 +379,36 @@ test("a revision that still violates leaves the candidate invalid; with none val
   assert.equal(outcome.reflections, 3);
 });
 
+test("an answer cut off at max_tokens (finish_reason length) is never accepted as it is: reflection asks for a complete one", async () => {
+  const cut = "Here is what I found. The get weather call returned city Paris and temp";
+  const truncatedAnswers = (r: RoleRequest): ScriptedReply => (lastMessage(r).role === "tool" ? { content: cut, finishReason: "length" } : goodAssistant(r));
+  roles.script(goodScripts({ assistant: truncatedAnswers, reflect: () => ({ content: "It is sunny in Paris." }) }));
+  const { outcome, turns } = await run();
+  assert.deepEqual([outcome.status, outcome.acceptedTurns, outcome.rejectedTurns], ["kept", 4, 0]);
+  const answer = assistantTurns(turns)[1]!;
+  assert.equal(answer.message.content, "It is sunny in Paris.");
+  for (const c of answer.review.candidates) {
+    assert.equal(c.reflection!.original.content, cut);
+    assert.match(c.reflection!.critique.join("\n"), /cut off at the token limit \(finish_reason "length"\)/);
+  }
+  for (const t of assistantTurns(turns)) assert.notEqual(t.message.content, cut);
+
+  // A revision cut off again, or reflection off: the turn is rejected, so the cut answer is no label.
+  roles.requests.length = 0;
+  roles.script(goodScripts({ assistant: truncatedAnswers, reflect: () => ({ content: cut, finishReason: "length" }) }));
+  const again = await run();
+  const rejected = assistantTurns(again.turns)[1]!;
+  assert.equal(rejected.accepted, false);
+  assert.equal(rejected.review.rejectReason, "none of the 3 candidates is valid");
+  assert.match(rejected.review.candidates[0]!.reflection!.stillInvalid.join("\n"), /finish_reason "length"/);
+  const off = await run({ stage: { reflection: { enabled: false } } });
+  assert.equal(assistantTurns(off.turns)[1]!.accepted, false);
+  assert.ok(
+    cutSamples(off.turns).every((c) => c.messages.at(-1)!.content !== cut),
+    "no sample has the cut answer as its label",
+  );
+});
+
 test("with reflection off a violating candidate is invalid and no revision is asked for", async () => {
   roles.script(
     goodScripts({
@@ -438,6 +469,20 @@ test("injected tool errors reach the tool server and come back as the tool turn'
   assert.ok(roles.of("toolServer").every((r) => r.case!.fail === undefined));
 });
 
+test("a tool server answer that cannot be read becomes an outage worded as a service words it; why stays out of the messages", async () => {
+  roles.script(goodScripts({ toolServer: () => ({ content: "Sure! It is sunny in Paris." }) }));
+  const { outcome, turns } = await run({ executor: new LlmToolServer(roles.client("toolServer")) });
+  assert.deepEqual([outcome.status, outcome.toolCalls, outcome.toolErrors], ["kept", 2, 2]);
+  assert.equal(roles.of("toolServer").length, 4, "each call: one answer and its one repair");
+  for (const t of turns.filter((x): x is Extract<DialogueTurn, { kind: "tool" }> => x.kind === "tool")) {
+    assert.deepEqual(JSON.parse(t.message.content), { error: { type: "unavailable", message: UNREADABLE_ANSWER_MESSAGE } });
+    assert.ok(!t.result.ok);
+    assert.match(t.result.detail!, /^the tool server's answer could not be read: .*not valid JSON/);
+  }
+  // Neither the endpoint, the model nor the parse error reaches a message a sample is cut from.
+  for (const cut of cutSamples(turns)) assert.doesNotMatch(JSON.stringify(cut.messages), /127\.0\.0\.1|toolServer-model|could not be read|not valid JSON/);
+});
+
 test("the user stops early: finished after one step of a two-step plan; done is not a stored message", async () => {
   roles.script(
     goodScripts({
@@ -485,6 +530,48 @@ test("an assistant still calling tools after maxToolRounds ends the dialogue unf
     [0, 1, 2],
   );
   assert.equal(executor.executed.length, 2, "the calls of the round past the limit are not executed");
+});
+
+test("a dialogue that outgrows the assistant model's context (vLLM's 400) ends unfinished: kept with its accepted turns, or dropped unfinished", async () => {
+  const tooLong =
+    "This model's maximum context length is 8192 tokens. However, you requested 8250 tokens (7226 in the messages, 1024 in the completion). Please reduce the length of the messages or completion.";
+  // The second user turn no longer fits.
+  const outgrows = (r: RoleRequest): ScriptedReply =>
+    r.messages.filter((m) => m.role === "user").length >= 2 ? { httpStatus: 400, message: tooLong } : goodAssistant(r);
+  roles.script(goodScripts({ assistant: outgrows }));
+  const { outcome, turns } = await run();
+  assert.deepEqual([outcome.status, outcome.finished, outcome.acceptedTurns, outcome.userTurns], ["kept", false, 2, 2]);
+  assert.match(outcome.detail!, /outgrew the context of a role's model after 6 messages: .*maximum context length is 8192 tokens/);
+  assert.deepEqual(
+    cutSamples(turns).map((c) => c.labelSeq),
+    [2, 4],
+    "the turns accepted before it are samples",
+  );
+
+  const dropped = await run({ stage: { keepUnfinished: false } });
+  assert.deepEqual([dropped.outcome.status, dropped.outcome.dropReason], ["dropped", "unfinished"]);
+
+  // Any other refusal is no reason to end the dialogue quietly: it propagates (the stage records it failed).
+  roles.script(
+    goodScripts({ assistant: () => ({ httpStatus: 400, message: '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set' }) }),
+  );
+  await assert.rejects(run(), (err: unknown) => err instanceof LlmError && err.kind === "client" && /auto" tool choice/.test(err.message));
+});
+
+test("an escaped NUL in a call's arguments reaches the executor and the call record as U+FFFD (PostgreSQL stores no NUL)", async () => {
+  roles.script(
+    goodScripts({
+      assistant: (r) =>
+        lastMessage(r).role === "user" && stepOf((lastMessage(r) as { content: string }).content) === 0
+          ? { toolCalls: [{ name: "get_weather", arguments: '{"city": "Par\\u0000is"}' }] }
+          : goodAssistant(r),
+    }),
+  );
+  const executor = new RecordingExecutor();
+  const store = new MemoryDialogueStore();
+  await run({ executor, store });
+  assert.deepEqual(executor.executed[0]!.arguments, { city: "Par\uFFFDis" });
+  assert.ok(!JSON.stringify(executor.executed.map((c) => c.arguments)).includes("\\u0000"));
 });
 
 test("a plan naming an unknown tool gets one repair, then drops the dialogue as bad_plan", async () => {

@@ -161,6 +161,16 @@ describe("LlmClient.chat transport", () => {
     assert.deepEqual(r.message.tool_calls, calls);
   });
 
+  it("a NUL character in the generated text or tool call becomes U+FFFD (PostgreSQL cannot store it)", async () => {
+    const s = await startServer(() =>
+      chatReply("Done.\u0000", { tool_calls: [{ id: "t1", type: "function", function: { name: "get_weather", arguments: '{"city": "Par\u0000is"}' } }] }),
+    );
+    const r = await client(s.baseUrl).chat(hello);
+    assert.equal(r.message.content, "Done.\uFFFD");
+    assert.equal(r.message.tool_calls![0]!.function.arguments, '{"city": "Par\uFFFDis"}');
+    assert.ok(!JSON.stringify(r.message).includes("\\u0000"));
+  });
+
   it("retries a 429 after the Retry-After delay, then succeeds", async () => {
     const s = await startServer((_req, n) =>
       n === 0 ? { status: 429, headers: { "retry-after": "0.2" }, body: { error: { message: "slow down" } } } : chatReply("ok"),
@@ -363,6 +373,29 @@ describe("LlmClient.structured", () => {
       assert.match(err.message, /days/);
     });
     assert.equal(s2.requests.length, 1);
+  });
+
+  it('a reply cut off at max_tokens (finish_reason "length") says so and names the role\'s maxTokens, not only "not valid JSON"', async () => {
+    const cut = (): Reply => {
+      const r = chatReply('{"city": "Os');
+      (r.body as { choices: { finish_reason: string }[] }).choices[0]!.finish_reason = "length";
+      return r;
+    };
+    const s = await startServer(cut);
+    await rejectsWith(client(s.baseUrl, { role: "planner", maxTokens: 60 }).structured(req, schema, { maxRepairs: 1 }), (err) => {
+      assert.equal(err.kind, "bad_response");
+      assert.match(err.message, /cut off at max_tokens 60 \(finish_reason "length"\)/);
+      assert.match(err.message, /roles\.planner\.maxTokens/);
+      assert.match(err.message, /not valid JSON/);
+    });
+    const repair = (s.requests[1]!.body.messages as { content: string }[]).at(-1)!.content;
+    assert.match(repair, /cut off at max_tokens 60/, "the repair request tells the model why too");
+    assert.doesNotMatch(repair, /roles\.planner/, "but not the operator's advice");
+  });
+
+  it("an escaped NUL in the JSON (\\u0000 written out) parses to U+FFFD, never a NUL", async () => {
+    const s = await startServer(() => chatReply('{"city": "Os\\u0000lo", "days": 3}'));
+    assert.deepEqual(await client(s.baseUrl).structured(req, schema), { city: "Os\uFFFDlo", days: 3 });
   });
 
   it("accepts JSON wrapped in a markdown fence", async () => {

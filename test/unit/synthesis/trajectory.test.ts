@@ -135,6 +135,28 @@ test("maxRounds stops an agent that keeps calling: the trajectory ends on a tool
   steps.length = 0;
 });
 
+test('an answer cut off at max_tokens (finish_reason "length") is no final answer: the trajectory is cutOff and not whole', async () => {
+  steps.push({ content: "The weather in Paris is 20 degrees and in", finishReason: "length" });
+  const messages = sample({ role: "assistant", content: null, tool_calls: [call("c1", "get_current_weather", { location: "Paris, France" })] });
+  const t = await completeTrajectory({
+    sessionId: "s/cut",
+    messages,
+    tools,
+    agent: client("generator"),
+    executor: new LlmToolServer(client("toolServer")),
+    maxRounds: 3,
+  });
+  assert.equal(t.outcome, "cutOff");
+  assert.deepEqual(
+    t.messages.map((m) => m.role),
+    ["tool"],
+    "the cut-off step is left out",
+  );
+  assert.equal(wholeTrajectory(messages, t), undefined);
+  assert.equal(storedTrajectory({ trajectory: t })?.outcome, "cutOff");
+  steps.length = 0;
+});
+
 test("a text label is already whole: nothing is executed or asked", async () => {
   const before = { cases: server.toolServerCases.length, agent: server.agentRequests.length };
   const t = await completeTrajectory({

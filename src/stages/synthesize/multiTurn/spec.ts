@@ -96,7 +96,7 @@ export const multiTurnStageSchema = z.strictObject({
   reflection: objectOf({ enabled: trueOrFalse.default(true) }, '{ "enabled": true }').default({ enabled: true }),
   /** A dialogue with more rejected assistant turns than this is dropped. */
   maxRejectedTurns: nonNegativeInt.max(64, atMost(64)).default(2),
-  /** Keep a dialogue that reached turns.max before the user said done (its accepted turns are good data). */
+  /** Keep a dialogue that reached turns.max (or outgrew a role model's context) before the user said done (its accepted turns are good data). */
   keepUnfinished: trueOrFalse.default(true),
 });
 
