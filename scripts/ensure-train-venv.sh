@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Creates (or verifies) .venv-train: the pinned verl release, installed WITHOUT its dependencies
-# (torch, vLLM, Ray, transformers... tens of GB), plus Hydra, OmegaConf and pyarrow. That is enough
-# for what the tests need from verl on a machine without GPUs: its own Hydra config files
+# (torch, vLLM, Ray, transformers... tens of GB), plus Hydra, OmegaConf, pyarrow and Jinja2. That is
+# enough for what the tests need from verl on a machine without GPUs: its own Hydra config files
 # (verl/trainer/config/*.yaml, composed in strict mode over our overrides by
-# trainer/tools/compose_verl_config.py) and pyarrow to read our parquet the way verl's dataset does.
+# trainer/tools/compose_verl_config.py), pyarrow to read our parquet the way verl's dataset does, and
+# Jinja2 to render a model's chat template the way transformers does (test/helpers/render_chat_template.py).
 # It is not a training environment: a cluster installs verl with its dependencies.
 #
 # Idempotent: a stamp naming exactly the pins below makes a re-run exit at once; without it (first
@@ -24,7 +25,7 @@ fi
 
 # hydra-core's own dependencies (antlr4 4.9.x, packaging, PyYAML via omegaconf) are pinned too, so the
 # venv is the same on every machine.
-DEPS=("hydra-core==1.3.8" "omegaconf==2.3.0" "antlr4-python3-runtime==4.9.3" "PyYAML==6.0.4" "packaging==26.4" "pyarrow==26.0.1")
+DEPS=("hydra-core==1.3.8" "omegaconf==2.3.0" "antlr4-python3-runtime==4.9.3" "PyYAML==6.0.4" "packaging==26.4" "pyarrow==26.0.1" "Jinja2==3.1.6" "MarkupSafe==3.0.3")
 STAMP_FILE="$VENV/.toolloop-stamp"
 STAMP="verl==$VERL_VERSION ${DEPS[*]}"
 
@@ -47,7 +48,7 @@ for pin in sys.argv[1:]:
         sys.exit(f"{name} is not installed ({want} pinned)")
     if have != want:
         sys.exit(f"{name} {have} is installed, {want} pinned")
-import hydra, omegaconf, pyarrow.parquet  # noqa: F401,E401
+import hydra, omegaconf, pyarrow.parquet, jinja2.sandbox  # noqa: F401,E401
 # verl itself is not imported (its __init__ needs torch); its config files are read from disk.
 spec = find_spec("verl")
 if spec is None or not spec.submodule_search_locations:
@@ -69,7 +70,7 @@ if verify; then
   exit 0
 fi
 
-echo "ensure-train-venv: installing verl $VERL_VERSION (--no-deps), Hydra, OmegaConf and pyarrow into $VENV" >&2
+echo "ensure-train-venv: installing verl $VERL_VERSION (--no-deps), Hydra, OmegaConf, pyarrow and Jinja2 into $VENV" >&2
 "$PY" -c 'import sys; assert sys.version_info >= (3, 10), "verl needs Python >= 3.10"'
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)

@@ -1,4 +1,4 @@
-/** The project's training venv (.venv-train, scripts/ensure-train-venv.sh): verl's configs, Hydra and pyarrow for tests. */
+/** The project's training venv (.venv-train, scripts/ensure-train-venv.sh): verl's configs, Hydra, pyarrow and Jinja2 for tests. */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -9,7 +9,9 @@ export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..", "..");
 export function trainVenvPython(): string {
   const py = process.env.TOOLLOOP_TRAIN_PYTHON ?? path.join(REPO_ROOT, ".venv-train", "bin", "python");
   if (!existsSync(py))
-    throw new Error(`no training venv python at ${py}: run \`bash scripts/ensure-train-venv.sh\` (it installs verl 0.9.1 --no-deps, Hydra and pyarrow)`);
+    throw new Error(
+      `no training venv python at ${py}: run \`bash scripts/ensure-train-venv.sh\` (it installs verl 0.9.1 --no-deps, Hydra, pyarrow and Jinja2)`,
+    );
   return py;
 }
 

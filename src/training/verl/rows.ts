@@ -6,6 +6,7 @@
  */
 import { withoutTaskMarkers } from "../../export/trainingMessages.js";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type ToolCall } from "../../domain/types.js";
+import { pythonJsonDumps } from "../../util/pythonJson.js";
 
 /** Routes the reward: verl passes it to the reward function, whose shim sends it to our service. */
 export const VERL_DATA_SOURCE = "toolloop";
@@ -75,14 +76,17 @@ export type Prepared = { ok: true; sample: PreparedSample } | { ok: false; reaso
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
- * An earlier assistant turn's calls (multi-turn samples) rendered the way the default Hermes/Qwen
- * template writes them, since a prompt message carries only role and content.
+ * An assistant turn's calls (an earlier turn of a multi-turn prompt, and the SFT label turn) as the
+ * Qwen2.5 template writes them, since a prompt message carries only role and content: one
+ * `<tool_call>` block per call, `{"name": "NAME", "arguments": ARGS}` with the name as is and the
+ * arguments (parsed from the wire's JSON string, as vLLM does before templating) through `tojson`.
  */
 function renderToolCalls(calls: ToolCall[]): string {
   return calls
-    .map(
-      (c) => `<tool_call>\n${JSON.stringify({ name: c.function.name, arguments: parseArguments(c.function.arguments) ?? c.function.arguments })}\n</tool_call>`,
-    )
+    .map((c) => {
+      const args = parseArguments(c.function.arguments) ?? c.function.arguments;
+      return `<tool_call>\n{"name": "${c.function.name}", "arguments": ${pythonJsonDumps(args)}}\n</tool_call>`;
+    })
     .join("\n");
 }
 
@@ -131,29 +135,47 @@ function groundTruthOf(label: Extract<ChatMessage, { role: "assistant" }>, label
 }
 
 /**
- * Where the policy sees its tools. verl 0.9.1's RL dataset applies the chat template without a
- * per-row tools list (only one global list from data.tool_config_path), so by default the tools are
- * written into the system turn the way Hermes/Qwen templates present them ("hermesSystem"), and a
- * multi-turn prompt's earlier calls and tool results are written as Hermes `<tool_call>` and
- * `<tool_response>` blocks; "none" leaves the prompt as stored (tool results stay role "tool"), for
+ * Where the policy sees its tools. verl 0.9.1 applies the chat template to `prompt` without a per-row
+ * tools list (RLHFDataset only passes one global list, from data.tool_config_path, and only to its
+ * length filter; the single-turn agent loop that renders rollout prompts passes none), so by default
+ * the prompt is written so that the template, applied without tools, renders exactly the text it
+ * renders with `tools=` when vLLM serves the trained model ("hermesSystem", for the Qwen2.5 template
+ * with Hermes tool calls that serve.policy's default `toolCallParser: hermes` assumes): the template's
+ * own tools block in the system turn, earlier calls as `<tool_call>` and tool results as
+ * `<tool_response>` blocks. "none" leaves the prompt as stored (tool results stay role "tool"), for
  * a custom dataset class that reads extra_info.tools itself.
  */
 export const TOOLS_IN_PROMPT = ["hermesSystem", "none"] as const;
 export type ToolsInPrompt = (typeof TOOLS_IN_PROMPT)[number];
 
-/** The tools block of a Hermes-style system turn: one JSON signature per line, and how to call them. */
+/** The system text Qwen2.5's template writes in front of its tools block when the conversation has no system turn. */
+export const QWEN25_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
+
+/**
+ * A tool as vLLM's chat endpoint hands it to the template: ChatCompletionToolsParam(...).model_dump(),
+ * i.e. type, then function with name, description and parameters in that order, null where absent.
+ */
+function servedTool(t: OpenAiTool): unknown {
+  return { type: "function", function: { name: t.function.name, description: t.function.description ?? null, parameters: t.function.parameters ?? null } };
+}
+
+/**
+ * The tools block Qwen2.5's chat template writes into the system turn after the system text and a
+ * blank line, for `tools=`: the same words, one tool per line as its `tojson` filter writes it
+ * (Python's json.dumps), and the instruction for `<tool_call>` blocks.
+ */
 export function hermesToolsBlock(tools: OpenAiTool[]): string {
   return [
     "# Tools",
     "",
     "You may call one or more functions to assist with the user query.",
     "",
-    "Function signatures, one per line, inside <tools></tools>:",
+    "You are provided with function signatures within <tools></tools> XML tags:",
     "<tools>",
-    ...tools.map((t) => JSON.stringify(t)),
+    ...tools.map((t) => pythonJsonDumps(servedTool(t))),
     "</tools>",
     "",
-    "To call a function, write a JSON object with its name and arguments inside <tool_call></tool_call> tags, one block per call:",
+    "For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:",
     "<tool_call>",
     '{"name": <function-name>, "arguments": <args-json-object>}',
     "</tool_call>",
@@ -184,12 +206,17 @@ export function withToolResultsAsHermes(prompt: VerlPromptMessage[]): VerlPrompt
   return out;
 }
 
+/**
+ * The system turn the template renders for `tools=`: the conversation's own system text (even when
+ * empty), or Qwen2.5's default when it has none, then a blank line and the tools block. No tools:
+ * the template renders the prompt as without them, so it stays as it is.
+ */
 function withToolsInSystem(prompt: VerlPromptMessage[], tools: OpenAiTool[]): VerlPromptMessage[] {
   if (tools.length === 0) return prompt;
   const block = hermesToolsBlock(tools);
   const [first, ...rest] = prompt;
-  if (first?.role === "system") return [{ role: "system", content: first.content ? `${first.content}\n\n${block}` : block }, ...rest];
-  return [{ role: "system", content: block }, ...prompt];
+  if (first?.role === "system") return [{ role: "system", content: `${first.content}\n\n${block}` }, ...rest];
+  return [{ role: "system", content: `${QWEN25_DEFAULT_SYSTEM}\n\n${block}` }, ...prompt];
 }
 
 export function prepareSample(source: VerlSourceSample, toolsInPrompt: ToolsInPrompt = "hermesSystem"): Prepared {

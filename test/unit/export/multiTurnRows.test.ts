@@ -129,7 +129,7 @@ test("verl: earlier calls and tool results rendered as Hermes blocks, ground tru
   assert.deepEqual(roles, ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user"]);
   assert.ok(p.sample.prompt.every((m) => typeof m.content === "string"));
   assert.match(p.sample.prompt[0]!.content, /<tools>[\s\S]*"search_flights"/);
-  assert.match(p.sample.prompt[2]!.content, /^<tool_call>\n\{"name":"search_flights","arguments":\{"origin":"SFO"/);
+  assert.match(p.sample.prompt[2]!.content, /^<tool_call>\n\{"name": "search_flights", "arguments": \{"origin": "SFO"/);
   assert.match(p.sample.prompt[3]!.content, /^<tool_response>\n\{"flights":.*\n<\/tool_response>$/);
   const truth = JSON.parse(p.sample.groundTruth) as { calls: { name: string; arguments: Record<string, unknown> }[] };
   assert.deepEqual(

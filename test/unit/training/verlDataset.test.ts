@@ -8,7 +8,7 @@ import { tableFromIPC } from "apache-arrow";
 import { readParquet } from "parquet-wasm";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
 import { verlDatasetPaths, writeVerlDataset, type VerlManifest } from "../../../src/training/verl/dataset.js";
-import { hermesToolsBlock, prepareSample, type VerlSourceSample } from "../../../src/training/verl/rows.js";
+import { QWEN25_DEFAULT_SYSTEM, hermesToolsBlock, prepareSample, type VerlSourceSample } from "../../../src/training/verl/rows.js";
 import { splitBySeed, validationCount } from "../../../src/training/verl/split.js";
 
 const weather: McpTool = {
@@ -79,24 +79,56 @@ test("prepareSample: the last assistant turn is the label; its calls become the 
   assert.equal(irrelevance.sample.groundTruth, '{"calls":[]}');
 });
 
-test("prepareSample: by default the tools are shown in the system turn, Hermes-style (verl's RL dataset passes no per-row tools)", () => {
+/** The system turn Qwen2.5's chat template renders for these tools (tokenizer_config.json's chat_template; test/fixtures/chat-templates). */
+const WEATHER_SYSTEM_TOOLS = [
+  "# Tools",
+  "",
+  "You may call one or more functions to assist with the user query.",
+  "",
+  "You are provided with function signatures within <tools></tools> XML tags:",
+  "<tools>",
+  '{"type": "function", "function": {"name": "get_weather", "description": "Weather now.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}',
+  "</tools>",
+  "",
+  "For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:",
+  "<tool_call>",
+  '{"name": <function-name>, "arguments": <args-json-object>}',
+  "</tool_call>",
+].join("\n");
+
+test("prepareSample: by default the system turn is the one Qwen2.5's template renders for tools= (verl's RL dataset passes no per-row tools)", () => {
   const r = prepareSample(sample(2));
   assert.ok(r.ok);
   const [system, user] = r.sample.prompt;
   assert.equal(user?.role, "user");
   assert.equal(system?.role, "system");
-  assert.ok(system?.content.startsWith("You call tools.\n\n# Tools\n"), system?.content);
-  const inside = /<tools>\n([\s\S]*)\n<\/tools>/.exec(system?.content ?? "")?.[1];
-  assert.deepEqual(
-    inside?.split("\n").map((l) => JSON.parse(l) as unknown),
-    JSON.parse(r.sample.tools),
-  );
-  assert.match(system?.content ?? "", /<tool_call>\n\{"name": <function-name>, "arguments": <args-json-object>\}\n<\/tool_call>$/);
-  // No system turn: one is added in front.
+  assert.equal(system?.content, `You call tools.\n\n${WEATHER_SYSTEM_TOOLS}`);
+  assert.equal(hermesToolsBlock(JSON.parse(r.sample.tools) as never), WEATHER_SYSTEM_TOOLS);
+  // No system turn: the template's default system text comes first, as vLLM renders it.
   const noSystem = prepareSample({ ...sample(1), messages: sample(1).messages.filter((m) => m.role !== "system") });
   assert.ok(noSystem.ok);
   assert.equal(noSystem.sample.prompt[0]?.role, "system");
-  assert.equal(noSystem.sample.prompt[0]?.content, hermesToolsBlock(JSON.parse(noSystem.sample.tools) as never));
+  assert.equal(noSystem.sample.prompt[0]?.content, `${QWEN25_DEFAULT_SYSTEM}\n\n${WEATHER_SYSTEM_TOOLS}`);
+  // An empty system turn stays empty in front of the block (the template writes its content as is).
+  const empty = prepareSample({ ...sample(1), messages: [{ role: "system", content: "" }, ...sample(1).messages.filter((m) => m.role !== "system")] });
+  assert.ok(empty.ok);
+  assert.equal(empty.sample.prompt[0]?.content, `\n\n${WEATHER_SYSTEM_TOOLS}`);
+  // No tools: the template renders the prompt as stored.
+  const none = prepareSample({ ...sample(1), tools: [] });
+  assert.ok(none.ok);
+  assert.deepEqual(none.sample.prompt[0], { role: "system", content: "You call tools." });
+});
+
+test("hermesToolsBlock: each tool as vLLM hands it to the template (null for an absent description), json.dumps spacing and float repr", () => {
+  const block = hermesToolsBlock([
+    { type: "function", function: { name: "f", parameters: { type: "object", properties: { x: { type: "number", minimum: 0.00001, maximum: 2.5 } } } } },
+    { type: "function", function: { name: "g", description: "Größe ✓" } },
+  ]);
+  const lines = block.split("\n");
+  assert.deepEqual(lines.slice(lines.indexOf("<tools>") + 1, lines.indexOf("</tools>")), [
+    '{"type": "function", "function": {"name": "f", "description": null, "parameters": {"type": "object", "properties": {"x": {"type": "number", "minimum": 1e-05, "maximum": 2.5}}}}}',
+    '{"type": "function", "function": {"name": "g", "description": "Größe ✓", "parameters": null}}',
+  ]);
 });
 
 test("prepareSample: an earlier turn's calls are rendered as Hermes <tool_call> blocks; tool results keep their role", () => {
@@ -115,7 +147,7 @@ test("prepareSample: an earlier turn's calls are rendered as Hermes <tool_call> 
     "none",
   );
   assert.ok(r.ok);
-  assert.deepEqual(r.sample.prompt[1], { role: "assistant", content: '<tool_call>\n{"name":"get_weather","arguments":{"city":"Paris"}}\n</tool_call>' });
+  assert.deepEqual(r.sample.prompt[1], { role: "assistant", content: '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' });
   assert.deepEqual(r.sample.prompt[2], { role: "tool", content: '{"temp": 20}' });
   // Empty arguments on the wire mean no arguments.
   assert.deepEqual(JSON.parse(r.sample.groundTruth), { calls: [{ name: "get_weather", arguments: {} }] });

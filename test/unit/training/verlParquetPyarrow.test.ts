@@ -152,7 +152,7 @@ print(json.dumps({"schema": "\\n".join(f"{f.name}: {f.type}{'' if f.nullable els
       ["system", "user", "assistant"],
       "tools in the system turn, the question, the label",
     );
-    assert.match(row.messages[0]!.content, /<tools>\n\{"type":"function","function":\{"name":"get_weather"/);
-    assert.equal(row.messages[2]!.content, '<tool_call>\n{"name":"get_weather","arguments":{"city":"Oslo"}}\n</tool_call>');
+    assert.match(row.messages[0]!.content, /<tools>\n\{"type": "function", "function": \{"name": "get_weather"/);
+    assert.equal(row.messages[2]!.content, '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>');
   }
 });

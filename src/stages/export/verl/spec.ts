@@ -37,9 +37,10 @@ export const exportVerlSpec = defineStage({
     /** Also write the SFT set (chat JSONL of the train split, label turn included) for a supervised warm-up. */
     sft: z.boolean({ error: "expected true or false" }).default(false),
     /**
-     * Where the policy sees its tools: "hermesSystem" (default) writes them into the system turn as
-     * Hermes/Qwen templates do, since verl's RL dataset passes no per-row tools to the chat template;
-     * "none" for a custom dataset class that reads extra_info.tools.
+     * Where the policy sees its tools: "hermesSystem" (default) writes the prompt as Qwen2.5's chat
+     * template renders it with tools= when vLLM serves the model (its tools block in the system turn),
+     * since verl's RL dataset passes no per-row tools to the chat template; "none" for a custom
+     * dataset class that reads extra_info.tools.
      */
     toolsInPrompt: z.enum(TOOLS_IN_PROMPT, { error: 'expected "hermesSystem" or "none"' }).default("hermesSystem"),
     /** Which sample statuses to export. */
