@@ -16,7 +16,9 @@ import {
   type RunningCampaign,
 } from "../schedules/temporalSchedule.js";
 import { CampaignIdKey, CampaignStatusKey, StageKey } from "../../workflows/searchAttributes.js";
-import { backfillRange, parseBackfillTime } from "../schedules/backfillRange.js";
+import { backfillRange, backfillRefusal, DEFAULT_BACKFILL_MAX_RUNS, parseBackfillTime } from "../schedules/backfillRange.js";
+import { optionalDateToTs, tsToDate } from "@temporalio/common/lib/time.js";
+import { positiveInteger } from "./options.js";
 import { scheduledRunCampaignIdOf } from "../schedules/scheduledRun.js";
 import { checkToolSources, readConfigFile } from "./campaign.js";
 import { cliEnv, type CliEnv } from "./env.js";
@@ -233,16 +235,34 @@ export function registerScheduleCommands(program: Command): void {
     .requiredOption("--from <time>", "ISO 8601 start, inclusive (2026-11-02, or 2026-11-02T06:00:00Z: a time needs Z or an offset)")
     .requiredOption("--to <time>", "ISO 8601 end, exclusive (a run scheduled exactly then is not started)")
     .option("--overlap <policy>", `${OVERLAP_POLICIES.join(", ")} (default bufferAll: the runs go one after another, so each continues from the one before)`)
-    .action(async (id: string, opts: { from: string; to: string; overlap?: string }) => {
+    .option("--max-runs <n>", `refuse a range holding more runs than this (default ${DEFAULT_BACKFILL_MAX_RUNS}): each run is a campaign`)
+    .action(async (id: string, opts: { from: string; to: string; overlap?: string; maxRuns?: string }) => {
       const start = timeOption(opts.from, "--from");
       const end = timeOption(opts.to, "--to");
       if (end.getTime() <= start.getTime()) throw new CliError(`--to: expected a time after --from (${start.toISOString()}), got ${end.toISOString()}`);
       const overlap = overlapOption(opts.overlap) ?? OVERLAP.bufferAll;
-      await withClient(async (client) => {
-        await client.schedule.getHandle(id).backfill({ ...backfillRange(start, end), overlap });
-        console.log(
-          `backfill: schedule ${id}: the runs scheduled from ${start.toISOString()} (inclusive) to ${end.toISOString()} (exclusive) (overlap ${overlap}); \`schedule describe ${id}\` shows them`,
-        );
+      const maxRuns = opts.maxRuns === undefined ? DEFAULT_BACKFILL_MAX_RUNS : positiveInteger("--max-runs", opts.maxRuns);
+      await withClient(async (client, e) => {
+        const range = backfillRange(start, end);
+        // The runs the range holds, as the server computes them from the schedule's spec (its zone, calendars and intervals).
+        const listed = await client.workflowService.listScheduleMatchingTimes({
+          namespace: e.namespace,
+          scheduleId: id,
+          startTime: optionalDateToTs(range.start),
+          endTime: optionalDateToTs(range.end),
+        });
+        const times = (listed.startTime ?? []).map((t) => tsToDate(t));
+        const refusal = backfillRefusal(id, times, maxRuns);
+        if (refusal) throw new CliError(refusal);
+        const span = `from ${start.toISOString()} (inclusive) to ${end.toISOString()} (exclusive)`;
+        if (times.length === 0) {
+          console.log(`backfill: schedule ${id} has no run scheduled ${span}; nothing started`);
+          return;
+        }
+        await client.schedule.getHandle(id).backfill({ ...range, overlap });
+        const which =
+          times.length === 1 ? `1 run (${times[0]!.toISOString()})` : `${times.length} runs (${times[0]!.toISOString()} to ${times.at(-1)!.toISOString()})`;
+        console.log(`backfill: schedule ${id}: ${which} scheduled ${span} (overlap ${overlap}); \`schedule describe ${id}\` shows them`);
       }, id);
     });
 

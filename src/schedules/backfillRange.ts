@@ -34,6 +34,8 @@ export function parseBackfillTime(value: string): { time: Date } | { problem: st
   }
   const time = new Date(h === undefined ? `${y}-${mo}-${d}T00:00:00Z` : value.trim().replace(" ", "T").replace(/z$/, "Z"));
   if (Number.isNaN(time.getTime())) return { problem: `expected an ISO 8601 date or time ${example}` };
+  // The server moves an earlier start to 1970 without a word (the CLI would claim a range it never asked for).
+  if (time.getTime() < 0) return { problem: "expected a time from 1970-01-01 on (Temporal's schedules start there)" };
   return { time };
 }
 
@@ -44,4 +46,19 @@ export function parseBackfillTime(value: string): { time: Date } | { problem: st
  */
 export function backfillRange(from: Date, to: Date): { start: Date; end: Date } {
   return { start: from, end: new Date(to.getTime() - 1) };
+}
+
+/** Runs one backfill may start unless --max-runs allows more: each is a campaign, possibly days of training. */
+export const DEFAULT_BACKFILL_MAX_RUNS = 20;
+
+/**
+ * Why a backfill of `times` (the schedule's run times in the range, as the server lists them) should not
+ * start, or undefined: more runs than `maxRuns` (a mistyped year would queue hundreds of campaigns).
+ */
+export function backfillRefusal(scheduleId: string, times: readonly Date[], maxRuns: number): string | undefined {
+  if (times.length <= maxRuns) return undefined;
+  return (
+    `--max-runs: the range holds ${times.length} runs of schedule ${scheduleId} (the first at ${times[0]!.toISOString()}, the last at ${times.at(-1)!.toISOString()}), ` +
+    `more than --max-runs ${maxRuns}: each is a campaign of its own; narrow --from/--to, or give --max-runs ${times.length} to start them all`
+  );
 }

@@ -82,6 +82,7 @@ test("a bad schedule config is refused with its field path (exit 2), one the ser
     ["2026-02-30T00:00:00Z", /--from: day 30 is out of range for 2026-02/],
     ["2026-12-01T24:00:00Z", /--from: hour 24 is out of range/],
     ["2026-12-01T06:00:00", /--from: expected a zone: add Z for UTC or an offset/],
+    ["1900-01-01", /--from: expected a time from 1970-01-01 on/],
   ] as const) {
     const r = await cli(["schedule", "backfill", scheduleId, "--from", from, "--to", "2027-01-01T00:00:00Z"]);
     assert.equal(r.status, 2, r.stdout + r.stderr);
@@ -153,6 +154,19 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   assert.equal(triggered.status, 0, triggered.stderr);
   const backfilled = await cli(["schedule", "backfill", scheduleId, "--from", "2026-01-05T00:00:00Z", "--to", "2026-01-13T00:00:00Z"]);
   assert.equal(backfilled.status, 0, backfilled.stderr);
+  assert.match(backfilled.stdout, /: 2 runs \(2026-01-05T07:00:00\.000Z to 2026-01-12T07:00:00\.000Z\) scheduled from /);
+  // A year of Mondays is 52 campaigns: refused without --max-runs, nothing started (the count below stays 3).
+  const wholeYear = await cli(["schedule", "backfill", scheduleId, "--from", "2025-01-01", "--to", "2026-01-01"]);
+  assert.equal(wholeYear.status, 2, wholeYear.stdout + wholeYear.stderr);
+  assert.match(
+    wholeYear.stderr,
+    new RegExp(
+      `--max-runs: the range holds 52 runs of schedule ${scheduleId} \\(the first at 2025-01-06T07:00:00\\.000Z, the last at 2025-12-29T07:00:00\\.000Z\\), more than --max-runs 20: .*give --max-runs 52 to start them all`,
+    ),
+  );
+  const badMax = await cli(["schedule", "backfill", scheduleId, "--from", "2025-01-01", "--to", "2026-01-01", "--max-runs", "0"]);
+  assert.equal(badMax.status, 2);
+  assert.match(badMax.stderr, /--max-runs: expected a positive integer, got "0"/);
 
   const rows = await waitFor(
     "three finished campaigns of the schedule",
@@ -195,7 +209,9 @@ test("create, create again (update keeps state), pause/unpause, list, trigger, b
   // --to is exclusive: a range whose only Monday 07:00 is its end starts nothing. The server takes
   // backfills in order, so once the next range's run (2026-02-09) has started, one for 2026-02-02
   // would have started before it.
-  assert.equal((await cli(["schedule", "backfill", scheduleId, "--from", "2026-02-01T00:00:00Z", "--to", "2026-02-02T07:00:00Z"])).status, 0);
+  const empty = await cli(["schedule", "backfill", scheduleId, "--from", "2026-02-01T00:00:00Z", "--to", "2026-02-02T07:00:00Z"]);
+  assert.equal(empty.status, 0, empty.stderr);
+  assert.match(empty.stdout, /has no run scheduled from 2026-02-01T00:00:00.000Z \(inclusive\) to 2026-02-02T07:00:00.000Z \(exclusive\); nothing started/);
   const next = await cli(["schedule", "backfill", scheduleId, "--from", "2026-02-09", "--to", "2026-02-10"]);
   assert.equal(next.status, 0, next.stderr);
   const d3 = await waitFor(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { backfillRange, parseBackfillTime } from "../../../src/schedules/backfillRange.js";
+import { backfillRange, backfillRefusal, DEFAULT_BACKFILL_MAX_RUNS, parseBackfillTime } from "../../../src/schedules/backfillRange.js";
 
 const ok = (v: string) => {
   const r = parseBackfillTime(v);
@@ -42,4 +42,22 @@ test("backfill range: --to is exclusive, the server's end is inclusive, so the e
   const r = backfillRange(from, to);
   assert.equal(r.start.toISOString(), "2026-11-02T00:00:00.000Z");
   assert.equal(r.end.toISOString(), "2026-11-30T05:59:59.999Z");
+});
+
+test("backfill times before 1970 are refused (the server would move them to 1970 without a word)", () => {
+  assert.match(problem("1900-01-01"), /^expected a time from 1970-01-01 on/);
+  assert.match(problem("1969-12-31T23:59:59Z"), /^expected a time from 1970-01-01 on/);
+  assert.equal(ok("1970-01-01"), "1970-01-01T00:00:00.000Z");
+});
+
+test("a backfill holding more runs than --max-runs is refused with the count, the first and last run and the flag that allows it", () => {
+  const weekly = Array.from({ length: 21 }, (_, i) => new Date(Date.UTC(2026, 0, 5 + 7 * i, 7)));
+  assert.equal(backfillRefusal("weekly", weekly.slice(0, DEFAULT_BACKFILL_MAX_RUNS), DEFAULT_BACKFILL_MAX_RUNS), undefined);
+  assert.equal(backfillRefusal("weekly", [], DEFAULT_BACKFILL_MAX_RUNS), undefined);
+  assert.equal(
+    backfillRefusal("weekly", weekly, DEFAULT_BACKFILL_MAX_RUNS),
+    "--max-runs: the range holds 21 runs of schedule weekly (the first at 2026-01-05T07:00:00.000Z, the last at 2026-05-25T07:00:00.000Z), " +
+      "more than --max-runs 20: each is a campaign of its own; narrow --from/--to, or give --max-runs 21 to start them all",
+  );
+  assert.equal(backfillRefusal("weekly", weekly, 21), undefined);
 });
