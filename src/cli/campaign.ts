@@ -29,6 +29,7 @@ import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { taskQueues } from "../taskQueues.js";
 import { outputFolderLine } from "./outputFolder.js";
 import { cliEnv, workflowUiLink, type CliEnv } from "./env.js";
+import { campaignIdProblem } from "../config/campaignIdRule.js";
 import { CliError, EXIT_ENVIRONMENT, campaignEndedError, isNoWorkerAnswer, isTemporalOutage, temporalCliError, type TemporalContext } from "./errors.js";
 import { registerStatusCommands } from "./campaignStatus.js";
 import { abortCampaign, campaignStartMetadata } from "./abortAndMetadata.js";
@@ -186,9 +187,6 @@ export async function fetchStatus(client: Client, workflowId: string): Promise<{
   return { campaign, iteration };
 }
 
-/** The id `campaign start --id` accepts: what the config's campaignId accepts. */
-const CAMPAIGN_ID = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
-
 /**
  * The campaign workflow's id: `campaign-<id>` for a campaign started by `campaign start`; a scheduled
  * run's (`campaign-<schedule>-<time>`) is found by its CampaignId search attribute.
@@ -325,8 +323,9 @@ export function registerCampaignCommands(program: Command): void {
     .option("--skip-endpoint-check", "start without checking that every endpoint answers GET /models and serves the configured models")
     .action(async (opts: { config: string; id?: string; wait?: boolean; configVersion?: boolean; skipEndpointCheck?: boolean }) => {
       const { config, frozen: fileFrozen, hash: fileHash } = readConfigFile(opts.config);
-      if (opts.id !== undefined && !CAMPAIGN_ID.test(opts.id))
-        throw new CliError(`--id: expected letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit), got ${JSON.stringify(opts.id)}`);
+      // What a registration accepts (up to 128 characters): a default id (name and timestamp, up to 79) can be given back to resume it.
+      const badId = opts.id === undefined ? undefined : campaignIdProblem(opts.id, "--id");
+      if (badId) throw new CliError(badId);
       printToolSummary(config, await checkToolSources(config, opts.config));
       const campaignId = opts.id ?? defaultCampaignId(config);
       const { frozen, hash, workflowId, registered } = await checkConfigChange(campaignId, fileFrozen, fileHash, opts.configVersion ?? false);

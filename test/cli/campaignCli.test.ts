@@ -70,7 +70,8 @@ test("bad input exits 2 with one message and no stack trace", () => {
       ],
       /^error: a tool source cannot be loaded \(paths are relative to .*\):\n {2}no-such-tools\.json: mcp tool file: file not found: .*no-such-tools\.json\n$/,
     ],
-    [["campaign", "start", "--config", EXAMPLE, "--id", "no spaces"], /^error: --id: expected letters, digits/],
+    [["campaign", "start", "--config", EXAMPLE, "--id", "no spaces"], /^error: --id: "no spaces" cannot be a campaign id: expected letters, digits/],
+    [["campaign", "start", "--config", EXAMPLE, "--id", "x".repeat(129)], /^error: --id: "x{129}" cannot be a campaign id: .*at most 128/],
     [["campaign", "start"], /^error: required option '--config <file>' not specified/],
   ];
   for (const [args, stderr] of cases) {
@@ -144,6 +145,14 @@ test("a cron line out of range is refused by validate and by schedule create (be
     assert.equal(lines.length, expected.length, `${args.join(" ")}: ${r.stderr}`);
     for (const [i, e] of expected.entries()) assert.ok(lines[i]!.startsWith(`  ${e}`), `${args.join(" ")}: line ${i}: ${lines[i]}`);
   }
+});
+
+test("--id takes back a default campaign id (a 63-character name and its timestamp): it gets as far as Temporal", async () => {
+  const port = await closedPort();
+  const id = `${"n".repeat(63)}-20261207-031500`;
+  const r = cli(["campaign", "start", "--config", EXAMPLE, "--id", id], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^error: cannot reach Temporal at /);
 });
 
 test("Temporal unreachable: exit 1, one line with the address, the cause and what to do; --debug adds the stack", async () => {
