@@ -520,12 +520,17 @@ export function createActivities(deps: ActivityDeps) {
             signal: actx.cancellationSignal,
             onRound: async (r) => {
               actx.heartbeat({ silent: r.silent });
+              if (r.silent.length === 0) return;
               const outcome = await revival?.onSilent(r.silentUrls);
+              // Asked anew while something is silent: a served policy restarted elsewhere (by us, or by
+              // `model restart` on another port or node) is watched where PostgreSQL now records it.
+              const current = await stageConfigFor(db, ref);
+              needs = stageEndpointNeeds(current.config, ref.stage);
+              if (current.served?.url && current.served.url !== revival?.url) revival?.moveTo(current.served.url);
               if (!outcome) return;
               // Each kind of refusal is said once; every restart is.
               if (outcome.kind === "declined" && noted.has(outcome.why)) return;
               if (outcome.kind === "declined") noted.add(outcome.why);
-              else needs = stageEndpointNeeds((await stageConfigFor(db, ref)).config, ref.stage);
               const note = revivalNote(served!, outcome);
               deps.log(`[endpoint] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${note}`);
               await noteFailedStageRun(db, ref, note);

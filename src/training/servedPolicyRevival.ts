@@ -67,6 +67,11 @@ export class ServedPolicyRevival {
     return this.served.url;
   }
 
+  /** The served version now answers at `url` (PostgreSQL records it so: restarted by hand on another port or node). */
+  moveTo(url: string): void {
+    this.served = { ...this.served, url };
+  }
+
   /**
    * Called with a round's silent URLs: when the served policy's is among them and a try is due,
    * restarts it if its launcher says it ended by itself. Undefined: nothing was tried this round.
