@@ -4,24 +4,15 @@
  * MockActivityEnvironment: no Temporal server, no LLM.
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { test } from "node:test";
+import { pgliteForTest } from "../helpers/pgliteForTest.js";
 import { MockActivityEnvironment } from "@temporalio/testing";
 import { createActivities } from "../../activities/index.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
-import { migrateDatabase, openDatabase } from "../../src/db/client.js";
 import { rawCampaign } from "../helpers/selfEvolution.js";
 
 test("registering a campaign logs its config's warnings once, naming the campaign", async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-register-warnings-"));
-  const db = await openDatabase(`pglite:${path.join(dir, "db")}`);
-  t.after(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await migrateDatabase(db);
+  const { db, dir } = await pgliteForTest(t, "register-warnings");
   const lines: string[] = [];
   const activities = createActivities(activityDepsFor(db, dir, (m) => lines.push(m)));
   const config = rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }, { name: "synthesize.singleTurn", count: 4 }] });

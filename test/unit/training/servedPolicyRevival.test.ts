@@ -4,11 +4,8 @@
  * over), one try per AUTO_RESTART_SPACING_MS, and none unless the served URL is the silent one. PGlite.
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { test } from "node:test";
-import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
+import { pgliteForTest } from "../../helpers/pgliteForTest.js";
 import { recordJobIntent } from "../../../src/db/repos/clusterJobs.js";
 import { stageJobName } from "../../../src/training/jobNames.js";
 import { RESTART_JOB_STAGE } from "../../../src/training/servedPolicyRestart.js";
@@ -22,14 +19,7 @@ import {
 } from "../../../src/training/servedPolicyRevival.js";
 
 test("a served version restarted AUTO_RESTARTS times is not restarted again by itself; tries are spaced and only for its own URL", async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-revival-"));
-  const db = await openDatabase(`pglite:${path.join(dir, "db")}`);
-  // Closed before its folder goes (hooks run in the order they were added).
-  t.after(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await migrateDatabase(db);
+  const { db } = await pgliteForTest(t, "revival");
   const served = { campaignId: "c", iteration: 2, url: "http://127.0.0.1:7/v1" };
   const job = (stage: string, attempt: number) => ({
     name: stageJobName("c", 2, stage, attempt),
