@@ -5,7 +5,7 @@
  * `campaign start`), as warnings: configs stored before the check keep loading, and a stage that reads
  * nothing in some iterations may be meant. Pure (no I/O): workflows parse configs too.
  */
-import type { AnyStageSpec, StageArtifact } from "../framework/stageSpec.js";
+import type { AnyStageSpec, SampleSelection, StageArtifact } from "../framework/stageSpec.js";
 import { runsInIteration } from "../framework/stageSpec.js";
 
 const WHAT: Record<StageArtifact, string> = {
@@ -21,7 +21,7 @@ const WHAT: Record<StageArtifact, string> = {
 
 const PLURAL = new Set<StageArtifact>(["samples", "probeMismatches", "errorSeeds"]);
 
-const SCOPE_ARTIFACT: Record<string, StageArtifact> = {
+const SCOPE_ARTIFACT: Record<SampleSelection["scope"], StageArtifact> = {
   iteration: "samples",
   pool: "pool",
   probeMismatches: "probeMismatches",
@@ -36,10 +36,7 @@ interface StageEntry {
 /** What a stage entry needs from earlier stages: its selection's scope (read: nothing there) and its own needs (fails without). */
 function needsOf(spec: AnyStageSpec, stage: StageEntry): { artifact: StageArtifact; fails: boolean }[] {
   const out: { artifact: StageArtifact; fails: boolean }[] = [];
-  if (spec.reads.kind === "samples") {
-    const artifact = SCOPE_ARTIFACT[spec.reads.selection(stage).scope];
-    if (artifact) out.push({ artifact, fails: false });
-  }
+  if (spec.reads.kind === "samples") out.push({ artifact: SCOPE_ARTIFACT[spec.reads.selection(stage).scope], fails: false });
   for (const artifact of spec.needs?.(stage) ?? []) if (!out.some((n) => n.artifact === artifact)) out.push({ artifact, fails: true });
   return out;
 }
@@ -71,9 +68,11 @@ export function stageOrderWarnings(config: { iterations: number; stages: readonl
   return [...missing.values()].map((m) => {
     const everyIteration = classes.length > 1 && m.iterations.length === classes.length;
     const where = everyIteration ? "any iteration" : iterationsPhrase(m.iterations[0]!, config.iterations);
-    const makers = specs.filter((s) => s.makes?.({} as never).includes(m.artifact)).map((s) => s.name);
     const them = PLURAL.has(m.artifact) ? "them" : "it";
-    const hint = m.artifact === "samples" || m.artifact === "pool" ? ` (${orList(makers)} ${makers.length === 1 ? "makes" : "make"} ${them})` : "";
+    // Samples and the pool have several possible makers, named from the specs (which make them whatever
+    // their config, so an empty one will do); the other artifacts' one maker is in WHAT.
+    const makers = m.artifact === "samples" || m.artifact === "pool" ? specs.filter((s) => s.makes?.({} as never).includes(m.artifact)).map((s) => s.name) : [];
+    const hint = makers.length > 0 ? ` (${orList(makers)} ${makers.length === 1 ? "makes" : "make"} ${them})` : "";
     const outcome = everyIteration
       ? m.fails
         ? "so it always fails"
