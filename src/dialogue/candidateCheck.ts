@@ -2,7 +2,8 @@
  * The rules an assistant turn must keep before it can be voted on (InfTool's schema and style check):
  * every call names an offered tool, its arguments are a JSON object that validates against the tool's
  * input schema (the project's one Ajv setup, string formats included: verification/argumentValidator),
- * call ids are unique, no call repeats another of the turn with the same arguments (as verify.rules), and the text is an answer to the user: present when there are no calls, not raw
+ * call ids are unique, no call repeats another of the turn with the same arguments (as in
+ * verify.rules), and the text is an answer to the user: present when there are no calls, not raw
  * JSON or a call written out as text, no trace of the role-play prompts, not endless. A turn the server
  * cut off at the token limit (finish_reason "length") breaks a rule too, whatever is left of it: a
  * sentence cut mid-way is not a label, and vLLM returns it as an ordinary text answer. Pure.
