@@ -178,7 +178,9 @@ export function registerDemoCommand(program: Command): void {
           for (const line of formatModelVersions(versions)) console.log(`    ${line.replaceAll("\n", "\n    ")}`);
           const bfclScores = await policyScoresByIteration(db.db, campaignId);
           for (const r of bfclScores)
-            console.log(`  BFCL fast check, iteration ${r.iteration} (policy ${r.models.join(", ")}): ${(r.accuracy * 100).toFixed(1)}% of ${r.total}`);
+            console.log(
+              `  BFCL fast check, iteration ${r.iteration} (policy ${r.models.join(", ")}): ${(r.accuracy * 100).toFixed(1)}% of ${r.total}${r.simulated ? " (SIMULATED)" : ""}`,
+            );
           if (bfclScores.length > 0) console.log(`  (${SIMULATED_BFCL_NOTE})`);
           const loop = await loopIterationLines(db.db, campaignId, config.iterations);
           if (loop.length) console.log("\n[demo] the self-evolving loop, per iteration");

@@ -41,7 +41,7 @@ export async function loopIterationLines(db: Db, campaignId: string, iterations:
       `  probe.greedy: ${f.probe.matched}/${probed} labels reproduced (${pct(f.probe.matched, probed)}); ${f.probe.mismatched} mismatch${f.probe.mismatched === 1 ? "" : "es"} to the judges`,
       `  judges' verdicts: ${list(f.verdicts)} -> ${list(f.actions)}`,
       `  new samples: ${list(f.made)}`,
-      `  BFCL fast probe of iteration ${it}'s policy: ${fast ? `${(fast.accuracy * 100).toFixed(1)}% of ${fast.total}` : "not run"}`,
+      `  BFCL fast probe of iteration ${it}'s policy: ${fast ? `${(fast.accuracy * 100).toFixed(1)}% of ${fast.total}${fast.simulated ? " (SIMULATED)" : ""}` : "not run"}`,
     ];
     out.push({ iteration: it, poolSize, labelErrors: errors, lines });
   }

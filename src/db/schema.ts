@@ -330,6 +330,11 @@ export const bfclScores = pgTable(
     accuracy: doublePrecision("accuracy").notNull(),
     /** Where the number came from (score file path, package version, limit) for audits. */
     details: jsonb("details"),
+    /**
+     * The evaluated policy was the toolloop LLM simulator (it marks its answers), so the number
+     * measures no model; a group row is simulated when any of its categories is.
+     */
+    simulated: boolean("simulated").notNull().default(false),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.evaluator, t.category] })],

@@ -106,7 +106,8 @@ export interface ReportData {
   judgeVotes: { stage: string; model: string; verdict: string; n: number }[];
   labelJudgements: { verdict: string; action: string; n: number }[];
   probe: { iteration: number; matched: number; mismatched: number }[];
-  bfcl: { iteration: number; evaluator: string; category: string; accuracy: number; total: number }[];
+  /** `simulated`: the policy answering was the toolloop LLM simulator (the score measures no model). */
+  bfcl: { iteration: number; evaluator: string; category: string; accuracy: number; total: number; simulated: boolean }[];
   pool: { iteration: number; reason: string; n: number }[];
   exclusions: { iteration: number; reason: string; n: number }[];
   reward: RewardCurve[];

@@ -243,7 +243,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       d.bfcl.some((b) => b.evaluator === "toolloop-matcher")
         ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${bfclEntries(d)}), not the official bfcl-eval score; its overall_probe is an entry-weighted mean, not the leaderboard formula.`
         : ""
-    }`,
+    }${bfclSimulatedNote(d)}`,
     config: {
       type: "line",
       data: {
@@ -389,6 +389,17 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
       true,
     ),
   }));
+}
+
+/** Which iterations' BFCL scores the LLM simulator answered (stored per row), for the chart's caption. */
+function bfclSimulatedNote(d: ReportData): string {
+  const iterations = uniq(d.bfcl.filter((b) => b.simulated).map((b) => b.iteration)).sort((a, b) => a - b);
+  if (iterations.length === 0) return "";
+  const which =
+    iterations.length === uniq(d.bfcl.map((b) => b.iteration)).length
+      ? "every iteration"
+      : `iteration${iterations.length > 1 ? "s" : ""} ${iterations.join(", ")}`;
+  return ` SIMULATED (${which}): the policy answering was the toolloop LLM simulator (scripted, not a model); these numbers measure no model.`;
 }
 
 function simulatedBanner(d: ReportData): string | undefined {

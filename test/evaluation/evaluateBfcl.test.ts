@@ -108,6 +108,10 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
     );
   }
   for (const g of ["overall", "non_live", "live", "multi_turn"]) assert.ok(byCategory.has(g), `group row ${g}`);
+  // bfcl-eval asked the simulator: its category rows and the groups that hold them say so.
+  for (const c of ["irrelevance", "live_simple", "overall", "non_live", "live"]) assert.equal(byCategory.get(c)?.simulated, true, `${c} is marked simulated`);
+  assert.equal(byCategory.get("multi_turn")?.simulated, false, "no multi-turn category was run, so that group has no simulated member");
+  assert.equal(summary.simulated, true);
   assert.equal(byCategory.get("overall")?.accuracy, summary.overall);
   // The simulator's tool agent answers these well; the point is that numbers flow, not their size.
   assert.ok((byCategory.get("irrelevance")?.correct ?? 0) + (byCategory.get("live_simple")?.correct ?? 0) > 0, "the simulator gets some entries right");

@@ -150,6 +150,9 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
     assert.equal(row.accuracy, row.correct / row.total);
     assert.equal(row.details?.mode, "strict");
     assert.equal(row.details?.limitPerCategory, LIMIT);
+    // Every answer came from the simulator, and the row says so in a column reports read.
+    assert.equal(row.simulated, true, `${c} is marked simulated`);
+    assert.equal(row.details?.simulatedResponses, row.total);
   }
   assert.equal(
     batches.reduce((a, b) => a + (b.correct ?? 0), 0),
@@ -170,6 +173,9 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   );
   assert.equal(overall.accuracy, overall.correct / 15);
   assert.match(String(overall.details?.note), /NOT the BFCL leaderboard formula/);
+  assert.equal(overall.simulated, true, "overall_probe of simulated categories is simulated");
+  assert.equal(summary.simulated, true);
+  assert.match(String(summary.simulatedNote), /toolloop LLM simulator/);
   assert.equal(summary.evaluator, PROBE_EVALUATOR);
   assert.equal(summary.overallProbe, overall.accuracy);
   assert.equal(summary.mode, "strict");

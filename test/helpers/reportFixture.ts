@@ -58,8 +58,8 @@ export function fullReportData(overrides: Partial<ReportData> = {}): ReportData 
       { iteration: 2, matched: 35, mismatched: 5 },
     ],
     bfcl: [
-      { iteration: 1, evaluator: "toolloop-matcher", category: "simple", accuracy: 0.7, total: 20 },
-      { iteration: 2, evaluator: "toolloop-matcher", category: "simple", accuracy: 0.8, total: 20 },
+      { iteration: 1, evaluator: "toolloop-matcher", category: "simple", accuracy: 0.7, total: 20, simulated: false },
+      { iteration: 2, evaluator: "toolloop-matcher", category: "simple", accuracy: 0.8, total: 20, simulated: false },
     ],
     pool: [
       { iteration: 1, reason: "seed", n: 40 },

@@ -14,6 +14,8 @@ export interface BfclScoreRow {
   total: number;
   accuracy: number;
   details?: Record<string, unknown> | null;
+  /** The policy answering was the toolloop LLM simulator (default false). */
+  simulated?: boolean;
 }
 
 /** Idempotent: a retried batch or finalize overwrites its own rows. */
@@ -21,7 +23,7 @@ export async function upsertBfclScores(db: Db, rows: BfclScoreRow[]): Promise<vo
   if (rows.length === 0) return;
   await db
     .insert(bfclScores)
-    .values(rows.map((r) => ({ ...r, details: r.details ?? null })))
+    .values(rows.map((r) => ({ ...r, details: r.details ?? null, simulated: r.simulated ?? false })))
     .onConflictDoUpdate({
       target: [bfclScores.campaignId, bfclScores.iteration, bfclScores.evaluator, bfclScores.category],
       set: {
@@ -29,6 +31,7 @@ export async function upsertBfclScores(db: Db, rows: BfclScoreRow[]): Promise<vo
         total: sql`excluded.total`,
         accuracy: sql`excluded.accuracy`,
         details: sql`excluded.details`,
+        simulated: sql`excluded.simulated`,
         updatedAt: sql`now()`,
       },
     });
@@ -46,5 +49,6 @@ export async function listBfclScores(db: Db, campaignId: string, iteration: numb
     total: r.total,
     accuracy: r.accuracy,
     details: (r.details as Record<string, unknown> | null) ?? null,
+    simulated: r.simulated,
   }));
 }

@@ -295,6 +295,7 @@ export async function bfclScoreRows(db: Db, scope: ReportScope) {
       category: bfclScores.category,
       accuracy: bfclScores.accuracy,
       total: bfclScores.total,
+      simulated: bfclScores.simulated,
     })
     .from(bfclScores)
     .where(upTo(scope, bfclScores.campaignId, bfclScores.iteration))

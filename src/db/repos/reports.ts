@@ -94,6 +94,8 @@ export interface PolicyScoreRow {
   total: number;
   /** The policy models the fast BFCL check asked in that iteration (from the request ledger). */
   models: string[];
+  /** The LLM simulator answered the check (the score measures no model). */
+  simulated: boolean;
 }
 
 /** The fast BFCL check's overall score per iteration, with the policy it evaluated. */
@@ -116,7 +118,7 @@ export async function policyScoresByIteration(db: Db, campaignId: string): Promi
           eq(llmRequests.role, "policy"),
         ),
       );
-    out.push({ iteration: s.iteration, accuracy: s.accuracy, total: s.total, models: models.map((m) => m.model) });
+    out.push({ iteration: s.iteration, accuracy: s.accuracy, total: s.total, models: models.map((m) => m.model), simulated: s.simulated });
   }
   return out;
 }

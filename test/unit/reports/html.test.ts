@@ -248,3 +248,15 @@ test("one colour per iteration in every score histogram and the reward curve; ju
   assert.equal(colourOf("INCORRECT"), "#e15759", "INCORRECT is red");
   assert.notEqual(colourOf("BOTH_CORRECT"), colourOf("BOTH_WRONG"));
 });
+
+test("BFCL scores the LLM simulator answered are called SIMULATED in the chart's caption, naming which iterations", () => {
+  const caption = (d: ReturnType<typeof fullReportData>) => reportCharts(d).charts.find((c) => c.title === "BFCL scores per category")?.caption ?? "";
+  const real = fullReportData();
+  assert.doesNotMatch(caption(real), /SIMULATED/);
+  const partly = fullReportData();
+  partly.bfcl = partly.bfcl.map((b) => ({ ...b, simulated: b.iteration === 2 }));
+  assert.match(caption(partly), /SIMULATED \(iteration 2\): the policy answering was the toolloop LLM simulator/);
+  const all = fullReportData();
+  all.bfcl = all.bfcl.map((b) => ({ ...b, simulated: true }));
+  assert.match(caption(all), /SIMULATED \(every iteration\)/);
+});

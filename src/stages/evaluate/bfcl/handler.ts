@@ -31,6 +31,8 @@ import { ALL_BFCL_CATEGORIES, LIVE, MULTI_TURN, NON_LIVE, packageCategoryName, t
 import { compareSummaries, computeOverallV3, expectedPackageSummary, type CategoryScores, type DatasetSizes } from "../../../evaluation/score.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "../../../llm/roles.js";
+import { servedBySimulator } from "../../../llm/servedBySimulator.js";
+import { SIMULATED_SCORE_NOTE } from "../../../evaluation/simulatedScore.js";
 
 type EvalStage = StageConfigOf<"evaluate.bfcl">;
 const EVALUATOR = "bfcl-eval" as const;
@@ -143,10 +145,12 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
     const iterDir = bfclIterationDir(ctx);
     const rows = await listBfclScores(ctx.deps.db, ctx.campaignId, ctx.iteration, EVALUATOR);
     const scores: CategoryScores = {};
+    const simulatedCategories = new Set<string>();
     for (const category of ctx.stage.categories as BfclCategory[]) {
       const row = rows.find((r) => r.category === category);
       if (!row) throw new StageInputError(`evaluate.bfcl: no bfcl-eval score stored for category "${category}" (iteration ${ctx.iteration})`);
       scores[category] = { correct: row.correct, total: row.total, accuracy: row.accuracy };
+      if (row.simulated) simulatedCategories.add(category);
     }
     const sizes = await datasetSizes(info);
     const ours = computeOverallV3(scores, sizes);
@@ -173,6 +177,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
         total: present.reduce((a, c) => a + (scores[c]?.total ?? 0), 0),
         accuracy,
         details: { formula: "RULES.md (BFCL v3)", missing: members.filter((c) => !scores[c]), packageVersion: info.version },
+        simulated: present.some((c) => simulatedCategories.has(c)),
       };
     };
     await upsertBfclScores(ctx.deps.db, [
@@ -193,6 +198,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
       missingCategories: ours.missing,
       categories: scores,
       packageSummary: Object.fromEntries(Object.keys(expected).map((k) => [k, packageSummary[k] ?? null])),
+      ...(simulatedCategories.size > 0 ? { simulated: true, simulatedNote: SIMULATED_SCORE_NOTE } : {}),
     };
   },
 };
@@ -291,6 +297,9 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
   ]);
   const scoreFile = scoreFilePath(scoreDir, info, pkgCategory);
   const score = await readScoreFile(scoreFile);
+  // bfcl-eval talked to the policy itself, so ask the endpoint that answered it whether it is the simulator.
+  const simulated = (await servedBySimulator(run.target.baseUrl, { apiKey: run.target.apiKey, signal: ctx.signal })) === true;
+  if (simulated) ctx.deps.log(`[bfcl] ${category}: ${SIMULATED_SCORE_NOTE}`);
   if (score.total !== ids.length) throw new BfclEvalError(`${scoreFile}: bfcl-eval scored ${score.total} entries, expected ${ids.length}`);
 
   await upsertBfclScores(ctx.deps.db, [
@@ -303,6 +312,7 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
       total: score.total,
       accuracy: score.accuracy,
       details: { packageCategory: pkgCategory, packageVersion: info.version, limitPerCategory: stage.limitPerCategory ?? null, scoreFile },
+      simulated,
     },
   ]);
   return { total: ids.length, correct: score.correct, generated: ids.length - reused, reused };

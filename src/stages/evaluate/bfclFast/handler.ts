@@ -13,6 +13,7 @@ import { runFastProbe, type ProbeChatClient } from "../../../bfcl/fastProbe.js";
 import { listBfclScores, upsertBfclScores, type BfclScoreRow } from "../../../db/repos/bfclScores.js";
 import { type LlmClient } from "../../../llm/client.js";
 import { isItemFailure } from "../../../llm/errors.js";
+import { SIMULATED_SCORE_NOTE } from "../../../evaluation/simulatedScore.js";
 import { resolveRole, RoleResolutionError } from "../../../llm/roles.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 
@@ -66,11 +67,13 @@ function reusable(row: BfclScoreRow | undefined, stage: ProbeStage): row is Bfcl
  * unreadable response) is a wrong answer for that entry, as in BFCL; transport failures that
  * outlived the client's retries and aborts still fail the batch.
  */
-export function probeClient(policy: LlmClient, counters: { failedRequests: number }): ProbeChatClient {
+export function probeClient(policy: LlmClient, counters: { failedRequests: number; simulatedResponses?: number }): ProbeChatClient {
   return {
     async chat(req, opts) {
       try {
-        return await policy.chat(req as Parameters<LlmClient["chat"]>[0], opts);
+        const res = await policy.chat(req as Parameters<LlmClient["chat"]>[0], opts);
+        if (res.simulated && counters.simulatedResponses !== undefined) counters.simulatedResponses++;
+        return res;
       } catch (err) {
         if (isItemFailure(err)) {
           counters.failedRequests++;
@@ -123,7 +126,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     progress.report({ ...state, finished: [...state.finished] });
     if (todo.length === 0) return totals;
 
-    const counters = { failedRequests: 0 };
+    const counters = { failedRequests: 0, simulatedResponses: 0 };
     const client = probeClient(ctx.llm("policy"), counters);
     // Up to maxConcurrency requests listen on the stage signal at once.
     setMaxListeners(0, ctx.signal);
@@ -131,6 +134,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
       for (const category of todo) {
         ctx.signal.throwIfAborted();
         const failedBefore = counters.failedRequests;
+        const simulatedBefore = counters.simulatedResponses;
         const base = state.done;
         state.category = category;
         const result = await runFastProbe({
@@ -148,6 +152,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
         const score = result.categories[category];
         if (!score) throw new Error(`fast probe returned no score for category "${category}"`);
         const failedRequests = counters.failedRequests - failedBefore;
+        const simulatedResponses = counters.simulatedResponses - simulatedBefore;
         await upsertBfclScores(db, [
           {
             campaignId,
@@ -161,8 +166,10 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
               mode: result.mode,
               limitPerCategory: stage.limitPerCategory ?? null,
               failedRequests,
+              simulatedResponses,
               note: "fast probe (toolloop matcher), not bfcl-eval",
             },
+            simulated: simulatedResponses > 0,
           },
         ]);
         totals.items += score.total;
@@ -185,6 +192,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     const categories: Record<string, { accuracy: number; correct: number; total: number }> = {};
     let correct = 0;
     let total = 0;
+    let simulated = false;
     for (const category of stage.categories) {
       const row = stored.get(category);
       if (!reusable(row, stage)) {
@@ -195,6 +203,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
       categories[category] = { accuracy: row.accuracy, correct: row.correct, total: row.total };
       correct += row.correct;
       total += row.total;
+      simulated ||= row.simulated === true;
     }
     const overallProbe = total === 0 ? 0 : correct / total;
     await upsertBfclScores(ctx.deps.db, [
@@ -207,6 +216,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
         total,
         accuracy: overallProbe,
         details: { note: OVERALL_PROBE_NOTE, mode: stage.mode, limitPerCategory: stage.limitPerCategory ?? null, categories: stage.categories },
+        simulated,
       },
     ]);
     return {
@@ -218,6 +228,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
       correct,
       total,
       categories,
+      ...(simulated ? { simulated: true, simulatedNote: SIMULATED_SCORE_NOTE } : {}),
     };
   },
 };

@@ -1,0 +1,1 @@
+ALTER TABLE "bfcl_scores" ADD COLUMN "simulated" boolean DEFAULT false NOT NULL;
