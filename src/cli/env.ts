@@ -1,4 +1,5 @@
 import path from "node:path";
+import { CliError } from "./errors.js";
 
 /** Connection settings from the environment, with the local defaults the README uses. */
 export interface CliEnv {
@@ -24,8 +25,33 @@ export function cliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
     namespace: envValue(env, "TEMPORAL_NAMESPACE") ?? "default",
     uiUrl: (envValue(env, "TEMPORAL_UI_URL") ?? "http://127.0.0.1:8233").replace(/\/$/, ""),
     databaseUrl: envValue(env, "DATABASE_URL"),
-    queuePrefix: envValue(env, "TOOLLOOP_QUEUE_PREFIX") ?? "toolloop",
+    queuePrefix: queuePrefix(envValue(env, "TOOLLOOP_QUEUE_PREFIX") ?? "toolloop"),
   };
+}
+
+/** Up to 100 letters, digits and `._-`, starting with a letter or digit. */
+const QUEUE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/**
+ * Every task queue name starts with the prefix, so workers and the CLI must read the same one. A
+ * stray space from an env file or a quoted value would make a worker poll queues nobody starts
+ * campaigns on, and a campaign wait for a worker that never comes: refused here, naming the variable.
+ */
+function queuePrefix(value: string): string {
+  if (!QUEUE_PREFIX.test(value))
+    throw new CliError(
+      `TOOLLOOP_QUEUE_PREFIX: expected up to 100 letters, digits, ".", "_" or "-", starting with a letter or digit; got ${JSON.stringify(value)}`,
+    );
+  return value;
+}
+
+/** cliEnv, or its defaults where the environment is malformed: for messages about another failure. */
+export function cliEnvForMessages(env: NodeJS.ProcessEnv = process.env): CliEnv {
+  try {
+    return cliEnv(env);
+  } catch {
+    return cliEnv({ ...env, TOOLLOOP_QUEUE_PREFIX: undefined });
+  }
 }
 
 /**

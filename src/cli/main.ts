@@ -5,7 +5,7 @@ import { registerCampaignCommands } from "./campaign.js";
 import { registerBfclCommands } from "./bfcl.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerRewardCommands } from "./reward.js";
-import { cliEnv } from "./env.js";
+import { cliEnvForMessages } from "./env.js";
 import { EXIT_BAD_INPUT, renderCliFailure } from "./errors.js";
 import { registerWorkerCommands } from "./worker.js";
 import { registerModelCommands } from "./model.js";
@@ -44,7 +44,7 @@ program.parseAsync(process.argv.filter((a) => a !== "--debug")).catch((err: unkn
     process.exitCode = err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
     return;
   }
-  const { text, exitCode } = renderCliFailure(err, cliEnv(), debug);
+  const { text, exitCode } = renderCliFailure(err, cliEnvForMessages(), debug);
   console.error(text);
   process.exitCode = exitCode;
 });

@@ -13,7 +13,14 @@ import { taskQueues } from "../taskQueues.js";
 import { checkWorkerHealth } from "./workerHealth.js";
 import { busyWorkerVerdict, readWorkerStatuses, workerStatusDir } from "./workerStatusFile.js";
 
-const env = cliEnv();
+let env: ReturnType<typeof cliEnv>;
+try {
+  env = cliEnv();
+} catch (err) {
+  // A malformed variable: say which, as the CLI does, and count as unhealthy.
+  console.log(`unhealthy: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
 try {
   const connection = await Connection.connect({ address: env.temporalAddress, connectTimeout: "5s" });
   try {

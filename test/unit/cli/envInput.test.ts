@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { ServiceError } from "@temporalio/client";
 import { TransportError } from "@temporalio/worker";
-import { cliEnv, defaultBaseDir } from "../../../src/cli/env.js";
+import { cliEnv, cliEnvForMessages, defaultBaseDir } from "../../../src/cli/env.js";
 import { CliError, renderCliFailure, splitAddress, temporalCliError } from "../../../src/cli/errors.js";
 import { positiveInteger } from "../../../src/cli/options.js";
 import { workerBaseDir, workerStartError } from "../../../src/cli/worker.js";
@@ -149,4 +149,18 @@ test("base dir: --base-dir, else TOOLLOOP_BASE_DIR (the image sets /data), else 
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+test("TOOLLOOP_QUEUE_PREFIX: letters, digits and ._- only; a stray space or quote is exit 2 naming the variable", () => {
+  for (const ok of ["toolloop", "team-a.prod_2", "A", "x".repeat(100)]) assert.equal(cliEnv({ TOOLLOOP_QUEUE_PREFIX: ok }).queuePrefix, ok);
+  for (const bad of ["toolloop ", " toolloop", '"toolloop"', "team/a", "-lead", "x".repeat(101), "tool loop"]) {
+    assert.throws(
+      () => cliEnv({ TOOLLOOP_QUEUE_PREFIX: bad }),
+      (err: unknown) =>
+        err instanceof CliError && err.exitCode === 2 && err.message.startsWith("TOOLLOOP_QUEUE_PREFIX: expected") && err.message.includes(JSON.stringify(bad)),
+      bad,
+    );
+  }
+  // Reporting another failure never fails on it: the messages fall back to the default prefix.
+  assert.equal(cliEnvForMessages({ TOOLLOOP_QUEUE_PREFIX: "bad prefix" }).queuePrefix, "toolloop");
 });
