@@ -15,7 +15,8 @@
  * Length: header.targetTurns is what the planner plans for and the user simulator follows (the plan
  * carries it); the dialogue ends when the user says done, and is cut as unfinished at turns.max user
  * turns, or when the assistant still calls tools in round maxToolRounds of one user turn (rounds 0 to
- * maxToolRounds - 1 may call tools; the round after them must answer). The outcome's counts are read
+ * maxToolRounds - 1 may call tools; the round after them must answer), or after a turn none of whose
+ * candidates was valid (the turn is stored as rejected; nothing follows it). The outcome's counts are read
  * from the stored turns, so a resumed dialogue reports the same numbers as one that never stopped.
  *
  * Failures: a role's answer that cannot be read after its one repair drops the dialogue
@@ -196,6 +197,15 @@ class DialogueRun {
     if (last.kind === "user") return { kind: "assistant", userTurn: last.userTurn, round: 0 };
     const assistant = this.lastAssistant();
     if (!assistant) throw new Error(`dialogue ${this.id}: a tool turn at seq ${last.seq} follows no assistant turn`);
+    // A turn none of whose candidates was valid carries an invalid call or answer: every later turn
+    // would have it in its prompt (verify.rules rejects such samples), so the dialogue ends before it.
+    // Read from the stored turn, so a resumed dialogue ends at the same place and never runs its calls.
+    const chosen = assistant.review.candidates[assistant.review.chosen];
+    if (!assistant.accepted && chosen && !chosen.valid)
+      return {
+        kind: "unfinished",
+        detail: `user turn ${assistant.userTurn}, round ${assistant.round}: ${assistant.review.rejectReason ?? "no candidate is valid"}; the dialogue ends before that turn, which no later turn may build on`,
+      };
     const calls = assistant.message.tool_calls ?? [];
     if (calls.length === 0) {
       const { userTurns } = countTurns(this.turns);

@@ -9,8 +9,8 @@
  * is configured, picks one of the valid candidates with reasons or rejects them all.
  *
  * A rejected turn still carries the dialogue on (the engine stores it, never as a label) with the
- * plurality candidate: the first of the largest valid group, or the first non-empty candidate when
- * none is valid.
+ * plurality candidate, the first of the largest valid group. When none is valid it is the first
+ * non-empty candidate, stored for the record, and the engine ends the dialogue there.
  */
 import { z } from "zod";
 import { toOpenAiTool, type ChatMessage, type McpTool } from "../domain/types.js";

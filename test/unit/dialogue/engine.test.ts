@@ -350,7 +350,7 @@ test("a schema violation is fixed by one reflect-and-revise call; original, crit
   assert.ok(Array.isArray(reflectReqs[0]!.body.tools));
 });
 
-test("a revision that still violates leaves the candidate invalid; with none valid the turn is rejected", async () => {
+test("a revision that still violates leaves the candidate invalid; with none valid the turn is rejected and the dialogue ends there", async () => {
   roles.script(
     goodScripts({
       assistant: (r) => {
@@ -361,10 +361,17 @@ test("a revision that still violates leaves the candidate invalid; with none val
       reflect: () => ({ toolCalls: [{ name: "get_weather", arguments: { town: "Paris", unit: "kelvin" } }] }),
     }),
   );
-  const { outcome, turns } = await run();
+  const executor = new RecordingExecutor();
+  const { outcome, turns } = await run({ executor });
   const t = assistantTurns(turns)[0]!;
   assert.equal(t.accepted, false);
   assert.equal(t.review.rejectReason, "none of the 3 candidates is valid");
+  // The invalid call is stored for the record, but never run, and nothing is built on it.
+  assert.equal(turns.at(-1), t, "the rejected turn is the dialogue's last");
+  assert.deepEqual(executor.executed, [], "the invalid call was not executed");
+  assert.equal(outcome.status, "dropped", "no turn before it was accepted");
+  assert.equal(outcome.dropReason, "no_accepted_turns");
+  assert.match(outcome.detail ?? "", /user turn 1, round 0: none of the 3 candidates is valid; the dialogue ends before that turn/);
   assert.deepEqual(t.review.votes.groups, []);
   for (const c of t.review.candidates) {
     assert.equal(c.valid, false);
@@ -377,6 +384,47 @@ test("a revision that still violates leaves the candidate invalid; with none val
   }
   assert.equal(outcome.rejectedTurns, 1);
   assert.equal(outcome.reflections, 3);
+});
+
+test("a turn with no valid candidate after accepted ones: the dialogue is kept unfinished with them, and a resume ends at the same turn without running its call", async () => {
+  // User turn 1 goes well; every candidate of user turn 2's first round calls with a wrong argument.
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const last = lastMessage(r);
+        if (last.role === "user" && stepOf(last.content) === 1) return { toolCalls: [{ name: "get_weather", arguments: { town: "Rome" } }] };
+        return goodAssistant(r);
+      },
+      reflect: () => ({ toolCalls: [{ name: "get_weather", arguments: { town: "Rome" } }] }),
+    }),
+  );
+  const executor = new RecordingExecutor();
+  const { outcome, turns } = await run({ executor });
+  assert.deepEqual([outcome.status, outcome.finished, outcome.acceptedTurns, outcome.rejectedTurns], ["kept", false, 2, 1]);
+  assert.match(outcome.detail ?? "", /^user turn 2, round 0: none of the 3 candidates is valid; the dialogue ends before that turn/);
+  const last = turns.at(-1)!;
+  assert.ok(last.kind === "assistant" && !last.accepted, "the rejected turn is stored last");
+  assert.deepEqual(
+    executor.executed.map((c) => c.arguments),
+    [{ city: "Paris" }],
+    "only user turn 1's call ran",
+  );
+  assert.ok(
+    cutSamples(turns).every((c) => c.messages.every((m) => JSON.stringify(m).indexOf("Rome") === -1)),
+    "no sample carries the invalid turn",
+  );
+
+  // The worker dies right after the rejected turn is stored: the resumed dialogue ends at the same turn.
+  const store = new MemoryDialogueStore();
+  const again = new RecordingExecutor();
+  store.crashAfter("appendTurn", turns.length);
+  await assert.rejects(run({ store, executor: again }), (err) => err instanceof SimulatedCrash);
+  const resumed = await run({ store, executor: again });
+  assert.deepEqual(resumed.outcome, outcome);
+  // The same turns (the scripted server's own call ids in the stored candidates differ from run to run).
+  const shape = (ts: DialogueTurn[]) => ts.map((t) => [t.seq, t.kind, t.kind === "assistant" ? t.accepted : null, JSON.stringify(t.message)]);
+  assert.deepEqual(shape(resumed.turns), shape(turns));
+  assert.equal(again.executed.length, 1, "the invalid call is not run on resume either");
 });
 
 test("an answer cut off at max_tokens (finish_reason length) is never accepted as it is: reflection asks for a complete one", async () => {
