@@ -331,8 +331,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       applied = true;
     }
     // Generated text as a Hermes-style template would render it, for token counts and logprobs.
-    const generated =
+    let generated =
       (content ?? "") + toolCalls.map((c) => `<tool_call>\n{"name": "${c.function.name}", "arguments": ${c.function.arguments}}\n</tool_call>`).join("\n");
+    if (toolCalls.length > 0 && countTokens(generated) > maxTokens) {
+      // max_tokens ended generation inside the calls. As with the fault above, vLLM's hermes parser
+      // cannot read the cut block: no tool_calls, the generated text as the content.
+      generated = tokenPieces(generated).slice(0, maxTokens).join("");
+      content = generated;
+      toolCalls = [];
+      finish = "length";
+    }
     const completionTokens = countTokens(generated);
     const message = {
       role: "assistant",

@@ -95,6 +95,31 @@ test("chat with tools: vLLM shape with tool_calls, usage and the simulator's mar
   assert.equal(j.prompt_logprobs, null);
 });
 
+test("chat with tools: max_tokens ending generation inside the calls gives vLLM's shape (no tool_calls, the cut text, finish length)", async () => {
+  const full = (await post("/v1/chat/completions", chatWithTools)).json;
+  const needed = full.usage.completion_tokens as number;
+  // Enough tokens: the calls as before.
+  const enough = (await post("/v1/chat/completions", { ...chatWithTools, max_tokens: needed })).json;
+  assert.equal(enough.choices[0].finish_reason, "tool_calls");
+  assert.equal(enough.choices[0].message.tool_calls.length, 2);
+  // Cut inside the second call: the hermes parser cannot read the block, so everything is content.
+  const cut = (await post("/v1/chat/completions", { ...chatWithTools, max_tokens: needed - 5 })).json;
+  const choice = cut.choices[0];
+  assert.equal(choice.finish_reason, "length");
+  assert.deepEqual(choice.message.tool_calls, []);
+  assert.match(
+    choice.message.content,
+    /^<tool_call>\n\{"name": "get_weather", "arguments": \{"city": "Paris", "days": 3\}\}\n<\/tool_call>\n<tool_call>\n\{"name": "get_stock_price"/,
+  );
+  assert.ok(!choice.message.content.endsWith("</tool_call>"), "the second call is cut");
+  assert.ok(cut.usage.completion_tokens <= needed - 5, `completion_tokens ${cut.usage.completion_tokens} within max_tokens ${needed - 5}`);
+  // Cut inside the first call: still no call.
+  const early = (await post("/v1/chat/completions", { ...chatWithTools, max_tokens: 4 })).json;
+  assert.equal(early.choices[0].finish_reason, "length");
+  assert.deepEqual(early.choices[0].message.tool_calls, []);
+  assert.ok(early.usage.completion_tokens <= 4);
+});
+
 test("chat: tool_choice none declines in text, required forces a call, plain chat answers in text", async () => {
   const off = await post("/v1/chat/completions", { ...chatWithTools, messages: [{ role: "user", content: "Write a haiku about snow." }] });
   assert.equal(off.json.choices[0].finish_reason, "stop");
