@@ -73,7 +73,11 @@ export function promptLogprobsOf(raw: unknown, describe: string, tokenIds?: read
       `${describe}: ${entries.length} prompt logprobs for a prompt /tokenize counts as ${tokenIds.length} tokens; the chat endpoint and /tokenize render differently`,
     );
   return entries.map((entry: unknown, i) => {
-    if (entry === null) return null;
+    if (entry === null) {
+      if (i === 0) return null;
+      // Only the first prompt token has nothing before it; a null later would surface as a plain error in the span's arithmetic.
+      throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] is null; only the first entry (nothing precedes that token) may be`);
+    }
     if (typeof entry !== "object" || Array.isArray(entry)) throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] is not an object or null`);
     const byId = entry as Record<string, { logprob?: unknown } | undefined>;
     let chosen: { logprob?: unknown } | undefined;

@@ -18,6 +18,7 @@ import {
   spanPerplexity,
   UnscorableSampleError,
 } from "../../../src/scoring/labelPerplexity.js";
+import { isSampleFailure } from "../../../src/stages/score/scoringBatch.js";
 
 describe("labelSpan", () => {
   it("is the tokens the label adds after the prompt's tokens", () => {
@@ -74,6 +75,15 @@ describe("promptLogprobsOf", () => {
       (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && /3 prompt logprobs for a prompt \/tokenize counts as 2/.test(e.message),
     );
     assert.throws(() => promptLogprobsOf(raw, "t", [10, 11, 13]), /prompt_logprobs\[2\] has no entry for token 13/);
+  });
+  it("fails as a bad response, naming the entry, when an entry after the first is null", () => {
+    // Before: read as "no logprob", then a plain Error from the span arithmetic that failed the whole batch.
+    const nullInside = { prompt_logprobs: [null, { "11": { logprob: -0.5 } }, null, { "13": { logprob: -1 } }] };
+    for (const ids of [[10, 11, 12, 13], undefined])
+      assert.throws(
+        () => promptLogprobsOf(nullInside, "t", ids),
+        (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && isSampleFailure(e) && /prompt_logprobs\[2\] is null/.test(e.message),
+      );
   });
   it("fails without a list or with a non-finite logprob", () => {
     assert.throws(() => promptLogprobsOf({ choices: [] }, "t"), /no prompt_logprobs list/);
