@@ -44,6 +44,22 @@ describe("spanPerplexity", () => {
   it("is 1 when every span token is certain", () => {
     assert.equal(spanPerplexity([null, 0, 0], [1, 3]).perplexity, 1);
   });
+  it("refuses vLLM's -inf (written -9999) instead of averaging it into a perplexity of 1e144 or Infinity, as the sample's own failure", () => {
+    // Before: 3 tokens with one -9999 gave Infinity (stored, and every mean of the stage null); 30 tokens gave 6e144.
+    for (const lps of [
+      [null, -0.2, -9999, -0.1],
+      [null, ...Array<number>(29).fill(-0.1), -9999],
+    ])
+      assert.throws(
+        () => spanPerplexity(lps, [1, lps.length]),
+        (e: unknown) => e instanceof UnscorableSampleError && isSampleFailure(e) && /token 2 |token 30 /.test(e.message) && /-inf/.test(e.message),
+      );
+    assert.throws(
+      () => spanPerplexity([null, -800, -800], [1, 3]),
+      (e: unknown) => e instanceof UnscorableSampleError && /overflows/.test(e.message),
+    );
+    assert.ok(Number.isFinite(spanPerplexity([null, -700], [1, 2]).perplexity));
+  });
   it("rejects a null or missing logprob inside the span, and empty or out-of-range spans", () => {
     assert.throws(() => spanPerplexity([null, -1], [0, 2]), /no logprob for token 0/);
     assert.throws(() => spanPerplexity([-1, -1], [1, 1]), /empty or outside/);

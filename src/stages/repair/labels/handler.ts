@@ -30,7 +30,7 @@ import { resolveRole } from "../../../llm/roles.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { labelOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
 import { keepHigherPerplexity, REPAIR_STAGE, repairedSample, stepFor } from "../../../repair/labelRepair.js";
-import { perplexityOfAnswer } from "../../../scoring/labelPerplexity.js";
+import { perplexityOfAnswer, UnscorableSampleError } from "../../../scoring/labelPerplexity.js";
 import { StageInputError, type BatchResult, type StageHandler, allBatchSamples } from "../../../framework/stage.js";
 
 import { checkCommitteeRoles } from "../../../judging/committeeRoles.js";
@@ -177,13 +177,22 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
               (p) => p.perplexity,
               (err: unknown) => {
                 if (err instanceof LlmError) throw err;
+                // A token the policy gives no probability: the perplexity is infinite, the answer the harder one.
+                if (err instanceof UnscorableSampleError) return Number.POSITIVE_INFINITY;
                 throw new StageInputError(
                   `repair.labels: the ${what} perplexity of ${sample.id} under ${policyModel}: ${err instanceof Error ? err.message : String(err)}`,
                 );
               },
             );
           const [labelPpl, predictionPpl] = await Promise.all([reuse ? Promise.resolve(known.value) : ppl(label, "label"), ppl(prediction, "prediction")]);
-          details.perplexity = { label: labelPpl, prediction: predictionPpl, labelFrom: reuse ? "sample_scores" : "computed", model: policyModel };
+          // JSON has no Infinity (it would be stored as null): written out as text.
+          const shown = (v: number) => (Number.isFinite(v) ? v : String(v));
+          details.perplexity = {
+            label: shown(labelPpl),
+            prediction: shown(predictionPpl),
+            labelFrom: reuse ? "sample_scores" : "computed",
+            model: policyModel,
+          };
           if (keepHigherPerplexity({ label: labelPpl, prediction: predictionPpl }) === "label") {
             row = judgement("kept_label");
             break;
