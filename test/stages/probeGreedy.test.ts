@@ -157,3 +157,50 @@ test("a sample the policy cannot answer or that has no label still counts as don
     await policy.close();
   }
 });
+
+test("a transport failure that fails the batch stops the batch's other requests instead of leaving them running", { timeout: 60_000 }, async () => {
+  const campaignId = `probe-stop-${RUN}`;
+  const weather: McpTool = {
+    name: "get_weather",
+    description: "Current weather in a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  };
+  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const cities = ["Broken", ...Array.from({ length: 40 }, (_, i) => `City${i}`)];
+  await storeSeeds(
+    res.db.db,
+    campaignId,
+    cities.map((city) => {
+      const user: ChatMessage = { role: "user", content: `What is the weather in ${city}?` };
+      return {
+        id: `${campaignId}-${city}`,
+        messages: [user, { role: "assistant", content: null, tool_calls: [call(city)] }],
+        tools: [weather],
+        query: user.content as string,
+      };
+    }),
+  );
+  // The "Broken" prompt gets a 500 every time (the client's retries spent: a transport failure that fails the batch); the rest answer slowly.
+  let failedAt: number | undefined;
+  const after: string[] = [];
+  const policy = await startScriptedChatServer("scripted policy", async (body) => {
+    const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+    if (failedAt !== undefined) after.push(text);
+    if (text.includes("Broken")) return chatError(500, "scripted: the server fell over");
+    await new Promise((r) => setTimeout(r, 150));
+    return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: null, tool_calls: [call("x")] } });
+  });
+  try {
+    const raw = rawCampaign({ simUrl: policy.url, stages: [{ name: "probe.greedy", batchSize: 100 }] });
+    const parsed = parseCampaignConfig(raw);
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+    const ctx = stageContext<ProbeStage>(res.db.db, res.workDir, campaignId, parsed.config, "probe.greedy");
+    await assert.rejects(planAndRun(res.db.db, ctx, probeGreedyHandler), /500|fell over/);
+    failedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    // Before: the batch had failed, yet its other samples went on asking the policy (and a retried attempt would ask them again beside them).
+    assert.deepEqual(after, [], `${after.length} requests after the batch failed`);
+  } finally {
+    await policy.close();
+  }
+});
