@@ -181,11 +181,10 @@ test("a transport failure that fails the batch stops the batch's other requests 
     }),
   );
   // The "Broken" prompt gets a 500 every time (the client's retries spent: a transport failure that fails the batch); the rest answer slowly.
-  let failedAt: number | undefined;
-  const after: string[] = [];
+  const asked: string[] = [];
   const policy = await startScriptedChatServer("scripted policy", async (body) => {
     const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
-    if (failedAt !== undefined) after.push(text);
+    asked.push(/weather in (City\d+|Broken)/.exec(text)?.[1] ?? "?");
     if (text.includes("Broken")) return chatError(500, "scripted: the server fell over");
     await new Promise((r) => setTimeout(r, 150));
     return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: null, tool_calls: [call("x")] } });
@@ -196,10 +195,10 @@ test("a transport failure that fails the batch stops the batch's other requests 
     assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
     const ctx = stageContext<ProbeStage>(res.db.db, res.workDir, campaignId, parsed.config, "probe.greedy");
     await assert.rejects(planAndRun(res.db.db, ctx, probeGreedyHandler), /500|fell over/);
-    failedAt = Date.now();
     await new Promise((r) => setTimeout(r, 1500));
-    // Before: the batch had failed, yet its other samples went on asking the policy (and a retried attempt would ask them again beside them).
-    assert.deepEqual(after, [], `${after.length} requests after the batch failed`);
+    // Only what was in flight beside the failed request (the endpoint's 8 slots; the 500 is asked twice) reaches the
+    // policy. Before: the batch had failed, yet its other samples went on asking (33 requests after it failed).
+    assert.ok(asked.length <= 9, `${asked.length} policy requests for a batch that failed at its first: ${asked.join(", ")}`);
   } finally {
     await policy.close();
   }
