@@ -18,6 +18,8 @@ import { repairLabelsHandler } from "../../src/stages/repair/labels/handler.js";
 import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startScriptedJudge, type ScriptedJudge } from "../helpers/scriptedJudge.js";
+import { chatCompletion, chatError, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
+import type { McpTool } from "../../src/domain/types.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import {
   campaignConfig,
@@ -309,4 +311,52 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
   const c = pplOf(cases.computed);
   assert.equal(c.labelFrom, "computed");
   assert.equal(rows.get(cases.computed.sample.id)!.action, c.prediction > c.label ? "kept_prediction" : "kept_label");
+});
+
+test("a transport failure that fails the batch stops the batch's other judge requests instead of leaving them running", { timeout: 60_000 }, async () => {
+  const db = res.db.db;
+  const campaignId = `repair-stop-${RUN}`;
+  const weather: McpTool = {
+    name: "get_weather",
+    description: "Current weather in a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  };
+  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const cities = ["Broken", ...Array.from({ length: 40 }, (_, i) => `City${i}`)];
+  const seeds = cities.map((city): SeedSample => {
+    const user = { role: "user" as const, content: `What is the weather in ${city}?` };
+    return {
+      id: `${campaignId}-${city}`,
+      messages: [user, { role: "assistant" as const, content: null, tool_calls: [call(city)] }],
+      tools: [weather],
+      query: user.content,
+    };
+  });
+  await storeSeeds(db, campaignId, seeds);
+  for (const s of seeds) await plantMismatch(db, campaignId, s.id, { content: null, tool_calls: [call("Nowhere")] }, []);
+  // The judge answers "Broken" with a 500 every time (a transport failure that fails the batch) and the rest slowly.
+  const asked: string[] = [];
+  const slowJudge = await startScriptedChatServer("scripted judge", async (body) => {
+    const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+    asked.push(/weather in (City\d+|Broken)/.exec(text)?.[1] ?? "?");
+    if (text.includes("Broken")) return chatError(500, "scripted: the judge fell over");
+    await new Promise((r) => setTimeout(r, 150));
+    return chatCompletion({
+      id: `chatcmpl-${Math.random()}`,
+      model: String(body.model),
+      message: { content: JSON.stringify({ verdict: "PRED_WRONG", analysis: "scripted" }) },
+    });
+  });
+  try {
+    const parsed = parseCampaignConfig(rawCampaign({ simUrl: res.sim.url, judgeUrl: slowJudge.url, stages: [{ name: "repair.labels", batchSize: 100 }] }));
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+    const ctx = stageContext<RepairStage>(db, res.workDir, campaignId, parsed.config, "repair.labels");
+    await assert.rejects(planAndRun(db, ctx, repairLabelsHandler), /500|fell over/);
+    await new Promise((r) => setTimeout(r, 1500));
+    // Only what was in flight beside the failed request (the judge endpoint's 4 slots) reaches the judge. Before: the
+    // batch had failed, yet its other mismatches went on asking (all 41, 32 of them after it failed).
+    assert.ok(asked.length <= 4, `${asked.length} judge requests for a batch that failed at its first: ${asked.join(", ")}`);
+  } finally {
+    await slowJudge.close();
+  }
 });
