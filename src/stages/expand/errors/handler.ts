@@ -15,6 +15,7 @@
  */
 import pLimit from "p-limit";
 import { expansionStatusCounts } from "../../../db/repos/expansions.js";
+import { exactDuplicateKey } from "../../../dedupe/exactKey.js";
 import { insertSamples, type NewSample, type SampleRow } from "../../../db/repos/samples.js";
 import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
 import type { SampleKind, Verdict } from "../../../domain/types.js";
@@ -122,6 +123,12 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
           return;
         }
         throw err;
+      }
+      // A restatement of the seed teaches nothing the seed does not (the seed itself goes to the next round).
+      if (exactDuplicateKey(expanded) === exactDuplicateKey(seed)) {
+        await insertSlotOutcomes(db, [{ ...outcome(`the same question and answer as its seed ${seed.id}`), outcome: "duplicate" }]);
+        settleSlot(seed.id);
+        return;
       }
       const rules = verifyRules({ kind: expanded.kind, messages: expanded.messages, tools: expanded.tools });
       const verdicts: Verdict[] = [rules];
