@@ -110,8 +110,14 @@ test("planted wrong labels are mismatches; every verified pool sample is probed 
   );
 
   const mark = chats();
-  const again = await planAndRun(db, ctx, probeGreedyHandler);
+  const lastReport = new Map<number, { done: number; total: number; mismatched: number }>();
+  const again = await planAndRun(db, ctx, probeGreedyHandler, (b, d) => lastReport.set(b, d as { done: number; total: number; mismatched: number }));
   assert.equal(chats() - mark, 0, "a rerun asks the policy nothing");
+  // The heartbeat counts what is stored: before, a rerun (a retried attempt) reported its batches done with 0 mismatched.
+  assert.deepEqual(
+    [...lastReport.values()].reduce((a, r) => ({ done: a.done + r.done, mismatched: a.mismatched + r.mismatched }), { done: 0, mismatched: 0 }),
+    { done: 11, mismatched: 11 - seedMatches },
+  );
   assert.equal(
     again.reduce((a, b) => a + b.reused!, 0),
     11,

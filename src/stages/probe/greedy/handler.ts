@@ -41,7 +41,9 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
       rows.map((r) => r.id),
     );
     const todo = rows.filter((r) => !probed.has(r.id));
-    const state: GreedyProbeProgress = { done: rows.length - todo.length, total: rows.length, mismatched: 0 };
+    // Counted from the stored rows too: a retried attempt's heartbeat shows the batch's mismatches, not only its own.
+    const storedMismatches = [...probed.values()].filter((p) => !p.match).length;
+    const state: GreedyProbeProgress = { done: rows.length - todo.length, total: rows.length, mismatched: storedMismatches };
     progress.report({ ...state });
 
     const policy = ctx.llm("policy");
@@ -111,7 +113,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
         prediction: { content: answer.content, ...(answer.tool_calls ? { tool_calls: answer.tool_calls } : {}) },
         reasons: agreement.reasons,
       });
-      state.mismatched = mismatched;
+      state.mismatched = storedMismatches + mismatched;
       if (pending.length >= 50) await flush();
       settled();
     };
