@@ -16,7 +16,7 @@ import { toOpenAiTool } from "../domain/types.js";
 import type { LlmClient } from "../llm/client.js";
 import { decodeToolCalls, labelOf } from "../matching/labelAgreement.js";
 import { answerAsToolAgent } from "../synthesis/singleTurn.js";
-import { seedFrom } from "../util/ids.js";
+import { seedFrom, sha256Hex } from "../util/ids.js";
 import { SeededRandom } from "../util/random.js";
 import type { Complexity } from "./variationDefaults.js";
 
@@ -107,19 +107,32 @@ export async function expandErrorSeed(p: {
     expansionAnswerSchema,
     { signal: p.signal },
   );
-  const { messages, finishReason } = await answerAsToolAgent(p.generator, query, p.seed.tools, p.signal);
+  const answered = await answerAsToolAgent(p.generator, query, p.seed.tools, p.signal);
   return {
     kind: p.seed.kind,
-    messages,
+    messages: withSeedCallIds(p.seed.id, answered.messages),
     tools: p.seed.tools,
     metadata: {
       variation: p.variation,
       seedSampleId: p.seed.id,
       seedCalls: seed.calls.map((c) => c.name),
       promptVersion: EXPANSION_PROMPT_VERSION,
-      finishReason,
+      finishReason: answered.finishReason,
     },
   };
+}
+
+/**
+ * The label's call ids derived from the seed's id (as repairs derive theirs): a server's ids are
+ * arbitrary (vLLM's are random), and they are part of the content a sample id hashes, so two
+ * expansions asking and answering the same thing would otherwise be stored as two samples.
+ */
+export function withSeedCallIds(seedId: string, messages: readonly ChatMessage[]): ChatMessage[] {
+  return messages.map((m) =>
+    m.role === "assistant" && m.tool_calls && m.tool_calls.length > 0
+      ? { ...m, tool_calls: m.tool_calls.map((c, i) => ({ ...c, id: `call_${sha256Hex(`${seedId}\u0000expanded\u0000${i}`).slice(0, 24)}` })) }
+      : m,
+  );
 }
 
 export const CALL_SHAPE_VERIFIER = "seed-shape";

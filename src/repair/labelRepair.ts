@@ -36,9 +36,10 @@ export function stepFor(verdict: JudgeVerdict | null): VerdictStep {
 /**
  * BOTH_CORRECT keeps the answer the policy finds harder (higher perplexity: more to learn from it).
  * A tie keeps the label: it was verified when it was made, and replacing it would gain nothing.
+ * Infinity is a perplexity too (a token the policy gives no probability): the hardest answer.
  */
 export function keepHigherPerplexity(ppl: { label: number; prediction: number }): "label" | "prediction" {
-  for (const [k, v] of Object.entries(ppl)) if (!Number.isFinite(v) || v < 1) throw new Error(`${k} perplexity must be a finite number >= 1 (got ${v})`);
+  for (const [k, v] of Object.entries(ppl)) if (!(v >= 1)) throw new Error(`${k} perplexity must be a number >= 1 (got ${v})`);
   return ppl.prediction > ppl.label ? "prediction" : "label";
 }
 

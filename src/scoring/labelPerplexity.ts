@@ -22,8 +22,8 @@ export interface PerplexityResult {
 }
 
 /**
- * A sample that cannot be scored for a reason of its own (no label to score): counted as failed,
- * never retried, and never a reason to fail the rest of the batch.
+ * A sample that cannot be scored for a reason of its own (no label to score, a label token the policy
+ * gives no probability): counted as failed, never retried, and never a reason to fail the rest of the batch.
  */
 export class UnscorableSampleError extends Error {
   override name = "UnscorableSampleError";
@@ -41,6 +41,12 @@ export function labelSpan(withoutLabel: readonly number[], withLabel: readonly n
   return [withoutLabel.length, withLabel.length];
 }
 
+/**
+ * vLLM writes a logprob of -inf as this number (clamp_prompt_logprobs): the model gives the token no
+ * probability at all, so it is not a very unlikely token to average with the others.
+ */
+export const VLLM_NEG_INF_LOGPROB = -9999;
+
 /** Perplexity from token logprobs over [start, end). */
 export function spanPerplexity(logprobs: readonly (number | null)[], span: [number, number]): { perplexity: number; meanLogprob: number } {
   if (!(Number.isInteger(span[0]) && Number.isInteger(span[1]) && 0 <= span[0] && span[0] < span[1] && span[1] <= logprobs.length))
@@ -50,11 +56,20 @@ export function spanPerplexity(logprobs: readonly (number | null)[], span: [numb
   for (let i = span[0]; i < span[1]; i++) {
     const lp = logprobs[i];
     if (typeof lp !== "number" || !Number.isFinite(lp)) throw new Error(`no logprob for token ${i} of the label span [${span[0]}, ${span[1]})`);
+    // Averaged in, -9999 would make a perplexity of e^(9999/n): 1e144 for a 30-token label, Infinity under 14.
+    if (lp <= VLLM_NEG_INF_LOGPROB)
+      throw new UnscorableSampleError(
+        `token ${i} of the label span [${span[0]}, ${span[1]}) has logprob ${lp} (vLLM's -inf: the policy gives it no probability), so the perplexity is infinite`,
+      );
     sum += lp;
     n++;
   }
   const meanLogprob = sum / n;
-  return { perplexity: Math.exp(-meanLogprob), meanLogprob };
+  const perplexity = Math.exp(-meanLogprob);
+  // A value that is not a finite number would be stored as Infinity and spoil every mean and comparison.
+  if (!Number.isFinite(perplexity))
+    throw new UnscorableSampleError(`the label span [${span[0]}, ${span[1]}) has mean logprob ${meanLogprob}: its perplexity overflows a double`);
+  return { perplexity, meanLogprob };
 }
 
 /**
@@ -73,7 +88,11 @@ export function promptLogprobsOf(raw: unknown, describe: string, tokenIds?: read
       `${describe}: ${entries.length} prompt logprobs for a prompt /tokenize counts as ${tokenIds.length} tokens; the chat endpoint and /tokenize render differently`,
     );
   return entries.map((entry: unknown, i) => {
-    if (entry === null) return null;
+    if (entry === null) {
+      if (i === 0) return null;
+      // Only the first prompt token has nothing before it; a null later would surface as a plain error in the span's arithmetic.
+      throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] is null; only the first entry (nothing precedes that token) may be`);
+    }
     if (typeof entry !== "object" || Array.isArray(entry)) throw new LlmError("bad_response", `${describe}: prompt_logprobs[${i}] is not an object or null`);
     const byId = entry as Record<string, { logprob?: unknown } | undefined>;
     let chosen: { logprob?: unknown } | undefined;

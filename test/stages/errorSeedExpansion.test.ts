@@ -198,3 +198,107 @@ test("an expansion whose label needs other calls than its error seed is rejected
     await judge.close();
   }
 });
+
+test("a transport failure that fails the batch stops the batch's other generator requests instead of leaving them running", { timeout: 60_000 }, async () => {
+  const db = res.db.db;
+  const campaignId = `edde-stop-${Date.now().toString(36)}`;
+  const weather: McpTool = {
+    name: "get_weather",
+    description: "Current weather in a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  };
+  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const seeds = ["Broken", ...Array.from({ length: 40 }, (_, i) => `City${i}`)].map((city) => {
+    const messages: ChatMessage[] = [
+      { role: "user", content: `What is the weather in ${city}?` },
+      { role: "assistant", content: null, tool_calls: [call(city)] },
+    ];
+    return { id: `${campaignId}-${city}`, messages, tools: [weather], query: `What is the weather in ${city}?` };
+  });
+  await storeSeeds(db, campaignId, seeds);
+  await db
+    .insert(labelJudgements)
+    .values(seeds.map((s) => ({ campaignId, iteration: 1, sampleId: s.id, verdict: "PRED_WRONG" as const, action: "error_seed" as const, votes: 1 })));
+  // The generator answers the "Broken" seed with a 500 every time (a transport failure that fails the batch), the rest slowly.
+  const asked: { at: number; city: string }[] = [];
+  const generator = await startScriptedChatServer("scripted generator", async (body) => {
+    const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+    asked.push({ at: Date.now(), city: /weather in (City\d+|Broken)/.exec(text)?.[1] ?? "(its second request)" });
+    if (text.includes("Broken")) return { status: 500, body: { error: { message: "scripted: the generator fell over" } } };
+    await new Promise((r) => setTimeout(r, 150));
+    return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: JSON.stringify({ query: "And in Lima?" }) } });
+  });
+  try {
+    const config = campaignConfig({ simUrl: generator.url, stages: [{ name: "expand.errors", perSeed: 1, batchSize: 100 }] });
+    const ctx = stageContext<StageConfigOf<"expand.errors">>(db, res.workDir, campaignId, config, "expand.errors");
+    await assert.rejects(planAndRun(db, ctx, expandErrorsHandler), /500|fell over/);
+    const failedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    // Requests already sent when it failed may reach the server a moment later; none is sent after. Before: the
+    // batch had failed, yet its other items went on asking for 1.5 s and more.
+    const late = asked.filter((a) => a.at > failedAt + 100).map((a) => a.city);
+    assert.deepEqual(late, [], `${late.length} generator requests after the batch failed`);
+  } finally {
+    await generator.close();
+  }
+});
+
+test(
+  "an expansion that repeats its seed or a sibling (the server's call ids aside) is settled as a duplicate, not stored again",
+  { timeout: 60_000 },
+  async () => {
+    const db = res.db.db;
+    const campaignId = `edde-dup-${Date.now().toString(36)}`;
+    const weather: McpTool = {
+      name: "get_weather",
+      description: "Current weather in a city",
+      inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+    };
+    const call = (city: string, id = "c0") => ({ id, type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+    // Seed "Oslo": every variation restates the seed itself. Seed "Rome": every variation writes the same new request.
+    const seeds = ["Oslo", "Rome"].map((city) => {
+      const messages: ChatMessage[] = [
+        { role: "user", content: `What is the weather in ${city}?` },
+        { role: "assistant", content: null, tool_calls: [call(city)] },
+      ];
+      return { id: `${campaignId}-${city}`, messages, tools: [weather], query: `What is the weather in ${city}?` };
+    });
+    await storeSeeds(db, campaignId, seeds);
+    await db
+      .insert(labelJudgements)
+      .values(seeds.map((s) => ({ campaignId, iteration: 1, sampleId: s.id, verdict: "PRED_WRONG" as const, action: "error_seed" as const, votes: 1 })));
+    // A vLLM-like generator: every tool call gets a fresh random id ("chatcmpl-tool-<uuid>").
+    const generator = await startScriptedChatServer("scripted generator", (body) => {
+      const messages = body.messages as { role: string; content: string }[];
+      const reply = (message: Record<string, unknown>) => chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message });
+      if (messages[0]?.content.includes(ERROR_EXPANSION_MARKER)) {
+        const block = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(messages[messages.length - 1]!.content)![1]!) as { seed: { query: string } };
+        return reply({ content: JSON.stringify({ query: block.seed.query.includes("Oslo") ? block.seed.query : "What is the weather in Lima?" }) });
+      }
+      const city = /weather in (\w+)/.exec(messages[messages.length - 1]!.content)![1]!;
+      return reply({ content: null, tool_calls: [call(city, `chatcmpl-tool-${Math.random().toString(16).slice(2)}`)] });
+    });
+    const judge = await startScriptedJudge(() => ({ verdict: "CORRECT", analysis: "scripted: the label answers the request" }), {
+      markers: [LABEL_CHECK_MARKER],
+    });
+    try {
+      const config = campaignConfig({ simUrl: generator.url, judgeUrl: judge.url, stages: [{ name: "expand.errors", perSeed: 3 }] });
+      const ctx = stageContext<StageConfigOf<"expand.errors">>(db, res.workDir, campaignId, config, "expand.errors");
+      const [result] = await planAndRun(db, ctx, expandErrorsHandler);
+      const expanded = await db
+        .select()
+        .from(samples)
+        .where(and(eq(samples.campaignId, campaignId), eq(samples.origin, "expanded")));
+      // Before: all six were stored verified (each with other call ids, so another sample id), duplicates 0.
+      assert.deepEqual(
+        expanded.map((e) => [e.parentId, e.status]),
+        [[`${campaignId}-Rome`, "verified"]],
+        "one sample: Rome's new request once; Oslo's restatements of the seed none",
+      );
+      assert.deepEqual({ written: result!.written, duplicates: result!.duplicates, failed: result!.failed }, { written: 1, duplicates: 5, failed: 0 });
+    } finally {
+      await generator.close();
+      await judge.close();
+    }
+  },
+);

@@ -110,8 +110,14 @@ test("planted wrong labels are mismatches; every verified pool sample is probed 
   );
 
   const mark = chats();
-  const again = await planAndRun(db, ctx, probeGreedyHandler);
+  const lastReport = new Map<number, { done: number; total: number; mismatched: number }>();
+  const again = await planAndRun(db, ctx, probeGreedyHandler, (b, d) => lastReport.set(b, d as { done: number; total: number; mismatched: number }));
   assert.equal(chats() - mark, 0, "a rerun asks the policy nothing");
+  // The heartbeat counts what is stored: before, a rerun (a retried attempt) reported its batches done with 0 mismatched.
+  assert.deepEqual(
+    [...lastReport.values()].reduce((a, r) => ({ done: a.done + r.done, mismatched: a.mismatched + r.mismatched }), { done: 0, mismatched: 0 }),
+    { done: 11, mismatched: 11 - seedMatches },
+  );
   assert.equal(
     again.reduce((a, b) => a + b.reused!, 0),
     11,
@@ -153,6 +159,54 @@ test("a sample the policy cannot answer or that has no label still counts as don
     );
     assert.deepEqual(reports.at(-1), { done: 3, total: 3, mismatched: 0 }, "the finished batch reports every sample done");
     for (const r of reports) assert.ok(r.done <= r.total);
+  } finally {
+    await policy.close();
+  }
+});
+
+test("a transport failure that fails the batch stops the batch's other requests instead of leaving them running", { timeout: 60_000 }, async () => {
+  const campaignId = `probe-stop-${RUN}`;
+  const weather: McpTool = {
+    name: "get_weather",
+    description: "Current weather in a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  };
+  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const cities = ["Broken", ...Array.from({ length: 40 }, (_, i) => `City${i}`)];
+  await storeSeeds(
+    res.db.db,
+    campaignId,
+    cities.map((city) => {
+      const user: ChatMessage = { role: "user", content: `What is the weather in ${city}?` };
+      return {
+        id: `${campaignId}-${city}`,
+        messages: [user, { role: "assistant", content: null, tool_calls: [call(city)] }],
+        tools: [weather],
+        query: user.content as string,
+      };
+    }),
+  );
+  // The "Broken" prompt gets a 500 every time (the client's retries spent: a transport failure that fails the batch); the rest answer slowly.
+  const asked: { at: number; city: string }[] = [];
+  const policy = await startScriptedChatServer("scripted policy", async (body) => {
+    const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+    asked.push({ at: Date.now(), city: /weather in (City\d+|Broken)/.exec(text)?.[1] ?? "(its second request)" });
+    if (text.includes("Broken")) return chatError(500, "scripted: the server fell over");
+    await new Promise((r) => setTimeout(r, 150));
+    return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: null, tool_calls: [call("x")] } });
+  });
+  try {
+    const raw = rawCampaign({ simUrl: policy.url, stages: [{ name: "probe.greedy", batchSize: 100 }] });
+    const parsed = parseCampaignConfig(raw);
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+    const ctx = stageContext<ProbeStage>(res.db.db, res.workDir, campaignId, parsed.config, "probe.greedy");
+    await assert.rejects(planAndRun(res.db.db, ctx, probeGreedyHandler), /500|fell over/);
+    const failedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    // Requests already sent when it failed may reach the server a moment later; none is sent after. Before: the
+    // batch had failed, yet its other items went on asking for 1.5 s and more.
+    const late = asked.filter((a) => a.at > failedAt + 100).map((a) => a.city);
+    assert.deepEqual(late, [], `${late.length} policy requests after the batch failed`);
   } finally {
     await policy.close();
   }

@@ -5,6 +5,8 @@
  * the LLM simulator. A test with the simulator's own judge is in repairLabelsSimJudge.test.ts.
  */
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
@@ -18,6 +20,8 @@ import { repairLabelsHandler } from "../../src/stages/repair/labels/handler.js";
 import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startScriptedJudge, type ScriptedJudge } from "../helpers/scriptedJudge.js";
+import { chatCompletion, chatError, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
+import type { McpTool } from "../../src/domain/types.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import {
   campaignConfig,
@@ -310,3 +314,156 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
   assert.equal(c.labelFrom, "computed");
   assert.equal(rows.get(cases.computed.sample.id)!.action, c.prediction > c.label ? "kept_prediction" : "kept_label");
 });
+
+test("a transport failure that fails the batch stops the batch's other judge requests instead of leaving them running", { timeout: 60_000 }, async () => {
+  const db = res.db.db;
+  const campaignId = `repair-stop-${RUN}`;
+  const weather: McpTool = {
+    name: "get_weather",
+    description: "Current weather in a city",
+    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  };
+  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const cities = ["Broken", ...Array.from({ length: 40 }, (_, i) => `City${i}`)];
+  const seeds = cities.map((city): SeedSample => {
+    const user = { role: "user" as const, content: `What is the weather in ${city}?` };
+    return {
+      id: `${campaignId}-${city}`,
+      messages: [user, { role: "assistant" as const, content: null, tool_calls: [call(city)] }],
+      tools: [weather],
+      query: user.content,
+    };
+  });
+  await storeSeeds(db, campaignId, seeds);
+  for (const s of seeds) await plantMismatch(db, campaignId, s.id, { content: null, tool_calls: [call("Nowhere")] }, []);
+  // The judge answers "Broken" with a 500 every time (a transport failure that fails the batch) and the rest slowly.
+  const asked: { at: number; city: string }[] = [];
+  const slowJudge = await startScriptedChatServer("scripted judge", async (body) => {
+    const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+    asked.push({ at: Date.now(), city: /weather in (City\d+|Broken)/.exec(text)?.[1] ?? "(its second request)" });
+    if (text.includes("Broken")) return chatError(500, "scripted: the judge fell over");
+    await new Promise((r) => setTimeout(r, 150));
+    return chatCompletion({
+      id: `chatcmpl-${Math.random()}`,
+      model: String(body.model),
+      message: { content: JSON.stringify({ verdict: "PRED_WRONG", analysis: "scripted" }) },
+    });
+  });
+  try {
+    const parsed = parseCampaignConfig(rawCampaign({ simUrl: res.sim.url, judgeUrl: slowJudge.url, stages: [{ name: "repair.labels", batchSize: 100 }] }));
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+    const ctx = stageContext<RepairStage>(db, res.workDir, campaignId, parsed.config, "repair.labels");
+    await assert.rejects(planAndRun(db, ctx, repairLabelsHandler), /500|fell over/);
+    const failedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    // Requests already sent when it failed may reach the server a moment later; none is sent after. Before: the
+    // batch had failed, yet its other items went on asking for 1.5 s and more.
+    const late = asked.filter((a) => a.at > failedAt + 100).map((a) => a.city);
+    assert.deepEqual(late, [], `${late.length} judge requests after the batch failed`);
+  } finally {
+    await slowJudge.close();
+  }
+});
+
+/**
+ * A vLLM-shaped policy for perplexities only: ChatML with Hermes tool calls, one token per
+ * whitespace-separated piece, /tokenize and chat prompt_logprobs rendered alike; a piece holding
+ * `impossible` gets vLLM's -inf (written -9999), every other piece -0.25.
+ */
+async function startImpossibleTokenPolicy(): Promise<{ url: string; close(): Promise<void> }> {
+  type Json = Record<string, unknown>;
+  const render = (messages: Json[], tools: unknown, addGenerationPrompt: boolean) => {
+    let out = tools ? `<|im_start|>system\n# Tools ${JSON.stringify(tools)}<|im_end|>\n` : "";
+    for (const m of messages) {
+      const calls = ((m.tool_calls as Json[] | undefined) ?? []).map((c) => {
+        const fn = c.function as Json;
+        return `\n<tool_call>\n{"name": "${String(fn.name)}", "arguments": ${JSON.stringify(JSON.parse(String(fn.arguments)))}}\n</tool_call>`;
+      });
+      out += `<|im_start|>${String(m.role)}\n${typeof m.content === "string" ? m.content : ""}${calls.join("")}<|im_end|>\n`;
+    }
+    return addGenerationPrompt ? out + "<|im_start|>assistant\n" : out;
+  };
+  const pieces = (text: string) => text.match(/\n|[^\S\n]+|\S+/g) ?? [];
+  const idOf = (piece: string) => 100 + ([...piece].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 30000);
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Json;
+      const ps = pieces(render(body.messages as Json[], body.tools, body.add_generation_prompt !== false));
+      const reply: Json =
+        req.url === "/tokenize"
+          ? { count: ps.length, max_model_len: 32768, tokens: ps.map(idOf) }
+          : {
+              id: "x",
+              object: "chat.completion",
+              model: body.model,
+              choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "length", logprobs: null }],
+              usage: { prompt_tokens: ps.length, completion_tokens: 1, total_tokens: ps.length + 1 },
+              prompt_logprobs: ps.map((p, i) =>
+                i === 0 ? null : { [String(idOf(p))]: { logprob: p.includes("impossible") ? -9999 : -0.25, rank: 1, decoded_token: p } },
+              ),
+            };
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(reply));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+test(
+  "BOTH_CORRECT with an answer the policy gives no probability (vLLM's -inf): that answer is the harder one, not a failed batch",
+  { timeout: 60_000 },
+  async () => {
+    const db = res.db.db;
+    const campaignId = `repair-inf-${RUN}`;
+    const weather: McpTool = {
+      name: "get_weather",
+      description: "Current weather in a city",
+      inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+    };
+    const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+    const seeds = ["Paris", "Quito"].map((city): SeedSample => {
+      const user = { role: "user" as const, content: `What is the weather in ${city} today?` };
+      return {
+        id: `${campaignId}-${city}`,
+        messages: [user, { role: "assistant" as const, content: null, tool_calls: [call(city)] }],
+        tools: [weather],
+        query: user.content,
+      };
+    });
+    await storeSeeds(db, campaignId, seeds);
+    // Paris: the prediction holds the impossible token; Quito: the label does.
+    await plantMismatch(db, campaignId, seeds[0]!.id, { content: null, tool_calls: [call("impossible")] }, []);
+    seeds[1]!.messages[1] = { role: "assistant", content: null, tool_calls: [call("impossible")] };
+    await db.update(samples).set({ messages: seeds[1]!.messages }).where(eq(samples.id, seeds[1]!.id));
+    await plantMismatch(db, campaignId, seeds[1]!.id, { content: null, tool_calls: [call("Quito")] }, []);
+    for (const s of seeds) plan.set(s.query, { verdict: "BOTH_CORRECT" });
+    const policy = await startImpossibleTokenPolicy();
+    try {
+      const raw = rawCampaign({ simUrl: res.sim.url, judgeUrl: judge.url, stages: [{ name: "repair.labels" }] }) as {
+        endpoints: Record<string, unknown>;
+        roles: Record<string, unknown>;
+      };
+      raw.endpoints.vllm = { baseUrl: policy.url, maxConcurrency: 4, maxRetries: 0 };
+      raw.roles.policy = { endpoint: "vllm", model: "scripted-policy" };
+      const parsed = parseCampaignConfig(raw);
+      assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+      const ctx = stageContext<RepairStage>(db, res.workDir, campaignId, parsed.config, "repair.labels");
+      // Before: the impossible answer scored perplexity Infinity and keepHigherPerplexity threw a plain Error that failed the batch.
+      await planAndRun(db, ctx, repairLabelsHandler);
+      const rows = new Map((await db.select().from(labelJudgements).where(eq(labelJudgements.campaignId, campaignId))).map((r) => [r.sampleId, r]));
+      const paris = rows.get(seeds[0]!.id)!;
+      const quito = rows.get(seeds[1]!.id)!;
+      assert.equal(paris.action, "kept_prediction");
+      assert.equal(quito.action, "kept_label");
+      const ppl = (r: typeof paris) => (r.details as { perplexity: { label: unknown; prediction: unknown } }).perplexity;
+      assert.equal(ppl(paris).prediction, "Infinity", "written as text: JSON has no Infinity");
+      assert.equal(ppl(quito).label, "Infinity");
+      assert.ok(typeof ppl(paris).label === "number" && Number.isFinite(ppl(paris).label));
+    } finally {
+      await policy.close();
+    }
+  },
+);

@@ -17,7 +17,11 @@ test("BOTH_CORRECT keeps the higher-perplexity answer; a tie keeps the label", (
   assert.equal(keepHigherPerplexity({ label: 3.2, prediction: 1.4 }), "label");
   assert.equal(keepHigherPerplexity({ label: 1.4, prediction: 3.2 }), "prediction");
   assert.equal(keepHigherPerplexity({ label: 2, prediction: 2 }), "label");
-  assert.throws(() => keepHigherPerplexity({ label: Number.NaN, prediction: 2 }), /label perplexity must be a finite number >= 1/);
+  assert.throws(() => keepHigherPerplexity({ label: Number.NaN, prediction: 2 }), /label perplexity must be a number >= 1/);
+  // An infinite perplexity (a token the policy gives no probability) is the hardest answer, not an error.
+  assert.equal(keepHigherPerplexity({ label: Number.POSITIVE_INFINITY, prediction: 2 }), "label");
+  assert.equal(keepHigherPerplexity({ label: 2, prediction: Number.POSITIVE_INFINITY }), "prediction");
+  assert.equal(keepHigherPerplexity({ label: Number.POSITIVE_INFINITY, prediction: Number.POSITIVE_INFINITY }), "label");
   assert.throws(() => keepHigherPerplexity({ label: 2, prediction: 0.5 }), /prediction perplexity/);
 });
 

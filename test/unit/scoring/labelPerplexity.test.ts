@@ -18,6 +18,7 @@ import {
   spanPerplexity,
   UnscorableSampleError,
 } from "../../../src/scoring/labelPerplexity.js";
+import { isSampleFailure } from "../../../src/stages/score/scoringBatch.js";
 
 describe("labelSpan", () => {
   it("is the tokens the label adds after the prompt's tokens", () => {
@@ -42,6 +43,22 @@ describe("spanPerplexity", () => {
   });
   it("is 1 when every span token is certain", () => {
     assert.equal(spanPerplexity([null, 0, 0], [1, 3]).perplexity, 1);
+  });
+  it("refuses vLLM's -inf (written -9999) instead of averaging it into a perplexity of 1e144 or Infinity, as the sample's own failure", () => {
+    // Before: 3 tokens with one -9999 gave Infinity (stored, and every mean of the stage null); 30 tokens gave 6e144.
+    for (const lps of [
+      [null, -0.2, -9999, -0.1],
+      [null, ...Array<number>(29).fill(-0.1), -9999],
+    ])
+      assert.throws(
+        () => spanPerplexity(lps, [1, lps.length]),
+        (e: unknown) => e instanceof UnscorableSampleError && isSampleFailure(e) && /token 2 |token 30 /.test(e.message) && /-inf/.test(e.message),
+      );
+    assert.throws(
+      () => spanPerplexity([null, -800, -800], [1, 3]),
+      (e: unknown) => e instanceof UnscorableSampleError && /overflows/.test(e.message),
+    );
+    assert.ok(Number.isFinite(spanPerplexity([null, -700], [1, 2]).perplexity));
   });
   it("rejects a null or missing logprob inside the span, and empty or out-of-range spans", () => {
     assert.throws(() => spanPerplexity([null, -1], [0, 2]), /no logprob for token 0/);
@@ -74,6 +91,15 @@ describe("promptLogprobsOf", () => {
       (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && /3 prompt logprobs for a prompt \/tokenize counts as 2/.test(e.message),
     );
     assert.throws(() => promptLogprobsOf(raw, "t", [10, 11, 13]), /prompt_logprobs\[2\] has no entry for token 13/);
+  });
+  it("fails as a bad response, naming the entry, when an entry after the first is null", () => {
+    // Before: read as "no logprob", then a plain Error from the span arithmetic that failed the whole batch.
+    const nullInside = { prompt_logprobs: [null, { "11": { logprob: -0.5 } }, null, { "13": { logprob: -1 } }] };
+    for (const ids of [[10, 11, 12, 13], undefined])
+      assert.throws(
+        () => promptLogprobsOf(nullInside, "t", ids),
+        (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && isSampleFailure(e) && /prompt_logprobs\[2\] is null/.test(e.message),
+      );
   });
   it("fails without a list or with a non-finite logprob", () => {
     assert.throws(() => promptLogprobsOf({ choices: [] }, "t"), /no prompt_logprobs list/);

@@ -15,11 +15,13 @@
  */
 import pLimit from "p-limit";
 import { expansionStatusCounts } from "../../../db/repos/expansions.js";
+import { exactDuplicateKey } from "../../../dedupe/exactKey.js";
 import { insertSamples, type NewSample, type SampleRow } from "../../../db/repos/samples.js";
 import { insertSlotOutcomes, settledSlots, type SlotOutcomeRow } from "../../../db/repos/slotOutcomes.js";
 import type { SampleKind, Verdict } from "../../../domain/types.js";
 import { callShapeVerdict, drawVariation, expandErrorSeed, ExpansionSeedError } from "../../../expansion/errorExpansion.js";
 import type { BatchResult, StageHandler } from "../../../framework/stage.js";
+import { BatchAbort } from "../../../framework/batchAbort.js";
 import { checkAnswerSchema, CHECK_RESPONSE_FORMAT, judgedAnswer, labelCheckMessages } from "../../../judging/protocol.js";
 import { committeeRoles, committeeSize, convene, tally } from "../../../judging/committee.js";
 import { COMMITTEE_VERIFIER } from "../../../judging/committeeConfig.js";
@@ -89,110 +91,125 @@ export const expandErrorsHandler: StageHandler<ExpandStage, ExpansionProgress> =
     const generator = ctx.llm("generator");
     const limit = pLimit(resolveRole(config, "generator").endpoint.maxConcurrency);
     const judgeVotes = committeeSize(stage.committee);
+    // The first fatal error stops the generator and judge requests in flight and the slots still
+    // waiting: a failed batch's other slots would otherwise go on beside the retried attempt.
+    const batch = new BatchAbort(ctx.signal);
+    const signal = batch.signal;
+    const settleOpenSlot = async ({ seed, n, key }: (typeof slots)[number]) => {
+      const outcome = (detail: string): SlotOutcomeRow => ({
+        slotKey: key,
+        campaignId,
+        iteration,
+        stage: stage.name,
+        slot: n,
+        outcome: "failed",
+        detail: detail.slice(0, 2000),
+      });
+      const variation = drawVariation({ seed: config.seed, iteration, seedSampleId: seed.id, index: n, ...stage.variation });
+      const kind = (KINDS as readonly string[]).includes(seed.kind) ? (seed.kind as SampleKind) : "standard";
+      let expanded;
+      try {
+        expanded = await expandErrorSeed({
+          seed: { id: seed.id, kind, messages: seed.messages, tools: seed.tools },
+          variation,
+          generator,
+          signal,
+        });
+      } catch (err) {
+        // The model could not produce a usable request or answer, or the seed cannot be read: record it and move on.
+        if (isItemFailure(err) || err instanceof ExpansionSeedError) {
+          await insertSlotOutcomes(db, [outcome((err as Error).message)]);
+          settleSlot(seed.id);
+          return;
+        }
+        throw err;
+      }
+      // A restatement of the seed teaches nothing the seed does not (the seed itself goes to the next round).
+      if (exactDuplicateKey(expanded) === exactDuplicateKey(seed)) {
+        await insertSlotOutcomes(db, [{ ...outcome(`the same question and answer as its seed ${seed.id}`), outcome: "duplicate" }]);
+        settleSlot(seed.id);
+        return;
+      }
+      const rules = verifyRules({ kind: expanded.kind, messages: expanded.messages, tools: expanded.tools });
+      const verdicts: Verdict[] = [rules];
+      // Around the error or not at all: a sample needing other calls than its seed is rejected before any judge is asked.
+      if (rules.ok) verdicts.push(callShapeVerdict(seed.messages, expanded.messages));
+      let committee: Record<string, unknown> | undefined;
+      let votesCast: { verdict: string | null }[] = [];
+      if (verdicts.every((v) => v.ok)) {
+        const label = labelOf(expanded.messages);
+        const votes = await convene(
+          stage.committee,
+          (role) => ctx.llm(role),
+          {
+            messages: labelCheckMessages({ prompt: promptOf(expanded.messages), tools: expanded.tools, label: judgedAnswer(label ?? { content: null }) }),
+            responseFormat: CHECK_RESPONSE_FORMAT,
+            schema: checkAnswerSchema,
+          },
+          signal,
+        );
+        votesCast = votes;
+        const t = tally(votes, stage.committee.consensus);
+        committee = {
+          verdict: t.verdict,
+          counts: t.counts,
+          votes: votes.map((v) => ({ judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis })),
+        };
+        verdicts.push({
+          verifier: COMMITTEE_VERIFIER,
+          ok: t.verdict === "CORRECT",
+          reasons:
+            t.verdict === "CORRECT"
+              ? []
+              : t.verdict === "INCORRECT"
+                ? votes.filter((v) => v.verdict === "INCORRECT").map((v) => `${v.judge}: ${v.analysis}`)
+                : [`no consensus: ${JSON.stringify(t.counts)} of ${judgeVotes} votes, ${stage.committee.consensus} needed`],
+        });
+      }
+      const judgeRoles = committee ? committeeRoles(stage.committee) : [];
+      const provenance = await ctx.sampleProvenance(["generator", ...judgeRoles], { alsoSimulated: storedSimulated(seed.metadata) });
+      const row: NewSample = {
+        id: sampleId(campaignId, { messages: expanded.messages, tools: expanded.tools }),
+        campaignId,
+        iteration,
+        kind: expanded.kind,
+        origin: "expanded",
+        parentId: seed.id,
+        stage: stage.name,
+        slotKey: key,
+        messages: expanded.messages,
+        tools: expanded.tools,
+        status: verdicts.every((v) => v.ok) ? "verified" : "rejected",
+        verdicts,
+        metadata: { ...expanded.metadata, slot: n, ...(committee ? { committee } : {}), provenance },
+      };
+      const written = await insertSamples(db, [row]);
+      if (written.has(row.id as string)) {
+        // The committee's votes count once, with the sample that stores them (in its metadata).
+        for (const v of votesCast) judgeVotesCounted.inc({ campaign: campaignId, verdict: v.verdict ?? "unreadable" });
+      } else {
+        // Not written: the same content is already stored, or another attempt settled this slot meanwhile.
+        const now = await settledSlots(db, [key]);
+        if (!now.has(key))
+          await insertSlotOutcomes(db, [{ slotKey: key, campaignId, iteration, stage: stage.name, slot: n, outcome: "duplicate", detail: row.id as string }]);
+      }
+      settleSlot(seed.id);
+    };
     await Promise.all(
       slots
         .filter((s) => !before.has(s.key))
-        .map(({ seed, n, key }) =>
+        .map((slot) =>
           limit(async () => {
-            ctx.signal.throwIfAborted();
-            const outcome = (detail: string): SlotOutcomeRow => ({
-              slotKey: key,
-              campaignId,
-              iteration,
-              stage: stage.name,
-              slot: n,
-              outcome: "failed",
-              detail: detail.slice(0, 2000),
-            });
-            const variation = drawVariation({ seed: config.seed, iteration, seedSampleId: seed.id, index: n, ...stage.variation });
-            const kind = (KINDS as readonly string[]).includes(seed.kind) ? (seed.kind as SampleKind) : "standard";
-            let expanded;
+            if (signal.aborted) return;
             try {
-              expanded = await expandErrorSeed({
-                seed: { id: seed.id, kind, messages: seed.messages, tools: seed.tools },
-                variation,
-                generator,
-                signal: ctx.signal,
-              });
+              await settleOpenSlot(slot);
             } catch (err) {
-              // The model could not produce a usable request or answer, or the seed cannot be read: record it and move on.
-              if (isItemFailure(err) || err instanceof ExpansionSeedError) {
-                await insertSlotOutcomes(db, [outcome((err as Error).message)]);
-                settleSlot(seed.id);
-                return;
-              }
-              throw err;
+              if (!signal.aborted) batch.fail(err);
             }
-            const rules = verifyRules({ kind: expanded.kind, messages: expanded.messages, tools: expanded.tools });
-            const verdicts: Verdict[] = [rules];
-            // Around the error or not at all: a sample needing other calls than its seed is rejected before any judge is asked.
-            if (rules.ok) verdicts.push(callShapeVerdict(seed.messages, expanded.messages));
-            let committee: Record<string, unknown> | undefined;
-            let votesCast: { verdict: string | null }[] = [];
-            if (verdicts.every((v) => v.ok)) {
-              const label = labelOf(expanded.messages);
-              const votes = await convene(
-                stage.committee,
-                (role) => ctx.llm(role),
-                {
-                  messages: labelCheckMessages({ prompt: promptOf(expanded.messages), tools: expanded.tools, label: judgedAnswer(label ?? { content: null }) }),
-                  responseFormat: CHECK_RESPONSE_FORMAT,
-                  schema: checkAnswerSchema,
-                },
-                ctx.signal,
-              );
-              votesCast = votes;
-              const t = tally(votes, stage.committee.consensus);
-              committee = {
-                verdict: t.verdict,
-                counts: t.counts,
-                votes: votes.map((v) => ({ judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis })),
-              };
-              verdicts.push({
-                verifier: COMMITTEE_VERIFIER,
-                ok: t.verdict === "CORRECT",
-                reasons:
-                  t.verdict === "CORRECT"
-                    ? []
-                    : t.verdict === "INCORRECT"
-                      ? votes.filter((v) => v.verdict === "INCORRECT").map((v) => `${v.judge}: ${v.analysis}`)
-                      : [`no consensus: ${JSON.stringify(t.counts)} of ${judgeVotes} votes, ${stage.committee.consensus} needed`],
-              });
-            }
-            const judgeRoles = committee ? committeeRoles(stage.committee) : [];
-            const provenance = await ctx.sampleProvenance(["generator", ...judgeRoles], { alsoSimulated: storedSimulated(seed.metadata) });
-            const row: NewSample = {
-              id: sampleId(campaignId, { messages: expanded.messages, tools: expanded.tools }),
-              campaignId,
-              iteration,
-              kind: expanded.kind,
-              origin: "expanded",
-              parentId: seed.id,
-              stage: stage.name,
-              slotKey: key,
-              messages: expanded.messages,
-              tools: expanded.tools,
-              status: verdicts.every((v) => v.ok) ? "verified" : "rejected",
-              verdicts,
-              metadata: { ...expanded.metadata, slot: n, ...(committee ? { committee } : {}), provenance },
-            };
-            const written = await insertSamples(db, [row]);
-            if (written.has(row.id as string)) {
-              // The committee's votes count once, with the sample that stores them (in its metadata).
-              for (const v of votesCast) judgeVotesCounted.inc({ campaign: campaignId, verdict: v.verdict ?? "unreadable" });
-            } else {
-              // Not written: the same content is already stored, or another attempt settled this slot meanwhile.
-              const now = await settledSlots(db, [key]);
-              if (!now.has(key))
-                await insertSlotOutcomes(db, [
-                  { slotKey: key, campaignId, iteration, stage: stage.name, slot: n, outcome: "duplicate", detail: row.id as string },
-                ]);
-            }
-            settleSlot(seed.id);
           }),
         ),
     );
-    if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+    batch.close();
     // Counters from the database: each slot once, whichever attempt settled it.
     const after = await settledSlots(db, keys);
     if (after.size !== keys.length) throw new Error(`batch ${batchIndex}: ${keys.length - after.size} slots left unsettled after all work finished`);

@@ -13,6 +13,8 @@ import { resolveRole } from "../../../llm/roles.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { compareToLabel, labelOf } from "../../../matching/labelAgreement.js";
 import { allBatchSamples, type BatchResult, type StageHandler } from "../../../framework/stage.js";
+import { BatchAbort } from "../../../framework/batchAbort.js";
+import type { SampleRow } from "../../../db/repos/samples.js";
 
 type ProbeStage = StageConfigOf<"probe.greedy">;
 
@@ -39,7 +41,9 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
       rows.map((r) => r.id),
     );
     const todo = rows.filter((r) => !probed.has(r.id));
-    const state: GreedyProbeProgress = { done: rows.length - todo.length, total: rows.length, mismatched: 0 };
+    // Counted from the stored rows too: a retried attempt's heartbeat shows the batch's mismatches, not only its own.
+    const storedMismatches = [...probed.values()].filter((p) => !p.match).length;
+    const state: GreedyProbeProgress = { done: rows.length - todo.length, total: rows.length, mismatched: storedMismatches };
     progress.report({ ...state });
 
     const policy = ctx.llm("policy");
@@ -64,58 +68,68 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
       state.done++;
       progress.report({ ...state });
     };
-    await Promise.all(
-      todo.map((sample) =>
-        limit(async () => {
-          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
-          const label = labelOf(sample.messages);
-          if (!label) {
-            unlabelled++;
-            settled();
-            return;
-          }
-          let answer;
-          try {
-            const res = await policy.chat(
-              {
-                messages: policyPromptOf(sample.messages),
-                ...(sample.tools.length > 0 ? { tools: sample.tools.map(toOpenAiTool), toolChoice: "auto" as const } : {}),
-                temperature: 0,
-              },
-              { signal: ctx.signal },
-            );
-            answer = res.message;
-          } catch (err) {
-            // An answer the client cannot use (after its own retries) leaves the sample unprobed; a
-            // later run asks again. Transport failures and a misconfigured endpoint fail the batch.
-            if (isItemFailure(err)) {
-              failed++;
-              ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${err.message}`);
-              settled();
-              return;
-            }
-            throw err;
-          }
-          const agreement = compareToLabel(answer, label, sample.tools);
-          if (agreement.agrees) matched++;
-          else mismatched++;
-          pending.push({
-            campaignId: ctx.campaignId,
-            iteration: ctx.iteration,
-            sampleId: sample.id,
-            model,
-            modelVersionId: ctx.policyVersionId,
-            match: agreement.agrees,
-            prediction: { content: answer.content, ...(answer.tool_calls ? { tool_calls: answer.tool_calls } : {}) },
-            reasons: agreement.reasons,
-          });
-          state.mismatched = mismatched;
-          if (pending.length >= 50) await flush();
+    // The first fatal error stops the samples still waiting and the requests in flight: a failed batch's
+    // other samples would otherwise go on asking the policy beside the retried attempt.
+    const batch = new BatchAbort(ctx.signal);
+    const probeOne = async (sample: SampleRow) => {
+      const label = labelOf(sample.messages);
+      if (!label) {
+        unlabelled++;
+        settled();
+        return;
+      }
+      let answer;
+      try {
+        const res = await policy.chat(
+          {
+            messages: policyPromptOf(sample.messages),
+            ...(sample.tools.length > 0 ? { tools: sample.tools.map(toOpenAiTool), toolChoice: "auto" as const } : {}),
+            temperature: 0,
+          },
+          { signal: batch.signal },
+        );
+        answer = res.message;
+      } catch (err) {
+        // An answer the client cannot use (after its own retries) leaves the sample unprobed; a
+        // later run asks again. Transport failures and a misconfigured endpoint fail the batch.
+        if (isItemFailure(err)) {
+          failed++;
+          ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${err.message}`);
           settled();
-        }),
-      ),
-    );
+          return;
+        }
+        throw err;
+      }
+      const agreement = compareToLabel(answer, label, sample.tools);
+      if (agreement.agrees) matched++;
+      else mismatched++;
+      pending.push({
+        campaignId: ctx.campaignId,
+        iteration: ctx.iteration,
+        sampleId: sample.id,
+        model,
+        modelVersionId: ctx.policyVersionId,
+        match: agreement.agrees,
+        prediction: { content: answer.content, ...(answer.tool_calls ? { tool_calls: answer.tool_calls } : {}) },
+        reasons: agreement.reasons,
+      });
+      state.mismatched = storedMismatches + mismatched;
+      if (pending.length >= 50) await flush();
+      settled();
+    };
+    const run = (sample: SampleRow) =>
+      limit(async () => {
+        if (batch.signal.aborted) return;
+        try {
+          await probeOne(sample);
+        } catch (err) {
+          if (!batch.signal.aborted) batch.fail(err);
+        }
+      });
+    await Promise.all(todo.map(run));
+    // What was answered before a failure is kept; then the cancellation or the first fatal error is thrown.
     await flush();
+    batch.close();
     progress.report({ ...state });
     return { items: rows.length, probed: matched + mismatched, matched, mismatched, reused: rows.length - todo.length, unlabelled, failed };
   },

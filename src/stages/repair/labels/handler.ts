@@ -30,10 +30,11 @@ import { resolveRole } from "../../../llm/roles.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { labelOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
 import { keepHigherPerplexity, REPAIR_STAGE, repairedSample, stepFor } from "../../../repair/labelRepair.js";
-import { perplexityOfAnswer } from "../../../scoring/labelPerplexity.js";
+import { perplexityOfAnswer, UnscorableSampleError } from "../../../scoring/labelPerplexity.js";
 import { StageInputError, type BatchResult, type StageHandler, allBatchSamples } from "../../../framework/stage.js";
 
 import { checkCommitteeRoles } from "../../../judging/committeeRoles.js";
+import { BatchAbort } from "../../../framework/batchAbort.js";
 
 type RepairStage = StageConfigOf<"repair.labels">;
 
@@ -69,6 +70,9 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
     const todo = rows.filter((r) => !decided.has(r.id));
     const state: RepairProgress = { done: rows.length - todo.length, total: rows.length, votesAsked: 0 };
     progress.report({ ...state });
+    // The first fatal error stops the judge and policy requests in flight and the mismatches still
+    // waiting: a failed batch's other mismatches would otherwise go on beside the retried attempt.
+    const batch = new BatchAbort(ctx.signal);
 
     const clients = new Map<string, LlmClient>();
     const clientFor = (role: string): LlmClient => {
@@ -102,7 +106,7 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
           responseFormat: JUDGEMENT_RESPONSE_FORMAT,
           schema: judgementAnswerSchema,
         },
-        ctx.signal,
+        batch.signal,
         new Set(before.map((v) => v.judge)),
       );
       await insertJudgeVotes(
@@ -168,7 +172,7 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
         }
         case "compare_perplexity": {
           const policy = clientFor("policy");
-          const opts = { signal: ctx.signal };
+          const opts = { signal: batch.signal };
           const known = storedPpl.get(sample.id);
           const reuse = known && known.model === policyModel && known.modelVersionId === ctx.policyVersionId;
           // A span that cannot be found is the endpoint's template, not a passing fault: no retry fixes it.
@@ -177,13 +181,22 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
               (p) => p.perplexity,
               (err: unknown) => {
                 if (err instanceof LlmError) throw err;
+                // A token the policy gives no probability: the perplexity is infinite, the answer the harder one.
+                if (err instanceof UnscorableSampleError) return Number.POSITIVE_INFINITY;
                 throw new StageInputError(
                   `repair.labels: the ${what} perplexity of ${sample.id} under ${policyModel}: ${err instanceof Error ? err.message : String(err)}`,
                 );
               },
             );
           const [labelPpl, predictionPpl] = await Promise.all([reuse ? Promise.resolve(known.value) : ppl(label, "label"), ppl(prediction, "prediction")]);
-          details.perplexity = { label: labelPpl, prediction: predictionPpl, labelFrom: reuse ? "sample_scores" : "computed", model: policyModel };
+          // JSON has no Infinity (it would be stored as null): written out as text.
+          const shown = (v: number) => (Number.isFinite(v) ? v : String(v));
+          details.perplexity = {
+            label: shown(labelPpl),
+            prediction: shown(predictionPpl),
+            labelFrom: reuse ? "sample_scores" : "computed",
+            model: policyModel,
+          };
           if (keepHigherPerplexity({ label: labelPpl, prediction: predictionPpl }) === "label") {
             row = judgement("kept_label");
             break;
@@ -219,20 +232,25 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
     await Promise.all(
       todo.map((sample) =>
         limit(async () => {
-          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("cancelled");
+          if (batch.signal.aborted) return;
           const probe = probes.get(sample.id);
           if (!probe) {
             missingProbe++;
             return;
           }
-          const o = await judgeOne(sample, probe);
-          bump(o.action);
-          bump(`verdict_${o.verdict ?? "none"}`);
-          state.done++;
-          progress.report({ ...state });
+          try {
+            const o = await judgeOne(sample, probe);
+            bump(o.action);
+            bump(`verdict_${o.verdict ?? "none"}`);
+            state.done++;
+            progress.report({ ...state });
+          } catch (err) {
+            if (!batch.signal.aborted) batch.fail(err);
+          }
         }),
       ),
     );
+    batch.close();
     return {
       items: rows.length,
       judged: todo.length - missingProbe,
