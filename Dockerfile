@@ -10,7 +10,7 @@
 #   migrations/            drizzle migrations (`db migrate`)
 #   examples/              example campaign configs
 #   scripts/               the BFCL eval shim (scripts/bfcl) and the venv scripts the stages call
-#   trainer/               the reward shim template and the SIMULATED stand-in trainer
+#   trainer/               the reward shim template, verl's SFT dataset class, the SIMULATED stand-in trainer
 #   data/bfcl/             the vendored BFCL v3 data (bfcl probe, evaluate.bfclFast)
 #   .venv-bfcl/            Python: the official bfcl-eval checker (evaluate.bfcl)
 #   .venv-train/           Python: pyarrow (+ verl configs) for the stand-in trainer; first on PATH,

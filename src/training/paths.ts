@@ -6,7 +6,12 @@ export function trainingPaths(iterationOutputDir: string) {
   const root = path.join(iterationOutputDir, "train");
   return {
     root,
-    sft: { workDir: path.join(root, "sft"), checkpoints: path.join(root, "sft", "checkpoints"), merged: path.join(root, "sft", "merged") },
+    sft: {
+      workDir: path.join(root, "sft"),
+      checkpoints: path.join(root, "sft", "checkpoints"),
+      merged: path.join(root, "sft", "merged"),
+      datasetClass: path.join(root, "sft", "toolloop_sft_dataset.py"),
+    },
     grpo: { workDir: path.join(root, "grpo"), checkpoints: path.join(root, "grpo", "checkpoints"), rewardShim: path.join(root, "grpo", "toolloop_reward.py") },
     merge: { workDir: path.join(root, "merge"), target: path.join(root, "merged") },
     serve: { workDir: path.join(root, "serve") },

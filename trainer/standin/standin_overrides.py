@@ -29,6 +29,8 @@ KNOWN_DEFAULTS: dict[str, object] = {
     "trainer.resume_mode": "auto",
     "trainer.project_name": "verl_examples",
     "trainer.experiment_name": "standin",
+    "data.custom_cls.path": None,  # verl's SFT trainer: the dataset class file (toolloop's label-turn dataset)
+    "data.custom_cls.name": None,
     "reward.custom_reward_function.path": None,
     "reward.custom_reward_function.name": "compute_score",
 }

@@ -53,10 +53,25 @@ def read_conversations(paths: list[str]) -> list[list[dict]]:
     return out
 
 
+def check_dataset_class(path: object, name: object) -> None:
+    """The dataset class verl would load (its file and class), read without importing it: it imports torch."""
+    if path is None:
+        return
+    import ast
+
+    if not os.path.isfile(str(path)):
+        raise OverrideError(f"data.custom_cls.path: no such file {path!r}")
+    with open(str(path), encoding="utf-8") as f:
+        classes = {n.name for n in ast.parse(f.read()).body if isinstance(n, ast.ClassDef)}
+    if name not in classes:
+        raise OverrideError(f"data.custom_cls.name: {path!r} defines no class {name!r} (it defines {sorted(classes)})")
+
+
 def taught_tools(messages: list[dict]) -> list[str]:
     names: list[str] = []
     for m in messages:
-        if m.get("role") != "assistant":
+        # Weight 0: an earlier turn shown as context (toolloop_sft_dataset.py trains it not), so it teaches nothing.
+        if m.get("role") != "assistant" or m.get("weight") == 0:
             continue
         for block in _CALL.findall(m["content"]):
             try:
@@ -97,6 +112,8 @@ def run(argv: list[str]) -> None:
     ov = parse_overrides(argv)
     for key, value in ov.unknown.items():
         log(f"ignoring override {key}={value!r} (verl's SFT trainer would use it; the stand-in does not)")
+    # verl loads the class before it reads a row: a missing file or class fails the job there.
+    check_dataset_class(ov.get("data.custom_cls.path"), ov.get("data.custom_cls.name"))
     conversations = read_conversations(ov.paths("data.train_files"))
     if not conversations:
         raise OverrideError("data.train_files: the SFT set is empty")

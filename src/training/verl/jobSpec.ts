@@ -204,7 +204,16 @@ export interface SftCommandOptions {
   projectName: string;
   experimentName: string;
   resumeMode: "auto" | "disable";
+  /**
+   * The dataset class file the job reads the SFT set with (trainer/sft/toolloop_sft_dataset.py,
+   * copied beside the job): it trains only the messages with weight 1. Without it verl's own
+   * MultiTurnSFTDataset trains every assistant message.
+   */
+  datasetClassPath?: string;
 }
+
+/** The class in trainer/sft/toolloop_sft_dataset.py (verl's data.custom_cls.name). */
+export const SFT_DATASET_CLASS = "LabelTurnsSFTDataset";
 
 export function sftOverrides(settings: SftSettings, opts: SftCommandOptions): string[] {
   const s = settings;
@@ -212,6 +221,12 @@ export function sftOverrides(settings: SftSettings, opts: SftCommandOptions): st
     ["model.path", opts.modelPath],
     ["data.train_files", opts.trainFiles],
     ["data.val_files", opts.valFiles ?? null],
+    ...(opts.datasetClassPath
+      ? ([
+          ["data.custom_cls.path", opts.datasetClassPath],
+          ["data.custom_cls.name", SFT_DATASET_CLASS],
+        ] as [string, HydraValue][])
+      : []),
     ["data.train_batch_size", s.trainBatchSize],
     ["data.micro_batch_size_per_gpu", s.microBatchSizePerGpu],
     ["data.max_length", s.maxLength],

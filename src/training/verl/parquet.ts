@@ -4,9 +4,9 @@
  * out as the types verl's dataset loaders read: prompt list<struct<role, content>>, reward_model
  * struct<style, ground_truth>, extra_info struct<split, index int64, sample_id, tools>.
  */
-import { Field, Int64, List, RecordBatch, Schema, Struct, Table, Utf8, tableToIPC, vectorFromArray } from "apache-arrow";
+import { Field, Int32, Int64, List, RecordBatch, Schema, Struct, Table, Utf8, tableToIPC, vectorFromArray } from "apache-arrow";
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
-import type { VerlRow } from "./rows.js";
+import type { VerlRow, VerlSftMessage } from "./rows.js";
 
 const text = (name: string) => new Field(name, new Utf8(), false);
 
@@ -39,14 +39,17 @@ function encode(schema: Schema, rows: readonly object[]): Uint8Array {
   return writeParquet(wasmTable, props);
 }
 
-/** verl's multi-turn SFT dataset: a `messages` list (tool calls as Hermes text, tools in the system turn) and the sample id. */
+/**
+ * verl's multi-turn SFT dataset: a `messages` list (tool calls as Hermes text, tools in the system
+ * turn; each message's `weight` says whether it is trained, see VerlSftMessage) and the sample id.
+ */
 export const SFT_ARROW_SCHEMA = new Schema([
-  new Field("messages", new List(new Field("element", new Struct([text("role"), text("content")]), false)), false),
+  new Field("messages", new List(new Field("element", new Struct([text("role"), text("content"), new Field("weight", new Int32(), true)]), false)), false),
   text("sample_id"),
 ]);
 
 export interface SftRow {
-  messages: { role: string; content: string }[];
+  messages: VerlSftMessage[];
   sample_id: string;
 }
 

@@ -19,6 +19,15 @@ export interface VerlPromptMessage {
   content: string;
 }
 
+/**
+ * A message of the SFT set with OpenAI's fine-tuning `weight`: 1 for the label turn, 0 for an earlier
+ * assistant turn (context the row shows, not something to learn), null for other roles. verl's stock
+ * dataset trains every assistant message; train.sft's dataset class (trainer/sft) honours the weight.
+ */
+export interface VerlSftMessage extends VerlPromptMessage {
+  weight: 0 | 1 | null;
+}
+
 /** One expected call of the label turn: arguments as an object, not the wire's JSON string. */
 export interface GroundTruthCall {
   name: string;
@@ -68,7 +77,7 @@ export interface PreparedSample {
    * for a run of tool messages, so consecutive role "tool" messages (parallel calls' results) would
    * render differently alone and stop the SFT job (`AssertionError`); one user turn per run does not.
    */
-  sftMessages: VerlPromptMessage[];
+  sftMessages: VerlSftMessage[];
 }
 
 export type Prepared = { ok: true; sample: PreparedSample } | { ok: false; reason: string };
@@ -251,7 +260,7 @@ export function prepareSample(source: VerlSourceSample, toolsInPrompt: ToolsInPr
       openAiTools,
       tools: JSON.stringify(openAiTools),
       messages: s.messages,
-      sftMessages: [...shown, labelTurn],
+      sftMessages: [...shown.map((m) => ({ ...m, weight: m.role === "assistant" ? (0 as const) : null })), { ...labelTurn, weight: 1 }],
     },
   };
 }

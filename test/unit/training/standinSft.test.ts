@@ -129,3 +129,38 @@ test("stand-in SFT keeps the newest maxCheckpointsToKeep saved steps (trainer.ma
   assert.equal(all.status, 0, all.stderr);
   assert.equal(steps(every).length, 12);
 });
+
+test("stand-in SFT: loads the dataset class verl would (data.custom_cls), and learns only from turns with weight 1", async () => {
+  // A two-turn cut: get_time answered first (an earlier turn, weight 0), then the get_weather label.
+  const samples = Array.from({ length: 24 }, (_, i) => ({
+    id: `w${String(i).padStart(2, "0")}`,
+    tools,
+    messages: [
+      { role: "user" as const, content: `Time in city ${i}?` },
+      { role: "assistant" as const, content: null, tool_calls: [{ id: "t", type: "function" as const, function: { name: "get_time", arguments: "{}" } }] },
+      { role: "tool" as const, tool_call_id: "t", content: "noon" },
+      { role: "assistant" as const, content: "It is noon." },
+      { role: "user" as const, content: `And the weather in city ${i}?` },
+      {
+        role: "assistant" as const,
+        content: null,
+        tool_calls: [{ id: "w", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city: `c${i}` }) } }],
+      },
+    ],
+  }));
+  const data = path.join(dir, "cuts");
+  await writeVerlDataset({ samples, dir: data, valFraction: 0, seed: 1, sft: true, provenance: { campaignId: "c", iteration: 1 } });
+  const classFile = path.join(REPO_ROOT, "trainer/sft/toolloop_sft_dataset.py");
+  const settings = sftSettingsSchema.parse({ trainBatchSize: 8, microBatchSizePerGpu: 1, totalEpochs: 1 });
+  const ckpt = path.join(dir, "cuts-ckpt");
+  const ok = run(sftCommand(settings, { ...standinSftOptions(path.join(data, "sft.parquet"), ckpt), datasetClassPath: classFile }));
+  assert.equal(ok.status, 0, ok.stderr);
+  const profile = JSON.parse(fs.readFileSync(path.join(ckpt, "global_step_3", "toolloop_profile.json"), "utf8")) as { trainedTools: Record<string, number> };
+  assert.deepEqual(profile.trainedTools, { get_weather: 24 }, "the earlier get_time turns (weight 0) teach nothing");
+
+  const missing = run(
+    sftCommand(settings, { ...standinSftOptions(path.join(data, "sft.parquet"), path.join(dir, "cuts-x")), datasetClassPath: path.join(dir, "nope.py") }),
+  );
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr + missing.stdout, /data\.custom_cls\.path: no such file/);
+});

@@ -164,6 +164,7 @@ test(`SFT overrides compose over verl ${VERL_VERSION}'s sft_trainer_engine confi
     projectName: "p",
     experimentName: "iter-2-sft",
     resumeMode: "disable" as const,
+    datasetClassPath: "/out/iter 2/train/sft/toolloop_sft_dataset.py",
   };
   const r = compose("sft_trainer_engine", sftOverrides(settings, sftOpts));
   assert.ok(r.ok, r.ok ? "" : r.error);
@@ -171,6 +172,8 @@ test(`SFT overrides compose over verl ${VERL_VERSION}'s sft_trainer_engine confi
     "model.path": opts.modelPath,
     "data.train_files": "/d/sft train.parquet",
     "data.val_files": null,
+    "data.custom_cls.path": "/out/iter 2/train/sft/toolloop_sft_dataset.py",
+    "data.custom_cls.name": "LabelTurnsSFTDataset",
     "data.train_batch_size": 32,
     "data.micro_batch_size_per_gpu": 2,
     "data.max_length": 8192,

@@ -144,7 +144,10 @@ print(json.dumps({"schema": "\\n".join(f"{f.name}: {f.type}{'' if f.nullable els
   const r = runTrainPython(["-c", script, path.join(sub, "sft.parquet")]);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { schema: string; rows: { messages: { role: string; content: string }[]; sample_id: string }[] };
-  assert.equal(out.schema, "messages: list<element: struct<role: string not null, content: string not null> not null> not null\nsample_id: string not null");
+  assert.equal(
+    out.schema,
+    "messages: list<element: struct<role: string not null, content: string not null, weight: int32> not null> not null\nsample_id: string not null",
+  );
   assert.equal(out.rows.length, manifest.counts.train);
   for (const row of out.rows) {
     assert.deepEqual(
@@ -155,4 +158,44 @@ print(json.dumps({"schema": "\\n".join(f"{f.name}: {f.type}{'' if f.nullable els
     assert.match(row.messages[0]!.content, /<tools>\n\{"type": "function", "function": \{"name": "get_weather"/);
     assert.equal(row.messages[2]!.content, '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>');
   }
+});
+
+test("the SFT parquet marks what is trained: the label turn weight 1, an earlier assistant turn of a multi-turn cut weight 0, other roles null", async () => {
+  const sub = path.join(dir, "sft-weights");
+  const call = { id: "c", type: "function" as const, function: { name: "get_weather", arguments: '{"city":"Oslo"}' } };
+  const samples = [
+    {
+      id: "m1",
+      tools: [tool],
+      messages: [
+        { role: "user" as const, content: "Weather in Oslo?" },
+        { role: "assistant" as const, content: null, tool_calls: [call] },
+        { role: "tool" as const, tool_call_id: "c", content: '{"temp": 3}' },
+        { role: "assistant" as const, content: "It is 3 degrees in Oslo." },
+        { role: "user" as const, content: "And in Bergen?" },
+        { role: "assistant" as const, content: null, tool_calls: [{ ...call, function: { ...call.function, arguments: '{"city":"Bergen"}' } }] },
+      ],
+    },
+  ];
+  await writeVerlDataset({ samples, dir: sub, valFraction: 0, seed: 3, sft: true, provenance: { campaignId: "c", iteration: 1 } });
+  const r = runTrainPython([
+    "-c",
+    "import json,sys; import pyarrow.parquet as pq; print(json.dumps(pq.read_table(sys.argv[1]).to_pylist()))",
+    path.join(sub, "sft.parquet"),
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const [row] = JSON.parse(r.stdout) as { messages: { role: string; content: string; weight: number | null }[] }[];
+  assert.deepEqual(
+    row!.messages.map((m) => [m.role, m.weight]),
+    [
+      ["system", null],
+      ["user", null],
+      ["assistant", 0],
+      ["user", null],
+      ["assistant", 0],
+      ["user", null],
+      ["assistant", 1],
+    ],
+  );
+  assert.match(row!.messages.at(-1)!.content, /"city": "Bergen"/);
 });

@@ -3,7 +3,7 @@
  * then, in the same job, verl.model_merger on the step it saved last, so train.grpo starts from a
  * Hugging Face folder. A retry resumes the fine-tuning from its last checkpoint (resume_mode=auto).
  */
-import { mkdir } from "node:fs/promises";
+import { copyFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
 import { checkpointsDeletedOf, getModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
@@ -20,6 +20,9 @@ import { deleteCheckpointsAfterMerge } from "../checkpointsAfterMerge.js";
 import { STANDIN_TRAINER } from "../standin.js";
 
 type SftStage = StageConfigOf<"train.sft">;
+
+/** verl's dataset class that trains only the SFT set's label turns (weight 1), in the installation. */
+const SFT_DATASET_CLASS_FILE = "trainer/sft/toolloop_sft_dataset.py";
 
 /** Stands for the saved step's folder in the merge command; the job's shell fills it in. */
 const SAVED_STEP_DIR = "\u0000saved-step\u0000";
@@ -38,6 +41,8 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
     const cluster = clusterOf(ctx.config);
     const standin = ctx.stage.trainer === "standin";
     const start = await startingModel(ctx);
+    // On the shared filesystem beside the job, as the GRPO reward shim: the cluster need not have toolloop installed.
+    await copyFile(path.join(installRoot(), SFT_DATASET_CLASS_FILE), paths.sft.datasetClass);
     const sft = sftCommand(ctx.stage.sft, {
       python: cluster.python,
       program: standin ? [cluster.python, path.join(installRoot(), STANDIN_TRAINER.sft)] : undefined,
@@ -47,6 +52,7 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
       projectName: `toolloop-${ctx.campaignId}`,
       experimentName: `iter-${ctx.iteration}-sft`,
       resumeMode: attempt > 1 || (await latestCheckpointStep(paths.sft.checkpoints)) !== undefined ? "auto" : "disable",
+      datasetClassPath: paths.sft.datasetClass,
     });
     const merge = mergeCommand({
       python: cluster.python,
