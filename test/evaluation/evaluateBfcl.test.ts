@@ -176,3 +176,29 @@ function isJson(line: string): boolean {
     return false;
   }
 }
+
+test(
+  "a policy endpoint that refuses every request (unknown model) fails the batch instead of storing the refusals as answers",
+  { skip, timeout: 180_000 },
+  async () => {
+    const campaignId = `bfcl-refused-${Date.now().toString(36)}`;
+    // irrelevance: an answer without a call is right there, so a kept refusal scored 3/3 (accuracy 1).
+    const config = campaign({ categories: ["irrelevance"], limitPerCategory: 3 });
+    config.roles.policy = { ...config.roles.policy!, model: "no-such-model" };
+    const ctx = context(campaignId, config);
+    await assert.rejects(evaluateBfclHandler.runBatch(ctx, 0, noProgress), (err: Error) => {
+      assert.equal(err.name, "StageInputError", "not retried: every request would be refused again");
+      assert.match(err.message, /refused 3 requests for model "no-such-model"/);
+      assert.match(err.message, /404/);
+      return true;
+    });
+    assert.deepEqual(await listBfclScores(db.db, campaignId, 1, "bfcl-eval"), [], "no score from answers the model never gave");
+
+    // Once the model name is right, the retry generates the refused ids and scores the model's answers.
+    const fixed = context(campaignId, campaign({ categories: ["irrelevance"], limitPerCategory: 3 }));
+    const before = sim.stats().byPath["/v1/chat/completions"] ?? 0;
+    const retried = await evaluateBfclHandler.runBatch(fixed, 0, noProgress);
+    assert.deepEqual([retried.items, retried.generated, retried.reused], [3, 3, 0]);
+    assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - before, 3);
+  },
+);

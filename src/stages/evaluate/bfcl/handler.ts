@@ -262,6 +262,15 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
   }
 
   const after = await repairResultFile(resultFile);
+  if (after.endpointErrors.length > 0) {
+    const first = after.endpointErrors[0];
+    // Every request gets this answer until the config or the server is fixed: ask the operator, do not retry.
+    throw new StageInputError(
+      `evaluate.bfcl ${category}: the policy endpoint ${run.target.baseUrl} refused ${after.endpointErrors.length} requests for model "${run.target.model}" ` +
+        `(first: ${first?.id}: ${first?.message.slice(0, 300)}); check roles.policy's model and endpoint (or the served policy), then retry the stage: ` +
+        "the refused ids were removed from the result file and are generated again",
+    );
+  }
   if (after.transientErrors.length > 0) {
     const first = after.transientErrors[0];
     throw new BfclEvalError(
