@@ -106,7 +106,17 @@ export interface ReportData {
   judgeVotes: { stage: string; model: string; verdict: string; n: number }[];
   labelJudgements: { verdict: string; action: string; n: number }[];
   probe: { iteration: number; matched: number; mismatched: number }[];
-  bfcl: { iteration: number; evaluator: string; category: string; accuracy: number; total: number }[];
+  bfcl: {
+    iteration: number;
+    evaluator: string;
+    category: string;
+    accuracy: number;
+    total: number;
+    /** A group row's categories left out of the evaluation (each counted 0 in the formula). */
+    missing?: number;
+    /** The entries per category a limited run evaluated (limitPerCategory). */
+    limitPerCategory?: number;
+  }[];
   pool: { iteration: number; reason: string; n: number }[];
   exclusions: { iteration: number; reason: string; n: number }[];
   reward: RewardCurve[];
@@ -202,7 +212,11 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     judgeVotes: votes,
     labelJudgements: judgements,
     probe: [...probe.values()],
-    bfcl,
+    bfcl: bfcl.map(({ missing, limitPerCategory, ...row }) => ({
+      ...row,
+      ...(missing !== null ? { missing: Number(missing) } : {}),
+      ...(limitPerCategory !== null ? { limitPerCategory: Number(limitPerCategory) } : {}),
+    })),
     pool,
     exclusions,
     reward: curves,

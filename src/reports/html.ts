@@ -5,6 +5,7 @@
  * never drawn empty. Every text from the database is escaped; the embedded JSON cannot close its
  * script element.
  */
+import { BFCL_EVAL_CATEGORIES } from "../bfcl/categoryNames.js";
 import { LOG_BINS_RATIO, type Histogram, type ReportData } from "./data.js";
 
 export interface ChartSpec {
@@ -231,34 +232,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       options: { scales: { y: { min: 0, max: 1 } } },
     },
   }));
-  const bfclIterations = uniq(d.bfcl.map((b) => b.iteration)).sort((a, b) => a - b);
-  // How many entries each fast-probe accuracy rests on (a category probed with a limit has few).
-  const bfclEntries = (r: ReportData) => {
-    const sizes = uniq(r.bfcl.filter((b) => b.evaluator === "toolloop-matcher" && b.category !== "overall_probe").map((b) => b.total)).sort((a, b) => a - b);
-    return sizes.length === 0 ? "no category" : `${sizes.length === 1 ? sizes[0] : `${sizes[0]}–${sizes.at(-1)}`} entries per category`;
-  };
-  const bfclSeries = uniq(d.bfcl.map((b) => `${b.category} (${b.evaluator})`)).sort();
-  add(d.bfcl.length > 0, "BFCL scores per category", "no BFCL evaluation ran", () => ({
-    caption: `Accuracy per BFCL category and evaluator, ${across}.${
-      d.bfcl.some((b) => b.evaluator === "toolloop-matcher")
-        ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${bfclEntries(d)}), not the official bfcl-eval score; its overall_probe is an entry-weighted mean, not the leaderboard formula.`
-        : ""
-    }`,
-    config: {
-      type: "line",
-      data: {
-        labels: bfclIterations.map((i) => `iteration ${i}`),
-        datasets: bfclSeries.map((name, i) => ({
-          label: name,
-          data: bfclIterations.map((it) => d.bfcl.find((b) => b.iteration === it && `${b.category} (${b.evaluator})` === name)?.accuracy ?? null),
-          borderColor: color(i),
-          backgroundColor: color(i),
-          spanGaps: true,
-        })),
-      },
-      options: { scales: { y: { min: 0, max: 1, title: { display: true, text: "accuracy" } } } },
-    },
-  }));
+  bfclCharts(d, across, add);
   const steps = uniq(d.reward.flatMap((c) => c.points.map((p) => p.step))).sort((a, b) => a - b);
   add(
     d.reward.length > 0,
@@ -303,6 +277,110 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
   multiTurnCharts(d, add);
   for (const c of charts) c.config.options = { animation: false, responsive: true, maintainAspectRatio: false, ...c.config.options };
   return { charts, omitted };
+}
+
+/** Rows evaluate.bfcl (overall, non_live, live, multi_turn) and evaluate.bfclFast (overall_probe) write for their group scores. */
+const BFCL_GROUPS = ["overall", "non_live", "live", "multi_turn", "overall_probe"];
+/**
+ * One colour per BFCL category, the same under both evaluators (a line style tells them apart):
+ * 17 categories would repeat the 12-colour palette, and two categories in one colour read as one.
+ */
+const BFCL_CATEGORY_COLORS = [...PALETTE, "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#e377c2", "#637939", "#843c39", "#3182bd"];
+/** A category's colour; a group row's (a chart of its own) or an unknown name's, by its place in that list. */
+const bfclColor = (category: string) => {
+  const at = (BFCL_EVAL_CATEGORIES as readonly string[]).indexOf(category);
+  return at >= 0 ? BFCL_CATEGORY_COLORS[at]! : color(Math.max(0, BFCL_GROUPS.indexOf(category)));
+};
+const FAST_EVALUATOR = "toolloop-matcher";
+
+/**
+ * The BFCL charts: the group scores (the number an operator follows) apart from the per-category
+ * accuracies, whose 17 + 13 lines of a campaign running both evaluators once shared one chart with
+ * the group scores, a legend taller than the plot and colours used twice. The category chart grows
+ * with its legend.
+ */
+function bfclCharts(
+  d: ReportData,
+  across: string,
+  add: (when: boolean, title: string, note: string, make: () => Omit<ChartSpec, "id" | "title">) => void,
+): void {
+  const groups = d.bfcl.filter((b) => BFCL_GROUPS.includes(b.category));
+  const categories = d.bfcl.filter((b) => !BFCL_GROUPS.includes(b.category));
+  const iterationsOf = (rows: ReportData["bfcl"]) => uniq(rows.map((b) => b.iteration)).sort((a, b) => a - b);
+  const seriesOf = (rows: ReportData["bfcl"], order: (b: ReportData["bfcl"][number]) => number) =>
+    uniq(
+      [...rows]
+        .sort((a, b) => a.evaluator.localeCompare(b.evaluator) || order(a) - order(b) || a.category.localeCompare(b.category))
+        .map((b) => `${b.category} (${b.evaluator})`),
+    );
+  const lines = (rows: ReportData["bfcl"], series: string[], its: number[]) =>
+    series.map((name) => {
+      const first = rows.find((b) => `${b.category} (${b.evaluator})` === name)!;
+      return {
+        label: name,
+        data: its.map((it) => rows.find((b) => b.iteration === it && `${b.category} (${b.evaluator})` === name)?.accuracy ?? null),
+        borderColor: bfclColor(first.category),
+        backgroundColor: bfclColor(first.category),
+        ...(first.evaluator === FAST_EVALUATOR ? { borderDash: [6, 4] } : {}),
+        spanGaps: true,
+      };
+    });
+  const accuracyAxis = { y: { min: 0, max: 1, title: { display: true, text: "accuracy (fraction of entries correct)" } } };
+
+  if (groups.length > 0 || categories.length === 0) {
+    add(groups.length > 0, "BFCL overall scores", "no BFCL evaluation ran", () => {
+      const its = iterationsOf(groups);
+      const series = seriesOf(groups, (b) => BFCL_GROUPS.indexOf(b.category));
+      const official = groups.filter((b) => b.evaluator === "bfcl-eval");
+      const missing = official.filter((b) => b.category === "overall" && (b.missing ?? 0) > 0);
+      const limits = uniq(d.bfcl.filter((b) => b.evaluator === "bfcl-eval" && b.limitPerCategory !== undefined).map((b) => b.limitPerCategory!)).sort(
+        (a, b) => a - b,
+      );
+      const parts = [`The group scores, ${across}.`];
+      if (official.length > 0) {
+        parts.push("bfcl-eval (evaluate.bfcl): BFCL v3's formula (RULES.md), overall = mean of non_live, live and multi_turn.");
+        if (missing.length > 0)
+          parts.push(
+            `A category the stage did not evaluate counts 0 (${uniq(missing.map((b) => `${b.missing} of ${BFCL_EVAL_CATEGORIES.length}`)).join(", ")} categories left out${missing.length < official.filter((b) => b.category === "overall").length ? ` in iteration ${missing.map((b) => b.iteration).join(", ")}` : ""}): not a leaderboard number.`,
+          );
+        if (limits.length > 0)
+          parts.push(`Only the first ${limits.join(", ")} entries of each category were evaluated (limitPerCategory): not a leaderboard number.`);
+      }
+      if (groups.some((b) => b.evaluator === FAST_EVALUATOR))
+        parts.push(
+          "overall_probe (toolloop-matcher, dashed) is the fast probe's entry-weighted mean over the categories it probed, not the leaderboard formula.",
+        );
+      return {
+        caption: parts.join(" "),
+        config: {
+          type: "line",
+          data: { labels: its.map((i) => `iteration ${i}`), datasets: lines(groups, series, its) },
+          options: { scales: accuracyAxis },
+        },
+      };
+    });
+  }
+  if (categories.length === 0) return;
+  // How many entries each fast-probe accuracy rests on (a category probed with a limit has few).
+  const sizes = uniq(categories.filter((b) => b.evaluator === FAST_EVALUATOR).map((b) => b.total)).sort((a, b) => a - b);
+  const fastEntries = sizes.length === 0 ? "no category" : `${sizes.length === 1 ? sizes[0] : `${sizes[0]}–${sizes.at(-1)}`} entries per category`;
+  const its = iterationsOf(categories);
+  const series = seriesOf(categories, (b) => (BFCL_EVAL_CATEGORIES as readonly string[]).indexOf(b.category));
+  const both = uniq(categories.map((b) => b.evaluator)).length > 1;
+  add(true, "BFCL scores per category", "no BFCL evaluation ran", () => ({
+    caption: `Accuracy per BFCL category and evaluator, ${across}.${
+      categories.some((b) => b.evaluator === FAST_EVALUATOR)
+        ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${fastEntries}), not the official bfcl-eval score.`
+        : ""
+    }${both ? " One colour per category: solid lines bfcl-eval, dashed lines toolloop-matcher." : ""}`,
+    config: {
+      type: "line",
+      data: { labels: its.map((i) => `iteration ${i}`), datasets: lines(categories, series, its) },
+      options: { scales: accuracyAxis },
+    },
+    // The legend wraps about four series to a row; the plot keeps its own height under it.
+    height: Math.max(320, 250 + 24 * Math.ceil(series.length / 4)),
+  }));
 }
 
 const DIALOGUE_COLORS: Record<string, string> = { kept: "#59a14f", dropped: "#e15759", failed: "#b07aa1", running: "#bab0ac" };

@@ -121,3 +121,23 @@ export function synthesisOnlyReportData(): ReportData {
     multiTurn: undefined,
   });
 }
+
+/**
+ * A long campaign that runs both BFCL evaluations every iteration: evaluate.bfcl on all 17
+ * categories (with its four group rows) and evaluate.bfclFast on the 13 it scores (with overall_probe).
+ */
+export function longBfclRows(iterations: number): ReportData["bfcl"] {
+  const official = [
+    ...["simple", "multiple", "parallel", "parallel_multiple", "java", "javascript", "irrelevance"],
+    ...["live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance"],
+  ];
+  const multiTurn = ["multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context"];
+  const rows: ReportData["bfcl"] = [];
+  for (let it = 1; it <= iterations; it++) {
+    for (const category of [...official, ...multiTurn, "overall", "non_live", "live", "multi_turn"])
+      rows.push({ iteration: it, evaluator: "bfcl-eval", category, accuracy: 0.3 + 0.01 * it, total: 100 });
+    for (const category of [...official, "overall_probe"])
+      rows.push({ iteration: it, evaluator: "toolloop-matcher", category, accuracy: 0.2 + 0.01 * it, total: 60 });
+  }
+  return rows;
+}

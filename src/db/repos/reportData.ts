@@ -295,6 +295,13 @@ export async function bfclScoreRows(db: Db, scope: ReportScope) {
       category: bfclScores.category,
       accuracy: bfclScores.accuracy,
       total: bfclScores.total,
+      // evaluate.bfcl's group rows list the categories it did not evaluate (each counted 0); its category rows, the entry limit.
+      missing: sql<
+        number | null
+      >`case when jsonb_typeof(${bfclScores.details}->'missing') = 'array' then jsonb_array_length(${bfclScores.details}->'missing') end`,
+      limitPerCategory: sql<
+        number | null
+      >`case when jsonb_typeof(${bfclScores.details}->'limitPerCategory') = 'number' then (${bfclScores.details}->>'limitPerCategory')::int end`,
     })
     .from(bfclScores)
     .where(upTo(scope, bfclScores.campaignId, bfclScores.iteration))

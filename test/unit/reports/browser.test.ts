@@ -12,7 +12,7 @@ import type { Browser } from "puppeteer-core";
 import { chartJsSource } from "../../../src/reports/build.js";
 import { renderReportHtml } from "../../../src/reports/html.js";
 import { checkReportPage, launchChromium } from "../../helpers/reportBrowser.js";
-import { fullReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
+import { fullReportData, longBfclRows, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
 
 let browser: Browser;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-browser-"));
@@ -97,5 +97,28 @@ test("long rejection reasons are cut with an ellipsis to fit left of the axis, e
     } finally {
       await page.close();
     }
+  }
+});
+
+test("the BFCL charts of a 30-iteration campaign running both evaluators keep a readable plot under their legends", async () => {
+  const iterations = Array.from({ length: 30 }, (_, i) => ({ iteration: i + 1, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null }));
+  const file = path.join(dir, "long-bfcl.html");
+  fs.writeFileSync(file, renderReportHtml(fullReportData({ iterations, bfcl: longBfclRows(30) }), { chartJs: await chartJsSource() }));
+  const page = await browser.newPage();
+  try {
+    await page.setViewport({ width: 1200, height: 900 });
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    const bfcl = (await page.evaluate(`[...document.querySelectorAll("canvas")].filter((c) => c.dataset.title.startsWith("BFCL")).map((c) => {
+      const chart = Chart.getChart(c);
+      return { title: c.dataset.title, plot: chart.chartArea.bottom - chart.chartArea.top, legend: chart.legend.height };
+    })`)) as { title: string; plot: number; legend: number }[];
+    assert.deepEqual(
+      bfcl.map((c) => c.title),
+      ["BFCL overall scores", "BFCL scores per category"],
+    );
+    // One chart of 35 lines once left a 94 px plot under a 160 px legend.
+    for (const c of bfcl) assert.ok(c.plot >= 180, `${c.title}: plot ${c.plot.toFixed(0)} px high under a ${c.legend} px legend`);
+  } finally {
+    await page.close();
   }
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { histograms } from "../../../src/reports/data.js";
 import { escapeHtml, renderReportHtml, reportCharts, scriptJson } from "../../../src/reports/html.js";
-import { fullReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
+import { fullReportData, longBfclRows, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
 
 const CHART_JS = "/* chart.js stand-in for string tests */ window.Chart = function () {};";
 
@@ -247,4 +247,50 @@ test("one colour per iteration in every score histogram and the reward curve; ju
   assert.equal(colourOf("CORRECT"), "#59a14f", "CORRECT is green");
   assert.equal(colourOf("INCORRECT"), "#e15759", "INCORRECT is red");
   assert.notEqual(colourOf("BOTH_CORRECT"), colourOf("BOTH_WRONG"));
+});
+
+test("BFCL of a long campaign running both evaluators: group scores in a chart of their own, every category line in its own colour or style", () => {
+  const bfcl = longBfclRows(30);
+  const { charts } = reportCharts(fullReportData({ bfcl }));
+  const overall = charts.find((c) => c.title === "BFCL overall scores");
+  const perCategory = charts.find((c) => c.title === "BFCL scores per category");
+  assert.ok(overall && perCategory);
+  const labels = (c: typeof overall) => c.config.data.datasets.map((ds) => ds.label as string);
+  assert.deepEqual(labels(overall), [
+    "overall (bfcl-eval)",
+    "non_live (bfcl-eval)",
+    "live (bfcl-eval)",
+    "multi_turn (bfcl-eval)",
+    "overall_probe (toolloop-matcher)",
+  ]);
+  assert.equal(perCategory.config.data.datasets.length, 17 + 13, "categories only: the group scores are not among them");
+  assert.ok(!labels(perCategory).some((l) => /^(overall|non_live|live|multi_turn|overall_probe) /.test(l)));
+  for (const chart of [overall, perCategory]) {
+    const looks = chart.config.data.datasets.map((ds) => `${String(ds.borderColor)} ${JSON.stringify(ds.borderDash ?? [])}`);
+    assert.equal(new Set(looks).size, looks.length, `${chart.title}: no two lines look alike (${looks.join(", ")})`);
+  }
+  // The same category has one colour under both evaluators; the fast probe's line is dashed.
+  const simple = perCategory.config.data.datasets.filter((ds) => String(ds.label).startsWith("simple ("));
+  assert.equal(simple.length, 2);
+  assert.equal(simple[0]!.borderColor, simple[1]!.borderColor);
+  assert.deepEqual(
+    simple.map((ds) => ds.borderDash ?? null),
+    [null, [6, 4]],
+  );
+  assert.equal(overall.config.data.labels.length, 30);
+  assert.ok((perCategory.height ?? 320) > 320, "the category chart grows with its 30-line legend");
+});
+
+test("the BFCL overall chart says when bfcl-eval's overall leaves categories out or rests on a limited run", () => {
+  const rows = [
+    { iteration: 1, evaluator: "bfcl-eval", category: "simple", accuracy: 0.5, total: 20, limitPerCategory: 20 },
+    { iteration: 1, evaluator: "bfcl-eval", category: "overall", accuracy: 0.0333, total: 20, missing: 16 },
+  ];
+  const overall = reportCharts(fullReportData({ bfcl: rows })).charts.find((c) => c.title === "BFCL overall scores")!;
+  assert.match(overall.caption, /A category the stage did not evaluate counts 0 \(16 of 17 categories left out\): not a leaderboard number\./);
+  assert.match(overall.caption, /Only the first 20 entries of each category were evaluated \(limitPerCategory\)/);
+  const full = reportCharts(
+    fullReportData({ bfcl: [{ iteration: 1, evaluator: "bfcl-eval", category: "overall", accuracy: 0.6, total: 4000, missing: 0 }] }),
+  ).charts.find((c) => c.title === "BFCL overall scores")!;
+  assert.doesNotMatch(full.caption, /counts 0|limitPerCategory/);
 });

@@ -264,3 +264,32 @@ test("the BFCL chart says a toolloop-matcher score is the fast probe's, not bfcl
   const official = reportCharts(await gatherReportData(db, { campaignId: "c" })).charts.find((c) => c.title === "BFCL scores per category")!;
   assert.doesNotMatch(official.caption, /fast probe/);
 });
+
+test("bfcl-eval's overall from a run that left categories out and limited the rest is said to be no leaderboard number", async (t) => {
+  const { db } = await campaignDb(t);
+  // As evaluate.bfcl stores them: a category row with its limit, the group rows with the categories left out.
+  await db.insert(bfclScores).values([
+    { campaignId: "c", iteration: 1, evaluator: "bfcl-eval", category: "simple", correct: 10, total: 20, accuracy: 0.5, details: { limitPerCategory: 20 } },
+    {
+      campaignId: "c",
+      iteration: 1,
+      evaluator: "bfcl-eval",
+      category: "overall",
+      correct: 10,
+      total: 20,
+      accuracy: 0.5 / 3 / 5,
+      details: { formula: "RULES.md (BFCL v3)", missing: ["java", "javascript", "multiple"] },
+    },
+  ]);
+  const d = await gatherReportData(db, { campaignId: "c" });
+  assert.deepEqual(
+    d.bfcl.map((b) => [b.category, b.missing, b.limitPerCategory]),
+    [
+      ["overall", 3, undefined],
+      ["simple", undefined, 20],
+    ],
+  );
+  const overall = reportCharts(d).charts.find((c) => c.title === "BFCL overall scores")!;
+  assert.match(overall.caption, /counts 0 \(3 of 17 categories left out\)/);
+  assert.match(overall.caption, /Only the first 20 entries of each category were evaluated/);
+});
