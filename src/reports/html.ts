@@ -306,7 +306,9 @@ function bfclCharts(
 ): void {
   const groups = d.bfcl.filter((b) => BFCL_GROUPS.includes(b.category));
   const categories = d.bfcl.filter((b) => !BFCL_GROUPS.includes(b.category));
-  const iterationsOf = (rows: ReportData["bfcl"]) => uniq(rows.map((b) => b.iteration)).sort((a, b) => a - b);
+  // Every iteration in scope gets its place on the axis: one without an evaluation (its stage failed or
+  // was skipped, the campaign stopped before it) is a gap in the lines, not an iteration that vanished.
+  const iterationsOf = (rows: ReportData["bfcl"]) => uniq([...d.iterations.map((i) => i.iteration), ...rows.map((b) => b.iteration)]).sort((a, b) => a - b);
   const seriesOf = (rows: ReportData["bfcl"], order: (b: ReportData["bfcl"][number]) => number) =>
     uniq(
       [...rows]
@@ -322,7 +324,6 @@ function bfclCharts(
         borderColor: bfclColor(first.category),
         backgroundColor: bfclColor(first.category),
         ...(first.evaluator === FAST_EVALUATOR ? { borderDash: [6, 4] } : {}),
-        spanGaps: true,
       };
     });
   const accuracyAxis = { y: { min: 0, max: 1, title: { display: true, text: "accuracy (fraction of entries correct)" } } };

@@ -294,3 +294,18 @@ test("the BFCL overall chart says when bfcl-eval's overall leaves categories out
   ).charts.find((c) => c.title === "BFCL overall scores")!;
   assert.doesNotMatch(full.caption, /counts 0|limitPerCategory/);
 });
+
+test("an iteration without a BFCL evaluation keeps its place on the BFCL charts' axis, as a gap", () => {
+  const iterations = [1, 2, 3].map((iteration) => ({ iteration, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null }));
+  iterations[1]!.status = "failed";
+  const bfcl = [1, 3].flatMap((iteration) => [
+    { iteration, evaluator: "toolloop-matcher", category: "simple", accuracy: 0.5, total: 20 },
+    { iteration, evaluator: "toolloop-matcher", category: "overall_probe", accuracy: 0.5, total: 20 },
+  ]);
+  for (const title of ["BFCL overall scores", "BFCL scores per category"]) {
+    const chart = reportCharts(fullReportData({ iterations, bfcl })).charts.find((c) => c.title === title)!;
+    assert.deepEqual(chart.config.data.labels, ["iteration 1", "iteration 2", "iteration 3"], `${title}: iteration 2 is not dropped`);
+    assert.deepEqual(chart.config.data.datasets[0]!.data, [0.5, null, 0.5]);
+    assert.notEqual(chart.config.data.datasets[0]!.spanGaps, true, `${title}: the line breaks where no evaluation ran`);
+  }
+});
