@@ -368,12 +368,15 @@ function bfclCharts(
   const its = iterationsOf(categories);
   const series = seriesOf(categories, (b) => (BFCL_EVAL_CATEGORIES as readonly string[]).indexOf(b.category));
   const both = uniq(categories.map((b) => b.evaluator)).length > 1;
+  const officialLimits = uniq(categories.filter((b) => b.evaluator === "bfcl-eval" && b.limitPerCategory !== undefined).map((b) => b.limitPerCategory!)).sort(
+    (a, b) => a - b,
+  );
   add(true, "BFCL scores per category", "no BFCL evaluation ran", () => ({
     caption: `Accuracy per BFCL category and evaluator, ${across}.${
       categories.some((b) => b.evaluator === FAST_EVALUATOR)
         ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${fastEntries}), not the official bfcl-eval score.`
         : ""
-    }${both ? " One colour per category: solid lines bfcl-eval, dashed lines toolloop-matcher." : ""}`,
+    }${officialLimits.length > 0 ? ` bfcl-eval evaluated the first ${officialLimits.join(", ")} entries of each category (limitPerCategory).` : ""}${both ? " One colour per category: solid lines bfcl-eval, dashed lines toolloop-matcher." : ""}`,
     config: {
       type: "line",
       data: { labels: its.map((i) => `iteration ${i}`), datasets: lines(categories, series, its) },

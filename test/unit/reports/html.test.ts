@@ -289,6 +289,8 @@ test("the BFCL overall chart says when bfcl-eval's overall leaves categories out
   const overall = reportCharts(fullReportData({ bfcl: rows })).charts.find((c) => c.title === "BFCL overall scores")!;
   assert.match(overall.caption, /A category the stage did not evaluate counts 0 \(16 of 17 categories left out\): not a leaderboard number\./);
   assert.match(overall.caption, /Only the first 20 entries of each category were evaluated \(limitPerCategory\)/);
+  const perCategory = reportCharts(fullReportData({ bfcl: rows })).charts.find((c) => c.title === "BFCL scores per category")!;
+  assert.match(perCategory.caption, /bfcl-eval evaluated the first 20 entries of each category \(limitPerCategory\)/);
   const full = reportCharts(
     fullReportData({ bfcl: [{ iteration: 1, evaluator: "bfcl-eval", category: "overall", accuracy: 0.6, total: 4000, missing: 0 }] }),
   ).charts.find((c) => c.title === "BFCL overall scores")!;
