@@ -116,6 +116,8 @@ export interface ReportData {
     missing?: number;
     /** The entries per category a limited run evaluated (limitPerCategory). */
     limitPerCategory?: number;
+    /** The policy model the evaluation asked (the iteration's served policy in a loop); absent in rows stored before it was recorded. */
+    model?: string;
   }[];
   pool: { iteration: number; reason: string; n: number }[];
   exclusions: { iteration: number; reason: string; n: number }[];
@@ -212,8 +214,9 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     judgeVotes: votes,
     labelJudgements: judgements,
     probe: [...probe.values()],
-    bfcl: bfcl.map(({ missing, limitPerCategory, ...row }) => ({
+    bfcl: bfcl.map(({ missing, limitPerCategory, model, ...row }) => ({
       ...row,
+      ...(model !== null ? { model } : {}),
       ...(missing !== null ? { missing: Number(missing) } : {}),
       ...(limitPerCategory !== null ? { limitPerCategory: Number(limitPerCategory) } : {}),
     })),

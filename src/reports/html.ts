@@ -294,6 +294,24 @@ const bfclColor = (category: string) => {
 const FAST_EVALUATOR = "toolloop-matcher";
 
 /**
+ * Which policy model each iteration's BFCL numbers are of, consecutive iterations of one model
+ * together ("iterations 1–3: base; iteration 4: run-iter-4"): in a loop it is the served policy, not
+ * the configured `roles.policy` the summary table lists.
+ */
+export function evaluatedModels(rows: ReportData["bfcl"]): string {
+  const byIteration = new Map<number, string[]>();
+  for (const r of rows) if (r.model !== undefined) byIteration.set(r.iteration, uniq([...(byIteration.get(r.iteration) ?? []), r.model]));
+  const runs: { from: number; to: number; models: string }[] = [];
+  for (const [iteration, models] of [...byIteration].sort(([a], [b]) => a - b)) {
+    const last = runs.at(-1);
+    const text = models.sort().join(" and ");
+    if (last && last.models === text && last.to === iteration - 1) last.to = iteration;
+    else runs.push({ from: iteration, to: iteration, models: text });
+  }
+  return runs.map((r) => `${r.from === r.to ? `iteration ${r.from}` : `iterations ${r.from}–${r.to}`}: ${r.models}`).join("; ");
+}
+
+/**
  * The BFCL charts: the group scores (the number an operator follows) apart from the per-category
  * accuracies, whose 17 + 13 lines of a campaign running both evaluators once shared one chart with
  * the group scores, a legend taller than the plot and colours used twice. The category chart grows
@@ -338,6 +356,8 @@ function bfclCharts(
         (a, b) => a - b,
       );
       const parts = [`The group scores, ${across}.`];
+      const models = evaluatedModels(d.bfcl);
+      if (models) parts.push(`Policy evaluated: ${models}.`);
       if (official.length > 0) {
         parts.push("bfcl-eval (evaluate.bfcl): BFCL v3's formula (RULES.md), overall = mean of non_live, live and multi_turn.");
         if (missing.length > 0)
@@ -372,7 +392,7 @@ function bfclCharts(
     (a, b) => a - b,
   );
   add(true, "BFCL scores per category", "no BFCL evaluation ran", () => ({
-    caption: `Accuracy per BFCL category and evaluator, ${across}.${
+    caption: `Accuracy per BFCL category and evaluator, ${across}.${groups.length === 0 && evaluatedModels(d.bfcl) ? ` Policy evaluated: ${evaluatedModels(d.bfcl)}.` : ""}${
       categories.some((b) => b.evaluator === FAST_EVALUATOR)
         ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${fastEntries}), not the official bfcl-eval score.`
         : ""

@@ -108,6 +108,9 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
     );
   }
   for (const g of ["overall", "non_live", "live", "multi_turn"]) assert.ok(byCategory.has(g), `group row ${g}`);
+  // bfcl-eval's requests bypass the request ledger: the rows are the record of which model they scored.
+  for (const row of rows) assert.deepEqual([row.details?.model, row.details?.endpoint], ["toolloop-sim-policy", sim.url], row.category);
+  assert.equal(summary.model, "toolloop-sim-policy");
   assert.equal(byCategory.get("overall")?.accuracy, summary.overall);
   // The simulator's tool agent answers these well; the point is that numbers flow, not their size.
   assert.ok((byCategory.get("irrelevance")?.correct ?? 0) + (byCategory.get("live_simple")?.correct ?? 0) > 0, "the simulator gets some entries right");

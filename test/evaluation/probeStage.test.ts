@@ -150,6 +150,9 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
     assert.equal(row.accuracy, row.correct / row.total);
     assert.equal(row.details?.mode, "strict");
     assert.equal(row.details?.limitPerCategory, LIMIT);
+    // Which model the numbers are of (in a loop, the iteration's served policy): recorded with them.
+    assert.equal(row.details?.model, "toolloop-sim-policy");
+    assert.equal(row.details?.endpoint, sim.url);
   }
   assert.equal(
     batches.reduce((a, b) => a + (b.correct ?? 0), 0),
@@ -173,6 +176,8 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   assert.equal(summary.evaluator, PROBE_EVALUATOR);
   assert.equal(summary.overallProbe, overall.accuracy);
   assert.equal(summary.mode, "strict");
+  assert.equal(summary.model, "toolloop-sim-policy");
+  assert.equal(overall.details?.model, "toolloop-sim-policy");
 
   await ledgerOf(campaignId).drain();
   const usage = await db.db

@@ -299,6 +299,7 @@ export async function bfclScoreRows(db: Db, scope: ReportScope) {
       missing: sql<
         number | null
       >`case when jsonb_typeof(${bfclScores.details}->'missing') = 'array' then jsonb_array_length(${bfclScores.details}->'missing') end`,
+      model: sql<string | null>`${bfclScores.details}->>'model'`,
       limitPerCategory: sql<
         number | null
       >`case when jsonb_typeof(${bfclScores.details}->'limitPerCategory') = 'number' then (${bfclScores.details}->>'limitPerCategory')::int end`,

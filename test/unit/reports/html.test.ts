@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { histograms } from "../../../src/reports/data.js";
-import { escapeHtml, renderReportHtml, reportCharts, scriptJson } from "../../../src/reports/html.js";
+import { escapeHtml, evaluatedModels, renderReportHtml, reportCharts, scriptJson } from "../../../src/reports/html.js";
 import { fullReportData, longBfclRows, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
 
 const CHART_JS = "/* chart.js stand-in for string tests */ window.Chart = function () {};";
@@ -310,4 +310,29 @@ test("an iteration without a BFCL evaluation keeps its place on the BFCL charts'
     assert.deepEqual(chart.config.data.datasets[0]!.data, [0.5, null, 0.5]);
     assert.notEqual(chart.config.data.datasets[0]!.spanGaps, true, `${title}: the line breaks where no evaluation ran`);
   }
+});
+
+test("the BFCL charts name the policy each iteration's numbers are of (the served one in a loop, not roles.policy)", () => {
+  const row = (iteration: number, category: string, model?: string) => ({
+    iteration,
+    evaluator: "toolloop-matcher",
+    category,
+    accuracy: 0.5,
+    total: 20,
+    ...(model ? { model } : {}),
+  });
+  const bfcl = [
+    row(1, "simple", "base"),
+    row(1, "overall_probe", "base"),
+    row(2, "overall_probe", "base"),
+    row(3, "overall_probe", "c-iter-3"),
+    row(4, "overall_probe", "c-iter-4"),
+    row(5, "overall_probe"),
+  ];
+  assert.equal(evaluatedModels(bfcl), "iterations 1–2: base; iteration 3: c-iter-3; iteration 4: c-iter-4");
+  const overall = reportCharts(fullReportData({ bfcl })).charts.find((c) => c.title === "BFCL overall scores")!;
+  assert.match(overall.caption, /Policy evaluated: iterations 1–2: base; iteration 3: c-iter-3; iteration 4: c-iter-4\./);
+  const categoriesOnly = reportCharts(fullReportData({ bfcl: [row(1, "simple", "c-iter-1")] })).charts.find((c) => c.title === "BFCL scores per category")!;
+  assert.match(categoriesOnly.caption, /Policy evaluated: iteration 1: c-iter-1\./);
+  assert.equal(evaluatedModels([row(1, "simple")]), "", "rows stored before the model was recorded name none");
 });

@@ -278,7 +278,7 @@ test("bfcl-eval's overall from a run that left categories out and limited the re
       correct: 10,
       total: 20,
       accuracy: 0.5 / 3 / 5,
-      details: { formula: "RULES.md (BFCL v3)", missing: ["java", "javascript", "multiple"] },
+      details: { formula: "RULES.md (BFCL v3)", missing: ["java", "javascript", "multiple"], model: "c-iter-1" },
     },
   ]);
   const d = await gatherReportData(db, { campaignId: "c" });
@@ -292,4 +292,6 @@ test("bfcl-eval's overall from a run that left categories out and limited the re
   const overall = reportCharts(d).charts.find((c) => c.title === "BFCL overall scores")!;
   assert.match(overall.caption, /counts 0 \(3 of 17 categories left out\)/);
   assert.match(overall.caption, /Only the first 20 entries of each category were evaluated/);
+  assert.equal(d.bfcl.find((b) => b.category === "overall")?.model, "c-iter-1");
+  assert.match(overall.caption, /Policy evaluated: iteration 1: c-iter-1\./);
 });

@@ -172,7 +172,13 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
         correct: present.reduce((a, c) => a + (scores[c]?.correct ?? 0), 0),
         total: present.reduce((a, c) => a + (scores[c]?.total ?? 0), 0),
         accuracy,
-        details: { formula: "RULES.md (BFCL v3)", missing: members.filter((c) => !scores[c]), packageVersion: info.version },
+        details: {
+          formula: "RULES.md (BFCL v3)",
+          missing: members.filter((c) => !scores[c]),
+          packageVersion: info.version,
+          model: target.model,
+          endpoint: target.baseUrl,
+        },
       };
     };
     await upsertBfclScores(ctx.deps.db, [
@@ -184,6 +190,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
 
     return {
       evaluator: EVALUATOR,
+      model: target.model,
       packageVersion: info.version,
       limitPerCategory: ctx.stage.limitPerCategory ?? null,
       overall: ours.overall,
@@ -311,7 +318,15 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
       correct: score.correct,
       total: score.total,
       accuracy: score.accuracy,
-      details: { packageCategory: pkgCategory, packageVersion: info.version, limitPerCategory: stage.limitPerCategory ?? null, scoreFile },
+      // The model bfcl-eval asked: its requests bypass toolloop's request ledger, so this is the only record of it.
+      details: {
+        packageCategory: pkgCategory,
+        packageVersion: info.version,
+        limitPerCategory: stage.limitPerCategory ?? null,
+        scoreFile,
+        model: run.target.model,
+        endpoint: run.target.baseUrl,
+      },
     },
   ]);
   return { total: ids.length, correct: score.correct, generated: ids.length - reused, reused };

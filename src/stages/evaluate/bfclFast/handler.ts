@@ -36,9 +36,10 @@ function batchCategories(stage: ProbeStage, batchIndex: number): string[] {
   return stage.categories.slice(batchIndex * stage.batchSize, (batchIndex + 1) * stage.batchSize);
 }
 
-function requirePolicy(config: CampaignConfig): { maxConcurrency: number } {
+function requirePolicy(config: CampaignConfig): { maxConcurrency: number; model: string; endpoint: string } {
   try {
-    return { maxConcurrency: resolveRole(config, "policy").endpoint.maxConcurrency };
+    const policy = resolveRole(config, "policy");
+    return { maxConcurrency: policy.endpoint.maxConcurrency, model: policy.roleConfig.model, endpoint: policy.endpoint.baseUrl };
   } catch (err) {
     if (err instanceof RoleResolutionError) throw new StageInputError(`${err.message} (evaluate.bfclFast checks the policy model)`);
     throw err;
@@ -98,7 +99,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     const categories = batchCategories(stage, batchIndex);
     if (categories.length === 0)
       throw new StageInputError(`batch ${batchIndex} is outside the plan (${stage.categories.length} categories, batchSize ${stage.batchSize})`);
-    const { maxConcurrency } = requirePolicy(config);
+    const { maxConcurrency, model, endpoint } = requirePolicy(config);
 
     const sizes = new Map<string, number>();
     for (const c of categories) sizes.set(c, await categorySize(c, stage.limitPerCategory));
@@ -162,6 +163,8 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
               limitPerCategory: stage.limitPerCategory ?? null,
               failedRequests,
               note: "fast probe (toolloop matcher), not bfcl-eval",
+              model,
+              endpoint,
             },
           },
         ]);
@@ -181,6 +184,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
 
   async finalize(ctx) {
     const { stage, campaignId, iteration } = ctx;
+    const { model, endpoint } = requirePolicy(ctx.config);
     const stored = new Map((await listBfclScores(ctx.deps.db, campaignId, iteration, PROBE_EVALUATOR)).map((r) => [r.category, r]));
     const categories: Record<string, { accuracy: number; correct: number; total: number }> = {};
     let correct = 0;
@@ -206,11 +210,19 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
         correct,
         total,
         accuracy: overallProbe,
-        details: { note: OVERALL_PROBE_NOTE, mode: stage.mode, limitPerCategory: stage.limitPerCategory ?? null, categories: stage.categories },
+        details: {
+          note: OVERALL_PROBE_NOTE,
+          mode: stage.mode,
+          limitPerCategory: stage.limitPerCategory ?? null,
+          categories: stage.categories,
+          model,
+          endpoint,
+        },
       },
     ]);
     return {
       evaluator: PROBE_EVALUATOR,
+      model,
       mode: stage.mode,
       limitPerCategory: stage.limitPerCategory ?? null,
       overallProbe,
