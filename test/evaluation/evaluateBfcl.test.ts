@@ -205,3 +205,28 @@ test(
     assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - before, 3);
   },
 );
+
+test(
+  "result files of another model are not reused: a re-run for a different roles.policy model generates every id again",
+  { skip, timeout: 180_000 },
+  async () => {
+    const campaignId = `bfcl-model-${Date.now().toString(36)}`;
+    const first = await evaluateBfclHandler.runBatch(context(campaignId, campaign({ categories: ["irrelevance"], limitPerCategory: 3 })), 0, noProgress);
+    assert.deepEqual([first.generated, first.reused], [3, 0]);
+
+    // The operator names another model (a new config version re-runs the iteration): the 3 answers on disk are not its answers.
+    const config = campaign({ categories: ["irrelevance"], limitPerCategory: 3 });
+    config.roles.policy = { ...config.roles.policy!, model: "toolloop-sim-policy-b" };
+    const before = sim.stats().byPath["/v1/chat/completions"] ?? 0;
+    const second = await evaluateBfclHandler.runBatch(context(campaignId, config), 0, noProgress);
+    assert.deepEqual([second.generated, second.reused], [3, 0]);
+    assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - before, 3, "every id asked of the new model");
+    const row = (await listBfclScores(db.db, campaignId, 1, "bfcl-eval")).find((r) => r.category === "irrelevance");
+    assert.equal(row?.details?.model, "toolloop-sim-policy-b");
+    assert.equal(row?.total, 3);
+
+    // The same model again (a plain retry): nothing is generated twice.
+    const third = await evaluateBfclHandler.runBatch(context(campaignId, config), 0, noProgress);
+    assert.deepEqual([third.generated, third.reused], [0, 3]);
+  },
+);

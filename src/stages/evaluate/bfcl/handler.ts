@@ -31,6 +31,7 @@ import { ALL_BFCL_CATEGORIES, LIVE, MULTI_TURN, NON_LIVE, packageCategoryName, t
 import { compareSummaries, computeOverallV3, expectedPackageSummary, type CategoryScores, type DatasetSizes } from "../../../evaluation/score.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "../../../llm/roles.js";
+import { writeFileAtomic } from "../../../util/atomicFiles.js";
 
 type EvalStage = StageConfigOf<"evaluate.bfcl">;
 const EVALUATOR = "bfcl-eval" as const;
@@ -108,7 +109,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
 
     for (const category of categories) {
       const row = stored.find((r) => r.category === category);
-      if (resumed.has(category) && row) {
+      if (resumed.has(category) && row && (row.details?.model === undefined || row.details.model === target.model)) {
         Object.assign(totals, {
           items: totals.items + row.total,
           correct: totals.correct + row.correct,
@@ -230,6 +231,7 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
     await fsp.writeFile(path.join(root, "test_case_ids_to_generate.json"), JSON.stringify({ [pkgCategory]: ids }, null, 1));
   }
 
+  await setAsideOtherModelsResults(ctx, root, run.target.model);
   const resultFile = resultFilePath(resultDir, info, pkgCategory);
   const before = await repairResultFile(resultFile);
   const reused = ids.filter((id) => before.ids.has(id)).length;
@@ -330,6 +332,32 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
     },
   ]);
   return { total: ids.length, correct: score.correct, generated: ids.length - reused, reused };
+}
+
+/** Names the model a category folder's results are of; bfcl-eval's own files do not. */
+const MODEL_MARKER = "evaluated-model.json";
+
+/**
+ * bfcl-eval resumes from whatever result file it finds, so answers of another model (a new config
+ * version naming another roles.policy re-runs the iteration) would be scored as this model's: they
+ * are moved to `superseded/` and every id is generated again. A folder without the marker (written
+ * before it existed) is kept as it is.
+ */
+async function setAsideOtherModelsResults(ctx: StageContext<EvalStage>, root: string, model: string): Promise<void> {
+  const marker = path.join(root, MODEL_MARKER);
+  let previous: string | undefined;
+  try {
+    previous = (JSON.parse(await fsp.readFile(marker, "utf8")) as { model?: string }).model;
+  } catch {
+    previous = undefined;
+  }
+  if (previous !== undefined && previous !== model) {
+    const aside = path.join(root, "superseded", `${new Date().toISOString().replace(/[:.]/g, "-")}-${previous.replace(/[^\w.-]+/g, "_")}`);
+    await fsp.mkdir(aside, { recursive: true });
+    for (const dir of ["result", "score"]) if (fs.existsSync(path.join(root, dir))) await fsp.rename(path.join(root, dir), path.join(aside, dir));
+    ctx.deps.log(`[bfcl] ${path.basename(root)}: results of model "${previous}" moved to ${aside}; generating every id for "${model}"`);
+  }
+  if (previous !== model) await writeFileAtomic(marker, `${JSON.stringify({ model })}\n`);
 }
 
 /** Entry count of every category in the package's data (the weight of a category left out). */

@@ -57,9 +57,18 @@ async function categorySize(category: string, limit: number | undefined): Promis
   return limit === undefined ? size : Math.min(size, limit);
 }
 
-/** A stored row is reusable only if it was produced with the same mode and limit as this run asks for. */
-function reusable(row: BfclScoreRow | undefined, stage: ProbeStage): row is BfclScoreRow {
-  return row !== undefined && row.details?.mode === stage.mode && row.details.limitPerCategory === (stage.limitPerCategory ?? null);
+/**
+ * A stored row is reusable only if it was produced with the same mode and limit as this run asks for,
+ * of the same model (a new config version naming another policy re-runs the iteration; rows stored
+ * before the model was recorded name none).
+ */
+function reusable(row: BfclScoreRow | undefined, stage: ProbeStage, model: string): row is BfclScoreRow {
+  return (
+    row !== undefined &&
+    row.details?.mode === stage.mode &&
+    row.details.limitPerCategory === (stage.limitPerCategory ?? null) &&
+    (row.details.model === undefined || row.details.model === model)
+  );
 }
 
 /**
@@ -110,7 +119,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     const todo: string[] = [];
     for (const category of categories) {
       const row = stored.get(category);
-      if (reusable(row, stage)) {
+      if (reusable(row, stage, model)) {
         totals.items += row.total;
         totals.correct += row.correct;
         totals.reused += row.total;
@@ -191,9 +200,9 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     let total = 0;
     for (const category of stage.categories) {
       const row = stored.get(category);
-      if (!reusable(row, stage)) {
+      if (!reusable(row, stage, model)) {
         throw new StageInputError(
-          `evaluate.probe: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`,
+          `evaluate.bfclFast: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) of model "${model}" stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`,
         );
       }
       categories[category] = { accuracy: row.accuracy, correct: row.correct, total: row.total };
