@@ -27,8 +27,51 @@ export interface OmittedChart {
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1f77b4", "#8c564b"];
 const STATUS_COLORS: Record<string, string> = { verified: "#59a14f", rejected: "#e15759", pending: "#bab0ac", duplicate: "#edc948" };
 const color = (i: number) => PALETTE[i % PALETTE.length]!;
-/** An iteration's colour, the same in every chart that has a series per iteration (score histograms, reward curve). */
-export const iterationColor = (iteration: number) => color(iteration - 1);
+/** Viridis, dark to light: the colour scale of iterations when there are more than the palette's colours. */
+const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
+
+function viridis(t: number): string {
+  const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
+  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
+  const [a, b] = [VIRIDIS[i]!, VIRIDIS[i + 1]!].map((h) => [1, 3, 5].map((k) => parseInt(h.slice(k, k + 2), 16)));
+  return `#${a!
+    .map((v, k) =>
+      Math.round(v + (b![k]! - v) * (x - i))
+        .toString(16)
+        .padStart(2, "0"),
+    )
+    .join("")}`;
+}
+
+/**
+ * An iteration's colour, the same in every chart that has a series per iteration (score histograms,
+ * reward curve). Up to the palette's 12 iterations, its colours; a longer campaign (`iterations`, the
+ * highest in the report) gets a colour scale from dark (first) to light (last), because the palette
+ * repeated gave iterations 1, 13 and 25 one colour.
+ */
+export const iterationColor = (iteration: number, iterations = PALETTE.length) =>
+  iterations <= PALETTE.length ? color(iteration - 1) : viridis((iteration - 1) / (iterations - 1));
+
+/**
+ * A chart's height for its legend: Chart.js wraps legend items into rows above the plot and gives the
+ * legend at most half the chart, so 30 series (one per iteration of a long campaign) once took 160 of
+ * 320 px, left an 88 px plot and dropped the last items. Estimated from the labels' lengths at the
+ * report's width (about 1050 px of legend row, 6.5 px a character in the legend's font, 50 px for the
+ * colour box and padding).
+ */
+export function heightForLegend(labels: string[], base = 320): number {
+  let rows = labels.length > 0 ? 1 : 0;
+  let width = 0;
+  for (const label of labels) {
+    const w = 50 + 6.5 * label.length;
+    if (width > 0 && width + w > 1050) {
+      rows++;
+      width = 0;
+    }
+    width += w;
+  }
+  return Math.max(base, 270 + 24 * rows);
+}
 /** A judge's verdict: correct green, incorrect red, in every committee's vocabulary (src/judging). */
 export const VERDICT_COLORS: Record<string, string> = {
   CORRECT: "#59a14f",
@@ -77,7 +120,7 @@ function stacked<R>(rows: R[], x: (r: R) => string, series: (r: R) => string, va
  */
 const scoresText = (n: number) => `${n} score${n === 1 ? "" : "s"}`;
 
-function histogramChart(h: Histogram): ChartSpec["config"] {
+function histogramChart(h: Histogram, iterations: number): ChartSpec["config"] {
   const labels = h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`);
   const of = h.samples !== undefined && h.samples !== h.count ? ` of ${h.samples} samples` : "";
   const perIteration = h.iterations ?? [];
@@ -86,13 +129,13 @@ function histogramChart(h: Histogram): ChartSpec["config"] {
       ? perIteration.map((it) => ({
           label: `iteration ${it.iteration} (${scoresText(it.count)}, mean ${fmt(it.mean)})`,
           data: it.n,
-          backgroundColor: iterationColor(it.iteration),
+          backgroundColor: iterationColor(it.iteration, iterations),
         }))
       : [
           {
             label: `${h.metric} (${scoresText(h.count)}${of}${perIteration.length === 1 ? `, iteration ${perIteration[0]!.iteration}` : ""}, mean ${fmt(h.mean)})`,
             data: h.bins.map((b) => b.n),
-            backgroundColor: perIteration.length === 1 ? iterationColor(perIteration[0]!.iteration) : color(0),
+            backgroundColor: perIteration.length === 1 ? iterationColor(perIteration[0]!.iteration, iterations) : color(0),
           },
         ];
   return {
@@ -116,6 +159,13 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     else charts.push({ id: `chart-${charts.length + 1}`, title, ...make() });
   };
   const across = d.iteration === undefined ? "per iteration" : `per iteration, up to iteration ${d.iteration}`;
+  // The colour scale of iterations spans the campaign's (every report of a campaign colours iteration N alike once it is known).
+  const iterationCount = Math.max(
+    0,
+    ...d.iterations.map((i) => i.iteration),
+    ...d.reward.map((c) => c.iteration),
+    ...d.scores.flatMap((h) => (h.iterations ?? []).map((i) => i.iteration)),
+  );
 
   add(d.funnel.length > 0, "Acceptance funnel", "no samples were written", () => ({
     caption: "Samples each stage wrote, per kind, by status (verified: accepted; rejected: failed a verifier, the rules or the judges).",
@@ -191,7 +241,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.${
         h?.scale === "log" ? ` The bins are log-spaced: the values span more than a factor of ${LOG_BINS_RATIO}.` : ""
       }`,
-      config: histogramChart(h!),
+      config: histogramChart(h!, iterationCount),
     }));
   }
   add(d.judgeVotes.length > 0, "Judges' verdicts", "no judge voted (no verify.judges, repair.labels or expand.errors committee ran)", () => ({
@@ -247,8 +297,8 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
           datasets: d.reward.map((c) => ({
             label: `iteration ${c.iteration}`,
             data: steps.map((s) => c.points.find((p) => p.step === s)?.score ?? c.points.find((p) => p.step === s)?.reward ?? null),
-            borderColor: iterationColor(c.iteration),
-            backgroundColor: iterationColor(c.iteration),
+            borderColor: iterationColor(c.iteration, iterationCount),
+            backgroundColor: iterationColor(c.iteration, iterationCount),
             spanGaps: true,
           })),
         },
@@ -275,7 +325,12 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     ),
   }));
   multiTurnCharts(d, add);
-  for (const c of charts) c.config.options = { animation: false, responsive: true, maintainAspectRatio: false, ...c.config.options };
+  for (const c of charts) {
+    c.config.options = { animation: false, responsive: true, maintainAspectRatio: false, ...c.config.options };
+    // A legend of many series (an iteration each) grows the chart instead of squeezing its plot.
+    const legend = heightForLegend(c.config.data.datasets.map((ds) => String(ds.label ?? "")));
+    if (legend > (c.height ?? 320)) c.height = legend;
+  }
   return { charts, omitted };
 }
 

@@ -141,3 +141,22 @@ export function longBfclRows(iterations: number): ReportData["bfcl"] {
   }
   return rows;
 }
+
+/** A 30-iteration campaign: a series per iteration in the score histograms and the reward curve, and both BFCL evaluations. */
+export function longCampaignReportData(iterations = 30): ReportData {
+  const its = Array.from({ length: iterations }, (_, i) => i + 1);
+  const values: { metric: string; value: number; iteration: number; sampleId: string }[] = [];
+  for (const iteration of its)
+    for (let k = 0; k < 20; k++) {
+      values.push({ metric: "label_ppl", value: 1 + ((k * 7 + iteration) % 40) / 4, iteration, sampleId: `s${k}-${iteration}` });
+      values.push({ metric: "consistency", value: (k % 5) / 4, iteration, sampleId: `s${k}` });
+    }
+  return fullReportData({
+    iterations: its.map((iteration) => ({ iteration, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: "2026-01-01T00:10:00.000Z" })),
+    scores: histograms(values),
+    bfcl: longBfclRows(iterations),
+    probe: its.map((iteration) => ({ iteration, matched: 80, mismatched: 20 })),
+    reward: its.map((iteration) => ({ iteration, points: Array.from({ length: 10 }, (_, s) => ({ step: s + 1, score: 0.3 + s * 0.02 })) })),
+    pool: its.map((iteration) => ({ iteration, reason: "high_ppl", n: 50 })),
+  });
+}

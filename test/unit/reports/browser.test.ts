@@ -12,7 +12,7 @@ import type { Browser } from "puppeteer-core";
 import { chartJsSource } from "../../../src/reports/build.js";
 import { renderReportHtml } from "../../../src/reports/html.js";
 import { checkReportPage, launchChromium } from "../../helpers/reportBrowser.js";
-import { fullReportData, longBfclRows, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
+import { fullReportData, longBfclRows, longCampaignReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
 
 let browser: Browser;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-browser-"));
@@ -118,6 +118,34 @@ test("the BFCL charts of a 30-iteration campaign running both evaluators keep a 
     );
     // One chart of 35 lines once left a 94 px plot under a 160 px legend.
     for (const c of bfcl) assert.ok(c.plot >= 180, `${c.title}: plot ${c.plot.toFixed(0)} px high under a ${c.legend} px legend`);
+  } finally {
+    await page.close();
+  }
+});
+
+test("a 30-iteration campaign's per-iteration charts show every legend item and keep a readable plot", async () => {
+  const file = path.join(dir, "long-campaign.html");
+  fs.writeFileSync(file, renderReportHtml(longCampaignReportData(30), { chartJs: await chartJsSource() }));
+  const page = await browser.newPage();
+  try {
+    await page.setViewport({ width: 1200, height: 900 });
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    const charts = (await page.evaluate(`[...document.querySelectorAll("canvas")].map((c) => {
+      const chart = Chart.getChart(c);
+      const legend = chart.legend;
+      const shown = legend.legendHitBoxes.filter((b) => b.top + b.height <= legend.bottom + 1).length;
+      return { title: c.dataset.title, plot: chart.chartArea.bottom - chart.chartArea.top, datasets: chart.data.datasets.length, shown };
+    })`)) as { title: string; plot: number; datasets: number; shown: number }[];
+    const perIteration = charts.filter((c) => c.datasets === 30);
+    assert.deepEqual(
+      perIteration.map((c) => c.title),
+      ["Score distribution: label_ppl", "Score distribution: consistency", "BFCL scores per category", "Training reward curve"],
+    );
+    // At 320 px the histograms' legends took 160 px, left an 88 px plot and dropped iterations 29 and 30.
+    for (const c of perIteration) {
+      assert.ok(c.plot >= 180, `${c.title}: plot ${c.plot.toFixed(0)} px high`);
+      assert.equal(c.shown, 30, `${c.title}: every legend item drawn`);
+    }
   } finally {
     await page.close();
   }

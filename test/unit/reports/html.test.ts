@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { histograms } from "../../../src/reports/data.js";
 import { escapeHtml, evaluatedModels, renderReportHtml, reportCharts, scriptJson } from "../../../src/reports/html.js";
-import { fullReportData, longBfclRows, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
+import { fullReportData, longBfclRows, longCampaignReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
 
 const CHART_JS = "/* chart.js stand-in for string tests */ window.Chart = function () {};";
 
@@ -335,4 +335,22 @@ test("the BFCL charts name the policy each iteration's numbers are of (the serve
   const categoriesOnly = reportCharts(fullReportData({ bfcl: [row(1, "simple", "c-iter-1")] })).charts.find((c) => c.title === "BFCL scores per category")!;
   assert.match(categoriesOnly.caption, /Policy evaluated: iteration 1: c-iter-1\./);
   assert.equal(evaluatedModels([row(1, "simple")]), "", "rows stored before the model was recorded name none");
+});
+
+test("a 30-iteration campaign: each iteration keeps a colour of its own in the histograms and the reward curve, and those charts grow with their legends", () => {
+  const { charts } = reportCharts(longCampaignReportData(30));
+  for (const title of ["Score distribution: label_ppl", "Score distribution: consistency", "Training reward curve"]) {
+    const chart = charts.find((c) => c.title === title)!;
+    const colours = chart.config.data.datasets.map((ds) => String(ds.backgroundColor));
+    assert.equal(colours.length, 30, title);
+    assert.equal(new Set(colours).size, 30, `${title}: 30 iterations, 30 colours (${colours.join(" ")})`);
+    assert.ok((chart.height ?? 320) > 320, `${title}: taller than a chart with a one-row legend`);
+  }
+  // The same iteration, the same colour in every chart.
+  const colourOf = (title: string, i: number) => String(charts.find((c) => c.title === title)!.config.data.datasets[i]!.backgroundColor);
+  assert.equal(colourOf("Score distribution: label_ppl", 12), colourOf("Training reward curve", 12));
+  // A short campaign keeps the palette.
+  const short = reportCharts(fullReportData()).charts.find((c) => c.title === "Training reward curve")!;
+  assert.equal(short.config.data.datasets[0]!.backgroundColor, "#4e79a7");
+  assert.equal(short.height, undefined);
 });
