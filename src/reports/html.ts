@@ -573,14 +573,20 @@ export function shortenMiddle(text: string, max: number): string {
   return `${text.slice(0, head)} … ${text.slice(text.length - (max - head - 3))}`;
 }
 
-/** Failed stage runs (their latest attempt failed: a campaign waiting for an operator, or one that failed), shown above the summary; an iteration report's own. */
+/**
+ * Failed stage runs (their latest attempt failed: a campaign waiting for an operator, or one that
+ * failed) and those skipped after failing (an operator's skip, onStageFailure "skip": the iteration
+ * went on without them), shown above the summary; an iteration report's own.
+ */
 function failedStagesBanner(d: ReportData): string {
-  const failed = (d.stages ?? []).filter((s) => s.status === "failed" && (d.iteration === undefined || s.iteration === d.iteration));
+  const failed = (d.stages ?? []).filter(
+    (s) => (s.status === "failed" || (s.status === "skipped" && s.error)) && (d.iteration === undefined || s.iteration === d.iteration),
+  );
   if (failed.length === 0) return "";
   const items = failed
     .map(
       (s) =>
-        `<li>iteration ${s.iteration}, ${escapeHtml(s.stage)} (attempt ${s.attempts}${s.finishedAt ? `, ${escapeHtml(s.finishedAt)}` : ""}): ${escapeHtml(shortenMiddle(s.error ?? "no error recorded", 600))}</li>`,
+        `<li>iteration ${s.iteration}, ${escapeHtml(s.stage)} (attempt ${s.attempts}${s.status === "skipped" ? ", skipped after it failed" : ""}${s.finishedAt ? `, ${escapeHtml(s.finishedAt)}` : ""}): ${escapeHtml(shortenMiddle(s.error ?? "no error recorded", 600))}</li>`,
     )
     .join("");
   return `<div class="banner failed" id="failed-stages">FAILED: ${failed.length === 1 ? "a stage" : `${failed.length} stages`} failed.<ul>${items}</ul></div>`;
@@ -603,9 +609,8 @@ function stagesInLine(d: ReportData, iteration: number): string {
   const byStatus = new Map<string, string[]>();
   for (const r of runs) byStatus.set(r.status, [...(byStatus.get(r.status) ?? []), r.stage]);
   const retried = runs.filter((r) => r.attempts > 1).map((r) => `${r.stage} ×${r.attempts}`);
-  const parts = [...byStatus].map(([status, names]) =>
-    status === "succeeded" || status === "skipped" ? `${names.length} ${status}` : `${status}: ${names.join(", ")}`,
-  );
+  // A skipped stage is named like a failed one: it failed, and the iteration went on without what it makes (a BFCL score, a pool).
+  const parts = [...byStatus].map(([status, names]) => (status === "succeeded" ? `${names.length} ${status}` : `${status}: ${names.join(", ")}`));
   // Only the names here (twelve iterations of full warnings would bury the table); each iteration's report has them in full.
   const warned = runs.filter((r) => r.warning).map((r) => r.stage);
   return `${parts.join("; ")}${retried.length ? `; attempts: ${retried.join(", ")}` : ""}${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;

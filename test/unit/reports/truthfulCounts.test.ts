@@ -295,3 +295,31 @@ test("bfcl-eval's overall from a run that left categories out and limited the re
   assert.equal(d.bfcl.find((b) => b.category === "overall")?.model, "c-iter-1");
   assert.match(overall.caption, /Policy evaluated: iteration 1: c-iter-1\./);
 });
+
+test("a stage skipped after it failed (an operator's skip, onStageFailure skip) is named with its error, not counted among the rest", async (t) => {
+  const { db } = await campaignDb(t);
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  await db.insert(stageRuns).values([
+    { campaignId: "c", iteration: 1, stage: "serve.policy", status: "succeeded", attempts: 1, startedAt: at(1), finishedAt: at(2) },
+    {
+      campaignId: "c",
+      iteration: 1,
+      stage: "evaluate.bfcl",
+      status: "skipped",
+      attempts: 1,
+      error: "evaluate.bfcl live_simple: bfcl-eval finished without results for 3 ids",
+      startedAt: at(3),
+      finishedAt: at(4),
+    },
+    { campaignId: "c", iteration: 1, stage: "score.perplexity", status: "succeeded", attempts: 1, startedAt: at(5), finishedAt: at(6) },
+  ]);
+  const html = renderReportHtml(await gatherReportData(db, { campaignId: "c" }), { chartJs: "" });
+  const iterations = /<table class="iterations">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
+  // Before: "2 succeeded; 1 skipped", and no word of which stage or why anywhere in the campaign report.
+  assert.match(iterations, /<td>2 succeeded; skipped: evaluate\.bfcl<\/td>/);
+  const banner = /<div class="banner failed" id="failed-stages">(.*?)<\/div>/s.exec(html)?.[1] ?? "";
+  assert.match(
+    banner,
+    /iteration 1, evaluate\.bfcl \(attempt 1, skipped after it failed, [^)]*\): evaluate\.bfcl live_simple: bfcl-eval finished without results/,
+  );
+});
