@@ -264,22 +264,27 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       (r) => r.n,
     ),
   }));
+  // Every iteration in scope on the axis: one without a probe (its stage failed or was skipped) is a gap, not a vanished label.
+  const probeIterations = uniq([...d.iterations.map((i) => i.iteration), ...d.probe.map((p) => p.iteration)]).sort((a, b) => a - b);
   add(d.probe.length > 0, "Probe agreement", "no probe.greedy results", () => ({
     caption: `The policy's greedy answers that matched the pool's labels, ${across}.`,
     config: {
       type: "line",
       data: {
-        labels: d.probe.map((p) => `iteration ${p.iteration}`),
+        labels: probeIterations.map((i) => `iteration ${i}`),
         datasets: [
           {
             label: "match rate",
-            data: d.probe.map((p) => (p.matched + p.mismatched ? p.matched / (p.matched + p.mismatched) : 0)),
+            data: probeIterations.map((i) => {
+              const p = d.probe.find((r) => r.iteration === i);
+              return p && p.matched + p.mismatched > 0 ? p.matched / (p.matched + p.mismatched) : null;
+            }),
             borderColor: color(0),
             backgroundColor: color(0),
           },
         ],
       },
-      options: { scales: { y: { min: 0, max: 1 } } },
+      options: { scales: { y: { min: 0, max: 1, title: { display: true, text: "match rate (fraction of probed samples)" } } } },
     },
   }));
   bfclCharts(d, across, add);

@@ -297,6 +297,17 @@ test("the BFCL overall chart says when bfcl-eval's overall leaves categories out
   assert.doesNotMatch(full.caption, /counts 0|limitPerCategory/);
 });
 
+test("an iteration without a probe keeps its place on the probe agreement chart's axis, as a gap", () => {
+  const iterations = [1, 2, 3].map((iteration) => ({ iteration, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null }));
+  const probe = [
+    { iteration: 1, matched: 30, mismatched: 10 },
+    { iteration: 3, matched: 36, mismatched: 4 },
+  ];
+  const chart = reportCharts(fullReportData({ iterations, probe })).charts.find((c) => c.title === "Probe agreement")!;
+  assert.deepEqual(chart.config.data.labels, ["iteration 1", "iteration 2", "iteration 3"]);
+  assert.deepEqual(chart.config.data.datasets[0]!.data, [0.75, null, 0.9]);
+});
+
 test("an iteration without a BFCL evaluation keeps its place on the BFCL charts' axis, as a gap", () => {
   const iterations = [1, 2, 3].map((iteration) => ({ iteration, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null }));
   iterations[1]!.status = "failed";
