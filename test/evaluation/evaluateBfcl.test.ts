@@ -93,6 +93,18 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
     reports.some((r) => r.category === "live_simple" && r.done === 4 && r.total === 4),
     "heartbeats carry per-category progress",
   );
+  // And the batch's own (what campaign status adds up): each batch ends with its 4 entries settled.
+  assert.deepEqual(
+    reports.filter((r) => r.finished.length === 1).map((r) => [r.finished[0], r.settled]),
+    [
+      ["irrelevance", 4],
+      ["live_simple", 4],
+    ],
+  );
+  assert.ok(
+    reports.every((r) => (r.settled ?? 0) <= 4),
+    "never past the batch's entries",
+  );
 
   const summary = (await evaluateBfclHandler.finalize?.(ctx, batches)) as Record<string, unknown>;
   const rows = await listBfclScores(db.db, campaignId, 1, "bfcl-eval");

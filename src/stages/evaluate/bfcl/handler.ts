@@ -42,6 +42,8 @@ export interface BfclProgress {
   category?: string;
   done: number;
   total: number;
+  /** Entries of the batch settled: its finished categories' and the current one's done (what `campaign status` adds up). */
+  settled?: number;
 }
 
 const PROGRESS_EVERY_MS = 2000;
@@ -102,6 +104,14 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
     const { python, info, target } = await prepare(ctx);
     const iterDir = bfclIterationDir(ctx);
     const state: BfclProgress = { finished: [], done: 0, total: 0 };
+    // Entries of the categories this batch finished; the current category adds its own done.
+    let finishedEntries = 0;
+    const report = () =>
+      progress.report({
+        ...state,
+        finished: [...state.finished],
+        settled: finishedEntries + (state.category !== undefined && !state.finished.includes(state.category) ? state.done : 0),
+      });
     const totals = { items: 0, correct: 0, generated: 0, reused: 0, categories: 0 };
     // Categories an earlier attempt of this batch finished (heartbeat) and stored are not run again.
     const stored = await listBfclScores(ctx.deps.db, ctx.campaignId, ctx.iteration, EVALUATOR);
@@ -117,6 +127,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
           categories: totals.categories + 1,
         });
         state.finished.push(category);
+        finishedEntries += row.total;
         continue;
       }
       const r = await runCategory(ctx, {
@@ -126,7 +137,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
         target,
         iterDir,
         state,
-        report: () => progress.report({ ...state, finished: [...state.finished] }),
+        report,
       });
       totals.items += r.total;
       totals.correct += r.correct;
@@ -134,7 +145,8 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
       totals.reused += r.reused;
       totals.categories++;
       state.finished.push(category);
-      progress.report({ ...state, finished: [...state.finished] });
+      finishedEntries += r.total;
+      report();
     }
     return totals;
   },
