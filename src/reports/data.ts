@@ -118,6 +118,10 @@ export interface ReportData {
     limitPerCategory?: number;
     /** The policy model the evaluation asked (the iteration's served policy in a loop); absent in rows stored before it was recorded. */
     model?: string;
+    /** The fast probe's matcher mode (strict or bfcl). */
+    mode?: string;
+    /** The fast probe's requests that failed (HTTP 4xx, an unreadable answer), each scored as a wrong answer. */
+    failedRequests?: number;
   }[];
   pool: { iteration: number; reason: string; n: number }[];
   exclusions: { iteration: number; reason: string; n: number }[];
@@ -214,9 +218,11 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     judgeVotes: votes,
     labelJudgements: judgements,
     probe: [...probe.values()],
-    bfcl: bfcl.map(({ missing, limitPerCategory, model, ...row }) => ({
+    bfcl: bfcl.map(({ missing, limitPerCategory, model, mode, failedRequests, ...row }) => ({
       ...row,
       ...(model !== null ? { model } : {}),
+      ...(mode !== null ? { mode } : {}),
+      ...(failedRequests !== null ? { failedRequests: Number(failedRequests) } : {}),
       ...(missing !== null ? { missing: Number(missing) } : {}),
       ...(limitPerCategory !== null ? { limitPerCategory: Number(limitPerCategory) } : {}),
     })),

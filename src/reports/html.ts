@@ -445,6 +445,16 @@ function bfclCharts(
   // How many entries each fast-probe accuracy rests on (a category probed with a limit has few).
   const sizes = uniq(categories.filter((b) => b.evaluator === FAST_EVALUATOR).map((b) => b.total)).sort((a, b) => a - b);
   const fastEntries = sizes.length === 0 ? "no category" : `${sizes.length === 1 ? sizes[0] : `${sizes[0]}–${sizes.at(-1)}`} entries per category`;
+  const fast = categories.filter((b) => b.evaluator === FAST_EVALUATOR);
+  const modes = uniq(fast.flatMap((b) => (b.mode ? [b.mode] : []))).sort();
+  // Requests the endpoint refused count as wrong answers, as in BFCL: an accuracy they lowered says so.
+  const failedByIteration = iterationsOf(fast)
+    .map((it) => ({ it, n: fast.filter((b) => b.iteration === it).reduce((s, b) => s + (b.failedRequests ?? 0), 0) }))
+    .filter((f) => f.n > 0);
+  const failedNote =
+    failedByIteration.length > 0
+      ? ` Requests the policy endpoint refused or answered unreadably count as wrong answers (${failedByIteration.map((f) => `iteration ${f.it}: ${f.n}`).join(", ")}).`
+      : "";
   const its = iterationsOf(categories);
   const series = seriesOf(categories, (b) => (BFCL_EVAL_CATEGORIES as readonly string[]).indexOf(b.category));
   const both = uniq(categories.map((b) => b.evaluator)).length > 1;
@@ -454,7 +464,7 @@ function bfclCharts(
   add(true, "BFCL scores per category", "no BFCL evaluation ran", () => ({
     caption: `Accuracy per BFCL category and evaluator, ${across}.${groups.length === 0 && evaluatedModels(d.bfcl) ? ` Policy evaluated: ${evaluatedModels(d.bfcl)}.` : ""}${
       categories.some((b) => b.evaluator === FAST_EVALUATOR)
-        ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${fastEntries}), not the official bfcl-eval score.`
+        ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${modes.length > 0 ? `matcher mode ${modes.join(" and ")}, ` : ""}${fastEntries}), not the official bfcl-eval score.${failedNote}`
         : ""
     }${officialLimits.length > 0 ? ` bfcl-eval evaluated the first ${officialLimits.join(", ")} entries of each category (limitPerCategory).` : ""}${both ? " One colour per category: solid lines bfcl-eval, dashed lines toolloop-matcher." : ""}`,
     config: {

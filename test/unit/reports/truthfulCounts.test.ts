@@ -323,3 +323,34 @@ test("a stage skipped after it failed (an operator's skip, onStageFailure skip) 
     /iteration 1, evaluate\.bfcl \(attempt 1, skipped after it failed, [^)]*\): evaluate\.bfcl live_simple: bfcl-eval finished without results/,
   );
 });
+
+test("the BFCL category chart says the fast probe's matcher mode and how many of its requests failed and counted as wrong", async (t) => {
+  const { db } = await campaignDb(t);
+  await db.insert(bfclScores).values([
+    {
+      campaignId: "c",
+      iteration: 1,
+      evaluator: "toolloop-matcher",
+      category: "simple",
+      correct: 12,
+      total: 60,
+      accuracy: 0.2,
+      details: { mode: "strict", limitPerCategory: 60, failedRequests: 24, note: "fast probe (toolloop matcher), not bfcl-eval" },
+    },
+    {
+      campaignId: "c",
+      iteration: 1,
+      evaluator: "toolloop-matcher",
+      category: "multiple",
+      correct: 30,
+      total: 60,
+      accuracy: 0.5,
+      details: { mode: "strict", failedRequests: 0 },
+    },
+  ]);
+  const d = await gatherReportData(db, { campaignId: "c" });
+  const chart = reportCharts(d).charts.find((c) => c.title === "BFCL scores per category")!;
+  assert.match(chart.caption, /evaluate\.bfclFast, matcher mode strict, 60 entries per category/);
+  // 24 of simple's 60 answers were refusals: its 20% is not the model's.
+  assert.match(chart.caption, /count as wrong answers \(iteration 1: 24\)/);
+});
