@@ -415,6 +415,12 @@ export function createActivities(deps: ActivityDeps) {
           if (ref.status === "failed" || ref.status === "aborted") {
             const closed = await closeRunningIterations(db, ref.campaignId, ref.status);
             if (closed.length) deps.log(`[campaign] ${ref.campaignId} ${ref.status}: iteration ${closed.join(", ")} recorded ${ref.status}`);
+            // These never reached finishIteration: without their own reports the campaign report's links to them lead nowhere.
+            for (const iteration of closed) {
+              const counts = await countSamples(db, ref.campaignId, iteration);
+              const report = await writeReportsBestEffort(db, { campaignId: ref.campaignId, iteration });
+              await upsertIteration(db, { campaignId: ref.campaignId, iteration, status: ref.status, summary: { samples: counts, report } });
+            }
           }
           // The campaign report written at the last iteration's end still said "running": refresh it (best effort).
           await withinReportBudget(() => writeCampaignReport(db, { baseDir: deps.baseDir, campaignId: ref.campaignId })).then(

@@ -9,10 +9,15 @@ export function progressBar(done: number, total: number, width = 24): string {
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%`;
 }
 
+/** A summary figure: counts as they are, a fraction (a score, a rate) to four significant digits. */
+function summaryFigure(v: unknown): string {
+  return typeof v === "number" && !Number.isInteger(v) && Number.isFinite(v) ? String(Number(v.toPrecision(4))) : String(v);
+}
+
 function stageLine(s: StageStatus): string {
   const counts = Object.entries(s.counts)
     .filter(([k]) => k !== "items")
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${k}=${summaryFigure(v)}`)
     .join(" ");
   // A stage of a resumed campaign whose batches had all finished before plans nothing this run.
   const nothingLeft = s.state === "succeeded" && s.itemsTotal === 0;

@@ -232,18 +232,27 @@ export interface ResultFileState {
   dropped: number;
   /** Failed requests among the dropped lines, with their messages. */
   transientErrors: { id: string; message: string }[];
+  /**
+   * Requests the endpoint refused because of how it is set up (unknown model, bad key, wrong path),
+   * dropped too: kept, they would be scored as the model's answer (an irrelevance entry "declined"
+   * by a 404 counts as correct), and every other request gets the same refusal.
+   */
+  endpointErrors: { id: string; message: string }[];
 }
 
 /** Messages of failed requests that say nothing about the model (endpoint down, overloaded, timed out). */
 const TRANSIENT_ERROR = /connection|timed? ?out|timeout|error code: (408|409|429|5\d\d)|service unavailable|rate limit/i;
+/** The OpenAI SDK's message for a refusal that every request would get (src/llm/errors.ts ENDPOINT_MISCONFIGURED_STATUSES). */
+const ENDPOINT_ERROR = /error code: (401|403|404|405|407)\b/i;
 
 /**
  * Makes a result file safe to resume from: drops a line cut short by a kill (bfcl-eval would fail
- * to parse it), duplicates, and results that record a transient request failure (bfcl-eval would
- * otherwise keep them as the model's answer and never ask again). Rewrites atomically.
+ * to parse it), duplicates, and results that record a transient request failure or an endpoint's
+ * refusal (bfcl-eval would otherwise keep them as the model's answer and never ask again).
+ * Rewrites atomically.
  */
 export async function repairResultFile(file: string): Promise<ResultFileState> {
-  const state: ResultFileState = { ids: new Set(), dropped: 0, transientErrors: [] };
+  const state: ResultFileState = { ids: new Set(), dropped: 0, transientErrors: [], endpointErrors: [] };
   let text: string;
   try {
     text = await fsp.readFile(file, "utf8");
@@ -263,6 +272,11 @@ export async function repairResultFile(file: string): Promise<ResultFileState> {
     }
     if (typeof entry.id !== "string" || state.ids.has(entry.id)) {
       state.dropped++;
+      continue;
+    }
+    if (typeof entry.result === "string" && entry.result.startsWith(INFERENCE_ERROR_PREFIX) && ENDPOINT_ERROR.test(entry.result)) {
+      state.dropped++;
+      state.endpointErrors.push({ id: entry.id, message: entry.result });
       continue;
     }
     if (typeof entry.result === "string" && entry.result.startsWith(INFERENCE_ERROR_PREFIX) && TRANSIENT_ERROR.test(entry.result)) {

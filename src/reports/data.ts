@@ -106,8 +106,25 @@ export interface ReportData {
   judgeVotes: { stage: string; model: string; verdict: string; n: number }[];
   labelJudgements: { verdict: string; action: string; n: number }[];
   probe: { iteration: number; matched: number; mismatched: number }[];
-  /** `simulated`: the policy answering was the toolloop LLM simulator (the score measures no model). */
-  bfcl: { iteration: number; evaluator: string; category: string; accuracy: number; total: number; simulated: boolean }[];
+  bfcl: {
+    iteration: number;
+    evaluator: string;
+    category: string;
+    accuracy: number;
+    total: number;
+    /** A group row's categories left out of the evaluation (each counted 0 in the formula). */
+    missing?: number;
+    /** The entries per category a limited run evaluated (limitPerCategory). */
+    limitPerCategory?: number;
+    /** The policy model the evaluation asked (the iteration's served policy in a loop); absent in rows stored before it was recorded. */
+    model?: string;
+    /** The fast probe's matcher mode (strict or bfcl). */
+    mode?: string;
+    /** The fast probe's requests that failed (HTTP 4xx, an unreadable answer), each scored as a wrong answer. */
+    failedRequests?: number;
+    /** The policy answering was the toolloop LLM simulator (the score measures no model). */
+    simulated?: boolean;
+  }[];
   pool: { iteration: number; reason: string; n: number }[];
   exclusions: { iteration: number; reason: string; n: number }[];
   reward: RewardCurve[];
@@ -203,7 +220,14 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     judgeVotes: votes,
     labelJudgements: judgements,
     probe: [...probe.values()],
-    bfcl,
+    bfcl: bfcl.map(({ missing, limitPerCategory, model, mode, failedRequests, ...row }) => ({
+      ...row,
+      ...(model !== null ? { model } : {}),
+      ...(mode !== null ? { mode } : {}),
+      ...(failedRequests !== null ? { failedRequests: Number(failedRequests) } : {}),
+      ...(missing !== null ? { missing: Number(missing) } : {}),
+      ...(limitPerCategory !== null ? { limitPerCategory: Number(limitPerCategory) } : {}),
+    })),
     pool,
     exclusions,
     reward: curves,

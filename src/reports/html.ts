@@ -5,6 +5,7 @@
  * never drawn empty. Every text from the database is escaped; the embedded JSON cannot close its
  * script element.
  */
+import { BFCL_EVAL_CATEGORIES } from "../bfcl/categoryNames.js";
 import { LOG_BINS_RATIO, type Histogram, type ReportData } from "./data.js";
 
 export interface ChartSpec {
@@ -26,8 +27,51 @@ export interface OmittedChart {
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1f77b4", "#8c564b"];
 const STATUS_COLORS: Record<string, string> = { verified: "#59a14f", rejected: "#e15759", pending: "#bab0ac", duplicate: "#edc948" };
 const color = (i: number) => PALETTE[i % PALETTE.length]!;
-/** An iteration's colour, the same in every chart that has a series per iteration (score histograms, reward curve). */
-export const iterationColor = (iteration: number) => color(iteration - 1);
+/** Viridis, dark to light: the colour scale of iterations when there are more than the palette's colours. */
+const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
+
+function viridis(t: number): string {
+  const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
+  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
+  const [a, b] = [VIRIDIS[i]!, VIRIDIS[i + 1]!].map((h) => [1, 3, 5].map((k) => parseInt(h.slice(k, k + 2), 16)));
+  return `#${a!
+    .map((v, k) =>
+      Math.round(v + (b![k]! - v) * (x - i))
+        .toString(16)
+        .padStart(2, "0"),
+    )
+    .join("")}`;
+}
+
+/**
+ * An iteration's colour, the same in every chart that has a series per iteration (score histograms,
+ * reward curve). Up to the palette's 12 iterations, its colours; a longer campaign (`iterations`, the
+ * highest in the report) gets a colour scale from dark (first) to light (last), because the palette
+ * repeated gave iterations 1, 13 and 25 one colour.
+ */
+export const iterationColor = (iteration: number, iterations = PALETTE.length) =>
+  iterations <= PALETTE.length ? color(iteration - 1) : viridis((iteration - 1) / (iterations - 1));
+
+/**
+ * A chart's height for its legend: Chart.js wraps legend items into rows above the plot and gives the
+ * legend at most half the chart, so 30 series (one per iteration of a long campaign) once took 160 of
+ * 320 px, left an 88 px plot and dropped the last items. Estimated from the labels' lengths at the
+ * report's width (about 1050 px of legend row, 6.5 px a character in the legend's font, 50 px for the
+ * colour box and padding).
+ */
+export function heightForLegend(labels: string[], base = 320): number {
+  let rows = labels.length > 0 ? 1 : 0;
+  let width = 0;
+  for (const label of labels) {
+    const w = 50 + 6.5 * label.length;
+    if (width > 0 && width + w > 1050) {
+      rows++;
+      width = 0;
+    }
+    width += w;
+  }
+  return Math.max(base, 270 + 24 * rows);
+}
 /** A judge's verdict: correct green, incorrect red, in every committee's vocabulary (src/judging). */
 export const VERDICT_COLORS: Record<string, string> = {
   CORRECT: "#59a14f",
@@ -76,7 +120,7 @@ function stacked<R>(rows: R[], x: (r: R) => string, series: (r: R) => string, va
  */
 const scoresText = (n: number) => `${n} score${n === 1 ? "" : "s"}`;
 
-function histogramChart(h: Histogram): ChartSpec["config"] {
+function histogramChart(h: Histogram, iterations: number): ChartSpec["config"] {
   const labels = h.bins.map((b) => `${fmt(b.from)}–${fmt(b.to)}`);
   const of = h.samples !== undefined && h.samples !== h.count ? ` of ${h.samples} samples` : "";
   const perIteration = h.iterations ?? [];
@@ -85,13 +129,13 @@ function histogramChart(h: Histogram): ChartSpec["config"] {
       ? perIteration.map((it) => ({
           label: `iteration ${it.iteration} (${scoresText(it.count)}, mean ${fmt(it.mean)})`,
           data: it.n,
-          backgroundColor: iterationColor(it.iteration),
+          backgroundColor: iterationColor(it.iteration, iterations),
         }))
       : [
           {
             label: `${h.metric} (${scoresText(h.count)}${of}${perIteration.length === 1 ? `, iteration ${perIteration[0]!.iteration}` : ""}, mean ${fmt(h.mean)})`,
             data: h.bins.map((b) => b.n),
-            backgroundColor: perIteration.length === 1 ? iterationColor(perIteration[0]!.iteration) : color(0),
+            backgroundColor: perIteration.length === 1 ? iterationColor(perIteration[0]!.iteration, iterations) : color(0),
           },
         ];
   return {
@@ -115,6 +159,13 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     else charts.push({ id: `chart-${charts.length + 1}`, title, ...make() });
   };
   const across = d.iteration === undefined ? "per iteration" : `per iteration, up to iteration ${d.iteration}`;
+  // The colour scale of iterations spans the campaign's (every report of a campaign colours iteration N alike once it is known).
+  const iterationCount = Math.max(
+    0,
+    ...d.iterations.map((i) => i.iteration),
+    ...d.reward.map((c) => c.iteration),
+    ...d.scores.flatMap((h) => (h.iterations ?? []).map((i) => i.iteration)),
+  );
 
   add(d.funnel.length > 0, "Acceptance funnel", "no samples were written", () => ({
     caption: "Samples each stage wrote, per kind, by status (verified: accepted; rejected: failed a verifier, the rules or the judges).",
@@ -190,7 +241,7 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       } Bars count scores, by the iteration whose policy scored them: a sample in several iterations' pools is scored in each.${
         h?.scale === "log" ? ` The bins are log-spaced: the values span more than a factor of ${LOG_BINS_RATIO}.` : ""
       }`,
-      config: histogramChart(h!),
+      config: histogramChart(h!, iterationCount),
     }));
   }
   add(d.judgeVotes.length > 0, "Judges' verdicts", "no judge voted (no verify.judges, repair.labels or expand.errors committee ran)", () => ({
@@ -213,52 +264,30 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       (r) => r.n,
     ),
   }));
+  // Every iteration in scope on the axis: one without a probe (its stage failed or was skipped) is a gap, not a vanished label.
+  const probeIterations = uniq([...d.iterations.map((i) => i.iteration), ...d.probe.map((p) => p.iteration)]).sort((a, b) => a - b);
   add(d.probe.length > 0, "Probe agreement", "no probe.greedy results", () => ({
     caption: `The policy's greedy answers that matched the pool's labels, ${across}.`,
     config: {
       type: "line",
       data: {
-        labels: d.probe.map((p) => `iteration ${p.iteration}`),
+        labels: probeIterations.map((i) => `iteration ${i}`),
         datasets: [
           {
             label: "match rate",
-            data: d.probe.map((p) => (p.matched + p.mismatched ? p.matched / (p.matched + p.mismatched) : 0)),
+            data: probeIterations.map((i) => {
+              const p = d.probe.find((r) => r.iteration === i);
+              return p && p.matched + p.mismatched > 0 ? p.matched / (p.matched + p.mismatched) : null;
+            }),
             borderColor: color(0),
             backgroundColor: color(0),
           },
         ],
       },
-      options: { scales: { y: { min: 0, max: 1 } } },
+      options: { scales: { y: { min: 0, max: 1, title: { display: true, text: "match rate (fraction of probed samples)" } } } },
     },
   }));
-  const bfclIterations = uniq(d.bfcl.map((b) => b.iteration)).sort((a, b) => a - b);
-  // How many entries each fast-probe accuracy rests on (a category probed with a limit has few).
-  const bfclEntries = (r: ReportData) => {
-    const sizes = uniq(r.bfcl.filter((b) => b.evaluator === "toolloop-matcher" && b.category !== "overall_probe").map((b) => b.total)).sort((a, b) => a - b);
-    return sizes.length === 0 ? "no category" : `${sizes.length === 1 ? sizes[0] : `${sizes[0]}–${sizes.at(-1)}`} entries per category`;
-  };
-  const bfclSeries = uniq(d.bfcl.map((b) => `${b.category} (${b.evaluator})`)).sort();
-  add(d.bfcl.length > 0, "BFCL scores per category", "no BFCL evaluation ran", () => ({
-    caption: `Accuracy per BFCL category and evaluator, ${across}.${
-      d.bfcl.some((b) => b.evaluator === "toolloop-matcher")
-        ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${bfclEntries(d)}), not the official bfcl-eval score; its overall_probe is an entry-weighted mean, not the leaderboard formula.`
-        : ""
-    }${bfclSimulatedNote(d)}`,
-    config: {
-      type: "line",
-      data: {
-        labels: bfclIterations.map((i) => `iteration ${i}`),
-        datasets: bfclSeries.map((name, i) => ({
-          label: name,
-          data: bfclIterations.map((it) => d.bfcl.find((b) => b.iteration === it && `${b.category} (${b.evaluator})` === name)?.accuracy ?? null),
-          borderColor: color(i),
-          backgroundColor: color(i),
-          spanGaps: true,
-        })),
-      },
-      options: { scales: { y: { min: 0, max: 1, title: { display: true, text: "accuracy" } } } },
-    },
-  }));
+  bfclCharts(d, across, add);
   const steps = uniq(d.reward.flatMap((c) => c.points.map((p) => p.step))).sort((a, b) => a - b);
   add(
     d.reward.length > 0,
@@ -273,8 +302,8 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
           datasets: d.reward.map((c) => ({
             label: `iteration ${c.iteration}`,
             data: steps.map((s) => c.points.find((p) => p.step === s)?.score ?? c.points.find((p) => p.step === s)?.reward ?? null),
-            borderColor: iterationColor(c.iteration),
-            backgroundColor: iterationColor(c.iteration),
+            borderColor: iterationColor(c.iteration, iterationCount),
+            backgroundColor: iterationColor(c.iteration, iterationCount),
             spanGaps: true,
           })),
         },
@@ -301,8 +330,153 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
     ),
   }));
   multiTurnCharts(d, add);
-  for (const c of charts) c.config.options = { animation: false, responsive: true, maintainAspectRatio: false, ...c.config.options };
+  for (const c of charts) {
+    c.config.options = { animation: false, responsive: true, maintainAspectRatio: false, ...c.config.options };
+    // A legend of many series (an iteration each) grows the chart instead of squeezing its plot.
+    const legend = heightForLegend(c.config.data.datasets.map((ds) => String(ds.label ?? "")));
+    if (legend > (c.height ?? 320)) c.height = legend;
+  }
   return { charts, omitted };
+}
+
+/** Rows evaluate.bfcl (overall, non_live, live, multi_turn) and evaluate.bfclFast (overall_probe) write for their group scores. */
+const BFCL_GROUPS = ["overall", "non_live", "live", "multi_turn", "overall_probe"];
+/**
+ * One colour per BFCL category, the same under both evaluators (a line style tells them apart):
+ * 17 categories would repeat the 12-colour palette, and two categories in one colour read as one.
+ */
+const BFCL_CATEGORY_COLORS = [...PALETTE, "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#e377c2", "#637939", "#843c39", "#3182bd"];
+/** A category's colour; a group row's (a chart of its own) or an unknown name's, by its place in that list. */
+const bfclColor = (category: string) => {
+  const at = (BFCL_EVAL_CATEGORIES as readonly string[]).indexOf(category);
+  return at >= 0 ? BFCL_CATEGORY_COLORS[at]! : color(Math.max(0, BFCL_GROUPS.indexOf(category)));
+};
+const FAST_EVALUATOR = "toolloop-matcher";
+
+/**
+ * Which policy model each iteration's BFCL numbers are of, consecutive iterations of one model
+ * together ("iterations 1–3: base; iteration 4: run-iter-4"): in a loop it is the served policy, not
+ * the configured `roles.policy` the summary table lists.
+ */
+export function evaluatedModels(rows: ReportData["bfcl"]): string {
+  const byIteration = new Map<number, string[]>();
+  for (const r of rows) if (r.model !== undefined) byIteration.set(r.iteration, uniq([...(byIteration.get(r.iteration) ?? []), r.model]));
+  const runs: { from: number; to: number; models: string }[] = [];
+  for (const [iteration, models] of [...byIteration].sort(([a], [b]) => a - b)) {
+    const last = runs.at(-1);
+    const text = models.sort().join(" and ");
+    if (last && last.models === text && last.to === iteration - 1) last.to = iteration;
+    else runs.push({ from: iteration, to: iteration, models: text });
+  }
+  return runs.map((r) => `${r.from === r.to ? `iteration ${r.from}` : `iterations ${r.from}–${r.to}`}: ${r.models}`).join("; ");
+}
+
+/**
+ * The BFCL charts: the group scores (the number an operator follows) apart from the per-category
+ * accuracies, whose 17 + 13 lines of a campaign running both evaluators once shared one chart with
+ * the group scores, a legend taller than the plot and colours used twice. The category chart grows
+ * with its legend.
+ */
+function bfclCharts(
+  d: ReportData,
+  across: string,
+  add: (when: boolean, title: string, note: string, make: () => Omit<ChartSpec, "id" | "title">) => void,
+): void {
+  const groups = d.bfcl.filter((b) => BFCL_GROUPS.includes(b.category));
+  const categories = d.bfcl.filter((b) => !BFCL_GROUPS.includes(b.category));
+  // Every iteration in scope gets its place on the axis: one without an evaluation (its stage failed or
+  // was skipped, the campaign stopped before it) is a gap in the lines, not an iteration that vanished.
+  const iterationsOf = (rows: ReportData["bfcl"]) => uniq([...d.iterations.map((i) => i.iteration), ...rows.map((b) => b.iteration)]).sort((a, b) => a - b);
+  const seriesOf = (rows: ReportData["bfcl"], order: (b: ReportData["bfcl"][number]) => number) =>
+    uniq(
+      [...rows]
+        .sort((a, b) => a.evaluator.localeCompare(b.evaluator) || order(a) - order(b) || a.category.localeCompare(b.category))
+        .map((b) => `${b.category} (${b.evaluator})`),
+    );
+  const lines = (rows: ReportData["bfcl"], series: string[], its: number[]) =>
+    series.map((name) => {
+      const first = rows.find((b) => `${b.category} (${b.evaluator})` === name)!;
+      return {
+        label: name,
+        data: its.map((it) => rows.find((b) => b.iteration === it && `${b.category} (${b.evaluator})` === name)?.accuracy ?? null),
+        borderColor: bfclColor(first.category),
+        backgroundColor: bfclColor(first.category),
+        ...(first.evaluator === FAST_EVALUATOR ? { borderDash: [6, 4] } : {}),
+      };
+    });
+  const accuracyAxis = { y: { min: 0, max: 1, title: { display: true, text: "accuracy (fraction of entries correct)" } } };
+
+  if (groups.length > 0 || categories.length === 0) {
+    add(groups.length > 0, "BFCL overall scores", "no BFCL evaluation ran", () => {
+      const its = iterationsOf(groups);
+      const series = seriesOf(groups, (b) => BFCL_GROUPS.indexOf(b.category));
+      const official = groups.filter((b) => b.evaluator === "bfcl-eval");
+      const missing = official.filter((b) => b.category === "overall" && (b.missing ?? 0) > 0);
+      const limits = uniq(d.bfcl.filter((b) => b.evaluator === "bfcl-eval" && b.limitPerCategory !== undefined).map((b) => b.limitPerCategory!)).sort(
+        (a, b) => a - b,
+      );
+      const parts = [`The group scores, ${across}.`];
+      const models = evaluatedModels(d.bfcl);
+      if (models) parts.push(`Policy evaluated: ${models}.`);
+      if (official.length > 0) {
+        parts.push("bfcl-eval (evaluate.bfcl): BFCL v3's formula (RULES.md), overall = mean of non_live, live and multi_turn.");
+        if (missing.length > 0)
+          parts.push(
+            `A category the stage did not evaluate counts 0 (${uniq(missing.map((b) => `${b.missing} of ${BFCL_EVAL_CATEGORIES.length}`)).join(", ")} categories left out${missing.length < official.filter((b) => b.category === "overall").length ? ` in iteration ${missing.map((b) => b.iteration).join(", ")}` : ""}): not a leaderboard number.`,
+          );
+        if (limits.length > 0)
+          parts.push(`Only the first ${limits.join(", ")} entries of each category were evaluated (limitPerCategory): not a leaderboard number.`);
+      }
+      if (groups.some((b) => b.evaluator === FAST_EVALUATOR))
+        parts.push(
+          "overall_probe (toolloop-matcher, dashed) is the fast probe's entry-weighted mean over the categories it probed, not the leaderboard formula.",
+        );
+      const simulated = bfclSimulatedNote(d).trim();
+      if (simulated) parts.push(simulated);
+      return {
+        caption: parts.join(" "),
+        config: {
+          type: "line",
+          data: { labels: its.map((i) => `iteration ${i}`), datasets: lines(groups, series, its) },
+          options: { scales: accuracyAxis },
+        },
+      };
+    });
+  }
+  if (categories.length === 0) return;
+  // How many entries each fast-probe accuracy rests on (a category probed with a limit has few).
+  const sizes = uniq(categories.filter((b) => b.evaluator === FAST_EVALUATOR).map((b) => b.total)).sort((a, b) => a - b);
+  const fastEntries = sizes.length === 0 ? "no category" : `${sizes.length === 1 ? sizes[0] : `${sizes[0]}–${sizes.at(-1)}`} entries per category`;
+  const fast = categories.filter((b) => b.evaluator === FAST_EVALUATOR);
+  const modes = uniq(fast.flatMap((b) => (b.mode ? [b.mode] : []))).sort();
+  // Requests the endpoint refused count as wrong answers, as in BFCL: an accuracy they lowered says so.
+  const failedByIteration = iterationsOf(fast)
+    .map((it) => ({ it, n: fast.filter((b) => b.iteration === it).reduce((s, b) => s + (b.failedRequests ?? 0), 0) }))
+    .filter((f) => f.n > 0);
+  const failedNote =
+    failedByIteration.length > 0
+      ? ` Requests the policy endpoint refused or answered unreadably count as wrong answers (${failedByIteration.map((f) => `iteration ${f.it}: ${f.n}`).join(", ")}).`
+      : "";
+  const its = iterationsOf(categories);
+  const series = seriesOf(categories, (b) => (BFCL_EVAL_CATEGORIES as readonly string[]).indexOf(b.category));
+  const both = uniq(categories.map((b) => b.evaluator)).length > 1;
+  const officialLimits = uniq(categories.filter((b) => b.evaluator === "bfcl-eval" && b.limitPerCategory !== undefined).map((b) => b.limitPerCategory!)).sort(
+    (a, b) => a - b,
+  );
+  add(true, "BFCL scores per category", "no BFCL evaluation ran", () => ({
+    caption: `Accuracy per BFCL category and evaluator, ${across}.${groups.length === 0 && evaluatedModels(d.bfcl) ? ` Policy evaluated: ${evaluatedModels(d.bfcl)}.` : ""}${
+      categories.some((b) => b.evaluator === FAST_EVALUATOR)
+        ? ` toolloop-matcher is the fast probe (evaluate.bfclFast, ${modes.length > 0 ? `matcher mode ${modes.join(" and ")}, ` : ""}${fastEntries}), not the official bfcl-eval score.${failedNote}`
+        : ""
+    }${officialLimits.length > 0 ? ` bfcl-eval evaluated the first ${officialLimits.join(", ")} entries of each category (limitPerCategory).` : ""}${both ? " One colour per category: solid lines bfcl-eval, dashed lines toolloop-matcher." : ""}${bfclSimulatedNote(d)}`,
+    config: {
+      type: "line",
+      data: { labels: its.map((i) => `iteration ${i}`), datasets: lines(categories, series, its) },
+      options: { scales: accuracyAxis },
+    },
+    // The legend wraps about four series to a row; the plot keeps its own height under it.
+    height: Math.max(320, 250 + 24 * Math.ceil(series.length / 4)),
+  }));
 }
 
 const DIALOGUE_COLORS: Record<string, string> = { kept: "#59a14f", dropped: "#e15759", failed: "#b07aa1", running: "#bab0ac" };
@@ -427,14 +601,20 @@ export function shortenMiddle(text: string, max: number): string {
   return `${text.slice(0, head)} … ${text.slice(text.length - (max - head - 3))}`;
 }
 
-/** Failed stage runs (their latest attempt failed: a campaign waiting for an operator, or one that failed), shown above the summary; an iteration report's own. */
+/**
+ * Failed stage runs (their latest attempt failed: a campaign waiting for an operator, or one that
+ * failed) and those skipped after failing (an operator's skip, onStageFailure "skip": the iteration
+ * went on without them), shown above the summary; an iteration report's own.
+ */
 function failedStagesBanner(d: ReportData): string {
-  const failed = (d.stages ?? []).filter((s) => s.status === "failed" && (d.iteration === undefined || s.iteration === d.iteration));
+  const failed = (d.stages ?? []).filter(
+    (s) => (s.status === "failed" || (s.status === "skipped" && s.error)) && (d.iteration === undefined || s.iteration === d.iteration),
+  );
   if (failed.length === 0) return "";
   const items = failed
     .map(
       (s) =>
-        `<li>iteration ${s.iteration}, ${escapeHtml(s.stage)} (attempt ${s.attempts}${s.finishedAt ? `, ${escapeHtml(s.finishedAt)}` : ""}): ${escapeHtml(shortenMiddle(s.error ?? "no error recorded", 600))}</li>`,
+        `<li>iteration ${s.iteration}, ${escapeHtml(s.stage)} (attempt ${s.attempts}${s.status === "skipped" ? ", skipped after it failed" : ""}${s.finishedAt ? `, ${escapeHtml(s.finishedAt)}` : ""}): ${escapeHtml(shortenMiddle(s.error ?? "no error recorded", 600))}</li>`,
     )
     .join("");
   return `<div class="banner failed" id="failed-stages">FAILED: ${failed.length === 1 ? "a stage" : `${failed.length} stages`} failed.<ul>${items}</ul></div>`;
@@ -457,9 +637,8 @@ function stagesInLine(d: ReportData, iteration: number): string {
   const byStatus = new Map<string, string[]>();
   for (const r of runs) byStatus.set(r.status, [...(byStatus.get(r.status) ?? []), r.stage]);
   const retried = runs.filter((r) => r.attempts > 1).map((r) => `${r.stage} ×${r.attempts}`);
-  const parts = [...byStatus].map(([status, names]) =>
-    status === "succeeded" || status === "skipped" ? `${names.length} ${status}` : `${status}: ${names.join(", ")}`,
-  );
+  // A skipped stage is named like a failed one: it failed, and the iteration went on without what it makes (a BFCL score, a pool).
+  const parts = [...byStatus].map(([status, names]) => (status === "succeeded" ? `${names.length} ${status}` : `${status}: ${names.join(", ")}`));
   // Only the names here (twelve iterations of full warnings would bury the table); each iteration's report has them in full.
   const warned = runs.filter((r) => r.warning).map((r) => r.stage);
   return `${parts.join("; ")}${retried.length ? `; attempts: ${retried.join(", ")}` : ""}${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;

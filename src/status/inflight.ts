@@ -18,7 +18,8 @@ export interface InflightBatch {
 
 /**
  * Stages whose heartbeat `done` is not the batch's: evaluate.bfcl reports the current category's
- * entries (done/total restart at each category), so adding it would make the stage go backwards.
+ * entries (done/total restart at each category), so adding it would make the stage go backwards; its
+ * `settled` (entries of the batch's finished categories plus the current one's) is the batch's.
  */
 const NOT_BATCH_PROGRESS = new Set(["evaluate.bfcl"]);
 
@@ -32,8 +33,10 @@ const count = (v: unknown): number | undefined => (typeof v === "number" && Numb
  * shapes without either (select.nextRound's phase) and for anything else: unknown is not zero.
  */
 export function batchProgressItems(stage: string, details: unknown): number | undefined {
-  if (NOT_BATCH_PROGRESS.has(stage) || details === null || typeof details !== "object" || Array.isArray(details)) return undefined;
+  if (details === null || typeof details !== "object" || Array.isArray(details)) return undefined;
   const d = details as { done?: unknown; settled?: unknown; total?: unknown; seeds?: unknown };
+  // A week-long campaign's full evaluation is a few batches of hours each: without this it read 0% until one ended.
+  if (NOT_BATCH_PROGRESS.has(stage)) return count(d.settled);
   // expand.errors' items are seeds: its `settled` and `total` count slots (perSeed a seed), so only
   // `done` says how many items (a heartbeat of a worker from before it sent `done` says nothing).
   if (stage === "expand.errors") return count(d.done) === undefined ? undefined : Math.min(count(d.done) as number, count(d.seeds) ?? Infinity);

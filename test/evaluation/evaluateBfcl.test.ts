@@ -93,6 +93,18 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
     reports.some((r) => r.category === "live_simple" && r.done === 4 && r.total === 4),
     "heartbeats carry per-category progress",
   );
+  // And the batch's own (what campaign status adds up): each batch ends with its 4 entries settled.
+  assert.deepEqual(
+    reports.filter((r) => r.finished.length === 1).map((r) => [r.finished[0], r.settled]),
+    [
+      ["irrelevance", 4],
+      ["live_simple", 4],
+    ],
+  );
+  assert.ok(
+    reports.every((r) => (r.settled ?? 0) <= 4),
+    "never past the batch's entries",
+  );
 
   const summary = (await evaluateBfclHandler.finalize?.(ctx, batches)) as Record<string, unknown>;
   const rows = await listBfclScores(db.db, campaignId, 1, "bfcl-eval");
@@ -112,6 +124,9 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
   for (const c of ["irrelevance", "live_simple", "overall", "non_live", "live"]) assert.equal(byCategory.get(c)?.simulated, true, `${c} is marked simulated`);
   assert.equal(byCategory.get("multi_turn")?.simulated, false, "no multi-turn category was run, so that group has no simulated member");
   assert.equal(summary.simulated, true);
+  // bfcl-eval's requests bypass the request ledger: the rows are the record of which model they scored.
+  for (const row of rows) assert.deepEqual([row.details?.model, row.details?.endpoint], ["toolloop-sim-policy", sim.url], row.category);
+  assert.equal(summary.model, "toolloop-sim-policy");
   assert.equal(byCategory.get("overall")?.accuracy, summary.overall);
   // The simulator's tool agent answers these well; the point is that numbers flow, not their size.
   assert.ok((byCategory.get("irrelevance")?.correct ?? 0) + (byCategory.get("live_simple")?.correct ?? 0) > 0, "the simulator gets some entries right");
@@ -180,3 +195,54 @@ function isJson(line: string): boolean {
     return false;
   }
 }
+
+test(
+  "a policy endpoint that refuses every request (unknown model) fails the batch instead of storing the refusals as answers",
+  { skip, timeout: 180_000 },
+  async () => {
+    const campaignId = `bfcl-refused-${Date.now().toString(36)}`;
+    // irrelevance: an answer without a call is right there, so a kept refusal scored 3/3 (accuracy 1).
+    const config = campaign({ categories: ["irrelevance"], limitPerCategory: 3 });
+    config.roles.policy = { ...config.roles.policy!, model: "no-such-model" };
+    const ctx = context(campaignId, config);
+    await assert.rejects(evaluateBfclHandler.runBatch(ctx, 0, noProgress), (err: Error) => {
+      assert.equal(err.name, "StageInputError", "not retried: every request would be refused again");
+      assert.match(err.message, /refused 3 requests for model "no-such-model"/);
+      assert.match(err.message, /404/);
+      return true;
+    });
+    assert.deepEqual(await listBfclScores(db.db, campaignId, 1, "bfcl-eval"), [], "no score from answers the model never gave");
+
+    // Once the model name is right, the retry generates the refused ids and scores the model's answers.
+    const fixed = context(campaignId, campaign({ categories: ["irrelevance"], limitPerCategory: 3 }));
+    const before = sim.stats().byPath["/v1/chat/completions"] ?? 0;
+    const retried = await evaluateBfclHandler.runBatch(fixed, 0, noProgress);
+    assert.deepEqual([retried.items, retried.generated, retried.reused], [3, 3, 0]);
+    assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - before, 3);
+  },
+);
+
+test(
+  "result files of another model are not reused: a re-run for a different roles.policy model generates every id again",
+  { skip, timeout: 180_000 },
+  async () => {
+    const campaignId = `bfcl-model-${Date.now().toString(36)}`;
+    const first = await evaluateBfclHandler.runBatch(context(campaignId, campaign({ categories: ["irrelevance"], limitPerCategory: 3 })), 0, noProgress);
+    assert.deepEqual([first.generated, first.reused], [3, 0]);
+
+    // The operator names another model (a new config version re-runs the iteration): the 3 answers on disk are not its answers.
+    const config = campaign({ categories: ["irrelevance"], limitPerCategory: 3 });
+    config.roles.policy = { ...config.roles.policy!, model: "toolloop-sim-policy-b" };
+    const before = sim.stats().byPath["/v1/chat/completions"] ?? 0;
+    const second = await evaluateBfclHandler.runBatch(context(campaignId, config), 0, noProgress);
+    assert.deepEqual([second.generated, second.reused], [3, 0]);
+    assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - before, 3, "every id asked of the new model");
+    const row = (await listBfclScores(db.db, campaignId, 1, "bfcl-eval")).find((r) => r.category === "irrelevance");
+    assert.equal(row?.details?.model, "toolloop-sim-policy-b");
+    assert.equal(row?.total, 3);
+
+    // The same model again (a plain retry): nothing is generated twice.
+    const third = await evaluateBfclHandler.runBatch(context(campaignId, config), 0, noProgress);
+    assert.deepEqual([third.generated, third.reused], [0, 3]);
+  },
+);

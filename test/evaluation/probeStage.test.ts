@@ -153,6 +153,9 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
     // Every answer came from the simulator, and the row says so in a column reports read.
     assert.equal(row.simulated, true, `${c} is marked simulated`);
     assert.equal(row.details?.simulatedResponses, row.total);
+    // Which model the numbers are of (in a loop, the iteration's served policy): recorded with them.
+    assert.equal(row.details?.model, "toolloop-sim-policy");
+    assert.equal(row.details?.endpoint, sim.url);
   }
   assert.equal(
     batches.reduce((a, b) => a + (b.correct ?? 0), 0),
@@ -179,6 +182,8 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   assert.equal(summary.evaluator, PROBE_EVALUATOR);
   assert.equal(summary.overallProbe, overall.accuracy);
   assert.equal(summary.mode, "strict");
+  assert.equal(summary.model, "toolloop-sim-policy");
+  assert.equal(overall.details?.model, "toolloop-sim-policy");
 
   await ledgerOf(campaignId).drain();
   const usage = await db.db
@@ -208,6 +213,22 @@ test("evaluate.probe scores categories against the simulator, stores toolloop-ma
   const redo = await evaluateBfclFastHandler.runBatch(bfclMode, 0, { resumeFrom: undefined, report: () => undefined });
   assert.deepEqual([redo.probed, redo.reused], [5, 0]);
   assert.equal(chatRequests() - mark, 5);
+
+  // Nor is one of another model (a config version naming another roles.policy, re-running the iteration): its numbers are that model's.
+  const otherConfig = campaign({ categories: ["simple", "irrelevance"], limitPerCategory: LIMIT, batchSize: 1 });
+  otherConfig.roles.policy = { ...otherConfig.roles.policy!, model: "toolloop-sim-policy-b" };
+  const other = context(campaignId, otherConfig);
+  const markOther = chatRequests();
+  const reprobed = await evaluateBfclFastHandler.runBatch(other, 0, { resumeFrom: undefined, report: () => undefined });
+  assert.deepEqual([reprobed.probed, reprobed.reused], [5, 0]);
+  assert.equal(chatRequests() - markOther, 5);
+  const simple = (await listBfclScores(db.db, campaignId, 1, PROBE_EVALUATOR)).find((r) => r.category === "simple");
+  assert.equal(simple?.details?.model, "toolloop-sim-policy-b");
+  // The first model's finalize no longer finds a "simple" score of its own: the stored one is model b's.
+  await assert.rejects(
+    evaluateBfclFastHandler.finalize!(context(campaignId, campaign({ categories: ["simple"], limitPerCategory: LIMIT })), []),
+    /no toolloop-matcher score \(mode strict\) of model "toolloop-sim-policy" stored for category "simple"/,
+  );
 });
 
 test(
@@ -233,7 +254,10 @@ test(
 
     const ctx = context(`probe-plan-${RUN}`, campaign({ categories: ["simple"], limitPerCategory: 2 }));
     await assert.rejects(evaluateBfclFastHandler.runBatch(ctx, 1, { resumeFrom: undefined, report: () => undefined }), /batch 1 is outside the plan/);
-    await assert.rejects(evaluateBfclFastHandler.finalize!(ctx, []), /no toolloop-matcher score \(mode strict\) stored for category "simple"/);
+    await assert.rejects(
+      evaluateBfclFastHandler.finalize!(ctx, []),
+      /no toolloop-matcher score \(mode strict\) of model "toolloop-sim-policy" stored for category "simple"/,
+    );
 
     const abort = new AbortController();
     abort.abort(new Error("worker stopped"));

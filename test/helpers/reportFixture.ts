@@ -121,3 +121,42 @@ export function synthesisOnlyReportData(): ReportData {
     multiTurn: undefined,
   });
 }
+
+/**
+ * A long campaign that runs both BFCL evaluations every iteration: evaluate.bfcl on all 17
+ * categories (with its four group rows) and evaluate.bfclFast on the 13 it scores (with overall_probe).
+ */
+export function longBfclRows(iterations: number): ReportData["bfcl"] {
+  const official = [
+    ...["simple", "multiple", "parallel", "parallel_multiple", "java", "javascript", "irrelevance"],
+    ...["live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance", "live_relevance"],
+  ];
+  const multiTurn = ["multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context"];
+  const rows: ReportData["bfcl"] = [];
+  for (let it = 1; it <= iterations; it++) {
+    for (const category of [...official, ...multiTurn, "overall", "non_live", "live", "multi_turn"])
+      rows.push({ iteration: it, evaluator: "bfcl-eval", category, accuracy: 0.3 + 0.01 * it, total: 100 });
+    for (const category of [...official, "overall_probe"])
+      rows.push({ iteration: it, evaluator: "toolloop-matcher", category, accuracy: 0.2 + 0.01 * it, total: 60 });
+  }
+  return rows;
+}
+
+/** A 30-iteration campaign: a series per iteration in the score histograms and the reward curve, and both BFCL evaluations. */
+export function longCampaignReportData(iterations = 30): ReportData {
+  const its = Array.from({ length: iterations }, (_, i) => i + 1);
+  const values: { metric: string; value: number; iteration: number; sampleId: string }[] = [];
+  for (const iteration of its)
+    for (let k = 0; k < 20; k++) {
+      values.push({ metric: "label_ppl", value: 1 + ((k * 7 + iteration) % 40) / 4, iteration, sampleId: `s${k}-${iteration}` });
+      values.push({ metric: "consistency", value: (k % 5) / 4, iteration, sampleId: `s${k}` });
+    }
+  return fullReportData({
+    iterations: its.map((iteration) => ({ iteration, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: "2026-01-01T00:10:00.000Z" })),
+    scores: histograms(values),
+    bfcl: longBfclRows(iterations),
+    probe: its.map((iteration) => ({ iteration, matched: 80, mismatched: 20 })),
+    reward: its.map((iteration) => ({ iteration, points: Array.from({ length: 10 }, (_, s) => ({ step: s + 1, score: 0.3 + s * 0.02 })) })),
+    pool: its.map((iteration) => ({ iteration, reason: "high_ppl", n: 50 })),
+  });
+}

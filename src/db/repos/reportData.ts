@@ -296,6 +296,19 @@ export async function bfclScoreRows(db: Db, scope: ReportScope) {
       accuracy: bfclScores.accuracy,
       total: bfclScores.total,
       simulated: bfclScores.simulated,
+      // evaluate.bfcl's group rows list the categories it did not evaluate (each counted 0); its category rows, the entry limit.
+      missing: sql<
+        number | null
+      >`case when jsonb_typeof(${bfclScores.details}->'missing') = 'array' then jsonb_array_length(${bfclScores.details}->'missing') end`,
+      model: sql<string | null>`${bfclScores.details}->>'model'`,
+      // The fast probe's matcher mode, and its requests the endpoint refused (each scored as a wrong answer).
+      mode: sql<string | null>`${bfclScores.details}->>'mode'`,
+      failedRequests: sql<
+        number | null
+      >`case when jsonb_typeof(${bfclScores.details}->'failedRequests') = 'number' then (${bfclScores.details}->>'failedRequests')::int end`,
+      limitPerCategory: sql<
+        number | null
+      >`case when jsonb_typeof(${bfclScores.details}->'limitPerCategory') = 'number' then (${bfclScores.details}->>'limitPerCategory')::int end`,
     })
     .from(bfclScores)
     .where(upTo(scope, bfclScores.campaignId, bfclScores.iteration))

@@ -154,3 +154,32 @@ test("what a log gets of each refresh: only the entries that changed, a stage wi
   );
   assert.equal(changedEntries(third, third), "");
 });
+
+test("a stage's fractional figures (BFCL scores, match rates) print rounded, not as 17-digit floats", () => {
+  const status = {
+    campaignId: "c",
+    name: "demo",
+    state: "running",
+    paused: false,
+    iteration: 1,
+    iterationsTotal: 2,
+    completedIterations: [],
+    currentIteration: {
+      iteration: 1,
+      state: "running",
+      stages: [
+        {
+          name: "evaluate.bfcl",
+          state: "succeeded",
+          itemsDone: 20,
+          itemsTotal: 20,
+          counts: { correct: 9, categories: 4, limitPerCategory: 5, overall: 0.08444444444444443, nonLive: 0.2533333333333333, live: 0 },
+        },
+        { name: "probe.greedy", state: "succeeded", itemsDone: 180, itemsTotal: 180, counts: { matched: 169, matchRate: 0.9388888888888889 } },
+      ],
+    },
+  } as unknown as CampaignStatus;
+  const out = renderStatus(status);
+  assert.match(out, /correct=9 categories=4 limitPerCategory=5 overall=0\.08444 nonLive=0\.2533 live=0$/m);
+  assert.match(out, /matched=169 matchRate=0\.9389$/m);
+});

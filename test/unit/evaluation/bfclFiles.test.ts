@@ -57,7 +57,7 @@ test("the package's own summary of the fixture run agrees with ours", async () =
   );
 });
 
-test("result file repair: drops a cut-short line, duplicates and transient request failures; keeps model errors", async () => {
+test("result file repair: drops a cut-short line, duplicates, transient request failures and endpoint refusals; keeps model errors", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bfcl-result-"));
   const file = path.join(dir, "r.json");
   const real = fs.readFileSync(fixture("BFCL_v4_simple_python_result.json"), "utf8").trim().split("\n");
@@ -67,16 +67,23 @@ test("result file repair: drops a cut-short line, duplicates and transient reque
     real[0], // duplicate id
     JSON.stringify({ id: "simple_python_7", result: "Error during inference: Connection error." }),
     JSON.stringify({ id: "simple_python_8", result: "Error during inference: Expecting value: line 1 column 1 (char 0)" }),
+    JSON.stringify({ id: "simple_python_9", result: "Error during inference: Error code: 404 - The model `x` does not exist." }),
+    JSON.stringify({ id: "simple_python_10", result: "Error during inference: Error code: 401 - Incorrect API key provided" }),
     (real[2] ?? "").slice(0, 40), // killed mid-write
   ];
   fs.writeFileSync(file, lines.join("\n"));
-  assert.equal(countResultLines(file), 5);
+  assert.equal(countResultLines(file), 7);
   const state = await repairResultFile(file);
   assert.deepEqual([...state.ids], ["simple_python_0", "simple_python_1", "simple_python_8"]);
-  assert.equal(state.dropped, 3);
+  assert.equal(state.dropped, 5);
   assert.deepEqual(
     state.transientErrors.map((e) => e.id),
     ["simple_python_7"],
+  );
+  // A refusal every request gets (unknown model, bad key) is no answer of the model's.
+  assert.deepEqual(
+    state.endpointErrors.map((e) => e.id),
+    ["simple_python_9", "simple_python_10"],
   );
   assert.equal(countResultLines(file), 3);
   // Idempotent, and a missing file is an empty state.

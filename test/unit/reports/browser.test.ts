@@ -12,7 +12,7 @@ import type { Browser } from "puppeteer-core";
 import { chartJsSource } from "../../../src/reports/build.js";
 import { renderReportHtml } from "../../../src/reports/html.js";
 import { checkReportPage, launchChromium } from "../../helpers/reportBrowser.js";
-import { fullReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
+import { fullReportData, longBfclRows, longCampaignReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
 
 let browser: Browser;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-browser-"));
@@ -97,5 +97,56 @@ test("long rejection reasons are cut with an ellipsis to fit left of the axis, e
     } finally {
       await page.close();
     }
+  }
+});
+
+test("the BFCL charts of a 30-iteration campaign running both evaluators keep a readable plot under their legends", async () => {
+  const iterations = Array.from({ length: 30 }, (_, i) => ({ iteration: i + 1, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null }));
+  const file = path.join(dir, "long-bfcl.html");
+  fs.writeFileSync(file, renderReportHtml(fullReportData({ iterations, bfcl: longBfclRows(30) }), { chartJs: await chartJsSource() }));
+  const page = await browser.newPage();
+  try {
+    await page.setViewport({ width: 1200, height: 900 });
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    const bfcl = (await page.evaluate(`[...document.querySelectorAll("canvas")].filter((c) => c.dataset.title.startsWith("BFCL")).map((c) => {
+      const chart = Chart.getChart(c);
+      return { title: c.dataset.title, plot: chart.chartArea.bottom - chart.chartArea.top, legend: chart.legend.height };
+    })`)) as { title: string; plot: number; legend: number }[];
+    assert.deepEqual(
+      bfcl.map((c) => c.title),
+      ["BFCL overall scores", "BFCL scores per category"],
+    );
+    // One chart of 35 lines once left a 94 px plot under a 160 px legend.
+    for (const c of bfcl) assert.ok(c.plot >= 180, `${c.title}: plot ${c.plot.toFixed(0)} px high under a ${c.legend} px legend`);
+  } finally {
+    await page.close();
+  }
+});
+
+test("a 30-iteration campaign's per-iteration charts show every legend item and keep a readable plot", async () => {
+  const file = path.join(dir, "long-campaign.html");
+  fs.writeFileSync(file, renderReportHtml(longCampaignReportData(30), { chartJs: await chartJsSource() }));
+  const page = await browser.newPage();
+  try {
+    await page.setViewport({ width: 1200, height: 900 });
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    const charts = (await page.evaluate(`[...document.querySelectorAll("canvas")].map((c) => {
+      const chart = Chart.getChart(c);
+      const legend = chart.legend;
+      const shown = legend.legendHitBoxes.filter((b) => b.top + b.height <= legend.bottom + 1).length;
+      return { title: c.dataset.title, plot: chart.chartArea.bottom - chart.chartArea.top, datasets: chart.data.datasets.length, shown };
+    })`)) as { title: string; plot: number; datasets: number; shown: number }[];
+    const perIteration = charts.filter((c) => c.datasets === 30);
+    assert.deepEqual(
+      perIteration.map((c) => c.title),
+      ["Score distribution: label_ppl", "Score distribution: consistency", "BFCL scores per category", "Training reward curve"],
+    );
+    // At 320 px the histograms' legends took 160 px, left an 88 px plot and dropped iterations 29 and 30.
+    for (const c of perIteration) {
+      assert.ok(c.plot >= 180, `${c.title}: plot ${c.plot.toFixed(0)} px high`);
+      assert.equal(c.shown, 30, `${c.title}: every legend item drawn`);
+    }
+  } finally {
+    await page.close();
   }
 });

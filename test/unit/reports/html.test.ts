@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { histograms } from "../../../src/reports/data.js";
-import { escapeHtml, renderReportHtml, reportCharts, scriptJson } from "../../../src/reports/html.js";
-import { fullReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
+import { escapeHtml, evaluatedModels, renderReportHtml, reportCharts, scriptJson } from "../../../src/reports/html.js";
+import { fullReportData, longBfclRows, longCampaignReportData, synthesisOnlyReportData } from "../../helpers/reportFixture.js";
 
 const CHART_JS = "/* chart.js stand-in for string tests */ window.Chart = function () {};";
 
@@ -259,4 +259,121 @@ test("BFCL scores the LLM simulator answered are called SIMULATED in the chart's
   const all = fullReportData();
   all.bfcl = all.bfcl.map((b) => ({ ...b, simulated: true }));
   assert.match(caption(all), /SIMULATED \(every iteration\)/);
+});
+
+test("BFCL of a long campaign running both evaluators: group scores in a chart of their own, every category line in its own colour or style", () => {
+  const bfcl = longBfclRows(30);
+  const { charts } = reportCharts(fullReportData({ bfcl }));
+  const overall = charts.find((c) => c.title === "BFCL overall scores");
+  const perCategory = charts.find((c) => c.title === "BFCL scores per category");
+  assert.ok(overall && perCategory);
+  const labels = (c: typeof overall) => c.config.data.datasets.map((ds) => ds.label as string);
+  assert.deepEqual(labels(overall), [
+    "overall (bfcl-eval)",
+    "non_live (bfcl-eval)",
+    "live (bfcl-eval)",
+    "multi_turn (bfcl-eval)",
+    "overall_probe (toolloop-matcher)",
+  ]);
+  assert.equal(perCategory.config.data.datasets.length, 17 + 13, "categories only: the group scores are not among them");
+  assert.ok(!labels(perCategory).some((l) => /^(overall|non_live|live|multi_turn|overall_probe) /.test(l)));
+  for (const chart of [overall, perCategory]) {
+    const looks = chart.config.data.datasets.map((ds) => `${String(ds.borderColor)} ${JSON.stringify(ds.borderDash ?? [])}`);
+    assert.equal(new Set(looks).size, looks.length, `${chart.title}: no two lines look alike (${looks.join(", ")})`);
+  }
+  // The same category has one colour under both evaluators; the fast probe's line is dashed.
+  const simple = perCategory.config.data.datasets.filter((ds) => String(ds.label).startsWith("simple ("));
+  assert.equal(simple.length, 2);
+  assert.equal(simple[0]!.borderColor, simple[1]!.borderColor);
+  assert.deepEqual(
+    simple.map((ds) => ds.borderDash ?? null),
+    [null, [6, 4]],
+  );
+  assert.equal(overall.config.data.labels.length, 30);
+  assert.ok((perCategory.height ?? 320) > 320, "the category chart grows with its 30-line legend");
+});
+
+test("the BFCL overall chart says when bfcl-eval's overall leaves categories out or rests on a limited run", () => {
+  const rows = [
+    { iteration: 1, evaluator: "bfcl-eval", category: "simple", accuracy: 0.5, total: 20, limitPerCategory: 20 },
+    { iteration: 1, evaluator: "bfcl-eval", category: "overall", accuracy: 0.0333, total: 20, missing: 16 },
+  ];
+  const overall = reportCharts(fullReportData({ bfcl: rows })).charts.find((c) => c.title === "BFCL overall scores")!;
+  assert.match(overall.caption, /A category the stage did not evaluate counts 0 \(16 of 17 categories left out\): not a leaderboard number\./);
+  assert.match(overall.caption, /Only the first 20 entries of each category were evaluated \(limitPerCategory\)/);
+  const perCategory = reportCharts(fullReportData({ bfcl: rows })).charts.find((c) => c.title === "BFCL scores per category")!;
+  assert.match(perCategory.caption, /bfcl-eval evaluated the first 20 entries of each category \(limitPerCategory\)/);
+  const full = reportCharts(
+    fullReportData({ bfcl: [{ iteration: 1, evaluator: "bfcl-eval", category: "overall", accuracy: 0.6, total: 4000, missing: 0 }] }),
+  ).charts.find((c) => c.title === "BFCL overall scores")!;
+  assert.doesNotMatch(full.caption, /counts 0|limitPerCategory/);
+});
+
+test("an iteration without a probe keeps its place on the probe agreement chart's axis, as a gap", () => {
+  const iterations = [1, 2, 3].map((iteration) => ({ iteration, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null }));
+  const probe = [
+    { iteration: 1, matched: 30, mismatched: 10 },
+    { iteration: 3, matched: 36, mismatched: 4 },
+  ];
+  const chart = reportCharts(fullReportData({ iterations, probe })).charts.find((c) => c.title === "Probe agreement")!;
+  assert.deepEqual(chart.config.data.labels, ["iteration 1", "iteration 2", "iteration 3"]);
+  assert.deepEqual(chart.config.data.datasets[0]!.data, [0.75, null, 0.9]);
+});
+
+test("an iteration without a BFCL evaluation keeps its place on the BFCL charts' axis, as a gap", () => {
+  const iterations = [1, 2, 3].map((iteration) => ({ iteration, status: "completed", startedAt: "2026-01-01T00:00:00.000Z", finishedAt: null }));
+  iterations[1]!.status = "failed";
+  const bfcl = [1, 3].flatMap((iteration) => [
+    { iteration, evaluator: "toolloop-matcher", category: "simple", accuracy: 0.5, total: 20 },
+    { iteration, evaluator: "toolloop-matcher", category: "overall_probe", accuracy: 0.5, total: 20 },
+  ]);
+  for (const title of ["BFCL overall scores", "BFCL scores per category"]) {
+    const chart = reportCharts(fullReportData({ iterations, bfcl })).charts.find((c) => c.title === title)!;
+    assert.deepEqual(chart.config.data.labels, ["iteration 1", "iteration 2", "iteration 3"], `${title}: iteration 2 is not dropped`);
+    assert.deepEqual(chart.config.data.datasets[0]!.data, [0.5, null, 0.5]);
+    assert.notEqual(chart.config.data.datasets[0]!.spanGaps, true, `${title}: the line breaks where no evaluation ran`);
+  }
+});
+
+test("the BFCL charts name the policy each iteration's numbers are of (the served one in a loop, not roles.policy)", () => {
+  const row = (iteration: number, category: string, model?: string) => ({
+    iteration,
+    evaluator: "toolloop-matcher",
+    category,
+    accuracy: 0.5,
+    total: 20,
+    ...(model ? { model } : {}),
+  });
+  const bfcl = [
+    row(1, "simple", "base"),
+    row(1, "overall_probe", "base"),
+    row(2, "overall_probe", "base"),
+    row(3, "overall_probe", "c-iter-3"),
+    row(4, "overall_probe", "c-iter-4"),
+    row(5, "overall_probe"),
+  ];
+  assert.equal(evaluatedModels(bfcl), "iterations 1–2: base; iteration 3: c-iter-3; iteration 4: c-iter-4");
+  const overall = reportCharts(fullReportData({ bfcl })).charts.find((c) => c.title === "BFCL overall scores")!;
+  assert.match(overall.caption, /Policy evaluated: iterations 1–2: base; iteration 3: c-iter-3; iteration 4: c-iter-4\./);
+  const categoriesOnly = reportCharts(fullReportData({ bfcl: [row(1, "simple", "c-iter-1")] })).charts.find((c) => c.title === "BFCL scores per category")!;
+  assert.match(categoriesOnly.caption, /Policy evaluated: iteration 1: c-iter-1\./);
+  assert.equal(evaluatedModels([row(1, "simple")]), "", "rows stored before the model was recorded name none");
+});
+
+test("a 30-iteration campaign: each iteration keeps a colour of its own in the histograms and the reward curve, and those charts grow with their legends", () => {
+  const { charts } = reportCharts(longCampaignReportData(30));
+  for (const title of ["Score distribution: label_ppl", "Score distribution: consistency", "Training reward curve"]) {
+    const chart = charts.find((c) => c.title === title)!;
+    const colours = chart.config.data.datasets.map((ds) => String(ds.backgroundColor));
+    assert.equal(colours.length, 30, title);
+    assert.equal(new Set(colours).size, 30, `${title}: 30 iterations, 30 colours (${colours.join(" ")})`);
+    assert.ok((chart.height ?? 320) > 320, `${title}: taller than a chart with a one-row legend`);
+  }
+  // The same iteration, the same colour in every chart.
+  const colourOf = (title: string, i: number) => String(charts.find((c) => c.title === title)!.config.data.datasets[i]!.backgroundColor);
+  assert.equal(colourOf("Score distribution: label_ppl", 12), colourOf("Training reward curve", 12));
+  // A short campaign keeps the palette.
+  const short = reportCharts(fullReportData()).charts.find((c) => c.title === "Training reward curve")!;
+  assert.equal(short.config.data.datasets[0]!.backgroundColor, "#4e79a7");
+  assert.equal(short.height, undefined);
 });

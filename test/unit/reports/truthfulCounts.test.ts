@@ -264,3 +264,93 @@ test("the BFCL chart says a toolloop-matcher score is the fast probe's, not bfcl
   const official = reportCharts(await gatherReportData(db, { campaignId: "c" })).charts.find((c) => c.title === "BFCL scores per category")!;
   assert.doesNotMatch(official.caption, /fast probe/);
 });
+
+test("bfcl-eval's overall from a run that left categories out and limited the rest is said to be no leaderboard number", async (t) => {
+  const { db } = await campaignDb(t);
+  // As evaluate.bfcl stores them: a category row with its limit, the group rows with the categories left out.
+  await db.insert(bfclScores).values([
+    { campaignId: "c", iteration: 1, evaluator: "bfcl-eval", category: "simple", correct: 10, total: 20, accuracy: 0.5, details: { limitPerCategory: 20 } },
+    {
+      campaignId: "c",
+      iteration: 1,
+      evaluator: "bfcl-eval",
+      category: "overall",
+      correct: 10,
+      total: 20,
+      accuracy: 0.5 / 3 / 5,
+      details: { formula: "RULES.md (BFCL v3)", missing: ["java", "javascript", "multiple"], model: "c-iter-1" },
+    },
+  ]);
+  const d = await gatherReportData(db, { campaignId: "c" });
+  assert.deepEqual(
+    d.bfcl.map((b) => [b.category, b.missing, b.limitPerCategory]),
+    [
+      ["overall", 3, undefined],
+      ["simple", undefined, 20],
+    ],
+  );
+  const overall = reportCharts(d).charts.find((c) => c.title === "BFCL overall scores")!;
+  assert.match(overall.caption, /counts 0 \(3 of 17 categories left out\)/);
+  assert.match(overall.caption, /Only the first 20 entries of each category were evaluated/);
+  assert.equal(d.bfcl.find((b) => b.category === "overall")?.model, "c-iter-1");
+  assert.match(overall.caption, /Policy evaluated: iteration 1: c-iter-1\./);
+});
+
+test("a stage skipped after it failed (an operator's skip, onStageFailure skip) is named with its error, not counted among the rest", async (t) => {
+  const { db } = await campaignDb(t);
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  await db.insert(stageRuns).values([
+    { campaignId: "c", iteration: 1, stage: "serve.policy", status: "succeeded", attempts: 1, startedAt: at(1), finishedAt: at(2) },
+    {
+      campaignId: "c",
+      iteration: 1,
+      stage: "evaluate.bfcl",
+      status: "skipped",
+      attempts: 1,
+      error: "evaluate.bfcl live_simple: bfcl-eval finished without results for 3 ids",
+      startedAt: at(3),
+      finishedAt: at(4),
+    },
+    { campaignId: "c", iteration: 1, stage: "score.perplexity", status: "succeeded", attempts: 1, startedAt: at(5), finishedAt: at(6) },
+  ]);
+  const html = renderReportHtml(await gatherReportData(db, { campaignId: "c" }), { chartJs: "" });
+  const iterations = /<table class="iterations">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
+  // Before: "2 succeeded; 1 skipped", and no word of which stage or why anywhere in the campaign report.
+  assert.match(iterations, /<td>2 succeeded; skipped: evaluate\.bfcl<\/td>/);
+  const banner = /<div class="banner failed" id="failed-stages">(.*?)<\/div>/s.exec(html)?.[1] ?? "";
+  assert.match(
+    banner,
+    /iteration 1, evaluate\.bfcl \(attempt 1, skipped after it failed, [^)]*\): evaluate\.bfcl live_simple: bfcl-eval finished without results/,
+  );
+});
+
+test("the BFCL category chart says the fast probe's matcher mode and how many of its requests failed and counted as wrong", async (t) => {
+  const { db } = await campaignDb(t);
+  await db.insert(bfclScores).values([
+    {
+      campaignId: "c",
+      iteration: 1,
+      evaluator: "toolloop-matcher",
+      category: "simple",
+      correct: 12,
+      total: 60,
+      accuracy: 0.2,
+      details: { mode: "strict", limitPerCategory: 60, failedRequests: 24, note: "fast probe (toolloop matcher), not bfcl-eval" },
+    },
+    {
+      campaignId: "c",
+      iteration: 1,
+      evaluator: "toolloop-matcher",
+      category: "multiple",
+      correct: 30,
+      total: 60,
+      accuracy: 0.5,
+      details: { mode: "strict", failedRequests: 0 },
+    },
+  ]);
+  const d = await gatherReportData(db, { campaignId: "c" });
+  const chart = reportCharts(d).charts.find((c) => c.title === "BFCL scores per category")!;
+  assert.match(chart.caption, /evaluate\.bfclFast, matcher mode strict, 60 entries per category/);
+  // 24 of simple's 60 answers were refusals: its 20% is not the model's.
+  assert.match(chart.caption, /count as wrong answers \(iteration 1: 24\)/);
+});

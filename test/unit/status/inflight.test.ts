@@ -172,3 +172,10 @@ test("the view: in-flight items in done and in the rate on a first run only; a r
   assert.equal(retried.stages[0]?.progress?.done, 412);
   assert.equal(retried.stages[0]?.progress?.ratePerSec, undefined, "items an earlier run settled are not a rate");
 });
+
+test("evaluate.bfcl's batch progress is its settled entries over the batch's categories, not the current category's done", () => {
+  // Batch of simple (400 entries, finished) and multiple (200, 50 done): 450 of the batch's 600.
+  assert.equal(batchProgressItems("evaluate.bfcl", { finished: ["simple"], category: "multiple", done: 50, total: 200, settled: 450 }), 450);
+  // A heartbeat of a worker from before it sent `settled` still says nothing.
+  assert.equal(batchProgressItems("evaluate.bfcl", { finished: ["simple"], category: "multiple", done: 50, total: 200 }), undefined);
+});

@@ -33,6 +33,7 @@ import { StageInputError, type BatchResult, type StageContext, type StageHandler
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "../../../llm/roles.js";
 import { servedBySimulator } from "../../../llm/servedBySimulator.js";
 import { SIMULATED_SCORE_NOTE } from "../../../evaluation/simulatedScore.js";
+import { writeFileAtomic } from "../../../util/atomicFiles.js";
 
 type EvalStage = StageConfigOf<"evaluate.bfcl">;
 const EVALUATOR = "bfcl-eval" as const;
@@ -43,6 +44,8 @@ export interface BfclProgress {
   category?: string;
   done: number;
   total: number;
+  /** Entries of the batch settled: its finished categories' and the current one's done (what `campaign status` adds up). */
+  settled?: number;
 }
 
 const PROGRESS_EVERY_MS = 2000;
@@ -103,6 +106,14 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
     const { python, info, target } = await prepare(ctx);
     const iterDir = bfclIterationDir(ctx);
     const state: BfclProgress = { finished: [], done: 0, total: 0 };
+    // Entries of the categories this batch finished; the current category adds its own done.
+    let finishedEntries = 0;
+    const report = () =>
+      progress.report({
+        ...state,
+        finished: [...state.finished],
+        settled: finishedEntries + (state.category !== undefined && !state.finished.includes(state.category) ? state.done : 0),
+      });
     const totals = { items: 0, correct: 0, generated: 0, reused: 0, categories: 0 };
     // Categories an earlier attempt of this batch finished (heartbeat) and stored are not run again.
     const stored = await listBfclScores(ctx.deps.db, ctx.campaignId, ctx.iteration, EVALUATOR);
@@ -110,7 +121,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
 
     for (const category of categories) {
       const row = stored.find((r) => r.category === category);
-      if (resumed.has(category) && row) {
+      if (resumed.has(category) && row && (row.details?.model === undefined || row.details.model === target.model)) {
         Object.assign(totals, {
           items: totals.items + row.total,
           correct: totals.correct + row.correct,
@@ -118,6 +129,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
           categories: totals.categories + 1,
         });
         state.finished.push(category);
+        finishedEntries += row.total;
         continue;
       }
       const r = await runCategory(ctx, {
@@ -127,7 +139,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
         target,
         iterDir,
         state,
-        report: () => progress.report({ ...state, finished: [...state.finished] }),
+        report,
       });
       totals.items += r.total;
       totals.correct += r.correct;
@@ -135,7 +147,8 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
       totals.reused += r.reused;
       totals.categories++;
       state.finished.push(category);
-      progress.report({ ...state, finished: [...state.finished] });
+      finishedEntries += r.total;
+      report();
     }
     return totals;
   },
@@ -176,7 +189,13 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
         correct: present.reduce((a, c) => a + (scores[c]?.correct ?? 0), 0),
         total: present.reduce((a, c) => a + (scores[c]?.total ?? 0), 0),
         accuracy,
-        details: { formula: "RULES.md (BFCL v3)", missing: members.filter((c) => !scores[c]), packageVersion: info.version },
+        details: {
+          formula: "RULES.md (BFCL v3)",
+          missing: members.filter((c) => !scores[c]),
+          packageVersion: info.version,
+          model: target.model,
+          endpoint: target.baseUrl,
+        },
         simulated: present.some((c) => simulatedCategories.has(c)),
       };
     };
@@ -189,6 +208,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
 
     return {
       evaluator: EVALUATOR,
+      model: target.model,
       packageVersion: info.version,
       limitPerCategory: ctx.stage.limitPerCategory ?? null,
       overall: ours.overall,
@@ -229,6 +249,7 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
     await fsp.writeFile(path.join(root, "test_case_ids_to_generate.json"), JSON.stringify({ [pkgCategory]: ids }, null, 1));
   }
 
+  await setAsideOtherModelsResults(ctx, root, run.target.model);
   const resultFile = resultFilePath(resultDir, info, pkgCategory);
   const before = await repairResultFile(resultFile);
   const reused = ids.filter((id) => before.ids.has(id)).length;
@@ -268,6 +289,15 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
   }
 
   const after = await repairResultFile(resultFile);
+  if (after.endpointErrors.length > 0) {
+    const first = after.endpointErrors[0];
+    // Every request gets this answer until the config or the server is fixed: ask the operator, do not retry.
+    throw new StageInputError(
+      `evaluate.bfcl ${category}: the policy endpoint ${run.target.baseUrl} refused ${after.endpointErrors.length} requests for model "${run.target.model}" ` +
+        `(first: ${first?.id}: ${first?.message.slice(0, 300)}); check roles.policy's model and endpoint (or the served policy), then retry the stage: ` +
+        "the refused ids were removed from the result file and are generated again",
+    );
+  }
   if (after.transientErrors.length > 0) {
     const first = after.transientErrors[0];
     throw new BfclEvalError(
@@ -311,11 +341,45 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
       correct: score.correct,
       total: score.total,
       accuracy: score.accuracy,
-      details: { packageCategory: pkgCategory, packageVersion: info.version, limitPerCategory: stage.limitPerCategory ?? null, scoreFile },
+      // The model bfcl-eval asked: its requests bypass toolloop's request ledger, so this is the only record of it.
+      details: {
+        packageCategory: pkgCategory,
+        packageVersion: info.version,
+        limitPerCategory: stage.limitPerCategory ?? null,
+        scoreFile,
+        model: run.target.model,
+        endpoint: run.target.baseUrl,
+      },
       simulated,
     },
   ]);
   return { total: ids.length, correct: score.correct, generated: ids.length - reused, reused };
+}
+
+/** Names the model a category folder's results are of; bfcl-eval's own files do not. */
+const MODEL_MARKER = "evaluated-model.json";
+
+/**
+ * bfcl-eval resumes from whatever result file it finds, so answers of another model (a new config
+ * version naming another roles.policy re-runs the iteration) would be scored as this model's: they
+ * are moved to `superseded/` and every id is generated again. A folder without the marker (written
+ * before it existed) is kept as it is.
+ */
+async function setAsideOtherModelsResults(ctx: StageContext<EvalStage>, root: string, model: string): Promise<void> {
+  const marker = path.join(root, MODEL_MARKER);
+  let previous: string | undefined;
+  try {
+    previous = (JSON.parse(await fsp.readFile(marker, "utf8")) as { model?: string }).model;
+  } catch {
+    previous = undefined;
+  }
+  if (previous !== undefined && previous !== model) {
+    const aside = path.join(root, "superseded", `${new Date().toISOString().replace(/[:.]/g, "-")}-${previous.replace(/[^\w.-]+/g, "_")}`);
+    await fsp.mkdir(aside, { recursive: true });
+    for (const dir of ["result", "score"]) if (fs.existsSync(path.join(root, dir))) await fsp.rename(path.join(root, dir), path.join(aside, dir));
+    ctx.deps.log(`[bfcl] ${path.basename(root)}: results of model "${previous}" moved to ${aside}; generating every id for "${model}"`);
+  }
+  if (previous !== model) await writeFileAtomic(marker, `${JSON.stringify({ model })}\n`);
 }
 
 /** Entry count of every category in the package's data (the weight of a category left out). */

@@ -37,9 +37,10 @@ function batchCategories(stage: ProbeStage, batchIndex: number): string[] {
   return stage.categories.slice(batchIndex * stage.batchSize, (batchIndex + 1) * stage.batchSize);
 }
 
-function requirePolicy(config: CampaignConfig): { maxConcurrency: number } {
+function requirePolicy(config: CampaignConfig): { maxConcurrency: number; model: string; endpoint: string } {
   try {
-    return { maxConcurrency: resolveRole(config, "policy").endpoint.maxConcurrency };
+    const policy = resolveRole(config, "policy");
+    return { maxConcurrency: policy.endpoint.maxConcurrency, model: policy.roleConfig.model, endpoint: policy.endpoint.baseUrl };
   } catch (err) {
     if (err instanceof RoleResolutionError) throw new StageInputError(`${err.message} (evaluate.bfclFast checks the policy model)`);
     throw err;
@@ -57,9 +58,18 @@ async function categorySize(category: string, limit: number | undefined): Promis
   return limit === undefined ? size : Math.min(size, limit);
 }
 
-/** A stored row is reusable only if it was produced with the same mode and limit as this run asks for. */
-function reusable(row: BfclScoreRow | undefined, stage: ProbeStage): row is BfclScoreRow {
-  return row !== undefined && row.details?.mode === stage.mode && row.details.limitPerCategory === (stage.limitPerCategory ?? null);
+/**
+ * A stored row is reusable only if it was produced with the same mode and limit as this run asks for,
+ * of the same model (a new config version naming another policy re-runs the iteration; rows stored
+ * before the model was recorded name none).
+ */
+function reusable(row: BfclScoreRow | undefined, stage: ProbeStage, model: string): row is BfclScoreRow {
+  return (
+    row !== undefined &&
+    row.details?.mode === stage.mode &&
+    row.details.limitPerCategory === (stage.limitPerCategory ?? null) &&
+    (row.details.model === undefined || row.details.model === model)
+  );
 }
 
 /**
@@ -101,7 +111,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     const categories = batchCategories(stage, batchIndex);
     if (categories.length === 0)
       throw new StageInputError(`batch ${batchIndex} is outside the plan (${stage.categories.length} categories, batchSize ${stage.batchSize})`);
-    const { maxConcurrency } = requirePolicy(config);
+    const { maxConcurrency, model, endpoint } = requirePolicy(config);
 
     const sizes = new Map<string, number>();
     for (const c of categories) sizes.set(c, await categorySize(c, stage.limitPerCategory));
@@ -112,7 +122,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     const todo: string[] = [];
     for (const category of categories) {
       const row = stored.get(category);
-      if (reusable(row, stage)) {
+      if (reusable(row, stage, model)) {
         totals.items += row.total;
         totals.correct += row.correct;
         totals.reused += row.total;
@@ -168,6 +178,8 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
               failedRequests,
               simulatedResponses,
               note: "fast probe (toolloop matcher), not bfcl-eval",
+              model,
+              endpoint,
             },
             simulated: simulatedResponses > 0,
           },
@@ -188,6 +200,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
 
   async finalize(ctx) {
     const { stage, campaignId, iteration } = ctx;
+    const { model, endpoint } = requirePolicy(ctx.config);
     const stored = new Map((await listBfclScores(ctx.deps.db, campaignId, iteration, PROBE_EVALUATOR)).map((r) => [r.category, r]));
     const categories: Record<string, { accuracy: number; correct: number; total: number }> = {};
     let correct = 0;
@@ -195,9 +208,9 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     let simulated = false;
     for (const category of stage.categories) {
       const row = stored.get(category);
-      if (!reusable(row, stage)) {
+      if (!reusable(row, stage, model)) {
         throw new StageInputError(
-          `evaluate.probe: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`,
+          `evaluate.bfclFast: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) of model "${model}" stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`,
         );
       }
       categories[category] = { accuracy: row.accuracy, correct: row.correct, total: row.total };
@@ -215,12 +228,20 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
         correct,
         total,
         accuracy: overallProbe,
-        details: { note: OVERALL_PROBE_NOTE, mode: stage.mode, limitPerCategory: stage.limitPerCategory ?? null, categories: stage.categories },
+        details: {
+          note: OVERALL_PROBE_NOTE,
+          mode: stage.mode,
+          limitPerCategory: stage.limitPerCategory ?? null,
+          categories: stage.categories,
+          model,
+          endpoint,
+        },
         simulated,
       },
     ]);
     return {
       evaluator: PROBE_EVALUATOR,
+      model,
       mode: stage.mode,
       limitPerCategory: stage.limitPerCategory ?? null,
       overallProbe,
