@@ -30,7 +30,18 @@ export interface WorkerSetOptions {
   maxConcurrentActivities?: number;
   /** How long in-flight activities may run on after shutdown is requested (default 20 s). */
   shutdownGraceTime?: string;
+  /**
+   * How long after shutdown is requested a worker stops waiting for its cancelled activities and
+   * gives up (default 45 s: the 20 s grace, then time for the cancelled batches to write what they
+   * finished). Without it a batch stuck in the pool's database retries kept a SIGTERMed worker up for
+   * minutes (116 s with PostgreSQL down), past any supervisor's stop timeout.
+   */
+  shutdownForceTime?: string;
 }
+
+/** The grace and force times a worker gets when none are given (docker-compose.yml's stop_grace_period covers both). */
+export const DEFAULT_SHUTDOWN_GRACE_TIME = "20 seconds";
+export const DEFAULT_SHUTDOWN_FORCE_TIME_MS = 45_000;
 
 export async function workflowBundle(): Promise<WorkflowBundleOption> {
   if (fs.existsSync(WORKFLOW_BUNDLE_PATH)) return { codePath: WORKFLOW_BUNDLE_PATH };
@@ -61,6 +72,7 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
           // Light bookkeeping runs as local activities in the workflow task (workflows/codePaths.ts):
           // this worker runs them, so it needs the database as the activity workers do.
           activities: localBookkeeping(activities),
+          shutdownForceTime: opts.shutdownForceTime ?? DEFAULT_SHUTDOWN_FORCE_TIME_MS,
         }),
       );
     }
@@ -75,7 +87,9 @@ export async function createWorkers(opts: WorkerSetOptions): Promise<Worker[]> {
           maxConcurrentActivityTaskExecutions: activitySlots(cls, opts.maxConcurrentActivities),
           // On SIGTERM, batches in flight get this long to finish; then they are cancelled and
           // retried elsewhere (resuming from what they stored), uncounted as infrastructure.
-          shutdownGraceTime: opts.shutdownGraceTime ?? "20 seconds",
+          shutdownGraceTime: opts.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
+          // Past this the worker stops waiting; what it left unfinished is retried elsewhere as after a kill.
+          shutdownForceTime: opts.shutdownForceTime ?? DEFAULT_SHUTDOWN_FORCE_TIME_MS,
         }),
       );
     }

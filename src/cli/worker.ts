@@ -2,10 +2,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Client, Connection } from "@temporalio/client";
-import { NativeConnection, TransportError } from "@temporalio/worker";
+import { GracefulShutdownPeriodExpiredError, NativeConnection, TransportError } from "@temporalio/worker";
 import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
-import { activitySlots, createWorkers, runWorkers } from "../../workers/createWorkers.js";
+import { activitySlots, createWorkers, DEFAULT_SHUTDOWN_FORCE_TIME_MS, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, MIGRATIONS_DIR, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
 import { pendingMigrationsMessage, schemaState } from "../db/schemaVersion.js";
 import { checkDatabaseUrl } from "../db/databaseUrl.js";
@@ -72,7 +72,11 @@ async function ensureDatabaseReachable(databaseUrl: string, opts: { requireCurre
   }
 }
 
-/** How long a worker that failed may take to exit by itself once everything it opened is closed. */
+/**
+ * How long a worker that failed may take to close what it opened and exit by itself: something the SDK
+ * opened that we cannot reach (see below), or an activity left running by a forced shutdown, would
+ * keep it up after its error. Unref'd, so a process with nothing left exits first.
+ */
 const HELD_OPEN_EXIT_MS = 5000;
 
 /**
@@ -218,16 +222,35 @@ export function registerWorkerCommands(program: Command): void {
         console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
         console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
         if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
-        await runWorkers(workers);
+        // The SDK's runtime stops the workers on these; noted here only to tell a forced shutdown apart.
+        // Listened to only now, with the runtime's handlers installed: earlier, a signal still ends the process.
+        let stopRequestedAt: number | undefined;
+        const noteStop = () => (stopRequestedAt ??= Date.now());
+        process.once("SIGTERM", noteStop).once("SIGINT", noteStop);
+        try {
+          await runWorkers(workers);
+        } catch (err) {
+          const stoppingFor = stopRequestedAt === undefined ? 0 : Date.now() - stopRequestedAt;
+          if (!(err instanceof GracefulShutdownPeriodExpiredError) && stoppingFor < DEFAULT_SHUTDOWN_FORCE_TIME_MS) throw err;
+          // The force time passed with activities still running (e.g. a batch in the pool's database
+          // retries); the SDK then fails the run with whatever its native worker says ("still in use").
+          throw new CliError(
+            `worker: activities still ran ${Math.round(stoppingFor / 1000)} s after the shutdown request; exiting without them: Temporal retries each on another worker once its heartbeat times out, and it resumes from what it stored (${thrownMessage(err)})`,
+            EXIT_ENVIRONMENT,
+            { cause: err },
+          );
+        } finally {
+          process.off("SIGTERM", noteStop).off("SIGINT", noteStop);
+        }
         failed = false;
       } finally {
+        // Armed before the closes: after a failure one of them may wait on what is still running (a
+        // batch in the pool's database retries) and the process must still end.
+        if (failed) setTimeout(() => process.exit(), HELD_OPEN_EXIT_MS).unref();
         for (const { what, close } of opened.reverse()) {
           // One failing close must not keep the others open (nor hide the error that got us here).
           await close().catch((err: unknown) => console.error(`worker: closing ${what} failed: ${thrownMessage(err)}`));
         }
-        // Last resort after a failure: something the SDK opened and we cannot reach (see above) would
-        // keep the process up after its error. Unref'd, so a process with nothing left exits first.
-        if (failed) setTimeout(() => process.exit(), HELD_OPEN_EXIT_MS).unref();
       }
     });
 

@@ -8,6 +8,8 @@
  * out together: one statement per linger for the whole worker, not one per batch.
  */
 import type { Db } from "../db/client.js";
+import { describeQueryError } from "../db/queryError.js";
+import { thrownMessage } from "../util/thrown.js";
 import { deleteUnsentLlmRequests, upsertLlmRequests, type LlmRequestRow } from "../db/repos/usage.js";
 import type { RequestStart, UsageEvent, UsageSink } from "../llm/usage.js";
 
@@ -83,7 +85,17 @@ export class RequestLedger implements UsageSink {
       await written;
       if (this.lastError !== undefined) break;
     }
-    if (this.pending.size > 0) throw this.lastError ?? new Error("request ledger: rows left unwritten");
+    if (this.pending.size > 0) {
+      // drizzle's own message is the whole statement and every row's parameters (hundreds of KB at
+      // 1000 rows a statement) in the worker's log and the activity's failure; the driver's error it
+      // wraps says why (and classifies the failure as the database's), so that is the cause kept.
+      const err = this.lastError;
+      const query = describeQueryError(err);
+      const why = err === undefined ? "rows left unwritten" : (query ?? thrownMessage(err));
+      throw new Error(`request ledger: ${this.pending.size === 1 ? "1 row" : `${this.pending.size} rows`} not written: ${why}`, {
+        cause: query !== undefined ? (err as Error).cause : err,
+      });
+    }
   }
 
   private row(

@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_SHUTDOWN_FORCE_TIME_MS, DEFAULT_SHUTDOWN_GRACE_TIME } from "../../workers/createWorkers.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const COMPOSE_FILE = path.join(REPO_ROOT, "docker-compose.yml");
@@ -27,6 +28,8 @@ interface Service {
   restart?: string;
   volumes?: { source: string; target: string; type: string }[];
   init?: boolean;
+  /** A Go duration ("1m0s"); absent: Docker's default of 10 s. */
+  stop_grace_period?: string;
 }
 interface Loaded {
   project: { name: string; services: Record<string, Service> };
@@ -208,4 +211,20 @@ test("every service on the toolloop image runs with an init process: node as PID
   // `docker compose run --rm toolloop-worker campaign start ... --wait` runs the CLI as the container's
   // main process: without an init, Ctrl-C (SIGINT) never reached a default action and did nothing.
   for (const [name, svc] of own) assert.equal(svc.init, true, `${name} sets init: true`);
+});
+
+/** Seconds of a Go duration as compose-go writes it ("1m0s", "45s"). */
+function goDurationSeconds(d: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(d);
+  assert.ok(m && d !== "", `a duration: ${d}`);
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+test("docker compose stop waits out the worker's graceful shutdown before it SIGKILLs the worker", () => {
+  const worker = service(load().project.services, "toolloop-worker");
+  // Without stop_grace_period Docker kills after 10 s: before the 20 s grace ended and the cancelled
+  // batches wrote what they finished. The worker itself ends by its force time plus 5 s of closing.
+  const waits = worker.stop_grace_period === undefined ? 10 : goDurationSeconds(worker.stop_grace_period);
+  assert.match(DEFAULT_SHUTDOWN_GRACE_TIME, /^20 seconds$/);
+  assert.ok(waits >= DEFAULT_SHUTDOWN_FORCE_TIME_MS / 1000 + 5, `toolloop-worker's stop_grace_period ${waits} s covers the worker's shutdown`);
 });
