@@ -1,8 +1,9 @@
 /**
  * GRPO training as one cluster job: verl's main_ppo (or the stand-in trainer with the same
  * overrides) on the iteration's verl parquet, rewarded through the generated Python shim that calls
- * toolloop's reward service. A retry is a new job over the same checkpoint folder with
- * resume_mode=auto, so it continues from the last saved step.
+ * toolloop's reward service. Every job runs with resume_mode=auto over the iteration's checkpoint
+ * folder, so a retry (a new job) and a requeued one (the same job started again) continue from the
+ * last saved step.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -26,7 +27,7 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
   name: "train.grpo",
   completion: "exit",
 
-  async prepare(ctx, attempt) {
+  async prepare(ctx) {
     const { db } = ctx.deps;
     const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
     if (!dataset) throw new StageInputError(`no verl dataset for iteration ${ctx.iteration}: put export.verl before train.grpo`);
@@ -49,8 +50,9 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
       rewardFunctionPath: paths.grpo.rewardShim,
       projectName: `toolloop-${ctx.campaignId}`,
       experimentName: `iter-${ctx.iteration}`,
-      // The first attempt starts fresh unless an earlier run of this iteration saved steps; later ones always resume.
-      resumeMode: attempt > 1 || (await latestCheckpointStep(paths.grpo.checkpoints)) !== undefined ? "auto" : "disable",
+      // Always auto: verl trains from scratch when the folder holds no step, and a job that Slurm requeues
+      // (preemption, node failure) runs this same command again, which must continue from its saved steps.
+      resumeMode: "auto",
     });
     return {
       request: {
