@@ -175,6 +175,11 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
               ? `the server ran ${spokenDuration(late.elapsedMs)} without serving, past its readiness deadline of ${spokenDuration(late.limitMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; raise readyTimeoutMinutes if it only needs longer to start, then retry the stage`
               : `no new step and no new output for ${spokenDuration(late.elapsedMs)}${clock.stepDone !== undefined ? ` (at step ${clock.stepDone}${progress?.total !== undefined ? ` of ${progress.total}` : ""})` : ""}, past its stall deadline of ${spokenDuration(late.limitMs)} (stallTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; retry the stage to resume from its last saved checkpoint, or raise stallTimeoutMinutes if its steps only take that long`;
         }
+        if (outcome === "failed" && !late) {
+          // A job the scheduler says will never start (Slurm: pending on a limit it cannot meet) is still queued: cancel
+          // it, so it cannot start later next to the retry's job. A job that has ended is left as it is.
+          await launcher.cancel(job.ref).catch((e: unknown) => deps.log(`[job] ${job.name}: could not cancel it after it failed: ${String(e)}`));
+        }
         if (outcome === "failed") {
           const tail = await launcher.logs(job.ref, { tailBytes: 2000 }).catch((e: unknown) => `(logs unavailable: ${String(e)})`);
           message = `${launcher.kind} job ${job.name} ${status.state}${status.exitCode !== undefined ? ` (exit ${status.exitCode})` : ""}${message ? `: ${message}` : ""}\n--- last output ---\n${tail.trim().split("\n").slice(-15).join("\n")}`;

@@ -58,6 +58,33 @@ const PENDING = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "
 const RUNNING = new Set(["RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESIZING", "UPDATE_DB", "POWER_UP_NODE"]);
 const FAILED = new Set(["FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED"]);
 
+/**
+ * Reasons a pending job keeps until someone changes the job, its limits or the cluster: Slurm never
+ * starts it by itself (EnforcePartLimits=NO, Slurm's default, accepts such a job at submit). Each says
+ * which setting asked for what cannot be had.
+ */
+const NEVER_STARTS: Record<string, string> = {
+  PartitionTimeLimit: "its time limit (the stage's timeLimitMinutes) is above the partition's MaxTime",
+  PartitionNodeLimit: "its node count (the stage's nnodes) is outside the partition's MinNodes..MaxNodes",
+  // Also what Slurm says first, at submit, of a job over any of the partition's limits.
+  PartitionConfig:
+    "it asks for more than the partition allows or its nodes have (the stage's nnodes, nGpusPerNode or timeLimitMinutes, or cluster.launcher.extraSbatchArgs)",
+  BadConstraints: "no node can meet what it asks for (cluster.launcher.extraSbatchArgs, the stage's nGpusPerNode)",
+  InvalidAccount: "its account is not valid (cluster.launcher.account)",
+  AccountNotAllowed: "its account may not use the partition (cluster.launcher.account, cluster.launcher.partition)",
+  InvalidQOS: "its QOS is not valid (cluster.launcher.qos)",
+  QOSNotAllowed: "its QOS may not be used with this account or partition (cluster.launcher.qos)",
+  QOSMaxWallDurationPerJobLimit: "its time limit (the stage's timeLimitMinutes) is above the QOS's MaxWall",
+  AssocMaxWallDurationPerJobLimit: "its time limit (the stage's timeLimitMinutes) is above the account's MaxWall",
+  MaxMemPerLimit: "its memory per CPU is above the partition's MaxMemPerCPU",
+  DependencyNeverSatisfied: "its dependency can never be satisfied",
+};
+
+/** Why Slurm will never start a pending job with this reason, or undefined when it may still start. */
+export function neverStartsBecause(reason: string | undefined): string | undefined {
+  return reason === undefined ? undefined : NEVER_STARTS[reason.trim()];
+}
+
 /** Slurm's state (sacct writes "CANCELLED by 0") as one of ours. */
 export function jobStateOf(slurmState: string): JobState {
   const state = slurmState.trim().split(/\s+/)[0]?.replace(/\+$/, "") ?? "";
@@ -266,9 +293,17 @@ export class SlurmLauncher implements JobLauncher {
     const info = await this.jobInfo(assertJobId(ref));
     if (!info) return { state: "lost", message: `Slurm no longer knows job ${ref.externalId} (purged from the controller, and no accounting)` };
     const state = jobStateOf(info.state);
+    const reason = info.reason && info.reason !== "None" ? ` (${info.reason})` : "";
+    // Waiting for what it can never get: failed, so the stage stops for the operator instead of waiting for ever.
+    const never = state === "pending" ? neverStartsBecause(info.reason) : undefined;
+    if (never) {
+      return {
+        state: "failed",
+        message: `${info.state}${reason}: Slurm will never start job ${ref.externalId}: ${never}. Change that, then retry the stage`,
+      };
+    }
     const exitCode = state === "succeeded" || state === "failed" || state === "cancelled" ? exitCodeOf(info.exitCode) : undefined;
     const nodes = await this.hostnames(info.nodeList);
-    const reason = info.reason && info.reason !== "None" ? ` (${info.reason})` : "";
     return {
       state,
       ...(exitCode !== undefined ? { exitCode } : {}),
