@@ -116,6 +116,21 @@ test("slurm launcher: observe a running job, read its logs, cancel it", async ()
   assert.equal((await launcher.status(ref)).state, "cancelled");
 });
 
+test("slurm launcher: a job Slurm requeues (preemption, node failure) keeps its earlier run's output, and its log says which run follows", async () => {
+  const { ref } = await launcher.submit(request("requeued-job", 'echo "run with restart count ${SLURM_RESTART_COUNT:-0}"; exec sleep 300'));
+  await untilRunning(launcher, ref);
+  await waitFor("the first run's output", async () => ((await launcher.logs(ref)).includes("restart count 0") ? true : undefined));
+  // What a preemption with PreemptMode=REQUEUE does; Slurm then holds the job a while (BeginTime): release it now.
+  execFileSync("scontrol", ["requeue", ref.externalId]);
+  await waitFor("the job to be requeued", async () => ((await launcher.status(ref)).state === "pending" ? true : undefined));
+  execFileSync("scontrol", ["update", `JobId=${ref.externalId}`, "StartTime=now"]);
+  await waitFor("the second run's output", async () => ((await launcher.logs(ref)).includes("restart count 1") ? true : undefined));
+  const log = await launcher.logs(ref);
+  assert.match(log, /run with restart count 0[\s\S]*requeued by Slurm[\s\S]*run with restart count 1/);
+  assert.match(log, new RegExp(`job ${ref.externalId} on \\S+ \\(run 2: requeued by Slurm\\)`));
+  await launcher.cancel(ref);
+});
+
 test("slurm launcher: a policy server with port 0 picks its port on the node (serve_on_node_port.py) and is reached at the port it wrote", async () => {
   const workDir = path.join(root, "work", "serve-port-job");
   fs.mkdirSync(workDir, { recursive: true });

@@ -237,6 +237,8 @@ export class SlurmLauncher implements JobLauncher {
       "--parsable",
       `--job-name=${name}`,
       `--output=${path.join(workDir, `${name}-%j.log`)}`,
+      // A requeued job (preempted, node failure) keeps its id and so its log file: append, so the run before keeps its output.
+      "--open-mode=append",
       `--chdir=${workDir}`,
       `--nodes=${r.nodes}`,
       "--ntasks-per-node=1",
