@@ -17,7 +17,14 @@ import type { StageContext } from "../src/framework/stage.js";
 import type { AnyStageSpec } from "../src/framework/stageSpec.js";
 import { stageJobName } from "../src/training/jobNames.js";
 import { recordServedStopped } from "../src/training/servedPolicyJobs.js";
-import { TERMINAL_JOB_STATES, type JobLauncher, type JobRef, type JobRequest, type JobStatus } from "../src/training/launchers/launcher.js";
+import {
+  isSchedulerUnreachable,
+  TERMINAL_JOB_STATES,
+  type JobLauncher,
+  type JobRef,
+  type JobRequest,
+  type JobStatus,
+} from "../src/training/launchers/launcher.js";
 import type { StageRef } from "./types.js";
 
 export interface StageJobRef extends StageRef {
@@ -121,9 +128,34 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
     });
   }
 
+  /**
+   * A scheduler that does not answer (a Slurm controller restarting or failing over, a Ray head being
+   * replaced) says nothing about the job, which runs on: the watch or the cancel is retried until it
+   * answers, never counted against the attempt budget. Counted, a few minutes of outage failed the stage
+   * while its job ran on unwatched, and the operator's retry started a second job over its checkpoints.
+   */
+  async function untilSchedulerAnswers<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isSchedulerUnreachable(err)) throw err;
+      const message = `job ${name}: ${err instanceof Error ? err.message : String(err)}; asking again until the scheduler answers`;
+      deps.log(`[job] ${message}`);
+      throw ApplicationFailure.create({ type: ErrorType.infrastructure, message, cause: err instanceof Error ? err : undefined });
+    }
+  }
+
   async function watchStageJob(ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number }): Promise<WatchStageJobResult> {
     const db = await deps.getDb();
     const actx = Context.current();
+    return untilSchedulerAnswers(ref.name, () => watchJob(db, actx, ref));
+  }
+
+  async function watchJob(
+    db: Db,
+    actx: Context,
+    ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number },
+  ): Promise<WatchStageJobResult> {
     return deps.withStageContext(ref, async (ctx, h) => {
       const handler = jobHandler(ref, h);
       const launcher = deps.createLauncher(ctx.config);
@@ -207,13 +239,15 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
   async function cancelStageJob(ref: StageJobRef & { name?: string }): Promise<void> {
     const db = await deps.getDb();
     const name = ref.name ?? stageJobName(ref.campaignId, ref.iteration, ref.stage, ref.attempt);
-    await deps.withStageContext(ref, async (ctx) => {
-      const launcher = deps.createLauncher(ctx.config);
-      const row = await knownJob(db, launcher, name);
-      const found = row?.externalId ? stageJobOf(row).ref : await launcher.find(name);
-      if (!found) return;
-      await cancelJob(db, launcher, name, found);
-    });
+    await untilSchedulerAnswers(name, () =>
+      deps.withStageContext(ref, async (ctx) => {
+        const launcher = deps.createLauncher(ctx.config);
+        const row = await knownJob(db, launcher, name);
+        const found = row?.externalId ? stageJobOf(row).ref : await launcher.find(name);
+        if (!found) return;
+        await cancelJob(db, launcher, name, found);
+      }),
+    );
   }
 
   async function cancelJob(db: Db, launcher: JobLauncher, name: string, ref: JobRef): Promise<void> {

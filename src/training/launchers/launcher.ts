@@ -63,3 +63,20 @@ export interface JobLauncher {
   /** Stops the job; a job already ended is left as it is. */
   cancel(ref: JobRef): Promise<void>;
 }
+
+/**
+ * The scheduler could not be asked at all (Slurm's controller or Ray's dashboard unreachable, or no
+ * answer in time): says nothing about the job, which runs on. Watching and cancelling wait for the
+ * scheduler to answer again instead of counting it as the job's failure.
+ */
+export class SchedulerUnreachableError extends Error {
+  override name = "SchedulerUnreachable";
+}
+
+/** Whether err, or an error in its cause chain, is a SchedulerUnreachableError. */
+export function isSchedulerUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof SchedulerUnreachableError) return true;
+  }
+  return false;
+}

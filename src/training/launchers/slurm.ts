@@ -21,7 +21,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import type { SlurmLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
-import type { JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
+import { SchedulerUnreachableError, type JobLauncher, type JobRef, type JobRequest, type JobState, type JobStatus } from "./launcher.js";
 import { slurmBatchScript } from "./slurmBatchScript.js";
 import { writeFileAtomicSync } from "../../util/atomicFiles.js";
 
@@ -53,6 +53,10 @@ interface SlurmJobInfo {
   stdOut?: string;
   workDir?: string;
 }
+
+/** What Slurm's client commands print when the controller does not answer (down, restarting, failing over, overloaded). */
+const SLURM_UNREACHABLE =
+  /Unable to contact slurm controller|Socket timed out on send\/recv|Zero Bytes were transmitted or received|Communication connection failure/i;
 
 const PENDING = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT"]);
 const RUNNING = new Set(["RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESIZING", "UPDATE_DB", "POWER_UP_NODE"]);
@@ -134,7 +138,13 @@ export class SlurmLauncher implements JobLauncher {
       child.once("error", (err) =>
         reject(new Error(`could not run ${this.bin(command)}: ${err.message}${this.config.binDir ? "" : " (is Slurm on PATH? set cluster.launcher.binDir)"}`)),
       );
-      child.once("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+      child.once("close", (code, signal) => {
+        // No answer from the controller: the job's state is unknown, not bad. Our time limit kills a command stuck on a hung controller.
+        if (code !== 0 && (SLURM_UNREACHABLE.test(stderr) || (code === null && signal === "SIGTERM"))) {
+          const why = lastLine(stderr) || `no answer within ${this.commandTimeoutMs} ms`;
+          reject(new SchedulerUnreachableError(`${this.bin(command)} ${args[0] ?? ""} could not reach the Slurm controller: ${why}`));
+        } else resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
     });
   }
 
@@ -393,6 +403,17 @@ function statOptional(file: string): fs.Stats | undefined {
   } catch {
     return undefined;
   }
+}
+
+function lastLine(text: string): string {
+  return (
+    text
+      .trim()
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1) ?? ""
+  );
 }
 
 function sleep(ms: number): Promise<void> {
