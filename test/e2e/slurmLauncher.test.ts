@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/training/launchers/launcher.js";
-import { TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
+import { JobRefusedError, TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
 import { slurmBatchScript } from "../../src/training/launchers/slurmBatchScript.js";
 import { installRoot } from "../../src/training/paths.js";
@@ -242,8 +242,28 @@ test("slurm launcher: unknown names and bad input", async () => {
       { kind: "slurm", partition: "no-such-partition", extraSbatchArgs: [], rayPort: 6379, setupCommands: [] },
       { log: () => undefined },
     ).submit(request("bad-partition", "true")),
-    /sbatch for job bad-partition failed .*partition/i,
+    (err: Error) => {
+      // Refused as configured: not retried (activities/failurePolicy.ts), and the setting to change is named.
+      assert.ok(err instanceof JobRefusedError, String(err));
+      assert.match(err.message, /sbatch refused job bad-partition: cluster\.launcher\.partition "no-such-partition" is not a partition of this Slurm cluster/);
+      assert.match(err.message, /sbatch said: .*invalid partition/i);
+      return true;
+    },
   );
+  // The test cluster's node has no GPUs.
+  await assert.rejects(launcher.submit(request("gpu-job", "true", { resources: { nodes: 1, gpusPerNode: 8 } })), (err: Error) => {
+    assert.ok(err instanceof JobRefusedError, String(err));
+    assert.match(err.message, /no "gpu" generic resource for --gres=gpu:8 \(the stage's nGpusPerNode/);
+    return true;
+  });
+  await assert.rejects(
+    new SlurmLauncher(
+      { kind: "slurm", partition: cluster.partition, extraSbatchArgs: ["--no-such-option"], rayPort: 6379, setupCommands: [] },
+      { log: () => undefined },
+    ).submit(request("bad-option", "true")),
+    (err: Error) => err instanceof JobRefusedError && /cluster\.launcher\.extraSbatchArgs holds an option/.test(err.message),
+  );
+  assert.deepEqual(squeueIds("gpu-job"), []);
 });
 
 test("slurm batch script: one node runs the command; several nodes follow verl's Ray-on-Slurm pattern (syntax checked by bash -n)", () => {

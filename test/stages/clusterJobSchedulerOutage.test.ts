@@ -24,7 +24,7 @@ import { recordJobIntent, recordJobSubmitted } from "../../src/db/repos/clusterJ
 import { ErrorType } from "../../src/framework/errorTypes.js";
 import type { ClusterJobHandler } from "../../src/framework/clusterJob.js";
 import type { StageContext } from "../../src/framework/stage.js";
-import type { JobLauncher } from "../../src/training/launchers/launcher.js";
+import { JobRefusedError, type JobLauncher } from "../../src/training/launchers/launcher.js";
 import { RayJobsLauncher } from "../../src/training/launchers/ray.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
 import { startPostgres } from "../../src/services/postgres.js";
@@ -152,4 +152,22 @@ test("Ray dashboard unreachable: watching a submitted job is retried as infrastr
   const launcher = new RayJobsLauncher({ kind: "ray", address: `http://127.0.0.1:${port}`, headers: {} }, { log: (m) => logs.push(m), attempts: 1 });
   const job = await submittedJob(launcher, "tl-ray-job");
   await assert.rejects(job.watch(), isInfrastructure(/is the Ray dashboard running/));
+});
+
+test("a job the scheduler refuses as configured (no such partition) is not retried: the stage waits for the operator at once", async () => {
+  const policy = { getDb: async () => db.db, budget: 5 };
+  await assert.rejects(
+    new MockActivityEnvironment().run(() =>
+      withFailurePolicy(policy, async () => {
+        throw new JobRefusedError('sbatch refused job x: cluster.launcher.partition "gpu-big" is not a partition of this Slurm cluster');
+      }),
+    ),
+    (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.nonRetryable, true);
+      assert.equal(err.type, ErrorType.stageInput);
+      assert.match(err.message, /cluster\.launcher\.partition "gpu-big"/);
+      return true;
+    },
+  );
 });

@@ -80,3 +80,12 @@ export function isSchedulerUnreachable(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * The scheduler refused the job as asked (a partition, account or QOS it does not have, GPUs its nodes
+ * lack, an sbatch option it does not know): the same request is refused again, so it is not retried.
+ * The message names the setting to change.
+ */
+export class JobRefusedError extends Error {
+  override name = "JobRefused";
+}

@@ -21,7 +21,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import type { SlurmLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
-import { SchedulerUnreachableError, type JobLauncher, type JobRef, type JobRequest, type JobState, type JobStatus } from "./launcher.js";
+import { JobRefusedError, SchedulerUnreachableError, type JobLauncher, type JobRef, type JobRequest, type JobState, type JobStatus } from "./launcher.js";
 import { slurmBatchScript } from "./slurmBatchScript.js";
 import { writeFileAtomicSync } from "../../util/atomicFiles.js";
 
@@ -268,8 +268,35 @@ export class SlurmLauncher implements JobLauncher {
     const res = await this.run("sbatch", args, { ...process.env, ...request.env });
     // --parsable prints "jobid" or "jobid;cluster".
     const id = res.stdout.trim().split(";")[0] ?? "";
-    if (res.code !== 0 || !/^\d+$/.test(id)) throw new Error(`sbatch for job ${name} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
+    if (res.code !== 0 || !/^\d+$/.test(id)) {
+      const said = (res.stderr || res.stdout).trim();
+      const refused = res.code !== 0 ? this.refusal(said, request) : undefined;
+      if (refused) throw new JobRefusedError(`sbatch refused job ${name}: ${refused}. sbatch said: ${said}`);
+      throw new Error(`sbatch for job ${name} failed (exit ${res.code}): ${said}`);
+    }
     return id;
+  }
+
+  /** The setting behind an sbatch refusal that the same request always gets, or undefined for any other failure. */
+  private refusal(said: string, request: JobRequest): string | undefined {
+    const c = this.config;
+    const r = request.resources;
+    if (/invalid partition/i.test(said))
+      return c.partition
+        ? `cluster.launcher.partition ${JSON.stringify(c.partition)} is not a partition of this Slurm cluster (sinfo --summarize lists them)`
+        : "the cluster has no default partition: set cluster.launcher.partition (sinfo --summarize lists them)";
+    if (/invalid account/i.test(said))
+      return `cluster.launcher.account ${JSON.stringify(c.account ?? "(your default)")} may not submit to this cluster or partition`;
+    if (/invalid qos/i.test(said)) return `cluster.launcher.qos ${JSON.stringify(c.qos ?? "(your default)")} is not a QOS you may use here`;
+    if (/invalid generic resource/i.test(said))
+      return `the partition's nodes have no "gpu" generic resource for --gres=gpu:${r.gpusPerNode} (the stage's nGpusPerNode; or pick a GPU partition in cluster.launcher.partition)`;
+    if (/invalid feature specification/i.test(said)) return "a --constraint in cluster.launcher.extraSbatchArgs names a feature no node has";
+    if (/requested time limit is invalid/i.test(said))
+      return `the time limit of ${r.timeLimitMinutes ?? "?"} minutes (the stage's timeLimitMinutes) is above what the partition allows`;
+    if (/node configuration is not available|memory specification can not be satisfied|node count specification invalid/i.test(said))
+      return `no ${r.nodes} node(s) of the partition have what the job asks for (the stage's nnodes and nGpusPerNode, or cluster.launcher.extraSbatchArgs)`;
+    if (/unrecognized option|invalid option|unknown option/i.test(said)) return "cluster.launcher.extraSbatchArgs holds an option this sbatch does not know";
+    return undefined;
   }
 
   /** Cancels every job of this name but the oldest (a lost race's duplicate); returns the oldest. */
