@@ -33,6 +33,7 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     if (!dataset) throw new StageInputError(`no verl dataset for iteration ${ctx.iteration}: put export.verl before train.grpo`);
     if (dataset.iteration !== ctx.iteration)
       ctx.deps.log(`[train.grpo] iteration ${ctx.iteration} has no verl dataset of its own: training on iteration ${dataset.iteration}'s`);
+    if (ctx.stage.trainer === "verl") assertVerlCanLoad(dataset, ctx.stage.grpo.trainBatchSize);
     const paths = trainingPaths(ctx.outputDir());
     await mkdir(paths.grpo.checkpoints, { recursive: true });
     const start = await startingModel(ctx);
@@ -115,6 +116,28 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     return { step, modelVersion: id, simulated: ctx.stage.trainer === "standin" };
   },
 };
+
+/**
+ * Sets verl 0.9.1 stops on as soon as it has loaded them (RayPPOTrainer._create_dataloader), after the
+ * job's wait in the queue and its model load: the train loader drops an incomplete batch
+ * ("Train dataloader is empty!" below trainBatchSize rows), and an empty validation set fails too.
+ * Refused before the job is submitted, naming the setting. (The stand-in trains a partial batch.)
+ */
+function assertVerlCanLoad(dataset: { iteration: number; manifest: { counts: { train: number; val: number } } }, trainBatchSize: number): void {
+  const { train, val } = dataset.manifest.counts;
+  if (train === 0)
+    throw new StageInputError(
+      `iteration ${dataset.iteration}'s verl dataset has no training rows: nothing to train on (export.verl wrote an empty set; check what the stages before it kept)`,
+    );
+  if (train < trainBatchSize)
+    throw new StageInputError(
+      `iteration ${dataset.iteration}'s verl dataset has ${train} training row(s), fewer than grpo.trainBatchSize (${trainBatchSize}): verl drops the incomplete batch and stops with "Train dataloader is empty!". Lower grpo.trainBatchSize (and ppoMiniBatchSize) to ${train} or less, or export more samples`,
+    );
+  if (val === 0)
+    throw new StageInputError(
+      `iteration ${dataset.iteration}'s verl dataset has no validation rows: verl stops with "Validation dataloader is empty!". Raise export.verl's valFraction (or export more samples) so that at least one sample is held out`,
+    );
+}
 
 /** This iteration's SFT model, else the policy the last iteration merged (in iteration 1 of a continuing campaign: the one its predecessor merged last), else the configured base model. */
 async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0]) {
