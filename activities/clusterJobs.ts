@@ -23,6 +23,7 @@ import {
   type JobLauncher,
   type JobRef,
   type JobRequest,
+  type JobState,
   type JobStatus,
 } from "../src/training/launchers/launcher.js";
 import type { StageRef } from "./types.js";
@@ -96,6 +97,7 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       const launcher = deps.createLauncher(ctx.config);
       const known = await knownJob(db, launcher, name);
       if (known?.externalId) return { name, submitted: false, alreadyDone: false };
+      if (handler.completion === "exit") await stopEarlierAttempts(db, launcher, ref, name);
       // A recorded intent is submitted as recorded (prepare may pick a free port or a path afresh).
       let request: JobRequest;
       if (known) request = known.request as JobRequest;
@@ -250,15 +252,33 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
     );
   }
 
-  async function cancelJob(db: Db, launcher: JobLauncher, name: string, ref: JobRef): Promise<void> {
+  async function cancelJob(db: Db, launcher: JobLauncher, name: string, ref: JobRef, why = "stage cancelled"): Promise<void> {
     await launcher.cancel(ref);
     const status = await launcher.status(ref);
     await recordJobStatus(db, name, {
       state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state,
-      message: "cancelled by toolloop (stage cancelled)",
+      message: `cancelled by toolloop (${why})`,
       finished: true,
     });
-    deps.log(`[job] cancelled ${launcher.kind} job ${name}`);
+    deps.log(`[job] cancelled ${launcher.kind} job ${name} (${why})`);
+  }
+
+  /**
+   * An earlier attempt's training or merge job still queued or running when the next attempt is
+   * submitted (its watch ended while the job ran on): both would write the same checkpoint or model
+   * folder, so it is cancelled first; the new attempt resumes from what it saved.
+   */
+  async function stopEarlierAttempts(db: Db, launcher: JobLauncher, ref: StageJobRef, name: string): Promise<void> {
+    for (const listed of await listStageJobs(db, ref)) {
+      if (listed.attempt >= ref.attempt || listed.launcher !== launcher.kind || TERMINAL_JOB_STATES.has(listed.state as JobState)) continue;
+      const row = await knownJob(db, launcher, listed.name);
+      if (!row?.externalId) continue;
+      const old = stageJobOf(row).ref;
+      const status = await launcher.status(old);
+      if (TERMINAL_JOB_STATES.has(status.state)) continue;
+      deps.log(`[job] ${row.name} (attempt ${row.attempt}) is still ${status.state} as attempt ${ref.attempt} is submitted: cancelling it first`);
+      await cancelJob(db, launcher, row.name, old, `attempt ${ref.attempt} (${name}) replaces it`);
+    }
   }
 
   /** Cancels the jobs a completed stage supersedes (see ClusterJobHandler.supersedes); one that is gone already is fine. */
