@@ -194,7 +194,8 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
           else if (terminal) outcome = "failed";
         } else if (terminal) {
           outcome = "failed";
-          message = `the server job ended (${status.state}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}) before it served`;
+          // The scheduler's word is kept (Slurm's reason for a job it will never start, Ray's failure text).
+          message = `the server job ended (${status.state}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}) before it served${status.message ? `: ${status.message}` : ""}`;
         } else if (status.state === "running" && handler.ready && (await handler.ready(ctx, job, status))) {
           outcome = "done";
         }

@@ -53,7 +53,7 @@ after(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-function activitiesFor(request: Omit<JobRequest, "name">) {
+function activitiesFor(request: Omit<JobRequest, "name">, completion: "exit" | "ready" = "exit") {
   const launcher = new SlurmLauncher(
     { kind: "slurm", partition: cluster.partition, extraSbatchArgs: [], rayPort: 6379, setupCommands: [] },
     { log: (m) => logs.push(m) },
@@ -61,7 +61,7 @@ function activitiesFor(request: Omit<JobRequest, "name">) {
   const handler: ClusterJobHandler = {
     kind: "clusterJob",
     name: "train.grpo",
-    completion: "exit",
+    completion,
     prepare: async () => ({ request }),
     collect: async () => ({}),
   };
@@ -77,8 +77,12 @@ function slurmState(jobId: string): string {
   return execFileSync("squeue", ["--noheader", "--states=all", `--jobs=${jobId}`, "--format=%T %r"], { encoding: "utf8" }).trim();
 }
 
-async function submitAndWatch(campaignId: string, request: Omit<JobRequest, "name">): Promise<{ watched: WatchStageJobResult; jobId: string }> {
-  const acts = activitiesFor(request);
+async function submitAndWatch(
+  campaignId: string,
+  request: Omit<JobRequest, "name">,
+  completion: "exit" | "ready" = "exit",
+): Promise<{ watched: WatchStageJobResult; jobId: string }> {
+  const acts = activitiesFor(request, completion);
   const ref = { campaignId, iteration: 1, stage: "train.grpo", attempt: 1 };
   const { name } = (await new MockActivityEnvironment().run(acts.submitStageJob, ref)) as { name: string };
   const watched = (await new MockActivityEnvironment().run(acts.watchStageJob, { ...ref, name, windowSeconds: 8, pollSeconds: 1 })) as WatchStageJobResult;
@@ -128,4 +132,15 @@ test("a job that only waits for resources stays pending and is watched on", { ti
   assert.equal(watched.outcome, "watching", JSON.stringify(watched));
   assert.match(slurmState(jobId), /^(PENDING|RUNNING)/);
   execFileSync("scancel", [jobId]);
+});
+
+test("a policy server that can never start fails serve.policy with Slurm's reason, and is cancelled", { timeout: 120_000 }, async () => {
+  const { watched, jobId } = await submitAndWatch(
+    `never-serve-${Date.now().toString(36)}`,
+    { command: ["sleep", "30"], env: {}, workDir: path.join(root, "work", "serve"), resources: { nodes: 1, gpusPerNode: 0, timeLimitMinutes: 60 } },
+    "ready",
+  );
+  assert.equal(watched.outcome, "failed", JSON.stringify(watched));
+  assert.match(watched.message ?? "", /before it served: PENDING \((PartitionTimeLimit|PartitionConfig)\): Slurm will never start/);
+  assert.match(slurmState(jobId), /^CANCELLED/);
 });
