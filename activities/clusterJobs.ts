@@ -17,7 +17,15 @@ import type { StageContext } from "../src/framework/stage.js";
 import type { AnyStageSpec } from "../src/framework/stageSpec.js";
 import { stageJobName } from "../src/training/jobNames.js";
 import { recordServedStopped } from "../src/training/servedPolicyJobs.js";
-import { TERMINAL_JOB_STATES, type JobLauncher, type JobRef, type JobRequest, type JobStatus } from "../src/training/launchers/launcher.js";
+import {
+  isSchedulerUnreachable,
+  TERMINAL_JOB_STATES,
+  type JobLauncher,
+  type JobRef,
+  type JobRequest,
+  type JobState,
+  type JobStatus,
+} from "../src/training/launchers/launcher.js";
 import type { StageRef } from "./types.js";
 
 export interface StageJobRef extends StageRef {
@@ -89,6 +97,7 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       const launcher = deps.createLauncher(ctx.config);
       const known = await knownJob(db, launcher, name);
       if (known?.externalId) return { name, submitted: false, alreadyDone: false };
+      if (handler.completion === "exit") await stopEarlierAttempts(db, launcher, ref, name);
       // A recorded intent is submitted as recorded (prepare may pick a free port or a path afresh).
       let request: JobRequest;
       if (known) request = known.request as JobRequest;
@@ -121,9 +130,34 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
     });
   }
 
+  /**
+   * A scheduler that does not answer (a Slurm controller restarting or failing over, a Ray head being
+   * replaced) says nothing about the job, which runs on: the watch or the cancel is retried until it
+   * answers, never counted against the attempt budget. Counted, a few minutes of outage failed the stage
+   * while its job ran on unwatched, and the operator's retry started a second job over its checkpoints.
+   */
+  async function untilSchedulerAnswers<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isSchedulerUnreachable(err)) throw err;
+      const message = `job ${name}: ${err instanceof Error ? err.message : String(err)}; asking again until the scheduler answers`;
+      deps.log(`[job] ${message}`);
+      throw ApplicationFailure.create({ type: ErrorType.infrastructure, message, cause: err instanceof Error ? err : undefined });
+    }
+  }
+
   async function watchStageJob(ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number }): Promise<WatchStageJobResult> {
     const db = await deps.getDb();
     const actx = Context.current();
+    return untilSchedulerAnswers(ref.name, () => watchJob(db, actx, ref));
+  }
+
+  async function watchJob(
+    db: Db,
+    actx: Context,
+    ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number },
+  ): Promise<WatchStageJobResult> {
     return deps.withStageContext(ref, async (ctx, h) => {
       const handler = jobHandler(ref, h);
       const launcher = deps.createLauncher(ctx.config);
@@ -160,7 +194,8 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
           else if (terminal) outcome = "failed";
         } else if (terminal) {
           outcome = "failed";
-          message = `the server job ended (${status.state}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}) before it served`;
+          // The scheduler's word is kept (Slurm's reason for a job it will never start, Ray's failure text).
+          message = `the server job ended (${status.state}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}) before it served${status.message ? `: ${status.message}` : ""}`;
         } else if (status.state === "running" && handler.ready && (await handler.ready(ctx, job, status))) {
           outcome = "done";
         }
@@ -174,6 +209,11 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
             late.deadline === "ready"
               ? `the server ran ${spokenDuration(late.elapsedMs)} without serving, past its readiness deadline of ${spokenDuration(late.limitMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; raise readyTimeoutMinutes if it only needs longer to start, then retry the stage`
               : `no new step and no new output for ${spokenDuration(late.elapsedMs)}${clock.stepDone !== undefined ? ` (at step ${clock.stepDone}${progress?.total !== undefined ? ` of ${progress.total}` : ""})` : ""}, past its stall deadline of ${spokenDuration(late.limitMs)} (stallTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; retry the stage to resume from its last saved checkpoint, or raise stallTimeoutMinutes if its steps only take that long`;
+        }
+        if (outcome === "failed" && !late) {
+          // A job the scheduler says will never start (Slurm: pending on a limit it cannot meet) is still queued: cancel
+          // it, so it cannot start later next to the retry's job. A job that has ended is left as it is.
+          await launcher.cancel(job.ref).catch((e: unknown) => deps.log(`[job] ${job.name}: could not cancel it after it failed: ${String(e)}`));
         }
         if (outcome === "failed") {
           const tail = await launcher.logs(job.ref, { tailBytes: 2000 }).catch((e: unknown) => `(logs unavailable: ${String(e)})`);
@@ -202,24 +242,44 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
   async function cancelStageJob(ref: StageJobRef & { name?: string }): Promise<void> {
     const db = await deps.getDb();
     const name = ref.name ?? stageJobName(ref.campaignId, ref.iteration, ref.stage, ref.attempt);
-    await deps.withStageContext(ref, async (ctx) => {
-      const launcher = deps.createLauncher(ctx.config);
-      const row = await knownJob(db, launcher, name);
-      const found = row?.externalId ? stageJobOf(row).ref : await launcher.find(name);
-      if (!found) return;
-      await cancelJob(db, launcher, name, found);
-    });
+    await untilSchedulerAnswers(name, () =>
+      deps.withStageContext(ref, async (ctx) => {
+        const launcher = deps.createLauncher(ctx.config);
+        const row = await knownJob(db, launcher, name);
+        const found = row?.externalId ? stageJobOf(row).ref : await launcher.find(name);
+        if (!found) return;
+        await cancelJob(db, launcher, name, found);
+      }),
+    );
   }
 
-  async function cancelJob(db: Db, launcher: JobLauncher, name: string, ref: JobRef): Promise<void> {
+  async function cancelJob(db: Db, launcher: JobLauncher, name: string, ref: JobRef, why = "stage cancelled"): Promise<void> {
     await launcher.cancel(ref);
     const status = await launcher.status(ref);
     await recordJobStatus(db, name, {
       state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state,
-      message: "cancelled by toolloop (stage cancelled)",
+      message: `cancelled by toolloop (${why})`,
       finished: true,
     });
-    deps.log(`[job] cancelled ${launcher.kind} job ${name}`);
+    deps.log(`[job] cancelled ${launcher.kind} job ${name} (${why})`);
+  }
+
+  /**
+   * An earlier attempt's training or merge job still queued or running when the next attempt is
+   * submitted (its watch ended while the job ran on): both would write the same checkpoint or model
+   * folder, so it is cancelled first; the new attempt resumes from what it saved.
+   */
+  async function stopEarlierAttempts(db: Db, launcher: JobLauncher, ref: StageJobRef, name: string): Promise<void> {
+    for (const listed of await listStageJobs(db, ref)) {
+      if (listed.attempt >= ref.attempt || listed.launcher !== launcher.kind || TERMINAL_JOB_STATES.has(listed.state as JobState)) continue;
+      const row = await knownJob(db, launcher, listed.name);
+      if (!row?.externalId) continue;
+      const old = stageJobOf(row).ref;
+      const status = await launcher.status(old);
+      if (TERMINAL_JOB_STATES.has(status.state)) continue;
+      deps.log(`[job] ${row.name} (attempt ${row.attempt}) is still ${status.state} as attempt ${ref.attempt} is submitted: cancelling it first`);
+      await cancelJob(db, launcher, row.name, old, `attempt ${ref.attempt} (${name}) replaces it`);
+    }
   }
 
   /** Cancels the jobs a completed stage supersedes (see ClusterJobHandler.supersedes); one that is gone already is fine. */

@@ -17,6 +17,7 @@ import { ErrorType } from "../src/framework/errorTypes.js";
 import { LlmError } from "../src/llm/client.js";
 import { isEndpointMisconfigured } from "../src/llm/errors.js";
 import { StageInputError } from "../src/framework/stage.js";
+import { JobRefusedError } from "../src/training/launchers/launcher.js";
 
 /** Application failures an activity may have before it gives up. */
 export const FAILURE_BUDGET = { batch: 3, bookkeeping: 5 } as const;
@@ -26,6 +27,8 @@ export async function classifyActivityError(err: unknown, opts: { getDb(): Promi
   if (err instanceof CancelledFailure || actx.cancellationSignal.aborted) return err;
   if (err instanceof ApplicationFailure && (err.nonRetryable || err.type === ErrorType.infrastructure)) return err;
   if (err instanceof StageInputError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
+  // The scheduler refused the job as configured (no such partition, no GPUs there): the same submit is refused again.
+  if (err instanceof JobRefusedError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
   if (err instanceof LlmError && err.kind === "client") {
     // A wrong key, path or model: every request gets the same answer until someone fixes the endpoint or the config.
     const hint = isEndpointMisconfigured(err)

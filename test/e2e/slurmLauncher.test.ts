@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/training/launchers/launcher.js";
-import { TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
+import { JobRefusedError, TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
 import { slurmBatchScript } from "../../src/training/launchers/slurmBatchScript.js";
 import { installRoot } from "../../src/training/paths.js";
@@ -114,6 +114,21 @@ test("slurm launcher: observe a running job, read its logs, cancel it", async ()
   // Cancelling an ended job leaves it as it is.
   await launcher.cancel(ref);
   assert.equal((await launcher.status(ref)).state, "cancelled");
+});
+
+test("slurm launcher: a job Slurm requeues (preemption, node failure) keeps its earlier run's output, and its log says which run follows", async () => {
+  const { ref } = await launcher.submit(request("requeued-job", 'echo "run with restart count ${SLURM_RESTART_COUNT:-0}"; exec sleep 300'));
+  await untilRunning(launcher, ref);
+  await waitFor("the first run's output", async () => ((await launcher.logs(ref)).includes("restart count 0") ? true : undefined));
+  // What a preemption with PreemptMode=REQUEUE does; Slurm then holds the job a while (BeginTime): release it now.
+  execFileSync("scontrol", ["requeue", ref.externalId]);
+  await waitFor("the job to be requeued", async () => ((await launcher.status(ref)).state === "pending" ? true : undefined));
+  execFileSync("scontrol", ["update", `JobId=${ref.externalId}`, "StartTime=now"]);
+  await waitFor("the second run's output", async () => ((await launcher.logs(ref)).includes("restart count 1") ? true : undefined));
+  const log = await launcher.logs(ref);
+  assert.match(log, /run with restart count 0[\s\S]*requeued by Slurm[\s\S]*run with restart count 1/);
+  assert.match(log, new RegExp(`job ${ref.externalId} on \\S+ \\(run 2: requeued by Slurm\\)`));
+  await launcher.cancel(ref);
 });
 
 test("slurm launcher: a policy server with port 0 picks its port on the node (serve_on_node_port.py) and is reached at the port it wrote", async () => {
@@ -227,8 +242,28 @@ test("slurm launcher: unknown names and bad input", async () => {
       { kind: "slurm", partition: "no-such-partition", extraSbatchArgs: [], rayPort: 6379, setupCommands: [] },
       { log: () => undefined },
     ).submit(request("bad-partition", "true")),
-    /sbatch for job bad-partition failed .*partition/i,
+    (err: Error) => {
+      // Refused as configured: not retried (activities/failurePolicy.ts), and the setting to change is named.
+      assert.ok(err instanceof JobRefusedError, String(err));
+      assert.match(err.message, /sbatch refused job bad-partition: cluster\.launcher\.partition "no-such-partition" is not a partition of this Slurm cluster/);
+      assert.match(err.message, /sbatch said: .*invalid partition/i);
+      return true;
+    },
   );
+  // The test cluster's node has no GPUs.
+  await assert.rejects(launcher.submit(request("gpu-job", "true", { resources: { nodes: 1, gpusPerNode: 8 } })), (err: Error) => {
+    assert.ok(err instanceof JobRefusedError, String(err));
+    assert.match(err.message, /no "gpu" generic resource for --gres=gpu:8 \(the stage's nGpusPerNode/);
+    return true;
+  });
+  await assert.rejects(
+    new SlurmLauncher(
+      { kind: "slurm", partition: cluster.partition, extraSbatchArgs: ["--no-such-option"], rayPort: 6379, setupCommands: [] },
+      { log: () => undefined },
+    ).submit(request("bad-option", "true")),
+    (err: Error) => err instanceof JobRefusedError && /cluster\.launcher\.extraSbatchArgs holds an option/.test(err.message),
+  );
+  assert.deepEqual(squeueIds("gpu-job"), []);
 });
 
 test("slurm batch script: one node runs the command; several nodes follow verl's Ray-on-Slurm pattern (syntax checked by bash -n)", () => {

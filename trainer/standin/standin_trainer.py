@@ -303,7 +303,8 @@ class Trainer:
                 metrics.update(self.validate(step))
             print(metric_line(metrics, step), flush=True)
             self.global_step = step
-            if last or (self.save_freq > 0 and step % self.save_freq == 0):
+            # As verl 0.9.1's PPO trainer: nothing is saved unless save_freq > 0, not even the last step.
+            if self.save_freq > 0 and (last or step % self.save_freq == 0):
                 self.save(step)
             if step_seconds > 0 and not last:
                 time.sleep(step_seconds)

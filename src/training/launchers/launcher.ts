@@ -63,3 +63,29 @@ export interface JobLauncher {
   /** Stops the job; a job already ended is left as it is. */
   cancel(ref: JobRef): Promise<void>;
 }
+
+/**
+ * The scheduler could not be asked at all (Slurm's controller or Ray's dashboard unreachable, or no
+ * answer in time): says nothing about the job, which runs on. Watching and cancelling wait for the
+ * scheduler to answer again instead of counting it as the job's failure.
+ */
+export class SchedulerUnreachableError extends Error {
+  override name = "SchedulerUnreachable";
+}
+
+/** Whether err, or an error in its cause chain, is a SchedulerUnreachableError. */
+export function isSchedulerUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof SchedulerUnreachableError) return true;
+  }
+  return false;
+}
+
+/**
+ * The scheduler refused the job as asked (a partition, account or QOS it does not have, GPUs its nodes
+ * lack, an sbatch option it does not know): the same request is refused again, so it is not retried.
+ * The message names the setting to change.
+ */
+export class JobRefusedError extends Error {
+  override name = "JobRefused";
+}

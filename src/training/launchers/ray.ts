@@ -21,7 +21,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
-import { JOB_NAME } from "./launcher.js";
+import { JOB_NAME, SchedulerUnreachableError } from "./launcher.js";
 
 /** The `ray` launcher's config (the campaign config's `cluster.launcher` when its kind is "ray"). */
 export interface RayLauncherConfig {
@@ -349,7 +349,9 @@ export class RayJobsLauncher implements JobLauncher {
         if (attempt < this.attempts) this.opts.log(`[ray] ${method} ${url}: ${lastError}; trying again (${attempt}/${this.attempts})`);
       }
     }
-    throw new RayJobsApiError(`Ray Jobs API ${method} ${url}: ${lastError} (after ${this.attempts} tries); is the Ray dashboard running at ${this.base}?`);
+    throw new SchedulerUnreachableError(
+      `Ray Jobs API ${method} ${url}: ${lastError} (after ${this.attempts} tries); is the Ray dashboard running at ${this.base}?`,
+    );
   }
 }
 

@@ -21,7 +21,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import type { SlurmLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
-import type { JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
+import { JobRefusedError, SchedulerUnreachableError, type JobLauncher, type JobRef, type JobRequest, type JobState, type JobStatus } from "./launcher.js";
 import { slurmBatchScript } from "./slurmBatchScript.js";
 import { writeFileAtomicSync } from "../../util/atomicFiles.js";
 
@@ -54,9 +54,40 @@ interface SlurmJobInfo {
   workDir?: string;
 }
 
+/** What Slurm's client commands print when the controller does not answer (down, restarting, failing over, overloaded). */
+const SLURM_UNREACHABLE =
+  /Unable to contact slurm controller|Socket timed out on send\/recv|Zero Bytes were transmitted or received|Communication connection failure/i;
+
 const PENDING = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT"]);
 const RUNNING = new Set(["RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESIZING", "UPDATE_DB", "POWER_UP_NODE"]);
 const FAILED = new Set(["FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED"]);
+
+/**
+ * Reasons a pending job keeps until someone changes the job, its limits or the cluster: Slurm never
+ * starts it by itself (EnforcePartLimits=NO, Slurm's default, accepts such a job at submit). Each says
+ * which setting asked for what cannot be had.
+ */
+const NEVER_STARTS: Record<string, string> = {
+  PartitionTimeLimit: "its time limit (the stage's timeLimitMinutes) is above the partition's MaxTime",
+  PartitionNodeLimit: "its node count (the stage's nnodes) is outside the partition's MinNodes..MaxNodes",
+  // Also what Slurm says first, at submit, of a job over any of the partition's limits.
+  PartitionConfig:
+    "it asks for more than the partition allows or its nodes have (the stage's nnodes, nGpusPerNode or timeLimitMinutes, or cluster.launcher.extraSbatchArgs)",
+  BadConstraints: "no node can meet what it asks for (cluster.launcher.extraSbatchArgs, the stage's nGpusPerNode)",
+  InvalidAccount: "its account is not valid (cluster.launcher.account)",
+  AccountNotAllowed: "its account may not use the partition (cluster.launcher.account, cluster.launcher.partition)",
+  InvalidQOS: "its QOS is not valid (cluster.launcher.qos)",
+  QOSNotAllowed: "its QOS may not be used with this account or partition (cluster.launcher.qos)",
+  QOSMaxWallDurationPerJobLimit: "its time limit (the stage's timeLimitMinutes) is above the QOS's MaxWall",
+  AssocMaxWallDurationPerJobLimit: "its time limit (the stage's timeLimitMinutes) is above the account's MaxWall",
+  MaxMemPerLimit: "its memory per CPU is above the partition's MaxMemPerCPU",
+  DependencyNeverSatisfied: "its dependency can never be satisfied",
+};
+
+/** Why Slurm will never start a pending job with this reason, or undefined when it may still start. */
+export function neverStartsBecause(reason: string | undefined): string | undefined {
+  return reason === undefined ? undefined : NEVER_STARTS[reason.trim()];
+}
 
 /** Slurm's state (sacct writes "CANCELLED by 0") as one of ours. */
 export function jobStateOf(slurmState: string): JobState {
@@ -107,7 +138,13 @@ export class SlurmLauncher implements JobLauncher {
       child.once("error", (err) =>
         reject(new Error(`could not run ${this.bin(command)}: ${err.message}${this.config.binDir ? "" : " (is Slurm on PATH? set cluster.launcher.binDir)"}`)),
       );
-      child.once("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+      child.once("close", (code, signal) => {
+        // No answer from the controller: the job's state is unknown, not bad. Our time limit kills a command stuck on a hung controller.
+        if (code !== 0 && (SLURM_UNREACHABLE.test(stderr) || (code === null && signal === "SIGTERM"))) {
+          const why = lastLine(stderr) || `no answer within ${this.commandTimeoutMs} ms`;
+          reject(new SchedulerUnreachableError(`${this.bin(command)} ${args[0] ?? ""} could not reach the Slurm controller: ${why}`));
+        } else resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
     });
   }
 
@@ -210,6 +247,8 @@ export class SlurmLauncher implements JobLauncher {
       "--parsable",
       `--job-name=${name}`,
       `--output=${path.join(workDir, `${name}-%j.log`)}`,
+      // A requeued job (preempted, node failure) keeps its id and so its log file: append, so the run before keeps its output.
+      "--open-mode=append",
       `--chdir=${workDir}`,
       `--nodes=${r.nodes}`,
       "--ntasks-per-node=1",
@@ -229,8 +268,35 @@ export class SlurmLauncher implements JobLauncher {
     const res = await this.run("sbatch", args, { ...process.env, ...request.env });
     // --parsable prints "jobid" or "jobid;cluster".
     const id = res.stdout.trim().split(";")[0] ?? "";
-    if (res.code !== 0 || !/^\d+$/.test(id)) throw new Error(`sbatch for job ${name} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
+    if (res.code !== 0 || !/^\d+$/.test(id)) {
+      const said = (res.stderr || res.stdout).trim();
+      const refused = res.code !== 0 ? this.refusal(said, request) : undefined;
+      if (refused) throw new JobRefusedError(`sbatch refused job ${name}: ${refused}. sbatch said: ${said}`);
+      throw new Error(`sbatch for job ${name} failed (exit ${res.code}): ${said}`);
+    }
     return id;
+  }
+
+  /** The setting behind an sbatch refusal that the same request always gets, or undefined for any other failure. */
+  private refusal(said: string, request: JobRequest): string | undefined {
+    const c = this.config;
+    const r = request.resources;
+    if (/invalid partition/i.test(said))
+      return c.partition
+        ? `cluster.launcher.partition ${JSON.stringify(c.partition)} is not a partition of this Slurm cluster (sinfo --summarize lists them)`
+        : "the cluster has no default partition: set cluster.launcher.partition (sinfo --summarize lists them)";
+    if (/invalid account/i.test(said))
+      return `cluster.launcher.account ${JSON.stringify(c.account ?? "(your default)")} may not submit to this cluster or partition`;
+    if (/invalid qos/i.test(said)) return `cluster.launcher.qos ${JSON.stringify(c.qos ?? "(your default)")} is not a QOS you may use here`;
+    if (/invalid generic resource/i.test(said))
+      return `the partition's nodes have no "gpu" generic resource for --gres=gpu:${r.gpusPerNode} (the stage's nGpusPerNode; or pick a GPU partition in cluster.launcher.partition)`;
+    if (/invalid feature specification/i.test(said)) return "a --constraint in cluster.launcher.extraSbatchArgs names a feature no node has";
+    if (/requested time limit is invalid/i.test(said))
+      return `the time limit of ${r.timeLimitMinutes ?? "?"} minutes (the stage's timeLimitMinutes) is above what the partition allows`;
+    if (/node configuration is not available|memory specification can not be satisfied|node count specification invalid/i.test(said))
+      return `no ${r.nodes} node(s) of the partition have what the job asks for (the stage's nnodes and nGpusPerNode, or cluster.launcher.extraSbatchArgs)`;
+    if (/unrecognized option|invalid option|unknown option/i.test(said)) return "cluster.launcher.extraSbatchArgs holds an option this sbatch does not know";
+    return undefined;
   }
 
   /** Cancels every job of this name but the oldest (a lost race's duplicate); returns the oldest. */
@@ -266,9 +332,17 @@ export class SlurmLauncher implements JobLauncher {
     const info = await this.jobInfo(assertJobId(ref));
     if (!info) return { state: "lost", message: `Slurm no longer knows job ${ref.externalId} (purged from the controller, and no accounting)` };
     const state = jobStateOf(info.state);
+    const reason = info.reason && info.reason !== "None" ? ` (${info.reason})` : "";
+    // Waiting for what it can never get: failed, so the stage stops for the operator instead of waiting for ever.
+    const never = state === "pending" ? neverStartsBecause(info.reason) : undefined;
+    if (never) {
+      return {
+        state: "failed",
+        message: `${info.state}${reason}: Slurm will never start job ${ref.externalId}: ${never}. Change that, then retry the stage`,
+      };
+    }
     const exitCode = state === "succeeded" || state === "failed" || state === "cancelled" ? exitCodeOf(info.exitCode) : undefined;
     const nodes = await this.hostnames(info.nodeList);
-    const reason = info.reason && info.reason !== "None" ? ` (${info.reason})` : "";
     return {
       state,
       ...(exitCode !== undefined ? { exitCode } : {}),
@@ -356,6 +430,17 @@ function statOptional(file: string): fs.Stats | undefined {
   } catch {
     return undefined;
   }
+}
+
+function lastLine(text: string): string {
+  return (
+    text
+      .trim()
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1) ?? ""
+  );
 }
 
 function sleep(ms: number): Promise<void> {

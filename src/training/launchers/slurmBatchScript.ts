@@ -26,6 +26,9 @@ export const DEFAULT_RAY_JOIN_WAIT_SECONDS = 600;
 /** Prints the number of alive Ray nodes of the cluster at RAY_ADDRESS (its last stdout line). */
 const RAY_ALIVE_CHECK = 'import ray; ray.init(); print(sum(1 for n in ray.nodes() if n["Alive"]))';
 
+/** Slurm sets SLURM_RESTART_COUNT in a job it requeued: the log (appended to) says where each run starts. */
+const REQUEUED = "${SLURM_RESTART_COUNT:+ (run $((SLURM_RESTART_COUNT + 1)): requeued by Slurm)}";
+
 /** POSIX single-quoting: safe for any byte string but NUL. */
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'"'"'`)}'`;
@@ -42,7 +45,7 @@ export function slurmBatchScript(request: JobRequest, opts: BatchScriptOptions):
     "set +e",
   ];
   if (request.resources.nodes <= 1) {
-    return [...head, 'echo "[toolloop] job $SLURM_JOB_ID on $(hostname)"', command, "exit $?", ""].join("\n");
+    return [...head, `echo "[toolloop] job $SLURM_JOB_ID on $(hostname)${REQUEUED}"`, command, "exit $?", ""].join("\n");
   }
   const gpus = request.resources.gpusPerNode;
   const cpus = request.resources.cpusPerTask;
@@ -60,7 +63,7 @@ export function slurmBatchScript(request: JobRequest, opts: BatchScriptOptions):
     "head_node_ip=\"$(tr ' ' '\\n' <<<\"$head_node_ip\" | grep -E '^[0-9]+(\\.[0-9]+){3}$' | head -n1)\"",
     `ray_port=${opts.rayPort}`,
     'ip_head="$head_node_ip:$ray_port"',
-    'echo "[toolloop] job $SLURM_JOB_ID: Ray head on $head_node ($ip_head), ${#nodes[@]} nodes"',
+    `echo "[toolloop] job $SLURM_JOB_ID: Ray head on $head_node ($ip_head), \${#nodes[@]} nodes${REQUEUED}"`,
     `srun --nodes=1 --ntasks=1 -w "$head_node" ray start --head --node-ip-address="$head_node_ip" --port="$ray_port"${rayResources} --block &`,
     "for ((i = 1; i < ${#nodes[@]}; i++)); do",
     `  srun --nodes=1 --ntasks=1 -w "\${nodes[$i]}" ray start --address="$ip_head"${rayResources} --block &`,

@@ -70,7 +70,7 @@ export const grpoSettingsSchema = z
     entropyCoeff: nonNegativeNumber("a non-negative number").default(0),
     nnodes: count(4096).default(1),
     nGpusPerNode: count(64).default(8),
-    /** Save a checkpoint every N steps (-1: only verl's own end-of-training save). */
+    /** Save a checkpoint every N steps (-1: only at the last step; see GRPO_SAVE_AT_LAST_STEP_ONLY). */
     saveFreq: everyNSteps.default(20),
     /** Saved steps kept on disk (trainer.max_actor_ckpt_to_keep); null keeps every one. */
     maxCheckpointsToKeep: checkpointsToKeep,
@@ -124,8 +124,17 @@ function trainerOverrides(
   ];
 }
 
+/**
+ * trainer.save_freq for GRPO's saveFreq -1. verl 0.9.1's PPO trainer saves only while save_freq > 0
+ * (ray_trainer.py: `save_freq > 0 and (is_last_step or step % save_freq == 0)`), so save_freq=-1
+ * saves nothing, not even the last step, and train.grpo then has no checkpoint to collect after days
+ * of training. A frequency no run reaches saves the last step only. (verl's SFT trainer saves its last
+ * step whatever save_freq says: SFT passes -1 as it is.)
+ */
+export const GRPO_SAVE_AT_LAST_STEP_ONLY = 1_000_000_000;
+
 export function grpoOverrides(settings: GrpoSettings, opts: GrpoCommandOptions): string[] {
-  const s = settings;
+  const s = { ...settings, saveFreq: settings.saveFreq === -1 ? GRPO_SAVE_AT_LAST_STEP_ONLY : settings.saveFreq };
   const base: [string, HydraValue][] = [
     ["algorithm.adv_estimator", "grpo"],
     // GRPO regularises with the KL loss on the actor (useKlLoss), not a KL penalty in the reward.

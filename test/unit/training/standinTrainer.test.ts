@@ -16,6 +16,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { checkpointProfileSchema, loadCheckpointProfile } from "../../../src/llm/simulator/checkpointProfile.js";
 import { lastMetricLine, parseMetricLine, type MetricLine } from "../../../src/training/jobOutputs.js";
+import { grpoOverrides, grpoSettingsSchema } from "../../../src/training/verl/jobSpec.js";
 import { trainVenvPython } from "../../helpers/trainVenv.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
@@ -265,6 +266,34 @@ test("resume: killed mid-run, resume_mode=auto continues from the latest saved s
   assert.equal(fresh.code, 0, fresh.stderr);
   assert.equal(trainingLines(fresh.stdout)[0]?.step, 1);
   assert.equal(latest(ckpt), "2");
+});
+
+test("save_freq: nothing is saved unless it is positive (verl 0.9.1); GRPO's saveFreq -1 still saves the last step", async () => {
+  // verl's PPO trainer: `save_freq > 0 and (is_last_step or step % save_freq == 0)`.
+  const never = path.join(dir, "run-save-never");
+  const raw = await runPython(TRAINER, overrides(never, ["trainer.save_freq=-1", "trainer.total_training_steps=3"]));
+  assert.equal(raw.code, 0, raw.stderr);
+  assert.ok(!fs.existsSync(path.join(never, "latest_checkpointed_iteration.txt")), "save_freq=-1 saves nothing");
+
+  // train.grpo's overrides for saveFreq -1 ("only at the end"): the job leaves its last step for train.grpo to collect.
+  const atEnd = path.join(dir, "run-save-at-end");
+  const settings = grpoSettingsSchema.parse({ saveFreq: -1, trainBatchSize: 4, ppoMiniBatchSize: 4, rolloutN: 4, totalTrainingSteps: 3 });
+  const grpo = grpoOverrides(settings, {
+    python: PYTHON,
+    modelPath: "/models/base-model",
+    trainFiles: trainFile,
+    valFiles: valFile,
+    checkpointDir: atEnd,
+    rewardFunctionPath: rewardFile,
+    projectName: "toolloop-test",
+    experimentName: "iter-1",
+    resumeMode: "auto",
+  });
+  const run = await runPython(TRAINER, grpo);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(latest(atEnd), "3");
+  assert.ok(fs.existsSync(path.join(atEnd, "global_step_3", "actor")));
+  assert.ok(!fs.existsSync(path.join(atEnd, "global_step_2")), "only the last step");
 });
 
 test("max_actor_ckpt_to_keep: only the newest N saved steps stay, as verl's checkpoint manager keeps them", async () => {

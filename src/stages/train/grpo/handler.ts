@@ -1,8 +1,9 @@
 /**
  * GRPO training as one cluster job: verl's main_ppo (or the stand-in trainer with the same
  * overrides) on the iteration's verl parquet, rewarded through the generated Python shim that calls
- * toolloop's reward service. A retry is a new job over the same checkpoint folder with
- * resume_mode=auto, so it continues from the last saved step.
+ * toolloop's reward service. Every job runs with resume_mode=auto over the iteration's checkpoint
+ * folder, so a retry (a new job) and a requeued one (the same job started again) continue from the
+ * last saved step.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -26,12 +27,13 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
   name: "train.grpo",
   completion: "exit",
 
-  async prepare(ctx, attempt) {
+  async prepare(ctx) {
     const { db } = ctx.deps;
     const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
     if (!dataset) throw new StageInputError(`no verl dataset for iteration ${ctx.iteration}: put export.verl before train.grpo`);
     if (dataset.iteration !== ctx.iteration)
       ctx.deps.log(`[train.grpo] iteration ${ctx.iteration} has no verl dataset of its own: training on iteration ${dataset.iteration}'s`);
+    if (ctx.stage.trainer === "verl") assertVerlCanLoad(dataset, ctx.stage.grpo.trainBatchSize);
     const paths = trainingPaths(ctx.outputDir());
     await mkdir(paths.grpo.checkpoints, { recursive: true });
     const start = await startingModel(ctx);
@@ -49,8 +51,9 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
       rewardFunctionPath: paths.grpo.rewardShim,
       projectName: `toolloop-${ctx.campaignId}`,
       experimentName: `iter-${ctx.iteration}`,
-      // The first attempt starts fresh unless an earlier run of this iteration saved steps; later ones always resume.
-      resumeMode: attempt > 1 || (await latestCheckpointStep(paths.grpo.checkpoints)) !== undefined ? "auto" : "disable",
+      // Always auto: verl trains from scratch when the folder holds no step, and a job that Slurm requeues
+      // (preemption, node failure) runs this same command again, which must continue from its saved steps.
+      resumeMode: "auto",
     });
     return {
       request: {
@@ -113,6 +116,28 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     return { step, modelVersion: id, simulated: ctx.stage.trainer === "standin" };
   },
 };
+
+/**
+ * Sets verl 0.9.1 stops on as soon as it has loaded them (RayPPOTrainer._create_dataloader), after the
+ * job's wait in the queue and its model load: the train loader drops an incomplete batch
+ * ("Train dataloader is empty!" below trainBatchSize rows), and an empty validation set fails too.
+ * Refused before the job is submitted, naming the setting. (The stand-in trains a partial batch.)
+ */
+function assertVerlCanLoad(dataset: { iteration: number; manifest: { counts: { train: number; val: number } } }, trainBatchSize: number): void {
+  const { train, val } = dataset.manifest.counts;
+  if (train === 0)
+    throw new StageInputError(
+      `iteration ${dataset.iteration}'s verl dataset has no training rows: nothing to train on (export.verl wrote an empty set; check what the stages before it kept)`,
+    );
+  if (train < trainBatchSize)
+    throw new StageInputError(
+      `iteration ${dataset.iteration}'s verl dataset has ${train} training row(s), fewer than grpo.trainBatchSize (${trainBatchSize}): verl drops the incomplete batch and stops with "Train dataloader is empty!". Lower grpo.trainBatchSize (and ppoMiniBatchSize) to ${train} or less, or export more samples`,
+    );
+  if (val === 0)
+    throw new StageInputError(
+      `iteration ${dataset.iteration}'s verl dataset has no validation rows: verl stops with "Validation dataloader is empty!". Raise export.verl's valFraction (or export more samples) so that at least one sample is held out`,
+    );
+}
 
 /** This iteration's SFT model, else the policy the last iteration merged (in iteration 1 of a continuing campaign: the one its predecessor merged last), else the configured base model. */
 async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0]) {

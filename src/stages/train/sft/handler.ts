@@ -1,7 +1,8 @@
 /**
  * InfTool's supervised warm-up as one cluster job: verl's SFT trainer on the iteration's SFT parquet,
  * then, in the same job, verl.model_merger on the step it saved last, so train.grpo starts from a
- * Hugging Face folder. A retry resumes the fine-tuning from its last checkpoint (resume_mode=auto).
+ * Hugging Face folder. A retry or a requeued job resumes the fine-tuning from its last checkpoint
+ * (resume_mode=auto).
  */
 import { copyFile, mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -32,7 +33,7 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
   name: "train.sft",
   completion: "exit",
 
-  async prepare(ctx, attempt) {
+  async prepare(ctx) {
     const dataset = await latestTrainingDataset(ctx.deps.db, ctx.campaignId, ctx.iteration);
     if (!dataset || dataset.iteration !== ctx.iteration || !dataset.paths.sftParquet)
       throw new StageInputError(`no SFT set for iteration ${ctx.iteration}: put export.verl with "sft": true before train.sft`);
@@ -51,7 +52,8 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
       checkpointDir: paths.sft.checkpoints,
       projectName: `toolloop-${ctx.campaignId}`,
       experimentName: `iter-${ctx.iteration}-sft`,
-      resumeMode: attempt > 1 || (await latestCheckpointStep(paths.sft.checkpoints)) !== undefined ? "auto" : "disable",
+      // Always auto (as train.grpo): a retry or a requeued job continues from the saved steps; none saved: from scratch.
+      resumeMode: "auto",
       datasetClassPath: paths.sft.datasetClass,
     });
     const merge = mergeCommand({

@@ -1,0 +1,95 @@
+/**
+ * A training job whose watch ended while it ran on (the watch failed, the stage waited for the
+ * operator) must not run next to the retry's job: both would write the same checkpoint folder.
+ * Submitting attempt 2 cancels attempt 1's job first. Real local launcher (detached processes), real
+ * database, the cluster-job activities in a mock activity context.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { MockActivityEnvironment } from "@temporalio/testing";
+import { createClusterJobActivities, type SubmitStageJobResult } from "../../activities/clusterJobs.js";
+import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
+import { getClusterJob } from "../../src/db/repos/clusterJobs.js";
+import type { ClusterJobHandler } from "../../src/framework/clusterJob.js";
+import type { StageContext } from "../../src/framework/stage.js";
+import { LocalLauncher } from "../../src/training/launchers/local.js";
+import { startPostgres } from "../../src/services/postgres.js";
+
+let root: string;
+let db: DbHandle;
+let launcher: LocalLauncher;
+const stops: (() => Promise<void>)[] = [];
+
+before(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-job-attempts-"));
+  let url = process.env.DATABASE_URL;
+  if (!url) {
+    const pg = await startPostgres({ dataDir: path.join(root, "pg") });
+    stops.push(() => pg.stop());
+    url = pg.url;
+  }
+  db = await openDatabase(url);
+  stops.push(() => db.close());
+  await migrateDatabase(db);
+  launcher = new LocalLauncher({ kind: "local", stateDir: path.join(root, "jobs") }, { log: () => undefined, cancelGraceMs: 2000 });
+});
+
+after(async () => {
+  for (const stop of stops.reverse()) await stop();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+function activities() {
+  const handler: ClusterJobHandler = {
+    kind: "clusterJob",
+    name: "train.grpo",
+    completion: "exit",
+    prepare: async () => ({ request: { command: ["sleep", "300"], env: {}, workDir: path.join(root, "work"), resources: { nodes: 1, gpusPerNode: 0 } } }),
+    collect: async () => ({}),
+  };
+  return createClusterJobActivities({
+    getDb: async () => db.db,
+    createLauncher: () => launcher,
+    withStageContext: (_ref, fn) => fn({ config: {} } as unknown as StageContext, handler as never, {} as never),
+    log: () => undefined,
+  });
+}
+
+async function submit(acts: ReturnType<typeof activities>, campaignId: string, attempt: number): Promise<string> {
+  const r = (await new MockActivityEnvironment().run(acts.submitStageJob, { campaignId, iteration: 1, stage: "train.grpo", attempt })) as SubmitStageJobResult;
+  return r.name;
+}
+
+async function untilRunning(name: string): Promise<void> {
+  for (let waited = 0; (await stateOf(name)) !== "running"; waited += 100) {
+    if (waited > 10_000) throw new Error(`job ${name} did not start`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stateOf(name: string): Promise<string> {
+  const row = await getClusterJob(db.db, name);
+  return (await launcher.status({ launcher: "local", name, externalId: row!.externalId! })).state;
+}
+
+test("attempt 2 of a training stage cancels attempt 1's job that still runs before it submits its own", { timeout: 60_000 }, async () => {
+  const acts = activities();
+  const campaignId = `attempts-${Date.now().toString(36)}`;
+  const first = await submit(acts, campaignId, 1);
+  await untilRunning(first);
+
+  const second = await submit(acts, campaignId, 2);
+  assert.equal(await stateOf(first), "cancelled", "attempt 1's job no longer runs");
+  const row = await getClusterJob(db.db, first);
+  assert.equal(row?.state, "cancelled");
+  assert.match(row?.message ?? "", /attempt 2 \(.*-a2\) replaces it/);
+  await untilRunning(second);
+  // A retried submit of attempt 2 finds its job and cancels nothing.
+  assert.equal(await submit(acts, campaignId, 2), second);
+  assert.equal(await stateOf(second), "running");
+  const ref = { launcher: "local" as const, name: second, externalId: (await getClusterJob(db.db, second))!.externalId! };
+  await launcher.cancel(ref);
+});
