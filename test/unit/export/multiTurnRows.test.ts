@@ -183,8 +183,16 @@ test("verl SFT rows: a run of tool results is one user turn, so each message ren
     /^<tool_response>\n[^\n]*\n<\/tool_response>\n<tool_response>\n[^\n]*\n<\/tool_response>\n<tool_response>\n[^\n]*\n<\/tool_response>$/,
   );
   // The SFT conversation is the RL prompt plus the label turn: SFT and GRPO train on the same context.
-  assert.deepEqual(sft.slice(0, -1), f.sample.prompt);
-  assert.deepEqual(sft.at(-1), { role: "assistant", content: (final.messages.at(-1) as { content: string }).content });
+  // Only the label turn is trained: earlier assistant turns carry weight 0, other roles none.
+  assert.deepEqual(
+    sft.slice(0, -1).map(({ role, content }) => ({ role, content })),
+    f.sample.prompt,
+  );
+  assert.deepEqual(
+    sft.slice(0, -1).map((m) => m.weight),
+    f.sample.prompt.map((m) => (m.role === "assistant" ? 0 : null)),
+  );
+  assert.deepEqual(sft.at(-1), { role: "assistant", content: (final.messages.at(-1) as { content: string }).content, weight: 1 });
 
   // "none" (a custom dataset class renders the turns itself) keeps them as stored.
   const n = prepareSample({ id: "s5", messages: final.messages, tools: final.tools }, "none");
