@@ -14,13 +14,13 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { MockActivityEnvironment } from "@temporalio/testing";
 import { createClusterJobActivities, type WatchStageJobResult } from "../../activities/clusterJobs.js";
-import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
+import type { DbHandle } from "../../src/db/client.js";
 import { getClusterJob } from "../../src/db/repos/clusterJobs.js";
 import type { ClusterJobHandler } from "../../src/framework/clusterJob.js";
 import type { StageContext } from "../../src/framework/stage.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
 import type { JobRequest } from "../../src/training/launchers/launcher.js";
-import { startPostgres } from "../../src/services/postgres.js";
+import { migratedTestDatabase } from "../helpers/stageResources.js";
 import { startSlurmCluster, type SlurmCluster } from "../helpers/slurmCluster.js";
 
 let root: string;
@@ -34,15 +34,7 @@ before(async () => {
   cluster = await startSlurmCluster({ dir: path.join(root, "cluster"), log: (m) => logs.push(m) });
   stops.push(() => cluster.stop());
   process.env.SLURM_CONF = cluster.confPath;
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    const pg = await startPostgres({ dataDir: path.join(root, "pg") });
-    stops.push(() => pg.stop());
-    url = pg.url;
-  }
-  db = await openDatabase(url);
-  stops.push(() => db.close());
-  await migrateDatabase(db);
+  db = await migratedTestDatabase(root, stops);
   // A partition whose jobs may run 10 minutes at most.
   execFileSync("scontrol", ["update", `PartitionName=${cluster.partition}`, "MaxTime=10"]);
 });

@@ -17,9 +17,11 @@ export interface StageResources {
   close(): Promise<void>;
 }
 
-export async function startStageResources(name: string, simulatorSeed: number): Promise<StageResources> {
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `toolloop-${name}-`));
-  const stops: (() => Promise<void>)[] = [];
+/**
+ * A migrated database for a test: the suite's DATABASE_URL, else a private PostgreSQL under
+ * `workDir/pg`. What was started is pushed on `stops` (stop them in reverse order).
+ */
+export async function migratedTestDatabase(workDir: string, stops: (() => Promise<void>)[]): Promise<DbHandle> {
   let url = process.env.DATABASE_URL;
   if (!url) {
     const pg = await startPostgres({ dataDir: path.join(workDir, "pg") });
@@ -29,6 +31,13 @@ export async function startStageResources(name: string, simulatorSeed: number): 
   const db = await openDatabase(url);
   stops.push(() => db.close());
   await migrateDatabase(db);
+  return db;
+}
+
+export async function startStageResources(name: string, simulatorSeed: number): Promise<StageResources> {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `toolloop-${name}-`));
+  const stops: (() => Promise<void>)[] = [];
+  const db = await migratedTestDatabase(workDir, stops);
   const sim = await startSimulator({ seed: simulatorSeed, latencyMs: 5, maxConcurrency: 8, quiet: true });
   stops.push(() => sim.close());
   return {

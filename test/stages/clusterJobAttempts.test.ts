@@ -11,12 +11,12 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { MockActivityEnvironment } from "@temporalio/testing";
 import { createClusterJobActivities, type SubmitStageJobResult } from "../../activities/clusterJobs.js";
-import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
+import type { DbHandle } from "../../src/db/client.js";
 import { getClusterJob } from "../../src/db/repos/clusterJobs.js";
 import type { ClusterJobHandler } from "../../src/framework/clusterJob.js";
 import type { StageContext } from "../../src/framework/stage.js";
 import { LocalLauncher } from "../../src/training/launchers/local.js";
-import { startPostgres } from "../../src/services/postgres.js";
+import { migratedTestDatabase } from "../helpers/stageResources.js";
 
 let root: string;
 let db: DbHandle;
@@ -25,15 +25,7 @@ const stops: (() => Promise<void>)[] = [];
 
 before(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-job-attempts-"));
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    const pg = await startPostgres({ dataDir: path.join(root, "pg") });
-    stops.push(() => pg.stop());
-    url = pg.url;
-  }
-  db = await openDatabase(url);
-  stops.push(() => db.close());
-  await migrateDatabase(db);
+  db = await migratedTestDatabase(root, stops);
   launcher = new LocalLauncher({ kind: "local", stateDir: path.join(root, "jobs") }, { log: () => undefined, cancelGraceMs: 2000 });
 });
 

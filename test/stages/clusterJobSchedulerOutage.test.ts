@@ -19,7 +19,7 @@ import { ApplicationFailure } from "@temporalio/activity";
 import { MockActivityEnvironment } from "@temporalio/testing";
 import { createClusterJobActivities } from "../../activities/clusterJobs.js";
 import { withFailurePolicy } from "../../activities/failurePolicy.js";
-import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
+import type { DbHandle } from "../../src/db/client.js";
 import { recordJobIntent, recordJobSubmitted } from "../../src/db/repos/clusterJobs.js";
 import { ErrorType } from "../../src/framework/errorTypes.js";
 import type { ClusterJobHandler } from "../../src/framework/clusterJob.js";
@@ -27,7 +27,7 @@ import type { StageContext } from "../../src/framework/stage.js";
 import { JobRefusedError, type JobLauncher } from "../../src/training/launchers/launcher.js";
 import { RayJobsLauncher } from "../../src/training/launchers/ray.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
-import { startPostgres } from "../../src/services/postgres.js";
+import { migratedTestDatabase } from "../helpers/stageResources.js";
 
 let root: string;
 let db: DbHandle;
@@ -36,15 +36,7 @@ const logs: string[] = [];
 
 before(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-scheduler-outage-"));
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    const pg = await startPostgres({ dataDir: path.join(root, "pg") });
-    stops.push(() => pg.stop());
-    url = pg.url;
-  }
-  db = await openDatabase(url);
-  stops.push(() => db.close());
-  await migrateDatabase(db);
+  db = await migratedTestDatabase(root, stops);
 });
 
 after(async () => {
