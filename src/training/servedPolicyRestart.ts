@@ -9,7 +9,7 @@
  * `cluster_jobs` row (the next attempt of the iteration's serve.policy; its name says it is a restart,
  * so it never meets a job the stage itself submits) and the served version points at it.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.js";
 import { getCampaign } from "../db/repos/campaigns.js";
 import { listCampaignStageJobs, recordJobIntent, recordJobStatus, recordJobSubmitted, type ClusterJobRow } from "../db/repos/clusterJobs.js";
@@ -18,6 +18,7 @@ import { modelVersions } from "../db/schema.js";
 import { stageJobName } from "./jobNames.js";
 import type { LauncherConfig } from "./launchers/config.js";
 import type { JobRequest, JobStatus } from "./launchers/launcher.js";
+import { CHECKPOINT_FINGERPRINT_ENV, checkpointFingerprint } from "./servedCheckpoint.js";
 import { checkServedPolicies, launcherOf, LIVE_SERVE_STATES, STOP_MESSAGE } from "./servedPolicyJobs.js";
 import { SERVE_PORT_FILE_ENV, servePortOf } from "../stages/serve/policy/servePort.js";
 
@@ -156,12 +157,16 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
   const launcher = await launcherOf(db, { campaignId: o.campaignId, ...(o.launcherConfig ? { launcherConfig: o.launcherConfig } : {}) }, job, log);
   const attempt = Math.max(...jobs.filter((j) => j.iteration === it).map((j) => j.attempt)) + 1;
   const name = stageJobName(o.campaignId, it, RESTART_JOB_STAGE, attempt);
-  const request: JobRequest = { ...(job.request as JobRequest), name };
+  // The new server loads the folder as it is now: if it was rewritten since (a retrain not yet served),
+  // the version's recorded fingerprint follows, so stored results of the old weights are not reused.
+  const fingerprint = version.path ? await checkpointFingerprint(version.path) : null;
+  const old = job.request as JobRequest;
+  const request: JobRequest = { ...old, name, env: { ...old.env, ...(fingerprint ? { [CHECKPOINT_FINGERPRINT_ENV]: fingerprint } : {}) } };
   await recordJobIntent(db, { name, campaignId: o.campaignId, iteration: it, stage: "serve.policy", attempt, launcher: launcher.kind, request });
   const { ref } = await launcher.submit(request);
   await recordJobSubmitted(db, name, ref.externalId);
   // From now on `model list`, `model stop` and `campaign status` see the new job as the version's server.
-  await pointVersionAt(db, version, name, version.url);
+  await pointVersionAt(db, version, name, version.url, fingerprint ? { path: version.path, fingerprint } : undefined);
   log(`[model restart] submitted ${launcher.kind} job ${name} (${ref.externalId}) for ${version.id}`);
 
   const started = Date.now();
@@ -228,10 +233,21 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
   }
 }
 
-async function pointVersionAt(db: Db, version: ModelVersionRow, jobName: string, url: string): Promise<void> {
+async function pointVersionAt(
+  db: Db,
+  version: ModelVersionRow,
+  jobName: string,
+  url: string,
+  checkpoint?: { path: string | null; fingerprint: string },
+): Promise<void> {
   await db
     .update(modelVersions)
-    .set({ jobName, url, stoppedAt: null })
+    .set({
+      jobName,
+      url,
+      stoppedAt: null,
+      ...(checkpoint ? { details: sql`coalesce(${modelVersions.details}, '{}'::jsonb) || ${JSON.stringify({ checkpoint })}::jsonb` } : {}),
+    })
     .where(and(eq(modelVersions.id, version.id), eq(modelVersions.kind, "served")));
 }
 

@@ -141,6 +141,10 @@ test(
       },
     );
     assert.deepEqual(await models(before.url), [before.servedModel], "it answers at the recorded URL");
+    // The folder did not change: the served checkpoint's identity stays, so results stored against it are still reused.
+    const checkpointOf = (v: typeof after) => (v?.details as { checkpoint?: { fingerprint?: string } } | null)?.checkpoint;
+    assert.match(checkpointOf(after)?.fingerprint ?? "", /^sha256:/);
+    assert.deepEqual(checkpointOf(after), checkpointOf(before));
 
     // Everything agrees that it serves again.
     const listed = await cli(["model", "list", id]);

@@ -21,6 +21,7 @@ import { clusterConfigSchema } from "../../src/training/clusterConfig.js";
 import { createLauncher } from "../../src/training/launchers/index.js";
 import type { JobLauncher, JobRef, JobRequest } from "../../src/training/launchers/launcher.js";
 import { installRoot } from "../../src/training/paths.js";
+import { CHECKPOINT_FINGERPRINT_ENV } from "../../src/training/servedCheckpoint.js";
 import { campaignConfig, stageContext } from "../helpers/selfEvolution.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 
@@ -145,7 +146,7 @@ test("serve.policy port 0 (vLLM engine): on a cluster, cluster.python runs the p
   // A configured port is used as it is: no wrapper, no port file.
   const fixed = await servePolicyHandler.prepare(context(campaignId, { engine: "vllm", port: 8011 }, { launcher: { kind: "slurm", partition: "gpu" } }), 1);
   assert.equal(fixed.request.command[0], "vllm");
-  assert.deepEqual(fixed.request.env, {});
+  assert.deepEqual(Object.keys(fixed.request.env), [CHECKPOINT_FINGERPRINT_ENV], "no port file: only the fingerprint of the folder it loads");
   assert.equal(await servePortOf(fixed.request, 8011), 8011);
 });
 

@@ -34,6 +34,7 @@ import { resolveRole, RoleResolutionError, type ResolvedRole } from "../../../ll
 import { servedBySimulator } from "../../../llm/servedBySimulator.js";
 import { SIMULATED_SCORE_NOTE } from "../../../evaluation/simulatedScore.js";
 import { writeFileAtomic } from "../../../util/atomicFiles.js";
+import { sameServedCheckpoint, servedCheckpointFor, type ServedCheckpoint } from "../../../training/servedCheckpoint.js";
 
 type EvalStage = StageConfigOf<"evaluate.bfcl">;
 const EVALUATOR = "bfcl-eval" as const;
@@ -70,8 +71,16 @@ function policyTarget(config: CampaignConfig): { model: string; baseUrl: string;
   return { model: policy.roleConfig.model, baseUrl: policy.endpoint.baseUrl, apiKey: policy.apiKey, maxConcurrency: policy.endpoint.maxConcurrency };
 }
 
-async function prepare(ctx: StageContext<EvalStage>): Promise<{ python: string; info: BfclPackageInfo; target: ReturnType<typeof policyTarget> }> {
-  const target = policyTarget(ctx.config);
+/** The policy bfcl-eval asks, and (in the loop) the served checkpoint behind its name: what a stored result must be of to be reused. */
+type PolicyTarget = ReturnType<typeof policyTarget> & { served: ServedCheckpoint | null };
+
+/** Whether a stored category row was measured on this target (rows stored before the model was recorded name none). */
+function measuredOn(row: BfclScoreRow, target: PolicyTarget): boolean {
+  return (row.details?.model === undefined || row.details.model === target.model) && sameServedCheckpoint(row.details?.servedCheckpoint, target.served);
+}
+
+async function prepare(ctx: StageContext<EvalStage>): Promise<{ python: string; info: BfclPackageInfo; target: PolicyTarget }> {
+  const target = { ...policyTarget(ctx.config), served: await servedCheckpointFor(ctx.deps.db, ctx.policyVersionId) };
   let python: string;
   let info: BfclPackageInfo;
   try {
@@ -121,7 +130,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
 
     for (const category of categories) {
       const row = stored.find((r) => r.category === category);
-      if (resumed.has(category) && row && (row.details?.model === undefined || row.details.model === target.model)) {
+      if (resumed.has(category) && row && measuredOn(row, target)) {
         Object.assign(totals, {
           items: totals.items + row.total,
           correct: totals.correct + row.correct,
@@ -162,6 +171,11 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
     for (const category of ctx.stage.categories as BfclCategory[]) {
       const row = rows.find((r) => r.category === category);
       if (!row) throw new StageInputError(`evaluate.bfcl: no bfcl-eval score stored for category "${category}" (iteration ${ctx.iteration})`);
+      // A row of other weights (a retrain served under the same name since the batch ran) is not this policy's score.
+      if (!measuredOn(row, target))
+        throw new StageInputError(
+          `evaluate.bfcl: the bfcl-eval score stored for category "${category}" (iteration ${ctx.iteration}) is of another model or served checkpoint than "${target.model}"${target.served ? ` (${target.served.modelVersionId}, ${target.served.fingerprint})` : ""}; re-run the stage's batches`,
+        );
       scores[category] = { correct: row.correct, total: row.total, accuracy: row.accuracy };
       if (row.simulated) simulatedCategories.add(category);
     }
@@ -195,6 +209,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
           packageVersion: info.version,
           model: target.model,
           endpoint: target.baseUrl,
+          servedCheckpoint: target.served,
         },
         simulated: present.some((c) => simulatedCategories.has(c)),
       };
@@ -227,7 +242,7 @@ interface CategoryRun {
   category: BfclCategory;
   python: string;
   info: BfclPackageInfo;
-  target: ReturnType<typeof policyTarget>;
+  target: PolicyTarget;
   iterDir: string;
   state: BfclProgress;
   report(): void;
@@ -249,7 +264,7 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
     await fsp.writeFile(path.join(root, "test_case_ids_to_generate.json"), JSON.stringify({ [pkgCategory]: ids }, null, 1));
   }
 
-  await setAsideOtherModelsResults(ctx, root, run.target.model);
+  await setAsideOtherModelsResults(ctx, root, run.target);
   const resultFile = resultFilePath(resultDir, info, pkgCategory);
   const before = await repairResultFile(resultFile);
   const reused = ids.filter((id) => before.ids.has(id)).length;
@@ -349,6 +364,8 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
         scoreFile,
         model: run.target.model,
         endpoint: run.target.baseUrl,
+        // The weights behind the name (null: the configured policy): a retrain served under the same name is another model.
+        servedCheckpoint: run.target.served,
       },
       simulated,
     },
@@ -356,30 +373,37 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
   return { total: ids.length, correct: score.correct, generated: ids.length - reused, reused };
 }
 
-/** Names the model a category folder's results are of; bfcl-eval's own files do not. */
+/** Names the model (and served checkpoint) a category folder's results are of; bfcl-eval's own files do not. */
 const MODEL_MARKER = "evaluated-model.json";
 
 /**
- * bfcl-eval resumes from whatever result file it finds, so answers of another model (a new config
- * version naming another roles.policy re-runs the iteration) would be scored as this model's: they
- * are moved to `superseded/` and every id is generated again. A folder without the marker (written
- * before it existed) is kept as it is.
+ * bfcl-eval resumes from whatever result file it finds, so answers of another model would be scored
+ * as this model's: another roles.policy (a new config version re-runs the iteration), or other
+ * weights under the same served name (a retrained iteration served again). They are moved to
+ * `superseded/` and every id is generated again. A folder without the marker (written before it
+ * existed) is kept for the configured policy, as before; for a served one it cannot be told which
+ * weights answered, so it is set aside too.
  */
-async function setAsideOtherModelsResults(ctx: StageContext<EvalStage>, root: string, model: string): Promise<void> {
+async function setAsideOtherModelsResults(ctx: StageContext<EvalStage>, root: string, target: PolicyTarget): Promise<void> {
   const marker = path.join(root, MODEL_MARKER);
-  let previous: string | undefined;
+  let previous: { model?: unknown; servedCheckpoint?: unknown } | undefined;
   try {
-    previous = (JSON.parse(await fsp.readFile(marker, "utf8")) as { model?: string }).model;
+    const parsed: unknown = JSON.parse(await fsp.readFile(marker, "utf8"));
+    previous = typeof parsed === "object" && parsed !== null ? (parsed as typeof previous) : {};
   } catch {
     previous = undefined;
   }
-  if (previous !== undefined && previous !== model) {
-    const aside = path.join(root, "superseded", `${new Date().toISOString().replace(/[:.]/g, "-")}-${previous.replace(/[^\w.-]+/g, "_")}`);
+  const hasResults = ["result", "score"].some((dir) => fs.existsSync(path.join(root, dir)));
+  const same = previous ? previous.model === target.model && sameServedCheckpoint(previous.servedCheckpoint, target.served) : target.served === null;
+  if (!same && hasResults) {
+    const previousModel = typeof previous?.model === "string" ? previous.model : "unmarked";
+    const aside = path.join(root, "superseded", `${new Date().toISOString().replace(/[:.]/g, "-")}-${previousModel.replace(/[^\w.-]+/g, "_")}`);
     await fsp.mkdir(aside, { recursive: true });
     for (const dir of ["result", "score"]) if (fs.existsSync(path.join(root, dir))) await fsp.rename(path.join(root, dir), path.join(aside, dir));
-    ctx.deps.log(`[bfcl] ${path.basename(root)}: results of model "${previous}" moved to ${aside}; generating every id for "${model}"`);
+    const served = target.served ? ` (served checkpoint ${target.served.modelVersionId}, ${target.served.fingerprint})` : "";
+    ctx.deps.log(`[bfcl] ${path.basename(root)}: results of model "${previousModel}" moved to ${aside}; generating every id for "${target.model}"${served}`);
   }
-  if (previous !== model) await writeFileAtomic(marker, `${JSON.stringify({ model })}\n`);
+  if (!same || !previous) await writeFileAtomic(marker, `${JSON.stringify({ model: target.model, servedCheckpoint: target.served })}\n`);
 }
 
 /** Entry count of every category in the package's data (the weight of a category left out). */
@@ -396,7 +420,7 @@ async function datasetSizes(info: BfclPackageInfo): Promise<DatasetSizes> {
  */
 async function packageOverall(
   ctx: StageContext<EvalStage>,
-  p: { python: string; info: BfclPackageInfo; target: ReturnType<typeof policyTarget>; iterDir: string },
+  p: { python: string; info: BfclPackageInfo; target: PolicyTarget; iterDir: string },
 ): Promise<Record<string, number | null>> {
   const root = path.join(p.iterDir, "summary");
   await fsp.rm(root, { recursive: true, force: true });

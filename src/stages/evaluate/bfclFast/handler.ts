@@ -16,6 +16,7 @@ import { isItemFailure } from "../../../llm/errors.js";
 import { SIMULATED_SCORE_NOTE } from "../../../evaluation/simulatedScore.js";
 import { resolveRole, RoleResolutionError } from "../../../llm/roles.js";
 import { StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
+import { sameServedCheckpoint, servedCheckpointFor, type ServedCheckpoint } from "../../../training/servedCheckpoint.js";
 
 type ProbeStage = StageConfigOf<"evaluate.bfclFast">;
 
@@ -61,14 +62,16 @@ async function categorySize(category: string, limit: number | undefined): Promis
 /**
  * A stored row is reusable only if it was produced with the same mode and limit as this run asks for,
  * of the same model (a new config version naming another policy re-runs the iteration; rows stored
- * before the model was recorded name none).
+ * before the model was recorded name none) and, in the loop, of the same served checkpoint (a
+ * retrained iteration is served again under the same name).
  */
-function reusable(row: BfclScoreRow | undefined, stage: ProbeStage, model: string): row is BfclScoreRow {
+function reusable(row: BfclScoreRow | undefined, stage: ProbeStage, model: string, served: ServedCheckpoint | null): row is BfclScoreRow {
   return (
     row !== undefined &&
     row.details?.mode === stage.mode &&
     row.details.limitPerCategory === (stage.limitPerCategory ?? null) &&
-    (row.details.model === undefined || row.details.model === model)
+    (row.details.model === undefined || row.details.model === model) &&
+    sameServedCheckpoint(row.details.servedCheckpoint, served)
   );
 }
 
@@ -112,6 +115,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     if (categories.length === 0)
       throw new StageInputError(`batch ${batchIndex} is outside the plan (${stage.categories.length} categories, batchSize ${stage.batchSize})`);
     const { maxConcurrency, model, endpoint } = requirePolicy(config);
+    const served = await servedCheckpointFor(db, ctx.policyVersionId);
 
     const sizes = new Map<string, number>();
     for (const c of categories) sizes.set(c, await categorySize(c, stage.limitPerCategory));
@@ -122,7 +126,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     const todo: string[] = [];
     for (const category of categories) {
       const row = stored.get(category);
-      if (reusable(row, stage, model)) {
+      if (reusable(row, stage, model, served)) {
         totals.items += row.total;
         totals.correct += row.correct;
         totals.reused += row.total;
@@ -180,6 +184,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
               note: "fast probe (toolloop matcher), not bfcl-eval",
               model,
               endpoint,
+              servedCheckpoint: served,
             },
             simulated: simulatedResponses > 0,
           },
@@ -201,6 +206,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
   async finalize(ctx) {
     const { stage, campaignId, iteration } = ctx;
     const { model, endpoint } = requirePolicy(ctx.config);
+    const served = await servedCheckpointFor(ctx.deps.db, ctx.policyVersionId);
     const stored = new Map((await listBfclScores(ctx.deps.db, campaignId, iteration, PROBE_EVALUATOR)).map((r) => [r.category, r]));
     const categories: Record<string, { accuracy: number; correct: number; total: number }> = {};
     let correct = 0;
@@ -208,9 +214,9 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     let simulated = false;
     for (const category of stage.categories) {
       const row = stored.get(category);
-      if (!reusable(row, stage, model)) {
+      if (!reusable(row, stage, model, served)) {
         throw new StageInputError(
-          `evaluate.bfclFast: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) of model "${model}" stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`,
+          `evaluate.bfclFast: no ${PROBE_EVALUATOR} score (mode ${stage.mode}) of model "${model}"${served ? ` (served checkpoint ${served.modelVersionId}, ${served.fingerprint})` : ""} stored for category "${category}" in iteration ${iteration}; re-run the stage's batches`,
         );
       }
       categories[category] = { accuracy: row.accuracy, correct: row.correct, total: row.total };
@@ -235,6 +241,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
           categories: stage.categories,
           model,
           endpoint,
+          servedCheckpoint: served,
         },
         simulated,
       },

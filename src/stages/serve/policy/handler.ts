@@ -13,6 +13,7 @@ import { StageInputError } from "../../../framework/stage.js";
 import type { JobStatus } from "../../../training/launchers/launcher.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
+import { CHECKPOINT_FINGERPRINT_ENV, checkpointFingerprint } from "../../../training/servedCheckpoint.js";
 import { vllmServeCommand } from "../../../training/verl/jobSpec.js";
 import type { StageConfigOf } from "../../specs.js";
 import { PORT_PLACEHOLDER, SERVE_PORT_FILE_ENV, servePortFile, servePortOf } from "./servePort.js";
@@ -83,6 +84,10 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
         command = [clusterOf(ctx.config).python, path.join(installRoot(), "trainer", "serve", "serve_on_node_port.py"), portFile, host, "--", ...command];
     }
     const env: Record<string, string> = portFile ? { [SERVE_PORT_FILE_ENV]: portFile } : {};
+    // Which weights this server loads, taken as it is prepared and kept with its request: a retrain
+    // served again under the same name and URL is told apart from them (src/training/servedCheckpoint.ts).
+    const fingerprint = await checkpointFingerprint(merged.path);
+    if (fingerprint) env[CHECKPOINT_FINGERPRINT_ENV] = fingerprint;
     return { request: { command, env, workDir, resources: { nodes: 1, gpusPerNode: gpus } } };
   },
 
@@ -116,6 +121,10 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
       throw new StageInputError(`the policy server job ${job.name} served, but its port file ${job.request.env[SERVE_PORT_FILE_ENV]} names no port`);
     const url = baseUrlOf(ctx.stage, job, { state: "running", ...(nodes ? { nodes } : {}) }, port);
     const simulated = ctx.stage.engine === "simulator" || merged.simulated;
+    // The fingerprint the job was started on; a request recorded before it was kept: the folder now;
+    // an unreadable folder: this job's name, so a new server job never passes for the old weights.
+    const fingerprint =
+      job.request.env[CHECKPOINT_FINGERPRINT_ENV] ?? (merged.path ? await checkpointFingerprint(merged.path) : null) ?? `unfingerprinted:${job.name}`;
     const id = await upsertModelVersion(db, {
       campaignId: ctx.campaignId,
       iteration: ctx.iteration,
@@ -128,7 +137,7 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
       jobName: job.name,
       dataset: merged.dataset,
       simulated,
-      details: { engine: ctx.stage.engine },
+      details: { engine: ctx.stage.engine, checkpoint: { path: merged.path, fingerprint } },
       // A re-served iteration (retry-stage after a stop) serves again.
       stoppedAt: null,
     });
