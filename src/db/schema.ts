@@ -487,6 +487,11 @@ export const probeResults = pgTable(
     sampleId: text("sample_id").notNull(),
     model: text("model").notNull(),
     modelVersionId: text("model_version_id"),
+    /**
+     * The served checkpoint that answered (version id, folder, fingerprint, engine; src/training/servedCheckpoint.ts),
+     * null for the configured policy: a retrain served again under the same name and version id is probed again.
+     */
+    servedCheckpoint: jsonb("served_checkpoint"),
     match: boolean("match").notNull(),
     /** The assistant message the policy produced (content and tool_calls). */
     prediction: jsonb("prediction").notNull(),

@@ -84,6 +84,11 @@ export function servedCheckpointOf(row: { id: string; path: string | null; jobNa
   };
 }
 
+/** What a stored result's details (a jsonb column) name as the served checkpoint it was measured on; absent in older rows or odd details. */
+export function servedCheckpointIn(details: unknown): unknown {
+  return isRecord(details) ? details.servedCheckpoint : undefined;
+}
+
 /** The served checkpoint a stage step's policy role points at; null for the configured (never served) policy. */
 export async function servedCheckpointFor(db: Db, policyVersionId: string | null): Promise<ServedCheckpoint | null> {
   if (policyVersionId === null) return null;

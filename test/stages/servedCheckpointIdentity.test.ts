@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { eq } from "drizzle-orm";
 import type { CampaignConfig } from "../../src/config/campaignConfig.js";
 import { listBfclScores } from "../../src/db/repos/bfclScores.js";
 import { getModelVersion, upsertModelVersion, type ModelVersionRow } from "../../src/db/repos/modelVersions.js";
@@ -26,12 +27,18 @@ import { evaluateBfclFastHandler, PROBE_EVALUATOR } from "../../src/stages/evalu
 import { servePolicyHandler } from "../../src/stages/serve/policy/handler.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { withServedPolicy } from "../../src/training/servedPolicy.js";
-import { campaignConfig, stageContext } from "../helpers/selfEvolution.js";
+import { probeResultsOf } from "../../src/db/repos/probes.js";
+import { sampleScores } from "../../src/db/schema.js";
+import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
+import { scoreConsistencyHandler } from "../../src/stages/score/consistency/handler.js";
+import { campaignConfig, planAndRun, seedPool, stageContext } from "../helpers/selfEvolution.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 
 type ServeStage = StageConfigOf<"serve.policy">;
 type FastStage = StageConfigOf<"evaluate.bfclFast">;
 type BfclStage = StageConfigOf<"evaluate.bfcl">;
+type GreedyStage = StageConfigOf<"probe.greedy">;
+type ConsistencyStage = StageConfigOf<"score.consistency">;
 
 // As in test/evaluation/evaluateBfcl.test.ts: the bfcl-eval venv, which a bare checkout may lack.
 const venvAvailable =
@@ -60,6 +67,8 @@ function config(extraStages: Record<string, unknown>[] = []): CampaignConfig {
       { name: "serve.policy", engine: "simulator", port, servedModelName: SERVED_NAME, simulator: { idleExitMinutes: 5 } },
       { name: "evaluate.bfclFast", categories: ["simple"], limitPerCategory: 3 },
       { name: "evaluate.bfcl", categories: ["irrelevance"], limitPerCategory: 3 },
+      { name: "probe.greedy", batchSize: 10 },
+      { name: "score.consistency", k: 2, batchSize: 10 },
       ...extraStages,
     ],
   });
@@ -170,3 +179,40 @@ test(
     assert.deepEqual(await run(retrained, ["irrelevance"]), { generated: 0, reused: 3, requests: 0 }, "and its own stored score is reused");
   },
 );
+
+test("probe.greedy and score.consistency: a retrain served under the same name is asked again and its rows replace the old ones; a retry asks nothing", async () => {
+  const campaignId = `served-pool-${RUN}`;
+  const db = res.db.db;
+  const seeds = await seedPool(db, createRoleClient(config(), "generator"), campaignId, 4);
+  const ids = seeds.map((s) => s.id);
+  await merged(campaignId, 1);
+  const first = await serve(campaignId, 1);
+  const runBoth = async (served: ModelVersionRow) => {
+    const mark = chatRequests();
+    const probe = await planAndRun(db, evalContext<GreedyStage>(campaignId, served, "probe.greedy"), probeGreedyHandler);
+    const probeRequests = chatRequests() - mark;
+    const scored = await planAndRun(db, evalContext<ConsistencyStage>(campaignId, served, "score.consistency"), scoreConsistencyHandler);
+    return {
+      probed: probe.reduce((a, b) => a + (b.probed ?? 0), 0),
+      probeRequests,
+      scored: scored.reduce((a, b) => a + (b.scored ?? 0), 0),
+      scoreRequests: chatRequests() - mark - probeRequests,
+    };
+  };
+  assert.deepEqual(await runBoth(first), { probed: 4, probeRequests: 4, scored: 4, scoreRequests: 8 });
+  assert.deepEqual(await runBoth(first), { probed: 0, probeRequests: 0, scored: 0, scoreRequests: 0 }, "a plain retry asks nothing");
+
+  await merged(campaignId, 2);
+  const retrained = await serve(campaignId, 2);
+  assert.deepEqual(await runBoth(retrained), { probed: 4, probeRequests: 4, scored: 4, scoreRequests: 8 }, "the old weights' answers are not reused");
+  const fingerprint = (retrained.details as { checkpoint: { fingerprint: string } }).checkpoint.fingerprint;
+  assert.notEqual(fingerprint, (first.details as { checkpoint: { fingerprint: string } }).checkpoint.fingerprint);
+  const probes = await probeResultsOf(db, campaignId, 1, ids);
+  assert.equal(probes.size, 4);
+  for (const p of probes.values())
+    assert.equal((p.servedCheckpoint as { fingerprint?: string } | null)?.fingerprint, fingerprint, "replaced by the new answer");
+  const scores = await db.select().from(sampleScores).where(eq(sampleScores.campaignId, campaignId));
+  assert.equal(scores.length, 4);
+  for (const r of scores) assert.equal((r.details as { servedCheckpoint?: { fingerprint?: string } }).servedCheckpoint?.fingerprint, fingerprint);
+  assert.deepEqual(await runBoth(await serve(campaignId, 3)), { probed: 0, probeRequests: 0, scored: 0, scoreRequests: 0 }, "a restart on it reuses them");
+});

@@ -117,10 +117,16 @@ export async function storedLabelPerplexities(
   campaignId: string,
   iteration: number,
   sampleIds: readonly string[],
-): Promise<Map<string, { value: number; model: string; modelVersionId: string | null }>> {
+): Promise<Map<string, { value: number; model: string; modelVersionId: string | null; details: unknown }>> {
   if (sampleIds.length === 0) return new Map();
   const rows = await db
-    .select({ sampleId: sampleScores.sampleId, value: sampleScores.value, model: sampleScores.model, modelVersionId: sampleScores.modelVersionId })
+    .select({
+      sampleId: sampleScores.sampleId,
+      value: sampleScores.value,
+      model: sampleScores.model,
+      modelVersionId: sampleScores.modelVersionId,
+      details: sampleScores.details,
+    })
     .from(sampleScores)
     .where(
       and(
@@ -130,5 +136,5 @@ export async function storedLabelPerplexities(
         inArray(sampleScores.sampleId, [...sampleIds]),
       ),
     );
-  return new Map(rows.map((r) => [r.sampleId, { value: r.value, model: r.model, modelVersionId: r.modelVersionId }]));
+  return new Map(rows.map((r) => [r.sampleId, { value: r.value, model: r.model, modelVersionId: r.modelVersionId, details: r.details }]));
 }

@@ -11,13 +11,33 @@ export type NewProbeResult = Omit<typeof probeResults.$inferInsert, "createdAt" 
   reasons: MatchReason[];
 };
 
-/** Writes results; a sample already probed in the iteration keeps its first row (a retried batch writes nothing twice). */
-export async function insertProbeResults(db: Db, rows: NewProbeResult[]): Promise<number> {
+/**
+ * Writes results. A sample already probed in the iteration keeps its first row (a retried batch
+ * writes nothing twice), unless `replace`: probe.greedy asks again only about samples whose stored
+ * answer is of another model or served checkpoint (a retrain), and that answer is replaced.
+ */
+export async function insertProbeResults(db: Db, rows: NewProbeResult[], opts: { replace?: boolean } = {}): Promise<number> {
   let written = 0;
   for (let i = 0; i < rows.length; i += 500) {
     const chunk = rows.slice(i, i + 500);
     if (chunk.length === 0) continue;
-    const r = await db.insert(probeResults).values(chunk).onConflictDoNothing().returning({ id: probeResults.sampleId });
+    const insert = db.insert(probeResults).values(chunk);
+    const r = await (
+      opts.replace
+        ? insert.onConflictDoUpdate({
+            target: [probeResults.campaignId, probeResults.iteration, probeResults.sampleId],
+            set: {
+              model: sql`excluded.model`,
+              modelVersionId: sql`excluded.model_version_id`,
+              servedCheckpoint: sql`excluded.served_checkpoint`,
+              match: sql`excluded.match`,
+              prediction: sql`excluded.prediction`,
+              reasons: sql`excluded.reasons`,
+              createdAt: sql`now()`,
+            },
+          })
+        : insert.onConflictDoNothing()
+    ).returning({ id: probeResults.sampleId });
     written += r.length;
   }
   return written;

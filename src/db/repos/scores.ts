@@ -33,18 +33,23 @@ export async function upsertSampleScores(db: Db, rows: NewSampleScore[]): Promis
   return written;
 }
 
-/** The metrics already stored per sample of `sampleIds` in an iteration (for resuming a batch). */
+/**
+ * The metrics already stored per sample of `sampleIds` in an iteration (for resuming a batch); with
+ * `measuredOn`, only scores it accepts (those of the policy in force: another model's, or other
+ * weights served under the same name, are scored again).
+ */
 export async function scoredMetrics(
   db: Db,
   k: { campaignId: string; iteration: number },
   sampleIds: readonly string[],
   metrics: readonly ScoreMetric[],
+  measuredOn: (row: { model: string; details: unknown }) => boolean = () => true,
 ): Promise<Map<string, Set<ScoreMetric>>> {
   const out = new Map<string, Set<ScoreMetric>>();
   if (sampleIds.length === 0 || metrics.length === 0) return out;
   for (let i = 0; i < sampleIds.length; i += 1000) {
     const rows = await db
-      .select({ sampleId: sampleScores.sampleId, metric: sampleScores.metric })
+      .select({ sampleId: sampleScores.sampleId, metric: sampleScores.metric, model: sampleScores.model, details: sampleScores.details })
       .from(sampleScores)
       .where(
         and(
@@ -55,6 +60,7 @@ export async function scoredMetrics(
         ),
       );
     for (const r of rows) {
+      if (!measuredOn(r)) continue;
       let set = out.get(r.sampleId);
       if (!set) out.set(r.sampleId, (set = new Set()));
       set.add(r.metric);

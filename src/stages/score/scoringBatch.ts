@@ -1,6 +1,7 @@
 /**
  * One batch of a scoring stage (score.perplexity, score.consistency): the batch's planned samples,
- * the metrics each still lacks in this iteration (a rerun or retried batch scores only those), the
+ * the metrics each still lacks in this iteration under the policy in force (a rerun or retried batch
+ * scores only those; scores of another model, or of a retrain served under the same name, are redone), the
  * policy's requests fanned out at the endpoint's concurrency, and the scores written in small
  * buffered groups with an idempotent upsert. A sample the model cannot score (its own request
  * refused or its answer unusable: isItemFailure; no label) is counted failed with its reason and gets
@@ -17,6 +18,7 @@ import { StageInputError, type BatchProgress, type BatchResult, type StageContex
 import { isItemFailure } from "../../llm/errors.js";
 import { resolveRole } from "../../llm/roles.js";
 import { UnscorableSampleError } from "../../scoring/labelPerplexity.js";
+import { sameServedCheckpoint, servedCheckpointFor, servedCheckpointIn } from "../../training/servedCheckpoint.js";
 
 /** Heartbeat details (for operators; the database decides what is left to do). */
 export interface ScoringProgress {
@@ -63,11 +65,13 @@ export async function runScoringBatch<S extends StageEntry>(
     if (page.length < PAGE) break;
     afterId = page[page.length - 1]?.id;
   }
+  const served = await servedCheckpointFor(db, ctx.policyVersionId);
   const stored = await scoredMetrics(
     db,
     { campaignId, iteration },
     samples.map((s) => s.id),
     metrics,
+    (row) => row.model === policy.model && sameServedCheckpoint(servedCheckpointIn(row.details), served),
   );
   const missingOf = (s: SampleRow) => metrics.filter((m) => !stored.get(s.id)?.has(m));
   const todo = samples.filter((s) => missingOf(s).length > 0);
@@ -119,7 +123,7 @@ export async function runScoringBatch<S extends StageEntry>(
                 model: policy.model,
                 modelVersionId: ctx.policyVersionId,
                 value,
-                details: { ...details, model: policy.model },
+                details: { ...details, model: policy.model, servedCheckpoint: served },
               });
             } catch (err) {
               if (batch.signal.aborted) return;

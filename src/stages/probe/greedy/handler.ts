@@ -2,7 +2,9 @@
  * Greedy capability probing (LoopTool GCP): the policy answers each verified pool sample's prompt at
  * temperature 0 with the sample's tools; the matcher (strict mode, duplicates counted) says whether
  * the answer agrees with the label. Results are written as they finish and a re-run skips samples
- * already probed in the iteration, so a retried batch asks the policy only about what is left.
+ * already probed in the iteration by the same model and served checkpoint, so a retried batch asks
+ * the policy only about what is left, and a retrained iteration served again under the same name is
+ * asked again.
  */
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
@@ -15,6 +17,7 @@ import { compareToLabel, labelOf } from "../../../matching/labelAgreement.js";
 import { allBatchSamples, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
 import type { SampleRow } from "../../../db/repos/samples.js";
+import { sameServedCheckpoint, servedCheckpointFor } from "../../../training/servedCheckpoint.js";
 
 type ProbeStage = StageConfigOf<"probe.greedy">;
 
@@ -34,20 +37,23 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
   async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
     const { db } = ctx.deps;
     const rows = await allBatchSamples(ctx, batchIndex);
-    const probed = await probeResultsOf(
+    const policy = ctx.llm("policy");
+    const model = ctx.config.roles.policy?.model ?? policy.model;
+    const served = await servedCheckpointFor(db, ctx.policyVersionId);
+    const stored = await probeResultsOf(
       db,
       ctx.campaignId,
       ctx.iteration,
       rows.map((r) => r.id),
     );
+    // Answers of another model, or of other weights under the same served name, are not this policy's: asked again and replaced.
+    const probed = new Map([...stored].filter(([, p]) => p.model === model && sameServedCheckpoint(p.servedCheckpoint, served)));
     const todo = rows.filter((r) => !probed.has(r.id));
     // Counted from the stored rows too: a retried attempt's heartbeat shows the batch's mismatches, not only its own.
     const storedMismatches = [...probed.values()].filter((p) => !p.match).length;
     const state: GreedyProbeProgress = { done: rows.length - todo.length, total: rows.length, mismatched: storedMismatches };
     progress.report({ ...state });
 
-    const policy = ctx.llm("policy");
-    const model = ctx.config.roles.policy?.model ?? policy.model;
     const limit = pLimit(resolveRole(ctx.config, "policy").endpoint.maxConcurrency);
     let matched = 0;
     let mismatched = 0;
@@ -59,7 +65,8 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
     const flush = () => {
       const chunk = pending;
       pending = [];
-      if (chunk.length > 0) writing = writing.then(() => insertProbeResults(db, chunk));
+      // Replacing: a stored row of these samples is another model's answer (kept ones are not asked again).
+      if (chunk.length > 0) writing = writing.then(() => insertProbeResults(db, chunk, { replace: true }));
       return writing;
     };
 
@@ -109,6 +116,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
         sampleId: sample.id,
         model,
         modelVersionId: ctx.policyVersionId,
+        servedCheckpoint: served,
         match: agreement.agrees,
         prediction: { content: answer.content, ...(answer.tool_calls ? { tool_calls: answer.tool_calls } : {}) },
         reasons: agreement.reasons,

@@ -35,6 +35,7 @@ import { StageInputError, type BatchResult, type StageHandler, allBatchSamples }
 
 import { checkCommitteeRoles } from "../../../judging/committeeRoles.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
+import { sameServedCheckpoint, servedCheckpointFor, servedCheckpointIn } from "../../../training/servedCheckpoint.js";
 
 type RepairStage = StageConfigOf<"repair.labels">;
 
@@ -61,11 +62,12 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
     const committee = ctx.stage.committee;
     const rows = await allBatchSamples(ctx, batchIndex);
     const ids = rows.map((r) => r.id);
-    const [probes, decided, stored, storedPpl] = await Promise.all([
+    const [probes, decided, stored, storedPpl, served] = await Promise.all([
       probeResultsOf(db, campaignId, iteration, ids),
       judgementsOf(db, campaignId, iteration, ids),
       votesOf(db, campaignId, iteration, ids),
       storedLabelPerplexities(db, campaignId, iteration, ids),
+      servedCheckpointFor(db, ctx.policyVersionId),
     ]);
     const todo = rows.filter((r) => !decided.has(r.id));
     const state: RepairProgress = { done: rows.length - todo.length, total: rows.length, votesAsked: 0 };
@@ -174,7 +176,12 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
           const policy = clientFor("policy");
           const opts = { signal: batch.signal };
           const known = storedPpl.get(sample.id);
-          const reuse = known && known.model === policyModel && known.modelVersionId === ctx.policyVersionId;
+          // The version id alone does not tell a retrain served again under it: the served checkpoint must match too.
+          const reuse =
+            known &&
+            known.model === policyModel &&
+            known.modelVersionId === ctx.policyVersionId &&
+            sameServedCheckpoint(servedCheckpointIn(known.details), served);
           // A span that cannot be found is the endpoint's template, not a passing fault: no retry fixes it.
           const ppl = (answer: AssistantAnswer, what: string) =>
             perplexityOfAnswer(policy, { prompt, label: answer, tools: sample.tools }, opts).then(

@@ -1,0 +1,1 @@
+ALTER TABLE "probe_results" ADD COLUMN "served_checkpoint" jsonb;
