@@ -325,6 +325,13 @@ export const bfclScores = pgTable(
     iteration: integer("iteration").notNull(),
     evaluator: text("evaluator").notNull(), // bfcl-eval | toolloop-matcher
     category: text("category").notNull(),
+    /**
+     * Entries answered correctly / entries scored. A category row's accuracy is correct / total (as is
+     * overall_probe's, the fast probe's entry-weighted mean). evaluate.bfcl's group rows (overall,
+     * non_live, live, multi_turn) hold these counts summed over the categories scored, only to say how
+     * many entries the group rests on: their accuracy is RULES.md's formula (plain and size-weighted
+     * means of category accuracies, a missing category counted 0), NOT correct / total.
+     */
     correct: integer("correct").notNull(),
     total: integer("total").notNull(),
     accuracy: doublePrecision("accuracy").notNull(),

@@ -419,7 +419,9 @@ function bfclCharts(
       const models = evaluatedModels(d.bfcl);
       if (models) parts.push(`Policy evaluated: ${models}.`);
       if (official.length > 0) {
-        parts.push("bfcl-eval (evaluate.bfcl): BFCL v3's formula (RULES.md), overall = mean of non_live, live and multi_turn.");
+        parts.push(
+          "bfcl-eval (evaluate.bfcl): BFCL v3's formula (RULES.md), overall = mean of non_live, live and multi_turn; each group is a mean of category accuracies, not the share of its entries answered correctly (its stored correct/total only count the entries).",
+        );
         if (missing.length > 0)
           parts.push(
             `A category the stage did not evaluate counts 0 (${uniq(missing.map((b) => `${b.missing} of ${BFCL_EVAL_CATEGORIES.length}`)).join(", ")} categories left out${missing.length < official.filter((b) => b.category === "overall").length ? ` in iteration ${missing.map((b) => b.iteration).join(", ")}` : ""}): not a leaderboard number.`,
@@ -438,7 +440,8 @@ function bfclCharts(
         config: {
           type: "line",
           data: { labels: its.map((i) => `iteration ${i}`), datasets: lines(groups, series, its) },
-          options: { scales: accuracyAxis },
+          // A group's score is a mean of category accuracies (RULES.md), not a fraction of entries (only overall_probe's is).
+          options: { scales: { y: { ...accuracyAxis.y, title: { display: true, text: "accuracy (see the caption for each group's formula)" } } } },
         },
       };
     });

@@ -12,7 +12,7 @@ import type { DbHandle } from "../../src/db/client.js";
 import { listBfclScores } from "../../src/db/repos/bfclScores.js";
 import { BFCL_REGISTRY_NAME, countResultLines, ENSURE_VENV_SCRIPT, REPO_ROOT } from "../../src/evaluation/bfclEval.js";
 import type { SimulatorHandle } from "../../src/llm/simulator/server.js";
-import { bfclIterationDir, evaluateBfclHandler, type BfclProgress } from "../../src/stages/evaluate/bfcl/handler.js";
+import { bfclIterationDir, evaluateBfclHandler, GROUP_COUNTS_NOTE, type BfclProgress } from "../../src/stages/evaluate/bfcl/handler.js";
 import type { BatchResult, StageContext } from "../../src/framework/stage.js";
 import { buildStageContext } from "../../src/framework/stageContext.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
@@ -119,7 +119,12 @@ test("evaluate.bfcl scores two categories with bfcl-eval and stores per-category
       ["irrelevance", "live_simple"].reduce((a, k) => a + (byCategory.get(k)?.correct ?? 0), 0),
     );
   }
-  for (const g of ["overall", "non_live", "live", "multi_turn"]) assert.ok(byCategory.has(g), `group row ${g}`);
+  for (const g of ["overall", "non_live", "live", "multi_turn"]) {
+    assert.ok(byCategory.has(g), `group row ${g}`);
+    // Its counts are sums over the categories scored; its accuracy is the formula's, and the row says so.
+    assert.equal(byCategory.get(g)?.details?.counts, GROUP_COUNTS_NOTE);
+  }
+  assert.equal(byCategory.get("overall")?.total, 8, "the entries the overall rests on");
   // bfcl-eval asked the simulator: its category rows and the groups that hold them say so.
   for (const c of ["irrelevance", "live_simple", "overall", "non_live", "live"]) assert.equal(byCategory.get(c)?.simulated, true, `${c} is marked simulated`);
   assert.equal(byCategory.get("multi_turn")?.simulated, false, "no multi-turn category was run, so that group has no simulated member");

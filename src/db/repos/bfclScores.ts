@@ -10,6 +10,7 @@ export interface BfclScoreRow {
   evaluator: BfclEvaluator;
   /** A category name, or a group: "overall", "non_live", "live", "multi_turn". */
   category: string;
+  /** Entries correct and scored; in evaluate.bfcl's group rows, summed over the categories scored (see the schema: their accuracy is not correct / total). */
   correct: number;
   total: number;
   accuracy: number;

@@ -290,6 +290,11 @@ test("BFCL of a long campaign running both evaluators: group scores in a chart o
     [null, [6, 4]],
   );
   assert.equal(overall.config.data.labels.length, 30);
+  // bfcl-eval's group scores are means of category accuracies, not shares of entries: the chart does not call them that.
+  assert.match(overall.caption ?? "", /each group is a mean of category accuracies, not the share of its entries answered correctly/);
+  const yTitle = (c: typeof overall) => (c.config.options as { scales: { y: { title: { text: string } } } }).scales.y.title.text;
+  assert.doesNotMatch(yTitle(overall), /fraction of entries/);
+  assert.match(yTitle(perCategory), /fraction of entries correct/, "a category's accuracy is one");
   assert.ok((perCategory.height ?? 320) > 320, "the category chart grows with its 30-line legend");
 });
 

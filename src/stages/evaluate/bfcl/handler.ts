@@ -51,6 +51,10 @@ export interface BfclProgress {
 
 const PROGRESS_EVERY_MS = 2000;
 
+/** Stored with every group row: its counts are sums, its accuracy is not their ratio. */
+export const GROUP_COUNTS_NOTE =
+  "correct and total are the entries summed over the categories scored (how many entries the group rests on); accuracy is the RULES.md formula over the category accuracies, not correct / total";
+
 export function bfclIterationDir(ctx: Pick<StageContext, "deps" | "config" | "campaignId" | "iteration">): string {
   return path.resolve(ctx.deps.baseDir, ctx.config.output.dir, ctx.campaignId, `iter-${ctx.iteration}`, "bfcl");
 }
@@ -205,6 +209,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
         accuracy,
         details: {
           formula: "RULES.md (BFCL v3)",
+          counts: GROUP_COUNTS_NOTE,
           missing: members.filter((c) => !scores[c]),
           packageVersion: info.version,
           model: target.model,
