@@ -141,6 +141,10 @@ test("evaluate.bfclFast: a retrain served under the same name and URL is probed 
   assert.deepEqual(await probe(restarted), { probed: 0, reused: 3, requests: 0 });
   const summary = (await evaluateBfclFastHandler.finalize!(evalContext<FastStage>(campaignId, restarted, "evaluate.bfclFast"), [])) as Record<string, unknown>;
   assert.equal(summary.model, SERVED_NAME);
+  assert.equal(
+    (summary.servedCheckpoint as { fingerprint?: string }).fingerprint,
+    (retrained.details as { checkpoint: { fingerprint: string } }).checkpoint.fingerprint,
+  );
 });
 
 test(

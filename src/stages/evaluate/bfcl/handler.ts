@@ -229,6 +229,7 @@ export const evaluateBfclHandler: StageHandler<EvalStage, BfclProgress> = {
     return {
       evaluator: EVALUATOR,
       model: target.model,
+      servedCheckpoint: target.served,
       packageVersion: info.version,
       limitPerCategory: ctx.stage.limitPerCategory ?? null,
       overall: ours.overall,

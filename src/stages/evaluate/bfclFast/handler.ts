@@ -249,6 +249,7 @@ export const evaluateBfclFastHandler: StageHandler<ProbeStage, ProbeProgress> = 
     return {
       evaluator: PROBE_EVALUATOR,
       model,
+      servedCheckpoint: served,
       mode: stage.mode,
       limitPerCategory: stage.limitPerCategory ?? null,
       overallProbe,
