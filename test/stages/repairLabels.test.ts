@@ -264,7 +264,7 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
   const campaignId = `repair-ppl-${RUN}`;
   const config = campaignConfig({ simUrl: res.sim.url, judgeUrl: judge.url, stages: [{ name: "probe.greedy" }, { name: "repair.labels" }] });
   const generator = createRoleClient(config, "generator");
-  const good = await seedPool(db, generator, campaignId, 3, { offset: 4, store: false });
+  const good = await seedPool(db, generator, campaignId, 4, { offset: 4, store: false });
   const answerOf = (s: SeedSample) => labelOf(s.messages)!;
   // Planted stored label PPLs: very high (the label must stay) and the lowest possible, 1 (the prediction must win);
   // the third label's PPL is computed by the policy like the predictions'.
@@ -272,6 +272,13 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
     keepLabel: { sample: good[0]!, prediction: answerOf(withWrongLocation(campaignId, good[0]!, "Oslo, Norway")), storedPpl: 1e6 },
     keepPrediction: { sample: good[1]!, prediction: answerOf(withWrongLocation(campaignId, good[1]!, "Rome, Italy")), storedPpl: 1 },
     computed: { sample: good[2]!, prediction: answerOf(withWrongLocation(campaignId, good[2]!, "Lima, Peru")), storedPpl: undefined },
+    // Stored under the same model name, but measured on a served checkpoint (a retrain's weights under that name), not this policy.
+    otherWeights: {
+      sample: good[3]!,
+      prediction: answerOf(withWrongLocation(campaignId, good[3]!, "Quito, Ecuador")),
+      storedPpl: 1e6,
+      servedCheckpoint: { modelVersionId: `${campaignId}:0:served`, path: "/old", fingerprint: "sha256:old", engine: "vllm" },
+    },
   };
   await storeSeeds(
     db,
@@ -290,6 +297,7 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
         model: "toolloop-sim-policy",
         modelVersionId: null,
         value: c.storedPpl,
+        details: "servedCheckpoint" in c ? { servedCheckpoint: c.servedCheckpoint } : null,
       });
   }
   const ctx = stageContext<RepairStage>(db, res.workDir, campaignId, config, "repair.labels");
@@ -300,6 +308,7 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
   console.log(`BOTH_CORRECT perplexities: ${JSON.stringify(Object.fromEntries(Object.entries(cases).map(([k, c]) => [k, pplOf(c)])))}`);
 
   assert.equal(pplOf(cases.keepLabel).labelFrom, "sample_scores");
+  assert.equal(pplOf(cases.otherWeights).labelFrom, "computed", "a label perplexity of other weights is not reused");
   assert.deepEqual([rows.get(cases.keepLabel.sample.id)!.action, rows.get(cases.keepLabel.sample.id)!.resultSampleId], ["kept_label", null]);
   const kp = pplOf(cases.keepPrediction);
   assert.ok(kp.prediction > kp.label, "a prediction's PPL exceeds the planted minimum");
