@@ -19,15 +19,28 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
+import { setTimeout as sleepFor } from "node:timers/promises";
 import type { SlurmLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
-import { JobRefusedError, SchedulerUnreachableError, type JobLauncher, type JobRef, type JobRequest, type JobState, type JobStatus } from "./launcher.js";
+import {
+  JobRefusedError,
+  JobStopTimeoutError,
+  SchedulerUnreachableError,
+  type CancelOptions,
+  type JobLauncher,
+  type JobRef,
+  type JobRequest,
+  type JobState,
+  type JobStatus,
+} from "./launcher.js";
 import { slurmBatchScript } from "./slurmBatchScript.js";
 import { writeFileAtomicSync } from "../../util/atomicFiles.js";
 
 const COMMAND_TIMEOUT_MS = 60_000;
 const LOCK_STALE_MS = 120_000;
 const LOCK_WAIT_MS = 30_000;
+/** Slurm sends SIGKILL KillWait (30 s by default) after SIGTERM; then the node cleans up (COMPLETING). */
+const STOP_WAIT_MS = 120_000;
 
 export interface SlurmLauncherOptions {
   log: (m: string) => void;
@@ -35,6 +48,8 @@ export interface SlurmLauncherOptions {
   python?: string;
   /** Time limit of each Slurm command (sbatch, squeue, ...); default 60 s. */
   commandTimeoutMs?: number;
+  /** How long `cancel` waits for the controller to report a cancelled job ended; default 120 s (Slurm's KillWait is 30 s by default). */
+  stopWaitMs?: number;
 }
 
 interface CommandResult {
@@ -114,6 +129,7 @@ export class SlurmLauncher implements JobLauncher {
   private readonly log: (m: string) => void;
   private readonly python: string;
   private readonly commandTimeoutMs: number;
+  private readonly stopWaitMs: number;
 
   constructor(
     private readonly config: SlurmLauncherConfig,
@@ -122,6 +138,7 @@ export class SlurmLauncher implements JobLauncher {
     this.log = opts.log;
     this.python = opts.python ?? "python3";
     this.commandTimeoutMs = opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
+    this.stopWaitMs = Math.max(0, opts.stopWaitMs ?? STOP_WAIT_MS);
   }
 
   private bin(command: string): string {
@@ -374,7 +391,7 @@ export class SlurmLauncher implements JobLauncher {
     return tailBytes(file, options?.tailBytes ?? DEFAULT_TAIL_BYTES);
   }
 
-  async cancel(ref: JobRef): Promise<void> {
+  async cancel(ref: JobRef, options?: CancelOptions): Promise<void> {
     assertJobName(ref.name);
     const id = assertJobId(ref);
     const info = await this.jobInfo(id);
@@ -384,11 +401,21 @@ export class SlurmLauncher implements JobLauncher {
     const r = await this.run("scancel", [id]);
     if (r.code !== 0) throw new Error(`scancel ${id} (job ${ref.name}) failed (exit ${r.code}): ${r.stderr.trim()}`);
     this.log(`[slurm] cancelled job ${ref.name} (${id})`);
-    // scancel only asks: wait (briefly) until the controller says the job has ended.
-    for (let waited = 0; waited < 30_000; waited += 500) {
+    // scancel only asks: wait until the controller says the job has ended (COMPLETING, its processes
+    // being killed, counts as running), so nothing started next runs beside it over its files.
+    const asked = Date.now();
+    for (;;) {
       const now = await this.jobInfo(id);
       if (!now || !["pending", "running"].includes(jobStateOf(now.state))) return;
-      await sleep(500);
+      const waited = Date.now() - asked;
+      if (waited >= this.stopWaitMs) {
+        throw new JobStopTimeoutError(
+          `Slurm job ${id} (${ref.name}) was cancelled (scancel) ${Math.round(waited / 1000)} s ago and the controller still reports it ${now.state}` +
+            `${now.reason && now.reason !== "None" ? ` (${now.reason})` : ""}. Slurm kills a job's processes KillWait after SIGTERM (30 s by default); ` +
+            `one still not ended points at its node (see \`scontrol show job ${id}\`). Nothing is started over its files until it has ended; the cancel is asked again on the next try`,
+        );
+      }
+      await sleepFor(Math.min(500, this.stopWaitMs - waited), undefined, { signal: options?.signal });
     }
   }
 }
