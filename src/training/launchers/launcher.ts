@@ -17,8 +17,10 @@ export const JOB_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export interface JobResources {
   nodes: number;
   gpusPerNode: number;
+  /** CPUs of the job's one task per node (Slurm's --cpus-per-task; a multi-node job's Ray nodes offer as many). */
   cpusPerTask?: number;
-  memoryGb?: number;
+  /** Memory per node in sbatch's --mem units ("64G"; megabytes without a unit; "0": all of it). Slurm only. */
+  memPerNode?: string;
   timeLimitMinutes?: number;
 }
 

@@ -95,7 +95,7 @@ const NEVER_STARTS: Record<string, string> = {
   QOSNotAllowed: "its QOS may not be used with this account or partition (cluster.launcher.qos)",
   QOSMaxWallDurationPerJobLimit: "its time limit (the stage's timeLimitMinutes) is above the QOS's MaxWall",
   AssocMaxWallDurationPerJobLimit: "its time limit (the stage's timeLimitMinutes) is above the account's MaxWall",
-  MaxMemPerLimit: "its memory per CPU is above the partition's MaxMemPerCPU",
+  MaxMemPerLimit: "its memory is above the partition's MaxMemPerNode or MaxMemPerCPU (the stage's memPerNode or cluster.launcher.memPerNode)",
   DependencyNeverSatisfied: "its dependency can never be satisfied",
 };
 
@@ -270,8 +270,6 @@ export class SlurmLauncher implements JobLauncher {
       `--nodes=${r.nodes}`,
       "--ntasks-per-node=1",
       ...(r.gpusPerNode > 0 ? [`--gres=gpu:${r.gpusPerNode}`] : []),
-      ...(r.cpusPerTask ? [`--cpus-per-task=${Math.ceil(r.cpusPerTask)}`] : []),
-      ...(r.memoryGb ? [`--mem=${Math.ceil(r.memoryGb)}G`] : []),
       ...(r.timeLimitMinutes ? [`--time=${Math.ceil(r.timeLimitMinutes)}`] : []),
       ...(this.config.partition ? [`--partition=${this.config.partition}`] : []),
       ...(this.config.account ? [`--account=${this.config.account}`] : []),
@@ -310,8 +308,15 @@ export class SlurmLauncher implements JobLauncher {
     if (/invalid feature specification/i.test(said)) return "a --constraint in cluster.launcher.extraSbatchArgs names a feature no node has";
     if (/requested time limit is invalid/i.test(said))
       return `the time limit of ${r.timeLimitMinutes ?? "?"} minutes (the stage's timeLimitMinutes) is above what the partition allows`;
-    if (/node configuration is not available|memory specification can not be satisfied|node count specification invalid/i.test(said))
-      return `no ${r.nodes} node(s) of the partition have what the job asks for (the stage's nnodes and nGpusPerNode, or cluster.launcher.extraSbatchArgs)`;
+    if (/node configuration is not available|memory specification can not be satisfied|node count specification invalid/i.test(said)) {
+      const asked = [
+        `${r.nodes} node(s)`,
+        `${r.gpusPerNode} GPU(s)`,
+        ...(r.cpusPerTask ? [`${r.cpusPerTask} CPUs`] : []),
+        ...(r.memPerNode ? [`--mem=${r.memPerNode}`] : []),
+      ];
+      return `no node(s) of the partition have what the job asks for (${asked.join(", ")} per node: the stage's nnodes, nGpusPerNode, cpusPerTask and memPerNode, cluster.launcher.cpusPerTask and memPerNode, or cluster.launcher.extraSbatchArgs)`;
+    }
     if (/unrecognized option|invalid option|unknown option/i.test(said)) return "cluster.launcher.extraSbatchArgs holds an option this sbatch does not know";
     return undefined;
   }

@@ -12,6 +12,7 @@ import type { ClusterJobHandler, StageJob } from "../../../framework/clusterJob.
 import { StageInputError } from "../../../framework/stage.js";
 import type { JobStatus } from "../../../training/launchers/launcher.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
+import { slurmCpuMemory } from "../../../training/launchers/config.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
 import { vllmServeCommand } from "../../../training/verl/jobSpec.js";
 import type { StageConfigOf } from "../../specs.js";
@@ -83,7 +84,7 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
         command = [clusterOf(ctx.config).python, path.join(installRoot(), "trainer", "serve", "serve_on_node_port.py"), portFile, host, "--", ...command];
     }
     const env: Record<string, string> = portFile ? { [SERVE_PORT_FILE_ENV]: portFile } : {};
-    return { request: { command, env, workDir, resources: { nodes: 1, gpusPerNode: gpus } } };
+    return { request: { command, env, workDir, resources: { nodes: 1, gpusPerNode: gpus, ...slurmCpuMemory(clusterOf(ctx.config).launcher, ctx.stage) } } };
   },
 
   async ready(ctx, job, status) {
