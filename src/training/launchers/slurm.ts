@@ -242,6 +242,7 @@ export class SlurmLauncher implements JobLauncher {
   private readonly python: string;
   private readonly commandTimeoutMs: number;
   private readonly stopWaitMs: number;
+  private room?: { at: number; value: { maxNodeCount?: number; nodeCount?: number } };
 
   constructor(
     private readonly config: SlurmLauncherConfig,
@@ -504,17 +505,26 @@ export class SlurmLauncher implements JobLauncher {
     const p = await this.run("scontrol", ["show", "partition", "--oneliner", job.Partition]);
     const partition = p.code === 0 ? keyValues(p.stdout) : undefined;
     if (!partition?.PartitionName) return unknown;
-    // Dynamic nodes: a cluster whose MaxNodeCount is above the nodes it has can add nodes to partitions.
+    return partitionFit({ job, partition, ...(await this.clusterRoom()) });
+  }
+
+  /**
+   * Dynamic nodes: a cluster whose MaxNodeCount is above the nodes it has can add nodes to partitions.
+   * Read at most every 5 minutes per launcher (a watch polls a queued job for its whole window, and the
+   * node list of a large cluster is long); what cannot be read is left out.
+   */
+  private async clusterRoom(): Promise<{ maxNodeCount?: number; nodeCount?: number }> {
+    if (this.room && Date.now() - this.room.at < 5 * 60_000) return this.room.value;
     const config = await this.run("scontrol", ["show", "config"]);
     const maxNodeCount = config.code === 0 ? Number(/^MaxNodeCount\s*=\s*(\d+)/m.exec(config.stdout)?.[1] ?? NaN) : NaN;
     const nodes = await this.run("scontrol", ["show", "nodes", "--oneliner"]);
     const nodeCount = nodes.code === 0 ? nodes.stdout.split("\n").filter((l) => l.startsWith("NodeName=")).length : NaN;
-    return partitionFit({
-      job,
-      partition,
+    const value = {
       ...(Number.isFinite(maxNodeCount) ? { maxNodeCount } : {}),
       ...(Number.isFinite(nodeCount) && nodeCount > 0 ? { nodeCount } : {}),
-    });
+    };
+    this.room = { at: Date.now(), value };
+    return value;
   }
 
   /** "gpu[01-03],login1" as host names, by Slurm's own expansion. */
