@@ -203,7 +203,7 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
         if (late) {
           // Stopped, so its GPUs are freed and the stage fails with its log instead of waiting forever.
           outcome = "failed";
-          await launcher.cancel(job.ref);
+          await launcher.cancel(job.ref, { signal: actx.cancellationSignal });
           status = await launcher.status(job.ref);
           message =
             late.deadline === "ready"
@@ -213,7 +213,9 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
         if (outcome === "failed" && !late) {
           // A job the scheduler says will never start (Slurm: pending on a limit it cannot meet) is still queued: cancel
           // it, so it cannot start later next to the retry's job. A job that has ended is left as it is.
-          await launcher.cancel(job.ref).catch((e: unknown) => deps.log(`[job] ${job.name}: could not cancel it after it failed: ${String(e)}`));
+          await launcher
+            .cancel(job.ref, { signal: actx.cancellationSignal })
+            .catch((e: unknown) => deps.log(`[job] ${job.name}: could not cancel it after it failed: ${String(e)}`));
         }
         if (outcome === "failed") {
           const tail = await launcher.logs(job.ref, { tailBytes: 2000 }).catch((e: unknown) => `(logs unavailable: ${String(e)})`);
@@ -254,7 +256,8 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
   }
 
   async function cancelJob(db: Db, launcher: JobLauncher, name: string, ref: JobRef, why = "stage cancelled"): Promise<void> {
-    await launcher.cancel(ref);
+    // Returns once the scheduler says the job ended (a retry must not start beside it), unless this activity is cancelled.
+    await launcher.cancel(ref, { signal: Context.current().cancellationSignal });
     const status = await launcher.status(ref);
     await recordJobStatus(db, name, {
       state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state,
@@ -292,7 +295,7 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       const row = await knownJob(db, launcher, name);
       if (!row?.externalId) continue;
       const old = stageJobOf(row).ref;
-      await launcher.cancel(old);
+      await launcher.cancel(old, { signal: Context.current().cancellationSignal });
       const status = await launcher.status(old);
       await recordJobStatus(db, name, {
         state: status.state === "running" || status.state === "pending" ? "cancelled" : status.state,

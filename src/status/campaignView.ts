@@ -78,9 +78,14 @@ export interface JobFacts {
 /** A job quiet this long is worth a line (a step every few minutes is normal). */
 const QUIET_NOTE_MS = 5 * 60_000;
 
-/** How long a running server has been starting, or a running job quiet, against the deadline that stops it. */
+/**
+ * How long a running server has been starting, or a running job quiet, against the deadline that stops
+ * it; for a queued job, the scheduler's reason where the launcher explained it.
+ */
 export function jobWatchNote(job: JobFacts, nowMs: number): string | undefined {
   const w = job.watch;
+  // Queued with the scheduler's explanation (Slurm holding it for its partition, and whether it may still start).
+  if (job.state === "pending") return job.message && /^\S+ \([^)]*\): \S/.test(job.message) ? `queued: ${job.message}` : undefined;
   if (job.state !== "running" || !w) return undefined;
   const spoken = (ms: number) => spokenDuration(Math.max(0, ms));
   if (w.completion === "ready") {

@@ -1,8 +1,9 @@
 /**
  * A Slurm job that can never start: Slurm's default EnforcePartLimits=NO accepts a job whose time
  * limit is above the partition's MaxTime (or that asks for more nodes than the partition has) and
- * keeps it PENDING with a reason (PartitionTimeLimit, PartitionConfig) until someone changes it. The
- * watch must end such a stage with that reason and the setting that caused it, and cancel the queued
+ * keeps it PENDING with a reason (PartitionTimeLimit, PartitionConfig) until someone changes it (a
+ * job over the partition's totals only where the cluster cannot add nodes; an elastic cluster's is
+ * watched on: test/e2e/slurmPartitionElastic.test.ts). The watch must end such a stage with that reason and the setting that caused it, and cancel the queued
  * job, instead of waiting on it for ever. Real single-node Slurm (test/helpers/slurmCluster.ts), the
  * cluster-job activities on a real database.
  */
@@ -112,6 +113,28 @@ test("a job asking for more nodes than the partition has fails its stage naming 
   assert.match(watched.message ?? "", /nnodes/);
   assert.match(slurmState(jobId), /^CANCELLED/);
 });
+
+test(
+  "a job asking for more CPUs than the partition's nodes have in all fails its stage naming cpusPerTask, and is cancelled",
+  { timeout: 120_000 },
+  async () => {
+    const partition = execFileSync("scontrol", ["show", "partition", "--oneliner", cluster.partition], { encoding: "utf8" });
+    const totalCpus = Number(/TotalCPUs=(\d+)/.exec(partition)?.[1]);
+    assert.ok(totalCpus > 0, partition);
+    const { watched, jobId } = await submitAndWatch(`never-cpus-${Date.now().toString(36)}`, {
+      command: ["sleep", "30"],
+      env: {},
+      workDir: path.join(root, "work", "cpus"),
+      resources: { nodes: 1, gpusPerNode: 0, timeLimitMinutes: 5, cpusPerTask: totalCpus + 1 },
+    });
+    assert.equal(watched.outcome, "failed", JSON.stringify(watched));
+    // Slurm keeps such a job PENDING (PartitionConfig) for good on this cluster: its one node, and no room for dynamic nodes.
+    assert.match(watched.message ?? "", /PENDING \(PartitionConfig\): Slurm will never start job \d+/);
+    assert.match(watched.message ?? "", new RegExp(`${totalCpus + 1} CPUs, and its nodes have ${totalCpus} in all \\(cpusPerTask times nnodes\\)`));
+    assert.match(watched.message ?? "", /the cluster cannot add nodes \(MaxNodeCount 1\)/);
+    assert.match(slurmState(jobId), /^CANCELLED/);
+  },
+);
 
 test("a job that only waits for resources stays pending and is watched on", { timeout: 120_000 }, async () => {
   const workDir = path.join(root, "work", "fits");

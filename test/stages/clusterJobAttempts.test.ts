@@ -1,8 +1,9 @@
 /**
  * A training job whose watch ended while it ran on (the watch failed, the stage waited for the
  * operator) must not run next to the retry's job: both would write the same checkpoint folder.
- * Submitting attempt 2 cancels attempt 1's job first. Real local launcher (detached processes), real
- * database, the cluster-job activities in a mock activity context.
+ * Submitting attempt 2 cancels attempt 1's job first, and submits only once that job has ended. Real
+ * local launcher (detached processes) and a real local Ray head, real database, the cluster-job
+ * activities in a mock activity context.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -15,7 +16,10 @@ import type { DbHandle } from "../../src/db/client.js";
 import { getClusterJob } from "../../src/db/repos/clusterJobs.js";
 import type { ClusterJobHandler } from "../../src/framework/clusterJob.js";
 import type { StageContext } from "../../src/framework/stage.js";
+import type { JobLauncher } from "../../src/training/launchers/launcher.js";
 import { LocalLauncher } from "../../src/training/launchers/local.js";
+import { RayJobsLauncher } from "../../src/training/launchers/ray.js";
+import { startRayHead } from "../helpers/rayCluster.js";
 import { migratedTestDatabase } from "../helpers/stageResources.js";
 
 let root: string;
@@ -34,17 +38,17 @@ after(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-function activities() {
+function activities(jobLauncher: JobLauncher = launcher, command = ["sleep", "300"]) {
   const handler: ClusterJobHandler = {
     kind: "clusterJob",
     name: "train.grpo",
     completion: "exit",
-    prepare: async () => ({ request: { command: ["sleep", "300"], env: {}, workDir: path.join(root, "work"), resources: { nodes: 1, gpusPerNode: 0 } } }),
+    prepare: async () => ({ request: { command, env: {}, workDir: path.join(root, "work"), resources: { nodes: 1, gpusPerNode: 0 } } }),
     collect: async () => ({}),
   };
   return createClusterJobActivities({
     getDb: async () => db.db,
-    createLauncher: () => launcher,
+    createLauncher: () => jobLauncher,
     withStageContext: (_ref, fn) => fn({ config: {} } as unknown as StageContext, handler as never, {} as never),
     log: () => undefined,
   });
@@ -62,9 +66,9 @@ async function untilRunning(name: string): Promise<void> {
   }
 }
 
-async function stateOf(name: string): Promise<string> {
+async function stateOf(name: string, jobLauncher: JobLauncher = launcher): Promise<string> {
   const row = await getClusterJob(db.db, name);
-  return (await launcher.status({ launcher: "local", name, externalId: row!.externalId! })).state;
+  return (await jobLauncher.status({ launcher: jobLauncher.kind, name, externalId: row!.externalId! })).state;
 }
 
 test("attempt 2 of a training stage cancels attempt 1's job that still runs before it submits its own", { timeout: 60_000 }, async () => {
@@ -85,3 +89,40 @@ test("attempt 2 of a training stage cancels attempt 1's job that still runs befo
   const ref = { launcher: "local" as const, name: second, externalId: (await getClusterJob(db.db, second))!.externalId! };
   await launcher.cancel(ref);
 });
+
+test("on Ray, attempt 2 submits only once attempt 1's job has ended, also one that ignores SIGTERM for Ray's 3 s", { timeout: 120_000 }, async () => {
+  const head = await startRayHead({ log: () => undefined });
+  stops.push(() => head.stop());
+  const ray = new RayJobsLauncher({ kind: "ray", address: head.address, headers: {} }, { log: () => undefined });
+  const marker = `tl-attempts-ray-${process.pid}`;
+  const script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(300)";
+  const acts = activities(ray, ["python3", "-c", script, marker]);
+  const campaignId = `attempts-ray-${Date.now().toString(36)}`;
+  const first = await submit(acts, campaignId, 1);
+  for (let waited = 0; !runningProcess(marker); waited += 100) {
+    if (waited > 30_000) throw new Error(`job ${first}'s process did not start`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const second = await submit(acts, campaignId, 2);
+  // Before, Ray still ran attempt 1's job here (its stop answered at once), next to attempt 2's over the same folder.
+  assert.equal(await stateOf(first, ray), "cancelled", "Ray reports attempt 1's job ended when attempt 2 is submitted");
+  assert.equal((await getClusterJob(db.db, first))?.state, "cancelled");
+  const secondId = (await getClusterJob(db.db, second))!.externalId!;
+  const ref = { launcher: "ray" as const, name: second, externalId: secondId };
+  await ray.cancel(ref);
+  assert.equal(runningProcess(marker), false, "no process of either attempt is left");
+});
+
+/** Whether a live process's command line holds the marker. */
+function runningProcess(marker: string): boolean {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(marker) && !/\) Z /.test(fs.readFileSync(`/proc/${entry}/stat`, "utf8"))) return true;
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  return false;
+}

@@ -5,13 +5,15 @@
  */
 import { z } from "zod";
 import { envNameProblem } from "../../config/envVar.js";
-import { atMost, boundedString, filePath, keyedRecord, serviceUrl } from "../../config/fields.js";
+import { atMost, boundedString, filePath, int, keyedRecord, serviceUrl } from "../../config/fields.js";
 
 /** RFC 9110 token: what an HTTP header name may be. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 /** Slurm partition, account and QOS names: no spaces or shell characters (they become sbatch arguments). */
 const SLURM_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const MAX_LIST = 64;
+
+const positiveIntField = (what: string) => int(what).positive(`expected ${what}`);
 
 const noNewline = (what: string) =>
   boundedString(4096, what).refine((s) => !/[\r\n\0]/.test(s), "must be a single line (no newline, carriage return or NUL character)");
@@ -49,6 +51,37 @@ const envVars = keyedRecord(noNewline("a value"), envNameProblem, "environment v
   .refine((r) => Object.keys(r).length <= 256, atMost(256, " variables"))
   .default({});
 
+/**
+ * sbatch's `--cpus-per-task` and `--mem` (a job runs one task per node). Without them a job gets the
+ * partition's defaults, one CPU on many clusters, which starves verl's data loaders and Ray workers.
+ */
+export const MAX_CPUS_PER_TASK = 4096;
+/** sbatch's `--mem`: a whole number, megabytes unless a K, M, G or T unit follows; 0 asks for all of each node's memory. */
+export const SLURM_MEMORY = /^(0|[1-9][0-9]{0,11})([KMGT])?$/;
+
+export const cpusPerTask = positiveIntField("a positive integer (sbatch --cpus-per-task)")
+  .max(MAX_CPUS_PER_TASK, atMost(MAX_CPUS_PER_TASK, " CPUs"))
+  .optional();
+
+export const memPerNode = z
+  .string({ error: 'expected sbatch\'s --mem value as a string, such as "64G"' })
+  .regex(
+    SLURM_MEMORY,
+    'expected sbatch\'s --mem value: a whole number with an optional unit K, M, G or T (megabytes without one; "0": all of each node\'s memory), such as "64G" or "512000M"',
+  )
+  .optional();
+
+/** The CPUs and memory a stage's job asks of Slurm: the stage's own settings, else the Slurm launcher's. */
+export function slurmCpuMemory(
+  launcher: LauncherConfig,
+  stage: { cpusPerTask?: number | undefined; memPerNode?: string | undefined },
+): { cpusPerTask?: number; memPerNode?: string } {
+  const cluster = launcher.kind === "slurm" ? launcher : undefined;
+  const cpus = stage.cpusPerTask ?? cluster?.cpusPerTask;
+  const mem = stage.memPerNode ?? cluster?.memPerNode;
+  return { ...(cpus !== undefined ? { cpusPerTask: cpus } : {}), ...(mem !== undefined ? { memPerNode: mem } : {}) };
+}
+
 export const localLauncherConfigSchema = z.strictObject({
   kind: z.literal("local"),
   /** Where job records live; default: $TOOLLOOP_STATE_DIR, else ~/.local/state/toolloop/local-jobs. */
@@ -62,7 +95,11 @@ export const slurmLauncherConfigSchema = z.strictObject({
   qos: slurmName("QOS"),
   /** Folder holding sbatch, squeue, sacct, scontrol and scancel; default: found on PATH. */
   binDir: filePath.optional(),
-  /** Passed to sbatch as they are, after the launcher's own options (e.g. "--constraint=h100"). */
+  /** CPUs per node of every job (`#SBATCH --cpus-per-task`); a stage's own `cpusPerTask` wins. */
+  cpusPerTask,
+  /** Memory per node of every job (`#SBATCH --mem`, e.g. "64G"); a stage's own `memPerNode` wins. */
+  memPerNode,
+  /** Passed to sbatch as they are, after the launcher's own options (e.g. "--constraint=h100"); they win over the batch script's #SBATCH lines. */
   extraSbatchArgs: z
     .array(noNewline("an sbatch argument"), { error: "expected a list of sbatch arguments" })
     .max(MAX_LIST, atMost(MAX_LIST, " arguments"))

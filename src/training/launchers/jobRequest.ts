@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { envNameProblem, envValueProblem } from "../../config/envVar.js";
+import { SLURM_MEMORY } from "./config.js";
 import { JOB_NAME, type JobRequest } from "./launcher.js";
 
 /** The name is also a file name and a scheduler's job name: refuse anything else before it becomes a path. */
@@ -31,10 +32,13 @@ export function assertJobRequest(request: JobRequest): void {
   const r = request.resources;
   if (!r || !Number.isInteger(r.nodes) || r.nodes < 1) throw new Error(`job ${request.name}: resources.nodes must be a positive integer`);
   if (!Number.isInteger(r.gpusPerNode) || r.gpusPerNode < 0) throw new Error(`job ${request.name}: resources.gpusPerNode must be a non-negative integer`);
-  for (const key of ["cpusPerTask", "memoryGb", "timeLimitMinutes"] as const) {
+  for (const key of ["cpusPerTask", "timeLimitMinutes"] as const) {
     const v = r[key];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0)) throw new Error(`job ${request.name}: resources.${key} must be a positive number`);
   }
+  // It becomes an #SBATCH line: nothing but sbatch's own --mem syntax.
+  if (r.memPerNode !== undefined && (typeof r.memPerNode !== "string" || !SLURM_MEMORY.test(r.memPerNode)))
+    throw new Error(`job ${request.name}: resources.memPerNode ${JSON.stringify(r.memPerNode)} is not sbatch's --mem value (e.g. "64G")`);
 }
 
 /** The last `tailBytes` bytes of a file as UTF-8 ("" when it does not exist), without reading all of it. */

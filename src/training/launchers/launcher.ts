@@ -17,8 +17,10 @@ export const JOB_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export interface JobResources {
   nodes: number;
   gpusPerNode: number;
+  /** CPUs of the job's one task per node (Slurm's --cpus-per-task; a multi-node job's Ray nodes offer as many). */
   cpusPerTask?: number;
-  memoryGb?: number;
+  /** Memory per node in sbatch's --mem units ("64G"; megabytes without a unit; "0": all of it). Slurm only. */
+  memPerNode?: string;
   timeLimitMinutes?: number;
 }
 
@@ -60,8 +62,25 @@ export interface JobLauncher {
   status(ref: JobRef): Promise<JobStatus>;
   /** The end of the job's output (stdout and stderr), at most `tailBytes`. */
   logs(ref: JobRef, options?: { tailBytes?: number }): Promise<string>;
-  /** Stops the job; a job already ended is left as it is. */
-  cancel(ref: JobRef): Promise<void>;
+  /**
+   * Stops the job and returns once the scheduler says it has ended (bounded: JobStopTimeoutError past
+   * the bound), so nothing started next runs beside it over the same files; a job already ended is left
+   * as it is.
+   */
+  cancel(ref: JobRef, options?: CancelOptions): Promise<void>;
+}
+
+export interface CancelOptions {
+  /** Ends the wait for the job to end (the caller was cancelled); the stop was asked for by then. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A job was asked to stop and the scheduler still reports it running past the launcher's bound. The
+ * message says when it was asked and what the scheduler reports; the caller starts nothing over its files.
+ */
+export class JobStopTimeoutError extends Error {
+  override name = "JobStopTimeout";
 }
 
 /**

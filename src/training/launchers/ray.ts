@@ -20,8 +20,9 @@
  */
 import http from "node:http";
 import https from "node:https";
-import type { JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
-import { JOB_NAME, SchedulerUnreachableError } from "./launcher.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { CancelOptions, JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
+import { JOB_NAME, JobStopTimeoutError, SchedulerUnreachableError } from "./launcher.js";
 
 /** The `ray` launcher's config (the campaign config's `cluster.launcher` when its kind is "ray"). */
 export interface RayLauncherConfig {
@@ -41,6 +42,10 @@ export interface RayJobsLauncherOptions {
   maxResponseBytes?: number;
   /** The most a log-tail answer of the state API may hold (a few very long lines); default 16 MiB. */
   maxTailResponseBytes?: number;
+  /** How long `cancel` waits for Ray to report a stopped job ended; default 120 s (Ray's own kill takes about 3 s). */
+  stopWaitMs?: number;
+  /** Between two looks at a job being stopped; default 500 ms. */
+  stopPollMs?: number;
 }
 
 /** What `GET /api/jobs/{id}` answers (the fields used here; Ray 2.60). */
@@ -62,6 +67,8 @@ const RAY_STATES: Record<RayJobDetails["status"], JobState> = {
 };
 
 const DEFAULT_TAIL_BYTES = 65_536;
+/** Ray kills a job 3 s after its SIGTERM by default; an operator may give it longer (RAY_JOB_STOP_WAIT_TIME_S). */
+const DEFAULT_STOP_WAIT_MS = 120_000;
 /** Bodies above this are refused (the whole-log route answers a job's entire log in one JSON string). */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 /** A log-tail answer of the state API above this is cut off (its lines are that long). */
@@ -111,6 +118,8 @@ export class RayJobsLauncher implements JobLauncher {
   private readonly attempts: number;
   private readonly maxResponseBytes: number;
   private readonly maxTailResponseBytes: number;
+  private readonly stopWaitMs: number;
+  private readonly stopPollMs: number;
   /** False once the dashboard answered 404 for the state API's log route: read whole logs from then on. */
   private stateLogs = true;
   private readonly logged = new Set<string>();
@@ -132,6 +141,8 @@ export class RayJobsLauncher implements JobLauncher {
     this.attempts = Math.max(1, opts.attempts ?? 4);
     this.maxResponseBytes = opts.maxResponseBytes ?? MAX_BODY_BYTES;
     this.maxTailResponseBytes = opts.maxTailResponseBytes ?? MAX_TAIL_RESPONSE_BYTES;
+    this.stopWaitMs = Math.max(0, opts.stopWaitMs ?? DEFAULT_STOP_WAIT_MS);
+    this.stopPollMs = Math.max(10, opts.stopPollMs ?? 500);
   }
 
   async find(name: string): Promise<JobRef | undefined> {
@@ -273,7 +284,13 @@ export class RayJobsLauncher implements JobLauncher {
     this.opts.log(message);
   }
 
-  async cancel(ref: JobRef): Promise<void> {
+  /**
+   * Asks Ray to stop the job, then waits until Ray reports it ended. Ray's stop route only tells the job's
+   * supervisor to stop it (SIGTERM, SIGKILL after RAY_JOB_STOP_WAIT_TIME_S, 3 s by default) and answers at
+   * once; the job runs on meanwhile, so a retry submitted right away would train beside it over the same
+   * checkpoint folder. Past `stopWaitMs` it throws JobStopTimeoutError (the caller's retry asks again).
+   */
+  async cancel(ref: JobRef, options?: CancelOptions): Promise<void> {
     const route = `/api/jobs/${encodeURIComponent(ref.externalId)}/stop`;
     const res = await this.request("POST", route);
     if (res.status === 404) {
@@ -283,6 +300,31 @@ export class RayJobsLauncher implements JobLauncher {
     if (res.status !== 200) throw this.httpError("POST", route, res);
     const { stopped } = this.parse<{ stopped?: boolean }>("POST", route, res.text);
     this.opts.log(`[ray] cancel job ${ref.externalId}: ${stopped ? "stop requested" : "already ended"}`);
+    await this.untilEnded(ref.externalId, options?.signal);
+  }
+
+  /** Polls the job until Ray reports it STOPPED, FAILED or SUCCEEDED (or forgets it), at most `stopWaitMs`. */
+  private async untilEnded(submissionId: string, signal: AbortSignal | undefined): Promise<void> {
+    const asked = Date.now();
+    for (;;) {
+      const job = await this.details(submissionId);
+      if (!job) return;
+      const state = RAY_STATES[job.status];
+      if (state !== "pending" && state !== "running") {
+        if (Date.now() - asked >= this.stopPollMs) this.opts.log(`[ray] stopped job ${submissionId}: ${job.status} after ${Date.now() - asked} ms`);
+        return;
+      }
+      const waited = Date.now() - asked;
+      if (waited >= this.stopWaitMs) {
+        const said = job.message ? `: ${job.message.slice(0, 300)}` : "";
+        throw new JobStopTimeoutError(
+          `Ray at ${this.base} was asked to stop job ${submissionId} ${Math.round(waited / 1000)} s ago and still reports it ${job.status}${said}. ` +
+            `Ray stops a job with SIGTERM, then SIGKILL after RAY_JOB_STOP_WAIT_TIME_S (3 s by default); a job still running this long ` +
+            `points at its supervisor or node (see \`ray job status ${submissionId}\` and the dashboard). Nothing is started over its files until it has ended; the stop is asked again on the next try`,
+        );
+      }
+      await sleep(Math.min(this.stopPollMs, this.stopWaitMs - waited), undefined, { signal });
+    }
   }
 
   private refOf(name: string): JobRef {

@@ -19,15 +19,28 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
+import { setTimeout as sleepFor } from "node:timers/promises";
 import type { SlurmLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
-import { JobRefusedError, SchedulerUnreachableError, type JobLauncher, type JobRef, type JobRequest, type JobState, type JobStatus } from "./launcher.js";
+import {
+  JobRefusedError,
+  JobStopTimeoutError,
+  SchedulerUnreachableError,
+  type CancelOptions,
+  type JobLauncher,
+  type JobRef,
+  type JobRequest,
+  type JobState,
+  type JobStatus,
+} from "./launcher.js";
 import { slurmBatchScript } from "./slurmBatchScript.js";
 import { writeFileAtomicSync } from "../../util/atomicFiles.js";
 
 const COMMAND_TIMEOUT_MS = 60_000;
 const LOCK_STALE_MS = 120_000;
 const LOCK_WAIT_MS = 30_000;
+/** Slurm sends SIGKILL KillWait (30 s by default) after SIGTERM; then the node cleans up (COMPLETING). */
+const STOP_WAIT_MS = 120_000;
 
 export interface SlurmLauncherOptions {
   log: (m: string) => void;
@@ -35,6 +48,8 @@ export interface SlurmLauncherOptions {
   python?: string;
   /** Time limit of each Slurm command (sbatch, squeue, ...); default 60 s. */
   commandTimeoutMs?: number;
+  /** How long `cancel` waits for the controller to report a cancelled job ended; default 120 s (Slurm's KillWait is 30 s by default). */
+  stopWaitMs?: number;
 }
 
 interface CommandResult {
@@ -46,6 +61,8 @@ interface CommandResult {
 /** What the controller (scontrol) or the accounting (sacct) says about one job. */
 interface SlurmJobInfo {
   id: string;
+  /** Every field scontrol printed (none from sacct). */
+  fields?: Record<string, string>;
   state: string;
   reason?: string;
   exitCode?: string;
@@ -69,10 +86,6 @@ const FAILED = new Set(["FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT
  */
 const NEVER_STARTS: Record<string, string> = {
   PartitionTimeLimit: "its time limit (the stage's timeLimitMinutes) is above the partition's MaxTime",
-  PartitionNodeLimit: "its node count (the stage's nnodes) is outside the partition's MinNodes..MaxNodes",
-  // Also what Slurm says first, at submit, of a job over any of the partition's limits.
-  PartitionConfig:
-    "it asks for more than the partition allows or its nodes have (the stage's nnodes, nGpusPerNode or timeLimitMinutes, or cluster.launcher.extraSbatchArgs)",
   BadConstraints: "no node can meet what it asks for (cluster.launcher.extraSbatchArgs, the stage's nGpusPerNode)",
   InvalidAccount: "its account is not valid (cluster.launcher.account)",
   AccountNotAllowed: "its account may not use the partition (cluster.launcher.account, cluster.launcher.partition)",
@@ -80,9 +93,123 @@ const NEVER_STARTS: Record<string, string> = {
   QOSNotAllowed: "its QOS may not be used with this account or partition (cluster.launcher.qos)",
   QOSMaxWallDurationPerJobLimit: "its time limit (the stage's timeLimitMinutes) is above the QOS's MaxWall",
   AssocMaxWallDurationPerJobLimit: "its time limit (the stage's timeLimitMinutes) is above the account's MaxWall",
-  MaxMemPerLimit: "its memory per CPU is above the partition's MaxMemPerCPU",
+  MaxMemPerLimit: "its memory is above the partition's MaxMemPerNode or MaxMemPerCPU (the stage's memPerNode or cluster.launcher.memPerNode)",
   DependencyNeverSatisfied: "its dependency can never be satisfied",
 };
+
+/**
+ * Reasons that compare the job with its partition (job_limits_check in slurmctld): PartitionNodeLimit
+ * for a node count outside MinNodes..MaxNodes or above the partition's nodes, PartitionConfig for
+ * anything else (more CPUs than the partition has, a time limit above MaxTime before Slurm names it,
+ * an access rule changed after submit). Only some of these hold for good: the partition's totals
+ * count every node it is configured with (down, drained, powered-down and cloud nodes too), but an
+ * elastic cluster (dynamic nodes, MaxNodeCount above its node count) can add nodes, and nodes come
+ * back from DOWN or DRAIN. So the launcher compares the job with the partition (see partitionFit)
+ * and fails it only when the partition's configuration can never hold it.
+ */
+const PARTITION_REASONS = new Set(["PartitionConfig", "PartitionNodeLimit"]);
+
+/** What `scontrol show job`, `scontrol show partition` and `scontrol show config` say, as Key=Value fields. */
+export interface PartitionFitInput {
+  job: Record<string, string>;
+  partition: Record<string, string>;
+  /** MaxNodeCount of the cluster (room for dynamic nodes) and the nodes it has now, where known. */
+  maxNodeCount?: number;
+  nodeCount?: number;
+}
+
+/**
+ * Whether the partition's configuration can ever hold the job: `never` names what it asks for beyond
+ * the partition and the setting behind it; `waits` says why it may still start (the partition can
+ * hold it once nodes return, or gain nodes). Pure.
+ */
+export function partitionFit(input: PartitionFitInput): { never: string } | { waits: string } {
+  const { job, partition: part } = input;
+  const name = part.PartitionName ?? job.Partition ?? "?";
+  const limits: string[] = []; // the partition's own limits: they hold until an administrator changes them
+  const capacity: string[] = []; // more than its nodes have: also until nodes are added
+  const [minNodes, maxNodes] = nodeRange(job.NumNodes);
+  const totalNodes = count(part.TotalNodes);
+  const totalCpus = count(part.TotalCPUs);
+  const partMaxNodes = count(part.MaxNodes);
+  const partMinNodes = count(part.MinNodes);
+  if (minNodes !== undefined && partMaxNodes !== undefined && minNodes > partMaxNodes)
+    limits.push(`${minNodes} nodes, above the partition's MaxNodes of ${partMaxNodes} (the stage's nnodes)`);
+  if (maxNodes !== undefined && partMinNodes !== undefined && maxNodes < partMinNodes)
+    limits.push(`${maxNodes} node(s), below the partition's MinNodes of ${partMinNodes} (the stage's nnodes)`);
+  const jobMinutes = minutesOf(job.TimeLimit);
+  const maxMinutes = minutesOf(part.MaxTime);
+  if (jobMinutes !== undefined && maxMinutes !== undefined && jobMinutes > maxMinutes)
+    limits.push(`a time limit of ${jobMinutes} minutes, above the partition's MaxTime of ${maxMinutes} (the stage's timeLimitMinutes)`);
+  const cpusPerNode = count(job.MinCPUsNode);
+  const maxCpusPerNode = count(part.MaxCPUsPerNode);
+  if (cpusPerNode !== undefined && maxCpusPerNode !== undefined && cpusPerNode > maxCpusPerNode)
+    limits.push(`${cpusPerNode} CPUs per node, above the partition's MaxCPUsPerNode of ${maxCpusPerNode} (cpusPerTask)`);
+  const memMb = megabytesOf(job.MinMemoryNode);
+  const maxMemMb = count(part.MaxMemPerNode);
+  if (memMb !== undefined && memMb > 0 && maxMemMb !== undefined && memMb > maxMemMb)
+    limits.push(`${job.MinMemoryNode} of memory per node, above the partition's MaxMemPerNode of ${maxMemMb}M (memPerNode)`);
+  if (minNodes !== undefined && totalNodes !== undefined && minNodes > totalNodes)
+    capacity.push(`${minNodes} nodes, and it has ${totalNodes} (the stage's nnodes)`);
+  const cpus = count(job.NumCPUs);
+  if (cpus !== undefined && totalCpus !== undefined && cpus > totalCpus)
+    capacity.push(`${cpus} CPUs, and its nodes have ${totalCpus} in all (cpusPerTask times nnodes)`);
+
+  const counted = "counting every node it is configured with, down, drained, powered-down and cloud ones too";
+  if (limits.length > 0) return { never: `it asks partition ${name} for ${[...limits, ...capacity].join("; and for ")}` };
+  const { maxNodeCount, nodeCount } = input;
+  const fixed = maxNodeCount !== undefined && nodeCount !== undefined && maxNodeCount <= nodeCount;
+  if (capacity.length > 0 && fixed)
+    return {
+      never: `it asks partition ${name} for ${capacity.join("; and for ")} (${counted}), and the cluster cannot add nodes (MaxNodeCount ${maxNodeCount})`,
+    };
+  if (capacity.length > 0)
+    return {
+      waits: `it asks partition ${name} for ${capacity.join("; and for ")} now, but ${
+        maxNodeCount !== undefined && nodeCount !== undefined
+          ? `the cluster can add nodes (MaxNodeCount ${maxNodeCount} above its ${nodeCount})`
+          : "the cluster may add nodes (its MaxNodeCount could not be read)"
+      }: it starts if enough join the partition`,
+    };
+  return {
+    waits: `partition ${name}'s configuration can hold it (${totalNodes ?? "?"} nodes, ${totalCpus ?? "?"} CPUs, ${counted}), so it may start once nodes return (from DOWN, DRAIN or power saving) or the partition changes`,
+  };
+}
+
+/** "3" or "2-4" (scontrol's NumNodes) as [min, max]. */
+function nodeRange(text: string | undefined): [number | undefined, number | undefined] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text?.trim() ?? "");
+  if (!m) return [undefined, undefined];
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}
+
+/** A whole number, or undefined for UNLIMITED, N/A and anything else. */
+function count(text: string | undefined): number | undefined {
+  return /^\d+$/.test(text?.trim() ?? "") ? Number(text) : undefined;
+}
+
+/** Slurm's durations ("10", "00:10:00", "1-00:00:00", "2-12") as minutes; undefined for UNLIMITED or unknown. */
+export function minutesOf(text: string | undefined): number | undefined {
+  const t = text?.trim() ?? "";
+  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(t);
+  if (!m) return undefined;
+  const days = Number(m[1] ?? 0);
+  const parts = [m[2], m[3], m[4]].filter((x): x is string => x !== undefined).map(Number);
+  // "MM", "MM:SS", "HH:MM:SS"; with days: "D-HH", "D-HH:MM", "D-HH:MM:SS".
+  let minutes: number;
+  if (m[1] !== undefined) minutes = days * 1440 + (parts[0] ?? 0) * 60 + (parts[1] ?? 0) + (parts[2] ?? 0) / 60;
+  else if (parts.length === 3) minutes = (parts[0] ?? 0) * 60 + (parts[1] ?? 0) + (parts[2] ?? 0) / 60;
+  else minutes = (parts[0] ?? 0) + (parts[1] ?? 0) / 60;
+  return Math.ceil(minutes);
+}
+
+/** "100M", "64G", "512" (megabytes) as megabytes. */
+function megabytesOf(text: string | undefined): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)([KMGTP]?)$/i.exec(text?.trim() ?? "");
+  if (!m) return undefined;
+  const scale: Record<string, number> = { K: 1 / 1024, M: 1, G: 1024, T: 1024 ** 2, P: 1024 ** 3, "": 1 };
+  return Number(m[1]) * (scale[(m[2] ?? "").toUpperCase()] ?? 1);
+}
 
 /** Why Slurm will never start a pending job with this reason, or undefined when it may still start. */
 export function neverStartsBecause(reason: string | undefined): string | undefined {
@@ -114,6 +241,8 @@ export class SlurmLauncher implements JobLauncher {
   private readonly log: (m: string) => void;
   private readonly python: string;
   private readonly commandTimeoutMs: number;
+  private readonly stopWaitMs: number;
+  private room?: { at: number; value: { maxNodeCount?: number; nodeCount?: number } };
 
   constructor(
     private readonly config: SlurmLauncherConfig,
@@ -122,6 +251,7 @@ export class SlurmLauncher implements JobLauncher {
     this.log = opts.log;
     this.python = opts.python ?? "python3";
     this.commandTimeoutMs = opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
+    this.stopWaitMs = Math.max(0, opts.stopWaitMs ?? STOP_WAIT_MS);
   }
 
   private bin(command: string): string {
@@ -253,8 +383,6 @@ export class SlurmLauncher implements JobLauncher {
       `--nodes=${r.nodes}`,
       "--ntasks-per-node=1",
       ...(r.gpusPerNode > 0 ? [`--gres=gpu:${r.gpusPerNode}`] : []),
-      ...(r.cpusPerTask ? [`--cpus-per-task=${Math.ceil(r.cpusPerTask)}`] : []),
-      ...(r.memoryGb ? [`--mem=${Math.ceil(r.memoryGb)}G`] : []),
       ...(r.timeLimitMinutes ? [`--time=${Math.ceil(r.timeLimitMinutes)}`] : []),
       ...(this.config.partition ? [`--partition=${this.config.partition}`] : []),
       ...(this.config.account ? [`--account=${this.config.account}`] : []),
@@ -293,8 +421,15 @@ export class SlurmLauncher implements JobLauncher {
     if (/invalid feature specification/i.test(said)) return "a --constraint in cluster.launcher.extraSbatchArgs names a feature no node has";
     if (/requested time limit is invalid/i.test(said))
       return `the time limit of ${r.timeLimitMinutes ?? "?"} minutes (the stage's timeLimitMinutes) is above what the partition allows`;
-    if (/node configuration is not available|memory specification can not be satisfied|node count specification invalid/i.test(said))
-      return `no ${r.nodes} node(s) of the partition have what the job asks for (the stage's nnodes and nGpusPerNode, or cluster.launcher.extraSbatchArgs)`;
+    if (/node configuration is not available|memory specification can not be satisfied|node count specification invalid/i.test(said)) {
+      const asked = [
+        `${r.nodes} node(s)`,
+        `${r.gpusPerNode} GPU(s)`,
+        ...(r.cpusPerTask ? [`${r.cpusPerTask} CPUs`] : []),
+        ...(r.memPerNode ? [`--mem=${r.memPerNode}`] : []),
+      ];
+      return `no node(s) of the partition have what the job asks for (${asked.join(", ")} per node: the stage's nnodes, nGpusPerNode, cpusPerTask and memPerNode, cluster.launcher.cpusPerTask and memPerNode, or cluster.launcher.extraSbatchArgs)`;
+    }
     if (/unrecognized option|invalid option|unknown option/i.test(said)) return "cluster.launcher.extraSbatchArgs holds an option this sbatch does not know";
     return undefined;
   }
@@ -314,7 +449,7 @@ export class SlurmLauncher implements JobLauncher {
     if (c.code === 0) {
       const f = keyValues(c.stdout);
       if (f.JobState) {
-        return { id, state: f.JobState, reason: f.Reason, exitCode: f.ExitCode, nodeList: f.NodeList, stdOut: f.StdOut, workDir: f.WorkDir };
+        return { id, fields: f, state: f.JobState, reason: f.Reason, exitCode: f.ExitCode, nodeList: f.NodeList, stdOut: f.StdOut, workDir: f.WorkDir };
       }
     } else if (!/invalid job id/i.test(c.stderr)) {
       throw new Error(`scontrol show job ${id} failed (exit ${c.code}): ${c.stderr.trim()}`);
@@ -334,13 +469,21 @@ export class SlurmLauncher implements JobLauncher {
     const state = jobStateOf(info.state);
     const reason = info.reason && info.reason !== "None" ? ` (${info.reason})` : "";
     // Waiting for what it can never get: failed, so the stage stops for the operator instead of waiting for ever.
-    const never = state === "pending" ? neverStartsBecause(info.reason) : undefined;
+    let never = state === "pending" ? neverStartsBecause(info.reason) : undefined;
+    let waits: string | undefined;
+    if (state === "pending" && PARTITION_REASONS.has(info.reason?.trim() ?? "")) {
+      const fit = await this.partitionFitOf(info);
+      if ("never" in fit) never = fit.never;
+      else waits = fit.waits;
+    }
     if (never) {
       return {
         state: "failed",
         message: `${info.state}${reason}: Slurm will never start job ${ref.externalId}: ${never}. Change that, then retry the stage`,
       };
     }
+    // Held for its partition, but it may start: watched on, the reason said in the job's status.
+    if (waits) return { state, message: `${info.state}${reason}: ${waits}` };
     const exitCode = state === "succeeded" || state === "failed" || state === "cancelled" ? exitCodeOf(info.exitCode) : undefined;
     const nodes = await this.hostnames(info.nodeList);
     return {
@@ -349,6 +492,39 @@ export class SlurmLauncher implements JobLauncher {
       message: `${info.state}${reason}`,
       ...(nodes.length > 0 ? { nodes } : {}),
     };
+  }
+
+  /**
+   * The job against its partition's configuration (partitionFit). What cannot be read (a Slurm that
+   * will not say) counts as "may start": the job is watched on, its reason said, rather than failed.
+   */
+  private async partitionFitOf(info: SlurmJobInfo): Promise<{ never: string } | { waits: string }> {
+    const job = info.fields ?? {};
+    const unknown = { waits: `Slurm holds it for its partition${job.Partition ? ` ${job.Partition}` : ""}; watched on until it starts` };
+    if (!job.Partition || job.Partition.includes(",")) return unknown;
+    const p = await this.run("scontrol", ["show", "partition", "--oneliner", job.Partition]);
+    const partition = p.code === 0 ? keyValues(p.stdout) : undefined;
+    if (!partition?.PartitionName) return unknown;
+    return partitionFit({ job, partition, ...(await this.clusterRoom()) });
+  }
+
+  /**
+   * Dynamic nodes: a cluster whose MaxNodeCount is above the nodes it has can add nodes to partitions.
+   * Read at most every 5 minutes per launcher (a watch polls a queued job for its whole window, and the
+   * node list of a large cluster is long); what cannot be read is left out.
+   */
+  private async clusterRoom(): Promise<{ maxNodeCount?: number; nodeCount?: number }> {
+    if (this.room && Date.now() - this.room.at < 5 * 60_000) return this.room.value;
+    const config = await this.run("scontrol", ["show", "config"]);
+    const maxNodeCount = config.code === 0 ? Number(/^MaxNodeCount\s*=\s*(\d+)/m.exec(config.stdout)?.[1] ?? NaN) : NaN;
+    const nodes = await this.run("scontrol", ["show", "nodes", "--oneliner"]);
+    const nodeCount = nodes.code === 0 ? nodes.stdout.split("\n").filter((l) => l.startsWith("NodeName=")).length : NaN;
+    const value = {
+      ...(Number.isFinite(maxNodeCount) ? { maxNodeCount } : {}),
+      ...(Number.isFinite(nodeCount) && nodeCount > 0 ? { nodeCount } : {}),
+    };
+    this.room = { at: Date.now(), value };
+    return value;
   }
 
   /** "gpu[01-03],login1" as host names, by Slurm's own expansion. */
@@ -374,7 +550,7 @@ export class SlurmLauncher implements JobLauncher {
     return tailBytes(file, options?.tailBytes ?? DEFAULT_TAIL_BYTES);
   }
 
-  async cancel(ref: JobRef): Promise<void> {
+  async cancel(ref: JobRef, options?: CancelOptions): Promise<void> {
     assertJobName(ref.name);
     const id = assertJobId(ref);
     const info = await this.jobInfo(id);
@@ -384,11 +560,21 @@ export class SlurmLauncher implements JobLauncher {
     const r = await this.run("scancel", [id]);
     if (r.code !== 0) throw new Error(`scancel ${id} (job ${ref.name}) failed (exit ${r.code}): ${r.stderr.trim()}`);
     this.log(`[slurm] cancelled job ${ref.name} (${id})`);
-    // scancel only asks: wait (briefly) until the controller says the job has ended.
-    for (let waited = 0; waited < 30_000; waited += 500) {
+    // scancel only asks: wait until the controller says the job has ended (COMPLETING, its processes
+    // being killed, counts as running), so nothing started next runs beside it over its files.
+    const asked = Date.now();
+    for (;;) {
       const now = await this.jobInfo(id);
       if (!now || !["pending", "running"].includes(jobStateOf(now.state))) return;
-      await sleep(500);
+      const waited = Date.now() - asked;
+      if (waited >= this.stopWaitMs) {
+        throw new JobStopTimeoutError(
+          `Slurm job ${id} (${ref.name}) was cancelled (scancel) ${Math.round(waited / 1000)} s ago and the controller still reports it ${now.state}` +
+            `${now.reason && now.reason !== "None" ? ` (${now.reason})` : ""}. Slurm kills a job's processes KillWait after SIGTERM (30 s by default); ` +
+            `one still not ended points at its node (see \`scontrol show job ${id}\`). Nothing is started over its files until it has ended; the cancel is asked again on the next try`,
+        );
+      }
+      await sleepFor(Math.min(500, this.stopWaitMs - waited), undefined, { signal: options?.signal });
     }
   }
 }

@@ -528,3 +528,25 @@ test("serve.policy: vllm.extraArgs may not repeat a flag the stage sets (vLLM ta
     "stages[3].vllm.extraArgs[7]: -tp is set by serve.policy itself: set `vllm.tensorParallelSize` instead",
   ]);
 });
+
+test("Slurm CPUs and memory: a stage's and the cluster's cpusPerTask / memPerNode are checked, naming the path", () => {
+  const cfg = (stage: Record<string, unknown>, launcher: Record<string, unknown>) => ({
+    ...valid(),
+    stages: [...valid().stages, { name: "train.merge", ...stage }],
+    cluster: { launcher: { kind: "slurm", partition: "gpu", ...launcher } },
+  });
+  const r = parseCampaignConfig(cfg({ cpusPerTask: 16, memPerNode: "64G" }, { cpusPerTask: 8, memPerNode: "0" }));
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.ok &&
+      r.config.stages[3] && {
+        cpus: (r.config.stages[3] as { cpusPerTask?: number }).cpusPerTask,
+        mem: (r.config.stages[3] as { memPerNode?: string }).memPerNode,
+      },
+    { cpus: 16, mem: "64G" },
+  );
+  assert.deepEqual(issues(cfg({ memPerNode: "64GB" }, {})), [
+    `stages[3].memPerNode: expected sbatch's --mem value: a whole number with an optional unit K, M, G or T (megabytes without one; "0": all of each node's memory), such as "64G" or "512000M"`,
+  ]);
+  assert.deepEqual(issues(cfg({}, { cpusPerTask: -2 })), ["cluster.launcher.cpusPerTask: expected a positive integer (sbatch --cpus-per-task)"]);
+});

@@ -627,3 +627,20 @@ test("a running stage whose batches Temporal holds with none started on a worker
   assert.deepEqual(runningOne.notes, []);
   assert.ok((runningOne.stages[0]?.progress?.ratePerSec ?? 0) > 0);
 });
+
+test("a queued cluster job shows the launcher's explanation of why it waits; a bare scheduler reason adds no line", () => {
+  const held =
+    "PENDING (PartitionConfig): it asks partition gpu for 4 nodes now, but the cluster can add nodes (MaxNodeCount 64 above its 2): it starts if enough join the partition";
+  const view = (message: string) =>
+    renderCampaignView(
+      campaignView({
+        campaignId: "weekly",
+        db: dbFacts([stage("train.grpo", { status: "running", itemsTotal: 1, job: { name: "tl-weekly-2-train-grpo-a1", state: "pending", message } })]),
+        wf: wf({ searchStatus: "running" }),
+      }),
+    );
+  const text = view(held);
+  assert.match(text, /^ {2}train\.grpo {2}running {2}job tl-weekly-2-train-grpo-a1: pending$/m);
+  assert.ok(text.includes(`  queued: ${held}\n`), text);
+  assert.doesNotMatch(view("PENDING (Priority)"), /queued:/);
+});

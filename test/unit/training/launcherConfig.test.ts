@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { launcherConfigSchema } from "../../../src/training/launchers/config.js";
+import { launcherConfigSchema, slurmCpuMemory } from "../../../src/training/launchers/config.js";
 
 function messages(input: unknown): string[] {
   const r = launcherConfigSchema.safeParse(input);
@@ -52,4 +52,36 @@ test("launcher config: bad input is refused with a message naming the field", ()
   }
   assert.match(messages({ kind: "local", stateDir: "" }).join("\n"), /^stateDir: expected a non-empty string/m);
   assert.match(messages({ kind: "local", extra: 1 }).join("\n"), /extra/);
+});
+
+test("launcher config: Slurm's cpusPerTask and memPerNode are checked, naming the field; a stage's own win over the cluster's", () => {
+  const slurm = { kind: "slurm", partition: "gpu" };
+  assert.deepEqual(launcherConfigSchema.parse({ ...slurm, cpusPerTask: 32, memPerNode: "256G" }), {
+    ...slurm,
+    cpusPerTask: 32,
+    memPerNode: "256G",
+    extraSbatchArgs: [],
+    rayPort: 6379,
+    setupCommands: [],
+  });
+  for (const memPerNode of ["0", "512000", "64G", "2T", "1024K", "900M"])
+    assert.equal(launcherConfigSchema.parse({ ...slurm, memPerNode }).kind, "slurm", memPerNode);
+  assert.deepEqual(messages({ ...slurm, cpusPerTask: 0 }), ["cpusPerTask: expected a positive integer (sbatch --cpus-per-task)"]);
+  assert.deepEqual(messages({ ...slurm, cpusPerTask: 2.5 }), ["cpusPerTask: expected a positive integer (sbatch --cpus-per-task)"]);
+  assert.deepEqual(messages({ ...slurm, cpusPerTask: 5000 }), ["cpusPerTask: expected at most 4096 CPUs"]);
+  for (const memPerNode of ["64GB", "64 G", "-1", "1.5G", "", "64g\n#SBATCH --uid=0"])
+    assert.match(
+      messages({ ...slurm, memPerNode }).join("\n"),
+      /^memPerNode: expected sbatch's --mem value: a whole number with an optional unit K, M, G or T/m,
+      memPerNode,
+    );
+  assert.deepEqual(messages({ ...slurm, memPerNode: 64 }), ['memPerNode: expected sbatch\'s --mem value as a string, such as "64G"']);
+
+  const cluster = launcherConfigSchema.parse({ ...slurm, cpusPerTask: 8, memPerNode: "64G" });
+  assert.deepEqual(slurmCpuMemory(cluster, {}), { cpusPerTask: 8, memPerNode: "64G" });
+  assert.deepEqual(slurmCpuMemory(cluster, { cpusPerTask: 64 }), { cpusPerTask: 64, memPerNode: "64G" });
+  assert.deepEqual(slurmCpuMemory(cluster, { cpusPerTask: 64, memPerNode: "0" }), { cpusPerTask: 64, memPerNode: "0" });
+  assert.deepEqual(slurmCpuMemory(launcherConfigSchema.parse(slurm), {}), {});
+  // Other launchers have no such setting; a stage's own still travels with the request (Ray's job metadata).
+  assert.deepEqual(slurmCpuMemory(launcherConfigSchema.parse({ kind: "local" }), { memPerNode: "8G" }), { memPerNode: "8G" });
 });

@@ -263,3 +263,79 @@ test("answers are bounded: very long lines are asked again as the last line alon
     await old.close();
   }
 });
+
+/** A dashboard whose job is RUNNING until `runningLooks` more looks after its stop (never, when undefined). */
+async function stoppableRay(runningLooks?: number): Promise<{ address: string; looks: () => number; stops: () => number; close(): Promise<void> }> {
+  let stops = 0;
+  let looksAfterStop = 0;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    res.writeHead(200, { "content-type": "application/json" });
+    if (req.method === "POST" && url.pathname === "/api/jobs/tl-job/stop") {
+      stops++;
+      return res.end(JSON.stringify({ stopped: true }));
+    }
+    if (stops > 0) looksAfterStop++;
+    const ended = runningLooks !== undefined && stops > 0 && looksAfterStop > runningLooks;
+    res.end(
+      JSON.stringify({
+        submission_id: "tl-job",
+        status: ended ? "STOPPED" : "RUNNING",
+        message: ended ? "Job was intentionally stopped." : "Job is currently running.",
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    looks: () => looksAfterStop,
+    stops: () => stops,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+test("cancel waits until Ray reports the stopped job ended, looking again every stopPollMs", async () => {
+  const ray = await stoppableRay(3);
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: () => undefined, stopPollMs: 20, stopWaitMs: 5_000 });
+    await launcher.cancel(jobRef());
+    assert.equal(ray.stops(), 1);
+    assert.equal(ray.looks(), 4, "three looks saw it RUNNING, the fourth STOPPED");
+  } finally {
+    await ray.close();
+  }
+});
+
+test("a job Ray still reports running past stopWaitMs fails the cancel with an error saying so; an aborted wait ends at once", async () => {
+  const ray = await stoppableRay(undefined);
+  try {
+    const launcher = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: () => undefined, stopPollMs: 20, stopWaitMs: 300 });
+    const started = Date.now();
+    await assert.rejects(launcher.cancel(jobRef()), (err: Error) => {
+      assert.equal(err.name, "JobStopTimeout");
+      assert.match(
+        err.message,
+        /Ray at http:\/\/127\.0\.0\.1:\d+ was asked to stop job tl-job 0 s ago and still reports it RUNNING: Job is currently running\./,
+      );
+      assert.match(err.message, /RAY_JOB_STOP_WAIT_TIME_S/);
+      return true;
+    });
+    const waited = Date.now() - started;
+    assert.ok(waited >= 300 && waited < 3_000, `waited ${waited} ms`);
+    assert.ok(ray.looks() >= 5, `looked ${ray.looks()} times`);
+
+    const abort = new AbortController();
+    const slow = new RayJobsLauncher({ kind: "ray", address: ray.address, headers: {} }, { log: () => undefined, stopPollMs: 20, stopWaitMs: 60_000 });
+    setTimeout(() => abort.abort(), 100);
+    const abortedAt = Date.now();
+    await assert.rejects(slow.cancel(jobRef(), { signal: abort.signal }), { name: "AbortError" });
+    assert.ok(Date.now() - abortedAt < 2_000);
+    assert.equal(ray.stops(), 2, "the stop was asked before the wait");
+  } finally {
+    await ray.close();
+  }
+});

@@ -128,3 +128,28 @@ test("the Slurm launcher writes cluster.python into the batch script it submits"
   const script = fs.readFileSync(path.join(req.workDir, `${req.name}.sbatch.sh`), "utf8");
   assert.match(script, /^ray_python=\/srv\/ray-venv\/bin\/python$/m);
 });
+
+test("CPUs and memory are #SBATCH lines before any command (sbatch stops reading them at the first); none without them", () => {
+  const base = request("sized", 1);
+  const script = slurmBatchScript(
+    { ...base, resources: { ...base.resources, cpusPerTask: 16, memPerNode: "64G" } },
+    { setupCommands: ["module load cuda"], rayPort: 6379, python: "python3" },
+  );
+  const lines = script.split("\n");
+  assert.deepEqual(lines.slice(0, 3), ["#!/bin/bash", "#SBATCH --cpus-per-task=16", "#SBATCH --mem=64G"]);
+  const firstCommand = lines.findIndex((l) => l.trim() !== "" && !l.startsWith("#"));
+  assert.ok(Math.max(...lines.map((l, i) => (l.startsWith("#SBATCH") ? i : -1))) < firstCommand);
+  const plain = slurmBatchScript({ ...base, resources: { nodes: 1, gpusPerNode: 0 } }, { setupCommands: [], rayPort: 6379, python: "python3" });
+  assert.doesNotMatch(plain, /#SBATCH/);
+});
+
+test("memPerNode is refused at submit unless it is sbatch's --mem syntax (it becomes an #SBATCH line)", async () => {
+  const launcher = createLauncher({ kind: "slurm", extraSbatchArgs: [], rayPort: 6379, setupCommands: [], binDir: fakeBin }, { log: () => undefined });
+  const base = request("bad-mem", 1);
+  for (const memPerNode of ["64 G", "64G\n#SBATCH --uid=0", "-1", "64GB"]) {
+    await assert.rejects(launcher.submit({ ...base, resources: { ...base.resources, memPerNode } }), (err: Error) => {
+      assert.match(err.message, /^job bad-mem: resources\.memPerNode .* is not sbatch's --mem value \(e\.g\. "64G"\)$/);
+      return true;
+    });
+  }
+});

@@ -12,6 +12,7 @@ import type { ClusterJobHandler, StageJob } from "../../../framework/clusterJob.
 import { StageInputError } from "../../../framework/stage.js";
 import type { JobStatus } from "../../../training/launchers/launcher.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
+import { slurmCpuMemory } from "../../../training/launchers/config.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
 import { CHECKPOINT_FINGERPRINT_ENV, checkpointFingerprint } from "../../../training/servedCheckpoint.js";
 import { vllmServeCommand } from "../../../training/verl/jobSpec.js";
@@ -88,7 +89,7 @@ export const servePolicyHandler: ClusterJobHandler<ServeStage> = {
     // served again under the same name and URL is told apart from them (src/training/servedCheckpoint.ts).
     const fingerprint = await checkpointFingerprint(merged.path);
     if (fingerprint) env[CHECKPOINT_FINGERPRINT_ENV] = fingerprint;
-    return { request: { command, env, workDir, resources: { nodes: 1, gpusPerNode: gpus } } };
+    return { request: { command, env, workDir, resources: { nodes: 1, gpusPerNode: gpus, ...slurmCpuMemory(clusterOf(ctx.config).launcher, ctx.stage) } } };
   },
 
   async ready(ctx, job, status) {

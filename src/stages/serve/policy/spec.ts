@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { atMost, boundedString, fraction, jobWatch, model, nonNegativeInt, onceFieldsValid, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
+import { cpusPerTask, memPerNode } from "../../../training/launchers/config.js";
 
 /**
  * vLLM flags refused in extraArgs, with why: the ones serve.policy sets itself (and the field to use
@@ -47,6 +48,10 @@ export const servePolicySpec = defineStage({
      * and the stage fails, in minutes from when it started running (queueing does not count); 0: no limit.
      */
     readyTimeoutMinutes: nonNegativeInt.max(7 * 24 * 60, atMost(7 * 24 * 60)).default(60),
+    /** Slurm: CPUs per node for the job (`#SBATCH --cpus-per-task`); default cluster.launcher.cpusPerTask, else the partition's default. */
+    cpusPerTask,
+    /** Slurm: memory per node for the job (`#SBATCH --mem`, e.g. "64G"); default cluster.launcher.memPerNode, else the partition's default. */
+    memPerNode,
     /** How many earlier iterations' servers stay up once this one serves (0: only this iteration's; the older ones are stopped). */
     keepPrevious: nonNegativeInt.max(100, atMost(100)).default(0),
     /** Name the server answers to; default `<campaign>-iter-<n>`. */

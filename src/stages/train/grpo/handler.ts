@@ -14,6 +14,7 @@ import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
 import { REWARD_URL_FILE, writeRewardShim } from "../../../reward/shim.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
+import { slurmCpuMemory } from "../../../training/launchers/config.js";
 import { checkpointActorDir, headlineMetrics, lastMetricLine, latestCheckpointStep } from "../../../training/jobOutputs.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
 import { grpoCommand } from "../../../training/verl/jobSpec.js";
@@ -64,6 +65,7 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
           nodes: ctx.stage.grpo.nnodes,
           gpusPerNode: ctx.stage.trainer === "standin" ? 0 : ctx.stage.grpo.nGpusPerNode,
           ...(ctx.stage.timeLimitMinutes ? { timeLimitMinutes: ctx.stage.timeLimitMinutes } : {}),
+          ...slurmCpuMemory(cluster.launcher, ctx.stage),
         },
       },
     };

@@ -4,6 +4,7 @@ import { defineStage } from "../../../framework/stageSpec.js";
 import { rewardConfigSchema } from "../../../reward/config.js";
 import { grpoSettingsSchema } from "../../../training/verl/jobSpec.js";
 import { trainerKind } from "../trainerKind.js";
+import { cpusPerTask, memPerNode } from "../../../training/launchers/config.js";
 
 export const trainGrpoSpec = defineStage({
   name: "train.grpo",
@@ -30,6 +31,10 @@ export const trainGrpoSpec = defineStage({
     reward: rewardConfigSchema.default(rewardConfigSchema.parse({})),
     /** Extra environment for the job (no secrets: they would be stored with the job). */
     env: jobEnv,
+    /** Slurm: CPUs per node for the job (`#SBATCH --cpus-per-task`); default cluster.launcher.cpusPerTask, else the partition's default. */
+    cpusPerTask,
+    /** Slurm: memory per node for the job (`#SBATCH --mem`, e.g. "64G"); default cluster.launcher.memPerNode, else the partition's default. */
+    memPerNode,
     timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
     /**
      * How long the job may run with neither a new training step nor new output (the wait for the first

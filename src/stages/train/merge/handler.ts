@@ -5,6 +5,7 @@ import { checkpointsDeletedOf, getModelVersion, upsertModelVersion } from "../..
 import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
+import { slurmCpuMemory } from "../../../training/launchers/config.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
 import { mergeCommand } from "../../../training/verl/jobSpec.js";
 import type { StageConfigOf } from "../../specs.js";
@@ -35,7 +36,9 @@ export const trainMergeHandler: ClusterJobHandler<MergeStage> = {
     const cluster = clusterOf(ctx.config);
     const program = ctx.stage.trainer === "standin" ? [cluster.python, path.join(installRoot(), STANDIN_TRAINER.merge)] : undefined;
     const command = mergeCommand({ python: cluster.python, program, backend: ctx.stage.backend, localDir: checkpoint.path, targetDir: paths.merge.target });
-    return { request: { command, env: {}, workDir: paths.merge.workDir, resources: { nodes: 1, gpusPerNode: 0 } } };
+    return {
+      request: { command, env: {}, workDir: paths.merge.workDir, resources: { nodes: 1, gpusPerNode: 0, ...slurmCpuMemory(cluster.launcher, ctx.stage) } },
+    };
   },
 
   async collect(ctx, job) {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { atMost, jobWatch, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { trainerKind } from "../trainerKind.js";
+import { cpusPerTask, memPerNode } from "../../../training/launchers/config.js";
 
 export const trainMergeSpec = defineStage({
   name: "train.merge",
@@ -24,6 +25,10 @@ export const trainMergeSpec = defineStage({
      * and recorded: nothing in the loop reads them again. Off by default; see README "Disk".
      */
     deleteCheckpointsAfterMerge: z.boolean({ error: "expected true or false" }).default(false),
+    /** Slurm: CPUs per node for the job (`#SBATCH --cpus-per-task`); default cluster.launcher.cpusPerTask, else the partition's default. */
+    cpusPerTask,
+    /** Slurm: memory per node for the job (`#SBATCH --mem`, e.g. "64G"); default cluster.launcher.memPerNode, else the partition's default. */
+    memPerNode,
     watch: jobWatch,
   }),
 });

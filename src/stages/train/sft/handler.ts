@@ -12,6 +12,7 @@ import { latestModelVersionOrPredecessor } from "../../../db/repos/continuation.
 import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
+import { slurmCpuMemory } from "../../../training/launchers/config.js";
 import { headlineMetrics, lastMetricLine, latestCheckpointStep } from "../../../training/jobOutputs.js";
 import { shellQuote } from "../../../training/launchers/slurmBatchScript.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
@@ -80,6 +81,7 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
           nodes: ctx.stage.sft.nnodes,
           gpusPerNode: standin ? 0 : ctx.stage.sft.nGpusPerNode,
           ...(ctx.stage.timeLimitMinutes ? { timeLimitMinutes: ctx.stage.timeLimitMinutes } : {}),
+          ...slurmCpuMemory(cluster.launcher, ctx.stage),
         },
       },
     };

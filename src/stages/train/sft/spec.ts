@@ -3,6 +3,7 @@ import { atMost, nonNegativeInt, jobEnv, jobWatch, model, positiveInt, runIn } f
 import { defineStage } from "../../../framework/stageSpec.js";
 import { sftSettingsSchema } from "../../../training/verl/jobSpec.js";
 import { trainerKind } from "../trainerKind.js";
+import { cpusPerTask, memPerNode } from "../../../training/launchers/config.js";
 
 export const trainSftSpec = defineStage({
   name: "train.sft",
@@ -25,6 +26,10 @@ export const trainSftSpec = defineStage({
     /** Backend of the merge that follows the fine-tuning in the same job. */
     backend: z.enum(["fsdp", "megatron"], { error: 'expected "fsdp" or "megatron"' }).default("fsdp"),
     env: jobEnv,
+    /** Slurm: CPUs per node for the job (`#SBATCH --cpus-per-task`); default cluster.launcher.cpusPerTask, else the partition's default. */
+    cpusPerTask,
+    /** Slurm: memory per node for the job (`#SBATCH --mem`, e.g. "64G"); default cluster.launcher.memPerNode, else the partition's default. */
+    memPerNode,
     timeLimitMinutes: positiveInt.max(60 * 24 * 30, atMost(60 * 24 * 30, " (30 days)")).optional(),
     /**
      * How long the job may run with neither a new training step nor new output (the wait for the first
