@@ -29,7 +29,7 @@ import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
 import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
-import { stageMissingFailure } from "./stageOnWorker.js";
+import { configStageMissingFailure, stageMissingFailure, unknownStageNames } from "./stageOnWorker.js";
 import { countStageBatch } from "../src/metrics/toolloopMetrics.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
@@ -92,7 +92,18 @@ export function createActivities(deps: ActivityDeps) {
 
   function freeze(raw: unknown, configDir: string): { frozen: FrozenCampaignConfig; hash: string; warnings: string[] } {
     const r = freezeCampaignConfig(raw, { configDir, specs: registry.specs });
-    if (!r.ok) throw ApplicationFailure.nonRetryable(r.error.message, ErrorType.invalidConfig, r.error.issues);
+    if (!r.ok) {
+      // A stage of a newer build than this worker's (a rolling deploy) is no bad input: another worker may know it.
+      const unknown = unknownStageNames(raw, registry.specs);
+      if (unknown.length > 0)
+        throw configStageMissingFailure({
+          unknown,
+          invalid: r.error.message,
+          known: registry.specs.map((s) => s.name),
+          ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
+        });
+      throw ApplicationFailure.nonRetryable(r.error.message, ErrorType.invalidConfig, r.error.issues);
+    }
     return r;
   }
 

@@ -30,17 +30,25 @@ export function workerBuild(): string {
   return `worker ${process.pid}@${os.hostname()}, ${v.package} ${v.version}${commit}`;
 }
 
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+
+/** Where this activity runs and how long since it was first scheduled. */
+function situation(known: readonly string[], limitMs: number | undefined) {
+  const { info } = Context.current();
+  return {
+    limitMs: limitMs ?? STAGE_MISSING_LIMIT_MS,
+    waitedMs: Math.max(0, Date.now() - info.scheduledTimestampMs),
+    queue: info.taskQueue,
+    here: `${workerBuild()}; it runs: ${known.join(", ")}`,
+  };
+}
+
 /**
  * The failure for a step of `stage` on this worker, which runs only `known`: retryable within
  * `limitMs` of the step's first scheduling, FailedAfterRetries after.
  */
 export function stageMissingFailure(p: { stage: string; campaignId: string; known: readonly string[]; limitMs?: number }): ApplicationFailure {
-  const { info } = Context.current();
-  const limitMs = p.limitMs ?? STAGE_MISSING_LIMIT_MS;
-  const waitedMs = Math.max(0, Date.now() - info.scheduledTimestampMs);
-  const queue = info.taskQueue;
-  const here = `${workerBuild()}; it runs: ${p.known.join(", ")}`;
-  const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+  const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
   if (waitedMs >= limitMs) {
     return ApplicationFailure.create({
       type: ErrorType.failedAfterRetries,
@@ -57,5 +65,55 @@ export function stageMissingFailure(p: { stage: string; campaignId: string; know
       `stage "${p.stage}" is not known to this worker (${here}): an older build, e.g. during a rolling deploy; ` +
       `retried (not counted as a failure) for another worker of task queue ${queue} to take; ` +
       `if none with the stage takes it within ${minutes(limitMs)} of its scheduling the stage waits for an operator: upgrade the workers polling ${queue}`,
+  });
+}
+
+/**
+ * Stage names of a config (before it is parsed) that no spec of `known` has, as a name or a former
+ * name, with their field paths: a config written for a newer build, or a misspelt name.
+ */
+export function unknownStageNames(raw: unknown, known: readonly { name: string; formerNames?: readonly string[] }[]): { path: string; name: string }[] {
+  const stages = raw !== null && typeof raw === "object" ? (raw as { stages?: unknown }).stages : undefined;
+  if (!Array.isArray(stages)) return [];
+  const names = new Set(known.flatMap((s) => [s.name, ...(s.formerNames ?? [])]));
+  const out: { path: string; name: string }[] = [];
+  stages.forEach((s: unknown, i) => {
+    const name = s !== null && typeof s === "object" ? (s as { name?: unknown }).name : undefined;
+    if (typeof name === "string" && !names.has(name)) out.push({ path: `stages[${i}].name`, name });
+  });
+  return out;
+}
+
+/**
+ * Registering (freezing) a config that names stages this worker does not know. The CLI validated it
+ * with its own build, so during a rolling deploy it is a newer build's config: retried for another
+ * worker, uncounted. A misspelt name (a start from the Temporal UI, which nothing validated before)
+ * looks the same from here: it fails as InvalidCampaignConfig, with `invalid` (the parse error naming
+ * the field), once no worker knew the stage for `limitMs`; meanwhile each retry's message names it.
+ */
+export function configStageMissingFailure(p: {
+  unknown: readonly { path: string; name: string }[];
+  invalid: string;
+  known: readonly string[];
+  limitMs?: number;
+}): ApplicationFailure {
+  const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
+  const named = p.unknown.map((u) => `"${u.name}" (${u.path})`).join(", ");
+  if (waitedMs >= limitMs) {
+    return ApplicationFailure.create({
+      type: ErrorType.invalidConfig,
+      nonRetryable: true,
+      message:
+        `${p.invalid} (no worker of task queue ${queue} knew stage ${named} in the ${minutes(waitedMs)} since the registration was scheduled; last: ${here}): ` +
+        `fix the name, or upgrade the workers polling ${queue} to the build that has the stage and start the campaign again`,
+    });
+  }
+  return ApplicationFailure.create({
+    type: ErrorType.stageNotOnWorker,
+    nonRetryable: false,
+    message:
+      `the config names stage ${named}, which this worker does not know (${here}): a newer build's stage, e.g. during a rolling deploy, ` +
+      `retried (not counted as a failure) for another worker of task queue ${queue} to take; if it is a misspelt name, ` +
+      `the campaign fails as InvalidCampaignConfig ${minutes(limitMs)} after its registration was scheduled`,
   });
 }

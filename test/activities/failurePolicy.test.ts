@@ -178,6 +178,28 @@ test("a stage this worker's build lacks (a rolling deploy) is left for another w
   const rows = await env.db.db.select().from(activityFailures).where(eq(activityFailures.runId, runId));
   assert.equal(rows.length, 0, "nothing counted toward the budget: another worker may run it");
 
+  // Registering such a config on the older worker (the CLI of the newer build validated it): left for another worker too.
+  const register = (scheduledAgoMs: number) =>
+    caught(
+      new MockActivityEnvironment({ ...execution(`${runId}-reg`, 1), taskQueue: "q-default", scheduledTimestampMs: Date.now() - scheduledAgoMs }).run(
+        older.registerCampaign,
+        { campaignId: `${campaignId}-2`, config },
+      ),
+    );
+  const reg = await register(0);
+  assert.deepEqual([reg.type, reg.nonRetryable], [ErrorType.stageNotOnWorker, false], reg.message);
+  assert.match(
+    reg.message,
+    /the config names stage "test\.newStage" \(stages\[1\]\.name\), which this worker does not know \(worker .*\): a newer build's stage, e\.g\. during a rolling deploy, retried .* for another worker of task queue q-default to take; if it is a misspelt name, the campaign fails as InvalidCampaignConfig 60 min after/,
+  );
+  // A misspelt name (a start from the Temporal UI) is bad input in the end, naming the field.
+  const misspelt = await register(61 * 60_000);
+  assert.deepEqual([misspelt.type, misspelt.nonRetryable], [ErrorType.invalidConfig, true]);
+  assert.match(
+    misspelt.message,
+    /stages\[1\].*unknown stage name.*no worker of task queue q-default knew stage "test\.newStage" \(stages\[1\]\.name\) in the 61 min/s,
+  );
+
   // Still refused an hour after the step was scheduled: no worker with the stage is coming; the operator is told what to do.
   const late = await caught(
     new MockActivityEnvironment({ ...execution(runId, 40), taskQueue: "q-llm", scheduledTimestampMs: Date.now() - 61 * 60_000 }).run(older.runStageBatch, {

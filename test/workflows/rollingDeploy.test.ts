@@ -1,11 +1,13 @@
 /**
  * A rolling deploy, against the real Temporal dev server and PostgreSQL: workers of an older build
- * (without a stage) and of a newer one (with it) poll the same task queues. A step of the new stage
- * that reaches an old worker is left for another worker (activities/stageOnWorker.ts), uncounted, and
- * the campaign completes once a newer worker takes it. Before, the old worker failed the stage at
- * once, non-retryably ("stage ... is not known to this worker"), and the iteration waited for an
- * operator although the newer workers would have run it. A stage no worker takes within the limit
- * waits for the operator, saying which worker lacks it and what to do.
+ * (without a stage) and of a newer one (with it) poll the same task queues. The registration of a
+ * config naming the new stage, and a step of the stage, that reach an old worker are left for
+ * another worker (activities/stageOnWorker.ts), uncounted, and the campaign completes once newer
+ * workers take them. Before, the old worker failed them at once, non-retryably (the campaign with
+ * InvalidCampaignConfig "unknown stage name"; the stage with "stage ... is not known to this
+ * worker", the iteration then waiting for an operator) although the newer workers would have run
+ * them. A stage no worker takes within the limit waits for the operator, saying which worker lacks
+ * it and what to do.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -46,13 +48,13 @@ const newer = createStageRegistry([...STAGE_SPECS, newStageSpec], { ...STAGE_HAN
 
 let env: TestEnv;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
-/** The newer build's workflow and default-queue workers (already rolled out); the llm queue is what each test deploys. */
+/** The newer build's workflow and cluster workers (already rolled out); the default and llm queues are what each test deploys. */
 let control: Awaited<ReturnType<TestEnv["startWorkers"]>>;
 
 before(async () => {
   env = await createTestEnv("rolling");
   sim = await startSimulator({ seed: 11, latencyMs: 1, maxConcurrency: 16, quiet: true });
-  control = await env.startWorkers({ stages: newer, roles: ["workflows", "default", "cluster"] });
+  control = await env.startWorkers({ stages: newer, roles: ["workflows", "cluster"] });
 });
 
 after(async () => {
@@ -79,12 +81,29 @@ async function stageRun(campaignId: string): Promise<{ status: string; error: st
   return (r as unknown as { rows: { status: string; error: string | null }[] }).rows[0];
 }
 
-test("a step of a stage only the newer build has waits for a newer worker instead of failing the stage", { timeout: 180_000 }, async () => {
-  const oldLlm = await env.startWorkers({ roles: ["llm"] }); // the build before test.newStage
+test("the registration and a step of a stage only the newer build has wait for a newer worker instead of failing", { timeout: 180_000 }, async () => {
+  // The build before test.newStage, on both queues.
+  const oldDefault = await env.startWorkers({ roles: ["default"] });
+  const oldLlm = await env.startWorkers({ roles: ["llm"] });
+  let newDefault: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
   let newLlm: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
   try {
     const campaignId = `rolling-${Date.now().toString(36)}`;
     const handle = await start(campaignId);
+    // The old default worker cannot freeze a config naming test.newStage: retried, the campaign not failed.
+    const registration = await waitFor(
+      "the registration refused by the old worker and retried",
+      async () =>
+        ((await env.client.workflow.getHandle(handle.workflowId).describe()).raw.pendingActivities ?? []).find(
+          (a) => a.lastFailure?.applicationFailureInfo?.type === ErrorType.stageNotOnWorker && Number(a.attempt) >= 2,
+        ),
+      60_000,
+    );
+    assert.equal(registration.activityType?.name, "registerCampaign");
+    assert.match(registration.lastFailure?.message ?? "", /the config names stage "test\.newStage" \(stages\[1\]\.name\), which this worker does not know/);
+    newDefault = await env.startWorkers({ stages: newer, roles: ["default"] });
+    await oldDefault.stop();
+
     // The old llm worker runs synthesis (it has that stage) and refuses the new stage's batch: retried, not failed.
     const refused = await waitFor(
       "the new stage's batch refused by the old worker and retried",
@@ -114,7 +133,9 @@ test("a step of a stage only the newer build has waits for a newer worker instea
       .where(like(activityFailures.workflowId, `${campaignWorkflowId(campaignId)}%`));
     assert.equal(counted.length, 0, "the refusals were not counted toward any budget");
   } finally {
+    await oldDefault.stop();
     await oldLlm.stop();
+    await newDefault?.stop();
     await newLlm?.stop();
   }
 });
@@ -123,6 +144,7 @@ test(
   "a stage no worker of its task queue has past the limit waits for the operator, saying which worker lacks it and what to do",
   { timeout: 180_000 },
   async () => {
+    const newDefault = await env.startWorkers({ stages: newer, roles: ["default"] });
     const oldLlm = await env.startWorkers({ roles: ["llm"], stageMissingLimitMs: 3000 });
     let newLlm: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
     try {
@@ -155,6 +177,7 @@ test(
     } finally {
       await oldLlm.stop();
       await newLlm?.stop();
+      await newDefault.stop();
     }
   },
 );
