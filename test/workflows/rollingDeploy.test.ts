@@ -25,6 +25,7 @@ import { STAGE_SPECS } from "../../src/stages/specs.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId, retryStageUpdate, statusQuery, type CampaignStatus, type IterationStatus } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
+import { cliEnvOf, runCli } from "../helpers/cli.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
 // The stage only the newer build has: it counts the iteration's samples, on the llm task queue.
@@ -120,6 +121,12 @@ test("the registration and a step of a stage only the newer build has wait for a
     assert.match(refused.lastFailure?.message ?? "", /stage "test\.newStage" is not known to this worker \(worker \d+@.*; it runs: .*\): an older build/);
     const iteration = (await env.client.workflow.getHandle((await iterationOf(handle.workflowId))!).query(statusQuery)) as IterationStatus;
     assert.equal(iteration.state, "running", "the stage did not fail");
+    const status = await runCli(["campaign", "status", campaignId], cliEnvOf(env));
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      /note: test\.newStage: (batch \d|\d batches) refused by a worker without the stage, retried for another \(attempt \d+\): stage "test\.newStage" is not known to this worker \(worker \d+@/,
+    );
 
     // The deploy goes on: a newer llm worker starts, the old one stops.
     newLlm = await env.startWorkers({ stages: newer, roles: ["llm"] });
