@@ -34,11 +34,17 @@ const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
 
 /** Where this activity runs and how long since it was first scheduled. */
 function situation(known: readonly string[], limitMs: number | undefined) {
-  const { info } = Context.current();
+  let info: { scheduledTimestampMs: number; taskQueue: string } | undefined;
+  try {
+    info = Context.current().info;
+  } catch {
+    // Called outside an activity (a test calling the function itself): nothing was scheduled or waited for.
+    info = undefined;
+  }
   return {
     limitMs: limitMs ?? STAGE_MISSING_LIMIT_MS,
-    waitedMs: Math.max(0, Date.now() - info.scheduledTimestampMs),
-    queue: info.taskQueue,
+    waitedMs: info ? Math.max(0, Date.now() - info.scheduledTimestampMs) : 0,
+    queue: info?.taskQueue ?? "(none: not run as an activity)",
     here: `${workerBuild()}; it runs: ${known.join(", ")}`,
   };
 }
