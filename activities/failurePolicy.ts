@@ -2,6 +2,7 @@
  * Retry by cause. Temporal retries every activity without an attempt limit; what ends the retries is
  * this classification, made where the error is seen:
  * - infrastructure (a database or network outage, the worker going away): retried, never counted;
+ * - a stage this worker's build lacks (activities/stageOnWorker.ts): retried for another worker, never counted, bounded in time;
  * - errors no retry can fix (bad input, a malformed LLM request): non-retryable at once;
  * - application failures (an LLM endpoint failing beyond its own retry budget, an unexpected error):
  *   each failed attempt is recorded in `activity_failures`; once an activity's count reaches its
@@ -25,7 +26,8 @@ export const FAILURE_BUDGET = { batch: 3, bookkeeping: 5 } as const;
 export async function classifyActivityError(err: unknown, opts: { getDb(): Promise<Db>; budget: number }): Promise<unknown> {
   const actx = Context.current();
   if (err instanceof CancelledFailure || actx.cancellationSignal.aborted) return err;
-  if (err instanceof ApplicationFailure && (err.nonRetryable || err.type === ErrorType.infrastructure)) return err;
+  // Passed on as they are: final ones, and retryable ones that are no failure of the step itself (never counted).
+  if (err instanceof ApplicationFailure && (err.nonRetryable || err.type === ErrorType.infrastructure || err.type === ErrorType.stageNotOnWorker)) return err;
   if (err instanceof StageInputError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
   // The scheduler refused the job as configured (no such partition, no GPUs there): the same submit is refused again.
   if (err instanceof JobRefusedError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);

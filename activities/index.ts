@@ -29,6 +29,7 @@ import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
 import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
+import { configStageMissingFailure, stageMissingFailure, unknownStageNames } from "./stageOnWorker.js";
 import { countStageBatch } from "../src/metrics/toolloopMetrics.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
@@ -60,6 +61,8 @@ export interface ActivityDeps extends Omit<StageDeps, "db"> {
   heartbeatIntervalMs?: number;
   /** Application failures an activity may have before it gives up (infrastructure failures are not counted). */
   failureBudget?: { batch: number; bookkeeping: number };
+  /** How long a step of a stage this worker lacks is left for other workers before it fails (default activities/stageOnWorker.ts STAGE_MISSING_LIMIT_MS). */
+  stageMissingLimitMs?: number;
   /** The launcher cluster jobs run on (default: the one `cluster.launcher` in the campaign config names). */
   launcherFor?(config: CampaignConfig): JobLauncher;
 }
@@ -70,6 +73,8 @@ export function createActivities(deps: ActivityDeps) {
   const budget = deps.failureBudget ?? FAILURE_BUDGET;
   const asBatch = { getDb: deps.getDb, budget: budget.batch };
   const asBookkeeping = { getDb: deps.getDb, budget: budget.bookkeeping };
+  /** Stages this worker said it lacks, each once (bounded by the stage names configs use). */
+  const missingLogged = new Set<string>();
 
   /**
    * The frozen config in force for an iteration. A campaign registered before configs were frozen
@@ -87,7 +92,18 @@ export function createActivities(deps: ActivityDeps) {
 
   function freeze(raw: unknown, configDir: string): { frozen: FrozenCampaignConfig; hash: string; warnings: string[] } {
     const r = freezeCampaignConfig(raw, { configDir, specs: registry.specs });
-    if (!r.ok) throw ApplicationFailure.nonRetryable(r.error.message, ErrorType.invalidConfig, r.error.issues);
+    if (!r.ok) {
+      // A stage of a newer build than this worker's (a rolling deploy) is no bad input: another worker may know it.
+      const unknown = unknownStageNames(raw, registry.specs);
+      if (unknown.length > 0)
+        throw configStageMissingFailure({
+          unknown,
+          invalid: r.error.message,
+          known: registry.specs.map((s) => s.name),
+          ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
+        });
+      throw ApplicationFailure.nonRetryable(r.error.message, ErrorType.invalidConfig, r.error.issues);
+    }
     return r;
   }
 
@@ -96,11 +112,20 @@ export function createActivities(deps: ActivityDeps) {
     if (!stage) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" is not in campaign ${ref.campaignId}'s config`, ErrorType.stageInput);
     const spec = registry.spec(stage.name);
     const handler = registry.handler(stage.name);
-    if (!spec || !handler)
-      throw ApplicationFailure.nonRetryable(
-        `stage "${stage.name}" is not known to this worker (it runs: ${registry.specs.map((s) => s.name).join(", ")})`,
-        ErrorType.stageInput,
-      );
+    if (!spec || !handler) {
+      // An older build than the one that froze the config (a rolling deploy): another worker may have it.
+      const failure = stageMissingFailure({
+        stage: stage.name,
+        campaignId: ref.campaignId,
+        known: registry.specs.map((s) => s.name),
+        ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
+      });
+      if (!missingLogged.has(stage.name)) {
+        missingLogged.add(stage.name);
+        deps.log(`[deploy] ${failure.message}`);
+      }
+      throw failure;
+    }
     return { stage, spec, handler };
   }
 

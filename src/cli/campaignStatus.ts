@@ -18,7 +18,8 @@ import { checkServedPolicies } from "../training/servedPolicyJobs.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
 import { campaignListEntry, mergeCampaignList, unregisteredListEntry, unregisteredWorkflows } from "../status/campaignList.js";
 import { campaignView, ENDED_STATES, type CampaignView, type DbFacts, type WorkflowFacts } from "../status/campaignView.js";
-import { withInflight } from "../status/inflight.js";
+import { refusedBatchNotes, withInflight } from "../status/inflight.js";
+import { ErrorType } from "../framework/errorTypes.js";
 import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, defaultBaseDir, workflowUiLink, type CliEnv } from "./env.js";
@@ -256,6 +257,7 @@ async function addInflight(client: Client, db: DbHandle, facts: DbFacts, wf: Wor
   try {
     const batches = (await readInflightBatches(client, wf.iterationWorkflowId)).filter((b) => b.iteration === n);
     if (batches.length === 0) return;
+    notes.push(...refusedBatchNotes(batches, ErrorType.stageNotOnWorker));
     facts.stages = withInflight(facts.stages, batches, await finishedBatchKeys(db.db, facts.campaignId, n, batches));
   } catch (err) {
     notes.push(

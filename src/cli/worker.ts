@@ -15,7 +15,7 @@ import { taskQueues, type LatencyClass } from "../taskQueues.js";
 import { startWorkerStatusReporter } from "../ops/workerStatusFile.js";
 
 const LATENCY_CLASSES: readonly LatencyClass[] = ["llm", "default", "cluster"];
-import { metricsRegistry } from "../metrics/toolloopMetrics.js";
+import { metricsRegistry, startForgettingIdleCampaigns } from "../metrics/toolloopMetrics.js";
 import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
 import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
@@ -219,6 +219,9 @@ export function registerWorkerCommands(program: Command): void {
           log: (m) => console.error(m),
         });
         opened.push({ what: "the status file", close: async () => status.stop() });
+        // Counted with or without --metrics-address: the series of campaigns that ended go in any case.
+        const stopForgetting = startForgettingIdleCampaigns({ log: (m) => console.log(m) });
+        opened.push({ what: "the metrics sweep", close: async () => stopForgetting() });
         console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
         console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
         if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);

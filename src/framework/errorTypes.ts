@@ -13,6 +13,11 @@ export const ErrorType = {
   llmClient: "LlmError:client",
   /** The database, the network or a worker failed: retried without limit, never counted. */
   infrastructure: "InfrastructureError",
+  /**
+   * A stage step reached a worker whose build lacks the stage (an older worker during a rolling
+   * deploy): retried, never counted, for another worker to take; bounded (activities/stageOnWorker.ts).
+   */
+  stageNotOnWorker: "StageNotOnThisWorker",
   /** An activity's application failures reached its budget: an operator decides what next. */
   failedAfterRetries: "FailedAfterRetries",
   stageFailed: "StageFailed",

@@ -14,6 +14,14 @@
  * life: a campaign configured with 2 made every later campaign on that URL run 2 at a time, and a
  * campaign configured lower than an earlier one was ignored.
  *
+ * A campaign's share lives only while it is used: a share that holds and waits for nothing is dropped
+ * when the next client of any campaign is made (a stage step, not a request), and a URL no share uses
+ * is forgotten then too, so a worker running weekly campaigns for months keeps only the shares of the
+ * campaigns running now, instead of one per campaign (and policy server URL) it ever ran, each in
+ * the round-robin. A dropped share still held by a live client rejoins at that client's next
+ * acquire, with its limit, or hands over to the campaign's share made meanwhile (whichever limit was
+ * set last wins, as if never dropped).
+ *
  * Not p-limit: every request of a worker passes here (hundreds a second), and p-limit costs about
  * eight promises and microtask hops per call even when a slot is free; under the async-context
  * hooks the Temporal worker enables, each promise is paid for again. A free slot is taken here
@@ -43,6 +51,9 @@ function requireLimit(what: string, n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${what}: size must be a positive integer, got ${n}`);
 }
 
+/** Orders limit settings across shares: of two shares of one campaign, the limit set last wins. */
+let limitSettings = 0;
+
 /** One campaign's share of an endpoint's slots. */
 export class TenantSlots implements Slots {
   active = 0;
@@ -51,11 +62,17 @@ export class TenantSlots implements Slots {
   /** FIFO of waiters; an aborted one stays until it reaches the head and is skipped there. */
   queue: (Waiter | undefined)[] = [];
   head = 0;
+  /** In its pool's round-robin; false once dropped there (idle), until it rejoins. */
+  attached = true;
+  /** Set when dropped and another share of the same campaign took its place: where its requests go. */
+  successor: TenantSlots | undefined;
 
   constructor(
-    private readonly pool: EndpointSlots,
+    readonly pool: EndpointSlots,
     readonly name: string,
     public limit: number,
+    /** When `limit` was set (see limitSettings). */
+    public limitSeq = ++limitSettings,
   ) {}
 
   /** Holding or waiting for a slot. */
@@ -64,11 +81,30 @@ export class TenantSlots implements Slots {
   }
 
   acquire(signal?: AbortSignal): Promise<void> | undefined {
-    return this.pool.acquireFor(this, signal);
+    // The hot path costs one flag: only a dropped share looks for its campaign's live one.
+    const t = this.attached ? this : this.rejoin();
+    return t.pool.acquireFor(t, signal);
   }
 
   release(): void {
-    this.pool.releaseFor(this);
+    // The share that granted the slot: this one, or the one it was handed over to (busy since, so still attached).
+    const t = this.handedTo();
+    t.pool.releaseFor(t);
+  }
+
+  /** This share while attached, else the last one it was handed over to (maybe dropped too). */
+  private handedTo(): TenantSlots {
+    let t = this.successor && !this.attached ? this.successor : undefined;
+    while (t && !t.attached && t.successor) t = t.successor;
+    return t ?? this;
+  }
+
+  /** The campaign's live share for this dropped one: the one it was handed over to, a new one made meanwhile, or itself again. */
+  private rejoin(): TenantSlots {
+    let t = this.handedTo();
+    if (!t.attached) t = t.pool.home().rejoin(t);
+    if (t !== this) this.successor = t;
+    return t;
   }
 
   /** The longest-waiting live waiter, dropping granted or aborted ones at the head. */
@@ -97,8 +133,14 @@ export class EndpointSlots implements Slots {
   /** Round-robin cursor into `tenants`: the next one to be offered a freed slot. */
   private cursor = 0;
   private readonly own: TenantSlots | undefined;
+  /** Forgotten by endpointLimiter (no share left): its dropped shares rejoin the URL's pool of now. */
+  private retired = false;
 
-  constructor(size?: number) {
+  /** `key`: the URL this pool is endpointLimiter's pool of (absent for a pool made directly). */
+  constructor(
+    size?: number,
+    private readonly key?: string,
+  ) {
     if (size !== undefined) {
       requireLimit("EndpointSlots", size);
       this.own = this.tenant("", size);
@@ -128,19 +170,86 @@ export class EndpointSlots implements Slots {
     return n;
   }
 
-  /** The share of `name` (a campaign id), limited to `limit` requests at once; a new limit replaces its old one. */
+  /** Shares in the round-robin now (holding, waiting, or not dropped yet). */
+  get tenantCount(): number {
+    return this.tenants.length;
+  }
+
+  /**
+   * The share of `name` (a campaign id), limited to `limit` requests at once; a new limit replaces its
+   * old one. A client is being made: idle shares of other campaigns are dropped first (see the module comment).
+   */
   tenant(name: string, limit: number): TenantSlots {
     requireLimit(`EndpointSlots tenant ${JSON.stringify(name)}`, limit);
     let t = this.byName.get(name);
+    this.dropIdle(t);
     if (!t) {
       t = new TenantSlots(this, name, limit);
-      this.byName.set(name, t);
-      this.tenants.push(t);
-    } else if (t.limit !== limit) {
-      t.limit = limit;
-      this.dispatch();
+      this.attach(t);
+    } else {
+      t.limitSeq = ++limitSettings;
+      if (t.limit !== limit) {
+        t.limit = limit;
+        this.dispatch();
+      }
     }
     return t;
+  }
+
+  /** Drops the shares that hold and wait for nothing (but `keep` and the pool's own), returning how many are left. */
+  dropIdle(keep?: TenantSlots): number {
+    for (let i = this.tenants.length - 1; i >= 0; i--) {
+      const t = this.tenants[i]!;
+      if (t.busy || t === keep || t === this.own) continue;
+      this.tenants.splice(i, 1);
+      // The cursor keeps pointing at the same tenant (or, if it was this one, at the next).
+      if (this.cursor > i) this.cursor--;
+      this.byName.delete(t.name);
+      t.attached = false;
+      t.queue = [];
+      t.head = 0;
+    }
+    if (this.cursor >= this.tenants.length) this.cursor = 0;
+    return this.tenants.length;
+  }
+
+  /** Marks this pool forgotten by endpointLimiter. */
+  retire(): void {
+    this.retired = true;
+  }
+
+  /** Where a dropped share of this pool rejoins: this pool, or the URL's pool of now if this one was forgotten. */
+  home(): EndpointSlots {
+    return this.retired && this.key !== undefined ? poolOf(this.key) : this;
+  }
+
+  /** A dropped share back in: the campaign's share made meanwhile (taking the later-set limit), else `t` itself (or its copy in a new pool). */
+  rejoin(t: TenantSlots): TenantSlots {
+    const live = this.byName.get(t.name);
+    if (live) {
+      if (t.limitSeq > live.limitSeq) {
+        live.limit = t.limit;
+        live.limitSeq = t.limitSeq;
+        this.dispatch();
+      }
+      t.successor = live;
+      return live;
+    }
+    if (t.pool === this) {
+      t.successor = undefined;
+      this.attach(t);
+      return t;
+    }
+    const copy = new TenantSlots(this, t.name, t.limit, t.limitSeq);
+    this.attach(copy);
+    t.successor = copy;
+    return copy;
+  }
+
+  private attach(t: TenantSlots): void {
+    t.attached = true;
+    this.byName.set(t.name, t);
+    this.tenants.push(t);
   }
 
   acquire(signal?: AbortSignal): Promise<void> | undefined {
@@ -237,18 +346,34 @@ function abortReason(signal: AbortSignal): unknown {
 
 const limits = new Map<string, EndpointSlots>();
 
+function poolOf(key: string): EndpointSlots {
+  let slots = limits.get(key);
+  if (!slots) {
+    slots = new EndpointSlots(undefined, key);
+    limits.set(key, slots);
+  }
+  return slots;
+}
+
 /**
  * The slots a client of `tenant` (its campaign id; "" for clients of no campaign) takes for requests
  * to `baseUrl`, at most `maxConcurrency` at once (see the module comment for how campaigns share).
  */
 export function endpointLimiter(baseUrl: string, maxConcurrency: number, tenant = ""): TenantSlots {
   const key = normaliseBaseUrl(baseUrl);
-  let slots = limits.get(key);
-  if (!slots) {
-    slots = new EndpointSlots();
-    limits.set(key, slots);
+  // Made per stage step, not per request: the place to let go of the URLs no campaign uses now
+  // (a policy server of each iteration has a URL of its own).
+  for (const [k, pool] of limits) {
+    if (k === key || pool.dropIdle() > 0) continue;
+    limits.delete(k);
+    pool.retire();
   }
-  return slots.tenant(tenant, maxConcurrency);
+  return poolOf(key).tenant(tenant, maxConcurrency);
+}
+
+/** URLs endpointLimiter keeps slots for now (for tests and diagnostics). */
+export function limitedEndpointCount(): number {
+  return limits.size;
 }
 
 /** `http://h:1/v1/` and `http://h:1/v1` are the same endpoint. */

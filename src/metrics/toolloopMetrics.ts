@@ -7,9 +7,11 @@
  * `campaign` (the campaign id; empty for work of no campaign): several campaigns share a worker, and
  * their endpoint names are their own (two configs may name different servers `vllm`), so a series
  * without it would add up one campaign's failures with another's successes. A campaign's series
- * stay until the worker restarts (a few dozen per campaign).
+ * (a few dozen, a histogram's buckets each) are removed once none of them has moved for an hour
+ * (forgetIdleCampaigns, run by the worker every few minutes): a worker running weekly campaigns for
+ * months would otherwise keep, and serve at every scrape, the series of every campaign it ever ran.
  */
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Histogram, Registry, type MetricValueWithName } from "prom-client";
 
 export const metricsRegistry = new Registry();
 
@@ -87,4 +89,86 @@ export async function countStageBatch<T>(campaign: string, stage: string, fn: ()
     stageBatches.inc({ campaign, stage, outcome: "failed" });
     throw err;
   }
+}
+
+/** The metrics that carry `campaign`: all of toolloop's own. */
+const CAMPAIGN_METRICS: readonly (Counter<string> | Histogram<string>)[] = [
+  llmRequests,
+  llmRequestDuration,
+  llmFailures,
+  llmTokens,
+  samplesWritten,
+  verificationVerdicts,
+  judgeVotesCounted,
+  labelDecisions,
+  stageBatches,
+];
+
+/**
+ * A campaign's series unchanged this long are removed. Long against any scrape interval, so the
+ * last increments were scraped; a campaign that moves again later (resumed after a weekend waiting
+ * for an operator) starts its series from zero, which Prometheus reads as a counter reset.
+ */
+export const CAMPAIGN_SERIES_IDLE_MS = 60 * 60_000;
+
+/** Per campaign: the sum of its series' counts at the last look, and when that sum last changed. */
+const lastLook = new Map<string, { total: number; changedAt: number }>();
+
+/**
+ * Removes the series of every campaign none of whose series changed in `idleMs` (counts only grow,
+ * so an unchanged sum means no increment), returning those campaigns. Series of no campaign
+ * (`campaign=""`) are kept: their label sets are bounded. Cheap: a walk over the series in memory.
+ */
+export async function forgetIdleCampaigns(opts: { now?: number; idleMs?: number } = {}): Promise<string[]> {
+  const now = opts.now ?? Date.now();
+  const idleMs = opts.idleMs ?? CAMPAIGN_SERIES_IDLE_MS;
+  type Series = { metric: Counter<string> | Histogram<string>; labels: Partial<Record<string, string | number>> };
+  const campaigns = new Map<string, { total: number; series: Series[] }>();
+  for (const metric of CAMPAIGN_METRICS) {
+    const { name, values } = await metric.get();
+    for (const v of values as (MetricValueWithName<string> & (typeof values)[number])[]) {
+      // A histogram lists each bucket, its sum and its count: the count row names the label set (without `le`).
+      if (metric instanceof Histogram && v.metricName !== `${name}_count`) continue;
+      const campaign = String(v.labels.campaign ?? "");
+      if (campaign === "") continue;
+      let c = campaigns.get(campaign);
+      if (!c) campaigns.set(campaign, (c = { total: 0, series: [] }));
+      c.total += v.value;
+      c.series.push({ metric, labels: v.labels });
+    }
+  }
+  const forgotten: string[] = [];
+  for (const [campaign, c] of campaigns) {
+    const seen = lastLook.get(campaign);
+    if (!seen || seen.total !== c.total) {
+      lastLook.set(campaign, { total: c.total, changedAt: now });
+      continue;
+    }
+    if (now - seen.changedAt < idleMs) continue;
+    for (const s of c.series) s.metric.remove(s.labels);
+    lastLook.delete(campaign);
+    forgotten.push(campaign);
+  }
+  for (const campaign of lastLook.keys()) if (!campaigns.has(campaign)) lastLook.delete(campaign);
+  return forgotten;
+}
+
+/** Runs forgetIdleCampaigns every `intervalMs` (unref'd: it never holds the process open); returns its stop. */
+export function startForgettingIdleCampaigns(opts: { intervalMs?: number; idleMs?: number; log?: (m: string) => void } = {}): () => void {
+  const timer = setInterval(
+    () => {
+      forgetIdleCampaigns(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}).then(
+        (gone) => {
+          if (gone.length)
+            opts.log?.(
+              `[metrics] series of ${gone.length} campaign(s) idle on this worker removed: ${gone.slice(0, 5).join(", ")}${gone.length > 5 ? ", ..." : ""}`,
+            );
+        },
+        (err: unknown) => opts.log?.(`[metrics] idle campaigns' series not removed: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    },
+    opts.intervalMs ?? 5 * 60_000,
+  );
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -14,6 +14,26 @@ export interface InflightBatch {
   details: unknown;
   /** Running on a worker now (STARTED), not waiting to be (re)tried. */
   running: boolean;
+  /** The attempt Temporal is at and the last attempt's failure, once an attempt failed. */
+  lastFailure?: { attempt: number; type: string; message: string };
+}
+
+/**
+ * What `campaign status` says of batches an older worker refused (StageNotOnThisWorker, a rolling
+ * deploy; activities/stageOnWorker.ts): one note per stage, with the refusal, which names the worker
+ * and its task queue. Without it the stage only read as running without progress until the limit.
+ */
+export function refusedBatchNotes(batches: readonly InflightBatch[], refusedType: string): string[] {
+  const byStage = new Map<string, InflightBatch[]>();
+  for (const b of batches) {
+    if (b.lastFailure?.type !== refusedType) continue;
+    byStage.set(b.stage, [...(byStage.get(b.stage) ?? []), b]);
+  }
+  return [...byStage].map(([stage, bs]) => {
+    const latest = bs.reduce((a, b) => ((b.lastFailure?.attempt ?? 0) > (a.lastFailure?.attempt ?? 0) ? b : a));
+    const which = bs.length === 1 ? `batch ${latest.batchIndex + 1}` : `${bs.length} batches`;
+    return `${stage}: ${which} refused by a worker without the stage, retried for another (attempt ${latest.lastFailure!.attempt}): ${latest.lastFailure!.message}`;
+  });
 }
 
 /**

@@ -101,12 +101,16 @@ export async function readInflightBatches(client: Client, iterationWorkflowId: s
         const ref = inputs.get(a.activityId as string) as { iteration?: unknown; stage?: unknown; batchIndex?: unknown } | undefined;
         if (typeof ref?.iteration !== "number" || typeof ref.stage !== "string" || typeof ref.batchIndex !== "number") continue;
         const payload = a.heartbeatDetails?.payloads?.[0];
+        const failed = a.lastFailure;
         out.push({
           iteration: ref.iteration,
           stage: ref.stage,
           batchIndex: ref.batchIndex,
           details: payload ? await decode(payload).catch(() => undefined) : undefined,
           running: Number(a.state) === PENDING_ACTIVITY_STATE_STARTED,
+          ...(failed
+            ? { lastFailure: { attempt: Number(a.attempt ?? 0), type: failed.applicationFailureInfo?.type ?? "", message: failed.message ?? "" } }
+            : {}),
         });
       }
     }

@@ -16,6 +16,13 @@ import { activityDepsFor } from "../../src/cli/worker.js";
 import { activityFailures } from "../../src/db/schema.js";
 import { ErrorType } from "../../src/framework/errorTypes.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
+import { z } from "zod";
+import { batchSize } from "../../src/config/fields.js";
+import { createStageRegistry } from "../../src/framework/registry.js";
+import { defineStage } from "../../src/framework/stageSpec.js";
+import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
+import { defaultStageRegistry } from "../../src/stages/registry.js";
+import { STAGE_SPECS } from "../../src/stages/specs.js";
 import { simulatorCampaign } from "../helpers/configs.js";
 import { createTestEnv, type TestEnv } from "../helpers/testEnv.js";
 
@@ -128,6 +135,86 @@ test("bad input fails at once: an unknown campaign, a stage not in the config", 
   );
   assert.deepEqual([missing.type, missing.nonRetryable], [ErrorType.stageInput, true]);
   assert.match(missing.message, /evaluate\.bfcl.*not in campaign/);
+});
+
+test("a stage this worker's build lacks (a rolling deploy) is left for another worker: retryable, never counted, until the limit", async () => {
+  // The campaign was registered (its config frozen) by a newer build that has test.newStage.
+  const newStage = defineStage({
+    name: "test.newStage",
+    title: "a stage only the newer build has (test fixture)",
+    latency: "llm",
+    batchTimeoutMinutes: 5,
+    roles: [],
+    reads: { kind: "samples", selection: () => ({ scope: "iteration" }), describe: "the iteration's samples" },
+    writes: "nothing",
+    schema: z.strictObject({ name: z.literal("test.newStage"), batchSize: batchSize(5) }),
+  });
+  const newer = createStageRegistry([...STAGE_SPECS, newStage], {
+    ...STAGE_HANDLERS,
+    "test.newStage": { name: "test.newStage", runBatch: async () => ({ items: 0 }) },
+  });
+  const campaignId = `deploy-${Date.now().toString(36)}`;
+  const config = simulatorCampaign(sim.url, { stages: [{ name: "synthesize.singleTurn", count: 4, batchSize: 4 }, { name: "test.newStage" }] });
+  await new MockActivityEnvironment().run(createActivities({ ...activityDepsFor(env.db, env.workDir, () => undefined), stages: newer }).registerCampaign, {
+    campaignId,
+    config,
+  });
+  const logged: string[] = [];
+  const older = createActivities({ ...activityDepsFor(env.db, env.workDir, (m) => logged.push(m)), stages: defaultStageRegistry() });
+  const ref = { campaignId, iteration: 1, stage: "test.newStage" };
+  const runId = `deploy-run-${campaignId}`;
+  const scheduledTimestampMs = Date.now();
+  const steps = [() => older.planStage(ref), () => older.runStageBatch({ ...ref, batchIndex: 0 }), () => older.completeStage(ref)];
+  for (const [attempt, step] of steps.entries()) {
+    const f = await caught(new MockActivityEnvironment({ ...execution(runId, attempt + 1), taskQueue: "q-llm", scheduledTimestampMs }).run(step));
+    assert.deepEqual([f.type, f.nonRetryable], [ErrorType.stageNotOnWorker, false], f.message);
+    assert.match(f.message, /stage "test\.newStage" is not known to this worker \(worker \d+@.*toolloop .*; it runs: .*synthesize\.singleTurn/);
+    assert.match(
+      f.message,
+      /rolling deploy.*retried \(not counted as a failure\) for another worker of task queue q-llm.*within 60 min.*upgrade the workers polling q-llm/,
+    );
+  }
+  assert.equal(logged.filter((l) => l.startsWith("[deploy]")).length, 1, "the worker says so once, not at every retry");
+  const rows = await env.db.db.select().from(activityFailures).where(eq(activityFailures.runId, runId));
+  assert.equal(rows.length, 0, "nothing counted toward the budget: another worker may run it");
+
+  // Registering such a config on the older worker (the CLI of the newer build validated it): left for another worker too.
+  const register = (scheduledAgoMs: number) =>
+    caught(
+      new MockActivityEnvironment({ ...execution(`${runId}-reg`, 1), taskQueue: "q-default", scheduledTimestampMs: Date.now() - scheduledAgoMs }).run(
+        older.registerCampaign,
+        { campaignId: `${campaignId}-2`, config },
+      ),
+    );
+  const reg = await register(0);
+  assert.deepEqual([reg.type, reg.nonRetryable], [ErrorType.stageNotOnWorker, false], reg.message);
+  assert.match(
+    reg.message,
+    /the config names stage "test\.newStage" \(stages\[1\]\.name\), which this worker does not know \(worker .*\): a newer build's stage, e\.g\. during a rolling deploy, retried .* for another worker of task queue q-default to take; if it is a misspelt name, the campaign fails as InvalidCampaignConfig 60 min after/,
+  );
+  // A misspelt name (a start from the Temporal UI) is bad input in the end, naming the field.
+  const misspelt = await register(61 * 60_000);
+  assert.deepEqual([misspelt.type, misspelt.nonRetryable], [ErrorType.invalidConfig, true]);
+  assert.match(
+    misspelt.message,
+    /stages\[1\].*unknown stage name.*no worker of task queue q-default knew stage "test\.newStage" \(stages\[1\]\.name\) in the 61 min/s,
+  );
+
+  // Still refused an hour after the step was scheduled: no worker with the stage is coming; the operator is told what to do.
+  const late = await caught(
+    new MockActivityEnvironment({ ...execution(runId, 40), taskQueue: "q-llm", scheduledTimestampMs: Date.now() - 61 * 60_000 }).run(older.runStageBatch, {
+      ...ref,
+      batchIndex: 0,
+    }),
+  );
+  assert.deepEqual([late.type, late.nonRetryable], [ErrorType.failedAfterRetries, true]);
+  assert.match(
+    late.message,
+    new RegExp(
+      `stage "test\\.newStage" is not known to the workers of task queue q-llm that took this step in the 61 min since it was scheduled \\(last: worker .*\\): ` +
+        `upgrade the workers polling q-llm to a build that has the stage, then: toolloop campaign retry-stage ${campaignId} --stage test\\.newStage`,
+    ),
+  );
 });
 
 test("a failed query's failure says why, not the statement's parameters (a batch insert's samples)", async () => {

@@ -13,7 +13,7 @@ import { NativeConnection, type Worker } from "@temporalio/worker";
 import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
 import { startPostgres } from "../../src/services/postgres.js";
 import { startTemporalDevServer } from "../../src/services/temporalDevServer.js";
-import { createWorkers } from "../../workers/createWorkers.js";
+import { createWorkers, type WorkerSetOptions } from "../../workers/createWorkers.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
 import type { StageRegistry } from "../../src/framework/registry.js";
 
@@ -26,8 +26,16 @@ export interface TestEnv {
   /** Unique per test file: workers and workflows of this file only. */
   queuePrefix: string;
   workDir: string;
-  /** `stages`: a registry with extra stages (a test's own spec and handler). */
-  startWorkers(opts?: { heartbeatIntervalMs?: number; stages?: StageRegistry }): Promise<{ workers: Worker[]; stop(): Promise<void> }>;
+  /**
+   * `stages`: a registry with extra stages (a test's own spec and handler); `roles`: the task queues
+   * to poll (default all, as `toolloop worker`); `stageMissingLimitMs`: see ActivityDeps.
+   */
+  startWorkers(opts?: {
+    heartbeatIntervalMs?: number;
+    stages?: StageRegistry;
+    roles?: WorkerSetOptions["roles"];
+    stageMissingLimitMs?: number;
+  }): Promise<{ workers: Worker[]; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -69,20 +77,27 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
         connection: nc,
         namespace,
         queuePrefix,
+        ...(opts?.roles ? { roles: opts.roles } : {}),
         activityDeps: {
           ...activityDepsFor(db, workDir, () => undefined),
           heartbeatIntervalMs: opts?.heartbeatIntervalMs ?? 1000,
           temporalClient: async () => client,
           ...(opts?.stages ? { stages: opts.stages } : {}),
+          ...(opts?.stageMissingLimitMs !== undefined ? { stageMissingLimitMs: opts.stageMissingLimitMs } : {}),
         },
       });
       const running = workers.map((w) => w.run());
+      let stopped: Promise<void> | undefined;
       return {
         workers,
-        async stop() {
-          for (const w of workers) if (w.getState() === "RUNNING") w.shutdown();
-          await Promise.allSettled(running);
-          await nc.close();
+        // Once: a test that stops workers midway (a deploy) stops them again in its cleanup.
+        stop() {
+          stopped ??= (async () => {
+            for (const w of workers) if (w.getState() === "RUNNING") w.shutdown();
+            await Promise.allSettled(running);
+            await nc.close();
+          })();
+          return stopped;
         },
       };
     },

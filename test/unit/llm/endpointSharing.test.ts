@@ -16,7 +16,7 @@ import { after, before, describe, it } from "node:test";
 import { parseCampaignConfig, type CampaignConfig } from "../../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../../src/db/client.js";
 import { activityDepsFor } from "../../../src/cli/worker.js";
-import { EndpointSlots } from "../../../src/llm/endpointLimiter.js";
+import { EndpointSlots, endpointLimiter, limitedEndpointCount } from "../../../src/llm/endpointLimiter.js";
 import { metricsRegistry } from "../../../src/metrics/toolloopMetrics.js";
 import type { UsageSink } from "../../../src/llm/usage.js";
 import { chatCompletion } from "../../helpers/scriptedChatServer.js";
@@ -107,6 +107,95 @@ describe("EndpointSlots shared by campaigns (tenants)", () => {
 
   it("refuses a limit that is not a positive integer, naming the campaign", () => {
     assert.throws(() => new EndpointSlots().tenant("weekly", 0), /"weekly".*positive integer/);
+  });
+});
+
+describe("shares of campaigns that ended are let go (a worker running weekly campaigns for months)", () => {
+  /** Takes and gives back `n` slots, as a finished batch's requests did. */
+  function use(t: { acquire(): Promise<void> | undefined; release(): void }, n: number): void {
+    for (let i = 0; i < n; i++) assert.equal(t.acquire(), undefined, "a free slot is taken at once");
+    for (let i = 0; i < n; i++) t.release();
+  }
+
+  it("a share that holds and waits for nothing is dropped when the next client is made: a year of weekly campaigns leaves one", async () => {
+    const slots = new EndpointSlots();
+    for (let week = 1; week <= 52; week++) use(slots.tenant(`weekly-${week}`, 4), 3);
+    // Before, all 52 stayed in the round-robin (and in `size`, `pendingCount` and each dispatch).
+    assert.equal(slots.tenantCount, 1, "only the last campaign's share, not yet dropped");
+    const busy = slots.tenant("busy", 2);
+    assert.equal(busy.acquire(), undefined);
+    const waiting = slots.tenant("waiting", 1);
+    assert.equal(waiting.acquire(), undefined);
+    const queued = waiting.acquire()!;
+    slots.tenant("next", 1);
+    assert.equal(slots.tenantCount, 3, "busy (holds a slot), waiting (has a waiter) and next stay; weekly-52 went");
+    busy.release();
+    waiting.release();
+    await queued;
+    waiting.release();
+    assert.equal(slots.activeCount, 0);
+  });
+
+  it("a dropped share still used by a live client rejoins at its next request with its own limit, taking a free slot at once", async () => {
+    const slots = new EndpointSlots();
+    const a = slots.tenant("a", 2);
+    use(a, 2);
+    slots.tenant("b", 8);
+    assert.equal(slots.tenantCount, 1, "a was dropped");
+    assert.equal(a.acquire(), undefined, "no promise for a free slot");
+    assert.equal(a.acquire(), undefined);
+    const third = a.acquire();
+    assert.ok(third, "a is still held to its 2");
+    assert.equal(slots.tenantCount, 2);
+    a.release();
+    await third;
+    a.release();
+    a.release();
+    assert.equal(slots.activeCount, 0);
+  });
+
+  it("a client of a dropped share and a client made after it count against one share, with the limit set last", async () => {
+    const slots = new EndpointSlots();
+    const older = slots.tenant("c", 2);
+    slots.tenant("other", 1); // older is idle: dropped
+    const newer = slots.tenant("c", 3);
+    assert.notEqual(newer, older, "a new share was made for the campaign");
+    assert.equal(takeAtOnce(older, 2), 2);
+    assert.equal(takeAtOnce(newer, 2), 1, "the campaign's 3 in all, not 2 + 3");
+    assert.equal(slots.activeCount, 3);
+    older.release();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(slots.activeCount, 3, "older's slot went back to the campaign's share: its waiter got it");
+    assert.equal(slots.pendingCount, 0);
+    for (let i = 0; i < 3; i++) newer.release();
+    assert.equal(slots.activeCount, 0);
+
+    // The other order: the newer client's share dropped, then the older client's share comes back first.
+    const x = new EndpointSlots();
+    const first = x.tenant("d", 2);
+    x.tenant("y", 1);
+    const second = x.tenant("d", 5); // set last
+    x.tenant("z", 1); // second is idle: dropped too
+    assert.equal(takeAtOnce(first, 6), 2, "first rejoins with its limit (the only share of d)");
+    assert.equal(takeAtOnce(second, 1), 0, "second hands over to the live share, behind first's waiters");
+    assert.equal(x.activeCount, 5, "and brings the limit set last: d runs 5 at once");
+    assert.equal(x.pendingCount, 2);
+  });
+
+  it("endpointLimiter forgets URLs no campaign uses (a policy server of each iteration has its own), and an old client of one still shares its campaign's limit", async () => {
+    const base = 40_000 + Math.floor(Math.random() * 10_000);
+    for (let i = 0; i < 30; i++) use(endpointLimiter(`http://127.0.0.1:${base + i}/v1`, 2, `loop-${i}`), 2);
+    assert.ok(limitedEndpointCount() <= 2, `URLs kept: ${limitedEndpointCount()}`);
+    const old = endpointLimiter(`http://127.0.0.1:${base + 100}/v1`, 2, "loop-x");
+    use(endpointLimiter(`http://127.0.0.1:${base + 101}/v1`, 1, "loop-y"), 1);
+    use(endpointLimiter(`http://127.0.0.1:${base + 102}/v1`, 1, "loop-y"), 1); // the URL of `old` is forgotten now
+    const again = endpointLimiter(`http://127.0.0.1:${base + 100}/v1/`, 2, "loop-x");
+    assert.equal(takeAtOnce(old, 3), 2);
+    assert.equal(takeAtOnce(again, 1), 0, "one share of loop-x for the URL: 2 in all");
+    old.release();
+    await new Promise((r) => setImmediate(r));
+    old.release();
+    again.release();
   });
 });
 

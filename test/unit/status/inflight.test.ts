@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { StageFacts } from "../../../src/status/campaignView.js";
 import { campaignView } from "../../../src/status/campaignView.js";
-import { batchKey, batchProgressItems, inflightByStage, iterationWithInflight, withInflight, type InflightBatch } from "../../../src/status/inflight.js";
+import {
+  batchKey,
+  batchProgressItems,
+  inflightByStage,
+  iterationWithInflight,
+  refusedBatchNotes,
+  withInflight,
+  type InflightBatch,
+} from "../../../src/status/inflight.js";
 import { stageProgress } from "../../../src/status/progressLine.js";
 
 const now = Date.parse("2026-12-02T12:00:00Z");
@@ -178,4 +186,19 @@ test("evaluate.bfcl's batch progress is its settled entries over the batch's cat
   assert.equal(batchProgressItems("evaluate.bfcl", { finished: ["simple"], category: "multiple", done: 50, total: 200, settled: 450 }), 450);
   // A heartbeat of a worker from before it sent `settled` still says nothing.
   assert.equal(batchProgressItems("evaluate.bfcl", { finished: ["simple"], category: "multiple", done: 50, total: 200 }), undefined);
+});
+
+test("batches an older worker refused (a rolling deploy) are a note per stage, with the latest refusal; other failures are not", () => {
+  const refused = (batchIndex: number, attempt: number, stage = "test.newStage"): InflightBatch => ({
+    ...batch(stage, batchIndex, undefined, false),
+    lastFailure: { attempt, type: "StageNotOnThisWorker", message: `stage "${stage}" is not known to this worker (worker 7@old-${attempt})` },
+  });
+  const failedOnce: InflightBatch = { ...batch("verify.rules", 0, undefined), lastFailure: { attempt: 2, type: "LlmError:server", message: "HTTP 500" } };
+  assert.deepEqual(refusedBatchNotes([refused(0, 3), refused(1, 5), failedOnce, batch("synthesize.singleTurn", 0, { settled: 1 })], "StageNotOnThisWorker"), [
+    'test.newStage: 2 batches refused by a worker without the stage, retried for another (attempt 5): stage "test.newStage" is not known to this worker (worker 7@old-5)',
+  ]);
+  assert.deepEqual(refusedBatchNotes([refused(3, 2, "score.perplexity")], "StageNotOnThisWorker"), [
+    'score.perplexity: batch 4 refused by a worker without the stage, retried for another (attempt 2): stage "score.perplexity" is not known to this worker (worker 7@old-2)',
+  ]);
+  assert.deepEqual(refusedBatchNotes([failedOnce], "StageNotOnThisWorker"), []);
 });

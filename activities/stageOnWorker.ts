@@ -1,0 +1,125 @@
+/**
+ * A stage step (planning, a batch, finalizing, a cluster job) that reached a worker whose build does
+ * not have the stage. During a rolling deploy old and new workers poll the same task queues, so a step
+ * of a stage only the new build has can reach an old worker: no fault of the stage, so the step is
+ * retried, uncounted like an infrastructure failure (activities/failurePolicy.ts), and Temporal hands
+ * the retry to whichever worker polls next: a newer one takes it within a few retries.
+ *
+ * Never silently forever: a deploy takes minutes, so a step still refused STAGE_MISSING_LIMIT_MS
+ * after it was first scheduled means no worker of its task queue has the stage (a deploy stopped
+ * half-way, or rolled back). It then fails non-retryably as FailedAfterRetries and the stage waits
+ * for an operator (`campaign status` shows the message: which worker build lacks the stage and what to
+ * do). Meanwhile each retry's message is the activity's last failure in the Temporal UI.
+ *
+ * The type is retryable under every retry-by-cause policy the workflows already set (it is not in
+ * NON_RETRYABLE_ERROR_TYPES), so no workflow code changes; workflows started before that patch keep
+ * their three-attempt policy and fail the stage for the operator after three such attempts, as before.
+ */
+import os from "node:os";
+import { ApplicationFailure, Context } from "@temporalio/activity";
+import { ErrorType } from "../src/framework/errorTypes.js";
+import { codeVersion } from "../src/provenance/codeVersion.js";
+
+/** How long after it was first scheduled a step may keep meeting workers without its stage. */
+export const STAGE_MISSING_LIMIT_MS = 60 * 60_000;
+
+/** This worker as an operator finds it: Temporal's default identity (pid@host) and the build it runs. */
+export function workerBuild(): string {
+  const v = codeVersion();
+  const commit = v.commit ? `, commit ${v.commit.slice(0, 12)}${v.dirty ? " (uncommitted changes)" : ""}` : "";
+  return `worker ${process.pid}@${os.hostname()}, ${v.package} ${v.version}${commit}`;
+}
+
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+
+/** Where this activity runs and how long since it was first scheduled. */
+function situation(known: readonly string[], limitMs: number | undefined) {
+  let info: { scheduledTimestampMs: number; taskQueue: string } | undefined;
+  try {
+    info = Context.current().info;
+  } catch {
+    // Called outside an activity (a test calling the function itself): nothing was scheduled or waited for.
+    info = undefined;
+  }
+  return {
+    limitMs: limitMs ?? STAGE_MISSING_LIMIT_MS,
+    waitedMs: info ? Math.max(0, Date.now() - info.scheduledTimestampMs) : 0,
+    queue: info?.taskQueue ?? "(none: not run as an activity)",
+    here: `${workerBuild()}; it runs: ${known.join(", ")}`,
+  };
+}
+
+/**
+ * The failure for a step of `stage` on this worker, which runs only `known`: retryable within
+ * `limitMs` of the step's first scheduling, FailedAfterRetries after.
+ */
+export function stageMissingFailure(p: { stage: string; campaignId: string; known: readonly string[]; limitMs?: number }): ApplicationFailure {
+  const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
+  if (waitedMs >= limitMs) {
+    return ApplicationFailure.create({
+      type: ErrorType.failedAfterRetries,
+      nonRetryable: true,
+      message:
+        `stage "${p.stage}" is not known to the workers of task queue ${queue} that took this step in the ${minutes(waitedMs)} since it was scheduled (last: ${here}): ` +
+        `upgrade the workers polling ${queue} to a build that has the stage, then: toolloop campaign retry-stage ${p.campaignId} --stage ${p.stage}`,
+    });
+  }
+  return ApplicationFailure.create({
+    type: ErrorType.stageNotOnWorker,
+    nonRetryable: false,
+    message:
+      `stage "${p.stage}" is not known to this worker (${here}): an older build, e.g. during a rolling deploy; ` +
+      `retried (not counted as a failure) for another worker of task queue ${queue} to take; ` +
+      `if none with the stage takes it within ${minutes(limitMs)} of its scheduling the stage waits for an operator: upgrade the workers polling ${queue}`,
+  });
+}
+
+/**
+ * Stage names of a config (before it is parsed) that no spec of `known` has, as a name or a former
+ * name, with their field paths: a config written for a newer build, or a misspelt name.
+ */
+export function unknownStageNames(raw: unknown, known: readonly { name: string; formerNames?: readonly string[] }[]): { path: string; name: string }[] {
+  const stages = raw !== null && typeof raw === "object" ? (raw as { stages?: unknown }).stages : undefined;
+  if (!Array.isArray(stages)) return [];
+  const names = new Set(known.flatMap((s) => [s.name, ...(s.formerNames ?? [])]));
+  const out: { path: string; name: string }[] = [];
+  stages.forEach((s: unknown, i) => {
+    const name = s !== null && typeof s === "object" ? (s as { name?: unknown }).name : undefined;
+    if (typeof name === "string" && !names.has(name)) out.push({ path: `stages[${i}].name`, name });
+  });
+  return out;
+}
+
+/**
+ * Registering (freezing) a config that names stages this worker does not know. The CLI validated it
+ * with its own build, so during a rolling deploy it is a newer build's config: retried for another
+ * worker, uncounted. A misspelt name (a start from the Temporal UI, which nothing validated before)
+ * looks the same from here: it fails as InvalidCampaignConfig, with `invalid` (the parse error naming
+ * the field), once no worker knew the stage for `limitMs`; meanwhile each retry's message names it.
+ */
+export function configStageMissingFailure(p: {
+  unknown: readonly { path: string; name: string }[];
+  invalid: string;
+  known: readonly string[];
+  limitMs?: number;
+}): ApplicationFailure {
+  const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
+  const named = p.unknown.map((u) => `"${u.name}" (${u.path})`).join(", ");
+  if (waitedMs >= limitMs) {
+    return ApplicationFailure.create({
+      type: ErrorType.invalidConfig,
+      nonRetryable: true,
+      message:
+        `${p.invalid} (no worker of task queue ${queue} knew stage ${named} in the ${minutes(waitedMs)} since the registration was scheduled; last: ${here}): ` +
+        `fix the name, or upgrade the workers polling ${queue} to the build that has the stage and start the campaign again`,
+    });
+  }
+  return ApplicationFailure.create({
+    type: ErrorType.stageNotOnWorker,
+    nonRetryable: false,
+    message:
+      `the config names stage ${named}, which this worker does not know (${here}): a newer build's stage, e.g. during a rolling deploy, ` +
+      `retried (not counted as a failure) for another worker of task queue ${queue} to take; if it is a misspelt name, ` +
+      `the campaign fails as InvalidCampaignConfig ${minutes(limitMs)} after its registration was scheduled`,
+  });
+}
