@@ -269,7 +269,8 @@ test("slurm launcher: unknown names and bad input", async () => {
 test("slurm batch script: one node runs the command; several nodes follow verl's Ray-on-Slurm pattern (syntax checked by bash -n)", () => {
   const single = slurmBatchScript(request("single", "echo 'quoted'"), { setupCommands: ["module load cuda"], rayPort: 6379, python: "python3" });
   assert.match(single, /^module load cuda$/m);
-  assert.match(single, /^sh -c 'echo '"'"'quoted'"'"''$/m);
+  // exec'd: the command is the batch step's main process (it gets KillWait's grace on scancel: e2e/slurmTermGrace).
+  assert.match(single, /^exec sh -c 'echo '"'"'quoted'"'"''$/m);
   assert.doesNotMatch(single, /ray start/);
   const multi = slurmBatchScript(
     request("multi", "python3 -m verl.trainer.main_ppo trainer.nnodes=2", { resources: { nodes: 2, gpusPerNode: 8, cpusPerTask: 32 } }),

@@ -49,7 +49,10 @@ export function slurmBatchScript(request: JobRequest, opts: BatchScriptOptions):
     "set +e",
   ];
   if (request.resources.nodes <= 1) {
-    return [...head, `echo "[toolloop] job $SLURM_JOB_ID on $(hostname)${REQUEUED}"`, command, "exit $?", ""].join("\n");
+    // exec: the command is the batch step's main process. Run as the shell's child, the shell died of
+    // scancel's (or preemption's) SIGTERM at once, which ended the step and had Slurm kill the command
+    // without KillWait's grace (a trainer saving on SIGTERM was killed mid-save).
+    return [...head, `echo "[toolloop] job $SLURM_JOB_ID on $(hostname)${REQUEUED}"`, `exec ${command}`, ""].join("\n");
   }
   const gpus = request.resources.gpusPerNode;
   const cpus = request.resources.cpusPerTask;
