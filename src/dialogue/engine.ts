@@ -4,8 +4,8 @@
  * calls through the executor, and stores every message as it goes. Plain code over the store, role
  * clients and executor interfaces (types.ts): no Temporal, no database.
  *
- * Resume: every decision is a function of the stored turns (what comes next is read from the last
- * stored turn) and of seeds derived from the dialogue's seed, so a dialogue reopened after a crash
+ * Resume: every decision is a function of the stored header and turns (what comes next is read from
+ * the last stored turn) and of seeds derived from the dialogue's seed, so a dialogue reopened after a crash
  * continues at its last stored turn, appends each seq once, and asks the same questions again.
  * Tool calls are exactly-once towards the executor: each call is recorded (callStarted) before it is
  * executed and its result (callDone) after; a recorded result is reused, and a call that was started
@@ -126,7 +126,11 @@ export async function runDialogue(input: RunDialogueInput): Promise<DialogueOutc
   input.signal.throwIfAborted();
   const opened = await input.store.open(input.header);
   if (opened.outcome) return opened.outcome;
-  return new DialogueRun(input, sortedTurns(input.header.id, opened.turns)).run(opened.plan);
+  // A dialogue an earlier attempt started goes on with the header it was started with (its plan and
+  // turns were made for those tools and that persona), not with one drawn again from a library or
+  // config that may have changed since.
+  const header = opened.header;
+  return new DialogueRun({ ...input, header }, sortedTurns(header.id, opened.turns)).run(opened.plan);
 }
 
 class DialogueRun {

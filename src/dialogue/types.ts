@@ -115,10 +115,23 @@ export interface DialogueOutcome {
   finished: boolean;
 }
 
+/** What DialogueStore.open returns. */
+export interface OpenedDialogue {
+  header: DialogueHeader;
+  plan: DialoguePlan | null;
+  turns: DialogueTurn[];
+  outcome: DialogueOutcome | null;
+}
+
 /** Turn-by-turn storage. Every write is idempotent: appending a (dialogue, seq) that exists is a no-op. */
 export interface DialogueStore {
-  /** Creates the dialogue (no-op when it exists) and returns its header, plan and stored turns. */
-  open(header: DialogueHeader): Promise<{ plan: DialoguePlan | null; turns: DialogueTurn[]; outcome: DialogueOutcome | null }>;
+  /**
+   * Creates the dialogue (no-op when it exists) and returns its header, plan and stored turns. The
+   * header is the STORED one: a dialogue created by an earlier attempt keeps the persona, style, tools,
+   * target and seed it was started with, whatever the caller drew this time (the library or the config
+   * may have changed since: a tool file edited or added, a new config version, before a restart).
+   */
+  open(header: DialogueHeader): Promise<OpenedDialogue>;
   savePlan(dialogueId: string, plan: DialoguePlan): Promise<void>;
   appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void>;
   /** Records a call before it is executed; returns the stored record (an earlier attempt's, if any). */

@@ -70,7 +70,7 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
   try {
     await migrateDatabase(h);
     const store = new PostgresDialogueStore(h.db);
-    assert.deepEqual(await store.open(header), { plan: null, turns: [], outcome: null }, "a new dialogue has nothing stored");
+    assert.deepEqual(await store.open(header), { header, plan: null, turns: [], outcome: null }, "a new dialogue has nothing stored");
     await store.savePlan(header.id, plan);
     await store.savePlan(header.id, { ...plan, scenario: "another" });
     // Turns arrive out of order once (a replayed batch), and twice each: stored once, read in seq order.
@@ -87,7 +87,8 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     assert.equal(again.existed, true);
     assert.deepEqual(again.arguments, { city: "Paris" }, "the first recorded arguments stay");
 
-    const reopened = await store.open({ ...header, persona: "someone else" });
+    const reopened = await store.open({ ...header, persona: "someone else", tools: [], targetTurns: header.targetTurns + 1 });
+    assert.deepEqual(reopened.header, header, "the header the dialogue was created with stays (a redrawn one is not taken)");
     assert.deepEqual(reopened.plan, plan, "the first plan stays");
     assert.deepEqual(reopened.turns, turns, "turns in seq order, each once, as first written");
     assert.equal(reopened.outcome, null);

@@ -700,6 +700,35 @@ test("a crash after any write resumes at the right seq: same turns, no duplicate
   assert.equal(crashes, 1 + reference.turns.length + 2 + 2 + 1);
 });
 
+test("a resume whose caller drew another header (the library or config changed) goes on with the stored one", async () => {
+  roles.script(goodScripts());
+  const reference = await run();
+  const store = new MemoryDialogueStore();
+  store.crashAfter("appendTurn", 3);
+  await assert.rejects(run({ store }), SimulatedCrash);
+  const requestsBefore = roles.requests.length;
+  const redrawn: DialogueHeader = {
+    ...HEADER,
+    persona: "someone else",
+    style: "chatty",
+    tools: [{ ...TOOLS[0]!, name: "added_later" }, ...TOOLS.slice(1)],
+    targetTurns: 5,
+  };
+  const outcome = await runDialogue({ ...inputFor({ store }), header: redrawn });
+  assert.deepEqual(outcome, reference.outcome);
+  assert.deepEqual(store.turns(HEADER.id), reference.turns, "the same dialogue as one that never stopped");
+  const after = roles.requests.slice(requestsBefore);
+  const offered = after.filter((r) => r.role === "assistant").map((r) => (r.body.tools as { function: { name: string } }[]).map((t) => t.function.name));
+  assert.ok(offered.length > 0);
+  for (const names of offered)
+    assert.deepEqual(
+      names,
+      TOOLS.map((t) => t.name),
+      "the assistant is offered the stored tools",
+    );
+  for (const r of after.filter((x) => x.role === "user")) assert.equal(r.case?.persona, HEADER.persona, "the user keeps the stored persona");
+});
+
 test("a call started but never finished: an idempotent executor re-executes it, any other drops the dialogue", async () => {
   roles.script(goodScripts());
   // Idempotent: the interrupted call runs again (harmless by declaration), and the dialogue ends as usual.

@@ -33,7 +33,8 @@ const outcome: DialogueOutcome = {
 
 test("writes are idempotent and a seq gap is refused", async () => {
   const store = new MemoryDialogueStore();
-  assert.deepEqual(await store.open(header), { plan: null, turns: [], outcome: null });
+  assert.deepEqual(await store.open(header), { header, plan: null, turns: [], outcome: null });
+  assert.deepEqual((await store.open({ ...header, persona: "someone else", tools: [] })).header, header, "the header it was created with stays");
   await store.appendTurn(header.id, system("first"));
   await store.appendTurn(header.id, system("second"));
   assert.deepEqual(store.turns(header.id), [system("first")]);
