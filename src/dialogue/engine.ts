@@ -7,6 +7,11 @@
  * Resume: every decision is a function of the stored header and turns (what comes next is read from
  * the last stored turn) and of seeds derived from the dialogue's seed, so a dialogue reopened after a crash
  * continues at its last stored turn, appends each seq once, and asks the same questions again.
+ * Two attempts on one dialogue at once (Temporal retries a batch whose attempt timed out while that
+ * attempt still runs) cannot mix their turns: a seq another attempt stored first makes this one read
+ * the stored turns again and go on from them (a model need not answer the same request the same way
+ * twice, so its own turn, and any call in it, is dropped), the stored plan and outcome are the ones it
+ * uses and returns, and a call of a stored turn runs with the stored arguments.
  * Tool calls are exactly-once towards the executor: each call is recorded (callStarted) before it is
  * executed and its result (callDone) after; a recorded result is reused, and a call that was started
  * by an earlier attempt but never finished is re-executed only by an idempotent executor; any other
@@ -56,7 +61,17 @@ type AssistantTurn = Extract<DialogueTurn, { kind: "assistant" }>;
 
 /** What comes next, read from the stored turns. */
 type Step =
-  { kind: "user" } | { kind: "assistant"; userTurn: number; round: number } | { kind: "tools"; turn: AssistantTurn } | { kind: "unfinished"; detail: string };
+  | { kind: "system" }
+  | { kind: "user" }
+  | { kind: "assistant"; userTurn: number; round: number }
+  | { kind: "tools"; turn: AssistantTurn }
+  | { kind: "unfinished"; detail: string };
+
+/**
+ * append() found the seq stored by another attempt on the same dialogue (Temporal started a retry while
+ * the attempt it gave up on still ran): this run's turns are not the stored ones, so it reads them again.
+ */
+class TurnTaken extends Error {}
 
 /** How a dialogue ends, before the counts are added. */
 type Ending = { kind: "done" } | { kind: "unfinished"; detail: string } | { kind: "drop"; reason: DropReason; detail: string };
@@ -135,8 +150,8 @@ export async function runDialogue(input: RunDialogueInput): Promise<DialogueOutc
 
 class DialogueRun {
   private readonly id: string;
-  /** Turns with a smaller seq were stored by an earlier attempt. */
-  private readonly resumedTurns: number;
+  /** Turns with a smaller seq were stored by an earlier (or another) attempt. */
+  private resumedTurns: number;
 
   constructor(
     private readonly input: RunDialogueInput,
@@ -152,10 +167,10 @@ class DialogueRun {
     if (!plan) {
       const made = await this.makePlan();
       if ("drop" in made) return this.end(made.drop);
-      plan = made.plan;
-      await store.savePlan(this.id, plan);
+      await store.savePlan(this.id, made.plan);
+      // The first plan stored stays: another attempt's, when one saved its own first.
+      plan = (await store.open(this.input.header)).plan ?? made.plan;
     }
-    if (this.turns.length === 0) await this.append({ seq: 0, kind: "system", message: { role: "system", content: ASSISTANT_SYSTEM } });
 
     for (;;) {
       signal.throwIfAborted();
@@ -171,6 +186,9 @@ class DialogueRun {
       let ending: Ending | undefined;
       try {
         switch (step.kind) {
+          case "system":
+            await this.append({ seq: 0, kind: "system", message: { role: "system", content: ASSISTANT_SYSTEM } });
+            break;
           case "unfinished":
             ending = step;
             break;
@@ -185,6 +203,12 @@ class DialogueRun {
             break;
         }
       } catch (err) {
+        if (err instanceof TurnTaken) {
+          // Another attempt stored this seq first: go on from what is stored (or stop, if it ended the dialogue).
+          const stored = await this.reread();
+          if (stored) return stored;
+          continue;
+        }
         // The dialogue outgrew a role model's context: it can go no further, like one at turns.max,
         // and the turns accepted so far (each of which fitted) are as good as they were.
         if (!isContextLengthError(err)) throw err;
@@ -197,7 +221,8 @@ class DialogueRun {
   private nextStep(): Step {
     const last = this.turns.at(-1);
     const { stage } = this.input;
-    if (!last || last.kind === "system") return { kind: "user" };
+    if (!last) return { kind: "system" };
+    if (last.kind === "system") return { kind: "user" };
     if (last.kind === "user") return { kind: "assistant", userTurn: last.userTurn, round: 0 };
     const assistant = this.lastAssistant();
     if (!assistant) throw new Error(`dialogue ${this.id}: a tool turn at seq ${last.seq} follows no assistant turn`);
@@ -398,9 +423,17 @@ class DialogueRun {
   }
 
   private async append(turn: DialogueTurn): Promise<void> {
-    await this.input.store.appendTurn(this.id, turn);
+    if (!(await this.input.store.appendTurn(this.id, turn))) throw new TurnTaken(`dialogue ${this.id}: seq ${turn.seq} was stored by another attempt`);
     this.turns.push(turn);
     this.input.onTurn?.({ dialogueId: this.id, seq: turn.seq, kind: turn.kind });
+  }
+
+  /** The stored turns replace this run's; returns the stored outcome when another attempt ended the dialogue. */
+  private async reread(): Promise<DialogueOutcome | null> {
+    const opened = await this.input.store.open(this.input.header);
+    this.turns.splice(0, this.turns.length, ...sortedTurns(this.id, opened.turns));
+    this.resumedTurns = this.turns.length;
+    return opened.outcome;
   }
 
   private async end(ending: Ending): Promise<DialogueOutcome> {
@@ -419,6 +452,8 @@ class DialogueRun {
       outcome = { status: "dropped", dropReason: "no_accepted_turns", detail, ...counts, finished };
     } else outcome = { status: "kept", ...(ending.kind === "unfinished" ? { detail: ending.detail } : {}), ...counts, finished };
     await this.input.store.finish(this.id, outcome);
-    return outcome;
+    // The first outcome stored stays: another attempt's, when one ended the dialogue first (the stage
+    // writes samples by the outcome it is given, so it must be the stored one).
+    return (await this.input.store.open(this.input.header)).outcome ?? outcome;
   }
 }

@@ -78,11 +78,13 @@ export class MemoryDialogueStore implements DialogueStore {
     this.wrote("savePlan");
   }
 
-  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void> {
+  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean> {
     const d = this.get(dialogueId);
     if (turn.seq > d.turns.length) throw new Error(`appendTurn ${dialogueId}: seq ${turn.seq} leaves a gap after ${d.turns.length} stored turns`);
-    if (turn.seq === d.turns.length) d.turns.push(clone(turn));
+    const stored = turn.seq === d.turns.length;
+    if (stored) d.turns.push(clone(turn));
     this.wrote("appendTurn");
+    return stored;
   }
 
   async callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord> {

@@ -123,7 +123,10 @@ export interface OpenedDialogue {
   outcome: DialogueOutcome | null;
 }
 
-/** Turn-by-turn storage. Every write is idempotent: appending a (dialogue, seq) that exists is a no-op. */
+/**
+ * Turn-by-turn storage. Every write is idempotent: appending a (dialogue, seq) that exists is a no-op;
+ * the first plan, call record, call result and outcome stored stay.
+ */
 export interface DialogueStore {
   /**
    * Creates the dialogue (no-op when it exists) and returns its header, plan and stored turns. The
@@ -133,7 +136,12 @@ export interface DialogueStore {
    */
   open(header: DialogueHeader): Promise<OpenedDialogue>;
   savePlan(dialogueId: string, plan: DialoguePlan): Promise<void>;
-  appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void>;
+  /**
+   * Stores the turn unless one with its seq is stored already; says whether this call stored it. False
+   * means another attempt on the same dialogue (a retry started while a timed-out attempt still runs)
+   * got there first: the caller's turns are not the stored ones any more.
+   */
+  appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean>;
   /** Records a call before it is executed; returns the stored record (an earlier attempt's, if any). */
   callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord>;
   callDone(dialogueId: string, callId: string, result: ToolResult): Promise<void>;

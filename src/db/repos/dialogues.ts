@@ -57,8 +57,13 @@ export class PostgresDialogueStore implements DialogueStore {
   }
 
   /** One statement per turn (a dialogue stores tens of them; its row's updated_at moves with the plan and the outcome only). */
-  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void> {
-    await this.db.insert(dialogueTurns).values({ dialogueId, seq: turn.seq, kind: turn.kind, turn }).onConflictDoNothing();
+  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean> {
+    const stored = await this.db
+      .insert(dialogueTurns)
+      .values({ dialogueId, seq: turn.seq, kind: turn.kind, turn })
+      .onConflictDoNothing()
+      .returning({ seq: dialogueTurns.seq });
+    return stored.length > 0;
   }
 
   /** `existed` says whether an earlier attempt had recorded the call (the engine then never assumes a fresh one). */

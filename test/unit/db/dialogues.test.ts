@@ -74,8 +74,14 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     await store.savePlan(header.id, plan);
     await store.savePlan(header.id, { ...plan, scenario: "another" });
     // Turns arrive out of order once (a replayed batch), and twice each: stored once, read in seq order.
-    for (const t of [turns[1], turns[0], ...turns, turns[3]] as DialogueTurn[]) await store.appendTurn(header.id, t);
-    await store.appendTurn(header.id, { ...(turns[1] as DialogueTurn), message: { role: "user", content: "changed" } } as DialogueTurn);
+    const appended: boolean[] = [];
+    for (const t of [turns[1], turns[0], ...turns, turns[3]] as DialogueTurn[]) appended.push(await store.appendTurn(header.id, t));
+    assert.deepEqual(appended, [true, true, false, false, ...turns.slice(2).map(() => true), false], "appendTurn says whether it stored the turn");
+    assert.equal(
+      await store.appendTurn(header.id, { ...(turns[1] as DialogueTurn), message: { role: "user", content: "changed" } } as DialogueTurn),
+      false,
+      "a seq stored by another attempt is not stored again, and the caller is told",
+    );
 
     const first = await store.callStarted({ dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" } });
     assert.deepEqual(first, { dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" }, status: "started", existed: false });

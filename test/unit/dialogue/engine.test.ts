@@ -729,6 +729,71 @@ test("a resume whose caller drew another header (the library or config changed) 
   for (const r of after.filter((x) => x.role === "user")) assert.equal(r.case?.persona, HEADER.persona, "the user keeps the stored persona");
 });
 
+test("two attempts on one dialogue at once (a retry while the timed-out attempt still runs): the stored dialogue holds together", async () => {
+  // A model that does not answer the same request the same way twice (sampling, batch effects): each
+  // attempt's turn asks for another city, so the attempts' turns differ from the first request on.
+  let asked = 0;
+  const cities = ["Paris", "Lyon"];
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const last = lastMessage(r);
+        if (last.role !== "user") return goodAssistant(r);
+        const step = PLAN.steps[stepOf(last.content)];
+        if (!step) return { content: "Could you say that again?" };
+        const city = cities[asked++ % 2]!;
+        return { toolCalls: step.calls.map((c) => ({ name: c.name, arguments: c.name === "get_weather" ? { city } : c.arguments })) };
+      },
+    }),
+  );
+  const store = new MemoryDialogueStore();
+  /** The first execution of a call is slow (a real service), so the other attempt's run of it finishes first. */
+  class SlowFirstExecutor extends RecordingExecutor {
+    override async execute(call: ToolCallRequest): Promise<ToolResult> {
+      const first = !this.executed.some((c) => c.callId === call.callId);
+      const result = super.execute(call);
+      if (first) await new Promise((r) => setTimeout(r, 40));
+      return result;
+    }
+  }
+  const executor = new SlowFirstExecutor();
+  const stage = { voting: { k: 1, m: 1 } };
+  const [a, b] = await Promise.all([runDialogue(inputFor({ store, executor, stage })), runDialogue(inputFor({ store, executor, stage }))]);
+  const turns = store.turns(HEADER.id);
+  assert.deepEqual(
+    turns.map((t) => t.seq),
+    turns.map((_, i) => i),
+  );
+  // Every stored tool message answers the stored call with its id: the result was made for those arguments.
+  const calls = new Map<string, { name: string; arguments: unknown }>();
+  for (const t of turns) {
+    if (t.kind === "assistant")
+      for (const c of t.message.tool_calls ?? []) calls.set(c.id, { name: c.function.name, arguments: JSON.parse(c.function.arguments) });
+    if (t.kind === "tool") {
+      const call = calls.get(t.message.tool_call_id);
+      assert.ok(call, `seq ${t.seq}: answers a stored call`);
+      assert.deepEqual(
+        t.result,
+        {
+          ok: true,
+          result: { tool: call.name, arguments: call.arguments, earlierCalls: (t.result as { result: { earlierCalls: number } }).result.earlierCalls },
+        },
+        `seq ${t.seq}: the result of the stored call ${t.message.tool_call_id}`,
+      );
+    }
+  }
+  for (const rec of store.calls(HEADER.id))
+    assert.deepEqual(rec.arguments, calls.get(rec.callId)?.arguments, `call record ${rec.callId}: the stored call's arguments`);
+  // Every later request saw the stored dialogue: an assistant turn after a tool result answers that result.
+  for (const t of turns)
+    if (t.kind === "assistant" && t.round > 0) {
+      const before = turns[t.seq - 1]!;
+      assert.equal(t.message.content, `Done: ${before.message.content as string}`, `seq ${t.seq}: answers the stored tool result`);
+    }
+  assert.deepEqual(a, store.outcome(HEADER.id));
+  assert.deepEqual(b, store.outcome(HEADER.id));
+});
+
 test("a call started but never finished: an idempotent executor re-executes it, any other drops the dialogue", async () => {
   roles.script(goodScripts());
   // Idempotent: the interrupted call runs again (harmless by declaration), and the dialogue ends as usual.

@@ -35,8 +35,8 @@ test("writes are idempotent and a seq gap is refused", async () => {
   const store = new MemoryDialogueStore();
   assert.deepEqual(await store.open(header), { header, plan: null, turns: [], outcome: null });
   assert.deepEqual((await store.open({ ...header, persona: "someone else", tools: [] })).header, header, "the header it was created with stays");
-  await store.appendTurn(header.id, system("first"));
-  await store.appendTurn(header.id, system("second"));
+  assert.equal(await store.appendTurn(header.id, system("first")), true);
+  assert.equal(await store.appendTurn(header.id, system("second")), false, "the seq was stored already");
   assert.deepEqual(store.turns(header.id), [system("first")]);
   await assert.rejects(store.appendTurn(header.id, { ...system("x"), seq: 2 }), /seq 2 leaves a gap after 1 stored turns/);
   await store.finish(header.id, outcome);
