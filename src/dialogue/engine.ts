@@ -403,7 +403,12 @@ class DialogueRun {
     return rng.chance(rate) ? rng.pick(INJECTED_ERROR_TYPES) : undefined;
   }
 
-  /** The dialogue's earlier calls with their results, in order (the tool server keeps them consistent). */
+  /**
+   * The dialogue's earlier calls with their results, in order (the tool server keeps them consistent),
+   * as the assistant saw them: a result's `detail` is ours (why the engine made it: an unreadable
+   * answer's endpoint, model and parse error) and must not reach the tool server, whose later answers
+   * become tool messages a model is trained on.
+   */
   private toolHistory(): ToolHistoryEntry[] {
     const calls = new Map<string, { name: string; arguments: unknown }>();
     const history: ToolHistoryEntry[] = [];
@@ -412,7 +417,8 @@ class DialogueRun {
         for (const c of t.message.tool_calls ?? []) calls.set(c.id, { name: c.function.name, arguments: parseArguments(c.function.arguments) });
       else if (t.kind === "tool") {
         const c = calls.get(t.message.tool_call_id);
-        history.push({ name: c?.name ?? t.callName, arguments: c?.arguments ?? null, result: t.result });
+        const { detail: _ours, ...result } = t.result;
+        history.push({ name: c?.name ?? t.callName, arguments: c?.arguments ?? null, result });
       }
     }
     return history;

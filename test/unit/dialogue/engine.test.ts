@@ -529,6 +529,13 @@ test("a tool server answer that cannot be read becomes an outage worded as a ser
   }
   // Neither the endpoint, the model nor the parse error reaches a message a sample is cut from.
   for (const cut of cutSamples(turns)) assert.doesNotMatch(JSON.stringify(cut.messages), /127\.0\.0\.1|toolServer-model|could not be read|not valid JSON/);
+  // Nor the session history the tool server is given for a later call: it sees the outage the assistant saw.
+  const laterCall = roles.of("toolServer").filter((r) => (r.case!.history as unknown[]).length > 0);
+  assert.ok(laterCall.length > 0);
+  for (const r of laterCall) {
+    assert.doesNotMatch(JSON.stringify(r.case!.history), /could not be read|not valid JSON|detail/);
+    assert.deepEqual((r.case!.history as { result: unknown }[])[0]!.result, { ok: false, error: { type: "unavailable", message: UNREADABLE_ANSWER_MESSAGE } });
+  }
 });
 
 test("the user stops early: finished after one step of a two-step plan; done is not a stored message", async () => {
