@@ -294,6 +294,42 @@ test("disagreeing candidates: the negotiator rejects all; the turn is rejected, 
   assert.deepEqual(cuts[0]!.messages[2], t.message, "the rejected turn stays in later prompts");
 });
 
+test("two groups that both reach m (k = 4, m = 2: two say Paris, two say Lyon) are a tie: no label by candidate order", async () => {
+  const tied = (over: RoleScripts = {}) =>
+    goodScripts({
+      assistant: (r) => {
+        const c = candidateOf(r.seed, 4);
+        if (c.userTurn === 1 && c.round === 0) return { toolCalls: [{ name: "get_weather", arguments: { city: c.i % 2 === 0 ? "Lyon" : "Paris" } }] };
+        return goodAssistant(r);
+      },
+      ...over,
+    });
+  // Without a negotiator the tie is a rejected turn, never a label.
+  roles.script(tied());
+  const plain = await run({ stage: { voting: { k: 4, m: 2 } } });
+  const t = assistantTurns(plain.turns)[0]!;
+  assert.deepEqual(t.review.votes, { groups: [2, 2], agreeRequired: 2 });
+  assert.equal(t.accepted, false, "a 2-2 split is no agreement");
+  assert.equal(t.review.decision, "rejected");
+  assert.match(t.review.rejectReason!, /tie/);
+  assert.ok(!cutSamples(plain.turns).some((c) => c.labelSeq === t.seq));
+  // With one, the negotiator decides between the tied candidates.
+  roles.requests.length = 0;
+  roles.script(
+    tied({
+      negotiation: (r) => {
+        const offered = r.case!.candidates as { tool_calls: { arguments: { city: string } }[] }[];
+        return { json: { choice: offered.findIndex((c) => c.tool_calls[0]?.arguments.city === "Paris"), reasons: "the user asked about Paris" } };
+      },
+    }),
+  );
+  const negotiated = await run({ negotiator: true, stage: { voting: { k: 4, m: 2, negotiator: "negotiator" } } });
+  const n = assistantTurns(negotiated.turns)[0]!;
+  assert.equal(n.review.decision, "negotiation");
+  assert.equal(JSON.parse(n.message.tool_calls![0]!.function.arguments).city, "Paris");
+  assert.equal(roles.of("negotiation").length, 1);
+});
+
 test("disagreement without a negotiator rejects the turn; more rejected turns than maxRejectedTurns drops the dialogue", async () => {
   roles.script(
     goodScripts({
