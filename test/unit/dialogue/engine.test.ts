@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
+import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
+import { dialogueTurnsOf, PostgresDialogueStore, toolExecutionsOf } from "../../../src/db/repos/dialogues.js";
 import { cutSamples } from "../../../src/dialogue/cut.js";
 import { runDialogue } from "../../../src/dialogue/engine.js";
 import type { ToolCallRequest, ToolExecutor } from "../../../src/dialogue/executor.js";
@@ -663,6 +665,39 @@ test("an escaped NUL in a call's arguments reaches the executor and the call rec
   await run({ executor, store });
   assert.deepEqual(executor.executed[0]!.arguments, { city: "Par\uFFFDis" });
   assert.ok(!JSON.stringify(executor.executed.map((c) => c.arguments)).includes("\\u0000"));
+});
+
+test("an escaped lone surrogate in a call's arguments or a user's answer is stored as U+FFFD (PostgreSQL jsonb refuses it)", async () => {
+  // A model writing JSON escapes (an emoji as "\\ud83d\\ude00") can leave half a pair; PostgreSQL's jsonb
+  // then refuses the whole row ("invalid input syntax for type json"), on every retry of the seeded request.
+  roles.script(
+    goodScripts({
+      user: (r) => {
+        const reply = planFollowingUser(r);
+        if (r.case!.turn !== 0 || !("json" in reply)) return reply;
+        return { json: { ...(reply.json as object), message: `${(reply.json as { message: string }).message} \ud83d` } };
+      },
+      assistant: (r) =>
+        lastMessage(r).role === "user" && stepOf((lastMessage(r) as { content: string }).content) === 0
+          ? { toolCalls: [{ name: "get_weather", arguments: '{"city": "Paris \\ud83d"}' }] }
+          : goodAssistant(r),
+    }),
+  );
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const executor = new RecordingExecutor();
+    const outcome = await runDialogue({ ...inputFor({ executor, store: new PostgresDialogueStore(h.db) }) });
+    assert.equal(outcome.status, "kept");
+    assert.deepEqual(executor.executed[0]!.arguments, { city: "Paris \uFFFD" });
+    const [rec] = await toolExecutionsOf(h.db, [HEADER.id]);
+    assert.deepEqual(rec!.arguments, { city: "Paris \uFFFD" });
+    const turns = await dialogueTurnsOf(h.db, HEADER.id);
+    const user = turns.find((t) => t.kind === "user")!;
+    assert.match(user.message.content as string, / \uFFFD$/);
+  } finally {
+    await h.close();
+  }
 });
 
 test("a plan naming an unknown tool gets one repair, then drops the dialogue as bad_plan", async () => {
