@@ -15,6 +15,7 @@ import type { StageConfigOf } from "../../specs.js";
 import { dialogueOutcomes, dialogueToolsOf, dialogueTurnsOf, PostgresDialogueStore } from "../../../db/repos/dialogues.js";
 import { existingSlotKeys, insertSamples, type NewSample } from "../../../db/repos/samples.js";
 import { listTools } from "../../../db/repos/tools.js";
+import { simulatedByRole } from "../../../db/repos/usage.js";
 import { cutSamples } from "../../../dialogue/cut.js";
 import { dialogueId, drawDialogueHeader } from "../../../dialogue/draws.js";
 import { countTurns, runDialogue } from "../../../dialogue/engine.js";
@@ -87,6 +88,16 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
     const executor = new LlmToolServer(ctx.llm("toolServer"));
     const store = new PostgresDialogueStore(db);
     const provenanceRoles = ["planner", "user", "assistant", "toolServer", ...(stage.voting.negotiator ? [stage.voting.negotiator] : [])];
+    /**
+     * A dialogue's samples are simulated when any of its roles' answers came from the simulator, in
+     * this attempt (the step's own record) or in an earlier one that this attempt resumes or whose
+     * settled dialogues it writes the samples of without asking anything (the request ledger's record).
+     */
+    let earlier: Promise<boolean> | undefined;
+    const provenance = async () => {
+      earlier ??= simulatedByRole(db, campaignId, { iteration, stage: MULTI_TURN_STAGE }).then((byRole) => provenanceRoles.some((r) => byRole[r] === true));
+      return ctx.sampleProvenance(provenanceRoles, { alsoSimulated: await earlier });
+    };
     // Stop the whole batch on the first transport failure: the endpoint is down, retrying per dialogue is waste.
     const batch = new BatchAbort(ctx.signal);
 
@@ -134,7 +145,7 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
           } finally {
             state.running--;
           }
-          if (outcome.status === "kept") state.samples += await writeSamples(header.id, outcome, await ctx.sampleProvenance(provenanceRoles));
+          if (outcome.status === "kept") state.samples += await writeSamples(header.id, outcome, await provenance());
           countOutcome(state, outcome);
           progress.report({ ...state });
         }).catch(batch.fail),
@@ -145,7 +156,7 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
     // Kept dialogues an earlier attempt ended may have lost their samples to the crash: write what is missing.
     for (const [id, outcome] of before) {
       if (outcome.status !== "kept") continue;
-      state.samples += await writeSamples(id, outcome, await ctx.sampleProvenance(provenanceRoles));
+      state.samples += await writeSamples(id, outcome, await provenance());
     }
 
     // Counters from the database: each dialogue and sample once, whichever attempt settled it.

@@ -1,10 +1,13 @@
 /**
- * synthesize.multiTurn resumed after the tool library or the config changed: a campaign stopped
- * mid-stage (an endpoint outage that outlived the retries, a pause) and started again, after a tool
- * file was added or edited or a new config version was recorded, re-draws each slot's header from
- * the library and config as they are now. A dialogue that was already under way must go on with the
- * persona, style and tools it was started with (its stored header), and its samples must carry the
- * tools it offered: the calls in its messages were made to those tools.
+ * synthesize.multiTurn resumed by a later attempt, against the LLM simulator and real PostgreSQL.
+ * - After the tool library or the config changed: a campaign stopped mid-stage (an endpoint outage
+ *   that outlived the retries, a pause) and started again, after a tool file was added or edited or
+ *   a new config version was recorded, re-draws each slot's header from the library and config as
+ *   they are now. A dialogue already under way must go on with the persona, style and tools it was
+ *   started with (its stored header), and its samples must carry the tools it offered: the calls in
+ *   its messages were made to those tools.
+ * - After an attempt died between settling its dialogues and writing their samples: the retry writes
+ *   them without asking any role anything, and their provenance must still say simulated.
  */
 import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
@@ -13,7 +16,7 @@ import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campa
 import { dialogueTurnsOf, iterationDialogues } from "../../src/db/repos/dialogues.js";
 import { pageSamples } from "../../src/db/repos/samples.js";
 import { upsertTools } from "../../src/db/repos/tools.js";
-import { dialogues as dialoguesTable } from "../../src/db/schema.js";
+import { dialogues as dialoguesTable, samples as samplesTable } from "../../src/db/schema.js";
 import type { McpTool } from "../../src/domain/types.js";
 import { RequestLedger } from "../../src/framework/requestLedger.js";
 import { buildStageContext } from "../../src/framework/stageContext.js";
@@ -135,5 +138,37 @@ test(
       for (const t of await dialogueTurnsOf(db, id))
         if (t.kind === "assistant") for (const c of t.message.tool_calls ?? []) assert.ok(names.has(c.function.name), `${id} seq ${t.seq}: ${c.function.name}`);
     }
+  },
+);
+
+test(
+  "samples a retry writes for dialogues an earlier attempt settled keep their provenance: simulated, though this attempt asked nothing",
+  { timeout: 180_000 },
+  async () => {
+    const campaignId = `mt-prov-${RUN}`;
+    const db = res.db.db;
+    await upsertTools(
+      db,
+      campaignId,
+      EXAMPLE_TOOLS.map(({ tool, domain }) => ({ tool, domain, source: "example", hash: tool.name })),
+    );
+    const cfg = config(["a careful accountant"]);
+    const first = context(campaignId, cfg, new AbortController().signal);
+    await synthesizeMultiTurnHandler.runBatch(first.ctx, 0, { resumeFrom: undefined, report: () => undefined });
+    await first.ledger.drain();
+    const written = await pageSamples(db, { campaignId, iteration: 1, limit: 10_000 });
+    assert.ok(written.length > 0);
+    assert.ok(written.every((s) => (s.metadata as { provenance: { simulated?: boolean } }).provenance.simulated === true));
+    // The attempt died after its dialogues were settled and before their samples were written.
+    await db.delete(samplesTable).where(eq(samplesTable.campaignId, campaignId));
+    const chats = sim.stats().byPath["/v1/chat/completions"] ?? 0;
+    const retry = context(campaignId, cfg, new AbortController().signal);
+    await synthesizeMultiTurnHandler.runBatch(retry.ctx, 0, { resumeFrom: undefined, report: () => undefined });
+    await retry.ledger.drain();
+    assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - chats, 0, "the retry asked nothing");
+    const rewritten = await pageSamples(db, { campaignId, iteration: 1, limit: 10_000 });
+    assert.equal(rewritten.length, written.length, "every sample written again");
+    for (const s of rewritten)
+      assert.equal((s.metadata as { provenance: { simulated?: boolean } }).provenance.simulated, true, `${s.slotKey}: made by the simulator, and says so`);
   },
 );
