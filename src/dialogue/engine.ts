@@ -8,8 +8,9 @@
  * the last stored turn) and of seeds derived from the dialogue's seed, so a dialogue reopened after a crash
  * continues at its last stored turn, appends each seq once, and asks the same questions again.
  * Two attempts on one dialogue at once (Temporal retries a batch whose attempt timed out while that
- * attempt still runs) cannot mix their turns: a seq another attempt stored first makes this one read
- * the stored turns again and go on from them (a model need not answer the same request the same way
+ * attempt still runs) cannot mix their turns: a seq another attempt stored first (or a dialogue it
+ * ended: an ended one takes no more turns) makes this one read the stored turns again and go on from
+ * them, or stop with the stored outcome (a model need not answer the same request the same way
  * twice, so its own turn, and any call in it, is dropped), the stored plan and outcome are the ones it
  * uses and returns, and a call of a stored turn runs with the stored arguments.
  * Tool calls are exactly-once towards the executor: each call is recorded (callStarted) before it is

@@ -81,7 +81,7 @@ export class MemoryDialogueStore implements DialogueStore {
   async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean> {
     const d = this.get(dialogueId);
     if (turn.seq > d.turns.length) throw new Error(`appendTurn ${dialogueId}: seq ${turn.seq} leaves a gap after ${d.turns.length} stored turns`);
-    const stored = turn.seq === d.turns.length;
+    const stored = turn.seq === d.turns.length && d.outcome === null;
     if (stored) d.turns.push(clone(turn));
     this.wrote("appendTurn");
     return stored;

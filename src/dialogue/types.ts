@@ -137,9 +137,10 @@ export interface DialogueStore {
   open(header: DialogueHeader): Promise<OpenedDialogue>;
   savePlan(dialogueId: string, plan: DialoguePlan): Promise<void>;
   /**
-   * Stores the turn unless one with its seq is stored already; says whether this call stored it. False
-   * means another attempt on the same dialogue (a retry started while a timed-out attempt still runs)
-   * got there first: the caller's turns are not the stored ones any more.
+   * Stores the turn unless one with its seq is stored already or the dialogue has an outcome; says
+   * whether this call stored it. False means another attempt on the same dialogue (a retry started
+   * while a timed-out attempt still runs) got there first, or ended the dialogue: the caller's turns
+   * are not the stored ones any more.
    */
   appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean>;
   /** Records a call before it is executed; returns the stored record (an earlier attempt's, if any). */

@@ -58,12 +58,15 @@ export class PostgresDialogueStore implements DialogueStore {
 
   /** One statement per turn (a dialogue stores tens of them; its row's updated_at moves with the plan and the outcome only). */
   async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean> {
-    const stored = await this.db
-      .insert(dialogueTurns)
-      .values({ dialogueId, seq: turn.seq, kind: turn.kind, turn })
-      .onConflictDoNothing()
-      .returning({ seq: dialogueTurns.seq });
-    return stored.length > 0;
+    // Not into a dialogue that has ended (another attempt stored its outcome): it takes no more turns.
+    const stored = await this.db.execute(sql`
+      INSERT INTO ${dialogueTurns} (dialogue_id, seq, kind, turn)
+      SELECT ${dialogueId}, ${turn.seq}, ${turn.kind}, ${JSON.stringify(turn)}::jsonb
+      WHERE EXISTS (SELECT 1 FROM ${dialogues} WHERE ${dialogues.id} = ${dialogueId} AND ${dialogues.status} = 'running')
+      ON CONFLICT DO NOTHING
+      RETURNING seq`);
+    const rows = (stored as { rows?: unknown[] }).rows ?? (stored as unknown as unknown[]);
+    return rows.length > 0;
   }
 
   /** `existed` says whether an earlier attempt had recorded the call (the engine then never assumes a fresh one). */

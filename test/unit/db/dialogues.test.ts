@@ -103,6 +103,9 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     await store.finish(header.id, outcome);
     await store.finish(header.id, { ...outcome, status: "dropped", dropReason: "unfinished" });
     assert.deepEqual((await store.open(header)).outcome, outcome, "the first outcome stays");
+    const next = { ...(turns[1] as DialogueTurn), seq: turns.length } as DialogueTurn;
+    assert.equal(await store.appendTurn(header.id, next), false, "an ended dialogue takes no more turns");
+    assert.equal((await store.open(header)).turns.length, turns.length);
     assert.deepEqual([...(await dialogueOutcomes(h.db, [header.id, "c/1/synthesize.multiTurn/9"]))], [[header.id, outcome]]);
     assert.deepEqual(await dialogueProgress(h.db, "c", 1, new Date(Date.now() - 60_000)), {
       running: 0,

@@ -872,6 +872,27 @@ test("two attempts on one dialogue at once (a retry while the timed-out attempt 
   assert.deepEqual(b, store.outcome(HEADER.id));
 });
 
+test("a dialogue another attempt ended meanwhile takes no more turns: the run returns the stored outcome", async () => {
+  roles.script(goodScripts());
+  const reference = await run();
+  const store = new MemoryDialogueStore();
+  const otherOutcome: DialogueOutcome = { ...reference.outcome, status: "dropped", dropReason: "unusable_answer", detail: "the other attempt's ending" };
+  let ended = false;
+  const input = inputFor({ store });
+  const outcome = await runDialogue({
+    ...input,
+    onTurn: (e) => {
+      // The other attempt ends the dialogue right after this one stored seq 3.
+      if (e.seq === 3 && !ended) {
+        ended = true;
+        store.finish(HEADER.id, otherOutcome).catch(assert.ifError);
+      }
+    },
+  });
+  assert.deepEqual(outcome, otherOutcome, "the stored outcome, not this run's");
+  assert.equal(store.turns(HEADER.id).length, 4, "no turn stored after the dialogue ended");
+});
+
 test("a call started but never finished: an idempotent executor re-executes it, any other drops the dialogue", async () => {
   roles.script(goodScripts());
   // Idempotent: the interrupted call runs again (harmless by declaration), and the dialogue ends as usual.

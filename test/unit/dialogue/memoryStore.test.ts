@@ -42,6 +42,8 @@ test("writes are idempotent and a seq gap is refused", async () => {
   await store.finish(header.id, outcome);
   await store.finish(header.id, { ...outcome, status: "dropped" });
   assert.deepEqual((await store.open(header)).outcome, outcome, "the first outcome wins; open returns it");
+  assert.equal(await store.appendTurn(header.id, { ...system("after"), seq: 1 }), false, "an ended dialogue takes no more turns");
+  assert.equal(store.turns(header.id).length, 1);
   await assert.rejects(store.appendTurn("nope", system("x")), /never opened/);
 });
 
