@@ -72,7 +72,14 @@ type Step =
  * append() found the seq stored by another attempt on the same dialogue (Temporal started a retry while
  * the attempt it gave up on still ran): this run's turns are not the stored ones, so it reads them again.
  */
-class TurnTaken extends Error {}
+class TurnTaken extends Error {
+  constructor(
+    readonly seq: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** How a dialogue ends, before the counts are added. */
 type Ending = { kind: "done" } | { kind: "unfinished"; detail: string } | { kind: "drop"; reason: DropReason; detail: string };
@@ -208,6 +215,8 @@ class DialogueRun {
           // Another attempt stored this seq first: go on from what is stored (or stop, if it ended the dialogue).
           const stored = await this.reread();
           if (stored) return stored;
+          // A store that refuses a turn must hold one at that seq (or an outcome): else this would ask again forever.
+          if (this.turns.length <= err.seq) throw new Error(`dialogue ${this.id}: the store refused seq ${err.seq} but holds no turn there and no outcome`);
           continue;
         }
         // The dialogue outgrew a role model's context: it can go no further, like one at turns.max,
@@ -430,7 +439,8 @@ class DialogueRun {
   }
 
   private async append(turn: DialogueTurn): Promise<void> {
-    if (!(await this.input.store.appendTurn(this.id, turn))) throw new TurnTaken(`dialogue ${this.id}: seq ${turn.seq} was stored by another attempt`);
+    if (!(await this.input.store.appendTurn(this.id, turn)))
+      throw new TurnTaken(turn.seq, `dialogue ${this.id}: seq ${turn.seq} was stored by another attempt`);
     this.turns.push(turn);
     this.input.onTurn?.({ dialogueId: this.id, seq: turn.seq, kind: turn.kind });
   }

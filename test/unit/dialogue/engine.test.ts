@@ -893,6 +893,16 @@ test("a dialogue another attempt ended meanwhile takes no more turns: the run re
   assert.equal(store.turns(HEADER.id).length, 4, "no turn stored after the dialogue ended");
 });
 
+test("a store that refuses a turn without holding one there (nor an outcome) fails the dialogue instead of asking again forever", async () => {
+  roles.script(goodScripts());
+  class RefusingStore extends MemoryDialogueStore {
+    override async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean> {
+      return turn.seq < 2 ? super.appendTurn(dialogueId, turn) : false;
+    }
+  }
+  await assert.rejects(run({ store: new RefusingStore() }), /the store refused seq 2 but holds no turn there and no outcome/);
+});
+
 test("a call started but never finished: an idempotent executor re-executes it, any other drops the dialogue", async () => {
   roles.script(goodScripts());
   // Idempotent: the interrupted call runs again (harmless by declaration), and the dialogue ends as usual.
