@@ -4,9 +4,15 @@
  * calls through the executor, and stores every message as it goes. Plain code over the store, role
  * clients and executor interfaces (types.ts): no Temporal, no database.
  *
- * Resume: every decision is a function of the stored turns (what comes next is read from the last
- * stored turn) and of seeds derived from the dialogue's seed, so a dialogue reopened after a crash
+ * Resume: every decision is a function of the stored header and turns (what comes next is read from
+ * the last stored turn) and of seeds derived from the dialogue's seed, so a dialogue reopened after a crash
  * continues at its last stored turn, appends each seq once, and asks the same questions again.
+ * Two attempts on one dialogue at once (Temporal retries a batch whose attempt timed out while that
+ * attempt still runs) cannot mix their turns: a seq another attempt stored first (or a dialogue it
+ * ended: an ended one takes no more turns) makes this one read the stored turns again and go on from
+ * them, or stop with the stored outcome (a model need not answer the same request the same way
+ * twice, so its own turn, and any call in it, is dropped), the stored plan and outcome are the ones it
+ * uses and returns, and a call of a stored turn runs with the stored arguments.
  * Tool calls are exactly-once towards the executor: each call is recorded (callStarted) before it is
  * executed and its result (callDone) after; a recorded result is reused, and a call that was started
  * by an earlier attempt but never finished is re-executed only by an idempotent executor; any other
@@ -56,7 +62,24 @@ type AssistantTurn = Extract<DialogueTurn, { kind: "assistant" }>;
 
 /** What comes next, read from the stored turns. */
 type Step =
-  { kind: "user" } | { kind: "assistant"; userTurn: number; round: number } | { kind: "tools"; turn: AssistantTurn } | { kind: "unfinished"; detail: string };
+  | { kind: "system" }
+  | { kind: "user" }
+  | { kind: "assistant"; userTurn: number; round: number }
+  | { kind: "tools"; turn: AssistantTurn }
+  | { kind: "unfinished"; detail: string };
+
+/**
+ * append() found the seq stored by another attempt on the same dialogue (Temporal started a retry while
+ * the attempt it gave up on still ran): this run's turns are not the stored ones, so it reads them again.
+ */
+class TurnTaken extends Error {
+  constructor(
+    readonly seq: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** How a dialogue ends, before the counts are added. */
 type Ending = { kind: "done" } | { kind: "unfinished"; detail: string } | { kind: "drop"; reason: DropReason; detail: string };
@@ -126,13 +149,17 @@ export async function runDialogue(input: RunDialogueInput): Promise<DialogueOutc
   input.signal.throwIfAborted();
   const opened = await input.store.open(input.header);
   if (opened.outcome) return opened.outcome;
-  return new DialogueRun(input, sortedTurns(input.header.id, opened.turns)).run(opened.plan);
+  // A dialogue an earlier attempt started goes on with the header it was started with (its plan and
+  // turns were made for those tools and that persona), not with one drawn again from a library or
+  // config that may have changed since.
+  const header = opened.header;
+  return new DialogueRun({ ...input, header }, sortedTurns(header.id, opened.turns)).run(opened.plan);
 }
 
 class DialogueRun {
   private readonly id: string;
-  /** Turns with a smaller seq were stored by an earlier attempt. */
-  private readonly resumedTurns: number;
+  /** Turns with a smaller seq were stored by an earlier (or another) attempt. */
+  private resumedTurns: number;
 
   constructor(
     private readonly input: RunDialogueInput,
@@ -148,10 +175,10 @@ class DialogueRun {
     if (!plan) {
       const made = await this.makePlan();
       if ("drop" in made) return this.end(made.drop);
-      plan = made.plan;
-      await store.savePlan(this.id, plan);
+      await store.savePlan(this.id, made.plan);
+      // The first plan stored stays: another attempt's, when one saved its own first.
+      plan = (await store.open(this.input.header)).plan ?? made.plan;
     }
-    if (this.turns.length === 0) await this.append({ seq: 0, kind: "system", message: { role: "system", content: ASSISTANT_SYSTEM } });
 
     for (;;) {
       signal.throwIfAborted();
@@ -167,6 +194,9 @@ class DialogueRun {
       let ending: Ending | undefined;
       try {
         switch (step.kind) {
+          case "system":
+            await this.append({ seq: 0, kind: "system", message: { role: "system", content: ASSISTANT_SYSTEM } });
+            break;
           case "unfinished":
             ending = step;
             break;
@@ -181,6 +211,14 @@ class DialogueRun {
             break;
         }
       } catch (err) {
+        if (err instanceof TurnTaken) {
+          // Another attempt stored this seq first: go on from what is stored (or stop, if it ended the dialogue).
+          const stored = await this.reread();
+          if (stored) return stored;
+          // A store that refuses a turn must hold one at that seq (or an outcome): else this would ask again forever.
+          if (this.turns.length <= err.seq) throw new Error(`dialogue ${this.id}: the store refused seq ${err.seq} but holds no turn there and no outcome`);
+          continue;
+        }
         // The dialogue outgrew a role model's context: it can go no further, like one at turns.max,
         // and the turns accepted so far (each of which fitted) are as good as they were.
         if (!isContextLengthError(err)) throw err;
@@ -193,7 +231,8 @@ class DialogueRun {
   private nextStep(): Step {
     const last = this.turns.at(-1);
     const { stage } = this.input;
-    if (!last || last.kind === "system") return { kind: "user" };
+    if (!last) return { kind: "system" };
+    if (last.kind === "system") return { kind: "user" };
     if (last.kind === "user") return { kind: "assistant", userTurn: last.userTurn, round: 0 };
     const assistant = this.lastAssistant();
     if (!assistant) throw new Error(`dialogue ${this.id}: a tool turn at seq ${last.seq} follows no assistant turn`);
@@ -374,7 +413,12 @@ class DialogueRun {
     return rng.chance(rate) ? rng.pick(INJECTED_ERROR_TYPES) : undefined;
   }
 
-  /** The dialogue's earlier calls with their results, in order (the tool server keeps them consistent). */
+  /**
+   * The dialogue's earlier calls with their results, in order (the tool server keeps them consistent),
+   * as the assistant saw them: a result's `detail` is ours (why the engine made it: an unreadable
+   * answer's endpoint, model and parse error) and must not reach the tool server, whose later answers
+   * become tool messages a model is trained on.
+   */
   private toolHistory(): ToolHistoryEntry[] {
     const calls = new Map<string, { name: string; arguments: unknown }>();
     const history: ToolHistoryEntry[] = [];
@@ -383,7 +427,8 @@ class DialogueRun {
         for (const c of t.message.tool_calls ?? []) calls.set(c.id, { name: c.function.name, arguments: parseArguments(c.function.arguments) });
       else if (t.kind === "tool") {
         const c = calls.get(t.message.tool_call_id);
-        history.push({ name: c?.name ?? t.callName, arguments: c?.arguments ?? null, result: t.result });
+        const { detail: _ours, ...result } = t.result;
+        history.push({ name: c?.name ?? t.callName, arguments: c?.arguments ?? null, result });
       }
     }
     return history;
@@ -394,9 +439,18 @@ class DialogueRun {
   }
 
   private async append(turn: DialogueTurn): Promise<void> {
-    await this.input.store.appendTurn(this.id, turn);
+    if (!(await this.input.store.appendTurn(this.id, turn)))
+      throw new TurnTaken(turn.seq, `dialogue ${this.id}: seq ${turn.seq} was stored by another attempt`);
     this.turns.push(turn);
     this.input.onTurn?.({ dialogueId: this.id, seq: turn.seq, kind: turn.kind });
+  }
+
+  /** The stored turns replace this run's; returns the stored outcome when another attempt ended the dialogue. */
+  private async reread(): Promise<DialogueOutcome | null> {
+    const opened = await this.input.store.open(this.input.header);
+    this.turns.splice(0, this.turns.length, ...sortedTurns(this.id, opened.turns));
+    this.resumedTurns = this.turns.length;
+    return opened.outcome;
   }
 
   private async end(ending: Ending): Promise<DialogueOutcome> {
@@ -415,6 +469,8 @@ class DialogueRun {
       outcome = { status: "dropped", dropReason: "no_accepted_turns", detail, ...counts, finished };
     } else outcome = { status: "kept", ...(ending.kind === "unfinished" ? { detail: ending.detail } : {}), ...counts, finished };
     await this.input.store.finish(this.id, outcome);
-    return outcome;
+    // The first outcome stored stays: another attempt's, when one ended the dialogue first (the stage
+    // writes samples by the outcome it is given, so it must be the stored one).
+    return (await this.input.store.open(this.input.header)).outcome ?? outcome;
   }
 }

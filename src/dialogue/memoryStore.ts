@@ -6,7 +6,7 @@
  * resume a dialogue from exactly that point.
  */
 import type { DialoguePlan, ToolResult } from "./protocol.js";
-import type { DialogueHeader, DialogueOutcome, DialogueStore, DialogueTurn, ToolExecutionRecord } from "./types.js";
+import type { DialogueHeader, DialogueOutcome, DialogueStore, DialogueTurn, OpenedDialogue, ToolExecutionRecord } from "./types.js";
 
 export type StoreWrite = "savePlan" | "appendTurn" | "callStarted" | "callDone" | "finish";
 
@@ -63,13 +63,13 @@ export class MemoryDialogueStore implements DialogueStore {
     return clone(this.get(dialogueId).outcome);
   }
 
-  async open(header: DialogueHeader): Promise<{ plan: DialoguePlan | null; turns: DialogueTurn[]; outcome: DialogueOutcome | null }> {
+  async open(header: DialogueHeader): Promise<OpenedDialogue> {
     let d = this.dialogues.get(header.id);
     if (!d) {
       d = { header: clone(header), plan: null, turns: [], calls: new Map(), outcome: null };
       this.dialogues.set(header.id, d);
     }
-    return { plan: clone(d.plan), turns: clone(d.turns), outcome: clone(d.outcome) };
+    return { header: clone(d.header), plan: clone(d.plan), turns: clone(d.turns), outcome: clone(d.outcome) };
   }
 
   async savePlan(dialogueId: string, plan: DialoguePlan): Promise<void> {
@@ -78,11 +78,13 @@ export class MemoryDialogueStore implements DialogueStore {
     this.wrote("savePlan");
   }
 
-  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void> {
+  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean> {
     const d = this.get(dialogueId);
     if (turn.seq > d.turns.length) throw new Error(`appendTurn ${dialogueId}: seq ${turn.seq} leaves a gap after ${d.turns.length} stored turns`);
-    if (turn.seq === d.turns.length) d.turns.push(clone(turn));
+    const stored = turn.seq === d.turns.length && d.outcome === null;
+    if (stored) d.turns.push(clone(turn));
     this.wrote("appendTurn");
+    return stored;
   }
 
   async callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord> {

@@ -115,12 +115,34 @@ export interface DialogueOutcome {
   finished: boolean;
 }
 
-/** Turn-by-turn storage. Every write is idempotent: appending a (dialogue, seq) that exists is a no-op. */
+/** What DialogueStore.open returns. */
+export interface OpenedDialogue {
+  header: DialogueHeader;
+  plan: DialoguePlan | null;
+  turns: DialogueTurn[];
+  outcome: DialogueOutcome | null;
+}
+
+/**
+ * Turn-by-turn storage. Every write is idempotent: appending a (dialogue, seq) that exists is a no-op;
+ * the first plan, call record, call result and outcome stored stay.
+ */
 export interface DialogueStore {
-  /** Creates the dialogue (no-op when it exists) and returns its header, plan and stored turns. */
-  open(header: DialogueHeader): Promise<{ plan: DialoguePlan | null; turns: DialogueTurn[]; outcome: DialogueOutcome | null }>;
+  /**
+   * Creates the dialogue (no-op when it exists) and returns its header, plan and stored turns. The
+   * header is the STORED one: a dialogue created by an earlier attempt keeps the persona, style, tools,
+   * target and seed it was started with, whatever the caller drew this time (the library or the config
+   * may have changed since: a tool file edited or added, a new config version, before a restart).
+   */
+  open(header: DialogueHeader): Promise<OpenedDialogue>;
   savePlan(dialogueId: string, plan: DialoguePlan): Promise<void>;
-  appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void>;
+  /**
+   * Stores the turn unless one with its seq is stored already or the dialogue has an outcome; says
+   * whether this call stored it. False means another attempt on the same dialogue (a retry started
+   * while a timed-out attempt still runs) got there first, or ended the dialogue: the caller's turns
+   * are not the stored ones any more.
+   */
+  appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean>;
   /** Records a call before it is executed; returns the stored record (an earlier attempt's, if any). */
   callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord>;
   callDone(dialogueId: string, callId: string, result: ToolResult): Promise<void>;

@@ -5,8 +5,10 @@
  * (candidateCheck.ts) and, when it breaks a rule and reflection is on, revised once (reflection.ts).
  * Valid candidates are grouped by agreement under src/matching (the strict label comparison that
  * score.consistency uses: two text answers agree when neither calls a tool; calls agree by the
- * matcher); the largest group wins when it has at least m members. Otherwise the negotiator, when one
- * is configured, picks one of the valid candidates with reasons or rejects them all.
+ * matcher); the largest group wins when it has at least m members and no other group is as large (with
+ * m <= k/2, two different answers can both reach m: a tie is no agreement, and the candidates' order
+ * must not pick the label). Otherwise the negotiator, when one is configured, picks one of the valid
+ * candidates with reasons or rejects them all.
  *
  * A rejected turn still carries the dialogue on (the engine stores it, never as a label) with the
  * plurality candidate, the first of the largest valid group. When none is valid it is the first
@@ -144,13 +146,16 @@ export async function voteOnTurn(p: VoteInput): Promise<VoteResult> {
     negotiated,
   });
 
-  if (largest.length >= m) return done({ decision: "vote", chosen: largest[0]! }, false);
+  const tie = largest.length >= m && (groups[1]?.length ?? 0) === largest.length;
+  if (largest.length >= m && !tie) return done({ decision: "vote", chosen: largest[0]! }, false);
   if (valid.length === 0) return done({ decision: "rejected", rejectReason: `none of the ${k} candidates is valid`, chosen: plurality }, false);
   if (!p.negotiator)
     return done(
       {
         decision: "rejected",
-        rejectReason: `only ${largest.length} of ${k} candidates agree; ${m} required and no negotiator is configured`,
+        rejectReason: tie
+          ? `a tie: ${groups.filter((g) => g.length === largest.length).length} groups of ${largest.length} of ${k} candidates agree on different answers; no negotiator is configured`
+          : `only ${largest.length} of ${k} candidates agree; ${m} required and no negotiator is configured`,
         chosen: plurality,
       },
       false,

@@ -17,8 +17,11 @@ export interface JudgeRequest {
   body: Record<string, unknown>;
 }
 
-/** The verdict and analysis to answer, a raw reply text (to test unreadable answers), or an HTTP error status (a judge endpoint failing). */
-export type ScriptedAnswer = { verdict: string; analysis: string } | { raw: string } | { httpStatus: number };
+/**
+ * The verdict and analysis to answer, a raw reply text (to test unreadable answers), or an HTTP error
+ * status (a judge endpoint failing; `message` as the server words it, e.g. vLLM's context-length 400).
+ */
+export type ScriptedAnswer = { verdict: string; analysis: string } | { raw: string } | { httpStatus: number; message?: string };
 
 export interface ScriptedJudge {
   url: string;
@@ -50,7 +53,7 @@ export async function startScriptedJudge(answer: (req: JudgeRequest) => Scripted
     const jr: JudgeRequest = { marker, model: String(body.model), seed: typeof body.seed === "number" ? body.seed : undefined, case: c, body };
     requests.push(jr);
     const a = answer(jr);
-    if ("httpStatus" in a) return chatError(a.httpStatus, `scripted judge: planted HTTP ${a.httpStatus}`);
+    if ("httpStatus" in a) return chatError(a.httpStatus, a.message ?? `scripted judge: planted HTTP ${a.httpStatus}`);
     return chatCompletion({ id: `chatcmpl-scripted-${++n}`, model: jr.model, message: { content: "raw" in a ? a.raw : JSON.stringify(a) } });
   });
   return { url: server.url, requests, close: server.close };

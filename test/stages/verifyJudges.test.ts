@@ -30,8 +30,13 @@ type JudgesStage = StageConfigOf<"verify.judges">;
 
 let res: StageResources;
 let judge: ScriptedJudge;
-/** Planted verdict per latest user request, per seed ("unreadable": a reply that is not the answer schema; "down": HTTP 500). */
-const plan = new Map<string, Record<number, "CORRECT" | "INCORRECT" | "unreadable" | "down">>();
+/**
+ * Planted verdict per latest user request, per seed ("unreadable": a reply that is not the answer
+ * schema; "down": HTTP 500; "tooLong": vLLM's 400 for a prompt longer than the judge model's context).
+ */
+const plan = new Map<string, Record<number, "CORRECT" | "INCORRECT" | "unreadable" | "down" | "tooLong">>();
+const TOO_LONG =
+  "This model's maximum context length is 32768 tokens. However, you requested 41022 tokens (40510 in the messages, 512 in the completion). Please reduce the length of the messages or completion.";
 
 before(async () => {
   res = await startStageResources("verify-judges", 17);
@@ -42,6 +47,7 @@ before(async () => {
       const a = p?.[r.seed ?? 0];
       if (!a || a === "unreadable") return { raw: "I think it is fine" };
       if (a === "down") return { httpStatus: 500 };
+      if (a === "tooLong") return { httpStatus: 400, message: TOO_LONG };
       return { verdict: a, analysis: `scripted: ${a} (seed ${r.seed})` };
     },
     { markers: [SAMPLE_CHECK_MARKER] },
@@ -314,3 +320,57 @@ test("noConsensus keep: a sample the committee cannot decide stays verified, wit
   assert.equal(v.ok, true);
   assert.match(v.reasons[0]!, /^no consensus \(kept, noConsensus keep\)/);
 });
+
+test(
+  "a multi-turn sample longer than the judge model's context is settled by the noConsensus policy with the reason; the batch and its other samples go on",
+  { timeout: 120_000 },
+  async () => {
+    const db = res.db.db;
+    const campaignId = `judges-long-${RUN}`;
+    const config = campaignConfig({
+      simUrl: res.sim.url,
+      judgeUrl: judge.url,
+      stages: [{ name: "verify.rules" }, { name: "verify.judges", committee: COMMITTEE }],
+    });
+    const [s] = await seedPool(db, createRoleClient(config, "generator"), campaignId, 1, { store: false, offset: 11 });
+    await storeSeeds(db, campaignId, [s!]);
+    plan.set(s!.query, { 0: "CORRECT", 1: "CORRECT", 2: "CORRECT" });
+    const mt = multiTurnMessages();
+    const long = { ...mt, lastUser: "And the forecast for the whole of next month, day by day?" };
+    const messages = mt.messages.map((m) => (m.role === "user" && m.content === mt.lastUser ? { ...m, content: long.lastUser } : m));
+    const weather = EXAMPLE_TOOLS.map((t) => t.tool).find((t) => t.name === "get_current_weather")!;
+    const mtId = sampleId(campaignId, { messages, tools: [weather] });
+    await insertSamples(db, [
+      {
+        id: mtId,
+        campaignId,
+        iteration: 1,
+        kind: "multi_turn",
+        origin: "synthesized",
+        stage: "synthesize.multiTurn",
+        slotKey: `${campaignId}/1/synthesize.multiTurn/0#6`,
+        messages,
+        tools: [weather],
+        status: "verified",
+        verdicts: [{ verifier: "rules", ok: true, reasons: [] }],
+        metadata: { dialogue: { id: `${campaignId}/1/synthesize.multiTurn/0`, labelSeq: 6, userTurn: 2, round: 0, turns: 2 } },
+      },
+    ]);
+    plan.set(long.lastUser, { 0: "tooLong", 1: "tooLong", 2: "tooLong" });
+    const ctx = stageContext<JudgesStage>(db, res.workDir, campaignId, config, "verify.judges");
+    const batches = await planAndRun(db, ctx, verifyJudgesHandler);
+    const rows = new Map((await db.select().from(samples).where(eq(samples.campaignId, campaignId))).map((r) => [r.id, r]));
+    assert.equal(rows.get(s!.id)!.status, "verified", "the other sample of the batch was judged");
+    const long1 = rows.get(mtId)!;
+    assert.equal(long1.status, "rejected", "noConsensus reject (the default): a sample no judge could read is not kept as judged");
+    const v = long1.verdicts.find((x) => x.verifier === "judges")!;
+    assert.equal(v.ok, false);
+    assert.match(
+      v.reasons[0]!,
+      /^not judged \(rejected, noConsensus reject\): the sample does not fit the judge model's context: .*maximum context length is 32768/,
+    );
+    const summary = await verifyJudgesHandler.finalize!(ctx, batches);
+    assert.equal(summary.judged, 1);
+    assert.equal(summary.tooLongForJudges, 1, "the summary counts the samples no judge could read");
+  },
+);

@@ -7,14 +7,23 @@
  */
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { DialoguePlan, ToolResult } from "../../dialogue/protocol.js";
-import type { DialogueHeader, DialogueOutcome, DialogueStatus, DialogueStore, DialogueTurn, ToolExecutionRecord } from "../../dialogue/types.js";
+import type {
+  DialogueHeader,
+  DialogueOutcome,
+  DialogueStatus,
+  DialogueStore,
+  DialogueTurn,
+  OpenedDialogue,
+  ToolExecutionRecord,
+} from "../../dialogue/types.js";
 import type { Db } from "../client.js";
 import { dialogues, dialogueTurns, toolExecutions } from "../schema.js";
 
 export class PostgresDialogueStore implements DialogueStore {
   constructor(private readonly db: Db) {}
 
-  async open(header: DialogueHeader): Promise<{ plan: DialoguePlan | null; turns: DialogueTurn[]; outcome: DialogueOutcome | null }> {
+  /** The header returned is the stored row's: a dialogue an earlier attempt created keeps the one it was started with. */
+  async open(header: DialogueHeader): Promise<OpenedDialogue> {
     await this.db
       .insert(dialogues)
       .values({
@@ -29,13 +38,14 @@ export class PostgresDialogueStore implements DialogueStore {
         seed: header.seed,
       })
       .onConflictDoNothing();
-    const [row] = await this.db.select({ plan: dialogues.plan, outcome: dialogues.outcome }).from(dialogues).where(eq(dialogues.id, header.id));
+    const [row] = await this.db.select().from(dialogues).where(eq(dialogues.id, header.id));
+    if (!row) throw new Error(`dialogue ${header.id} was not stored`);
     const turns = await this.db
       .select({ turn: dialogueTurns.turn })
       .from(dialogueTurns)
       .where(eq(dialogueTurns.dialogueId, header.id))
       .orderBy(asc(dialogueTurns.seq));
-    return { plan: row?.plan ?? null, turns: turns.map((t) => t.turn), outcome: row?.outcome ?? null };
+    return { header: headerOf(row), plan: row.plan ?? null, turns: turns.map((t) => t.turn), outcome: row.outcome ?? null };
   }
 
   /** The first plan stored stays (a resumed dialogue continues the plan its turns followed). */
@@ -47,8 +57,16 @@ export class PostgresDialogueStore implements DialogueStore {
   }
 
   /** One statement per turn (a dialogue stores tens of them; its row's updated_at moves with the plan and the outcome only). */
-  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<void> {
-    await this.db.insert(dialogueTurns).values({ dialogueId, seq: turn.seq, kind: turn.kind, turn }).onConflictDoNothing();
+  async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean> {
+    // Not into a dialogue that has ended (another attempt stored its outcome): it takes no more turns.
+    const stored = await this.db.execute(sql`
+      INSERT INTO ${dialogueTurns} (dialogue_id, seq, kind, turn)
+      SELECT ${dialogueId}, ${turn.seq}, ${turn.kind}, ${JSON.stringify(turn)}::jsonb
+      WHERE EXISTS (SELECT 1 FROM ${dialogues} WHERE ${dialogues.id} = ${dialogueId} AND ${dialogues.status} = 'running')
+      ON CONFLICT DO NOTHING
+      RETURNING seq`);
+    const rows = (stored as { rows?: unknown[] }).rows ?? (stored as unknown as unknown[]);
+    return rows.length > 0;
   }
 
   /** `existed` says whether an earlier attempt had recorded the call (the engine then never assumes a fresh one). */
@@ -81,6 +99,32 @@ export class PostgresDialogueStore implements DialogueStore {
       .set({ status: outcome.status, outcome, updatedAt: new Date() })
       .where(and(eq(dialogues.id, dialogueId), eq(dialogues.status, "running")));
   }
+}
+
+function headerOf(row: typeof dialogues.$inferSelect): DialogueHeader {
+  return {
+    id: row.id,
+    campaignId: row.campaignId,
+    iteration: row.iteration,
+    slot: row.slot,
+    persona: row.persona,
+    style: row.style,
+    tools: row.tools,
+    targetTurns: row.targetTurns,
+    seed: row.seed,
+  };
+}
+
+/** The tools a dialogue offered: its stored header's (what its samples carry), by dialogue id. */
+export async function dialogueToolsOf(db: Db, ids: readonly string[]): Promise<Map<string, DialogueHeader["tools"]>> {
+  const out = new Map<string, DialogueHeader["tools"]>();
+  if (ids.length === 0) return out;
+  const rows = await db
+    .select({ id: dialogues.id, tools: dialogues.tools })
+    .from(dialogues)
+    .where(inArray(dialogues.id, [...ids]));
+  for (const r of rows) out.set(r.id, r.tools);
+  return out;
 }
 
 function toRecord(row: typeof toolExecutions.$inferSelect): ToolExecutionRecord {

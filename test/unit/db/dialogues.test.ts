@@ -70,12 +70,18 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
   try {
     await migrateDatabase(h);
     const store = new PostgresDialogueStore(h.db);
-    assert.deepEqual(await store.open(header), { plan: null, turns: [], outcome: null }, "a new dialogue has nothing stored");
+    assert.deepEqual(await store.open(header), { header, plan: null, turns: [], outcome: null }, "a new dialogue has nothing stored");
     await store.savePlan(header.id, plan);
     await store.savePlan(header.id, { ...plan, scenario: "another" });
     // Turns arrive out of order once (a replayed batch), and twice each: stored once, read in seq order.
-    for (const t of [turns[1], turns[0], ...turns, turns[3]] as DialogueTurn[]) await store.appendTurn(header.id, t);
-    await store.appendTurn(header.id, { ...(turns[1] as DialogueTurn), message: { role: "user", content: "changed" } } as DialogueTurn);
+    const appended: boolean[] = [];
+    for (const t of [turns[1], turns[0], ...turns, turns[3]] as DialogueTurn[]) appended.push(await store.appendTurn(header.id, t));
+    assert.deepEqual(appended, [true, true, false, false, ...turns.slice(2).map(() => true), false], "appendTurn says whether it stored the turn");
+    assert.equal(
+      await store.appendTurn(header.id, { ...(turns[1] as DialogueTurn), message: { role: "user", content: "changed" } } as DialogueTurn),
+      false,
+      "a seq stored by another attempt is not stored again, and the caller is told",
+    );
 
     const first = await store.callStarted({ dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" } });
     assert.deepEqual(first, { dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" }, status: "started", existed: false });
@@ -87,7 +93,8 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     assert.equal(again.existed, true);
     assert.deepEqual(again.arguments, { city: "Paris" }, "the first recorded arguments stay");
 
-    const reopened = await store.open({ ...header, persona: "someone else" });
+    const reopened = await store.open({ ...header, persona: "someone else", tools: [], targetTurns: header.targetTurns + 1 });
+    assert.deepEqual(reopened.header, header, "the header the dialogue was created with stays (a redrawn one is not taken)");
     assert.deepEqual(reopened.plan, plan, "the first plan stays");
     assert.deepEqual(reopened.turns, turns, "turns in seq order, each once, as first written");
     assert.equal(reopened.outcome, null);
@@ -96,6 +103,9 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     await store.finish(header.id, outcome);
     await store.finish(header.id, { ...outcome, status: "dropped", dropReason: "unfinished" });
     assert.deepEqual((await store.open(header)).outcome, outcome, "the first outcome stays");
+    const next = { ...(turns[1] as DialogueTurn), seq: turns.length } as DialogueTurn;
+    assert.equal(await store.appendTurn(header.id, next), false, "an ended dialogue takes no more turns");
+    assert.equal((await store.open(header)).turns.length, turns.length);
     assert.deepEqual([...(await dialogueOutcomes(h.db, [header.id, "c/1/synthesize.multiTurn/9"]))], [[header.id, outcome]]);
     assert.deepEqual(await dialogueProgress(h.db, "c", 1, new Date(Date.now() - 60_000)), {
       running: 0,

@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
+import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
+import { dialogueTurnsOf, PostgresDialogueStore, toolExecutionsOf } from "../../../src/db/repos/dialogues.js";
 import { cutSamples } from "../../../src/dialogue/cut.js";
 import { runDialogue } from "../../../src/dialogue/engine.js";
 import type { ToolCallRequest, ToolExecutor } from "../../../src/dialogue/executor.js";
@@ -294,6 +296,42 @@ test("disagreeing candidates: the negotiator rejects all; the turn is rejected, 
   assert.deepEqual(cuts[0]!.messages[2], t.message, "the rejected turn stays in later prompts");
 });
 
+test("two groups that both reach m (k = 4, m = 2: two say Paris, two say Lyon) are a tie: no label by candidate order", async () => {
+  const tied = (over: RoleScripts = {}) =>
+    goodScripts({
+      assistant: (r) => {
+        const c = candidateOf(r.seed, 4);
+        if (c.userTurn === 1 && c.round === 0) return { toolCalls: [{ name: "get_weather", arguments: { city: c.i % 2 === 0 ? "Lyon" : "Paris" } }] };
+        return goodAssistant(r);
+      },
+      ...over,
+    });
+  // Without a negotiator the tie is a rejected turn, never a label.
+  roles.script(tied());
+  const plain = await run({ stage: { voting: { k: 4, m: 2 } } });
+  const t = assistantTurns(plain.turns)[0]!;
+  assert.deepEqual(t.review.votes, { groups: [2, 2], agreeRequired: 2 });
+  assert.equal(t.accepted, false, "a 2-2 split is no agreement");
+  assert.equal(t.review.decision, "rejected");
+  assert.match(t.review.rejectReason!, /tie/);
+  assert.ok(!cutSamples(plain.turns).some((c) => c.labelSeq === t.seq));
+  // With one, the negotiator decides between the tied candidates.
+  roles.requests.length = 0;
+  roles.script(
+    tied({
+      negotiation: (r) => {
+        const offered = r.case!.candidates as { tool_calls: { arguments: { city: string } }[] }[];
+        return { json: { choice: offered.findIndex((c) => c.tool_calls[0]?.arguments.city === "Paris"), reasons: "the user asked about Paris" } };
+      },
+    }),
+  );
+  const negotiated = await run({ negotiator: true, stage: { voting: { k: 4, m: 2, negotiator: "negotiator" } } });
+  const n = assistantTurns(negotiated.turns)[0]!;
+  assert.equal(n.review.decision, "negotiation");
+  assert.equal(JSON.parse(n.message.tool_calls![0]!.function.arguments).city, "Paris");
+  assert.equal(roles.of("negotiation").length, 1);
+});
+
 test("disagreement without a negotiator rejects the turn; more rejected turns than maxRejectedTurns drops the dialogue", async () => {
   roles.script(
     goodScripts({
@@ -529,6 +567,13 @@ test("a tool server answer that cannot be read becomes an outage worded as a ser
   }
   // Neither the endpoint, the model nor the parse error reaches a message a sample is cut from.
   for (const cut of cutSamples(turns)) assert.doesNotMatch(JSON.stringify(cut.messages), /127\.0\.0\.1|toolServer-model|could not be read|not valid JSON/);
+  // Nor the session history the tool server is given for a later call: it sees the outage the assistant saw.
+  const laterCall = roles.of("toolServer").filter((r) => (r.case!.history as unknown[]).length > 0);
+  assert.ok(laterCall.length > 0);
+  for (const r of laterCall) {
+    assert.doesNotMatch(JSON.stringify(r.case!.history), /could not be read|not valid JSON|detail/);
+    assert.deepEqual((r.case!.history as { result: unknown }[])[0]!.result, { ok: false, error: { type: "unavailable", message: UNREADABLE_ANSWER_MESSAGE } });
+  }
 });
 
 test("the user stops early: finished after one step of a two-step plan; done is not a stored message", async () => {
@@ -622,6 +667,39 @@ test("an escaped NUL in a call's arguments reaches the executor and the call rec
   assert.ok(!JSON.stringify(executor.executed.map((c) => c.arguments)).includes("\\u0000"));
 });
 
+test("an escaped lone surrogate in a call's arguments or a user's answer is stored as U+FFFD (PostgreSQL jsonb refuses it)", async () => {
+  // A model writing JSON escapes (an emoji as "\\ud83d\\ude00") can leave half a pair; PostgreSQL's jsonb
+  // then refuses the whole row ("invalid input syntax for type json"), on every retry of the seeded request.
+  roles.script(
+    goodScripts({
+      user: (r) => {
+        const reply = planFollowingUser(r);
+        if (r.case!.turn !== 0 || !("json" in reply)) return reply;
+        return { json: { ...(reply.json as object), message: `${(reply.json as { message: string }).message} \ud83d` } };
+      },
+      assistant: (r) =>
+        lastMessage(r).role === "user" && stepOf((lastMessage(r) as { content: string }).content) === 0
+          ? { toolCalls: [{ name: "get_weather", arguments: '{"city": "Paris \\ud83d"}' }] }
+          : goodAssistant(r),
+    }),
+  );
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const executor = new RecordingExecutor();
+    const outcome = await runDialogue({ ...inputFor({ executor, store: new PostgresDialogueStore(h.db) }) });
+    assert.equal(outcome.status, "kept");
+    assert.deepEqual(executor.executed[0]!.arguments, { city: "Paris \uFFFD" });
+    const [rec] = await toolExecutionsOf(h.db, [HEADER.id]);
+    assert.deepEqual(rec!.arguments, { city: "Paris \uFFFD" });
+    const turns = await dialogueTurnsOf(h.db, HEADER.id);
+    const user = turns.find((t) => t.kind === "user")!;
+    assert.match(user.message.content as string, / \uFFFD$/);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a plan naming an unknown tool gets one repair, then drops the dialogue as bad_plan", async () => {
   const bad = { ...PLAN, steps: [{ need: "single", intent: "wipe", calls: [{ name: "delete_everything", arguments: {} }] }] };
   roles.script(goodScripts({ planner: () => ({ json: bad }) }));
@@ -698,6 +776,131 @@ test("a crash after any write resumes at the right seq: same turns, no duplicate
     }
   }
   assert.equal(crashes, 1 + reference.turns.length + 2 + 2 + 1);
+});
+
+test("a resume whose caller drew another header (the library or config changed) goes on with the stored one", async () => {
+  roles.script(goodScripts());
+  const reference = await run();
+  const store = new MemoryDialogueStore();
+  store.crashAfter("appendTurn", 3);
+  await assert.rejects(run({ store }), SimulatedCrash);
+  const requestsBefore = roles.requests.length;
+  const redrawn: DialogueHeader = {
+    ...HEADER,
+    persona: "someone else",
+    style: "chatty",
+    tools: [{ ...TOOLS[0]!, name: "added_later" }, ...TOOLS.slice(1)],
+    targetTurns: 5,
+  };
+  const outcome = await runDialogue({ ...inputFor({ store }), header: redrawn });
+  assert.deepEqual(outcome, reference.outcome);
+  assert.deepEqual(store.turns(HEADER.id), reference.turns, "the same dialogue as one that never stopped");
+  const after = roles.requests.slice(requestsBefore);
+  const offered = after.filter((r) => r.role === "assistant").map((r) => (r.body.tools as { function: { name: string } }[]).map((t) => t.function.name));
+  assert.ok(offered.length > 0);
+  for (const names of offered)
+    assert.deepEqual(
+      names,
+      TOOLS.map((t) => t.name),
+      "the assistant is offered the stored tools",
+    );
+  for (const r of after.filter((x) => x.role === "user")) assert.equal(r.case?.persona, HEADER.persona, "the user keeps the stored persona");
+});
+
+test("two attempts on one dialogue at once (a retry while the timed-out attempt still runs): the stored dialogue holds together", async () => {
+  // A model that does not answer the same request the same way twice (sampling, batch effects): each
+  // attempt's turn asks for another city, so the attempts' turns differ from the first request on.
+  let asked = 0;
+  const cities = ["Paris", "Lyon"];
+  roles.script(
+    goodScripts({
+      assistant: (r) => {
+        const last = lastMessage(r);
+        if (last.role !== "user") return goodAssistant(r);
+        const step = PLAN.steps[stepOf(last.content)];
+        if (!step) return { content: "Could you say that again?" };
+        const city = cities[asked++ % 2]!;
+        return { toolCalls: step.calls.map((c) => ({ name: c.name, arguments: c.name === "get_weather" ? { city } : c.arguments })) };
+      },
+    }),
+  );
+  const store = new MemoryDialogueStore();
+  /** The first execution of a call is slow (a real service), so the other attempt's run of it finishes first. */
+  class SlowFirstExecutor extends RecordingExecutor {
+    override async execute(call: ToolCallRequest): Promise<ToolResult> {
+      const first = !this.executed.some((c) => c.callId === call.callId);
+      const result = super.execute(call);
+      if (first) await new Promise((r) => setTimeout(r, 40));
+      return result;
+    }
+  }
+  const executor = new SlowFirstExecutor();
+  const stage = { voting: { k: 1, m: 1 } };
+  const [a, b] = await Promise.all([runDialogue(inputFor({ store, executor, stage })), runDialogue(inputFor({ store, executor, stage }))]);
+  const turns = store.turns(HEADER.id);
+  assert.deepEqual(
+    turns.map((t) => t.seq),
+    turns.map((_, i) => i),
+  );
+  // Every stored tool message answers the stored call with its id: the result was made for those arguments.
+  const calls = new Map<string, { name: string; arguments: unknown }>();
+  for (const t of turns) {
+    if (t.kind === "assistant")
+      for (const c of t.message.tool_calls ?? []) calls.set(c.id, { name: c.function.name, arguments: JSON.parse(c.function.arguments) });
+    if (t.kind === "tool") {
+      const call = calls.get(t.message.tool_call_id);
+      assert.ok(call, `seq ${t.seq}: answers a stored call`);
+      assert.deepEqual(
+        t.result,
+        {
+          ok: true,
+          result: { tool: call.name, arguments: call.arguments, earlierCalls: (t.result as { result: { earlierCalls: number } }).result.earlierCalls },
+        },
+        `seq ${t.seq}: the result of the stored call ${t.message.tool_call_id}`,
+      );
+    }
+  }
+  for (const rec of store.calls(HEADER.id))
+    assert.deepEqual(rec.arguments, calls.get(rec.callId)?.arguments, `call record ${rec.callId}: the stored call's arguments`);
+  // Every later request saw the stored dialogue: an assistant turn after a tool result answers that result.
+  for (const t of turns)
+    if (t.kind === "assistant" && t.round > 0) {
+      const before = turns[t.seq - 1]!;
+      assert.equal(t.message.content, `Done: ${before.message.content as string}`, `seq ${t.seq}: answers the stored tool result`);
+    }
+  assert.deepEqual(a, store.outcome(HEADER.id));
+  assert.deepEqual(b, store.outcome(HEADER.id));
+});
+
+test("a dialogue another attempt ended meanwhile takes no more turns: the run returns the stored outcome", async () => {
+  roles.script(goodScripts());
+  const reference = await run();
+  const store = new MemoryDialogueStore();
+  const otherOutcome: DialogueOutcome = { ...reference.outcome, status: "dropped", dropReason: "unusable_answer", detail: "the other attempt's ending" };
+  let ended = false;
+  const input = inputFor({ store });
+  const outcome = await runDialogue({
+    ...input,
+    onTurn: (e) => {
+      // The other attempt ends the dialogue right after this one stored seq 3.
+      if (e.seq === 3 && !ended) {
+        ended = true;
+        store.finish(HEADER.id, otherOutcome).catch(assert.ifError);
+      }
+    },
+  });
+  assert.deepEqual(outcome, otherOutcome, "the stored outcome, not this run's");
+  assert.equal(store.turns(HEADER.id).length, 4, "no turn stored after the dialogue ended");
+});
+
+test("a store that refuses a turn without holding one there (nor an outcome) fails the dialogue instead of asking again forever", async () => {
+  roles.script(goodScripts());
+  class RefusingStore extends MemoryDialogueStore {
+    override async appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean> {
+      return turn.seq < 2 ? super.appendTurn(dialogueId, turn) : false;
+    }
+  }
+  await assert.rejects(run({ store: new RefusingStore() }), /the store refused seq 2 but holds no turn there and no outcome/);
 });
 
 test("a call started but never finished: an idempotent executor re-executes it, any other drops the dialogue", async () => {

@@ -33,14 +33,17 @@ const outcome: DialogueOutcome = {
 
 test("writes are idempotent and a seq gap is refused", async () => {
   const store = new MemoryDialogueStore();
-  assert.deepEqual(await store.open(header), { plan: null, turns: [], outcome: null });
-  await store.appendTurn(header.id, system("first"));
-  await store.appendTurn(header.id, system("second"));
+  assert.deepEqual(await store.open(header), { header, plan: null, turns: [], outcome: null });
+  assert.deepEqual((await store.open({ ...header, persona: "someone else", tools: [] })).header, header, "the header it was created with stays");
+  assert.equal(await store.appendTurn(header.id, system("first")), true);
+  assert.equal(await store.appendTurn(header.id, system("second")), false, "the seq was stored already");
   assert.deepEqual(store.turns(header.id), [system("first")]);
   await assert.rejects(store.appendTurn(header.id, { ...system("x"), seq: 2 }), /seq 2 leaves a gap after 1 stored turns/);
   await store.finish(header.id, outcome);
   await store.finish(header.id, { ...outcome, status: "dropped" });
   assert.deepEqual((await store.open(header)).outcome, outcome, "the first outcome wins; open returns it");
+  assert.equal(await store.appendTurn(header.id, { ...system("after"), seq: 1 }), false, "an ended dialogue takes no more turns");
+  assert.equal(store.turns(header.id).length, 1);
   await assert.rejects(store.appendTurn("nope", system("x")), /never opened/);
 });
 

@@ -12,9 +12,10 @@
  */
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
-import { dialogueOutcomes, dialogueTurnsOf, PostgresDialogueStore } from "../../../db/repos/dialogues.js";
+import { dialogueOutcomes, dialogueToolsOf, dialogueTurnsOf, PostgresDialogueStore } from "../../../db/repos/dialogues.js";
 import { existingSlotKeys, insertSamples, type NewSample } from "../../../db/repos/samples.js";
 import { listTools } from "../../../db/repos/tools.js";
+import { simulatedByRole } from "../../../db/repos/usage.js";
 import { cutSamples } from "../../../dialogue/cut.js";
 import { dialogueId, drawDialogueHeader } from "../../../dialogue/draws.js";
 import { countTurns, runDialogue } from "../../../dialogue/engine.js";
@@ -87,11 +88,27 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
     const executor = new LlmToolServer(ctx.llm("toolServer"));
     const store = new PostgresDialogueStore(db);
     const provenanceRoles = ["planner", "user", "assistant", "toolServer", ...(stage.voting.negotiator ? [stage.voting.negotiator] : [])];
+    /**
+     * A dialogue's samples are simulated when any of its roles' answers came from the simulator, in
+     * this attempt (the step's own record) or in an earlier one that this attempt resumes or whose
+     * settled dialogues it writes the samples of without asking anything (the request ledger's record).
+     */
+    let earlier: Promise<boolean> | undefined;
+    const provenance = async () => {
+      earlier ??= simulatedByRole(db, campaignId, { iteration, stage: MULTI_TURN_STAGE }).then((byRole) => provenanceRoles.some((r) => byRole[r] === true));
+      return ctx.sampleProvenance(provenanceRoles, { alsoSimulated: await earlier });
+    };
     // Stop the whole batch on the first transport failure: the endpoint is down, retrying per dialogue is waste.
     const batch = new BatchAbort(ctx.signal);
 
-    /** Cuts a kept dialogue into samples and writes them (idempotent by slot key). */
-    const writeSamples = async (id: string, tools: McpTool[], outcome: DialogueOutcome, provenance: SampleProvenance) => {
+    /**
+     * Cuts a kept dialogue into samples and writes them (idempotent by slot key). The tools are the
+     * dialogue's stored ones, the tools its calls were made to: drawn again, they follow the library
+     * as it is now, which a restart after a tool file was edited or added has changed.
+     */
+    const writeSamples = async (id: string, outcome: DialogueOutcome, provenance: SampleProvenance) => {
+      const tools = (await dialogueToolsOf(db, [id])).get(id);
+      if (!tools) throw new Error(`dialogue ${id}: no stored header to cut samples from`);
       const rows = sampleRows({ campaignId, iteration, dialogue: id, tools, outcome, turns: await dialogueTurnsOf(db, id), provenance });
       return (await insertSamples(db, rows)).size;
     };
@@ -128,7 +145,7 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
           } finally {
             state.running--;
           }
-          if (outcome.status === "kept") state.samples += await writeSamples(header.id, header.tools, outcome, await ctx.sampleProvenance(provenanceRoles));
+          if (outcome.status === "kept") state.samples += await writeSamples(header.id, outcome, await provenance());
           countOutcome(state, outcome);
           progress.report({ ...state });
         }).catch(batch.fail),
@@ -139,9 +156,7 @@ export const synthesizeMultiTurnHandler: StageHandler<MultiTurnConfig, MultiTurn
     // Kept dialogues an earlier attempt ended may have lost their samples to the crash: write what is missing.
     for (const [id, outcome] of before) {
       if (outcome.status !== "kept") continue;
-      const slot = slots[ids.indexOf(id)] as number;
-      const header = drawDialogueHeader({ campaignId, iteration, slot, seed: config.seed, library, stage });
-      state.samples += await writeSamples(id, header.tools, outcome, await ctx.sampleProvenance(provenanceRoles));
+      state.samples += await writeSamples(id, outcome, await provenance());
     }
 
     // Counters from the database: each dialogue and sample once, whichever attempt settled it.

@@ -4,7 +4,10 @@
  * src/judging/sampleCheck.ts). Every vote is stored as soon as its sample's committee has answered,
  * so a batch retried after a crash asks only the votes still missing; each sample's `judges` verdict
  * and status are then written like verify.rules writes its own (INCORRECT by consensus rejects; no
- * consensus keeps or rejects as configured).
+ * consensus keeps or rejects as configured). A sample longer than a judge model's context (vLLM's 400
+ * "maximum context length": a long dialogue's cut, wrapped in the judges' case) can never be judged:
+ * it is settled like a committee without consensus, its reason saying why, and counted in the
+ * summary (`tooLongForJudges`); it does not fail the batch, which no retry could then get past.
  */
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
@@ -13,8 +16,9 @@ import { setVerdicts, type SampleRow } from "../../../db/repos/samples.js";
 import { usageTotals } from "../../../db/repos/usage.js";
 import type { SampleStatus, Verdict } from "../../../domain/types.js";
 import { committeeRoles, committeeSize, judgeId, judgeReliability, tally, type Vote } from "../../../judging/committee.js";
-import { checkSample, decideSample, NoLabelError, type SampleCheckVerdict } from "../../../judging/sampleCheck.js";
+import { checkSample, decideSample, JUDGES_VERIFIER, NoLabelError, type SampleCheckVerdict } from "../../../judging/sampleCheck.js";
 import type { LlmClient } from "../../../llm/client.js";
+import { isContextLengthError } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { verificationVerdicts } from "../../../metrics/toolloopMetrics.js";
 import { allBatchSamples, StageInputError, type BatchResult, type StageHandler } from "../../../framework/stage.js";
@@ -59,7 +63,7 @@ export const verifyJudgesHandler: StageHandler<JudgesStage, JudgesProgress> = {
     progress.report({ ...state });
     const updates: { id: string; status: SampleStatus; verdicts: Verdict[] }[] = [];
     const fresh: Verdict[] = [];
-    const counters = { correct: 0, incorrect: 0, noConsensus: 0, resumedVotes: 0 };
+    const counters = { correct: 0, incorrect: 0, noConsensus: 0, resumedVotes: 0, tooLongForJudges: 0 };
 
     // The first failure (a judge endpoint down) stops every committee still asking; settled votes stay stored.
     const batch = new BatchAbort(ctx.signal);
@@ -69,7 +73,27 @@ export const verifyJudgesHandler: StageHandler<JudgesStage, JudgesProgress> = {
         .filter((v) => judges.has(v.judge))
         .map((v) => ({ judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis }));
       counters.resumedVotes += before.length;
-      const check = await checkSample({ committee, clientFor, sample, before, signal: batch.signal });
+      let check;
+      try {
+        check = await checkSample({ committee, clientFor, sample, before, signal: batch.signal });
+      } catch (err) {
+        if (!isContextLengthError(err)) throw err;
+        // No judge can read it, now or on any retry: settled as a committee without consensus is, saying why.
+        const verdict: Verdict = {
+          verifier: JUDGES_VERIFIER,
+          ok: noConsensus === "keep",
+          reasons: [
+            `not judged (${noConsensus === "keep" ? "kept" : "rejected"}, noConsensus ${noConsensus}): the sample does not fit the judge model's context: ${err.message.slice(0, 500)}`,
+          ],
+        };
+        const verdicts = [...sample.verdicts.filter((v) => v.verifier !== JUDGES_VERIFIER), verdict];
+        counters.tooLongForJudges++;
+        fresh.push(verdict);
+        updates.push({ id: sample.id, status: verdicts.every((v) => v.ok) ? "verified" : "rejected", verdicts });
+        state.done++;
+        progress.report({ ...state });
+        return;
+      }
       await insertSampleCheckVotes(
         db,
         check.fresh.map((v) => ({ campaignId, iteration, sampleId: sample.id, judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis })),
@@ -119,7 +143,7 @@ export const verifyJudgesHandler: StageHandler<JudgesStage, JudgesProgress> = {
     };
   },
 
-  async finalize(ctx) {
+  async finalize(ctx, batches) {
     const { db } = ctx.deps;
     const { committee } = ctx.stage;
     // From the stored votes, so every vote counts once whichever attempt cast it.
@@ -149,6 +173,8 @@ export const verifyJudgesHandler: StageHandler<JudgesStage, JudgesProgress> = {
       committee,
       noConsensus: ctx.stage.noConsensus,
       judged: bySample.size,
+      /** Samples no judge could read (longer than a judge model's context): settled by noConsensus, with no votes. */
+      tooLongForJudges: batches.reduce((a, b) => a + (b.tooLongForJudges ?? 0), 0),
       verdicts,
       votes,
       unreadableVotes: unreadable,
