@@ -97,7 +97,7 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       const launcher = deps.createLauncher(ctx.config);
       const known = await knownJob(db, launcher, name);
       if (known?.externalId) return { name, submitted: false, alreadyDone: false };
-      if (handler.completion === "exit") await stopEarlierAttempts(db, launcher, ref, name);
+      await stopEarlierAttempts(db, launcher, ref, name);
       // A recorded intent is submitted as recorded (prepare may pick a free port or a path afresh).
       let request: JobRequest;
       if (known) request = known.request as JobRequest;
@@ -268,9 +268,11 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
   }
 
   /**
-   * An earlier attempt's training or merge job still queued or running when the next attempt is
-   * submitted (its watch ended while the job ran on): both would write the same checkpoint or model
-   * folder, so it is cancelled first; the new attempt resumes from what it saved.
+   * An earlier attempt's job still queued or running when the next attempt is submitted (its watch
+   * ended while the job ran on) is cancelled first. A training or merge job would write the same
+   * checkpoint or model folder as the new one; the new attempt resumes from what it saved. A policy
+   * server (its collect failed while it served) would hold its GPUs, and on a fixed `port` it would
+   * answer the new attempt's readiness check under the same model name with the old weights.
    */
   async function stopEarlierAttempts(db: Db, launcher: JobLauncher, ref: StageJobRef, name: string): Promise<void> {
     for (const listed of await listStageJobs(db, ref)) {
@@ -282,6 +284,8 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
       if (TERMINAL_JOB_STATES.has(status.state)) continue;
       deps.log(`[job] ${row.name} (attempt ${row.attempt}) is still ${status.state} as attempt ${ref.attempt} is submitted: cancelling it first`);
       await cancelJob(db, launcher, row.name, old, `attempt ${ref.attempt} (${name}) replaces it`);
+      // A server the earlier attempt registered before failing serves no more.
+      await recordServedStopped(db, row.name);
     }
   }
 

@@ -1,6 +1,8 @@
 /**
  * A training job whose watch ended while it ran on (the watch failed, the stage waited for the
- * operator) must not run next to the retry's job: both would write the same checkpoint folder.
+ * operator) must not run next to the retry's job: both would write the same checkpoint folder. Nor
+ * a policy server an earlier serve.policy attempt left serving: it would hold its GPUs and, on a
+ * fixed port, answer under the same model name.
  * Submitting attempt 2 cancels attempt 1's job first, and submits only once that job has ended. Real
  * local launcher (detached processes) and a real local Ray head, real database, the cluster-job
  * activities in a mock activity context.
@@ -14,6 +16,7 @@ import { MockActivityEnvironment } from "@temporalio/testing";
 import { createClusterJobActivities, type SubmitStageJobResult } from "../../activities/clusterJobs.js";
 import type { DbHandle } from "../../src/db/client.js";
 import { getClusterJob } from "../../src/db/repos/clusterJobs.js";
+import { getModelVersion, upsertModelVersion } from "../../src/db/repos/modelVersions.js";
 import type { ClusterJobHandler } from "../../src/framework/clusterJob.js";
 import type { StageContext } from "../../src/framework/stage.js";
 import type { JobLauncher } from "../../src/training/launchers/launcher.js";
@@ -38,11 +41,11 @@ after(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-function activities(jobLauncher: JobLauncher = launcher, command = ["sleep", "300"]) {
+function activities(jobLauncher: JobLauncher = launcher, command = ["sleep", "300"], stage: "train.grpo" | "serve.policy" = "train.grpo") {
   const handler: ClusterJobHandler = {
     kind: "clusterJob",
-    name: "train.grpo",
-    completion: "exit",
+    name: stage,
+    completion: stage === "serve.policy" ? "ready" : "exit",
     prepare: async () => ({ request: { command, env: {}, workDir: path.join(root, "work"), resources: { nodes: 1, gpusPerNode: 0 } } }),
     collect: async () => ({}),
   };
@@ -54,8 +57,8 @@ function activities(jobLauncher: JobLauncher = launcher, command = ["sleep", "30
   });
 }
 
-async function submit(acts: ReturnType<typeof activities>, campaignId: string, attempt: number): Promise<string> {
-  const r = (await new MockActivityEnvironment().run(acts.submitStageJob, { campaignId, iteration: 1, stage: "train.grpo", attempt })) as SubmitStageJobResult;
+async function submit(acts: ReturnType<typeof activities>, campaignId: string, attempt: number, stage = "train.grpo"): Promise<string> {
+  const r = (await new MockActivityEnvironment().run(acts.submitStageJob, { campaignId, iteration: 1, stage, attempt })) as SubmitStageJobResult;
   return r.name;
 }
 
@@ -88,6 +91,31 @@ test("attempt 2 of a training stage cancels attempt 1's job that still runs befo
   assert.equal(await stateOf(second), "running");
   const ref = { launcher: "local" as const, name: second, externalId: (await getClusterJob(db.db, second))!.externalId! };
   await launcher.cancel(ref);
+});
+
+test("attempt 2 of serve.policy stops attempt 1's server that still serves, and its served version reads stopped", { timeout: 60_000 }, async () => {
+  const acts = activities(launcher, ["sleep", "300"], "serve.policy");
+  const campaignId = `attempts-serve-${Date.now().toString(36)}`;
+  const first = await submit(acts, campaignId, 1, "serve.policy");
+  await untilRunning(first);
+  // Attempt 1 served and was registered, then its stage failed (e.g. a later check of its collect).
+  await upsertModelVersion(db.db, {
+    campaignId,
+    iteration: 1,
+    kind: "served",
+    baseModel: "base",
+    url: "http://127.0.0.1:8000/v1",
+    servedModel: `${campaignId}-iter-1`,
+    jobName: first,
+  });
+
+  const second = await submit(acts, campaignId, 2, "serve.policy");
+  // Before, attempt 1's server ran on beside attempt 2's: on a fixed port it answered attempt 2's readiness check with the old weights.
+  assert.equal(await stateOf(first), "cancelled", "attempt 1's server no longer runs");
+  assert.match((await getClusterJob(db.db, first))?.message ?? "", /attempt 2 \(.*-a2\) replaces it/);
+  assert.ok((await getModelVersion(db.db, campaignId, 1, "served"))?.stoppedAt, "the version attempt 1 served is recorded as stopped");
+  await untilRunning(second);
+  await launcher.cancel({ launcher: "local" as const, name: second, externalId: (await getClusterJob(db.db, second))!.externalId! });
 });
 
 test("on Ray, attempt 2 submits only once attempt 1's job has ended, also one that ignores SIGTERM for Ray's 3 s", { timeout: 120_000 }, async () => {
