@@ -40,7 +40,10 @@ type RepairStage = StageConfigOf<"repair.labels">;
 let res: StageResources;
 let judge: ScriptedJudge;
 /** Planted verdict per user request; seeds listed in `dissent` answer differently. */
-const plan = new Map<string, { verdict: JudgeVerdict; dissent?: Record<number, JudgeVerdict> }>();
+const plan = new Map<string, { verdict: JudgeVerdict; dissent?: Record<number, JudgeVerdict>; tooLong?: true }>();
+/** vLLM's 400 for a prompt longer than the model's context. */
+const TOO_LONG =
+  "This model's maximum context length is 32768 tokens. However, you requested 41022 tokens (40510 in the messages, 512 in the completion). Please reduce the length of the messages or completion.";
 
 before(async () => {
   res = await startStageResources("repair-labels", 13);
@@ -48,6 +51,7 @@ before(async () => {
     const user = (r.case.messages as { role: string; content: string }[]).find((m) => m.role === "user")?.content ?? "";
     const p = plan.get(user);
     if (!p) return { raw: "no plan for this case" };
+    if (p.tooLong) return { httpStatus: 400, message: TOO_LONG };
     const verdict = p.dissent?.[r.seed ?? 0] ?? p.verdict;
     return { verdict, analysis: `scripted: ${verdict}` };
   });
@@ -322,6 +326,57 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
   const c = pplOf(cases.computed);
   assert.equal(c.labelFrom, "computed");
   assert.equal(rows.get(cases.computed.sample.id)!.action, c.prediction > c.label ? "kept_prediction" : "kept_label");
+});
+
+test("a mismatch longer than the judge model's context is left undecided, saying why; the batch goes on", { timeout: 120_000 }, async () => {
+  const db = res.db.db;
+  const campaignId = `repair-long-${RUN}`;
+  const config = campaignConfig({
+    simUrl: res.sim.url,
+    judgeUrl: judge.url,
+    stages: [{ name: "probe.greedy" }, { name: "repair.labels", batchSize: 4, committee: COMMITTEE }],
+  });
+  const good = await seedPool(db, createRoleClient(config, "generator"), campaignId, 3, { store: false });
+  const long = withWrongLocation(campaignId, good[0]!);
+  const fixable = withWrongLocation(campaignId, good[1]!);
+  const rambling = good[2]!;
+  await storeSeeds(db, campaignId, [long, fixable, rambling]);
+  plan.set(long.query, { verdict: "LABEL_WRONG", tooLong: true });
+  plan.set(fixable.query, { verdict: "LABEL_WRONG" });
+  // Both right by the judges, but the prediction (an answer longer than the policy's context) cannot be scored.
+  plan.set(rambling.query, { verdict: "BOTH_CORRECT" });
+  for (const [s, prediction] of [
+    [long, labelOf(good[0]!.messages)!],
+    [fixable, labelOf(good[1]!.messages)!],
+    [rambling, { content: "very ".repeat(40_000) + "long answer" }],
+  ] as const) {
+    await plantMismatch(db, campaignId, s.id, prediction, compareToLabel(prediction, labelOf(s.messages)!, s.tools).reasons);
+  }
+  const ctx = stageContext<RepairStage>(db, res.workDir, campaignId, config, "repair.labels");
+  // Before, the 400 was a client error that failed the batch, and every retry failed on the same case.
+  const batches = await planAndRun(db, ctx, repairLabelsHandler);
+  const rows = new Map((await db.select().from(labelJudgements).where(eq(labelJudgements.campaignId, campaignId))).map((r) => [r.sampleId, r]));
+  const undecided = rows.get(long.id)!;
+  assert.deepEqual([undecided.verdict, undecided.action, undecided.resultSampleId, undecided.votes], [null, "no_consensus", null, 0]);
+  assert.match(
+    String((undecided.details as { notJudged?: string }).notJudged),
+    /^the case does not fit the judge model's context: .*maximum context length is 32768/,
+  );
+  assert.equal(rows.get(fixable.id)?.action, "repaired", "the batch's other mismatch is decided as usual");
+  assert.equal(
+    batches.reduce((a, b) => a + ((b.tooLongForJudges as number | undefined) ?? 0), 0),
+    1,
+  );
+  const summary = (await repairLabelsHandler.finalize!(ctx, batches)) as Record<string, unknown>;
+  assert.equal(summary.tooLongForJudges, 1, "the summary counts it, from the stored rows");
+  assert.deepEqual(summary.actions, { repaired: 1, no_consensus: 1, kept_label: 1 });
+  // Before, the policy's 400 failed the batch as well.
+  const kept = rows.get(rambling.id)!;
+  assert.equal(kept.action, "kept_label");
+  assert.match(
+    String((kept.details as { perplexity?: { notComputed?: string } }).perplexity?.notComputed),
+    /^does not fit the policy model's context: .*maximum context length/,
+  );
 });
 
 test("a transport failure that fails the batch stops the batch's other judge requests instead of leaving them running", { timeout: 60_000 }, async () => {

@@ -59,13 +59,15 @@ export async function judgementSummary(
   db: Db,
   campaignId: string,
   iteration: number,
-): Promise<{ judged: number; votes: number; verdicts: Record<string, number>; actions: Partial<Record<LabelAction, number>> }> {
+): Promise<{ judged: number; votes: number; verdicts: Record<string, number>; actions: Partial<Record<LabelAction, number>>; tooLongForJudges: number }> {
   const rows = await db
     .select({
       verdict: labelJudgements.verdict,
       action: labelJudgements.action,
       n: sql<number>`count(*)::int`,
       votes: sql<number>`sum(${labelJudgements.votes})::int`,
+      // Cases no judge could read (repair.labels writes why in details.notJudged).
+      notJudged: sql<number>`count(*) filter (where ${labelJudgements.details} ? 'notJudged')::int`,
     })
     .from(labelJudgements)
     .where(and(eq(labelJudgements.campaignId, campaignId), eq(labelJudgements.iteration, iteration)))
@@ -74,15 +76,17 @@ export async function judgementSummary(
   const actions: Partial<Record<LabelAction, number>> = {};
   let judged = 0;
   let votes = 0;
+  let tooLongForJudges = 0;
   for (const r of rows) {
     const n = Number(r.n);
     judged += n;
+    tooLongForJudges += Number(r.notJudged);
     votes += Number(r.votes);
     const v = r.verdict ?? "none";
     verdicts[v] = (verdicts[v] ?? 0) + n;
     actions[r.action] = (actions[r.action] ?? 0) + n;
   }
-  return { judged, votes, verdicts, actions };
+  return { judged, votes, verdicts, actions, tooLongForJudges };
 }
 
 /** Every decided-or-not case of the iteration with its votes (for judge reliability). */

@@ -26,6 +26,7 @@ import { probeGreedySpec } from "../../probe/greedy/spec.js";
 import { committeeRoles, committeeSize, convene, judgeId, judgeReliability, tally, type Vote } from "../../../judging/committee.js";
 import { JUDGEMENT_RESPONSE_FORMAT, judgedAnswer, judgementAnswerSchema, labelJudgementMessages } from "../../../judging/protocol.js";
 import { LlmError, type LlmClient } from "../../../llm/client.js";
+import { isContextLengthError } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { labelOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
@@ -49,6 +50,8 @@ interface Outcome {
   action: LabelAction;
   verdict: JudgeVerdict | null;
   votesAsked: number;
+  /** The judges' case did not fit a judge model's context: no decision could be made. */
+  tooLongForJudges?: boolean;
 }
 
 export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
@@ -100,17 +103,41 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
       const before: Vote<JudgeVerdict>[] = (stored.get(sample.id) ?? [])
         .filter((v) => judges.has(v.judge))
         .map((v) => ({ judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis }));
-      const fresh = await convene(
-        committee,
-        clientFor,
-        {
-          messages: labelJudgementMessages({ prompt, tools: sample.tools, label: judgedAnswer(label), prediction: judgedAnswer(prediction) }),
-          responseFormat: JUDGEMENT_RESPONSE_FORMAT,
-          schema: judgementAnswerSchema,
-        },
-        batch.signal,
-        new Set(before.map((v) => v.judge)),
-      );
+      let fresh: Vote<JudgeVerdict>[];
+      try {
+        fresh = await convene(
+          committee,
+          clientFor,
+          {
+            messages: labelJudgementMessages({ prompt, tools: sample.tools, label: judgedAnswer(label), prediction: judgedAnswer(prediction) }),
+            responseFormat: JUDGEMENT_RESPONSE_FORMAT,
+            schema: judgementAnswerSchema,
+          },
+          batch.signal,
+          new Set(before.map((v) => v.judge)),
+        );
+      } catch (err) {
+        if (!isContextLengthError(err)) throw err;
+        // Longer than a judge model's context (a long dialogue's cut, with both answers and the tools):
+        // no retry gets past it, so it is not a reason to fail the batch. No decision: the label stays,
+        // as when the committee does not agree, and the row says why.
+        await insertLabelJudgement(db, {
+          campaignId,
+          iteration,
+          sampleId: sample.id,
+          verdict: null,
+          action: "no_consensus",
+          votes: before.length,
+          resultSampleId: null,
+          details: {
+            consensus: committee.consensus,
+            committeeSize: committeeSize(committee),
+            probeModel: probe.model,
+            notJudged: `the case does not fit the judge model's context: ${err.message.slice(0, 500)}`,
+          },
+        });
+        return { action: "no_consensus", verdict: null, votesAsked: 0, tooLongForJudges: true };
+      }
       await insertJudgeVotes(
         db,
         fresh.map((v) => ({ campaignId, iteration, sampleId: sample.id, judge: v.judge, model: v.model, verdict: v.verdict, analysis: v.analysis })),
@@ -195,7 +222,17 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
                 );
               },
             );
-          const [labelPpl, predictionPpl] = await Promise.all([reuse ? Promise.resolve(known.value) : ppl(label, "label"), ppl(prediction, "prediction")]);
+          let labelPpl: number;
+          let predictionPpl: number;
+          try {
+            [labelPpl, predictionPpl] = await Promise.all([reuse ? Promise.resolve(known.value) : ppl(label, "label"), ppl(prediction, "prediction")]);
+          } catch (err) {
+            if (!isContextLengthError(err)) throw err;
+            // The prompt and an answer do not fit the policy's context: nothing to compare, so the label stays.
+            details.perplexity = { notComputed: `does not fit the policy model's context: ${err.message.slice(0, 500)}`, model: policyModel };
+            row = judgement("kept_label");
+            break;
+          }
           // JSON has no Infinity (it would be stored as null): written out as text.
           const shown = (v: number) => (Number.isFinite(v) ? v : String(v));
           details.perplexity = {
@@ -248,6 +285,7 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
           try {
             const o = await judgeOne(sample, probe);
             bump(o.action);
+            if (o.tooLongForJudges) bump("tooLongForJudges");
             bump(`verdict_${o.verdict ?? "none"}`);
             state.done++;
             progress.report({ ...state });
@@ -278,6 +316,8 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
       judged: s.judged,
       verdicts: s.verdicts,
       actions: s.actions,
+      /** Mismatches no judge could read (longer than a judge model's context): left undecided, the label kept. */
+      tooLongForJudges: s.tooLongForJudges,
       votes: s.votes,
       judgeCallsPerMismatch: s.judged === 0 ? null : s.votes / s.judged,
       judgeReliability: reliability,
