@@ -51,7 +51,9 @@ test("cancel returns once Ray reports the job ended, also for a job that ignores
   const marker = `tl-ray-cancel-waits-${process.pid}`;
   const workDir = fs.mkdtempSync(path.join(head.tempDir, "cancel-waits-"));
   // Ignores SIGTERM as a trainer finishing a checkpoint write would take a while: Ray's SIGKILL ends it.
-  const script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(300)";
+  // It says it is up (a file) only once SIGTERM is ignored: a cancel before that would end it at once.
+  const ready = path.join(workDir, "sigterm-ignored");
+  const script = `import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open(${JSON.stringify(ready)}, "w").close(); print('up', flush=True); time.sleep(300)`;
   const { ref } = await launcher.submit({
     name: "tl-ray-cancel-waits",
     command: ["python3", "-c", script, marker],
@@ -61,8 +63,8 @@ test("cancel returns once Ray reports the job ended, also for a job that ignores
   });
   await waitForState(ref, "running");
   const deadline = Date.now() + 30_000;
-  while (processesWith(marker).length === 0) {
-    assert.ok(Date.now() < deadline, "the job's process never appeared");
+  while (processesWith(marker).length === 0 || !fs.existsSync(ready)) {
+    assert.ok(Date.now() < deadline, "the job's process never appeared, or never ignored SIGTERM");
     await new Promise((r) => setTimeout(r, 200));
   }
   const started = Date.now();
