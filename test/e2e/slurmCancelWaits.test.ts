@@ -6,30 +6,16 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { JobRef } from "../../src/training/launchers/launcher.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
-import { startSlurmCluster, type SlurmCluster } from "../helpers/slurmCluster.js";
+import { usePrivateSlurmCluster } from "../helpers/slurmCluster.js";
 
-let root: string;
-let cluster: SlurmCluster;
-const logs: string[] = [];
+const slurm = usePrivateSlurmCluster("toolloop-slurm-cancel-");
+const logs = slurm.logs;
 // The batch script itself ignores SIGTERM (inherited by the job's command): otherwise its end ends the step at once.
-const config = () => ({ kind: "slurm" as const, partition: cluster.partition, extraSbatchArgs: [], rayPort: 6379, setupCommands: ["trap '' TERM"] });
-
-before(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-slurm-cancel-"));
-  cluster = await startSlurmCluster({ dir: path.join(root, "cluster"), log: (m) => logs.push(m) });
-  process.env.SLURM_CONF = cluster.confPath;
-});
-
-after(async () => {
-  await cluster?.stop();
-  delete process.env.SLURM_CONF;
-  fs.rmSync(root, { recursive: true, force: true });
-});
+const config = () => ({ kind: "slurm" as const, partition: slurm.cluster.partition, extraSbatchArgs: [], rayPort: 6379, setupCommands: ["trap '' TERM"] });
 
 /** Whether a process whose command line holds the marker is alive (the job's own, not Slurm's). */
 function alive(marker: string): boolean {
@@ -56,7 +42,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 test("cancel waits for a job that ignores SIGTERM to be killed; past its bound it fails saying what Slurm reports", async () => {
   const marker = `tl-slurm-cancel-waits-${process.pid}`;
   const name = "tl-slurm-cancel-waits";
-  const workDir = path.join(root, "work", name);
+  const workDir = path.join(slurm.root, "work", name);
   // SIGTERM ignored, inherited by the exec'd python: only Slurm's SIGKILL, KillWait (5 s) later, ends it.
   const script = "import time; print('up', flush=True); time.sleep(300)";
   const request = {

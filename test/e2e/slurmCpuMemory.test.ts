@@ -8,31 +8,20 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { JobRefusedError, TERMINAL_JOB_STATES, type JobRef, type JobRequest } from "../../src/training/launchers/launcher.js";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
-import { startSlurmCluster, type SlurmCluster } from "../helpers/slurmCluster.js";
+import { usePrivateSlurmCluster } from "../helpers/slurmCluster.js";
 
-let root: string;
-let cluster: SlurmCluster;
-const logs: string[] = [];
-
-before(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-slurm-cpumem-"));
-  cluster = await startSlurmCluster({ dir: path.join(root, "cluster"), log: (m) => logs.push(m) });
-  process.env.SLURM_CONF = cluster.confPath;
-});
-
-after(async () => {
-  await cluster?.stop();
-  delete process.env.SLURM_CONF;
-  fs.rmSync(root, { recursive: true, force: true });
-});
+const slurm = usePrivateSlurmCluster("toolloop-slurm-cpumem-");
+const logs = slurm.logs;
 
 function launcher(extraSbatchArgs: string[] = []): SlurmLauncher {
-  return new SlurmLauncher({ kind: "slurm", partition: cluster.partition, extraSbatchArgs, rayPort: 6379, setupCommands: [] }, { log: (m) => logs.push(m) });
+  return new SlurmLauncher(
+    { kind: "slurm", partition: slurm.cluster.partition, extraSbatchArgs, rayPort: 6379, setupCommands: [] },
+    { log: (m) => logs.push(m) },
+  );
 }
 
 function request(name: string, resources: JobRequest["resources"]): JobRequest {
@@ -40,7 +29,7 @@ function request(name: string, resources: JobRequest["resources"]): JobRequest {
     name,
     command: ["sh", "-c", 'echo "cpus=$SLURM_CPUS_PER_TASK mem=$SLURM_MEM_PER_NODE"'],
     env: {},
-    workDir: path.join(root, "work", name),
+    workDir: path.join(slurm.root, "work", name),
     resources,
   };
 }

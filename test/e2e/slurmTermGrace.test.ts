@@ -7,27 +7,13 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { SlurmLauncher } from "../../src/training/launchers/slurm.js";
-import { startSlurmCluster, type SlurmCluster } from "../helpers/slurmCluster.js";
+import { usePrivateSlurmCluster } from "../helpers/slurmCluster.js";
 
-let root: string;
-let cluster: SlurmCluster;
-const logs: string[] = [];
-
-before(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-slurm-term-"));
-  cluster = await startSlurmCluster({ dir: path.join(root, "cluster"), log: (m) => logs.push(m) });
-  process.env.SLURM_CONF = cluster.confPath;
-});
-
-after(async () => {
-  await cluster?.stop();
-  delete process.env.SLURM_CONF;
-  fs.rmSync(root, { recursive: true, force: true });
-});
+const slurm = usePrivateSlurmCluster("toolloop-slurm-term-");
+const logs = slurm.logs;
 
 async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -39,9 +25,9 @@ async function until(what: string, check: () => boolean, timeoutMs = 60_000): Pr
 
 test("a cancelled job's command finishes its SIGTERM handler (a 1 s save) within KillWait", async () => {
   const name = "tl-slurm-term-grace";
-  const workDir = path.join(root, "work", name);
-  const saved = path.join(root, "saved");
-  const started = path.join(root, "started");
+  const workDir = path.join(slurm.root, "work", name);
+  const saved = path.join(slurm.root, "saved");
+  const started = path.join(slurm.root, "started");
   // A trainer that saves on SIGTERM, the save taking a second.
   const script = [
     "import signal, sys, time",
@@ -54,7 +40,7 @@ test("a cancelled job's command finishes its SIGTERM handler (a 1 s save) within
     "time.sleep(300)",
   ].join("\n");
   const launcher = new SlurmLauncher(
-    { kind: "slurm" as const, partition: cluster.partition, extraSbatchArgs: [], rayPort: 6379, setupCommands: [] },
+    { kind: "slurm" as const, partition: slurm.cluster.partition, extraSbatchArgs: [], rayPort: 6379, setupCommands: [] },
     { log: (m) => logs.push(m) },
   );
   const { ref } = await launcher.submit({ name, command: ["python3", "-c", script], env: {}, workDir, resources: { nodes: 1, gpusPerNode: 0 } });

@@ -13,6 +13,8 @@
  * jobs as their users); the tests run as root here.
  */
 import fs from "node:fs";
+import os from "node:os";
+import { after, before } from "node:test";
 import crypto from "node:crypto";
 import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -318,4 +320,38 @@ export async function startSlurmCluster(opts: SlurmClusterOptions): Promise<Slur
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * A private single-node Slurm cluster for one test file: started before its tests (SLURM_CONF set, so
+ * the launcher and Slurm's commands use it), stopped after them, with its folder. `root` is that
+ * folder, for the tests' own files; `logs` collects the cluster's and the tests' lines for messages.
+ */
+export function usePrivateSlurmCluster(prefix: string): { readonly cluster: SlurmCluster; readonly root: string; readonly logs: string[] } {
+  const logs: string[] = [];
+  let root: string | undefined;
+  let cluster: SlurmCluster | undefined;
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    cluster = await startSlurmCluster({ dir: path.join(root, "cluster"), log: (m) => logs.push(m) });
+    process.env.SLURM_CONF = cluster.confPath;
+  });
+  after(async () => {
+    await cluster?.stop();
+    delete process.env.SLURM_CONF;
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error("usePrivateSlurmCluster: the cluster is started in before(); use it inside tests");
+    return v;
+  };
+  return {
+    get cluster() {
+      return started(cluster);
+    },
+    get root() {
+      return started(root);
+    },
+    logs,
+  };
 }
