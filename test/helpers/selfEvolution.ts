@@ -170,3 +170,15 @@ export function withWrongLocation(campaignId: string, s: SeedSample, wrong = "At
 export async function plantMismatch(db: Db, campaignId: string, sampleId: string, prediction: AssistantAnswer, reasons: MatchReason[]): Promise<void> {
   await insertProbeResults(db, [{ campaignId, iteration: 1, sampleId, model: "toolloop-sim-policy", modelVersionId: null, match: false, prediction, reasons }]);
 }
+
+/** A one-tool library for tests that plant their own weather questions and calls. */
+export const WEATHER_TOOL: McpTool = {
+  name: "get_weather",
+  description: "Current weather in a city",
+  inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+};
+
+/** The call of WEATHER_TOOL for `city` (id c0). */
+export function weatherCall(city: string): { id: string; type: "function"; function: { name: string; arguments: string } } {
+  return { id: "c0", type: "function", function: { name: "get_weather", arguments: JSON.stringify({ city }) } };
+}

@@ -19,7 +19,7 @@ import { probeGreedyHandler } from "../../src/stages/probe/greedy/handler.js";
 import { repairLabelsHandler } from "../../src/stages/repair/labels/handler.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
-import { campaignConfig, planAndRun, rawCampaign, seedPool, stageContext, storeSeeds } from "../helpers/selfEvolution.js";
+import { campaignConfig, planAndRun, rawCampaign, seedPool, stageContext, storeSeeds, WEATHER_TOOL, weatherCall } from "../helpers/selfEvolution.js";
 import { chatCompletion, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
 import { startScriptedJudge } from "../helpers/scriptedJudge.js";
 import type { ChatMessage, McpTool } from "../../src/domain/types.js";
@@ -202,12 +202,8 @@ test("an expansion whose label needs other calls than its error seed is rejected
 test("a transport failure that fails the batch stops the batch's other generator requests instead of leaving them running", { timeout: 60_000 }, async () => {
   const db = res.db.db;
   const campaignId = `edde-stop-${Date.now().toString(36)}`;
-  const weather: McpTool = {
-    name: "get_weather",
-    description: "Current weather in a city",
-    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-  };
-  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const weather = WEATHER_TOOL;
+  const call = weatherCall;
   const seeds = ["Broken", ...Array.from({ length: 40 }, (_, i) => `City${i}`)].map((city) => {
     const messages: ChatMessage[] = [
       { role: "user", content: `What is the weather in ${city}?` },

@@ -15,8 +15,18 @@ import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import { chatCompletion, chatError, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
-import type { ChatMessage, McpTool } from "../../src/domain/types.js";
-import { campaignConfig, planAndRun, rawCampaign, seedPool, stageContext, storeSeeds, withWrongLocation } from "../helpers/selfEvolution.js";
+import type { ChatMessage } from "../../src/domain/types.js";
+import {
+  campaignConfig,
+  planAndRun,
+  rawCampaign,
+  seedPool,
+  stageContext,
+  storeSeeds,
+  withWrongLocation,
+  WEATHER_TOOL,
+  weatherCall,
+} from "../helpers/selfEvolution.js";
 
 type ProbeStage = StageConfigOf<"probe.greedy">;
 let res: StageResources;
@@ -127,12 +137,8 @@ test("planted wrong labels are mismatches; every verified pool sample is probed 
 
 test("a sample the policy cannot answer or that has no label still counts as done in the batch's progress", { timeout: 60_000 }, async () => {
   const campaignId = `probe-progress-${RUN}`;
-  const weather: McpTool = {
-    name: "get_weather",
-    description: "Current weather in a city",
-    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-  };
-  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const weather = WEATHER_TOOL;
+  const call = weatherCall;
   const sample = (city: string, labelled = true) => {
     const user: ChatMessage = { role: "user", content: `What is the weather in ${city}?` };
     const messages: ChatMessage[] = labelled ? [user, { role: "assistant", content: null, tool_calls: [call(city)] }] : [user];
@@ -166,12 +172,8 @@ test("a sample the policy cannot answer or that has no label still counts as don
 
 test("a transport failure that fails the batch stops the batch's other requests instead of leaving them running", { timeout: 60_000 }, async () => {
   const campaignId = `probe-stop-${RUN}`;
-  const weather: McpTool = {
-    name: "get_weather",
-    description: "Current weather in a city",
-    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-  };
-  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const weather = WEATHER_TOOL;
+  const call = weatherCall;
   const cities = ["Broken", ...Array.from({ length: 40 }, (_, i) => `City${i}`)];
   await storeSeeds(
     res.db.db,

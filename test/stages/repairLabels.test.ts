@@ -21,7 +21,6 @@ import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startScriptedJudge, type ScriptedJudge } from "../helpers/scriptedJudge.js";
 import { chatCompletion, chatError, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
-import type { McpTool } from "../../src/domain/types.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import {
   campaignConfig,
@@ -33,6 +32,8 @@ import {
   storeSeeds,
   withWrongLocation,
   type SeedSample,
+  WEATHER_TOOL,
+  weatherCall,
 } from "../helpers/selfEvolution.js";
 
 type RepairStage = StageConfigOf<"repair.labels">;
@@ -382,12 +383,8 @@ test("a mismatch longer than the judge model's context is left undecided, saying
 test("a transport failure that fails the batch stops the batch's other judge requests instead of leaving them running", { timeout: 60_000 }, async () => {
   const db = res.db.db;
   const campaignId = `repair-stop-${RUN}`;
-  const weather: McpTool = {
-    name: "get_weather",
-    description: "Current weather in a city",
-    inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-  };
-  const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+  const weather = WEATHER_TOOL;
+  const call = weatherCall;
   const cities = ["Broken", ...Array.from({ length: 40 }, (_, i) => `City${i}`)];
   const seeds = cities.map((city): SeedSample => {
     const user = { role: "user" as const, content: `What is the weather in ${city}?` };
@@ -482,12 +479,8 @@ test(
   async () => {
     const db = res.db.db;
     const campaignId = `repair-inf-${RUN}`;
-    const weather: McpTool = {
-      name: "get_weather",
-      description: "Current weather in a city",
-      inputSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-    };
-    const call = (city: string) => ({ id: "c0", type: "function" as const, function: { name: "get_weather", arguments: JSON.stringify({ city }) } });
+    const weather = WEATHER_TOOL;
+    const call = weatherCall;
     const seeds = ["Paris", "Quito"].map((city): SeedSample => {
       const user = { role: "user" as const, content: `What is the weather in ${city} today?` };
       return {
