@@ -12,7 +12,8 @@
  * ended: an ended one takes no more turns) makes this one read the stored turns again and go on from
  * them, or stop with the stored outcome (a model need not answer the same request the same way
  * twice, so its own turn, and any call in it, is dropped), the stored plan and outcome are the ones it
- * uses and returns, and a call of a stored turn runs with the stored arguments.
+ * uses and returns, a call of a stored turn runs with the stored arguments, and a call both ran is
+ * answered, in either's tool message, with the result recorded first (callDone returns it).
  * Tool calls are exactly-once towards the executor: each call is recorded (callStarted) before it is
  * executed and its result (callDone) after; a recorded result is reused, and a call that was started
  * by an earlier attempt but never finished is re-executed only by an idempotent executor; any other
@@ -381,7 +382,7 @@ class DialogueRun {
             detail: `call ${call.id} (${name}) was started by an earlier attempt that left no result, and ${executor.describe} is not idempotent`,
           };
         const injectError = this.injectedError(call.id, stage.toolErrorRate);
-        result = await executor.execute(
+        const ran = await executor.execute(
           {
             dialogueId: this.id,
             callId: call.id,
@@ -393,7 +394,8 @@ class DialogueRun {
           },
           signal,
         );
-        await store.callDone(this.id, call.id, result);
+        // The recorded result, which is another attempt's when it ran the call too and recorded first.
+        result = await store.callDone(this.id, call.id, ran);
       }
       await this.append({
         seq: this.turns.length,

@@ -96,11 +96,12 @@ export class MemoryDialogueStore implements DialogueStore {
     return { ...clone(d.calls.get(rec.callId)!), existed: earlier !== undefined };
   }
 
-  async callDone(dialogueId: string, callId: string, result: ToolResult): Promise<void> {
+  async callDone(dialogueId: string, callId: string, result: ToolResult): Promise<ToolResult> {
     const rec = this.get(dialogueId).calls.get(callId);
     if (!rec) throw new Error(`callDone ${dialogueId}: call ${callId} was never started`);
     if (rec.status !== "done") Object.assign(rec, { status: "done", result: clone(result) });
     this.wrote("callDone");
+    return clone(rec.result!);
   }
 
   async finish(dialogueId: string, outcome: DialogueOutcome): Promise<void> {

@@ -145,7 +145,12 @@ export interface DialogueStore {
   appendTurn(dialogueId: string, turn: DialogueTurn): Promise<boolean>;
   /** Records a call before it is executed; returns the stored record (an earlier attempt's, if any). */
   callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord>;
-  callDone(dialogueId: string, callId: string, result: ToolResult): Promise<void>;
+  /**
+   * Records a call's result unless one is recorded already, and returns the recorded one: two attempts
+   * that ran one call at once (a retry beside the attempt it gave up on) may get different results,
+   * and the tool message each stores must carry the result its execution record keeps.
+   */
+  callDone(dialogueId: string, callId: string, result: ToolResult): Promise<ToolResult>;
   finish(dialogueId: string, outcome: DialogueOutcome): Promise<void>;
 }
 

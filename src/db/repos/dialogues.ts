@@ -84,12 +84,22 @@ export class PostgresDialogueStore implements DialogueStore {
     return { ...toRecord(row), existed: created.length === 0 };
   }
 
-  /** The first result stored stays: a call is done once. */
-  async callDone(dialogueId: string, callId: string, result: ToolResult): Promise<void> {
-    await this.db
+  /** The first result stored stays (a call is done once) and is the one returned. */
+  async callDone(dialogueId: string, callId: string, result: ToolResult): Promise<ToolResult> {
+    const where = and(eq(toolExecutions.dialogueId, dialogueId), eq(toolExecutions.callId, callId));
+    const recorded = await this.db
       .update(toolExecutions)
       .set({ status: "done", result, finishedAt: new Date() })
-      .where(and(eq(toolExecutions.dialogueId, dialogueId), eq(toolExecutions.callId, callId), eq(toolExecutions.status, "started")));
+      .where(and(where, eq(toolExecutions.status, "started")))
+      .returning({ callId: toolExecutions.callId });
+    // This one was recorded: returned as given, its keys in the executor's order (jsonb sorts them).
+    if (recorded.length > 0) return result;
+    // Another attempt recorded its result first.
+    const [row] = await this.db.select({ status: toolExecutions.status, result: toolExecutions.result }).from(toolExecutions).where(where);
+    if (!row) throw new Error(`callDone ${dialogueId}: call ${callId} was never started`);
+    if (row.status !== "done" || !row.result)
+      throw new Error(`callDone ${dialogueId}: call ${callId} is ${row.status} with no result after its result was written`);
+    return row.result;
   }
 
   /** The first outcome stored stays (a replayed finish changes nothing). */

@@ -85,8 +85,13 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
 
     const first = await store.callStarted({ dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" } });
     assert.deepEqual(first, { dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Paris" }, status: "started", existed: false });
-    await store.callDone(header.id, "call_1", { ok: true, result: { temp: 21 } });
-    await store.callDone(header.id, "call_1", { ok: true, result: { temp: 99 } });
+    assert.deepEqual(await store.callDone(header.id, "call_1", { ok: true, result: { temp: 21 } }), { ok: true, result: { temp: 21 } });
+    assert.deepEqual(
+      await store.callDone(header.id, "call_1", { ok: true, result: { temp: 99 } }),
+      { ok: true, result: { temp: 21 } },
+      "callDone returns the recorded result, not the caller's",
+    );
+    await assert.rejects(store.callDone(header.id, "call_9", { ok: true, result: 1 }), /call call_9 was never started/);
     const again = await store.callStarted({ dialogueId: header.id, callId: "call_1", name: "get_weather", arguments: { city: "Rome" } });
     assert.deepEqual(again.result, { ok: true, result: { temp: 21 } }, "a resumed call gets the first recorded result");
     assert.equal(again.status, "done");

@@ -14,7 +14,7 @@ import { runDialogue } from "../../../src/dialogue/engine.js";
 import type { ToolCallRequest, ToolExecutor } from "../../../src/dialogue/executor.js";
 import { LlmToolServer, UNREADABLE_ANSWER_MESSAGE } from "../../../src/dialogue/llmToolServer.js";
 import { MemoryDialogueStore, SimulatedCrash, type StoreWrite } from "../../../src/dialogue/memoryStore.js";
-import { INJECTED_ERROR_TYPES, type DialoguePlan, type ToolResult } from "../../../src/dialogue/protocol.js";
+import { INJECTED_ERROR_TYPES, toolMessageContent, type DialoguePlan, type ToolResult } from "../../../src/dialogue/protocol.js";
 import type { DialogueHeader, DialogueOutcome, DialogueStore, DialogueTurn, RunDialogueInput } from "../../../src/dialogue/types.js";
 import { candidateSeed } from "../../../src/dialogue/voting.js";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
@@ -871,6 +871,99 @@ test("two attempts on one dialogue at once (a retry while the timed-out attempt 
   assert.deepEqual(a, store.outcome(HEADER.id));
   assert.deepEqual(b, store.outcome(HEADER.id));
 });
+
+/**
+ * Forwards to a store and makes two attempts race on the dialogue's first call: the first attempt to
+ * record a result stalls between recording it (callDone) and storing its tool message, until the
+ * other attempt, whose own run of the call finished later, has stored its tool message.
+ */
+class CallRaceStore implements DialogueStore {
+  private results = 0;
+  private firstRecorded!: () => void;
+  /** Resolves once the first result is recorded. */
+  readonly firstResultRecorded = new Promise<void>((r) => (this.firstRecorded = r));
+  private toolStored!: () => void;
+  private readonly toolMessageStored = new Promise<void>((r) => (this.toolStored = r));
+
+  constructor(private readonly inner: DialogueStore) {}
+  open(header: DialogueHeader) {
+    return this.inner.open(header);
+  }
+  savePlan(id: string, plan: DialoguePlan) {
+    return this.inner.savePlan(id, plan);
+  }
+  async appendTurn(id: string, turn: DialogueTurn) {
+    const stored = await this.inner.appendTurn(id, turn);
+    if (turn.kind === "tool" && stored) this.toolStored();
+    return stored;
+  }
+  callStarted(rec: Parameters<DialogueStore["callStarted"]>[0]) {
+    return this.inner.callStarted(rec);
+  }
+  async callDone(id: string, callId: string, result: ToolResult) {
+    const stored = await this.inner.callDone(id, callId, result);
+    if (++this.results === 1) {
+      this.firstRecorded();
+      await this.toolMessageStored;
+    }
+    return stored;
+  }
+  finish(id: string, outcome: DialogueOutcome) {
+    return this.inner.finish(id, outcome);
+  }
+}
+
+/**
+ * A live service (idempotent: a read) that answers each run of a call differently, as a reading that
+ * changes does. Its first run waits until a second run (the other attempt's) has started, and the
+ * second returns only once the first's result is recorded.
+ */
+class LiveReadingExecutor implements ToolExecutor {
+  readonly describe = "live reading service (idempotent)";
+  readonly simulated = false;
+  readonly idempotent = true;
+  runs = 0;
+  private secondStarted!: () => void;
+  private readonly secondRun = new Promise<void>((r) => (this.secondStarted = r));
+  constructor(private readonly firstResultRecorded: Promise<void>) {}
+  async execute(call: ToolCallRequest): Promise<ToolResult> {
+    const run = ++this.runs;
+    if (run === 1) await this.secondRun;
+    if (run === 2) {
+      this.secondStarted();
+      await this.firstResultRecorded;
+    }
+    return { ok: true, result: { tool: call.name, reading: run } };
+  }
+}
+
+for (const kind of ["memory", "postgres"] as const)
+  test(`two attempts run one call at once (${kind} store): the tool message carries the result recorded in the call's execution record`, async () => {
+    roles.script(goodScripts());
+    const h = kind === "postgres" ? await openDatabase("pglite:memory") : undefined;
+    try {
+      if (h) await migrateDatabase(h);
+      const inner: DialogueStore = h ? new PostgresDialogueStore(h.db) : new MemoryDialogueStore();
+      const store = new CallRaceStore(inner);
+      const executor = new LiveReadingExecutor(store.firstResultRecorded);
+      const stage = { voting: { k: 1, m: 1 } };
+      const [a, b] = await Promise.all([runDialogue(inputFor({ store, executor, stage })), runDialogue(inputFor({ store, executor, stage }))]);
+      assert.equal(a.status, "kept");
+      assert.deepEqual(a, b);
+      const turns = h ? await dialogueTurnsOf(h.db, HEADER.id) : (inner as MemoryDialogueStore).turns(HEADER.id);
+      const records = h ? await toolExecutionsOf(h.db, [HEADER.id]) : (inner as MemoryDialogueStore).calls(HEADER.id);
+      const recorded = new Map(records.map((r) => [r.callId, r.result]));
+      const toolTurns = turns.filter((t): t is Extract<DialogueTurn, { kind: "tool" }> => t.kind === "tool");
+      assert.equal(toolTurns.length, 2);
+      assert.ok(executor.runs >= 3, "both attempts ran the first call");
+      for (const t of toolTurns) {
+        assert.deepEqual(t.result, recorded.get(t.message.tool_call_id), `seq ${t.seq}: the recorded result of ${t.message.tool_call_id}`);
+        assert.equal(t.message.content, toolMessageContent(t.result), `seq ${t.seq}: the message says the recorded result`);
+      }
+    } finally {
+      await h?.close();
+    }
+  });
 
 test("a dialogue another attempt ended meanwhile takes no more turns: the run returns the stored outcome", async () => {
   roles.script(goodScripts());

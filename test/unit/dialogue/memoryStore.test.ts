@@ -47,14 +47,14 @@ test("writes are idempotent and a seq gap is refused", async () => {
   await assert.rejects(store.appendTurn("nope", system("x")), /never opened/);
 });
 
-test("call records: existed says whether an earlier attempt made it; done keeps the first result", async () => {
+test("call records: existed says whether an earlier attempt made it; done keeps the first result and returns it", async () => {
   const store = new MemoryDialogueStore();
   await store.open(header);
   const rec = { dialogueId: header.id, callId: "call_2_0", name: "t", arguments: { a: 1 } };
   assert.deepEqual(await store.callStarted(rec), { ...rec, status: "started", existed: false });
   assert.deepEqual(await store.callStarted(rec), { ...rec, status: "started", existed: true });
-  await store.callDone(header.id, "call_2_0", { ok: true, result: 1 });
-  await store.callDone(header.id, "call_2_0", { ok: true, result: 2 });
+  assert.deepEqual(await store.callDone(header.id, "call_2_0", { ok: true, result: 1 }), { ok: true, result: 1 });
+  assert.deepEqual(await store.callDone(header.id, "call_2_0", { ok: true, result: 2 }), { ok: true, result: 1 }, "the recorded result, not the caller's");
   assert.deepEqual(await store.callStarted(rec), { ...rec, status: "done", result: { ok: true, result: 1 }, existed: true });
   await assert.rejects(store.callDone(header.id, "call_9_0", { ok: true, result: 1 }), /never started/);
 });
