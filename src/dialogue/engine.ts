@@ -22,9 +22,11 @@
  * Length: header.targetTurns is what the planner plans for and the user simulator follows (the plan
  * carries it); the dialogue ends when the user says done, and is cut as unfinished at turns.max user
  * turns, or when the assistant still calls tools in round maxToolRounds of one user turn (rounds 0 to
- * maxToolRounds - 1 may call tools; the round after them must answer), or after a turn none of whose
- * candidates was valid (the turn is stored as rejected; nothing follows it). The outcome's counts are read
- * from the stored turns, so a resumed dialogue reports the same numbers as one that never stopped.
+ * maxToolRounds - 1 may call tools; the round after them must answer: a turn there that still calls
+ * tools is stored as the vote decided, but its calls never run, so it is no sample's label: cut.ts), or
+ * after a turn none of whose candidates was valid (the turn is stored as rejected; nothing follows it).
+ * The outcome's counts are read from the stored turns, so a resumed dialogue reports the same numbers
+ * as one that never stopped (acceptedTurns counts the vote's decisions, the limit turn's included).
  *
  * Failures: a role's answer that cannot be read after its one repair drops the dialogue
  * (unusable_answer; bad_plan for the planner); transport errors and aborts propagate (the stage retries

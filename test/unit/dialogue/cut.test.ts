@@ -71,3 +71,31 @@ test("one cut per accepted assistant turn, each the stored messages up to and in
   assert.deepEqual(cutSamples([]), []);
   assert.deepEqual(cutSamples(turns.slice(0, 2)), []);
 });
+
+test("an accepted turn whose calls did not all get a result (the dialogue ended before they ran) is no label", () => {
+  const ask: DialogueTurn = {
+    seq: 7,
+    kind: "user",
+    message: { role: "user", content: "and Lyon and Nice?" },
+    user: { message: "and Lyon and Nice?", action: "request", step: 1 },
+    userTurn: 2,
+  };
+  const parallel = assistant(
+    8,
+    { role: "assistant", content: null, tool_calls: [call("call_8_0", "get_weather", { city: "Lyon" }), call("call_8_1", "get_weather", { city: "Nice" })] },
+    true,
+    2,
+    0,
+  );
+  const answer = (seq: number, callId: string): DialogueTurn => ({
+    seq,
+    kind: "tool",
+    message: { role: "tool", tool_call_id: callId, content: '{"temp":18}' },
+    result: { ok: true, result: { temp: 18 } },
+    callName: "get_weather",
+  });
+  const labels = (ts: DialogueTurn[]) => cutSamples(ts).map((c) => c.labelSeq);
+  assert.deepEqual(labels([...turns, ask, parallel]), [2, 6], "no call answered");
+  assert.deepEqual(labels([...turns, ask, parallel, answer(9, "call_8_0")]), [2, 6], "one of two parallel calls answered");
+  assert.deepEqual(labels([...turns, ask, parallel, answer(9, "call_8_0"), answer(10, "call_8_1")]), [2, 6, 8], "both answered");
+});

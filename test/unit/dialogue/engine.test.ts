@@ -625,6 +625,55 @@ test("an assistant still calling tools after maxToolRounds ends the dialogue unf
   assert.equal(executor.executed.length, 2, "the calls of the round past the limit are not executed");
 });
 
+/** The cuts whose label calls a tool that has no result among the dialogue's stored turns. */
+function labelsWithUnansweredCalls(turns: DialogueTurn[]): { labelSeq: number; unanswered: string[] }[] {
+  const answered = new Set(turns.flatMap((t) => (t.kind === "tool" ? [t.message.tool_call_id] : [])));
+  return cutSamples(turns).flatMap((cut) => {
+    const label = cut.messages.at(-1) as Extract<ChatMessage, { role: "assistant" }>;
+    const unanswered = (label.tool_calls ?? []).map((c) => c.id).filter((id) => !answered.has(id));
+    return unanswered.length > 0 ? [{ labelSeq: cut.labelSeq, unanswered }] : [];
+  });
+}
+
+test("a kept dialogue whose assistant still calls tools at maxToolRounds: that turn, whose calls never run, is no sample's label", async () => {
+  roles.script(goodScripts({ assistant: () => ({ toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }] }) }));
+  const executor = new RecordingExecutor();
+  const { outcome, turns } = await run({ executor, stage: { maxToolRounds: 2 } });
+  assert.deepEqual([outcome.status, outcome.finished], ["kept", false], "kept unfinished (keepUnfinished is on by default)");
+  const limitTurn = assistantTurns(turns).at(-1)!;
+  assert.deepEqual([limitTurn.round, limitTurn.accepted, limitTurn.message.tool_calls?.length], [2, true, 1], "the vote accepted the turn at the limit");
+  assert.equal(executor.executed.length, 2, "its call is never executed");
+  assert.deepEqual(labelsWithUnansweredCalls(turns), [], "no sample's label calls a tool that has no result");
+  assert.deepEqual(
+    cutSamples(turns).map((c) => c.labelSeq),
+    assistantTurns(turns)
+      .filter((t) => t.round < 2)
+      .map((t) => t.seq),
+    "the turns whose calls ran are samples",
+  );
+});
+
+test("a dialogue that outgrows the tool server model's context while a call runs: the turn of that call is no sample's label", async () => {
+  roles.script(goodScripts());
+  const tooLong =
+    "This model's maximum context length is 8192 tokens. However, you requested 8250 tokens. Please reduce the length of the messages or completion.";
+  class OutgrownToolServer extends RecordingExecutor {
+    override async execute(call: ToolCallRequest): Promise<ToolResult> {
+      if (call.history.length > 0) throw new LlmError("client", `LLM toolServer: HTTP 400: ${tooLong}`, { status: 400 });
+      return super.execute(call);
+    }
+  }
+  const { outcome, turns } = await run({ executor: new OutgrownToolServer() });
+  assert.deepEqual([outcome.status, outcome.finished, outcome.acceptedTurns], ["kept", false, 3]);
+  assert.match(outcome.detail!, /outgrew the context of a role's model/);
+  assert.equal(turns.at(-1)!.kind, "assistant", "the dialogue ends on the turn whose call did not run");
+  assert.deepEqual(labelsWithUnansweredCalls(turns), []);
+  assert.deepEqual(
+    cutSamples(turns).map((c) => c.labelSeq),
+    [2, 4],
+  );
+});
+
 test("a dialogue that outgrows the assistant model's context (vLLM's 400) ends unfinished: kept with its accepted turns, or dropped unfinished", async () => {
   const tooLong =
     "This model's maximum context length is 8192 tokens. However, you requested 8250 tokens (7226 in the messages, 1024 in the completion). Please reduce the length of the messages or completion.";
