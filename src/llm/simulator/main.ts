@@ -16,6 +16,7 @@ import { describeListenFailure, hostProblem } from "../../util/listenAddress.js"
 import { DEFAULT_DIALOGUE_RATES, DIALOGUE_RATE_NAMES, dialogueRateFlag, type DialogueSimOptions } from "./dialogue/options.js";
 import { CheckpointProfileError, loadCheckpointProfile, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { watchIdle } from "./idleExit.js";
+import { REASONING_STYLES, type ReasoningStyle } from "./reasoning.js";
 import { startSimulator } from "./server.js";
 
 /** A week: longer than any campaign leaves a policy unused on purpose. */
@@ -46,6 +47,12 @@ function minutesArg(v: string): number {
   if (!Number.isFinite(n) || n < 0 || n > MAX_IDLE_MINUTES)
     throw new InvalidArgumentError(`--idle-exit-minutes must be a number of minutes between 0 (never) and ${MAX_IDLE_MINUTES} (got "${v}")`);
   return n;
+}
+
+function reasoningStyleArg(v: string): ReasoningStyle {
+  if (!(REASONING_STYLES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`--reasoning must be one of ${REASONING_STYLES.join(", ")} (got "${v}")`);
+  return v as ReasoningStyle;
 }
 
 function hostArg(v: string): string {
@@ -83,6 +90,12 @@ const program = new Command()
     rateArg("--rate-truncated-tool-calls"),
     0,
   )
+  .option(
+    "--reasoning <style>",
+    `answer as a reasoning model served by vLLM: ${REASONING_STYLES.join(", ")} (parser: thought in reasoning_content; inline: <think>...</think> before the content; inlineOpened: only the closing tag)`,
+    reasoningStyleArg,
+  )
+  .option("--reasoning-model <name...>", "with --reasoning: the served model names that reason (default: every one)")
   .option("--checkpoint-profile <file>", "serve as the SIMULATED policy of a stand-in checkpoint: its toolloop_profile.json scales the mistake rate per tool")
   .option("--idle-exit-minutes <n>", "exit after this many minutes without requests (decimals allowed; 0: never)", minutesArg, 0);
 
@@ -125,9 +138,15 @@ const o = program.opts<{
   rateHang: number;
   rateMalformedJson: number;
   rateTruncatedToolCalls: number;
+  reasoning?: ReasoningStyle;
+  reasoningModel?: string[];
   checkpointProfile?: string;
   idleExitMinutes: number;
 }>();
+if (o.reasoningModel !== undefined && o.reasoning === undefined) {
+  console.error("[toolloop-simulator] --reasoning-model needs --reasoning <style>");
+  process.exit(EXIT_BAD_INPUT);
+}
 const allOpts = program.opts<Record<string, unknown>>();
 const dialogue: DialogueSimOptions = Object.fromEntries(DIALOGUE_RATE_NAMES.map((n) => [n, allOpts[`dialogue${n[0]!.toUpperCase()}${n.slice(1)}`]]));
 
@@ -189,6 +208,7 @@ const startOn = (port: number) =>
     dialogue,
     ...(o.model ? { models: o.model } : {}),
     ...(checkpointProfile ? { checkpointProfile } : {}),
+    ...(o.reasoning ? { reasoning: { style: o.reasoning, ...(o.reasoningModel ? { models: o.reasoningModel } : {}) } } : {}),
     faults: {
       rate429: o.rate429,
       rate500: o.rate500,

@@ -31,6 +31,7 @@ import {
 } from "./requests.js";
 import { agreementLogprobs, policyRequestOf, renderedAnswerTurn, scoresFinalAssistantTurn } from "./promptLogprobs.js";
 import { normaliseDialogueOptions, type DialogueSimOptions } from "./dialogue/options.js";
+import { normaliseReasoningOptions, scriptedThought, thoughtOf, thoughtPrefix, type ReasoningOptions, type ReasoningStyle } from "./reasoning.js";
 import { contentRng, scriptChat, scriptCompletion } from "./scripts.js";
 import { chatLogprobs, completionLogprobs, errorBody, MAX_MODEL_LEN, modelCard, promptLogprobs, SYSTEM_FINGERPRINT, usage } from "./shapes.js";
 import { countTokens, renderChatPrompt, tokenize, tokenPieces, type ChatTemplateOptions } from "./tokenizer.js";
@@ -62,6 +63,8 @@ export interface SimulatorOptions {
   models?: string[];
   /** Bind address (default 127.0.0.1). */
   host?: string;
+  /** Answer as a reasoning model served by vLLM, with or without its reasoning parser (reasoning.ts); default: no reasoning. */
+  reasoning?: ReasoningOptions;
   /** Serve as the SIMULATED policy of a stand-in checkpoint: mistake rate scaled per tool by its profile. */
   checkpointProfile?: LoadedCheckpointProfile;
   quiet?: boolean;
@@ -166,6 +169,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     judgeErrorRate: checkRate("judgeErrorRate", opts.judgeErrorRate),
     dialogue: normaliseDialogueOptions(opts.dialogue),
   };
+  const reasoning = normaliseReasoningOptions(opts.reasoning);
   let faults = normaliseFaults(opts.faults ?? {});
   let latencyMs = opts.latencyMs ?? 0;
   let jitterMs = opts.latencyJitterMs ?? 0;
@@ -312,10 +316,17 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       );
 
     const scripted = answer(body);
+    // A reasoning model thinks first, and its thought uses up max_tokens before the answer does.
+    const style = reasoningStyleOf(model);
+    const prefix = style ? thoughtPrefix(style, scriptedThought(scripted)) : "";
+    const prefixTokens = countTokens(prefix);
+    if (style && prefixTokens >= maxTokens)
+      return { reply: { status: 200, body: cutWhileThinking(body, model, style, prefix, maxTokens, promptText, promptTokens) }, applied: false };
+    const answerTokens = maxTokens - prefixTokens;
     let content = scripted.content;
     let finish: "stop" | "tool_calls" | "length" = scripted.toolCalls.length > 0 ? "tool_calls" : "stop";
-    if (content !== null && countTokens(content) > maxTokens) {
-      content = tokenPieces(content).slice(0, maxTokens).join("");
+    if (content !== null && countTokens(content) > answerTokens) {
+      content = tokenPieces(content).slice(0, answerTokens).join("");
       finish = "length";
     }
     let toolCalls = scripted.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } }));
@@ -333,39 +344,103 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     // Generated text as a Hermes-style template would render it, for token counts and logprobs.
     let generated =
       (content ?? "") + toolCalls.map((c) => `<tool_call>\n{"name": "${c.function.name}", "arguments": ${c.function.arguments}}\n</tool_call>`).join("\n");
-    if (toolCalls.length > 0 && countTokens(generated) > maxTokens) {
+    if (toolCalls.length > 0 && countTokens(generated) > answerTokens) {
       // max_tokens ended generation inside the calls. As with the fault above, vLLM's hermes parser
       // cannot read the cut block: no tool_calls, the generated text as the content.
-      generated = tokenPieces(generated).slice(0, maxTokens).join("");
+      generated = tokenPieces(generated).slice(0, answerTokens).join("");
       content = generated;
       toolCalls = [];
       finish = "length";
     }
-    const completionTokens = countTokens(generated);
+    let reasoningText: string | null = null;
+    if (style === "parser") reasoningText = thoughtOf(prefix);
+    else if (style) content = prefix + (content ?? "");
+    return {
+      reply: {
+        status: 200,
+        body: chatBody(body, model, { content, reasoningText, toolCalls, finish, generated: prefix + generated, promptText, promptTokens }),
+      },
+      applied,
+    };
+  }
+
+  /** The model name's reasoning style, when the simulator answers as a reasoning model for it. */
+  function reasoningStyleOf(model: string): ReasoningStyle | undefined {
+    if (!reasoning) return undefined;
+    return !reasoning.models || reasoning.models.includes(model) ? reasoning.style : undefined;
+  }
+
+  /** max_tokens ran out inside the thought: no answer and no calls; the thought so far is the reasoning (parser) or the content. */
+  function cutWhileThinking(
+    body: ChatRequestBody,
+    model: string,
+    style: ReasoningStyle,
+    prefix: string,
+    maxTokens: number,
+    promptText: string,
+    promptTokens: number,
+  ) {
+    const generated = tokenPieces(prefix).slice(0, maxTokens).join("");
+    const parsed = style === "parser";
+    return chatBody(body, model, {
+      content: parsed ? null : generated,
+      reasoningText: parsed ? thoughtOf(generated) : null,
+      toolCalls: [],
+      finish: "length",
+      generated,
+      promptText,
+      promptTokens,
+    });
+  }
+
+  function chatBody(
+    body: ChatRequestBody,
+    model: string,
+    a: {
+      content: string | null;
+      /** The thought as vLLM's reasoning parser returns it (null: no parser, or no reasoning model). */
+      reasoningText: string | null;
+      toolCalls: { id: string; type: "function"; function: { name: string; arguments: string } }[];
+      finish: "stop" | "tool_calls" | "length";
+      /** Every generated token's text, thought included: for the completion tokens and the logprobs. */
+      generated: string;
+      promptText: string;
+      promptTokens: number;
+    },
+  ) {
     const message = {
       role: "assistant",
-      reasoning_content: null,
-      content,
-      tool_calls: toolCalls,
+      // vLLM 0.11 to 0.16 set both names when a reasoning parser runs (see reasoning.ts).
+      ...(a.reasoningText !== null ? { reasoning: a.reasoningText } : {}),
+      reasoning_content: a.reasoningText,
+      content: a.content,
+      tool_calls: a.toolCalls,
       refusal: null,
       annotations: null,
       audio: null,
       function_call: null,
     };
-    const body200 = {
+    const tools = body.tools ?? [];
+    const template = templateOptions(body);
+    return {
       id: nextId("chatcmpl"),
       object: "chat.completion",
       created: now(),
       model,
       choices: [
-        { index: 0, message, logprobs: body.logprobs ? chatLogprobs(generated, body.top_logprobs ?? 0) : null, finish_reason: finish, stop_reason: null },
+        {
+          index: 0,
+          message,
+          logprobs: body.logprobs ? chatLogprobs(a.generated, body.top_logprobs ?? 0) : null,
+          finish_reason: a.finish,
+          stop_reason: null,
+        },
       ],
-      usage: usage(promptTokens, completionTokens),
-      prompt_logprobs: body.prompt_logprobs != null ? chatPromptLogprobs(body, tools, template, promptText, body.prompt_logprobs) : null,
+      usage: usage(a.promptTokens, countTokens(a.generated)),
+      prompt_logprobs: body.prompt_logprobs != null ? chatPromptLogprobs(body, tools, template, a.promptText, body.prompt_logprobs) : null,
       kv_transfer_params: null,
       system_fingerprint: fingerprint,
     };
-    return { reply: { status: 200, body: body200 }, applied };
   }
 
   /** What the served model says to a chat request: the scripted roles with this server's options. */
@@ -608,6 +683,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const url = `http://${urlHost(host)}:${port}/v1`;
   if (!opts.quiet) {
     console.log(`[toolloop-simulator] listening on ${url}${host !== urlHost(host) ? ` (bound to ${host})` : ""} (scripted responses, not a model)`);
+    if (reasoning)
+      console.log(
+        `[toolloop-simulator] answering as a reasoning model (${reasoning.style}) for ${reasoning.models ? reasoning.models.join(", ") : "every model"}: scripted thoughts, not a model's`,
+      );
     if (checkpoint)
       console.log(`[toolloop-simulator] serving ${servedModels.join(", ")} as the ${describeCheckpointProfile(checkpoint)}; base mistake rate ${mistakeRate}`);
   }

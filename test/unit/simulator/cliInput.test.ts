@@ -14,13 +14,15 @@ const MAIN = path.resolve(import.meta.dirname, "../../../src/llm/simulator/main.
 
 const noStack = (stderr: string) => assert.doesNotMatch(stderr, /\n\s+at /, `no stack trace in ${stderr}`);
 
-test("simulator CLI: --port out of range and an invalid --host exit 2 naming the flag", async () => {
+test("simulator CLI: --port out of range, an invalid --host and a bad --reasoning exit 2 naming the flag", async () => {
   const cases: [string[], RegExp][] = [
     [["--port", "99999"], /--port must be an integer from 0 to 65535 \(got "99999"\)/],
     [["--port", "-1"], /--port must be an integer from 0 to 65535 \(got "-1"\)/],
     [["--host", "999.1.1.1"], /--host: "999\.1\.1\.1" is not a valid IPv4 address/],
     [["--host", "bad host"], /--host: "bad host" is not an IP address or host name/],
     [["--port", "0", "--seed", "-1"], /--seed must be an integer >= 0/],
+    [["--port", "0", "--reasoning", "deepseek"], /--reasoning must be one of parser, inline, inlineOpened \(got "deepseek"\)/],
+    [["--port", "0", "--reasoning-model", "toolloop-sim"], /--reasoning-model needs --reasoning <style>/],
   ];
   const runs = await Promise.all(cases.map(([args]) => runNodeMeasured(MAIN, args, 20_000)));
   cases.forEach(([args, message], i) => {

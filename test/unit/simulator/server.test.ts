@@ -120,6 +120,57 @@ test("chat with tools: max_tokens ending generation inside the calls gives vLLM'
   assert.ok(early.usage.completion_tokens <= 4);
 });
 
+test("reasoning models: each of vLLM's shapes (parser, inline, opened by the template), for the models named; the answer and calls unchanged", async () => {
+  const plain = (await post("/v1/chat/completions", chatWithTools)).json.choices[0];
+  const jsonAsk = {
+    model: "toolloop-sim-judge",
+    messages: [{ role: "user", content: "Give an object." }],
+    response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object", properties: { a: { type: "string" } }, required: ["a"] } } },
+  };
+  const plainJson = (await post("/v1/chat/completions", jsonAsk)).json.choices[0].message.content as string;
+  for (const style of ["parser", "inline", "inlineOpened"] as const) {
+    const own = await startSimulator({ seed: 1, quiet: true, reasoning: { style, models: ["toolloop-sim"] } });
+    try {
+      const r = (await post("/v1/chat/completions", chatWithTools, own.url.replace(/\/v1$/, ""))).json;
+      const m = r.choices[0].message;
+      assert.equal(r.choices[0].finish_reason, "tool_calls", style);
+      assert.deepEqual(m.tool_calls, plain.message.tool_calls, `${style}: the same calls`);
+      assert.ok(r.usage.completion_tokens > 0);
+      const thought =
+        /^Okay, let me think about which tools fit the request\. I should call get_weather with \{"city": "Paris", "days": 3\}, then call get_stock_price/;
+      if (style === "parser") {
+        assert.equal(m.content, null, "only calls: no content");
+        assert.match(m.reasoning_content, thought);
+        assert.equal(m.reasoning, m.reasoning_content);
+      } else {
+        assert.equal(m.reasoning_content, null);
+        assert.equal(m.reasoning, undefined);
+        const [before, after] = (m.content as string).split("</think>");
+        assert.match(before!, style === "inline" ? /^<think>\n/ : /^Okay/);
+        assert.match(before!.replace(/^<think>\n/, ""), thought);
+        assert.equal(after, "\n\n", "nothing after the thought but the calls");
+      }
+      // A model not named answers without reasoning.
+      const other = (await post("/v1/chat/completions", jsonAsk, own.url.replace(/\/v1$/, ""))).json.choices[0].message;
+      assert.deepEqual([other.content, other.reasoning_content], [plainJson, null]);
+      // Cut off while thinking: no answer, no calls.
+      const cut = (await post("/v1/chat/completions", { ...chatWithTools, max_tokens: 3 }, own.url.replace(/\/v1$/, ""))).json;
+      assert.equal(cut.choices[0].finish_reason, "length");
+      assert.deepEqual(cut.choices[0].message.tool_calls, []);
+      assert.ok(cut.usage.completion_tokens <= 3);
+      if (style === "parser") assert.equal(cut.choices[0].message.content, null);
+      else assert.doesNotMatch(cut.choices[0].message.content as string, /<\/think>/);
+    } finally {
+      await own.close();
+    }
+  }
+  await assert.rejects(
+    startSimulator({ quiet: true, reasoning: { style: "r1" as "parser" } }),
+    /simulator reasoning\.style must be one of parser, inline, inlineOpened/,
+  );
+  await assert.rejects(startSimulator({ quiet: true, reasoning: { style: "parser", models: [] } }), /simulator reasoning\.models must be a non-empty list/);
+});
+
 test("chat: tool_choice none declines in text, required forces a call, plain chat answers in text", async () => {
   const off = await post("/v1/chat/completions", { ...chatWithTools, messages: [{ role: "user", content: "Write a haiku about snow." }] });
   assert.equal(off.json.choices[0].finish_reason, "stop");
