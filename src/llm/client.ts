@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { ENDPOINT_FAIL_FAST_DEFAULTS, formatPath, type CampaignConfig } from "../config/campaignConfig.js";
 import type { ChatMessage, OpenAiTool, ToolCall } from "../domain/types.js";
-import { llmFailures, llmRequestDuration, llmRequests, llmTokens } from "../metrics/toolloopMetrics.js";
+import { llmFailures, llmRequestDuration, llmRequests, llmThoughtsStripped, llmTokens } from "../metrics/toolloopMetrics.js";
 import { backoffDelayMs, DEFAULT_BACKOFF, retryAfterMs, sleep, type BackoffOptions } from "./backoff.js";
 import { abortSetOf, type Abortable } from "../util/abortSet.js";
 import { ConnectProbeError, probeConnect } from "./connectProbe.js";
@@ -22,6 +22,7 @@ import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
 import { HttpTransport, TransportError, type HeaderReader } from "./httpTransport.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
 import { isSimulatorResponse } from "./simulatorMark.js";
+import { hasSeparateThought, stripLeadingThought } from "./thinking.js";
 import type { UsageSink } from "./usage.js";
 import { nulFreeStrings, withoutNul } from "../util/nulFree.js";
 
@@ -45,7 +46,15 @@ export interface ChatRequest {
 }
 
 export interface ChatResult {
+  /** The answer: its content without a reasoning model's leading thought (src/llm/thinking.ts), its tool calls. */
   message: { content: string | null; tool_calls?: ToolCall[] };
+  /**
+   * How a reasoning model's thought came, when it gave one (it is never part of `message`): `separate`
+   * (vLLM's reasoning parser returned it in `reasoning` or `reasoning_content`), `stripped` (a leading
+   * `<think>...</think>` cut from the content), `unclosed` (the content was a thought the answer ended
+   * inside, cut off while thinking).
+   */
+  thought?: "separate" | "stripped" | "unclosed";
   finishReason: string;
   usage: { promptTokens: number; completionTokens: number };
   model: string;
@@ -102,6 +111,9 @@ type Json = Record<string, unknown>;
  * shape differently from the API fails the build. vLLM's extensions go in through `extraBody`.
  */
 type ChatBody = ChatCompletionCreateParamsNonStreaming & Json;
+
+/** (campaign, role, endpoint) whose stripped thoughts were already announced in this process's log. */
+const thoughtNoticesGiven = new Set<string>();
 
 /** Parsed response bodies the simulator answered: how the mark reaches chat() without becoming a body field. */
 const simulatorBodies = new WeakSet<object>();
@@ -190,6 +202,7 @@ type Labels<K extends string> = { campaign: string; role: string; endpoint: stri
 class MetricLabels {
   readonly promptTokens: Labels<"direction">;
   readonly completionTokens: Labels<"direction">;
+  readonly thoughtsStripped: { campaign: string; role: string; endpoint: string };
   private readonly requests = new Map<string, Labels<"outcome" | "simulated">>();
   private readonly durations = new Map<string, Labels<"outcome">>();
   private readonly failures = new Map<string, Labels<"kind">>();
@@ -202,6 +215,7 @@ class MetricLabels {
   ) {
     this.promptTokens = { campaign, role, endpoint, direction: "prompt" };
     this.completionTokens = { campaign, role, endpoint, direction: "completion" };
+    this.thoughtsStripped = { campaign, role, endpoint };
   }
 
   request(outcome: string, simulated: string): Labels<"outcome" | "simulated"> {
@@ -249,6 +263,8 @@ export class LlmClient {
   private readonly backoff: BackoffOptions;
   /** Responses this client received from the LLM simulator (it marks each one), for provenance. */
   simulatedResponses = 0;
+  /** Answers whose leading `<think>` block was cut from the content (a reasoning model served without a reasoning parser). */
+  thoughtsStripped = 0;
   private readonly endpointName: string;
   private readonly connectTimeoutMs: number;
   private readonly firstByteTimeoutMs: number;
@@ -315,18 +331,38 @@ export class LlmClient {
     const json = await this.request("/chat/completions", body, opts.signal, chatResponseProblem);
     const choice = (json.choices as Json[])[0] as Json;
     const message = choice.message as Json;
+    // Every role's answer is what follows a reasoning model's thought; the reasoning fields are never read into it.
+    const answer = stripLeadingThought(typeof message.content === "string" ? withoutNul(message.content) : null);
     const result: ChatResult = {
-      message: { content: typeof message.content === "string" ? withoutNul(message.content) : null },
+      message: { content: answer.content },
       finishReason: typeof choice.finish_reason === "string" ? choice.finish_reason : "unknown",
       usage: tokenUsage(json),
       model: typeof json.model === "string" ? json.model : this.model,
       simulated: simulatorBodies.has(json),
       raw: json,
     };
+    if (answer.stripped) {
+      result.thought = answer.stripped === "closed" ? "stripped" : "unclosed";
+      this.countThoughtStripped();
+    } else if (hasSeparateThought(message)) result.thought = "separate";
     if (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) {
       result.message.tool_calls = (message.tool_calls as Json[]).map(toToolCall);
     }
     return result;
+  }
+
+  /** Counted for the operator (a metric, and one line per campaign, role and endpoint in this process's log). */
+  private countThoughtStripped(): void {
+    this.thoughtsStripped++;
+    llmThoughtsStripped.inc(this.labels.thoughtsStripped);
+    const key = JSON.stringify([this.labels.thoughtsStripped.campaign, this.role, this.endpointName]);
+    if (thoughtNoticesGiven.has(key)) return;
+    thoughtNoticesGiven.add(key);
+    const campaign = this.labels.thoughtsStripped.campaign;
+    console.log(
+      `[llm] ${campaign ? `campaign ${campaign}: ` : ""}${this.describe()} answers with its reasoning in the content (<think>...</think>: served without vLLM's --reasoning-parser?); ` +
+        "the thought is cut from every answer and never stored; counted in toolloop_llm_thoughts_stripped_total",
+    );
   }
 
   /**
@@ -350,9 +386,14 @@ export class LlmClient {
       const res = await this.chat({ ...req, messages }, { signal: opts.signal });
       const checked = parseStructured(res.message.content, schema);
       if (checked.ok) return checked.value;
+      // A reasoning model that only thought (often cut off while thinking) gave no answer at all.
+      const parseProblem =
+        res.thought !== undefined && (res.message.content ?? "").trim() === ""
+          ? "the reply held only the model's reasoning, no answer after it"
+          : checked.problem;
       // Cut off by the token limit, the JSON is broken because it is incomplete: say so, and which limit.
       cutOff = res.finishReason === "length";
-      problem = cutOff ? cutOffProblem(req.maxTokens ?? this.maxTokens, checked.problem) : checked.problem;
+      problem = cutOff ? cutOffProblem(req.maxTokens ?? this.maxTokens, parseProblem) : parseProblem;
       messages.push(
         { role: "assistant", content: res.message.content ?? "" },
         {

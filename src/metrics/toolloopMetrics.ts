@@ -44,6 +44,13 @@ export const llmTokens = new Counter({
   registers: [metricsRegistry],
 });
 
+export const llmThoughtsStripped = new Counter({
+  name: "toolloop_llm_thoughts_stripped_total",
+  help: "Answers of reasoning models served without a reasoning parser whose leading <think> block was cut from the content (never stored), by role and endpoint",
+  labelNames: ["campaign", "role", "endpoint"] as const,
+  registers: [metricsRegistry],
+});
+
 export const samplesWritten = new Counter({
   name: "toolloop_samples_written_total",
   help: "Samples inserted into the sample store (new rows only), by kind and origin",
@@ -97,6 +104,7 @@ const CAMPAIGN_METRICS: readonly (Counter<string> | Histogram<string>)[] = [
   llmRequestDuration,
   llmFailures,
   llmTokens,
+  llmThoughtsStripped,
   samplesWritten,
   verificationVerdicts,
   judgeVotesCounted,
