@@ -3,8 +3,9 @@
  * short scripted chain of thought (not a model's) comes before every chat answer, in one of the shapes
  * vLLM returns it:
  * - `parser`: served with `--reasoning-parser`: the thought in `message.reasoning` and
- *   `message.reasoning_content` (vLLM 0.11 to 0.16 set both; earlier versions only the second, later
- *   ones only the first), `content` the answer alone, null when the model only called tools;
+ *   `message.reasoning_content` (vLLM's docs name `reasoning` from 0.11 on, with `reasoning_content`
+ *   kept beside it for a while and later removed; earlier versions have only `reasoning_content`), so a
+ *   reader of either finds it; `content` is the answer alone, null when the model only called tools;
  * - `inline`: no reasoning parser: `<think>\n...\n</think>\n\n` at the start of `content`, before the
  *   answer (with tool calls, the text before the first `<tool_call>` block, which the tool parser
  *   leaves as the content);

@@ -410,7 +410,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   ) {
     const message = {
       role: "assistant",
-      // vLLM 0.11 to 0.16 set both names when a reasoning parser runs (see reasoning.ts).
+      // Both names, as vLLM set them while it moved from reasoning_content to reasoning (see reasoning.ts).
       ...(a.reasoningText !== null ? { reasoning: a.reasoningText } : {}),
       reasoning_content: a.reasoningText,
       content: a.content,
