@@ -6,6 +6,8 @@
  */
 export type LauncherKind = "local" | "slurm" | "ray";
 
+export const LAUNCHER_KINDS: readonly LauncherKind[] = ["local", "slurm", "ray"];
+
 /** Where a job is in its life. `lost`: the scheduler no longer knows it (purged, node gone). */
 export type JobState = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "lost";
 
@@ -107,4 +109,14 @@ export function isSchedulerUnreachable(err: unknown): boolean {
  */
 export class JobRefusedError extends Error {
   override name = "JobRefused";
+}
+
+/** A config names a launcher kind this build does not have: the same config fails the same way, so it is not retried. */
+export class UnknownLauncherKindError extends Error {
+  override name = "UnknownLauncherKind";
+  constructor(kind: unknown) {
+    super(
+      `cluster.launcher.kind: ${JSON.stringify(kind) ?? String(kind)} is not a launcher this build has; expected one of ${LAUNCHER_KINDS.map((k) => JSON.stringify(k)).join(", ")}`,
+    );
+  }
 }
