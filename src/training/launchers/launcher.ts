@@ -21,9 +21,14 @@ export interface JobResources {
   gpusPerNode: number;
   /** CPUs of the job's one task per node (Slurm's --cpus-per-task; a multi-node job's Ray nodes offer as many). */
   cpusPerTask?: number;
-  /** Memory per node in sbatch's --mem units ("64G"; megabytes without a unit; "0": all of it). Slurm only. */
+  /** Memory per node in sbatch's --mem units ("64G"; megabytes without a unit; "0": all of it; Ray: the entrypoint's memory). */
   memPerNode?: string;
   timeLimitMinutes?: number;
+  /**
+   * The command is a Ray driver (verl's trainers) whose workers claim the GPUs and CPUs through its own
+   * placement groups: on Ray its entrypoint asks for none of them, which Ray would withhold from those workers.
+   */
+  rayDriver?: boolean;
 }
 
 export interface JobRequest {
