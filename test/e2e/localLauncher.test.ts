@@ -3,6 +3,7 @@
  * launcher's wrapper; the "process table" assertions read /proc.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { after, before, test } from "node:test";
 import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/training/launchers/launcher.js";
 import { JobStopTimeoutError, TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
 import { exitMessage, LOCAL_JOB_PROCESS_TAG, LocalLauncher } from "../../src/training/launchers/local.js";
+import { isJobGroupAlive, startTimeOf } from "../../src/training/launchers/processIdentity.js";
 import { submitThenKill } from "../helpers/submitThenKill.js";
 
 let root: string;
@@ -215,6 +217,30 @@ test("local launcher: a job that ignores SIGTERM past cancel's bound fails it wi
   assert.ok(Date.now() - t1 < 5000, `the retried cancel killed it at once (${Date.now() - t1} ms)`);
   assert.equal(groupAlive(pgid), false);
   assert.equal((await retry.status(ref)).state, "cancelled");
+});
+
+test("local launcher: cancel stops what a wrapper killed on its own left in its group; a group led by another process with the wrapper's pid is never the job's", async () => {
+  const { ref } = await submit(launcher, request("orphaned-job", "echo up; sleep 300"));
+  const pgid = Number(ref.externalId);
+  const sleeper = await waitFor("the job's sleep", async () => groupMember(pgid, "sleep"));
+  // The wrapper (and the script's shell) killed alone: the sleep runs on in the job's group, with no exit code recorded.
+  process.kill(pgid, "SIGKILL");
+  for (const pid of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e) && Number(e) !== sleeper && readPgrp(e) === pgid))
+    process.kill(Number(pid), "SIGKILL");
+  await waitFor("the wrapper to be gone", async () => (jobProcesses("orphaned-job").length === 0 ? true : undefined));
+  assert.equal(groupAlive(pgid), true);
+  await launcher.cancel(ref);
+  assert.equal(groupAlive(pgid), false, "the leftover sleep was stopped");
+  // A live group whose leader is another process than the recorded wrapper (a reused pid): never the job's.
+  const leader = spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
+  try {
+    const pid = leader.pid ?? 0;
+    const start = startTimeOf(pid) ?? "";
+    assert.equal(isJobGroupAlive({ pid, startTime: start }), true, "the wrapper it was: its group is alive");
+    assert.equal(isJobGroupAlive({ pid, startTime: String(Number(start) - 1) }), false, "another process with that pid");
+  } finally {
+    leader.kill("SIGKILL");
+  }
 });
 
 test("local launcher: a job whose processes were killed without an exit code is lost", async () => {

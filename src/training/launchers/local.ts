@@ -22,7 +22,7 @@ import { setTimeout as sleepFor } from "node:timers/promises";
 import type { LocalLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
 import { JobStopTimeoutError, type CancelOptions, type JobLauncher, type JobRef, type JobRequest, type JobStatus } from "./launcher.js";
-import { groupProcesses, isProcessGroupAlive, isSameProcessAlive, parseProcessIdentity, type ProcessIdentity } from "./processIdentity.js";
+import { groupProcesses, isJobGroupAlive, isSameProcessAlive, parseProcessIdentity, type ProcessIdentity } from "./processIdentity.js";
 
 /** $0 of every job wrapper is `toolloop-job[<name>]`, so the process table names the job (ps, tests). */
 export const LOCAL_JOB_PROCESS_TAG = "toolloop-job";
@@ -207,7 +207,7 @@ export class LocalLauncher implements JobLauncher {
     if (!this.readRecord(ref.name) || this.readExitCode(ref.name) !== undefined) return;
     let id = this.readPid(ref.name);
     // The wrapper gone without an exit code (lost): left as it is, unless its command's processes still run in its group.
-    if (id && !isSameProcessAlive(id) && !isProcessGroupAlive(id.pid)) return;
+    if (id && !isSameProcessAlive(id) && !isJobGroupAlive(id)) return;
     const cancelledFile = this.file(ref.name, "cancelled");
     // The first ask's time is kept: a retried cancel counts the grace from it.
     if (!fs.existsSync(cancelledFile)) fs.writeFileSync(cancelledFile, `${new Date().toISOString()}\n`);
@@ -219,14 +219,15 @@ export class LocalLauncher implements JobLauncher {
       id = this.readPid(ref.name);
     }
     if (!id) return;
-    const pgid = id.pid;
-    if (!isProcessGroupAlive(pgid)) return;
+    const wrapper = id;
+    const pgid = wrapper.pid;
+    if (!isJobGroupAlive(wrapper)) return;
     this.log(`[local] cancelling job ${ref.name} (process group ${pgid})`);
     // The wrapper leads the group; everything the command started is in it unless it made its own session.
     killGroup(pgid, "SIGTERM");
     let killed = false;
     for (;;) {
-      if (!isProcessGroupAlive(pgid)) return;
+      if (!isJobGroupAlive(wrapper)) return;
       if (!killed && Date.now() - askedAt >= this.cancelGraceMs) {
         this.log(`[local] job ${ref.name} still running ${Date.now() - askedAt} ms after SIGTERM; sending SIGKILL`);
         killGroup(pgid, "SIGKILL");

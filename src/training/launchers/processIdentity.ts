@@ -53,6 +53,17 @@ export function isProcessGroupAlive(pgid: number): boolean {
   return groupProcesses(pgid, 1).length > 0;
 }
 
+/**
+ * True while a live process is in the group the job's wrapper `id` leads or led (its leftovers once it
+ * has ended). Once another process has the wrapper's pid the group has ended (Linux reuses no pid that
+ * is a live group's id), and a group that process leads is not the job's.
+ */
+export function isJobGroupAlive(id: ProcessIdentity): boolean {
+  const stat = readStat(id.pid);
+  const reused = stat !== undefined && id.startTime !== undefined && id.startTime !== "" && stat.startTime !== id.startTime;
+  return !reused && isProcessGroupAlive(id.pid);
+}
+
 /** The live (non-zombie) processes of group `pgid`, each with its command line (at most 200 characters), at most `limit`. */
 export function groupProcesses(pgid: number, limit = 20): { pid: number; command: string }[] {
   let entries: string[];
