@@ -36,6 +36,7 @@ import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StageP
 import { createClusterJobActivities, type StageJobRef } from "./clusterJobs.js";
 import { isClusterJobHandler } from "../src/framework/clusterJob.js";
 import { createLauncher } from "../src/training/launchers/index.js";
+import { UnknownLauncherKindError } from "../src/training/launchers/launcher.js";
 import { latestModelVersionOrPredecessor, previousScheduledCampaign } from "../src/db/repos/continuation.js";
 import { scheduledRunProblem, withScheduledRun } from "../src/schedules/scheduledConfig.js";
 import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolicy.js";
@@ -195,9 +196,19 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /** The campaign's launcher; a kind this build lacks fails the activity for good (the same config fails again), named. */
+  function launcherOfConfig(config: CampaignConfig) {
+    try {
+      return createLauncher(clusterOf(config).launcher, { log: deps.log, python: clusterOf(config).python });
+    } catch (err) {
+      if (err instanceof UnknownLauncherKindError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.invalidConfig);
+      throw err;
+    }
+  }
+
   const jobs = createClusterJobActivities({
     getDb: deps.getDb,
-    createLauncher: deps.launcherFor ?? ((config) => createLauncher(clusterOf(config).launcher, { log: deps.log, python: clusterOf(config).python })),
+    createLauncher: deps.launcherFor ?? ((config) => launcherOfConfig(config)),
     withStageContext,
     log: deps.log,
   });

@@ -8,8 +8,9 @@ import path from "node:path";
 import type { AnyStageSpec } from "../framework/stageSpec.js";
 import { runsInIteration, schedulingOf, type StageScheduling } from "../framework/stageSpec.js";
 import { STAGE_SPECS } from "../stages/specs.js";
+import { clusterConfigSchema } from "../training/clusterConfig.js";
 import { canonicalJson, sha256Hex } from "../util/ids.js";
-import { InvalidCampaignConfigError, parseCampaignConfig, type CampaignConfig } from "./campaignConfig.js";
+import { formatPath, InvalidCampaignConfigError, parseCampaignConfig, type CampaignConfig } from "./campaignConfig.js";
 import type { CampaignPlan } from "./plan.js";
 
 /** Bumped when the frozen shape changes; readers migrate older versions. */
@@ -29,7 +30,11 @@ export type FreezeResult = { ok: true; frozen: FrozenCampaignConfig; hash: strin
 /** Parses, applies defaults and resolves paths; `configDir` is the config file's folder. */
 export function freezeCampaignConfig(raw: unknown, opts: { configDir: string; specs?: readonly AnyStageSpec[] }): FreezeResult {
   const specs = opts.specs ?? STAGE_SPECS;
-  if (isFrozenCampaignConfig(raw)) return { ok: true, frozen: raw, hash: frozenConfigHash(raw), warnings: [] };
+  if (isFrozenCampaignConfig(raw)) {
+    const clusterProblem = frozenClusterIssues(raw);
+    if (clusterProblem) return { ok: false, error: clusterProblem };
+    return { ok: true, frozen: raw, hash: frozenConfigHash(raw), warnings: [] };
+  }
   const parsed = parseCampaignConfig(raw, specs);
   if (!parsed.ok) return parsed;
   const configDir = path.resolve(opts.configDir);
@@ -44,6 +49,18 @@ export function freezeCampaignConfig(raw: unknown, opts: { configDir: string; sp
   });
   const frozen: FrozenCampaignConfig = { schemaVersion: FROZEN_CONFIG_SCHEMA_VERSION, config, stages, configDir };
   return { ok: true, frozen, hash: frozenConfigHash(frozen), warnings: parsed.warnings };
+}
+
+/**
+ * A frozen config is taken as it is (today's defaults are not applied to it again), but its `cluster`
+ * section is checked: its launcher kind picks the code that runs every cluster job, and one this build
+ * does not know (a frozen file edited by hand, or written by a newer build) failed each job's activity
+ * with a TypeError, counted against its retries, instead of being refused here naming the field.
+ */
+function frozenClusterIssues(frozen: FrozenCampaignConfig): InvalidCampaignConfigError | undefined {
+  const r = clusterConfigSchema.safeParse((frozen.config as { cluster?: unknown }).cluster ?? {});
+  if (r.success) return undefined;
+  return new InvalidCampaignConfigError(r.error.issues.map((i) => ({ path: formatPath(["config", "cluster", ...i.path]), message: i.message })));
 }
 
 /** A value that already is a frozen config (a CLI-frozen config passed through a workflow start). */

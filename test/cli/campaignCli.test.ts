@@ -99,6 +99,22 @@ test("validate refuses a campaignId that start would refuse (it ends in -iter-<n
   );
 });
 
+test("a frozen config (validate --json's output) naming an unknown cluster.launcher kind is refused at once, naming the field and the kinds", () => {
+  const frozen = JSON.parse(cli(["campaign", "validate", "--json", "--config", EXAMPLE]).stdout) as { config: { cluster: { launcher: unknown } } };
+  frozen.config.cluster.launcher = { kind: "kubernetes" };
+  const f = path.join(tmp, "frozen-unknown-launcher.json");
+  writeFileSync(f, JSON.stringify(frozen));
+  for (const command of ["validate", "start"]) {
+    // start refuses it before it looks for Temporal (none runs here).
+    const r = cli(["campaign", command, "--config", f]);
+    assert.equal(r.status, 2, `${command}: ${r.stdout}${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /^error: invalid campaign config .*frozen-unknown-launcher\.json:\n {2}config\.cluster\.launcher\.kind: expected kind to be one of "local", "slurm", "ray"\n/,
+    );
+  }
+});
+
 test("a tool file with an empty list is refused naming the file: it lists no tools", () => {
   writeFileSync(path.join(tmp, "empty-tools.json"), JSON.stringify({ tools: [] }));
   const f = configFile("empty-tools-config.json", (c) => (c.tools = { sources: [{ kind: "mcp", path: "empty-tools.json" }] }));

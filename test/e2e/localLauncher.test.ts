@@ -3,13 +3,15 @@
  * launcher's wrapper; the "process table" assertions read /proc.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/training/launchers/launcher.js";
-import { TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
+import { JobStopTimeoutError, TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
 import { exitMessage, LOCAL_JOB_PROCESS_TAG, LocalLauncher } from "../../src/training/launchers/local.js";
+import { isJobGroupAlive, startTimeOf } from "../../src/training/launchers/processIdentity.js";
 import { submitThenKill } from "../helpers/submitThenKill.js";
 
 let root: string;
@@ -168,6 +170,79 @@ test("local launcher: a job that ignores SIGTERM is killed after the grace perio
   assert.deepEqual(jobProcesses("stubborn-job"), []);
 });
 
+test("local launcher: cancel returns once the job's process group has ended: a job that takes 2 s to stop on SIGTERM finishes it", async () => {
+  const patient = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), cancelGraceMs: 20_000, stopWaitMs: 30_000 });
+  const saved = path.join(root, "slow-stop-saved");
+  // On SIGTERM the job saves for 2 s (a sleep started after the signal), then writes its file and exits.
+  const script = `trap 'sleep 2; echo saved > "${saved}"; exit 0' TERM; echo ready; while :; do sleep 0.1; done`;
+  const { ref } = await submit(patient, request("slow-stop-job", script));
+  await waitFor("ready", async () => ((await patient.logs(ref)).includes("ready") ? true : undefined));
+  const pgid = Number(ref.externalId);
+  const t0 = Date.now();
+  await patient.cancel(ref);
+  const took = Date.now() - t0;
+  assert.ok(took >= 1900, `cancel waited for the save (${took} ms)`);
+  assert.ok(took < 15_000, `and returned once the group ended, without waiting for SIGKILL (${took} ms)`);
+  assert.equal(fs.readFileSync(saved, "utf8").trim(), "saved");
+  assert.equal(groupAlive(pgid), false, "nothing of the job's group runs when cancel returns");
+  assert.equal((await patient.status(ref)).state, "cancelled");
+  assert.equal(logs.filter((m) => m.includes("slow-stop-job") && m.includes("SIGKILL")).length, 0);
+});
+
+test("local launcher: a job that ignores SIGTERM past cancel's bound fails it with JobStopTimeout naming what still runs; the retried cancel kills it", async () => {
+  const bounded = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), cancelGraceMs: 60_000, stopWaitMs: 1500 });
+  const { ref } = await submit(bounded, request("deaf-job", "trap '' TERM; echo ready; while :; do sleep 0.1; done"));
+  await waitFor("ready", async () => ((await bounded.logs(ref)).includes("ready") ? true : undefined));
+  const pgid = Number(ref.externalId);
+  const t0 = Date.now();
+  await assert.rejects(bounded.cancel(ref), (err: unknown) => {
+    assert.ok(err instanceof JobStopTimeoutError, String(err));
+    assert.match(
+      err.message,
+      new RegExp(
+        `^local job deaf-job was asked to stop \\d+ s ago \\(SIGTERM to its process group ${pgid}; SIGKILL follows 60 s after it\\) and \\d+ of its processes still run: pid ${pgid} \\(`,
+      ),
+    );
+    assert.match(err.message, /trap '' TERM/);
+    return true;
+  });
+  const took = Date.now() - t0;
+  assert.ok(took >= 1400 && took < 10_000, `cancel gave up at its bound (${took} ms)`);
+  assert.equal(groupAlive(pgid), true, "the job still runs: the error said so");
+  assert.equal((await bounded.status(ref)).state, "running");
+  // The retry (a launcher with a 1 s grace) counts the grace from the first ask: SIGKILL at once, then the group has ended.
+  const retry = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), cancelGraceMs: 1000, stopWaitMs: 10_000 });
+  const t1 = Date.now();
+  await retry.cancel(ref);
+  assert.ok(Date.now() - t1 < 5000, `the retried cancel killed it at once (${Date.now() - t1} ms)`);
+  assert.equal(groupAlive(pgid), false);
+  assert.equal((await retry.status(ref)).state, "cancelled");
+});
+
+test("local launcher: cancel stops what a wrapper killed on its own left in its group; a group led by another process with the wrapper's pid is never the job's", async () => {
+  const { ref } = await submit(launcher, request("orphaned-job", "echo up; sleep 300"));
+  const pgid = Number(ref.externalId);
+  const sleeper = await waitFor("the job's sleep", async () => groupMember(pgid, "sleep"));
+  // The wrapper (and the script's shell) killed alone: the sleep runs on in the job's group, with no exit code recorded.
+  process.kill(pgid, "SIGKILL");
+  for (const pid of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e) && Number(e) !== sleeper && readPgrp(e) === pgid))
+    process.kill(Number(pid), "SIGKILL");
+  await waitFor("the wrapper to be gone", async () => (jobProcesses("orphaned-job").length === 0 ? true : undefined));
+  assert.equal(groupAlive(pgid), true);
+  await launcher.cancel(ref);
+  assert.equal(groupAlive(pgid), false, "the leftover sleep was stopped");
+  // A live group whose leader is another process than the recorded wrapper (a reused pid): never the job's.
+  const leader = spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
+  try {
+    const pid = leader.pid ?? 0;
+    const start = startTimeOf(pid) ?? "";
+    assert.equal(isJobGroupAlive({ pid, startTime: start }), true, "the wrapper it was: its group is alive");
+    assert.equal(isJobGroupAlive({ pid, startTime: String(Number(start) - 1) }), false, "another process with that pid");
+  } finally {
+    leader.kill("SIGKILL");
+  }
+});
+
 test("local launcher: a job whose processes were killed without an exit code is lost", async () => {
   const { ref } = await submit(launcher, request("doomed-job", "sleep 300"));
   await waitFor("running", async () => ((await launcher.status(ref)).state === "running" ? true : undefined));
@@ -220,6 +295,11 @@ test("local launcher: unknown names and bad input", async () => {
   await assert.rejects(launcher.submit({ ...request("bad-dir", "true"), workDir: "relative/dir" }), /workDir must be an absolute path/);
   assert.equal(fs.existsSync(path.join(stateDir, "bad-cmd.json")), false);
 });
+
+/** Whether a live process of group `pgid` is in the process table. */
+function groupAlive(pgid: number): boolean {
+  return fs.readdirSync("/proc").some((e) => /^\d+$/.test(e) && readPgrp(e) === pgid);
+}
 
 function readPgrp(pid: string): number | undefined {
   try {

@@ -172,6 +172,70 @@ test("runtimeEnv.workingDir: the form the config accepts (local:///dir) runs on 
   assert.match(refused.message ?? "", /is not a valid URI/);
 });
 
+test("a job's CPUs and memory are asked for its entrypoint: Ray starts a second job only once the first frees the head's 2 CPUs", async () => {
+  const first = {
+    ...request("tl-ray-cpus-first", "echo holding; while [ ! -f release ]; do sleep 0.2; done"),
+    resources: { nodes: 1, gpusPerNode: 0, cpusPerTask: 2, memPerNode: "256M" },
+  };
+  const second = { ...request("tl-ray-cpus-second", "echo second-ran"), resources: { nodes: 1, gpusPerNode: 0, cpusPerTask: 1, memPerNode: "128M" } };
+  const a = await launcher.submit(first);
+  await waitForState(a.ref, ["running"]);
+  const b = await launcher.submit(second);
+  // Ray holds it: the first job's entrypoint has both CPUs. It fits the head, so it is pending, not failed.
+  await new Promise((r) => setTimeout(r, 4000));
+  const held = await launcher.status(b.ref);
+  assert.equal(held.state, "pending", held.message);
+  assert.doesNotMatch(held.message ?? "", /never/);
+  fs.writeFileSync(path.join(first.workDir, "release"), "");
+  assert.equal((await waitForState(a.ref, ["succeeded", "failed", "cancelled"])).state, "succeeded");
+  const ran = await waitForState(b.ref, ["succeeded", "failed", "cancelled"]);
+  assert.equal(ran.state, "succeeded", ran.message);
+  assert.match(await launcher.logs(b.ref), /second-ran/);
+});
+
+test("a job asking more CPUs, memory or GPUs than any node of a cluster that cannot add nodes has fails at once, naming the setting; a Ray driver asks for nothing", async () => {
+  const cases: [string, Partial<JobRequest["resources"]>, RegExp][] = [
+    [
+      "tl-ray-too-many-cpus",
+      { cpusPerTask: 64 },
+      /its entrypoint asks one node for 64 CPUs \(cpusPerTask\), and no alive node has that \(the most any of its 1 alive node has: 2 CPUs;/,
+    ],
+    [
+      "tl-ray-too-much-memory",
+      { memPerNode: "1T" },
+      /its entrypoint asks one node for 1024\.0 GiB of memory \(memPerNode\), and no alive node has that \(the most any of its 1 alive node has: \d+\.\d GiB of memory;/,
+    ],
+    [
+      "tl-ray-a-gpu",
+      { gpusPerNode: 1 },
+      /its entrypoint asks one node for 1 GPU \(the stage's GPUs per node\), and no alive node has that \(the most any of its 1 alive node has: 0 GPUs;/,
+    ],
+  ];
+  for (const [name, resources, reason] of cases) {
+    const { ref } = await launcher.submit({ ...request(name, "echo never-runs"), resources: { nodes: 1, gpusPerNode: 0, ...resources } });
+    const status = await launcher.status(ref);
+    assert.equal(status.state, "failed", `${name}: ${status.message}`);
+    assert.match(status.message ?? "", new RegExp(`^PENDING: Ray will never start job ${name}: `));
+    assert.match(status.message ?? "", reason);
+    assert.match(status.message ?? "", /and the cluster cannot add nodes \(it has no autoscaler\)\. Change that, then retry the stage$/);
+    // Ray itself still holds it, and cannot stop it (its stop goes through a supervisor placed with the
+    // entrypoint's resources): the watch's cancel returns at once, saying so, rather than wait for ever.
+    assert.equal((await rayJobsNamed(name))[0]?.status, "PENDING");
+    const t0 = Date.now();
+    await launcher.cancel(ref);
+    assert.ok(Date.now() - t0 < 10_000, `cancel returned (${Date.now() - t0} ms)`);
+    assert.ok(logLines.some((l) => l.startsWith(`[ray] job ${name} stays PENDING: Ray cannot stop a job whose entrypoint no node can hold`)));
+    assert.equal((await rayJobsNamed(name))[0]?.status, "PENDING");
+  }
+  // verl's trainer places its own workers: its entrypoint asks for none of its 8 GPUs and 64 CPUs, and runs on this head.
+  const driver = await launcher.submit({
+    ...request("tl-ray-driver", "echo driver-ran"),
+    resources: { nodes: 1, gpusPerNode: 8, cpusPerTask: 64, memPerNode: "1T", rayDriver: true },
+  });
+  const ran = await waitForState(driver.ref, ["succeeded", "failed", "cancelled"]);
+  assert.equal(ran.state, "succeeded", ran.message);
+});
+
 test("a failing job is failed with its exit code and Ray's message", async () => {
   const { ref } = await launcher.submit(request("tl-ray-fail", "echo going-down >&2; exit 7"));
   const status = await waitForState(ref, ["succeeded", "failed", "cancelled"]);

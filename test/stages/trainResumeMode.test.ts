@@ -141,3 +141,19 @@ test("train.sft: attempt 1's job runs with resume_mode=auto, so a requeued job r
   assert.match(script, /trainer\.resume_mode=auto/);
   assert.doesNotMatch(script, /resume_mode=disable/);
 });
+
+test("verl's trainers are Ray drivers (on Ray their entrypoint asks for none of their GPUs and CPUs); the stand-in is not", async () => {
+  const campaignId = `ray-driver-${Date.now().toString(36)}`;
+  const standin = config();
+  const verl = { ...standin, stages: standin.stages.map((s) => (s.name === "train.sft" || s.name === "train.grpo" ? { ...s, trainer: "verl" as const } : s)) };
+  for (const [cfg, expected] of [
+    [standin, undefined],
+    [verl, true],
+  ] as const) {
+    const sft = stageContext<StageConfigOf<"train.sft">>(res.db.db, res.workDir, campaignId, cfg, "train.sft", 1);
+    await recordDataset(campaignId, path.join(sft.outputDir(), "verl"));
+    assert.equal((await trainSftHandler.prepare(sft, 1)).request.resources.rayDriver, expected, `train.sft, trainer ${String(expected)}`);
+    const grpo = stageContext<StageConfigOf<"train.grpo">>(res.db.db, res.workDir, campaignId, cfg, "train.grpo", 1);
+    assert.equal((await trainGrpoHandler.prepare(grpo, 1)).request.resources.rayDriver, expected, `train.grpo, trainer ${String(expected)}`);
+  }
+});

@@ -71,7 +71,7 @@ export const memPerNode = z
   )
   .optional();
 
-/** The CPUs and memory a stage's job asks of Slurm: the stage's own settings, else the Slurm launcher's. */
+/** The CPUs and memory a stage's job asks of Slurm (and of Ray, for its entrypoint): the stage's own settings, else the Slurm launcher's. */
 export function slurmCpuMemory(
   launcher: LauncherConfig,
   stage: { cpusPerTask?: number | undefined; memPerNode?: string | undefined },

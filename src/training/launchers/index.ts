@@ -1,6 +1,6 @@
 /** The launcher a campaign's `cluster.launcher` config names. */
 import type { LauncherConfig } from "./config.js";
-import type { JobLauncher } from "./launcher.js";
+import { UnknownLauncherKindError, type JobLauncher } from "./launcher.js";
 import { LocalLauncher } from "./local.js";
 import { RayJobsLauncher } from "./ray.js";
 import { SlurmLauncher } from "./slurm.js";
@@ -22,5 +22,8 @@ export function createLauncher(config: LauncherConfig, opts: { log: (m: string) 
       });
     case "ray":
       return new RayJobsLauncher(config, { log: opts.log, ...(opts.quickMs !== undefined ? { requestTimeoutMs: opts.quickMs, attempts: 1 } : {}) });
+    default:
+      // Config validation refuses any other kind; a stored config from before that check (or from a newer build) lands here.
+      throw new UnknownLauncherKindError((config as { kind?: unknown }).kind);
   }
 }

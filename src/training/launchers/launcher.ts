@@ -6,6 +6,8 @@
  */
 export type LauncherKind = "local" | "slurm" | "ray";
 
+export const LAUNCHER_KINDS: readonly LauncherKind[] = ["local", "slurm", "ray"];
+
 /** Where a job is in its life. `lost`: the scheduler no longer knows it (purged, node gone). */
 export type JobState = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "lost";
 
@@ -19,9 +21,14 @@ export interface JobResources {
   gpusPerNode: number;
   /** CPUs of the job's one task per node (Slurm's --cpus-per-task; a multi-node job's Ray nodes offer as many). */
   cpusPerTask?: number;
-  /** Memory per node in sbatch's --mem units ("64G"; megabytes without a unit; "0": all of it). Slurm only. */
+  /** Memory per node in sbatch's --mem units ("64G"; megabytes without a unit; "0": all of it; Ray: the entrypoint's memory). */
   memPerNode?: string;
   timeLimitMinutes?: number;
+  /**
+   * The command is a Ray driver (verl's trainers) whose workers claim the GPUs and CPUs through its own
+   * placement groups: on Ray its entrypoint asks for none of them, which Ray would withhold from those workers.
+   */
+  rayDriver?: boolean;
 }
 
 export interface JobRequest {
@@ -107,4 +114,14 @@ export function isSchedulerUnreachable(err: unknown): boolean {
  */
 export class JobRefusedError extends Error {
   override name = "JobRefused";
+}
+
+/** A config names a launcher kind this build does not have: the same config fails the same way, so it is not retried. */
+export class UnknownLauncherKindError extends Error {
+  override name = "UnknownLauncherKind";
+  constructor(kind: unknown) {
+    super(
+      `cluster.launcher.kind: ${JSON.stringify(kind) ?? String(kind)} is not a launcher this build has; expected one of ${LAUNCHER_KINDS.map((k) => JSON.stringify(k)).join(", ")}`,
+    );
+  }
 }

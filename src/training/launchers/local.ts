@@ -18,10 +18,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
+import { setTimeout as sleepFor } from "node:timers/promises";
 import type { LocalLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
-import type { JobLauncher, JobRef, JobRequest, JobStatus } from "./launcher.js";
-import { isProcessGroupAlive, isSameProcessAlive, parseProcessIdentity, type ProcessIdentity } from "./processIdentity.js";
+import { JobStopTimeoutError, type CancelOptions, type JobLauncher, type JobRef, type JobRequest, type JobStatus } from "./launcher.js";
+import { groupProcesses, isJobGroupAlive, isSameProcessAlive, parseProcessIdentity, type ProcessIdentity } from "./processIdentity.js";
 
 /** $0 of every job wrapper is `toolloop-job[<name>]`, so the process table names the job (ps, tests). */
 export const LOCAL_JOB_PROCESS_TAG = "toolloop-job";
@@ -61,6 +62,8 @@ export interface LocalLauncherOptions {
   log: (m: string) => void;
   /** SIGTERM to SIGKILL, when cancelling (default 10 s). */
   cancelGraceMs?: number;
+  /** How long `cancel` waits for the job's process group to end; default 120 s (as the Slurm and Ray launchers). */
+  stopWaitMs?: number;
 }
 
 /** $TOOLLOOP_STATE_DIR/local-jobs, else ~/.local/state/toolloop/local-jobs. */
@@ -74,11 +77,13 @@ export class LocalLauncher implements JobLauncher {
   readonly stateDir: string;
   private readonly log: (m: string) => void;
   private readonly cancelGraceMs: number;
+  private readonly stopWaitMs: number;
 
   constructor(config: LocalLauncherConfig, opts: LocalLauncherOptions) {
     this.stateDir = path.resolve(config.stateDir ?? defaultLocalStateDir());
     this.log = opts.log;
     this.cancelGraceMs = opts.cancelGraceMs ?? 10_000;
+    this.stopWaitMs = Math.max(0, opts.stopWaitMs ?? 120_000);
   }
 
   private file(name: string, ext: "json" | "pid" | "exit" | "cancelled"): string {
@@ -190,28 +195,57 @@ export class LocalLauncher implements JobLauncher {
     return tailBytes(record.logFile, options?.tailBytes ?? DEFAULT_TAIL_BYTES);
   }
 
-  async cancel(ref: JobRef): Promise<void> {
+  /**
+   * SIGTERM to the job's process group, SIGKILL `cancelGraceMs` after the first ask, then waits until no
+   * process of the group runs, as Slurm's and Ray's cancel wait for their scheduler: a retry started
+   * right away must not run beside leftovers over the same files. Past `stopWaitMs` it throws
+   * JobStopTimeoutError naming what still runs (the caller's retry asks again, and kills at once once
+   * the grace since the first ask has passed).
+   */
+  async cancel(ref: JobRef, options?: CancelOptions): Promise<void> {
     assertJobName(ref.name);
     if (!this.readRecord(ref.name) || this.readExitCode(ref.name) !== undefined) return;
     let id = this.readPid(ref.name);
-    if (id && !isSameProcessAlive(id)) return; // ended (lost): left as it is
-    fs.writeFileSync(this.file(ref.name, "cancelled"), `${new Date().toISOString()}\n`);
+    // The wrapper gone without an exit code (lost): left as it is, unless its command's processes still run in its group.
+    if (id && !isSameProcessAlive(id) && !isJobGroupAlive(id)) return;
+    const cancelledFile = this.file(ref.name, "cancelled");
+    // The first ask's time is kept: a retried cancel counts the grace from it.
+    if (!fs.existsSync(cancelledFile)) fs.writeFileSync(cancelledFile, `${new Date().toISOString()}\n`);
+    const askedAt = Date.parse(readOptional(cancelledFile)?.trim() ?? "") || Date.now();
+    const started = Date.now();
     // Starting right now: wait for the wrapper's pid, so the process cannot start after the cancel.
     for (let waited = 0; !id && waited < 5000 && this.recordAgeMs(ref.name) < START_GRACE_MS; waited += 100) {
       await sleep(100);
       id = this.readPid(ref.name);
     }
     if (!id) return;
-    this.log(`[local] cancelling job ${ref.name} (process group ${id.pid})`);
-    if (!isSameProcessAlive(id)) return;
+    const wrapper = id;
+    const pgid = wrapper.pid;
+    if (!isJobGroupAlive(wrapper)) return;
+    this.log(`[local] cancelling job ${ref.name} (process group ${pgid})`);
     // The wrapper leads the group; everything the command started is in it unless it made its own session.
-    killGroup(id.pid, "SIGTERM");
-    for (let waited = 0; isProcessGroupAlive(id.pid) && waited < this.cancelGraceMs; waited += 100) await sleep(100);
-    if (isProcessGroupAlive(id.pid)) {
-      this.log(`[local] job ${ref.name} still running ${this.cancelGraceMs} ms after SIGTERM; sending SIGKILL`);
-      killGroup(id.pid, "SIGKILL");
+    killGroup(pgid, "SIGTERM");
+    let killed = false;
+    for (;;) {
+      if (!isJobGroupAlive(wrapper)) return;
+      if (!killed && Date.now() - askedAt >= this.cancelGraceMs) {
+        this.log(`[local] job ${ref.name} still running ${Date.now() - askedAt} ms after SIGTERM; sending SIGKILL`);
+        killGroup(pgid, "SIGKILL");
+        killed = true;
+      }
+      const waited = Date.now() - started;
+      if (waited >= this.stopWaitMs) {
+        const running = groupProcesses(pgid);
+        if (running.length === 0) return;
+        throw new JobStopTimeoutError(
+          `local job ${ref.name} was asked to stop ${Math.round((Date.now() - askedAt) / 1000)} s ago (SIGTERM to its process group ${pgid}` +
+            `${killed ? ", then SIGKILL" : `; SIGKILL follows ${Math.round(this.cancelGraceMs / 1000)} s after it`}) and ${running.length} of its processes still run: ` +
+            `${running.map((p) => `pid ${p.pid} (${p.command})`).join(", ")}. Nothing is started over its files until it has ended; the cancel is asked again on the next try`,
+        );
+      }
+      const untilKill = killed ? Infinity : this.cancelGraceMs - (Date.now() - askedAt);
+      await sleepFor(Math.max(10, Math.min(100, this.stopWaitMs - waited, untilKill)), undefined, { signal: options?.signal });
     }
-    for (let waited = 0; isProcessGroupAlive(id.pid) && waited < 5000; waited += 100) await sleep(100);
   }
 
   private readRecord(name: string): JobRecord | undefined {

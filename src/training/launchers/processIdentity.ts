@@ -50,16 +50,41 @@ export function parseProcessIdentity(text: string): ProcessIdentity | undefined 
  * that is still some group's id, so after the leader is gone these are the job's own leftovers.
  */
 export function isProcessGroupAlive(pgid: number): boolean {
+  return groupProcesses(pgid, 1).length > 0;
+}
+
+/**
+ * True while a live process is in the group the job's wrapper `id` leads or led (its leftovers once it
+ * has ended). Once another process has the wrapper's pid the group has ended (Linux reuses no pid that
+ * is a live group's id), and a group that process leads is not the job's.
+ */
+export function isJobGroupAlive(id: ProcessIdentity): boolean {
+  const stat = readStat(id.pid);
+  const reused = stat !== undefined && id.startTime !== undefined && id.startTime !== "" && stat.startTime !== id.startTime;
+  return !reused && isProcessGroupAlive(id.pid);
+}
+
+/** The live (non-zombie) processes of group `pgid`, each with its command line (at most 200 characters), at most `limit`. */
+export function groupProcesses(pgid: number, limit = 20): { pid: number; command: string }[] {
   let entries: string[];
   try {
     entries = fs.readdirSync("/proc");
   } catch {
-    return false;
+    return [];
   }
+  const found: { pid: number; command: string }[] = [];
   for (const entry of entries) {
+    if (found.length >= limit) break;
     if (!/^\d+$/.test(entry)) continue;
     const stat = readStat(Number(entry));
-    if (stat && stat.pgrp === pgid && stat.state !== "Z" && stat.state !== "X") return true;
+    if (!stat || stat.pgrp !== pgid || stat.state === "Z" || stat.state === "X") continue;
+    let command = "";
+    try {
+      command = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+    } catch {
+      // Ended while we looked.
+    }
+    found.push({ pid: Number(entry), command: command.length > 200 ? `${command.slice(0, 200)}...` : command || "?" });
   }
-  return false;
+  return found;
 }

@@ -13,15 +13,23 @@
  * job's driver log, so a poll costs the tail, not the week-long log; the Jobs API's whole-log route is the
  * fallback for Rays without it (see `logs`).
  *
- * The entrypoint runs on the head node (no entrypoint resources are requested): a training job is itself
- * a Ray driver whose workers claim the GPUs through placement groups (verl's documented `ray job submit`),
- * and GPUs reserved for the entrypoint process would be withheld from its own workers. The requested
- * resources travel in the job's metadata for operators. Ray Jobs has no time limit of its own.
+ * A job's CPUs, GPUs and memory (the stage's cpusPerTask, GPUs and memPerNode) are asked for its
+ * entrypoint (the Jobs API's entrypoint_num_cpus, entrypoint_num_gpus, entrypoint_memory), so Ray starts
+ * it on a node that has them: a policy server's vLLM or a merge uses the GPUs and memory of the process
+ * Ray starts. A training job is instead a Ray driver (`rayDriver`: verl's documented `ray job submit`)
+ * whose workers claim the GPUs through placement groups; GPUs or CPUs reserved for its entrypoint would be
+ * withheld from them, so it asks for none. While a job is pending, `status` compares its ask with the
+ * cluster's nodes (rayEntrypointFit): one no node can ever hold on a cluster that cannot add nodes fails,
+ * naming the setting, instead of waiting for Ray's own start timeout (15 minutes, with a message that only
+ * says it "may be waiting for resources"). The requested resources also travel in the job's metadata for
+ * operators. Ray Jobs has no time limit of its own.
  */
 import http from "node:http";
 import https from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { CancelOptions, JobLauncher, JobRef, JobRequest, JobState, JobStatus } from "./launcher.js";
+import { SLURM_MEMORY } from "./config.js";
+import { assertJobRequest } from "./jobRequest.js";
+import type { CancelOptions, JobLauncher, JobRef, JobRequest, JobResources, JobState, JobStatus } from "./launcher.js";
 import { JOB_NAME, JobStopTimeoutError, SchedulerUnreachableError } from "./launcher.js";
 
 /** The `ray` launcher's config (the campaign config's `cluster.launcher` when its kind is "ray"). */
@@ -56,6 +64,84 @@ interface RayJobDetails {
   driver_exit_code?: number | null;
   /** The node the job's driver (its entrypoint) runs on; null until it starts. */
   driver_node_id?: string | null;
+  /** What it was submitted with (Ray's answer does not repeat the entrypoint_* fields: the ask is kept here too). */
+  metadata?: Record<string, string> | null;
+}
+
+/** The Jobs API's entrypoint resource fields of a submit. */
+export interface RayEntrypointResources {
+  entrypoint_num_cpus?: number;
+  entrypoint_num_gpus?: number;
+  /** Bytes. */
+  entrypoint_memory?: number;
+}
+
+/** The metadata key that keeps a job's entrypoint ask (read back by `status` while the job is pending). */
+const ENTRYPOINT_METADATA = "toolloop_entrypoint";
+
+const MEMORY_UNITS: Record<string, number> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** sbatch's --mem value as bytes (megabytes without a unit); undefined for "0" (all of a node's memory: Ray has no such ask). */
+export function slurmMemoryBytes(mem: string): number | undefined {
+  const m = SLURM_MEMORY.exec(mem);
+  if (!m) throw new Error(`"${mem}" is not sbatch's --mem value (e.g. "64G")`);
+  const bytes = Number(m[1]) * (MEMORY_UNITS[m[2] ?? "M"] ?? 1024 ** 2);
+  return bytes > 0 ? bytes : undefined;
+}
+
+/** What a job's entrypoint asks Ray for: its CPUs, GPUs and memory, or nothing for a Ray driver (see the module's note). */
+export function rayEntrypointResources(r: JobResources): RayEntrypointResources {
+  if (r.rayDriver) return {};
+  const memory = r.memPerNode !== undefined ? slurmMemoryBytes(r.memPerNode) : undefined;
+  return {
+    ...(r.cpusPerTask ? { entrypoint_num_cpus: r.cpusPerTask } : {}),
+    ...(r.gpusPerNode > 0 ? { entrypoint_num_gpus: r.gpusPerNode } : {}),
+    ...(memory !== undefined ? { entrypoint_memory: memory } : {}),
+  };
+}
+
+/** A node of the Ray cluster as the state API lists it (`GET /api/v0/nodes`). */
+export interface RayNode {
+  state: string;
+  resources_total: Record<string, number>;
+}
+
+const ASKED: { field: keyof RayEntrypointResources; resource: string; what: (n: number) => string; setting: string }[] = [
+  { field: "entrypoint_num_cpus", resource: "CPU", what: (n) => `${n} CPU${n === 1 ? "" : "s"}`, setting: "cpusPerTask" },
+  { field: "entrypoint_num_gpus", resource: "GPU", what: (n) => `${n} GPU${n === 1 ? "" : "s"}`, setting: "the stage's GPUs per node" },
+  { field: "entrypoint_memory", resource: "memory", what: (n) => `${gib(n)} of memory`, setting: "memPerNode" },
+];
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GiB`;
+}
+
+/**
+ * Whether some node of the Ray cluster can ever hold the job's entrypoint (one process, so one node must
+ * have all it asks for): undefined when one can (a pending job then waits for it to be free). Otherwise
+ * `never` when the cluster cannot add nodes (`canAddNodes` false: no autoscaler), else `waits` (an
+ * autoscaler may add such a node, or a DEAD node that could hold it may come back). Pure.
+ */
+export function rayEntrypointFit(
+  ask: RayEntrypointResources,
+  nodes: RayNode[],
+  canAddNodes: boolean | undefined,
+): { never: string } | { waits: string } | undefined {
+  const asked = ASKED.filter((a) => (ask[a.field] ?? 0) > 0);
+  if (asked.length === 0) return undefined;
+  const holds = (n: RayNode) => asked.every((a) => (n.resources_total[a.resource] ?? 0) >= (ask[a.field] ?? 0));
+  const alive = nodes.filter((n) => n.state === "ALIVE");
+  if (alive.some(holds)) return undefined;
+  const askText = asked.map((a) => `${a.what(ask[a.field] ?? 0)} (${a.setting})`).join(", ");
+  const most = asked.map((a) => a.what(Math.max(0, ...alive.map((n) => n.resources_total[a.resource] ?? 0)))).join(", ");
+  const have = `no alive node has that (the most any of its ${alive.length} alive node${alive.length === 1 ? "" : "s"} has: ${most}; Ray's memory is what it offers to tasks, about 70% of a node's RAM)`;
+  const base = `its entrypoint asks one node for ${askText}, and ${have}`;
+  if (nodes.some((n) => n.state !== "ALIVE" && holds(n)))
+    return { waits: `${base}; a node that is not alive now could hold it: it starts if that node comes back` };
+  if (canAddNodes === false) return { never: `${base}, and the cluster cannot add nodes (it has no autoscaler)` };
+  return {
+    waits: `${base}; it starts only if ${canAddNodes ? "the autoscaler" : "an autoscaler (whether the cluster has one could not be read)"} adds such a node, else Ray fails it after RAY_JOB_START_TIMEOUT_SECONDS (15 minutes by default)`,
+  };
 }
 
 const RAY_STATES: Record<RayJobDetails["status"], JobState> = {
@@ -153,6 +239,8 @@ export class RayJobsLauncher implements JobLauncher {
   async submit(request: JobRequest): Promise<{ ref: JobRef; submitted: boolean }> {
     if (!JOB_NAME.test(request.name)) throw new Error(`ray launcher: job name "${request.name}" is not valid (${JOB_NAME})`);
     if (request.command.length === 0) throw new Error(`ray launcher: job ${request.name} has an empty command`);
+    assertJobRequest(request);
+    const entrypointResources = rayEntrypointResources(request.resources);
     if (await this.details(request.name)) {
       this.opts.log(`[ray] job ${request.name} exists on ${this.base}; not submitting it again`);
       return { ref: this.refOf(request.name), submitted: false };
@@ -161,6 +249,7 @@ export class RayJobsLauncher implements JobLauncher {
     const body = {
       entrypoint: rayEntrypoint(request),
       submission_id: request.name,
+      ...entrypointResources,
       runtime_env: {
         // The job's own variables win over the cluster-wide ones.
         env_vars: { ...(runtimeEnv?.envVars ?? {}), ...request.env },
@@ -171,6 +260,7 @@ export class RayJobsLauncher implements JobLauncher {
         toolloop_job: request.name,
         toolloop_work_dir: request.workDir,
         toolloop_resources: JSON.stringify(request.resources),
+        [ENTRYPOINT_METADATA]: JSON.stringify(entrypointResources),
       },
     };
     const res = await this.request("POST", "/api/jobs/", body);
@@ -195,7 +285,58 @@ export class RayJobsLauncher implements JobLauncher {
     const status: JobStatus = { state, nodes: [this.headHost] };
     if (typeof job.driver_exit_code === "number") status.exitCode = job.driver_exit_code;
     if (job.message) status.message = job.message.length > MESSAGE_LIMIT ? `${job.message.slice(0, MESSAGE_LIMIT)}...` : job.message;
+    const fit = state === "pending" ? await this.entrypointFitOf(job) : undefined;
+    // Waiting for what no node can ever give: failed, so the stage stops for the operator (and the watch cancels it).
+    if (fit && "never" in fit)
+      return {
+        state: "failed",
+        message: `PENDING: Ray will never start job ${ref.externalId}: ${fit.never}. Change that, then retry the stage`,
+        nodes: status.nodes,
+      };
+    if (fit) status.message = `PENDING: ${fit.waits}`;
     return status;
+  }
+
+  /**
+   * A pending job's entrypoint ask against the cluster's nodes (rayEntrypointFit). What cannot be read
+   * (an older Ray, a job submitted without the ask in its metadata) counts as "may start": Ray's own
+   * message stands.
+   */
+  private async entrypointFitOf(job: RayJobDetails): Promise<{ never: string } | { waits: string } | undefined> {
+    let ask: RayEntrypointResources;
+    try {
+      ask = JSON.parse(job.metadata?.[ENTRYPOINT_METADATA] ?? "{}") as RayEntrypointResources;
+    } catch {
+      return undefined;
+    }
+    if (!ASKED.some((a) => (ask[a.field] ?? 0) > 0)) return undefined;
+    try {
+      const nodes = await this.request("GET", "/api/v0/nodes?limit=10000");
+      if (nodes.status !== 200) return undefined;
+      const list = this.parse<{ data?: { result?: { result?: RayNode[] } } }>("GET", "/api/v0/nodes", nodes.text).data?.result?.result;
+      if (!Array.isArray(list) || list.length === 0) return undefined;
+      return rayEntrypointFit(ask, list, await this.canAddNodes());
+    } catch (err) {
+      this.logOnce(`fit:${job.submission_id}`, `[ray] could not compare job ${job.submission_id}'s entrypoint ask with the cluster's nodes: ${String(err)}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether the cluster can add nodes: false when Ray's autoscaler report is the read-only one of a
+   * cluster started by hand (`ray start`: every node its own type, named node_<node id>), true when it
+   * names node types of an autoscaling config, undefined when it cannot be read.
+   */
+  private async canAddNodes(): Promise<boolean | undefined> {
+    const res = await this.request("GET", "/api/cluster_status?format=0");
+    if (res.status !== 200) return undefined;
+    const mapping = this.parse<{ data?: { clusterStatus?: { autoscalerReport?: { nodeTypeMapping?: Record<string, string> | null } } } }>(
+      "GET",
+      "/api/cluster_status",
+      res.text,
+    ).data?.clusterStatus?.autoscalerReport?.nodeTypeMapping;
+    if (!mapping || Object.keys(mapping).length === 0) return undefined;
+    return !Object.entries(mapping).every(([node, type]) => type === `node_${node}`);
   }
 
   /**
@@ -312,6 +453,16 @@ export class RayJobsLauncher implements JobLauncher {
       const state = RAY_STATES[job.status];
       if (state !== "pending" && state !== "running") {
         if (Date.now() - asked >= this.stopPollMs) this.opts.log(`[ray] stopped job ${submissionId}: ${job.status} after ${Date.now() - asked} ms`);
+        return;
+      }
+      // Ray stops a job through its supervisor actor, which is placed with the entrypoint's resources: a
+      // job no node can hold has none, so the stop waits for ever (Ray fails it after its start timeout).
+      // Nothing of it runs, so nothing can run beside the next attempt.
+      const fit = state === "pending" ? await this.entrypointFitOf(job) : undefined;
+      if (fit && "never" in fit) {
+        this.opts.log(
+          `[ray] job ${submissionId} stays PENDING: Ray cannot stop a job whose entrypoint no node can hold (${fit.never}); nothing of it runs, and Ray fails it after RAY_JOB_START_TIMEOUT_SECONDS (15 minutes by default)`,
+        );
         return;
       }
       const waited = Date.now() - asked;

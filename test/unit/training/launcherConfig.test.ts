@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { launcherConfigSchema, slurmCpuMemory } from "../../../src/training/launchers/config.js";
+import { launcherConfigSchema, slurmCpuMemory, type LauncherConfig } from "../../../src/training/launchers/config.js";
+import { createLauncher } from "../../../src/training/launchers/index.js";
+import { UnknownLauncherKindError } from "../../../src/training/launchers/launcher.js";
 
 function messages(input: unknown): string[] {
   const r = launcherConfigSchema.safeParse(input);
@@ -84,4 +86,14 @@ test("launcher config: Slurm's cpusPerTask and memPerNode are checked, naming th
   assert.deepEqual(slurmCpuMemory(launcherConfigSchema.parse(slurm), {}), {});
   // Other launchers have no such setting; a stage's own still travels with the request (Ray's job metadata).
   assert.deepEqual(slurmCpuMemory(launcherConfigSchema.parse({ kind: "local" }), { memPerNode: "8G" }), { memPerNode: "8G" });
+});
+
+test("createLauncher refuses a kind it does not have, naming the field and the kinds (a stored config from before validation checked it)", () => {
+  const stored = { kind: "kubernetes" } as unknown as LauncherConfig;
+  assert.throws(
+    () => createLauncher(stored, { log: () => undefined }),
+    (err: unknown) =>
+      err instanceof UnknownLauncherKindError &&
+      err.message === 'cluster.launcher.kind: "kubernetes" is not a launcher this build has; expected one of "local", "slurm", "ray"',
+  );
 });

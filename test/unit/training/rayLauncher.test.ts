@@ -9,7 +9,16 @@ import { spawnSync } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import { test } from "node:test";
-import { RayJobsLauncher, rayEntrypoint, shellQuote, tailLinesFor, tailOf } from "../../../src/training/launchers/ray.js";
+import {
+  RayJobsLauncher,
+  rayEntrypoint,
+  rayEntrypointFit,
+  rayEntrypointResources,
+  shellQuote,
+  slurmMemoryBytes,
+  tailLinesFor,
+  tailOf,
+} from "../../../src/training/launchers/ray.js";
 
 test("the entrypoint runs the argv as given, in the work folder, whatever the characters", () => {
   const words = ["plain", "two words", "it's", '"double"', "$HOME", "`id`", "a\nb", ""];
@@ -338,4 +347,76 @@ test("a job Ray still reports running past stopWaitMs fails the cancel with an e
   } finally {
     await ray.close();
   }
+});
+
+test("a job's CPUs, GPUs and memory go into the submit as Ray's entrypoint fields (memory in bytes); a Ray driver's ask none", async () => {
+  assert.equal(slurmMemoryBytes("64G"), 64 * 1024 ** 3);
+  assert.equal(slurmMemoryBytes("512"), 512 * 1024 ** 2, "megabytes without a unit, as sbatch");
+  assert.equal(slurmMemoryBytes("2T"), 2 * 1024 ** 4);
+  assert.equal(slurmMemoryBytes("0"), undefined, "all of a node's memory: Ray has no such ask");
+  assert.deepEqual(rayEntrypointResources({ nodes: 1, gpusPerNode: 0 }), {});
+  assert.deepEqual(rayEntrypointResources({ nodes: 1, gpusPerNode: 8, cpusPerTask: 32, memPerNode: "64G", rayDriver: true }), {});
+  // What Ray receives, read off the wire: a policy server's vLLM on 2 GPUs.
+  const bodies: Record<string, unknown>[] = [];
+  const server = http.createServer((req, res) => {
+    let text = "";
+    req.on("data", (d: Buffer) => (text += d.toString()));
+    req.on("end", () => {
+      if (req.method === "POST" && req.url === "/api/jobs/") {
+        bodies.push(JSON.parse(text) as Record<string, unknown>);
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ job_id: "x", submission_id: "tl-serve" }));
+      }
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("Job tl-serve does not exist");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const address = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const launcher = new RayJobsLauncher({ kind: "ray", address, headers: {} }, { log: () => undefined });
+    const resources = { nodes: 1, gpusPerNode: 2, cpusPerTask: 8, memPerNode: "48G" };
+    await launcher.submit({ name: "tl-serve", command: ["vllm", "serve", "/m"], env: {}, workDir: "/w", resources });
+    const body = bodies[0] ?? {};
+    assert.equal(body.entrypoint_num_gpus, 2);
+    assert.equal(body.entrypoint_num_cpus, 8);
+    assert.equal(body.entrypoint_memory, 48 * 1024 ** 3);
+    assert.equal(body.entrypoint_resources, undefined);
+    assert.deepEqual(JSON.parse((body.metadata as Record<string, string>).toolloop_entrypoint ?? ""), {
+      entrypoint_num_cpus: 8,
+      entrypoint_num_gpus: 2,
+      entrypoint_memory: 48 * 1024 ** 3,
+    });
+    await assert.rejects(
+      launcher.submit({ name: "tl-bad-mem", command: ["x"], env: {}, workDir: "/w", resources: { nodes: 1, gpusPerNode: 0, memPerNode: "64GB" } }),
+      /resources\.memPerNode "64GB" is not sbatch's --mem value/,
+    );
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("rayEntrypointFit: one node must hold the whole ask; never on a cluster that cannot add nodes, else it waits for an autoscaler or a node's return", () => {
+  const node = (state: string, CPU: number, GPU = 0, memory = 16 * 1024 ** 3) => ({ state, resources_total: { CPU, GPU, memory } });
+  const ask = { entrypoint_num_cpus: 8, entrypoint_num_gpus: 1 };
+  assert.equal(rayEntrypointFit({}, [node("ALIVE", 2)], false), undefined, "nothing asked");
+  assert.equal(rayEntrypointFit(ask, [node("ALIVE", 2), node("ALIVE", 16, 1)], false), undefined, "the second node holds it");
+  // 8 CPUs on one node, a GPU on another: no one node holds both.
+  const split = rayEntrypointFit(ask, [node("ALIVE", 16, 0), node("ALIVE", 4, 1)], false);
+  assert.ok(split && "never" in split);
+  assert.equal(
+    split.never,
+    "its entrypoint asks one node for 8 CPUs (cpusPerTask), 1 GPU (the stage's GPUs per node), and no alive node has that (the most any of its 2 alive nodes has: 16 CPUs, 1 GPU; Ray's memory is what it offers to tasks, about 70% of a node's RAM), and the cluster cannot add nodes (it has no autoscaler)",
+  );
+  const autoscaled = rayEntrypointFit(ask, [node("ALIVE", 2)], true);
+  assert.ok(autoscaled && "waits" in autoscaled);
+  assert.match(
+    autoscaled.waits,
+    /it starts only if the autoscaler adds such a node, else Ray fails it after RAY_JOB_START_TIMEOUT_SECONDS \(15 minutes by default\)$/,
+  );
+  const unknown = rayEntrypointFit(ask, [node("ALIVE", 2)], undefined);
+  assert.ok(unknown && "waits" in unknown && /whether the cluster has one could not be read/.test(unknown.waits));
+  const deadHolds = rayEntrypointFit(ask, [node("ALIVE", 2), node("DEAD", 16, 1)], false);
+  assert.ok(deadHolds && "waits" in deadHolds && /a node that is not alive now could hold it: it starts if that node comes back$/.test(deadHolds.waits));
 });

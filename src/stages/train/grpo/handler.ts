@@ -66,6 +66,8 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
           gpusPerNode: ctx.stage.trainer === "standin" ? 0 : ctx.stage.grpo.nGpusPerNode,
           ...(ctx.stage.timeLimitMinutes ? { timeLimitMinutes: ctx.stage.timeLimitMinutes } : {}),
           ...slurmCpuMemory(cluster.launcher, ctx.stage),
+          // verl's main_ppo places its workers itself; the stand-in is one plain process.
+          ...(ctx.stage.trainer === "standin" ? {} : { rayDriver: true }),
         },
       },
     };

@@ -82,6 +82,8 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
           gpusPerNode: standin ? 0 : ctx.stage.sft.nGpusPerNode,
           ...(ctx.stage.timeLimitMinutes ? { timeLimitMinutes: ctx.stage.timeLimitMinutes } : {}),
           ...slurmCpuMemory(cluster.launcher, ctx.stage),
+          // verl's sft_trainer_ray places its workers itself (the merge after it runs in the driver's process); the stand-in is plain processes.
+          ...(standin ? {} : { rayDriver: true }),
         },
       },
     };
