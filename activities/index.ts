@@ -29,7 +29,7 @@ import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
 import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
-import { configStageMissingFailure, stageMissingFailure, unknownStageNames } from "./stageOnWorker.js";
+import { configStageMissingFailure, stageMissingFailure, unknownFieldsFailure, unknownStageNames } from "./stageOnWorker.js";
 import { countStageBatch } from "../src/metrics/toolloopMetrics.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
@@ -42,7 +42,7 @@ import { scheduledRunProblem, withScheduledRun } from "../src/schedules/schedule
 import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolicy.js";
 import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
-import type { CampaignConfig } from "../src/config/campaignConfig.js";
+import { unknownConfigFields, type CampaignConfig } from "../src/config/campaignConfig.js";
 import { TERMINAL_JOB_STATES, type JobLauncher, type JobState } from "../src/training/launchers/launcher.js";
 import { stageEndpointNeeds, waitUntilEndpointsAnswer } from "../src/llm/endpointRecovery.js";
 import { revivalNote, revivalReadyTimeoutMs, ServedPolicyRevival } from "../src/training/servedPolicyRevival.js";
@@ -74,7 +74,7 @@ export function createActivities(deps: ActivityDeps) {
   const budget = deps.failureBudget ?? FAILURE_BUDGET;
   const asBatch = { getDb: deps.getDb, budget: budget.batch };
   const asBookkeeping = { getDb: deps.getDb, budget: budget.bookkeeping };
-  /** Stages this worker said it lacks, each once (bounded by the stage names configs use). */
+  /** Stages (and stage fields) this worker said it lacks, each once (bounded by the names configs use). */
   const missingLogged = new Set<string>();
 
   /**
@@ -96,9 +96,11 @@ export function createActivities(deps: ActivityDeps) {
     if (!r.ok) {
       // A stage of a newer build than this worker's (a rolling deploy) is no bad input: another worker may know it.
       const unknown = unknownStageNames(raw, registry.specs);
-      if (unknown.length > 0)
+      const unknownFields = unknownConfigFields(raw, registry.specs).map((f) => f.text);
+      if (unknown.length > 0 || unknownFields.length > 0)
         throw configStageMissingFailure({
           unknown,
+          unknownFields,
           invalid: r.error.message,
           known: registry.specs.map((s) => s.name),
           ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
@@ -123,6 +125,27 @@ export function createActivities(deps: ActivityDeps) {
       });
       if (!missingLogged.has(stage.name)) {
         missingLogged.add(stage.name);
+        deps.log(`[deploy] ${failure.message}`);
+      }
+      throw failure;
+    }
+    // Fields of a newer build (the stage's own, or the endpoints, roles, cluster it uses) this build
+    // would silently run without: left for another worker, as a missing stage is.
+    const index = frozen.config.stages.indexOf(stage);
+    const fields = unknownConfigFields(frozen.config, registry.specs)
+      .filter((f) => f.path[0] !== "stages" || f.path[1] === index)
+      .map((f) => f.text);
+    if (fields.length > 0) {
+      const failure = unknownFieldsFailure({
+        stage: stage.name,
+        campaignId: ref.campaignId,
+        fields,
+        known: registry.specs.map((s) => s.name),
+        ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
+      });
+      const said = `${stage.name}: ${fields.join(", ")}`;
+      if (!missingLogged.has(said)) {
+        missingLogged.add(said);
         deps.log(`[deploy] ${failure.message}`);
       }
       throw failure;

@@ -75,6 +75,42 @@ export function stageMissingFailure(p: { stage: string; campaignId: string; know
 }
 
 /**
+ * The failure for a step of `stage` whose frozen config has `fields` this worker's build does not
+ * define (src/config/campaignConfig.ts unknownConfigFields): a newer build froze it, having added
+ * them to the stage (or to the endpoints, roles, cluster it uses). Running it here would silently
+ * leave them out (a stage without the `cpusPerTask` it was given), so it is left for another worker
+ * as a missing stage is: retryable and uncounted within `limitMs` of the step's first scheduling,
+ * FailedAfterRetries (the stage waits for an operator) after.
+ */
+export function unknownFieldsFailure(p: {
+  stage: string;
+  campaignId: string;
+  fields: readonly string[];
+  known: readonly string[];
+  limitMs?: number;
+}): ApplicationFailure {
+  const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
+  const fields = `field${p.fields.length === 1 ? "" : "s"} ${p.fields.join(", ")}`;
+  if (waitedMs >= limitMs) {
+    return ApplicationFailure.create({
+      type: ErrorType.failedAfterRetries,
+      nonRetryable: true,
+      message:
+        `stage "${p.stage}": the campaign's config has ${fields}, which the workers of task queue ${queue} that took this step in the ${minutes(waitedMs)} since it was scheduled do not define (last: ${here}): ` +
+        `upgrade the workers polling ${queue} to the build that froze the config, then: toolloop campaign retry-stage ${p.campaignId} --stage ${p.stage}`,
+    });
+  }
+  return ApplicationFailure.create({
+    type: ErrorType.stageNotOnWorker,
+    nonRetryable: false,
+    message:
+      `stage "${p.stage}": the campaign's config has ${fields}, which this worker's build does not define (${here}), so it would run without ${p.fields.length === 1 ? "it" : "them"}: a newer build's, e.g. during a rolling deploy; ` +
+      `retried (not counted as a failure) for another worker of task queue ${queue} to take; ` +
+      `if none that defines ${p.fields.length === 1 ? "it" : "them"} takes it within ${minutes(limitMs)} of its scheduling the stage waits for an operator: upgrade the workers polling ${queue}`,
+  });
+}
+
+/**
  * Stage names of a config (before it is parsed) that no spec of `known` has, as a name or a former
  * name, with their field paths: a config written for a newer build, or a misspelt name.
  */
@@ -99,26 +135,32 @@ export function unknownStageNames(raw: unknown, known: readonly { name: string; 
  */
 export function configStageMissingFailure(p: {
   unknown: readonly { path: string; name: string }[];
+  /** Fields (paths) no schema of this build defines (src/config/campaignConfig.ts unknownConfigFields): a newer build's, or misspelt. */
+  unknownFields?: readonly string[];
   invalid: string;
   known: readonly string[];
   limitMs?: number;
 }): ApplicationFailure {
   const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
-  const named = p.unknown.map((u) => `"${u.name}" (${u.path})`).join(", ");
+  const fields = p.unknownFields ?? [];
+  const named = [
+    ...(p.unknown.length > 0 ? [`stage ${p.unknown.map((u) => `"${u.name}" (${u.path})`).join(", ")}`] : []),
+    ...(fields.length > 0 ? [`field${fields.length === 1 ? "" : "s"} ${fields.join(", ")}`] : []),
+  ].join(" and ");
   if (waitedMs >= limitMs) {
     return ApplicationFailure.create({
       type: ErrorType.invalidConfig,
       nonRetryable: true,
       message:
-        `${p.invalid} (no worker of task queue ${queue} knew stage ${named} in the ${minutes(waitedMs)} since the registration was scheduled; last: ${here}): ` +
-        `fix the name, or upgrade the workers polling ${queue} to the build that has the stage and start the campaign again`,
+        `${p.invalid} (no worker of task queue ${queue} knew ${named} in the ${minutes(waitedMs)} since the registration was scheduled; last: ${here}): ` +
+        `fix the name, or upgrade the workers polling ${queue} to the build that has ${p.unknown.length > 0 ? "the stage" : "the field"} and start the campaign again`,
     });
   }
   return ApplicationFailure.create({
     type: ErrorType.stageNotOnWorker,
     nonRetryable: false,
     message:
-      `the config names stage ${named}, which this worker does not know (${here}): a newer build's stage, e.g. during a rolling deploy, ` +
+      `the config names ${named}, which this worker does not know (${here}): a newer build's ${p.unknown.length === 0 ? "field" : fields.length === 0 ? "stage" : "stage and field"}, e.g. during a rolling deploy, ` +
       `retried (not counted as a failure) for another worker of task queue ${queue} to take; if it is a misspelt name, ` +
       `the campaign fails as InvalidCampaignConfig ${minutes(limitMs)} after its registration was scheduled`,
   });

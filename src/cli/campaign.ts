@@ -14,8 +14,8 @@ import {
   type IterationStatus,
 } from "../../workflows/definitions.js";
 import { CampaignIdKey, CampaignStatusKey, IterationKey } from "../../workflows/searchAttributes.js";
-import { CONFIG_LIMITS, CONFIG_SIZE_HINT, type CampaignConfig } from "../config/campaignConfig.js";
-import { describeConfigDiff, freezeCampaignConfig, frozenConfigHash, type FrozenCampaignConfig } from "../config/frozen.js";
+import { CONFIG_LIMITS, CONFIG_SIZE_HINT, parseCampaignConfig, type CampaignConfig } from "../config/campaignConfig.js";
+import { describeConfigDiff, freezeCampaignConfig, frozenConfigHash, isFrozenCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
 import { openDatabase, type DbHandle } from "../db/client.js";
 import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { latestConfig } from "../db/repos/campaignConfigs.js";
@@ -55,6 +55,16 @@ export function readConfigFile(file: string): { raw: unknown; config: CampaignCo
   } catch (err) {
     if (!(err instanceof JsonFileError)) throw err;
     throw new CliError(`--config: ${err.message}${err.problem === "too_large" ? `; ${CONFIG_SIZE_HINT}` : ""}`, undefined, { cause: err });
+  }
+  // A frozen config (the form `campaign validate` prints and workers store) is taken as it is by the
+  // freeze, so a field this build does not define would reach the workers unchecked: it is checked
+  // as a config as written is, its paths under `config`.
+  if (isFrozenCampaignConfig(raw)) {
+    const check = parseCampaignConfig(raw.config);
+    if (!check.ok) {
+      const at = (p: string) => (p === "(root)" ? "config" : p.startsWith("[") ? `config${p}` : `config.${p}`);
+      throw new CliError(`invalid campaign config ${file}:\n${check.error.issues.map((i) => `  ${at(i.path)}: ${i.message}`).join("\n")}`);
+    }
   }
   const r = freezeCampaignConfig(raw, { configDir: path.dirname(path.resolve(file)) });
   if (!r.ok) throw new CliError(`invalid campaign config ${file}:\n${r.error.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);

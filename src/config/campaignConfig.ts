@@ -421,6 +421,54 @@ export function parseCampaignConfig(raw: unknown, specs: readonly AnyStageSpec[]
 }
 
 /**
+ * Fields around the stages (dotted paths, `*` for a name: `endpoints.*.oldKnob`) an older build wrote
+ * and this one no longer defines: a field removed or renamed goes here (a stage's own go into its
+ * spec's retiredFields), else campaigns frozen with it stop (unknownConfigFields). None so far.
+ */
+export const RETIRED_ENVELOPE_FIELDS: readonly string[] = [];
+
+const matchesField = (pattern: string, at: readonly PropertyKey[]): boolean => {
+  const parts = pattern.split(".");
+  return parts.length === at.length && parts.every((p, i) => p === "*" || p === String(at[i]));
+};
+
+/**
+ * Fields of a config that this build's schemas do not define, each as its path (`stages[1].cpusPerTask`,
+ * `endpoints.sim.attemptBudget`): what a newer build added, so a worker of this build would run the
+ * config without them (every config object is strict, but a frozen config is never parsed again).
+ * A stage entry's fields listed in its spec's `retiredFields` (a field an older build wrote that
+ * this one no longer reads) are not unknown: configs frozen before its removal keep running.
+ * Stage names this build lacks are not fields (activities/stageOnWorker.ts unknownStageNames).
+ */
+export function unknownConfigFields(
+  config: unknown,
+  specs: readonly AnyStageSpec[] = STAGE_SPECS,
+  retiredEnvelopeFields: readonly string[] = RETIRED_ENVELOPE_FIELDS,
+): { path: (string | number)[]; text: string }[] {
+  const { input } = renameFormerStages(config, specs);
+  const r = schemaFor(specs).safeParse(input);
+  if (r.success) return [];
+  const stages = isRecord(input) && Array.isArray(input.stages) ? input.stages : [];
+  const retired = (at: readonly PropertyKey[]): boolean => {
+    if (at[0] !== "stages") return retiredEnvelopeFields.some((f) => matchesField(f, at));
+    if (typeof at[1] !== "number") return false;
+    const entry: unknown = stages[at[1]];
+    const spec = isRecord(entry) ? specs.find((s) => s.name === entry.name) : undefined;
+    return spec?.retiredFields?.includes(at.slice(2).map(String).join(".")) ?? false;
+  };
+  const out: { path: (string | number)[]; text: string }[] = [];
+  for (const issue of r.error.issues) {
+    if (issue.code !== "unrecognized_keys") continue;
+    // `__proto__` is a reserved name every build refuses (reservedKeyIssues), never a newer build's field.
+    for (const key of issue.keys.filter((k) => k !== "__proto__")) {
+      const at = [...issue.path, key].map((p) => (typeof p === "number" ? p : String(p)));
+      if (!retired(at)) out.push({ path: at, text: formatPath(at) });
+    }
+  }
+  return out;
+}
+
+/**
  * Pool weights become whole repeats of an item's train rows in export.verl (verl's parquet has no
  * per-row weight): rounded, at least one. A weight that rounding changes is accepted (stored
  * configs keep working) and said once here.

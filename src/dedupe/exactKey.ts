@@ -15,6 +15,7 @@
  * are context, not what the sample teaches.
  */
 import type { ChatMessage, McpTool, ToolCall } from "../domain/types.js";
+import { parseJsonExact } from "../util/exactJson.js";
 import { canonicalJson, JsonTooDeepError, sha256Hex } from "../util/ids.js";
 
 /** Bumped whenever the canonical form changes, so keys of different forms never compare equal. */
@@ -28,10 +29,14 @@ export function normalizeText(text: string): string {
   return text.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
 }
 
-/** Arguments as canonical JSON, or (tagged apart, so the two never collide) as normalised text when they do not parse. */
+/**
+ * Arguments as canonical JSON, or (tagged apart, so the two never collide) as normalised text when
+ * they do not parse. Integers a double cannot hold keep their digits (parseJsonExact): two order ids
+ * that differ past 2^53 are two answers; every other value reads, and so keys, as before.
+ */
 function canonicalArguments(args: string): string {
   try {
-    return "json:" + canonicalJson(JSON.parse(args));
+    return "json:" + canonicalJson(parseJsonExact(args));
   } catch (err) {
     if (err instanceof SyntaxError || err instanceof JsonTooDeepError) return "text:" + normalizeText(args);
     throw err;

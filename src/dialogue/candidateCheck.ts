@@ -81,6 +81,7 @@ export function checkCandidate(message: AssistantMessage, tools: readonly McpToo
     }
     let args: unknown;
     try {
+      // Checked against the tool's schema only: integers as doubles (exact below 2^53; a bound past it is checked to a double's precision). The candidate's text is kept as it is.
       args = JSON.parse(c.function.arguments);
     } catch (err) {
       problems.push(`${where}: arguments are not valid JSON (${(err as Error).message})`);

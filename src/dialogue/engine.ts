@@ -109,7 +109,12 @@ const userAnswerSchema = userTurnSchema.refine((u) => u.action === "done" || u.m
   path: ["message"],
 });
 
-/** The call's arguments as stored with its execution record (jsonb: an escaped NUL in them becomes U+FFFD). */
+/**
+ * The call's arguments as stored with its execution record (jsonb: an escaped NUL in them becomes
+ * U+FFFD) and sent to the tool server: integers as doubles (JSON.parse; the jsonb write is
+ * JSON.stringify, which takes no bigint), so one above 2^53 reaches the simulated tool rounded. The
+ * label is the assistant message, whose arguments text is stored as the model wrote it.
+ */
 function parseArguments(raw: string): unknown {
   try {
     return JSON.parse(raw, nulFreeStrings);

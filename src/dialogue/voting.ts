@@ -14,6 +14,7 @@
  * plurality candidate, the first of the largest valid group. When none is valid it is the first
  * non-empty candidate, stored for the record, and the engine ends the dialogue there.
  */
+import { parseJsonExact } from "../util/exactJson.js";
 import { z } from "zod";
 import { toOpenAiTool, type ChatMessage, type McpTool } from "../domain/types.js";
 import type { LlmClient } from "../llm/client.js";
@@ -90,7 +91,8 @@ function decodedCalls(m: AssistantMessage): { name: string; arguments: unknown }
   return (m.tool_calls ?? []).map((c) => {
     let args: unknown = c.function.arguments;
     try {
-      args = JSON.parse(c.function.arguments);
+      // Exact (bigints past 2^53): the negotiator compares the candidates' values with the user's words.
+      args = parseJsonExact(c.function.arguments);
     } catch {
       // kept verbatim: the negotiator sees what the candidate sent
     }

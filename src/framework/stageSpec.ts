@@ -67,6 +67,14 @@ export interface StageSpec<N extends string = string, C extends { name: N; batch
   configuredRoles?(config: C): readonly { role: RoleName; path: readonly (string | number)[] }[];
   /** What the stage writes, for the README and `campaign validate`. */
   writes: string;
+  /**
+   * Fields of the entry (dotted paths: `grpo.oldKnob`) an older build wrote and this one no longer
+   * defines. A field removed or renamed must be listed here: configs frozen before carry it, and a
+   * worker refuses a step whose config has a field its build does not define (a newer build's, in a
+   * rolling deploy: activities/stageOnWorker.ts), so without it running campaigns would stop. The
+   * CLI still refuses it in a new config.
+   */
+  retiredFields?: readonly string[];
   /** Former names still accepted in configs, each with a deprecation message naming this one. */
   formerNames?: readonly string[];
   /** What it leaves for the stages after it in its iteration (the stage-order check, src/config/stageOrder.ts). */

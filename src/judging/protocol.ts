@@ -3,6 +3,7 @@
  * A, which any OpenAI-compatible judge model can follow): a system prompt carrying a task marker line,
  * and one user message with the case as a ```json block.
  */
+import { parseJsonExact, stringifyJsonExact } from "../util/exactJson.js";
 import { z } from "zod";
 import type { ChatMessage, McpTool, ToolCall } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
@@ -29,7 +30,8 @@ export function judgedAnswer(m: { content: string | null; tool_calls?: readonly 
     tool_calls: (m.tool_calls ?? []).map((c) => {
       let args: unknown;
       try {
-        args = JSON.parse(c.function.arguments);
+        // Exact: a judge shown 12345678901234567000 for the user's order 12345678901234567890 would call the label wrong.
+        args = parseJsonExact(c.function.arguments);
       } catch {
         args = c.function.arguments;
       }
@@ -56,7 +58,7 @@ no call when no tool fits) or INCORRECT. Reply with JSON: {"verdict": ..., "anal
  * so a conversation that itself contains a fence cannot close the block early.
  */
 export function caseMessage(c: Record<string, unknown>): string {
-  return "Case:\n```json\n" + JSON.stringify(c, null, 1).replaceAll("`", "\\u0060") + "\n```";
+  return "Case:\n```json\n" + stringifyJsonExact(c, 1).replaceAll("`", "\\u0060") + "\n```";
 }
 
 /** The case a judge request carries: the JSON in the last user message's ```json block (the inverse of caseMessage). */

@@ -42,6 +42,7 @@ export function decodeToolCalls(calls: readonly ToolCall[] | undefined): { calls
   for (const [i, c] of (calls ?? []).entries()) {
     let args: unknown;
     try {
+      // Compared only: integers as doubles, so two above 2^53 that round to one double agree (labels are never written from here).
       args = JSON.parse(c.function.arguments);
     } catch (err) {
       return { badCall: i, message: `call ${i} (${c.function.name}): arguments are not JSON (${(err as Error).message})` };

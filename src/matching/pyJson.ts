@@ -242,6 +242,11 @@ class Parser {
     return v;
   }
 
+  /**
+   * Integers are doubles here, unlike Python's ints: the matcher only compares, and two integers above
+   * 2^53 that round to one double (12345678901234567890 and ...891) compare equal. Nothing read here
+   * is written back as a label (training files parse labels with src/util/exactJson.ts).
+   */
   number(): number | PyFloat {
     NUMBER_RE.lastIndex = this.i;
     const m = NUMBER_RE.exec(this.s);

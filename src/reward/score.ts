@@ -84,7 +84,10 @@ function decodeHermesResponse(text: string): Response {
   return d.ok ? { kind: "calls", calls: d.calls } : { kind: "bad", reason: `response: ${d.reason}` };
 }
 
-/** OpenAI template: `{"tool_calls": [...], "content": ...}`; text that is not a JSON object is a text answer. */
+/**
+ * OpenAI template: `{"tool_calls": [...], "content": ...}`; text that is not a JSON object is a text answer.
+ * Values are only compared with the ground truth, at a double's precision (see src/matching/pyJson.ts number()).
+ */
 function decodeOpenAiResponse(text: string): Response {
   if (text.trimStart()[0] !== "{") return TEXT;
   let v: unknown;

@@ -42,6 +42,7 @@ function assistantOf(m: { content: string | null; tool_calls?: readonly ToolCall
   };
 }
 
+/** For the simulated tool only (integers as doubles: one above 2^53 reaches it rounded); the label keeps the model's text. */
 function parseArguments(text: string): unknown {
   try {
     return JSON.parse(text);

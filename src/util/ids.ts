@@ -31,7 +31,8 @@ function writeCanonical(v: unknown, depth: number): string | undefined {
     case "boolean":
       return v ? "true" : "false";
     case "bigint":
-      return JSON.stringify(v); // throws, as JSON.stringify does for a BigInt anywhere
+      // An integer a double cannot hold, read exactly (src/util/exactJson.ts): its digits.
+      return v.toString();
     case "object": {
       if (v === null) return "null";
       if (Array.isArray(v)) {

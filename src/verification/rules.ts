@@ -216,6 +216,7 @@ function checkCall(
   }
   let args: unknown;
   try {
+    // Checked only (the label's text is stored as written): integers as doubles, so a schema bound past 2^53 is checked to a double's precision.
     args = JSON.parse(rawArgs);
   } catch (err) {
     reasons.push(`${label}: arguments are not valid JSON (${(err as Error).message})`);

@@ -123,6 +123,33 @@ test("a tool file with an empty list is refused naming the file: it lists no too
   assert.match(r.stderr, /^error: no valid tool loads from tools\.sources \(paths are relative to .*\):\n {2}empty-tools\.json: lists no tools\n$/);
 });
 
+test("a field no stage defines is refused at once by validate and start, naming it; a frozen config's too (the freeze takes it as it is)", () => {
+  const withField = configFile("stage-field.json", (c) => ((c.stages as Record<string, unknown>[])[1]!.cpusPerTask = 4));
+  for (const command of ["validate", "start"]) {
+    const r = cli(["campaign", command, "--config", withField]);
+    assert.equal(r.status, 2, `${command}: ${r.stderr}`);
+    assert.match(r.stderr, /^error: invalid campaign config .*stage-field\.json:\n {2}stages\[1\]: unknown field "cpusPerTask"\n$/, command);
+  }
+  // The frozen form `campaign validate` prints (and workers store), with a field this build lacks.
+  const printed = cli(["campaign", "validate", "--config", EXAMPLE]).stdout;
+  const frozen = JSON.parse(printed.slice(printed.indexOf("\n{") + 1)) as Record<string, unknown>;
+  const file = path.join(tmp, "frozen.json");
+  writeFileSync(file, JSON.stringify({ schemaVersion: 1, config: frozen, stages: [], configDir: path.dirname(EXAMPLE) }));
+  assert.equal(cli(["campaign", "validate", "--config", file]).status, 0, "the frozen form of a valid config is valid");
+  (frozen.stages as Record<string, unknown>[])[0]!.cpusPerTask = 4;
+  (frozen.endpoints as Record<string, Record<string, unknown>>).simulator!.retryJitter = true;
+  writeFileSync(file, JSON.stringify({ schemaVersion: 1, config: frozen, stages: [], configDir: path.dirname(EXAMPLE) }));
+  for (const command of ["validate", "start"]) {
+    const r = cli(["campaign", command, "--config", file]);
+    assert.equal(r.status, 2, `${command}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /^error: invalid campaign config .*frozen\.json:\n {2}config\.endpoints\.simulator: unknown field "retryJitter"\n {2}config\.stages\[0\]: unknown field "cpusPerTask"\n$/,
+      command,
+    );
+  }
+});
+
 test("a __proto__ role in the JSON text is refused, not dropped", () => {
   const f = path.join(tmp, "proto-role.json");
   const text = readFileSync(EXAMPLE, "utf8").replace('"roles": {', '"roles": {"__proto__": {"endpoint": "simulator", "model": "x"}, ');

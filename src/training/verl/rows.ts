@@ -6,6 +6,7 @@
  */
 import { withoutTaskMarkers } from "../../export/trainingMessages.js";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type ToolCall } from "../../domain/types.js";
+import { parseJsonExact, stringifyJsonExact } from "../../util/exactJson.js";
 import { pythonJsonDumps } from "../../util/pythonJson.js";
 
 /** Routes the reward: verl passes it to the reward function, whose shim sends it to our service. */
@@ -99,12 +100,16 @@ function renderToolCalls(calls: ToolCall[]): string {
     .join("\n");
 }
 
+/**
+ * The wire's arguments as an object, integers past a double's precision as bigints (exact), so the
+ * ground truth and the rendered calls carry the digits the model wrote, as Python reads them.
+ */
 function parseArguments(raw: unknown): Record<string, unknown> | undefined {
   if (isObject(raw)) return raw;
   if (typeof raw !== "string") return undefined;
   if (raw.trim() === "") return {};
   try {
-    const parsed: unknown = JSON.parse(raw);
+    const parsed: unknown = parseJsonExact(raw);
     return isObject(parsed) ? parsed : undefined;
   } catch {
     return undefined;
@@ -256,7 +261,7 @@ export function prepareSample(source: VerlSourceSample, toolsInPrompt: ToolsInPr
     sample: {
       id: s.id,
       prompt: shown,
-      groundTruth: JSON.stringify(truth),
+      groundTruth: stringifyJsonExact(truth),
       openAiTools,
       tools: JSON.stringify(openAiTools),
       messages: s.messages,

@@ -82,3 +82,12 @@ test("answer schemas: both fields required, verdicts from the fixed lists", () =
   assert.deepEqual(JUDGEMENT_RESPONSE_FORMAT.schema.required, ["verdict", "analysis"]);
   assert.deepEqual(JUDGEMENT_RESPONSE_FORMAT.schema.properties.verdict.enum, ["PRED_WRONG", "LABEL_WRONG", "BOTH_CORRECT", "BOTH_WRONG"]);
 });
+
+test("a judge reads an integer past 2^53 in the label's arguments with the digits the model wrote", () => {
+  const label = judgedAnswer({ content: null, tool_calls: [call('{"city": "Oslo", "order": 12345678901234567890}')] });
+  const text = labelCheckMessages({ tools: [weather], prompt: [{ role: "user", content: "Weather for order 12345678901234567890" }], label })
+    .map((m) => m.content)
+    .join("\n");
+  assert.ok(text.includes('"order": 12345678901234567890\n'), text);
+  assert.ok(!text.includes("12345678901234567000"));
+});

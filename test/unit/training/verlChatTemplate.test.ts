@@ -122,6 +122,21 @@ const samples: VerlSourceSample[] = [
       { role: "assistant", content: "Checking.", tool_calls: [call("w", "get_weather", '{"city": "Oslo"}')] },
     ],
   },
+  {
+    // Integers past 2^53 (order ids) as the model wrote them: Python's json.loads keeps them exact, and so must we.
+    id: "big-integers",
+    tools: [book],
+    messages: [
+      { role: "user", content: "Book seats for orders 12345678901234567890 and -98765432109876543210." },
+      { role: "assistant", content: null, tool_calls: [call("o", "book_flight", '{"from": "A", "to": "B", "seats": 12345678901234567890}')] },
+      { role: "tool", tool_call_id: "o", content: '{"ok": true}' },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [call("q", "book_flight", '{"from": "B", "to": "A", "seats": -98765432109876543210, "n": 9007199254740993}')],
+      },
+    ],
+  },
 ];
 
 let dir: string;
@@ -151,6 +166,8 @@ test("verl's RL prompt renders, with Qwen2.5's chat template, to exactly what vL
     assert.equal(r.trained, r.served, `${s.id}: the RL prompt`);
     assert.equal(r.trained_sft, r.served_sft, `${s.id}: the SFT conversation`);
   }
+  assert.ok(out["big-integers"]!.trained.includes('"seats": 12345678901234567890}'), out["big-integers"]!.trained);
+  assert.ok(out["big-integers"]!.trained_sft!.includes('"seats": -98765432109876543210, "n": 9007199254740993}'), out["big-integers"]!.trained_sft);
   // The tools block really is there (not two empty renders agreeing).
   assert.match(out["no-system"]!.served, /^<\|im_start\|>system\nYou are Qwen, created by Alibaba Cloud\. You are a helpful assistant\.\n\n# Tools\n/);
   assert.ok(
