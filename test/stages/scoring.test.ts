@@ -18,6 +18,8 @@ import { insertSamples, type NewSample, type SampleRow } from "../../src/db/repo
 import { samples } from "../../src/db/schema.js";
 import { inArray } from "drizzle-orm";
 import { listSampleScores } from "../../src/db/repos/scores.js";
+import { upsertModelVersion } from "../../src/db/repos/modelVersions.js";
+import { scoredPool } from "../../src/db/repos/selection.js";
 import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import type { ChatMessage, McpTool, ToolCall } from "../../src/domain/types.js";
 import type { BatchResult, StageContext, StageEntry, StageHandler } from "../../src/framework/stage.js";
@@ -33,6 +35,8 @@ import type { ScoringProgress } from "../../src/stages/score/scoringBatch.js";
 import { STAGE_SPECS, type StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import { recordingCreateLlm } from "../helpers/recordingLlm.js";
+import { chatCompletion, chatError, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
+import { WEATHER_TOOL, weatherCall } from "../helpers/selfEvolution.js";
 
 const RUN = Date.now().toString(36);
 const N = 12;
@@ -65,7 +69,7 @@ function campaign(stage: Record<string, unknown>, baseUrl = sim.url): CampaignCo
 /** Chat requests the stage's policy client sent (a wrapper records them; the client is the real one). */
 const sent: { role: string; req: ChatRequest }[] = [];
 
-function context<S extends StageEntry>(campaignId: string, config: CampaignConfig, logs: string[] = []): StageContext<S> {
+function context<S extends StageEntry>(campaignId: string, config: CampaignConfig, logs: string[] = [], policyVersionId = POLICY_VERSION): StageContext<S> {
   const deps = {
     db: db.db,
     baseDir: resources!.workDir,
@@ -79,7 +83,7 @@ function context<S extends StageEntry>(campaignId: string, config: CampaignConfi
     stage: config.stages[1] as unknown as S,
     signal: new AbortController().signal,
     deps,
-    policyVersionId: POLICY_VERSION,
+    policyVersionId,
   }).ctx;
 }
 
@@ -242,6 +246,83 @@ describe("score.consistency", () => {
     );
     assert.equal((resumed.summary.consistency as { n: number }).n, N);
   });
+
+  it(
+    "a retrained policy that cannot score a sample leaves it unscored instead of keeping the old weights' score for the next selection",
+    { timeout: 60_000 },
+    async () => {
+      const campaignId = `cons-retrain-${RUN}`;
+      const sample = (city: string): NewSample => ({
+        id: `${campaignId}-${city}`,
+        campaignId,
+        iteration: 1,
+        kind: "standard",
+        origin: "synthesized",
+        status: "verified",
+        tools: [WEATHER_TOOL],
+        messages: [
+          { role: "user", content: `What is the weather in ${city}?` },
+          { role: "assistant", content: null, tool_calls: [weatherCall(city)] },
+        ],
+      });
+      const [lima, oslo] = [sample("Lima"), sample("Oslo")];
+      await insertSamples(db.db, [lima, oslo]);
+      await insertPoolMembers(
+        db.db,
+        [lima, oslo].map((r) => ({ campaignId, iteration: 1, sampleId: r.id as string, reason: "seed" as const })),
+      );
+      // A SCRIPTED policy: the first weights answer every request with the wrong city (hard); the
+      // retrained weights answer Lima right (easy) and refuse Oslo's prompt (a 400: that item fails alone).
+      let retrained = false;
+      const policy = await startScriptedChatServer("scripted policy", (body) => {
+        const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+        if (retrained && text.includes("Oslo")) return chatError(400, "scripted: this prompt is over the context length");
+        const city = retrained ? "Lima" : "Atlantis";
+        return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: null, tool_calls: [weatherCall(city)] } });
+      });
+      try {
+        const config = campaign({ name: "score.consistency", k: 2, batchSize: 10 }, policy.url);
+        // serve.policy's row: one id for every serving of the iteration; the checkpoint's fingerprint tells the weights apart.
+        const serve = (fingerprint: string) =>
+          upsertModelVersion(db.db, {
+            campaignId,
+            iteration: 1,
+            kind: "served",
+            baseModel: "toolloop-sim-policy",
+            path: "/checkpoints/merged",
+            url: policy.url,
+            servedModel: "toolloop-sim-policy",
+            details: { engine: "vllm", checkpoint: { fingerprint } },
+          });
+        const versionId = await serve("sha256:first-weights");
+        const ctx = context<StageConfigOf<"score.consistency">>(campaignId, config, [], versionId);
+        const first = await runStage(scoreConsistencyHandler, ctx);
+        assert.deepEqual(first.summary.classes, { easy: 0, medium: 0, hard: 2 }, "the first weights get both wrong");
+
+        // The operator resumes the iteration from train.grpo: new weights served under the same name and version id.
+        retrained = true;
+        await serve("sha256:retrained-weights");
+        const second = await runStage(scoreConsistencyHandler, ctx);
+        assert.deepEqual([sum(second.batches, "scored"), sum(second.batches, "failed")], [1, 1]);
+        const rows = await listSampleScores(db.db, { campaignId, iteration: 1 }, "consistency");
+        assert.deepEqual(
+          rows.map((r) => [
+            r.sampleId,
+            (r.details as { class: string }).class,
+            (r.details as { servedCheckpoint: { fingerprint: string } }).servedCheckpoint.fingerprint,
+          ]),
+          [[lima.id, "easy", "sha256:retrained-weights"]],
+          "Oslo has no score of the weights in force, and no other weights' score either",
+        );
+        // What the next round's select.nextRound reads. Before, Oslo was classed hard by the first weights (and weighed hardWeight).
+        const pool = new Map((await scoredPool(db.db, campaignId, 1)).map((p) => [p.sampleId, p.consistencyClass]));
+        assert.deepEqual([pool.get(lima.id as string), pool.get(oslo.id as string)], ["easy", null]);
+        assert.deepEqual([second.summary.scored, second.summary.failed, second.summary.classes], [1, 1, { easy: 1, medium: 0, hard: 0 }]);
+      } finally {
+        await policy.close();
+      }
+    },
+  );
 
   it("a transport failure fails the batch instead of counting samples failed", { timeout: 60_000 }, async () => {
     const campaignId = `cons-down-${RUN}`;

@@ -36,7 +36,8 @@ export async function upsertSampleScores(db: Db, rows: NewSampleScore[]): Promis
 /**
  * The metrics already stored per sample of `sampleIds` in an iteration (for resuming a batch); with
  * `measuredOn`, only scores it accepts (those of the policy in force: another model's, or other
- * weights served under the same name, are scored again).
+ * weights served under the same name, are scored again). `superseded` lists the stored scores it
+ * refused, for the caller to remove (deleteSupersededScores).
  */
 export async function scoredMetrics(
   db: Db,
@@ -44,9 +45,10 @@ export async function scoredMetrics(
   sampleIds: readonly string[],
   metrics: readonly ScoreMetric[],
   measuredOn: (row: { model: string; details: unknown }) => boolean = () => true,
-): Promise<Map<string, Set<ScoreMetric>>> {
-  const out = new Map<string, Set<ScoreMetric>>();
-  if (sampleIds.length === 0 || metrics.length === 0) return out;
+): Promise<{ accepted: Map<string, Set<ScoreMetric>>; superseded: { sampleId: string; metric: ScoreMetric }[] }> {
+  const accepted = new Map<string, Set<ScoreMetric>>();
+  const superseded: { sampleId: string; metric: ScoreMetric }[] = [];
+  if (sampleIds.length === 0 || metrics.length === 0) return { accepted, superseded };
   for (let i = 0; i < sampleIds.length; i += 1000) {
     const rows = await db
       .select({ sampleId: sampleScores.sampleId, metric: sampleScores.metric, model: sampleScores.model, details: sampleScores.details })
@@ -60,13 +62,51 @@ export async function scoredMetrics(
         ),
       );
     for (const r of rows) {
-      if (!measuredOn(r)) continue;
-      let set = out.get(r.sampleId);
-      if (!set) out.set(r.sampleId, (set = new Set()));
+      if (!measuredOn(r)) {
+        superseded.push({ sampleId: r.sampleId, metric: r.metric });
+        continue;
+      }
+      let set = accepted.get(r.sampleId);
+      if (!set) accepted.set(r.sampleId, (set = new Set()));
       set.add(r.metric);
     }
   }
-  return out;
+  return { accepted, superseded };
+}
+
+/**
+ * Removes these scores of an iteration, each only while it is not of `current` (its model and the
+ * served checkpoint its details name): a score the policy in force wrote meanwhile (another attempt
+ * of the batch) stays.
+ */
+export async function deleteSupersededScores(
+  db: Db,
+  k: { campaignId: string; iteration: number },
+  scores: readonly { sampleId: string; metric: ScoreMetric }[],
+  current: { model: string; servedCheckpoint: unknown },
+): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < scores.length; i += 500) {
+    const chunk = scores.slice(i, i + 500);
+    const pairs = sql.join(
+      chunk.map((s) => sql`(${s.sampleId}, ${s.metric})`),
+      sql`, `,
+    );
+    const r = await db
+      .delete(sampleScores)
+      .where(
+        and(
+          eq(sampleScores.campaignId, k.campaignId),
+          eq(sampleScores.iteration, k.iteration),
+          sql`(${sampleScores.sampleId}, ${sampleScores.metric}) IN (${pairs})`,
+          // Scores are written with details.servedCheckpoint (null for the configured policy).
+          sql`NOT (${sampleScores.model} = ${current.model} AND coalesce(${sampleScores.details} -> 'servedCheckpoint', 'null'::jsonb) = ${JSON.stringify(current.servedCheckpoint ?? null)}::jsonb)`,
+        ),
+      )
+      .returning({ id: sampleScores.sampleId });
+    deleted += r.length;
+  }
+  return deleted;
 }
 
 /** An iteration's scores of one metric, in sample id order. */

@@ -1,7 +1,8 @@
 /**
  * One batch of a scoring stage (score.perplexity, score.consistency): the batch's planned samples,
  * the metrics each still lacks in this iteration under the policy in force (a rerun or retried batch
- * scores only those; scores of another model, or of a retrain served under the same name, are redone), the
+ * scores only those; scores of another model, or of a retrain served under the same name, are
+ * removed and redone, so a sample that fails now has no score rather than the old weights'), the
  * policy's requests fanned out at the endpoint's concurrency, and the scores written in small
  * buffered groups with an idempotent upsert. A sample the model cannot score (its own request
  * refused or its answer unusable: isItemFailure; no label) is counted failed with its reason and gets
@@ -11,7 +12,7 @@
 import { BatchAbort } from "../../framework/batchAbort.js";
 import { WriteBuffer } from "../../framework/writeBuffer.js";
 import pLimit from "p-limit";
-import { scoredMetrics, upsertSampleScores, type NewSampleScore } from "../../db/repos/scores.js";
+import { deleteSupersededScores, scoredMetrics, upsertSampleScores, type NewSampleScore } from "../../db/repos/scores.js";
 import type { SampleRow } from "../../db/repos/samples.js";
 import type { ScoreMetric } from "../../db/schema.js";
 import { StageInputError, type BatchProgress, type BatchResult, type StageContext, type StageEntry } from "../../framework/stage.js";
@@ -66,13 +67,16 @@ export async function runScoringBatch<S extends StageEntry>(
     afterId = page[page.length - 1]?.id;
   }
   const served = await servedCheckpointFor(db, ctx.policyVersionId);
-  const stored = await scoredMetrics(
+  const { accepted: stored, superseded } = await scoredMetrics(
     db,
     { campaignId, iteration },
     samples.map((s) => s.id),
     metrics,
     (row) => row.model === policy.model && sameServedCheckpoint(servedCheckpointIn(row.details), served),
   );
+  // Another model's scores go before the policy in force is asked: one it cannot score now (a
+  // failure) would otherwise keep the old weights' score, which the next round's selection reads.
+  if (superseded.length > 0) await deleteSupersededScores(db, { campaignId, iteration }, superseded, { model: policy.model, servedCheckpoint: served });
   const missingOf = (s: SampleRow) => metrics.filter((m) => !stored.get(s.id)?.has(m));
   const todo = samples.filter((s) => missingOf(s).length > 0);
 
