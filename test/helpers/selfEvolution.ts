@@ -58,6 +58,8 @@ export function stageContext<S extends StageEntry>(
   config: CampaignConfig,
   stageName: string,
   iteration = 1,
+  /** The served version the policy role points at (null: the configured policy). */
+  policyVersionId: string | null = null,
 ): StageContext<S> {
   const stage = config.stages.find((s) => s.name === stageName) as unknown as S;
   const deps = {
@@ -67,7 +69,7 @@ export function stageContext<S extends StageEntry>(
     createLlm: (cfg: CampaignConfig, role: string, usage: UsageSink) => createRoleClient(cfg, role, { usage }),
   };
   const ledger = new RequestLedger(db, { campaignId, iteration, stage: stageName, batchIndex: null });
-  return buildStageContext({ campaignId, iteration, config, stage, signal: new AbortController().signal, deps, ledger }).ctx;
+  return buildStageContext({ campaignId, iteration, config, stage, signal: new AbortController().signal, deps, ledger, policyVersionId }).ctx;
 }
 
 /** Plans the stage's selection the way the framework does, then runs every batch. */

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createRoleClient } from "../../src/llm/client.js";
+import { upsertModelVersion } from "../../src/db/repos/modelVersions.js";
 import { probeResultsOf } from "../../src/db/repos/probes.js";
+import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import { insertSamples } from "../../src/db/repos/samples.js";
 import { insertPoolMembers } from "../../src/db/repos/pools.js";
 import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
@@ -169,6 +171,71 @@ test("a sample the policy cannot answer or that has no label still counts as don
     await policy.close();
   }
 });
+
+test(
+  "a retrained policy that cannot answer a sample leaves it unprobed instead of keeping the old weights' mismatch for repair.labels",
+  { timeout: 60_000 },
+  async () => {
+    const campaignId = `probe-retrain-${RUN}`;
+    const db = res.db.db;
+    const sample = (city: string) => {
+      const user: ChatMessage = { role: "user", content: `What is the weather in ${city}?` };
+      return {
+        id: `${campaignId}-${city}`,
+        messages: [user, { role: "assistant", content: null, tool_calls: [weatherCall(city)] }] as ChatMessage[],
+        tools: [WEATHER_TOOL],
+        query: user.content as string,
+      };
+    };
+    const [lima, oslo] = [sample("Lima"), sample("Oslo")];
+    await storeSeeds(db, campaignId, [lima, oslo]);
+    // A SCRIPTED policy: the first weights answer every request with the wrong city; the retrained
+    // weights answer Lima right and refuse Oslo's prompt (a 400: that item fails alone).
+    let retrained = false;
+    const policy = await startScriptedChatServer("scripted policy", (body) => {
+      const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+      if (retrained && text.includes("Oslo")) return chatError(400, "scripted: this prompt is over the context length");
+      const city = retrained ? "Lima" : "Atlantis";
+      return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: null, tool_calls: [weatherCall(city)] } });
+    });
+    try {
+      const parsed = parseCampaignConfig(rawCampaign({ simUrl: policy.url, stages: [{ name: "probe.greedy", batchSize: 10 }] }));
+      assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+      // serve.policy's row: one id for every serving of the iteration; the checkpoint's fingerprint tells the weights apart.
+      const serve = (fingerprint: string) =>
+        upsertModelVersion(db, {
+          campaignId,
+          iteration: 1,
+          kind: "served",
+          baseModel: "toolloop-sim-policy",
+          path: "/checkpoints/merged",
+          url: policy.url,
+          servedModel: "toolloop-sim-policy",
+          details: { engine: "vllm", checkpoint: { fingerprint } },
+        });
+      const versionId = await serve("sha256:first-weights");
+      const ctx = stageContext<ProbeStage>(db, res.workDir, campaignId, parsed.config, "probe.greedy", 1, versionId);
+      const [first] = await planAndRun(db, ctx, probeGreedyHandler);
+      assert.equal(first!.mismatched, 2, "the first weights get both wrong");
+
+      // The operator resumes the iteration from train.grpo: new weights served under the same name and version id.
+      retrained = true;
+      await serve("sha256:retrained-weights");
+      const [second] = await planAndRun(db, ctx, probeGreedyHandler);
+      assert.deepEqual({ probed: second!.probed, matched: second!.matched, failed: second!.failed }, { probed: 1, matched: 1, failed: 1 });
+      const rows = await probeResultsOf(db, campaignId, 1, [lima.id, oslo.id]);
+      assert.deepEqual([...rows.keys()], [lima.id], "Oslo has no answer of the weights in force, and no other weights' answer either");
+      assert.equal((rows.get(lima.id)!.servedCheckpoint as { fingerprint: string }).fingerprint, "sha256:retrained-weights");
+      // What repair.labels would judge: the iteration's mismatches. Before, Oslo's was the first weights' answer.
+      const mismatches = await planSelection(db, { campaignId, iteration: 1, stage: "repair.labels" }, { scope: "probeMismatches" }, 250, false);
+      assert.equal(mismatches.items, 0);
+      const summary = (await probeGreedyHandler.finalize!(ctx, [second!])) as Record<string, unknown>;
+      assert.deepEqual([summary.probed, summary.matched, summary.mismatched], [1, 1, 0]);
+    } finally {
+      await policy.close();
+    }
+  },
+);
 
 test("a transport failure that fails the batch stops the batch's other requests instead of leaving them running", { timeout: 60_000 }, async () => {
   const campaignId = `probe-stop-${RUN}`;

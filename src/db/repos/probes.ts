@@ -53,6 +53,40 @@ export async function probeResultsOf(db: Db, campaignId: string, iteration: numb
   return new Map(rows.map((r) => [r.sampleId, r as ProbeResultRow]));
 }
 
+/**
+ * Removes the stored answers of these samples in an iteration, each only while it is not `current`'s
+ * (its model and served checkpoint): an answer the policy in force wrote meanwhile (another attempt
+ * of the batch) stays.
+ */
+export async function deleteSupersededProbeResults(
+  db: Db,
+  campaignId: string,
+  iteration: number,
+  sampleIds: readonly string[],
+  current: { model: string; servedCheckpoint: unknown },
+): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < sampleIds.length; i += 1000) {
+    const chunk = sampleIds.slice(i, i + 1000);
+    if (chunk.length === 0) continue;
+    // served_checkpoint is SQL NULL for the configured policy.
+    const served = current.servedCheckpoint === null || current.servedCheckpoint === undefined ? null : JSON.stringify(current.servedCheckpoint);
+    const r = await db
+      .delete(probeResults)
+      .where(
+        and(
+          eq(probeResults.campaignId, campaignId),
+          eq(probeResults.iteration, iteration),
+          inArray(probeResults.sampleId, chunk),
+          sql`NOT (${probeResults.model} = ${current.model} AND ${probeResults.servedCheckpoint} IS NOT DISTINCT FROM ${served}::jsonb)`,
+        ),
+      )
+      .returning({ id: probeResults.sampleId });
+    deleted += r.length;
+  }
+  return deleted;
+}
+
 /** Matched and mismatched counts of an iteration, and how often each mismatch reason code occurs. */
 export async function probeSummary(
   db: Db,

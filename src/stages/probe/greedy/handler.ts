@@ -4,11 +4,11 @@
  * the answer agrees with the label. Results are written as they finish and a re-run skips samples
  * already probed in the iteration by the same model and served checkpoint, so a retried batch asks
  * the policy only about what is left, and a retrained iteration served again under the same name is
- * asked again.
+ * asked again (the old answers removed first: a sample it cannot answer has none).
  */
 import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
-import { insertProbeResults, probeResultsOf, probeSummary, type NewProbeResult } from "../../../db/repos/probes.js";
+import { deleteSupersededProbeResults, insertProbeResults, probeResultsOf, probeSummary, type NewProbeResult } from "../../../db/repos/probes.js";
 import { toOpenAiTool } from "../../../domain/types.js";
 import { isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
@@ -49,6 +49,10 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
     // Answers of another model, or of other weights under the same served name, are not this policy's: asked again and replaced.
     const probed = new Map([...stored].filter(([, p]) => p.model === model && sameServedCheckpoint(p.servedCheckpoint, served)));
     const todo = rows.filter((r) => !probed.has(r.id));
+    // The old answers go before the policy in force is asked: a sample it cannot answer now would
+    // otherwise keep the old weights' answer, a mismatch that repair.labels would judge as this policy's.
+    const superseded = [...stored.keys()].filter((id) => !probed.has(id));
+    if (superseded.length > 0) await deleteSupersededProbeResults(db, ctx.campaignId, ctx.iteration, superseded, { model, servedCheckpoint: served });
     // Counted from the stored rows too: a retried attempt's heartbeat shows the batch's mismatches, not only its own.
     const storedMismatches = [...probed.values()].filter((p) => !p.match).length;
     const state: GreedyProbeProgress = { done: rows.length - todo.length, total: rows.length, mismatched: storedMismatches };
