@@ -57,3 +57,29 @@ export function poolShortfallWarning(p: PoolShortfallInput): string | undefined 
   }
   return parts.join("; ");
 }
+
+export interface UnscoredPoolInput {
+  /** high_ppl's quota in this pool. */
+  highPplQuota: number;
+  /** Members of the previous pool, and how many of them that round scored (label_ppl). */
+  previousPool: number;
+  previousScored: number;
+  /** The round the previous pool is of ("iteration 3", "iteration 5 of campaign X"). */
+  previousRound: string;
+}
+
+/**
+ * The warning when high_ppl had a quota but not one member of the previous pool has a label_ppl
+ * score (score.perplexity did not run, or failed every sample: an endpoint without vLLM's
+ * prompt_logprobs, a chat template whose generation prompt differs from its assistant turn). Its
+ * quota then goes to the other sources, so the pool can fill its budget and poolShortfallWarning
+ * says nothing, while the round's high-perplexity selection silently did not happen.
+ */
+export function unscoredPoolWarning(p: UnscoredPoolInput): string | undefined {
+  if (p.highPplQuota <= 0 || p.previousPool <= 0 || p.previousScored > 0) return undefined;
+  return (
+    `high_ppl had no candidate: none of the ${p.previousPool} samples of the previous pool (${p.previousRound}) has a label_ppl score, ` +
+    `so its quota of ${p.highPplQuota} went to the other sources; check that score.perplexity ran in that round and why it scored nothing ` +
+    "(its summary's failed count; the worker log names each sample's reason)"
+  );
+}

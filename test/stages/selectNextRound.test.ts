@@ -370,3 +370,32 @@ test(
     assert.match(warnings[4] ?? "", /^the pool filled 3 of its budget 10 \(30%\); the pool before it had 4;/);
   },
 );
+
+test("a round whose pool has no label_ppl score at all says so, even when the other sources fill the budget", { timeout: 60_000 }, async () => {
+  const c = `select-unscored-${RUN}`;
+  await insertSamples(
+    db.db,
+    Array.from({ length: 12 }, (_, i) => row(c, `seed${String(i).padStart(2, "0")}`, { iteration: 1 })),
+  );
+  const config = campaign({
+    seedBudget: 4,
+    budget: 4,
+    mix: { high_ppl: 0.5, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 0.5 },
+    decontaminate: { enabled: false },
+  });
+  await runStage(context(c, 1, config));
+  // Iteration 1's score.perplexity scored none of its pool (e.g. an endpoint without prompt_logprobs: every sample failed).
+  const second = await runStage(context(c, 2, config));
+  assert.equal((await listPoolMembers(db.db, c, 2)).length, 4, "the unused seeds fill high_ppl's share: the pool is full");
+  assert.equal(
+    second.summary.warning,
+    "high_ppl had no candidate: none of the 4 samples of the previous pool (iteration 1) has a label_ppl score, so its quota of 2 went to the other sources; " +
+      "check that score.perplexity ran in that round and why it scored nothing (its summary's failed count; the worker log names each sample's reason)",
+  );
+  // One member of pool 2 scored: high_ppl has its candidate, and nothing is said.
+  const [scoredMember] = await listPoolMembers(db.db, c, 2);
+  await db.db.insert(sampleScores).values({ campaignId: c, iteration: 2, sampleId: scoredMember!.sampleId, metric: "label_ppl", model: "p", value: 3 });
+  const third = await runStage(context(c, 3, config));
+  assert.equal(third.summary.warning, undefined);
+  assert.ok((await listPoolMembers(db.db, c, 3)).some((m) => m.reason === "high_ppl" && m.sampleId === scoredMember!.sampleId));
+});

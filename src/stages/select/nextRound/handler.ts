@@ -22,7 +22,7 @@ import {
 } from "../../../db/repos/selection.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { loadContaminationIndex } from "../../../selection/contamination.js";
-import { poolShortfallWarning } from "../../../selection/poolShortfall.js";
+import { poolShortfallWarning, unscoredPoolWarning } from "../../../selection/poolShortfall.js";
 import {
   rankIds,
   selectNextRound,
@@ -78,7 +78,8 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       nearDuplicate: { threshold: stage.nearDuplicate.threshold, shingleSize: stage.nearDuplicate.shingleSize },
     };
     const mix: SelectionInput["mix"] = firstRound ? { seed: 1 } : { ...stage.mix };
-    const sources: SelectionInput["sources"] = previous ? await loadJudgedSources(ctx, mix, previous) : {};
+    const judgedRound = previous ? await loadJudgedSources(ctx, mix, previous) : undefined;
+    const sources: SelectionInput["sources"] = judgedRound?.sources ?? {};
     const retired = new Map<string, RetiredLabel>();
     if (!firstRound) {
       const judged = [...(await retiredLabels(db, campaignId, iteration))];
@@ -155,6 +156,10 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       counters[`quota_${source}`] = s.quota;
       counters[`candidates_${source}`] = s.candidates;
     }
+    if (judgedRound) {
+      counters.previous_pool = judgedRound.previousPool;
+      counters.previous_pool_scored = judgedRound.previousScored;
+    }
     return counters;
   },
 
@@ -175,7 +180,7 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     // A pool short of its budget says so (campaign status shows it under the stage), with the pool before it.
     const previous = await previousPoolRound(db, ctx.campaignId, ctx.iteration);
     const previousPool = previous ? Object.values(await poolComposition(db, previous.campaignId, previous.iteration)).reduce((n, c) => n + c.n, 0) : undefined;
-    const warning = poolShortfallWarning({
+    const shortfall = poolShortfallWarning({
       budget,
       used,
       sources,
@@ -183,6 +188,17 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       ...(previousPool !== undefined ? { previousPool } : {}),
       ...(previous ? { highPplTopFraction: ctx.stage.highPpl.topFraction } : {}),
     });
+    // Said even when the other sources filled the budget: the round's high-PPL selection did not happen.
+    const unscored = previous
+      ? unscoredPoolWarning({
+          highPplQuota: sources.high_ppl?.quota ?? 0,
+          previousPool: b.previous_pool ?? 0,
+          previousScored: b.previous_pool_scored ?? 0,
+          previousRound:
+            previous.campaignId === ctx.campaignId ? `iteration ${previous.iteration}` : `iteration ${previous.iteration} of campaign ${previous.campaignId}`,
+        })
+      : undefined;
+    const warning = [shortfall, unscored].filter((w) => w !== undefined).join("; ");
     return { composition, exclusions, budget: { budget, used, share: budget > 0 ? used / budget : 0 }, sources, ...(warning ? { warning } : {}) };
   },
 };
@@ -209,8 +225,15 @@ export async function emptyPoolMessage(ctx: StageContext<SelectStage>, firstRoun
   ].join(" ");
 }
 
-/** The previous round's sources: high_ppl, repaired, error_seed, expanded (those with a share). */
-async function loadJudgedSources(ctx: StageContext<SelectStage>, mix: SelectionInput["mix"], previous: PoolRound): Promise<SelectionInput["sources"]> {
+/**
+ * The previous round's sources: high_ppl, repaired, error_seed, expanded (those with a share); and
+ * the previous pool's size and how many of its members that round scored (label_ppl).
+ */
+async function loadJudgedSources(
+  ctx: StageContext<SelectStage>,
+  mix: SelectionInput["mix"],
+  previous: PoolRound,
+): Promise<{ sources: SelectionInput["sources"]; previousPool: number; previousScored: number }> {
   const { db } = ctx.deps;
   const { campaignId, iteration: prev } = previous;
   const sources: SelectionInput["sources"] = {};
@@ -258,5 +281,5 @@ async function loadJudgedSources(ctx: StageContext<SelectStage>, mix: SelectionI
     const rows = await expansionsOf(db, campaignId, prev, seedIds);
     sources.expanded = { candidates: toCandidates(rows, (r) => ({ details: { parentId: r.parentId } })) };
   }
-  return sources;
+  return { sources, previousPool: pool.length, previousScored: pool.filter((p) => p.labelPpl !== null).length };
 }
