@@ -11,7 +11,7 @@ import { clusterConfigSchema, DEFAULT_CLUSTER, rewardServiceReachIssue } from ".
 import { ENV_NAME, ENV_NAME_RULE } from "./envVar.js";
 import { schedulesSchema } from "./scheduleConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, serviceUrl, temperature } from "./fields.js";
-import { poolWeightRepeats } from "../selection/poolWeight.js";
+import { MAX_POOL_WEIGHT_REPEATS, poolWeightRepeats } from "../selection/poolWeight.js";
 import { stageOrderWarnings } from "./stageOrder.js";
 
 export { CONFIG_LIMITS } from "./fields.js";
@@ -470,8 +470,8 @@ export function unknownConfigFields(
 
 /**
  * Pool weights become whole repeats of an item's train rows in export.verl (verl's parquet has no
- * per-row weight): rounded, at least one. A weight that rounding changes is accepted (stored
- * configs keep working) and said once here.
+ * per-row weight): rounded, at least one, at most MAX_POOL_WEIGHT_REPEATS. A weight that rounding
+ * or the cap changes is accepted (stored configs keep working) and said once here.
  */
 function poolWeightWarnings(config: CampaignConfig): string[] {
   const warnings: string[] = [];
@@ -481,7 +481,7 @@ function poolWeightWarnings(config: CampaignConfig): string[] {
       const w = (s as Record<string, unknown>)[field];
       if (typeof w !== "number" || w === poolWeightRepeats(w)) continue;
       warnings.push(
-        `stages[${i}].${field}: ${w} becomes ${poolWeightRepeats(w)} train row${poolWeightRepeats(w) === 1 ? "" : "s"} per item in export.verl (weights are whole repeats, at least 1: verl's parquet has no per-row weight)`,
+        `stages[${i}].${field}: ${w} becomes ${poolWeightRepeats(w)} train row${poolWeightRepeats(w) === 1 ? "" : "s"} per item in export.verl (weights are whole repeats, at least 1 and at most ${MAX_POOL_WEIGHT_REPEATS}: verl's parquet has no per-row weight)`,
       );
     }
   });

@@ -16,6 +16,7 @@ import { withPromptTurnsUntrained, type UntrainedAssistant } from "../../export/
 import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
 import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
 import { splitBySeed } from "./split.js";
+import { MAX_POOL_WEIGHT_REPEATS } from "../../selection/poolWeight.js";
 import { sweepStaleTemps, syncDir, tempPath } from "../../util/atomicFiles.js";
 
 export const VERL_DATASET_FORMAT = "toolloop-verl/v1";
@@ -136,7 +137,7 @@ async function readSamples(
     else {
       prepared.set(result.sample.id, result.sample);
       const r = s.repeats;
-      if (r !== undefined && Number.isInteger(r) && r > 1) repeats.set(result.sample.id, Math.min(r, MAX_REPEATS));
+      if (r !== undefined && Number.isInteger(r) && r > 1) repeats.set(result.sample.id, Math.min(r, MAX_POOL_WEIGHT_REPEATS));
       if (typeof s.group === "string" && s.group !== "") groups.set(result.sample.id, s.group);
     }
     if (++read % PROGRESS_EVERY === 0) p.onProgress?.(read);
@@ -144,9 +145,6 @@ async function readSamples(
   if (read % PROGRESS_EVERY !== 0 || read === 0) p.onProgress?.(read);
   return { prepared, repeats, groups, skipped };
 }
-
-/** A weight never multiplies a sample more than this (a pool weight is a nudge, not a dataset). */
-const MAX_REPEATS = 16;
 
 /** Train ids with each weighted sample repeated in place (the split itself is by distinct sample). */
 function withRepeats(ids: string[], repeats: Map<string, number>): string[] {

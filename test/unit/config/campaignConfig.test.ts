@@ -387,8 +387,14 @@ test("a pool weight that rounding to whole train rows changes is accepted with a
   const r = withWeights({ hardWeight: 2.4, easyWeight: 0.5 });
   assert.ok(r.ok);
   assert.deepEqual(r.warnings, [
-    "stages[1].hardWeight: 2.4 becomes 2 train rows per item in export.verl (weights are whole repeats, at least 1: verl's parquet has no per-row weight)",
-    "stages[1].easyWeight: 0.5 becomes 1 train row per item in export.verl (weights are whole repeats, at least 1: verl's parquet has no per-row weight)",
+    "stages[1].hardWeight: 2.4 becomes 2 train rows per item in export.verl (weights are whole repeats, at least 1 and at most 16: verl's parquet has no per-row weight)",
+    "stages[1].easyWeight: 0.5 becomes 1 train row per item in export.verl (weights are whole repeats, at least 1 and at most 16: verl's parquet has no per-row weight)",
+  ]);
+  // export.verl repeats a sample at most 16 times: before, a whole weight above that was cut to 16 rows without a word.
+  const capped = withWeights({ hardWeight: 40 });
+  assert.ok(capped.ok);
+  assert.deepEqual(capped.warnings, [
+    "stages[1].hardWeight: 40 becomes 16 train rows per item in export.verl (weights are whole repeats, at least 1 and at most 16: verl's parquet has no per-row weight)",
   ]);
   const defaults = withWeights({});
   assert.ok(defaults.ok);
