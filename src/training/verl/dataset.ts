@@ -16,6 +16,7 @@ import { withPromptTurnsUntrained, type UntrainedAssistant } from "../../export/
 import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
 import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
 import { splitBySeed } from "./split.js";
+import type { Contamination, ContaminationIndex } from "../../selection/contamination.js";
 import { MAX_POOL_WEIGHT_REPEATS } from "../../selection/poolWeight.js";
 import { sweepStaleTemps, syncDir, tempPath } from "../../util/atomicFiles.js";
 
@@ -68,6 +69,8 @@ export interface VerlManifest {
   split: { seed: number; valFraction: number };
   /** Samples that could not become a row (no label turn, arguments that are not JSON, a repeated id): the count and the first few. */
   skipped: { count: number; examples: { sampleId: string; reason: string }[] };
+  /** Samples left out as BFCL test items (a question or a function signature of the categories'); absent in manifests written before it existed. */
+  decontamination?: VerlDecontamination;
   provenance: VerlProvenance;
   createdAt: string;
 }
@@ -77,6 +80,24 @@ export interface VerlSftLine {
   /** Assistant turns before the label carry `weight: 0` (a multi-turn sample's earlier turns are prompt). */
   messages: (ChatMessage | UntrainedAssistant)[];
   tools: OpenAiTool[];
+}
+
+export type VerlDecontamination =
+  | { enabled: false }
+  | (DecontaminationSettings & {
+      enabled: true;
+      excluded: {
+        count: number;
+        byReason: Partial<Record<Contamination["reason"], number>>;
+        /** The first few, with the BFCL entry each one matched. */
+        examples: ({ sampleId: string } & Contamination)[];
+      };
+    });
+
+export interface DecontaminationSettings {
+  categories: string[];
+  threshold: number;
+  shingleSize: number;
 }
 
 export interface WriteVerlDatasetParams {
@@ -90,6 +111,8 @@ export interface WriteVerlDatasetParams {
   /** Where the prompt shows the tools (default: Hermes-style in the system turn). */
   toolsInPrompt?: ToolsInPrompt;
   provenance: Omit<VerlProvenance, "seed">;
+  /** Leave out the samples this index finds to be BFCL test items (none when absent). */
+  decontamination?: { index: Pick<ContaminationIndex, "check">; settings: DecontaminationSettings };
   signal?: AbortSignal;
   onProgress?: (samplesRead: number) => void;
 }
@@ -116,9 +139,13 @@ async function writeTemp(file: string, data: Uint8Array | string): Promise<{ sha
   return { sha256: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.length };
 }
 
-async function readSamples(
-  p: WriteVerlDatasetParams,
-): Promise<{ prepared: Map<string, PreparedSample>; repeats: Map<string, number>; groups: Map<string, string>; skipped: VerlManifest["skipped"] }> {
+async function readSamples(p: WriteVerlDatasetParams): Promise<{
+  prepared: Map<string, PreparedSample>;
+  repeats: Map<string, number>;
+  groups: Map<string, string>;
+  skipped: VerlManifest["skipped"];
+  decontamination: VerlDecontamination;
+}> {
   const prepared = new Map<string, PreparedSample>();
   const repeats = new Map<string, number>();
   const groups = new Map<string, string>();
@@ -127,12 +154,25 @@ async function readSamples(
     skipped.count++;
     if (skipped.examples.length < MAX_SKIPPED_EXAMPLES) skipped.examples.push({ sampleId, reason });
   };
+  const decontamination: VerlDecontamination = p.decontamination
+    ? { enabled: true, ...p.decontamination.settings, excluded: { count: 0, byReason: {}, examples: [] } }
+    : { enabled: false };
+  const exclude = (sampleId: string, c: Contamination) => {
+    if (!decontamination.enabled) return;
+    const excluded = decontamination.excluded;
+    excluded.count++;
+    excluded.byReason[c.reason] = (excluded.byReason[c.reason] ?? 0) + 1;
+    if (excluded.examples.length < MAX_SKIPPED_EXAMPLES) excluded.examples.push({ sampleId, ...c });
+  };
   let read = 0;
   for await (const s of p.samples) {
     p.signal?.throwIfAborted();
     const result = prepareSample(s, p.toolsInPrompt);
     const id = typeof s?.id === "string" ? s.id : `#${read}`;
+    // Checked only once the sample is known to be well formed (prepareSample read its messages).
+    const contaminated = result.ok ? p.decontamination?.index.check(s) : undefined;
     if (!result.ok) skip(id, result.reason);
+    else if (contaminated) exclude(id, contaminated);
     else if (prepared.has(result.sample.id)) skip(id, "id: repeated (the first one is kept)");
     else {
       prepared.set(result.sample.id, result.sample);
@@ -143,7 +183,7 @@ async function readSamples(
     if (++read % PROGRESS_EVERY === 0) p.onProgress?.(read);
   }
   if (read % PROGRESS_EVERY !== 0 || read === 0) p.onProgress?.(read);
-  return { prepared, repeats, groups, skipped };
+  return { prepared, repeats, groups, skipped, decontamination };
 }
 
 /** Train ids with each weighted sample repeated in place (the split itself is by distinct sample). */
@@ -177,7 +217,7 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
   await mkdir(p.dir, { recursive: true });
   await sweepStaleTemps(p.dir, Object.values(VERL_FILE_NAMES));
 
-  const { prepared, repeats, groups, skipped } = await readSamples(p);
+  const { prepared, repeats, groups, skipped, decontamination } = await readSamples(p);
   // A dialogue's cuts stay on one side: a later cut's prompt holds the earlier cuts' labels.
   const distinct = splitBySeed([...prepared.keys()], p.valFraction, p.seed, (id) => groups.get(id));
   // Weighted samples train more often; validation stays one row per sample.
@@ -217,6 +257,7 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
       idsSha256: sha256Hex(idsText),
       split: { seed: p.seed, valFraction: p.valFraction },
       skipped,
+      decontamination,
       provenance: { ...p.provenance, seed: p.seed },
       createdAt: new Date().toISOString(),
     };

@@ -11,6 +11,7 @@ import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { tableFromIPC } from "apache-arrow";
 import { readParquet } from "parquet-wasm";
+import { BFCL_FAST_CATEGORIES } from "../../../src/bfcl/categoryNames.js";
 import { parseCampaignConfig, type CampaignConfig } from "../../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../../src/db/client.js";
 import { insertSamples, type NewSample } from "../../../src/db/repos/samples.js";
@@ -64,7 +65,13 @@ test("export.verl config: defaults, and bad values named by their path", () => {
     sft: false,
     toolsInPrompt: "hermesSystem",
     include: ["verified"],
+    decontaminate: { enabled: true, categories: [...BFCL_FAST_CATEGORIES], threshold: 0.8, shingleSize: 3 },
   });
+  assert.match(
+    configError({ decontaminate: { categories: ["multi_turn_base"] } }),
+    /stages\[1\]\.decontaminate\.categories\[0\]: unknown or multi-turn BFCL category/,
+  );
+  assert.match(configError({ decontaminate: { threshold: 0.1 } }), /stages\[1\]\.decontaminate\.threshold: expected a number between 0.3 and 1/);
   assert.match(configError({ toolsInPrompt: "user" }), /stages\[1\]\.toolsInPrompt: expected "hermesSystem" or "none"/);
   assert.match(configError({ from: "everything" }), /stages\[1\]\.from: expected "iteration" or "pool"/);
   assert.ok(STAGE_SPECS.includes(exportVerlSpec));
@@ -146,8 +153,8 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
   const logs: string[] = [];
   const config = parse({ valFraction: 0.2, sft: true, batchSize: 4 });
   const { ctx, batch, reports, summary } = await runStage(campaignId, 1, config, logs);
-  assert.deepEqual(batch, { items: 19, train: 14, val: 4, sft: 14, skipped: 1 });
-  assert.deepEqual(summary, { train: 14, val: 4, sft: 14, skipped: 1 });
+  assert.deepEqual(batch, { items: 19, train: 14, val: 4, sft: 14, skipped: 1, contaminated: 0 });
+  assert.deepEqual(summary, { train: 14, val: 4, sft: 14, skipped: 1, contaminated: 0 });
   assert.deepEqual(reports, [{ samples: 19 }]);
   assert.match(logs.join("\n"), /skipped 1 sample\(s\).*s102: messages: expected a prompt and a label turn/);
 
@@ -186,7 +193,7 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
 
   // A rerun (retried activity) with other settings replaces the row and the files: no SFT set now.
   const rerun = await runStage(campaignId, 1, parse({ valFraction: 0.5, seed: 9, include: ["verified", "pending"] }));
-  assert.deepEqual(rerun.batch, { items: 20, train: 9, val: 10, sft: 0, skipped: 1 });
+  assert.deepEqual(rerun.batch, { items: 20, train: 9, val: 10, sft: 0, skipped: 1, contaminated: 0 });
   const rows1 = await db.db.select().from(trainingDatasets).where(eq(trainingDatasets.campaignId, campaignId));
   assert.equal(rows1.length, 1);
   const again = await latestTrainingDataset(db.db, campaignId, 1);
@@ -216,7 +223,8 @@ test("export.verl keeps each multi-turn dialogue's cuts on one side of the train
   await insertSamples(db.db, rows);
   const dialogueOf = new Map(rows.map((r) => [r.id as string, (r.metadata as { dialogue: { id: string } }).dialogue.id]));
   assert.equal(new Set(dialogueOf.values()).size, 8);
-  const { ctx, batch } = await runStage(campaignId, 1, parse({ valFraction: 0.25 }));
+  // The travel tools include get_current_weather, a BFCL function's signature: decontamination would leave out every cut.
+  const { ctx, batch } = await runStage(campaignId, 1, parse({ valFraction: 0.25, decontaminate: { enabled: false } }));
   assert.equal(Number(batch.train) + Number(batch.val), rows.length);
   const dir = path.join(ctx.outputDir(), "verl");
   const idsOf = async (file: string) => {
@@ -251,6 +259,83 @@ test(
     assert.ok(Number(batch.train) + Number(batch.val) > 10, `hard items are repeated (${batch.train} train + ${batch.val} val rows)`);
     assert.equal(batch.items, 10, "items: the pool's samples (the planned total), not the rows written");
     assert.deepEqual(reports.at(-1), { samples: 10 });
+  },
+);
+
+test(
+  "export.verl leaves out BFCL test items (a BFCL question, a BFCL function's signature) and says so in its manifest; a config frozen before the setting exports as it did",
+  { timeout: 120_000 },
+  async () => {
+    const campaignId = `verl-decontam-${RUN}`;
+    // simple_0 of BFCL v3: its question, and its function offered under its own name and parameters.
+    const bfclQuery = {
+      ...sampleRow(campaignId, 1, 900, "verified"),
+      messages: [
+        { role: "user" as const, content: "Find the area of a triangle with a base of 10 units and height of 5 units." },
+        sampleRow(campaignId, 1, 900, "verified").messages[1]!,
+      ],
+    };
+    const triangleTool: McpTool = {
+      name: "calculate_triangle_area",
+      description: "Area of a triangle.",
+      inputSchema: {
+        type: "object",
+        properties: { base: { type: "integer" }, height: { type: "integer" }, unit: { type: "string" } },
+        required: ["base", "height"],
+      },
+    };
+    const bfclSignature: NewSample = {
+      ...sampleRow(campaignId, 1, 901, "verified"),
+      tools: [triangleTool],
+      messages: [
+        { role: "user", content: "My garden bed is a triangle 4 m across and 3 m deep: how much soil surface is that?" },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "c", type: "function", function: { name: "calculate_triangle_area", arguments: '{"base":4,"height":3}' } }],
+        },
+      ],
+    };
+    const clean = Array.from({ length: 8 }, (_, i) => sampleRow(campaignId, 1, i, "verified"));
+    await insertSamples(db.db, [...clean, bfclQuery, bfclSignature]);
+
+    const logs: string[] = [];
+    const { ctx, batch, summary } = await runStage(campaignId, 1, parse({ valFraction: 0.25 }), logs);
+    assert.deepEqual(batch, { items: 10, train: 6, val: 2, sft: 0, skipped: 0, contaminated: 2 });
+    assert.equal(summary.contaminated, 2);
+    const dir = path.join(ctx.outputDir(), "verl");
+    const manifest = JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")) as VerlManifest;
+    assert.ok(manifest.decontamination?.enabled);
+    assert.deepEqual(manifest.decontamination.excluded.byReason, { contaminated_query: 1, contaminated_signature: 1 });
+    assert.deepEqual(
+      manifest.decontamination.excluded.examples.map((e) => [e.sampleId, e.reason, e.bfclId]),
+      [
+        [`${campaignId}-s900`, "contaminated_query", "simple_0"],
+        // The first BFCL entry (categories in name order) that has the signature.
+        [`${campaignId}-s901`, "contaminated_signature", "parallel_multiple_164"],
+      ],
+    );
+    assert.equal(
+      manifest.decontamination.excluded.examples[1]?.reason === "contaminated_signature" && manifest.decontamination.excluded.examples[1].tool,
+      "calculate_triangle_area",
+    );
+    const ids = (await readFile(path.join(dir, "sample_ids.txt"), "utf8")).trimEnd().split("\n");
+    assert.deepEqual(ids, clean.map((r) => r.id).sort());
+    assert.match(
+      logs.join("\n"),
+      /left out 2 sample\(s\) that are BFCL test items \(contaminated_query 1, contaminated_signature 1; first: .*-s900 matches simple_0\)/,
+    );
+
+    // Switched off, and in a config frozen before the setting existed (no `decontaminate`): all ten.
+    const off = await runStage(campaignId, 1, parse({ valFraction: 0.25, decontaminate: { enabled: false } }));
+    assert.equal(off.batch.contaminated, 0);
+    assert.equal(Number(off.batch.train) + Number(off.batch.val), 10);
+    const older = parse({ valFraction: 0.25 });
+    delete (older.stages[1] as Partial<ExportVerlStage>).decontaminate;
+    const old = await runStage(campaignId, 1, older);
+    assert.equal(Number(old.batch.train) + Number(old.batch.val), 10);
+    const oldManifest = JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")) as VerlManifest;
+    assert.deepEqual(oldManifest.decontamination, { enabled: false });
   },
 );
 

@@ -4,8 +4,9 @@ import { listPoolMembers } from "../../../db/repos/pools.js";
 import { configForIteration } from "../../../db/repos/campaignConfigs.js";
 import { recordTrainingDataset } from "../../../db/repos/trainingDatasets.js";
 import type { StageHandler } from "../../../framework/stage.js";
+import { loadContaminationIndex } from "../../../selection/contamination.js";
 import { poolWeightRepeats } from "../../../selection/poolWeight.js";
-import { writeVerlDataset } from "../../../training/verl/dataset.js";
+import { writeVerlDataset, type DecontaminationSettings } from "../../../training/verl/dataset.js";
 import type { VerlSourceSample } from "../../../training/verl/rows.js";
 import type { StageConfigOf } from "../../specs.js";
 import { batchShortfallWarning, type TrainStageLike } from "./batchFit.js";
@@ -38,6 +39,18 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         afterId = page[page.length - 1]?.id;
       }
     }
+    // Frozen configs from before `decontaminate` existed have none: they export as they did.
+    const decontaminate = ctx.stage.decontaminate as ExportVerlStage["decontaminate"] | undefined;
+    let decontamination: Parameters<typeof writeVerlDataset>[0]["decontamination"];
+    if (decontaminate?.enabled) {
+      const settings: DecontaminationSettings = {
+        categories: [...decontaminate.categories],
+        threshold: decontaminate.threshold,
+        shingleSize: decontaminate.shingleSize,
+      };
+      const index = await loadContaminationIndex(settings.categories, { threshold: settings.threshold, shingleSize: settings.shingleSize });
+      decontamination = { index, settings };
+    }
     const config = await configForIteration(db, ctx.campaignId, ctx.iteration);
     const prov = await ctx.exportProvenance();
     const models = Object.fromEntries(Object.entries(ctx.config.roles).map(([role, r]) => [role, r.model]));
@@ -48,6 +61,7 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
       seed: ctx.stage.seed ?? ctx.config.seed,
       sft: ctx.stage.sft,
       toolsInPrompt: ctx.stage.toolsInPrompt,
+      ...(decontamination ? { decontamination } : {}),
       provenance: {
         campaignId: ctx.campaignId,
         iteration: ctx.iteration,
@@ -69,12 +83,30 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         `[export.verl] ${ctx.campaignId} iteration ${ctx.iteration}: skipped ${manifest.skipped.count} sample(s) that cannot be verl rows (first: ${first?.sampleId}: ${first?.reason})`,
       );
     }
-    return { items: read, train: manifest.counts.train, val: manifest.counts.val, sft: manifest.counts.sft, skipped: manifest.skipped.count };
+    const contaminated = manifest.decontamination?.enabled ? manifest.decontamination.excluded : undefined;
+    if (contaminated && contaminated.count > 0) {
+      const first = contaminated.examples[0];
+      ctx.deps.log(
+        `[export.verl] ${ctx.campaignId} iteration ${ctx.iteration}: left out ${contaminated.count} sample(s) that are BFCL test items (${Object.entries(
+          contaminated.byReason,
+        )
+          .map(([r, n]) => `${r} ${n}`)
+          .join(", ")}; first: ${first?.sampleId} matches ${first?.bfclId})`,
+      );
+    }
+    return {
+      items: read,
+      train: manifest.counts.train,
+      val: manifest.counts.val,
+      sft: manifest.counts.sft,
+      skipped: manifest.skipped.count,
+      contaminated: contaminated?.count ?? 0,
+    };
   },
 
   async finalize(ctx, batches) {
     const b = batches[0];
-    const counts = { train: b?.train ?? 0, val: b?.val ?? 0, sft: b?.sft ?? 0, skipped: b?.skipped ?? 0 };
+    const counts = { train: b?.train ?? 0, val: b?.val ?? 0, sft: b?.sft ?? 0, skipped: b?.skipped ?? 0, contaminated: b?.contaminated ?? 0 };
     // A set smaller than one training batch: verl would have no batch at all (a pool that shrank over a long loop).
     const stages = ctx.config.stages as readonly TrainStageLike[];
     const warning = batchShortfallWarning(ctx.stage.sft ? stages : stages.filter((s) => s.name !== "train.sft"), ctx.iteration, counts);

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { atMost, nonNegativeInt, positiveInt, runIn } from "../../../config/fields.js";
+import { BFCL_FAST_CATEGORIES } from "../../../bfcl/categoryNames.js";
+import { atMost, fraction, nonNegativeInt, positiveInt, preview, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { TOOLS_IN_PROMPT } from "../../../training/verl/rows.js";
 import { EXPORTABLE_STATUSES } from "../dataset/spec.js";
@@ -18,7 +19,8 @@ export const exportVerlSpec = defineStage({
     oneBatch: true,
     describe: "the iteration's samples (`from: iteration`) or its training pool (`from: pool`) in the `include` statuses, fixed at planning",
   },
-  writes: "<output>/verl/: train.parquet, val.parquet, sample_ids.txt, sft.jsonl (with sft), manifest.json; a training_datasets row",
+  writes:
+    "<output>/verl/: train.parquet, val.parquet, sample_ids.txt, sft.jsonl (with sft), manifest.json (with the samples left out as BFCL test items); a training_datasets row",
   schema: z.strictObject({
     name: z.literal("export.verl"),
     runIn,
@@ -50,5 +52,28 @@ export const exportVerlSpec = defineStage({
       .max(3, "expected each status at most once")
       .refine((c) => new Set(c).size === c.length, "expected each status at most once")
       .default(["verified"]),
+    /**
+     * Leaves out samples that ask a BFCL test question (exactly or nearly) or offer a BFCL function's
+     * signature, as select.nextRound does for a pool: a policy trained on them would be scored on its
+     * own training data. `from: iteration` reads samples no selection checked.
+     */
+    decontaminate: z
+      .strictObject({
+        enabled: z.boolean({ error: "expected true or false" }).default(true),
+        categories: z
+          .array(
+            z.string().refine((c) => BFCL_FAST_CATEGORIES.includes(c as (typeof BFCL_FAST_CATEGORIES)[number]), {
+              error: (i) => `unknown or multi-turn BFCL category ${preview(i.input)}; expected one of: ${BFCL_FAST_CATEGORIES.join(", ")}`,
+            }),
+          )
+          .min(1, "expected at least one category")
+          .refine((c) => new Set(c).size === c.length, "expected each category at most once")
+          .default([...BFCL_FAST_CATEGORIES]),
+        /** Word-shingle Jaccard of user queries at or above which a sample's query counts as a BFCL query. */
+        threshold: fraction.refine((f) => f >= 0.3, "expected a number between 0.3 and 1").default(0.8),
+        /** Words per shingle. */
+        shingleSize: positiveInt.max(8, atMost(8)).default(3),
+      })
+      .default({ enabled: true, categories: [...BFCL_FAST_CATEGORIES], threshold: 0.8, shingleSize: 3 }),
   }),
 });
