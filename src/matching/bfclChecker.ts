@@ -2,7 +2,7 @@ import type { FunctionDoc, ParamDoc } from "./types.js";
 import type { MatchCall } from "./matchCall.js";
 import { JAVA_TYPE_CONVERSION, javaTypeConverter } from "./javaConvert.js";
 import { JS_TYPE_CONVERSION, jsTypeConverter } from "./jsConvert.js";
-import { PyCrash, PyFloat, isDict, isTuple, pyEq, pyIn, pyIter, pyLen, pyType, type PyTypeName } from "./pyValue.js";
+import { PyCrash, PyFloat, isDict, isTuple, pyEq, pyIn, pyIntToFloat, pyIter, pyLen, pyType, type PyTypeName } from "./pyValue.js";
 
 /**
  * Faithful port of bfcl_eval/eval_checker/ast_eval/ast_checker.py from bfcl-eval 2026.3.23
@@ -630,8 +630,8 @@ function checkParam(param: string, rawValue: unknown, cp: CompiledParam, languag
     value = [...(value as unknown[])];
     vt = "list";
   } else if (language === "python" && typeDesc === "float" && vt === "int") {
-    // Python only: an int is accepted where a float is declared (top level only).
-    value = new PyFloat(value as number);
+    // Python only: an int is accepted where a float is declared (top level only), as float(value).
+    value = new PyFloat(pyIntToFloat(value as number | bigint));
     vt = "float";
   }
 

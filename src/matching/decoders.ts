@@ -1,6 +1,6 @@
 import type { DecodeErrorKind, DecodeResult, DecodedCall } from "./types.js";
 import { parsePyJson } from "./pyJson.js";
-import { PyFloat, isDict, makeTuple, pyFloat, setKey } from "./pyValue.js";
+import { PyFloat, isDict, makeTuple, pyFloat, pyIntFromText, setKey } from "./pyValue.js";
 
 /**
  * Decoders from model output to calls. They never throw: any malformed input becomes a typed
@@ -170,7 +170,7 @@ class PyParser {
     if (c === "-" || c === "+") {
       this.i++;
       const n = this.value();
-      if (typeof n === "number") return c === "-" ? -n : n;
+      if (typeof n === "number" || typeof n === "bigint") return c === "-" ? -n : n;
       if (n instanceof PyFloat) return pyFloat(c === "-" ? -n.value : n.value);
       this.err("unsupported_value", `unary '${c}' on a non-number`);
     }
@@ -309,7 +309,8 @@ class PyParser {
     return { [v.name]: v.kwargs };
   }
 
-  private number(): number | ReturnType<typeof pyFloat> {
+  /** A number literal; ints are exact, as in Python (a bigint past 2^53). */
+  private number(): number | bigint | ReturnType<typeof pyFloat> {
     NUMBER_RE.lastIndex = this.i;
     const m = NUMBER_RE.exec(this.s);
     if (!m || m[0] === "" || m[0] === ".") this.err("syntax", "bad number");
@@ -318,11 +319,12 @@ class PyParser {
     if (/[jJ]$/.test(raw)) this.err("unsupported_value", "complex numbers are not supported");
     if (/^0[xXoObB]/.test(raw)) {
       const base = { x: 16, o: 8, b: 2 }[raw[1]!.toLowerCase() as "x" | "o" | "b"];
-      return parseInt(raw.slice(2), base);
+      const n = parseInt(raw.slice(2), base);
+      return Number.isSafeInteger(n) ? n : BigInt(raw);
     }
     if (/[.eE]/.test(raw)) return pyFloat(Number(raw));
     if (/^0\d/.test(raw) && !/^0+$/.test(raw)) this.err("syntax", "leading zeros in an integer");
-    return Number(raw);
+    return pyIntFromText(raw);
   }
 
   /** One or more adjacent string literals (Python concatenates them). */

@@ -33,7 +33,7 @@ const LONG_RE = new RegExp(`^-?\\d+[lL]${PY_END}`);
 const F_SUFFIX = new RegExp(`[fF]${PY_END}`);
 const L_SUFFIX = new RegExp(`[lL]${PY_END}`);
 
-function mustInt(s: string): number {
+function mustInt(s: string): number | bigint {
   const n = pyIntParse(s);
   if (n === undefined) throw new PyCrash(`invalid literal for int(): '${s}'`);
   return n;

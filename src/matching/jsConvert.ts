@@ -28,7 +28,7 @@ function isQuoted(v: string): boolean {
   return (v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"));
 }
 
-function mustInt(s: string): number {
+function mustInt(s: string): number | bigint {
   const n = pyIntParse(s);
   if (n === undefined) throw new PyCrash(`invalid literal for int(): '${s}'`);
   return n;

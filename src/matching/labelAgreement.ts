@@ -6,6 +6,8 @@
  */
 import type { ChatMessage, McpTool, ToolCall } from "../domain/types.js";
 import { matchCalls, type MatchReason } from "./matcher.js";
+import { parsePyJson } from "./pyJson.js";
+import { isDict } from "./pyValue.js";
 import { functionDocsFromOpenAiTools } from "../reward/toolDocs.js";
 import type { BfclAnswer, DecodedCall, FunctionDoc } from "./types.js";
 
@@ -36,20 +38,25 @@ export function promptOf(messages: readonly ChatMessage[]): ChatMessage[] {
   return [...messages];
 }
 
-/** Calls with their arguments parsed; `undefined` names the first call whose arguments are not a JSON object. */
-export function decodeToolCalls(calls: readonly ToolCall[] | undefined): { calls: DecodedCall[] } | { badCall: number; message: string } {
+/**
+ * Calls with their arguments parsed; `badCall` names the first call whose arguments are not a JSON
+ * object. `parse` reads the arguments text: JSON.parse by default (plain values, for callers that
+ * write them out as JSON); compareToLabel passes parsePyJson, the matcher's Python reading.
+ */
+export function decodeToolCalls(
+  calls: readonly ToolCall[] | undefined,
+  parse: (text: string) => unknown = JSON.parse,
+): { calls: DecodedCall[] } | { badCall: number; message: string } {
   const out: DecodedCall[] = [];
   for (const [i, c] of (calls ?? []).entries()) {
     let args: unknown;
     try {
-      // Compared only: integers as doubles, so two above 2^53 that round to one double agree (labels are never written from here).
-      args = JSON.parse(c.function.arguments);
+      args = parse(c.function.arguments);
     } catch (err) {
       return { badCall: i, message: `call ${i} (${c.function.name}): arguments are not JSON (${(err as Error).message})` };
     }
-    if (!args || typeof args !== "object" || Array.isArray(args))
-      return { badCall: i, message: `call ${i} (${c.function.name}): arguments are not a JSON object` };
-    out.push({ name: c.function.name, args: args as Record<string, unknown> });
+    if (!isDict(args)) return { badCall: i, message: `call ${i} (${c.function.name}): arguments are not a JSON object` };
+    out.push({ name: c.function.name, args });
   }
   return { calls: out };
 }
@@ -62,8 +69,6 @@ function functionDocs(tools: readonly McpTool[]): FunctionDoc[] {
   if (typeof docs === "string") throw new Error(`compareToLabel: ${docs}`);
   return docs.map((d, i) => ({ ...d, description: tools[i]!.description }));
 }
-
-const isDict = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** A dict value as a BFCL candidate: each key's value is the one acceptable value. */
 const dictCandidate = (v: Record<string, unknown>) => Object.fromEntries(Object.entries(v).map(([k, x]) => [k, [x]]));
@@ -88,10 +93,15 @@ export function referenceAnswer(calls: readonly DecodedCall[], docs: readonly Fu
   });
 }
 
+/**
+ * The arguments are read as Python's json.loads reads them (parsePyJson), as BFCL's checker sees
+ * them: ints exact (12345678901234567890 and ...891 differ, where JSON.parse made one double of
+ * both) and `2.0` a float, not the int 2.
+ */
 export function compareToLabel(answer: AssistantAnswer, label: AssistantAnswer, tools: readonly McpTool[]): LabelAgreement {
-  const got = decodeToolCalls(answer.tool_calls);
+  const got = decodeToolCalls(answer.tool_calls, parsePyJson);
   if ("badCall" in got) return { agrees: false, reasons: [{ code: "bad_arguments_json", message: got.message, call: got.badCall }] };
-  const want = decodeToolCalls(label.tool_calls);
+  const want = decodeToolCalls(label.tool_calls, parsePyJson);
   if ("badCall" in want) return { agrees: false, reasons: [{ code: "bad_label", message: `the label's ${want.message}` }] };
   if (want.calls.length === 0) {
     if (got.calls.length === 0) return { agrees: true, reasons: [] };

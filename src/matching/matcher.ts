@@ -14,7 +14,7 @@ import {
   SingleCheck,
 } from "./bfclChecker.js";
 import { MatchCall } from "./matchCall.js";
-import { PyCrash, isDict } from "./pyValue.js";
+import { PyCrash, isDict, setKey } from "./pyValue.js";
 
 export type MatchMode = "bfcl" | "strict";
 
@@ -74,6 +74,27 @@ class Reason implements MatchReason {
     this.expected = expected;
     this.got = got;
   }
+
+  /** Stored reasons (probe results' jsonb, `toolloop bfcl check`'s lines) are JSON: see jsonSafeValue. */
+  toJSON(): MatchReason {
+    return { ...this, expected: jsonSafeValue(this.expected), got: jsonSafeValue(this.got) };
+  }
+}
+
+/**
+ * A value for JSON.stringify, which throws on a bigint (an int past 2^53): such an int is written as
+ * its digits in a string, the one exact form JSON.stringify can give it (a rounded number would show
+ * two different ids as one). Everything else as it is.
+ */
+function jsonSafeValue(v: unknown): unknown {
+  if (typeof v === "bigint") return String(v);
+  if (Array.isArray(v)) return v.map(jsonSafeValue);
+  if (isDict(v)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) setKey(out, k, jsonSafeValue(v[k]));
+    return out;
+  }
+  return v;
 }
 
 class Result implements MatchResult {

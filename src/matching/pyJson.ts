@@ -1,9 +1,9 @@
-import { PyFloat, setKey } from "./pyValue.js";
+import { PyFloat, pyIntFromText, setKey } from "./pyValue.js";
 import { MatchCall } from "./matchCall.js";
 
 /**
- * JSON parser that keeps Python's int/float distinction (`1` -> int, `1.0` -> PyFloat(1)), as
- * Python's json.loads does; also accepts NaN/Infinity/-Infinity like Python. Throws SyntaxError
+ * JSON parser that keeps Python's int/float distinction (`1` -> int, `1.0` -> PyFloat(1)) and
+ * Python's exact ints (one past 2^53 is a bigint), as Python's json.loads does; also accepts NaN/Infinity/-Infinity like Python. Throws SyntaxError
  * with the offset on malformed input.
  */
 export function parsePyJson(text: string): unknown {
@@ -243,17 +243,18 @@ class Parser {
   }
 
   /**
-   * Integers are doubles here, unlike Python's ints: the matcher only compares, and two integers above
-   * 2^53 that round to one double (12345678901234567890 and ...891) compare equal. Nothing read here
-   * is written back as a label (training files parse labels with src/util/exactJson.ts).
+   * Python's json.loads number: an int (a number, or a bigint for one a double cannot hold, so
+   * 12345678901234567890 and ...891 stay two values, as in Python), a float (PyFloat when integral).
+   * Only literals of 16+ characters can need a bigint; shorter ones take the plain path.
    */
-  number(): number | PyFloat {
+  number(): number | bigint | PyFloat {
     NUMBER_RE.lastIndex = this.i;
     const m = NUMBER_RE.exec(this.s);
     if (!m || m[0].length === 0 || m[0] === "-") this.fail("expected a value");
-    this.i += m[0].length;
-    const n = Number(m[0]);
-    if (m[1] === undefined && m[2] === undefined) return n;
+    const text = m[0];
+    this.i += text.length;
+    const n = Number(text);
+    if (m[1] === undefined && m[2] === undefined) return text.length > 15 ? pyIntFromText(text, n) : n;
     return Number.isInteger(n) ? new PyFloat(n) : n;
   }
 
@@ -361,6 +362,7 @@ export function stringifyPyJson(v: unknown): string {
     if (!Number.isFinite(v.value)) return Number.isNaN(v.value) ? "NaN" : v.value > 0 ? "Infinity" : "-Infinity";
     return Number.isInteger(v.value) && !/e/i.test(String(v.value)) ? `${v.value}.0` : String(v.value);
   }
+  if (typeof v === "bigint") return String(v);
   if (typeof v === "number") {
     if (!Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
     return String(v);

@@ -1,10 +1,10 @@
-import { pyFloat, type PyFloat } from "./pyValue.js";
+import { pyFloat, pyIntFromText, type PyFloat } from "./pyValue.js";
 
-/** Python's int(str): surrounding whitespace, optional sign, digits with single underscores. */
-export function pyIntParse(s: string): number | undefined {
+/** Python's int(str): surrounding whitespace, optional sign, digits with single underscores; exact (a bigint past 2^53). */
+export function pyIntParse(s: string): number | bigint | undefined {
   const t = s.trim();
   if (!/^[+-]?\d(?:_?\d)*$/.test(t)) return undefined;
-  return Number(t.replace(/_/g, ""));
+  return pyIntFromText(t.replace(/_/g, ""));
 }
 
 const FLOAT_RE = /^[+-]?(?:(?:\d(?:_?\d)*)?\.\d(?:_?\d)*|\d(?:_?\d)*\.?)(?:[eE][+-]?\d(?:_?\d)*)?$/;

@@ -6,6 +6,9 @@
  * convention (still JSON-serialisable and mostly plain):
  *  - null = None, boolean = bool, string = str, plain object = dict, array = list;
  *  - a JS number is an int when Number.isInteger, else a float;
+ *  - an int a double cannot hold exactly (past 2^53, such as an order id 12345678901234567890) is a
+ *    bigint, as parsers read it (pyIntFromText): Python's ints are exact, and two such ids that round
+ *    to one double are different values there;
  *  - a float whose value is integral (source text `3.0`, `1e3`) is a `PyFloat` instance;
  *  - an array produced from a Python tuple carries the non-enumerable `PY_TUPLE` marker.
  */
@@ -53,21 +56,48 @@ export function pyType(v: unknown): PyTypeName {
   return "object";
 }
 
+/** Python's int for an integer literal's text: a number while a double holds it exactly, else a bigint. */
+export function pyIntFromText(text: string, n = Number(text)): number | bigint {
+  return Number.isSafeInteger(n) ? n : BigInt(text);
+}
+
+/** Python's float(int): the nearest double (ties to even, as Number does); OverflowError past the largest. */
+export function pyIntToFloat(v: number | bigint): number {
+  if (typeof v === "number") return v;
+  const f = Number(v);
+  if (!Number.isFinite(f)) throw new PyCrash("OverflowError: int too large to convert to float");
+  return f;
+}
+
+/** A number, bool or PyFloat's value; undefined for anything else, bigints included (compared exactly below). */
 function numericValue(v: unknown): number | undefined {
   if (typeof v === "number") return v;
   if (typeof v === "boolean") return v ? 1 : 0;
   if (v instanceof PyFloat) return v.value;
-  if (typeof v === "bigint") return Number(v);
   return undefined;
 }
 
-/** Python `==` for the value model (True == 1 == 1.0, list/tuple never equal, dict order-free). */
+/** Python's `int == float` for a bigint: exact, so a double equals it only when integral and of the same value. */
+function bigIntEquals(i: bigint, n: number): boolean {
+  return Number.isInteger(n) && BigInt(n) === i;
+}
+
+/**
+ * Python `==` for the value model (True == 1 == 1.0, list/tuple never equal, dict order-free). Ints
+ * compare exactly: two bigints by value (`===`), a bigint and a double only if the double is
+ * integral and equal to it (never through a rounded copy of the bigint).
+ */
 export function pyEq(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   const na = numericValue(a);
   if (na !== undefined) {
     const nb = numericValue(b);
-    return nb !== undefined && na === nb;
+    if (nb !== undefined) return na === nb;
+    return typeof b === "bigint" && bigIntEquals(b, na);
+  }
+  if (typeof a === "bigint") {
+    const nb = numericValue(b);
+    return nb !== undefined && bigIntEquals(a, nb);
   }
   if (a === null || b === null) return false;
   if (typeof a === "string" || typeof b === "string") return false;

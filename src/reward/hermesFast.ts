@@ -16,6 +16,11 @@ const CLOSE = "</tool_call>";
 /** Number literals JSON.parse does not read as Python does: integral floats, 16+ digit runs, long fractions. */
 const NOT_NATIVE = /\d(?:\.0*(?![0-9])|[eE])|\.\d{15}|\d{16}/;
 
+/** Whether JSON text may hold a number JSON.parse reads otherwise than Python's json.loads (parsePyJson reads it as Python does). */
+export function mayNeedPythonJson(text: string): boolean {
+  return NOT_NATIVE.test(text);
+}
+
 export type HermesCalls = { ok: true; calls: MatchCall[] } | { ok: false; reason: string };
 
 function slow(text: string): HermesCalls {
@@ -34,7 +39,7 @@ export function decodeHermesCalls(text: string): HermesCalls {
     const start = at + OPEN.length;
     const end = text.indexOf(CLOSE, start);
     const block = end < 0 ? text.slice(start) : text.slice(start, end);
-    if (NOT_NATIVE.test(block)) return slow(text);
+    if (mayNeedPythonJson(block)) return slow(text);
     let v: unknown;
     try {
       v = JSON.parse(block);

@@ -33,7 +33,7 @@ function mentionsArgumentsScore(lower: string, calls: readonly MatchCall[]): num
     for (const v of c.argValues) {
       let text: string | undefined;
       if (typeof v === "string") text = v.trim().toLowerCase();
-      else if (typeof v === "number") text = String(v);
+      else if (typeof v === "number" || typeof v === "bigint") text = String(v);
       else if (v instanceof PyFloat) text = String(v.value);
       if (text === undefined || text === "") continue;
       total++;

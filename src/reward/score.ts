@@ -16,7 +16,7 @@
 import type { RewardConfig, RewardResult } from "./config.js";
 import type { BfclAnswer, DecodeResult, DecodedCall, FunctionDoc, ParamDoc } from "../matching/types.js";
 import { decodeOpenAiToolCalls } from "../matching/decoders.js";
-import { decodeHermesCalls } from "./hermesFast.js";
+import { decodeHermesCalls, mayNeedPythonJson } from "./hermesFast.js";
 import { matchWithCategory } from "../matching/matcher.js";
 import { MatchCall } from "../matching/matchCall.js";
 import { compileCall, findDescription, passesCompiledCall, type CompiledCall } from "../matching/bfclChecker.js";
@@ -86,13 +86,14 @@ function decodeHermesResponse(text: string): Response {
 
 /**
  * OpenAI template: `{"tool_calls": [...], "content": ...}`; text that is not a JSON object is a text answer.
- * Values are only compared with the ground truth, at a double's precision (see src/matching/pyJson.ts number()).
+ * Arguments written as an object (not JSON text) are read as Python reads them where JSON.parse would
+ * not (an integral float, an int past 2^53): parsePyJson; JSON.parse, faster, for the rest.
  */
 function decodeOpenAiResponse(text: string): Response {
   if (text.trimStart()[0] !== "{") return TEXT;
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = mayNeedPythonJson(text) ? parsePyJson(text) : JSON.parse(text);
   } catch (err) {
     return { kind: "bad", reason: `response: not a JSON object of tool calls (${(err as Error).message})` };
   }

@@ -1,3 +1,5 @@
+import { PyFloat } from "../matching/pyValue.js";
+
 /**
  * JSON written the way Python's `json.dumps(value, ensure_ascii=False)` writes it, which is what a
  * Hugging Face chat template's `tojson` filter produces (transformers and vLLM both render templates
@@ -5,14 +7,16 @@
  * Python's repr writes them (1e-05 rather than 0.00001). Keys keep their order; keys whose value is
  * undefined are left out, as JSON.stringify leaves them out.
  *
- * What JSON.parse has already lost cannot be written back: a float with an integral value (1.0)
- * comes out as the integer 1, and integer-like keys ("2", "10") come first in ascending order.
+ * A float with an integral value is written as one when it is a PyFloat (`2.0`; parseJsonAsPython
+ * in src/util/exactJson.ts reads one so); JSON.parse has already made the int 2 of it. Integer-like
+ * keys ("2", "10") come first in ascending order (a JS object's order), which this cannot undo.
  */
 export function pythonJsonDumps(value: unknown): string {
   if (value === null || value === undefined) return "null";
   if (typeof value === "number") return pythonNumber(value);
   if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === "function" ? "null" : pythonJsonDumps(v))).join(", ")}]`;
+  if (value instanceof PyFloat) return pythonFloat(value.value);
   if (typeof value === "object") {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === "function") return pythonJsonDumps((toJSON as () => unknown).call(value));
@@ -23,6 +27,16 @@ export function pythonJsonDumps(value: unknown): string {
   }
   if (typeof value === "bigint") return value.toString();
   return "null";
+}
+
+/**
+ * Python's repr of a float: for an integral value the digits and `.0` below 1e16 (`-0.0` for minus
+ * zero), exponent form from 1e16 (`1e+16`); otherwise as pythonNumber writes it.
+ */
+export function pythonFloat(n: number): string {
+  if (!Number.isInteger(n)) return pythonNumber(n);
+  if (Math.abs(n) >= 1e16) return n.toExponential();
+  return Object.is(n, -0) ? "-0.0" : `${n}.0`;
 }
 
 /** Python's float repr: the shortest round-trip digits (as JavaScript's), in exponent form below 1e-4 with a two-digit exponent. */

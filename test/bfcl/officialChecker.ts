@@ -113,18 +113,33 @@ export interface PythonCommand {
 }
 
 export function runOfficialChecker(items: DiffItem[], repeats = 1, python: PythonCommand = { command: venvPython() }): OfficialRun {
-  const input = officialInputLines(items).join("\n");
+  return runOfficialCheckerOnLines(officialInputLines(items), { repeats, python });
+}
+
+/**
+ * The official checker on input lines as official_check.py reads them (`{"id", "category", "result"}`,
+ * the result as JSON text: numbers reach Python's json.loads with the digits written), against the
+ * BFCL data in `dataDir` (the resolved BFCL data directory by default).
+ */
+export function runOfficialCheckerOnLines(lines: string[], opts: { repeats?: number; python?: PythonCommand; dataDir?: string } = {}): OfficialRun {
+  const repeats = opts.repeats ?? 1;
+  const python = opts.python ?? { command: venvPython() };
+  const input = lines.join("\n");
   const started = performance.now();
-  const proc = spawnSync(python.command, [path.join(REPO_ROOT, "scripts", "bfcl", "official_check.py"), resolveBfclDataDir(), String(repeats)], {
-    input,
-    encoding: "utf8",
-    maxBuffer: 1 << 30,
-    env: python.env ?? process.env,
-  });
+  const proc = spawnSync(
+    python.command,
+    [path.join(REPO_ROOT, "scripts", "bfcl", "official_check.py"), opts.dataDir ?? resolveBfclDataDir(), String(repeats)],
+    {
+      input,
+      encoding: "utf8",
+      maxBuffer: 1 << 30,
+      env: python.env ?? process.env,
+    },
+  );
   const wallSeconds = (performance.now() - started) / 1000;
   if (proc.status !== 0) throw new Error(`official checker failed (exit ${proc.status}): ${proc.stderr.slice(-2000)}`);
-  const lines = proc.stdout.split("\n").filter((l) => l !== "");
-  if (lines.length !== items.length) throw new Error(`official checker returned ${lines.length} verdicts for ${items.length} outputs`);
+  const verdictLines = proc.stdout.split("\n").filter((l) => l !== "");
+  if (verdictLines.length !== lines.length) throw new Error(`official checker returned ${verdictLines.length} verdicts for ${lines.length} outputs`);
   const stats = JSON.parse(proc.stderr.trim().split("\n").pop() ?? "{}") as {
     check_seconds: number;
     runs: number[];
@@ -134,7 +149,7 @@ export function runOfficialChecker(items: DiffItem[], repeats = 1, python: Pytho
     executable: string;
   };
   return {
-    verdicts: lines.map((l) => {
+    verdicts: verdictLines.map((l) => {
       const [, verdict, detail] = l.split("\t");
       return { verdict: verdict as OfficialVerdict["verdict"], detail: detail ?? "" };
     }),

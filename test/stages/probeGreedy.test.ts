@@ -17,7 +17,7 @@ import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
 import type { StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import { chatCompletion, chatError, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
-import type { ChatMessage } from "../../src/domain/types.js";
+import type { ChatMessage, McpTool } from "../../src/domain/types.js";
 import {
   campaignConfig,
   planAndRun,
@@ -276,6 +276,54 @@ test("a transport failure that fails the batch stops the batch's other requests 
     // batch had failed, yet its other items went on asking for 1.5 s and more.
     const late = asked.filter((a) => a.at > failedAt + 100).map((a) => a.city);
     assert.deepEqual(late, [], `${late.length} policy requests after the batch failed`);
+  } finally {
+    await policy.close();
+  }
+});
+
+test("an order id past 2^53 matches only the label's digits, and the stored reasons keep them", { timeout: 60_000 }, async () => {
+  const campaignId = `probe-bigint-${RUN}`;
+  const orders: McpTool = {
+    name: "cancel_order",
+    description: "Cancel an order by its id.",
+    inputSchema: { type: "object", properties: { order_id: { type: "integer" } }, required: ["order_id"] },
+  };
+  const LABEL_ID = "12345678901234567890";
+  // What the policy answers per prompt: the label's id, and one the same double rounds it to (JSON.parse made them equal).
+  const answers: Record<string, string> = { A: LABEL_ID, B: "12345678901234567891" };
+  const cancel = (id: string) => ({ id: `call_${id}`, type: "function" as const, function: { name: "cancel_order", arguments: `{"order_id": ${id}}` } });
+  await storeSeeds(
+    res.db.db,
+    campaignId,
+    Object.keys(answers).map((order) => {
+      const user: ChatMessage = { role: "user", content: `Cancel order ${order}.` };
+      return {
+        id: `${campaignId}-${order}`,
+        messages: [user, { role: "assistant", content: null, tool_calls: [cancel(LABEL_ID)] }],
+        tools: [orders],
+        query: user.content as string,
+      };
+    }),
+  );
+  const policy = await startScriptedChatServer("scripted policy", (body) => {
+    const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+    const order = /Cancel order (\w)/.exec(text)![1]!;
+    return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: null, tool_calls: [cancel(answers[order]!)] } });
+  });
+  try {
+    const parsed = parseCampaignConfig(rawCampaign({ simUrl: policy.url, stages: [{ name: "probe.greedy", batchSize: 10 }] }));
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+    const ctx = stageContext<ProbeStage>(res.db.db, res.workDir, campaignId, parsed.config, "probe.greedy");
+    const [result] = await planAndRun(res.db.db, ctx, probeGreedyHandler);
+    assert.deepEqual({ matched: result!.matched, mismatched: result!.mismatched }, { matched: 1, mismatched: 1 });
+    const rows = await probeResultsOf(res.db.db, campaignId, 1, [`${campaignId}-A`, `${campaignId}-B`]);
+    assert.equal(rows.get(`${campaignId}-A`)!.match, true);
+    const b = rows.get(`${campaignId}-B`)!;
+    assert.equal(b.match, false);
+    assert.deepEqual(
+      b.reasons.map((r) => ({ code: r.code, expected: r.expected, got: r.got })),
+      [{ code: "value_error:others", expected: [LABEL_ID], got: "12345678901234567891" }],
+    );
   } finally {
     await policy.close();
   }

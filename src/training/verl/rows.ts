@@ -6,8 +6,9 @@
  */
 import { withoutTaskMarkers } from "../../export/trainingMessages.js";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type ToolCall } from "../../domain/types.js";
-import { parseJsonExact, stringifyJsonExact } from "../../util/exactJson.js";
+import { parseJsonAsPython, stringifyJsonExact } from "../../util/exactJson.js";
 import { pythonJsonDumps } from "../../util/pythonJson.js";
+import { PyFloat } from "../../matching/pyValue.js";
 
 /** Routes the reward: verl passes it to the reward function, whose shim sends it to our service. */
 export const VERL_DATA_SOURCE = "toolloop";
@@ -101,16 +102,17 @@ function renderToolCalls(calls: ToolCall[]): string {
 }
 
 /**
- * The wire's arguments as an object, integers past a double's precision as bigints (exact), so the
- * ground truth and the rendered calls carry the digits the model wrote, as Python reads them.
+ * The wire's arguments as an object, read as Python's json.loads reads them: integers past a double's
+ * precision as bigints (exact) and integral floats as floats (`2.0`, not 2), so the ground truth and
+ * the rendered calls carry what the model wrote, as vLLM's template renders it.
  */
 function parseArguments(raw: unknown): Record<string, unknown> | undefined {
   if (isObject(raw)) return raw;
   if (typeof raw !== "string") return undefined;
   if (raw.trim() === "") return {};
   try {
-    const parsed: unknown = parseJsonExact(raw);
-    return isObject(parsed) ? parsed : undefined;
+    const parsed: unknown = parseJsonAsPython(raw);
+    return isObject(parsed) && !(parsed instanceof PyFloat) ? parsed : undefined;
   } catch {
     return undefined;
   }

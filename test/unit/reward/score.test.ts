@@ -70,3 +70,35 @@ test("reward: a scorer reuses its compiled label across a GRPO group and scores 
   );
   assert.deepEqual(scores, [1, 0, 1, 0]);
 });
+
+test("reward: an order id past 2^53 is right only with the label's digits (Hermes and OpenAI templates, ground truth as text)", () => {
+  const tools = JSON.stringify([
+    {
+      type: "function",
+      function: {
+        name: "cancel_order",
+        description: "Cancel an order",
+        parameters: { type: "object", properties: { order_id: { type: "integer" } }, required: ["order_id"] },
+      },
+    },
+  ]);
+  const groundTruth = '{"calls": [{"name": "cancel_order", "arguments": {"order_id": 12345678901234567890}}]}';
+  const item = (solution_str: string) => ({ data_source: "toolloop", solution_str, ground_truth: groundTruth, extra_info: { tools } });
+  const hermes = (id: string) => `<tool_call>\n{"name": "cancel_order", "arguments": {"order_id": ${id}}}\n</tool_call>`;
+  // Arguments as JSON text, and as an object in the response's JSON.
+  const openAiText = (id: string) => JSON.stringify({ tool_calls: [{ function: { name: "cancel_order", arguments: `{"order_id": ${id}}` } }] });
+  const openAiObject = (id: string) => `{"tool_calls": [{"function": {"name": "cancel_order", "arguments": {"order_id": ${id}}}}]}`;
+  for (const [template, render] of [
+    ["hermes", hermes],
+    ["openai", openAiText],
+    ["openai", openAiObject],
+  ] as const) {
+    const score = createRewardScorer(rewardConfigSchema.parse({ template, partialCredit: "perArgument" }));
+    assert.equal(score(item(render("12345678901234567890"))).execution_correct, true, `${template}: the label's id`);
+    for (const wrong of ["12345678901234567891", "12345678901234567000", "12345678901234567890.0"]) {
+      const r = score(item(render(wrong)));
+      assert.equal(r.execution_correct, false, `${template}: ${wrong}`);
+      assert.equal(r.execution, 0, `${template}: ${wrong} gets no argument's credit`);
+    }
+  }
+});

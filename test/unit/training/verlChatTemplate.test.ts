@@ -137,6 +137,21 @@ const samples: VerlSourceSample[] = [
       },
     ],
   },
+  {
+    // Floats with an integral value: json.loads keeps them floats and tojson writes 2.0 (JSON.parse made them ints).
+    id: "integral-floats",
+    tools: [weather],
+    messages: [
+      { role: "user", content: "Weather in Oslo, step 2, scale 1000?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [call("s", "get_weather", '{"city": "Oslo", "step": 2.0, "days": 3, "coords": {"lat": 60.0, "lon": 1e1}}')],
+      },
+      { role: "tool", tool_call_id: "s", content: "cold" },
+      { role: "assistant", content: null, tool_calls: [call("t", "get_weather", '{"city": "Oslo", "step": 1E16, "tags": [-0.0, 0.5]}')] },
+    ],
+  },
 ];
 
 let dir: string;
@@ -168,6 +183,8 @@ test("verl's RL prompt renders, with Qwen2.5's chat template, to exactly what vL
   }
   assert.ok(out["big-integers"]!.trained.includes('"seats": 12345678901234567890}'), out["big-integers"]!.trained);
   assert.ok(out["big-integers"]!.trained_sft!.includes('"seats": -98765432109876543210, "n": 9007199254740993}'), out["big-integers"]!.trained_sft);
+  assert.ok(out["integral-floats"]!.trained.includes('"step": 2.0, "days": 3, "coords": {"lat": 60.0, "lon": 10.0}}'), out["integral-floats"]!.trained);
+  assert.ok(out["integral-floats"]!.trained_sft!.includes('"step": 1e+16, "tags": [-0.0, 0.5]}'), out["integral-floats"]!.trained_sft);
   // The tools block really is there (not two empty renders agreeing).
   assert.match(out["no-system"]!.served, /^<\|im_start\|>system\nYou are Qwen, created by Alibaba Cloud\. You are a helpful assistant\.\n\n# Tools\n/);
   assert.ok(

@@ -466,3 +466,32 @@ test("writeVerlDataset: a pool weight repeats the sample's train rows (never its
   assert.equal(manifest.counts.train, unweighted.counts.train + 2 * heavyInTrain.length);
   assert.equal(manifest.counts.sft, manifest.counts.train);
 });
+
+test("prepareSample: a float the model wrote with an integral value stays a float (2.0) in the ground truth and the rendered calls, as Python's json.loads keeps it", () => {
+  const args =
+    '{"city": "Oslo", "days": 2, "step": 2.0, "scale": 1e3, "zero": -0.0, "big": 1e16, "huge": 12345678901234567890.0, "id": 12345678901234567890, "half": 0.5}';
+  const prepared = prepareSample({
+    id: "floats",
+    tools: [weather],
+    messages: [
+      { role: "user", content: "Weather in Oslo?" },
+      { role: "assistant", content: null, tool_calls: [call("a", "get_weather", args)] },
+      { role: "tool", tool_call_id: "a", content: "sunny" },
+      { role: "assistant", content: null, tool_calls: [call("b", "get_weather", args)] },
+    ],
+  });
+  assert.ok(prepared.ok);
+  // Python: json.dumps(json.loads(args)) and json.dumps(json.loads(args), separators=(",", ":")).
+  const pythonDumps =
+    '{"city": "Oslo", "days": 2, "step": 2.0, "scale": 1000.0, "zero": -0.0, "big": 1e+16, "huge": 1.2345678901234567e+19, "id": 12345678901234567890, "half": 0.5}';
+  assert.equal(
+    prepared.sample.groundTruth,
+    '{"calls":[{"name":"get_weather","arguments":{"city":"Oslo","days":2,"step":2.0,"scale":1000.0,"zero":-0.0,"big":1e+16,"huge":1.2345678901234567e+19,"id":12345678901234567890,"half":0.5}}]}',
+  );
+  const rendered = `<tool_call>\n{"name": "get_weather", "arguments": ${pythonDumps}}\n</tool_call>`;
+  assert.ok(
+    prepared.sample.prompt.some((m) => m.role === "assistant" && m.content === rendered),
+    JSON.stringify(prepared.sample.prompt),
+  );
+  assert.equal(prepared.sample.sftMessages.at(-1)!.content, rendered);
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { PyFloat } from "../../../src/matching/pyValue.js";
 import { pythonJsonDumps } from "../../../src/util/pythonJson.js";
 
 // Expected strings are what CPython's json.dumps(value, ensure_ascii=False) prints for the same value.
@@ -24,4 +25,23 @@ test("pythonJsonDumps writes floats as Python's repr does: exponent form below 1
     [1e20, "100000000000000000000"],
   ];
   for (const [n, want] of cases) assert.equal(pythonJsonDumps(n), want, String(n));
+});
+
+test("pythonJsonDumps writes a PyFloat as Python's float repr: 2.0, -0.0, exponent form from 1e16", () => {
+  // Python: repr(float(x)) for each.
+  const cases: [number, string][] = [
+    [2, "2.0"],
+    [-0, "-0.0"],
+    [0, "0.0"],
+    [-7, "-7.0"],
+    [1000, "1000.0"],
+    [9999999999999998, "9999999999999998.0"],
+    [1e16, "1e+16"],
+    [-1e16, "-1e+16"],
+    [12345678901234567168, "1.2345678901234567e+19"],
+    [1e22, "1e+22"],
+    [1.5e300, "1.5e+300"],
+  ];
+  for (const [n, want] of cases) assert.equal(pythonJsonDumps(new PyFloat(n)), want, String(n));
+  assert.equal(pythonJsonDumps({ a: [new PyFloat(2), 2, 12345678901234567890n] }), '{"a": [2.0, 2, 12345678901234567890]}');
 });
