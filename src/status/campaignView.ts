@@ -261,7 +261,10 @@ export function nextCommandsFor(state: CampaignState, campaignId: string): Campa
         { command: `${CLI} campaign status ${id} --watch`, what: "follow the progress" },
         { command: `${CLI} campaign pause ${id}`, what: "stop starting new batches" },
       ];
+    // An abort is how an operator leaves a stage that needs a config fix (a retry cannot change the
+    // config): the campaign then runs again as a failed one does, with --config-version for the fixed config.
     case "failed":
+    case "aborted":
     case "terminated":
     case "timed_out":
     case "no_workflow":

@@ -447,6 +447,11 @@ test("an ended campaign whose policy server runs names the stop command; a runni
   ]);
   const aborted = campaignView({ campaignId: "weekly", db: dbFacts([], { status: "aborted", policyServers }), wf: wf({ status: "CANCELLED" }) });
   assert.match(aborted.nextCommands.at(-1)?.what ?? "", /left running when it was aborted/);
+  // An aborted campaign runs again like a failed one (the README's "a failed (or aborted) run is run again with the status's next step").
+  assert.deepEqual(
+    aborted.nextCommands.map((c) => c.command),
+    ["toolloop campaign start --config <file> --id weekly", "toolloop model stop weekly"],
+  );
   const failed = campaignView({ campaignId: "weekly", db: dbFacts([], { status: "failed", policyServers }), wf: wf({ status: "FAILED" }) });
   assert.deepEqual(
     failed.nextCommands.map((c) => c.command),
