@@ -13,7 +13,15 @@ import { campaignOutputDir } from "../src/output/layout.js";
 import { writeCampaignReport, writeIterationReports } from "../src/reports/build.js";
 import type { Db } from "../src/db/client.js";
 import { configForIteration, insertConfigVersion, latestConfig, type StoredConfig } from "../src/db/repos/campaignConfigs.js";
-import { closeRunningIterations, getCampaign, insertCampaign, lastCompletedIteration, setCampaignStatus, upsertIteration } from "../src/db/repos/campaigns.js";
+import {
+  closeRunningIterations,
+  getCampaign,
+  insertCampaign,
+  lastCompletedIteration,
+  markCampaignRunningAgain,
+  setCampaignStatus,
+  upsertIteration,
+} from "../src/db/repos/campaigns.js";
 import type { CampaignRowStatus, IterationRowStatus } from "../src/db/schema.js";
 import { countSamples } from "../src/db/repos/samples.js";
 import { planSelection } from "../src/db/repos/stageBatchItems.js";
@@ -316,6 +324,7 @@ export function createActivities(deps: ActivityDeps) {
       workflowId: input.workflowId,
       ...(run ? { scheduleId: run.scheduleId, scheduledAt: new Date(run.scheduledTime), continuesFrom } : {}),
     });
+    if (registered && registered.status !== "running") await markCampaignRunningAgain(db, campaignId);
     await upsertTools(
       db,
       campaignId,

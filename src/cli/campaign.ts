@@ -327,7 +327,10 @@ export function registerCampaignCommands(program: Command): void {
     .command("start")
     .description("validate a campaign config and start it")
     .requiredOption("--config <file>", "campaign config (JSON)")
-    .option("--id <campaignId>", "campaign id (default: config.campaignId, else name + UTC timestamp); reuse an id to resume a finished or failed campaign")
+    .option(
+      "--id <campaignId>",
+      "campaign id (default: config.campaignId, else name + UTC timestamp); reuse an id to resume a finished, failed or aborted campaign",
+    )
     .option("--wait", "follow progress until the campaign ends")
     .option("--config-version", "the id exists with another config: record this one as its next version, applying from the next iteration")
     .option("--skip-endpoint-check", "start without checking that every endpoint answers GET /models and serves the configured models")

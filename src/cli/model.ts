@@ -88,7 +88,7 @@ export function registerModelCommands(program: Command): void {
           throw new CliError(e.message, e.kind === "unknown-campaign" || e.kind === "unknown-version" ? EXIT_BAD_INPUT : EXIT_ENVIRONMENT);
         }
         if (opts.json) console.log(JSON.stringify(outcomes, null, 2));
-        else for (const line of formatStopOutcomes(campaignId, outcomes)) console.log(line);
+        else for (const line of formatStopOutcomes(campaignId, outcomes, iteration)) console.log(line);
       } finally {
         await db.close();
       }
@@ -214,12 +214,17 @@ function iterationOption(campaignId: string, opts: { iteration?: string; version
   return Number(opts.iteration);
 }
 
-/** One line per server: what was done to it. */
-export function formatStopOutcomes(campaignId: string, outcomes: StopOutcome[]): string[] {
+/**
+ * One line per server: what was done to it. `iteration`: the one server asked for (--iteration or
+ * --version), of which alone the headline speaks: another iteration's may run.
+ */
+export function formatStopOutcomes(campaignId: string, outcomes: StopOutcome[], iteration?: number): string[] {
   if (outcomes.length === 0) return [`campaign ${campaignId} has no policy server (serve.policy never submitted a job); nothing to stop`];
   if (outcomes.every((o) => o.action === "unchanged")) {
     return [
-      `no policy server of ${campaignId} is running; nothing to stop`,
+      iteration === undefined
+        ? `no policy server of ${campaignId} is running; nothing to stop`
+        : `the policy server of ${campaignId} iteration ${iteration} is not running; nothing to stop (\`${CLI} model list ${campaignId}\` shows the others)`,
       ...outcomes.map((o) => `  iteration ${o.iteration} ${o.job}: ${o.state}${o.message ? ` (${o.message})` : ""}`),
     ];
   }

@@ -3,7 +3,7 @@
  * create/update are the same idempotent upsert: created when absent, else updated keeping the
  * schedule's state (paused, note, running campaigns, action counts).
  */
-import { ScheduleNotFoundError, type Client, type ScheduleOverlapPolicy } from "@temporalio/client";
+import { ScheduleNotFoundError, isGrpcServiceError, type Client, type ScheduleOverlapPolicy } from "@temporalio/client";
 import type { Command } from "commander";
 import { OVERLAP_POLICIES, type OverlapPolicyName } from "../config/scheduleConfig.js";
 import {
@@ -24,6 +24,9 @@ import { checkToolSources, readConfigFile } from "./campaign.js";
 import { cliEnv, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, temporalCliError } from "./errors.js";
 import { connectClient } from "./temporal.js";
+
+/** gRPC's NOT_FOUND status code. */
+const GRPC_NOT_FOUND = 5;
 
 async function withClient<T>(fn: (client: Client, e: CliEnv) => Promise<T>, scheduleId?: string): Promise<T> {
   const e = cliEnv();
@@ -245,12 +248,18 @@ export function registerScheduleCommands(program: Command): void {
       await withClient(async (client, e) => {
         const range = backfillRange(start, end);
         // The runs the range holds, as the server computes them from the schedule's spec (its zone, calendars and intervals).
-        const listed = await client.workflowService.listScheduleMatchingTimes({
-          namespace: e.namespace,
-          scheduleId: id,
-          startTime: optionalDateToTs(range.start),
-          endTime: optionalDateToTs(range.end),
-        });
+        const listed = await client.workflowService
+          .listScheduleMatchingTimes({
+            namespace: e.namespace,
+            scheduleId: id,
+            startTime: optionalDateToTs(range.start),
+            endTime: optionalDateToTs(range.end),
+          })
+          .catch((err: unknown) => {
+            // The raw service call, unlike the schedule handle's, answers an unknown id with a bare gRPC NOT_FOUND.
+            if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND) throw new ScheduleNotFoundError(err.details, id);
+            throw err;
+          });
         const times = (listed.startTime ?? []).map((t) => tsToDate(t));
         const refusal = backfillRefusal(id, times, maxRuns);
         if (refusal) throw new CliError(refusal);

@@ -125,9 +125,10 @@ export interface StageFacts {
   /** synthesize.multiTurn: the iteration's dialogues by status and the messages stored so far. */
   dialogues?: DialogueFacts;
   /**
-   * synthesize.singleTurn while its stage_runs row says running: the slots its batches have settled
-   * (a sample or an outcome stored per slot), finished batches or not. What a stage stopped by an
-   * abort or a terminate did: its cancelled batches leave no stage_batches row.
+   * synthesize.singleTurn while its stage_runs row says running, failed or skipped: the slots its
+   * batches have settled (a sample or an outcome stored per slot), finished batches or not. What a
+   * stage stopped by an abort or a terminate, or failed in its batches, did: its cancelled or failed
+   * batches leave no stage_batches row.
    */
   settledSlots?: number;
 }
@@ -260,7 +261,10 @@ export function nextCommandsFor(state: CampaignState, campaignId: string): Campa
         { command: `${CLI} campaign status ${id} --watch`, what: "follow the progress" },
         { command: `${CLI} campaign pause ${id}`, what: "stop starting new batches" },
       ];
+    // An abort is how an operator leaves a stage that needs a config fix (a retry cannot change the
+    // config): the campaign then runs again as a failed one does, with --config-version for the fixed config.
     case "failed":
+    case "aborted":
     case "terminated":
     case "timed_out":
     case "no_workflow":
@@ -406,16 +410,17 @@ export function campaignView(input: ViewInput): CampaignView {
   const ended = ENDED_STATES.has(state);
   const abortRequested = !ended && wf?.status === "RUNNING" && wf.abortReason !== undefined;
   const stages: StageView[] = (db?.stages ?? []).map((facts) => {
+    // Slots stored by batches that never finished (cancelled or failed), at most the stage's total.
+    const stored = Math.min(Math.max(facts.itemsDone, facts.settledSlots ?? 0), facts.itemsTotal ?? Number.POSITIVE_INFINITY);
     // The workflow's end (a cancel, a terminate) does not close its stage rows.
     // A stopped stage's cancelled batches finished nothing, but what they stored is there: count it.
+    // So does a failed (or then skipped) stage's: 0/120 over 22 stored samples while it waited for an operator.
     const s: StageView =
       ended && facts.status === "running"
-        ? {
-            ...facts,
-            status: "stopped",
-            itemsDone: Math.min(Math.max(facts.itemsDone, facts.settledSlots ?? 0), facts.itemsTotal ?? Number.POSITIVE_INFINITY),
-          }
-        : { ...facts, itemsDone: facts.itemsTotal === undefined ? facts.itemsDone : shownItemsDone(facts.status, facts.itemsDone, facts.itemsTotal) };
+        ? { ...facts, status: "stopped", itemsDone: stored }
+        : facts.status === "failed" || facts.status === "skipped"
+          ? { ...facts, itemsDone: stored }
+          : { ...facts, itemsDone: facts.itemsTotal === undefined ? facts.itemsDone : shownItemsDone(facts.status, facts.itemsDone, facts.itemsTotal) };
     const note = s.job && s.status === "running" && db ? jobWatchNote(s.job, db.nowMs) : undefined;
     if (note && s.job) s.job = { ...s.job, note };
     const timed = s.itemsTotal !== undefined && s.itemsTotal > 0 && !s.job;

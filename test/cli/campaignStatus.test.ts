@@ -129,6 +129,10 @@ test("with the worker stopped, status tells running (with rate), then waiting fo
   assert.match(waiting.stdout, /: WAITING FOR OPERATOR, iteration 1\/1$/m);
   assert.match(waiting.stdout, /^reason: stage synthesize\.singleTurn failed: .*(500|server)/im);
   assert.match(waiting.stdout, /^ {2}synthesize\.singleTurn {2}\d+\/200 \(\d+%\) {2}waiting for operator$/m);
+  // The failed batches finished nothing, but every slot they (and the finished ones) stored counts.
+  const settledWaiting = await settledSlotsOf(campaignId);
+  assert.ok(settledWaiting >= done * 10, `slots stored (${settledWaiting}), the finished batches' included`);
+  assert.match(waiting.stdout, new RegExp(`^ {2}synthesize\\.singleTurn {2}${Math.min(200, settledWaiting)}/200 `, "m"));
   for (const cmd of ["retry-stage", "skip-stage", "abort"]) assert.match(waiting.stdout, new RegExp(`^ {2}toolloop campaign ${cmd} ${campaignId} +# `, "m"));
   const list = await cli(["campaign", "list", "--limit", "50"]);
   assert.equal(list.status, 0, list.stderr);
@@ -369,11 +373,7 @@ test("paused: the running stage shows its rate and 'paused', no ETA; aborted mid
   };
   assert.equal(json.stages[0]?.status, "stopped");
   // The stopped stage counts every slot its batches stored (a sample or an outcome each), finished batches or not.
-  const stored = await env.db.db.execute<{ n: number }>(
-    sql`select (select count(*) from samples where campaign_id = ${campaignId} and stage = 'synthesize.singleTurn' and slot_key is not null)
-      + (select count(*) from stage_slot_outcomes where campaign_id = ${campaignId} and stage = 'synthesize.singleTurn') as n`,
-  );
-  const settled = Number((stored as unknown as { rows: { n: number }[] }).rows[0]?.n);
+  const settled = await settledSlotsOf(campaignId);
   assert.ok(settled > 0, "the batches stored slots before the abort");
   assert.equal(json.stages[0]?.itemsDone, Math.min(200, settled));
   assert.match(text.stdout, new RegExp(`^ {2}synthesize\\.singleTurn {2}${Math.min(200, settled)}/200 `, "m"));
@@ -624,6 +624,15 @@ test("a campaign PostgreSQL records as running that Temporal has no workflow for
 });
 
 /** The heartbeat of the iteration's running synthesis batch, read here straight from Temporal's description. */
+/** The slots synthesize.singleTurn has stored in the campaign (a sample or an outcome each), finished batches or not. */
+async function settledSlotsOf(campaignId: string): Promise<number> {
+  const stored = await env.db.db.execute<{ n: number }>(
+    sql`select (select count(*) from samples where campaign_id = ${campaignId} and stage = 'synthesize.singleTurn' and slot_key is not null)
+      + (select count(*) from stage_slot_outcomes where campaign_id = ${campaignId} and stage = 'synthesize.singleTurn') as n`,
+  );
+  return Number((stored as unknown as { rows: { n: number }[] }).rows[0]?.n);
+}
+
 async function heartbeatSettled(campaignId: string): Promise<number | undefined> {
   const desc = await env.client.workflow.getHandle(iterationWorkflowId(campaignWorkflowId(campaignId), 1)).describe();
   const a = (desc.raw.pendingActivities ?? []).find((p) => p.activityType?.name === "runStageBatch");

@@ -90,6 +90,16 @@ test("model stop: stops a completed campaign's last policy server through its la
   assert.ok(isSameProcessAlive(proc), "a refused stop leaves the server running");
   await env.db.db.update(campaigns).set({ status: "completed" }).where(eq(campaigns.id, successor));
 
+  // Only iteration 1's server, which has ended: that one is not running, but iteration 2's is (it said "no policy server of <id> is running").
+  const first = await cli(["model", "stop", id, "--version", `${id}:1:served`]);
+  assert.equal(first.status, 0, show(first));
+  assert.match(
+    first.stdout,
+    new RegExp(`^the policy server of ${id} iteration 1 is not running; nothing to stop \\(\`toolloop model list ${id}\` shows the others\\)\n`),
+  );
+  assert.doesNotMatch(first.stdout, /no policy server of/);
+  assert.ok(isSameProcessAlive(proc), "iteration 2's server runs on");
+
   const stopped = await cli(["model", "stop", id, "--version", `${id}:2:served`]);
   assert.equal(stopped.status, 0, show(stopped));
   assert.match(stopped.stdout, new RegExp(`iteration 2 ${job.name} \\(local\\): stopped, cancelled`));

@@ -74,6 +74,10 @@ test("a bad schedule config is refused with its field path (exit 2), one the ser
   const absent = await cli(["schedule", "describe", scheduleId]);
   assert.equal(absent.status, 2);
   assert.match(absent.stderr, new RegExp(`no such schedule: ${scheduleId}`));
+  // backfill asks the server for the range's runs first: an unknown id is the same bad input, not an "unexpected" gRPC NOT_FOUND (exit 1).
+  const absentBackfill = await cli(["schedule", "backfill", scheduleId, "--from", "2026-11-02", "--to", "2026-11-30"]);
+  assert.equal(absentBackfill.status, 2, absentBackfill.stderr);
+  assert.equal(absentBackfill.stderr, `error: no such schedule: ${scheduleId}; \`schedule list\` shows the schedules of namespace ${env.namespace}\n`);
   const badBackfill = await cli(["schedule", "backfill", scheduleId, "--from", "yesterday", "--to", "2026-01-01T00:00:00Z"]);
   assert.equal(badBackfill.status, 2);
   assert.match(badBackfill.stderr, /--from: expected an ISO 8601 date or time/);

@@ -32,6 +32,9 @@ async function settledSlotCount(db: Db, campaignId: string, iteration: number, s
   return Number(written?.n ?? 0) + Number(other?.n ?? 0);
 }
 
+/** Stage states whose batches may have stored slots without finishing (a failed batch leaves no stage_batches row). */
+const SETTLED_SLOT_STATES: ReadonlySet<string> = new Set(["running", "failed", "skipped"]);
+
 /** The stage whose progress `status` reads from its dialogues (src/stages/synthesize/multiTurn). */
 const MULTI_TURN_STAGE = "synthesize.multiTurn";
 
@@ -135,8 +138,10 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
       ...(j ? { job: jobFacts(j) } : {}),
     };
   });
-  // Single-turn slots are durable one by one: what a stage stopped mid-batch (an abort) had stored.
-  for (const s of facts.stages) if (s.name === SINGLE_TURN_STAGE && s.status === "running") s.settledSlots = await settledSlotCount(db, campaignId, n, s.name);
+  // Single-turn slots are durable one by one: what a stage stopped mid-batch (an abort) or failed in
+  // its batches (waiting for an operator, skipped, or failing the campaign) had stored.
+  for (const s of facts.stages)
+    if (s.name === SINGLE_TURN_STAGE && SETTLED_SLOT_STATES.has(s.status)) s.settledSlots = await settledSlotCount(db, campaignId, n, s.name);
   // A multi-turn batch runs for minutes: its dialogues, not its batches, show the stage moving.
   for (const s of facts.stages) {
     if (s.name !== MULTI_TURN_STAGE || s.status === "pending") continue;

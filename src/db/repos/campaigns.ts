@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { campaignDirOfIterationReport } from "../../output/layout.js";
 import { configForIteration } from "./campaignConfigs.js";
@@ -44,6 +44,18 @@ export async function campaignWorkflowIdOf(db: Db, campaignId: string): Promise<
 export async function getCampaign(db: Db, id: string) {
   const rows = await db.select().from(campaigns).where(eq(campaigns.id, id)).limit(1);
   return rows[0];
+}
+
+/**
+ * A registered campaign started again (`campaign start --id` after it failed, was aborted or
+ * completed) is running again: its row said how the earlier run ended until this run ended too, so
+ * the reports written meanwhile said "failed" and `model stop` took its policy server for unused.
+ */
+export async function markCampaignRunningAgain(db: Db, id: string): Promise<void> {
+  await db
+    .update(campaigns)
+    .set({ status: "running", updatedAt: sql`now()` })
+    .where(and(eq(campaigns.id, id), ne(campaigns.status, "running")));
 }
 
 export async function setCampaignStatus(db: Db, id: string, status: CampaignRowStatus): Promise<void> {

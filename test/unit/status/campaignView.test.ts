@@ -312,6 +312,20 @@ test("a stopped stage counts the slots its cancelled batches stored, at most its
   );
 });
 
+test("a failed stage (waiting for an operator, failed or skipped) counts the slots its failed batches stored, at most its total", () => {
+  // Its batches failed before finishing: no stage_batches row, but every slot they settled is stored.
+  const failed = (status: "failed" | "skipped", settledSlots: number) =>
+    stage("synthesize.singleTurn", { status, attempts: 1, itemsTotal: 120, itemsDone: 0, windowItems: 0, startedAt: at(60_000), settledSlots });
+  const waitingWf = wf({ status: "RUNNING", searchStatus: "waiting_for_operator" });
+  const waiting = campaignView({ campaignId: "weekly", db: dbFacts([failed("failed", 22)]), wf: waitingWf });
+  assert.equal(waiting.stages[0]?.itemsDone, 22);
+  assert.match(renderCampaignView(waiting), /^ {2}synthesize\.singleTurn {2}22\/120 \(18%\) {2}waiting for operator$/m);
+  assert.equal(campaignView({ campaignId: "weekly", db: dbFacts([failed("failed", 500)]), wf: waitingWf }).stages[0]?.itemsDone, 120, "capped at the total");
+  assert.equal(campaignView({ campaignId: "weekly", db: dbFacts([failed("skipped", 40)]), wf: wf({ status: "RUNNING" }) }).stages[0]?.itemsDone, 40);
+  const ended = campaignView({ campaignId: "weekly", db: dbFacts([failed("failed", 22)], { status: "failed" }), wf: wf({ status: "FAILED" }) });
+  assert.equal(ended.stages[0]?.itemsDone, 22);
+});
+
 test("a stage still running when the campaign ended shows as stopped, with no rate or ETA, in the view, --json and the list", () => {
   // An abort cancels the batches; the stage row keeps `running` with batches in the rate window.
   const running = stage("synthesize.singleTurn", { status: "running", itemsTotal: 2000, itemsDone: 800, windowItems: 2_820, startedAt: at(600_000) });
@@ -433,6 +447,11 @@ test("an ended campaign whose policy server runs names the stop command; a runni
   ]);
   const aborted = campaignView({ campaignId: "weekly", db: dbFacts([], { status: "aborted", policyServers }), wf: wf({ status: "CANCELLED" }) });
   assert.match(aborted.nextCommands.at(-1)?.what ?? "", /left running when it was aborted/);
+  // An aborted campaign runs again like a failed one (the README's "a failed (or aborted) run is run again with the status's next step").
+  assert.deepEqual(
+    aborted.nextCommands.map((c) => c.command),
+    ["toolloop campaign start --config <file> --id weekly", "toolloop model stop weekly"],
+  );
   const failed = campaignView({ campaignId: "weekly", db: dbFacts([], { status: "failed", policyServers }), wf: wf({ status: "FAILED" }) });
   assert.deepEqual(
     failed.nextCommands.map((c) => c.command),
