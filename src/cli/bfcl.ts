@@ -7,6 +7,7 @@ import type { MatchMode } from "../matching/matcher.js";
 import { parseBfclOutputLine } from "../matching/pyJson.js";
 import { isDict } from "../matching/pyValue.js";
 import { CliError } from "./campaign.js";
+import { plainInteger } from "./options.js";
 import { runFastProbe, type FastProbeResult } from "../bfcl/fastProbe.js";
 import { LlmClient, LlmError } from "../llm/client.js";
 import { OVERALL_PROBE, OVERALL_PROBE_NOTE, PROBE_EVALUATOR, probeClient } from "../stages/evaluate/bfclFast/handler.js";
@@ -112,8 +113,9 @@ export interface BfclProbeReport extends FastProbeResult {
 
 function positiveIntFlag(flag: string, value: string | undefined, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new CliError(`${flag} must be a positive integer, got "${value}"`);
-  return Number(value);
+  const n = plainInteger(value);
+  if (n === undefined || n < 1) throw new CliError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
 }
 
 /** Checks every flag before the first request, so a typo never costs a partial run. */

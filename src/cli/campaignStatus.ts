@@ -24,6 +24,7 @@ import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from ".
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, defaultBaseDir, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
+import { integerFromTo, plainDecimal } from "./options.js";
 import { renderCampaignList, renderCampaignView } from "./statusView.js";
 import { connectClient } from "./temporal.js";
 
@@ -286,8 +287,8 @@ export function findReport(
 
 async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; interval: string }): Promise<void> {
   const e = cliEnv();
-  const intervalS = Number(opts.interval);
-  if (!Number.isFinite(intervalS) || intervalS < 0.2 || intervalS > 3600)
+  const intervalS = plainDecimal(opts.interval);
+  if (intervalS === undefined || intervalS < 0.2 || intervalS > 3600)
     throw new CliError(`--interval: expected seconds between 0.2 and 3600, got ${JSON.stringify(opts.interval)}`);
   const s = await openSources(e);
   try {
@@ -318,9 +319,7 @@ async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; 
 
 async function printList(opts: { json?: boolean; limit: string }): Promise<void> {
   const e = cliEnv();
-  const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-    throw new CliError(`--limit: expected an integer from 1 to 1000, got ${JSON.stringify(opts.limit)}`);
+  const limit = integerFromTo("--limit", opts.limit, 1, 1000);
   if (!e.databaseUrl) throw new CliError("campaign list reads the campaigns from PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
   const s = await openSources(e);
   try {

@@ -14,6 +14,7 @@ import { UnknownCampaignError } from "../reports/data.js";
 import { startReportServer } from "../reports/server.js";
 import { cliEnv, defaultBaseDir, statedBaseDir } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
+import { plainInteger } from "./options.js";
 
 async function withDatabase<T>(fn: (db: DbHandle) => Promise<T>): Promise<T> {
   const url = cliEnv().databaseUrl;
@@ -28,14 +29,14 @@ async function withDatabase<T>(fn: (db: DbHandle) => Promise<T>): Promise<T> {
 
 function parseIteration(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`--iteration: expected a positive whole number, got ${JSON.stringify(v)}`, EXIT_BAD_INPUT);
+  const n = plainInteger(v);
+  if (n === undefined || n < 1) throw new CliError(`--iteration: expected a positive whole number, got ${JSON.stringify(v)}`, EXIT_BAD_INPUT);
   return n;
 }
 
 function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`--port: expected a port number 0-65535, got ${JSON.stringify(v)}`, EXIT_BAD_INPUT);
+  const n = plainInteger(v);
+  if (n === undefined || n > 65535) throw new CliError(`--port: expected a port number 0-65535, got ${JSON.stringify(v)}`, EXIT_BAD_INPUT);
   return n;
 }
 

@@ -6,18 +6,13 @@ import { startRewardService } from "../reward/service.js";
 import { JsonFileError, readJsonFileSync } from "../util/jsonFile.js";
 import { describeListenFailure, hostProblem } from "../util/listenAddress.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from "./errors.js";
+import { integerFromTo } from "./options.js";
 
 /** A reward config (or a list of them) is a few hundred bytes; the bound keeps /dev/zero from filling memory. */
 export const REWARD_CONFIG_MAX_BYTES = 1024 * 1024;
 const REWARD_CONFIG_FIELDS = Object.keys(rewardConfigSchema.shape);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-function positiveIntOption(name: string, raw: string, max: number, min = 1): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 /** One issue as a line; unknown keys are listed (at the top level with the fields a reward config has). */
 function describeIssue(issue: z.core.$ZodIssue, where: string, raw: unknown): string {
@@ -66,9 +61,9 @@ export function registerRewardCommands(program: Command): void {
     .action(async (opts: { host: string; port: string; config: string[]; maxBodyBytes: string; maxBatchItems: string }) => {
       const problem = hostProblem(opts.host);
       if (problem) throw new CliError(`--host: ${problem}`);
-      const port = positiveIntOption("--port", opts.port, 65535, 0);
-      const maxBodyBytes = positiveIntOption("--max-body-bytes", opts.maxBodyBytes, 2 ** 31 - 1);
-      const maxBatchItems = positiveIntOption("--max-batch-items", opts.maxBatchItems, 1_000_000);
+      const port = integerFromTo("--port", opts.port, 0, 65535);
+      const maxBodyBytes = integerFromTo("--max-body-bytes", opts.maxBodyBytes, 1, 2 ** 31 - 1);
+      const maxBatchItems = integerFromTo("--max-batch-items", opts.maxBatchItems, 1, 1_000_000);
       const configs = opts.config.flatMap(readRewardConfigs);
       const service = await startRewardService({
         host: opts.host,
