@@ -8,7 +8,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { openDatabase, type Db, type DbHandle } from "../db/client.js";
 import { campaignReportPath, iterationReportPath } from "../output/layout.js";
-import { buildReportHtml, campaignReportDir, knownCampaignReportDir } from "../reports/build.js";
+import { buildReportHtml, campaignReportDir, checkReportScope, knownCampaignReportDir } from "../reports/build.js";
 import { writeFileAtomic } from "../util/atomicFiles.js";
 import { UnknownCampaignError } from "../reports/data.js";
 import { startReportServer } from "../reports/server.js";
@@ -146,6 +146,8 @@ export function registerReportCommands(program: Command): void {
       const iteration = parseIteration(opts.iteration);
       const out = opts.out !== undefined ? outFile(opts.out) : undefined;
       await withDatabase(async ({ db }) => {
+        // An unknown campaign or iteration is said alone, not after a "building" line.
+        await checkReportScope(db, { campaignId, ...(iteration !== undefined ? { iteration } : {}) }).catch(asCliError);
         const target = out
           ? { file: out, how: "--out" }
           : await reportTarget(db, campaignId, { iteration, ...(opts.baseDir !== undefined ? { baseDir: path.resolve(opts.baseDir) } : {}) }).catch(asCliError);

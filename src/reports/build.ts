@@ -9,6 +9,7 @@ import path from "node:path";
 import type { Db } from "../db/client.js";
 import { configForIteration, latestConfig } from "../db/repos/campaignConfigs.js";
 import { recordedCampaignOutputDir } from "../db/repos/campaigns.js";
+import { campaignRow, iterationRows } from "../db/repos/reportData.js";
 import { campaignOutputDir, campaignReportPath, iterationReportPath } from "../output/layout.js";
 import { gatherReportData, UnknownCampaignError } from "./data.js";
 import { renderReportHtml } from "./html.js";
@@ -27,14 +28,26 @@ export async function buildReportHtml(db: Db, scope: { campaignId: string; itera
   return renderReportHtml(data, { chartJs: await chartJsSource() });
 }
 
+/**
+ * The scope's campaign, and its iteration when one is asked for, exist; else an UnknownCampaignError
+ * saying which is missing. Checked before a report is said to be building (configForIteration
+ * alone answers for any iteration number, with the config that would apply to it).
+ */
+export async function checkReportScope(db: Db, scope: { campaignId: string; iteration?: number }): Promise<void> {
+  if (!(await campaignRow(db, scope.campaignId))) throw new UnknownCampaignError(noCampaignMessage(scope.campaignId));
+  if (scope.iteration !== undefined && !(await iterationRows(db, scope)).some((i) => i.iteration === scope.iteration))
+    throw new UnknownCampaignError(`campaign ${scope.campaignId} has no iteration ${scope.iteration}`);
+}
+
+const noCampaignMessage = (campaignId: string) =>
+  `no campaign ${JSON.stringify(campaignId)} in PostgreSQL (a campaign registers when a worker first runs it); \`toolloop campaign list\` shows the campaigns`;
+
 /** The frozen config a report of this scope reads (the iteration's, else the newest); an unknown campaign or iteration is an UnknownCampaignError. */
 async function scopeConfig(db: Db, campaignId: string, iteration?: number) {
   const stored = iteration === undefined ? await latestConfig(db, campaignId) : await configForIteration(db, campaignId, iteration);
   if (!stored) {
     if (iteration !== undefined && (await latestConfig(db, campaignId))) throw new UnknownCampaignError(`campaign ${campaignId} has no iteration ${iteration}`);
-    throw new UnknownCampaignError(
-      `no campaign ${JSON.stringify(campaignId)} in PostgreSQL (a campaign registers when a worker first runs it); \`toolloop campaign list\` shows the campaigns`,
-    );
+    throw new UnknownCampaignError(noCampaignMessage(campaignId));
   }
   return stored;
 }

@@ -114,6 +114,25 @@ test("report build refuses (exit 2) when nothing says where a relative output.di
   assert.match(stated.stderr, /resolved against TOOLLOOP_BASE_DIR /);
 });
 
+test('report build of an iteration or a campaign that does not exist: only the error (exit 2), no "building" line before it and no file', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-cli-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const url = await pgliteCampaign(dir);
+  const out = path.join(dir, "r.html");
+  for (const [args, message] of [
+    [["c", "--iteration", "2"], "campaign c has no iteration 2"],
+    [["c", "--iteration", "2", "--out", out], "campaign c has no iteration 2"],
+    [["nope", "--out", out], 'no campaign "nope" in PostgreSQL'],
+  ] as const) {
+    const r = run(["report", "build", ...args], url);
+    assert.equal(r.status, 2, r.stderr);
+    assert.ok(r.stderr.startsWith(`error: ${message}`), `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, `${args.join(" ")}: only the error line: ${r.stderr}`);
+    assert.equal(r.stdout, "");
+  }
+  assert.equal(fs.existsSync(out), false);
+});
+
 test("report build --out in a folder that does not exist: an --out error (exit 2), and no folder is created", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-report-cli-"));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
