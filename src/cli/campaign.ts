@@ -326,7 +326,10 @@ export function registerCampaignCommands(program: Command): void {
   campaign
     .command("start")
     .description("validate a campaign config and start it")
-    .requiredOption("--config <file>", "campaign config (JSON)")
+    .requiredOption(
+      "--config <file>",
+      "campaign config (JSON); also when --id starts a registered campaign again: the config it was started with, or a changed one with --config-version",
+    )
     .option(
       "--id <campaignId>",
       "campaign id (default: config.campaignId, else name + UTC timestamp); reuse an id to resume a finished, failed or aborted campaign",

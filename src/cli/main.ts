@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `toolloop` command line. */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help, type Option } from "commander";
 import { registerCampaignCommands } from "./campaign.js";
 import { registerBfclCommands } from "./bfcl.js";
 import { registerDemoCommand } from "./demo.js";
@@ -23,6 +23,14 @@ program
   .description("closed-loop tool-use data campaigns on Temporal")
   .option("--debug", "print stack traces for errors (accepted anywhere on the command line)")
   .showHelpAfterError()
+  // Commander's help lists a required option like any other: say it first (a long description would
+  // hide it at the end). Set before the commands are added, which copy it.
+  .configureHelp({
+    optionDescription(this: Help, option: Option): string {
+      const text = Help.prototype.optionDescription.call(this, option);
+      return option.mandatory ? `(required) ${text}` : text;
+    },
+  })
   // Throw instead of exiting, so usage errors get the bad-input exit code like every other bad input.
   .exitOverride();
 registerCampaignCommands(program);
