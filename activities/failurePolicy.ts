@@ -18,12 +18,23 @@ import { ErrorType } from "../src/framework/errorTypes.js";
 import { LlmError } from "../src/llm/client.js";
 import { isEndpointMisconfigured } from "../src/llm/errors.js";
 import { StageInputError } from "../src/framework/stage.js";
+import { afterFixAdvice } from "../src/framework/stageFailureAdvice.js";
 import { JobRefusedError } from "../src/training/launchers/launcher.js";
 
 /** Application failures an activity may have before it gives up. */
 export const FAILURE_BUDGET = { batch: 3, bookkeeping: 5 } as const;
 
-export async function classifyActivityError(err: unknown, opts: { getDb(): Promise<Db>; budget: number }): Promise<unknown> {
+export interface FailurePolicyOptions {
+  getDb(): Promise<Db>;
+  budget: number;
+  /**
+   * For a stage's steps: what to do once its endpoint is fixed, under the campaign's onStageFailure
+   * (src/framework/stageFailureAdvice.ts); without it, or when it cannot be read, "then retry the stage".
+   */
+  afterFix?(): Promise<string>;
+}
+
+export async function classifyActivityError(err: unknown, opts: FailurePolicyOptions): Promise<unknown> {
   const actx = Context.current();
   if (err instanceof CancelledFailure || actx.cancellationSignal.aborted) return err;
   // Passed on as they are: final ones, and retryable ones that are no failure of the step itself (never counted).
@@ -34,7 +45,7 @@ export async function classifyActivityError(err: unknown, opts: { getDb(): Promi
   if (err instanceof LlmError && err.kind === "client") {
     // A wrong key, path or model: every request gets the same answer until someone fixes the endpoint or the config.
     const hint = isEndpointMisconfigured(err)
-      ? "; the endpoint answers every request so: check its baseUrl, its API key (apiKeyEnv) and the role's model, then retry the stage"
+      ? `; the endpoint answers every request so: check its baseUrl, its API key (apiKeyEnv) and the role's model, ${await afterFixOf(opts)}`
       : "";
     return ApplicationFailure.nonRetryable(err.message + hint, ErrorType.llmClient);
   }
@@ -72,6 +83,11 @@ export async function classifyActivityError(err: unknown, opts: { getDb(): Promi
     });
   }
   return ApplicationFailure.create({ type, message: `${message} (attempt ${failures} of ${opts.budget})`, cause: causeOf(err) });
+}
+
+/** The policy's advice; a stage's config that cannot be read now (the database away) gets the default. */
+async function afterFixOf(opts: FailurePolicyOptions): Promise<string> {
+  return (await opts.afterFix?.().catch(() => undefined)) ?? afterFixAdvice(undefined, "");
 }
 
 /** The "unavailable" LlmError in err's cause chain (a handler may wrap the error it stopped on). */
@@ -113,7 +129,7 @@ function describe(err: unknown): string {
 }
 
 /** Runs an activity body, classifying whatever it throws. */
-export async function withFailurePolicy<T>(opts: { getDb(): Promise<Db>; budget: number }, fn: () => Promise<T>): Promise<T> {
+export async function withFailurePolicy<T>(opts: FailurePolicyOptions, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

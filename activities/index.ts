@@ -37,6 +37,7 @@ import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
 import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
+import { afterFixAdvice } from "../src/framework/stageFailureAdvice.js";
 import { configStageMissingFailure, stageMissingFailure, unknownFieldsFailure, unknownStageNames } from "./stageOnWorker.js";
 import { countStageBatch } from "../src/metrics/toolloopMetrics.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
@@ -446,6 +447,14 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /** A stage step's failure policy: its advice after a fix follows the campaign's onStageFailure. */
+  function stepPolicy(ref: StageRef) {
+    return {
+      ...asBatch,
+      afterFix: async () => afterFixAdvice((await frozenFor(await deps.getDb(), ref.campaignId, ref.iteration)).frozen.config.onStageFailure, ref.campaignId),
+    };
+  }
+
   function withOutputDir(plan: CampaignPlan, frozen: FrozenCampaignConfig): CampaignPlan {
     return { ...plan, outputDir: campaignOutputDir(deps.baseDir, frozen.config.output.dir, plan.campaignId) };
   }
@@ -502,10 +511,10 @@ export function createActivities(deps: ActivityDeps) {
     planStage: (ref: StageRef): Promise<StagePlanResult> => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref))),
 
     runStageBatch: (ref: StageRef & { batchIndex: number }): Promise<BatchCounts> =>
-      countStageBatch(ref.campaignId, ref.stage, () => withFailurePolicy(asBatch, () => runStageBatch(ref))),
+      countStageBatch(ref.campaignId, ref.stage, () => withFailurePolicy(stepPolicy(ref), () => runStageBatch(ref))),
 
     // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
-    completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(asBatch, () => withHeartbeat(() => completeStage(ref))),
+    completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(stepPolicy(ref), () => withHeartbeat(() => completeStage(ref))),
 
     /**
      * A campaign's retryStage / skipStage, forwarded to its iteration as the same update; the

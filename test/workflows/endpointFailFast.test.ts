@@ -118,6 +118,32 @@ test("an endpoint that answers 404 for the role's model: the stage waits for an 
   assert.deepEqual(await env.db.db.select().from(samples).where(eq(samples.campaignId, campaignId)), []);
 });
 
+test('an endpoint that answers 404 under onStageFailure "fail": the campaign fails, and its error says to start it again with --id, not to retry the stage', async () => {
+  const sim = await startSimulator({ seed: 13, latencyMs: 5, maxConcurrency: 4, quiet: true });
+  closers.push(() => sim.close());
+  const campaignId = `fail-policy-${Date.now().toString(36)}`;
+  const config = simulatorCampaign(sim.url, { count: 8, batchSize: 4 });
+  config.onStageFailure = "fail";
+  config.endpoints = { sim: { baseUrl: sim.url, maxConcurrency: 2, timeoutMs: 60_000, maxRetries: 5 } };
+  config.roles = { generator: { endpoint: "sim", model: "qwen-renamed" } };
+  const handle = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(campaignId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId }],
+  });
+  await assert.rejects(handle.result());
+  const [run] = await env.db.db
+    .select()
+    .from(stageRuns)
+    .where(and(eq(stageRuns.campaignId, campaignId), eq(stageRuns.stage, "synthesize.singleTurn")));
+  assert.match(run?.error ?? "", /HTTP 404/);
+  assert.match(
+    run?.error ?? "",
+    new RegExp(`and the role's model, then start the campaign again with \`toolloop campaign start --config <file> --id ${campaignId}\``),
+  );
+  assert.doesNotMatch(run?.error ?? "", /retry the stage/);
+});
+
 test("an endpoint that comes back (a server restarted): the waiting stage retries by itself once it answers, and the campaign completes without an operator", async () => {
   // A port a simulator listened on, closed again: the server "crashed"; it comes back on the same port.
   const first = await startSimulator({ seed: 12, latencyMs: 5, maxConcurrency: 4, quiet: true });

@@ -29,6 +29,7 @@ import {
 } from "../../../evaluation/bfclEval.js";
 import { ALL_BFCL_CATEGORIES, LIVE, MULTI_TURN, NON_LIVE, packageCategoryName, type BfclCategory } from "../../../evaluation/categories.js";
 import { compareSummaries, computeOverallV3, expectedPackageSummary, type CategoryScores, type DatasetSizes } from "../../../evaluation/score.js";
+import { afterFixAdvice } from "../../../framework/stageFailureAdvice.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "../../../llm/roles.js";
 import { servedBySimulator } from "../../../llm/servedBySimulator.js";
@@ -315,7 +316,7 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
     // Every request gets this answer until the config or the server is fixed: ask the operator, do not retry.
     throw new StageInputError(
       `evaluate.bfcl ${category}: the policy endpoint ${run.target.baseUrl} refused ${after.endpointErrors.length} requests for model "${run.target.model}" ` +
-        `(first: ${first?.id}: ${first?.message.slice(0, 300)}); check roles.policy's model and endpoint (or the served policy), then retry the stage: ` +
+        `(first: ${first?.id}: ${first?.message.slice(0, 300)}); check roles.policy's model and endpoint (or the served policy), ${afterFixAdvice(ctx.config.onStageFailure, ctx.campaignId)}: ` +
         "the refused ids were removed from the result file and are generated again",
     );
   }
