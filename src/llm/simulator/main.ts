@@ -27,8 +27,9 @@ const EXIT_ENVIRONMENT = 1;
 
 function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max)
+    // Plain decimal digits only: Number() alone takes " 5", "2.0", "1e2" and "0x1F90" (min is never negative).
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max)
       throw new InvalidArgumentError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`} (got "${v}")`);
     return n;
   };

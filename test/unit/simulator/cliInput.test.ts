@@ -18,6 +18,10 @@ test("simulator CLI: --port out of range, an invalid --host and a bad --reasonin
   const cases: [string[], RegExp][] = [
     [["--port", "99999"], /--port must be an integer from 0 to 65535 \(got "99999"\)/],
     [["--port", "-1"], /--port must be an integer from 0 to 65535 \(got "-1"\)/],
+    // Number() read these as 8080, 100 and 5: plain decimal digits only.
+    [["--port", "0x1F90"], /--port must be an integer from 0 to 65535 \(got "0x1F90"\)/],
+    [["--port", "0", "--seed", "1e2"], /--seed must be an integer >= 0 \(got "1e2"\)/],
+    [["--port", "0", "--max-concurrency", " 5"], /--max-concurrency must be an integer >= 1 \(got " 5"\)/],
     [["--host", "999.1.1.1"], /--host: "999\.1\.1\.1" is not a valid IPv4 address/],
     [["--host", "bad host"], /--host: "bad host" is not an IP address or host name/],
     [["--port", "0", "--seed", "-1"], /--seed must be an integer >= 0/],
