@@ -451,7 +451,9 @@ export function createActivities(deps: ActivityDeps) {
   function stepPolicy(ref: StageRef) {
     return {
       ...asBatch,
-      afterFix: async () => afterFixAdvice((await frozenFor(await deps.getDb(), ref.campaignId, ref.iteration)).frozen.config.onStageFailure, ref.campaignId),
+      // Read only for the error that needs it, and without frozenFor's registration of a missing version.
+      afterFix: async () =>
+        afterFixAdvice((await configForIteration(await deps.getDb(), ref.campaignId, ref.iteration))?.frozen.config.onStageFailure, ref.campaignId),
     };
   }
 
