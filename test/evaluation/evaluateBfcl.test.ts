@@ -214,9 +214,17 @@ test(
       assert.equal(err.name, "StageInputError", "not retried: every request would be refused again");
       assert.match(err.message, /refused 3 requests for model "no-such-model"/);
       assert.match(err.message, /404/);
+      assert.match(err.message, /\(or the served policy\), then retry the stage: /, "the default onStageFailure (wait) leaves the stage to retry");
       return true;
     });
     assert.deepEqual(await listBfclScores(db.db, campaignId, 1, "bfcl-eval"), [], "no score from answers the model never gave");
+    // Under onStageFailure "fail" the campaign has failed when this is read: no stage waits to be retried.
+    const failing = context(campaignId, { ...config, onStageFailure: "fail" });
+    await assert.rejects(evaluateBfclHandler.runBatch(failing, 0, noProgress), (err: Error) => {
+      assert.match(err.message, new RegExp(`then start the campaign again with \`toolloop campaign start --config <file> --id ${campaignId}\``));
+      assert.doesNotMatch(err.message, /retry the stage/);
+      return true;
+    });
 
     // Once the model name is right, the retry generates the refused ids and scores the model's answers.
     const fixed = context(campaignId, campaign({ categories: ["irrelevance"], limitPerCategory: 3 }));
