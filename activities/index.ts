@@ -25,13 +25,22 @@ import {
 import type { CampaignRowStatus, IterationRowStatus } from "../src/db/schema.js";
 import { countSamples } from "../src/db/repos/samples.js";
 import { planSelection } from "../src/db/repos/stageBatchItems.js";
-import { beginStageRun, finishStageRun, getStageRun, listDoneBatches, noteFailedStageRun, recordBatchDone, stageJobAttempt } from "../src/db/repos/stages.js";
+import {
+  beginStageRun,
+  finishStageRun,
+  forgetDoneBatches,
+  getStageRun,
+  listDoneBatches,
+  noteFailedStageRun,
+  recordBatchDone,
+  stageJobAttempt,
+} from "../src/db/repos/stages.js";
 import { upsertTools } from "../src/db/repos/tools.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import type { AnyStageHandler, StageRegistry } from "../src/framework/registry.js";
 import { RequestLedger } from "../src/framework/requestLedger.js";
 import { buildStageContext } from "../src/framework/stageContext.js";
-import { sumBatchResults, type BatchResult, type StageContext, type StageDeps } from "../src/framework/stage.js";
+import { EveryItemFailedError, FIRST_FAILURE_KEY, splitStoredBatch, sumBatchResults, type StageContext, type StageDeps } from "../src/framework/stage.js";
 import type { AnyStageSpec } from "../src/framework/stageSpec.js";
 import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
@@ -372,24 +381,32 @@ export function createActivities(deps: ActivityDeps) {
     const doneSet = new Set(done.map((d) => d.batchIndex));
     const pendingBatches: number[] = [];
     for (let b = 0; b < plan.batches; b++) if (!doneSet.has(b)) pendingBatches.push(b);
-    const doneCounts = sumBatchResults(done.map((d) => d.result as BatchResult));
+    const doneCounts = sumBatchResults(done.map((d) => splitStoredBatch(d.result).counts));
     return { alreadyDone: false, batches: plan.batches, items: plan.items, pendingBatches, doneItems: doneCounts.items ?? 0, doneCounts };
   }
 
   async function runStageBatch(ref: StageRef & { batchIndex: number }): Promise<BatchCounts> {
     const db = await deps.getDb();
     const already = (await listDoneBatches(db, ref)).find((d) => d.batchIndex === ref.batchIndex);
-    if (already) return already.result as BatchCounts;
+    if (already) return splitStoredBatch(already.result).counts as BatchCounts;
     const actx = Context.current();
     // At most about one heartbeat per interval, the latest progress always sent last (src/util/progressBeat.ts).
     const beat = createProgressBeat((d) => actx.heartbeat(d), heartbeatIntervalMs, actx.info.heartbeatDetails);
     const timer = setInterval(beat.tick, heartbeatIntervalMs);
     try {
+      let firstFailure: string | undefined;
       const result = await withStageContext(ref, (ctx, handler) => {
         if (isClusterJobHandler(handler)) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" runs a cluster job, not batches`, ErrorType.stageInput);
-        return handler.runBatch(ctx, ref.batchIndex, { resumeFrom: actx.info.heartbeatDetails, report: beat.report });
+        return handler.runBatch(ctx, ref.batchIndex, {
+          resumeFrom: actx.info.heartbeatDetails,
+          report: beat.report,
+          noteFailure: (message) => {
+            firstFailure ??= message.slice(0, 2000);
+          },
+        });
       });
-      await recordBatchDone(db, ref, ref.batchIndex, result);
+      // The note is kept for finalize only: the workflow sums what it gets back, so it gets the counts.
+      await recordBatchDone(db, ref, ref.batchIndex, firstFailure === undefined ? result : { ...result, [FIRST_FAILURE_KEY]: firstFailure });
       return result as BatchCounts;
     } finally {
       clearInterval(timer);
@@ -400,7 +417,9 @@ export function createActivities(deps: ActivityDeps) {
 
   async function completeStage(ref: StageRef): Promise<Record<string, unknown>> {
     const db = await deps.getDb();
-    const batches = (await listDoneBatches(db, ref)).map((d) => d.result as BatchResult);
+    const stored = (await listDoneBatches(db, ref)).map((d) => splitStoredBatch(d.result));
+    const batches = stored.map((b) => b.counts);
+    const notes = { firstFailures: stored.flatMap((b) => (b.firstFailure === undefined ? [] : [b.firstFailure])) };
     const summary = await withStageContext(ref, async (ctx, handler) => {
       if (isClusterJobHandler(handler)) {
         const job = await jobs.collectableJob(db, ref);
@@ -408,7 +427,14 @@ export function createActivities(deps: ActivityDeps) {
         const retired = await jobs.retireSuperseded(db, ctx, handler, job);
         return retired.length ? { ...summary, stoppedJobs: retired } : summary;
       }
-      return handler.finalize ? handler.finalize(ctx, batches) : sumBatchResults(batches);
+      if (!handler.finalize) return sumBatchResults(batches);
+      try {
+        return await handler.finalize(ctx, batches, notes);
+      } catch (err) {
+        // Its batches run again on retry-stage (after the operator fixed what the message names), not only finalize.
+        if (err instanceof EveryItemFailedError) await forgetDoneBatches(db, ref);
+        throw err;
+      }
     });
     await finishStageRun(db, ref, "succeeded", summary);
     return summary;

@@ -75,6 +75,17 @@ export interface BatchProgress<D> {
   resumeFrom: D | undefined;
   /** Records progress (sent as the activity's heartbeat details). */
   report(details: D): void;
+  /**
+   * Records a failure that is not an item's own (the endpoint refused or could not do what the stage
+   * asks). The batch's first is kept with its done record and handed to finalize (StageNotes), which
+   * decides whether the stage failed as a whole. Absent where a caller keeps no notes (tests).
+   */
+  noteFailure?(message: string): void;
+}
+
+/** What finalize gets beside the batch counts: the first failure each batch noted (noteFailure), in batch order. */
+export interface StageNotes {
+  firstFailures: string[];
 }
 
 export interface StagePlan {
@@ -89,7 +100,7 @@ export interface StageHandler<S extends StageEntry = StageEntry, D = unknown> {
   plan?(ctx: StageContext<S>): Promise<StagePlan>;
   runBatch(ctx: StageContext<S>, batchIndex: number, progress: BatchProgress<D>): Promise<BatchResult>;
   /** Summary persisted as the stage's result; the default sums the batch counters. */
-  finalize?(ctx: StageContext<S>, batches: BatchResult[]): Promise<Record<string, unknown>>;
+  finalize?(ctx: StageContext<S>, batches: BatchResult[], notes?: StageNotes): Promise<Record<string, unknown>>;
 }
 
 export function sumBatchResults(batches: BatchResult[]): Record<string, number> {
@@ -102,6 +113,47 @@ export function sumBatchResults(batches: BatchResult[]): Record<string, number> 
 export class StageInputError extends Error {
   override name = "StageInputError";
 }
+
+/**
+ * Thrown by finalize when no item of the stage succeeded and some failed for a reason outside them
+ * (an endpoint that cannot do what the stage asks): the stage fails for an operator without retries,
+ * and the framework forgets its done batches so that retry-stage runs them again once the endpoint is
+ * fixed (each batch skips the work already stored). A stage whose items all failed for reasons of
+ * their own is not this: it succeeds with them counted.
+ */
+export class EveryItemFailedError extends StageInputError {
+  override name = "EveryItemFailedError";
+}
+
+/**
+ * Fails a finalized stage in which no item succeeded and some failed for a reason outside them: its
+ * name, the count, the first such failure as it came, and what to check. Items that failed only for
+ * reasons of their own leave it succeeded.
+ */
+export function failIfNothingSucceeded(
+  stage: string,
+  r: { succeeded: number; failed: number; failedByEndpoint: number; firstFailures: readonly string[]; check: string },
+): void {
+  if (r.succeeded > 0 || r.failedByEndpoint === 0) return;
+  const first = r.firstFailures[0] ?? "(not recorded)";
+  throw new EveryItemFailedError(
+    `${stage}: no sample succeeded; ${r.failed} failed, ${r.failedByEndpoint} of them for a reason that is not the sample's own. The first: ${first}. ${r.check}; then retry the stage (its samples are asked again)`,
+  );
+}
+
+/** A batch result as stored with its done record: the counts and the first failure it noted, if any. */
+export function splitStoredBatch(stored: unknown): { counts: BatchResult; firstFailure?: string } {
+  const counts: Record<string, number> = {};
+  let firstFailure: string | undefined;
+  for (const [k, v] of Object.entries((stored ?? {}) as Record<string, unknown>)) {
+    if (typeof v === "number") counts[k] = v;
+    else if (k === FIRST_FAILURE_KEY && typeof v === "string") firstFailure = v;
+  }
+  return { counts: { items: 0, ...counts }, ...(firstFailure !== undefined ? { firstFailure } : {}) };
+}
+
+/** The key a batch's first noted failure is stored under, beside its counts. */
+export const FIRST_FAILURE_KEY = "firstFailure";
 
 /** Every sample planned into a batch, in id order (batches hold hundreds to a few thousand). */
 export async function allBatchSamples(ctx: Pick<StageContext, "batchSamples">, batchIndex: number, pageSize = 1000): Promise<SampleRow[]> {

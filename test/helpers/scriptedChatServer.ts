@@ -50,6 +50,8 @@ export function chatCompletion(p: {
 export async function startScriptedChatServer(
   name: string,
   handle: (body: Record<string, unknown>, raw: string) => ScriptedHttpReply | Promise<ScriptedHttpReply>,
+  /** Other POST routes by path (e.g. vLLM's "/tokenize" at the server root). */
+  routes: Record<string, (body: Record<string, unknown>) => ScriptedHttpReply> = {},
 ): Promise<ScriptedChatServer> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -59,8 +61,10 @@ export async function startScriptedChatServer(
         res.writeHead(r.status, { "content-type": "application/json", ...r.headers });
         res.end(r.raw ?? JSON.stringify(r.body));
       };
-      if (req.method !== "POST" || req.url !== "/v1/chat/completions") return send(chatError(404, `${name}: no route ${req.url}`));
       const raw = Buffer.concat(chunks).toString("utf8");
+      const route = req.method === "POST" && req.url !== undefined && Object.hasOwn(routes, req.url) ? routes[req.url] : undefined;
+      if (route) return send(route(JSON.parse(raw) as Record<string, unknown>));
+      if (req.method !== "POST" || req.url !== "/v1/chat/completions") return send(chatError(404, `${name}: no route ${req.url}`));
       void (async () => send(await handle(JSON.parse(raw) as Record<string, unknown>, raw)))().catch((err: unknown) =>
         send(chatError(500, `${name}: ${String(err)}`)),
       );

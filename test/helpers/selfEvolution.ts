@@ -78,6 +78,8 @@ export async function planAndRun<S extends StageEntry>(
   ctx: StageContext<S>,
   handler: StageHandler<S, unknown>,
   onReport: (batchIndex: number, details: unknown) => void = () => undefined,
+  /** Gets each batch's first noted failure, as the framework keeps them for finalize (StageNotes). */
+  firstFailures?: string[],
 ): Promise<BatchResult[]> {
   const spec = STAGE_SPECS.find((s) => s.name === ctx.stage.name)!;
   if (spec.reads.kind !== "samples") throw new Error(`${spec.name} does not read samples`);
@@ -89,7 +91,12 @@ export async function planAndRun<S extends StageEntry>(
     false,
   );
   const out: BatchResult[] = [];
-  for (let b = 0; b < plan.batches; b++) out.push(await handler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => onReport(b, d) }));
+  for (let b = 0; b < plan.batches; b++) {
+    let first: string | undefined;
+    const progress = { resumeFrom: undefined, report: (d: unknown) => onReport(b, d), noteFailure: (m: string) => void (first ??= m) };
+    out.push(await handler.runBatch(ctx, b, progress));
+    if (first !== undefined) firstFailures?.push(first);
+  }
   return out;
 }
 

@@ -328,3 +328,97 @@ test("an order id past 2^53 matches only the label's digits, and the stored reas
     await policy.close();
   }
 });
+
+/** vLLM's 400 to a request with tool_choice "auto" when it was started without --enable-auto-tool-choice. */
+const AUTO_TOOL_CHOICE_REFUSAL = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set';
+
+test(
+  "a policy that refuses every probe (vLLM without --enable-auto-tool-choice) fails the stage with the first refusal; once fixed, its samples are asked again",
+  { timeout: 60_000 },
+  async () => {
+    const campaignId = `probe-refused-${RUN}`;
+    const db = res.db.db;
+    const sample = (city: string, labelled = true) => {
+      const user: ChatMessage = { role: "user", content: `What is the weather in ${city}?` };
+      const messages: ChatMessage[] = labelled ? [user, { role: "assistant", content: null, tool_calls: [weatherCall(city)] }] : [user];
+      return { id: `${campaignId}-${city}`, messages, tools: [WEATHER_TOOL], query: user.content as string };
+    };
+    // One sample per batch (batchSize 1, in id order): Lima, Oslo, Rome (no label: never asked).
+    await storeSeeds(db, campaignId, [sample("Lima"), sample("Oslo"), sample("Rome", false)]);
+    let refuse: (text: string) => boolean = () => true;
+    const asked: string[] = [];
+    const policy = await startScriptedChatServer("scripted policy", (body) => {
+      const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+      asked.push(text);
+      if (refuse(text)) return chatError(400, AUTO_TOOL_CHOICE_REFUSAL);
+      return chatCompletion({
+        id: `chatcmpl-${Math.random()}`,
+        model: String(body.model),
+        message: { content: null, tool_calls: [weatherCall(text.includes("Oslo") ? "Oslo" : "Lima")] },
+      });
+    });
+    try {
+      const parsed = parseCampaignConfig(rawCampaign({ simUrl: policy.url, stages: [{ name: "probe.greedy", batchSize: 1 }] }));
+      assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+      const ctx = stageContext<ProbeStage>(db, res.workDir, campaignId, parsed.config, "probe.greedy");
+
+      const notes: string[] = [];
+      const refused = await planAndRun(db, ctx, probeGreedyHandler, undefined, notes);
+      assert.equal(
+        refused.reduce((a, b) => a + b.failed!, 0),
+        2,
+      );
+      await assert.rejects(probeGreedyHandler.finalize!(ctx, refused, { firstFailures: notes }), (err: Error) => {
+        assert.equal(err.name, "EveryItemFailedError");
+        assert.match(err.message, /^probe\.greedy: no sample succeeded; 2 failed, 2 of them for a reason that is not the sample's own/);
+        assert.ok(err.message.includes(`sample ${campaignId}-Lima: `) && err.message.includes(AUTO_TOOL_CHOICE_REFUSAL), err.message);
+        assert.match(err.message, /start it with --enable-auto-tool-choice --tool-call-parser/);
+        return true;
+      });
+      assert.equal((await probeResultsOf(db, campaignId, 1, [`${campaignId}-Lima`, `${campaignId}-Oslo`])).size, 0);
+
+      // Batch 0 (Lima) still fails every sample, batch 1 (Oslo) succeeds: a partial failure, the stage succeeds.
+      refuse = (text) => text.includes("Lima");
+      asked.length = 0;
+      const partial = await planAndRun(db, ctx, probeGreedyHandler, undefined, []);
+      assert.equal(asked.length, 2, "the run after the fix asks both failed samples again");
+      const summary = await probeGreedyHandler.finalize!(ctx, partial, { firstFailures: [AUTO_TOOL_CHOICE_REFUSAL] });
+      assert.deepEqual([summary.probed, summary.matched, summary.failed, summary.unlabelled], [1, 1, 1, 1]);
+    } finally {
+      await policy.close();
+    }
+  },
+);
+
+test(
+  "a stage whose every probe fails for the sample's own reason (its prompt over the context length) succeeds with them counted",
+  { timeout: 60_000 },
+  async () => {
+    const campaignId = `probe-toolong-${RUN}`;
+    const db = res.db.db;
+    const user: ChatMessage = { role: "user", content: "What is the weather in Lima?" };
+    await storeSeeds(db, campaignId, [
+      {
+        id: `${campaignId}-Lima`,
+        messages: [user, { role: "assistant", content: null, tool_calls: [weatherCall("Lima")] }],
+        tools: [WEATHER_TOOL],
+        query: user.content as string,
+      },
+    ]);
+    const policy = await startScriptedChatServer("scripted policy", () =>
+      chatError(400, "This model's maximum context length is 4096 tokens. However, you requested 5120 tokens (4096 in the messages, 1024 in the completion)."),
+    );
+    try {
+      const parsed = parseCampaignConfig(rawCampaign({ simUrl: policy.url, stages: [{ name: "probe.greedy" }] }));
+      assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
+      const ctx = stageContext<ProbeStage>(db, res.workDir, campaignId, parsed.config, "probe.greedy");
+      const notes: string[] = [];
+      const batches = await planAndRun(db, ctx, probeGreedyHandler, undefined, notes);
+      assert.deepEqual(notes, [], "a sample's own failure is not noted");
+      const summary = await probeGreedyHandler.finalize!(ctx, batches, { firstFailures: notes });
+      assert.deepEqual([summary.probed, summary.failed], [0, 1]);
+    } finally {
+      await policy.close();
+    }
+  },
+);

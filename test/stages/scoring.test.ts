@@ -158,8 +158,14 @@ async function runStage<S extends StageEntry>(
   );
   const reports: ScoringProgress[] = [];
   const batches: BatchResult[] = [];
-  for (let b = 0; b < plan.batches; b++) batches.push(await handler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d) }));
-  return { batches, reports, summary: (await handler.finalize!(ctx, batches)) as Record<string, unknown> };
+  // Each batch's first noted failure, kept for finalize as the framework keeps it (StageNotes).
+  const firstFailures: string[] = [];
+  for (let b = 0; b < plan.batches; b++) {
+    let first: string | undefined;
+    batches.push(await handler.runBatch(ctx, b, { resumeFrom: undefined, report: (d) => reports.push(d), noteFailure: (m) => void (first ??= m) }));
+    if (first !== undefined) firstFailures.push(first);
+  }
+  return { batches, reports, summary: (await handler.finalize!(ctx, batches, { firstFailures })) as Record<string, unknown> };
 }
 
 const sum = (batches: BatchResult[], k: string) => batches.reduce((s, b) => s + (b[k] ?? 0), 0);
@@ -324,6 +330,64 @@ describe("score.consistency", () => {
     },
   );
 
+  it(
+    "a policy that refuses every request fails the stage with the first refusal; once fixed, its samples are asked again, and a batch that fails all beside one that scores is a partial failure",
+    { timeout: 60_000 },
+    async () => {
+      const campaignId = `cons-refused-${RUN}`;
+      const sample = (city: string): NewSample => ({
+        id: `${campaignId}-${city}`,
+        campaignId,
+        iteration: 1,
+        kind: "standard",
+        origin: "synthesized",
+        status: "verified",
+        tools: [WEATHER_TOOL],
+        messages: [
+          { role: "user", content: `What is the weather in ${city}?` },
+          { role: "assistant", content: null, tool_calls: [weatherCall(city)] },
+        ],
+      });
+      const rows = [sample("Lima"), sample("Oslo")];
+      await insertSamples(db.db, rows);
+      await insertPoolMembers(
+        db.db,
+        rows.map((r) => ({ campaignId, iteration: 1, sampleId: r.id as string, reason: "seed" as const })),
+      );
+      const refusal = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set';
+      let refuse: (text: string) => boolean = () => true;
+      let asked = 0;
+      const policy = await startScriptedChatServer("scripted policy", (body) => {
+        const text = (body.messages as { content: string }[]).map((m) => m.content).join("\n");
+        asked++;
+        if (refuse(text)) return chatError(400, refusal);
+        return chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: null, tool_calls: [weatherCall("Oslo")] } });
+      });
+      try {
+        // One sample per batch, in id order: Lima, then Oslo.
+        const config = campaign({ name: "score.consistency", k: 2, batchSize: 1 }, policy.url);
+        const ctx = context<StageConfigOf<"score.consistency">>(campaignId, config);
+        await assert.rejects(runStage(scoreConsistencyHandler, ctx), (err: Error) => {
+          assert.equal(err.name, "EveryItemFailedError");
+          assert.match(err.message, /^score\.consistency: no sample succeeded; 2 failed, 2 of them for a reason that is not the sample's own/);
+          assert.ok(err.message.includes(`sample ${campaignId}-Lima: consistency: `) && err.message.includes(refusal), err.message);
+          assert.match(err.message, /--enable-auto-tool-choice --tool-call-parser/);
+          return true;
+        });
+        assert.equal((await listSampleScores(db.db, { campaignId, iteration: 1 }, "consistency")).length, 0);
+
+        // Lima's batch still fails all it has, Oslo's scores: the stage succeeds with the failure counted.
+        refuse = (text) => text.includes("Lima");
+        asked = 0;
+        const partial = await runStage(scoreConsistencyHandler, ctx);
+        assert.equal(asked, 4, "both samples are asked again (k = 2 each)");
+        assert.deepEqual([partial.summary.items, partial.summary.scored, partial.summary.failed], [2, 1, 1]);
+      } finally {
+        await policy.close();
+      }
+    },
+  );
+
   it("a transport failure fails the batch instead of counting samples failed", { timeout: 60_000 }, async () => {
     const campaignId = `cons-down-${RUN}`;
     await plantPool(campaignId);
@@ -413,4 +477,85 @@ describe("score.perplexity", () => {
       );
     },
   );
+});
+
+describe("score.perplexity against an endpoint that cannot score", () => {
+  const weatherSample = (campaignId: string, city: string, labelled = true): NewSample => ({
+    id: `${campaignId}-${city}`,
+    campaignId,
+    iteration: 1,
+    kind: "standard",
+    origin: "synthesized",
+    status: "verified",
+    tools: [WEATHER_TOOL],
+    messages: [
+      { role: "user", content: `What is the weather in ${city}?` },
+      ...(labelled ? [{ role: "assistant" as const, content: null, tool_calls: [weatherCall(city)] }] : []),
+    ],
+  });
+  async function plant(rows: NewSample[]): Promise<void> {
+    await insertSamples(db.db, rows);
+    await insertPoolMembers(
+      db.db,
+      rows.map((r) => ({ campaignId: r.campaignId, iteration: 1, sampleId: r.id as string, reason: "seed" as const })),
+    );
+  }
+  /**
+   * A SCRIPTED OpenAI-compatible server with vLLM's /tokenize whose chat completions carry no
+   * prompt_logprobs (it ignores the parameter), until `supportsPromptLogprobs` turns them on.
+   */
+  async function serverWithoutPromptLogprobs() {
+    const state = { supportsPromptLogprobs: false, chats: 0 };
+    const server = await startScriptedChatServer(
+      "scripted policy",
+      (body) => {
+        state.chats++;
+        const reply = chatCompletion({ id: `chatcmpl-${Math.random()}`, model: String(body.model), message: { content: "ok" } });
+        if (state.supportsPromptLogprobs)
+          (reply.body as Record<string, unknown>).prompt_logprobs = [null, ...[2, 3, 4, 5].map((t) => ({ [t]: { logprob: -0.5 } }))];
+        return reply;
+      },
+      // The prompt renders as tokens 1 2 (3 with the generation prompt), the labelled conversation as 1 2 3 4 5.
+      { "/tokenize": (body) => ({ status: 200, body: { tokens: body.add_generation_prompt ? [1, 2, 3] : [1, 2, 3, 4, 5] } }) },
+    );
+    return { server, state };
+  }
+
+  it("fails the stage with the first failure when no sample was scored; once the endpoint is fixed, its samples are scored", { timeout: 60_000 }, async () => {
+    const campaignId = `ppl-nologprobs-${RUN}`;
+    // A sample without a label fails for its own reason beside the endpoint's failures: the stage still fails.
+    await plant([weatherSample(campaignId, "Lima"), weatherSample(campaignId, "Oslo"), weatherSample(campaignId, "Rome", false)]);
+    const { server, state } = await serverWithoutPromptLogprobs();
+    try {
+      const ctx = context<StageConfigOf<"score.perplexity">>(campaignId, campaign({ name: "score.perplexity", ownOutput: false }, server.url));
+      await assert.rejects(runStage(scorePerplexityHandler, ctx), (err: Error) => {
+        assert.equal(err.name, "EveryItemFailedError");
+        assert.match(err.message, /^score\.perplexity: no sample succeeded; 3 failed, 2 of them for a reason that is not the sample's own/);
+        assert.match(err.message, /The first: sample \S+-(Lima|Oslo): label_ppl: LLM policy \(toolloop-sim-policy\): the response has no prompt_logprobs list/);
+        assert.match(err.message, /must support vLLM's prompt_logprobs/);
+        return true;
+      });
+
+      state.supportsPromptLogprobs = true;
+      state.chats = 0;
+      const fixed = await runStage(scorePerplexityHandler, ctx);
+      assert.equal(state.chats, 2, "the samples that failed are asked again");
+      assert.deepEqual([fixed.summary.items, fixed.summary.scored, fixed.summary.failed], [3, 2, 1]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("succeeds with them counted when every sample failed for its own reason (no label)", { timeout: 60_000 }, async () => {
+    const campaignId = `ppl-unlabelled-${RUN}`;
+    await plant([weatherSample(campaignId, "Lima", false), weatherSample(campaignId, "Oslo", false)]);
+    const { server } = await serverWithoutPromptLogprobs();
+    try {
+      const ctx = context<StageConfigOf<"score.perplexity">>(campaignId, campaign({ name: "score.perplexity", ownOutput: false }, server.url));
+      const r = await runStage(scorePerplexityHandler, ctx);
+      assert.deepEqual([r.summary.items, r.summary.scored, r.summary.failed], [2, 0, 2]);
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -3,13 +3,15 @@
  * only a spec and a handler runs in a campaign; a selection stage's batches keep their members when
  * rows are added after planning; a changed config on an existing campaign id is refused with the
  * differences unless a new config version is asked for; relative tool paths resolve against the
- * config file's folder; dedupe.exact keeps one sample per exact key.
+ * config file's folder; dedupe.exact keeps one sample per exact key; a stage whose finalize finds
+ * every item failed (EveryItemFailedError) waits for an operator and runs its batches again on retry.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { WorkflowFailedError } from "@temporalio/client";
+import { ApplicationFailure } from "@temporalio/common";
 import { MockActivityEnvironment } from "@temporalio/testing";
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -23,7 +25,7 @@ import { insertSamples } from "../../src/db/repos/samples.js";
 import { campaignConfigs, samples } from "../../src/db/schema.js";
 import { batchSize } from "../../src/config/fields.js";
 import { createStageRegistry } from "../../src/framework/registry.js";
-import type { StageHandler } from "../../src/framework/stage.js";
+import { failIfNothingSucceeded, sumBatchResults, type BatchResult, type StageHandler } from "../../src/framework/stage.js";
 import { defineStage } from "../../src/framework/stageSpec.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
@@ -53,7 +55,45 @@ const countKindsHandler: StageHandler<{ name: "test.countKinds"; batchSize: numb
     return out;
   },
 };
-const registry = createStageRegistry([...STAGE_SPECS, countKindsSpec], { ...STAGE_HANDLERS, "test.countKinds": countKindsHandler });
+// A stage defined here whose batches fail every item for the endpoint's reason until `endpointFixed`.
+const everyFailsSpec = defineStage({
+  name: "test.everyFails",
+  title: "fails every item until fixed (test fixture)",
+  latency: "default",
+  batchTimeoutMinutes: 5,
+  roles: [],
+  reads: { kind: "samples", selection: () => ({ scope: "iteration" }), describe: "the iteration's samples" },
+  writes: "nothing: counters only",
+  schema: z.strictObject({ name: z.literal("test.everyFails"), batchSize: batchSize(2) }),
+});
+let endpointFixed = false;
+const notesSeenByFinalize: string[][] = [];
+const everyFailsHandler: StageHandler<{ name: "test.everyFails"; batchSize: number }> = {
+  name: "test.everyFails",
+  async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
+    const rows = await ctx.batchSamples(batchIndex, { limit: 1000 });
+    if (endpointFixed) return { items: rows.length, succeeded: rows.length };
+    for (const r of rows) progress.noteFailure?.(`batch ${batchIndex}: ${r.id} refused`);
+    return { items: rows.length, succeeded: 0, failed: rows.length, failedByEndpoint: rows.length };
+  },
+  async finalize(_ctx, batches, notes) {
+    notesSeenByFinalize.push(notes?.firstFailures ?? []);
+    const s = sumBatchResults(batches);
+    failIfNothingSucceeded("test.everyFails", {
+      succeeded: s.succeeded ?? 0,
+      failed: s.failed ?? 0,
+      failedByEndpoint: s.failedByEndpoint ?? 0,
+      firstFailures: notes?.firstFailures ?? [],
+      check: "Check the fixture's endpoint",
+    });
+    return s;
+  },
+};
+const registry = createStageRegistry([...STAGE_SPECS, countKindsSpec, everyFailsSpec], {
+  ...STAGE_HANDLERS,
+  "test.countKinds": countKindsHandler,
+  "test.everyFails": everyFailsHandler,
+});
 
 let env: TestEnv;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
@@ -265,3 +305,62 @@ test("dedupe.exact marks all but one sample of each exact key as duplicate", { t
     "the first by id of each key is kept",
   );
 });
+
+test(
+  "a stage whose every item failed for the endpoint's reason fails non-retryably after its batches, and its batches run again on retry",
+  { timeout: 120_000 },
+  async () => {
+    const activities = createActivities({ ...activityDepsFor(env.db, env.workDir, () => undefined), stages: registry });
+    const campaignId = `everyfails-${Date.now().toString(36)}`;
+    await new MockActivityEnvironment().run(activities.registerCampaign, {
+      campaignId,
+      config: simulatorCampaign(sim.url, { stages: [{ name: "test.everyFails", batchSize: 2 }] }),
+    });
+    await insertSamples(
+      env.db.db,
+      ["a", "b", "c"].map((id) => ({
+        id: `${id}-${campaignId}`,
+        campaignId,
+        iteration: 1,
+        kind: "standard",
+        origin: "synthesized",
+        messages: [{ role: "user" as const, content: `question ${id}` }],
+        tools: [],
+      })),
+    );
+    const ref = { campaignId, iteration: 1, stage: "test.everyFails" };
+    const plan = (await new MockActivityEnvironment().run(activities.planStage, ref)) as StagePlanResult;
+    assert.ok(!plan.alreadyDone);
+    assert.deepEqual(plan.pendingBatches, [0, 1]);
+    for (const b of plan.pendingBatches) {
+      const counts = (await new MockActivityEnvironment().run(activities.runStageBatch, { ...ref, batchIndex: b })) as BatchCounts;
+      assert.ok(
+        Object.values(counts).every((v) => typeof v === "number"),
+        "the workflow gets only counts (it sums them)",
+      );
+    }
+    await assert.rejects(new MockActivityEnvironment().run(activities.completeStage, ref), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.nonRetryable, true);
+      assert.equal(err.type, "StageInputError");
+      assert.match(
+        err.message,
+        /^test\.everyFails: no sample succeeded; 3 failed, 3 of them .* The first: batch 0: a-\S+ refused\. Check the fixture's endpoint/,
+      );
+      return true;
+    });
+    assert.deepEqual(
+      notesSeenByFinalize.at(-1),
+      [`batch 0: a-${campaignId} refused`, `batch 1: c-${campaignId} refused`],
+      "each batch's first note, in batch order",
+    );
+
+    // retry-stage after the fix: planning finds every batch pending again, not only finalize.
+    endpointFixed = true;
+    const retry = (await new MockActivityEnvironment().run(activities.planStage, ref)) as StagePlanResult;
+    assert.ok(!retry.alreadyDone);
+    assert.deepEqual(retry.pendingBatches, [0, 1]);
+    for (const b of retry.pendingBatches) await new MockActivityEnvironment().run(activities.runStageBatch, { ...ref, batchIndex: b });
+    assert.deepEqual(await new MockActivityEnvironment().run(activities.completeStage, ref), { items: 3, succeeded: 3 });
+  },
+);

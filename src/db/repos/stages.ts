@@ -97,6 +97,11 @@ export async function listDoneBatches(db: Db, k: StageKey): Promise<{ batchIndex
     .orderBy(stageBatches.batchIndex);
 }
 
+/** Forgets a stage's done batches, so that its next run runs every batch again (each skips the work already stored). */
+export async function forgetDoneBatches(db: Db, k: StageKey): Promise<void> {
+  await db.delete(stageBatches).where(and(eq(stageBatches.campaignId, k.campaignId), eq(stageBatches.iteration, k.iteration), eq(stageBatches.stage, k.stage)));
+}
+
 export async function recordBatchDone(db: Db, k: StageKey, batchIndex: number, result: unknown): Promise<void> {
   await db
     .insert(stageBatches)

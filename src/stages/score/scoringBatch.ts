@@ -7,7 +7,10 @@
  * buffered groups with an idempotent upsert. A sample the model cannot score (its own request
  * refused or its answer unusable: isItemFailure; no label) is counted failed with its reason and gets
  * no row; a transport failure stops the whole batch so the activity is retried, and an endpoint that
- * refuses every request (a wrong key, path or model) stops it for an operator.
+ * refuses every request (a wrong key, path or model) stops it for an operator. A failure that is not
+ * the sample's own (isOwnSampleFailure) is also counted as `failedByEndpoint`, and the first one is
+ * noted for finalize: a stage in which no sample was scored and such failures occurred fails
+ * (failIfNothingSucceeded), instead of succeeding with nothing for the next round to select by.
  */
 import { BatchAbort } from "../../framework/batchAbort.js";
 import { WriteBuffer } from "../../framework/writeBuffer.js";
@@ -16,7 +19,7 @@ import { deleteSupersededScores, scoredMetrics, upsertSampleScores, type NewSamp
 import type { SampleRow } from "../../db/repos/samples.js";
 import type { ScoreMetric } from "../../db/schema.js";
 import { StageInputError, type BatchProgress, type BatchResult, type StageContext, type StageEntry } from "../../framework/stage.js";
-import { isItemFailure } from "../../llm/errors.js";
+import { isContextLengthError, isItemFailure } from "../../llm/errors.js";
 import { resolveRole } from "../../llm/roles.js";
 import { UnscorableSampleError } from "../../scoring/labelPerplexity.js";
 import { sameServedCheckpoint, servedCheckpointFor, servedCheckpointIn } from "../../training/servedCheckpoint.js";
@@ -45,6 +48,16 @@ const MAX_FAILURES_SHOWN = 20;
 /** Whether an error is the sample's own (count it failed, go on) rather than the endpoint's or the batch's. */
 export function isSampleFailure(err: unknown): boolean {
   return isItemFailure(err) || err instanceof UnscorableSampleError;
+}
+
+/**
+ * Whether a sample's failure is its own (no label, a label token of -inf logprob, a prompt too long
+ * for the context): another endpoint would fail it too. Everything else a sample fails on (a 400 for
+ * an unsupported parameter, a response without prompt_logprobs, a chat template whose generation
+ * prompt differs from its assistant turn) is the endpoint's, and would fail every sample alike.
+ */
+export function isOwnSampleFailure(err: unknown): boolean {
+  return err instanceof UnscorableSampleError || isContextLengthError(err);
 }
 
 export async function runScoringBatch<S extends StageEntry>(
@@ -88,7 +101,8 @@ export async function runScoringBatch<S extends StageEntry>(
   const fail = batch.fail;
 
   // Scored samples are written in small groups, one write at a time, in order.
-  type Settled = { rows: NewSampleScore[]; failure?: { sampleId: string; reason: string } };
+  type Settled = { rows: NewSampleScore[]; failure?: { sampleId: string; reason: string; byEndpoint: boolean } };
+  let failedByEndpoint = 0;
   const write = async (chunk: Settled[]) => {
     await upsertSampleScores(
       db,
@@ -98,7 +112,8 @@ export async function runScoringBatch<S extends StageEntry>(
       state.done++;
       if (c.failure) {
         state.failed++;
-        state.failures = [...state.failures, c.failure].slice(-MAX_FAILURES_SHOWN);
+        state.failures = [...state.failures, { sampleId: c.failure.sampleId, reason: c.failure.reason }].slice(-MAX_FAILURES_SHOWN);
+        if (c.failure.byEndpoint) failedByEndpoint++;
         ctx.deps.log(`${ctx.stage.name}: sample ${c.failure.sampleId} not scored: ${c.failure.reason}`);
       } else state.scored++;
     }
@@ -115,6 +130,7 @@ export async function runScoringBatch<S extends StageEntry>(
         if (batch.signal.aborted) return;
         const rows: NewSampleScore[] = [];
         const reasons: string[] = [];
+        let byEndpoint = false;
         await Promise.all(
           missingOf(sample).map(async (metric) => {
             try {
@@ -131,21 +147,26 @@ export async function runScoringBatch<S extends StageEntry>(
               });
             } catch (err) {
               if (batch.signal.aborted) return;
-              if (isSampleFailure(err)) reasons.push(`${metric}: ${(err as Error).message.slice(0, 1000)}`);
-              else fail(err);
+              if (!isSampleFailure(err)) return fail(err);
+              const reason = `${metric}: ${(err as Error).message.slice(0, 1000)}`;
+              reasons.push(reason);
+              if (!isOwnSampleFailure(err)) {
+                byEndpoint = true;
+                progress.noteFailure?.(`sample ${sample.id}: ${reason}`);
+              }
             }
           }),
         );
         if (batch.signal.aborted) return;
         // What could be scored is kept even when another metric of the sample failed.
-        settle(reasons.length > 0 ? { rows, failure: { sampleId: sample.id, reason: reasons.join("; ") } } : { rows });
+        settle(reasons.length > 0 ? { rows, failure: { sampleId: sample.id, reason: reasons.join("; "), byEndpoint } } : { rows });
       }),
     ),
   );
   await flush();
   batch.close();
   progress.report(snapshot(state));
-  return { items: samples.length, scored: state.scored, skipped: state.skipped, failed: state.failed };
+  return { items: samples.length, scored: state.scored, skipped: state.skipped, failed: state.failed, failedByEndpoint };
 }
 
 function snapshot(s: ScoringProgress): ScoringProgress {

@@ -10,11 +10,11 @@ import pLimit from "p-limit";
 import type { StageConfigOf } from "../../specs.js";
 import { deleteSupersededProbeResults, insertProbeResults, probeResultsOf, probeSummary, type NewProbeResult } from "../../../db/repos/probes.js";
 import { toOpenAiTool } from "../../../domain/types.js";
-import { isItemFailure } from "../../../llm/errors.js";
+import { isContextLengthError, isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { compareToLabel, labelOf } from "../../../matching/labelAgreement.js";
-import { allBatchSamples, type BatchResult, type StageHandler } from "../../../framework/stage.js";
+import { allBatchSamples, failIfNothingSucceeded, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
 import type { SampleRow } from "../../../db/repos/samples.js";
 import { sameServedCheckpoint, servedCheckpointFor } from "../../../training/servedCheckpoint.js";
@@ -63,6 +63,8 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
     let mismatched = 0;
     let unlabelled = 0;
     let failed = 0;
+    // Failures that are not the sample's own (its prompt too long for the context is): the endpoint refusing what every probe asks.
+    let failedByEndpoint = 0;
     // Results are written in small groups as they finish, one write at a time.
     let pending: NewProbeResult[] = [];
     let writing: Promise<unknown> = Promise.resolve();
@@ -105,7 +107,12 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
         // later run asks again. Transport failures and a misconfigured endpoint fail the batch.
         if (isItemFailure(err)) {
           failed++;
-          ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${err.message}`);
+          const message = err.message;
+          if (!isContextLengthError(err)) {
+            failedByEndpoint++;
+            progress.noteFailure?.(`sample ${sample.id}: ${message}`);
+          }
+          ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${message}`);
           settled();
           return;
         }
@@ -143,13 +150,23 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
     await flush();
     batch.close();
     progress.report({ ...state });
-    return { items: rows.length, probed: matched + mismatched, matched, mismatched, reused: rows.length - todo.length, unlabelled, failed };
+    return { items: rows.length, probed: matched + mismatched, matched, mismatched, reused: rows.length - todo.length, unlabelled, failed, failedByEndpoint };
   },
 
-  async finalize(ctx, batches) {
+  async finalize(ctx, batches, notes) {
     // Counted from the stored rows: every result once, whichever attempt wrote it.
     const s = await probeSummary(ctx.deps.db, ctx.campaignId, ctx.iteration);
     const total = s.matched + s.mismatched;
+    const failed = batches.reduce((a, b) => a + (b.failed ?? 0), 0);
+    // No answer at all: repair.labels and expand.errors would have no mismatch to work on, silently.
+    failIfNothingSucceeded("probe.greedy", {
+      succeeded: total,
+      failed,
+      failedByEndpoint: batches.reduce((a, b) => a + (b.failedByEndpoint ?? 0), 0),
+      firstFailures: notes?.firstFailures ?? [],
+      check:
+        'Check the policy endpoint: it must answer chat requests with tools and tool_choice "auto" (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model\'s parser>)',
+    });
     const topReasons = Object.fromEntries(Object.entries(s.reasonCodes).slice(0, TOP_REASONS));
     return {
       model: ctx.config.roles.policy?.model ?? null,
@@ -160,7 +177,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
       matchRate: total === 0 ? null : s.matched / total,
       topMismatchReasons: topReasons,
       unlabelled: batches.reduce((a, b) => a + (b.unlabelled ?? 0), 0),
-      failed: batches.reduce((a, b) => a + (b.failed ?? 0), 0),
+      failed,
     };
   },
 };

@@ -7,7 +7,7 @@
 import type { StageConfigOf } from "../../specs.js";
 import { consistencyClassCounts, scoreValues } from "../../../db/repos/scores.js";
 import { toOpenAiTool } from "../../../domain/types.js";
-import type { StageHandler } from "../../../framework/stage.js";
+import { failIfNothingSucceeded, type StageHandler } from "../../../framework/stage.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { labelOf } from "../../../matching/labelAgreement.js";
 import { consistencyOfAnswers } from "../../../scoring/consistency.js";
@@ -43,13 +43,21 @@ export const scoreConsistencyHandler: StageHandler<ConsistencyStage, ScoringProg
     return runScoringBatch(ctx, batchIndex, progress, { consistency });
   },
 
-  async finalize(ctx, batches) {
+  async finalize(ctx, batches, notes) {
     const key = { campaignId: ctx.campaignId, iteration: ctx.iteration };
     const sum = (name: string) => batches.reduce((s, b) => s + (b[name] ?? 0), 0);
     const classes = await consistencyClassCounts(ctx.deps.db, key);
     const values = await scoreValues(ctx.deps.db, key, "consistency");
     // Counted from the stored rows (each sample once, whichever attempt scored it), not from the last attempts' own counts.
     const items = sum("items");
+    failIfNothingSucceeded("score.consistency", {
+      succeeded: values.size,
+      failed: Math.max(0, items - values.size),
+      failedByEndpoint: sum("failedByEndpoint"),
+      firstFailures: notes?.firstFailures ?? [],
+      check:
+        "Check the policy endpoint: it must answer chat requests that carry the samples' tools (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model's parser>)",
+    });
     return {
       items,
       scored: values.size,

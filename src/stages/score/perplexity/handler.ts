@@ -5,7 +5,7 @@
  */
 import type { StageConfigOf } from "../../specs.js";
 import { scoreValues } from "../../../db/repos/scores.js";
-import type { StageHandler } from "../../../framework/stage.js";
+import { failIfNothingSucceeded, type StageHandler } from "../../../framework/stage.js";
 import { labelPerplexity, ownOutputPerplexity } from "../../../scoring/labelPerplexity.js";
 import { distribution, halfDisagreement } from "../../../scoring/summary.js";
 import { runScoringBatch, type MetricScorer, type ScoringProgress } from "../scoringBatch.js";
@@ -29,7 +29,7 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
     return runScoringBatch(ctx, batchIndex, progress, ctx.stage.ownOutput ? { label_ppl: labelPpl, own_ppl: ownPpl } : { label_ppl: labelPpl });
   },
 
-  async finalize(ctx, batches) {
+  async finalize(ctx, batches, notes) {
     const key = { campaignId: ctx.campaignId, iteration: ctx.iteration };
     const sum = (k: string) => batches.reduce((s, b) => s + (b[k] ?? 0), 0);
     const label = await scoreValues(ctx.deps.db, key, "label_ppl");
@@ -38,6 +38,15 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
     // as scored: a batch's own `scored` is only what its last attempt added (the rest it `skipped`).
     const scored = own ? [...label.keys()].filter((id) => own.has(id)).length : label.size;
     const items = sum("items");
+    failIfNothingSucceeded("score.perplexity", {
+      succeeded: scored,
+      failed: Math.max(0, items - scored),
+      failedByEndpoint: sum("failedByEndpoint"),
+      firstFailures: notes?.firstFailures ?? [],
+      check:
+        "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize, and its chat template must render the generation prompt as the start of the assistant turn" +
+        (ctx.stage.ownOutput ? " (own_ppl also needs chat logprobs; ownOutput: false leaves it out)" : ""),
+    });
     return {
       items,
       scored,
