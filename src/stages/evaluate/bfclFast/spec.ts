@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { BFCL_FAST_CATEGORIES } from "../../../bfcl/categoryNames.js";
-import { atMost, limitPerCategory, positiveInt, preview, runIn } from "../../../config/fields.js";
+import { bfclCategoryList } from "../../../config/bfclFields.js";
+import { atMost, limitPerCategory, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 export const evaluateBfclFastSpec = defineStage({
@@ -15,15 +15,7 @@ export const evaluateBfclFastSpec = defineStage({
   schema: z.strictObject({
     name: z.literal("evaluate.bfclFast"),
     runIn,
-    categories: z
-      .array(
-        z.string().refine((c) => BFCL_FAST_CATEGORIES.includes(c as (typeof BFCL_FAST_CATEGORIES)[number]), {
-          error: (i) => `unknown or multi-turn BFCL category ${preview(i.input)}; the fast check scores: ${BFCL_FAST_CATEGORIES.join(", ")}`,
-        }),
-      )
-      .min(1, "expected at least one category")
-      .refine((c) => new Set(c).size === c.length, "expected each category at most once")
-      .default([...BFCL_FAST_CATEGORIES]),
+    categories: bfclCategoryList("the fast check scores"),
     /** Check only the first N entries of each category; omitted = the whole category. */
     limitPerCategory: limitPerCategory.optional(),
     /** Matcher mode: "strict" (optimal parallel matching) or "bfcl" (the official behaviour). */

@@ -1,6 +1,7 @@
 import { z } from "zod";
+import { bfclCategoryList, nearDuplicateThreshold, shingleSize } from "../../../config/bfclFields.js";
 import { BFCL_FAST_CATEGORIES } from "../../../bfcl/categoryNames.js";
-import { atMost, batchSize, fraction, onceFieldsValid, positiveInt, preview, runIn } from "../../../config/fields.js";
+import { atMost, batchSize, fraction, onceFieldsValid, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 
 /** Most samples one pool may hold. */
@@ -61,24 +62,16 @@ export const selectNextRoundSpec = defineStage({
     nearDuplicate: z
       .strictObject({
         /** Word-shingle Jaccard of user queries at or above which two samples (or a sample and a BFCL query) are near duplicates. */
-        threshold: fraction.refine((f) => f >= 0.3, "expected a number between 0.3 and 1").default(0.8),
+        threshold: nearDuplicateThreshold,
         /** Words per shingle. */
-        shingleSize: positiveInt.max(8, atMost(8)).default(3),
+        shingleSize,
       })
       .default({ threshold: 0.8, shingleSize: 3 }),
     decontaminate: z
       .strictObject({
         enabled: z.boolean({ error: "expected true or false" }).default(true),
         /** BFCL categories whose user queries and function signatures must not appear in a pool. */
-        categories: z
-          .array(
-            z.string().refine((c) => BFCL_FAST_CATEGORIES.includes(c as (typeof BFCL_FAST_CATEGORIES)[number]), {
-              error: (i) => `unknown or multi-turn BFCL category ${preview(i.input)}; expected one of: ${BFCL_FAST_CATEGORIES.join(", ")}`,
-            }),
-          )
-          .min(1, "expected at least one category")
-          .refine((c) => new Set(c).size === c.length, "expected each category at most once")
-          .default([...BFCL_FAST_CATEGORIES]),
+        categories: bfclCategoryList("expected one of"),
       })
       .default({ enabled: true, categories: [...BFCL_FAST_CATEGORIES] }),
   }),
