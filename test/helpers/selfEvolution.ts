@@ -9,7 +9,8 @@ import { insertPoolMembers } from "../../src/db/repos/pools.js";
 import { insertProbeResults } from "../../src/db/repos/probes.js";
 import type { AssistantAnswer } from "../../src/matching/labelAgreement.js";
 import type { MatchReason } from "../../src/matching/matcher.js";
-import { insertSamples } from "../../src/db/repos/samples.js";
+import { insertSamples, type NewSample } from "../../src/db/repos/samples.js";
+import { upsertModelVersion } from "../../src/db/repos/modelVersions.js";
 import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import type { ChatMessage, McpTool } from "../../src/domain/types.js";
 import type { BatchResult, StageContext, StageEntry, StageHandler } from "../../src/framework/stage.js";
@@ -190,4 +191,38 @@ export const WEATHER_TOOL: McpTool = {
 /** The call of WEATHER_TOOL for `city` (id c0). */
 export function weatherCall(city: string): { id: string; type: "function"; function: { name: string; arguments: string } } {
   return { id: "c0", type: "function", function: { name: "get_weather", arguments: JSON.stringify({ city }) } };
+}
+
+/** A verified iteration-1 sample asking the weather in `city`, labelled with weatherCall(city); its id is `<campaignId>-<city>`. */
+export function weatherSample(campaignId: string, city: string): NewSample {
+  return {
+    id: `${campaignId}-${city}`,
+    campaignId,
+    iteration: 1,
+    kind: "standard",
+    origin: "synthesized",
+    status: "verified",
+    tools: [WEATHER_TOOL],
+    messages: [
+      { role: "user", content: `What is the weather in ${city}?` },
+      { role: "assistant", content: null, tool_calls: [weatherCall(city)] },
+    ],
+  };
+}
+
+/**
+ * serve.policy's row for iteration 1's policy at `url`, as a serving of the weights `fingerprint`:
+ * one version id for every serving of the iteration, the checkpoint's fingerprint telling the weights apart.
+ */
+export function servePolicyWeights(db: Db, p: { campaignId: string; url: string }, fingerprint: string): Promise<string> {
+  return upsertModelVersion(db, {
+    campaignId: p.campaignId,
+    iteration: 1,
+    kind: "served",
+    baseModel: "toolloop-sim-policy",
+    path: "/checkpoints/merged",
+    url: p.url,
+    servedModel: "toolloop-sim-policy",
+    details: { engine: "vllm", checkpoint: { fingerprint } },
+  });
 }

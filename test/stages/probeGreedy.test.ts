@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createRoleClient } from "../../src/llm/client.js";
-import { upsertModelVersion } from "../../src/db/repos/modelVersions.js";
 import { probeResultsOf } from "../../src/db/repos/probes.js";
 import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import { insertSamples } from "../../src/db/repos/samples.js";
@@ -22,6 +21,7 @@ import {
   campaignConfig,
   planAndRun,
   rawCampaign,
+  servePolicyWeights,
   seedPool,
   stageContext,
   storeSeeds,
@@ -202,17 +202,7 @@ test(
       const parsed = parseCampaignConfig(rawCampaign({ simUrl: policy.url, stages: [{ name: "probe.greedy", batchSize: 10 }] }));
       assert.ok(parsed.ok, parsed.ok ? "" : parsed.error.message);
       // serve.policy's row: one id for every serving of the iteration; the checkpoint's fingerprint tells the weights apart.
-      const serve = (fingerprint: string) =>
-        upsertModelVersion(db, {
-          campaignId,
-          iteration: 1,
-          kind: "served",
-          baseModel: "toolloop-sim-policy",
-          path: "/checkpoints/merged",
-          url: policy.url,
-          servedModel: "toolloop-sim-policy",
-          details: { engine: "vllm", checkpoint: { fingerprint } },
-        });
+      const serve = (fingerprint: string) => servePolicyWeights(db, { campaignId, url: policy.url }, fingerprint);
       const versionId = await serve("sha256:first-weights");
       const ctx = stageContext<ProbeStage>(db, res.workDir, campaignId, parsed.config, "probe.greedy", 1, versionId);
       const [first] = await planAndRun(db, ctx, probeGreedyHandler);

@@ -18,7 +18,6 @@ import { insertSamples, type NewSample, type SampleRow } from "../../src/db/repo
 import { samples } from "../../src/db/schema.js";
 import { inArray } from "drizzle-orm";
 import { listSampleScores } from "../../src/db/repos/scores.js";
-import { upsertModelVersion } from "../../src/db/repos/modelVersions.js";
 import { scoredPool } from "../../src/db/repos/selection.js";
 import { planSelection } from "../../src/db/repos/stageBatchItems.js";
 import type { ChatMessage, McpTool, ToolCall } from "../../src/domain/types.js";
@@ -36,7 +35,7 @@ import { STAGE_SPECS, type StageConfigOf } from "../../src/stages/specs.js";
 import { startStageResources, type StageResources } from "../helpers/stageResources.js";
 import { recordingCreateLlm } from "../helpers/recordingLlm.js";
 import { chatCompletion, chatError, startScriptedChatServer } from "../helpers/scriptedChatServer.js";
-import { WEATHER_TOOL, weatherCall } from "../helpers/selfEvolution.js";
+import { servePolicyWeights, weatherCall, weatherSample } from "../helpers/selfEvolution.js";
 
 const RUN = Date.now().toString(36);
 const N = 12;
@@ -258,19 +257,7 @@ describe("score.consistency", () => {
     { timeout: 60_000 },
     async () => {
       const campaignId = `cons-retrain-${RUN}`;
-      const sample = (city: string): NewSample => ({
-        id: `${campaignId}-${city}`,
-        campaignId,
-        iteration: 1,
-        kind: "standard",
-        origin: "synthesized",
-        status: "verified",
-        tools: [WEATHER_TOOL],
-        messages: [
-          { role: "user", content: `What is the weather in ${city}?` },
-          { role: "assistant", content: null, tool_calls: [weatherCall(city)] },
-        ],
-      });
+      const sample = (city: string) => weatherSample(campaignId, city);
       const [lima, oslo] = [sample("Lima"), sample("Oslo")];
       await insertSamples(db.db, [lima, oslo]);
       await insertPoolMembers(
@@ -289,17 +276,7 @@ describe("score.consistency", () => {
       try {
         const config = campaign({ name: "score.consistency", k: 2, batchSize: 10 }, policy.url);
         // serve.policy's row: one id for every serving of the iteration; the checkpoint's fingerprint tells the weights apart.
-        const serve = (fingerprint: string) =>
-          upsertModelVersion(db.db, {
-            campaignId,
-            iteration: 1,
-            kind: "served",
-            baseModel: "toolloop-sim-policy",
-            path: "/checkpoints/merged",
-            url: policy.url,
-            servedModel: "toolloop-sim-policy",
-            details: { engine: "vllm", checkpoint: { fingerprint } },
-          });
+        const serve = (fingerprint: string) => servePolicyWeights(db.db, { campaignId, url: policy.url }, fingerprint);
         const versionId = await serve("sha256:first-weights");
         const ctx = context<StageConfigOf<"score.consistency">>(campaignId, config, [], versionId);
         const first = await runStage(scoreConsistencyHandler, ctx);
@@ -335,19 +312,7 @@ describe("score.consistency", () => {
     { timeout: 60_000 },
     async () => {
       const campaignId = `cons-refused-${RUN}`;
-      const sample = (city: string): NewSample => ({
-        id: `${campaignId}-${city}`,
-        campaignId,
-        iteration: 1,
-        kind: "standard",
-        origin: "synthesized",
-        status: "verified",
-        tools: [WEATHER_TOOL],
-        messages: [
-          { role: "user", content: `What is the weather in ${city}?` },
-          { role: "assistant", content: null, tool_calls: [weatherCall(city)] },
-        ],
-      });
+      const sample = (city: string) => weatherSample(campaignId, city);
       const rows = [sample("Lima"), sample("Oslo")];
       await insertSamples(db.db, rows);
       await insertPoolMembers(
@@ -480,19 +445,11 @@ describe("score.perplexity", () => {
 });
 
 describe("score.perplexity against an endpoint that cannot score", () => {
-  const weatherSample = (campaignId: string, city: string, labelled = true): NewSample => ({
-    id: `${campaignId}-${city}`,
-    campaignId,
-    iteration: 1,
-    kind: "standard",
-    origin: "synthesized",
-    status: "verified",
-    tools: [WEATHER_TOOL],
-    messages: [
-      { role: "user", content: `What is the weather in ${city}?` },
-      ...(labelled ? [{ role: "assistant" as const, content: null, tool_calls: [weatherCall(city)] }] : []),
-    ],
-  });
+  /** weatherSample, or with its question only (no label to score). */
+  const plantedSample = (campaignId: string, city: string, labelled = true): NewSample => {
+    const s = weatherSample(campaignId, city);
+    return labelled ? s : { ...s, messages: s.messages.slice(0, 1) };
+  };
   async function plant(rows: NewSample[]): Promise<void> {
     await insertSamples(db.db, rows);
     await insertPoolMembers(
@@ -524,7 +481,7 @@ describe("score.perplexity against an endpoint that cannot score", () => {
   it("fails the stage with the first failure when no sample was scored; once the endpoint is fixed, its samples are scored", { timeout: 60_000 }, async () => {
     const campaignId = `ppl-nologprobs-${RUN}`;
     // A sample without a label fails for its own reason beside the endpoint's failures: the stage still fails.
-    await plant([weatherSample(campaignId, "Lima"), weatherSample(campaignId, "Oslo"), weatherSample(campaignId, "Rome", false)]);
+    await plant([plantedSample(campaignId, "Lima"), plantedSample(campaignId, "Oslo"), plantedSample(campaignId, "Rome", false)]);
     const { server, state } = await serverWithoutPromptLogprobs();
     try {
       const ctx = context<StageConfigOf<"score.perplexity">>(campaignId, campaign({ name: "score.perplexity", ownOutput: false }, server.url));
@@ -548,7 +505,7 @@ describe("score.perplexity against an endpoint that cannot score", () => {
 
   it("succeeds with them counted when every sample failed for its own reason (no label)", { timeout: 60_000 }, async () => {
     const campaignId = `ppl-unlabelled-${RUN}`;
-    await plant([weatherSample(campaignId, "Lima", false), weatherSample(campaignId, "Oslo", false)]);
+    await plant([plantedSample(campaignId, "Lima", false), plantedSample(campaignId, "Oslo", false)]);
     const { server } = await serverWithoutPromptLogprobs();
     try {
       const ctx = context<StageConfigOf<"score.perplexity">>(campaignId, campaign({ name: "score.perplexity", ownOutput: false }, server.url));
