@@ -1,6 +1,6 @@
 /**
  * Config fields naming BFCL test data, shared by the stages that read it (evaluate.bfclFast) or keep
- * it out of training data (select.nextRound, export.verl), so each refuses the same names the same way.
+ * it out of training data (select.nextRound, export.verl, export.dataset), so each refuses the same names the same way.
  */
 import { z } from "zod";
 import { BFCL_FAST_CATEGORIES } from "../bfcl/categoryNames.js";
@@ -23,3 +23,19 @@ export function bfclCategoryList(usedFor: string) {
 export const nearDuplicateThreshold = fraction.refine((f) => f >= 0.3, "expected a number between 0.3 and 1").default(0.8);
 /** Words per shingle. */
 export const shingleSize = positiveInt.max(8, atMost(8)).default(3);
+
+/**
+ * An export's `decontaminate` (export.verl, export.dataset): leave out the samples that ask a BFCL
+ * test question (exactly or nearly) or offer a BFCL function's signature, as select.nextRound does
+ * for a pool. Configs frozen before an export had it carry none, and export as they did.
+ */
+export const exportDecontaminate = z
+  .strictObject({
+    enabled: z.boolean({ error: "expected true or false" }).default(true),
+    categories: bfclCategoryList("expected one of"),
+    /** Word-shingle Jaccard of user queries at or above which a sample's query counts as a BFCL query. */
+    threshold: nearDuplicateThreshold,
+    /** Words per shingle. */
+    shingleSize,
+  })
+  .default({ enabled: true, categories: [...BFCL_FAST_CATEGORIES], threshold: 0.8, shingleSize: 3 });

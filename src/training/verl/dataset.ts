@@ -16,7 +16,7 @@ import { withPromptTurnsUntrained, type UntrainedAssistant } from "../../export/
 import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
 import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
 import { splitBySeed } from "./split.js";
-import type { Contamination, ContaminationIndex } from "../../selection/contamination.js";
+import { DecontaminationTally, type Decontamination, type DecontaminationRecord } from "../../export/decontamination.js";
 import { MAX_POOL_WEIGHT_REPEATS } from "../../selection/poolWeight.js";
 import { sweepStaleTemps, syncDir, tempPath } from "../../util/atomicFiles.js";
 
@@ -82,23 +82,8 @@ export interface VerlSftLine {
   tools: OpenAiTool[];
 }
 
-export type VerlDecontamination =
-  | { enabled: false }
-  | (DecontaminationSettings & {
-      enabled: true;
-      excluded: {
-        count: number;
-        byReason: Partial<Record<Contamination["reason"], number>>;
-        /** The first few, with the BFCL entry each one matched. */
-        examples: ({ sampleId: string } & Contamination)[];
-      };
-    });
-
-export interface DecontaminationSettings {
-  categories: string[];
-  threshold: number;
-  shingleSize: number;
-}
+/** Samples left out as BFCL test items (src/export/decontamination.ts, shared with export.dataset). */
+export type VerlDecontamination = DecontaminationRecord;
 
 export interface WriteVerlDatasetParams {
   samples: AsyncIterable<VerlSourceSample> | Iterable<VerlSourceSample>;
@@ -111,8 +96,8 @@ export interface WriteVerlDatasetParams {
   /** Where the prompt shows the tools (default: Hermes-style in the system turn). */
   toolsInPrompt?: ToolsInPrompt;
   provenance: Omit<VerlProvenance, "seed">;
-  /** Leave out the samples this index finds to be BFCL test items (none when absent). */
-  decontamination?: { index: Pick<ContaminationIndex, "check">; settings: DecontaminationSettings };
+  /** Leave out the samples this index finds to be BFCL test items (none when off or absent). */
+  decontamination?: Decontamination | { enabled: false };
   signal?: AbortSignal;
   onProgress?: (samplesRead: number) => void;
 }
@@ -154,36 +139,27 @@ async function readSamples(p: WriteVerlDatasetParams): Promise<{
     skipped.count++;
     if (skipped.examples.length < MAX_SKIPPED_EXAMPLES) skipped.examples.push({ sampleId, reason });
   };
-  const decontamination: VerlDecontamination = p.decontamination
-    ? { enabled: true, ...p.decontamination.settings, excluded: { count: 0, byReason: {}, examples: [] } }
-    : { enabled: false };
-  const exclude = (sampleId: string, c: Contamination) => {
-    if (!decontamination.enabled) return;
-    const excluded = decontamination.excluded;
-    excluded.count++;
-    excluded.byReason[c.reason] = (excluded.byReason[c.reason] ?? 0) + 1;
-    if (excluded.examples.length < MAX_SKIPPED_EXAMPLES) excluded.examples.push({ sampleId, ...c });
-  };
+  const tally = new DecontaminationTally(p.decontamination);
   let read = 0;
   for await (const s of p.samples) {
     p.signal?.throwIfAborted();
     const result = prepareSample(s, p.toolsInPrompt);
     const id = typeof s?.id === "string" ? s.id : `#${read}`;
     // Checked only once the sample is known to be well formed (prepareSample read its messages).
-    const contaminated = result.ok ? p.decontamination?.index.check(s) : undefined;
     if (!result.ok) skip(id, result.reason);
-    else if (contaminated) exclude(id, contaminated);
-    else if (prepared.has(result.sample.id)) skip(id, "id: repeated (the first one is kept)");
-    else {
-      prepared.set(result.sample.id, result.sample);
-      const r = s.repeats;
-      if (r !== undefined && Number.isInteger(r) && r > 1) repeats.set(result.sample.id, Math.min(r, MAX_POOL_WEIGHT_REPEATS));
-      if (typeof s.group === "string" && s.group !== "") groups.set(result.sample.id, s.group);
+    else if (!tally.excludes(id, s)) {
+      if (prepared.has(result.sample.id)) skip(id, "id: repeated (the first one is kept)");
+      else {
+        prepared.set(result.sample.id, result.sample);
+        const r = s.repeats;
+        if (r !== undefined && Number.isInteger(r) && r > 1) repeats.set(result.sample.id, Math.min(r, MAX_POOL_WEIGHT_REPEATS));
+        if (typeof s.group === "string" && s.group !== "") groups.set(result.sample.id, s.group);
+      }
     }
     if (++read % PROGRESS_EVERY === 0) p.onProgress?.(read);
   }
   if (read % PROGRESS_EVERY !== 0 || read === 0) p.onProgress?.(read);
-  return { prepared, repeats, groups, skipped, decontamination };
+  return { prepared, repeats, groups, skipped, decontamination: tally.record ?? { enabled: false } };
 }
 
 /** Train ids with each weighted sample repeated in place (the split itself is by distinct sample). */

@@ -4,9 +4,9 @@ import { listPoolMembers } from "../../../db/repos/pools.js";
 import { configForIteration } from "../../../db/repos/campaignConfigs.js";
 import { recordTrainingDataset } from "../../../db/repos/trainingDatasets.js";
 import type { StageHandler } from "../../../framework/stage.js";
-import { loadContaminationIndex } from "../../../selection/contamination.js";
+import { contaminationLogLine, excludedCount, loadDecontamination } from "../../../export/decontamination.js";
 import { poolWeightRepeats } from "../../../selection/poolWeight.js";
-import { writeVerlDataset, type DecontaminationSettings } from "../../../training/verl/dataset.js";
+import { writeVerlDataset } from "../../../training/verl/dataset.js";
 import type { VerlSourceSample } from "../../../training/verl/rows.js";
 import type { StageConfigOf } from "../../specs.js";
 import { batchShortfallWarning, type TrainStageLike } from "./batchFit.js";
@@ -40,17 +40,7 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
       }
     }
     // Frozen configs from before `decontaminate` existed have none: they export as they did.
-    const decontaminate = ctx.stage.decontaminate as ExportVerlStage["decontaminate"] | undefined;
-    let decontamination: Parameters<typeof writeVerlDataset>[0]["decontamination"];
-    if (decontaminate?.enabled) {
-      const settings: DecontaminationSettings = {
-        categories: [...decontaminate.categories],
-        threshold: decontaminate.threshold,
-        shingleSize: decontaminate.shingleSize,
-      };
-      const index = await loadContaminationIndex(settings.categories, { threshold: settings.threshold, shingleSize: settings.shingleSize });
-      decontamination = { index, settings };
-    }
+    const decontamination = await loadDecontamination(ctx.stage.decontaminate as ExportVerlStage["decontaminate"] | undefined);
     const config = await configForIteration(db, ctx.campaignId, ctx.iteration);
     const prov = await ctx.exportProvenance();
     const models = Object.fromEntries(Object.entries(ctx.config.roles).map(([role, r]) => [role, r.model]));
@@ -83,24 +73,15 @@ export const exportVerlHandler: StageHandler<ExportVerlStage, { samples: number 
         `[export.verl] ${ctx.campaignId} iteration ${ctx.iteration}: skipped ${manifest.skipped.count} sample(s) that cannot be verl rows (first: ${first?.sampleId}: ${first?.reason})`,
       );
     }
-    const contaminated = manifest.decontamination?.enabled ? manifest.decontamination.excluded : undefined;
-    if (contaminated && contaminated.count > 0) {
-      const first = contaminated.examples[0];
-      ctx.deps.log(
-        `[export.verl] ${ctx.campaignId} iteration ${ctx.iteration}: left out ${contaminated.count} sample(s) that are BFCL test items (${Object.entries(
-          contaminated.byReason,
-        )
-          .map(([r, n]) => `${r} ${n}`)
-          .join(", ")}; first: ${first?.sampleId} matches ${first?.bfclId})`,
-      );
-    }
+    const contaminated = contaminationLogLine("export.verl", ctx.campaignId, ctx.iteration, manifest.decontamination);
+    if (contaminated) ctx.deps.log(contaminated);
     return {
       items: read,
       train: manifest.counts.train,
       val: manifest.counts.val,
       sft: manifest.counts.sft,
       skipped: manifest.skipped.count,
-      contaminated: contaminated?.count ?? 0,
+      contaminated: excludedCount(manifest.decontamination),
     };
   },
 

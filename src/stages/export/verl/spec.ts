@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { bfclCategoryList, nearDuplicateThreshold, shingleSize } from "../../../config/bfclFields.js";
-import { BFCL_FAST_CATEGORIES } from "../../../bfcl/categoryNames.js";
+import { exportDecontaminate } from "../../../config/bfclFields.js";
 import { atMost, nonNegativeInt, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { TOOLS_IN_PROMPT } from "../../../training/verl/rows.js";
@@ -58,15 +57,6 @@ export const exportVerlSpec = defineStage({
      * signature, as select.nextRound does for a pool: a policy trained on them would be scored on its
      * own training data. `from: iteration` reads samples no selection checked.
      */
-    decontaminate: z
-      .strictObject({
-        enabled: z.boolean({ error: "expected true or false" }).default(true),
-        categories: bfclCategoryList("expected one of"),
-        /** Word-shingle Jaccard of user queries at or above which a sample's query counts as a BFCL query. */
-        threshold: nearDuplicateThreshold,
-        /** Words per shingle. */
-        shingleSize,
-      })
-      .default({ enabled: true, categories: [...BFCL_FAST_CATEGORIES], threshold: 0.8, shingleSize: 3 }),
+    decontaminate: exportDecontaminate,
   }),
 });
