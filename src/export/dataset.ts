@@ -16,6 +16,7 @@ import type { DatasetRowFormat } from "./rowFormats.js";
 import { withoutTaskMarkers, withPromptTurnsUntrained, type UntrainedAssistant } from "./trainingMessages.js";
 import { STRICT_DATASET_FORMAT, strictLineProblems, toStrictLine, type StrictLine } from "./openaiStrict.js";
 import { sweepStaleTemps, syncDir, tempPath } from "../util/atomicFiles.js";
+import { DecontaminationTally, type Decontamination, type DecontaminationRecord } from "./decontamination.js";
 
 export const DATASET_FORMAT = "openai-chat-tools/v1";
 
@@ -50,6 +51,8 @@ export interface DatasetManifest {
   idsSha256: string;
   createdAt: string;
   meta?: Record<string, unknown>;
+  /** Samples left out as BFCL test items; absent when the export was given no setting (configs frozen before it, manifests before it). */
+  decontamination?: DecontaminationRecord;
 }
 
 /** One JSONL line: what OpenAI fine-tuning reads (`messages`, `tools`) plus our id, kind and metadata. */
@@ -70,6 +73,8 @@ export interface ExportParams {
   meta?: Record<string, unknown>;
   /** Row format (default `toolloop`). */
   format?: DatasetRowFormat;
+  /** Leave out the rows this index finds to be BFCL test items, counted in the manifest; off or absent: none. */
+  decontamination?: Decontamination | { enabled: false };
   onProgress?: (rowsWritten: number) => void;
   signal?: AbortSignal;
 }
@@ -126,8 +131,8 @@ function strictLineOf(row: ExportRow): StrictLine {
   return line;
 }
 
-/** Streams every row into `file` (a new temp file), respecting backpressure; fsyncs before returning. */
-async function writeRows(file: string, p: ExportParams): Promise<WrittenData> {
+/** Streams every row `tally` keeps into `file` (a new temp file), respecting backpressure; fsyncs before returning. */
+async function writeRows(file: string, p: ExportParams, tally: DecontaminationTally): Promise<WrittenData> {
   const stream = createWriteStream(file, { flags: "wx" });
   // Without a listener an 'error' event would crash the process; the awaits below surface it instead.
   let streamError: Error | undefined;
@@ -135,11 +140,13 @@ async function writeRows(file: string, p: ExportParams): Promise<WrittenData> {
   const hash = createHash("sha256");
   const out: WrittenData = { sha256: "", bytes: 0, rows: 0, countsByKind: {}, countsByStatus: {}, ids: [] };
   const lineOf = p.format === "openai-strict" ? strictLineOf : toDatasetLine;
+  let read = 0;
   try {
     for await (const row of p.rows) {
       p.signal?.throwIfAborted();
       if (streamError) throw streamError;
-      checkRow(row, out.rows);
+      checkRow(row, read++);
+      if (tally.excludes(row.id, row)) continue;
       const chunk = Buffer.from(JSON.stringify(lineOf(row)) + "\n", "utf8");
       hash.update(chunk);
       out.bytes += chunk.length;
@@ -186,7 +193,8 @@ export async function exportDataset(p: ExportParams): Promise<DatasetManifest> {
   const dataTemp = tempPath(p.dir, names.data);
   const manifestTemp = tempPath(p.dir, names.manifest);
   try {
-    const written = await writeRows(dataTemp, p);
+    const tally = new DecontaminationTally(p.decontamination);
+    const written = await writeRows(dataTemp, p, tally);
     // The last full thousand was already reported inside writeRows.
     if (written.rows === 0 || written.rows % PROGRESS_EVERY_ROWS !== 0) p.onProgress?.(written.rows);
     const manifest: DatasetManifest = {
@@ -200,6 +208,7 @@ export async function exportDataset(p: ExportParams): Promise<DatasetManifest> {
       idsSha256: sha256Hex(written.ids.sort().join("\n")),
       createdAt: new Date().toISOString(),
       ...(p.meta === undefined ? {} : { meta: p.meta }),
+      ...(tally.record ? { decontamination: tally.record } : {}),
     };
     await writeFile(manifestTemp, JSON.stringify(manifest, null, 2) + "\n", { flag: "wx", flush: true });
     p.signal?.throwIfAborted();

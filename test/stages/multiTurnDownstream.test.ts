@@ -92,8 +92,8 @@ test("verify.rules and dedupe.exact on multi-turn rows", { timeout: 60_000 }, as
       { name: "probe.greedy" },
       { name: "repair.labels", committee },
       { name: "expand.errors", perSeed: 2, committee },
-      { name: "export.dataset", format: "openai-strict" },
       // The travel tools include get_current_weather, a BFCL function's signature, which decontamination would leave out.
+      { name: "export.dataset", format: "openai-strict", decontaminate: { enabled: false } },
       { name: "export.verl", valFraction: 0, sft: true, decontaminate: { enabled: false } },
       { name: "select.nextRound", seedBudget: 100, nearDuplicate: { threshold: 0.5 }, decontaminate: { enabled: false } },
     ],

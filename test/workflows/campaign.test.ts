@@ -81,7 +81,12 @@ test("a two-iteration campaign runs end to end: samples, verdicts and exports pe
       .select({ n: sql<number>`count(*)::int` })
       .from(samples)
       .where(and(eq(samples.campaignId, campaignId), eq(samples.iteration, it), eq(samples.status, "verified")));
-    assert.equal(manifest.rows, Number(verified[0]?.n), "the export holds exactly the verified samples");
+    // The example tools include two BFCL function signatures: samples offering one are left out, and counted.
+    assert.equal(
+      manifest.rows + manifest.decontamination.excluded.count,
+      Number(verified[0]?.n),
+      "the export holds the verified samples, less BFCL test items",
+    );
     assert.ok(manifest.rows > 0);
   }
   // Every sample went through rule verification.

@@ -74,7 +74,8 @@ test("single-turn trajectories -> rules -> judge committee -> export of whole tr
       },
       { name: "verify.rules", batchSize: 6 },
       { name: "verify.judges", batchSize: 6, committee: { members: [{ role: "judge", samples: 3 }], consensus: 2 } },
-      { name: "export.dataset", wholeTrajectories: true, format: "openai-strict" },
+      // Every verified sample, whole: the example tools include BFCL function signatures, which decontamination would leave out.
+      { name: "export.dataset", wholeTrajectories: true, format: "openai-strict", decontaminate: { enabled: false } },
     ],
   };
   const handle = await env.client.workflow.start("campaignWorkflow", {

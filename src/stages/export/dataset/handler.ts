@@ -1,11 +1,13 @@
 /**
  * Dataset export: verified samples of the iteration as OpenAI chat JSONL plus a manifest; with
  * `wholeTrajectories`, a sample's stored trajectory (tool results, final answer) is appended to its row.
+ * BFCL test items are left out (`decontaminate`, as export.verl), counted in the manifest.
  */
 import path from "node:path";
 import type { StageConfigOf } from "../../specs.js";
 import { datasetExports } from "../../../db/schema.js";
 import { exportDataset, type ExportRow } from "../../../export/dataset.js";
+import { contaminationLogLine, excludedCount, loadDecontamination } from "../../../export/decontamination.js";
 import type { StageHandler } from "../../../framework/stage.js";
 import { storedTrajectory, wholeTrajectory } from "../../../synthesis/trajectory.js";
 
@@ -50,11 +52,15 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
         afterId = page[page.length - 1]?.id;
       }
     }
+    // Frozen configs from before `decontaminate` existed have none: they export as they did.
+    const decontaminate = ctx.stage.decontaminate as ExportStage["decontaminate"] | undefined;
+    const decontamination = await loadDecontamination(decontaminate);
     const manifest = await exportDataset({
       rows: rows(),
       dir,
       baseName: "dataset",
       format: ctx.stage.format,
+      ...(decontamination ? { decontamination } : {}),
       meta: {
         campaignId: ctx.campaignId,
         iteration: ctx.iteration,
@@ -69,11 +75,25 @@ export const exportDatasetHandler: StageHandler<ExportStage, { rows: number }> =
       .insert(datasetExports)
       .values({ campaignId: ctx.campaignId, iteration: ctx.iteration, path: path.join(dir, manifest.file), manifest })
       .onConflictDoUpdate({ target: [datasetExports.campaignId, datasetExports.iteration], set: { path: path.join(dir, manifest.file), manifest } });
-    return { items: manifest.rows, rows: manifest.rows, ...(ctx.stage.wholeTrajectories ? { trajectoriesAppended: appended } : {}) };
+    const contaminatedLine = contaminationLogLine("export.dataset", ctx.campaignId, ctx.iteration, manifest.decontamination);
+    if (contaminatedLine) ctx.deps.log(contaminatedLine);
+    // Items are the samples read: those written and those left out.
+    const contaminated = excludedCount(manifest.decontamination);
+    return {
+      items: manifest.rows + contaminated,
+      rows: manifest.rows,
+      ...(ctx.stage.wholeTrajectories ? { trajectoriesAppended: appended } : {}),
+      ...(decontaminate ? { contaminated } : {}),
+    };
   },
 
   async finalize(_ctx, batches) {
-    const appended = batches[0]?.trajectoriesAppended;
-    return { rows: batches[0]?.rows ?? 0, ...(appended !== undefined ? { trajectoriesAppended: appended } : {}) };
+    const b = batches[0];
+    const appended = b?.trajectoriesAppended;
+    return {
+      rows: b?.rows ?? 0,
+      ...(appended !== undefined ? { trajectoriesAppended: appended } : {}),
+      ...(b?.contaminated !== undefined ? { contaminated: b.contaminated } : {}),
+    };
   },
 };

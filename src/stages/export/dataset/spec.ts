@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { exportDecontaminate } from "../../../config/bfclFields.js";
 import { atMost, positiveInt, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { DATASET_ROW_FORMATS } from "../../../export/rowFormats.js";
@@ -19,7 +20,7 @@ export const exportDatasetSpec = defineStage({
     describe: "the iteration's samples (`from: iteration`) or its training pool (`from: pool`) in the `include` statuses, fixed at planning",
   },
   writes:
-    "dataset.jsonl (OpenAI chat format with tools; `format: openai-strict` for exactly OpenAI's fine-tuning rows) and dataset.manifest.json (with provenance) per iteration",
+    "dataset.jsonl (OpenAI chat format with tools; `format: openai-strict` for exactly OpenAI's fine-tuning rows) and dataset.manifest.json (with provenance and the samples left out as BFCL test items) per iteration",
   schema: z.strictObject({
     name: z.literal("export.dataset"),
     runIn,
@@ -45,5 +46,10 @@ export const exportDatasetSpec = defineStage({
      * finished trajectory are written as they are.
      */
     wholeTrajectories: z.boolean({ error: "expected true or false" }).default(false),
+    /**
+     * Leaves out samples that ask a BFCL test question (exactly or nearly) or offer a BFCL function's
+     * signature, as export.verl does: a dataset taken away to train on must not hold what BFCL scores.
+     */
+    decontaminate: exportDecontaminate,
   }),
 });
