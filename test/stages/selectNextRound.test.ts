@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../src/db/client.js";
+import { previousPoolRound } from "../../src/db/repos/continuation.js";
 import { listPoolMembers, type PoolMemberRow } from "../../src/db/repos/pools.js";
 import { listExclusions, type SelectionExclusionRow } from "../../src/db/repos/selection.js";
 import { insertSamples, type NewSample } from "../../src/db/repos/samples.js";
@@ -399,3 +400,62 @@ test("a round whose pool has no label_ppl score at all says so, even when the ot
   assert.equal(third.summary.warning, undefined);
   assert.ok((await listPoolMembers(db.db, c, 3)).some((m) => m.reason === "high_ppl" && m.sampleId === scoredMember!.sampleId));
 });
+
+test(
+  "a round after an iteration without a pool (its select.nextRound skipped) builds on the latest pool before it, with that round's scores, judgements and expansions",
+  { timeout: 60_000 },
+  async () => {
+    const c = `select-gap-${RUN}`;
+    const sid = (s: string) => `${c}-${s}`;
+    await insertSamples(
+      db.db,
+      Array.from({ length: 6 }, (_, i) => row(c, `seed${i}`, { iteration: 1 })),
+    );
+    const config = campaign({
+      seedBudget: 6,
+      budget: 4,
+      mix: { high_ppl: 1, repaired: 1, error_seed: 1, expanded: 1, unused_seed: 0 },
+      highPpl: { topFraction: 1 },
+      decontaminate: { enabled: false },
+    });
+    await runStage(context(c, 1, config));
+    assert.equal((await listPoolMembers(db.db, c, 1)).length, 6);
+    // Iteration 1's round, keyed by iteration 1: the pool's label PPLs, a repair, an error seed and its expansion.
+    await db.db
+      .insert(sampleScores)
+      .values(
+        [0, 1, 2, 3, 4, 5].map((i) => ({ campaignId: c, iteration: 1, sampleId: sid(`seed${i}`), metric: "label_ppl" as const, model: "p", value: 10 + i })),
+      );
+    await insertSamples(db.db, [
+      row(c, "repair0", { iteration: 1, origin: "repaired", parentId: "seed0" }),
+      row(c, "exp1", { iteration: 1, origin: "expanded", parentId: "seed1" }),
+    ]);
+    await db.db.insert(labelJudgements).values([
+      { campaignId: c, iteration: 1, sampleId: sid("seed0"), verdict: "LABEL_WRONG", action: "repaired", votes: 3, resultSampleId: sid("repair0") },
+      { campaignId: c, iteration: 1, sampleId: sid("seed1"), verdict: "PRED_WRONG", action: "error_seed", votes: 3 },
+    ]);
+    // Iteration 2 made no pool (its select.nextRound was skipped), so nothing of its round was scored or judged.
+    const third = await runStage(context(c, 3, config));
+    const pool3 = await listPoolMembers(db.db, c, 3);
+    const byReason = Object.fromEntries(
+      ["high_ppl", "repaired", "error_seed", "expanded"].map((r) => [
+        r,
+        pool3
+          .filter((m) => m.reason === r)
+          .map((m) => m.sampleId.slice(c.length + 1))
+          .sort(),
+      ]),
+    );
+    assert.deepEqual(
+      byReason,
+      { high_ppl: ["seed5"], repaired: ["repair0"], error_seed: ["seed1"], expanded: ["exp1"] },
+      "iteration 1's round, not an empty iteration 2",
+    );
+    assert.equal(third.result.previous_pool, 6);
+    assert.equal(third.result.previous_pool_scored, 6);
+    assert.equal(third.summary.warning, undefined, "no shortfall, no unscored previous pool");
+    assert.deepEqual(await previousPoolRound(db.db, c, 3), { campaignId: c, iteration: 1 });
+    assert.deepEqual(await previousPoolRound(db.db, c, 4), { campaignId: c, iteration: 3 });
+    assert.deepEqual(await previousPoolRound(db.db, c, 1), undefined);
+  },
+);

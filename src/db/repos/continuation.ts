@@ -64,12 +64,15 @@ export interface PoolRound {
 }
 
 /**
- * The round before `iteration`: this campaign's previous iteration when it has an earlier pool, else
- * the latest pool of the campaign it continues from, else none (a first round: seeds only).
+ * The round before `iteration`: this campaign's latest iteration below it that has a pool, else the
+ * latest pool of the campaign it continues from, else none (a first round: seeds only). An iteration
+ * without a pool (its select.nextRound skipped, by an operator or `onStageFailure: skip`) is passed
+ * over: its pool-scoped scoring, probing, repairs and expansions had nothing to read, while the round
+ * before it keyed all of those by its own iteration, so the selection reads one coherent round.
  */
 export async function previousPoolRound(db: Db, campaignId: string, iteration: number): Promise<PoolRound | undefined> {
   const own = await latestPoolIteration(db, campaignId, iteration);
-  if (own !== undefined) return { campaignId, iteration: iteration - 1 };
+  if (own !== undefined) return { campaignId, iteration: own };
   const previous = await predecessorOf(db, campaignId);
   if (!previous) return undefined;
   const theirs = await latestPoolIteration(db, previous, ANY_ITERATION);
