@@ -472,8 +472,15 @@ describe("score.perplexity against an endpoint that cannot score", () => {
           (reply.body as Record<string, unknown>).prompt_logprobs = [null, ...[2, 3, 4, 5].map((t) => ({ [t]: { logprob: -0.5 } }))];
         return reply;
       },
-      // The prompt renders as tokens 1 2 (3 with the generation prompt), the labelled conversation as 1 2 3 4 5.
-      { "/tokenize": (body) => ({ status: 200, body: { tokens: body.add_generation_prompt ? [1, 2, 3] : [1, 2, 3, 4, 5] } }) },
+      // The prompt renders as tokens 1 2 (3 with the generation prompt), the labelled conversation as 1 2 3 4 5, ending the turn with <|im_end|>.
+      {
+        "/tokenize": (body) => ({
+          status: 200,
+          body: body.add_generation_prompt
+            ? { tokens: [1, 2, 3] }
+            : { tokens: [1, 2, 3, 4, 5], token_strs: body.return_token_strs ? ["<|im_start|>", "user", "<|im_start|>", "ok", "<|im_end|>"] : null },
+        }),
+      },
     );
     return { server, state };
   }

@@ -20,7 +20,7 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
     const policy = ctx.llm("policy");
     const labelPpl: MetricScorer = async (sample, signal) => {
       const r = await labelPerplexity(policy, sample, { signal });
-      return { value: r.perplexity, details: { tokens: r.tokens, meanLogprob: r.meanLogprob, span: r.span } };
+      return { value: r.perplexity, details: { tokens: r.tokens, meanLogprob: r.meanLogprob, span: r.span, endOfTurn: r.endOfTurn } };
     };
     const ownPpl: MetricScorer = async (sample, signal) => {
       const r = await ownOutputPerplexity(policy, sample, { signal });
@@ -38,13 +38,14 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
     // as scored: a batch's own `scored` is only what its last attempt added (the rest it `skipped`).
     const scored = own ? [...label.keys()].filter((id) => own.has(id)).length : label.size;
     const items = sum("items");
+    const failedByEndpoint = sum("failedByEndpoint");
     failIfNothingSucceeded("score.perplexity", {
       succeeded: scored,
       failed: Math.max(0, items - scored),
-      failedByEndpoint: sum("failedByEndpoint"),
+      failedByEndpoint,
       firstFailures: notes?.firstFailures ?? [],
       check:
-        "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize, and its chat template must render the generation prompt as the start of the assistant turn" +
+        "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize (with return_token_strs, vLLM 0.9.1 or later), and its chat template must render the generation prompt as the start of the assistant turn" +
         (ctx.stage.ownOutput ? " (own_ppl also needs chat logprobs; ownOutput: false leaves it out)" : ""),
     });
     return {
