@@ -148,7 +148,7 @@ interface Scripted {
 }
 
 async function startScripted(
-  opts: { chatRendersDifferently?: boolean; withoutPromptLogprobs?: boolean; template?: Template; withoutTokenStrs?: boolean } = {},
+  opts: { chatRendersDifferently?: boolean; withoutPromptLogprobs?: boolean; template?: Template; withoutTokenStrs?: boolean; tokenStrsShort?: boolean } = {},
 ): Promise<Scripted> {
   const bodies: { path: string; body: Json }[] = [];
   const server = http.createServer((req, res) => {
@@ -163,7 +163,7 @@ async function startScripted(
       if (path === "/tokenize") {
         const ps = pieces(render(messages, body.tools, body.add_generation_prompt !== false, opts.template));
         // vLLM 0.9.1 and later: the token strings when asked for, null otherwise.
-        const strs = body.return_token_strs === true && !opts.withoutTokenStrs ? ps : null;
+        const strs = body.return_token_strs === true && !opts.withoutTokenStrs ? (opts.tokenStrsShort ? ps.slice(1) : ps) : null;
         reply = { count: ps.length, max_model_len: 32768, tokens: ps.map(idOf), token_strs: strs };
       } else {
         const text = render(messages, body.tools, body.add_generation_prompt !== false, opts.template) + (opts.chatRendersDifferently ? " extra" : "");
@@ -338,6 +338,19 @@ describe("the label span ends at the template's end-of-turn token", () => {
         (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && isSampleFailure(e) && /no token_strs .*vLLM 0\.9\.1/.test(e.message),
       );
       assert.equal(server.bodies.filter((b) => b.path === "/v1/chat/completions").length, 0, "no chat request is spent on it");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("token_strs that do not match the tokens one for one are a bad response", async () => {
+    const server = await startScripted({ tokenStrsShort: true });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      await assert.rejects(
+        perplexityOfAnswer(client, { prompt, label: short, tools: [] }),
+        (e: unknown) => e instanceof LlmError && /token_strs for \d+ tokens/.test(e.message),
+      );
     } finally {
       await server.close();
     }
