@@ -3,6 +3,8 @@
  * this classification, made where the error is seen:
  * - infrastructure (a database or network outage, the worker going away): retried, never counted;
  * - a stage this worker's build lacks (activities/stageOnWorker.ts): retried for another worker, never counted, bounded in time;
+ * - a cluster job asked to stop that still runs past the launcher's wait (JobStopTimeout: a slow node):
+ *   retried (the retry asks again and waits again), never counted, bounded in time (JOB_STOP_LIMIT_MS);
  * - errors no retry can fix (bad input, a malformed LLM request): non-retryable at once;
  * - application failures (an LLM endpoint failing beyond its own retry budget, an unexpected error):
  *   each failed attempt is recorded in `activity_failures`; once an activity's count reaches its
@@ -19,10 +21,17 @@ import { LlmError } from "../src/llm/client.js";
 import { isEndpointMisconfigured } from "../src/llm/errors.js";
 import { StageInputError } from "../src/framework/stage.js";
 import { afterFixAdvice } from "../src/framework/stageFailureAdvice.js";
-import { JobRefusedError } from "../src/training/launchers/launcher.js";
+import { jobStopTimeoutIn, JobRefusedError, type JobStopTimeoutError } from "../src/training/launchers/launcher.js";
 
 /** Application failures an activity may have before it gives up. */
 export const FAILURE_BUDGET = { batch: 3, bookkeeping: 5 } as const;
+
+/**
+ * How long after it was first scheduled a step may keep finding its job still stopping. Slurm ends a
+ * job KillWait (30 s) after SIGTERM and gives up on a node that does not answer within SlurmdTimeout
+ * (5 min): a job still running an hour after it was asked to stop will not end by asking again.
+ */
+export const JOB_STOP_LIMIT_MS = 60 * 60_000;
 
 export interface FailurePolicyOptions {
   getDb(): Promise<Db>;
@@ -38,7 +47,11 @@ export async function classifyActivityError(err: unknown, opts: FailurePolicyOpt
   const actx = Context.current();
   if (err instanceof CancelledFailure || actx.cancellationSignal.aborted) return err;
   // Passed on as they are: final ones, and retryable ones that are no failure of the step itself (never counted).
-  if (err instanceof ApplicationFailure && (err.nonRetryable || err.type === ErrorType.infrastructure || err.type === ErrorType.stageNotOnWorker)) return err;
+  if (
+    err instanceof ApplicationFailure &&
+    (err.nonRetryable || err.type === ErrorType.infrastructure || err.type === ErrorType.stageNotOnWorker || err.type === ErrorType.jobStillStopping)
+  )
+    return err;
   if (err instanceof StageInputError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
   // The scheduler refused the job as configured (no such partition, no GPUs there): the same submit is refused again.
   if (err instanceof JobRefusedError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
@@ -53,6 +66,8 @@ export async function classifyActivityError(err: unknown, opts: FailurePolicyOpt
   const unavailable = unavailableEndpoint(err);
   if (unavailable) return ApplicationFailure.nonRetryable(unavailable.message, ErrorType.endpointUnavailable);
   if (isInfrastructure(err)) return infrastructureFailure(err);
+  const stopping = jobStopTimeoutIn(err);
+  if (stopping) return slowJobStopFailure(stopping, actx.info.scheduledTimestampMs);
 
   const type =
     err instanceof LlmError ? `LlmError:${err.kind}` : err instanceof ApplicationFailure && err.type ? err.type : err instanceof Error ? err.name : "Error";
@@ -88,6 +103,34 @@ export async function classifyActivityError(err: unknown, opts: FailurePolicyOpt
 /** The policy's advice; a stage's config that cannot be read now (the database away) gets the default. */
 async function afterFixOf(opts: FailurePolicyOptions): Promise<string> {
   return (await opts.afterFix?.().catch(() => undefined)) ?? afterFixAdvice(undefined, "");
+}
+
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+
+/**
+ * A job that was asked to stop and still runs (its scheduler said so past the launcher's wait) is no
+ * failure of the step: counted, a few slow stops (a node slow to kill a big training job) failed the
+ * cancel, or the next attempt's submit that stops the earlier job first, and the stage with it. The
+ * step is retried uncounted, and nothing starts over the job's files meanwhile; past JOB_STOP_LIMIT_MS
+ * since the step was first scheduled it waits for an operator.
+ */
+function slowJobStopFailure(err: JobStopTimeoutError, scheduledTimestampMs: number): ApplicationFailure {
+  const waitedMs = Math.max(0, Date.now() - scheduledTimestampMs);
+  if (waitedMs >= JOB_STOP_LIMIT_MS) {
+    return ApplicationFailure.create({
+      type: ErrorType.failedAfterRetries,
+      nonRetryable: true,
+      message:
+        `${err.message}; asked to stop for ${minutes(waitedMs)} since this step was first scheduled, past the ${minutes(JOB_STOP_LIMIT_MS)} a slow stop is waited for: ` +
+        "find out why the scheduler cannot end the job (its node), end it there, then retry the stage",
+      cause: err,
+    });
+  }
+  return ApplicationFailure.create({
+    type: ErrorType.jobStillStopping,
+    message: `${err.message}; asked again (not counted as a failure) until it has stopped, for up to ${minutes(JOB_STOP_LIMIT_MS)} since this step was first scheduled`,
+    cause: err,
+  });
 }
 
 /** The "unavailable" LlmError in err's cause chain (a handler may wrap the error it stopped on). */

@@ -18,6 +18,11 @@ export const ErrorType = {
    * deploy): retried, never counted, for another worker to take; bounded (activities/stageOnWorker.ts).
    */
   stageNotOnWorker: "StageNotOnThisWorker",
+  /**
+   * A cluster job asked to stop still runs past the launcher's wait (a slow node): no failure of the
+   * step, whose retry asks again; retried, never counted, bounded in time (activities/failurePolicy.ts).
+   */
+  jobStillStopping: "JobStillStopping",
   /** An activity's application failures reached its budget: an operator decides what next. */
   failedAfterRetries: "FailedAfterRetries",
   stageFailed: "StageFailed",

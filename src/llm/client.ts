@@ -456,12 +456,14 @@ export class LlmClient {
 
   /**
    * vLLM's `POST /tokenize` (served at the server root, beside `/v1`): the token ids the chat template
-   * makes of `messages` (and `tools`), with or without the generation prompt.
+   * makes of `messages` (and `tools`), with or without the generation prompt. With `returnTokenStrs`
+   * also each token's string (vLLM 0.9.1 and later: the tokenizer's own piece, a special token as
+   * written, e.g. `<|im_end|>`); `tokenStrs` is undefined when not asked for or not returned.
    */
   async tokenizeChat(
-    req: { messages: ChatMessage[]; tools?: OpenAiTool[]; addGenerationPrompt: boolean; continueFinalMessage?: boolean },
+    req: { messages: ChatMessage[]; tools?: OpenAiTool[]; addGenerationPrompt: boolean; continueFinalMessage?: boolean; returnTokenStrs?: boolean },
     opts: CallOptions = {},
-  ): Promise<number[]> {
+  ): Promise<{ tokens: number[]; tokenStrs: string[] | undefined }> {
     const body: Json = {
       model: this.model,
       messages: req.messages,
@@ -469,10 +471,15 @@ export class LlmClient {
       continue_final_message: req.continueFinalMessage ?? false,
     };
     if (req.tools !== undefined) body.tools = req.tools;
-    const json = await this.request(serverRootUrl(this.baseUrl) + "/tokenize", body, opts.signal, (j) =>
-      Array.isArray(j.tokens) && j.tokens.every((t) => Number.isInteger(t)) ? undefined : "response has no `tokens` list of integers",
-    );
-    return json.tokens as number[];
+    if (req.returnTokenStrs) body.return_token_strs = true;
+    const json = await this.request(serverRootUrl(this.baseUrl) + "/tokenize", body, opts.signal, (j) => {
+      if (!(Array.isArray(j.tokens) && j.tokens.every((t) => Number.isInteger(t)))) return "response has no `tokens` list of integers";
+      if (j.token_strs == null) return undefined;
+      if (!(Array.isArray(j.token_strs) && j.token_strs.every((t) => typeof t === "string"))) return "response's `token_strs` is not a list of strings";
+      if (j.token_strs.length !== j.tokens.length) return `response has ${j.token_strs.length} token_strs for ${j.tokens.length} tokens`;
+      return undefined;
+    });
+    return { tokens: json.tokens as number[], tokenStrs: req.returnTokenStrs && Array.isArray(json.token_strs) ? (json.token_strs as string[]) : undefined };
   }
 
   /** Embeddings in input order. */

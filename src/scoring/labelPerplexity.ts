@@ -3,7 +3,10 @@
  * rather than on the model's own output): the prompt plus the label's assistant turn, rendered by the
  * served model's chat template, scored with vLLM's `prompt_logprobs`; the mean is over the label's
  * tokens only. The span is found by tokenizing through the server's own `/tokenize` with and without
- * the label, so it is exactly the template's assistant turn whatever template the model has.
+ * the label, so it is the template's assistant turn whatever template the model has, and it ends at
+ * the turn's end-of-turn token: what the template writes after that token (ChatML's `\n` after
+ * `<|im_end|>`) the model never generates, and that near-certain token would pull every label's mean
+ * logprob towards 0, the more the shorter the label.
  */
 import type { ChatMessage, McpTool, OpenAiTool, ToolCall } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
@@ -19,6 +22,8 @@ export interface PerplexityResult {
   tokens: number;
   /** [start, end) of the span in the rendered prompt's tokens. */
   span: [number, number];
+  /** The end-of-turn token the span ends with; null when the template writes none (the span is then the whole rendered turn). */
+  endOfTurn: string | null;
 }
 
 /**
@@ -39,6 +44,37 @@ export function labelSpan(withoutLabel: readonly number[], withLabel: readonly n
         `the prompt's tokens are not a prefix of the prompt-plus-label tokens (they differ at token ${i}); the chat template renders the generation prompt differently from the assistant turn`,
       );
   return [withoutLabel.length, withLabel.length];
+}
+
+/**
+ * Tokens that end a turn in the chat templates of common open models, as vLLM's /tokenize writes them
+ * in `token_strs`. The model generates one of them to end its answer (vLLM stops on it), so it belongs
+ * in the label's likelihood; whatever the template writes after it (a newline) the model never does.
+ */
+export const END_OF_TURN_TOKENS: ReadonlySet<string> = new Set([
+  "<|im_end|>", // ChatML: Qwen2, Qwen2.5, Qwen3, Hermes, Yi
+  "<|eot_id|>", // Llama 3.x
+  "<|eom_id|>", // Llama 3.1 and later, after a built-in (ipython) tool call
+  "<|end|>", // Phi-3, Phi-4
+  "<end_of_turn>", // Gemma
+  "</s>", // Mistral, Llama 2
+  "<|endoftext|>", // templates that close a turn with the end-of-text token itself
+  "<\uff5cend\u2581of\u2581sentence\uff5c>", // DeepSeek V2, V3, R1
+  "<|END_OF_TURN_TOKEN|>", // Command R
+]);
+
+/**
+ * The label span cut after its last end-of-turn token: the tokens after it are template formatting
+ * (ChatML's `\n`) the model never generates. A template that writes no end-of-turn token (the
+ * model's end-of-sequence is then not in the rendering at all) keeps the whole span.
+ */
+export function endAtEndOfTurn(span: [number, number], tokenStrs: readonly string[]): { span: [number, number]; endOfTurn: string | null } {
+  if (tokenStrs.length < span[1]) throw new Error(`${tokenStrs.length} token strings for a label span ending at token ${span[1]}`);
+  for (let i = span[1] - 1; i >= span[0]; i--) {
+    const token = tokenStrs[i]!;
+    if (END_OF_TURN_TOKENS.has(token)) return { span: [span[0], i + 1], endOfTurn: token };
+  }
+  return { span, endOfTurn: null };
 }
 
 /**
@@ -135,12 +171,18 @@ export async function perplexityOfAnswer(
   const full = [...p.prompt, assistantMessage(p.label)];
   const [without, withLabel] = await Promise.all([
     client.tokenizeChat({ messages: p.prompt, ...(tools ? { tools } : {}), addGenerationPrompt: true }, opts),
-    client.tokenizeChat({ messages: full, ...(tools ? { tools } : {}), addGenerationPrompt: false }, opts),
+    client.tokenizeChat({ messages: full, ...(tools ? { tools } : {}), addGenerationPrompt: false, returnTokenStrs: true }, opts),
   ]);
   const describe = `LLM ${client.role} (${client.model})`;
+  if (!withLabel.tokenStrs)
+    throw new LlmError(
+      "bad_response",
+      `${describe}: /tokenize returned no token_strs for return_token_strs: true (vLLM 0.9.1 or later returns them); they are needed to end the label span at the template's end-of-turn token`,
+    );
   let span: [number, number];
+  let endOfTurn: string | null;
   try {
-    span = labelSpan(without, withLabel);
+    ({ span, endOfTurn } = endAtEndOfTurn(labelSpan(without.tokens, withLabel.tokens), withLabel.tokenStrs));
   } catch (err) {
     // The server's own template decides this, per sample (a label rendering to nothing, a template
     // that renders the generation prompt differently from the turn): unusable, not transient.
@@ -156,8 +198,8 @@ export async function perplexityOfAnswer(
     },
     opts,
   );
-  const logprobs = promptLogprobsOf(res.raw, describe, withLabel);
-  return { ...spanPerplexity(logprobs, span), tokens: span[1] - span[0], span };
+  const logprobs = promptLogprobsOf(res.raw, describe, withLabel.tokens);
+  return { ...spanPerplexity(logprobs, span), tokens: span[1] - span[0], span, endOfTurn };
 }
 
 /** The perplexity of a stored sample's label (its last assistant message) given the messages before it. */

@@ -15,10 +15,12 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { ApplicationFailure } from "@temporalio/activity";
+import { ApplicationFailure, type Info } from "@temporalio/activity";
 import { MockActivityEnvironment } from "@temporalio/testing";
 import { createClusterJobActivities } from "../../activities/clusterJobs.js";
-import { withFailurePolicy } from "../../activities/failurePolicy.js";
+import { JOB_STOP_LIMIT_MS, withFailurePolicy } from "../../activities/failurePolicy.js";
+import { eq } from "drizzle-orm";
+import { activityFailures } from "../../src/db/schema.js";
 import type { DbHandle } from "../../src/db/client.js";
 import { recordJobIntent, recordJobSubmitted } from "../../src/db/repos/clusterJobs.js";
 import { ErrorType } from "../../src/framework/errorTypes.js";
@@ -79,7 +81,9 @@ async function submittedJob(launcher: JobLauncher, externalId: string) {
   return {
     watch: () =>
       new MockActivityEnvironment().run(() => withFailurePolicy(policy, () => acts.watchStageJob({ ...ref, name, windowSeconds: 5, pollSeconds: 1 }))),
-    cancel: () => new MockActivityEnvironment().run(() => withFailurePolicy(policy, () => acts.cancelStageJob({ ...ref, name }))),
+    cancel: (info?: Partial<Info>) => new MockActivityEnvironment(info).run(() => withFailurePolicy(policy, () => acts.cancelStageJob({ ...ref, name }))),
+    submitNextAttempt: (info?: Partial<Info>) =>
+      new MockActivityEnvironment(info).run(() => withFailurePolicy(policy, () => acts.submitStageJob({ ...ref, attempt: 2 }))),
   };
 }
 
@@ -162,4 +166,56 @@ test("a job the scheduler refuses as configured (no such partition) is not retri
       return true;
     },
   );
+});
+
+/**
+ * A job asked to stop that the controller still reports running past the launcher's wait (Slurm's
+ * COMPLETING while a slow node kills its processes) fails the step with JobStopTimeout. Before, that
+ * was counted like the step's own failure: five slow stops failed the cancel (or the next attempt's
+ * submit, which stops the earlier job first) with FailedAfterRetries, and the stage with it.
+ */
+const STILL_COMPLETING = `case "$(basename "$0")" in
+  scancel) exit 0 ;;
+  scontrol) echo "JobId=$4 JobName=x JobState=COMPLETING Reason=None ExitCode=0:0" ;;
+  *) exit 0 ;;
+esac`;
+
+function isUncountedSlowStop(err: unknown): boolean {
+  assert.ok(err instanceof ApplicationFailure, String(err));
+  assert.equal(err.type, ErrorType.jobStillStopping, err.message);
+  assert.equal(err.nonRetryable, false);
+  assert.doesNotMatch(err.message, /attempt \d+ of \d+/, "not counted against the attempt budget");
+  assert.match(err.message, /Slurm job 4245 \(tl-\S+\) was cancelled \(scancel\) 0 s ago and the controller still reports it COMPLETING/);
+  assert.match(err.message, /asked again \(not counted as a failure\)/);
+  return true;
+}
+
+test("a slow stop (JobStopTimeout) is retried without counting against the failure budget, in cancel and in the next attempt's submit", async () => {
+  const launcher = new SlurmLauncher(
+    { kind: "slurm", binDir: fakeSlurm("completing", STILL_COMPLETING), extraSbatchArgs: [], rayPort: 6379, setupCommands: [] },
+    { log: (m) => logs.push(m), stopWaitMs: 200 },
+  );
+  const job = await submittedJob(launcher, "4245");
+  const now = { scheduledTimestampMs: Date.now() };
+  // More tries than the budget (5): none of them counts.
+  for (let i = 1; i <= 6; i++) await assert.rejects(job.cancel({ ...now, attempt: i, activityId: "cancel" }), isUncountedSlowStop);
+  await assert.rejects(job.submitNextAttempt({ ...now, attempt: 1, activityId: "submit" }), isUncountedSlowStop);
+  const counted = await db.db.select().from(activityFailures).where(eq(activityFailures.errorType, "JobStopTimeout"));
+  assert.equal(counted.length, 0, "no slow stop recorded as a failure");
+});
+
+test("a stop still pending an hour after the step was first scheduled waits for the operator, saying what the scheduler reports", async () => {
+  const launcher = new SlurmLauncher(
+    { kind: "slurm", binDir: fakeSlurm("completing-long", STILL_COMPLETING), extraSbatchArgs: [], rayPort: 6379, setupCommands: [] },
+    { log: (m) => logs.push(m), stopWaitMs: 200 },
+  );
+  const job = await submittedJob(launcher, "4245");
+  await assert.rejects(job.cancel({ scheduledTimestampMs: Date.now() - JOB_STOP_LIMIT_MS - 60_000 }), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, ErrorType.failedAfterRetries);
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /still reports it COMPLETING/);
+    assert.match(err.message, /asked to stop for 61 min since this step was first scheduled/);
+    return true;
+  });
 });

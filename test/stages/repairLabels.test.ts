@@ -444,7 +444,8 @@ async function startImpossibleTokenPolicy(): Promise<{ url: string; close(): Pro
     }
     return addGenerationPrompt ? out + "<|im_start|>assistant\n" : out;
   };
-  const pieces = (text: string) => text.match(/\n|[^\S\n]+|\S+/g) ?? [];
+  // Special tokens whole, as a tokenizer's added tokens.
+  const pieces = (text: string) => text.match(/<\|[a-z_]+\|>|\n|[^\S\n]+|(?:(?!<\|[a-z_]+\|>)\S)+/g) ?? [];
   const idOf = (piece: string) => 100 + ([...piece].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 30000);
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -454,7 +455,7 @@ async function startImpossibleTokenPolicy(): Promise<{ url: string; close(): Pro
       const ps = pieces(render(body.messages as Json[], body.tools, body.add_generation_prompt !== false));
       const reply: Json =
         req.url === "/tokenize"
-          ? { count: ps.length, max_model_len: 32768, tokens: ps.map(idOf) }
+          ? { count: ps.length, max_model_len: 32768, tokens: ps.map(idOf), token_strs: body.return_token_strs ? ps : null }
           : {
               id: "x",
               object: "chat.completion",

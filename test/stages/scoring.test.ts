@@ -472,8 +472,15 @@ describe("score.perplexity against an endpoint that cannot score", () => {
           (reply.body as Record<string, unknown>).prompt_logprobs = [null, ...[2, 3, 4, 5].map((t) => ({ [t]: { logprob: -0.5 } }))];
         return reply;
       },
-      // The prompt renders as tokens 1 2 (3 with the generation prompt), the labelled conversation as 1 2 3 4 5.
-      { "/tokenize": (body) => ({ status: 200, body: { tokens: body.add_generation_prompt ? [1, 2, 3] : [1, 2, 3, 4, 5] } }) },
+      // The prompt renders as tokens 1 2 (3 with the generation prompt), the labelled conversation as 1 2 3 4 5, ending the turn with <|im_end|>.
+      {
+        "/tokenize": (body) => ({
+          status: 200,
+          body: body.add_generation_prompt
+            ? { tokens: [1, 2, 3] }
+            : { tokens: [1, 2, 3, 4, 5], token_strs: body.return_token_strs ? ["<|im_start|>", "user", "<|im_start|>", "ok", "<|im_end|>"] : null },
+        }),
+      },
     );
     return { server, state };
   }
@@ -502,6 +509,40 @@ describe("score.perplexity against an endpoint that cannot score", () => {
       await server.close();
     }
   });
+
+  it(
+    "an endpoint that scores labels but gives no chat logprobs fails on own_ppl alone, saying so and naming ownOutput: false",
+    { timeout: 60_000 },
+    async () => {
+      const campaignId = `ppl-noownlogprobs-${RUN}`;
+      await plant([plantedSample(campaignId, "Lima"), plantedSample(campaignId, "Oslo")]);
+      const { server, state } = await serverWithoutPromptLogprobs();
+      state.supportsPromptLogprobs = true;
+      try {
+        const ctx = context<StageConfigOf<"score.perplexity">>(campaignId, campaign({ name: "score.perplexity", ownOutput: true }, server.url));
+        // Before: "no sample succeeded; ... Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize, ..."
+        // with ownOutput: false in parentheses, though every label was scored and only own_ppl had failed.
+        await assert.rejects(runStage(scorePerplexityHandler, ctx), (err: Error) => {
+          assert.equal(err.name, "EveryItemFailedError");
+          assert.match(
+            err.message,
+            /^score\.perplexity: own-output scoring \(own_ppl, ownOutput: true\) failed for every sample, 2 of them for a reason that is not the sample's own, while the label perplexity \(label_ppl\) was scored for 2\. /,
+          );
+          assert.match(
+            err.message,
+            /The first: sample \S+-(Lima|Oslo): own_ppl: LLM policy \(toolloop-sim-policy\): the response has no choices\[0\]\.logprobs\.content/,
+          );
+          assert.match(err.message, /set `ownOutput: false` on this stage/);
+          assert.doesNotMatch(err.message, /no sample succeeded|prompt_logprobs and \/tokenize/);
+          return true;
+        });
+        assert.equal((await listSampleScores(db.db, { campaignId, iteration: 1 }, "label_ppl")).length, 2, "the label scores are kept");
+        assert.equal((await listSampleScores(db.db, { campaignId, iteration: 1 }, "own_ppl")).length, 0);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   it("succeeds with them counted when every sample failed for its own reason (no label)", { timeout: 60_000 }, async () => {
     const campaignId = `ppl-unlabelled-${RUN}`;

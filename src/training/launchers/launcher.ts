@@ -90,6 +90,14 @@ export class JobStopTimeoutError extends Error {
   override name = "JobStopTimeout";
 }
 
+/** The JobStopTimeoutError in err's cause chain, if any (a step may wrap the error it stopped on). */
+export function jobStopTimeoutIn(err: unknown): JobStopTimeoutError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof JobStopTimeoutError) return e;
+  }
+  return undefined;
+}
+
 /**
  * The scheduler could not be asked at all (Slurm's controller or Ray's dashboard unreachable, or no
  * answer in time): says nothing about the job, which runs on. Watching and cancelling wait for the

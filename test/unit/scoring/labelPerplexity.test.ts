@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { toOpenAiTool, type ChatMessage, type McpTool } from "../../../src/domain/types.js";
 import { LlmClient, LlmError } from "../../../src/llm/client.js";
 import {
+  endAtEndOfTurn,
   labelPerplexity,
   labelSpan,
   ownOutputPerplexity,
@@ -112,21 +113,32 @@ describe("promptLogprobsOf", () => {
 
 type Json = Record<string, unknown>;
 
-/** ChatML with Hermes tool calls, as Qwen-style templates render it. */
-function render(messages: Json[], tools: unknown, addGenerationPrompt: boolean): string {
-  let out = tools ? `<|im_start|>system\n# Tools ${JSON.stringify(tools)}<|im_end|>\n` : "";
+/**
+ * Chat templates of the scripted server: ChatML with Hermes tool calls (Qwen2.5: a newline after each
+ * `<|im_end|>`), Llama 3's (nothing after `<|eot_id|>`), and one that writes no end-of-turn token.
+ */
+type Template = "chatml" | "llama3" | "plain";
+function render(messages: Json[], tools: unknown, addGenerationPrompt: boolean, template: Template = "chatml"): string {
+  const open = (role: string) =>
+    template === "chatml" ? `<|im_start|>${role}\n` : template === "llama3" ? `<|start_header_id|>${role}<|end_header_id|>\n\n` : `### ${role}:\n`;
+  const close = template === "chatml" ? "<|im_end|>\n" : template === "llama3" ? "<|eot_id|>" : "\n\n";
+  let out = template === "llama3" ? "<|begin_of_text|>" : "";
+  if (tools) out += `${open("system")}# Tools ${JSON.stringify(tools)}${close}`;
   for (const m of messages) {
     const calls = ((m.tool_calls as Json[] | undefined) ?? []).map((c) => {
       const fn = c.function as Json;
       // vLLM parses the wire's JSON-string arguments before the template sees them.
       return `\n<tool_call>\n{"name": "${String(fn.name)}", "arguments": ${JSON.stringify(JSON.parse(String(fn.arguments)))}}\n</tool_call>`;
     });
-    out += `<|im_start|>${String(m.role)}\n${typeof m.content === "string" ? m.content : ""}${calls.join("")}<|im_end|>\n`;
+    out += `${open(String(m.role))}${typeof m.content === "string" ? m.content : ""}${calls.join("")}${close}`;
   }
-  return addGenerationPrompt ? out + "<|im_start|>assistant\n" : out;
+  return addGenerationPrompt ? out + open("assistant") : out;
 }
-/** One token per newline, per run of other spaces, per run of non-space characters: a turn boundary is a token boundary. */
-const pieces = (text: string) => text.match(/\n|[^\S\n]+|\S+/g) ?? [];
+/**
+ * One token per special token (`<|...|>`, whole, as a tokenizer's added tokens), per newline, per run
+ * of other spaces, per run of other non-space characters: a turn boundary is a token boundary.
+ */
+const pieces = (text: string) => text.match(/<\|[a-z_]+\|>|\n|[^\S\n]+|(?:(?!<\|[a-z_]+\|>)\S)+/g) ?? [];
 const idOf = (piece: string) => 100 + ([...piece].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 30000);
 
 interface Scripted {
@@ -135,7 +147,9 @@ interface Scripted {
   close(): Promise<void>;
 }
 
-async function startScripted(opts: { chatRendersDifferently?: boolean; withoutPromptLogprobs?: boolean } = {}): Promise<Scripted> {
+async function startScripted(
+  opts: { chatRendersDifferently?: boolean; withoutPromptLogprobs?: boolean; template?: Template; withoutTokenStrs?: boolean; tokenStrsShort?: boolean } = {},
+): Promise<Scripted> {
   const bodies: { path: string; body: Json }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -147,14 +161,16 @@ async function startScripted(opts: { chatRendersDifferently?: boolean; withoutPr
       const messages = body.messages as Json[];
       let reply: Json;
       if (path === "/tokenize") {
-        const toks = pieces(render(messages, body.tools, body.add_generation_prompt !== false)).map(idOf);
-        reply = { count: toks.length, max_model_len: 32768, tokens: toks, token_strs: null };
+        const ps = pieces(render(messages, body.tools, body.add_generation_prompt !== false, opts.template));
+        // vLLM 0.9.1 and later: the token strings when asked for, null otherwise.
+        const strs = body.return_token_strs === true && !opts.withoutTokenStrs ? (opts.tokenStrsShort ? ps.slice(1) : ps) : null;
+        reply = { count: ps.length, max_model_len: 32768, tokens: ps.map(idOf), token_strs: strs };
       } else {
-        const text = render(messages, body.tools, body.add_generation_prompt !== false) + (opts.chatRendersDifferently ? " extra" : "");
+        const text = render(messages, body.tools, body.add_generation_prompt !== false, opts.template) + (opts.chatRendersDifferently ? " extra" : "");
         const ps = pieces(text);
-        const promptLogprobs = ps.map((p, i) =>
-          i === 0 ? null : { [String(idOf(p))]: { logprob: p.includes("BAD") ? -4 : -0.25, rank: 1, decoded_token: p } },
-        );
+        // As a real model: the template's newline after an end-of-turn token is near certain.
+        const logprobOf = (p: string, i: number) => (p === "\n" && ps[i - 1] === "<|im_end|>" ? -0.001 : p.includes("BAD") ? -4 : -0.25);
+        const promptLogprobs = ps.map((p, i) => (i === 0 ? null : { [String(idOf(p))]: { logprob: logprobOf(p, i), rank: 1, decoded_token: p } }));
         const generated = ["I", " will", " call"];
         reply = {
           id: "x",
@@ -203,8 +219,11 @@ describe("perplexityOfAnswer against a vLLM-shaped server", () => {
     const full = render([...prompt, { role: "assistant", content: null, tool_calls: [call("Paris")] }] as unknown as Json[], [toOpenAiTool(tool)], false);
     const withoutText = render(prompt as unknown as Json[], [toOpenAiTool(tool)], true);
     assert.equal(r.span[0], pieces(withoutText).length);
-    assert.equal(r.span[1], pieces(full).length);
-    assert.equal(pieces(full).slice(r.span[0]).join(""), `\n<tool_call>\n{"name": "get_weather", "arguments": {"city":"Paris"}}\n</tool_call><|im_end|>\n`);
+    assert.equal(r.span[1], pieces(full).length - 1, "the span ends at <|im_end|>, before the template's newline");
+    assert.equal(
+      pieces(full).slice(r.span[0], r.span[1]).join(""),
+      `\n<tool_call>\n{"name": "get_weather", "arguments": {"city":"Paris"}}\n</tool_call><|im_end|>`,
+    );
     assert.equal(r.tokens, r.span[1] - r.span[0]);
     assert.ok(Math.abs(r.meanLogprob - -0.25) < 1e-12);
     assert.ok(Math.abs(r.perplexity - Math.exp(0.25)) < 1e-12);
@@ -216,6 +235,14 @@ describe("perplexityOfAnswer against a vLLM-shaped server", () => {
       "/tokenize at the server root, with and without the generation prompt",
     );
     assert.ok(tokenize.every((b) => Array.isArray(b.body.tools) && b.body.continue_final_message === false));
+    assert.deepEqual(
+      tokenize.map((b) => [b.body.add_generation_prompt, b.body.return_token_strs === true]).sort(),
+      [
+        [false, true],
+        [true, false],
+      ],
+      "token strings asked for the labelled conversation only",
+    );
     const chat = server.bodies.find((b) => b.path === "/v1/chat/completions")!.body;
     assert.equal(chat.max_tokens, 1);
     assert.equal(chat.temperature, 0);
@@ -245,6 +272,98 @@ describe("perplexityOfAnswer against a vLLM-shaped server", () => {
     const chat = server.bodies.at(-1)!.body;
     assert.equal(chat.logprobs, true);
     assert.equal((chat.messages as Json[]).length, 2, "the label is not sent");
+  });
+});
+
+describe("the label span ends at the template's end-of-turn token", () => {
+  const short = { content: "Sunny." };
+  const long = { content: "It is sunny and warm in Paris today, with a light breeze from the west and no rain expected." };
+
+  it("ChatML: the newline after <|im_end|> is left out, so a label's length does not move its perplexity", async () => {
+    // Before: the span ended with <|im_end|>\n, and the near-certain newline (-0.001) pulled the short
+    // label's mean logprob to -0.167 and the long one's to -0.238: every label token at -0.25, yet the
+    // short label ranked as the more likely one.
+    const server = await startScripted();
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      const a = await perplexityOfAnswer(client, { prompt, label: short, tools: [] });
+      const b = await perplexityOfAnswer(client, { prompt, label: long, tools: [] });
+      for (const r of [a, b]) {
+        assert.ok(Math.abs(r.meanLogprob - -0.25) < 1e-12, `mean logprob ${r.meanLogprob} over ${r.tokens} tokens`);
+        assert.equal(r.endOfTurn, "<|im_end|>");
+      }
+      assert.equal(a.perplexity, b.perplexity);
+      assert.equal(a.tokens, 2, "Sunny. and <|im_end|>");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("Llama 3: the span already ends with <|eot_id|> (nothing follows it) and is kept whole", async () => {
+    const server = await startScripted({ template: "llama3" });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      const r = await perplexityOfAnswer(client, { prompt, label: { content: null, tool_calls: [call("Paris")] }, tools: [tool] });
+      const full = pieces(
+        render([...prompt, { role: "assistant", content: null, tool_calls: [call("Paris")] }] as unknown as Json[], [toOpenAiTool(tool)], false, "llama3"),
+      );
+      assert.equal(r.span[1], full.length);
+      assert.equal(full[r.span[1] - 1], "<|eot_id|>");
+      assert.equal(r.endOfTurn, "<|eot_id|>");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a template without an end-of-turn token keeps the whole rendered turn", async () => {
+    const server = await startScripted({ template: "plain" });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      const r = await perplexityOfAnswer(client, { prompt, label: short, tools: [] });
+      const full = pieces(render([...prompt, { role: "assistant", content: "Sunny." }] as unknown as Json[], undefined, false, "plain"));
+      assert.equal(r.span[1], full.length);
+      assert.equal(r.endOfTurn, null);
+      assert.deepEqual(full.slice(r.span[0]), ["Sunny.", "\n", "\n"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a /tokenize without token_strs (vLLM before 0.9.1) fails as a bad response naming them", async () => {
+    const server = await startScripted({ withoutTokenStrs: true });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      await assert.rejects(
+        perplexityOfAnswer(client, { prompt, label: short, tools: [] }),
+        (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && isSampleFailure(e) && /no token_strs .*vLLM 0\.9\.1/.test(e.message),
+      );
+      assert.equal(server.bodies.filter((b) => b.path === "/v1/chat/completions").length, 0, "no chat request is spent on it");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("token_strs that do not match the tokens one for one are a bad response", async () => {
+    const server = await startScripted({ tokenStrsShort: true });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      await assert.rejects(
+        perplexityOfAnswer(client, { prompt, label: short, tools: [] }),
+        (e: unknown) => e instanceof LlmError && /token_strs for \d+ tokens/.test(e.message),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("endAtEndOfTurn cuts after the last end-of-turn token of the span, whatever the label's text holds", () => {
+    const strs = ["<|im_start|>", "assistant", "\n", "say", "<|im_end|>", "literally", "<|im_end|>", "\n"];
+    assert.deepEqual(endAtEndOfTurn([3, 8], strs), { span: [3, 7], endOfTurn: "<|im_end|>" });
+    // Only the span is searched: an end-of-turn token before it is an earlier turn's.
+    assert.deepEqual(endAtEndOfTurn([5, 6], strs), { span: [5, 6], endOfTurn: null });
+    assert.deepEqual(endAtEndOfTurn([0, 2], ["Hi", "</s>"]), { span: [0, 2], endOfTurn: "</s>" });
+    assert.deepEqual(endAtEndOfTurn([0, 3], ["Hi", "<end_of_turn>", "\n"]), { span: [0, 2], endOfTurn: "<end_of_turn>" });
+    assert.throws(() => endAtEndOfTurn([0, 3], ["a", "b"]), /2 token strings for a label span ending at token 3/);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import type { StageConfigOf } from "../../specs.js";
 import { scoreValues } from "../../../db/repos/scores.js";
-import { failIfNothingSucceeded, type StageHandler } from "../../../framework/stage.js";
+import { EveryItemFailedError, failIfNothingSucceeded, type StageHandler } from "../../../framework/stage.js";
 import { labelPerplexity, ownOutputPerplexity } from "../../../scoring/labelPerplexity.js";
 import { distribution, halfDisagreement } from "../../../scoring/summary.js";
 import { runScoringBatch, type MetricScorer, type ScoringProgress } from "../scoringBatch.js";
@@ -20,7 +20,7 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
     const policy = ctx.llm("policy");
     const labelPpl: MetricScorer = async (sample, signal) => {
       const r = await labelPerplexity(policy, sample, { signal });
-      return { value: r.perplexity, details: { tokens: r.tokens, meanLogprob: r.meanLogprob, span: r.span } };
+      return { value: r.perplexity, details: { tokens: r.tokens, meanLogprob: r.meanLogprob, span: r.span, endOfTurn: r.endOfTurn } };
     };
     const ownPpl: MetricScorer = async (sample, signal) => {
       const r = await ownOutputPerplexity(policy, sample, { signal });
@@ -38,13 +38,24 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
     // as scored: a batch's own `scored` is only what its last attempt added (the rest it `skipped`).
     const scored = own ? [...label.keys()].filter((id) => own.has(id)).length : label.size;
     const items = sum("items");
+    const failedByEndpoint = sum("failedByEndpoint");
+    if (own && scored === 0 && label.size > 0 && failedByEndpoint > 0) {
+      // The labels were scored: "no sample succeeded" and a check of prompt_logprobs and /tokenize would send the operator to what works.
+      throw new EveryItemFailedError(
+        `score.perplexity: own-output scoring (own_ppl, ownOutput: true) failed for every sample, ${failedByEndpoint} of them for a reason that is not the sample's own, ` +
+          `while the label perplexity (label_ppl) was scored for ${label.size}. The first: ${notes?.firstFailures[0] ?? "(not recorded)"}. ` +
+          "own_ppl needs the policy endpoint to return the logprobs of the tokens it generates (chat completions with `logprobs: true`, read from choices[0].logprobs.content). " +
+          "Fix the endpoint, then retry the stage (only own_ppl is asked again); or, to score label_ppl alone, set `ownOutput: false` on this stage " +
+          "(a config fix: abort, then `campaign start --config <file> --id <id> --config-version`; the stored label_ppl scores are kept)",
+      );
+    }
     failIfNothingSucceeded("score.perplexity", {
       succeeded: scored,
       failed: Math.max(0, items - scored),
-      failedByEndpoint: sum("failedByEndpoint"),
+      failedByEndpoint,
       firstFailures: notes?.firstFailures ?? [],
       check:
-        "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize, and its chat template must render the generation prompt as the start of the assistant turn" +
+        "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize (with return_token_strs, vLLM 0.9.1 or later), and its chat template must render the generation prompt as the start of the assistant turn" +
         (ctx.stage.ownOutput ? " (own_ppl also needs chat logprobs; ownOutput: false leaves it out)" : ""),
     });
     return {
