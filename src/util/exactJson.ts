@@ -25,11 +25,12 @@ const exactNumber = (digits: string): unknown => (isInteger(digits) && !isSafeNu
 
 /**
  * JSON.parse, except that integers a double cannot hold are bigints (exact). Throws SyntaxError on
- * malformed text; a key given twice keeps its last value, as with JSON.parse.
+ * malformed text; a key given twice keeps its last value, as with JSON.parse. A reviver is applied as
+ * JSON.parse applies it.
  */
-export function parseJsonExact(text: string): unknown {
-  if (!MAYBE_UNSAFE.test(text)) return JSON.parse(text);
-  return parse(text, null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
+export function parseJsonExact(text: string, reviver?: (key: string, value: unknown) => unknown): unknown {
+  if (!MAYBE_UNSAFE.test(text)) return JSON.parse(text, reviver);
+  return parse(text, reviver ?? null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
 }
 
 /** A number literal in the text that JSON.parse reads otherwise than json.loads: 16+ digits, or a float that may be integral (`2.0`, `2.`, `1e3`). */
