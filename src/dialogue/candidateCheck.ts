@@ -13,6 +13,7 @@
  */
 import type { ChatMessage, McpTool } from "../domain/types.js";
 import { MAX_ARGUMENT_DEPTH } from "../jsonSchema/keywords.js";
+import { parseJsonExact } from "../util/exactJson.js";
 import { canonicalJson } from "../util/ids.js";
 import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 import { argumentProblems } from "../verification/argumentValidator.js";
@@ -81,8 +82,8 @@ export function checkCandidate(message: AssistantMessage, tools: readonly McpToo
     }
     let args: unknown;
     try {
-      // Checked against the tool's schema only: integers as doubles (exact below 2^53; a bound past it is checked to a double's precision). The candidate's text is kept as it is.
-      args = JSON.parse(c.function.arguments);
+      // Integers a double cannot hold stay exact (bigints), as in verify.rules. The candidate's text is kept as it is.
+      args = parseJsonExact(c.function.arguments);
     } catch (err) {
       problems.push(`${where}: arguments are not valid JSON (${(err as Error).message})`);
       return;

@@ -40,6 +40,7 @@ import type { ChatMessage } from "../domain/types.js";
 import { isContextLengthError, LlmError } from "../llm/errors.js";
 import { seedFrom } from "../util/ids.js";
 import { nulFreeStrings } from "../util/nulFree.js";
+import { parseJsonExact } from "../util/exactJson.js";
 import { SeededRandom } from "../util/random.js";
 import { needShares } from "./draws.js";
 import {
@@ -111,13 +112,12 @@ const userAnswerSchema = userTurnSchema.refine((u) => u.action === "done" || u.m
 
 /**
  * The call's arguments as stored with its execution record (jsonb: an escaped NUL in them becomes
- * U+FFFD) and sent to the tool server: integers as doubles (JSON.parse; the jsonb write is
- * JSON.stringify, which takes no bigint), so one above 2^53 reaches the simulated tool rounded. The
- * label is the assistant message, whose arguments text is stored as the model wrote it.
+ * U+FFFD) and sent to the tool server, with the integers the model wrote: one a double cannot hold
+ * (an order id of 20 digits) is a bigint, so the simulated tool is asked about the label's order.
  */
 function parseArguments(raw: string): unknown {
   try {
-    return JSON.parse(raw, nulFreeStrings);
+    return parseJsonExact(raw, nulFreeStrings);
   } catch {
     return raw;
   }

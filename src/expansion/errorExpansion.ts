@@ -16,6 +16,7 @@ import { toOpenAiTool } from "../domain/types.js";
 import type { LlmClient } from "../llm/client.js";
 import { decodeToolCalls, labelOf } from "../matching/labelAgreement.js";
 import { answerAsToolAgent } from "../synthesis/singleTurn.js";
+import { parseJsonAsPython, stringifyJsonExact } from "../util/exactJson.js";
 import { seedFrom, sha256Hex } from "../util/ids.js";
 import { SeededRandom } from "../util/random.js";
 import type { Complexity } from "./variationDefaults.js";
@@ -49,7 +50,11 @@ export class ExpansionSeedError extends Error {
   override name = "ExpansionSeedError";
 }
 
-/** The seed's user query and its label's calls (arguments as objects), as the protocol sends them. */
+/**
+ * The seed's user query and its label's calls (arguments as objects), as the protocol sends them: read
+ * as Python reads them (src/util/exactJson.ts), so the query writer sees the label's values as written
+ * (an order id of 20 digits exactly, `2.0` a float) and the expansion asks about the seed's order.
+ */
 export function seedCase(messages: readonly ChatMessage[]): { query: string; calls: { name: string; arguments: Record<string, unknown> }[] } {
   const query = messages
     .filter((m) => m.role === "user")
@@ -57,7 +62,7 @@ export function seedCase(messages: readonly ChatMessage[]): { query: string; cal
     .join("\n");
   const label = labelOf(messages);
   if (!label) throw new ExpansionSeedError("the seed has no assistant answer (label)");
-  const decoded = decodeToolCalls(label.tool_calls);
+  const decoded = decodeToolCalls(label.tool_calls, parseJsonAsPython);
   if ("badCall" in decoded) throw new ExpansionSeedError(`the seed's label cannot be read: ${decoded.message}`);
   return { query, calls: decoded.calls.map((c) => ({ name: c.name, arguments: c.args })) };
 }
@@ -77,7 +82,7 @@ export function expansionMessages(p: { tools: readonly McpTool[]; seed: ReturnTy
   const block = { tools: p.tools.map(toOpenAiTool), seed: p.seed, variation: p.variation };
   return [
     { role: "system", content: SYSTEM_PROMPT },
-    { role: "user", content: "Seed and variation:\n```json\n" + JSON.stringify(block, null, 1) + "\n```" },
+    { role: "user", content: "Seed and variation:\n```json\n" + stringifyJsonExact(block, 1) + "\n```" },
   ];
 }
 

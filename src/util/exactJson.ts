@@ -25,11 +25,12 @@ const exactNumber = (digits: string): unknown => (isInteger(digits) && !isSafeNu
 
 /**
  * JSON.parse, except that integers a double cannot hold are bigints (exact). Throws SyntaxError on
- * malformed text; a key given twice keeps its last value, as with JSON.parse.
+ * malformed text; a key given twice keeps its last value, as with JSON.parse. A reviver is applied as
+ * JSON.parse applies it.
  */
-export function parseJsonExact(text: string): unknown {
-  if (!MAYBE_UNSAFE.test(text)) return JSON.parse(text);
-  return parse(text, null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
+export function parseJsonExact(text: string, reviver?: (key: string, value: unknown) => unknown): unknown {
+  if (!MAYBE_UNSAFE.test(text)) return JSON.parse(text, reviver);
+  return parse(text, reviver ?? null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
 }
 
 /** A number literal in the text that JSON.parse reads otherwise than json.loads: 16+ digits, or a float that may be integral (`2.0`, `2.`, `1e3`). */
@@ -51,6 +52,118 @@ const pythonNumber = (digits: string): unknown => {
 export function parseJsonAsPython(text: string): unknown {
   if (!MAYBE_NOT_AS_PYTHON.test(text)) return JSON.parse(text);
   return parse(text, null, { parseNumber: pythonNumber, onDuplicateKey: ({ newValue }) => newValue });
+}
+
+/** An integer-like object key ("2", "10"), which a JavaScript object enumerates before the others. */
+const INTEGER_LIKE_KEY = /"(?:0|[1-9][0-9]*)"\s*:/;
+
+/**
+ * parseJsonAsPython, with each object's keys in the text's order as a Python dict keeps them, for
+ * values written again in that order (pythonJsonDumps): where the text has an integer-like key, every
+ * object is a Map (a key given twice keeps its first place and its last value, as in a dict); elsewhere
+ * objects are plain, their order already the text's. SyntaxError on malformed text, NaN refused.
+ */
+export function parseJsonAsPythonInOrder(text: string): unknown {
+  if (!INTEGER_LIKE_KEY.test(text)) return parseJsonAsPython(text);
+  return new OrderedJsonReader(text).whole();
+}
+
+const NUMBER_TOKEN = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+// eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in a string
+const STRING_TOKEN = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+
+/** A JSON reader whose objects are Maps; numbers as parseJsonAsPython reads them, strings as JSON.parse does. */
+class OrderedJsonReader {
+  private i = 0;
+  constructor(private readonly text: string) {}
+
+  whole(): unknown {
+    const v = this.value();
+    this.space();
+    if (this.i < this.text.length) this.fail("unexpected data after the value");
+    return v;
+  }
+
+  /** The token `sticky` matches at the current position, if any. */
+  private match(sticky: RegExp): string | undefined {
+    sticky.lastIndex = this.i;
+    return sticky.exec(this.text)?.[0];
+  }
+
+  private fail(what: string): never {
+    throw new SyntaxError(`${what} at position ${this.i}`);
+  }
+
+  private space(): void {
+    while (this.i < this.text.length && " \t\n\r".includes(this.text[this.i]!)) this.i++;
+  }
+
+  private value(): unknown {
+    this.space();
+    const c = this.text[this.i];
+    if (c === "{") return this.object();
+    if (c === "[") return this.array();
+    if (c === '"') return this.string();
+    for (const [word, v] of [
+      ["true", true],
+      ["false", false],
+      ["null", null],
+    ] as const)
+      if (this.text.startsWith(word, this.i)) {
+        this.i += word.length;
+        return v;
+      }
+    const m = this.match(NUMBER_TOKEN);
+    if (!m) this.fail("expected a JSON value");
+    this.i += m.length;
+    return pythonNumber(m);
+  }
+
+  private string(): string {
+    const m = this.match(STRING_TOKEN);
+    if (!m) this.fail("malformed string");
+    this.i += m.length;
+    return JSON.parse(m) as string;
+  }
+
+  private array(): unknown[] {
+    this.i++;
+    const out: unknown[] = [];
+    this.space();
+    if (this.text[this.i] === "]") {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value());
+      this.space();
+      const c = this.text[this.i++];
+      if (c === "]") return out;
+      if (c !== ",") this.fail("expected , or ]");
+    }
+  }
+
+  private object(): Map<string, unknown> {
+    this.i++;
+    const out = new Map<string, unknown>();
+    this.space();
+    if (this.text[this.i] === "}") {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.space();
+      if (this.text[this.i] !== '"') this.fail("expected a key");
+      const key = this.string();
+      this.space();
+      if (this.text[this.i++] !== ":") this.fail("expected :");
+      out.set(key, this.value());
+      this.space();
+      const c = this.text[this.i++];
+      if (c === "}") return out;
+      if (c !== ",") this.fail("expected , or }");
+    }
+  }
 }
 
 const PY_FLOAT_TEXT: NumberStringifier[] = [

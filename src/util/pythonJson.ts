@@ -8,8 +8,9 @@ import { PyFloat } from "../matching/pyValue.js";
  * undefined are left out, as JSON.stringify leaves them out.
  *
  * A float with an integral value is written as one when it is a PyFloat (`2.0`; parseJsonAsPython
- * in src/util/exactJson.ts reads one so); JSON.parse has already made the int 2 of it. Integer-like
- * keys ("2", "10") come first in ascending order (a JS object's order), which this cannot undo.
+ * in src/util/exactJson.ts reads one so); JSON.parse has already made the int 2 of it. A plain
+ * object's integer-like keys ("2", "10") come first in ascending order (a JS object's order); a Map
+ * (parseJsonAsPythonInOrder) is written in its own order, as a Python dict.
  */
 export function pythonJsonDumps(value: unknown): string {
   if (value === null || value === undefined) return "null";
@@ -17,6 +18,11 @@ export function pythonJsonDumps(value: unknown): string {
   if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === "function" ? "null" : pythonJsonDumps(v))).join(", ")}]`;
   if (value instanceof PyFloat) return pythonFloat(value.value);
+  if (value instanceof Map)
+    return `{${[...(value as Map<unknown, unknown>).entries()]
+      .filter(([, v]) => v !== undefined && typeof v !== "function")
+      .map(([k, v]) => `${JSON.stringify(String(k))}: ${pythonJsonDumps(v)}`)
+      .join(", ")}}`;
   if (typeof value === "object") {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === "function") return pythonJsonDumps((toJSON as () => unknown).call(value));

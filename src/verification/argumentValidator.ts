@@ -2,6 +2,15 @@
  * Validates a call's parsed arguments against its tool's input schema and says what is wrong in the
  * caller's terms (`argument "filters.max_price": must be number`). Compiled validators are cached by the
  * tool's content hash: a campaign offers the same few hundred tools across many thousands of samples.
+ *
+ * Arguments read with parseJsonExact may hold bigints (an order id of 20 digits). Ajv knows numbers
+ * only, so it validates a copy with each bigint as the nearest double, and the schema's numeric bounds,
+ * `enum` and `const` are checked again on the exact integer where one stands, as Python compares an int
+ * (EXACT_KEYWORD, added to every schema node with such a keyword): 12345678901234567001 is over a
+ * `maximum` of 12345678901234567000 though both are one double. A schema number is taken as its JSON
+ * text states it (what the model and every Python reader of the tool see). Ajv's own verdict on those
+ * keywords is dropped for a bigint, except inside anyOf/oneOf/not/if, where a double's `exclusive*` or
+ * `multipleOf` verdict still decides the branch.
  */
 import type { McpTool } from "../domain/types.js";
 import { toolHash } from "../tools/hash.js";
@@ -13,7 +22,26 @@ export const VALIDATOR_CACHE_CAPACITY = 2048;
 
 type Compiled = { ok: true; schema: Record<string, unknown>; validate: ValidateFunction } | { ok: false; error: string };
 
+/** The keyword that checks a bigint against its node's numeric keywords (the name keeps it apart from a tool's own). */
+const EXACT_KEYWORD = "x-toolloop-exact-integer";
+const NUMERIC_KEYWORDS = ["maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf", "enum", "const"] as const;
+
+/** The bigints of the arguments being validated, by Ajv instancePath; set only for the synchronous validate call. */
+let exactIntegers: Map<string, bigint> | undefined;
+
 const ajv = createAjv();
+ajv.addKeyword({
+  keyword: EXACT_KEYWORD,
+  schemaType: "boolean",
+  errors: true,
+  validate: function checkExact(this: unknown, _on: boolean, _data: unknown, parentSchema?: unknown, cxt?: { instancePath: string }): boolean {
+    const exact = exactIntegers?.get(cxt?.instancePath ?? "");
+    if (exact === undefined || !isPlainObject(parentSchema)) return true;
+    const errors = exactIntegerErrors(exact, parentSchema);
+    (checkExact as { errors?: Partial<ErrorObject>[] }).errors = errors;
+    return errors.length === 0;
+  },
+});
 const stats = { hits: 0, misses: 0 };
 // Evicting must also drop Ajv's own reference, or its internal cache would keep every schema alive.
 const cache = new LruCache<string, Compiled>(VALIDATOR_CACHE_CAPACITY, (_key, entry) => {
@@ -55,6 +83,8 @@ function closeObjects(node: unknown, insideCombinator = false, depth = 0): unkno
     const map = out[k];
     if (isPlainObject(map)) out[k] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, closeObjects(sub, false, depth + 1)]));
   }
+  if (NUMERIC_KEYWORDS.some((k) => Object.hasOwn(out, k))) out[EXACT_KEYWORD] = true;
+  else delete out[EXACT_KEYWORD];
   const combined = COMBINATOR_KEYS.some((k) => k in out);
   const open = out.additionalProperties === undefined || out.additionalProperties === true;
   if (isPlainObject(out.properties) && open && !combined && !insideCombinator) out.additionalProperties = false;
@@ -94,6 +124,77 @@ function compile(tool: McpTool): Compiled {
   return entry;
 }
 
+/**
+ * A schema number as Python reads the tool's JSON text: an integral double past 2^53 is written as
+ * digits (12345678901234567000, though the double is ...7168) and read back as that int; the rest are
+ * compared as they are (JavaScript compares a bigint with a number exactly, as Python an int with a float).
+ */
+function schemaNumber(n: number): number | bigint {
+  return Number.isInteger(n) && !Number.isSafeInteger(n) && Math.abs(n) < 1e21 ? BigInt(String(n)) : n;
+}
+
+/** Ajv's errors for the numeric keywords of `schema` that the exact integer `x` breaks. */
+function exactIntegerErrors(x: bigint, schema: Record<string, unknown>): Partial<ErrorObject>[] {
+  const errors: Partial<ErrorObject>[] = [];
+  const bound = (keyword: string, comparison: string, holds: (limit: number | bigint) => boolean) => {
+    const limit = schema[keyword];
+    if (typeof limit === "number" && !holds(schemaNumber(limit)))
+      errors.push({ keyword, params: { comparison, limit }, message: `must be ${comparison} ${limit}` });
+  };
+  bound("maximum", "<=", (l) => x <= l);
+  bound("minimum", ">=", (l) => x >= l);
+  bound("exclusiveMaximum", "<", (l) => x < l);
+  bound("exclusiveMinimum", ">", (l) => x > l);
+  const step = schema.multipleOf;
+  // A fractional step is checked as Ajv checks it, on the double.
+  if (typeof step === "number" && Number.isInteger(step) && step > 0 && x % BigInt(schemaNumber(step)) !== 0n)
+    errors.push({ keyword: "multipleOf", params: { multipleOf: step }, message: `must be multiple of ${step}` });
+  const equals = (v: unknown) => typeof v === "number" && x == schemaNumber(v);
+  if (Object.hasOwn(schema, "const") && !equals(schema.const))
+    errors.push({ keyword: "const", params: { allowedValue: schema.const }, message: "must be equal to constant" });
+  if (Array.isArray(schema.enum) && !schema.enum.some(equals))
+    errors.push({ keyword: "enum", params: { allowedValues: schema.enum }, message: "must be equal to one of the allowed values" });
+  return errors;
+}
+
+/** `value` with every bigint as the nearest double, for Ajv; `found` gets each bigint by its instancePath. */
+function withDoubles(value: unknown, path: string, found: Map<string, bigint>): unknown {
+  if (typeof value === "bigint") {
+    found.set(path, value);
+    return Number(value);
+  }
+  if (Array.isArray(value)) return value.map((v, i) => withDoubles(v, `${path}/${i}`, found));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      Object.defineProperty(out, k, {
+        value: withDoubles(v, `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`, found),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    return out;
+  }
+  return value;
+}
+
+function holdsBigint(v: unknown): boolean {
+  if (typeof v === "bigint") return true;
+  if (Array.isArray(v)) return v.some(holdsBigint);
+  if (isPlainObject(v)) return Object.values(v).some(holdsBigint);
+  return false;
+}
+
+/** Where the exact check stands in for Ajv's: a numeric keyword on a bigint, outside the branches of anyOf/oneOf/not/if. */
+function supersededByExactCheck(e: ErrorObject, exact: Map<string, bigint>): boolean {
+  return (
+    (NUMERIC_KEYWORDS as readonly string[]).includes(e.keyword) &&
+    exact.has(e.instancePath) &&
+    !e.schemaPath.endsWith(`/${EXACT_KEYWORD}`) &&
+    !/\/(anyOf|oneOf|not|if|then|else)(\/|$)/.test(e.schemaPath)
+  );
+}
+
 /** `/filters/max_price` -> `filters.max_price`; `/tags/0` -> `tags[0]`. */
 export function argumentPath(instancePath: string, child?: string): string {
   const parts =
@@ -130,6 +231,7 @@ function describeError(e: ErrorObject): string | undefined {
 /**
  * Every problem with `args` for `tool`, without the `call[i] name: ` prefix. Top-level required and
  * unknown arguments are checked here directly; nested ones come from Ajv with the same wording.
+ * `args` as parseJsonExact reads them: a bigint is checked exactly against the schema's numbers.
  */
 export function argumentProblems(tool: McpTool, args: Record<string, unknown>): string[] {
   const problems: string[] = [];
@@ -141,10 +243,20 @@ export function argumentProblems(tool: McpTool, args: Record<string, unknown>): 
 
   const compiled = compile(tool);
   if (!compiled.ok) return [...problems, `tool schema does not compile (${compiled.error})`];
-  if (compiled.validate(args)) return problems;
+  const exact = new Map<string, bigint>();
+  const data = holdsBigint(args) ? withDoubles(args, "", exact) : args;
+  let valid: boolean;
+  exactIntegers = exact.size > 0 ? exact : undefined;
+  try {
+    valid = compiled.validate(data);
+  } finally {
+    exactIntegers = undefined;
+  }
+  if (valid) return problems;
   for (const e of compiled.validate.errors ?? []) {
     // Already reported above, with the same message.
     if (e.instancePath === "" && (e.keyword === "required" || e.keyword === "additionalProperties")) continue;
+    if (exact.size > 0 && supersededByExactCheck(e, exact)) continue;
     const message = describeError(e);
     if (message !== undefined && !problems.includes(message)) problems.push(message);
   }

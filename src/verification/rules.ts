@@ -12,6 +12,7 @@
  * asked again), so repeated calls are only flagged within one assistant message.
  */
 import type { ChatMessage, McpTool, SampleKind, ToolCall, Verdict } from "../domain/types.js";
+import { parseJsonExact } from "../util/exactJson.js";
 import { canonicalJson } from "../util/ids.js";
 import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 import { argumentProblems } from "./argumentValidator.js";
@@ -216,8 +217,8 @@ function checkCall(
   }
   let args: unknown;
   try {
-    // Checked only (the label's text is stored as written): integers as doubles, so a schema bound past 2^53 is checked to a double's precision.
-    args = JSON.parse(rawArgs);
+    // Integers a double cannot hold stay exact (bigints): two order ids one apart are two calls, and a schema bound is checked as Python would.
+    args = parseJsonExact(rawArgs);
   } catch (err) {
     reasons.push(`${label}: arguments are not valid JSON (${(err as Error).message})`);
     return;

@@ -17,6 +17,7 @@ import type {
   ToolExecutionRecord,
 } from "../../dialogue/types.js";
 import type { Db } from "../client.js";
+import { parseJsonExact, stringifyJsonExact } from "../../util/exactJson.js";
 import { dialogues, dialogueTurns, toolExecutions } from "../schema.js";
 
 export class PostgresDialogueStore implements DialogueStore {
@@ -73,11 +74,11 @@ export class PostgresDialogueStore implements DialogueStore {
   async callStarted(rec: Omit<ToolExecutionRecord, "status" | "result">): Promise<ToolExecutionRecord> {
     const created = await this.db
       .insert(toolExecutions)
-      .values({ dialogueId: rec.dialogueId, callId: rec.callId, name: rec.name, arguments: rec.arguments ?? {}, status: "started" })
+      .values({ dialogueId: rec.dialogueId, callId: rec.callId, name: rec.name, arguments: exactJsonb(rec.arguments ?? {}), status: "started" })
       .onConflictDoNothing()
       .returning({ callId: toolExecutions.callId });
     const [row] = await this.db
-      .select()
+      .select(executionColumns)
       .from(toolExecutions)
       .where(and(eq(toolExecutions.dialogueId, rec.dialogueId), eq(toolExecutions.callId, rec.callId)));
     if (!row) throw new Error(`tool call ${rec.dialogueId} ${rec.callId} was not stored`);
@@ -137,12 +138,35 @@ export async function dialogueToolsOf(db: Db, ids: readonly string[]): Promise<M
   return out;
 }
 
-function toRecord(row: typeof toolExecutions.$inferSelect): ToolExecutionRecord {
+/**
+ * A call's arguments in and out of jsonb with every digit: they may hold a bigint (an order id of 20
+ * digits, src/util/exactJson.ts). jsonb keeps a number's digits, but drizzle writes a value with
+ * JSON.stringify (which throws on a bigint) and the driver reads jsonb with JSON.parse (which rounds
+ * it to a double), so the text is written and read here.
+ */
+const exactJsonb = (value: unknown) => sql`${stringifyJsonExact(value)}::jsonb`;
+const executionColumns = {
+  dialogueId: toolExecutions.dialogueId,
+  callId: toolExecutions.callId,
+  name: toolExecutions.name,
+  argumentsText: sql<string>`${toolExecutions.arguments}::text`,
+  status: toolExecutions.status,
+  result: toolExecutions.result,
+};
+
+function toRecord(row: {
+  dialogueId: string;
+  callId: string;
+  name: string;
+  argumentsText: string;
+  status: ToolExecutionRecord["status"];
+  result: ToolResult | null;
+}): ToolExecutionRecord {
   return {
     dialogueId: row.dialogueId,
     callId: row.callId,
     name: row.name,
-    arguments: row.arguments,
+    arguments: parseJsonExact(row.argumentsText),
     status: row.status,
     ...(row.result ? { result: row.result } : {}),
   };
@@ -224,7 +248,7 @@ export async function dialogueProgress(db: Db, campaignId: string, iteration: nu
 export async function toolExecutionsOf(db: Db, dialogueIds: readonly string[]): Promise<ToolExecutionRecord[]> {
   if (dialogueIds.length === 0) return [];
   const rows = await db
-    .select()
+    .select(executionColumns)
     .from(toolExecutions)
     .where(inArray(toolExecutions.dialogueId, [...dialogueIds]))
     .orderBy(asc(toolExecutions.dialogueId), asc(toolExecutions.callId));

@@ -6,7 +6,7 @@
  */
 import { withoutTaskMarkers } from "../../export/trainingMessages.js";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type ToolCall } from "../../domain/types.js";
-import { parseJsonAsPython, stringifyJsonExact } from "../../util/exactJson.js";
+import { parseJsonAsPython, parseJsonAsPythonInOrder, stringifyJsonExact } from "../../util/exactJson.js";
 import { pythonJsonDumps } from "../../util/pythonJson.js";
 import { PyFloat } from "../../matching/pyValue.js";
 
@@ -95,7 +95,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 function renderToolCalls(calls: ToolCall[]): string {
   return calls
     .map((c) => {
-      const args = parseArguments(c.function.arguments) ?? c.function.arguments;
+      const args = parseArgumentsInOrder(c.function.arguments) ?? c.function.arguments;
       return `<tool_call>\n{"name": "${c.function.name}", "arguments": ${pythonJsonDumps(args)}}\n</tool_call>`;
     })
     .join("\n");
@@ -113,6 +113,17 @@ function parseArguments(raw: unknown): Record<string, unknown> | undefined {
   try {
     const parsed: unknown = parseJsonAsPython(raw);
     return isObject(parsed) && !(parsed instanceof PyFloat) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** parseArguments with the keys in the order the model wrote them (json.loads keeps it; a JavaScript object puts "2" and "10" first). */
+function parseArgumentsInOrder(raw: unknown): Record<string, unknown> | Map<string, unknown> | undefined {
+  if (typeof raw !== "string" || raw.trim() === "") return parseArguments(raw);
+  try {
+    const parsed: unknown = parseJsonAsPythonInOrder(raw);
+    return parsed instanceof Map || (isObject(parsed) && !(parsed instanceof PyFloat)) ? parsed : undefined;
   } catch {
     return undefined;
   }

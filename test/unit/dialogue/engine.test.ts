@@ -14,7 +14,7 @@ import { runDialogue } from "../../../src/dialogue/engine.js";
 import type { ToolCallRequest, ToolExecutor } from "../../../src/dialogue/executor.js";
 import { LlmToolServer, UNREADABLE_ANSWER_MESSAGE } from "../../../src/dialogue/llmToolServer.js";
 import { MemoryDialogueStore, SimulatedCrash, type StoreWrite } from "../../../src/dialogue/memoryStore.js";
-import { INJECTED_ERROR_TYPES, toolMessageContent, type DialoguePlan, type ToolResult } from "../../../src/dialogue/protocol.js";
+import { INJECTED_ERROR_TYPES, toolMessageContent, toolServerMessages, type DialoguePlan, type ToolResult } from "../../../src/dialogue/protocol.js";
 import type { DialogueHeader, DialogueOutcome, DialogueStore, DialogueTurn, RunDialogueInput } from "../../../src/dialogue/types.js";
 import { candidateSeed } from "../../../src/dialogue/voting.js";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
@@ -1102,3 +1102,48 @@ test("a store that does not say whether a call record existed: calls of a resume
   assert.equal(resumed.outcome.dropReason, "tool_call_outcome_unknown");
   assert.equal(executor.executed.length, 1);
 });
+
+test("a call's integer past a double's precision reaches the tool, its history and the stored execution record exactly", async () => {
+  // An order id of 20 digits: JSON.parse read 12345678901234567891 as 12345678901234567000, so the
+  // simulated tool was asked about another order (and its answer, a tool message a model learns from, said so).
+  const ORDER_TOOL: McpTool = {
+    name: "cancel_order",
+    description: "Cancel an order",
+    inputSchema: { type: "object", properties: { order_id: { type: "integer" } }, required: ["order_id"] },
+  };
+  const ID = 12345678901234567891n;
+  roles.script(
+    goodScripts({
+      assistant: (r) =>
+        lastMessage(r).role === "user" && stepOf((lastMessage(r) as { content: string }).content) === 0
+          ? { toolCalls: [{ name: "cancel_order", arguments: `{"order_id": ${ID}}` }] }
+          : goodAssistant(r),
+    }),
+  );
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const executor = new ToolServerPrompts();
+    const input = inputFor({ executor, store: new PostgresDialogueStore(h.db) });
+    const outcome = await runDialogue({ ...input, header: { ...HEADER, tools: [...TOOLS, ORDER_TOOL] } });
+    assert.equal(outcome.status, "kept");
+    assert.deepEqual(executor.executed[0]!.arguments, { order_id: ID });
+    assert.deepEqual(executor.executed[1]!.history[0]!.arguments, { order_id: ID }, "the next call's history");
+    assert.match(executor.prompts[0]!, /"order_id": 12345678901234567891\n/, "the tool server's prompt");
+    const [rec] = await toolExecutionsOf(h.db, [HEADER.id]);
+    assert.deepEqual(rec!.arguments, { order_id: ID });
+  } finally {
+    await h.close();
+  }
+});
+
+/** Records each call and the tool server's prompt for it (LlmToolServer's), answering every call with a fixed result. */
+class ToolServerPrompts extends RecordingExecutor {
+  readonly prompts: string[] = [];
+  override execute(call: ToolCallRequest): Promise<ToolResult> {
+    this.executed.push(call);
+    const messages = toolServerMessages({ tool: call.tool, call: { name: call.name, arguments: call.arguments }, history: call.history });
+    this.prompts.push(messages.at(-1)!.content as string);
+    return Promise.resolve({ ok: true, result: { done: true } });
+  }
+}

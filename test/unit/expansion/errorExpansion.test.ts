@@ -71,6 +71,23 @@ test("the request: the marker in the system message, one json block with tools, 
   });
 });
 
+test("the seed's calls reach the query writer as the label wrote them: an id past a double's precision, a float 2.0", () => {
+  // JSON.parse read 12345678901234567891 as 12345678901234567000: the query writer was asked for a
+  // request about another order, and the expansion's label carried that id.
+  const messages: ChatMessage[] = [
+    { role: "user", content: "Refund 2.0 units of order 12345678901234567891." },
+    {
+      role: "assistant",
+      content: null,
+      tool_calls: [{ id: "a", type: "function", function: { name: "refund", arguments: '{"order_id": 12345678901234567891, "quantity": 2.0}' } }],
+    },
+  ];
+  const variation = drawVariation({ seed: 1, iteration: 1, seedSampleId: "s", index: 0, ...lists });
+  const block = (expansionMessages({ tools: [TOOL], seed: seedCase(messages), variation }).at(-1)!.content as string).split("\n");
+  assert.ok(block.includes('     "order_id": 12345678901234567891,'), block.join("\n"));
+  assert.ok(block.includes('     "quantity": 2.0'), block.join("\n"));
+});
+
 test("an irrelevance seed has no calls; a seed without a readable label is refused", () => {
   assert.deepEqual(
     seedCase([

@@ -152,6 +152,21 @@ const samples: VerlSourceSample[] = [
       { role: "assistant", content: null, tool_calls: [call("t", "get_weather", '{"city": "Oslo", "step": 1E16, "tags": [-0.0, 0.5]}')] },
     ],
   },
+  {
+    // Integer-like keys: json.loads keeps the text's order (a JavaScript object puts "2" and "10" first).
+    id: "integer-like-keys",
+    tools: [weather],
+    messages: [
+      { role: "user", content: "Weather in Oslo?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [call("k", "get_weather", '{"city": "Oslo", "coords": {"lon": 1.0, "10": 1, "2": 2}, "2": 12345678901234567890, "city": "Bergen"}')],
+      },
+      { role: "tool", tool_call_id: "k", content: "rain" },
+      { role: "assistant", content: "Rain." },
+    ],
+  },
 ];
 
 let dir: string;

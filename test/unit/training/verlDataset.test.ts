@@ -495,3 +495,28 @@ test("prepareSample: a float the model wrote with an integral value stays a floa
   );
   assert.equal(prepared.sample.sftMessages.at(-1)!.content, rendered);
 });
+
+test("prepareSample: calls are rendered with their keys in the order the model wrote them, integer-like keys included, as json.loads keeps them", () => {
+  // A JavaScript object enumerates "2" and "10" before every other key, in numeric order; Python's
+  // dict keeps the text's order (a key given twice stays where it first stood, with its last value).
+  const args = '{"city": "Oslo", "seats": {"10": "b", "2": "a", "x": 1.0}, "2": true, "x": 1, "id": 12345678901234567890, "x": 3}';
+  const prepared = prepareSample({
+    id: "ordered",
+    tools: [weather],
+    messages: [
+      { role: "user", content: "Weather in Oslo?" },
+      { role: "assistant", content: null, tool_calls: [call("a", "get_weather", args)] },
+      { role: "tool", tool_call_id: "a", content: "sunny" },
+      { role: "assistant", content: null, tool_calls: [call("b", "get_weather", args)] },
+    ],
+  });
+  assert.ok(prepared.ok);
+  // Python: json.dumps(json.loads(args), ensure_ascii=False).
+  const pythonDumps = '{"city": "Oslo", "seats": {"10": "b", "2": "a", "x": 1.0}, "2": true, "x": 3, "id": 12345678901234567890}';
+  const rendered = `<tool_call>\n{"name": "get_weather", "arguments": ${pythonDumps}}\n</tool_call>`;
+  assert.ok(
+    prepared.sample.prompt.some((m) => m.role === "assistant" && m.content === rendered),
+    JSON.stringify(prepared.sample.prompt),
+  );
+  assert.equal(prepared.sample.sftMessages.at(-1)!.content, rendered);
+});
