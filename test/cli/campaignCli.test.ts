@@ -115,6 +115,25 @@ test("a frozen config (validate --json's output) naming an unknown cluster.launc
   }
 });
 
+test("validate and start of a Temporal UI start input (examples/ui-start.json, or its bare input) say where its campaign config is", () => {
+  const uiStart = path.join(REPO_ROOT, "examples", "ui-start.json");
+  const bareInput = path.join(tmp, "ui-input.json");
+  writeFileSync(bareInput, JSON.stringify((JSON.parse(readFileSync(uiStart, "utf8")) as { input: unknown }).input));
+  for (const [file, where] of [
+    [uiStart, "input.config"],
+    [bareInput, "config"],
+  ] as const) {
+    for (const command of ["validate", "start"]) {
+      const r = cli(["campaign", command, "--config", file]);
+      assert.equal(r.status, 2, `${command}: ${r.stdout}${r.stderr}`);
+      assert.equal(
+        r.stderr.split("\n")[0],
+        `error: invalid campaign config ${file}: it is a Temporal UI start input, not a campaign config; its campaign config is its \`${where}\`: save that object as a file of its own for \`campaign validate\` and \`campaign start\`, or paste the input into the UI's Start Workflow form (docs/operations.md)`,
+      );
+    }
+  }
+});
+
 test("a tool file with an empty list is refused naming the file: it lists no tools", () => {
   writeFileSync(path.join(tmp, "empty-tools.json"), JSON.stringify({ tools: [] }));
   const f = configFile("empty-tools-config.json", (c) => (c.tools = { sources: [{ kind: "mcp", path: "empty-tools.json" }] }));
