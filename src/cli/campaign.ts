@@ -67,9 +67,32 @@ export function readConfigFile(file: string): { raw: unknown; config: CampaignCo
     }
   }
   const r = freezeCampaignConfig(raw, { configDir: path.dirname(path.resolve(file)) });
-  if (!r.ok) throw new CliError(`invalid campaign config ${file}:\n${r.error.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
+  if (!r.ok) {
+    const where = uiStartInputConfigPath(raw);
+    if (where !== undefined)
+      throw new CliError(
+        `invalid campaign config ${file}: it is a Temporal UI start input, not a campaign config; its campaign config is its \`${where}\`: save that object as a file of its own for \`campaign validate\` and \`campaign start\`, or paste the input into the UI's Start Workflow form (docs/operations.md)`,
+      );
+    throw new CliError(`invalid campaign config ${file}:\n${r.error.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
+  }
   for (const w of r.warnings) console.error(`warning: ${w}`);
   return { raw, config: r.frozen.config, frozen: r.frozen, hash: r.hash, warnings: r.warnings };
+}
+
+/**
+ * Where the campaign config sits in a file that holds a Temporal UI start instead of a config: the
+ * whole form (`examples/ui-start.json`: workflowType, taskQueue, workflowId, input) or its input
+ * (`{campaignId, config}`). Read only once the file failed as a config, so a config is never taken
+ * for one.
+ */
+/** The fields a start's input sets (workflows/campaign.ts, CampaignInput). */
+const START_INPUT_FIELDS = new Set(["config", "configDir", "newConfigVersion", "campaignId", "schedule"]);
+function uiStartInputConfigPath(raw: unknown): string | undefined {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(raw)) return undefined;
+  if ("workflowType" in raw && isObject(raw.input) && isObject(raw.input.config)) return "input.config";
+  if (isObject(raw.config) && Object.keys(raw).every((k) => START_INPUT_FIELDS.has(k))) return "config";
+  return undefined;
 }
 
 /**

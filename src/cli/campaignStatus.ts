@@ -44,12 +44,14 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
   let db: DbHandle | undefined;
   let client: Client | undefined;
   let closeClient: (() => Promise<void>) | undefined;
+  let pgliteNotOpened = false;
   if (need.db !== false) {
     if (!e.databaseUrl) notes.push("DATABASE_URL is not set: no stage progress (Temporal's records only)");
     else if ("dir" in parseDatabaseUrl(e.databaseUrl)) {
       // An embedded PGlite folder belongs to the one process that runs it (the demo's worker); a
       // second process opening it could corrupt it.
       notes.push(`DATABASE_URL is an embedded PGlite folder, owned by the process that runs it: not opened (Temporal's records only)`);
+      pgliteNotOpened = true;
     } else {
       let opened: DbHandle | undefined;
       try {
@@ -81,7 +83,7 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
       notes.push(`${withoutAdvice(known.message)}: PostgreSQL's records only`);
     }
   }
-  if (!db && !client) throw bothMissing(errors);
+  if (!db && !client) throw pgliteNotOpened && errors.length === 1 ? temporalMissingBesidePglite(errors[0] as CliError) : bothMissing(errors);
   return {
     db,
     client,
@@ -115,6 +117,19 @@ function databaseOtherError(err: unknown, url: string): CliError {
 
 /** A source's error as the cause alone: a note, or one half of the both-down error, gives its own advice. */
 const withoutAdvice = (message: string) => message.replace(/; (start it|check that) .*$/, "");
+
+/**
+ * Temporal unreachable while DATABASE_URL names a PGlite folder, which status and list leave alone:
+ * said together, since "start Temporal" alone hides why the database did not fill in (a user who
+ * points DATABASE_URL at a finished demo's folder), with the commands that do read such a folder.
+ */
+function temporalMissingBesidePglite(temporal: CliError): CliError {
+  return new CliError(
+    `${withoutAdvice(temporal.message)}; and DATABASE_URL is an embedded PGlite folder, which campaign status and list do not open (it belongs to the process that runs it, such as the demo): start Temporal with \`node dist/src/services/main.js up\` or set TEMPORAL_ADDRESS; \`report build\`, \`model list\` and \`sample lineage\` read a PGlite folder no process runs (a finished demo's)`,
+    EXIT_ENVIRONMENT,
+    { cause: temporal },
+  );
+}
 
 /** Neither source can be read: one line naming each cause (a single one keeps its own advice). */
 function bothMissing(errors: CliError[]): CliError {

@@ -18,7 +18,7 @@ import { listModelVersions } from "../db/repos/modelVersions.js";
 import { formatModelVersions } from "./model.js";
 import type { LauncherConfig } from "../training/launchers/config.js";
 import { trainingJobLines } from "./demoTraining.js";
-import { applyDemoOutputDir, demoCampaignOutputDir } from "./demoOutput.js";
+import { applyDemoOutputDir, demoCampaignOutputDir, demoReportServeCommand } from "./demoOutput.js";
 import { outputTreeLines } from "./outputFolder.js";
 import { loopIterationLines } from "./demoLoop.js";
 import { stopServedPolicies } from "../training/servedPolicyJobs.js";
@@ -190,7 +190,8 @@ export function registerDemoCommand(program: Command): void {
           console.log(`\n[demo] outputs of campaign ${campaignId}: ${outputDir}`);
           for (const line of outputTreeLines(outputDir)) console.log(`  ${line}`);
           const report = campaignReportPath(outputDir);
-          if (fs.existsSync(report)) console.log(`[demo] report with charts: ${report} (or: toolloop report serve ${campaignId})`);
+          if (fs.existsSync(report))
+            console.log(`[demo] report with charts: ${report} (or: ${demoReportServeCommand(campaignId, databaseUrl, environmentDatabaseUrl !== undefined)})`);
           if (opts.keepRunning) {
             console.log(`[demo] still running; Temporal UI at ${temporal.uiUrl}. Ctrl-C to stop.`);
             await running;

@@ -21,3 +21,19 @@ export function applyDemoOutputDir(raw: { output?: { dir?: string } }, stateDir:
 export function demoCampaignOutputDir(raw: { output?: { dir?: string } }, stateDir: string, campaignId: string): string {
   return campaignOutputDir(path.resolve(stateDir), raw.output?.dir ?? DEMO_OUTPUT_SUBDIR, campaignId);
 }
+
+/**
+ * The `report serve` command the demo prints at its end, runnable as printed once the demo has
+ * stopped: the demo's own PGlite database is nowhere in the user's environment, and `report serve`
+ * without DATABASE_URL refuses. A DATABASE_URL the user set is theirs already (and may hold a
+ * password), so it is not repeated.
+ */
+export function demoReportServeCommand(campaignId: string, databaseUrl: string, fromEnvironment: boolean): string {
+  const command = `toolloop report serve ${campaignId}`;
+  return fromEnvironment ? command : `DATABASE_URL=${shellWord(databaseUrl)} ${command}`;
+}
+
+/** A word as a POSIX shell reads it back: as it is when safe, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}

@@ -115,6 +115,40 @@ test("a frozen config (validate --json's output) naming an unknown cluster.launc
   }
 });
 
+test("validate and start of a Temporal UI start input (examples/ui-start.json, or its bare input) say where its campaign config is", () => {
+  const uiStart = path.join(REPO_ROOT, "examples", "ui-start.json");
+  const bareInput = path.join(tmp, "ui-input.json");
+  writeFileSync(bareInput, JSON.stringify((JSON.parse(readFileSync(uiStart, "utf8")) as { input: unknown }).input));
+  for (const [file, where] of [
+    [uiStart, "input.config"],
+    [bareInput, "config"],
+  ] as const) {
+    for (const command of ["validate", "start"]) {
+      const r = cli(["campaign", command, "--config", file]);
+      assert.equal(r.status, 2, `${command}: ${r.stdout}${r.stderr}`);
+      assert.equal(
+        r.stderr.split("\n")[0],
+        `error: invalid campaign config ${file}: it is a Temporal UI start input, not a campaign config; its campaign config is its \`${where}\`: save that object as a file of its own for \`campaign validate\` and \`campaign start\`, or paste the input into the UI's Start Workflow form (docs/operations.md)`,
+      );
+    }
+  }
+});
+
+test("status and list with the demo's PGlite folder and no Temporal say that the folder is not read by them, and what reads it", async () => {
+  const env = { DATABASE_URL: `pglite:${path.join(tmp, "demo-pglite")}`, TEMPORAL_ADDRESS: `127.0.0.1:${await closedPort()}` };
+  for (const args of [
+    ["campaign", "status", "demo-1"],
+    ["campaign", "list"],
+  ]) {
+    const r = cli(args, env);
+    assert.equal(r.status, 1, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /^error: cannot reach Temporal at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\): connection refused; and DATABASE_URL is an embedded PGlite folder, which campaign status and list do not open \(it belongs to the process that runs it, such as the demo\): start Temporal with `node dist\/src\/services\/main\.js up` or set TEMPORAL_ADDRESS; `report build`, `model list` and `sample lineage` read a PGlite folder no process runs \(a finished demo's\)\n$/,
+    );
+  }
+});
+
 test("a tool file with an empty list is refused naming the file: it lists no tools", () => {
   writeFileSync(path.join(tmp, "empty-tools.json"), JSON.stringify({ tools: [] }));
   const f = configFile("empty-tools-config.json", (c) => (c.tools = { sources: [{ kind: "mcp", path: "empty-tools.json" }] }));

@@ -228,3 +228,59 @@ test("docker compose stop waits out the worker's graceful shutdown before it SIG
   assert.match(DEFAULT_SHUTDOWN_GRACE_TIME, /^20 seconds$/);
   assert.ok(waits >= DEFAULT_SHUTDOWN_FORCE_TIME_MS / 1000 + 5, `toolloop-worker's stop_grace_period ${waits} s covers the worker's shutdown`);
 });
+
+/** The services `docker compose run|exec ...` lines in a Markdown file name (flags and their values skipped). */
+function composeCommandServices(markdown: string): { line: string; service: string }[] {
+  const valueFlags = new Set([
+    "-p",
+    "--publish",
+    "-e",
+    "--env",
+    "-w",
+    "--workdir",
+    "-u",
+    "--user",
+    "--name",
+    "--entrypoint",
+    "-v",
+    "--volume",
+    "--profile",
+    "-f",
+    "--file",
+  ]);
+  const found: { line: string; service: string }[] = [];
+  for (const m of markdown.matchAll(/docker compose ((?:--?[a-z-]+ \S+ )*)(run|exec) ([^`\n]+(?:\n[^`\n]+)?)/g)) {
+    const words = (m[3] as string).trim().split(/\s+/);
+    for (let i = 0; i < words.length; i++) {
+      const word = words[i] as string;
+      if (valueFlags.has(word)) i++;
+      else if (!word.startsWith("-")) {
+        found.push({ line: m[0], service: word });
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+test("every `docker compose run|exec <service>` the README and docs show names a service of the compose file", () => {
+  const services = Object.keys(load(["*"]).project.services);
+  const files = [
+    path.join(REPO_ROOT, "README.md"),
+    ...fs
+      .readdirSync(path.join(REPO_ROOT, "docs"))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => path.join(REPO_ROOT, "docs", f)),
+  ];
+  let checked = 0;
+  for (const file of files) {
+    for (const { line, service } of composeCommandServices(fs.readFileSync(file, "utf8"))) {
+      assert.ok(
+        services.includes(service),
+        `${path.relative(REPO_ROOT, file)}: \`${line}\` names service "${service}", which docker-compose.yml does not define (${services.join(", ")})`,
+      );
+      checked++;
+    }
+  }
+  assert.ok(checked >= 5, `found only ${checked} docker compose run/exec lines to check`);
+});

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { applyDemoOutputDir, demoCampaignOutputDir } from "../../../src/cli/demoOutput.js";
+import { applyDemoOutputDir, demoCampaignOutputDir, demoReportServeCommand } from "../../../src/cli/demoOutput.js";
 import { outputFolderLine, outputTreeLines } from "../../../src/cli/outputFolder.js";
 import { campaignOutputDir, iterationOutputDir } from "../../../src/output/layout.js";
 
@@ -25,6 +25,17 @@ test("--output-dir moves the demo's outputs (resolved against the current folder
   assert.equal(applyDemoOutputDir(raw, "/tmp/state", "/data/out"), "/data/out");
   assert.equal(demoCampaignOutputDir(raw, "/tmp/state", "c1"), "/data/out/c1");
   assert.equal(applyDemoOutputDir({}, "/tmp/state", "rel"), path.resolve("rel"));
+});
+
+test("the demo's closing `report serve` hint runs as printed once the demo has stopped: it names the demo's PGlite folder", () => {
+  // The demo's own database lives only in its state dir; `report serve` without DATABASE_URL refuses.
+  assert.equal(
+    demoReportServeCommand("demo-20261207-145750", "pglite:/home/u/toolloop/.toolloop/demo/pglite", false),
+    "DATABASE_URL=pglite:/home/u/toolloop/.toolloop/demo/pglite toolloop report serve demo-20261207-145750",
+  );
+  assert.equal(demoReportServeCommand("d1", "pglite:/tmp/my demo/pglite", false), "DATABASE_URL='pglite:/tmp/my demo/pglite' toolloop report serve d1");
+  // A DATABASE_URL the user set is in their environment already (and may hold a password): not repeated.
+  assert.equal(demoReportServeCommand("d1", "postgres://u:secret@db:5432/toolloop", true), "toolloop report serve d1");
 });
 
 test("campaign start names the folder: exact when absolute, relative to the worker's base dir otherwise", () => {
