@@ -352,7 +352,9 @@ export function createActivities(deps: ActivityDeps) {
       workflowId: input.workflowId,
       ...(run ? { scheduleId: run.scheduleId, scheduledAt: new Date(run.scheduledTime), continuesFrom } : {}),
     });
-    if (registered && registered.status !== "running") await markCampaignRunningAgain(db, campaignId);
+    // Keyed on the row as read above: an abort of this run written since (the workflow does not wait for this activity) wins.
+    if (registered && registered.status !== "running" && !(await markCampaignRunningAgain(db, campaignId, registered)))
+      deps.log(`[campaign] ${campaignId}: not marked running again: its status was written while it registered (an abort of this run)`);
     await upsertTools(
       db,
       campaignId,
