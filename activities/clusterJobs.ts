@@ -11,6 +11,7 @@ import type { Db } from "../src/db/client.js";
 import { getClusterJob, listStageJobs, recordJobIntent, recordJobStatus, recordJobSubmitted, type ClusterJobRow } from "../src/db/repos/clusterJobs.js";
 import { isClusterJobHandler, type ClusterJobHandler, type JobProgress, type StageJob } from "../src/framework/clusterJob.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
+import { afterChangeAdvice } from "../src/framework/stageFailureAdvice.js";
 import { overdueJob, spokenDuration, tickJobClock, type JobClock, type JobDeadlines } from "../src/framework/jobClock.js";
 import type { AnyStageHandler } from "../src/framework/registry.js";
 import type { StageContext } from "../src/framework/stage.js";
@@ -210,6 +211,8 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
               ? `the server ran ${spokenDuration(late.elapsedMs)} without serving, past its readiness deadline of ${spokenDuration(late.limitMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; raise readyTimeoutMinutes if it only needs longer to start, then retry the stage`
               : `no new step and no new output for ${spokenDuration(late.elapsedMs)}${clock.stepDone !== undefined ? ` (at step ${clock.stepDone}${progress?.total !== undefined ? ` of ${progress.total}` : ""})` : ""}, past its stall deadline of ${spokenDuration(late.limitMs)} (stallTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; retry the stage to resume from its last saved checkpoint, or raise stallTimeoutMinutes if its steps only take that long`;
         }
+        // What to do once the setting is changed depends on what the failure does to the campaign (retry, start again, or a later run).
+        if (outcome === "failed" && status.neverStarts) message = `${message}, ${afterChangeAdvice(ctx.config.onStageFailure, ref.campaignId)}`;
         if (outcome === "failed" && !late) {
           // A job the scheduler says will never start (Slurm: pending on a limit it cannot meet) is still queued: cancel
           // it, so it cannot start later next to the retry's job. A job that has ended is left as it is.

@@ -47,7 +47,7 @@ import { loadToolLibrary } from "../src/tools/library.js";
 import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
 import { afterFixAdvice } from "../src/framework/stageFailureAdvice.js";
-import { configStageMissingFailure, stageMissingFailure, unknownFieldsFailure, unknownStageNames } from "./stageOnWorker.js";
+import { configStageMissingFailure, rejectedValuesFailure, stageMissingFailure, unknownFieldsFailure, unknownStageNames } from "./stageOnWorker.js";
 import { countStageBatch } from "../src/metrics/toolloopMetrics.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
@@ -60,7 +60,7 @@ import { scheduledRunProblem, withScheduledRun } from "../src/schedules/schedule
 import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolicy.js";
 import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
-import { unknownConfigFields, type CampaignConfig } from "../src/config/campaignConfig.js";
+import { configThisBuildRefuses, unknownConfigFields, type CampaignConfig } from "../src/config/campaignConfig.js";
 import { TERMINAL_JOB_STATES, type JobLauncher, type JobState } from "../src/training/launchers/launcher.js";
 import { stageEndpointNeeds, waitUntilEndpointsAnswer } from "../src/llm/endpointRecovery.js";
 import { revivalNote, revivalReadyTimeoutMs, ServedPolicyRevival } from "../src/training/servedPolicyRevival.js";
@@ -150,9 +150,10 @@ export function createActivities(deps: ActivityDeps) {
     // Fields of a newer build (the stage's own, or the endpoints, roles, cluster it uses) this build
     // would silently run without: left for another worker, as a missing stage is.
     const index = frozen.config.stages.indexOf(stage);
-    const fields = unknownConfigFields(frozen.config, registry.specs)
-      .filter((f) => f.path[0] !== "stages" || f.path[1] === index)
-      .map((f) => f.text);
+    // Around the stages, the stages list as a whole, and this stage's own entry: what the step reads.
+    const concernsStep = (at: readonly (string | number)[]) => at[0] !== "stages" || at.length === 1 || at[1] === index;
+    const refused = configThisBuildRefuses(frozen.config, registry.specs);
+    const fields = refused.unknownFields.filter((f) => concernsStep(f.path)).map((f) => f.text);
     if (fields.length > 0) {
       const failure = unknownFieldsFailure({
         stage: stage.name,
@@ -162,6 +163,23 @@ export function createActivities(deps: ActivityDeps) {
         ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
       });
       const said = `${stage.name}: ${fields.join(", ")}`;
+      if (!missingLogged.has(said)) {
+        missingLogged.add(said);
+        deps.log(`[deploy] ${failure.message}`);
+      }
+      throw failure;
+    }
+    // Values of a newer build (a new enum member, a looser bound) this build would run with unchecked: the same.
+    const values = refused.rejectedValues.filter((v) => concernsStep(v.path));
+    if (values.length > 0) {
+      const failure = rejectedValuesFailure({
+        stage: stage.name,
+        campaignId: ref.campaignId,
+        values,
+        known: registry.specs.map((s) => s.name),
+        ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
+      });
+      const said = `${stage.name}: ${values.map((v) => `${v.text}=${v.value ?? ""}`).join(", ")}`;
       if (!missingLogged.has(said)) {
         missingLogged.add(said);
         deps.log(`[deploy] ${failure.message}`);
@@ -334,7 +352,9 @@ export function createActivities(deps: ActivityDeps) {
       workflowId: input.workflowId,
       ...(run ? { scheduleId: run.scheduleId, scheduledAt: new Date(run.scheduledTime), continuesFrom } : {}),
     });
-    if (registered && registered.status !== "running") await markCampaignRunningAgain(db, campaignId);
+    // Keyed on the row as read above: an abort of this run written since (the workflow does not wait for this activity) wins.
+    if (registered && registered.status !== "running" && !(await markCampaignRunningAgain(db, campaignId, registered)))
+      deps.log(`[campaign] ${campaignId}: not marked running again: its status was written while it registered (an abort of this run)`);
     await upsertTools(
       db,
       campaignId,

@@ -111,6 +111,44 @@ export function unknownFieldsFailure(p: {
 }
 
 /**
+ * The failure for a step of `stage` whose frozen config has `values` this worker's build refuses
+ * (src/config/campaignConfig.ts rejectedConfigValues): a newer build froze it, having added the value
+ * (an enum member, a looser bound). Running it here would use a value this build never validated, or
+ * fail on it naming nothing, so it is left for another worker as an unknown field is: retryable and
+ * uncounted within `limitMs` of the step's first scheduling, FailedAfterRetries (the stage waits for
+ * an operator) after. Each value is named with what this build expects there.
+ */
+export function rejectedValuesFailure(p: {
+  stage: string;
+  campaignId: string;
+  values: readonly { text: string; value?: string; expected: string }[];
+  known: readonly string[];
+  limitMs?: number;
+}): ApplicationFailure {
+  const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
+  const one = p.values.length === 1;
+  const values = p.values.map((v) => (v.value === undefined ? `${v.text} (as a whole)` : `${v.text} = ${v.value}`)).join(", ");
+  const expected = p.values.map((v) => (one ? v.expected : `${v.text}: ${v.expected}`)).join("; ");
+  if (waitedMs >= limitMs) {
+    return ApplicationFailure.create({
+      type: ErrorType.failedAfterRetries,
+      nonRetryable: true,
+      message:
+        `stage "${p.stage}": the campaign's config has ${values}, which the workers of task queue ${queue} that took this step in the ${minutes(waitedMs)} since it was scheduled do not accept (their build: ${expected}; last: ${here}): ` +
+        `upgrade the workers polling ${queue} to the build that froze the config, then: toolloop campaign retry-stage ${p.campaignId} --stage ${p.stage}`,
+    });
+  }
+  return ApplicationFailure.create({
+    type: ErrorType.stageNotOnWorker,
+    nonRetryable: false,
+    message:
+      `stage "${p.stage}": the campaign's config has ${values}, which this worker's build does not accept (this build: ${expected}; ${here}), so it would run with ${one ? "a value" : "values"} it never checked: a newer build's, e.g. during a rolling deploy; ` +
+      `retried (not counted as a failure) for another worker of task queue ${queue} to take; ` +
+      `if none that accepts ${one ? "it" : "them"} takes it within ${minutes(limitMs)} of its scheduling the stage waits for an operator: upgrade the workers polling ${queue}`,
+  });
+}
+
+/**
  * Stage names of a config (before it is parsed) that no spec of `known` has, as a name or a former
  * name, with their field paths: a config written for a newer build, or a misspelt name.
  */

@@ -445,9 +445,41 @@ export function unknownConfigFields(
   specs: readonly AnyStageSpec[] = STAGE_SPECS,
   retiredEnvelopeFields: readonly string[] = RETIRED_ENVELOPE_FIELDS,
 ): { path: (string | number)[]; text: string }[] {
+  return configThisBuildRefuses(config, specs, retiredEnvelopeFields).unknownFields;
+}
+
+/** A value of a (frozen) config this build's schemas refuse: where, what it is, and what this build expects there. */
+export interface RejectedConfigValue {
+  path: (string | number)[];
+  /** The path as the config's author writes it: `stages[1].batchSize`, `(root)` for the config as a whole. */
+  text: string;
+  /** The value, previewed (`3000`, `"parquet"`), or `absent`; undefined for a problem of the whole config. */
+  value?: string;
+  /** This build's own message for it (`expected at most 2000`, `expected "bfcl" or "strict"`). */
+  expected: string;
+}
+
+/**
+ * Values of a (frozen) config this build's schemas refuse, each with its path, the value and this
+ * build's message: a newer build's (a new enum member, a looser bound, a field it made optional), so a
+ * worker of this build would run the step with a value it never validated (a frozen config is never
+ * parsed again) or fail on it in a way that names nothing. Fields it does not define at all are
+ * unknownConfigFields'. A config every build refuses never gets this far: the CLI and registration
+ * parse a config before freezing it.
+ */
+export function rejectedConfigValues(config: unknown, specs: readonly AnyStageSpec[] = STAGE_SPECS): RejectedConfigValue[] {
+  return configThisBuildRefuses(config, specs).rejectedValues;
+}
+
+/** One parse of a (frozen) config with this build's schemas: its unknown fields and its refused values. */
+export function configThisBuildRefuses(
+  config: unknown,
+  specs: readonly AnyStageSpec[] = STAGE_SPECS,
+  retiredEnvelopeFields: readonly string[] = RETIRED_ENVELOPE_FIELDS,
+): { unknownFields: { path: (string | number)[]; text: string }[]; rejectedValues: RejectedConfigValue[] } {
   const { input } = renameFormerStages(config, specs);
   const r = schemaFor(specs).safeParse(input);
-  if (r.success) return [];
+  if (r.success) return { unknownFields: [], rejectedValues: [] };
   const stages = isRecord(input) && Array.isArray(input.stages) ? input.stages : [];
   const retired = (at: readonly PropertyKey[]): boolean => {
     if (at[0] !== "stages") return retiredEnvelopeFields.some((f) => matchesField(f, at));
@@ -456,16 +488,38 @@ export function unknownConfigFields(
     const spec = isRecord(entry) ? specs.find((s) => s.name === entry.name) : undefined;
     return spec?.retiredFields?.includes(at.slice(2).map(String).join(".")) ?? false;
   };
-  const out: { path: (string | number)[]; text: string }[] = [];
-  for (const issue of r.error.issues) {
-    if (issue.code !== "unrecognized_keys") continue;
+  const unknownFields: { path: (string | number)[]; text: string }[] = [];
+  const rejectedValues: RejectedConfigValue[] = [];
+  for (const issue of withoutShadowedIssues(r.error.issues)) {
+    const at = issue.path.map((p) => (typeof p === "number" ? p : String(p)));
+    if (issue.code !== "unrecognized_keys") {
+      const value = at.length === 0 ? undefined : valueAt(input, at);
+      rejectedValues.push({
+        path: at,
+        text: formatPath(at),
+        ...(at.length === 0 ? {} : { value: value === undefined ? "absent" : preview(value) }),
+        expected: issueMessage(issue),
+      });
+      continue;
+    }
     // `__proto__` is a reserved name every build refuses (reservedKeyIssues), never a newer build's field.
     for (const key of issue.keys.filter((k) => k !== "__proto__")) {
-      const at = [...issue.path, key].map((p) => (typeof p === "number" ? p : String(p)));
-      if (!retired(at)) out.push({ path: at, text: formatPath(at) });
+      const field = [...at, key];
+      if (!retired(field)) unknownFields.push({ path: field, text: formatPath(field) });
     }
   }
-  return out;
+  return { unknownFields, rejectedValues };
+}
+
+/** The value at `path` in a plain JSON value (own properties only), undefined where there is none. */
+function valueAt(root: unknown, path: readonly (string | number)[]): unknown {
+  let v = root;
+  for (const p of path) {
+    if (Array.isArray(v) && typeof p === "number") v = v[p];
+    else if (isRecord(v) && Object.hasOwn(v, p)) v = v[p];
+    else return undefined;
+  }
+  return v;
 }
 
 /**

@@ -32,7 +32,7 @@ export function refusedBatchNotes(batches: readonly InflightBatch[], refusedType
   return [...byStage].map(([stage, bs]) => {
     const latest = bs.reduce((a, b) => ((b.lastFailure?.attempt ?? 0) > (a.lastFailure?.attempt ?? 0) ? b : a));
     const which = bs.length === 1 ? `batch ${latest.batchIndex + 1}` : `${bs.length} batches`;
-    return `${stage}: ${which} refused by an older worker (without the stage or a field of its config), retried for another (attempt ${latest.lastFailure!.attempt}): ${latest.lastFailure!.message}`;
+    return `${stage}: ${which} refused by an older worker (without the stage, a field of its config or a value it accepts), retried for another (attempt ${latest.lastFailure!.attempt}): ${latest.lastFailure!.message}`;
   });
 }
 

@@ -17,11 +17,14 @@ import { z } from "zod";
 import { createActivities } from "../../activities/index.js";
 import type { StagePlanResult } from "../../activities/types.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
+import { parseCampaignConfig } from "../../src/config/campaignConfig.js";
 import { batchSize, runIn } from "../../src/config/fields.js";
+import { DATASET_ROW_FORMATS } from "../../src/export/rowFormats.js";
 import { activityFailures } from "../../src/db/schema.js";
 import { ErrorType } from "../../src/framework/errorTypes.js";
 import { createStageRegistry } from "../../src/framework/registry.js";
 import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
+import { exportDatasetSpec } from "../../src/stages/export/dataset/spec.js";
 import { STAGE_SPECS } from "../../src/stages/specs.js";
 import { verifyRulesSpec } from "../../src/stages/verify/rules/spec.js";
 import { pgliteForTest } from "../helpers/pgliteForTest.js";
@@ -58,7 +61,7 @@ async function caught(p: Promise<unknown>): Promise<ApplicationFailure> {
     assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
     return err;
   }
-  assert.fail("expected a failure, but the step ran (without the field)");
+  assert.fail("expected a failure, but the step ran (without the field, or with a value its build refuses)");
 }
 
 const config = (rules: Record<string, unknown>) =>
@@ -148,4 +151,81 @@ test("registering a raw config (a start from the Temporal UI) with a newer build
     campaignId: "c",
     config: config({ cpusPerTask: 8 }),
   });
+});
+
+/**
+ * A value instead of a field: a newer build loosened verify.rules' batchSize bound (at most 5000) and
+ * added an export.dataset format ("parquet"). A config it froze carries those values, which this
+ * build's schema refuses; the older worker ran the steps with them unchecked (batches of 3000 planned,
+ * rows written in some format) or failed on them naming nothing. Now each step is left for another
+ * worker, naming the field, the value and what this build expects there.
+ */
+const newerValues = createStageRegistry(
+  STAGE_SPECS.map((s) =>
+    s.name === "verify.rules"
+      ? { ...verifyRulesSpec, schema: z.strictObject({ name: z.literal("verify.rules"), runIn, batchSize: batchSize(200, 5000) }) }
+      : s.name === "export.dataset"
+        ? {
+            ...exportDatasetSpec,
+            schema: (exportDatasetSpec.schema as unknown as z.ZodObject).extend({ format: z.enum([...DATASET_ROW_FORMATS, "parquet"]).default("toolloop") }),
+          }
+        : s,
+  ),
+  STAGE_HANDLERS,
+);
+
+test("a step whose stage config has a value the worker's build refuses (a newer build's enum member or bound) is left for another worker, naming the field, the value and what this build accepts", async (t) => {
+  const { db, dir } = await pgliteForTest(t, "stage-value");
+  const logged: string[] = [];
+  const older = createActivities(activityDepsFor(db, dir, (m) => logged.push(m)));
+  const newerWorker = createActivities({ ...activityDepsFor(db, dir, () => undefined), stages: newerValues });
+  const raw = rawCampaign({
+    simUrl: "http://127.0.0.1:1/v1",
+    stages: [
+      { name: "synthesize.singleTurn", count: 4, batchSize: 4 },
+      { name: "verify.rules", batchSize: 3000 },
+      { name: "export.dataset", format: "parquet" },
+    ],
+  });
+  assert.ok(!parseCampaignConfig(raw).ok, "this build refuses the config (the CLI says so before a start)");
+  await new MockActivityEnvironment().run(newerWorker.registerCampaign, { campaignId: "c", config: raw });
+
+  const rules = { campaignId: "c", iteration: 1, stage: "verify.rules" };
+  for (const attempt of [1, 2]) {
+    const f = await caught(new MockActivityEnvironment(execution("v1", attempt, "q-default")).run(older.planStage, rules));
+    assert.deepEqual([f.type, f.nonRetryable], [ErrorType.stageNotOnWorker, false], f.message);
+    assert.match(
+      f.message,
+      /^stage "verify\.rules": the campaign's config has stages\[1\]\.batchSize = 3000, which this worker's build does not accept \(this build: expected at most 2000; worker \d+@.*toolloop .*; it runs: .*verify\.rules.*\), so it would run with a value it never checked: a newer build's, e\.g\. during a rolling deploy; retried \(not counted as a failure\) for another worker of task queue q-default to take; if none that accepts it takes it within 60 min of its scheduling the stage waits for an operator: upgrade the workers polling q-default$/,
+    );
+  }
+  const exportStep = await caught(new MockActivityEnvironment(execution("v2", 1, "q-default")).run(older.planStage, { ...rules, stage: "export.dataset" }));
+  assert.equal(exportStep.type, ErrorType.stageNotOnWorker, exportStep.message);
+  assert.match(
+    exportStep.message,
+    /config has stages\[2\]\.format = "parquet", which this worker's build does not accept \(this build: expected "toolloop" or "openai-strict"; /,
+  );
+  assert.doesNotMatch(exportStep.message, /batchSize/, "another stage's value is not this step's business");
+  assert.equal(logged.filter((l) => l.startsWith("[deploy]")).length, 2, "said once per stage and value, not at every retry");
+  const counted = await db.db.select().from(activityFailures).where(eq(activityFailures.runId, "v1"));
+  assert.equal(counted.length, 0, "nothing counted toward the failure budget: another worker may run it");
+
+  // A stage whose values this build accepts runs on the older worker.
+  const synth: StagePlanResult = await new MockActivityEnvironment(execution("v3", 1, "q-llm")).run(older.planStage, {
+    ...rules,
+    stage: "synthesize.singleTurn",
+  });
+  assert.equal(synth.alreadyDone, false);
+
+  // An hour on: the stage waits for the operator, told what to upgrade.
+  const late = await caught(new MockActivityEnvironment(execution("v1", 9, "q-default", 61 * 60_000)).run(older.planStage, rules));
+  assert.deepEqual([late.type, late.nonRetryable], [ErrorType.failedAfterRetries, true]);
+  assert.match(
+    late.message,
+    /^stage "verify\.rules": the campaign's config has stages\[1\]\.batchSize = 3000, which the workers of task queue q-default that took this step in the 61 min since it was scheduled do not accept \(their build: expected at most 2000; last: worker .*\): upgrade the workers polling q-default to the build that froze the config, then: toolloop campaign retry-stage c --stage verify\.rules$/,
+  );
+
+  // The newer build runs it.
+  const planned: StagePlanResult = await new MockActivityEnvironment(execution("v4", 1, "q-default")).run(newerWorker.planStage, rules);
+  assert.equal(planned.alreadyDone, false);
 });

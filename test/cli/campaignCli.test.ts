@@ -184,6 +184,24 @@ test("a field no stage defines is refused at once by validate and start, naming 
   }
 });
 
+test("a value this build refuses is refused at once by validate and start, as written and frozen: workers leave such a step to a newer build, so the CLI must not let one through", () => {
+  const withValue = configFile("stage-value.json", (c) => ((c.stages as Record<string, unknown>[])[1]!.batchSize = 3000));
+  const printed = cli(["campaign", "validate", "--config", EXAMPLE]).stdout;
+  const frozen = JSON.parse(printed.slice(printed.indexOf("\n{") + 1)) as Record<string, unknown>;
+  (frozen.stages as Record<string, unknown>[])[1]!.batchSize = 3000;
+  const frozenFile = path.join(tmp, "frozen-value.json");
+  writeFileSync(frozenFile, JSON.stringify({ schemaVersion: 1, config: frozen, stages: [], configDir: path.dirname(EXAMPLE) }));
+  for (const [file, at] of [
+    [withValue, "stages"],
+    [frozenFile, "config.stages"],
+  ] as const)
+    for (const command of ["validate", "start"]) {
+      const r = cli(["campaign", command, "--config", file]);
+      assert.equal(r.status, 2, `${command} ${file}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(`\n  ${at}[1].batchSize: expected at most`), `${command} ${file}: ${r.stderr}`);
+    }
+});
+
 test("a __proto__ role in the JSON text is refused, not dropped", () => {
   const f = path.join(tmp, "proto-role.json");
   const text = readFileSync(EXAMPLE, "utf8").replace('"roles": {', '"roles": {"__proto__": {"endpoint": "simulator", "model": "x"}, ');

@@ -217,7 +217,9 @@ test("a job asking more CPUs, memory or GPUs than any node of a cluster that can
     assert.equal(status.state, "failed", `${name}: ${status.message}`);
     assert.match(status.message ?? "", new RegExp(`^PENDING: Ray will never start job ${name}: `));
     assert.match(status.message ?? "", reason);
-    assert.match(status.message ?? "", /and the cluster cannot add nodes \(it has no autoscaler\)\. Change that, then retry the stage$/);
+    // What to do after the change follows onStageFailure: the watch adds it (test/stages/clusterJobNeverStarts.test.ts).
+    assert.match(status.message ?? "", /and the cluster cannot add nodes \(it has no autoscaler\)\. Change that$/);
+    assert.equal(status.neverStarts, true);
     // Ray itself still holds it, and cannot stop it (its stop goes through a supervisor placed with the
     // entrypoint's resources): the watch's cancel returns at once, saying so, rather than wait for ever.
     assert.equal((await rayJobsNamed(name))[0]?.status, "PENDING");

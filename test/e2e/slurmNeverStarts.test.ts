@@ -97,6 +97,8 @@ test("a job whose time limit is above the partition's MaxTime fails its stage na
   assert.match(watched.message ?? "", /PartitionTimeLimit|PartitionConfig/);
   assert.match(watched.message ?? "", /timeLimitMinutes/);
   assert.match(watched.message ?? "", /never start/);
+  // A campaign without onStageFailure waits for the operator: retry-stage (the other policies: test/stages/clusterJobNeverStarts.test.ts).
+  assert.match(watched.message ?? "", /\. Change that, then retry the stage\n/);
   // Not left in the queue to start later (a raised MaxTime) next to the retry's job.
   assert.match(slurmState(jobId), /^CANCELLED/);
 });

@@ -125,7 +125,7 @@ test("the registration and a step of a stage only the newer build has wait for a
     assert.equal(status.status, 0, status.stderr);
     assert.match(
       status.stdout,
-      /note: test\.newStage: (batch \d|\d batches) refused by an older worker \(without the stage or a field of its config\), retried for another \(attempt \d+\): stage "test\.newStage" is not known to this worker \(worker \d+@/,
+      /note: test\.newStage: (batch \d|\d batches) refused by an older worker \(without the stage, a field of its config or a value it accepts\), retried for another \(attempt \d+\): stage "test\.newStage" is not known to this worker \(worker \d+@/,
     );
 
     // The deploy goes on: a newer llm worker starts, the old one stops.

@@ -50,12 +50,31 @@ export async function getCampaign(db: Db, id: string) {
  * A registered campaign started again (`campaign start --id` after it failed, was aborted or
  * completed) is running again: its row said how the earlier run ended until this run ended too, so
  * the reports written meanwhile said "failed" and `model stop` took its policy server for unused.
+ *
+ * Only if no status was written since the registration read the row (`seen`): an abort of this run
+ * cancels the registration without waiting for it (the campaign workflow's bookkeeping activities
+ * are TRY_CANCEL), and the workflow's setCampaignStatus("aborted") may land while the registration
+ * still loads tools; "running" written after it would leave an aborted campaign running in
+ * PostgreSQL for good. Every status write sets updated_at, so an unchanged status and updated_at
+ * mean none came between. updated_at is compared within a millisecond: `seen` went through a JS
+ * Date (milliseconds), PostgreSQL keeps microseconds. Returns whether the row was marked.
  */
-export async function markCampaignRunningAgain(db: Db, id: string): Promise<void> {
-  await db
+export async function markCampaignRunningAgain(db: Db, id: string, seen: { status: CampaignRowStatus; updatedAt: Date }): Promise<boolean> {
+  const at = seen.updatedAt.toISOString();
+  const marked = await db
     .update(campaigns)
     .set({ status: "running", updatedAt: sql`now()` })
-    .where(and(eq(campaigns.id, id), ne(campaigns.status, "running")));
+    .where(
+      and(
+        eq(campaigns.id, id),
+        ne(campaigns.status, "running"),
+        eq(campaigns.status, seen.status),
+        sql`${campaigns.updatedAt} > ${at}::timestamptz - interval '1 millisecond'`,
+        sql`${campaigns.updatedAt} < ${at}::timestamptz + interval '1 millisecond'`,
+      ),
+    )
+    .returning({ id: campaigns.id });
+  return marked.length > 0;
 }
 
 export async function setCampaignStatus(db: Db, id: string, status: CampaignRowStatus): Promise<void> {

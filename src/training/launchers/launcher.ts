@@ -58,6 +58,12 @@ export interface JobStatus {
   message?: string;
   /** Hosts the job runs on (the first is where a served model listens), when the scheduler says. */
   nodes?: string[];
+  /**
+   * The scheduler will never start the job as submitted (`failed` while still queued): the message
+   * names the setting to change and ends "Change that"; the watch adds what to do then, which follows
+   * the campaign's onStageFailure (src/framework/stageFailureAdvice.ts afterChangeAdvice).
+   */
+  neverStarts?: true;
 }
 
 export interface JobLauncher {

@@ -290,7 +290,8 @@ export class RayJobsLauncher implements JobLauncher {
     if (fit && "never" in fit)
       return {
         state: "failed",
-        message: `PENDING: Ray will never start job ${ref.externalId}: ${fit.never}. Change that, then retry the stage`,
+        message: `PENDING: Ray will never start job ${ref.externalId}: ${fit.never}. Change that`,
+        neverStarts: true,
         nodes: status.nodes,
       };
     if (fit) status.message = `PENDING: ${fit.waits}`;

@@ -479,7 +479,8 @@ export class SlurmLauncher implements JobLauncher {
     if (never) {
       return {
         state: "failed",
-        message: `${info.state}${reason}: Slurm will never start job ${ref.externalId}: ${never}. Change that, then retry the stage`,
+        message: `${info.state}${reason}: Slurm will never start job ${ref.externalId}: ${never}. Change that`,
+        neverStarts: true,
       };
     }
     // Held for its partition, but it may start: watched on, the reason said in the job's status.

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { parseCampaignConfig, unknownConfigFields, type CampaignConfigInput } from "../../../src/config/campaignConfig.js";
+import { parseCampaignConfig, rejectedConfigValues, unknownConfigFields, type CampaignConfigInput } from "../../../src/config/campaignConfig.js";
 import { freezeCampaignConfig } from "../../../src/config/frozen.js";
 import { STAGE_SPECS } from "../../../src/stages/specs.js";
 
@@ -77,6 +77,7 @@ test("the example configs, frozen, have no field their own build does not define
     const r = freezeCampaignConfig(raw, { configDir: path.join(REPO_ROOT, "examples") });
     assert.ok(r.ok, file);
     assert.deepEqual(unknownConfigFields(r.frozen.config), [], file);
+    assert.deepEqual(rejectedConfigValues(r.frozen.config), [], file);
   }
 });
 
@@ -112,5 +113,39 @@ function configsInHistories(): { file: string; config: unknown }[] {
 test("configs earlier builds wrote (the recorded histories' configs, frozen ones included) have no field today's build does not define", () => {
   const configs = configsInHistories();
   assert.ok(configs.length >= 20, `found ${configs.length} configs in the histories`);
-  for (const { file, config } of configs) assert.deepEqual(unknownConfigFields(config), [], file);
+  for (const { file, config } of configs) {
+    assert.deepEqual(unknownConfigFields(config), [], file);
+    // A value today's build refused would leave every step of such a campaign to a worker that never comes.
+    assert.deepEqual(rejectedConfigValues(config), [], file);
+  }
+});
+
+test("rejectedConfigValues: each value this build's schemas refuse, with its path, the value and what this build expects; unknown fields are not values", () => {
+  const cfg = {
+    ...valid(),
+    endpoints: { sim: { baseUrl: "http://127.0.0.1:8000/v1", timeoutMs: 0 } },
+    roles: { generator: { endpoint: "sim", model: "sim-model" }, policy: { endpoint: "sim", model: "sim-policy" } },
+    stages: [
+      { name: "synthesize.singleTurn", count: 10 },
+      { name: "verify.rules", batchSize: 3000, cpusPerTask: 4 },
+      { name: "export.dataset", format: "parquet", include: ["verified", "archived"] },
+      { name: "evaluate.bfclFast", mode: "lenient" },
+    ],
+  };
+  assert.deepEqual(
+    rejectedConfigValues(cfg).map((v) => [v.text, v.value, v.expected]),
+    [
+      ["endpoints.sim.timeoutMs", "0", "expected a positive integer"],
+      ["stages[1].batchSize", "3000", "expected at most 2000"],
+      ["stages[2].include[1]", '"archived"', 'expected "verified", "pending" or "rejected"'],
+      ["stages[2].format", '"parquet"', 'expected "toolloop" or "openai-strict"'],
+      ["stages[3].mode", '"lenient"', 'expected "bfcl" or "strict"'],
+    ],
+  );
+  assert.deepEqual(rejectedConfigValues(cfg)[1]!.path, ["stages", 1, "batchSize"]);
+  assert.deepEqual(
+    unknownConfigFields(cfg).map((f) => f.text),
+    ["stages[1].cpusPerTask"],
+  );
+  assert.deepEqual(rejectedConfigValues(valid()), []);
 });

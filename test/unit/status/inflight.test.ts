@@ -195,10 +195,10 @@ test("batches an older worker refused (a rolling deploy) are a note per stage, w
   });
   const failedOnce: InflightBatch = { ...batch("verify.rules", 0, undefined), lastFailure: { attempt: 2, type: "LlmError:server", message: "HTTP 500" } };
   assert.deepEqual(refusedBatchNotes([refused(0, 3), refused(1, 5), failedOnce, batch("synthesize.singleTurn", 0, { settled: 1 })], "StageNotOnThisWorker"), [
-    'test.newStage: 2 batches refused by an older worker (without the stage or a field of its config), retried for another (attempt 5): stage "test.newStage" is not known to this worker (worker 7@old-5)',
+    'test.newStage: 2 batches refused by an older worker (without the stage, a field of its config or a value it accepts), retried for another (attempt 5): stage "test.newStage" is not known to this worker (worker 7@old-5)',
   ]);
   assert.deepEqual(refusedBatchNotes([refused(3, 2, "score.perplexity")], "StageNotOnThisWorker"), [
-    'score.perplexity: batch 4 refused by an older worker (without the stage or a field of its config), retried for another (attempt 2): stage "score.perplexity" is not known to this worker (worker 7@old-2)',
+    'score.perplexity: batch 4 refused by an older worker (without the stage, a field of its config or a value it accepts), retried for another (attempt 2): stage "score.perplexity" is not known to this worker (worker 7@old-2)',
   ]);
   assert.deepEqual(refusedBatchNotes([failedOnce], "StageNotOnThisWorker"), []);
 });
