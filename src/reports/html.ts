@@ -483,6 +483,8 @@ function bfclCharts(
 }
 
 const DIALOGUE_COLORS: Record<string, string> = { kept: "#59a14f", dropped: "#e15759", failed: "#b07aa1", running: "#bab0ac" };
+/** A kept dialogue cut short: kept, but not the clean green of one whose user said done. */
+const KEPT_UNFINISHED_COLOR = "#b6d7a8";
 
 /** One bar per label, one dataset. */
 function bars(labels: string[], label: string, data: number[], backgroundColor: string | string[], horizontal = false): ChartSpec["config"] {
@@ -499,14 +501,15 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
   const none = "no multi-turn dialogue ran (no synthesize.multiTurn)";
   const ran = m !== undefined && m.dialogues.length > 0;
   add(ran, "Multi-turn dialogues kept and dropped", none, () => {
-    const rows = m!.dialogues.map((r) => ({ label: r.reason ? `${r.status}: ${r.reason}` : r.status, status: r.status, n: r.n }));
+    const rows = m!.dialogues.map((r) => ({ label: r.reason ? `${r.status}: ${r.reason}` : r.status, status: r.status, reason: r.reason, n: r.n }));
     return {
-      caption: "Dialogues by outcome; a dropped dialogue by its drop reason (too many rejected turns, no accepted turn, a bad plan, ...).",
+      caption:
+        "Dialogues by outcome; a dropped dialogue by its drop reason (too many rejected turns, no accepted turn, a bad plan, ...); one that ended before the user said done is unfinished, with why: turns_max (the user turns ran out), max_tool_rounds (the assistant still called tools), no_valid_candidate (no candidate of a turn was valid), context_length (a role model's context was outgrown).",
       config: bars(
         rows.map((r) => r.label),
         "dialogues",
         rows.map((r) => r.n),
-        rows.map((r) => DIALOGUE_COLORS[r.status] ?? PALETTE[0]!),
+        rows.map((r) => (r.status === "kept" && r.reason ? KEPT_UNFINISHED_COLOR : (DIALOGUE_COLORS[r.status] ?? PALETTE[0]!))),
         true,
       ),
     };
@@ -692,7 +695,9 @@ function summaryTable(d: ReportData): string {
   if (d.multiTurn && d.multiTurn.dialogues.length > 0) {
     const byDialogueStatus = new Map<string, number>();
     for (const r of d.multiTurn.dialogues) byDialogueStatus.set(r.status, (byDialogueStatus.get(r.status) ?? 0) + r.n);
-    rows.push(row("multi-turn dialogues", [...byDialogueStatus].map(([s, n]) => `${n} ${s}`).join(", ")));
+    const keptUnfinished = d.multiTurn.dialogues.filter((r) => r.status === "kept" && r.reason.startsWith("unfinished")).reduce((n, r) => n + r.n, 0);
+    const counted = [...byDialogueStatus].map(([s, n]) => `${n} ${s}${s === "kept" && keptUnfinished > 0 ? ` (${keptUnfinished} unfinished)` : ""}`);
+    rows.push(row("multi-turn dialogues", counted.join(", ")));
   }
   for (const w of d.multiTurn?.warnings ?? []) rows.push(row(`warning (iteration ${w.iteration})`, `synthesize.multiTurn: ${w.warning}`));
   const requests = d.usage.reduce((s, u) => s + u.requests, 0);

@@ -229,3 +229,69 @@ test("report data: the multi-turn section's figures for the campaign and for one
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("report data: a kept dialogue that ended before the user said done is shown apart, with why (recorded, or read from an older row's detail)", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    const raw = rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] });
+    await insertCampaign(db, { id: "c", name: "mt", config: raw });
+    await upsertIteration(db, { campaignId: "c", iteration: 1, status: "completed" });
+    const tools = travelDialogue(0).tools;
+    const noValid = "user turn 5, round 0: none of the 3 candidates is valid; the dialogue ends before that turn, which no later turn may build on";
+    const outcomes: DialogueOutcome[] = [
+      outcome({ status: "kept" }),
+      outcome({ status: "kept" }),
+      outcome({ status: "kept", finished: false, unfinished: "no_valid_candidate", detail: noValid }),
+      // Stored before outcomes recorded the cause: read from the detail the engine wrote.
+      outcome({ status: "kept", finished: false, detail: noValid }),
+      outcome({ status: "kept", finished: false, detail: "user turn 2: the assistant still called tools after maxToolRounds (4) rounds" }),
+      outcome({
+        status: "dropped",
+        dropReason: "unfinished",
+        finished: false,
+        unfinished: "turns_max",
+        detail: "reached turns.max (3 user turns) before the user said done",
+      }),
+      outcome({ status: "dropped", dropReason: "bad_plan", finished: false, userTurns: 0 }),
+    ];
+    await db.insert(dialogues).values(
+      outcomes.map((o, slot) => ({
+        id: `c/1/synthesize.multiTurn/${slot}`,
+        campaignId: "c",
+        iteration: 1,
+        slot,
+        status: o.status,
+        persona: "p",
+        style: "s",
+        tools,
+        targetTurns: 3,
+        seed: slot,
+        outcome: o,
+      })),
+    );
+    const data = await gatherReportData(db, { campaignId: "c", iteration: 1 });
+    assert.deepEqual(data.multiTurn!.dialogues, [
+      { status: "dropped", reason: "bad_plan", n: 1 },
+      { status: "dropped", reason: "unfinished (turns_max)", n: 1 },
+      { status: "kept", reason: "", n: 2 },
+      { status: "kept", reason: "unfinished (max_tool_rounds)", n: 1 },
+      { status: "kept", reason: "unfinished (no_valid_candidate)", n: 2 },
+    ]);
+    const chart = reportCharts(data).charts.find((c) => c.title === "Multi-turn dialogues kept and dropped")!;
+    assert.deepEqual(chart.config.data.labels, [
+      "dropped: bad_plan",
+      "dropped: unfinished (turns_max)",
+      "kept",
+      "kept: unfinished (max_tool_rounds)",
+      "kept: unfinished (no_valid_candidate)",
+    ]);
+    const html = renderReportHtml(data, { chartJs: "" });
+    assert.match(html, /<tr><th>multi-turn dialogues<\/th><td>2 dropped, 5 kept \(3 unfinished\)<\/td><\/tr>/);
+    // The no-dialogue-kept warning still counts a kept unfinished dialogue as kept.
+    assert.deepEqual(data.multiTurn!.warnings, []);
+  } finally {
+    await h.close();
+  }
+});
