@@ -93,7 +93,8 @@ export interface ReportData {
   }[];
   simulated: {
     /** Requests the LLM simulator answered, when the request ledger records it; absent when unknowable. */
-    llm?: { simulated: number; total: number };
+    /** otherAnswers: requests not the simulator's that succeeded (another server answered); the rest of them failed with no answer marked. */
+    llm?: { simulated: number; total: number; otherAnswers?: number };
     /** A stand-in trainer trained, or the simulator served, a policy version of this campaign. */
     training: boolean;
   };

@@ -582,10 +582,31 @@ function bfclSimulatedNote(d: ReportData): string {
   return ` SIMULATED (${which}): the policy answering was the toolloop LLM simulator (scripted, not a model); these numbers measure no model.`;
 }
 
+/**
+ * What the requests the simulator did not answer were: a failed or cut-off request (connection refused,
+ * timed out, in flight when a worker was killed) carries no simulator mark, and "90 of 100 answered by
+ * the simulator" alone reads as 10 answered by a model.
+ */
+function otherRequests(llm: NonNullable<ReportData["simulated"]["llm"]>, where: "banner" | "row"): string {
+  const rest = llm.total - llm.simulated;
+  if (rest <= 0 || llm.otherAnswers === undefined) return "";
+  const failed = rest - llm.otherAnswers;
+  if (llm.otherAnswers === 0)
+    return where === "banner"
+      ? `; none of the other ${rest} was answered by another server: they failed or were cut off with no answer`
+      : ` (the other ${rest} failed or were cut off with no answer; none was answered by another server)`;
+  const answered = `${llm.otherAnswers} ${llm.otherAnswers === 1 ? "was" : "were"} answered by another server`;
+  return where === "banner"
+    ? `; of the other ${rest}, ${answered}${failed > 0 ? ` and ${failed} failed or were cut off with no answer` : ""}`
+    : ` (of the other ${rest}, ${answered}${failed > 0 ? `, ${failed} failed or were cut off with no answer` : ""})`;
+}
+
 function simulatedBanner(d: ReportData): string | undefined {
   const parts: string[] = [];
   if (d.simulated.llm && d.simulated.llm.simulated > 0)
-    parts.push(`${d.simulated.llm.simulated} of ${d.simulated.llm.total} LLM requests were answered by the toolloop LLM simulator (scripted, not a model)`);
+    parts.push(
+      `${d.simulated.llm.simulated} of ${d.simulated.llm.total} LLM requests were answered by the toolloop LLM simulator (scripted, not a model)${otherRequests(d.simulated.llm, "banner")}`,
+    );
   if (d.simulated.training) parts.push("training used the stand-in trainer and/or a simulator-served policy (nothing was trained)");
   return parts.length ? `SIMULATED: ${parts.join("; ")}.` : undefined;
 }
@@ -706,7 +727,9 @@ function summaryTable(d: ReportData): string {
   rows.push(
     row(
       "LLM simulator",
-      d.simulated.llm ? `${d.simulated.llm.simulated} of ${d.simulated.llm.total} requests` : "not recorded by this database's request ledger",
+      d.simulated.llm
+        ? `${d.simulated.llm.simulated} of ${d.simulated.llm.total} requests${otherRequests(d.simulated.llm, "row")}`
+        : "not recorded by this database's request ledger",
     ),
   );
   rows.push(row("generated", d.generatedAt));

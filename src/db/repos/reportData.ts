@@ -361,13 +361,22 @@ export async function anySimulatedModelVersion(db: Db, scope: ReportScope): Prom
   return (rows[0]?.n ?? 0) > 0;
 }
 
-/** Requests answered by the LLM simulator (the request ledger records the simulator's mark per request). */
-export async function simulatedRequestCount(db: Db, scope: ReportScope): Promise<{ simulated: number; total: number }> {
+/**
+ * Requests answered by the LLM simulator (the request ledger records the simulator's mark per request),
+ * and of the others those that succeeded with another server's answer: the rest failed or were cut off
+ * (connection refused, timed out, in flight when a worker stopped) with no answer marked, and say nothing
+ * about who would have answered them.
+ */
+export async function simulatedRequestCount(db: Db, scope: ReportScope): Promise<{ simulated: number; total: number; otherAnswers: number }> {
   const rows = await db
-    .select({ simulated: sql<number>`count(*) FILTER (WHERE ${llmRequests.simulated})::int`, total: sql<number>`count(*)::int` })
+    .select({
+      simulated: sql<number>`count(*) FILTER (WHERE ${llmRequests.simulated})::int`,
+      total: sql<number>`count(*)::int`,
+      otherAnswers: sql<number>`count(*) FILTER (WHERE NOT ${llmRequests.simulated} AND ${llmRequests.status} = 'ok')::int`,
+    })
     .from(llmRequests)
     .where(and(eq(llmRequests.campaignId, scope.campaignId), scope.iteration === undefined ? undefined : eq(llmRequests.iteration, scope.iteration)));
-  return { simulated: Number(rows[0]?.simulated ?? 0), total: Number(rows[0]?.total ?? 0) };
+  return { simulated: Number(rows[0]?.simulated ?? 0), total: Number(rows[0]?.total ?? 0), otherAnswers: Number(rows[0]?.otherAnswers ?? 0) };
 }
 
 /** The multi-turn section's figures (synthesize.multiTurn's dialogues and their stored turns). */

@@ -216,7 +216,11 @@ test("report data: per-chart figures for the campaign and for one iteration, the
     assert.equal(all.bfcl.length, 2);
     assert.deepEqual(all.exclusions, [{ iteration: 2, reason: "duplicate", n: 1 }]);
     assert.equal(all.simulated.training, true);
-    assert.deepEqual(all.simulated.llm, { simulated: 0, total: 2 }, "the ledger records which requests the simulator answered");
+    assert.deepEqual(
+      all.simulated.llm,
+      { simulated: 0, total: 2, otherAnswers: 1 },
+      "the ledger records which requests the simulator answered, and which others got an answer",
+    );
     assert.deepEqual(all.reward, [
       {
         iteration: 1,
