@@ -100,7 +100,8 @@ export interface ReportData {
   };
   funnel: { stage: string; kind: string; status: string; n: number }[];
   rejectionReasons: { reason: string; n: number }[];
-  usage: { role: string; model: string; requests: number; failures: number; promptTokens: number; completionTokens: number }[];
+  /** outcomeUnknown: requests sent and never settled (in flight when a worker stopped); absent in older fixtures. */
+  usage: { role: string; model: string; requests: number; failures: number; outcomeUnknown?: number; promptTokens: number; completionTokens: number }[];
   kindDomain: { kind: string; domain: string; n: number }[];
   scores: Histogram[];
   /** Every stored vote per committee stage (repair.labels, verify.judges, expand.errors), judge model and verdict. */

@@ -206,8 +206,11 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
     },
   }));
+  const unsettled = d.usage.some((u) => (u.outcomeUnknown ?? 0) > 0);
   add(d.usage.length > 0, "Requests per role", "no LLM request was made", () => ({
-    caption: "LLM requests per role and model; failures are requests that ended in an error.",
+    caption:
+      "LLM requests per role and model; failures are requests that ended in an error" +
+      (unsettled ? "; no outcome: requests in flight when a worker stopped (killed or crashed), neither answered nor failed as far as the ledger knows." : "."),
     config: {
       type: "bar",
       data: {
@@ -215,6 +218,9 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
         datasets: [
           { label: "requests", data: d.usage.map((u) => u.requests), backgroundColor: color(3) },
           { label: "failures", data: d.usage.map((u) => u.failures), backgroundColor: "#e15759" },
+          ...(unsettled
+            ? [{ label: "no outcome (in flight when a worker stopped)", data: d.usage.map((u) => u.outcomeUnknown ?? 0), backgroundColor: "#bab0ac" }]
+            : []),
         ],
       },
       options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },

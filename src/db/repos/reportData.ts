@@ -131,6 +131,8 @@ export async function usageByRole(db: Db, scope: ReportScope) {
       model: llmUsage.model,
       requests: sql<number>`sum(${llmUsage.requests})::int`.mapWith(Number),
       failures: sql<number>`sum(${llmUsage.failures})::int`.mapWith(Number),
+      // Sent and never settled: in flight when a worker was killed (neither a success nor a failure).
+      outcomeUnknown: sql<number>`sum(${llmUsage.outcomeUnknown})::int`.mapWith(Number),
       promptTokens: sql<number>`sum(${llmUsage.promptTokens})::bigint`.mapWith(Number),
       completionTokens: sql<number>`sum(${llmUsage.completionTokens})::bigint`.mapWith(Number),
     })

@@ -195,7 +195,7 @@ test("report data: per-chart figures for the campaign and for one iteration, the
       { reason: "rules: missing argument <city>", n: 2 },
       { reason: "judges: judged INCORRECT: 0 CORRECT, 3 INCORRECT of 3 votes (consensus 2)", n: 1 },
     ]);
-    assert.deepEqual(all.usage, [{ role: "generator", model: "g", requests: 2, failures: 1, promptTokens: 100, completionTokens: 10 }]);
+    assert.deepEqual(all.usage, [{ role: "generator", model: "g", requests: 2, failures: 1, outcomeUnknown: 0, promptTokens: 100, completionTokens: 10 }]);
     assert.deepEqual(all.kindDomain, [{ kind: "standard", domain: "weather", n: 2 }]);
     assert.deepEqual(
       all.scores.map((s) => [s.metric, s.count]),

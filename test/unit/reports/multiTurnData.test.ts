@@ -333,6 +333,16 @@ test("report: requests that failed or were cut off are not read as answered by a
       html,
       /<tr><th>LLM simulator<\/th><td>7 of 10 requests \(the other 3 failed or were cut off with no answer; none was answered by another server\)<\/td><\/tr>/,
     );
+    // The requests chart: the one in flight when the worker was killed is neither a success nor a failure.
+    const requests = reportCharts(all).charts.find((c) => c.title === "Requests per role")!.config;
+    assert.deepEqual(
+      requests.data.datasets.map((ds) => [ds.label, ds.data]),
+      [
+        ["requests", [10]],
+        ["failures", [3]],
+        ["no outcome (in flight when a worker stopped)", [1]],
+      ],
+    );
     // One answered by a real server is named as such.
     await db.insert(llmRequests).values(request("real", "ok", false));
     const mixed = renderReportHtml(await gatherReportData(db, { campaignId: "c" }), { chartJs: "" });
