@@ -44,10 +44,18 @@ function answerText(messages: ChatMessage[]): string {
   return calls.length ? calls.join(", ") : JSON.stringify(last.content ?? "");
 }
 
-function userText(messages: ChatMessage[]): string {
-  const u = messages.find((m) => m.role === "user");
+/**
+ * The request the label answers: the last user message. A multi-turn sample's first user message is
+ * an earlier request of the dialogue, so showing it beside the label paired the label with the wrong
+ * question; its line says which user turn of how many it is (metadata.dialogue).
+ */
+export function userLine(messages: ChatMessage[], metadata: unknown): string {
+  const u = [...messages].reverse().find((m) => m.role === "user");
   const t = u && typeof u.content === "string" ? u.content.replace(/\s+/g, " ") : "";
-  return t.length > 100 ? `${t.slice(0, 97)}...` : t;
+  const text = t.length > 100 ? `${t.slice(0, 97)}...` : t;
+  const d = (metadata as { dialogue?: { userTurn?: unknown; turns?: unknown } } | null)?.dialogue;
+  const place = typeof d?.userTurn === "number" ? ` (turn ${d.userTurn}${typeof d.turns === "number" ? ` of ${d.turns}` : ""})` : "";
+  return `user${place}: ${text}`;
 }
 
 const num = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
@@ -64,7 +72,7 @@ export function formatLineage(
     out.push(
       `${i === 0 ? "" : "  ^ made from\n"}${role} ${s.id}  ${s.origin} by ${s.stage ?? "(unknown stage)"} in iteration ${s.iteration}, ${s.kind}, status ${s.status}`,
     );
-    out.push(`    user: ${userText(s.messages)}`);
+    out.push(`    ${userLine(s.messages, s.metadata)}`);
     out.push(`    label: ${answerText(s.messages)}`);
     if (i === 0 || chain[i - 1]!.sample.campaignId !== s.campaignId) out.push(`    campaign: ${s.campaignId}`);
     const provenance = provenanceLine(s.metadata);

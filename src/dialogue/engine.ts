@@ -59,7 +59,7 @@ import {
   type ToolResult,
   type UserView,
 } from "./protocol.js";
-import type { DialogueOutcome, DialogueTurn, DropReason, RunDialogueInput } from "./types.js";
+import type { DialogueOutcome, DialogueTurn, DropReason, RunDialogueInput, UnfinishedCause } from "./types.js";
 import { voteOnTurn } from "./voting.js";
 
 type AssistantTurn = Extract<DialogueTurn, { kind: "assistant" }>;
@@ -70,7 +70,7 @@ type Step =
   | { kind: "user" }
   | { kind: "assistant"; userTurn: number; round: number }
   | { kind: "tools"; turn: AssistantTurn }
-  | { kind: "unfinished"; detail: string };
+  | { kind: "unfinished"; cause: UnfinishedCause; detail: string };
 
 /**
  * append() found the seq stored by another attempt on the same dialogue (Temporal started a retry while
@@ -86,7 +86,7 @@ class TurnTaken extends Error {
 }
 
 /** How a dialogue ends, before the counts are added. */
-type Ending = { kind: "done" } | { kind: "unfinished"; detail: string } | { kind: "drop"; reason: DropReason; detail: string };
+type Ending = { kind: "done" } | { kind: "unfinished"; cause: UnfinishedCause; detail: string } | { kind: "drop"; reason: DropReason; detail: string };
 
 /** The plan's calls must name the dialogue's tools; saying so inside structured() gives the planner its one repair. */
 function planSchemaFor(toolNames: ReadonlySet<string>): z.ZodType<DialoguePlan> {
@@ -230,7 +230,11 @@ class DialogueRun {
         // The dialogue outgrew a role model's context: it can go no further, like one at turns.max,
         // and the turns accepted so far (each of which fitted) are as good as they were.
         if (!isContextLengthError(err)) throw err;
-        ending = { kind: "unfinished", detail: `the dialogue outgrew the context of a role's model after ${this.turns.length} messages: ${err.message}` };
+        ending = {
+          kind: "unfinished",
+          cause: "context_length",
+          detail: `the dialogue outgrew the context of a role's model after ${this.turns.length} messages: ${err.message}`,
+        };
       }
       if (ending) return this.end(ending);
     }
@@ -251,17 +255,20 @@ class DialogueRun {
     if (!assistant.accepted && chosen && !chosen.valid)
       return {
         kind: "unfinished",
+        cause: "no_valid_candidate",
         detail: `user turn ${assistant.userTurn}, round ${assistant.round}: ${assistant.review.rejectReason ?? "no candidate is valid"}; the dialogue ends before that turn, which no later turn may build on`,
       };
     const calls = assistant.message.tool_calls ?? [];
     if (calls.length === 0) {
       const { userTurns } = countTurns(this.turns);
-      if (userTurns >= stage.turns.max) return { kind: "unfinished", detail: `reached turns.max (${stage.turns.max} user turns) before the user said done` };
+      if (userTurns >= stage.turns.max)
+        return { kind: "unfinished", cause: "turns_max", detail: `reached turns.max (${stage.turns.max} user turns) before the user said done` };
       return { kind: "user" };
     }
     if (assistant.round >= stage.maxToolRounds)
       return {
         kind: "unfinished",
+        cause: "max_tool_rounds",
         detail: `user turn ${assistant.userTurn}: the assistant still called tools after maxToolRounds (${stage.maxToolRounds}) rounds`,
       };
     if (this.pendingCalls(assistant).length > 0) return { kind: "tools", turn: assistant };
@@ -468,15 +475,17 @@ class DialogueRun {
     let outcome: DialogueOutcome;
     const finished = ending.kind === "done";
     const noAccepted = counts.acceptedTurns === 0;
+    // Why it ended early, for the report and summary (a kept dialogue cut short looks like any other kept one).
+    const unfinished = ending.kind === "unfinished" ? { unfinished: ending.cause } : {};
     if (ending.kind === "drop") outcome = { status: "dropped", dropReason: ending.reason, detail: ending.detail, ...counts, finished };
     else if (ending.kind === "unfinished" && !keepUnfinished)
-      outcome = { status: "dropped", dropReason: "unfinished", detail: ending.detail, ...counts, finished };
+      outcome = { status: "dropped", dropReason: "unfinished", detail: ending.detail, ...unfinished, ...counts, finished };
     else if (noAccepted) {
       const detail = finished
         ? "the user said done before any assistant turn was accepted"
         : `no assistant turn was accepted; ${ending.kind === "unfinished" ? ending.detail : ""}`;
-      outcome = { status: "dropped", dropReason: "no_accepted_turns", detail, ...counts, finished };
-    } else outcome = { status: "kept", ...(ending.kind === "unfinished" ? { detail: ending.detail } : {}), ...counts, finished };
+      outcome = { status: "dropped", dropReason: "no_accepted_turns", detail, ...unfinished, ...counts, finished };
+    } else outcome = { status: "kept", ...(ending.kind === "unfinished" ? { detail: ending.detail } : {}), ...unfinished, ...counts, finished };
     await this.input.store.finish(this.id, outcome);
     // The first outcome stored stays: another attempt's, when one ended the dialogue first (the stage
     // writes samples by the outcome it is given, so it must be the stored one).

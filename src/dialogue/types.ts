@@ -99,10 +99,20 @@ export interface ToolExecutionRecord {
   existed?: boolean;
 }
 
+/**
+ * Why a dialogue ended before the user said done (kept with keepUnfinished, else dropped "unfinished"):
+ * turns.max user turns, the assistant still calling tools after maxToolRounds, a turn none of whose
+ * candidates was valid, or a role model's context outgrown.
+ */
+export const UNFINISHED_CAUSES = ["turns_max", "max_tool_rounds", "no_valid_candidate", "context_length"] as const;
+export type UnfinishedCause = (typeof UNFINISHED_CAUSES)[number];
+
 export interface DialogueOutcome {
   status: Exclude<DialogueStatus, "running">;
   dropReason?: DropReason;
   detail?: string;
+  /** Set when the dialogue ended unfinished (not when the user said done or it was dropped for another reason). */
+  unfinished?: UnfinishedCause;
   /** User turns taken; assistant turns accepted and rejected. */
   userTurns: number;
   acceptedTurns: number;

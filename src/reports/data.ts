@@ -93,13 +93,15 @@ export interface ReportData {
   }[];
   simulated: {
     /** Requests the LLM simulator answered, when the request ledger records it; absent when unknowable. */
-    llm?: { simulated: number; total: number };
+    /** otherAnswers: requests not the simulator's that succeeded (another server answered); the rest of them failed with no answer marked. */
+    llm?: { simulated: number; total: number; otherAnswers?: number };
     /** A stand-in trainer trained, or the simulator served, a policy version of this campaign. */
     training: boolean;
   };
   funnel: { stage: string; kind: string; status: string; n: number }[];
   rejectionReasons: { reason: string; n: number }[];
-  usage: { role: string; model: string; requests: number; failures: number; promptTokens: number; completionTokens: number }[];
+  /** outcomeUnknown: requests sent and never settled (in flight when a worker stopped); absent in older fixtures. */
+  usage: { role: string; model: string; requests: number; failures: number; outcomeUnknown?: number; promptTokens: number; completionTokens: number }[];
   kindDomain: { kind: string; domain: string; n: number }[];
   scores: Histogram[];
   /** Every stored vote per committee stage (repair.labels, verify.judges, expand.errors), judge model and verdict. */

@@ -206,8 +206,11 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
       options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
     },
   }));
+  const unsettled = d.usage.some((u) => (u.outcomeUnknown ?? 0) > 0);
   add(d.usage.length > 0, "Requests per role", "no LLM request was made", () => ({
-    caption: "LLM requests per role and model; failures are requests that ended in an error.",
+    caption:
+      "LLM requests per role and model; failures are requests that ended in an error" +
+      (unsettled ? "; no outcome: requests in flight when a worker stopped (killed or crashed), neither answered nor failed as far as the ledger knows." : "."),
     config: {
       type: "bar",
       data: {
@@ -215,6 +218,9 @@ export function reportCharts(d: ReportData): { charts: ChartSpec[]; omitted: Omi
         datasets: [
           { label: "requests", data: d.usage.map((u) => u.requests), backgroundColor: color(3) },
           { label: "failures", data: d.usage.map((u) => u.failures), backgroundColor: "#e15759" },
+          ...(unsettled
+            ? [{ label: "no outcome (in flight when a worker stopped)", data: d.usage.map((u) => u.outcomeUnknown ?? 0), backgroundColor: "#bab0ac" }]
+            : []),
         ],
       },
       options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
@@ -483,6 +489,8 @@ function bfclCharts(
 }
 
 const DIALOGUE_COLORS: Record<string, string> = { kept: "#59a14f", dropped: "#e15759", failed: "#b07aa1", running: "#bab0ac" };
+/** A kept dialogue cut short: kept, but not the clean green of one whose user said done. */
+const KEPT_UNFINISHED_COLOR = "#b6d7a8";
 
 /** One bar per label, one dataset. */
 function bars(labels: string[], label: string, data: number[], backgroundColor: string | string[], horizontal = false): ChartSpec["config"] {
@@ -499,14 +507,15 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
   const none = "no multi-turn dialogue ran (no synthesize.multiTurn)";
   const ran = m !== undefined && m.dialogues.length > 0;
   add(ran, "Multi-turn dialogues kept and dropped", none, () => {
-    const rows = m!.dialogues.map((r) => ({ label: r.reason ? `${r.status}: ${r.reason}` : r.status, status: r.status, n: r.n }));
+    const rows = m!.dialogues.map((r) => ({ label: r.reason ? `${r.status}: ${r.reason}` : r.status, status: r.status, reason: r.reason, n: r.n }));
     return {
-      caption: "Dialogues by outcome; a dropped dialogue by its drop reason (too many rejected turns, no accepted turn, a bad plan, ...).",
+      caption:
+        "Dialogues by outcome; a dropped dialogue by its drop reason (too many rejected turns, no accepted turn, a bad plan, ...); one that ended before the user said done is unfinished, with why: turns_max (the user turns ran out), max_tool_rounds (the assistant still called tools), no_valid_candidate (no candidate of a turn was valid), context_length (a role model's context was outgrown).",
       config: bars(
         rows.map((r) => r.label),
         "dialogues",
         rows.map((r) => r.n),
-        rows.map((r) => DIALOGUE_COLORS[r.status] ?? PALETTE[0]!),
+        rows.map((r) => (r.status === "kept" && r.reason ? KEPT_UNFINISHED_COLOR : (DIALOGUE_COLORS[r.status] ?? PALETTE[0]!))),
         true,
       ),
     };
@@ -579,10 +588,31 @@ function bfclSimulatedNote(d: ReportData): string {
   return ` SIMULATED (${which}): the policy answering was the toolloop LLM simulator (scripted, not a model); these numbers measure no model.`;
 }
 
+/**
+ * What the requests the simulator did not answer were: a failed or cut-off request (connection refused,
+ * timed out, in flight when a worker was killed) carries no simulator mark, and "90 of 100 answered by
+ * the simulator" alone reads as 10 answered by a model.
+ */
+function otherRequests(llm: NonNullable<ReportData["simulated"]["llm"]>, where: "banner" | "row"): string {
+  const rest = llm.total - llm.simulated;
+  if (rest <= 0 || llm.otherAnswers === undefined) return "";
+  const failed = rest - llm.otherAnswers;
+  if (llm.otherAnswers === 0)
+    return where === "banner"
+      ? `; none of the other ${rest} was answered by another server: they failed or were cut off with no answer`
+      : ` (the other ${rest} failed or were cut off with no answer; none was answered by another server)`;
+  const answered = `${llm.otherAnswers} ${llm.otherAnswers === 1 ? "was" : "were"} answered by another server`;
+  return where === "banner"
+    ? `; of the other ${rest}, ${answered}${failed > 0 ? ` and ${failed} failed or were cut off with no answer` : ""}`
+    : ` (of the other ${rest}, ${answered}${failed > 0 ? `, ${failed} failed or were cut off with no answer` : ""})`;
+}
+
 function simulatedBanner(d: ReportData): string | undefined {
   const parts: string[] = [];
   if (d.simulated.llm && d.simulated.llm.simulated > 0)
-    parts.push(`${d.simulated.llm.simulated} of ${d.simulated.llm.total} LLM requests were answered by the toolloop LLM simulator (scripted, not a model)`);
+    parts.push(
+      `${d.simulated.llm.simulated} of ${d.simulated.llm.total} LLM requests were answered by the toolloop LLM simulator (scripted, not a model)${otherRequests(d.simulated.llm, "banner")}`,
+    );
   if (d.simulated.training) parts.push("training used the stand-in trainer and/or a simulator-served policy (nothing was trained)");
   return parts.length ? `SIMULATED: ${parts.join("; ")}.` : undefined;
 }
@@ -692,7 +722,9 @@ function summaryTable(d: ReportData): string {
   if (d.multiTurn && d.multiTurn.dialogues.length > 0) {
     const byDialogueStatus = new Map<string, number>();
     for (const r of d.multiTurn.dialogues) byDialogueStatus.set(r.status, (byDialogueStatus.get(r.status) ?? 0) + r.n);
-    rows.push(row("multi-turn dialogues", [...byDialogueStatus].map(([s, n]) => `${n} ${s}`).join(", ")));
+    const keptUnfinished = d.multiTurn.dialogues.filter((r) => r.status === "kept" && r.reason.startsWith("unfinished")).reduce((n, r) => n + r.n, 0);
+    const counted = [...byDialogueStatus].map(([s, n]) => `${n} ${s}${s === "kept" && keptUnfinished > 0 ? ` (${keptUnfinished} unfinished)` : ""}`);
+    rows.push(row("multi-turn dialogues", counted.join(", ")));
   }
   for (const w of d.multiTurn?.warnings ?? []) rows.push(row(`warning (iteration ${w.iteration})`, `synthesize.multiTurn: ${w.warning}`));
   const requests = d.usage.reduce((s, u) => s + u.requests, 0);
@@ -701,7 +733,9 @@ function summaryTable(d: ReportData): string {
   rows.push(
     row(
       "LLM simulator",
-      d.simulated.llm ? `${d.simulated.llm.simulated} of ${d.simulated.llm.total} requests` : "not recorded by this database's request ledger",
+      d.simulated.llm
+        ? `${d.simulated.llm.simulated} of ${d.simulated.llm.total} requests${otherRequests(d.simulated.llm, "row")}`
+        : "not recorded by this database's request ledger",
     ),
   );
   rows.push(row("generated", d.generatedAt));

@@ -131,6 +131,8 @@ export async function usageByRole(db: Db, scope: ReportScope) {
       model: llmUsage.model,
       requests: sql<number>`sum(${llmUsage.requests})::int`.mapWith(Number),
       failures: sql<number>`sum(${llmUsage.failures})::int`.mapWith(Number),
+      // Sent and never settled: in flight when a worker was killed (neither a success nor a failure).
+      outcomeUnknown: sql<number>`sum(${llmUsage.outcomeUnknown})::int`.mapWith(Number),
       promptTokens: sql<number>`sum(${llmUsage.promptTokens})::bigint`.mapWith(Number),
       completionTokens: sql<number>`sum(${llmUsage.completionTokens})::bigint`.mapWith(Number),
     })
@@ -361,18 +363,30 @@ export async function anySimulatedModelVersion(db: Db, scope: ReportScope): Prom
   return (rows[0]?.n ?? 0) > 0;
 }
 
-/** Requests answered by the LLM simulator (the request ledger records the simulator's mark per request). */
-export async function simulatedRequestCount(db: Db, scope: ReportScope): Promise<{ simulated: number; total: number }> {
+/**
+ * Requests answered by the LLM simulator (the request ledger records the simulator's mark per request),
+ * and of the others those that succeeded with another server's answer: the rest failed or were cut off
+ * (connection refused, timed out, in flight when a worker stopped) with no answer marked, and say nothing
+ * about who would have answered them.
+ */
+export async function simulatedRequestCount(db: Db, scope: ReportScope): Promise<{ simulated: number; total: number; otherAnswers: number }> {
   const rows = await db
-    .select({ simulated: sql<number>`count(*) FILTER (WHERE ${llmRequests.simulated})::int`, total: sql<number>`count(*)::int` })
+    .select({
+      simulated: sql<number>`count(*) FILTER (WHERE ${llmRequests.simulated})::int`,
+      total: sql<number>`count(*)::int`,
+      otherAnswers: sql<number>`count(*) FILTER (WHERE NOT ${llmRequests.simulated} AND ${llmRequests.status} = 'ok')::int`,
+    })
     .from(llmRequests)
     .where(and(eq(llmRequests.campaignId, scope.campaignId), scope.iteration === undefined ? undefined : eq(llmRequests.iteration, scope.iteration)));
-  return { simulated: Number(rows[0]?.simulated ?? 0), total: Number(rows[0]?.total ?? 0) };
+  return { simulated: Number(rows[0]?.simulated ?? 0), total: Number(rows[0]?.total ?? 0), otherAnswers: Number(rows[0]?.otherAnswers ?? 0) };
 }
 
 /** The multi-turn section's figures (synthesize.multiTurn's dialogues and their stored turns). */
 export interface MultiTurnCounts {
-  /** Dialogues per status and drop reason ("" when kept, running or failed without one). */
+  /**
+   * Dialogues per status and drop reason ("" when kept, running or failed without one); a kept or
+   * dropped dialogue that ended before the user said done has reason `unfinished (<cause>)`.
+   */
   dialogues: { status: string; reason: string; n: number }[];
   /** Ended dialogues per number of user turns taken. */
   userTurns: { turns: number; n: number }[];
@@ -389,9 +403,22 @@ export interface MultiTurnCounts {
 export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<MultiTurnCounts> {
   const it = scope.iteration === undefined ? sql`` : sql` AND d.iteration = ${scope.iteration}`;
   const inScope = sql`d.campaign_id = ${scope.campaignId}${it}`;
+  // Why a dialogue ended early: recorded since outcomes carry it (src/dialogue/types.ts UNFINISHED_CAUSES),
+  // else read from the detail the engine (src/dialogue/engine.ts) wrote.
+  const cause = sql`coalesce(d.outcome->>'unfinished', CASE
+      WHEN d.outcome->>'detail' LIKE '%reached turns.max%' THEN 'turns_max'
+      WHEN d.outcome->>'detail' LIKE '%still called tools after maxToolRounds%' THEN 'max_tool_rounds'
+      WHEN d.outcome->>'detail' LIKE '%outgrew the context%' THEN 'context_length'
+      WHEN d.outcome->>'detail' LIKE '%the dialogue ends before that turn%' THEN 'no_valid_candidate'
+      ELSE 'cause not recorded' END)`;
   const [byStatus, byTurns, byDecision, byReflection, byTool, byIteration] = await Promise.all([
+    // A kept dialogue cut short (keepUnfinished) is shown apart from one whose user said done, with its cause.
     db.execute(sql`
-      SELECT d.status AS status, coalesce(d.outcome->>'dropReason', '') AS reason, count(*)::int AS n
+      SELECT d.status AS status, CASE
+          WHEN d.status = 'kept' AND d.outcome->>'finished' = 'false' THEN 'unfinished (' || ${cause} || ')'
+          WHEN d.status = 'dropped' AND d.outcome->>'dropReason' = 'unfinished' THEN 'unfinished (' || ${cause} || ')'
+          ELSE coalesce(d.outcome->>'dropReason', '') END AS reason,
+        count(*)::int AS n
       FROM ${dialogues} d WHERE ${inScope} GROUP BY 1, 2 ORDER BY 1, 2`),
     db.execute(sql`
       SELECT (d.outcome->>'userTurns')::int AS turns, count(*)::int AS n

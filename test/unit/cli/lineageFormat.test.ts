@@ -104,3 +104,27 @@ test("lineage names the other campaign on every line about it, marks simulated p
   assert.ok(lines.includes("    committee (iteration 1 of campaign week-2): PRED_WRONG of 3 votes -> error_seed"), text);
   assert.ok(lines.includes("  made from it: s_child (repaired by repair.labels in iteration 1 of campaign week-3, verified)"), text);
 });
+
+test("a multi-turn sample's user line is the request its label answers (the last user turn), with its place in the dialogue", () => {
+  const call = (id: string, name: string, args: string) => ({ id, type: "function", function: { name, arguments: args } });
+  const dialogue = {
+    ...sample("s_mt", "mt", "synthesized", { dialogue: { id: "mt/1/synthesize.multiTurn/0", labelSeq: 7, userTurn: 2, round: 1, turns: 4 } }),
+    kind: "multi_turn",
+    stage: "synthesize.multiTurn",
+    messages: [
+      { role: "system", content: "You are a helpful assistant." },
+      { role: "user", content: "Please evaluate 2+2." },
+      { role: "assistant", content: null, tool_calls: [call("call_2_0", "evaluate_expression", '{"expression":"2+2"}')] },
+      { role: "tool", tool_call_id: "call_2_0", content: '{"value":4}' },
+      { role: "assistant", content: "It is 4." },
+      { role: "user", content: "Now my BMI for 180 cm and 75 kg." },
+      { role: "assistant", content: null, tool_calls: [call("call_6_0", "calculate_bmi", '{"height_cm":180,"weight_kg":75}')] },
+      { role: "tool", tool_call_id: "call_6_0", content: '{"bmi":23.1}' },
+      { role: "assistant", content: "Your BMI is 23.1." },
+    ],
+  } as unknown as LineageStep["sample"];
+  const lines = formatLineage([{ sample: dialogue, ...empty }], []);
+  assert.ok(lines.includes("    user (turn 2 of 4): Now my BMI for 180 cm and 75 kg."), lines.join("\n"));
+  assert.ok(lines.includes('    label: "Your BMI is 23.1."'), lines.join("\n"));
+  assert.ok(!lines.some((l) => l.includes("evaluate 2+2")), lines.join("\n"));
+});

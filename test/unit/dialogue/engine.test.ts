@@ -439,6 +439,7 @@ test("a turn with no valid candidate after accepted ones: the dialogue is kept u
   const executor = new RecordingExecutor();
   const { outcome, turns } = await run({ executor });
   assert.deepEqual([outcome.status, outcome.finished, outcome.acceptedTurns, outcome.rejectedTurns], ["kept", false, 2, 1]);
+  assert.equal(outcome.unfinished, "no_valid_candidate", "the outcome says why it ended early");
   assert.match(outcome.detail ?? "", /^user turn 2, round 0: none of the 3 candidates is valid; the dialogue ends before that turn/);
   const last = turns.at(-1)!;
   assert.ok(last.kind === "assistant" && !last.accepted, "the rejected turn is stored last");
@@ -606,17 +607,17 @@ test("turns.max ends a dialogue whose user never says done: kept when keepUnfini
   });
   roles.script(endless);
   const kept = await run({ stage: { turns: { mean: 2, max: 3 } } });
-  assert.deepEqual([kept.outcome.status, kept.outcome.finished, kept.outcome.userTurns], ["kept", false, 3]);
+  assert.deepEqual([kept.outcome.status, kept.outcome.finished, kept.outcome.userTurns, kept.outcome.unfinished], ["kept", false, 3, "turns_max"]);
   assert.match(kept.outcome.detail!, /reached turns\.max \(3 user turns\)/);
   const dropped = await run({ stage: { turns: { mean: 2, max: 3 }, keepUnfinished: false } });
-  assert.deepEqual([dropped.outcome.status, dropped.outcome.dropReason], ["dropped", "unfinished"]);
+  assert.deepEqual([dropped.outcome.status, dropped.outcome.dropReason, dropped.outcome.unfinished], ["dropped", "unfinished", "turns_max"]);
 });
 
 test("an assistant still calling tools after maxToolRounds ends the dialogue unfinished", async () => {
   roles.script(goodScripts({ assistant: () => ({ toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }] }) }));
   const executor = new RecordingExecutor();
   const { outcome, turns } = await run({ executor, stage: { maxToolRounds: 2, keepUnfinished: false } });
-  assert.deepEqual([outcome.status, outcome.dropReason], ["dropped", "unfinished"]);
+  assert.deepEqual([outcome.status, outcome.dropReason, outcome.unfinished], ["dropped", "unfinished", "max_tool_rounds"]);
   assert.match(outcome.detail!, /user turn 1: the assistant still called tools after maxToolRounds \(2\) rounds/);
   assert.deepEqual(
     assistantTurns(turns).map((t) => t.round),
@@ -639,7 +640,11 @@ test("a kept dialogue whose assistant still calls tools at maxToolRounds: that t
   roles.script(goodScripts({ assistant: () => ({ toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }] }) }));
   const executor = new RecordingExecutor();
   const { outcome, turns } = await run({ executor, stage: { maxToolRounds: 2 } });
-  assert.deepEqual([outcome.status, outcome.finished], ["kept", false], "kept unfinished (keepUnfinished is on by default)");
+  assert.deepEqual(
+    [outcome.status, outcome.finished, outcome.unfinished],
+    ["kept", false, "max_tool_rounds"],
+    "kept unfinished (keepUnfinished is on by default)",
+  );
   const limitTurn = assistantTurns(turns).at(-1)!;
   assert.deepEqual([limitTurn.round, limitTurn.accepted, limitTurn.message.tool_calls?.length], [2, true, 1], "the vote accepted the turn at the limit");
   assert.equal(executor.executed.length, 2, "its call is never executed");
@@ -664,7 +669,7 @@ test("a dialogue that outgrows the tool server model's context while a call runs
     }
   }
   const { outcome, turns } = await run({ executor: new OutgrownToolServer() });
-  assert.deepEqual([outcome.status, outcome.finished, outcome.acceptedTurns], ["kept", false, 3]);
+  assert.deepEqual([outcome.status, outcome.finished, outcome.acceptedTurns, outcome.unfinished], ["kept", false, 3, "context_length"]);
   assert.match(outcome.detail!, /outgrew the context of a role's model/);
   assert.equal(turns.at(-1)!.kind, "assistant", "the dialogue ends on the turn whose call did not run");
   assert.deepEqual(labelsWithUnansweredCalls(turns), []);

@@ -195,7 +195,7 @@ test("report data: per-chart figures for the campaign and for one iteration, the
       { reason: "rules: missing argument <city>", n: 2 },
       { reason: "judges: judged INCORRECT: 0 CORRECT, 3 INCORRECT of 3 votes (consensus 2)", n: 1 },
     ]);
-    assert.deepEqual(all.usage, [{ role: "generator", model: "g", requests: 2, failures: 1, promptTokens: 100, completionTokens: 10 }]);
+    assert.deepEqual(all.usage, [{ role: "generator", model: "g", requests: 2, failures: 1, outcomeUnknown: 0, promptTokens: 100, completionTokens: 10 }]);
     assert.deepEqual(all.kindDomain, [{ kind: "standard", domain: "weather", n: 2 }]);
     assert.deepEqual(
       all.scores.map((s) => [s.metric, s.count]),
@@ -216,7 +216,11 @@ test("report data: per-chart figures for the campaign and for one iteration, the
     assert.equal(all.bfcl.length, 2);
     assert.deepEqual(all.exclusions, [{ iteration: 2, reason: "duplicate", n: 1 }]);
     assert.equal(all.simulated.training, true);
-    assert.deepEqual(all.simulated.llm, { simulated: 0, total: 2 }, "the ledger records which requests the simulator answered");
+    assert.deepEqual(
+      all.simulated.llm,
+      { simulated: 0, total: 2, otherAnswers: 1 },
+      "the ledger records which requests the simulator answered, and which others got an answer",
+    );
     assert.deepEqual(all.reward, [
       {
         iteration: 1,

@@ -11,7 +11,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { migrateDatabase, openDatabase } from "../../../src/db/client.js";
 import { insertCampaign, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { dialogues, dialogueTurns } from "../../../src/db/schema.js";
+import { dialogues, dialogueTurns, llmRequests } from "../../../src/db/schema.js";
 import type { AssistantTurnReview, DialogueOutcome, DialogueTurn } from "../../../src/dialogue/types.js";
 import type { ChatMessage } from "../../../src/domain/types.js";
 import { gatherReportData } from "../../../src/reports/data.js";
@@ -227,5 +227,130 @@ test("report data: the multi-turn section's figures for the campaign and for one
   } finally {
     await h.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("report data: a kept dialogue that ended before the user said done is shown apart, with why (recorded, or read from an older row's detail)", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    const raw = rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] });
+    await insertCampaign(db, { id: "c", name: "mt", config: raw });
+    await upsertIteration(db, { campaignId: "c", iteration: 1, status: "completed" });
+    const tools = travelDialogue(0).tools;
+    const noValid = "user turn 5, round 0: none of the 3 candidates is valid; the dialogue ends before that turn, which no later turn may build on";
+    const outcomes: DialogueOutcome[] = [
+      outcome({ status: "kept" }),
+      outcome({ status: "kept" }),
+      outcome({ status: "kept", finished: false, unfinished: "no_valid_candidate", detail: noValid }),
+      // Stored before outcomes recorded the cause: read from the detail the engine wrote.
+      outcome({ status: "kept", finished: false, detail: noValid }),
+      outcome({ status: "kept", finished: false, detail: "user turn 2: the assistant still called tools after maxToolRounds (4) rounds" }),
+      outcome({
+        status: "dropped",
+        dropReason: "unfinished",
+        finished: false,
+        unfinished: "turns_max",
+        detail: "reached turns.max (3 user turns) before the user said done",
+      }),
+      outcome({ status: "dropped", dropReason: "bad_plan", finished: false, userTurns: 0 }),
+    ];
+    await db.insert(dialogues).values(
+      outcomes.map((o, slot) => ({
+        id: `c/1/synthesize.multiTurn/${slot}`,
+        campaignId: "c",
+        iteration: 1,
+        slot,
+        status: o.status,
+        persona: "p",
+        style: "s",
+        tools,
+        targetTurns: 3,
+        seed: slot,
+        outcome: o,
+      })),
+    );
+    const data = await gatherReportData(db, { campaignId: "c", iteration: 1 });
+    assert.deepEqual(data.multiTurn!.dialogues, [
+      { status: "dropped", reason: "bad_plan", n: 1 },
+      { status: "dropped", reason: "unfinished (turns_max)", n: 1 },
+      { status: "kept", reason: "", n: 2 },
+      { status: "kept", reason: "unfinished (max_tool_rounds)", n: 1 },
+      { status: "kept", reason: "unfinished (no_valid_candidate)", n: 2 },
+    ]);
+    const chart = reportCharts(data).charts.find((c) => c.title === "Multi-turn dialogues kept and dropped")!;
+    assert.deepEqual(chart.config.data.labels, [
+      "dropped: bad_plan",
+      "dropped: unfinished (turns_max)",
+      "kept",
+      "kept: unfinished (max_tool_rounds)",
+      "kept: unfinished (no_valid_candidate)",
+    ]);
+    const html = renderReportHtml(data, { chartJs: "" });
+    assert.match(html, /<tr><th>multi-turn dialogues<\/th><td>2 dropped, 5 kept \(3 unfinished\)<\/td><\/tr>/);
+    // The no-dialogue-kept warning still counts a kept unfinished dialogue as kept.
+    assert.deepEqual(data.multiTurn!.warnings, []);
+  } finally {
+    await h.close();
+  }
+});
+
+test("report: requests that failed or were cut off are not read as answered by another server beside the simulator's", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const db = h.db;
+    const raw = rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] });
+    await insertCampaign(db, { id: "c", name: "mt", config: raw });
+    await upsertIteration(db, { campaignId: "c", iteration: 1, status: "completed" });
+    const request = (id: string, status: "ok" | "failed" | "sent", simulated: boolean) => ({
+      id,
+      campaignId: "c",
+      iteration: 1,
+      stage: "synthesize.multiTurn",
+      role: "assistant",
+      model: "m",
+      status,
+      simulated,
+    });
+    await db.insert(llmRequests).values([
+      ...Array.from({ length: 6 }, (_, i) => request(`ok${i}`, "ok", true)),
+      request("sim-500", "failed", true),
+      // No answer: a connection refused, a timeout, and one in flight when the worker was killed.
+      request("refused", "failed", false),
+      request("timeout", "failed", false),
+      request("inflight", "sent", false),
+    ]);
+    const all = await gatherReportData(db, { campaignId: "c" });
+    assert.deepEqual(all.simulated.llm, { simulated: 7, total: 10, otherAnswers: 0 });
+    const html = renderReportHtml(all, { chartJs: "" });
+    assert.match(
+      html,
+      /SIMULATED: 7 of 10 LLM requests were answered by the toolloop LLM simulator \(scripted, not a model\); none of the other 3 was answered by another server: they failed or were cut off with no answer/,
+    );
+    assert.match(
+      html,
+      /<tr><th>LLM simulator<\/th><td>7 of 10 requests \(the other 3 failed or were cut off with no answer; none was answered by another server\)<\/td><\/tr>/,
+    );
+    // The requests chart: the one in flight when the worker was killed is neither a success nor a failure.
+    const requests = reportCharts(all).charts.find((c) => c.title === "Requests per role")!.config;
+    assert.deepEqual(
+      requests.data.datasets.map((ds) => [ds.label, ds.data]),
+      [
+        ["requests", [10]],
+        ["failures", [3]],
+        ["no outcome (in flight when a worker stopped)", [1]],
+      ],
+    );
+    // One answered by a real server is named as such.
+    await db.insert(llmRequests).values(request("real", "ok", false));
+    const mixed = renderReportHtml(await gatherReportData(db, { campaignId: "c" }), { chartJs: "" });
+    assert.match(
+      mixed,
+      /7 of 11 LLM requests were answered by the toolloop LLM simulator \(scripted, not a model\); of the other 4, 1 was answered by another server and 3 failed or were cut off with no answer/,
+    );
+  } finally {
+    await h.close();
   }
 });
