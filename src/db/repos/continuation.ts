@@ -1,11 +1,12 @@
 /**
  * Campaigns that continue another: a scheduled run starts from its schedule's previous campaign
  * (recorded in campaigns.continues_from at registration). Its first iteration takes that campaign's
- * latest registered policy (model_versions) and latest pool (pool_members) as "the previous round".
+ * policy (model_versions) and pool (pool_members) of its latest completed iteration as "the
+ * previous round".
  */
 import { and, desc, eq, lt, max, ne, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
-import { campaigns, modelVersions, poolMembers, type ModelVersionKind } from "../schema.js";
+import { campaigns, iterations, modelVersions, poolMembers, type ModelVersionKind } from "../schema.js";
 import { latestModelVersion, type ModelVersionRow } from "./modelVersions.js";
 
 /** Above every iteration (the column is a 32-bit integer). */
@@ -15,8 +16,12 @@ const ANY_ITERATION = 2_147_483_647;
 export const REGISTERED_POLICY_KIND: ModelVersionKind = "merged";
 
 /**
- * The schedule's latest campaign scheduled before `before` that registered a policy: what a new run
- * continues from. Campaigns that trained nothing (failed early, or no training stage) are passed over.
+ * The schedule's latest campaign scheduled before `before` that registered a policy and no longer
+ * runs (completed, failed or aborted): what a new run continues from. Campaigns that trained nothing
+ * (failed early, or no training stage) are passed over, and so are those still running (a run
+ * started under overlap allowAll or terminateOther): their pool and policy were still changing, so a
+ * run continuing from one selected from its next, unscored round and trained from whichever policy
+ * it had merged by then.
  */
 export async function previousScheduledCampaign(db: Db, p: { scheduleId: string; before: Date; excludeId: string }): Promise<string | undefined> {
   const rows = await db
@@ -27,6 +32,7 @@ export async function previousScheduledCampaign(db: Db, p: { scheduleId: string;
         eq(campaigns.scheduleId, p.scheduleId),
         lt(campaigns.scheduledAt, p.before),
         ne(campaigns.id, p.excludeId),
+        ne(campaigns.status, "running"),
         sql`EXISTS (SELECT 1 FROM ${modelVersions} m WHERE m.campaign_id = ${campaigns.id} AND m.kind = ${REGISTERED_POLICY_KIND})`,
       ),
     )
@@ -42,8 +48,24 @@ export async function predecessorOf(db: Db, campaignId: string): Promise<string 
 }
 
 /**
+ * The iterations of a predecessor that a continuing run reads: those up to its latest completed one
+ * (the bound is the one after it), else (it completed none) all of them. A predecessor that failed or
+ * was aborted part-way through an iteration has merged or selected for a round that never scored:
+ * continuing from it paired that round's unscored pool (no high-PPL, repaired or expanded members)
+ * with whichever policy it got to.
+ */
+async function predecessorBound(db: Db, campaignId: string): Promise<number> {
+  const rows = await db
+    .select({ n: max(iterations.iteration) })
+    .from(iterations)
+    .where(and(eq(iterations.campaignId, campaignId), eq(iterations.status, "completed")));
+  const n = rows[0]?.n;
+  return n === null || n === undefined ? ANY_ITERATION : Number(n) + 1;
+}
+
+/**
  * The newest model version of `kind` made before `beforeIteration` in this campaign, else (nothing of
- * its own yet) the newest one the campaign it continues from made in any iteration.
+ * its own yet) the newest one the campaign it continues from made up to its latest completed iteration.
  */
 export async function latestModelVersionOrPredecessor(
   db: Db,
@@ -54,7 +76,9 @@ export async function latestModelVersionOrPredecessor(
   const own = await latestModelVersion(db, campaignId, kind, beforeIteration);
   if (own) return own;
   const previous = await predecessorOf(db, campaignId);
-  return previous ? latestModelVersion(db, previous, kind, ANY_ITERATION) : undefined;
+  if (!previous) return undefined;
+  // A predecessor that completed no iteration with a version of this kind: the newest it made at all.
+  return (await latestModelVersion(db, previous, kind, await predecessorBound(db, previous))) ?? latestModelVersion(db, previous, kind, ANY_ITERATION);
 }
 
 /** A round whose pool the next selection builds on. */
@@ -65,7 +89,8 @@ export interface PoolRound {
 
 /**
  * The round before `iteration`: this campaign's latest iteration below it that has a pool, else the
- * latest pool of the campaign it continues from, else none (a first round: seeds only). An iteration
+ * latest pool of the campaign it continues from up to its latest completed iteration (any of its pools
+ * when it completed none with a pool), else none (a first round: seeds only). An iteration
  * without a pool (its select.nextRound skipped, by an operator or `onStageFailure: skip`) is passed
  * over: its pool-scoped scoring, probing, repairs and expansions had nothing to read, while the round
  * before it keyed all of those by its own iteration, so the selection reads one coherent round.
@@ -75,7 +100,7 @@ export async function previousPoolRound(db: Db, campaignId: string, iteration: n
   if (own !== undefined) return { campaignId, iteration: own };
   const previous = await predecessorOf(db, campaignId);
   if (!previous) return undefined;
-  const theirs = await latestPoolIteration(db, previous, ANY_ITERATION);
+  const theirs = (await latestPoolIteration(db, previous, await predecessorBound(db, previous))) ?? (await latestPoolIteration(db, previous, ANY_ITERATION));
   return theirs === undefined ? undefined : { campaignId: previous, iteration: theirs };
 }
 

@@ -1,0 +1,104 @@
+/**
+ * What a scheduled run continues from (src/db/repos/continuation.ts), on PGlite:
+ * - a predecessor still running (overlap allowAll, terminateOther) is passed over: its pool and
+ *   policy were still changing, so a run that continued from it selected from its unscored next
+ *   round and recorded a parent model that its training job did not start from;
+ * - a predecessor that failed (or was aborted) part-way through an iteration is continued from its
+ *   latest completed iteration: that iteration's policy and the pool it was scored on, not a pool
+ *   selected for a round that never trained or scored.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { eq } from "drizzle-orm";
+import { migrateDatabase, openDatabase, type DbHandle } from "../../../src/db/client.js";
+import { insertCampaign, upsertIteration } from "../../../src/db/repos/campaigns.js";
+import { latestModelVersionOrPredecessor, previousPoolRound, previousScheduledCampaign } from "../../../src/db/repos/continuation.js";
+import { upsertModelVersion } from "../../../src/db/repos/modelVersions.js";
+import { insertSamples } from "../../../src/db/repos/samples.js";
+import { replaceSelection } from "../../../src/db/repos/selection.js";
+import { campaigns, type CampaignRowStatus } from "../../../src/db/schema.js";
+
+const at = (minute: number) => new Date(Date.UTC(2026, 11, 7, 6, minute));
+
+async function withDb(fn: (h: DbHandle) => Promise<void>) {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+/** A scheduled run of "wk" at `minute`, with a merged policy and a pool in each of `trained` iterations. */
+async function run(
+  h: DbHandle,
+  id: string,
+  minute: number,
+  p: { status: CampaignRowStatus; trained: number[]; completed: number[]; pools: number[]; continuesFrom?: string },
+) {
+  await insertCampaign(h.db, {
+    id,
+    name: "wk",
+    config: {},
+    scheduleId: "wk",
+    scheduledAt: at(minute),
+    ...(p.continuesFrom ? { continuesFrom: p.continuesFrom } : {}),
+  });
+  await h.db.update(campaigns).set({ status: p.status }).where(eq(campaigns.id, id));
+  for (const i of p.trained)
+    await upsertModelVersion(h.db, { campaignId: id, iteration: i, kind: "merged", path: `/out/${id}/iter-${i}/merged`, baseModel: "base", parentId: null });
+  for (const i of p.completed) await upsertIteration(h.db, { campaignId: id, iteration: i, status: "completed" });
+  for (const i of p.pools) {
+    const sampleId = `${id}-s${i}`;
+    await insertSamples(h.db, [
+      { id: sampleId, campaignId: id, iteration: i, kind: "standard", origin: "synthesized", status: "verified", messages: [], tools: [] } as never,
+    ]);
+    await replaceSelection(h.db, id, i, [{ sampleId, reason: "seed", weight: 1, details: {} }], []);
+  }
+}
+
+test("a run continues from the schedule's latest run that is no longer running", async () => {
+  await withDb(async (h) => {
+    await run(h, "wk-a", 0, { status: "completed", trained: [1, 2], completed: [1, 2], pools: [1, 2] });
+    // wk-b (started under overlap allowAll) still runs when wk-c registers; it has merged iteration 1 already.
+    await run(h, "wk-b", 10, { status: "running", trained: [1], completed: [1], pools: [1, 2], continuesFrom: "wk-a" });
+    assert.equal(await previousScheduledCampaign(h.db, { scheduleId: "wk", before: at(20), excludeId: "wk-c" }), "wk-a");
+    // Once it has ended (completed, failed or aborted) it is the one to continue from.
+    for (const status of ["completed", "failed", "aborted"] as const) {
+      await h.db.update(campaigns).set({ status }).where(eq(campaigns.id, "wk-b"));
+      assert.equal(await previousScheduledCampaign(h.db, { scheduleId: "wk", before: at(20), excludeId: "wk-c" }), "wk-b", status);
+    }
+  });
+});
+
+test("a predecessor that failed part-way through an iteration is continued from its latest completed iteration", async () => {
+  await withDb(async (h) => {
+    // wk-a completed iteration 1, then in iteration 2 selected its pool and merged, and failed before it scored.
+    await run(h, "wk-a", 0, { status: "failed", trained: [1, 2], completed: [1], pools: [1, 2] });
+    await run(h, "wk-b", 10, { status: "running", trained: [], completed: [], pools: [], continuesFrom: "wk-a" });
+    assert.deepEqual(await previousPoolRound(h.db, "wk-b", 1), { campaignId: "wk-a", iteration: 1 });
+    assert.equal((await latestModelVersionOrPredecessor(h.db, "wk-b", "merged", 1))?.id, "wk-a:1:merged");
+    // Its own rounds come first once it has any.
+    await upsertModelVersion(h.db, { campaignId: "wk-b", iteration: 1, kind: "merged", path: "/out/wk-b/1", baseModel: "base", parentId: "wk-a:1:merged" });
+    assert.equal((await latestModelVersionOrPredecessor(h.db, "wk-b", "merged", 2))?.id, "wk-b:1:merged");
+  });
+});
+
+test("a predecessor that completed no iteration (it failed in its first, after training) is continued from what it made", async () => {
+  await withDb(async (h) => {
+    await run(h, "wk-a", 0, { status: "failed", trained: [1], completed: [], pools: [1] });
+    await run(h, "wk-b", 10, { status: "running", trained: [], completed: [], pools: [], continuesFrom: "wk-a" });
+    assert.deepEqual(await previousPoolRound(h.db, "wk-b", 1), { campaignId: "wk-a", iteration: 1 });
+    assert.equal((await latestModelVersionOrPredecessor(h.db, "wk-b", "merged", 1))?.id, "wk-a:1:merged");
+  });
+});
+
+test("a completed predecessor is continued from its last iteration", async () => {
+  await withDb(async (h) => {
+    await run(h, "wk-a", 0, { status: "completed", trained: [1, 2], completed: [1, 2], pools: [1, 2] });
+    await run(h, "wk-b", 10, { status: "running", trained: [], completed: [], pools: [], continuesFrom: "wk-a" });
+    assert.deepEqual(await previousPoolRound(h.db, "wk-b", 1), { campaignId: "wk-a", iteration: 2 });
+    assert.equal((await latestModelVersionOrPredecessor(h.db, "wk-b", "merged", 1))?.id, "wk-a:2:merged");
+  });
+});
