@@ -81,6 +81,33 @@ export async function latestModelVersionOrPredecessor(
   return (await latestModelVersion(db, previous, kind, await predecessorBound(db, previous))) ?? latestModelVersion(db, previous, kind, ANY_ITERATION);
 }
 
+/** The policy a training stage starts from, and a predecessor's policy it passed over (trained from another base model). */
+export interface StartingPolicy {
+  version?: ModelVersionRow;
+  passedOver?: ModelVersionRow;
+}
+
+/**
+ * The merged policy training starts from before `beforeIteration`: this campaign's latest, else its
+ * predecessor's (latestModelVersionOrPredecessor), but a predecessor's only when it descends from
+ * `baseModel`, the training stage's configured base. A schedule whose config moved to a new base
+ * model kept training every run from the old lineage's checkpoint, the new base named in the config
+ * and never used; such a run starts from its base model instead (`passedOver` says which policy it
+ * did not continue).
+ */
+export async function startingPolicy(db: Db, campaignId: string, beforeIteration: number, baseModel: string): Promise<StartingPolicy> {
+  const own = await latestModelVersion(db, campaignId, REGISTERED_POLICY_KIND, beforeIteration);
+  if (own) return { version: own };
+  const theirs = await latestModelVersionOrPredecessor(db, campaignId, REGISTERED_POLICY_KIND, beforeIteration);
+  if (!theirs) return {};
+  return theirs.baseModel === baseModel ? { version: theirs } : { passedOver: theirs };
+}
+
+/** The log line of a training stage that did not continue a predecessor's policy of another base model. */
+export function passedOverMessage(stage: string, campaignId: string, passedOver: ModelVersionRow, baseModel: string): string {
+  return `[${stage}] ${campaignId}: not continuing ${passedOver.campaignId}'s policy ${passedOver.id} (trained from base model ${passedOver.baseModel}); starting from the configured baseModel ${baseModel}`;
+}
+
 /** A round whose pool the next selection builds on. */
 export interface PoolRound {
   campaignId: string;

@@ -5,14 +5,16 @@
  *   round and recorded a parent model that its training job did not start from;
  * - a predecessor that failed (or was aborted) part-way through an iteration is continued from its
  *   latest completed iteration: that iteration's policy and the pool it was scored on, not a pool
- *   selected for a round that never trained or scored.
+ *   selected for a round that never trained or scored;
+ * - a predecessor's policy trained from another base model than the run's training stage names (the
+ *   schedule's config moved to a new base) is not trained on: the run starts from its base model.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eq } from "drizzle-orm";
 import { migrateDatabase, openDatabase, type DbHandle } from "../../../src/db/client.js";
 import { insertCampaign, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { latestModelVersionOrPredecessor, previousPoolRound, previousScheduledCampaign } from "../../../src/db/repos/continuation.js";
+import { latestModelVersionOrPredecessor, previousPoolRound, previousScheduledCampaign, startingPolicy } from "../../../src/db/repos/continuation.js";
 import { upsertModelVersion } from "../../../src/db/repos/modelVersions.js";
 import { insertSamples } from "../../../src/db/repos/samples.js";
 import { replaceSelection } from "../../../src/db/repos/selection.js";
@@ -100,5 +102,22 @@ test("a completed predecessor is continued from its last iteration", async () =>
     await run(h, "wk-b", 10, { status: "running", trained: [], completed: [], pools: [], continuesFrom: "wk-a" });
     assert.deepEqual(await previousPoolRound(h.db, "wk-b", 1), { campaignId: "wk-a", iteration: 2 });
     assert.equal((await latestModelVersionOrPredecessor(h.db, "wk-b", "merged", 1))?.id, "wk-a:2:merged");
+  });
+});
+
+test("training continues from the predecessor's policy only when it was trained from the configured base model", async () => {
+  await withDb(async (h) => {
+    await run(h, "wk-a", 0, { status: "completed", trained: [1, 2], completed: [1, 2], pools: [1, 2] });
+    await run(h, "wk-b", 10, { status: "running", trained: [], completed: [], pools: [], continuesFrom: "wk-a" });
+    const same = await startingPolicy(h.db, "wk-b", 1, "base");
+    assert.equal(same.version?.id, "wk-a:2:merged");
+    assert.equal(same.passedOver, undefined);
+    // The schedule's config now names a new base model: the old lineage's policy is passed over, and said so.
+    const moved = await startingPolicy(h.db, "wk-b", 1, "new-base");
+    assert.equal(moved.version, undefined);
+    assert.equal(moved.passedOver?.id, "wk-a:2:merged");
+    // The run's own policy (trained from the new base) is its next iteration's start.
+    await upsertModelVersion(h.db, { campaignId: "wk-b", iteration: 1, kind: "merged", path: "/out/wk-b/1", baseModel: "new-base", parentId: null });
+    assert.equal((await startingPolicy(h.db, "wk-b", 2, "new-base")).version?.id, "wk-b:1:merged");
   });
 });

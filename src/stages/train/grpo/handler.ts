@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
 import { getModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
-import { latestModelVersionOrPredecessor } from "../../../db/repos/continuation.js";
+import { passedOverMessage, startingPolicy } from "../../../db/repos/continuation.js";
 import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
 import { REWARD_URL_FILE, writeRewardShim } from "../../../reward/shim.js";
@@ -37,7 +37,7 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     if (ctx.stage.trainer === "verl") assertVerlCanLoad(dataset, ctx.stage.grpo.trainBatchSize);
     const paths = trainingPaths(ctx.outputDir());
     await mkdir(paths.grpo.checkpoints, { recursive: true });
-    const start = await startingModel(ctx);
+    const start = await startingModel(ctx, true);
     const cluster = clusterOf(ctx.config);
     const rewardUrl = await rewardServiceUrl(ctx);
     await writeRewardShim({ path: paths.grpo.rewardShim, url: rewardUrl, rewardConfig: ctx.stage.reward });
@@ -143,11 +143,17 @@ function assertVerlCanLoad(dataset: { iteration: number; manifest: { counts: { t
     );
 }
 
-/** This iteration's SFT model, else the policy the last iteration merged (in iteration 1 of a continuing campaign: the one its predecessor merged last), else the configured base model. */
-async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0]) {
+/**
+ * This iteration's SFT model, else the policy the last iteration merged (in iteration 1 of a
+ * continuing campaign: the one its predecessor merged last, when trained from this stage's
+ * baseModel), else the configured base model. `say`: log a predecessor's policy passed over.
+ */
+async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0], say = false) {
   const { db } = ctx.deps;
   const sft = await getModelVersion(db, ctx.campaignId, ctx.iteration, "sft");
-  const prior = sft ?? (await latestModelVersionOrPredecessor(db, ctx.campaignId, "merged", ctx.iteration));
+  const policy = sft ? undefined : await startingPolicy(db, ctx.campaignId, ctx.iteration, ctx.stage.baseModel);
+  if (say && policy?.passedOver) ctx.deps.log(passedOverMessage("train.grpo", ctx.campaignId, policy.passedOver, ctx.stage.baseModel));
+  const prior = sft ?? policy?.version;
   if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
   return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
 }

@@ -8,7 +8,7 @@ import { copyFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { latestTrainingDataset } from "../../../db/repos/trainingDatasets.js";
 import { checkpointsDeletedOf, getModelVersion, upsertModelVersion } from "../../../db/repos/modelVersions.js";
-import { latestModelVersionOrPredecessor } from "../../../db/repos/continuation.js";
+import { passedOverMessage, startingPolicy } from "../../../db/repos/continuation.js";
 import type { ClusterJobHandler } from "../../../framework/clusterJob.js";
 import { StageInputError } from "../../../framework/stage.js";
 import { clusterOf } from "../../../training/clusterConfig.js";
@@ -42,7 +42,7 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
     await mkdir(paths.sft.checkpoints, { recursive: true });
     const cluster = clusterOf(ctx.config);
     const standin = ctx.stage.trainer === "standin";
-    const start = await startingModel(ctx);
+    const start = await startingModel(ctx, true);
     // On the shared filesystem beside the job, as the GRPO reward shim: the cluster need not have toolloop installed.
     await copyFile(path.join(installRoot(), SFT_DATASET_CLASS_FILE), paths.sft.datasetClass);
     const sft = sftCommand(ctx.stage.sft, {
@@ -155,9 +155,15 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
   },
 };
 
-/** The policy the last iteration merged (in iteration 1 of a continuing campaign: the one its predecessor merged last), else the configured base model. */
-async function startingModel(ctx: Parameters<typeof trainSftHandler.prepare>[0]) {
-  const prior = await latestModelVersionOrPredecessor(ctx.deps.db, ctx.campaignId, "merged", ctx.iteration);
+/**
+ * The policy the last iteration merged (in iteration 1 of a continuing campaign: the one its
+ * predecessor merged last, when trained from this stage's baseModel), else the configured base
+ * model. `say`: log a predecessor's policy passed over.
+ */
+async function startingModel(ctx: Parameters<typeof trainSftHandler.prepare>[0], say = false) {
+  const policy = await startingPolicy(ctx.deps.db, ctx.campaignId, ctx.iteration, ctx.stage.baseModel);
+  if (say && policy.passedOver) ctx.deps.log(passedOverMessage("train.sft", ctx.campaignId, policy.passedOver, ctx.stage.baseModel));
+  const prior = policy.version;
   if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
   return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
 }
