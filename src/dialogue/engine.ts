@@ -49,6 +49,7 @@ import {
   INJECTED_ERROR_TYPES,
   PLAN_RESPONSE_FORMAT,
   planMessages,
+  historyResult,
   toolMessageContent,
   USER_TURN_RESPONSE_FORMAT,
   userTurnMessages,
@@ -443,8 +444,7 @@ class DialogueRun {
         for (const c of t.message.tool_calls ?? []) calls.set(c.id, { name: c.function.name, arguments: parseArguments(c.function.arguments) });
       else if (t.kind === "tool") {
         const c = calls.get(t.message.tool_call_id);
-        const { detail: _ours, ...result } = t.result;
-        history.push({ name: c?.name ?? t.callName, arguments: c?.arguments ?? null, result });
+        history.push({ name: c?.name ?? t.callName, arguments: c?.arguments ?? null, result: historyResult(t.result) });
       }
     }
     return history;

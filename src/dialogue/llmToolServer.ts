@@ -6,12 +6,13 @@
  * `unavailable` error result (the server misbehaved, the assistant's call was not wrong) worded as a
  * real service would word it: the tool message is what the assistant answers and what a trained model
  * learns from, so why it could not be read (our endpoint, model and parse error) goes in `detail` only.
+ * An integer in a result that a double cannot hold keeps its digits in the tool message (exactToolResult).
  * Idempotent: the answer depends only on the request (the session's history is part of it).
  */
 import type { LlmClient } from "../llm/client.js";
 import { LlmError } from "../llm/errors.js";
 import type { ToolCallRequest, ToolExecutor } from "./executor.js";
-import { TOOL_RESULT_RESPONSE_FORMAT, toolResultSchema, toolServerMessages, type ToolResult } from "./protocol.js";
+import { exactToolResult, TOOL_RESULT_RESPONSE_FORMAT, toolResultSchema, toolServerMessages, type ToolResult } from "./protocol.js";
 
 /** The tool message for a tool-server answer that could not be read: an outage, as a service reports one. */
 export const UNREADABLE_ANSWER_MESSAGE = "The service is temporarily unavailable. Please try again later.";
@@ -33,10 +34,13 @@ export class LlmToolServer implements ToolExecutor {
       ...(call.injectError ? { fail: call.injectError } : {}),
     });
     try {
-      return await this.client.structured({ messages, responseFormat: TOOL_RESULT_RESPONSE_FORMAT, temperature: 0 }, toolResultSchema, {
+      // Read with every integer's digits: the result becomes a tool message a model is trained on.
+      const answer = await this.client.structured({ messages, responseFormat: TOOL_RESULT_RESPONSE_FORMAT, temperature: 0 }, toolResultSchema, {
         signal,
         maxRepairs: 1,
+        exactIntegers: true,
       });
+      return exactToolResult(answer);
     } catch (err) {
       if (err instanceof LlmError && err.kind === "bad_response")
         return {

@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { ChatMessage, McpTool, OpenAiTool } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 import { caseMessage } from "../judging/protocol.js";
+import { holdsBigint, parseJsonExact, stringifyJsonExact } from "../util/exactJson.js";
 
 export const PROTOCOL_VERSION = "dialogue/v1";
 
@@ -203,8 +204,12 @@ export const toolResultSchema = z.union([
 /**
  * `detail` is ours, never the server's (parsing drops it from an answer): why the engine made this
  * result itself, kept with the stored turn for analysis and never shown in the tool message.
+ * `resultText` is ours too: set when the result holds an integer a double cannot hold (an order id of
+ * 20 digits), it is the result's JSON with that integer's digits as the server wrote them, and it is
+ * the tool message. `result` stays as JSON.parse reads it (the integer rounded), so a result is stored
+ * and read back anywhere as before; the text travels as a string, which jsonb keeps as it is.
  */
-export type ToolResult = z.infer<typeof toolResultSchema> & { detail?: string };
+export type ToolResult = z.infer<typeof toolResultSchema> & { detail?: string; resultText?: string };
 export type ToolErrorType = Extract<ToolResult, { ok: false }>["error"]["type"];
 /** Errors the engine may ask the tool server to produce (realistic trouble that is not the caller's fault). */
 export const INJECTED_ERROR_TYPES = ["rate_limited", "unavailable", "timeout", "permission_denied", "not_found"] as const satisfies readonly ToolErrorType[];
@@ -263,9 +268,26 @@ export function toolServerMessages(p: {
   ];
 }
 
-/** A tool result as the `tool` message's content: the result's JSON, or the error object (never `detail`). */
+/**
+ * A tool server's answer read with parseJsonExact (its integers past a double's precision are bigints)
+ * as a ToolResult: a result holding one keeps its exact text in `resultText`; any other is unchanged.
+ */
+export function exactToolResult(answer: z.infer<typeof toolResultSchema>): ToolResult {
+  if (!answer.ok || !holdsBigint(answer.result)) return answer;
+  const resultText = stringifyJsonExact(answer.result);
+  return { ok: true, result: JSON.parse(resultText) as unknown, resultText };
+}
+
+/** A tool result as the `tool` message's content: the result's JSON (its exact text where it has one), or the error object (never `detail`). */
 export function toolMessageContent(r: ToolResult): string {
-  return JSON.stringify(r.ok ? r.result : { error: r.error });
+  if (r.ok) return r.resultText ?? JSON.stringify(r.result);
+  return JSON.stringify({ error: r.error });
+}
+
+/** A result as the tool server is shown it in the session's history: what the assistant saw, exact, with nothing of ours (`detail`, `resultText`). */
+export function historyResult(r: ToolResult): ToolResult {
+  if (!r.ok) return { ok: false, error: r.error };
+  return { ok: true, result: r.resultText === undefined ? r.result : parseJsonExact(r.resultText) };
 }
 
 // ---------------------------------------------------------------------------------------------

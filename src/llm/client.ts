@@ -25,6 +25,7 @@ import { isSimulatorResponse } from "./simulatorMark.js";
 import { hasSeparateThought, stripLeadingThought } from "./thinking.js";
 import type { UsageSink } from "./usage.js";
 import { nulFreeStrings, withoutNul } from "../util/nulFree.js";
+import { parseJsonExact } from "../util/exactJson.js";
 
 export { LlmError, type LlmErrorKind } from "./errors.js";
 export { UsageAccumulator, type UsageEvent, type UsageRow, type UsageSink } from "./usage.js";
@@ -368,12 +369,13 @@ export class LlmClient {
   /**
    * Asks for JSON matching `req.responseFormat` and validates it with `schema`. An unusable reply is
    * shown back to the model with exactly what was wrong, up to `maxRepairs` times (default 2);
-   * then LlmError "bad_response".
+   * then LlmError "bad_response". With `exactIntegers` the reply is read by parseJsonExact (an integer
+   * a double cannot hold is a bigint), for a schema whose values are written again (a tool result).
    */
   async structured<T>(
     req: ChatRequest & { responseFormat: { name: string; schema: Record<string, unknown> } },
     schema: z.ZodType<T>,
-    opts: CallOptions & { maxRepairs?: number } = {},
+    opts: CallOptions & { maxRepairs?: number; exactIntegers?: boolean } = {},
   ): Promise<T> {
     const maxRepairs = opts.maxRepairs ?? 2;
     if (!Number.isInteger(maxRepairs) || maxRepairs < 0) {
@@ -384,7 +386,7 @@ export class LlmClient {
     let cutOff = false;
     for (let attempt = 0; attempt <= maxRepairs; attempt++) {
       const res = await this.chat({ ...req, messages }, { signal: opts.signal });
-      const checked = parseStructured(res.message.content, schema);
+      const checked = parseStructured(res.message.content, schema, opts.exactIntegers === true);
       if (checked.ok) return checked.value;
       // A reasoning model that only thought (often cut off while thinking) gave no answer at all.
       const parseProblem =
@@ -779,12 +781,13 @@ function tokenUsage(json: Json): { promptTokens: number; completionTokens: numbe
 
 type StructuredCheck<T> = { ok: true; value: T } | { ok: false; problem: string };
 
-function parseStructured<T>(content: string | null, schema: z.ZodType<T>): StructuredCheck<T> {
+/** `exactIntegers`: an integer a double cannot hold is read as a bigint (parseJsonExact), for a schema that takes one. */
+function parseStructured<T>(content: string | null, schema: z.ZodType<T>, exactIntegers = false): StructuredCheck<T> {
   if (content === null || content.trim() === "") return { ok: false, problem: "the reply was empty" };
   let value: unknown;
   try {
     // An escaped NUL ("\u0000" written out) parses to a real one: replaced, as in the raw text.
-    value = JSON.parse(stripCodeFence(content), nulFreeStrings);
+    value = exactIntegers ? parseJsonExact(stripCodeFence(content), nulFreeStrings) : JSON.parse(stripCodeFence(content), nulFreeStrings);
   } catch (err) {
     return { ok: false, problem: `the reply is not valid JSON (${err instanceof Error ? err.message : String(err)})` };
   }

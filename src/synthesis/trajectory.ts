@@ -8,7 +8,7 @@
  * ToolExecutor; the caller stores the result beside the sample, whose messages stay as they are.
  */
 import type { ToolExecutor } from "../dialogue/executor.js";
-import { toolMessageContent, type ToolHistoryEntry } from "../dialogue/protocol.js";
+import { historyResult, toolMessageContent, type ToolHistoryEntry } from "../dialogue/protocol.js";
 import type { ChatMessage, McpTool, ToolCall } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 import type { LlmClient } from "../llm/client.js";
@@ -94,7 +94,7 @@ export async function completeTrajectory(p: {
         { dialogueId: p.sessionId, callId: call.id, name: call.function.name, arguments: args, tool: byName.get(call.function.name), history: [...history] },
         signal,
       );
-      history.push({ name: call.function.name, arguments: args, result: r });
+      history.push({ name: call.function.name, arguments: args, result: historyResult(r) });
       added.push({ role: "tool", tool_call_id: call.id, content: toolMessageContent(r) });
       calls++;
     }

@@ -8,6 +8,7 @@ import type { ToolSource } from "../config/campaignConfig.js";
 import type { JsonSchema, McpTool } from "../domain/types.js";
 import { JsonFileError, readJsonFile } from "../util/jsonFile.js";
 import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
+import { stringifyJsonExact } from "../util/exactJson.js";
 import { MAX_TOOL_JSON_DEPTH } from "../jsonSchema/keywords.js";
 import { EXAMPLE_TOOLS } from "./examples.js";
 import { checkInputSchema, quote, type SchemaIssue } from "./schemaCheck.js";
@@ -52,7 +53,7 @@ function toolEntries(json: unknown): { entries: unknown[] } | { error: string } 
   if (Array.isArray(json)) return { entries: json };
   if (!isPlainObject(json)) return { error: `expected a tool list, an object with "tools", or a single tool (found ${json === null ? "null" : typeof json})` };
   if ("jsonrpc" in json) {
-    if (isPlainObject(json.error)) return { error: `JSON-RPC error response: ${String(json.error.message ?? JSON.stringify(json.error))}` };
+    if (isPlainObject(json.error)) return { error: `JSON-RPC error response: ${String(json.error.message ?? stringifyJsonExact(json.error))}` };
     if (!isPlainObject(json.result)) return { error: 'JSON-RPC response has no "result" object' };
     const tools = json.result.tools;
     return Array.isArray(tools) ? { entries: tools } : { error: 'JSON-RPC result has no "tools" list (expected a tools/list response)' };
@@ -94,6 +95,47 @@ function rawTool(entry: Record<string, unknown>): RawTool | { error: SchemaIssue
     };
   }
   return { name: entry.name, description: entry.description, schema: entry.parameters, schemaField: "parameters", domain: entry.domain };
+}
+
+/**
+ * The integers of a tool entry (read by parseJsonExact) past a double's precision: `found` says whether
+ * there are any, `unheld` names those a double cannot hold as written. 98765432109876543000 would load
+ * as the double whose JSON text is 98765432109876540000, the number the model is shown, the exports
+ * write and verify.rules checks a call against (a schema number as its JSON text states it), so a call
+ * with the number as written would be rejected: such a tool is refused, naming the field. An integer
+ * its double writes back as written (12345678901234567000) loads. Iterative: depth is checked later.
+ */
+function bigIntegers(entry: unknown): { found: boolean; unheld: SchemaIssue[] } {
+  type Frame = { value: unknown; key: string | number | undefined; parent: Frame | undefined };
+  const pathOf = (f: Frame): (string | number)[] => {
+    const path: (string | number)[] = [];
+    for (let at: Frame | undefined = f; at?.key !== undefined; at = at.parent) path.push(at.key);
+    return path.reverse();
+  };
+  const unheld: SchemaIssue[] = [];
+  let found = false;
+  const stack: Frame[] = [{ value: entry, key: undefined, parent: undefined }];
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    const v = frame.value;
+    if (typeof v === "bigint") {
+      found = true;
+      const shown = JSON.stringify(Number(v));
+      if (shown !== v.toString())
+        unheld.push({
+          field: formatJsonPath("", pathOf(frame)),
+          message: `${v} cannot be held by a double as written: it would load as ${shown}, the number the model is shown and calls are checked against (write ${shown} if that is meant, or make the value a string)`,
+        });
+    } else if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], key: i, parent: frame });
+    else if (isPlainObject(v)) for (const [k, x] of Object.entries(v).reverse()) stack.push({ value: x, key: k, parent: frame });
+  }
+  return { found, unheld };
+}
+
+/** The name an entry gives itself (MCP or OpenAI shape), for a message about an entry that is not normalised. */
+function writtenName(entry: unknown): string | undefined {
+  if (!isPlainObject(entry)) return undefined;
+  const name = isPlainObject(entry.function) ? entry.function.name : entry.name;
+  return typeof name === "string" ? name : undefined;
 }
 
 /** Validates and normalises one entry; returns the tool or every issue found with it. */
@@ -171,8 +213,11 @@ function normalizeIndexed(json: unknown, source: string): IndexedResult {
   const tools: IndexedResult["tools"] = [];
   const errors: ToolLoadError[] = [];
   const firstIndex = new Map<string, number>();
-  found.entries.forEach((entry, index) => {
-    const result = normalizeEntry(entry);
+  found.entries.forEach((written, index) => {
+    const big = bigIntegers(written);
+    // Every big integer is held as written: the entry as JSON.parse reads it (each one its double).
+    const entry = big.found && big.unheld.length === 0 ? (JSON.parse(stringifyJsonExact(written)) as unknown) : written;
+    const result: ReturnType<typeof normalizeEntry> = big.unheld.length > 0 ? { issues: big.unheld, name: writtenName(written) } : normalizeEntry(entry);
     const label = entryLabel(index, result.name);
     if ("issues" in result) {
       const first = result.issues[0];
@@ -218,7 +263,7 @@ async function loadSourceIndexed(source: ToolSource, baseDir: string): Promise<I
   const label = source.path;
   let json: unknown;
   try {
-    json = await readJsonFile(file, { maxBytes: TOOL_FILE_MAX_BYTES, what: `an ${source.kind} tool file` });
+    json = await readJsonFile(file, { maxBytes: TOOL_FILE_MAX_BYTES, what: `an ${source.kind} tool file`, exactIntegers: true });
   } catch (err) {
     if (!(err instanceof JsonFileError)) throw err;
     return { tools: [], errors: [{ source: label, index: -1, message: `${source.kind} tool file: ${err.message}` }] };

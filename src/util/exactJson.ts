@@ -170,6 +170,14 @@ const PY_FLOAT_TEXT: NumberStringifier[] = [
   { test: (v) => v instanceof PyFloat && Number.isFinite(v.value), stringify: (v) => pythonFloat((v as PyFloat).value) },
 ];
 
+/** Whether a value holds a bigint: an integer parseJsonExact read that a double cannot hold. */
+export function holdsBigint(v: unknown): boolean {
+  if (typeof v === "bigint") return true;
+  if (Array.isArray(v)) return v.some(holdsBigint);
+  if (typeof v === "object" && v !== null && !(v instanceof PyFloat)) return Object.values(v).some(holdsBigint);
+  return false;
+}
+
 /** Whether a value holds a bigint or a PyFloat, which JSON.stringify cannot write as such. */
 function holdsExactNumber(v: unknown): boolean {
   if (typeof v === "bigint" || v instanceof PyFloat) return true;

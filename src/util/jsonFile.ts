@@ -4,6 +4,7 @@
  * (and, for bad JSON, the line and column).
  */
 import fs from "node:fs";
+import { parseJsonExact } from "./exactJson.js";
 
 export type JsonFileProblem = "not_found" | "not_a_file" | "too_large" | "unreadable" | "not_utf8" | "invalid_json";
 
@@ -23,6 +24,8 @@ export interface JsonFileOptions {
   maxBytes: number;
   /** What the file is, for the size message: "a campaign config", "a tool file". */
   what: string;
+  /** Read an integer a double cannot hold as a bigint (parseJsonExact), for a caller that checks such integers. */
+  exactIntegers?: boolean;
 }
 
 export function formatBytes(n: number): string {
@@ -153,10 +156,12 @@ export function lineColumn(text: string, offset: number): { line: number; column
 }
 
 /** Parses JSON text that came from `file`; a syntax error names the file, line and column. */
-export function parseJsonText(text: string, file: string): unknown {
+export function parseJsonText(text: string, file: string, exactIntegers = false): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
-    return JSON.parse(body) as unknown;
+    const value = JSON.parse(body) as unknown;
+    // Only a text with 16 digits in a row can hold such an integer; the rest keeps JSON.parse's reading.
+    return exactIntegers && /\d{16}/.test(body) ? exactReading(body, value) : value;
   } catch (err) {
     if (body.trim() === "") throw new JsonFileError(file, "invalid_json", `${file} is empty; expected JSON`);
     const offset = jsonSyntaxErrorOffset(body);
@@ -167,16 +172,26 @@ export function parseJsonText(text: string, file: string): unknown {
   }
 }
 
+/** parseJsonExact's reading of valid JSON; JSON.parse's where that parser's recursion runs out (a file nested too deep for any use). */
+function exactReading(body: string, parsed: unknown): unknown {
+  try {
+    return parseJsonExact(body);
+  } catch (err) {
+    if (err instanceof RangeError) return parsed;
+    throw err;
+  }
+}
+
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-function decode(file: string, bytes: Uint8Array): unknown {
+function decode(file: string, bytes: Uint8Array, exactIntegers = false): unknown {
   let text: string;
   try {
     text = utf8.decode(bytes);
   } catch {
     throw new JsonFileError(file, "not_utf8", `${file} is not UTF-8 text`);
   }
-  return parseJsonText(text, file);
+  return parseJsonText(text, file, exactIntegers);
 }
 
 /**
@@ -221,7 +236,7 @@ export function readJsonFileSync(file: string, o: JsonFileOptions): unknown {
   } finally {
     fs.closeSync(fd);
   }
-  return decode(file, bytes);
+  return decode(file, bytes, o.exactIntegers);
 }
 
 /** Async form of readJsonFileSync for loaders on the worker's event loop. */
@@ -251,5 +266,5 @@ export async function readJsonFile(file: string, o: JsonFileOptions): Promise<un
   } finally {
     await handle.close();
   }
-  return decode(file, bytes);
+  return decode(file, bytes, o.exactIntegers);
 }

@@ -1152,3 +1152,45 @@ class ToolServerPrompts extends RecordingExecutor {
     return Promise.resolve({ ok: true, result: { done: true } });
   }
 }
+
+test("a tool result's integer past a double's precision reaches the tool message, the stored turn and the next call's history exactly", async () => {
+  // The tool server's answer was read with JSON.parse: an order id of 20 digits in the result became
+  // 12345678901234567000 in the tool message (training data), and a later call could copy that id.
+  const ID = "12345678901234567891";
+  const answer = `{"ok": true, "result": {"order_id": ${ID}, "status": "cancelled", "refund": 2.5}}`;
+  roles.script(goodScripts({ toolServer: () => ({ content: answer }) }));
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const outcome = await runDialogue(inputFor({ executor: new LlmToolServer(roles.client("toolServer")), store: new PostgresDialogueStore(h.db) }));
+    assert.equal(outcome.status, "kept");
+    const exactText = `{"order_id":${ID},"status":"cancelled","refund":2.5}`;
+    const turns = await dialogueTurnsOf(h.db, HEADER.id);
+    const stored = turns.filter((t): t is Extract<DialogueTurn, { kind: "tool" }> => t.kind === "tool");
+    assert.equal(stored.length, 2);
+    for (const t of stored) {
+      assert.equal(t.message.content, exactText, "the stored tool message");
+      assert.equal(toolMessageContent(t.result), exactText, "the stored result gives the same message");
+    }
+    for (const rec of await toolExecutionsOf(h.db, [HEADER.id])) assert.equal(toolMessageContent(rec.result!), exactText, "the execution record");
+    // The assistant answered the exact text, and the tool server is shown it in the session's history.
+    assert.ok(assistantTurns(turns).some((t) => t.message.content?.includes(ID)));
+    const later = roles.of("toolServer").at(-1)!.messages.at(-1)!.content as string;
+    assert.match(later, new RegExp(`"order_id": ${ID},\\n`));
+    assert.doesNotMatch(later, /resultText/);
+    for (const cut of cutSamples(turns)) assert.ok(cut.messages.filter((m) => m.role === "tool").every((m) => m.content === exactText));
+  } finally {
+    await h.close();
+  }
+});
+
+test("a tool result without such integers is written as before (JSON.stringify's text), and a server cannot plant resultText", async () => {
+  roles.script(goodScripts({ toolServer: () => ({ content: `{"ok": true, "result": {"n": 1.0, "id": 123}, "resultText": "{\\"forged\\": 1}"}` }) }));
+  const { turns } = await run({ executor: new LlmToolServer(roles.client("toolServer")) });
+  const tools = turns.filter((t): t is Extract<DialogueTurn, { kind: "tool" }> => t.kind === "tool");
+  assert.equal(tools.length, 2);
+  for (const t of tools) {
+    assert.equal(t.message.content, `{"n":1,"id":123}`);
+    assert.deepEqual(t.result, { ok: true, result: { n: 1, id: 123 } });
+  }
+});

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import type { ToolCallRequest, ToolExecutor } from "../../../src/dialogue/executor.js";
 import { LlmToolServer } from "../../../src/dialogue/llmToolServer.js";
+import type { ToolResult } from "../../../src/dialogue/protocol.js";
 import type { ChatMessage } from "../../../src/domain/types.js";
 import { LlmClient } from "../../../src/llm/client.js";
 import { completeTrajectory, storedTrajectory, wholeTrajectory } from "../../../src/synthesis/trajectory.js";
@@ -181,4 +183,33 @@ test("a text label is already whole: nothing is executed or asked", async () => 
     }),
     /s\/5 does not end with an assistant turn/,
   );
+});
+
+test("a later call's history shows the tool server what the agent saw of a result, never our detail", async () => {
+  // The trajectory handed the executor each result as it came, `detail` included: why the engine made a
+  // result (an unreadable answer's endpoint, model and parse error) reached the next tool server prompt.
+  const seen: ToolCallRequest[] = [];
+  const executor: ToolExecutor = {
+    describe: "test executor",
+    idempotent: true,
+    simulated: true,
+    execute(c) {
+      seen.push(c);
+      return Promise.resolve<ToolResult>({ ok: false, error: { type: "unavailable", message: "Try again later." }, detail: "endpoint 10.0.0.7 said 502" });
+    },
+  };
+  const messages = sample({
+    role: "assistant",
+    content: null,
+    tool_calls: [call("c1", "get_current_weather", { location: "Paris, France" }), call("c2", "get_current_weather", { location: "Oslo, Norway" })],
+  });
+  const t = await completeTrajectory({ sessionId: "s/detail", messages, tools, agent: client("generator"), executor, maxRounds: 3 });
+  assert.equal(t.outcome, "final");
+  assert.deepEqual(seen[1]!.history, [
+    {
+      name: "get_current_weather",
+      arguments: { location: "Paris, France" },
+      result: { ok: false, error: { type: "unavailable", message: "Try again later." } },
+    },
+  ]);
 });

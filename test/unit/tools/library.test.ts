@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -289,4 +289,46 @@ test("a UTF-8 BOM in a tool file is stripped; an oversized file is refused by si
     ["bom_tool"],
   );
   assert.equal(TOOL_FILE_MAX_BYTES, 64 * 1024 * 1024);
+});
+
+test("a tool file integer a double cannot hold as written refuses that tool, naming the field; the others load", async () => {
+  // JSON.parse read 98765432109876543000 as the double written 98765432109876540000: the tool loaded
+  // showing the model another number than its file, and verify.rules (which checks a schema number as
+  // its JSON text) rejected a call with the number as written.
+  const text = `{"tools": [
+    {"name": "cancel_order", "description": "Cancel an order.", "inputSchema": {"type": "object", "properties": {"order_id": {"type": "integer", "enum": [1, 98765432109876543000]}}}},
+    {"type": "function", "function": {"name": "refund", "description": "Refund.", "parameters": {"type": "object", "properties": {"n": {"type": "integer", "maximum": 12345678901234567891}}}}},
+    {"name": "held", "description": "Ids up to 12345678901234567890.", "inputSchema": {"type": "object", "properties": {"id": {"type": "integer", "maximum": 12345678901234567000, "default": 3}}}}
+  ]}`;
+  await writeFile(path.join(tmp, "big.json"), text);
+  const r = await loadToolLibrary([{ kind: "mcp", path: "big.json" }], tmp);
+  assert.deepEqual(
+    r.errors.map((e) => [e.name, e.field, e.message]),
+    [
+      [
+        "cancel_order",
+        "inputSchema.properties.order_id.enum[1]",
+        'tools[0] "cancel_order": inputSchema.properties.order_id.enum[1]: 98765432109876543000 cannot be held by a double as written: it would load as 98765432109876540000, the number the model is shown and calls are checked against (write 98765432109876540000 if that is meant, or make the value a string)',
+      ],
+      [
+        "refund",
+        "function.parameters.properties.n.maximum",
+        'tools[1] "refund": function.parameters.properties.n.maximum: 12345678901234567891 cannot be held by a double as written: it would load as 12345678901234567000, the number the model is shown and calls are checked against (write 12345678901234567000 if that is meant, or make the value a string)',
+      ],
+    ],
+  );
+  // An integer its double writes back as written loads, the tool exactly as JSON.parse reads it (same hash).
+  assert.deepEqual(
+    r.tools.map((t) => t.tool),
+    normalizeTools([(JSON.parse(text) as { tools: unknown[] }).tools[2]], "s").tools.map((t) => t.tool),
+  );
+  assert.equal(toolHash(r.tools[0]!.tool), toolHash(normalizeTools(JSON.parse(text), "s").tools.at(-1)!.tool));
+});
+
+test("tool files without such integers load exactly as JSON.parse reads them (tool hashes, and so sample ids, unchanged)", async () => {
+  for (const file of ["mcp-tools-list.json", "openai-tools.json", "invalid-mixed.json"]) {
+    const loaded = await loadToolSource({ kind: file.startsWith("openai") ? "openai" : "mcp", path: file }, FIXTURES);
+    const asBefore = normalizeTools(JSON.parse(await readFile(path.join(FIXTURES, file), "utf8")), file);
+    assert.deepEqual(loaded, asBefore, file);
+  }
 });

@@ -11,9 +11,10 @@ import { checkCandidate } from "../../../src/dialogue/candidateCheck.js";
 import type { ChatMessage, McpTool, SampleKind, ToolCall } from "../../../src/domain/types.js";
 import { argumentProblems, clearValidatorCache } from "../../../src/verification/argumentValidator.js";
 import { verifyRules } from "../../../src/verification/rules.js";
+import { normalizeTools } from "../../../src/tools/library.js";
 import { parseJsonExact } from "../../../src/util/exactJson.js";
 
-/** A tool as the library loads it: its file read with JSON.parse, so a 20-digit bound is a double. */
+/** A tool as the library loads it: a 20-digit bound is a double (one the library accepts writes back as written). */
 const orderTool = (idSchema: string): McpTool =>
   JSON.parse(
     `{"name": "cancel_order", "description": "Cancel an order.", "inputSchema": {"type": "object", "properties": {"order_id": ${idSchema}}, "required": ["order_id"]}}`,
@@ -98,13 +99,26 @@ test("two calls whose ids differ past a double's precision are two calls, not on
   assert.deepEqual(verifyRules(sample("parallel", same, tool)).reasons, ["call[1] cancel_order: repeats call[0] with the same arguments"]);
 });
 
-test("a schema number is the one the tool shows: a 20-digit enum value is its double's JSON text", () => {
-  // The library reads tool files with JSON.parse: 98765432109876543000 becomes the double whose JSON
-  // text (what the model is shown, and any Python reader of the tool reads) is 98765432109876540000.
+test("a schema number is the one the tool shows: the library refuses a 20-digit enum value its double would change", () => {
+  // JSON.parse read 98765432109876543000 as the double whose JSON text (what the model is shown, and
+  // any Python reader of the tool reads) is 98765432109876540000, and the check, taking that text,
+  // rejected a call with the id as the file wrote it. The library now refuses such a tool by field.
+  const text = `{"name": "cancel_order", "description": "Cancel an order.", "inputSchema": {"type": "object", "properties": {"order_id": {"type": "integer", "enum": [98765432109876543000]}}, "required": ["order_id"]}}`;
+  const loaded = normalizeTools(parseJsonExact(text), "orders.json");
+  assert.deepEqual(loaded.tools, []);
+  assert.deepEqual(
+    loaded.errors.map((e) => e.field),
+    ["inputSchema.properties.order_id.enum[0]"],
+  );
+  // A tool that did come in with the double (built in code, or stored before) is still checked against what it shows.
   const tool = orderTool(`{"type": "integer", "enum": [98765432109876543000]}`);
   assert.deepEqual(tool.inputSchema, { type: "object", properties: { order_id: { type: "integer", enum: [98765432109876540000] } }, required: ["order_id"] });
   assert.deepEqual(problemsOf(`{"order_id": 98765432109876540000}`, tool), { rules: [], candidate: [] });
   assert.deepEqual(problemsOf(`{"order_id": 98765432109876543000}`, tool).rules, [
     'call[0] cancel_order: argument "order_id": must be one of 98765432109876540000',
   ]);
+  // A 20-digit enum value a double writes back as written loads, and a call with it passes.
+  const held = normalizeTools(parseJsonExact(text.replace("98765432109876543000", "98765432109876540000")), "orders.json");
+  assert.deepEqual(held.errors, []);
+  assert.deepEqual(problemsOf(`{"order_id": 98765432109876540000}`, held.tools[0]!.tool), { rules: [], candidate: [] });
 });
