@@ -60,6 +60,13 @@ interface Target {
 
 const agents = new Map<string, http.Agent>();
 
+/**
+ * How many times one request is sent again after finding its kept-alive socket closed by the server.
+ * More than one: after an idle spell every pooled socket may be stale at once, and each resend can draw
+ * another of them before their closes arrive.
+ */
+const MAX_STALE_SOCKET_RESENDS = 4;
+
 /** The keep-alive agent of an origin. Sockets are not capped here: the endpoint limiter caps requests. */
 function agentFor(url: URL): http.Agent {
   let agent = agents.get(url.origin);
@@ -96,6 +103,7 @@ export class HttpTransport {
     const response = new Promise<TransportResponse>((resolve, reject) => {
       let settled = false;
       let headersReceived = false;
+      let resends = 0;
       const fail = (err: unknown): void => {
         if (settled) return;
         settled = true;
@@ -105,36 +113,58 @@ export class HttpTransport {
           reject(new TransportError(e instanceof Error ? e.message : String(e), e.code, headersReceived, err));
         }
       };
-      req = t.module.request({
-        agent: t.agent,
-        hostname: t.hostname,
-        port: t.port,
-        path: t.path,
-        method: "POST",
-        headers: { ...headers, "content-length": body.length },
-      });
-      req.once("error", fail);
-      req.once("response", (res) => {
-        headersReceived = true;
-        onHeaders?.();
-        res.setEncoding("utf8");
-        let text = "";
-        res.on("data", (chunk: string) => {
-          text += chunk;
+      const send = (): void => {
+        const sent = t.module.request({
+          agent: t.agent,
+          hostname: t.hostname,
+          port: t.port,
+          path: t.path,
+          method: "POST",
+          headers: { ...headers, "content-length": body.length },
         });
-        res.once("error", fail);
-        res.once("aborted", () => fail(Object.assign(new Error("response body cut off"), { code: "ECONNRESET" })));
-        res.once("end", () => {
-          if (settled) return;
-          settled = true;
-          resolve({ status: res.statusCode ?? 0, headers: new NodeHeaders(res.headers), text });
+        req = sent;
+        sent.once("error", (err: NodeJS.ErrnoException) => {
+          // A kept-alive socket the server closed while idle (uvicorn's and Node's keep-alive timeout is
+          // 5 s) can be handed out just before its close arrives: the request then fails with ECONNRESET
+          // or EPIPE before any answer, and the server never read it. Sent again at once on another
+          // socket, not as one of the caller's retries (Node's documented remedy, bounded here).
+          if (
+            !settled &&
+            !cancelled &&
+            !headersReceived &&
+            sent.reusedSocket &&
+            (err.code === "ECONNRESET" || err.code === "EPIPE") &&
+            resends < MAX_STALE_SOCKET_RESENDS
+          ) {
+            resends++;
+            send();
+            return;
+          }
+          fail(err);
         });
-        // A destroyed socket after the headers ends the response with "close" but maybe no "end".
-        res.once("close", () => {
-          if (!res.complete) fail(Object.assign(new Error("response body cut off"), { code: "ECONNRESET" }));
+        sent.once("response", (res) => {
+          headersReceived = true;
+          onHeaders?.();
+          res.setEncoding("utf8");
+          let text = "";
+          res.on("data", (chunk: string) => {
+            text += chunk;
+          });
+          res.once("error", fail);
+          res.once("aborted", () => fail(Object.assign(new Error("response body cut off"), { code: "ECONNRESET" })));
+          res.once("end", () => {
+            if (settled) return;
+            settled = true;
+            resolve({ status: res.statusCode ?? 0, headers: new NodeHeaders(res.headers), text });
+          });
+          // A destroyed socket after the headers ends the response with "close" but maybe no "end".
+          res.once("close", () => {
+            if (!res.complete) fail(Object.assign(new Error("response body cut off"), { code: "ECONNRESET" }));
+          });
         });
-      });
-      req.end(body);
+        sent.end(body);
+      };
+      send();
     });
     return {
       response,
