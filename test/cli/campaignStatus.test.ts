@@ -18,7 +18,7 @@ import { defaultPayloadConverter } from "@temporalio/common";
 import { follow } from "../../src/cli/campaign.js";
 import { campaignWorkflowId, iterationWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
-import { cliEnvOf, runCli, type CliResult } from "../helpers/cli.js";
+import { cliEnvOf, runCli, runCliUntil, type CliResult } from "../helpers/cli.js";
 import { closedPort } from "../helpers/deadEndpoints.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
@@ -513,13 +513,18 @@ test("start --wait with no worker says once that the campaign waits for one (no 
   const campaignId = `st-wait-${Date.now().toString(36)}`;
   const configPath = path.join(env.workDir, `${campaignId}.json`);
   fs.writeFileSync(configPath, JSON.stringify(simulatorCampaign(sim.url, { count: 20, batchSize: 10 })));
-  const waiting = runCli(["campaign", "start", "--config", configPath, "--id", campaignId, "--wait"], cliEnvOf(env), 180_000);
+  const waiting = runCliUntil(
+    ["campaign", "start", "--config", configPath, "--id", campaignId, "--wait"],
+    cliEnvOf(env),
+    180_000,
+    /^\(waiting: no worker has run this campaign yet \(/m,
+  );
   let workers: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
   try {
-    // Past the 5 s a worker is given to take it before --wait says it has not.
-    await new Promise((r) => setTimeout(r, 8000));
+    // A worker starts only once --wait has said (after the 5 s it gives one) that none has taken the campaign.
+    await waiting.seen;
     workers = await env.startWorkers();
-    const r = await waiting;
+    const r = await waiting.done;
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
     const lines = r.stdout.split("\n");
     const waits = lines.filter((l) => l.startsWith("(waiting: no worker has run this campaign yet ("));

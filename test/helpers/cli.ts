@@ -1,5 +1,5 @@
 /** The toolloop CLI as a child process, against a test environment's Temporal and PostgreSQL. */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import path from "node:path";
 import type { TestEnv } from "./testEnv.js";
 import { REPO_ROOT } from "./trainVenv.js";
@@ -28,4 +28,37 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
       resolve({ status: code, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+/**
+ * Runs the CLI and also tells when its stdout first shows `until`: for a test that must act only after
+ * the CLI has reached a point (a fixed sleep is not enough on a loaded machine, where the CLI's own
+ * start-up can outlast it). `seen` rejects if the process ends without printing it.
+ */
+export function runCliUntil(args: string[], env: Record<string, string>, timeoutMs: number, until: RegExp): { seen: Promise<void>; done: Promise<CliResult> } {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+  let stdout = "";
+  let stderr = "";
+  let markSeen: () => void = () => undefined;
+  let markMissed: (e: Error) => void = () => undefined;
+  const seen = new Promise<void>((resolve, reject) => {
+    markSeen = resolve;
+    markMissed = reject;
+  });
+  seen.catch(() => undefined); // a caller that only awaits `done` must not see an unhandled rejection
+  child.stdout.setEncoding("utf8").on("data", (c: string) => {
+    stdout += c;
+    if (until.test(stdout)) markSeen();
+  });
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  const done = new Promise<CliResult>((resolve) => {
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      markMissed(new Error(`the CLI ended (${code}) without printing ${until}: ${stdout}${stderr}`));
+      resolve({ status: code ?? -1, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+  return { seen, done };
 }
