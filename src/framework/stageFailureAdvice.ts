@@ -22,11 +22,15 @@ const SKIPPED = `onStageFailure "skip" has skipped this stage; it is not retried
 
 /**
  * The clause after "Change that, " in a stage's error that names a setting of its own (a cluster job
- * the scheduler will never start as submitted): under `skip` the change is for later runs.
+ * the scheduler will never start as submitted): the setting is the campaign's config, which retry-stage
+ * does not read (afterConfigChangeAdvice), unless the cluster is changed to fit the job instead; under
+ * `skip` the change is for later runs.
  */
 export function afterChangeAdvice(onStageFailure: OnStageFailure | undefined, campaignId: string): string {
   if (onStageFailure === "skip") return `so that later runs can start it (${SKIPPED})`;
-  return afterFixAdvice(onStageFailure, campaignId);
+  const inConfig = `in the campaign's config: ${afterConfigChangeAdvice(onStageFailure, campaignId)}`;
+  if (onStageFailure === "fail") return `${inConfig}; or, if the cluster is changed to fit the job instead, the same without --config-version`;
+  return `${inConfig}; or, if the cluster is changed to fit the job instead, retry the stage`;
 }
 
 /**
