@@ -11,7 +11,7 @@ import type { Db } from "../src/db/client.js";
 import { getClusterJob, listStageJobs, recordJobIntent, recordJobStatus, recordJobSubmitted, type ClusterJobRow } from "../src/db/repos/clusterJobs.js";
 import { isClusterJobHandler, type ClusterJobHandler, type JobProgress, type StageJob } from "../src/framework/clusterJob.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
-import { afterChangeAdvice } from "../src/framework/stageFailureAdvice.js";
+import { afterChangeAdvice, afterConfigChangeAdvice, afterFixAdvice, type OnStageFailure } from "../src/framework/stageFailureAdvice.js";
 import { overdueJob, spokenDuration, tickJobClock, type JobClock, type JobDeadlines } from "../src/framework/jobClock.js";
 import type { AnyStageHandler } from "../src/framework/registry.js";
 import type { StageContext } from "../src/framework/stage.js";
@@ -206,10 +206,12 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
           outcome = "failed";
           await launcher.cancel(job.ref, { signal: actx.cancellationSignal });
           status = await launcher.status(job.ref);
+          // What comes next depends on what the failure does to the campaign (retry, start again, or skipped).
+          const policy = ctx.config.onStageFailure;
           message =
             late.deadline === "ready"
-              ? `the server ran ${spokenDuration(late.elapsedMs)} without serving, past its readiness deadline of ${spokenDuration(late.limitMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; raise readyTimeoutMinutes if it only needs longer to start, then retry the stage`
-              : `no new step and no new output for ${spokenDuration(late.elapsedMs)}${clock.stepDone !== undefined ? ` (at step ${clock.stepDone}${progress?.total !== undefined ? ` of ${progress.total}` : ""})` : ""}, past its stall deadline of ${spokenDuration(late.limitMs)} (stallTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; retry the stage to resume from its last saved checkpoint, or raise stallTimeoutMinutes if its steps only take that long`;
+              ? `the server ran ${spokenDuration(late.elapsedMs)} without serving, past its readiness deadline of ${spokenDuration(late.limitMs)} (readyTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; if it failed there, fix that, ${afterFixAdvice(policy, ref.campaignId)}; if it only needs longer to start, raise readyTimeoutMinutes, a config change: ${afterConfigChangeAdvice(policy, ref.campaignId)}`
+              : `no new step and no new output for ${spokenDuration(late.elapsedMs)}${clock.stepDone !== undefined ? ` (at step ${clock.stepDone}${progress?.total !== undefined ? ` of ${progress.total}` : ""})` : ""}, past its stall deadline of ${spokenDuration(late.limitMs)} (stallTimeoutMinutes), and its job was cancelled. Its log below says where it stopped; ${resumeAdvice(policy, ref.campaignId)}; if its steps only take that long, raise stallTimeoutMinutes, a config change: ${afterConfigChangeAdvice(policy, ref.campaignId)}`;
         }
         // What to do once the setting is changed depends on what the failure does to the campaign (retry, start again, or a later run).
         if (outcome === "failed" && status.neverStarts) message = `${message}, ${afterChangeAdvice(ctx.config.onStageFailure, ref.campaignId)}`;
@@ -325,4 +327,11 @@ export function createClusterJobActivities(deps: ClusterJobDeps) {
   }
 
   return { submitStageJob, watchStageJob, cancelStageJob, collectableJob, retireSuperseded };
+}
+
+/** How a training job stopped at its stall deadline goes on from its last saved checkpoint (resume_mode auto over the iteration's folder). */
+function resumeAdvice(onStageFailure: OnStageFailure | undefined, campaignId: string): string {
+  if (onStageFailure === "skip") return `onStageFailure "skip" has skipped this stage; it is not retried`;
+  if (onStageFailure === "fail") return `to resume from its last saved checkpoint, ${afterFixAdvice("fail", campaignId).replace(/^then /, "")}`;
+  return "retry the stage to resume from its last saved checkpoint";
 }

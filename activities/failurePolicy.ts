@@ -20,7 +20,7 @@ import { ErrorType } from "../src/framework/errorTypes.js";
 import { LlmError } from "../src/llm/client.js";
 import { isEndpointMisconfigured } from "../src/llm/errors.js";
 import { StageInputError } from "../src/framework/stage.js";
-import { afterFixAdvice } from "../src/framework/stageFailureAdvice.js";
+import { afterConfigChangeAdvice, afterFixAdvice, type StageFailurePolicy } from "../src/framework/stageFailureAdvice.js";
 import { jobStopTimeoutIn, JobRefusedError, type JobStopTimeoutError } from "../src/training/launchers/launcher.js";
 
 /** Application failures an activity may have before it gives up. */
@@ -37,10 +37,10 @@ export interface FailurePolicyOptions {
   getDb(): Promise<Db>;
   budget: number;
   /**
-   * For a stage's steps: what to do once its endpoint is fixed, under the campaign's onStageFailure
+   * For a stage's steps: the campaign's onStageFailure, which decides what an operator does after a fix
    * (src/framework/stageFailureAdvice.ts); without it, or when it cannot be read, "then retry the stage".
    */
-  afterFix?(): Promise<string>;
+  stageFailure?(): Promise<StageFailurePolicy>;
 }
 
 export async function classifyActivityError(err: unknown, opts: FailurePolicyOptions): Promise<unknown> {
@@ -57,9 +57,7 @@ export async function classifyActivityError(err: unknown, opts: FailurePolicyOpt
   if (err instanceof JobRefusedError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
   if (err instanceof LlmError && err.kind === "client") {
     // A wrong key, path or model: every request gets the same answer until someone fixes the endpoint or the config.
-    const hint = isEndpointMisconfigured(err)
-      ? `; the endpoint answers every request so: check its baseUrl, its API key (apiKeyEnv) and the role's model, ${await afterFixOf(opts)}`
-      : "";
+    const hint = isEndpointMisconfigured(err) ? `; the endpoint answers every request so: ${refusalAdvice(err.status, await policyOf(opts))}` : "";
     return ApplicationFailure.nonRetryable(err.message + hint, ErrorType.llmClient);
   }
   // A dead or hung endpoint: retrying the activity would wait out the same timeouts; an operator checks it.
@@ -67,7 +65,7 @@ export async function classifyActivityError(err: unknown, opts: FailurePolicyOpt
   if (unavailable) return ApplicationFailure.nonRetryable(unavailable.message, ErrorType.endpointUnavailable);
   if (isInfrastructure(err)) return infrastructureFailure(err);
   const stopping = jobStopTimeoutIn(err);
-  if (stopping) return slowJobStopFailure(stopping, actx.info.scheduledTimestampMs);
+  if (stopping) return slowJobStopFailure(stopping, actx.info.scheduledTimestampMs, () => policyOf(opts));
 
   const type =
     err instanceof LlmError ? `LlmError:${err.kind}` : err instanceof ApplicationFailure && err.type ? err.type : err instanceof Error ? err.name : "Error";
@@ -100,9 +98,25 @@ export async function classifyActivityError(err: unknown, opts: FailurePolicyOpt
   return ApplicationFailure.create({ type, message: `${message} (attempt ${failures} of ${opts.budget})`, cause: causeOf(err) });
 }
 
-/** The policy's advice; a stage's config that cannot be read now (the database away) gets the default. */
-async function afterFixOf(opts: FailurePolicyOptions): Promise<string> {
-  return (await opts.afterFix?.().catch(() => undefined)) ?? afterFixAdvice(undefined, "");
+/** The stage's policy; without one, or a config that cannot be read now (the database away), the default (wait). */
+async function policyOf(opts: FailurePolicyOptions): Promise<StageFailurePolicy> {
+  return (await opts.stageFailure?.().catch(() => undefined)) ?? { onStageFailure: undefined, campaignId: "" };
+}
+
+/**
+ * What to check, and what to do then. A 404 is a wrong path or model: fixed at the endpoint (the model
+ * served again under its configured name), the stage is retried; fixed in the campaign's config (a
+ * model renamed), retry-stage would send the frozen config's name again, so the config changes as the
+ * campaign's next version.
+ */
+function refusalAdvice(status: number | undefined, p: StageFailurePolicy): string {
+  const check = "check its baseUrl, its API key (apiKeyEnv) and the role's model";
+  const afterFix = afterFixAdvice(p.onStageFailure, p.campaignId);
+  if (status !== 404) return `${check}, ${afterFix}`;
+  return (
+    `${check}. Fix it at the endpoint (serve the configured model at the configured baseUrl again), ${afterFix}; ` +
+    `or, if the campaign's config must change instead (the model renamed, another baseUrl), ${afterConfigChangeAdvice(p.onStageFailure, p.campaignId)}`
+  );
 }
 
 const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
@@ -114,15 +128,20 @@ const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
  * step is retried uncounted, and nothing starts over the job's files meanwhile; past JOB_STOP_LIMIT_MS
  * since the step was first scheduled it waits for an operator.
  */
-function slowJobStopFailure(err: JobStopTimeoutError, scheduledTimestampMs: number): ApplicationFailure {
+async function slowJobStopFailure(
+  err: JobStopTimeoutError,
+  scheduledTimestampMs: number,
+  policy: () => Promise<StageFailurePolicy>,
+): Promise<ApplicationFailure> {
   const waitedMs = Math.max(0, Date.now() - scheduledTimestampMs);
   if (waitedMs >= JOB_STOP_LIMIT_MS) {
+    const p = await policy();
     return ApplicationFailure.create({
       type: ErrorType.failedAfterRetries,
       nonRetryable: true,
       message:
         `${err.message}; asked to stop for ${minutes(waitedMs)} since this step was first scheduled, past the ${minutes(JOB_STOP_LIMIT_MS)} a slow stop is waited for: ` +
-        "find out why the scheduler cannot end the job (its node), end it there, then retry the stage",
+        `find out why the scheduler cannot end the job (its node), end it there, ${afterFixAdvice(p.onStageFailure, p.campaignId)}`,
       cause: err,
     });
   }

@@ -46,7 +46,6 @@ import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
 import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
-import { afterFixAdvice } from "../src/framework/stageFailureAdvice.js";
 import { configStageMissingFailure, rejectedValuesFailure, stageMissingFailure, unknownFieldsFailure, unknownStageNames } from "./stageOnWorker.js";
 import { countStageBatch } from "../src/metrics/toolloopMetrics.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
@@ -138,6 +137,7 @@ export function createActivities(deps: ActivityDeps) {
       const failure = stageMissingFailure({
         stage: stage.name,
         campaignId: ref.campaignId,
+        onStageFailure: frozen.config.onStageFailure,
         known: registry.specs.map((s) => s.name),
         ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
       });
@@ -158,6 +158,7 @@ export function createActivities(deps: ActivityDeps) {
       const failure = unknownFieldsFailure({
         stage: stage.name,
         campaignId: ref.campaignId,
+        onStageFailure: frozen.config.onStageFailure,
         fields,
         known: registry.specs.map((s) => s.name),
         ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
@@ -175,6 +176,7 @@ export function createActivities(deps: ActivityDeps) {
       const failure = rejectedValuesFailure({
         stage: stage.name,
         campaignId: ref.campaignId,
+        onStageFailure: frozen.config.onStageFailure,
         values,
         known: registry.specs.map((s) => s.name),
         ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
@@ -494,12 +496,14 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /** A stage step's failure policy: its advice after a fix follows the campaign's onStageFailure. */
-  function stepPolicy(ref: StageRef) {
+  function stepPolicy(ref: { campaignId: string; iteration: number }, base: typeof asBatch | typeof asBookkeeping = asBatch) {
     return {
-      ...asBatch,
+      ...base,
       // Read only for the error that needs it, and without frozenFor's registration of a missing version.
-      afterFix: async () =>
-        afterFixAdvice((await configForIteration(await deps.getDb(), ref.campaignId, ref.iteration))?.frozen.config.onStageFailure, ref.campaignId),
+      stageFailure: async () => ({
+        onStageFailure: (await configForIteration(await deps.getDb(), ref.campaignId, ref.iteration))?.frozen.config.onStageFailure,
+        campaignId: ref.campaignId,
+      }),
     };
   }
 
@@ -603,10 +607,11 @@ export function createActivities(deps: ActivityDeps) {
       }),
 
     // Cluster-job stages (workflows/stageJob.ts). Submit and cancel are bookkeeping; a watch heartbeats as it polls.
-    submitStageJob: (ref: StageJobRef) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.submitStageJob(ref))),
+    submitStageJob: (ref: StageJobRef) => withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.submitStageJob(ref))),
     watchStageJob: (ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number }) =>
-      withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.watchStageJob(ref))),
-    cancelStageJob: (ref: StageJobRef & { name?: string }) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => jobs.cancelStageJob(ref))),
+      withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.watchStageJob(ref))),
+    cancelStageJob: (ref: StageJobRef & { name?: string }) =>
+      withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.cancelStageJob(ref))),
 
     /**
      * While a stage waits for an operator after EndpointUnavailable: asks the endpoints its roles call

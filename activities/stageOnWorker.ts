@@ -18,6 +18,7 @@
 import os from "node:os";
 import { ApplicationFailure, Context } from "@temporalio/activity";
 import { ErrorType } from "../src/framework/errorTypes.js";
+import { retryStageAdvice, type OnStageFailure } from "../src/framework/stageFailureAdvice.js";
 import { codeVersion } from "../src/provenance/codeVersion.js";
 
 /** How long after it was first scheduled a step may keep meeting workers without its stage. */
@@ -53,7 +54,13 @@ function situation(known: readonly string[], limitMs: number | undefined) {
  * The failure for a step of `stage` on this worker, which runs only `known`: retryable within
  * `limitMs` of the step's first scheduling, FailedAfterRetries after.
  */
-export function stageMissingFailure(p: { stage: string; campaignId: string; known: readonly string[]; limitMs?: number }): ApplicationFailure {
+export function stageMissingFailure(p: {
+  stage: string;
+  campaignId: string;
+  onStageFailure?: OnStageFailure;
+  known: readonly string[];
+  limitMs?: number;
+}): ApplicationFailure {
   const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
   if (waitedMs >= limitMs) {
     return ApplicationFailure.create({
@@ -61,7 +68,7 @@ export function stageMissingFailure(p: { stage: string; campaignId: string; know
       nonRetryable: true,
       message:
         `stage "${p.stage}" is not known to the workers of task queue ${queue} that took this step in the ${minutes(waitedMs)} since it was scheduled (last: ${here}): ` +
-        `upgrade the workers polling ${queue} to a build that has the stage, then: toolloop campaign retry-stage ${p.campaignId} --stage ${p.stage}`,
+        `upgrade the workers polling ${queue} to a build that has the stage, ${retryStageAdvice(p.onStageFailure, p.campaignId, p.stage)}`,
     });
   }
   return ApplicationFailure.create({
@@ -85,6 +92,7 @@ export function stageMissingFailure(p: { stage: string; campaignId: string; know
 export function unknownFieldsFailure(p: {
   stage: string;
   campaignId: string;
+  onStageFailure?: OnStageFailure;
   fields: readonly string[];
   known: readonly string[];
   limitMs?: number;
@@ -97,7 +105,7 @@ export function unknownFieldsFailure(p: {
       nonRetryable: true,
       message:
         `stage "${p.stage}": the campaign's config has ${fields}, which the workers of task queue ${queue} that took this step in the ${minutes(waitedMs)} since it was scheduled do not define (last: ${here}): ` +
-        `upgrade the workers polling ${queue} to the build that froze the config, then: toolloop campaign retry-stage ${p.campaignId} --stage ${p.stage}`,
+        `upgrade the workers polling ${queue} to the build that froze the config, ${retryStageAdvice(p.onStageFailure, p.campaignId, p.stage)}`,
     });
   }
   return ApplicationFailure.create({
@@ -121,6 +129,7 @@ export function unknownFieldsFailure(p: {
 export function rejectedValuesFailure(p: {
   stage: string;
   campaignId: string;
+  onStageFailure?: OnStageFailure;
   values: readonly { text: string; value?: string; expected: string }[];
   known: readonly string[];
   limitMs?: number;
@@ -135,7 +144,7 @@ export function rejectedValuesFailure(p: {
       nonRetryable: true,
       message:
         `stage "${p.stage}": the campaign's config has ${values}, which the workers of task queue ${queue} that took this step in the ${minutes(waitedMs)} since it was scheduled do not accept (their build: ${expected}; last: ${here}): ` +
-        `upgrade the workers polling ${queue} to the build that froze the config, then: toolloop campaign retry-stage ${p.campaignId} --stage ${p.stage}`,
+        `upgrade the workers polling ${queue} to the build that froze the config, ${retryStageAdvice(p.onStageFailure, p.campaignId, p.stage)}`,
     });
   }
   return ApplicationFailure.create({

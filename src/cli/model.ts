@@ -205,7 +205,7 @@ function iterationOption(campaignId: string, opts: { iteration?: string; version
     const m = opts.version.startsWith(prefix) ? /^(\d+):served$/.exec(opts.version.slice(prefix.length)) : null;
     if (!m)
       throw new CliError(
-        `--version ${JSON.stringify(opts.version)} is not a served version of ${campaignId}: expected ${campaignId}:<iteration>:served, as \`model list ${campaignId}\` prints`,
+        `--version ${JSON.stringify(opts.version)} is not a served version of ${campaignId}: expected ${campaignId}:<iteration>:served, as \`${CLI} model list ${campaignId}\` prints`,
       );
     return Number(m[1]);
   }

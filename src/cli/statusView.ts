@@ -52,10 +52,12 @@ function stageLine(s: StageView, width: number, waiting: boolean, paused: boolea
   }
   if (s.dialogues) {
     const d = s.dialogues;
-    // Only a running stage has dialogues in progress; a stopped or failed one's resume at their last turn on a rerun.
-    const running = d.running > 0 ? `, ${formatCount(d.running)} ${s.status === "running" ? "in progress" : "unfinished"}` : "";
+    // Only a running stage has dialogues in progress; a stopped or failed one's resume at their last turn on a rerun
+    // ("unfinished" is the kept ones cut short, as `report build` says: "12 kept (3 unfinished)").
+    const running = d.running > 0 ? `, ${formatCount(d.running)} ${s.status === "running" ? "in progress" : "left mid-dialogue"}` : "";
+    const unfinished = d.keptUnfinished ? ` (${formatCount(d.keptUnfinished)} unfinished)` : "";
     lines.push(
-      `  ${" ".repeat(width)}  dialogues: ${formatCount(d.kept)} kept, ${formatCount(d.dropped)} dropped, ${formatCount(d.failed)} failed${running}; ${formatCount(d.messages)} messages stored`,
+      `  ${" ".repeat(width)}  dialogues: ${formatCount(d.kept)} kept${unfinished}, ${formatCount(d.dropped)} dropped, ${formatCount(d.failed)} failed${running}; ${formatCount(d.messages)} messages stored`,
     );
   }
   if (s.warning) lines.push(`  ${" ".repeat(width)}  warning: ${s.warning}`);

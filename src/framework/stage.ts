@@ -9,6 +9,7 @@ import type { SampleRow } from "../db/repos/samples.js";
 import type { LlmClient, UsageSink } from "../llm/client.js";
 import type { ExportProvenance, SampleProvenance } from "../provenance/provenance.js";
 import type { RewardConfig } from "../reward/config.js";
+import { afterFixAdvice, type OnStageFailure, type StageFailurePolicy } from "./stageFailureAdvice.js";
 
 export interface StageDeps {
   db: Db;
@@ -133,12 +134,20 @@ export class EveryItemFailedError extends StageInputError {
 export function failIfNothingSucceeded(
   stage: string,
   r: { succeeded: number; failed: number; failedByEndpoint: number; firstFailures: readonly string[]; check: string },
+  policy: StageFailurePolicy,
 ): void {
   if (r.succeeded > 0 || r.failedByEndpoint === 0) return;
   const first = r.firstFailures[0] ?? "(not recorded)";
+  // Its done batches are forgotten (activities), so the retry asks its samples again.
+  const again = policy.onStageFailure === "skip" || policy.onStageFailure === "fail" ? "" : " (its samples are asked again)";
   throw new EveryItemFailedError(
-    `${stage}: no sample succeeded; ${r.failed} failed, ${r.failedByEndpoint} of them for a reason that is not the sample's own. The first: ${first}. ${r.check}; then retry the stage (its samples are asked again)`,
+    `${stage}: no sample succeeded; ${r.failed} failed, ${r.failedByEndpoint} of them for a reason that is not the sample's own. The first: ${first}. ${r.check}; ${afterFixAdvice(policy.onStageFailure, policy.campaignId)}${again}`,
   );
+}
+
+/** A stage's failure policy from its context: the frozen config's onStageFailure and the campaign. */
+export function stageFailurePolicy(ctx: { campaignId: string; config: { onStageFailure?: OnStageFailure } }): StageFailurePolicy {
+  return { onStageFailure: ctx.config.onStageFailure, campaignId: ctx.campaignId };
 }
 
 /** A batch result as stored with its done record: the counts and the first failure it noted, if any. */

@@ -136,6 +136,8 @@ export interface StageFacts {
 export interface DialogueFacts {
   running: number;
   kept: number;
+  /** Of the kept, those that ended before the user said done (keepUnfinished); absent from facts read before it was counted. */
+  keptUnfinished?: number;
   dropped: number;
   failed: number;
   /**

@@ -7,6 +7,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/client.js";
 import { configForIteration } from "../db/repos/campaignConfigs.js";
+import { CLI } from "../status/campaignView.js";
 import { getCampaign } from "../db/repos/campaigns.js";
 import { listCampaignStageJobs, recordJobStatus, type ClusterJobRow } from "../db/repos/clusterJobs.js";
 import { listModelVersions, type ModelVersionRow } from "../db/repos/modelVersions.js";
@@ -83,7 +84,7 @@ export async function stopServedPolicy(db: Db, o: StopServedPolicyOptions): Prom
     const served = [...new Set(jobs.map((j) => j.iteration))];
     throw new StopServedPolicyError(
       "unknown-version",
-      `campaign ${o.campaignId} has no policy server of iteration ${o.iteration} (${served.length ? `serve.policy ran in iteration ${served.join(", ")}` : "serve.policy never ran"}; \`model list ${o.campaignId}\` shows them)`,
+      `campaign ${o.campaignId} has no policy server of iteration ${o.iteration} (${served.length ? `serve.policy ran in iteration ${served.join(", ")}` : "serve.policy never ran"}; \`${CLI} model list ${o.campaignId}\` shows them)`,
     );
   }
   const live = chosen.filter((j) => LIVE_SERVE_STATES.includes(j.state));

@@ -15,6 +15,7 @@ import { getCampaign } from "../db/repos/campaigns.js";
 import { listCampaignStageJobs, recordJobIntent, recordJobStatus, recordJobSubmitted, type ClusterJobRow } from "../db/repos/clusterJobs.js";
 import { listModelVersions, type ModelVersionRow } from "../db/repos/modelVersions.js";
 import { modelVersions } from "../db/schema.js";
+import { CLI } from "../status/campaignView.js";
 import { stageJobName } from "./jobNames.js";
 import type { LauncherConfig } from "./launchers/config.js";
 import type { JobRequest, JobStatus } from "./launchers/launcher.js";
@@ -102,7 +103,7 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
   if (!version)
     throw new RestartServedPolicyError(
       "unknown-version",
-      `campaign ${o.campaignId} has no served policy of iteration ${o.iteration} (served in iteration ${served.map((v) => v.iteration).join(", ")}; \`model list ${o.campaignId}\` shows them)`,
+      `campaign ${o.campaignId} has no served policy of iteration ${o.iteration} (served in iteration ${served.map((v) => v.iteration).join(", ")}; \`${CLI} model list ${o.campaignId}\` shows them)`,
     );
   const it = version.iteration;
   if (version.iteration < newest.iteration)
@@ -123,7 +124,7 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
     if (check?.result === "live")
       throw new RestartServedPolicyError(
         "refused",
-        `the policy server of ${o.campaignId} iteration ${it} (${job.name}) is still ${check.state} (its ${job.launcher} launcher says so) at ${version.url}; nothing to restart (if it hangs, \`model stop ${o.campaignId} --iteration ${it} --force\` first)`,
+        `the policy server of ${o.campaignId} iteration ${it} (${job.name}) is still ${check.state} (its ${job.launcher} launcher says so) at ${version.url}; nothing to restart (if it hangs, \`${CLI} model stop ${o.campaignId} --iteration ${it} --force\` first)`,
       );
     if (check?.result === "unknown")
       throw new RestartServedPolicyError(
@@ -143,8 +144,8 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
       "refused",
       `the policy server of ${o.campaignId} iteration ${it} (${job.name}) was ${why}, not ended by itself: not restarted` +
         (stoppedOnPurpose
-          ? `. To serve it again, run \`model restart ${o.campaignId} --iteration ${it} --stopped\``
-          : `. To serve it again, run \`campaign retry-stage\` on its serve.policy while the campaign waits there, or start the campaign's next run`),
+          ? `. To serve it again, run \`${CLI} model restart ${o.campaignId} --iteration ${it} --stopped\``
+          : `. To serve it again, run \`${CLI} campaign retry-stage ${o.campaignId} --stage serve.policy\` while the campaign waits there, or start the campaign's next run`),
     );
   }
   const previous = {
@@ -221,7 +222,7 @@ export async function restartServedPolicy(db: Db, o: RestartServedPolicyOptions)
     if (waited >= timeoutMs)
       throw new RestartServedPolicyError(
         "not-ready",
-        `the restarted policy server ${name} is ${status.state} but did not answer GET ${url}/models with ${version.servedModel} within ${Math.round(timeoutMs / 1000)} s (last: ${answer}); it is left starting: \`model list ${o.campaignId}\` shows when it serves, \`model stop ${o.campaignId} --iteration ${it}\` stops it`,
+        `the restarted policy server ${name} is ${status.state} but did not answer GET ${url}/models with ${version.servedModel} within ${Math.round(timeoutMs / 1000)} s (last: ${answer}); it is left starting: \`${CLI} model list ${o.campaignId}\` shows when it serves, \`${CLI} model stop ${o.campaignId} --iteration ${it}\` stops it`,
       );
     if (Date.now() - lastSaid >= 5000) {
       lastSaid = Date.now();

@@ -13,6 +13,7 @@
  */
 import type { Db } from "../db/client.js";
 import { listCampaignStageJobs } from "../db/repos/clusterJobs.js";
+import { CLI } from "../status/campaignView.js";
 import { stageJobName } from "./jobNames.js";
 import { RESTART_JOB_STAGE, restartServedPolicy, RestartServedPolicyError, type RestartOutcome, type RestartProblem } from "./servedPolicyRestart.js";
 
@@ -86,7 +87,7 @@ export class ServedPolicyRevival {
       return {
         kind: "declined",
         why: "limit",
-        reason: `${whose} was restarted ${done} times already and does not answer: not restarted again by itself (\`toolloop model list ${this.served.campaignId}\` shows its jobs; decide: model restart, retry-stage or skip-stage)`,
+        reason: `${whose} was restarted ${done} times already and does not answer: not restarted again by itself (\`${CLI} model list ${this.served.campaignId}\` shows its jobs; decide: \`${CLI} model restart ${this.served.campaignId} --iteration ${this.served.iteration}\`, \`${CLI} campaign retry-stage\` or \`${CLI} campaign skip-stage\`)`,
       };
     try {
       const restart = await restartServedPolicy(this.db, {

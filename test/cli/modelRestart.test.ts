@@ -85,6 +85,7 @@ test(
     const running = await cli(["model", "restart", id]);
     assert.equal(running.status, 1, show(running));
     assert.match(running.stderr, new RegExp(`the policy server of ${id} iteration 1 \\(${first.name}\\) is still running \\(its local launcher says so\\)`));
+    assert.match(running.stderr, new RegExp(`nothing to restart \\(if it hangs, \`toolloop model stop ${id} --iteration 1 --force\` first\\)`));
     assert.equal((await serveJobs()).length, 1, "no job submitted");
 
     // `kill PID` (SIGTERM) from outside: the simulator closes and exits 143, which the launcher reads as failed.
@@ -109,7 +110,7 @@ test(
     // Bad ids: exit 2, nothing submitted.
     const badIteration = await cli(["model", "restart", id, "--iteration", "4"]);
     assert.equal(badIteration.status, 2, show(badIteration));
-    assert.match(badIteration.stderr, /has no served policy of iteration 4 \(served in iteration 1/);
+    assert.match(badIteration.stderr, /has no served policy of iteration 4 \(served in iteration 1; `toolloop model list \S+` shows them\)/);
     const badCampaign = await cli(["model", "restart", `${id}-nope`]);
     assert.equal(badCampaign.status, 2, show(badCampaign));
     const badTimeout = await cli(["model", "restart", id, "--timeout-seconds", "soon"]);
@@ -165,7 +166,7 @@ test(
     assert.match(refused.stderr, /was stopped on purpose \(`model stop`\), not ended by itself: not restarted/);
     assert.match(
       refused.stderr,
-      new RegExp(`To serve it again, run \`model restart ${id} --iteration 1 --stopped\``),
+      new RegExp(`To serve it again, run \`toolloop model restart ${id} --iteration 1 --stopped\``),
       "advice that works on a completed campaign",
     );
     assert.equal((await serveJobs()).length, 2);

@@ -76,10 +76,10 @@ test("model stop: stops a completed campaign's last policy server through its la
   assert.match(noCampaign.stderr, new RegExp(`no campaign "${id}-nope" in PostgreSQL`));
   const noIteration = await cli(["model", "stop", id, "--iteration", "7"]);
   assert.equal(noIteration.status, 2, show(noIteration));
-  assert.match(noIteration.stderr, /has no policy server of iteration 7 \(serve\.policy ran in iteration 1, 2/);
+  assert.match(noIteration.stderr, /has no policy server of iteration 7 \(serve\.policy ran in iteration 1, 2; `toolloop model list \S+` shows them\)/);
   const badVersion = await cli(["model", "stop", id, "--version", "other:2:served"]);
   assert.equal(badVersion.status, 2, show(badVersion));
-  assert.match(badVersion.stderr, /is not a served version of/);
+  assert.match(badVersion.stderr, /is not a served version of .*, as `toolloop model list \S+` prints/);
 
   // A running campaign that continues this one calls the server until it serves its own: refused without --force.
   const successor = `${id}-next`;

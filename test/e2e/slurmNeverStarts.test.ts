@@ -97,8 +97,12 @@ test("a job whose time limit is above the partition's MaxTime fails its stage na
   assert.match(watched.message ?? "", /PartitionTimeLimit|PartitionConfig/);
   assert.match(watched.message ?? "", /timeLimitMinutes/);
   assert.match(watched.message ?? "", /never start/);
-  // A campaign without onStageFailure waits for the operator: retry-stage (the other policies: test/stages/clusterJobNeverStarts.test.ts).
-  assert.match(watched.message ?? "", /\. Change that, then retry the stage\n/);
+  // A campaign without onStageFailure waits for the operator: the config path (abort, start --config-version), or
+  // retry-stage once the cluster fits the job (the other policies: test/stages/clusterJobNeverStarts.test.ts).
+  assert.match(
+    watched.message ?? "",
+    /\. Change that, in the campaign's config: run `toolloop campaign abort \S+`, then `toolloop campaign start --config <changed file> --id \S+ --config-version` .*; or, if the cluster is changed to fit the job instead, retry the stage\n/,
+  );
   // Not left in the queue to start later (a raised MaxTime) next to the retry's job.
   assert.match(slurmState(jobId), /^CANCELLED/);
 });

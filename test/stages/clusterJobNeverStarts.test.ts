@@ -84,9 +84,10 @@ async function watchUnder(t: TestContext, launcher: JobLauncher, externalId: str
   return (await new MockActivityEnvironment().run(acts.watchStageJob, { ...ref, name, windowSeconds: 5, pollSeconds: 1 })) as WatchStageJobResult;
 }
 
+// The setting is in the campaign's config, which retry-stage does not read (it runs the frozen config again).
 const ADVICE: Record<OnStageFailure, RegExp> = {
-  wait: /\. Change that, then retry the stage\n--- last output ---/,
-  fail: /\. Change that, then start the campaign again with `toolloop campaign start --config <file> --id camp-1` \(onStageFailure "fail" has failed it; finished work is not redone\)\n--- last output ---/,
+  wait: /\. Change that, in the campaign's config: run `toolloop campaign abort camp-1`, then `toolloop campaign start --config <changed file> --id camp-1 --config-version` \(retry-stage would run the frozen config again\); or, if the cluster is changed to fit the job instead, retry the stage\n--- last output ---/,
+  fail: /\. Change that, in the campaign's config: start the campaign again with `toolloop campaign start --config <changed file> --id camp-1 --config-version` \(onStageFailure "fail" has failed it\); or, if the cluster is changed to fit the job instead, the same without --config-version\n--- last output ---/,
   skip: /\. Change that, so that later runs can start it \(onStageFailure "skip" has skipped this stage; it is not retried\)\n--- last output ---/,
 };
 

@@ -140,16 +140,19 @@ test(
     for (const d of dialogues) stored += (await dialogueTurnsOf(db, d.id)).length;
     const facts = await readCampaignFacts(db, campaignId);
     const stage = facts?.stages.find((s) => s.name === "synthesize.multiTurn");
+    const keptUnfinished = kept.filter((d) => d.outcome?.finished === false).length;
     assert.deepEqual(stage?.dialogues, {
       running: 0,
       kept: kept.length,
+      keptUnfinished,
       dropped: dialogues.filter((d) => d.status === "dropped").length,
       failed: dialogues.filter((d) => d.status === "failed").length,
       messages: stored,
     });
     assert.equal(stage?.itemsDone, 12);
     const text = renderCampaignView(campaignView({ campaignId, db: facts }));
-    assert.match(text, new RegExp(`^ +dialogues: ${kept.length} kept, \\d+ dropped, \\d+ failed; [\\d,]+ messages stored$`, "m"));
+    const unfinishedShown = keptUnfinished > 0 ? ` \\(${keptUnfinished} unfinished\\)` : "";
+    assert.match(text, new RegExp(`^ +dialogues: ${kept.length} kept${unfinishedShown}, \\d+ dropped, \\d+ failed; [\\d,]+ messages stored$`, "m"));
 
     console.log(
       `multi-turn campaign: ${kept.length}/12 dialogues kept, ${rows.length} samples, ${verified.length} verified (${judgedIncorrect} rejected by the judges), ${lines.length} exported`,
@@ -190,7 +193,7 @@ test(
       const view = campaignView({ campaignId, db: facts });
       const stage = view.stages.find((s) => s.name === "synthesize.multiTurn");
       assert.equal(stage?.warning, warning, "campaign status --json carries the warning");
-      assert.deepEqual(stage?.dialogues, { running: 0, kept: 0, dropped: 6, failed: 0, messages: 0 });
+      assert.deepEqual(stage?.dialogues, { running: 0, kept: 0, keptUnfinished: 0, dropped: 6, failed: 0, messages: 0 });
       const text = renderCampaignView(view);
       assert.match(
         text,

@@ -25,7 +25,7 @@ import { insertSamples } from "../../src/db/repos/samples.js";
 import { campaignConfigs, samples } from "../../src/db/schema.js";
 import { batchSize } from "../../src/config/fields.js";
 import { createStageRegistry } from "../../src/framework/registry.js";
-import { failIfNothingSucceeded, sumBatchResults, type BatchResult, type StageHandler } from "../../src/framework/stage.js";
+import { failIfNothingSucceeded, stageFailurePolicy, sumBatchResults, type BatchResult, type StageHandler } from "../../src/framework/stage.js";
 import { defineStage } from "../../src/framework/stageSpec.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
@@ -76,16 +76,20 @@ const everyFailsHandler: StageHandler<{ name: "test.everyFails"; batchSize: numb
     for (const r of rows) progress.noteFailure?.(`batch ${batchIndex}: ${r.id} refused`);
     return { items: rows.length, succeeded: 0, failed: rows.length, failedByEndpoint: rows.length };
   },
-  async finalize(_ctx, batches, notes) {
+  async finalize(ctx, batches, notes) {
     notesSeenByFinalize.push(notes?.firstFailures ?? []);
     const s = sumBatchResults(batches);
-    failIfNothingSucceeded("test.everyFails", {
-      succeeded: s.succeeded ?? 0,
-      failed: s.failed ?? 0,
-      failedByEndpoint: s.failedByEndpoint ?? 0,
-      firstFailures: notes?.firstFailures ?? [],
-      check: "Check the fixture's endpoint",
-    });
+    failIfNothingSucceeded(
+      "test.everyFails",
+      {
+        succeeded: s.succeeded ?? 0,
+        failed: s.failed ?? 0,
+        failedByEndpoint: s.failedByEndpoint ?? 0,
+        firstFailures: notes?.firstFailures ?? [],
+        check: "Check the fixture's endpoint",
+      },
+      stageFailurePolicy(ctx),
+    );
     return s;
   },
 };

@@ -146,7 +146,7 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
   for (const s of facts.stages) {
     if (s.name !== MULTI_TURN_STAGE || s.status === "pending") continue;
     const d = await dialogueProgress(db, campaignId, n, windowStart);
-    s.dialogues = { running: d.running, kept: d.kept, dropped: d.dropped, failed: d.failed, messages: d.messages };
+    s.dialogues = { running: d.running, kept: d.kept, keptUnfinished: d.keptUnfinished, dropped: d.dropped, failed: d.failed, messages: d.messages };
     s.itemsDone = Math.max(s.itemsDone, d.kept + d.dropped + d.failed);
     if (s.status === "running") s.windowItems = Math.max(s.windowItems, d.settledSince);
   }

@@ -214,6 +214,8 @@ export interface DialogueProgressCounts {
   /** Dialogues started (a row exists), by status. */
   running: number;
   kept: number;
+  /** Of the kept, those that ended before the user said done (keepUnfinished), as the report counts them. */
+  keptUnfinished: number;
   dropped: number;
   failed: number;
   /** Dialogues that ended after `since` (for a rate); 0 without `since`. */
@@ -226,13 +228,20 @@ export interface DialogueProgressCounts {
 export async function dialogueProgress(db: Db, campaignId: string, iteration: number, since?: Date): Promise<DialogueProgressCounts> {
   const recent = since ? sql`count(*) filter (where ${dialogues.updatedAt} > ${since.toISOString()}::timestamptz)::int` : sql`0`;
   const byStatus = await db
-    .select({ status: dialogues.status, n: sql<number>`count(*)::int`, recent: sql<number>`${recent}` })
+    .select({
+      status: dialogues.status,
+      n: sql<number>`count(*)::int`,
+      recent: sql<number>`${recent}`,
+      // A dialogue cut short (turns.max, context length, ...) is finished: false in its outcome (src/db/repos/reportData.ts multiTurnCounts).
+      unfinished: sql<number>`count(*) filter (where ${dialogues.outcome}->>'finished' = 'false')::int`,
+    })
     .from(dialogues)
     .where(and(eq(dialogues.campaignId, campaignId), eq(dialogues.iteration, iteration)))
     .groupBy(dialogues.status);
-  const out: DialogueProgressCounts = { running: 0, kept: 0, dropped: 0, failed: 0, settledSince: 0, messages: 0 };
+  const out: DialogueProgressCounts = { running: 0, kept: 0, keptUnfinished: 0, dropped: 0, failed: 0, settledSince: 0, messages: 0 };
   for (const r of byStatus) {
     out[r.status] = Number(r.n);
+    if (r.status === "kept") out.keptUnfinished = Number(r.unfinished);
     if (r.status !== "running") out.settledSince += Number(r.recent);
   }
   const [stored] = await db

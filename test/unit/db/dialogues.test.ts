@@ -103,7 +103,7 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     assert.deepEqual(reopened.plan, plan, "the first plan stays");
     assert.deepEqual(reopened.turns, turns, "turns in seq order, each once, as first written");
     assert.equal(reopened.outcome, null);
-    assert.deepEqual(await dialogueProgress(h.db, "c", 1), { running: 1, kept: 0, dropped: 0, failed: 0, settledSince: 0, messages: 4 });
+    assert.deepEqual(await dialogueProgress(h.db, "c", 1), { running: 1, kept: 0, keptUnfinished: 0, dropped: 0, failed: 0, settledSince: 0, messages: 4 });
 
     await store.finish(header.id, outcome);
     await store.finish(header.id, { ...outcome, status: "dropped", dropReason: "unfinished" });
@@ -115,6 +115,7 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     assert.deepEqual(await dialogueProgress(h.db, "c", 1, new Date(Date.now() - 60_000)), {
       running: 0,
       kept: 1,
+      keptUnfinished: 0,
       dropped: 0,
       failed: 0,
       settledSince: 1,
@@ -122,6 +123,30 @@ test("PostgresDialogueStore: open, turns, calls and outcome survive replays unch
     });
     assert.deepEqual(await dialogueTurnsOf(h.db, header.id), turns);
     assert.equal((await toolExecutionsOf(h.db, [header.id])).length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test("dialogueProgress counts the kept dialogues that ended before the user said done, as the report does", async () => {
+  const h = await openDatabase("pglite:memory");
+  try {
+    await migrateDatabase(h);
+    const store = new PostgresDialogueStore(h.db);
+    const ended: [string, DialogueOutcome][] = [
+      ["0", outcome],
+      ["1", { ...outcome, finished: false, unfinished: "turns_max" }],
+      ["2", { ...outcome, finished: false, unfinished: "context_length" }],
+      // Dropped for being unfinished (keepUnfinished off): not among the kept.
+      ["3", { ...outcome, status: "dropped", dropReason: "unfinished", finished: false, unfinished: "turns_max" }],
+    ];
+    for (const [n, o] of ended) {
+      const h2 = { ...header, id: `c/1/synthesize.multiTurn/${n}` };
+      await store.open(h2);
+      await store.finish(h2.id, o);
+    }
+    const progress = await dialogueProgress(h.db, "c", 1);
+    assert.deepEqual([progress.kept, progress.keptUnfinished, progress.dropped], [3, 2, 1]);
   } finally {
     await h.close();
   }

@@ -263,7 +263,26 @@ test("synthesize.multiTurn shows its dialogues: a progress line in dialogues/s a
     }),
   );
   assert.match(aborted, /^ {2}synthesize\.multiTurn {2}44\/200 \(22%\) {2}stopped$/m);
-  assert.match(aborted, /^ {24}dialogues: 40 kept, 3 dropped, 1 failed, 16 unfinished; 2,718 messages stored$/m);
+  assert.match(aborted, /^ {24}dialogues: 40 kept, 3 dropped, 1 failed, 16 left mid-dialogue; 2,718 messages stored$/m);
+});
+
+test("synthesize.multiTurn's kept dialogues say how many ended before the user said done, as report build does", () => {
+  const dialogues = { running: 0, kept: 12, keptUnfinished: 3, dropped: 2, failed: 0, messages: 340 };
+  const view = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("synthesize.multiTurn", { status: "succeeded", itemsTotal: 14, itemsDone: 14, startedAt: at(120_000), finishedAt: at(0), dialogues })]),
+    wf: wf({}),
+  });
+  assert.match(renderCampaignView(view), /^ {24}dialogues: 12 kept \(3 unfinished\), 2 dropped, 0 failed; 340 messages stored$/m);
+  const json = JSON.parse(JSON.stringify(view)) as { stages: { dialogues?: Record<string, number> }[] };
+  assert.equal(json.stages[0]?.dialogues?.keptUnfinished, 3);
+  // None cut short: nothing added.
+  const whole = campaignView({
+    campaignId: "weekly",
+    db: dbFacts([stage("synthesize.multiTurn", { status: "succeeded", itemsTotal: 14, itemsDone: 14, dialogues: { ...dialogues, keptUnfinished: 0 } })]),
+    wf: wf({}),
+  });
+  assert.match(renderCampaignView(whole), /^ {24}dialogues: 12 kept, 2 dropped, 0 failed; 340 messages stored$/m);
 });
 
 test("a stage whose summary warns (synthesize.multiTurn kept no dialogue) shows the warning in the text and in --json", () => {

@@ -44,7 +44,7 @@ test("a served version restarted AUTO_RESTARTS times is not restarted again by i
   assert.equal(declined?.kind === "declined" && declined.why, "limit");
   assert.equal(
     revivalNote(served, declined!),
-    `the policy server of c iteration 2 was restarted ${AUTO_RESTARTS} times already and does not answer: not restarted again by itself (\`toolloop model list c\` shows its jobs; decide: model restart, retry-stage or skip-stage)`,
+    `the policy server of c iteration 2 was restarted ${AUTO_RESTARTS} times already and does not answer: not restarted again by itself (\`toolloop model list c\` shows its jobs; decide: \`toolloop model restart c --iteration 2\`, \`toolloop campaign retry-stage\` or \`toolloop campaign skip-stage\`)`,
   );
   now += AUTO_RESTART_SPACING_MS - 1;
   assert.equal(await revival.onSilent([served.url]), undefined, "not due yet");

@@ -14,7 +14,7 @@ import { isContextLengthError, isItemFailure } from "../../../llm/errors.js";
 import { resolveRole } from "../../../llm/roles.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { compareToLabel, labelOf } from "../../../matching/labelAgreement.js";
-import { allBatchSamples, failIfNothingSucceeded, type BatchResult, type StageHandler } from "../../../framework/stage.js";
+import { allBatchSamples, failIfNothingSucceeded, stageFailurePolicy, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
 import type { SampleRow } from "../../../db/repos/samples.js";
 import { sameServedCheckpoint, servedCheckpointFor } from "../../../training/servedCheckpoint.js";
@@ -159,14 +159,18 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
     const total = s.matched + s.mismatched;
     const failed = batches.reduce((a, b) => a + (b.failed ?? 0), 0);
     // No answer at all: repair.labels and expand.errors would have no mismatch to work on, silently.
-    failIfNothingSucceeded("probe.greedy", {
-      succeeded: total,
-      failed,
-      failedByEndpoint: batches.reduce((a, b) => a + (b.failedByEndpoint ?? 0), 0),
-      firstFailures: notes?.firstFailures ?? [],
-      check:
-        'Check the policy endpoint: it must answer chat requests with tools and tool_choice "auto" (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model\'s parser>)',
-    });
+    failIfNothingSucceeded(
+      "probe.greedy",
+      {
+        succeeded: total,
+        failed,
+        failedByEndpoint: batches.reduce((a, b) => a + (b.failedByEndpoint ?? 0), 0),
+        firstFailures: notes?.firstFailures ?? [],
+        check:
+          'Check the policy endpoint: it must answer chat requests with tools and tool_choice "auto" (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model\'s parser>)',
+      },
+      stageFailurePolicy(ctx),
+    );
     const topReasons = Object.fromEntries(Object.entries(s.reasonCodes).slice(0, TOP_REASONS));
     return {
       model: ctx.config.roles.policy?.model ?? null,

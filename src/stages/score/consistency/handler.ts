@@ -7,7 +7,7 @@
 import type { StageConfigOf } from "../../specs.js";
 import { consistencyClassCounts, scoreValues } from "../../../db/repos/scores.js";
 import { toOpenAiTool } from "../../../domain/types.js";
-import { failIfNothingSucceeded, type StageHandler } from "../../../framework/stage.js";
+import { failIfNothingSucceeded, stageFailurePolicy, type StageHandler } from "../../../framework/stage.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { labelOf } from "../../../matching/labelAgreement.js";
 import { consistencyOfAnswers } from "../../../scoring/consistency.js";
@@ -50,14 +50,18 @@ export const scoreConsistencyHandler: StageHandler<ConsistencyStage, ScoringProg
     const values = await scoreValues(ctx.deps.db, key, "consistency");
     // Counted from the stored rows (each sample once, whichever attempt scored it), not from the last attempts' own counts.
     const items = sum("items");
-    failIfNothingSucceeded("score.consistency", {
-      succeeded: values.size,
-      failed: Math.max(0, items - values.size),
-      failedByEndpoint: sum("failedByEndpoint"),
-      firstFailures: notes?.firstFailures ?? [],
-      check:
-        "Check the policy endpoint: it must answer chat requests that carry the samples' tools (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model's parser>)",
-    });
+    failIfNothingSucceeded(
+      "score.consistency",
+      {
+        succeeded: values.size,
+        failed: Math.max(0, items - values.size),
+        failedByEndpoint: sum("failedByEndpoint"),
+        firstFailures: notes?.firstFailures ?? [],
+        check:
+          "Check the policy endpoint: it must answer chat requests that carry the samples' tools (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model's parser>)",
+      },
+      stageFailurePolicy(ctx),
+    );
     return {
       items,
       scored: values.size,

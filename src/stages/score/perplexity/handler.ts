@@ -5,7 +5,8 @@
  */
 import type { StageConfigOf } from "../../specs.js";
 import { scoreValues } from "../../../db/repos/scores.js";
-import { EveryItemFailedError, failIfNothingSucceeded, type StageHandler } from "../../../framework/stage.js";
+import { afterConfigChangeAdvice, afterFixAdvice } from "../../../framework/stageFailureAdvice.js";
+import { EveryItemFailedError, failIfNothingSucceeded, stageFailurePolicy, type StageHandler } from "../../../framework/stage.js";
 import { labelPerplexity, ownOutputPerplexity } from "../../../scoring/labelPerplexity.js";
 import { distribution, halfDisagreement } from "../../../scoring/summary.js";
 import { runScoringBatch, type MetricScorer, type ScoringProgress } from "../scoringBatch.js";
@@ -45,19 +46,23 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
         `score.perplexity: own-output scoring (own_ppl, ownOutput: true) failed for every sample, ${failedByEndpoint} of them for a reason that is not the sample's own, ` +
           `while the label perplexity (label_ppl) was scored for ${label.size}. The first: ${notes?.firstFailures[0] ?? "(not recorded)"}. ` +
           "own_ppl needs the policy endpoint to return the logprobs of the tokens it generates (chat completions with `logprobs: true`, read from choices[0].logprobs.content). " +
-          "Fix the endpoint, then retry the stage (only own_ppl is asked again); or, to score label_ppl alone, set `ownOutput: false` on this stage " +
-          "(a config fix: abort, then `campaign start --config <file> --id <id> --config-version`; the stored label_ppl scores are kept)",
+          `Fix the endpoint, ${afterFixAdvice(ctx.config.onStageFailure, ctx.campaignId)}${ctx.config.onStageFailure === "skip" ? "" : " (only own_ppl is asked again)"}; ` +
+          `or, to score label_ppl alone, set \`ownOutput: false\` on this stage, a config change: ${afterConfigChangeAdvice(ctx.config.onStageFailure, ctx.campaignId)}; the stored label_ppl scores are kept`,
       );
     }
-    failIfNothingSucceeded("score.perplexity", {
-      succeeded: scored,
-      failed: Math.max(0, items - scored),
-      failedByEndpoint,
-      firstFailures: notes?.firstFailures ?? [],
-      check:
-        "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize (with return_token_strs, vLLM 0.9.1 or later), and its chat template must render the generation prompt as the start of the assistant turn" +
-        (ctx.stage.ownOutput ? " (own_ppl also needs chat logprobs; ownOutput: false leaves it out)" : ""),
-    });
+    failIfNothingSucceeded(
+      "score.perplexity",
+      {
+        succeeded: scored,
+        failed: Math.max(0, items - scored),
+        failedByEndpoint,
+        firstFailures: notes?.firstFailures ?? [],
+        check:
+          "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize (with return_token_strs, vLLM 0.9.1 or later), and its chat template must render the generation prompt as the start of the assistant turn" +
+          (ctx.stage.ownOutput ? " (own_ppl also needs chat logprobs; ownOutput: false leaves it out)" : ""),
+      },
+      stageFailurePolicy(ctx),
+    );
     return {
       items,
       scored,
