@@ -153,41 +153,26 @@ export function createActivities(deps: ActivityDeps) {
     // Around the stages, the stages list as a whole, and this stage's own entry: what the step reads.
     const concernsStep = (at: readonly (string | number)[]) => at[0] !== "stages" || at.length === 1 || at[1] === index;
     const refused = configThisBuildRefuses(frozen.config, registry.specs);
-    const fields = refused.unknownFields.filter((f) => concernsStep(f.path)).map((f) => f.text);
-    if (fields.length > 0) {
-      const failure = unknownFieldsFailure({
-        stage: stage.name,
-        campaignId: ref.campaignId,
-        onStageFailure: frozen.config.onStageFailure,
-        fields,
-        known: registry.specs.map((s) => s.name),
-        ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
-      });
-      const said = `${stage.name}: ${fields.join(", ")}`;
+    const common = {
+      stage: stage.name,
+      campaignId: ref.campaignId,
+      onStageFailure: frozen.config.onStageFailure,
+      known: registry.specs.map((s) => s.name),
+      ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
+    };
+    // Logged once per worker for each stage and what it refused; thrown on every step.
+    const leave = (failure: Error, said: string): never => {
       if (!missingLogged.has(said)) {
         missingLogged.add(said);
         deps.log(`[deploy] ${failure.message}`);
       }
       throw failure;
-    }
+    };
+    const fields = refused.unknownFields.filter((f) => concernsStep(f.path)).map((f) => f.text);
+    if (fields.length > 0) leave(unknownFieldsFailure({ ...common, fields }), `${stage.name}: ${fields.join(", ")}`);
     // Values of a newer build (a new enum member, a looser bound) this build would run with unchecked: the same.
     const values = refused.rejectedValues.filter((v) => concernsStep(v.path));
-    if (values.length > 0) {
-      const failure = rejectedValuesFailure({
-        stage: stage.name,
-        campaignId: ref.campaignId,
-        onStageFailure: frozen.config.onStageFailure,
-        values,
-        known: registry.specs.map((s) => s.name),
-        ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
-      });
-      const said = `${stage.name}: ${values.map((v) => `${v.text}=${v.value ?? ""}`).join(", ")}`;
-      if (!missingLogged.has(said)) {
-        missingLogged.add(said);
-        deps.log(`[deploy] ${failure.message}`);
-      }
-      throw failure;
-    }
+    if (values.length > 0) leave(rejectedValuesFailure({ ...common, values }), `${stage.name}: ${values.map((v) => `${v.text}=${v.value ?? ""}`).join(", ")}`);
     return { stage, spec, handler };
   }
 
