@@ -1,4 +1,5 @@
-import type { CampaignConfigInput } from "../../src/config/campaignConfig.js";
+import assert from "node:assert/strict";
+import { parseCampaignConfig, type CampaignConfig, type CampaignConfigInput } from "../../src/config/campaignConfig.js";
 
 /** A small campaign against a simulator endpoint; tests override what they exercise. */
 export function simulatorCampaign(simUrl: string, over: Partial<CampaignConfigInput> & { count?: number; batchSize?: number } = {}): CampaignConfigInput {
@@ -17,5 +18,37 @@ export function simulatorCampaign(simUrl: string, over: Partial<CampaignConfigIn
     ],
     concurrency: { batchesInParallel: 2 },
     ...rest,
+  };
+}
+
+/**
+ * Parsing a campaign whose second stage (after verify.rules) is `stageName` with the given fields:
+ * `rawConfig` the input, `parse` the config (throws if refused), `configError` the refusal's message (fails if accepted).
+ */
+export function afterVerifyStageParser(stageName: string): {
+  rawConfig: (stage: Record<string, unknown>) => Record<string, unknown>;
+  parse: (stage: Record<string, unknown>) => CampaignConfig;
+  configError: (stage: Record<string, unknown>) => string;
+} {
+  const rawConfig = (stage: Record<string, unknown>): Record<string, unknown> => ({
+    name: `${stageName.replace(".", "-")}-test`,
+    seed: 42,
+    endpoints: { sim: { baseUrl: "http://127.0.0.1:9/v1" } },
+    roles: { generator: { endpoint: "sim", model: "toolloop-sim-generator" } },
+    tools: { sources: [{ kind: "example" }] },
+    stages: [{ name: "verify.rules" }, { name: stageName, ...stage }],
+  });
+  return {
+    rawConfig,
+    parse(stage) {
+      const r = parseCampaignConfig(rawConfig(stage));
+      if (!r.ok) throw r.error;
+      return r.config;
+    },
+    configError(stage) {
+      const r = parseCampaignConfig(rawConfig(stage));
+      assert.equal(r.ok, false, `expected ${JSON.stringify(stage)} to be rejected`);
+      return r.ok ? "" : r.error.message;
+    },
   };
 }

@@ -9,7 +9,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { BFCL_FAST_CATEGORIES } from "../../../src/bfcl/categoryNames.js";
-import { parseCampaignConfig, type CampaignConfig } from "../../../src/config/campaignConfig.js";
+import type { CampaignConfig } from "../../../src/config/campaignConfig.js";
+import { afterVerifyStageParser } from "../../helpers/configs.js";
 import type { DbHandle } from "../../../src/db/client.js";
 import { insertSamples, type NewSample } from "../../../src/db/repos/samples.js";
 import { planSelection } from "../../../src/db/repos/stageBatchItems.js";
@@ -26,28 +27,7 @@ import { startStageResources, type StageResources } from "../../helpers/stageRes
 
 type ExportDatasetStage = StageConfigOf<"export.dataset">;
 
-function rawConfig(stage: Record<string, unknown>): Record<string, unknown> {
-  return {
-    name: "dataset-export",
-    seed: 42,
-    endpoints: { sim: { baseUrl: "http://127.0.0.1:9/v1" } },
-    roles: { generator: { endpoint: "sim", model: "toolloop-sim-generator" } },
-    tools: { sources: [{ kind: "example" }] },
-    stages: [{ name: "verify.rules" }, { name: "export.dataset", ...stage }],
-  };
-}
-
-function parse(stage: Record<string, unknown>): CampaignConfig {
-  const r = parseCampaignConfig(rawConfig(stage));
-  if (!r.ok) throw r.error;
-  return r.config;
-}
-
-function configError(stage: Record<string, unknown>): string {
-  const r = parseCampaignConfig(rawConfig(stage));
-  assert.equal(r.ok, false, `expected ${JSON.stringify(stage)} to be rejected`);
-  return r.ok ? "" : r.error.message;
-}
+const { parse, configError } = afterVerifyStageParser("export.dataset");
 
 test("export.dataset config: decontaminate on by default with export.verl's fields, bad values named by their path", () => {
   assert.deepEqual((parse({}).stages[1] as ExportDatasetStage).decontaminate, {

@@ -13,6 +13,7 @@ import { tableFromIPC } from "apache-arrow";
 import { readParquet } from "parquet-wasm";
 import { BFCL_FAST_CATEGORIES } from "../../../src/bfcl/categoryNames.js";
 import { parseCampaignConfig, type CampaignConfig } from "../../../src/config/campaignConfig.js";
+import { afterVerifyStageParser } from "../../helpers/configs.js";
 import type { DbHandle } from "../../../src/db/client.js";
 import { insertSamples, type NewSample } from "../../../src/db/repos/samples.js";
 import { planSelection } from "../../../src/db/repos/stageBatchItems.js";
@@ -33,28 +34,7 @@ import { multiTurnRows, travelDialogue } from "../../helpers/multiTurnSamples.js
 
 type ExportVerlStage = StageConfigOf<"export.verl">;
 
-function rawConfig(stage: Record<string, unknown>): Record<string, unknown> {
-  return {
-    name: "verl-export",
-    seed: 42,
-    endpoints: { sim: { baseUrl: "http://127.0.0.1:9/v1" } },
-    roles: { generator: { endpoint: "sim", model: "toolloop-sim-generator" } },
-    tools: { sources: [{ kind: "example" }] },
-    stages: [{ name: "verify.rules" }, { name: "export.verl", ...stage }],
-  };
-}
-
-function parse(stage: Record<string, unknown>): CampaignConfig {
-  const r = parseCampaignConfig(rawConfig(stage));
-  if (!r.ok) throw r.error;
-  return r.config;
-}
-
-function configError(stage: Record<string, unknown>): string {
-  const r = parseCampaignConfig(rawConfig(stage));
-  assert.equal(r.ok, false, `expected ${JSON.stringify(stage)} to be rejected`);
-  return r.ok ? "" : r.error.message;
-}
+const { rawConfig, parse, configError } = afterVerifyStageParser("export.verl");
 
 test("export.verl config: defaults, and bad values named by their path", () => {
   assert.deepEqual(parse({}).stages[1], {
