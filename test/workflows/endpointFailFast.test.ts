@@ -109,7 +109,17 @@ test("an endpoint that answers 404 for the role's model: the stage waits for an 
   assert.equal(stage?.name, "synthesize.singleTurn");
   assert.equal(stage?.state, "waiting_for_operator");
   assert.match(stage?.lastError ?? "", /LLM generator \(qwen-renamed at endpoint sim, http:\/\/127\.0\.0\.1:\d+\/v1\) \/chat\/completions/);
-  assert.match(stage?.lastError ?? "", /check its baseUrl, its API key \(apiKeyEnv\) and the role's model, then retry the stage/);
+  assert.match(
+    stage?.lastError ?? "",
+    /check its baseUrl, its API key \(apiKeyEnv\) and the role's model\. Fix it at the endpoint \([^)]*\), then retry the stage;/,
+  );
+  // A renamed model is fixed in the config, which retry-stage would not read: the abort and start path is named too.
+  assert.match(
+    stage?.lastError ?? "",
+    new RegExp(
+      `if the campaign's config must change instead \\(the model renamed, another baseUrl\\), run \`toolloop campaign abort ${campaignId}\`, then \`toolloop campaign start --config <changed file> --id ${campaignId} --config-version\``,
+    ),
+  );
   assert.match(stage?.lastError ?? "", /HTTP 404/);
   assert.match(stage?.lastError ?? "", /The model `qwen-renamed` does not exist/);
   assert.deepEqual(failures, [], "failed at once, non-retryably: no counted activity retries");
@@ -139,7 +149,13 @@ test('an endpoint that answers 404 under onStageFailure "fail": the campaign fai
   assert.match(run?.error ?? "", /HTTP 404/);
   assert.match(
     run?.error ?? "",
-    new RegExp(`and the role's model, then start the campaign again with \`toolloop campaign start --config <file> --id ${campaignId}\``),
+    new RegExp(
+      `and the role's model\\. Fix it at the endpoint \\([^)]*\\), then start the campaign again with \`toolloop campaign start --config <file> --id ${campaignId}\``,
+    ),
+  );
+  assert.match(
+    run?.error ?? "",
+    new RegExp(`start the campaign again with \`toolloop campaign start --config <changed file> --id ${campaignId} --config-version\``),
   );
   assert.doesNotMatch(run?.error ?? "", /retry the stage/);
 });
