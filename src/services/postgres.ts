@@ -238,12 +238,20 @@ async function pgCtlStart(binDir: string, layout: Layout, port: number, detached
 }
 
 async function pgCtlStop(binDir: string, dataDir: string): Promise<void> {
-  if (!isPostmasterRunning(readPostmasterPid(dataDir))) return;
+  const info = readPostmasterPid(dataDir);
+  if (!isPostmasterRunning(info)) return;
   const r = await runPg(binDir, "pg_ctl", ["-D", dataDir, "stop", "-m", "fast", "-w", "-t", "60"]);
   if (r.code !== 0 && isPostmasterRunning(readPostmasterPid(dataDir))) {
     throw new Error(`pg_ctl stop -D ${dataDir} failed (exit ${r.code}): ${lastLines(r.stderr || r.stdout)}`);
   }
+  // pg_ctl returns once postmaster.pid is gone, which the postmaster removes just before it exits:
+  // wait for the process itself, so that "stopped" means no process holds the data directory.
+  const deadline = Date.now() + POSTMASTER_EXIT_WAIT_MS;
+  while (info && isProcessAlive(info.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
+
+/** How long stop waits, after pg_ctl has returned, for the postmaster process to be gone. */
+const POSTMASTER_EXIT_WAIT_MS = 10_000;
 
 function handleFor(binDir: string, dataDir: string, info: PostmasterInfo, unregister: () => void): PostgresServer {
   let stopping: Promise<void> | undefined;
