@@ -21,7 +21,12 @@
  * (`label_retired`: dropped, replaced by a repair or by the kept prediction, or found wrong without a
  * usable repair); excluded when it asks a BFCL question or offers a BFCL function
  * (`contaminated_query`, `contaminated_signature`); excluded when it duplicates a sample already
- * kept, exactly (`duplicate`, same exact key) or by its user query (`near_duplicate`); else kept.
+ * kept, exactly (`duplicate`, same exact key) or by its user query (`near_duplicate`); excluded when
+ * an earlier pool held another sample with its exact key (`earlier_pool_duplicate`: the same question
+ * and answer under another id, e.g. a later round's synthesis or an expansion that came out as a copy;
+ * the earlier member itself is no copy of itself, so high_ppl and error_seed carry it over); else kept.
+ * Exact keys are dedupe.exact's (src/dedupe/exactKey.ts, by sample kind), so a pool never holds what
+ * dedupe.exact would call one sample twice, and a campaign never trains one sample under two ids.
  * A multi_turn sample's user query is all its user turns; samples cut from the same dialogue are never
  * near-duplicates of each other (they share the dialogue's opening turns but teach different turns:
  * a call, the answer after its result, the next request), only of other dialogues' samples.
@@ -52,6 +57,8 @@ export type ConsistencyClass = "easy" | "medium" | "hard";
 
 export interface Candidate {
   id: string;
+  /** The sample kind (multi_turn samples have their own exact-key form). */
+  kind?: string;
   messages: ChatMessage[];
   tools: McpTool[];
   /** high_ppl: the label's perplexity under iteration k-1's policy (ranks the source). */
@@ -91,6 +98,8 @@ export interface SelectionInput {
   /** Samples whose labels the judges retired in earlier iterations; never selected again. */
   retired?: ReadonlyMap<string, RetiredLabel>;
   weights: { hard: number; easy: number };
+  /** Exact keys of the samples earlier pools held (see `EarlierPoolIndex`); absent: none. */
+  earlierPools?: ReadonlyMap<string, EarlierPoolMember>;
   /** Near-duplicate removal of user queries; absent: exact duplicates only. */
   nearDuplicate?: { threshold: number; shingleSize?: number };
   contamination?: ContaminationIndex;
@@ -105,7 +114,7 @@ export interface PoolMemberChoice {
 
 export interface Exclusion {
   sampleId: string;
-  reason: "label_retired" | "contaminated_query" | "contaminated_signature" | "duplicate" | "near_duplicate" | "over_budget";
+  reason: "label_retired" | "contaminated_query" | "contaminated_signature" | "earlier_pool_duplicate" | "duplicate" | "near_duplicate" | "over_budget";
   details: Record<string, unknown>;
 }
 
@@ -125,6 +134,33 @@ export interface SelectionResult {
   budget: number;
   /** A truncated source was walked to its end: load more of it and select again. */
   needsMore?: SelectionSource;
+}
+
+/** A sample an earlier pool held, and the first pool that held it. */
+export interface EarlierPoolMember {
+  sampleId: string;
+  campaignId: string;
+  iteration: number;
+}
+
+/**
+ * Exact key -> the earlier pool member that has it. Feed the pools oldest campaign first (a
+ * predecessor's before the campaign's own); of two members with one key (pools built before this
+ * check) the one fed first, else the earlier pool, else the smaller id is named, so the index does
+ * not depend on page order.
+ */
+export class EarlierPoolIndex {
+  readonly byKey = new Map<string, EarlierPoolMember>();
+  add(sample: { id: string; kind?: string; messages: ChatMessage[]; tools: McpTool[] }, pool: { campaignId: string; iteration: number }): void {
+    const key = exactDuplicateKey(sample);
+    const had = this.byKey.get(key);
+    const member = { sampleId: sample.id, campaignId: pool.campaignId, iteration: pool.iteration };
+    if (
+      !had ||
+      (had.campaignId === member.campaignId && (member.iteration < had.iteration || (member.iteration === had.iteration && member.sampleId < had.sampleId)))
+    )
+      this.byKey.set(key, member);
+  }
 }
 
 /** The position of a sample in a source's seeded random order (then id). */
@@ -240,6 +276,18 @@ export function selectNextRound(input: SelectionInput): SelectionResult {
         continue;
       }
       const key = exactDuplicateKey(c);
+      const earlier = input.earlierPools?.get(key);
+      if (earlier !== undefined && earlier.sampleId !== c.id) {
+        // A copy of a label the judges retired would bring that label back: say so.
+        const retiredEarlier = input.retired?.get(earlier.sampleId);
+        exclude(c, source, "earlier_pool_duplicate", {
+          earlierSampleId: earlier.sampleId,
+          earlierCampaignId: earlier.campaignId,
+          earlierIteration: earlier.iteration,
+          ...(retiredEarlier ? { earlierLabelRetired: retiredEarlier.action } : {}),
+        });
+        continue;
+      }
       const sameAs = keptExact.get(key);
       if (sameAs !== undefined) {
         exclude(c, source, "duplicate", { keptSampleId: sameAs });

@@ -2,17 +2,20 @@
  * select.nextRound against PostgreSQL with planted rows: the seed round (verified seeds only, BFCL
  * copies excluded), then a later round built from the previous round's scores, judgements and
  * expansions (the mix, retired labels kept out, duplicates and over-budget candidates recorded,
- * consistency weights), each re-run replacing the same rows; and the config's messages.
+ * consistency weights), each re-run replacing the same rows; copies of samples earlier pools held
+ * (the campaign's own, a predecessor's, multi_turn keys) kept out; and the config's messages.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { eq } from "drizzle-orm";
 import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
 import type { DbHandle } from "../../src/db/client.js";
 import { previousPoolRound } from "../../src/db/repos/continuation.js";
 import { listPoolMembers, type PoolMemberRow } from "../../src/db/repos/pools.js";
 import { listExclusions, type SelectionExclusionRow } from "../../src/db/repos/selection.js";
-import { insertSamples, type NewSample } from "../../src/db/repos/samples.js";
-import { labelJudgements, sampleScores } from "../../src/db/schema.js";
+import { insertSamples, markExactDuplicates, setExactKeys, type NewSample } from "../../src/db/repos/samples.js";
+import { campaigns, labelJudgements, sampleScores, samples } from "../../src/db/schema.js";
+import { exactDuplicateKey } from "../../src/dedupe/exactKey.js";
 import type { ChatMessage, McpTool } from "../../src/domain/types.js";
 import type { BatchResult, StageContext } from "../../src/framework/stage.js";
 import { buildStageContext } from "../../src/framework/stageContext.js";
@@ -457,5 +460,178 @@ test(
     assert.deepEqual(await previousPoolRound(db.db, c, 3), { campaignId: c, iteration: 1 });
     assert.deepEqual(await previousPoolRound(db.db, c, 4), { campaignId: c, iteration: 3 });
     assert.deepEqual(await previousPoolRound(db.db, c, 1), undefined);
+  },
+);
+
+/** A copy of `of` under another id (another iteration, origin or parent): the same question and answer, so the same exact key. */
+function copyOf(of: NewSample, campaignId: string, id: string, p: { iteration: number; origin?: string; parentId?: string }): NewSample {
+  return {
+    ...of,
+    id: `${campaignId}-${id}`,
+    campaignId,
+    iteration: p.iteration,
+    origin: p.origin ?? "synthesized",
+    parentId: p.parentId ? `${campaignId}-${p.parentId}` : null,
+  };
+}
+
+test(
+  "a sample an earlier pool held does not come back under another id: a later seed or an expansion with its exact key is excluded, the earlier member itself carries over",
+  { timeout: 60_000 },
+  async () => {
+    const c = `select-repeat-${RUN}`;
+    const sid = (s: string) => `${c}-${s}`;
+    const seeds = Array.from({ length: 6 }, (_, i) => row(c, `s${i}`, { iteration: 1 }));
+    await insertSamples(db.db, seeds);
+    const config = campaign({
+      seedBudget: 6,
+      budget: 20,
+      mix: { high_ppl: 1, repaired: 1, error_seed: 1, expanded: 1, unused_seed: 1 },
+      decontaminate: { enabled: false },
+    });
+    await runStage(context(c, 1, config));
+    assert.equal((await listPoolMembers(db.db, c, 1)).length, 6);
+    // Iteration 1's round: label PPL s0 > s1 > ... > s5 (high_ppl takes the top half: s0, s1, s2), s3's label
+    // found wrong (dropped), s4 an error seed whose expansion came out as a copy of s0.
+    await db.db
+      .insert(sampleScores)
+      .values(seeds.map((s, i) => ({ campaignId: c, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 100 - i })));
+    await db.db.insert(labelJudgements).values([
+      { campaignId: c, iteration: 1, sampleId: sid("s3"), verdict: "BOTH_WRONG", action: "dropped", votes: 3 },
+      { campaignId: c, iteration: 1, sampleId: sid("s4"), verdict: "PRED_WRONG", action: "error_seed", votes: 3 },
+    ]);
+    await insertSamples(db.db, [
+      copyOf(seeds[0]!, c, "exp4", { iteration: 1, origin: "expanded", parentId: "s4" }),
+      // Iteration 2 synthesized again: copies of s3 (its label was dropped) and of s5 (already learned: low PPL), two new samples.
+      copyOf(seeds[3]!, c, "t3", { iteration: 2 }),
+      copyOf(seeds[5]!, c, "t5", { iteration: 2 }),
+      row(c, "n0", { iteration: 2 }),
+      row(c, "n1", { iteration: 2 }),
+    ]);
+    // dedupe.exact compares an iteration's samples with each other only: it leaves t3 and t5 verified.
+    const all = await db.db.select().from(samples).where(eq(samples.campaignId, c));
+    await setExactKeys(
+      db.db,
+      all.map((s) => ({ id: s.id, exactKey: exactDuplicateKey(s) })),
+    );
+    assert.equal((await markExactDuplicates(db.db, c, 2)).duplicates, 0);
+
+    const second = await runStage(context(c, 2, config));
+    const pool2 = await listPoolMembers(db.db, c, 2);
+    assert.deepEqual(
+      pool2.map((m) => [m.sampleId.slice(c.length + 1), m.reason]).sort(),
+      [
+        ["n0", "unused_seed"],
+        ["n1", "unused_seed"],
+        ["s0", "high_ppl"],
+        ["s1", "high_ppl"],
+        ["s2", "high_ppl"],
+        ["s4", "error_seed"],
+      ],
+      "no copy of an earlier member under another id; s0 carries over as itself, not as the expansion that copied it",
+    );
+    const repeats = (await listExclusions(db.db, c, 2)).filter((e) => e.reason === "earlier_pool_duplicate");
+    assert.deepEqual(
+      repeats.map((e) => [e.sampleId.slice(c.length + 1), e.details]),
+      [
+        ["exp4", { source: "expanded", earlierSampleId: sid("s0"), earlierCampaignId: c, earlierIteration: 1 }],
+        ["t3", { source: "unused_seed", earlierSampleId: sid("s3"), earlierCampaignId: c, earlierIteration: 1, earlierLabelRetired: "dropped" }],
+        ["t5", { source: "unused_seed", earlierSampleId: sid("s5"), earlierCampaignId: c, earlierIteration: 1 }],
+      ],
+    );
+    assert.equal((second.summary.exclusions as Record<string, number>).earlier_pool_duplicate, 3, "the stage summary counts them");
+    // t3 and t5 stay verified samples (lineage shows why no pool took them), and stay out of later pools too.
+    await insertSamples(db.db, [row(c, "n2", { iteration: 3 })]);
+    await runStage(context(c, 3, config));
+    assert.ok(!(await listPoolMembers(db.db, c, 3)).some((m) => [sid("t3"), sid("t5"), sid("exp4")].includes(m.sampleId)));
+  },
+);
+
+test("a continuing campaign's new samples that copy a member of its predecessor's pools stay out of its first pool", { timeout: 60_000 }, async () => {
+  const a = `select-pred-${RUN}`;
+  const b = `select-cont-${RUN}`;
+  await db.db.insert(campaigns).values([
+    { id: a, name: "a", config: {} },
+    { id: b, name: "b", config: {}, continuesFrom: a },
+  ]);
+  const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
+  await insertSamples(db.db, seedsA);
+  const config = campaign({
+    seedBudget: 4,
+    budget: 10,
+    mix: { high_ppl: 1, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+    highPpl: { topFraction: 0.5 },
+    decontaminate: { enabled: false },
+  });
+  await runStage(context(a, 1, config));
+  await db.db
+    .insert(sampleScores)
+    .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
+  // b synthesizes a copy of a3 (a member of a's pool that b's high_ppl does not carry over) and one new sample.
+  await insertSamples(db.db, [copyOf(seedsA[3]!, b, "copy3", { iteration: 1 }), row(b, "fresh", { iteration: 1 })]);
+  const first = await runStage(context(b, 1, config));
+  assert.deepEqual((await listPoolMembers(db.db, b, 1)).map((m) => m.sampleId).sort(), [`${a}-a0`, `${a}-a1`, `${b}-fresh`].sort());
+  assert.deepEqual(
+    (await listExclusions(db.db, b, 1)).map((e) => [e.sampleId, e.reason, e.details]),
+    [[`${b}-copy3`, "earlier_pool_duplicate", { source: "unused_seed", earlierSampleId: `${a}-a3`, earlierCampaignId: a, earlierIteration: 1 }]],
+  );
+  assert.equal((first.summary.exclusions as Record<string, number>).earlier_pool_duplicate, 1);
+});
+
+/** A multi_turn sample cut after a tool result: the user's request, the call, its result and the answer. */
+function multiTurnRow(campaignId: string, id: string, p: { iteration: number; dialogue: string; context: string; result: string }): NewSample {
+  const messages: ChatMessage[] = [
+    { role: "user", content: "Where is my order 42?" },
+    { role: "assistant", content: p.context },
+    { role: "user", content: "Please look it up." },
+    { role: "assistant", content: null, tool_calls: [{ id: "c0", type: "function", function: { name: "lookup_order", arguments: '{"order_id":"42"}' } }] },
+    { role: "tool", tool_call_id: "c0", content: p.result },
+    { role: "assistant", content: "Your order is on its way." },
+  ];
+  return {
+    id: `${campaignId}-${id}`,
+    campaignId,
+    iteration: p.iteration,
+    kind: "multi_turn",
+    origin: "synthesized",
+    stage: "test",
+    messages,
+    tools: [TOOL],
+    status: "verified",
+    metadata: { dialogue: { id: `${campaignId}-${p.dialogue}` } },
+  };
+}
+
+test(
+  "multi_turn samples are keyed as dedupe.exact keys them: a later dialogue's copy of an earlier member's exchange is excluded",
+  { timeout: 60_000 },
+  async () => {
+    const c = `select-mt-${RUN}`;
+    const config = campaign({
+      seedBudget: 10,
+      budget: 10,
+      mix: { high_ppl: 0, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+      decontaminate: { enabled: false },
+    });
+    await insertSamples(db.db, [multiTurnRow(c, "shipped", { iteration: 1, dialogue: "d1", context: "Let me check.", result: '{"status":"shipped"}' })]);
+    await runStage(context(c, 1, config));
+    await insertSamples(db.db, [
+      // The same exchange after other small talk: the same sample to dedupe.exact (exact key v2).
+      multiTurnRow(c, "shipped-again", { iteration: 2, dialogue: "d2", context: "Sure, one moment.", result: '{"status":"shipped"}' }),
+      row(c, "fresh", { iteration: 2 }),
+    ]);
+    const rows = await db.db.select().from(samples).where(eq(samples.campaignId, c));
+    const keyOf = (id: string) => exactDuplicateKey(rows.find((r) => r.id === `${c}-${id}`)!);
+    assert.equal(keyOf("shipped"), keyOf("shipped-again"), "one exact key");
+
+    await runStage(context(c, 2, config));
+    assert.deepEqual(
+      (await listPoolMembers(db.db, c, 2)).map((m) => m.sampleId),
+      [`${c}-fresh`],
+    );
+    assert.deepEqual(
+      (await listExclusions(db.db, c, 2)).map((e) => [e.sampleId, e.reason]),
+      [[`${c}-shipped-again`, "earlier_pool_duplicate"]],
+    );
   },
 );

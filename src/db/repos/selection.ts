@@ -3,7 +3,7 @@
  * seed samples no pool has used) and what it writes (an iteration's pool and its exclusions,
  * replaced together in one transaction).
  */
-import { and, eq, inArray, lt, lte, notExists, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, lt, lte, notExists, sql } from "drizzle-orm";
 import type { ChatMessage, McpTool } from "../../domain/types.js";
 import type { Db } from "../client.js";
 import { labelJudgements, poolMembers, sampleScores, samples, selectionExclusions, type LabelAction, type PoolReason } from "../schema.js";
@@ -47,6 +47,8 @@ export async function unusedSeedIds(db: Db, campaignId: string, iteration: numbe
 
 export interface ContentRow {
   id: string;
+  /** The sample kind: a multi_turn sample's exact key has its own form (src/dedupe/exactKey.ts). */
+  kind: string;
   messages: ChatMessage[];
   tools: McpTool[];
   parentId: string | null;
@@ -57,6 +59,7 @@ export interface ContentRow {
 /** The columns a ContentRow reads. */
 const contentColumns = {
   id: samples.id,
+  kind: samples.kind,
   messages: samples.messages,
   tools: samples.tools,
   parentId: samples.parentId,
@@ -152,6 +155,46 @@ export async function expansionsOf(db: Db, campaignId: string, iteration: number
     );
   }
   return out;
+}
+
+/** Pools of one campaign before (`before`) or up to (`upTo`) an iteration. */
+export type PoolRounds = { campaignId: string; before: number } | { campaignId: string; upTo: number };
+
+/** A sample some earlier pool held: its content and the first of those pools (by iteration). */
+export interface EarlierPoolRow {
+  id: string;
+  kind: string;
+  messages: ChatMessage[];
+  tools: McpTool[];
+  poolCampaignId: string;
+  poolIteration: number;
+}
+
+/**
+ * One page (by sample id, after `afterId`) of the distinct samples the pools of `rounds` held, each
+ * with the earliest of those pools. The samples' content is read whatever their status now.
+ */
+export async function earlierPoolPage(db: Db, rounds: PoolRounds, page: { afterId?: string; limit: number }): Promise<EarlierPoolRow[]> {
+  const conds = [
+    eq(poolMembers.campaignId, rounds.campaignId),
+    "before" in rounds ? lt(poolMembers.iteration, rounds.before) : lte(poolMembers.iteration, rounds.upTo),
+  ];
+  if (page.afterId !== undefined) conds.push(gt(poolMembers.sampleId, page.afterId));
+  const rows = await db
+    .select({
+      id: samples.id,
+      kind: samples.kind,
+      messages: samples.messages,
+      tools: samples.tools,
+      poolIteration: sql<number>`min(${poolMembers.iteration})::int`,
+    })
+    .from(poolMembers)
+    .innerJoin(samples, eq(samples.id, poolMembers.sampleId))
+    .where(and(...conds))
+    .groupBy(samples.id)
+    .orderBy(samples.id)
+    .limit(page.limit);
+  return rows.map((r) => ({ ...r, poolCampaignId: rounds.campaignId, poolIteration: Number(r.poolIteration) }));
 }
 
 export interface NewExclusion {

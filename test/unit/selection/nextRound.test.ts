@@ -12,6 +12,7 @@ import { readBfclCategorySync } from "../../../src/bfcl/data.js";
 import type { ChatMessage, McpTool, ToolCall } from "../../../src/domain/types.js";
 import { buildContaminationIndex } from "../../../src/selection/contamination.js";
 import {
+  EarlierPoolIndex,
   quotas,
   rankCandidates,
   topCount,
@@ -294,5 +295,54 @@ test("the top fraction is rounded up, without a candidate more where floating po
     top.map((c) => c.labelPpl),
     [100, 99, 98, 97, 96, 95, 94],
     "the 7 highest label PPLs of 100, not 8",
+  );
+});
+
+test("earlier pools: a copy under another id is excluded and the room goes to the next candidate; the member itself carries over; the index ignores feed order", () => {
+  const held = candidate("held", {}, "where is my order please look it up for me now thanks");
+  const copy = { ...candidate("copy"), messages: held.messages };
+  const fresh = candidate("fresh");
+  const other = { ...candidate("other"), messages: held.messages };
+  const pools = [
+    [held, { campaignId: "c", iteration: 2 }],
+    [other, { campaignId: "c", iteration: 1 }],
+  ] as const;
+  const forward = new EarlierPoolIndex();
+  const backward = new EarlierPoolIndex();
+  for (const [s, p] of pools) forward.add(s, p);
+  for (const [s, p] of [...pools].reverse()) backward.add(s, p);
+  assert.deepEqual([...forward.byKey], [...backward.byKey]);
+  assert.deepEqual([...forward.byKey.values()], [{ sampleId: "other", campaignId: "c", iteration: 1 }], "the first pool that held the key");
+
+  const index = new EarlierPoolIndex();
+  index.add(held, { campaignId: "c", iteration: 1 });
+  const r = selectNextRound(
+    base(
+      { expanded: { candidates: [copy] }, unused_seed: { candidates: [fresh] } },
+      { budget: 2, mix: { expanded: 1, unused_seed: 1 }, earlierPools: index.byKey },
+    ),
+  );
+  assert.deepEqual(
+    r.members.map((m) => [m.sampleId, m.reason]),
+    [["fresh", "unused_seed"]],
+    "the copy leaves its place to the fresh seed",
+  );
+  assert.deepEqual(r.exclusions, [
+    {
+      sampleId: "copy",
+      reason: "earlier_pool_duplicate",
+      details: { source: "expanded", earlierSampleId: "held", earlierCampaignId: "c", earlierIteration: 1 },
+    },
+  ]);
+  const carried = selectNextRound(
+    base(
+      { expanded: { candidates: [copy] }, high_ppl: { candidates: [{ ...held, labelPpl: 5 }] } },
+      { budget: 2, mix: { expanded: 1, high_ppl: 1 }, earlierPools: index.byKey },
+    ),
+  );
+  assert.deepEqual(
+    carried.members.map((m) => [m.sampleId, m.reason]),
+    [["held", "high_ppl"]],
+    "the earlier member carries over as itself, not as the expansion that copied it",
   );
 });

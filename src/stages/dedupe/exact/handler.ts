@@ -3,7 +3,9 @@
  * finalize step keeps one sample of each key in the iteration (the first verified by id, else the
  * first pending) and marks the other pending or verified ones `duplicate`, so exports and later
  * stages see each question-and-answer once. Rejected samples keep their status (markExactDuplicates
- * in src/db/repos/samples.ts has the rule).
+ * in src/db/repos/samples.ts has the rule). Within the iteration only: a copy of an earlier
+ * iteration's sample stays verified, and select.nextRound keeps it out of every pool
+ * (earlier_pool_duplicate), keying samples as this stage does.
  */
 import { markExactDuplicates, setExactKeys } from "../../../db/repos/samples.js";
 import { exactDuplicateKey } from "../../../dedupe/exactKey.js";

@@ -10,6 +10,7 @@ import { poolComposition } from "../../../db/repos/pools.js";
 import { countSamples } from "../../../db/repos/samples.js";
 import { previousPoolRound, type PoolRound } from "../../../db/repos/continuation.js";
 import {
+  earlierPoolPage,
   exclusionCounts,
   expansionsOf,
   judgementsWith,
@@ -19,11 +20,13 @@ import {
   unusedSeedIds,
   verifiedContent,
   type ContentRow,
+  type PoolRounds,
 } from "../../../db/repos/selection.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { loadContaminationIndex } from "../../../selection/contamination.js";
 import { poolShortfallWarning, unscoredPoolWarning } from "../../../selection/poolShortfall.js";
 import {
+  EarlierPoolIndex,
   rankIds,
   selectNextRound,
   type Candidate,
@@ -39,7 +42,7 @@ import type { StageConfigOf } from "../../specs.js";
 type SelectStage = StageConfigOf<"select.nextRound">;
 
 export interface SelectionProgress {
-  phase: "loading" | "decontamination index" | "selecting" | "writing" | "done";
+  phase: "loading" | "earlier pools" | "decontamination index" | "selecting" | "writing" | "done";
   candidates: number;
   selected: number;
   excluded: number;
@@ -102,6 +105,10 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     state.candidates = Object.values(sources).reduce((n, s) => n + (s?.candidates.length ?? 0), 0) + seedIds.length;
     progress.report({ ...state });
 
+    state.phase = "earlier pools";
+    progress.report({ ...state });
+    const earlierPools = await loadEarlierPools(ctx);
+
     let contamination: SelectionInput["contamination"];
     if (stage.decontaminate.enabled) {
       state.phase = "decontamination index";
@@ -118,10 +125,16 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     for (;;) {
       ctx.signal.throwIfAborted();
       const seeds: SourceCandidates = {
-        candidates: seedRows.map((r) => ({ id: r.id, messages: r.messages, tools: r.tools, ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}) })),
+        candidates: seedRows.map((r) => ({
+          id: r.id,
+          kind: r.kind,
+          messages: r.messages,
+          tools: r.tools,
+          ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}),
+        })),
         truncated: seedPrefix < seedIds.length,
       };
-      result = selectNextRound({ ...base, budget, mix, retired, contamination, sources: { ...sources, [seedSource]: seeds } });
+      result = selectNextRound({ ...base, budget, mix, retired, earlierPools, contamination, sources: { ...sources, [seedSource]: seeds } });
       if (result.needsMore !== seedSource) break;
       seedPrefix = Math.min(seedIds.length, seedPrefix * 2);
       await loadSeedsUpTo(seedPrefix);
@@ -226,6 +239,29 @@ export async function emptyPoolMessage(ctx: StageContext<SelectStage>, firstRoun
 }
 
 /**
+ * The exact keys of every sample the campaign's earlier pools held, and (a continuing campaign) those
+ * of its predecessor's pools up to the round it continued from: one hop, as for retired labels (the
+ * predecessor's own pools were checked against its predecessor when they were built).
+ */
+async function loadEarlierPools(ctx: StageContext<SelectStage>): Promise<EarlierPoolIndex["byKey"]> {
+  const { db } = ctx.deps;
+  const rounds: PoolRounds[] = [];
+  const continued = await previousPoolRound(db, ctx.campaignId, 1);
+  if (continued && continued.campaignId !== ctx.campaignId) rounds.push({ campaignId: continued.campaignId, upTo: continued.iteration });
+  rounds.push({ campaignId: ctx.campaignId, before: ctx.iteration });
+  const index = new EarlierPoolIndex();
+  for (const r of rounds)
+    for (let afterId: string | undefined; ;) {
+      ctx.signal.throwIfAborted();
+      const page = await earlierPoolPage(db, r, { afterId, limit: ctx.stage.batchSize });
+      for (const row of page) index.add(row, { campaignId: row.poolCampaignId, iteration: row.poolIteration });
+      if (page.length < ctx.stage.batchSize) break;
+      afterId = page[page.length - 1]?.id;
+    }
+  return index.byKey;
+}
+
+/**
  * The previous round's sources: high_ppl, repaired, error_seed, expanded (those with a share); and
  * the previous pool's size and how many of its members that round scored (label_ppl).
  */
@@ -239,7 +275,14 @@ async function loadJudgedSources(
   const sources: SelectionInput["sources"] = {};
   const wanted = (s: SelectionSource) => (mix[s] ?? 0) > 0;
   const toCandidates = (rows: ContentRow[], extra: (r: ContentRow) => Partial<Candidate>): Candidate[] =>
-    rows.map((r) => ({ id: r.id, messages: r.messages, tools: r.tools, ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}), ...extra(r) }));
+    rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      messages: r.messages,
+      tools: r.tools,
+      ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}),
+      ...extra(r),
+    }));
 
   const pool = await scoredPool(db, campaignId, prev);
   const poolById = new Map(pool.map((p) => [p.sampleId, p]));
