@@ -20,7 +20,7 @@ import { ErrorType } from "../src/framework/errorTypes.js";
 import { LlmError } from "../src/llm/client.js";
 import { isEndpointMisconfigured } from "../src/llm/errors.js";
 import { StageInputError } from "../src/framework/stage.js";
-import { afterConfigChangeAdvice, afterFixAdvice, type StageFailurePolicy } from "../src/framework/stageFailureAdvice.js";
+import { afterFixAdvice, endpointRefusalAdvice, type StageFailurePolicy } from "../src/framework/stageFailureAdvice.js";
 import { jobStopTimeoutIn, JobRefusedError, type JobStopTimeoutError } from "../src/training/launchers/launcher.js";
 
 /** Application failures an activity may have before it gives up. */
@@ -57,7 +57,7 @@ export async function classifyActivityError(err: unknown, opts: FailurePolicyOpt
   if (err instanceof JobRefusedError) return ApplicationFailure.nonRetryable(err.message, ErrorType.stageInput);
   if (err instanceof LlmError && err.kind === "client") {
     // A wrong key, path or model: every request gets the same answer until someone fixes the endpoint or the config.
-    const hint = isEndpointMisconfigured(err) ? `; the endpoint answers every request so: ${refusalAdvice(err.status, await policyOf(opts))}` : "";
+    const hint = isEndpointMisconfigured(err) ? `; the endpoint answers every request so: ${endpointRefusalAdvice(err.status, await policyOf(opts))}` : "";
     return ApplicationFailure.nonRetryable(err.message + hint, ErrorType.llmClient);
   }
   // A dead or hung endpoint: retrying the activity would wait out the same timeouts; an operator checks it.
@@ -101,22 +101,6 @@ export async function classifyActivityError(err: unknown, opts: FailurePolicyOpt
 /** The stage's policy; without one, or a config that cannot be read now (the database away), the default (wait). */
 async function policyOf(opts: FailurePolicyOptions): Promise<StageFailurePolicy> {
   return (await opts.stageFailure?.().catch(() => undefined)) ?? { onStageFailure: undefined, campaignId: "" };
-}
-
-/**
- * What to check, and what to do then. A 404 is a wrong path or model: fixed at the endpoint (the model
- * served again under its configured name), the stage is retried; fixed in the campaign's config (a
- * model renamed), retry-stage would send the frozen config's name again, so the config changes as the
- * campaign's next version.
- */
-function refusalAdvice(status: number | undefined, p: StageFailurePolicy): string {
-  const check = "check its baseUrl, its API key (apiKeyEnv) and the role's model";
-  const afterFix = afterFixAdvice(p.onStageFailure, p.campaignId);
-  if (status !== 404) return `${check}, ${afterFix}`;
-  return (
-    `${check}. Fix it at the endpoint (serve the configured model at the configured baseUrl again), ${afterFix}; ` +
-    `or, if the campaign's config must change instead (the model renamed, another baseUrl), ${afterConfigChangeAdvice(p.onStageFailure, p.campaignId)}`
-  );
 }
 
 const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;

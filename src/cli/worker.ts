@@ -131,6 +131,39 @@ function metricsAddressOf(flag: string | undefined, env: NodeJS.ProcessEnv = pro
   return address;
 }
 
+/** `toolloop worker`'s flags as commander hands them over. */
+interface WorkerOptions {
+  roles: string;
+  baseDir?: string;
+  llmConcurrency: string;
+  metricsAddress?: string;
+}
+
+const WORKER_ROLES: readonly ("workflows" | LatencyClass)[] = ["workflows", ...LATENCY_CLASSES];
+
+/**
+ * Every flag of `toolloop worker`, checked without reading the environment: a bad flag is reported
+ * naming it even where DATABASE_URL or another variable is unset or wrong too. `--metrics-address`
+ * and `--base-dir` are read here only when given; their variables are the environment's.
+ */
+export function workerFlags(opts: WorkerOptions): {
+  roles: ("workflows" | LatencyClass)[];
+  llmConcurrency: number;
+  metricsAddress: string | undefined;
+  baseDir: string | undefined;
+} {
+  const roles = opts.roles.split(",").map((r) => r.trim());
+  const bad = roles.filter((r) => !(WORKER_ROLES as readonly string[]).includes(r));
+  if (bad.length) throw new CliError(`--roles: unknown ${bad.map((r) => JSON.stringify(r)).join(", ")}; expected some of ${WORKER_ROLES.join(", ")}`);
+  const llmConcurrency = positiveInteger("--llm-concurrency", opts.llmConcurrency);
+  return {
+    roles: roles as ("workflows" | LatencyClass)[],
+    llmConcurrency,
+    metricsAddress: opts.metricsAddress === undefined ? undefined : metricsAddressOf(opts.metricsAddress),
+    baseDir: opts.baseDir === undefined ? undefined : workerBaseDir(opts.baseDir),
+  };
+}
+
 export function registerWorkerCommands(program: Command): void {
   program
     .command("worker")
@@ -142,19 +175,16 @@ export function registerWorkerCommands(program: Command): void {
       "--metrics-address <host:port>",
       "serve Prometheus metrics (toolloop's and the Temporal SDK's) at http://<host:port>/metrics; default $TOOLLOOP_METRICS_ADDRESS, else off",
     )
-    .action(async (opts: { roles: string; baseDir?: string; llmConcurrency: string; metricsAddress?: string }) => {
-      // Every input first: a bad one is reported before anything is connected to or started.
+    .action(async (opts: WorkerOptions) => {
+      // Every input first, the flags before the environment: a bad one is reported before anything is connected to or started.
+      const flags = workerFlags(opts);
       const e = cliEnv();
-      const metricsAddress = metricsAddressOf(opts.metricsAddress);
+      const metricsAddress = flags.metricsAddress ?? metricsAddressOf(undefined);
       if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
       checkDatabaseUrl(e.databaseUrl);
       splitAddress(e.temporalAddress);
-      const roles = opts.roles.split(",").map((r) => r.trim()) as ("workflows" | LatencyClass)[];
-      const known = ["workflows", "llm", "default", "cluster"];
-      const bad = roles.filter((r) => !known.includes(r));
-      if (bad.length) throw new CliError(`--roles: unknown ${bad.join(", ")}; expected some of ${known.join(", ")}`);
-      const llmConcurrency = positiveInteger("--llm-concurrency", opts.llmConcurrency);
-      const baseDir = workerBaseDir(opts.baseDir);
+      const { roles, llmConcurrency } = flags;
+      const baseDir = flags.baseDir ?? workerBaseDir(undefined);
       let heap: HeapGrowthDecision;
       try {
         heap = applyWorkerHeapGrowth();

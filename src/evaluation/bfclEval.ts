@@ -237,7 +237,7 @@ export interface ResultFileState {
    * dropped too: kept, they would be scored as the model's answer (an irrelevance entry "declined"
    * by a 404 counts as correct), and every other request gets the same refusal.
    */
-  endpointErrors: { id: string; message: string }[];
+  endpointErrors: { id: string; message: string; status: number }[];
 }
 
 /** Messages of failed requests that say nothing about the model (endpoint down, overloaded, timed out). */
@@ -274,14 +274,16 @@ export async function repairResultFile(file: string): Promise<ResultFileState> {
       state.dropped++;
       continue;
     }
-    if (typeof entry.result === "string" && entry.result.startsWith(INFERENCE_ERROR_PREFIX) && ENDPOINT_ERROR.test(entry.result)) {
+    const failure = typeof entry.result === "string" && entry.result.startsWith(INFERENCE_ERROR_PREFIX) ? entry.result : undefined;
+    const refusal = failure === undefined ? null : ENDPOINT_ERROR.exec(failure);
+    if (failure !== undefined && refusal) {
       state.dropped++;
-      state.endpointErrors.push({ id: entry.id, message: entry.result });
+      state.endpointErrors.push({ id: entry.id, message: failure, status: Number(refusal[1]) });
       continue;
     }
-    if (typeof entry.result === "string" && entry.result.startsWith(INFERENCE_ERROR_PREFIX) && TRANSIENT_ERROR.test(entry.result)) {
+    if (failure !== undefined && TRANSIENT_ERROR.test(failure)) {
       state.dropped++;
-      state.transientErrors.push({ id: entry.id, message: entry.result });
+      state.transientErrors.push({ id: entry.id, message: failure });
       continue;
     }
     state.ids.add(entry.id);

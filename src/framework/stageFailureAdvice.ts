@@ -46,6 +46,64 @@ export function afterConfigChangeAdvice(onStageFailure: OnStageFailure | undefin
   return `run \`toolloop campaign abort ${id}\`, then ${start} (${otherwise})`;
 }
 
+/** How the client that got the refusal reaches the endpoint, where the advice depends on it (a 407). */
+export interface RefusingClient {
+  /**
+   * Whether it goes through the proxy HTTPS_PROXY / HTTP_PROXY name in the worker's environment
+   * (bfcl-eval's Python client does); toolloop's own client connects to baseUrl directly.
+   */
+  proxyFromEnvironment?: boolean;
+}
+
+/**
+ * What fixes an endpoint that refuses every request, by status, and what to do then under the policy.
+ * A key lives in the worker's environment (the variable apiKeyEnv names), which a running worker
+ * never reads again: fixed there, the workers are restarted and the campaign's config is unchanged. A
+ * wrong baseUrl, model or apiKeyEnv is the campaign's config, which retry-stage does not read
+ * (afterConfigChangeAdvice). A fix at the endpoint (or a proxy before it) needs neither.
+ */
+export function endpointRefusalAdvice(status: number | undefined, p: StageFailurePolicy, client: RefusingClient = {}): string {
+  const afterFix = afterFixAdvice(p.onStageFailure, p.campaignId);
+  const configChange = afterConfigChangeAdvice(p.onStageFailure, p.campaignId);
+  const restart = `restart those workers (a running worker keeps the environment it started with; the campaign's config is unchanged)`;
+  switch (status) {
+    case 401:
+      return (
+        `the endpoint takes no request without a valid key: set the right key in the variable the endpoint's apiKeyEnv names, in the environment of every worker, and ${restart}, ${afterFix}; ` +
+        `or, if the endpoint has no apiKeyEnv or it names the wrong variable, change it in the campaign's config: ${configChange}`
+      );
+    case 403:
+      return (
+        `the endpoint knows the key but does not allow it this request: grant the key access at the endpoint, ` +
+        `or set a key that has it in the variable the endpoint's apiKeyEnv names, in the environment of every worker, and ${restart}, ${afterFix}; ` +
+        `or, if the role must use another model or endpoint instead, change the campaign's config: ${configChange}`
+      );
+    case 404:
+      return (
+        `check its baseUrl, its API key (apiKeyEnv) and the role's model. Fix it at the endpoint (serve the configured model at the configured baseUrl again), ${afterFix}; ` +
+        `or, if the campaign's config must change instead (the model renamed, another baseUrl), ${configChange}`
+      );
+    case 405:
+      return (
+        `the path under baseUrl does not take POST, so baseUrl is not the OpenAI-compatible API (its /v1 missing, another server's port): ` +
+        `correct baseUrl in the campaign's config: ${configChange}; or, if the server at baseUrl is to serve that API there again instead, ${afterFix}`
+      );
+    case 407:
+      if (client.proxyFromEnvironment)
+        return (
+          `a proxy asks for credentials: the client goes through the proxy HTTPS_PROXY or HTTP_PROXY names in the worker's environment; ` +
+          `put the proxy's credentials in that URL, or the endpoint's host in NO_PROXY, in the environment of every worker, and ${restart}, ${afterFix}; ` +
+          `or, if baseUrl itself names the proxy, point it at the endpoint in the campaign's config: ${configChange}`
+        );
+      return (
+        `a proxy at baseUrl asks for credentials, which toolloop's client does not send (it connects to baseUrl directly, whatever HTTPS_PROXY says): ` +
+        `point baseUrl at the endpoint itself in the campaign's config: ${configChange}; or, if the proxy is changed to let the workers through instead, ${afterFix}`
+      );
+    default:
+      return `check its baseUrl, its API key (apiKeyEnv) and the role's model, ${afterFix}`;
+  }
+}
+
 /** After an operator's fix outside the campaign (a worker upgraded): the command for a stage that waits, else the policy's clause. */
 export function retryStageAdvice(onStageFailure: OnStageFailure | undefined, campaignId: string, stage: string): string {
   if (onStageFailure === "fail" || onStageFailure === "skip") return afterFixAdvice(onStageFailure, campaignId);

@@ -80,3 +80,32 @@ test("DATABASE_URL that names no usable database: exit 2 naming it, whichever co
   for (const args of [["campaign", "list"], ["campaign", "status", "x"], ["model", "list", "x"], ["worker"]])
     assertBadInput(await runCli(args, { ...NO_SERVICES, DATABASE_URL: url, TEMPORAL_ADDRESS: "127.0.0.1:1" }), message, args.join(" "));
 });
+
+test("worker flags are checked before the environment: a bad flag is exit 2 naming it though the environment is unusable too", async () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "toolloop-worker-flags-")), "a-file");
+  writeFileSync(file, "x");
+  // Every variable the worker reads at start is wrong: had it read them first, it would name one of them.
+  const brokenEnv = {
+    ...NO_SERVICES,
+    TEMPORAL_ADDRESS: "http://127.0.0.1:7233",
+    TOOLLOOP_QUEUE_PREFIX: " toolloop",
+    TOOLLOOP_WORKER_HEAP_GROWING_PERCENT: "lots",
+    TOOLLOOP_METRICS_ADDRESS: "nowhere",
+    TOOLLOOP_BASE_DIR: file,
+  };
+  const cases: [string[], string][] = [
+    [["--llm-concurrency", "abc"], '--llm-concurrency: expected a positive integer, got "abc"'],
+    [["--roles", "llm,gpu"], '--roles: unknown "gpu"; expected some of workflows, llm, default, cluster'],
+    [["--roles", "llm,"], '--roles: unknown ""; expected some of workflows, llm, default, cluster'],
+    [["--metrics-address", "9464"], '--metrics-address: expected host:port such as 127.0.0.1:9464 (0.0.0.0:9464 to listen on every interface), got "9464"'],
+    [["--base-dir", file], `--base-dir: ${file} is not a folder (campaign outputs are written under it)`],
+  ];
+  for (const [flags, message] of cases) {
+    const r = await runCli(["worker", ...flags], brokenEnv, PROMPTLY_MS);
+    assertBadInput(r, message, `worker ${flags.join(" ")} (${r.ms} ms)`);
+  }
+  // With good flags the same environment is refused naming a variable, not a flag.
+  const r = await runCli(["worker", "--llm-concurrency", "4", "--metrics-address", "127.0.0.1:0", "--base-dir", path.dirname(file)], brokenEnv, PROMPTLY_MS);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^error: (DATABASE_URL|TEMPORAL_ADDRESS|TOOLLOOP_QUEUE_PREFIX|TOOLLOOP_WORKER_HEAP_GROWING_PERCENT)\b/);
+});

@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campaignConfig.js";
@@ -214,7 +216,20 @@ test(
       assert.equal(err.name, "StageInputError", "not retried: every request would be refused again");
       assert.match(err.message, /refused 3 requests for model "no-such-model"/);
       assert.match(err.message, /404/);
-      assert.match(err.message, /\(or the served policy\), then retry the stage: /, "the default onStageFailure (wait) leaves the stage to retry");
+      assert.match(
+        err.message,
+        /Fix it at the endpoint \(serve the configured model at the configured baseUrl again\), then retry the stage; /,
+        "the default onStageFailure (wait) leaves the stage to retry",
+      );
+      // A renamed model is the campaign's config, which retry-stage does not read: the abort and --config-version path.
+      assert.ok(
+        err.message.includes(
+          `or, if the campaign's config must change instead (the model renamed, another baseUrl), run \`toolloop campaign abort ${campaignId}\`, ` +
+            `then \`toolloop campaign start --config <changed file> --id ${campaignId} --config-version\` (retry-stage would run the frozen config again). ` +
+            "The refused ids were removed from the result file and are generated again",
+        ),
+        err.message,
+      );
       return true;
     });
     assert.deepEqual(await listBfclScores(db.db, campaignId, 1, "bfcl-eval"), [], "no score from answers the model never gave");
@@ -222,7 +237,11 @@ test(
     const failing = context(campaignId, { ...config, onStageFailure: "fail" });
     await assert.rejects(evaluateBfclHandler.runBatch(failing, 0, noProgress), (err: Error) => {
       assert.match(err.message, new RegExp(`then start the campaign again with \`toolloop campaign start --config <file> --id ${campaignId}\``));
-      assert.doesNotMatch(err.message, /retry the stage/);
+      assert.match(
+        err.message,
+        new RegExp(`start the campaign again with \`toolloop campaign start --config <changed file> --id ${campaignId} --config-version\``),
+      );
+      assert.doesNotMatch(err.message, /retry the stage|campaign abort/);
       return true;
     });
 
@@ -232,6 +251,41 @@ test(
     const retried = await evaluateBfclHandler.runBatch(fixed, 0, noProgress);
     assert.deepEqual([retried.items, retried.generated, retried.reused], [3, 3, 0]);
     assert.equal((sim.stats().byPath["/v1/chat/completions"] ?? 0) - before, 3);
+  },
+);
+
+test(
+  "a policy endpoint that refuses every key (401): the key goes in every worker's environment with a restart, not a config change",
+  { skip, timeout: 180_000 },
+  async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "Incorrect API key provided", type: "invalid_request_error", code: "invalid_api_key" } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const campaignId = `bfcl-401-${Date.now().toString(36)}`;
+      const config = campaign({ categories: ["irrelevance"], limitPerCategory: 2 });
+      config.endpoints = { ...config.endpoints, sim: { ...config.endpoints.sim!, baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` } };
+      await assert.rejects(evaluateBfclHandler.runBatch(context(campaignId, config), 0, noProgress), (err: Error) => {
+        assert.equal(err.name, "StageInputError", "not retried: every request would be refused again");
+        assert.match(err.message, /refused 2 requests for model "toolloop-sim-policy" \(first: irrelevance_\d+: Error during inference: Error code: 401/);
+        assert.match(
+          err.message,
+          /set the right key in the variable the endpoint's apiKeyEnv names, in the environment of every worker, and restart those workers \([^)]*\), then retry the stage; /,
+        );
+        assert.match(
+          err.message,
+          new RegExp(
+            `if the endpoint has no apiKeyEnv or it names the wrong variable, change it in the campaign's config: run \`toolloop campaign abort ${campaignId}\``,
+          ),
+        );
+        return true;
+      });
+    } finally {
+      server.close();
+    }
   },
 );
 

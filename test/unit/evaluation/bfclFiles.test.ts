@@ -82,8 +82,11 @@ test("result file repair: drops a cut-short line, duplicates, transient request 
   );
   // A refusal every request gets (unknown model, bad key) is no answer of the model's.
   assert.deepEqual(
-    state.endpointErrors.map((e) => e.id),
-    ["simple_python_9", "simple_python_10"],
+    state.endpointErrors.map((e) => [e.id, e.status]),
+    [
+      ["simple_python_9", 404],
+      ["simple_python_10", 401],
+    ],
   );
   assert.equal(countResultLines(file), 3);
   // Idempotent, and a missing file is an empty state.

@@ -29,7 +29,7 @@ import {
 } from "../../../evaluation/bfclEval.js";
 import { ALL_BFCL_CATEGORIES, LIVE, MULTI_TURN, NON_LIVE, packageCategoryName, type BfclCategory } from "../../../evaluation/categories.js";
 import { compareSummaries, computeOverallV3, expectedPackageSummary, type CategoryScores, type DatasetSizes } from "../../../evaluation/score.js";
-import { afterFixAdvice } from "../../../framework/stageFailureAdvice.js";
+import { endpointRefusalAdvice } from "../../../framework/stageFailureAdvice.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "../../../llm/roles.js";
 import { servedBySimulator } from "../../../llm/servedBySimulator.js";
@@ -313,11 +313,12 @@ async function runCategory(ctx: StageContext<EvalStage>, run: CategoryRun): Prom
   const after = await repairResultFile(resultFile);
   if (after.endpointErrors.length > 0) {
     const first = after.endpointErrors[0];
-    // Every request gets this answer until the config or the server is fixed: ask the operator, do not retry.
+    // Every request gets this answer until the endpoint, the workers' environment or the config is fixed: ask the operator, do not retry.
+    const policy = { onStageFailure: ctx.config.onStageFailure, campaignId: ctx.campaignId };
     throw new StageInputError(
-      `evaluate.bfcl ${category}: the policy endpoint ${run.target.baseUrl} refused ${after.endpointErrors.length} requests for model "${run.target.model}" ` +
-        `(first: ${first?.id}: ${first?.message.slice(0, 300)}); check roles.policy's model and endpoint (or the served policy), ${afterFixAdvice(ctx.config.onStageFailure, ctx.campaignId)}: ` +
-        "the refused ids were removed from the result file and are generated again",
+      `evaluate.bfcl ${category}: the policy endpoint ${run.target.baseUrl} (roles.policy) refused ${after.endpointErrors.length} requests for model "${run.target.model}" ` +
+        `(first: ${first?.id}: ${first?.message.slice(0, 300)}); ${endpointRefusalAdvice(first?.status, policy, { proxyFromEnvironment: true })}. ` +
+        "The refused ids were removed from the result file and are generated again",
     );
   }
   if (after.transientErrors.length > 0) {
