@@ -4,13 +4,14 @@
  * tool's content hash: a campaign offers the same few hundred tools across many thousands of samples.
  *
  * Arguments read with parseJsonExact may hold bigints (an order id of 20 digits). Ajv knows numbers
- * only, so it validates a copy with each bigint as the nearest double, and the schema's numeric bounds,
- * `enum` and `const` are checked again on the exact integer where one stands, as Python compares an int
- * (EXACT_KEYWORD, added to every schema node with such a keyword): 12345678901234567001 is over a
- * `maximum` of 12345678901234567000 though both are one double. A schema number is taken as its JSON
- * text states it (what the model and every Python reader of the tool see). Ajv's own verdict on those
- * keywords is dropped for a bigint, except inside anyOf/oneOf/not/if, where a double's `exclusive*` or
- * `multipleOf` verdict still decides the branch.
+ * only, so it validates a copy with each bigint as the nearest double, against a second compilation of
+ * the schema (made on the first such call) in which every node's numeric keywords (bounds, `multipleOf`,
+ * `enum`, `const`) stand inside one keyword of ours, EXACT_KEYWORD: it compares a bigint as Python
+ * compares an int (12345678901234570001 is over an `exclusiveMaximum` of 12345678901234570000 though
+ * both are one double) and leaves any other value to Ajv's own keywords. Ajv's verdict on those
+ * keywords is then never taken for a bigint, so anyOf/oneOf/not/if pick their branches on the exact
+ * integer too. A schema number is taken as its JSON text states it (what the model and every Python
+ * reader of the tool see). Arguments without a bigint use the schema as written, as before.
  */
 import type { McpTool } from "../domain/types.js";
 import { toolHash } from "../tools/hash.js";
@@ -21,8 +22,15 @@ import { COMBINATOR_KEYS, MAX_SCHEMA_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS,
 export const VALIDATOR_CACHE_CAPACITY = 2048;
 
 type Compiled = { ok: true; schema: Record<string, unknown>; validate: ValidateFunction } | { ok: false; error: string };
+/** A tool's validators: as written, and (compiled on the first call with a bigint) with exact numeric keywords. */
+interface CacheEntry {
+  plain: Compiled;
+  exact?: Compiled;
+  /** The numeric-keyword schemas the exact validator compiled on `numericAjv`, dropped with it. */
+  numericSchemas: Record<string, unknown>[];
+}
 
-/** The keyword that checks a bigint against its node's numeric keywords (the name keeps it apart from a tool's own). */
+/** The keyword of the exact validator that holds a node's numeric keywords (the name keeps it apart from a tool's own). */
 const EXACT_KEYWORD = "x-toolloop-exact-integer";
 const NUMERIC_KEYWORDS = ["maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf", "enum", "const"] as const;
 
@@ -30,22 +38,42 @@ const NUMERIC_KEYWORDS = ["maximum", "minimum", "exclusiveMaximum", "exclusiveMi
 let exactIntegers: Map<string, bigint> | undefined;
 
 const ajv = createAjv();
+/** Validates what EXACT_KEYWORD holds for a value that is no bigint: Ajv's own numeric keywords, on their own. */
+const numericAjv = createAjv();
+/** Schemas compiled on numericAjv while one exact validator compiles; its CacheEntry keeps them for eviction. */
+let compiledNumericSchemas: Record<string, unknown>[] = [];
+
+type KeywordErrors = { errors?: Partial<ErrorObject>[] | null };
 ajv.addKeyword({
   keyword: EXACT_KEYWORD,
-  schemaType: "boolean",
+  schemaType: "object",
   errors: true,
-  validate: function checkExact(this: unknown, _on: boolean, _data: unknown, parentSchema?: unknown, cxt?: { instancePath: string }): boolean {
-    const exact = exactIntegers?.get(cxt?.instancePath ?? "");
-    if (exact === undefined || !isPlainObject(parentSchema)) return true;
-    const errors = exactIntegerErrors(exact, parentSchema);
-    (checkExact as { errors?: Partial<ErrorObject>[] }).errors = errors;
-    return errors.length === 0;
+  compile(numeric: Record<string, unknown>) {
+    const asAjv = numericAjv.compile(numeric);
+    compiledNumericSchemas.push(numeric);
+    // A fractional step is checked as Ajv checks it, on the double.
+    const step = numeric.multipleOf;
+    const fractionalStep = typeof step === "number" && !Number.isInteger(step) ? numericAjv.compile({ multipleOf: step }) : undefined;
+    if (fractionalStep) compiledNumericSchemas.push(fractionalStep.schema as Record<string, unknown>);
+    const check = (data: unknown, cxt?: { instancePath: string }): boolean => {
+      const exact = exactIntegers?.get(cxt?.instancePath ?? "");
+      let errors: Partial<ErrorObject>[];
+      if (exact !== undefined) {
+        errors = exactIntegerErrors(exact, numeric);
+        if (fractionalStep && !fractionalStep(data)) errors.push(...(fractionalStep.errors ?? []));
+      } else errors = asAjv(data) ? [] : [...(asAjv.errors ?? [])];
+      // Ajv gives each error this node's instancePath and schemaPath (its own `keyword` stays).
+      (check as KeywordErrors).errors = errors.map(({ instancePath: _at, ...e }) => e);
+      return errors.length === 0;
+    };
+    return check;
   },
 });
 const stats = { hits: 0, misses: 0 };
-// Evicting must also drop Ajv's own reference, or its internal cache would keep every schema alive.
-const cache = new LruCache<string, Compiled>(VALIDATOR_CACHE_CAPACITY, (_key, entry) => {
-  if (entry.ok) ajv.removeSchema(entry.schema);
+// Evicting must also drop Ajv's own references, or its internal caches would keep every schema alive.
+const cache = new LruCache<string, CacheEntry>(VALIDATOR_CACHE_CAPACITY, (_key, entry) => {
+  for (const compiled of [entry.plain, entry.exact]) if (compiled?.ok) ajv.removeSchema(compiled.schema);
+  for (const numeric of entry.numericSchemas) numericAjv.removeSchema(numeric);
 });
 
 export function validatorCacheStats(): { size: number; hits: number; misses: number } {
@@ -67,24 +95,29 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * others. Every object schema that lists `properties` and leaves `additionalProperties` open is closed;
  * one whose `additionalProperties` is a schema is a free-form map and stays as written. Schemas built
  * from combinators (allOf...) are left open: each branch sees only part of the properties. The root
- * `$id` goes so that two tools sharing an `$id` do not clash inside one Ajv instance.
+ * `$id` goes so that two tools sharing an `$id` do not clash inside one Ajv instance. With `exact`, each
+ * node's numeric keywords move into EXACT_KEYWORD (the exact validator); a tool's own EXACT_KEYWORD goes.
  */
-function closeObjects(node: unknown, insideCombinator = false, depth = 0): unknown {
+function closeObjects(node: unknown, exact: boolean, insideCombinator = false, depth = 0): unknown {
   if (!isPlainObject(node)) return node;
   // The tool loader refuses deeper schemas; a tool that reached a sample some other way fails to compile.
   if (depth > MAX_SCHEMA_DEPTH) throw new Error(`schema nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
   const out: Record<string, unknown> = { ...node };
-  for (const k of SUBSCHEMA_KEYS) if (Object.hasOwn(out, k)) out[k] = closeObjects(out[k], false, depth + 1);
+  for (const k of SUBSCHEMA_KEYS) if (Object.hasOwn(out, k)) out[k] = closeObjects(out[k], exact, false, depth + 1);
   for (const k of SUBSCHEMA_LIST_KEYS) {
     const list = out[k];
-    if (Array.isArray(list)) out[k] = list.map((sub) => closeObjects(sub, (COMBINATOR_KEYS as readonly string[]).includes(k), depth + 1));
+    if (Array.isArray(list)) out[k] = list.map((sub) => closeObjects(sub, exact, (COMBINATOR_KEYS as readonly string[]).includes(k), depth + 1));
   }
   for (const k of SUBSCHEMA_MAP_KEYS) {
     const map = out[k];
-    if (isPlainObject(map)) out[k] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, closeObjects(sub, false, depth + 1)]));
+    if (isPlainObject(map)) out[k] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, closeObjects(sub, exact, false, depth + 1)]));
   }
-  if (NUMERIC_KEYWORDS.some((k) => Object.hasOwn(out, k))) out[EXACT_KEYWORD] = true;
-  else delete out[EXACT_KEYWORD];
+  delete out[EXACT_KEYWORD];
+  const numeric = exact ? NUMERIC_KEYWORDS.filter((k) => Object.hasOwn(out, k)) : [];
+  if (numeric.length > 0) {
+    out[EXACT_KEYWORD] = Object.fromEntries(numeric.map((k) => [k, out[k]]));
+    for (const k of numeric) delete out[k];
+  }
   const combined = COMBINATOR_KEYS.some((k) => k in out);
   const open = out.additionalProperties === undefined || out.additionalProperties === true;
   if (isPlainObject(out.properties) && open && !combined && !insideCombinator) out.additionalProperties = false;
@@ -102,26 +135,38 @@ function declaredArguments(schema: Record<string, unknown>): Set<string> {
   return names;
 }
 
-function compile(tool: McpTool): Compiled {
+/** The tool's validator: as written, or with exact numeric keywords (`exact`, for arguments holding a bigint). */
+function compile(tool: McpTool, exact: boolean): Compiled {
   const key = toolHash(tool);
-  const cached = cache.get(key);
-  if (cached) {
-    stats.hits++;
-    return cached;
+  let entry = cache.get(key);
+  if (entry) stats.hits++;
+  else {
+    stats.misses++;
+    entry = { plain: compileSchema(tool, false), numericSchemas: [] };
+    cache.set(key, entry);
   }
-  stats.misses++;
-  let entry: Compiled;
+  if (!exact) return entry.plain;
+  if (!entry.exact) {
+    compiledNumericSchemas = entry.numericSchemas;
+    try {
+      entry.exact = compileSchema(tool, true);
+    } finally {
+      compiledNumericSchemas = [];
+    }
+  }
+  return entry.exact;
+}
+
+function compileSchema(tool: McpTool, exact: boolean): Compiled {
   const { $id: _id, ...rest } = withoutSchemaDeclaration(tool.inputSchema);
   let schema: Record<string, unknown> | undefined;
   try {
-    schema = closeObjects(rest) as Record<string, unknown>;
-    entry = { ok: true, schema, validate: ajv.compile(schema) };
+    schema = closeObjects(rest, exact) as Record<string, unknown>;
+    return { ok: true, schema, validate: ajv.compile(schema) };
   } catch (err) {
     if (schema) ajv.removeSchema(schema);
-    entry = { ok: false, error: (err as Error).message };
+    return { ok: false, error: (err as Error).message };
   }
-  cache.set(key, entry);
-  return entry;
 }
 
 /**
@@ -185,16 +230,6 @@ function holdsBigint(v: unknown): boolean {
   return false;
 }
 
-/** Where the exact check stands in for Ajv's: a numeric keyword on a bigint, outside the branches of anyOf/oneOf/not/if. */
-function supersededByExactCheck(e: ErrorObject, exact: Map<string, bigint>): boolean {
-  return (
-    (NUMERIC_KEYWORDS as readonly string[]).includes(e.keyword) &&
-    exact.has(e.instancePath) &&
-    !e.schemaPath.endsWith(`/${EXACT_KEYWORD}`) &&
-    !/\/(anyOf|oneOf|not|if|then|else)(\/|$)/.test(e.schemaPath)
-  );
-}
-
 /** `/filters/max_price` -> `filters.max_price`; `/tags/0` -> `tags[0]`. */
 export function argumentPath(instancePath: string, child?: string): string {
   const parts =
@@ -241,10 +276,10 @@ export function argumentProblems(tool: McpTool, args: Record<string, unknown>): 
   for (const r of required) if (!Object.hasOwn(args, r)) problems.push(`missing required argument "${r}"`);
   for (const k of Object.keys(args)) if (!declared.has(k)) problems.push(`unknown argument "${k}"`);
 
-  const compiled = compile(tool);
-  if (!compiled.ok) return [...problems, `tool schema does not compile (${compiled.error})`];
   const exact = new Map<string, bigint>();
   const data = holdsBigint(args) ? withDoubles(args, "", exact) : args;
+  const compiled = compile(tool, exact.size > 0);
+  if (!compiled.ok) return [...problems, `tool schema does not compile (${compiled.error})`];
   let valid: boolean;
   exactIntegers = exact.size > 0 ? exact : undefined;
   try {
@@ -256,7 +291,6 @@ export function argumentProblems(tool: McpTool, args: Record<string, unknown>): 
   for (const e of compiled.validate.errors ?? []) {
     // Already reported above, with the same message.
     if (e.instancePath === "" && (e.keyword === "required" || e.keyword === "additionalProperties")) continue;
-    if (exact.size > 0 && supersededByExactCheck(e, exact)) continue;
     const message = describeError(e);
     if (message !== undefined && !problems.includes(message)) problems.push(message);
   }

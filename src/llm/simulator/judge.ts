@@ -40,12 +40,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** The first ```json block of a text, parsed; undefined when there is none or it is not JSON. */
-export function jsonBlock(text: string): unknown {
+/** The first ```json block of a text, parsed (by `parse`, JSON.parse unless given); undefined when there is none or it is not JSON. */
+export function jsonBlock(text: string, parse: (json: string) => unknown = JSON.parse): unknown {
   const fenced = /```(?:json)?\s*\n([\s\S]*?)```/i.exec(text);
   if (!fenced) return undefined;
   try {
-    return JSON.parse(fenced[1]!);
+    return parse(fenced[1]!);
   } catch {
     return undefined;
   }

@@ -13,6 +13,7 @@ import { drawDialogueHeader } from "../../../src/dialogue/draws.js";
 import { runDialogue } from "../../../src/dialogue/engine.js";
 import { LlmToolServer } from "../../../src/dialogue/llmToolServer.js";
 import { MemoryDialogueStore } from "../../../src/dialogue/memoryStore.js";
+import { toolMessageContent } from "../../../src/dialogue/protocol.js";
 import type { DialogueOutcome, DialogueTurn } from "../../../src/dialogue/types.js";
 import type { McpTool } from "../../../src/domain/types.js";
 import { LlmClient } from "../../../src/llm/client.js";
@@ -151,4 +152,28 @@ test("the simulator's faults show up as reflections, negotiations, rejected turn
     "a revision fixed a violation",
   );
   assert.ok(reviews.some((r) => r.decision === "negotiation"));
+});
+
+test("the simulator's tool server, over HTTP, echoes a 20-digit id with every digit into the tool message", async () => {
+  // It read the case with JSON.parse: 12345678901234567891 came back as 12345678901234567000, another order.
+  const own = await startSimulator({ seed: 5, latencyMs: 0, quiet: true });
+  try {
+    const server = new LlmToolServer(
+      new LlmClient({ baseUrl: own.url, model: "toolloop-sim", role: "toolServer", timeoutMs: 20_000, maxRetries: 0, maxConcurrency: 4 }),
+    );
+    const tool: McpTool = {
+      name: "cancel_order",
+      description: "Cancel an order",
+      inputSchema: { type: "object", properties: { order_id: { type: "integer" } }, required: ["order_id"] },
+    };
+    const call = { dialogueId: "d1", callId: "call_1", name: "cancel_order", tool, history: [] };
+    const result = await server.execute({ ...call, arguments: { order_id: 12345678901234567891n } }, new AbortController().signal);
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.match(toolMessageContent(result), /"order_id":12345678901234567891[,}]/);
+    // An ordinary id is answered as before, with no exact text.
+    const plain = await server.execute({ ...call, arguments: { order_id: 42 } }, new AbortController().signal);
+    assert.ok(plain.ok && plain.resultText === undefined && (plain.result as Record<string, unknown>).order_id === 42);
+  } finally {
+    await own.close();
+  }
 });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createAjv } from "../../../src/jsonSchema/ajv.js";
-import type { ChatMessage } from "../../../src/domain/types.js";
+import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
 import { toOpenAiTool } from "../../../src/domain/types.js";
 import {
   ASSISTANT_SYSTEM,
@@ -26,6 +26,7 @@ import {
   type ToolHistoryEntry,
   type ToolResult,
 } from "../../../src/dialogue/protocol.js";
+import { parseJsonExact } from "../../../src/util/exactJson.js";
 import { RESULT_REFERENCE } from "../../../src/llm/simulator/dialogue/planner.js";
 import { DIALOGUE_TOOLS } from "../../helpers/simDialogueTools.js";
 import { scriptedAnswer } from "../../helpers/simDialogue.js";
@@ -221,6 +222,58 @@ test("tool server: reads back what it created, repeats itself, follows the outpu
   assert.ok(!wrongType.ok && /quantity must be integer/.test(wrongType.error.message));
   const failed = serve({ name: "get_weather", arguments: { city: "Oslo" } }, [], "timeout");
   assert.ok(!failed.ok && failed.error.type === "timeout" && failed.error.message.length > 0);
+});
+
+/** The tool server's answer text for a call on `t`, and that text read with every digit (as LlmToolServer reads it). */
+function serveText(t: McpTool, call: { name: string; arguments: unknown }, history: ToolHistoryEntry[] = []): { text: string; result: ToolResult } {
+  const a = scriptedAnswer(0, {
+    messages: toolServerMessages({ tool: t, call, history }),
+    response_format: { type: "json_schema", json_schema: TOOL_RESULT_RESPONSE_FORMAT },
+    temperature: 0,
+  });
+  assert.equal(a.role, "dialogue-tool-server");
+  return { text: a.content!, result: toolResultSchema.parse(parseJsonExact(a.content!)) };
+}
+
+test("tool server: a 20-digit id is echoed and read back with every digit, not as the nearest double", () => {
+  // The case reached the simulator with its digits (caseMessage writes them) and JSON.parse read
+  // 12345678901234567891 as 12345678901234567000: the echo named another order.
+  const id = 12345678901234567891n;
+  const cancel: McpTool = {
+    name: "cancel_order",
+    description: "Cancel an order.",
+    inputSchema: { type: "object", properties: { order_id: { type: "integer" }, reason: { type: "string" } }, required: ["order_id"] },
+  };
+  const echoed = serveText(cancel, { name: "cancel_order", arguments: { order_id: id, reason: "late" } });
+  assert.match(echoed.text, /"order_id":12345678901234567891[,}]/);
+  assert.ok(echoed.result.ok);
+  assert.equal((echoed.result.result as Record<string, unknown>).order_id, id);
+
+  const track: McpTool = {
+    name: "track_order",
+    description: "Track an order.",
+    inputSchema: { type: "object", properties: { order_id: { type: "integer" } }, required: ["order_id"] },
+    outputSchema: { type: "object", properties: { order_id: { type: "integer" }, carrier: { type: "string" } }, required: ["order_id", "carrier"] },
+  };
+  const tracked = serveText(track, { name: "track_order", arguments: { order_id: id } });
+  assert.ok(tracked.result.ok);
+  assert.equal((tracked.result.result as Record<string, unknown>).order_id, id, "the output schema's field takes the argument");
+
+  // Of two orders one apart, the one the call names is read back.
+  const history: ToolHistoryEntry[] = [
+    { name: "place_order", arguments: {}, result: { ok: true, result: { order_id: id, item: "lamp" } } },
+    { name: "place_order", arguments: {}, result: { ok: true, result: { order_id: id + 1n, item: "desk" } } },
+  ];
+  const lookup: McpTool = { ...cancel, name: "get_order", description: "Get an order." };
+  const read = serveText(lookup, { name: "get_order", arguments: { order_id: id } }, history);
+  assert.ok(read.result.ok);
+  assert.deepEqual(read.result.result, { order_id: id, item: "lamp", status: "ok" });
+  // A bigint is an integer to the server's schema check, and not a string.
+  const wrong = serveText(
+    { ...cancel, inputSchema: { type: "object", properties: { order_id: { type: "string" } } } },
+    { name: "cancel_order", arguments: { order_id: id } },
+  );
+  assert.ok(!wrong.result.ok && /order_id must be string/.test(wrong.result.error.message));
 });
 
 test("reflection: fixes the argument the critique names and keeps the calls it does not name", () => {

@@ -122,3 +122,78 @@ test("a schema number is the one the tool shows: the library refuses a 20-digit 
   assert.deepEqual(held.errors, []);
   assert.deepEqual(problemsOf(`{"order_id": 98765432109876540000}`, held.tools[0]!.tool), { rules: [], candidate: [] });
 });
+
+/** The problems argumentProblems finds with one `order_id` (its text read as a rule reads it) under `idSchema`. */
+const idProblems = (idSchema: string, id: string): string[] =>
+  argumentProblems(orderTool(idSchema), parseJsonExact(`{"order_id": ${id}}`) as Record<string, unknown>);
+
+// Each verdict below is Python jsonschema 4.26's (Draft202012Validator) on the exact int. A double
+// reads 12345678901234569999 and 12345678901234570001 as 12345678901234570000, and
+// 12345678901234570003 (a multiple of 7) as that same double (not one): Ajv picked the branch on it.
+const BOUND = "12345678901234570000";
+
+test("oneOf picks its branch on the exact integer: one below an exclusive maximum matches that branch only", () => {
+  const schema = `{"type": "integer", "oneOf": [{"exclusiveMaximum": ${BOUND}}, {"minimum": ${BOUND}}]}`;
+  for (const id of ["12345678901234569999", BOUND, "12345678901234570001", "5"]) assert.deepEqual(idProblems(schema, id), [], id);
+  // Both branches or neither on the exact integer fail as Ajv words it.
+  const both = `{"type": "integer", "oneOf": [{"maximum": ${BOUND}}, {"minimum": 12345678901234567000}]}`;
+  assert.deepEqual(idProblems(both, "12345678901234569999"), ['argument "order_id": must match exactly one schema in oneOf']);
+  assert.deepEqual(idProblems(both, "12345678901234566999"), []);
+});
+
+test("anyOf takes a branch whose bound or multipleOf the exact integer meets, and refuses one it does not", () => {
+  const schema = `{"anyOf": [{"type": "integer", "multipleOf": 7}, {"type": "string"}]}`;
+  assert.deepEqual(idProblems(schema, "12345678901234570003"), []);
+  assert.deepEqual(idProblems(schema, "14"), []);
+  const refused = ['argument "order_id": must be multiple of 7', 'argument "order_id": must be string', 'argument "order_id": must match a schema in anyOf'];
+  assert.deepEqual(idProblems(schema, "12345678901234570001"), refused);
+  assert.deepEqual(idProblems(schema, "15"), refused);
+  // Ajv's own double check missed no multiple above (a double past 2^53 divides to an integer); an exclusive bound it did.
+  const above = `{"anyOf": [{"exclusiveMinimum": ${BOUND}}, {"type": "string"}]}`;
+  assert.deepEqual(idProblems(above, "12345678901234570001"), []);
+  assert.deepEqual(idProblems(above, BOUND), [
+    `argument "order_id": must be > ${BOUND}`,
+    'argument "order_id": must be string',
+    'argument "order_id": must match a schema in anyOf',
+  ]);
+});
+
+test("not and if/then/else decide on the exact integer", () => {
+  const negated = `{"not": {"exclusiveMaximum": ${BOUND}}}`;
+  assert.deepEqual(idProblems(negated, "12345678901234569999"), ['argument "order_id": must NOT be valid']);
+  assert.deepEqual(idProblems(negated, BOUND), []);
+  const conditional = `{"if": {"exclusiveMaximum": ${BOUND}}, "then": {"multipleOf": 3}, "else": {"multipleOf": 5}}`;
+  assert.deepEqual(idProblems(conditional, "12345678901234569999"), []);
+  assert.deepEqual(idProblems(conditional, "12345678901234569998"), [
+    'argument "order_id": must be multiple of 3',
+    'argument "order_id": must match "then" schema',
+  ]);
+  assert.deepEqual(idProblems(conditional, BOUND), []);
+  assert.deepEqual(idProblems(conditional, "12345678901234570001"), [
+    'argument "order_id": must be multiple of 5',
+    'argument "order_id": must match "else" schema',
+  ]);
+});
+
+test("ordinary numbers beside a big integer get Ajv's verdict and words, as without one", () => {
+  const tool = JSON.parse(`{"name": "cancel_order", "description": "x", "inputSchema": {"type": "object", "properties": {
+    "order_id": {"type": "integer"},
+    "qty": {"anyOf": [{"type": "integer", "exclusiveMinimum": 0, "multipleOf": 0.5}, {"enum": ["all"]}]},
+    "note": {"type": "string", "maxLength": 3}}}}`) as McpTool;
+  for (const [qty, note] of [
+    ["3", `"ok"`],
+    ["0", `"long"`],
+    ["2.25", `"x"`],
+    [`"all"`, `"y"`],
+    [`"some"`, `"z"`],
+  ]) {
+    const plain = argumentProblems(tool, JSON.parse(`{"order_id": 1, "qty": ${qty}, "note": ${note}}`) as Record<string, unknown>);
+    const beside = argumentProblems(tool, parseJsonExact(`{"order_id": 12345678901234567890, "qty": ${qty}, "note": ${note}}`) as Record<string, unknown>);
+    assert.deepEqual(beside, plain, `qty ${qty}`);
+  }
+  assert.deepEqual(argumentProblems(tool, { qty: 0 }), [
+    'argument "qty": must be > 0',
+    'argument "qty": must be one of "all"',
+    'argument "qty": must match a schema in anyOf',
+  ]);
+});

@@ -65,12 +65,12 @@ export function isUnmarkedDialoguePrompt(messages: readonly unknown[]): boolean 
   return instructed;
 }
 
-/** The case object of the newest user message that carries one. */
-export function caseOf(messages: readonly unknown[]): Record<string, unknown> | undefined {
+/** The case object of the newest user message that carries one (read by `parse`, JSON.parse unless given). */
+export function caseOf(messages: readonly unknown[], parse?: (json: string) => unknown): Record<string, unknown> | undefined {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];
     if (!isObject(m) || m.role !== "user") continue;
-    const block = jsonBlock(messageText(m.content));
+    const block = jsonBlock(messageText(m.content), parse);
     if (isObject(block)) return block;
   }
   return undefined;

@@ -9,6 +9,7 @@
  * that answer JSON put it in `content` as vLLM does under `response_format: json_schema`; the
  * assistant and the reflection answer with OpenAI tool calls or text.
  */
+import { parseJsonExact, stringifyJsonExact } from "../../../util/exactJson.js";
 import { canonicalJson, sha256Hex } from "../../../util/ids.js";
 import type { ChatRequestBody } from "../requests.js";
 import type { ScriptedChat } from "../scripts.js";
@@ -41,8 +42,9 @@ export interface DialogueScriptOptions {
   judgeErrorRate: number;
 }
 
+/** A JSON answer; a bigint (an id the tool server echoes) is written with its digits, anything else as JSON.stringify writes it. */
 function json(value: unknown, role: DialogueChatRole, fault?: string): ScriptedChat {
-  return { content: JSON.stringify(value), toolCalls: [], role, ...(fault ? { fault } : {}) };
+  return { content: stringifyJsonExact(value), toolCalls: [], role, ...(fault ? { fault } : {}) };
 }
 
 /** An assistant reply on the wire: tool calls with vLLM-style ids and Python-json arguments. */
@@ -61,7 +63,8 @@ export function scriptDialogue(body: ChatRequestBody, seed: number, o: DialogueS
   const role = markedRole(messages);
   const tools = simToolsOf(body.tools ?? []);
   const toolsOn = tools.length > 0 && body.tool_choice !== "none";
-  const c = role && role !== "assistant" && role !== "reflect" ? caseOf(messages) : undefined;
+  // The tool server echoes ids: its case is read with every digit (an order id past 2^53 is a bigint).
+  const c = role && role !== "assistant" && role !== "reflect" ? caseOf(messages, role === "tool-server" ? parseJsonExact : undefined) : undefined;
 
   switch (role) {
     case "planner": {

@@ -6,9 +6,12 @@
  * (unknown tool, arguments that break the input schema, checked with the project's Ajv) or
  * `not_found` (an id of the kind this server issues that the session never saw); the engine's `fail`
  * gets exactly that error; `toolServerErrorRate` adds the server's own trouble from its own stream.
+ * The case is read with every digit (roles.ts): an integer past 2^53 (a 20-digit order id) is a bigint,
+ * echoed and matched as written; the schema check alone sees it as the nearest double.
  */
 import { INJECTED_ERROR_TYPES, type ToolErrorType, type ToolResult } from "../../../dialogue/protocol.js";
 import { createAjv, withoutSchemaDeclaration, type ErrorObject, type ValidateFunction } from "../../../jsonSchema/ajv.js";
+import { holdsBigint, stringifyJsonExact } from "../../../util/exactJson.js";
 import { canonicalJson, sha256Hex } from "../../../util/ids.js";
 import { valueForSchema } from "../schemaValues.js";
 import { toSimTool } from "../queryWriter.js";
@@ -102,7 +105,7 @@ function knownValues(history: ToolServerCase["history"]): Set<string> {
   const out = new Set<string>();
   const walk = (v: unknown, depth: number) => {
     if (depth > 8) return;
-    if (typeof v === "string" || typeof v === "number") out.add(String(v));
+    if (typeof v === "string" || typeof v === "number" || typeof v === "bigint") out.add(String(v));
     else if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
     else if (isObject(v)) for (const x of Object.values(v)) walk(x, depth + 1);
   };
@@ -115,6 +118,11 @@ function knownValues(history: ToolServerCase["history"]): Set<string> {
 
 function isIdKey(k: string): boolean {
   return identifierWords(k).at(-1) === "id";
+}
+
+/** A value that can be an id: a string or an integer (a bigint when past 2^53). */
+function isScalarId(v: unknown): v is string | number | bigint {
+  return typeof v === "string" || typeof v === "number" || typeof v === "bigint";
 }
 
 interface Entity {
@@ -130,8 +138,7 @@ function entities(history: ToolServerCase["history"]): Entity[] {
     if (depth > 8) return;
     if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
     else if (isObject(v)) {
-      for (const [k, x] of Object.entries(v))
-        if (isIdKey(k) && (typeof x === "string" || typeof x === "number")) out.push({ key: k, value: String(x), fields: v });
+      for (const [k, x] of Object.entries(v)) if (isIdKey(k) && isScalarId(x)) out.push({ key: k, value: String(x), fields: v });
       for (const x of Object.values(v)) walk(x, depth + 1);
     }
   };
@@ -142,7 +149,7 @@ function entities(history: ToolServerCase["history"]): Entity[] {
 /** The entity an id argument names: the same key (`order_id` = `order_id`), or an `id` read back through `<noun>_id` / `id`. Newest first. */
 function referencedEntity(known: readonly Entity[], args: Record<string, unknown>): Record<string, unknown> | undefined {
   for (const [k, v] of Object.entries(args)) {
-    if (!isIdKey(k) || (typeof v !== "string" && typeof v !== "number")) continue;
+    if (!isIdKey(k) || !isScalarId(v)) continue;
     for (let i = known.length - 1; i >= 0; i--) {
       const e = known[i]!;
       if (e.value === String(v) && (e.key === k || e.key === "id")) return e.fields;
@@ -154,15 +161,20 @@ function referencedEntity(known: readonly Entity[], args: Record<string, unknown
 /** Tools that make something new get their own id even when an argument names an existing item. */
 const CREATES = /^(create|add|new|make|book|place|post|submit|register|insert|open|start|schedule|send|upload)$/;
 
+/** A bigint is a number here: an integer past 2^53. */
+function kindOf(v: unknown): string {
+  return typeof v === "bigint" ? "number" : typeof v;
+}
+
 function sameKind(a: unknown, b: unknown): boolean {
-  return typeof a === typeof b && Array.isArray(a) === Array.isArray(b);
+  return kindOf(a) === kindOf(b) && Array.isArray(a) === Array.isArray(b);
 }
 
 /** A value may replace a generated one when it has the same kind and, for an enum, is a member. */
 function fits(schema: unknown, generated: unknown, value: unknown): boolean {
   if (!sameKind(generated, value)) return false;
   const e = isObject(schema) && Array.isArray(schema.enum) ? schema.enum : undefined;
-  return !e || e.some((x) => JSON.stringify(x) === JSON.stringify(value));
+  return !e || e.some((x) => stringifyJsonExact(x) === stringifyJsonExact(value));
 }
 
 /** What a lookup without an output schema reports besides the echoed arguments, by the tool's noun. */
@@ -207,7 +219,8 @@ export function serveToolCall(seed: number, c: ToolServerCase, rates: Required<D
   const args = argsObject(c.call.arguments);
   if (!args) return fail("invalid_call", `The arguments of ${name} are not a JSON object.`);
   const validate = validatorFor(c.tool.parameters);
-  if (validate && !validate(args)) {
+  // Ajv knows no bigint: it checks the arguments with each one as the nearest double.
+  if (validate && !validate(holdsBigint(args) ? JSON.parse(stringifyJsonExact(args)) : args)) {
     const problems = (validate.errors ?? []).slice(0, 3).map(describeError);
     return fail("invalid_call", `Invalid arguments for ${name}: ${problems.join("; ") || "they do not match the input schema"}.`);
   }
