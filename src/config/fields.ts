@@ -139,3 +139,19 @@ export const jobEnv = keyedRecord(
   envNameProblem,
   "environment variable names to values",
 ).default({});
+
+/**
+ * The scored model's end-of-turn token(s), as vLLM's /tokenize writes them in `token_strs`: the label
+ * perplexity span ends at the last of them (src/scoring/labelPerplexity.ts). Optional with no
+ * default, so a config without it freezes as before (docs/operations.md, "Rolling deploys").
+ */
+export const endOfTurnTokens = z
+  .array(
+    z
+      .string({ error: 'expected a token string as /tokenize writes it, e.g. "<|im_end|>"' })
+      .min(1, "expected a non-empty token string")
+      .max(64, atMost(64, " characters")),
+    { error: 'expected a list of token strings, e.g. ["<|im_end|>"]' },
+  )
+  .min(1, "expected at least one token (leave the field out for the built-in list)")
+  .max(16, atMost(16, " tokens"));

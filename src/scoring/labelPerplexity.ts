@@ -6,7 +6,8 @@
  * the label, so it is the template's assistant turn whatever template the model has, and it ends at
  * the turn's end-of-turn token: what the template writes after that token (ChatML's `\n` after
  * `<|im_end|>`) the model never generates, and that near-certain token would pull every label's mean
- * logprob towards 0, the more the shorter the label.
+ * logprob towards 0, the more the shorter the label. The token is known by its string: the built-in
+ * lists (harmony's `<|return|>`/`<|call|>` for gpt-oss), or the stage's `endOfTurnTokens`.
  */
 import type { ChatMessage, McpTool, OpenAiTool, ToolCall } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
@@ -22,8 +23,17 @@ export interface PerplexityResult {
   tokens: number;
   /** [start, end) of the span in the rendered prompt's tokens. */
   span: [number, number];
-  /** The end-of-turn token the span ends with; null when the template writes none (the span is then the whole rendered turn). */
+  /** The end-of-turn token the span ends with; null when the rendered turn holds none the scorer knows (the span is then the whole rendered turn). */
   endOfTurn: string | null;
+  /** With endOfTurn null: the turn's last token strings, to name the model's end-of-turn token from (`endOfTurnTokens`). */
+  turnEnd?: string[];
+}
+
+/** End-of-turn tokens a stage's config names for its scored model (`endOfTurnTokens`), with the field's path for messages. */
+export interface ConfiguredEndOfTurn {
+  tokens: readonly string[];
+  /** e.g. `stages[3].endOfTurnTokens`. */
+  field: string;
 }
 
 /**
@@ -50,12 +60,13 @@ export function labelSpan(withoutLabel: readonly number[], withLabel: readonly n
  * Tokens that end a turn in the chat templates of common open models, as vLLM's /tokenize writes them
  * in `token_strs`. The model generates one of them to end its answer (vLLM stops on it), so it belongs
  * in the label's likelihood; whatever the template writes after it (a newline) the model never does.
+ * A model whose token is not here is named in the stage's `endOfTurnTokens`.
  */
 export const END_OF_TURN_TOKENS: ReadonlySet<string> = new Set([
   "<|im_end|>", // ChatML: Qwen2, Qwen2.5, Qwen3, Hermes, Yi
   "<|eot_id|>", // Llama 3.x
   "<|eom_id|>", // Llama 3.1 and later, after a built-in (ipython) tool call
-  "<|end|>", // Phi-3, Phi-4
+  "<|end|>", // Phi-3, Phi-4 (not in harmony: see HARMONY_END_OF_TURN_TOKENS)
   "<end_of_turn>", // Gemma
   "</s>", // Mistral, Llama 2
   "<|endoftext|>", // templates that close a turn with the end-of-text token itself
@@ -64,17 +75,79 @@ export const END_OF_TURN_TOKENS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The label span cut after its last end-of-turn token: the tokens after it are template formatting
- * (ChatML's `\n`) the model never generates. A template that writes no end-of-turn token (the
- * model's end-of-sequence is then not in the rendering at all) keeps the whole span.
+ * The harmony format's (gpt-oss) stop tokens: the assistant's turn ends with `<|return|>` after its
+ * final answer and with `<|call|>` after a tool call. `<|end|>` closes a message inside the turn (the
+ * analysis the template writes before a tool call), never the turn: the model goes on after it.
  */
-export function endAtEndOfTurn(span: [number, number], tokenStrs: readonly string[]): { span: [number, number]; endOfTurn: string | null } {
+export const HARMONY_END_OF_TURN_TOKENS: ReadonlySet<string> = new Set(["<|return|>", "<|call|>"]);
+
+/** Every harmony message's header ends with this token; no other template of END_OF_TURN_TOKENS' models has it. */
+const HARMONY_MESSAGE_TOKEN = "<|message|>";
+
+/** Token strings shown of a turn without a recognised end-of-turn token. */
+const TURN_END_SHOWN = 3;
+
+/**
+ * The label span cut after its last end-of-turn token: the tokens after it are template formatting
+ * (ChatML's `\n`) the model never generates. With `configured` tokens (the stage's
+ * `endOfTurnTokens`) only those count, and a span without one is an error naming the field. Without,
+ * a harmony rendering (gpt-oss) ends at `<|return|>` or `<|call|>`, any other at a token of
+ * END_OF_TURN_TOKENS; a span holding none keeps its whole length, with `turnEnd` its last tokens.
+ */
+export function endAtEndOfTurn(
+  span: [number, number],
+  tokenStrs: readonly string[],
+  configured?: ConfiguredEndOfTurn,
+): { span: [number, number]; endOfTurn: string | null; turnEnd?: string[] } {
   if (tokenStrs.length < span[1]) throw new Error(`${tokenStrs.length} token strings for a label span ending at token ${span[1]}`);
+  const turn = tokenStrs.slice(span[0], span[1]);
+  const ends = configured ? new Set(configured.tokens) : turn.includes(HARMONY_MESSAGE_TOKEN) ? HARMONY_END_OF_TURN_TOKENS : END_OF_TURN_TOKENS;
   for (let i = span[1] - 1; i >= span[0]; i--) {
     const token = tokenStrs[i]!;
-    if (END_OF_TURN_TOKENS.has(token)) return { span: [span[0], i + 1], endOfTurn: token };
+    if (ends.has(token)) return { span: [span[0], i + 1], endOfTurn: token };
   }
-  return { span, endOfTurn: null };
+  const turnEnd = turn.slice(-TURN_END_SHOWN);
+  if (configured)
+    throw new Error(
+      `the label's rendered turn holds none of the end-of-turn tokens ${configured.field} names (${configured.tokens.map((t) => JSON.stringify(t)).join(", ")}); ` +
+        `it ends with ${turnEnd.map((t) => JSON.stringify(t)).join(" ")}: name the token the model ends its turn with there, as /tokenize writes it in token_strs`,
+    );
+  return { span, endOfTurn: null, turnEnd };
+}
+
+/** The path of a stage's `endOfTurnTokens` in its config, for messages. */
+export function endOfTurnField(stages: readonly { name: string }[], stageName: string): string {
+  return `stages[${stages.findIndex((s) => s.name === stageName)}].endOfTurnTokens`;
+}
+
+/** A stage's `endOfTurnTokens` with its field path, or undefined when the stage does not set it. */
+export function configuredEndOfTurn(
+  stages: readonly { name: string }[],
+  stage: { name: string; endOfTurnTokens?: readonly string[] | undefined },
+): ConfiguredEndOfTurn | undefined {
+  if (stage.endOfTurnTokens === undefined) return undefined;
+  return { tokens: stage.endOfTurnTokens, field: endOfTurnField(stages, stage.name) };
+}
+
+/** Whether a stored perplexity's details (`endOfTurnTokens`, absent when none was configured) were computed with `configured`. */
+export function sameEndOfTurnTokens(details: unknown, configured: ConfiguredEndOfTurn | undefined): boolean {
+  const stored = (details as { endOfTurnTokens?: unknown } | null)?.endOfTurnTokens;
+  if (configured === undefined) return stored === undefined;
+  return Array.isArray(stored) && stored.length === configured.tokens.length && stored.every((t, i) => t === configured.tokens[i]);
+}
+
+/**
+ * The warning of a stage some of whose perplexities found no end-of-turn token in the label's
+ * rendered turn: how many, an example's last tokens, and the field that names the model's token.
+ */
+export function noEndOfTurnWarning(p: { count: number; of: number; what: string; field: string; example?: { id: string; turnEnd: unknown } }): string {
+  const shown = Array.isArray(p.example?.turnEnd) ? p.example.turnEnd.map((t) => JSON.stringify(t)).join(" ") : undefined;
+  return (
+    `${p.count} of ${p.of} ${p.what} found no end-of-turn token in the label's rendered turn (details.endOfTurn null), so the span is the whole turn, ` +
+    "with any template tokens after the model's end of turn that it never generates (a newline after the end token pulls short labels' perplexity down most)" +
+    (shown && p.example ? `; ${p.example.id}'s turn ends with ${shown}` : "") +
+    `. The policy's chat template ends its turn with a token not on the built-in list: set ${p.field} to it as /tokenize writes it in token_strs (e.g. ["<|im_end|>"])`
+  );
 }
 
 /**
@@ -164,7 +237,13 @@ function assistantMessage(label: { content: string | null; tool_calls?: readonly
  */
 export async function perplexityOfAnswer(
   client: LlmClient,
-  p: { prompt: ChatMessage[]; label: { content: string | null; tool_calls?: readonly ToolCall[] }; tools: readonly McpTool[] },
+  p: {
+    prompt: ChatMessage[];
+    label: { content: string | null; tool_calls?: readonly ToolCall[] };
+    tools: readonly McpTool[];
+    /** The stage's `endOfTurnTokens`, when set: they replace the built-in lists. */
+    endOfTurn?: ConfiguredEndOfTurn | undefined;
+  },
   opts: CallOptions = {},
 ): Promise<PerplexityResult> {
   const tools: OpenAiTool[] | undefined = p.tools.length > 0 ? p.tools.map(toOpenAiTool) : undefined;
@@ -181,8 +260,9 @@ export async function perplexityOfAnswer(
     );
   let span: [number, number];
   let endOfTurn: string | null;
+  let turnEnd: string[] | undefined;
   try {
-    ({ span, endOfTurn } = endAtEndOfTurn(labelSpan(without.tokens, withLabel.tokens), withLabel.tokenStrs));
+    ({ span, endOfTurn, turnEnd } = endAtEndOfTurn(labelSpan(without.tokens, withLabel.tokens), withLabel.tokenStrs, p.endOfTurn));
   } catch (err) {
     // The server's own template decides this, per sample (a label rendering to nothing, a template
     // that renders the generation prompt differently from the turn): unusable, not transient.
@@ -199,7 +279,7 @@ export async function perplexityOfAnswer(
     opts,
   );
   const logprobs = promptLogprobsOf(res.raw, describe, withLabel.tokens);
-  return { ...spanPerplexity(logprobs, span), tokens: span[1] - span[0], span, endOfTurn };
+  return { ...spanPerplexity(logprobs, span), tokens: span[1] - span[0], span, endOfTurn, ...(turnEnd ? { turnEnd } : {}) };
 }
 
 /** The perplexity of a stored sample's label (its last assistant message) given the messages before it. */
@@ -207,10 +287,11 @@ export async function labelPerplexity(
   client: LlmClient,
   sample: { messages: ChatMessage[]; tools: McpTool[] },
   opts: CallOptions = {},
+  endOfTurn?: ConfiguredEndOfTurn,
 ): Promise<PerplexityResult> {
   const label = labelOf(sample.messages);
   if (!label) throw new UnscorableSampleError("the sample has no assistant message (label) to score");
-  return perplexityOfAnswer(client, { prompt: policyPromptOf(sample.messages), label, tools: sample.tools }, opts);
+  return perplexityOfAnswer(client, { prompt: policyPromptOf(sample.messages), label, tools: sample.tools, endOfTurn }, opts);
 }
 
 /**

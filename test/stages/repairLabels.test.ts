@@ -269,7 +269,7 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
   const campaignId = `repair-ppl-${RUN}`;
   const config = campaignConfig({ simUrl: res.sim.url, judgeUrl: judge.url, stages: [{ name: "probe.greedy" }, { name: "repair.labels" }] });
   const generator = createRoleClient(config, "generator");
-  const good = await seedPool(db, generator, campaignId, 4, { offset: 4, store: false });
+  const good = await seedPool(db, generator, campaignId, 5, { offset: 4, store: false });
   const answerOf = (s: SeedSample) => labelOf(s.messages)!;
   // Planted stored label PPLs: very high (the label must stay) and the lowest possible, 1 (the prediction must win);
   // the third label's PPL is computed by the policy like the predictions'.
@@ -283,6 +283,13 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
       prediction: answerOf(withWrongLocation(campaignId, good[3]!, "Quito, Ecuador")),
       storedPpl: 1e6,
       servedCheckpoint: { modelVersionId: `${campaignId}:0:served`, path: "/old", fingerprint: "sha256:old", engine: "vllm" },
+    },
+    // Stored by score.perplexity with endOfTurnTokens this stage does not set: its span ended by another rule.
+    otherEndOfTurn: {
+      sample: good[4]!,
+      prediction: answerOf(withWrongLocation(campaignId, good[4]!, "Bern, Switzerland")),
+      storedPpl: 1e6,
+      endOfTurnTokens: ["<|turn_end|>"],
     },
   };
   await storeSeeds(
@@ -302,7 +309,7 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
         model: "toolloop-sim-policy",
         modelVersionId: null,
         value: c.storedPpl,
-        details: "servedCheckpoint" in c ? { servedCheckpoint: c.servedCheckpoint } : null,
+        details: "servedCheckpoint" in c ? { servedCheckpoint: c.servedCheckpoint } : "endOfTurnTokens" in c ? { endOfTurnTokens: c.endOfTurnTokens } : null,
       });
   }
   const ctx = stageContext<RepairStage>(db, res.workDir, campaignId, config, "repair.labels");
@@ -314,6 +321,8 @@ test("BOTH_CORRECT keeps the higher-perplexity answer: the label when it is hard
 
   assert.equal(pplOf(cases.keepLabel).labelFrom, "sample_scores");
   assert.equal(pplOf(cases.otherWeights).labelFrom, "computed", "a label perplexity of other weights is not reused");
+  // Before: reused, so the label's span and the prediction's ended by different rules.
+  assert.equal(pplOf(cases.otherEndOfTurn).labelFrom, "computed", "a label perplexity whose span ended by other end-of-turn tokens is not reused");
   assert.deepEqual([rows.get(cases.keepLabel.sample.id)!.action, rows.get(cases.keepLabel.sample.id)!.resultSampleId], ["kept_label", null]);
   const kp = pplOf(cases.keepPrediction);
   assert.ok(kp.prediction > kp.label, "a prediction's PPL exceeds the planted minimum");

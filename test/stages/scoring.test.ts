@@ -544,6 +544,73 @@ describe("score.perplexity against an endpoint that cannot score", () => {
     },
   );
 
+  it(
+    "a policy whose end-of-turn token is on no built-in list: the summary and the worker log say how many, naming endOfTurnTokens; set, it rescores",
+    { timeout: 60_000 },
+    async () => {
+      const campaignId = `ppl-eot-${RUN}`;
+      await plant([plantedSample(campaignId, "Lima"), plantedSample(campaignId, "Oslo")]);
+      const strs = ["<|turn|>", "user", "<|turn|>", "ok", "<|turn_end|>", "\n"];
+      let chats = 0;
+      const server = await startScriptedChatServer(
+        "scripted policy",
+        (body) => {
+          chats++;
+          const reply = chatCompletion({ id: `chatcmpl-${chats}`, model: String(body.model), message: { content: "ok" } });
+          (reply.body as Record<string, unknown>).prompt_logprobs = [null, ...[2, 3, 4, 5, 6].map((t) => ({ [t]: { logprob: t === 6 ? -0.001 : -0.5 } }))];
+          return reply;
+        },
+        {
+          "/tokenize": (body) => ({
+            status: 200,
+            body: body.add_generation_prompt ? { tokens: [1, 2, 3] } : { tokens: [1, 2, 3, 4, 5, 6], token_strs: body.return_token_strs ? strs : null },
+          }),
+        },
+      );
+      try {
+        // Before: every row's details said endOfTurn: null and nothing else did; the near-certain newline was averaged in.
+        const logs: string[] = [];
+        const unset = await runStage(
+          scorePerplexityHandler,
+          context<StageConfigOf<"score.perplexity">>(campaignId, campaign({ name: "score.perplexity", ownOutput: false }, server.url), logs),
+        );
+        assert.equal(unset.summary.withoutEndOfTurn, 2);
+        const warning = String(unset.summary.warning);
+        assert.match(warning, /^2 of 2 label_ppl scores found no end-of-turn token/);
+        assert.match(warning, /turn ends with "ok" "<\|turn_end\|>" "\\n"/);
+        assert.match(warning, /set stages\[1\]\.endOfTurnTokens/);
+        assert.ok(
+          logs.some((l) => l.startsWith(`score.perplexity: warning: ${campaignId} iteration 1: 2 of 2`)),
+          logs.join("\n"),
+        );
+        const whole = await listSampleScores(db.db, { campaignId, iteration: 1 }, "label_ppl");
+        assert.deepEqual(
+          whole.map((r) => (r.details as { tokens: number }).tokens),
+          [3, 3],
+        );
+
+        chats = 0;
+        const set = await runStage(
+          scorePerplexityHandler,
+          context<StageConfigOf<"score.perplexity">>(
+            campaignId,
+            campaign({ name: "score.perplexity", ownOutput: false, endOfTurnTokens: ["<|turn_end|>"] }, server.url),
+          ),
+        );
+        assert.equal(chats, 2, "scores made without the setting are made again with it");
+        assert.equal(set.summary.withoutEndOfTurn, 0);
+        assert.equal(set.summary.warning, undefined);
+        for (const r of await listSampleScores(db.db, { campaignId, iteration: 1 }, "label_ppl")) {
+          const d = r.details as { tokens: number; endOfTurn: string; endOfTurnTokens: string[] };
+          assert.deepEqual([d.tokens, d.endOfTurn, d.endOfTurnTokens], [2, "<|turn_end|>", ["<|turn_end|>"]]);
+          assert.ok(Math.abs(r.value - Math.exp(0.5)) < 1e-9, "the newline after the end token is left out");
+        }
+      } finally {
+        await server.close();
+      }
+    },
+  );
+
   it("succeeds with them counted when every sample failed for its own reason (no label)", { timeout: 60_000 }, async () => {
     const campaignId = `ppl-unlabelled-${RUN}`;
     await plant([plantedSample(campaignId, "Lima", false), plantedSample(campaignId, "Oslo", false)]);

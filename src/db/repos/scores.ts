@@ -44,7 +44,7 @@ export async function scoredMetrics(
   k: { campaignId: string; iteration: number },
   sampleIds: readonly string[],
   metrics: readonly ScoreMetric[],
-  measuredOn: (row: { model: string; details: unknown }) => boolean = () => true,
+  measuredOn: (row: { metric: ScoreMetric; model: string; details: unknown }) => boolean = () => true,
 ): Promise<{ accepted: Map<string, Set<ScoreMetric>>; superseded: { sampleId: string; metric: ScoreMetric }[] }> {
   const accepted = new Map<string, Set<ScoreMetric>>();
   const superseded: { sampleId: string; metric: ScoreMetric }[] = [];
@@ -140,4 +140,33 @@ export async function consistencyClassCounts(db: Db, k: { campaignId: string; it
 /** Every score of a sample (for lineage). */
 export async function scoresOfSample(db: Db, sampleId: string): Promise<SampleScoreRow[]> {
   return db.select().from(sampleScores).where(eq(sampleScores.sampleId, sampleId)).orderBy(asc(sampleScores.iteration), asc(sampleScores.metric));
+}
+
+/**
+ * label_ppl rows of an iteration whose span found no end-of-turn token (details.endOfTurn null; rows
+ * of builds before the field have none and are not counted), with one of them for the message.
+ */
+export async function labelPplWithoutEndOfTurn(
+  db: Db,
+  k: { campaignId: string; iteration: number },
+): Promise<{ count: number; example?: { sampleId: string; turnEnd: unknown } }> {
+  const where = and(
+    eq(sampleScores.campaignId, k.campaignId),
+    eq(sampleScores.iteration, k.iteration),
+    eq(sampleScores.metric, "label_ppl"),
+    sql`${sampleScores.details} -> 'endOfTurn' = 'null'::jsonb`,
+  );
+  const [counted] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(sampleScores)
+    .where(where);
+  const count = Number(counted?.n ?? 0);
+  if (count === 0) return { count };
+  const [first] = await db
+    .select({ sampleId: sampleScores.sampleId, turnEnd: sql<unknown>`${sampleScores.details} -> 'turnEnd'` })
+    .from(sampleScores)
+    .where(where)
+    .orderBy(asc(sampleScores.sampleId))
+    .limit(1);
+  return { count, ...(first ? { example: first } : {}) };
 }

@@ -65,6 +65,11 @@ export async function runScoringBatch<S extends StageEntry>(
   batchIndex: number,
   progress: BatchProgress<ScoringProgress>,
   scorers: Partial<Record<ScoreMetric, MetricScorer>>,
+  /**
+   * Whether a stored score of the policy in force was computed the way this run computes it (e.g.
+   * with the same endOfTurnTokens); one that was not is scored again, the new score replacing it.
+   */
+  computedAlike: (row: { metric: ScoreMetric; details: unknown }) => boolean = () => true,
 ): Promise<BatchResult> {
   const { db } = ctx.deps;
   const { campaignId, iteration, config } = ctx;
@@ -85,7 +90,7 @@ export async function runScoringBatch<S extends StageEntry>(
     { campaignId, iteration },
     samples.map((s) => s.id),
     metrics,
-    (row) => row.model === policy.model && sameServedCheckpoint(servedCheckpointIn(row.details), served),
+    (row) => row.model === policy.model && sameServedCheckpoint(servedCheckpointIn(row.details), served) && computedAlike(row),
   );
   // Another model's scores go before the policy in force is asked: one it cannot score now (a
   // failure) would otherwise keep the old weights' score, which the next round's selection reads.

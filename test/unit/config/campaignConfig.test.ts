@@ -556,3 +556,23 @@ test("Slurm CPUs and memory: a stage's and the cluster's cpusPerTask / memPerNod
   ]);
   assert.deepEqual(issues(cfg({}, { cpusPerTask: -2 })), ["cluster.launcher.cpusPerTask: expected a positive integer (sbatch --cpus-per-task)"]);
 });
+
+test("endOfTurnTokens (score.perplexity, repair.labels): unset stays absent from the parsed config; bad values are named by their path", () => {
+  const cfg = (extra: Record<string, unknown>) => ({
+    ...valid(),
+    roles: { generator: { endpoint: "sim", model: "sim-model" }, policy: { endpoint: "sim", model: "sim-policy" } },
+    stages: [{ name: "verify.rules" }, { name: "score.perplexity", ...extra }],
+  });
+  const unset = parseCampaignConfig(cfg({}));
+  assert.ok(unset.ok);
+  // No schema default: a config without it parses (and freezes) as before, and old workers run it.
+  assert.equal(Object.hasOwn(unset.config.stages[1]!, "endOfTurnTokens"), false);
+  const set = parseCampaignConfig(cfg({ endOfTurnTokens: ["<|turn_end|>"] }));
+  assert.ok(set.ok);
+  assert.deepEqual((set.config.stages[1] as { endOfTurnTokens?: string[] }).endOfTurnTokens, ["<|turn_end|>"]);
+  assert.deepEqual(issues(cfg({ endOfTurnTokens: [] })), [
+    "stages[1].endOfTurnTokens: expected at least one token (leave the field out for the built-in list)",
+  ]);
+  assert.deepEqual(issues(cfg({ endOfTurnTokens: "<|im_end|>" })), ['stages[1].endOfTurnTokens: expected a list of token strings, e.g. ["<|im_end|>"]']);
+  assert.deepEqual(issues(cfg({ endOfTurnTokens: [""] })), ["stages[1].endOfTurnTokens[0]: expected a non-empty token string"]);
+});

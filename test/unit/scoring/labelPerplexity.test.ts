@@ -117,8 +117,14 @@ type Json = Record<string, unknown>;
  * Chat templates of the scripted server: ChatML with Hermes tool calls (Qwen2.5: a newline after each
  * `<|im_end|>`), Llama 3's (nothing after `<|eot_id|>`), and one that writes no end-of-turn token.
  */
-type Template = "chatml" | "llama3" | "plain";
+type Template = "chatml" | "llama3" | "plain" | "custom" | "harmony" | "harmony-history";
 function render(messages: Json[], tools: unknown, addGenerationPrompt: boolean, template: Template = "chatml"): string {
+  if (template === "harmony" || template === "harmony-history") return renderHarmony(messages, tools, addGenerationPrompt, template === "harmony-history");
+  if (template === "custom") {
+    // A model whose end-of-turn token is on no built-in list, followed by a newline as ChatML's.
+    const turns = messages.map((m) => `<|turn|>${String(m.role)}\n${typeof m.content === "string" ? m.content : ""}<|turn_end|>\n`).join("");
+    return turns + (addGenerationPrompt ? "<|turn|>assistant\n" : "");
+  }
   const open = (role: string) =>
     template === "chatml" ? `<|im_start|>${role}\n` : template === "llama3" ? `<|start_header_id|>${role}<|end_header_id|>\n\n` : `### ${role}:\n`;
   const close = template === "chatml" ? "<|im_end|>\n" : template === "llama3" ? "<|eot_id|>" : "\n\n";
@@ -134,6 +140,32 @@ function render(messages: Json[], tools: unknown, addGenerationPrompt: boolean, 
   }
   return addGenerationPrompt ? out + open("assistant") : out;
 }
+/**
+ * gpt-oss's template (openai/gpt-oss chat_template.jinja, harmony format): an assistant tool call is
+ * `<|start|>assistant to=functions.NAME<|channel|>commentary json<|message|>ARGS<|call|>`, its text
+ * (if any) an analysis message before it ending in `<|end|>`; the last assistant message without
+ * tool calls, rendered for training (no generation prompt), ends in `<|return|>`, any other in
+ * `<|end|>` (`historyForm`: a template that writes `<|end|>` there too).
+ */
+function renderHarmony(messages: Json[], tools: unknown, addGenerationPrompt: boolean, historyForm: boolean): string {
+  let out = `<|start|>system<|message|>You are ChatGPT.<|end|>`;
+  if (tools) out += `<|start|>developer<|message|># Tools ${JSON.stringify(tools)}<|end|>`;
+  messages.forEach((m, i) => {
+    const content = typeof m.content === "string" ? m.content : "";
+    const calls = (m.tool_calls as Json[] | undefined) ?? [];
+    if (m.role !== "assistant") out += `<|start|>${String(m.role)}<|message|>${content}<|end|>`;
+    else if (calls.length > 0) {
+      const fn = calls[0]!.function as Json;
+      if (content) out += `<|start|>assistant<|channel|>analysis<|message|>${content}<|end|>`;
+      out += `<|start|>assistant to=functions.${String(fn.name)}<|channel|>commentary json<|message|>${String(fn.arguments)}<|call|>`;
+    } else {
+      const last = i === messages.length - 1 && !addGenerationPrompt && !historyForm;
+      out += `<|start|>assistant<|channel|>final<|message|>${content}${last ? "<|return|>" : "<|end|>"}`;
+    }
+  });
+  return addGenerationPrompt ? out + "<|start|>assistant" : out;
+}
+
 /**
  * One token per special token (`<|...|>`, whole, as a tokenizer's added tokens), per newline, per run
  * of other spaces, per run of other non-space characters: a turn boundary is a token boundary.
@@ -356,14 +388,106 @@ describe("the label span ends at the template's end-of-turn token", () => {
     }
   });
 
+  it("a model whose end-of-turn token is on no built-in list is scored over its whole turn, and says so with the turn's last tokens", async () => {
+    const server = await startScripted({ template: "custom" });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      const r = await perplexityOfAnswer(client, { prompt, label: short, tools: [] });
+      assert.equal(r.endOfTurn, null);
+      assert.deepEqual(r.turnEnd, ["Sunny.", "<|turn_end|>", "\n"], "the last tokens of the turn, to name the end-of-turn token from");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("endOfTurnTokens names the model's end-of-turn token: the span ends at it; a rendering without it fails naming the field", async () => {
+    const server = await startScripted({ template: "custom" });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      const endOfTurn = { tokens: ["<|turn_end|>"], field: "stages[1].endOfTurnTokens" };
+      const r = await perplexityOfAnswer(client, { prompt, label: short, tools: [], endOfTurn });
+      const full = pieces(render([...prompt, { role: "assistant", content: "Sunny." }] as unknown as Json[], undefined, false, "custom"));
+      assert.deepEqual(full.slice(r.span[0], r.span[1]), ["Sunny.", "<|turn_end|>"]);
+      assert.equal(r.endOfTurn, "<|turn_end|>");
+      assert.equal(r.turnEnd, undefined);
+      // The configured list replaces the built-in one: <|im_end|> is not this model's.
+      await assert.rejects(
+        perplexityOfAnswer(client, { prompt, label: short, tools: [], endOfTurn: { tokens: ["<|im_end|>"], field: "stages[1].endOfTurnTokens" } }),
+        (e: unknown) =>
+          e instanceof LlmError &&
+          e.kind === "bad_response" &&
+          /stages\[1\]\.endOfTurnTokens/.test(e.message) &&
+          /none of .*"<\|im_end\|>"/.test(e.message) &&
+          /ends with .*"<\|turn_end\|>"/.test(e.message),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("harmony (gpt-oss): a tool-call label ends at <|call|>, its analysis message's <|end|> does not cut it short", async () => {
+    // Before: <|end|> (Phi's end of turn) was on the list and <|call|> was not, so the span of a tool
+    // call with text ended after the analysis message, and the tool call itself was never scored.
+    const server = await startScripted({ template: "harmony" });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      const label = { content: "Let me check.", tool_calls: [call("Paris")] };
+      const r = await perplexityOfAnswer(client, { prompt, label, tools: [tool] });
+      const full = pieces(render([...prompt, { role: "assistant", ...label }] as unknown as Json[], [toOpenAiTool(tool)], false, "harmony"));
+      assert.equal(r.endOfTurn, "<|call|>");
+      assert.equal(r.span[1], full.length);
+      const text = full.slice(r.span[0], r.span[1]).join("");
+      assert.ok(text.includes("<|channel|>analysis<|message|>Let me check.<|end|>"), text);
+      assert.ok(text.endsWith(`to=functions.get_weather<|channel|>commentary json<|message|>{"city":"Paris"}<|call|>`), text);
+
+      const plainCall = await perplexityOfAnswer(client, { prompt, label: { content: null, tool_calls: [call("Paris")] }, tools: [tool] });
+      assert.equal(plainCall.endOfTurn, "<|call|>");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("harmony (gpt-oss): a final answer ends at <|return|>; a template that writes <|end|> there has no end-of-turn token", async () => {
+    const server = await startScripted({ template: "harmony" });
+    try {
+      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      const r = await perplexityOfAnswer(client, { prompt, label: short, tools: [] });
+      const full = pieces(render([...prompt, { role: "assistant", content: "Sunny." }] as unknown as Json[], undefined, false, "harmony"));
+      assert.deepEqual(full.slice(r.span[0], r.span[1]), ["<|channel|>", "final", "<|message|>", "Sunny.", "<|return|>"]);
+      assert.equal(r.endOfTurn, "<|return|>");
+    } finally {
+      await server.close();
+    }
+    // <|end|> closes a harmony message, never the turn: the model stops its answer with <|return|>, so a
+    // rendering with <|end|> in its place holds no token the turn ends with, and is reported as such.
+    const history = await startScripted({ template: "harmony-history" });
+    try {
+      const client = new LlmClient({ baseUrl: history.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+      const r = await perplexityOfAnswer(client, { prompt, label: short, tools: [] });
+      assert.equal(r.endOfTurn, null);
+      assert.deepEqual(r.turnEnd, ["<|message|>", "Sunny.", "<|end|>"]);
+    } finally {
+      await history.close();
+    }
+  });
+
   it("endAtEndOfTurn cuts after the last end-of-turn token of the span, whatever the label's text holds", () => {
     const strs = ["<|im_start|>", "assistant", "\n", "say", "<|im_end|>", "literally", "<|im_end|>", "\n"];
     assert.deepEqual(endAtEndOfTurn([3, 8], strs), { span: [3, 7], endOfTurn: "<|im_end|>" });
     // Only the span is searched: an end-of-turn token before it is an earlier turn's.
-    assert.deepEqual(endAtEndOfTurn([5, 6], strs), { span: [5, 6], endOfTurn: null });
+    assert.deepEqual(endAtEndOfTurn([5, 6], strs), { span: [5, 6], endOfTurn: null, turnEnd: ["literally"] });
     assert.deepEqual(endAtEndOfTurn([0, 2], ["Hi", "</s>"]), { span: [0, 2], endOfTurn: "</s>" });
     assert.deepEqual(endAtEndOfTurn([0, 3], ["Hi", "<end_of_turn>", "\n"]), { span: [0, 2], endOfTurn: "<end_of_turn>" });
     assert.throws(() => endAtEndOfTurn([0, 3], ["a", "b"]), /2 token strings for a label span ending at token 3/);
+    // Harmony: <|end|> ends the turn's analysis message, <|call|> or <|return|> the turn; elsewhere <|end|> is Phi's end of turn.
+    const harmony = ["<|channel|>", "analysis", "<|message|>", "x", "<|end|>", "<|start|>", "assistant", "<|message|>", "{}", "<|call|>"];
+    assert.deepEqual(endAtEndOfTurn([0, 10], harmony), { span: [0, 10], endOfTurn: "<|call|>" });
+    assert.deepEqual(endAtEndOfTurn([0, 5], harmony), { span: [0, 5], endOfTurn: null, turnEnd: ["<|message|>", "x", "<|end|>"] });
+    assert.deepEqual(endAtEndOfTurn([0, 3], ["Hi", "<|end|>", "\n"]), { span: [0, 2], endOfTurn: "<|end|>" });
+    // Configured tokens replace the built-in lists.
+    const field = "stages[2].endOfTurnTokens";
+    assert.deepEqual(endAtEndOfTurn([0, 3], ["Hi", "<eot>", "\n"], { tokens: ["<eot>"], field }), { span: [0, 2], endOfTurn: "<eot>" });
+    assert.throws(() => endAtEndOfTurn([0, 3], ["Hi", "<|im_end|>", "\n"], { tokens: ["<eot>"], field }), /stages\[2\]\.endOfTurnTokens/);
   });
 });
 

@@ -31,7 +31,14 @@ import { resolveRole } from "../../../llm/roles.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { labelOf, type AssistantAnswer } from "../../../matching/labelAgreement.js";
 import { keepHigherPerplexity, REPAIR_STAGE, repairedSample, stepFor } from "../../../repair/labelRepair.js";
-import { perplexityOfAnswer, UnscorableSampleError } from "../../../scoring/labelPerplexity.js";
+import {
+  configuredEndOfTurn,
+  endOfTurnField,
+  noEndOfTurnWarning,
+  perplexityOfAnswer,
+  sameEndOfTurnTokens,
+  UnscorableSampleError,
+} from "../../../scoring/labelPerplexity.js";
 import { StageInputError, type BatchResult, type StageHandler, allBatchSamples } from "../../../framework/stage.js";
 
 import { checkCommitteeRoles } from "../../../judging/committeeRoles.js";
@@ -72,6 +79,10 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
       storedLabelPerplexities(db, campaignId, iteration, ids),
       servedCheckpointFor(db, ctx.policyVersionId),
     ]);
+    const endOfTurn = configuredEndOfTurn(ctx.config.stages, ctx.stage);
+    // Perplexities this batch computed whose label turn held no end-of-turn token (scored over the whole turn).
+    let perplexityWithoutEndOfTurn = 0;
+    let perplexitiesComputed = 0;
     const todo = rows.filter((r) => !decided.has(r.id));
     const state: RepairProgress = { done: rows.length - todo.length, total: rows.length, votesAsked: 0 };
     progress.report({ ...state });
@@ -208,11 +219,17 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
             known &&
             known.model === policyModel &&
             known.modelVersionId === ctx.policyVersionId &&
-            sameServedCheckpoint(servedCheckpointIn(known.details), served);
+            sameServedCheckpoint(servedCheckpointIn(known.details), served) &&
+            // Both perplexities compared must end their span by one rule.
+            sameEndOfTurnTokens(known.details, endOfTurn);
           // A span that cannot be found is the endpoint's template, not a passing fault: no retry fixes it.
           const ppl = (answer: AssistantAnswer, what: string) =>
-            perplexityOfAnswer(policy, { prompt, label: answer, tools: sample.tools }, opts).then(
-              (p) => p.perplexity,
+            perplexityOfAnswer(policy, { prompt, label: answer, tools: sample.tools, endOfTurn }, opts).then(
+              (p) => {
+                perplexitiesComputed++;
+                if (p.endOfTurn === null) perplexityWithoutEndOfTurn++;
+                return p.perplexity;
+              },
               (err: unknown) => {
                 if (err instanceof LlmError) throw err;
                 // A token the policy gives no probability: the perplexity is infinite, the answer the harder one.
@@ -296,8 +313,14 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
       ),
     );
     batch.close();
+    if (perplexityWithoutEndOfTurn > 0)
+      ctx.deps.log(
+        `repair.labels: warning: ${campaignId} iteration ${iteration} batch ${batchIndex}: ${perplexityWithoutEndOfTurn} perplexities found no end-of-turn token in the rendered turn; set ${endOfTurnField(ctx.config.stages, ctx.stage.name)} to the policy's`,
+      );
     return {
       items: rows.length,
+      perplexitiesComputed,
+      perplexityWithoutEndOfTurn,
       judged: todo.length - missingProbe,
       resumed: rows.length - todo.length,
       votesAsked: state.votesAsked,
@@ -306,12 +329,26 @@ export const repairLabelsHandler: StageHandler<RepairStage, RepairProgress> = {
     };
   },
 
-  async finalize(ctx) {
+  async finalize(ctx, batches) {
     const { db } = ctx.deps;
     // From the stored rows, so every decision counts once whichever attempt made it.
     const s = await judgementSummary(db, ctx.campaignId, ctx.iteration);
     const reliability = judgeReliability(await judgedCases(db, ctx.campaignId, ctx.iteration));
+    // The batches' last attempts: what the comparisons of this run found, as a count to act on.
+    const withoutEndOfTurn = batches.reduce((n, b) => n + (b.perplexityWithoutEndOfTurn ?? 0), 0);
+    const computed = batches.reduce((n, b) => n + (b.perplexitiesComputed ?? 0), 0);
+    const warning =
+      withoutEndOfTurn > 0
+        ? noEndOfTurnWarning({
+            count: withoutEndOfTurn,
+            of: computed,
+            what: "perplexities compared for both-correct verdicts",
+            field: endOfTurnField(ctx.config.stages, ctx.stage.name),
+          })
+        : undefined;
+    if (warning) ctx.deps.log(`repair.labels: warning: ${ctx.campaignId} iteration ${ctx.iteration}: ${warning}`);
     return {
+      ...(warning ? { warning, perplexityWithoutEndOfTurn: withoutEndOfTurn } : {}),
       committee: ctx.stage.committee,
       judged: s.judged,
       verdicts: s.verdicts,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { batchSize, runIn } from "../../../config/fields.js";
+import { batchSize, endOfTurnTokens, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { committeeRolePaths, committeeSchema, SINGLE_JUDGE } from "../../../judging/committeeConfig.js";
 
@@ -28,5 +28,10 @@ export const repairLabelsSpec = defineStage({
     batchSize: batchSize(250),
     /** Who judges and how many votes a verdict needs; one judge asked once by default. */
     committee: committeeSchema.default(SINGLE_JUDGE),
+    /**
+     * The policy's end-of-turn token(s) for the perplexities a both-correct verdict compares, as in
+     * score.perplexity (set both alike: a stored label_ppl is reused only when computed with the same).
+     */
+    endOfTurnTokens: endOfTurnTokens.optional(),
   }),
 });

@@ -4,10 +4,17 @@
  * batch mechanics (resume, fan-out, buffered upserts, failures) are in ../scoringBatch.ts.
  */
 import type { StageConfigOf } from "../../specs.js";
-import { scoreValues } from "../../../db/repos/scores.js";
+import { labelPplWithoutEndOfTurn, scoreValues } from "../../../db/repos/scores.js";
 import { afterConfigChangeAdvice, afterFixAdvice } from "../../../framework/stageFailureAdvice.js";
 import { EveryItemFailedError, failIfNothingSucceeded, stageFailurePolicy, type StageHandler } from "../../../framework/stage.js";
-import { labelPerplexity, ownOutputPerplexity } from "../../../scoring/labelPerplexity.js";
+import {
+  configuredEndOfTurn,
+  endOfTurnField,
+  labelPerplexity,
+  noEndOfTurnWarning,
+  ownOutputPerplexity,
+  sameEndOfTurnTokens,
+} from "../../../scoring/labelPerplexity.js";
 import { distribution, halfDisagreement } from "../../../scoring/summary.js";
 import { runScoringBatch, type MetricScorer, type ScoringProgress } from "../scoringBatch.js";
 
@@ -19,15 +26,33 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
   // Planned by the framework: the selection in spec.ts, its batches fixed at planning.
   async runBatch(ctx, batchIndex, progress) {
     const policy = ctx.llm("policy");
+    const endOfTurn = configuredEndOfTurn(ctx.config.stages, ctx.stage);
     const labelPpl: MetricScorer = async (sample, signal) => {
-      const r = await labelPerplexity(policy, sample, { signal });
-      return { value: r.perplexity, details: { tokens: r.tokens, meanLogprob: r.meanLogprob, span: r.span, endOfTurn: r.endOfTurn } };
+      const r = await labelPerplexity(policy, sample, { signal }, endOfTurn);
+      return {
+        value: r.perplexity,
+        details: {
+          tokens: r.tokens,
+          meanLogprob: r.meanLogprob,
+          span: r.span,
+          endOfTurn: r.endOfTurn,
+          ...(r.turnEnd ? { turnEnd: r.turnEnd } : {}),
+          // Which rule made the span: a row made under another is scored again.
+          ...(endOfTurn ? { endOfTurnTokens: endOfTurn.tokens } : {}),
+        },
+      };
     };
     const ownPpl: MetricScorer = async (sample, signal) => {
       const r = await ownOutputPerplexity(policy, sample, { signal });
       return { value: r.perplexity, details: { tokens: r.tokens, meanLogprob: r.meanLogprob, answer: r.answer } };
     };
-    return runScoringBatch(ctx, batchIndex, progress, ctx.stage.ownOutput ? { label_ppl: labelPpl, own_ppl: ownPpl } : { label_ppl: labelPpl });
+    return runScoringBatch(
+      ctx,
+      batchIndex,
+      progress,
+      ctx.stage.ownOutput ? { label_ppl: labelPpl, own_ppl: ownPpl } : { label_ppl: labelPpl },
+      (row) => row.metric !== "label_ppl" || sameEndOfTurnTokens(row.details, endOfTurn),
+    );
   },
 
   async finalize(ctx, batches, notes) {
@@ -63,11 +88,26 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
       },
       stageFailurePolicy(ctx),
     );
+    // Per-row details alone would hide it: a model whose end-of-turn token is not recognised has every label scored over its whole turn.
+    const noEnd = await labelPplWithoutEndOfTurn(ctx.deps.db, key);
+    const warning =
+      noEnd.count > 0
+        ? noEndOfTurnWarning({
+            count: noEnd.count,
+            of: label.size,
+            what: "label_ppl scores",
+            field: endOfTurnField(ctx.config.stages, ctx.stage.name),
+            ...(noEnd.example ? { example: { id: `sample ${noEnd.example.sampleId}`, turnEnd: noEnd.example.turnEnd } } : {}),
+          })
+        : undefined;
+    if (warning) ctx.deps.log(`score.perplexity: warning: ${ctx.campaignId} iteration ${ctx.iteration}: ${warning}`);
     return {
       items,
       scored,
       skipped: sum("skipped"),
       failed: Math.max(0, items - scored),
+      withoutEndOfTurn: noEnd.count,
+      ...(warning ? { warning } : {}),
       labelPpl: distribution([...label.values()]),
       ...(own ? { ownPpl: distribution([...own.values()]), halfDisagreement: halfDisagreement(label, own) } : {}),
     };

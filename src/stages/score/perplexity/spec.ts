@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { batchSize, runIn } from "../../../config/fields.js";
+import { batchSize, endOfTurnTokens, runIn } from "../../../config/fields.js";
 import { defineStage } from "../../../framework/stageSpec.js";
 import { scoringFrom, scoringStatuses } from "../selection.js";
 
@@ -26,5 +26,10 @@ export const scorePerplexitySpec = defineStage({
     statuses: scoringStatuses,
     /** Also the policy's own-output perplexity (LoopTool's definition), for comparison. */
     ownOutput: z.boolean({ error: "expected true or false" }).default(true),
+    /**
+     * The policy's end-of-turn token(s) as /tokenize writes them, for a model whose token is not on
+     * the built-in list (the summary's warning counts such labels); they replace that list.
+     */
+    endOfTurnTokens: endOfTurnTokens.optional(),
   }),
 });
