@@ -46,7 +46,15 @@ import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
 import { toolHash } from "../src/tools/hash.js";
 import { FAILURE_BUDGET, withFailurePolicy } from "./failurePolicy.js";
-import { configStageMissingFailure, rejectedValuesFailure, stageMissingFailure, unknownFieldsFailure, unknownStageNames } from "./stageOnWorker.js";
+import {
+  configNoNewerBuildFailure,
+  configStageMissingFailure,
+  refusedByThisBuild,
+  rejectedValuesFailure,
+  stageMissingFailure,
+  unknownFieldsFailure,
+} from "./stageOnWorker.js";
+import { newerBuildsSeen, RECENT_BUILD_MS, thisBuild, type BuildIdentity } from "../src/ops/workerBuilds.js";
 import { countStageBatch } from "../src/metrics/toolloopMetrics.js";
 import { retryStageUpdate, skipStageUpdate } from "../workflows/definitions.js";
 import type { BatchCounts, RegisterCampaignInput, RegisterCampaignResult, StagePlanResult, StageRef } from "./types.js";
@@ -59,7 +67,7 @@ import { scheduledRunProblem, withScheduledRun } from "../src/schedules/schedule
 import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolicy.js";
 import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
-import { configThisBuildRefuses, unknownConfigFields, type CampaignConfig } from "../src/config/campaignConfig.js";
+import { configThisBuildRefuses, type CampaignConfig } from "../src/config/campaignConfig.js";
 import { TERMINAL_JOB_STATES, type JobLauncher, type JobState } from "../src/training/launchers/launcher.js";
 import { stageEndpointNeeds, waitUntilEndpointsAnswer } from "../src/llm/endpointRecovery.js";
 import { revivalNote, revivalReadyTimeoutMs, ServedPolicyRevival } from "../src/training/servedPolicyRevival.js";
@@ -81,6 +89,10 @@ export interface ActivityDeps extends Omit<StageDeps, "db"> {
   failureBudget?: { batch: number; bookkeeping: number };
   /** How long a step of a stage this worker lacks is left for other workers before it fails (default activities/stageOnWorker.ts STAGE_MISSING_LIMIT_MS). */
   stageMissingLimitMs?: number;
+  /** This worker's build, as recorded in worker_builds (default: this process's, src/ops/workerBuilds.ts thisBuild). */
+  build?: BuildIdentity;
+  /** How recently a newer build must have been alive for a config this build does not know to wait for it (default RECENT_BUILD_MS, 24 h). */
+  recentBuildMs?: number;
   /** The launcher cluster jobs run on (default: the one `cluster.launcher` in the campaign config names). */
   launcherFor?(config: CampaignConfig): JobLauncher;
 }
@@ -93,6 +105,8 @@ export function createActivities(deps: ActivityDeps) {
   const asBookkeeping = { getDb: deps.getDb, budget: budget.bookkeeping };
   /** Stages (and stage fields) this worker said it lacks, each once (bounded by the names configs use). */
   const missingLogged = new Set<string>();
+  const build = deps.build ?? thisBuild();
+  const recentBuildMs = deps.recentBuildMs ?? RECENT_BUILD_MS;
 
   /**
    * The frozen config in force for an iteration. A campaign registered before configs were frozen
@@ -103,28 +117,36 @@ export function createActivities(deps: ActivityDeps) {
     if (stored) return stored;
     const row = await getCampaign(db, campaignId);
     if (!row) throw ApplicationFailure.nonRetryable(`campaign "${campaignId}" is not registered`, ErrorType.unknownCampaign);
-    const frozen = freeze(row.config, deps.baseDir);
+    const frozen = await freeze(row.config, deps.baseDir);
     await insertConfigVersion(db, campaignId, { version: 1, sha256: frozen.hash, frozen: frozen.frozen, appliesFromIteration: 1 });
     return (await configForIteration(db, campaignId, iteration)) as StoredConfig;
   }
 
-  function freeze(raw: unknown, configDir: string): { frozen: FrozenCampaignConfig; hash: string; warnings: string[] } {
+  /**
+   * Freezes a submitted config. What this build does not know (a stage, a field, a value) is a newer
+   * build's during a rolling deploy, or a mistake (a start from the Temporal UI, which nothing
+   * validated before): the builds recorded in worker_builds tell which (src/ops/workerBuilds.ts).
+   */
+  async function freeze(raw: unknown, configDir: string): Promise<{ frozen: FrozenCampaignConfig; hash: string; warnings: string[] }> {
     const r = freezeCampaignConfig(raw, { configDir, specs: registry.specs });
-    if (!r.ok) {
-      // A stage of a newer build than this worker's (a rolling deploy) is no bad input: another worker may know it.
-      const unknown = unknownStageNames(raw, registry.specs);
-      const unknownFields = unknownConfigFields(raw, registry.specs).map((f) => f.text);
-      if (unknown.length > 0 || unknownFields.length > 0)
-        throw configStageMissingFailure({
-          unknown,
-          unknownFields,
-          invalid: r.error.message,
-          known: registry.specs.map((s) => s.name),
-          ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
-        });
+    if (r.ok) return r;
+    const refused = refusedByThisBuild(raw, registry.specs);
+    if (refused.unknownStages.length + refused.unknownFields.length + refused.rejectedValues.length === 0)
       throw ApplicationFailure.nonRetryable(r.error.message, ErrorType.invalidConfig, r.error.issues);
-    }
-    return r;
+    const builds = await newerBuildsSeen(await deps.getDb(), build, { withinMs: recentBuildMs });
+    const common = {
+      ...refused,
+      invalid: r.error.message,
+      known: registry.specs.map((s) => s.name),
+      ...(deps.stageMissingLimitMs !== undefined ? { limitMs: deps.stageMissingLimitMs } : {}),
+    };
+    // Builds known, none newer alive lately: no worker that accepts it is coming, so it is a mistake.
+    if (builds.known && builds.newer.length === 0) throw configNoNewerBuildFailure({ ...common, build, withinMs: builds.withinMs, issues: r.error.issues });
+    // Unknown builds (this one not recorded yet, the table unreadable): a value refused fails at once,
+    // as every build refuses most of them; a stage or field is left for another worker, bounded.
+    if (!builds.known && refused.unknownStages.length + refused.unknownFields.length === 0)
+      throw ApplicationFailure.nonRetryable(r.error.message, ErrorType.invalidConfig, r.error.issues);
+    throw configStageMissingFailure({ ...common, ...(builds.known ? { newer: builds.newer } : {}) });
   }
 
   function stageOf(frozen: FrozenCampaignConfig, ref: StageRef): { stage: StageContext["stage"]; spec: AnyStageSpec; handler: AnyStageHandler } {
@@ -267,7 +289,7 @@ export function createActivities(deps: ActivityDeps) {
     if (noConfig) throw ApplicationFailure.nonRetryable(noConfig, ErrorType.invalidConfig);
     // A scheduled run registers the schedule's config with its own id and a seed of its scheduled time.
     const submitted = run && input.campaignId ? withScheduledRun(input.config, run, input.campaignId).config : input.config;
-    const { frozen, hash, warnings } = freeze(submitted, input.configDir ?? deps.baseDir);
+    const { frozen, hash, warnings } = await freeze(submitted, input.configDir ?? deps.baseDir);
     const campaignId = input.campaignId ?? frozen.config.campaignId ?? input.workflowId;
     if (!campaignId)
       throw ApplicationFailure.nonRetryable("registerCampaign: no campaign id (none given, none in the config, no workflow id)", ErrorType.invalidConfig);

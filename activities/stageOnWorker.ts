@@ -20,6 +20,10 @@ import { ApplicationFailure, Context } from "@temporalio/activity";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { retryStageAdvice, type OnStageFailure } from "../src/framework/stageFailureAdvice.js";
 import { codeVersion } from "../src/provenance/codeVersion.js";
+import { configThisBuildRefuses, formatPath, suggestedField, type RejectedConfigValue } from "../src/config/campaignConfig.js";
+import type { AnyStageSpec } from "../src/framework/stageSpec.js";
+import { describeBuild, type BuildIdentity, type SeenBuild } from "../src/ops/workerBuilds.js";
+import { closestName } from "../src/util/closestName.js";
 
 /** How long after it was first scheduled a step may keep meeting workers without its stage. */
 export const STAGE_MISSING_LIMIT_MS = 60 * 60_000;
@@ -173,42 +177,122 @@ export function unknownStageNames(raw: unknown, known: readonly { name: string; 
   return out;
 }
 
+/** What a submitted config has that this build does not know, each with the name it most likely meant where one is close. */
+export interface RefusedConfig {
+  unknownStages: { path: string; name: string; suggestion?: string }[];
+  unknownFields: { text: string; suggestion?: string }[];
+  /** Values this build refuses, less the entries of stages it lacks (those are unknownStages). */
+  rejectedValues: RejectedConfigValue[];
+}
+
+export function refusedByThisBuild(raw: unknown, specs: readonly AnyStageSpec[]): RefusedConfig {
+  const stageNames = specs.map((s) => s.name);
+  const unknownStages = unknownStageNames(raw, specs).map((u) => {
+    const suggestion = closestName(u.name, stageNames);
+    return suggestion === undefined ? u : { ...u, suggestion };
+  });
+  const refused = configThisBuildRefuses(raw, specs);
+  const unknownFields = refused.unknownFields.map((f) => {
+    const near = suggestedField(raw, f.path, specs);
+    return near === undefined ? { text: f.text } : { text: f.text, suggestion: formatPath([...f.path.slice(0, -1), near]) };
+  });
+  const unknownIndexes = new Set(unknownStages.map((u) => u.path));
+  const rejectedValues = refused.rejectedValues.filter((v) => !(v.path[0] === "stages" && unknownIndexes.has(`stages[${String(v.path[1])}].name`)));
+  return { unknownStages, unknownFields, rejectedValues };
+}
+
+/** `stage "x" (stages[1].name) and field stages[0].batchSzie and value stages[1].batchSize = 3000 (this build: expected at most 2000)` */
+function namedInConfig(p: RefusedConfig): { named: string; kinds: string[] } {
+  const parts: string[] = [];
+  const kinds: string[] = [];
+  if (p.unknownStages.length > 0) {
+    parts.push(`stage ${p.unknownStages.map((u) => `"${u.name}" (${u.path})`).join(", ")}`);
+    kinds.push("stage");
+  }
+  if (p.unknownFields.length > 0) {
+    parts.push(`field${p.unknownFields.length === 1 ? "" : "s"} ${p.unknownFields.map((f) => f.text).join(", ")}`);
+    kinds.push("field");
+  }
+  if (p.rejectedValues.length > 0) {
+    const values = p.rejectedValues.map((v) => `${v.value === undefined ? `${v.text} (as a whole)` : `${v.text} = ${v.value}`} (this build: ${v.expected})`);
+    parts.push(`value${values.length === 1 ? "" : "s"} ${values.join(", ")}`);
+    kinds.push("value");
+  }
+  return { named: parts.join(" and "), kinds };
+}
+
+const listed = (items: readonly string[]) => (items.length <= 1 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`);
+
+/** `; did you mean stages[1].batchSize instead of stages[1].batchSzie?`, or nothing where no known name is close. */
+function didYouMean(p: RefusedConfig): string {
+  const hints = [
+    ...p.unknownStages.flatMap((u) => (u.suggestion === undefined ? [] : [`"${u.suggestion}" instead of "${u.name}" (${u.path})`])),
+    ...p.unknownFields.flatMap((f) => (f.suggestion === undefined ? [] : [`${f.suggestion} instead of ${f.text}`])),
+  ];
+  return hints.length === 0 ? "" : `; did you mean ${hints.join(", ")}?`;
+}
+
+const ago = (at: Date) => `${Math.max(0, Math.round((Date.now() - at.getTime()) / 60_000))} min ago`;
+
 /**
- * Registering (freezing) a config that names stages this worker does not know. The CLI validated it
- * with its own build, so during a rolling deploy it is a newer build's config: retried for another
- * worker, uncounted. A misspelt name (a start from the Temporal UI, which nothing validated before)
- * looks the same from here: it fails as InvalidCampaignConfig, with `invalid` (the parse error naming
- * the field), once no worker knew the stage for `limitMs`; meanwhile each retry's message names it.
+ * Registering (freezing) a config that names stages, fields or values this worker's build does not
+ * know, while a newer build may (src/ops/workerBuilds.ts: one was alive lately, or the builds are not
+ * known). The CLI validated it with its own build, so during a rolling deploy it is a newer build's
+ * config: retried for another worker, uncounted. A mistake (a start from the Temporal UI, which nothing
+ * validated before) looks the same from here: it fails as InvalidCampaignConfig, with `invalid` (the
+ * parse error naming the field), once no worker knew it for `limitMs`; meanwhile each retry's message names it.
  */
-export function configStageMissingFailure(p: {
-  unknown: readonly { path: string; name: string }[];
-  /** Fields (paths) no schema of this build defines (src/config/campaignConfig.ts unknownConfigFields): a newer build's, or misspelt. */
-  unknownFields?: readonly string[];
-  invalid: string;
-  known: readonly string[];
-  limitMs?: number;
-}): ApplicationFailure {
+export function configStageMissingFailure(
+  p: RefusedConfig & {
+    invalid: string;
+    known: readonly string[];
+    /** The newer builds alive lately (worker_builds); absent where the builds are not known. */
+    newer?: readonly SeenBuild[];
+    limitMs?: number;
+  },
+): ApplicationFailure {
   const { limitMs, waitedMs, queue, here } = situation(p.known, p.limitMs);
-  const fields = p.unknownFields ?? [];
-  const named = [
-    ...(p.unknown.length > 0 ? [`stage ${p.unknown.map((u) => `"${u.name}" (${u.path})`).join(", ")}`] : []),
-    ...(fields.length > 0 ? [`field${fields.length === 1 ? "" : "s"} ${fields.join(", ")}`] : []),
-  ].join(" and ");
+  const { named, kinds } = namedInConfig(p);
+  const onlyNames = p.rejectedValues.length === 0;
   if (waitedMs >= limitMs) {
     return ApplicationFailure.create({
       type: ErrorType.invalidConfig,
       nonRetryable: true,
       message:
         `${p.invalid} (no worker of task queue ${queue} knew ${named} in the ${minutes(waitedMs)} since the registration was scheduled; last: ${here}): ` +
-        `fix the name, or upgrade the workers polling ${queue} to the build that has ${p.unknown.length > 0 ? "the stage" : "the field"} and start the campaign again`,
+        `fix the ${onlyNames ? "name" : "config"}, or upgrade the workers polling ${queue} to the build that has ${listed(kinds.map((k) => `the ${k}`))} and start the campaign again${didYouMean(p)}`,
     });
   }
+  const newest = p.newer?.reduce((a, b) => (b.lastSeenAt > a.lastSeenAt ? b : a));
+  const seen = newest ? `; a newer build ran a worker lately (${describeBuild(newest)}: worker ${newest.lastWorker}, ${ago(newest.lastSeenAt)})` : "";
   return ApplicationFailure.create({
     type: ErrorType.stageNotOnWorker,
     nonRetryable: false,
     message:
-      `the config names ${named}, which this worker does not know (${here}): a newer build's ${p.unknown.length === 0 ? "field" : fields.length === 0 ? "stage" : "stage and field"}, e.g. during a rolling deploy, ` +
-      `retried (not counted as a failure) for another worker of task queue ${queue} to take; if it is a misspelt name, ` +
-      `the campaign fails as InvalidCampaignConfig ${minutes(limitMs)} after its registration was scheduled`,
+      `the config names ${named}, which this worker does not know (${here}): a newer build's ${listed(kinds)}, e.g. during a rolling deploy, ` +
+      `retried (not counted as a failure) for another worker of task queue ${queue} to take; if it is ${onlyNames ? "a misspelt name" : "a mistake"}, ` +
+      `the campaign fails as InvalidCampaignConfig ${minutes(limitMs)} after its registration was scheduled${seen}${didYouMean(p)}`,
   });
 }
+
+/**
+ * Registering a config with stages, fields or values this worker's build does not know when no newer
+ * build has run a worker on the database within `withinMs` (src/ops/workerBuilds.ts): no worker that
+ * would accept it is coming, so it is a mistake (a name misspelt in a start from the Temporal UI) and
+ * fails now, naming it and the known name it most likely meant, instead of after `limitMs` of retries.
+ */
+export function configNoNewerBuildFailure(
+  p: RefusedConfig & { invalid: string; known: readonly string[]; build: BuildIdentity; withinMs: number; issues?: unknown },
+): ApplicationFailure {
+  const { named } = namedInConfig(p);
+  return ApplicationFailure.create({
+    type: ErrorType.invalidConfig,
+    nonRetryable: true,
+    message:
+      `${p.invalid}${didYouMean(p)} (this worker's build, ${describeBuild(p.build)}, does not know ${named}, and no newer build has run a worker on this database in the last ${hours(p.withinMs)}, ` +
+      `so no worker would accept it): fix the config and start the campaign again`,
+    ...(p.issues !== undefined ? { details: [p.issues] } : {}),
+  });
+}
+
+const hours = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : minutes(ms));

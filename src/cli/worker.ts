@@ -13,6 +13,7 @@ import { createRoleClient } from "../llm/client.js";
 import { createRewardServiceHost } from "../reward/serviceHost.js";
 import { taskQueues, type LatencyClass } from "../taskQueues.js";
 import { startWorkerStatusReporter } from "../ops/workerStatusFile.js";
+import { startBuildRecorder } from "../ops/workerBuilds.js";
 
 const LATENCY_CLASSES: readonly LatencyClass[] = ["llm", "default", "cluster"];
 import { metricsRegistry, startForgettingIdleCampaigns } from "../metrics/toolloopMetrics.js";
@@ -215,6 +216,9 @@ export function registerWorkerCommands(program: Command): void {
         if (metrics) opened.push({ what: "the metrics server", close: () => metrics.close() });
         const db = await openDatabase(e.databaseUrl);
         opened.push({ what: "the database", close: () => db.close() });
+        // Which build this worker runs, refreshed while it runs: a config this build does not know fails at once unless a newer build is about.
+        const stopRecordingBuild = await startBuildRecorder({ getDb: async () => db.db, log: (m) => console.error(m) });
+        opened.push({ what: "the build recorder", close: async () => stopRecordingBuild() });
         const connection = await NativeConnection.connect({ address: e.temporalAddress }).catch((err: unknown) => {
           throw workerStartError(err, e) ?? err;
         });

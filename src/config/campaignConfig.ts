@@ -13,6 +13,7 @@ import { schedulesSchema } from "./scheduleConfig.js";
 import { atMost, CONFIG_LIMITS, filePath, model, name, nonNegativeInt, positiveInt, preview, serviceUrl, temperature } from "./fields.js";
 import { MAX_POOL_WEIGHT_REPEATS, poolWeightRepeats } from "../selection/poolWeight.js";
 import { stageOrderWarnings } from "./stageOrder.js";
+import { closestName } from "../util/closestName.js";
 
 export { CONFIG_LIMITS } from "./fields.js";
 export { BFCL_EVAL_CATEGORIES, BFCL_FAST_CATEGORIES } from "../bfcl/categoryNames.js";
@@ -509,6 +510,62 @@ export function configThisBuildRefuses(
     }
   }
   return { unknownFields, rejectedValues };
+}
+
+/**
+ * The field a misspelt one at `path` most likely meant (`batchSize` for `stages[1].batchSzie`): the
+ * closest name this build defines in the same object (src/util/closestName.ts), or undefined.
+ */
+export function suggestedField(config: unknown, path: readonly (string | number)[], specs: readonly AnyStageSpec[] = STAGE_SPECS): string | undefined {
+  const name = path.at(-1);
+  if (typeof name !== "string") return undefined;
+  const { input } = renameFormerStages(config, specs);
+  return closestName(name, fieldsDefinedAt(schemaFor(specs), input, path.slice(0, -1)));
+}
+
+/**
+ * The field names this build's schema defines for the object at `path` of `value`, walking zod's
+ * definitions: wrappers to what they wrap, records and arrays to their items, a union to the
+ * options its discriminator (a stage's `name`) picks, or all of them.
+ */
+function fieldsDefinedAt(schema: z.core.$ZodType, value: unknown, path: readonly (string | number)[]): string[] {
+  const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
+  const inner = (key: string) => def[key] as z.core.$ZodType;
+  switch (def.type) {
+    case "optional":
+    case "nullable":
+    case "default":
+    case "prefault":
+    case "readonly":
+    case "catch":
+    case "nonoptional":
+      return fieldsDefinedAt(inner("innerType"), value, path);
+    case "pipe":
+      return fieldsDefinedAt(inner("in"), value, path);
+    case "lazy":
+      return fieldsDefinedAt((def.getter as () => z.core.$ZodType)(), value, path);
+    case "intersection":
+      return [...fieldsDefinedAt(inner("left"), value, path), ...fieldsDefinedAt(inner("right"), value, path)];
+    case "union": {
+      const options = def.options as z.core.$ZodType[];
+      const by = typeof def.discriminator === "string" ? def.discriminator : undefined;
+      const tag = by !== undefined && isRecord(value) ? value[by] : undefined;
+      const picked = tag === undefined ? [] : options.filter((o) => o._zod.propValues?.[by!]?.has(tag as never));
+      return (picked.length > 0 ? picked : options).flatMap((o) => fieldsDefinedAt(o, value, path));
+    }
+    case "object": {
+      const shape = def.shape as Record<string, z.core.$ZodType>;
+      if (path.length === 0) return Object.keys(shape);
+      const next = shape[String(path[0])];
+      return next ? fieldsDefinedAt(next, valueAt(value, path.slice(0, 1)), path.slice(1)) : [];
+    }
+    case "record":
+      return path.length === 0 ? [] : fieldsDefinedAt(inner("valueType"), valueAt(value, path.slice(0, 1)), path.slice(1));
+    case "array":
+      return path.length === 0 ? [] : fieldsDefinedAt(inner("element"), valueAt(value, path.slice(0, 1)), path.slice(1));
+    default:
+      return [];
+  }
 }
 
 /** The value at `path` in a plain JSON value (own properties only), undefined where there is none. */

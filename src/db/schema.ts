@@ -651,3 +651,25 @@ export const sampleCheckVotes = pgTable(
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.sampleId, t.judge] })],
 );
+
+/**
+ * The builds of the workers that ran on this database (src/ops/workerBuilds.ts): one row a build,
+ * upserted when a worker starts and refreshed while it runs. A worker whose build does not know a
+ * field or value of a config asks it whether a newer build has been seen lately: if none has, the
+ * config is wrong (a typo), not a newer build's, and fails at once instead of waiting for a worker
+ * that will not come.
+ */
+export const workerBuilds = pgTable("worker_builds", {
+  /** A hash of the build's package, version, commit, uncommitted-changes flag and build time. */
+  buildId: text("build_id").primaryKey(),
+  package: text("package").notNull(),
+  version: text("version").notNull(),
+  commit: text("commit"),
+  dirty: boolean("dirty"),
+  /** When the build was made (dist/build-info.json), null where unknown. */
+  builtAt: timestamp("built_at", { withTimezone: true }),
+  firstSeenAt: timestamp("first_seen_at", { withTimezone: true }).notNull().defaultNow(),
+  lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull().defaultNow(),
+  /** The last worker of the build that said it was alive (`pid@host`). */
+  lastWorker: text("last_worker").notNull(),
+});

@@ -16,6 +16,7 @@ import { after, before, test } from "node:test";
 import pg from "pg";
 import { MIGRATIONS_DIR, migrateDatabase, openDatabase } from "../../src/db/client.js";
 import { pendingEntries, pendingMigrationsMessage, readJournal, schemaState } from "../../src/db/schemaVersion.js";
+import { thisBuild } from "../../src/ops/workerBuilds.js";
 import { CLI_MAIN, runCli } from "../helpers/cli.js";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -152,6 +153,18 @@ test("after db migrate the same worker starts", { skip }, async () => {
       if (child.exitCode !== null) assert.fail(`the worker exited ${child.exitCode}: ${out}`);
       if (Date.now() > deadline) assert.fail(`the worker did not start within 60 s: ${out}`);
       await new Promise((r) => setTimeout(r, 100));
+    }
+    // It said which build it runs (src/ops/workerBuilds.ts) before polling: the row this test's own build has.
+    const c = new pg.Client({ connectionString: urls.previous });
+    await c.connect();
+    try {
+      const rows = await c.query<{ build_id: string; version: string; last_worker: string }>("select build_id, version, last_worker from worker_builds");
+      assert.deepEqual(
+        rows.rows.map((r) => [r.build_id, r.version, r.last_worker]),
+        [[thisBuild().buildId, thisBuild().version, `${child.pid}@${os.hostname()}`]],
+      );
+    } finally {
+      await c.end();
     }
   } finally {
     child.kill("SIGTERM");
