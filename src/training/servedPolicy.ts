@@ -127,3 +127,12 @@ export function continuedPolicyText(campaignId: string, p: StagePolicy): string 
     `was trained from base model ${p.passedOver.baseModel}, not the configured baseModel ${p.baseModel}, so this run trains from ${p.baseModel} and does not call it`
   );
 }
+
+/**
+ * What the stages before serve.policy of `iteration` call when a predecessor decides it (the
+ * continuedPolicyText of that stagePolicy), for `campaign status`; none otherwise.
+ */
+export async function continuedPolicyNote(db: Db, campaignId: string, config: CampaignConfig, iteration: number): Promise<string | undefined> {
+  // serve.policy itself is bound as the stages before it are (servedPolicyBound).
+  return continuedPolicyText(campaignId, await stagePolicy(db, { campaignId, config, stage: "serve.policy", iteration }));
+}
