@@ -62,9 +62,9 @@ import { createClusterJobActivities, type StageJobRef } from "./clusterJobs.js";
 import { isClusterJobHandler } from "../src/framework/clusterJob.js";
 import { createLauncher } from "../src/training/launchers/index.js";
 import { UnknownLauncherKindError } from "../src/training/launchers/launcher.js";
-import { latestModelVersionOrPredecessor, previousScheduledCampaign } from "../src/db/repos/continuation.js";
+import { previousScheduledCampaign } from "../src/db/repos/continuation.js";
 import { scheduledRunProblem, withScheduledRun } from "../src/schedules/scheduledConfig.js";
-import { servedPolicyBound, withServedPolicy } from "../src/training/servedPolicy.js";
+import { continuedPolicyText, stageCallsPolicy, stagePolicy, type StagePolicy } from "../src/training/servedPolicy.js";
 import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
 import { configThisBuildRefuses, type CampaignConfig } from "../src/config/campaignConfig.js";
@@ -201,19 +201,19 @@ export function createActivities(deps: ActivityDeps) {
   /** The config a stage's step runs with: the frozen one, its policy role bound to the model the loop served. */
   async function stageConfigFor(db: Db, ref: StageRef) {
     const { frozen } = await frozenFor(db, ref.campaignId, ref.iteration);
-    // The loop: the policy role is the model an earlier iteration served (or this one, for stages after serve.policy).
-    const bound = servedPolicyBound(
-      frozen.config.stages.map((s) => s.name),
-      ref.stage,
-      ref.iteration,
-    );
-    // Iteration 1 of a campaign that continues another calls the policy that campaign served last.
-    const served = await latestModelVersionOrPredecessor(db, ref.campaignId, "served", bound);
-    const bindsServed = Boolean(served?.url && served.servedModel);
-    const config = bindsServed
-      ? withServedPolicy(frozen.config, { iteration: served!.iteration, url: served!.url!, servedModel: served!.servedModel! })
-      : frozen.config;
-    return { frozen, config, served, bindsServed };
+    const policy = await stagePolicy(db, { campaignId: ref.campaignId, config: frozen.config, stage: ref.stage, iteration: ref.iteration });
+    return { frozen, config: policy.config, served: policy.served, bindsServed: policy.served !== undefined, policy };
+  }
+
+  /** Said once per stage and iteration: which policy a stage of a continuing run calls while its predecessor decides it, and why. */
+  const continuedPolicyLogged = new Set<string>();
+  function logContinuedPolicy(ref: StageRef, spec: AnyStageSpec, stage: StageContext["stage"], policy: StagePolicy): void {
+    const key = `${ref.campaignId}\u0000${ref.iteration}\u0000${ref.stage}`;
+    if (continuedPolicyLogged.has(key) || !stageCallsPolicy(spec, stage)) return;
+    const text = continuedPolicyText(ref.campaignId, policy);
+    if (!text) return;
+    continuedPolicyLogged.add(key);
+    deps.log(`[policy] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${text}`);
   }
 
   /**
@@ -225,8 +225,9 @@ export function createActivities(deps: ActivityDeps) {
     fn: (ctx: StageContext, handler: AnyStageHandler, spec: AnyStageSpec) => Promise<T>,
   ): Promise<T> {
     const db = await deps.getDb();
-    const { frozen, config, served, bindsServed } = await stageConfigFor(db, ref);
+    const { frozen, config, served, bindsServed, policy } = await stageConfigFor(db, ref);
     const { stage, spec, handler } = stageOf(frozen, ref);
+    logContinuedPolicy(ref, spec, stage, policy);
     const { ctx, ledger } = buildStageContext({
       campaignId: ref.campaignId,
       iteration: ref.iteration,

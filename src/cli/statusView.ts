@@ -81,6 +81,7 @@ export function renderCampaignView(v: CampaignView, opts: { uiLink?: string } = 
   if (v.reason) lines.push(`reason: ${v.reason}`);
   if (v.workflowId) lines.push(`workflow: ${v.workflowId} ${v.workflowStatus ?? ""}${opts.uiLink ? `  ${opts.uiLink}` : ""}`.trimEnd());
   if (v.schedule) lines.push(scheduleLine(v.schedule));
+  if (v.continuedPolicy) lines.push(`policy: ${v.continuedPolicy}`);
   if (v.stages.length > 0) {
     lines.push(`iteration ${v.iteration ?? "?"} stages${v.iterationStatus ? ` (${v.iterationStatus})` : ""}:`);
     const width = Math.max(...v.stages.map((s) => s.name.length));

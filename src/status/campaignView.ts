@@ -168,6 +168,8 @@ export interface DbFacts {
   updatedAt: string;
   /** Set when a schedule started it. */
   schedule?: ScheduledFacts;
+  /** A continuing campaign before it serves its own policy: which policy its stages call, and why (src/training/servedPolicy.ts). */
+  continuedPolicy?: string;
   iterationsTotal?: number;
   onStageFailure?: string;
   configHash?: string;
@@ -210,6 +212,8 @@ export interface CampaignView {
   runId?: string;
   /** The schedule that started it, the time it was scheduled for and the campaign it continues from. */
   schedule?: ScheduledFacts;
+  /** Which policy the stages before serve.policy call while the campaign it continues from decides it, and why. */
+  continuedPolicy?: string;
   iteration?: number;
   iterationsTotal?: number;
   iterationStatus?: string;
@@ -469,6 +473,7 @@ export function campaignView(input: ViewInput): CampaignView {
     ...(reason !== undefined ? { reason } : {}),
     ...(wf ? { workflowStatus: wf.status, workflowId: wf.workflowId, runId: wf.runId } : {}),
     ...(db?.schedule ? { schedule: db.schedule } : {}),
+    ...(db?.continuedPolicy ? { continuedPolicy: db.continuedPolicy } : {}),
     ...(db?.iteration || wf?.searchIteration !== undefined ? { iteration: db?.iteration?.n ?? wf?.searchIteration } : {}),
     ...(db?.iterationsTotal !== undefined ? { iterationsTotal: db.iterationsTotal } : {}),
     ...(iterationStatus !== undefined ? { iterationStatus } : {}),

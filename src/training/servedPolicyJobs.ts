@@ -6,13 +6,15 @@
  */
 import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/client.js";
-import { configForIteration } from "../db/repos/campaignConfigs.js";
+import { configForIteration, latestConfig } from "../db/repos/campaignConfigs.js";
+import { servedPolicyToCall } from "../db/repos/continuation.js";
 import { CLI } from "../status/campaignView.js";
 import { getCampaign } from "../db/repos/campaigns.js";
 import { listCampaignStageJobs, recordJobStatus, type ClusterJobRow } from "../db/repos/clusterJobs.js";
 import { listModelVersions, type ModelVersionRow } from "../db/repos/modelVersions.js";
 import { campaigns, modelVersions, type ClusterJobState } from "../db/schema.js";
 import { clusterOf } from "./clusterConfig.js";
+import { continuedBaseModel } from "./servedPolicy.js";
 import type { LauncherConfig } from "./launchers/config.js";
 import { createLauncher } from "./launchers/index.js";
 import type { JobLauncher, JobRef, JobStatus, LauncherKind } from "./launchers/launcher.js";
@@ -122,13 +124,27 @@ async function refuseWhileInUse(db: Db, campaignId: string, status: string | und
     .where(and(eq(campaigns.continuesFrom, campaignId), eq(campaigns.status, "running")));
   for (const s of successors) {
     const own = (await listModelVersions(db, s.id)).some((v) => v.kind === "served");
-    if (!own) users.push(`campaign ${s.id} continues from it and calls it until its own serve.policy`);
+    if (own || (await callsConfiguredPolicy(db, s.id))) continue;
+    users.push(`campaign ${s.id} continues from it and calls it until its own serve.policy`);
   }
   if (users.length === 0) return;
   throw new StopServedPolicyError(
     "in-use",
     `the policy server of ${campaignId} iteration ${newest} is in use: ${users.join("; ")}. Abort that campaign first, or pass --force to stop it anyway (its calls then fail)`,
   );
+}
+
+/**
+ * A campaign continuing another that does not call that campaign's served policy: it was trained from
+ * another base model than the one the campaign's training starts from, so its stages call the
+ * configured roles.policy (src/training/servedPolicy.ts stagePolicy). Without a registered config it
+ * is taken to call it.
+ */
+async function callsConfiguredPolicy(db: Db, campaignId: string): Promise<boolean> {
+  const config = (await latestConfig(db, campaignId))?.frozen.config;
+  if (!config) return false;
+  // Iteration 1: what it calls before it serves its own.
+  return (await servedPolicyToCall(db, campaignId, 1, continuedBaseModel(config))).passedOver !== undefined;
 }
 
 /** The launcher the job was started with: its iteration's config version names it. */

@@ -10,6 +10,7 @@ import type { DbFacts, JobFacts, ScheduledFacts, StageFacts } from "../../status
 import { batchKey } from "../../status/inflight.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
 import type { Db } from "../client.js";
+import { continuedPolicyNote } from "../../training/servedPolicy.js";
 import { LIVE_SERVE_STATES } from "../../training/servedPolicyJobs.js";
 import { campaigns, clusterJobs, iterations, modelVersions, samples, stageBatches, stageRuns, stageSlotOutcomes } from "../schema.js";
 import { configForIteration, latestConfig } from "./campaignConfigs.js";
@@ -87,6 +88,11 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
   if (down) facts.policyServerDown = down;
   // Stage rows of an iteration not recorded yet (between registration and startIteration) still tell the truth.
   const n = it?.iteration ?? (await latestStageIteration(db, campaignId));
+  if (row.continuesFrom) {
+    const inForce = await configForIteration(db, campaignId, n ?? 1);
+    const note = inForce ? await continuedPolicyNote(db, campaignId, inForce.frozen.config, n ?? 1) : undefined;
+    if (note) facts.continuedPolicy = note;
+  }
   if (n === undefined) return facts;
   if (it) facts.iteration = { n, status: it.status, startedAt: it.startedAt.toISOString(), ...(it.finishedAt ? { finishedAt: iso(it.finishedAt) } : {}) };
   else facts.iteration = { n, status: "running", startedAt: new Date(nowMs).toISOString() };

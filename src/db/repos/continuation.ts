@@ -96,11 +96,32 @@ export interface StartingPolicy {
  * did not continue).
  */
 export async function startingPolicy(db: Db, campaignId: string, beforeIteration: number, baseModel: string): Promise<StartingPolicy> {
-  const own = await latestModelVersion(db, campaignId, REGISTERED_POLICY_KIND, beforeIteration);
+  return continuedVersion(db, campaignId, REGISTERED_POLICY_KIND, beforeIteration, baseModel);
+}
+
+/**
+ * The served policy the stages of `beforeIteration` call by the same rule as training (startingPolicy):
+ * this campaign's latest, else its predecessor's only when it descends from `baseModel`, the base model
+ * the run's training starts from (none: the config trains nothing, and nothing says another lineage).
+ * Scoring, probing and repair before this run's own serve.policy called the old lineage's server after
+ * a base-model change, while training had moved to the new base.
+ */
+export async function servedPolicyToCall(db: Db, campaignId: string, beforeIteration: number, baseModel: string | undefined): Promise<StartingPolicy> {
+  return continuedVersion(db, campaignId, "served", beforeIteration, baseModel);
+}
+
+async function continuedVersion(
+  db: Db,
+  campaignId: string,
+  kind: ModelVersionKind,
+  beforeIteration: number,
+  baseModel: string | undefined,
+): Promise<StartingPolicy> {
+  const own = await latestModelVersion(db, campaignId, kind, beforeIteration);
   if (own) return { version: own };
-  const theirs = await latestModelVersionOrPredecessor(db, campaignId, REGISTERED_POLICY_KIND, beforeIteration);
+  const theirs = await latestModelVersionOrPredecessor(db, campaignId, kind, beforeIteration);
   if (!theirs) return {};
-  return theirs.baseModel === baseModel ? { version: theirs } : { passedOver: theirs };
+  return baseModel === undefined || theirs.baseModel === baseModel ? { version: theirs } : { passedOver: theirs };
 }
 
 /** The log line of a training stage that did not continue a predecessor's policy of another base model. */
