@@ -7,6 +7,7 @@
 import { and, asc, eq, lte, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { noDialogueKeptWarning } from "../../dialogue/noneKept.js";
+import { STEP_RETRIES_KEY } from "./stages.js";
 import { COMMITTEE_VERIFIER, JUDGE_REASON_PREFIX_PATTERN } from "../../judging/committeeConfig.js";
 import {
   bfclScores,
@@ -71,6 +72,9 @@ export async function iterationRows(db: Db, scope: ReportScope) {
 /**
  * Every stage run (one row per iteration and stage, its latest attempt): what ran, what failed and why.
  * Up to the report's iteration, like its iterations table, which sums each iteration's stages.
+ * `attempts` counts operator runs (retry-stage); `automaticRetries` the retries Temporal made of the
+ * stage's steps over those runs (src/db/repos/stages.ts STEP_RETRIES_KEY), null for a row begun
+ * before they were recorded.
  */
 export async function stageRunRows(db: Db, scope: ReportScope) {
   return db
@@ -83,6 +87,10 @@ export async function stageRunRows(db: Db, scope: ReportScope) {
       startedAt: stageRuns.startedAt,
       finishedAt: stageRuns.finishedAt,
       warning: sql<string | null>`${stageRuns.result}->>'warning'`,
+      automaticRetries: sql<number | null>`CASE WHEN ${stageRuns.result} ? ${STEP_RETRIES_KEY}
+        THEN (SELECT coalesce(sum(r.value::int), 0)::int FROM jsonb_each_text(${stageRuns.result}->${STEP_RETRIES_KEY}) r) END`.mapWith((v) =>
+        v === null ? null : Number(v),
+      ),
     })
     .from(stageRuns)
     .where(upTo(scope, stageRuns.campaignId, stageRuns.iteration))
