@@ -564,17 +564,59 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
     ),
   }));
   const tools = m?.toolResults ?? [];
-  add(ran && tools.length > 0, "Multi-turn tool results", ran ? "no dialogue called a tool" : none, () => ({
-    caption: "Tool results per tool in the dialogues: ok, or the error the tool server returned (injected or caused by the call).",
-    config: stacked(
-      tools,
-      (r) => r.tool,
-      (r) => r.result,
-      (r) => r.n,
-      { ok: "#59a14f" },
-      true,
-    ),
-  }));
+  add(ran && tools.length > 0, "Multi-turn tool results", ran ? "no dialogue called a tool" : none, () => {
+    const series = tools.map(toolResultSeries);
+    const count = (pick: (r: (typeof tools)[number]) => boolean) => tools.filter(pick).reduce((n, r) => n + r.n, 0);
+    const errors = count((r) => r.result !== "ok");
+    const injected = count((r) => r.result !== "ok" && r.origin === "injected");
+    const simulated = count((r) => r.simulated === true);
+    const unknown = count((r) => r.result !== "ok" && r.origin === undefined);
+    const parts = [
+      `Tool results per tool in the dialogues: ok, or an error by where it came from. Injected: the engine asked the tool server for it (fault injection at the stage's toolErrorRate), not trouble of the server or the call. Tool server: the server's own answer to the call (a bad call, an unknown id, its own trouble, an answer that could not be read). ${errors} of ${count(() => true)} results are errors, ${injected} of them injected.`,
+    ];
+    if (unknown > 0) parts.push(`${unknown} ${unknown === 1 ? "error was" : "errors were"} stored before their origin was recorded: origin not recorded.`);
+    if (simulated > 0)
+      parts.push(
+        `SIMULATED: the toolloop LLM simulator played the tool server for ${simulated} results (scripted answers, not a model; its own errors include the faults of its --dialogue-tool-server-error-rate).`,
+      );
+    return {
+      caption: parts.join(" "),
+      config: stacked(
+        tools.map((r, i) => ({ ...r, series: series[i]! })),
+        (r) => r.tool,
+        (r) => r.series,
+        (r) => r.n,
+        toolResultColors(series),
+        true,
+      ),
+    };
+  });
+}
+
+/** A tool result's series: ok, or the error type and its origin; SIMULATED when the toolloop simulator played the server. */
+export function toolResultSeries(r: { result: string; origin?: string; simulated?: boolean }): string {
+  const simulated = r.simulated ? " (SIMULATED)" : "";
+  if (r.result === "ok") return `ok${simulated}`;
+  if (r.origin === "injected") return `${r.result}: injected${simulated}`;
+  if (r.origin === "tool_server") return `${r.result}: tool server${simulated}`;
+  return `${r.result}: origin not recorded`;
+}
+
+/** ok green; injected errors in oranges and yellows, the tool server's own in reds and purples, unknown origins in greys. */
+function toolResultColors(series: string[]): Record<string, string> {
+  const shades = {
+    ok: ["#59a14f", "#8cd17d"],
+    injected: ["#f28e2b", "#ffbe7d", "#edc948", "#b6992d", "#d37295", "#fabfd2"],
+    server: ["#e15759", "#9d2b2b", "#b07aa1", "#ff9da7", "#d4a6c8", "#79706e"],
+    unknown: ["#bab0ac", "#79706e", "#9c755f", "#d7b5a6"],
+  };
+  const used = { ok: 0, injected: 0, server: 0, unknown: 0 };
+  const colors: Record<string, string> = {};
+  for (const name of uniq(series).sort()) {
+    const group = name.startsWith("ok") ? "ok" : name.includes(": injected") ? "injected" : name.includes(": tool server") ? "server" : "unknown";
+    colors[name] = shades[group][used[group]++ % shades[group].length]!;
+  }
+  return colors;
 }
 
 /** Which iterations' BFCL scores the LLM simulator answered (stored per row), for the chart's caption. */
