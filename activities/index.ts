@@ -33,7 +33,10 @@ import {
   listDoneBatches,
   noteFailedStageRun,
   recordBatchDone,
+  recordStepRetries,
   stageJobAttempt,
+  stageSummaryOf,
+  type StageKey,
 } from "../src/db/repos/stages.js";
 import { upsertTools } from "../src/db/repos/tools.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
@@ -383,7 +386,8 @@ export function createActivities(deps: ActivityDeps) {
     const db = await deps.getDb();
     const existing = await getStageRun(db, ref);
     if (existing && (existing.status === "succeeded" || existing.status === "skipped")) {
-      return { alreadyDone: true, status: existing.status, result: (existing.result as Record<string, unknown> | null) ?? null };
+      // The summary only: the workflow's history need not carry the step retries the report reads.
+      return { alreadyDone: true, status: existing.status, result: stageSummaryOf(existing.result) };
     }
     const plan = await withStageContext(ref, async (ctx, handler, spec): Promise<{ batches: number; items: number; job?: { completion: string } }> => {
       // A cluster-job stage is one unit of work, run by the stageJob child workflow.
@@ -503,6 +507,34 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * Runs one attempt of a stage's step, first recording on the stage run how many times Temporal
+   * retried this execution before it (its attempt number less one): attempts the operator never saw
+   * (a transient or application failure, a killed worker's heartbeat timeout, a step left for another
+   * worker), which a report shows beside the operator's runs. Recorded at the attempt's start, so a
+   * step that fails for good or is still retrying is counted too; a first plan, before its stage run
+   * has a row, after it. Best effort: a count that cannot be written never fails the step.
+   */
+  async function countingRetries<T>(ref: StageKey, step: () => Promise<T>): Promise<T> {
+    const { info } = Context.current();
+    if (info.attempt <= 1) return step();
+    const execution = `${info.activityType} ${info.workflowExecution?.runId ?? "(no run)"}/${info.activityId}`;
+    const note = async () => {
+      try {
+        return await recordStepRetries(await deps.getDb(), ref, execution, info.attempt - 1);
+      } catch (err) {
+        deps.log(`[retries] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${execution}'s retries not recorded: ${String(err)}`);
+        return true;
+      }
+    };
+    const noted = await note();
+    try {
+      return await step();
+    } finally {
+      if (!noted) await note();
+    }
+  }
+
   /** A stage step's failure policy: its advice after a fix follows the campaign's onStageFailure. */
   function stepPolicy(ref: { campaignId: string; iteration: number }, base: typeof asBatch | typeof asBookkeeping = asBatch) {
     return {
@@ -568,13 +600,15 @@ export function createActivities(deps: ActivityDeps) {
       );
     },
 
-    planStage: (ref: StageRef): Promise<StagePlanResult> => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref))),
+    planStage: (ref: StageRef): Promise<StagePlanResult> =>
+      countingRetries(ref, () => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => planStage(ref)))),
 
     runStageBatch: (ref: StageRef & { batchIndex: number }): Promise<BatchCounts> =>
-      countStageBatch(ref.campaignId, ref.stage, () => withFailurePolicy(stepPolicy(ref), () => runStageBatch(ref))),
+      countStageBatch(ref.campaignId, ref.stage, () => countingRetries(ref, () => withFailurePolicy(stepPolicy(ref), () => runStageBatch(ref)))),
 
     // finalize may run a long external step (e.g. the bfcl-eval summary): keep heartbeating.
-    completeStage: (ref: StageRef): Promise<Record<string, unknown>> => withFailurePolicy(stepPolicy(ref), () => withHeartbeat(() => completeStage(ref))),
+    completeStage: (ref: StageRef): Promise<Record<string, unknown>> =>
+      countingRetries(ref, () => withFailurePolicy(stepPolicy(ref), () => withHeartbeat(() => completeStage(ref)))),
 
     /**
      * A campaign's retryStage / skipStage, forwarded to its iteration as the same update; the
@@ -615,11 +649,12 @@ export function createActivities(deps: ActivityDeps) {
       }),
 
     // Cluster-job stages (workflows/stageJob.ts). Submit and cancel are bookkeeping; a watch heartbeats as it polls.
-    submitStageJob: (ref: StageJobRef) => withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.submitStageJob(ref))),
+    submitStageJob: (ref: StageJobRef) =>
+      countingRetries(ref, () => withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.submitStageJob(ref)))),
     watchStageJob: (ref: StageJobRef & { name: string; windowSeconds: number; pollSeconds: number }) =>
-      withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.watchStageJob(ref))),
+      countingRetries(ref, () => withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.watchStageJob(ref)))),
     cancelStageJob: (ref: StageJobRef & { name?: string }) =>
-      withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.cancelStageJob(ref))),
+      countingRetries(ref, () => withFailurePolicy(stepPolicy(ref, asBookkeeping), () => withHeartbeat(() => jobs.cancelStageJob(ref)))),
 
     /**
      * While a stage waits for an operator after EndpointUnavailable: asks the endpoints its roles call

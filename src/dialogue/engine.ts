@@ -58,6 +58,7 @@ import {
   type ToolErrorType,
   type ToolHistoryEntry,
   type ToolResult,
+  type ToolResultOrigin,
   type UserView,
 } from "./protocol.js";
 import type { DialogueOutcome, DialogueTurn, DropReason, RunDialogueInput, UnfinishedCause } from "./types.js";
@@ -409,8 +410,10 @@ class DialogueRun {
           },
           signal,
         );
+        // Where an error came from, recorded with it: the injection asked for it, or the server chose it (reports tell them apart).
+        const origin: ToolResultOrigin = injectError && !ran.ok ? "injected" : "tool_server";
         // The recorded result, which is another attempt's when it ran the call too and recorded first.
-        result = await store.callDone(this.id, call.id, ran);
+        result = await store.callDone(this.id, call.id, { ...ran, origin });
       }
       await this.append({
         seq: this.turns.length,

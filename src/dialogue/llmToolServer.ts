@@ -33,14 +33,19 @@ export class LlmToolServer implements ToolExecutor {
       history: call.history,
       ...(call.injectError ? { fail: call.injectError } : {}),
     });
+    // Whether the toolloop LLM simulator gave the answer read (its scripted server, not a model): recorded with the result.
+    let simulated = false;
     try {
       // Read with every integer's digits: the result becomes a tool message a model is trained on.
       const answer = await this.client.structured({ messages, responseFormat: TOOL_RESULT_RESPONSE_FORMAT, temperature: 0 }, toolResultSchema, {
         signal,
         maxRepairs: 1,
         exactIntegers: true,
+        onAnswer: (reply) => {
+          simulated = reply.simulated;
+        },
       });
-      return exactToolResult(answer);
+      return { ...exactToolResult(answer), ...(simulated ? { simulated: true as const } : {}) };
     } catch (err) {
       if (err instanceof LlmError && err.kind === "bad_response")
         return {

@@ -209,7 +209,20 @@ export const toolResultSchema = z.union([
  * the tool message. `result` stays as JSON.parse reads it (the integer rounded), so a result is stored
  * and read back anywhere as before; the text travels as a string, which jsonb keeps as it is.
  */
-export type ToolResult = z.infer<typeof toolResultSchema> & { detail?: string; resultText?: string };
+export type ToolResult = z.infer<typeof toolResultSchema> & {
+  detail?: string;
+  resultText?: string;
+  /**
+   * Ours as well, recorded with the result (absent in results stored before): who decided it.
+   * `injected`: an error the engine asked the tool server for (fault injection at the stage's
+   * toolErrorRate); `tool_server`: the server's own answer (a result, or an error it chose).
+   */
+  origin?: ToolResultOrigin;
+  /** Ours: the toolloop LLM simulator played the tool server (scripted answers, not a model), when it said so. */
+  simulated?: true;
+};
+export const TOOL_RESULT_ORIGINS = ["injected", "tool_server"] as const;
+export type ToolResultOrigin = (typeof TOOL_RESULT_ORIGINS)[number];
 export type ToolErrorType = Extract<ToolResult, { ok: false }>["error"]["type"];
 /** Errors the engine may ask the tool server to produce (realistic trouble that is not the caller's fault). */
 export const INJECTED_ERROR_TYPES = ["rate_limited", "unavailable", "timeout", "permission_denied", "not_found"] as const satisfies readonly ToolErrorType[];
@@ -284,7 +297,7 @@ export function toolMessageContent(r: ToolResult): string {
   return JSON.stringify({ error: r.error });
 }
 
-/** A result as the tool server is shown it in the session's history: what the assistant saw, exact, with nothing of ours (`detail`, `resultText`). */
+/** A result as the tool server is shown it in the session's history: what the assistant saw, exact, with nothing of ours (`detail`, `resultText`, `origin`, `simulated`). */
 export function historyResult(r: ToolResult): ToolResult {
   if (!r.ok) return { ok: false, error: r.error };
   return { ok: true, result: r.resultText === undefined ? r.result : parseJsonExact(r.resultText) };

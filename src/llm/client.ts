@@ -371,11 +371,12 @@ export class LlmClient {
    * shown back to the model with exactly what was wrong, up to `maxRepairs` times (default 2);
    * then LlmError "bad_response". With `exactIntegers` the reply is read by parseJsonExact (an integer
    * a double cannot hold is a bigint), for a schema whose values are written again (a tool result).
+   * `onAnswer` is handed the reply the value was read from.
    */
   async structured<T>(
     req: ChatRequest & { responseFormat: { name: string; schema: Record<string, unknown> } },
     schema: z.ZodType<T>,
-    opts: CallOptions & { maxRepairs?: number; exactIntegers?: boolean } = {},
+    opts: CallOptions & { maxRepairs?: number; exactIntegers?: boolean; onAnswer?: (reply: ChatResult) => void } = {},
   ): Promise<T> {
     const maxRepairs = opts.maxRepairs ?? 2;
     if (!Number.isInteger(maxRepairs) || maxRepairs < 0) {
@@ -387,7 +388,11 @@ export class LlmClient {
     for (let attempt = 0; attempt <= maxRepairs; attempt++) {
       const res = await this.chat({ ...req, messages }, { signal: opts.signal });
       const checked = parseStructured(res.message.content, schema, opts.exactIntegers === true);
-      if (checked.ok) return checked.value;
+      if (checked.ok) {
+        // The reply the value was read from (who answered: the simulator marks its replies).
+        opts.onAnswer?.(res);
+        return checked.value;
+      }
       // A reasoning model that only thought (often cut off while thinking) gave no answer at all.
       const parseProblem =
         res.thought !== undefined && (res.message.content ?? "").trim() === ""

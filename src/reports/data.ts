@@ -77,14 +77,21 @@ export interface ReportData {
   /**
    * The stage runs of the iterations in scope (stage_runs: the latest attempt of each stage of each
    * iteration; an iteration report's: those up to its iteration, as `iterations`), in the order they
-   * started: a failed stage and its error, a retried one's attempts. Absent in data gathered before
-   * it was recorded here.
+   * started: a failed stage and its error, a retried one's operator runs and automatic retries.
+   * Absent in data gathered before it was recorded here.
    */
   stages?: {
     iteration: number;
     stage: string;
     status: string;
+    /** Operator runs: the first, and one more per retry-stage (stage_runs.attempts). */
     attempts: number;
+    /**
+     * The retries Temporal made of the stage's steps on its own over those runs (a transient failure,
+     * a killed worker, a step left for another worker); absent where not recorded (a stage run begun
+     * before they were, and report data gathered before).
+     */
+    automaticRetries?: number;
     error: string | null;
     startedAt: string;
     finishedAt: string | null;
@@ -208,6 +215,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
       stage: r.stage,
       status: r.status,
       attempts: r.attempts,
+      ...(r.automaticRetries !== null ? { automaticRetries: r.automaticRetries } : {}),
       error: r.error,
       startedAt: r.startedAt.toISOString(),
       finishedAt: r.finishedAt?.toISOString() ?? null,

@@ -564,17 +564,59 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
     ),
   }));
   const tools = m?.toolResults ?? [];
-  add(ran && tools.length > 0, "Multi-turn tool results", ran ? "no dialogue called a tool" : none, () => ({
-    caption: "Tool results per tool in the dialogues: ok, or the error the tool server returned (injected or caused by the call).",
-    config: stacked(
-      tools,
-      (r) => r.tool,
-      (r) => r.result,
-      (r) => r.n,
-      { ok: "#59a14f" },
-      true,
-    ),
-  }));
+  add(ran && tools.length > 0, "Multi-turn tool results", ran ? "no dialogue called a tool" : none, () => {
+    const series = tools.map(toolResultSeries);
+    const count = (pick: (r: (typeof tools)[number]) => boolean) => tools.filter(pick).reduce((n, r) => n + r.n, 0);
+    const errors = count((r) => r.result !== "ok");
+    const injected = count((r) => r.result !== "ok" && r.origin === "injected");
+    const simulated = count((r) => r.simulated === true);
+    const unknown = count((r) => r.result !== "ok" && r.origin === undefined);
+    const parts = [
+      `Tool results per tool in the dialogues: ok, or an error by where it came from. Injected: the engine asked the tool server for it (fault injection at the stage's toolErrorRate), not trouble of the server or the call. Tool server: the server's own answer to the call (a bad call, an unknown id, its own trouble, an answer that could not be read). ${errors} of ${count(() => true)} results are errors, ${injected} of them injected.`,
+    ];
+    if (unknown > 0) parts.push(`${unknown} ${unknown === 1 ? "error was" : "errors were"} stored before their origin was recorded: origin not recorded.`);
+    if (simulated > 0)
+      parts.push(
+        `SIMULATED: the toolloop LLM simulator played the tool server for ${simulated} results (scripted answers, not a model; its own errors include the faults of its --dialogue-tool-server-error-rate).`,
+      );
+    return {
+      caption: parts.join(" "),
+      config: stacked(
+        tools.map((r, i) => ({ ...r, series: series[i]! })),
+        (r) => r.tool,
+        (r) => r.series,
+        (r) => r.n,
+        toolResultColors(series),
+        true,
+      ),
+    };
+  });
+}
+
+/** A tool result's series: ok, or the error type and its origin; SIMULATED when the toolloop simulator played the server. */
+export function toolResultSeries(r: { result: string; origin?: string; simulated?: boolean }): string {
+  const simulated = r.simulated ? " (SIMULATED)" : "";
+  if (r.result === "ok") return `ok${simulated}`;
+  if (r.origin === "injected") return `${r.result}: injected${simulated}`;
+  if (r.origin === "tool_server") return `${r.result}: tool server${simulated}`;
+  return `${r.result}: origin not recorded`;
+}
+
+/** ok green; injected errors in oranges and yellows, the tool server's own in reds and purples, unknown origins in greys. */
+function toolResultColors(series: string[]): Record<string, string> {
+  const shades = {
+    ok: ["#59a14f", "#8cd17d"],
+    injected: ["#f28e2b", "#ffbe7d", "#edc948", "#b6992d", "#d37295", "#fabfd2"],
+    server: ["#e15759", "#9d2b2b", "#b07aa1", "#ff9da7", "#d4a6c8", "#79706e"],
+    unknown: ["#bab0ac", "#79706e", "#9c755f", "#d7b5a6"],
+  };
+  const used = { ok: 0, injected: 0, server: 0, unknown: 0 };
+  const colors: Record<string, string> = {};
+  for (const name of uniq(series).sort()) {
+    const group = name.startsWith("ok") ? "ok" : name.includes(": injected") ? "injected" : name.includes(": tool server") ? "server" : "unknown";
+    colors[name] = shades[group][used[group]++ % shades[group].length]!;
+  }
+  return colors;
 }
 
 /** Which iterations' BFCL scores the LLM simulator answered (stored per row), for the chart's caption. */
@@ -627,6 +669,17 @@ function multiTurnWarnings(d: ReportData): string {
 
 type StageRun = NonNullable<ReportData["stages"]>[number];
 
+/**
+ * A stage run's attempts as two counts: the operator's runs (retry-stage) and the retries Temporal
+ * made of its steps on its own, which the operator never saw; data without the latter (recorded
+ * since stage runs keep them) says only the run.
+ */
+function runsText(s: StageRun): string {
+  const run = `operator run ${s.attempts}`;
+  if (s.automaticRetries === undefined) return run;
+  return `${run}, ${s.automaticRetries} automatic ${s.automaticRetries === 1 ? "retry" : "retries"}`;
+}
+
 /** A long error cut in the middle: its head says what failed, its tail (a job's last output) usually why. */
 export function shortenMiddle(text: string, max: number): string {
   if (text.length <= max) return text;
@@ -647,7 +700,7 @@ function failedStagesBanner(d: ReportData): string {
   const items = failed
     .map(
       (s) =>
-        `<li>iteration ${s.iteration}, ${escapeHtml(s.stage)} (attempt ${s.attempts}${s.status === "skipped" ? ", skipped after it failed" : ""}${s.finishedAt ? `, ${escapeHtml(s.finishedAt)}` : ""}): ${escapeHtml(shortenMiddle(s.error ?? "no error recorded", 600))}</li>`,
+        `<li>iteration ${s.iteration}, ${escapeHtml(s.stage)} (${runsText(s)}${s.status === "skipped" ? ", skipped after it failed" : ""}${s.finishedAt ? `, ${escapeHtml(s.finishedAt)}` : ""}): ${escapeHtml(shortenMiddle(s.error ?? "no error recorded", 600))}</li>`,
     )
     .join("");
   return `<div class="banner failed" id="failed-stages">FAILED: ${failed.length === 1 ? "a stage" : `${failed.length} stages`} failed.<ul>${items}</ul></div>`;
@@ -670,11 +723,14 @@ function stagesInLine(d: ReportData, iteration: number): string {
   const byStatus = new Map<string, string[]>();
   for (const r of runs) byStatus.set(r.status, [...(byStatus.get(r.status) ?? []), r.stage]);
   const retried = runs.filter((r) => r.attempts > 1).map((r) => `${r.stage} ×${r.attempts}`);
+  const retriedByTemporal = runs.filter((r) => (r.automaticRetries ?? 0) > 0).map((r) => `${r.stage} ${r.automaticRetries}`);
   // A skipped stage is named like a failed one: it failed, and the iteration went on without what it makes (a BFCL score, a pool).
   const parts = [...byStatus].map(([status, names]) => (status === "succeeded" ? `${names.length} ${status}` : `${status}: ${names.join(", ")}`));
   // Only the names here (twelve iterations of full warnings would bury the table); each iteration's report has them in full.
   const warned = runs.filter((r) => r.warning).map((r) => r.stage);
-  return `${parts.join("; ")}${retried.length ? `; attempts: ${retried.join(", ")}` : ""}${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;
+  return `${parts.join("; ")}${retried.length ? `; operator runs: ${retried.join(", ")}` : ""}${
+    retriedByTemporal.length ? `; automatic retries: ${retriedByTemporal.join(", ")}` : ""
+  }${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;
 }
 
 /** An iteration report's stages, in the order they started. */
@@ -688,12 +744,16 @@ function stagesTable(d: ReportData): string {
       const status = r.status === "running" && (stopped || d.status === "failed" || d.status === "aborted") ? "running: did not finish" : r.status;
       const cls = r.status === "failed" ? ' class="failed"' : "";
       // The error (a failed stage's, or a retried one's last) on its own full-width row under the stage.
-      const error = r.error ? `<tr${cls}><td colspan="5" class="error"><pre>${escapeHtml(shortenMiddle(r.error, 4000))}</pre></td></tr>` : "";
-      const warning = r.warning ? `<tr class="warning"><td colspan="5" class="error"><pre>warning: ${escapeHtml(r.warning)}</pre></td></tr>` : "";
-      return `<tr${cls}><td>${escapeHtml(r.stage)}</td><td>${escapeHtml(status)}</td><td>${r.attempts}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(r.finishedAt ?? "")}</td></tr>${error}${warning}`;
+      const error = r.error ? `<tr${cls}><td colspan="6" class="error"><pre>${escapeHtml(shortenMiddle(r.error, 4000))}</pre></td></tr>` : "";
+      const warning = r.warning ? `<tr class="warning"><td colspan="6" class="error"><pre>warning: ${escapeHtml(r.warning)}</pre></td></tr>` : "";
+      const automatic = r.automaticRetries === undefined ? "not recorded" : String(r.automaticRetries);
+      return `<tr${cls}><td>${escapeHtml(r.stage)}</td><td>${escapeHtml(status)}</td><td>${r.attempts}</td><td>${automatic}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(r.finishedAt ?? "")}</td></tr>${error}${warning}`;
     })
     .join("");
-  return `<h2>Stages</h2><table class="stages"><thead><tr><th>stage</th><th>status</th><th>attempts</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
+  // Operator runs: the first and each retry-stage; automatic retries: Temporal's own, of the stage's steps over those runs.
+  const legend =
+    '<p class="caption">Operator runs: the first run and one more per retry-stage. Automatic retries: the attempts Temporal made again of the stage\'s steps on its own (a transient failure, a killed worker, a step left for a worker that has the stage), over all its runs; "not recorded" for a run begun before they were recorded.</p>';
+  return `<h2>Stages</h2>${legend}<table class="stages"><thead><tr><th>stage</th><th>status</th><th>operator runs</th><th>automatic retries</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 function row(k: string, v: string): string {

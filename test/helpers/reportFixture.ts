@@ -100,6 +100,9 @@ export function fullReportData(overrides: Partial<ReportData> = {}): ReportData 
         { tool: "get_current_weather", result: "ok", n: 20 },
         { tool: "get_current_weather", result: "rate_limited", n: 2 },
         { tool: "search_flights", result: "ok", n: 11 },
+        // Recorded with their origin (data before it has none, as above).
+        { tool: "search_flights", result: "timeout", n: 2, origin: "injected", simulated: true },
+        { tool: "search_flights", result: "invalid_call", n: 1, origin: "tool_server", simulated: true },
       ],
     },
     ...overrides,

@@ -7,6 +7,8 @@
 import { and, asc, eq, lte, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { noDialogueKeptWarning } from "../../dialogue/noneKept.js";
+import { TOOL_RESULT_ORIGINS, type ToolResultOrigin } from "../../dialogue/protocol.js";
+import { STEP_RETRIES_KEY } from "./stages.js";
 import { COMMITTEE_VERIFIER, JUDGE_REASON_PREFIX_PATTERN } from "../../judging/committeeConfig.js";
 import {
   bfclScores,
@@ -71,6 +73,9 @@ export async function iterationRows(db: Db, scope: ReportScope) {
 /**
  * Every stage run (one row per iteration and stage, its latest attempt): what ran, what failed and why.
  * Up to the report's iteration, like its iterations table, which sums each iteration's stages.
+ * `attempts` counts operator runs (retry-stage); `automaticRetries` the retries Temporal made of the
+ * stage's steps over those runs (src/db/repos/stages.ts STEP_RETRIES_KEY), null for a row begun
+ * before they were recorded.
  */
 export async function stageRunRows(db: Db, scope: ReportScope) {
   return db
@@ -83,6 +88,10 @@ export async function stageRunRows(db: Db, scope: ReportScope) {
       startedAt: stageRuns.startedAt,
       finishedAt: stageRuns.finishedAt,
       warning: sql<string | null>`${stageRuns.result}->>'warning'`,
+      automaticRetries: sql<number | null>`CASE WHEN ${stageRuns.result} ? ${STEP_RETRIES_KEY}
+        THEN (SELECT coalesce(sum(r.value::int), 0)::int FROM jsonb_each_text(${stageRuns.result}->${STEP_RETRIES_KEY}) r) END`.mapWith((v) =>
+        v === null ? null : Number(v),
+      ),
     })
     .from(stageRuns)
     .where(upTo(scope, stageRuns.campaignId, stageRuns.iteration))
@@ -394,8 +403,13 @@ export interface MultiTurnCounts {
   decisions: { decision: string; n: number }[];
   /** Self-reflections on assistant candidates, by what came of them. */
   reflections: { result: string; n: number }[];
-  /** Tool results per tool, ok or the error type. */
-  toolResults: { tool: string; result: string; n: number }[];
+  /**
+   * Tool results per tool, ok or the error type, by where they came from (recorded with each result
+   * since src/dialogue/protocol.ts ToolResult.origin; absent for results stored before, and in report
+   * data gathered before): `injected` (fault injection, the stage's toolErrorRate) or `tool_server`
+   * (the server's own answer); `simulated` when the toolloop LLM simulator played the server.
+   */
+  toolResults: { tool: string; result: string; n: number; origin?: ToolResultOrigin; simulated?: boolean }[];
   /** Iterations whose dialogues all ended and none was kept (no multi-turn sample written), with why (src/dialogue/noneKept.ts). */
   warnings?: { iteration: number; warning: string }[];
 }
@@ -439,9 +453,11 @@ export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<Multi
     db.execute(sql`
       SELECT coalesce(t.turn->>'callName', '?') AS tool,
         CASE WHEN (t.turn->'result'->>'ok')::boolean THEN 'ok' ELSE coalesce(t.turn->'result'->'error'->>'type', 'error') END AS result,
+        t.turn->'result'->>'origin' AS origin,
+        coalesce(t.turn->'result'->>'simulated', 'false') = 'true' AS simulated,
         count(*)::int AS n
       FROM ${dialogueTurns} t JOIN ${dialogues} d ON d.id = t.dialogue_id
-      WHERE ${inScope} AND t.kind = 'tool' GROUP BY 1, 2 ORDER BY 1, 2`),
+      WHERE ${inScope} AND t.kind = 'tool' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3 NULLS FIRST, 4`),
     db.execute(sql`
       SELECT d.iteration AS iteration, d.status AS status, coalesce(d.outcome->>'dropReason', '') AS reason, count(*)::int AS n
       FROM ${dialogues} d WHERE ${inScope} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`),
@@ -451,7 +467,13 @@ export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<Multi
     userTurns: rowsOf(byTurns).map((r) => ({ turns: Number(r.turns), n: Number(r.n) })),
     decisions: rowsOf(byDecision).map((r) => ({ decision: String(r.decision), n: Number(r.n) })),
     reflections: rowsOf(byReflection).map((r) => ({ result: String(r.result), n: Number(r.n) })),
-    toolResults: rowsOf(byTool).map((r) => ({ tool: String(r.tool), result: String(r.result), n: Number(r.n) })),
+    toolResults: rowsOf(byTool).map((r) => ({
+      tool: String(r.tool),
+      result: String(r.result),
+      n: Number(r.n),
+      ...((TOOL_RESULT_ORIGINS as readonly unknown[]).includes(r.origin) ? { origin: r.origin as ToolResultOrigin } : {}),
+      ...(r.simulated === true ? { simulated: true } : {}),
+    })),
     warnings: noneKeptWarnings(
       rowsOf(byIteration).map((r) => ({ iteration: Number(r.iteration), status: String(r.status), reason: String(r.reason), n: Number(r.n) })),
     ),

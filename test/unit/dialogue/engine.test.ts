@@ -541,6 +541,7 @@ test("injected tool errors reach the tool server and come back as the tool turn'
     const type = !t.result.ok ? t.result.error.type : undefined;
     assert.ok((INJECTED_ERROR_TYPES as readonly string[]).includes(type!), String(type));
     assert.deepEqual(JSON.parse(t.message.content), { error: { type, message: `simulated ${type}` } });
+    assert.equal(t.result.origin, "injected", "an error the engine asked for is recorded as injected");
   }
   const serverReqs = roles.of("toolServer");
   assert.equal(serverReqs.length, 2);
@@ -554,6 +555,15 @@ test("injected tool errors reach the tool server and come back as the tool turn'
   const clean = await run({ executor, stage: { toolErrorRate: 0 } });
   assert.deepEqual([clean.outcome.toolCalls, clean.outcome.toolErrors], [2, 0]);
   assert.ok(roles.of("toolServer").every((r) => r.case!.fail === undefined));
+  const cleanResults = clean.turns.flatMap((t) => (t.kind === "tool" ? [t.result] : []));
+  assert.deepEqual(
+    cleanResults.map((r) => [r.origin, r.simulated]),
+    [
+      ["tool_server", undefined],
+      ["tool_server", undefined],
+    ],
+    "the server's own results; a scripted server that is not the toolloop simulator is not marked simulated",
+  );
 });
 
 test("a tool server answer that cannot be read becomes an outage worded as a service words it; why stays out of the messages", async () => {
@@ -909,6 +919,7 @@ test("two attempts on one dialogue at once (a retry while the timed-out attempt 
         {
           ok: true,
           result: { tool: call.name, arguments: call.arguments, earlierCalls: (t.result as { result: { earlierCalls: number } }).result.earlierCalls },
+          origin: "tool_server",
         },
         `seq ${t.seq}: the result of the stored call ${t.message.tool_call_id}`,
       );
@@ -1184,13 +1195,19 @@ test("a tool result's integer past a double's precision reaches the tool message
   }
 });
 
-test("a tool result without such integers is written as before (JSON.stringify's text), and a server cannot plant resultText", async () => {
-  roles.script(goodScripts({ toolServer: () => ({ content: `{"ok": true, "result": {"n": 1.0, "id": 123}, "resultText": "{\\"forged\\": 1}"}` }) }));
+test("a tool result without such integers is written as before (JSON.stringify's text), and a server cannot plant resultText, origin or simulated", async () => {
+  roles.script(
+    goodScripts({
+      toolServer: () => ({
+        content: `{"ok": true, "result": {"n": 1.0, "id": 123}, "resultText": "{\\"forged\\": 1}", "origin": "injected", "simulated": true}`,
+      }),
+    }),
+  );
   const { turns } = await run({ executor: new LlmToolServer(roles.client("toolServer")) });
   const tools = turns.filter((t): t is Extract<DialogueTurn, { kind: "tool" }> => t.kind === "tool");
   assert.equal(tools.length, 2);
   for (const t of tools) {
     assert.equal(t.message.content, `{"n":1,"id":123}`);
-    assert.deepEqual(t.result, { ok: true, result: { n: 1, id: 123 } });
+    assert.deepEqual(t.result, { ok: true, result: { n: 1, id: 123 }, origin: "tool_server" });
   }
 });

@@ -177,3 +177,21 @@ test("the simulator's tool server, over HTTP, echoes a 20-digit id with every di
     await own.close();
   }
 });
+
+test("each tool result records where it came from: errors fault injection asked for apart from the simulated server's own, every one marked simulated", async () => {
+  // The engine injects at toolErrorRate; the simulator fails calls on its own at its toolServerErrorRate.
+  const runs = await runMany(8, { toolErrorRate: 0.3 }, { toolServerErrorRate: 0.3 });
+  const results = runs.flatMap((r) => r.turns.flatMap((t) => (t.kind === "tool" ? [t.result] : [])));
+  assert.ok(results.length > 0, "tools were called");
+  assert.ok(
+    results.every((r) => r.simulated === true),
+    "the toolloop simulator answered every call",
+  );
+  const errors = (origin: string) => results.filter((r) => !r.ok && r.origin === origin).length;
+  assert.ok(errors("injected") > 0, "errors the engine asked for are recorded as injected");
+  assert.ok(errors("tool_server") > 0, "errors the server chose itself are recorded as the tool server's");
+  assert.ok(
+    results.filter((r) => r.ok).every((r) => r.origin === "tool_server"),
+    "a result is the server's",
+  );
+});

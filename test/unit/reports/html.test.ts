@@ -180,10 +180,12 @@ test("stage warnings: the campaign report's iterations name the warned stages; a
   assert.ok(!campaignHtml.includes("warning: the pool filled"), "the campaign report names the stages only");
   const iterationHtml = renderReportHtml(fullReportData({ stages, iteration: 2 }), { chartJs: CHART_JS });
   assert.ok(
-    iterationHtml.includes(`<tr class="warning"><td colspan="5" class="error"><pre>warning: ${escapeHtml(warning)}</pre></td></tr>`),
+    iterationHtml.includes(`<tr class="warning"><td colspan="6" class="error"><pre>warning: ${escapeHtml(warning)}</pre></td></tr>`),
     "the full warning, escaped, under its stage",
   );
   assert.ok(iterationHtml.includes("warning: fewer rows than one training batch: train split 6 &lt; train.grpo&#39;s grpo.trainBatchSize 32."));
+  // Stage runs of data gathered before automatic retries were recorded: their operator runs, and no made-up retry count.
+  assert.ok(iterationHtml.includes("<td>select.nextRound</td><td>succeeded</td><td>1</td><td>not recorded</td>"), "old stage data still renders");
 });
 
 test("a perplexity spanning more than a factor of 10 gets log-spaced bins (a long loop's high-PPL rounds): the bulk no longer sits in one bin", () => {

@@ -354,3 +354,82 @@ test("report: requests that failed or were cut off are not read as answered by a
     await h.close();
   }
 });
+
+test("tool results: errors fault injection asked for apart from the tool server's own, SIMULATED where the toolloop simulator played the server, older results without an origin", async (t) => {
+  const h = await openDatabase("pglite:memory");
+  t.after(() => h.close());
+  await migrateDatabase(h);
+  const db = h.db;
+  await insertCampaign(db, { id: "c", name: "mt", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+  await upsertIteration(db, { campaignId: "c", iteration: 1, status: "completed" });
+  const id = "c/1/synthesize.multiTurn/0";
+  await db.insert(dialogues).values({
+    id,
+    campaignId: "c",
+    iteration: 1,
+    slot: 0,
+    status: "kept",
+    persona: "p",
+    style: "s",
+    tools: travelDialogue(0).tools,
+    targetTurns: 3,
+    seed: 0,
+    outcome: outcome({ status: "kept" }),
+  });
+  const failed = (type: "timeout" | "invalid_call", extra: Record<string, unknown>) => ({ ok: false as const, error: { type, message: type }, ...extra });
+  const results = [
+    failed("timeout", { origin: "injected" }),
+    failed("timeout", { origin: "injected", simulated: true }),
+    failed("timeout", { origin: "tool_server", simulated: true }),
+    failed("invalid_call", { origin: "tool_server" }),
+    failed("invalid_call", {}),
+    { ok: true as const, result: {}, origin: "tool_server", simulated: true },
+    { ok: true as const, result: {} },
+  ];
+  await db.insert(dialogueTurns).values(
+    results.map((result, seq) => ({
+      dialogueId: id,
+      seq,
+      kind: "tool",
+      turn: { seq, kind: "tool", message: { role: "tool", tool_call_id: `c${seq}`, content: "{}" }, result, callName: "get_current_weather" } as never,
+    })),
+  );
+
+  const data = await gatherReportData(db, { campaignId: "c" });
+  assert.deepEqual(data.multiTurn!.toolResults, [
+    { tool: "get_current_weather", result: "invalid_call", n: 1 },
+    { tool: "get_current_weather", result: "invalid_call", n: 1, origin: "tool_server" },
+    { tool: "get_current_weather", result: "ok", n: 1 },
+    { tool: "get_current_weather", result: "ok", n: 1, origin: "tool_server", simulated: true },
+    { tool: "get_current_weather", result: "timeout", n: 1, origin: "injected" },
+    { tool: "get_current_weather", result: "timeout", n: 1, origin: "injected", simulated: true },
+    { tool: "get_current_weather", result: "timeout", n: 1, origin: "tool_server", simulated: true },
+  ]);
+  const chart = reportCharts(data).charts.find((c) => c.title === "Multi-turn tool results")!;
+  assert.deepEqual(
+    chart.config.data.datasets.map((d) => [d.label, d.data]),
+    [
+      ["invalid_call: origin not recorded", [1]],
+      ["invalid_call: tool server", [1]],
+      ["ok", [1]],
+      ["ok (SIMULATED)", [1]],
+      ["timeout: injected", [1]],
+      ["timeout: injected (SIMULATED)", [1]],
+      ["timeout: tool server (SIMULATED)", [1]],
+    ],
+  );
+  const colors = new Map(chart.config.data.datasets.map((d) => [d.label, d.backgroundColor]));
+  assert.notEqual(colors.get("timeout: injected"), colors.get("timeout: tool server (SIMULATED)"), "an injected error is not coloured as the server's own");
+  assert.match(chart.caption, /5 of 7 results are errors, 2 of them injected\./);
+  assert.match(chart.caption, /1 error was stored before their origin was recorded/);
+  assert.match(chart.caption, /SIMULATED: the toolloop LLM simulator played the tool server for 3 results/);
+
+  // Report data gathered before origins were recorded (no origin, no simulated) still renders, each error as of unknown origin.
+  const old = { ...data, multiTurn: { ...data.multiTurn!, toolResults: [{ tool: "get_current_weather", result: "timeout", n: 2 }] } };
+  const oldChart = reportCharts(old).charts.find((c) => c.title === "Multi-turn tool results")!;
+  assert.deepEqual(
+    oldChart.config.data.datasets.map((d) => d.label),
+    ["timeout: origin not recorded"],
+  );
+  assert.ok(renderReportHtml(old, { chartJs: "" }).includes("timeout: origin not recorded"));
+});

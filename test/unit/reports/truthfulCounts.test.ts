@@ -133,12 +133,12 @@ test("a failed stage is reported: a banner with its error's tail, the iteration 
   );
   const html = renderReportHtml(campaign, { chartJs: "" });
   const banner = /<div class="banner failed" id="failed-stages">(.*?)<\/div>/s.exec(html)?.[1] ?? "";
-  assert.match(banner, /iteration 1, train\.sft \(attempt 1/);
+  assert.match(banner, /iteration 1, train\.sft \(operator run 1/);
   assert.match(banner, /ModuleNotFoundError: No module named &#39;pyarrow&#39;/, "the cause at the error's end is shown");
   // The iteration row still says running, but the campaign failed: it never finished.
   const iterations = /<table class="iterations">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
   assert.match(iterations, /running: did not finish \(campaign failed; stage train\.sft failed\)/);
-  assert.match(iterations, /2 succeeded; failed: train\.sft; attempts: export\.verl ×2/);
+  assert.match(iterations, /2 succeeded; failed: train\.sft; operator runs: export\.verl ×2/);
 
   const iteration = renderReportHtml(await gatherReportData(db, { campaignId: "c", iteration: 1 }), { chartJs: "" });
   assert.match(
@@ -169,7 +169,7 @@ test("an iteration report's iterations table sums the earlier iterations' stages
   const iterations = /<table class="iterations">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
   // Before, the iteration report read only its own iteration's stage runs: iteration 1 said "none recorded".
   assert.doesNotMatch(iterations, /none recorded/);
-  assert.match(iterations, /iteration 1<\/a><\/td><td>completed<\/td><td>2 succeeded; failed: train\.sft; attempts: train\.sft ×2<\/td>/);
+  assert.match(iterations, /iteration 1<\/a><\/td><td>completed<\/td><td>2 succeeded; failed: train\.sft; operator runs: train\.sft ×2<\/td>/);
   assert.match(iterations, /<td>iteration 2<\/td><td>completed<\/td><td>1 succeeded<\/td>/);
   // The iteration's own stage table and failure banner stay its own.
   const stages = /<table class="stages">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
@@ -320,7 +320,7 @@ test("a stage skipped after it failed (an operator's skip, onStageFailure skip) 
   const banner = /<div class="banner failed" id="failed-stages">(.*?)<\/div>/s.exec(html)?.[1] ?? "";
   assert.match(
     banner,
-    /iteration 1, evaluate\.bfcl \(attempt 1, skipped after it failed, [^)]*\): evaluate\.bfcl live_simple: bfcl-eval finished without results/,
+    /iteration 1, evaluate\.bfcl \(operator run 1, skipped after it failed, [^)]*\): evaluate\.bfcl live_simple: bfcl-eval finished without results/,
   );
 });
 
