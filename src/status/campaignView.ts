@@ -156,11 +156,25 @@ export interface ScheduledFacts {
   continuesFrom?: string;
 }
 
+/**
+ * How a scheduled run continues (`campaign status` only): what it reads of the campaign it continues
+ * from, and why a policy or a run of its schedule was not taken. "continues from X" alone left an
+ * operator guessing which round of X, and why the policy trained from was not X's, or X not the latest run.
+ */
+export interface ContinuationFacts {
+  /** The predecessor's latest completed iteration, which its pool and policy are read up to; absent: it completed none (what it made at all). */
+  upToIteration?: number;
+  /** The predecessor's policy training does not start from: trained from another base model than the run's training stage names. */
+  policyNotTaken?: { id: string; baseModel: string; configuredBaseModel: string };
+  /** The schedule's runs after the predecessor (or before this run, with none) that were passed over, and why. */
+  passedOver?: { campaignId: string; why: string }[];
+}
+
 /** What PostgreSQL recorded of the campaign. */
 export interface DbFacts {
   campaignId: string;
   name: string;
-  /** campaigns.status: running, completed, failed, aborted. */
+  /** campaigns.status: running, completed, failed, aborted, terminated. */
   status: string;
   /** The campaign workflow's id when registration recorded it (a scheduled run's is not campaign-<id>). */
   workflowId?: string;
@@ -168,6 +182,8 @@ export interface DbFacts {
   updatedAt: string;
   /** Set when a schedule started it. */
   schedule?: ScheduledFacts;
+  /** Set when a schedule started it: what it continues (up to which iteration) and what it passed over. */
+  continuation?: ContinuationFacts;
   iterationsTotal?: number;
   onStageFailure?: string;
   configHash?: string;
@@ -210,6 +226,7 @@ export interface CampaignView {
   runId?: string;
   /** The schedule that started it, the time it was scheduled for and the campaign it continues from. */
   schedule?: ScheduledFacts;
+  continuation?: ContinuationFacts;
   iteration?: number;
   iterationsTotal?: number;
   iterationStatus?: string;
@@ -469,6 +486,7 @@ export function campaignView(input: ViewInput): CampaignView {
     ...(reason !== undefined ? { reason } : {}),
     ...(wf ? { workflowStatus: wf.status, workflowId: wf.workflowId, runId: wf.runId } : {}),
     ...(db?.schedule ? { schedule: db.schedule } : {}),
+    ...(db?.schedule && db.continuation ? { continuation: db.continuation } : {}),
     ...(db?.iteration || wf?.searchIteration !== undefined ? { iteration: db?.iteration?.n ?? wf?.searchIteration } : {}),
     ...(db?.iterationsTotal !== undefined ? { iterationsTotal: db.iterationsTotal } : {}),
     ...(iterationStatus !== undefined ? { iterationStatus } : {}),
