@@ -66,6 +66,7 @@ import { isClusterJobHandler } from "../src/framework/clusterJob.js";
 import { createLauncher } from "../src/training/launchers/index.js";
 import { UnknownLauncherKindError } from "../src/training/launchers/launcher.js";
 import { previousScheduledCampaign } from "../src/db/repos/continuation.js";
+import { endedRunMessage, markScheduleEndedRuns, temporalWorkflowStatus } from "../src/schedules/endedRuns.js";
 import { scheduledRunProblem, withScheduledRun } from "../src/schedules/scheduledConfig.js";
 import { continuedPolicyText, stageCallsPolicy, stagePolicy, type StagePolicy } from "../src/training/servedPolicy.js";
 import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
@@ -313,6 +314,8 @@ export function createActivities(deps: ActivityDeps) {
           ? campaignIdProblem(campaignId, 'workflow id (the campaign id when neither the input nor the config has a campaignId; add "campaignId" to the input)')
           : undefined;
     if (badId) throw ApplicationFailure.nonRetryable(badId, ErrorType.invalidConfig);
+    // Runs of the schedule a terminateOther overlap ended are still recorded running: record them as ended first, so one is continued from.
+    if (run && !registered) await markScheduleRunsEnded(db, run.scheduleId, campaignId);
     const continuesFrom = run
       ? registered
         ? (registered.continuesFrom ?? undefined)
@@ -380,6 +383,23 @@ export function createActivities(deps: ActivityDeps) {
       plan: withOutputDir(planOf(campaignId, inForce.frozen, inForce.version, inForce.sha256), inForce.frozen),
       warnings,
     };
+  }
+
+  /**
+   * The schedule's other runs recorded running whose workflow Temporal says was terminated or timed
+   * out, marked terminated (src/schedules/endedRuns.ts). A worker without a Temporal client, or a
+   * Temporal that does not answer, leaves them as they are: the run registers all the same.
+   */
+  async function markScheduleRunsEnded(db: Db, scheduleId: string, campaignId: string): Promise<void> {
+    if (!deps.temporalClient) return;
+    try {
+      const ended = await markScheduleEndedRuns(db, scheduleId, temporalWorkflowStatus(await deps.temporalClient()), campaignId);
+      for (const r of ended) deps.log(`[schedule] ${scheduleId}: ${endedRunMessage(r)}`);
+    } catch (err) {
+      deps.log(
+        `[schedule] ${scheduleId}: could not ask Temporal whether its runs recorded running still run: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
   }
 
   async function planStage(ref: StageRef): Promise<StagePlanResult> {

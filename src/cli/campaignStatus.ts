@@ -21,6 +21,7 @@ import { campaignView, ENDED_STATES, type CampaignView, type DbFacts, type Workf
 import { refusedBatchNotes, withInflight } from "../status/inflight.js";
 import { ErrorType } from "../framework/errorTypes.js";
 import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
+import { endedRunMessage, ENDED_WITHOUT_CLEANUP, markEndedRuns } from "../schedules/endedRuns.js";
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, defaultBaseDir, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
@@ -238,6 +239,7 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
       EXIT_BAD_INPUT,
     );
   }
+  if (s.db && dbFacts && wf) dbFacts = await withEndRecorded(s.db.db, dbFacts, wf, notes);
   if (s.client && s.db && dbFacts) await addInflight(s.client, s.db, dbFacts, wf, notes);
   if (!dbFacts && !wf) {
     // One source is down and the other does not know the id: the campaign may well exist.
@@ -260,6 +262,25 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
     }),
     ...(workflowMissing ? { workflowMissing } : {}),
   });
+}
+
+/**
+ * A row still running whose workflow Temporal says was terminated or timed out (a schedule's
+ * terminateOther overlap, an operator's terminate): no cleanup ran to record its end, so it is
+ * recorded here (src/schedules/endedRuns.ts), and a later run of its schedule can continue from it.
+ */
+async function withEndRecorded(db: Db, facts: DbFacts, wf: WorkflowFacts, notes: string[]): Promise<DbFacts> {
+  if (facts.status !== "running" || !ENDED_WITHOUT_CLEANUP.has(wf.status)) return facts;
+  try {
+    const row = { id: facts.campaignId, workflowId: wf.workflowId, updatedAt: new Date(facts.updatedAt) };
+    const [ended] = await markEndedRuns(db, [row], async () => wf.status);
+    if (!ended) return facts;
+    notes.push(`PostgreSQL recorded the campaign as running; ${endedRunMessage(ended).replace(/^campaign \S+: /, "")}`);
+    return { ...facts, status: "terminated" };
+  } catch (e) {
+    notes.push(`could not record the campaign as terminated in PostgreSQL: ${e instanceof Error ? e.message : String(e)}`);
+    return facts;
+  }
 }
 
 /**

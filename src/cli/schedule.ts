@@ -82,6 +82,13 @@ async function runningCampaigns(client: Client, workflowIds: string[]): Promise<
   return all;
 }
 
+/** A schedule's lineage is its id's: what `create` does with the runs of a schedule deleted earlier. */
+const LINEAGE_HELP = `
+Each run continues from the schedule's previous run, found by the schedule id (campaigns.schedule_id).
+A schedule deleted and created again under the same id continues that lineage: its first run
+continues from the latest run made under that id before (its policy and pool). To start a fresh
+lineage, give the schedule a new id.`;
+
 export function registerScheduleCommands(program: Command): void {
   const schedule = program.command("schedule").description("weekly (or any cadence) campaigns with Temporal Schedules: the config's schedules[]");
 
@@ -95,6 +102,7 @@ export function registerScheduleCommands(program: Command): void {
       )
       .requiredOption("--config <file>", "campaign config (JSON) with schedules[]")
       .option("--schedule <id>", "only this schedule of the config")
+      .addHelpText("after", LINEAGE_HELP)
       .action(async (opts: { config: string; schedule?: string }) => {
         const { config, frozen, hash } = readConfigFile(opts.config);
         const all = config.schedules ?? [];
@@ -277,7 +285,7 @@ export function registerScheduleCommands(program: Command): void {
 
   schedule
     .command("delete <id>")
-    .description("delete the schedule (campaigns it started keep running; their data stays)")
+    .description("delete the schedule (campaigns it started keep running; their data stays, and a schedule created again under this id continues from them)")
     .action(async (id: string) => {
       await withClient(async (client) => {
         await client.schedule.getHandle(id).delete();

@@ -1,6 +1,6 @@
 /** Renders `campaign status` and `campaign list` for a terminal (pure: the view is built elsewhere). */
 import type { CampaignListEntry } from "../status/campaignList.js";
-import type { CampaignView, ScheduledFacts, StageView } from "../status/campaignView.js";
+import type { CampaignView, ContinuationFacts, ScheduledFacts, StageView } from "../status/campaignView.js";
 import { formatCount, formatDuration, renderProgressLine } from "../status/progressLine.js";
 
 const STATE_WORDS: Record<string, string> = {
@@ -67,12 +67,21 @@ function stageLine(s: StageView, width: number, waiting: boolean, paused: boolea
   return lines;
 }
 
-/** Which schedule started the campaign, for when, and what it continues from. */
-export function scheduleLine(s: ScheduledFacts): string {
-  const from = s.continuesFrom
-    ? `continues from ${s.continuesFrom} (its policy and pool)`
-    : "started from scratch (no earlier run of the schedule had registered a policy)";
-  return `schedule: ${s.scheduleId}, run scheduled for ${s.scheduledAt}; ${from}`;
+/**
+ * Which schedule started the campaign, for when, and what it continues from: up to which iteration,
+ * and (when known) a policy it does not take and the schedule's runs it passed over, with why.
+ */
+export function scheduleLine(s: ScheduledFacts, c?: ContinuationFacts): string {
+  let from = "started from scratch (no earlier run of the schedule had registered a policy)";
+  if (s.continuesFrom) {
+    const upTo = !c ? "" : c.upToIteration !== undefined ? `, up to its iteration ${c.upToIteration}` : ", which completed no iteration (what it made)";
+    const notTaken = c?.policyNotTaken;
+    from = notTaken
+      ? `continues from ${s.continuesFrom}${upTo} (its pool; not its policy ${notTaken.id}, trained from base model ${notTaken.baseModel}: training starts from the configured baseModel ${notTaken.configuredBaseModel})`
+      : `continues from ${s.continuesFrom}${upTo} (its policy and pool)`;
+  }
+  const passed = c?.passedOver?.length ? `; passed over ${c.passedOver.map((p) => `${p.campaignId} (${p.why})`).join(", ")}` : "";
+  return `schedule: ${s.scheduleId}, run scheduled for ${s.scheduledAt}; ${from}${passed}`;
 }
 
 export function renderCampaignView(v: CampaignView, opts: { uiLink?: string } = {}): string {
@@ -80,7 +89,7 @@ export function renderCampaignView(v: CampaignView, opts: { uiLink?: string } = 
   const lines = [`campaign ${v.campaignId}${v.name ? ` (${v.name})` : ""}: ${stateWord(v.state)}${it}`];
   if (v.reason) lines.push(`reason: ${v.reason}`);
   if (v.workflowId) lines.push(`workflow: ${v.workflowId} ${v.workflowStatus ?? ""}${opts.uiLink ? `  ${opts.uiLink}` : ""}`.trimEnd());
-  if (v.schedule) lines.push(scheduleLine(v.schedule));
+  if (v.schedule) lines.push(scheduleLine(v.schedule, v.continuation));
   if (v.continuedPolicy) lines.push(`policy: ${v.continuedPolicy}`);
   if (v.stages.length > 0) {
     lines.push(`iteration ${v.iteration ?? "?"} stages${v.iterationStatus ? ` (${v.iterationStatus})` : ""}:`);

@@ -12,8 +12,12 @@ import { DIALOGUE_STATUSES, type DialogueOutcome, type DialogueTurn } from "../d
  * Status columns are text with a TypeScript-only enum: every write is checked at compile time, and
  * adding a status needs no migration. The database itself does not constrain them.
  */
-/** What the campaign row records: running until the campaign workflow ends one of these ways. */
-export const CAMPAIGN_STATUSES = ["running", "completed", "failed", "aborted"] as const;
+/**
+ * What the campaign row records: running until the campaign workflow ends one of these ways.
+ * `terminated`: its workflow was terminated (a schedule's overlap policy terminateOther, or by hand)
+ * or timed out, so no cleanup wrote its end; recorded when that is seen (src/schedules/endedRuns.ts).
+ */
+export const CAMPAIGN_STATUSES = ["running", "completed", "failed", "aborted", "terminated"] as const;
 export type CampaignRowStatus = (typeof CAMPAIGN_STATUSES)[number];
 /**
  * An iteration is running until its workflow finishes it (a failed stage waits or aborts, it does not end the

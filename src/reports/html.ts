@@ -706,12 +706,12 @@ function failedStagesBanner(d: ReportData): string {
   return `<div class="banner failed" id="failed-stages">FAILED: ${failed.length === 1 ? "a stage" : `${failed.length} stages`} failed.<ul>${items}</ul></div>`;
 }
 
-/** An iteration's status as it stands: a row still "running" under a failed or aborted campaign never finished. */
+/** An iteration's status as it stands: a row still "running" under a failed, aborted or terminated campaign never finished. */
 function iterationStatusText(d: ReportData, iteration: number, status: string): string {
   if (status !== "running" && status !== "failed") return status;
   const failed = (d.stages ?? []).filter((s) => s.iteration === iteration && s.status === "failed").map((s) => s.stage);
   if (status === "failed") return `failed${failed.length ? ` (stage ${failed.join(", ")})` : ""}`;
-  if (d.status === "failed" || d.status === "aborted")
+  if (d.status === "failed" || d.status === "aborted" || d.status === "terminated")
     return `running: did not finish (campaign ${d.status}${failed.length ? `; stage ${failed.join(", ")} failed` : ""})`;
   return failed.length ? `running; stage ${failed.join(", ")} failed` : status;
 }
@@ -741,7 +741,10 @@ function stagesTable(d: ReportData): string {
   const stopped = d.iterationStatus !== undefined && d.iterationStatus !== "running";
   const body = runs
     .map((r) => {
-      const status = r.status === "running" && (stopped || d.status === "failed" || d.status === "aborted") ? "running: did not finish" : r.status;
+      const status =
+        r.status === "running" && (stopped || d.status === "failed" || d.status === "aborted" || d.status === "terminated")
+          ? "running: did not finish"
+          : r.status;
       const cls = r.status === "failed" ? ' class="failed"' : "";
       // The error (a failed stage's, or a retried one's last) on its own full-width row under the stage.
       const error = r.error ? `<tr${cls}><td colspan="6" class="error"><pre>${escapeHtml(shortenMiddle(r.error, 4000))}</pre></td></tr>` : "";

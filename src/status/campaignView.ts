@@ -156,11 +156,25 @@ export interface ScheduledFacts {
   continuesFrom?: string;
 }
 
+/**
+ * How a scheduled run continues (`campaign status` only): what it reads of the campaign it continues
+ * from, and why a policy or a run of its schedule was not taken. "continues from X" alone left an
+ * operator guessing which round of X, and why the policy trained from was not X's, or X not the latest run.
+ */
+export interface ContinuationFacts {
+  /** The predecessor's latest completed iteration, which its pool and policy are read up to; absent: it completed none (what it made at all). */
+  upToIteration?: number;
+  /** The predecessor's policy training does not start from: trained from another base model than the run's training stage names. */
+  policyNotTaken?: { id: string; baseModel: string; configuredBaseModel: string };
+  /** The schedule's runs after the predecessor (or before this run, with none) that were passed over, and why. */
+  passedOver?: { campaignId: string; why: string }[];
+}
+
 /** What PostgreSQL recorded of the campaign. */
 export interface DbFacts {
   campaignId: string;
   name: string;
-  /** campaigns.status: running, completed, failed, aborted. */
+  /** campaigns.status: running, completed, failed, aborted, terminated. */
   status: string;
   /** The campaign workflow's id when registration recorded it (a scheduled run's is not campaign-<id>). */
   workflowId?: string;
@@ -170,6 +184,8 @@ export interface DbFacts {
   schedule?: ScheduledFacts;
   /** A continuing campaign before it serves its own policy: which policy its stages call, and why (src/training/servedPolicy.ts). */
   continuedPolicy?: string;
+  /** Set when a schedule started it: what it continues (up to which iteration) and what it passed over. */
+  continuation?: ContinuationFacts;
   iterationsTotal?: number;
   onStageFailure?: string;
   configHash?: string;
@@ -214,6 +230,7 @@ export interface CampaignView {
   schedule?: ScheduledFacts;
   /** Which policy the stages before serve.policy call while the campaign it continues from decides it, and why. */
   continuedPolicy?: string;
+  continuation?: ContinuationFacts;
   iteration?: number;
   iterationsTotal?: number;
   iterationStatus?: string;
@@ -474,6 +491,7 @@ export function campaignView(input: ViewInput): CampaignView {
     ...(wf ? { workflowStatus: wf.status, workflowId: wf.workflowId, runId: wf.runId } : {}),
     ...(db?.schedule ? { schedule: db.schedule } : {}),
     ...(db?.continuedPolicy ? { continuedPolicy: db.continuedPolicy } : {}),
+    ...(db?.schedule && db.continuation ? { continuation: db.continuation } : {}),
     ...(db?.iteration || wf?.searchIteration !== undefined ? { iteration: db?.iteration?.n ?? wf?.searchIteration } : {}),
     ...(db?.iterationsTotal !== undefined ? { iterationsTotal: db.iterationsTotal } : {}),
     ...(iterationStatus !== undefined ? { iterationStatus } : {}),

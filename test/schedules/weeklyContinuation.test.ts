@@ -137,7 +137,7 @@ test(
     assert.match(
       status2.stdout,
       new RegExp(
-        `^schedule: ${scheduleId}, run scheduled for ${second.scheduledAt!.toISOString()}; continues from ${first.id} \\(its policy and pool\\)$`,
+        `^schedule: ${scheduleId}, run scheduled for ${second.scheduledAt!.toISOString()}; continues from ${first.id}, up to its iteration 1 \\(its policy and pool\\)$`,
         "m",
       ),
     );

@@ -3,10 +3,10 @@
  * iteration, that iteration's stages in plan order with batch progress (done items, items finished
  * within the rate window) and cluster jobs. Reads only; works with no worker running.
  */
-import { and, desc, eq, gt, inArray, isNotNull, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNotNull, lt, ne, or, sql } from "drizzle-orm";
 import { planOf } from "../../config/frozen.js";
 import type { JobClock, JobDeadlines } from "../../framework/jobClock.js";
-import type { DbFacts, JobFacts, ScheduledFacts, StageFacts } from "../../status/campaignView.js";
+import type { ContinuationFacts, DbFacts, JobFacts, ScheduledFacts, StageFacts } from "../../status/campaignView.js";
 import { batchKey } from "../../status/inflight.js";
 import { RATE_WINDOW_MS } from "../../status/progressLine.js";
 import type { Db } from "../client.js";
@@ -14,7 +14,8 @@ import { continuedPolicyNote } from "../../training/servedPolicy.js";
 import { LIVE_SERVE_STATES } from "../../training/servedPolicyJobs.js";
 import { campaigns, clusterJobs, iterations, modelVersions, samples, stageBatches, stageRuns, stageSlotOutcomes } from "../schema.js";
 import { configForIteration, latestConfig } from "./campaignConfigs.js";
-import { recordedCampaignOutputDir } from "./campaigns.js";
+import { lastCompletedIteration, recordedCampaignOutputDir } from "./campaigns.js";
+import { REGISTERED_POLICY_KIND, startingPolicy } from "./continuation.js";
 import { dialogueProgress } from "./dialogues.js";
 
 /** The stage whose slots `status` counts for a stopped run (src/stages/synthesize/singleTurn). */
@@ -47,6 +48,68 @@ function scheduledFacts(row: { scheduleId: string | null; scheduledAt: Date | nu
   return { scheduleId: row.scheduleId, scheduledAt: row.scheduledAt.toISOString(), ...(row.continuesFrom ? { continuesFrom: row.continuesFrom } : {}) };
 }
 
+/** At most this many passed-over runs are named. */
+const MAX_PASSED_OVER = 5;
+
+/** The training stages whose baseModel decides whether a predecessor's policy is continued. */
+const TRAINING_STAGES: ReadonlySet<string> = new Set(["train.sft", "train.grpo"]);
+
+/**
+ * What a scheduled run reads of the campaign it continues from (its latest completed iteration), the
+ * predecessor's policy its training does not start from (trained from another base model than the
+ * run's first training stage names, as startingPolicy decides), and the schedule's runs between them
+ * that were passed over: running still, registered no policy, or running when this run registered.
+ */
+async function continuationFacts(
+  db: Db,
+  row: { id: string; scheduleId: string | null; scheduledAt: Date | null; continuesFrom: string | null },
+): Promise<ContinuationFacts | undefined> {
+  if (!row.scheduleId || !row.scheduledAt) return undefined;
+  const facts: ContinuationFacts = {};
+  let after: Date | undefined;
+  if (row.continuesFrom) {
+    const completed = await lastCompletedIteration(db, row.continuesFrom);
+    if (completed > 0) facts.upToIteration = completed;
+    const cfg = await configForIteration(db, row.id, 1);
+    const stages = (cfg?.frozen.config.stages ?? []) as { name: string; baseModel?: unknown }[];
+    const baseModel = stages.find((st) => TRAINING_STAGES.has(st.name) && typeof st.baseModel === "string")?.baseModel as string | undefined;
+    const passed = baseModel !== undefined ? (await startingPolicy(db, row.id, 1, baseModel)).passedOver : undefined;
+    if (passed) facts.policyNotTaken = { id: passed.id, baseModel: passed.baseModel, configuredBaseModel: baseModel as string };
+    const from = (await db.select({ at: campaigns.scheduledAt }).from(campaigns).where(eq(campaigns.id, row.continuesFrom)).limit(1))[0];
+    after = from?.at ?? undefined;
+  }
+  const between = await db
+    .select({ id: campaigns.id, status: campaigns.status })
+    .from(campaigns)
+    .where(
+      and(
+        eq(campaigns.scheduleId, row.scheduleId),
+        lt(campaigns.scheduledAt, row.scheduledAt),
+        after ? gt(campaigns.scheduledAt, after) : undefined,
+        ne(campaigns.id, row.id),
+      ),
+    )
+    .orderBy(desc(campaigns.scheduledAt))
+    .limit(MAX_PASSED_OVER);
+  const ids = between.map((r) => r.id);
+  const trained = new Set(
+    ids.length === 0
+      ? []
+      : (
+          await db
+            .selectDistinct({ id: modelVersions.campaignId })
+            .from(modelVersions)
+            .where(and(inArray(modelVersions.campaignId, ids), eq(modelVersions.kind, REGISTERED_POLICY_KIND)))
+        ).map((r) => r.id),
+  );
+  const passedOver = between.map((r) => ({
+    campaignId: r.id,
+    why: r.status === "running" ? "still running" : !trained.has(r.id) ? "registered no policy" : "still running when this run registered",
+  }));
+  if (passedOver.length > 0) facts.passedOver = passedOver;
+  return facts;
+}
+
 /** The warning a finished stage's summary carries (synthesize.multiTurn's when it kept no dialogue: src/dialogue/noneKept.ts). */
 function warningOf(result: unknown): string | undefined {
   const w = typeof result === "object" && result !== null ? (result as { warning?: unknown }).warning : undefined;
@@ -68,7 +131,7 @@ export async function readCampaignFacts(db: Db, campaignId: string, windowMs = R
     ...(row.workflowId ? { workflowId: row.workflowId } : {}),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
-    ...(scheduledFacts(row) ? { schedule: scheduledFacts(row) } : {}),
+    ...(scheduledFacts(row) ? { schedule: scheduledFacts(row), continuation: await continuationFacts(db, row) } : {}),
     stages: [],
     nowMs,
     ...(latest

@@ -77,6 +77,42 @@ export async function markCampaignRunningAgain(db: Db, id: string, seen: { statu
   return marked.length > 0;
 }
 
+/** A schedule's campaigns whose row says running (but `excludeId`): the ones its overlap policy may have ended without their cleanup. */
+export async function runningScheduledCampaigns(
+  db: Db,
+  scheduleId: string,
+  excludeId?: string,
+): Promise<{ id: string; workflowId: string | null; updatedAt: Date }[]> {
+  return db
+    .select({ id: campaigns.id, workflowId: campaigns.workflowId, updatedAt: campaigns.updatedAt })
+    .from(campaigns)
+    .where(and(eq(campaigns.scheduleId, scheduleId), eq(campaigns.status, "running"), excludeId !== undefined ? ne(campaigns.id, excludeId) : undefined))
+    .orderBy(campaigns.scheduledAt);
+}
+
+/**
+ * Marks a campaign terminated whose workflow ended without its own cleanup (terminated, timed out),
+ * only while its row still says running as it was read (`seen.updatedAt`, compared within a
+ * millisecond as in markCampaignRunningAgain): a status written since (a restart's) wins, and a
+ * second call changes nothing. Returns whether the row was marked.
+ */
+export async function markCampaignTerminated(db: Db, id: string, seen: { updatedAt: Date }): Promise<boolean> {
+  const at = seen.updatedAt.toISOString();
+  const marked = await db
+    .update(campaigns)
+    .set({ status: "terminated", updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(campaigns.id, id),
+        eq(campaigns.status, "running"),
+        sql`${campaigns.updatedAt} > ${at}::timestamptz - interval '1 millisecond'`,
+        sql`${campaigns.updatedAt} < ${at}::timestamptz + interval '1 millisecond'`,
+      ),
+    )
+    .returning({ id: campaigns.id });
+  return marked.length > 0;
+}
+
 export async function setCampaignStatus(db: Db, id: string, status: CampaignRowStatus): Promise<void> {
   await db
     .update(campaigns)

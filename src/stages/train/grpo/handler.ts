@@ -17,6 +17,7 @@ import { clusterOf } from "../../../training/clusterConfig.js";
 import { slurmCpuMemory } from "../../../training/launchers/config.js";
 import { checkpointActorDir, headlineMetrics, lastMetricLine, latestCheckpointStep } from "../../../training/jobOutputs.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
+import { recordedStartModel, startModelEnv, type StartModel } from "../../../training/startModel.js";
 import { grpoCommand } from "../../../training/verl/jobSpec.js";
 import type { StageConfigOf } from "../../specs.js";
 import { STANDIN_TRAINER } from "../standin.js";
@@ -59,7 +60,8 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     return {
       request: {
         command,
-        env: { ...ctx.stage.env },
+        // The model it starts from, kept with the request: collect registers that as the parent.
+        env: { ...ctx.stage.env, ...startModelEnv(start) },
         workDir: paths.grpo.workDir,
         resources: {
           nodes: ctx.stage.grpo.nnodes,
@@ -97,7 +99,8 @@ export const trainGrpoHandler: ClusterJobHandler<GrpoStage> = {
     const paths = trainingPaths(ctx.outputDir());
     const step = await latestCheckpointStep(paths.grpo.checkpoints);
     if (step === undefined) throw new StageInputError(`job ${job.name} succeeded but saved no checkpoint under ${paths.grpo.checkpoints}`);
-    const start = await startingModel(ctx);
+    // As recorded when the job was prepared (the lineage may have moved on since); a job of an older build: looked up now.
+    const start = recordedStartModel(job.request) ?? (await startingModel(ctx));
     const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
     const actor = checkpointActorDir(paths.grpo.checkpoints, step);
     const id = await upsertModelVersion(db, {
@@ -148,14 +151,14 @@ function assertVerlCanLoad(dataset: { iteration: number; manifest: { counts: { t
  * continuing campaign: the one its predecessor merged last, when trained from this stage's
  * baseModel), else the configured base model. `say`: log a predecessor's policy passed over.
  */
-async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0], say = false) {
+async function startingModel(ctx: Parameters<typeof trainGrpoHandler.prepare>[0], say = false): Promise<StartModel> {
   const { db } = ctx.deps;
   const sft = await getModelVersion(db, ctx.campaignId, ctx.iteration, "sft");
   const policy = sft ? undefined : await startingPolicy(db, ctx.campaignId, ctx.iteration, ctx.stage.baseModel);
   if (say && policy?.passedOver) ctx.deps.log(passedOverMessage("train.grpo", ctx.campaignId, policy.passedOver, ctx.stage.baseModel));
   const prior = sft ?? policy?.version;
   if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
-  return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
+  return { path: ctx.stage.baseModel, baseModel: ctx.stage.baseModel, simulated: false };
 }
 
 /**

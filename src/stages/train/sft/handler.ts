@@ -16,6 +16,7 @@ import { slurmCpuMemory } from "../../../training/launchers/config.js";
 import { headlineMetrics, lastMetricLine, latestCheckpointStep } from "../../../training/jobOutputs.js";
 import { shellQuote } from "../../../training/launchers/slurmBatchScript.js";
 import { installRoot, trainingPaths } from "../../../training/paths.js";
+import { recordedStartModel, startModelEnv, type StartModel } from "../../../training/startModel.js";
 import { mergeCommand, sftCommand } from "../../../training/verl/jobSpec.js";
 import type { StageConfigOf } from "../../specs.js";
 import { deleteCheckpointsAfterMerge } from "../checkpointsAfterMerge.js";
@@ -75,7 +76,8 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
     return {
       request: {
         command: ["/bin/sh", "-c", script],
-        env: { ...ctx.stage.env },
+        // The model it starts from, kept with the request: collect registers that as the parent.
+        env: { ...ctx.stage.env, ...startModelEnv(start) },
         workDir: paths.sft.workDir,
         resources: {
           nodes: ctx.stage.sft.nnodes,
@@ -122,7 +124,8 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
       }
       throw new StageInputError(`job ${job.name} succeeded but saved no SFT checkpoint under ${paths.sft.checkpoints}`);
     }
-    const start = await startingModel(ctx);
+    // As recorded when the job was prepared (the lineage may have moved on since); a job of an older build: looked up now.
+    const start = recordedStartModel(job.request) ?? (await startingModel(ctx));
     const dataset = await latestTrainingDataset(db, ctx.campaignId, ctx.iteration);
     const id = await upsertModelVersion(db, {
       campaignId: ctx.campaignId,
@@ -160,10 +163,10 @@ export const trainSftHandler: ClusterJobHandler<SftStage> = {
  * predecessor merged last, when trained from this stage's baseModel), else the configured base
  * model. `say`: log a predecessor's policy passed over.
  */
-async function startingModel(ctx: Parameters<typeof trainSftHandler.prepare>[0], say = false) {
+async function startingModel(ctx: Parameters<typeof trainSftHandler.prepare>[0], say = false): Promise<StartModel> {
   const policy = await startingPolicy(ctx.deps.db, ctx.campaignId, ctx.iteration, ctx.stage.baseModel);
   if (say && policy.passedOver) ctx.deps.log(passedOverMessage("train.sft", ctx.campaignId, policy.passedOver, ctx.stage.baseModel));
   const prior = policy.version;
   if (prior?.path) return { path: prior.path, versionId: prior.id, baseModel: prior.baseModel, simulated: prior.simulated };
-  return { path: ctx.stage.baseModel, versionId: undefined, baseModel: ctx.stage.baseModel, simulated: false };
+  return { path: ctx.stage.baseModel, baseModel: ctx.stage.baseModel, simulated: false };
 }
