@@ -17,9 +17,9 @@ export const REGISTERED_POLICY_KIND: ModelVersionKind = "merged";
 
 /**
  * The schedule's latest campaign scheduled before `before` that registered a policy and no longer
- * runs (completed, failed or aborted): what a new run continues from. Campaigns that trained nothing
- * (failed early, or no training stage) are passed over, and so are those still running (a run
- * started under overlap allowAll or terminateOther): their pool and policy were still changing, so a
+ * runs (completed, failed, aborted or terminated): what a new run continues from. Campaigns that
+ * trained nothing (failed early, or no training stage) are passed over, and so are those still running
+ * (overlap allowAll): their pool and policy were still changing, so a
  * run continuing from one selected from its next, unscored round and trained from whichever policy
  * it had merged by then.
  */
