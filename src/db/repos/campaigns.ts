@@ -56,23 +56,22 @@ export async function getCampaign(db: Db, id: string) {
  * are TRY_CANCEL), and the workflow's setCampaignStatus("aborted") may land while the registration
  * still loads tools; "running" written after it would leave an aborted campaign running in
  * PostgreSQL for good. Every status write sets updated_at, so an unchanged status and updated_at
- * mean none came between. updated_at is compared within a millisecond: `seen` went through a JS
- * Date (milliseconds), PostgreSQL keeps microseconds. Returns whether the row was marked.
+ * mean none came between. Returns whether the row was marked.
  */
+/**
+ * The row's updated_at is the one read (`seen`), compared within a millisecond: `seen` went through a
+ * JS Date (milliseconds), PostgreSQL keeps microseconds. Every status write sets updated_at.
+ */
+function unchangedSince(seen: Date) {
+  const at = seen.toISOString();
+  return sql`${campaigns.updatedAt} > ${at}::timestamptz - interval '1 millisecond' and ${campaigns.updatedAt} < ${at}::timestamptz + interval '1 millisecond'`;
+}
+
 export async function markCampaignRunningAgain(db: Db, id: string, seen: { status: CampaignRowStatus; updatedAt: Date }): Promise<boolean> {
-  const at = seen.updatedAt.toISOString();
   const marked = await db
     .update(campaigns)
     .set({ status: "running", updatedAt: sql`now()` })
-    .where(
-      and(
-        eq(campaigns.id, id),
-        ne(campaigns.status, "running"),
-        eq(campaigns.status, seen.status),
-        sql`${campaigns.updatedAt} > ${at}::timestamptz - interval '1 millisecond'`,
-        sql`${campaigns.updatedAt} < ${at}::timestamptz + interval '1 millisecond'`,
-      ),
-    )
+    .where(and(eq(campaigns.id, id), ne(campaigns.status, "running"), eq(campaigns.status, seen.status), unchangedSince(seen.updatedAt)))
     .returning({ id: campaigns.id });
   return marked.length > 0;
 }
@@ -97,18 +96,10 @@ export async function runningScheduledCampaigns(
  * second call changes nothing. Returns whether the row was marked.
  */
 export async function markCampaignTerminated(db: Db, id: string, seen: { updatedAt: Date }): Promise<boolean> {
-  const at = seen.updatedAt.toISOString();
   const marked = await db
     .update(campaigns)
     .set({ status: "terminated", updatedAt: sql`now()` })
-    .where(
-      and(
-        eq(campaigns.id, id),
-        eq(campaigns.status, "running"),
-        sql`${campaigns.updatedAt} > ${at}::timestamptz - interval '1 millisecond'`,
-        sql`${campaigns.updatedAt} < ${at}::timestamptz + interval '1 millisecond'`,
-      ),
-    )
+    .where(and(eq(campaigns.id, id), eq(campaigns.status, "running"), unchangedSince(seen.updatedAt)))
     .returning({ id: campaigns.id });
   return marked.length > 0;
 }
