@@ -17,7 +17,7 @@ import { inArray, like } from "drizzle-orm";
 import type { CampaignConfigInput } from "../../src/config/campaignConfig.js";
 import { iterationDialogues, dialogueTurnsOf } from "../../src/db/repos/dialogues.js";
 import { dialogues as dialoguesTable, toolExecutions } from "../../src/db/schema.js";
-import { markerPattern, TOOL_SERVER_MARKER, type ToolHistoryEntry } from "../../src/dialogue/protocol.js";
+import { historyResult, markerPattern, TOOL_SERVER_MARKER, type ToolHistoryEntry } from "../../src/dialogue/protocol.js";
 import type { DialogueTurn } from "../../src/dialogue/types.js";
 import { parseCaseMessage } from "../../src/judging/protocol.js";
 import { canonicalJson } from "../../src/util/ids.js";
@@ -137,7 +137,8 @@ function expectedCases(turns: readonly DialogueTurn[]): { callId: string; key: s
     else if (t.kind === "tool") {
       const call = calls.get(t.message.tool_call_id) ?? { name: t.callName, arguments: null };
       out.push({ callId: t.message.tool_call_id, key: caseKey(call, history) });
-      history.push({ name: call.name, arguments: call.arguments, result: t.result });
+      // As the engine shows it to the tool server: without our own fields (origin, simulated, resultText).
+      history.push({ name: call.name, arguments: call.arguments, result: historyResult(t.result) });
     }
   }
   return out;
