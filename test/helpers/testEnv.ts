@@ -16,6 +16,7 @@ import { startTemporalDevServer } from "../../src/services/temporalDevServer.js"
 import { createWorkers, type WorkerSetOptions } from "../../workers/createWorkers.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
 import type { StageRegistry } from "../../src/framework/registry.js";
+import { recordWorkerBuild, type BuildIdentity } from "../../src/ops/workerBuilds.js";
 
 export interface TestEnv {
   temporalAddress: string;
@@ -28,13 +29,16 @@ export interface TestEnv {
   workDir: string;
   /**
    * `stages`: a registry with extra stages (a test's own spec and handler); `roles`: the task queues
-   * to poll (default all, as `toolloop worker`); `stageMissingLimitMs`: see ActivityDeps.
+   * to poll (default all, as `toolloop worker`); `stageMissingLimitMs`: see ActivityDeps; `build`:
+   * the build these workers are (recorded in worker_builds as `toolloop worker` records its own), so a
+   * test of a deploy does not depend on the builds other test files' workers recorded.
    */
   startWorkers(opts?: {
     heartbeatIntervalMs?: number;
     stages?: StageRegistry;
     roles?: WorkerSetOptions["roles"];
     stageMissingLimitMs?: number;
+    build?: BuildIdentity;
   }): Promise<{ workers: Worker[]; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
@@ -72,6 +76,7 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     queuePrefix,
     workDir,
     async startWorkers(opts) {
+      if (opts?.build) await recordWorkerBuild(db.db, opts.build, `test workers of ${queuePrefix}`);
       const nc = await NativeConnection.connect({ address: temporalAddress as string });
       const workers = await createWorkers({
         connection: nc,
@@ -84,6 +89,7 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
           temporalClient: async () => client,
           ...(opts?.stages ? { stages: opts.stages } : {}),
           ...(opts?.stageMissingLimitMs !== undefined ? { stageMissingLimitMs: opts.stageMissingLimitMs } : {}),
+          ...(opts?.build ? { build: opts.build } : {}),
         },
       });
       const running = workers.map((w) => w.run());

@@ -20,6 +20,7 @@ import { createStageRegistry } from "../../src/framework/registry.js";
 import type { StageHandler } from "../../src/framework/stage.js";
 import { defineStage } from "../../src/framework/stageSpec.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
+import { buildIdentity } from "../../src/ops/workerBuilds.js";
 import { STAGE_HANDLERS } from "../../src/stages/handlers.js";
 import { STAGE_SPECS } from "../../src/stages/specs.js";
 import { taskQueues } from "../../src/taskQueues.js";
@@ -45,6 +46,12 @@ const newStageHandler: StageHandler<{ name: "test.newStage"; batchSize: number }
     return { items: (await ctx.batchSamples(batchIndex, { limit: 1000 })).length };
   },
 };
+/**
+ * The two builds, recorded in worker_builds as real workers record theirs: an old worker leaves what
+ * it cannot read to the newer build only while that build has workers about (activities/index.ts freeze).
+ */
+const oldBuild = buildIdentity({ package: "toolloop", version: "0.1.0", commit: "a".repeat(40), dirty: false }, new Date("2026-01-01T00:00:00Z"));
+const newBuild = buildIdentity({ package: "toolloop", version: "0.1.0", commit: "b".repeat(40), dirty: false }, new Date("2026-06-01T00:00:00Z"));
 const newer = createStageRegistry([...STAGE_SPECS, newStageSpec], { ...STAGE_HANDLERS, "test.newStage": newStageHandler });
 
 let env: TestEnv;
@@ -55,7 +62,7 @@ let control: Awaited<ReturnType<TestEnv["startWorkers"]>>;
 before(async () => {
   env = await createTestEnv("rolling");
   sim = await startSimulator({ seed: 11, latencyMs: 1, maxConcurrency: 16, quiet: true });
-  control = await env.startWorkers({ stages: newer, roles: ["workflows", "cluster"] });
+  control = await env.startWorkers({ stages: newer, roles: ["workflows", "cluster"], build: newBuild });
 });
 
 after(async () => {
@@ -84,8 +91,8 @@ async function stageRun(campaignId: string): Promise<{ status: string; error: st
 
 test("the registration and a step of a stage only the newer build has wait for a newer worker instead of failing", { timeout: 180_000 }, async () => {
   // The build before test.newStage, on both queues.
-  const oldDefault = await env.startWorkers({ roles: ["default"] });
-  const oldLlm = await env.startWorkers({ roles: ["llm"] });
+  const oldDefault = await env.startWorkers({ roles: ["default"], build: oldBuild });
+  const oldLlm = await env.startWorkers({ roles: ["llm"], build: oldBuild });
   let newDefault: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
   let newLlm: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
   try {
@@ -102,7 +109,7 @@ test("the registration and a step of a stage only the newer build has wait for a
     );
     assert.equal(registration.activityType?.name, "registerCampaign");
     assert.match(registration.lastFailure?.message ?? "", /the config names stage "test\.newStage" \(stages\[1\]\.name\), which this worker does not know/);
-    newDefault = await env.startWorkers({ stages: newer, roles: ["default"] });
+    newDefault = await env.startWorkers({ stages: newer, roles: ["default"], build: newBuild });
     await oldDefault.stop();
 
     // The old llm worker runs synthesis (it has that stage) and refuses the new stage's batch: retried, not failed.
@@ -129,7 +136,7 @@ test("the registration and a step of a stage only the newer build has wait for a
     );
 
     // The deploy goes on: a newer llm worker starts, the old one stops.
-    newLlm = await env.startWorkers({ stages: newer, roles: ["llm"] });
+    newLlm = await env.startWorkers({ stages: newer, roles: ["llm"], build: newBuild });
     await oldLlm.stop();
     const result = (await handle.result()) as { state: string };
     assert.equal(result.state, "completed");
@@ -151,8 +158,8 @@ test(
   "a stage no worker of its task queue has past the limit waits for the operator, saying which worker lacks it and what to do",
   { timeout: 180_000 },
   async () => {
-    const newDefault = await env.startWorkers({ stages: newer, roles: ["default"] });
-    const oldLlm = await env.startWorkers({ roles: ["llm"], stageMissingLimitMs: 3000 });
+    const newDefault = await env.startWorkers({ stages: newer, roles: ["default"], build: newBuild });
+    const oldLlm = await env.startWorkers({ roles: ["llm"], stageMissingLimitMs: 3000, build: oldBuild });
     let newLlm: Awaited<ReturnType<TestEnv["startWorkers"]>> | undefined;
     try {
       const campaignId = `stuck-${Date.now().toString(36)}`;
@@ -175,7 +182,7 @@ test(
       assert.match((await stageRun(campaignId))?.error ?? "", expected);
 
       // The operator does as told.
-      newLlm = await env.startWorkers({ stages: newer, roles: ["llm"] });
+      newLlm = await env.startWorkers({ stages: newer, roles: ["llm"], build: newBuild });
       await oldLlm.stop();
       await env.client.workflow.getHandle((await iterationOf(handle.workflowId))!).executeUpdate(retryStageUpdate, {
         args: [{ stage: "test.newStage" }],
