@@ -479,14 +479,37 @@ export class LlmClient {
     };
     if (req.tools !== undefined) body.tools = req.tools;
     if (req.returnTokenStrs) body.return_token_strs = true;
-    const json = await this.request(serverRootUrl(this.baseUrl) + "/tokenize", body, opts.signal, (j) => {
-      if (!(Array.isArray(j.tokens) && j.tokens.every((t) => Number.isInteger(t)))) return "response has no `tokens` list of integers";
-      if (j.token_strs == null) return undefined;
-      if (!(Array.isArray(j.token_strs) && j.token_strs.every((t) => typeof t === "string"))) return "response's `token_strs` is not a list of strings";
-      if (j.token_strs.length !== j.tokens.length) return `response has ${j.token_strs.length} token_strs for ${j.tokens.length} tokens`;
-      return undefined;
-    });
+    const json = await this.request(serverRootUrl(this.baseUrl) + "/tokenize", body, opts.signal, tokenizeResponseProblem);
     return { tokens: json.tokens as number[], tokenStrs: req.returnTokenStrs && Array.isArray(json.token_strs) ? (json.token_strs as string[]) : undefined };
+  }
+
+  /**
+   * vLLM's `POST /tokenize` of text (`prompt`, no chat template): the tokenizer's ids, a special token
+   * written in the text (`<|channel|>`) read as that token. `addSpecialTokens: false` adds no BOS, for
+   * text that continues other tokens.
+   */
+  async tokenizeText(
+    text: string,
+    req: { addSpecialTokens: boolean; returnTokenStrs?: boolean },
+    opts: CallOptions = {},
+  ): Promise<{ tokens: number[]; tokenStrs: string[] | undefined }> {
+    if (typeof text !== "string" || text === "") throw new LlmError("client", "tokenizeText(): text must be a non-empty string");
+    const body: Json = { model: this.model, prompt: text, add_special_tokens: req.addSpecialTokens };
+    if (req.returnTokenStrs) body.return_token_strs = true;
+    const json = await this.request(serverRootUrl(this.baseUrl) + "/tokenize", body, opts.signal, tokenizeResponseProblem);
+    return { tokens: json.tokens as number[], tokenStrs: req.returnTokenStrs && Array.isArray(json.token_strs) ? (json.token_strs as string[]) : undefined };
+  }
+
+  /**
+   * vLLM's `/completions` with the prompt given as token ids (scored as given, never re-tokenized),
+   * `prompt_logprobs: 0`, one greedy token: the raw response, whose `choices[0].prompt_logprobs` has
+   * one entry per prompt token (the first null).
+   */
+  async scoreTokens(tokenIds: readonly number[], opts: CallOptions = {}): Promise<Json> {
+    if (!(Array.isArray(tokenIds) && tokenIds.length > 0 && tokenIds.every((t) => Number.isInteger(t) && t >= 0)))
+      throw new LlmError("client", "scoreTokens(): tokenIds must be a non-empty list of token ids");
+    const body: Json = { model: this.model, prompt: [...tokenIds], max_tokens: 1, temperature: 0, prompt_logprobs: 0 };
+    return this.request("/completions", body, opts.signal, completionResponseProblem);
   }
 
   /** Embeddings in input order. */
@@ -757,6 +780,14 @@ function chatResponseProblem(json: Json): string | undefined {
     );
     if (bad >= 0) return `choices[0].message.tool_calls[${bad}] has no function.name`;
   }
+  return undefined;
+}
+
+function tokenizeResponseProblem(j: Json): string | undefined {
+  if (!(Array.isArray(j.tokens) && j.tokens.every((t) => Number.isInteger(t)))) return "response has no `tokens` list of integers";
+  if (j.token_strs == null) return undefined;
+  if (!(Array.isArray(j.token_strs) && j.token_strs.every((t) => typeof t === "string"))) return "response's `token_strs` is not a list of strings";
+  if (j.token_strs.length !== j.tokens.length) return `response has ${j.token_strs.length} token_strs for ${j.tokens.length} tokens`;
   return undefined;
 }
 

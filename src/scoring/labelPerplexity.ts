@@ -8,6 +8,10 @@
  * `<|im_end|>`) the model never generates, and that near-certain token would pull every label's mean
  * logprob towards 0, the more the shorter the label. The token is known by its string: the built-in
  * lists (harmony's `<|return|>`/`<|call|>` for gpt-oss), or the stage's `endOfTurnTokens`.
+ *
+ * gpt-oss (a harmony rendering) is scored another way: vLLM feeds it openai-harmony's rendering of
+ * the chat, not the chat template /tokenize renders (README, "Label perplexity span"), so its label
+ * is scored after the prompt tokens the chat endpoint itself reports, written as the model generates it.
  */
 import type { ChatMessage, McpTool, OpenAiTool, ToolCall } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
@@ -187,14 +191,19 @@ export function spanPerplexity(logprobs: readonly (number | null)[], span: [numb
  * that token's id, so the two renderings are checked token by token, not only by count; an entry
  * with top-k alternatives beside the actual token is then read correctly too.
  */
-export function promptLogprobsOf(raw: unknown, describe: string, tokenIds?: readonly number[]): (number | null)[] {
+export function promptLogprobsOf(
+  raw: unknown,
+  describe: string,
+  tokenIds?: readonly number[],
+  mismatch = "the chat endpoint and /tokenize render differently",
+): (number | null)[] {
   const entries = (raw as { prompt_logprobs?: unknown } | null)?.prompt_logprobs;
   if (!Array.isArray(entries))
     throw new LlmError("bad_response", `${describe}: the response has no prompt_logprobs list; the endpoint must support vLLM's prompt_logprobs`);
   if (tokenIds && entries.length !== tokenIds.length)
     throw new LlmError(
       "bad_response",
-      `${describe}: ${entries.length} prompt logprobs for a prompt /tokenize counts as ${tokenIds.length} tokens; the chat endpoint and /tokenize render differently`,
+      `${describe}: ${entries.length} prompt logprobs for a prompt /tokenize counts as ${tokenIds.length} tokens; ${mismatch}`,
     );
   return entries.map((entry: unknown, i) => {
     if (entry === null) {
@@ -210,7 +219,7 @@ export function promptLogprobsOf(raw: unknown, describe: string, tokenIds?: read
       if (chosen === undefined)
         throw new LlmError(
           "bad_response",
-          `${describe}: prompt_logprobs[${i}] has no entry for token ${tokenIds[i]} (the token /tokenize put there); the chat endpoint and /tokenize render differently`,
+          `${describe}: prompt_logprobs[${i}] has no entry for token ${tokenIds[i]} (the token /tokenize put there); ${mismatch}`,
         );
     } else {
       // prompt_logprobs: 0 returns the prompt token alone (vLLM always includes the actual token).
@@ -258,6 +267,7 @@ export async function perplexityOfAnswer(
       "bad_response",
       `${describe}: /tokenize returned no token_strs for return_token_strs: true (vLLM 0.9.1 or later returns them); they are needed to end the label span at the template's end-of-turn token`,
     );
+  if (isHarmonyRendering(withLabel.tokenStrs)) return harmonyPerplexityOfAnswer(client, { ...p, tools }, describe, opts);
   let span: [number, number];
   let endOfTurn: string | null;
   let turnEnd: string[] | undefined;
@@ -279,6 +289,77 @@ export async function perplexityOfAnswer(
     opts,
   );
   const logprobs = promptLogprobsOf(res.raw, describe, withLabel.tokens);
+  return { ...spanPerplexity(logprobs, span), tokens: span[1] - span[0], span, endOfTurn, ...(turnEnd ? { turnEnd } : {}) };
+}
+
+/** A harmony rendering (gpt-oss): its messages open with `<|start|>` and their headers end with `<|message|>`. */
+export function isHarmonyRendering(tokenStrs: readonly string[]): boolean {
+  return tokenStrs.includes("<|start|>") && tokenStrs.includes(HARMONY_MESSAGE_TOKEN);
+}
+
+/**
+ * A label's assistant turn in harmony as the model generates it after `<|start|>assistant` (openai
+ * cookbook, "OpenAI harmony response format"): a final answer on the `final` channel ending with
+ * `<|return|>`; a tool call on `commentary` to `functions.NAME`, `<|constrain|>json`, ending with
+ * `<|call|>`, its text a preamble message on `commentary` before it (as vLLM reads an assistant
+ * message's content beside tool calls); each further call a message of its own.
+ */
+export function harmonyAssistantTurn(label: { content: string | null; tool_calls?: readonly ToolCall[] }): string {
+  const calls = label.tool_calls ?? [];
+  if (calls.length === 0) return `<|channel|>final<|message|>${label.content ?? ""}<|return|>`;
+  const messages = label.content ? [`<|channel|>commentary<|message|>${label.content}<|end|>`] : [];
+  for (const c of calls) messages.push(`<|channel|>commentary to=functions.${c.function.name} <|constrain|>json<|message|>${c.function.arguments}<|call|>`);
+  return messages.join("<|start|>assistant");
+}
+
+/**
+ * gpt-oss on vLLM: the chat endpoint renders the conversation with openai-harmony
+ * (`render_conversation_for_completion`), its own system message and `<|start|>assistant` always
+ * appended, never with the chat template /tokenize uses, and it closes a history's final answer with
+ * `<|end|>`, which the model never generates there. So the label is scored after the prompt tokens
+ * the chat endpoint reports (`return_token_ids`), written as the model generates it
+ * (harmonyAssistantTurn), the token ids scored as given by `/completions` with `prompt_logprobs`.
+ */
+async function harmonyPerplexityOfAnswer(
+  client: LlmClient,
+  p: {
+    prompt: ChatMessage[];
+    label: { content: string | null; tool_calls?: readonly ToolCall[] };
+    tools: OpenAiTool[] | undefined;
+    endOfTurn?: ConfiguredEndOfTurn | undefined;
+  },
+  describe: string,
+  opts: CallOptions,
+): Promise<PerplexityResult> {
+  const [res, label] = await Promise.all([
+    client.chat({ messages: p.prompt, ...(p.tools ? { tools: p.tools } : {}), temperature: 0, maxTokens: 1, extraBody: { return_token_ids: true } }, opts),
+    client.tokenizeText(harmonyAssistantTurn(p.label), { addSpecialTokens: false, returnTokenStrs: true }, opts),
+  ]);
+  const promptIds = (res.raw as { prompt_token_ids?: unknown }).prompt_token_ids;
+  if (!(Array.isArray(promptIds) && promptIds.length > 0 && promptIds.every((t) => Number.isInteger(t))))
+    throw new LlmError(
+      "bad_response",
+      `${describe}: the chat response has no prompt_token_ids for return_token_ids: true (vLLM 0.10.2 or later returns them); ` +
+        "a gpt-oss (harmony) label is scored after the prompt tokens the chat endpoint feeds the model, which are not what /tokenize's chat template renders",
+    );
+  if (!label.tokenStrs)
+    throw new LlmError(
+      "bad_response",
+      `${describe}: /tokenize returned no token_strs for return_token_strs: true (vLLM 0.9.1 or later returns them); they are needed to end the label span at the turn's end-of-turn token`,
+    );
+  const ids = [...(promptIds as number[]), ...label.tokens];
+  const strs = [...new Array<string>(promptIds.length).fill(""), ...label.tokenStrs];
+  let span: [number, number];
+  let endOfTurn: string | null;
+  let turnEnd: string[] | undefined;
+  try {
+    ({ span, endOfTurn, turnEnd } = endAtEndOfTurn([promptIds.length, ids.length], strs, p.endOfTurn));
+  } catch (err) {
+    throw new LlmError("bad_response", `${describe}: ${(err as Error).message}`);
+  }
+  const raw = await client.scoreTokens(ids, opts);
+  const choice = ((raw.choices as unknown[] | undefined) ?? [])[0] as { prompt_logprobs?: unknown } | undefined;
+  const logprobs = promptLogprobsOf({ prompt_logprobs: choice?.prompt_logprobs }, describe, ids, "/completions did not score the token ids it was given");
   return { ...spanPerplexity(logprobs, span), tokens: span[1] - span[0], span, endOfTurn, ...(turnEnd ? { turnEnd } : {}) };
 }
 

@@ -167,6 +167,38 @@ function renderHarmony(messages: Json[], tools: unknown, addGenerationPrompt: bo
 }
 
 /**
+ * SIMULATED: what vLLM's chat endpoint feeds a gpt-oss model (vllm/entrypoints/openai: `use_harmony`
+ * when the model type is gpt_oss, `_make_request_with_harmony` -> openai-harmony's
+ * `render_conversation_for_completion`). Not the chat template: its own system message, the chat's
+ * system message as the developer message's instructions, every message closed by `<|end|>` (a tool
+ * call by `<|call|>`), and `<|start|>assistant` appended whatever `add_generation_prompt` says. Only
+ * the shape matters here: it differs from `renderHarmony`, as the real two do.
+ */
+function renderVllmHarmony(messages: Json[], tools: unknown): string {
+  let out = `<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\nReasoning: medium<|end|>`;
+  const system = messages.filter((m) => m.role === "system").map((m) => String(m.content));
+  const instructions = system.length > 0 ? `# Instructions\n\n${system.join("\n")}` : "";
+  if (instructions || tools) out += `<|start|>developer<|message|>${instructions}${tools ? `\n\n# Tools ${JSON.stringify(tools)}` : ""}<|end|>`;
+  const names = new Map<string, string>();
+  for (const m of messages) {
+    const content = typeof m.content === "string" ? m.content : "";
+    const calls = (m.tool_calls as Json[] | undefined) ?? [];
+    if (m.role === "system") continue;
+    if (m.role === "tool") out += `<|start|>functions.${names.get(String(m.tool_call_id)) ?? ""} to=assistant<|channel|>commentary<|message|>${content}<|end|>`;
+    else if (m.role !== "assistant") out += `<|start|>${String(m.role)}<|message|>${content}<|end|>`;
+    else if (calls.length > 0) {
+      if (content) out += `<|start|>assistant<|channel|>commentary<|message|>${content}<|end|>`;
+      for (const c of calls) {
+        const fn = c.function as Json;
+        names.set(String(c.id), String(fn.name));
+        out += `<|start|>assistant to=functions.${String(fn.name)}<|channel|>commentary json<|message|>${String(fn.arguments)}<|call|>`;
+      }
+    } else out += `<|start|>assistant<|channel|>final<|message|>${content}<|end|>`;
+  }
+  return out + "<|start|>assistant";
+}
+
+/**
  * One token per special token (`<|...|>`, whole, as a tokenizer's added tokens), per newline, per run
  * of other spaces, per run of other non-space characters: a turn boundary is a token boundary.
  */
@@ -180,9 +212,26 @@ interface Scripted {
 }
 
 async function startScripted(
-  opts: { chatRendersDifferently?: boolean; withoutPromptLogprobs?: boolean; template?: Template; withoutTokenStrs?: boolean; tokenStrsShort?: boolean } = {},
+  opts: {
+    chatRendersDifferently?: boolean;
+    withoutPromptLogprobs?: boolean;
+    template?: Template;
+    withoutTokenStrs?: boolean;
+    tokenStrsShort?: boolean;
+    /** The chat endpoint renders as vLLM does for gpt-oss (renderVllmHarmony), not by the template /tokenize uses. */
+    chatRendersHarmony?: boolean;
+    /** A vLLM before `return_token_ids` (its chat response has no `prompt_token_ids`). */
+    withoutPromptTokenIds?: boolean;
+  } = {},
 ): Promise<Scripted> {
   const bodies: { path: string; body: Json }[] = [];
+  // Every token id the server has handed out, to read a token-id prompt back (ids are a hash of the piece).
+  const pieceOf = new Map<number, string>();
+  const ids = (ps: string[]) => ps.map((p) => (pieceOf.set(idOf(p), p), idOf(p)));
+  // As a real model: the template's newline after an end-of-turn token is near certain.
+  const logprobOf = (ps: string[], p: string, i: number) => (p === "\n" && ps[i - 1] === "<|im_end|>" ? -0.001 : p.includes("BAD") ? -4 : -0.25);
+  const promptLogprobsOfPieces = (ps: string[]) =>
+    ps.map((p, i) => (i === 0 ? null : { [String(idOf(p))]: { logprob: logprobOf(ps, p, i), rank: 1, decoded_token: p } }));
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -193,16 +242,29 @@ async function startScripted(
       const messages = body.messages as Json[];
       let reply: Json;
       if (path === "/tokenize") {
-        const ps = pieces(render(messages, body.tools, body.add_generation_prompt !== false, opts.template));
+        // vLLM's two forms: text (`prompt`, its special tokens read as such) or a chat rendered by the template.
+        const ps =
+          typeof body.prompt === "string" ? pieces(body.prompt) : pieces(render(messages, body.tools, body.add_generation_prompt !== false, opts.template));
         // vLLM 0.9.1 and later: the token strings when asked for, null otherwise.
         const strs = body.return_token_strs === true && !opts.withoutTokenStrs ? (opts.tokenStrsShort ? ps.slice(1) : ps) : null;
-        reply = { count: ps.length, max_model_len: 32768, tokens: ps.map(idOf), token_strs: strs };
+        reply = { count: ps.length, max_model_len: 32768, tokens: ids(ps), token_strs: strs };
+      } else if (path === "/v1/completions") {
+        // A prompt of token ids is scored as given (vLLM's CompletionRequest takes list[int]); prompt_logprobs per choice.
+        const prompt = body.prompt as number[];
+        const ps = prompt.map((id) => pieceOf.get(id) ?? `<unknown ${id}>`);
+        reply = {
+          id: "c",
+          object: "text_completion",
+          model: body.model,
+          choices: [{ index: 0, text: " x", finish_reason: "length", prompt_logprobs: body.prompt_logprobs === 0 ? promptLogprobsOfPieces(ps) : null }],
+          usage: { prompt_tokens: ps.length, completion_tokens: 1, total_tokens: ps.length + 1 },
+        };
       } else {
-        const text = render(messages, body.tools, body.add_generation_prompt !== false, opts.template) + (opts.chatRendersDifferently ? " extra" : "");
+        const text = opts.chatRendersHarmony
+          ? renderVllmHarmony(messages, body.tools)
+          : render(messages, body.tools, body.add_generation_prompt !== false, opts.template) + (opts.chatRendersDifferently ? " extra" : "");
         const ps = pieces(text);
-        // As a real model: the template's newline after an end-of-turn token is near certain.
-        const logprobOf = (p: string, i: number) => (p === "\n" && ps[i - 1] === "<|im_end|>" ? -0.001 : p.includes("BAD") ? -4 : -0.25);
-        const promptLogprobs = ps.map((p, i) => (i === 0 ? null : { [String(idOf(p))]: { logprob: logprobOf(p, i), rank: 1, decoded_token: p } }));
+        const promptLogprobs = promptLogprobsOfPieces(ps);
         const generated = ["I", " will", " call"];
         reply = {
           id: "x",
@@ -218,6 +280,8 @@ async function startScripted(
           ],
           usage: { prompt_tokens: ps.length, completion_tokens: 1, total_tokens: ps.length + 1 },
           ...(opts.withoutPromptLogprobs ? {} : { prompt_logprobs: body.prompt_logprobs === 0 ? promptLogprobs : null }),
+          // vLLM with return_token_ids (PR #22587): the ids the engine was fed, top level.
+          ...(body.return_token_ids === true && !opts.withoutPromptTokenIds ? { prompt_token_ids: ids(ps) } : {}),
         };
       }
       res.writeHead(200, { "content-type": "application/json" });
@@ -425,49 +489,27 @@ describe("the label span ends at the template's end-of-turn token", () => {
     }
   });
 
-  it("harmony (gpt-oss): a tool-call label ends at <|call|>, its analysis message's <|end|> does not cut it short", async () => {
-    // Before: <|end|> (Phi's end of turn) was on the list and <|call|> was not, so the span of a tool
-    // call with text ended after the analysis message, and the tool call itself was never scored.
-    const server = await startScripted({ template: "harmony" });
-    try {
-      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
-      const label = { content: "Let me check.", tool_calls: [call("Paris")] };
-      const r = await perplexityOfAnswer(client, { prompt, label, tools: [tool] });
-      const full = pieces(render([...prompt, { role: "assistant", ...label }] as unknown as Json[], [toOpenAiTool(tool)], false, "harmony"));
-      assert.equal(r.endOfTurn, "<|call|>");
-      assert.equal(r.span[1], full.length);
-      const text = full.slice(r.span[0], r.span[1]).join("");
-      assert.ok(text.includes("<|channel|>analysis<|message|>Let me check.<|end|>"), text);
-      assert.ok(text.endsWith(`to=functions.get_weather<|channel|>commentary json<|message|>{"city":"Paris"}<|call|>`), text);
+  it("harmony (gpt-oss): whatever the template writes (analysis text, <|end|> after the final answer), the label is written as the model generates it", async () => {
+    // Before: the span was the template's turn, so a tool call's text was an analysis message, and a
+    // template writing <|end|> after a final answer left the turn with no end-of-turn token at all.
+    for (const template of ["harmony", "harmony-history"] as const) {
+      const server = await startScripted({ template });
+      try {
+        const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+        const label = { content: "Let me check.", tool_calls: [call("Paris")] };
+        const r = await perplexityOfAnswer(client, { prompt, label, tools: [tool] });
+        const head = pieces(render(prompt as unknown as Json[], [toOpenAiTool(tool)], true, template));
+        const text = server.bodies.find((b) => b.path === "/tokenize" && typeof b.body.prompt === "string")!.body.prompt;
+        assert.equal(r.endOfTurn, "<|call|>");
+        assert.deepEqual(r.span, [head.length, head.length + pieces(String(text)).length]);
+        assert.ok(String(text).startsWith("<|channel|>commentary<|message|>Let me check.<|end|><|start|>assistant"), String(text));
 
-      const plainCall = await perplexityOfAnswer(client, { prompt, label: { content: null, tool_calls: [call("Paris")] }, tools: [tool] });
-      assert.equal(plainCall.endOfTurn, "<|call|>");
-    } finally {
-      await server.close();
-    }
-  });
-
-  it("harmony (gpt-oss): a final answer ends at <|return|>; a template that writes <|end|> there has no end-of-turn token", async () => {
-    const server = await startScripted({ template: "harmony" });
-    try {
-      const client = new LlmClient({ baseUrl: server.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
-      const r = await perplexityOfAnswer(client, { prompt, label: short, tools: [] });
-      const full = pieces(render([...prompt, { role: "assistant", content: "Sunny." }] as unknown as Json[], undefined, false, "harmony"));
-      assert.deepEqual(full.slice(r.span[0], r.span[1]), ["<|channel|>", "final", "<|message|>", "Sunny.", "<|return|>"]);
-      assert.equal(r.endOfTurn, "<|return|>");
-    } finally {
-      await server.close();
-    }
-    // <|end|> closes a harmony message, never the turn: the model stops its answer with <|return|>, so a
-    // rendering with <|end|> in its place holds no token the turn ends with, and is reported as such.
-    const history = await startScripted({ template: "harmony-history" });
-    try {
-      const client = new LlmClient({ baseUrl: history.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
-      const r = await perplexityOfAnswer(client, { prompt, label: short, tools: [] });
-      assert.equal(r.endOfTurn, null);
-      assert.deepEqual(r.turnEnd, ["<|message|>", "Sunny.", "<|end|>"]);
-    } finally {
-      await history.close();
+        const final = await perplexityOfAnswer(client, { prompt, label: short, tools: [] });
+        assert.equal(final.endOfTurn, "<|return|>");
+        assert.equal(final.tokens, 5, "<|channel|> final <|message|> Sunny. <|return|>");
+      } finally {
+        await server.close();
+      }
     }
   });
 
@@ -488,6 +530,89 @@ describe("the label span ends at the template's end-of-turn token", () => {
     const field = "stages[2].endOfTurnTokens";
     assert.deepEqual(endAtEndOfTurn([0, 3], ["Hi", "<eot>", "\n"], { tokens: ["<eot>"], field }), { span: [0, 2], endOfTurn: "<eot>" });
     assert.throws(() => endAtEndOfTurn([0, 3], ["Hi", "<|im_end|>", "\n"], { tokens: ["<eot>"], field }), /stages\[2\]\.endOfTurnTokens/);
+  });
+});
+
+describe("gpt-oss on vLLM: the chat endpoint renders through openai-harmony, /tokenize through the template", () => {
+  const newClient = (s: Scripted) => new LlmClient({ baseUrl: s.baseUrl, model: "policy", role: "policy", timeoutMs: 5000, maxRetries: 0, maxConcurrency: 4 });
+  const promptPieces = (messages: ChatMessage[], tools?: unknown) => pieces(renderVllmHarmony(messages as unknown as Json[], tools));
+
+  it("a final answer is scored after the chat endpoint's own prompt tokens, ending at <|return|> as the model generates it", async () => {
+    // Before: every sample failed with "the chat endpoint and /tokenize render differently" (vLLM feeds
+    // gpt-oss openai-harmony's rendering, with its own system message, whatever the template says).
+    const server = await startScripted({ template: "harmony", chatRendersHarmony: true });
+    try {
+      const r = await perplexityOfAnswer(newClient(server), { prompt, label: { content: "Sunny." }, tools: [] });
+      const head = promptPieces(prompt);
+      assert.deepEqual(head.slice(-2), ["<|start|>", "assistant"]);
+      assert.deepEqual(r.span, [head.length, head.length + 5]);
+      assert.equal(r.endOfTurn, "<|return|>");
+      assert.equal(r.tokens, 5);
+      assert.ok(Math.abs(r.meanLogprob - -0.25) < 1e-12);
+
+      const chat = server.bodies.find((b) => b.path === "/v1/chat/completions")!.body;
+      assert.equal(chat.return_token_ids, true);
+      assert.equal(chat.max_tokens, 1);
+      assert.deepEqual(chat.messages, prompt, "the prompt alone: vLLM renders it with the generation prompt");
+      const text = server.bodies.find((b) => b.path === "/tokenize" && typeof b.body.prompt === "string")!.body;
+      assert.equal(text.prompt, "<|channel|>final<|message|>Sunny.<|return|>");
+      assert.equal(text.add_special_tokens, false);
+      const scored = server.bodies.find((b) => b.path === "/v1/completions")!.body;
+      assert.deepEqual(scored.prompt, [...head, "<|channel|>", "final", "<|message|>", "Sunny.", "<|return|>"].map(idOf), "token ids, scored as given");
+      assert.equal(scored.prompt_logprobs, 0);
+      assert.equal(scored.max_tokens, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a tool call is scored as harmony's commentary message to functions.NAME ending at <|call|>, its text a preamble before it", async () => {
+    const server = await startScripted({ template: "harmony", chatRendersHarmony: true });
+    try {
+      const client = newClient(server);
+      const history: ChatMessage[] = [
+        ...prompt,
+        { role: "assistant", content: null, tool_calls: [call("Lyon")] },
+        { role: "tool", tool_call_id: "c0", content: '{"temp": 9}' },
+        { role: "user", content: "And Paris?" },
+      ];
+      const label = { content: "Let me check.", tool_calls: [call("Paris")] };
+      const r = await perplexityOfAnswer(client, { prompt: history, label, tools: [tool] });
+      const head = promptPieces(history, [toOpenAiTool(tool)]);
+      assert.equal(r.span[0], head.length);
+      assert.equal(r.endOfTurn, "<|call|>");
+      const text = server.bodies.find((b) => b.path === "/tokenize" && typeof b.body.prompt === "string")!.body.prompt;
+      assert.equal(
+        text,
+        '<|channel|>commentary<|message|>Let me check.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city":"Paris"}<|call|>',
+      );
+      assert.equal(r.span[1], head.length + pieces(String(text)).length);
+
+      const bad = await perplexityOfAnswer(client, { prompt: history, label: { content: null, tool_calls: [call("BAD BAD")] }, tools: [tool] });
+      const good = await perplexityOfAnswer(client, { prompt: history, label: { content: null, tool_calls: [call("Paris")] }, tools: [tool] });
+      assert.ok(bad.perplexity > good.perplexity, `${bad.perplexity} > ${good.perplexity}`);
+      // endOfTurnTokens still decides: a configured list without the token the turn ends with fails naming the field.
+      await assert.rejects(
+        perplexityOfAnswer(client, { prompt: history, label, tools: [tool], endOfTurn: { tokens: ["<|return|>"], field: "stages[2].endOfTurnTokens" } }),
+        (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && /stages\[2\]\.endOfTurnTokens/.test(e.message),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a vLLM whose chat response has no prompt_token_ids fails as a bad response naming return_token_ids", async () => {
+    const server = await startScripted({ template: "harmony", chatRendersHarmony: true, withoutPromptTokenIds: true });
+    try {
+      await assert.rejects(
+        perplexityOfAnswer(newClient(server), { prompt, label: { content: "Sunny." }, tools: [] }),
+        (e: unknown) =>
+          e instanceof LlmError && e.kind === "bad_response" && isSampleFailure(e) && /prompt_token_ids/.test(e.message) && /return_token_ids/.test(e.message),
+      );
+      assert.equal(server.bodies.filter((b) => b.path === "/v1/completions").length, 0, "nothing is scored");
+    } finally {
+      await server.close();
+    }
   });
 });
 
