@@ -83,7 +83,7 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
         failedByEndpoint,
         firstFailures: notes?.firstFailures ?? [],
         check:
-          "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize (with return_token_strs, vLLM 0.9.1 or later), and its chat template must render the generation prompt as the start of the assistant turn" +
+          "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize (with return_token_strs, vLLM 0.9.1 or later), and its chat template must render the generation prompt as the start of the assistant turn (gpt-oss: chat return_token_ids, vLLM 0.10.2 or later, and /completions with prompt_logprobs)" +
           (ctx.stage.ownOutput ? " (own_ppl also needs chat logprobs; ownOutput: false leaves it out)" : ""),
       },
       stageFailurePolicy(ctx),
