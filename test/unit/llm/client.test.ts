@@ -467,6 +467,32 @@ describe("promptLogprobs and embed", () => {
     });
   });
 
+  it("tokenizeText sends text to the server root's /tokenize; scoreTokens sends token ids to /completions", async () => {
+    const s = await startServer((req) =>
+      req.path === "/tokenize"
+        ? { body: { tokens: [200005, 17196], token_strs: ["<|channel|>", "final"], count: 2, max_model_len: 8 } }
+        : { body: { choices: [{ index: 0, text: "!", prompt_logprobs: [null, { "17196": { logprob: -0.5 } }] }] } },
+    );
+    const c = client(s.baseUrl);
+    assert.deepEqual(await c.tokenizeText("<|channel|>final", { addSpecialTokens: false, returnTokenStrs: true }), {
+      tokens: [200005, 17196],
+      tokenStrs: ["<|channel|>", "final"],
+    });
+    assert.deepEqual(s.requests[0]?.body, { model: "m", prompt: "<|channel|>final", add_special_tokens: false, return_token_strs: true });
+    assert.equal(s.requests[0]?.path, "/tokenize");
+    const raw = await c.scoreTokens([200005, 17196]);
+    assert.ok(Array.isArray(raw.choices));
+    assert.equal(s.requests[1]?.path, "/v1/completions");
+    assert.deepEqual(s.requests[1]?.body, { model: "m", prompt: [200005, 17196], max_tokens: 1, temperature: 0, prompt_logprobs: 0 });
+    // Bad input is the caller's error, named, and nothing is sent.
+    for (const bad of [c.tokenizeText("", { addSpecialTokens: false }), c.scoreTokens([]), c.scoreTokens([1.5]), c.scoreTokens([-1])])
+      await rejectsWith(bad, (err) => {
+        assert.equal(err.kind, "client");
+        assert.match(err.message, /tokenizeText\(\): text|scoreTokens\(\): tokenIds/);
+      });
+    assert.equal(s.requests.length, 2);
+  });
+
   it("returns embeddings in input order", async () => {
     const s = await startServer(() => ({
       body: {
