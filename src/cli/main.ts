@@ -3,11 +3,11 @@
 import { Command, CommanderError, Help, type Option } from "commander";
 import { registerCampaignCommands } from "./campaign.js";
 import { registerBfclCommands } from "./bfcl.js";
-import { registerDemoCommand } from "./demo.js";
+import { registerDemoCommand } from "./demoCommand.js";
 import { registerRewardCommands } from "./reward.js";
 import { cliEnvForMessages } from "./env.js";
 import { EXIT_BAD_INPUT, renderCliFailure } from "./errors.js";
-import { registerWorkerCommands } from "./worker.js";
+import { registerWorkerCommands } from "./workerCommands.js";
 import { registerModelCommands } from "./model.js";
 import { registerSampleCommands } from "./lineage.js";
 import { registerReportCommands } from "./report.js";

@@ -3,7 +3,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { Client, Connection } from "@temporalio/client";
 import { GracefulShutdownPeriodExpiredError, NativeConnection, TransportError } from "@temporalio/worker";
-import type { Command } from "commander";
 import type { ActivityDeps } from "../../activities/index.js";
 import { activitySlots, createWorkers, DEFAULT_SHUTDOWN_FORCE_TIME_MS, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, MIGRATIONS_DIR, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
@@ -21,7 +20,8 @@ import { parseMetricsAddress, startMetricsServer } from "../metrics/server.js";
 import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
 import { thrownMessage } from "../util/thrown.js";
-import { baseDirHelp, cliEnv, defaultBaseDir, type CliEnv } from "./env.js";
+import { cliEnv, defaultBaseDir, type CliEnv } from "./env.js";
+import type { WorkerOptions } from "./workerCommands.js";
 import { CliError, databaseCliError, describeDatabaseUrl, ensureTemporalReachable, EXIT_ENVIRONMENT, splitAddress, temporalCliError } from "./errors.js";
 import { positiveInteger } from "./options.js";
 
@@ -132,14 +132,6 @@ function metricsAddressOf(flag: string | undefined, env: NodeJS.ProcessEnv = pro
   return address;
 }
 
-/** `toolloop worker`'s flags as commander hands them over. */
-interface WorkerOptions {
-  roles: string;
-  baseDir?: string;
-  llmConcurrency: string;
-  metricsAddress?: string;
-}
-
 const WORKER_ROLES: readonly ("workflows" | LatencyClass)[] = ["workflows", ...LATENCY_CLASSES];
 
 /**
@@ -165,147 +157,132 @@ export function workerFlags(opts: WorkerOptions): {
   };
 }
 
-export function registerWorkerCommands(program: Command): void {
-  program
-    .command("worker")
-    .description("run workflow and activity workers until SIGINT/SIGTERM")
-    .option("--roles <list>", "comma list of workflows,llm,default,cluster", "workflows,llm,default,cluster")
-    .option("--base-dir <dir>", baseDirHelp("directory campaign outputs are resolved against"))
-    .option("--llm-concurrency <n>", "concurrent LLM-bound activities", "16")
-    .option(
-      "--metrics-address <host:port>",
-      "serve Prometheus metrics (toolloop's and the Temporal SDK's) at http://<host:port>/metrics; default $TOOLLOOP_METRICS_ADDRESS, else off",
-    )
-    .action(async (opts: WorkerOptions) => {
-      // Every input first, the flags before the environment: a bad one is reported before anything is connected to or started.
-      const flags = workerFlags(opts);
-      const e = cliEnv();
-      const metricsAddress = flags.metricsAddress ?? metricsAddressOf(undefined);
-      if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
-      checkDatabaseUrl(e.databaseUrl);
-      splitAddress(e.temporalAddress);
-      const { roles, llmConcurrency } = flags;
-      const baseDir = flags.baseDir ?? workerBaseDir(undefined);
-      let heap: HeapGrowthDecision;
-      try {
-        heap = applyWorkerHeapGrowth();
-      } catch (err) {
-        throw new CliError(err instanceof Error ? err.message : String(err));
-      }
-      installLastResortHandlers();
-      await ensureTemporalReachable(e);
-      await ensureDatabaseReachable(e.databaseUrl, { requireCurrentSchema: true });
-      // What is open, closed in reverse however the start or the run ends: a connection or a created
-      // worker left open keeps the process alive after its error, and the SDK's runtime keeps its
-      // SIGTERM handler (with no worker to stop), so only kill -9 would end it.
-      const opened: { what: string; close: () => Promise<void> }[] = [];
-      let failed = true;
-      try {
-        // Before the first NativeConnection: the SDK's runtime is configured once per process.
-        const sdkMetricsUrl = metricsAddress ? await installRuntimeWithMetrics() : undefined;
-        // Listening first: a taken port stops the start before anything else holds the process open.
-        const metrics = metricsAddress
-          ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }).catch((err: unknown) => {
-              throw new CliError(
-                `${err instanceof Error ? err.message : String(err)}; choose another --metrics-address (or TOOLLOOP_METRICS_ADDRESS), or stop what listens there`,
-                EXIT_ENVIRONMENT,
-                { cause: err },
-              );
-            })
-          : undefined;
-        if (metrics) opened.push({ what: "the metrics server", close: () => metrics.close() });
-        const db = await openDatabase(e.databaseUrl);
-        opened.push({ what: "the database", close: () => db.close() });
-        // Which build this worker runs, refreshed while it runs: a config this build does not know fails at once unless a newer build is about.
-        const stopRecordingBuild = await startBuildRecorder({ getDb: async () => db.db, log: (m) => console.error(m) });
-        opened.push({ what: "the build recorder", close: async () => stopRecordingBuild() });
-        const connection = await NativeConnection.connect({ address: e.temporalAddress }).catch((err: unknown) => {
-          throw workerStartError(err, e) ?? err;
-        });
-        opened.push({ what: "the worker connection", close: () => connection.close() });
-        // Activities that talk to other workflows (forwarding an operator decision) use this client.
-        const clientConnection = await Connection.connect({ address: e.temporalAddress });
-        opened.push({ what: "the client connection", close: () => clientConnection.close() });
-        const client = new Client({ connection: clientConnection, namespace: e.namespace });
-        // Before any worker: Worker.create failing on a missing namespace leaves the workflow worker's
-        // threads running (SDK 1.24 does not stop them), which no close here can reach.
-        await clientConnection.workflowService.describeNamespace({ namespace: e.namespace }).catch((err: unknown) => {
-          throw temporalCliError(err, e) ?? err;
-        });
-        const workers = await createWorkers({
-          connection,
-          namespace: e.namespace,
-          queuePrefix: e.queuePrefix,
-          roles,
-          activityDeps: { ...activityDepsFor(db, baseDir), temporalClient: async () => client },
-          maxConcurrentActivities: llmConcurrency,
-        }).catch((err: unknown) => {
-          throw workerStartError(err, e) ?? err;
-        });
-        // The HEALTHCHECK's view of a worker too busy to poll (src/ops/workerStatusFile.ts).
-        const queues = taskQueues(e.queuePrefix);
-        const slotsByQueue = new Map(LATENCY_CLASSES.map((cls) => [queues[cls], activitySlots(cls, llmConcurrency)]));
-        const status = startWorkerStatusReporter({
-          workers,
-          connection,
-          workflowTaskQueue: queues.workflows,
-          slots: (q) => slotsByQueue.get(q) ?? 0,
-          log: (m) => console.error(m),
-        });
-        opened.push({ what: "the status file", close: async () => status.stop() });
-        // Counted with or without --metrics-address: the series of campaigns that ended go in any case.
-        const stopForgetting = startForgettingIdleCampaigns({ log: (m) => console.log(m) });
-        opened.push({ what: "the metrics sweep", close: async () => stopForgetting() });
-        console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
-        console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
-        if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
-        // The SDK's runtime stops the workers on these; noted here only to tell a forced shutdown apart.
-        // Listened to only now, with the runtime's handlers installed: earlier, a signal still ends the process.
-        let stopRequestedAt: number | undefined;
-        const noteStop = () => (stopRequestedAt ??= Date.now());
-        process.once("SIGTERM", noteStop).once("SIGINT", noteStop);
-        try {
-          await runWorkers(workers);
-        } catch (err) {
-          const stoppingFor = stopRequestedAt === undefined ? 0 : Date.now() - stopRequestedAt;
-          if (!(err instanceof GracefulShutdownPeriodExpiredError) && stoppingFor < DEFAULT_SHUTDOWN_FORCE_TIME_MS) throw err;
-          // The force time passed with activities still running (e.g. a batch in the pool's database
-          // retries); the SDK then fails the run with whatever its native worker says ("still in use").
+/** `toolloop worker` (registered in workerCommands.ts): runs the workers until SIGINT/SIGTERM. */
+export async function runWorkerCommand(opts: WorkerOptions): Promise<void> {
+  // Every input first, the flags before the environment: a bad one is reported before anything is connected to or started.
+  const flags = workerFlags(opts);
+  const e = cliEnv();
+  const metricsAddress = flags.metricsAddress ?? metricsAddressOf(undefined);
+  if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
+  checkDatabaseUrl(e.databaseUrl);
+  splitAddress(e.temporalAddress);
+  const { roles, llmConcurrency } = flags;
+  const baseDir = flags.baseDir ?? workerBaseDir(undefined);
+  let heap: HeapGrowthDecision;
+  try {
+    heap = applyWorkerHeapGrowth();
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err));
+  }
+  installLastResortHandlers();
+  await ensureTemporalReachable(e);
+  await ensureDatabaseReachable(e.databaseUrl, { requireCurrentSchema: true });
+  // What is open, closed in reverse however the start or the run ends: a connection or a created
+  // worker left open keeps the process alive after its error, and the SDK's runtime keeps its
+  // SIGTERM handler (with no worker to stop), so only kill -9 would end it.
+  const opened: { what: string; close: () => Promise<void> }[] = [];
+  let failed = true;
+  try {
+    // Before the first NativeConnection: the SDK's runtime is configured once per process.
+    const sdkMetricsUrl = metricsAddress ? await installRuntimeWithMetrics() : undefined;
+    // Listening first: a taken port stops the start before anything else holds the process open.
+    const metrics = metricsAddress
+      ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }).catch((err: unknown) => {
           throw new CliError(
-            `worker: activities still ran ${Math.round(stoppingFor / 1000)} s after the shutdown request; exiting without them: Temporal retries each on another worker once its heartbeat times out, and it resumes from what it stored (${thrownMessage(err)})`,
+            `${err instanceof Error ? err.message : String(err)}; choose another --metrics-address (or TOOLLOOP_METRICS_ADDRESS), or stop what listens there`,
             EXIT_ENVIRONMENT,
             { cause: err },
           );
-        } finally {
-          process.off("SIGTERM", noteStop).off("SIGINT", noteStop);
-        }
-        failed = false;
-      } finally {
-        // Armed before the closes: after a failure one of them may wait on what is still running (a
-        // batch in the pool's database retries) and the process must still end.
-        if (failed) setTimeout(() => process.exit(), HELD_OPEN_EXIT_MS).unref();
-        for (const { what, close } of opened.reverse()) {
-          // One failing close must not keep the others open (nor hide the error that got us here).
-          await close().catch((err: unknown) => console.error(`worker: closing ${what} failed: ${thrownMessage(err)}`));
-        }
-      }
+        })
+      : undefined;
+    if (metrics) opened.push({ what: "the metrics server", close: () => metrics.close() });
+    const db = await openDatabase(e.databaseUrl);
+    opened.push({ what: "the database", close: () => db.close() });
+    // Which build this worker runs, refreshed while it runs: a config this build does not know fails at once unless a newer build is about.
+    const stopRecordingBuild = await startBuildRecorder({ getDb: async () => db.db, log: (m) => console.error(m) });
+    opened.push({ what: "the build recorder", close: async () => stopRecordingBuild() });
+    const connection = await NativeConnection.connect({ address: e.temporalAddress }).catch((err: unknown) => {
+      throw workerStartError(err, e) ?? err;
     });
+    opened.push({ what: "the worker connection", close: () => connection.close() });
+    // Activities that talk to other workflows (forwarding an operator decision) use this client.
+    const clientConnection = await Connection.connect({ address: e.temporalAddress });
+    opened.push({ what: "the client connection", close: () => clientConnection.close() });
+    const client = new Client({ connection: clientConnection, namespace: e.namespace });
+    // Before any worker: Worker.create failing on a missing namespace leaves the workflow worker's
+    // threads running (SDK 1.24 does not stop them), which no close here can reach.
+    await clientConnection.workflowService.describeNamespace({ namespace: e.namespace }).catch((err: unknown) => {
+      throw temporalCliError(err, e) ?? err;
+    });
+    const workers = await createWorkers({
+      connection,
+      namespace: e.namespace,
+      queuePrefix: e.queuePrefix,
+      roles,
+      activityDeps: { ...activityDepsFor(db, baseDir), temporalClient: async () => client },
+      maxConcurrentActivities: llmConcurrency,
+    }).catch((err: unknown) => {
+      throw workerStartError(err, e) ?? err;
+    });
+    // The HEALTHCHECK's view of a worker too busy to poll (src/ops/workerStatusFile.ts).
+    const queues = taskQueues(e.queuePrefix);
+    const slotsByQueue = new Map(LATENCY_CLASSES.map((cls) => [queues[cls], activitySlots(cls, llmConcurrency)]));
+    const status = startWorkerStatusReporter({
+      workers,
+      connection,
+      workflowTaskQueue: queues.workflows,
+      slots: (q) => slotsByQueue.get(q) ?? 0,
+      log: (m) => console.error(m),
+    });
+    opened.push({ what: "the status file", close: async () => status.stop() });
+    // Counted with or without --metrics-address: the series of campaigns that ended go in any case.
+    const stopForgetting = startForgettingIdleCampaigns({ log: (m) => console.log(m) });
+    opened.push({ what: "the metrics sweep", close: async () => stopForgetting() });
+    console.log(`worker: ${roles.join(", ")} on ${e.temporalAddress} namespace ${e.namespace} (queue prefix ${e.queuePrefix}); pid ${process.pid}`);
+    console.log(`worker: V8 heap growth ${heap.apply ? `${heap.flag} (TOOLLOOP_WORKER_HEAP_GROWING_PERCENT; 0 for V8's own)` : heap.reason}`);
+    if (metrics) console.log(`worker: Prometheus metrics at ${metrics.url}`);
+    // The SDK's runtime stops the workers on these; noted here only to tell a forced shutdown apart.
+    // Listened to only now, with the runtime's handlers installed: earlier, a signal still ends the process.
+    let stopRequestedAt: number | undefined;
+    const noteStop = () => (stopRequestedAt ??= Date.now());
+    process.once("SIGTERM", noteStop).once("SIGINT", noteStop);
+    try {
+      await runWorkers(workers);
+    } catch (err) {
+      const stoppingFor = stopRequestedAt === undefined ? 0 : Date.now() - stopRequestedAt;
+      if (!(err instanceof GracefulShutdownPeriodExpiredError) && stoppingFor < DEFAULT_SHUTDOWN_FORCE_TIME_MS) throw err;
+      // The force time passed with activities still running (e.g. a batch in the pool's database
+      // retries); the SDK then fails the run with whatever its native worker says ("still in use").
+      throw new CliError(
+        `worker: activities still ran ${Math.round(stoppingFor / 1000)} s after the shutdown request; exiting without them: Temporal retries each on another worker once its heartbeat times out, and it resumes from what it stored (${thrownMessage(err)})`,
+        EXIT_ENVIRONMENT,
+        { cause: err },
+      );
+    } finally {
+      process.off("SIGTERM", noteStop).off("SIGINT", noteStop);
+    }
+    failed = false;
+  } finally {
+    // Armed before the closes: after a failure one of them may wait on what is still running (a
+    // batch in the pool's database retries) and the process must still end.
+    if (failed) setTimeout(() => process.exit(), HELD_OPEN_EXIT_MS).unref();
+    for (const { what, close } of opened.reverse()) {
+      // One failing close must not keep the others open (nor hide the error that got us here).
+      await close().catch((err: unknown) => console.error(`worker: closing ${what} failed: ${thrownMessage(err)}`));
+    }
+  }
+}
 
-  program
-    .command("db")
-    .description("database maintenance")
-    .command("migrate")
-    .description("apply the committed migrations to DATABASE_URL")
-    .action(async () => {
-      const e = cliEnv();
-      if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
-      await ensureDatabaseReachable(e.databaseUrl, { requireCurrentSchema: false });
-      const db = await openDatabase(e.databaseUrl);
-      try {
-        await migrateDatabase(db);
-        console.log(`migrations applied (${db.driver})`);
-      } finally {
-        await db.close();
-      }
-    });
+/** `toolloop db migrate` (registered in workerCommands.ts). */
+export async function runDbMigrate(): Promise<void> {
+  const e = cliEnv();
+  if (!e.databaseUrl) throw new CliError("DATABASE_URL is not set (postgres://... or pglite:<dir>)");
+  await ensureDatabaseReachable(e.databaseUrl, { requireCurrentSchema: false });
+  const db = await openDatabase(e.databaseUrl);
+  try {
+    await migrateDatabase(db);
+    console.log(`migrations applied (${db.driver})`);
+  } finally {
+    await db.close();
+  }
 }

@@ -24,10 +24,12 @@ import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
 let env: TestEnv;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
+/** Slow enough to watch a stage mid-way. */
+const SIM_LATENCY_MS = 150;
 
 before(async () => {
   env = await createTestEnv("status");
-  sim = await startSimulator({ seed: 11, latencyMs: 150, maxConcurrency: 4, quiet: true });
+  sim = await startSimulator({ seed: 11, latencyMs: SIM_LATENCY_MS, maxConcurrency: 4, quiet: true });
 });
 
 after(async () => {
@@ -656,6 +658,12 @@ test("one batch of 800 still running: status, --json and start --wait count its 
     // start --wait's loop, in process, alongside.
     const followed: string[] = [];
     const following = follow(env.client, handle.workflowId, 500, (s) => followed.push(s));
+    /** The running stage's items in each refresh --wait printed. */
+    const midCounts = () =>
+      followed
+        .map((f) => /synthesize\.singleTurn\s+running\s+\[[#-]+\]\s+\d+% (\d+)\/800/.exec(f)?.[1])
+        .filter((n) => n !== undefined)
+        .map(Number);
 
     const before = await waitFor(
       "the batch's heartbeat to report 100 settled slots",
@@ -693,12 +701,13 @@ test("one batch of 800 still running: status, --json and start --wait count its 
     assert.ok(line, text.stdout);
     assert.ok(Number(line[1]) >= before && Number(line[1]) <= after, `${line[1]} not within ${before}..${after}`);
 
+    // What is asserted mid-batch has been read (--wait's view of it too): the rest of the 800 need not
+    // take SIM_LATENCY_MS a call (about 30 s more), only to end in the counts checked below.
+    await waitFor("--wait to show the running batch's items", async () => midCounts().some((n) => n > 0 && n < count), 60_000);
+    sim.setLatency(0);
     await following;
     // --wait showed the running batch's items before the batch finished.
-    const mid = followed
-      .map((f) => /synthesize\.singleTurn\s+running\s+\[[#-]+\]\s+\d+% (\d+)\/800/.exec(f)?.[1])
-      .filter((n) => n !== undefined)
-      .map(Number);
+    const mid = midCounts();
     assert.ok(
       mid.some((n) => n > 0 && n < count),
       followed.join("\n---\n"),
@@ -706,6 +715,7 @@ test("one batch of 800 still running: status, --json and start --wait count its 
     t.diagnostic(`--wait read ${mid.join(", ")}`);
     for (let i = 1; i < mid.length; i++) assert.ok((mid[i] as number) >= (mid[i - 1] as number), `--wait went backwards: ${mid.join(", ")}`);
   } finally {
+    sim.setLatency(SIM_LATENCY_MS);
     await workers.stop();
   }
   // Finished: its row counts the 800, no heartbeat adds to them.
