@@ -41,6 +41,7 @@ export class EarlierNearDuplicates {
 
   /** One earlier pool member: each candidate it paraphrases records it unless a better match is recorded. */
   scan(earlier: { id: string; messages: ChatMessage[]; dialogueId?: string | null }, pool: { campaignId: string; iteration: number }): void {
+    if (this.index.size === 0) return; // no seeds to check: spare the earlier member's signature
     const eligible = (candidateId: string) => {
       if (candidateId === earlier.id) return false; // the member itself, offered again
       const dialogue = this.dialogueOf.get(candidateId);
