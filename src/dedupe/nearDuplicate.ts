@@ -136,20 +136,28 @@ export class NearDuplicateIndex<K> {
 
   /** The most similar stored text at or above the threshold; `eligible` (when given) leaves out stored keys it refuses. */
   find(text: string, eligible?: (key: K) => boolean): NearDuplicateMatch<K> | undefined {
-    const set = shingles(text, this.shingleSize);
-    if (set.size === 0) return undefined;
-    const seen = new Set<number>();
     let best: { at: number; similarity: number } | undefined;
+    for (const m of this.matches(text, eligible)) if (!best || m.similarity > best.similarity || (m.similarity === best.similarity && m.at < best.at)) best = m;
+    return best && { key: this.entries[best.at]!.key, similarity: best.similarity };
+  }
+
+  /** Every stored text at or above the threshold, in the order they were added. */
+  findAll(text: string, eligible?: (key: K) => boolean): NearDuplicateMatch<K>[] {
+    return [...this.matches(text, eligible)].sort((a, b) => a.at - b.at).map((m) => ({ key: this.entries[m.at]!.key, similarity: m.similarity }));
+  }
+
+  private *matches(text: string, eligible?: (key: K) => boolean): Generator<{ at: number; similarity: number }> {
+    const set = shingles(text, this.shingleSize);
+    if (set.size === 0) return;
+    const seen = new Set<number>();
     for (const k of this.bandKeys(set)) {
       for (const at of this.buckets.get(k) ?? []) {
         if (seen.has(at)) continue;
         seen.add(at);
         if (eligible && !eligible(this.entries[at]!.key)) continue;
         const similarity = jaccard(set, this.entries[at]!.shingles);
-        if (similarity >= this.threshold && (!best || similarity > best.similarity || (similarity === best.similarity && at < best.at)))
-          best = { at, similarity };
+        if (similarity >= this.threshold) yield { at, similarity };
       }
     }
-    return best && { key: this.entries[best.at]!.key, similarity: best.similarity };
   }
 }

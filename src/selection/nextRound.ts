@@ -24,7 +24,11 @@
  * kept, exactly (`duplicate`, same exact key) or by its user query (`near_duplicate`); excluded when
  * an earlier pool held another sample with its exact key (`earlier_pool_duplicate`: the same question
  * and answer under another id, e.g. a later round's synthesis or an expansion that came out as a copy;
- * the earlier member itself is no copy of itself, so high_ppl and error_seed carry it over); else kept.
+ * the earlier member itself is no copy of itself, so high_ppl and error_seed carry it over); excluded,
+ * when offered as a new sample (seed, unused_seed), if its user query is a near duplicate of an earlier
+ * pool member's (`earlier_pool_near_duplicate`: a paraphrase of a request the campaign trained on;
+ * see src/selection/earlierNearDuplicates.ts; repairs share their original's query and expansions are
+ * meant as variations of their error seed, so the judged sources are checked exactly only); else kept.
  * Exact keys are dedupe.exact's (src/dedupe/exactKey.ts, by sample kind), so a pool never holds what
  * dedupe.exact would call one sample twice, and a campaign never trains one sample under two ids.
  * A multi_turn sample's user query is all its user turns; samples cut from the same dialogue are never
@@ -42,6 +46,7 @@ import { exactDuplicateKey } from "../dedupe/exactKey.js";
 import { NearDuplicateIndex } from "../dedupe/nearDuplicate.js";
 import { seedFrom } from "../util/ids.js";
 import type { ContaminationIndex } from "./contamination.js";
+import type { EarlierNearMatch } from "./earlierNearDuplicates.js";
 import { userQueryOf } from "./signature.js";
 
 /** Pool reasons in walking (and shortfall redistribution) priority. */
@@ -52,6 +57,8 @@ export const LATER_SOURCES = ["repaired", "error_seed", "expanded", "high_ppl", 
 export type LaterSource = (typeof LATER_SOURCES)[number];
 /** Sources whose unreached candidates stay available instead of being excluded. */
 const RESERVOIR_SOURCES: ReadonlySet<SelectionSource> = new Set(["seed", "unused_seed"]);
+/** Sources of samples new to the campaign's pools: checked against earlier pools for near duplicates too. */
+export const NEW_SAMPLE_SOURCES: ReadonlySet<SelectionSource> = new Set(["seed", "unused_seed"]);
 
 export type ConsistencyClass = "easy" | "medium" | "hard";
 
@@ -100,6 +107,8 @@ export interface SelectionInput {
   weights: { hard: number; easy: number };
   /** Exact keys of the samples earlier pools held (see `EarlierPoolIndex`); absent: none. */
   earlierPools?: ReadonlyMap<string, EarlierPoolMember>;
+  /** New-sample candidates (NEW_SAMPLE_SOURCES) by id -> the earlier pool member they paraphrase (EarlierNearDuplicates). */
+  earlierNearDuplicates?: ReadonlyMap<string, EarlierNearMatch>;
   /** Near-duplicate removal of user queries; absent: exact duplicates only. */
   nearDuplicate?: { threshold: number; shingleSize?: number };
   contamination?: ContaminationIndex;
@@ -114,7 +123,15 @@ export interface PoolMemberChoice {
 
 export interface Exclusion {
   sampleId: string;
-  reason: "label_retired" | "contaminated_query" | "contaminated_signature" | "earlier_pool_duplicate" | "duplicate" | "near_duplicate" | "over_budget";
+  reason:
+    | "label_retired"
+    | "contaminated_query"
+    | "contaminated_signature"
+    | "earlier_pool_duplicate"
+    | "earlier_pool_near_duplicate"
+    | "duplicate"
+    | "near_duplicate"
+    | "over_budget";
   details: Record<string, unknown>;
 }
 
@@ -284,6 +301,18 @@ export function selectNextRound(input: SelectionInput): SelectionResult {
           earlierSampleId: earlier.sampleId,
           earlierCampaignId: earlier.campaignId,
           earlierIteration: earlier.iteration,
+          ...(retiredEarlier ? { earlierLabelRetired: retiredEarlier.action } : {}),
+        });
+        continue;
+      }
+      const paraphrased = NEW_SAMPLE_SOURCES.has(source) ? input.earlierNearDuplicates?.get(c.id) : undefined;
+      if (paraphrased !== undefined) {
+        const retiredEarlier = input.retired?.get(paraphrased.sampleId);
+        exclude(c, source, "earlier_pool_near_duplicate", {
+          earlierSampleId: paraphrased.sampleId,
+          earlierCampaignId: paraphrased.campaignId,
+          earlierIteration: paraphrased.iteration,
+          similarity: paraphrased.similarity,
           ...(retiredEarlier ? { earlierLabelRetired: retiredEarlier.action } : {}),
         });
         continue;

@@ -578,6 +578,151 @@ test("a continuing campaign's new samples that copy a member of its predecessor'
   assert.equal((first.summary.exclusions as Record<string, number>).earlier_pool_duplicate, 1);
 });
 
+test(
+  "a lineage of three runs: the third's copy of the first's pool member, which the second did not carry, stays out of its pool",
+  { timeout: 60_000 },
+  async () => {
+    const a = `select-line-a-${RUN}`;
+    const b = `select-line-b-${RUN}`;
+    const c = `select-line-c-${RUN}`;
+    await db.db.insert(campaigns).values([
+      { id: a, name: "a", config: {} },
+      { id: b, name: "b", config: {}, continuesFrom: a },
+      { id: c, name: "c", config: {}, continuesFrom: b },
+    ]);
+    const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
+    await insertSamples(db.db, seedsA);
+    const config = campaign({
+      seedBudget: 4,
+      budget: 10,
+      mix: { high_ppl: 1, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+      highPpl: { topFraction: 0.5 },
+      decontaminate: { enabled: false },
+    });
+    await runStage(context(a, 1, config));
+    await db.db
+      .insert(sampleScores)
+      .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
+    // b carries a0 and a1 (the top half by label PPL) and takes one new sample: a3 is in none of b's pools.
+    await insertSamples(db.db, [row(b, "b0", { iteration: 1 })]);
+    await runStage(context(b, 1, config));
+    assert.deepEqual((await listPoolMembers(db.db, b, 1)).map((m) => m.sampleId).sort(), [`${a}-a0`, `${a}-a1`, `${b}-b0`].sort());
+    // c synthesizes a copy of a3, a copy of b0 and one new sample.
+    await insertSamples(db.db, [
+      copyOf(seedsA[3]!, c, "copyA3", { iteration: 1 }),
+      copyOf(
+        (
+          await db.db
+            .select()
+            .from(samples)
+            .where(eq(samples.id, `${b}-b0`))
+        )[0] as NewSample,
+        c,
+        "copyB0",
+        { iteration: 1 },
+      ),
+      row(c, "fresh", { iteration: 1 }),
+    ]);
+    const third = await runStage(context(c, 1, config));
+    assert.deepEqual(
+      (await listPoolMembers(db.db, c, 1)).map((m) => m.sampleId),
+      [`${c}-fresh`],
+    );
+    assert.deepEqual(
+      (await listExclusions(db.db, c, 1)).map((e) => [e.sampleId, e.reason, e.details]),
+      [
+        [`${c}-copyA3`, "earlier_pool_duplicate", { source: "unused_seed", earlierSampleId: `${a}-a3`, earlierCampaignId: a, earlierIteration: 1 }],
+        [`${c}-copyB0`, "earlier_pool_duplicate", { source: "unused_seed", earlierSampleId: `${b}-b0`, earlierCampaignId: b, earlierIteration: 1 }],
+      ],
+      "a's pools count too, two hops back",
+    );
+    assert.equal((third.summary.exclusions as Record<string, number>).earlier_pool_duplicate, 2);
+  },
+);
+
+test(
+  "a new seed that paraphrases an earlier pool member stays out of later pools, named with the member; an expansion and a dialogue's own later cut do not count",
+  { timeout: 60_000 },
+  async () => {
+    const c = `select-para-${RUN}`;
+    const sid = (s: string) => `${c}-${s}`;
+    const config = campaign({
+      seedBudget: 10,
+      budget: 10,
+      mix: { high_ppl: 0, repaired: 0, error_seed: 0, expanded: 1, unused_seed: 1 },
+      decontaminate: { enabled: false },
+    });
+    const seeds = [
+      ...Array.from({ length: 3 }, (_, i) => row(c, `s${i}`, { iteration: 1 })),
+      multiTurnRow(c, "d1-cut1", { iteration: 1, dialogue: "d1", context: "Let me check.", result: '{"status":"shipped"}' }),
+    ];
+    await insertSamples(db.db, seeds);
+    await runStage(context(c, 1, config));
+    assert.equal((await listPoolMembers(db.db, c, 1)).length, 4);
+    const queryOf = (i: number) => (seeds[i]!.messages[0] as { content: string }).content;
+    await db.db.insert(labelJudgements).values([{ campaignId: c, iteration: 1, sampleId: sid("s0"), verdict: "PRED_WRONG", action: "error_seed", votes: 3 }]);
+    await insertSamples(db.db, [
+      // An expansion of s0 that reads much like it: a variation of its error seed by design, so it may enter.
+      row(c, "exp0", { iteration: 1, origin: "expanded", parentId: "s0", query: `${queryOf(0)} today` }),
+      // Iteration 2's synthesis: s1's request with one word more and another order (not s1's exact key), and new samples.
+      row(c, "para1", { iteration: 2, query: `${queryOf(1)} please` }),
+      // Another dialogue asking what d1 asked, and d1's own later cut (its turns are d1-cut1's, so not its paraphrase).
+      multiTurnRow(c, "d2-cut1", { iteration: 2, dialogue: "d2", context: "Sure, one moment.", result: '{"status":"delayed"}' }),
+      multiTurnRow(c, "d1-cut2", { iteration: 2, dialogue: "d1", context: "Let me check.", result: '{"status":"in transit"}' }),
+      row(c, "fresh", { iteration: 2 }),
+    ]);
+    const second = await runStage(context(c, 2, config));
+    assert.deepEqual((await listPoolMembers(db.db, c, 2)).map((m) => [m.sampleId.slice(c.length + 1), m.reason]).sort(), [
+      ["d1-cut2", "unused_seed"],
+      ["exp0", "expanded"],
+      ["fresh", "unused_seed"],
+    ]);
+    const exclusions = await listExclusions(db.db, c, 2);
+    assert.deepEqual(
+      exclusions.map((e) => [e.sampleId.slice(c.length + 1), e.reason, { ...(e.details as Record<string, unknown>), similarity: undefined }]),
+      [
+        [
+          "d2-cut1",
+          "earlier_pool_near_duplicate",
+          { source: "unused_seed", earlierSampleId: sid("d1-cut1"), earlierCampaignId: c, earlierIteration: 1, similarity: undefined },
+        ],
+        [
+          "para1",
+          "earlier_pool_near_duplicate",
+          { source: "unused_seed", earlierSampleId: sid("s1"), earlierCampaignId: c, earlierIteration: 1, similarity: undefined },
+        ],
+      ],
+    );
+    const similarity = (id: string) => (exclusions.find((e) => e.sampleId === sid(id))?.details as { similarity: number }).similarity;
+    assert.equal(similarity("d2-cut1"), 1, "the same user turns");
+    assert.ok(similarity("para1") >= 0.8 && similarity("para1") < 1, `one word more: ${similarity("para1")}`);
+    assert.equal((second.summary.exclusions as Record<string, number>).earlier_pool_near_duplicate, 2);
+  },
+);
+
+test("seeds loaded after the first prefix are checked for paraphrases of earlier pool members too", { timeout: 60_000 }, async () => {
+  const c = `select-para-more-${RUN}`;
+  const config = campaign({
+    seedBudget: 1,
+    budget: 2,
+    mix: { high_ppl: 0, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+    decontaminate: { enabled: false },
+  });
+  const held = row(c, "held", { iteration: 1 });
+  await insertSamples(db.db, [held]);
+  await runStage(context(c, 1, config));
+  // More paraphrases than the first prefix of seeds loaded (the budget + 256), and one new sample.
+  const query = (held.messages[0] as { content: string }).content;
+  const paraphrases = Array.from({ length: 300 }, (_, i) => row(c, `para${String(i).padStart(3, "0")}`, { iteration: 2, query: `${query} ${VOCAB[i]}` }));
+  await insertSamples(db.db, [...paraphrases, row(c, "fresh", { iteration: 2 })]);
+  const second = await runStage(context(c, 2, config));
+  assert.deepEqual(
+    (await listPoolMembers(db.db, c, 2)).map((m) => m.sampleId),
+    [`${c}-fresh`],
+  );
+  assert.equal((second.summary.exclusions as Record<string, number>).earlier_pool_near_duplicate, 300);
+});
+
 /** A multi_turn sample cut after a tool result: the user's request, the call, its result and the answer. */
 function multiTurnRow(campaignId: string, id: string, p: { iteration: number; dialogue: string; context: string; result: string }): NewSample {
   const messages: ChatMessage[] = [

@@ -8,6 +8,7 @@ import { and, desc, eq, lt, max, ne, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { campaigns, iterations, modelVersions, poolMembers, type ModelVersionKind } from "../schema.js";
 import { latestModelVersion, type ModelVersionRow } from "./modelVersions.js";
+import type { PoolRounds } from "./selection.js";
 
 /** Above every iteration (the column is a 32-bit integer). */
 const ANY_ITERATION = 2_147_483_647;
@@ -147,9 +148,51 @@ export async function previousPoolRound(db: Db, campaignId: string, iteration: n
   const own = await latestPoolIteration(db, campaignId, iteration);
   if (own !== undefined) return { campaignId, iteration: own };
   const previous = await predecessorOf(db, campaignId);
-  if (!previous) return undefined;
-  const theirs = (await latestPoolIteration(db, previous, await predecessorBound(db, previous))) ?? (await latestPoolIteration(db, previous, ANY_ITERATION));
-  return theirs === undefined ? undefined : { campaignId: previous, iteration: theirs };
+  return previous === undefined ? undefined : continuedPoolRound(db, previous);
+}
+
+/** The pool round a run continuing `predecessor` builds on: its latest pool up to its latest completed iteration, else its latest pool. */
+async function continuedPoolRound(db: Db, predecessor: string): Promise<PoolRound | undefined> {
+  const theirs =
+    (await latestPoolIteration(db, predecessor, await predecessorBound(db, predecessor))) ?? (await latestPoolIteration(db, predecessor, ANY_ITERATION));
+  return theirs === undefined ? undefined : { campaignId: predecessor, iteration: theirs };
+}
+
+/** Most runs of a lineage whose pools a selection reads (a schedule running daily for years is well under it). */
+export const MAX_LINEAGE_RUNS = 2000;
+
+export interface PoolLineage {
+  /** Oldest run first; the campaign itself last (its pools before `beforeIteration`). */
+  pools: PoolRounds[];
+  /** The run the walk stopped at: the bound was reached, or (`cycle`) a run met twice (continues_from edited by hand). */
+  stoppedAt?: { campaignId: string; why: "bound" | "cycle" };
+}
+
+/**
+ * Every pool a campaign's selection before `beforeIteration` comes after: its own earlier pools and,
+ * for a continuing run, each predecessor's pools up to the round its successor continued from, back
+ * through the whole lineage (A -> B -> C: C's selection reads A's pools as well as B's, since B
+ * carried only some of A's members). A predecessor without pools is passed through to its own.
+ * Bounded by `maxRuns` runs, with a guard against a cycle.
+ */
+export async function poolLineage(db: Db, campaignId: string, beforeIteration: number, maxRuns = MAX_LINEAGE_RUNS): Promise<PoolLineage> {
+  const pools: PoolRounds[] = [{ campaignId, before: beforeIteration }];
+  const seen = new Set([campaignId]);
+  let stoppedAt: PoolLineage["stoppedAt"];
+  for (let run = await predecessorOf(db, campaignId); run !== undefined; run = await predecessorOf(db, run)) {
+    if (seen.has(run)) {
+      stoppedAt = { campaignId: run, why: "cycle" };
+      break;
+    }
+    if (seen.size >= maxRuns) {
+      stoppedAt = { campaignId: run, why: "bound" };
+      break;
+    }
+    seen.add(run);
+    const round = await continuedPoolRound(db, run);
+    if (round) pools.push({ campaignId: run, upTo: round.iteration });
+  }
+  return { pools: pools.reverse(), ...(stoppedAt ? { stoppedAt } : {}) };
 }
 
 async function latestPoolIteration(db: Db, campaignId: string, beforeIteration: number): Promise<number | undefined> {

@@ -166,6 +166,8 @@ export interface EarlierPoolRow {
   kind: string;
   messages: ChatMessage[];
   tools: McpTool[];
+  /** The dialogue a multi_turn sample was cut from; null for single-turn samples. */
+  dialogueId: string | null;
   poolCampaignId: string;
   poolIteration: number;
 }
@@ -186,6 +188,7 @@ export async function earlierPoolPage(db: Db, rounds: PoolRounds, page: { afterI
       kind: samples.kind,
       messages: samples.messages,
       tools: samples.tools,
+      dialogueId: contentColumns.dialogueId,
       poolIteration: sql<number>`min(${poolMembers.iteration})::int`,
     })
     .from(poolMembers)

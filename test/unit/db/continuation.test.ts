@@ -14,7 +14,13 @@ import { test } from "node:test";
 import { eq } from "drizzle-orm";
 import { migrateDatabase, openDatabase, type DbHandle } from "../../../src/db/client.js";
 import { insertCampaign, upsertIteration } from "../../../src/db/repos/campaigns.js";
-import { latestModelVersionOrPredecessor, previousPoolRound, previousScheduledCampaign, startingPolicy } from "../../../src/db/repos/continuation.js";
+import {
+  latestModelVersionOrPredecessor,
+  poolLineage,
+  previousPoolRound,
+  previousScheduledCampaign,
+  startingPolicy,
+} from "../../../src/db/repos/continuation.js";
 import { upsertModelVersion } from "../../../src/db/repos/modelVersions.js";
 import { insertSamples } from "../../../src/db/repos/samples.js";
 import { replaceSelection } from "../../../src/db/repos/selection.js";
@@ -119,5 +125,45 @@ test("training continues from the predecessor's policy only when it was trained 
     // The run's own policy (trained from the new base) is its next iteration's start.
     await upsertModelVersion(h.db, { campaignId: "wk-b", iteration: 1, kind: "merged", path: "/out/wk-b/1", baseModel: "new-base", parentId: null });
     assert.equal((await startingPolicy(h.db, "wk-b", 2, "new-base")).version?.id, "wk-b:1:merged");
+  });
+});
+
+test("a selection's earlier pools follow the whole lineage, through a run without pools, bounded and safe from a cycle", async () => {
+  await withDb(async (h) => {
+    await run(h, "wk-a", 0, { status: "completed", trained: [1, 2], completed: [1, 2], pools: [1, 2] });
+    // wk-b failed in its second iteration after selecting its pool: wk-c continues from its first.
+    await run(h, "wk-b", 10, { status: "failed", trained: [1, 2], completed: [1], pools: [1, 2], continuesFrom: "wk-a" });
+    // wk-d selected no pool (its select.nextRound skipped): wk-e's lineage passes through it.
+    await run(h, "wk-c", 20, { status: "completed", trained: [1], completed: [1], pools: [1], continuesFrom: "wk-b" });
+    await run(h, "wk-d", 30, { status: "completed", trained: [1], completed: [1], pools: [], continuesFrom: "wk-c" });
+    await run(h, "wk-e", 40, { status: "running", trained: [], completed: [], pools: [], continuesFrom: "wk-d" });
+    assert.deepEqual(await poolLineage(h.db, "wk-e", 3), {
+      pools: [
+        { campaignId: "wk-a", upTo: 2 },
+        { campaignId: "wk-b", upTo: 1 },
+        { campaignId: "wk-c", upTo: 1 },
+        { campaignId: "wk-e", before: 3 },
+      ],
+    });
+    assert.deepEqual(await poolLineage(h.db, "wk-a", 2), { pools: [{ campaignId: "wk-a", before: 2 }] }, "a run that continues nothing");
+    // The bound: the campaign and two runs before it.
+    assert.deepEqual(await poolLineage(h.db, "wk-e", 1, 3), {
+      pools: [
+        { campaignId: "wk-c", upTo: 1 },
+        { campaignId: "wk-e", before: 1 },
+      ],
+      stoppedAt: { campaignId: "wk-b", why: "bound" },
+    });
+    // continues_from edited by hand into a cycle: the walk ends where it meets a run twice.
+    await h.db.update(campaigns).set({ continuesFrom: "wk-c" }).where(eq(campaigns.id, "wk-a"));
+    assert.deepEqual(await poolLineage(h.db, "wk-e", 1), {
+      pools: [
+        { campaignId: "wk-a", upTo: 2 },
+        { campaignId: "wk-b", upTo: 1 },
+        { campaignId: "wk-c", upTo: 1 },
+        { campaignId: "wk-e", before: 1 },
+      ],
+      stoppedAt: { campaignId: "wk-c", why: "cycle" },
+    });
   });
 });

@@ -51,6 +51,31 @@ test("the index finds exactly the pairs brute force finds at the threshold, and 
   assert.equal(index.size, texts.length);
 });
 
+test("findAll returns every stored text at the threshold, as brute force does, in the order added", () => {
+  const rng = new SeededRandom(8);
+  const base = sentence(rng, 30);
+  const texts = Array.from({ length: 60 }, (_, i) => {
+    const w = [...base];
+    for (let k = 0; k < i % 5; k++) w[rng.int(0, w.length - 1)] = rng.pick(VOCAB);
+    return i % 7 === 6 ? sentence(rng, 30).join(" ") : w.join(" ");
+  });
+  const index = new NearDuplicateIndex<number>(0.6);
+  texts.forEach((t, i) => index.add(i, t));
+  const query = base.join(" ");
+  const brute = texts.flatMap((t, i) => {
+    const similarity = jaccard(shingles(query, 3), shingles(t, 3));
+    return similarity >= 0.6 ? [{ key: i, similarity }] : [];
+  });
+  assert.ok(brute.length > 10 && brute.length < texts.length, `some texts near, some not (${brute.length})`);
+  assert.deepEqual(index.findAll(query), brute);
+  assert.deepEqual(
+    index.findAll(query, (k) => k % 2 === 0),
+    brute.filter((m) => m.key % 2 === 0),
+    "eligible leaves keys out",
+  );
+  assert.deepEqual(index.findAll("   "), []);
+});
+
 test("thresholds out of range are refused", () => {
   assert.throws(() => new NearDuplicateIndex(0), /threshold must be in \(0, 1\]/);
   assert.throws(() => new NearDuplicateIndex(1.5), /threshold/);

@@ -23,6 +23,7 @@ import {
   type SelectionResult,
   type SelectionSource,
 } from "../../../src/selection/nextRound.js";
+import { EarlierNearDuplicates } from "../../../src/selection/earlierNearDuplicates.js";
 import { bfclUserQuery } from "../../../src/selection/signature.js";
 import { SeededRandom } from "../../../src/util/random.js";
 
@@ -345,4 +346,73 @@ test("earlier pools: a copy under another id is excluded and the room goes to th
     [["held", "high_ppl"]],
     "the earlier member carries over as itself, not as the expansion that copied it",
   );
+});
+
+test("earlier pools: a new seed that paraphrases an earlier member is excluded naming it; judged sources are checked exactly only", () => {
+  const held = candidate("held", {}, "where is my order from last week please look it up for me now");
+  const paraphrase = candidate("para", {}, "where is my order from last week please look it up for me now thanks");
+  const repair = candidate("repair", {}, "where is my order from last week please look it up for me now");
+  const fresh = candidate("fresh");
+  const check = new EarlierNearDuplicates({ threshold: 0.8 });
+  check.addCandidates([paraphrase, fresh]);
+  check.scan(held, { campaignId: "c", iteration: 1 });
+  assert.deepEqual([...check.matches.keys()], ["para"]);
+  const similarity = check.matches.get("para")?.similarity ?? 0;
+  assert.ok(similarity >= 0.8 && similarity < 1, String(similarity));
+
+  const r = selectNextRound(
+    base(
+      { repaired: { candidates: [repair] }, unused_seed: { candidates: [paraphrase, fresh] } },
+      {
+        budget: 3,
+        mix: { repaired: 1, unused_seed: 1 },
+        earlierNearDuplicates: check.matches,
+        retired: new Map([["held", { action: "repaired", iteration: 1 }]]),
+      },
+    ),
+  );
+  assert.deepEqual(r.members.map((m) => m.sampleId).sort(), ["fresh", "repair"], "the repair (its original's query by design) is kept");
+  assert.deepEqual(r.exclusions, [
+    {
+      sampleId: "para",
+      reason: "earlier_pool_near_duplicate",
+      details: { source: "unused_seed", earlierSampleId: "held", earlierCampaignId: "c", earlierIteration: 1, similarity, earlierLabelRetired: "repaired" },
+    },
+  ]);
+  // The same candidate offered by a judged source is not checked against earlier pools by its query.
+  const expanded = selectNextRound(base({ expanded: { candidates: [paraphrase] } }, { budget: 1, mix: { expanded: 1 }, earlierNearDuplicates: check.matches }));
+  assert.deepEqual(
+    expanded.members.map((m) => m.sampleId),
+    ["para"],
+  );
+});
+
+test("earlier pools' paraphrases: the most similar member is named, ties by pool then id whatever the scan order; the member itself and its dialogue's other cuts are not", () => {
+  const q = "book two seats on the morning train to the coast for saturday";
+  const seed = candidate("seed", {}, q);
+  const sibling = candidate("sibling", { dialogueId: "d1" }, q);
+  const members: [Candidate & { dialogueId?: string }, { campaignId: string; iteration: number }][] = [
+    [candidate("m-far", {}, `${q} and sunday too`), { campaignId: "c", iteration: 1 }],
+    [candidate("m-b", {}, `${q} now`), { campaignId: "c", iteration: 2 }],
+    [candidate("m-a", {}, `${q} now`), { campaignId: "c", iteration: 2 }],
+    [candidate("m-early", {}, `${q} ok`), { campaignId: "c", iteration: 3 }],
+    [candidate("d1-cut1", { dialogueId: "d1" }, q), { campaignId: "c", iteration: 1 }],
+    [{ ...seed }, { campaignId: "c", iteration: 1 }],
+  ];
+  const scanned = (order: typeof members) => {
+    const check = new EarlierNearDuplicates({ threshold: 0.7 });
+    check.addCandidates([seed, sibling]);
+    for (const [m, pool] of order) check.scan(m, pool);
+    return check.matches;
+  };
+  const forward = scanned(members);
+  assert.deepEqual(forward, scanned([...members].reverse()));
+  assert.equal(forward.get("seed")?.sampleId, "d1-cut1", "the most similar (the same words), though a sibling's cut");
+  assert.equal(forward.get("seed")?.similarity, 1);
+  // Without the two members with the same words: of the equally similar m-a and m-b (pool 2), the smaller id.
+  const withoutExact = scanned(members.filter(([m]) => m.id !== "d1-cut1" && m.id !== "seed"));
+  assert.deepEqual(withoutExact.get("seed"), { sampleId: "m-a", campaignId: "c", iteration: 2, similarity: withoutExact.get("seed")?.similarity });
+  assert.equal(withoutExact.get("sibling")?.sampleId, "m-a", "a cut of d1 is matched by other dialogues' samples");
+  assert.equal(forward.get("sibling")?.sampleId, "seed", "never by d1's own cuts (d1-cut1 has the same words): by another sample with them");
+  assert.notEqual(forward.get("seed")?.sampleId, "seed", "a member offered again is no paraphrase of itself");
 });

@@ -8,7 +8,7 @@
 import type { PoolReason } from "../../../db/schema.js";
 import { poolComposition } from "../../../db/repos/pools.js";
 import { countSamples } from "../../../db/repos/samples.js";
-import { previousPoolRound, type PoolRound } from "../../../db/repos/continuation.js";
+import { poolLineage, previousPoolRound, type PoolLineage, type PoolRound } from "../../../db/repos/continuation.js";
 import {
   earlierPoolPage,
   exclusionCounts,
@@ -20,10 +20,11 @@ import {
   unusedSeedIds,
   verifiedContent,
   type ContentRow,
-  type PoolRounds,
+  type EarlierPoolRow,
 } from "../../../db/repos/selection.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { loadContaminationIndex } from "../../../selection/contamination.js";
+import { EarlierNearDuplicates, type EarlierNearMatch } from "../../../selection/earlierNearDuplicates.js";
 import { poolShortfallWarning, unscoredPoolWarning } from "../../../selection/poolShortfall.js";
 import {
   EarlierPoolIndex,
@@ -97,17 +98,37 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     let seedPrefix = Math.min(seedIds.length, budget + SEED_SLACK);
     const seedRows: ContentRow[] = [];
     let loadedSeeds = 0;
-    const loadSeedsUpTo = async (n: number) => {
-      seedRows.push(...(await verifiedContent(db, seedIds.slice(loadedSeeds, n))));
+    const loadSeedsUpTo = async (n: number): Promise<ContentRow[]> => {
+      const rows = await verifiedContent(db, seedIds.slice(loadedSeeds, n));
+      seedRows.push(...rows);
       loadedSeeds = n;
+      return rows;
     };
-    await loadSeedsUpTo(seedPrefix);
+    const firstSeeds = await loadSeedsUpTo(seedPrefix);
     state.candidates = Object.values(sources).reduce((n, s) => n + (s?.candidates.length ?? 0), 0) + seedIds.length;
     progress.report({ ...state });
 
+    // Earlier pools: the exact keys of all their members, and which loaded seeds paraphrase one (streamed past the seeds).
     state.phase = "earlier pools";
     progress.report({ ...state });
-    const earlierPools = await loadEarlierPools(ctx);
+    const lineage = await poolLineage(db, campaignId, iteration);
+    if (lineage.stoppedAt) ctx.deps.log(lineageStoppedLine(campaignId, lineage));
+    const earlierIndex = new EarlierPoolIndex();
+    const earlierNearDuplicates = new Map<string, EarlierNearMatch>();
+    const nearOptions = { threshold: stage.nearDuplicate.threshold, shingleSize: stage.nearDuplicate.shingleSize };
+    const paraphrases = (rows: ContentRow[]) => {
+      const check = new EarlierNearDuplicates(nearOptions);
+      check.addCandidates(rows.map((r) => ({ id: r.id, messages: r.messages, ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}) })));
+      return check;
+    };
+    const firstCheck = paraphrases(firstSeeds);
+    await scanEarlierPools(ctx, lineage, (row) => {
+      const pool = { campaignId: row.poolCampaignId, iteration: row.poolIteration };
+      earlierIndex.add(row, pool);
+      firstCheck.scan(row, pool);
+    });
+    for (const [id, m] of firstCheck.matches) earlierNearDuplicates.set(id, m);
+    const earlierPools = earlierIndex.byKey;
 
     let contamination: SelectionInput["contamination"];
     if (stage.decontaminate.enabled) {
@@ -134,10 +155,22 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
         })),
         truncated: seedPrefix < seedIds.length,
       };
-      result = selectNextRound({ ...base, budget, mix, retired, earlierPools, contamination, sources: { ...sources, [seedSource]: seeds } });
+      result = selectNextRound({
+        ...base,
+        budget,
+        mix,
+        retired,
+        earlierPools,
+        earlierNearDuplicates,
+        contamination,
+        sources: { ...sources, [seedSource]: seeds },
+      });
       if (result.needsMore !== seedSource) break;
       seedPrefix = Math.min(seedIds.length, seedPrefix * 2);
-      await loadSeedsUpTo(seedPrefix);
+      // Only the seeds just loaded are checked for paraphrases: the earlier pools stream past them once more.
+      const check = paraphrases(await loadSeedsUpTo(seedPrefix));
+      await scanEarlierPools(ctx, lineage, (row) => check.scan(row, { campaignId: row.poolCampaignId, iteration: row.poolIteration }));
+      for (const [id, m] of check.matches) earlierNearDuplicates.set(id, m);
     }
 
     state.phase = "writing";
@@ -164,6 +197,8 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       unfilled: budget - result.members.length,
       excluded: result.exclusions.length,
       budget,
+      earlier_pool_runs: new Set(lineage.pools.map((p) => p.campaignId)).size,
+      ...(lineage.stoppedAt?.why === "bound" ? { earlier_pool_lineage_cut: 1 } : {}),
     };
     for (const [source, s] of Object.entries(result.sources)) {
       counters[`quota_${source}`] = s.quota;
@@ -211,7 +246,10 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
             previous.campaignId === ctx.campaignId ? `iteration ${previous.iteration}` : `iteration ${previous.iteration} of campaign ${previous.campaignId}`,
         })
       : undefined;
-    const warning = [shortfall, unscored].filter((w) => w !== undefined).join("; ");
+    const lineageCut = b.earlier_pool_lineage_cut
+      ? `copies of earlier pool members were looked for in the pools of ${b.earlier_pool_runs ?? 0} runs of this lineage only, not back to its first run (the bound; the worker log names the run where the walk stopped)`
+      : undefined;
+    const warning = [shortfall, unscored, lineageCut].filter((w) => w !== undefined).join("; ");
     return { composition, exclusions, budget: { budget, used, share: budget > 0 ? used / budget : 0 }, sources, ...(warning ? { warning } : {}) };
   },
 };
@@ -239,26 +277,28 @@ export async function emptyPoolMessage(ctx: StageContext<SelectStage>, firstRoun
 }
 
 /**
- * The exact keys of every sample the campaign's earlier pools held, and (a continuing campaign) those
- * of its predecessor's pools up to the round it continued from: one hop, as for retired labels (the
- * predecessor's own pools were checked against its predecessor when they were built).
+ * Streams the members of every earlier pool of the lineage (poolLineage: the campaign's own and each
+ * predecessor's, back to the first run) to `visit`, oldest run first, one page at a time.
  */
-async function loadEarlierPools(ctx: StageContext<SelectStage>): Promise<EarlierPoolIndex["byKey"]> {
-  const { db } = ctx.deps;
-  const rounds: PoolRounds[] = [];
-  const continued = await previousPoolRound(db, ctx.campaignId, 1);
-  if (continued && continued.campaignId !== ctx.campaignId) rounds.push({ campaignId: continued.campaignId, upTo: continued.iteration });
-  rounds.push({ campaignId: ctx.campaignId, before: ctx.iteration });
-  const index = new EarlierPoolIndex();
-  for (const r of rounds)
+async function scanEarlierPools(ctx: StageContext<SelectStage>, lineage: PoolLineage, visit: (row: EarlierPoolRow) => void): Promise<void> {
+  for (const r of lineage.pools)
     for (let afterId: string | undefined; ;) {
       ctx.signal.throwIfAborted();
-      const page = await earlierPoolPage(db, r, { afterId, limit: ctx.stage.batchSize });
-      for (const row of page) index.add(row, { campaignId: row.poolCampaignId, iteration: row.poolIteration });
+      const page = await earlierPoolPage(ctx.deps.db, r, { afterId, limit: ctx.stage.batchSize });
+      for (const row of page) visit(row);
       if (page.length < ctx.stage.batchSize) break;
       afterId = page[page.length - 1]?.id;
     }
-  return index.byKey;
+}
+
+/** The worker log's line when the earlier-pool check did not follow the whole lineage. */
+export function lineageStoppedLine(campaignId: string, lineage: PoolLineage): string {
+  const at = lineage.stoppedAt;
+  if (!at) return "";
+  const read = new Set(lineage.pools.map((p) => p.campaignId)).size;
+  return at.why === "cycle"
+    ? `[select.nextRound] ${campaignId}: the lineage of continued runs meets ${at.campaignId} twice (campaigns.continues_from forms a cycle); the earlier pools of the ${read} runs reached are checked`
+    : `[select.nextRound] ${campaignId}: the lineage of continued runs is longer than ${read} runs; earlier pools are checked back to that bound, not in ${at.campaignId} and the runs before it`;
 }
 
 /**
