@@ -368,7 +368,7 @@ export function createActivities(deps: ActivityDeps) {
       workflowId: input.workflowId,
       ...(run ? { scheduleId: run.scheduleId, scheduledAt: new Date(run.scheduledTime), continuesFrom } : {}),
     });
-    // Keyed on the row as read above: an abort of this run written since (the workflow does not wait for this activity) wins.
+    // Keyed on the row as read above: an abort of this run written since wins (a run started before patch abort-waits-for-registration-v1 does not wait for this activity).
     if (registered && registered.status !== "running" && !(await markCampaignRunningAgain(db, campaignId, registered)))
       deps.log(`[campaign] ${campaignId}: not marked running again: its status was written while it registered (an abort of this run)`);
     await upsertTools(

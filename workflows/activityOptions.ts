@@ -19,13 +19,20 @@ export const PATCH_FROZEN_CONFIG = "frozen-config-v1";
  * the workflow moves on to its reports (workflows/codePaths.ts: abortWaitsForStageWork).
  */
 export const PATCH_ABORT_WAITS = "abort-waits-for-stage-work-v1";
+/**
+ * An abort during a campaign's registration waits until the registration has stopped before the
+ * campaign writes its end (workflows/campaign.ts): a registration left running wrote "running" after
+ * the abort's "aborted" (a first start's row inserted then; a rerun's row read after the abort).
+ */
+export const PATCH_ABORT_WAITS_FOR_REGISTRATION = "abort-waits-for-registration-v1";
 
 /** Short, so a lost worker's batches are retried elsewhere within seconds (activities heartbeat every second). */
 const HEARTBEAT_TIMEOUT = "6 seconds";
 
 const queues = () => taskQueues(queuePrefixOf(workflowInfo().taskQueue));
 
-export function bookkeepingActivities(byCause: boolean, taskQueue = queues().default) {
+/** `waitForCancel`: a cancelled activity's promise settles only once it has stopped (see stageActivities); by-cause proxies only. */
+export function bookkeepingActivities(byCause: boolean, taskQueue = queues().default, waitForCancel = false) {
   if (!byCause) {
     return proxyActivities<Activities>({
       taskQueue,
@@ -39,6 +46,7 @@ export function bookkeepingActivities(byCause: boolean, taskQueue = queues().def
     });
   }
   return proxyActivities<Activities>({
+    ...(waitForCancel ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),
     taskQueue,
     startToCloseTimeout: "10 minutes",
     heartbeatTimeout: HEARTBEAT_TIMEOUT,

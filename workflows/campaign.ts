@@ -29,7 +29,7 @@ import type { CampaignPlan } from "../src/config/plan.js";
 import { scheduledCampaignId, scheduledTimeOf, type ScheduledRun, type ScheduleInput } from "../src/schedules/scheduledRun.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import { queuePrefixOf, taskQueues } from "../src/taskQueues.js";
-import { bookkeepingActivities, localBookkeepingActivities } from "./activityOptions.js";
+import { PATCH_ABORT_WAITS_FOR_REGISTRATION, bookkeepingActivities, localBookkeepingActivities } from "./activityOptions.js";
 import { codePaths } from "./codePaths.js";
 import {
   abortSignal,
@@ -254,18 +254,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   async function runCampaign(): Promise<CampaignResult> {
     if (frozen) {
       try {
-        plan = input.registered
-          ? await loadCampaignPlan({ campaignId, iteration })
-          : (
-              await acts.registerCampaign({
-                campaignId: input.campaignId ?? scheduled?.campaignId,
-                workflowId: info.workflowId,
-                config: input.config,
-                configDir: input.configDir,
-                newConfigVersion: input.newConfigVersion,
-                ...(scheduled ? { schedule: scheduled.run } : {}),
-              })
-            ).plan;
+        plan = input.registered ? await loadCampaignPlan({ campaignId, iteration }) : await register();
       } catch (err) {
         // A bad config (or a changed one) fails the campaign with the activity's own message and type.
         const cause = (err as { cause?: unknown }).cause;
@@ -351,6 +340,29 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     await acts.setCampaignStatus({ campaignId, status: "completed" });
     if (frozen) await condition(allHandlersFinished);
     return { campaignId, state: "completed", iterations: status.completedIterations };
+  }
+
+  /**
+   * Registers the campaign (first run only). Since the abort-waits-for-registration patch an abort
+   * meanwhile waits until the registration has stopped: its end ("aborted", written on the abort
+   * path) then comes after anything the registration writes. Before it the registration was left
+   * running (TRY_CANCEL) and could insert the row as running, or mark a rerun's row running again,
+   * after the abort was written.
+   */
+  async function register(): Promise<CampaignPlan | undefined> {
+    const waits = byCause && patched(PATCH_ABORT_WAITS_FOR_REGISTRATION);
+    const registration = waits ? bookkeepingActivities(true, queues.default, true) : acts;
+    const { plan: registered } = await registration.registerCampaign({
+      campaignId: input.campaignId ?? scheduled?.campaignId,
+      workflowId: info.workflowId,
+      config: input.config,
+      configDir: input.configDir,
+      newConfigVersion: input.newConfigVersion,
+      ...(scheduled ? { schedule: scheduled.run } : {}),
+    });
+    // It finished although cancelled (it does not stop midway): go on to the abort path, not the iteration.
+    if (waits && CancellationScope.current().consideredCancelled) await CancellationScope.current().cancelRequested;
+    return registered;
   }
 
   /** This run's iteration child; undefined when an abort arrived while its id was still held (iterationStart.ts). */

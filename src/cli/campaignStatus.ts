@@ -21,7 +21,7 @@ import { campaignView, ENDED_STATES, type CampaignView, type DbFacts, type Workf
 import { refusedBatchNotes, withInflight } from "../status/inflight.js";
 import { ErrorType } from "../framework/errorTypes.js";
 import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
-import { endedRunMessage, ENDED_WITHOUT_CLEANUP, markEndedRuns } from "../schedules/endedRuns.js";
+import { endedRunMessage, markEndedRuns, rowStatusOfEndedWorkflow } from "../schedules/endedRuns.js";
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, defaultBaseDir, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
@@ -265,20 +265,21 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
 }
 
 /**
- * A row still running whose workflow Temporal says was terminated or timed out (a schedule's
- * terminateOther overlap, an operator's terminate): no cleanup ran to record its end, so it is
- * recorded here (src/schedules/endedRuns.ts), and a later run of its schedule can continue from it.
+ * A row still running whose workflow Temporal says ended: terminated or timed out (a schedule's
+ * terminateOther overlap, an operator's terminate; no cleanup ran), cancelled or failed without
+ * writing its end (src/schedules/endedRuns.ts). Its end is recorded here, so a later run of its
+ * schedule can continue from it.
  */
 async function withEndRecorded(db: Db, facts: DbFacts, wf: WorkflowFacts, notes: string[]): Promise<DbFacts> {
-  if (facts.status !== "running" || !ENDED_WITHOUT_CLEANUP.has(wf.status)) return facts;
+  if (facts.status !== "running" || rowStatusOfEndedWorkflow(wf.status) === undefined) return facts;
   try {
     const row = { id: facts.campaignId, workflowId: wf.workflowId, updatedAt: new Date(facts.updatedAt) };
     const [ended] = await markEndedRuns(db, [row], async () => wf.status);
     if (!ended) return facts;
     notes.push(`PostgreSQL recorded the campaign as running; ${endedRunMessage(ended).replace(/^campaign \S+: /, "")}`);
-    return { ...facts, status: "terminated" };
+    return { ...facts, status: ended.rowStatus };
   } catch (e) {
-    notes.push(`could not record the campaign as terminated in PostgreSQL: ${e instanceof Error ? e.message : String(e)}`);
+    notes.push(`could not record the campaign's end (${rowStatusOfEndedWorkflow(wf.status)}) in PostgreSQL: ${e instanceof Error ? e.message : String(e)}`);
     return facts;
   }
 }

@@ -5,26 +5,44 @@
  * good. Such a run was never continued from (previousScheduledCampaign passes over running ones),
  * `model stop` took its predecessor's server for still in use, and status showed it running. The next
  * scheduled run of its schedule (at registration) and `campaign status` ask Temporal about such rows
- * and record the ones whose workflow ended so as terminated. Only Temporal's TERMINATED and TIMED_OUT
- * count: a workflow that failed, was cancelled or completed writes its own end, and one Temporal does
- * not know (history past retention) is left as it is. Idempotent: a row is marked only while it still
- * says running as read.
+ * and record the ones whose workflow ended so as terminated. A cancelled or failed workflow writes its
+ * own end, but not always: a run started before the abort-waits-for-registration patch, aborted while
+ * it registered, was cancelled while its registration went on to write "running"; a failed one may
+ * have failed because that last status write failed for good. Those are recorded as `aborted` and
+ * `failed`. A completed workflow wrote its end before completing, and one Temporal does not know
+ * (history past retention) is left as it is. Idempotent: a row is marked only while it still says
+ * running as read.
  */
 import { WorkflowNotFoundError, type Client } from "@temporalio/client";
 import type { Db } from "../db/client.js";
-import { markCampaignTerminated, runningScheduledCampaigns } from "../db/repos/campaigns.js";
+import { markCampaignEnded, runningScheduledCampaigns } from "../db/repos/campaigns.js";
+import type { CampaignRowStatus } from "../db/schema.js";
 
 /** Temporal's execution status of a workflow (its latest run), or undefined when Temporal has none under the id. */
 export type WorkflowStatusOf = (workflowId: string) => Promise<string | undefined>;
 
-/** Execution statuses that end a campaign workflow without its cleanup writing the row. */
-export const ENDED_WITHOUT_CLEANUP: ReadonlySet<string> = new Set(["TERMINATED", "TIMED_OUT"]);
+type EndedRowStatus = Exclude<CampaignRowStatus, "running" | "completed">;
+
+/** Execution statuses of a campaign workflow that may leave its row running, and what the row then records. */
+const ROW_STATUS_OF_ENDED: ReadonlyMap<string, EndedRowStatus> = new Map([
+  ["TERMINATED", "terminated"],
+  ["TIMED_OUT", "terminated"],
+  ["CANCELED", "aborted"],
+  ["FAILED", "failed"],
+]);
+
+/** What a row still `running` records once Temporal says its workflow ended so; undefined for a workflow that runs or completed. */
+export function rowStatusOfEndedWorkflow(workflowStatus: string | undefined): EndedRowStatus | undefined {
+  return workflowStatus === undefined ? undefined : ROW_STATUS_OF_ENDED.get(workflowStatus);
+}
 
 export interface EndedRun {
   campaignId: string;
   workflowId: string;
-  /** TERMINATED or TIMED_OUT. */
+  /** TERMINATED, TIMED_OUT, CANCELED or FAILED. */
   workflowStatus: string;
+  /** What the row now records. */
+  rowStatus: EndedRowStatus;
 }
 
 /** What Temporal says of a workflow, through a client. */
@@ -39,7 +57,7 @@ export function temporalWorkflowStatus(client: Client): WorkflowStatusOf {
   };
 }
 
-/** Marks each running row whose workflow ended without cleanup terminated; returns the ones this call marked. */
+/** Records each running row's end whose workflow ended without writing it; returns the ones this call marked. */
 export async function markEndedRuns(
   db: Db,
   rows: { id: string; workflowId: string | null; updatedAt: Date }[],
@@ -50,18 +68,27 @@ export async function markEndedRuns(
     // A row registered before its workflow id was recorded has none to ask about.
     if (!row.workflowId) continue;
     const workflowStatus = await statusOf(row.workflowId);
-    if (workflowStatus === undefined || !ENDED_WITHOUT_CLEANUP.has(workflowStatus)) continue;
-    if (await markCampaignTerminated(db, row.id, row)) marked.push({ campaignId: row.id, workflowId: row.workflowId, workflowStatus });
+    const rowStatus = rowStatusOfEndedWorkflow(workflowStatus);
+    if (workflowStatus === undefined || rowStatus === undefined) continue;
+    if (await markCampaignEnded(db, row.id, row, rowStatus)) marked.push({ campaignId: row.id, workflowId: row.workflowId, workflowStatus, rowStatus });
   }
   return marked;
 }
 
-/** The schedule's other runs recorded running whose workflow ended without cleanup, marked terminated (before a new run picks its predecessor). */
+/** The schedule's other runs recorded running whose workflow ended without writing its end, marked so (before a new run picks its predecessor). */
 export async function markScheduleEndedRuns(db: Db, scheduleId: string, statusOf: WorkflowStatusOf, excludeId?: string): Promise<EndedRun[]> {
   return markEndedRuns(db, await runningScheduledCampaigns(db, scheduleId, excludeId), statusOf);
 }
 
 /** The log line of a run found ended. */
 export function endedRunMessage(r: EndedRun): string {
-  return `campaign ${r.campaignId}: its workflow ${r.workflowId} ended ${r.workflowStatus === "TIMED_OUT" ? "by timing out" : "terminated (by the schedule's overlap policy terminateOther, or by hand)"} without recording its end; recorded as terminated`;
+  const how =
+    r.workflowStatus === "TIMED_OUT"
+      ? "ended by timing out"
+      : r.workflowStatus === "TERMINATED"
+        ? "ended terminated (by the schedule's overlap policy terminateOther, or by hand)"
+        : r.workflowStatus === "CANCELED"
+          ? "was cancelled (aborted)"
+          : "failed";
+  return `campaign ${r.campaignId}: its workflow ${r.workflowId} ${how} without recording its end; recorded as ${r.rowStatus}`;
 }

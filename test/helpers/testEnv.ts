@@ -13,6 +13,7 @@ import { NativeConnection, type Worker } from "@temporalio/worker";
 import { migrateDatabase, openDatabase, type DbHandle } from "../../src/db/client.js";
 import { startPostgres } from "../../src/services/postgres.js";
 import { startTemporalDevServer } from "../../src/services/temporalDevServer.js";
+import type { ActivityDeps } from "../../activities/index.js";
 import { createWorkers, type WorkerSetOptions } from "../../workers/createWorkers.js";
 import { activityDepsFor } from "../../src/cli/worker.js";
 import type { StageRegistry } from "../../src/framework/registry.js";
@@ -31,7 +32,8 @@ export interface TestEnv {
    * `stages`: a registry with extra stages (a test's own spec and handler); `roles`: the task queues
    * to poll (default all, as `toolloop worker`); `stageMissingLimitMs`: see ActivityDeps; `build`:
    * the build these workers are (recorded in worker_builds as `toolloop worker` records its own), so a
-   * test of a deploy does not depend on the builds other test files' workers recorded.
+   * test of a deploy does not depend on the builds other test files' workers recorded;
+   * `getDb`: wraps the activities' database access (test/helpers/registrationGate.ts holds one there).
    */
   startWorkers(opts?: {
     heartbeatIntervalMs?: number;
@@ -39,6 +41,7 @@ export interface TestEnv {
     roles?: WorkerSetOptions["roles"];
     stageMissingLimitMs?: number;
     build?: BuildIdentity;
+    getDb?: (base: ActivityDeps["getDb"]) => ActivityDeps["getDb"];
   }): Promise<{ workers: Worker[]; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
@@ -78,13 +81,15 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     async startWorkers(opts) {
       if (opts?.build) await recordWorkerBuild(db.db, opts.build, `test workers of ${queuePrefix}`);
       const nc = await NativeConnection.connect({ address: temporalAddress as string });
+      const deps = activityDepsFor(db, workDir, () => undefined);
       const workers = await createWorkers({
         connection: nc,
         namespace,
         queuePrefix,
         ...(opts?.roles ? { roles: opts.roles } : {}),
         activityDeps: {
-          ...activityDepsFor(db, workDir, () => undefined),
+          ...deps,
+          ...(opts?.getDb ? { getDb: opts.getDb(deps.getDb) } : {}),
           heartbeatIntervalMs: opts?.heartbeatIntervalMs ?? 1000,
           temporalClient: async () => client,
           ...(opts?.stages ? { stages: opts.stages } : {}),

@@ -6,7 +6,7 @@
  * histories with `node dist/test/replay/recordHistories.js` after a deliberate, patched() change
  * (the operator-surface path: recordOperatorHistories.js; aborts with batches in flight:
  * recordAbortHistories.js; a campaign started again while its old iteration stops:
- * recordRestartHistory.js).
+ * recordRestartHistory.js; an abort while a campaign registers: recordRegistrationAbortHistory.js).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { before, test } from "node:test";
 import { DeterminismViolationError } from "@temporalio/workflow";
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
-import { PATCH_ABORT_WAITS, PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
+import { PATCH_ABORT_WAITS, PATCH_ABORT_WAITS_FOR_REGISTRATION, PATCH_FROZEN_CONFIG, PATCH_RETRY_BY_CAUSE } from "../../workflows/activityOptions.js";
 import { PATCH_LEAN_HISTORY } from "../../workflows/codePaths.js";
 import { PATCH_STAGE_CHUNKS, PATCH_STAGE_SELF_RECOVERY } from "../../workflows/iteration.js";
 import { PATCH_ITERATION_ID_WAIT } from "../../workflows/iterationStart.js";
@@ -74,8 +74,7 @@ test("committed histories cover every workflow type and every patch", () => {
     PATCH_JOB_ATTEMPT_FROM_DATABASE,
     PATCH_STAGE_SELF_RECOVERY,
     PATCH_LOST_JOB_TYPE,
-    PATCH_STAGE_SELF_RECOVERY,
-    PATCH_LOST_JOB_TYPE,
+    PATCH_ABORT_WAITS_FOR_REGISTRATION,
   ])
     assert.ok(markers.has(patch), `a history recorded with patch ${patch}`);
   assert.ok(

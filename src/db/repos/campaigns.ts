@@ -51,9 +51,9 @@ export async function getCampaign(db: Db, id: string) {
  * completed) is running again: its row said how the earlier run ended until this run ended too, so
  * the reports written meanwhile said "failed" and `model stop` took its policy server for unused.
  *
- * Only if no status was written since the registration read the row (`seen`): an abort of this run
- * cancels the registration without waiting for it (the campaign workflow's bookkeeping activities
- * are TRY_CANCEL), and the workflow's setCampaignStatus("aborted") may land while the registration
+ * Only if no status was written since the registration read the row (`seen`): on a run started
+ * before patch abort-waits-for-registration-v1 an abort cancels the registration without waiting for
+ * it (TRY_CANCEL), and the workflow's setCampaignStatus("aborted") may land while the registration
  * still loads tools; "running" written after it would leave an aborted campaign running in
  * PostgreSQL for good. Every status write sets updated_at, so an unchanged status and updated_at
  * mean none came between. Returns whether the row was marked.
@@ -90,15 +90,21 @@ export async function runningScheduledCampaigns(
 }
 
 /**
- * Marks a campaign terminated whose workflow ended without its own cleanup (terminated, timed out),
- * only while its row still says running as it was read (`seen.updatedAt`, compared within a
- * millisecond as in markCampaignRunningAgain): a status written since (a restart's) wins, and a
- * second call changes nothing. Returns whether the row was marked.
+ * Records the end of a campaign whose workflow ended without writing it (terminated or timed out:
+ * `terminated`; cancelled: `aborted`; failed: `failed`), only while its row still says running as
+ * it was read (`seen.updatedAt`, compared within a millisecond as in markCampaignRunningAgain): a
+ * status written since (a restart's) wins, and a second call changes nothing. Returns whether the
+ * row was marked.
  */
-export async function markCampaignTerminated(db: Db, id: string, seen: { updatedAt: Date }): Promise<boolean> {
+export async function markCampaignEnded(
+  db: Db,
+  id: string,
+  seen: { updatedAt: Date },
+  status: Exclude<CampaignRowStatus, "running" | "completed">,
+): Promise<boolean> {
   const marked = await db
     .update(campaigns)
-    .set({ status: "terminated", updatedAt: sql`now()` })
+    .set({ status, updatedAt: sql`now()` })
     .where(and(eq(campaigns.id, id), eq(campaigns.status, "running"), unchangedSince(seen.updatedAt)))
     .returning({ id: campaigns.id });
   return marked.length > 0;
