@@ -10,13 +10,14 @@
  * compares an int (12345678901234570001 is over an `exclusiveMaximum` of 12345678901234570000 though
  * both are one double) and leaves any other value to Ajv's own keywords. Ajv's verdict on those
  * keywords is then never taken for a bigint, so anyOf/oneOf/not/if pick their branches on the exact
- * integer too. A schema number is taken as its JSON text states it (what the model and every Python
+ * integer too. An array or object holding a bigint is compared with `const`/`enum` exactly as well. A schema number is taken as its JSON text states it (what the model and every Python
  * reader of the tool see). Arguments without a bigint use the schema as written, as before.
  */
 import type { McpTool } from "../domain/types.js";
 import { toolHash } from "../tools/hash.js";
 import { createAjv, withoutSchemaDeclaration, type ErrorObject, type ValidateFunction } from "../jsonSchema/ajv.js";
 import { LruCache } from "./lruCache.js";
+import { stringifyJsonExact } from "../util/exactJson.js";
 import { COMBINATOR_KEYS, MAX_SCHEMA_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../jsonSchema/keywords.js";
 
 export const VALIDATOR_CACHE_CAPACITY = 2048;
@@ -56,12 +57,13 @@ ajv.addKeyword({
     const fractionalStep = typeof step === "number" && !Number.isInteger(step) ? numericAjv.compile({ multipleOf: step }) : undefined;
     if (fractionalStep) compiledNumericSchemas.push(fractionalStep.schema as Record<string, unknown>);
     const check = (data: unknown, cxt?: { instancePath: string }): boolean => {
-      const exact = exactIntegers?.get(cxt?.instancePath ?? "");
+      const exact = exactIntegers && exactValueAt(data, cxt?.instancePath ?? "", exactIntegers);
       let errors: Partial<ErrorObject>[];
-      if (exact !== undefined) {
+      if (typeof exact === "bigint") {
         errors = exactIntegerErrors(exact, numeric);
         if (fractionalStep && !fractionalStep(data)) errors.push(...(fractionalStep.errors ?? []));
-      } else errors = asAjv(data) ? [] : [...(asAjv.errors ?? [])];
+      } else if (exact !== undefined) errors = exactEqualityErrors(exact, numeric);
+      else errors = asAjv(data) ? [] : [...(asAjv.errors ?? [])];
       // Ajv gives each error this node's instancePath and schemaPath (its own `keyword` stays).
       (check as KeywordErrors).errors = errors.map(({ instancePath: _at, ...e }) => e);
       return errors.length === 0;
@@ -69,6 +71,34 @@ ajv.addKeyword({
     return check;
   },
 });
+
+/**
+ * The exact value of the instance at `path` where it holds a bigint: the bigint itself, or an array or
+ * object rebuilt with its bigints (for `const`/`enum`); undefined where it holds none.
+ */
+function exactValueAt(data: unknown, path: string, bigints: Map<string, bigint>): unknown {
+  const own = bigints.get(path);
+  if (own !== undefined) return own;
+  if (typeof data !== "object" || data === null) return undefined;
+  const prefix = `${path}/`;
+  for (const at of bigints.keys()) if (at.startsWith(prefix)) return withBigints(data, path, bigints);
+  return undefined;
+}
+
+/** `data` (the doubles Ajv sees) with the bigint at each instancePath put back. */
+function withBigints(data: unknown, path: string, bigints: Map<string, bigint>): unknown {
+  const own = bigints.get(path);
+  if (own !== undefined) return own;
+  if (Array.isArray(data)) return data.map((v, i) => withBigints(v, `${path}/${i}`, bigints));
+  if (isPlainObject(data)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(data))
+      Object.defineProperty(out, k, { value: withBigints(v, `${path}/${pointerToken(k)}`, bigints), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return data;
+}
+
 const stats = { hits: 0, misses: 0 };
 // Evicting must also drop Ajv's own references, or its internal caches would keep every schema alive.
 const cache = new LruCache<string, CacheEntry>(VALIDATOR_CACHE_CAPACITY, (_key, entry) => {
@@ -194,13 +224,39 @@ function exactIntegerErrors(x: bigint, schema: Record<string, unknown>): Partial
   // A fractional step is checked as Ajv checks it, on the double.
   if (typeof step === "number" && Number.isInteger(step) && step > 0 && x % BigInt(schemaNumber(step)) !== 0n)
     errors.push({ keyword: "multipleOf", params: { multipleOf: step }, message: `must be multiple of ${step}` });
-  const equals = (v: unknown) => typeof v === "number" && x == schemaNumber(v);
-  if (Object.hasOwn(schema, "const") && !equals(schema.const))
+  errors.push(...exactEqualityErrors(x, schema));
+  return errors;
+}
+
+/** Ajv's errors for the `const` and `enum` of `schema` that the exact value `x` (bigints for big integers) breaks. */
+function exactEqualityErrors(x: unknown, schema: Record<string, unknown>): Partial<ErrorObject>[] {
+  const errors: Partial<ErrorObject>[] = [];
+  if (Object.hasOwn(schema, "const") && !equalsAsPython(x, schema.const))
     errors.push({ keyword: "const", params: { allowedValue: schema.const }, message: "must be equal to constant" });
-  if (Array.isArray(schema.enum) && !schema.enum.some(equals))
+  if (Array.isArray(schema.enum) && !schema.enum.some((v) => equalsAsPython(x, v)))
     errors.push({ keyword: "enum", params: { allowedValues: schema.enum }, message: "must be equal to one of the allowed values" });
   return errors;
 }
+
+/**
+ * Whether the instance value `x` equals the schema value `v` as Python jsonschema decides (`equal`):
+ * numbers by value, an int and a float alike (a schema number as its JSON text states it), a boolean
+ * only a boolean, arrays item by item, objects key by key.
+ */
+function equalsAsPython(x: unknown, v: unknown): boolean {
+  if (typeof v === "number") return (typeof x === "number" || typeof x === "bigint") && x == schemaNumber(v);
+  if (typeof v === "bigint") return (typeof x === "number" || typeof x === "bigint") && x == v;
+  if (Array.isArray(v)) return Array.isArray(x) && x.length === v.length && x.every((item, i) => equalsAsPython(item, v[i]));
+  if (isPlainObject(v)) {
+    if (!isPlainObject(x)) return false;
+    const keys = Object.keys(v);
+    return keys.length === Object.keys(x).length && keys.every((k) => Object.hasOwn(x, k) && equalsAsPython(x[k], v[k]));
+  }
+  return x === v;
+}
+
+/** An object key as a JSON Pointer token (Ajv's instancePath). */
+const pointerToken = (key: string): string => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
 /** `value` with every bigint as the nearest double, for Ajv; `found` gets each bigint by its instancePath. */
 function withDoubles(value: unknown, path: string, found: Map<string, bigint>): unknown {
@@ -213,7 +269,7 @@ function withDoubles(value: unknown, path: string, found: Map<string, bigint>): 
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
       Object.defineProperty(out, k, {
-        value: withDoubles(v, `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`, found),
+        value: withDoubles(v, `${path}/${pointerToken(k)}`, found),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -253,7 +309,7 @@ function describeError(e: ErrorObject): string | undefined {
     case "additionalProperties":
       return `unknown argument "${argumentPath(e.instancePath, String(params.additionalProperty))}"`;
     case "enum": {
-      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues.map((v) => JSON.stringify(v)).join(", ") : "";
+      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues.map((v) => stringifyJsonExact(v)).join(", ") : "";
       return `argument "${argumentPath(e.instancePath)}": must be one of ${allowed}`;
     }
     default: {

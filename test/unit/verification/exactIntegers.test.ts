@@ -197,3 +197,27 @@ test("ordinary numbers beside a big integer get Ajv's verdict and words, as with
     'argument "qty": must match a schema in anyOf',
   ]);
 });
+
+test("const and enum compare a big integer deep inside an array or object exactly, as Python does", () => {
+  // Verdicts from Python jsonschema 4.26 (Draft202012Validator) on the exact ints. Ajv compared the
+  // doubles: [12345678901234567890] equalled [12345678901234567000] and was taken.
+  const cases: [schema: string, value: string, problems: string[]][] = [
+    [`{"enum": [[12345678901234567000]]}`, "[12345678901234567890]", ['argument "order_id": must be one of [12345678901234567000]']],
+    [`{"enum": [[12345678901234567000]]}`, "[12345678901234567000]", []],
+    [`{"const": {"a": [12345678901234567000]}}`, `{"a": [12345678901234567001]}`, ['argument "order_id": must be equal to constant']],
+    [`{"const": {"a": [12345678901234567000]}}`, `{"a": [12345678901234567000]}`, []],
+    [
+      `{"enum": [{"id": 1}, {"id": 12345678901234567000}]}`,
+      `{"id": 12345678901234567001}`,
+      ['argument "order_id": must be one of {"id":1}, {"id":12345678901234567000}'],
+    ],
+    [`{"enum": [{"id": 1}, {"id": 12345678901234567000}]}`, `{"id": 12345678901234567000}`, []],
+    [
+      `{"anyOf": [{"const": [12345678901234567000]}, {"type": "string"}]}`,
+      "[12345678901234567001]",
+      ['argument "order_id": must be equal to constant', 'argument "order_id": must be string', 'argument "order_id": must match a schema in anyOf'],
+    ],
+    [`{"not": {"const": [12345678901234567000]}}`, "[12345678901234567001]", []],
+  ];
+  for (const [schema, value, problems] of cases) assert.deepEqual(idProblems(schema, value), problems, `${schema} ${value}`);
+});
