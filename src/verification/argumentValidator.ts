@@ -18,6 +18,7 @@ import { toolHash } from "../tools/hash.js";
 import { createAjv, withoutSchemaDeclaration, type ErrorObject, type ValidateFunction } from "../jsonSchema/ajv.js";
 import { LruCache } from "./lruCache.js";
 import { stringifyJsonExact } from "../util/exactJson.js";
+import { hasExactNumbers, pointerToken, withExactNumbers } from "../jsonSchema/exactNumbers.js";
 import { COMBINATOR_KEYS, MAX_SCHEMA_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../jsonSchema/keywords.js";
 
 export const VALIDATOR_CACHE_CAPACITY = 2048;
@@ -34,6 +35,12 @@ interface CacheEntry {
 /** The keyword of the exact validator that holds a node's numeric keywords (the name keeps it apart from a tool's own). */
 const EXACT_KEYWORD = "x-toolloop-exact-integer";
 const NUMERIC_KEYWORDS = ["maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf", "enum", "const"] as const;
+
+/**
+ * The numeric keywords of a node as the tool file wrote them (its exact integers bigints), by the
+ * EXACT_KEYWORD object of doubles Ajv compiles; only for schemas that record exact numbers.
+ */
+const exactKeywordValues = new WeakMap<object, Record<string, unknown>>();
 
 /** The bigints of the arguments being validated, by Ajv instancePath; set only for the synchronous validate call. */
 let exactIntegers: Map<string, bigint> | undefined;
@@ -52,18 +59,27 @@ ajv.addKeyword({
   compile(numeric: Record<string, unknown>) {
     const asAjv = numericAjv.compile(numeric);
     compiledNumericSchemas.push(numeric);
-    // A fractional step is checked as Ajv checks it, on the double.
+    // The values as the tool file wrote them, where they hold an integer a double cannot.
+    const written = exactKeywordValues.get(numeric);
+    // A fractional step is checked as Ajv checks it, on the double; so is any step of a double argument.
     const step = numeric.multipleOf;
-    const fractionalStep = typeof step === "number" && !Number.isInteger(step) ? numericAjv.compile({ multipleOf: step }) : undefined;
-    if (fractionalStep) compiledNumericSchemas.push(fractionalStep.schema as Record<string, unknown>);
+    const doubleStep = typeof step === "number" && (!Number.isInteger(step) || written !== undefined) ? numericAjv.compile({ multipleOf: step }) : undefined;
+    if (doubleStep) compiledNumericSchemas.push(doubleStep.schema as Record<string, unknown>);
     const check = (data: unknown, cxt?: { instancePath: string }): boolean => {
-      const exact = exactIntegers && exactValueAt(data, cxt?.instancePath ?? "", exactIntegers);
+      let exact = exactIntegers && exactValueAt(data, cxt?.instancePath ?? "", exactIntegers);
+      // Against numbers as the tool file wrote them, an integer is an int, as in Python.
+      if (exact === undefined && written !== undefined && typeof data === "number" && Number.isSafeInteger(data)) exact = BigInt(data);
       let errors: Partial<ErrorObject>[];
       if (typeof exact === "bigint") {
-        errors = exactIntegerErrors(exact, numeric);
-        if (fractionalStep && !fractionalStep(data)) errors.push(...(fractionalStep.errors ?? []));
-      } else if (exact !== undefined) errors = exactEqualityErrors(exact, numeric);
-      else errors = asAjv(data) ? [] : [...(asAjv.errors ?? [])];
+        errors = exactIntegerErrors(exact, written ?? numeric);
+        if (typeof step === "number" && !Number.isInteger(step) && doubleStep && !doubleStep(data)) errors.push(...(doubleStep.errors ?? []));
+      } else if (exact !== undefined) errors = exactEqualityErrors(exact, written ?? numeric);
+      else if (written !== undefined) {
+        // A float (or any other value) against numbers as written: bounds and equality exactly, a step on the double.
+        errors = typeof data === "number" ? exactBoundErrors(data, written) : [];
+        if (typeof data === "number" && doubleStep && !doubleStep(data)) errors.push(...(doubleStep.errors ?? []));
+        errors.push(...exactEqualityErrors(data, written));
+      } else errors = asAjv(data) ? [] : [...(asAjv.errors ?? [])];
       // Ajv gives each error this node's instancePath and schemaPath (its own `keyword` stays).
       (check as KeywordErrors).errors = errors.map(({ instancePath: _at, ...e }) => e);
       return errors.length === 0;
@@ -145,7 +161,10 @@ function closeObjects(node: unknown, exact: boolean, insideCombinator = false, d
   delete out[EXACT_KEYWORD];
   const numeric = exact ? NUMERIC_KEYWORDS.filter((k) => Object.hasOwn(out, k)) : [];
   if (numeric.length > 0) {
-    out[EXACT_KEYWORD] = Object.fromEntries(numeric.map((k) => [k, out[k]]));
+    const written = Object.fromEntries(numeric.map((k) => [k, out[k]]));
+    const doubles = toDoubles(written) as Record<string, unknown>;
+    if (doubles !== written) exactKeywordValues.set(doubles, written);
+    out[EXACT_KEYWORD] = doubles;
     for (const k of numeric) delete out[k];
   }
   const combined = COMBINATOR_KEYS.some((k) => k in out);
@@ -165,7 +184,30 @@ function declaredArguments(schema: Record<string, unknown>): Set<string> {
   return names;
 }
 
-/** The tool's validator: as written, or with exact numeric keywords (`exact`, for arguments holding a bigint). */
+/** `v` with each bigint as the nearest double; `v` itself when it holds none. */
+function toDoubles(v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v);
+  if (Array.isArray(v)) {
+    const items = v.map(toDoubles);
+    return items.some((x, i) => x !== v[i]) ? items : v;
+  }
+  if (isPlainObject(v)) {
+    let changed = false;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const d = toDoubles(x);
+      if (d !== x) changed = true;
+      Object.defineProperty(out, k, { value: d, enumerable: true, writable: true, configurable: true });
+    }
+    return changed ? out : v;
+  }
+  return v;
+}
+
+/**
+ * The tool's validator: as written, or with exact numeric keywords (`exact`, for arguments holding a
+ * bigint, and for every call on a tool whose schema records integers a double cannot hold).
+ */
 function compile(tool: McpTool, exact: boolean): Compiled {
   const key = toolHash(tool);
   let entry = cache.get(key);
@@ -175,7 +217,7 @@ function compile(tool: McpTool, exact: boolean): Compiled {
     entry = { plain: compileSchema(tool, false), numericSchemas: [] };
     cache.set(key, entry);
   }
-  if (!exact) return entry.plain;
+  if (!exact && !hasExactNumbers(tool.inputSchema)) return entry.plain;
   if (!entry.exact) {
     compiledNumericSchemas = entry.numericSchemas;
     try {
@@ -191,7 +233,10 @@ function compileSchema(tool: McpTool, exact: boolean): Compiled {
   const { $id: _id, ...rest } = withoutSchemaDeclaration(tool.inputSchema);
   let schema: Record<string, unknown> | undefined;
   try {
-    schema = closeObjects(rest, exact) as Record<string, unknown>;
+    // The exact form takes the numbers as the tool file wrote them; Ajv is given doubles throughout.
+    schema = exact
+      ? (toDoubles(closeObjects(withExactNumbers(rest), true)) as Record<string, unknown>)
+      : (closeObjects(rest, false) as Record<string, unknown>);
     return { ok: true, schema, validate: ajv.compile(schema) };
   } catch (err) {
     if (schema) ajv.removeSchema(schema);
@@ -208,21 +253,28 @@ function schemaNumber(n: number): number | bigint {
   return Number.isInteger(n) && !Number.isSafeInteger(n) && Math.abs(n) < 1e21 ? BigInt(String(n)) : n;
 }
 
-/** Ajv's errors for the numeric keywords of `schema` that the exact integer `x` breaks. */
-function exactIntegerErrors(x: bigint, schema: Record<string, unknown>): Partial<ErrorObject>[] {
+/** Ajv's errors for the bounds of `schema` (numbers, or bigints as a tool file wrote them) that `x` breaks, compared exactly. */
+function exactBoundErrors(x: number | bigint, schema: Record<string, unknown>): Partial<ErrorObject>[] {
   const errors: Partial<ErrorObject>[] = [];
   const bound = (keyword: string, comparison: string, holds: (limit: number | bigint) => boolean) => {
     const limit = schema[keyword];
-    if (typeof limit === "number" && !holds(schemaNumber(limit)))
+    if ((typeof limit === "number" || typeof limit === "bigint") && !holds(typeof limit === "number" ? schemaNumber(limit) : limit))
       errors.push({ keyword, params: { comparison, limit }, message: `must be ${comparison} ${limit}` });
   };
   bound("maximum", "<=", (l) => x <= l);
   bound("minimum", ">=", (l) => x >= l);
   bound("exclusiveMaximum", "<", (l) => x < l);
   bound("exclusiveMinimum", ">", (l) => x > l);
+  return errors;
+}
+
+/** Ajv's errors for the numeric keywords of `schema` that the exact integer `x` breaks. */
+function exactIntegerErrors(x: bigint, schema: Record<string, unknown>): Partial<ErrorObject>[] {
+  const errors = exactBoundErrors(x, schema);
   const step = schema.multipleOf;
   // A fractional step is checked as Ajv checks it, on the double.
-  if (typeof step === "number" && Number.isInteger(step) && step > 0 && x % BigInt(schemaNumber(step)) !== 0n)
+  const integerStep = typeof step === "bigint" ? step : typeof step === "number" && Number.isInteger(step) ? BigInt(schemaNumber(step)) : undefined;
+  if (integerStep !== undefined && integerStep > 0n && x % integerStep !== 0n)
     errors.push({ keyword: "multipleOf", params: { multipleOf: step }, message: `must be multiple of ${step}` });
   errors.push(...exactEqualityErrors(x, schema));
   return errors;
@@ -254,9 +306,6 @@ function equalsAsPython(x: unknown, v: unknown): boolean {
   }
   return x === v;
 }
-
-/** An object key as a JSON Pointer token (Ajv's instancePath). */
-const pointerToken = (key: string): string => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
 /** `value` with every bigint as the nearest double, for Ajv; `found` gets each bigint by its instancePath. */
 function withDoubles(value: unknown, path: string, found: Map<string, bigint>): unknown {
