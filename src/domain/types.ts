@@ -1,4 +1,5 @@
 /** Wire shapes shared across the system (OpenAI chat format, MCP tool definitions). */
+import { withExactNumbers } from "../jsonSchema/exactNumbers.js";
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -45,6 +46,7 @@ export interface Verdict {
   reasons: string[];
 }
 
+/** The tool as OpenAI offers it; its schema's exact integers (EXACT_NUMBERS_KEY) as bigints in place, for stringifyJson. */
 export function toOpenAiTool(t: McpTool): OpenAiTool {
-  return { type: "function", function: { name: t.name, description: t.description, parameters: t.inputSchema } };
+  return { type: "function", function: { name: t.name, description: t.description, parameters: withExactNumbers(t.inputSchema) } };
 }

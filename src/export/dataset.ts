@@ -4,6 +4,7 @@
  * to temporary files in the same directory and renamed into place, the manifest last, so a crash never
  * leaves a half-written file under a final name and a manifest never describes a file it did not hash.
  */
+import { stringifyJson } from "../jsonSchema/exactNumbers.js";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
@@ -147,7 +148,7 @@ async function writeRows(file: string, p: ExportParams, tally: DecontaminationTa
       if (streamError) throw streamError;
       checkRow(row, read++);
       if (tally.excludes(row.id, row)) continue;
-      const chunk = Buffer.from(JSON.stringify(lineOf(row)) + "\n", "utf8");
+      const chunk = Buffer.from(stringifyJson(lineOf(row)) + "\n", "utf8");
       hash.update(chunk);
       out.bytes += chunk.length;
       out.rows++;

@@ -26,6 +26,7 @@ import { hasSeparateThought, stripLeadingThought } from "./thinking.js";
 import type { UsageSink } from "./usage.js";
 import { nulFreeStrings, withoutNul } from "../util/nulFree.js";
 import { parseJsonExact } from "../util/exactJson.js";
+import { stringifyJson } from "../jsonSchema/exactNumbers.js";
 
 export { LlmError, type LlmErrorKind } from "./errors.js";
 export { UsageAccumulator, type UsageEvent, type UsageRow, type UsageSink } from "./usage.js";
@@ -546,7 +547,8 @@ export class LlmClient {
    */
   private async request(path: string, body: Json, signal: AbortSignal | undefined, problemOf: (json: Json) => string | undefined): Promise<Json> {
     // Serialised and encoded once for every attempt.
-    const text = Buffer.from(JSON.stringify(body));
+    // stringifyJson: JSON.stringify, or every digit where a tool schema records an exact integer.
+    const text = Buffer.from(stringifyJson(body));
     let attempts = 0;
     for (;;) {
       if (signal?.aborted) throw this.abortedError(signal, attempts);

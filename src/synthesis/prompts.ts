@@ -11,6 +11,7 @@
  * - The reply is a JSON object `{"query": string}` (response_format json_schema "user_query").
  * Changing any of this text changes every synthesized sample: bump PROMPT_VERSION.
  */
+import { stringifyJson } from "../jsonSchema/exactNumbers.js";
 import type { McpTool, OpenAiTool, SingleTurnKind } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
 
@@ -70,7 +71,7 @@ export class ToolRenderCache {
     let text = this.pretty.get(tool);
     if (text === undefined) {
       // JSON strings hold no raw newlines, so every newline is a line break of the layout.
-      text = JSON.stringify(this.openAiTool(tool), null, 2).replaceAll("\n", "\n  ");
+      text = stringifyJson(this.openAiTool(tool), 2).replaceAll("\n", "\n  ");
       this.pretty.set(tool, text);
     }
     return text;

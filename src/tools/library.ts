@@ -10,6 +10,7 @@ import { JsonFileError, readJsonFile } from "../util/jsonFile.js";
 import { formatJsonPath, pathDeeperThan } from "../util/jsonDepth.js";
 import { stringifyJsonExact } from "../util/exactJson.js";
 import { MAX_TOOL_JSON_DEPTH } from "../jsonSchema/keywords.js";
+import { EXACT_NUMBERS_KEY, pointerToken } from "../jsonSchema/exactNumbers.js";
 import { EXAMPLE_TOOLS } from "./examples.js";
 import { checkInputSchema, quote, type SchemaIssue } from "./schemaCheck.js";
 
@@ -99,13 +100,14 @@ function rawTool(entry: Record<string, unknown>): RawTool | { error: SchemaIssue
 
 /**
  * The integers of a tool entry (read by parseJsonExact) past a double's precision: `found` says whether
- * there are any, `unheld` names those a double cannot hold as written. 98765432109876543000 would load
- * as the double whose JSON text is 98765432109876540000, the number the model is shown, the exports
- * write and verify.rules checks a call against (a schema number as its JSON text states it), so a call
- * with the number as written would be rejected: such a tool is refused, naming the field. An integer
- * its double writes back as written (12345678901234567000) loads. Iterative: depth is checked later.
+ * there are any; `exact` has those of the schema a double cannot hold as written (98765432109876543210
+ * has no double whose JSON text it is), by JSON Pointer from the schema's root, kept beside the double
+ * under EXACT_NUMBERS_KEY so the model is shown, the exports write and verify.rules checks every digit;
+ * `unheld` names such integers outside the schema (outputSchema, annotations), which are refused.
+ * An integer its double writes back as written (12345678901234567000) loads as that double.
+ * Iterative: depth is checked later.
  */
-function bigIntegers(entry: unknown): { found: boolean; unheld: SchemaIssue[] } {
+function bigIntegers(entry: unknown): { found: boolean; exact: Record<string, string>; unheld: SchemaIssue[] } {
   type Frame = { value: unknown; key: string | number | undefined; parent: Frame | undefined };
   const pathOf = (f: Frame): (string | number)[] => {
     const path: (string | number)[] = [];
@@ -113,6 +115,8 @@ function bigIntegers(entry: unknown): { found: boolean; unheld: SchemaIssue[] } 
     return path.reverse();
   };
   const unheld: SchemaIssue[] = [];
+  const exact: Record<string, string> = {};
+  const schemaAt = schemaPath(entry);
   let found = false;
   const stack: Frame[] = [{ value: entry, key: undefined, parent: undefined }];
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
@@ -120,15 +124,31 @@ function bigIntegers(entry: unknown): { found: boolean; unheld: SchemaIssue[] } 
     if (typeof v === "bigint") {
       found = true;
       const shown = JSON.stringify(Number(v));
-      if (shown !== v.toString())
+      if (shown === v.toString()) continue;
+      const path = pathOf(frame);
+      if (schemaAt !== undefined && schemaAt.every((k, i) => path[i] === k))
+        exact[
+          path
+            .slice(schemaAt.length)
+            .map((k) => `/${pointerToken(String(k))}`)
+            .join("")
+        ] = v.toString();
+      else
         unheld.push({
-          field: formatJsonPath("", pathOf(frame)),
-          message: `${v} cannot be held by a double as written: it would load as ${shown}, the number the model is shown and calls are checked against (write ${shown} if that is meant, or make the value a string)`,
+          field: formatJsonPath("", path),
+          message: `${v} cannot be held by a double as written outside the input schema: it would load as ${shown} (write ${shown} if that is meant, or make the value a string)`,
         });
     } else if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], key: i, parent: frame });
     else if (isPlainObject(v)) for (const [k, x] of Object.entries(v).reverse()) stack.push({ value: x, key: k, parent: frame });
   }
-  return { found, unheld };
+  return { found, exact, unheld };
+}
+
+/** Where an entry's input schema is (as rawTool finds it), as a path of keys; undefined for no object entry. */
+function schemaPath(entry: unknown): string[] | undefined {
+  if (!isPlainObject(entry)) return undefined;
+  const raw = rawTool(entry);
+  return "error" in raw ? undefined : raw.schemaField.split(".");
 }
 
 /** The name an entry gives itself (MCP or OpenAI shape), for a message about an entry that is not normalised. */
@@ -163,6 +183,8 @@ function normalizeEntry(entry: unknown): { tool: McpTool; domain?: string; name:
   // OpenAI tolerates parameters without "type"; MCP requires "object". Fill it in rather than reject.
   if (isPlainObject(schema) && schema.type === undefined) schema = { type: "object", ...schema };
   issues.push(...checkInputSchema(schema, raw.schemaField));
+  if (isPlainObject(schema) && Object.hasOwn(schema, EXACT_NUMBERS_KEY))
+    issues.push({ field: `${raw.schemaField}.${EXACT_NUMBERS_KEY}`, message: "is reserved: toolloop records a schema's exact integers there itself" });
 
   if (raw.outputSchema !== undefined && !isPlainObject(raw.outputSchema)) issues.push({ field: "outputSchema", message: "must be a JSON Schema object" });
   if (raw.annotations !== undefined && !isPlainObject(raw.annotations)) issues.push({ field: "annotations", message: "must be an object" });
@@ -215,9 +237,10 @@ function normalizeIndexed(json: unknown, source: string): IndexedResult {
   const firstIndex = new Map<string, number>();
   found.entries.forEach((written, index) => {
     const big = bigIntegers(written);
-    // Every big integer is held as written: the entry as JSON.parse reads it (each one its double).
+    // The entry as JSON.parse reads it (each big integer its double); the schema's own digits go beside it.
     const entry = big.found && big.unheld.length === 0 ? (JSON.parse(stringifyJsonExact(written)) as unknown) : written;
     const result: ReturnType<typeof normalizeEntry> = big.unheld.length > 0 ? { issues: big.unheld, name: writtenName(written) } : normalizeEntry(entry);
+    if ("tool" in result && Object.keys(big.exact).length > 0) result.tool.inputSchema = { ...result.tool.inputSchema, [EXACT_NUMBERS_KEY]: big.exact };
     const label = entryLabel(index, result.name);
     if ("issues" in result) {
       const first = result.issues[0];

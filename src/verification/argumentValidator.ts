@@ -10,13 +10,15 @@
  * compares an int (12345678901234570001 is over an `exclusiveMaximum` of 12345678901234570000 though
  * both are one double) and leaves any other value to Ajv's own keywords. Ajv's verdict on those
  * keywords is then never taken for a bigint, so anyOf/oneOf/not/if pick their branches on the exact
- * integer too. A schema number is taken as its JSON text states it (what the model and every Python
+ * integer too. An array or object holding a bigint is compared with `const`/`enum` exactly as well. A schema number is taken as its JSON text states it (what the model and every Python
  * reader of the tool see). Arguments without a bigint use the schema as written, as before.
  */
 import type { McpTool } from "../domain/types.js";
 import { toolHash } from "../tools/hash.js";
 import { createAjv, withoutSchemaDeclaration, type ErrorObject, type ValidateFunction } from "../jsonSchema/ajv.js";
 import { LruCache } from "./lruCache.js";
+import { stringifyJsonExact } from "../util/exactJson.js";
+import { hasExactNumbers, pointerToken, withExactNumbers } from "../jsonSchema/exactNumbers.js";
 import { COMBINATOR_KEYS, MAX_SCHEMA_DEPTH, SUBSCHEMA_KEYS, SUBSCHEMA_LIST_KEYS, SUBSCHEMA_MAP_KEYS } from "../jsonSchema/keywords.js";
 
 export const VALIDATOR_CACHE_CAPACITY = 2048;
@@ -33,6 +35,12 @@ interface CacheEntry {
 /** The keyword of the exact validator that holds a node's numeric keywords (the name keeps it apart from a tool's own). */
 const EXACT_KEYWORD = "x-toolloop-exact-integer";
 const NUMERIC_KEYWORDS = ["maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf", "enum", "const"] as const;
+
+/**
+ * The numeric keywords of a node as the tool file wrote them (its exact integers bigints), by the
+ * EXACT_KEYWORD object of doubles Ajv compiles; only for schemas that record exact numbers.
+ */
+const exactKeywordValues = new WeakMap<object, Record<string, unknown>>();
 
 /** The bigints of the arguments being validated, by Ajv instancePath; set only for the synchronous validate call. */
 let exactIntegers: Map<string, bigint> | undefined;
@@ -51,16 +59,26 @@ ajv.addKeyword({
   compile(numeric: Record<string, unknown>) {
     const asAjv = numericAjv.compile(numeric);
     compiledNumericSchemas.push(numeric);
-    // A fractional step is checked as Ajv checks it, on the double.
+    // The values as the tool file wrote them, where they hold an integer a double cannot.
+    const written = exactKeywordValues.get(numeric);
+    // A fractional step is checked as Ajv checks it, on the double; so is any step of a double argument.
     const step = numeric.multipleOf;
-    const fractionalStep = typeof step === "number" && !Number.isInteger(step) ? numericAjv.compile({ multipleOf: step }) : undefined;
-    if (fractionalStep) compiledNumericSchemas.push(fractionalStep.schema as Record<string, unknown>);
+    const doubleStep = typeof step === "number" && (!Number.isInteger(step) || written !== undefined) ? numericAjv.compile({ multipleOf: step }) : undefined;
+    if (doubleStep) compiledNumericSchemas.push(doubleStep.schema as Record<string, unknown>);
     const check = (data: unknown, cxt?: { instancePath: string }): boolean => {
-      const exact = exactIntegers?.get(cxt?.instancePath ?? "");
+      let exact = exactIntegers && exactValueAt(data, cxt?.instancePath ?? "", exactIntegers);
+      // Against numbers as the tool file wrote them, an integer is an int, as in Python.
+      if (exact === undefined && written !== undefined && typeof data === "number" && Number.isSafeInteger(data)) exact = BigInt(data);
       let errors: Partial<ErrorObject>[];
-      if (exact !== undefined) {
-        errors = exactIntegerErrors(exact, numeric);
-        if (fractionalStep && !fractionalStep(data)) errors.push(...(fractionalStep.errors ?? []));
+      if (typeof exact === "bigint") {
+        errors = exactIntegerErrors(exact, written ?? numeric);
+        if (typeof step === "number" && !Number.isInteger(step) && doubleStep && !doubleStep(data)) errors.push(...(doubleStep.errors ?? []));
+      } else if (exact !== undefined) errors = exactEqualityErrors(exact, written ?? numeric);
+      else if (written !== undefined) {
+        // A float (or any other value) against numbers as written: bounds and equality exactly, a step on the double.
+        errors = typeof data === "number" ? exactBoundErrors(data, written) : [];
+        if (typeof data === "number" && doubleStep && !doubleStep(data)) errors.push(...(doubleStep.errors ?? []));
+        errors.push(...exactEqualityErrors(data, written));
       } else errors = asAjv(data) ? [] : [...(asAjv.errors ?? [])];
       // Ajv gives each error this node's instancePath and schemaPath (its own `keyword` stays).
       (check as KeywordErrors).errors = errors.map(({ instancePath: _at, ...e }) => e);
@@ -69,6 +87,34 @@ ajv.addKeyword({
     return check;
   },
 });
+
+/**
+ * The exact value of the instance at `path` where it holds a bigint: the bigint itself, or an array or
+ * object rebuilt with its bigints (for `const`/`enum`); undefined where it holds none.
+ */
+function exactValueAt(data: unknown, path: string, bigints: Map<string, bigint>): unknown {
+  const own = bigints.get(path);
+  if (own !== undefined) return own;
+  if (typeof data !== "object" || data === null) return undefined;
+  const prefix = `${path}/`;
+  for (const at of bigints.keys()) if (at.startsWith(prefix)) return withBigints(data, path, bigints);
+  return undefined;
+}
+
+/** `data` (the doubles Ajv sees) with the bigint at each instancePath put back. */
+function withBigints(data: unknown, path: string, bigints: Map<string, bigint>): unknown {
+  const own = bigints.get(path);
+  if (own !== undefined) return own;
+  if (Array.isArray(data)) return data.map((v, i) => withBigints(v, `${path}/${i}`, bigints));
+  if (isPlainObject(data)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(data))
+      Object.defineProperty(out, k, { value: withBigints(v, `${path}/${pointerToken(k)}`, bigints), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return data;
+}
+
 const stats = { hits: 0, misses: 0 };
 // Evicting must also drop Ajv's own references, or its internal caches would keep every schema alive.
 const cache = new LruCache<string, CacheEntry>(VALIDATOR_CACHE_CAPACITY, (_key, entry) => {
@@ -115,7 +161,10 @@ function closeObjects(node: unknown, exact: boolean, insideCombinator = false, d
   delete out[EXACT_KEYWORD];
   const numeric = exact ? NUMERIC_KEYWORDS.filter((k) => Object.hasOwn(out, k)) : [];
   if (numeric.length > 0) {
-    out[EXACT_KEYWORD] = Object.fromEntries(numeric.map((k) => [k, out[k]]));
+    const written = Object.fromEntries(numeric.map((k) => [k, out[k]]));
+    const doubles = toDoubles(written) as Record<string, unknown>;
+    if (doubles !== written) exactKeywordValues.set(doubles, written);
+    out[EXACT_KEYWORD] = doubles;
     for (const k of numeric) delete out[k];
   }
   const combined = COMBINATOR_KEYS.some((k) => k in out);
@@ -135,7 +184,30 @@ function declaredArguments(schema: Record<string, unknown>): Set<string> {
   return names;
 }
 
-/** The tool's validator: as written, or with exact numeric keywords (`exact`, for arguments holding a bigint). */
+/** `v` with each bigint as the nearest double; `v` itself when it holds none. */
+function toDoubles(v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v);
+  if (Array.isArray(v)) {
+    const items = v.map(toDoubles);
+    return items.some((x, i) => x !== v[i]) ? items : v;
+  }
+  if (isPlainObject(v)) {
+    let changed = false;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const d = toDoubles(x);
+      if (d !== x) changed = true;
+      Object.defineProperty(out, k, { value: d, enumerable: true, writable: true, configurable: true });
+    }
+    return changed ? out : v;
+  }
+  return v;
+}
+
+/**
+ * The tool's validator: as written, or with exact numeric keywords (`exact`, for arguments holding a
+ * bigint, and for every call on a tool whose schema records integers a double cannot hold).
+ */
 function compile(tool: McpTool, exact: boolean): Compiled {
   const key = toolHash(tool);
   let entry = cache.get(key);
@@ -145,7 +217,7 @@ function compile(tool: McpTool, exact: boolean): Compiled {
     entry = { plain: compileSchema(tool, false), numericSchemas: [] };
     cache.set(key, entry);
   }
-  if (!exact) return entry.plain;
+  if (!exact && !hasExactNumbers(tool.inputSchema)) return entry.plain;
   if (!entry.exact) {
     compiledNumericSchemas = entry.numericSchemas;
     try {
@@ -161,7 +233,10 @@ function compileSchema(tool: McpTool, exact: boolean): Compiled {
   const { $id: _id, ...rest } = withoutSchemaDeclaration(tool.inputSchema);
   let schema: Record<string, unknown> | undefined;
   try {
-    schema = closeObjects(rest, exact) as Record<string, unknown>;
+    // The exact form takes the numbers as the tool file wrote them; Ajv is given doubles throughout.
+    schema = exact
+      ? (toDoubles(closeObjects(withExactNumbers(rest), true)) as Record<string, unknown>)
+      : (closeObjects(rest, false) as Record<string, unknown>);
     return { ok: true, schema, validate: ajv.compile(schema) };
   } catch (err) {
     if (schema) ajv.removeSchema(schema);
@@ -178,28 +253,58 @@ function schemaNumber(n: number): number | bigint {
   return Number.isInteger(n) && !Number.isSafeInteger(n) && Math.abs(n) < 1e21 ? BigInt(String(n)) : n;
 }
 
-/** Ajv's errors for the numeric keywords of `schema` that the exact integer `x` breaks. */
-function exactIntegerErrors(x: bigint, schema: Record<string, unknown>): Partial<ErrorObject>[] {
+/** Ajv's errors for the bounds of `schema` (numbers, or bigints as a tool file wrote them) that `x` breaks, compared exactly. */
+function exactBoundErrors(x: number | bigint, schema: Record<string, unknown>): Partial<ErrorObject>[] {
   const errors: Partial<ErrorObject>[] = [];
   const bound = (keyword: string, comparison: string, holds: (limit: number | bigint) => boolean) => {
     const limit = schema[keyword];
-    if (typeof limit === "number" && !holds(schemaNumber(limit)))
+    if ((typeof limit === "number" || typeof limit === "bigint") && !holds(typeof limit === "number" ? schemaNumber(limit) : limit))
       errors.push({ keyword, params: { comparison, limit }, message: `must be ${comparison} ${limit}` });
   };
   bound("maximum", "<=", (l) => x <= l);
   bound("minimum", ">=", (l) => x >= l);
   bound("exclusiveMaximum", "<", (l) => x < l);
   bound("exclusiveMinimum", ">", (l) => x > l);
+  return errors;
+}
+
+/** Ajv's errors for the numeric keywords of `schema` that the exact integer `x` breaks. */
+function exactIntegerErrors(x: bigint, schema: Record<string, unknown>): Partial<ErrorObject>[] {
+  const errors = exactBoundErrors(x, schema);
   const step = schema.multipleOf;
   // A fractional step is checked as Ajv checks it, on the double.
-  if (typeof step === "number" && Number.isInteger(step) && step > 0 && x % BigInt(schemaNumber(step)) !== 0n)
+  const integerStep = typeof step === "bigint" ? step : typeof step === "number" && Number.isInteger(step) ? BigInt(schemaNumber(step)) : undefined;
+  if (integerStep !== undefined && integerStep > 0n && x % integerStep !== 0n)
     errors.push({ keyword: "multipleOf", params: { multipleOf: step }, message: `must be multiple of ${step}` });
-  const equals = (v: unknown) => typeof v === "number" && x == schemaNumber(v);
-  if (Object.hasOwn(schema, "const") && !equals(schema.const))
+  errors.push(...exactEqualityErrors(x, schema));
+  return errors;
+}
+
+/** Ajv's errors for the `const` and `enum` of `schema` that the exact value `x` (bigints for big integers) breaks. */
+function exactEqualityErrors(x: unknown, schema: Record<string, unknown>): Partial<ErrorObject>[] {
+  const errors: Partial<ErrorObject>[] = [];
+  if (Object.hasOwn(schema, "const") && !equalsAsPython(x, schema.const))
     errors.push({ keyword: "const", params: { allowedValue: schema.const }, message: "must be equal to constant" });
-  if (Array.isArray(schema.enum) && !schema.enum.some(equals))
+  if (Array.isArray(schema.enum) && !schema.enum.some((v) => equalsAsPython(x, v)))
     errors.push({ keyword: "enum", params: { allowedValues: schema.enum }, message: "must be equal to one of the allowed values" });
   return errors;
+}
+
+/**
+ * Whether the instance value `x` equals the schema value `v` as Python jsonschema decides (`equal`):
+ * numbers by value, an int and a float alike (a schema number as its JSON text states it), a boolean
+ * only a boolean, arrays item by item, objects key by key.
+ */
+function equalsAsPython(x: unknown, v: unknown): boolean {
+  if (typeof v === "number") return (typeof x === "number" || typeof x === "bigint") && x == schemaNumber(v);
+  if (typeof v === "bigint") return (typeof x === "number" || typeof x === "bigint") && x == v;
+  if (Array.isArray(v)) return Array.isArray(x) && x.length === v.length && x.every((item, i) => equalsAsPython(item, v[i]));
+  if (isPlainObject(v)) {
+    if (!isPlainObject(x)) return false;
+    const keys = Object.keys(v);
+    return keys.length === Object.keys(x).length && keys.every((k) => Object.hasOwn(x, k) && equalsAsPython(x[k], v[k]));
+  }
+  return x === v;
 }
 
 /** `value` with every bigint as the nearest double, for Ajv; `found` gets each bigint by its instancePath. */
@@ -213,7 +318,7 @@ function withDoubles(value: unknown, path: string, found: Map<string, bigint>): 
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
       Object.defineProperty(out, k, {
-        value: withDoubles(v, `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`, found),
+        value: withDoubles(v, `${path}/${pointerToken(k)}`, found),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -253,7 +358,7 @@ function describeError(e: ErrorObject): string | undefined {
     case "additionalProperties":
       return `unknown argument "${argumentPath(e.instancePath, String(params.additionalProperty))}"`;
     case "enum": {
-      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues.map((v) => JSON.stringify(v)).join(", ") : "";
+      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues.map((v) => stringifyJsonExact(v)).join(", ") : "";
       return `argument "${argumentPath(e.instancePath)}": must be one of ${allowed}`;
     }
     default: {

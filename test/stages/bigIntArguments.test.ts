@@ -24,13 +24,18 @@ import { exportVerlHandler } from "../../src/stages/export/verl/handler.js";
 import { verifyRulesHandler } from "../../src/stages/verify/rules/handler.js";
 import { sampleId } from "../../src/util/ids.js";
 import { pgliteForTest } from "../helpers/pgliteForTest.js";
+import { normalizeTools } from "../../src/tools/library.js";
+import { parseJsonExact } from "../../src/util/exactJson.js";
 import { planAndRun, rawCampaign, stageContext } from "../helpers/selfEvolution.js";
 
-const ORDER_TOOL: McpTool = {
-  name: "cancel_order",
-  description: "Cancel an order by its id.",
-  inputSchema: { type: "object", properties: { order_id: { type: "integer" }, reason: { type: "string" } }, required: ["order_id"] },
-};
+/** As the tool library loads it from a file whose bound no double holds (its JSON text would be 98765432109876540000). */
+const BOUND = "98765432109876543210";
+const ORDER_TOOL: McpTool = normalizeTools(
+  parseJsonExact(
+    `{"name": "cancel_order", "description": "Cancel an order by its id.", "inputSchema": {"type": "object", "properties": {"order_id": {"type": "integer", "maximum": ${BOUND}}, "reason": {"type": "string"}}, "required": ["order_id"]}}`,
+  ),
+  "orders.json",
+).tools[0]!.tool;
 
 /** What the model wrote: the id's digits as they are, not as a double rounds them. */
 const argumentsText = (id: string) => `{"order_id": ${id}, "reason": "duplicate charge"}`;
@@ -102,6 +107,8 @@ test(
     const line = lines.find((l) => l.includes(one.id as string)) ?? lines.find((l) => l.includes(ID));
     assert.ok(line, "the sample's line");
     assert.ok(line.includes(JSON.stringify(argumentsText(ID))), `the label's arguments as written: ${line}`);
+    // ...and its tool's schema bound as the tool file wrote it, the record of the digits not shown.
+    assert.ok(line.includes(`"maximum":${BOUND}`) && !line.includes("x-toolloop"), line);
 
     // export.verl: ground truth and the SFT label carry the id's digits; the sample id is the stored one.
     const vctx = stageContext(db.db, dir, campaignId, config, "export.verl");
@@ -115,6 +122,10 @@ test(
     assert.match(row.reward_model.ground_truth, new RegExp(`"order_id":${ID}[,}]`), row.reward_model.ground_truth);
     const neighbourRow = rows.find((r) => String(r.extra_info.sample_id) === other.id);
     assert.match(neighbourRow!.reward_model.ground_truth, new RegExp(`"order_id":${NEIGHBOUR}[,}]`));
+    // The row's tools (its tools column and the Hermes system prompt) show the schema bound's digits.
+    const rowText = JSON.stringify(row, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+    assert.ok(rowText.includes(`\\"maximum\\": ${BOUND}`) && rowText.includes(`\\"maximum\\":${BOUND}`), rowText);
+    assert.ok(!rowText.includes("98765432109876540000") && !rowText.includes("x-toolloop"), rowText);
     // sft.parquet's label turn is the call as the chat template renders it (Python's json.dumps of the parsed arguments).
     const sftTable = tableFromIPC(readParquet(new Uint8Array(await readFile(path.join(verlDir, "sft.parquet")))).intoIPCStream());
     const labelTurns = sftTable
@@ -129,6 +140,8 @@ test(
         `the SFT label turn with ${id}: ${labelTurns.join(" | ")}`,
       );
     // sft.jsonl keeps the stored messages, the arguments' text as written.
-    assert.ok((await readFile(path.join(verlDir, "sft.jsonl"), "utf8")).includes(JSON.stringify(argumentsText(ID))));
+    const sftJsonl = await readFile(path.join(verlDir, "sft.jsonl"), "utf8");
+    assert.ok(sftJsonl.includes(JSON.stringify(argumentsText(ID))));
+    assert.ok(sftJsonl.includes(`"maximum":${BOUND}`), "sft.jsonl's tools carry the schema bound's digits");
   },
 );

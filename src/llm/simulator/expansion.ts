@@ -6,6 +6,7 @@
  * phrased for the persona. Every candidate is read back with the mistake-free tool agent, so the
  * shape is kept whenever the writer can keep it. Deterministic by the content stream.
  */
+import { parseJsonExact } from "../../util/exactJson.js";
 import { canonicalJson } from "../../util/ids.js";
 import type { SeededRandom } from "../../util/random.js";
 import { jsonBlock } from "./judge.js";
@@ -38,7 +39,7 @@ export function parseExpansionCase(messages: readonly unknown[]): ExpansionCase 
       let args: unknown = f.arguments ?? {};
       if (typeof args === "string") {
         try {
-          args = JSON.parse(args);
+          args = parseJsonExact(args);
         } catch {
           args = {};
         }

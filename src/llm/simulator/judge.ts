@@ -11,6 +11,7 @@ import type { McpTool, ToolCall } from "../../domain/types.js";
 import { compareToLabel, type AssistantAnswer } from "../../matching/labelAgreement.js";
 import type { SeededRandom } from "../../util/random.js";
 import { toSimTool, type SimTool } from "./queryWriter.js";
+import { parseJsonExact, stringifyJsonExact } from "../../util/exactJson.js";
 import { literal } from "./text.js";
 import { messageText, type AgentCall } from "./toolAgent.js";
 import { answerOf, intentCalls, mcpToolOf } from "./truth.js";
@@ -40,12 +41,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** The first ```json block of a text, parsed (by `parse`, JSON.parse unless given); undefined when there is none or it is not JSON. */
-export function jsonBlock(text: string, parse: (json: string) => unknown = JSON.parse): unknown {
+/** The first ```json block of a text, parsed with every digit (parseJsonExact); undefined when there is none or it is not JSON. */
+export function jsonBlock(text: string): unknown {
   const fenced = /```(?:json)?\s*\n([\s\S]*?)```/i.exec(text);
   if (!fenced) return undefined;
   try {
-    return parse(fenced[1]!);
+    return parseJsonExact(fenced[1]!);
   } catch {
     return undefined;
   }
@@ -82,7 +83,7 @@ function wireAnswer(a: CaseAnswer): AssistantAnswer {
   const toolCalls: ToolCall[] = a.calls.map((c, i) => ({
     id: `case-${i}`,
     type: "function",
-    function: { name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments) },
+    function: { name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : stringifyJsonExact(c.arguments) },
   }));
   return { content: a.content, tool_calls: toolCalls };
 }
@@ -91,7 +92,7 @@ function argsOf(c: { arguments: unknown }): Record<string, unknown> | undefined 
   if (isObject(c.arguments)) return c.arguments;
   if (typeof c.arguments === "string") {
     try {
-      const v: unknown = JSON.parse(c.arguments);
+      const v: unknown = parseJsonExact(c.arguments);
       return isObject(v) ? v : undefined;
     } catch {
       return undefined;
@@ -125,7 +126,7 @@ export function differences(answer: CaseAnswer, intent: readonly AgentCall[]): s
     }
     for (const [k, v] of Object.entries(want.args)) {
       if (!Object.hasOwn(args, k)) out.push(`${where}${got.name} omits argument ${k} (the request gives ${literal(v)})`);
-      else if (JSON.stringify(args[k]) !== JSON.stringify(v))
+      else if (stringifyJsonExact(args[k]) !== stringifyJsonExact(v))
         out.push(`${where}${got.name} sets ${k} to ${literal(args[k])}; the request asks for ${literal(v)}`);
     }
     for (const k of Object.keys(args)) if (!Object.hasOwn(want.args, k)) out.push(`${where}${got.name} adds argument ${k}, which the request does not give`);

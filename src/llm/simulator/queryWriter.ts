@@ -4,6 +4,7 @@
  * whose values the tool agent can read back: each value follows its parameter's words as a JSON
  * literal, e.g. `with city "Paris" and days = 3`.
  */
+import { parseJsonExact } from "../../util/exactJson.js";
 import type { SeededRandom } from "../../util/random.js";
 import { objectForSchema } from "./schemaValues.js";
 import { asImperative, contentWords, firstSentence, identifierWords, joinList, literal, readLiteral } from "./text.js";
@@ -35,7 +36,7 @@ export function parseToolsBlock(text: string): SimTool[] {
   let raw: unknown;
   if (fenced) {
     try {
-      raw = JSON.parse(fenced[1]!);
+      raw = parseJsonExact(fenced[1]!);
     } catch {
       raw = undefined;
     }

@@ -4,6 +4,7 @@
  * concrete values into requests, by the tool agent when a forced call lacks a value, and for
  * `response_format: json_schema` answers of roles the simulator does not script.
  */
+import { stringifyJsonExact } from "../../util/exactJson.js";
 import type { SeededRandom } from "../../util/random.js";
 import { identifierWords } from "./text.js";
 
@@ -260,7 +261,7 @@ export function valueForSchema(rng: SeededRandom, schemaIn: unknown, paramName: 
       for (let i = 0; i < n * 3 && items.length < n; i++) {
         const v = valueForSchema(rng, schema.items, singular, rootSchema, opts, depth + 1);
         // Distinct items read better ("Paris and Tokyo") and satisfy uniqueItems.
-        if (!items.some((x) => JSON.stringify(x) === JSON.stringify(v)) || i >= n * 2) items.push(v);
+        if (!items.some((x) => stringifyJsonExact(x) === stringifyJsonExact(v)) || i >= n * 2) items.push(v);
       }
       return items;
     }

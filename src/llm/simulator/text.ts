@@ -1,3 +1,4 @@
+import { parseJsonExact } from "../../util/exactJson.js";
 /**
  * Text helpers shared by the scripted roles: the query writer phrases values as JSON literals after
  * the parameter's words (`city "Paris"`, `days = 3`), and the tool agent scans them back. Keeping the
@@ -75,6 +76,7 @@ export function literal(value: unknown): string {
     return `{${Object.entries(value)
       .map(([k, v]) => `${JSON.stringify(k)}: ${literal(v)}`)
       .join(", ")}}`;
+  if (typeof value === "bigint") return value.toString();
   return JSON.stringify(value) ?? "null";
 }
 
@@ -105,7 +107,7 @@ export function readLiteral(text: string, start: number): { value: unknown; end:
   }
   if (end < 0) return undefined;
   try {
-    return { value: JSON.parse(text.slice(i, end)), end };
+    return { value: parseJsonExact(text.slice(i, end)), end };
   } catch {
     return undefined;
   }

@@ -6,6 +6,7 @@
  * pieces concatenate back to the text and a rendered chat always splits at turn boundaries. Token
  * ids are a stable hash of the piece, so counts and ids never depend on request order.
  */
+import { parseJsonExact } from "../../util/exactJson.js";
 import { createHash, type Hash } from "node:crypto";
 import { sha256Hex } from "../../util/ids.js";
 
@@ -128,6 +129,7 @@ export function pythonJson(value: unknown): string {
     return `{${Object.entries(value)
       .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`)
       .join(", ")}}`;
+  if (typeof value === "bigint") return value.toString();
   return JSON.stringify(value) ?? "null";
 }
 
@@ -136,7 +138,7 @@ export function hermesToolCall(name: string, args: unknown): string {
   let value = args;
   if (typeof args === "string") {
     try {
-      value = JSON.parse(args);
+      value = parseJsonExact(args);
     } catch {
       return `<tool_call>\n{"name": ${JSON.stringify(name)}, "arguments": ${args}}\n</tool_call>`;
     }

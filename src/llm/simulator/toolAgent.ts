@@ -4,6 +4,7 @@
  * reads those values back (text.ts), and emits one call per matched sentence. With a mistake rate it
  * makes the errors real models make, decided by the content RNG so a request always gets the same answer.
  */
+import { stringifyJsonExact } from "../../util/exactJson.js";
 import type { SeededRandom } from "../../util/random.js";
 import type { SimTool } from "./queryWriter.js";
 import { objectForSchema, schemaType, valueForSchema } from "./schemaValues.js";
@@ -179,7 +180,7 @@ export function runToolAgent(
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return stringifyJsonExact(a) === stringifyJsonExact(b);
 }
 
 function withinBounds(schema: Record<string, unknown>, v: number): boolean {

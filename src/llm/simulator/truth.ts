@@ -5,6 +5,7 @@
  * it back with the tool agent making no mistake at all gives those calls, the intent. A label that
  * disagrees with the intent is wrong, whatever any judge says.
  */
+import { stringifyJsonExact } from "../../util/exactJson.js";
 import type { ChatMessage, McpTool, ToolCall } from "../../domain/types.js";
 import { compareToLabel, labelOf, promptOf, type AssistantAnswer } from "../../matching/labelAgreement.js";
 import { SeededRandom } from "../../util/random.js";
@@ -33,7 +34,11 @@ export function intentCalls(messages: readonly unknown[], tools: SimTool[]): Age
 
 /** Calls as an assistant message on the wire (arguments as JSON strings). */
 export function answerOf(calls: readonly AgentCall[], content: string | null = null): AssistantAnswer {
-  const toolCalls: ToolCall[] = calls.map((c, i) => ({ id: `truth-${i}`, type: "function", function: { name: c.name, arguments: JSON.stringify(c.args) } }));
+  const toolCalls: ToolCall[] = calls.map((c, i) => ({
+    id: `truth-${i}`,
+    type: "function",
+    function: { name: c.name, arguments: stringifyJsonExact(c.args) },
+  }));
   return { content, tool_calls: toolCalls };
 }
 

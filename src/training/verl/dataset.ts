@@ -6,6 +6,7 @@
  * place, the manifest last, so a crash never leaves a half-written file under a final name and a
  * manifest never describes files it did not hash.
  */
+import { stringifyJson } from "../../jsonSchema/exactNumbers.js";
 import { createHash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -176,7 +177,7 @@ function sftLines(ids: string[], prepared: Map<string, PreparedSample>): string 
   return ids
     .map((id) => {
       const s = prepared.get(id)!;
-      return JSON.stringify({ messages: withPromptTurnsUntrained(s.messages), tools: s.openAiTools } satisfies VerlSftLine) + "\n";
+      return stringifyJson({ messages: withPromptTurnsUntrained(s.messages), tools: s.openAiTools } satisfies VerlSftLine) + "\n";
     })
     .join("");
 }

@@ -4,6 +4,7 @@
  * message whose tool calls are the ground truth (none at all means the right answer is a text reply,
  * as in irrelevance samples). Pure; a sample that cannot become a row gets a reason, never a throw.
  */
+import { stringifyJson } from "../../jsonSchema/exactNumbers.js";
 import { withoutTaskMarkers } from "../../export/trainingMessages.js";
 import { toOpenAiTool, type ChatMessage, type McpTool, type OpenAiTool, type ToolCall } from "../../domain/types.js";
 import { parseJsonAsPython, parseJsonAsPythonInOrder, stringifyJsonExact } from "../../util/exactJson.js";
@@ -276,7 +277,7 @@ export function prepareSample(source: VerlSourceSample, toolsInPrompt: ToolsInPr
       prompt: shown,
       groundTruth: stringifyJsonExact(truth),
       openAiTools,
-      tools: JSON.stringify(openAiTools),
+      tools: stringifyJson(openAiTools),
       messages: s.messages,
       sftMessages: [...shown.map((m) => ({ ...m, weight: m.role === "assistant" ? (0 as const) : null })), { ...labelTurn, weight: 1 }],
     },

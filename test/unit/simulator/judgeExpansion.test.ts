@@ -191,3 +191,35 @@ test("a repair turn appended after the case does not hide it", () => {
   });
   assert.equal(verdictOf(repaired).verdict, "LABEL_WRONG");
 });
+
+test("judge: a 20-digit id is read from the case and the request with every digit", () => {
+  // The judge read its case and the request's values with JSON.parse: 12345678901234567890 and
+  // 12345678901234567891 were one double, so a label naming the other order was judged correct.
+  const cancel = {
+    type: "function",
+    function: {
+      name: "cancel_order",
+      description: "Cancel an order.",
+      parameters: { type: "object", properties: { order_id: { type: "integer" } }, required: ["order_id"] },
+    },
+  };
+  const messages = [{ role: "user", content: "Cancel my order. order_id: 12345678901234567891" }];
+  const caseText = (id: string) =>
+    `{"tools": ${JSON.stringify([cancel])}, "messages": ${JSON.stringify(messages)}, "label": {"content": null, "tool_calls": [{"name": "cancel_order", "arguments": {"order_id": ${id}}}]}}`;
+  const ask = (id: string) => {
+    const body = chatRequestSchema.parse({
+      model: "toolloop-sim-judge",
+      messages: [
+        { role: "system", content: "### task: label-check\nYou review tool-use training data." },
+        { role: "user", content: "Case:\n```json\n" + caseText(id) + "\n```" },
+      ],
+      response_format: { type: "json_schema", json_schema: { name: "label_judgement", schema: { type: "object" } } },
+      temperature: 0.7,
+    });
+    return verdictOf(body);
+  };
+  assert.equal(ask("12345678901234567891").verdict, "CORRECT");
+  const other = ask("12345678901234567890");
+  assert.equal(other.verdict, "INCORRECT");
+  assert.match(other.analysis, /cancel_order sets order_id to 12345678901234567890; the request asks for 12345678901234567891/);
+});

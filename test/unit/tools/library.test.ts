@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { EXACT_NUMBERS_KEY, stringifyJson, withExactNumbers } from "../../../src/jsonSchema/exactNumbers.js";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -291,14 +292,14 @@ test("a UTF-8 BOM in a tool file is stripped; an oversized file is refused by si
   assert.equal(TOOL_FILE_MAX_BYTES, 64 * 1024 * 1024);
 });
 
-test("a tool file integer a double cannot hold as written refuses that tool, naming the field; the others load", async () => {
-  // JSON.parse read 98765432109876543000 as the double written 98765432109876540000: the tool loaded
-  // showing the model another number than its file, and verify.rules (which checks a schema number as
-  // its JSON text) rejected a call with the number as written.
+test("a schema integer a double cannot hold loads with its digits recorded; one outside the schema refuses that tool, naming the field", async () => {
+  // JSON.parse read 98765432109876543000 as the double written 98765432109876540000; the library then
+  // refused such tools. A schema's digits are now recorded beside the double (EXACT_NUMBERS_KEY).
   const text = `{"tools": [
     {"name": "cancel_order", "description": "Cancel an order.", "inputSchema": {"type": "object", "properties": {"order_id": {"type": "integer", "enum": [1, 98765432109876543000]}}}},
-    {"type": "function", "function": {"name": "refund", "description": "Refund.", "parameters": {"type": "object", "properties": {"n": {"type": "integer", "maximum": 12345678901234567891}}}}},
-    {"name": "held", "description": "Ids up to 12345678901234567890.", "inputSchema": {"type": "object", "properties": {"id": {"type": "integer", "maximum": 12345678901234567000, "default": 3}}}}
+    {"type": "function", "function": {"name": "refund", "description": "Refund.", "parameters": {"type": "object", "properties": {"n/m": {"type": "integer", "maximum": 12345678901234567891}}}}},
+    {"name": "held", "description": "Ids up to 12345678901234567890.", "inputSchema": {"type": "object", "properties": {"id": {"type": "integer", "maximum": 12345678901234567000, "default": 3}}}},
+    {"name": "shaped", "description": "Output.", "inputSchema": {"type": "object"}, "outputSchema": {"type": "object", "properties": {"id": {"maximum": 12345678901234567891}}}}
   ]}`;
   await writeFile(path.join(tmp, "big.json"), text);
   const r = await loadToolLibrary([{ kind: "mcp", path: "big.json" }], tmp);
@@ -306,23 +307,22 @@ test("a tool file integer a double cannot hold as written refuses that tool, nam
     r.errors.map((e) => [e.name, e.field, e.message]),
     [
       [
-        "cancel_order",
-        "inputSchema.properties.order_id.enum[1]",
-        'tools[0] "cancel_order": inputSchema.properties.order_id.enum[1]: 98765432109876543000 cannot be held by a double as written: it would load as 98765432109876540000, the number the model is shown and calls are checked against (write 98765432109876540000 if that is meant, or make the value a string)',
-      ],
-      [
-        "refund",
-        "function.parameters.properties.n.maximum",
-        'tools[1] "refund": function.parameters.properties.n.maximum: 12345678901234567891 cannot be held by a double as written: it would load as 12345678901234567000, the number the model is shown and calls are checked against (write 12345678901234567000 if that is meant, or make the value a string)',
+        "shaped",
+        "outputSchema.properties.id.maximum",
+        'tools[3] "shaped": outputSchema.properties.id.maximum: 12345678901234567891 cannot be held by a double as written outside the input schema: it would load as 12345678901234567000 (write 12345678901234567000 if that is meant, or make the value a string)',
       ],
     ],
   );
-  // An integer its double writes back as written loads, the tool exactly as JSON.parse reads it (same hash).
-  assert.deepEqual(
-    r.tools.map((t) => t.tool),
-    normalizeTools([(JSON.parse(text) as { tools: unknown[] }).tools[2]], "s").tools.map((t) => t.tool),
+  const [cancel, refund, held] = r.tools.map((t) => t.tool);
+  assert.deepEqual(cancel!.inputSchema[EXACT_NUMBERS_KEY], { "/properties/order_id/enum/1": "98765432109876543000" });
+  assert.deepEqual(refund!.inputSchema[EXACT_NUMBERS_KEY], { "/properties/n~1m/maximum": "12345678901234567891" });
+  assert.equal(
+    stringifyJson(withExactNumbers(refund!.inputSchema)),
+    '{"type":"object","properties":{"n/m":{"type":"integer","maximum":12345678901234567891}}}',
   );
-  assert.equal(toolHash(r.tools[0]!.tool), toolHash(normalizeTools(JSON.parse(text), "s").tools.at(-1)!.tool));
+  // An integer its double writes back as written loads, the tool exactly as JSON.parse reads it (same hash).
+  assert.deepEqual(held, normalizeTools([(JSON.parse(text) as { tools: unknown[] }).tools[2]], "s").tools[0]!.tool);
+  assert.equal(toolHash(held!), toolHash(normalizeTools(JSON.parse(text), "s").tools[2]!.tool));
 });
 
 test("tool files without such integers load exactly as JSON.parse reads them (tool hashes, and so sample ids, unchanged)", async () => {

@@ -13,6 +13,9 @@ import { argumentProblems, clearValidatorCache } from "../../../src/verification
 import { verifyRules } from "../../../src/verification/rules.js";
 import { normalizeTools } from "../../../src/tools/library.js";
 import { parseJsonExact } from "../../../src/util/exactJson.js";
+import { toOpenAiTool } from "../../../src/domain/types.js";
+import { stringifyJson } from "../../../src/jsonSchema/exactNumbers.js";
+import { ToolRenderCache } from "../../../src/synthesis/prompts.js";
 
 /** A tool as the library loads it: a 20-digit bound is a double (one the library accepts writes back as written). */
 const orderTool = (idSchema: string): McpTool =>
@@ -99,17 +102,18 @@ test("two calls whose ids differ past a double's precision are two calls, not on
   assert.deepEqual(verifyRules(sample("parallel", same, tool)).reasons, ["call[1] cancel_order: repeats call[0] with the same arguments"]);
 });
 
-test("a schema number is the one the tool shows: the library refuses a 20-digit enum value its double would change", () => {
-  // JSON.parse read 98765432109876543000 as the double whose JSON text (what the model is shown, and
-  // any Python reader of the tool reads) is 98765432109876540000, and the check, taking that text,
-  // rejected a call with the id as the file wrote it. The library now refuses such a tool by field.
+test("a schema number is the one the tool file wrote: a 20-digit enum value a double would change loads with its digits", () => {
+  // JSON.parse read 98765432109876543000 as the double whose JSON text is 98765432109876540000; the
+  // library refused such a tool. It now loads with the digits recorded beside the double, and calls
+  // are checked against them (Python jsonschema 4.26 on the file's int gives the same verdicts).
   const text = `{"name": "cancel_order", "description": "Cancel an order.", "inputSchema": {"type": "object", "properties": {"order_id": {"type": "integer", "enum": [98765432109876543000]}}, "required": ["order_id"]}}`;
   const loaded = normalizeTools(parseJsonExact(text), "orders.json");
-  assert.deepEqual(loaded.tools, []);
-  assert.deepEqual(
-    loaded.errors.map((e) => e.field),
-    ["inputSchema.properties.order_id.enum[0]"],
-  );
+  assert.deepEqual(loaded.errors, []);
+  const exactTool = loaded.tools[0]!.tool;
+  assert.deepEqual(problemsOf(`{"order_id": 98765432109876543000}`, exactTool), { rules: [], candidate: [] });
+  assert.deepEqual(problemsOf(`{"order_id": 98765432109876540000}`, exactTool).rules, [
+    'call[0] cancel_order: argument "order_id": must be one of 98765432109876543000',
+  ]);
   // A tool that did come in with the double (built in code, or stored before) is still checked against what it shows.
   const tool = orderTool(`{"type": "integer", "enum": [98765432109876543000]}`);
   assert.deepEqual(tool.inputSchema, { type: "object", properties: { order_id: { type: "integer", enum: [98765432109876540000] } }, required: ["order_id"] });
@@ -117,9 +121,10 @@ test("a schema number is the one the tool shows: the library refuses a 20-digit 
   assert.deepEqual(problemsOf(`{"order_id": 98765432109876543000}`, tool).rules, [
     'call[0] cancel_order: argument "order_id": must be one of 98765432109876540000',
   ]);
-  // A 20-digit enum value a double writes back as written loads, and a call with it passes.
+  // A 20-digit enum value a double writes back as written loads as that double, the tool unchanged.
   const held = normalizeTools(parseJsonExact(text.replace("98765432109876543000", "98765432109876540000")), "orders.json");
   assert.deepEqual(held.errors, []);
+  assert.deepEqual(held.tools[0]!.tool, tool);
   assert.deepEqual(problemsOf(`{"order_id": 98765432109876540000}`, held.tools[0]!.tool), { rules: [], candidate: [] });
 });
 
@@ -196,4 +201,70 @@ test("ordinary numbers beside a big integer get Ajv's verdict and words, as with
     'argument "qty": must be one of "all"',
     'argument "qty": must match a schema in anyOf',
   ]);
+});
+
+test("const and enum compare a big integer deep inside an array or object exactly, as Python does", () => {
+  // Verdicts from Python jsonschema 4.26 (Draft202012Validator) on the exact ints. Ajv compared the
+  // doubles: [12345678901234567890] equalled [12345678901234567000] and was taken.
+  const cases: [schema: string, value: string, problems: string[]][] = [
+    [`{"enum": [[12345678901234567000]]}`, "[12345678901234567890]", ['argument "order_id": must be one of [12345678901234567000]']],
+    [`{"enum": [[12345678901234567000]]}`, "[12345678901234567000]", []],
+    [`{"const": {"a": [12345678901234567000]}}`, `{"a": [12345678901234567001]}`, ['argument "order_id": must be equal to constant']],
+    [`{"const": {"a": [12345678901234567000]}}`, `{"a": [12345678901234567000]}`, []],
+    [
+      `{"enum": [{"id": 1}, {"id": 12345678901234567000}]}`,
+      `{"id": 12345678901234567001}`,
+      ['argument "order_id": must be one of {"id":1}, {"id":12345678901234567000}'],
+    ],
+    [`{"enum": [{"id": 1}, {"id": 12345678901234567000}]}`, `{"id": 12345678901234567000}`, []],
+    [
+      `{"anyOf": [{"const": [12345678901234567000]}, {"type": "string"}]}`,
+      "[12345678901234567001]",
+      ['argument "order_id": must be equal to constant', 'argument "order_id": must be string', 'argument "order_id": must match a schema in anyOf'],
+    ],
+    [`{"not": {"const": [12345678901234567000]}}`, "[12345678901234567001]", []],
+  ];
+  for (const [schema, value, problems] of cases) assert.deepEqual(idProblems(schema, value), problems, `${schema} ${value}`);
+});
+
+test("a tool file's bounds past a double load with their digits: checked exactly, shown and written with every digit", () => {
+  // Verdicts from Python jsonschema 4.26 on the file's ints. The library refused this tool: no double
+  // has 98765432109876543210 (or 12345678901234567891) as its JSON text.
+  const file = `{"tools": [{"type": "function", "function": {"name": "cancel_order", "description": "Cancel an order.", "parameters": {"type": "object",
+    "properties": {"order_id": {"type": "integer", "maximum": 98765432109876543210, "multipleOf": 98765432109876543210, "default": 98765432109876543210},
+      "pair": {"enum": [[12345678901234567891]]}, "near": {"type": "number", "exclusiveMaximum": 98765432109876543210}}, "required": ["order_id"]}}}]}`;
+  const loaded = normalizeTools(parseJsonExact(file), "orders.json");
+  assert.deepEqual(loaded.errors, []);
+  const tool = loaded.tools[0]!.tool;
+  const check = (args: string) => argumentProblems(tool, parseJsonExact(args) as Record<string, unknown>);
+  assert.deepEqual(check(`{"order_id": 98765432109876543210}`), []);
+  assert.deepEqual(check(`{"order_id": 98765432109876543211}`), [
+    'argument "order_id": must be <= 98765432109876543210',
+    'argument "order_id": must be multiple of 98765432109876543210',
+  ]);
+  assert.deepEqual(check(`{"order_id": 1, "pair": [12345678901234567891]}`), ['argument "order_id": must be multiple of 98765432109876543210']);
+  assert.deepEqual(check(`{"order_id": 0, "pair": [12345678901234567890]}`), ['argument "pair": must be one of [12345678901234567891]']);
+  // A double argument (no bigint in the call) is compared with the bound as written, as Python compares a float with an int.
+  assert.deepEqual(check(`{"order_id": 0, "near": 9.8765432109876543e19}`), ['argument "near": must be < 98765432109876543210']);
+  assert.deepEqual(check(`{"order_id": 0, "near": 9.87654321098765e19}`), []);
+
+  // The model, the prompts and every export see the digits, not the double's text, and not the record.
+  const shown = stringifyJson(toOpenAiTool(tool));
+  assert.match(shown, /"maximum":98765432109876543210,"multipleOf":98765432109876543210,"default":98765432109876543210/);
+  assert.match(shown, /"enum":\[\[12345678901234567891\]\]/);
+  assert.doesNotMatch(shown, /x-toolloop|98765432109876540000/);
+  assert.match(new ToolRenderCache().prettyJsonArray([tool]), /"maximum": 98765432109876543210,/);
+  // The stored tool is plain JSON (jsonb, Temporal payloads): the digits travel as strings.
+  const stored = JSON.parse(JSON.stringify(tool)) as McpTool;
+  assert.equal(stringifyJson(toOpenAiTool(stored)), shown);
+  assert.deepEqual(argumentProblems(stored, parseJsonExact(`{"order_id": 98765432109876543211}`) as Record<string, unknown>).length, 2);
+  // A file may not write the record itself.
+  const forged = normalizeTools(
+    parseJsonExact(`{"name": "t", "description": "d", "inputSchema": {"type": "object", "x-toolloop-exact-numbers": {"/minimum": "1"}}}`),
+    "t.json",
+  );
+  assert.deepEqual(
+    forged.errors.map((e) => e.field),
+    ["inputSchema.x-toolloop-exact-numbers"],
+  );
 });

@@ -4,6 +4,7 @@
  * like the single-turn roles: a repair turn appended after the case carries none, so the newest user
  * message that has one is read.
  */
+import { parseJsonExact } from "../../../util/exactJson.js";
 import {
   ASSISTANT_INSTRUCTIONS,
   ASSISTANT_MARKER,
@@ -65,12 +66,12 @@ export function isUnmarkedDialoguePrompt(messages: readonly unknown[]): boolean 
   return instructed;
 }
 
-/** The case object of the newest user message that carries one (read by `parse`, JSON.parse unless given). */
-export function caseOf(messages: readonly unknown[], parse?: (json: string) => unknown): Record<string, unknown> | undefined {
+/** The case object of the newest user message that carries one, read with every digit (an id past 2^53 is a bigint). */
+export function caseOf(messages: readonly unknown[]): Record<string, unknown> | undefined {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];
     if (!isObject(m) || m.role !== "user") continue;
-    const block = jsonBlock(messageText(m.content), parse);
+    const block = jsonBlock(messageText(m.content));
     if (isObject(block)) return block;
   }
   return undefined;
@@ -97,7 +98,7 @@ export function argsObject(v: unknown): Record<string, unknown> | undefined {
   if (isObject(v)) return v;
   if (typeof v !== "string") return undefined;
   try {
-    const parsed: unknown = JSON.parse(v);
+    const parsed: unknown = parseJsonExact(v);
     return isObject(parsed) ? parsed : undefined;
   } catch {
     return undefined;

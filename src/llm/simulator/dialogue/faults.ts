@@ -5,6 +5,7 @@
  * - at temperature > 0, a disagreement (what voting must catch): a schema-valid but wrong value, a
  *   value invented instead of asked for, or a redundant call instead of the final answer.
  */
+import { stringifyJsonExact } from "../../../util/exactJson.js";
 import type { SeededRandom } from "../../../util/random.js";
 import type { SimTool } from "../queryWriter.js";
 import { objectForSchema, schemaType, valueForSchema } from "../schemaValues.js";
@@ -61,13 +62,13 @@ export function violateSchema(rng: SeededRandom, calls: readonly AgentCall[], to
 export function otherValue(rng: SeededRandom, schema: Record<string, unknown>, name: string, current: unknown): unknown {
   if (Object.hasOwn(schema, "const")) return undefined;
   if (Array.isArray(schema.enum)) {
-    const others = schema.enum.filter((v) => JSON.stringify(v) !== JSON.stringify(current));
+    const others = schema.enum.filter((v) => stringifyJsonExact(v) !== stringifyJsonExact(current));
     return others.length > 0 ? rng.pick(others) : undefined;
   }
   if (typeof current === "boolean") return !current;
   for (let i = 0; i < 12; i++) {
     const v = valueForSchema(rng, schema, name);
-    if (typeof v === typeof current && JSON.stringify(v) !== JSON.stringify(current)) return v;
+    if (typeof v === typeof current && stringifyJsonExact(v) !== stringifyJsonExact(current)) return v;
   }
   if (typeof current === "number") {
     const max = typeof schema.maximum === "number" ? schema.maximum : Infinity;

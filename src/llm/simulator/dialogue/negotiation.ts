@@ -3,6 +3,7 @@
  * are compared with the truthful reading of the dialogue (assistant.ts); the first that agrees under
  * src/matching is chosen, or none (null) when none does, with a reason per candidate.
  */
+import { stringifyJsonExact } from "../../../util/exactJson.js";
 import type { McpTool } from "../../../domain/types.js";
 import { compareToLabel } from "../../../matching/labelAgreement.js";
 import { differences } from "../judge.js";
@@ -49,7 +50,7 @@ export function agreement(answer: CandidateAnswer, truth: AssistantReply, tools:
     tool_calls: answer.calls.map((c, i) => ({
       id: `cand-${i}`,
       type: "function" as const,
-      function: { name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments) },
+      function: { name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : stringifyJsonExact(c.arguments) },
     })),
   };
   let agrees = false;

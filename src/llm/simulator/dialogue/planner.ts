@@ -8,6 +8,7 @@
  * required id has single steps instead). Steps: about 0.8 per target turn, leaving room for
  * clarifications and changes of mind.
  */
+import { stringifyJsonExact } from "../../../util/exactJson.js";
 import { PLAN_NEEDS, type DialoguePlan, type PlanNeed, type PlanStep } from "../../../dialogue/protocol.js";
 import type { SeededRandom } from "../../../util/random.js";
 import type { SimTool } from "../queryWriter.js";
@@ -98,8 +99,8 @@ function parallelStep(rng: SeededRandom, all: SimTool[], tools: ToolRotation): P
   const calls = picked.map((tool) => {
     let args = argsFor(rng, tool);
     // The same tool twice must differ in its values, or the two calls would be one.
-    for (let i = 0; i < 8 && seen.has(tool.name + JSON.stringify(args)); i++) args = argsFor(rng, tool);
-    seen.add(tool.name + JSON.stringify(args));
+    for (let i = 0; i < 8 && seen.has(tool.name + stringifyJsonExact(args)); i++) args = argsFor(rng, tool);
+    seen.add(tool.name + stringifyJsonExact(args));
     return { name: tool.name, arguments: args };
   });
   return { need: "parallel", intent: joinList([...new Set(picked.map(intentOf))]), calls };

@@ -10,6 +10,7 @@
  * Values are read back with text.ts exactly as the single-turn tool agent reads them, so whatever the
  * simulated user writes the simulated assistant can read.
  */
+import { parseJsonExact, stringifyJsonExact } from "../../../util/exactJson.js";
 import type { SimTool } from "../queryWriter.js";
 import { schemaType } from "../schemaValues.js";
 import { findParamValue, identifierWords, splitSentences } from "../text.js";
@@ -171,7 +172,7 @@ export function parseResult(content: unknown): { ok: boolean; value: unknown } {
   const text = messageText(content);
   let value: unknown = text;
   try {
-    value = JSON.parse(text);
+    value = parseJsonExact(text);
   } catch {
     // Plain-text results stay text.
   }
@@ -194,7 +195,7 @@ export function madeCalls(messages: readonly unknown[], from: number): MadeCall[
 }
 
 function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return stringifyJsonExact(a) === stringifyJsonExact(b);
 }
 
 /** The value a dependent call takes from its source's result: the same key, its last word ("id" of "order_id"), an id, or the first usable value. */

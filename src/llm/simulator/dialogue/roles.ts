@@ -9,7 +9,7 @@
  * that answer JSON put it in `content` as vLLM does under `response_format: json_schema`; the
  * assistant and the reflection answer with OpenAI tool calls or text.
  */
-import { parseJsonExact, stringifyJsonExact } from "../../../util/exactJson.js";
+import { stringifyJsonExact } from "../../../util/exactJson.js";
 import { canonicalJson, sha256Hex } from "../../../util/ids.js";
 import type { ChatRequestBody } from "../requests.js";
 import type { ScriptedChat } from "../scripts.js";
@@ -63,8 +63,8 @@ export function scriptDialogue(body: ChatRequestBody, seed: number, o: DialogueS
   const role = markedRole(messages);
   const tools = simToolsOf(body.tools ?? []);
   const toolsOn = tools.length > 0 && body.tool_choice !== "none";
-  // The tool server echoes ids: its case is read with every digit (an order id past 2^53 is a bigint).
-  const c = role && role !== "assistant" && role !== "reflect" ? caseOf(messages, role === "tool-server" ? parseJsonExact : undefined) : undefined;
+  // Every role's case is read with every digit (an order id past 2^53 is a bigint), so what a role echoes keeps it.
+  const c = role && role !== "assistant" && role !== "reflect" ? caseOf(messages) : undefined;
 
   switch (role) {
     case "planner": {
