@@ -730,7 +730,7 @@ function stagesInLine(d: ReportData, iteration: number): string {
   const warned = runs.filter((r) => r.warning).map((r) => r.stage);
   return `${parts.join("; ")}${retried.length ? `; operator runs: ${retried.join(", ")}` : ""}${
     retriedByTemporal.length ? `; automatic retries: ${retriedByTemporal.join(", ")}` : ""
-  }${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;
+  }${iterationStepRetriesInLine(d, iteration)}${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;
 }
 
 /** An iteration report's stages, in the order they started. */
@@ -757,6 +757,47 @@ function stagesTable(d: ReportData): string {
   const legend =
     '<p class="caption">Operator runs: the first run and one more per retry-stage. Automatic retries: the attempts Temporal made again of the stage\'s steps on its own (a transient failure, a killed worker, a step left for a worker that has the stage), over all its runs; "not recorded" for a run begun before they were recorded.</p>';
   return `<h2>Stages</h2>${legend}<table class="stages"><thead><tr><th>stage</th><th>status</th><th>operator runs</th><th>automatic retries</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+/** What each of an iteration's own steps does, for the Iteration steps table (activities/index.ts). */
+const ITERATION_STEP_WHAT: Record<string, string> = {
+  registerCampaign: "registration: freezes the config, loads the tools (a campaign run's start)",
+  loadCampaignPlan: "loads the iteration's plan from the frozen config",
+  startIteration: "records the iteration started",
+  finishIteration: "counts the samples and writes the reports",
+  recordStageOutcome: "records a failed or skipped stage",
+  awaitStageEndpoints: "watches a failed stage's endpoints until they answer",
+  setCampaignStatus: "records the campaign's end and refreshes its report",
+  forwardStageDecision: "forwards an operator's retry-stage or skip-stage",
+  requestWorkflowCancel: "asks Temporal to cancel the workflow (an abort)",
+};
+
+type IterationStepRow = NonNullable<ReportData["iterationSteps"]>[number];
+
+/** An iteration's own steps retried by Temporal, in a line (the iterations table); empty when none was or none is recorded. */
+function iterationStepRetriesInLine(d: ReportData, iteration: number): string {
+  const retried = (d.iterationSteps ?? []).filter((r) => r.iteration === iteration && r.automaticRetries > 0);
+  return retried.length ? `; automatic retries of iteration steps: ${retried.map((r) => `${r.step} ${r.automaticRetries}`).join(", ")}` : "";
+}
+
+/**
+ * An iteration report's own steps (outside stage steps): each with its calls and the retries Temporal
+ * made of them by itself; "not recorded" for an iteration that ran before they were.
+ */
+function iterationStepsTable(d: ReportData): string {
+  if (d.iteration === undefined) return "";
+  const rows: IterationStepRow[] = (d.iterationSteps ?? []).filter((r) => r.iteration === d.iteration);
+  const legend =
+    "<p class=\"caption\">The iteration's own steps, outside its stages: registration, loading the plan, starting and finishing the iteration (its reports), recording a stage's outcome, the campaign's end. Calls: how many times its workflows ran the step (again on a rerun). Automatic retries: the attempts Temporal made again of those calls on its own (a transient failure, a killed worker), which no operator saw.</p>";
+  if (rows.length === 0)
+    return `<h2>Iteration steps</h2>${legend}<p id="iteration-steps-not-recorded">Automatic retries of this iteration's own steps: not recorded (the iteration ran before they were recorded).</p>`;
+  const body = rows
+    .map(
+      (r) =>
+        `<tr${r.automaticRetries > 0 ? ' class="warning"' : ""}><td>${escapeHtml(r.step)}</td><td>${escapeHtml(ITERATION_STEP_WHAT[r.step] ?? "")}</td><td>${r.calls}</td><td>${r.automaticRetries}</td></tr>`,
+    )
+    .join("");
+  return `<h2>Iteration steps</h2>${legend}<table class="iteration-steps"><thead><tr><th>step</th><th>what it does</th><th>calls</th><th>automatic retries</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 function row(k: string, v: string): string {
@@ -891,6 +932,7 @@ ${summaryTable(d)}
 <h2>Iterations</h2>
 ${iterationsTable(d)}
 ${stagesTable(d)}
+${iterationStepsTable(d)}
 ${chartHtml}
 ${rewardNotes}
 ${omittedHtml}

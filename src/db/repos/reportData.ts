@@ -70,6 +70,8 @@ export async function iterationRows(db: Db, scope: ReportScope) {
     .orderBy(asc(iterations.iteration));
 }
 
+export { iterationStepRows } from "./iterationSteps.js";
+
 /**
  * Every stage run (one row per iteration and stage, its latest attempt): what ran, what failed and why.
  * Up to the report's iteration, like its iterations table, which sums each iteration's stages.
