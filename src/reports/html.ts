@@ -571,14 +571,20 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
     const injected = count((r) => r.result !== "ok" && r.origin === "injected");
     const simulated = count((r) => r.simulated === true);
     const unknown = count((r) => r.result !== "ok" && r.origin === undefined);
+    const simulatorOwn = (cause: string | undefined) =>
+      count((r) => r.result !== "ok" && r.origin === "tool_server" && r.simulated === true && r.simulatedCause === cause);
     const parts = [
       `Tool results per tool in the dialogues: ok, or an error by where it came from. Injected: the engine asked the tool server for it (fault injection at the stage's toolErrorRate), not trouble of the server or the call. Tool server: the server's own answer to the call (a bad call, an unknown id, its own trouble, an answer that could not be read). ${errors} of ${count(() => true)} results are errors, ${injected} of them injected.`,
     ];
     if (unknown > 0) parts.push(`${unknown} ${unknown === 1 ? "error was" : "errors were"} stored before their origin was recorded: origin not recorded.`);
-    if (simulated > 0)
+    if (simulated > 0) {
+      const unsaid = simulatorOwn(undefined);
       parts.push(
-        `SIMULATED: the toolloop LLM simulator played the tool server for ${simulated} results (scripted answers, not a model; its own errors include the faults of its --dialogue-tool-server-error-rate).`,
+        `SIMULATED: the toolloop LLM simulator played the tool server for ${simulated} results (scripted answers, not a model). Its own errors are shown by kind: "tool server rules" (${simulatorOwn("rules")}): the call broke its tool's rules (an unknown tool, arguments against the schema, an id the session never saw); "tool server random fault" (${simulatorOwn("fault")}): its own random trouble at --dialogue-tool-server-error-rate, no fault of the call.${
+          unsaid > 0 ? ` ${unsaid} "tool server (SIMULATED)" ${unsaid === 1 ? "error was" : "errors were"} stored before the simulator said which kind.` : ""
+        }`,
       );
+    }
     return {
       caption: parts.join(" "),
       config: stacked(
@@ -593,27 +599,44 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
   });
 }
 
-/** A tool result's series: ok, or the error type and its origin; SIMULATED when the toolloop simulator played the server. */
-export function toolResultSeries(r: { result: string; origin?: string; simulated?: boolean }): string {
+/**
+ * A tool result's series: ok, or the error type and its origin; SIMULATED when the toolloop simulator
+ * played the server, whose own errors are its rules' or its random faults' (simulatedCause).
+ */
+export function toolResultSeries(r: { result: string; origin?: string; simulated?: boolean; simulatedCause?: string }): string {
   const simulated = r.simulated ? " (SIMULATED)" : "";
   if (r.result === "ok") return `ok${simulated}`;
   if (r.origin === "injected") return `${r.result}: injected${simulated}`;
+  if (r.origin === "tool_server" && r.simulated && r.simulatedCause === "rules") return `${r.result}: tool server rules (SIMULATED)`;
+  if (r.origin === "tool_server" && r.simulated && r.simulatedCause === "fault") return `${r.result}: tool server random fault (SIMULATED)`;
   if (r.origin === "tool_server") return `${r.result}: tool server${simulated}`;
   return `${r.result}: origin not recorded`;
 }
 
-/** ok green; injected errors in oranges and yellows, the tool server's own in reds and purples, unknown origins in greys. */
+/**
+ * ok green; injected errors in oranges and yellows, the tool server's own in reds and purples (the
+ * simulator's random faults in blues), unknown origins in greys.
+ */
 function toolResultColors(series: string[]): Record<string, string> {
   const shades = {
     ok: ["#59a14f", "#8cd17d"],
     injected: ["#f28e2b", "#ffbe7d", "#edc948", "#b6992d", "#d37295", "#fabfd2"],
     server: ["#e15759", "#9d2b2b", "#b07aa1", "#ff9da7", "#d4a6c8", "#79706e"],
+    fault: ["#4e79a7", "#a0cbe8", "#76b7b2", "#2f4b7c", "#86bcb6", "#499894"],
     unknown: ["#bab0ac", "#79706e", "#9c755f", "#d7b5a6"],
   };
-  const used = { ok: 0, injected: 0, server: 0, unknown: 0 };
+  const used = { ok: 0, injected: 0, server: 0, fault: 0, unknown: 0 };
   const colors: Record<string, string> = {};
   for (const name of uniq(series).sort()) {
-    const group = name.startsWith("ok") ? "ok" : name.includes(": injected") ? "injected" : name.includes(": tool server") ? "server" : "unknown";
+    const group = name.startsWith("ok")
+      ? "ok"
+      : name.includes(": injected")
+        ? "injected"
+        : name.includes(": tool server random fault")
+          ? "fault"
+          : name.includes(": tool server")
+            ? "server"
+            : "unknown";
     colors[name] = shades[group][used[group]++ % shades[group].length]!;
   }
   return colors;
