@@ -39,6 +39,7 @@ import {
   type StageKey,
 } from "../src/db/repos/stages.js";
 import { upsertTools } from "../src/db/repos/tools.js";
+import { iterationOfWorkflow, latestIteration, recordIterationStep } from "../src/db/repos/iterationSteps.js";
 import { ErrorType } from "../src/framework/errorTypes.js";
 import type { AnyStageHandler, StageRegistry } from "../src/framework/registry.js";
 import { RequestLedger } from "../src/framework/requestLedger.js";
@@ -555,6 +556,37 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * Records one attempt of an iteration's own step (an activity its workflow or its campaign's runs
+   * outside stage steps) and how many times Temporal retried the call before it (its attempt number
+   * less one), in iteration_steps, which a report shows beside the stages. Every attempt is recorded,
+   * the first too, so an iteration without a record ran before they were. `where` locates the step
+   * (or undefined: not recorded). Best effort: a record that cannot be written never fails the step.
+   */
+  async function noteIterationStep(where: (db: Db) => Promise<{ campaignId: string; iteration: number } | undefined>): Promise<void> {
+    const { info } = Context.current();
+    const execution = `${info.workflowExecution?.runId ?? "(no run)"}/${info.activityId}`;
+    try {
+      const db = await deps.getDb();
+      const at = await where(db);
+      if (at) await recordIterationStep(db, { ...at, step: info.activityType, execution }, info.attempt - 1);
+    } catch (err) {
+      deps.log(`[retries] ${info.activityType} ${execution}: its attempt ${info.attempt} not recorded: ${String(err)}`);
+    }
+  }
+
+  /** An iteration step located before it runs (recorded at the attempt's start, so one still retrying or failing for good counts too). */
+  async function iterationStep<T>(where: (db: Db) => Promise<{ campaignId: string; iteration: number } | undefined>, step: () => Promise<T>): Promise<T> {
+    await noteIterationStep(where);
+    return step();
+  }
+  const atIteration = (ref: { campaignId: string; iteration: number }) => () => Promise.resolve({ campaignId: ref.campaignId, iteration: ref.iteration });
+  /** A step of the workflow that runs it, located by that workflow's id (forwarding a decision, asking for a cancel). */
+  const ofCallingWorkflow = (db: Db) => {
+    const workflowId = Context.current().info.workflowExecution?.workflowId;
+    return workflowId ? iterationOfWorkflow(db, workflowId) : Promise.resolve(undefined);
+  };
+
   /** A stage step's failure policy: its advice after a fix follows the campaign's onStageFailure. */
   function stepPolicy(ref: { campaignId: string; iteration: number }, base: typeof asBatch | typeof asBookkeeping = asBatch) {
     return {
@@ -574,28 +606,43 @@ export function createActivities(deps: ActivityDeps) {
   // Every activity heartbeats (a lost worker's activity is retried within seconds, not at its
   // start-to-close timeout) and classifies its failures (activities/failurePolicy.ts).
   return {
-    registerCampaign: (input: RegisterCampaignInput) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => registerCampaign(input))),
-
-    loadCampaignPlan: (ref: { campaignId: string; iteration: number }) => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => loadCampaignPlan(ref))),
-
-    async startIteration(ref: { campaignId: string; iteration: number }): Promise<void> {
-      await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => upsertIteration(await deps.getDb(), { ...ref, status: "running" })));
+    // The campaign id is known once the config is frozen: recorded as it succeeds (a campaign run registers as it
+    // starts, at iteration 1: workflows/campaign.ts); a registration that failed for good registered nothing to report on.
+    registerCampaign: async (input: RegisterCampaignInput) => {
+      const result = await withFailurePolicy(asBookkeeping, () => withHeartbeat(() => registerCampaign(input)));
+      const campaignId = result.plan?.campaignId;
+      if (campaignId !== undefined) await noteIterationStep(() => Promise.resolve({ campaignId, iteration: 1 }));
+      return result;
     },
 
+    loadCampaignPlan: (ref: { campaignId: string; iteration: number }) =>
+      iterationStep(atIteration(ref), () => withFailurePolicy(asBookkeeping, () => withHeartbeat(() => loadCampaignPlan(ref)))),
+
+    async startIteration(ref: { campaignId: string; iteration: number }): Promise<void> {
+      await iterationStep(atIteration(ref), () =>
+        withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => upsertIteration(await deps.getDb(), { ...ref, status: "running" }))),
+      );
+    },
+
+    // Recorded before the reports are written: they count this step's own retries too.
     finishIteration: (ref: { campaignId: string; iteration: number; status: Exclude<IterationRowStatus, "running"> }): Promise<Record<string, number>> =>
-      withFailurePolicy(asBookkeeping, () =>
-        withHeartbeat(async () => {
-          const db = await deps.getDb();
-          const counts = await countSamples(db, ref.campaignId, ref.iteration);
-          await upsertIteration(db, { ...ref, summary: { samples: counts } });
-          // Best effort (contract 2): a report that cannot be written is logged and recorded, the iteration still finishes.
-          const report = await writeReportsBestEffort(db, ref);
-          await upsertIteration(db, { ...ref, summary: { samples: counts, report } });
-          return counts;
-        }),
+      iterationStep(atIteration(ref), () =>
+        withFailurePolicy(asBookkeeping, () =>
+          withHeartbeat(async () => {
+            const db = await deps.getDb();
+            const counts = await countSamples(db, ref.campaignId, ref.iteration);
+            await upsertIteration(db, { ...ref, summary: { samples: counts } });
+            // Best effort (contract 2): a report that cannot be written is logged and recorded, the iteration still finishes.
+            const report = await writeReportsBestEffort(db, ref);
+            await upsertIteration(db, { ...ref, summary: { samples: counts, report } });
+            return counts;
+          }),
+        ),
       ),
 
+    // The campaign's end belongs to its latest iteration.
     async setCampaignStatus(ref: { campaignId: string; status: Exclude<CampaignRowStatus, "running"> }): Promise<void> {
+      await noteIterationStep(async (db) => ({ campaignId: ref.campaignId, iteration: await latestIteration(db, ref.campaignId) }));
       await withFailurePolicy(asBookkeeping, () =>
         withHeartbeat(async () => {
           const db = await deps.getDb();
@@ -635,19 +682,21 @@ export function createActivities(deps: ActivityDeps) {
      * iteration's answer, or its refusal (no stage waiting, another stage waiting), is returned as is.
      */
     forwardStageDecision: (d: { workflowId: string; action: "retry" | "skip"; stage?: string }) =>
-      withFailurePolicy(asBookkeeping, async () => {
-        if (!deps.temporalClient)
-          throw ApplicationFailure.nonRetryable("this worker has no Temporal client to forward operator decisions with", ErrorType.stageInput);
-        const client = await deps.temporalClient();
-        try {
-          return await client.workflow
-            .getHandle(d.workflowId)
-            .executeUpdate(d.action === "retry" ? retryStageUpdate : skipStageUpdate, { args: [{ stage: d.stage }] });
-        } catch (err) {
-          if (err instanceof WorkflowUpdateFailedError) throw ApplicationFailure.nonRetryable(err.cause?.message ?? err.message, ErrorType.decisionRefused);
-          throw err;
-        }
-      }),
+      iterationStep(ofCallingWorkflow, () =>
+        withFailurePolicy(asBookkeeping, async () => {
+          if (!deps.temporalClient)
+            throw ApplicationFailure.nonRetryable("this worker has no Temporal client to forward operator decisions with", ErrorType.stageInput);
+          const client = await deps.temporalClient();
+          try {
+            return await client.workflow
+              .getHandle(d.workflowId)
+              .executeUpdate(d.action === "retry" ? retryStageUpdate : skipStageUpdate, { args: [{ stage: d.stage }] });
+          } catch (err) {
+            if (err instanceof WorkflowUpdateFailedError) throw ApplicationFailure.nonRetryable(err.cause?.message ?? err.message, ErrorType.decisionRefused);
+            throw err;
+          }
+        }),
+      ),
 
     /**
      * Asks Temporal to cancel a workflow (the campaign's own, on an `abort` signal): a workflow cannot
@@ -655,18 +704,20 @@ export function createActivities(deps: ActivityDeps) {
      * or one for a workflow already closed, changes nothing.
      */
     requestWorkflowCancel: (d: { workflowId: string; runId?: string }) =>
-      withFailurePolicy(asBookkeeping, async () => {
-        if (!deps.temporalClient)
-          throw ApplicationFailure.nonRetryable("this worker has no Temporal client to request a cancellation with", ErrorType.stageInput);
-        const client = await deps.temporalClient();
-        try {
-          await client.workflow.getHandle(d.workflowId, d.runId).cancel();
-          return { requested: true };
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) return { requested: false };
-          throw err;
-        }
-      }),
+      iterationStep(ofCallingWorkflow, () =>
+        withFailurePolicy(asBookkeeping, async () => {
+          if (!deps.temporalClient)
+            throw ApplicationFailure.nonRetryable("this worker has no Temporal client to request a cancellation with", ErrorType.stageInput);
+          const client = await deps.temporalClient();
+          try {
+            await client.workflow.getHandle(d.workflowId, d.runId).cancel();
+            return { requested: true };
+          } catch (err) {
+            if (err instanceof WorkflowNotFoundError) return { requested: false };
+            throw err;
+          }
+        }),
+      ),
 
     // Cluster-job stages (workflows/stageJob.ts). Submit and cancel are bookkeeping; a watch heartbeats as it polls.
     submitStageJob: (ref: StageJobRef) =>
@@ -684,67 +735,71 @@ export function createActivities(deps: ActivityDeps) {
      * for the operator alone).
      */
     awaitStageEndpoints: (ref: StageRef) =>
-      withFailurePolicy(asBookkeeping, async (): Promise<{ answered: boolean; watched: number }> => {
-        const actx = Context.current();
-        const db = await deps.getDb();
-        const { config, served, bindsServed } = await stageConfigFor(db, ref);
-        let needs = stageEndpointNeeds(config, ref.stage);
-        if (needs.length === 0) return { answered: false, watched: 0 };
-        await noteFailedStageRun(
-          db,
-          ref,
-          `the stage retries by itself once ${needs.map((n) => `${n.endpoint} (${n.baseUrl})`).join(" and ")} answer${needs.length === 1 ? "s" : ""} again (or decide now: campaign retry-stage / skip-stage)`,
-        );
-        // The loop's own policy server, when the stage calls it: restarted meanwhile if it ended by itself.
-        const revival =
-          bindsServed && served?.url && needs.some((n) => n.baseUrl === served.url)
-            ? new ServedPolicyRevival(
-                db,
-                { campaignId: served.campaignId, iteration: served.iteration, url: served.url },
-                {
-                  readyTimeoutMs: revivalReadyTimeoutMs(
-                    (await frozenFor(db, served.campaignId, served.iteration)).frozen.config.stages.find((s) => s.name === "serve.policy")
-                      ?.readyTimeoutMinutes as number | undefined,
-                  ),
-                  signal: actx.cancellationSignal,
-                  progress: (line) => actx.heartbeat({ restart: line }),
-                  log: deps.log,
-                },
-              )
-            : undefined;
-        const noted = new Set<string>();
-        const heartbeat = setInterval(() => actx.heartbeat(), 2000);
-        try {
-          const answered = await waitUntilEndpointsAnswer(() => needs, {
-            signal: actx.cancellationSignal,
-            onRound: async (r) => {
-              actx.heartbeat({ silent: r.silent });
-              if (r.silent.length === 0) return;
-              const outcome = await revival?.onSilent(r.silentUrls);
-              // Asked anew while something is silent: a served policy restarted elsewhere (by us, or by
-              // `model restart` on another port or node) is watched where PostgreSQL now records it.
-              const current = await stageConfigFor(db, ref);
-              needs = stageEndpointNeeds(current.config, ref.stage);
-              if (current.served?.url && current.served.url !== revival?.url) revival?.moveTo(current.served.url);
-              if (!outcome) return;
-              // Each kind of refusal is said once; every restart is.
-              if (outcome.kind === "declined" && noted.has(outcome.why)) return;
-              if (outcome.kind === "declined") noted.add(outcome.why);
-              const note = revivalNote(served!, outcome);
-              deps.log(`[endpoint] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${note}`);
-              await noteFailedStageRun(db, ref, note);
-            },
-          });
-          if (!answered) throw new CancelledFailure("cancelled while waiting for the endpoints to answer");
-          deps.log(`[endpoint] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${needs.map((n) => n.endpoint).join(", ")} answer again`);
-          return { answered, watched: needs.length };
-        } finally {
-          clearInterval(heartbeat);
-        }
-      }),
+      iterationStep(atIteration(ref), () =>
+        withFailurePolicy(asBookkeeping, async (): Promise<{ answered: boolean; watched: number }> => {
+          const actx = Context.current();
+          const db = await deps.getDb();
+          const { config, served, bindsServed } = await stageConfigFor(db, ref);
+          let needs = stageEndpointNeeds(config, ref.stage);
+          if (needs.length === 0) return { answered: false, watched: 0 };
+          await noteFailedStageRun(
+            db,
+            ref,
+            `the stage retries by itself once ${needs.map((n) => `${n.endpoint} (${n.baseUrl})`).join(" and ")} answer${needs.length === 1 ? "s" : ""} again (or decide now: campaign retry-stage / skip-stage)`,
+          );
+          // The loop's own policy server, when the stage calls it: restarted meanwhile if it ended by itself.
+          const revival =
+            bindsServed && served?.url && needs.some((n) => n.baseUrl === served.url)
+              ? new ServedPolicyRevival(
+                  db,
+                  { campaignId: served.campaignId, iteration: served.iteration, url: served.url },
+                  {
+                    readyTimeoutMs: revivalReadyTimeoutMs(
+                      (await frozenFor(db, served.campaignId, served.iteration)).frozen.config.stages.find((s) => s.name === "serve.policy")
+                        ?.readyTimeoutMinutes as number | undefined,
+                    ),
+                    signal: actx.cancellationSignal,
+                    progress: (line) => actx.heartbeat({ restart: line }),
+                    log: deps.log,
+                  },
+                )
+              : undefined;
+          const noted = new Set<string>();
+          const heartbeat = setInterval(() => actx.heartbeat(), 2000);
+          try {
+            const answered = await waitUntilEndpointsAnswer(() => needs, {
+              signal: actx.cancellationSignal,
+              onRound: async (r) => {
+                actx.heartbeat({ silent: r.silent });
+                if (r.silent.length === 0) return;
+                const outcome = await revival?.onSilent(r.silentUrls);
+                // Asked anew while something is silent: a served policy restarted elsewhere (by us, or by
+                // `model restart` on another port or node) is watched where PostgreSQL now records it.
+                const current = await stageConfigFor(db, ref);
+                needs = stageEndpointNeeds(current.config, ref.stage);
+                if (current.served?.url && current.served.url !== revival?.url) revival?.moveTo(current.served.url);
+                if (!outcome) return;
+                // Each kind of refusal is said once; every restart is.
+                if (outcome.kind === "declined" && noted.has(outcome.why)) return;
+                if (outcome.kind === "declined") noted.add(outcome.why);
+                const note = revivalNote(served!, outcome);
+                deps.log(`[endpoint] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${note}`);
+                await noteFailedStageRun(db, ref, note);
+              },
+            });
+            if (!answered) throw new CancelledFailure("cancelled while waiting for the endpoints to answer");
+            deps.log(`[endpoint] ${ref.campaignId} iteration ${ref.iteration} ${ref.stage}: ${needs.map((n) => n.endpoint).join(", ")} answer again`);
+            return { answered, watched: needs.length };
+          } finally {
+            clearInterval(heartbeat);
+          }
+        }),
+      ),
 
     async recordStageOutcome(ref: StageRef & { status: "failed" | "skipped"; error?: string }): Promise<void> {
-      await withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error)));
+      await iterationStep(atIteration(ref), () =>
+        withFailurePolicy(asBookkeeping, () => withHeartbeat(async () => finishStageRun(await deps.getDb(), ref, ref.status, null, ref.error))),
+      );
     },
   };
 }

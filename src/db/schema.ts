@@ -109,6 +109,30 @@ export const stageRuns = pgTable(
 );
 
 /**
+ * Each call of an iteration's own steps (the activities its workflow and its campaign's workflow run
+ * outside stage steps: registration, loading the plan, starting and finishing the iteration, its
+ * reports, recording a stage's outcome, the campaign's end) and how many times Temporal retried it
+ * by itself before its latest attempt (its attempt number less one; the highest recorded stands, so
+ * an attempt handed over twice counts once). `step` is the activity type, `execution` its workflow
+ * run and activity id. Every call is recorded from its first attempt, so an iteration without rows
+ * ran before they were (src/db/repos/iterationSteps.ts). No foreign key: a registration's retries
+ * are recorded before its campaign row exists.
+ */
+export const iterationSteps = pgTable(
+  "iteration_steps",
+  {
+    campaignId: text("campaign_id").notNull(),
+    iteration: integer("iteration").notNull(),
+    step: text("step").notNull(),
+    execution: text("execution").notNull(),
+    retries: integer("retries").notNull().default(0),
+    firstSeenAt: timestamp("first_seen_at", { withTimezone: true }).notNull().defaultNow(),
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.iteration, t.step, t.execution] })],
+);
+
+/**
  * The samples each batch of a selection stage reads, fixed when the stage is planned: rows other
  * stages add or change afterwards never move a batch's boundaries. Kept until the stage is re-planned.
  */

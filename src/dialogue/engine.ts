@@ -412,8 +412,11 @@ class DialogueRun {
         );
         // Where an error came from, recorded with it: the injection asked for it, or the server chose it (reports tell them apart).
         const origin: ToolResultOrigin = injectError && !ran.ok ? "injected" : "tool_server";
+        // The simulator's reason for an error of its own stays only with one: an injected error is the engine's.
+        const { simulatedCause, ...answered } = ran;
+        const cause = origin === "tool_server" && !ran.ok && simulatedCause ? { simulatedCause } : {};
         // The recorded result, which is another attempt's when it ran the call too and recorded first.
-        result = await store.callDone(this.id, call.id, { ...ran, origin });
+        result = await store.callDone(this.id, call.id, { ...answered, ...cause, origin });
       }
       await this.append({
         seq: this.turns.length,

@@ -9,10 +9,19 @@
  * An integer in a result that a double cannot hold keeps its digits in the tool message (exactToolResult).
  * Idempotent: the answer depends only on the request (the session's history is part of it).
  */
-import type { LlmClient } from "../llm/client.js";
+import type { ChatResult, LlmClient } from "../llm/client.js";
 import { LlmError } from "../llm/errors.js";
+import { SIMULATOR_TOOL_SERVER_ERROR_FIELD } from "../llm/simulatorMark.js";
 import type { ToolCallRequest, ToolExecutor } from "./executor.js";
-import { exactToolResult, TOOL_RESULT_RESPONSE_FORMAT, toolResultSchema, toolServerMessages, type ToolResult } from "./protocol.js";
+import {
+  exactToolResult,
+  SIMULATED_TOOL_SERVER_CAUSES,
+  TOOL_RESULT_RESPONSE_FORMAT,
+  toolResultSchema,
+  toolServerMessages,
+  type SimulatedToolServerCause,
+  type ToolResult,
+} from "./protocol.js";
 
 /** The tool message for a tool-server answer that could not be read: an outage, as a service reports one. */
 export const UNREADABLE_ANSWER_MESSAGE = "The service is temporarily unavailable. Please try again later.";
@@ -35,6 +44,7 @@ export class LlmToolServer implements ToolExecutor {
     });
     // Whether the toolloop LLM simulator gave the answer read (its scripted server, not a model): recorded with the result.
     let simulated = false;
+    let cause: SimulatedToolServerCause | undefined;
     try {
       // Read with every integer's digits: the result becomes a tool message a model is trained on.
       const answer = await this.client.structured({ messages, responseFormat: TOOL_RESULT_RESPONSE_FORMAT, temperature: 0 }, toolResultSchema, {
@@ -43,9 +53,12 @@ export class LlmToolServer implements ToolExecutor {
         exactIntegers: true,
         onAnswer: (reply) => {
           simulated = reply.simulated;
+          cause = simulatedErrorCause(reply);
         },
       });
-      return { ...exactToolResult(answer), ...(simulated ? { simulated: true as const } : {}) };
+      // Why the simulator chose an error of its own (not one the engine asked for): its rules, or its random faults.
+      const own = simulated && !answer.ok && !call.injectError ? cause : undefined;
+      return { ...exactToolResult(answer), ...(simulated ? { simulated: true as const } : {}), ...(own ? { simulatedCause: own } : {}) };
     } catch (err) {
       if (err instanceof LlmError && err.kind === "bad_response")
         return {
@@ -56,4 +69,11 @@ export class LlmToolServer implements ToolExecutor {
       throw err;
     }
   }
+}
+
+/** Why the simulator's tool server answered with an error of its own, as its completion says beside the answer; a real server's reply never counts. */
+function simulatedErrorCause(reply: ChatResult): SimulatedToolServerCause | undefined {
+  if (!reply.simulated || reply.raw === null || typeof reply.raw !== "object") return undefined;
+  const said = (reply.raw as Record<string, unknown>)[SIMULATOR_TOOL_SERVER_ERROR_FIELD];
+  return (SIMULATED_TOOL_SERVER_CAUSES as readonly unknown[]).includes(said) ? (said as SimulatedToolServerCause) : undefined;
 }

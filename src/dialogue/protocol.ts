@@ -220,7 +220,16 @@ export type ToolResult = z.infer<typeof toolResultSchema> & {
   origin?: ToolResultOrigin;
   /** Ours: the toolloop LLM simulator played the tool server (scripted answers, not a model), when it said so. */
   simulated?: true;
+  /**
+   * Ours, on an error of origin `tool_server` the toolloop simulator chose itself (absent for a real
+   * server's results, and in results stored before): `rules` (the call broke its tool's rules: an
+   * unknown tool, arguments against the schema, an id the session never saw) or `fault` (its own
+   * random trouble, --dialogue-tool-server-error-rate). Reports show the two apart.
+   */
+  simulatedCause?: SimulatedToolServerCause;
 };
+export const SIMULATED_TOOL_SERVER_CAUSES = ["rules", "fault"] as const;
+export type SimulatedToolServerCause = (typeof SIMULATED_TOOL_SERVER_CAUSES)[number];
 export const TOOL_RESULT_ORIGINS = ["injected", "tool_server"] as const;
 export type ToolResultOrigin = (typeof TOOL_RESULT_ORIGINS)[number];
 export type ToolErrorType = Extract<ToolResult, { ok: false }>["error"]["type"];
@@ -297,7 +306,7 @@ export function toolMessageContent(r: ToolResult): string {
   return JSON.stringify({ error: r.error });
 }
 
-/** A result as the tool server is shown it in the session's history: what the assistant saw, exact, with nothing of ours (`detail`, `resultText`, `origin`, `simulated`). */
+/** A result as the tool server is shown it in the session's history: what the assistant saw, exact, with nothing of ours (`detail`, `resultText`, `origin`, `simulated`, `simulatedCause`). */
 export function historyResult(r: ToolResult): ToolResult {
   if (!r.ok) return { ok: false, error: r.error };
   return { ok: true, result: r.resultText === undefined ? r.result : parseJsonExact(r.resultText) };

@@ -7,6 +7,17 @@
 export const SIMULATOR_HEADER = "x-toolloop-simulator";
 export const SIMULATOR_FINGERPRINT = "toolloop-simulator";
 
+/**
+ * Where the simulator's chat completion says why its scripted tool server (src/llm/simulator/dialogue/
+ * toolServer.ts) answered with an error: `asked` (the engine's injected fault), `rules` (the call broke
+ * its tool's rules) or `fault` (its own random faults). A top-level field of the completion body, beside
+ * the answer, never in it: the answer stays what a tool server would say. Read only from a response
+ * that carries the simulator's mark.
+ */
+export const SIMULATOR_TOOL_SERVER_ERROR_FIELD = "toolloop_tool_server_error";
+export const SIMULATED_TOOL_SERVER_ERRORS = ["asked", "rules", "fault"] as const;
+export type SimulatedToolServerError = (typeof SIMULATED_TOOL_SERVER_ERRORS)[number];
+
 /** True when the response (headers and, for completions, the parsed body) carries the simulator's mark. */
 export function isSimulatorResponse(headers: { get(name: string): string | null } | undefined, body: unknown): boolean {
   if (headers?.get(SIMULATOR_HEADER) === "1") return true;

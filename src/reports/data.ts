@@ -28,6 +28,7 @@ import {
   type ScoreBinRow,
   simulatedRequestCount,
   stageRunRows,
+  iterationStepRows,
   trainingJobs,
   usageByRole,
   type MultiTurnCounts,
@@ -98,6 +99,14 @@ export interface ReportData {
     /** The warning the stage's summary carries (a pool short of its budget, a set smaller than a batch, no dialogue kept). */
     warning?: string;
   }[];
+  /**
+   * The iterations' own steps (the activities outside stage steps: registration, loading the plan,
+   * starting and finishing the iteration with its reports, recording a stage's outcome, the campaign's
+   * end; schema.iterationSteps), per iteration in scope and step: its calls and the retries Temporal
+   * made of them by itself. An iteration without rows ran before they were recorded; absent in data
+   * gathered before.
+   */
+  iterationSteps?: { iteration: number; step: string; calls: number; automaticRetries: number }[];
   simulated: {
     /** Requests the LLM simulator answered, when the request ledger records it; absent when unknowable. */
     /** otherAnswers: requests not the simulator's that succeeded (another server answered); the rest of them failed with no answer marked. */
@@ -167,6 +176,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     simLlm,
     multiTurn,
     stageRows,
+    stepRows,
   ] = await Promise.all([
     iterationRows(db, scope),
     samplesByStageKindStatus(db, scope),
@@ -185,6 +195,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
     simulatedRequestCount(db, scope),
     multiTurnCounts(db, scope),
     stageRunRows(db, scope),
+    iterationStepRows(db, { campaignId: scope.campaignId, ...(scope.iteration !== undefined ? { upTo: scope.iteration } : {}) }),
   ]);
   if (scope.iteration !== undefined && !its.some((i) => i.iteration === scope.iteration))
     throw new UnknownCampaignError(`campaign ${scope.campaignId} has no iteration ${scope.iteration}`);
@@ -221,6 +232,7 @@ export async function gatherReportData(db: Db, scope: ReportScope, opts: { now?:
       finishedAt: r.finishedAt?.toISOString() ?? null,
       ...(r.warning ? { warning: r.warning } : {}),
     })),
+    iterationSteps: stepRows,
     simulated: { training: simTraining, llm: simLlm },
     funnel,
     rejectionReasons: reasons,

@@ -571,14 +571,20 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
     const injected = count((r) => r.result !== "ok" && r.origin === "injected");
     const simulated = count((r) => r.simulated === true);
     const unknown = count((r) => r.result !== "ok" && r.origin === undefined);
+    const simulatorOwn = (cause: string | undefined) =>
+      count((r) => r.result !== "ok" && r.origin === "tool_server" && r.simulated === true && r.simulatedCause === cause);
     const parts = [
       `Tool results per tool in the dialogues: ok, or an error by where it came from. Injected: the engine asked the tool server for it (fault injection at the stage's toolErrorRate), not trouble of the server or the call. Tool server: the server's own answer to the call (a bad call, an unknown id, its own trouble, an answer that could not be read). ${errors} of ${count(() => true)} results are errors, ${injected} of them injected.`,
     ];
     if (unknown > 0) parts.push(`${unknown} ${unknown === 1 ? "error was" : "errors were"} stored before their origin was recorded: origin not recorded.`);
-    if (simulated > 0)
+    if (simulated > 0) {
+      const unsaid = simulatorOwn(undefined);
       parts.push(
-        `SIMULATED: the toolloop LLM simulator played the tool server for ${simulated} results (scripted answers, not a model; its own errors include the faults of its --dialogue-tool-server-error-rate).`,
+        `SIMULATED: the toolloop LLM simulator played the tool server for ${simulated} results (scripted answers, not a model). Its own errors are shown by kind: "tool server rules" (${simulatorOwn("rules")}): the call broke its tool's rules (an unknown tool, arguments against the schema, an id the session never saw); "tool server random fault" (${simulatorOwn("fault")}): its own random trouble at --dialogue-tool-server-error-rate, no fault of the call.${
+          unsaid > 0 ? ` ${unsaid} "tool server (SIMULATED)" ${unsaid === 1 ? "error was" : "errors were"} stored before the simulator said which kind.` : ""
+        }`,
       );
+    }
     return {
       caption: parts.join(" "),
       config: stacked(
@@ -593,27 +599,44 @@ function multiTurnCharts(d: ReportData, add: (when: boolean, title: string, note
   });
 }
 
-/** A tool result's series: ok, or the error type and its origin; SIMULATED when the toolloop simulator played the server. */
-export function toolResultSeries(r: { result: string; origin?: string; simulated?: boolean }): string {
+/**
+ * A tool result's series: ok, or the error type and its origin; SIMULATED when the toolloop simulator
+ * played the server, whose own errors are its rules' or its random faults' (simulatedCause).
+ */
+export function toolResultSeries(r: { result: string; origin?: string; simulated?: boolean; simulatedCause?: string }): string {
   const simulated = r.simulated ? " (SIMULATED)" : "";
   if (r.result === "ok") return `ok${simulated}`;
   if (r.origin === "injected") return `${r.result}: injected${simulated}`;
+  if (r.origin === "tool_server" && r.simulated && r.simulatedCause === "rules") return `${r.result}: tool server rules (SIMULATED)`;
+  if (r.origin === "tool_server" && r.simulated && r.simulatedCause === "fault") return `${r.result}: tool server random fault (SIMULATED)`;
   if (r.origin === "tool_server") return `${r.result}: tool server${simulated}`;
   return `${r.result}: origin not recorded`;
 }
 
-/** ok green; injected errors in oranges and yellows, the tool server's own in reds and purples, unknown origins in greys. */
+/**
+ * ok green; injected errors in oranges and yellows, the tool server's own in reds and purples (the
+ * simulator's random faults in blues), unknown origins in greys.
+ */
 function toolResultColors(series: string[]): Record<string, string> {
   const shades = {
     ok: ["#59a14f", "#8cd17d"],
     injected: ["#f28e2b", "#ffbe7d", "#edc948", "#b6992d", "#d37295", "#fabfd2"],
     server: ["#e15759", "#9d2b2b", "#b07aa1", "#ff9da7", "#d4a6c8", "#79706e"],
+    fault: ["#4e79a7", "#a0cbe8", "#76b7b2", "#2f4b7c", "#86bcb6", "#499894"],
     unknown: ["#bab0ac", "#79706e", "#9c755f", "#d7b5a6"],
   };
-  const used = { ok: 0, injected: 0, server: 0, unknown: 0 };
+  const used = { ok: 0, injected: 0, server: 0, fault: 0, unknown: 0 };
   const colors: Record<string, string> = {};
   for (const name of uniq(series).sort()) {
-    const group = name.startsWith("ok") ? "ok" : name.includes(": injected") ? "injected" : name.includes(": tool server") ? "server" : "unknown";
+    const group = name.startsWith("ok")
+      ? "ok"
+      : name.includes(": injected")
+        ? "injected"
+        : name.includes(": tool server random fault")
+          ? "fault"
+          : name.includes(": tool server")
+            ? "server"
+            : "unknown";
     colors[name] = shades[group][used[group]++ % shades[group].length]!;
   }
   return colors;
@@ -730,7 +753,7 @@ function stagesInLine(d: ReportData, iteration: number): string {
   const warned = runs.filter((r) => r.warning).map((r) => r.stage);
   return `${parts.join("; ")}${retried.length ? `; operator runs: ${retried.join(", ")}` : ""}${
     retriedByTemporal.length ? `; automatic retries: ${retriedByTemporal.join(", ")}` : ""
-  }${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;
+  }${iterationStepRetriesInLine(d, iteration)}${warned.length ? `; warnings: ${warned.join(", ")}` : ""}`;
 }
 
 /** An iteration report's stages, in the order they started. */
@@ -757,6 +780,47 @@ function stagesTable(d: ReportData): string {
   const legend =
     '<p class="caption">Operator runs: the first run and one more per retry-stage. Automatic retries: the attempts Temporal made again of the stage\'s steps on its own (a transient failure, a killed worker, a step left for a worker that has the stage), over all its runs; "not recorded" for a run begun before they were recorded.</p>';
   return `<h2>Stages</h2>${legend}<table class="stages"><thead><tr><th>stage</th><th>status</th><th>operator runs</th><th>automatic retries</th><th>started</th><th>finished</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+/** What each of an iteration's own steps does, for the Iteration steps table (activities/index.ts). */
+const ITERATION_STEP_WHAT: Record<string, string> = {
+  registerCampaign: "registration: freezes the config, loads the tools (a campaign run's start)",
+  loadCampaignPlan: "loads the iteration's plan from the frozen config",
+  startIteration: "records the iteration started",
+  finishIteration: "counts the samples and writes the reports",
+  recordStageOutcome: "records a failed or skipped stage",
+  awaitStageEndpoints: "watches a failed stage's endpoints until they answer",
+  setCampaignStatus: "records the campaign's end and refreshes its report",
+  forwardStageDecision: "forwards an operator's retry-stage or skip-stage",
+  requestWorkflowCancel: "asks Temporal to cancel the workflow (an abort)",
+};
+
+type IterationStepRow = NonNullable<ReportData["iterationSteps"]>[number];
+
+/** An iteration's own steps retried by Temporal, in a line (the iterations table); empty when none was or none is recorded. */
+function iterationStepRetriesInLine(d: ReportData, iteration: number): string {
+  const retried = (d.iterationSteps ?? []).filter((r) => r.iteration === iteration && r.automaticRetries > 0);
+  return retried.length ? `; automatic retries of iteration steps: ${retried.map((r) => `${r.step} ${r.automaticRetries}`).join(", ")}` : "";
+}
+
+/**
+ * An iteration report's own steps (outside stage steps): each with its calls and the retries Temporal
+ * made of them by itself; "not recorded" for an iteration that ran before they were.
+ */
+function iterationStepsTable(d: ReportData): string {
+  if (d.iteration === undefined) return "";
+  const rows: IterationStepRow[] = (d.iterationSteps ?? []).filter((r) => r.iteration === d.iteration);
+  const legend =
+    "<p class=\"caption\">The iteration's own steps, outside its stages: registration, loading the plan, starting and finishing the iteration (its reports), recording a stage's outcome, the campaign's end. Calls: how many times its workflows ran the step (again on a rerun). Automatic retries: the attempts Temporal made again of those calls on its own (a transient failure, a killed worker), which no operator saw.</p>";
+  if (rows.length === 0)
+    return `<h2>Iteration steps</h2>${legend}<p id="iteration-steps-not-recorded">Automatic retries of this iteration's own steps: not recorded (the iteration ran before they were recorded).</p>`;
+  const body = rows
+    .map(
+      (r) =>
+        `<tr${r.automaticRetries > 0 ? ' class="warning"' : ""}><td>${escapeHtml(r.step)}</td><td>${escapeHtml(ITERATION_STEP_WHAT[r.step] ?? "")}</td><td>${r.calls}</td><td>${r.automaticRetries}</td></tr>`,
+    )
+    .join("");
+  return `<h2>Iteration steps</h2>${legend}<table class="iteration-steps"><thead><tr><th>step</th><th>what it does</th><th>calls</th><th>automatic retries</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 function row(k: string, v: string): string {
@@ -891,6 +955,7 @@ ${summaryTable(d)}
 <h2>Iterations</h2>
 ${iterationsTable(d)}
 ${stagesTable(d)}
+${iterationStepsTable(d)}
 ${chartHtml}
 ${rewardNotes}
 ${omittedHtml}

@@ -14,7 +14,7 @@ import { after, before, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { and, eq } from "drizzle-orm";
 import type { Browser } from "puppeteer-core";
-import { iterations, samples } from "../../src/db/schema.js";
+import { iterationSteps, iterations, samples } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { campaignOutputDir, campaignReportPath, iterationReportPath } from "../../src/output/layout.js";
 import { stopServedPolicies } from "../../src/training/servedPolicyJobs.js";
@@ -105,7 +105,19 @@ test("reports of a two-iteration loop: written after each iteration, every chart
       .from(iterations)
       .where(and(eq(iterations.campaignId, campaignId), eq(iterations.iteration, it)));
     assert.deepEqual((row?.summary as { report?: unknown }).report, { path: iterationReportPath(dir, it) });
+    // The iteration's own steps, as Temporal ran them (local activities on the lean path), each with its calls and automatic retries.
+    const steps = /<table class="iteration-steps">(.*?)<\/table>/s.exec(fs.readFileSync(iterationReportPath(dir, it), "utf8"))?.[1] ?? "";
+    for (const step of [...(it === 1 ? ["registerCampaign"] : []), "loadCampaignPlan", "startIteration", "finishIteration"])
+      assert.match(steps, new RegExp(`<td>${step}</td><td>[^<]+</td><td>\\d+</td><td>\\d+</td>`), `iteration ${it}'s report: ${step}`);
   }
+  const recorded = await env.db.db
+    .select({ iteration: iterationSteps.iteration, step: iterationSteps.step })
+    .from(iterationSteps)
+    .where(eq(iterationSteps.campaignId, campaignId));
+  assert.ok(
+    recorded.some((r) => r.iteration === 2 && r.step === "setCampaignStatus"),
+    `the campaign's end counts in its last iteration: ${JSON.stringify(recorded)}`,
+  );
   assert.ok(fs.existsSync(campaignReportPath(dir)));
   // Refreshed when the campaign ended: its final status is in the page.
   assert.match(fs.readFileSync(campaignReportPath(dir), "utf8"), /<tr><th>status \(when generated\)<\/th><td>completed<\/td><\/tr>/);

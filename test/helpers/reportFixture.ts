@@ -103,6 +103,9 @@ export function fullReportData(overrides: Partial<ReportData> = {}): ReportData 
         // Recorded with their origin (data before it has none, as above).
         { tool: "search_flights", result: "timeout", n: 2, origin: "injected", simulated: true },
         { tool: "search_flights", result: "invalid_call", n: 1, origin: "tool_server", simulated: true },
+        // The simulator's own errors by kind: its rules, its random faults.
+        { tool: "search_flights", result: "invalid_call", n: 2, origin: "tool_server", simulated: true, simulatedCause: "rules" },
+        { tool: "get_current_weather", result: "unavailable", n: 3, origin: "tool_server", simulated: true, simulatedCause: "fault" },
       ],
     },
     ...overrides,

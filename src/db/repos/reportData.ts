@@ -7,7 +7,7 @@
 import { and, asc, eq, lte, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { noDialogueKeptWarning } from "../../dialogue/noneKept.js";
-import { TOOL_RESULT_ORIGINS, type ToolResultOrigin } from "../../dialogue/protocol.js";
+import { SIMULATED_TOOL_SERVER_CAUSES, TOOL_RESULT_ORIGINS, type SimulatedToolServerCause, type ToolResultOrigin } from "../../dialogue/protocol.js";
 import { STEP_RETRIES_KEY } from "./stages.js";
 import { COMMITTEE_VERIFIER, JUDGE_REASON_PREFIX_PATTERN } from "../../judging/committeeConfig.js";
 import {
@@ -69,6 +69,8 @@ export async function iterationRows(db: Db, scope: ReportScope) {
     .where(upTo(scope, iterations.campaignId, iterations.iteration))
     .orderBy(asc(iterations.iteration));
 }
+
+export { iterationStepRows } from "./iterationSteps.js";
 
 /**
  * Every stage run (one row per iteration and stage, its latest attempt): what ran, what failed and why.
@@ -407,9 +409,18 @@ export interface MultiTurnCounts {
    * Tool results per tool, ok or the error type, by where they came from (recorded with each result
    * since src/dialogue/protocol.ts ToolResult.origin; absent for results stored before, and in report
    * data gathered before): `injected` (fault injection, the stage's toolErrorRate) or `tool_server`
-   * (the server's own answer); `simulated` when the toolloop LLM simulator played the server.
+   * (the server's own answer); `simulated` when the toolloop LLM simulator played the server, and
+   * `simulatedCause` for an error it chose itself: `rules` (the call broke its tool's rules) or
+   * `fault` (its random faults); absent for a real server, and in results stored before.
    */
-  toolResults: { tool: string; result: string; n: number; origin?: ToolResultOrigin; simulated?: boolean }[];
+  toolResults: {
+    tool: string;
+    result: string;
+    n: number;
+    origin?: ToolResultOrigin;
+    simulated?: boolean;
+    simulatedCause?: SimulatedToolServerCause;
+  }[];
   /** Iterations whose dialogues all ended and none was kept (no multi-turn sample written), with why (src/dialogue/noneKept.ts). */
   warnings?: { iteration: number; warning: string }[];
 }
@@ -455,9 +466,10 @@ export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<Multi
         CASE WHEN (t.turn->'result'->>'ok')::boolean THEN 'ok' ELSE coalesce(t.turn->'result'->'error'->>'type', 'error') END AS result,
         t.turn->'result'->>'origin' AS origin,
         coalesce(t.turn->'result'->>'simulated', 'false') = 'true' AS simulated,
+        t.turn->'result'->>'simulatedCause' AS simulated_cause,
         count(*)::int AS n
       FROM ${dialogueTurns} t JOIN ${dialogues} d ON d.id = t.dialogue_id
-      WHERE ${inScope} AND t.kind = 'tool' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3 NULLS FIRST, 4`),
+      WHERE ${inScope} AND t.kind = 'tool' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3 NULLS FIRST, 4, 5 NULLS FIRST`),
     db.execute(sql`
       SELECT d.iteration AS iteration, d.status AS status, coalesce(d.outcome->>'dropReason', '') AS reason, count(*)::int AS n
       FROM ${dialogues} d WHERE ${inScope} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`),
@@ -473,6 +485,9 @@ export async function multiTurnCounts(db: Db, scope: ReportScope): Promise<Multi
       n: Number(r.n),
       ...((TOOL_RESULT_ORIGINS as readonly unknown[]).includes(r.origin) ? { origin: r.origin as ToolResultOrigin } : {}),
       ...(r.simulated === true ? { simulated: true } : {}),
+      ...(r.simulated === true && (SIMULATED_TOOL_SERVER_CAUSES as readonly unknown[]).includes(r.simulated_cause)
+        ? { simulatedCause: r.simulated_cause as SimulatedToolServerCause }
+        : {}),
     })),
     warnings: noneKeptWarnings(
       rowsOf(byIteration).map((r) => ({ iteration: Number(r.iteration), status: String(r.status), reason: String(r.reason), n: Number(r.n) })),

@@ -18,6 +18,7 @@
  */
 import { canonicalJson, seedFrom, sha256Hex } from "../../util/ids.js";
 import { SeededRandom } from "../../util/random.js";
+import type { SimulatedToolServerError } from "../simulatorMark.js";
 import { ERROR_EXPANSION_TASK, expandSeed, parseExpansionCase } from "./expansion.js";
 import { checkLabel, judgeLabel, LABEL_CHECK_TASK, LABEL_JUDGEMENT_TASK, parseJudgeCase } from "./judge.js";
 import { parseQueryTask, toSimTool, writeQuery, type SimTool } from "./queryWriter.js";
@@ -43,6 +44,8 @@ export interface ScriptedChat {
   mistake?: MistakeKind;
   /** The scripted fault a multi-turn role's answer carries (dialogue/options.ts rates), for tests. */
   fault?: string;
+  /** Why the scripted tool server answered with an error (src/llm/simulatorMark.ts SIMULATOR_TOOL_SERVER_ERROR_FIELD), sent with the answer. */
+  toolServerError?: SimulatedToolServerError;
 }
 
 export function contentRng(seed: number, body: unknown): SeededRandom {

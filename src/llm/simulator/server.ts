@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Socket } from "node:net";
 import path from "node:path";
 import { seedFrom } from "../../util/ids.js";
-import { SIMULATOR_HEADER } from "../simulatorMark.js";
+import { SIMULATOR_HEADER, SIMULATOR_TOOL_SERVER_ERROR_FIELD } from "../simulatorMark.js";
 import { SeededRandom } from "../../util/random.js";
 import { describeCheckpointProfile, mistakeRateScaleFor, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { DEFAULT_EMBEDDING_DIMS, embed } from "./embeddings.js";
@@ -355,11 +355,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     let reasoningText: string | null = null;
     if (style === "parser") reasoningText = thoughtOf(prefix);
     else if (style) content = prefix + (content ?? "");
+    const completed = chatBody(body, model, { content, reasoningText, toolCalls, finish, generated: prefix + generated, promptText, promptTokens });
     return {
-      reply: {
-        status: 200,
-        body: chatBody(body, model, { content, reasoningText, toolCalls, finish, generated: prefix + generated, promptText, promptTokens }),
-      },
+      // Why the scripted tool server answered with an error, beside its answer (simulatorMark.ts).
+      reply: { status: 200, body: scripted.toolServerError ? { ...completed, [SIMULATOR_TOOL_SERVER_ERROR_FIELD]: scripted.toolServerError } : completed },
       applied,
     };
   }

@@ -7,6 +7,8 @@
  * simulator speak the same protocol end to end.
  */
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { cutSamples } from "../../../src/dialogue/cut.js";
 import { drawDialogueHeader } from "../../../src/dialogue/draws.js";
@@ -194,4 +196,67 @@ test("each tool result records where it came from: errors fault injection asked 
     results.filter((r) => r.ok).every((r) => r.origin === "tool_server"),
     "a result is the server's",
   );
+  // The simulator's own errors say which kind they are (its rules, its random faults); an injected one is the engine's.
+  const own = results.filter((r) => !r.ok && r.origin === "tool_server");
+  assert.ok(
+    own.every((r) => r.simulatedCause === "rules" || r.simulatedCause === "fault"),
+    JSON.stringify(own.map((r) => r.simulatedCause)),
+  );
+  assert.ok(
+    own.some((r) => r.simulatedCause === "fault"),
+    "its random faults are marked so",
+  );
+  assert.ok(
+    results.filter((r) => r.ok || r.origin === "injected").every((r) => r.simulatedCause === undefined),
+    "no kind on results and injected errors",
+  );
+});
+
+test("the simulator's tool server says whether an error of its own came from its rules or its random faults; a real server's answer is never marked", async (t) => {
+  // Both read "tool server (SIMULATED)" in reports before: a bad call and a random fault looked alike.
+  const own = await startSimulator({ seed: 5, latencyMs: 0, quiet: true, dialogue: { toolServerErrorRate: 1 } });
+  t.after(() => own.close());
+  const client = (url: string) =>
+    new LlmClient({ baseUrl: url, model: "toolloop-sim", role: "toolServer", timeoutMs: 20_000, maxRetries: 0, maxConcurrency: 4 });
+  const server = new LlmToolServer(client(own.url));
+  const tool = LIBRARY[0]!;
+  const call = { dialogueId: "d1", callId: "call_1", name: tool.name, tool, history: [] };
+  const signal = new AbortController().signal;
+  const fault = await server.execute({ ...call, arguments: { city: "Paris" } }, signal);
+  assert.ok(!fault.ok && fault.simulated === true && fault.simulatedCause === "fault", JSON.stringify(fault));
+  const badCall = await server.execute({ ...call, arguments: { unit: "celsius" } }, signal);
+  assert.ok(!badCall.ok && badCall.error.type === "invalid_call" && badCall.simulatedCause === "rules", JSON.stringify(badCall));
+  const unknownTool = await server.execute({ ...call, name: "get_wether", tool: undefined, arguments: { city: "Paris" } }, signal);
+  assert.ok(!unknownTool.ok && unknownTool.simulatedCause === "rules", JSON.stringify(unknownTool));
+  // An error the engine asked for is the engine's (origin injected): no kind of the simulator's own.
+  const asked = await server.execute({ ...call, arguments: { city: "Paris" }, injectError: "timeout" }, signal);
+  assert.ok(!asked.ok && asked.error.type === "timeout" && asked.simulatedCause === undefined, JSON.stringify(asked));
+  // The kind rides beside the answer, not in it: the tool message is what a server would say.
+  assert.equal(toolMessageContent(fault), JSON.stringify({ error: (fault as Extract<typeof fault, { ok: false }>).error }));
+
+  // A real server (no simulator mark) that happens to send the same field: its result is unaffected.
+  const real = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      res.end(
+        JSON.stringify({
+          id: "chatcmpl-1",
+          object: "chat.completion",
+          created: 1,
+          model: "toolloop-sim",
+          choices: [
+            { index: 0, message: { role: "assistant", content: '{"ok": false, "error": {"type": "unavailable", "message": "down"}}' }, finish_reason: "stop" },
+          ],
+          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+          toolloop_tool_server_error: "fault",
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => real.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => real.close(() => resolve())));
+  const { port } = real.address() as AddressInfo;
+  const realResult = await new LlmToolServer(client(`http://127.0.0.1:${port}/v1`)).execute({ ...call, arguments: { city: "Paris" } }, signal);
+  assert.deepEqual(realResult, { ok: false, error: { type: "unavailable", message: "down" } });
 });

@@ -39,6 +39,60 @@ test("every chart of a full report renders in Chromium, from a file, with no net
   assert.match(page.bannerText ?? "", /^SIMULATED: /);
 });
 
+test("an iteration report with its stages, its own steps' automatic retries and the simulator's tool errors by kind renders in Chromium", async () => {
+  const file = path.join(dir, "iteration.html");
+  const data = fullReportData({
+    iteration: 1,
+    iterationStatus: "completed",
+    stages: [
+      {
+        iteration: 1,
+        stage: "synthesize.singleTurn",
+        status: "succeeded",
+        attempts: 1,
+        automaticRetries: 2,
+        error: null,
+        startedAt: "2026-01-01T00:00:00.000Z",
+        finishedAt: "2026-01-01T00:05:00.000Z",
+      },
+    ],
+    iterationSteps: [
+      { iteration: 1, step: "registerCampaign", calls: 1, automaticRetries: 0 },
+      { iteration: 1, step: "finishIteration", calls: 1, automaticRetries: 3 },
+    ],
+  });
+  fs.writeFileSync(file, renderReportHtml(data, { chartJs: await chartJsSource() }));
+  const page = await checkReportPage(browser, pathToFileURL(file).href);
+  assert.deepEqual(page.consoleErrors, []);
+  assert.deepEqual(page.failedRequests, []);
+  assert.ok(page.charts.length > 0 && page.charts.every((c) => c.type && c.points > 0 && c.paintedPixels > 500), JSON.stringify(page.charts));
+  const tools = page.charts.find((c) => c.title === "Multi-turn tool results");
+  assert.ok(tools && tools.paintedPixels > 500, "the tool results chart is drawn");
+  const tab = await browser.newPage();
+  try {
+    await tab.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    const shown = (await tab.evaluate(`(() => {
+      const rows = [...document.querySelectorAll("table.iteration-steps tbody tr")].map((r) => [...r.cells].map((c) => c.textContent));
+      const chart = Chart.getChart([...document.querySelectorAll("canvas")].find((c) => c.dataset.title === "Multi-turn tool results"));
+      return { rows, series: chart.data.datasets.map((d) => d.label), visible: document.querySelector("table.iteration-steps").getBoundingClientRect().height > 0 };
+    })()`)) as { rows: string[][]; series: string[]; visible: boolean };
+    assert.ok(shown.visible);
+    assert.deepEqual(
+      shown.rows.map((r) => [r[0], r[2], r[3]]),
+      [
+        ["registerCampaign", "1", "0"],
+        ["finishIteration", "1", "3"],
+      ],
+    );
+    assert.ok(
+      shown.series.includes("invalid_call: tool server rules (SIMULATED)") && shown.series.includes("unavailable: tool server random fault (SIMULATED)"),
+      shown.series.join(", "),
+    );
+  } finally {
+    await tab.close();
+  }
+});
+
 test("a report with charts left out lists them and draws only the others", async () => {
   const file = path.join(dir, "partial.html");
   fs.writeFileSync(file, renderReportHtml(synthesisOnlyReportData(), { chartJs: await chartJsSource() }));

@@ -433,3 +433,72 @@ test("tool results: errors fault injection asked for apart from the tool server'
   );
   assert.ok(renderReportHtml(old, { chartJs: "" }).includes("timeout: origin not recorded"));
 });
+
+test("tool results: the simulator's random faults apart from its rules' errors, each still SIMULATED; a real server's errors unaffected", async (t) => {
+  // Both read "tool server (SIMULATED)": a call the tool's rules refused looked like the simulator's random trouble.
+  const h = await openDatabase("pglite:memory");
+  t.after(() => h.close());
+  await migrateDatabase(h);
+  const db = h.db;
+  await insertCampaign(db, { id: "c", name: "mt", config: rawCampaign({ simUrl: "http://127.0.0.1:1/v1", stages: [{ name: "verify.rules" }] }) });
+  await upsertIteration(db, { campaignId: "c", iteration: 1, status: "completed" });
+  const id = "c/1/synthesize.multiTurn/0";
+  await db.insert(dialogues).values({
+    id,
+    campaignId: "c",
+    iteration: 1,
+    slot: 0,
+    status: "kept",
+    persona: "p",
+    style: "s",
+    tools: travelDialogue(0).tools,
+    targetTurns: 3,
+    seed: 0,
+    outcome: outcome({ status: "kept" }),
+  });
+  const failed = (type: "timeout" | "invalid_call" | "not_found", extra: Record<string, unknown>) => ({
+    ok: false as const,
+    error: { type, message: type },
+    ...extra,
+  });
+  const results = [
+    failed("invalid_call", { origin: "tool_server", simulated: true, simulatedCause: "rules" }),
+    failed("not_found", { origin: "tool_server", simulated: true, simulatedCause: "rules" }),
+    failed("timeout", { origin: "tool_server", simulated: true, simulatedCause: "fault" }),
+    failed("timeout", { origin: "tool_server", simulated: true, simulatedCause: "fault" }),
+    failed("timeout", { origin: "injected", simulated: true }),
+    // Stored before the simulator said which kind.
+    failed("timeout", { origin: "tool_server", simulated: true }),
+    // A real server's own error: a field it could not have set through the engine is not read without the simulator.
+    failed("timeout", { origin: "tool_server", simulatedCause: "fault" }),
+  ];
+  await db.insert(dialogueTurns).values(
+    results.map((result, seq) => ({
+      dialogueId: id,
+      seq,
+      kind: "tool",
+      turn: { seq, kind: "tool", message: { role: "tool", tool_call_id: `c${seq}`, content: "{}" }, result, callName: "get_current_weather" } as never,
+    })),
+  );
+
+  const data = await gatherReportData(db, { campaignId: "c" });
+  const chart = reportCharts(data).charts.find((c) => c.title === "Multi-turn tool results")!;
+  assert.deepEqual(
+    chart.config.data.datasets.map((d) => [d.label, d.data]),
+    [
+      ["invalid_call: tool server rules (SIMULATED)", [1]],
+      ["not_found: tool server rules (SIMULATED)", [1]],
+      ["timeout: injected (SIMULATED)", [1]],
+      ["timeout: tool server", [1]],
+      ["timeout: tool server (SIMULATED)", [1]],
+      ["timeout: tool server random fault (SIMULATED)", [2]],
+    ],
+  );
+  const colors = new Map(chart.config.data.datasets.map((d) => [d.label, d.backgroundColor]));
+  assert.equal(new Set(colors.values()).size, colors.size, "every series has its own colour");
+  assert.match(chart.caption, /"tool server rules" \(2\): the call broke its tool's rules/);
+  assert.match(chart.caption, /"tool server random fault" \(2\): its own random trouble at --dialogue-tool-server-error-rate/);
+  assert.match(chart.caption, /1 "tool server \(SIMULATED\)" error was stored before the simulator said which kind/);
+  const html = renderReportHtml(data, { chartJs: "" });
+  assert.ok(html.includes("timeout: tool server random fault (SIMULATED)") && html.includes("invalid_call: tool server rules (SIMULATED)"));
+});

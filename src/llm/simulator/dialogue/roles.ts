@@ -22,7 +22,7 @@ import { parsePlanCase, planAnswer } from "./planner.js";
 import { parseReflectCase, revise } from "./reflect.js";
 import { checkSample } from "./sampleCheck.js";
 import { dialogueRng } from "./streams.js";
-import { parseToolServerCase, serveToolCall } from "./toolServer.js";
+import { parseToolServerCase, toolServerAnswer } from "./toolServer.js";
 import { parseUserCase, userTurn } from "./user.js";
 
 export const DIALOGUE_CHAT_ROLES = [
@@ -79,7 +79,9 @@ export function scriptDialogue(body: ChatRequestBody, seed: number, o: DialogueS
     }
     case "tool-server": {
       const t = c && parseToolServerCase(c);
-      return t ? json(serveToolCall(seed, t, o.rates), "dialogue-tool-server") : undefined;
+      if (!t) return undefined;
+      const a = toolServerAnswer(seed, t, o.rates);
+      return { ...json(a.result, "dialogue-tool-server"), ...(a.error ? { toolServerError: a.error } : {}) };
     }
     case "negotiation": {
       const n = c && parseNegotiationCase(c);

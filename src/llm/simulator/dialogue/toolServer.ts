@@ -10,6 +10,7 @@
  * echoed and matched as written; the schema check alone sees it as the nearest double.
  */
 import { INJECTED_ERROR_TYPES, type ToolErrorType, type ToolResult } from "../../../dialogue/protocol.js";
+import type { SimulatedToolServerError } from "../../simulatorMark.js";
 import { createAjv, withoutSchemaDeclaration, type ErrorObject, type ValidateFunction } from "../../../jsonSchema/ajv.js";
 import { holdsBigint, stringifyJsonExact } from "../../../util/exactJson.js";
 import { canonicalJson, sha256Hex } from "../../../util/ids.js";
@@ -213,26 +214,41 @@ function resultOf(seed: number, c: ToolServerCase, args: Record<string, unknown>
 
 /** The tool server's answer to a case. */
 export function serveToolCall(seed: number, c: ToolServerCase, rates: Required<DialogueSimOptions>): ToolResult {
+  return toolServerAnswer(seed, c, rates).result;
+}
+
+/**
+ * The tool server's answer to a case and, for an error, why it gave it: `asked` (the engine's `fail`),
+ * `rules` (the call broke the tool's rules: an unknown tool, arguments against its schema, an id the
+ * session never saw) or `fault` (its own random trouble at toolServerErrorRate). Sent beside the
+ * answer (src/llm/simulatorMark.ts), so reports tell the simulator's random faults from its rules.
+ */
+export function toolServerAnswer(
+  seed: number,
+  c: ToolServerCase,
+  rates: Required<DialogueSimOptions>,
+): { result: ToolResult; error?: SimulatedToolServerError } {
   const name = c.call.name;
-  if (c.fail) return fail(c.fail, errorMessage(c.fail, name));
-  if (!c.tool || c.tool.name !== name) return fail("invalid_call", `Unknown tool "${name}": this server offers no tool by that name.`);
+  const byRule = (type: ToolErrorType, message: string) => ({ result: fail(type, message), error: "rules" as const });
+  if (c.fail) return { result: fail(c.fail, errorMessage(c.fail, name)), error: "asked" };
+  if (!c.tool || c.tool.name !== name) return byRule("invalid_call", `Unknown tool "${name}": this server offers no tool by that name.`);
   const args = argsObject(c.call.arguments);
-  if (!args) return fail("invalid_call", `The arguments of ${name} are not a JSON object.`);
+  if (!args) return byRule("invalid_call", `The arguments of ${name} are not a JSON object.`);
   const validate = validatorFor(c.tool.parameters);
   // Ajv knows no bigint: it checks the arguments with each one as the nearest double.
   if (validate && !validate(holdsBigint(args) ? JSON.parse(stringifyJsonExact(args)) : args)) {
     const problems = (validate.errors ?? []).slice(0, 3).map(describeError);
-    return fail("invalid_call", `Invalid arguments for ${name}: ${problems.join("; ") || "they do not match the input schema"}.`);
+    return byRule("invalid_call", `Invalid arguments for ${name}: ${problems.join("; ") || "they do not match the input schema"}.`);
   }
   const known = knownValues(c.history);
   for (const [k, v] of Object.entries(args)) {
     if (typeof v === "string" && ISSUED_ID.test(v) && !known.has(v))
-      return fail("not_found", `No ${noun(name)} with ${identifierWords(k).join(" ")} "${v}" exists.`);
+      return byRule("not_found", `No ${noun(name)} with ${identifierWords(k).join(" ")} "${v}" exists.`);
   }
   const own = dialogueRng("tool-fault", seed, c);
   if (own.chance(rates.toolServerErrorRate)) {
     const type = own.pick(INJECTED_ERROR_TYPES);
-    return fail(type, errorMessage(type, name));
+    return { result: fail(type, errorMessage(type, name)), error: "fault" };
   }
-  return { ok: true, result: resultOf(seed, c, args) };
+  return { result: { ok: true, result: resultOf(seed, c, args) } };
 }
