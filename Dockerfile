@@ -25,9 +25,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 # The image has no .git: pass the commit (docker build --build-arg TOOLLOOP_GIT_COMMIT=$(git rev-parse HEAD))
-# so the build writes it into dist/build-info.json and every sample's provenance names it.
+# so the build writes it into dist/build-info.json and every sample's provenance names it, and its time
+# (--build-arg TOOLLOOP_GIT_COMMIT_TIME=$(git show -s --format=%cI HEAD)) so that workers tell a
+# rollback (an older commit built later) from a newer build (src/ops/workerBuilds.ts).
 ARG TOOLLOOP_GIT_COMMIT=""
-RUN TOOLLOOP_GIT_COMMIT="$TOOLLOOP_GIT_COMMIT" npm run build && npm prune --omit=dev
+ARG TOOLLOOP_GIT_COMMIT_TIME=""
+RUN TOOLLOOP_GIT_COMMIT="$TOOLLOOP_GIT_COMMIT" TOOLLOOP_GIT_COMMIT_TIME="$TOOLLOOP_GIT_COMMIT_TIME" npm run build && npm prune --omit=dev
 
 # The Python side, built by the same idempotent scripts a checkout uses (same pins, same paths).
 FROM ${NODE_IMAGE} AS python

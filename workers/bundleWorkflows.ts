@@ -13,4 +13,6 @@ fs.renameSync(WORKFLOW_BUNDLE_PATH + ".tmp", WORKFLOW_BUNDLE_PATH);
 console.log(`workflow bundle: ${WORKFLOW_BUNDLE_PATH} (${(code.length / 1024).toFixed(0)} KiB)`);
 // Provenance reads the commit from here where the runtime has no .git (the Docker image).
 const built = writeBuildInfo();
-console.log(`build info: commit ${built.commit ?? "unknown (no git)"}${built.dirty ? " (uncommitted changes)" : ""}`);
+console.log(
+  `build info: commit ${built.commit ?? "unknown (no git)"}${built.dirty ? " (uncommitted changes)" : ""}${built.commit ? `, committed ${built.committedAt ?? "at an unknown time (TOOLLOOP_GIT_COMMIT_TIME)"}` : ""}`,
+);

@@ -21,7 +21,7 @@ import { installRuntimeWithMetrics } from "../metrics/temporalRuntime.js";
 import { applyWorkerHeapGrowth, type HeapGrowthDecision } from "../util/heapGrowth.js";
 import { thrownMessage } from "../util/thrown.js";
 import { cliEnv, defaultBaseDir, type CliEnv } from "./env.js";
-import type { WorkerOptions } from "./workerCommands.js";
+import { MAX_LLM_CONCURRENCY, type WorkerOptions } from "./workerCommands.js";
 import { CliError, databaseCliError, describeDatabaseUrl, ensureTemporalReachable, EXIT_ENVIRONMENT, splitAddress, temporalCliError } from "./errors.js";
 import { positiveInteger } from "./options.js";
 
@@ -149,6 +149,10 @@ export function workerFlags(opts: WorkerOptions): {
   const bad = roles.filter((r) => !(WORKER_ROLES as readonly string[]).includes(r));
   if (bad.length) throw new CliError(`--roles: unknown ${bad.map((r) => JSON.stringify(r)).join(", ")}; expected some of ${WORKER_ROLES.join(", ")}`);
   const llmConcurrency = positiveInteger("--llm-concurrency", opts.llmConcurrency);
+  if (llmConcurrency > MAX_LLM_CONCURRENCY)
+    throw new CliError(
+      `--llm-concurrency: at most ${MAX_LLM_CONCURRENCY} (each is a whole batch on this process's one event loop; past that its heartbeats fall behind and batches run twice), got ${JSON.stringify(opts.llmConcurrency)}; run more workers with --roles llm instead`,
+    );
   return {
     roles: roles as ("workflows" | LatencyClass)[],
     llmConcurrency,

@@ -696,6 +696,11 @@ export const workerBuilds = pgTable("worker_builds", {
   dirty: boolean("dirty"),
   /** When the build was made (dist/build-info.json), null where unknown. */
   builtAt: timestamp("built_at", { withTimezone: true }),
+  /**
+   * The commit's own committer date (dist/build-info.json), null where unknown (builds before 0014, an
+   * image built without TOOLLOOP_GIT_COMMIT_TIME): it orders builds of one version as rebuilds cannot.
+   */
+  committedAt: timestamp("committed_at", { withTimezone: true }),
   firstSeenAt: timestamp("first_seen_at", { withTimezone: true }).notNull().defaultNow(),
   lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull().defaultNow(),
   /** The last worker of the build that said it was alive (`pid@host`). */

@@ -10,6 +10,7 @@ import type { LlmClient, UsageSink } from "../llm/client.js";
 import type { ExportProvenance, SampleProvenance } from "../provenance/provenance.js";
 import type { RewardConfig } from "../reward/config.js";
 import { afterFixAdvice, type OnStageFailure, type StageFailurePolicy } from "./stageFailureAdvice.js";
+import { classAdvice, describeClass, dominantClass, type EndpointChecks } from "./endpointFailureClass.js";
 
 export interface StageDeps {
   db: Db;
@@ -133,15 +134,35 @@ export class EveryItemFailedError extends StageInputError {
  */
 export function failIfNothingSucceeded(
   stage: string,
-  r: { succeeded: number; failed: number; failedByEndpoint: number; firstFailures: readonly string[]; check: string },
+  r: {
+    succeeded: number;
+    failed: number;
+    failedByEndpoint: number;
+    firstFailures: readonly string[];
+    /** What the endpoint must do for the stage: one text, or one per class of failure (endpointFailureClass.ts). */
+    check: string | EndpointChecks;
+    /** The failures not the samples' own, per class (failureClassCounts of the batches); absent or empty: not counted. */
+    classes?: ReadonlyMap<string, number>;
+  },
   policy: StageFailurePolicy,
 ): void {
   if (r.succeeded > 0 || r.failedByEndpoint === 0) return;
   const first = r.firstFailures[0] ?? "(not recorded)";
   // Its done batches are forgotten (activities), so the retry asks its samples again.
   const again = policy.onStageFailure === "skip" || policy.onStageFailure === "fail" ? "" : " (its samples are asked again)";
+  const checks: EndpointChecks = typeof r.check === "string" ? { any: r.check } : r.check;
+  const top = r.classes ? dominantClass(r.classes) : undefined;
+  if (top) {
+    // Named by what happened (all refused with HTTP 400, all answered without prompt_logprobs), with that class's fix.
+    const share = top.count === r.failedByEndpoint ? `all ${top.count}` : `${top.count} of the ${r.failedByEndpoint} (the most)`;
+    throw new EveryItemFailedError(
+      `${stage}: no sample succeeded; ${r.failed} failed, ${r.failedByEndpoint} of them for a reason that is not the sample's own: ${share} ${describeClass(top.cls)}. ` +
+        `The first: ${first}. ${classAdvice(top.cls, checks, policy)}${again}`,
+    );
+  }
+  const check = checks.any;
   throw new EveryItemFailedError(
-    `${stage}: no sample succeeded; ${r.failed} failed, ${r.failedByEndpoint} of them for a reason that is not the sample's own. The first: ${first}. ${r.check}; ${afterFixAdvice(policy.onStageFailure, policy.campaignId)}${again}`,
+    `${stage}: no sample succeeded; ${r.failed} failed, ${r.failedByEndpoint} of them for a reason that is not the sample's own. The first: ${first}. ${check}; ${afterFixAdvice(policy.onStageFailure, policy.campaignId)}${again}`,
   );
 }
 

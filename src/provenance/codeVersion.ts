@@ -42,18 +42,64 @@ export function readCodeVersion(root: string, env: NodeJS.ProcessEnv): CodeVersi
 }
 
 /**
- * Writes dist/build-info.json (the build step calls it). A tree without git (the Docker build)
- * records TOOLLOOP_GIT_COMMIT when it is given, else commit null.
+ * Writes dist/build-info.json (the build step calls it): the commit, whether the tree had uncommitted
+ * changes, the commit's own committer date (`committedAt`: unlike the build time, a rebuild of an old
+ * commit keeps it, so it tells a rollback from a newer build) and the build time. A tree without git
+ * (the Docker build) records TOOLLOOP_GIT_COMMIT and TOOLLOOP_GIT_COMMIT_TIME when they are given,
+ * else null.
  */
-export function writeBuildInfo(root: string = installRoot(), env: NodeJS.ProcessEnv = process.env): { commit: string | null; dirty: boolean | null } {
+export function writeBuildInfo(
+  root: string = installRoot(),
+  env: NodeJS.ProcessEnv = process.env,
+): { commit: string | null; dirty: boolean | null; committedAt: string | null } {
   const fromEnv = env.TOOLLOOP_GIT_COMMIT?.trim().toLowerCase();
   const fromGit = gitCommit(root);
-  const info = fromGit.commit === null && fromEnv && COMMIT.test(fromEnv) ? { commit: fromEnv, dirty: null } : fromGit;
+  const info =
+    fromGit.commit === null && fromEnv && COMMIT.test(fromEnv)
+      ? { commit: fromEnv, dirty: null, committedAt: commitTimeFromEnv(env) }
+      : { ...fromGit, committedAt: fromGit.commit === null ? null : gitCommitTime(root, fromGit.commit) };
   const file = path.join(root, "dist", BUILD_INFO_FILE);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file + ".tmp", JSON.stringify({ ...info, builtAt: new Date().toISOString() }, null, 2) + "\n");
   fs.renameSync(file + ".tmp", file);
   return info;
+}
+
+/** TOOLLOOP_GIT_COMMIT_TIME as an ISO time (`git show -s --format=%cI HEAD`), null when unset or not a time. */
+function commitTimeFromEnv(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.TOOLLOOP_GIT_COMMIT_TIME?.trim();
+  const d = raw ? new Date(raw) : null;
+  return d && !Number.isNaN(d.getTime()) ? d.toISOString() : null;
+}
+
+/**
+ * When `commit` was committed (its committer date, which a rebase or amend moves on, as it makes a new
+ * commit), for the build of `root`: dist/build-info.json's when it names that commit, else
+ * TOOLLOOP_GIT_COMMIT_TIME when TOOLLOOP_GIT_COMMIT names it, else git; null where none knows.
+ */
+export function readCommittedAt(root: string, env: NodeJS.ProcessEnv, commit: string | null): Date | null {
+  if (commit === null) return null;
+  const built = readJson(path.join(root, "dist", BUILD_INFO_FILE));
+  const at =
+    (built?.commit === commit && typeof built.committedAt === "string" ? built.committedAt : null) ??
+    (env.TOOLLOOP_GIT_COMMIT?.trim().toLowerCase() === commit ? commitTimeFromEnv(env) : null) ??
+    gitCommitTime(root, commit);
+  const d = at === null ? null : new Date(at);
+  return d && !Number.isNaN(d.getTime()) ? d : null;
+}
+
+function gitCommitTime(root: string, commit: string): string | null {
+  try {
+    const out = execFileSync("git", ["show", "-s", "--format=%cI", commit], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 5000,
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    return Number.isNaN(new Date(out).getTime()) ? null : new Date(out).toISOString();
+  } catch {
+    return null;
+  }
 }
 
 function gitCommit(root: string): { commit: string | null; dirty: boolean | null } {

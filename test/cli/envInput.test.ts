@@ -34,6 +34,28 @@ test("worker --llm-concurrency that is not a positive integer: exit 2 naming it,
   }
 });
 
+test("worker --llm-concurrency above its bound (256): exit 2 naming the flag, the value and why, at once; the bound itself is taken", async () => {
+  const env = { ...NO_SERVICES, DATABASE_URL: "pglite:memory", TEMPORAL_ADDRESS: "127.0.0.1:1" };
+  for (const value of ["257", "4096", "100000000"]) {
+    const r = await runCli(["worker", "--llm-concurrency", value], env, PROMPTLY_MS);
+    assertBadInput(
+      r,
+      `--llm-concurrency: at most 256 (each is a whole batch on this process's one event loop; past that its heartbeats fall behind and batches run twice), got "${value}"; run more workers with --roles llm instead`,
+      `--llm-concurrency ${value} (${r.ms} ms)`,
+    );
+  }
+  // 256 passes the flag check: the worker goes on to Temporal, which nothing answers at port 1 (exit 1, not 2).
+  const atBound = await runCli(["worker", "--llm-concurrency", "256"], env, PROMPTLY_MS);
+  assert.equal(atBound.status, 1, atBound.stderr);
+  assert.match(atBound.stderr, /127\.0\.0\.1:1/);
+  assert.doesNotMatch(atBound.stderr, /--llm-concurrency/);
+  const help = await runCli(["worker", "--help"], NO_SERVICES, PROMPTLY_MS);
+  assert.match(
+    help.stdout.replace(/\s+/g, " "),
+    /--llm-concurrency <n> concurrent LLM-bound activities \(batches\), 1 to 256: .* heartbeats fall behind .*--roles llm/,
+  );
+});
+
 test("TEMPORAL_ADDRESS that is not host:port, or a port out of range: exit 2 naming it, for any command", async () => {
   const cases: [string, string][] = [
     ["127.0.0.1:99999", 'TEMPORAL_ADDRESS: port 99999 is out of range (1 to 65535) in "127.0.0.1:99999"'],

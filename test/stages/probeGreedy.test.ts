@@ -360,7 +360,11 @@ test(
       );
       await assert.rejects(probeGreedyHandler.finalize!(ctx, refused, { firstFailures: notes }), (err: Error) => {
         assert.equal(err.name, "EveryItemFailedError");
-        assert.match(err.message, /^probe\.greedy: no sample succeeded; 2 failed, 2 of them for a reason that is not the sample's own/);
+        assert.match(
+          err.message,
+          /^probe\.greedy: no sample succeeded; 2 failed, 2 of them for a reason that is not the sample's own: all 2 refused with HTTP 400\. /,
+        );
+        assert.match(err.message, /The policy endpoint refuses what every probe sends, chat requests with the samples' tools and tool_choice "auto"/);
         assert.ok(err.message.includes(`sample ${campaignId}-Lima: `) && err.message.includes(AUTO_TOOL_CHOICE_REFUSAL), err.message);
         assert.match(err.message, /start it with --enable-auto-tool-choice --tool-call-parser/);
         return true;

@@ -334,7 +334,11 @@ describe("score.consistency", () => {
         const ctx = context<StageConfigOf<"score.consistency">>(campaignId, config);
         await assert.rejects(runStage(scoreConsistencyHandler, ctx), (err: Error) => {
           assert.equal(err.name, "EveryItemFailedError");
-          assert.match(err.message, /^score\.consistency: no sample succeeded; 2 failed, 2 of them for a reason that is not the sample's own/);
+          assert.match(
+            err.message,
+            /^score\.consistency: no sample succeeded; 2 failed, 2 of them for a reason that is not the sample's own: all 2 refused with HTTP 400\. /,
+          );
+          assert.match(err.message, /The policy endpoint refuses what every sample sends/);
           assert.ok(err.message.includes(`sample ${campaignId}-Lima: consistency: `) && err.message.includes(refusal), err.message);
           assert.match(err.message, /--enable-auto-tool-choice --tool-call-parser/);
           return true;
@@ -494,7 +498,11 @@ describe("score.perplexity against an endpoint that cannot score", () => {
       const ctx = context<StageConfigOf<"score.perplexity">>(campaignId, campaign({ name: "score.perplexity", ownOutput: false }, server.url));
       await assert.rejects(runStage(scorePerplexityHandler, ctx), (err: Error) => {
         assert.equal(err.name, "EveryItemFailedError");
-        assert.match(err.message, /^score\.perplexity: no sample succeeded; 3 failed, 2 of them for a reason that is not the sample's own/);
+        assert.match(
+          err.message,
+          /^score\.perplexity: no sample succeeded; 3 failed, 2 of them for a reason that is not the sample's own: all 2 answered, but without what the stage reads\. /,
+        );
+        assert.match(err.message, /The policy endpoint answers the scoring requests without what scoring reads: a prompt_logprobs list/);
         assert.match(err.message, /The first: sample \S+-(Lima|Oslo): label_ppl: LLM policy \(toolloop-sim-policy\): the response has no prompt_logprobs list/);
         assert.match(err.message, /must support vLLM's prompt_logprobs/);
         return true;

@@ -17,7 +17,7 @@ import { DEFAULT_DIALOGUE_RATES, DIALOGUE_RATE_NAMES, dialogueRateFlag, type Dia
 import { CheckpointProfileError, loadCheckpointProfile, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { watchIdle } from "./idleExit.js";
 import { REASONING_STYLES, type ReasoningStyle } from "./reasoning.js";
-import { startSimulator } from "./server.js";
+import { REFUSAL_STATUSES, startSimulator, type RefusalStatus } from "./server.js";
 
 /** A week: longer than any campaign leaves a policy unused on purpose. */
 const MAX_IDLE_MINUTES = 7 * 24 * 60;
@@ -41,6 +41,13 @@ function rateArg(name: string) {
     if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number between 0 and 1 (got "${v}")`);
     return n;
   };
+}
+
+function refusalArg(v: string): RefusalStatus {
+  const n = Number(v);
+  if (!(REFUSAL_STATUSES as readonly number[]).includes(n) || !/^\d+$/.test(v))
+    throw new InvalidArgumentError(`--refuse-status must be one of ${REFUSAL_STATUSES.join(", ")} (got "${v}")`);
+  return n as RefusalStatus;
 }
 
 function minutesArg(v: string): number {
@@ -84,6 +91,11 @@ const program = new Command()
   .option("--rate-429 <p>", "fraction of requests answered 429", rateArg("--rate-429"), 0)
   .option("--rate-500 <p>", "fraction of requests answered 500", rateArg("--rate-500"), 0)
   .option("--rate-hang <p>", "fraction of requests never answered", rateArg("--rate-hang"), 0)
+  .option(
+    "--refuse-status <status>",
+    "answer every POST with this refusal, as a misconfigured endpoint does: 401 (no valid key) or 403 (key not allowed), vLLM/OpenAI-shaped JSON; 407 as a forward proxy asking for credentials",
+    refusalArg,
+  )
   .option("--rate-malformed-json <p>", "fraction of responses cut short", rateArg("--rate-malformed-json"), 0)
   .option(
     "--rate-truncated-tool-calls <p>",
@@ -136,6 +148,7 @@ const o = program.opts<{
   model?: string[];
   rate429: number;
   rate500: number;
+  refuseStatus?: RefusalStatus;
   rateHang: number;
   rateMalformedJson: number;
   rateTruncatedToolCalls: number;
@@ -216,6 +229,7 @@ const startOn = (port: number) =>
       rateHang: o.rateHang,
       rateMalformedJson: o.rateMalformedJson,
       rateTruncatedToolCalls: o.rateTruncatedToolCalls,
+      ...(o.refuseStatus !== undefined ? { refuseStatus: o.refuseStatus } : {}),
     },
   });
 // A listen failure (port in use, an address not this machine's) is one line naming the flag, no stack.

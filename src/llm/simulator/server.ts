@@ -42,6 +42,41 @@ export interface SimulatorFaults {
   rateHang?: number;
   rateMalformedJson?: number;
   rateTruncatedToolCalls?: number;
+  /**
+   * Refuse every POST with this status, as a misconfigured deployment does (not at random): 401 and
+   * 403 as vLLM behind an API key, or an OpenAI-compatible gateway, answers (JSON error bodies); 407 as
+   * a forward proxy asking for credentials answers (Proxy-Authenticate and an HTML page). Default: none.
+   */
+  refuseStatus?: RefusalStatus;
+}
+
+/** The statuses `faults.refuseStatus` can answer with. */
+export const REFUSAL_STATUSES = [401, 403, 407] as const;
+export type RefusalStatus = (typeof REFUSAL_STATUSES)[number];
+
+/** The refusal a misconfigured endpoint (401, 403) or proxy (407) answers every request with. */
+export function refusalReply(status: RefusalStatus): { status: number; body: unknown; text?: string; headers: Record<string, string> } {
+  if (status === 401)
+    return {
+      status,
+      body: { error: { message: "Incorrect API key provided (simulated refusal).", type: "invalid_request_error", param: null, code: "invalid_api_key" } },
+      headers: { "www-authenticate": 'Bearer realm="toolloop-simulator"' },
+    };
+  if (status === 403)
+    return {
+      status,
+      body: {
+        error: { message: "The API key is not allowed to use this model (simulated refusal).", type: "permission_error", param: null, code: "forbidden" },
+      },
+      headers: {},
+    };
+  // A forward proxy's answer: not the API's JSON.
+  return {
+    status,
+    body: null,
+    text: "<html><head><title>407 Proxy Authentication Required</title></head><body><h1>Proxy Authentication Required</h1><p>simulated refusal</p></body></html>\n",
+    headers: { "content-type": "text/html", "proxy-authenticate": 'Basic realm="proxy"' },
+  };
 }
 
 export interface SimulatorOptions {
@@ -139,8 +174,11 @@ function checkRate(name: string, v: number | undefined): number {
   return x;
 }
 
-function normaliseFaults(f: SimulatorFaults): Required<SimulatorFaults> {
+function normaliseFaults(f: SimulatorFaults): Required<Omit<SimulatorFaults, "refuseStatus">> & Pick<SimulatorFaults, "refuseStatus"> {
+  if (f.refuseStatus !== undefined && !(REFUSAL_STATUSES as readonly number[]).includes(f.refuseStatus))
+    throw new Error(`simulator faults.refuseStatus must be one of ${REFUSAL_STATUSES.join(", ")} (got ${String(f.refuseStatus)})`);
   return {
+    ...(f.refuseStatus !== undefined ? { refuseStatus: f.refuseStatus } : {}),
     rate429: checkRate("rate429", f.rate429),
     rate500: checkRate("rate500", f.rate500),
     rateHang: checkRate("rateHang", f.rateHang),
@@ -570,6 +608,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
     const raw = await readBody(req);
     opts.onRequestBody?.(path, raw);
+    if (faults.refuseStatus !== undefined) {
+      const refusal = refusalReply(faults.refuseStatus);
+      stats.faultsInjected[`refuse${refusal.status}`] = (stats.faultsInjected[`refuse${refusal.status}`] ?? 0) + 1;
+      return send(res, { status: refusal.status, body: refusal.body, headers: refusal.headers }, refusal.text);
+    }
     const fault = drawFault(path);
     if (fault === "429") {
       countFault(fault);

@@ -19,6 +19,7 @@ import { deleteSupersededScores, scoredMetrics, upsertSampleScores, type NewSamp
 import type { SampleRow } from "../../db/repos/samples.js";
 import type { ScoreMetric } from "../../db/schema.js";
 import { StageInputError, type BatchProgress, type BatchResult, type StageContext, type StageEntry } from "../../framework/stage.js";
+import { failureClassKey } from "../../framework/endpointFailureClass.js";
 import { isContextLengthError, isItemFailure } from "../../llm/errors.js";
 import { resolveRole } from "../../llm/roles.js";
 import { UnscorableSampleError } from "../../scoring/labelPerplexity.js";
@@ -106,8 +107,10 @@ export async function runScoringBatch<S extends StageEntry>(
   const fail = batch.fail;
 
   // Scored samples are written in small groups, one write at a time, in order.
-  type Settled = { rows: NewSampleScore[]; failure?: { sampleId: string; reason: string; byEndpoint: boolean } };
+  type Settled = { rows: NewSampleScore[]; failure?: { sampleId: string; reason: string; byEndpoint: boolean; classKey?: string } };
   let failedByEndpoint = 0;
+  // Per class (endpointFailureClass.ts), so that a stage in which nothing succeeded names what happened.
+  const byClass: Record<string, number> = {};
   const write = async (chunk: Settled[]) => {
     await upsertSampleScores(
       db,
@@ -118,7 +121,10 @@ export async function runScoringBatch<S extends StageEntry>(
       if (c.failure) {
         state.failed++;
         state.failures = [...state.failures, { sampleId: c.failure.sampleId, reason: c.failure.reason }].slice(-MAX_FAILURES_SHOWN);
-        if (c.failure.byEndpoint) failedByEndpoint++;
+        if (c.failure.byEndpoint) {
+          failedByEndpoint++;
+          if (c.failure.classKey) byClass[c.failure.classKey] = (byClass[c.failure.classKey] ?? 0) + 1;
+        }
         ctx.deps.log(`${ctx.stage.name}: sample ${c.failure.sampleId} not scored: ${c.failure.reason}`);
       } else state.scored++;
     }
@@ -136,6 +142,7 @@ export async function runScoringBatch<S extends StageEntry>(
         const rows: NewSampleScore[] = [];
         const reasons: string[] = [];
         let byEndpoint = false;
+        let classKey: string | undefined;
         await Promise.all(
           missingOf(sample).map(async (metric) => {
             try {
@@ -157,6 +164,7 @@ export async function runScoringBatch<S extends StageEntry>(
               reasons.push(reason);
               if (!isOwnSampleFailure(err)) {
                 byEndpoint = true;
+                classKey ??= failureClassKey(err);
                 progress.noteFailure?.(`sample ${sample.id}: ${reason}`);
               }
             }
@@ -164,14 +172,16 @@ export async function runScoringBatch<S extends StageEntry>(
         );
         if (batch.signal.aborted) return;
         // What could be scored is kept even when another metric of the sample failed.
-        settle(reasons.length > 0 ? { rows, failure: { sampleId: sample.id, reason: reasons.join("; "), byEndpoint } } : { rows });
+        settle(
+          reasons.length > 0 ? { rows, failure: { sampleId: sample.id, reason: reasons.join("; "), byEndpoint, ...(classKey ? { classKey } : {}) } } : { rows },
+        );
       }),
     ),
   );
   await flush();
   batch.close();
   progress.report(snapshot(state));
-  return { items: samples.length, scored: state.scored, skipped: state.skipped, failed: state.failed, failedByEndpoint };
+  return { items: samples.length, scored: state.scored, skipped: state.skipped, failed: state.failed, failedByEndpoint, ...byClass };
 }
 
 function snapshot(s: ScoringProgress): ScoringProgress {

@@ -13,7 +13,9 @@ import { ApplicationFailure } from "@temporalio/common";
 import { MockActivityEnvironment } from "@temporalio/testing";
 import { withFailurePolicy } from "../../../activities/failurePolicy.js";
 import { afterFixAdvice, endpointRefusalAdvice, type OnStageFailure, type StageFailurePolicy } from "../../../src/framework/stageFailureAdvice.js";
-import { LlmError } from "../../../src/llm/errors.js";
+import { LlmClient } from "../../../src/llm/client.js";
+import { isEndpointMisconfigured, LlmError } from "../../../src/llm/errors.js";
+import { REFUSAL_STATUSES, startSimulator, type RefusalStatus } from "../../../src/llm/simulator/server.js";
 
 const policy = (onStageFailure: OnStageFailure) => async (): Promise<StageFailurePolicy> => ({ onStageFailure, campaignId: "c1" });
 
@@ -193,5 +195,60 @@ test("a 407 for a client that goes through the environment's proxy (bfcl-eval): 
         `or, if baseUrl itself names the proxy, point it at the endpoint in the campaign's config: ${CONFIG_VERSION.fail}`,
     ),
     advice,
+  );
+});
+
+test("end to end: the simulator refuses with 401, 403 or 407 (SIMULATED), the real client classifies it, and the stage's failure gives that status's fix", async () => {
+  const expected: Record<RefusalStatus, RegExp> = {
+    401: /HTTP 401: Incorrect API key provided \(simulated refusal\)\. .*the endpoint answers every request so: the endpoint takes no request without a valid key: set the right key in the variable the endpoint's apiKeyEnv names/,
+    403: /HTTP 403: The API key is not allowed to use this model \(simulated refusal\)\. .*the endpoint answers every request so: the endpoint knows the key but does not allow it this request: grant the key access at the endpoint/,
+    407: /HTTP 407: .*Proxy Authentication Required.*the endpoint answers every request so: a proxy at baseUrl asks for credentials, which toolloop's client does not send/,
+  };
+  for (const status of REFUSAL_STATUSES) {
+    const sim = await startSimulator({ seed: 1, latencyMs: 0, quiet: true, faults: { refuseStatus: status } });
+    try {
+      const recorded: { failed: boolean; simulated: boolean }[] = [];
+      const client = new LlmClient({
+        baseUrl: sim.url,
+        model: "toolloop-sim",
+        role: "policy",
+        timeoutMs: 5000,
+        maxRetries: 3,
+        maxConcurrency: 1,
+        usage: { record: (u) => recorded.push({ failed: u.failed, simulated: u.simulated === true }) },
+      });
+      let refusal: unknown;
+      const env = new MockActivityEnvironment({ activityType: "runStageBatch", attempt: 1 });
+      try {
+        await env.run(() =>
+          withFailurePolicy({ getDb: () => Promise.reject(new Error("no database in this test")), budget: 3, stageFailure: policy("wait") }, async () => {
+            try {
+              await client.chat({ messages: [{ role: "user", content: "hi" }] });
+            } catch (err) {
+              refusal = err;
+              throw err;
+            }
+          }),
+        );
+        assert.fail(`expected the ${status} to fail the step`);
+      } catch (err) {
+        assert.ok(err instanceof ApplicationFailure && err.nonRetryable, `${status}: ${String(err)}`);
+        assert.match(err.message, expected[status], `${status}: ${err.message}`);
+      }
+      // The client's own error: a configuration refusal, asked once (not retried), and marked as the simulator's answer.
+      assert.ok(refusal instanceof LlmError && refusal.status === status && isEndpointMisconfigured(refusal) && refusal.attempts === 1, String(refusal));
+      assert.deepEqual(sim.stats().faultsInjected, { [`refuse${status}`]: 1 });
+      // SIMULATED, as the simulator's other faults: the ledger records the failed request as the simulator's.
+      assert.deepEqual(recorded, [{ failed: true, simulated: true }]);
+    } finally {
+      await sim.close();
+    }
+  }
+});
+
+test("the simulator refuses a refusal status it cannot answer, naming the field", async () => {
+  await assert.rejects(
+    startSimulator({ seed: 1, quiet: true, faults: { refuseStatus: 404 as RefusalStatus } }),
+    /simulator faults\.refuseStatus must be one of 401, 403, 407 \(got 404\)/,
   );
 });

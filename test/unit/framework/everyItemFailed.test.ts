@@ -16,6 +16,8 @@ import {
   stageFailurePolicy,
   sumBatchResults,
 } from "../../../src/framework/stage.js";
+import { countFailureClass, endpointFailureClass, failureClassCounts } from "../../../src/framework/endpointFailureClass.js";
+import { LlmError } from "../../../src/llm/errors.js";
 
 const WAITS = { onStageFailure: "wait", campaignId: "c1" } as const;
 
@@ -66,4 +68,81 @@ test("failIfNothingSucceeded: what to do after the fix follows onStageFailure", 
     `${lead}then start the campaign again with \`toolloop campaign start --config <file> --id c1\` (onStageFailure "fail" has failed it; finished work is not redone)`,
   );
   assert.equal(messageUnder("skip"), `${lead}before a later stage or run calls it (onStageFailure "skip" has skipped this stage; it is not retried)`);
+});
+
+test("no sample succeeded: the advice names the class most failures fell in, with that class's fix (it was one generic list)", () => {
+  const checks = { any: "Check the endpoint", refused: "It refuses what the stage sends", unusable: "Its answers lack prompt_logprobs" };
+  const fail = (classes: [string, number][], failedByEndpoint: number, policy: { onStageFailure: "wait" | "fail" | "skip"; campaignId: string } = WAITS) => {
+    try {
+      failIfNothingSucceeded(
+        "score.perplexity",
+        { succeeded: 0, failed: 4, failedByEndpoint, firstFailures: ["sample a: x"], check: checks, classes: new Map(classes) },
+        policy,
+      );
+    } catch (err) {
+      assert.ok(err instanceof EveryItemFailedError);
+      return err.message;
+    }
+    return assert.fail("expected the stage to fail");
+  };
+  const lead = "score.perplexity: no sample succeeded; 4 failed, 4 of them for a reason that is not the sample's own: ";
+  const configChange =
+    "run `toolloop campaign abort c1`, then `toolloop campaign start --config <changed file> --id c1 --config-version` (retry-stage would run the frozen config again)";
+  // Every request refused with a 400 (a parameter the endpoint does not take): the stage's check for refusals.
+  assert.equal(
+    fail([["http400", 4]], 4),
+    `${lead}all 4 refused with HTTP 400. The first: sample a: x. It refuses what the stage sends. Fix the endpoint, then retry the stage; or, if the role must call another endpoint or model instead, change the campaign's config: ${configChange} (its samples are asked again)`,
+  );
+  // Another refusal status names itself.
+  assert.match(fail([["http422", 4]], 4), /: all 4 refused with HTTP 422\. The first: sample a: x\. It refuses what the stage sends\. /);
+  // Answers without what the stage reads: the check for unusable answers.
+  assert.match(
+    fail([["unusable", 4]], 4),
+    /: all 4 answered, but without what the stage reads\. The first: sample a: x\. Its answers lack prompt_logprobs\. Fix the endpoint, /,
+  );
+  // Mixed: the most common class, said to be the most.
+  assert.match(
+    fail(
+      [
+        ["http400", 1],
+        ["unusable", 3],
+      ],
+      4,
+    ),
+    /: 3 of the 4 \(the most\) answered, but without what the stage reads\. .*Its answers lack prompt_logprobs/,
+  );
+  // A key refused (401): endpointRefusalAdvice's fix, the workers' environment, not the stage's check.
+  const key = fail([["http401", 4]], 4);
+  assert.match(
+    key,
+    /: all 4 refused with HTTP 401\. The first: sample a: x\. the endpoint takes no request without a valid key: set the right key in the variable the endpoint's apiKeyEnv names/,
+  );
+  assert.doesNotMatch(key, /It refuses what the stage sends/);
+  // A proxy asking for credentials (407): toolloop's own client goes to baseUrl directly.
+  assert.match(fail([["http407", 4]], 4), /refused with HTTP 407\. .*a proxy at baseUrl asks for credentials, which toolloop's client does not send/);
+  // What to do after the fix follows onStageFailure in every class.
+  assert.match(
+    fail([["http400", 4]], 4, { onStageFailure: "skip", campaignId: "c1" }),
+    /Fix the endpoint, before a later stage or run calls it \(onStageFailure "skip" has skipped this stage; it is not retried\);/,
+  );
+  // No class counted (batches of an older build): the generic advice, as before.
+  assert.match(fail([], 4), /sample's own\. The first: sample a: x\. Check the endpoint; then retry the stage/);
+});
+
+test("failure classes: HTTP status for a refusal, unusable for an answer without what the stage reads, counted per batch and summed", () => {
+  assert.equal(endpointFailureClass(new LlmError("client", "HTTP 400: prompt_logprobs is not supported", { status: 400 })), "http400");
+  assert.equal(endpointFailureClass(new LlmError("bad_response", "the response has no prompt_logprobs list")), "unusable");
+  assert.equal(endpointFailureClass(new Error("x")), "other");
+  const a: Record<string, number> = {};
+  countFailureClass(a, new LlmError("client", "HTTP 400", { status: 400 }));
+  countFailureClass(a, new LlmError("client", "HTTP 400", { status: 400 }));
+  const b: Record<string, number> = { items: 2 };
+  countFailureClass(b, new LlmError("bad_response", "no list"));
+  countFailureClass(b, new LlmError("client", "HTTP 400", { status: 400 }));
+  assert.deepEqual([...failureClassCounts([a, b]).entries()].sort(), [
+    ["http400", 3],
+    ["unusable", 1],
+  ]);
+  // The counts survive the stored batch result (numbers) and the workflow's summing.
+  assert.deepEqual(splitStoredBatch({ ...b, [FIRST_FAILURE_KEY]: "s" }).counts, { ...b });
 });

@@ -55,6 +55,60 @@ test("builds differ by version, commit, changes and build time; newer is a highe
   assert.equal(isNewerBuild(seen("0.1.0", null, "2026-12-02"), seen("0.1.0", "2026-12-01", "2026-12-03")), false);
 });
 
+test("a rollback (an older commit, rebuilt later) is not newer: commit times decide before build times; the same commit is never newer", () => {
+  const at = (iso: string) => new Date(iso);
+  const build = (commit: string, committedAt: string | null, builtAt: string, firstSeenAt: string, dirty: boolean | null = false) => ({
+    version: "0.1.0",
+    commit: commit.repeat(40),
+    dirty,
+    committedAt: committedAt === null ? null : at(committedAt),
+    builtAt: at(builtAt),
+    firstSeenAt: at(firstSeenAt),
+  });
+  // The current build: commit b (committed 12-05), built 12-05. The rollback: commit a (committed 12-01), built and first seen 12-07.
+  const current = build("b", "2026-12-05T10:00:00Z", "2026-12-05T11:00:00Z", "2026-12-05T12:00:00Z");
+  const rollback = build("a", "2026-12-01T10:00:00Z", "2026-12-07T11:00:00Z", "2026-12-07T12:00:00Z");
+  assert.equal(isNewerBuild(rollback, current), false, "the rolled-back old commit is older, though built later");
+  assert.equal(isNewerBuild(current, rollback), true, "so the rollback's workers step aside for the current build, not the reverse");
+  // A forward deploy: a later commit is newer whenever it was built.
+  const forward = build("c", "2026-12-06T10:00:00Z", "2026-12-04T00:00:00Z", "2026-12-06T12:00:00Z");
+  assert.equal(isNewerBuild(forward, current), true);
+  // The same commit rebuilt (no uncommitted changes): the same code, neither is newer.
+  const rebuilt = build("b", "2026-12-05T10:00:00Z", "2026-12-07T11:00:00Z", "2026-12-07T12:00:00Z");
+  assert.equal(isNewerBuild(rebuilt, current), false);
+  assert.equal(isNewerBuild(current, rebuilt), false);
+  // The same commit with uncommitted changes: other code, so the build time decides.
+  const patched = build("b", "2026-12-05T10:00:00Z", "2026-12-07T11:00:00Z", "2026-12-07T12:00:00Z", true);
+  assert.equal(isNewerBuild(patched, current), true);
+  // A commit time unknown (a build from before it was recorded, an image built without TOOLLOOP_GIT_COMMIT_TIME): build time, then first sighting, as before.
+  assert.equal(isNewerBuild(build("a", null, "2026-12-07T11:00:00Z", "2026-12-07T12:00:00Z"), current), true);
+  assert.equal(isNewerBuild({ ...rollback, builtAt: null }, { ...current, committedAt: null, builtAt: null }), true, "first seen later");
+  // A higher version still wins over commit times.
+  assert.equal(isNewerBuild({ ...rollback, version: "0.2.0" }, current), true);
+});
+
+test("a rollback recorded in worker_builds is not a newer build for the current build's workers; the current build is one for the rollback's", async (t) => {
+  const { db } = await pgliteForTest(t, "builds-rollback");
+  const now = new Date("2026-12-07T12:00:00Z");
+  const identity = (commit: string, committedAt: string, builtAt: string) =>
+    buildIdentity({ package: "toolloop", version: "0.1.0", commit: commit.repeat(40), dirty: false }, new Date(builtAt), new Date(committedAt));
+  const current = identity("b", "2026-12-05T10:00:00Z", "2026-12-05T11:00:00Z");
+  const rollback = identity("a", "2026-12-01T10:00:00Z", "2026-12-07T11:00:00Z");
+  await recordWorkerBuild(db.db, current, "1@h", new Date(now.getTime() - HOUR));
+  await recordWorkerBuild(db.db, rollback, "2@h", now);
+  const rows = await db.db.select().from(workerBuilds);
+  assert.deepEqual(
+    rows.map((r) => [r.buildId, r.committedAt?.toISOString()]).sort(),
+    [
+      [current.buildId, "2026-12-05T10:00:00.000Z"],
+      [rollback.buildId, "2026-12-01T10:00:00.000Z"],
+    ].sort(),
+  );
+  assert.deepEqual(await newerBuildsSeen(db.db, current, { now }), { known: true, newer: [], withinMs: 24 * HOUR });
+  const forRollback = await newerBuildsSeen(db.db, rollback, { now });
+  assert.deepEqual(forRollback.known && forRollback.newer.map((b) => b.buildId), [current.buildId]);
+});
+
 test("newer builds seen: only newer ones alive within the window; unknown while this build is not recorded or the table cannot be read", async (t) => {
   const { db } = await pgliteForTest(t, "builds-newer");
   const now = new Date("2026-12-07T12:00:00Z");

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { parseCampaignConfig } from "../../../src/config/campaignConfig.js";
-import { BUILD_INFO_FILE, codeVersion, readCodeVersion } from "../../../src/provenance/codeVersion.js";
+import { BUILD_INFO_FILE, codeVersion, readCodeVersion, readCommittedAt, writeBuildInfo } from "../../../src/provenance/codeVersion.js";
 import { campaignProvenance, exportProvenance, redactedUrl, roleProvenance, sampleProvenance } from "../../../src/provenance/provenance.js";
 
 function config() {
@@ -136,4 +136,38 @@ test("code version: TOOLLOOP_GIT_COMMIT, then dist/build-info.json, then git; no
     head = undefined;
   }
   if (head) assert.match(here.commit ?? "", /^[0-9a-f]{40}$/);
+});
+
+test("build info records the commit's own time (git's committer date, or TOOLLOOP_GIT_COMMIT_TIME without git); a rebuild keeps it", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toolloop-committime-"));
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  try {
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "toolloop", version: "9.8.7" }));
+    // Not a checkout (the Docker build): the build args, else unknown.
+    const docker = writeBuildInfo(dir, { TOOLLOOP_GIT_COMMIT: "a".repeat(40), TOOLLOOP_GIT_COMMIT_TIME: "2026-11-30T09:15:00+01:00" });
+    assert.deepEqual(docker, { commit: "a".repeat(40), dirty: null, committedAt: "2026-11-30T08:15:00.000Z" });
+    assert.equal(readCommittedAt(dir, {}, "a".repeat(40))?.toISOString(), "2026-11-30T08:15:00.000Z", "read back from dist/build-info.json");
+    assert.equal(readCommittedAt(dir, {}, "b".repeat(40)), null, "build-info's time is only its own commit's");
+    assert.equal(writeBuildInfo(dir, { TOOLLOOP_GIT_COMMIT: "a".repeat(40) }).committedAt, null, "no TOOLLOOP_GIT_COMMIT_TIME: unknown");
+    assert.equal(
+      writeBuildInfo(dir, { TOOLLOOP_GIT_COMMIT: "a".repeat(40), TOOLLOOP_GIT_COMMIT_TIME: "yesterday-ish" }).committedAt,
+      null,
+      "not a time: unknown",
+    );
+    // A checkout: the commit's committer date, the same however often and whenever it is built.
+    git("init", "-q");
+    git("-c", "user.name=t", "-c", "user.email=t@t", "add", "package.json");
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"], {
+      cwd: dir,
+      env: { ...process.env, GIT_COMMITTER_DATE: "2026-10-01T12:00:00Z", GIT_AUTHOR_DATE: "2026-09-01T12:00:00Z" },
+      stdio: "ignore",
+    });
+    const first = writeBuildInfo(dir, {});
+    assert.equal(first.committedAt, "2026-10-01T12:00:00.000Z");
+    assert.equal(writeBuildInfo(dir, {}).committedAt, first.committedAt);
+    fs.rmSync(path.join(dir, "dist"), { recursive: true });
+    assert.equal(readCommittedAt(dir, {}, first.commit)?.toISOString(), "2026-10-01T12:00:00.000Z", "without build-info, git is asked");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -16,6 +16,7 @@ import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { compareToLabel, labelOf } from "../../../matching/labelAgreement.js";
 import { allBatchSamples, failIfNothingSucceeded, stageFailurePolicy, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
+import { countFailureClass, failureClassCounts } from "../../../framework/endpointFailureClass.js";
 import type { SampleRow } from "../../../db/repos/samples.js";
 import { sameServedCheckpoint, servedCheckpointFor } from "../../../training/servedCheckpoint.js";
 
@@ -65,6 +66,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
     let failed = 0;
     // Failures that are not the sample's own (its prompt too long for the context is): the endpoint refusing what every probe asks.
     let failedByEndpoint = 0;
+    const byClass: Record<string, number> = {};
     // Results are written in small groups as they finish, one write at a time.
     let pending: NewProbeResult[] = [];
     let writing: Promise<unknown> = Promise.resolve();
@@ -110,6 +112,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
           const message = err.message;
           if (!isContextLengthError(err)) {
             failedByEndpoint++;
+            countFailureClass(byClass, err);
             progress.noteFailure?.(`sample ${sample.id}: ${message}`);
           }
           ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${message}`);
@@ -150,7 +153,17 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
     await flush();
     batch.close();
     progress.report({ ...state });
-    return { items: rows.length, probed: matched + mismatched, matched, mismatched, reused: rows.length - todo.length, unlabelled, failed, failedByEndpoint };
+    return {
+      items: rows.length,
+      probed: matched + mismatched,
+      matched,
+      mismatched,
+      reused: rows.length - todo.length,
+      unlabelled,
+      failed,
+      failedByEndpoint,
+      ...byClass,
+    };
   },
 
   async finalize(ctx, batches, notes) {
@@ -166,8 +179,12 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
         failed,
         failedByEndpoint: batches.reduce((a, b) => a + (b.failedByEndpoint ?? 0), 0),
         firstFailures: notes?.firstFailures ?? [],
-        check:
-          'Check the policy endpoint: it must answer chat requests with tools and tool_choice "auto" (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model\'s parser>)',
+        classes: failureClassCounts(batches),
+        check: {
+          any: 'Check the policy endpoint: it must answer chat requests with tools and tool_choice "auto" (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model\'s parser>)',
+          refused:
+            "The policy endpoint refuses what every probe sends, chat requests with the samples' tools and tool_choice \"auto\": vLLM refuses these with a 400 (start it with --enable-auto-tool-choice --tool-call-parser <the model's parser>); otherwise its reason above names the parameter it does not take",
+        },
       },
       stageFailurePolicy(ctx),
     );

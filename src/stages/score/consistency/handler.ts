@@ -8,6 +8,7 @@ import type { StageConfigOf } from "../../specs.js";
 import { consistencyClassCounts, scoreValues } from "../../../db/repos/scores.js";
 import { toOpenAiTool } from "../../../domain/types.js";
 import { failIfNothingSucceeded, stageFailurePolicy, type StageHandler } from "../../../framework/stage.js";
+import { failureClassCounts } from "../../../framework/endpointFailureClass.js";
 import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { labelOf } from "../../../matching/labelAgreement.js";
 import { consistencyOfAnswers } from "../../../scoring/consistency.js";
@@ -57,8 +58,12 @@ export const scoreConsistencyHandler: StageHandler<ConsistencyStage, ScoringProg
         failed: Math.max(0, items - values.size),
         failedByEndpoint: sum("failedByEndpoint"),
         firstFailures: notes?.firstFailures ?? [],
-        check:
-          "Check the policy endpoint: it must answer chat requests that carry the samples' tools (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model's parser>)",
+        classes: failureClassCounts(batches),
+        check: {
+          any: "Check the policy endpoint: it must answer chat requests that carry the samples' tools (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model's parser>)",
+          refused:
+            "The policy endpoint refuses what every sample sends, chat requests with the samples' tools and a seed: vLLM refuses tools with a 400 (start it with --enable-auto-tool-choice --tool-call-parser <the model's parser>); otherwise its reason above names the parameter it does not take",
+        },
       },
       stageFailurePolicy(ctx),
     );

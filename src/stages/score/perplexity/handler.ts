@@ -7,6 +7,7 @@ import type { StageConfigOf } from "../../specs.js";
 import { labelPplWithoutEndOfTurn, scoreValues } from "../../../db/repos/scores.js";
 import { afterConfigChangeAdvice, afterFixAdvice } from "../../../framework/stageFailureAdvice.js";
 import { EveryItemFailedError, failIfNothingSucceeded, stageFailurePolicy, type StageHandler } from "../../../framework/stage.js";
+import { failureClassCounts } from "../../../framework/endpointFailureClass.js";
 import {
   configuredEndOfTurn,
   endOfTurnField,
@@ -82,9 +83,17 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
         failed: Math.max(0, items - scored),
         failedByEndpoint,
         firstFailures: notes?.firstFailures ?? [],
-        check:
-          "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize (with return_token_strs, vLLM 0.9.1 or later), and its chat template must render the generation prompt as the start of the assistant turn (gpt-oss: chat return_token_ids, vLLM 0.10.2 or later, and /completions with prompt_logprobs)" +
-          (ctx.stage.ownOutput ? " (own_ppl also needs chat logprobs; ownOutput: false leaves it out)" : ""),
+        classes: failureClassCounts(batches),
+        check: {
+          any:
+            "Check the policy endpoint: it must support vLLM's prompt_logprobs and /tokenize (with return_token_strs, vLLM 0.9.1 or later), and its chat template must render the generation prompt as the start of the assistant turn (gpt-oss: chat return_token_ids, vLLM 0.10.2 or later, and /completions with prompt_logprobs)" +
+            (ctx.stage.ownOutput ? " (own_ppl also needs chat logprobs; ownOutput: false leaves it out)" : ""),
+          refused:
+            "The policy endpoint refuses the scoring requests themselves: a server that is not vLLM (or a vLLM older than 0.9.1) refuses prompt_logprobs, /tokenize's messages or return_token_strs with a 400; serve the policy with vLLM 0.9.1 or later (its reason above names what it refused)",
+          unusable:
+            "The policy endpoint answers the scoring requests without what scoring reads: a prompt_logprobs list (vLLM), token_strs from /tokenize (vLLM 0.9.1 or later), or a chat template that renders the generation prompt as the start of the assistant turn; gpt-oss: prompt_token_ids from chat with return_token_ids, vLLM 0.10.2 or later (the reason above says which)" +
+            (ctx.stage.ownOutput ? "; own_ppl also needs chat logprobs (ownOutput: false leaves it out)" : ""),
+        },
       },
       stageFailurePolicy(ctx),
     );
