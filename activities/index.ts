@@ -19,6 +19,7 @@ import {
   insertCampaign,
   lastCompletedIteration,
   markCampaignRunningAgain,
+  recordCampaignRun,
   setCampaignStatus,
   upsertIteration,
 } from "../src/db/repos/campaigns.js";
@@ -99,6 +100,15 @@ export interface ActivityDeps extends Omit<StageDeps, "db"> {
   recentBuildMs?: number;
   /** The launcher cluster jobs run on (default: the one `cluster.launcher` in the campaign config names). */
   launcherFor?(config: CampaignConfig): JobLauncher;
+}
+
+/** The workflow run the current activity serves (Temporal's run id); undefined outside an activity (a direct call in a test). */
+function activityWorkflowRunId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.runId;
+  } catch {
+    return undefined;
+  }
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -299,6 +309,7 @@ export function createActivities(deps: ActivityDeps) {
     if (!campaignId)
       throw ApplicationFailure.nonRetryable("registerCampaign: no campaign id (none given, none in the config, no workflow id)", ErrorType.invalidConfig);
     const db = await deps.getDb();
+    const workflowRunId = activityWorkflowRunId();
     // Recorded once: a retried registration keeps the predecessor it found first.
     const registered = await getCampaign(db, campaignId);
     // A new campaign started under another campaign's iteration id (a start from the Temporal UI; the CLI refuses it first).
@@ -366,11 +377,14 @@ export function createActivities(deps: ActivityDeps) {
       name: frozen.config.name,
       config: submitted,
       workflowId: input.workflowId,
+      ...(workflowRunId !== undefined ? { workflowRunId } : {}),
       ...(run ? { scheduleId: run.scheduleId, scheduledAt: new Date(run.scheduledTime), continuesFrom } : {}),
     });
     // Keyed on the row as read above: an abort of this run written since (the workflow does not wait for this activity) wins.
     if (registered && registered.status !== "running" && !(await markCampaignRunningAgain(db, campaignId, registered)))
       deps.log(`[campaign] ${campaignId}: not marked running again: its status was written while it registered (an abort of this run)`);
+    // The row is this run's from now on: the terminated-run marking leaves it alone (src/schedules/endedRuns.ts).
+    if (registered && workflowRunId !== undefined) await recordCampaignRun(db, campaignId, workflowRunId);
     await upsertTools(
       db,
       campaignId,

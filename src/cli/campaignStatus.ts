@@ -21,7 +21,7 @@ import { campaignView, ENDED_STATES, type CampaignView, type DbFacts, type Workf
 import { refusedBatchNotes, withInflight } from "../status/inflight.js";
 import { ErrorType } from "../framework/errorTypes.js";
 import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
-import { endedRunMessage, ENDED_WITHOUT_CLEANUP, markEndedRuns } from "../schedules/endedRuns.js";
+import { endedRunMessage, ENDED_WITHOUT_CLEANUP, recordEndedRun } from "../schedules/endedRuns.js";
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, defaultBaseDir, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
@@ -272,8 +272,8 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
 async function withEndRecorded(db: Db, facts: DbFacts, wf: WorkflowFacts, notes: string[]): Promise<DbFacts> {
   if (facts.status !== "running" || !ENDED_WITHOUT_CLEANUP.has(wf.status)) return facts;
   try {
-    const row = { id: facts.campaignId, workflowId: wf.workflowId, updatedAt: new Date(facts.updatedAt) };
-    const [ended] = await markEndedRuns(db, [row], async () => wf.status);
+    const row = { id: facts.campaignId, status: facts.status, workflowId: wf.workflowId, updatedAt: new Date(facts.updatedAt) };
+    const ended = await recordEndedRun(db, row, wf);
     if (!ended) return facts;
     notes.push(`PostgreSQL recorded the campaign as running; ${endedRunMessage(ended).replace(/^campaign \S+: /, "")}`);
     return { ...facts, status: "terminated" };
