@@ -8,6 +8,7 @@ import { ApplicationFailure, CancelledFailure, Context } from "@temporalio/activ
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from "@temporalio/client";
 import { newConfigVersionRefusal } from "../src/config/configVersion.js";
 import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
+import { newCampaignConfigIssues } from "../src/config/newCampaignChecks.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { campaignOutputDir } from "../src/output/layout.js";
 import { writeCampaignReport, writeIterationReports } from "../src/reports/build.js";
@@ -72,7 +73,7 @@ import { scheduledRunProblem, withScheduledRun } from "../src/schedules/schedule
 import { continuedPolicyText, stageCallsPolicy, stagePolicy, type StagePolicy } from "../src/training/servedPolicy.js";
 import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
-import { configThisBuildRefuses, type CampaignConfig } from "../src/config/campaignConfig.js";
+import { configThisBuildRefuses, InvalidCampaignConfigError, type CampaignConfig } from "../src/config/campaignConfig.js";
 import { TERMINAL_JOB_STATES, type JobLauncher, type JobState } from "../src/training/launchers/launcher.js";
 import { stageEndpointNeeds, waitUntilEndpointsAnswer } from "../src/llm/endpointRecovery.js";
 import { revivalNote, revivalReadyTimeoutMs, ServedPolicyRevival } from "../src/training/servedPolicyRevival.js";
@@ -325,6 +326,13 @@ export function createActivities(deps: ActivityDeps) {
           ? campaignIdProblem(campaignId, 'workflow id (the campaign id when neither the input nor the config has a campaignId; add "campaignId" to the input)')
           : undefined;
     if (badId) throw ApplicationFailure.nonRetryable(badId, ErrorType.invalidConfig);
+    // What a new campaign (a schedule's runs included) or a new config version may not hold; a campaign
+    // registered with it before the check, started again with the config it has, keeps it.
+    const startIssues = newCampaignConfigIssues(frozen.config);
+    const keepsItsConfig = registered !== undefined && startIssues.length > 0 && (await latestConfig(db, campaignId))?.sha256 === hash;
+    if (startIssues.length > 0 && !keepsItsConfig)
+      throw ApplicationFailure.nonRetryable(new InvalidCampaignConfigError(startIssues).message, ErrorType.invalidConfig, startIssues);
+    for (const i of keepsItsConfig ? startIssues : []) deps.log(`[config] campaign ${campaignId}: warning: ${i.path}: ${i.message}`);
     // Runs of the schedule a terminateOther overlap ended are still recorded running: record them as ended first, so one is continued from.
     if (run && !registered) await markScheduleRunsEnded(db, run.scheduleId, campaignId);
     const continuesFrom = run
