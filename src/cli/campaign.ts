@@ -396,7 +396,7 @@ export function registerCampaignCommands(program: Command): void {
           );
       if (idProblem) throw new CliError(idProblem);
       await withClient({ campaignId }, async (client, e) => {
-        if (!opts.skipEndpointCheck) await checkEndpointsForStart(config);
+        if (!opts.skipEndpointCheck) await checkEndpointsForStart(frozen.config, registered ? { campaignId } : {});
         const handle = await startCampaign(client, e, { frozen, campaignId, newConfigVersion: opts.configVersion, workflowId });
         console.log(`config sha256 ${hash}`);
         console.log(`started campaign ${campaignId}`);
