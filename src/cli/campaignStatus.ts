@@ -12,7 +12,7 @@ import pLimit from "p-limit";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { openDatabase, pingDatabase, type Db, type DbHandle } from "../db/client.js";
 import { parseDatabaseUrl } from "../db/databaseUrl.js";
-import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns } from "../db/repos/campaignStatus.js";
+import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns, type CampaignListRow } from "../db/repos/campaignStatus.js";
 import { listCampaignStageJobs } from "../db/repos/clusterJobs.js";
 import { checkServedPolicies } from "../training/servedPolicyJobs.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
@@ -284,6 +284,25 @@ async function withEndRecorded(db: Db, facts: DbFacts, wf: WorkflowFacts, notes:
 }
 
 /**
+ * A listed row still running whose workflow run Temporal says was terminated or timed out, recorded
+ * terminated as `campaign status` records it (withEndRecorded): `campaign list` showed such a run
+ * as running in PostgreSQL's status for good, and it was never continued from until a status or the
+ * next run of its schedule came by. A failure to write is a note; the row is listed as read.
+ */
+export async function withListedEndRecorded(db: Db, row: CampaignListRow, wf: WorkflowFacts, notes: string[]): Promise<CampaignListRow> {
+  if (row.status !== "running" || !ENDED_WITHOUT_CLEANUP.has(wf.status)) return row;
+  try {
+    const ended = await recordEndedRun(db, { id: row.campaignId, status: row.status, workflowId: wf.workflowId, updatedAt: new Date(row.updatedAt) }, wf);
+    if (!ended) return row;
+    notes.push(endedRunMessage(ended));
+    return { ...row, status: "terminated" };
+  } catch (e) {
+    notes.push(`could not record campaign ${row.campaignId} as terminated in PostgreSQL: ${e instanceof Error ? e.message : String(e)}`);
+    return row;
+  }
+}
+
+/**
  * The running batches' progress (their activities' heartbeats, from Temporal's description of the
  * running iteration and its chunk children) added to their stages: PostgreSQL records a batch only
  * once it finishes. A failure to read it is a note; the finished batches still show.
@@ -400,7 +419,7 @@ async function printList(opts: { json?: boolean; limit: string }): Promise<void>
         rows.map((row) =>
           run(async () => {
             const { wf, missing } = await rowFacts(row.workflowId ?? campaignWorkflowId(row.campaignId));
-            return campaignListEntry(row, wf, missing);
+            return campaignListEntry(wf ? await withListedEndRecorded(db, row, wf, notes) : row, wf, missing);
           }),
         ),
       ),
