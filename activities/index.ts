@@ -8,6 +8,7 @@ import { ApplicationFailure, CancelledFailure, Context } from "@temporalio/activ
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from "@temporalio/client";
 import { newConfigVersionRefusal } from "../src/config/configVersion.js";
 import { describeConfigDiff, freezeCampaignConfig, planOf, type FrozenCampaignConfig } from "../src/config/frozen.js";
+import { newCampaignConfigIssues } from "../src/config/newCampaignChecks.js";
 import type { CampaignPlan } from "../src/config/plan.js";
 import { campaignOutputDir } from "../src/output/layout.js";
 import { writeCampaignReport, writeIterationReports } from "../src/reports/build.js";
@@ -19,6 +20,7 @@ import {
   insertCampaign,
   lastCompletedIteration,
   markCampaignRunningAgain,
+  recordCampaignRun,
   setCampaignStatus,
   upsertIteration,
 } from "../src/db/repos/campaigns.js";
@@ -72,7 +74,7 @@ import { scheduledRunProblem, withScheduledRun } from "../src/schedules/schedule
 import { continuedPolicyText, stageCallsPolicy, stagePolicy, type StagePolicy } from "../src/training/servedPolicy.js";
 import { explainServedPolicyDown } from "../src/training/servedPolicyDown.js";
 import { clusterOf } from "../src/training/clusterConfig.js";
-import { configThisBuildRefuses, type CampaignConfig } from "../src/config/campaignConfig.js";
+import { configThisBuildRefuses, InvalidCampaignConfigError, type CampaignConfig } from "../src/config/campaignConfig.js";
 import { TERMINAL_JOB_STATES, type JobLauncher, type JobState } from "../src/training/launchers/launcher.js";
 import { stageEndpointNeeds, waitUntilEndpointsAnswer } from "../src/llm/endpointRecovery.js";
 import { revivalNote, revivalReadyTimeoutMs, ServedPolicyRevival } from "../src/training/servedPolicyRevival.js";
@@ -100,6 +102,15 @@ export interface ActivityDeps extends Omit<StageDeps, "db"> {
   recentBuildMs?: number;
   /** The launcher cluster jobs run on (default: the one `cluster.launcher` in the campaign config names). */
   launcherFor?(config: CampaignConfig): JobLauncher;
+}
+
+/** The workflow run the current activity serves (Temporal's run id); undefined outside an activity (a direct call in a test). */
+function activityWorkflowRunId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.runId;
+  } catch {
+    return undefined;
+  }
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -300,6 +311,7 @@ export function createActivities(deps: ActivityDeps) {
     if (!campaignId)
       throw ApplicationFailure.nonRetryable("registerCampaign: no campaign id (none given, none in the config, no workflow id)", ErrorType.invalidConfig);
     const db = await deps.getDb();
+    const workflowRunId = activityWorkflowRunId();
     // Recorded once: a retried registration keeps the predecessor it found first.
     const registered = await getCampaign(db, campaignId);
     // A new campaign started under another campaign's iteration id (a start from the Temporal UI; the CLI refuses it first).
@@ -315,6 +327,13 @@ export function createActivities(deps: ActivityDeps) {
           ? campaignIdProblem(campaignId, 'workflow id (the campaign id when neither the input nor the config has a campaignId; add "campaignId" to the input)')
           : undefined;
     if (badId) throw ApplicationFailure.nonRetryable(badId, ErrorType.invalidConfig);
+    // What a new campaign (a schedule's runs included) or a new config version may not hold; a campaign
+    // registered with it before the check, started again with the config it has, keeps it.
+    const startIssues = newCampaignConfigIssues(frozen.config);
+    const keepsItsConfig = registered !== undefined && startIssues.length > 0 && (await latestConfig(db, campaignId))?.sha256 === hash;
+    if (startIssues.length > 0 && !keepsItsConfig)
+      throw ApplicationFailure.nonRetryable(new InvalidCampaignConfigError(startIssues).message, ErrorType.invalidConfig, startIssues);
+    for (const i of keepsItsConfig ? startIssues : []) deps.log(`[config] campaign ${campaignId}: warning: ${i.path}: ${i.message}`);
     // Runs of the schedule a terminateOther overlap ended are still recorded running: record them as ended first, so one is continued from.
     if (run && !registered) await markScheduleRunsEnded(db, run.scheduleId, campaignId);
     const continuesFrom = run
@@ -367,11 +386,14 @@ export function createActivities(deps: ActivityDeps) {
       name: frozen.config.name,
       config: submitted,
       workflowId: input.workflowId,
+      ...(workflowRunId !== undefined ? { workflowRunId } : {}),
       ...(run ? { scheduleId: run.scheduleId, scheduledAt: new Date(run.scheduledTime), continuesFrom } : {}),
     });
     // Keyed on the row as read above: an abort of this run written since wins (a run started before patch abort-waits-for-registration-v1 does not wait for this activity).
     if (registered && registered.status !== "running" && !(await markCampaignRunningAgain(db, campaignId, registered)))
       deps.log(`[campaign] ${campaignId}: not marked running again: its status was written while it registered (an abort of this run)`);
+    // The row is this run's from now on: the terminated-run marking leaves it alone (src/schedules/endedRuns.ts).
+    if (registered && workflowRunId !== undefined) await recordCampaignRun(db, campaignId, workflowRunId);
     await upsertTools(
       db,
       campaignId,

@@ -40,6 +40,7 @@ import { CLI, noWorkerYetNote } from "../status/campaignView.js";
 import { iterationWithInflight } from "../status/inflight.js";
 import { noAnswerFromWorker, operatorCallRefusal } from "../status/operatorCalls.js";
 import { checkEndpointsForStart } from "./endpointCheck.js";
+import { newCampaignConfigIssues, type NewCampaignIssue } from "../config/newCampaignChecks.js";
 import { connectClient } from "./temporal.js";
 
 export { CliError } from "./errors.js";
@@ -48,7 +49,15 @@ export { CliError } from "./errors.js";
  * Reads a campaign config file and freezes it (defaults applied, tool paths resolved against the
  * file's folder, sha256): the one parse a campaign's config gets. Errors name the file and the field.
  */
-export function readConfigFile(file: string): { raw: unknown; config: CampaignConfig; frozen: FrozenCampaignConfig; hash: string; warnings: string[] } {
+export function readConfigFile(file: string): {
+  raw: unknown;
+  config: CampaignConfig;
+  frozen: FrozenCampaignConfig;
+  hash: string;
+  warnings: string[];
+  /** What a new campaign may not start with (src/config/newCampaignChecks.ts); a registered one started again keeps its config. */
+  newCampaignIssues: NewCampaignIssue[];
+} {
   let raw: unknown;
   try {
     raw = readJsonFileSync(file, { maxBytes: CONFIG_LIMITS.configBytes, what: "a campaign config" });
@@ -76,7 +85,12 @@ export function readConfigFile(file: string): { raw: unknown; config: CampaignCo
     throw new CliError(`invalid campaign config ${file}:\n${r.error.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
   }
   for (const w of r.warnings) console.error(`warning: ${w}`);
-  return { raw, config: r.frozen.config, frozen: r.frozen, hash: r.hash, warnings: r.warnings };
+  return { raw, config: r.frozen.config, frozen: r.frozen, hash: r.hash, warnings: r.warnings, newCampaignIssues: newCampaignConfigIssues(r.frozen.config) };
+}
+
+/** Refuses a config a new campaign may not start with, naming each field (`campaign validate`, `start`, `schedule create`). */
+export function refuseNewCampaignIssues(file: string, issues: readonly NewCampaignIssue[]): void {
+  if (issues.length > 0) throw new CliError(`invalid campaign config ${file}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
 }
 
 /**
@@ -361,13 +375,16 @@ export function registerCampaignCommands(program: Command): void {
     .option("--config-version", "the id exists with another config: record this one as its next version, applying from the next iteration")
     .option("--skip-endpoint-check", "start without checking that every endpoint answers GET /models and serves the configured models")
     .action(async (opts: { config: string; id?: string; wait?: boolean; configVersion?: boolean; skipEndpointCheck?: boolean }) => {
-      const { config, frozen: fileFrozen, hash: fileHash } = readConfigFile(opts.config);
+      const { config, frozen: fileFrozen, hash: fileHash, newCampaignIssues } = readConfigFile(opts.config);
       // What a registration accepts (up to 128 characters): a default id (name and timestamp, up to 79) can be given back to resume it.
       const badId = opts.id === undefined ? undefined : campaignIdProblem(opts.id, "--id");
       if (badId) throw new CliError(badId);
       printToolSummary(config, await checkToolSources(config, opts.config));
       const campaignId = opts.id ?? defaultCampaignId(config);
       const { frozen, hash, workflowId, registered } = await checkConfigChange(campaignId, fileFrozen, fileHash, opts.configVersion ?? false);
+      // A campaign registered with such a config (before the check) is started again as it was frozen: said, not refused.
+      if (registered && !opts.configVersion) for (const i of newCampaignIssues) console.error(`warning: ${i.path}: ${i.message}`);
+      else refuseNewCampaignIssues(opts.config, newCampaignIssues);
       // A new campaign must not take the workflow id another campaign's iteration runs under (a
       // registered one is let through: refusing its rerun would not free the id it already uses).
       const idProblem = registered
@@ -379,7 +396,7 @@ export function registerCampaignCommands(program: Command): void {
           );
       if (idProblem) throw new CliError(idProblem);
       await withClient({ campaignId }, async (client, e) => {
-        if (!opts.skipEndpointCheck) await checkEndpointsForStart(config);
+        if (!opts.skipEndpointCheck) await checkEndpointsForStart(frozen.config, registered ? { campaignId } : {});
         const handle = await startCampaign(client, e, { frozen, campaignId, newConfigVersion: opts.configVersion, workflowId });
         console.log(`config sha256 ${hash}`);
         console.log(`started campaign ${campaignId}`);
@@ -403,7 +420,8 @@ export function registerCampaignCommands(program: Command): void {
     .requiredOption("--config <file>", "campaign config (JSON)")
     .option("--json", "print only the frozen config as JSON (defaults applied, paths resolved)")
     .action(async (opts: { config: string; json?: boolean }) => {
-      const { config, frozen, hash } = readConfigFile(opts.config);
+      const { config, frozen, hash, newCampaignIssues } = readConfigFile(opts.config);
+      refuseNewCampaignIssues(opts.config, newCampaignIssues);
       // What `campaign start` refuses for a new campaign, refused here too (validate reads no database).
       const idProblem = config.campaignId ? campaignWorkflowIdProblem(campaignWorkflowId(config.campaignId), config.campaignId, "campaignId") : undefined;
       if (idProblem) throw new CliError(idProblem);

@@ -12,7 +12,7 @@ import pLimit from "p-limit";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { openDatabase, pingDatabase, type Db, type DbHandle } from "../db/client.js";
 import { parseDatabaseUrl } from "../db/databaseUrl.js";
-import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns } from "../db/repos/campaignStatus.js";
+import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns, type CampaignListRow } from "../db/repos/campaignStatus.js";
 import { listCampaignStageJobs } from "../db/repos/clusterJobs.js";
 import { checkServedPolicies } from "../training/servedPolicyJobs.js";
 import { campaignOutputDir, campaignReportPath } from "../output/layout.js";
@@ -21,7 +21,7 @@ import { campaignView, ENDED_STATES, type CampaignView, type DbFacts, type Workf
 import { refusedBatchNotes, withInflight } from "../status/inflight.js";
 import { ErrorType } from "../framework/errorTypes.js";
 import { listCampaignWorkflows, readInflightBatches, readWorkflowFacts } from "../status/workflowFacts.js";
-import { endedRunMessage, markEndedRuns, rowStatusOfEndedWorkflow } from "../schedules/endedRuns.js";
+import { endedRunMessage, recordEndedRun, rowStatusOfEndedWorkflow } from "../schedules/endedRuns.js";
 import { taskQueues } from "../taskQueues.js";
 import { cliEnv, defaultBaseDir, workflowUiLink, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, databaseCliError, describeDatabaseUrl, temporalCliError } from "./errors.js";
@@ -273,14 +273,35 @@ export async function loadCampaignView(s: Sources, e: CliEnv, id: string): Promi
 async function withEndRecorded(db: Db, facts: DbFacts, wf: WorkflowFacts, notes: string[]): Promise<DbFacts> {
   if (facts.status !== "running" || rowStatusOfEndedWorkflow(wf.status) === undefined) return facts;
   try {
-    const row = { id: facts.campaignId, workflowId: wf.workflowId, updatedAt: new Date(facts.updatedAt) };
-    const [ended] = await markEndedRuns(db, [row], async () => wf.status);
+    const row = { id: facts.campaignId, status: facts.status, workflowId: wf.workflowId, updatedAt: new Date(facts.updatedAt) };
+    const ended = await recordEndedRun(db, row, wf);
     if (!ended) return facts;
     notes.push(`PostgreSQL recorded the campaign as running; ${endedRunMessage(ended).replace(/^campaign \S+: /, "")}`);
     return { ...facts, status: ended.rowStatus };
   } catch (e) {
     notes.push(`could not record the campaign's end (${rowStatusOfEndedWorkflow(wf.status)}) in PostgreSQL: ${e instanceof Error ? e.message : String(e)}`);
     return facts;
+  }
+}
+
+/**
+ * A listed row still running whose workflow run Temporal says ended without recording it (terminated,
+ * timed out, cancelled or failed: src/schedules/endedRuns.ts), recorded as `campaign status` records it (withEndRecorded): `campaign list` showed such a run
+ * as running in PostgreSQL's status for good, and it was never continued from until a status or the
+ * next run of its schedule came by. A failure to write is a note; the row is listed as read.
+ */
+export async function withListedEndRecorded(db: Db, row: CampaignListRow, wf: WorkflowFacts, notes: string[]): Promise<CampaignListRow> {
+  if (row.status !== "running" || rowStatusOfEndedWorkflow(wf.status) === undefined) return row;
+  try {
+    const ended = await recordEndedRun(db, { id: row.campaignId, status: row.status, workflowId: wf.workflowId, updatedAt: new Date(row.updatedAt) }, wf);
+    if (!ended) return row;
+    notes.push(endedRunMessage(ended));
+    return { ...row, status: ended.rowStatus };
+  } catch (e) {
+    notes.push(
+      `could not record campaign ${row.campaignId} as ${rowStatusOfEndedWorkflow(wf.status)} in PostgreSQL: ${e instanceof Error ? e.message : String(e)}`,
+    );
+    return row;
   }
 }
 
@@ -401,7 +422,7 @@ async function printList(opts: { json?: boolean; limit: string }): Promise<void>
         rows.map((row) =>
           run(async () => {
             const { wf, missing } = await rowFacts(row.workflowId ?? campaignWorkflowId(row.campaignId));
-            return campaignListEntry(row, wf, missing);
+            return campaignListEntry(wf ? await withListedEndRecorded(db, row, wf, notes) : row, wf, missing);
           }),
         ),
       ),

@@ -20,7 +20,7 @@ import { backfillRange, backfillRefusal, DEFAULT_BACKFILL_MAX_RUNS, parseBackfil
 import { optionalDateToTs, tsToDate } from "@temporalio/common/lib/time.js";
 import { positiveInteger } from "./options.js";
 import { scheduledRunCampaignIdOf } from "../schedules/scheduledRun.js";
-import { checkToolSources, readConfigFile } from "./campaign.js";
+import { checkToolSources, readConfigFile, refuseNewCampaignIssues } from "./campaign.js";
 import { cliEnv, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, temporalCliError } from "./errors.js";
 import { connectClient } from "./temporal.js";
@@ -104,7 +104,9 @@ export function registerScheduleCommands(program: Command): void {
       .option("--schedule <id>", "only this schedule of the config")
       .addHelpText("after", LINEAGE_HELP)
       .action(async (opts: { config: string; schedule?: string }) => {
-        const { config, frozen, hash } = readConfigFile(opts.config);
+        const { config, frozen, hash, newCampaignIssues } = readConfigFile(opts.config);
+        // Each run of the schedule is a new campaign: its registration would refuse the config.
+        refuseNewCampaignIssues(opts.config, newCampaignIssues);
         const all = config.schedules ?? [];
         if (all.length === 0)
           throw new CliError(

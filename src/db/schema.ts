@@ -44,6 +44,12 @@ export const campaigns = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
     /** The campaign workflow's id (a scheduled run's is `campaign-<schedule>-<RFC 3339 time>`, not `campaign-<id>`); null before it was recorded. */
     workflowId: text("workflow_id"),
+    /**
+     * The run of that workflow the row belongs to (Temporal's run id), recorded by each registration
+     * (a campaign started again under the same workflow id is a new run); null for rows registered by
+     * builds before migration 0014. The terminated-run marking only marks the run Temporal described.
+     */
+    workflowRunId: text("workflow_run_id"),
     /** The schedule that started it (`schedules[].id`), null for a campaign started by hand. */
     scheduleId: text("schedule_id"),
     /** The time its schedule started it for (Temporal's TemporalScheduledStartTime). */

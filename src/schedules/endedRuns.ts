@@ -11,15 +11,23 @@
  * have failed because that last status write failed for good. Those are recorded as `aborted` and
  * `failed`. A completed workflow wrote its end before completing, and one Temporal does not know
  * (history past retention) is left as it is. Idempotent: a row is marked only while it still says
- * running as read.
+ * running as read, and only the run Temporal described: a campaign started again under the same
+ * workflow id meanwhile is another run, recorded on the row by its registration, and is left running
+ * (markCampaignEnded).
  */
 import { WorkflowNotFoundError, type Client } from "@temporalio/client";
 import type { Db } from "../db/client.js";
 import { markCampaignEnded, runningScheduledCampaigns } from "../db/repos/campaigns.js";
 import type { CampaignRowStatus } from "../db/schema.js";
 
-/** Temporal's execution status of a workflow (its latest run), or undefined when Temporal has none under the id. */
-export type WorkflowStatusOf = (workflowId: string) => Promise<string | undefined>;
+/** A workflow's latest run as Temporal describes it: its run id and execution status (RUNNING, TERMINATED, ...). */
+export interface DescribedRun {
+  runId: string;
+  status: string;
+}
+
+/** Temporal's description of a workflow's latest run, or undefined when Temporal has none under the id. */
+export type WorkflowStatusOf = (workflowId: string) => Promise<DescribedRun | undefined>;
 
 type EndedRowStatus = Exclude<CampaignRowStatus, "running" | "completed">;
 
@@ -49,7 +57,8 @@ export interface EndedRun {
 export function temporalWorkflowStatus(client: Client): WorkflowStatusOf {
   return async (workflowId) => {
     try {
-      return (await client.workflow.getHandle(workflowId).describe()).status.name;
+      const desc = await client.workflow.getHandle(workflowId).describe();
+      return { runId: desc.runId, status: desc.status.name };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
@@ -67,10 +76,11 @@ export async function markEndedRuns(
   for (const row of rows) {
     // A row registered before its workflow id was recorded has none to ask about.
     if (!row.workflowId) continue;
-    const workflowStatus = await statusOf(row.workflowId);
-    const rowStatus = rowStatusOfEndedWorkflow(workflowStatus);
-    if (workflowStatus === undefined || rowStatus === undefined) continue;
-    if (await markCampaignEnded(db, row.id, row, rowStatus)) marked.push({ campaignId: row.id, workflowId: row.workflowId, workflowStatus, rowStatus });
+    const described = await statusOf(row.workflowId);
+    const rowStatus = rowStatusOfEndedWorkflow(described?.status);
+    if (described === undefined || rowStatus === undefined) continue;
+    if (await markCampaignEnded(db, row.id, row, rowStatus, described.runId))
+      marked.push({ campaignId: row.id, workflowId: row.workflowId, workflowStatus: described.status, rowStatus });
   }
   return marked;
 }
@@ -91,4 +101,19 @@ export function endedRunMessage(r: EndedRun): string {
           ? "was cancelled (aborted)"
           : "failed";
   return `campaign ${r.campaignId}: its workflow ${r.workflowId} ${how} without recording its end; recorded as ${r.rowStatus}`;
+}
+
+/**
+ * One row's end, recorded from a description of its workflow already at hand (`campaign status`,
+ * `campaign list`): marked terminated when it still says running and that run ended without cleanup.
+ * Returns the run marked, or undefined.
+ */
+export async function recordEndedRun(
+  db: Db,
+  row: { id: string; status: string; workflowId: string; updatedAt: Date },
+  described: DescribedRun,
+): Promise<EndedRun | undefined> {
+  if (row.status !== "running" || rowStatusOfEndedWorkflow(described.status) === undefined) return undefined;
+  const [ended] = await markEndedRuns(db, [row], async () => described);
+  return ended;
 }

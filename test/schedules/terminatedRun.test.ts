@@ -2,8 +2,8 @@
  * A schedule's run ended by the overlap policy terminateOther, against the real dev server,
  * PostgreSQL and a worker. A terminated workflow runs no cleanup, so its campaigns row said running
  * for good: never continued from, and shown running. The next run of the schedule records it as
- * terminated when it registers, and `campaign status` does for a run terminated by hand; asking again
- * changes nothing.
+ * terminated when it registers, and `campaign status` and `campaign list` do for a run terminated by
+ * hand; asking again changes nothing.
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -54,8 +54,8 @@ async function triggerRun(n: number) {
 }
 
 test(
-  "a run terminated by terminateOther is recorded as terminated when the next run registers; one terminated by hand by campaign status",
-  { timeout: 180_000 },
+  "a run terminated by terminateOther is recorded as terminated when the next run registers; one terminated by hand by campaign status or list",
+  { timeout: 240_000 },
   async () => {
     const file = path.join(env.workDir, "termrun.json");
     writeFileSync(
@@ -94,5 +94,23 @@ test(
     assert.equal((await ofSchedule())[1]?.status, "terminated");
     const again = await cli(["campaign", "status", second.id]);
     assert.doesNotMatch(again.stdout, /recorded as terminated/, "a second status changes nothing and says nothing");
+
+    // Terminated by hand and then listed: campaign list records it too (it showed PostgreSQL's running for good).
+    const third = await triggerRun(3);
+    await env.client.workflow.getHandle(third.workflowId!).terminate("an operator stops it");
+    assert.equal((await ofSchedule())[2]?.status, "running", "no cleanup ran");
+    const listed = await cli(["campaign", "list", "--json"]);
+    assert.equal(listed.status, 0, listed.stderr);
+    const list = JSON.parse(listed.stdout) as { campaigns: { campaignId: string; status: string; state: string }[]; notes: string[] };
+    const entry = list.campaigns.find((c) => c.campaignId === third.id);
+    assert.equal(entry?.state, "terminated");
+    assert.equal(entry?.status, "terminated", "PostgreSQL's status as now recorded");
+    assert.ok(
+      list.notes.some((n) => n.startsWith(`campaign ${third.id}: its workflow ${third.workflowId} ended terminated`) && n.endsWith("recorded as terminated")),
+      list.notes.join("\n"),
+    );
+    assert.equal((await ofSchedule())[2]?.status, "terminated");
+    const listedAgain = JSON.parse((await cli(["campaign", "list", "--json"])).stdout) as { notes: string[] };
+    assert.ok(!listedAgain.notes.some((n) => n.includes(third.id)), "a second list changes nothing and says nothing");
   },
 );

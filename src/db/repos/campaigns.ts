@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, ne, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { campaignDirOfIterationReport } from "../../output/layout.js";
 import { configForIteration } from "./campaignConfigs.js";
@@ -10,7 +10,16 @@ import { campaigns, iterations, type CampaignRowStatus, type IterationRowStatus 
  */
 export async function insertCampaign(
   db: Db,
-  c: { id: string; name: string; config: unknown; workflowId?: string; scheduleId?: string; scheduledAt?: Date; continuesFrom?: string },
+  c: {
+    id: string;
+    name: string;
+    config: unknown;
+    workflowId?: string;
+    workflowRunId?: string;
+    scheduleId?: string;
+    scheduledAt?: Date;
+    continuesFrom?: string;
+  },
 ): Promise<void> {
   await db
     .insert(campaigns)
@@ -19,6 +28,7 @@ export async function insertCampaign(
       name: c.name,
       config: c.config,
       workflowId: c.workflowId ?? null,
+      workflowRunId: c.workflowRunId ?? null,
       scheduleId: c.scheduleId ?? null,
       scheduledAt: c.scheduledAt ?? null,
       continuesFrom: c.continuesFrom ?? null,
@@ -90,22 +100,47 @@ export async function runningScheduledCampaigns(
 }
 
 /**
- * Records the end of a campaign whose workflow ended without writing it (terminated or timed out:
- * `terminated`; cancelled: `aborted`; failed: `failed`), only while its row still says running as
- * it was read (`seen.updatedAt`, compared within a millisecond as in markCampaignRunningAgain): a
- * status written since (a restart's) wins, and a second call changes nothing. Returns whether the
- * row was marked.
+ * Records the workflow run a registration belongs to (`campaign start --id` again, or a start from
+ * the Temporal UI under the same workflow id, is a new run of it). A `terminated` the row holds for
+ * another run (the run before, marked while this one started) is this run's no more: it runs, so the
+ * row says running again; any other status written since (an abort of this run) stays. Once per run:
+ * a retried registration changes nothing. Returns whether the row was changed.
+ */
+export async function recordCampaignRun(db: Db, id: string, workflowRunId: string): Promise<boolean> {
+  const otherRun = sql`${campaigns.workflowRunId} is distinct from ${workflowRunId}`;
+  const changed = await db
+    .update(campaigns)
+    .set({
+      workflowRunId,
+      status: sql`case when ${campaigns.status} = 'terminated' and ${otherRun} then 'running' else ${campaigns.status} end`,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(campaigns.id, id), otherRun))
+    .returning({ id: campaigns.id });
+  return changed.length > 0;
+}
+
+ * Records the end of a campaign whose workflow run `endedRunId` ended without writing it (terminated
+ * or timed out: `terminated`; cancelled: `aborted`; failed: `failed`), only while its row still says
+ * running and belongs to that run: a campaign started again under the same workflow id between
+ * Temporal's answer and this write is another run, which its registration records
+ * (recordCampaignRun), so it is never marked. A row registered by a build before the run id was
+ * recorded (workflow_run_id null) is marked only while it is unchanged since read (`seen.updatedAt`,
+ * compared within a millisecond as in markCampaignRunningAgain). A second call changes nothing.
+ * Returns whether the row was marked.
  */
 export async function markCampaignEnded(
   db: Db,
   id: string,
   seen: { updatedAt: Date },
   status: Exclude<CampaignRowStatus, "running" | "completed">,
+  endedRunId: string,
 ): Promise<boolean> {
+  const sameRun = or(eq(campaigns.workflowRunId, endedRunId), and(isNull(campaigns.workflowRunId), unchangedSince(seen.updatedAt)));
   const marked = await db
     .update(campaigns)
     .set({ status, updatedAt: sql`now()` })
-    .where(and(eq(campaigns.id, id), eq(campaigns.status, "running"), unchangedSince(seen.updatedAt)))
+    .where(and(eq(campaigns.id, id), eq(campaigns.status, "running"), sameRun))
     .returning({ id: campaigns.id });
   return marked.length > 0;
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "campaigns" ADD COLUMN "workflow_run_id" text;
