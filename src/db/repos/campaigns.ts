@@ -120,6 +120,7 @@ export async function recordCampaignRun(db: Db, id: string, workflowRunId: strin
   return changed.length > 0;
 }
 
+/**
  * Records the end of a campaign whose workflow run `endedRunId` ended without writing it (terminated
  * or timed out: `terminated`; cancelled: `aborted`; failed: `failed`), only while its row still says
  * running and belongs to that run: a campaign started again under the same workflow id between

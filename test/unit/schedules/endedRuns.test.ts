@@ -37,10 +37,13 @@ test("a running row whose workflow ended is recorded by how it ended: terminated
     db.db.select({ id: campaigns.id, workflowId: campaigns.workflowId, updatedAt: campaigns.updatedAt, status: campaigns.status }).from(campaigns);
   const statusOf = async (id: string) => (await rows()).find((r) => r.id === id)?.status;
 
+  // Rows registered without a run id (as by builds before it was recorded): marked while unchanged since read.
+  const described = async (wf: string) => (temporal[wf] === undefined ? undefined : { runId: `${wf}-run-1`, status: temporal[wf] });
+
   const read = await rows();
   // Written since the read: a rerun's registration, say. It wins.
   const cancelledRead = read.find((r) => r.id === "c-cancel")!;
-  const marked = await markEndedRuns(db.db, read, async (wf) => temporal[wf]);
+  const marked = await markEndedRuns(db.db, read, described);
   assert.deepEqual(marked.map((m) => [m.campaignId, m.workflowStatus, m.rowStatus]).sort(), [
     ["c-cancel", "CANCELED", "aborted"],
     ["c-fail", "FAILED", "failed"],
@@ -60,9 +63,9 @@ test("a running row whose workflow ended is recorded by how it ended: terminated
   );
 
   // Asked again: nothing left to record. A row read before another status was written is left as written.
-  assert.deepEqual(await markEndedRuns(db.db, await rows(), async (wf) => temporal[wf]), []);
+  assert.deepEqual(await markEndedRuns(db.db, await rows(), described), []);
   await setCampaignStatus(db.db, "c-cancel", "failed");
   await db.db.update(campaigns).set({ status: "running" }).where(eq(campaigns.id, "c-cancel"));
-  assert.deepEqual(await markEndedRuns(db.db, [cancelledRead], async (wf) => temporal[wf]), [], "a row changed since it was read is not marked");
+  assert.deepEqual(await markEndedRuns(db.db, [cancelledRead], described), [], "a row changed since it was read is not marked");
   assert.equal(await statusOf("c-cancel"), "running");
 });
