@@ -26,13 +26,26 @@ before(async () => {
   db = await migratedTestDatabase(workDir, stops);
 });
 after(async () => {
+  if (made.length) await db.db.delete(workerBuilds).where(inArray(workerBuilds.buildId, made));
   for (const stop of stops.reverse()) await stop();
   fs.rmSync(workDir, { recursive: true, force: true });
 });
 
-/** A build of this file only (a random commit), so rows other test files record are never asserted on. */
-const aBuild = (): BuildIdentity =>
-  buildIdentity({ package: "toolloop", version: "0.1.0", commit: randomUUID().replace(/-/g, "").padEnd(40, "0"), dirty: false }, new Date());
+/**
+ * A build of this file only (a random commit), so rows other test files record are never asserted on.
+ * Built long ago: in the suite's shared database a build made now would be newer than the suite's own
+ * (its commit time unknown, so build times decide), and every other file's worker would then step
+ * aside for a config it does not know instead of failing it at once. Deleted after the file too.
+ */
+const made: string[] = [];
+const aBuild = (): BuildIdentity => {
+  const b = buildIdentity(
+    { package: "toolloop", version: "0.1.0", commit: randomUUID().replace(/-/g, "").padEnd(40, "0"), dirty: false },
+    new Date("2020-01-01T00:00:00Z"),
+  );
+  made.push(b.buildId);
+  return b;
+};
 
 async function present(builds: BuildIdentity[]): Promise<string[]> {
   const ids = builds.map((b) => b.buildId);
