@@ -252,6 +252,9 @@ test(
     fs.writeFileSync(path.join(outDir(id), "sleep-1"), "120000");
     const handle = await start(id, 300);
     await waitFor("the job to run", async () => (await jobsOf(id))[0]?.state === "running");
+    // Its row says running once the process is launched; its script's first line (attempts.txt) may
+    // not have run yet on a loaded machine, and a kill before it leaves no trace of attempt 1.
+    await waitFor("attempt 1 to start its script", async () => fs.existsSync(path.join(outDir(id), "attempts.txt")));
     const pid = Number((await jobsOf(id))[0]?.externalId);
     // The machine goes down: the job's whole process group dies at once, nothing writes an exit code.
     process.kill(-pid, "SIGKILL");
