@@ -273,7 +273,11 @@ export interface StatusWatch {
   queries: number;
   /** Resolves when waiting_for_operator is first seen. */
   operatorNeeded: Promise<CampaignStatus | IterationStatus>;
-  stop(): void;
+  /**
+   * Stops polling; resolves once the poller has left its loop, so no query is in flight when the
+   * harness closes the client ("Channel has been shut down" after the file's last test otherwise).
+   */
+  stop(): Promise<void>;
 }
 
 /** Polls the campaign's and its first iteration's `status` query; failures while servers are down are counted, not thrown. */
@@ -281,13 +285,15 @@ export function watchStatus(h: ChaosHarness, campaignId: string, intervalMs = 50
   const wfId = campaignWorkflowId(campaignId);
   let stopped = false;
   let signalWaiting!: (s: CampaignStatus | IterationStatus) => void;
+  let polling: Promise<void> = Promise.resolve();
   const watch: StatusWatch = {
     seen: new Set(),
     queryFailures: 0,
     queries: 0,
     operatorNeeded: new Promise((r) => (signalWaiting = r)),
-    stop: () => {
+    stop: async () => {
       stopped = true;
+      await polling;
     },
   };
   const note = (s: CampaignStatus | IterationStatus, prefix: string) => {
@@ -301,7 +307,7 @@ export function watchStatus(h: ChaosHarness, campaignId: string, intervalMs = 50
     }
   };
   // The poller catches every error itself; the outer catch only keeps lint and Node honest.
-  (async () => {
+  polling = (async () => {
     while (!stopped) {
       for (const [id, prefix] of [
         [wfId, "campaign"],
@@ -400,7 +406,7 @@ export async function runChaosCampaign(
     run.failure = `the campaign failed: ${err instanceof Error ? err.message : String(err)}`;
   } finally {
     clearTimeout(timer);
-    watch.stop();
+    await watch.stop();
   }
   const chaosFailure = await Promise.race([chaos, sleep(60_000).then(() => "the chaos script did not finish")]);
   if (!run.result) await handle.terminate("chaos test gave up").catch(() => undefined);

@@ -181,7 +181,7 @@ test("kill -9 of the worker during repair.labels: every judgement and vote once,
     await handle.terminate("chaos test gave up").catch(() => undefined);
   } finally {
     clearTimeout(timer);
-    watch.stop();
+    await watch.stop();
   }
   const killed = await chaos.catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
   const elapsed = ((Date.now() - t0) / 1000).toFixed(1);
