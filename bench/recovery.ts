@@ -78,7 +78,7 @@ async function firstSampleAfter(campaignId: string, since: Date): Promise<Outcom
       await sleep(100);
     }
   } finally {
-    watch.stop();
+    await watch.stop();
   }
 }
 
