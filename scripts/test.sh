@@ -27,4 +27,6 @@ set +a
 
 echo "== tests"
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
-node --test --test-concurrency=2 --test-timeout=900000 "${files[@]}"
+# Bounded (test/runner/boundedTestRun.ts): a process a test leaves running after the summary, or a run
+# with no summary after 60 minutes, is named, stopped and fails the run, instead of holding it to CI's limit.
+node dist/test/runner/boundedTestRun.js --grace-s 60 --deadline-min 60 -- --test --test-concurrency=2 --test-timeout=900000 "${files[@]}"
