@@ -8,8 +8,10 @@ import { Context } from "@temporalio/activity";
 import { WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from "@temporalio/client";
 import { CancelledFailure } from "@temporalio/common";
 import type { Worker } from "@temporalio/worker";
+import { eq } from "drizzle-orm";
 import type { ActivityDeps } from "../../activities/index.js";
 import { abortCampaign } from "../../src/cli/abortAndMetadata.js";
+import { campaigns } from "../../src/db/schema.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { waitFor, type TestEnv } from "./testEnv.js";
@@ -53,6 +55,27 @@ export function registrationGate(): RegistrationGate {
       held = undefined;
     },
   };
+}
+
+/** The campaigns row's status of campaign `campaignId` (undefined without a row). */
+export async function campaignRowStatus(env: TestEnv, campaignId: string): Promise<string | undefined> {
+  return (await env.db.db.select({ status: campaigns.status }).from(campaigns).where(eq(campaigns.id, campaignId)))[0]?.status;
+}
+
+/**
+ * The earlier run of a rerun: starts campaign `campaignId` (as `campaign start` does), lets it
+ * register (its row running) and aborts it. Returns the row's status once that run has ended.
+ */
+export async function registeredThenAborted(env: TestEnv, campaignId: string, config: unknown): Promise<string | undefined> {
+  const first = await env.client.workflow.start("campaignWorkflow", {
+    workflowId: campaignWorkflowId(campaignId),
+    taskQueue: taskQueues(env.queuePrefix).workflows,
+    args: [{ config, campaignId }],
+  });
+  await waitFor("the first run registered", async () => (await campaignRowStatus(env, campaignId)) === "running");
+  await abortCampaign(env.client, first.workflowId, "the earlier run");
+  await first.result().catch(() => undefined);
+  return campaignRowStatus(env, campaignId);
 }
 
 /** Event summaries of a workflow's history: the activity types scheduled, and whether a cancel of one was requested. */

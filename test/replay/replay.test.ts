@@ -6,7 +6,8 @@
  * histories with `node dist/test/replay/recordHistories.js` after a deliberate, patched() change
  * (the operator-surface path: recordOperatorHistories.js; aborts with batches in flight:
  * recordAbortHistories.js; a campaign started again while its old iteration stops:
- * recordRestartHistory.js; an abort while a campaign registers: recordRegistrationAbortHistory.js).
+ * recordRestartHistory.js; an abort while a campaign registers: recordRegistrationAbortHistory.js,
+ * with --rerun for a campaign started again under its id).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -81,6 +82,12 @@ test("committed histories cover every workflow type and every patch", () => {
     files.some((f) => f.startsWith("iterationWorkflow") && patchesIn(f).length === 0),
     "an iteration history of the path before any patch",
   );
+  // An abort while a campaign registers, on its first start and on a rerun (the row exists, and was ended).
+  for (const f of [
+    "campaignWorkflow-abort-registering-abort-waits-for-registration.json",
+    "campaignWorkflow-abort-registering-rerun-abort-waits-for-registration.json",
+  ])
+    assert.ok(files.includes(f), `${f} in ${dir}`);
 });
 
 for (const file of files) {

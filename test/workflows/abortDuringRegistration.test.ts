@@ -11,14 +11,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { eq } from "drizzle-orm";
-import { campaigns } from "../../src/db/schema.js";
 import { startSimulator } from "../../src/llm/simulator/server.js";
 import { abortCampaign } from "../../src/cli/abortAndMetadata.js";
 import { taskQueues } from "../../src/taskQueues.js";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
 import { simulatorCampaign } from "../helpers/configs.js";
-import { abortWhileRegistering, registrationGate } from "../helpers/registrationGate.js";
+import { abortWhileRegistering, campaignRowStatus, registeredThenAborted, registrationGate } from "../helpers/registrationGate.js";
 import { createTestEnv, waitFor, type TestEnv } from "../helpers/testEnv.js";
 
 let env: TestEnv;
@@ -38,7 +36,7 @@ after(async () => {
   await env?.close();
 });
 
-const rowStatus = async (id: string) => (await env.db.db.select({ status: campaigns.status }).from(campaigns).where(eq(campaigns.id, id)))[0]?.status;
+const rowStatus = (id: string) => campaignRowStatus(env, id);
 const config = () => simulatorCampaign(sim.url, { count: 400, batchSize: 4 });
 
 test("an abort during a campaign's first registration leaves it aborted in PostgreSQL, not running", { timeout: 120_000 }, async () => {
@@ -53,15 +51,7 @@ test("an abort during a campaign's first registration leaves it aborted in Postg
 test("an abort of a rerun before its registration reads the row leaves it aborted, not running again", { timeout: 180_000 }, async () => {
   const id = `abreg-rerun-${Date.now().toString(36)}`;
   // The earlier run registered, ran and was aborted.
-  const first = await env.client.workflow.start("campaignWorkflow", {
-    workflowId: campaignWorkflowId(id),
-    taskQueue: taskQueues(env.queuePrefix).workflows,
-    args: [{ config: config(), campaignId: id }],
-  });
-  await waitFor("the first run registered", async () => (await rowStatus(id)) === "running");
-  await abortCampaign(env.client, first.workflowId, "the earlier run");
-  await first.result().catch(() => undefined);
-  assert.equal(await rowStatus(id), "aborted");
+  assert.equal(await registeredThenAborted(env, id, config()), "aborted");
 
   // `campaign start --id` again, aborted before its registration reads the row.
   const r = await abortWhileRegistering(env, gate, workers.workers, id, config());
