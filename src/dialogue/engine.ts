@@ -39,7 +39,7 @@ import type { z } from "zod";
 import type { ChatMessage } from "../domain/types.js";
 import { isContextLengthError, LlmError } from "../llm/errors.js";
 import { seedFrom } from "../util/ids.js";
-import { nulFreeStrings } from "../util/nulFree.js";
+import { nulFreeReviverFor } from "../util/nulFree.js";
 import { parseJsonExact } from "../util/exactJson.js";
 import { SeededRandom } from "../util/random.js";
 import { needShares } from "./draws.js";
@@ -119,7 +119,7 @@ const userAnswerSchema = userTurnSchema.refine((u) => u.action === "done" || u.m
  */
 function parseArguments(raw: string): unknown {
   try {
-    return parseJsonExact(raw, nulFreeStrings);
+    return parseJsonExact(raw, nulFreeReviverFor(raw));
   } catch {
     return raw;
   }

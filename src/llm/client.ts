@@ -24,7 +24,7 @@ import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js"
 import { isSimulatorResponse } from "./simulatorMark.js";
 import { hasSeparateThought, stripLeadingThought } from "./thinking.js";
 import type { UsageSink } from "./usage.js";
-import { nulFreeStrings, withoutNul } from "../util/nulFree.js";
+import { nulFreeReviverFor, withoutNul } from "../util/nulFree.js";
 import { parseJsonExact } from "../util/exactJson.js";
 import { stringifyJson } from "../jsonSchema/exactNumbers.js";
 
@@ -825,7 +825,9 @@ function parseStructured<T>(content: string | null, schema: z.ZodType<T>, exactI
   let value: unknown;
   try {
     // An escaped NUL ("\u0000" written out) parses to a real one: replaced, as in the raw text.
-    value = exactIntegers ? parseJsonExact(stripCodeFence(content), nulFreeStrings) : JSON.parse(stripCodeFence(content), nulFreeStrings);
+    const text = stripCodeFence(content);
+    const reviver = nulFreeReviverFor(text);
+    value = exactIntegers ? parseJsonExact(text, reviver) : JSON.parse(text, reviver);
   } catch (err) {
     return { ok: false, problem: `the reply is not valid JSON (${err instanceof Error ? err.message : String(err)})` };
   }

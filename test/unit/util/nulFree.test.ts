@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { nulFreeStrings, withoutNul } from "../../../src/util/nulFree.js";
+import { nulFreeReviverFor, nulFreeStrings, withoutNul } from "../../../src/util/nulFree.js";
 
 /** No NUL, no lone surrogate (String.prototype.isWellFormed is ES2024; the project's lib is ES2022). */
 const storable = (s: string) => !s.includes("\u0000") && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
@@ -30,4 +30,27 @@ test("nulFreeStrings: values and keys, nested; __proto__ stays an own key", () =
   assert.equal(Object.getPrototypeOf(parsed), Object.prototype);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.ok(storable(JSON.stringify(parsed)));
+});
+
+test("nulFreeReviverFor: the reviver wherever it could change the parse, none where it could not", () => {
+  const texts = [
+    '{"a": "plain", "b": [1, 2, {"c": "d"}]}',
+    '{"a\\u0000": 1}',
+    '{"a": "x\\u0000"}',
+    '{"a": "\\uD83D"}',
+    '{"a": "\\udfff"}',
+    '{"a": "\\ud83d\\ude00"}',
+    '{"a": "\\u00e9 \\u4e2d \\uE000"}',
+    '{"a": "\\\\u0000 is an escaped backslash"}',
+    `{"a": "raw half \ud83d"}`,
+    `{"a": "raw pair \ud83d\ude00"}`,
+  ];
+  for (const text of texts) {
+    assert.deepEqual(JSON.parse(text, nulFreeReviverFor(text)), JSON.parse(text, nulFreeStrings), text);
+  }
+  assert.equal(nulFreeReviverFor(texts[0]!), undefined, "nothing to replace: no reviver");
+  assert.equal(nulFreeReviverFor('{"a": "\\u00e9 \\u4e2d \\uE000"}'), undefined, "escapes of other characters need none");
+  for (const text of ['{"a": "\\u0000"}', '{"a": "\\uD83D"}', '{"a": "\\udc00"}', `{"a": "\u0000"}`, `{"a": "\ud83d"}`]) {
+    assert.equal(nulFreeReviverFor(text), nulFreeStrings, text);
+  }
 });
