@@ -11,7 +11,8 @@
  *
  * gpt-oss (a harmony rendering) is scored another way: vLLM feeds it openai-harmony's rendering of
  * the chat, not the chat template /tokenize renders (README, "Label perplexity span"), so its label
- * is scored after the prompt tokens the chat endpoint itself reports, written as the model generates it.
+ * is scored after the prompt tokens the chat endpoint itself reports, written as the model generates it:
+ * one generation per tool call, as gpt-oss stops at each call's `<|call|>`.
  */
 import type { ChatMessage, McpTool, OpenAiTool, ToolCall } from "../domain/types.js";
 import { toOpenAiTool } from "../domain/types.js";
@@ -25,8 +26,13 @@ export interface PerplexityResult {
   meanLogprob: number;
   /** Tokens in the span. */
   tokens: number;
-  /** [start, end) of the span in the rendered prompt's tokens. */
+  /** [start, end) of the span in the rendered prompt's tokens (with `spans`: the first's). */
   span: [number, number];
+  /**
+   * A gpt-oss label with several tool calls: each call's span, in the token sequence it was scored in
+   * (the prompt, the calls before it as history, the call); `tokens` and the mean are over them all.
+   */
+  spans?: [number, number][];
   /** The end-of-turn token the span ends with; null when the rendered turn holds none the scorer knows (the span is then the whole rendered turn). */
   endOfTurn: string | null;
   /** With endOfTurn null: the turn's last token strings, to name the model's end-of-turn token from (`endOfTurnTokens`). */
@@ -242,7 +248,9 @@ function assistantMessage(label: { content: string | null; tool_calls?: readonly
 
 /**
  * The perplexity of `label` as the answer to `prompt` under the client's model: three requests (two
- * /tokenize, one chat completion that scores the prompt and generates one token).
+ * /tokenize, one chat completion that scores the prompt and generates one token); for gpt-oss
+ * (harmony) the two /tokenize, then per generation (a final answer, or each tool call) one chat
+ * completion, one /tokenize and one /completions.
  */
 export async function perplexityOfAnswer(
   client: LlmClient,
@@ -298,27 +306,44 @@ export function isHarmonyRendering(tokenStrs: readonly string[]): boolean {
 }
 
 /**
- * A label's assistant turn in harmony as the model generates it after `<|start|>assistant` (openai
- * cookbook, "OpenAI harmony response format"): a final answer on the `final` channel ending with
- * `<|return|>`; a tool call on `commentary` to `functions.NAME`, `<|constrain|>json`, ending with
- * `<|call|>`, its text a preamble message on `commentary` before it (as vLLM reads an assistant
- * message's content beside tool calls); each further call a message of its own.
+ * One generation of a gpt-oss label: the calls of the label written before it (vLLM renders them as
+ * history), and the text the model generates, as it generates it after `<|start|>assistant`.
  */
-export function harmonyAssistantTurn(label: { content: string | null; tool_calls?: readonly ToolCall[] }): string {
+export interface HarmonyGeneration {
+  earlierCalls: ToolCall[];
+  text: string;
+}
+
+/**
+ * A label as gpt-oss generates it on vLLM (openai cookbook, "OpenAI harmony response format";
+ * openai/harmony docs/format.md): a final answer on the `final` channel ending with `<|return|>`; a
+ * tool call on `commentary` to `functions.NAME`, `<|constrain|>json`, ending with `<|call|>`, its
+ * text a preamble message on `commentary` before it (as vLLM reads an assistant message's content
+ * beside tool calls). `<|call|>` is a stop token (vLLM's chat endpoint stops gpt-oss on
+ * `stop_tokens_for_assistant_actions`), so a label with several calls is one generation per call,
+ * each after the calls before it; the preamble belongs to the first.
+ */
+export function harmonyGenerations(label: { content: string | null; tool_calls?: readonly ToolCall[] }): HarmonyGeneration[] {
   const calls = label.tool_calls ?? [];
-  if (calls.length === 0) return `<|channel|>final<|message|>${label.content ?? ""}<|return|>`;
-  const messages = label.content ? [`<|channel|>commentary<|message|>${label.content}<|end|>`] : [];
-  for (const c of calls) messages.push(`<|channel|>commentary to=functions.${c.function.name} <|constrain|>json<|message|>${c.function.arguments}<|call|>`);
-  return messages.join("<|start|>assistant");
+  if (calls.length === 0) return [{ earlierCalls: [], text: `<|channel|>final<|message|>${label.content ?? ""}<|return|>` }];
+  return calls.map((c, i) => ({
+    earlierCalls: calls.slice(0, i),
+    text:
+      (i === 0 && label.content ? `<|channel|>commentary<|message|>${label.content}<|end|><|start|>assistant` : "") +
+      `<|channel|>commentary to=functions.${c.function.name} <|constrain|>json<|message|>${c.function.arguments}<|call|>`,
+  }));
 }
 
 /**
  * gpt-oss on vLLM: the chat endpoint renders the conversation with openai-harmony
  * (`render_conversation_for_completion`), its own system message and `<|start|>assistant` always
  * appended, never with the chat template /tokenize uses, and it closes a history's final answer with
- * `<|end|>`, which the model never generates there. So the label is scored after the prompt tokens
- * the chat endpoint reports (`return_token_ids`), written as the model generates it
- * (harmonyAssistantTurn), the token ids scored as given by `/completions` with `prompt_logprobs`.
+ * `<|end|>`, which the model never generates there. So each generation of the label
+ * (harmonyGenerations) is scored after the prompt tokens the chat endpoint reports
+ * (`return_token_ids`) for the prompt plus, for a later tool call, the label's assistant message with
+ * the calls before it (vLLM writes each as its own `<|start|>assistant to=functions.NAME…<|call|>`
+ * message), the token ids scored as given by `/completions` with `prompt_logprobs`. The mean is over
+ * every generation's tokens together: a label with several calls is as likely as its calls together.
  */
 async function harmonyPerplexityOfAnswer(
   client: LlmClient,
@@ -331,9 +356,45 @@ async function harmonyPerplexityOfAnswer(
   describe: string,
   opts: CallOptions,
 ): Promise<PerplexityResult> {
+  // Settled, not Promise.all: no request of the sample is still running once it has failed.
+  const settled = await Promise.allSettled(
+    harmonyGenerations(p.label).map((g) => {
+      const before: ChatMessage[] =
+        g.earlierCalls.length > 0 ? [...p.prompt, { role: "assistant", content: p.label.content, tool_calls: g.earlierCalls }] : p.prompt;
+      return scoreHarmonyGeneration(client, { messages: before, tools: p.tools, text: g.text, endOfTurn: p.endOfTurn }, describe, opts);
+    }),
+  );
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw failed.reason;
+  const scored = settled.map((s) => (s as PromiseFulfilledResult<PerplexityResult>).value);
+  if (scored.length === 1) return scored[0]!;
+  const tokens = scored.reduce((n, s) => n + s.tokens, 0);
+  const meanLogprob = scored.reduce((sum, s) => sum + s.meanLogprob * s.tokens, 0) / tokens;
+  const perplexity = Math.exp(-meanLogprob);
+  if (!Number.isFinite(perplexity))
+    throw new UnscorableSampleError(`the label's ${tokens} tokens have mean logprob ${meanLogprob}: its perplexity overflows a double`);
+  const noEnd = scored.find((s) => s.endOfTurn === null);
+  return {
+    perplexity,
+    meanLogprob,
+    tokens,
+    span: scored[0]!.span,
+    spans: scored.map((s) => s.span),
+    endOfTurn: noEnd ? null : scored[scored.length - 1]!.endOfTurn,
+    ...(noEnd?.turnEnd ? { turnEnd: noEnd.turnEnd } : {}),
+  };
+}
+
+/** One harmony generation scored: `text` after the prompt tokens vLLM's chat endpoint makes of `messages`. */
+async function scoreHarmonyGeneration(
+  client: LlmClient,
+  p: { messages: ChatMessage[]; tools: OpenAiTool[] | undefined; text: string; endOfTurn?: ConfiguredEndOfTurn | undefined },
+  describe: string,
+  opts: CallOptions,
+): Promise<PerplexityResult> {
   const [res, label] = await Promise.all([
-    client.chat({ messages: p.prompt, ...(p.tools ? { tools: p.tools } : {}), temperature: 0, maxTokens: 1, extraBody: { return_token_ids: true } }, opts),
-    client.tokenizeText(harmonyAssistantTurn(p.label), { addSpecialTokens: false, returnTokenStrs: true }, opts),
+    client.chat({ messages: p.messages, ...(p.tools ? { tools: p.tools } : {}), temperature: 0, maxTokens: 1, extraBody: { return_token_ids: true } }, opts),
+    client.tokenizeText(p.text, { addSpecialTokens: false, returnTokenStrs: true }, opts),
   ]);
   const promptIds = (res.raw as { prompt_token_ids?: unknown }).prompt_token_ids;
   if (!(Array.isArray(promptIds) && promptIds.length > 0 && promptIds.every((t) => Number.isInteger(t))))

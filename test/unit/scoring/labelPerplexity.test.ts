@@ -228,8 +228,17 @@ async function startScripted(
   // Every token id the server has handed out, to read a token-id prompt back (ids are a hash of the piece).
   const pieceOf = new Map<number, string>();
   const ids = (ps: string[]) => ps.map((p) => (pieceOf.set(idOf(p), p), idOf(p)));
-  // As a real model: the template's newline after an end-of-turn token is near certain.
-  const logprobOf = (ps: string[], p: string, i: number) => (p === "\n" && ps[i - 1] === "<|im_end|>" ? -0.001 : p.includes("BAD") ? -4 : -0.25);
+  // As a real model: the template's newline after an end-of-turn token is near certain. SIMULATED for
+  // gpt-oss: after a call's `<|call|>` its training text goes on with the tool's reply
+  // (`<|start|>functions.NAME to=assistant`), so `assistant` there is unlikely.
+  const logprobOf = (ps: string[], p: string, i: number) =>
+    p === "\n" && ps[i - 1] === "<|im_end|>"
+      ? -0.001
+      : p === "assistant" && ps[i - 1] === "<|start|>" && ps[i - 2] === "<|call|>"
+        ? -6
+        : p.includes("BAD")
+          ? -4
+          : -0.25;
   const promptLogprobsOfPieces = (ps: string[]) =>
     ps.map((p, i) => (i === 0 ? null : { [String(idOf(p))]: { logprob: logprobOf(ps, p, i), rank: 1, decoded_token: p } }));
   const server = http.createServer((req, res) => {
@@ -596,6 +605,69 @@ describe("gpt-oss on vLLM: the chat endpoint renders through openai-harmony, /to
         perplexityOfAnswer(client, { prompt: history, label, tools: [tool], endOfTurn: { tokens: ["<|return|>"], field: "stages[2].endOfTurnTokens" } }),
         (e: unknown) => e instanceof LlmError && e.kind === "bad_response" && /stages\[2\]\.endOfTurnTokens/.test(e.message),
       );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("several tool calls: each is scored as its own generation, after vLLM's rendering of the calls before it as history", async () => {
+    // Before: the calls were scored as one generation of consecutive messages, though vLLM stops the
+    // model at the first <|call|>; the `<|start|>assistant` between them was scored as the model's,
+    // where its own text would have a tool's reply.
+    const server = await startScripted({ template: "harmony", chatRendersHarmony: true });
+    try {
+      const tools = [toOpenAiTool(tool)];
+      const lyon = { ...call("Lyon"), id: "c1" };
+      const label = { content: "Checking both.", tool_calls: [call("Paris"), lyon] };
+      const r = await perplexityOfAnswer(newClient(server), { prompt, label, tools: [tool] });
+
+      const callText = (c: ReturnType<typeof call>) =>
+        `<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>${c.function.arguments}<|call|>`;
+      const first = `<|channel|>commentary<|message|>Checking both.<|end|><|start|>assistant${callText(call("Paris"))}`;
+      const second = callText(lyon);
+      const texts = server.bodies.filter((b) => b.path === "/tokenize" && typeof b.body.prompt === "string").map((b) => b.body.prompt);
+      assert.deepEqual(texts.sort(), [first, second].sort(), "the preamble is the first generation's; each call ends a generation");
+
+      // The second call's context is what vLLM feeds the model after the first call: the chat with the
+      // label's assistant message holding the calls before it (its text a commentary message), as history.
+      const chats = server.bodies.filter((b) => b.path === "/v1/chat/completions").map((b) => b.body);
+      assert.equal(chats.length, 2);
+      const earlier: ChatMessage = { role: "assistant", content: "Checking both.", tool_calls: [call("Paris")] };
+      assert.deepEqual(
+        chats.map((c) => c.messages).sort((a, b) => (a as unknown[]).length - (b as unknown[]).length),
+        [prompt, [...prompt, earlier]],
+      );
+      const head1 = promptPieces(prompt, tools);
+      const head2 = promptPieces([...prompt, earlier], tools);
+      assert.deepEqual(head2.slice(-2), ["<|start|>", "assistant"]);
+      assert.ok(head2.join("").includes('<|start|>assistant to=functions.get_weather<|channel|>commentary json<|message|>{"city":"Paris"}<|call|>'));
+      const scored = server.bodies.filter((b) => b.path === "/v1/completions").map((b) => b.body.prompt as number[]);
+      assert.deepEqual(
+        scored.sort((a, b) => a.length - b.length),
+        [[...head1, ...pieces(first)].map(idOf), [...head2, ...pieces(second)].map(idOf)].sort((a, b) => a.length - b.length),
+      );
+
+      // The label's tokens are every generation's, nothing between them: all at -0.25 here.
+      assert.equal(r.tokens, pieces(first).length + pieces(second).length);
+      assert.ok(Math.abs(r.meanLogprob - -0.25) < 1e-12, String(r.meanLogprob));
+      assert.deepEqual(r.spans, [
+        [head1.length, head1.length + pieces(first).length],
+        [head2.length, head2.length + pieces(second).length],
+      ]);
+      assert.deepEqual(r.span, r.spans![0]);
+      assert.equal(r.endOfTurn, "<|call|>");
+
+      // A worse second call raises the label's perplexity; requests: two /tokenize of the chat, then per call one chat, one /tokenize, one /completions.
+      server.bodies.length = 0;
+      const worse = await perplexityOfAnswer(newClient(server), {
+        prompt,
+        label: { ...label, tool_calls: [call("Paris"), call("BAD BAD"), lyon] },
+        tools: [tool],
+      });
+      assert.ok(worse.perplexity > r.perplexity, `${worse.perplexity} > ${r.perplexity}`);
+      assert.equal(worse.spans!.length, 3);
+      const count = (path: string) => server.bodies.filter((b) => b.path === path).length;
+      assert.deepEqual([count("/tokenize"), count("/v1/chat/completions"), count("/v1/completions")], [2 + 3, 3, 3]);
     } finally {
       await server.close();
     }

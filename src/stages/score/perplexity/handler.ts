@@ -36,6 +36,7 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
           tokens: r.tokens,
           meanLogprob: r.meanLogprob,
           span: r.span,
+          ...(r.spans ? { spans: r.spans } : {}),
           endOfTurn: r.endOfTurn,
           ...(r.turnEnd ? { turnEnd: r.turnEnd } : {}),
           // Which rule made the span: a row made under another is scored again.
