@@ -34,6 +34,7 @@ export function nulFreeStrings(_key: string, value: unknown): unknown {
  * A JSON text parses to a NUL or a lone surrogate only through an escape (`\u0000`, `\uD800`-`\uDFFF`)
  * or such a character written as it is; a valid pair written raw matches too (the reviver leaves it).
  */
+// eslint-disable-next-line no-control-regex -- a NUL written raw is one of the characters it looks for
 const MAY_PARSE_TO_UNSTORABLE = /\\u(?:0000|[dD][89a-fA-F])|[\u0000\uD800-\uDFFF]/;
 
 /**

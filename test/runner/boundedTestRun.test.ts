@@ -110,5 +110,8 @@ describe("SummaryWatch", () => {
     assert.equal(w.seen, false);
     w.feed("ion_ms 3189.3\n");
     assert.equal(w.seen, true);
+    const spec = new SummaryWatch();
+    spec.feed("\u001b[34mℹ todo 0\u001b[39m\n\u001b[34mℹ duration_ms 279.9\u001b[39m\n");
+    assert.equal(spec.seen, true, "the spec reporter's summary, coloured");
   });
 });

@@ -91,9 +91,12 @@ function describeCarriers(token: string): string {
   return left.map((p) => `  pid ${p.pid}: ${p.command.length > 300 ? `${p.command.slice(0, 300)}...` : p.command}`).join("\n");
 }
 
+// eslint-disable-next-line no-control-regex -- colour codes are what it removes
+const ANSI_ESCAPE = /\u001b\[[0-9;]*m/g;
+
 /**
  * Watches the runner's TAP output for its final summary: `# todo N` then `# duration_ms X`, both at
- * the start of a line (a subtest's lines are indented).
+ * the start of a line (a subtest's lines are indented), or the spec reporter's same lines.
  */
 export class SummaryWatch {
   private previous = "";
@@ -104,8 +107,10 @@ export class SummaryWatch {
     const lines = (this.pending + chunk).split("\n");
     this.pending = lines.pop() ?? "";
     for (const line of lines) {
-      if (/^# duration_ms /.test(line) && /^# todo \d+$/.test(this.previous)) this.seen = true;
-      this.previous = line;
+      // TAP writes "# todo 0", the spec reporter "ℹ todo 0" (coloured on a terminal).
+      const plain = line.replace(ANSI_ESCAPE, "");
+      if (/^(?:#|ℹ) duration_ms /.test(plain) && /^(?:#|ℹ) todo \d+$/.test(this.previous)) this.seen = true;
+      this.previous = plain;
     }
   }
 }
@@ -114,8 +119,11 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const token = randomUUID();
   const started = Date.now();
-  const runner = spawn(process.execPath, options.runnerArgs, {
-    env: { ...process.env, [RUN_TOKEN_VAR]: token },
+  // Its output passes through a pipe here: on a terminal, keep the report a person would have seen there.
+  const onTerminal = process.stdout.isTTY && !options.runnerArgs.some((a) => a.startsWith("--test-reporter"));
+  const runnerArgs = onTerminal ? ["--test-reporter=spec", ...options.runnerArgs] : options.runnerArgs;
+  const runner = spawn(process.execPath, runnerArgs, {
+    env: { ...process.env, [RUN_TOKEN_VAR]: token, ...(onTerminal ? { FORCE_COLOR: "1" } : {}) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const summary = new SummaryWatch();
