@@ -14,7 +14,7 @@ import { previousPoolRound } from "../../src/db/repos/continuation.js";
 import { listPoolMembers, type PoolMemberRow } from "../../src/db/repos/pools.js";
 import { listExclusions, type SelectionExclusionRow } from "../../src/db/repos/selection.js";
 import { insertSamples, markExactDuplicates, setExactKeys, type NewSample } from "../../src/db/repos/samples.js";
-import { campaigns, labelJudgements, sampleScores, samples } from "../../src/db/schema.js";
+import { campaigns, labelJudgements, poolMembers, sampleScores, samples } from "../../src/db/schema.js";
 import { exactDuplicateKey } from "../../src/dedupe/exactKey.js";
 import type { ChatMessage, McpTool } from "../../src/domain/types.js";
 import type { BatchResult, StageContext } from "../../src/framework/stage.js";
@@ -637,6 +637,69 @@ test(
       "a's pools count too, two hops back",
     );
     assert.equal((third.summary.exclusions as Record<string, number>).earlier_pool_duplicate, 2);
+  },
+);
+
+test(
+  "a lineage of three runs: a label the first run's judges retired stays retired in the third, named with the run and iteration that retired it",
+  { timeout: 60_000 },
+  async () => {
+    const a = `select-ret-a-${RUN}`;
+    const b = `select-ret-b-${RUN}`;
+    const c = `select-ret-c-${RUN}`;
+    await db.db.insert(campaigns).values([
+      { id: a, name: "a", config: {} },
+      { id: b, name: "b", config: {}, continuesFrom: a },
+      { id: c, name: "c", config: {}, continuesFrom: b },
+    ]);
+    const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
+    await insertSamples(db.db, seedsA);
+    const config = campaign({
+      seedBudget: 4,
+      budget: 10,
+      mix: { high_ppl: 1, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+      highPpl: { topFraction: 0.5 },
+      decontaminate: { enabled: false },
+    });
+    await runStage(context(a, 1, config));
+    await db.db
+      .insert(sampleScores)
+      .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
+    // a's judges found a3's label wrong and dropped it.
+    await db.db.insert(labelJudgements).values([{ campaignId: a, iteration: 1, sampleId: `${a}-a3`, verdict: "BOTH_WRONG", action: "dropped", votes: 3 }]);
+    // b carries a0 and a1 (the top half by label PPL) and takes one new sample: a3 is in none of b's pools, and b judged nothing of it.
+    await insertSamples(db.db, [row(b, "b0", { iteration: 1 })]);
+    await runStage(context(b, 1, config));
+    assert.deepEqual((await listPoolMembers(db.db, b, 1)).map((m) => m.sampleId).sort(), [`${a}-a0`, `${a}-a1`, `${b}-b0`].sort());
+
+    // c synthesizes a copy of a3: kept out as a copy, and said to copy a retired label.
+    await insertSamples(db.db, [copyOf(seedsA[3]!, c, "copyA3", { iteration: 1 }), row(c, "fresh", { iteration: 1 })]);
+    await runStage(context(c, 1, config));
+    const copyExclusion = async () => (await listExclusions(db.db, c, 1)).find((e) => e.sampleId === `${c}-copyA3`);
+    assert.deepEqual((await copyExclusion())?.details, {
+      source: "unused_seed",
+      earlierSampleId: `${a}-a3`,
+      earlierCampaignId: a,
+      earlierIteration: 1,
+      earlierLabelRetired: "dropped",
+    });
+
+    // b's pool held a3 after all (a pool written by hand, or before its selection looked at a's judgements) and scored it
+    // highest: c's high_ppl offers a3 itself, which no earlier-pool check stops (the member carries over as itself).
+    await db.db.insert(poolMembers).values({ campaignId: b, iteration: 1, sampleId: `${a}-a3`, reason: "high_ppl", weight: 1, details: {} });
+    await db.db.insert(sampleScores).values([
+      { campaignId: b, iteration: 1, sampleId: `${a}-a3`, metric: "label_ppl", model: "p", value: 99 },
+      { campaignId: b, iteration: 1, sampleId: `${a}-a0`, metric: "label_ppl", model: "p", value: 5 },
+    ]);
+    await runStage(context(c, 1, config));
+    const pool = (await listPoolMembers(db.db, c, 1)).map((m) => m.sampleId);
+    assert.ok(!pool.includes(`${a}-a3`), `a3's retired label came back: ${pool.join(", ")}`);
+    assert.deepEqual(
+      (await listExclusions(db.db, c, 1)).filter((e) => e.reason === "label_retired").map((e) => [e.sampleId, e.details]),
+      [[`${a}-a3`, { source: "high_ppl", action: "dropped", campaignId: a, iteration: 1, resultSampleId: null }]],
+      "named with the run and iteration whose judges retired it",
+    );
+    assert.equal(((await copyExclusion())?.details as Record<string, unknown>).earlierLabelRetired, "dropped");
   },
 );
 

@@ -84,13 +84,11 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     const mix: SelectionInput["mix"] = firstRound ? { seed: 1 } : { ...stage.mix };
     const judgedRound = previous ? await loadJudgedSources(ctx, mix, previous) : undefined;
     const sources: SelectionInput["sources"] = judgedRound?.sources ?? {};
-    const retired = new Map<string, RetiredLabel>();
-    if (!firstRound) {
-      const judged = [...(await retiredLabels(db, campaignId, iteration))];
-      if (previous && previous.campaignId !== campaignId) judged.push(...(await retiredLabels(db, previous.campaignId, previous.iteration + 1)));
-      for (const j of judged)
-        if (!retired.has(j.sampleId)) retired.set(j.sampleId, { action: j.action, iteration: j.iteration, resultSampleId: j.resultSampleId });
-    }
+    // The runs whose pools this selection comes after (the campaign's own and its lineage's): their
+    // members' copies stay out, and so do the labels their judges retired.
+    const lineage = await poolLineage(db, campaignId, iteration);
+    if (lineage.stoppedAt) ctx.deps.log(lineageStoppedLine(campaignId, lineage));
+    const retired = await lineageRetiredLabels(ctx, lineage);
     ctx.signal.throwIfAborted();
 
     // Seeds can be many: rank their ids by the seeded order and load only a prefix, more if asked.
@@ -111,8 +109,6 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     // Earlier pools: the exact keys of all their members, and which loaded seeds paraphrase one (streamed past the seeds).
     state.phase = "earlier pools";
     progress.report({ ...state });
-    const lineage = await poolLineage(db, campaignId, iteration);
-    if (lineage.stoppedAt) ctx.deps.log(lineageStoppedLine(campaignId, lineage));
     const earlierIndex = new EarlierPoolIndex();
     const earlierNearDuplicates = new Map<string, EarlierNearMatch>();
     const nearOptions = { threshold: stage.nearDuplicate.threshold, shingleSize: stage.nearDuplicate.shingleSize };
@@ -247,7 +243,7 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
         })
       : undefined;
     const lineageCut = b.earlier_pool_lineage_cut
-      ? `copies of earlier pool members were looked for in the pools of ${b.earlier_pool_runs ?? 0} runs of this lineage only, not back to its first run (the bound; the worker log names the run where the walk stopped)`
+      ? `copies of earlier pool members and labels the judges retired were looked for in ${b.earlier_pool_runs ?? 0} runs of this lineage only, not back to its first run (the bound; the worker log names the run where the walk stopped)`
       : undefined;
     const warning = [shortfall, unscored, lineageCut].filter((w) => w !== undefined).join("; ");
     return { composition, exclusions, budget: { budget, used, share: budget > 0 ? used / budget : 0 }, sources, ...(warning ? { warning } : {}) };
@@ -291,14 +287,31 @@ async function scanEarlierPools(ctx: StageContext<SelectStage>, lineage: PoolLin
     }
 }
 
+/**
+ * The labels the judges of the lineage's runs retired (RETIRING_ACTIONS), each run's up to the round
+ * its successor continued from (the campaign's own before its iteration): A -> B -> C, a label A's
+ * judges retired stays retired in C though B never held it. Of several judgements of one sample the
+ * oldest run's first is named, with the run and iteration that retired it.
+ */
+async function lineageRetiredLabels(ctx: StageContext<SelectStage>, lineage: PoolLineage): Promise<Map<string, RetiredLabel>> {
+  const retired = new Map<string, RetiredLabel>();
+  for (const r of lineage.pools) {
+    ctx.signal.throwIfAborted();
+    for (const j of await retiredLabels(ctx.deps.db, r.campaignId, "before" in r ? r.before : r.upTo + 1))
+      if (!retired.has(j.sampleId))
+        retired.set(j.sampleId, { action: j.action, campaignId: j.campaignId, iteration: j.iteration, resultSampleId: j.resultSampleId });
+  }
+  return retired;
+}
+
 /** The worker log's line when the earlier-pool check did not follow the whole lineage. */
 export function lineageStoppedLine(campaignId: string, lineage: PoolLineage): string {
   const at = lineage.stoppedAt;
   if (!at) return "";
   const read = new Set(lineage.pools.map((p) => p.campaignId)).size;
   return at.why === "cycle"
-    ? `[select.nextRound] ${campaignId}: the lineage of continued runs meets ${at.campaignId} twice (campaigns.continues_from forms a cycle); the earlier pools of the ${read} runs reached are checked`
-    : `[select.nextRound] ${campaignId}: the lineage of continued runs is longer than ${read} runs; earlier pools are checked back to that bound, not in ${at.campaignId} and the runs before it`;
+    ? `[select.nextRound] ${campaignId}: the lineage of continued runs meets ${at.campaignId} twice (campaigns.continues_from forms a cycle); the earlier pools and retired labels of the ${read} runs reached are checked`
+    : `[select.nextRound] ${campaignId}: the lineage of continued runs is longer than ${read} runs; earlier pools and retired labels are checked back to that bound, not in ${at.campaignId} and the runs before it`;
 }
 
 /**
