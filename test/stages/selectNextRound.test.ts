@@ -12,7 +12,7 @@ import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campa
 import type { DbHandle } from "../../src/db/client.js";
 import { previousPoolRound } from "../../src/db/repos/continuation.js";
 import { listPoolMembers, type PoolMemberRow } from "../../src/db/repos/pools.js";
-import { listExclusions, type SelectionExclusionRow } from "../../src/db/repos/selection.js";
+import { listExclusions, replaceSelection, type SelectionExclusionRow } from "../../src/db/repos/selection.js";
 import { insertSamples, markExactDuplicates, setExactKeys, type NewSample } from "../../src/db/repos/samples.js";
 import { campaigns, labelJudgements, poolMembers, sampleScores, samples } from "../../src/db/schema.js";
 import { exactDuplicateKey } from "../../src/dedupe/exactKey.js";
@@ -785,6 +785,59 @@ test("seeds loaded after the first prefix are checked for paraphrases of earlier
   );
   assert.equal((second.summary.exclusions as Record<string, number>).earlier_pool_near_duplicate, 300);
 });
+
+test(
+  "a selection that loads more seeds reads each earlier pool of the lineage once, and checks the later seeds against every run's members",
+  { timeout: 60_000 },
+  async () => {
+    const a = `select-once-a-${RUN}`;
+    const b = `select-once-b-${RUN}`;
+    const c = `select-once-c-${RUN}`;
+    await db.db.insert(campaigns).values([
+      { id: a, name: "a", config: {} },
+      { id: b, name: "b", config: {}, continuesFrom: a },
+      { id: c, name: "c", config: {}, continuesFrom: b },
+    ]);
+    // Three members in each of a's and b's pools, read two at a time: two pages each, and one (empty) of c's own.
+    const held = [
+      ...Array.from({ length: 3 }, (_, i) => row(a, `h${i}`, { iteration: 1 })),
+      ...Array.from({ length: 3 }, (_, i) => row(b, `h${i}`, { iteration: 1 })),
+    ];
+    await insertSamples(db.db, held);
+    for (const [campaignId, members] of [
+      [a, held.slice(0, 3)],
+      [b, held.slice(3)],
+    ] as const)
+      await replaceSelection(
+        db.db,
+        campaignId,
+        1,
+        members.map((m) => ({ sampleId: m.id, reason: "seed" as const, weight: 1, details: {} })),
+        [],
+      );
+    // c's seeds: 600 paraphrases of those six members, more than its first two prefixes (budget + 256, then twice that), and one new sample.
+    const paraphrases = Array.from({ length: 600 }, (_, i) =>
+      row(c, `para${String(i).padStart(3, "0")}`, { iteration: 1, query: `${(held[i % 6]!.messages[0] as { content: string }).content} ${VOCAB[i % 500]}` }),
+    );
+    await insertSamples(db.db, [...paraphrases, row(c, "fresh", { iteration: 1 })]);
+    // A budget of two for one new sample: the selection walks every seed, loading more twice.
+    const config = campaign({
+      seedBudget: 1,
+      budget: 2,
+      batchSize: 2,
+      mix: { high_ppl: 0, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+      decontaminate: { enabled: false },
+    });
+    const first = await runStage(context(c, 1, config));
+    assert.deepEqual(
+      (await listPoolMembers(db.db, c, 1)).map((m) => m.sampleId),
+      [`${c}-fresh`],
+    );
+    assert.equal((first.summary.exclusions as Record<string, number>).earlier_pool_near_duplicate, 600, "every paraphrase, of a's members as of b's");
+    assert.equal(first.result.earlier_pool_runs, 3);
+    assert.equal(first.result.earlier_pool_pages, 2 + 2 + 1, "one pass over the earlier pools, not one more per seed load");
+  },
+);
 
 /** A multi_turn sample cut after a tool result: the user's request, the call, its result and the answer. */
 function multiTurnRow(campaignId: string, id: string, p: { iteration: number; dialogue: string; context: string; result: string }): NewSample {

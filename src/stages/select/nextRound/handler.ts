@@ -21,10 +21,18 @@ import {
   verifiedContent,
   type ContentRow,
   type EarlierPoolRow,
+  type PoolRounds,
 } from "../../../db/repos/selection.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { loadContaminationIndex } from "../../../selection/contamination.js";
-import { EarlierNearDuplicates, type EarlierNearMatch } from "../../../selection/earlierNearDuplicates.js";
+import {
+  EarlierNearDuplicates,
+  EarlierQueryCache,
+  type EarlierNearMatch,
+  type EarlierPoolPosition,
+  type EarlierQuery,
+} from "../../../selection/earlierNearDuplicates.js";
+import { userQueryOf } from "../../../selection/signature.js";
 import { poolShortfallWarning, unscoredPoolWarning } from "../../../selection/poolShortfall.js";
 import {
   EarlierPoolIndex,
@@ -117,11 +125,23 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       check.addCandidates(rows.map((r) => ({ id: r.id, messages: r.messages, ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}) })));
       return check;
     };
+    const queryOf = (row: EarlierPoolRow): EarlierQuery => ({
+      id: row.id,
+      query: userQueryOf(row.messages),
+      dialogueId: row.dialogueId,
+      campaignId: row.poolCampaignId,
+      iteration: row.poolIteration,
+    });
     const firstCheck = paraphrases(firstSeeds);
-    await scanEarlierPools(ctx, lineage, (row) => {
+    // More seeds may be loaded later: keep what their paraphrase check needs, so the earlier pools are read once (up to the cache's size).
+    const earlierQueries = seedPrefix < seedIds.length ? new EarlierQueryCache() : undefined;
+    let earlierPoolPages = await scanEarlierPools(ctx, lineage, { round: 0 }, (row, round) => {
       const pool = { campaignId: row.poolCampaignId, iteration: row.poolIteration };
       earlierIndex.add(row, pool);
-      firstCheck.scan(row, pool);
+      if (!earlierQueries && firstCheck.size === 0) return; // nothing to check, now or later: spare the query
+      const query = queryOf(row);
+      firstCheck.scanQuery(query, query);
+      earlierQueries?.add(query, round);
     });
     for (const [id, m] of firstCheck.matches) earlierNearDuplicates.set(id, m);
     const earlierPools = earlierIndex.byKey;
@@ -163,9 +183,16 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       });
       if (result.needsMore !== seedSource) break;
       seedPrefix = Math.min(seedIds.length, seedPrefix * 2);
-      // Only the seeds just loaded are checked for paraphrases: the earlier pools stream past them once more.
+      // Only the seeds just loaded are checked for paraphrases: against the earlier members kept from the first
+      // pass, then (past the cache's size) those streamed from the database once more, in the same order.
       const check = paraphrases(await loadSeedsUpTo(seedPrefix));
-      await scanEarlierPools(ctx, lineage, (row) => check.scan(row, { campaignId: row.poolCampaignId, iteration: row.poolIteration }));
+      for (const q of earlierQueries?.members ?? []) check.scanQuery(q, q);
+      const rest = earlierQueries ? earlierQueries.resumeAt : { round: 0 };
+      if (rest)
+        earlierPoolPages += await scanEarlierPools(ctx, lineage, rest, (row) => {
+          const query = queryOf(row);
+          check.scanQuery(query, query);
+        });
       for (const [id, m] of check.matches) earlierNearDuplicates.set(id, m);
     }
 
@@ -194,6 +221,7 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       excluded: result.exclusions.length,
       budget,
       earlier_pool_runs: new Set(lineage.pools.map((p) => p.campaignId)).size,
+      earlier_pool_pages: earlierPoolPages,
       ...(lineage.stoppedAt?.why === "bound" ? { earlier_pool_lineage_cut: 1 } : {}),
     };
     for (const [source, s] of Object.entries(result.sources)) {
@@ -274,17 +302,26 @@ export async function emptyPoolMessage(ctx: StageContext<SelectStage>, firstRoun
 
 /**
  * Streams the members of every earlier pool of the lineage (poolLineage: the campaign's own and each
- * predecessor's, back to the first run) to `visit`, oldest run first, one page at a time.
+ * predecessor's, back to the first run) to `visit` with the index of their round in `lineage.pools`,
+ * oldest run first, by sample id within a run, one page at a time, from `from` on. Returns the pages read.
  */
-async function scanEarlierPools(ctx: StageContext<SelectStage>, lineage: PoolLineage, visit: (row: EarlierPoolRow) => void): Promise<void> {
-  for (const r of lineage.pools)
-    for (let afterId: string | undefined; ;) {
+async function scanEarlierPools(
+  ctx: StageContext<SelectStage>,
+  lineage: PoolLineage,
+  from: EarlierPoolPosition,
+  visit: (row: EarlierPoolRow, round: number) => void,
+): Promise<number> {
+  let pages = 0;
+  for (let round = from.round; round < lineage.pools.length; round++)
+    for (let afterId = round === from.round ? from.afterId : undefined; ;) {
       ctx.signal.throwIfAborted();
-      const page = await earlierPoolPage(ctx.deps.db, r, { afterId, limit: ctx.stage.batchSize });
-      for (const row of page) visit(row);
+      const page = await earlierPoolPage(ctx.deps.db, lineage.pools[round] as PoolRounds, { afterId, limit: ctx.stage.batchSize });
+      pages++;
+      for (const row of page) visit(row, round);
       if (page.length < ctx.stage.batchSize) break;
       afterId = page[page.length - 1]?.id;
     }
+  return pages;
 }
 
 /**
