@@ -89,6 +89,8 @@ export interface SourceCandidates {
 
 export interface RetiredLabel {
   action: string;
+  /** The run whose judges retired it (a continuing campaign's predecessors' retirements count too). */
+  campaignId?: string;
   iteration: number;
   resultSampleId?: string | null;
 }
@@ -102,7 +104,7 @@ export interface SelectionInput {
   sources: Partial<Record<SelectionSource, SourceCandidates>>;
   /** high_ppl: the top share of scored candidates (by label PPL) that are candidates at all. */
   highPplTopFraction?: number;
-  /** Samples whose labels the judges retired in earlier iterations; never selected again. */
+  /** Samples whose labels the judges retired in earlier iterations (of the campaign's lineage); never selected again. */
   retired?: ReadonlyMap<string, RetiredLabel>;
   weights: { hard: number; easy: number };
   /** Exact keys of the samples earlier pools held (see `EarlierPoolIndex`); absent: none. */

@@ -12,9 +12,9 @@ import { parseCampaignConfig, type CampaignConfig } from "../../src/config/campa
 import type { DbHandle } from "../../src/db/client.js";
 import { previousPoolRound } from "../../src/db/repos/continuation.js";
 import { listPoolMembers, type PoolMemberRow } from "../../src/db/repos/pools.js";
-import { listExclusions, type SelectionExclusionRow } from "../../src/db/repos/selection.js";
+import { listExclusions, replaceSelection, type SelectionExclusionRow } from "../../src/db/repos/selection.js";
 import { insertSamples, markExactDuplicates, setExactKeys, type NewSample } from "../../src/db/repos/samples.js";
-import { campaigns, labelJudgements, sampleScores, samples } from "../../src/db/schema.js";
+import { campaigns, labelJudgements, poolMembers, sampleScores, samples } from "../../src/db/schema.js";
 import { exactDuplicateKey } from "../../src/dedupe/exactKey.js";
 import type { ChatMessage, McpTool } from "../../src/domain/types.js";
 import type { BatchResult, StageContext } from "../../src/framework/stage.js";
@@ -641,6 +641,69 @@ test(
 );
 
 test(
+  "a lineage of three runs: a label the first run's judges retired stays retired in the third, named with the run and iteration that retired it",
+  { timeout: 60_000 },
+  async () => {
+    const a = `select-ret-a-${RUN}`;
+    const b = `select-ret-b-${RUN}`;
+    const c = `select-ret-c-${RUN}`;
+    await db.db.insert(campaigns).values([
+      { id: a, name: "a", config: {} },
+      { id: b, name: "b", config: {}, continuesFrom: a },
+      { id: c, name: "c", config: {}, continuesFrom: b },
+    ]);
+    const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
+    await insertSamples(db.db, seedsA);
+    const config = campaign({
+      seedBudget: 4,
+      budget: 10,
+      mix: { high_ppl: 1, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+      highPpl: { topFraction: 0.5 },
+      decontaminate: { enabled: false },
+    });
+    await runStage(context(a, 1, config));
+    await db.db
+      .insert(sampleScores)
+      .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
+    // a's judges found a3's label wrong and dropped it.
+    await db.db.insert(labelJudgements).values([{ campaignId: a, iteration: 1, sampleId: `${a}-a3`, verdict: "BOTH_WRONG", action: "dropped", votes: 3 }]);
+    // b carries a0 and a1 (the top half by label PPL) and takes one new sample: a3 is in none of b's pools, and b judged nothing of it.
+    await insertSamples(db.db, [row(b, "b0", { iteration: 1 })]);
+    await runStage(context(b, 1, config));
+    assert.deepEqual((await listPoolMembers(db.db, b, 1)).map((m) => m.sampleId).sort(), [`${a}-a0`, `${a}-a1`, `${b}-b0`].sort());
+
+    // c synthesizes a copy of a3: kept out as a copy, and said to copy a retired label.
+    await insertSamples(db.db, [copyOf(seedsA[3]!, c, "copyA3", { iteration: 1 }), row(c, "fresh", { iteration: 1 })]);
+    await runStage(context(c, 1, config));
+    const copyExclusion = async () => (await listExclusions(db.db, c, 1)).find((e) => e.sampleId === `${c}-copyA3`);
+    assert.deepEqual((await copyExclusion())?.details, {
+      source: "unused_seed",
+      earlierSampleId: `${a}-a3`,
+      earlierCampaignId: a,
+      earlierIteration: 1,
+      earlierLabelRetired: "dropped",
+    });
+
+    // b's pool held a3 after all (a pool written by hand, or before its selection looked at a's judgements) and scored it
+    // highest: c's high_ppl offers a3 itself, which no earlier-pool check stops (the member carries over as itself).
+    await db.db.insert(poolMembers).values({ campaignId: b, iteration: 1, sampleId: `${a}-a3`, reason: "high_ppl", weight: 1, details: {} });
+    await db.db.insert(sampleScores).values([
+      { campaignId: b, iteration: 1, sampleId: `${a}-a3`, metric: "label_ppl", model: "p", value: 99 },
+      { campaignId: b, iteration: 1, sampleId: `${a}-a0`, metric: "label_ppl", model: "p", value: 5 },
+    ]);
+    await runStage(context(c, 1, config));
+    const pool = (await listPoolMembers(db.db, c, 1)).map((m) => m.sampleId);
+    assert.ok(!pool.includes(`${a}-a3`), `a3's retired label came back: ${pool.join(", ")}`);
+    assert.deepEqual(
+      (await listExclusions(db.db, c, 1)).filter((e) => e.reason === "label_retired").map((e) => [e.sampleId, e.details]),
+      [[`${a}-a3`, { source: "high_ppl", action: "dropped", campaignId: a, iteration: 1, resultSampleId: null }]],
+      "named with the run and iteration whose judges retired it",
+    );
+    assert.equal(((await copyExclusion())?.details as Record<string, unknown>).earlierLabelRetired, "dropped");
+  },
+);
+
+test(
   "a new seed that paraphrases an earlier pool member stays out of later pools, named with the member; an expansion and a dialogue's own later cut do not count",
   { timeout: 60_000 },
   async () => {
@@ -722,6 +785,59 @@ test("seeds loaded after the first prefix are checked for paraphrases of earlier
   );
   assert.equal((second.summary.exclusions as Record<string, number>).earlier_pool_near_duplicate, 300);
 });
+
+test(
+  "a selection that loads more seeds reads each earlier pool of the lineage once, and checks the later seeds against every run's members",
+  { timeout: 60_000 },
+  async () => {
+    const a = `select-once-a-${RUN}`;
+    const b = `select-once-b-${RUN}`;
+    const c = `select-once-c-${RUN}`;
+    await db.db.insert(campaigns).values([
+      { id: a, name: "a", config: {} },
+      { id: b, name: "b", config: {}, continuesFrom: a },
+      { id: c, name: "c", config: {}, continuesFrom: b },
+    ]);
+    // Three members in each of a's and b's pools, read two at a time: two pages each, and one (empty) of c's own.
+    const held = [
+      ...Array.from({ length: 3 }, (_, i) => row(a, `h${i}`, { iteration: 1 })),
+      ...Array.from({ length: 3 }, (_, i) => row(b, `h${i}`, { iteration: 1 })),
+    ];
+    await insertSamples(db.db, held);
+    for (const [campaignId, members] of [
+      [a, held.slice(0, 3)],
+      [b, held.slice(3)],
+    ] as const)
+      await replaceSelection(
+        db.db,
+        campaignId,
+        1,
+        members.map((m) => ({ sampleId: m.id, reason: "seed" as const, weight: 1, details: {} })),
+        [],
+      );
+    // c's seeds: 600 paraphrases of those six members, more than its first two prefixes (budget + 256, then twice that), and one new sample.
+    const paraphrases = Array.from({ length: 600 }, (_, i) =>
+      row(c, `para${String(i).padStart(3, "0")}`, { iteration: 1, query: `${(held[i % 6]!.messages[0] as { content: string }).content} ${VOCAB[i % 500]}` }),
+    );
+    await insertSamples(db.db, [...paraphrases, row(c, "fresh", { iteration: 1 })]);
+    // A budget of two for one new sample: the selection walks every seed, loading more twice.
+    const config = campaign({
+      seedBudget: 1,
+      budget: 2,
+      batchSize: 2,
+      mix: { high_ppl: 0, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+      decontaminate: { enabled: false },
+    });
+    const first = await runStage(context(c, 1, config));
+    assert.deepEqual(
+      (await listPoolMembers(db.db, c, 1)).map((m) => m.sampleId),
+      [`${c}-fresh`],
+    );
+    assert.equal((first.summary.exclusions as Record<string, number>).earlier_pool_near_duplicate, 600, "every paraphrase, of a's members as of b's");
+    assert.equal(first.result.earlier_pool_runs, 3);
+    assert.equal(first.result.earlier_pool_pages, 2 + 2 + 1, "one pass over the earlier pools, not one more per seed load");
+  },
+);
 
 /** A multi_turn sample cut after a tool result: the user's request, the call, its result and the answer. */
 function multiTurnRow(campaignId: string, id: string, p: { iteration: number; dialogue: string; context: string; result: string }): NewSample {

@@ -21,10 +21,18 @@ import {
   verifiedContent,
   type ContentRow,
   type EarlierPoolRow,
+  type PoolRounds,
 } from "../../../db/repos/selection.js";
 import { StageInputError, type BatchResult, type StageContext, type StageHandler } from "../../../framework/stage.js";
 import { loadContaminationIndex } from "../../../selection/contamination.js";
-import { EarlierNearDuplicates, type EarlierNearMatch } from "../../../selection/earlierNearDuplicates.js";
+import {
+  EarlierNearDuplicates,
+  EarlierQueryCache,
+  type EarlierNearMatch,
+  type EarlierPoolPosition,
+  type EarlierQuery,
+} from "../../../selection/earlierNearDuplicates.js";
+import { userQueryOf } from "../../../selection/signature.js";
 import { poolShortfallWarning, unscoredPoolWarning } from "../../../selection/poolShortfall.js";
 import {
   EarlierPoolIndex,
@@ -84,13 +92,11 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     const mix: SelectionInput["mix"] = firstRound ? { seed: 1 } : { ...stage.mix };
     const judgedRound = previous ? await loadJudgedSources(ctx, mix, previous) : undefined;
     const sources: SelectionInput["sources"] = judgedRound?.sources ?? {};
-    const retired = new Map<string, RetiredLabel>();
-    if (!firstRound) {
-      const judged = [...(await retiredLabels(db, campaignId, iteration))];
-      if (previous && previous.campaignId !== campaignId) judged.push(...(await retiredLabels(db, previous.campaignId, previous.iteration + 1)));
-      for (const j of judged)
-        if (!retired.has(j.sampleId)) retired.set(j.sampleId, { action: j.action, iteration: j.iteration, resultSampleId: j.resultSampleId });
-    }
+    // The runs whose pools this selection comes after (the campaign's own and its lineage's): their
+    // members' copies stay out, and so do the labels their judges retired.
+    const lineage = await poolLineage(db, campaignId, iteration);
+    if (lineage.stoppedAt) ctx.deps.log(lineageStoppedLine(campaignId, lineage));
+    const retired = await lineageRetiredLabels(ctx, lineage);
     ctx.signal.throwIfAborted();
 
     // Seeds can be many: rank their ids by the seeded order and load only a prefix, more if asked.
@@ -111,8 +117,6 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
     // Earlier pools: the exact keys of all their members, and which loaded seeds paraphrase one (streamed past the seeds).
     state.phase = "earlier pools";
     progress.report({ ...state });
-    const lineage = await poolLineage(db, campaignId, iteration);
-    if (lineage.stoppedAt) ctx.deps.log(lineageStoppedLine(campaignId, lineage));
     const earlierIndex = new EarlierPoolIndex();
     const earlierNearDuplicates = new Map<string, EarlierNearMatch>();
     const nearOptions = { threshold: stage.nearDuplicate.threshold, shingleSize: stage.nearDuplicate.shingleSize };
@@ -121,11 +125,23 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       check.addCandidates(rows.map((r) => ({ id: r.id, messages: r.messages, ...(r.dialogueId !== null ? { dialogueId: r.dialogueId } : {}) })));
       return check;
     };
+    const queryOf = (row: EarlierPoolRow): EarlierQuery => ({
+      id: row.id,
+      query: userQueryOf(row.messages),
+      dialogueId: row.dialogueId,
+      campaignId: row.poolCampaignId,
+      iteration: row.poolIteration,
+    });
     const firstCheck = paraphrases(firstSeeds);
-    await scanEarlierPools(ctx, lineage, (row) => {
+    // More seeds may be loaded later: keep what their paraphrase check needs, so the earlier pools are read once (up to the cache's size).
+    const earlierQueries = seedPrefix < seedIds.length ? new EarlierQueryCache() : undefined;
+    let earlierPoolPages = await scanEarlierPools(ctx, lineage, { round: 0 }, (row, round) => {
       const pool = { campaignId: row.poolCampaignId, iteration: row.poolIteration };
       earlierIndex.add(row, pool);
-      firstCheck.scan(row, pool);
+      if (!earlierQueries && firstCheck.size === 0) return; // nothing to check, now or later: spare the query
+      const query = queryOf(row);
+      firstCheck.scanQuery(query, query);
+      earlierQueries?.add(query, round);
     });
     for (const [id, m] of firstCheck.matches) earlierNearDuplicates.set(id, m);
     const earlierPools = earlierIndex.byKey;
@@ -167,9 +183,16 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       });
       if (result.needsMore !== seedSource) break;
       seedPrefix = Math.min(seedIds.length, seedPrefix * 2);
-      // Only the seeds just loaded are checked for paraphrases: the earlier pools stream past them once more.
+      // Only the seeds just loaded are checked for paraphrases: against the earlier members kept from the first
+      // pass, then (past the cache's size) those streamed from the database once more, in the same order.
       const check = paraphrases(await loadSeedsUpTo(seedPrefix));
-      await scanEarlierPools(ctx, lineage, (row) => check.scan(row, { campaignId: row.poolCampaignId, iteration: row.poolIteration }));
+      for (const q of earlierQueries?.members ?? []) check.scanQuery(q, q);
+      const rest = earlierQueries ? earlierQueries.resumeAt : { round: 0 };
+      if (rest)
+        earlierPoolPages += await scanEarlierPools(ctx, lineage, rest, (row) => {
+          const query = queryOf(row);
+          check.scanQuery(query, query);
+        });
       for (const [id, m] of check.matches) earlierNearDuplicates.set(id, m);
     }
 
@@ -198,6 +221,7 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
       excluded: result.exclusions.length,
       budget,
       earlier_pool_runs: new Set(lineage.pools.map((p) => p.campaignId)).size,
+      earlier_pool_pages: earlierPoolPages,
       ...(lineage.stoppedAt?.why === "bound" ? { earlier_pool_lineage_cut: 1 } : {}),
     };
     for (const [source, s] of Object.entries(result.sources)) {
@@ -247,7 +271,7 @@ export const selectNextRoundHandler: StageHandler<SelectStage, SelectionProgress
         })
       : undefined;
     const lineageCut = b.earlier_pool_lineage_cut
-      ? `copies of earlier pool members were looked for in the pools of ${b.earlier_pool_runs ?? 0} runs of this lineage only, not back to its first run (the bound; the worker log names the run where the walk stopped)`
+      ? `copies of earlier pool members and labels the judges retired were looked for in ${b.earlier_pool_runs ?? 0} runs of this lineage only, not back to its first run (the bound; the worker log names the run where the walk stopped)`
       : undefined;
     const warning = [shortfall, unscored, lineageCut].filter((w) => w !== undefined).join("; ");
     return { composition, exclusions, budget: { budget, used, share: budget > 0 ? used / budget : 0 }, sources, ...(warning ? { warning } : {}) };
@@ -278,17 +302,43 @@ export async function emptyPoolMessage(ctx: StageContext<SelectStage>, firstRoun
 
 /**
  * Streams the members of every earlier pool of the lineage (poolLineage: the campaign's own and each
- * predecessor's, back to the first run) to `visit`, oldest run first, one page at a time.
+ * predecessor's, back to the first run) to `visit` with the index of their round in `lineage.pools`,
+ * oldest run first, by sample id within a run, one page at a time, from `from` on. Returns the pages read.
  */
-async function scanEarlierPools(ctx: StageContext<SelectStage>, lineage: PoolLineage, visit: (row: EarlierPoolRow) => void): Promise<void> {
-  for (const r of lineage.pools)
-    for (let afterId: string | undefined; ;) {
+async function scanEarlierPools(
+  ctx: StageContext<SelectStage>,
+  lineage: PoolLineage,
+  from: EarlierPoolPosition,
+  visit: (row: EarlierPoolRow, round: number) => void,
+): Promise<number> {
+  let pages = 0;
+  for (let round = from.round; round < lineage.pools.length; round++)
+    for (let afterId = round === from.round ? from.afterId : undefined; ;) {
       ctx.signal.throwIfAborted();
-      const page = await earlierPoolPage(ctx.deps.db, r, { afterId, limit: ctx.stage.batchSize });
-      for (const row of page) visit(row);
+      const page = await earlierPoolPage(ctx.deps.db, lineage.pools[round] as PoolRounds, { afterId, limit: ctx.stage.batchSize });
+      pages++;
+      for (const row of page) visit(row, round);
       if (page.length < ctx.stage.batchSize) break;
       afterId = page[page.length - 1]?.id;
     }
+  return pages;
+}
+
+/**
+ * The labels the judges of the lineage's runs retired (RETIRING_ACTIONS), each run's up to the round
+ * its successor continued from (the campaign's own before its iteration): A -> B -> C, a label A's
+ * judges retired stays retired in C though B never held it. Of several judgements of one sample the
+ * oldest run's first is named, with the run and iteration that retired it.
+ */
+async function lineageRetiredLabels(ctx: StageContext<SelectStage>, lineage: PoolLineage): Promise<Map<string, RetiredLabel>> {
+  const retired = new Map<string, RetiredLabel>();
+  for (const r of lineage.pools) {
+    ctx.signal.throwIfAborted();
+    for (const j of await retiredLabels(ctx.deps.db, r.campaignId, "before" in r ? r.before : r.upTo + 1))
+      if (!retired.has(j.sampleId))
+        retired.set(j.sampleId, { action: j.action, campaignId: j.campaignId, iteration: j.iteration, resultSampleId: j.resultSampleId });
+  }
+  return retired;
 }
 
 /** The worker log's line when the earlier-pool check did not follow the whole lineage. */
@@ -297,8 +347,8 @@ export function lineageStoppedLine(campaignId: string, lineage: PoolLineage): st
   if (!at) return "";
   const read = new Set(lineage.pools.map((p) => p.campaignId)).size;
   return at.why === "cycle"
-    ? `[select.nextRound] ${campaignId}: the lineage of continued runs meets ${at.campaignId} twice (campaigns.continues_from forms a cycle); the earlier pools of the ${read} runs reached are checked`
-    : `[select.nextRound] ${campaignId}: the lineage of continued runs is longer than ${read} runs; earlier pools are checked back to that bound, not in ${at.campaignId} and the runs before it`;
+    ? `[select.nextRound] ${campaignId}: the lineage of continued runs meets ${at.campaignId} twice (campaigns.continues_from forms a cycle); the earlier pools and retired labels of the ${read} runs reached are checked`
+    : `[select.nextRound] ${campaignId}: the lineage of continued runs is longer than ${read} runs; earlier pools and retired labels are checked back to that bound, not in ${at.campaignId} and the runs before it`;
 }
 
 /**
