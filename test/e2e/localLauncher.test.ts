@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import type { JobLauncher, JobRef, JobRequest, JobStatus } from "../../src/training/launchers/launcher.js";
-import { JobStopTimeoutError, TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
+import { JobRefusedError, JobStopTimeoutError, TERMINAL_JOB_STATES } from "../../src/training/launchers/launcher.js";
 import { exitMessage, LOCAL_JOB_PROCESS_TAG, LocalLauncher } from "../../src/training/launchers/local.js";
 import { isJobGroupAlive, startTimeOf } from "../../src/training/launchers/processIdentity.js";
 import { submitThenKill } from "../helpers/submitThenKill.js";
@@ -287,6 +287,136 @@ test("local launcher: a worker killed -9 right after submit returns; a fresh lau
   assert.equal((await fresh.status(found)).state, "cancelled");
 });
 
+/** Allocates and touches ~200 MB, holds it 3 s, then exits 0: a job that succeeds unless something kills it. */
+const ALLOCATE_200MB = [
+  "python3",
+  "-c",
+  "import time; b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); print('allocated', flush=True); time.sleep(3)",
+];
+
+test("local launcher: a job over its memPerNode is killed and fails naming resources.memPerNode, the limit and the peak seen", async () => {
+  const watched = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), memoryPollMs: 100 });
+  const req: JobRequest = { ...request("oom-job", ""), command: ALLOCATE_200MB, resources: { nodes: 1, gpusPerNode: 0, memPerNode: "64M" } };
+  const { ref } = await submit(watched, req);
+  const status = await untilTerminal(watched, ref);
+  assert.equal(status.state, "failed", `the job was not stopped: ${JSON.stringify(status)}`);
+  assert.equal(status.exitCode, 137);
+  assert.match(
+    status.message ?? "",
+    /^OUT_OF_MEMORY: the job's processes reached (\d+\.\d) MiB resident \(the peak seen\), over its resources\.memPerNode "64M" \(64\.0 MiB\); the local launcher killed them \(SIGKILL\)/,
+  );
+  const peakMiB = Number(/reached (\d+\.\d) MiB/.exec(status.message ?? "")?.[1]);
+  assert.ok(peakMiB > 64, `the peak seen is over the limit (${peakMiB} MiB)`);
+  const log = await watched.logs(ref);
+  assert.match(log, /toolloop: resources\.memPerNode "64M": the job's processes are killed once their resident memory exceeds 64\.0 MiB/);
+  assert.match(log, /toolloop: OUT_OF_MEMORY: .*resources\.memPerNode "64M"/);
+  assert.equal(groupAlive(Number(ref.externalId)), false);
+  // The watch ends with the job: nothing names it once the job has ended.
+  await waitFor("the memory watch to end", async () => (fs.existsSync(path.join(stateDir, "oom-job.watch")) ? undefined : true), 5000);
+});
+
+test('local launcher: a job under its memPerNode, or with memPerNode "0", runs to its end', async () => {
+  const watched = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), memoryPollMs: 100 });
+  const roomy = await submit(watched, { ...request("roomy-job", ""), command: ALLOCATE_200MB, resources: { nodes: 1, gpusPerNode: 0, memPerNode: "1G" } });
+  const unlimited = await submit(watched, {
+    ...request("unlimited-job", ""),
+    command: ALLOCATE_200MB,
+    resources: { nodes: 1, gpusPerNode: 0, memPerNode: "0" },
+  });
+  assert.deepEqual(await untilTerminal(watched, roomy.ref), { state: "succeeded", exitCode: 0, nodes: ["127.0.0.1"] });
+  assert.deepEqual(await untilTerminal(watched, unlimited.ref), { state: "succeeded", exitCode: 0, nodes: ["127.0.0.1"] });
+  assert.equal(fs.existsSync(path.join(stateDir, "unlimited-job.watch")), false, "no watch for memPerNode 0");
+  assert.match(await watched.logs(unlimited.ref), /toolloop: resources\.memPerNode "0": no memory limit/);
+});
+
+test("local launcher: the memory watch outlives the launcher; a watch that has gone is started again by the next status", async () => {
+  const first = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), memoryPollMs: 100 });
+  // Stays under the limit until told (a file appears), then allocates 200 MB.
+  const go = path.join(root, "rewatch-go");
+  const script = `import os, time\nwhile not os.path.exists(${JSON.stringify(go)}): time.sleep(0.05)\nb = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(3)`;
+  const { ref } = await submit(first, {
+    ...request("rewatch-job", ""),
+    command: ["python3", "-c", script],
+    resources: { nodes: 1, gpusPerNode: 0, memPerNode: "64M" },
+  });
+  const watchFile = path.join(stateDir, "rewatch-job.watch");
+  const watchPid = Number(fs.readFileSync(watchFile, "utf8").split(" ")[0]);
+  assert.ok(processAlive(watchPid), "the watch runs");
+  // The watch killed (as by a restart of the worker's machine processes): a fresh launcher's status starts another.
+  process.kill(watchPid, "SIGKILL");
+  await waitFor("the watch to be gone", async () => (processAlive(watchPid) ? undefined : true));
+  const fresh = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), memoryPollMs: 100 });
+  assert.equal((await fresh.status(ref)).state, "running");
+  const again = Number(fs.readFileSync(watchFile, "utf8").split(" ")[0]);
+  assert.notEqual(again, watchPid);
+  assert.ok(processAlive(again), "a new watch runs");
+  assert.ok(logs.some((m) => m.includes("the memory watch of job rewatch-job is not running; starting another")));
+  fs.writeFileSync(go, "");
+  const status = await untilTerminal(fresh, ref);
+  assert.equal(status.state, "failed");
+  assert.match(status.message ?? "", /^OUT_OF_MEMORY: .*resources\.memPerNode "64M"/);
+});
+
+test("local launcher: a worker killed -9 right after submitting a job with memPerNode leaves its memory watch running, which still kills the job over it", async () => {
+  const go = path.join(root, "kill9-oom-go");
+  const script = `import os, time\nwhile not os.path.exists(${JSON.stringify(go)}): time.sleep(0.05)\nb = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(3)`;
+  const req: JobRequest = { ...request("kill9-oom-job", ""), command: ["python3", "-c", script], resources: { nodes: 1, gpusPerNode: 0, memPerNode: "64M" } };
+  const { externalId } = await submitThenKill({ kind: "local", stateDir }, req);
+  const watchPid = Number(fs.readFileSync(path.join(stateDir, "kill9-oom-job.watch"), "utf8").split(" ")[0]);
+  assert.ok(processAlive(watchPid), "the watch outlived the worker that started it");
+  const fresh = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m) });
+  const ref = await fresh.find("kill9-oom-job");
+  assert.ok(ref);
+  started.push(ref);
+  assert.equal(ref.externalId, externalId);
+  assert.equal((await fresh.status(ref)).state, "running");
+  assert.equal(Number(fs.readFileSync(path.join(stateDir, "kill9-oom-job.watch"), "utf8").split(" ")[0]), watchPid, "the same watch, not a second");
+  fs.writeFileSync(go, "");
+  const status = await untilTerminal(fresh, ref);
+  assert.equal(status.state, "failed");
+  assert.match(status.message ?? "", /^OUT_OF_MEMORY: .*resources\.memPerNode "64M"/);
+  await waitFor("the watch to end with the job", async () => (processAlive(watchPid) ? undefined : true), 5000);
+});
+
+test("local launcher: a job with cpusPerTask 1 sees 1 CPU (os.sched_getaffinity, nproc); more CPUs than this worker may use is refused", async () => {
+  const { ref } = await submit(launcher, {
+    ...request("one-cpu-job", ""),
+    command: ["sh", "-c", `echo "nproc=$(nproc)"; python3 -c 'import os; print("affinity=%d" % len(os.sched_getaffinity(0)))'`],
+    resources: { nodes: 1, gpusPerNode: 0, cpusPerTask: 1 },
+  });
+  assert.equal((await untilTerminal(launcher, ref)).state, "succeeded");
+  const out = await launcher.logs(ref);
+  assert.match(out, /^nproc=1$/m);
+  assert.match(out, /^affinity=1$/m);
+  assert.match(out, /toolloop: resources\.cpusPerTask 1: pinned to CPUs \d+ \(taskset\)/);
+  const available = os.availableParallelism();
+  await assert.rejects(
+    launcher.submit({ ...request("greedy-job", "true"), resources: { nodes: 1, gpusPerNode: 0, cpusPerTask: available + 1 } }),
+    (err: unknown) => {
+      assert.ok(err instanceof JobRefusedError, String(err));
+      assert.match(
+        err.message,
+        new RegExp(`^local job greedy-job: resources\\.cpusPerTask ${available + 1} is more than the ${available} CPUs? this worker may use`),
+      );
+      return true;
+    },
+  );
+  assert.equal(fs.existsSync(path.join(stateDir, "greedy-job.json")), false, "nothing recorded for a refused job");
+});
+
+test("local launcher: without taskset, cpusPerTask is not silently dropped: the job's log and record say it is not enforced", async () => {
+  const noTaskset = new LocalLauncher({ kind: "local", stateDir }, { log: (m) => logs.push(m), tasksetPath: null });
+  const { ref } = await submit(noTaskset, { ...request("unpinned-job", "echo ran"), resources: { nodes: 1, gpusPerNode: 0, cpusPerTask: 1 } });
+  assert.equal((await untilTerminal(noTaskset, ref)).state, "succeeded");
+  const out = await noTaskset.logs(ref);
+  assert.match(out, /toolloop: resources\.cpusPerTask 1 is not enforced: taskset \(util-linux\) is not on PATH/);
+  assert.match(out, /^ran$/m);
+  const record = JSON.parse(fs.readFileSync(path.join(stateDir, "unpinned-job.json"), "utf8")) as { limits?: { cpuNote?: string; cpus?: number[] } };
+  assert.match(record.limits?.cpuNote ?? "", /^not enforced: taskset/);
+  assert.equal(record.limits?.cpus, undefined);
+  assert.ok(logs.some((m) => m.includes("[local] job unpinned-job: resources.cpusPerTask 1 is not enforced")));
+});
+
 test("local launcher: unknown names and bad input", async () => {
   assert.equal(await launcher.find("never-submitted"), undefined);
   assert.equal((await launcher.status({ launcher: "local", name: "never-submitted", externalId: "1" })).state, "lost");
@@ -308,5 +438,14 @@ function readPgrp(pid: string): number | undefined {
     return fields[0] === "Z" ? undefined : Number(fields[2]);
   } catch {
     return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\S+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return false;
   }
 }

@@ -8,21 +8,32 @@
  *   <name>.pid        "PID STARTTIME", written by the wrapper itself (start time guards against pid reuse)
  *   <name>.exit       the command's exit code, written by the wrapper when it ends
  *   <name>.cancelled  written by cancel before it signals the group
+ *   <name>.watch      "PID STARTTIME" of the job's memory watch (memoryWatch.ts), for a job with a memPerNode
+ *   <name>.oom        written by the memory watch when it killed the job for its memory
  *
  * Output (stdout and stderr) goes to <workDir>/<name>.log. Since the wrapper writes the pid and exit
  * files, a worker killed -9 right after spawning loses nothing: a fresh launcher finds the job by its
  * name and reads its state. A worker killed between the record and the spawn leaves a record with no
  * process: it reads as pending for a short while, then as lost (never started twice).
+ *
+ * Resources, without root or cgroups: `cpusPerTask` pins the wrapper (and so everything it starts) to
+ * that many of the CPUs this worker may use, the least used by other running local jobs, with
+ * `taskset` (util-linux; without it the job runs unpinned and its log and record say so); `memPerNode`
+ * starts a detached memory watch that sums the resident memory of the job's process tree and kills the
+ * tree once it is over the limit, which fails the job naming the limit and the peak seen.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleepFor } from "node:timers/promises";
 import type { LocalLauncherConfig } from "./config.js";
 import { assertJobName, assertJobRequest, DEFAULT_TAIL_BYTES, tailBytes } from "./jobRequest.js";
-import { JobStopTimeoutError, type CancelOptions, type JobLauncher, type JobRef, type JobRequest, type JobStatus } from "./launcher.js";
-import { groupProcesses, isJobGroupAlive, isSameProcessAlive, parseProcessIdentity, type ProcessIdentity } from "./processIdentity.js";
+import { JobRefusedError, JobStopTimeoutError, type CancelOptions, type JobLauncher, type JobRef, type JobRequest, type JobStatus } from "./launcher.js";
+import { allowedCpus, chooseCpus, findTaskset, formatBytes, formatCpuList, memoryLimitBytes } from "./localLimits.js";
+import { oomMessage, readOomRecord, type MemoryWatchArgs } from "./memoryWatch.js";
+import { groupProcesses, isJobGroupAlive, isSameProcessAlive, parseProcessIdentity, startTimeOf, type ProcessIdentity } from "./processIdentity.js";
 
 /** $0 of every job wrapper is `toolloop-job[<name>]`, so the process table names the job (ps, tests). */
 export const LOCAL_JOB_PROCESS_TAG = "toolloop-job";
@@ -31,19 +42,26 @@ export const LOCAL_JOB_PROCESS_TAG = "toolloop-job";
  * The wrapper. It traps TERM/INT/HUP with a no-op (a handler, not "ignore", so the command does not
  * inherit an ignored signal): a group SIGTERM then ends the command, and the wrapper still records
  * its exit code (sh runs a trap only after the foreground command has finished). The pid and exit
- * files are written to a temp name and renamed, so readers never see half a file.
+ * files are written to a temp name and renamed, so readers never see half a file. With a CPU list
+ * ($3) it pins itself with taskset ($4) before it starts the command, which inherits the affinity.
  */
 const WRAPPER = [
-  "d=$1; n=$2; shift 2",
+  "d=$1; n=$2; cpus=$3; ts=$4; shift 4",
   "trap : TERM INT HUP",
   // Field 22 of /proc/PID/stat is field 20 after "PID (comm) "; comm may contain spaces, so cut after ") ".
   `st=$(sed 's/.*) //' /proc/$$/stat 2>/dev/null | cut -d' ' -f20)`,
   'printf "%s %s\\n" "$$" "$st" > "$d/$n.pid.tmp" && mv -f "$d/$n.pid.tmp" "$d/$n.pid"',
-  '"$@"',
-  "c=$?",
+  'if [ -n "$cpus" ] && ! "$ts" -pc "$cpus" $$ >/dev/null; then',
+  '  echo "toolloop: could not pin the job to CPUs $cpus (resources.cpusPerTask) with $ts" >&2; c=126',
+  "else",
+  '  "$@"; c=$?',
+  "fi",
   'printf "%s\\n" "$c" > "$d/$n.exit.tmp" && mv -f "$d/$n.exit.tmp" "$d/$n.exit"',
   'exit "$c"',
 ].join("\n");
+
+/** The memory watch's entry point, beside this module (dist/src/training/launchers/). */
+const MEMORY_WATCH_SCRIPT = fileURLToPath(new URL("./memoryWatchProcess.js", import.meta.url));
 
 /** A record without a pid file for longer than this never got its process (the worker died before spawning). */
 const START_GRACE_MS = 60_000;
@@ -56,6 +74,18 @@ interface JobRecord {
   /** Names only: values may be secrets. */
   envNames: string[];
   createdAt: string;
+  /** What the launcher enforces of the job's resources; absent when neither cpusPerTask nor memPerNode was asked for. */
+  limits?: JobLimits;
+}
+
+interface JobLimits {
+  cpusPerTask?: number;
+  /** The CPUs the job is pinned to; absent when that could not be enforced (cpuNote says why). */
+  cpus?: number[];
+  cpuNote?: string;
+  memPerNode?: string;
+  /** Absent for memPerNode "0" (all of the machine's memory: no limit). */
+  memLimitBytes?: number;
 }
 
 export interface LocalLauncherOptions {
@@ -64,6 +94,10 @@ export interface LocalLauncherOptions {
   cancelGraceMs?: number;
   /** How long `cancel` waits for the job's process group to end; default 120 s (as the Slurm and Ray launchers). */
   stopWaitMs?: number;
+  /** taskset for cpusPerTask: default found on PATH; null: none (the job runs unpinned, and its log says so). */
+  tasksetPath?: string | null;
+  /** Shortest time between two looks of a job's memory watch at its processes' memory (default 500 ms). */
+  memoryPollMs?: number;
 }
 
 /** $TOOLLOOP_STATE_DIR/local-jobs, else ~/.local/state/toolloop/local-jobs. */
@@ -78,15 +112,19 @@ export class LocalLauncher implements JobLauncher {
   private readonly log: (m: string) => void;
   private readonly cancelGraceMs: number;
   private readonly stopWaitMs: number;
+  private readonly tasksetPath: string | null | undefined;
+  private readonly memoryPollMs: number;
 
   constructor(config: LocalLauncherConfig, opts: LocalLauncherOptions) {
     this.stateDir = path.resolve(config.stateDir ?? defaultLocalStateDir());
     this.log = opts.log;
     this.cancelGraceMs = opts.cancelGraceMs ?? 10_000;
     this.stopWaitMs = Math.max(0, opts.stopWaitMs ?? 120_000);
+    this.tasksetPath = opts.tasksetPath;
+    this.memoryPollMs = Math.min(10_000, Math.max(50, opts.memoryPollMs ?? 500));
   }
 
-  private file(name: string, ext: "json" | "pid" | "exit" | "cancelled"): string {
+  private file(name: string, ext: "json" | "pid" | "exit" | "cancelled" | "watch" | "oom"): string {
     return path.join(this.stateDir, `${name}.${ext}`);
   }
 
@@ -108,6 +146,8 @@ export class LocalLauncher implements JobLauncher {
     const { name } = request;
     fs.mkdirSync(this.stateDir, { recursive: true });
     fs.mkdirSync(request.workDir, { recursive: true });
+    // A job already under this name is returned as it is, even if its request would be refused now.
+    const limits = this.readRecord(name) ? undefined : this.limitsFor(request);
     const record: JobRecord = {
       name,
       workDir: request.workDir,
@@ -115,6 +155,7 @@ export class LocalLauncher implements JobLauncher {
       command: request.command,
       envNames: Object.keys(request.env ?? {}),
       createdAt: new Date().toISOString(),
+      ...(limits ? { limits } : {}),
     };
     if (!this.createRecord(record)) {
       const ref = await this.find(name);
@@ -122,7 +163,9 @@ export class LocalLauncher implements JobLauncher {
       this.log(`[local] job ${name} exists (pid ${ref.externalId}); not starting another`);
       return { ref, submitted: false };
     }
-    const pid = this.spawnWrapper(request, record.logFile);
+    if (limits) this.noteLimits(record, limits);
+    const pid = this.spawnWrapper(request, record.logFile, limits);
+    if (limits?.memLimitBytes !== undefined) this.startMemoryWatch(record, limits, pid);
     this.log(`[local] started job ${name} (pid ${pid}, log ${record.logFile})`);
     return { ref: { launcher: "local", name, externalId: String(pid) }, submitted: true };
   }
@@ -143,10 +186,120 @@ export class LocalLauncher implements JobLauncher {
     }
   }
 
-  private spawnWrapper(request: JobRequest, logFile: string): number {
-    const logFd = fs.openSync(logFile, "a");
+  /**
+   * The CPUs to pin the job to and its memory limit in bytes; undefined when it asks for neither. More
+   * CPUs than this worker may use is refused (the same request is refused again, so JobRefusedError).
+   */
+  private limitsFor(request: JobRequest): JobLimits | undefined {
+    const { cpusPerTask, memPerNode } = request.resources;
+    if (cpusPerTask === undefined && memPerNode === undefined) return undefined;
+    const limits: JobLimits = {};
+    if (cpusPerTask !== undefined) {
+      const count = Math.ceil(cpusPerTask);
+      limits.cpusPerTask = count;
+      let cpus: number[];
+      try {
+        cpus = chooseCpus(count, allowedCpus(), this.cpusOfRunningJobs());
+      } catch (err) {
+        throw new JobRefusedError(`local job ${request.name}: ${(err as Error).message}`);
+      }
+      const taskset = this.tasksetPath === null ? undefined : (this.tasksetPath ?? findTaskset());
+      if (taskset) limits.cpus = cpus;
+      else limits.cpuNote = `not enforced: taskset (util-linux) is not on PATH, so the job may use every CPU of this machine`;
+    }
+    if (memPerNode !== undefined) {
+      limits.memPerNode = memPerNode;
+      const bytes = memoryLimitBytes(memPerNode);
+      if (bytes !== undefined) limits.memLimitBytes = bytes;
+    }
+    return limits;
+  }
+
+  /** The CPUs other local jobs of this state folder are pinned to while they run, each as often as it is used. */
+  private cpusOfRunningJobs(): number[] {
+    let entries: string[];
     try {
-      const child = spawn("/bin/sh", ["-c", WRAPPER, `${LOCAL_JOB_PROCESS_TAG}[${request.name}]`, this.stateDir, request.name, ...request.command], {
+      entries = fs.readdirSync(this.stateDir);
+    } catch {
+      return [];
+    }
+    const used: number[] = [];
+    for (const entry of entries) {
+      if (!entry.endsWith(".json")) continue;
+      const name = entry.slice(0, -".json".length);
+      if (fs.existsSync(this.file(name, "exit"))) continue;
+      let record: JobRecord | undefined;
+      try {
+        record = this.readRecord(name);
+      } catch {
+        continue;
+      }
+      const id = this.readPid(name);
+      if (record?.limits?.cpus && id && isSameProcessAlive(id)) used.push(...record.limits.cpus);
+    }
+    return used;
+  }
+
+  /** What is enforced, in the job's log (where its failures are read) and the worker's; a limit that cannot be enforced is said, never dropped. */
+  private noteLimits(record: JobRecord, limits: JobLimits): void {
+    const lines: string[] = [];
+    if (limits.cpusPerTask !== undefined) {
+      lines.push(
+        limits.cpus
+          ? `resources.cpusPerTask ${limits.cpusPerTask}: pinned to CPUs ${formatCpuList(limits.cpus)} (taskset)`
+          : `resources.cpusPerTask ${limits.cpusPerTask} is ${limits.cpuNote ?? "not enforced"}`,
+      );
+    }
+    if (limits.memPerNode !== undefined) {
+      lines.push(
+        limits.memLimitBytes !== undefined
+          ? `resources.memPerNode ${JSON.stringify(limits.memPerNode)}: the job's processes are killed once their resident memory exceeds ${formatBytes(limits.memLimitBytes)}`
+          : `resources.memPerNode "0": no memory limit`,
+      );
+    }
+    fs.appendFileSync(record.logFile, lines.map((l) => `toolloop: ${l}\n`).join(""));
+    for (const line of lines) this.log(`[local] job ${record.name}: ${line}`);
+  }
+
+  /** A detached process (own session: it outlives a worker restart, as the job does) that ends once nothing of the job runs. */
+  private startMemoryWatch(record: JobRecord, limits: JobLimits, sid: number): void {
+    const args: MemoryWatchArgs = {
+      stateDir: this.stateDir,
+      name: record.name,
+      sid,
+      limitBytes: limits.memLimitBytes ?? 0,
+      memPerNode: limits.memPerNode ?? "",
+      logFile: record.logFile,
+      pollMs: this.memoryPollMs,
+    };
+    const child = spawn(process.execPath, ["--max-old-space-size=64", MEMORY_WATCH_SCRIPT, JSON.stringify(args)], { detached: true, stdio: "ignore" });
+    child.once("error", (err) => {
+      const line = `the memory watch of job ${record.name} could not start (${err.message}); resources.memPerNode is not enforced until its status is read again`;
+      this.log(`[local] ${line}`);
+      fs.appendFileSync(record.logFile, `toolloop: ${line}\n`);
+    });
+    child.unref();
+    if (child.pid === undefined) return;
+    fs.writeFileSync(this.file(record.name, "watch"), `${child.pid} ${startTimeOf(child.pid) ?? ""}\n`);
+  }
+
+  /** A running job with a memory limit whose watch has gone (killed, or the machine's processes restarted) gets another. */
+  private ensureMemoryWatch(record: JobRecord, wrapper: ProcessIdentity): void {
+    const limits = record.limits;
+    if (limits?.memLimitBytes === undefined) return;
+    const watch = parseProcessIdentity(readOptional(this.file(record.name, "watch")) ?? "");
+    if (watch && isSameProcessAlive(watch)) return;
+    this.log(`[local] the memory watch of job ${record.name} is not running; starting another`);
+    this.startMemoryWatch(record, limits, wrapper.pid);
+  }
+
+  private spawnWrapper(request: JobRequest, logFile: string, limits: JobLimits | undefined): number {
+    const logFd = fs.openSync(logFile, "a");
+    const cpus = limits?.cpus ? formatCpuList(limits.cpus) : "";
+    const taskset = cpus ? (this.tasksetPath ?? findTaskset() ?? "taskset") : "";
+    try {
+      const tag = `${LOCAL_JOB_PROCESS_TAG}[${request.name}]`;
+      const child = spawn("/bin/sh", ["-c", WRAPPER, tag, this.stateDir, request.name, cpus, taskset, ...request.command], {
         cwd: request.workDir,
         env: { ...process.env, ...request.env },
         detached: true,
@@ -168,16 +321,22 @@ export class LocalLauncher implements JobLauncher {
   async status(ref: JobRef): Promise<JobStatus> {
     assertJobName(ref.name);
     const nodes = ["127.0.0.1"];
-    if (!this.readRecord(ref.name)) return { state: "lost", message: `no record of local job ${ref.name} in ${this.stateDir}`, nodes };
+    const record = this.readRecord(ref.name);
+    if (!record) return { state: "lost", message: `no record of local job ${ref.name} in ${this.stateDir}`, nodes };
+    const oom = record.limits?.memLimitBytes !== undefined ? readOomRecord(this.stateDir, ref.name) : undefined;
     const cancelled = fs.existsSync(this.file(ref.name, "cancelled"));
     const exitCode = this.readExitCode(ref.name);
     const id = this.readPid(ref.name);
     if (exitCode === undefined && id && isSameProcessAlive(id)) {
+      if (oom) return { state: "running", message: `ending: ${oomMessage(oom)}`, nodes };
+      this.ensureMemoryWatch(record, id);
       return cancelled ? { state: "running", message: "cancelling", nodes } : { state: "running", nodes };
     }
     // The wrapper renames the exit file into place before it exits: read it once more after seeing it gone.
     const finalCode = exitCode ?? this.readExitCode(ref.name);
     if (cancelled) return { state: "cancelled", ...(finalCode !== undefined ? { exitCode: finalCode } : {}), message: "cancelled", nodes };
+    // Killed for its memory: failed whatever code its wrapper recorded, as Slurm's OUT_OF_MEMORY.
+    if (oom) return { state: "failed", exitCode: finalCode ?? 137, message: oomMessage(oom), nodes };
     if (finalCode === 0) return { state: "succeeded", exitCode: 0, nodes };
     if (finalCode !== undefined) return { state: "failed", exitCode: finalCode, message: exitMessage(finalCode), nodes };
     if (!id && this.recordAgeMs(ref.name) < START_GRACE_MS) return { state: "pending", message: "starting", nodes };

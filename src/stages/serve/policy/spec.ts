@@ -48,9 +48,9 @@ export const servePolicySpec = defineStage({
      * and the stage fails, in minutes from when it started running (queueing does not count); 0: no limit.
      */
     readyTimeoutMinutes: nonNegativeInt.max(7 * 24 * 60, atMost(7 * 24 * 60)).default(60),
-    /** Slurm: CPUs per node for the job (`#SBATCH --cpus-per-task`); Ray: the CPUs its entrypoint asks for (none for verl's trainers, which place their own workers); default cluster.launcher.cpusPerTask, else the partition's default. */
+    /** Slurm: CPUs per node for the job (`#SBATCH --cpus-per-task`); Ray: the CPUs its entrypoint asks for (none for verl's trainers, which place their own workers); default cluster.launcher.cpusPerTask, else the partition's default; local launcher: the job is pinned to that many CPUs (taskset). */
     cpusPerTask,
-    /** Slurm: memory per node for the job (`#SBATCH --mem`, e.g. "64G"); Ray: the memory its entrypoint asks for (none for verl's trainers); default cluster.launcher.memPerNode, else the partition's default. */
+    /** Slurm: memory per node for the job (`#SBATCH --mem`, e.g. "64G"); Ray: the memory its entrypoint asks for (none for verl's trainers); default cluster.launcher.memPerNode, else the partition's default; local launcher: the job's processes are killed once their resident memory exceeds it. */
     memPerNode,
     /** How many earlier iterations' servers stay up once this one serves (0: only this iteration's; the older ones are stopped). */
     keepPrevious: nonNegativeInt.max(100, atMost(100)).default(0),
