@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Socket } from "node:net";
 import path from "node:path";
 import { seedFrom } from "../../util/ids.js";
-import { SIMULATOR_HEADER, SIMULATOR_TOOL_SERVER_ERROR_FIELD } from "../simulatorMark.js";
+import { SIMULATOR_FAULT_HEADER, SIMULATOR_HEADER, SIMULATOR_TOOL_SERVER_ERROR_FIELD } from "../simulatorMark.js";
 import { SeededRandom } from "../../util/random.js";
 import { describeCheckpointProfile, mistakeRateScaleFor, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { DEFAULT_EMBEDDING_DIMS, embed } from "./embeddings.js";
@@ -681,7 +681,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (fault === "malformedJson" && reply.status === 200) {
         countFault(fault);
         const text = JSON.stringify(reply.body);
-        return send(res, reply, text.slice(0, Math.max(1, Math.floor(text.length * 0.6))));
+        return send(
+          res,
+          { ...reply, headers: { ...reply.headers, [SIMULATOR_FAULT_HEADER]: fault } },
+          text.slice(0, Math.max(1, Math.floor(text.length * 0.6))),
+        );
       }
       return send(res, reply);
     } finally {
