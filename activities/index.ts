@@ -46,7 +46,15 @@ import { ErrorType } from "../src/framework/errorTypes.js";
 import type { AnyStageHandler, StageRegistry } from "../src/framework/registry.js";
 import { RequestLedger } from "../src/framework/requestLedger.js";
 import { buildStageContext } from "../src/framework/stageContext.js";
-import { EveryItemFailedError, FIRST_FAILURE_KEY, splitStoredBatch, sumBatchResults, type StageContext, type StageDeps } from "../src/framework/stage.js";
+import {
+  BatchFailureNotes,
+  EveryItemFailedError,
+  splitStoredBatch,
+  stageNotesOf,
+  sumBatchResults,
+  type StageContext,
+  type StageDeps,
+} from "../src/framework/stage.js";
 import type { AnyStageSpec } from "../src/framework/stageSpec.js";
 import { defaultStageRegistry } from "../src/stages/registry.js";
 import { loadToolLibrary } from "../src/tools/library.js";
@@ -471,19 +479,17 @@ export function createActivities(deps: ActivityDeps) {
     const beat = createProgressBeat((d) => actx.heartbeat(d), heartbeatIntervalMs, actx.info.heartbeatDetails);
     const timer = setInterval(beat.tick, heartbeatIntervalMs);
     try {
-      let firstFailure: string | undefined;
+      const failures = new BatchFailureNotes();
       const result = await withStageContext(ref, (ctx, handler) => {
         if (isClusterJobHandler(handler)) throw ApplicationFailure.nonRetryable(`stage "${ref.stage}" runs a cluster job, not batches`, ErrorType.stageInput);
         return handler.runBatch(ctx, ref.batchIndex, {
           resumeFrom: actx.info.heartbeatDetails,
           report: beat.report,
-          noteFailure: (message) => {
-            firstFailure ??= message.slice(0, 2000);
-          },
+          noteFailure: (message, failureClass) => failures.note(message, failureClass),
         });
       });
-      // The note is kept for finalize only: the workflow sums what it gets back, so it gets the counts.
-      await recordBatchDone(db, ref, ref.batchIndex, firstFailure === undefined ? result : { ...result, [FIRST_FAILURE_KEY]: firstFailure });
+      // The notes are kept for finalize only: the workflow sums what it gets back, so it gets the counts.
+      await recordBatchDone(db, ref, ref.batchIndex, { ...result, ...failures.stored() });
       return result as BatchCounts;
     } finally {
       clearInterval(timer);
@@ -496,7 +502,7 @@ export function createActivities(deps: ActivityDeps) {
     const db = await deps.getDb();
     const stored = (await listDoneBatches(db, ref)).map((d) => splitStoredBatch(d.result));
     const batches = stored.map((b) => b.counts);
-    const notes = { firstFailures: stored.flatMap((b) => (b.firstFailure === undefined ? [] : [b.firstFailure])) };
+    const notes = stageNotesOf(stored);
     const summary = await withStageContext(ref, async (ctx, handler) => {
       if (isClusterJobHandler(handler)) {
         const job = await jobs.collectableJob(db, ref);

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { BfclAnswer, FunctionDoc } from "../matching/types.js";
 import { parsePyJson } from "../matching/pyJson.js";
 import { BFCL_FAST_CATEGORIES } from "./categoryNames.js";
+import { rejectUnsafeIntegers } from "./unsafeIntegers.js";
 
 /** The 13 single-turn (non-multi-turn) BFCL v3 categories (one list: src/bfcl/categoryNames.ts). */
 export const BFCL_SINGLE_TURN_CATEGORIES: readonly string[] = BFCL_FAST_CATEGORIES;
@@ -51,7 +52,7 @@ export function assertKnownCategory(category: string): void {
   }
 }
 
-async function readJsonLines<T>(file: string, parse: (line: string) => unknown): Promise<T[]> {
+async function readJsonLines<T>(file: string, parse: (line: string, lineNumber: number) => unknown): Promise<T[]> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -63,12 +64,23 @@ async function readJsonLines<T>(file: string, parse: (line: string) => unknown):
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     try {
-      out.push(parse(line) as T);
+      out.push(parse(line, i + 1) as T);
     } catch (err) {
+      if (err instanceof BfclDataError) throw err;
       throw new BfclDataError(`${file} line ${i + 1}: invalid JSON (${(err as Error).message})`);
     }
   });
   return out;
+}
+
+/**
+ * A question file's line, read with JSON.parse: none of BFCL v3's holds an integer a double cannot
+ * hold (src/bfcl/unsafeIntegers.ts checks), so a line that does fails here, naming the file and line,
+ * rather than being compared and sent rounded.
+ */
+function readQuestionLine(line: string, file: string, lineNumber: number): unknown {
+  rejectUnsafeIntegers(line, file, lineNumber, (message) => new BfclDataError(message));
+  return JSON.parse(line);
 }
 
 /** Loads one category's entries, joined with their possible answers (keeps Python int/float distinction). */
@@ -77,7 +89,7 @@ export async function loadBfclCategory(category: string, dataDir?: string): Prom
   const dir = resolveBfclDataDir(dataDir);
   if (!existsSync(dir)) throw new BfclDataError(`BFCL data directory not found: ${dir} (set --data or BFCL_DATA_DIR)`);
   const questionFile = path.join(dir, "data", `BFCL_v3_${category}.json`);
-  const raw = await readJsonLines<{ id?: unknown; question?: unknown; function?: unknown }>(questionFile, (l) => JSON.parse(l));
+  const raw = await readJsonLines<{ id?: unknown; question?: unknown; function?: unknown }>(questionFile, (l, n) => readQuestionLine(l, questionFile, n));
   const entries: BfclEntry[] = raw.map((r, i) => {
     if (typeof r.id !== "string" || !Array.isArray(r.function)) {
       throw new BfclDataError(`${questionFile} entry ${i + 1}: missing "id" or "function"`);
@@ -104,15 +116,17 @@ export function readBfclCategorySync(category: string, dataDir?: string): BfclEn
   const read = (f: string) =>
     readFileSync(f, "utf8")
       .split("\n")
-      .filter((l) => l.trim() !== "");
-  const entries: BfclEntry[] = read(path.join(dir, "data", `BFCL_v3_${category}.json`)).map((l) => {
-    const r = JSON.parse(l) as { id: string; question: unknown; function: FunctionDoc[] };
+      .map((line, i) => ({ line, lineNumber: i + 1 }))
+      .filter(({ line }) => line.trim() !== "");
+  const questionFile = path.join(dir, "data", `BFCL_v3_${category}.json`);
+  const entries: BfclEntry[] = read(questionFile).map(({ line, lineNumber }) => {
+    const r = readQuestionLine(line, questionFile, lineNumber) as { id: string; question: unknown; function: FunctionDoc[] };
     return { id: r.id, category, question: r.question, function: r.function };
   });
   if (isRelevanceCategory(category)) return entries;
   const byId = new Map<string, BfclAnswer>();
-  for (const l of read(path.join(dir, "possible_answer", `BFCL_v3_${category}.json`))) {
-    const a = parsePyJson(l) as { id: string; ground_truth: BfclAnswer };
+  for (const { line } of read(path.join(dir, "possible_answer", `BFCL_v3_${category}.json`))) {
+    const a = parsePyJson(line) as { id: string; ground_truth: BfclAnswer };
     byId.set(a.id, a.ground_truth);
   }
   for (const e of entries) {

@@ -60,11 +60,13 @@ export class LlmToolServer implements ToolExecutor {
       const own = simulated && !answer.ok && !call.injectError ? cause : undefined;
       return { ...exactToolResult(answer), ...(simulated ? { simulated: true as const } : {}), ...(own ? { simulatedCause: own } : {}) };
     } catch (err) {
+      // The simulator's unreadable answer is still the simulator's (SIMULATED in reports); a real server's is not marked.
       if (err instanceof LlmError && err.kind === "bad_response")
         return {
           ok: false,
           error: { type: "unavailable", message: UNREADABLE_ANSWER_MESSAGE },
           detail: `the tool server's answer could not be read: ${err.message.slice(0, 300)}`,
+          ...(err.fromSimulator ? { simulated: true as const } : {}),
         };
       throw err;
     }

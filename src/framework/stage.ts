@@ -82,12 +82,17 @@ export interface BatchProgress<D> {
    * asks). The batch's first is kept with its done record and handed to finalize (StageNotes), which
    * decides whether the stage failed as a whole. Absent where a caller keeps no notes (tests).
    */
-  noteFailure?(message: string): void;
+  noteFailure?(message: string, failureClass?: string): void;
 }
 
-/** What finalize gets beside the batch counts: the first failure each batch noted (noteFailure), in batch order. */
+/**
+ * What finalize gets beside the batch counts: the first failure each batch noted (noteFailure), in
+ * batch order, and the first of each failure class (endpointFailureClass.ts) over the batches, so the
+ * advice for the class most failures fell in shows one of that class.
+ */
 export interface StageNotes {
   firstFailures: string[];
+  firstFailureByClass?: Record<string, string>;
 }
 
 export interface StagePlan {
@@ -143,6 +148,8 @@ export function failIfNothingSucceeded(
     check: string | EndpointChecks;
     /** The failures not the samples' own, per class (failureClassCounts of the batches); absent or empty: not counted. */
     classes?: ReadonlyMap<string, number>;
+    /** The first failure of each class (StageNotes.firstFailureByClass); absent for batches of an older build. */
+    firstFailureByClass?: Readonly<Record<string, string>>;
   },
   policy: StageFailurePolicy,
 ): void {
@@ -155,9 +162,15 @@ export function failIfNothingSucceeded(
   if (top) {
     // Named by what happened (all refused with HTTP 400, all answered without prompt_logprobs), with that class's fix.
     const share = top.count === r.failedByEndpoint ? `all ${top.count}` : `${top.count} of the ${r.failedByEndpoint} (the most)`;
+    // The example is of the class named (the first noted overall may be another's); the others are counted by class.
+    const firstOfTop = r.firstFailureByClass?.[top.cls];
+    const example = firstOfTop !== undefined ? `The first of them: ${firstOfTop}` : `The first: ${first}`;
+    const others = [...(r.classes ?? [])].filter(([cls, n]) => cls !== top.cls && n > 0).map(([cls, n]) => `${n} ${describeClass(cls)}`);
+    const rest = r.failedByEndpoint - top.count;
+    const otherCounts = rest > 0 ? ` The other ${rest}: ${others.length > 0 ? others.join(", ") : "not classed"}.` : "";
     throw new EveryItemFailedError(
       `${stage}: no sample succeeded; ${r.failed} failed, ${r.failedByEndpoint} of them for a reason that is not the sample's own: ${share} ${describeClass(top.cls)}. ` +
-        `The first: ${first}. ${classAdvice(top.cls, checks, policy)}${again}`,
+        `${example}.${otherCounts} ${classAdvice(top.cls, checks, policy)}${again}`,
     );
   }
   const check = checks.any;
@@ -171,19 +184,56 @@ export function stageFailurePolicy(ctx: { campaignId: string; config: { onStageF
   return { onStageFailure: ctx.config.onStageFailure, campaignId: ctx.campaignId };
 }
 
-/** A batch result as stored with its done record: the counts and the first failure it noted, if any. */
-export function splitStoredBatch(stored: unknown): { counts: BatchResult; firstFailure?: string } {
+/** A batch result as stored with its done record: the counts, the first failure it noted and the first of each class, if any. */
+export function splitStoredBatch(stored: unknown): { counts: BatchResult; firstFailure?: string; firstFailureByClass?: Record<string, string> } {
   const counts: Record<string, number> = {};
   let firstFailure: string | undefined;
+  const byClass: Record<string, string> = {};
   for (const [k, v] of Object.entries((stored ?? {}) as Record<string, unknown>)) {
     if (typeof v === "number") counts[k] = v;
     else if (k === FIRST_FAILURE_KEY && typeof v === "string") firstFailure = v;
+    else if (k.startsWith(FIRST_FAILURE_OF_CLASS_PREFIX) && typeof v === "string") byClass[k.slice(FIRST_FAILURE_OF_CLASS_PREFIX.length)] = v;
   }
-  return { counts: { items: 0, ...counts }, ...(firstFailure !== undefined ? { firstFailure } : {}) };
+  return {
+    counts: { items: 0, ...counts },
+    ...(firstFailure !== undefined ? { firstFailure } : {}),
+    ...(Object.keys(byClass).length > 0 ? { firstFailureByClass: byClass } : {}),
+  };
 }
 
 /** The key a batch's first noted failure is stored under, beside its counts. */
 export const FIRST_FAILURE_KEY = "firstFailure";
+/** The prefix of the keys a batch's first failure of each class is stored under (`firstFailureOf.http400`). */
+export const FIRST_FAILURE_OF_CLASS_PREFIX = "firstFailureOf.";
+
+/**
+ * A batch's noted failures (BatchProgress.noteFailure): the first, and the first of each class, each
+ * cut to `maxChars`; `stored()` is what goes beside the batch's counts in its done record.
+ */
+export class BatchFailureNotes {
+  private first: string | undefined;
+  private readonly byClass: Record<string, string> = {};
+  constructor(private readonly maxChars = 2000) {}
+
+  note(message: string, failureClass?: string): void {
+    this.first ??= message.slice(0, this.maxChars);
+    if (failureClass !== undefined && !Object.hasOwn(this.byClass, failureClass)) this.byClass[failureClass] = message.slice(0, this.maxChars);
+  }
+
+  stored(): Record<string, string> {
+    if (this.first === undefined) return {};
+    const out: Record<string, string> = { [FIRST_FAILURE_KEY]: this.first };
+    for (const [cls, message] of Object.entries(this.byClass)) out[FIRST_FAILURE_OF_CLASS_PREFIX + cls] = message;
+    return out;
+  }
+}
+
+/** The notes finalize gets from the stored batches, in batch order: each batch's first failure, and the first of each class over them. */
+export function stageNotesOf(stored: readonly ReturnType<typeof splitStoredBatch>[]): StageNotes {
+  const firstFailureByClass: Record<string, string> = {};
+  for (const b of stored) for (const [cls, message] of Object.entries(b.firstFailureByClass ?? {})) firstFailureByClass[cls] ??= message;
+  return { firstFailures: stored.flatMap((b) => (b.firstFailure === undefined ? [] : [b.firstFailure])), firstFailureByClass };
+}
 
 /** Every sample planned into a batch, in id order (batches hold hundreds to a few thousand). */
 export async function allBatchSamples(ctx: Pick<StageContext, "batchSamples">, batchIndex: number, pageSize = 1000): Promise<SampleRow[]> {

@@ -21,7 +21,7 @@ import { endpointLimiter, normaliseBaseUrl, type Slots } from "./endpointLimiter
 import { kindForStatus, LlmError, type LlmErrorKind } from "./errors.js";
 import { HttpTransport, TransportError, type HeaderReader } from "./httpTransport.js";
 import { resolveRole, RoleResolutionError, type ResolvedRole } from "./roles.js";
-import { isSimulatorResponse } from "./simulatorMark.js";
+import { isSimulatorResponse, SIMULATOR_FAULT_HEADER } from "./simulatorMark.js";
 import { hasSeparateThought, stripLeadingThought } from "./thinking.js";
 import type { UsageSink } from "./usage.js";
 import { nulFreeReviverFor, withoutNul } from "../util/nulFree.js";
@@ -386,8 +386,11 @@ export class LlmClient {
     const messages: ChatMessage[] = [...req.messages];
     let problem = "";
     let cutOff = false;
+    // Whether the last unusable reply was the simulator's (reports mark what it answered, read or not).
+    let fromSimulator = false;
     for (let attempt = 0; attempt <= maxRepairs; attempt++) {
       const res = await this.chat({ ...req, messages }, { signal: opts.signal });
+      fromSimulator = res.simulated;
       const checked = parseStructured(res.message.content, schema, opts.exactIntegers === true);
       if (checked.ok) {
         // The reply the value was read from (who answered: the simulator marks its replies).
@@ -414,6 +417,7 @@ export class LlmClient {
       "bad_response",
       `${this.describe()}: no valid "${req.responseFormat.name}" reply after ${maxRepairs + 1} attempts; last problem: ${problem}` +
         (cutOff ? `; raise roles.${this.role}.maxTokens if the answer needs more` : ""),
+      { fromSimulator },
     );
   }
 
@@ -587,6 +591,7 @@ export class LlmClient {
           status: failure.status,
           attempts,
           cause: failure.cause,
+          fromSimulator: failure.fromSimulator,
         });
       }
       const delay = failure.retryAfter ?? backoffDelayMs(attempts - 1, this.backoff);
@@ -631,17 +636,27 @@ export class LlmClient {
       const simulated = isSimulatorResponse(response.headers, undefined);
       simulatedLabel = simulated ? "true" : "false";
       if (response.status < 200 || response.status > 299) throw this.httpFailure(response.status, response.headers, response.text, simulated);
+      // An unusable 200 from the simulator is its own (its HTTP fault cuts the body short): marked so in the
+      // ledger and the error, by its headers alone, as a cut body has no fingerprint to read.
+      const unusable = (what: string) => {
+        const fault = simulated ? response.headers.get(SIMULATOR_FAULT_HEADER) : null;
+        const failure = new AttemptFailure(
+          "server",
+          `HTTP ${response.status} ${what}${fault ? ` (the simulator's ${fault} fault)` : ""}: ${preview(response.text)}`,
+          response.status,
+        );
+        failure.fromSimulator = simulated;
+        return failure;
+      };
       let json: unknown;
       try {
         json = JSON.parse(response.text);
       } catch {
-        throw new AttemptFailure("server", `HTTP ${response.status} body is not JSON: ${preview(response.text)}`, response.status);
+        throw unusable("body is not JSON");
       }
-      if (json === null || typeof json !== "object" || Array.isArray(json)) {
-        throw new AttemptFailure("server", `HTTP ${response.status} body is not a JSON object: ${preview(response.text)}`, response.status);
-      }
+      if (json === null || typeof json !== "object" || Array.isArray(json)) throw unusable("body is not a JSON object");
       const problem = problemOf(json as Json);
-      if (problem !== undefined) throw new AttemptFailure("server", `HTTP ${response.status} ${problem}: ${preview(response.text)}`, response.status);
+      if (problem !== undefined) throw unusable(problem);
       const usage = tokenUsage(json as Json);
       const simulatedBody = simulated || isSimulatorResponse(undefined, json);
       if (simulatedBody) this.simulatedResponses++;

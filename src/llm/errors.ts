@@ -20,14 +20,20 @@ export class LlmError extends Error {
   readonly status?: number;
   /** HTTP attempts made before giving up (absent when none was made). */
   readonly attempts?: number;
+  /**
+   * The answer that failed came from the toolloop LLM simulator (its response carried the simulator's
+   * mark, src/llm/simulatorMark.ts): its HTTP fault's cut body, or a reply whose content could not be read.
+   */
+  readonly fromSimulator?: true;
 
-  constructor(kind: LlmErrorKind, message: string, opts: { status?: number; attempts?: number; cause?: unknown } = {}) {
+  constructor(kind: LlmErrorKind, message: string, opts: { status?: number; attempts?: number; cause?: unknown; fromSimulator?: boolean } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "LlmError";
     this.kind = kind;
     this.retryable = isRetryableKind(kind);
     if (opts.status !== undefined) this.status = opts.status;
     if (opts.attempts !== undefined) this.attempts = opts.attempts;
+    if (opts.fromSimulator === true) this.fromSimulator = true;
   }
 }
 

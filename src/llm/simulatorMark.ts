@@ -6,6 +6,11 @@
  */
 export const SIMULATOR_HEADER = "x-toolloop-simulator";
 export const SIMULATOR_FINGERPRINT = "toolloop-simulator";
+/**
+ * Set by the simulator on an answer its HTTP fault spoiled (`malformedJson`: the body cut short), naming
+ * the fault; a spoiled body cannot say so itself. Read only from a response with the simulator's header.
+ */
+export const SIMULATOR_FAULT_HEADER = "x-toolloop-simulator-fault";
 
 /**
  * Where the simulator's chat completion says why its scripted tool server (src/llm/simulator/dialogue/

@@ -68,16 +68,19 @@ const everyFailsSpec = defineStage({
 });
 let endpointFixed = false;
 const notesSeenByFinalize: string[][] = [];
+const classNotesSeenByFinalize: (Record<string, string> | undefined)[] = [];
 const everyFailsHandler: StageHandler<{ name: "test.everyFails"; batchSize: number }> = {
   name: "test.everyFails",
   async runBatch(ctx, batchIndex, progress): Promise<BatchResult> {
     const rows = await ctx.batchSamples(batchIndex, { limit: 1000 });
     if (endpointFixed) return { items: rows.length, succeeded: rows.length };
-    for (const r of rows) progress.noteFailure?.(`batch ${batchIndex}: ${r.id} refused`);
+    // The first sample of all times out, the rest are refused: the first of each class is kept apart.
+    rows.forEach((r, i) => progress.noteFailure?.(`batch ${batchIndex}: ${r.id} refused`, batchIndex === 0 && i === 0 ? "timeout" : "http400"));
     return { items: rows.length, succeeded: 0, failed: rows.length, failedByEndpoint: rows.length };
   },
   async finalize(ctx, batches, notes) {
     notesSeenByFinalize.push(notes?.firstFailures ?? []);
+    classNotesSeenByFinalize.push(notes?.firstFailureByClass);
     const s = sumBatchResults(batches);
     failIfNothingSucceeded(
       "test.everyFails",
@@ -357,6 +360,11 @@ test(
       notesSeenByFinalize.at(-1),
       [`batch 0: a-${campaignId} refused`, `batch 1: c-${campaignId} refused`],
       "each batch's first note, in batch order",
+    );
+    assert.deepEqual(
+      classNotesSeenByFinalize.at(-1),
+      { timeout: `batch 0: a-${campaignId} refused`, http400: `batch 0: b-${campaignId} refused` },
+      "the first note of each class, kept with the batches' done records",
     );
 
     // retry-stage after the fix: planning finds every batch pending again, not only finalize.

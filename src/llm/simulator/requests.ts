@@ -4,7 +4,36 @@
  */
 import { z } from "zod";
 import { MAX_TOOL_JSON_DEPTH } from "../../jsonSchema/keywords.js";
+import { parseJsonExact } from "../../util/exactJson.js";
 import { jsonTextDeeperThan, nestsDeeperThan, pathDeeperThan, type JsonPath } from "../../util/jsonDepth.js";
+
+/** The fields of a request whose values the simulator echoes or judges: the messages, the tools and schemas, the prompts and inputs. */
+const EXACT_FIELDS: readonly string[] = ["messages", "tools", "response_format", "prompt", "input"];
+
+/** A run of 16 digits: the shortest integer a double may not hold. */
+const MAYBE_UNSAFE = /\d{16}/;
+
+/**
+ * A request body as the simulator reads it: the fields it echoes or judges (EXACT_FIELDS) with every
+ * integer's digits (parseJsonExact: one a double cannot hold is a bigint), so an order id in a tool's
+ * schema or a call's arguments comes back as sent; the request's own parameters (seed, max_tokens, ...)
+ * as JSON.parse reads them, as vLLM takes them. Throws SyntaxError on malformed text.
+ */
+export function readRequestBody(raw: string): unknown {
+  const plain: unknown = JSON.parse(raw);
+  if (!MAYBE_UNSAFE.test(raw) || plain === null || typeof plain !== "object" || Array.isArray(plain)) return plain;
+  let exact: unknown;
+  try {
+    exact = parseJsonExact(raw);
+  } catch (err) {
+    // Nested past what its parser's recursion takes: the depth checks refuse the body, naming the field.
+    if (err instanceof RangeError) return plain;
+    throw err;
+  }
+  const out = { ...(plain as Record<string, unknown>) };
+  for (const k of EXACT_FIELDS) if (Object.hasOwn(out, k)) out[k] = (exact as Record<string, unknown>)[k];
+  return out;
+}
 
 const optInt = z.number().int().nullish();
 const jsonObject = z.record(z.string(), z.unknown());

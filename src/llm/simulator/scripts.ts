@@ -23,6 +23,7 @@ import { ERROR_EXPANSION_TASK, expandSeed, parseExpansionCase } from "./expansio
 import { checkLabel, judgeLabel, LABEL_CHECK_TASK, LABEL_JUDGEMENT_TASK, parseJudgeCase } from "./judge.js";
 import { parseQueryTask, toSimTool, writeQuery, type SimTool } from "./queryWriter.js";
 import type { ChatRequestBody } from "./requests.js";
+import { stringifyJsonExact } from "../../util/exactJson.js";
 import { normaliseDialogueOptions, type DialogueSimOptions } from "./dialogue/options.js";
 import { scriptDialogue, type DialogueChatRole } from "./dialogue/roles.js";
 import { pythonJson } from "./tokenizer.js";
@@ -168,7 +169,7 @@ export function scriptChat(body: ChatRequestBody, seed: number, mistakeRate: num
       schema.type === "object" || schema.properties
         ? objectForSchema(rng, schema, schema, { optionalRate: 0.5 })
         : valueForSchema(rng, schema, format?.json_schema?.name ?? "value", schema);
-    return { content: JSON.stringify(value), toolCalls: [], role: "json-schema" };
+    return { content: stringifyJsonExact(value), toolCalls: [], role: "json-schema" };
   }
   if (format?.type === "json_object") return { content: JSON.stringify({ response: plainText(rng, userText) }), toolCalls: [], role: "text" };
   return { content: plainText(rng, userText), toolCalls: [], role: "text" };

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Socket } from "node:net";
 import path from "node:path";
 import { seedFrom } from "../../util/ids.js";
-import { SIMULATOR_HEADER, SIMULATOR_TOOL_SERVER_ERROR_FIELD } from "../simulatorMark.js";
+import { SIMULATOR_FAULT_HEADER, SIMULATOR_HEADER, SIMULATOR_TOOL_SERVER_ERROR_FIELD } from "../simulatorMark.js";
 import { SeededRandom } from "../../util/random.js";
 import { describeCheckpointProfile, mistakeRateScaleFor, type LoadedCheckpointProfile } from "./checkpointProfile.js";
 import { DEFAULT_EMBEDDING_DIMS, embed } from "./embeddings.js";
@@ -22,6 +22,7 @@ import {
   embeddingRequestSchema,
   parseBody,
   parseTokenizeBody,
+  readRequestBody,
   type Parsed,
   type ChatRequestBody,
   type CompletionRequestBody,
@@ -29,6 +30,7 @@ import {
   type TokenizeChatBody,
   type TokenizeRequestBody,
 } from "./requests.js";
+import { stringifyJsonExact } from "../../util/exactJson.js";
 import { agreementLogprobs, policyRequestOf, renderedAnswerTurn, scoresFinalAssistantTurn } from "./promptLogprobs.js";
 import { normaliseDialogueOptions, type DialogueSimOptions } from "./dialogue/options.js";
 import { normaliseReasoningOptions, scriptedThought, thoughtOf, thoughtPrefix, type ReasoningOptions, type ReasoningStyle } from "./reasoning.js";
@@ -291,7 +293,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   const send = (res: ServerResponse, reply: Reply, rawText?: string) => {
     if (res.destroyed || res.writableEnded) return;
-    const text = rawText ?? JSON.stringify(reply.body);
+    const text = rawText ?? stringifyJsonExact(reply.body);
     res.writeHead(reply.status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(text),
@@ -630,7 +632,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
     let body: unknown;
     try {
-      body = JSON.parse(raw);
+      // Exact where the simulator echoes or judges values (a tool's 20-digit id); JSON.parse rounded them.
+      body = readRequestBody(raw);
     } catch (err) {
       throw new HttpError(400, `Invalid JSON in request body: ${(err as Error).message}`);
     }
@@ -680,8 +683,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const reply = computed.reply;
       if (fault === "malformedJson" && reply.status === 200) {
         countFault(fault);
-        const text = JSON.stringify(reply.body);
-        return send(res, reply, text.slice(0, Math.max(1, Math.floor(text.length * 0.6))));
+        const text = stringifyJsonExact(reply.body);
+        return send(
+          res,
+          { ...reply, headers: { ...reply.headers, [SIMULATOR_FAULT_HEADER]: fault } },
+          text.slice(0, Math.max(1, Math.floor(text.length * 0.6))),
+        );
       }
       return send(res, reply);
     } finally {

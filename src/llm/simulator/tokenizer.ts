@@ -6,7 +6,7 @@
  * pieces concatenate back to the text and a rendered chat always splits at turn boundaries. Token
  * ids are a stable hash of the piece, so counts and ids never depend on request order.
  */
-import { parseJsonExact } from "../../util/exactJson.js";
+import { parseJsonExact, stringifyJsonExact } from "../../util/exactJson.js";
 import { createHash, type Hash } from "node:crypto";
 import { sha256Hex } from "../../util/ids.js";
 
@@ -119,7 +119,7 @@ function textOf(content: unknown): string {
         p && typeof p === "object" && typeof (p as Record<string, unknown>).text === "string" ? ((p as Record<string, unknown>).text as string) : "",
       )
       .join("");
-  return content == null ? "" : JSON.stringify(content);
+  return content == null ? "" : stringifyJsonExact(content);
 }
 
 /** Python's json.dumps spacing (", " and ": "), as Jinja's `tojson` in Hugging Face templates writes it. */

@@ -19,7 +19,7 @@ import { deleteSupersededScores, scoredMetrics, upsertSampleScores, type NewSamp
 import type { SampleRow } from "../../db/repos/samples.js";
 import type { ScoreMetric } from "../../db/schema.js";
 import { StageInputError, type BatchProgress, type BatchResult, type StageContext, type StageEntry } from "../../framework/stage.js";
-import { failureClassKey } from "../../framework/endpointFailureClass.js";
+import { endpointFailureClass, failureClassKey } from "../../framework/endpointFailureClass.js";
 import { isContextLengthError, isItemFailure } from "../../llm/errors.js";
 import { resolveRole } from "../../llm/roles.js";
 import { UnscorableSampleError } from "../../scoring/labelPerplexity.js";
@@ -165,7 +165,7 @@ export async function runScoringBatch<S extends StageEntry>(
               if (!isOwnSampleFailure(err)) {
                 byEndpoint = true;
                 classKey ??= failureClassKey(err);
-                progress.noteFailure?.(`sample ${sample.id}: ${reason}`);
+                progress.noteFailure?.(`sample ${sample.id}: ${reason}`, endpointFailureClass(err));
               }
             }
           }),

@@ -21,6 +21,7 @@ import type { McpTool } from "../../../src/domain/types.js";
 import { LlmClient } from "../../../src/llm/client.js";
 import type { DialogueSimOptions } from "../../../src/llm/simulator/dialogue/options.js";
 import { startSimulator } from "../../../src/llm/simulator/server.js";
+import { toolResultSeries } from "../../../src/reports/html.js";
 import { multiTurnStageSchema } from "../../../src/stages/synthesize/multiTurn/spec.js";
 
 const LIBRARY: McpTool[] = [
@@ -259,4 +260,41 @@ test("the simulator's tool server says whether an error of its own came from its
   const { port } = real.address() as AddressInfo;
   const realResult = await new LlmToolServer(client(`http://127.0.0.1:${port}/v1`)).execute({ ...call, arguments: { city: "Paris" } }, signal);
   assert.deepEqual(realResult, { ok: false, error: { type: "unavailable", message: "down" } });
+});
+
+test("an answer of the simulator's tool server that cannot be read is still marked SIMULATED; a real server's unreadable answer is not", async (t) => {
+  // It became "unavailable: tool server" with no mark, as if a real server had sent it.
+  const own = await startSimulator({ seed: 5, latencyMs: 0, quiet: true });
+  t.after(() => own.close());
+  // A token limit too small for any tool_result: the simulator's answer is cut off, not JSON.
+  const client = (url: string) =>
+    new LlmClient({ baseUrl: url, model: "toolloop-sim", role: "toolServer", timeoutMs: 20_000, maxRetries: 0, maxConcurrency: 4, maxTokens: 3 });
+  const tool = LIBRARY[0]!;
+  const call = { dialogueId: "d1", callId: "call_1", name: tool.name, tool, history: [], arguments: { city: "Paris" } };
+  const signal = new AbortController().signal;
+  const cut = await new LlmToolServer(client(own.url)).execute(call, signal);
+  assert.ok(!cut.ok && cut.error.type === "unavailable" && cut.simulated === true && cut.simulatedCause === undefined, JSON.stringify(cut));
+  assert.equal(toolResultSeries({ result: cut.error.type, origin: "tool_server", simulated: cut.simulated }), "unavailable: tool server (SIMULATED)");
+
+  const real = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      res.end(
+        JSON.stringify({
+          id: "chatcmpl-1",
+          object: "chat.completion",
+          created: 1,
+          model: "toolloop-sim",
+          choices: [{ index: 0, message: { role: "assistant", content: "<html>Bad gateway</html>" }, finish_reason: "stop" }],
+          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => real.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => real.close(() => resolve())));
+  const { port } = real.address() as AddressInfo;
+  const realResult = await new LlmToolServer(client(`http://127.0.0.1:${port}/v1`)).execute(call, signal);
+  assert.ok(!realResult.ok && realResult.error.type === "unavailable" && realResult.simulated === undefined, JSON.stringify(realResult));
 });

@@ -8,12 +8,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  BatchFailureNotes,
   EveryItemFailedError,
   FIRST_FAILURE_KEY,
   StageInputError,
   failIfNothingSucceeded,
   splitStoredBatch,
   stageFailurePolicy,
+  stageNotesOf,
   sumBatchResults,
 } from "../../../src/framework/stage.js";
 import { countFailureClass, endpointFailureClass, failureClassCounts } from "../../../src/framework/endpointFailureClass.js";
@@ -127,6 +129,75 @@ test("no sample succeeded: the advice names the class most failures fell in, wit
   );
   // No class counted (batches of an older build): the generic advice, as before.
   assert.match(fail([], 4), /sample's own\. The first: sample a: x\. Check the endpoint; then retry the stage/);
+});
+
+test("no sample succeeded: the example shown is the first failure of the class named, and the others are counted by class", () => {
+  // It named the class most failures fell in but showed the first failure noted, of another class.
+  const checks = { any: "Check the endpoint", unusable: "Its answers lack prompt_logprobs" };
+  const run = (firstFailureByClass?: Record<string, string>) => {
+    try {
+      failIfNothingSucceeded(
+        "score.perplexity",
+        {
+          succeeded: 0,
+          failed: 5,
+          failedByEndpoint: 5,
+          firstFailures: ["sample a: label_ppl: timed out"],
+          check: checks,
+          classes: new Map([
+            ["timeout", 1],
+            ["unusable", 3],
+            ["http400", 1],
+          ]),
+          ...(firstFailureByClass ? { firstFailureByClass } : {}),
+        },
+        WAITS,
+      );
+    } catch (err) {
+      assert.ok(err instanceof EveryItemFailedError);
+      return err.message;
+    }
+    return assert.fail("expected the stage to fail");
+  };
+  const message = run({ timeout: "sample a: label_ppl: timed out", unusable: "sample b: label_ppl: no prompt_logprobs", http400: "sample c: 400" });
+  assert.match(
+    message,
+    /: 3 of the 5 \(the most\) answered, but without what the stage reads\. The first of them: sample b: label_ppl: no prompt_logprobs\. The other 2: 1 timed out, 1 refused with HTTP 400\. Its answers lack prompt_logprobs\./,
+  );
+  assert.doesNotMatch(message, /sample a/);
+  // Batches of an older build noted no classes: the first noted, as before, with the others still counted.
+  assert.match(
+    run(),
+    /\(the most\) answered, but without what the stage reads\. The first: sample a: label_ppl: timed out\. The other 2: 1 timed out, 1 refused with HTTP 400\./,
+  );
+});
+
+test("a batch's noted failures are stored with the first of each class, and finalize's notes take each class's first in batch order", () => {
+  const batch0 = new BatchFailureNotes();
+  batch0.note("sample a: timed out", "timeout");
+  batch0.note("sample b: no prompt_logprobs", "unusable");
+  batch0.note("sample c: no prompt_logprobs either", "unusable");
+  const batch1 = new BatchFailureNotes();
+  batch1.note("sample d: refused", "http400");
+  batch1.note("sample e: no prompt_logprobs", "unusable");
+  const stored = [
+    { items: 3, failed: 3, ...batch0.stored() },
+    { items: 2, failed: 2, ...batch1.stored() },
+    { items: 1, ...new BatchFailureNotes().stored() },
+  ].map(splitStoredBatch);
+  assert.deepEqual(
+    stored.map((b) => b.counts),
+    [{ items: 3, failed: 3 }, { items: 2, failed: 2 }, { items: 1 }],
+    "the notes are not counts",
+  );
+  assert.deepEqual(stageNotesOf(stored), {
+    firstFailures: ["sample a: timed out", "sample d: refused"],
+    firstFailureByClass: { timeout: "sample a: timed out", unusable: "sample b: no prompt_logprobs", http400: "sample d: refused" },
+  });
+  // A note without a class (a caller of an older build) is still the batch's first.
+  const unclassed = new BatchFailureNotes(5);
+  unclassed.note("sample f: something long");
+  assert.deepEqual(unclassed.stored(), { [FIRST_FAILURE_KEY]: "sampl" });
 });
 
 test("failure classes: HTTP status for a refusal, unusable for an answer without what the stage reads, counted per batch and summed", () => {

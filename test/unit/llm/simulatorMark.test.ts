@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { LlmClient, type UsageEvent } from "../../../src/llm/client.js";
 import { startSimulator, type SimulatorHandle } from "../../../src/llm/simulator/server.js";
-import { isSimulatorResponse, SIMULATOR_HEADER } from "../../../src/llm/simulatorMark.js";
+import { LlmError } from "../../../src/llm/errors.js";
+import { isSimulatorResponse, SIMULATOR_FAULT_HEADER, SIMULATOR_HEADER } from "../../../src/llm/simulatorMark.js";
 
 let sim: SimulatorHandle;
 before(async () => {
@@ -81,6 +82,50 @@ test("the client records simulated on the result and on every usage event, answe
     ],
     "a 500 from the simulator carries its header too",
   );
+});
+
+test("the simulator's HTTP fault (a body cut short) is marked the simulator's by its headers; a real server's non-JSON answer is not", async () => {
+  // The cut body has no fingerprint: it was recorded, and thrown, as no simulator's.
+  const events: UsageEvent[] = [];
+  const c = clientFor(sim.url, events);
+  sim.setFaults({ rateMalformedJson: 1 });
+  let simulatedError: unknown;
+  try {
+    await c.chat({ messages: [{ role: "user", content: "x" }] }).catch((err: unknown) => (simulatedError = err));
+  } finally {
+    sim.setFaults({});
+  }
+  assert.ok(simulatedError instanceof LlmError && simulatedError.kind === "server", String(simulatedError));
+  assert.equal(simulatedError.fromSimulator, true);
+  assert.match(simulatedError.message, /body is not JSON \(the simulator's malformedJson fault\)/);
+  assert.deepEqual(
+    events.map((e) => [e.failed, e.simulated]),
+    [[true, true]],
+  );
+
+  // A real server's cut body, even one sending the fault header without the simulator's: unmarked.
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json", [SIMULATOR_FAULT_HEADER]: "malformedJson" });
+      res.end('{"id":"chatcmpl-1","choi');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const realEvents: UsageEvent[] = [];
+    const real = clientFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, realEvents);
+    const err: unknown = await real.chat({ messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof LlmError && err.kind === "server", String(err));
+    assert.equal(err.fromSimulator, undefined);
+    assert.doesNotMatch(err.message, /simulator/);
+    assert.deepEqual(
+      realEvents.map((e) => [e.failed, e.simulated]),
+      [[true, false]],
+    );
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
 
 test("a vLLM-like server (no header, system_fingerprint null or a build string) is not simulated", async () => {

@@ -216,6 +216,41 @@ test("chat: response_format json_schema of an unscripted role yields an object s
   assert.ok(Array.isArray(v.reasons));
 });
 
+test("an integer a double cannot hold in a request keeps its digits in what the simulator echoes (calls, JSON answers, rendered prompts)", async () => {
+  // The body was read with JSON.parse: 12345678901234567891 came back as 12345678901234567000.
+  const BIG = "12345678901234567891";
+  const tool = `{"type": "function", "function": {"name": "cancel_order", "description": "Cancel an order", "parameters": {"type": "object", "properties": {"order_id": {"type": "integer", "enum": [${BIG}]}}, "required": ["order_id"]}}}`;
+  const hasBig = (text: string) => text.includes(BIG) && !text.includes("12345678901234567000");
+  // The simulated assistant's call takes the only value the schema allows.
+  const call = await post(
+    "/v1/chat/completions",
+    `{"model": "toolloop-sim", "messages": [{"role": "user", "content": "Cancel my order."}], "tools": [${tool}], "tool_choice": "required"}`,
+  );
+  assert.equal(call.status, 200, call.text);
+  const args = call.json.choices[0].message.tool_calls[0].function.arguments as string;
+  assert.ok(hasBig(args), args);
+  // A JSON answer to a schema whose const is the integer.
+  const answer = await post(
+    "/v1/chat/completions",
+    `{"messages": [{"role": "user", "content": "Which order?"}], "response_format": {"type": "json_schema", "json_schema": {"name": "order", "schema": {"type": "object", "properties": {"id": {"const": ${BIG}}}, "required": ["id"]}}}}`,
+  );
+  assert.equal(answer.status, 200, answer.text);
+  assert.ok(hasBig(answer.json.choices[0].message.content as string), answer.json.choices[0].message.content as string);
+  // The chat template renders the tools and a call's arguments (given as an object, as the template takes them) with every digit.
+  const tokens = await post(
+    "/tokenize",
+    `{"model": "toolloop-sim", "return_token_strs": true, "tools": [${tool}], "messages": [{"role": "user", "content": "Cancel it."}, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "cancel_order", "arguments": {"order_id": ${BIG}}}}]}, {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "done"}]}]}`,
+  );
+  assert.equal(tokens.status, 200, tokens.text);
+  const rendered = (tokens.json.token_strs as string[]).join("");
+  assert.equal(rendered.split(BIG).length - 1, 2, rendered);
+  assert.ok(hasBig(rendered));
+  // The request's own parameters are read as before, as numbers: a seed past 2^53 is refused as too big, not as a bigint.
+  const seeded = await post("/v1/chat/completions", `{"messages": [{"role": "user", "content": "hi"}], "seed": ${BIG}}`);
+  assert.equal(seeded.status, 400, seeded.text);
+  assert.match(seeded.json.message as string, /seed: Too big: expected int to be <=9007199254740991/);
+});
+
 test("determinism: the same request gives the same content and calls regardless of key order", async () => {
   const reordered = {
     tool_choice: "auto",

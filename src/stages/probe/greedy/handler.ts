@@ -16,7 +16,7 @@ import { policyPromptOf } from "../../../export/trainingMessages.js";
 import { compareToLabel, labelOf } from "../../../matching/labelAgreement.js";
 import { allBatchSamples, failIfNothingSucceeded, stageFailurePolicy, type BatchResult, type StageHandler } from "../../../framework/stage.js";
 import { BatchAbort } from "../../../framework/batchAbort.js";
-import { countFailureClass, failureClassCounts } from "../../../framework/endpointFailureClass.js";
+import { countFailureClass, endpointFailureClass, failureClassCounts } from "../../../framework/endpointFailureClass.js";
 import type { SampleRow } from "../../../db/repos/samples.js";
 import { sameServedCheckpoint, servedCheckpointFor } from "../../../training/servedCheckpoint.js";
 
@@ -113,7 +113,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
           if (!isContextLengthError(err)) {
             failedByEndpoint++;
             countFailureClass(byClass, err);
-            progress.noteFailure?.(`sample ${sample.id}: ${message}`);
+            progress.noteFailure?.(`sample ${sample.id}: ${message}`, endpointFailureClass(err));
           }
           ctx.deps.log(`probe.greedy: no answer for ${sample.id}: ${message}`);
           settled();
@@ -179,6 +179,7 @@ export const probeGreedyHandler: StageHandler<ProbeStage, GreedyProbeProgress> =
         failed,
         failedByEndpoint: batches.reduce((a, b) => a + (b.failedByEndpoint ?? 0), 0),
         firstFailures: notes?.firstFailures ?? [],
+        ...(notes?.firstFailureByClass ? { firstFailureByClass: notes.firstFailureByClass } : {}),
         classes: failureClassCounts(batches),
         check: {
           any: 'Check the policy endpoint: it must answer chat requests with tools and tool_choice "auto" (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model\'s parser>)',

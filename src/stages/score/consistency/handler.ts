@@ -58,6 +58,7 @@ export const scoreConsistencyHandler: StageHandler<ConsistencyStage, ScoringProg
         failed: Math.max(0, items - values.size),
         failedByEndpoint: sum("failedByEndpoint"),
         firstFailures: notes?.firstFailures ?? [],
+        ...(notes?.firstFailureByClass ? { firstFailureByClass: notes.firstFailureByClass } : {}),
         classes: failureClassCounts(batches),
         check: {
           any: "Check the policy endpoint: it must answer chat requests that carry the samples' tools (vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the model's parser>)",

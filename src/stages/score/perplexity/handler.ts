@@ -84,6 +84,7 @@ export const scorePerplexityHandler: StageHandler<PerplexityStage, ScoringProgre
         failed: Math.max(0, items - scored),
         failedByEndpoint,
         firstFailures: notes?.firstFailures ?? [],
+        ...(notes?.firstFailureByClass ? { firstFailureByClass: notes.firstFailureByClass } : {}),
         classes: failureClassCounts(batches),
         check: {
           any:
