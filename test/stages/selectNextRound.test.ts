@@ -578,31 +578,40 @@ test("a continuing campaign's new samples that copy a member of its predecessor'
   assert.equal((first.summary.exclusions as Record<string, number>).earlier_pool_duplicate, 1);
 });
 
+/**
+ * Runs a, b (continues from a) and c (continues from b): a's four seeds selected with label PPLs
+ * 10..7, so that a next round carries the top half (a0, a1). Returns the ids, a's seeds and the config.
+ */
+async function lineageOfThree(tag: string) {
+  const a = `select-${tag}-a-${RUN}`;
+  const b = `select-${tag}-b-${RUN}`;
+  const c = `select-${tag}-c-${RUN}`;
+  await db.db.insert(campaigns).values([
+    { id: a, name: "a", config: {} },
+    { id: b, name: "b", config: {}, continuesFrom: a },
+    { id: c, name: "c", config: {}, continuesFrom: b },
+  ]);
+  const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
+  await insertSamples(db.db, seedsA);
+  const config = campaign({
+    seedBudget: 4,
+    budget: 10,
+    mix: { high_ppl: 1, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
+    highPpl: { topFraction: 0.5 },
+    decontaminate: { enabled: false },
+  });
+  await runStage(context(a, 1, config));
+  await db.db
+    .insert(sampleScores)
+    .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
+  return { a, b, c, seedsA, config };
+}
+
 test(
   "a lineage of three runs: the third's copy of the first's pool member, which the second did not carry, stays out of its pool",
   { timeout: 60_000 },
   async () => {
-    const a = `select-line-a-${RUN}`;
-    const b = `select-line-b-${RUN}`;
-    const c = `select-line-c-${RUN}`;
-    await db.db.insert(campaigns).values([
-      { id: a, name: "a", config: {} },
-      { id: b, name: "b", config: {}, continuesFrom: a },
-      { id: c, name: "c", config: {}, continuesFrom: b },
-    ]);
-    const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
-    await insertSamples(db.db, seedsA);
-    const config = campaign({
-      seedBudget: 4,
-      budget: 10,
-      mix: { high_ppl: 1, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
-      highPpl: { topFraction: 0.5 },
-      decontaminate: { enabled: false },
-    });
-    await runStage(context(a, 1, config));
-    await db.db
-      .insert(sampleScores)
-      .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
+    const { a, b, c, seedsA, config } = await lineageOfThree("line");
     // b carries a0 and a1 (the top half by label PPL) and takes one new sample: a3 is in none of b's pools.
     await insertSamples(db.db, [row(b, "b0", { iteration: 1 })]);
     await runStage(context(b, 1, config));
@@ -644,27 +653,7 @@ test(
   "a lineage of three runs: a label the first run's judges retired stays retired in the third, named with the run and iteration that retired it",
   { timeout: 60_000 },
   async () => {
-    const a = `select-ret-a-${RUN}`;
-    const b = `select-ret-b-${RUN}`;
-    const c = `select-ret-c-${RUN}`;
-    await db.db.insert(campaigns).values([
-      { id: a, name: "a", config: {} },
-      { id: b, name: "b", config: {}, continuesFrom: a },
-      { id: c, name: "c", config: {}, continuesFrom: b },
-    ]);
-    const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
-    await insertSamples(db.db, seedsA);
-    const config = campaign({
-      seedBudget: 4,
-      budget: 10,
-      mix: { high_ppl: 1, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
-      highPpl: { topFraction: 0.5 },
-      decontaminate: { enabled: false },
-    });
-    await runStage(context(a, 1, config));
-    await db.db
-      .insert(sampleScores)
-      .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
+    const { a, b, c, seedsA, config } = await lineageOfThree("ret");
     // a's judges found a3's label wrong and dropped it.
     await db.db.insert(labelJudgements).values([{ campaignId: a, iteration: 1, sampleId: `${a}-a3`, verdict: "BOTH_WRONG", action: "dropped", votes: 3 }]);
     // b carries a0 and a1 (the top half by label PPL) and takes one new sample: a3 is in none of b's pools, and b judged nothing of it.
