@@ -550,23 +550,7 @@ test(
 test("a continuing campaign's new samples that copy a member of its predecessor's pools stay out of its first pool", { timeout: 60_000 }, async () => {
   const a = `select-pred-${RUN}`;
   const b = `select-cont-${RUN}`;
-  await db.db.insert(campaigns).values([
-    { id: a, name: "a", config: {} },
-    { id: b, name: "b", config: {}, continuesFrom: a },
-  ]);
-  const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
-  await insertSamples(db.db, seedsA);
-  const config = campaign({
-    seedBudget: 4,
-    budget: 10,
-    mix: { high_ppl: 1, repaired: 0, error_seed: 0, expanded: 0, unused_seed: 1 },
-    highPpl: { topFraction: 0.5 },
-    decontaminate: { enabled: false },
-  });
-  await runStage(context(a, 1, config));
-  await db.db
-    .insert(sampleScores)
-    .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
+  const { seedsA, config } = await scoredFirstRun([a, b]);
   // b synthesizes a copy of a3 (a member of a's pool that b's high_ppl does not carry over) and one new sample.
   await insertSamples(db.db, [copyOf(seedsA[3]!, b, "copy3", { iteration: 1 }), row(b, "fresh", { iteration: 1 })]);
   const first = await runStage(context(b, 1, config));
@@ -579,18 +563,12 @@ test("a continuing campaign's new samples that copy a member of its predecessor'
 });
 
 /**
- * Runs a, b (continues from a) and c (continues from b): a's four seeds selected with label PPLs
- * 10..7, so that a next round carries the top half (a0, a1). Returns the ids, a's seeds and the config.
+ * Campaigns `ids`, each continuing from the one before, and the first one's round: its four seeds
+ * selected, then scored with label PPLs 10..7, so that a next round carries the top half (a0, a1).
  */
-async function lineageOfThree(tag: string) {
-  const a = `select-${tag}-a-${RUN}`;
-  const b = `select-${tag}-b-${RUN}`;
-  const c = `select-${tag}-c-${RUN}`;
-  await db.db.insert(campaigns).values([
-    { id: a, name: "a", config: {} },
-    { id: b, name: "b", config: {}, continuesFrom: a },
-    { id: c, name: "c", config: {}, continuesFrom: b },
-  ]);
+async function scoredFirstRun(ids: string[]) {
+  const a = ids[0]!;
+  await db.db.insert(campaigns).values(ids.map((id, i) => ({ id, name: id, config: {}, ...(i > 0 ? { continuesFrom: ids[i - 1]! } : {}) })));
   const seedsA = Array.from({ length: 4 }, (_, i) => row(a, `a${i}`, { iteration: 1 }));
   await insertSamples(db.db, seedsA);
   const config = campaign({
@@ -604,7 +582,13 @@ async function lineageOfThree(tag: string) {
   await db.db
     .insert(sampleScores)
     .values(seedsA.map((s, i) => ({ campaignId: a, iteration: 1, sampleId: s.id, metric: "label_ppl" as const, model: "p", value: 10 - i })));
-  return { a, b, c, seedsA, config };
+  return { seedsA, config };
+}
+
+/** a, b and c, each continuing from the one before, after a's scored round (scoredFirstRun). */
+async function lineageOfThree(tag: string) {
+  const [a, b, c] = [`select-${tag}-a-${RUN}`, `select-${tag}-b-${RUN}`, `select-${tag}-c-${RUN}`];
+  return { a, b, c, ...(await scoredFirstRun([a, b, c])) };
 }
 
 test(

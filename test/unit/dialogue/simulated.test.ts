@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { cutSamples } from "../../../src/dialogue/cut.js";
 import { drawDialogueHeader } from "../../../src/dialogue/draws.js";
 import { runDialogue } from "../../../src/dialogue/engine.js";
@@ -236,29 +236,8 @@ test("the simulator's tool server says whether an error of its own came from its
   assert.equal(toolMessageContent(fault), JSON.stringify({ error: (fault as Extract<typeof fault, { ok: false }>).error }));
 
   // A real server (no simulator mark) that happens to send the same field: its result is unaffected.
-  const real = http.createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      res.setHeader("content-type", "application/json");
-      res.end(
-        JSON.stringify({
-          id: "chatcmpl-1",
-          object: "chat.completion",
-          created: 1,
-          model: "toolloop-sim",
-          choices: [
-            { index: 0, message: { role: "assistant", content: '{"ok": false, "error": {"type": "unavailable", "message": "down"}}' }, finish_reason: "stop" },
-          ],
-          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-          toolloop_tool_server_error: "fault",
-        }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => real.listen(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => real.close(() => resolve())));
-  const { port } = real.address() as AddressInfo;
-  const realResult = await new LlmToolServer(client(`http://127.0.0.1:${port}/v1`)).execute({ ...call, arguments: { city: "Paris" } }, signal);
+  const realUrl = await realChatServer(t, '{"ok": false, "error": {"type": "unavailable", "message": "down"}}', { toolloop_tool_server_error: "fault" });
+  const realResult = await new LlmToolServer(client(realUrl)).execute({ ...call, arguments: { city: "Paris" } }, signal);
   assert.deepEqual(realResult, { ok: false, error: { type: "unavailable", message: "down" } });
 });
 
@@ -276,6 +255,13 @@ test("an answer of the simulator's tool server that cannot be read is still mark
   assert.ok(!cut.ok && cut.error.type === "unavailable" && cut.simulated === true && cut.simulatedCause === undefined, JSON.stringify(cut));
   assert.equal(toolResultSeries({ result: cut.error.type, origin: "tool_server", simulated: cut.simulated }), "unavailable: tool server (SIMULATED)");
 
+  const realUrl = await realChatServer(t, "<html>Bad gateway</html>");
+  const realResult = await new LlmToolServer(client(realUrl)).execute(call, signal);
+  assert.ok(!realResult.ok && realResult.error.type === "unavailable" && realResult.simulated === undefined, JSON.stringify(realResult));
+});
+
+/** A chat server with no simulator mark (as a real one) that answers every request with `content`, plus `extra` top-level fields; its /v1 URL. */
+async function realChatServer(t: TestContext, content: string, extra: Record<string, unknown> = {}): Promise<string> {
   const real = http.createServer((req, res) => {
     req.resume();
     req.on("end", () => {
@@ -286,15 +272,14 @@ test("an answer of the simulator's tool server that cannot be read is still mark
           object: "chat.completion",
           created: 1,
           model: "toolloop-sim",
-          choices: [{ index: 0, message: { role: "assistant", content: "<html>Bad gateway</html>" }, finish_reason: "stop" }],
+          choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
           usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+          ...extra,
         }),
       );
     });
   });
   await new Promise<void>((resolve) => real.listen(0, "127.0.0.1", resolve));
   t.after(() => new Promise<void>((resolve) => real.close(() => resolve())));
-  const { port } = real.address() as AddressInfo;
-  const realResult = await new LlmToolServer(client(`http://127.0.0.1:${port}/v1`)).execute(call, signal);
-  assert.ok(!realResult.ok && realResult.error.type === "unavailable" && realResult.simulated === undefined, JSON.stringify(realResult));
-});
+  return `http://127.0.0.1:${(real.address() as AddressInfo).port}/v1`;
+}
