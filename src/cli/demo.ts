@@ -131,7 +131,7 @@ export async function runDemoCommand(opts: DemoOptions): Promise<void> {
     console.log(`[demo] Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
     const final = await follow(client, handle.workflowId, 1000);
     console.log("\n[demo] summary");
-    for (const it of final.completedIterations) console.log(`  iteration ${it.iteration}: ${it.state}, samples ${JSON.stringify(it.samples)}`);
+    for (const it of final.completedIterations) console.log(`  iteration ${it.iteration}: ${it.state}, samples written ${JSON.stringify(it.samples)}`);
     for (const r of await sampleCountsByKindAndStatus(db.db, campaignId))
       console.log(`  iteration ${r.iteration} ${r.kind.padEnd(12)} ${r.status.padEnd(9)} ${r.n}`);
     const top = await topRejectionReasons(db.db, campaignId, 5);

@@ -51,7 +51,7 @@ export function renderStatus(c: CampaignStatus, it?: IterationStatus): string {
     for (const s of current.stages) lines.push(stageLine(s));
   }
   for (const done of c.completedIterations.slice(-5)) {
-    lines.push(`  done: iteration ${done.iteration} ${done.state} samples ${JSON.stringify(done.samples)}`);
+    lines.push(`  done: iteration ${done.iteration} ${done.state}, samples written ${JSON.stringify(done.samples)}`);
   }
   if (c.lastError) lines.push(`last error: ${c.lastError}`);
   // Following a campaign that waits (for an operator, or a resume) would otherwise only sit there.

@@ -845,7 +845,23 @@ function summaryTable(d: ReportData): string {
   } else rows.push(row("config", "not recorded"));
   const byStatus = new Map<string, number>();
   for (const f of d.funnel) byStatus.set(f.status, (byStatus.get(f.status) ?? 0) + f.n);
-  rows.push(row("samples", [...byStatus].map(([s, n]) => `${n} ${s}`).join(", ") || "none"));
+  // What the stages wrote, not what was exported and trained on: that is the pool (a later
+  // iteration writes a few repaired and expanded samples and trains on a pool of hundreds).
+  rows.push(
+    row(d.iteration === undefined ? "samples written" : "samples written (this iteration)", [...byStatus].map(([s, n]) => `${n} ${s}`).join(", ") || "none"),
+  );
+  const poolSizes = new Map<number, number>();
+  for (const p of d.pool) if (d.iteration === undefined || p.iteration === d.iteration) poolSizes.set(p.iteration, (poolSizes.get(p.iteration) ?? 0) + p.n);
+  if (poolSizes.size > 0)
+    rows.push(
+      row(
+        "training pool",
+        [...poolSizes]
+          .sort(([a], [b]) => a - b)
+          .map(([i, n]) => `${n} (iteration ${i})`)
+          .join(", "),
+      ),
+    );
   if (d.multiTurn && d.multiTurn.dialogues.length > 0) {
     const byDialogueStatus = new Map<string, number>();
     for (const r of d.multiTurn.dialogues) byDialogueStatus.set(r.status, (byDialogueStatus.get(r.status) ?? 0) + r.n);

@@ -128,14 +128,14 @@ test("what a log gets of each refresh: only the entries that changed, a stage wi
     "iteration 2: running (workflow campaign-c-iter-2)",
     "  synthesize.singleTurn    running               [#####-------------------]  20% 80/400 ok=80",
     "  train.sft                pending                                               0/1 ",
-    "  done: iteration 1 completed samples {}",
+    "  done: iteration 1 completed, samples written {}",
   ]);
   const second = view([
     "campaign c (demo): running, iteration 2/3",
     "iteration 2: running (workflow campaign-c-iter-2)",
     "  synthesize.singleTurn    succeeded             [########################] 100% 400/400 ok=400",
     "  train.sft                running               [------------------------]   0% 0/1 \n      job tl-c-2-train-sft: running, step 3/10",
-    "  done: iteration 1 completed samples {}",
+    "  done: iteration 1 completed, samples written {}",
   ]);
   assert.equal(changedEntries("", first), first, "the first view prints whole");
   assert.equal(
@@ -182,4 +182,17 @@ test("a stage's fractional figures (BFCL scores, match rates) print rounded, not
   const out = renderStatus(status);
   assert.match(out, /correct=9 categories=4 limitPerCategory=5 overall=0\.08444 nonLive=0\.2533 live=0$/m);
   assert.match(out, /matched=169 matchRate=0\.9389$/m);
+});
+
+test("a done: line says its counts are the samples the iteration wrote, not what it trained on", () => {
+  // The demo's iteration 3 read "samples {"verified":4}" while it exported and trained on a pool of 121.
+  const status = {
+    campaignId: "c",
+    name: "demo",
+    state: "running",
+    iteration: 3,
+    iterationsTotal: 3,
+    completedIterations: [{ iteration: 2, state: "completed", samples: { verified: 4 } }],
+  } as unknown as CampaignStatus;
+  assert.match(renderStatus(status), /^ {2}done: iteration 2 completed, samples written \{"verified":4\}$/m);
 });

@@ -384,3 +384,19 @@ test("a 30-iteration campaign: each iteration keeps a colour of its own in the h
   assert.equal(short.config.data.datasets[0]!.backgroundColor, "#4e79a7");
   assert.equal(short.height, undefined);
 });
+
+test("the summary says the sample counts are what was written and gives the training pool apart", () => {
+  // An iteration report once read "samples | 4 verified" beside a 121-row dataset: the counts are the
+  // samples the iteration's stages wrote, not what it exported and trained on (its pool).
+  const summaryRows = (html: string) => {
+    const table = /<table class="summary">([\s\S]*?)<\/table>/.exec(html)![1]!;
+    return new Map([...table.matchAll(/<tr><th>([^<]*)<\/th><td>([^<]*)<\/td><\/tr>/g)].map((m) => [m[1]!, m[2]!]));
+  };
+  const campaign = summaryRows(renderReportHtml(fullReportData(), { chartJs: CHART_JS }));
+  assert.equal(campaign.has("samples"), false);
+  assert.match(campaign.get("samples written")!, /^\d+ verified/);
+  assert.equal(campaign.get("training pool"), "40 (iteration 1), 14 (iteration 2)");
+  const iteration = summaryRows(renderReportHtml(fullReportData({ iteration: 2, iterationStatus: "completed" }), { chartJs: CHART_JS }));
+  assert.match(iteration.get("samples written (this iteration)")!, /^\d+ verified/);
+  assert.equal(iteration.get("training pool"), "14 (iteration 2)");
+});
