@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DefaultLogger, NativeConnection, Runtime } from "@temporalio/worker";
+import { SdkLogger } from "../ops/sdkLogger.js";
 import { createWorkers, runWorkers } from "../../workers/createWorkers.js";
 import { freezeCampaignConfig } from "../config/frozen.js";
 import { migrateDatabase, openDatabase } from "../db/client.js";
@@ -72,7 +73,7 @@ export async function runDemoCommand(opts: DemoOptions): Promise<void> {
   const trainPython = demoRaw.stages.some((st) => st.name.startsWith("train.")) ? demoTrainPython() : undefined;
 
   // The demo prints its own progress; worker lifecycle chatter would bury it.
-  Runtime.install({ logger: new DefaultLogger(logLevel) });
+  Runtime.install({ logger: new SdkLogger(new DefaultLogger(logLevel)) });
   fs.mkdirSync(stateDir, { recursive: true });
   const databaseUrl = environmentDatabaseUrl ?? `pglite:${path.join(stateDir, "pglite")}`;
   const demoLauncher: LauncherConfig = { kind: "local", stateDir: path.join(stateDir, "local-jobs") };

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Client, Connection } from "@temporalio/client";
-import { GracefulShutdownPeriodExpiredError, NativeConnection, TransportError } from "@temporalio/worker";
+import { GracefulShutdownPeriodExpiredError, NativeConnection, Runtime, TransportError } from "@temporalio/worker";
 import type { ActivityDeps } from "../../activities/index.js";
 import { activitySlots, createWorkers, DEFAULT_SHUTDOWN_FORCE_TIME_MS, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, MIGRATIONS_DIR, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
@@ -13,6 +13,7 @@ import { createRewardServiceHost } from "../reward/serviceHost.js";
 import { taskQueues, type LatencyClass } from "../taskQueues.js";
 import { startWorkerStatusReporter } from "../ops/workerStatusFile.js";
 import { startBuildRecorder } from "../ops/workerBuilds.js";
+import { SdkLogger } from "../ops/sdkLogger.js";
 
 const LATENCY_CLASSES: readonly LatencyClass[] = ["llm", "default", "cluster"];
 import { metricsRegistry, startForgettingIdleCampaigns } from "../metrics/toolloopMetrics.js";
@@ -188,7 +189,8 @@ export async function runWorkerCommand(opts: WorkerOptions): Promise<void> {
   let failed = true;
   try {
     // Before the first NativeConnection: the SDK's runtime is configured once per process.
-    const sdkMetricsUrl = metricsAddress ? await installRuntimeWithMetrics() : undefined;
+    // Without metrics, the runtime with toolloop's SDK logger only (src/ops/sdkLogger.ts).
+    const sdkMetricsUrl = metricsAddress ? await installRuntimeWithMetrics() : (Runtime.install({ logger: new SdkLogger() }), undefined);
     // Listening first: a taken port stops the start before anything else holds the process open.
     const metrics = metricsAddress
       ? await startMetricsServer({ address: metricsAddress, registry: metricsRegistry, sdkMetricsUrl }).catch((err: unknown) => {

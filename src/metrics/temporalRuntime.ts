@@ -5,6 +5,7 @@
  * before the process's first NativeConnection, and only once.
  */
 import { Runtime } from "@temporalio/worker";
+import { SdkLogger } from "../ops/sdkLogger.js";
 import { findFreePort } from "../services/ports.js";
 
 /** How many ports the exporter tries before the worker's start fails. */
@@ -22,6 +23,7 @@ export async function installRuntimeWithMetrics(pickPort: (attempt: number) => P
     const port = await pickPort(attempt);
     try {
       Runtime.install({
+        logger: new SdkLogger(),
         telemetryOptions: {
           metrics: {
             // Prometheus conventions: counters end in _total, durations in seconds with the unit in the name.
