@@ -16,7 +16,8 @@ import {
 import { CampaignIdKey, CampaignStatusKey, IterationKey } from "../../workflows/searchAttributes.js";
 import { CONFIG_LIMITS, CONFIG_SIZE_HINT, parseCampaignConfig, type CampaignConfig } from "../config/campaignConfig.js";
 import { describeConfigDiff, freezeCampaignConfig, frozenConfigHash, isFrozenCampaignConfig, type FrozenCampaignConfig } from "../config/frozen.js";
-import { openDatabase, type DbHandle } from "../db/client.js";
+import type { DbHandle } from "../db/client.js";
+import { openCliDatabase } from "./database.js";
 import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { latestConfig } from "../db/repos/campaignConfigs.js";
 import { getCampaign, lastCompletedIteration } from "../db/repos/campaigns.js";
@@ -133,7 +134,7 @@ async function checkConfigChange(
   parseDatabaseUrl(url);
   let db: DbHandle;
   try {
-    db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+    db = await openCliDatabase(url);
   } catch {
     return asIs;
   }

@@ -10,7 +10,8 @@ import type { Client } from "@temporalio/client";
 import type { Command } from "commander";
 import pLimit from "p-limit";
 import { campaignWorkflowId } from "../../workflows/definitions.js";
-import { openDatabase, pingDatabase, type Db, type DbHandle } from "../db/client.js";
+import { pingDatabase, type Db, type DbHandle } from "../db/client.js";
+import { openCliDatabase } from "./database.js";
 import { parseDatabaseUrl } from "../db/databaseUrl.js";
 import { finishedBatchKeys, listCampaignRows, readCampaignFacts, registeredCampaigns, type CampaignListRow } from "../db/repos/campaignStatus.js";
 import { listCampaignStageJobs } from "../db/repos/clusterJobs.js";
@@ -56,7 +57,7 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
     } else {
       let opened: DbHandle | undefined;
       try {
-        opened = await openDatabase(e.databaseUrl, { poolSize: 2, transientRetry: { maxWaitMs: 0 }, connectTimeoutMs: DB_CONNECT_TIMEOUT_MS });
+        opened = await openCliDatabase(e.databaseUrl, { poolSize: 2 });
         // The pool connects lazily: without a round trip here an unreachable server would surface
         // only at the first read, past the point where Temporal can fill in.
         await pingDatabase(opened);
@@ -97,22 +98,13 @@ async function openSources(e: CliEnv, need: { db?: boolean; temporal?: boolean }
   };
 }
 
-/** How long `status` and `list` wait for PostgreSQL to accept a connection before going on without it. */
-const DB_CONNECT_TIMEOUT_MS = 5000;
-
-/** What databaseCliError does not classify: the pool's connect timeout, a bad URL, a server error. */
+/** What databaseCliError does not classify: a bad URL, a server error. */
 function databaseOtherError(err: unknown, url: string): CliError {
-  // drizzle wraps the driver's error ("Failed query: SELECT 1"), and pg its timeout's socket error.
+  // drizzle wraps the driver's error ("Failed query: SELECT 1").
   const chain: string[] = [];
   for (let cur: unknown = err, n = 0; cur !== undefined && n < 5; cur = cur instanceof Error ? cur.cause : undefined, n++)
     chain.push(cur instanceof Error ? cur.message : String(cur));
   const message = chain.find((m) => !m.startsWith("Failed query:")) ?? (chain[0] as string);
-  if (chain.some((m) => /connection timeout|timeout expired/i.test(m)))
-    return new CliError(
-      `cannot reach PostgreSQL at ${describeDatabaseUrl(url)} (DATABASE_URL): no answer within ${DB_CONNECT_TIMEOUT_MS / 1000}s; check that it is running`,
-      EXIT_ENVIRONMENT,
-      { cause: err },
-    );
   return new CliError(`PostgreSQL at ${describeDatabaseUrl(url)} (DATABASE_URL): ${message.split("\n")[0]}`, EXIT_ENVIRONMENT, { cause: err });
 }
 

@@ -1,6 +1,7 @@
 /** `campaign start`'s endpoint check (src/llm/endpointCheck.ts) as the CLI reports it. */
 import type { CampaignConfig } from "../config/campaignConfig.js";
-import { openDatabase, type Db } from "../db/client.js";
+import type { Db } from "../db/client.js";
+import { openCliDatabase } from "./database.js";
 import { lastCompletedIteration } from "../db/repos/campaigns.js";
 import { checkCampaignEndpoints, EndpointCheckError } from "../llm/endpointCheck.js";
 import { continuedPolicyText, stagePolicy } from "../training/servedPolicy.js";
@@ -33,9 +34,9 @@ export async function checkEndpointsForStart(config: CampaignConfig, opts: { cam
 async function configAsStartCalls(config: CampaignConfig, campaignId: string, given: Db | undefined, log: (line: string) => void): Promise<CampaignConfig> {
   const url = given ? undefined : cliEnv().databaseUrl;
   if (!given && !url) return config;
-  let handle: Awaited<ReturnType<typeof openDatabase>> | undefined;
+  let handle: Awaited<ReturnType<typeof openCliDatabase>> | undefined;
   try {
-    if (!given) handle = await openDatabase(url as string, { transientRetry: { maxWaitMs: 0 } });
+    if (!given) handle = await openCliDatabase(url as string);
     const db = given ?? (handle as NonNullable<typeof handle>).db;
     const iteration = Math.min(config.iterations, (await lastCompletedIteration(db, campaignId)) + 1);
     // serve.policy is bound as the stages before it are (servedPolicyBound).

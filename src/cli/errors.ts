@@ -5,6 +5,7 @@
  */
 import net from "node:net";
 import { NamespaceNotFoundError, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, isGrpcServiceError } from "@temporalio/client";
+import { CLI_DB_CONNECT_TIMEOUT_MS } from "./database.js";
 import { DatabaseUrlError } from "../db/databaseUrl.js";
 import { thrownMessage } from "../util/thrown.js";
 import type { CliEnv } from "./env.js";
@@ -229,6 +230,14 @@ export function databaseCliError(err: unknown, databaseUrl: string | undefined):
     if (cause !== undefined) {
       return new CliError(
         `cannot reach PostgreSQL at ${describeDatabaseUrl(databaseUrl)} (DATABASE_URL): ${cause}; ${START_SERVICES} DATABASE_URL`,
+        EXIT_ENVIRONMENT,
+        { cause: err },
+      );
+    }
+    // The connect limit of openCliDatabase: pg-pool's and the client's own words for it.
+    if (cur instanceof Error && /connection timeout|timeout expired|timeout exceeded when trying to connect/i.test(cur.message)) {
+      return new CliError(
+        `cannot reach PostgreSQL at ${describeDatabaseUrl(databaseUrl)} (DATABASE_URL): no answer within ${CLI_DB_CONNECT_TIMEOUT_MS / 1000}s; check that it is running`,
         EXIT_ENVIRONMENT,
         { cause: err },
       );

@@ -4,7 +4,7 @@
  * only: no worker or Temporal needed.
  */
 import type { Command } from "commander";
-import { openDatabase } from "../db/client.js";
+import { openCliDatabase } from "./database.js";
 import { childrenOf, sampleLineage, type LineageStep } from "../db/repos/lineage.js";
 import type { ChatMessage } from "../domain/types.js";
 import { shownReasons, type StoredReason } from "../matching/shownReasons.js";
@@ -21,7 +21,7 @@ export function registerSampleCommands(program: Command): void {
     .action(async (sampleId: string, opts: { json?: boolean }) => {
       const url = cliEnv().databaseUrl;
       if (!url) throw new CliError("sample lineage reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
-      const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+      const db = await openCliDatabase(url);
       try {
         const chain = await sampleLineage(db.db, sampleId);
         if (chain.length === 0) throw new CliError(`no sample with id ${JSON.stringify(sampleId)}`, EXIT_BAD_INPUT);

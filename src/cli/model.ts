@@ -6,7 +6,8 @@
  * PostgreSQL and the launchers: no worker or Temporal needed.
  */
 import type { Command } from "commander";
-import { openDatabase, type Db } from "../db/client.js";
+import type { Db } from "../db/client.js";
+import { openCliDatabase } from "./database.js";
 import { getCampaign } from "../db/repos/campaigns.js";
 import { livePolicyServers } from "../db/repos/campaignStatus.js";
 import { listCampaignStageJobs, type ClusterJobRow } from "../db/repos/clusterJobs.js";
@@ -38,7 +39,7 @@ export function registerModelCommands(program: Command): void {
       const only = listSelection(opts);
       const url = cliEnv().databaseUrl;
       if (!url) throw new CliError("model list reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
-      const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+      const db = await openCliDatabase(url);
       try {
         const all = await listedVersions(db.db, campaignId);
         // No rows and no campaign: a mistyped id, not a campaign that has not trained yet.
@@ -78,7 +79,7 @@ export function registerModelCommands(program: Command): void {
       const iteration = iterationOption(campaignId, opts);
       const url = cliEnv().databaseUrl;
       if (!url) throw new CliError("model stop reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
-      const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+      const db = await openCliDatabase(url);
       try {
         let outcomes: StopOutcome[];
         try {
@@ -112,7 +113,7 @@ export function registerModelCommands(program: Command): void {
       }
       const url = cliEnv().databaseUrl;
       if (!url) throw new CliError("model restart reads PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
-      const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+      const db = await openCliDatabase(url);
       try {
         let outcome: RestartOutcome;
         try {
@@ -157,7 +158,7 @@ export async function policyServerNote(campaignId: string, when: "ended" | "abor
   const url = cliEnv().databaseUrl;
   if (!url) return undefined;
   try {
-    const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+    const db = await openCliDatabase(url);
     try {
       // Only servers that served: a server still starting is its stage's own job, which the abort cancels with the stage.
       const servers = (await livePolicyServers(db.db, campaignId)).filter((s) => s.url !== undefined);

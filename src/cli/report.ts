@@ -6,7 +6,8 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { Command } from "commander";
-import { openDatabase, type Db, type DbHandle } from "../db/client.js";
+import type { Db, DbHandle } from "../db/client.js";
+import { openCliDatabase } from "./database.js";
 import { campaignReportPath, iterationReportPath } from "../output/layout.js";
 import { buildReportHtml, campaignReportDir, checkReportScope, knownCampaignReportDir } from "../reports/build.js";
 import { writeFileAtomic } from "../util/atomicFiles.js";
@@ -19,7 +20,7 @@ import { plainInteger } from "./options.js";
 async function withDatabase<T>(fn: (db: DbHandle) => Promise<T>): Promise<T> {
   const url = cliEnv().databaseUrl;
   if (!url) throw new CliError("reports read PostgreSQL: set DATABASE_URL", EXIT_ENVIRONMENT);
-  const db = await openDatabase(url, { transientRetry: { maxWaitMs: 0 } });
+  const db = await openCliDatabase(url);
   try {
     return await fn(db);
   } finally {

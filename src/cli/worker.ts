@@ -6,6 +6,7 @@ import { GracefulShutdownPeriodExpiredError, NativeConnection, Runtime, Transpor
 import type { ActivityDeps } from "../../activities/index.js";
 import { activitySlots, createWorkers, DEFAULT_SHUTDOWN_FORCE_TIME_MS, runWorkers } from "../../workers/createWorkers.js";
 import { migrateDatabase, MIGRATIONS_DIR, openDatabase, pingDatabase, type DbHandle } from "../db/client.js";
+import { openCliDatabase } from "./database.js";
 import { pendingMigrationsMessage, schemaState } from "../db/schemaVersion.js";
 import { checkDatabaseUrl } from "../db/databaseUrl.js";
 import { createRoleClient } from "../llm/client.js";
@@ -58,7 +59,7 @@ function installLastResortHandlers(): void {
  * Checked once, without the pool's transient retries: a refused connection at start is an answer.
  */
 async function ensureDatabaseReachable(databaseUrl: string, opts: { requireCurrentSchema: boolean }): Promise<void> {
-  const probe = await openDatabase(databaseUrl, { poolSize: 1, transientRetry: { maxWaitMs: 0 } });
+  const probe = await openCliDatabase(databaseUrl, { poolSize: 1 });
   try {
     await pingDatabase(probe);
     // A newer worker on an older schema (an upgrade before its `db migrate`) would fail every activity
