@@ -1,7 +1,7 @@
 /**
  * The verl dataset of one iteration: train.parquet and val.parquet in verl's row schema (rows.ts),
  * sample_ids.txt, an optional SFT set (sft.jsonl, chat format with the label turn, train split only)
- * and manifest.json describing them (counts, sha256 and size of each file, the split's seed and
+ * and manifest.json describing them (counts, sha256 and size of each file, the split's salt and
  * fraction, provenance). Every file goes to a temporary name in the same folder and is renamed into
  * place, the manifest last, so a crash never leaves a half-written file under a final name and a
  * manifest never describes files it did not hash.
@@ -16,7 +16,7 @@ import { sha256Hex } from "../../util/ids.js";
 import { withPromptTurnsUntrained, type UntrainedAssistant } from "../../export/trainingMessages.js";
 import { encodeSftParquet, encodeVerlParquet } from "./parquet.js";
 import { prepareSample, toVerlRow, type PreparedSample, type ToolsInPrompt, type VerlSourceSample, type VerlSplit } from "./rows.js";
-import { splitBySeed } from "./split.js";
+import { SPLIT_SALT, splitByKey } from "./split.js";
 import { DecontaminationTally, type Decontamination, type DecontaminationRecord } from "../../export/decontamination.js";
 import { MAX_POOL_WEIGHT_REPEATS } from "../../selection/poolWeight.js";
 import { sweepStaleTemps, syncDir, tempPath } from "../../util/atomicFiles.js";
@@ -42,7 +42,7 @@ export interface VerlFileEntry {
 export interface VerlProvenance {
   campaignId: string;
   iteration: number;
-  /** The seed of the train/validation split. */
+  /** The export stage's seed (its `seed`, else the campaign's); recorded only: the split does not use it (split.ts). */
   seed: number;
   /** sha256 of the frozen campaign config in force for the iteration. */
   configHash?: string;
@@ -50,7 +50,7 @@ export interface VerlProvenance {
   models?: Record<string, string>;
   /** True when the samples came from simulated models (any role answered by the LLM simulator). */
   simulated?: boolean;
-  /** The campaign's seed (`seed` above is the split's). */
+  /** The campaign's seed (`seed` above is the stage's). */
   campaignSeed?: number;
   configVersion?: number;
   /** Package version and git commit of the code that wrote it. */
@@ -67,7 +67,12 @@ export interface VerlManifest {
   files: { train: VerlFileEntry; val: VerlFileEntry; sft?: VerlFileEntry; sftParquet?: VerlFileEntry; sampleIds: VerlFileEntry };
   /** sha256 over the sorted ids of the written samples joined by "\n" (sample_ids.txt without its last newline). */
   idsSha256: string;
-  split: { seed: number; valFraction: number };
+  /**
+   * The split rule (split.ts): validation iff sha256(salt, key) as a fraction is below valFraction.
+   * `seed` is recorded for older readers and does not choose the split; manifests written before the
+   * salt existed have none (their split was ranked by seed).
+   */
+  split: { salt?: string; seed: number; valFraction: number };
   /** Samples that could not become a row (no label turn, arguments that are not JSON, a repeated id): the count and the first few. */
   skipped: { count: number; examples: { sampleId: string; reason: string }[] };
   /** Samples left out as BFCL test items (a question or a function signature of the categories'); absent in manifests written before it existed. */
@@ -189,14 +194,15 @@ function sftLines(ids: string[], prepared: Map<string, PreparedSample>): string 
  */
 export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlManifest> {
   // Validates the fraction and seed before any I/O.
-  splitBySeed([], p.valFraction, p.seed);
+  splitByKey([], p.valFraction);
+  if (!Number.isSafeInteger(p.seed)) throw new RangeError(`seed: expected an integer, got ${p.seed}`);
   p.signal?.throwIfAborted();
   await mkdir(p.dir, { recursive: true });
   await sweepStaleTemps(p.dir, Object.values(VERL_FILE_NAMES));
 
   const { prepared, repeats, groups, skipped, decontamination } = await readSamples(p);
   // A dialogue's cuts stay on one side: a later cut's prompt holds the earlier cuts' labels.
-  const distinct = splitBySeed([...prepared.keys()], p.valFraction, p.seed, (id) => groups.get(id));
+  const distinct = splitByKey([...prepared.keys()], p.valFraction, (id) => groups.get(id));
   // Weighted samples train more often; validation stays one row per sample.
   const split = { train: withRepeats(distinct.train, repeats), val: distinct.val };
   const allIds = [...prepared.keys()].sort();
@@ -232,7 +238,7 @@ export async function writeVerlDataset(p: WriteVerlDatasetParams): Promise<VerlM
         sampleIds: { name: VERL_FILE_NAMES.sampleIds, ...sampleIds },
       },
       idsSha256: sha256Hex(idsText),
-      split: { seed: p.seed, valFraction: p.valFraction },
+      split: { salt: SPLIT_SALT, seed: p.seed, valFraction: p.valFraction },
       skipped,
       decontamination,
       provenance: { ...p.provenance, seed: p.seed },

@@ -29,6 +29,7 @@ import { exportVerlSpec } from "../../../src/stages/export/verl/spec.js";
 import { STAGE_HANDLERS } from "../../../src/stages/handlers.js";
 import { STAGE_SPECS, type StageConfigOf } from "../../../src/stages/specs.js";
 import type { VerlManifest } from "../../../src/training/verl/dataset.js";
+import { splitByKey } from "../../../src/training/verl/split.js";
 import { startStageResources, type StageResources } from "../../helpers/stageResources.js";
 import { multiTurnRows, travelDialogue } from "../../helpers/multiTurnSamples.js";
 
@@ -133,8 +134,13 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
   const logs: string[] = [];
   const config = parse({ valFraction: 0.2, sft: true, batchSize: 4 });
   const { ctx, batch, reports, summary } = await runStage(campaignId, 1, config, logs);
-  assert.deepEqual(batch, { items: 19, train: 14, val: 4, sft: 14, skipped: 1, contaminated: 0 });
-  assert.deepEqual(summary, { train: 14, val: 4, sft: 14, skipped: 1, contaminated: 0 });
+  // Ids carry the run's suffix, and a sample's side is a hash of its id: the sizes come from the rule, not a fixed count.
+  const exported = rows.slice(0, 18).map((r) => r.id as string);
+  const expected = splitByKey(exported, 0.2);
+  const [train, val] = [expected.train.length, expected.val.length];
+  assert.ok(val >= 1 && train >= 1);
+  assert.deepEqual(batch, { items: 19, train, val, sft: train, skipped: 1, contaminated: 0 });
+  assert.deepEqual(summary, { train, val, sft: train, skipped: 1, contaminated: 0 });
   assert.deepEqual(reports, [{ samples: 19 }]);
   assert.match(logs.join("\n"), /skipped 1 sample\(s\).*s102: messages: expected a prompt and a label turn/);
 
@@ -173,7 +179,12 @@ test("export.verl writes the iteration's selected samples under <output>/verl an
 
   // A rerun (retried activity) with other settings replaces the row and the files: no SFT set now.
   const rerun = await runStage(campaignId, 1, parse({ valFraction: 0.5, seed: 9, include: ["verified", "pending"] }));
-  assert.deepEqual(rerun.batch, { items: 20, train: 9, val: 10, sft: 0, skipped: 1, contaminated: 0 });
+  const rerunSplit = splitByKey([...exported, rows[18]!.id as string], 0.5);
+  assert.deepEqual(rerun.batch, { items: 20, train: rerunSplit.train.length, val: rerunSplit.val.length, sft: 0, skipped: 1, contaminated: 0 });
+  assert.ok(
+    expected.val.every((id) => rerunSplit.val.includes(id)),
+    "a larger share and another seed keep the validation samples in validation",
+  );
   const rows1 = await db.db.select().from(trainingDatasets).where(eq(trainingDatasets.campaignId, campaignId));
   assert.equal(rows1.length, 1);
   const again = await latestTrainingDataset(db.db, campaignId, 1);
@@ -213,13 +224,20 @@ test("export.verl keeps each multi-turn dialogue's cuts on one side of the train
   };
   const train = new Set((await idsOf("train.parquet")).map((id) => dialogueOf.get(id)));
   const val = new Set((await idsOf("val.parquet")).map((id) => dialogueOf.get(id)));
-  assert.ok(val.size >= 2, `whole dialogues are held out (${val.size})`);
+  assert.ok(val.size >= 1, `whole dialogues are held out (${val.size})`);
+  const expected = splitByKey(
+    rows.map((r) => r.id as string),
+    0.25,
+    // The handler's group key for a dialogue.
+    (id) => `dialogue:${dialogueOf.get(id)}`,
+  );
+  assert.deepEqual((await idsOf("val.parquet")).sort(), expected.val, "validation: the dialogues whose key hashes below the share");
   assert.deepEqual(
     [...val].filter((d) => train.has(d)),
     [],
     "no dialogue has cuts in both train and validation: a later cut's prompt holds the earlier cuts' labels",
   );
-  assert.ok(Number(batch.val) >= Math.round(rows.length * 0.25), `validation reaches its share in whole dialogues (${batch.val} of ${rows.length})`);
+  assert.equal(Number(batch.val), expected.val.length, `validation holds whole dialogues (${batch.val} of ${rows.length})`);
 });
 
 test(
@@ -229,14 +247,20 @@ test(
     const campaignId = `verl-pool-${RUN}`;
     const rows = Array.from({ length: 10 }, (_, i) => sampleRow(campaignId, 1, i, "verified"));
     await insertSamples(db.db, rows);
-    // Iteration 3's pool: the ten samples, three of them hard (weight 2: two train rows each).
+    // Iteration 3's pool: the ten samples, three of the train side hard (weight 2: two train rows each).
+    const hard = new Set(
+      splitByKey(
+        rows.map((r) => r.id as string),
+        0.2,
+      ).train.slice(0, 3),
+    );
     await db.db
       .insert(poolMembers)
-      .values(rows.map((r, i) => ({ campaignId, iteration: 3, sampleId: r.id as string, reason: "high_ppl" as const, weight: i < 3 ? 2 : 1 })));
+      .values(rows.map((r) => ({ campaignId, iteration: 3, sampleId: r.id as string, reason: "high_ppl" as const, weight: hard.has(r.id as string) ? 2 : 1 })));
     const { batch, reports } = await runStage(campaignId, 3, parse({ from: "pool", valFraction: 0.2 }));
     const planned = await db.db.select().from(poolMembers).where(eq(poolMembers.campaignId, campaignId));
     assert.equal(planned.length, 10);
-    assert.ok(Number(batch.train) + Number(batch.val) > 10, `hard items are repeated (${batch.train} train + ${batch.val} val rows)`);
+    assert.equal(Number(batch.train) + Number(batch.val), 10 + hard.size, `hard items are repeated (${batch.train} train + ${batch.val} val rows)`);
     assert.equal(batch.items, 10, "items: the pool's samples (the planned total), not the rows written");
     assert.deepEqual(reports.at(-1), { samples: 10 });
   },
@@ -281,7 +305,11 @@ test(
 
     const logs: string[] = [];
     const { ctx, batch, summary } = await runStage(campaignId, 1, parse({ valFraction: 0.25 }), logs);
-    assert.deepEqual(batch, { items: 10, train: 6, val: 2, sft: 0, skipped: 0, contaminated: 2 });
+    const cleanSplit = splitByKey(
+      clean.map((r) => r.id as string),
+      0.25,
+    );
+    assert.deepEqual(batch, { items: 10, train: cleanSplit.train.length, val: cleanSplit.val.length, sft: 0, skipped: 0, contaminated: 2 });
     assert.equal(summary.contaminated, 2);
     const dir = path.join(ctx.outputDir(), "verl");
     const manifest = JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")) as VerlManifest;
@@ -338,24 +366,28 @@ test(
       if (!r.ok) throw r.error;
       return r.config;
     };
-    // Iteration 7 of a loop whose pool shrank to 12: 10 train rows (and 10 SFT rows) against batches of 32 and 16.
+    // Iteration 7 of a loop whose pool shrank to 12: n train rows (and n SFT rows; n = 12 less the hash rule's validation share, at most 11) against batches of 32 and 16.
+    const n = splitByKey(
+      rows.map((r) => r.id as string),
+      0.2,
+    ).train.length;
     const short = await runStage(campaignId, 7, withTraining(32, 16, "verl"));
-    assert.deepEqual([short.summary.train, short.summary.sft], [10, 10]);
+    assert.deepEqual([short.summary.train, short.summary.sft], [n, n]);
     assert.equal(
       short.summary.warning,
-      "fewer rows than one training batch: SFT set 10 < train.sft's sft.trainBatchSize 16, train split 10 < train.grpo's grpo.trainBatchSize 32. " +
+      `fewer rows than one training batch: SFT set ${n} < train.sft's sft.trainBatchSize 16, train split ${n} < train.grpo's grpo.trainBatchSize 32. ` +
         "verl drops the incomplete batch, so it would have none and stop (`Train dataloader is empty!`). Lower the batch size or give the pool more samples (see select.nextRound's warning)",
     );
-    const standin = await runStage(campaignId, 7, withTraining(32, 8, "standin"));
+    const standin = await runStage(campaignId, 7, withTraining(32, n, "standin"));
     assert.equal(
       standin.summary.warning,
-      "fewer rows than one training batch: train split 10 < train.grpo's grpo.trainBatchSize 32. " +
+      `fewer rows than one training batch: train split ${n} < train.grpo's grpo.trainBatchSize 32. ` +
         "verl drops the incomplete batch, so it would have none and stop (`Train dataloader is empty!`); the SIMULATED stand-in trainer runs one short step instead. " +
         "Lower the batch size or give the pool more samples (see select.nextRound's warning)",
-      "10 SFT rows hold a batch of 8",
+      `${n} SFT rows hold a batch of ${n}`,
     );
-    const fits = await runStage(campaignId, 7, withTraining(10, 10, "verl"));
-    assert.equal(fits.summary.warning, undefined, "10 rows hold a batch of 10");
+    const fits = await runStage(campaignId, 7, withTraining(n, n, "verl"));
+    assert.equal(fits.summary.warning, undefined, `${n} rows hold a batch of ${n}`);
   },
 );
 

@@ -9,7 +9,7 @@ import { readParquet } from "parquet-wasm";
 import type { ChatMessage, McpTool } from "../../../src/domain/types.js";
 import { verlDatasetPaths, writeVerlDataset, type VerlManifest } from "../../../src/training/verl/dataset.js";
 import { QWEN25_DEFAULT_SYSTEM, hermesToolsBlock, prepareSample, type VerlSourceSample } from "../../../src/training/verl/rows.js";
-import { splitBySeed, validationCount } from "../../../src/training/verl/split.js";
+import { SPLIT_SALT, splitByKey, splitFraction, type SplitResult } from "../../../src/training/verl/split.js";
 
 const weather: McpTool = {
   name: "get_weather",
@@ -232,38 +232,90 @@ test("prepareSample: samples that cannot be rows get a reason naming the field, 
   }
 });
 
-test("splitBySeed: exact size, independent of input order, different for another seed, validated", () => {
-  const ids = Array.from({ length: 200 }, (_, i) => `id${i}`);
-  const a = splitBySeed(ids, 0.1, 7);
-  assert.equal(a.val.length, 20);
-  assert.equal(a.train.length, 180);
-  assert.deepEqual(new Set([...a.train, ...a.val]).size, 200);
-  assert.deepEqual(splitBySeed([...ids].reverse(), 0.1, 7), a);
-  assert.deepEqual(a.train, [...a.train].sort());
-  assert.notDeepEqual(splitBySeed(ids, 0.1, 8).val, a.val);
-  // Adding samples moves none of the old validation ids to train unless the cut-off passes them.
-  const grown = splitBySeed([...ids, ...Array.from({ length: 20 }, (_, i) => `new${i}`)], 0.1, 7);
-  assert.ok(grown.val.filter((id) => a.val.includes(id)).length >= 15);
-  assert.equal(validationCount(1, 0.5), 0);
-  assert.equal(validationCount(2, 0.01), 1);
-  assert.equal(validationCount(10, 0.99), 9);
-  assert.equal(validationCount(10, 0), 0);
-  assert.throws(() => splitBySeed(ids, 1, 0), /valFraction: expected a number in \[0, 1\)/);
-  assert.throws(() => splitBySeed(ids, Number.NaN, 0), /valFraction/);
-  assert.throws(() => splitBySeed(ids, 0.1, 1.5), /seed: expected an integer/);
+/** Binomial bound: |val - n p| within 4 standard deviations (plus one for rounding). */
+function assertNearShare(val: number, n: number, p: number, what: string) {
+  const slack = 4 * Math.sqrt(n * p * (1 - p)) + 1;
+  assert.ok(Math.abs(val - n * p) <= slack, `${what}: ${val} of ${n} in validation, expected ${n * p} +- ${slack.toFixed(1)}`);
+}
+
+test("splitByKey: no sample is validation in one export and train in another when the pool grows, shrinks or the seed changes", () => {
+  const side = (r: SplitResult) => new Map([...r.val.map((id) => [id, "val"] as const), ...r.train.map((id) => [id, "train"] as const)]);
+  const assertNoCrossing = (a: SplitResult, b: SplitResult, what: string) => {
+    const sa = side(a);
+    const crossed = [...side(b)].filter(([id, s]) => sa.has(id) && sa.get(id) !== s).map(([id]) => id);
+    assert.deepEqual(crossed, [], `${what}: samples that changed sides`);
+  };
+  const first = Array.from({ length: 150 }, (_, i) => `s_${i}`);
+  const second = [...first.slice(30), ...Array.from({ length: 120 }, (_, i) => `t_${i}`)];
+  const grown = [...first, ...Array.from({ length: 400 }, (_, i) => `u_${i}`)];
+  const a = splitByKey(first, 0.1);
+  assert.ok(a.val.length > 0);
+  assertNoCrossing(a, splitByKey(grown, 0.1), "pool grown by 400 ids");
+  assertNoCrossing(a, splitByKey(second, 0.1), "pool with 30 ids gone and 120 new");
+  assertNoCrossing(a, splitByKey(first.slice(0, 40), 0.1), "pool shrunk to 40");
+  // A dialogue's cuts move together across exports as well.
+  const dialogueOf = (id: string) => `d${Number(id.slice(2)) % 25}`;
+  const moreCuts = Array.from({ length: 300 }, (_, i) => `s_${i}`);
+  assertNoCrossing(splitByKey(first, 0.1, dialogueOf), splitByKey(moreCuts, 0.1, dialogueOf), "dialogues that gained cuts");
 });
 
-test("splitBySeed with groups: a dialogue's cuts land on one side; without groups the split is unchanged", () => {
+test("splitByKey: size near the share, independent of input order, sorted, validated", () => {
+  for (const n of [20, 200, 2000]) {
+    const ids = Array.from({ length: n }, (_, i) => `id${i}`);
+    const a = splitByKey(ids, 0.1);
+    assertNearShare(a.val.length, n, 0.1, `n=${n}`);
+    assert.equal(a.train.length + a.val.length, n);
+    assert.equal(new Set([...a.train, ...a.val]).size, n);
+    assert.deepEqual(splitByKey([...ids].reverse(), 0.1), a);
+    assert.deepEqual(a.train, [...a.train].sort());
+    assert.deepEqual(a.val, [...a.val].sort());
+    // A larger share holds out a superset: the threshold only moves up.
+    const wider = splitByKey(ids, 0.3);
+    assert.ok(a.val.every((id) => wider.val.includes(id)));
+    assertNearShare(wider.val.length, n, 0.3, `n=${n}, 0.3`);
+  }
+  // Each side is a fixed function of the id: the fraction below the threshold.
   const ids = Array.from({ length: 200 }, (_, i) => `id${i}`);
-  const plain = splitBySeed(ids, 0.1, 7);
+  const a = splitByKey(ids, 0.1);
+  assert.deepEqual(a.val, ids.filter((id) => splitFraction(id) < 0.1).sort());
+  assert.ok(ids.every((id) => splitFraction(id) >= 0 && splitFraction(id) < 1));
+  assert.throws(() => splitByKey(ids, 1), /valFraction: expected a number in \[0, 1\)/);
+  assert.throws(() => splitByKey(ids, Number.NaN), /valFraction/);
+  assert.throws(() => splitByKey(ids, -0.1), /valFraction/);
+});
+
+test("splitByKey guards: none below two samples or at 0, never all, at least one when the threshold holds out none", () => {
+  assert.deepEqual(splitByKey(["a"], 0.5), { val: [], train: ["a"] });
+  assert.deepEqual(splitByKey(["b", "a"], 0), { val: [], train: ["a", "b"] });
+  assert.deepEqual(splitByKey([], 0.5), { val: [], train: [] });
+  // Ten ids at 0.99: the rule holds out (nearly) all; one trains, the one with the highest hash.
+  const ten = Array.from({ length: 10 }, (_, i) => `id${i}`);
+  const most = splitByKey(ten, 0.99);
+  assert.ok(most.train.length >= 1 && most.val.length >= 1);
+  const highest = [...ten].sort((x, y) => splitFraction(y) - splitFraction(x))[0]!;
+  assert.ok(most.train.includes(highest));
+  // Two ids at a share below both fractions: the lowest is held out.
+  const two = ["x", "y"];
+  const tiny = Math.min(...two.map(splitFraction)) / 2;
+  const lowest = [...two].sort((p, q) => splitFraction(p) - splitFraction(q))[0]!;
+  assert.deepEqual(splitByKey(two, tiny).val, [lowest]);
+  // One dialogue only: nothing can be held out without leaving nothing to train on.
+  const one = splitByKey(ten, 0.5, () => "d");
+  assert.deepEqual([one.val.length, one.train.length], [0, 10]);
+});
+
+test("splitByKey with groups: a dialogue's cuts land on one side, keyed by the dialogue; without groups the split is unchanged", () => {
+  const ids = Array.from({ length: 200 }, (_, i) => `id${i}`);
+  const plain = splitByKey(ids, 0.1);
   assert.deepEqual(
-    splitBySeed(ids, 0.1, 7, () => undefined),
+    splitByKey(ids, 0.1, () => undefined),
     plain,
-    "ungrouped ids split exactly as before",
+    "ungrouped ids split as without groupOf",
   );
-  // 40 dialogues of 5 cuts each.
-  const dialogueOf = (id: string) => `d${Number(id.slice(2)) % 40}`;
-  const g = splitBySeed(ids, 0.1, 7, dialogueOf);
+  // 400 dialogues of 5 cuts each.
+  const many = Array.from({ length: 2000 }, (_, i) => `id${i}`);
+  const dialogueOf = (id: string) => `d${Number(id.slice(2)) % 400}`;
+  const g = splitByKey(many, 0.1, dialogueOf);
   const sides = new Map<string, Set<string>>();
   for (const [side, list] of [
     ["train", g.train],
@@ -274,17 +326,24 @@ test("splitBySeed with groups: a dialogue's cuts land on one side; without group
     [...sides.values()].every((s) => s.size === 1),
     "no dialogue has cuts in both train and validation",
   );
-  assert.equal(g.val.length, 20, "whole groups of 5 reach the 10% target exactly here");
-  assert.equal(g.train.length + g.val.length, 200);
-  assert.deepEqual(splitBySeed([...ids].reverse(), 0.1, 7, dialogueOf), g, "independent of input order");
-  // Uneven groups: validation reaches at least its target, never takes everything.
+  const valDialogues = [...sides].filter(([, s]) => s.has("val")).map(([d]) => d);
+  assert.deepEqual(
+    valDialogues.sort(),
+    [...new Set(many.map(dialogueOf))].filter((d) => splitFraction(`group\n${d}`) < 0.1).sort(),
+    "side from the dialogue's key",
+  );
+  assertNearShare(valDialogues.length, 400, 0.1, "dialogues");
+  assert.equal(g.val.length, valDialogues.length * 5);
+  assert.equal(g.train.length + g.val.length, 2000);
+  assert.deepEqual(splitByKey([...many].reverse(), 0.1, dialogueOf), g, "independent of input order");
+  // A group named like a sample id does not merge with that sample.
+  const tagged = splitByKey(["id1", "a", "b"], 0.5, (id) => (id === "id1" ? undefined : "id1"));
+  assert.ok(!(tagged.val.includes("a") && tagged.train.includes("b")) && !(tagged.val.includes("b") && tagged.train.includes("a")));
+  // Uneven groups: the big group is never split, something always trains.
   const uneven = (id: string) => (Number(id.slice(2)) < 150 ? "big" : `small${Number(id.slice(2)) % 10}`);
-  const u = splitBySeed(ids, 0.1, 7, uneven);
-  assert.ok(u.val.length >= 20 && u.train.length > 0, `${u.val.length} / ${u.train.length}`);
-  assert.ok(!(u.val.includes("id0") && u.train.includes("id1")), "the big group is not split");
-  // One dialogue only: nothing can be held out without leaving nothing to train on.
-  const one = splitBySeed(ids.slice(0, 10), 0.5, 7, () => "d");
-  assert.deepEqual([one.val.length, one.train.length], [0, 10]);
+  const u = splitByKey(ids, 0.1, uneven);
+  assert.ok(u.train.length > 0 && u.val.length > 0, `${u.val.length} / ${u.train.length}`);
+  assert.ok(!(u.val.includes("id0") && u.train.includes("id1")) && !(u.train.includes("id0") && u.val.includes("id1")), "the big group is not split");
 });
 
 test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the files, SFT set of the train split", async () => {
@@ -306,14 +365,15 @@ test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the
     onProgress: (n) => progress.push(n),
   });
   assert.deepEqual(progress, [32]);
-  assert.deepEqual(manifest.counts, { train: 24, val: 6, sft: 24 });
+  // 30 ids at 0.2: the hash rule holds out 4 of them (binomial around 6; the old exact rule held out 6).
+  assert.deepEqual(manifest.counts, { train: 26, val: 4, sft: 26 });
   assert.equal(manifest.skipped.count, 2);
   assert.deepEqual(
     manifest.skipped.examples.map((e) => e.sampleId),
     ["broken", "s_0003"],
   );
   assert.deepEqual(manifest.provenance, { campaignId: "c1", iteration: 2, configHash: "abc", models: { generator: "m" }, simulated: true, seed: 11 });
-  assert.deepEqual(manifest.split, { seed: 11, valFraction: 0.2 });
+  assert.deepEqual(manifest.split, { salt: SPLIT_SALT, seed: 11, valFraction: 0.2 });
 
   const paths = verlDatasetPaths(dir);
   assert.deepEqual((await readdir(dir)).sort(), ["manifest.json", "sample_ids.txt", "sft.jsonl", "sft.parquet", "train.parquet", "val.parquet"]);
@@ -332,9 +392,9 @@ test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the
 
   const train = readRows(await readFile(paths.train));
   const val = readRows(await readFile(paths.val));
-  assert.equal(train.length, 24);
-  assert.equal(val.length, 6);
-  const split = splitBySeed(ids, 0.2, 11);
+  assert.equal(train.length, 26);
+  assert.equal(val.length, 4);
+  const split = splitByKey(ids, 0.2);
   assert.deepEqual(
     val.map((r) => (r.extra_info as { sample_id: string }).sample_id),
     split.val,
@@ -358,7 +418,7 @@ test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the
   });
   assert.deepEqual(
     val.map((r) => (r.extra_info as { index: number; split: string }).index),
-    [0, 1, 2, 3, 4, 5],
+    [0, 1, 2, 3],
   );
   assert.ok(val.every((r) => (r.extra_info as { split: string }).split === "val"));
 
@@ -366,7 +426,7 @@ test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the
     .trimEnd()
     .split("\n")
     .map((l) => JSON.parse(l) as { messages: ChatMessage[]; tools: unknown[] });
-  assert.equal(sft.length, 24);
+  assert.equal(sft.length, 26);
   assert.deepEqual(Object.keys(sft[0]!), ["messages", "tools"]);
   assert.deepEqual(sft[0]!.messages, source.messages);
   assert.equal(sft[0]!.messages.at(-1)!.role, "assistant");

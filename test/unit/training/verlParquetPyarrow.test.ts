@@ -10,6 +10,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import type { McpTool } from "../../../src/domain/types.js";
 import { writeVerlDataset } from "../../../src/training/verl/dataset.js";
+import { splitByKey } from "../../../src/training/verl/split.js";
 import { runTrainPython } from "../../helpers/trainVenv.js";
 
 /** pyarrow's own rendering of each column's type (str(field.type), never truncated): the names and nested types verl sees. */
@@ -78,8 +79,14 @@ test("pyarrow reads our parquet with exactly verl's columns and nested types, an
     assert.equal(out[file]!.schema, EXPECTED_SCHEMA, file);
     assert.deepEqual(out[file]!.types, { prompt: true, reward_model: true, "extra_info.index": "int64" });
   }
-  assert.equal(out[train]!.rows.length, 3);
-  assert.equal(out[val]!.rows.length, 2);
+  // The split is a fixed hash of each id (split.ts): for s0..s4 at 0.4 it holds out 3, both files have rows.
+  const expected = splitByKey(
+    samples.map((s) => s.id),
+    0.4,
+  );
+  assert.deepEqual([expected.train.length, expected.val.length], [2, 3]);
+  assert.equal(out[train]!.rows.length, 2);
+  assert.equal(out[val]!.rows.length, 3);
   const all = [...out[train]!.rows, ...out[val]!.rows];
   const s0 = all.find((row) => (row.extra_info as { sample_id: string }).sample_id === "s0")!;
   const s1 = all.find((row) => (row.extra_info as { sample_id: string }).sample_id === "s1")!;

@@ -28,13 +28,13 @@ export const exportVerlSpec = defineStage({
     from: z.enum(["iteration", "pool"], { error: 'expected "iteration" or "pool"' }).default("iteration"),
     /** Samples read per page; one batch writes the whole dataset. */
     batchSize: positiveInt.max(100_000, atMost(100_000)).default(5000),
-    /** Share of samples held out as verl's validation set. */
+    /** Share of samples held out as verl's validation set: approximate, each sample by a fixed hash of its key (split.ts). */
     valFraction: z
       .number({ error: "expected a number in [0, 1)" })
       .min(0, "expected a number in [0, 1)")
       .lt(1, "expected a number in [0, 1) (some samples must be left to train on)")
       .default(0.05),
-    /** Seed of the train/validation split; the campaign's seed when absent. */
+    /** Recorded in the manifest (the campaign's seed when absent); the split does not use it: a sample's side is a fixed hash of its key (split.ts). */
     seed: nonNegativeInt.max(Number.MAX_SAFE_INTEGER, atMost(Number.MAX_SAFE_INTEGER)).optional(),
     /** Also write the SFT set (chat JSONL of the train split, label turn included) for a supervised warm-up. */
     sft: z.boolean({ error: "expected true or false" }).default(false),
