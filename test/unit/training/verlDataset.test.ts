@@ -346,6 +346,31 @@ test("splitByKey with groups: a dialogue's cuts land on one side, keyed by the d
   assert.ok(!(u.val.includes("id0") && u.train.includes("id1")) && !(u.train.includes("id0") && u.val.includes("id1")), "the big group is not split");
 });
 
+test("writeVerlDataset: a grown pool exported under another seed (a later iteration, a continuing campaign) trains on none of the earlier validation samples", async () => {
+  const sideOf = async (dir: string) => {
+    const ids = async (file: string) => readRows(await readFile(path.join(dir, file))).map((r) => (r.extra_info as { sample_id: string }).sample_id);
+    return { train: await ids("train.parquet"), val: await ids("val.parquet") };
+  };
+  const provenance = { campaignId: "c", iteration: 1 };
+  const first = path.join(root, "leak-1");
+  await writeVerlDataset({ samples: Array.from({ length: 60 }, (_, i) => sample(i)), dir: first, valFraction: 0.1, seed: 7, provenance });
+  const second = path.join(root, "leak-2");
+  await writeVerlDataset({ samples: Array.from({ length: 120 }, (_, i) => sample(i + 20)), dir: second, valFraction: 0.1, seed: 8, provenance });
+  const a = await sideOf(first);
+  const b = await sideOf(second);
+  assert.ok(a.val.length > 0);
+  assert.deepEqual(
+    a.val.filter((id) => b.train.includes(id)),
+    [],
+    "validation samples of the first export trained in the second",
+  );
+  assert.deepEqual(
+    a.train.filter((id) => b.val.includes(id)),
+    [],
+    "trained samples of the first export in the second's validation",
+  );
+});
+
 test("writeVerlDataset: parquet rows in verl's schema, manifest hashes match the files, SFT set of the train split", async () => {
   const dir = path.join(root, "full");
   const samples = [
