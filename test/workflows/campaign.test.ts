@@ -148,7 +148,11 @@ test("a stage whose endpoint fails every call waits for the operator; retryStage
     );
     assert.equal(waiting.stages[0]?.state, "waiting_for_operator");
     assert.match(waiting.stages[0]?.lastError ?? "", /500|server/i);
-    const campaignStatus = (await env.client.workflow.getHandle(handle.workflowId).query(statusQuery)) as CampaignStatus;
+    // The campaign hears of it by a signal from the iteration, a moment later on a loaded machine.
+    const campaignStatus = await waitFor("the campaign to say it waits for an operator", async () => {
+      const c = (await env.client.workflow.getHandle(handle.workflowId).query(statusQuery)) as CampaignStatus;
+      return c.state === "waiting_for_operator" ? c : undefined;
+    });
     assert.equal(campaignStatus.state, "waiting_for_operator");
 
     const doneBefore = await env.db.db.select().from(stageBatches).where(eq(stageBatches.campaignId, campaignId));
