@@ -422,9 +422,17 @@ export function registerCampaignCommands(program: Command): void {
         console.log(`Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
         console.log(outputFolderLine(config.output.dir, campaignId));
         if (opts.wait) {
+          // Ctrl-C stops only the following: say that the campaign goes on and how to follow it again.
+          const onInterrupt = () =>
+            process.stdout.write(
+              `stopped following (Ctrl-C leaves the campaign as it is): campaign ${campaignId} goes on running; \`${CLI} campaign status ${campaignId} --watch\` follows it\n`,
+              () => process.exit(130),
+            );
+          process.once("SIGINT", onInterrupt);
           try {
             await follow(client, handle.workflowId);
           } finally {
+            process.off("SIGINT", onInterrupt);
             const note = await policyServerNote(campaignId, "ended");
             if (note) console.log(note);
           }
