@@ -126,7 +126,7 @@ async function checkConfigChange(
   fileFrozen: FrozenCampaignConfig,
   fileHash: string,
   newVersion: boolean,
-): Promise<{ frozen: FrozenCampaignConfig; hash: string; workflowId?: string; registered?: boolean }> {
+): Promise<{ frozen: FrozenCampaignConfig; hash: string; workflowId?: string; registered?: boolean; allIterationsDone?: number }> {
   const asIs = { frozen: fileFrozen, hash: fileHash };
   const url = cliEnv().databaseUrl;
   if (!url) return asIs;
@@ -149,7 +149,12 @@ async function checkConfigChange(
         `campaign ${campaignId} is schedule ${rerun.run.scheduleId}'s run for ${rerun.run.scheduledTime}: started with that id and its seed ${frozen.config.seed} (not the file's ${fileFrozen.config.seed})`,
       );
     const current = await latestConfig(db.db, campaignId).catch(() => undefined);
-    if (!current || current.sha256 === hash) return { frozen, hash, workflowId, registered: row !== undefined };
+    if (!current || current.sha256 === hash) {
+      // The same config on a campaign whose iterations have all completed: a start would run nothing.
+      const done = row && current ? await lastCompletedIteration(db.db, campaignId).catch(() => 0) : 0;
+      const allIterationsDone = done > 0 && done >= frozen.config.iterations ? frozen.config.iterations : undefined;
+      return { frozen, hash, workflowId, registered: row !== undefined, ...(allIterationsDone ? { allIterationsDone } : {}) };
+    }
     if (newVersion) {
       const refusal = newConfigVersionRefusal({
         campaignId,
@@ -382,7 +387,19 @@ export function registerCampaignCommands(program: Command): void {
       if (badId) throw new CliError(badId);
       printToolSummary(config, await checkToolSources(config, opts.config));
       const campaignId = opts.id ?? defaultCampaignId(config);
-      const { frozen, hash, workflowId, registered } = await checkConfigChange(campaignId, fileFrozen, fileHash, opts.configVersion ?? false);
+      const { frozen, hash, workflowId, registered, allIterationsDone } = await checkConfigChange(
+        campaignId,
+        fileFrozen,
+        fileHash,
+        opts.configVersion ?? false,
+      );
+      if (allIterationsDone !== undefined) {
+        console.log(
+          `campaign ${campaignId} has completed all ${allIterationsDone} iterations; nothing is left to run, nothing started. ` +
+            `To continue it, raise iterations in the config and start it as a new config version (--config-version)`,
+        );
+        return;
+      }
       // A campaign registered with such a config (before the check) is started again as it was frozen: said, not refused.
       if (registered && !opts.configVersion) for (const i of newCampaignIssues) console.error(`warning: ${i.path}: ${i.message}`);
       else refuseNewCampaignIssues(opts.config, newCampaignIssues);
@@ -405,9 +422,17 @@ export function registerCampaignCommands(program: Command): void {
         console.log(`Temporal UI: ${workflowUiLink(e, handle.workflowId)}`);
         console.log(outputFolderLine(config.output.dir, campaignId));
         if (opts.wait) {
+          // Ctrl-C stops only the following: say that the campaign goes on and how to follow it again.
+          const onInterrupt = () =>
+            process.stdout.write(
+              `stopped following (Ctrl-C leaves the campaign as it is): campaign ${campaignId} goes on running; \`${CLI} campaign status ${campaignId} --watch\` follows it\n`,
+              () => process.exit(130),
+            );
+          process.once("SIGINT", onInterrupt);
           try {
             await follow(client, handle.workflowId);
           } finally {
+            process.off("SIGINT", onInterrupt);
             const note = await policyServerNote(campaignId, "ended");
             if (note) console.log(note);
           }

@@ -335,11 +335,14 @@ export function findReport(
   return fs.existsSync(p) ? p : undefined;
 }
 
-async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; interval: string }): Promise<void> {
+async function printStatus(id: string, opts: { json?: boolean; watch?: boolean; interval?: string }): Promise<void> {
   const e = cliEnv();
-  const intervalS = plainDecimal(opts.interval);
+  // Without --watch there is nothing to refresh: a given --interval would be ignored without a word.
+  if (opts.interval !== undefined && !opts.watch) throw new CliError(`--interval applies only with --watch; add --watch or leave out --interval`);
+  const interval = opts.interval ?? "2";
+  const intervalS = plainDecimal(interval);
   if (intervalS === undefined || intervalS < 0.2 || intervalS > 3600)
-    throw new CliError(`--interval: expected seconds between 0.2 and 3600, got ${JSON.stringify(opts.interval)}`);
+    throw new CliError(`--interval: expected seconds between 0.2 and 3600, got ${JSON.stringify(interval)}`);
   const s = await openSources(e);
   try {
     let last = "";
@@ -436,9 +439,9 @@ export function registerStatusCommands(campaign: Command): void {
     .command("status <id>")
     .description("a campaign's true state, stage progress and next commands, from PostgreSQL and Temporal (no worker needed); id: campaign id or workflow id")
     .option("--watch", "refresh until the campaign ends (exit 1 unless it completed)")
-    .option("--interval <seconds>", "refresh interval for --watch", "2")
+    .option("--interval <seconds>", "refresh interval for --watch, only with --watch (default: 2)")
     .option("--json", "print the status as JSON")
-    .action((id: string, opts: { watch?: boolean; json?: boolean; interval: string }) => printStatus(id, opts));
+    .action((id: string, opts: { watch?: boolean; json?: boolean; interval?: string }) => printStatus(id, opts));
 
   campaign
     .command("list")

@@ -21,6 +21,7 @@ import { optionalDateToTs, tsToDate } from "@temporalio/common/lib/time.js";
 import { positiveInteger } from "./options.js";
 import { scheduledRunCampaignIdOf } from "../schedules/scheduledRun.js";
 import { checkToolSources, readConfigFile, refuseNewCampaignIssues } from "./campaign.js";
+import { CLI } from "../status/campaignView.js";
 import { cliEnv, type CliEnv } from "./env.js";
 import { CliError, EXIT_BAD_INPUT, temporalCliError } from "./errors.js";
 import { connectClient } from "./temporal.js";
@@ -206,6 +207,17 @@ export function registerScheduleCommands(program: Command): void {
       .action(async (id: string, opts: { note?: string }) => {
         await withClient(async (client, e) => {
           const h = client.schedule.getHandle(id);
+          // Pausing a paused schedule (or unpausing an active one) would only overwrite its note: say so, as `campaign pause|resume` do.
+          const { state } = await h.describe();
+          if (state.paused === (name === "pause")) {
+            const noted = state.note ? ` (note: ${state.note})` : "";
+            console.log(
+              name === "pause"
+                ? `pause: schedule ${id} is already paused${noted}; nothing changed (\`${CLI} schedule unpause ${id}\` starts its runs again)`
+                : `unpause: schedule ${id} is not paused${noted}; nothing changed`,
+            );
+            return;
+          }
           const note = opts.note ?? `${name}d with toolloop schedule ${name}`;
           await (name === "pause" ? h.pause(note) : h.unpause(note)).catch((err: unknown) => {
             // The server refuses a note over its length limit (INVALID_ARGUMENT): bad input, in its words.

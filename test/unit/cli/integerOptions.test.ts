@@ -58,7 +58,7 @@ const CASES: [string[], Record<string, string>, string][] = [
   [["worker", "--llm-concurrency", "1e2"], { DATABASE_URL: "pglite:memory" }, '--llm-concurrency: expected a positive integer, got "1e2"'],
   [["campaign", "list", "--limit", "1e2"], {}, '--limit: expected an integer from 1 to 1000, got "1e2"'],
   [["campaign", "list", "--limit", "2.0"], {}, '--limit: expected an integer from 1 to 1000, got "2.0"'],
-  [["campaign", "status", "c", "--interval", "0x10"], {}, '--interval: expected seconds between 0.2 and 3600, got "0x10"'],
+  [["campaign", "status", "c", "--watch", "--interval", "0x10"], {}, '--interval: expected seconds between 0.2 and 3600, got "0x10"'],
   [["report", "build", "c", "--iteration", "1e0"], {}, '--iteration: expected a positive whole number, got "1e0"'],
   [["report", "serve", "c", "--port", "0x1F90"], {}, '--port: expected a port number 0-65535, got "0x1F90"'],
   [["reward", "serve", "--port", "0x1F90"], {}, '--port: expected an integer from 0 to 65535, got "0x1F90"'],
