@@ -54,13 +54,14 @@ async function written(campaignId: string): Promise<Written> {
   return { samples: Number(row.samples), requests: Number(row.requests), lastSample: ms(row.last_sample), lastRequest: ms(row.last_request) };
 }
 
-/** The summary table's "samples" and "LLM requests" cells and its status rows. */
+/** The summary table's "samples written" and "LLM requests" cells and its status rows. */
 function summaryOf(html: string) {
   const cell = (name: string) => new RegExp(`<tr><th>${name}</th><td>([^<]*)</td></tr>`).exec(html)?.[1];
   return {
     status: cell("status \\(when generated\\)"),
     campaignStatus: cell("campaign status \\(when generated\\)"),
-    samples: cell("samples"),
+    // "samples written" in the campaign report, "samples written (this iteration)" in an iteration's.
+    samples: cell("samples written(?: \\(this iteration\\))?"),
     requests: cell("LLM requests"),
   };
 }
