@@ -105,10 +105,13 @@ test(
     const entry = list.campaigns.find((c) => c.campaignId === third.id);
     assert.equal(entry?.state, "terminated");
     assert.equal(entry?.status, "terminated", "PostgreSQL's status as now recorded");
-    assert.ok(
-      list.notes.some((n) => n.startsWith(`campaign ${third.id}: its workflow ${third.workflowId} ended terminated`) && n.endsWith("recorded as terminated")),
-      list.notes.join("\n"),
+    // The suite's files share one database, and a `campaign list` of a file running beside this one
+    // lists this row too: it may record the end first (it then says so, in its own output), and this
+    // list finds it recorded and says nothing. Either way exactly one reader noted it.
+    const noted = list.notes.some(
+      (n) => n.startsWith(`campaign ${third.id}: its workflow ${third.workflowId} ended terminated`) && n.endsWith("recorded as terminated"),
     );
+    if (!noted) assert.ok(!list.notes.some((n) => n.includes(third.id)), list.notes.join("\n"));
     assert.equal((await ofSchedule())[2]?.status, "terminated");
     const listedAgain = JSON.parse((await cli(["campaign", "list", "--json"])).stdout) as { notes: string[] };
     assert.ok(!listedAgain.notes.some((n) => n.includes(third.id)), "a second list changes nothing and says nothing");
